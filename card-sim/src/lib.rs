@@ -1,0 +1,2 @@
+//! Simulated card (being written).
+#![no_std]

@@ -1,0 +1,402 @@
+//! The one status type of the library, and its translations.
+//!
+//! Every request ends in a [`Status`]. Its variants are named after the NTSTATUS
+//! values that the Windows smart card driver library (smclib) returns, so the WDM
+//! binding maps them one to one; the pcsc-lite binding and C callers get their own
+//! codes through [`Status::to_ifd`] and [`Status::to_scard`].
+//!
+//! | mapping | one to one? |
+//! | --- | --- |
+//! | [`Status::to_ntstatus`] / [`Status::from_ntstatus`] | yes, both ways |
+//! | [`Status::to_win32`] (what `RtlNtStatusToDosError` gives) | no: two statuses share `ERROR_MORE_DATA` |
+//! | [`Status::to_ifd`] / [`Status::from_ifd`] | no: pcsc-lite has fewer codes; `from_ifd` inverts the codes that have one status |
+//! | [`Status::to_scard`] / [`Status::from_scard`] | no: `from_scard` inverts the codes that have one status |
+
+use core::fmt;
+
+/// The outcome of a request or of a reader-driver callback.
+///
+/// Callbacks return `Result<_, Status>`; an `Err(Status::Success)` from a callback is a
+/// driver bug and is reported as [`Status::Unsuccessful`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// The request succeeded (`STATUS_SUCCESS`).
+    Success,
+    /// A library-internal buffer is too small for the data (`STATUS_BUFFER_OVERFLOW`).
+    BufferOverflow,
+    /// A card-tracking request is already pending (`STATUS_DEVICE_BUSY`).
+    DeviceBusy,
+    /// A generic failure (`STATUS_UNSUCCESSFUL`).
+    Unsuccessful,
+    /// A buffer or value in the request is malformed (`STATUS_INVALID_PARAMETER`).
+    InvalidParameter,
+    /// The request is unknown, or names no known protocol (`STATUS_INVALID_DEVICE_REQUEST`).
+    InvalidDeviceRequest,
+    /// The card's ATR is not ISO 7816-3 or names parameters nobody supports
+    /// (`STATUS_UNRECOGNIZED_MEDIA`).
+    UnrecognizedMedia,
+    /// The caller's output buffer cannot hold the answer (`STATUS_BUFFER_TOO_SMALL`).
+    BufferTooSmall,
+    /// The device is being removed; no new request is accepted (`STATUS_DELETE_PENDING`).
+    DeletePending,
+    /// Memory or another resource ran out (`STATUS_INSUFFICIENT_RESOURCES`).
+    InsufficientResources,
+    /// The card or the reader did not answer in time (`STATUS_IO_TIMEOUT`).
+    IoTimeout,
+    /// The reader driver offers no such function, or the card no such protocol
+    /// (`STATUS_NOT_SUPPORTED`).
+    NotSupported,
+    /// A pending request was cancelled or its handle closed (`STATUS_CANCELLED`).
+    Cancelled,
+    /// No card is in the reader (`STATUS_NO_MEDIA`).
+    NoMedia,
+    /// The card is not in the state the request needs (`STATUS_INVALID_DEVICE_STATE`).
+    InvalidDeviceState,
+    /// The card broke the transmission protocol (`STATUS_DEVICE_PROTOCOL_ERROR`).
+    DeviceProtocolError,
+}
+
+impl Status {
+    /// Every status, in declaration order (for tables and tests).
+    pub const ALL: [Status; 16] = [
+        Status::Success,
+        Status::BufferOverflow,
+        Status::DeviceBusy,
+        Status::Unsuccessful,
+        Status::InvalidParameter,
+        Status::InvalidDeviceRequest,
+        Status::UnrecognizedMedia,
+        Status::BufferTooSmall,
+        Status::DeletePending,
+        Status::InsufficientResources,
+        Status::IoTimeout,
+        Status::NotSupported,
+        Status::Cancelled,
+        Status::NoMedia,
+        Status::InvalidDeviceState,
+        Status::DeviceProtocolError,
+    ];
+
+    /// `true` for [`Status::Success`].
+    pub const fn is_success(self) -> bool {
+        matches!(self, Status::Success)
+    }
+
+    /// The NTSTATUS value (as the unsigned 32-bit pattern).
+    pub const fn to_ntstatus(self) -> u32 {
+        match self {
+            Status::Success => 0x0000_0000,
+            Status::BufferOverflow => 0x8000_0005,
+            Status::DeviceBusy => 0x8000_0011,
+            Status::Unsuccessful => 0xC000_0001,
+            Status::InvalidParameter => 0xC000_000D,
+            Status::InvalidDeviceRequest => 0xC000_0010,
+            Status::UnrecognizedMedia => 0xC000_0014,
+            Status::BufferTooSmall => 0xC000_0023,
+            Status::DeletePending => 0xC000_0056,
+            Status::InsufficientResources => 0xC000_009A,
+            Status::IoTimeout => 0xC000_00B5,
+            Status::NotSupported => 0xC000_00BB,
+            Status::Cancelled => 0xC000_0120,
+            Status::NoMedia => 0xC000_0178,
+            Status::InvalidDeviceState => 0xC000_0184,
+            Status::DeviceProtocolError => 0xC000_0186,
+        }
+    }
+
+    /// The status for an NTSTATUS value, if it is one of ours.
+    ///
+    /// `STATUS_TIMEOUT` (0x102, a success code some drivers return for a silent card)
+    /// is read as [`Status::IoTimeout`], as Microsoft's sample reader drivers do.
+    pub const fn from_ntstatus(value: u32) -> Option<Status> {
+        const STATUS_TIMEOUT: u32 = 0x0000_0102;
+        if value == STATUS_TIMEOUT {
+            return Some(Status::IoTimeout);
+        }
+        let mut i = 0;
+        while i < Status::ALL.len() {
+            if Status::ALL[i].to_ntstatus() == value {
+                return Some(Status::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The Win32 error code that Windows' `RtlNtStatusToDosError` gives for this status
+    /// (what a WinSCard application sees when the error passes through unchanged).
+    pub const fn to_win32(self) -> u32 {
+        match self {
+            Status::Success => 0,
+            Status::BufferOverflow => 234,         // ERROR_MORE_DATA
+            Status::DeviceBusy => 170,             // ERROR_BUSY
+            Status::Unsuccessful => 31,            // ERROR_GEN_FAILURE
+            Status::InvalidParameter => 87,        // ERROR_INVALID_PARAMETER
+            Status::InvalidDeviceRequest => 1,     // ERROR_INVALID_FUNCTION
+            Status::UnrecognizedMedia => 1785,     // ERROR_UNRECOGNIZED_MEDIA
+            Status::BufferTooSmall => 122,         // ERROR_INSUFFICIENT_BUFFER
+            Status::DeletePending => 5,            // ERROR_ACCESS_DENIED
+            Status::InsufficientResources => 1450, // ERROR_NO_SYSTEM_RESOURCES
+            Status::IoTimeout => 121,              // ERROR_SEM_TIMEOUT
+            Status::NotSupported => 50,            // ERROR_NOT_SUPPORTED
+            Status::Cancelled => 995,              // ERROR_OPERATION_ABORTED
+            Status::NoMedia => 1112,               // ERROR_NO_MEDIA_IN_DRIVE
+            Status::InvalidDeviceState => 22,      // ERROR_BAD_COMMAND
+            Status::DeviceProtocolError => 1117,   // ERROR_IO_DEVICE
+        }
+    }
+
+    /// The pcsc-lite IFD handler code (`IFD_*` of `ifdhandler.h`) for this status.
+    ///
+    /// pcsc-lite has no code for several statuses; they become
+    /// `IFD_COMMUNICATION_ERROR` (612), which pcscd reports as
+    /// `SCARD_E_NOT_TRANSACTED`. Handlers refine this per call where pcsc-lite has a
+    /// specific code (for example `IFD_ERROR_POWER_ACTION` for a failed power-up).
+    pub const fn to_ifd(self) -> u32 {
+        match self {
+            Status::Success => ifd::SUCCESS,
+            Status::NoMedia => ifd::ICC_NOT_PRESENT,
+            Status::IoTimeout => ifd::RESPONSE_TIMEOUT,
+            Status::NotSupported => ifd::NOT_SUPPORTED,
+            Status::BufferTooSmall | Status::BufferOverflow => ifd::ERROR_INSUFFICIENT_BUFFER,
+            Status::DeletePending => ifd::NO_SUCH_DEVICE,
+            Status::UnrecognizedMedia => ifd::ERROR_POWER_ACTION,
+            Status::DeviceBusy
+            | Status::Unsuccessful
+            | Status::InvalidParameter
+            | Status::InvalidDeviceRequest
+            | Status::InsufficientResources
+            | Status::Cancelled
+            | Status::InvalidDeviceState
+            | Status::DeviceProtocolError => ifd::COMMUNICATION_ERROR,
+        }
+    }
+
+    /// The status for an `IFD_*` code, where that code stands for exactly one status.
+    pub const fn from_ifd(code: u32) -> Option<Status> {
+        match code {
+            ifd::SUCCESS => Some(Status::Success),
+            ifd::ICC_NOT_PRESENT => Some(Status::NoMedia),
+            ifd::RESPONSE_TIMEOUT => Some(Status::IoTimeout),
+            ifd::NOT_SUPPORTED => Some(Status::NotSupported),
+            ifd::NO_SUCH_DEVICE => Some(Status::DeletePending),
+            ifd::ERROR_POWER_ACTION => Some(Status::UnrecognizedMedia),
+            _ => None,
+        }
+    }
+
+    /// The PC/SC `SCARD_*` result code (Windows `winerror.h` values) for this status.
+    ///
+    /// pcsc-lite uses the same values except `SCARD_E_UNSUPPORTED_FEATURE`, which it
+    /// defines as 0x8010001F; [`scard::UNSUPPORTED_FEATURE_PCSCLITE`] has it.
+    pub const fn to_scard(self) -> u32 {
+        match self {
+            Status::Success => scard::S_SUCCESS,
+            Status::Cancelled => scard::E_CANCELLED,
+            Status::InvalidParameter => scard::E_INVALID_PARAMETER,
+            Status::InsufficientResources => scard::E_NO_MEMORY,
+            Status::BufferTooSmall | Status::BufferOverflow => scard::E_INSUFFICIENT_BUFFER,
+            Status::IoTimeout => scard::E_TIMEOUT,
+            Status::DeviceBusy => scard::E_SHARING_VIOLATION,
+            Status::NoMedia => scard::E_NO_SMARTCARD,
+            Status::InvalidDeviceState => scard::E_NOT_READY,
+            Status::InvalidDeviceRequest => scard::E_INVALID_VALUE,
+            Status::DeviceProtocolError => scard::F_COMM_ERROR,
+            Status::DeletePending => scard::E_READER_UNAVAILABLE,
+            Status::UnrecognizedMedia => scard::E_CARD_UNSUPPORTED,
+            Status::NotSupported => scard::E_UNSUPPORTED_FEATURE,
+            Status::Unsuccessful => scard::F_INTERNAL_ERROR,
+        }
+    }
+
+    /// The status for an `SCARD_*` code, where that code stands for exactly one status.
+    pub const fn from_scard(code: u32) -> Option<Status> {
+        match code {
+            scard::E_INSUFFICIENT_BUFFER => None,
+            _ => {
+                let mut i = 0;
+                while i < Status::ALL.len() {
+                    if Status::ALL[i].to_scard() == code {
+                        return Some(Status::ALL[i]);
+                    }
+                    i += 1;
+                }
+                if code == scard::UNSUPPORTED_FEATURE_PCSCLITE {
+                    return Some(Status::NotSupported);
+                }
+                None
+            }
+        }
+    }
+
+    /// A short English description, without the NTSTATUS name.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::BufferOverflow => "internal buffer overflow",
+            Status::DeviceBusy => "device busy",
+            Status::Unsuccessful => "unsuccessful",
+            Status::InvalidParameter => "invalid parameter",
+            Status::InvalidDeviceRequest => "invalid device request",
+            Status::UnrecognizedMedia => "unrecognized card",
+            Status::BufferTooSmall => "buffer too small",
+            Status::DeletePending => "device removal pending",
+            Status::InsufficientResources => "insufficient resources",
+            Status::IoTimeout => "I/O timeout",
+            Status::NotSupported => "not supported",
+            Status::Cancelled => "cancelled",
+            Status::NoMedia => "no card",
+            Status::InvalidDeviceState => "invalid device state",
+            Status::DeviceProtocolError => "device protocol error",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl core::error::Error for Status {}
+
+/// pcsc-lite `IFD_*` response codes (`ifdhandler.h`).
+pub mod ifd {
+    /// `IFD_SUCCESS`
+    pub const SUCCESS: u32 = 0;
+    /// `IFD_ERROR_TAG`: unknown capability tag.
+    pub const ERROR_TAG: u32 = 600;
+    /// `IFD_ERROR_SET_FAILURE`
+    pub const ERROR_SET_FAILURE: u32 = 601;
+    /// `IFD_ERROR_VALUE_READ_ONLY`
+    pub const ERROR_VALUE_READ_ONLY: u32 = 602;
+    /// `IFD_ERROR_PTS_FAILURE`
+    pub const ERROR_PTS_FAILURE: u32 = 605;
+    /// `IFD_ERROR_NOT_SUPPORTED`
+    pub const ERROR_NOT_SUPPORTED: u32 = 606;
+    /// `IFD_PROTOCOL_NOT_SUPPORTED`
+    pub const PROTOCOL_NOT_SUPPORTED: u32 = 607;
+    /// `IFD_ERROR_POWER_ACTION`
+    pub const ERROR_POWER_ACTION: u32 = 608;
+    /// `IFD_ERROR_SWALLOW`
+    pub const ERROR_SWALLOW: u32 = 609;
+    /// `IFD_ERROR_EJECT`
+    pub const ERROR_EJECT: u32 = 610;
+    /// `IFD_ERROR_CONFISCATE`
+    pub const ERROR_CONFISCATE: u32 = 611;
+    /// `IFD_COMMUNICATION_ERROR`
+    pub const COMMUNICATION_ERROR: u32 = 612;
+    /// `IFD_RESPONSE_TIMEOUT`
+    pub const RESPONSE_TIMEOUT: u32 = 613;
+    /// `IFD_NOT_SUPPORTED`
+    pub const NOT_SUPPORTED: u32 = 614;
+    /// `IFD_ICC_PRESENT`
+    pub const ICC_PRESENT: u32 = 615;
+    /// `IFD_ICC_NOT_PRESENT`
+    pub const ICC_NOT_PRESENT: u32 = 616;
+    /// `IFD_NO_SUCH_DEVICE`
+    pub const NO_SUCH_DEVICE: u32 = 617;
+    /// `IFD_ERROR_INSUFFICIENT_BUFFER`
+    pub const ERROR_INSUFFICIENT_BUFFER: u32 = 618;
+}
+
+/// PC/SC `SCARD_*` result codes (Windows `winerror.h` values).
+pub mod scard {
+    /// `SCARD_S_SUCCESS`
+    pub const S_SUCCESS: u32 = 0;
+    /// `SCARD_F_INTERNAL_ERROR`
+    pub const F_INTERNAL_ERROR: u32 = 0x8010_0001;
+    /// `SCARD_E_CANCELLED`
+    pub const E_CANCELLED: u32 = 0x8010_0002;
+    /// `SCARD_E_INVALID_PARAMETER`
+    pub const E_INVALID_PARAMETER: u32 = 0x8010_0004;
+    /// `SCARD_E_NO_MEMORY`
+    pub const E_NO_MEMORY: u32 = 0x8010_0006;
+    /// `SCARD_E_INSUFFICIENT_BUFFER`
+    pub const E_INSUFFICIENT_BUFFER: u32 = 0x8010_0008;
+    /// `SCARD_E_TIMEOUT`
+    pub const E_TIMEOUT: u32 = 0x8010_000A;
+    /// `SCARD_E_SHARING_VIOLATION`
+    pub const E_SHARING_VIOLATION: u32 = 0x8010_000B;
+    /// `SCARD_E_NO_SMARTCARD`
+    pub const E_NO_SMARTCARD: u32 = 0x8010_000C;
+    /// `SCARD_E_PROTO_MISMATCH`
+    pub const E_PROTO_MISMATCH: u32 = 0x8010_000F;
+    /// `SCARD_E_NOT_READY`
+    pub const E_NOT_READY: u32 = 0x8010_0010;
+    /// `SCARD_E_INVALID_VALUE`
+    pub const E_INVALID_VALUE: u32 = 0x8010_0011;
+    /// `SCARD_F_COMM_ERROR`
+    pub const F_COMM_ERROR: u32 = 0x8010_0013;
+    /// `SCARD_E_NOT_TRANSACTED`
+    pub const E_NOT_TRANSACTED: u32 = 0x8010_0016;
+    /// `SCARD_E_READER_UNAVAILABLE`
+    pub const E_READER_UNAVAILABLE: u32 = 0x8010_0017;
+    /// `SCARD_E_CARD_UNSUPPORTED`
+    pub const E_CARD_UNSUPPORTED: u32 = 0x8010_001C;
+    /// `SCARD_E_UNSUPPORTED_FEATURE` (Windows value).
+    pub const E_UNSUPPORTED_FEATURE: u32 = 0x8010_0022;
+    /// `SCARD_E_UNSUPPORTED_FEATURE` as pcsc-lite defines it.
+    pub const UNSUPPORTED_FEATURE_PCSCLITE: u32 = 0x8010_001F;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ntstatus_is_one_to_one_both_ways() {
+        for s in Status::ALL {
+            assert_eq!(Status::from_ntstatus(s.to_ntstatus()), Some(s), "{s:?}");
+        }
+        let mut codes: heapless::Vec<u32, 16> =
+            Status::ALL.iter().map(|s| s.to_ntstatus()).collect();
+        codes.sort_unstable();
+        for pair in codes.windows(2) {
+            assert_ne!(pair[0], pair[1]);
+        }
+        assert_eq!(Status::from_ntstatus(0x102), Some(Status::IoTimeout));
+        assert_eq!(Status::from_ntstatus(0xC000_0002), None);
+    }
+
+    #[test]
+    fn ifd_round_trips_where_one_to_one() {
+        for s in Status::ALL {
+            let code = s.to_ifd();
+            if let Some(back) = Status::from_ifd(code) {
+                assert_eq!(back, s, "IFD {code} claims one status");
+                let sharing = Status::ALL.iter().filter(|o| o.to_ifd() == code).count();
+                assert_eq!(sharing, 1, "IFD {code} is shared but from_ifd inverts it");
+            }
+        }
+        assert_eq!(Status::NoMedia.to_ifd(), 616);
+        assert_eq!(Status::BufferTooSmall.to_ifd(), 618);
+        assert_eq!(Status::from_ifd(612), None);
+    }
+
+    #[test]
+    fn scard_round_trips_where_one_to_one() {
+        for s in Status::ALL {
+            let code = s.to_scard();
+            let sharing = Status::ALL.iter().filter(|o| o.to_scard() == code).count();
+            if sharing == 1 {
+                assert_eq!(Status::from_scard(code), Some(s));
+            } else {
+                assert_eq!(Status::from_scard(code), None);
+            }
+        }
+        assert_eq!(Status::NoMedia.to_scard(), 0x8010_000C);
+        assert_eq!(
+            Status::from_scard(scard::UNSUPPORTED_FEATURE_PCSCLITE),
+            Some(Status::NotSupported)
+        );
+    }
+
+    #[test]
+    fn win32_values_match_rtl_table() {
+        assert_eq!(Status::IoTimeout.to_win32(), 121);
+        assert_eq!(Status::NoMedia.to_win32(), 1112);
+        assert_eq!(Status::DeviceProtocolError.to_win32(), 1117);
+    }
+}

@@ -1,0 +1,223 @@
+//! ISO/IEC 7816-3 transmission factors and the times derived from them.
+//!
+//! The card's bit duration, the elementary time unit (etu), is `F / D` clock cycles,
+//! where F is the clock rate conversion integer and D the baud rate adjustment integer
+//! (ISO/IEC 7816-3:2006 clause 7.1). The ATR announces them as the 4-bit indices Fi and
+//! Di in TA1; [`clock_rate_conversion`] and [`baud_rate_adjustment`] turn indices
+//! into values (Tables 7 and 8). Every time below is computed exactly in clock cycles
+//! and converted to microseconds at a given card clock, rounding up, so a driver that
+//! waits the returned time never waits too little.
+
+/// Clock rate conversion for the index Fi (high nibble of TA1): the integer F and the
+/// maximum clock frequency f(max) in kHz. `None` for reserved (RFU) indices.
+pub const fn clock_rate_conversion(fi: u8) -> Option<ClockRate> {
+    let (f, fmax_khz) = match fi {
+        0 => (372, 4_000),
+        1 => (372, 5_000),
+        2 => (558, 6_000),
+        3 => (744, 8_000),
+        4 => (1116, 12_000),
+        5 => (1488, 16_000),
+        6 => (1860, 20_000),
+        9 => (512, 5_000),
+        10 => (768, 7_500),
+        11 => (1024, 10_000),
+        12 => (1536, 15_000),
+        13 => (2048, 20_000),
+        _ => return None,
+    };
+    Some(ClockRate { f, fmax_khz })
+}
+
+/// Baud rate adjustment integer D for the index Di (low nibble of TA1). `None` for
+/// reserved (RFU) indices. Di = 7 (D = 64) was added by ISO/IEC 7816-3:2006.
+pub const fn baud_rate_adjustment(di: u8) -> Option<u8> {
+    match di {
+        1 => Some(1),
+        2 => Some(2),
+        3 => Some(4),
+        4 => Some(8),
+        5 => Some(16),
+        6 => Some(32),
+        7 => Some(64),
+        8 => Some(12),
+        9 => Some(20),
+        _ => None,
+    }
+}
+
+/// One row of the clock rate conversion table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockRate {
+    /// Clock rate conversion integer F (clock cycles per etu at D = 1).
+    pub f: u16,
+    /// Maximum card clock frequency f(max), in kHz.
+    pub fmax_khz: u32,
+}
+
+/// Default index Fi before any PPS (F = 372, f(max) = 5 MHz).
+pub const FI_DEFAULT: u8 = 1;
+/// Default index Di before any PPS (D = 1).
+pub const DI_DEFAULT: u8 = 1;
+/// Clock rate conversion integer of the default, F = 372 (also Fd in BWT).
+pub const F_DEFAULT: u16 = 372;
+
+/// The transmission parameters in force on the line: F, D and the card clock.
+///
+/// All methods return microseconds rounded up (or etu); they never overflow for any
+/// F, D from the ISO tables and any clock from 1 kHz to 4 GHz.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Clock rate conversion integer F.
+    pub f: u16,
+    /// Baud rate adjustment integer D.
+    pub d: u8,
+    /// Card clock frequency, in kHz (must not be 0; 0 is treated as 1).
+    pub clock_khz: u32,
+}
+
+impl Timing {
+    /// The parameters before PPS: F = 372, D = 1, at `clock_khz`.
+    pub const fn default_at(clock_khz: u32) -> Timing {
+        Timing { f: F_DEFAULT, d: 1, clock_khz }
+    }
+
+    /// Parameters for the ISO indices Fi/Di, or `None` if either is reserved.
+    pub const fn from_indices(fi: u8, di: u8, clock_khz: u32) -> Option<Timing> {
+        match (clock_rate_conversion(fi), baud_rate_adjustment(di)) {
+            (Some(rate), Some(d)) => Some(Timing { f: rate.f, d, clock_khz }),
+            _ => None,
+        }
+    }
+
+    const fn hz(&self) -> u64 {
+        let khz = if self.clock_khz == 0 { 1 } else { self.clock_khz };
+        khz as u64 * 1000
+    }
+
+    /// Convert `cycles_num / cycles_den` clock cycles to microseconds, rounding up.
+    const fn cycles_to_us(&self, cycles_num: u64, cycles_den: u64) -> u32 {
+        let num = cycles_num.saturating_mul(1_000_000);
+        let den = cycles_den.saturating_mul(self.hz());
+        let us = num.div_ceil(den);
+        if us > u32::MAX as u64 { u32::MAX } else { us as u32 }
+    }
+
+    /// One etu in nanoseconds, rounded up.
+    pub const fn etu_ns(&self) -> u32 {
+        let num = (self.f as u64).saturating_mul(1_000_000_000);
+        let den = (self.d as u64).saturating_mul(self.hz());
+        let ns = num.div_ceil(if den == 0 { 1 } else { den });
+        if ns > u32::MAX as u64 { u32::MAX } else { ns as u32 }
+    }
+
+    /// `n` etu in microseconds, rounded up.
+    pub const fn etu_to_us(&self, n: u32) -> u32 {
+        let d = if self.d == 0 { 1 } else { self.d as u64 };
+        self.cycles_to_us(n as u64 * self.f as u64, d)
+    }
+
+    /// The bit rate on the I/O line, in bit/s (rounded down).
+    pub const fn baud(&self) -> u32 {
+        let b = self.hz() * self.d as u64 / self.f as u64;
+        if b > u32::MAX as u64 { u32::MAX } else { b as u32 }
+    }
+
+    /// Character guard time (from the leading edge of one character to the next) in
+    /// microseconds, for extra guard time `n` (TC1) under `protocol_t1`:
+    /// 12 etu + N·F/D clock cycles, or for N = 255 the minimum, 12 etu (T=0) or
+    /// 11 etu (T=1) (ISO/IEC 7816-3:2006 clause 8.3).
+    pub const fn guard_time_us(&self, n: u8, protocol_t1: bool) -> u32 {
+        self.etu_to_us(guard_time_etu(n, protocol_t1))
+    }
+
+    /// T=0 waiting time WT = WI × 960 × Fi / f, in microseconds (clause 10.2), where
+    /// `fi_f` is the F announced in TA1 (not the one in force).
+    pub const fn t0_waiting_time_us(&self, wi: u8, fi_f: u16) -> u32 {
+        self.cycles_to_us(wi as u64 * 960 * fi_f as u64, 1)
+    }
+
+    /// T=1 character waiting time CWT = (11 + 2^CWI) etu, in microseconds (clause 11.4.3).
+    pub const fn t1_character_waiting_time_us(&self, cwi: u8) -> u32 {
+        self.etu_to_us(t1_cwt_etu(cwi))
+    }
+
+    /// T=1 block waiting time BWT = 11 etu + 2^BWI × 960 × 372 / f, in microseconds
+    /// (clause 11.4.3), optionally multiplied by a WTX factor (1 for none).
+    pub const fn t1_block_waiting_time_us(&self, bwi: u8, wtx: u8) -> u32 {
+        let bwi = if bwi > 15 { 15 } else { bwi };
+        let wtx = if wtx == 0 { 1 } else { wtx as u64 };
+        let d = if self.d == 0 { 1 } else { self.d as u64 };
+        // 11 etu = 11 F / D cycles; the second term is (2^BWI · 960 · 372) cycles.
+        let wait = (1u64 << bwi) * 960 * F_DEFAULT as u64 * wtx;
+        self.cycles_to_us(11 * self.f as u64 + wait * d, d)
+    }
+
+    /// T=1 block guard time BGT = 22 etu, in microseconds (clause 11.4.3).
+    pub const fn t1_block_guard_time_us(&self) -> u32 {
+        self.etu_to_us(22)
+    }
+}
+
+/// Character guard time in etu for extra guard time `n`, rounded up (see
+/// [`Timing::guard_time_us`] for the exact value in µs).
+pub const fn guard_time_etu(n: u8, protocol_t1: bool) -> u32 {
+    match (n, protocol_t1) {
+        (255, true) => 11,
+        (255, false) => 12,
+        (n, _) => 12 + n as u32,
+    }
+}
+
+/// T=1 character waiting time in etu, CWT = 11 + 2^CWI.
+pub const fn t1_cwt_etu(cwi: u8) -> u32 {
+    let cwi = if cwi > 15 { 15 } else { cwi };
+    11 + (1u32 << cwi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_match_iso_7816_3() {
+        assert_eq!(clock_rate_conversion(1).unwrap().f, 372);
+        assert_eq!(clock_rate_conversion(9).unwrap().f, 512);
+        assert_eq!(clock_rate_conversion(13).unwrap().fmax_khz, 20_000);
+        for rfu in [7, 8, 14, 15] {
+            assert!(clock_rate_conversion(rfu).is_none());
+        }
+        assert_eq!(baud_rate_adjustment(8), Some(12));
+        assert_eq!(baud_rate_adjustment(7), Some(64));
+        for rfu in [0, 10, 15] {
+            assert!(baud_rate_adjustment(rfu).is_none());
+        }
+    }
+
+    #[test]
+    fn default_timing_at_3_57_mhz() {
+        let t = Timing::default_at(3_571);
+        // 372 / 3.571 MHz = 104.17 µs
+        assert_eq!(t.etu_ns(), 104_173);
+        assert_eq!(t.baud(), 9_599);
+        // WT = 10 × 960 × 372 / f = 3 571 200 cycles = 1 000 056 µs
+        assert_eq!(t.t0_waiting_time_us(10, 372), 1_000_057);
+        // CWT (CWI 13) = 8203 etu
+        assert_eq!(t.t1_character_waiting_time_us(13), 854_528);
+        assert_eq!(t1_cwt_etu(13), 8_203);
+        // BWT (BWI 4) = 11 etu + 16 × 960 × 372 cycles
+        assert_eq!(t.t1_block_waiting_time_us(4, 1), 1_601_236);
+        assert_eq!(t.t1_block_waiting_time_us(4, 2), 3_201_326);
+        assert_eq!(t.guard_time_us(0, false), 1_251);
+        assert_eq!(guard_time_etu(255, true), 11);
+    }
+
+    #[test]
+    fn extreme_values_do_not_overflow() {
+        let t = Timing { f: 2048, d: 1, clock_khz: 1 };
+        assert_eq!(t.t0_waiting_time_us(255, 2048), u32::MAX);
+        assert!(t.t1_block_waiting_time_us(15, 255) == u32::MAX);
+        let z = Timing { f: 372, d: 0, clock_khz: 0 };
+        let _ = (z.etu_ns(), z.etu_to_us(u32::MAX), z.baud(), z.t1_block_guard_time_us());
+    }
+}
