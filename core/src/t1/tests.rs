@@ -1,0 +1,1 @@
+//! Engine tests: scripted card exchanges, error paths, random replies.
