@@ -30,12 +30,27 @@
 #[cfg(any(test, feature = "std", loom))]
 extern crate std;
 
+pub mod apdu;
+pub mod atr;
+pub mod attr;
+pub mod caps;
+pub mod device;
+pub mod event;
+pub mod ioctl;
+pub mod platform;
 pub mod protocol;
-pub mod status;
-pub mod timing;
+pub mod state;
+pub mod tracking;
+
 pub mod pps;
+pub mod status;
+mod sync;
 pub mod t0;
 pub mod t1;
+pub mod timing;
 
+pub use device::{Device, Outcome, ReaderFunctions};
+pub use ioctl::Ioctl;
 pub use protocol::{Protocol, ProtocolMask};
+pub use state::CardState;
 pub use status::Status;

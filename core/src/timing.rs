@@ -79,19 +79,31 @@ pub struct Timing {
 impl Timing {
     /// The parameters before PPS: F = 372, D = 1, at `clock_khz`.
     pub const fn default_at(clock_khz: u32) -> Timing {
-        Timing { f: F_DEFAULT, d: 1, clock_khz }
+        Timing {
+            f: F_DEFAULT,
+            d: 1,
+            clock_khz,
+        }
     }
 
     /// Parameters for the ISO indices Fi/Di, or `None` if either is reserved.
     pub const fn from_indices(fi: u8, di: u8, clock_khz: u32) -> Option<Timing> {
         match (clock_rate_conversion(fi), baud_rate_adjustment(di)) {
-            (Some(rate), Some(d)) => Some(Timing { f: rate.f, d, clock_khz }),
+            (Some(rate), Some(d)) => Some(Timing {
+                f: rate.f,
+                d,
+                clock_khz,
+            }),
             _ => None,
         }
     }
 
     const fn hz(&self) -> u64 {
-        let khz = if self.clock_khz == 0 { 1 } else { self.clock_khz };
+        let khz = if self.clock_khz == 0 {
+            1
+        } else {
+            self.clock_khz
+        };
         khz as u64 * 1000
     }
 
@@ -100,7 +112,11 @@ impl Timing {
         let num = cycles_num.saturating_mul(1_000_000);
         let den = cycles_den.saturating_mul(self.hz());
         let us = num.div_ceil(den);
-        if us > u32::MAX as u64 { u32::MAX } else { us as u32 }
+        if us > u32::MAX as u64 {
+            u32::MAX
+        } else {
+            us as u32
+        }
     }
 
     /// One etu in nanoseconds, rounded up.
@@ -108,7 +124,11 @@ impl Timing {
         let num = (self.f as u64).saturating_mul(1_000_000_000);
         let den = (self.d as u64).saturating_mul(self.hz());
         let ns = num.div_ceil(if den == 0 { 1 } else { den });
-        if ns > u32::MAX as u64 { u32::MAX } else { ns as u32 }
+        if ns > u32::MAX as u64 {
+            u32::MAX
+        } else {
+            ns as u32
+        }
     }
 
     /// `n` etu in microseconds, rounded up.
@@ -120,7 +140,11 @@ impl Timing {
     /// The bit rate on the I/O line, in bit/s (rounded down).
     pub const fn baud(&self) -> u32 {
         let b = self.hz() * self.d as u64 / self.f as u64;
-        if b > u32::MAX as u64 { u32::MAX } else { b as u32 }
+        if b > u32::MAX as u64 {
+            u32::MAX
+        } else {
+            b as u32
+        }
     }
 
     /// Character guard time (from the leading edge of one character to the next) in
@@ -214,10 +238,23 @@ mod tests {
 
     #[test]
     fn extreme_values_do_not_overflow() {
-        let t = Timing { f: 2048, d: 1, clock_khz: 1 };
+        let t = Timing {
+            f: 2048,
+            d: 1,
+            clock_khz: 1,
+        };
         assert_eq!(t.t0_waiting_time_us(255, 2048), u32::MAX);
         assert!(t.t1_block_waiting_time_us(15, 255) == u32::MAX);
-        let z = Timing { f: 372, d: 0, clock_khz: 0 };
-        let _ = (z.etu_ns(), z.etu_to_us(u32::MAX), z.baud(), z.t1_block_guard_time_us());
+        let z = Timing {
+            f: 372,
+            d: 0,
+            clock_khz: 0,
+        };
+        let _ = (
+            z.etu_ns(),
+            z.etu_to_us(u32::MAX),
+            z.baud(),
+            z.t1_block_guard_time_us(),
+        );
     }
 }

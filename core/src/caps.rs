@@ -1,0 +1,176 @@
+//! What the reader driver tells the library about its reader, and what the library
+//! learns about the card.
+
+use crate::atr::{Atr, Parameters};
+use crate::protocol::{Protocol, ProtocolMask};
+use crate::timing::Timing;
+
+/// Longest vendor string (`MAXIMUM_ATTR_STRING_LENGTH`), in bytes.
+pub const MAX_ATTR_STRING_LEN: usize = 32;
+
+/// A vendor string: ASCII, at most 32 bytes, no terminating NUL.
+pub type AttrString = heapless::Vec<u8, MAX_ATTR_STRING_LEN>;
+
+/// Make an [`AttrString`], cutting `s` at 32 bytes.
+pub fn attr_string(s: &[u8]) -> AttrString {
+    s.iter().copied().take(MAX_ATTR_STRING_LEN).collect()
+}
+
+/// How the reader is attached (`SCARD_READER_TYPE_*`), also the high word of
+/// `SCARD_ATTR_CHANNEL_ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReaderType(pub u32);
+
+impl ReaderType {
+    /// `SCARD_READER_TYPE_SERIAL`.
+    pub const SERIAL: ReaderType = ReaderType(0x01);
+    /// `SCARD_READER_TYPE_USB`.
+    pub const USB: ReaderType = ReaderType(0x20);
+    /// `SCARD_READER_TYPE_VENDOR`.
+    pub const VENDOR: ReaderType = ReaderType(0xF0);
+}
+
+/// Mechanical properties (`SCARD_READER_SWALLOWS` ...), a bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Mechanics(pub u32);
+
+impl Mechanics {
+    /// The reader pulls the card into position.
+    pub const SWALLOWS: Mechanics = Mechanics(0x1);
+    /// The reader can eject the card.
+    pub const EJECTS: Mechanics = Mechanics(0x2);
+    /// The reader can retain the card.
+    pub const CONFISCATES: Mechanics = Mechanics(0x4);
+}
+
+/// The reader's capabilities, fixed for the life of the device
+/// (`SCARD_READER_CAPABILITIES`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderCapabilities {
+    /// Protocols driver and reader support together.
+    pub protocols: ProtocolMask,
+    /// How the reader is attached.
+    pub reader_type: ReaderType,
+    /// Logical channel: port number, USB device number, 0 if none.
+    pub channel: u16,
+    /// Mechanical properties.
+    pub mechanics: Mechanics,
+    /// Default card clock, in kHz.
+    pub default_clock_khz: u32,
+    /// Maximum card clock, in kHz.
+    pub max_clock_khz: u32,
+    /// Default data rate, in bit/s.
+    pub default_data_rate: u32,
+    /// Maximum data rate, in bit/s.
+    pub max_data_rate: u32,
+    /// Largest T=1 information field the reader accepts (IFSD), 1..=254 bytes.
+    pub max_ifsd: u8,
+    /// Power management: 0 if the reader cannot power the card down while inserted.
+    pub power_management: u32,
+}
+
+impl ReaderCapabilities {
+    /// A typical UART reader: T=0 and T=1, 3.58 MHz default and 4 MHz max clock,
+    /// 9600 to 115200 bit/s, IFSD 254, power management.
+    pub const fn typical() -> ReaderCapabilities {
+        ReaderCapabilities {
+            protocols: ProtocolMask(ProtocolMask::T0.0 | ProtocolMask::T1.0),
+            reader_type: ReaderType::SERIAL,
+            channel: 0,
+            mechanics: Mechanics(0),
+            default_clock_khz: 3_580,
+            max_clock_khz: 4_000,
+            default_data_rate: 9_600,
+            max_data_rate: 115_200,
+            max_ifsd: 254,
+            power_management: 1,
+        }
+    }
+}
+
+/// The reader's version (`SCARD_ATTR_VENDOR_IFD_VERSION` = 0xMMmmbbbb).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IfdVersion {
+    /// Major version.
+    pub major: u8,
+    /// Minor version.
+    pub minor: u8,
+    /// Build number.
+    pub build: u16,
+}
+
+impl IfdVersion {
+    /// The DWORD form, 0xMMmmbbbb.
+    pub const fn to_u32(self) -> u32 {
+        ((self.major as u32) << 24) | ((self.minor as u32) << 16) | self.build as u32
+    }
+}
+
+/// The vendor's description of the reader (`VENDOR_ATTR`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VendorAttributes {
+    /// Manufacturer name, required.
+    pub vendor_name: AttrString,
+    /// Reader model, required.
+    pub ifd_type: AttrString,
+    /// Zero-based instance number of this reader type.
+    pub unit: u32,
+    /// Reader version.
+    pub ifd_version: IfdVersion,
+    /// Serial number; empty if unknown.
+    pub serial_number: AttrString,
+}
+
+/// What the library knows about the powered card: its ATR, the parameters derived
+/// from it, and what is in force now (`SCARD_CARD_CAPABILITIES`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardCapabilities {
+    /// The checked ATR.
+    pub atr: Atr,
+    /// The parameters it announces.
+    pub parameters: Parameters,
+    /// The protocol in force, once one is (state Specific).
+    pub selected: Option<Protocol>,
+    /// F, D and the clock in force on the line.
+    pub timing: Timing,
+    /// The T=1 information field size the reader announces, in bytes.
+    pub ifsd: u8,
+}
+
+impl CardCapabilities {
+    /// The capabilities of a card that just answered `atr`, read by a reader with
+    /// `reader` capabilities.
+    pub fn new(atr: Atr, reader: &ReaderCapabilities) -> CardCapabilities {
+        let parameters = atr.parameters();
+        let timing = parameters.initial_timing(reader.default_clock_khz);
+        let selected = match parameters.mode {
+            crate::atr::Mode::Specific { .. } => parameters.default_protocol(),
+            crate::atr::Mode::Negotiable => None,
+        };
+        CardCapabilities {
+            atr,
+            parameters,
+            selected,
+            timing,
+            ifsd: 32,
+        }
+    }
+
+    /// T=1 block waiting time in force, in µs.
+    pub fn bwt_us(&self) -> u32 {
+        self.timing.t1_block_waiting_time_us(self.parameters.bwi, 1)
+    }
+
+    /// T=1 character waiting time in force, in µs.
+    pub fn cwt_us(&self) -> u32 {
+        self.timing
+            .t1_character_waiting_time_us(self.parameters.cwi)
+    }
+
+    /// T=0 work waiting time in force, in µs.
+    pub fn wwt_us(&self) -> u32 {
+        let fi_f = crate::timing::clock_rate_conversion(self.parameters.fi)
+            .map_or(crate::timing::F_DEFAULT, |rate| rate.f);
+        self.timing.t0_waiting_time_us(self.parameters.wi, fi_f)
+    }
+}

@@ -1,0 +1,153 @@
+//! GET_ATTRIBUTE answers the library gives itself.
+
+use crate::attr;
+use crate::caps::{ReaderCapabilities, VendorAttributes};
+use crate::state::CardState;
+use crate::status::Status;
+
+use super::card::Snapshot;
+use super::perf::PerfCounters;
+
+/// An attribute value before encoding.
+enum Value<'a> {
+    Dword(u32),
+    Byte(u8),
+    Bytes(&'a [u8]),
+}
+
+/// Write the value of `tag` into `out`; returns the bytes written.
+pub(super) fn read(
+    tag: u32,
+    reader: &ReaderCapabilities,
+    vendor: &VendorAttributes,
+    card: &Snapshot,
+    atr: &[u8],
+    perf: &PerfCounters,
+    out: &mut [u8],
+) -> Result<usize, Status> {
+    let value = reader_value(tag, reader, vendor, perf)
+        .or_else(|| presence_value(tag, card.state))
+        .map(Ok)
+        .or_else(|| card_value(tag, card, atr))
+        .ok_or(Status::NotSupported)??;
+    let bytes: &[u8];
+    let scratch;
+    match value {
+        Value::Dword(v) => {
+            scratch = v.to_le_bytes();
+            bytes = &scratch;
+        }
+        Value::Byte(b) => {
+            scratch = [b, 0, 0, 0];
+            bytes = &scratch[..1];
+        }
+        Value::Bytes(b) => bytes = b,
+    }
+    let dest = out.get_mut(..bytes.len()).ok_or(Status::BufferTooSmall)?;
+    dest.copy_from_slice(bytes);
+    Ok(bytes.len())
+}
+
+fn reader_value<'a>(
+    tag: u32,
+    reader: &ReaderCapabilities,
+    vendor: &'a VendorAttributes,
+    perf: &PerfCounters,
+) -> Option<Value<'a>> {
+    Some(match tag {
+        attr::VENDOR_NAME => Value::Bytes(&vendor.vendor_name),
+        attr::VENDOR_IFD_TYPE => Value::Bytes(&vendor.ifd_type),
+        attr::VENDOR_IFD_VERSION => Value::Dword(vendor.ifd_version.to_u32()),
+        attr::VENDOR_IFD_SERIAL_NO if !vendor.serial_number.is_empty() => {
+            Value::Bytes(&vendor.serial_number)
+        }
+        attr::CHANNEL_ID => Value::Dword((reader.reader_type.0 << 16) | u32::from(reader.channel)),
+        attr::PROTOCOL_TYPES => Value::Dword(reader.protocols.0 & 0xFFFF),
+        attr::DEFAULT_CLK => Value::Dword(reader.default_clock_khz),
+        attr::MAX_CLK => Value::Dword(reader.max_clock_khz),
+        attr::DEFAULT_DATA_RATE => Value::Dword(reader.default_data_rate),
+        attr::MAX_DATA_RATE => Value::Dword(reader.max_data_rate),
+        attr::MAX_IFSD => Value::Dword(u32::from(reader.max_ifsd)),
+        attr::POWER_MGMT_SUPPORT => Value::Dword(reader.power_management),
+        attr::CHARACTERISTICS => Value::Dword(reader.mechanics.0),
+        attr::DEVICE_UNIT => Value::Dword(vendor.unit),
+        attr::PERF_NUM_TRANSMISSIONS => Value::Dword(perf.transmissions()),
+        attr::PERF_BYTES_TRANSMITTED => {
+            Value::Dword(perf.bytes_sent().wrapping_add(perf.bytes_received()))
+        }
+        _ => return None,
+    })
+}
+
+fn presence_value<'a>(tag: u32, state: CardState) -> Option<Value<'a>> {
+    Some(match tag {
+        attr::ICC_PRESENCE => Value::Byte(match state {
+            CardState::Unknown | CardState::Absent => 0,
+            CardState::Present => 1,
+            _ => 2,
+        }),
+        attr::ICC_INTERFACE_STATUS => Value::Byte(u8::from(state.card_powered())),
+        _ => return None,
+    })
+}
+
+/// Attributes of the powered card: `InvalidDeviceState` without one.
+fn card_value<'a>(
+    tag: u32,
+    snapshot: &Snapshot,
+    atr: &'a [u8],
+) -> Option<Result<Value<'a>, Status>> {
+    let no_card = || {
+        if snapshot.state.card_present() {
+            Status::InvalidDeviceState
+        } else {
+            Status::NoMedia
+        }
+    };
+    if tag == attr::ATR_STRING {
+        return Some(if atr.is_empty() {
+            Err(no_card())
+        } else {
+            Ok(Value::Bytes(atr))
+        });
+    }
+    let known = matches!(
+        tag,
+        attr::ICC_TYPE_PER_ATR
+            | attr::CURRENT_PROTOCOL_TYPE
+            | attr::CURRENT_CLK
+            | attr::CURRENT_F
+            | attr::CURRENT_D
+            | attr::CURRENT_N
+            | attr::CURRENT_W
+            | attr::CURRENT_IFSC
+            | attr::CURRENT_IFSD
+            | attr::CURRENT_BWT
+            | attr::CURRENT_CWT
+            | attr::CURRENT_EBC_ENCODING
+    );
+    if !known {
+        return None;
+    }
+    let Some(card) = snapshot.card.as_ref() else {
+        return Some(Err(no_card()));
+    };
+    let p = &card.parameters;
+    Some(Ok(Value::Dword(match tag {
+        attr::ICC_TYPE_PER_ATR => return Some(Ok(Value::Byte(1))),
+        attr::CURRENT_PROTOCOL_TYPE => card.selected.map_or(0, |proto| proto.bit()),
+        attr::CURRENT_CLK => card.timing.clock_khz,
+        attr::CURRENT_F => u32::from(card.timing.f),
+        attr::CURRENT_D => u32::from(card.timing.d),
+        attr::CURRENT_N => u32::from(p.n),
+        attr::CURRENT_W => u32::from(p.wi),
+        attr::CURRENT_IFSC => u32::from(p.ifsc),
+        attr::CURRENT_IFSD => u32::from(card.ifsd),
+        attr::CURRENT_BWT => card.bwt_us(),
+        attr::CURRENT_CWT => card.cwt_us(),
+        _ => match p.edc {
+            crate::atr::Edc::Lrc => 0,
+            crate::atr::Edc::Crc => 1,
+        },
+    })))
+}

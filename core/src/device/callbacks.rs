@@ -1,0 +1,138 @@
+//! The reader driver's callback table (smclib's `ReaderFunction[]`).
+//!
+//! Each entry is an `Option` of a plain function taking the driver's own context
+//! `&mut D`. An absent entry means the request is answered
+//! [`Status::NotSupported`](crate::Status::NotSupported) without calling anything.
+//! The library holds the serialization lock around every call, so no two callbacks
+//! ever run at once, and it validates the request and the card state before calling.
+
+use crate::caps::{CardCapabilities, ReaderCapabilities};
+use crate::ioctl::PowerAction;
+use crate::protocol::Protocol;
+use crate::status::Status;
+use crate::timing::Timing;
+use crate::tracking::Wait;
+
+/// Where a power callback puts the card's ATR (at most 33 bytes).
+pub type AtrBuffer = heapless::Vec<u8, 33>;
+
+/// POWER: power down, cold or warm reset. On a reset, push the ATR bytes as received
+/// into the buffer (an inverse-convention ATR may be left undecoded: TS = 03). The
+/// library parses it, fills the card capabilities and sets the state.
+pub type PowerFn<D> = fn(&mut D, PowerAction, &mut AtrBuffer) -> Result<(), Status>;
+
+/// TRANSMIT: send the APDU with the selected protocol and write the response APDU
+/// (data and SW1 SW2) into the reply buffer; return its length in bytes.
+pub type TransmitFn<D> = fn(&mut D, &TransmitCall<'_>, &mut [u8]) -> Result<usize, Status>;
+
+/// SET_PROTOCOL: make `protocol` the one in force (doing the PPS exchange the call
+/// asks for) and return the transmission parameters now in force.
+pub type SetProtocolFn<D> = fn(&mut D, &ProtocolCall<'_>) -> Result<Timing, Status>;
+
+/// IS_PRESENT / IS_ABSENT when the card is not yet in the awaited state: start
+/// watching for the event (the driver then reports it with
+/// [`Device::card_inserted`](super::Device::card_inserted) /
+/// [`Device::card_removed`](super::Device::card_removed)). `Ok` means the request pends.
+pub type TrackingFn<D> = fn(&mut D, Wait) -> Result<(), Status>;
+
+/// A vendor IOCTL (function 2048..=4095): the IOCTL code, its input and output
+/// buffers; return the number of output bytes written.
+pub type VendorFn<D> = fn(&mut D, u32, &[u8], &mut [u8]) -> Result<usize, Status>;
+
+/// EJECT, SWALLOW or CONFISCATE.
+pub type MechanismFn<D> = fn(&mut D) -> Result<(), Status>;
+
+/// The reader driver's callbacks; `None` = not supported.
+pub struct ReaderFunctions<D> {
+    /// `RDF_CARD_POWER`.
+    pub power: Option<PowerFn<D>>,
+    /// `RDF_TRANSMIT`.
+    pub transmit: Option<TransmitFn<D>>,
+    /// `RDF_SET_PROTOCOL`.
+    pub set_protocol: Option<SetProtocolFn<D>>,
+    /// `RDF_CARD_TRACKING`.
+    pub card_tracking: Option<TrackingFn<D>>,
+    /// `RDF_IOCTL_VENDOR`.
+    pub vendor_ioctl: Option<VendorFn<D>>,
+    /// `RDF_CARD_EJECT`.
+    pub eject: Option<MechanismFn<D>>,
+    /// `RDF_READER_SWALLOW`.
+    pub swallow: Option<MechanismFn<D>>,
+    /// `RDF_CARD_CONFISCATE`.
+    pub confiscate: Option<MechanismFn<D>>,
+}
+
+impl<D> ReaderFunctions<D> {
+    /// A table with no callbacks, to fill with struct update syntax.
+    pub const NONE: ReaderFunctions<D> = ReaderFunctions {
+        power: None,
+        transmit: None,
+        set_protocol: None,
+        card_tracking: None,
+        vendor_ioctl: None,
+        eject: None,
+        swallow: None,
+        confiscate: None,
+    };
+}
+
+impl<D> Clone for ReaderFunctions<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D> Copy for ReaderFunctions<D> {}
+
+/// Settings changed by SET_ATTRIBUTE that callbacks must honour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// `SCARD_ATTR_SUPRESS_T1_IFS_REQUEST`: do not send S(IFS request) after the ATR.
+    pub suppress_t1_ifs_request: bool,
+}
+
+/// What a TRANSMIT callback gets besides the reply buffer.
+#[derive(Debug)]
+pub struct TransmitCall<'a> {
+    /// The protocol in force.
+    pub protocol: Protocol,
+    /// The command APDU (checked: at least 4 bytes for T=0/T=1, consistent lengths).
+    pub apdu: &'a [u8],
+    /// The card's capabilities.
+    pub card: &'a CardCapabilities,
+    /// Settings from SET_ATTRIBUTE.
+    pub settings: Settings,
+}
+
+/// How SET_PROTOCOL wants the protocol established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Negotiation {
+    /// No PPS: the card is in specific mode, or the protocol is already in force;
+    /// configure the reader for it with the parameters in [`CardCapabilities::timing`].
+    None,
+    /// PPS for the protocol only (PPS1 absent): default Fi/Di.
+    ProtocolOnly,
+    /// PPS for the protocol with Fi/Di (PPS1 = Fi << 4 | Di). If the card refuses,
+    /// reset it and retry with [`Negotiation::ProtocolOnly`], or fail.
+    WithParameters {
+        /// Clock rate conversion index Fi.
+        fi: u8,
+        /// Baud rate adjustment index Di.
+        di: u8,
+    },
+}
+
+/// What a SET_PROTOCOL callback gets.
+#[derive(Debug)]
+pub struct ProtocolCall<'a> {
+    /// The protocol to establish.
+    pub protocol: Protocol,
+    /// Whether and how to do PPS.
+    pub negotiation: Negotiation,
+    /// The card's capabilities.
+    pub card: &'a CardCapabilities,
+    /// The reader's capabilities.
+    pub reader: &'a ReaderCapabilities,
+    /// Settings from SET_ATTRIBUTE.
+    pub settings: Settings,
+}

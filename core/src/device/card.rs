@@ -1,0 +1,106 @@
+//! The card state shared with event context, and how events change it.
+
+use crate::caps::{CardCapabilities, Mechanics, ReaderCapabilities};
+use crate::event::CardEvent;
+use crate::state::CardState;
+use crate::status::Status;
+use crate::tracking::Slot;
+
+use super::callbacks::AtrBuffer;
+
+/// State touched by card events; lives under the short lock.
+#[derive(Debug)]
+pub(super) struct CardSlot {
+    /// The card's state.
+    pub(super) state: CardState,
+    /// The ATR bytes of the powered card as received (empty if none).
+    pub(super) atr: AtrBuffer,
+    /// The card's capabilities, once its ATR was parsed and accepted.
+    pub(super) card: Option<CardCapabilities>,
+    /// Incremented whenever the card changes under a running callback (inserted,
+    /// removed, faulted); a callback's result is committed only if it did not change.
+    pub(super) generation: u32,
+    /// The pending tracking request.
+    pub(super) tracking: Slot,
+}
+
+/// What a request saw of the card before its callback ran.
+#[derive(Debug, Clone)]
+pub(super) struct Snapshot {
+    pub(super) state: CardState,
+    pub(super) card: Option<CardCapabilities>,
+    pub(super) generation: u32,
+}
+
+impl CardSlot {
+    pub(super) fn new() -> CardSlot {
+        CardSlot {
+            state: CardState::Absent,
+            atr: AtrBuffer::new(),
+            card: None,
+            generation: 0,
+            tracking: Slot::Idle,
+        }
+    }
+
+    pub(super) fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            state: self.state,
+            card: self.card.clone(),
+            generation: self.generation,
+        }
+    }
+
+    /// `Ok` if nothing happened to the card since `seen`; otherwise the status to
+    /// answer the request with.
+    pub(super) fn unchanged_since(&self, seen: &Snapshot) -> Result<(), Status> {
+        if self.generation == seen.generation {
+            Ok(())
+        } else if self.state.card_present() {
+            Err(Status::InvalidDeviceState)
+        } else {
+            Err(Status::NoMedia)
+        }
+    }
+
+    /// Forget the powered card (its ATR and capabilities) and move to `state`.
+    pub(super) fn forget_card(&mut self, state: CardState) {
+        self.state = state;
+        self.atr.clear();
+        self.card = None;
+    }
+
+    /// Apply one event; returns a tracking completion if the event satisfied it.
+    pub(super) fn apply(
+        &mut self,
+        event: CardEvent,
+        reader: &ReaderCapabilities,
+    ) -> Option<Status> {
+        match event {
+            CardEvent::Inserted if !self.state.card_present() => {
+                self.generation = self.generation.wrapping_add(1);
+                self.forget_card(unpowered_state(reader));
+            }
+            CardEvent::Removed if self.state != CardState::Absent => {
+                self.generation = self.generation.wrapping_add(1);
+                self.forget_card(CardState::Absent);
+            }
+            CardEvent::Fault if self.state.card_powered() => {
+                self.generation = self.generation.wrapping_add(1);
+                self.forget_card(unpowered_state(reader));
+            }
+            _ => {}
+        }
+        self.tracking.on_state(self.state)
+    }
+}
+
+/// The state of an inserted card without power: in position (`Swallowed`) unless
+/// the reader has a swallow mechanism, which moves it there on SWALLOW.
+pub(super) fn unpowered_state(reader: &ReaderCapabilities) -> CardState {
+    if reader.mechanics.0 & Mechanics::SWALLOWS.0 != 0 {
+        CardState::Present
+    } else {
+        CardState::Swallowed
+    }
+}

@@ -1,0 +1,599 @@
+//! The device: one entry point for every request, the callback table, the locks and
+//! the card events (smclib's `SMARTCARD_EXTENSION` and `SmartcardDeviceControl`).
+//!
+//! ```text
+//!  binding (WDM / pcscd / C / firmware)
+//!      │ control(code, input, output)            card_inserted() / card_removed()
+//!      ▼                                           │ (any context, never blocks)
+//!  Request::parse ── refused: status, no change    ▼
+//!      │                                     EventQueue ──► process_events()
+//!      ├─ GET_STATE, GET_ATTRIBUTE, ...  answered here        │ short lock only
+//!      ├─ IS_PRESENT / IS_ABSENT ─ tracking slot ◄────────────┘ completes tracking
+//!      └─ POWER, TRANSMIT, ... ─ serialization lock ─► ReaderFunctions callback
+//! ```
+//!
+//! A request refused by validation returns its status in
+//! [`Outcome::Complete`] with `bytes_written == 0` and changes nothing; the binding
+//! completes it, as with smclib, where the caller completes a request the library
+//! refused.
+
+mod attributes;
+mod callbacks;
+mod card;
+mod perf;
+
+pub use callbacks::{
+    AtrBuffer, MechanismFn, Negotiation, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn,
+    Settings, TrackingFn, TransmitCall, TransmitFn, VendorFn,
+};
+pub use perf::PerfCounters;
+
+use crate::atr::{Atr, Mode};
+use crate::caps::{CardCapabilities, ReaderCapabilities, VendorAttributes};
+use crate::event::{CardEvent, EventQueue, Popped};
+use crate::ioctl::{self, PowerAction, Request, Transmit};
+use crate::platform::{Mutex, Platform};
+use crate::protocol::{Protocol, ProtocolMask};
+use crate::state::CardState;
+use crate::status::Status;
+use crate::timing;
+use crate::tracking::Wait;
+
+use card::{CardSlot, Snapshot};
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Outcome {
+    /// The request is finished: complete it with `status`, reporting `bytes_written`
+    /// bytes of the output buffer (0 unless `status` is success).
+    Complete {
+        /// The request's status.
+        status: Status,
+        /// Bytes of the output buffer that hold the answer.
+        bytes_written: usize,
+    },
+    /// The request (IS_PRESENT or IS_ABSENT) waits for a card event; the library will
+    /// call [`Platform::complete_tracking`] exactly once for it.
+    Pending,
+}
+
+impl Outcome {
+    fn done(result: Result<usize, Status>) -> Outcome {
+        match result {
+            Ok(bytes_written) => Outcome::Complete {
+                status: Status::Success,
+                bytes_written,
+            },
+            Err(Status::Success) => Outcome::Complete {
+                status: Status::Unsuccessful,
+                bytes_written: 0,
+            },
+            Err(status) => Outcome::Complete {
+                status,
+                bytes_written: 0,
+            },
+        }
+    }
+
+    /// The status of a completed request; `None` if pending.
+    pub fn status(&self) -> Option<Status> {
+        match self {
+            Outcome::Complete { status, .. } => Some(*status),
+            Outcome::Pending => None,
+        }
+    }
+}
+
+/// State only callbacks' callers touch; lives under the serialization lock.
+struct Exclusive<D> {
+    driver: D,
+    settings: Settings,
+    /// Win32 code of the last request that failed after validation.
+    last_error: u32,
+}
+
+/// Default capacity of the card-event queue.
+pub const DEFAULT_EVENT_CAPACITY: usize = 8;
+
+/// A smart card reader as the library sees it; `D` is the reader driver's own
+/// context, handed to every callback. `EVENTS` is the event-queue capacity (a power
+/// of two).
+pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> {
+    platform: P,
+    functions: ReaderFunctions<D>,
+    reader: ReaderCapabilities,
+    vendor: VendorAttributes,
+    exclusive: P::Serial<Exclusive<D>>,
+    card: P::Short<CardSlot>,
+    events: EventQueue<EVENTS>,
+    perf: PerfCounters,
+}
+
+fn write_u32(output: &mut [u8], value: u32) -> Result<usize, Status> {
+    let dest = output.get_mut(..4).ok_or(Status::BufferTooSmall)?;
+    dest.copy_from_slice(&value.to_le_bytes());
+    Ok(4)
+}
+
+impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
+    /// A device with no card (state Absent) and no pending request. If a card is in
+    /// the reader already, report it with [`Device::card_inserted`].
+    pub fn new(
+        platform: P,
+        functions: ReaderFunctions<D>,
+        driver: D,
+        reader: ReaderCapabilities,
+        vendor: VendorAttributes,
+    ) -> Self {
+        Device {
+            platform,
+            functions,
+            reader,
+            vendor,
+            exclusive: P::Serial::new(Exclusive {
+                driver,
+                settings: Settings::default(),
+                last_error: 0,
+            }),
+            card: P::Short::new(CardSlot::new()),
+            events: EventQueue::new(),
+            perf: PerfCounters::new(),
+        }
+    }
+
+    /// The platform, for bindings that keep their own state in it.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The reader's capabilities.
+    pub fn reader_capabilities(&self) -> &ReaderCapabilities {
+        &self.reader
+    }
+
+    /// The card state now (after processing queued events).
+    pub fn state(&self) -> CardState {
+        self.process_events();
+        self.card.lock(|c| c.state)
+    }
+
+    /// The card's capabilities, if a card was powered and its ATR accepted.
+    pub fn card_capabilities(&self) -> Option<CardCapabilities> {
+        self.process_events();
+        self.card.lock(|c| c.card.clone())
+    }
+
+    /// Traffic counters.
+    pub fn perf_counters(&self) -> &PerfCounters {
+        &self.perf
+    }
+
+    /// Run `f` with the driver context, under the serialization lock (so never
+    /// alongside a callback).
+    pub fn with_driver<R>(&self, f: impl FnOnce(&mut D) -> R) -> R {
+        self.exclusive.lock(|ex| f(&mut ex.driver))
+    }
+
+    /// Report a card insertion. Never blocks; safe in interrupt context.
+    pub fn card_inserted(&self) {
+        self.report(CardEvent::Inserted);
+    }
+
+    /// Report a card removal. Never blocks; safe in interrupt context.
+    pub fn card_removed(&self) {
+        self.report(CardEvent::Removed);
+    }
+
+    /// Report that the hardware deactivated the card (over-current, fault). Never
+    /// blocks; safe in interrupt context.
+    pub fn card_fault(&self) {
+        self.report(CardEvent::Fault);
+    }
+
+    fn report(&self, event: CardEvent) {
+        self.events.push(event);
+        self.platform.events_pending();
+    }
+
+    /// Apply queued card events: update the state, drop the ATR on removal, complete a
+    /// pending tracking request. Takes only the short lock, never the serialization
+    /// lock, so it runs at once even while a callback is busy.
+    pub fn process_events(&self) {
+        while let Some(popped) = self.events.pop() {
+            let completion = self.card.lock(|c| match popped {
+                Popped::Event(event) => c.apply(event, &self.reader),
+                Popped::Overflowed(latest) => {
+                    let removal = c.apply(CardEvent::Removed, &self.reader);
+                    removal.or(c.apply(latest, &self.reader))
+                }
+            });
+            if let Some(status) = completion {
+                self.platform.complete_tracking(status);
+            }
+        }
+    }
+
+    /// Cancel the pending tracking request (its cancel routine ran, or its handle
+    /// was closed). Returns `true` if one was pending; it is then completed with
+    /// [`Status::Cancelled`] through [`Platform::complete_tracking`].
+    pub fn cancel_tracking(&self) -> bool {
+        match self.card.lock(|c| c.tracking.cancel()) {
+            Some(status) => {
+                self.platform.complete_tracking(status);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Handle one request: `code` is the IOCTL, `input` its input bytes, `output`
+    /// the caller's output buffer. See the module documentation.
+    pub fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        self.process_events();
+        let request = match Request::parse(code, input, output.len()) {
+            Ok(request) => request,
+            Err(status) => {
+                return Outcome::Complete {
+                    status,
+                    bytes_written: 0,
+                };
+            }
+        };
+        let result = match request {
+            Request::GetState => {
+                let state = self.card.lock(|c| c.state);
+                write_u32(output, state.to_windows())
+            }
+            Request::GetAttribute(tag) => self.get_attribute(tag, output),
+            Request::SetAttribute { tag, value } => self.set_attribute(tag, value),
+            Request::GetLastError => {
+                let last = self.exclusive.lock(|ex| ex.last_error);
+                write_u32(output, last)
+            }
+            Request::GetPerfCounter => {
+                let bytes = self.perf.to_bytes();
+                output[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+            Request::IsPresent => return self.track(Wait::Insertion),
+            Request::IsAbsent => return self.track(Wait::Removal),
+            Request::Power(action) => self.power(action, output),
+            Request::SetProtocol(mask) => self.set_protocol(mask, output),
+            Request::Transmit(transmit) => self.transmit(transmit, output),
+            Request::Eject => self.mechanism(self.functions.eject, Request::Eject),
+            Request::Swallow => self.mechanism(self.functions.swallow, Request::Swallow),
+            Request::Confiscate => self.mechanism(self.functions.confiscate, Request::Confiscate),
+            Request::Vendor { code, input } => self.vendor(code, input, output),
+        };
+        Outcome::done(result)
+    }
+
+    /// Run `f` under the serialization lock with a snapshot of the card, and record
+    /// a failure as the last error.
+    fn serialized<R>(
+        &self,
+        f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
+    ) -> Result<R, Status> {
+        self.exclusive.lock(|ex| {
+            self.process_events();
+            let snapshot = self.card.lock(|c| c.snapshot());
+            let result = f(ex, snapshot);
+            if let Err(status) = result {
+                ex.last_error = status.to_win32();
+            }
+            result
+        })
+    }
+
+    /// Apply queued events, then run `f` on the card slot if nothing happened to the
+    /// card since `seen` (otherwise NoMedia / InvalidDeviceState, and nothing changes).
+    fn commit<R>(
+        &self,
+        seen: &Snapshot,
+        f: impl FnOnce(&mut CardSlot) -> Result<R, Status>,
+    ) -> Result<R, Status> {
+        self.process_events();
+        self.card.lock(|c| {
+            c.unchanged_since(seen)?;
+            f(c)
+        })
+    }
+
+    fn get_attribute(&self, tag: u32, output: &mut [u8]) -> Result<usize, Status> {
+        let (snapshot, atr) = self.card.lock(|c| (c.snapshot(), c.atr.clone()));
+        attributes::read(
+            tag,
+            &self.reader,
+            &self.vendor,
+            &snapshot,
+            &atr,
+            &self.perf,
+            output,
+        )
+    }
+
+    fn set_attribute(&self, tag: u32, value: &[u8]) -> Result<usize, Status> {
+        match tag {
+            crate::attr::DEVICE_IN_USE => Ok(0),
+            crate::attr::SUPPRESS_T1_IFS_REQUEST => {
+                let first = value.first().ok_or(Status::InvalidParameter)?;
+                let suppress = *first != 0 || value.iter().any(|&b| b != 0);
+                self.exclusive
+                    .lock(|ex| ex.settings.suppress_t1_ifs_request = suppress);
+                Ok(0)
+            }
+            _ => Err(Status::NotSupported),
+        }
+    }
+
+    fn track(&self, wait: Wait) -> Outcome {
+        let reserved = self.card.lock(|c| {
+            if wait.satisfied_by(c.state) {
+                return Err(Status::Success);
+            }
+            if self.functions.card_tracking.is_none() {
+                return Err(Status::NotSupported);
+            }
+            c.tracking.reserve(wait)
+        });
+        match reserved {
+            Ok(()) => {}
+            Err(Status::Success) => {
+                return Outcome::Complete {
+                    status: Status::Success,
+                    bytes_written: 0,
+                };
+            }
+            Err(status) => {
+                return Outcome::Complete {
+                    status,
+                    bytes_written: 0,
+                };
+            }
+        }
+        let callback_result = match self.functions.card_tracking {
+            Some(callback) => self.exclusive.lock(|ex| callback(&mut ex.driver, wait)),
+            None => Err(Status::NotSupported),
+        };
+        // Events that arrived while the callback ran are applied now, so that the
+        // slot sees them before deciding to pend.
+        self.process_events();
+        match self.card.lock(|c| {
+            let _ = c.tracking.on_state(c.state);
+            c.tracking.finish_arming(callback_result)
+        }) {
+            None => Outcome::Pending,
+            Some(status) => Outcome::Complete {
+                status,
+                bytes_written: 0,
+            },
+        }
+    }
+
+    fn power(&self, action: PowerAction, output: &mut [u8]) -> Result<usize, Status> {
+        let callback = self.functions.power.ok_or(Status::NotSupported)?;
+        self.serialized(|ex, seen| {
+            if !seen.state.card_present() {
+                return Err(Status::NoMedia);
+            }
+            let mut atr = AtrBuffer::new();
+            let result = callback(&mut ex.driver, action, &mut atr);
+            let committed = self.commit(&seen, |c| {
+                match (action, result) {
+                    (_, Err(status)) => {
+                        c.forget_card(card::unpowered_state(&self.reader));
+                        Err(status)
+                    }
+                    (PowerAction::PowerDown, Ok(())) => {
+                        c.forget_card(card::unpowered_state(&self.reader));
+                        Ok(None)
+                    }
+                    (PowerAction::ColdReset | PowerAction::WarmReset, Ok(())) => {
+                        c.forget_card(CardState::Powered);
+                        let parsed = Atr::parse(&atr).map_err(|_| Status::UnrecognizedMedia);
+                        let checked = parsed.and_then(|a| {
+                            a.parameters()
+                                .check(a.tck())
+                                .map_err(|_| Status::UnrecognizedMedia)?;
+                            Ok(a)
+                        });
+                        match checked {
+                            Ok(parsed) => {
+                                let caps = CardCapabilities::new(parsed, &self.reader);
+                                c.state = match caps.selected {
+                                    Some(_) => CardState::Specific,
+                                    None => CardState::Negotiable,
+                                };
+                                c.atr = atr.clone();
+                                c.card = Some(caps);
+                                Ok(Some(atr.len()))
+                            }
+                            Err(status) => {
+                                // Keep the raw ATR for GET_ATTRIBUTE; the card stays
+                                // powered but unusable.
+                                c.atr = atr.clone();
+                                Err(status)
+                            }
+                        }
+                    }
+                }
+            })?;
+            match committed {
+                None => Ok(0),
+                Some(len) => {
+                    output[..len].copy_from_slice(&atr);
+                    Ok(len)
+                }
+            }
+        })
+    }
+
+    fn set_protocol(&self, mask: ProtocolMask, output: &mut [u8]) -> Result<usize, Status> {
+        let callback = self.functions.set_protocol.ok_or(Status::NotSupported)?;
+        self.serialized(|ex, seen| {
+            if !seen.state.card_present() {
+                return Err(Status::NoMedia);
+            }
+            let card = match (&seen.card, seen.state) {
+                (Some(card), CardState::Negotiable | CardState::Specific) => card,
+                _ => return Err(Status::InvalidDeviceState),
+            };
+            let (protocol, negotiation) = choose_protocol(mask, card, &self.reader)?;
+            let call = ProtocolCall {
+                protocol,
+                negotiation,
+                card,
+                reader: &self.reader,
+                settings: ex.settings,
+            };
+            let timing = callback(&mut ex.driver, &call)?;
+            self.commit(&seen, |c| {
+                if let Some(caps) = c.card.as_mut() {
+                    caps.selected = Some(protocol);
+                    caps.timing = timing;
+                    if protocol == Protocol::T1 {
+                        caps.ifsd = self.reader.max_ifsd.clamp(1, 254);
+                    }
+                }
+                c.state = CardState::Specific;
+                Ok::<(), Status>(())
+            })?;
+            write_u32(output, protocol.bit())
+        })
+    }
+
+    fn transmit(&self, request: Transmit<'_>, output: &mut [u8]) -> Result<usize, Status> {
+        let callback = self.functions.transmit.ok_or(Status::NotSupported)?;
+        self.serialized(|ex, seen| {
+            if !seen.state.card_present() {
+                return Err(Status::NoMedia);
+            }
+            let card = match (&seen.card, seen.state) {
+                (Some(card), CardState::Specific) => card,
+                _ => return Err(Status::InvalidDeviceState),
+            };
+            let selected = card.selected.ok_or(Status::InvalidDeviceState)?;
+            if ioctl::header_protocol(request.protocol) != Some(selected) {
+                return Err(Status::InvalidParameter);
+            }
+            if selected != Protocol::Raw && request.apdu.len() < 4 {
+                return Err(Status::InvalidParameter);
+            }
+            let (header, reply) = output.split_at_mut(ioctl::IO_REQUEST_LEN);
+            let call = TransmitCall {
+                protocol: selected,
+                apdu: request.apdu,
+                card,
+                settings: ex.settings,
+            };
+            let len = callback(&mut ex.driver, &call, reply)?;
+            if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
+                return Err(Status::DeviceProtocolError);
+            }
+            header[..4].copy_from_slice(&selected.bit().to_le_bytes());
+            header[4..].copy_from_slice(&(ioctl::IO_REQUEST_LEN as u32).to_le_bytes());
+            self.perf.record(request.apdu.len(), len);
+            Ok(ioctl::IO_REQUEST_LEN + len)
+        })
+    }
+
+    fn mechanism(
+        &self,
+        callback: Option<MechanismFn<D>>,
+        request: Request<'_>,
+    ) -> Result<usize, Status> {
+        let callback = callback.ok_or(Status::NotSupported)?;
+        let completion = self.serialized(|ex, seen| {
+            if !seen.state.card_present() {
+                return Err(Status::NoMedia);
+            }
+            callback(&mut ex.driver)?;
+            self.commit(&seen, |c| {
+                Ok(match request {
+                    Request::Swallow => {
+                        c.forget_card(CardState::Swallowed);
+                        None
+                    }
+                    Request::Eject => {
+                        c.forget_card(CardState::Present);
+                        None
+                    }
+                    _ => c.apply(CardEvent::Removed, &self.reader),
+                })
+            })
+        })?;
+        // Confiscation took the card away: that may finish an IS_ABSENT request.
+        if let Some(status) = completion {
+            self.platform.complete_tracking(status);
+        }
+        Ok(0)
+    }
+
+    fn vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
+        let callback = self.functions.vendor_ioctl.ok_or(Status::NotSupported)?;
+        self.serialized(|ex, _| {
+            let len = callback(&mut ex.driver, code, input, output)?;
+            if len > output.len() {
+                return Err(Status::BufferOverflow);
+            }
+            Ok(len)
+        })
+    }
+}
+
+/// Pick the protocol for SET_PROTOCOL and how to establish it.
+fn choose_protocol(
+    mask: ProtocolMask,
+    card: &CardCapabilities,
+    reader: &ReaderCapabilities,
+) -> Result<(Protocol, Negotiation), Status> {
+    let p = &card.parameters;
+    if let (Mode::Specific { .. }, Some(selected)) = (p.mode, card.selected) {
+        return if mask.contains(selected) && reader.protocols.contains(selected) {
+            Ok((selected, Negotiation::None))
+        } else {
+            Err(Status::NotSupported)
+        };
+    }
+    if let Some(selected) = card.selected {
+        // Negotiated earlier: the card stays in this protocol until it is reset.
+        return if mask.contains(selected) {
+            Ok((selected, Negotiation::None))
+        } else {
+            Err(Status::NotSupported)
+        };
+    }
+    let protocol = mask
+        .intersect(p.protocols)
+        .intersect(reader.protocols)
+        .preferred()
+        .ok_or(Status::NotSupported)?;
+    let default_indices = (p.fi, p.di) == (timing::FI_DEFAULT, timing::DI_DEFAULT)
+        || (p.fi == 0 && p.di == timing::DI_DEFAULT);
+    let first = protocol.iso_number() == Some(p.first_protocol);
+    let negotiation =
+        if mask.wants_default_parameters() || default_indices || !reader_can_run(p, reader) {
+            if first {
+                Negotiation::None
+            } else {
+                Negotiation::ProtocolOnly
+            }
+        } else {
+            Negotiation::WithParameters { fi: p.fi, di: p.di }
+        };
+    Ok((protocol, negotiation))
+}
+
+/// `true` if the reader can drive the card at the Fi/Di it offers: at the reader's
+/// clock (capped by f(max)) the bit rate stays within the reader's maximum.
+fn reader_can_run(p: &crate::atr::Parameters, reader: &ReaderCapabilities) -> bool {
+    let Some(rate) = timing::clock_rate_conversion(p.fi) else {
+        return false;
+    };
+    let clock = reader.max_clock_khz.min(rate.fmax_khz);
+    match timing::Timing::from_indices(p.fi, p.di, clock) {
+        Some(t) => t.baud() <= reader.max_data_rate,
+        None => false,
+    }
+}

@@ -1,0 +1,120 @@
+//! What the library needs from the operating system.
+//!
+//! Two locks and one notification:
+//!
+//! * the **serialization lock** ([`Platform::Serial`]) is held around every reader
+//!   driver callback, so no two callbacks ever run at once; callbacks may block, so
+//!   this lock may sleep (a KMUTEX in a Windows driver, `std::sync::Mutex` in a
+//!   process, a spin lock on bare metal);
+//! * the **short lock** ([`Platform::Short`]) protects the card state that card
+//!   insertion and removal change; it is held for a few dozen instructions and never
+//!   across a callback, so it may be taken in interrupt or DPC context (a KSPIN_LOCK,
+//!   a critical section);
+//! * [`Platform::complete_tracking`] hands the outcome of a pending IS_PRESENT /
+//!   IS_ABSENT request to the binding, which completes its IRP, its pcscd wait, its C
+//!   callback.
+//!
+//! [`SpinPlatform`] is a complete bare-metal default built on the `spin` crate.
+
+use crate::status::Status;
+use crate::sync::{AtomicU32, Ordering};
+
+/// A mutual-exclusion lock over a `T`, scoped by a closure so that it can never be
+/// left held.
+pub trait Mutex<T> {
+    /// A lock holding `value`.
+    fn new(value: T) -> Self;
+    /// Run `f` with exclusive access to the value.
+    fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R;
+}
+
+/// The operating-system services the library uses; see the module documentation.
+pub trait Platform {
+    /// The serialization lock, held across callbacks (may sleep).
+    type Serial<T>: Mutex<T>;
+    /// The short lock for state shared with interrupt context (never held across a
+    /// callback).
+    type Short<T>: Mutex<T>;
+
+    /// A pending card-tracking request is finished with `status`
+    /// ([`Status::Success`] on the awaited event, [`Status::Cancelled`] when
+    /// cancelled). Called exactly once for every request that
+    /// [`Device::control`](crate::device::Device::control) answered with
+    /// [`Outcome::Pending`](crate::device::Outcome::Pending), never while a library
+    /// lock is held.
+    fn complete_tracking(&self, status: Status);
+
+    /// Events were queued by [`Device::card_inserted`](crate::device::Device::card_inserted)
+    /// and friends; the binding should arrange for
+    /// [`Device::process_events`](crate::device::Device::process_events) to run soon
+    /// (queue a DPC, wake a thread). May be called in interrupt context. The default
+    /// does nothing: events are then processed at the start of the next request.
+    fn events_pending(&self) {}
+}
+
+impl<T> Mutex<T> for spin::Mutex<T> {
+    fn new(value: T) -> Self {
+        spin::Mutex::new(value)
+    }
+
+    fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut spin::Mutex::lock(self))
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> Mutex<T> for std::sync::Mutex<T> {
+    fn new(value: T) -> Self {
+        std::sync::Mutex::new(value)
+    }
+
+    fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        // A panic inside a callback poisons the lock; the data is still consistent
+        // because the library only commits state after a callback returns.
+        let mut guard = std::sync::Mutex::lock(self).unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
+
+/// A bare-metal platform: `spin` locks, and tracking completions kept for the
+/// firmware to collect with [`SpinPlatform::take_completion`].
+///
+/// Suitable where there is no scheduler: callbacks then run to completion and an
+/// interrupt handler only queues events, which never takes the serialization lock.
+#[derive(Debug)]
+pub struct SpinPlatform {
+    completion: AtomicU32,
+}
+
+const NO_COMPLETION: u32 = u32::MAX;
+
+impl SpinPlatform {
+    /// A platform with no completion waiting.
+    pub fn new() -> SpinPlatform {
+        SpinPlatform {
+            completion: AtomicU32::new(NO_COMPLETION),
+        }
+    }
+
+    /// The status of the last finished tracking request, once.
+    pub fn take_completion(&self) -> Option<Status> {
+        let code = self.completion.swap(NO_COMPLETION, Ordering::AcqRel);
+        Status::from_ntstatus(code).filter(|_| code != NO_COMPLETION)
+    }
+}
+
+impl Default for SpinPlatform {
+    fn default() -> SpinPlatform {
+        SpinPlatform::new()
+    }
+}
+
+impl Platform for SpinPlatform {
+    type Serial<T> = spin::Mutex<T>;
+    type Short<T> = spin::Mutex<T>;
+
+    fn complete_tracking(&self, status: Status) {
+        self.completion
+            .store(status.to_ntstatus(), Ordering::Release);
+    }
+}

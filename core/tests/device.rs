@@ -1,0 +1,677 @@
+//! Every IOCTL through `Device::control`: the valid path, bad buffers, wrong states,
+//! absent callbacks, card tracking.
+
+mod common;
+
+use common::*;
+use readerkit::attr;
+use readerkit::device::{Negotiation, ReaderFunctions};
+use readerkit::ioctl::{Ioctl, scard_ctl_code};
+use readerkit::{CardState, Outcome, Status};
+
+const T0: u32 = 1;
+const T1: u32 = 2;
+
+fn complete(status: Status, bytes_written: usize) -> Outcome {
+    Outcome::Complete {
+        status,
+        bytes_written,
+    }
+}
+
+fn state(dev: &TestDevice) -> u32 {
+    let (outcome, out) = call(dev, Ioctl::GetState, &[], 4);
+    assert_eq!(outcome, complete(Status::Success, 4));
+    u32::from_le_bytes(out.try_into().unwrap())
+}
+
+fn power_up(dev: &TestDevice) -> Vec<u8> {
+    let (outcome, atr) = call(dev, Ioctl::Power, &u32_input(1), 33);
+    assert_eq!(status_of(outcome), Status::Success);
+    atr
+}
+
+fn select(dev: &TestDevice, mask: u32) -> (Outcome, Vec<u8>) {
+    call(dev, Ioctl::SetProtocol, &u32_input(mask), 4)
+}
+
+/// Everything a refused request must leave untouched.
+fn observable(dev: &TestDevice) -> (u32, Vec<u8>, Vec<u8>, Vec<u8>, Vec<&'static str>) {
+    let (_, atr) = call(dev, Ioctl::GetAttribute, &u32_input(attr::ATR_STRING), 64);
+    let (_, last) = call(dev, Ioctl::GetLastError, &[], 4);
+    let (_, perf) = call(dev, Ioctl::GetPerfCounter, &[], 12);
+    let calls = dev.with_driver(|r| r.calls.clone());
+    (state(dev), atr, last, perf, calls)
+}
+
+#[test]
+fn get_state_follows_insertion_and_removal() {
+    let dev = device();
+    assert_eq!(state(&dev), 1, "absent");
+    dev.card_inserted();
+    assert_eq!(
+        state(&dev),
+        3,
+        "swallowed: the reader has no swallow mechanism"
+    );
+    power_up(&dev);
+    assert_eq!(state(&dev), 5, "negotiable");
+    dev.card_removed();
+    assert_eq!(state(&dev), 1);
+    let (outcome, _) = call(&dev, Ioctl::GetState, &[], 3);
+    assert_eq!(outcome, complete(Status::BufferTooSmall, 0));
+}
+
+#[test]
+fn power_up_parses_the_atr_and_sets_the_mode() {
+    let dev = device();
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(1), 33);
+    assert_eq!(outcome, complete(Status::NoMedia, 0));
+    dev.card_inserted();
+    let atr = power_up(&dev);
+    assert_eq!(atr, with_tck(ATR_T0_T1));
+    assert_eq!(dev.state(), CardState::Negotiable);
+    let caps = dev.card_capabilities().unwrap();
+    assert_eq!(caps.parameters.ifsc, 254);
+    assert_eq!(caps.selected, None);
+
+    let specific = device_with(all_functions(), &with_tck(ATR_SPECIFIC_T1));
+    specific.card_inserted();
+    power_up(&specific);
+    assert_eq!(specific.state(), CardState::Specific);
+    assert_eq!(
+        specific.card_capabilities().unwrap().selected,
+        Some(readerkit::Protocol::T1)
+    );
+
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(0), 0);
+    assert_eq!(outcome, complete(Status::Success, 0));
+    assert_eq!(dev.state(), CardState::Swallowed);
+    assert_eq!(dev.card_capabilities(), None);
+    // Warm reset works too.
+    let (outcome, atr) = call(&dev, Ioctl::Power, &u32_input(2), 40);
+    assert_eq!(outcome, complete(Status::Success, 9));
+    assert_eq!(atr.len(), 9);
+}
+
+#[test]
+fn power_refusals_change_nothing() {
+    let dev = device();
+    dev.card_inserted();
+    power_up(&dev);
+    let before = observable(&dev);
+    for (input, out_len, status) in [
+        (&[][..], 33, Status::InvalidParameter),
+        (&[1, 0, 0][..], 33, Status::InvalidParameter),
+        (&[3, 0, 0, 0][..], 33, Status::InvalidParameter),
+        (&[1, 0, 0, 0][..], 32, Status::BufferTooSmall),
+        (&[2, 0, 0, 0][..], 0, Status::BufferTooSmall),
+    ] {
+        let (outcome, _) = call(&dev, Ioctl::Power, input, out_len);
+        assert_eq!(outcome, complete(status, 0), "{input:?} / {out_len}");
+    }
+    assert_eq!(observable(&dev), before);
+}
+
+#[test]
+fn unusable_atrs_are_unrecognized_media() {
+    let mut bad_tck = with_tck(ATR_T0_T1);
+    bad_tck[8] ^= 0xFF;
+    for atr in [
+        &bad_tck[..],
+        &[0x3B, 0x00, 0x00][..],
+        &[0x42, 0x00][..],
+        &[0x3B, 0x10, 0x71][..],
+    ] {
+        let dev = device_with(all_functions(), atr);
+        dev.card_inserted();
+        let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(1), 33);
+        assert_eq!(
+            outcome,
+            complete(Status::UnrecognizedMedia, 0),
+            "{atr:02X?}"
+        );
+        assert_eq!(dev.state(), CardState::Powered);
+        let (outcome, raw) = call(&dev, Ioctl::GetAttribute, &u32_input(attr::ATR_STRING), 64);
+        assert_eq!(status_of(outcome), Status::Success);
+        assert_eq!(raw, atr, "the raw ATR stays readable");
+        let (outcome, _) = select(&dev, T0 | T1);
+        assert_eq!(outcome, complete(Status::InvalidDeviceState, 0));
+    }
+}
+
+#[test]
+fn set_protocol_prefers_t1_and_checks_state() {
+    let dev = device();
+    assert_eq!(select(&dev, T1).0, complete(Status::NoMedia, 0));
+    dev.card_inserted();
+    assert_eq!(
+        select(&dev, T1).0,
+        complete(Status::InvalidDeviceState, 0),
+        "not reset"
+    );
+    power_up(&dev);
+    assert_eq!(select(&dev, 0).0, complete(Status::InvalidDeviceRequest, 0));
+    assert_eq!(
+        select(&dev, 0x8000_0000).0,
+        complete(Status::InvalidDeviceRequest, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::SetProtocol, &[2, 0], 4).0,
+        complete(Status::InvalidParameter, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::SetProtocol, &u32_input(T1), 3).0,
+        complete(Status::BufferTooSmall, 0)
+    );
+    assert_eq!(
+        select(&dev, 0x0001_0000).0,
+        complete(Status::NotSupported, 0),
+        "raw not offered"
+    );
+    assert_eq!(
+        dev.state(),
+        CardState::Negotiable,
+        "refusals keep the state"
+    );
+
+    let (outcome, out) = select(&dev, T0 | T1);
+    assert_eq!(outcome, complete(Status::Success, 4));
+    assert_eq!(out, u32_input(T1));
+    assert_eq!(dev.state(), CardState::Specific);
+    // TA1 = 96 is more than this reader's 115200 bit/s at 4 MHz allows: no PPS1;
+    // T=1 is not the first protocol, so PPS for the protocol alone.
+    assert_eq!(
+        dev.with_driver(|r| r.last_protocol_call),
+        Some(Negotiation::ProtocolOnly)
+    );
+    let (_, out) = call(
+        &dev,
+        Ioctl::GetAttribute,
+        &u32_input(attr::CURRENT_PROTOCOL_TYPE),
+        4,
+    );
+    assert_eq!(out, u32_input(T1));
+    // Once negotiated, the card stays in T=1 until reset.
+    assert_eq!(select(&dev, T0).0, complete(Status::NotSupported, 0));
+    assert_eq!(select(&dev, T1).0, complete(Status::Success, 4));
+    assert_eq!(
+        dev.with_driver(|r| r.last_protocol_call),
+        Some(Negotiation::None)
+    );
+}
+
+#[test]
+fn set_protocol_default_bit_and_specific_mode() {
+    let dev = device();
+    dev.card_inserted();
+    power_up(&dev);
+    let (outcome, out) = select(&dev, 0x8000_0001);
+    assert_eq!(outcome, complete(Status::Success, 4));
+    assert_eq!(out, u32_input(T0));
+    assert_eq!(
+        dev.with_driver(|r| r.last_protocol_call),
+        Some(Negotiation::None),
+        "T=0 is first"
+    );
+
+    let specific = device_with(all_functions(), &with_tck(ATR_SPECIFIC_T1));
+    specific.card_inserted();
+    power_up(&specific);
+    assert_eq!(select(&specific, T0).0, complete(Status::NotSupported, 0));
+    assert_eq!(select(&specific, T0 | T1).0, complete(Status::Success, 4));
+}
+
+#[test]
+fn transmit_paths() {
+    let dev = device();
+    let apdu = [0x00, 0xB0, 0x00, 0x00, 0x02, 0xAB, 0xCD];
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64).0,
+        complete(Status::NoMedia, 0)
+    );
+    dev.card_inserted();
+    power_up(&dev);
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64).0,
+        complete(Status::InvalidDeviceState, 0),
+        "no protocol selected"
+    );
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T0, &apdu), 64).0,
+        complete(Status::InvalidParameter, 0),
+        "header protocol differs from the selected one"
+    );
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 9).0,
+        complete(Status::BufferTooSmall, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu[..3]), 64).0,
+        complete(Status::InvalidParameter, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu)[..7], 64).0,
+        complete(Status::InvalidParameter, 0)
+    );
+
+    let (outcome, out) = call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64);
+    assert_eq!(outcome, complete(Status::Success, 12));
+    assert_eq!(out, [2, 0, 0, 0, 8, 0, 0, 0, 0xAB, 0xCD, 0x90, 0x00]);
+
+    // The reply does not fit: the callback says so.
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 11).0,
+        complete(Status::BufferTooSmall, 0)
+    );
+    dev.with_driver(|r| r.transmit_status = Some(Status::IoTimeout));
+    assert_eq!(
+        call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64).0,
+        complete(Status::IoTimeout, 0)
+    );
+    let (_, last) = call(&dev, Ioctl::GetLastError, &[], 4);
+    assert_eq!(last, 121u32.to_le_bytes(), "ERROR_SEM_TIMEOUT");
+    let (_, perf) = call(&dev, Ioctl::GetPerfCounter, &[], 12);
+    assert_eq!(perf, [1, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0]);
+
+    let no_transmit = device_with(
+        ReaderFunctions {
+            transmit: None,
+            ..all_functions()
+        },
+        &with_tck(ATR_T0_T1),
+    );
+    no_transmit.card_inserted();
+    power_up(&no_transmit);
+    assert_eq!(status_of(select(&no_transmit, T1).0), Status::Success);
+    assert_eq!(
+        call(
+            &no_transmit,
+            Ioctl::Transmit,
+            &transmit_input(T1, &apdu),
+            64
+        )
+        .0,
+        complete(Status::NotSupported, 0)
+    );
+}
+
+#[test]
+fn get_attribute_answers_from_capabilities() {
+    let dev = device();
+    let get = |tag: u32, len: usize| call(&dev, Ioctl::GetAttribute, &u32_input(tag), len);
+    assert_eq!(get(attr::VENDOR_NAME, 64).1, b"readerkit");
+    assert_eq!(get(attr::VENDOR_IFD_TYPE, 64).1, b"In-memory reader");
+    assert_eq!(
+        get(attr::VENDOR_IFD_VERSION, 4).1,
+        0x0102_0003u32.to_le_bytes()
+    );
+    assert_eq!(
+        get(attr::VENDOR_IFD_SERIAL_NO, 64).0,
+        complete(Status::NotSupported, 0)
+    );
+    assert_eq!(get(attr::CHANNEL_ID, 4).1, 0x0001_0000u32.to_le_bytes());
+    assert_eq!(get(attr::PROTOCOL_TYPES, 4).1, 3u32.to_le_bytes());
+    assert_eq!(get(attr::DEFAULT_CLK, 4).1, 3580u32.to_le_bytes());
+    assert_eq!(get(attr::MAX_CLK, 4).1, 4000u32.to_le_bytes());
+    assert_eq!(get(attr::DEFAULT_DATA_RATE, 4).1, 9600u32.to_le_bytes());
+    assert_eq!(get(attr::MAX_DATA_RATE, 4).1, 115_200u32.to_le_bytes());
+    assert_eq!(get(attr::MAX_IFSD, 4).1, 254u32.to_le_bytes());
+    assert_eq!(get(attr::POWER_MGMT_SUPPORT, 4).1, 1u32.to_le_bytes());
+    assert_eq!(get(attr::CHARACTERISTICS, 4).1, 0u32.to_le_bytes());
+    assert_eq!(get(attr::DEVICE_UNIT, 4).1, 0u32.to_le_bytes());
+    assert_eq!(get(attr::ICC_PRESENCE, 1).1, [0]);
+    assert_eq!(get(attr::ICC_INTERFACE_STATUS, 1).1, [0]);
+    assert_eq!(get(attr::ATR_STRING, 64).0, complete(Status::NoMedia, 0));
+    assert_eq!(get(attr::CURRENT_F, 4).0, complete(Status::NoMedia, 0));
+    assert_eq!(get(0x1234_5678, 64).0, complete(Status::NotSupported, 0));
+    assert_eq!(
+        get(attr::VENDOR_NAME, 8).0,
+        complete(Status::BufferTooSmall, 0)
+    );
+    assert_eq!(get(attr::MAX_CLK, 3).0, complete(Status::BufferTooSmall, 0));
+    assert_eq!(
+        call(&dev, Ioctl::GetAttribute, &[1, 1, 0], 64).0,
+        complete(Status::InvalidParameter, 0)
+    );
+
+    dev.card_inserted();
+    assert_eq!(get(attr::ICC_PRESENCE, 1).1, [2]);
+    assert_eq!(
+        get(attr::ATR_STRING, 64).0,
+        complete(Status::InvalidDeviceState, 0)
+    );
+    power_up(&dev);
+    assert_eq!(get(attr::ATR_STRING, 64).1, with_tck(ATR_T0_T1));
+    assert_eq!(
+        get(attr::ATR_STRING, 8).0,
+        complete(Status::BufferTooSmall, 0)
+    );
+    assert_eq!(get(attr::ICC_INTERFACE_STATUS, 1).1, [1]);
+    assert_eq!(get(attr::ICC_TYPE_PER_ATR, 1).1, [1]);
+    assert_eq!(get(attr::CURRENT_PROTOCOL_TYPE, 4).1, 0u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_F, 4).1, 372u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_D, 4).1, 1u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_CLK, 4).1, 3580u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_N, 4).1, 0u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_W, 4).1, 10u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_IFSC, 4).1, 254u32.to_le_bytes());
+    assert_eq!(get(attr::CURRENT_EBC_ENCODING, 4).1, 0u32.to_le_bytes());
+    // BWI 4 at 3.58 MHz: 11 etu + 16 x 960 x 372 clock cycles = 1 597 211 µs.
+    assert_eq!(get(attr::CURRENT_BWT, 4).1, 1_597_211u32.to_le_bytes());
+    // CWI 5: 43 etu of 372 cycles = 4 469 µs (rounded up).
+    assert_eq!(get(attr::CURRENT_CWT, 4).1, 4_469u32.to_le_bytes());
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    assert_eq!(get(attr::CURRENT_IFSD, 4).1, 254u32.to_le_bytes());
+}
+
+#[test]
+fn set_attribute_accepts_only_settable_tags() {
+    let dev = device();
+    let set = |input: &[u8]| call(&dev, Ioctl::SetAttribute, input, 0).0;
+    let mut in_use = u32_input(attr::DEVICE_IN_USE).to_vec();
+    in_use.extend_from_slice(&[1, 0, 0, 0]);
+    assert_eq!(set(&in_use), complete(Status::Success, 0));
+    let mut suppress = u32_input(attr::SUPPRESS_T1_IFS_REQUEST).to_vec();
+    assert_eq!(
+        set(&suppress),
+        complete(Status::InvalidParameter, 0),
+        "no value"
+    );
+    suppress.extend_from_slice(&[1, 0, 0, 0]);
+    assert_eq!(set(&suppress), complete(Status::Success, 0));
+    let mut name = u32_input(attr::VENDOR_NAME).to_vec();
+    name.extend_from_slice(b"evil");
+    assert_eq!(set(&name), complete(Status::NotSupported, 0), "read-only");
+    assert_eq!(set(&[7, 0]), complete(Status::InvalidParameter, 0));
+    assert_eq!(
+        call(&dev, Ioctl::GetAttribute, &u32_input(attr::VENDOR_NAME), 64).1,
+        b"readerkit"
+    );
+}
+
+#[test]
+fn tracking_pends_completes_and_cancels() {
+    let dev = device();
+    assert_eq!(
+        call(&dev, Ioctl::IsAbsent, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(call(&dev, Ioctl::IsPresent, &[], 0).0, Outcome::Pending);
+    assert_eq!(
+        call(&dev, Ioctl::IsPresent, &[], 0).0,
+        complete(Status::DeviceBusy, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::IsAbsent, &[], 0).0,
+        complete(Status::Success, 0),
+        "already absent"
+    );
+    assert!(dev.platform().completions().is_empty());
+    dev.card_inserted();
+    dev.process_events();
+    assert_eq!(dev.platform().completions(), [Status::Success]);
+    dev.card_removed();
+    dev.card_inserted();
+    dev.process_events();
+    assert_eq!(
+        dev.platform().completions(),
+        [Status::Success],
+        "exactly once"
+    );
+
+    assert_eq!(
+        call(&dev, Ioctl::IsPresent, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(call(&dev, Ioctl::IsAbsent, &[], 0).0, Outcome::Pending);
+    assert!(dev.cancel_tracking());
+    assert!(!dev.cancel_tracking());
+    assert_eq!(
+        dev.platform().completions(),
+        [Status::Success, Status::Cancelled]
+    );
+
+    // Removal while an IS_ABSENT pends completes it.
+    assert_eq!(call(&dev, Ioctl::IsAbsent, &[], 0).0, Outcome::Pending);
+    power_up(&dev);
+    dev.card_removed();
+    assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(
+        dev.platform().completions(),
+        [Status::Success, Status::Cancelled, Status::Success]
+    );
+    let waits = dev.with_driver(|r| r.tracking_waits.clone());
+    assert_eq!(waits.len(), 3);
+
+    let no_tracking = device_with(
+        ReaderFunctions {
+            card_tracking: None,
+            ..all_functions()
+        },
+        &[],
+    );
+    assert_eq!(
+        call(&no_tracking, Ioctl::IsPresent, &[], 0).0,
+        complete(Status::NotSupported, 0)
+    );
+    assert_eq!(
+        call(&no_tracking, Ioctl::IsAbsent, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+}
+
+#[test]
+fn failing_tracking_callback_frees_the_slot() {
+    fn refuse(_: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Status> {
+        Err(Status::InvalidDeviceState)
+    }
+    let dev = device_with(
+        ReaderFunctions {
+            card_tracking: Some(refuse),
+            ..all_functions()
+        },
+        &[],
+    );
+    assert_eq!(
+        call(&dev, Ioctl::IsPresent, &[], 0).0,
+        complete(Status::InvalidDeviceState, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::IsPresent, &[], 0).0,
+        complete(Status::InvalidDeviceState, 0)
+    );
+}
+
+#[test]
+fn event_during_the_tracking_callback_completes_at_once() {
+    fn insert_now(r: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Status> {
+        r.calls.push("tracking");
+        // The card arrives while the library arms the request.
+        let dev = DEVICE.with(|d| *d.borrow());
+        // SAFETY-free: the device is a leaked static for this test.
+        dev.unwrap().card_inserted();
+        Ok(())
+    }
+    thread_local! {
+        static DEVICE: std::cell::RefCell<Option<&'static TestDevice>> = const { std::cell::RefCell::new(None) };
+    }
+    let dev: &'static TestDevice = Box::leak(Box::new(device_with(
+        ReaderFunctions {
+            card_tracking: Some(insert_now),
+            ..all_functions()
+        },
+        &[],
+    )));
+    DEVICE.with(|d| *d.borrow_mut() = Some(dev));
+    assert_eq!(
+        call(dev, Ioctl::IsPresent, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert!(
+        dev.platform().completions().is_empty(),
+        "completed inline, not through the platform"
+    );
+    assert_eq!(
+        call(dev, Ioctl::IsAbsent, &[], 0).0,
+        Outcome::Pending,
+        "slot is free again"
+    );
+}
+
+#[test]
+fn removal_forgets_the_card_and_reinsertion_starts_fresh() {
+    let dev = device();
+    dev.card_inserted();
+    power_up(&dev);
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    dev.card_removed();
+    assert_eq!(dev.card_capabilities(), None);
+    assert_eq!(
+        call(&dev, Ioctl::GetAttribute, &u32_input(attr::ATR_STRING), 64).0,
+        complete(Status::NoMedia, 0)
+    );
+    dev.card_inserted();
+    assert_eq!(dev.state(), CardState::Swallowed);
+    assert_eq!(
+        call(&dev, Ioctl::GetAttribute, &u32_input(attr::ATR_STRING), 64).0,
+        complete(Status::InvalidDeviceState, 0)
+    );
+    assert_eq!(
+        call(
+            &dev,
+            Ioctl::Transmit,
+            &transmit_input(T1, &[0, 0x84, 0, 0, 8]),
+            64
+        )
+        .0,
+        complete(Status::InvalidDeviceState, 0)
+    );
+    // A fault deactivates a powered card but leaves it present.
+    power_up(&dev);
+    dev.card_fault();
+    assert_eq!(dev.state(), CardState::Swallowed);
+    assert_eq!(dev.card_capabilities(), None);
+}
+
+#[test]
+fn removal_during_a_power_callback_is_no_media() {
+    fn power_then_vanish(
+        r: &mut MemReader,
+        action: readerkit::ioctl::PowerAction,
+        atr: &mut readerkit::device::AtrBuffer,
+    ) -> Result<(), Status> {
+        let result = power(r, action, atr);
+        VANISH.with(|d| d.borrow().unwrap().card_removed());
+        result
+    }
+    thread_local! {
+        static VANISH: std::cell::RefCell<Option<&'static TestDevice>> = const { std::cell::RefCell::new(None) };
+    }
+    let dev: &'static TestDevice = Box::leak(Box::new(device_with(
+        ReaderFunctions {
+            power: Some(power_then_vanish),
+            ..all_functions()
+        },
+        &with_tck(ATR_T0_T1),
+    )));
+    VANISH.with(|d| *d.borrow_mut() = Some(dev));
+    dev.card_inserted();
+    assert_eq!(
+        call(dev, Ioctl::Power, &u32_input(1), 33).0,
+        complete(Status::NoMedia, 0)
+    );
+    assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(
+        dev.card_capabilities(),
+        None,
+        "the ATR of a removed card is never committed"
+    );
+}
+
+#[test]
+fn vendor_ioctls_and_unknown_codes() {
+    let dev = device();
+    let code = scard_ctl_code(3400);
+    let mut out = [0u8; 16];
+    assert_eq!(
+        dev.control(code, &[9, 8], &mut out),
+        complete(Status::Success, 6)
+    );
+    assert_eq!(out[..6], [0x20, 0x35, 0x31, 0x00, 9, 8]);
+    assert_eq!(
+        dev.control(code, &[9, 8], &mut out[..5]),
+        complete(Status::BufferTooSmall, 0)
+    );
+    for unknown in [
+        scard_ctl_code(13),
+        scard_ctl_code(2047),
+        0x0022_0000,
+        0xFFFF_FFFF,
+    ] {
+        assert_eq!(
+            dev.control(unknown, &[], &mut out),
+            complete(Status::InvalidDeviceRequest, 0)
+        );
+    }
+    let none = device_with(ReaderFunctions::NONE, &[]);
+    assert_eq!(
+        none.control(code, &[], &mut out),
+        complete(Status::NotSupported, 0)
+    );
+    assert_eq!(
+        dev.with_driver(|r| r.calls.len()),
+        2,
+        "unknown codes reach no callback"
+    );
+}
+
+#[test]
+fn mechanisms() {
+    let dev = device();
+    assert_eq!(
+        call(&dev, Ioctl::Swallow, &[], 0).0,
+        complete(Status::NotSupported, 0)
+    );
+    assert_eq!(
+        call(&dev, Ioctl::Eject, &[], 0).0,
+        complete(Status::NoMedia, 0)
+    );
+    dev.card_inserted();
+    power_up(&dev);
+    assert_eq!(
+        call(&dev, Ioctl::Eject, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(dev.state(), CardState::Present);
+    assert_eq!(call(&dev, Ioctl::IsAbsent, &[], 0).0, Outcome::Pending);
+    assert_eq!(
+        call(&dev, Ioctl::Confiscate, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(dev.platform().completions(), [Status::Success]);
+}
+
+#[test]
+fn absent_callbacks_are_not_supported() {
+    let dev = device_with(ReaderFunctions::NONE, &[]);
+    dev.card_inserted();
+    for (ioctl, input) in [
+        (Ioctl::Power, u32_input(1).to_vec()),
+        (Ioctl::SetProtocol, u32_input(T1).to_vec()),
+        (Ioctl::Transmit, transmit_input(T1, &[0, 0xA4, 0, 0])),
+        (Ioctl::Eject, vec![]),
+        (Ioctl::Swallow, vec![]),
+        (Ioctl::Confiscate, vec![]),
+        (Ioctl::IsAbsent, vec![]),
+    ] {
+        assert_eq!(
+            call(&dev, ioctl, &input, 64).0,
+            complete(Status::NotSupported, 0),
+            "{ioctl:?}"
+        );
+    }
+    assert_eq!(dev.state(), CardState::Swallowed);
+}
