@@ -1,1 +1,1166 @@
-//! Engine tests: scripted card exchanges, error paths, random replies.
+//! Engine tests: byte-exact scripted exchanges (the ISO/IEC 7816-3 Annex A
+//! scenarios), every error path, a model card with fault injection, and random
+//! replies.
+
+use std::vec::Vec;
+
+use super::*;
+
+/// Hex string to bytes ("00 C1 01 FE 3E").
+fn h(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect()
+}
+
+/// Hex string of a block without its epilogue, LRC appended.
+fn l(s: &str) -> Vec<u8> {
+    let mut v = h(s);
+    v.push(lrc(&v));
+    v
+}
+
+/// Hex string of a block without its epilogue, CRC appended.
+fn c(s: &str) -> Vec<u8> {
+    let mut v = h(s);
+    v.extend_from_slice(&crc16(&v).to_be_bytes());
+    v
+}
+
+#[derive(Debug, Clone)]
+enum Reply {
+    Block(Vec<u8>),
+    Timeout,
+    LineError,
+}
+
+use Reply::{Block as B, LineError, Timeout};
+
+/// One step of a script: the block the engine must send (byte-exact), its WTX
+/// multiplier, and the card's reply.
+struct Step {
+    sent: Vec<u8>,
+    wtx: u8,
+    reply: Reply,
+}
+
+fn s(sent: Vec<u8>, reply: Reply) -> Step {
+    Step {
+        sent,
+        wtx: 1,
+        reply,
+    }
+}
+
+/// Run `apdu` against `script`; every step must be used.
+fn run(engine: &mut Engine, apdu: &[u8], cap: usize, script: &[Step]) -> Result<Vec<u8>, Error> {
+    let mut response = std::vec![0u8; cap];
+    let mut tx = engine.transmit(apdu, &mut response)?;
+    let mut action = tx.action();
+    let mut steps = script.iter().enumerate();
+    loop {
+        match action? {
+            Action::Send { block, wait } => {
+                let Some((i, step)) = steps.next() else {
+                    panic!("engine sent {block:02X?} after the end of the script");
+                };
+                assert_eq!(block, &step.sent[..], "step {i}: sent block");
+                assert_eq!(wait.wtx, step.wtx, "step {i}: WTX");
+                action = match &step.reply {
+                    B(bytes) => tx.receive(bytes),
+                    Timeout => tx.timeout(),
+                    LineError => tx.line_error(),
+                };
+            }
+            Action::Done { response_len } => {
+                assert!(steps.next().is_none(), "script not finished");
+                assert_eq!(tx.response().len(), response_len);
+                return Ok(response[..response_len].to_vec());
+            }
+        }
+    }
+}
+
+/// Like [`run`] but expects the engine to fail right after the last step.
+fn run_err(engine: &mut Engine, apdu: &[u8], cap: usize, script: &[Step]) -> Error {
+    let err = run(engine, apdu, cap, script).expect_err("exchange must fail");
+    assert!(!err.status().is_success());
+    err
+}
+
+fn lrc_engine(ifsc: u8) -> Engine {
+    Engine::new(Config {
+        send_ifs_request: false,
+        ..Config::new(ifsc, Edc::Lrc)
+    })
+    .unwrap()
+}
+
+const SELECT: &str = "00 A4 04 00 02 3F 00";
+
+// ---------------------------------------------------------------- normal exchanges
+
+#[test]
+fn ifsd_announced_then_apdus_alternate_sequence_numbers() {
+    let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
+    let r = run(
+        &mut e,
+        &h(SELECT),
+        300,
+        &[
+            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
+            s(
+                h("00 00 07 00 A4 04 00 02 3F 00 9A"),
+                B(h("00 00 02 90 00 92")),
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("90 00"));
+    assert!(e.ifsd_announced());
+    // Second APDU: N(S) = 1 on both sides, no second IFS request.
+    let r = run(
+        &mut e,
+        &h("00 B0 00 00 02"),
+        300,
+        &[s(
+            l("00 40 05 00 B0 00 00 02"),
+            B(l("00 40 04 12 34 90 00")),
+        )],
+    )
+    .unwrap();
+    assert_eq!(r, h("12 34 90 00"));
+    // Third: back to 0.
+    run(
+        &mut e,
+        &h("80 CA 00 00"),
+        300,
+        &[s(l("00 00 04 80 CA 00 00"), B(l("00 00 02 90 00")))],
+    )
+    .unwrap();
+}
+
+#[test]
+fn crc_exchange() {
+    let mut e = Engine::new(Config::new(32, Edc::Crc)).unwrap();
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(h("00 C1 01 FE 54 4E"), B(c("00 E1 01 FE"))),
+            s(c("00 00 05 00 B0 00 00 00"), B(c("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn nad_is_sent_and_expected_swapped() {
+    let config = Config {
+        nad: 0x21,
+        send_ifs_request: false,
+        ..Config::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("21 00 05 00 B0 00 00 00"), B(l("21 00 02 90 00"))),
+            s(l("21 82 00"), B(l("12 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+}
+
+/// Annex A: chaining of a command. IFSC 4, 10-byte APDU: I(0,M) R(1) I(1,M) R(0) I(0).
+#[test]
+fn command_chaining() {
+    let mut e = lrc_engine(4);
+    let r = run(
+        &mut e,
+        &h("00 D6 00 00 05 01 02 03 04 05"),
+        300,
+        &[
+            s(l("00 20 04 00 D6 00 00"), B(h("00 90 00 90"))),
+            s(l("00 60 04 05 01 02 03"), B(h("00 80 00 80"))),
+            s(l("00 00 02 04 05"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("90 00"));
+}
+
+/// Annex A: chaining of a response: I(0,M) R(1) I(1,M) R(0) I(0).
+#[test]
+fn response_chaining() {
+    let mut e = lrc_engine(32);
+    let r = run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 03 01 02 03"))),
+            s(h("00 90 00 90"), B(l("00 60 02 04 05"))),
+            s(h("00 80 00 80"), B(l("00 00 03 06 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("01 02 03 04 05 06 90 00"));
+}
+
+#[test]
+fn extended_apdu_and_largest_response_through_a_model_card() {
+    let mut card = ModelCard::new(Edc::Crc, 254);
+    let mut e = Engine::new(Config::new(254, Edc::Crc)).unwrap();
+    let apdu: Vec<u8> = (0..MAX_APDU_LEN).map(|i| (i * 7) as u8).collect();
+    card.response_len = MAX_RESPONSE_LEN - 2;
+    let mut response = std::vec![0u8; MAX_RESPONSE_LEN];
+    let (result, steps) = drive(
+        &mut e,
+        &apdu,
+        &mut response,
+        &mut card,
+        &mut NoFaults,
+        10_000,
+    );
+    assert_eq!(result, Ok(MAX_RESPONSE_LEN));
+    assert_eq!(card.last_command, apdu);
+    assert_eq!(response, card.expected_response());
+    // 259 command blocks + 259 response blocks + the IFS exchange.
+    assert_eq!(steps, 1 + 258 + 259);
+    assert_eq!(e.transmit(&[], &mut response).err(), Some(Error::EmptyApdu));
+    let too_long = std::vec![0u8; MAX_APDU_LEN + 1];
+    assert_eq!(
+        e.transmit(&too_long, &mut response).err(),
+        Some(Error::ApduTooLong)
+    );
+}
+
+// ---------------------------------------------------------------- S-blocks from the card
+
+/// Annex A: WTX. The answer carries the multiplier for the next wait only.
+#[test]
+fn wtx_request_is_answered_and_extends_the_next_wait() {
+    let mut e = lrc_engine(32);
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(h("00 C3 01 03 C1"))),
+            Step {
+                sent: h("00 E3 01 03 E1"),
+                wtx: 3,
+                reply: B(h("00 C3 01 03 C1")),
+            },
+            Step {
+                sent: h("00 E3 01 03 E1"),
+                wtx: 3,
+                reply: Timeout,
+            },
+            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    let timing = crate::timing::Timing::default_at(3_571);
+    assert_eq!(
+        Wait { wtx: 2 }.bwt_us(&timing, 4),
+        timing.t1_block_waiting_time_us(4, 2)
+    );
+}
+
+/// Annex A: IFS request from the card in the middle of a chain; the next I-blocks use
+/// the new IFSC.
+#[test]
+fn ifs_request_from_card_changes_ifsc() {
+    let mut e = lrc_engine(4);
+    let r = run(
+        &mut e,
+        &h("00 D6 00 00 05 01 02 03 04 05"),
+        300,
+        &[
+            s(l("00 20 04 00 D6 00 00"), B(h("00 C1 01 08 C8"))),
+            s(h("00 E1 01 08 E8"), B(h("00 90 00 90"))),
+            s(l("00 40 06 05 01 02 03 04 05"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("90 00"));
+    assert_eq!(e.ifsc(), 8);
+}
+
+/// The card aborts its chained response: answered, then the exchange fails and the
+/// next one starts with a resynchronisation.
+#[test]
+fn abort_from_card() {
+    let mut e = lrc_engine(32);
+    let err = run_err(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 01 01"))),
+            s(h("00 90 00 90"), B(h("00 C2 00 C2"))),
+            s(h("00 E2 00 E2"), B(h("00 90 00 90"))),
+        ],
+    );
+    assert_eq!(err, Error::Aborted);
+    assert_eq!(err.status(), Status::DeviceProtocolError);
+    assert!(!e.is_synchronised());
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(h("00 C0 00 C0"), B(h("00 E0 00 E0"))),
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert!(e.is_synchronised());
+}
+
+#[test]
+fn abort_then_timeout_also_fails() {
+    let mut e = lrc_engine(32);
+    let err = run_err(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(h("00 C2 00 C2"))),
+            s(h("00 E2 00 E2"), Timeout),
+        ],
+    );
+    assert_eq!(err, Error::Aborted);
+}
+
+#[test]
+fn card_resynch_request_and_unsolicited_responses_are_invalid() {
+    let mut e = lrc_engine(32);
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(h("00 C0 00 C0"))),
+            s(h("00 82 00 82"), B(h("00 E3 01 02 E0"))),
+            s(h("00 82 00 82"), B(h("00 E1 01 FE 1E"))),
+            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+}
+
+#[test]
+fn endless_wtx_is_bounded() {
+    let config = Config {
+        max_card_requests: 5,
+        send_ifs_request: false,
+        ..Config::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    let mut script = std::vec![s(l("00 00 05 00 B0 00 00 00"), B(h("00 C3 01 01 C3")))];
+    for _ in 0..5 {
+        script.push(s(h("00 E3 01 01 E3"), B(h("00 C3 01 01 C3"))));
+    }
+    let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
+    assert_eq!(err, Error::TooManyRequests);
+    assert_eq!(err.status(), Status::DeviceProtocolError);
+}
+
+// ---------------------------------------------------------------- error recovery
+
+/// Annex A: the card's I-block arrives with an EDC error: R(0) coded EDC error, the
+/// card sends it again.
+#[test]
+fn edc_error_gets_r_block_and_retransmission() {
+    let mut e = lrc_engine(32);
+    let r = run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(h("00 00 02 90 00 93"))),
+            s(h("00 81 00 81"), LineError),
+            s(h("00 81 00 81"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("90 00"));
+}
+
+/// Annex A: our I-block is lost (BWT time-out); the card answers our R(0) with R(0),
+/// asking for I(0) again.
+#[test]
+fn lost_i_block_is_retransmitted() {
+    let mut e = lrc_engine(32);
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), Timeout),
+            s(h("00 82 00 82"), B(h("00 80 00 80"))),
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+}
+
+/// Annex A: during response chaining the card does not get our acknowledgement (it
+/// answers with an R-block): we send it again; then the card's next I-block is lost
+/// (time-out) and our R-block makes the card send it again.
+#[test]
+fn lost_blocks_in_response_chain() {
+    let mut e = lrc_engine(32);
+    let r = run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 01 01"))),
+            s(h("00 90 00 90"), B(h("00 91 00 91"))),
+            s(h("00 90 00 90"), B(l("00 60 01 02"))),
+            s(h("00 80 00 80"), Timeout),
+            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("01 02 90 00"));
+}
+
+/// Wrong sequence number, wrong NAD, INF longer than IFSD, reserved codings, an
+/// I-block while we still chain and an empty chained I-block are all invalid.
+#[test]
+fn invalid_blocks_get_other_error() {
+    let config = Config {
+        ifsd: 2,
+        max_retries: 8,
+        send_ifs_request: false,
+        ..Config::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 40 02 90 00"))), // N(S) 1
+            s(h("00 82 00 82"), B(l("10 00 02 90 00"))),             // NAD
+            s(h("00 82 00 82"), B(l("00 00 03 01 90 00"))),          // LEN > IFSD
+            s(h("00 82 00 82"), B(l("00 A0 00"))),                   // R with b6
+            s(h("00 82 00 82"), B(l("00 20 00"))),                   // empty chained I
+            s(h("00 82 00 82"), B(h("00 00 FF 00"))),                // LEN 255
+            s(h("00 82 00 82"), B(h("00"))),                         // truncated
+            s(h("00 82 00 82"), B(l("00 90 00"))),                   // R(1) after last block
+            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    let mut e = lrc_engine(4);
+    run(
+        &mut e,
+        &h("00 D6 00 00 01 01"),
+        300,
+        &[
+            s(l("00 20 04 00 D6 00 00"), B(l("00 00 02 90 00"))), // I while chaining
+            s(h("00 82 00 82"), B(h("00 90 00 90"))),
+            s(l("00 40 02 01 01"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+}
+
+/// Annex A: repeated errors lead to S(RESYNCH request); after the response the IFSD is
+/// announced again and the APDU restarts with N(S) = 0.
+#[test]
+fn resynch_after_too_many_errors() {
+    let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
+    // Move the sequence numbers to 1 first.
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    let r = run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(l("00 40 05 00 B0 00 00 00"), B(h("00 40 02 90 00 00"))),
+            s(h("00 91 00 91"), Timeout),
+            s(h("00 92 00 92"), B(h("FF FF"))),
+            s(h("00 92 00 92"), LineError),
+            s(h("00 C0 00 C0"), Timeout),
+            s(h("00 C0 00 C0"), B(h("00 E0 00 E0"))),
+            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("90 00"));
+}
+
+#[test]
+fn unanswered_ifs_request_is_repeated_then_dropped() {
+    let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(h("00 C1 01 FE 3E"), Timeout),
+            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 20 3F"))), // wrong size echoed
+            s(h("00 C1 01 FE 3E"), B(l("00 00 02 90 00"))),
+            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1F"))), // EDC
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert!(!e.ifsd_announced());
+}
+
+#[test]
+fn silent_card_times_out() {
+    let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
+    let ifs = h("00 C1 01 FE 3E");
+    let i = l("00 00 05 00 B0 00 00 00");
+    let r = h("00 82 00 82");
+    let resynch = h("00 C0 00 C0");
+    let script = [
+        s(ifs.clone(), Timeout),
+        s(ifs.clone(), Timeout),
+        s(ifs.clone(), Timeout),
+        s(ifs, Timeout),
+        s(i, Timeout),
+        s(r.clone(), Timeout),
+        s(r.clone(), Timeout),
+        s(r, Timeout),
+        s(resynch.clone(), Timeout),
+        s(resynch.clone(), Timeout),
+        s(resynch, Timeout),
+    ];
+    let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
+    assert_eq!(err, Error::Timeout);
+    assert_eq!(err.status(), Status::IoTimeout);
+    assert!(!e.is_synchronised());
+}
+
+#[test]
+fn garbage_card_gives_too_many_errors_and_next_apdu_resynchs() {
+    let config = Config {
+        max_retries: 1,
+        max_resynchs: 2,
+        ..Config::new(32, Edc::Lrc)
+    };
+    let mut e = Engine::new(config).unwrap();
+    let g = B(h("01 02 03 04"));
+    let script = [
+        s(h("00 C1 01 FE 3E"), g.clone()),
+        s(h("00 C1 01 FE 3E"), g.clone()),
+        s(l("00 00 05 00 B0 00 00 00"), g.clone()),
+        s(h("00 82 00 82"), g.clone()),
+        s(h("00 C0 00 C0"), g.clone()),
+        s(h("00 C0 00 C0"), g.clone()),
+    ];
+    let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
+    assert_eq!(err, Error::TooManyErrors);
+    assert_eq!(err.status(), Status::DeviceProtocolError);
+    // The engine is still usable: the next APDU resynchronises first.
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(h("00 C0 00 C0"), B(h("00 E0 00 E0"))),
+            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+}
+
+/// The card asks for our I-block again more often than allowed.
+#[test]
+fn repeated_retransmission_requests_escalate() {
+    let config = Config {
+        max_retries: 2,
+        max_resynchs: 1,
+        ..Config::default()
+    };
+    let mut e = Engine::new(Config {
+        send_ifs_request: false,
+        ..config
+    })
+    .unwrap();
+    let i = l("00 00 05 00 B0 00 00 00");
+    let err = run_err(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(i.clone(), B(h("00 80 00 80"))),
+            s(i.clone(), B(h("00 80 00 80"))),
+            s(i, B(h("00 80 00 80"))),
+            s(h("00 C0 00 C0"), B(h("00 80 00 80"))),
+        ],
+    );
+    assert_eq!(err, Error::TooManyErrors);
+}
+
+// ---------------------------------------------------------------- other error paths
+
+#[test]
+fn response_bigger_than_buffer() {
+    let mut e = lrc_engine(32);
+    let err = run_err(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        3,
+        &[
+            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 02 01 02"))),
+            s(h("00 90 00 90"), B(l("00 40 02 90 00"))),
+        ],
+    );
+    assert_eq!(err, Error::BufferTooSmall { needed: 4 });
+    assert_eq!(err.status(), Status::BufferTooSmall);
+    // The exchange completed: the next APDU continues with the right numbers.
+    assert!(e.is_synchronised());
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        3,
+        &[s(l("00 40 05 00 B0 00 00 00"), B(l("00 00 02 90 00")))],
+    )
+    .unwrap();
+}
+
+#[test]
+fn response_longer_than_any_apdu() {
+    let mut card = ModelCard::new(Edc::Lrc, 32);
+    card.response_len = MAX_RESPONSE_LEN; // + SW1 SW2: two bytes too many
+    let mut e = Engine::new(Config::default()).unwrap();
+    let mut response = std::vec![0u8; 70_000];
+    let (result, _) = drive(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        &mut response,
+        &mut card,
+        &mut NoFaults,
+        10_000,
+    );
+    assert_eq!(result, Err(Error::ResponseTooLong));
+    assert_eq!(Error::ResponseTooLong.status(), Status::DeviceProtocolError);
+    assert!(!e.is_synchronised());
+}
+
+#[test]
+fn parameter_errors() {
+    for (ifsc, ifsd) in [(0, 254), (255, 254), (32, 0), (32, 255)] {
+        let config = Config {
+            ifsd,
+            ..Config::new(ifsc, Edc::Lrc)
+        };
+        assert_eq!(Engine::new(config).err(), Some(Error::InvalidConfig));
+    }
+    assert_eq!(Error::InvalidConfig.status(), Status::InvalidParameter);
+    assert_eq!(Error::EmptyApdu.status(), Status::InvalidParameter);
+    assert_eq!(Error::ApduTooLong.status(), Status::InvalidParameter);
+    let mut e = lrc_engine(32);
+    let mut response = [0u8; 8];
+    assert_eq!(e.transmit(&[], &mut response).err(), Some(Error::EmptyApdu));
+    // Refused parameters leave the engine untouched: it was idle, and still is.
+    assert!(e.is_synchronised());
+}
+
+#[test]
+fn inputs_after_the_end_are_refused() {
+    let mut e = lrc_engine(32);
+    let apdu = h("00 B0 00 00 00");
+    let mut response = [0u8; 8];
+    let mut tx = e.transmit(&apdu, &mut response).unwrap();
+    tx.action().unwrap();
+    assert_eq!(
+        tx.receive(&l("00 00 02 90 00")),
+        Ok(Action::Done { response_len: 2 })
+    );
+    assert_eq!(tx.action(), Ok(Action::Done { response_len: 2 }));
+    assert_eq!(tx.receive(&l("00 00 02 90 00")), Err(Error::NoTransaction));
+    assert_eq!(tx.timeout(), Err(Error::NoTransaction));
+    assert_eq!(tx.line_error(), Err(Error::NoTransaction));
+    assert_eq!(Error::NoTransaction.status(), Status::InvalidDeviceState);
+    let _abandoned = e.transmit(&apdu, &mut response).unwrap();
+    // Abandoned mid-way: the next APDU resynchronises first.
+    let mut tx = e.transmit(&apdu, &mut response).unwrap();
+    assert!(matches!(
+        tx.action(),
+        Ok(Action::Send {
+            block: [0x00, 0xC0, 0x00, 0xC0],
+            ..
+        })
+    ));
+    let _ = tx.timeout();
+    // A reset (new ATR) restores the initial state.
+    e.reset();
+    assert!(e.is_synchronised());
+    let tx = e.transmit(&apdu, &mut response).unwrap();
+    assert!(matches!(
+        tx.action(),
+        Ok(Action::Send {
+            block: [0x00, 0x00, 0x05, ..],
+            ..
+        })
+    ));
+    assert!(tx.engine().is_synchronised());
+}
+
+#[test]
+fn zero_resynchs_configured() {
+    let config = Config {
+        max_retries: 0,
+        max_resynchs: 0,
+        send_ifs_request: false,
+        ..Config::default()
+    };
+    let mut e = Engine::new(config).unwrap();
+    let err = run_err(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        8,
+        &[s(l("00 00 05 00 B0 00 00 00"), B(h("00")))],
+    );
+    assert_eq!(err, Error::TooManyErrors);
+    // Needs a resynch but none is allowed: the failure shows at once.
+    let apdu = h("00 B0 00 00 00");
+    let mut response = [0u8; 8];
+    let tx = e.transmit(&apdu, &mut response).unwrap();
+    assert_eq!(tx.action(), Err(Error::TooManyErrors));
+}
+
+#[test]
+fn errors_display() {
+    use std::string::ToString;
+    for e in [
+        Error::InvalidConfig,
+        Error::EmptyApdu,
+        Error::ApduTooLong,
+        Error::NoTransaction,
+        Error::BufferTooSmall { needed: 9 },
+        Error::ResponseTooLong,
+        Error::Aborted,
+        Error::TooManyRequests,
+        Error::TooManyErrors,
+        Error::Timeout,
+    ] {
+        assert!(!e.to_string().is_empty());
+        let _: Status = e.into();
+    }
+    assert!(
+        Error::BufferTooSmall { needed: 9 }
+            .to_string()
+            .contains('9')
+    );
+}
+
+// ---------------------------------------------------------------- model card
+
+/// A card following ISO/IEC 7816-3 T=1: collects the command, answers with
+/// `response_len` bytes of pattern and 90 00, chaining with the announced IFSD.
+struct ModelCard {
+    edc: Edc,
+    ifsc: usize,
+    ifsd: usize,
+    ns: Seq,
+    nr: Seq,
+    command: Vec<u8>,
+    last_command: Vec<u8>,
+    response: Vec<u8>,
+    /// Sending the response: offset and length of the last I-block.
+    sending: Option<(usize, usize)>,
+    last: Vec<u8>,
+    response_len: usize,
+}
+
+impl ModelCard {
+    fn new(edc: Edc, ifsc: usize) -> ModelCard {
+        ModelCard {
+            edc,
+            ifsc,
+            ifsd: usize::from(DEFAULT_IFS),
+            ns: Seq::Zero,
+            nr: Seq::Zero,
+            command: Vec::new(),
+            last_command: Vec::new(),
+            response: Vec::new(),
+            sending: None,
+            last: Vec::new(),
+            response_len: 0,
+        }
+    }
+
+    fn expected_response(&self) -> Vec<u8> {
+        let mut r: Vec<u8> = (0..self.response_len).map(|i| (i % 251) as u8).collect();
+        r.extend_from_slice(&[0x90, 0x00]);
+        r
+    }
+
+    fn emit(&mut self, kind: Kind<'_>) -> Vec<u8> {
+        let mut buf = [0u8; MAX_BLOCK_LEN];
+        let n = Repr { nad: 0, kind }.emit(&mut buf, self.edc).unwrap();
+        self.last = buf[..n].to_vec();
+        self.last.clone()
+    }
+
+    fn send_i(&mut self, offset: usize) -> Vec<u8> {
+        let chunk = (self.response.len() - offset).min(self.ifsd);
+        let more = offset + chunk < self.response.len();
+        self.sending = Some((offset, chunk));
+        let inf = self.response[offset..offset + chunk].to_vec();
+        self.emit(Kind::I {
+            ns: self.ns,
+            more,
+            inf: &inf,
+        })
+    }
+
+    fn answer(&mut self, block: &[u8]) -> Vec<u8> {
+        let Ok(repr) = Repr::parse_bytes(block, self.edc) else {
+            return self.emit(Kind::R {
+                nr: self.nr,
+                code: RCode::Edc,
+            });
+        };
+        match repr.kind {
+            Kind::S(SBlock::IfsRequest(n)) => {
+                self.ifsd = usize::from(n);
+                self.emit(Kind::S(SBlock::IfsResponse(n)))
+            }
+            Kind::S(SBlock::ResynchRequest) => {
+                self.ns = Seq::Zero;
+                self.nr = Seq::Zero;
+                self.ifsd = usize::from(DEFAULT_IFS);
+                self.command.clear();
+                self.sending = None;
+                self.emit(Kind::S(SBlock::ResynchResponse))
+            }
+            Kind::S(_) => self.emit(Kind::R {
+                nr: self.nr,
+                code: RCode::Other,
+            }),
+            Kind::I { ns, more, inf } => {
+                if ns != self.nr {
+                    // Already have it: our answer was lost; send it again.
+                    return self.last.clone();
+                }
+                if self.sending.is_some() {
+                    // A new command: the previous response was acknowledged.
+                    self.sending = None;
+                    self.ns = self.ns.next();
+                }
+                assert!(inf.len() <= self.ifsc, "IFSC exceeded");
+                self.nr = self.nr.next();
+                self.command.extend_from_slice(inf);
+                if more {
+                    return self.emit(Kind::R {
+                        nr: self.nr,
+                        code: RCode::Ok,
+                    });
+                }
+                self.last_command = core::mem::take(&mut self.command);
+                self.response = self.expected_response();
+                self.send_i(0)
+            }
+            Kind::R { nr, .. } => match self.sending {
+                Some((offset, chunk)) if nr != self.ns && offset + chunk < self.response.len() => {
+                    self.ns = self.ns.next();
+                    self.send_i(offset + chunk)
+                }
+                Some(_) => self.last.clone(),
+                None => self.emit(Kind::R {
+                    nr: self.nr,
+                    code: RCode::Other,
+                }),
+            },
+        }
+    }
+}
+
+trait Faults {
+    /// Possibly damage a block on its way; `None` drops it.
+    fn damage(&mut self, block: Vec<u8>) -> Option<Vec<u8>>;
+}
+
+struct NoFaults;
+
+impl Faults for NoFaults {
+    fn damage(&mut self, block: Vec<u8>) -> Option<Vec<u8>> {
+        Some(block)
+    }
+}
+
+/// xorshift64: a tiny deterministic PRNG.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Flips, truncates or drops one block in `one_in`.
+struct RandomFaults {
+    rng: Rng,
+    one_in: usize,
+}
+
+impl Faults for RandomFaults {
+    fn damage(&mut self, mut block: Vec<u8>) -> Option<Vec<u8>> {
+        if self.rng.below(self.one_in) != 0 {
+            return Some(block);
+        }
+        match self.rng.below(3) {
+            0 => None,
+            1 => {
+                let i = self.rng.below(block.len());
+                block[i] ^= 1 << self.rng.below(8);
+                Some(block)
+            }
+            _ => {
+                block.truncate(self.rng.below(block.len()));
+                Some(block)
+            }
+        }
+    }
+}
+
+/// Run one APDU against the model card through a faulty line; returns the result
+/// and the number of blocks the engine sent.
+fn drive(
+    engine: &mut Engine,
+    apdu: &[u8],
+    response: &mut [u8],
+    card: &mut ModelCard,
+    faults: &mut dyn Faults,
+    max_steps: usize,
+) -> (Result<usize, Error>, usize) {
+    let mut tx = match engine.transmit(apdu, response) {
+        Ok(tx) => tx,
+        Err(e) => return (Err(e), 0),
+    };
+    let mut action = tx.action();
+    let mut steps = 0;
+    loop {
+        match action {
+            Err(e) => return (Err(e), steps),
+            Ok(Action::Done { response_len }) => return (Ok(response_len), steps),
+            Ok(Action::Send { block, .. }) => {
+                steps += 1;
+                assert!(steps <= max_steps, "no progress after {steps} blocks");
+                let reply = faults.damage(block.to_vec()).map(|b| card.answer(&b));
+                action = match reply.and_then(|r| faults.damage(r)) {
+                    Some(r) => tx.receive(&r),
+                    None => tx.timeout(),
+                };
+            }
+        }
+    }
+}
+
+#[test]
+fn model_card_through_a_faulty_line() {
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut done = 0;
+    for round in 0..300 {
+        let edc = if round % 2 == 0 { Edc::Lrc } else { Edc::Crc };
+        let ifsc = 1 + rng.below(254);
+        let mut card = ModelCard::new(edc, ifsc);
+        let mut e = Engine::new(Config::new(ifsc as u8, edc)).unwrap();
+        let mut faults = RandomFaults {
+            rng: Rng(rng.next() | 1),
+            one_in: 4 + rng.below(20),
+        };
+        for _ in 0..4 {
+            let apdu: Vec<u8> = (0..1 + rng.below(600)).map(|_| rng.next() as u8).collect();
+            card.response_len = rng.below(700);
+            let mut response = std::vec![0u8; 1000];
+            let (result, _) = drive(
+                &mut e,
+                &apdu,
+                &mut response,
+                &mut card,
+                &mut faults,
+                100_000,
+            );
+            match result {
+                Ok(n) => {
+                    assert_eq!(card.last_command, apdu);
+                    assert_eq!(&response[..n], &card.expected_response()[..]);
+                    done += 1;
+                }
+                Err(err) => assert!(
+                    matches!(err, Error::TooManyErrors | Error::Timeout | Error::Aborted),
+                    "{err:?}"
+                ),
+            }
+        }
+    }
+    // Faults are rare enough that nearly every exchange recovers.
+    assert!(done > 1000, "only {done} of 1200 exchanges completed");
+}
+
+// ---------------------------------------------------------------- random replies
+
+/// A hostile card: random mixtures of valid blocks of every kind, garbage, time-outs.
+/// The engine must never panic and always end within a bounded number of blocks.
+#[test]
+fn random_replies_always_terminate() {
+    let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+    let mut outcomes: std::collections::BTreeMap<std::string::String, usize> = Default::default();
+    for round in 0..3000 {
+        let edc = if rng.below(2) == 0 {
+            Edc::Lrc
+        } else {
+            Edc::Crc
+        };
+        let config = Config {
+            ifsc: 1 + rng.below(254) as u8,
+            ifsd: 1 + rng.below(254) as u8,
+            edc,
+            nad: if rng.below(4) == 0 {
+                rng.next() as u8
+            } else {
+                0
+            },
+            send_ifs_request: rng.below(2) == 0,
+            max_retries: rng.below(5) as u8,
+            max_resynchs: rng.below(5) as u8,
+            max_card_requests: rng.below(50) as u16,
+        };
+        let mut e = Engine::new(config).unwrap();
+        for _ in 0..3 {
+            let apdu: Vec<u8> = (0..1 + rng.below(if round % 10 == 0 { 3000 } else { 40 }))
+                .map(|_| rng.next() as u8)
+                .collect();
+            let mut response = std::vec![0u8; rng.below(600)];
+            let out_blocks = apdu.len() + 1;
+            let bound = (usize::from(config.max_resynchs) + 1)
+                * (out_blocks + MAX_RESPONSE_LEN + 2)
+                * (usize::from(config.max_retries) + 2)
+                + (usize::from(config.max_card_requests) + 1)
+                    * (usize::from(config.max_retries) + 2);
+            let mut tx = e.transmit(&apdu, &mut response).unwrap();
+            let mut action = tx.action();
+            let mut steps = 0usize;
+            while let Ok(Action::Send { block, .. }) = action {
+                assert!(block.len() >= 4 && block.len() <= MAX_BLOCK_LEN);
+                steps += 1;
+                assert!(steps <= bound, "round {round}: no end after {steps} blocks");
+                let nad = config.nad.rotate_left(4);
+                action = match rng.below(10) {
+                    0 => tx.timeout(),
+                    1 => tx.line_error(),
+                    2 => {
+                        let garbage: Vec<u8> =
+                            (0..rng.below(300)).map(|_| rng.next() as u8).collect();
+                        tx.receive(&garbage)
+                    }
+                    _ => {
+                        let inf: Vec<u8> = (0..rng.below(260)).map(|_| rng.next() as u8).collect();
+                        let seq = if rng.below(2) == 0 {
+                            Seq::Zero
+                        } else {
+                            Seq::One
+                        };
+                        let n = rng.next() as u8;
+                        let kind = match rng.below(12) {
+                            0..=3 => Kind::I {
+                                ns: seq,
+                                more: rng.below(2) == 0,
+                                inf: &inf[..inf.len().min(254)],
+                            },
+                            4..=6 => Kind::R {
+                                nr: seq,
+                                code: RCode::Ok,
+                            },
+                            7 => Kind::S(SBlock::WtxRequest(n.max(1))),
+                            8 => Kind::S(SBlock::IfsRequest(n.clamp(1, 254))),
+                            9 => Kind::S(SBlock::AbortRequest),
+                            10 => Kind::S(SBlock::ResynchResponse),
+                            _ => Kind::S(SBlock::IfsResponse(n.clamp(1, 254))),
+                        };
+                        let mut buf = [0u8; MAX_BLOCK_LEN];
+                        let len = Repr { nad, kind }.emit(&mut buf, edc).unwrap();
+                        tx.receive(&buf[..len])
+                    }
+                };
+            }
+            let (key, done_len) = match action {
+                Ok(Action::Done { response_len }) => ("Done".into(), Some(response_len)),
+                Ok(Action::Send { .. }) => unreachable!(),
+                Err(e) => (std::format!("{e:?}"), None),
+            };
+            if let Some(n) = done_len {
+                assert_eq!(tx.response().len(), n);
+            }
+            *outcomes
+                .entry(key.split(' ').next().unwrap_or("").into())
+                .or_default() += 1;
+        }
+    }
+    std::eprintln!("{outcomes:?}");
+    for kind in [
+        "Done",
+        "Aborted",
+        "TooManyErrors",
+        "TooManyRequests",
+        "BufferTooSmall",
+    ] {
+        assert!(
+            outcomes.get(kind).copied().unwrap_or(0) > 10,
+            "{kind}: {outcomes:?}"
+        );
+    }
+}
+
+/// Endless silence ends within the documented bound for every configuration.
+#[test]
+fn unanswered_exchanges_end_within_the_documented_bound() {
+    for retries in 0..4u8 {
+        for resynchs in 0..4u8 {
+            let config = Config {
+                max_retries: retries,
+                max_resynchs: resynchs,
+                ..Config::default()
+            };
+            let mut e = Engine::new(config).unwrap();
+            let apdu = [0u8; 100];
+            let mut response = [0u8; 8];
+            let mut tx = e.transmit(&apdu, &mut response).unwrap();
+            let mut action = tx.action();
+            let mut steps = 0;
+            while let Ok(Action::Send { .. }) = action {
+                steps += 1;
+                action = tx.timeout();
+            }
+            let r = usize::from(retries);
+            assert_eq!(steps, (r + 1) + (r + 1) + usize::from(resynchs));
+            assert_eq!(action, Err(Error::Timeout));
+        }
+    }
+}
