@@ -1,1 +1,1265 @@
-//! (being written)
+//! T=0, the half-duplex character protocol (ISO/IEC 7816-3:2006 clause 10 and the
+//! mapping of command APDUs onto it, clause 12.2), as a sans-I/O state machine.
+//!
+//! An [`Exchange`] carries one command APDU to the card and collects its response
+//! APDU into a buffer the caller owns. The engine never touches the I/O line: the
+//! driver asks it what to do next with [`Exchange::action`] and does it:
+//!
+//! * [`Action::Send`]: write these bytes to the card, then call [`Exchange::sent`];
+//! * [`Action::Receive`]: read up to `count` bytes (each within `timeout_us` of the
+//!   previous one, the T=0 waiting time WT) and hand them to [`Exchange::feed`] in any
+//!   splits, one byte at a time or many at once; after `count` bytes the engine
+//!   decides again. If the card stays silent, call [`Exchange::timeout`];
+//! * [`Action::Complete`]: the response (data followed by SW1 SW2) is in the buffer;
+//! * [`Action::Failed`]: the exchange is over; [`Error::status`] says what to report.
+//!
+//! ```
+//! use readerkit::t0::{Action, Config, Exchange};
+//!
+//! // A card that answers GET CHALLENGE (Le = 4) with ACK, four bytes and 90 00.
+//! let mut card = std::collections::VecDeque::new();
+//! let mut response = [0u8; 32];
+//! let mut ex = Exchange::new(&[0x00, 0x84, 0x00, 0x00, 0x04], &mut response,
+//!                            Config::new(1_000_000)).unwrap();
+//! loop {
+//!     match ex.action() {
+//!         Action::Send(bytes) => {
+//!             assert_eq!(bytes, [0x00, 0x84, 0x00, 0x00, 0x04]);
+//!             card.extend([0x84, 1, 2, 3, 4, 0x90, 0x00]);
+//!             ex.sent();
+//!         }
+//!         Action::Receive { count, .. } => {
+//!             let n = count.min(card.len());
+//!             let bytes: Vec<u8> = card.drain(..n).collect();
+//!             if bytes.is_empty() { ex.timeout() } else { ex.feed(&bytes) }
+//!         }
+//!         Action::Complete { len } => { assert_eq!(len, 6); break; }
+//!         Action::Failed(e) => panic!("{e}"),
+//!     }
+//! }
+//! assert_eq!(ex.into_response().unwrap(), [1, 2, 3, 4, 0x90, 0x00]);
+//! ```
+//!
+//! ## Mapping of the command cases (ISO/IEC 7816-3:2006 12.2)
+//!
+//! | APDU | TPDUs |
+//! | --- | --- |
+//! | 1 | `CLA INS P1 P2 00`, no data transfer |
+//! | 2S | `CLA INS P1 P2 Le`; on `6C xx` the same header again with P3 = `xx`; on `61 xx` GET RESPONSE |
+//! | 3S | `CLA INS P1 P2 Lc` + data |
+//! | 4S | as 3S; then `61 xx` ⇒ GET RESPONSE; `90 00` without data ⇒ the response is just `90 00` |
+//! | 2E | as 2S with P3 = min(Ne, 256) (00 for 256), then GET RESPONSE while the card answers `61 xx` |
+//! | 3E, 4E with Nc ≤ 255 | as 3S, 4S |
+//! | 3E, 4E with Nc > 255 | with [`Extended::Envelope`]: the whole APDU in ENVELOPE (INS `C2`) commands of up to 255 bytes, command chaining (CLA bit b5) on all but the last, each answered `90 00`; the last one's `61 xx` ⇒ GET RESPONSE. Otherwise [`Error::ExtendedNotSupported`] |
+//!
+//! GET RESPONSE is `CLA C0 00 00 Na` with Na = min(xx, Ne − bytes already received)
+//! (xx = 00 meaning 256). The class byte follows [`GetResponseClass`]; the default,
+//! [`GetResponseClass::Interindustry`], is `00` carrying the logical channel of the
+//! command (ISO/IEC 7816-4 GET RESPONSE is an interindustry command). When the
+//! command has no Le (cases 1 and 3), or the caller's Ne is already satisfied, a
+//! `61 xx` is handed to the caller unchanged, as is a `6C xx` on a TPDU without
+//! response data.
+//!
+//! ## Procedure bytes (clause 10.3.3)
+//!
+//! `60` (NULL): keep waiting, at most [`Config::max_null_bytes`] in a row; INS (ACK):
+//! send or receive all remaining data of the TPDU; INS ⊕ FF: send or receive one byte;
+//! `6x`/`9x` except `60`: SW1, and SW2 follows. Anything else, an ACK when no data is
+//! left to transfer, or a byte from the card while the engine is waiting to send is
+//! [`Error::UnexpectedProcedureByte`] / [`Error::UnexpectedByte`]; the driver should
+//! then reset the card. Commands whose INS is `6x` or `9x` are refused
+//! ([`Error::InvalidIns`]): T=0 cannot carry them.
+//!
+//! ## Response buffer
+//!
+//! The response buffer must hold the data and SW1 SW2. Data beyond that is read from
+//! the card (T=0 cannot stop it) and discarded, and the exchange ends with
+//! [`Error::ResponseBufferTooSmall`] ([`Status::BufferTooSmall`]); a `61 xx` whose
+//! data would not fit ends it at once, before the GET RESPONSE.
+
+use core::fmt;
+
+use crate::apdu::{self, Case, Command};
+use crate::status::Status;
+
+/// The NULL procedure byte: the card needs more time.
+pub const NULL: u8 = 0x60;
+/// INS of GET RESPONSE.
+pub const INS_GET_RESPONSE: u8 = 0xC0;
+/// INS of ENVELOPE (the even one, data field not BER-TLV).
+pub const INS_ENVELOPE: u8 = 0xC2;
+/// Largest data field of one short TPDU, in bytes (P3 = FF).
+const MAX_SHORT_NC: usize = 255;
+/// The command-chaining bit b5 of an interindustry class byte.
+const CLA_CHAINING: u8 = 0x10;
+
+/// Why an exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The command APDU is malformed.
+    Apdu(apdu::Error),
+    /// The command's INS is `6x` or `9x`, which T=0 cannot carry (it would read as SW1).
+    InvalidIns(u8),
+    /// The command needs an extended data field (Nc > 255) and ENVELOPE is not enabled.
+    ExtendedNotSupported,
+    /// The response buffer cannot hold the response data plus SW1 SW2.
+    ResponseBufferTooSmall,
+    /// The card sent a byte that is no valid procedure byte here (the byte).
+    UnexpectedProcedureByte(u8),
+    /// The card sent a byte while the engine was not receiving (the byte).
+    UnexpectedByte(u8),
+    /// The card sent more NULL bytes in a row than [`Config::max_null_bytes`].
+    TooManyNullBytes,
+    /// More GET RESPONSE / `6C xx` rounds than [`Config::max_rounds`].
+    TooManyRounds,
+    /// The card did not answer within the waiting time.
+    Timeout,
+    /// The driver called [`Exchange::sent`] with nothing to send.
+    Sequence,
+}
+
+impl Error {
+    /// The request status for this error.
+    ///
+    /// | error | status |
+    /// | --- | --- |
+    /// | `Apdu`, `InvalidIns` | [`Status::InvalidParameter`] |
+    /// | `ExtendedNotSupported` | [`Status::NotSupported`] |
+    /// | `ResponseBufferTooSmall` | [`Status::BufferTooSmall`] |
+    /// | `Timeout`, `TooManyNullBytes` (the card never comes to an end) | [`Status::IoTimeout`] |
+    /// | `UnexpectedProcedureByte`, `UnexpectedByte`, `TooManyRounds` | [`Status::DeviceProtocolError`] |
+    /// | `Sequence` (a driver bug) | [`Status::InvalidDeviceState`] |
+    pub const fn status(self) -> Status {
+        match self {
+            Error::Apdu(e) => e.status(),
+            Error::InvalidIns(_) => Status::InvalidParameter,
+            Error::ExtendedNotSupported => Status::NotSupported,
+            Error::ResponseBufferTooSmall => Status::BufferTooSmall,
+            Error::Timeout | Error::TooManyNullBytes => Status::IoTimeout,
+            Error::UnexpectedProcedureByte(_) | Error::UnexpectedByte(_) | Error::TooManyRounds => {
+                Status::DeviceProtocolError
+            }
+            Error::Sequence => Status::InvalidDeviceState,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Apdu(e) => write!(f, "invalid command APDU: {e}"),
+            Error::InvalidIns(ins) => write!(f, "INS {ins:02X} cannot be sent over T=0"),
+            Error::ExtendedNotSupported => f.write_str("extended APDU over T=0 needs ENVELOPE"),
+            Error::ResponseBufferTooSmall => f.write_str("response buffer too small"),
+            Error::UnexpectedProcedureByte(b) => write!(f, "unexpected procedure byte {b:02X}"),
+            Error::UnexpectedByte(b) => write!(f, "card sent {b:02X} out of turn"),
+            Error::TooManyNullBytes => f.write_str("too many NULL procedure bytes"),
+            Error::TooManyRounds => f.write_str("too many GET RESPONSE / 6Cxx rounds"),
+            Error::Timeout => f.write_str("card did not answer within the waiting time"),
+            Error::Sequence => f.write_str("sent() called with nothing to send"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl From<apdu::Error> for Error {
+    fn from(e: apdu::Error) -> Error {
+        Error::Apdu(e)
+    }
+}
+
+/// What to do with extended-length APDUs whose data field does not fit a short TPDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Extended {
+    /// Refuse them with [`Error::ExtendedNotSupported`] (the default).
+    #[default]
+    NotSupported,
+    /// Carry them in chained ENVELOPE commands (for cards that support ENVELOPE).
+    Envelope,
+}
+
+/// The class byte of the GET RESPONSE and ENVELOPE commands the engine generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GetResponseClass {
+    /// `00`, or for an interindustry command class the same logical channel with
+    /// secure messaging and chaining bits cleared (the default).
+    #[default]
+    Interindustry,
+    /// The command's own class byte (chaining bit cleared for interindustry
+    /// classes), as GSM SIM cards (`A0`) need.
+    FromCommand,
+    /// This class byte.
+    Fixed(u8),
+}
+
+impl GetResponseClass {
+    /// The class byte to use for a command of class `cla`.
+    pub const fn class_for(self, cla: u8) -> u8 {
+        match self {
+            GetResponseClass::Interindustry => {
+                if cla & 0xE0 == 0x00 {
+                    cla & 0x03
+                } else if cla & 0xC0 == 0x40 {
+                    0x40 | (cla & 0x0F)
+                } else {
+                    0x00
+                }
+            }
+            GetResponseClass::FromCommand => {
+                if cla & 0x80 == 0 {
+                    cla & !CLA_CHAINING
+                } else {
+                    cla
+                }
+            }
+            GetResponseClass::Fixed(c) => c,
+        }
+    }
+}
+
+/// Settings of an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// The waiting time WT, in µs: the longest the card may take to send a byte after
+    /// the previous byte on the line (ISO/IEC 7816-3 10.2; see
+    /// [`crate::timing::Timing::t0_waiting_time_us`]). Handed back in
+    /// [`Action::Receive`].
+    pub waiting_time_us: u32,
+    /// The most NULL bytes accepted in a row while waiting for a procedure byte
+    /// (default 1000, about 16 minutes at the default WT of ~1 s).
+    pub max_null_bytes: u32,
+    /// The most GET RESPONSE commands plus `6C xx` resends in one exchange
+    /// (default 300: enough for 65 536 bytes in 256-byte parts).
+    pub max_rounds: u16,
+    /// What to do with extended APDUs that need ENVELOPE (default: refuse).
+    pub extended: Extended,
+    /// The class byte of GET RESPONSE and ENVELOPE.
+    pub get_response_class: GetResponseClass,
+}
+
+impl Config {
+    /// The default settings with waiting time `waiting_time_us` (µs).
+    pub const fn new(waiting_time_us: u32) -> Config {
+        Config {
+            waiting_time_us,
+            max_null_bytes: 1000,
+            max_rounds: 300,
+            extended: Extended::NotSupported,
+            get_response_class: GetResponseClass::Interindustry,
+        }
+    }
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'e> {
+    /// Send these bytes to the card, then call [`Exchange::sent`].
+    Send(&'e [u8]),
+    /// Receive up to `count` bytes (1 or more) and pass them to [`Exchange::feed`];
+    /// each must arrive within `timeout_us` µs of the previous byte on the line, or
+    /// call [`Exchange::timeout`].
+    Receive {
+        /// How many bytes the engine needs before it decides again.
+        count: usize,
+        /// The waiting time, in µs.
+        timeout_us: u32,
+    },
+    /// Done: the first `len` bytes of the response buffer hold data + SW1 SW2.
+    Complete {
+        /// Length of the response APDU, in bytes (at least 2).
+        len: usize,
+    },
+    /// The exchange failed.
+    Failed(Error),
+}
+
+/// Which command a TPDU belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The command itself (cases 1, 2, 3, 4 short or mapped to short).
+    Command,
+    /// An ENVELOPE chunk; `end` is the offset in the APDU just after this chunk.
+    Envelope { end: usize },
+    /// A GET RESPONSE.
+    GetResponse,
+}
+
+/// The data phase of the current TPDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transfer<'a> {
+    /// No data (P3 = 0 in case 1).
+    None,
+    /// These bytes go to the card.
+    Out(&'a [u8]),
+    /// This many bytes come from the card.
+    In(usize),
+}
+
+/// The protocol state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The TPDU header is to be sent.
+    SendHeader,
+    /// Waiting for a procedure byte; `nulls` NULL bytes seen in a row.
+    Procedure { nulls: u32 },
+    /// `count` data bytes are to be sent.
+    SendData { count: usize },
+    /// `left` data bytes are still to be received in this burst.
+    ReceiveData { left: usize },
+    /// SW1 received, waiting for SW2.
+    Sw2 { sw1: u8 },
+    /// The response APDU is complete.
+    Complete { len: usize },
+    /// The exchange failed.
+    Failed(Error),
+}
+
+/// One command APDU's exchange over T=0. See the [module documentation](self).
+#[derive(Debug)]
+pub struct Exchange<'a> {
+    config: Config,
+    command: Command<'a>,
+    response: &'a mut [u8],
+    /// Response data bytes stored so far.
+    len: usize,
+    /// Data was discarded because the buffer was full.
+    overflow: bool,
+    stage: Stage,
+    header: [u8; 5],
+    transfer: Transfer<'a>,
+    /// Data bytes of the current TPDU sent or received so far.
+    done: usize,
+    /// `len` when the current TPDU started (to discard its data on `6C xx`).
+    start: usize,
+    rounds: u16,
+    state: State,
+}
+
+impl<'a> Exchange<'a> {
+    /// Start the exchange of the command APDU `apdu`, collecting the response into
+    /// `response`.
+    ///
+    /// Errors: the APDU is malformed ([`Error::Apdu`]), has an INS T=0 cannot carry
+    /// ([`Error::InvalidIns`]), needs ENVELOPE that `config` does not allow
+    /// ([`Error::ExtendedNotSupported`]), or `response` is shorter than 2 bytes
+    /// ([`Error::ResponseBufferTooSmall`]).
+    pub fn new(
+        apdu: &'a [u8],
+        response: &'a mut [u8],
+        config: Config,
+    ) -> Result<Exchange<'a>, Error> {
+        let command = Command::parse(apdu)?;
+        let ins = command.ins();
+        if matches!(ins & 0xF0, 0x60 | 0x90) {
+            return Err(Error::InvalidIns(ins));
+        }
+        if response.len() < 2 {
+            return Err(Error::ResponseBufferTooSmall);
+        }
+        let [cla, ins, p1, p2] = command.header();
+        let mut ex = Exchange {
+            config,
+            command,
+            response,
+            len: 0,
+            overflow: false,
+            stage: Stage::Command,
+            header: [cla, ins, p1, p2, 0],
+            transfer: Transfer::None,
+            done: 0,
+            start: 0,
+            rounds: 0,
+            state: State::SendHeader,
+        };
+        match command.case() {
+            Case::Case1 => {}
+            Case::Case2Short | Case::Case2Extended => {
+                let n = command.ne().map_or(256, |ne| ne.min(256)) as usize;
+                ex.set_tpdu(ex.header, Transfer::In(n));
+            }
+            Case::Case3Short | Case::Case4Short | Case::Case3Extended | Case::Case4Extended => {
+                let data = command.data();
+                if data.len() <= MAX_SHORT_NC {
+                    ex.set_tpdu(ex.header, Transfer::Out(data));
+                } else if config.extended == Extended::Envelope {
+                    ex.next_envelope(0);
+                } else {
+                    return Err(Error::ExtendedNotSupported);
+                }
+            }
+        }
+        Ok(ex)
+    }
+
+    /// What the driver must do next.
+    pub fn action(&self) -> Action<'_> {
+        let timeout_us = self.config.waiting_time_us;
+        match self.state {
+            State::SendHeader => Action::Send(&self.header),
+            State::SendData { count } => {
+                let out = match self.transfer {
+                    Transfer::Out(d) => d,
+                    _ => &[],
+                };
+                let end = self.done.saturating_add(count);
+                Action::Send(out.get(self.done..end).unwrap_or(&[]))
+            }
+            State::Procedure { .. } | State::Sw2 { .. } => Action::Receive {
+                count: 1,
+                timeout_us,
+            },
+            State::ReceiveData { left } => Action::Receive {
+                count: left,
+                timeout_us,
+            },
+            State::Complete { len } => Action::Complete { len },
+            State::Failed(e) => Action::Failed(e),
+        }
+    }
+
+    /// The bytes of the last [`Action::Send`] went out.
+    ///
+    /// Calling it when there was nothing to send fails the exchange
+    /// ([`Error::Sequence`]), except after the exchange already ended.
+    pub fn sent(&mut self) {
+        match self.state {
+            State::SendHeader => self.state = State::Procedure { nulls: 0 },
+            State::SendData { count } => {
+                self.done = self.done.saturating_add(count);
+                self.state = State::Procedure { nulls: 0 };
+            }
+            State::Complete { .. } | State::Failed(_) => {}
+            _ => self.fail(Error::Sequence),
+        }
+    }
+
+    /// Bytes from the card, in any split. Bytes arriving when the engine expects none
+    /// (it is waiting to send, or the exchange is complete) fail the exchange with
+    /// [`Error::UnexpectedByte`]; after a failure, bytes are ignored.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if matches!(self.state, State::Failed(_)) {
+                return;
+            }
+            self.byte(b);
+        }
+    }
+
+    /// The card did not answer within the waiting time: the exchange fails with
+    /// [`Error::Timeout`] (unless it has already ended).
+    pub fn timeout(&mut self) {
+        if !matches!(self.state, State::Complete { .. } | State::Failed(_)) {
+            self.fail(Error::Timeout);
+        }
+    }
+
+    /// The response APDU (data + SW1 SW2) once the exchange is complete.
+    pub fn response(&self) -> Option<&[u8]> {
+        match self.state {
+            State::Complete { len } => self.response.get(..len),
+            _ => None,
+        }
+    }
+
+    /// End the exchange: the response APDU borrowed from the caller's buffer, or the
+    /// error (a still-running exchange gives [`Error::Sequence`]).
+    pub fn into_response(self) -> Result<&'a [u8], Error> {
+        let buf: &'a [u8] = self.response;
+        match self.state {
+            State::Complete { len } => buf.get(..len).ok_or(Error::ResponseBufferTooSmall),
+            State::Failed(e) => Err(e),
+            _ => Err(Error::Sequence),
+        }
+    }
+
+    /// The parsed command being exchanged.
+    pub fn command(&self) -> &Command<'a> {
+        &self.command
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.state = State::Failed(e);
+    }
+
+    fn set_tpdu(&mut self, header: [u8; 5], transfer: Transfer<'a>) {
+        let mut header = header;
+        header[4] = match transfer {
+            Transfer::None => 0,
+            // 256 becomes 00; Out is at most 255 bytes.
+            Transfer::Out(d) => d.len() as u8,
+            Transfer::In(n) => n as u8,
+        };
+        self.header = header;
+        self.transfer = transfer;
+        self.done = 0;
+        self.start = self.len;
+        self.state = State::SendHeader;
+    }
+
+    /// The ENVELOPE carrying the APDU's bytes from offset `from`.
+    fn next_envelope(&mut self, from: usize) {
+        let all = self.command.as_bytes();
+        let end = from.saturating_add(MAX_SHORT_NC).min(all.len());
+        let chunk = all.get(from..end).unwrap_or(&[]);
+        let mut cla = self.config.get_response_class.class_for(self.command.cla());
+        if end < all.len() {
+            cla |= CLA_CHAINING;
+        }
+        self.stage = Stage::Envelope { end };
+        self.set_tpdu([cla, INS_ENVELOPE, 0, 0, 0], Transfer::Out(chunk));
+    }
+
+    fn byte(&mut self, b: u8) {
+        match self.state {
+            State::Procedure { nulls } => self.procedure(b, nulls),
+            State::ReceiveData { left } => {
+                self.store(b);
+                self.done = self.done.saturating_add(1);
+                self.state = match left.checked_sub(1) {
+                    Some(0) | None => State::Procedure { nulls: 0 },
+                    Some(left) => State::ReceiveData { left },
+                };
+            }
+            State::Sw2 { sw1 } => self.status_word(sw1, b),
+            State::SendHeader | State::SendData { .. } | State::Complete { .. } => {
+                self.fail(Error::UnexpectedByte(b))
+            }
+            State::Failed(_) => {}
+        }
+    }
+
+    fn procedure(&mut self, b: u8, nulls: u32) {
+        let ins = self.header[1];
+        if b == NULL {
+            if nulls >= self.config.max_null_bytes {
+                self.fail(Error::TooManyNullBytes);
+            } else {
+                self.state = State::Procedure { nulls: nulls + 1 };
+            }
+        } else if b == ins || b == ins ^ 0xFF {
+            let remaining = match self.transfer {
+                Transfer::None => 0,
+                Transfer::Out(d) => d.len().saturating_sub(self.done),
+                Transfer::In(n) => n.saturating_sub(self.done),
+            };
+            let count = if b == ins {
+                remaining
+            } else {
+                remaining.min(1)
+            };
+            self.state = match (count, self.transfer) {
+                (0, _) | (_, Transfer::None) => State::Failed(Error::UnexpectedProcedureByte(b)),
+                (count, Transfer::Out(_)) => State::SendData { count },
+                (left, Transfer::In(_)) => State::ReceiveData { left },
+            };
+        } else if matches!(b & 0xF0, 0x60 | 0x90) {
+            self.state = State::Sw2 { sw1: b };
+        } else {
+            self.fail(Error::UnexpectedProcedureByte(b));
+        }
+    }
+
+    fn store(&mut self, b: u8) {
+        let room = self.response.len().saturating_sub(2);
+        match self.response.get_mut(self.len) {
+            Some(slot) if self.len < room => {
+                *slot = b;
+                self.len += 1;
+            }
+            _ => self.overflow = true,
+        }
+    }
+
+    fn status_word(&mut self, sw1: u8, sw2: u8) {
+        if let Stage::Envelope { end } = self.stage {
+            if end < self.command.as_bytes().len() {
+                if (sw1, sw2) == (0x90, 0x00) {
+                    self.next_envelope(end);
+                } else {
+                    self.finish(sw1, sw2);
+                }
+                return;
+            }
+        }
+        let incoming = matches!(self.transfer, Transfer::In(_));
+        if sw1 == 0x6C && incoming {
+            // Wrong length: the same header again with P3 = SW2; drop any data.
+            if !self.count_round() {
+                return;
+            }
+            self.len = self.start;
+            self.overflow = false;
+            let n = if sw2 == 0 { 256 } else { usize::from(sw2) };
+            self.set_tpdu(self.header, Transfer::In(n));
+            return;
+        }
+        if self.overflow {
+            self.fail(Error::ResponseBufferTooSmall);
+            return;
+        }
+        if sw1 == 0x61 {
+            let ne = self.command.ne().unwrap_or(0) as usize;
+            let left = ne.saturating_sub(self.len);
+            if left > 0 {
+                let available = if sw2 == 0 { 256 } else { usize::from(sw2) };
+                let n = available.min(left);
+                if self.len.saturating_add(n).saturating_add(2) > self.response.len() {
+                    self.fail(Error::ResponseBufferTooSmall);
+                    return;
+                }
+                if !self.count_round() {
+                    return;
+                }
+                let cla = self.config.get_response_class.class_for(self.command.cla());
+                self.stage = Stage::GetResponse;
+                self.set_tpdu([cla, INS_GET_RESPONSE, 0, 0, 0], Transfer::In(n));
+                return;
+            }
+        }
+        self.finish(sw1, sw2);
+    }
+
+    /// Count one more GET RESPONSE / resend; `false` (and failed) past the limit.
+    fn count_round(&mut self) -> bool {
+        if self.rounds >= self.config.max_rounds {
+            self.fail(Error::TooManyRounds);
+            false
+        } else {
+            self.rounds += 1;
+            true
+        }
+    }
+
+    fn finish(&mut self, sw1: u8, sw2: u8) {
+        let end = self.len.saturating_add(2);
+        match self.response.get_mut(self.len..end) {
+            Some(sw) => {
+                sw.copy_from_slice(&[sw1, sw2]);
+                self.state = State::Complete { len: end };
+            }
+            None => self.fail(Error::ResponseBufferTooSmall),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::vec::Vec;
+
+    /// One step of a scripted card: once the reader has sent `expect` (since the last
+    /// step), the card answers `reply`.
+    type Step<'s> = (&'s [u8], &'s [u8]);
+
+    struct Run {
+        result: Result<Vec<u8>, Error>,
+        sent: Vec<Vec<u8>>,
+        steps_done: usize,
+    }
+
+    /// Drive an exchange against a scripted card, feeding the card's bytes in parts of
+    /// at most `split` bytes (regardless of what the engine asked for).
+    fn run(apdu: &[u8], cap: usize, cfg: Config, script: &[Step<'_>], split: usize) -> Run {
+        let mut buf = std::vec![0xEEu8; cap];
+        let mut sent = Vec::new();
+        let mut acc = Vec::new();
+        let mut card: VecDeque<u8> = VecDeque::new();
+        let mut step = 0;
+        let mut ex = match Exchange::new(apdu, &mut buf, cfg) {
+            Ok(ex) => ex,
+            Err(e) => {
+                return Run {
+                    result: Err(e),
+                    sent,
+                    steps_done: 0,
+                };
+            }
+        };
+        for _ in 0..1_000_000 {
+            match ex.action() {
+                Action::Send(b) => {
+                    assert!(!b.is_empty());
+                    sent.push(b.to_vec());
+                    acc.extend_from_slice(b);
+                    ex.sent();
+                    if let Some((expect, reply)) = script.get(step) {
+                        if acc == *expect {
+                            card.extend(reply.iter());
+                            acc.clear();
+                            step += 1;
+                        }
+                    }
+                }
+                Action::Receive { count, timeout_us } => {
+                    assert!(count > 0);
+                    assert_eq!(timeout_us, cfg.waiting_time_us);
+                    if card.is_empty() {
+                        ex.timeout();
+                    } else {
+                        let n = split.min(card.len());
+                        let part: Vec<u8> = card.drain(..n).collect();
+                        ex.feed(&part);
+                    }
+                }
+                Action::Complete { len } => {
+                    assert!(card.is_empty(), "card bytes left over");
+                    let r = ex.response().unwrap().to_vec();
+                    assert_eq!(r.len(), len);
+                    return Run {
+                        result: Ok(r),
+                        sent,
+                        steps_done: step,
+                    };
+                }
+                Action::Failed(e) => {
+                    return Run {
+                        result: Err(e),
+                        sent,
+                        steps_done: step,
+                    };
+                }
+            }
+        }
+        panic!("exchange did not terminate");
+    }
+
+    fn cfg() -> Config {
+        Config::new(1_000)
+    }
+
+    /// Run with every split from 1 to 8 and one huge one; all must agree.
+    fn run_all_splits(apdu: &[u8], cap: usize, c: Config, script: &[Step<'_>]) -> Run {
+        let first = run(apdu, cap, c, script, usize::MAX);
+        for split in 1..=8 {
+            let r = run(apdu, cap, c, script, split);
+            assert_eq!(r.result, first.result, "split {split}");
+            assert_eq!(r.sent, first.sent, "split {split}");
+        }
+        first
+    }
+
+    fn flat(sent: &[Vec<u8>]) -> Vec<u8> {
+        sent.concat()
+    }
+
+    #[test]
+    fn case_1_gets_p3_zero() {
+        let apdu = [0x00, 0x70, 0x00, 0x00];
+        let r = run_all_splits(
+            &apdu,
+            2,
+            cfg(),
+            &[(&[0x00, 0x70, 0x00, 0x00, 0x00], &[0x90, 0x00])],
+        );
+        assert_eq!(r.result, Ok(std::vec![0x90, 0x00]));
+        assert_eq!(r.sent, [std::vec![0x00, 0x70, 0x00, 0x00, 0x00]]);
+    }
+
+    #[test]
+    fn case_1_ack_is_a_protocol_error() {
+        let apdu = [0x00, 0x70, 0x00, 0x00];
+        let r = run(
+            &apdu,
+            2,
+            cfg(),
+            &[(&[0x00, 0x70, 0x00, 0x00, 0x00], &[0x70])],
+            1,
+        );
+        assert_eq!(r.result, Err(Error::UnexpectedProcedureByte(0x70)));
+        assert_eq!(r.result.unwrap_err().status(), Status::DeviceProtocolError);
+    }
+
+    #[test]
+    fn case_2s_ack_all() {
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
+        let reply = [0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
+        let r = run_all_splits(&apdu, 10, cfg(), &[(&apdu, &reply)]);
+        assert_eq!(r.result, Ok(std::vec![1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00]));
+    }
+
+    #[test]
+    fn case_2s_null_bytes_and_one_byte_acks() {
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x03];
+        // NULL, NULL, INS^FF + 1 byte, NULL, INS^FF + 1 byte, INS + rest, NULL, SW.
+        let reply = [
+            0x60, 0x60, 0x7B, 0xA1, 0x60, 0x7B, 0xA2, 0x84, 0xA3, 0x60, 0x90, 0x00,
+        ];
+        let r = run_all_splits(&apdu, 64, cfg(), &[(&apdu, &reply)]);
+        assert_eq!(r.result, Ok(std::vec![0xA1, 0xA2, 0xA3, 0x90, 0x00]));
+    }
+
+    #[test]
+    fn case_2s_le_zero_is_256() {
+        let apdu = [0x00, 0xB0, 0x00, 0x00, 0x00];
+        let mut reply = std::vec![0xB0];
+        reply.extend((0..=255u8).collect::<Vec<_>>());
+        reply.extend([0x90, 0x00]);
+        let r = run_all_splits(&apdu, 258, cfg(), &[(&apdu, &reply)]);
+        let resp = r.result.unwrap();
+        assert_eq!(resp.len(), 258);
+        assert_eq!(&resp[256..], [0x90, 0x00]);
+    }
+
+    #[test]
+    fn case_2s_6cxx_resends_with_corrected_p3() {
+        let apdu = [0x00, 0xB0, 0x00, 0x00, 0x10];
+        let script: [Step<'_>; 2] = [
+            (&apdu, &[0x6C, 0x04]),
+            (
+                &[0x00, 0xB0, 0x00, 0x00, 0x04],
+                &[0xB0, 9, 8, 7, 6, 0x90, 0x00],
+            ),
+        ];
+        let r = run_all_splits(&apdu, 64, cfg(), &script);
+        assert_eq!(r.result, Ok(std::vec![9, 8, 7, 6, 0x90, 0x00]));
+        assert_eq!(flat(&r.sent), [0, 0xB0, 0, 0, 0x10, 0, 0xB0, 0, 0, 0x04]);
+    }
+
+    #[test]
+    fn case_2s_61xx_in_many_parts() {
+        // The card answers 61 02 four times, 2 bytes at a time, then 90 00.
+        let apdu = [0x00, 0xCA, 0x01, 0x02, 0x00];
+        let gr = [0x00, 0xC0, 0x00, 0x00, 0x02];
+        let script: [Step<'_>; 5] = [
+            (&apdu, &[0x61, 0x02]),
+            (&gr, &[0xC0, 1, 2, 0x61, 0x02]),
+            (&gr, &[0xC0, 3, 4, 0x61, 0x02]),
+            (&gr, &[0x60, 0x3F, 5, 0x3F, 6, 0x61, 0x02]),
+            (&gr, &[0xC0, 7, 8, 0x90, 0x00]),
+        ];
+        let r = run_all_splits(&apdu, 64, cfg(), &script);
+        assert_eq!(r.result, Ok(std::vec![1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00]));
+        assert_eq!(r.sent.len(), 5);
+    }
+
+    #[test]
+    fn case_3s_ack_all_and_one_by_one() {
+        let apdu = [0x00, 0xD6, 0x00, 0x00, 0x03, 0x11, 0x22, 0x33];
+        let r = run_all_splits(
+            &apdu,
+            2,
+            cfg(),
+            &[(&apdu[..5], &[0xD6]), (&apdu[5..], &[0x90, 0x00])],
+        );
+        assert_eq!(r.result, Ok(std::vec![0x90, 0x00]));
+        assert_eq!(r.sent, [apdu[..5].to_vec(), apdu[5..].to_vec()]);
+        // One byte at a time with INS ^ FF, then the rest with INS.
+        let script: [Step<'_>; 4] = [
+            (&apdu[..5], &[0x29]),
+            (&[0x11], &[0x60, 0x29]),
+            (&[0x22], &[0xD6]),
+            (&[0x33], &[0x90, 0x00]),
+        ];
+        let r = run_all_splits(&apdu, 2, cfg(), &script);
+        assert_eq!(r.result, Ok(std::vec![0x90, 0x00]));
+        assert_eq!(r.sent.len(), 4);
+        // An ACK after all data went out is a protocol error.
+        let r = run(
+            &apdu,
+            2,
+            cfg(),
+            &[(&apdu[..5], &[0xD6]), (&apdu[5..], &[0xD6])],
+            1,
+        );
+        assert_eq!(r.result, Err(Error::UnexpectedProcedureByte(0xD6)));
+    }
+
+    #[test]
+    fn case_3s_error_before_data() {
+        let apdu = [0x00, 0xD6, 0x00, 0x00, 0x02, 0x11, 0x22];
+        let r = run_all_splits(&apdu, 2, cfg(), &[(&apdu[..5], &[0x6A, 0x82])]);
+        assert_eq!(r.result, Ok(std::vec![0x6A, 0x82]));
+        assert_eq!(r.sent.len(), 1);
+    }
+
+    #[test]
+    fn case_3s_61xx_without_le_is_returned() {
+        let apdu = [0x00, 0xD6, 0x00, 0x00, 0x01, 0x11];
+        let r = run_all_splits(
+            &apdu,
+            2,
+            cfg(),
+            &[(&apdu[..5], &[0xD6]), (&apdu[5..], &[0x61, 0x10])],
+        );
+        assert_eq!(r.result, Ok(std::vec![0x61, 0x10]));
+    }
+
+    #[test]
+    fn case_4s_via_get_response() {
+        // SELECT by AID with Le = 00: the card answers 61 05, GET RESPONSE brings FCI.
+        let apdu = [0x00, 0xA4, 0x04, 0x00, 0x02, 0xA0, 0x00, 0x00];
+        let script: [Step<'_>; 3] = [
+            (&apdu[..5], &[0xA4]),
+            (&apdu[5..7], &[0x61, 0x05]),
+            (
+                &[0x00, 0xC0, 0x00, 0x00, 0x05],
+                &[0xC0, 0x6F, 0x03, 0x84, 0x01, 0xA0, 0x90, 0x00],
+            ),
+        ];
+        let r = run_all_splits(&apdu, 64, cfg(), &script);
+        assert_eq!(
+            r.result,
+            Ok(std::vec![0x6F, 0x03, 0x84, 0x01, 0xA0, 0x90, 0x00])
+        );
+        // Le is not sent over T=0: the first TPDU is the case 3 part only.
+        assert_eq!(r.sent[0], apdu[..5].to_vec());
+        assert_eq!(r.sent[1], apdu[5..7].to_vec());
+    }
+
+    #[test]
+    fn case_4s_9000_without_data_is_just_sw() {
+        let apdu = [0x00, 0xA4, 0x04, 0x00, 0x02, 0xA0, 0x00, 0x00];
+        let r = run_all_splits(
+            &apdu,
+            64,
+            cfg(),
+            &[(&apdu[..5], &[0xA4]), (&apdu[5..7], &[0x90, 0x00])],
+        );
+        assert_eq!(r.result, Ok(std::vec![0x90, 0x00]));
+        assert_eq!(r.sent.len(), 2);
+    }
+
+    #[test]
+    fn case_4s_get_response_capped_by_le_and_6cxx_on_get_response() {
+        // Le = 3 but the card offers 0x10: GET RESPONSE asks for 3.
+        let apdu = [0x00, 0xA4, 0x04, 0x00, 0x01, 0xA0, 0x03];
+        let script: [Step<'_>; 3] = [
+            (&apdu[..5], &[0xA4]),
+            (&apdu[5..6], &[0x61, 0x10]),
+            (
+                &[0x00, 0xC0, 0x00, 0x00, 0x03],
+                &[0xC0, 1, 2, 3, 0x61, 0x0D],
+            ),
+        ];
+        let r = run_all_splits(&apdu, 64, cfg(), &script);
+        // Ne satisfied: the remaining 61 0D goes to the caller.
+        assert_eq!(r.result, Ok(std::vec![1, 2, 3, 0x61, 0x0D]));
+        // GET RESPONSE answered 6C 02: asked again with P3 = 02.
+        let script: [Step<'_>; 4] = [
+            (&apdu[..5], &[0xA4]),
+            (&apdu[5..6], &[0x61, 0x02]),
+            (&[0x00, 0xC0, 0x00, 0x00, 0x02], &[0x6C, 0x01]),
+            (&[0x00, 0xC0, 0x00, 0x00, 0x01], &[0xC0, 0x42, 0x90, 0x00]),
+        ];
+        let r = run_all_splits(&apdu, 64, cfg(), &script);
+        assert_eq!(r.result, Ok(std::vec![0x42, 0x90, 0x00]));
+    }
+
+    #[test]
+    fn get_response_class_follows_the_policy() {
+        let apdu = [0x03, 0xCA, 0x00, 0x00, 0x00];
+        let script: [Step<'_>; 2] = [
+            (&apdu, &[0x61, 0x01]),
+            (&[0x03, 0xC0, 0x00, 0x00, 0x01], &[0xC0, 7, 0x90, 0x00]),
+        ];
+        assert_eq!(
+            run(&apdu, 8, cfg(), &script, 1).result,
+            Ok(std::vec![7, 0x90, 0x00])
+        );
+        let sim = [0xA0, 0xF2, 0x00, 0x00, 0x00];
+        let script: [Step<'_>; 2] = [
+            (&sim, &[0x61, 0x01]),
+            (&[0xA0, 0xC0, 0x00, 0x00, 0x01], &[0xC0, 7, 0x90, 0x00]),
+        ];
+        let mut c = cfg();
+        c.get_response_class = GetResponseClass::FromCommand;
+        assert_eq!(
+            run(&sim, 8, c, &script, 1).result,
+            Ok(std::vec![7, 0x90, 0x00])
+        );
+        assert_eq!(GetResponseClass::Interindustry.class_for(0xA0), 0x00);
+        assert_eq!(GetResponseClass::Interindustry.class_for(0x1C), 0x00);
+        assert_eq!(GetResponseClass::Interindustry.class_for(0x7F), 0x4F);
+        assert_eq!(GetResponseClass::FromCommand.class_for(0x13), 0x03);
+        assert_eq!(GetResponseClass::Fixed(0x80).class_for(0x00), 0x80);
+    }
+
+    #[test]
+    fn response_buffer_too_small() {
+        // Data within one TPDU: read and discarded, then BufferTooSmall.
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
+        let reply = [0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
+        let r = run_all_splits(&apdu, 9, cfg(), &[(&apdu, &reply)]);
+        assert_eq!(r.result, Err(Error::ResponseBufferTooSmall));
+        assert_eq!(r.result.unwrap_err().status(), Status::BufferTooSmall);
+        // Exactly enough room.
+        assert!(run(&apdu, 10, cfg(), &[(&apdu, &reply)], 3).result.is_ok());
+        // 61xx announcing more than fits: no GET RESPONSE at all.
+        let apdu = [0x00, 0xCA, 0x00, 0x00, 0x00];
+        let r = run(&apdu, 6, cfg(), &[(&apdu, &[0x61, 0x05])], 1);
+        assert_eq!(r.result, Err(Error::ResponseBufferTooSmall));
+        assert_eq!(r.sent.len(), 1);
+        // A buffer without room for SW1 SW2.
+        let mut tiny = [0u8; 1];
+        assert_eq!(
+            Exchange::new(&apdu, &mut tiny, cfg()).unwrap_err(),
+            Error::ResponseBufferTooSmall
+        );
+    }
+
+    #[test]
+    fn extended_without_envelope() {
+        // 2E and 3E/4E with Nc <= 255 map onto short TPDUs.
+        let apdu = [0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x03];
+        let r = run_all_splits(
+            &apdu,
+            8,
+            cfg(),
+            &[(
+                &[0x00, 0xB0, 0x00, 0x00, 0x03],
+                &[0xB0, 1, 2, 3, 0x90, 0x00],
+            )],
+        );
+        assert_eq!(r.result, Ok(std::vec![1, 2, 3, 0x90, 0x00]));
+        // 2E with Ne = 65 536: P3 = 00, then GET RESPONSE.
+        let apdu = [0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x00];
+        let mut first = std::vec![0xB0];
+        first.extend(core::iter::repeat_n(0x11, 256));
+        first.extend([0x61, 0x02]);
+        let script: [Step<'_>; 2] = [
+            (&[0x00, 0xB0, 0x00, 0x00, 0x00], &first),
+            (
+                &[0x00, 0xC0, 0x00, 0x00, 0x02],
+                &[0xC0, 0x22, 0x33, 0x90, 0x00],
+            ),
+        ];
+        let resp = run_all_splits(&apdu, 300, cfg(), &script).result.unwrap();
+        assert_eq!(resp.len(), 260);
+        assert_eq!(&resp[255..], [0x11, 0x22, 0x33, 0x90, 0x00]);
+        // 3E with Nc = 300: refused unless ENVELOPE is configured.
+        let mut big = std::vec![0x00, 0xD6, 0x00, 0x00, 0x00, 0x01, 0x2C];
+        big.extend((0..300u32).map(|i| i as u8));
+        let mut buf = [0u8; 2];
+        let e = Exchange::new(&big, &mut buf, cfg()).unwrap_err();
+        assert_eq!(e, Error::ExtendedNotSupported);
+        assert_eq!(e.status(), Status::NotSupported);
+    }
+
+    #[test]
+    fn extended_via_envelope() {
+        // 4E, Nc = 300, Le = 00 00: 307 + 2 = 309 bytes = 255 + 54 in two ENVELOPEs.
+        let mut big = std::vec![0x00, 0xD6, 0x00, 0x00, 0x00, 0x01, 0x2C];
+        big.extend((0..300u32).map(|i| i as u8));
+        big.extend([0x00, 0x00]);
+        assert_eq!(big.len(), 309);
+        let h1 = [0x10, 0xC2, 0x00, 0x00, 0xFF];
+        let h2 = [0x00, 0xC2, 0x00, 0x00, 54];
+        // The second chunk's first byte goes alone (INS ^ FF), the rest after INS.
+        let mut c = cfg();
+        c.extended = Extended::Envelope;
+        let script: [Step<'_>; 6] = [
+            (&h1, &[0xC2]),
+            (&big[..255], &[0x90, 0x00]),
+            (&h2, &[0x3D]),
+            (&big[255..256], &[0xC2]),
+            (&big[256..], &[0x61, 0x01]),
+            (&[0x00, 0xC0, 0x00, 0x00, 0x01], &[0xC0, 0x5A, 0x90, 0x00]),
+        ];
+        let r = run_all_splits(&big, 16, c, &script);
+        assert_eq!(r.result, Ok(std::vec![0x5A, 0x90, 0x00]));
+        assert_eq!(r.sent[0], h1.to_vec());
+        assert_eq!(r.sent[2], h2.to_vec());
+        // An error status on the first chunk ends the exchange.
+        let r = run(
+            &big,
+            16,
+            c,
+            &[(&h1, &[0xC2]), (&big[..255], &[0x6D, 0x00])],
+            2,
+        );
+        assert_eq!(r.result, Ok(std::vec![0x6D, 0x00]));
+    }
+
+    #[test]
+    fn invalid_commands() {
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            Exchange::new(&[0x00, 0xA4, 0x00, 0x00, 0x08, 0x00], &mut buf, cfg())
+                .unwrap_err()
+                .status(),
+            Status::InvalidParameter
+        );
+        assert_eq!(
+            Exchange::new(&[0x00, 0x61, 0, 0], &mut buf, cfg()).unwrap_err(),
+            Error::InvalidIns(0x61)
+        );
+        assert_eq!(
+            Exchange::new(&[0x00, 0x9F, 0, 0], &mut buf, cfg()).unwrap_err(),
+            Error::InvalidIns(0x9F)
+        );
+    }
+
+    #[test]
+    fn hostile_limits() {
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
+        // Endless NULL bytes.
+        let nulls = std::vec![0x60; 2000];
+        let mut c = cfg();
+        c.max_null_bytes = 10;
+        let r = run(&apdu, 16, c, &[(&apdu, &nulls[..11])], 4);
+        assert_eq!(r.result, Err(Error::TooManyNullBytes));
+        assert_eq!(r.result.unwrap_err().status(), Status::IoTimeout);
+        let r = run(&apdu, 16, c, &[(&apdu, &[0x60; 10])], 4);
+        assert_eq!(r.result, Err(Error::Timeout));
+        // Endless 6C xx.
+        let mut script: Vec<Step<'_>> = std::vec![(&apdu[..], &[0x6C, 0x08][..])];
+        for _ in 0..400 {
+            script.push((&apdu[..], &[0x6C, 0x08][..]));
+        }
+        let r = run(&apdu, 16, cfg(), &script, 2);
+        assert_eq!(r.result, Err(Error::TooManyRounds));
+        assert_eq!(r.sent.len(), 301);
+        // Garbage procedure byte.
+        let r = run(&apdu, 16, cfg(), &[(&apdu, &[0x12])], 1);
+        assert_eq!(r.result, Err(Error::UnexpectedProcedureByte(0x12)));
+        // A byte after SW2, with the engine done.
+        let r = run(&apdu, 16, cfg(), &[(&apdu, &[0x90, 0x00, 0x00])], 8);
+        assert_eq!(r.result, Err(Error::UnexpectedByte(0x00)));
+        // A byte after ACK for outgoing data, before the reader sent it.
+        let apdu3 = [0x00, 0xD6, 0x00, 0x00, 0x01, 0x11];
+        let r = run(&apdu3, 2, cfg(), &[(&apdu3[..5], &[0xD6, 0x90])], 8);
+        assert_eq!(r.result, Err(Error::UnexpectedByte(0x90)));
+        // Silence.
+        let r = run(&apdu, 16, cfg(), &[], 1);
+        assert_eq!(r.result, Err(Error::Timeout));
+        assert_eq!(r.steps_done, 0);
+    }
+
+    #[test]
+    fn misuse_is_reported() {
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
+        let mut buf = [0u8; 16];
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        ex.sent();
+        ex.sent();
+        assert_eq!(ex.action(), Action::Failed(Error::Sequence));
+        assert_eq!(ex.into_response(), Err(Error::Sequence));
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        assert_eq!(ex.response(), None);
+        ex.timeout();
+        ex.feed(&[0x90, 0x00]);
+        assert_eq!(ex.action(), Action::Failed(Error::Timeout));
+        assert_eq!(
+            std::format!("{}", Error::InvalidIns(0x6A)),
+            "INS 6A cannot be sent over T=0"
+        );
+    }
+
+    /// xorshift32: a tiny deterministic PRNG for hostile-card tests.
+    struct Rng(u32);
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.0 = x;
+            x
+        }
+        fn byte(&mut self) -> u8 {
+            self.next() as u8
+        }
+        fn below(&mut self, n: u32) -> u32 {
+            self.next() % n
+        }
+    }
+
+    fn random_apdu(rng: &mut Rng) -> Vec<u8> {
+        let ins = [0xA4, 0xB0, 0xC0, 0xD6, 0x84, 0x20][rng.below(6) as usize];
+        let mut a = std::vec![rng.byte() & 0x7F, ins, rng.byte(), rng.byte()];
+        match rng.below(6) {
+            0 => {}
+            1 => a.push(rng.byte()),
+            2 | 3 => {
+                let n = 1 + rng.below(20) as usize;
+                a.push(n as u8);
+                a.extend((0..n).map(|_| rng.byte()));
+                if rng.below(2) == 0 {
+                    a.push(rng.byte());
+                }
+            }
+            4 => a.extend([0, rng.byte() & 1, rng.byte()]),
+            _ => {
+                let n = 256 + rng.below(300) as usize;
+                a.extend([0, (n >> 8) as u8, n as u8]);
+                a.extend((0..n).map(|_| rng.byte()));
+                if rng.below(2) == 0 {
+                    a.extend([rng.byte() & 1, rng.byte()]);
+                }
+            }
+        }
+        a
+    }
+
+    fn hostile_byte(rng: &mut Rng, ins: u8) -> u8 {
+        match rng.below(10) {
+            0 => 0x60,
+            1 => ins,
+            2 => ins ^ 0xFF,
+            3 => 0x61,
+            4 => 0x6C,
+            5 => 0x90,
+            6 => 0x00,
+            7 => 0xC0 ^ (rng.byte() & 0x3F),
+            _ => rng.byte(),
+        }
+    }
+
+    #[test]
+    fn hostile_random_cards_never_panic_and_terminate() {
+        let mut rng = Rng(0x1234_5678);
+        let mut outcomes = [0usize; 2];
+        for _ in 0..20_000 {
+            let apdu = random_apdu(&mut rng);
+            let cap = rng.below(300) as usize;
+            let mut buf = std::vec![0u8; cap];
+            let mut c = Config::new(10);
+            c.max_null_bytes = rng.below(20);
+            c.max_rounds = rng.below(40) as u16;
+            if rng.below(2) == 0 {
+                c.extended = Extended::Envelope;
+            }
+            let Ok(mut ex) = Exchange::new(&apdu, &mut buf, c) else {
+                continue;
+            };
+            let ins = apdu[1];
+            let mut steps = 0u32;
+            loop {
+                steps += 1;
+                assert!(steps < 200_000, "no termination for {apdu:02X?}");
+                match ex.action() {
+                    Action::Send(b) => {
+                        assert!(!b.is_empty());
+                        if rng.below(50) == 0 {
+                            ex.feed(&[rng.byte()]);
+                        }
+                        ex.sent();
+                    }
+                    Action::Receive { count, .. } => {
+                        if rng.below(100) == 0 {
+                            ex.timeout();
+                            continue;
+                        }
+                        let n = 1 + rng.below(count.min(300) as u32 + 3) as usize;
+                        let part: Vec<u8> = (0..n).map(|_| hostile_byte(&mut rng, ins)).collect();
+                        ex.feed(&part);
+                    }
+                    Action::Complete { len } => {
+                        assert!(len >= 2 && len <= cap);
+                        outcomes[0] += 1;
+                        break;
+                    }
+                    Action::Failed(_) => {
+                        outcomes[1] += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        // Both ends are reached.
+        assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
+    }
+}
