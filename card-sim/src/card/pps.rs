@@ -1,0 +1,80 @@
+//! The card side of the PPS exchange (ISO/IEC 7816-3:2006 clause 9).
+
+use readerkit::timing::{baud_rate_adjustment, clock_rate_conversion};
+
+use super::{Card, State};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Pps {
+    buf: [u8; 6],
+    len: usize,
+    bad: bool,
+}
+
+impl<const N: usize> Card<N> {
+    pub(super) fn pps_char(&mut self, b: u8, parity_error: bool) {
+        let p = &mut self.pps;
+        p.bad |= parity_error;
+        if let Some(slot) = p.buf.get_mut(p.len) {
+            *slot = b;
+            p.len += 1;
+        }
+        if p.len < 2 {
+            return;
+        }
+        let pps0 = p.buf[1];
+        let expected = 3 + (pps0 & 0x70).count_ones() as usize;
+        if p.len < expected {
+            return;
+        }
+        let request = p.buf;
+        let bad = p.bad;
+        self.pps_evaluate(&request[..expected], bad);
+    }
+
+    fn pps_evaluate(&mut self, req: &[u8], bad: bool) {
+        let pps0 = req[1];
+        let t = pps0 & 0x0F;
+        let pck_ok = req.iter().fold(0u8, |a, b| a ^ b) == 0;
+        if bad || !pck_ok || pps0 & 0x80 != 0 || t > 1 || !self.profile.protocols.offers(t) {
+            self.state = State::PpsFailed;
+            return;
+        }
+        // PPS1, if present, is the byte after PPS0.
+        let pps1 = if pps0 & 0x10 != 0 { Some(req[2]) } else { None };
+        let accepted = pps1.filter(|&v| self.accepts(v >> 4, v & 0x0F));
+        let mut answer = [0u8; 4];
+        answer[0] = 0xFF;
+        answer[1] = t | if accepted.is_some() { 0x10 } else { 0 };
+        let mut len = 2;
+        if let Some(v) = accepted {
+            answer[2] = v;
+            len = 3;
+        }
+        answer[len] = answer[..len].iter().fold(0, |a, b| a ^ b);
+        len += 1;
+        self.send(&answer[..len]);
+        self.stats.pps += 1;
+        let (fi, di) = match accepted {
+            Some(v) => (v >> 4, v & 0x0F),
+            None => (1, 1),
+        };
+        self.session.fi = fi;
+        self.session.di = di;
+        self.start_protocol(t);
+    }
+
+    /// Whether the card can work at Fi/Di: the defaults, or the F of its TA1 with a D
+    /// no larger than the D of its TA1.
+    fn accepts(&self, fi: u8, di: u8) -> bool {
+        let (card_fi, card_di) = self.profile.fi_di();
+        let (Some(_), Some(d)) = (clock_rate_conversion(fi), baud_rate_adjustment(di)) else {
+            return false;
+        };
+        if (fi, di) == (1, 1) {
+            return true;
+        }
+        let card_d = baud_rate_adjustment(card_di).unwrap_or(1);
+        fi == card_fi && d <= card_d
+    }
+}
