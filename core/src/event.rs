@@ -12,7 +12,7 @@
 //! removal followed by that latest event, so a card swapped during the storm is
 //! never mistaken for the old one.
 
-use crate::sync::{AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{AtomicU8, AtomicUsize, Ordering, spin_hint};
 
 /// Something that happened to the card, reported asynchronously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,6 +117,8 @@ impl<const N: usize> EventQueue<N> {
                 self.overflow.store(event as u8, Ordering::Release);
                 return false;
             } else {
+                // Another producer moved on; catch up.
+                spin_hint();
                 pos = self.enqueue_pos.load(Ordering::Relaxed);
             }
         }
@@ -148,6 +150,7 @@ impl<const N: usize> EventQueue<N> {
             } else if lag < 0 {
                 return self.take_overflow();
             } else {
+                spin_hint();
                 pos = self.dequeue_pos.load(Ordering::Relaxed);
             }
         }

@@ -66,7 +66,7 @@ pub const F_DEFAULT: u16 = 372;
 ///
 /// All methods return microseconds rounded up (or etu); they never overflow for any
 /// F, D from the ISO tables and any clock from 1 kHz to 4 GHz.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timing {
     /// Clock rate conversion integer F.
     pub f: u16,
