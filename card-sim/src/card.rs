@@ -43,10 +43,12 @@
 //!   every GET RESPONSE gives at most 256 bytes (or
 //!   [`Faults::t0_get_response_max`]) and is followed by `61 xx` while more remains,
 //!   then by the command's status word. Any other command discards what remains.
-//! * ENVELOPE (`xx C2 00 00 Lc data`, when [`Profile::envelope`] is set) carries an
-//!   extended-length command APDU in pieces; each piece is answered `90 00`; an
-//!   empty ENVELOPE (P3 = 00) ends the sequence, and the card executes the assembled
-//!   APDU and answers like for any command that sends data (`61 xx` or SW1 SW2).
+//! * ENVELOPE (`xx C2 00 00 Lc data`, when [`Profile::envelope`] is set) carries a
+//!   command APDU (typically one with extended lengths) in pieces. A piece whose CLA
+//!   has the command chaining bit (b5, `10`) is answered `90 00` and more follow;
+//!   the first piece without it (possibly empty, P3 = 00) ends the sequence: the
+//!   card executes the assembled APDU and answers like for any command that sends
+//!   data (`61 xx` or SW1 SW2). A malformed assembled APDU answers `67 00`.
 //!
 //! # T=1 (ISO/IEC 7816-3:2006 clause 11)
 //!
@@ -197,17 +199,23 @@ pub struct Card<const N: usize = DEFAULT_CAPACITY> {
 
 impl Card<DEFAULT_CAPACITY> {
     /// A well-behaved, unpowered card with the given profile and the default
-    /// capacity. For another capacity use `Card::<M>::with_config`.
+    /// capacity. For another capacity use `Card::<M>::create`.
     pub fn new(profile: Profile) -> Self {
-        Card::with_config(Config::new(profile))
+        Card::create(Config::new(profile))
+    }
+
+    /// An unpowered card with the default capacity. For another capacity use
+    /// `Card::<M>::create`.
+    pub fn with_config(config: Config) -> Self {
+        Card::create(config)
     }
 }
 
 impl<const N: usize> Card<N> {
     const CAPACITY_CHECK: () = assert!(N >= 512, "Card<N> needs N >= 512");
 
-    /// An unpowered card.
-    pub fn with_config(config: Config) -> Self {
+    /// An unpowered card with buffers of `N` bytes: `Card::<8192>::create(config)`.
+    pub fn create(config: Config) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::CAPACITY_CHECK;
         let t1 = t1::T1::new(&config.profile);

@@ -4,6 +4,9 @@ use super::Card;
 use crate::app::{self, INS_ENVELOPE, INS_GET_RESPONSE, known_cla, known_ins, sw};
 use crate::fault::T0Procedure;
 
+/// The command chaining bit of CLA.
+const CLA_CHAINING: u8 = 0x10;
+
 /// The NULL procedure byte.
 const NULL: u8 = 0x60;
 
@@ -25,6 +28,8 @@ pub(super) struct T0 {
     envelope: bool,
     /// The data being received belongs to an ENVELOPE.
     receiving_envelope: bool,
+    /// That ENVELOPE is the last of its sequence (CLA without the chaining bit).
+    envelope_last: bool,
     /// Response data waits for GET RESPONSE.
     pending: bool,
 }
@@ -92,6 +97,9 @@ impl<const N: usize> Card<N> {
             self.t0_procedure(NULL);
         }
         let [cla, ins, p1, p2, p3] = self.t0.hdr;
+        // Command chaining (CLA b5) is understood for ENVELOPE only.
+        let chained = cla & CLA_CHAINING != 0 && ins == INS_ENVELOPE;
+        let cla = if chained { cla & !CLA_CHAINING } else { cla };
         if !known_cla(cla) {
             return self.t0_sw(sw::CLA_NOT_SUPPORTED);
         }
@@ -112,7 +120,11 @@ impl<const N: usize> Card<N> {
                 self.t0.envelope = true;
                 self.cmd_clear();
             }
+            self.t0.envelope_last = !chained;
             if p3 == 0 {
+                if chained {
+                    return self.t0_sw(sw::OK);
+                }
                 // End of the sequence: execute the assembled APDU.
                 self.t0.envelope = false;
                 self.execute();
@@ -162,11 +174,14 @@ impl<const N: usize> Card<N> {
     fn t0_data_complete(&mut self) {
         if self.t0.receiving_envelope {
             self.t0.receiving_envelope = false;
-            if self.cmd_overflow {
-                self.t0.envelope = false;
-                return self.t0_sw(sw::WRONG_LENGTH);
+            if !self.t0.envelope_last {
+                if self.cmd_overflow {
+                    self.t0.envelope = false;
+                    return self.t0_sw(sw::WRONG_LENGTH);
+                }
+                return self.t0_sw(sw::OK);
             }
-            return self.t0_sw(sw::OK);
+            self.t0.envelope = false;
         }
         self.execute();
         self.t0_answer_incoming();

@@ -1,0 +1,511 @@
+//! The card side of T=0, driven with hand-written byte sequences.
+
+mod common;
+
+use common::*;
+use readerkit_card_sim::app::{EF_0101_LEN, EF_DIR, ef_0101_initial};
+use readerkit_card_sim::fault::{Mute, T0Procedure, Trigger, Wtx};
+use readerkit_card_sim::{Card, Config, Faults, ParityError, Profile};
+
+fn t0_card() -> Card {
+    powered(Profile::t0())
+}
+
+fn t0_card_with(faults: Faults) -> Card {
+    let mut card = Card::with_config(Config::new(Profile::t0()).with_faults(faults));
+    card.power_on();
+    assert_eq!(read_all(&mut card), Profile::t0().atr().as_slice());
+    card
+}
+
+#[test]
+fn select_without_response_acks_then_9000() {
+    let mut card = t0_card();
+    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]), [0xA4]);
+    assert_eq!(xfer(&mut card, &[0x01, 0x01]), [0x90, 0x00]);
+}
+
+#[test]
+fn select_with_fci_then_get_response() {
+    let mut card = t0_card();
+    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x00, 0x02]), [0xA4]);
+    assert_eq!(xfer(&mut card, &[0x2F, 0x00]), [0x61, 0x0D]);
+    let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x0D]);
+    assert_eq!(r, hex("C0 6F 0B 82 01 01 83 02 2F 00 80 02 00 20 90 00"));
+    assert_eq!(card.stats().get_responses, 1);
+    // Nothing left: GET RESPONSE again is refused.
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x0D]),
+        [0x69, 0x85]
+    );
+}
+
+#[test]
+fn get_response_with_wrong_le_gets_6cxx_and_short_le_gets_part() {
+    let mut card = t0_card();
+    assert_eq!(xfer(&mut card, &hex("00 A4 00 00 02 3F 00")[..5]), [0xA4]);
+    assert_eq!(xfer(&mut card, &[0x3F, 0x00]), [0x61, 0x09]);
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x20]),
+        [0x6C, 0x09]
+    );
+    // Asking for less gives that much and 61 with the rest.
+    let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x04]);
+    assert_eq!(r, hex("C0 6F 07 82 01 61 05"));
+    let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x05]);
+    assert_eq!(r, hex("C0 38 83 02 3F 00 90 00"));
+}
+
+#[test]
+fn read_binary_and_6cxx() {
+    let mut card = t0_card();
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 A4 00 0C 02 01 01")),
+        [0x90, 0x00]
+    );
+    let r = xfer(&mut card, &[0x00, 0xB0, 0x00, 0x10, 0x08]);
+    let mut expected = vec![0xB0];
+    expected.extend((0x10..0x18).map(ef_0101_initial));
+    expected.extend([0x90, 0x00]);
+    assert_eq!(r, expected);
+    // Past the end with Le too large: 6C with what the file has from 0x1FC.
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xB0, 0x01, 0xFC, 0x10]),
+        [0x6C, 0x04]
+    );
+    let r = xfer(&mut card, &[0x00, 0xB0, 0x01, 0xFC, 0x04]);
+    assert_eq!(r.len(), 1 + 4 + 2);
+    assert_eq!(&r[1..5], &[508, 509, 510, 511].map(ef_0101_initial));
+    // Le = 00 means 256.
+    let r = xfer(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x00]);
+    assert_eq!(r.len(), 1 + 256 + 2);
+    // Offset past the end.
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xB0, 0x02, 0x00, 0x01]),
+        [0x6B, 0x00]
+    );
+}
+
+#[test]
+fn read_binary_without_ef_and_file_not_found() {
+    let mut card = t0_card();
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x01]),
+        [0x69, 0x86]
+    );
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 A4 00 0C 02 12 34")),
+        [0x6A, 0x82]
+    );
+}
+
+#[test]
+fn update_then_read_back_and_pin_protected_file() {
+    let mut card = t0_card();
+    t0_apdu(&mut card, &hex("00 A4 00 0C 02 01 01"));
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 D6 00 05 03 AA BB CC")),
+        [0x90, 0x00]
+    );
+    assert_eq!(t0_apdu(&mut card, &hex("00 B0 00 04 05")), {
+        let mut v = vec![ef_0101_initial(4), 0xAA, 0xBB, 0xCC, ef_0101_initial(8)];
+        v.extend([0x90, 0x00]);
+        v
+    });
+    assert_eq!(&card.app().file(0x0101).unwrap()[5..8], &[0xAA, 0xBB, 0xCC]);
+    t0_apdu(&mut card, &hex("00 A4 00 0C 02 2F 00"));
+    assert_eq!(t0_apdu(&mut card, &hex("00 D6 00 00 01 00")), [0x69, 0x82]);
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
+        [0x90, 0x00]
+    );
+    assert_eq!(t0_apdu(&mut card, &hex("00 D6 00 00 01 00")), [0x90, 0x00]);
+    assert_eq!(card.app().file(0x2F00).unwrap()[0], 0x00);
+    assert_eq!(&card.app().file(0x2F00).unwrap()[1..], &EF_DIR[1..]);
+}
+
+#[test]
+fn get_challenge_gives_le_bytes() {
+    let mut card = t0_card();
+    let r = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x10]);
+    assert_eq!(r.len(), 1 + 16 + 2);
+    assert_eq!((r[0], &r[17..]), (0x84, &[0x90, 0x00][..]));
+    let r2 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x10]);
+    assert_ne!(r[1..17], r2[1..17], "a fresh challenge each time");
+    // Same seed, same sequence.
+    let mut other = t0_card();
+    assert_eq!(xfer(&mut other, &[0x00, 0x84, 0x00, 0x00, 0x10]), r);
+}
+
+#[test]
+fn verify_retry_counter_and_block() {
+    let mut card = t0_card();
+    assert_eq!(t0_apdu(&mut card, &hex("00 20 00 80")), [0x63, 0xC3]);
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 20 00 80 04 30 30 30 30")),
+        [0x63, 0xC2]
+    );
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
+        [0x90, 0x00]
+    );
+    assert_eq!(card.app().pin_tries_left(), 3);
+    for sw in [[0x63, 0xC2], [0x63, 0xC1], [0x63, 0xC0], [0x69, 0x83]] {
+        assert_eq!(t0_apdu(&mut card, &hex("00 20 00 80 02 39 39")), sw);
+    }
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
+        [0x69, 0x83]
+    );
+    // Blocked survives a reset; the verified state does not.
+    card.cold_reset();
+    read_all(&mut card);
+    assert_eq!(t0_apdu(&mut card, &hex("00 20 00 80")), [0x69, 0x83]);
+}
+
+#[test]
+fn echo_short() {
+    let mut card = t0_card();
+    let data = pattern(200);
+    let mut header = vec![0x80, 0xEE, 0x00, 0x00, 200];
+    assert_eq!(xfer(&mut card, &header), [0xEE]);
+    assert_eq!(xfer(&mut card, &data), [0x61, 200]);
+    let r = xfer(&mut card, &[0x80, 0xC0, 0x00, 0x00, 200]);
+    assert_eq!(r[0], 0xC0);
+    assert_eq!(&r[1..201], &data[..]);
+    assert_eq!(&r[201..], &[0x90, 0x00]);
+    // Via the helper, with Le.
+    header.extend_from_slice(&data);
+    header.push(0x00);
+    let mut expected = data.clone();
+    expected.extend([0x90, 0x00]);
+    assert_eq!(t0_apdu(&mut card, &header), expected);
+    assert_eq!(card.log().last().unwrap().nc, 200);
+}
+
+/// The reader's side of the ENVELOPE mechanism, as a byte script: every piece but
+/// the last with the chaining bit, or (`empty_end`) every piece chained and an empty
+/// unchained ENVELOPE to end.
+fn envelope_echo<const N: usize>(card: &mut Card<N>, data: &[u8], empty_end: bool) -> Vec<u8> {
+    let apdu = echo_extended(data);
+    let pieces: Vec<&[u8]> = apdu.chunks(255).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let last = i + 1 == pieces.len() && !empty_end;
+        let cla = if last { 0x00 } else { 0x10 };
+        assert_eq!(
+            xfer(card, &[cla, 0xC2, 0x00, 0x00, piece.len() as u8]),
+            [0xC2]
+        );
+        let answer = xfer(card, piece);
+        if last {
+            return get_responses(card, answer);
+        }
+        assert_eq!(answer, [0x90, 0x00], "piece {i}");
+    }
+    let answer = xfer(card, &[0x00, 0xC2, 0x00, 0x00, 0x00]);
+    get_responses(card, answer)
+}
+
+fn get_responses<const N: usize>(card: &mut Card<N>, mut sw: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::new();
+    while sw[0] == 0x61 {
+        let le = sw[1];
+        let r = xfer(card, &[0x00, 0xC0, 0x00, 0x00, le]);
+        let n = if le == 0 { 256 } else { le as usize };
+        assert_eq!(r[0], 0xC0);
+        assert_eq!(r.len(), 1 + n + 2);
+        out.extend_from_slice(&r[1..1 + n]);
+        sw = r[1 + n..].to_vec();
+    }
+    out.extend_from_slice(&sw);
+    out
+}
+
+#[test]
+fn echo_extended_via_chained_envelopes() {
+    let mut card = t0_card();
+    let data = pattern(1000);
+    let r = envelope_echo(&mut card, &data, false);
+    assert_eq!(&r[..1000], &data[..]);
+    assert_eq!(&r[1000..], &[0x90, 0x00]);
+    assert_eq!(card.stats().get_responses, 4, "1000 = 256 * 3 + 232");
+    let rec = card.log().last().unwrap();
+    assert_eq!((rec.ins, rec.nc, rec.ne), (0xEE, 1000, Some(65536)));
+}
+
+#[test]
+fn echo_4k_via_envelopes_ended_by_empty_envelope() {
+    let mut card = t0_card();
+    let data = pattern(4096);
+    let r = envelope_echo(&mut card, &data, true);
+    assert_eq!(r.len(), 4098);
+    assert_eq!(&r[..4096], &data[..]);
+}
+
+#[test]
+fn echo_beyond_4k_with_a_bigger_card() {
+    let mut card = Box::new(Card::<16384>::create(Config::new(Profile::t0())));
+    card.power_on();
+    read_all(&mut card);
+    let data = pattern(10_000);
+    let r = envelope_echo(&mut *card, &data, false);
+    assert_eq!(&r[..10_000], &data[..]);
+    assert_eq!(&r[10_000..], &[0x90, 0x00]);
+}
+
+#[test]
+fn envelope_too_long_for_the_buffer_is_wrong_length() {
+    let mut card = t0_card();
+    let data = pattern(readerkit_card_sim::DEFAULT_CAPACITY); // + 9 header bytes: too long
+    let r = envelope_echo(&mut card, &data, false);
+    assert_eq!(r, [0x67, 0x00]);
+}
+
+#[test]
+fn envelope_disabled_is_unknown_ins() {
+    let mut profile = Profile::t0();
+    profile.envelope = false;
+    let mut card = powered(profile);
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xC2, 0x00, 0x00, 0x05]),
+        [0x6D, 0x00]
+    );
+}
+
+#[test]
+fn status_errors() {
+    let mut card = t0_card();
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0x12, 0x00, 0x00, 0x00]),
+        [0x6D, 0x00]
+    );
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0x66, 0x00, 0x00, 0x00]),
+        [0x6D, 0x00]
+    );
+    assert_eq!(
+        xfer(&mut card, &[0x40, 0xA4, 0x00, 0x00, 0x02]),
+        [0x6E, 0x00]
+    );
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x02]),
+        [0x69, 0x85]
+    );
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 A4 04 00 02 3F 00")),
+        [0x6A, 0x86]
+    );
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 A4 00 00 03 3F 00 00")),
+        [0x67, 0x00]
+    );
+    assert_eq!(t0_apdu(&mut card, &hex("00 84 01 00 08")), [0x6A, 0x86]);
+    // Command chaining outside ENVELOPE is not understood.
+    assert_eq!(
+        xfer(&mut card, &[0x10, 0xA4, 0x00, 0x0C, 0x02]),
+        [0x6E, 0x00]
+    );
+}
+
+#[test]
+fn any_write_split_gives_the_same_bytes() {
+    let script: Vec<u8> =
+        hex("00 A4 00 00 02 01 01 00 C0 00 00 0F 00 B0 00 00 20 80 EE 00 00 03 01 02 03");
+    let mut whole = t0_card();
+    let a = xfer(&mut whole, &script);
+    for split in [1, 2, 3, 5, 7] {
+        let mut card = t0_card();
+        let mut b = Vec::new();
+        for chunk in script.chunks(split) {
+            b.extend(xfer(&mut card, chunk));
+        }
+        assert_eq!(a, b, "split {split}");
+    }
+    assert_eq!(&a[..2], &[0xA4, 0x61]);
+}
+
+// ---------------------------------------------------------------- faults
+
+#[test]
+fn one_byte_at_a_time_procedure() {
+    let mut card = t0_card_with(Faults {
+        t0_procedure: T0Procedure::OneByteAtATime,
+        ..Faults::default()
+    });
+    // Incoming: INS^FF before every byte.
+    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]), [0x5B]);
+    assert_eq!(xfer(&mut card, &[0x01]), [0x5B]);
+    assert_eq!(xfer(&mut card, &[0x01]), [0x90, 0x00]);
+    // Outgoing: INS^FF, byte, INS^FF, byte ...
+    let r = xfer(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x03]);
+    let e: Vec<u8> = (0..3)
+        .flat_map(|i| [0x4F, ef_0101_initial(i)])
+        .chain([0x90, 0x00])
+        .collect();
+    assert_eq!(r, e);
+    // The helper reader copes.
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
+        [0x90, 0x00]
+    );
+    assert!(card.stats().procedure_bytes >= 2 + 3 + 4);
+}
+
+#[test]
+fn null_bytes_before_every_answer() {
+    let mut card = t0_card_with(Faults {
+        t0_null_bytes: 3,
+        ..Faults::default()
+    });
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]),
+        [0x60, 0x60, 0x60, 0xA4]
+    );
+    assert_eq!(xfer(&mut card, &[0x3F, 0x00]), [0x90, 0x00]);
+    assert_eq!(
+        xfer(&mut card, &[0x00, 0x12, 0x00, 0x00, 0x00]),
+        [0x60, 0x60, 0x60, 0x6D, 0x00]
+    );
+}
+
+#[test]
+fn wtx_fault_is_null_bytes_before_the_nth_answer_only() {
+    let mut card = t0_card_with(Faults {
+        wtx: Some(Wtx {
+            answer: Trigger::Nth(2),
+            multiplier: 2,
+            count: 5,
+        }),
+        ..Faults::default()
+    });
+    let a1 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
+    assert_eq!(a1[0], 0x84);
+    let a2 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
+    assert_eq!(&a2[..5], &[0x60; 5]);
+    assert_eq!(a2[5], 0x84);
+    assert_eq!(a2.len(), 5 + 4);
+    let a3 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
+    assert_eq!(a3[0], 0x84);
+}
+
+#[test]
+fn get_response_split_in_many_parts() {
+    let mut card = t0_card_with(Faults {
+        t0_get_response_max: Some(16),
+        ..Faults::default()
+    });
+    let data = pattern(100);
+    let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 100];
+    apdu.extend_from_slice(&data);
+    assert_eq!(xfer(&mut card, &apdu), [0xEE, 0x61, 16]);
+    let mut got = Vec::new();
+    let mut parts = 0;
+    let mut le = 16u8;
+    loop {
+        let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, le]);
+        parts += 1;
+        let n = le as usize;
+        got.extend_from_slice(&r[1..1 + n]);
+        match r[1 + n..] {
+            [0x61, next] => le = next,
+            [0x90, 0x00] => break,
+            ref other => panic!("{other:02X?}"),
+        }
+    }
+    assert_eq!(got, data);
+    assert_eq!(parts, 7, "100 = 6 * 16 + 4");
+    // Asking for more than announced: 6C with the announced size.
+    let mut card = t0_card_with(Faults {
+        t0_get_response_max: Some(16),
+        ..Faults::default()
+    });
+    xfer(&mut card, &apdu);
+    assert_eq!(xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 100]), [0x6C, 16]);
+}
+
+#[test]
+fn parity_error_on_nth_character_must_be_repeated() {
+    let mut card = t0_card_with(Faults {
+        parity_error: Trigger::Nth(3),
+        ..Faults::default()
+    });
+    let header = [0x00, 0x84, 0x00, 0x00, 0x04];
+    assert_eq!(card.write(&header), Err(ParityError { accepted: 2 }));
+    assert_eq!(read_all(&mut card), b"", "header incomplete: no answer yet");
+    assert_eq!(card.stats().parity_errors, 1);
+    // The reader repeats the rejected character and the rest.
+    card.write(&header[2..]).unwrap();
+    let r = read_all(&mut card);
+    assert_eq!((r[0], r.len()), (0x84, 1 + 4 + 2));
+    assert_eq!(&r[5..], &[0x90, 0x00]);
+    // Without repetition the card would have seen the header shifted: prove that
+    // the rejected byte was really dropped by counting what the card accepted.
+    let mut card = t0_card_with(Faults {
+        parity_error: Trigger::Nth(3),
+        ..Faults::default()
+    });
+    let _ = card.write(&header);
+    card.write(&header[3..]).unwrap(); // forgot to repeat byte 2
+    assert_eq!(read_all(&mut card), b"", "only 4 header bytes received");
+}
+
+#[test]
+fn parity_error_on_a_data_byte() {
+    let mut card = t0_card_with(Faults {
+        parity_error: Trigger::Nth(7),
+        ..Faults::default()
+    });
+    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]), [0xA4]);
+    assert_eq!(card.write(&[0x01, 0x01]), Err(ParityError { accepted: 1 }));
+    assert_eq!(xfer(&mut card, &[0x01]), [0x90, 0x00]);
+    assert_eq!(
+        t0_apdu(&mut card, &hex("00 B0 00 00 01")),
+        [ef_0101_initial(0), 0x90, 0x00]
+    );
+}
+
+#[test]
+fn mute_after_n_answers() {
+    let mut card = t0_card_with(Faults {
+        mute: Mute::AfterAnswers(2),
+        ..Faults::default()
+    });
+    assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]).len(), 4);
+    assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]).len(), 4);
+    assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]), b"");
+    assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]), b"");
+    // A reset brings it back (the counter restarts).
+    card.warm_reset();
+    assert!(!read_all(&mut card).is_empty());
+    assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]).len(), 4);
+}
+
+#[test]
+fn set_faults_restarts_counters() {
+    let mut card = t0_card();
+    xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
+    card.set_faults(Faults {
+        parity_error: Trigger::Nth(1),
+        ..Faults::default()
+    });
+    assert_eq!(card.write(&[0x00]), Err(ParityError { accepted: 0 }));
+    assert_eq!(card.write(&[0x00]), Ok(()));
+}
+
+#[test]
+fn stats_count_wire_and_payload() {
+    let mut card = t0_card();
+    card.reset_stats();
+    let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 10];
+    apdu.extend(pattern(10));
+    t0_apdu(&mut card, &apdu);
+    let s = *card.stats();
+    // Reader: 5 + 10 + 5 (GET RESPONSE). Card: ACK, 61 0A, C0 + 10 + 90 00.
+    assert_eq!(s.bytes_to_card, 20);
+    assert_eq!(s.bytes_from_card, 1 + 2 + 1 + 10 + 2);
+    assert_eq!(s.payload_bytes(), 20);
+    assert_eq!(s.wire_bytes(), 36);
+    assert_eq!(s.commands, 1);
+    assert_eq!(card.log().total(), 1);
+    let _ = EF_0101_LEN;
+}
