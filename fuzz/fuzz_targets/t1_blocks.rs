@@ -1,4 +1,119 @@
+//! A hostile card against the T=1 engine.
+//!
+//! Input layout: 12 bytes of parameters (IFSC, IFSD, EDC, NAD, flags, retry limits,
+//! card request limit, APDU length, response buffer size), then the card's replies,
+//! each introduced by a tag byte (low 2 bits): 0 time-out, 1 character error,
+//! 2 raw bytes (length byte, bytes), 3 a well-formed block (PCB, LEN, INF) with the
+//! right NAD and EDC so that the fuzzer reaches deep states. Once the input runs out
+//! the card is silent. The engine must not panic, must only emit valid blocks and must
+//! end within the documented bound.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|_data: &[u8]| {});
+use libfuzzer_sys::fuzz_target;
+use readerkit::t1::{Action, Config, Edc, Engine, MAX_BLOCK_LEN, MAX_RESPONSE_LEN, Repr};
+
+struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(b)
+    }
+
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let n = n.min(self.data.len());
+        let (head, rest) = self.data.split_at(n);
+        self.data = rest;
+        head
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = Input { data };
+    let mut p = [0u8; 12];
+    for b in &mut p {
+        *b = input.byte().unwrap_or(0);
+    }
+    let edc = if p[2] & 1 == 0 { Edc::Lrc } else { Edc::Crc };
+    let config = Config {
+        ifsc: p[0],
+        ifsd: p[1],
+        edc,
+        nad: p[3],
+        send_ifs_request: p[4] & 1 != 0,
+        max_retries: p[5] % 5,
+        max_resynchs: p[6] % 5,
+        max_card_requests: u16::from(p[7]),
+    };
+    let Ok(mut engine) = Engine::new(config) else {
+        return;
+    };
+    let apdu_len = usize::from(u16::from_le_bytes([p[8], p[9]])) + usize::from(p[4] >> 7) * 9;
+    let apdu: Vec<u8> = (0..apdu_len).map(|i| (i as u8) ^ p[10]).collect();
+    let mut response = vec![0u8; usize::from(p[11]) * 8];
+    let card_nad = config.nad.rotate_left(4);
+
+    // Several APDUs per input, so that state carried between them is exercised.
+    for round in 0..3 {
+        let apdu = &apdu[..apdu.len().saturating_sub(round * 7)];
+        let mut tx = match engine.transmit(apdu, &mut response) {
+            Ok(tx) => tx,
+            Err(_) => {
+                assert!(apdu.is_empty());
+                return;
+            }
+        };
+        let bound = (usize::from(config.max_resynchs) + 1)
+            * (apdu.len() + MAX_RESPONSE_LEN + 2)
+            * (usize::from(config.max_retries) + 2)
+            + (usize::from(config.max_card_requests) + 1) * (usize::from(config.max_retries) + 2);
+        let mut steps = 0usize;
+        let mut action = tx.action();
+        loop {
+            match action {
+                Err(_) => break,
+                Ok(Action::Done { response_len }) => {
+                    assert!(response_len <= MAX_RESPONSE_LEN);
+                    assert_eq!(tx.response().len(), response_len);
+                    break;
+                }
+                Ok(Action::Send { block, wait }) => {
+                    assert!(wait.wtx >= 1);
+                    assert!(block.len() >= 4 && block.len() <= MAX_BLOCK_LEN);
+                    let repr =
+                        Repr::parse_bytes(block, edc).expect("engine emitted an invalid block");
+                    assert_eq!(repr.nad, config.nad);
+                    steps += 1;
+                    assert!(steps <= bound, "no end after {steps} blocks");
+                }
+            }
+            action = match input.byte() {
+                None => tx.timeout(),
+                Some(tag) => match tag & 3 {
+                    0 => tx.timeout(),
+                    1 => tx.line_error(),
+                    2 => {
+                        let n = usize::from(input.byte().unwrap_or(0));
+                        let raw = input.bytes(n);
+                        tx.receive(raw)
+                    }
+                    _ => {
+                        let pcb = input.byte().unwrap_or(0);
+                        let len = usize::from(input.byte().unwrap_or(0)).min(254);
+                        let inf = input.bytes(len);
+                        let mut block = Vec::with_capacity(MAX_BLOCK_LEN);
+                        block.extend_from_slice(&[if tag & 4 == 0 { card_nad } else { tag }, pcb]);
+                        block.push(inf.len() as u8);
+                        block.extend_from_slice(inf);
+                        let code = edc.compute(&block);
+                        block.extend_from_slice(&code[..if edc == Edc::Lrc { 1 } else { 2 }]);
+                        tx.receive(&block)
+                    }
+                },
+            };
+        }
+    }
+});

@@ -1,23 +1,5 @@
 //! The T=1 block on the wire: a checked view ([`Block`]) over untrusted bytes and the
 //! validated meaning of a block ([`Repr`]), which also emits blocks.
-//!
-//! A block is (ISO/IEC 7816-3:2006 clause 11.3):
-//!
-//! | field | bytes | content |
-//! | --- | --- | --- |
-//! | NAD | 1 | node address: destination (b7–b5) and source (b3–b1) |
-//! | PCB | 1 | protocol control byte: the block type and its parameters |
-//! | LEN | 1 | length of INF, 0 to 254 (255 is reserved) |
-//! | INF | LEN | information field |
-//! | EDC | 1 or 2 | LRC or CRC over NAD to INF (see [`super::Edc`]) |
-//!
-//! PCB coding:
-//!
-//! | block | b8 b7 | rest |
-//! | --- | --- | --- |
-//! | I | `0` N(S) | b6 = M (more data follows, chaining), b5–b1 reserved |
-//! | R | `1 0` | b6 = 0, b5 = N(R), b4–b1 = 0 no error, 1 EDC or parity error, 2 other error |
-//! | S | `1 1` | b6 = response, b5–b1 = 0 RESYNCH, 1 IFS, 2 ABORT, 3 WTX |
 
 use core::fmt;
 
@@ -83,6 +65,24 @@ impl fmt::Display for BlockError {
 impl core::error::Error for BlockError {}
 
 /// A checked view of a T=1 block in a byte buffer.
+///
+/// A block is (ISO/IEC 7816-3:2006 clause 11.3):
+///
+/// | field | bytes | content |
+/// | --- | --- | --- |
+/// | NAD | 1 | node address: destination (b7–b5) and source (b3–b1) |
+/// | PCB | 1 | protocol control byte: the block type and its parameters |
+/// | LEN | 1 | length of INF, 0 to 254 (255 is reserved) |
+/// | INF | LEN | information field |
+/// | EDC | 1 or 2 | LRC or CRC over NAD to INF (see [`Edc`]) |
+///
+/// PCB coding:
+///
+/// | block | b8 b7 | rest |
+/// | --- | --- | --- |
+/// | I | `0` N(S) | b6 = M (more data follows, chaining), b5–b1 reserved |
+/// | R | `1 0` | b6 = 0, b5 = N(R), b4–b1 = 0 no error, 1 EDC or parity error, 2 other error |
+/// | S | `1 1` | b6 = response, b5–b1 = 0 RESYNCH, 1 IFS, 2 ABORT, 3 WTX |
 ///
 /// [`Block::new_checked`] guarantees that the accessors never panic: the buffer holds
 /// a prologue, exactly LEN information bytes and a 1- or 2-byte epilogue. It does not

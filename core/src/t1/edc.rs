@@ -1,23 +1,23 @@
 //! The epilogue field of a T=1 block: the error detection code (EDC).
-//!
-//! ISO/IEC 7816-3:2006 clause 11.3.3 offers two codes, chosen by the card in the first
-//! TC for T=1 of its ATR (bit 1: 0 = LRC, 1 = CRC):
-//!
-//! * LRC, one byte: the exclusive-or of every byte of the prologue and information
-//!   fields.
-//! * CRC, two bytes: the 16-bit CCITT polynomial x¹⁶ + x¹² + x⁵ + 1 processed least
-//!   significant bit first (the reflected form, 0x8408), register preset to `FFFF`,
-//!   no final complement, sent most significant byte first. This is the variant the
-//!   free CCID driver (libccid) and the readers tested against it use; its check value
-//!   over the ASCII digits `123456789` is `6F91`.
 
 /// The error detection code in force, from the ATR (TC for T=1, bit 1).
+///
+/// ISO/IEC 7816-3:2006 clause 11.3.3 offers two codes, chosen by the card in the first
+/// TC for T=1 of its ATR (bit 1: 0 = LRC, 1 = CRC):
+///
+/// * LRC, one byte: the exclusive-or of every byte of the prologue and information
+///   fields.
+/// * CRC, two bytes: the 16-bit CCITT polynomial x¹⁶ + x¹² + x⁵ + 1 processed least
+///   significant bit first (the reflected form, 0x8408), register preset to `FFFF`,
+///   no final complement, sent most significant byte first. This is the variant the
+///   free CCID driver (libccid) and the readers tested against it use; its check value
+///   over the ASCII digits `123456789` is `6F91`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Edc {
     /// Longitudinal redundancy check: one byte, exclusive-or of the block (the default).
     #[default]
     Lrc,
-    /// Cyclic redundancy check: two bytes (see the [module documentation](self)).
+    /// Cyclic redundancy check: two bytes (see [`Edc`]).
     Crc,
 }
 
@@ -80,7 +80,7 @@ const CRC_TABLE: [u16; 256] = {
     table
 };
 
-/// The T=1 CRC of `data` (see the [module documentation](self) for the variant); the
+/// The T=1 CRC of `data` (see [`Edc`] for the variant); the
 /// epilogue is its big-endian bytes.
 pub fn crc16(data: &[u8]) -> u16 {
     data.iter().fold(0xFFFF, |reg: u16, &b| {

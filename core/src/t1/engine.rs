@@ -1,43 +1,4 @@
 //! The interface device's T=1 state machine.
-//!
-//! The rules implemented (ISO/IEC 7816-3:2006 clause 11.6, "rule n" below):
-//!
-//! * Sequence numbers: our I-blocks carry N(S), toggled each time the card
-//!   acknowledges one (with an R-block asking for the next one while we chain, or with
-//!   its own I-block); the card's I-blocks must carry the N(S) we expect, toggled on
-//!   each one accepted (rules 1, 2).
-//! * Chaining: a command longer than IFSC goes out in IFSC-sized I-blocks with the
-//!   M bit set on all but the last, each acknowledged by the card's R(N(R) = next
-//!   N(S)); a chained response is acknowledged by our R-blocks (rule 5). A chained
-//!   I-block from the card with an empty INF is invalid (it would allow an endless
-//!   chain without progress).
-//! * S-blocks from the card: S(IFS request) is answered and its IFSC adopted for the
-//!   following I-blocks (rule 4); S(WTX request) is answered and the next
-//!   [`Wait`] carries its multiplier (rule 3); S(ABORT request) is answered and the
-//!   exchange ends with [`Error::Aborted`] after the card's next block or time-out
-//!   (rule 9). An S(RESYNCH request) from the card, or any unsolicited S-response, is
-//!   an invalid block.
-//! * Error recovery (rule 7): an invalid block (framing, EDC, reserved coding, wrong
-//!   NAD, INF longer than IFSD, wrong sequence number, a block the state does not
-//!   allow), a block waiting time-out or a character error reported by the driver is
-//!   answered with R(N(R)) coded "EDC or parity error" (EDC mismatch, character error)
-//!   or "other error" (the rest); an R-block asking for our last I-block again gets it
-//!   again; an S-request of ours left unanswered is sent again. After
-//!   [`Config::max_retries`] consecutive recovery transmissions the engine sends
-//!   S(RESYNCH request) (rule 6), up to [`Config::max_resynchs`] times per APDU, then
-//!   fails with [`Error::TooManyErrors`] (or [`Error::Timeout`] if the last failure
-//!   was a time-out). A successful resynchronisation resets both sequence numbers and
-//!   IFSC, announces IFSD again and restarts the APDU from its first byte.
-//! * IFSD: before the first I-block after [`Engine::new`], [`Engine::reset`] or a
-//!   resynchronisation, the engine announces [`Config::ifsd`] with an S(IFS request),
-//!   unless [`Config::send_ifs_request`] is off. If the card never answers it properly
-//!   (after [`Config::max_retries`] repetitions), the engine gives up on it and sends
-//!   the APDU anyway.
-//!
-//! Bounded progress: every APDU ends in [`Action::Done`] or an [`Error`] after at most
-//! about (`max_resynchs` + 1) × (blocks of the command and response + 2) ×
-//! (`max_retries` + 2) + `max_card_requests` × (`max_retries` + 2) transmissions, for
-//! any card behaviour, including silence.
 
 use super::block::{Kind, MAX_BLOCK_LEN, RCode, Repr, SBlock, Seq};
 use super::{Config, Error, MAX_APDU_LEN, MAX_RESPONSE_LEN};
@@ -153,6 +114,45 @@ impl Failure {
 }
 
 /// The interface device's side of a T=1 session with one card.
+///
+/// The rules implemented (ISO/IEC 7816-3:2006 clause 11.6, "rule n" below):
+///
+/// * Sequence numbers: our I-blocks carry N(S), toggled each time the card
+///   acknowledges one (with an R-block asking for the next one while we chain, or with
+///   its own I-block); the card's I-blocks must carry the N(S) we expect, toggled on
+///   each one accepted (rules 1, 2).
+/// * Chaining: a command longer than IFSC goes out in IFSC-sized I-blocks with the
+///   M bit set on all but the last, each acknowledged by the card's R(N(R) = next
+///   N(S)); a chained response is acknowledged by our R-blocks (rule 5). A chained
+///   I-block from the card with an empty INF is invalid (it would allow an endless
+///   chain without progress).
+/// * S-blocks from the card: S(IFS request) is answered and its IFSC adopted for the
+///   following I-blocks (rule 4); S(WTX request) is answered and the next
+///   [`Wait`] carries its multiplier (rule 3); S(ABORT request) is answered and the
+///   exchange ends with [`Error::Aborted`] after the card's next block or time-out
+///   (rule 9). An S(RESYNCH request) from the card, or any unsolicited S-response, is
+///   an invalid block.
+/// * Error recovery (rule 7): an invalid block (framing, EDC, reserved coding, wrong
+///   NAD, INF longer than IFSD, wrong sequence number, a block the state does not
+///   allow), a block waiting time-out or a character error reported by the driver is
+///   answered with R(N(R)) coded "EDC or parity error" (EDC mismatch, character error)
+///   or "other error" (the rest); an R-block asking for our last I-block again gets it
+///   again; an S-request of ours left unanswered is sent again. After
+///   [`Config::max_retries`] consecutive recovery transmissions the engine sends
+///   S(RESYNCH request) (rule 6), up to [`Config::max_resynchs`] times per APDU, then
+///   fails with [`Error::TooManyErrors`] (or [`Error::Timeout`] if the last failure
+///   was a time-out). A successful resynchronisation resets both sequence numbers and
+///   IFSC, announces IFSD again and restarts the APDU from its first byte.
+/// * IFSD: before the first I-block after [`Engine::new`], [`Engine::reset`] or a
+///   resynchronisation, the engine announces [`Config::ifsd`] with an S(IFS request),
+///   unless [`Config::send_ifs_request`] is off. If the card never answers it properly
+///   (after [`Config::max_retries`] repetitions), the engine gives up on it and sends
+///   the APDU anyway.
+///
+/// Bounded progress: every APDU ends in [`Action::Done`] or an [`Error`] after at most
+/// about (`max_resynchs` + 1) × (blocks of the command and response + 2) ×
+/// (`max_retries` + 2) + `max_card_requests` × (`max_retries` + 2) transmissions, for
+/// any card behaviour, including silence.
 ///
 /// Create it after the ATR (and PPS) with the card's parameters, call
 /// [`Engine::transmit`] for each APDU, and [`Engine::reset`] after every new ATR.
