@@ -25,7 +25,10 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![cfg_attr(not(test), warn(clippy::std_instead_of_core))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::std_instead_of_core, clippy::alloc_instead_of_core)
+)]
 
 #[cfg(any(test, feature = "std", loom))]
 extern crate std;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The test suite: what CI runs and what a developer runs before pushing.
+#   ./tools/test.sh           everything
+#   FUZZ_SECONDS=60 ./tools/test.sh   longer fuzz smoke runs (default 10 s per target)
+# It installs what it needs that is missing (the thumbv7em target, cargo-fuzz) and
+# says so; a check that cannot run here is reported as SKIPPED, never as passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+fuzz_seconds=${FUZZ_SECONDS:-10}
+embedded_target=thumbv7em-none-eabihf
+
+step "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lints (cargo clippy -D warnings)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "no_std core for $embedded_target"
+if ! rustup target list --installed | grep -qx "$embedded_target"; then
+  rustup target add "$embedded_target"
+fi
+cargo build -p readerkit --target "$embedded_target"
+cargo build -p readerkit-card-sim --target "$embedded_target"
+# The core must not use alloc, and std only behind its test/std/loom gate in lib.rs.
+if grep -rn 'extern crate alloc' core/src; then
+  echo "core/src uses alloc" >&2
+  exit 1
+fi
+if [ "$(grep -rn 'extern crate std' core/src | wc -l)" != 1 ] ||
+  ! grep -B1 'extern crate std' core/src/lib.rs | grep -q 'cfg(any(test, feature = "std", loom))'; then
+  echo "core/src uses std outside the gate in lib.rs" >&2
+  exit 1
+fi
+
+step "unit, integration and doc tests; benchmarks once in test mode"
+cargo test --workspace --all-targets
+cargo test --workspace --doc
+
+step "loom model checking (RUSTFLAGS=--cfg loom)"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p readerkit --test loom --release
+
+step "fuzz smoke runs (${fuzz_seconds} s per target)"
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal || true
+fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "fuzz smoke: SKIPPED (no nightly toolchain can be installed here)"
+else
+  if ! command -v cargo-fuzz >/dev/null; then
+    cargo install cargo-fuzz --locked
+  fi
+  targets=$(cd fuzz && cargo +nightly fuzz list)
+  for target in $targets; do
+    mkdir -p "fuzz/corpus/$target"
+    (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 2)
+  done
+  echo "fuzz smoke: $(echo "$targets" | wc -w) targets, ${fuzz_seconds} s each, no crash"
+fi
