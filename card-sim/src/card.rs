@@ -122,6 +122,25 @@ impl Config {
 /// was rejected and the bytes after it were not looked at. A fake UART turns this
 /// into the error signal (the card holding I/O low during the guard time) and sends
 /// `bytes[accepted..]` again.
+///
+/// ```
+/// use readerkit_card_sim::{Card, Config, Faults, Profile, fault::Trigger};
+///
+/// let faults = Faults { parity_error: Trigger::Nth(2), ..Faults::default() };
+/// let mut card = Card::with_config(Config::new(Profile::t0()).with_faults(faults));
+/// card.power_on();
+/// let mut atr = [0; 33];
+/// card.read(&mut atr);
+/// // A fake UART: on the error signal, repeat the rejected character and the rest.
+/// let mut tx: &[u8] = &[0x00, 0x84, 0x00, 0x00, 0x04];
+/// let mut repetitions = 0;
+/// while let Err(e) = card.write(tx) {
+///     tx = &tx[e.accepted..];
+///     repetitions += 1;
+/// }
+/// assert_eq!(repetitions, 1);
+/// assert_eq!(card.pending(), 1 + 4 + 2); // ACK, 4 random bytes, 90 00
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParityError {
     /// How many characters were received before the rejected one.

@@ -35,7 +35,7 @@ impl Edc {
     }
 
     /// Compute the epilogue over `data` into `out`; returns the number of bytes
-    /// written ([`Edc::len`]). `out` must hold at least two bytes.
+    /// written ([`Edc::epilogue_len`]). `out` must hold at least two bytes.
     pub fn compute(self, data: &[u8], out: &mut [u8; 2]) -> usize {
         match self {
             Edc::Lrc => {

@@ -50,9 +50,10 @@
 //! ## Omitted
 //!
 //! No T=1 NAD addressing beyond swapping SAD/DAD in answers, no PPS2 (SPU), no
-//! specific mode (TA2), no command chaining by CLA bit b5, no secure messaging, no
-//! logical channels, no clock: time-related events (a character waiting time expiring
-//! in the middle of a block) are told to the card with [`card::Card::line_idle`].
+//! specific mode (TA2), no command chaining by CLA bit b5 outside ENVELOPE, no
+//! secure messaging, no logical channels, no parity errors on characters the card
+//! sends, no clock: time-related events (a character waiting time expiring in the
+//! middle of a block) are told to the card with [`card::Card::line_idle`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
