@@ -11,6 +11,16 @@ step() { printf '\n=== %s\n' "$*"; }
 fuzz_seconds=${FUZZ_SECONDS:-10}
 embedded_target=thumbv7em-none-eabihf
 
+# The ATR corpus test reads Debian's pcsc-tools list of known ATRs.
+if [ ! -f /usr/share/pcsc/smartcard_list.txt ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing pcsc-tools (ATR corpus)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pcsc-tools
+  else
+    echo "note: /usr/share/pcsc/smartcard_list.txt is missing; install pcsc-tools or the ATR corpus test fails"
+  fi
+fi
+
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 

@@ -256,6 +256,21 @@ fn transmit_paths() {
         complete(Status::InvalidParameter, 0)
     );
 
+    // Lc says 8 bytes follow, one does (the Windows HLK case).
+    assert_eq!(
+        call(
+            &dev,
+            Ioctl::Transmit,
+            &transmit_input(T1, &[0x00, 0xA4, 0x00, 0x00, 0x08, 0x00]),
+            64
+        )
+        .0,
+        complete(Status::InvalidParameter, 0)
+    );
+    assert_eq!(
+        dev.with_driver(|r| r.calls.iter().filter(|c| **c == "transmit").count()),
+        0
+    );
     let (outcome, out) = call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64);
     assert_eq!(outcome, complete(Status::Success, 12));
     assert_eq!(out, [2, 0, 0, 0, 8, 0, 0, 0, 0xAB, 0xCD, 0x90, 0x00]);

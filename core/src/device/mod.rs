@@ -477,8 +477,10 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             if ioctl::header_protocol(request.protocol) != Some(selected) {
                 return Err(Status::InvalidParameter);
             }
-            if selected != Protocol::Raw && request.apdu.len() < 4 {
-                return Err(Status::InvalidParameter);
+            if selected != Protocol::Raw {
+                // A command APDU whose Lc disagrees with its length is refused, as
+                // Windows' HLK expects (`00 A4 00 00 08 00` -> invalid parameter).
+                crate::apdu::Command::parse(request.apdu).map_err(|_| Status::InvalidParameter)?;
             }
             let (header, reply) = output.split_at_mut(ioctl::IO_REQUEST_LEN);
             let call = TransmitCall {
