@@ -28,11 +28,13 @@ fn power(_: &mut InMemoryReader, action: PowerAction, atr: &mut AtrBuffer) -> Re
 }
 
 fn set_protocol(_: &mut InMemoryReader, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    let pps = call.negotiation.request.as_ref().map(|r| hex(r.as_bytes()));
     println!(
-        "    [callback] set protocol {:?}, negotiation {:?}",
-        call.protocol, call.negotiation
+        "    [callback] set protocol {:?}, PPS request {pps:?}",
+        call.protocol
     );
-    Ok(call.card.timing)
+    // The in-memory card accepts every PPS.
+    Ok(call.negotiation.timing)
 }
 
 fn transmit(

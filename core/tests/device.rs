@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use readerkit::attr;
-use readerkit::device::{Negotiation, ReaderFunctions};
+use readerkit::device::ReaderFunctions;
 use readerkit::ioctl::{Ioctl, scard_ctl_code};
 use readerkit::{CardState, Outcome, Status};
 
@@ -179,12 +179,23 @@ fn set_protocol_prefers_t1_and_checks_state() {
     assert_eq!(outcome, complete(Status::Success, 4));
     assert_eq!(out, u32_input(T1));
     assert_eq!(dev.state(), CardState::Specific);
-    // TA1 = 96 is more than this reader's 115200 bit/s at 4 MHz allows: no PPS1;
-    // T=1 is not the first protocol, so PPS for the protocol alone.
+    // TA1 = 96 (F 512, D 32) is more than this reader's 115200 bit/s allows; the
+    // fastest it can run is D = 16 at 3.58 MHz (111 875 bit/s): PPS1 = 95.
+    let negotiation = dev.with_driver(|r| r.last_protocol_call).unwrap();
     assert_eq!(
-        dev.with_driver(|r| r.last_protocol_call),
-        Some(Negotiation::ProtocolOnly)
+        negotiation.request.unwrap().as_bytes(),
+        [0xFF, 0x11, 0x95, 0x7B]
     );
+    assert_eq!(
+        negotiation.timing,
+        readerkit::timing::Timing {
+            f: 512,
+            d: 16,
+            clock_khz: 3580
+        }
+    );
+    let (_, out) = call(&dev, Ioctl::GetAttribute, &u32_input(attr::CURRENT_D), 4);
+    assert_eq!(out, 16u32.to_le_bytes());
     let (_, out) = call(
         &dev,
         Ioctl::GetAttribute,
@@ -196,8 +207,8 @@ fn set_protocol_prefers_t1_and_checks_state() {
     assert_eq!(select(&dev, T0).0, complete(Status::NotSupported, 0));
     assert_eq!(select(&dev, T1).0, complete(Status::Success, 4));
     assert_eq!(
-        dev.with_driver(|r| r.last_protocol_call),
-        Some(Negotiation::None)
+        dev.with_driver(|r| r.last_protocol_call).unwrap().request,
+        None
     );
 }
 
@@ -209,10 +220,11 @@ fn set_protocol_default_bit_and_specific_mode() {
     let (outcome, out) = select(&dev, 0x8000_0001);
     assert_eq!(outcome, complete(Status::Success, 4));
     assert_eq!(out, u32_input(T0));
+    let negotiation = dev.with_driver(|r| r.last_protocol_call).unwrap();
+    assert_eq!(negotiation.request, None, "T=0 is first: no PPS");
     assert_eq!(
-        dev.with_driver(|r| r.last_protocol_call),
-        Some(Negotiation::None),
-        "T=0 is first"
+        negotiation.timing,
+        readerkit::timing::Timing::default_at(3580)
     );
 
     let specific = device_with(all_functions(), &with_tck(ATR_SPECIFIC_T1));

@@ -8,6 +8,7 @@
 
 use crate::caps::{CardCapabilities, ReaderCapabilities};
 use crate::ioctl::PowerAction;
+use crate::pps;
 use crate::protocol::Protocol;
 use crate::status::Status;
 use crate::timing::Timing;
@@ -26,7 +27,7 @@ pub type PowerFn<D> = fn(&mut D, PowerAction, &mut AtrBuffer) -> Result<(), Stat
 pub type TransmitFn<D> = fn(&mut D, &TransmitCall<'_>, &mut [u8]) -> Result<usize, Status>;
 
 /// SET_PROTOCOL: make `protocol` the one in force (doing the PPS exchange the call
-/// asks for) and return the transmission parameters now in force.
+/// carries, if any) and return the transmission parameters now in force.
 pub type SetProtocolFn<D> = fn(&mut D, &ProtocolCall<'_>) -> Result<Timing, Status>;
 
 /// IS_PRESENT / IS_ABSENT when the card is not yet in the awaited state: start
@@ -104,31 +105,17 @@ pub struct TransmitCall<'a> {
     pub settings: Settings,
 }
 
-/// How SET_PROTOCOL wants the protocol established.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Negotiation {
-    /// No PPS: the card is in specific mode, or the protocol is already in force;
-    /// configure the reader for it with the parameters in [`CardCapabilities::timing`].
-    None,
-    /// PPS for the protocol only (PPS1 absent): default Fi/Di.
-    ProtocolOnly,
-    /// PPS for the protocol with Fi/Di (PPS1 = Fi << 4 | Di). If the card refuses,
-    /// reset it and retry with [`Negotiation::ProtocolOnly`], or fail.
-    WithParameters {
-        /// Clock rate conversion index Fi.
-        fi: u8,
-        /// Baud rate adjustment index Di.
-        di: u8,
-    },
-}
-
 /// What a SET_PROTOCOL callback gets.
 #[derive(Debug)]
 pub struct ProtocolCall<'a> {
     /// The protocol to establish.
     pub protocol: Protocol,
-    /// Whether and how to do PPS.
-    pub negotiation: Negotiation,
+    /// What to send: the PPS request, if any (`negotiation.request`), and the
+    /// parameters to switch to once the card accepted it ([`pps::Negotiation::accept`]
+    /// says which). Without a request, switch to `negotiation.timing` directly.
+    /// After a failed PPS, reset the card and fail (the caller may retry with
+    /// `SCARD_PROTOCOL_DEFAULT`).
+    pub negotiation: pps::Negotiation,
     /// The card's capabilities.
     pub card: &'a CardCapabilities,
     /// The reader's capabilities.

@@ -23,8 +23,8 @@ mod card;
 mod perf;
 
 pub use callbacks::{
-    AtrBuffer, MechanismFn, Negotiation, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn,
-    Settings, TrackingFn, TransmitCall, TransmitFn, VendorFn,
+    AtrBuffer, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn, Settings,
+    TrackingFn, TransmitCall, TransmitFn, VendorFn,
 };
 pub use perf::PerfCounters;
 
@@ -36,8 +36,8 @@ use crate::platform::{Mutex, Platform};
 use crate::protocol::{Protocol, ProtocolMask};
 use crate::state::CardState;
 use crate::status::Status;
-use crate::timing;
 use crate::tracking::Wait;
+use crate::{pps, timing};
 
 use card::{CardSlot, Snapshot};
 
@@ -544,58 +544,66 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 }
 
-/// Pick the protocol for SET_PROTOCOL and how to establish it.
+/// Pick the protocol for SET_PROTOCOL and how to establish it (PPS or not).
 fn choose_protocol(
     mask: ProtocolMask,
     card: &CardCapabilities,
     reader: &ReaderCapabilities,
-) -> Result<(Protocol, Negotiation), Status> {
-    let p = &card.parameters;
-    if let (Mode::Specific { .. }, Some(selected)) = (p.mode, card.selected) {
-        return if mask.contains(selected) && reader.protocols.contains(selected) {
-            Ok((selected, Negotiation::None))
-        } else {
-            Err(Status::NotSupported)
-        };
-    }
+) -> Result<(Protocol, pps::Negotiation), Status> {
+    let keep = |protocol: Protocol| pps::Negotiation {
+        protocol,
+        request: None,
+        timing: card.timing,
+        default_timing: timing::Timing::default_at(reader.default_clock_khz),
+    };
+    // Specific mode (TA2), or a protocol negotiated earlier: the card stays in it
+    // until it is reset; no PPS.
     if let Some(selected) = card.selected {
-        // Negotiated earlier: the card stays in this protocol until it is reset.
-        return if mask.contains(selected) {
-            Ok((selected, Negotiation::None))
+        return if mask.contains(selected) && reader.protocols.contains(selected) {
+            Ok((selected, keep(selected)))
         } else {
             Err(Status::NotSupported)
         };
     }
+    let p = &card.parameters;
     let protocol = mask
         .intersect(p.protocols)
         .intersect(reader.protocols)
         .preferred()
         .ok_or(Status::NotSupported)?;
-    let default_indices = (p.fi, p.di) == (timing::FI_DEFAULT, timing::DI_DEFAULT)
-        || (p.fi == 0 && p.di == timing::DI_DEFAULT);
-    let first = protocol.iso_number() == Some(p.first_protocol);
-    let negotiation =
-        if mask.wants_default_parameters() || default_indices || !reader_can_run(p, reader) {
-            if first {
-                Negotiation::None
-            } else {
-                Negotiation::ProtocolOnly
-            }
-        } else {
-            Negotiation::WithParameters { fi: p.fi, di: p.di }
-        };
-    Ok((protocol, negotiation))
-}
-
-/// `true` if the reader can drive the card at the Fi/Di it offers: at the reader's
-/// clock (capped by f(max)) the bit rate stays within the reader's maximum.
-fn reader_can_run(p: &crate::atr::Parameters, reader: &ReaderCapabilities) -> bool {
-    let Some(rate) = timing::clock_rate_conversion(p.fi) else {
-        return false;
-    };
-    let clock = reader.max_clock_khz.min(rate.fmax_khz);
-    match timing::Timing::from_indices(p.fi, p.di, clock) {
-        Some(t) => t.baud() <= reader.max_data_rate,
-        None => false,
+    if protocol == Protocol::Raw {
+        return Ok((protocol, keep(protocol)));
     }
+    let offer = pps::CardOffer {
+        fi: p.fi,
+        di: p.di,
+        protocols: p.protocols,
+        first_protocol: p.first_protocol,
+        specific: match p.mode {
+            Mode::Specific {
+                protocol,
+                implicit_parameters,
+                can_change,
+            } => Some(pps::SpecificMode {
+                protocol,
+                implicit_parameters,
+                can_change,
+            }),
+            Mode::Negotiable => None,
+        },
+    };
+    let limits = pps::ReaderLimits {
+        default_clock_khz: reader.default_clock_khz,
+        max_clock_khz: reader.max_clock_khz,
+        max_data_rate_bps: reader.max_data_rate,
+        clocks_khz: &[],
+        data_rates_bps: &[],
+    };
+    let wanted = if mask.wants_default_parameters() {
+        pps::Wanted::default_parameters(protocol)
+    } else {
+        pps::Wanted::optimal(protocol)
+    };
+    let negotiation = pps::negotiate(&offer, &limits, &wanted).map_err(|e| e.status())?;
+    Ok((protocol, negotiation))
 }

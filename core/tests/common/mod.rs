@@ -53,7 +53,7 @@ pub struct MemReader {
     pub calls: Vec<&'static str>,
     pub transmit_status: Option<Status>,
     pub tracking_waits: Vec<Wait>,
-    pub last_protocol_call: Option<readerkit::device::Negotiation>,
+    pub last_protocol_call: Option<readerkit::pps::Negotiation>,
 }
 
 impl MemReader {
@@ -97,7 +97,8 @@ pub fn transmit(
 pub fn set_protocol(r: &mut MemReader, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
     r.calls.push("set_protocol");
     r.last_protocol_call = Some(call.negotiation);
-    Ok(call.card.timing)
+    // The in-memory card accepts every PPS.
+    Ok(call.negotiation.timing)
 }
 
 pub fn tracking(r: &mut MemReader, wait: Wait) -> Result<(), Status> {
