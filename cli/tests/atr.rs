@@ -1,0 +1,488 @@
+//! Runs the built `readerkit` binary on ATRs and checks its JSON field by field (with
+//! a tiny JSON parser below, so the crate keeps no dependency beyond readerkit).
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_readerkit"))
+        .args(args)
+        .output()
+        .expect("run readerkit")
+}
+
+/// `readerkit atr --json <words>`: exit code and the one parsed JSON object.
+fn atr_json(words: &[&str]) -> (i32, Json) {
+    let mut args = vec!["atr", "--json"];
+    args.extend_from_slice(words);
+    let out = run(&args);
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(text.lines().count(), 1, "exactly one line of JSON: {text}");
+    let json = Json::parse(text.trim()).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+    (out.status.code().expect("exit code"), json)
+}
+
+fn ok(words: &[&str]) -> Json {
+    let (code, json) = atr_json(words);
+    assert_eq!(code, 0, "{json:?}");
+    assert!(json.get("error").is_none());
+    json
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(u64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Result<Json, String> {
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(format!("trailing text at {}", p.i));
+        }
+        Ok(v)
+    }
+
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn at(&self, key: &str) -> &Json {
+        self.get(key)
+            .unwrap_or_else(|| panic!("missing key {key} in {self:?}"))
+    }
+
+    fn num(&self, key: &str) -> u64 {
+        match self.at(key) {
+            Json::Num(n) => *n,
+            other => panic!("{key} is not a number: {other:?}"),
+        }
+    }
+
+    fn str(&self, key: &str) -> &str {
+        match self.at(key) {
+            Json::Str(s) => s,
+            other => panic!("{key} is not a string: {other:?}"),
+        }
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        match self.at(key) {
+            Json::Bool(b) => *b,
+            other => panic!("{key} is not a bool: {other:?}"),
+        }
+    }
+
+    fn nums(&self, key: &str) -> Vec<u64> {
+        match self.at(key) {
+            Json::Arr(items) => items
+                .iter()
+                .map(|v| match v {
+                    Json::Num(n) => *n,
+                    other => panic!("{key} holds a non-number {other:?}"),
+                })
+                .collect(),
+            other => panic!("{key} is not an array: {other:?}"),
+        }
+    }
+
+    fn strs(&self, key: &str) -> Vec<String> {
+        match self.at(key) {
+            Json::Arr(items) => items
+                .iter()
+                .map(|v| match v {
+                    Json::Str(s) => s.clone(),
+                    other => panic!("{key} holds a non-string {other:?}"),
+                })
+                .collect(),
+            other => panic!("{key} is not an array: {other:?}"),
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), String> {
+        self.ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(format!("expected `{}` at {}", c as char, self.i))
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        self.ws();
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(Json::Obj(fields));
+                }
+                loop {
+                    self.ws();
+                    let key = self.string()?;
+                    self.eat(b':')?;
+                    let v = self.value()?;
+                    assert!(fields.iter().all(|(k, _)| *k != key), "duplicate key {key}");
+                    fields.push((key, v));
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Json::Obj(fields));
+                        }
+                        _ => return Err(format!("bad object at {}", self.i)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    self.ws();
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Json::Arr(items));
+                        }
+                        _ => return Err(format!("bad array at {}", self.i)),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Json::Str(self.string()?)),
+            Some(b't') if self.s[self.i..].starts_with(b"true") => {
+                self.i += 4;
+                Ok(Json::Bool(true))
+            }
+            Some(b'f') if self.s[self.i..].starts_with(b"false") => {
+                self.i += 5;
+                Ok(Json::Bool(false))
+            }
+            Some(b'n') if self.s[self.i..].starts_with(b"null") => {
+                self.i += 4;
+                Ok(Json::Null)
+            }
+            Some(c) if c.is_ascii_digit() => {
+                let start = self.i;
+                while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+                    self.i += 1;
+                }
+                let text =
+                    std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
+                text.parse().map(Json::Num).map_err(|e| e.to_string())
+            }
+            _ => Err(format!("unexpected input at {}", self.i)),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.eat(b'"')?;
+        let mut out = String::new();
+        loop {
+            let c = *self.s.get(self.i).ok_or("unterminated string")?;
+            self.i += 1;
+            match c {
+                b'"' => return Ok(out),
+                b'\\' => {
+                    let e = *self.s.get(self.i).ok_or("bad escape")?;
+                    self.i += 1;
+                    match e {
+                        b'"' | b'\\' | b'/' => out.push(e as char),
+                        b'n' => out.push('\n'),
+                        b't' => out.push('\t'),
+                        b'r' => out.push('\r'),
+                        b'u' => {
+                            let hex = std::str::from_utf8(&self.s[self.i..self.i + 4])
+                                .map_err(|e| e.to_string())?;
+                            let code = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+                            out.push(char::from_u32(code).ok_or("bad \\u")?);
+                            self.i += 4;
+                        }
+                        _ => return Err("unknown escape".into()),
+                    }
+                }
+                c if c < 0x20 => return Err("control character in string".into()),
+                c => out.push(c as char),
+            }
+        }
+    }
+}
+
+const T0_ONLY: &str = "3B 02 14 50";
+const INVERSE: &str = "3F 2F 00 80 69 AF 03 07 06 68 00 7F 0A 0E 83 3E 9F 16";
+
+#[test]
+fn direct_t0_only() {
+    let j = ok(&[T0_ONLY]);
+    assert_eq!(j.str("convention"), "direct");
+    assert_eq!(j.nums("protocols"), [0]);
+    assert_eq!(j.num("default_protocol"), 0);
+    assert_eq!((j.num("fi"), j.num("di")), (1, 1));
+    assert_eq!(j.num("fmax_khz"), 5000);
+    assert_eq!((j.num("n"), j.num("wi")), (0, 10));
+    assert_eq!((j.num("ifsc"), j.num("bwi"), j.num("cwi")), (32, 4, 13));
+    assert_eq!(j.str("edc"), "lrc");
+    assert!(!j.bool("specific"));
+    assert_eq!(j.str("historical"), "1450");
+    assert_eq!(j.str("tck"), "absent");
+    assert_eq!(j.at("tck_byte"), &Json::Null);
+    assert_eq!(j.str("check"), "ok");
+    let t = j.at("timing");
+    assert_eq!(t.num("clock_khz"), 3580);
+    let d = t.at("default");
+    // 372 / 3.58 MHz = 103.910... µs; 12 etu guard; WWT = 10 * 960 * 372 / 3.58 MHz.
+    assert_eq!(d.num("etu_ns"), 103_911);
+    assert_eq!(d.num("guard_us"), 1247);
+    assert_eq!(d.num("wwt_us"), 997_542);
+    assert_eq!(t.at("card"), &t.at("default").clone());
+    assert_eq!(t.str("initial"), "default");
+}
+
+#[test]
+fn inverse_decoded_and_raw() {
+    let decoded = ok(&[INVERSE]);
+    assert_eq!(decoded.str("convention"), "inverse");
+    assert_eq!(decoded.nums("protocols"), [0]);
+    assert_eq!(decoded.num("historical_len"), 15);
+    assert_eq!(decoded.str("historical"), "8069AF03070668007F0A0E833E9F16");
+    assert_eq!(decoded.num("tb1"), 0);
+    let raw: Vec<String> = INVERSE
+        .split_whitespace()
+        .map(|h| format!("{:02X}", !u8::from_str_radix(h, 16).unwrap().reverse_bits()))
+        .collect();
+    assert_eq!(raw[0], "03");
+    let raw = raw.join(" ");
+    let j = ok(&[&raw]);
+    assert_eq!(j.str("convention"), "inverse");
+    assert_eq!(j.str("atr"), decoded.str("atr"));
+    assert_eq!(j, decoded);
+}
+
+#[test]
+fn t0_and_t1_offered() {
+    // TD1 = 80 (T=0, TD2), TD2 = 01 (T=1), TCK = 01.
+    let j = ok(&["3B 80 80 01 01"]);
+    assert_eq!(j.nums("protocols"), [0, 1]);
+    assert_eq!(j.num("default_protocol"), 0);
+    assert_eq!(j.str("tck"), "ok");
+    assert_eq!(j.num("tck_byte"), 1);
+    assert_eq!(j.str("historical"), "");
+    let card = j.at("timing").at("card");
+    for key in ["wwt_us", "cwt_us", "bwt_us", "bgt_us"] {
+        assert!(card.num(key) > 0, "{key}");
+    }
+}
+
+#[test]
+fn t1_with_crc() {
+    // TD1 = 81 (T=1, TD2), TD2 = 41 (TC3, T=1), TC3 = 01 (CRC), TCK = 41.
+    let j = ok(&["3B 80 81 41 01 41"]);
+    assert_eq!(j.nums("protocols"), [1]);
+    assert_eq!(j.num("default_protocol"), 1);
+    assert_eq!(j.str("edc"), "crc");
+    assert_eq!(j.str("tck"), "ok");
+    assert_eq!(j.strs("reserved"), Vec::<String>::new());
+}
+
+#[test]
+fn specific_mode_with_t15_classes() {
+    // From pcsc-tools' list: TA1 = 96, TD1 = 91, TA2 = 81 (specific T=1, cannot
+    // change, TA1 applies), TD2 = B1, TA3 = FE, TB3 = 55, TD3 = 1F, TA4 = C7, TCK D4.
+    let j = ok(&["3B 90 96 91 81 B1 FE 55 1F C7 D4"]);
+    assert!(j.bool("specific"));
+    assert_eq!(j.str("mode"), "specific");
+    assert_eq!(j.num("specific_protocol"), 1);
+    assert!(!j.bool("implicit_parameters"));
+    assert!(!j.bool("can_change"));
+    assert_eq!(j.num("ta2"), 0x81);
+    assert_eq!(j.num("default_protocol"), 1);
+    assert_eq!(j.nums("protocols"), [1]);
+    assert_eq!((j.num("fi"), j.num("di")), (9, 6));
+    assert_eq!(j.num("fmax_khz"), 5000);
+    assert_eq!((j.num("ifsc"), j.num("bwi"), j.num("cwi")), (254, 5, 5));
+    assert_eq!(j.str("clock_stop"), "no_preference");
+    assert_eq!(j.strs("classes"), ["A", "B", "C"]);
+    assert_eq!(j.str("tck"), "ok");
+    let t = j.at("timing");
+    assert_eq!(t.str("initial"), "card");
+    assert_eq!((t.at("card").num("f"), t.at("card").num("d")), (512, 32));
+}
+
+#[test]
+fn specific_mode_implicit_parameters() {
+    let j = ok(&["3B B0 13 00 90 11 01 23"]);
+    assert!(j.bool("specific"));
+    assert!(j.bool("implicit_parameters"));
+    assert!(j.bool("can_change"));
+    assert_eq!(j.num("specific_protocol"), 1);
+    assert_eq!(j.num("default_protocol"), 1);
+    assert_eq!((j.num("fi"), j.num("di")), (1, 3));
+    assert_eq!(j.num("tb1"), 0);
+    assert_eq!(j.at("timing").str("initial"), "default");
+}
+
+#[test]
+fn bad_tck_still_shows_every_field() {
+    // From pcsc-tools' list: TD1 = 80, TD2 = 01, six historical bytes, TCK 00 wrong.
+    let j = ok(&["3B 86 80 01 06 75 77 81 02 8F 00"]);
+    assert_eq!(j.str("tck"), "bad");
+    assert_eq!(j.num("tck_byte"), 0);
+    assert_eq!(j.str("check"), "wrong TCK");
+    assert_eq!(j.nums("protocols"), [0, 1]);
+    assert_eq!(j.str("historical"), "06757781028F");
+    assert_eq!(j.num("historical_len"), 6);
+    assert_eq!(j.str("convention"), "direct");
+}
+
+#[test]
+fn reserved_values_are_flagged() {
+    // TA1 = 77: Fi 7 is RFU; Di 7 is D = 64 since ISO/IEC 7816-3:2006.
+    let j = ok(&["3B 10 77"]);
+    assert_eq!(j.strs("reserved"), ["reserved_fi"]);
+    assert_eq!(j.at("fmax_khz"), &Json::Null);
+    assert_eq!(j.at("timing").at("card"), &Json::Null);
+    assert_eq!(j.str("check"), "reserved Fi 7");
+}
+
+#[test]
+fn truncated_bad_ts_and_bad_hex_are_errors() {
+    for (words, needle) in [
+        (&["3B 02 14"][..], "truncated"),
+        (&["3A 00"][..], "invalid TS 3A"),
+        (&["3B 00 00"][..], "after the end"),
+        (&["3B 0"][..], "odd number"),
+        (&["3B 0G"][..], "invalid hex digit"),
+    ] {
+        let (code, j) = atr_json(words);
+        assert_eq!(code, 1, "{words:?}");
+        let Json::Obj(fields) = &j else { panic!() };
+        assert_eq!(fields.len(), 1, "only the error key: {j:?}");
+        assert!(j.str("error").contains(needle), "{words:?}: {j:?}");
+    }
+    let out = run(&["atr", "3B", "02", "14"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"));
+}
+
+#[test]
+fn separators_and_argv_words() {
+    let reference = ok(&[T0_ONLY]);
+    for words in [
+        &["3B:02:14:50"][..],
+        &["3B021450"][..],
+        &["3b", "02", "14", "50"][..],
+        &["3B:02", "14 50"][..],
+        &["--", "3B", "02:14:50"][..],
+    ] {
+        assert_eq!(ok(words), reference, "{words:?}");
+    }
+}
+
+#[test]
+fn clock_option() {
+    let j = ok(&["--clock-khz", "4000", T0_ONLY]);
+    assert_eq!(j.at("timing").num("clock_khz"), 4000);
+    assert_eq!(j.at("timing").at("default").num("etu_ns"), 93_000);
+    let k = ok(&["--clock-khz=4000", T0_ONLY]);
+    assert_eq!(j, k);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &[][..],
+        &["frobnicate"][..],
+        &["atr"][..],
+        &["atr", "--bogus", T0_ONLY][..],
+        &["atr", "--clock-khz"][..],
+        &["atr", "--clock-khz", "0", T0_ONLY][..],
+        &["atr", "--clock-khz", "fast", T0_ONLY][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn help() {
+    for args in [&["--help"][..], &["-h"][..], &["help"][..]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("readerkit atr"), "{text}");
+    }
+    let out = run(&["atr", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--clock-khz KHZ"));
+}
+
+#[test]
+fn human_output() {
+    let out = run(&["atr", "3B 90 96 91 81 B1 FE 55 1F C7 D4"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "TS = 3B --> Direct convention",
+        "T0 = 90, Y(1): 1001, K: 0",
+        "TA(1) = 96 --> Fi = 9, Di = 6: F = 512, f(max) = 5 MHz, D = 32",
+        "TA(2) = 81 --> Specific mode: protocol T = 1",
+        "TA(3) = FE --> IFSC: 254",
+        "TB(3) = 55 --> Block Waiting Integer: 5 - Character Waiting Integer: 5",
+        "TD(3) = 1F --> Y(4): 0001, Protocol T = 15",
+        "TA(4) = C7 --> Clock stop: no preference - Class accepted by the card: A 5V, B 3V, C 1.8V",
+        "TCK = D4 (correct checksum)",
+        "Timing at 3580 kHz",
+        "T=1 BWT (BWI=5)",
+        "right after the ATR: the card's Fi/Di",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let out = run(&["atr", INVERSE]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Inverse convention"));
+    assert!(text.contains("TCK absent"));
+    assert!(text.contains("T=0 WWT (WI=10)"));
+    let out = run(&["atr", "3B 86 80 01 06 75 77 81 02 8F 00"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("WRONG checksum"), "{text}");
+}
