@@ -67,11 +67,13 @@ pub mod atr;
 pub mod card;
 pub mod edc;
 pub mod fault;
+pub mod line;
 pub mod stats;
 
 pub use atr::Profile;
 pub use card::{Card, Config, ParityError};
 pub use fault::Faults;
+pub use line::SimLine;
 pub use stats::Stats;
 
 /// The default capacity of a [`Card`]'s command and response buffers, in bytes.

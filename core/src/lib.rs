@@ -40,6 +40,7 @@ pub mod caps;
 pub mod device;
 pub mod event;
 pub mod ioctl;
+pub mod line;
 pub mod platform;
 pub mod protocol;
 pub mod state;

@@ -1,0 +1,260 @@
+//! The whole stack on the simulated card: `Device::control` → `LineReader`
+//! callbacks → PPS / T=0 / T=1 engines → `SimLine` → simulated card, for every
+//! profile, with card removal mid-session and a mute card.
+
+use readerkit::atr::Convention as AtrConvention;
+use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::ioctl::Ioctl;
+use readerkit::line::LineReader;
+use readerkit::platform::SpinPlatform;
+use readerkit::timing::Timing;
+use readerkit::{CardState, Device, Outcome, Status, attr};
+use readerkit_card_sim::atr::Convention;
+use readerkit_card_sim::fault::{Faults, Mute};
+use readerkit_card_sim::{Card, Config, Profile, SimLine};
+
+type SimDevice = Device<SpinPlatform, LineReader<SimLine>>;
+
+fn device(card: Option<Card>) -> SimDevice {
+    let line = match card {
+        Some(card) => SimLine::new(card),
+        None => SimLine::empty(),
+    };
+    let dev = Device::new(
+        SpinPlatform::new(),
+        LineReader::functions(),
+        LineReader::new(line).with_t0_envelope(),
+        ReaderCapabilities::typical(),
+        VendorAttributes {
+            vendor_name: attr_string(b"readerkit"),
+            ..VendorAttributes::default()
+        },
+    );
+    dev
+}
+
+fn control(dev: &SimDevice, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
+    let mut out = vec![0u8; out_len];
+    match dev.control(ioctl.code(), input, &mut out) {
+        Outcome::Complete {
+            status: Status::Success,
+            bytes_written,
+        } => {
+            out.truncate(bytes_written);
+            Ok(out)
+        }
+        Outcome::Complete { status, .. } => Err(status),
+        Outcome::Pending => panic!("unexpected pending"),
+    }
+}
+
+fn power_up(dev: &SimDevice) -> Result<Vec<u8>, Status> {
+    control(dev, Ioctl::Power, &1u32.to_le_bytes(), 33)
+}
+
+fn select(dev: &SimDevice, mask: u32) -> Result<u32, Status> {
+    control(dev, Ioctl::SetProtocol, &mask.to_le_bytes(), 4)
+        .map(|o| u32::from_le_bytes(o.try_into().unwrap()))
+}
+
+/// TRANSMIT with the selected protocol; returns the response APDU.
+fn apdu(dev: &SimDevice, protocol: u32, command: &[u8]) -> Result<Vec<u8>, Status> {
+    let mut input = Vec::new();
+    input.extend_from_slice(&protocol.to_le_bytes());
+    input.extend_from_slice(&8u32.to_le_bytes());
+    input.extend_from_slice(command);
+    let out = control(dev, Ioctl::Transmit, &input, 8 + 70_000)?;
+    assert_eq!(out[..4], protocol.to_le_bytes());
+    Ok(out[8..].to_vec())
+}
+
+fn echo_command(data: &[u8]) -> Vec<u8> {
+    let mut c = vec![0x80, 0xEE, 0x00, 0x00];
+    if data.len() <= 255 {
+        c.push(data.len() as u8);
+        c.extend_from_slice(data);
+        c.push(0x00);
+    } else {
+        c.extend_from_slice(&[0x00, (data.len() >> 8) as u8, data.len() as u8]);
+        c.extend_from_slice(data);
+        c.extend_from_slice(&[0x00, 0x00]);
+    }
+    c
+}
+
+fn session(profile: Profile, mask: u32) -> (SimDevice, u32) {
+    let dev = device(Some(Card::new(profile)));
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    let protocol = select(&dev, mask).expect("set protocol");
+    (dev, protocol)
+}
+
+#[test]
+fn t1_card_negotiates_pps_and_moves_short_and_extended_apdus() {
+    let (dev, protocol) = session(Profile::t1(), 3);
+    assert_eq!(protocol, 2);
+    // TA1 = 96: the typical reader (max 115 200 bit/s) settles on F 512, D 16 at 3.58 MHz.
+    let timing = dev
+        .with_driver(|r| r.line().timing())
+        .expect("PPS switched the line");
+    assert_eq!(
+        timing,
+        Timing {
+            f: 512,
+            d: 16,
+            clock_khz: 3580
+        }
+    );
+    let out = control(&dev, Ioctl::GetAttribute, &attr::CURRENT_D.to_le_bytes(), 4).unwrap();
+    assert_eq!(out, 16u32.to_le_bytes());
+
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
+        [0x90, 0x00]
+    );
+    let challenge = apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!(challenge.len(), 10);
+    assert_eq!(challenge[8..], [0x90, 0x00]);
+    for len in [1usize, 200, 255, 256, 1000, 4096] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+        let response = apdu(&dev, 2, &echo_command(&data)).unwrap();
+        assert_eq!(response[..len], data[..], "ECHO {len}");
+        assert_eq!(response[len..], [0x90, 0x00]);
+    }
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x99, 0x00, 0x00]).unwrap(),
+        [0x6D, 0x00]
+    );
+    assert_eq!(
+        apdu(&dev, 2, &[0xA5, 0x84, 0x00, 0x00, 0x08]).unwrap(),
+        [0x6E, 0x00]
+    );
+    let perf = control(&dev, Ioctl::GetPerfCounter, &[], 12).unwrap();
+    assert_eq!(perf[..4], 10u32.to_le_bytes(), "10 transmissions");
+}
+
+#[test]
+fn t0_card_runs_get_response_and_envelope() {
+    let (dev, protocol) = session(Profile::t0(), 3);
+    assert_eq!(protocol, 1, "T=0 is all this card offers");
+    // SELECT with FCI: case 4 turned into case 3 + GET RESPONSE.
+    let fci = apdu(&dev, 1, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    assert_eq!(fci[0], 0x6F, "FCI template");
+    assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
+    let data: Vec<u8> = (0..600).map(|i| i as u8).collect();
+    let response = apdu(&dev, 1, &echo_command(&data)).unwrap();
+    assert_eq!(response[..600], data[..], "extended ECHO through ENVELOPE");
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        Err(Status::InvalidParameter),
+        "wrong header protocol"
+    );
+}
+
+#[test]
+fn dual_card_default_bit_keeps_t0_and_crc_card_runs_t1() {
+    let (dev, protocol) = session(Profile::t0_t1(), 0x8000_0003);
+    // DEFAULT asks for no PPS1; T=1 preferred, so PPS for the protocol only.
+    assert_eq!(protocol, 2);
+    assert_eq!(
+        dev.with_driver(|r| r.line().timing()),
+        Some(Timing::default_at(3580))
+    );
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x04])
+            .unwrap()
+            .len(),
+        6
+    );
+
+    let (crc, protocol) = session(Profile::t1_crc(), 2);
+    assert_eq!(protocol, 2);
+    let out = control(
+        &crc,
+        Ioctl::GetAttribute,
+        &attr::CURRENT_EBC_ENCODING.to_le_bytes(),
+        4,
+    )
+    .unwrap();
+    assert_eq!(out, 1u32.to_le_bytes());
+    let data = [0x5A; 300];
+    assert_eq!(
+        apdu(&crc, 2, &echo_command(&data)).unwrap()[..300],
+        data[..]
+    );
+}
+
+#[test]
+fn inverse_convention_card() {
+    let config = Config::new(Profile::t1().with_convention(Convention::Inverse));
+    let dev = device(Some(Card::with_config(config)));
+    dev.card_inserted();
+    let atr = power_up(&dev).unwrap();
+    assert_eq!(atr[0], 0x03, "the ATR as the UART received it");
+    let caps = dev.card_capabilities().unwrap();
+    assert_eq!(caps.atr.convention(), AtrConvention::Inverse);
+    assert_eq!(caps.atr.as_bytes()[0], 0x3F);
+    assert_eq!(select(&dev, 2), Ok(2));
+    assert_eq!(
+        apdu(&dev, 2, &echo_command(&[1, 2, 3])).unwrap(),
+        [1, 2, 3, 0x90, 0x00]
+    );
+}
+
+#[test]
+fn removal_mid_session_is_no_media_and_reinsertion_starts_fresh() {
+    let (dev, _) = session(Profile::t1(), 2);
+    dev.with_driver(|r| r.line_mut().remove());
+    dev.card_removed();
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        Err(Status::NoMedia)
+    );
+    assert_eq!(dev.state(), CardState::Absent);
+    // The card vanishes under the driver before the event arrives: a clean error.
+    dev.with_driver(|r| r.line_mut().insert(Card::new(Profile::t1())));
+    dev.card_inserted();
+    power_up(&dev).unwrap();
+    select(&dev, 2).unwrap();
+    dev.with_driver(|r| r.line_mut().remove());
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        Err(Status::NoMedia)
+    );
+    dev.with_driver(|r| r.line_mut().insert(Card::new(Profile::t0())));
+    dev.card_removed();
+    dev.card_inserted();
+    assert_eq!(dev.state(), CardState::Swallowed);
+    power_up(&dev).unwrap();
+    assert_eq!(select(&dev, 3), Ok(1), "the new card is a T=0 card");
+}
+
+#[test]
+fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
+    let mute = Config::new(Profile::t1()).with_faults(Faults {
+        mute: Mute::Always,
+        ..Faults::default()
+    });
+    let dev = device(Some(Card::with_config(mute)));
+    dev.card_inserted();
+    assert_eq!(power_up(&dev), Err(Status::IoTimeout));
+    assert_eq!(dev.state(), CardState::Swallowed);
+
+    let (dev, _) = session(Profile::t1(), 2);
+    dev.with_driver(|r| {
+        r.line_mut().card_mut().unwrap().set_faults(Faults {
+            mute: Mute::AfterAnswers(1),
+            ..Faults::default()
+        })
+    });
+    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        Err(Status::IoTimeout)
+    );
+    // A reset brings it back (the mute fault lasts until the next reset).
+    power_up(&dev).unwrap();
+    select(&dev, 2).unwrap();
+    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+}

@@ -1,0 +1,323 @@
+//! A complete reader driver for a card reached byte by byte: the power, SET_PROTOCOL
+//! and TRANSMIT callbacks written once, over the [`Line`] trait.
+//!
+//! A UART wired to a card interface chip, a CCID reader in character mode, a
+//! simulated card: anything that can reset the card, send bytes and receive bytes
+//! within a time limit is a [`Line`]. [`LineReader`] then runs the rest with the
+//! core's engines: the ATR is handed to the library, PPS goes out as
+//! [`pps::Negotiation`] asks, and APDUs travel through [`t0::Exchange`] or
+//! [`t1::Engine`]. Its [`LineReader::functions`] table plugs into a
+//! [`Device`](crate::Device).
+//!
+//! ```text
+//! Device::control ─► LineReader callbacks ─► t0 / t1 / pps engines ─► Line (bytes, µs)
+//! ```
+
+use crate::caps::CardCapabilities;
+use crate::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
+use crate::ioctl::PowerAction;
+use crate::protocol::Protocol;
+use crate::status::Status;
+use crate::timing::Timing;
+use crate::{atr, pps, t0, t1};
+
+/// Which reset [`Line::reset`] performs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reset {
+    /// Activate the contacts (after deactivating them if they were active), then reset.
+    Cold,
+    /// Reset with the contacts kept active.
+    Warm,
+}
+
+/// The card's I/O line and contacts, as a reader sees them.
+///
+/// Errors are [`Status`] values: [`Status::NoMedia`] when the card is gone,
+/// [`Status::DeviceProtocolError`] for a character received with a parity error (or
+/// repeated too often), anything else for a reader fault.
+pub trait Line {
+    /// Reset the card and put the bytes of its answer to reset into `atr`, as
+    /// received (an inverse-convention card may be left undecoded, TS = 03; the line
+    /// then switches itself to the inverse convention). Afterwards the line runs at
+    /// the default parameters (F = 372, D = 1, the reader's default clock).
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status>;
+
+    /// Deactivate the contacts.
+    fn deactivate(&mut self) -> Result<(), Status>;
+
+    /// Send `bytes` to the card (with the guard time the line is set up for).
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Status>;
+
+    /// Receive up to `buf.len()` bytes: the first within `first_us` µs, each further
+    /// one within `next_us` µs of the previous. Returns how many arrived; fewer than
+    /// asked means the time ran out.
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status>;
+
+    /// Switch the line to new transmission parameters (after PPS).
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Status>;
+}
+
+/// The protocol session in force on the line.
+// The T=1 engine (with its block buffer) lives inline: no allocation in the core.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Session {
+    /// No protocol set up since the last reset.
+    Idle,
+    /// T=0 exchanges with these settings.
+    T0(t0::Config),
+    /// T=1 with its engine (sequence numbers, IFSC live here between APDUs).
+    T1(t1::Engine),
+}
+
+/// A reader driver over a [`Line`]; see the module documentation.
+#[derive(Debug)]
+pub struct LineReader<L> {
+    line: L,
+    session: Session,
+    t0_extended: t0::Extended,
+}
+
+/// Largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
+const BLOCK_BUF_LEN: usize = 3 + 255 + 2;
+
+impl<L: Line> LineReader<L> {
+    /// A driver over `line`. Extended APDUs over T=0 are refused
+    /// ([`t0::Extended::NotSupported`]) unless [`LineReader::with_t0_envelope`] says
+    /// the card takes ENVELOPE.
+    pub fn new(line: L) -> LineReader<L> {
+        LineReader {
+            line,
+            session: Session::Idle,
+            t0_extended: t0::Extended::NotSupported,
+        }
+    }
+
+    /// Carry extended APDUs over T=0 in ENVELOPE commands.
+    pub fn with_t0_envelope(mut self) -> LineReader<L> {
+        self.t0_extended = t0::Extended::Envelope;
+        self
+    }
+
+    /// The line.
+    pub fn line(&self) -> &L {
+        &self.line
+    }
+
+    /// The line, mutably (to insert or remove a simulated card, say).
+    pub fn line_mut(&mut self) -> &mut L {
+        &mut self.line
+    }
+
+    /// The callback table: power, SET_PROTOCOL and TRANSMIT.
+    pub fn functions() -> ReaderFunctions<LineReader<L>> {
+        ReaderFunctions {
+            power: Some(Self::power),
+            set_protocol: Some(Self::set_protocol),
+            transmit: Some(Self::transmit),
+            ..ReaderFunctions::NONE
+        }
+    }
+
+    /// POWER callback.
+    pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+        self.session = Session::Idle;
+        match action {
+            PowerAction::PowerDown => self.line.deactivate(),
+            PowerAction::ColdReset => self.line.reset(Reset::Cold, atr),
+            PowerAction::WarmReset => self.line.reset(Reset::Warm, atr),
+        }
+    }
+
+    /// SET_PROTOCOL callback: the PPS exchange the call carries, then the new
+    /// parameters on the line and a fresh protocol session.
+    pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+        let negotiation = &call.negotiation;
+        let timing = match &negotiation.request {
+            None => negotiation.timing,
+            Some(request) => match self.exchange_pps(request, call.card, negotiation) {
+                Ok(timing) => timing,
+                Err(status) => {
+                    // ISO/IEC 7816-3 9.3: after a failed PPS the card must be
+                    // deactivated; the caller resets and retries with the defaults.
+                    self.session = Session::Idle;
+                    let _ = self.line.deactivate();
+                    return Err(status);
+                }
+            },
+        };
+        self.line.set_timing(timing)?;
+        self.session = session_for(
+            call.protocol,
+            call.card,
+            call.settings.suppress_t1_ifs_request,
+            self.t0_extended,
+        )?;
+        Ok(timing)
+    }
+
+    fn exchange_pps(
+        &mut self,
+        request: &pps::Request,
+        card: &CardCapabilities,
+        negotiation: &pps::Negotiation,
+    ) -> Result<Timing, Status> {
+        self.line.send(request.as_bytes())?;
+        // The card answers within the initial waiting time, 9600 etu at Fi.
+        let wait = card
+            .timing
+            .t0_waiting_time_us(10, timing_f(card.parameters.fi));
+        let mut reader = pps::ResponseReader::new();
+        let mut buf = [0u8; 6];
+        while !reader.is_complete() {
+            let need = reader.needed().clamp(1, buf.len());
+            let got = self.line.receive(&mut buf[..need], wait, wait)?;
+            if got == 0 {
+                return Err(Status::IoTimeout);
+            }
+            reader.feed(&buf[..got]).map_err(|e| e.status())?;
+        }
+        let response = reader.response().map_err(|e| e.status())?;
+        negotiation.accept(&response).map_err(|e| e.status())
+    }
+
+    /// TRANSMIT callback: the APDU through the selected protocol's engine.
+    pub fn transmit(&mut self, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+        let current = match self.session {
+            Session::T0(_) => Some(Protocol::T0),
+            Session::T1(_) => Some(Protocol::T1),
+            Session::Idle => None,
+        };
+        if current != Some(call.protocol) {
+            // Specific mode: the protocol applies from the ATR on, with no SET_PROTOCOL
+            // callback having run for this reset.
+            self.line.set_timing(call.card.timing)?;
+            self.session = session_for(
+                call.protocol,
+                call.card,
+                call.settings.suppress_t1_ifs_request,
+                self.t0_extended,
+            )?;
+        }
+        match &mut self.session {
+            Session::T0(config) => run_t0(&mut self.line, *config, call.apdu, reply),
+            Session::T1(engine) => run_t1(&mut self.line, engine, call.card, call.apdu, reply),
+            Session::Idle => Err(Status::InvalidDeviceState),
+        }
+    }
+}
+
+fn timing_f(fi: u8) -> u16 {
+    crate::timing::clock_rate_conversion(fi).map_or(crate::timing::F_DEFAULT, |rate| rate.f)
+}
+
+fn session_for(
+    protocol: Protocol,
+    card: &CardCapabilities,
+    suppress_ifs_request: bool,
+    t0_extended: t0::Extended,
+) -> Result<Session, Status> {
+    match protocol {
+        Protocol::T0 => {
+            let mut config = t0::Config::new(card.wwt_us());
+            config.extended = t0_extended;
+            Ok(Session::T0(config))
+        }
+        Protocol::T1 => {
+            let p = &card.parameters;
+            let edc = match p.edc {
+                atr::Edc::Lrc => t1::Edc::Lrc,
+                atr::Edc::Crc => t1::Edc::Crc,
+            };
+            let mut config = t1::Config::new(p.ifsc, edc);
+            config.ifsd = card.ifsd.clamp(1, 254);
+            config.send_ifs_request = !suppress_ifs_request;
+            t1::Engine::new(config)
+                .map(Session::T1)
+                .map_err(|e| e.status())
+        }
+        Protocol::Raw => Err(Status::NotSupported),
+    }
+}
+
+fn run_t0<L: Line>(
+    line: &mut L,
+    config: t0::Config,
+    apdu: &[u8],
+    reply: &mut [u8],
+) -> Result<usize, Status> {
+    let mut exchange = t0::Exchange::new(apdu, reply, config).map_err(|e| e.status())?;
+    let mut buf = [0u8; 64];
+    loop {
+        match exchange.action() {
+            t0::Action::Send(bytes) => {
+                line.send(bytes)?;
+                exchange.sent();
+            }
+            t0::Action::Receive { count, timeout_us } => {
+                let want = count.clamp(1, buf.len());
+                let got = line.receive(&mut buf[..want], timeout_us, timeout_us)?;
+                if got == 0 {
+                    exchange.timeout();
+                } else {
+                    exchange.feed(&buf[..got]);
+                }
+            }
+            t0::Action::Complete { len } => return Ok(len),
+            t0::Action::Failed(error) => return Err(error.status()),
+        }
+    }
+}
+
+fn run_t1<L: Line>(
+    line: &mut L,
+    engine: &mut t1::Engine,
+    card: &CardCapabilities,
+    apdu: &[u8],
+    reply: &mut [u8],
+) -> Result<usize, Status> {
+    let cwt_us = card.cwt_us();
+    let bwi = card.parameters.bwi;
+    let edc_len = match card.parameters.edc {
+        atr::Edc::Lrc => 1,
+        atr::Edc::Crc => 2,
+    };
+    let mut transaction = engine.transmit(apdu, reply).map_err(|e| e.status())?;
+    let mut action = transaction.action();
+    let mut block = [0u8; BLOCK_BUF_LEN];
+    loop {
+        let wait = match action.map_err(|e| e.status())? {
+            t1::Action::Done { response_len } => return Ok(response_len),
+            t1::Action::Send { block: bytes, wait } => {
+                line.send(bytes)?;
+                wait.bwt_us(&card.timing, bwi)
+            }
+        };
+        action = match receive_block(line, &mut block, wait, cwt_us, edc_len) {
+            Ok(0) => transaction.timeout(),
+            Ok(n) => transaction.receive(&block[..n]),
+            Err(Status::DeviceProtocolError) => transaction.line_error(),
+            Err(status) => return Err(status),
+        };
+    }
+}
+
+/// Read one T=1 block: the prologue within `bwt_us`, the rest within `cwt_us` per
+/// character. Returns the bytes read (0 if none came; a short count is an
+/// incomplete block, which the engine rejects).
+fn receive_block<L: Line>(
+    line: &mut L,
+    block: &mut [u8; BLOCK_BUF_LEN],
+    bwt_us: u32,
+    cwt_us: u32,
+    edc_len: usize,
+) -> Result<usize, Status> {
+    let got = line.receive(&mut block[..3], bwt_us, cwt_us)?;
+    if got < 3 {
+        return Ok(got);
+    }
+    let rest = usize::from(block[2]) + edc_len;
+    let end = (3 + rest).min(BLOCK_BUF_LEN);
+    let more = line.receive(&mut block[3..end], cwt_us, cwt_us)?;
+    Ok(3 + more)
+}
