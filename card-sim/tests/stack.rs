@@ -20,7 +20,7 @@ fn device(card: Option<Card>) -> SimDevice {
         Some(card) => SimLine::new(card),
         None => SimLine::empty(),
     };
-    let dev = Device::new(
+    Device::new(
         SpinPlatform::new(),
         LineReader::functions(),
         LineReader::new(line).with_t0_envelope(),
@@ -29,8 +29,7 @@ fn device(card: Option<Card>) -> SimDevice {
             vendor_name: attr_string(b"readerkit"),
             ..VendorAttributes::default()
         },
-    );
-    dev
+    )
 }
 
 fn control(dev: &SimDevice, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
