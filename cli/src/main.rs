@@ -4,6 +4,7 @@
 //! input was not acceptable (for `atr`: not an ATR), 2 usage error.
 
 mod atr_cmd;
+mod demo_cmd;
 mod json;
 
 use std::process::ExitCode;
@@ -16,11 +17,13 @@ readerkit - smart-card reader driver toolkit
 
 Usage:
   readerkit atr [--json] [--clock-khz KHZ] HEX...
+  readerkit demo [--profile t0|t1|t1-crc|t0-t1] [--no-wire]
   readerkit help [SUBCOMMAND]
   readerkit --help | -h
 
 Subcommands:
   atr    analyse an Answer-to-Reset (ISO/IEC 7816-3), like pcsc-tools' ATR_analysis
+  demo   run a session through the whole stack on the simulated card
 
 Run `readerkit atr --help` for the options of a subcommand.
 Exit status: 0 success, 1 invalid input (e.g. not an ATR), 2 usage error.
@@ -46,14 +49,19 @@ fn main() -> ExitCode {
                 print!("{}", atr_cmd::USAGE);
                 ExitCode::SUCCESS
             }
+            Some("demo") => {
+                print!("{}", demo_cmd::USAGE);
+                ExitCode::SUCCESS
+            }
             Some(other) => usage_error(&format!("unknown subcommand `{other}`")),
         },
         "atr" => atr_cmd::run(rest),
+        "demo" => demo_cmd::run(rest),
         other => usage_error(&format!("unknown subcommand `{other}`")),
     }
 }
 
-fn usage_error(message: &str) -> ExitCode {
+pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("readerkit: {message}\n");
     eprint!("{USAGE}");
     ExitCode::from(EXIT_USAGE)

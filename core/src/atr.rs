@@ -298,14 +298,9 @@ impl Iterator for Groups<'_> {
     }
 }
 
-/// T=1 error detection code chosen by the card (TC of the first T=1 group).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Edc {
-    /// Longitudinal redundancy check, one byte (the default).
-    Lrc,
-    /// Cyclic redundancy check, two bytes.
-    Crc,
-}
+/// T=1 error detection code chosen by the card (TC of the first T=1 group): the
+/// same type the T=1 engine runs with.
+pub use crate::t1::Edc;
 
 /// The mode the card enters after its ATR (ISO/IEC 7816-3:2006 clause 6.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -467,7 +462,7 @@ impl Parameters {
                             t1_tb = true;
                         }
                         if let (Some(tc), false) = (group.tc, t1_tc) {
-                            p.edc = if tc & 0x01 != 0 { Edc::Crc } else { Edc::Lrc };
+                            p.edc = Edc::from_tc(tc);
                             t1_tc = true;
                         }
                     }

@@ -133,7 +133,8 @@ pub struct CardCapabilities {
     pub selected: Option<Protocol>,
     /// F, D and the clock in force on the line.
     pub timing: Timing,
-    /// The T=1 information field size the reader announces, in bytes.
+    /// The T=1 information field size the reader announces, in bytes (its
+    /// [`ReaderCapabilities::max_ifsd`], at most 254).
     pub ifsd: u8,
 }
 
@@ -152,7 +153,8 @@ impl CardCapabilities {
             parameters,
             selected,
             timing,
-            ifsd: 32,
+            // The IFSD the reader announces with its first S(IFS request).
+            ifsd: reader.max_ifsd.clamp(1, 254),
         }
     }
 

@@ -19,7 +19,7 @@ use crate::ioctl::PowerAction;
 use crate::protocol::Protocol;
 use crate::status::Status;
 use crate::timing::Timing;
-use crate::{atr, pps, t0, t1};
+use crate::{pps, t0, t1};
 
 /// Which reset [`Line::reset`] performs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,14 +109,22 @@ impl<L: Line> LineReader<L> {
         &mut self.line
     }
 
-    /// The callback table: power, SET_PROTOCOL and TRANSMIT.
+    /// The callback table: power, SET_PROTOCOL, TRANSMIT and card tracking.
     pub fn functions() -> ReaderFunctions<LineReader<L>> {
         ReaderFunctions {
             power: Some(Self::power),
             set_protocol: Some(Self::set_protocol),
             transmit: Some(Self::transmit),
+            card_tracking: Some(Self::card_tracking),
             ..ReaderFunctions::NONE
         }
+    }
+
+    /// Card-tracking callback: nothing to start. Whoever watches the card's presence
+    /// (a presence pin, a polling thread, the simulation) reports insertion and
+    /// removal to the device, which completes the pending request.
+    pub fn card_tracking(&mut self, _wait: crate::tracking::Wait) -> Result<(), Status> {
+        Ok(())
     }
 
     /// POWER callback.
@@ -225,11 +233,7 @@ fn session_for(
         }
         Protocol::T1 => {
             let p = &card.parameters;
-            let edc = match p.edc {
-                atr::Edc::Lrc => t1::Edc::Lrc,
-                atr::Edc::Crc => t1::Edc::Crc,
-            };
-            let mut config = t1::Config::new(p.ifsc, edc);
+            let mut config = t1::Config::new(p.ifsc, p.edc);
             config.ifsd = card.ifsd.clamp(1, 254);
             config.send_ifs_request = !suppress_ifs_request;
             t1::Engine::new(config)
@@ -278,10 +282,7 @@ fn run_t1<L: Line>(
 ) -> Result<usize, Status> {
     let cwt_us = card.cwt_us();
     let bwi = card.parameters.bwi;
-    let edc_len = match card.parameters.edc {
-        atr::Edc::Lrc => 1,
-        atr::Edc::Crc => 2,
-    };
+    let edc_len = card.parameters.edc.epilogue_len();
     let mut transaction = engine.transmit(apdu, reply).map_err(|e| e.status())?;
     let mut action = transaction.action();
     let mut block = [0u8; BLOCK_BUF_LEN];

@@ -452,9 +452,6 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 if let Some(caps) = c.card.as_mut() {
                     caps.selected = Some(protocol);
                     caps.timing = timing;
-                    if protocol == Protocol::T1 {
-                        caps.ifsd = self.reader.max_ifsd.clamp(1, 254);
-                    }
                 }
                 c.state = CardState::Specific;
                 Ok::<(), Status>(())

@@ -1,0 +1,361 @@
+//! `readerkit demo`: the whole stack on the simulated card, in this process.
+//!
+//! `Device::control` → the `LineReader` callbacks → the PPS / T=0 / T=1 engines → a
+//! traced `SimLine` → the simulated card. Every request is printed with its answer,
+//! and (unless `--no-wire`) every byte that crosses the card's I/O line.
+
+use std::cell::Cell;
+use std::process::ExitCode;
+
+use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::device::AtrBuffer;
+use readerkit::ioctl::Ioctl;
+use readerkit::line::{Line, LineReader, Reset};
+use readerkit::platform::SpinPlatform;
+use readerkit::timing::Timing;
+use readerkit::{Device, Outcome, Status, attr};
+use readerkit_card_sim::{Card, Profile, SimLine};
+
+/// Usage text of `readerkit demo`.
+pub(crate) const USAGE: &str = "\
+Usage: readerkit demo [--profile t0|t1|t1-crc|t0-t1] [--no-wire]
+
+Runs a short smart-card session through the whole readerkit stack, in process:
+the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the
+simulated card. Prints every request, its answer, and the bytes on the card's
+I/O line (-> to the card, <- from the card). Default profile: t1.
+";
+
+thread_local! {
+    static WIRE: Cell<bool> = const { Cell::new(true) };
+}
+
+/// A `Line` that prints the bytes crossing it.
+struct Traced<L>(L);
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn wire(direction: &str, bytes: &[u8]) {
+    if WIRE.with(Cell::get) && !bytes.is_empty() {
+        let shown = if bytes.len() > 24 {
+            format!("{} ... ({} bytes)", hex(&bytes[..24]), bytes.len())
+        } else {
+            hex(bytes)
+        };
+        println!("      {direction} {shown}");
+    }
+}
+
+impl<L: Line> Line for Traced<L> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+        let result = self.0.reset(reset, atr);
+        wire("<-", atr);
+        result
+    }
+    fn deactivate(&mut self) -> Result<(), Status> {
+        self.0.deactivate()
+    }
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+        wire("->", bytes);
+        self.0.send(bytes)
+    }
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+        let n = self.0.receive(buf, first_us, next_us)?;
+        wire("<-", &buf[..n]);
+        Ok(n)
+    }
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+        if WIRE.with(Cell::get) {
+            println!(
+                "      line now F={} D={} at {} kHz ({} bit/s)",
+                timing.f,
+                timing.d,
+                timing.clock_khz,
+                timing.baud()
+            );
+        }
+        self.0.set_timing(timing)
+    }
+}
+
+type DemoDevice = Device<SpinPlatform, LineReader<Traced<SimLine>>>;
+
+struct Session {
+    dev: DemoDevice,
+    failures: usize,
+}
+
+impl Session {
+    fn request(
+        &mut self,
+        what: &str,
+        ioctl: Ioctl,
+        input: &[u8],
+        out_len: usize,
+    ) -> Option<Vec<u8>> {
+        println!("> {what}");
+        let mut out = vec![0u8; out_len];
+        match self.dev.control(ioctl.code(), input, &mut out) {
+            Outcome::Complete {
+                status: Status::Success,
+                bytes_written,
+            } => {
+                out.truncate(bytes_written);
+                Some(out)
+            }
+            Outcome::Complete { status, .. } => {
+                println!("  < {status} (NTSTATUS {:#010X})", status.to_ntstatus());
+                None
+            }
+            Outcome::Pending => {
+                println!("  < pending");
+                None
+            }
+        }
+    }
+
+    fn attribute(&mut self, what: &str, tag: u32) {
+        if let Some(value) = self.request(
+            &format!("GET_ATTRIBUTE {what}"),
+            Ioctl::GetAttribute,
+            &tag.to_le_bytes(),
+            64,
+        ) {
+            let shown = match value.len() {
+                4 if tag != attr::ATR_STRING => {
+                    u32::from_le_bytes(value.clone().try_into().unwrap_or([0; 4])).to_string()
+                }
+                _ if value.iter().all(|b| b.is_ascii_graphic() || *b == b' ') => {
+                    format!("\"{}\"", String::from_utf8_lossy(&value))
+                }
+                _ => hex(&value),
+            };
+            println!("  < {shown}");
+        }
+    }
+
+    fn apdu(&mut self, what: &str, protocol: u32, command: &[u8], expect_sw: u16) {
+        let mut input = protocol.to_le_bytes().to_vec();
+        input.extend_from_slice(&8u32.to_le_bytes());
+        input.extend_from_slice(command);
+        let shown = if command.len() > 24 {
+            format!("{} ... ({} bytes)", hex(&command[..24]), command.len())
+        } else {
+            hex(command)
+        };
+        match self.request(
+            &format!("TRANSMIT {what}: {shown}"),
+            Ioctl::Transmit,
+            &input,
+            8 + 70_000,
+        ) {
+            Some(out) => {
+                let response = &out[8..];
+                let n = response.len();
+                let sw = u16::from_be_bytes([response[n - 2], response[n - 1]]);
+                let data = &response[..n - 2];
+                let data_shown = if data.len() > 24 {
+                    format!("{} ... ({} bytes)", hex(&data[..24]), data.len())
+                } else {
+                    hex(data)
+                };
+                println!(
+                    "  < {data_shown}{}SW {sw:04X}",
+                    if data.is_empty() { "" } else { "  " }
+                );
+                if sw != expect_sw {
+                    println!("  ! expected SW {expect_sw:04X}");
+                    self.failures += 1;
+                }
+            }
+            None => self.failures += 1,
+        }
+    }
+}
+
+fn profile(name: &str) -> Option<Profile> {
+    match name {
+        "t0" => Some(Profile::t0()),
+        "t1" => Some(Profile::t1()),
+        "t1-crc" | "t1_crc" => Some(Profile::t1_crc()),
+        "t0-t1" | "t0_t1" => Some(Profile::t0_t1()),
+        _ => None,
+    }
+}
+
+/// Run `readerkit demo ARGS`.
+pub(crate) fn run(args: &[String]) -> ExitCode {
+    let mut profile_name = "t1".to_string();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--no-wire" => WIRE.with(|w| w.set(false)),
+            "--profile" => match args.next() {
+                Some(name) => profile_name = name.clone(),
+                None => return crate::usage_error("--profile needs a value"),
+            },
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => match other.strip_prefix("--profile=") {
+                Some(name) => profile_name = name.to_string(),
+                None => return crate::usage_error(&format!("unknown demo option `{other}`")),
+            },
+        }
+    }
+    let Some(card_profile) = profile(&profile_name) else {
+        return crate::usage_error(&format!(
+            "unknown profile `{profile_name}` (t0, t1, t1-crc, t0-t1)"
+        ));
+    };
+    let reader = ReaderCapabilities::typical();
+    println!(
+        "readerkit demo: the whole stack on the simulated card (profile {profile_name}), in process"
+    );
+    println!(
+        "reader: T=0 and T=1, clock {} kHz (max {} kHz), up to {} bit/s, IFSD {}\n",
+        reader.default_clock_khz, reader.max_clock_khz, reader.max_data_rate, reader.max_ifsd
+    );
+    let dev = Device::new(
+        SpinPlatform::new(),
+        LineReader::functions(),
+        LineReader::new(Traced(SimLine::empty())).with_t0_envelope(),
+        reader,
+        VendorAttributes {
+            vendor_name: attr_string(b"readerkit"),
+            ifd_type: attr_string(b"simulated reader"),
+            unit: 0,
+            ifd_version: IfdVersion {
+                major: 0,
+                minor: 1,
+                build: 0,
+            },
+            serial_number: attr_string(b"SIM-0001"),
+        },
+    );
+    let mut s = Session { dev, failures: 0 };
+    if let Some(state) = s.request("GET_STATE", Ioctl::GetState, &[], 4) {
+        println!("  < {state:02X?} (SCARD_ABSENT)");
+    }
+    s.request("IS_PRESENT (wait for a card)", Ioctl::IsPresent, &[], 0);
+    println!("* a card is inserted; the insertion event goes through the event queue");
+    s.dev
+        .with_driver(|r| r.line_mut().0.insert(Card::new(card_profile)));
+    s.dev.card_inserted();
+    s.dev.process_events();
+    println!(
+        "  tracking request completed: {:?}",
+        s.dev.platform().take_completion()
+    );
+    match s.request("POWER cold reset", Ioctl::Power, &1u32.to_le_bytes(), 33) {
+        Some(atr) => println!("  < ATR {}  (state {:?})", hex(&atr), s.dev.state()),
+        None => return ExitCode::FAILURE,
+    }
+    s.attribute("VENDOR_NAME", attr::VENDOR_NAME);
+    s.attribute("CURRENT_IFSC", attr::CURRENT_IFSC);
+    let protocol = match s.request(
+        "SET_PROTOCOL T=0 | T=1 (optimal parameters)",
+        Ioctl::SetProtocol,
+        &3u32.to_le_bytes(),
+        4,
+    ) {
+        Some(p) => {
+            let p = u32::from_le_bytes(p.try_into().unwrap_or([0; 4]));
+            println!("  < T={}  (state {:?})", p - 1, s.dev.state());
+            p
+        }
+        None => return ExitCode::FAILURE,
+    };
+    s.attribute("CURRENT_F", attr::CURRENT_F);
+    s.attribute("CURRENT_D", attr::CURRENT_D);
+    s.apdu(
+        "SELECT MF",
+        protocol,
+        &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00],
+        0x9000,
+    );
+    s.apdu(
+        "SELECT 2F00 with FCI",
+        protocol,
+        &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x2F, 0x00, 0x00],
+        0x9000,
+    );
+    s.apdu(
+        "READ BINARY 16 bytes",
+        protocol,
+        &[0x00, 0xB0, 0x00, 0x00, 0x10],
+        0x9000,
+    );
+    s.apdu(
+        "GET CHALLENGE 8 bytes",
+        protocol,
+        &[0x00, 0x84, 0x00, 0x00, 0x08],
+        0x9000,
+    );
+    s.apdu(
+        "VERIFY wrong PIN",
+        protocol,
+        &[0x00, 0x20, 0x00, 0x80, 0x04, b'0', b'0', b'0', b'0'],
+        0x63C2,
+    );
+    s.apdu(
+        "VERIFY PIN 1234",
+        protocol,
+        &[0x00, 0x20, 0x00, 0x80, 0x04, b'1', b'2', b'3', b'4'],
+        0x9000,
+    );
+    let data: Vec<u8> = (0..1024u32).map(|i| (i * 31 + 7) as u8).collect();
+    let mut echo = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x04, 0x00];
+    echo.extend_from_slice(&data);
+    echo.extend_from_slice(&[0x00, 0x00]);
+    s.apdu("ECHO 1024 bytes (extended APDU)", protocol, &echo, 0x9000);
+    s.apdu(
+        "unknown instruction",
+        protocol,
+        &[0x00, 0x50, 0x00, 0x00],
+        0x6D00,
+    );
+    if let Some(perf) = s.request("GET_PERF_CNTR", Ioctl::GetPerfCounter, &[], 12) {
+        let word = |i: usize| u32::from_le_bytes(perf[i..i + 4].try_into().unwrap_or([0; 4]));
+        println!(
+            "  < {} transmissions, {} bytes sent, {} bytes received",
+            word(0),
+            word(4),
+            word(8)
+        );
+    }
+    s.request("IS_ABSENT (wait for removal)", Ioctl::IsAbsent, &[], 0);
+    println!("* the card is pulled out");
+    s.dev.with_driver(|r| r.line_mut().0.remove());
+    s.dev.card_removed();
+    s.dev.process_events();
+    println!(
+        "  tracking request completed: {:?}",
+        s.dev.platform().take_completion()
+    );
+    let mut input = protocol.to_le_bytes().to_vec();
+    input.extend_from_slice(&8u32.to_le_bytes());
+    input.extend_from_slice(&[0x00, 0x84, 0x00, 0x00, 0x08]);
+    println!("> TRANSMIT GET CHALLENGE after removal");
+    let outcome = s
+        .dev
+        .control(Ioctl::Transmit.code(), &input, &mut [0u8; 64]);
+    println!("  < {:?}", outcome.status());
+    if outcome.status() != Some(Status::NoMedia) {
+        s.failures += 1;
+    }
+    if s.failures == 0 {
+        println!("\ndemo: every step answered as expected");
+        ExitCode::SUCCESS
+    } else {
+        println!("\ndemo: {} step(s) answered unexpectedly", s.failures);
+        ExitCode::FAILURE
+    }
+}
