@@ -1,0 +1,1012 @@
+//! The device: callback table, initialisation in caller storage, `rk_device_control`,
+//! card events and tracking.
+
+use core::ffi::{c_char, c_void};
+use core::mem::{align_of, size_of};
+use core::ptr;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use readerkit::caps::{
+    AttrString, IfdVersion, Mechanics, ReaderCapabilities, ReaderType, VendorAttributes,
+};
+use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
+use readerkit::ioctl::PowerAction;
+use readerkit::platform::Platform;
+use readerkit::timing::Timing;
+use readerkit::tracking::Wait;
+use readerkit::{Device, Outcome, ProtocolMask, ReaderFunctions, Status};
+use static_assertions::const_assert;
+
+use crate::guard::{bytes, bytes_mut, check_ptr, guard, write_opt};
+use crate::status::*;
+
+/// `IOCTL_SMARTCARD_POWER`.
+pub const RK_IOCTL_POWER: u32 = 0x00310004;
+/// `IOCTL_SMARTCARD_GET_ATTRIBUTE`.
+pub const RK_IOCTL_GET_ATTRIBUTE: u32 = 0x00310008;
+/// `IOCTL_SMARTCARD_SET_ATTRIBUTE`.
+pub const RK_IOCTL_SET_ATTRIBUTE: u32 = 0x0031000C;
+/// `IOCTL_SMARTCARD_CONFISCATE`.
+pub const RK_IOCTL_CONFISCATE: u32 = 0x00310010;
+/// `IOCTL_SMARTCARD_TRANSMIT`.
+pub const RK_IOCTL_TRANSMIT: u32 = 0x00310014;
+/// `IOCTL_SMARTCARD_EJECT`.
+pub const RK_IOCTL_EJECT: u32 = 0x00310018;
+/// `IOCTL_SMARTCARD_SWALLOW`.
+pub const RK_IOCTL_SWALLOW: u32 = 0x0031001C;
+/// `IOCTL_SMARTCARD_IS_PRESENT`.
+pub const RK_IOCTL_IS_PRESENT: u32 = 0x00310028;
+/// `IOCTL_SMARTCARD_IS_ABSENT`.
+pub const RK_IOCTL_IS_ABSENT: u32 = 0x0031002C;
+/// `IOCTL_SMARTCARD_SET_PROTOCOL`.
+pub const RK_IOCTL_SET_PROTOCOL: u32 = 0x00310030;
+/// `IOCTL_SMARTCARD_GET_STATE`.
+pub const RK_IOCTL_GET_STATE: u32 = 0x00310038;
+/// `IOCTL_SMARTCARD_GET_LAST_ERROR`.
+pub const RK_IOCTL_GET_LAST_ERROR: u32 = 0x0031003C;
+
+/// POWER callback action: power the card down.
+pub const RK_POWER_DOWN: u32 = 0;
+/// POWER callback action: cold reset (power up).
+pub const RK_POWER_COLD_RESET: u32 = 1;
+/// POWER callback action: warm reset.
+pub const RK_POWER_WARM_RESET: u32 = 2;
+
+/// Card tracking: wait for a card to be inserted (IS_PRESENT).
+pub const RK_WAIT_INSERTION: u32 = 0;
+/// Card tracking: wait for the card to be removed (IS_ABSENT).
+pub const RK_WAIT_REMOVAL: u32 = 1;
+
+/// Protocol bit: T=0 (`SCARD_PROTOCOL_T0`).
+pub const RK_PROTOCOL_T0: u32 = 0x0000_0001;
+/// Protocol bit: T=1 (`SCARD_PROTOCOL_T1`).
+pub const RK_PROTOCOL_T1: u32 = 0x0000_0002;
+/// Protocol bit: raw (`SCARD_PROTOCOL_RAW`).
+pub const RK_PROTOCOL_RAW: u32 = 0x0001_0000;
+/// SET_PROTOCOL flag: use the default parameters (`SCARD_PROTOCOL_DEFAULT`).
+pub const RK_PROTOCOL_DEFAULT: u32 = 0x8000_0000;
+
+/// T=1 error detection code: LRC.
+pub const RK_EDC_LRC: u8 = 0;
+/// T=1 error detection code: CRC.
+pub const RK_EDC_CRC: u8 = 1;
+
+/// Longest ATR, in bytes.
+pub const RK_MAX_ATR_LEN: usize = 33;
+/// Longest vendor attribute string (vendor name, IFD type, serial number), in bytes.
+pub const RK_MAX_ATTR_STRING_LEN: usize = 32;
+
+/// Size of [`rk_device`] in bytes: the storage a C driver provides per reader.
+pub const RK_DEVICE_STORAGE_SIZE: usize = 1024;
+/// Alignment [`rk_device`] storage needs, in bytes.
+pub const RK_DEVICE_STORAGE_ALIGN: usize = 8;
+/// `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
+pub const RK_DEVICE_STORAGE_WORDS: usize = 128;
+
+/// Transmission parameters on the line: F, D and the card clock.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct rk_timing {
+    /// Clock rate conversion integer F (372 by default).
+    pub f: u16,
+    /// Baud rate adjustment integer D (1 by default).
+    pub d: u8,
+    /// Card clock, in kHz.
+    pub clock_khz: u32,
+}
+
+impl From<Timing> for rk_timing {
+    fn from(t: Timing) -> rk_timing {
+        rk_timing {
+            f: t.f,
+            d: t.d,
+            clock_khz: t.clock_khz,
+        }
+    }
+}
+
+/// What a TRANSMIT callback gets (valid only during the callback).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_transmit_call {
+    /// The protocol in force: `RK_PROTOCOL_T0`, `RK_PROTOCOL_T1` or `RK_PROTOCOL_RAW`.
+    pub protocol: u32,
+    /// The command APDU (checked: consistent lengths).
+    pub apdu: *const u8,
+    /// Its length in bytes.
+    pub apdu_len: usize,
+    /// F, D and clock in force.
+    pub timing: rk_timing,
+    /// T=1: the card's IFSC.
+    pub ifsc: u8,
+    /// T=1: the IFSD the reader announces.
+    pub ifsd: u8,
+    /// T=1: `RK_EDC_LRC` or `RK_EDC_CRC`.
+    pub edc: u8,
+    /// T=1: BWI from the ATR.
+    pub bwi: u8,
+    /// T=1 block waiting time in force, µs.
+    pub bwt_us: u32,
+    /// T=1 character waiting time in force, µs.
+    pub cwt_us: u32,
+    /// T=0 work waiting time in force, µs.
+    pub wwt_us: u32,
+    /// SET_ATTRIBUTE `SCARD_ATTR_SUPRESS_T1_IFS_REQUEST`: do not send S(IFS request).
+    pub suppress_t1_ifs_request: bool,
+}
+
+/// What a SET_PROTOCOL callback gets (valid only during the callback).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_protocol_call {
+    /// The protocol to establish: `RK_PROTOCOL_T0`, `RK_PROTOCOL_T1` or `RK_PROTOCOL_RAW`.
+    pub protocol: u32,
+    /// The PPS request to send to the card (`pps_len` bytes; `pps_len == 0`: no PPS,
+    /// switch to `timing` directly).
+    pub pps: [u8; 6],
+    /// Length of `pps` in bytes, 0 if no PPS is to be sent.
+    pub pps_len: u8,
+    /// F, D and clock once the card accepted the PPS (or right away without one).
+    pub timing: rk_timing,
+    /// F = 372, D = 1 at the default clock: what applies when the card answers
+    /// without PPS1, and after a reset following a failed PPS.
+    pub default_timing: rk_timing,
+    /// Internal: lets [`rk_pps_accept`] check the card's answer.
+    pub internal: *const c_void,
+}
+
+/// The reader driver's callbacks; `NULL` = not supported. Every callback gets the
+/// `ctx` given to [`rk_device_init`] and returns an `RK_STATUS_*` code. No two
+/// callbacks of one device run at once (the serialization lock); the library checks
+/// the request and the card state before calling.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_reader_functions {
+    /// POWER (`action`: `RK_POWER_*`). On a reset, write the ATR (at most
+    /// `atr_capacity` = 33 bytes) to `atr` and its length to `*atr_len`.
+    pub power: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            action: u32,
+            atr: *mut u8,
+            atr_capacity: usize,
+            atr_len: *mut usize,
+        ) -> rk_status,
+    >,
+    /// TRANSMIT: send `call->apdu` with `call->protocol` and write the response APDU
+    /// (data, SW1 SW2) to `reply` (at most `reply_capacity` bytes), its length to
+    /// `*reply_len`.
+    pub transmit: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            call: *const rk_transmit_call,
+            reply: *mut u8,
+            reply_capacity: usize,
+            reply_len: *mut usize,
+        ) -> rk_status,
+    >,
+    /// SET_PROTOCOL: do the PPS exchange if `call->pps_len > 0` (check the answer with
+    /// [`rk_pps_accept`]) and write the parameters now in force to `*timing`.
+    pub set_protocol: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            call: *const rk_protocol_call,
+            timing: *mut rk_timing,
+        ) -> rk_status,
+    >,
+    /// IS_PRESENT / IS_ABSENT (`wait`: `RK_WAIT_*`): start watching; later report the
+    /// event with [`rk_card_inserted`] / [`rk_card_removed`]. `RK_STATUS_SUCCESS`
+    /// means the request pends. Requires `tracking_complete`.
+    pub card_tracking: Option<unsafe extern "C" fn(ctx: *mut c_void, wait: u32) -> rk_status>,
+    /// A vendor IOCTL (function 2048..=4095): write at most `output_capacity` bytes
+    /// and their count to `*output_len`.
+    pub vendor_ioctl: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            code: u32,
+            input: *const u8,
+            input_len: usize,
+            output: *mut u8,
+            output_capacity: usize,
+            output_len: *mut usize,
+        ) -> rk_status,
+    >,
+    /// EJECT.
+    pub eject: Option<unsafe extern "C" fn(ctx: *mut c_void) -> rk_status>,
+    /// SWALLOW.
+    pub swallow: Option<unsafe extern "C" fn(ctx: *mut c_void) -> rk_status>,
+    /// CONFISCATE.
+    pub confiscate: Option<unsafe extern "C" fn(ctx: *mut c_void) -> rk_status>,
+    /// A request answered `RK_STATUS_PENDING` is finished with `status`
+    /// (`RK_STATUS_SUCCESS` on the event, `RK_STATUS_CANCELLED` when cancelled).
+    /// Called exactly once per pending request, with no library lock held, from the
+    /// thread that processed the event (any `rk_*` call on the device, or
+    /// [`rk_process_events`]). Required if `card_tracking` is set.
+    pub tracking_complete: Option<unsafe extern "C" fn(ctx: *mut c_void, status: rk_status)>,
+    /// Optional: card events were queued (possibly in interrupt context); arrange for
+    /// [`rk_process_events`] to run soon. If `NULL`, events are processed at the next
+    /// call on the device.
+    pub events_pending: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
+}
+
+/// The reader's capabilities (`SCARD_READER_CAPABILITIES`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_reader_caps {
+    /// Protocols supported: `RK_PROTOCOL_T0 | RK_PROTOCOL_T1` ...
+    pub protocols: u32,
+    /// Reader type (`SCARD_READER_TYPE_*`: 1 serial, 0x20 USB, 0xF0 vendor).
+    pub reader_type: u32,
+    /// Logical channel.
+    pub channel: u16,
+    /// Mechanics: 1 swallows, 2 ejects, 4 confiscates.
+    pub mechanics: u32,
+    /// Default card clock, kHz.
+    pub default_clock_khz: u32,
+    /// Maximum card clock, kHz.
+    pub max_clock_khz: u32,
+    /// Default data rate, bit/s.
+    pub default_data_rate: u32,
+    /// Maximum data rate, bit/s.
+    pub max_data_rate: u32,
+    /// Largest T=1 IFSD, 1..=254.
+    pub max_ifsd: u8,
+    /// 0 if the reader cannot power the card down while inserted.
+    pub power_management: u32,
+}
+
+/// The vendor's description of the reader. Strings are NUL-terminated, at most
+/// `RK_MAX_ATTR_STRING_LEN` bytes; `NULL` = empty. They are copied by
+/// [`rk_device_init`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_vendor_attrs {
+    /// Manufacturer name.
+    pub vendor_name: *const c_char,
+    /// Reader model.
+    pub ifd_type: *const c_char,
+    /// Serial number.
+    pub serial_number: *const c_char,
+    /// Instance number of this reader type.
+    pub unit: u32,
+    /// Version 0xMMmmbbbb.
+    pub ifd_version: u32,
+}
+
+/// Storage for one device: `RK_DEVICE_STORAGE_SIZE` bytes aligned to
+/// `RK_DEVICE_STORAGE_ALIGN`. Declare one (static, on the stack, in a struct) and
+/// hand it to [`rk_device_init`]; never copy it once initialised.
+#[repr(C)]
+pub struct rk_device {
+    /// Opaque.
+    pub opaque: [u64; RK_DEVICE_STORAGE_WORDS],
+}
+
+/// The C driver's table and context: the core's driver context `D`.
+struct CDriver {
+    table: rk_reader_functions,
+    ctx: *mut c_void,
+}
+
+/// The platform: the locks and the tracking completion through the C table.
+struct CPlatform {
+    tracking_complete: Option<unsafe extern "C" fn(*mut c_void, rk_status)>,
+    events_pending: Option<unsafe extern "C" fn(*mut c_void)>,
+    ctx: *mut c_void,
+}
+
+#[cfg(feature = "std")]
+type SerialLock<T> = std::sync::Mutex<T>;
+#[cfg(not(feature = "std"))]
+type SerialLock<T> = spin::Mutex<T>;
+
+impl Platform for CPlatform {
+    type Serial<T> = SerialLock<T>;
+    type Short<T> = spin::Mutex<T>;
+
+    fn complete_tracking(&self, status: Status) {
+        if let Some(f) = self.tracking_complete {
+            // SAFETY: the C driver supplied `f` for this context in rk_device_init.
+            unsafe { f(self.ctx, to_rk(status)) }
+        }
+    }
+
+    fn events_pending(&self) {
+        if let Some(f) = self.events_pending {
+            // SAFETY: the C driver supplied `f` for this context in rk_device_init.
+            unsafe { f(self.ctx) }
+        }
+    }
+}
+
+type CDevice = Device<CPlatform, CDriver>;
+
+/// "rkDV": the magic word of an initialised device.
+const MAGIC: u32 = 0x564B_4452;
+
+/// What lives in an [`rk_device`]: the magic word (offset 0), the storage's own
+/// address (a copied device is refused), the device.
+#[repr(C)]
+struct DeviceSlot {
+    magic: AtomicU32,
+    this: usize,
+    device: CDevice,
+}
+
+const_assert!(size_of::<DeviceSlot>() <= RK_DEVICE_STORAGE_SIZE);
+const_assert!(align_of::<DeviceSlot>() <= RK_DEVICE_STORAGE_ALIGN);
+const_assert!(size_of::<rk_device>() == RK_DEVICE_STORAGE_SIZE);
+const_assert!(align_of::<DeviceSlot>() <= align_of::<rk_device>());
+const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
+
+/// The initialised device in `dev`.
+///
+/// # Safety
+///
+/// `dev` is NULL or points to at least `size_of::<DeviceSlot>()` bytes that are readable
+/// (zeroed or initialised by `rk_device_init`) for `'a`.
+unsafe fn device<'a>(dev: *const rk_device) -> Result<&'a CDevice, rk_status> {
+    check_ptr(dev)?;
+    let slot = dev.cast::<DeviceSlot>();
+    // SAFETY: aligned, non-null and readable per the caller; the magic word is an
+    // atomic at offset 0 of every initialised slot, and any bit pattern is a u32.
+    let magic = unsafe { &(*slot).magic }.load(Ordering::Acquire);
+    if magic != MAGIC {
+        return Err(RK_STATUS_INVALID_DEVICE_STATE);
+    }
+    // SAFETY: the magic word says rk_device_init wrote the whole slot.
+    let slot = unsafe { &*slot };
+    if slot.this != dev as usize {
+        return Err(RK_STATUS_INVALID_DEVICE_STATE);
+    }
+    Ok(&slot.device)
+}
+
+fn complete(outcome: Outcome, bytes_written: *mut usize) -> rk_status {
+    match outcome {
+        Outcome::Complete {
+            status,
+            bytes_written: n,
+        } => {
+            // SAFETY: checked non-null and aligned by the caller of complete().
+            unsafe { write_opt(bytes_written, n) };
+            to_rk(status)
+        }
+        Outcome::Pending => {
+            // SAFETY: as above.
+            unsafe { write_opt(bytes_written, 0) };
+            RK_STATUS_PENDING
+        }
+    }
+}
+
+// ---- adapters: the core's callbacks onto the C table --------------------------
+
+fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+    let f = d.table.power.ok_or(Status::NotSupported)?;
+    let mut buf = [0u8; RK_MAX_ATR_LEN];
+    let mut len = 0usize;
+    let code = match action {
+        PowerAction::PowerDown => RK_POWER_DOWN,
+        PowerAction::ColdReset => RK_POWER_COLD_RESET,
+        PowerAction::WarmReset => RK_POWER_WARM_RESET,
+    };
+    // SAFETY: `buf` and `len` are valid for the call; the callback comes from the C
+    // table for this context.
+    let result = unsafe { f(d.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) };
+    callback_result(result)?;
+    if action != PowerAction::PowerDown {
+        let bytes = buf.get(..len).ok_or(Status::DeviceProtocolError)?;
+        atr.clear();
+        atr.extend_from_slice(bytes)
+            .map_err(|_| Status::DeviceProtocolError)?;
+    }
+    Ok(())
+}
+
+fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+    let f = d.table.transmit.ok_or(Status::NotSupported)?;
+    let card = call.card;
+    let c = rk_transmit_call {
+        protocol: call.protocol.bit(),
+        apdu: call.apdu.as_ptr(),
+        apdu_len: call.apdu.len(),
+        timing: card.timing.into(),
+        ifsc: card.parameters.ifsc,
+        ifsd: card.ifsd,
+        edc: match card.parameters.edc {
+            readerkit::atr::Edc::Lrc => RK_EDC_LRC,
+            readerkit::atr::Edc::Crc => RK_EDC_CRC,
+        },
+        bwi: card.parameters.bwi,
+        bwt_us: card.bwt_us(),
+        cwt_us: card.cwt_us(),
+        wwt_us: card.wwt_us(),
+        suppress_t1_ifs_request: call.settings.suppress_t1_ifs_request,
+    };
+    let mut len = 0usize;
+    // SAFETY: `c`, `reply` and `len` are valid for the call; the callback comes from
+    // the C table for this context.
+    let result = unsafe { f(d.ctx, &c, reply.as_mut_ptr(), reply.len(), &mut len) };
+    callback_result(result)?;
+    Ok(len)
+}
+
+fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    let f = d.table.set_protocol.ok_or(Status::NotSupported)?;
+    let n = &call.negotiation;
+    let mut pps = [0u8; 6];
+    let mut pps_len = 0u8;
+    if let Some(request) = &n.request {
+        let bytes = request.as_bytes();
+        let len = bytes.len().min(pps.len());
+        pps[..len].copy_from_slice(&bytes[..len]);
+        pps_len = len as u8;
+    }
+    let c = rk_protocol_call {
+        protocol: call.protocol.bit(),
+        pps,
+        pps_len,
+        timing: n.timing.into(),
+        default_timing: n.default_timing.into(),
+        internal: ptr::from_ref(n).cast(),
+    };
+    let mut timing = rk_timing::from(n.timing);
+    // SAFETY: `c` and `timing` are valid for the call; the callback comes from the C
+    // table for this context.
+    let result = unsafe { f(d.ctx, &c, &mut timing) };
+    callback_result(result)?;
+    if timing.f == 0 || timing.d == 0 || timing.clock_khz == 0 {
+        return Err(Status::InvalidParameter);
+    }
+    Ok(Timing {
+        f: timing.f,
+        d: timing.d,
+        clock_khz: timing.clock_khz,
+    })
+}
+
+fn card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Status> {
+    let f = d.table.card_tracking.ok_or(Status::NotSupported)?;
+    let code = match wait {
+        Wait::Insertion => RK_WAIT_INSERTION,
+        Wait::Removal => RK_WAIT_REMOVAL,
+    };
+    // SAFETY: the callback comes from the C table for this context.
+    callback_result(unsafe { f(d.ctx, code) })
+}
+
+fn vendor_ioctl(
+    d: &mut CDriver,
+    code: u32,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<usize, Status> {
+    let f = d.table.vendor_ioctl.ok_or(Status::NotSupported)?;
+    let mut len = 0usize;
+    // SAFETY: the buffers and `len` are valid for the call; the callback comes from
+    // the C table for this context.
+    let result = unsafe {
+        f(
+            d.ctx,
+            code,
+            input.as_ptr(),
+            input.len(),
+            output.as_mut_ptr(),
+            output.len(),
+            &mut len,
+        )
+    };
+    callback_result(result)?;
+    Ok(len)
+}
+
+fn mechanism(
+    d: &CDriver,
+    f: Option<unsafe extern "C" fn(*mut c_void) -> rk_status>,
+) -> Result<(), Status> {
+    let f = f.ok_or(Status::NotSupported)?;
+    // SAFETY: the callback comes from the C table for this context.
+    callback_result(unsafe { f(d.ctx) })
+}
+
+fn eject(d: &mut CDriver) -> Result<(), Status> {
+    mechanism(d, d.table.eject)
+}
+
+fn swallow(d: &mut CDriver) -> Result<(), Status> {
+    mechanism(d, d.table.swallow)
+}
+
+fn confiscate(d: &mut CDriver) -> Result<(), Status> {
+    mechanism(d, d.table.confiscate)
+}
+
+fn functions(t: &rk_reader_functions) -> ReaderFunctions<CDriver> {
+    ReaderFunctions {
+        power: t.power.map(|_| power as _),
+        transmit: t.transmit.map(|_| transmit as _),
+        set_protocol: t.set_protocol.map(|_| set_protocol as _),
+        card_tracking: t.card_tracking.map(|_| card_tracking as _),
+        vendor_ioctl: t.vendor_ioctl.map(|_| vendor_ioctl as _),
+        eject: t.eject.map(|_| eject as _),
+        swallow: t.swallow.map(|_| swallow as _),
+        confiscate: t.confiscate.map(|_| confiscate as _),
+    }
+}
+
+/// A NUL-terminated C string as an attribute string.
+///
+/// # Safety
+///
+/// `s` is NULL or a NUL-terminated string.
+unsafe fn attr_string(s: *const c_char) -> Result<AttrString, rk_status> {
+    if s.is_null() {
+        return Ok(AttrString::new());
+    }
+    let mut out = AttrString::new();
+    for i in 0..=RK_MAX_ATTR_STRING_LEN {
+        // SAFETY: the string is NUL-terminated, and we stop at the NUL.
+        let c = unsafe { s.add(i).read() } as u8;
+        if c == 0 {
+            return Ok(out);
+        }
+        out.push(c).map_err(|_| RK_STATUS_INVALID_PARAMETER)?;
+    }
+    Err(RK_STATUS_INVALID_PARAMETER)
+}
+
+/// Fill `*caps` with a typical UART reader's capabilities: T=0 and T=1, 3.58 MHz
+/// default and 4 MHz max clock, 9600 to 115200 bit/s, IFSD 254.
+///
+/// # Safety
+///
+/// `caps` is NULL or valid for a write of `rk_reader_caps`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_reader_caps_typical(caps: *mut rk_reader_caps) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(caps) {
+            return e;
+        }
+        let t = ReaderCapabilities::typical();
+        let c = rk_reader_caps {
+            protocols: t.protocols.0,
+            reader_type: t.reader_type.0,
+            channel: t.channel,
+            mechanics: t.mechanics.0,
+            default_clock_khz: t.default_clock_khz,
+            max_clock_khz: t.max_clock_khz,
+            default_data_rate: t.default_data_rate,
+            max_data_rate: t.max_data_rate,
+            max_ifsd: t.max_ifsd,
+            power_management: t.power_management,
+        };
+        // SAFETY: checked non-null and aligned; valid for writes per the contract.
+        unsafe { caps.write(c) };
+        RK_STATUS_SUCCESS
+    })
+}
+
+/// Initialise a device in `storage` (`storage_len` bytes, at least
+/// `RK_DEVICE_STORAGE_SIZE`, aligned to `RK_DEVICE_STORAGE_ALIGN`; zero it first if it
+/// may hold garbage). The table, capabilities and vendor strings are copied; `ctx` is
+/// handed to every callback. The device starts with no card: report one already in
+/// the reader with [`rk_card_inserted`].
+///
+/// Errors: `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned pointer,
+/// `card_tracking` without `tracking_complete`, a vendor string too long, `max_ifsd`
+/// 0 or 255, no protocol), `RK_STATUS_BUFFER_TOO_SMALL` (storage),
+/// `RK_STATUS_DEVICE_BUSY` (already initialised: de-initialise it first).
+///
+/// # Safety
+///
+/// `storage` is valid for reads and writes of `storage_len` bytes and not used by
+/// anything else until [`rk_device_deinit`]; `table`, `caps` and `vendor` (or NULL)
+/// are valid for reads; vendor strings are NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_init(
+    storage: *mut rk_device,
+    storage_len: usize,
+    table: *const rk_reader_functions,
+    ctx: *mut c_void,
+    caps: *const rk_reader_caps,
+    vendor: *const rk_vendor_attrs,
+) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { init(storage, storage_len, table, ctx, caps, vendor) } {
+            Ok(()) => RK_STATUS_SUCCESS,
+            Err(e) => e,
+        }
+    })
+}
+
+/// # Safety
+///
+/// As [`rk_device_init`].
+unsafe fn init(
+    storage: *mut rk_device,
+    storage_len: usize,
+    table: *const rk_reader_functions,
+    ctx: *mut c_void,
+    caps: *const rk_reader_caps,
+    vendor: *const rk_vendor_attrs,
+) -> Result<(), rk_status> {
+    check_ptr(storage.cast_const())?;
+    check_ptr(table)?;
+    check_ptr(caps)?;
+    if storage_len < size_of::<DeviceSlot>() {
+        return Err(RK_STATUS_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: aligned, non-null, readable (see the contract); an initialised device
+    // must not be overwritten.
+    if unsafe { device(storage) }.is_ok() {
+        return Err(RK_STATUS_DEVICE_BUSY);
+    }
+    // SAFETY: checked non-null and aligned; readable per the contract.
+    let table = unsafe { table.read() };
+    // SAFETY: as above.
+    let caps = unsafe { caps.read() };
+    if table.card_tracking.is_some() && table.tracking_complete.is_none() {
+        return Err(RK_STATUS_INVALID_PARAMETER);
+    }
+    if caps.max_ifsd == 0
+        || caps.max_ifsd == 255
+        || ProtocolMask(caps.protocols).protocols().is_empty()
+    {
+        return Err(RK_STATUS_INVALID_PARAMETER);
+    }
+    let vendor = if vendor.is_null() {
+        VendorAttributes::default()
+    } else {
+        check_ptr(vendor)?;
+        // SAFETY: checked non-null and aligned; readable per the contract.
+        let v = unsafe { vendor.read() };
+        let version = v.ifd_version;
+        VendorAttributes {
+            // SAFETY: NUL-terminated per the contract.
+            vendor_name: unsafe { attr_string(v.vendor_name) }?,
+            // SAFETY: as above.
+            ifd_type: unsafe { attr_string(v.ifd_type) }?,
+            unit: v.unit,
+            ifd_version: IfdVersion {
+                major: (version >> 24) as u8,
+                minor: (version >> 16) as u8,
+                build: version as u16,
+            },
+            // SAFETY: as above.
+            serial_number: unsafe { attr_string(v.serial_number) }?,
+        }
+    };
+    let reader = ReaderCapabilities {
+        protocols: ProtocolMask(caps.protocols),
+        reader_type: ReaderType(caps.reader_type),
+        channel: caps.channel,
+        mechanics: Mechanics(caps.mechanics),
+        default_clock_khz: caps.default_clock_khz,
+        max_clock_khz: caps.max_clock_khz,
+        default_data_rate: caps.default_data_rate,
+        max_data_rate: caps.max_data_rate,
+        max_ifsd: caps.max_ifsd,
+        power_management: caps.power_management,
+    };
+    let platform = CPlatform {
+        tracking_complete: table.tracking_complete,
+        events_pending: table.events_pending,
+        ctx,
+    };
+    let device = Device::new(
+        platform,
+        functions(&table),
+        CDriver { table, ctx },
+        reader,
+        vendor,
+    );
+    let slot = storage.cast::<DeviceSlot>();
+    // SAFETY: `storage` is aligned for DeviceSlot (checked: align ≤ RK_DEVICE_STORAGE_ALIGN
+    // and the pointer is aligned for rk_device), large enough (checked), writable and
+    // ours per the contract. The magic word is written last.
+    unsafe {
+        slot.write(DeviceSlot {
+            magic: AtomicU32::new(0),
+            this: storage as usize,
+            device,
+        })
+    };
+    // SAFETY: just initialised.
+    unsafe { &(*slot).magic }.store(MAGIC, Ordering::Release);
+    Ok(())
+}
+
+/// De-initialise a device: a pending tracking request is completed with
+/// `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
+/// device must be idle: no other call on it running or to come.
+///
+/// # Safety
+///
+/// `dev` is NULL or valid storage (see [`rk_device_init`]) that no other thread uses.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        let device = match unsafe { device(dev) } {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        device.process_events();
+        let _ = device.cancel_tracking();
+        let slot = dev.cast::<DeviceSlot>();
+        // SAFETY: initialised (checked), idle and exclusively ours per the contract;
+        // the magic word goes first so nothing sees a half-dropped device.
+        unsafe { &(*slot).magic }.store(0, Ordering::Release);
+        // SAFETY: as above; the device is dropped exactly once (the magic is gone).
+        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*slot).device)) };
+        RK_STATUS_SUCCESS
+    })
+}
+
+/// Handle one request: `code` is the IOCTL (`IOCTL_SMARTCARD_*` or a vendor code),
+/// `input`/`input_len` its input, `output`/`output_len` the output buffer (NULL only
+/// with length 0). Returns the status; `*bytes_written` (may be NULL) gets the number
+/// of output bytes written. `RK_STATUS_PENDING`: an IS_PRESENT / IS_ABSENT request
+/// waits; `tracking_complete` will be called once.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage; the buffers are valid for their lengths, and the
+/// output buffer is not accessed elsewhere during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_control(
+    dev: *const rk_device,
+    code: u32,
+    input: *const u8,
+    input_len: usize,
+    output: *mut u8,
+    output_len: usize,
+    bytes_written: *mut usize,
+) -> rk_status {
+    guard(|| {
+        // SAFETY: NULL or valid for a write per the contract.
+        unsafe { write_opt(bytes_written, 0) };
+        // SAFETY: forwarded contract.
+        let device = match unsafe { device(dev) } {
+            Ok(d) => d,
+            Err(e) => return e,
+        };
+        // SAFETY: valid for `input_len` bytes per the contract.
+        let input = match unsafe { bytes(input, input_len) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        // SAFETY: valid and exclusive for `output_len` bytes per the contract.
+        let output = match unsafe { bytes_mut(output, output_len) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        complete(device.control(code, input, output), bytes_written)
+    })
+}
+
+/// Report a card insertion. Never blocks, takes no lock: safe in an interrupt
+/// handler and from any thread.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_card_inserted(dev: *const rk_device) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                d.card_inserted();
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Report a card removal. Never blocks, takes no lock: safe in an interrupt
+/// handler and from any thread.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_card_removed(dev: *const rk_device) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                d.card_removed();
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Report that the hardware deactivated the card (over-current, fault). Never
+/// blocks, takes no lock: safe in an interrupt handler and from any thread.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_card_fault(dev: *const rk_device) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                d.card_fault();
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Apply queued card events now (state, ATR, completion of a pending tracking
+/// request through `tracking_complete`). Takes the short lock: call it from a
+/// thread or a deferred handler, not from an interrupt handler.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_process_events(dev: *const rk_device) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                d.process_events();
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Cancel the pending tracking request; `*was_pending` (may be NULL) says whether one
+/// was pending (it is then completed with `RK_STATUS_CANCELLED` through
+/// `tracking_complete`).
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage; `was_pending` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_cancel_tracking(
+    dev: *const rk_device,
+    was_pending: *mut bool,
+) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                let pending = d.cancel_tracking();
+                // SAFETY: NULL or valid for a write per the contract.
+                unsafe { write_opt(was_pending, pending) };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// The card state now (`SCARD_*` state of the Windows numbering: 0 unknown, 1 absent,
+/// 2 present, 3 swallowed, 4 powered, 5 negotiable, 6 specific) into `*state`.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage; `state` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_state(dev: *const rk_device, state: *mut u32) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(state.cast_const()) {
+            return e;
+        }
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                // SAFETY: checked non-null and aligned; writable per the contract.
+                unsafe { state.write(d.state().to_windows()) };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// From a SET_PROTOCOL callback: check the card's PPS answer (`response`,
+/// `response_len` bytes) against `call`'s request and write the parameters to switch to
+/// into `*timing`. `RK_STATUS_SUCCESS`: switch to `*timing`; any other status: the PPS
+/// failed, reset the card and fail the callback.
+///
+/// # Safety
+///
+/// `call` is the pointer the SET_PROTOCOL callback received, used during that
+/// callback; `response` is valid for `response_len` bytes; `timing` is valid for a
+/// write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_pps_accept(
+    call: *const rk_protocol_call,
+    response: *const u8,
+    response_len: usize,
+    timing: *mut rk_timing,
+) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(call).and(check_ptr(timing.cast_const())) {
+            return e;
+        }
+        // SAFETY: checked; valid during the callback per the contract.
+        let call = unsafe { &*call };
+        let negotiation = call.internal.cast::<readerkit::pps::Negotiation>();
+        if let Err(e) = check_ptr(negotiation) {
+            return e;
+        }
+        // SAFETY: `internal` points to the negotiation of this callback, alive during it.
+        let negotiation = unsafe { &*negotiation };
+        // SAFETY: valid for `response_len` bytes per the contract.
+        let response = match unsafe { bytes(response, response_len) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        let accepted =
+            readerkit::pps::Response::parse(response).and_then(|r| negotiation.accept(&r));
+        match accepted {
+            Ok(t) => {
+                // SAFETY: checked non-null and aligned; writable per the contract.
+                unsafe { timing.write(t.into()) };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => to_rk(e.status()),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        std::println!(
+            "device {} align {}",
+            size_of::<DeviceSlot>(),
+            align_of::<DeviceSlot>()
+        );
+        std::println!(
+            "t0 {}",
+            size_of::<crate::guard::Slot<readerkit::t0::Exchange<'static>>>()
+        );
+        std::println!(
+            "sim {}",
+            size_of::<crate::guard::Slot<readerkit_card_sim::Card>>()
+        );
+    }
+    #[test]
+    fn ioctl_codes() {
+        assert_eq!(RK_IOCTL_POWER, readerkit::Ioctl::Power.code());
+        assert_eq!(
+            RK_IOCTL_GET_ATTRIBUTE,
+            readerkit::Ioctl::GetAttribute.code()
+        );
+        assert_eq!(
+            RK_IOCTL_SET_ATTRIBUTE,
+            readerkit::Ioctl::SetAttribute.code()
+        );
+        assert_eq!(RK_IOCTL_CONFISCATE, readerkit::Ioctl::Confiscate.code());
+        assert_eq!(RK_IOCTL_TRANSMIT, readerkit::Ioctl::Transmit.code());
+        assert_eq!(RK_IOCTL_EJECT, readerkit::Ioctl::Eject.code());
+        assert_eq!(RK_IOCTL_SWALLOW, readerkit::Ioctl::Swallow.code());
+        assert_eq!(RK_IOCTL_IS_PRESENT, readerkit::Ioctl::IsPresent.code());
+        assert_eq!(RK_IOCTL_IS_ABSENT, readerkit::Ioctl::IsAbsent.code());
+        assert_eq!(RK_IOCTL_SET_PROTOCOL, readerkit::Ioctl::SetProtocol.code());
+        assert_eq!(RK_IOCTL_GET_STATE, readerkit::Ioctl::GetState.code());
+        assert_eq!(
+            RK_IOCTL_GET_LAST_ERROR,
+            readerkit::Ioctl::GetLastError.code()
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The FFI guard: no panic crosses the boundary, and pointer checks.
+
+use crate::status::{RK_STATUS_INVALID_PARAMETER, RK_STATUS_UNSUCCESSFUL, rk_status};
+
+/// Run `f`; a panic becomes `RK_STATUS_UNSUCCESSFUL` (with `std`; without it the
+/// firmware's `panic = "abort"` applies).
+#[cfg(feature = "std")]
+pub(crate) fn guard(f: impl FnOnce() -> rk_status) -> rk_status {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(RK_STATUS_UNSUCCESSFUL)
+}
+
+/// Run `f` (without `std` a panic aborts: build with `panic = "abort"`).
+#[cfg(not(feature = "std"))]
+pub(crate) fn guard(f: impl FnOnce() -> rk_status) -> rk_status {
+    let _ = RK_STATUS_UNSUCCESSFUL;
+    f()
+}
+
+/// `Ok(())` if `ptr` is non-null and aligned for `T`.
+pub(crate) fn check_ptr<T>(ptr: *const T) -> Result<(), rk_status> {
+    if ptr.is_null() || (ptr as usize) % core::mem::align_of::<T>() != 0 {
+        Err(RK_STATUS_INVALID_PARAMETER)
+    } else {
+        Ok(())
+    }
+}
+
+/// A byte slice from a C pointer and length; `NULL` is allowed only with length 0.
+///
+/// # Safety
+///
+/// If `ptr` is non-null it must point to `len` readable bytes that stay valid and
+/// unmodified for `'a`.
+pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], rk_status> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(RK_STATUS_INVALID_PARAMETER)
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(RK_STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: non-null, length bounded, and the caller guarantees `len` readable
+    // bytes valid for 'a.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// A mutable byte slice from a C pointer and length; `NULL` only with length 0.
+///
+/// # Safety
+///
+/// If `ptr` is non-null it must point to `len` writable bytes, valid and not
+/// accessed through any other pointer for `'a`.
+pub(crate) unsafe fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], rk_status> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&mut [])
+        } else {
+            Err(RK_STATUS_INVALID_PARAMETER)
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(RK_STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: non-null, length bounded, and the caller guarantees `len` writable,
+    // exclusively ours bytes valid for 'a.
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// Write `value` through an optional out-pointer (NULL = not wanted).
+///
+/// # Safety
+///
+/// `ptr` is NULL or valid for a write of `T` (alignment is checked here).
+pub(crate) unsafe fn write_opt<T>(ptr: *mut T, value: T) {
+    if !ptr.is_null() && (ptr as usize) % core::mem::align_of::<T>() == 0 {
+        // SAFETY: non-null, aligned, and valid for writes per the caller.
+        unsafe { ptr.write(value) }
+    }
+}
+
+/// An object in caller storage: a magic word at offset 0, the storage's own address
+/// (a copy is refused), the value.
+#[repr(C)]
+pub(crate) struct Slot<T> {
+    pub(crate) magic: core::sync::atomic::AtomicU32,
+    pub(crate) this: usize,
+    pub(crate) value: T,
+}
+
+/// The slot in `storage` if it holds an initialised object with `magic`.
+///
+/// # Safety
+///
+/// `storage` is NULL or points to readable memory of at least `size_of::<Slot<T>>()`
+/// bytes, zeroed or initialised with [`slot_init`].
+pub(crate) unsafe fn slot<T, S>(storage: *const S, magic: u32) -> Result<*mut Slot<T>, rk_status> {
+    check_ptr(storage)?;
+    let slot = storage.cast::<Slot<T>>();
+    check_ptr(slot)?;
+    // SAFETY: aligned, non-null and readable per the caller; the magic word is an
+    // atomic at offset 0 of every slot, and any bit pattern is a u32.
+    let found = unsafe { &(*slot).magic }.load(core::sync::atomic::Ordering::Acquire);
+    if found != magic {
+        return Err(crate::status::RK_STATUS_INVALID_DEVICE_STATE);
+    }
+    // SAFETY: the magic word says the slot was fully written by slot_init.
+    if unsafe { (*slot).this } != storage as usize {
+        return Err(crate::status::RK_STATUS_INVALID_DEVICE_STATE);
+    }
+    Ok(slot.cast_mut())
+}
+
+/// Write `value` into `storage` (`storage_len` bytes) and mark it with `magic`.
+///
+/// # Safety
+///
+/// `storage` is NULL or valid for reads and writes of `storage_len` bytes and not
+/// used by anything else; a previous object in it was released.
+pub(crate) unsafe fn slot_init<T, S>(
+    storage: *mut S,
+    storage_len: usize,
+    magic: u32,
+    value: T,
+) -> Result<*mut Slot<T>, rk_status> {
+    check_ptr(storage.cast_const())?;
+    let slot = storage.cast::<Slot<T>>();
+    check_ptr(slot.cast_const())?;
+    if storage_len < core::mem::size_of::<Slot<T>>() {
+        return Err(crate::status::RK_STATUS_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: aligned, non-null, large enough (checked) and exclusively ours per the
+    // caller.
+    unsafe {
+        slot.write(Slot {
+            magic: core::sync::atomic::AtomicU32::new(0),
+            this: storage as usize,
+            value,
+        })
+    };
+    // SAFETY: just written.
+    unsafe { &(*slot).magic }.store(magic, core::sync::atomic::Ordering::Release);
+    Ok(slot)
+}
+
+/// Clear the magic word and drop the value.
+///
+/// # Safety
+///
+/// `slot` came from [`slot`] or [`slot_init`] and nothing else uses it.
+pub(crate) unsafe fn slot_release<T>(slot: *mut Slot<T>) {
+    // SAFETY: valid per the caller.
+    unsafe { &(*slot).magic }.store(0, core::sync::atomic::Ordering::Release);
+    // SAFETY: valid, exclusively ours, dropped once (the magic word is gone).
+    unsafe { core::ptr::drop_in_place(core::ptr::addr_of_mut!((*slot).value)) };
+}

@@ -1,0 +1,204 @@
+//! Test-only (feature `sim`): the simulated card of `readerkit-card-sim` as C calls,
+//! so C tests and examples can back a reader driver with a card. Not for production
+//! builds; the header declares these functions only when `RK_FEATURE_SIM` is defined.
+
+use readerkit_card_sim::{Card, Profile};
+use static_assertions::const_assert;
+
+use crate::guard::{Slot, bytes, bytes_mut, guard, slot, slot_init, slot_release, write_opt};
+use crate::status::*;
+
+/// Simulated card profile: T=0 only.
+pub const RK_SIM_PROFILE_T0: u32 = 0;
+/// Simulated card profile: T=1 with LRC.
+pub const RK_SIM_PROFILE_T1: u32 = 1;
+/// Simulated card profile: T=1 with CRC.
+pub const RK_SIM_PROFILE_T1_CRC: u32 = 2;
+/// Simulated card profile: T=0 and T=1.
+pub const RK_SIM_PROFILE_T0_T1: u32 = 3;
+
+/// Size of [`rk_sim_card`], bytes.
+pub const RK_SIM_CARD_STORAGE_SIZE: usize = 16384;
+/// `RK_SIM_CARD_STORAGE_SIZE / 8`.
+pub const RK_SIM_CARD_STORAGE_WORDS: usize = 2048;
+
+/// Storage for one simulated card (test-only).
+#[repr(C)]
+pub struct rk_sim_card {
+    /// Opaque.
+    pub opaque: [u64; RK_SIM_CARD_STORAGE_WORDS],
+}
+
+const MAGIC: u32 = 0x4D49_5352;
+const_assert!(core::mem::size_of::<Slot<Card>>() <= RK_SIM_CARD_STORAGE_SIZE);
+const_assert!(core::mem::align_of::<Slot<Card>>() <= 8);
+const_assert!(RK_SIM_CARD_STORAGE_WORDS * 8 == RK_SIM_CARD_STORAGE_SIZE);
+
+/// Create a simulated card with `profile` (`RK_SIM_PROFILE_*`) in `card` storage.
+///
+/// # Safety
+///
+/// `card` is valid storage of `card_len` bytes (zeroed or released).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_init(
+    card: *mut rk_sim_card,
+    card_len: usize,
+    profile: u32,
+) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        if unsafe { slot::<Card, _>(card, MAGIC) }.is_ok() {
+            return RK_STATUS_DEVICE_BUSY;
+        }
+        let profile = match profile {
+            RK_SIM_PROFILE_T0 => Profile::t0(),
+            RK_SIM_PROFILE_T1 => Profile::t1(),
+            RK_SIM_PROFILE_T1_CRC => Profile::t1_crc(),
+            RK_SIM_PROFILE_T0_T1 => Profile::t0_t1(),
+            _ => return RK_STATUS_INVALID_PARAMETER,
+        };
+        // SAFETY: forwarded contract.
+        match unsafe { slot_init(card, card_len, MAGIC, Card::new(profile)) } {
+            Ok(_) => RK_STATUS_SUCCESS,
+            Err(e) => e,
+        }
+    })
+}
+
+/// # Safety
+///
+/// `card` is NULL or card storage used by one thread at a time.
+unsafe fn with(card: *mut rk_sim_card, f: impl FnOnce(&mut Card) -> rk_status) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { slot::<Card, _>(card, MAGIC) } {
+            // SAFETY: initialised, one thread at a time.
+            Ok(s) => f(unsafe { &mut (*s).value }),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Release a simulated card.
+///
+/// # Safety
+///
+/// `card` is NULL or card storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_deinit(card: *mut rk_sim_card) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { slot::<Card, _>(card, MAGIC) } {
+            Ok(s) => {
+                // SAFETY: initialised, ours.
+                unsafe { slot_release(s) };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Power the card up (cold reset): its ATR is then waiting to be read.
+///
+/// # Safety
+///
+/// `card` is NULL or card storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_power_on(card: *mut rk_sim_card) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(card, |c| {
+            c.power_on();
+            RK_STATUS_SUCCESS
+        })
+    }
+}
+
+/// Warm reset: the ATR is then waiting to be read.
+///
+/// # Safety
+///
+/// `card` is NULL or card storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_warm_reset(card: *mut rk_sim_card) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(card, |c| {
+            c.warm_reset();
+            RK_STATUS_SUCCESS
+        })
+    }
+}
+
+/// Power the card down.
+///
+/// # Safety
+///
+/// `card` is NULL or card storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_power_off(card: *mut rk_sim_card) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(card, |c| {
+            c.power_off();
+            RK_STATUS_SUCCESS
+        })
+    }
+}
+
+/// Bytes the reader sends on the I/O line. `RK_STATUS_DEVICE_PROTOCOL_ERROR` if the
+/// card signalled a parity error.
+///
+/// # Safety
+///
+/// `card` is NULL or card storage; `data` valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_write(
+    card: *mut rk_sim_card,
+    data: *const u8,
+    len: usize,
+) -> rk_status {
+    // SAFETY: valid for `len` bytes per the contract.
+    let data = match unsafe { bytes(data, len) } {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    // SAFETY: forwarded contract.
+    unsafe {
+        with(card, |c| match c.write(data) {
+            Ok(()) => RK_STATUS_SUCCESS,
+            Err(_) => RK_STATUS_DEVICE_PROTOCOL_ERROR,
+        })
+    }
+}
+
+/// Read up to `capacity` bytes the card sent; their count to `*len` (0: silent).
+///
+/// # Safety
+///
+/// `card` is NULL or card storage; `out` valid for `capacity` bytes; `len` NULL or
+/// valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_sim_read(
+    card: *mut rk_sim_card,
+    out: *mut u8,
+    capacity: usize,
+    len: *mut usize,
+) -> rk_status {
+    // SAFETY: NULL or valid for a write per the contract.
+    unsafe { write_opt(len, 0) };
+    // SAFETY: valid for `capacity` bytes per the contract.
+    let out = match unsafe { bytes_mut(out, capacity) } {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    let f = |c: &mut Card| {
+        let n = c.read(out);
+        // SAFETY: NULL or valid for a write per the contract.
+        unsafe { write_opt(len, n) };
+        RK_STATUS_SUCCESS
+    };
+    // SAFETY: forwarded contract.
+    unsafe { with(card, f) }
+}

@@ -1,0 +1,439 @@
+//! Status codes and their NTSTATUS, Win32, `IFD_*` and `SCARD_*` values.
+//!
+//! `rk_status` is a small integer: `RK_STATUS_SUCCESS` (0) and one code per
+//! readerkit `Status`, in the core's declaration order, plus `RK_STATUS_PENDING` for
+//! a card-tracking request that will complete later through the table's
+//! `tracking_complete` callback. The constants `RK_NTSTATUS_*`, `RK_WIN32_*`,
+//! `RK_IFD_*` and `RK_SCARD_*` give each status's value in the other code spaces
+//! (one per status; several statuses share an `IFD_*` or `SCARD_*` value), and
+//! [`rk_status_to_ntstatus`] and friends translate at run time.
+//!
+//! Errors of the C boundary itself use the same codes: a `NULL` pointer, a
+//! misaligned object or a bad value is `RK_STATUS_INVALID_PARAMETER`; storage or a
+//! buffer too small is `RK_STATUS_BUFFER_TOO_SMALL`; a device or engine that was never
+//! initialised (or de-initialised, or copied) is `RK_STATUS_INVALID_DEVICE_STATE`; a
+//! panic inside the library (a bug) is `RK_STATUS_UNSUCCESSFUL`.
+
+use readerkit::Status;
+
+/// A status code: `RK_STATUS_*`.
+pub type rk_status = u32;
+
+/// `Status::Success`: NTSTATUS `0x0`.
+pub const RK_STATUS_SUCCESS: rk_status = 0;
+/// `Status::BufferOverflow`: NTSTATUS `0x80000005`.
+pub const RK_STATUS_BUFFER_OVERFLOW: rk_status = 1;
+/// `Status::DeviceBusy`: NTSTATUS `0x80000011`.
+pub const RK_STATUS_DEVICE_BUSY: rk_status = 2;
+/// `Status::Unsuccessful`: NTSTATUS `0xc0000001`.
+pub const RK_STATUS_UNSUCCESSFUL: rk_status = 3;
+/// `Status::InvalidParameter`: NTSTATUS `0xc000000d`.
+pub const RK_STATUS_INVALID_PARAMETER: rk_status = 4;
+/// `Status::InvalidDeviceRequest`: NTSTATUS `0xc0000010`.
+pub const RK_STATUS_INVALID_DEVICE_REQUEST: rk_status = 5;
+/// `Status::UnrecognizedMedia`: NTSTATUS `0xc0000014`.
+pub const RK_STATUS_UNRECOGNIZED_MEDIA: rk_status = 6;
+/// `Status::BufferTooSmall`: NTSTATUS `0xc0000023`.
+pub const RK_STATUS_BUFFER_TOO_SMALL: rk_status = 7;
+/// `Status::DeletePending`: NTSTATUS `0xc0000056`.
+pub const RK_STATUS_DELETE_PENDING: rk_status = 8;
+/// `Status::InsufficientResources`: NTSTATUS `0xc000009a`.
+pub const RK_STATUS_INSUFFICIENT_RESOURCES: rk_status = 9;
+/// `Status::IoTimeout`: NTSTATUS `0xc00000b5`.
+pub const RK_STATUS_IO_TIMEOUT: rk_status = 10;
+/// `Status::NotSupported`: NTSTATUS `0xc00000bb`.
+pub const RK_STATUS_NOT_SUPPORTED: rk_status = 11;
+/// `Status::Cancelled`: NTSTATUS `0xc0000120`.
+pub const RK_STATUS_CANCELLED: rk_status = 12;
+/// `Status::NoMedia`: NTSTATUS `0xc0000178`.
+pub const RK_STATUS_NO_MEDIA: rk_status = 13;
+/// `Status::InvalidDeviceState`: NTSTATUS `0xc0000184`.
+pub const RK_STATUS_INVALID_DEVICE_STATE: rk_status = 14;
+/// `Status::DeviceProtocolError`: NTSTATUS `0xc0000186`.
+pub const RK_STATUS_DEVICE_PROTOCOL_ERROR: rk_status = 15;
+/// NTSTATUS of [`RK_STATUS_SUCCESS`].
+pub const RK_NTSTATUS_SUCCESS: u32 = 0x00000000;
+/// Win32 error of [`RK_STATUS_SUCCESS`].
+pub const RK_WIN32_SUCCESS: u32 = 0;
+/// `IFD_*` code of [`RK_STATUS_SUCCESS`].
+pub const RK_IFD_SUCCESS: u32 = 0;
+/// `SCARD_*` code of [`RK_STATUS_SUCCESS`].
+pub const RK_SCARD_SUCCESS: u32 = 0x00000000;
+/// NTSTATUS of [`RK_STATUS_BUFFER_OVERFLOW`].
+pub const RK_NTSTATUS_BUFFER_OVERFLOW: u32 = 0x80000005;
+/// Win32 error of [`RK_STATUS_BUFFER_OVERFLOW`].
+pub const RK_WIN32_BUFFER_OVERFLOW: u32 = 234;
+/// `IFD_*` code of [`RK_STATUS_BUFFER_OVERFLOW`].
+pub const RK_IFD_BUFFER_OVERFLOW: u32 = 618;
+/// `SCARD_*` code of [`RK_STATUS_BUFFER_OVERFLOW`].
+pub const RK_SCARD_BUFFER_OVERFLOW: u32 = 0x80100008;
+/// NTSTATUS of [`RK_STATUS_DEVICE_BUSY`].
+pub const RK_NTSTATUS_DEVICE_BUSY: u32 = 0x80000011;
+/// Win32 error of [`RK_STATUS_DEVICE_BUSY`].
+pub const RK_WIN32_DEVICE_BUSY: u32 = 170;
+/// `IFD_*` code of [`RK_STATUS_DEVICE_BUSY`].
+pub const RK_IFD_DEVICE_BUSY: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_DEVICE_BUSY`].
+pub const RK_SCARD_DEVICE_BUSY: u32 = 0x8010000B;
+/// NTSTATUS of [`RK_STATUS_UNSUCCESSFUL`].
+pub const RK_NTSTATUS_UNSUCCESSFUL: u32 = 0xC0000001;
+/// Win32 error of [`RK_STATUS_UNSUCCESSFUL`].
+pub const RK_WIN32_UNSUCCESSFUL: u32 = 31;
+/// `IFD_*` code of [`RK_STATUS_UNSUCCESSFUL`].
+pub const RK_IFD_UNSUCCESSFUL: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_UNSUCCESSFUL`].
+pub const RK_SCARD_UNSUCCESSFUL: u32 = 0x80100001;
+/// NTSTATUS of [`RK_STATUS_INVALID_PARAMETER`].
+pub const RK_NTSTATUS_INVALID_PARAMETER: u32 = 0xC000000D;
+/// Win32 error of [`RK_STATUS_INVALID_PARAMETER`].
+pub const RK_WIN32_INVALID_PARAMETER: u32 = 87;
+/// `IFD_*` code of [`RK_STATUS_INVALID_PARAMETER`].
+pub const RK_IFD_INVALID_PARAMETER: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_INVALID_PARAMETER`].
+pub const RK_SCARD_INVALID_PARAMETER: u32 = 0x80100004;
+/// NTSTATUS of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
+pub const RK_NTSTATUS_INVALID_DEVICE_REQUEST: u32 = 0xC0000010;
+/// Win32 error of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
+pub const RK_WIN32_INVALID_DEVICE_REQUEST: u32 = 1;
+/// `IFD_*` code of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
+pub const RK_IFD_INVALID_DEVICE_REQUEST: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
+pub const RK_SCARD_INVALID_DEVICE_REQUEST: u32 = 0x80100011;
+/// NTSTATUS of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
+pub const RK_NTSTATUS_UNRECOGNIZED_MEDIA: u32 = 0xC0000014;
+/// Win32 error of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
+pub const RK_WIN32_UNRECOGNIZED_MEDIA: u32 = 1785;
+/// `IFD_*` code of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
+pub const RK_IFD_UNRECOGNIZED_MEDIA: u32 = 608;
+/// `SCARD_*` code of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
+pub const RK_SCARD_UNRECOGNIZED_MEDIA: u32 = 0x8010001C;
+/// NTSTATUS of [`RK_STATUS_BUFFER_TOO_SMALL`].
+pub const RK_NTSTATUS_BUFFER_TOO_SMALL: u32 = 0xC0000023;
+/// Win32 error of [`RK_STATUS_BUFFER_TOO_SMALL`].
+pub const RK_WIN32_BUFFER_TOO_SMALL: u32 = 122;
+/// `IFD_*` code of [`RK_STATUS_BUFFER_TOO_SMALL`].
+pub const RK_IFD_BUFFER_TOO_SMALL: u32 = 618;
+/// `SCARD_*` code of [`RK_STATUS_BUFFER_TOO_SMALL`].
+pub const RK_SCARD_BUFFER_TOO_SMALL: u32 = 0x80100008;
+/// NTSTATUS of [`RK_STATUS_DELETE_PENDING`].
+pub const RK_NTSTATUS_DELETE_PENDING: u32 = 0xC0000056;
+/// Win32 error of [`RK_STATUS_DELETE_PENDING`].
+pub const RK_WIN32_DELETE_PENDING: u32 = 5;
+/// `IFD_*` code of [`RK_STATUS_DELETE_PENDING`].
+pub const RK_IFD_DELETE_PENDING: u32 = 617;
+/// `SCARD_*` code of [`RK_STATUS_DELETE_PENDING`].
+pub const RK_SCARD_DELETE_PENDING: u32 = 0x80100017;
+/// NTSTATUS of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
+pub const RK_NTSTATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000009A;
+/// Win32 error of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
+pub const RK_WIN32_INSUFFICIENT_RESOURCES: u32 = 1450;
+/// `IFD_*` code of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
+pub const RK_IFD_INSUFFICIENT_RESOURCES: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
+pub const RK_SCARD_INSUFFICIENT_RESOURCES: u32 = 0x80100006;
+/// NTSTATUS of [`RK_STATUS_IO_TIMEOUT`].
+pub const RK_NTSTATUS_IO_TIMEOUT: u32 = 0xC00000B5;
+/// Win32 error of [`RK_STATUS_IO_TIMEOUT`].
+pub const RK_WIN32_IO_TIMEOUT: u32 = 121;
+/// `IFD_*` code of [`RK_STATUS_IO_TIMEOUT`].
+pub const RK_IFD_IO_TIMEOUT: u32 = 613;
+/// `SCARD_*` code of [`RK_STATUS_IO_TIMEOUT`].
+pub const RK_SCARD_IO_TIMEOUT: u32 = 0x8010000A;
+/// NTSTATUS of [`RK_STATUS_NOT_SUPPORTED`].
+pub const RK_NTSTATUS_NOT_SUPPORTED: u32 = 0xC00000BB;
+/// Win32 error of [`RK_STATUS_NOT_SUPPORTED`].
+pub const RK_WIN32_NOT_SUPPORTED: u32 = 50;
+/// `IFD_*` code of [`RK_STATUS_NOT_SUPPORTED`].
+pub const RK_IFD_NOT_SUPPORTED: u32 = 614;
+/// `SCARD_*` code of [`RK_STATUS_NOT_SUPPORTED`].
+pub const RK_SCARD_NOT_SUPPORTED: u32 = 0x80100022;
+/// NTSTATUS of [`RK_STATUS_CANCELLED`].
+pub const RK_NTSTATUS_CANCELLED: u32 = 0xC0000120;
+/// Win32 error of [`RK_STATUS_CANCELLED`].
+pub const RK_WIN32_CANCELLED: u32 = 995;
+/// `IFD_*` code of [`RK_STATUS_CANCELLED`].
+pub const RK_IFD_CANCELLED: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_CANCELLED`].
+pub const RK_SCARD_CANCELLED: u32 = 0x80100002;
+/// NTSTATUS of [`RK_STATUS_NO_MEDIA`].
+pub const RK_NTSTATUS_NO_MEDIA: u32 = 0xC0000178;
+/// Win32 error of [`RK_STATUS_NO_MEDIA`].
+pub const RK_WIN32_NO_MEDIA: u32 = 1112;
+/// `IFD_*` code of [`RK_STATUS_NO_MEDIA`].
+pub const RK_IFD_NO_MEDIA: u32 = 616;
+/// `SCARD_*` code of [`RK_STATUS_NO_MEDIA`].
+pub const RK_SCARD_NO_MEDIA: u32 = 0x8010000C;
+/// NTSTATUS of [`RK_STATUS_INVALID_DEVICE_STATE`].
+pub const RK_NTSTATUS_INVALID_DEVICE_STATE: u32 = 0xC0000184;
+/// Win32 error of [`RK_STATUS_INVALID_DEVICE_STATE`].
+pub const RK_WIN32_INVALID_DEVICE_STATE: u32 = 22;
+/// `IFD_*` code of [`RK_STATUS_INVALID_DEVICE_STATE`].
+pub const RK_IFD_INVALID_DEVICE_STATE: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_INVALID_DEVICE_STATE`].
+pub const RK_SCARD_INVALID_DEVICE_STATE: u32 = 0x80100010;
+/// NTSTATUS of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
+pub const RK_NTSTATUS_DEVICE_PROTOCOL_ERROR: u32 = 0xC0000186;
+/// Win32 error of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
+pub const RK_WIN32_DEVICE_PROTOCOL_ERROR: u32 = 1117;
+/// `IFD_*` code of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
+pub const RK_IFD_DEVICE_PROTOCOL_ERROR: u32 = 612;
+/// `SCARD_*` code of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
+pub const RK_SCARD_DEVICE_PROTOCOL_ERROR: u32 = 0x80100013;
+/// Not a failure: the request (IS_PRESENT / IS_ABSENT) waits for a card event and
+/// will be completed through the table's `tracking_complete` callback.
+pub const RK_STATUS_PENDING: rk_status = 16;
+/// NTSTATUS of [`RK_STATUS_PENDING`] (`STATUS_PENDING`).
+pub const RK_NTSTATUS_PENDING: u32 = 0x0000_0103;
+
+/// Each status with its code and its values in the other code spaces.
+const TABLE: [(Status, rk_status, u32, u32, u32, u32); 16] = [
+    (
+        Status::Success,
+        RK_STATUS_SUCCESS,
+        RK_NTSTATUS_SUCCESS,
+        RK_WIN32_SUCCESS,
+        RK_IFD_SUCCESS,
+        RK_SCARD_SUCCESS,
+    ),
+    (
+        Status::BufferOverflow,
+        RK_STATUS_BUFFER_OVERFLOW,
+        RK_NTSTATUS_BUFFER_OVERFLOW,
+        RK_WIN32_BUFFER_OVERFLOW,
+        RK_IFD_BUFFER_OVERFLOW,
+        RK_SCARD_BUFFER_OVERFLOW,
+    ),
+    (
+        Status::DeviceBusy,
+        RK_STATUS_DEVICE_BUSY,
+        RK_NTSTATUS_DEVICE_BUSY,
+        RK_WIN32_DEVICE_BUSY,
+        RK_IFD_DEVICE_BUSY,
+        RK_SCARD_DEVICE_BUSY,
+    ),
+    (
+        Status::Unsuccessful,
+        RK_STATUS_UNSUCCESSFUL,
+        RK_NTSTATUS_UNSUCCESSFUL,
+        RK_WIN32_UNSUCCESSFUL,
+        RK_IFD_UNSUCCESSFUL,
+        RK_SCARD_UNSUCCESSFUL,
+    ),
+    (
+        Status::InvalidParameter,
+        RK_STATUS_INVALID_PARAMETER,
+        RK_NTSTATUS_INVALID_PARAMETER,
+        RK_WIN32_INVALID_PARAMETER,
+        RK_IFD_INVALID_PARAMETER,
+        RK_SCARD_INVALID_PARAMETER,
+    ),
+    (
+        Status::InvalidDeviceRequest,
+        RK_STATUS_INVALID_DEVICE_REQUEST,
+        RK_NTSTATUS_INVALID_DEVICE_REQUEST,
+        RK_WIN32_INVALID_DEVICE_REQUEST,
+        RK_IFD_INVALID_DEVICE_REQUEST,
+        RK_SCARD_INVALID_DEVICE_REQUEST,
+    ),
+    (
+        Status::UnrecognizedMedia,
+        RK_STATUS_UNRECOGNIZED_MEDIA,
+        RK_NTSTATUS_UNRECOGNIZED_MEDIA,
+        RK_WIN32_UNRECOGNIZED_MEDIA,
+        RK_IFD_UNRECOGNIZED_MEDIA,
+        RK_SCARD_UNRECOGNIZED_MEDIA,
+    ),
+    (
+        Status::BufferTooSmall,
+        RK_STATUS_BUFFER_TOO_SMALL,
+        RK_NTSTATUS_BUFFER_TOO_SMALL,
+        RK_WIN32_BUFFER_TOO_SMALL,
+        RK_IFD_BUFFER_TOO_SMALL,
+        RK_SCARD_BUFFER_TOO_SMALL,
+    ),
+    (
+        Status::DeletePending,
+        RK_STATUS_DELETE_PENDING,
+        RK_NTSTATUS_DELETE_PENDING,
+        RK_WIN32_DELETE_PENDING,
+        RK_IFD_DELETE_PENDING,
+        RK_SCARD_DELETE_PENDING,
+    ),
+    (
+        Status::InsufficientResources,
+        RK_STATUS_INSUFFICIENT_RESOURCES,
+        RK_NTSTATUS_INSUFFICIENT_RESOURCES,
+        RK_WIN32_INSUFFICIENT_RESOURCES,
+        RK_IFD_INSUFFICIENT_RESOURCES,
+        RK_SCARD_INSUFFICIENT_RESOURCES,
+    ),
+    (
+        Status::IoTimeout,
+        RK_STATUS_IO_TIMEOUT,
+        RK_NTSTATUS_IO_TIMEOUT,
+        RK_WIN32_IO_TIMEOUT,
+        RK_IFD_IO_TIMEOUT,
+        RK_SCARD_IO_TIMEOUT,
+    ),
+    (
+        Status::NotSupported,
+        RK_STATUS_NOT_SUPPORTED,
+        RK_NTSTATUS_NOT_SUPPORTED,
+        RK_WIN32_NOT_SUPPORTED,
+        RK_IFD_NOT_SUPPORTED,
+        RK_SCARD_NOT_SUPPORTED,
+    ),
+    (
+        Status::Cancelled,
+        RK_STATUS_CANCELLED,
+        RK_NTSTATUS_CANCELLED,
+        RK_WIN32_CANCELLED,
+        RK_IFD_CANCELLED,
+        RK_SCARD_CANCELLED,
+    ),
+    (
+        Status::NoMedia,
+        RK_STATUS_NO_MEDIA,
+        RK_NTSTATUS_NO_MEDIA,
+        RK_WIN32_NO_MEDIA,
+        RK_IFD_NO_MEDIA,
+        RK_SCARD_NO_MEDIA,
+    ),
+    (
+        Status::InvalidDeviceState,
+        RK_STATUS_INVALID_DEVICE_STATE,
+        RK_NTSTATUS_INVALID_DEVICE_STATE,
+        RK_WIN32_INVALID_DEVICE_STATE,
+        RK_IFD_INVALID_DEVICE_STATE,
+        RK_SCARD_INVALID_DEVICE_STATE,
+    ),
+    (
+        Status::DeviceProtocolError,
+        RK_STATUS_DEVICE_PROTOCOL_ERROR,
+        RK_NTSTATUS_DEVICE_PROTOCOL_ERROR,
+        RK_WIN32_DEVICE_PROTOCOL_ERROR,
+        RK_IFD_DEVICE_PROTOCOL_ERROR,
+        RK_SCARD_DEVICE_PROTOCOL_ERROR,
+    ),
+];
+
+/// The C code of a status.
+pub(crate) fn to_rk(status: Status) -> rk_status {
+    TABLE
+        .iter()
+        .find(|row| row.0 == status)
+        .map_or(RK_STATUS_UNSUCCESSFUL, |row| row.1)
+}
+
+/// The status of a C code; `None` for `RK_STATUS_PENDING` and unknown values.
+pub(crate) fn from_rk(code: rk_status) -> Option<Status> {
+    TABLE.get(code as usize).map(|row| row.0)
+}
+
+/// The result of a C callback: success, or the status it returned (an unknown code
+/// is `Unsuccessful`).
+pub(crate) fn callback_result(code: rk_status) -> Result<(), Status> {
+    match from_rk(code) {
+        Some(Status::Success) => Ok(()),
+        Some(status) => Err(status),
+        None => Err(Status::Unsuccessful),
+    }
+}
+
+fn row(code: rk_status) -> Option<&'static (Status, rk_status, u32, u32, u32, u32)> {
+    TABLE.get(code as usize)
+}
+
+/// The NTSTATUS value of `status` (`STATUS_PENDING` for `RK_STATUS_PENDING`,
+/// `STATUS_UNSUCCESSFUL` for an unknown code).
+#[unsafe(no_mangle)]
+pub extern "C" fn rk_status_to_ntstatus(status: rk_status) -> u32 {
+    if status == RK_STATUS_PENDING {
+        return RK_NTSTATUS_PENDING;
+    }
+    row(status).map_or(RK_NTSTATUS_UNSUCCESSFUL, |r| r.2)
+}
+
+/// The Win32 error code of `status` (`ERROR_GEN_FAILURE` for an unknown code,
+/// `ERROR_IO_PENDING` (997) for `RK_STATUS_PENDING`).
+#[unsafe(no_mangle)]
+pub extern "C" fn rk_status_to_win32(status: rk_status) -> u32 {
+    if status == RK_STATUS_PENDING {
+        return 997;
+    }
+    row(status).map_or(RK_WIN32_UNSUCCESSFUL, |r| r.3)
+}
+
+/// The pcsc-lite `IFD_*` code of `status` (`IFD_COMMUNICATION_ERROR` for unknown
+/// codes and `RK_STATUS_PENDING`).
+#[unsafe(no_mangle)]
+pub extern "C" fn rk_status_to_ifd(status: rk_status) -> u32 {
+    row(status).map_or(RK_IFD_UNSUCCESSFUL, |r| r.4)
+}
+
+/// The PC/SC `SCARD_*` code of `status` (`SCARD_F_INTERNAL_ERROR` for unknown codes
+/// and `RK_STATUS_PENDING`).
+#[unsafe(no_mangle)]
+pub extern "C" fn rk_status_to_scard(status: rk_status) -> u32 {
+    row(status).map_or(RK_SCARD_UNSUCCESSFUL, |r| r.5)
+}
+
+/// The status of an NTSTATUS value; `RK_STATUS_UNSUCCESSFUL` if it is none of ours.
+#[unsafe(no_mangle)]
+pub extern "C" fn rk_status_from_ntstatus(ntstatus: u32) -> rk_status {
+    Status::from_ntstatus(ntstatus).map_or(RK_STATUS_UNSUCCESSFUL, to_rk)
+}
+
+/// A short English description of `status` (a static NUL-terminated string).
+#[unsafe(no_mangle)]
+pub extern "C" fn rk_status_description(status: rk_status) -> *const core::ffi::c_char {
+    const PENDING: &core::ffi::CStr = c"pending: waits for a card event";
+    const UNKNOWN: &core::ffi::CStr = c"unknown status code";
+    const DESCRIPTIONS: [&core::ffi::CStr; 16] = [
+        c"success",
+        c"a library-internal buffer is too small for the data",
+        c"a card-tracking request is already pending",
+        c"unsuccessful",
+        c"invalid parameter",
+        c"invalid device request",
+        c"unrecognized card (ATR)",
+        c"buffer too small",
+        c"the device is being removed",
+        c"insufficient resources",
+        c"timeout",
+        c"not supported",
+        c"cancelled",
+        c"no card in the reader",
+        c"invalid device state",
+        c"card protocol error",
+    ];
+    if status == RK_STATUS_PENDING {
+        return PENDING.as_ptr();
+    }
+    DESCRIPTIONS
+        .get(status as usize)
+        .map_or(UNKNOWN.as_ptr(), |d| d.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_match_the_core() {
+        assert_eq!(TABLE.len(), Status::ALL.len());
+        for (i, (status, code, nt, w32, ifd, scard)) in TABLE.iter().enumerate() {
+            assert_eq!(Status::ALL[i], *status);
+            assert_eq!(*code as usize, i);
+            assert_eq!(status.to_ntstatus(), *nt, "{status:?}");
+            assert_eq!(status.to_win32(), *w32, "{status:?}");
+            assert_eq!(status.to_ifd(), *ifd, "{status:?}");
+            assert_eq!(status.to_scard(), *scard, "{status:?}");
+            assert_eq!(from_rk(*code), Some(*status));
+            assert_eq!(to_rk(*status), *code);
+            assert_eq!(rk_status_from_ntstatus(*nt), *code);
+        }
+        assert_eq!(rk_status_to_ntstatus(RK_STATUS_PENDING), 0x103);
+        assert_eq!(rk_status_to_ntstatus(999), RK_NTSTATUS_UNSUCCESSFUL);
+    }
+}

@@ -1,0 +1,469 @@
+//! The T=1 engine, step by step, for a C driver that does its own I/O.
+//!
+//! An [`rk_t1_engine`] lives across APDUs (sequence numbers, IFSC/IFSD); each APDU is
+//! an [`rk_t1_transaction`] that borrows the engine until [`rk_t1_end`]:
+//!
+//! ```c
+//! rk_t1_action a;
+//! rk_t1_begin(&tx, sizeof tx, &engine, apdu, apdu_len, resp, sizeof resp, &a);
+//! while (st == RK_STATUS_SUCCESS && a.kind == RK_T1_SEND) {
+//!     uart_write(a.data, a.len);
+//!     n = uart_read_block(block, sizeof block, bwt_us * a.wtx);
+//!     st = n ? rk_t1_receive(&tx, block, n, &a) : rk_t1_timeout(&tx, &a);
+//! }
+//! rk_t1_end(&tx);       /* RK_T1_DONE: a.len response bytes in resp */
+//! ```
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use readerkit::t1::{Action, Config, Edc, Engine, Error, Transaction};
+use static_assertions::const_assert;
+
+use crate::device::{RK_EDC_CRC, RK_EDC_LRC};
+use crate::guard::{Slot, bytes, bytes_mut, check_ptr, guard, slot, slot_init, slot_release};
+use crate::status::*;
+
+/// Size of [`rk_t1_engine`], bytes.
+pub const RK_T1_ENGINE_STORAGE_SIZE: usize = 384;
+/// `RK_T1_ENGINE_STORAGE_SIZE / 8`.
+pub const RK_T1_ENGINE_STORAGE_WORDS: usize = 48;
+/// Size of [`rk_t1_transaction`], bytes.
+pub const RK_T1_TRANSACTION_STORAGE_SIZE: usize = 64;
+/// `RK_T1_TRANSACTION_STORAGE_SIZE / 8`.
+pub const RK_T1_TRANSACTION_STORAGE_WORDS: usize = 8;
+
+/// Action: send the block `data`/`len`, then read the card's block within
+/// BWT × `wtx` and call [`rk_t1_receive`] (or [`rk_t1_timeout`], [`rk_t1_line_error`]).
+pub const RK_T1_SEND: u32 = 0;
+/// Action: done, the first `len` bytes of the response buffer hold data + SW1 SW2.
+pub const RK_T1_DONE: u32 = 1;
+
+/// Storage for a T=1 engine.
+#[repr(C)]
+pub struct rk_t1_engine {
+    /// Opaque.
+    pub opaque: [u64; RK_T1_ENGINE_STORAGE_WORDS],
+}
+
+/// Storage for one T=1 transaction (one APDU).
+#[repr(C)]
+pub struct rk_t1_transaction {
+    /// Opaque.
+    pub opaque: [u64; RK_T1_TRANSACTION_STORAGE_WORDS],
+}
+
+/// T=1 parameters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_t1_config {
+    /// IFSC, 1..=254.
+    pub ifsc: u8,
+    /// IFSD, 1..=254.
+    pub ifsd: u8,
+    /// `RK_EDC_LRC` or `RK_EDC_CRC`.
+    pub edc: u8,
+    /// NAD to send.
+    pub nad: u8,
+    /// Announce IFSD with an S(IFS request) first.
+    pub send_ifs_request: bool,
+    /// Retransmissions before resynchronising.
+    pub max_retries: u8,
+    /// Resynchronisations per APDU.
+    pub max_resynchs: u8,
+    /// S-block requests from the card per APDU.
+    pub max_card_requests: u16,
+}
+
+/// What to do next.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_t1_action {
+    /// `RK_T1_SEND` or `RK_T1_DONE`.
+    pub kind: u32,
+    /// SEND: the block (valid until the next call on the transaction).
+    pub data: *const u8,
+    /// SEND: block length; DONE: response length; after `RK_STATUS_BUFFER_TOO_SMALL`:
+    /// the length the response needed.
+    pub len: usize,
+    /// SEND: the BWT multiplier (1, or the card's WTX factor).
+    pub wtx: u8,
+}
+
+struct T1Engine {
+    busy: AtomicBool,
+    engine: Engine,
+}
+
+struct T1Tx {
+    busy: *const AtomicBool,
+    tx: Transaction<'static>,
+}
+
+const ENGINE_MAGIC: u32 = 0x3145_4B52;
+const TX_MAGIC: u32 = 0x3154_4B52;
+const_assert!(core::mem::size_of::<Slot<T1Engine>>() <= RK_T1_ENGINE_STORAGE_SIZE);
+const_assert!(core::mem::size_of::<Slot<T1Tx>>() <= RK_T1_TRANSACTION_STORAGE_SIZE);
+const_assert!(core::mem::align_of::<Slot<T1Engine>>() <= 8);
+const_assert!(core::mem::align_of::<Slot<T1Tx>>() <= 8);
+const_assert!(RK_T1_ENGINE_STORAGE_WORDS * 8 == RK_T1_ENGINE_STORAGE_SIZE);
+const_assert!(RK_T1_TRANSACTION_STORAGE_WORDS * 8 == RK_T1_TRANSACTION_STORAGE_SIZE);
+
+fn edc_of(code: u8) -> Result<Edc, rk_status> {
+    match code {
+        RK_EDC_LRC => Ok(Edc::Lrc),
+        RK_EDC_CRC => Ok(Edc::Crc),
+        _ => Err(RK_STATUS_INVALID_PARAMETER),
+    }
+}
+
+/// Fill `*config` with the usual parameters for a card announcing `ifsc` and `edc`.
+///
+/// # Safety
+///
+/// `config` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_config_default(
+    config: *mut rk_t1_config,
+    ifsc: u8,
+    edc: u8,
+) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(config.cast_const()) {
+            return e;
+        }
+        let edc_value = match edc_of(edc) {
+            Ok(e) => e,
+            Err(e) => return e,
+        };
+        let c = Config::new(ifsc, edc_value);
+        // SAFETY: checked non-null and aligned; writable per the contract.
+        unsafe {
+            config.write(rk_t1_config {
+                ifsc: c.ifsc,
+                ifsd: c.ifsd,
+                edc,
+                nad: c.nad,
+                send_ifs_request: c.send_ifs_request,
+                max_retries: c.max_retries,
+                max_resynchs: c.max_resynchs,
+                max_card_requests: c.max_card_requests,
+            })
+        };
+        RK_STATUS_SUCCESS
+    })
+}
+
+/// Initialise a T=1 engine in `engine` (`engine_len` bytes). Errors: NULL pointers,
+/// IFSC/IFSD outside 1..=254 or an unknown EDC (`RK_STATUS_INVALID_PARAMETER`), small
+/// storage (`RK_STATUS_BUFFER_TOO_SMALL`), an engine already there
+/// (`RK_STATUS_DEVICE_BUSY`).
+///
+/// # Safety
+///
+/// `engine` is valid storage of `engine_len` bytes (zeroed, or released with
+/// [`rk_t1_deinit`]); `config` is valid for reads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_init(
+    engine: *mut rk_t1_engine,
+    engine_len: usize,
+    config: *const rk_t1_config,
+) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(config) {
+            return e;
+        }
+        // SAFETY: forwarded contract.
+        if unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) }.is_ok() {
+            return RK_STATUS_DEVICE_BUSY;
+        }
+        // SAFETY: checked non-null and aligned; readable per the contract.
+        let c = unsafe { config.read() };
+        let edc = match edc_of(c.edc) {
+            Ok(e) => e,
+            Err(e) => return e,
+        };
+        let config = Config {
+            ifsc: c.ifsc,
+            ifsd: c.ifsd,
+            edc,
+            nad: c.nad,
+            send_ifs_request: c.send_ifs_request,
+            max_retries: c.max_retries,
+            max_resynchs: c.max_resynchs,
+            max_card_requests: c.max_card_requests,
+        };
+        let value = match Engine::new(config) {
+            Ok(e) => T1Engine {
+                busy: AtomicBool::new(false),
+                engine: e,
+            },
+            Err(e) => return to_rk(e.status()),
+        };
+        // SAFETY: forwarded contract.
+        match unsafe { slot_init(engine, engine_len, ENGINE_MAGIC, value) } {
+            Ok(_) => RK_STATUS_SUCCESS,
+            Err(e) => e,
+        }
+    })
+}
+
+/// Release a T=1 engine (`RK_STATUS_DEVICE_BUSY` while a transaction is open).
+///
+/// # Safety
+///
+/// `engine` is NULL or engine storage used by this thread only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_deinit(engine: *mut rk_t1_engine) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) } {
+            Ok(s) => {
+                // SAFETY: initialised; the busy flag is only read through a shared ref.
+                if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
+                    return RK_STATUS_DEVICE_BUSY;
+                }
+                // SAFETY: initialised, not borrowed by a transaction, ours.
+                unsafe { slot_release(s) };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+/// Forget the sequence numbers and IFS (after a card reset).
+///
+/// # Safety
+///
+/// `engine` is NULL or engine storage used by this thread only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) } {
+            Ok(s) => {
+                // SAFETY: initialised.
+                if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
+                    return RK_STATUS_DEVICE_BUSY;
+                }
+                // SAFETY: initialised, not borrowed by a transaction, ours.
+                unsafe { (*s).value.engine.reset() };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
+fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> rk_status {
+    let mut a = rk_t1_action {
+        kind: RK_T1_DONE,
+        data: core::ptr::null(),
+        len: 0,
+        wtx: 0,
+    };
+    let status = match result {
+        Ok(Action::Send { block, wait }) => {
+            a.kind = RK_T1_SEND;
+            a.data = block.as_ptr();
+            a.len = block.len();
+            a.wtx = wait.wtx;
+            RK_STATUS_SUCCESS
+        }
+        Ok(Action::Done { response_len }) => {
+            a.len = response_len;
+            RK_STATUS_SUCCESS
+        }
+        Err(e) => {
+            if let Error::BufferTooSmall { needed } = e {
+                a.len = needed;
+            }
+            to_rk(e.status())
+        }
+    };
+    // SAFETY: checked non-null and aligned by every caller of report().
+    unsafe { action.write(a) };
+    status
+}
+
+/// Start a transaction in `tx` (`tx_len` bytes): the command `apdu`, the response
+/// into `response`; the first action goes to `*action`. The engine is borrowed until
+/// [`rk_t1_end`]; the buffers must stay valid until then.
+///
+/// # Safety
+///
+/// `tx` is valid storage of `tx_len` bytes (zeroed or ended); `engine` is engine
+/// storage; the buffers are valid for their lengths until [`rk_t1_end`]; `action` is
+/// valid for a write. One thread at a time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_begin(
+    tx: *mut rk_t1_transaction,
+    tx_len: usize,
+    engine: *mut rk_t1_engine,
+    apdu: *const u8,
+    apdu_len: usize,
+    response: *mut u8,
+    response_len: usize,
+    action: *mut rk_t1_action,
+) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(action.cast_const()) {
+            return e;
+        }
+        // SAFETY: forwarded contract.
+        if unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) }.is_ok() {
+            return RK_STATUS_DEVICE_BUSY;
+        }
+        if tx_len < core::mem::size_of::<Slot<T1Tx>>()
+            || check_ptr(tx.cast_const().cast::<Slot<T1Tx>>()).is_err()
+        {
+            return if tx.is_null() || tx_len >= core::mem::size_of::<Slot<T1Tx>>() {
+                RK_STATUS_INVALID_PARAMETER
+            } else {
+                RK_STATUS_BUFFER_TOO_SMALL
+            };
+        }
+        // SAFETY: forwarded contract.
+        let e = match unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) } {
+            Ok(e) => e,
+            Err(e) => return e,
+        };
+        if apdu.is_null() || response.is_null() {
+            return RK_STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: valid until rk_t1_end per the contract ('static stands for that).
+        let apdu: &'static [u8] = match unsafe { bytes(apdu, apdu_len) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        // SAFETY: valid and exclusive until rk_t1_end per the contract.
+        let response: &'static mut [u8] = match unsafe { bytes_mut(response, response_len) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        // SAFETY: initialised engine slot.
+        let busy = unsafe { &(*e).value.busy };
+        if busy.swap(true, Ordering::AcqRel) {
+            return RK_STATUS_DEVICE_BUSY;
+        }
+        // SAFETY: the busy flag now guarantees this is the only borrow of the engine
+        // until rk_t1_end clears it ('static stands for that).
+        let engine: &'static mut Engine = unsafe { &mut (*e).value.engine };
+        let transaction = match engine.transmit(apdu, response) {
+            Ok(t) => t,
+            Err(err) => {
+                busy.store(false, Ordering::Release);
+                return to_rk(err.status());
+            }
+        };
+        let value = T1Tx {
+            busy: core::ptr::from_ref(busy),
+            tx: transaction,
+        };
+        // SAFETY: forwarded contract; size and alignment were checked above.
+        let s = match unsafe { slot_init(tx, tx_len, TX_MAGIC, value) } {
+            Ok(s) => s,
+            Err(err) => {
+                busy.store(false, Ordering::Release);
+                return err;
+            }
+        };
+        // SAFETY: just initialised, ours.
+        report(unsafe { (*s).value.tx.action() }, action)
+    })
+}
+
+/// # Safety
+///
+/// `tx` is NULL or transaction storage; `action` NULL or valid for a write.
+unsafe fn step(
+    tx: *mut rk_t1_transaction,
+    action: *mut rk_t1_action,
+    f: impl FnOnce(&mut Transaction<'static>) -> rk_status,
+) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(action.cast_const()) {
+            return e;
+        }
+        // SAFETY: forwarded contract.
+        match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
+            // SAFETY: initialised, one thread at a time.
+            Ok(s) => f(unsafe { &mut (*s).value.tx }),
+            Err(e) => e,
+        }
+    })
+}
+
+/// The card's block (`len` bytes) arrived; the next action goes to `*action`.
+///
+/// # Safety
+///
+/// `tx` is transaction storage; `block` valid for `len` bytes; `action` valid for a
+/// write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_receive(
+    tx: *mut rk_t1_transaction,
+    block: *const u8,
+    len: usize,
+    action: *mut rk_t1_action,
+) -> rk_status {
+    // SAFETY: valid for `len` bytes per the contract.
+    let block = match unsafe { bytes(block, len) } {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    // SAFETY: forwarded contract.
+    unsafe { step(tx, action, |t| report(t.receive(block), action)) }
+}
+
+/// No block came within the waiting time.
+///
+/// # Safety
+///
+/// As [`rk_t1_receive`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_timeout(
+    tx: *mut rk_t1_transaction,
+    action: *mut rk_t1_action,
+) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { step(tx, action, |t| report(t.timeout(), action)) }
+}
+
+/// A block came with a parity error or broken framing.
+///
+/// # Safety
+///
+/// As [`rk_t1_receive`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_line_error(
+    tx: *mut rk_t1_transaction,
+    action: *mut rk_t1_action,
+) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { step(tx, action, |t| report(t.line_error(), action)) }
+}
+
+/// End the transaction (finished or not) and give the engine back.
+///
+/// # Safety
+///
+/// `tx` is NULL or transaction storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_end(tx: *mut rk_t1_transaction) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
+            Ok(s) => {
+                // SAFETY: initialised.
+                let busy = unsafe { (*s).value.busy };
+                // SAFETY: initialised, ours; dropping the transaction ends the borrow.
+                unsafe { slot_release(s) };
+                // SAFETY: the engine slot outlives its transactions per the contract.
+                unsafe { &*busy }.store(false, Ordering::Release);
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}

@@ -1,0 +1,145 @@
+/* Every entry point refuses bad pointers and sizes with a status, never a crash. */
+#include <stdio.h>
+#include <string.h>
+#include "readerkit.h"
+
+static int failures;
+#define CHECK_ST(expr, want) do { rk_status st_ = (expr); if (st_ != (want)) { \
+    fprintf(stderr, "%s:%d: %s = %u (%s), want %u\n", __FILE__, __LINE__, #expr, \
+    (unsigned)st_, rk_status_description(st_), (unsigned)(want)); failures++; } } while (0)
+
+static rk_status no_power(void *ctx, uint32_t a, uint8_t *atr, size_t cap, size_t *len)
+{
+    (void)ctx; (void)a; (void)atr; (void)cap; (void)len;
+    return RK_STATUS_IO_TIMEOUT;
+}
+static rk_status track(void *ctx, uint32_t wait) { (void)ctx; (void)wait; return RK_STATUS_SUCCESS; }
+
+/* storage with room to misalign */
+static union { rk_device dev; uint8_t bytes[sizeof(rk_device) + 16]; } raw;
+static rk_device dev, copy;
+
+int main(void)
+{
+    rk_reader_functions table;
+    rk_reader_caps caps;
+    rk_vendor_attrs vendor;
+    uint8_t out[64];
+    size_t n = 0;
+    uint32_t state = 0, power = 1;
+    rk_atr_info info;
+    static const uint8_t bad_atr[] = {0x3B, 0xFF};
+    static const uint8_t good_atr[] = {0x3B, 0x00};
+    rk_t0_exchange ex;
+    rk_t1_engine engine;
+    rk_t1_transaction tx;
+    rk_t1_config cfg;
+    rk_t1_action act;
+    rk_t0_action a0;
+    uint8_t resp[16];
+    static const uint8_t apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
+    rk_device *misaligned = (rk_device *)(void *)(raw.bytes + 1);
+
+    memset(&table, 0, sizeof table);
+    table.power = no_power;
+    rk_reader_caps_typical(&caps);
+
+    /* init: NULL pointers, short or misaligned storage, bad table or caps */
+    CHECK_ST(rk_device_init(NULL, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_init(&dev, sizeof dev, NULL, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, NULL, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_init(&dev, 16, &table, NULL, &caps, NULL), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_device_init(misaligned, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    table.card_tracking = track; /* without tracking_complete */
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    table.card_tracking = NULL;
+    caps.max_ifsd = 0;
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    rk_reader_caps_typical(&caps);
+    memset(&vendor, 0, sizeof vendor);
+    vendor.vendor_name = "a vendor name that is longer than thirty-two bytes";
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, &vendor), RK_STATUS_INVALID_PARAMETER);
+
+    /* calls on a device never initialised (zeroed), NULL, misaligned */
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_device_control(NULL, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_control(misaligned, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_card_removed(NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_process_events(NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_cancel_tracking(&dev, NULL), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_device_state(&dev, &state), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_device_deinit(&dev), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_device_deinit(NULL), RK_STATUS_INVALID_PARAMETER);
+
+    /* an initialised device: bad buffers */
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_DEVICE_BUSY);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, 2, &n), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, NULL, 4, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, NULL, 4, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 2, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_control(&dev, 0x12345678u, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_REQUEST);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n), RK_STATUS_NO_MEDIA);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, NULL), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_IS_PRESENT, NULL, 0, NULL, 0, &n), RK_STATUS_NOT_SUPPORTED);
+    CHECK_ST(rk_device_state(&dev, NULL), RK_STATUS_INVALID_PARAMETER);
+    /* a callback failing, and a copied device */
+    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n), RK_STATUS_IO_TIMEOUT);
+    memcpy(&copy, &dev, sizeof dev);
+    CHECK_ST(rk_device_control(&copy, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_device_deinit(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_deinit(&dev), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_STATE);
+
+    /* ATR parser */
+    CHECK_ST(rk_atr_parse(NULL, 2, &info), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_atr_parse(good_atr, sizeof good_atr, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_atr_parse(bad_atr, sizeof bad_atr, &info), RK_STATUS_UNRECOGNIZED_MEDIA);
+    CHECK_ST(rk_atr_parse(good_atr, sizeof good_atr, &info), RK_STATUS_SUCCESS);
+
+    /* T=0 engine */
+    memset(&ex, 0, sizeof ex);
+    CHECK_ST(rk_t0_action_get(&ex, &a0), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, NULL, 5, resp, sizeof resp, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, 1, NULL), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_t0_begin(&ex, 8, apdu, sizeof apdu, resp, sizeof resp, NULL), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL), RK_STATUS_DEVICE_BUSY);
+    CHECK_ST(rk_t0_action_get(&ex, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_feed(&ex, NULL, 3), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_end(&ex), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_t0_end(&ex), RK_STATUS_INVALID_DEVICE_STATE);
+
+    /* T=1 engine */
+    memset(&engine, 0, sizeof engine);
+    memset(&tx, 0, sizeof tx);
+    CHECK_ST(rk_t1_config_default(&cfg, 32, 7), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t1_config_default(&cfg, 32, RK_EDC_LRC), RK_STATUS_SUCCESS);
+    cfg.ifsc = 0;
+    CHECK_ST(rk_t1_init(&engine, sizeof engine, &cfg), RK_STATUS_INVALID_PARAMETER);
+    cfg.ifsc = 32;
+    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, apdu, sizeof apdu, resp, sizeof resp, &act), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_t1_init(&engine, 8, &cfg), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_t1_init(&engine, sizeof engine, &cfg), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_t1_begin(&tx, 4, &engine, apdu, sizeof apdu, resp, sizeof resp, &act), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, apdu, 0, resp, sizeof resp, &act), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, apdu, sizeof apdu, resp, sizeof resp, &act), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_t1_deinit(&engine), RK_STATUS_DEVICE_BUSY);
+    CHECK_ST(rk_t1_receive(&tx, NULL, 4, &act), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t1_timeout(&tx, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t1_end(&tx), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_t1_end(&tx), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_t1_deinit(&engine), RK_STATUS_SUCCESS);
+
+    /* simulated card */
+    CHECK_ST(rk_sim_read(NULL, resp, sizeof resp, &n), RK_STATUS_INVALID_PARAMETER);
+
+    if (failures) {
+        fprintf(stderr, "bad_input: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("bad_input: OK\n");
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* A small reader driver in C, its callbacks backed by the simulated card
+ * (rk_sim_*, test-only), using the library's T=0 and T=1 engines for TRANSMIT. */
+#ifndef SIM_DRIVER_H
+#define SIM_DRIVER_H
+#include <string.h>
+#include "readerkit.h"
+
+struct sim_driver {
+    rk_sim_card card;
+    rk_t1_engine t1;
+    int t1_ready;
+    int tracking_calls;
+    int vendor_calls;
+};
+
+static rk_status drv_power(void *ctx, uint32_t action, uint8_t *atr, size_t cap, size_t *len)
+{
+    struct sim_driver *d = (struct sim_driver *)ctx;
+    rk_status st;
+    if (d->t1_ready) { rk_t1_deinit(&d->t1); d->t1_ready = 0; }
+    if (action == RK_POWER_DOWN) return rk_sim_power_off(&d->card);
+    st = action == RK_POWER_COLD_RESET ? rk_sim_power_on(&d->card) : rk_sim_warm_reset(&d->card);
+    if (st != RK_STATUS_SUCCESS) return st;
+    return rk_sim_read(&d->card, atr, cap, len);
+}
+
+static rk_status drv_set_protocol(void *ctx, const rk_protocol_call *call, rk_timing *timing)
+{
+    struct sim_driver *d = (struct sim_driver *)ctx;
+    uint8_t answer[8];
+    size_t n = 0;
+    rk_status st;
+    if (call->pps_len == 0) { *timing = call->timing; return RK_STATUS_SUCCESS; }
+    st = rk_sim_write(&d->card, call->pps, call->pps_len);
+    if (st != RK_STATUS_SUCCESS) return st;
+    st = rk_sim_read(&d->card, answer, sizeof answer, &n);
+    if (st != RK_STATUS_SUCCESS) return st;
+    return rk_pps_accept(call, answer, n, timing);
+}
+
+static rk_status drv_t0(struct sim_driver *d, const rk_transmit_call *call, uint8_t *reply,
+                        size_t cap, size_t *len)
+{
+    rk_t0_exchange ex;
+    rk_t0_action a;
+    uint8_t buf[300];
+    rk_status st;
+    memset(&ex, 0, sizeof ex);
+    st = rk_t0_begin(&ex, sizeof ex, call->apdu, call->apdu_len, reply, cap, NULL);
+    if (st != RK_STATUS_SUCCESS) return st;
+    for (;;) {
+        rk_t0_action_get(&ex, &a);
+        if (a.kind == RK_T0_SEND) {
+            st = rk_sim_write(&d->card, a.data, a.len);
+            if (st != RK_STATUS_SUCCESS) break;
+            rk_t0_sent(&ex);
+        } else if (a.kind == RK_T0_RECEIVE) {
+            size_t n = 0, want = a.len < sizeof buf ? a.len : sizeof buf;
+            rk_sim_read(&d->card, buf, want, &n);
+            if (n) rk_t0_feed(&ex, buf, n); else rk_t0_timeout(&ex);
+        } else {
+            st = a.kind == RK_T0_COMPLETE ? RK_STATUS_SUCCESS : a.status;
+            *len = a.kind == RK_T0_COMPLETE ? a.len : 0;
+            break;
+        }
+    }
+    rk_t0_end(&ex);
+    return st;
+}
+
+static rk_status drv_t1(struct sim_driver *d, const rk_transmit_call *call, uint8_t *reply,
+                        size_t cap, size_t *len)
+{
+    rk_t1_transaction tx;
+    rk_t1_action a;
+    uint8_t block[300];
+    rk_status st;
+    if (!d->t1_ready) {
+        rk_t1_config cfg;
+        st = rk_t1_config_default(&cfg, call->ifsc, call->edc);
+        if (st != RK_STATUS_SUCCESS) return st;
+        cfg.ifsd = call->ifsd;
+        cfg.send_ifs_request = !call->suppress_t1_ifs_request;
+        memset(&d->t1, 0, sizeof d->t1);
+        st = rk_t1_init(&d->t1, sizeof d->t1, &cfg);
+        if (st != RK_STATUS_SUCCESS) return st;
+        d->t1_ready = 1;
+    }
+    memset(&tx, 0, sizeof tx);
+    st = rk_t1_begin(&tx, sizeof tx, &d->t1, call->apdu, call->apdu_len, reply, cap, &a);
+    while (st == RK_STATUS_SUCCESS && a.kind == RK_T1_SEND) {
+        size_t n = 0;
+        st = rk_sim_write(&d->card, a.data, a.len);
+        if (st != RK_STATUS_SUCCESS) break;
+        rk_sim_read(&d->card, block, sizeof block, &n);
+        st = n ? rk_t1_receive(&tx, block, n, &a) : rk_t1_timeout(&tx, &a);
+    }
+    if (st == RK_STATUS_SUCCESS) *len = a.len;
+    rk_t1_end(&tx);
+    return st;
+}
+
+static rk_status drv_transmit(void *ctx, const rk_transmit_call *call, uint8_t *reply, size_t cap,
+                              size_t *len)
+{
+    struct sim_driver *d = (struct sim_driver *)ctx;
+    if (call->protocol == RK_PROTOCOL_T0) return drv_t0(d, call, reply, cap, len);
+    if (call->protocol == RK_PROTOCOL_T1) return drv_t1(d, call, reply, cap, len);
+    return RK_STATUS_NOT_SUPPORTED;
+}
+
+static rk_status drv_vendor(void *ctx, uint32_t code, const uint8_t *in, size_t in_len,
+                            uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    struct sim_driver *d = (struct sim_driver *)ctx;
+    (void)code;
+    d->vendor_calls++;
+    if (in_len > out_cap) return RK_STATUS_BUFFER_TOO_SMALL;
+    if (in_len) memcpy(out, in, in_len);
+    *out_len = in_len;
+    return RK_STATUS_SUCCESS;
+}
+#endif
