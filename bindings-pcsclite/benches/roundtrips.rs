@@ -1,0 +1,2 @@
+// Placeholder so the workspace manifest parses while the benchmark is written.
+fn main() {}

@@ -1,0 +1,127 @@
+//! Reader backends, chosen by the reader.conf `DEVICENAME`.
+//!
+//! Each backend is a [`readerkit::Device`] with its own driver context; the binding
+//! only sees it through [`Port`], so the registry can hold any of them.
+
+pub mod sim;
+pub mod vpcd;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use readerkit::{CardState, Device, Outcome, Status};
+
+use crate::platform::StdPlatform;
+
+/// What the binding needs of a device, whatever its driver type.
+pub trait Port: Send + Sync {
+    /// [`Device::control`].
+    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome;
+    /// The device's platform (the polling thread waits on it).
+    fn platform(&self) -> &StdPlatform;
+    /// [`Device::state`].
+    fn state(&self) -> CardState;
+    /// [`Device::process_events`].
+    fn process_events(&self);
+    /// [`Device::cancel_tracking`].
+    fn cancel_tracking(&self) -> bool;
+}
+
+impl<D: Send> Port for Device<StdPlatform, D> {
+    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        Device::control(self, code, input, output)
+    }
+    fn platform(&self) -> &StdPlatform {
+        Device::platform(self)
+    }
+    fn state(&self) -> CardState {
+        Device::state(self)
+    }
+    fn process_events(&self) {
+        Device::process_events(self)
+    }
+    fn cancel_tracking(&self) -> bool {
+        Device::cancel_tracking(self)
+    }
+}
+
+/// A backend thread, stopped and joined when the channel closes (pcscd may
+/// `dlclose` the library afterwards: nothing of ours may keep running).
+#[derive(Debug)]
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Ask the thread to stop and wait for it.
+    pub fn join(self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.handle.join();
+    }
+}
+
+/// One open reader (one Lun).
+pub struct Reader {
+    /// The device behind the Lun.
+    pub port: Arc<dyn Port>,
+    /// The DEVICENAME it was opened with.
+    pub device_name: String,
+    /// Largest command data field announced as `dwMaxAPDUDataSize`.
+    pub max_apdu_data: u32,
+    worker: Mutex<Option<Worker>>,
+}
+
+impl Reader {
+    /// Stop and join the backend thread, if any.
+    pub fn shutdown(&self) {
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = worker {
+            worker.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("device_name", &self.device_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Open the reader that `device_name` names, for reader number `index` (Lun >> 16).
+/// An unknown syntax is [`Status::NotSupported`]; a backend that cannot start (port
+/// in use, say) reports its own status.
+pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
+    let (port, max_apdu_data, worker): (Arc<dyn Port>, u32, Option<Worker>) =
+        if let Some(kind) = device_name.strip_prefix("sim:") {
+            (sim::open(kind, index)?, sim::MAX_APDU_DATA, None)
+        } else if let Some(addr) = device_name.strip_prefix("vpcd:") {
+            let (device, worker) = vpcd::open(addr, index)?;
+            (device, vpcd::MAX_APDU_DATA, Some(worker))
+        } else {
+            return Err(Status::NotSupported);
+        };
+    Ok(Reader {
+        port,
+        device_name: device_name.to_owned(),
+        max_apdu_data,
+        worker: Mutex::new(worker),
+    })
+}
+
+/// Start a backend thread running `f(stop)`.
+pub(crate) fn spawn(
+    name: &str,
+    f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+) -> Result<Worker, Status> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || f(flag))
+        .map_err(|_| Status::InsufficientResources)?;
+    Ok(Worker { stop, handle })
+}

@@ -1,0 +1,109 @@
+//! `sim:PROFILE`: the simulated card in-process, reached byte by byte through the
+//! core's [`LineReader`] (PPS, T=0 and T=1 engines) over [`SimLine`].
+
+use std::sync::Arc;
+
+use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::line::LineReader;
+use readerkit::tracking::Wait;
+use readerkit::{Device, ReaderFunctions, Status};
+use readerkit_card_sim::fault::{Faults, Mute};
+use readerkit_card_sim::{Card, Config, Profile, SimLine};
+
+use crate::part10;
+use crate::platform::StdPlatform;
+
+/// The simulated card's buffer size: pcscd's largest APDU buffer
+/// (`MAX_BUFFER_SIZE_EXTENDED` = 4 + 3 + 65536 + 3 + 2), so every extended APDU
+/// pcscd passes fits.
+pub const SIM_CAPACITY: usize = 65_548;
+/// `dwMaxAPDUDataSize` of a `sim:` reader.
+pub const MAX_APDU_DATA: u32 = 65_536;
+
+/// The driver context of a `sim:` reader.
+pub type SimReader = LineReader<SimLine<SIM_CAPACITY>>;
+/// A `sim:` device.
+pub type SimDevice = Device<StdPlatform, SimReader>;
+
+fn profile(kind: &str) -> Result<Option<Profile>, Status> {
+    Ok(Some(match kind {
+        "t0" => Profile::t0(),
+        "t1" => Profile::t1(),
+        "t0t1" => Profile::t0_t1(),
+        "t1crc" => Profile::t1_crc(),
+        "empty" => return Ok(None),
+        _ => return Err(Status::NotSupported),
+    }))
+}
+
+/// Card tracking: nothing to arm, card events come from the line owner.
+fn track(_: &mut SimReader, _: Wait) -> Result<(), Status> {
+    Ok(())
+}
+
+/// Vendor IOCTLs: PC/SC part 10 and the fault switch ([`part10::FN_SIM_FAULT`]).
+fn vendor(
+    reader: &mut SimReader,
+    code: u32,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<usize, Status> {
+    let function = part10::function_of(code);
+    if let Some(answer) = part10::answer(function, output, MAX_APDU_DATA) {
+        return answer;
+    }
+    if function != part10::FN_SIM_FAULT {
+        return Err(Status::NotSupported);
+    }
+    let mute = match input {
+        [0] => Mute::Never,
+        [1, n] => Mute::AfterAnswers(u32::from(*n)),
+        [2] => Mute::Always,
+        _ => return Err(Status::InvalidParameter),
+    };
+    let card = reader.line_mut().card_mut().ok_or(Status::NoMedia)?;
+    card.set_faults(Faults {
+        mute,
+        ..Faults::default()
+    });
+    Ok(0)
+}
+
+/// Open a `sim:` reader; `kind` is what follows `sim:`.
+pub fn open(kind: &str, index: u32) -> Result<Arc<SimDevice>, Status> {
+    let profile = profile(kind)?;
+    let present = profile.is_some();
+    let line = match profile {
+        Some(profile) => SimLine::new(Card::<SIM_CAPACITY>::create(Config::new(profile))),
+        None => SimLine::empty(),
+    };
+    let functions = ReaderFunctions {
+        card_tracking: Some(track),
+        vendor_ioctl: Some(vendor),
+        ..SimReader::functions()
+    };
+    let device = Arc::new(Device::new(
+        StdPlatform::new(),
+        functions,
+        LineReader::new(line).with_t0_envelope(),
+        ReaderCapabilities {
+            channel: index as u16,
+            ..ReaderCapabilities::typical()
+        },
+        VendorAttributes {
+            vendor_name: attr_string(b"readerkit"),
+            ifd_type: attr_string(format!("sim:{kind}").as_bytes()),
+            unit: index,
+            ifd_version: IfdVersion {
+                major: 0,
+                minor: 1,
+                build: 0,
+            },
+            serial_number: attr_string(b"SIM0001"),
+        },
+    ));
+    if present {
+        device.card_inserted();
+    }
+    Ok(device)
+}

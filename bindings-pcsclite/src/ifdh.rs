@@ -1,0 +1,704 @@
+//! The ten IFD handler API v3 functions (`ifdhandler.h` of pcsc-lite), exported
+//! with their exact C signatures, plus the polling pair handed to pcscd through
+//! `TAG_IFD_POLLING_THREAD_WITH_TIMEOUT` / `TAG_IFD_STOP_POLLING_THREAD`.
+//!
+//! Every function checks its pointers, looks the Lun up, turns the call into one
+//! [`readerkit::Device::control`] request (translating pcsc-lite's codes to the
+//! core's), and maps the [`Status`] to an `IFD_*` code. A panic never crosses the
+//! boundary: it becomes `IFD_COMMUNICATION_ERROR`.
+
+#![allow(non_snake_case, non_camel_case_types)]
+
+use std::ffi::{CStr, c_char, c_int, c_long, c_uchar, c_ulong};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl};
+use readerkit::{Outcome, Status, attr};
+
+use crate::backend::{self, Reader};
+use crate::log::{self, ERROR, INFO};
+use crate::platform::Woken;
+use crate::registry;
+
+/// `DWORD` on Linux (8 bytes on x86_64).
+pub type DWORD = c_ulong;
+/// `RESPONSECODE`.
+pub type RESPONSECODE = c_long;
+
+/// `SCARD_IO_HEADER`: 16 bytes on x86_64 Linux, passed by value.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScardIoHeader {
+    /// T number: 0, 1, or `SCARD_PROTOCOL_RAW` (4).
+    pub protocol: DWORD,
+    /// The PCI length (ignored).
+    pub length: DWORD,
+}
+
+/// `IFD_SUCCESS`.
+pub const IFD_SUCCESS: RESPONSECODE = 0;
+/// `IFD_ERROR_TAG`.
+pub const IFD_ERROR_TAG: RESPONSECODE = 600;
+/// `IFD_ERROR_SET_FAILURE`.
+pub const IFD_ERROR_SET_FAILURE: RESPONSECODE = 601;
+/// `IFD_ERROR_PTS_FAILURE`.
+pub const IFD_ERROR_PTS_FAILURE: RESPONSECODE = 605;
+/// `IFD_ERROR_NOT_SUPPORTED`.
+pub const IFD_ERROR_NOT_SUPPORTED: RESPONSECODE = 606;
+/// `IFD_PROTOCOL_NOT_SUPPORTED`.
+pub const IFD_PROTOCOL_NOT_SUPPORTED: RESPONSECODE = 607;
+/// `IFD_ERROR_POWER_ACTION`.
+pub const IFD_ERROR_POWER_ACTION: RESPONSECODE = 608;
+/// `IFD_COMMUNICATION_ERROR`.
+pub const IFD_COMMUNICATION_ERROR: RESPONSECODE = 612;
+/// `IFD_RESPONSE_TIMEOUT`.
+pub const IFD_RESPONSE_TIMEOUT: RESPONSECODE = 613;
+/// `IFD_NOT_SUPPORTED`.
+pub const IFD_NOT_SUPPORTED: RESPONSECODE = 614;
+/// `IFD_ICC_PRESENT`.
+pub const IFD_ICC_PRESENT: RESPONSECODE = 615;
+/// `IFD_ICC_NOT_PRESENT`.
+pub const IFD_ICC_NOT_PRESENT: RESPONSECODE = 616;
+/// `IFD_NO_SUCH_DEVICE`.
+pub const IFD_NO_SUCH_DEVICE: RESPONSECODE = 617;
+/// `IFD_ERROR_INSUFFICIENT_BUFFER`.
+pub const IFD_ERROR_INSUFFICIENT_BUFFER: RESPONSECODE = 618;
+
+/// `IFD_POWER_UP`.
+pub const IFD_POWER_UP: DWORD = 500;
+/// `IFD_POWER_DOWN`.
+pub const IFD_POWER_DOWN: DWORD = 501;
+/// `IFD_RESET`.
+pub const IFD_RESET: DWORD = 502;
+
+/// `TAG_IFD_ATR`.
+pub const TAG_IFD_ATR: DWORD = 0x0303;
+/// `TAG_IFD_SLOTNUM`.
+pub const TAG_IFD_SLOTNUM: DWORD = 0x0180;
+/// `TAG_IFD_SLOT_THREAD_SAFE`.
+pub const TAG_IFD_SLOT_THREAD_SAFE: DWORD = 0x0FAC;
+/// `TAG_IFD_THREAD_SAFE`.
+pub const TAG_IFD_THREAD_SAFE: DWORD = 0x0FAD;
+/// `TAG_IFD_SLOTS_NUMBER`.
+pub const TAG_IFD_SLOTS_NUMBER: DWORD = 0x0FAE;
+/// `TAG_IFD_SIMULTANEOUS_ACCESS`.
+pub const TAG_IFD_SIMULTANEOUS_ACCESS: DWORD = 0x0FAF;
+/// `TAG_IFD_POLLING_THREAD_KILLABLE`.
+pub const TAG_IFD_POLLING_THREAD_KILLABLE: DWORD = 0x0FB1;
+/// `TAG_IFD_STOP_POLLING_THREAD`.
+pub const TAG_IFD_STOP_POLLING_THREAD: DWORD = 0x0FB2;
+/// `TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`.
+pub const TAG_IFD_POLLING_THREAD_WITH_TIMEOUT: DWORD = 0x0FB3;
+
+/// How many readers (reader.conf entries) one loaded library serves.
+pub const MAX_READERS: u8 = 16;
+/// pcscd's largest APDU buffer (`MAX_BUFFER_SIZE_EXTENDED`).
+pub const MAX_BUFFER_SIZE_EXTENDED: usize = 65_548;
+/// pcsc-lite's `SCARD_CTL_CODE(0)`.
+const PCSCLITE_CTL_BASE: DWORD = 0x4200_0000;
+
+/// The polling function type of `TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`.
+pub type PollFn = unsafe extern "C" fn(DWORD, c_int) -> RESPONSECODE;
+/// The stop function type of `TAG_IFD_STOP_POLLING_THREAD`.
+pub type StopFn = unsafe extern "C" fn(DWORD) -> RESPONSECODE;
+
+/// Run `f`, turning a panic into `IFD_COMMUNICATION_ERROR`.
+fn guard(name: &str, f: impl FnOnce() -> RESPONSECODE) -> RESPONSECODE {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(code) => code,
+        Err(_) => {
+            log::log(ERROR, &format!("{name}: internal error (panic caught)"));
+            IFD_COMMUNICATION_ERROR
+        }
+    }
+}
+
+fn reader(lun: DWORD) -> Result<Arc<Reader>, RESPONSECODE> {
+    registry::get(lun as u64).ok_or(IFD_NO_SUCH_DEVICE)
+}
+
+/// One request through the core: `Ok(bytes written)` or the failure status.
+fn request(
+    reader: &Reader,
+    ioctl: Ioctl,
+    input: &[u8],
+    output: &mut [u8],
+) -> Result<usize, Status> {
+    match reader.port.control(ioctl.code(), input, output) {
+        Outcome::Complete {
+            status: Status::Success,
+            bytes_written,
+        } => Ok(bytes_written),
+        Outcome::Complete { status, .. } => Err(status),
+        // Only IS_PRESENT / IS_ABSENT pend, and only the polling function sends them.
+        Outcome::Pending => Err(Status::Unsuccessful),
+    }
+}
+
+fn ifd(status: Status) -> RESPONSECODE {
+    status.to_ifd() as RESPONSECODE
+}
+
+/// Open the reader `Lun` names, with the backend `DeviceName` selects (see the
+/// crate documentation).
+///
+/// # Safety
+/// `DeviceName` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHCreateChannelByName(
+    Lun: DWORD,
+    DeviceName: *const c_char,
+) -> RESPONSECODE {
+    guard("IFDHCreateChannelByName", || {
+        if DeviceName.is_null() {
+            return IFD_COMMUNICATION_ERROR;
+        }
+        // SAFETY: non-null, and pcscd passes a NUL-terminated string (the caller's
+        // contract above).
+        let name = unsafe { CStr::from_ptr(DeviceName) }
+            .to_string_lossy()
+            .into_owned();
+        create(Lun, &name)
+    })
+}
+
+fn create(lun: DWORD, name: &str) -> RESPONSECODE {
+    if registry::get(lun as u64).is_some() {
+        log::log(ERROR, &format!("Lun {lun:#x} is already open"));
+        return IFD_COMMUNICATION_ERROR;
+    }
+    let index = (lun >> 16) as u32;
+    match backend::open(name, index) {
+        Ok(reader) => {
+            let port = reader.port.clone();
+            if !registry::insert(lun as u64, reader) {
+                drop(port);
+                return IFD_COMMUNICATION_ERROR;
+            }
+            log::log(INFO, &format!("Lun {lun:#x}: opened {name}"));
+            IFD_SUCCESS
+        }
+        Err(Status::NotSupported) => {
+            log::log(
+                ERROR,
+                &format!("unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, ...)"),
+            );
+            IFD_NO_SUCH_DEVICE
+        }
+        Err(_) => IFD_COMMUNICATION_ERROR,
+    }
+}
+
+/// Legacy open by channel number (reader.conf `CHANNELID` without `DEVICENAME`):
+/// channel N opens `vpcd:N`, as vsmartcard's `CHANNELID 0x8C7B` does.
+///
+/// # Safety
+/// Always safe to call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHCreateChannel(Lun: DWORD, Channel: DWORD) -> RESPONSECODE {
+    guard("IFDHCreateChannel", || match u16::try_from(Channel) {
+        Ok(port) if port != 0 => create(Lun, &format!("vpcd:{port}")),
+        _ => IFD_NO_SUCH_DEVICE,
+    })
+}
+
+/// Power the card down, stop the backend's threads and forget the Lun.
+///
+/// # Safety
+/// Always safe to call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
+    guard("IFDHCloseChannel", || {
+        let Some(reader) = registry::remove(Lun as u64) else {
+            return IFD_NO_SUCH_DEVICE;
+        };
+        if reader.port.state().card_powered() {
+            let mut atr = [0u8; 33];
+            let _ = request(&reader, Ioctl::Power, &0u32.to_le_bytes(), &mut atr);
+        }
+        reader.port.cancel_tracking();
+        reader.port.platform().stop();
+        reader.shutdown();
+        IFD_SUCCESS
+    })
+}
+
+fn write_byte(length: &mut DWORD, value: *mut c_uchar, byte: u8) -> RESPONSECODE {
+    if *length < 1 || value.is_null() {
+        return IFD_ERROR_INSUFFICIENT_BUFFER;
+    }
+    // SAFETY: value is non-null and the caller said it holds *length >= 1 bytes.
+    unsafe { value.write(byte) };
+    *length = 1;
+    IFD_SUCCESS
+}
+
+fn write_fn(length: &mut DWORD, value: *mut c_uchar, f: usize) -> RESPONSECODE {
+    let bytes = f.to_ne_bytes();
+    if (*length as usize) < bytes.len() || value.is_null() {
+        return IFD_ERROR_INSUFFICIENT_BUFFER;
+    }
+    // SAFETY: value is non-null and holds at least *length >= 8 bytes; the copy is
+    // bytewise, so alignment does not matter.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), value, bytes.len()) };
+    *length = bytes.len() as DWORD;
+    IFD_SUCCESS
+}
+
+/// Answer a capability: the `TAG_IFD_*` tags here, every other tag as an
+/// `SCARD_ATTR_*` through the core's GET_ATTRIBUTE.
+///
+/// # Safety
+/// `Length` is NULL or valid; `Value` is NULL or holds `*Length` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHGetCapabilities(
+    Lun: DWORD,
+    Tag: DWORD,
+    Length: *mut DWORD,
+    Value: *mut c_uchar,
+) -> RESPONSECODE {
+    guard("IFDHGetCapabilities", || {
+        if Length.is_null() {
+            return IFD_COMMUNICATION_ERROR;
+        }
+        let reader = match reader(Lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        // SAFETY: non-null, and the caller's contract makes it valid.
+        let length = unsafe { &mut *Length };
+        let code = match Tag {
+            TAG_IFD_SLOTNUM => write_byte(length, Value, (Lun & 0xFFFF) as u8),
+            TAG_IFD_SLOTS_NUMBER => write_byte(length, Value, 1),
+            TAG_IFD_SIMULTANEOUS_ACCESS => write_byte(length, Value, MAX_READERS),
+            TAG_IFD_THREAD_SAFE => write_byte(length, Value, 1),
+            TAG_IFD_SLOT_THREAD_SAFE => write_byte(length, Value, 0),
+            TAG_IFD_POLLING_THREAD_WITH_TIMEOUT => {
+                write_fn(length, Value, ifdh_polling as PollFn as usize)
+            }
+            TAG_IFD_STOP_POLLING_THREAD => {
+                write_fn(length, Value, ifdh_stop_polling as StopFn as usize)
+            }
+            // pthread_cancel inside Rust frames is undefined behaviour: never killable.
+            TAG_IFD_POLLING_THREAD_KILLABLE => IFD_ERROR_TAG,
+            tag => {
+                let tag = match tag {
+                    TAG_IFD_ATR => attr::ATR_STRING,
+                    other => match u32::try_from(other) {
+                        Ok(t) => t,
+                        Err(_) => return IFD_ERROR_TAG,
+                    },
+                };
+                get_attribute(&reader, tag, Tag == TAG_IFD_ATR, length, Value)
+            }
+        };
+        if code != IFD_SUCCESS {
+            *length = 0;
+        }
+        code
+    })
+}
+
+fn get_attribute(
+    reader: &Reader,
+    tag: u32,
+    ifd_atr: bool,
+    length: &mut DWORD,
+    value: *mut c_uchar,
+) -> RESPONSECODE {
+    let room = if value.is_null() {
+        0
+    } else {
+        (*length as usize).min(MAX_BUFFER_SIZE_EXTENDED)
+    };
+    let mut out = vec![0u8; room];
+    match request(reader, Ioctl::GetAttribute, &tag.to_le_bytes(), &mut out) {
+        Ok(n) => {
+            // SAFETY: value is non-null whenever room > 0, holds *length >= room >= n
+            // bytes, and cannot overlap our own vector.
+            unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), value, n.min(room)) };
+            *length = n as DWORD;
+            IFD_SUCCESS
+        }
+        // TAG_IFD_ATR without a (powered) card: no ATR, length 0.
+        Err(Status::NoMedia | Status::InvalidDeviceState) if ifd_atr => {
+            *length = 0;
+            IFD_SUCCESS
+        }
+        Err(Status::NotSupported | Status::InvalidParameter | Status::InvalidDeviceRequest) => {
+            IFD_ERROR_TAG
+        }
+        Err(Status::BufferTooSmall | Status::BufferOverflow) => IFD_ERROR_INSUFFICIENT_BUFFER,
+        Err(status) => ifd(status),
+    }
+}
+
+/// Set an `SCARD_ATTR_*` through the core's SET_ATTRIBUTE.
+///
+/// # Safety
+/// `Value` is NULL or holds `Length` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHSetCapabilities(
+    Lun: DWORD,
+    Tag: DWORD,
+    Length: DWORD,
+    Value: *mut c_uchar,
+) -> RESPONSECODE {
+    guard("IFDHSetCapabilities", || {
+        let reader = match reader(Lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let Ok(tag) = u32::try_from(Tag) else {
+            return IFD_ERROR_TAG;
+        };
+        let len = Length as usize;
+        if len > MAX_BUFFER_SIZE_EXTENDED || (Value.is_null() && len > 0) {
+            return IFD_ERROR_SET_FAILURE;
+        }
+        let mut input = tag.to_le_bytes().to_vec();
+        if len > 0 {
+            // SAFETY: Value is non-null and holds Length bytes (caller's contract).
+            input.extend_from_slice(unsafe { std::slice::from_raw_parts(Value, len) });
+        }
+        match request(&reader, Ioctl::SetAttribute, &input, &mut []) {
+            Ok(_) => IFD_SUCCESS,
+            Err(Status::NotSupported | Status::InvalidDeviceRequest) => IFD_ERROR_TAG,
+            Err(_) => IFD_ERROR_SET_FAILURE,
+        }
+    })
+}
+
+/// Select the protocol (`Protocol` is pcsc-lite's mask: 1 = T=0, 2 = T=1, 4 = RAW);
+/// the core decides the PPS from the ATR (pcscd always passes zero flags).
+///
+/// # Safety
+/// Always safe to call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHSetProtocolParameters(
+    Lun: DWORD,
+    Protocol: DWORD,
+    Flags: c_uchar,
+    PTS1: c_uchar,
+    PTS2: c_uchar,
+    PTS3: c_uchar,
+) -> RESPONSECODE {
+    let _ = (Flags, PTS1, PTS2, PTS3);
+    guard("IFDHSetProtocolParameters", || {
+        let reader = match reader(Lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let mut mask = 0u32;
+        if Protocol & 1 != 0 {
+            mask |= readerkit::ProtocolMask::T0.0;
+        }
+        if Protocol & 2 != 0 {
+            mask |= readerkit::ProtocolMask::T1.0;
+        }
+        if Protocol & 4 != 0 {
+            mask |= readerkit::ProtocolMask::RAW.0;
+        }
+        if mask == 0 {
+            return IFD_PROTOCOL_NOT_SUPPORTED;
+        }
+        let mut out = [0u8; 4];
+        match request(&reader, Ioctl::SetProtocol, &mask.to_le_bytes(), &mut out) {
+            Ok(_) => IFD_SUCCESS,
+            Err(Status::NoMedia) => IFD_ICC_NOT_PRESENT,
+            Err(Status::NotSupported) => IFD_PROTOCOL_NOT_SUPPORTED,
+            Err(status) => {
+                log::log(
+                    ERROR,
+                    &format!(
+                        "Lun {Lun:#x}: protocol {Protocol}: {}",
+                        status.description()
+                    ),
+                );
+                IFD_ERROR_PTS_FAILURE
+            }
+        }
+    })
+}
+
+/// Power up (cold), power down, or reset (warm; cold if unpowered) the card.
+///
+/// # Safety
+/// `Atr` is NULL or holds `*AtrLength` bytes; `AtrLength` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHPowerICC(
+    Lun: DWORD,
+    Action: DWORD,
+    Atr: *mut c_uchar,
+    AtrLength: *mut DWORD,
+) -> RESPONSECODE {
+    guard("IFDHPowerICC", || {
+        let reader = match reader(Lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let minor: u32 = match Action {
+            IFD_POWER_DOWN => 0,
+            IFD_POWER_UP => 1,
+            IFD_RESET if reader.port.state().card_powered() => 2,
+            IFD_RESET => 1,
+            _ => return IFD_NOT_SUPPORTED,
+        };
+        let mut atr = [0u8; 33];
+        let result = request(&reader, Ioctl::Power, &minor.to_le_bytes(), &mut atr);
+        if AtrLength.is_null() {
+            return if minor == 0 && result.is_ok() {
+                IFD_SUCCESS
+            } else {
+                IFD_COMMUNICATION_ERROR
+            };
+        }
+        // SAFETY: non-null and valid (caller's contract).
+        let length = unsafe { &mut *AtrLength };
+        let room = *length as usize;
+        *length = 0;
+        match result {
+            Ok(0) => IFD_SUCCESS,
+            Ok(n) => {
+                if Atr.is_null() || room < n {
+                    return IFD_ERROR_INSUFFICIENT_BUFFER;
+                }
+                // SAFETY: Atr is non-null and holds room >= n bytes.
+                unsafe { std::ptr::copy_nonoverlapping(atr.as_ptr(), Atr, n) };
+                *length = n as DWORD;
+                IFD_SUCCESS
+            }
+            Err(Status::NoMedia) => IFD_ICC_NOT_PRESENT,
+            Err(status) => {
+                log::log(
+                    INFO,
+                    &format!("Lun {Lun:#x}: power {Action}: {}", status.description()),
+                );
+                IFD_ERROR_POWER_ACTION
+            }
+        }
+    })
+}
+
+/// Send an APDU with the protocol pcscd names (`SendPci.Protocol`: 0, 1 or 4).
+///
+/// # Safety
+/// `TxBuffer` holds `TxLength` bytes; `RxBuffer` holds `*RxLength` bytes;
+/// `RxLength` and `RecvPci` are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHTransmitToICC(
+    Lun: DWORD,
+    SendPci: ScardIoHeader,
+    TxBuffer: *mut c_uchar,
+    TxLength: DWORD,
+    RxBuffer: *mut c_uchar,
+    RxLength: *mut DWORD,
+    RecvPci: *mut ScardIoHeader,
+) -> RESPONSECODE {
+    guard("IFDHTransmitToICC", || {
+        if RxLength.is_null() {
+            return IFD_COMMUNICATION_ERROR;
+        }
+        // SAFETY: non-null and valid (caller's contract).
+        let rx_length = unsafe { &mut *RxLength };
+        let room = (*rx_length as usize).min(MAX_BUFFER_SIZE_EXTENDED);
+        *rx_length = 0;
+        let reader = match reader(Lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let tx_len = TxLength as usize;
+        if (TxBuffer.is_null() && tx_len > 0)
+            || RxBuffer.is_null()
+            || tx_len > MAX_BUFFER_SIZE_EXTENDED
+        {
+            return IFD_COMMUNICATION_ERROR;
+        }
+        let protocol = match SendPci.protocol {
+            0 => readerkit::ProtocolMask::T0.0,
+            1 => readerkit::ProtocolMask::T1.0,
+            4 => readerkit::ProtocolMask::RAW.0,
+            _ => return IFD_PROTOCOL_NOT_SUPPORTED,
+        };
+        let mut input = Vec::with_capacity(IO_REQUEST_LEN + tx_len);
+        input.extend_from_slice(&protocol.to_le_bytes());
+        input.extend_from_slice(&(IO_REQUEST_LEN as u32).to_le_bytes());
+        if tx_len > 0 {
+            // SAFETY: TxBuffer is non-null and holds TxLength bytes.
+            input.extend_from_slice(unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) });
+        }
+        let mut output = vec![0u8; IO_REQUEST_LEN + room];
+        match request(&reader, Ioctl::Transmit, &input, &mut output) {
+            Ok(n) => {
+                let reply = &output[IO_REQUEST_LEN..n.max(IO_REQUEST_LEN)];
+                // SAFETY: RxBuffer is non-null and holds room >= reply.len() bytes.
+                unsafe { std::ptr::copy_nonoverlapping(reply.as_ptr(), RxBuffer, reply.len()) };
+                *rx_length = reply.len() as DWORD;
+                if !RecvPci.is_null() {
+                    // SAFETY: non-null and valid (caller's contract).
+                    unsafe { (*RecvPci).protocol = SendPci.protocol };
+                }
+                IFD_SUCCESS
+            }
+            Err(Status::BufferTooSmall | Status::BufferOverflow) => IFD_ERROR_INSUFFICIENT_BUFFER,
+            Err(status) => {
+                if status != Status::NoMedia {
+                    log::log(
+                        INFO,
+                        &format!("Lun {Lun:#x}: transmit: {}", status.description()),
+                    );
+                }
+                ifd(status)
+            }
+        }
+    })
+}
+
+/// A reader-level command: pcsc-lite vendor codes `SCARD_CTL_CODE(2048..=4095)`
+/// (and the same functions under their Windows codes) go to the core's vendor
+/// callback; anything else is refused with `IFD_ERROR_NOT_SUPPORTED`.
+///
+/// # Safety
+/// `TxBuffer` holds `TxLength` bytes, `RxBuffer` `RxLength` bytes;
+/// `pdwBytesReturned` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHControl(
+    Lun: DWORD,
+    dwControlCode: DWORD,
+    TxBuffer: *mut c_uchar,
+    TxLength: DWORD,
+    RxBuffer: *mut c_uchar,
+    RxLength: DWORD,
+    pdwBytesReturned: *mut DWORD,
+) -> RESPONSECODE {
+    guard("IFDHControl", || {
+        if pdwBytesReturned.is_null() {
+            return IFD_COMMUNICATION_ERROR;
+        }
+        // SAFETY: non-null and valid (caller's contract).
+        let returned = unsafe { &mut *pdwBytesReturned };
+        *returned = 0;
+        let reader = match reader(Lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let Some(ioctl) = vendor_ioctl(dwControlCode) else {
+            return IFD_ERROR_NOT_SUPPORTED;
+        };
+        let tx_len = TxLength as usize;
+        let rx_len = if RxBuffer.is_null() {
+            0
+        } else {
+            (RxLength as usize).min(MAX_BUFFER_SIZE_EXTENDED)
+        };
+        if (TxBuffer.is_null() && tx_len > 0) || tx_len > MAX_BUFFER_SIZE_EXTENDED {
+            return IFD_COMMUNICATION_ERROR;
+        }
+        let input = if tx_len > 0 {
+            // SAFETY: TxBuffer is non-null and holds TxLength bytes.
+            unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) }.to_vec()
+        } else {
+            Vec::new()
+        };
+        let mut output = vec![0u8; rx_len];
+        match request(&reader, ioctl, &input, &mut output) {
+            Ok(n) => {
+                // SAFETY: n <= output.len() = rx_len, and RxBuffer (non-null when
+                // rx_len > 0) holds RxLength >= rx_len bytes.
+                unsafe { std::ptr::copy_nonoverlapping(output.as_ptr(), RxBuffer, n.min(rx_len)) };
+                *returned = n as DWORD;
+                IFD_SUCCESS
+            }
+            Err(Status::NotSupported | Status::InvalidDeviceRequest) => IFD_ERROR_NOT_SUPPORTED,
+            Err(Status::BufferTooSmall | Status::BufferOverflow) => IFD_ERROR_INSUFFICIENT_BUFFER,
+            Err(status) => ifd(status),
+        }
+    })
+}
+
+/// The core's vendor IOCTL for a pcsc-lite (`0x42000000 + fn`) or Windows control
+/// code, if it is one.
+pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
+    let function = code.checked_sub(PCSCLITE_CTL_BASE).filter(|f| *f <= 0x0FFF);
+    let ioctl = match function {
+        Some(f) => Ioctl::from_code(readerkit::ioctl::scard_ctl_code(f as u16)),
+        None => Ioctl::from_code(u32::try_from(code).ok()?),
+    };
+    match ioctl {
+        Some(Ioctl::Vendor(f)) => Some(Ioctl::Vendor(f)),
+        _ => None,
+    }
+}
+
+/// `IFD_ICC_PRESENT` or `IFD_ICC_NOT_PRESENT`, from the core's card state.
+///
+/// # Safety
+/// Always safe to call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
+    guard("IFDHICCPresence", || match reader(Lun) {
+        Ok(reader) if reader.port.state().card_present() => IFD_ICC_PRESENT,
+        Ok(_) => IFD_ICC_NOT_PRESENT,
+        Err(code) => code,
+    })
+}
+
+/// pcscd's polling function (`TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`): wait, through
+/// the core's card tracking (IS_ABSENT with a card, IS_PRESENT without), until the
+/// card moves, the timeout passes or pcscd calls the stop function.
+unsafe extern "C" fn ifdh_polling(lun: DWORD, timeout_ms: c_int) -> RESPONSECODE {
+    guard("IFDHPolling", || {
+        let reader = match reader(lun) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
+        let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
+        poll(&reader, timeout)
+    })
+}
+
+fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
+    let platform = reader.port.platform();
+    let deadline = Instant::now() + timeout;
+    if platform.arm() {
+        return IFD_SUCCESS;
+    }
+    let ioctl = if reader.port.state().card_present() {
+        Ioctl::IsAbsent
+    } else {
+        Ioctl::IsPresent
+    };
+    match reader.port.control(ioctl.code(), &[], &mut []) {
+        Outcome::Pending => {}
+        Outcome::Complete {
+            status: Status::Success,
+            ..
+        } => return IFD_SUCCESS,
+        // Another tracking request pends (a racing poll) or tracking failed: pcscd
+        // sleeps 400 ms and polls again.
+        Outcome::Complete { status, .. } => return ifd(status),
+    }
+    loop {
+        match platform.wait(deadline) {
+            Woken::Completed(_) => return IFD_SUCCESS,
+            Woken::Events => reader.port.process_events(),
+            Woken::Stopped | Woken::TimedOut => break,
+        }
+    }
+    reader.port.cancel_tracking();
+    let _ = platform.take_completion();
+    IFD_SUCCESS
+}
+
+/// pcscd's stop function (`TAG_IFD_STOP_POLLING_THREAD`): make the poll return.
+unsafe extern "C" fn ifdh_stop_polling(lun: DWORD) -> RESPONSECODE {
+    guard("IFDHStopPolling", || match reader(lun) {
+        Ok(reader) => {
+            reader.port.platform().stop();
+            IFD_SUCCESS
+        }
+        Err(code) => code,
+    })
+}

@@ -1,0 +1,381 @@
+//! End to end: the real pcscd (Debian) loads `libifd_readerkit.so` from a
+//! reader.conf and real clients drive it — the `pcsc` crate here, pyscard
+//! (`tests/py/session.py`) and `pcsc_scan` alongside, vsmartcard's `vicc` behind the
+//! `vpcd:` backend.
+//!
+//! All scenarios share one pcscd, in one test, so they never run two daemons at
+//! once (a file lock also serializes against the benchmark and the demo).
+
+#[path = "support/pcscd.rs"]
+mod support;
+
+use std::ffi::CString;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
+use support::{Entry, Pcscd, Vicc, hex, wait_card};
+
+const T1: &str = "RK T1 00 00";
+const T0: &str = "RK T0 01 00";
+const VPCD: &str = "RK VPCD 02 00";
+const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
+const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
+const ATR_VICC: &str = "3B 95 13 81 01 80 73 FF 01 00 0B";
+/// pcsc-lite `SCARD_CTL_CODE(n)`.
+const fn ctl(n: u64) -> u64 {
+    0x4200_0000 + n
+}
+
+fn reader(name: &str) -> CString {
+    CString::new(name).unwrap()
+}
+
+fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    card.transmit(apdu, &mut buf).map(|r| r.to_vec())
+}
+
+fn echo(data: &[u8]) -> Vec<u8> {
+    let n = data.len();
+    let mut c = vec![0x80, 0xEE, 0x00, 0x00];
+    if n <= 255 {
+        c.push(n as u8);
+        c.extend_from_slice(data);
+        c.push(0);
+    } else {
+        c.extend_from_slice(&[0, (n >> 8) as u8, n as u8]);
+        c.extend_from_slice(data);
+        c.extend_from_slice(&[0, 0]);
+    }
+    c
+}
+
+fn step(name: &str, started: Instant) {
+    eprintln!("[{:>6.2} s] {name}", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn pcscd_end_to_end() {
+    let started = Instant::now();
+    let lib = support::driver();
+    step("driver built", started);
+    let port = support::free_port();
+    let vpcd_dev = format!("vpcd:{port}");
+    let mut pcscd = Pcscd::start(&[
+        Entry {
+            name: "RK T1",
+            device: "sim:t1",
+            lib: &lib,
+        },
+        Entry {
+            name: "RK T0",
+            device: "sim:t0",
+            lib: &lib,
+        },
+        Entry {
+            name: "RK VPCD",
+            device: &vpcd_dev,
+            lib: &lib,
+        },
+    ]);
+    let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
+    step("pcscd up", started);
+
+    // Readers listed with their names.
+    let names: Vec<String> = ctx
+        .list_readers_owned()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [T1, T0, VPCD]);
+
+    t1_session(&ctx);
+    step("T=1 session (pcsc crate)", started);
+    t0_session(&ctx);
+    step("T=0 session (pcsc crate)", started);
+    extended_limits(&ctx);
+    step("extended APDUs up to 65535 bytes", started);
+    mute_card_recovers(&ctx);
+    step("mute card, recovery after reset", started);
+    concurrent_clients(&pcscd);
+    step(
+        "two readers, two clients at once (pcsc crate + pyscard)",
+        started,
+    );
+    pcsc_scan_sees_readers(&pcscd);
+    step("pcsc_scan", started);
+    vpcd_with_vicc(&ctx, port);
+    step("vpcd: backend with vicc", started);
+
+    drop(ctx);
+    assert!(pcscd.stop(), "pcscd exits cleanly on SIGINT");
+    step("pcscd stopped (SIGINT)", started);
+    let log = pcscd.log();
+    for bad in [
+        "readerkit: ERROR",
+        "IFDHandler functions missing",
+        "Open Port",
+        "Initial Check Failed",
+        "panic",
+    ] {
+        assert!(!log.contains(bad), "pcscd log has {bad:?}:\n{log}");
+    }
+    assert!(
+        log.contains("Unloading reader driver"),
+        "IFDHCloseChannel ran and the driver was unloaded"
+    );
+}
+
+fn t1_session(ctx: &Context) {
+    let card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .expect("connect T=1");
+    let mut atr = [0u8; 64];
+    assert_eq!(
+        hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
+        ATR_T1
+    );
+    let mut names = [0u8; 256];
+    let mut atr2 = [0u8; 64];
+    let status = card.status2(&mut names, &mut atr2).unwrap();
+    assert_eq!(hex(status.atr()), ATR_T1);
+    assert_eq!(status.protocol2(), Some(pcsc::Protocol::T1));
+    let mut vendor = [0u8; 64];
+    let vendor = card
+        .get_attribute(Attribute::VendorName, &mut vendor)
+        .unwrap();
+    assert_eq!(vendor.strip_suffix(b"\0").unwrap_or(vendor), b"readerkit");
+    let mut version = [0u8; 8];
+    assert_eq!(
+        card.get_attribute(Attribute::VendorIfdVersion, &mut version)
+            .unwrap(),
+        0x0001_0000u32.to_le_bytes()
+    );
+    let mut proto = [0u8; 8];
+    assert_eq!(
+        card.get_attribute(Attribute::CurrentProtocolType, &mut proto)
+            .unwrap(),
+        2u32.to_le_bytes()
+    );
+
+    let a = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    let b = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!((a.len(), &a[8..]), (10, &[0x90, 0x00][..]));
+    assert_ne!(a, b, "two challenges differ");
+    for n in (1..=255).chain([256, 1000, 4096, 4097, 10_000]) {
+        let data: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+        let r = tx(&card, &echo(&data)).unwrap();
+        assert_eq!(r[..n], data[..], "ECHO {n}");
+        assert_eq!(r[n..], [0x90, 0x00]);
+    }
+    assert_eq!(tx(&card, &[0x00, 0x99, 0x00, 0x00]).unwrap(), [0x6D, 0x00]);
+
+    // PC/SC part 10: the feature list, then the TLV properties it names.
+    let mut buf = [0u8; 256];
+    let features = card.control(ctl(3400), &[], &mut buf).unwrap().to_vec();
+    assert_eq!(features.len(), 6);
+    assert_eq!(features[..2], [0x12, 4], "FEATURE_GET_TLV_PROPERTIES");
+    let code = u64::from(u32::from_be_bytes(features[2..6].try_into().unwrap()));
+    let props = card.control(code, &[], &mut buf).unwrap();
+    assert_eq!(
+        props[..6],
+        [0x0A, 4, 0x00, 0x00, 0x01, 0x00],
+        "dwMaxAPDUDataSize = 65536"
+    );
+    // Unknown codes: a vendor code nobody handles, a standard one, one outside.
+    assert_eq!(
+        card.control(ctl(3000), &[], &mut buf).err(),
+        Some(Error::UnsupportedFeature)
+    );
+    assert_eq!(
+        card.control(ctl(1), &[], &mut buf).err(),
+        Some(Error::UnsupportedFeature)
+    );
+    assert_eq!(
+        card.control(0x1234_5678, &[], &mut buf).err(),
+        Some(Error::UnsupportedFeature)
+    );
+
+    // Reconnect with reset; the card is usable again, then disconnect with unpower.
+    let mut card = card;
+    card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::ResetCard)
+        .expect("reconnect reset");
+    assert_eq!(
+        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
+        [0x90, 0x00]
+    );
+    card.disconnect(Disposition::UnpowerCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
+fn t0_session(ctx: &Context) {
+    let card = ctx
+        .connect(
+            &reader(T0),
+            ShareMode::Shared,
+            Protocols::T0 | Protocols::T1,
+        )
+        .expect("connect T=0");
+    let mut atr = [0u8; 64];
+    assert_eq!(
+        hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
+        ATR_T0
+    );
+    // 61xx: a case 4 SELECT with FCI travels as case 3 + GET RESPONSE.
+    let fci = tx(&card, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    assert_eq!(fci[0], 0x6F);
+    assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
+    // 6Cxx: READ BINARY asking 32 bytes where 12 are left; the engine re-asks with Le = 12.
+    assert_eq!(
+        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01]).unwrap(),
+        [0x90, 0x00]
+    );
+    let r = tx(&card, &[0x00, 0xB0, 0x01, 0xF4, 0x20]).unwrap();
+    assert_eq!(r.len(), 14, "12 bytes and SW: {}", hex(&r));
+    let challenge = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x10]).unwrap();
+    assert_eq!((challenge.len(), &challenge[16..]), (18, &[0x90, 0x00][..]));
+    for n in [1usize, 255] {
+        let data = vec![0xA5; n];
+        let r = tx(&card, &echo(&data)).unwrap();
+        assert_eq!(r[..n], data[..]);
+    }
+    // T=0 cannot carry INS 9X (ISO 7816-3): use another unknown INS.
+    assert_eq!(tx(&card, &[0x00, 0x50, 0x00, 0x00]).unwrap(), [0x6D, 0x00]);
+    card.disconnect(Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
+fn extended_limits(ctx: &Context) {
+    let card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .unwrap();
+    // The largest command pcscd passes: 65535 data bytes with extended Lc and Le.
+    for n in [32_768usize, 65_535] {
+        let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let r = tx(&card, &echo(&data)).unwrap();
+        assert_eq!(r.len(), n + 2, "ECHO {n}");
+        assert_eq!(r[..n], data[..]);
+    }
+    card.disconnect(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
+fn mute_card_recovers(ctx: &Context) {
+    let mut card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .unwrap();
+    let mut buf = [0u8; 16];
+    // readerkit's sim fault switch: the card answers one more command, then goes
+    // mute until the next reset (the fault stays armed: one answer per reset).
+    card.control(ctl(3500), &[1, 1], &mut buf).unwrap();
+    assert_eq!(
+        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
+        10
+    );
+    let err = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap_err();
+    assert_eq!(err, Error::NotTransacted, "a mute card is a clear error");
+    card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::ResetCard)
+        .expect("reset after the mute card");
+    assert_eq!(
+        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
+        10
+    );
+    card.control(ctl(3500), &[0], &mut buf).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
+            10
+        );
+    }
+    card.disconnect(Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
+fn concurrent_clients(pcscd: &Pcscd) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/session.py");
+    let python = Command::new("/usr/bin/python3")
+        .args([script, T1, T0, "3"])
+        .env("PCSCLITE_CSOCK_NAME", &pcscd.socket)
+        .output();
+    // Meanwhile this process hammers both readers from its own contexts.
+    let worker = |name: &'static str, proto: Protocols| {
+        std::thread::spawn(move || {
+            let ctx = Context::establish(Scope::User).unwrap();
+            let card = ctx
+                .connect(&reader(name), ShareMode::Shared, proto)
+                .unwrap();
+            for i in 0..200usize {
+                let data = vec![i as u8; 1 + i % 200];
+                let r = tx(&card, &echo(&data)).unwrap();
+                assert_eq!(r[..data.len()], data[..], "{name} round {i}");
+            }
+        })
+    };
+    let a = worker(T1, Protocols::T1);
+    let b = worker(T0, Protocols::T0);
+    a.join().unwrap();
+    b.join().unwrap();
+    let out = python.expect("run pyscard session");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "pyscard session failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn pcsc_scan_sees_readers(pcscd: &Pcscd) {
+    let out = Command::new("timeout")
+        .args(["5", "/usr/bin/pcsc_scan", "-r"])
+        .env("PCSCLITE_CSOCK_NAME", &pcscd.socket)
+        .output()
+        .expect("pcsc_scan");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(T1) && text.contains(T0),
+        "pcsc_scan -r:\n{text}"
+    );
+}
+
+fn vpcd_with_vicc(ctx: &Context, port: u16) {
+    assert!(
+        wait_card(ctx, VPCD, false, Duration::from_secs(2)),
+        "no card before vicc"
+    );
+    let mut vicc = Vicc::start(port);
+    assert!(
+        wait_card(ctx, VPCD, true, Duration::from_secs(15)),
+        "vicc connected"
+    );
+    let card = ctx
+        .connect(&reader(VPCD), ShareMode::Shared, Protocols::ANY)
+        .expect("connect to vicc");
+    let mut atr = [0u8; 64];
+    assert_eq!(
+        hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
+        ATR_VICC
+    );
+    assert_eq!(
+        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
+        [0x90, 0x00]
+    );
+    let challenge = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!(challenge[challenge.len() - 2..], [0x90, 0x00]);
+    let mut buf = [0u8; 64];
+    let features = card.control(ctl(3400), &[], &mut buf).unwrap();
+    assert_eq!(features[0], 0x12);
+    card.disconnect(Disposition::UnpowerCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    vicc.stop();
+    assert!(
+        wait_card(ctx, VPCD, false, Duration::from_secs(5)),
+        "removal seen after vicc exits"
+    );
+}
