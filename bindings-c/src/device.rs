@@ -546,8 +546,11 @@ unsafe fn attr_string(s: *const c_char) -> Result<AttrString, rk_status> {
     }
     let mut out = AttrString::new();
     for i in 0..=RK_MAX_ATTR_STRING_LEN {
-        // SAFETY: the string is NUL-terminated, and we stop at the NUL.
-        let c = unsafe { s.add(i).read() } as u8;
+        // SAFETY: the string is NUL-terminated and we stop at the NUL, so `s + i`
+        // stays inside it.
+        let p = unsafe { s.add(i) };
+        // SAFETY: `p` points at a character of the string (see above).
+        let c = unsafe { p.read() } as u8;
         if c == 0 {
             return Ok(out);
         }
@@ -739,8 +742,10 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         // SAFETY: initialised (checked), idle and exclusively ours per the contract;
         // the magic word goes first so nothing sees a half-dropped device.
         unsafe { &(*slot).magic }.store(0, Ordering::Release);
-        // SAFETY: as above; the device is dropped exactly once (the magic is gone).
-        unsafe { ptr::drop_in_place(ptr::addr_of_mut!((*slot).device)) };
+        // SAFETY: `slot` is valid and exclusively ours (as above).
+        let device_field = unsafe { &raw mut (*slot).device };
+        // SAFETY: the device is initialised and dropped exactly once (the magic is gone).
+        unsafe { ptr::drop_in_place(device_field) };
         RK_STATUS_SUCCESS
     })
 }

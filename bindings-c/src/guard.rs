@@ -153,6 +153,8 @@ pub(crate) unsafe fn slot_init<T, S>(
 pub(crate) unsafe fn slot_release<T>(slot: *mut Slot<T>) {
     // SAFETY: valid per the caller.
     unsafe { &(*slot).magic }.store(0, core::sync::atomic::Ordering::Release);
-    // SAFETY: valid, exclusively ours, dropped once (the magic word is gone).
-    unsafe { core::ptr::drop_in_place(core::ptr::addr_of_mut!((*slot).value)) };
+    // SAFETY: valid and exclusively ours, per the caller.
+    let value = unsafe { &raw mut (*slot).value };
+    // SAFETY: initialised, dropped once (the magic word is gone).
+    unsafe { core::ptr::drop_in_place(value) };
 }

@@ -32,10 +32,7 @@ fn header_is_up_to_date() {
             .lines()
             .zip(fresh.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(fresh.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| committed.lines().count().min(fresh.lines().count()));
         panic!(
             "{} differs from what cbindgen generates now (first difference at line {}:\n  committed: {:?}\n  generated: {:?}).\n\
              Regenerate it with: cargo test -p readerkit-c --test header -- --ignored regenerate",
