@@ -21,6 +21,27 @@ if [ ! -f /usr/share/pcsc/smartcard_list.txt ]; then
   fi
 fi
 
+# The pcsc-lite binding's end-to-end tests run Debian's pcscd with real clients
+# (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which needs
+# pycryptodome (Debian's package lacks it; installed under target/, git-ignored).
+pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd python3-pip)
+pcsc_missing=()
+for pkg in "${pcsc_pkgs[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
+done
+if [ ${#pcsc_missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "installing ${pcsc_missing[*]} (pcscd end-to-end tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pcsc_missing[@]}"
+  else
+    echo "note: missing ${pcsc_missing[*]}; the pcscd end-to-end tests fail without them"
+  fi
+fi
+if [ ! -d target/pycryptodome/Crypto ] && [ -x /usr/bin/python3 ]; then
+  step "installing pycryptodome into target/pycryptodome (for vicc)"
+  /usr/bin/python3 -m pip install -q --target target/pycryptodome pycryptodome
+fi
+
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
