@@ -1,0 +1,1 @@
+//! NXP TDA8029 ALPAR (placeholder).

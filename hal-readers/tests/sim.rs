@@ -1,0 +1,484 @@
+//! Byte-level sessions: the whole stack (`Device` → `LineReader` → `Interface`)
+//! against a simulated TDA8035 with a simulated card (`card-sim`) behind fake pins
+//! and a fake UART.
+//!
+//! The fake chip: CMDVCC low powers the card, RSTIN rising resets it (its ATR then
+//! comes out of the UART), CMDVCC high deactivates it. The status pin is high while
+//! a card is in the slot and no fault is injected. Every byte the UART writes is
+//! echoed on RX (the shared I/O line); a character the card refuses (T=0 parity
+//! error) echoes as a framing error, as the card's error signal makes it. The UART
+//! checks parity like a real one: an inverse-convention card's characters fail
+//! even parity. The delay only counts time.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use embedded_hal::digital::{ErrorType as PinErrorType, InputPin, OutputPin};
+use embedded_hal_nb::serial::{self, ErrorKind, ErrorType};
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::ioctl::Ioctl;
+use readerkit::line::LineReader;
+use readerkit::platform::SpinPlatform;
+use readerkit::{CardState, Device, Outcome, Status};
+use readerkit_card_sim::atr::Convention;
+use readerkit_card_sim::fault::{Faults, Mute, Trigger};
+use readerkit_card_sim::{Card, Config as CardConfig, Profile};
+use readerkit_hal::chip::Tda8035;
+use readerkit_hal::interface::{Config, Interface, NoPin, Pins};
+use readerkit_hal::{CardEvent, Class, ConfigError, Parity, UartConfig};
+
+#[derive(Default)]
+struct Chip {
+    card: Option<Card>,
+    powered: bool,
+    rst: bool,
+    /// CMDVCC is low.
+    cmd_low: bool,
+    /// Over-current: while CMDVCC is low the chip deactivates the card and pulls
+    /// the status output low.
+    fault: bool,
+    parity: Option<Parity>,
+    bauds: Vec<u32>,
+    rx: VecDeque<Result<u8, ErrorKind>>,
+    /// Pull the card out when this many bytes have been written.
+    remove_after_writes: Option<usize>,
+    writes: usize,
+    vsel: Vec<(bool, bool)>,
+    vsel0: bool,
+    delay_ns: u64,
+}
+
+type Shared = Rc<RefCell<Chip>>;
+
+#[derive(Debug)]
+struct FakeError(ErrorKind);
+impl serial::Error for FakeError {
+    fn kind(&self) -> ErrorKind {
+        self.0
+    }
+}
+
+struct CmdPin(Shared);
+struct RstPin(Shared);
+struct StatusPin(Shared);
+struct VselPin(Shared, bool);
+struct Uart(Shared);
+struct Delay(Shared);
+
+impl PinErrorType for CmdPin {
+    type Error = core::convert::Infallible;
+}
+impl PinErrorType for RstPin {
+    type Error = core::convert::Infallible;
+}
+impl PinErrorType for StatusPin {
+    type Error = core::convert::Infallible;
+}
+impl PinErrorType for VselPin {
+    type Error = core::convert::Infallible;
+}
+
+impl OutputPin for CmdPin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        let mut c = self.0.borrow_mut();
+        c.cmd_low = true;
+        if c.card.is_some() && !c.fault {
+            c.powered = true;
+        }
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        let mut c = self.0.borrow_mut();
+        c.cmd_low = false;
+        c.powered = false;
+        if let Some(card) = c.card.as_mut() {
+            card.power_off();
+        }
+        Ok(())
+    }
+}
+
+impl OutputPin for RstPin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.0.borrow_mut().rst = false;
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        let mut c = self.0.borrow_mut();
+        let rising = !c.rst;
+        c.rst = true;
+        if rising && c.powered {
+            if let Some(card) = c.card.as_mut() {
+                card.cold_reset();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl InputPin for StatusPin {
+    fn is_high(&mut self) -> Result<bool, Self::Error> {
+        let mut c = self.0.borrow_mut();
+        if c.fault && c.cmd_low {
+            c.powered = false;
+            return Ok(false);
+        }
+        Ok(c.card.is_some())
+    }
+    fn is_low(&mut self) -> Result<bool, Self::Error> {
+        self.is_high().map(|h| !h)
+    }
+}
+
+impl OutputPin for VselPin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.set(false);
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        self.set(true);
+        Ok(())
+    }
+}
+
+impl VselPin {
+    fn set(&mut self, level: bool) {
+        let mut c = self.0.borrow_mut();
+        if self.1 {
+            // VSEL1 is written second: record the pair.
+            let pair = (c.vsel0, level);
+            c.vsel.push(pair);
+        } else {
+            c.vsel0 = level;
+        }
+    }
+}
+
+impl ErrorType for Uart {
+    type Error = FakeError;
+}
+
+impl serial::Read<u8> for Uart {
+    fn read(&mut self) -> nb::Result<u8, FakeError> {
+        let mut c = self.0.borrow_mut();
+        if let Some(r) = c.rx.pop_front() {
+            return r.map_err(|k| nb::Error::Other(FakeError(k)));
+        }
+        if !(c.powered && c.rst) {
+            return Err(nb::Error::WouldBlock);
+        }
+        let parity = c.parity;
+        let Some(card) = c.card.as_mut() else {
+            return Err(nb::Error::WouldBlock);
+        };
+        let mut b = [0u8];
+        if card.read(&mut b) == 0 {
+            return Err(nb::Error::WouldBlock);
+        }
+        let inverse = card.profile().convention == Convention::Inverse;
+        let expected = if inverse { Parity::Odd } else { Parity::Even };
+        if parity != Some(expected) {
+            return Err(nb::Error::Other(FakeError(ErrorKind::Parity)));
+        }
+        Ok(b[0])
+    }
+}
+
+impl serial::Write<u8> for Uart {
+    fn write(&mut self, word: u8) -> nb::Result<(), FakeError> {
+        let mut c = self.0.borrow_mut();
+        c.writes += 1;
+        if c.remove_after_writes == Some(c.writes) {
+            c.card = None;
+            c.powered = false;
+        }
+        let echo = if c.powered && c.rst {
+            match c.card.as_mut().map(|card| card.write(&[word])) {
+                Some(Err(_)) => Err(ErrorKind::FrameFormat),
+                _ => Ok(word),
+            }
+        } else {
+            Ok(word)
+        };
+        c.rx.push_back(echo);
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), FakeError> {
+        Ok(())
+    }
+}
+
+impl UartConfig for Uart {
+    fn configure(&mut self, baud_bps: u32, parity: Parity) -> Result<(), ConfigError> {
+        let mut c = self.0.borrow_mut();
+        c.parity = Some(parity);
+        c.bauds.push(baud_bps);
+        c.rx.clear();
+        Ok(())
+    }
+}
+
+impl embedded_hal::delay::DelayNs for Delay {
+    fn delay_ns(&mut self, ns: u32) {
+        self.0.borrow_mut().delay_ns += u64::from(ns);
+    }
+}
+
+type Iface = Interface<Tda8035, Pins<CmdPin, RstPin, StatusPin, VselPin, VselPin>, Uart, Delay>;
+type Dev = Device<SpinPlatform, LineReader<Iface>>;
+
+fn rig(card: Option<Card>) -> (Dev, Shared) {
+    let chip: Shared = Rc::new(RefCell::new(Chip {
+        card,
+        ..Chip::default()
+    }));
+    let pins = Pins {
+        cmdvcc: CmdPin(chip.clone()),
+        rstin: RstPin(chip.clone()),
+        status: StatusPin(chip.clone()),
+        vsel0: VselPin(chip.clone(), false),
+        vsel1: VselPin(chip.clone(), true),
+        clkdiv1: NoPin,
+        clkdiv2: NoPin,
+    };
+    let iface: Iface = Interface::new(
+        pins,
+        Uart(chip.clone()),
+        Delay(chip.clone()),
+        Config::new(3_580),
+    )
+    .unwrap();
+    let caps: ReaderCapabilities = iface.capabilities();
+    let dev = Device::new(
+        SpinPlatform::new(),
+        LineReader::functions(),
+        LineReader::new(iface).with_t0_envelope(),
+        caps,
+        VendorAttributes::default(),
+    );
+    (dev, chip)
+}
+
+/// Poll the slot and hand any event to the device.
+fn poll(dev: &Dev) -> Option<CardEvent> {
+    let event = dev.with_driver(|r| r.line_mut().poll()).unwrap();
+    if let Some(e) = event {
+        e.report(dev);
+        dev.process_events();
+    }
+    event
+}
+
+fn control(dev: &Dev, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
+    let mut out = vec![0u8; out_len];
+    match dev.control(ioctl.code(), input, &mut out) {
+        Outcome::Complete {
+            status: Status::Success,
+            bytes_written,
+        } => {
+            out.truncate(bytes_written);
+            Ok(out)
+        }
+        Outcome::Complete { status, .. } => Err(status),
+        Outcome::Pending => panic!("unexpected pending"),
+    }
+}
+
+fn power_up(dev: &Dev) -> Result<Vec<u8>, Status> {
+    control(dev, Ioctl::Power, &1u32.to_le_bytes(), 33)
+}
+
+fn select(dev: &Dev, mask: u32) -> Result<u32, Status> {
+    control(dev, Ioctl::SetProtocol, &mask.to_le_bytes(), 4)
+        .map(|o| u32::from_le_bytes(o.try_into().unwrap()))
+}
+
+fn apdu(dev: &Dev, protocol: u32, command: &[u8]) -> Result<Vec<u8>, Status> {
+    let mut input = Vec::new();
+    input.extend_from_slice(&protocol.to_le_bytes());
+    input.extend_from_slice(&8u32.to_le_bytes());
+    input.extend_from_slice(command);
+    let out = control(dev, Ioctl::Transmit, &input, 8 + 70_000)?;
+    Ok(out[8..].to_vec())
+}
+
+fn echo_command(data: &[u8]) -> Vec<u8> {
+    let mut c = vec![0x80, 0xEE, 0x00, 0x00];
+    if data.len() <= 255 {
+        c.push(data.len() as u8);
+        c.extend_from_slice(data);
+        c.push(0x00);
+    } else {
+        c.extend_from_slice(&[0x00, (data.len() >> 8) as u8, data.len() as u8]);
+        c.extend_from_slice(data);
+        c.extend_from_slice(&[0x00, 0x00]);
+    }
+    c
+}
+
+fn session(card: Card, mask: u32) -> (Dev, Shared, u32) {
+    let (dev, chip) = rig(Some(card));
+    assert_eq!(poll(&dev), Some(CardEvent::Inserted));
+    assert_eq!(dev.state(), CardState::Swallowed);
+    power_up(&dev).expect("power up");
+    let protocol = select(&dev, mask).expect("set protocol");
+    (dev, chip, protocol)
+}
+
+#[test]
+fn t1_session_atr_pps_baud_change_and_apdus() {
+    let (dev, chip) = rig(Some(Card::new(Profile::t1())));
+    assert_eq!(poll(&dev), Some(CardEvent::Inserted));
+    assert_eq!(poll(&dev), None, "no change, no event");
+    let atr = power_up(&dev).unwrap();
+    assert_eq!(atr, Profile::t1().atr().as_slice());
+    // Lowest class first: the TDA8035's 1.8 V pins (0, 0); the card answered.
+    assert_eq!(chip.borrow().vsel.last(), Some(&(false, false)));
+    assert_eq!(dev.with_driver(|r| r.line().class()), Some(Class::C));
+    assert_eq!(select(&dev, 3), Ok(2));
+    // PPS to F = 512, D = 16 at 3.58 MHz: the UART now runs 3 580 000 * 16 / 512.
+    assert_eq!(chip.borrow().bauds.last(), Some(&111_875));
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
+        [0x90, 0x00]
+    );
+    for len in [1usize, 254, 255, 1000] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 3 + len) as u8).collect();
+        let response = apdu(&dev, 2, &echo_command(&data)).unwrap();
+        assert_eq!(response[..len], data[..], "ECHO {len}");
+        assert_eq!(response[len..], [0x90, 0x00]);
+    }
+    control(&dev, Ioctl::Power, &0u32.to_le_bytes(), 0).unwrap();
+    assert!(!chip.borrow().powered, "CMDVCC high after power down");
+}
+
+#[test]
+fn t0_session_with_get_response_and_character_repetition() {
+    let faults = Faults {
+        parity_error: Trigger::Nth(3),
+        ..Faults::default()
+    };
+    let card = Card::with_config(CardConfig::new(Profile::t0()).with_faults(faults));
+    let (dev, _chip, protocol) = session(card, 3);
+    assert_eq!(protocol, 1);
+    // The card refuses the 3rd character it receives (error signal): the driver
+    // sees a framing error on the echo and repeats the character.
+    let fci = apdu(&dev, 1, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    assert_eq!(fci[0], 0x6F);
+    assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
+    let challenge = apdu(&dev, 1, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!(challenge.len(), 10);
+    let data: Vec<u8> = (0..300).map(|i| i as u8).collect();
+    assert_eq!(
+        apdu(&dev, 1, &echo_command(&data)).unwrap()[..300],
+        data[..]
+    );
+}
+
+#[test]
+fn t0_card_refusing_every_character_fails_cleanly() {
+    let faults = Faults {
+        parity_error: Trigger::Every,
+        ..Faults::default()
+    };
+    let card = Card::with_config(CardConfig::new(Profile::t0()).with_faults(faults));
+    let (dev, _chip) = rig(Some(card));
+    poll(&dev);
+    power_up(&dev).unwrap();
+    // T=0 card, no PPS needed for its defaults? Either the PPS or the APDU fails
+    // with a protocol error after the repetitions, never a hang.
+    let result = select(&dev, 1).and_then(|_| apdu(&dev, 1, &[0x00, 0x84, 0x00, 0x00, 0x08]));
+    assert_eq!(result, Err(Status::DeviceProtocolError));
+}
+
+#[test]
+fn inverse_convention_card_switches_the_uart_to_odd_parity() {
+    let card = Card::new(Profile::t1().with_convention(Convention::Inverse));
+    let (dev, chip) = rig(Some(card));
+    poll(&dev);
+    let atr = power_up(&dev).unwrap();
+    assert_eq!(atr[0], 0x03, "TS as received");
+    assert_eq!(chip.borrow().parity, Some(Parity::Odd));
+    assert_eq!(select(&dev, 2), Ok(2));
+    assert_eq!(
+        apdu(&dev, 2, &echo_command(&[1, 2, 3])).unwrap(),
+        [1, 2, 3, 0x90, 0x00]
+    );
+}
+
+#[test]
+fn card_removed_mid_apdu_is_no_media_then_absent() {
+    let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
+    let writes = chip.borrow().writes;
+    chip.borrow_mut().remove_after_writes = Some(writes + 3);
+    let before = chip.borrow().delay_ns;
+    assert_eq!(
+        apdu(&dev, 2, &echo_command(&[0x55; 100])),
+        Err(Status::NoMedia)
+    );
+    // Noticed at once from the status pin, not after a time-out.
+    assert!(chip.borrow().delay_ns - before < 10_000_000);
+    assert_eq!(poll(&dev), Some(CardEvent::Removed));
+    assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(power_up(&dev), Err(Status::NoMedia));
+    // A new card: inserted after the debounce, works.
+    chip.borrow_mut().card = Some(Card::new(Profile::t0()));
+    assert_eq!(poll(&dev), Some(CardEvent::Inserted));
+    power_up(&dev).unwrap();
+    assert_eq!(select(&dev, 3), Ok(1));
+}
+
+#[test]
+fn overcurrent_during_a_session_is_a_fault_not_a_removal() {
+    let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
+    chip.borrow_mut().fault = true;
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        Err(Status::Unsuccessful)
+    );
+    assert!(!chip.borrow().powered);
+    assert_eq!(poll(&dev), Some(CardEvent::Fault));
+    chip.borrow_mut().fault = false;
+    assert_ne!(dev.state(), CardState::Absent);
+    power_up(&dev).unwrap();
+    select(&dev, 2).unwrap();
+    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+}
+
+#[test]
+fn mute_card_times_out_after_trying_every_class() {
+    let mute = CardConfig::new(Profile::t1()).with_faults(Faults {
+        mute: Mute::Always,
+        ..Faults::default()
+    });
+    let (dev, chip) = rig(Some(Card::with_config(mute)));
+    poll(&dev);
+    chip.borrow_mut().vsel.clear();
+    assert_eq!(power_up(&dev), Err(Status::IoTimeout));
+    // C (1.8 V), B (3 V), A (5 V), then deactivated.
+    let vsel = chip.borrow().vsel.clone();
+    assert_eq!(vsel, [(false, false), (false, true), (true, true)]);
+    assert!(!chip.borrow().powered);
+    // Each class waited 40 000 clocks of RST low plus 40 000 clocks for TS at 3.58 MHz:
+    // about 3 × (3.5 + 11.2 + 11.2) ms plus two 10 ms pauses; bounded, no hang.
+    let ms = chip.borrow().delay_ns / 1_000_000;
+    assert!((70..200).contains(&ms), "{ms} ms");
+}
+
+#[test]
+fn card_going_mute_mid_session_times_out() {
+    let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
+    chip.borrow_mut().card.as_mut().unwrap().set_faults(Faults {
+        mute: Mute::AfterAnswers(1),
+        ..Faults::default()
+    });
+    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        Err(Status::IoTimeout)
+    );
+    power_up(&dev).unwrap();
+    select(&dev, 2).unwrap();
+    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+}
