@@ -1,2 +1,118 @@
-// Placeholder so the workspace manifest parses while the benchmark is written.
-fn main() {}
+//! APDU round trips per second through the real pcscd, in one run: readerkit
+//! `sim:t1`, readerkit `vpcd:` with vicc, and Debian's own vpcd driver with the same
+//! kind of vicc. Prints each figure and the ratios.
+//!
+//! `cargo bench -p readerkit-pcsclite --bench roundtrips` (root, Debian packages as
+//! for the end-to-end test).
+
+#[path = "../tests/support/pcscd.rs"]
+mod support;
+
+use std::ffi::CString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use support::{Entry, Pcscd, Vicc, wait_card};
+
+const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+
+/// Round trips per second on `reader`: as many as fit in `budget` (at least `min`).
+fn measure(ctx: &Context, reader: &str, budget: Duration, min: u32) -> f64 {
+    let card = ctx
+        .connect(
+            &CString::new(reader).unwrap(),
+            ShareMode::Shared,
+            Protocols::ANY,
+        )
+        .unwrap_or_else(|e| panic!("connect {reader}: {e}"));
+    let mut buf = [0u8; 300];
+    for _ in 0..3 {
+        card.transmit(&SELECT_MF, &mut buf).unwrap();
+    }
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < min || start.elapsed() < budget {
+        let r = card.transmit(&SELECT_MF, &mut buf).unwrap();
+        assert_eq!(r, [0x90, 0x00], "{reader}");
+        n += 1;
+    }
+    let rate = f64::from(n) / start.elapsed().as_secs_f64();
+    card.disconnect(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    rate
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
+    let lib = support::driver();
+    let ours_port = support::free_port();
+    let debian_port = support::free_port();
+    let ours = format!("vpcd:{ours_port}");
+    let debian = format!("/dev/null:{debian_port}");
+    let _pcscd = Pcscd::start(&[
+        Entry {
+            name: "RK T1",
+            device: "sim:t1",
+            lib: &lib,
+        },
+        Entry {
+            name: "RK VPCD",
+            device: &ours,
+            lib: &lib,
+        },
+        Entry {
+            name: "Debian VPCD",
+            device: &debian,
+            lib: Path::new(support::DEBIAN_VPCD),
+        },
+    ]);
+    let ctx = Context::establish(Scope::User).expect("establish");
+    let _vicc_ours = Vicc::start(ours_port);
+    let _vicc_debian = Vicc::start(debian_port);
+    let readers: Vec<String> = ctx
+        .list_readers_owned()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect();
+    let debian_reader = readers
+        .iter()
+        .find(|r| r.starts_with("Debian VPCD") && r.ends_with("00"))
+        .cloned()
+        .expect("Debian's vpcd reader listed");
+    assert!(
+        wait_card(&ctx, "RK VPCD 01 00", true, Duration::from_secs(15)),
+        "vicc on readerkit vpcd"
+    );
+    assert!(
+        wait_card(&ctx, &debian_reader, true, Duration::from_secs(15)),
+        "vicc on Debian vpcd"
+    );
+
+    let sim = measure(&ctx, "RK T1 00 00", Duration::from_secs(2), 100);
+    let rk_vpcd = measure(&ctx, "RK VPCD 01 00", Duration::from_secs(2), 100);
+    let deb_vpcd = measure(&ctx, &debian_reader, Duration::from_secs(2), 20);
+    println!("APDU round trips per second through pcscd (SELECT MF, pcsc crate client):");
+    println!(
+        "  readerkit sim:t1            {sim:>10.0} /s  ({:.3} ms each)",
+        1000.0 / sim
+    );
+    println!(
+        "  readerkit vpcd: + vicc      {rk_vpcd:>10.0} /s  ({:.3} ms each)",
+        1000.0 / rk_vpcd
+    );
+    println!(
+        "  Debian vpcd (libifdvpcd) + vicc {deb_vpcd:>6.1} /s  ({:.3} ms each)",
+        1000.0 / deb_vpcd
+    );
+    println!(
+        "  ratio readerkit vpcd / Debian vpcd: {:.1}x",
+        rk_vpcd / deb_vpcd
+    );
+    println!(
+        "  ratio readerkit sim:t1 / Debian vpcd: {:.1}x",
+        sim / deb_vpcd
+    );
+}
