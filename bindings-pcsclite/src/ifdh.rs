@@ -116,7 +116,7 @@ fn guard(name: &str, f: impl FnOnce() -> RESPONSECODE) -> RESPONSECODE {
 }
 
 fn reader(lun: DWORD) -> Result<Arc<Reader>, RESPONSECODE> {
-    registry::get(lun as u64).ok_or(IFD_NO_SUCH_DEVICE)
+    registry::get(lun).ok_or(IFD_NO_SUCH_DEVICE)
 }
 
 /// One request through the core: `Ok(bytes written)` or the failure status.
@@ -165,7 +165,7 @@ pub unsafe extern "C" fn IFDHCreateChannelByName(
 }
 
 fn create(lun: DWORD, name: &str) -> RESPONSECODE {
-    if registry::get(lun as u64).is_some() {
+    if registry::get(lun).is_some() {
         log::log(ERROR, &format!("Lun {lun:#x} is already open"));
         return IFD_COMMUNICATION_ERROR;
     }
@@ -173,7 +173,7 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
     match backend::open(name, index) {
         Ok(reader) => {
             let port = reader.port.clone();
-            if !registry::insert(lun as u64, reader) {
+            if !registry::insert(lun, reader) {
                 drop(port);
                 return IFD_COMMUNICATION_ERROR;
             }
@@ -211,7 +211,7 @@ pub unsafe extern "C" fn IFDHCreateChannel(Lun: DWORD, Channel: DWORD) -> RESPON
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
     guard("IFDHCloseChannel", || {
-        let Some(reader) = registry::remove(Lun as u64) else {
+        let Some(reader) = registry::remove(Lun) else {
             return IFD_NO_SUCH_DEVICE;
         };
         if reader.port.state().card_powered() {

@@ -1,0 +1,450 @@
+//! The exported IFDH functions called directly, as pcscd would, with bad input:
+//! NULL pointers, short buffers, unknown Luns and tags never crash and get the
+//! right `IFD_*` code. Also the polling pair and several Luns from several threads.
+
+use std::ffi::c_int;
+use std::ptr::{null, null_mut};
+use std::time::{Duration, Instant};
+
+use ifd_readerkit::*;
+
+fn open(lun: DWORD, name: &std::ffi::CStr) -> RESPONSECODE {
+    // SAFETY: a valid NUL-terminated string.
+    unsafe { IFDHCreateChannelByName(lun, name.as_ptr()) }
+}
+
+fn power_up(lun: DWORD) -> Result<Vec<u8>, RESPONSECODE> {
+    let mut atr = [0u8; 33];
+    let mut len: DWORD = 33;
+    // SAFETY: valid buffers.
+    let rc = unsafe { IFDHPowerICC(lun, IFD_POWER_UP, atr.as_mut_ptr(), &mut len) };
+    if rc == IFD_SUCCESS {
+        Ok(atr[..len as usize].to_vec())
+    } else {
+        Err(rc)
+    }
+}
+
+fn transmit(lun: DWORD, t: DWORD, apdu: &[u8]) -> Result<Vec<u8>, RESPONSECODE> {
+    let mut rx = vec![0u8; 65_548];
+    let mut len = rx.len() as DWORD;
+    let mut recv = ScardIoHeader::default();
+    let mut tx = apdu.to_vec();
+    let send = ScardIoHeader {
+        protocol: t,
+        length: 16,
+    };
+    // SAFETY: valid buffers.
+    let rc = unsafe {
+        IFDHTransmitToICC(
+            lun,
+            send,
+            tx.as_mut_ptr(),
+            tx.len() as DWORD,
+            rx.as_mut_ptr(),
+            &mut len,
+            &mut recv,
+        )
+    };
+    if rc == IFD_SUCCESS {
+        Ok(rx[..len as usize].to_vec())
+    } else {
+        Err(rc)
+    }
+}
+
+fn cap(lun: DWORD, tag: DWORD, room: usize) -> Result<Vec<u8>, RESPONSECODE> {
+    let mut buf = vec![0u8; room];
+    let mut len = room as DWORD;
+    // SAFETY: valid buffers.
+    let rc = unsafe { IFDHGetCapabilities(lun, tag, &mut len, buf.as_mut_ptr()) };
+    if rc == IFD_SUCCESS {
+        Ok(buf[..len as usize].to_vec())
+    } else {
+        Err(rc)
+    }
+}
+
+#[test]
+fn bad_input_gets_ifd_codes_never_a_crash() {
+    let lun: DWORD = 0x00A0_0000;
+    // SAFETY (all calls below): pointers are valid or deliberately NULL, which the
+    // functions must handle.
+    unsafe {
+        assert_eq!(
+            IFDHCreateChannelByName(lun, null()),
+            IFD_COMMUNICATION_ERROR
+        );
+        assert_eq!(open(lun, c"nonsense"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, c"sim:t9"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, c"vpcd:notaport"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, c"sim:t1"), IFD_SUCCESS);
+        assert_eq!(open(lun, c"sim:t1"), IFD_COMMUNICATION_ERROR, "Lun taken");
+
+        // Unknown Lun.
+        let other: DWORD = 0x00A1_0000;
+        assert_eq!(IFDHICCPresence(other), IFD_NO_SUCH_DEVICE);
+        assert_eq!(IFDHCloseChannel(other), IFD_NO_SUCH_DEVICE);
+        assert_eq!(power_up(other), Err(IFD_NO_SUCH_DEVICE));
+        assert_eq!(cap(other, TAG_IFD_SLOTS_NUMBER, 1), Err(IFD_NO_SUCH_DEVICE));
+
+        // Capabilities: NULL length, zero room, unknown tag, killable refused.
+        assert_eq!(
+            IFDHGetCapabilities(lun, TAG_IFD_SLOTS_NUMBER, null_mut(), null_mut()),
+            IFD_COMMUNICATION_ERROR
+        );
+        assert_eq!(
+            cap(lun, TAG_IFD_SLOTS_NUMBER, 0),
+            Err(IFD_ERROR_INSUFFICIENT_BUFFER)
+        );
+        let mut len: DWORD = 1;
+        assert_eq!(
+            IFDHGetCapabilities(lun, TAG_IFD_SLOTS_NUMBER, &mut len, null_mut()),
+            IFD_ERROR_INSUFFICIENT_BUFFER
+        );
+        assert_eq!(cap(lun, TAG_IFD_SLOTS_NUMBER, 1), Ok(vec![1]));
+        assert_eq!(cap(lun, TAG_IFD_SIMULTANEOUS_ACCESS, 1), Ok(vec![16]));
+        assert_eq!(cap(lun, TAG_IFD_THREAD_SAFE, 1), Ok(vec![1]));
+        assert_eq!(cap(lun, TAG_IFD_SLOTNUM, 1), Ok(vec![0]));
+        assert_eq!(
+            cap(lun, TAG_IFD_POLLING_THREAD_KILLABLE, 1),
+            Err(IFD_ERROR_TAG)
+        );
+        assert_eq!(cap(lun, 0x1234_5678, 64), Err(IFD_ERROR_TAG));
+        assert_eq!(cap(lun, 0x1_0000_0000_0303, 64), Err(IFD_ERROR_TAG));
+        assert_eq!(
+            cap(lun, 0x7FFF_0003, 64),
+            Err(IFD_ERROR_TAG),
+            "friendly name: pcscd answers"
+        );
+        assert_eq!(
+            cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT, 4),
+            Err(IFD_ERROR_INSUFFICIENT_BUFFER)
+        );
+        assert_eq!(
+            cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT, 8).map(|v| v.len()),
+            Ok(8)
+        );
+        assert_eq!(cap(lun, 0x0001_0100, 64), Ok(b"readerkit".to_vec()));
+        assert_eq!(cap(lun, 0x0001_0100, 3), Err(IFD_ERROR_INSUFFICIENT_BUFFER));
+        assert_eq!(
+            IFDHSetCapabilities(lun, 0x1234_5678, 1, [1u8].as_mut_ptr()),
+            IFD_ERROR_TAG
+        );
+        assert_eq!(
+            IFDHSetCapabilities(lun, 0x7FFF_0007, 4, null_mut()),
+            IFD_ERROR_SET_FAILURE
+        );
+
+        // Power: NULL length, short ATR buffer, unknown action.
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT);
+        assert_eq!(
+            cap(lun, TAG_IFD_ATR, 33),
+            Ok(vec![]),
+            "no ATR before power-up"
+        );
+        assert_eq!(
+            IFDHPowerICC(lun, IFD_POWER_UP, null_mut(), null_mut()),
+            IFD_COMMUNICATION_ERROR
+        );
+        let mut small = [0u8; 4];
+        let mut len: DWORD = 4;
+        assert_eq!(
+            IFDHPowerICC(lun, IFD_POWER_UP, small.as_mut_ptr(), &mut len),
+            IFD_ERROR_INSUFFICIENT_BUFFER
+        );
+        assert_eq!(len, 0);
+        assert_eq!(
+            IFDHPowerICC(lun, 999, small.as_mut_ptr(), &mut len),
+            IFD_NOT_SUPPORTED
+        );
+        let atr = power_up(lun).unwrap();
+        assert_eq!(cap(lun, TAG_IFD_ATR, 33), Ok(atr.clone()));
+
+        // Transmit before SET_PROTOCOL, with NULLs, an unknown protocol number.
+        assert_eq!(
+            transmit(lun, 1, &[0, 0x84, 0, 0, 8]),
+            Err(IFD_COMMUNICATION_ERROR)
+        );
+        assert_eq!(
+            IFDHSetProtocolParameters(lun, 0, 0, 0, 0, 0),
+            IFD_PROTOCOL_NOT_SUPPORTED
+        );
+        assert_eq!(IFDHSetProtocolParameters(lun, 2, 0, 0, 0, 0), IFD_SUCCESS);
+        assert_eq!(
+            transmit(lun, 7, &[0, 0x84, 0, 0, 8]),
+            Err(IFD_PROTOCOL_NOT_SUPPORTED)
+        );
+        assert_eq!(
+            transmit(lun, 0, &[0, 0x84, 0, 0, 8]),
+            Err(IFD_COMMUNICATION_ERROR),
+            "T=0 header on T=1"
+        );
+        let send = ScardIoHeader {
+            protocol: 1,
+            length: 16,
+        };
+        let mut rx = [0u8; 16];
+        let mut rx_len: DWORD = 16;
+        assert_eq!(
+            IFDHTransmitToICC(
+                lun,
+                send,
+                null_mut(),
+                5,
+                rx.as_mut_ptr(),
+                &mut rx_len,
+                null_mut()
+            ),
+            IFD_COMMUNICATION_ERROR
+        );
+        assert_eq!(rx_len, 0);
+        let mut apdu = [0u8, 0x84, 0, 0, 8];
+        assert_eq!(
+            IFDHTransmitToICC(
+                lun,
+                send,
+                apdu.as_mut_ptr(),
+                5,
+                rx.as_mut_ptr(),
+                null_mut(),
+                null_mut()
+            ),
+            IFD_COMMUNICATION_ERROR
+        );
+        rx_len = 4;
+        assert_eq!(
+            IFDHTransmitToICC(
+                lun,
+                send,
+                apdu.as_mut_ptr(),
+                5,
+                rx.as_mut_ptr(),
+                &mut rx_len,
+                null_mut()
+            ),
+            IFD_ERROR_INSUFFICIENT_BUFFER,
+            "10-byte answer, 4-byte buffer"
+        );
+        assert_eq!(transmit(lun, 1, &[0, 0x84, 0, 0, 8]).unwrap().len(), 10);
+
+        // Control: NULL returned-length, unknown codes, short output.
+        let mut out = [0u8; 64];
+        let mut n: DWORD = 99;
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x4200_0D48,
+                null_mut(),
+                0,
+                out.as_mut_ptr(),
+                64,
+                null_mut()
+            ),
+            IFD_COMMUNICATION_ERROR
+        );
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x4200_0001,
+                null_mut(),
+                0,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_ERROR_NOT_SUPPORTED
+        );
+        assert_eq!(n, 0);
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x4200_0BB8,
+                null_mut(),
+                0,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_ERROR_NOT_SUPPORTED
+        );
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0xDEAD_BEEF,
+                null_mut(),
+                0,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_ERROR_NOT_SUPPORTED
+        );
+        assert_eq!(
+            IFDHControl(lun, 0x4200_0D48, null_mut(), 0, out.as_mut_ptr(), 3, &mut n),
+            IFD_ERROR_INSUFFICIENT_BUFFER
+        );
+        assert_eq!(
+            IFDHControl(lun, 0x4200_0D48, null_mut(), 0, null_mut(), 64, &mut n),
+            IFD_ERROR_INSUFFICIENT_BUFFER
+        );
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x4200_0D48,
+                null_mut(),
+                0,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_SUCCESS
+        );
+        assert_eq!(n, 6);
+        // The Windows code of the same request reaches the same answer.
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x0031_3520,
+                null_mut(),
+                0,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_SUCCESS
+        );
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x4200_0DAC,
+                null_mut(),
+                5,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_COMMUNICATION_ERROR
+        );
+
+        assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS);
+        assert_eq!(IFDHICCPresence(lun), IFD_NO_SUCH_DEVICE);
+    }
+}
+
+type Poll = unsafe extern "C" fn(DWORD, c_int) -> RESPONSECODE;
+type Stop = unsafe extern "C" fn(DWORD) -> RESPONSECODE;
+
+fn fn_cap(lun: DWORD, tag: DWORD) -> usize {
+    let bytes = cap(lun, tag, 8).unwrap();
+    usize::from_ne_bytes(bytes.try_into().unwrap())
+}
+
+#[test]
+fn polling_waits_for_the_timeout_or_the_stop_function() {
+    let lun: DWORD = 0x00B0_0000;
+    assert_eq!(open(lun, c"sim:t1"), IFD_SUCCESS);
+    // SAFETY: the capability hands out these exact function types.
+    let (poll, stop) = unsafe {
+        (
+            std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT)),
+            std::mem::transmute::<usize, Stop>(fn_cap(lun, TAG_IFD_STOP_POLLING_THREAD)),
+        )
+    };
+    let start = Instant::now();
+    // SAFETY: plain calls through the driver's function pointers.
+    assert_eq!(unsafe { poll(lun, 200) }, IFD_SUCCESS);
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(190), "waited {waited:?}");
+    let poller = std::thread::spawn(move || {
+        let start = Instant::now();
+        // SAFETY: as above.
+        let rc = unsafe { poll(lun, 600_000) };
+        (rc, start.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: as above.
+    assert_eq!(unsafe { stop(lun) }, IFD_SUCCESS);
+    let (rc, waited) = poller.join().unwrap();
+    assert_eq!(rc, IFD_SUCCESS);
+    assert!(waited < Duration::from_secs(5), "stop ended the poll");
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS);
+        assert_eq!(poll(lun, 10), IFD_NO_SUCH_DEVICE);
+    }
+}
+
+#[test]
+fn vpcd_presence_follows_the_connection() {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let lun: DWORD = 0x00C0_0000;
+    let name = std::ffi::CString::new(format!("vpcd:{port}")).unwrap();
+    assert_eq!(open(lun, &name), IFD_SUCCESS);
+    // SAFETY: plain calls.
+    unsafe { assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT) };
+    let poll: Poll = {
+        // SAFETY: the capability hands out this exact function type.
+        unsafe {
+            std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
+        }
+    };
+    let poller = std::thread::spawn(move || {
+        let start = Instant::now();
+        // SAFETY: as above.
+        let rc = unsafe { poll(lun, 10_000) };
+        (rc, start.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    // A minimal virtual card: answers GET_ATR and echoes APDUs with 9000.
+    let mut card = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (rc, waited) = poller.join().unwrap();
+    assert_eq!(rc, IFD_SUCCESS);
+    assert!(
+        waited < Duration::from_secs(2),
+        "the poll woke on insertion: {waited:?}"
+    );
+    // SAFETY: plain call.
+    unsafe { assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT) };
+    let vicc = std::thread::spawn(move || {
+        let mut head = [0u8; 2];
+        while card.read_exact(&mut head).is_ok() {
+            let mut msg = vec![0u8; usize::from(u16::from_be_bytes(head))];
+            card.read_exact(&mut msg).unwrap();
+            let answer: Vec<u8> = match msg.as_slice() {
+                [4] => vec![0x3B, 0x00],
+                [_] => continue,
+                apdu => [&apdu[5..], &[0x90, 0x00][..]].concat(),
+            };
+            let mut frame = (answer.len() as u16).to_be_bytes().to_vec();
+            frame.extend_from_slice(&answer);
+            card.write_all(&frame).unwrap();
+            if msg.len() > 1 && msg[4] == 0xFF {
+                break; // hang up
+            }
+        }
+    });
+    assert_eq!(power_up(lun), Ok(vec![0x3B, 0x00]));
+    // SAFETY: plain call.
+    unsafe { assert_eq!(IFDHSetProtocolParameters(lun, 1, 0, 0, 0, 0), IFD_SUCCESS) };
+    assert_eq!(
+        transmit(lun, 0, &[0x80, 0x10, 0, 0, 2, 0xAB, 0xCD]),
+        Ok(vec![0xAB, 0xCD, 0x90, 0x00])
+    );
+    let big: Vec<u8> = [&[0x80, 0x10, 0, 0, 0xFF][..], &[0x55; 255][..]].concat();
+    assert_eq!(transmit(lun, 0, &big).unwrap().len(), 257);
+    vicc.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    // SAFETY: plain calls.
+    while unsafe { IFDHICCPresence(lun) } != IFD_ICC_NOT_PRESENT {
+        assert!(Instant::now() < deadline, "removal seen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: plain call.
+    unsafe { assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS) };
+}
