@@ -24,7 +24,8 @@ fi
 # The pcsc-lite binding's end-to-end tests run Debian's pcscd with real clients
 # (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which needs
 # pycryptodome (Debian's package lacks it; installed under target/, git-ignored).
-pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd python3-pip)
+# The C binding's tests compile C programs with gcc/g++ and run them under valgrind.
+pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd python3-pip gcc g++ valgrind)
 pcsc_missing=()
 for pkg in "${pcsc_pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
@@ -34,7 +35,7 @@ if [ ${#pcsc_missing[@]} -gt 0 ]; then
     step "installing ${pcsc_missing[*]} (pcscd end-to-end tests)"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pcsc_missing[@]}"
   else
-    echo "note: missing ${pcsc_missing[*]}; the pcscd end-to-end tests fail without them"
+    echo "note: missing ${pcsc_missing[*]}; the pcscd end-to-end and C tests fail without them"
   fi
 fi
 if [ ! -d target/pycryptodome/Crypto ] && [ -x /usr/bin/python3 ]; then
