@@ -482,3 +482,18 @@ fn card_going_mute_mid_session_times_out() {
     select(&dev, 2).unwrap();
     assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
 }
+
+#[test]
+fn warm_reset_keeps_power_and_class_and_restarts_the_card() {
+    let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
+    let vsel_before = chip.borrow().vsel.len();
+    let atr = control(&dev, Ioctl::Power, &2u32.to_le_bytes(), 33).unwrap();
+    assert_eq!(atr, Profile::t1().atr().as_slice());
+    assert_eq!(chip.borrow().vsel.len(), vsel_before, "no new activation");
+    assert!(chip.borrow().powered);
+    // Back at F = 372, D = 1 until the next PPS.
+    assert_eq!(chip.borrow().bauds.last(), Some(&9_623));
+    assert_eq!(select(&dev, 2), Ok(2));
+    assert_eq!(chip.borrow().bauds.last(), Some(&111_875));
+    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+}
