@@ -138,7 +138,10 @@ impl UartConfig for Usart {
             write_volatile(reg(0x0C), 0);
             write_volatile(reg(0x08), PCLK1_HZ.div_ceil(baud_bps));
             write_volatile(reg(0x10), 2 << 12);
-            write_volatile(reg(0x0C), (1 << 13) | (1 << 12) | (1 << 10) | ps | (1 << 3) | (1 << 2));
+            write_volatile(
+                reg(0x0C),
+                (1 << 13) | (1 << 12) | (1 << 10) | ps | (1 << 3) | (1 << 2),
+            );
         }
         Ok(())
     }
@@ -156,7 +159,8 @@ impl DelayNs for Delay {
     }
 }
 
-type Reader = LineReader<Interface<Tda8035, Pins<Pin, Pin, Pin, Pin, Pin, NoPin, NoPin>, Usart, Delay>>;
+type Reader =
+    LineReader<Interface<Tda8035, Pins<Pin, Pin, Pin, Pin, Pin, NoPin, NoPin>, Usart, Delay>>;
 
 static mut DEVICE: core::mem::MaybeUninit<Device<SpinPlatform, Reader>> =
     core::mem::MaybeUninit::uninit();
@@ -171,7 +175,8 @@ fn main() -> ! {
         clkdiv1: NoPin,
         clkdiv2: NoPin,
     };
-    let Ok(iface) = Interface::<Tda8035, _, _, _>::new(pins, Usart, Delay, Config::new(3_580)) else {
+    let Ok(iface) = Interface::<Tda8035, _, _, _>::new(pins, Usart, Delay, Config::new(3_580))
+    else {
         loop {}
     };
     let caps = iface.capabilities();
