@@ -41,6 +41,7 @@ pub mod device;
 pub mod event;
 pub mod ioctl;
 pub mod line;
+pub mod part10;
 pub mod platform;
 pub mod protocol;
 pub mod state;

@@ -1,0 +1,101 @@
+//! PC/SC part 10 feature discovery: `GET_FEATURE_REQUEST` and
+//! `FEATURE_GET_TLV_PROPERTIES`, answered the same way by every binding.
+//!
+//! Both arrive as vendor IOCTLs (function 3400, `IOCTL_SMARTCARD_GET_FEATURE_REQUEST`,
+//! and 3400 + the feature tag for the properties) and are answered from a reader
+//! driver's vendor callback with [`answer`]. The feature list names a control code
+//! the client passes back to `SCardControl`; its encoding is the platform's
+//! (Windows `SCARD_CTL_CODE(fn)` = `0x00310000 | fn << 2`, pcsc-lite
+//! `0x42000000 + fn`), so the caller supplies it.
+
+use crate::status::Status;
+
+/// `CM_IOCTL_GET_FEATURE_REQUEST` / `IOCTL_SMARTCARD_GET_FEATURE_REQUEST` function.
+pub const FN_GET_FEATURE_REQUEST: u16 = 3400;
+/// PC/SC part 10 feature tag `FEATURE_GET_TLV_PROPERTIES`.
+pub const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
+/// The control function announced for `FEATURE_GET_TLV_PROPERTIES` (3400 + tag).
+pub const FN_GET_TLV_PROPERTIES: u16 = FN_GET_FEATURE_REQUEST + FEATURE_GET_TLV_PROPERTIES as u16;
+/// TLV property tag `sFirmwareID`.
+pub const PROPERTY_FIRMWARE_ID: u8 = 0x08;
+/// TLV property tag `dwMaxAPDUDataSize`: the largest APDU data field, in bytes.
+pub const PROPERTY_MAX_APDU_DATA_SIZE: u8 = 0x0A;
+
+/// Firmware identifier announced in the TLV properties.
+pub const FIRMWARE_ID: &[u8] = b"readerkit";
+
+/// The function number of a Windows `SCARD_CTL_CODE` (what the core hands to vendor
+/// callbacks).
+pub const fn function_of(windows_code: u32) -> u16 {
+    ((windows_code >> 2) & 0x0FFF) as u16
+}
+
+fn put(output: &mut [u8], bytes: &[u8]) -> Result<usize, Status> {
+    output
+        .get_mut(..bytes.len())
+        .ok_or(Status::BufferTooSmall)?
+        .copy_from_slice(bytes);
+    Ok(bytes.len())
+}
+
+/// Answer a part 10 request for `function` into `output`, or `None` if `function`
+/// is none of them. `max_apdu_data` is announced as `dwMaxAPDUDataSize` (bytes);
+/// `ctl_code` encodes a function number as the platform's control code.
+pub fn answer(
+    function: u16,
+    output: &mut [u8],
+    max_apdu_data: u32,
+    ctl_code: fn(u16) -> u32,
+) -> Option<Result<usize, Status>> {
+    match function {
+        FN_GET_FEATURE_REQUEST => {
+            // One TLV: tag, length 4, the control code big-endian.
+            let mut tlv = [FEATURE_GET_TLV_PROPERTIES, 4, 0, 0, 0, 0];
+            tlv[2..].copy_from_slice(&ctl_code(FN_GET_TLV_PROPERTIES).to_be_bytes());
+            Some(put(output, &tlv))
+        }
+        FN_GET_TLV_PROPERTIES => {
+            // Properties are little-endian: dwMaxAPDUDataSize, then sFirmwareID.
+            let mut props = [0u8; 6 + 2 + FIRMWARE_ID.len()];
+            props[..2].copy_from_slice(&[PROPERTY_MAX_APDU_DATA_SIZE, 4]);
+            props[2..6].copy_from_slice(&max_apdu_data.to_le_bytes());
+            props[6..8].copy_from_slice(&[PROPERTY_FIRMWARE_ID, FIRMWARE_ID.len() as u8]);
+            props[8..].copy_from_slice(FIRMWARE_ID);
+            Some(put(output, &props))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcsclite(function: u16) -> u32 {
+        0x4200_0000 + u32::from(function)
+    }
+
+    #[test]
+    fn feature_list_names_the_properties_code() {
+        let mut out = [0u8; 16];
+        assert_eq!(answer(3400, &mut out, 65536, pcsclite), Some(Ok(6)));
+        assert_eq!(out[..6], [0x12, 4, 0x42, 0x00, 0x0D, 0x5A]);
+        let windows = crate::ioctl::scard_ctl_code;
+        assert_eq!(answer(3400, &mut out, 65536, windows), Some(Ok(6)));
+        assert_eq!(out[2..6], 0x0031_3568u32.to_be_bytes());
+        assert_eq!(
+            answer(3400, &mut out[..5], 0, pcsclite),
+            Some(Err(Status::BufferTooSmall))
+        );
+        assert_eq!(answer(3401, &mut out, 0, pcsclite), None);
+    }
+
+    #[test]
+    fn tlv_properties_announce_the_apdu_size() {
+        let mut out = [0u8; 32];
+        assert_eq!(answer(3418, &mut out, 65536, pcsclite), Some(Ok(17)));
+        assert_eq!(out[..6], [0x0A, 4, 0x00, 0x00, 0x01, 0x00]);
+        assert_eq!(&out[6..17], b"\x08\x09readerkit");
+        assert_eq!(function_of(0x0031_3520), 3400);
+    }
+}
