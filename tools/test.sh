@@ -24,8 +24,9 @@ fi
 # The pcsc-lite binding's end-to-end tests run Debian's pcscd with real clients
 # (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which needs
 # pycryptodome (Debian's package lacks it; installed under target/, git-ignored).
-# The C binding's tests compile C programs with gcc/g++ and run them under valgrind.
-pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd python3-pip gcc g++ valgrind)
+# The C binding's tests compile C programs with gcc/g++ and run them under valgrind;
+# llvm gives llvm-size for the firmware size check.
+pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd python3-pip gcc g++ valgrind llvm)
 pcsc_missing=()
 for pkg in "${pcsc_pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
@@ -55,6 +56,11 @@ if ! rustup target list --installed | grep -qx "$embedded_target"; then
 fi
 cargo build -p readerkit --target "$embedded_target"
 cargo build -p readerkit-card-sim --target "$embedded_target"
+cargo build -p readerkit-hal --target "$embedded_target"
+cargo check -p readerkit-c --no-default-features --features firmware --target "$embedded_target"
+
+step "example firmware (core + T=0 + T=1 + TDA8035 driver): flash <= 32 KiB, static RAM <= 2 KiB"
+./hal-readers/firmware/size-check.sh
 # The core must not use alloc, and std only behind its test/std/loom gate in lib.rs.
 if grep -rn 'extern crate alloc' core/src; then
   echo "core/src uses alloc" >&2
