@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::AtrBuffer;
 use readerkit::ioctl::Ioctl;
-use readerkit::line::{Line, LineReader, Reset};
+use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
 use readerkit::timing::Timing;
 use readerkit::{Device, Outcome, Status, attr};
@@ -81,6 +81,15 @@ impl<L: Line> Line for Traced<L> {
             );
         }
         self.0.set_timing(timing)
+    }
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+        if WIRE.with(Cell::get) {
+            println!(
+                "      framing for {:?}, extra guard time N = {} etu",
+                framing.protocol, framing.extra_guard_n
+            );
+        }
+        self.0.set_framing(framing)
     }
 }
 

@@ -42,6 +42,7 @@ fn t1_session_shows_pps_and_ifs_on_the_wire() {
     assert!(ok);
     assert!(text.contains("-> FF 11 95 7B"), "PPS request on the wire");
     assert!(text.contains("line now F=512 D=16 at 3580 kHz"));
+    assert!(text.contains("framing for T1, extra guard time N = 0 etu"));
     assert!(
         text.contains("-> 00 C1 01 FE 3E"),
         "S(IFS request) announcing IFSD 254"

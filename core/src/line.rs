@@ -55,6 +55,26 @@ pub trait Line {
 
     /// Switch the line to new transmission parameters (after PPS).
     fn set_timing(&mut self, timing: Timing) -> Result<(), Status>;
+
+    /// The protocol now in force and the card's extra guard time, for character
+    /// framing: N (TC1) extra etu between characters sent to the card (255: the
+    /// minimum, 12 etu for T=0, 11 etu for T=1), and the protocol's turnaround rules
+    /// (T=0: 16 etu before sending after receiving; T=1: BGT, 22 etu). Called after
+    /// [`Line::set_timing`] whenever a protocol is established. The default ignores
+    /// it, for lines whose hardware handles framing itself.
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+        let _ = framing;
+        Ok(())
+    }
+}
+
+/// Character framing parameters handed to [`Line::set_framing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Framing {
+    /// The protocol in force.
+    pub protocol: Protocol,
+    /// Extra guard time N from TC1, in etu (0 if absent; 255 = minimum guard time).
+    pub extra_guard_n: u8,
 }
 
 /// The protocol session in force on the line.
@@ -155,6 +175,10 @@ impl<L: Line> LineReader<L> {
             },
         };
         self.line.set_timing(timing)?;
+        self.line.set_framing(Framing {
+            protocol: call.protocol,
+            extra_guard_n: call.card.parameters.n,
+        })?;
         self.session = session_for(
             call.protocol,
             call.card,
@@ -200,6 +224,10 @@ impl<L: Line> LineReader<L> {
             // Specific mode: the protocol applies from the ATR on, with no SET_PROTOCOL
             // callback having run for this reset.
             self.line.set_timing(call.card.timing)?;
+            self.line.set_framing(Framing {
+                protocol: call.protocol,
+                extra_guard_n: call.card.parameters.n,
+            })?;
             self.session = session_for(
                 call.protocol,
                 call.card,
