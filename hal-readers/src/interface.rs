@@ -39,11 +39,15 @@
 //!
 //! The UART runs 8 data bits, even parity (odd for inverse convention), 2 stop
 //! bits: the 12-etu character frame of ISO/IEC 7816-3 with no extra guard time.
-//! [`Config::extra_guard_etu`] adds TC1's N etu after each character sent (N = 255
-//! is treated as 0; the 2 stop bits then cost one etu per character in T=1). Before
-//! the first character sent after receiving, the driver waits
-//! [`Config::turnaround_etu`] (default 22: the T=1 block guard time, which also
-//! covers EMV's 16 etu for T=0).
+//! Until a protocol is set up (ATR, PPS) the driver adds
+//! [`Config::extra_guard_etu`] after each character sent and waits
+//! [`Config::turnaround_etu`] (default 22) before the first character sent after
+//! receiving. Once the core hands over the protocol with [`Line::set_framing`]
+//! (after every SET_PROTOCOL), TC1's N and the protocol's rules apply instead: N etu
+//! after each character (N = 255, the minimum guard time, adds nothing; the 2 stop
+//! bits then cost one etu per character in T=1, where 11 etu would do), and a
+//! turnaround of 16 etu for T=0 and of the block guard time, 22 etu, for T=1. A
+//! reset or deactivation returns to the [`Config`] values.
 //!
 //! With [`Config::echo`] (the default: the chip's I/O line joins the MCU's TX and RX)
 //! every character sent comes back on RX and is checked. A framing or parity error
@@ -80,7 +84,8 @@ use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::AtrBuffer;
-use readerkit::line::{Line, Reset};
+use readerkit::line::{Framing, Line, Reset};
+use readerkit::protocol::Protocol;
 use readerkit::status::Status;
 use readerkit::timing::Timing;
 
@@ -95,6 +100,11 @@ pub const ATR_WAITING_ETU: u32 = 9_600;
 pub const ATR_TOTAL_ETU: u32 = 20_160;
 /// Shortest RST low time, in card clock cycles (ISO/IEC 7816-3 6.2.2).
 pub const RESET_HOLD_MIN_CYCLES: u32 = 400;
+/// T=0 turnaround: at least 16 etu between the leading edges of two characters
+/// sent in opposite directions (ISO/IEC 7816-3 7.2).
+pub const T0_TURNAROUND_ETU: u16 = 16;
+/// T=1 turnaround: the block guard time BGT, 22 etu (ISO/IEC 7816-3 11.4.3).
+pub const T1_TURNAROUND_ETU: u16 = 22;
 
 /// A pin that is not connected (tied on the board): writes do nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -211,9 +221,11 @@ pub struct Config {
     /// Repetitions of one character the card refused (T=0 error signal) before the
     /// send fails.
     pub max_repetitions: u8,
-    /// Extra guard time after each character sent, in etu (TC1's N; 255 = none).
+    /// Extra guard time after each character sent, in etu (255 = none), until
+    /// [`Line::set_framing`] hands over TC1's N.
     pub extra_guard_etu: u8,
-    /// Wait before sending after having received, in etu.
+    /// Wait before sending after having received, in etu, until
+    /// [`Line::set_framing`] hands over the protocol's.
     pub turnaround_etu: u16,
 }
 
@@ -271,6 +283,10 @@ pub struct Interface<C, P, U, D> {
     received: bool,
     /// Time counted from the delays, in µs.
     now_us: u64,
+    /// Extra guard time in force, in etu (255 = none).
+    guard_etu: u8,
+    /// Turnaround in force, in etu.
+    turnaround_etu: u16,
     _chip: core::marker::PhantomData<C>,
 }
 
@@ -299,6 +315,8 @@ where
             class: None,
             received: false,
             now_us: 0,
+            guard_etu: config.extra_guard_etu,
+            turnaround_etu: config.turnaround_etu,
             _chip: core::marker::PhantomData,
         })
     }
@@ -337,6 +355,18 @@ where
     /// Whether the card uses the inverse convention (known from TS).
     pub fn is_inverse(&self) -> bool {
         self.inverse
+    }
+
+    /// The extra guard time (etu after each character sent; 255 = none) and the
+    /// turnaround (etu before sending after receiving) in force.
+    pub fn framing(&self) -> (u8, u16) {
+        (self.guard_etu, self.turnaround_etu)
+    }
+
+    /// Back to the board's framing (before any protocol is set up).
+    fn default_framing(&mut self) {
+        self.guard_etu = self.config.extra_guard_etu;
+        self.turnaround_etu = self.config.turnaround_etu;
     }
 
     /// Time the driver has spent in delays since it was made, in µs.
@@ -500,6 +530,7 @@ where
         }
         self.inverse = false;
         self.timing = Timing::default_at(self.config.card_clock_khz());
+        self.default_framing();
         Ok(())
     }
 
@@ -512,6 +543,7 @@ where
         self.pins.set_clkdiv(div1, div2)?;
         self.inverse = false;
         self.timing = Timing::default_at(self.config.card_clock_khz());
+        self.default_framing();
         self.configure_uart()?;
         self.flush_rx();
         self.pins.set_cmdvcc(false)?;
@@ -638,6 +670,7 @@ where
             self.pins.set_rstin(false)?;
             self.inverse = false;
             self.timing = Timing::default_at(self.config.card_clock_khz());
+            self.default_framing();
             self.configure_uart()?;
             self.flush_rx();
             self.hold_reset()?;
@@ -700,11 +733,11 @@ where
     fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
         self.check_session()?;
         if self.received {
-            let turnaround = self.etu_us(u32::from(self.config.turnaround_etu));
+            let turnaround = self.etu_us(u32::from(self.turnaround_etu));
             self.wait_us(turnaround);
             self.received = false;
         }
-        let guard = match self.config.extra_guard_etu {
+        let guard = match self.guard_etu {
             255 => 0,
             n => self.etu_us(u32::from(n)),
         };
@@ -779,6 +812,18 @@ where
             clock_khz: self.config.card_clock_khz(),
         };
         self.configure_uart()
+    }
+
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+        self.check_session()?;
+        self.guard_etu = framing.extra_guard_n;
+        self.turnaround_etu = match framing.protocol {
+            Protocol::T0 => T0_TURNAROUND_ETU,
+            // T=1: the block guard time; raw mode keeps the board's value.
+            Protocol::T1 => T1_TURNAROUND_ETU,
+            Protocol::Raw => self.config.turnaround_etu,
+        };
+        Ok(())
     }
 }
 

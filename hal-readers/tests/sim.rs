@@ -497,3 +497,58 @@ fn warm_reset_keeps_power_and_class_and_restarts_the_card() {
     assert_eq!(chip.borrow().bauds.last(), Some(&111_875));
     assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
 }
+
+/// `Line::set_framing` (called by the core after every SET_PROTOCOL) puts TC1's N
+/// and the protocol's turnaround in force; power-down returns to the `Config` ones.
+#[test]
+fn set_framing_applies_tc1_n_and_the_protocol_turnaround() {
+    use readerkit::line::{Framing, Line};
+    use readerkit::protocol::Protocol;
+
+    let (dev, _chip, _) = session(Card::new(Profile::t1()), 2);
+    // The T=1 card's ATR has no TC1: N = 0; T=1 turnaround = BGT.
+    assert_eq!(dev.with_driver(|r| r.line().framing()), (0, 22));
+    control(&dev, Ioctl::Power, &0u32.to_le_bytes(), 0).unwrap();
+    assert_eq!(dev.with_driver(|r| r.line().framing()), (0, 22));
+
+    let (dev, _chip, protocol) = session(Card::new(Profile::t0()), 1);
+    assert_eq!(protocol, 1);
+    assert_eq!(dev.with_driver(|r| r.line().framing()), (0, 16));
+
+    // The guard time is counted per character sent: 3 characters at N = 10 take
+    // 30 etu more than at N = 0 (turnaround already spent by the first send).
+    dev.with_driver(|r| {
+        let line = r.line_mut();
+        let etu_us = line.timing().etu_to_us(1);
+        line.set_framing(Framing {
+            protocol: Protocol::T0,
+            extra_guard_n: 0,
+        })
+        .unwrap();
+        line.send(&[0x00]).unwrap();
+        let t = line.elapsed_us();
+        line.send(&[0x00]).unwrap();
+        let plain = line.elapsed_us() - t;
+        line.set_framing(Framing {
+            protocol: Protocol::T0,
+            extra_guard_n: 10,
+        })
+        .unwrap();
+        assert_eq!(line.framing(), (10, 16));
+        let t = line.elapsed_us();
+        line.send(&[0x00]).unwrap();
+        let guarded = line.elapsed_us() - t;
+        assert_eq!(guarded - plain, u64::from(line.timing().etu_to_us(10)));
+        assert!(guarded - plain >= 10 * u64::from(etu_us));
+        // N = 255: the minimum guard time, nothing added to the 12-etu frame.
+        line.set_framing(Framing {
+            protocol: Protocol::T1,
+            extra_guard_n: 255,
+        })
+        .unwrap();
+        assert_eq!(line.framing(), (255, 22));
+        let t = line.elapsed_us();
+        line.send(&[0x00]).unwrap();
+        assert_eq!(line.elapsed_us() - t, plain);
+    });
+}
