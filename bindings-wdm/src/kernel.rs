@@ -1,0 +1,1 @@
+//! Kernel layer (Windows targets only).

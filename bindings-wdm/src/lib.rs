@@ -1,0 +1,60 @@
+//! # readerkit-wdm
+//!
+//! The Windows WDM binding of readerkit: a WDM smart card reader driver hands its
+//! IRPs to [`WdmReader`], as a WDM reader driver hands them to smclib's
+//! `SmartcardDeviceControl`. Three layers, split on purpose:
+//!
+//! 1. **Portable layer** (this crate's root modules, plain Rust, built and tested on
+//!    any host): [`irp`] (the [`Irp`] trait standing for "an IRP", METHOD_BUFFERED
+//!    buffer mapping, IoStatus), [`tracking`] (the pending card-tracking IRP and its
+//!    cancellation, completed exactly once), [`remove_lock`] (no IRP runs after
+//!    removal), [`reader`] (create exclusivity, cleanup, close, device control, PnP
+//!    state, system power). Generic over [`Irp`] and [`Kernel`] (the locks and event
+//!    of the host), so tests drive it with fake IRPs and real threads.
+//! 2. **Kernel FFI facade** ([`ffi`]): the only module naming kernel types and
+//!    routines. Hand-written `#[repr(C)]` layouts pinned with `static_assertions`
+//!    (checked on every 64-bit build, Linux included), routines imported from
+//!    `ntoskrnl.exe` with `raw-dylib` (no import library needed), and the accessors C
+//!    gets from inline macros. With `--features wdk` on a Windows host the routines come
+//!    from `wdk-sys` instead and the layouts are asserted equal to its.
+//! 3. **Kernel layer** ([`kernel`], compiled for `target_os = "windows"` only): KMUTEX
+//!    serialization lock, spin lock, KEVENT, the IRP wrapper, dispatch routines,
+//!    AddDevice with the smart card reader device interface, written once against
+//!    the facade. The sample driver is `bindings-wdm/vreader`.
+#![cfg_attr(not(test), no_std)]
+
+pub mod ffi;
+pub mod irp;
+#[cfg(target_os = "windows")]
+pub mod kernel;
+pub mod ntstatus;
+pub mod reader;
+pub mod remove_lock;
+pub mod tracking;
+
+pub use irp::{IoStatus, Irp, Major, PowerParams};
+pub use reader::{PnpState, PowerHooks, WdmPlatform, WdmReader};
+
+use readerkit::platform::Mutex;
+
+/// What the portable layer needs from the kernel: the core's two locks and a
+/// notification event (for the remove lock). In a driver: KMUTEX, KSPIN_LOCK, KEVENT
+/// ([`kernel::KernelSync`] on Windows); in tests: `std::sync`.
+pub trait Kernel {
+    /// The serialization lock (may sleep; PASSIVE_LEVEL).
+    type Serial<T>: Mutex<T>;
+    /// The short lock (usable at DISPATCH_LEVEL).
+    type Short<T>: Mutex<T>;
+    /// A notification event.
+    type Event: Event;
+}
+
+/// A notification event: once set it stays set.
+pub trait Event {
+    /// An unset event.
+    fn new() -> Self;
+    /// Set the event, waking every waiter.
+    fn set(&self);
+    /// Wait until the event is set (PASSIVE_LEVEL).
+    fn wait(&self);
+}

@@ -1,0 +1,499 @@
+//! [`WdmReader`]: a reader's device extension in a WDM driver — the core [`Device`]
+//! plus what WDM adds: handle exclusivity, the pending tracking IRP, the remove lock,
+//! PnP state and system power.
+
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::device::{Device, Outcome, ReaderFunctions};
+use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::platform::{Mutex, Platform};
+use readerkit::status::Status;
+
+use crate::Kernel;
+use crate::irp::{BufferError, IoStatus, Irp, Major, buffered_lengths};
+use crate::ntstatus;
+use crate::remove_lock::RemoveLock;
+use crate::tracking::{OnCancel, Parked, Slot, TrackingSlot};
+
+/// The core's [`Platform`] for a WDM reader: the kernel's locks, and tracking
+/// completion through the [`TrackingSlot`] to `IoCompleteRequest`.
+pub struct WdmPlatform<K: Kernel, I: Irp> {
+    tracking: TrackingSlot<I, K::Short<Slot<I>>>,
+    remove_lock: RemoveLock<K::Event>,
+}
+
+impl<K: Kernel, I: Irp> WdmPlatform<K, I> {
+    fn new() -> Self {
+        WdmPlatform {
+            tracking: TrackingSlot::new(),
+            remove_lock: RemoveLock::new(),
+        }
+    }
+
+    /// The tracking slot.
+    pub fn tracking(&self) -> &TrackingSlot<I, K::Short<Slot<I>>> {
+        &self.tracking
+    }
+
+    /// The remove lock.
+    pub fn remove_lock(&self) -> &RemoveLock<K::Event> {
+        &self.remove_lock
+    }
+
+    /// Complete the tracking IRP and give back the remove-lock reference it held.
+    fn finish(&self, irp: I, status: Status) {
+        irp.complete(IoStatus::status(status.to_ntstatus()));
+        self.remove_lock.release();
+    }
+}
+
+impl<K: Kernel, I: Irp> Platform for WdmPlatform<K, I> {
+    type Serial<T> = K::Serial<T>;
+    type Short<T> = K::Short<T>;
+
+    fn complete_tracking(&self, status: Status) {
+        if let Some((irp, status)) = self.tracking.complete(status) {
+            self.finish(irp, status);
+        }
+    }
+}
+
+/// Driver hooks for system power transitions (run under the serialization lock).
+pub struct PowerHooks<D> {
+    /// Before sleep, after the card was powered down (stop polling, power the reader
+    /// down).
+    pub sleep: Option<fn(&mut D)>,
+    /// After wake-up: bring the reader back and say whether a card is in it now.
+    /// Without a hook, the card present before sleep is taken as present after.
+    pub wake: Option<fn(&mut D) -> bool>,
+}
+
+impl<D> PowerHooks<D> {
+    /// No hooks.
+    pub const NONE: PowerHooks<D> = PowerHooks {
+        sleep: None,
+        wake: None,
+    };
+}
+
+/// The PnP state of the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PnpState {
+    /// Added, not yet started.
+    NotStarted = 0,
+    /// Started: requests are served.
+    Started = 1,
+    /// `IRP_MN_QUERY_STOP_DEVICE` succeeded.
+    StopPending = 2,
+    /// Stopped (resource rebalance).
+    Stopped = 3,
+    /// `IRP_MN_QUERY_REMOVE_DEVICE` succeeded.
+    RemovePending = 4,
+    /// `IRP_MN_SURPRISE_REMOVAL`: the hardware is gone.
+    SurpriseRemoved = 5,
+    /// `IRP_MN_REMOVE_DEVICE`.
+    Removed = 6,
+}
+
+impl PnpState {
+    fn from_u8(value: u8) -> PnpState {
+        match value {
+            0 => PnpState::NotStarted,
+            1 => PnpState::Started,
+            2 => PnpState::StopPending,
+            3 => PnpState::Stopped,
+            4 => PnpState::RemovePending,
+            5 => PnpState::SurpriseRemoved,
+            _ => PnpState::Removed,
+        }
+    }
+}
+
+/// Largest input copied to the stack; longer inputs go through the scratch buffer.
+pub const INLINE_INPUT: usize = 272;
+
+#[derive(Debug, Clone, Copy)]
+struct PowerMemo {
+    asleep: bool,
+    card_before: bool,
+}
+
+/// What [`WdmReader::dispatch`] did with an IRP.
+#[derive(Debug)]
+pub enum Dispatch<I> {
+    /// Completed or pending; return this from the dispatch routine.
+    Done(u32),
+    /// A PnP, power or other IRP: the kernel layer's own business (forwarding down the
+    /// stack).
+    Forward(I),
+}
+
+/// A reader's device extension; see the module documentation.
+///
+/// `EVENTS` is the core's card-event queue capacity, `SCRATCH` the largest input
+/// buffer accepted (an input longer than [`INLINE_INPUT`] is copied to a scratch
+/// buffer under the serialization lock, since METHOD_BUFFERED input and output share
+/// one system buffer).
+pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATCH: usize = 1024> {
+    device: Device<WdmPlatform<K, I>, D, EVENTS>,
+    open: AtomicBool,
+    pnp: AtomicU8,
+    power: K::Short<PowerMemo>,
+    hooks: PowerHooks<D>,
+    scratch: K::Serial<[u8; SCRATCH]>,
+}
+
+fn complete_now<I: Irp>(irp: I, io: IoStatus) -> u32 {
+    irp.complete(io);
+    io.status
+}
+
+impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
+    WdmReader<K, I, D, EVENTS, SCRATCH>
+{
+    /// A reader (not yet started) over the driver's callbacks and context.
+    pub fn new(
+        functions: ReaderFunctions<D>,
+        driver: D,
+        reader: ReaderCapabilities,
+        vendor: VendorAttributes,
+        hooks: PowerHooks<D>,
+    ) -> Self {
+        WdmReader {
+            device: Device::new(WdmPlatform::new(), functions, driver, reader, vendor),
+            open: AtomicBool::new(false),
+            pnp: AtomicU8::new(PnpState::NotStarted as u8),
+            power: K::Short::new(PowerMemo {
+                asleep: false,
+                card_before: false,
+            }),
+            hooks,
+            scratch: K::Serial::new([0; SCRATCH]),
+        }
+    }
+
+    /// The core device (card events: `device().card_inserted()`, ...).
+    pub fn device(&self) -> &Device<WdmPlatform<K, I>, D, EVENTS> {
+        &self.device
+    }
+
+    fn platform(&self) -> &WdmPlatform<K, I> {
+        self.device.platform()
+    }
+
+    /// The PnP state.
+    pub fn pnp_state(&self) -> PnpState {
+        PnpState::from_u8(self.pnp.load(Ordering::Acquire))
+    }
+
+    fn set_pnp(&self, state: PnpState) {
+        self.pnp.store(state as u8, Ordering::Release);
+    }
+
+    /// `true` between a sleep and the following wake-up.
+    pub fn asleep(&self) -> bool {
+        self.power.lock(|p| p.asleep)
+    }
+
+    /// `true` while a handle is open.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Dispatch by major function: create, close, cleanup and device control are
+    /// handled here; everything else is handed back.
+    pub fn dispatch(&self, irp: I) -> Dispatch<I> {
+        match irp.major() {
+            Major::Create => Dispatch::Done(self.create(irp)),
+            Major::Close => Dispatch::Done(self.close(irp)),
+            Major::Cleanup => Dispatch::Done(self.cleanup(irp)),
+            Major::DeviceControl => Dispatch::Done(self.device_control(irp)),
+            Major::Pnp(_) | Major::Power(_) | Major::Other(_) => Dispatch::Forward(irp),
+        }
+    }
+
+    /// Why a request cannot be served now, if it cannot.
+    fn refusal(&self) -> Option<u32> {
+        match self.pnp_state() {
+            PnpState::Started => {}
+            PnpState::SurpriseRemoved | PnpState::Removed => {
+                return Some(ntstatus::DELETE_PENDING);
+            }
+            PnpState::NotStarted
+            | PnpState::StopPending
+            | PnpState::Stopped
+            | PnpState::RemovePending => return Some(ntstatus::DEVICE_NOT_READY),
+        }
+        if self.asleep() {
+            return Some(ntstatus::DEVICE_NOT_READY);
+        }
+        None
+    }
+
+    /// `IRP_MJ_CREATE`: one open handle per reader (`STATUS_ACCESS_DENIED` for a
+    /// second), as the smart card resource manager expects.
+    pub fn create(&self, irp: I) -> u32 {
+        let rl = &self.platform().remove_lock;
+        if rl.acquire().is_err() {
+            return complete_now(irp, IoStatus::status(ntstatus::DELETE_PENDING));
+        }
+        let status = match self.refusal() {
+            Some(status) => status,
+            None => {
+                match self
+                    .open
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                {
+                    Ok(_) => ntstatus::SUCCESS,
+                    Err(_) => ntstatus::ACCESS_DENIED,
+                }
+            }
+        };
+        rl.release();
+        complete_now(irp, IoStatus::status(status))
+    }
+
+    /// `IRP_MJ_CLEANUP`: the last handle's user is gone; complete the pending tracking
+    /// IRP with `STATUS_CANCELLED`. Served in every PnP state.
+    pub fn cleanup(&self, irp: I) -> u32 {
+        self.device.cancel_tracking();
+        complete_now(irp, IoStatus::status(ntstatus::SUCCESS))
+    }
+
+    /// `IRP_MJ_CLOSE`: the handle is closed; the reader can be opened again. Served in
+    /// every PnP state.
+    pub fn close(&self, irp: I) -> u32 {
+        self.open.store(false, Ordering::Release);
+        complete_now(irp, IoStatus::status(ntstatus::SUCCESS))
+    }
+
+    /// `IRP_MJ_DEVICE_CONTROL`: the IOCTL goes to the core; the result is completed
+    /// with `IoStatus = {status, bytes written}`, or the IRP pends (card tracking).
+    pub fn device_control(&self, mut irp: I) -> u32 {
+        let platform = self.platform();
+        let rl = &platform.remove_lock;
+        if rl.acquire().is_err() {
+            return complete_now(irp, IoStatus::status(ntstatus::DELETE_PENDING));
+        }
+        let refuse = |irp: I, status: u32| {
+            rl.release();
+            complete_now(irp, IoStatus::status(status))
+        };
+        if let Some(status) = self.refusal() {
+            return refuse(irp, status);
+        }
+        let code = irp.ioctl_code();
+        let (input_len, output_len) = match buffered_lengths(&mut irp) {
+            Ok(lengths) => lengths,
+            Err(BufferError::NotBuffered) => {
+                return refuse(irp, ntstatus::INVALID_DEVICE_REQUEST);
+            }
+            Err(BufferError::Missing) => return refuse(irp, ntstatus::INVALID_PARAMETER),
+        };
+        let tracking = code == Ioctl::IsPresent.code() || code == Ioctl::IsAbsent.code();
+        if tracking && !platform.tracking.reserve() {
+            return refuse(irp, Status::DeviceBusy.to_ntstatus());
+        }
+        match self.run(&mut irp, code, input_len, output_len) {
+            Outcome::Complete {
+                status,
+                bytes_written,
+            } => {
+                if tracking {
+                    platform.tracking.unreserve();
+                }
+                rl.release();
+                complete_now(
+                    irp,
+                    IoStatus {
+                        status: status.to_ntstatus(),
+                        information: bytes_written,
+                    },
+                )
+            }
+            Outcome::Pending => {
+                // The remove-lock reference stays with the pending IRP.
+                irp.mark_pending();
+                match platform.tracking.park(irp) {
+                    Parked::Waiting => {}
+                    Parked::Complete(irp, status) => platform.finish(irp, status),
+                    Parked::CancelNow => {
+                        self.device.cancel_tracking();
+                    }
+                }
+                ntstatus::PENDING
+            }
+        }
+    }
+
+    fn run(&self, irp: &mut I, code: u32, input_len: usize, output_len: usize) -> Outcome {
+        let Some(buf) = irp
+            .system_buffer()
+            .filter(|_| input_len.max(output_len) > 0)
+        else {
+            return self.device.control(code, &[], &mut []);
+        };
+        let (input, output) = (buf.get(..input_len), buf.get(..output_len));
+        if input.is_none() || output.is_none() {
+            return Outcome::Complete {
+                status: Status::InvalidParameter,
+                bytes_written: 0,
+            };
+        }
+        if input_len <= INLINE_INPUT {
+            let mut copy = [0u8; INLINE_INPUT];
+            copy[..input_len].copy_from_slice(&buf[..input_len]);
+            return self
+                .device
+                .control(code, &copy[..input_len], &mut buf[..output_len]);
+        }
+        if input_len > SCRATCH {
+            return Outcome::Complete {
+                status: Status::InsufficientResources,
+                bytes_written: 0,
+            };
+        }
+        self.scratch.lock(|scratch| {
+            scratch[..input_len].copy_from_slice(&buf[..input_len]);
+            self.device
+                .control(code, &scratch[..input_len], &mut buf[..output_len])
+        })
+    }
+
+    /// The cancel routine for the tracking IRP `id` (call it after
+    /// `IoReleaseCancelSpinLock`).
+    pub fn cancel_routine(&self, id: usize) {
+        let platform = self.platform();
+        match platform.tracking.on_cancel(id) {
+            OnCancel::Nothing => {}
+            OnCancel::CancelInCore => {
+                self.device.cancel_tracking();
+            }
+            OnCancel::Complete(irp, status) => platform.finish(irp, status),
+        }
+    }
+
+    /// `IRP_MN_START_DEVICE`, after the lower driver started the device.
+    pub fn start(&self) {
+        self.set_pnp(PnpState::Started);
+    }
+
+    /// `IRP_MN_QUERY_STOP_DEVICE`: refused (`STATUS_DEVICE_BUSY`) while a handle is
+    /// open, as a reader in use cannot give up its resources.
+    pub fn query_stop(&self) -> u32 {
+        if self.is_open() {
+            return ntstatus::DEVICE_BUSY;
+        }
+        self.set_pnp(PnpState::StopPending);
+        ntstatus::SUCCESS
+    }
+
+    /// `IRP_MN_CANCEL_STOP_DEVICE` / `IRP_MN_CANCEL_REMOVE_DEVICE`.
+    pub fn cancel_stop_or_remove(&self) {
+        if matches!(
+            self.pnp_state(),
+            PnpState::StopPending | PnpState::RemovePending
+        ) {
+            self.set_pnp(PnpState::Started);
+        }
+    }
+
+    /// `IRP_MN_STOP_DEVICE`.
+    pub fn stop(&self) {
+        self.set_pnp(PnpState::Stopped);
+        self.device.cancel_tracking();
+    }
+
+    /// `IRP_MN_QUERY_REMOVE_DEVICE`: refused while a handle is open.
+    pub fn query_remove(&self) -> u32 {
+        if self.is_open() {
+            return ntstatus::DEVICE_BUSY;
+        }
+        self.set_pnp(PnpState::RemovePending);
+        ntstatus::SUCCESS
+    }
+
+    /// `IRP_MN_SURPRISE_REMOVAL`: the reader is gone. New requests get
+    /// `STATUS_DELETE_PENDING`, the pending tracking IRP completes with
+    /// `STATUS_CANCELLED`; handles stay until closed.
+    pub fn surprise_removal(&self) {
+        self.set_pnp(PnpState::SurpriseRemoved);
+        self.platform().remove_lock.refuse();
+        self.device.cancel_tracking();
+    }
+
+    /// `IRP_MN_REMOVE_DEVICE`, called without a remove-lock reference (the PnP
+    /// dispatch routine gives its own back first): refuse new requests, cancel the
+    /// tracking IRP and wait until every request in flight has finished. After this no
+    /// IRP runs in the reader; forward the IRP, detach and delete the device.
+    pub fn remove(&self) {
+        self.set_pnp(PnpState::Removed);
+        let rl = &self.platform().remove_lock;
+        rl.refuse();
+        self.device.cancel_tracking();
+        rl.release_and_wait();
+    }
+
+    /// `IRP_MN_SET_POWER` for a system power state (`SYSTEM_POWER_STATE`: 1 = S0).
+    ///
+    /// Going to sleep: remember whether a card is in, power it down (the core's POWER
+    /// request, so the ATR and protocol are forgotten) and run the sleep hook; requests
+    /// other than the pending tracking IRP get `STATUS_DEVICE_NOT_READY` until
+    /// wake-up. Waking: run the wake hook, then report a removal if a card was in
+    /// before and an insertion if one is in now — the reader saw no events while
+    /// asleep and the card may have been swapped (smclib's sample does the same).
+    /// The card is then present and unpowered; a pending tracking IRP completes.
+    pub fn set_system_power(&self, state: u32) {
+        if state == crate::irp::POWER_SYSTEM_WORKING {
+            let Some(card_before) = self.power.lock(|p| {
+                let was = p.asleep.then_some(p.card_before);
+                p.asleep = false;
+                was
+            }) else {
+                return;
+            };
+            let present_now = match self.hooks.wake {
+                Some(wake) => self.device.with_driver(wake),
+                None => card_before,
+            };
+            if card_before {
+                self.device.card_removed();
+            }
+            if present_now {
+                self.device.card_inserted();
+            }
+            self.device.process_events();
+        } else {
+            if self.power.lock(|p| core::mem::replace(&mut p.asleep, true)) {
+                return;
+            }
+            let card_before = self.device.state().card_present();
+            self.power.lock(|p| p.card_before = card_before);
+            if card_before {
+                let mut atr = [0u8; readerkit::ioctl::ATR_BUFFER_LEN];
+                let _ = self.device.control(
+                    Ioctl::Power.code(),
+                    &PowerAction::PowerDown.code().to_le_bytes(),
+                    &mut atr,
+                );
+            }
+            if let Some(sleep) = self.hooks.sleep {
+                self.device.with_driver(sleep);
+            }
+        }
+    }
+
+    /// Card events for drivers that detect them at PASSIVE_LEVEL: queue and apply.
+    pub fn card_inserted(&self) {
+        self.device.card_inserted();
+        self.device.process_events();
+    }
+
+    /// See [`WdmReader::card_inserted`].
+    pub fn card_removed(&self) {
+        self.device.card_removed();
+        self.device.process_events();
+    }
+}

@@ -1,0 +1,84 @@
+//! A remove lock (`IO_REMOVE_LOCK` / smclib's `SmartcardAcquireRemoveLock`): every
+//! entry point holds a reference while it runs, a pending IRP holds one until it is
+//! completed, and removal waits until every reference is gone. After removal began no
+//! reference is granted, so no IRP runs after the device is removed.
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::Event;
+
+/// The remove lock; see the module documentation.
+pub struct RemoveLock<E> {
+    /// References, plus one held by the device itself until removal.
+    count: AtomicUsize,
+    removed: AtomicBool,
+    own_released: AtomicBool,
+    drained: E,
+}
+
+/// Removal has begun (`STATUS_DELETE_PENDING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Removed;
+
+impl<E: Event> RemoveLock<E> {
+    /// A lock with only the device's own reference.
+    pub fn new() -> RemoveLock<E> {
+        RemoveLock {
+            count: AtomicUsize::new(1),
+            removed: AtomicBool::new(false),
+            own_released: AtomicBool::new(false),
+            drained: E::new(),
+        }
+    }
+
+    /// Take a reference for an IRP (`IoAcquireRemoveLock`); release it with
+    /// [`RemoveLock::release`] when the IRP is completed or passed down.
+    pub fn acquire(&self) -> Result<(), Removed> {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        if self.removed.load(Ordering::Acquire) {
+            self.release();
+            return Err(Removed);
+        }
+        Ok(())
+    }
+
+    /// Give back a reference (`IoReleaseRemoveLock`).
+    pub fn release(&self) {
+        if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.drained.set();
+        }
+    }
+
+    /// `true` once removal has begun.
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// Refuse new references from now on (surprise removal), without waiting.
+    pub fn refuse(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+
+    /// `IoReleaseRemoveLockAndWait`, called by a caller holding no reference (the
+    /// remove dispatch routine gives its own back first): refuse new references, give
+    /// back the device's own, and wait until every other holder has released. A
+    /// second call only waits.
+    pub fn release_and_wait(&self) {
+        self.removed.store(true, Ordering::Release);
+        if !self.own_released.swap(true, Ordering::AcqRel) {
+            self.release();
+        }
+        self.drained.wait();
+    }
+
+    /// References currently held (the device's own included until removal).
+    pub fn holders(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+}
+
+impl<E: Event> Default for RemoveLock<E> {
+    fn default() -> Self {
+        RemoveLock::new()
+    }
+}

@@ -1,0 +1,353 @@
+//! The pending card-tracking IRP (smclib's `OsData->NotificationIrp`).
+//!
+//! The core calls [`Platform::complete_tracking`](readerkit::platform::Platform)
+//! exactly once for every IS_PRESENT / IS_ABSENT it answered `Pending`. This slot
+//! turns that into exactly one `IoCompleteRequest` of the right IRP, whatever the
+//! interleaving of:
+//!
+//! * the dispatch routine parking the IRP (after the core said `Pending`, possibly
+//!   *after* another thread already delivered the completion);
+//! * the completion from an insertion/removal event, cleanup, surprise removal;
+//! * the I/O manager cancelling the IRP (`IoCancelIrp`: sets `Cancel`, takes the cancel
+//!   routine, calls it).
+//!
+//! The rule, as in every WDM cancel-safe queue: the IRP is completed by whoever owns
+//! it; the completer owns it only if `IoSetCancelRoutine(irp, NULL)` still found the
+//! routine; otherwise the cancel routine runs (or will) and it completes the IRP with
+//! the status the core decided. All decisions are made under the short lock (a spin
+//! lock), completion happens outside it.
+//!
+//! The slot is reserved *before* the core sees a tracking request, so a second one gets
+//! `STATUS_DEVICE_BUSY` until the first IRP is completed (smclib: `NotificationIrp !=
+//! NULL`), and a completion can never be matched with the wrong IRP.
+
+use core::marker::PhantomData;
+
+use readerkit::platform::Mutex;
+use readerkit::status::Status;
+
+use crate::irp::Irp;
+
+/// The state of the slot (kept under the short lock).
+#[derive(Debug)]
+pub enum Slot<I> {
+    /// No tracking request.
+    Idle,
+    /// A tracking request is inside `Device::control`; `early` holds a completion
+    /// that arrived before the IRP was parked.
+    Reserved {
+        /// The core's status, if it came first.
+        early: Option<Status>,
+    },
+    /// The IRP is pending here.
+    Parked {
+        /// The IRP.
+        irp: I,
+        /// The core's status, delivered while the cancel routine owns the IRP.
+        decided: Option<Status>,
+        /// The cancel routine has run (or the IRP came in already cancelled) and asked
+        /// the core to cancel; the core's completion completes the IRP.
+        cancel_entered: bool,
+    },
+}
+
+/// What [`TrackingSlot::park`] leaves the caller to do.
+#[derive(Debug)]
+pub enum Parked<I> {
+    /// The IRP waits in the slot.
+    Waiting,
+    /// The completion came first: complete the IRP now.
+    Complete(I, Status),
+    /// The IRP was cancelled before it could be made cancelable: ask the core to cancel
+    /// (its completion then completes the IRP).
+    CancelNow,
+}
+
+/// What the cancel routine leaves the caller to do.
+#[derive(Debug)]
+pub enum OnCancel<I> {
+    /// Not ours (already completed): nothing.
+    Nothing,
+    /// Ask the core to cancel; its completion completes the IRP.
+    CancelInCore,
+    /// The core already decided: complete the IRP with this status.
+    Complete(I, Status),
+}
+
+/// The tracking slot over a short lock `S`.
+pub struct TrackingSlot<I, S> {
+    slot: S,
+    _irp: PhantomData<fn(I) -> I>,
+}
+
+impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
+    /// An idle slot.
+    pub fn new() -> TrackingSlot<I, S> {
+        TrackingSlot {
+            slot: S::new(Slot::Idle),
+            _irp: PhantomData,
+        }
+    }
+
+    /// Reserve the slot for a tracking request about to enter the core; `false` if
+    /// another one is pending (`STATUS_DEVICE_BUSY`).
+    pub fn reserve(&self) -> bool {
+        self.slot.lock(|s| match s {
+            Slot::Idle => {
+                *s = Slot::Reserved { early: None };
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// The core completed the request at once: free the reservation.
+    pub fn unreserve(&self) {
+        self.slot.lock(|s| {
+            if let Slot::Reserved { early } = s {
+                debug_assert!(
+                    early.is_none(),
+                    "completion for a request that did not pend"
+                );
+                *s = Slot::Idle;
+            }
+        });
+    }
+
+    /// The core answered `Pending`: make the (already marked pending) IRP cancelable
+    /// and park it.
+    pub fn park(&self, mut irp: I) -> Parked<I> {
+        self.slot.lock(|s| {
+            let early = match s {
+                Slot::Reserved { early } => *early,
+                // Not reachable: parking always follows a successful reserve.
+                _ => {
+                    return Parked::Complete(irp, Status::Unsuccessful);
+                }
+            };
+            // Set under the lock: a cancel routine called from now on waits for the
+            // lock and then finds the IRP parked.
+            irp.set_cancel_routine();
+            if let Some(status) = early {
+                if irp.clear_cancel_routine() {
+                    *s = Slot::Idle;
+                    return Parked::Complete(irp, status);
+                }
+                *s = Slot::Parked {
+                    irp,
+                    decided: Some(status),
+                    cancel_entered: false,
+                };
+                return Parked::Waiting;
+            }
+            if irp.cancelled() && irp.clear_cancel_routine() {
+                // IoCancelIrp ran before the routine was set: it called nothing, so
+                // cancel on its behalf.
+                *s = Slot::Parked {
+                    irp,
+                    decided: None,
+                    cancel_entered: true,
+                };
+                return Parked::CancelNow;
+            }
+            *s = Slot::Parked {
+                irp,
+                decided: None,
+                cancel_entered: false,
+            };
+            Parked::Waiting
+        })
+    }
+
+    /// The core's `complete_tracking(status)`: the IRP to complete now, if this call
+    /// owns it.
+    pub fn complete(&self, status: Status) -> Option<(I, Status)> {
+        self.slot.lock(|s| match s {
+            Slot::Idle => None,
+            Slot::Reserved { early } => {
+                *early = Some(status);
+                None
+            }
+            Slot::Parked {
+                irp,
+                decided,
+                cancel_entered,
+            } => {
+                if decided.is_some() {
+                    return None; // a second completion: not from the core's contract
+                }
+                if *cancel_entered || irp.clear_cancel_routine() {
+                    match core::mem::replace(s, Slot::Idle) {
+                        Slot::Parked { irp, .. } => Some((irp, status)),
+                        _ => None,
+                    }
+                } else {
+                    *decided = Some(status);
+                    None
+                }
+            }
+        })
+    }
+
+    /// The cancel routine was called for the IRP `id` (the cancel spin lock already
+    /// released).
+    pub fn on_cancel(&self, id: usize) -> OnCancel<I> {
+        self.slot.lock(|s| match s {
+            Slot::Parked {
+                irp,
+                decided,
+                cancel_entered,
+            } if irp.id() == id && !*cancel_entered => match decided {
+                Some(status) => {
+                    let status = *status;
+                    match core::mem::replace(s, Slot::Idle) {
+                        Slot::Parked { irp, .. } => OnCancel::Complete(irp, status),
+                        _ => OnCancel::Nothing,
+                    }
+                }
+                None => {
+                    *cancel_entered = true;
+                    OnCancel::CancelInCore
+                }
+            },
+            _ => OnCancel::Nothing,
+        })
+    }
+
+    /// `true` while a tracking request is reserved or pending.
+    pub fn busy(&self) -> bool {
+        self.slot.lock(|s| !matches!(s, Slot::Idle))
+    }
+}
+
+impl<I: Irp, S: Mutex<Slot<I>>> Default for TrackingSlot<I, S> {
+    fn default() -> Self {
+        TrackingSlot::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::irp::{IoStatus, Major, PowerParams};
+    use std::sync::Mutex as StdMutex;
+
+    /// A minimal IRP: the cancel-routine flag and the `Cancel` flag.
+    #[derive(Debug)]
+    struct T {
+        routine: bool,
+        cancel: bool,
+    }
+
+    impl Irp for T {
+        fn major(&self) -> Major {
+            Major::DeviceControl
+        }
+        fn ioctl_code(&self) -> u32 {
+            0
+        }
+        fn input_len(&self) -> usize {
+            0
+        }
+        fn output_len(&self) -> usize {
+            0
+        }
+        fn system_buffer(&mut self) -> Option<&mut [u8]> {
+            None
+        }
+        fn power(&self) -> Option<PowerParams> {
+            None
+        }
+        fn id(&self) -> usize {
+            7
+        }
+        fn mark_pending(&mut self) {}
+        fn set_cancel_routine(&mut self) {
+            self.routine = true;
+        }
+        fn clear_cancel_routine(&mut self) -> bool {
+            core::mem::replace(&mut self.routine, false)
+        }
+        fn cancelled(&self) -> bool {
+            self.cancel
+        }
+        fn complete(self, _: IoStatus) {}
+    }
+
+    type S = TrackingSlot<T, StdMutex<Slot<T>>>;
+
+    fn irp() -> T {
+        T {
+            routine: false,
+            cancel: false,
+        }
+    }
+
+    #[test]
+    fn completion_before_parking_completes_at_park() {
+        let s = S::new();
+        assert!(s.reserve());
+        assert!(!s.reserve());
+        assert!(s.complete(Status::Success).is_none());
+        match s.park(irp()) {
+            Parked::Complete(irp, Status::Success) => assert!(!irp.routine),
+            other => panic!("{other:?}"),
+        }
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn cancelled_before_parking_asks_the_core() {
+        let s = S::new();
+        assert!(s.reserve());
+        let mut t = irp();
+        t.cancel = true;
+        assert!(matches!(s.park(t), Parked::CancelNow));
+        // The core's completion (Cancelled) then completes it.
+        let (t, status) = s.complete(Status::Cancelled).unwrap();
+        assert_eq!(status, Status::Cancelled);
+        assert!(!t.routine);
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn completion_after_io_cancel_irp_leaves_the_irp_to_the_cancel_routine() {
+        let s = S::new();
+        assert!(s.reserve());
+        assert!(matches!(s.park(irp()), Parked::Waiting));
+        // IoCancelIrp takes the routine (cancel routine about to run)...
+        Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
+            if let Slot::Parked { irp, .. } = slot {
+                irp.cancel = true;
+                irp.routine = false;
+            }
+        });
+        // ... the event's completion cannot own the IRP ...
+        assert!(s.complete(Status::Success).is_none());
+        assert!(s.busy());
+        // ... the cancel routine completes it with the core's status.
+        match s.on_cancel(7) {
+            OnCancel::Complete(_, Status::Success) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(!s.busy());
+        assert!(matches!(s.on_cancel(7), OnCancel::Nothing));
+    }
+
+    #[test]
+    fn cancel_routine_first_then_core_completion() {
+        let s = S::new();
+        assert!(s.reserve());
+        assert!(matches!(s.park(irp()), Parked::Waiting));
+        Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
+            if let Slot::Parked { irp, .. } = slot {
+                irp.routine = false;
+            }
+        });
+        assert!(matches!(s.on_cancel(7), OnCancel::CancelInCore));
+        assert!(matches!(s.on_cancel(7), OnCancel::Nothing));
+        let (_, status) = s.complete(Status::Cancelled).unwrap();
+        assert_eq!(status, Status::Cancelled);
+        assert!(s.complete(Status::Success).is_none());
+    }
+}

@@ -1,0 +1,245 @@
+//! Every IOCTL path through fake IRPs: the NTSTATUS and `Information` the IRP is
+//! completed with, and what the caller gets back.
+
+mod support;
+
+use readerkit::ioctl::Ioctl;
+use readerkit::status::Status;
+use readerkit_card_sim::atr::Profile;
+use readerkit_wdm::irp::{IoStatus, Major, mj};
+use readerkit_wdm::ntstatus;
+use readerkit_wdm::reader::Dispatch;
+use support::*;
+
+const T1: u32 = 2;
+
+fn done(status: Status, information: usize) -> IoStatus {
+    IoStatus {
+        status: status.to_ntstatus(),
+        information,
+    }
+}
+
+fn transmit_input(apdu: &[u8]) -> Vec<u8> {
+    let mut input = T1.to_le_bytes().to_vec();
+    input.extend_from_slice(&8u32.to_le_bytes());
+    input.extend_from_slice(apdu);
+    input
+}
+
+/// Card in, powered, T=1 selected.
+fn ready() -> Reader {
+    let r = reader();
+    insert(&r);
+    let (st, rec) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.output(), Profile::t1().atr().as_slice());
+    let (st, rec) = ioctl(&r, Ioctl::SetProtocol.code(), &T1.to_le_bytes(), 4);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.output(), T1.to_le_bytes());
+    r
+}
+
+#[test]
+fn get_state_and_attributes_without_card() {
+    let r = reader();
+    let (st, rec) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 4)));
+    assert_eq!(rec.output(), 1u32.to_le_bytes(), "SCARD_ABSENT");
+    assert!(!rec.pending.load(std::sync::atomic::Ordering::SeqCst));
+
+    let (st, rec) = ioctl(
+        &r,
+        Ioctl::GetAttribute.code(),
+        &readerkit::attr::VENDOR_NAME.to_le_bytes(),
+        32,
+    );
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.output(), b"readerkit");
+
+    let (_, rec) = ioctl(&r, Ioctl::GetLastError.code(), &[], 4);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 4)));
+    let (_, rec) = ioctl(&r, Ioctl::GetPerfCounter.code(), &[], 64);
+    assert_eq!(rec.completed().unwrap().status, ntstatus::SUCCESS);
+    assert!(rec.completed().unwrap().information > 0);
+}
+
+#[test]
+fn refused_requests_complete_with_the_core_status_and_no_data() {
+    let r = reader();
+    let cases: &[(u32, &[u8], usize, Status)] = &[
+        // Output too small for the fixed answer.
+        (Ioctl::GetState.code(), &[], 3, Status::BufferTooSmall),
+        // A smart card code with an unknown function.
+        (
+            readerkit::ioctl::scard_ctl_code(99),
+            &[],
+            4,
+            Status::InvalidDeviceRequest,
+        ),
+        // POWER with a short input, and an unknown power code.
+        (Ioctl::Power.code(), &[1, 0], 33, Status::InvalidParameter),
+        (
+            Ioctl::Power.code(),
+            &7u32.to_le_bytes(),
+            33,
+            Status::InvalidParameter,
+        ),
+        // No card.
+        (
+            Ioctl::Power.code(),
+            &1u32.to_le_bytes(),
+            33,
+            Status::NoMedia,
+        ),
+        // Mechanisms and vendor IOCTLs the virtual reader does not have.
+        (Ioctl::Eject.code(), &[], 0, Status::NotSupported),
+        (
+            Ioctl::Vendor(2048).code(),
+            &[1, 2, 3],
+            16,
+            Status::NotSupported,
+        ),
+    ];
+    for &(code, input, out, status) in cases {
+        let (st, rec) = ioctl(&r, code, input, out);
+        assert_eq!(st, status.to_ntstatus(), "code {code:#x}");
+        assert_eq!(rec.completed(), Some(done(status, 0)), "code {code:#x}");
+    }
+}
+
+#[test]
+fn bad_buffers_are_refused_by_the_binding() {
+    let r = reader();
+    // Not METHOD_BUFFERED (METHOD_NEITHER): refused before the buffer is looked at.
+    let (irp, rec) = FakeIrp::ioctl(Ioctl::GetState.code() | 3, &[], 4);
+    let Dispatch::Done(st) = r.dispatch(irp) else {
+        panic!()
+    };
+    assert_eq!(st, ntstatus::INVALID_DEVICE_REQUEST);
+    assert_eq!(rec.completed(), Some(IoStatus::status(st)));
+    // Lengths but no system buffer.
+    let (mut irp, rec) = FakeIrp::ioctl(Ioctl::GetState.code(), &[], 4);
+    irp.buffer = None;
+    let _ = r.dispatch(irp);
+    assert_eq!(
+        rec.completed(),
+        Some(IoStatus::status(ntstatus::INVALID_PARAMETER))
+    );
+    // A system buffer shorter than the output length.
+    let (mut irp, rec) = FakeIrp::ioctl(Ioctl::GetState.code(), &[], 4);
+    irp.output_len = 64;
+    let _ = r.dispatch(irp);
+    assert_eq!(
+        rec.completed(),
+        Some(IoStatus::status(ntstatus::INVALID_PARAMETER))
+    );
+    // An input longer than the scratch buffer (1024 bytes).
+    let (st, rec) = ioctl(&r, Ioctl::Transmit.code(), &vec![0u8; 2000], 300);
+    assert_eq!(st, Status::InsufficientResources.to_ntstatus());
+    assert_eq!(
+        rec.completed(),
+        Some(done(Status::InsufficientResources, 0))
+    );
+}
+
+#[test]
+fn power_protocol_transmit() {
+    let r = ready();
+    let (_, rec) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(rec.output(), 6u32.to_le_bytes(), "SCARD_SPECIFIC");
+
+    // GET CHALLENGE: header + 8 bytes + SW.
+    let (st, rec) = ioctl(
+        &r,
+        Ioctl::Transmit.code(),
+        &transmit_input(&[0x00, 0x84, 0x00, 0x00, 0x08]),
+        8 + 258,
+    );
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 8 + 8 + 2)));
+    let out = rec.output();
+    assert_eq!(&out[..8], &[2, 0, 0, 0, 8, 0, 0, 0]);
+    assert_eq!(&out[16..], &[0x90, 0x00]);
+
+    // Output too small for header + SW.
+    let (st, rec) = ioctl(
+        &r,
+        Ioctl::Transmit.code(),
+        &transmit_input(&[0x00, 0x84, 0x00, 0x00, 0x08]),
+        9,
+    );
+    assert_eq!(st, Status::BufferTooSmall.to_ntstatus());
+    assert_eq!(rec.completed(), Some(done(Status::BufferTooSmall, 0)));
+
+    // A 600-byte extended ECHO: the input is longer than the stack copy and goes
+    // through the scratch buffer; input and output share the system buffer.
+    let data: Vec<u8> = (0..600u32).map(|i| (i * 7) as u8).collect();
+    let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x02, 0x58];
+    apdu.extend_from_slice(&data);
+    apdu.extend_from_slice(&[0x00, 0x00]);
+    let (st, rec) = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(&apdu), 8 + 602);
+    assert_eq!(st, ntstatus::SUCCESS);
+    let out = rec.output();
+    assert_eq!(out.len(), 8 + 602);
+    assert_eq!(&out[8..608], data.as_slice());
+    assert_eq!(&out[608..], &[0x90, 0x00]);
+
+    // Power down: no data.
+    let (st, rec) = ioctl(&r, Ioctl::Power.code(), &0u32.to_le_bytes(), 33);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
+    // TRANSMIT now: no protocol selected.
+    let (st, _) = ioctl(
+        &r,
+        Ioctl::Transmit.code(),
+        &transmit_input(&[0x00, 0x84, 0x00, 0x00, 0x08]),
+        300,
+    );
+    assert_eq!(st, Status::InvalidDeviceState.to_ntstatus());
+}
+
+#[test]
+fn card_tracking_pends_and_completes_on_the_event() {
+    let r = reader();
+    // Absent already: IS_ABSENT completes at once.
+    let (st, rec) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
+    // IS_PRESENT pends.
+    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    assert!(rec.pending.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(rec.routine.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(rec.completed(), None);
+    // A second tracking request while one pends: STATUS_DEVICE_BUSY.
+    let (st, busy) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::DEVICE_BUSY);
+    assert_eq!(
+        busy.completed(),
+        Some(IoStatus::status(ntstatus::DEVICE_BUSY))
+    );
+    // Other requests still flow.
+    let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::SUCCESS);
+    insert(&r);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
+    // IS_ABSENT pends until removal.
+    let (st, rec) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    remove(&r);
+    assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
+    // All remove-lock references are back (the device's own only).
+    assert_eq!(r.device().platform().remove_lock().holders(), 1);
+}
+
+#[test]
+fn other_major_functions_are_handed_back() {
+    let r = reader();
+    let (irp, rec) = FakeIrp::new(Major::from_codes(mj::PNP, 0x09));
+    assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
+    assert_eq!(rec.completed(), None);
+    let (irp, _) = FakeIrp::new(Major::from_codes(mj::POWER, 0x02));
+    assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
+}

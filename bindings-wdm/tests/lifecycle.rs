@@ -1,0 +1,304 @@
+//! Create exclusivity, cleanup, close, PnP (start, stop, surprise removal, remove with
+//! the remove lock) and system power, through fake IRPs.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use readerkit::caps::ReaderCapabilities;
+use readerkit::device::ReaderFunctions;
+use readerkit::ioctl::Ioctl;
+use readerkit::status::Status;
+use readerkit_wdm::irp::{IoStatus, mj};
+use readerkit_wdm::{PnpState, PowerHooks, WdmReader, ntstatus};
+use support::*;
+
+const S0: u32 = 1;
+const S3: u32 = 4;
+
+fn state(r: &Reader) -> u32 {
+    let (st, rec) = ioctl(r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::SUCCESS);
+    u32::from_le_bytes(rec.output().try_into().unwrap())
+}
+
+#[test]
+fn one_open_handle_per_reader() {
+    let r = reader();
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+    assert!(r.is_open());
+    let (st, rec) = major(&r, mj::CREATE);
+    assert_eq!(st, ntstatus::ACCESS_DENIED);
+    assert_eq!(
+        rec.completed(),
+        Some(IoStatus::status(ntstatus::ACCESS_DENIED))
+    );
+    assert_eq!(major(&r, mj::CLEANUP).0, ntstatus::SUCCESS);
+    assert_eq!(major(&r, mj::CLOSE).0, ntstatus::SUCCESS);
+    assert!(!r.is_open());
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+}
+
+#[test]
+fn concurrent_opens_only_one_wins() {
+    for _ in 0..200 {
+        let r = Arc::new(reader());
+        let barrier = Arc::new(Barrier::new(4));
+        let winners: Vec<_> = (0..4)
+            .map(|_| {
+                let (r, barrier) = (r.clone(), barrier.clone());
+                thread::spawn(move || {
+                    barrier.wait();
+                    open(&r)
+                })
+            })
+            .collect();
+        let results: Vec<u32> = winners.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            results.iter().filter(|&&s| s == ntstatus::SUCCESS).count(),
+            1
+        );
+        assert_eq!(
+            results
+                .iter()
+                .filter(|&&s| s == ntstatus::ACCESS_DENIED)
+                .count(),
+            3
+        );
+    }
+}
+
+#[test]
+fn not_started_reader_refuses() {
+    let r = Reader::new(
+        readerkit::line::LineReader::functions(),
+        readerkit::line::LineReader::new(readerkit_card_sim::SimLine::empty()),
+        ReaderCapabilities::typical(),
+        vendor(),
+        PowerHooks::NONE,
+    );
+    assert_eq!(r.pnp_state(), PnpState::NotStarted);
+    assert_eq!(open(&r), ntstatus::DEVICE_NOT_READY);
+    let (st, rec) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    assert_eq!(rec.completed(), Some(IoStatus::status(st)));
+    r.start();
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+}
+
+#[test]
+fn cleanup_cancels_the_pending_tracking_irp() {
+    let r = reader();
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    assert_eq!(major(&r, mj::CLEANUP).0, ntstatus::SUCCESS);
+    assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
+    // A later insertion completes nothing more (the fake panics on a second one).
+    insert(&r);
+    assert_eq!(rec.completions.load(Ordering::SeqCst), 1);
+    assert_eq!(major(&r, mj::CLOSE).0, ntstatus::SUCCESS);
+    assert_eq!(r.device().platform().remove_lock().holders(), 1);
+}
+
+#[test]
+fn irp_cancelled_before_it_pends_completes_cancelled() {
+    let r = reader();
+    let (irp, rec) = FakeIrp::ioctl(Ioctl::IsPresent.code(), &[], 0);
+    // IoCancelIrp ran before the dispatch routine set a cancel routine.
+    rec.cancel.store(true, Ordering::SeqCst);
+    let readerkit_wdm::reader::Dispatch::Done(st) = r.dispatch(irp) else {
+        panic!()
+    };
+    assert_eq!(st, ntstatus::PENDING);
+    assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
+    // The slot is free again.
+    let (st, _) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+}
+
+#[test]
+fn surprise_removal_with_a_pending_irp() {
+    let r = reader();
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    r.surprise_removal();
+    assert_eq!(r.pnp_state(), PnpState::SurpriseRemoved);
+    assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
+    // New requests: STATUS_DELETE_PENDING; a second open too.
+    let (st, rec) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::DELETE_PENDING);
+    assert_eq!(rec.completed(), Some(IoStatus::status(st)));
+    assert_eq!(open(&r), ntstatus::DELETE_PENDING);
+    // The open handle is still cleaned up and closed.
+    assert_eq!(major(&r, mj::CLEANUP).0, ntstatus::SUCCESS);
+    assert_eq!(major(&r, mj::CLOSE).0, ntstatus::SUCCESS);
+    // Then IRP_MN_REMOVE_DEVICE.
+    assert!(r.device().platform().remove_lock().acquire().is_err());
+    r.remove();
+    r.remove();
+    assert_eq!(r.pnp_state(), PnpState::Removed);
+    assert_eq!(r.device().platform().remove_lock().holders(), 0);
+}
+
+static REMOVED: AtomicBool = AtomicBool::new(false);
+static AFTER_REMOVAL: AtomicUsize = AtomicUsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn slow_vendor(_: &mut u32, _: u32, _: &[u8], out: &mut [u8]) -> Result<usize, Status> {
+    CALLS.fetch_add(1, Ordering::SeqCst);
+    thread::sleep(Duration::from_micros(200));
+    if REMOVED.load(Ordering::SeqCst) {
+        AFTER_REMOVAL.fetch_add(1, Ordering::SeqCst);
+    }
+    out[0] = 1;
+    Ok(1)
+}
+
+#[test]
+fn remove_waits_for_requests_in_flight_and_no_irp_runs_after() {
+    let functions = ReaderFunctions {
+        vendor_ioctl: Some(slow_vendor as readerkit::device::VendorFn<u32>),
+        ..ReaderFunctions::NONE
+    };
+    let r: Arc<WdmReader<StdKernel, FakeIrp, u32>> = Arc::new(WdmReader::new(
+        functions,
+        0,
+        ReaderCapabilities::typical(),
+        vendor(),
+        PowerHooks::NONE,
+    ));
+    r.start();
+    let code = Ioctl::Vendor(2048).code();
+    let senders: Vec<_> = (0..3)
+        .map(|_| {
+            let r = r.clone();
+            thread::spawn(move || {
+                let mut served = 0;
+                loop {
+                    let (irp, rec) = FakeIrp::ioctl(code, &[], 4);
+                    let _ = r.dispatch(irp);
+                    match rec.completed().unwrap().status {
+                        ntstatus::SUCCESS => served += 1,
+                        ntstatus::DELETE_PENDING => return served,
+                        other => panic!("{other:#x}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    while CALLS.load(Ordering::SeqCst) < 20 {
+        thread::yield_now();
+    }
+    // IRP_MN_REMOVE_DEVICE: the dispatch routine takes a reference and gives it back,
+    // then remove().
+    r.device().platform().remove_lock().acquire().unwrap();
+    r.device().platform().remove_lock().release();
+    r.remove();
+    REMOVED.store(true, Ordering::SeqCst);
+    let served: usize = senders.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(served >= 20);
+    assert_eq!(
+        AFTER_REMOVAL.load(Ordering::SeqCst),
+        0,
+        "a callback ran after removal"
+    );
+    assert_eq!(r.device().platform().remove_lock().holders(), 0);
+}
+
+#[test]
+fn query_stop_and_remove_refused_while_open() {
+    let r = reader();
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+    assert_eq!(r.query_remove(), ntstatus::DEVICE_BUSY);
+    assert_eq!(r.query_stop(), ntstatus::DEVICE_BUSY);
+    let _ = major(&r, mj::CLOSE);
+    assert_eq!(r.query_stop(), ntstatus::SUCCESS);
+    assert_eq!(r.pnp_state(), PnpState::StopPending);
+    r.cancel_stop_or_remove();
+    assert_eq!(r.pnp_state(), PnpState::Started);
+    assert_eq!(r.query_stop(), ntstatus::SUCCESS);
+    r.stop();
+    assert_eq!(r.pnp_state(), PnpState::Stopped);
+    assert_eq!(open(&r), ntstatus::DEVICE_NOT_READY);
+    r.start();
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+}
+
+#[test]
+fn sleep_powers_the_card_down_and_wake_restores_presence() {
+    let r = reader();
+    insert(&r);
+    let (st, _) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert!(state(&r) >= 4, "powered");
+    // A pending IS_ABSENT across sleep.
+    let (st, absent) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+
+    r.set_system_power(S3);
+    assert!(r.asleep());
+    // Card powered down through the core: ATR forgotten, state back to present.
+    assert!(
+        r.device().state() < readerkit::state::CardState::Powered,
+        "{:?}",
+        r.device().state()
+    );
+    let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    assert_eq!(
+        absent.completed(),
+        None,
+        "tracking IRP stays pending in sleep"
+    );
+
+    r.set_system_power(S0);
+    assert!(!r.asleep());
+    // The card may have been swapped while asleep: IS_ABSENT completes, the card is
+    // present and unpowered.
+    assert_eq!(
+        absent.completed(),
+        Some(IoStatus::status(ntstatus::SUCCESS))
+    );
+    let s = state(&r);
+    assert!((2..=3).contains(&s), "present or swallowed, got {s}");
+    // And it works again.
+    let (st, rec) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert!(rec.completed().unwrap().information > 0);
+}
+
+#[test]
+fn card_inserted_or_removed_while_asleep() {
+    let r = reader();
+    let (st, present) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    r.set_system_power(S3);
+    // Inserted while asleep: no event reaches the driver.
+    r.device().with_driver(|d| {
+        d.line_mut().insert(readerkit_card_sim::Card::new(
+            readerkit_card_sim::atr::Profile::t0(),
+        ))
+    });
+    assert_eq!(present.completed(), None);
+    r.set_system_power(S0);
+    assert_eq!(
+        present.completed(),
+        Some(IoStatus::status(ntstatus::SUCCESS))
+    );
+    assert!(state(&r) >= 2);
+    // Removed while asleep.
+    r.set_system_power(S3);
+    r.device().with_driver(|d| {
+        d.line_mut().remove();
+    });
+    r.set_system_power(S0);
+    assert_eq!(state(&r), 1, "absent");
+    // Repeated power IRPs are harmless.
+    r.set_system_power(S0);
+    assert_eq!(state(&r), 1);
+}

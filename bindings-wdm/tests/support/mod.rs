@@ -1,0 +1,253 @@
+//! Fake IRPs, a `std` kernel and a reader over the simulated card, for the tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::ioctl::Ioctl;
+use readerkit::line::LineReader;
+use readerkit_card_sim::atr::Profile;
+use readerkit_card_sim::{Card, SimLine};
+use readerkit_wdm::irp::{IoStatus, Irp, Major, PowerParams, mj};
+use readerkit_wdm::reader::Dispatch;
+use readerkit_wdm::{Event, Kernel, PowerHooks, WdmReader};
+
+/// `std::sync` for both locks, a condvar event.
+pub struct StdKernel;
+
+pub struct StdEvent {
+    set: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Event for StdEvent {
+    fn new() -> Self {
+        StdEvent {
+            set: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+    fn set(&self) {
+        *self.set.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+    fn wait(&self) {
+        let mut set = self.set.lock().unwrap();
+        while !*set {
+            set = self.cv.wait(set).unwrap();
+        }
+    }
+}
+
+impl Kernel for StdKernel {
+    type Serial<T> = Mutex<T>;
+    type Short<T> = Mutex<T>;
+    type Event = StdEvent;
+}
+
+/// What the I/O manager would observe of an IRP: completions, IoStatus, the output.
+#[derive(Default)]
+pub struct Record {
+    pub completions: AtomicUsize,
+    pub status: AtomicU32,
+    pub information: AtomicUsize,
+    /// `Irp->Cancel`.
+    pub cancel: AtomicBool,
+    /// `Irp->CancelRoutine != NULL`.
+    pub routine: AtomicBool,
+    pub pending: AtomicBool,
+    pub buffer: Mutex<Vec<u8>>,
+}
+
+impl Record {
+    pub fn completed(&self) -> Option<IoStatus> {
+        match self.completions.load(Ordering::SeqCst) {
+            0 => None,
+            1 => Some(IoStatus {
+                status: self.status.load(Ordering::SeqCst),
+                information: self.information.load(Ordering::SeqCst),
+            }),
+            n => panic!("IRP completed {n} times"),
+        }
+    }
+
+    /// The bytes the I/O manager copies back to the caller (`Information` bytes).
+    pub fn output(&self) -> Vec<u8> {
+        let n = self.information.load(Ordering::SeqCst);
+        self.buffer.lock().unwrap()[..n].to_vec()
+    }
+}
+
+pub struct FakeIrp {
+    pub major: Major,
+    pub code: u32,
+    pub input_len: usize,
+    pub output_len: usize,
+    pub buffer: Option<Vec<u8>>,
+    pub power: Option<PowerParams>,
+    pub rec: Arc<Record>,
+}
+
+impl FakeIrp {
+    pub fn new(major: Major) -> (FakeIrp, Arc<Record>) {
+        let rec = Arc::new(Record::default());
+        (
+            FakeIrp {
+                major,
+                code: 0,
+                input_len: 0,
+                output_len: 0,
+                buffer: None,
+                power: None,
+                rec: rec.clone(),
+            },
+            rec,
+        )
+    }
+
+    /// A METHOD_BUFFERED device-control IRP as the I/O manager builds it: one system
+    /// buffer of max(input, output) bytes holding the input.
+    pub fn ioctl(code: u32, input: &[u8], output_len: usize) -> (FakeIrp, Arc<Record>) {
+        let (mut irp, rec) = FakeIrp::new(Major::DeviceControl);
+        irp.code = code;
+        irp.input_len = input.len();
+        irp.output_len = output_len;
+        let len = input.len().max(output_len);
+        if len > 0 {
+            let mut buf = vec![0xEEu8; len];
+            buf[..input.len()].copy_from_slice(input);
+            irp.buffer = Some(buf);
+        }
+        (irp, rec)
+    }
+}
+
+impl Irp for FakeIrp {
+    fn major(&self) -> Major {
+        self.major
+    }
+    fn ioctl_code(&self) -> u32 {
+        self.code
+    }
+    fn input_len(&self) -> usize {
+        self.input_len
+    }
+    fn output_len(&self) -> usize {
+        self.output_len
+    }
+    fn system_buffer(&mut self) -> Option<&mut [u8]> {
+        self.buffer.as_deref_mut()
+    }
+    fn power(&self) -> Option<PowerParams> {
+        self.power
+    }
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.rec) as usize
+    }
+    fn mark_pending(&mut self) {
+        self.rec.pending.store(true, Ordering::SeqCst);
+    }
+    fn set_cancel_routine(&mut self) {
+        self.rec.routine.store(true, Ordering::SeqCst);
+    }
+    fn clear_cancel_routine(&mut self) -> bool {
+        self.rec.routine.swap(false, Ordering::SeqCst)
+    }
+    fn cancelled(&self) -> bool {
+        self.rec.cancel.load(Ordering::SeqCst)
+    }
+    fn complete(self, io: IoStatus) {
+        assert!(
+            !self.rec.routine.load(Ordering::SeqCst),
+            "IRP completed with its cancel routine still set"
+        );
+        self.rec.status.store(io.status, Ordering::SeqCst);
+        self.rec.information.store(io.information, Ordering::SeqCst);
+        *self.rec.buffer.lock().unwrap() = self.buffer.unwrap_or_default();
+        self.rec.completions.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+pub type Driver = LineReader<SimLine>;
+pub type Reader = WdmReader<StdKernel, FakeIrp, Driver>;
+
+pub fn vendor() -> VendorAttributes {
+    VendorAttributes {
+        vendor_name: attr_string(b"readerkit"),
+        ifd_type: attr_string(b"virtual reader"),
+        unit: 0,
+        ifd_version: readerkit::caps::IfdVersion {
+            major: 0,
+            minor: 1,
+            build: 0,
+        },
+        serial_number: attr_string(b"WDM-0001"),
+    }
+}
+
+fn wake(driver: &mut Driver) -> bool {
+    driver.line().card().is_some()
+}
+
+/// A started reader with an empty slot.
+pub fn reader() -> Reader {
+    let r = Reader::new(
+        LineReader::functions(),
+        LineReader::new(SimLine::empty()).with_t0_envelope(),
+        ReaderCapabilities::typical(),
+        vendor(),
+        PowerHooks {
+            sleep: None,
+            wake: Some(wake),
+        },
+    );
+    r.start();
+    r
+}
+
+pub fn insert(r: &Reader) {
+    r.device()
+        .with_driver(|d| d.line_mut().insert(Card::new(Profile::t1())));
+    r.card_inserted();
+}
+
+pub fn remove(r: &Reader) {
+    r.device().with_driver(|d| {
+        d.line_mut().remove();
+    });
+    r.card_removed();
+}
+
+/// `IoCancelIrp`: set Cancel, take the cancel routine, call it if it was set.
+pub fn io_cancel_irp(r: &Reader, rec: &Arc<Record>) {
+    rec.cancel.store(true, Ordering::SeqCst);
+    if rec.routine.swap(false, Ordering::SeqCst) {
+        r.cancel_routine(Arc::as_ptr(rec) as usize);
+    }
+}
+
+/// Send an IOCTL; the dispatch routine's return and the IRP's record.
+pub fn ioctl(r: &Reader, code: u32, input: &[u8], output_len: usize) -> (u32, Arc<Record>) {
+    let (irp, rec) = FakeIrp::ioctl(code, input, output_len);
+    match r.dispatch(irp) {
+        Dispatch::Done(status) => (status, rec),
+        Dispatch::Forward(_) => panic!("device control forwarded"),
+    }
+}
+
+pub fn major(r: &Reader, major: u8) -> (u32, Arc<Record>) {
+    let (irp, rec) = FakeIrp::new(Major::from_codes(major, 0));
+    match r.dispatch(irp) {
+        Dispatch::Done(status) => (status, rec),
+        Dispatch::Forward(_) => panic!("forwarded"),
+    }
+}
+
+pub fn open(r: &Reader) -> u32 {
+    major(r, mj::CREATE).0
+}
+
+pub fn code(ioctl: Ioctl) -> u32 {
+    ioctl.code()
+}
