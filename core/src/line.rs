@@ -174,18 +174,31 @@ impl<L: Line> LineReader<L> {
                 }
             },
         };
-        self.line.set_timing(timing)?;
-        self.line.set_framing(Framing {
-            protocol: call.protocol,
-            extra_guard_n: call.card.parameters.n,
-        })?;
-        self.session = session_for(
+        self.establish(
             call.protocol,
             call.card,
+            timing,
             call.settings.suppress_t1_ifs_request,
-            self.t0_extended,
         )?;
         Ok(timing)
+    }
+
+    /// Put the line on `timing` and the protocol's framing, and start a fresh
+    /// protocol session.
+    fn establish(
+        &mut self,
+        protocol: Protocol,
+        card: &CardCapabilities,
+        timing: Timing,
+        suppress_ifs_request: bool,
+    ) -> Result<(), Status> {
+        self.line.set_timing(timing)?;
+        self.line.set_framing(Framing {
+            protocol,
+            extra_guard_n: card.parameters.n,
+        })?;
+        self.session = session_for(protocol, card, suppress_ifs_request, self.t0_extended)?;
+        Ok(())
     }
 
     fn exchange_pps(
@@ -223,16 +236,11 @@ impl<L: Line> LineReader<L> {
         if current != Some(call.protocol) {
             // Specific mode: the protocol applies from the ATR on, with no SET_PROTOCOL
             // callback having run for this reset.
-            self.line.set_timing(call.card.timing)?;
-            self.line.set_framing(Framing {
-                protocol: call.protocol,
-                extra_guard_n: call.card.parameters.n,
-            })?;
-            self.session = session_for(
+            self.establish(
                 call.protocol,
                 call.card,
+                call.card.timing,
                 call.settings.suppress_t1_ifs_request,
-                self.t0_extended,
             )?;
         }
         match &mut self.session {
