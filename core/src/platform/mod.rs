@@ -14,10 +14,17 @@
 //!   IS_ABSENT request to the binding, which completes its IRP, its pcscd wait, its C
 //!   callback.
 //!
-//! [`SpinPlatform`] is a complete bare-metal default built on the `spin` crate.
+//! [`SpinPlatform`] is a complete bare-metal default built on the `spin` crate;
+//! `StdPlatform` (feature `std`) is the hosted one, with a condition variable to
+//! wait for tracking completions and card events.
 
 use crate::status::Status;
 use crate::sync::{AtomicU32, Ordering};
+
+#[cfg(feature = "std")]
+mod std_platform;
+#[cfg(feature = "std")]
+pub use std_platform::{StdPlatform, Woken};
 
 /// A mutual-exclusion lock over a `T`, scoped by a closure so that it can never be
 /// left held.
