@@ -36,16 +36,20 @@
 //!   Baud rate and parity changes are not in any embedded-hal trait: the
 //!   [`UartConfig`] trait of this crate asks for them.
 //!
-//! No HAL crate is named anywhere.
+//! No HAL crate is named anywhere, except in [`linux`] (feature `linux`, std): the
+//! adapters from linux-embedded-hal 0.5 (serial port, GPIO character device) and a
+//! sub-millisecond delay.
 #![no_std]
 #![forbid(unsafe_code)]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "linux"))]
 extern crate std;
 
 pub mod alpar;
 pub mod chip;
 pub mod interface;
+#[cfg(feature = "linux")]
+pub mod linux;
 
 use readerkit::Device;
 use readerkit::platform::Platform;

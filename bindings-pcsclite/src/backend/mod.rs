@@ -3,6 +3,8 @@
 //! Each backend is a [`readerkit::Device`] with its own driver context; the binding
 //! only sees it through [`Port`], so the registry can hold any of them.
 
+#[cfg(target_os = "linux")]
+pub mod serial;
 pub mod sim;
 pub mod vpcd;
 
@@ -91,25 +93,42 @@ impl std::fmt::Debug for Reader {
     }
 }
 
+/// An opened backend: the device, its `dwMaxAPDUDataSize`, its thread if any.
+type Opened = (Arc<dyn Port>, u32, Option<Worker>);
+
 /// Open the reader that `device_name` names, for reader number `index` (Lun >> 16).
 /// An unknown syntax is [`Status::NotSupported`]; a backend that cannot start (port
 /// in use, say) reports its own status.
 pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
-    let (port, max_apdu_data, worker): (Arc<dyn Port>, u32, Option<Worker>) =
-        if let Some(kind) = device_name.strip_prefix("sim:") {
-            (sim::open(kind, index)?, sim::MAX_APDU_DATA, None)
-        } else if let Some(addr) = device_name.strip_prefix("vpcd:") {
-            let (device, worker) = vpcd::open(addr, index)?;
-            (device, vpcd::MAX_APDU_DATA, Some(worker))
-        } else {
-            return Err(Status::NotSupported);
-        };
+    let (port, max_apdu_data, worker): Opened = if let Some(kind) = device_name.strip_prefix("sim:")
+    {
+        (sim::open(kind, index)?, sim::MAX_APDU_DATA, None)
+    } else if let Some(addr) = device_name.strip_prefix("vpcd:") {
+        let (device, worker) = vpcd::open(addr, index)?;
+        (device, vpcd::MAX_APDU_DATA, Some(worker))
+    } else if let Some(spec) = device_name.strip_prefix("serial:") {
+        open_serial(spec, index)?
+    } else {
+        return Err(Status::NotSupported);
+    };
     Ok(Reader {
         port,
         device_name: device_name.to_owned(),
         max_apdu_data,
         worker: Mutex::new(worker),
     })
+}
+
+#[cfg(target_os = "linux")]
+fn open_serial(spec: &str, index: u32) -> Result<Opened, Status> {
+    let (device, worker) = serial::open(spec, index)?;
+    Ok((device, serial::MAX_APDU_DATA, Some(worker)))
+}
+
+/// `serial:` needs linux-embedded-hal: elsewhere it is an unknown syntax.
+#[cfg(not(target_os = "linux"))]
+fn open_serial(_: &str, _: u32) -> Result<Opened, Status> {
+    Err(Status::NotSupported)
 }
 
 /// Start a backend thread running `f(stop)`.
