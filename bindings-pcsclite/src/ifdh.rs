@@ -183,7 +183,9 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
         Err(Status::NotSupported) => {
             log::log(
                 ERROR,
-                &format!("unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, ...)"),
+                &format!(
+                    "unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, serial:PATH:CHIP..., ...)"
+                ),
             );
             IFD_NO_SUCH_DEVICE
         }
