@@ -472,7 +472,7 @@ pub mod inline {
 pub mod routines {
     use super::types::*;
 
-    #[link(name = "ntoskrnl.exe", kind = "raw-dylib")]
+    #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
     unsafe extern "system" {
         pub fn IofCompleteRequest(irp: *mut IRP, priority_boost: i8);
         pub fn IofCallDriver(device: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS;
@@ -518,7 +518,7 @@ pub mod routines {
         pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
     }
 
-    #[link(name = "ntoskrnl.exe", kind = "raw-dylib")]
+    #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
     unsafe extern "C" {
         /// Note: windows-sys binds DbgPrint to ntdll.dll (user mode); a kernel image
         /// must import it from ntoskrnl.exe.

@@ -28,3 +28,5 @@ pub const NOT_SUPPORTED: u32 = 0xC000_00BB;
 pub const fn nt_success(status: u32) -> bool {
     (status as i32) >= 0
 }
+/// `STATUS_NO_SUCH_DEVICE`.
+pub const NO_SUCH_DEVICE: u32 = 0xC000_000E;
