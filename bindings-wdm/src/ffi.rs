@@ -574,6 +574,7 @@ pub mod routines {
     ///
     /// # Safety
     /// Never returns; the machine stops.
+    #[allow(unreachable_code)]
     pub unsafe fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> ! {
         // SAFETY: the kernel routine; it does not return.
         unsafe { ntddk::KeBugCheckEx(code, p1 as _, p2 as _, p3 as _, p4 as _) };

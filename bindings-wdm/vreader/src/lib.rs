@@ -117,7 +117,8 @@ pub unsafe extern "system" fn DriverEntry(
 }
 
 /// Floating point is never used, but the MSVC ABI wants the symbol when core's code
-/// mentions floats.
+/// mentions floats. (wdk-sys defines it itself on the `wdk` path.)
+#[cfg(not(feature = "wdk"))]
 #[unsafe(no_mangle)]
 pub static _fltused: i32 = 0;
 
