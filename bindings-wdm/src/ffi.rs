@@ -10,11 +10,11 @@
 //!   (`IoGetCurrentIrpStackLocation`, `IoMarkIrpPending`, `IoSetCancelRoutine`,
 //!   `IoSkipCurrentIrpStackLocation`, `IoCopyCurrentIrpStackLocationToNext`,
 //!   `IoSetCompletionRoutine`), written over those layouts.
-//! * [`routines`] (`target_os = "windows"` only): the exported routines the driver
+//! * `routines` (`target_os = "windows"` only): the exported routines the driver
 //!   calls. Two sources behind cfg: by default they are declared here and imported from
 //!   `ntoskrnl.exe` with `raw-dylib` (no import library needed, so a `.sys` links on
 //!   Linux with rust-lld); with `--features wdk` on a Windows host they come from
-//!   `wdk-sys` (bindgen over the installed WDK), and [`wdk_check`] asserts that wdk-sys's
+//!   `wdk-sys` (bindgen over the installed WDK), and `wdk_check` asserts that wdk-sys's
 //!   layouts equal the hand-written ones. The wdk-sys path is not built on the Linux
 //!   host (it needs a WDK); it is what `.github/workflows/wdm.yml` builds.
 #![allow(non_snake_case, non_camel_case_types, missing_docs)]

@@ -116,7 +116,7 @@ impl IoStatus {
 /// An I/O request packet, owned by whoever holds the value. Completing it consumes
 /// it, so a completed IRP cannot be touched again.
 ///
-/// The kernel layer implements it over a `PIRP` ([`kernel::KIrp`](crate::kernel));
+/// The kernel layer implements it over a `PIRP` (`kernel::KIrp`);
 /// tests implement it over a shared record that counts completions.
 pub trait Irp: Send {
     /// Major function of the current stack location.

@@ -17,7 +17,7 @@
 //!    `ntoskrnl.exe` with `raw-dylib` (no import library needed), and the accessors C
 //!    gets from inline macros. With `--features wdk` on a Windows host the routines come
 //!    from `wdk-sys` instead and the layouts are asserted equal to its.
-//! 3. **Kernel layer** ([`kernel`], compiled for `target_os = "windows"` only): KMUTEX
+//! 3. **Kernel layer** (`kernel`, compiled for `target_os = "windows"` only): KMUTEX
 //!    serialization lock, spin lock, KEVENT, the IRP wrapper, dispatch routines,
 //!    AddDevice with the smart card reader device interface, written once against
 //!    the facade. The sample driver is `bindings-wdm/vreader`.
@@ -39,7 +39,7 @@ use readerkit::platform::Mutex;
 
 /// What the portable layer needs from the kernel: the core's two locks and a
 /// notification event (for the remove lock). In a driver: KMUTEX, KSPIN_LOCK, KEVENT
-/// ([`kernel::KernelSync`] on Windows); in tests: `std::sync`.
+/// (`kernel::KernelSync` on Windows); in tests: `std::sync`.
 pub trait Kernel {
     /// The serialization lock (may sleep; PASSIVE_LEVEL).
     type Serial<T>: Mutex<T>;

@@ -406,11 +406,11 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         self.device.cancel_tracking();
     }
 
-    /// `IRP_MN_QUERY_REMOVE_DEVICE`: refused while a handle is open.
+    /// `IRP_MN_QUERY_REMOVE_DEVICE`: accepted. The smart card service closes its
+    /// handle when it is told of the query (device notification); until the remove or
+    /// the cancel, new requests get `STATUS_DEVICE_NOT_READY`. (Refusing while a handle
+    /// is open would keep a reader the service holds open from ever being disabled.)
     pub fn query_remove(&self) -> u32 {
-        if self.is_open() {
-            return ntstatus::DEVICE_BUSY;
-        }
         self.set_pnp(PnpState::RemovePending);
         ntstatus::SUCCESS
     }

@@ -211,11 +211,16 @@ fn remove_waits_for_requests_in_flight_and_no_irp_runs_after() {
 }
 
 #[test]
-fn query_stop_and_remove_refused_while_open() {
+fn query_stop_refused_while_open_query_remove_accepted() {
     let r = reader();
     assert_eq!(open(&r), ntstatus::SUCCESS);
-    assert_eq!(r.query_remove(), ntstatus::DEVICE_BUSY);
     assert_eq!(r.query_stop(), ntstatus::DEVICE_BUSY);
+    assert_eq!(r.query_remove(), ntstatus::SUCCESS);
+    assert_eq!(r.pnp_state(), PnpState::RemovePending);
+    let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    r.cancel_stop_or_remove();
+    assert_eq!(r.pnp_state(), PnpState::Started);
     let _ = major(&r, mj::CLOSE);
     assert_eq!(r.query_stop(), ntstatus::SUCCESS);
     assert_eq!(r.pnp_state(), PnpState::StopPending);
