@@ -3,9 +3,12 @@
 //! * [`types`]: hand-written `#[repr(C)]` layouts of the few kernel structures the
 //!   binding touches (IRP, IO_STACK_LOCATION, DEVICE_OBJECT, DRIVER_OBJECT, ...), with
 //!   their x64 sizes and field offsets pinned by `static_assertions` (evaluated on every
-//!   64-bit build, the Linux one included). The offsets agree with windows-sys's
-//!   `Wdk_*` bindings (measured: `IRP.IoStatus` 0x30, `Tail.Overlay.CurrentStackLocation`
-//!   0xB8, `size_of::<IRP>()` 0xD0).
+//!   64-bit build, the Linux one included). `tests/layout_windows_sys.rs` compares them
+//!   with windows-sys's `Wdk_*` types (Microsoft's wdkmetadata): equal everywhere
+//!   (`IRP.IoStatus` 0x30, `Tail.Overlay.CurrentStackLocation` 0xB8, `size_of::<IRP>()`
+//!   0xD0, ...) except where the metadata loses `POINTER_ALIGNMENT` /
+//!   `DECLSPEC_ALIGN` (`Parameters.DeviceIoControl`, `Parameters.Power`, the size of
+//!   `DEVICE_OBJECT`; microsoft/windows-rs#4404), where the facade follows `wdm.h`.
 //! * [`inline`]: what C gets from inline functions and macros of `wdm.h`
 //!   (`IoGetCurrentIrpStackLocation`, `IoMarkIrpPending`, `IoSetCancelRoutine`,
 //!   `IoSkipCurrentIrpStackLocation`, `IoCopyCurrentIrpStackLocationToNext`,
