@@ -542,11 +542,11 @@ pub mod routines {
             ///
             /// # Safety
             /// As the kernel routine of the same name.
+            #[allow(clippy::unnecessary_cast, clippy::ptr_as_ptr)]
             pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
                 // SAFETY: same routine, same ABI; pointer types differ only in name
-                // (layouts asserted equal in `wdk_check`).
-                #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
-                unsafe { ntddk::$name($($arg as $wty),*) as _ }
+                // (layouts asserted equal in `wdk_check`), integers in signedness.
+                unsafe { ntddk::$name($($arg as $wty),*) $(as $ret)? }
             }
         )*};
     }
