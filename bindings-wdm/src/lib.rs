@@ -33,7 +33,7 @@ pub mod remove_lock;
 pub mod tracking;
 
 pub use irp::{IoStatus, Irp, Major, PowerParams};
-pub use reader::{PnpState, PowerHooks, WdmPlatform, WdmReader};
+pub use reader::{DriverHooks, PnpState, WdmPlatform, WdmReader};
 
 use readerkit::platform::Mutex;
 

@@ -59,21 +59,27 @@ impl<K: Kernel, I: Irp> Platform for WdmPlatform<K, I> {
     }
 }
 
-/// Driver hooks for system power transitions (run under the serialization lock).
-pub struct PowerHooks<D> {
+/// Driver hooks the binding runs under the serialization lock.
+pub struct DriverHooks<D> {
     /// Before sleep, after the card was powered down (stop polling, power the reader
     /// down).
     pub sleep: Option<fn(&mut D)>,
     /// After wake-up: bring the reader back and say whether a card is in it now.
     /// Without a hook, the card present before sleep is taken as present after.
     pub wake: Option<fn(&mut D) -> bool>,
+    /// After a vendor IOCTL: a card insertion (`Some(true)`) or removal
+    /// (`Some(false)`) the driver made or noticed while serving it (a virtual reader's
+    /// test controls, say). The binding reports it to the core before completing the
+    /// IRP, so a pending tracking IRP completes first.
+    pub card_change: Option<fn(&mut D) -> Option<bool>>,
 }
 
-impl<D> PowerHooks<D> {
+impl<D> DriverHooks<D> {
     /// No hooks.
-    pub const NONE: PowerHooks<D> = PowerHooks {
+    pub const NONE: DriverHooks<D> = DriverHooks {
         sleep: None,
         wake: None,
+        card_change: None,
     };
 }
 
@@ -141,7 +147,7 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     open: AtomicBool,
     pnp: AtomicU8,
     power: K::Short<PowerMemo>,
-    hooks: PowerHooks<D>,
+    hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
 }
 
@@ -159,7 +165,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         driver: D,
         reader: ReaderCapabilities,
         vendor: VendorAttributes,
-        hooks: PowerHooks<D>,
+        hooks: DriverHooks<D>,
     ) -> Self {
         WdmReader {
             device: Device::new(WdmPlatform::new(), functions, driver, reader, vendor),
@@ -303,6 +309,15 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             } => {
                 if tracking {
                     platform.tracking.unreserve();
+                }
+                if let (Some(Ioctl::Vendor(_)), Some(hook)) =
+                    (Ioctl::from_code(code), self.hooks.card_change)
+                {
+                    match self.device.with_driver(hook) {
+                        Some(true) => self.card_inserted(),
+                        Some(false) => self.card_removed(),
+                        None => {}
+                    }
                 }
                 rl.release();
                 complete_now(

@@ -13,7 +13,7 @@ use readerkit::device::ReaderFunctions;
 use readerkit::ioctl::Ioctl;
 use readerkit::status::Status;
 use readerkit_wdm::irp::{IoStatus, mj};
-use readerkit_wdm::{PnpState, PowerHooks, WdmReader, ntstatus};
+use readerkit_wdm::{DriverHooks, PnpState, WdmReader, ntstatus};
 use support::*;
 
 const S0: u32 = 1;
@@ -78,7 +78,7 @@ fn not_started_reader_refuses() {
         readerkit::line::LineReader::new(readerkit_card_sim::SimLine::empty()),
         ReaderCapabilities::typical(),
         vendor(),
-        PowerHooks::NONE,
+        DriverHooks::NONE,
     );
     assert_eq!(r.pnp_state(), PnpState::NotStarted);
     assert_eq!(open(&r), ntstatus::DEVICE_NOT_READY);
@@ -170,7 +170,7 @@ fn remove_waits_for_requests_in_flight_and_no_irp_runs_after() {
         0,
         ReaderCapabilities::typical(),
         vendor(),
-        PowerHooks::NONE,
+        DriverHooks::NONE,
     ));
     r.start();
     let code = Ioctl::Vendor(2048).code();
@@ -306,4 +306,87 @@ fn card_inserted_or_removed_while_asleep() {
     // Repeated power IRPs are harmless.
     r.set_system_power(S0);
     assert_eq!(state(&r), 1);
+}
+
+/// A driver with a vendor test control that takes the card out or puts it in (as the
+/// sample virtual reader has), reported through `DriverHooks::card_change`.
+struct Controlled {
+    reader: readerkit::line::LineReader<readerkit_card_sim::SimLine>,
+    change: Option<bool>,
+}
+
+fn controlled_vendor(
+    d: &mut Controlled,
+    _code: u32,
+    input: &[u8],
+    _out: &mut [u8],
+) -> Result<usize, Status> {
+    match input.first() {
+        Some(0) => {
+            d.reader.line_mut().remove();
+            d.change = Some(false);
+        }
+        Some(1) => {
+            d.reader.line_mut().insert(readerkit_card_sim::Card::new(
+                readerkit_card_sim::atr::Profile::t1(),
+            ));
+            d.change = Some(true);
+        }
+        _ => return Err(Status::InvalidParameter),
+    }
+    Ok(0)
+}
+
+fn controlled_tracking(_: &mut Controlled, _: readerkit::tracking::Wait) -> Result<(), Status> {
+    Ok(())
+}
+
+#[test]
+fn vendor_control_reports_card_changes_before_completing() {
+    let r: WdmReader<StdKernel, FakeIrp, Controlled> = WdmReader::new(
+        ReaderFunctions {
+            vendor_ioctl: Some(controlled_vendor),
+            card_tracking: Some(controlled_tracking),
+            ..ReaderFunctions::NONE
+        },
+        Controlled {
+            reader: readerkit::line::LineReader::new(readerkit_card_sim::SimLine::empty()),
+            change: None,
+        },
+        ReaderCapabilities::typical(),
+        vendor(),
+        readerkit_wdm::DriverHooks {
+            card_change: Some(|d: &mut Controlled| d.change.take()),
+            ..readerkit_wdm::DriverHooks::NONE
+        },
+    );
+    r.start();
+    let send = |code: u32, input: &[u8]| {
+        let (irp, rec) = FakeIrp::ioctl(code, input, 4);
+        let readerkit_wdm::reader::Dispatch::Done(st) = r.dispatch(irp) else {
+            panic!()
+        };
+        (st, rec)
+    };
+    let (st, present) = send(Ioctl::IsPresent.code(), &[]);
+    assert_eq!(st, ntstatus::PENDING);
+    let (st, _) = send(Ioctl::Vendor(2048).code(), &[1]);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(
+        present.completed(),
+        Some(IoStatus::status(ntstatus::SUCCESS))
+    );
+    let (st, absent) = send(Ioctl::IsAbsent.code(), &[]);
+    assert_eq!(st, ntstatus::PENDING);
+    let (st, _) = send(Ioctl::Vendor(2048).code(), &[0]);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(
+        absent.completed(),
+        Some(IoStatus::status(ntstatus::SUCCESS))
+    );
+    // A refused control changes nothing.
+    let (st, _) = send(Ioctl::Vendor(2048).code(), &[9]);
+    assert_eq!(st, ntstatus::INVALID_PARAMETER);
+    assert_eq!(r.device().state(), readerkit::state::CardState::Absent);
+    assert_eq!(r.device().platform().remove_lock().holders(), 1);
 }

@@ -11,7 +11,7 @@ use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::{Card, SimLine};
 use readerkit_wdm::irp::{IoStatus, Irp, Major, PowerParams, mj};
 use readerkit_wdm::reader::Dispatch;
-use readerkit_wdm::{Event, Kernel, PowerHooks, WdmReader};
+use readerkit_wdm::{DriverHooks, Event, Kernel, WdmReader};
 
 /// `std::sync` for both locks, a condvar event.
 pub struct StdKernel;
@@ -197,9 +197,9 @@ pub fn reader() -> Reader {
         LineReader::new(SimLine::empty()).with_t0_envelope(),
         ReaderCapabilities::typical(),
         vendor(),
-        PowerHooks {
-            sleep: None,
+        DriverHooks {
             wake: Some(wake),
+            ..DriverHooks::NONE
         },
     );
     r.start();

@@ -8,11 +8,13 @@
 #![no_std]
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
-use readerkit::line::LineReader;
+use readerkit::device::AtrBuffer;
+use readerkit::line::{Framing, Line, LineReader, Reset};
+use readerkit::status::Status;
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::card::Config;
 use readerkit_card_sim::{Card, SimLine};
-use readerkit_wdm::PowerHooks;
+use readerkit_wdm::DriverHooks;
 use readerkit_wdm::ffi::types::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 use readerkit_wdm::kernel::{self, Reader, ReaderDriver};
 
@@ -20,13 +22,87 @@ use readerkit_wdm::kernel::{self, Reader, ReaderDriver};
 /// device extension stays small and no stack frame in the driver needs `__chkstk`.
 const CARD_CAPACITY: usize = 512;
 
-type Line = SimLine<CARD_CAPACITY>;
+/// The card slot: the simulated card stays in the `SimLine` once created (a card is
+/// ~4 KB: moving one through a stack frame would need `__chkstk`, which a kernel image
+/// does not have — the link fails if that ever happens); taking it out and putting it
+/// back only flips `present`.
+struct Slot {
+    sim: SimLine<CARD_CAPACITY>,
+    present: bool,
+}
 
-/// The driver context: the line reader over a simulated card slot.
-struct VirtualReader(LineReader<Line>);
+impl Slot {
+    fn card(&mut self) -> Result<&mut SimLine<CARD_CAPACITY>, Status> {
+        if self.present {
+            Ok(&mut self.sim)
+        } else {
+            Err(Status::NoMedia)
+        }
+    }
+}
 
-fn line(driver: &mut VirtualReader) -> &mut LineReader<Line> {
-    &mut driver.0
+impl Line for Slot {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+        self.card()?.reset(reset, atr)
+    }
+    fn deactivate(&mut self) -> Result<(), Status> {
+        self.sim.deactivate()
+    }
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+        self.card()?.send(bytes)
+    }
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+        self.card()?.receive(buf, first_us, next_us)
+    }
+    fn set_timing(&mut self, timing: readerkit::timing::Timing) -> Result<(), Status> {
+        self.sim.set_timing(timing)
+    }
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+        self.sim.set_framing(framing)
+    }
+}
+
+/// The driver context: the line reader over the slot, and a card change made by the
+/// test control IOCTL, for the binding to report.
+struct VirtualReader {
+    reader: LineReader<Slot>,
+    change: Option<bool>,
+}
+
+fn line(driver: &mut VirtualReader) -> &mut LineReader<Slot> {
+    &mut driver.reader
+}
+
+/// The sample's test control, vendor IOCTL function 2048 (`SCARD_CTL_CODE(2048)` =
+/// 0x00312000), input one byte: 0 = take the card out, 1 = put it back. Lets a tester
+/// on Windows exercise card tracking.
+pub const IOCTL_VREADER_CARD: u32 = readerkit::ioctl::scard_ctl_code(2048);
+
+fn vendor(
+    d: &mut VirtualReader,
+    code: u32,
+    input: &[u8],
+    _output: &mut [u8],
+) -> Result<usize, Status> {
+    if code != IOCTL_VREADER_CARD {
+        return Err(Status::NotSupported);
+    }
+    let slot = line(d).line_mut();
+    let present = match input.first() {
+        Some(0) => false,
+        Some(1) => true,
+        _ => return Err(Status::InvalidParameter),
+    };
+    if slot.present != present {
+        slot.present = present;
+        slot.deactivate()?;
+        d.change = Some(present);
+    }
+    Ok(0)
+}
+
+fn card_change(d: &mut VirtualReader) -> Option<bool> {
+    d.change.take()
 }
 
 // The core's callbacks take the driver context; forward them to the LineReader.
@@ -34,30 +110,27 @@ fn power(
     d: &mut VirtualReader,
     action: readerkit::ioctl::PowerAction,
     atr: &mut readerkit::device::AtrBuffer,
-) -> Result<(), readerkit::status::Status> {
+) -> Result<(), Status> {
     line(d).power(action, atr)
 }
 fn set_protocol(
     d: &mut VirtualReader,
     call: &readerkit::device::ProtocolCall<'_>,
-) -> Result<readerkit::timing::Timing, readerkit::status::Status> {
+) -> Result<readerkit::timing::Timing, Status> {
     line(d).set_protocol(call)
 }
 fn transmit(
     d: &mut VirtualReader,
     call: &readerkit::device::TransmitCall<'_>,
     reply: &mut [u8],
-) -> Result<usize, readerkit::status::Status> {
+) -> Result<usize, Status> {
     line(d).transmit(call, reply)
 }
-fn tracking(
-    d: &mut VirtualReader,
-    wait: readerkit::tracking::Wait,
-) -> Result<(), readerkit::status::Status> {
+fn tracking(d: &mut VirtualReader, wait: readerkit::tracking::Wait) -> Result<(), Status> {
     line(d).card_tracking(wait)
 }
 fn wake(d: &mut VirtualReader) -> bool {
-    line(d).line().card().is_some()
+    line(d).line().present
 }
 
 impl ReaderDriver for VirtualReader {
@@ -67,11 +140,19 @@ impl ReaderDriver for VirtualReader {
             set_protocol: Some(set_protocol),
             transmit: Some(transmit),
             card_tracking: Some(tracking),
+            vendor_ioctl: Some(vendor),
             ..readerkit::device::ReaderFunctions::NONE
         };
         Reader::new(
             functions,
-            VirtualReader(LineReader::new(SimLine::empty()).with_t0_envelope()),
+            VirtualReader {
+                reader: LineReader::new(Slot {
+                    sim: SimLine::empty(),
+                    present: false,
+                })
+                .with_t0_envelope(),
+                change: None,
+            },
             ReaderCapabilities::typical(),
             VendorAttributes {
                 vendor_name: attr_string(b"readerkit"),
@@ -84,9 +165,10 @@ impl ReaderDriver for VirtualReader {
                 },
                 serial_number: attr_string(b"VREADER-0001"),
             },
-            PowerHooks {
+            DriverHooks {
                 sleep: None,
                 wake: Some(wake),
+                card_change: Some(card_change),
             },
         )
     }
@@ -94,8 +176,10 @@ impl ReaderDriver for VirtualReader {
     fn started(reader: &Reader<Self>) {
         // The simulated card is in the reader from the start.
         reader.device().with_driver(|d| {
-            let card = Card::<CARD_CAPACITY>::create(Config::new(Profile::t1()));
-            line(d).line_mut().insert(card)
+            let slot = line(d).line_mut();
+            slot.sim
+                .insert(Card::<CARD_CAPACITY>::create(Config::new(Profile::t1())));
+            slot.present = true;
         });
         reader.card_inserted();
         kernel::debug_print(c"readerkit-vreader: started, simulated card inserted");
