@@ -14,7 +14,13 @@ use readerkit_wdm::ntstatus;
 use readerkit_wdm::reader::Dispatch;
 use support::*;
 
-const ITERATIONS: usize = 2000;
+/// Iterations per race (`READERKIT_WDM_ITERATIONS` overrides, for longer soaks).
+fn iterations() -> usize {
+    std::env::var("READERKIT_WDM_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
 
 fn settled(r: &Reader) {
     assert_eq!(
@@ -29,7 +35,7 @@ fn settled(r: &Reader) {
 fn cancel_races_completion() {
     let r = Arc::new(reader());
     let (mut cancelled, mut succeeded) = (0, 0);
-    for _ in 0..ITERATIONS {
+    for _ in 0..iterations() {
         let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
         assert_eq!(st, ntstatus::PENDING);
         let barrier = Arc::new(Barrier::new(2));
@@ -62,7 +68,7 @@ fn dispatch_races_event_and_cancel() {
     // cancels the IRP: the completion may come before the IRP is parked, the cancel
     // before its cancel routine is set.
     let r = Arc::new(reader());
-    for i in 0..ITERATIONS {
+    for i in 0..iterations() {
         let (irp, rec) = FakeIrp::ioctl(Ioctl::IsPresent.code(), &[], 0);
         let barrier = Arc::new(Barrier::new(3));
         let dispatcher = {
@@ -109,7 +115,7 @@ fn dispatch_races_event_and_cancel() {
 fn cleanup_races_completion() {
     let r = Arc::new(reader());
     assert_eq!(open(&r), ntstatus::SUCCESS);
-    for _ in 0..ITERATIONS {
+    for _ in 0..iterations() {
         let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
         assert_eq!(st, ntstatus::PENDING);
         let barrier = Arc::new(Barrier::new(2));
@@ -142,7 +148,7 @@ fn many_threads_hammer_one_reader() {
         .map(|t| {
             let (r, records) = (r.clone(), records.clone());
             thread::spawn(move || {
-                for i in 0..ITERATIONS / 2 {
+                for i in 0..iterations() / 2 {
                     match (t, i % 3) {
                         (0, _) => {
                             let code = if i % 2 == 0 {
