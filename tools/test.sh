@@ -2,8 +2,9 @@
 # The test suite: what CI runs and what a developer runs before pushing.
 #   ./tools/test.sh           everything
 #   FUZZ_SECONDS=60 ./tools/test.sh   longer fuzz smoke runs (default 10 s per target)
-# It installs what it needs that is missing (the thumbv7em target, cargo-fuzz) and
-# says so; a check that cannot run here is reported as SKIPPED, never as passed.
+# It installs what it needs that is missing (Debian packages when run as root, the
+# thumbv7em target, the nightly toolchain with rust-src, cargo-fuzz) and says so; a
+# check whose tools cannot be had fails, it is never reported as passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,16 @@ if [ ! -d target/pycryptodome/Crypto ] && [ -x /usr/bin/python3 ]; then
   /usr/bin/python3 -m pip install -q --target target/pycryptodome pycryptodome
 fi
 
+# The nightly toolchain (with rust-src) builds the WDM sample kernel image
+# (-Zbuild-std) and runs cargo-fuzz.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  step "installing the nightly toolchain"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+  rustup component add rust-src --toolchain nightly
+fi
+
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
@@ -72,6 +83,9 @@ if [ "$(grep -rn 'extern crate std' core/src | wc -l)" != 1 ] ||
   exit 1
 fi
 
+step "WDM sample driver: kernel image linked on Linux (inspected by the readerkit-wdm tests)"
+./bindings-wdm/build-sys.sh
+
 step "unit, integration and doc tests; benchmarks once in test mode"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
@@ -80,19 +94,14 @@ step "loom model checking (RUSTFLAGS=--cfg loom)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p readerkit --test loom --release
 
 step "fuzz smoke runs (${fuzz_seconds} s per target)"
-if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal || true
+if ! command -v cargo-fuzz >/dev/null; then
+  cargo install cargo-fuzz --locked
 fi
-if ! rustup toolchain list | grep -q '^nightly'; then
-  echo "fuzz smoke: SKIPPED (no nightly toolchain can be installed here)"
-else
-  if ! command -v cargo-fuzz >/dev/null; then
-    cargo install cargo-fuzz --locked
-  fi
+(
   targets=$(cd fuzz && cargo +nightly fuzz list)
   for target in $targets; do
     mkdir -p "fuzz/corpus/$target"
     (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$fuzz_seconds" 2>&1 | tail -n 2)
   done
   echo "fuzz smoke: $(echo "$targets" | wc -w) targets, ${fuzz_seconds} s each, no crash"
-fi
+)
