@@ -85,6 +85,15 @@ impl Reader {
     }
 }
 
+/// Every way a reader goes away stops its thread: `IFDHCloseChannel` calls
+/// [`Reader::shutdown`] itself, but a reader dropped otherwise (the loser of two
+/// racing opens of one Lun) must not leave a detached thread running into `dlclose`.
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reader")
