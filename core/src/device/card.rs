@@ -22,6 +22,9 @@ pub(super) struct CardSlot {
     pub(super) generation: u32,
     /// The pending tracking request.
     pub(super) tracking: Slot,
+    /// Tracking completions (all [`Status::Success`]: only card events produce them)
+    /// made while the serialization lock was held, not yet handed to the platform.
+    pub(super) owed_completions: u32,
 }
 
 /// What a request saw of the card before its callback ran.
@@ -40,6 +43,7 @@ impl CardSlot {
             card: None,
             generation: 0,
             tracking: Slot::Idle,
+            owed_completions: 0,
         }
     }
 

@@ -201,16 +201,49 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// lock, so it runs at once even while a callback is busy.
     pub fn process_events(&self) {
         while let Some(popped) = self.events.pop() {
-            let completion = self.card.lock(|c| match popped {
-                Popped::Event(event) => c.apply(event, &self.reader),
-                Popped::Overflowed(latest) => {
-                    let removal = c.apply(CardEvent::Removed, &self.reader);
-                    removal.or(c.apply(latest, &self.reader))
-                }
-            });
-            if let Some(status) = completion {
+            if let Some(status) = self
+                .card
+                .lock(|c| Self::apply_popped(c, popped, &self.reader))
+            {
                 self.platform.complete_tracking(status);
             }
+        }
+        self.deliver_owed_completions();
+    }
+
+    fn apply_popped(
+        c: &mut CardSlot,
+        popped: Popped,
+        reader: &ReaderCapabilities,
+    ) -> Option<Status> {
+        match popped {
+            Popped::Event(event) => c.apply(event, reader),
+            Popped::Overflowed(latest) => {
+                let removal = c.apply(CardEvent::Removed, reader);
+                removal.or(c.apply(latest, reader))
+            }
+        }
+    }
+
+    /// Apply queued events while the serialization lock is held: a tracking
+    /// completion they produce is kept in the slot and handed to the platform by
+    /// [`Device::deliver_owed_completions`] once no library lock is held.
+    fn apply_events_deferred(&self) {
+        while let Some(popped) = self.events.pop() {
+            self.card.lock(|c| {
+                if Self::apply_popped(c, popped, &self.reader).is_some() {
+                    c.owed_completions = c.owed_completions.saturating_add(1);
+                }
+            });
+        }
+    }
+
+    /// Hand deferred tracking completions to the platform; call with no library
+    /// lock held.
+    fn deliver_owed_completions(&self) {
+        let owed = self.card.lock(|c| core::mem::take(&mut c.owed_completions));
+        for _ in 0..owed {
+            self.platform.complete_tracking(Status::Success);
         }
     }
 
@@ -275,25 +308,30 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         &self,
         f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
     ) -> Result<R, Status> {
-        self.exclusive.lock(|ex| {
-            self.process_events();
+        let result = self.exclusive.lock(|ex| {
+            // Events are applied under the serialization lock, so any tracking
+            // completion they make is delivered after it is released.
+            self.apply_events_deferred();
             let snapshot = self.card.lock(|c| c.snapshot());
             let result = f(ex, snapshot);
             if let Err(status) = result {
                 ex.last_error = status.to_win32();
             }
             result
-        })
+        });
+        self.deliver_owed_completions();
+        result
     }
 
     /// Apply queued events, then run `f` on the card slot if nothing happened to the
     /// card since `seen` (otherwise NoMedia / InvalidDeviceState, and nothing changes).
+    /// Called under the serialization lock (inside [`Device::serialized`]).
     fn commit<R>(
         &self,
         seen: &Snapshot,
         f: impl FnOnce(&mut CardSlot) -> Result<R, Status>,
     ) -> Result<R, Status> {
-        self.process_events();
+        self.apply_events_deferred();
         self.card.lock(|c| {
             c.unchanged_since(seen)?;
             f(c)
