@@ -379,8 +379,17 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// The cancel routine for the tracking IRP `id` (call it after
     /// `IoReleaseCancelSpinLock`).
+    ///
+    /// The routine holds a remove-lock reference of its own while it runs: the IRP's
+    /// reference goes when the IRP is completed, which on the `CancelInCore` path may
+    /// happen on another thread (an event, `IRP_MN_REMOVE_DEVICE`'s cancel) before
+    /// this routine is done with the extension; `release_and_wait` must not return
+    /// (and the extension be dropped) under it. The IRP's reference is still held on
+    /// entry (only this routine or its `CancelInCore` hand-off can complete an IRP
+    /// whose cancel routine `IoCancelIrp` took), so the count cannot be zero here.
     pub fn cancel_routine(&self, id: usize) {
         let platform = self.platform();
+        platform.remove_lock.hold();
         match platform.tracking.on_cancel(id) {
             OnCancel::Nothing => {}
             OnCancel::CancelInCore => {
@@ -388,6 +397,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             }
             OnCancel::Complete(irp, status) => platform.finish(irp, status),
         }
+        platform.remove_lock.release();
     }
 
     /// `IRP_MN_START_DEVICE`, after the lower driver started the device.

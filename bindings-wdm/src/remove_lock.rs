@@ -42,6 +42,13 @@ impl<E: Event> RemoveLock<E> {
         Ok(())
     }
 
+    /// Take one more reference unconditionally (even once removal started), for code
+    /// that already runs under a reference someone else may release meanwhile (the
+    /// cancel routine, under the pending IRP's). Pair with [`RemoveLock::release`].
+    pub fn hold(&self) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Give back a reference (`IoReleaseRemoveLock`).
     pub fn release(&self) {
         if self.count.fetch_sub(1, Ordering::AcqRel) == 1 {

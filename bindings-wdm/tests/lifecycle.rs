@@ -104,6 +104,39 @@ fn cleanup_cancels_the_pending_tracking_irp() {
     assert_eq!(r.device().platform().remove_lock().holders(), 1);
 }
 
+/// The cancel routine runs without the I/O manager holding anything of ours, and its
+/// `CancelInCore` path completes the IRP from inside the core's `cancel_tracking`
+/// (or, racing, from an event or `IRP_MN_REMOVE_DEVICE`'s own cancel). Once the IRP's
+/// remove-lock reference is released, `release_and_wait` may return and the extension
+/// be dropped: the cancel routine must hold its own reference until it returns.
+#[test]
+fn cancel_routine_holds_the_remove_lock_until_it_returns() {
+    let r = Arc::new(reader());
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+    let base = r.device().platform().remove_lock().holders();
+    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    assert_eq!(r.device().platform().remove_lock().holders(), base + 1);
+    let seen = Arc::new(AtomicUsize::new(0));
+    {
+        let (r, seen) = (r.clone(), seen.clone());
+        *rec.on_complete.lock().unwrap() = Some(Box::new(move || {
+            let holders = r.device().platform().remove_lock().holders();
+            seen.store(holders, Ordering::SeqCst);
+        }));
+    }
+    io_cancel_irp(&r, &rec);
+    assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
+    // At completion: the base reference, the IRP's (released right after), and the
+    // cancel routine's own.
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        base + 2,
+        "the cancel routine ran on with no remove-lock reference of its own"
+    );
+    assert_eq!(r.device().platform().remove_lock().holders(), base);
+}
+
 #[test]
 fn irp_cancelled_before_it_pends_completes_cancelled() {
     let r = reader();

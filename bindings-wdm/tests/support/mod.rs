@@ -58,6 +58,8 @@ pub struct Record {
     pub routine: AtomicBool,
     pub pending: AtomicBool,
     pub buffer: Mutex<Vec<u8>>,
+    /// Run inside `IoCompleteRequest`, after the completion is recorded.
+    pub on_complete: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Record {
@@ -166,6 +168,10 @@ impl Irp for FakeIrp {
         self.rec.information.store(io.information, Ordering::SeqCst);
         *self.rec.buffer.lock().unwrap() = self.buffer.unwrap_or_default();
         self.rec.completions.fetch_add(1, Ordering::SeqCst);
+        let hook = self.rec.on_complete.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
     }
 }
 
