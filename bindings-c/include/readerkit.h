@@ -1304,6 +1304,10 @@ rk_status rk_device_deinit(rk_device *dev);
  of output bytes written. `RK_STATUS_PENDING`: an IS_PRESENT / IS_ABSENT request
  waits; `tracking_complete` will be called once.
 
+ The input and output buffers must not overlap (a driver ported from a Windows
+ METHOD_BUFFERED handler, where they are one buffer, copies the input first):
+ overlapping buffers get `RK_STATUS_INVALID_PARAMETER` and nothing happens.
+
  # Safety
 
  `dev` is NULL or device storage; the buffers are valid for their lengths, and the

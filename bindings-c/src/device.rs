@@ -750,11 +750,25 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
     })
 }
 
+/// `true` if the byte ranges `[a, a + a_len)` and `[b, b + b_len)` share a byte
+/// (compared as addresses; empty ranges overlap nothing).
+fn overlap(a: *const u8, a_len: usize, b: *const u8, b_len: usize) -> bool {
+    if a_len == 0 || b_len == 0 {
+        return false;
+    }
+    let (a, b) = (a as usize, b as usize);
+    a < b.saturating_add(b_len) && b < a.saturating_add(a_len)
+}
+
 /// Handle one request: `code` is the IOCTL (`IOCTL_SMARTCARD_*` or a vendor code),
 /// `input`/`input_len` its input, `output`/`output_len` the output buffer (NULL only
 /// with length 0). Returns the status; `*bytes_written` (may be NULL) gets the number
 /// of output bytes written. `RK_STATUS_PENDING`: an IS_PRESENT / IS_ABSENT request
 /// waits; `tracking_complete` will be called once.
+///
+/// The input and output buffers must not overlap (a driver ported from a Windows
+/// METHOD_BUFFERED handler, where they are one buffer, copies the input first):
+/// overlapping buffers get `RK_STATUS_INVALID_PARAMETER` and nothing happens.
 ///
 /// # Safety
 ///
@@ -778,6 +792,11 @@ pub unsafe extern "C" fn rk_device_control(
             Ok(d) => d,
             Err(e) => return e,
         };
+        // A shared and an exclusive view of the same bytes would be undefined
+        // behaviour: refuse overlapping buffers before making either.
+        if overlap(input, input_len, output, output_len) {
+            return RK_STATUS_INVALID_PARAMETER;
+        }
         // SAFETY: valid for `input_len` bytes per the contract.
         let input = match unsafe { bytes(input, input_len) } {
             Ok(b) => b,

@@ -81,6 +81,11 @@ int main(void)
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 2, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_device_control(&dev, 0x12345678u, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_REQUEST);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n), RK_STATUS_NO_MEDIA);
+    /* input and output overlapping (one METHOD_BUFFERED-style buffer): refused */
+    memcpy(out, &power, 4);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, out, 4, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, out + 2, 4, out, 4, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, out, 4, out + 4, sizeof out - 4, &n), RK_STATUS_NO_MEDIA);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, NULL), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_IS_PRESENT, NULL, 0, NULL, 0, &n), RK_STATUS_NOT_SUPPORTED);
     CHECK_ST(rk_device_state(&dev, NULL), RK_STATUS_INVALID_PARAMETER);
