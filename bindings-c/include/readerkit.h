@@ -1022,9 +1022,10 @@ typedef struct {
    */
   uint16_t max_rounds;
   /*
-   Carry extended APDUs in ENVELOPE commands (default false: refuse them).
+   Non-zero: carry extended APDUs in ENVELOPE commands (default 0: refuse them).
+   A byte, not a C `bool`, so that any value C stores is valid.
    */
-  bool envelope;
+  uint8_t envelope;
   /*
    GET RESPONSE class: -1 = interindustry (default), -2 = from the command,
    0..=255 = this class byte.
@@ -1089,9 +1090,10 @@ typedef struct {
    */
   uint8_t nad;
   /*
-   Announce IFSD with an S(IFS request) first.
+   Non-zero: announce IFSD with an S(IFS request) first. A byte, not a C `bool`,
+   so that any value C stores is valid.
    */
-  bool send_ifs_request;
+  uint8_t send_ifs_request;
   /*
    Retransmissions before resynchronising.
    */

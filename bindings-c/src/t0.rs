@@ -52,8 +52,9 @@ pub struct rk_t0_config {
     pub max_null_bytes: u32,
     /// Most GET RESPONSE / 6C resends per exchange (default 300).
     pub max_rounds: u16,
-    /// Carry extended APDUs in ENVELOPE commands (default false: refuse them).
-    pub envelope: bool,
+    /// Non-zero: carry extended APDUs in ENVELOPE commands (default 0: refuse them).
+    /// A byte, not a C `bool`, so that any value C stores is valid.
+    pub envelope: u8,
     /// GET RESPONSE class: -1 = interindustry (default), -2 = from the command,
     /// 0..=255 = this class byte.
     pub get_response_class: i16,
@@ -85,7 +86,7 @@ fn config(c: &rk_t0_config) -> Result<Config, rk_status> {
     let mut config = Config::new(c.waiting_time_us);
     config.max_null_bytes = c.max_null_bytes;
     config.max_rounds = c.max_rounds;
-    config.extended = if c.envelope {
+    config.extended = if c.envelope != 0 {
         Extended::Envelope
     } else {
         Extended::NotSupported
@@ -120,7 +121,7 @@ pub unsafe extern "C" fn rk_t0_config_default(
                 waiting_time_us,
                 max_null_bytes: d.max_null_bytes,
                 max_rounds: d.max_rounds,
-                envelope: false,
+                envelope: 0,
                 get_response_class: -1,
             })
         };

@@ -64,8 +64,9 @@ pub struct rk_t1_config {
     pub edc: u8,
     /// NAD to send.
     pub nad: u8,
-    /// Announce IFSD with an S(IFS request) first.
-    pub send_ifs_request: bool,
+    /// Non-zero: announce IFSD with an S(IFS request) first. A byte, not a C `bool`,
+    /// so that any value C stores is valid.
+    pub send_ifs_request: u8,
     /// Retransmissions before resynchronising.
     pub max_retries: u8,
     /// Resynchronisations per APDU.
@@ -143,7 +144,7 @@ pub unsafe extern "C" fn rk_t1_config_default(
                 ifsd: c.ifsd,
                 edc,
                 nad: c.nad,
-                send_ifs_request: c.send_ifs_request,
+                send_ifs_request: u8::from(c.send_ifs_request),
                 max_retries: c.max_retries,
                 max_resynchs: c.max_resynchs,
                 max_card_requests: c.max_card_requests,
@@ -187,7 +188,7 @@ pub unsafe extern "C" fn rk_t1_init(
             ifsd: c.ifsd,
             edc,
             nad: c.nad,
-            send_ifs_request: c.send_ifs_request,
+            send_ifs_request: c.send_ifs_request != 0,
             max_retries: c.max_retries,
             max_resynchs: c.max_resynchs,
             max_card_requests: c.max_card_requests,
