@@ -448,10 +448,15 @@ pub unsafe extern "C" fn IFDHPowerICC(
             IFD_RESET => 1,
             _ => return IFD_NOT_SUPPORTED,
         };
+        // A power-up or reset with nowhere to put the ATR is refused before the card
+        // is touched.
+        if minor != 0 && (AtrLength.is_null() || Atr.is_null()) {
+            return IFD_COMMUNICATION_ERROR;
+        }
         let mut atr = [0u8; 33];
         let result = request(&reader, Ioctl::Power, &minor.to_le_bytes(), &mut atr);
         if AtrLength.is_null() {
-            return if minor == 0 && result.is_ok() {
+            return if result.is_ok() {
                 IFD_SUCCESS
             } else {
                 IFD_COMMUNICATION_ERROR

@@ -147,6 +147,16 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             IFDHPowerICC(lun, IFD_POWER_UP, null_mut(), null_mut()),
             IFD_COMMUNICATION_ERROR
         );
+        let mut len: DWORD = 33;
+        assert_eq!(
+            IFDHPowerICC(lun, IFD_POWER_UP, null_mut(), &mut len),
+            IFD_COMMUNICATION_ERROR
+        );
+        assert_eq!(
+            cap(lun, TAG_IFD_ATR, 33),
+            Ok(vec![]),
+            "a refused power-up leaves the card unpowered"
+        );
         let mut small = [0u8; 4];
         let mut len: DWORD = 4;
         assert_eq!(
