@@ -49,6 +49,14 @@ pub trait Platform {
     /// [`Device::control`](crate::device::Device::control) answered with
     /// [`Outcome::Pending`](crate::device::Outcome::Pending), never while a library
     /// lock is held.
+    ///
+    /// The call does not say which request it finishes: the library frees its
+    /// tracking slot when it decides the completion and calls this just after, so a
+    /// new tracking request from another thread can already be pending when this
+    /// runs. A binding that keeps the pending request (an IRP, a waiter) must
+    /// therefore hold it until this call, and answer a new tracking request that
+    /// arrives while it still holds one with [`Status::DeviceBusy`] itself, as
+    /// smclib does with its `NotificationIrp`.
     fn complete_tracking(&self, status: Status);
 
     /// Events were queued by [`Device::card_inserted`](crate::device::Device::card_inserted)
