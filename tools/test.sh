@@ -61,6 +61,9 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "API documentation (rustdoc -D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 step "no_std core for $embedded_target"
 if ! rustup target list --installed | grep -qx "$embedded_target"; then
   rustup target add "$embedded_target"
