@@ -17,13 +17,16 @@ cargo run -q --release -p readerkit-cli -- demo
 
 echo
 echo "=== 2. the stack under the real pcscd: libifd_readerkit.so on sim:t1"
-if ! command -v pcscd >/dev/null || ! command -v systemd-socket-activate >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing pcscd and systemd (for socket activation)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pcscd libpcsclite-dev systemd
-  fi
+missing=()
+command -v pcscd >/dev/null || missing+=(pcscd)
+command -v systemd-socket-activate >/dev/null || missing+=(systemd)
+dpkg -s libpcsclite-dev >/dev/null 2>&1 || missing+=(libpcsclite-dev)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing ${missing[*]} (pcscd, socket activation, the PC/SC client library)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-if [ "$(id -u)" != 0 ] || ! command -v pcscd >/dev/null || ! command -v systemd-socket-activate >/dev/null; then
+if [ "$(id -u)" != 0 ] || ! command -v pcscd >/dev/null || ! command -v systemd-socket-activate >/dev/null ||
+  ! dpkg -s libpcsclite-dev >/dev/null 2>&1; then
   echo "pcscd part skipped: it needs root and Debian's pcscd (part 1 above ran the same stack in process)"
   exit 0
 fi
