@@ -43,7 +43,9 @@ pub enum Mute {
     Always,
     /// The card answers this many commands (see "answers" in the module
     /// documentation), then sends nothing at all, not even T=1 R- or S-blocks, until
-    /// the next reset.
+    /// the next reset. The fault stays set: the answer count restarts at every reset,
+    /// so after a reset the card again answers this many commands before falling
+    /// silent (switch it off with [`Card::set_faults`](crate::Card::set_faults)).
     AfterAnswers(u32),
 }
 
