@@ -221,6 +221,27 @@ impl Pcscd {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Stop pcscd with SIGINT and check that it went cleanly: it exited by itself,
+    /// its log shows no error from the driver, and the driver was unloaded (so
+    /// IFDHCloseChannel ran).
+    pub fn stop_and_check_log(&mut self) {
+        assert!(self.stop(), "pcscd exits cleanly on SIGINT");
+        let log = self.log();
+        for bad in [
+            "readerkit: ERROR",
+            "IFDHandler functions missing",
+            "Open Port",
+            "Initial Check Failed",
+            "panic",
+        ] {
+            assert!(!log.contains(bad), "pcscd log has {bad:?}:\n{log}");
+        }
+        assert!(
+            log.contains("Unloading reader driver"),
+            "IFDHCloseChannel ran and the driver was unloaded"
+        );
+    }
 }
 
 impl Drop for Pcscd {
