@@ -306,42 +306,16 @@ fn optional_bytes(bytes: &[u8]) -> [Option<u8>; 3] {
     out
 }
 
-/// A PPS request: PPSS, PPS0, optional PPS1..PPS3, PCK.
+/// A PPS message, request or answer: PPSS, PPS0, optional PPS1..PPS3, PCK. Both
+/// [`Request`] and [`Response`] dereference to it for the field accessors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Request {
+pub struct Message {
     bytes: [u8; MAX_LEN],
     len: u8,
 }
 
-impl Request {
-    /// Build a request for protocol number `t` (low 4 bits used) and the optional
-    /// parameter bytes.
-    pub fn new(t: u8, pps1: Option<u8>, pps2: Option<u8>, pps3: Option<u8>) -> Request {
-        let mut bytes = [0u8; MAX_LEN];
-        let mut pps0 = t & 0x0F;
-        let mut len = 2;
-        for (value, bit) in [(pps1, PPS0_PPS1), (pps2, PPS0_PPS2), (pps3, PPS0_PPS3)] {
-            if let Some(v) = value {
-                pps0 |= bit;
-                if let Some(slot) = bytes.get_mut(len) {
-                    *slot = v;
-                }
-                len += 1;
-            }
-        }
-        bytes[0] = PPSS;
-        bytes[1] = pps0;
-        let pck = xor(bytes.get(..len).unwrap_or(&[]));
-        if let Some(slot) = bytes.get_mut(len) {
-            *slot = pck;
-        }
-        Request {
-            bytes,
-            len: (len + 1) as u8,
-        }
-    }
-
-    /// The bytes to send, PPSS to PCK.
+impl Message {
+    /// The bytes, PPSS to PCK.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes
             .get(..usize::from(self.len))
@@ -366,6 +340,46 @@ impl Request {
     /// PPS3, if present.
     pub fn pps3(&self) -> Option<u8> {
         optional_bytes(self.as_bytes())[2]
+    }
+}
+
+/// A PPS request built by the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Request(Message);
+
+impl core::ops::Deref for Request {
+    type Target = Message;
+    fn deref(&self) -> &Message {
+        &self.0
+    }
+}
+
+impl Request {
+    /// Build a request for protocol number `t` (low 4 bits used) and the optional
+    /// parameter bytes.
+    pub fn new(t: u8, pps1: Option<u8>, pps2: Option<u8>, pps3: Option<u8>) -> Request {
+        let mut bytes = [0u8; MAX_LEN];
+        let mut pps0 = t & 0x0F;
+        let mut len = 2;
+        for (value, bit) in [(pps1, PPS0_PPS1), (pps2, PPS0_PPS2), (pps3, PPS0_PPS3)] {
+            if let Some(v) = value {
+                pps0 |= bit;
+                if let Some(slot) = bytes.get_mut(len) {
+                    *slot = v;
+                }
+                len += 1;
+            }
+        }
+        bytes[0] = PPSS;
+        bytes[1] = pps0;
+        let pck = xor(bytes.get(..len).unwrap_or(&[]));
+        if let Some(slot) = bytes.get_mut(len) {
+            *slot = pck;
+        }
+        Request(Message {
+            bytes,
+            len: (len + 1) as u8,
+        })
     }
 
     /// Check the card's answer against this request (ISO/IEC 7816-3:2006 9.3): the
@@ -405,9 +419,13 @@ pub struct Accepted {
 /// A checked PPS answer from the card: PPSS = FF, PPS0 bit 8 clear, the length PPS0
 /// announces, a correct PCK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Response {
-    bytes: [u8; MAX_LEN],
-    len: u8,
+pub struct Response(Message);
+
+impl core::ops::Deref for Response {
+    type Target = Message;
+    fn deref(&self) -> &Message {
+        &self.0
+    }
 }
 
 impl Response {
@@ -439,37 +457,10 @@ impl Response {
             Some(dst) => dst.copy_from_slice(bytes),
             None => return Err(Error::TooLong),
         }
-        Ok(Response {
+        Ok(Response(Message {
             bytes: out,
             len: n as u8,
-        })
-    }
-
-    /// The answer's bytes, PPSS to PCK.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.bytes
-            .get(..usize::from(self.len))
-            .unwrap_or(&self.bytes)
-    }
-
-    /// The protocol number T of PPS0.
-    pub const fn protocol(&self) -> u8 {
-        self.bytes[1] & 0x0F
-    }
-
-    /// PPS1, if present.
-    pub fn pps1(&self) -> Option<u8> {
-        optional_bytes(self.as_bytes())[0]
-    }
-
-    /// PPS2, if present.
-    pub fn pps2(&self) -> Option<u8> {
-        optional_bytes(self.as_bytes())[1]
-    }
-
-    /// PPS3, if present.
-    pub fn pps3(&self) -> Option<u8> {
-        optional_bytes(self.as_bytes())[2]
+        }))
     }
 }
 
