@@ -12,9 +12,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Outcome, Status};
 
+use crate::part10;
 use crate::platform::StdPlatform;
+
+/// Card-tracking callback of a backend whose own thread watches the card and reports
+/// insertion and removal to the device: there is nothing to arm.
+pub(crate) fn tracking_by_watcher<D>(_: &mut D, _: Wait) -> Result<(), Status> {
+    Ok(())
+}
+
+/// Vendor callback answering PC/SC part 10 only, announcing `MAX_APDU_DATA` bytes as
+/// `dwMaxAPDUDataSize`; every other vendor code is not supported.
+pub(crate) fn part10_vendor<D, const MAX_APDU_DATA: u32>(
+    _: &mut D,
+    code: u32,
+    _input: &[u8],
+    output: &mut [u8],
+) -> Result<usize, Status> {
+    part10::answer(part10::function_of(code), output, MAX_APDU_DATA)
+        .unwrap_or(Err(Status::NotSupported))
+}
 
 /// What the binding needs of a device, whatever its driver type.
 pub trait Port: Send + Sync {

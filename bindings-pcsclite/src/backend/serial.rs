@@ -33,13 +33,13 @@
 //! serialization lock (ALPAR: unsolicited card insertion/removal frames; GPIO: the
 //! OFF pin, debounced) and reports card events to the core.
 
+use super::{part10_vendor, tracking_by_watcher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::line::LineReader;
-use readerkit::tracking::Wait;
 use readerkit::{Device, ReaderFunctions, Status};
 use readerkit_hal::alpar;
 use readerkit_hal::chip::{Chip, ClockDivider, Ncn8025, St8024, St8024L, Tda8024, Tda8035};
@@ -49,7 +49,6 @@ use readerkit_hal::{CardEvent, Class, Classes};
 
 use super::{Port, Worker};
 use crate::log::{ERROR, log};
-use crate::part10;
 use crate::platform::StdPlatform;
 
 /// `dwMaxAPDUDataSize` of a `serial:` reader: short APDUs (an ALPAR frame carries
@@ -355,20 +354,6 @@ pub type AlparReader = alpar::Reader<SerialUart, PreciseDelay>;
 /// A `serial:…:tda8029` device.
 pub type AlparDevice = Device<StdPlatform, AlparReader>;
 
-fn alpar_track(_: &mut AlparReader, _: Wait) -> Result<(), Status> {
-    Ok(())
-}
-
-fn alpar_vendor(
-    _: &mut AlparReader,
-    code: u32,
-    _input: &[u8],
-    output: &mut [u8],
-) -> Result<usize, Status> {
-    part10::answer(part10::function_of(code), output, MAX_APDU_DATA)
-        .unwrap_or(Err(Status::NotSupported))
-}
-
 fn open_alpar(
     path: &str,
     baud: u32,
@@ -398,8 +383,8 @@ fn open_alpar(
     let (uart, delay) = probe.release();
     let reader = AlparReader::new(uart, delay, class, ALPAR_TIMEOUT_MS, clock_khz);
     let functions = ReaderFunctions {
-        card_tracking: Some(alpar_track),
-        vendor_ioctl: Some(alpar_vendor),
+        card_tracking: Some(tracking_by_watcher),
+        vendor_ioctl: Some(part10_vendor::<_, MAX_APDU_DATA>),
         ..AlparReader::functions()
     };
     let device = Arc::new(Device::new(
@@ -449,7 +434,7 @@ fn open_gpio<C: Chip + Send + 'static>(
         ..iface.capabilities()
     };
     let functions = ReaderFunctions {
-        vendor_ioctl: Some(gpio_vendor::<C>),
+        vendor_ioctl: Some(part10_vendor::<_, MAX_APDU_DATA>),
         ..GpioReader::<C>::functions()
     };
     let device = Arc::new(Device::new(
@@ -468,16 +453,6 @@ fn open_gpio<C: Chip + Send + 'static>(
         )
     })?;
     Ok((device, worker))
-}
-
-fn gpio_vendor<C: Chip>(
-    _: &mut GpioReader<C>,
-    code: u32,
-    _input: &[u8],
-    output: &mut [u8],
-) -> Result<usize, Status> {
-    part10::answer(part10::function_of(code), output, MAX_APDU_DATA)
-        .unwrap_or(Err(Status::NotSupported))
 }
 
 /// The worker loop: poll for card events until asked to stop; a failing poll is

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::line::LineReader;
-use readerkit::tracking::Wait;
 use readerkit::{Device, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
@@ -34,11 +33,6 @@ fn profile(kind: &str) -> Result<Option<Profile>, Status> {
         "empty" => return Ok(None),
         _ => return Err(Status::NotSupported),
     }))
-}
-
-/// Card tracking: nothing to arm, card events come from the line owner.
-fn track(_: &mut SimReader, _: Wait) -> Result<(), Status> {
-    Ok(())
 }
 
 /// Vendor IOCTLs: PC/SC part 10 and the fault switch ([`part10::FN_SIM_FAULT`]).
@@ -78,7 +72,6 @@ pub fn open(kind: &str, index: u32) -> Result<Arc<SimDevice>, Status> {
         None => SimLine::empty(),
     };
     let functions = ReaderFunctions {
-        card_tracking: Some(track),
         vendor_ioctl: Some(vendor),
         ..SimReader::functions()
     };

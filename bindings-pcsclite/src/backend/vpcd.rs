@@ -7,6 +7,7 @@
 //! 2 reset, 4 get ATR (answered with the ATR); anything longer is a command APDU,
 //! answered with the response APDU.
 
+use super::{part10_vendor, tracking_by_watcher};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,11 +18,9 @@ use readerkit::caps::{IfdVersion, ReaderCapabilities, ReaderType, VendorAttribut
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
 use readerkit::timing::Timing;
-use readerkit::tracking::Wait;
 use readerkit::{Device, ReaderFunctions, Status};
 
 use super::Worker;
-use crate::part10;
 use crate::platform::StdPlatform;
 
 /// Largest vpcd message (the length field is 16 bits).
@@ -121,15 +120,6 @@ impl Vpcd {
             .copy_from_slice(&self.reply);
         Ok(n)
     }
-
-    fn track(&mut self, _: Wait) -> Result<(), Status> {
-        Ok(())
-    }
-
-    fn vendor(&mut self, code: u32, _input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
-        part10::answer(part10::function_of(code), output, MAX_APDU_DATA)
-            .unwrap_or(Err(Status::NotSupported))
-    }
 }
 
 /// Parse `PORT` or `HOST:PORT`.
@@ -163,8 +153,8 @@ pub fn open(spec: &str, index: u32) -> Result<(Arc<VpcdDevice>, Worker), Status>
         power: Some(Vpcd::power),
         set_protocol: Some(Vpcd::set_protocol),
         transmit: Some(Vpcd::transmit),
-        card_tracking: Some(Vpcd::track),
-        vendor_ioctl: Some(Vpcd::vendor),
+        card_tracking: Some(tracking_by_watcher),
+        vendor_ioctl: Some(part10_vendor::<_, MAX_APDU_DATA>),
         ..ReaderFunctions::NONE
     };
     let device = Arc::new(Device::new(
