@@ -4,11 +4,12 @@
 
 use readerkit::atr::Convention as AtrConvention;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
+use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit::timing::Timing;
-use readerkit::{CardState, Device, Outcome, Status, attr};
+use readerkit::{CardState, Device, Status, attr};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
@@ -34,37 +35,27 @@ fn device(card: Option<Card>) -> SimDevice {
 
 fn control(dev: &SimDevice, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
     let mut out = vec![0u8; out_len];
-    match dev.control(ioctl.code(), input, &mut out) {
-        Outcome::Complete {
-            status: Status::Success,
-            bytes_written,
-        } => {
-            out.truncate(bytes_written);
-            Ok(out)
-        }
-        Outcome::Complete { status, .. } => Err(status),
-        Outcome::Pending => panic!("unexpected pending"),
-    }
+    let written = dev.control(ioctl.code(), input, &mut out).into_result()?;
+    out.truncate(written);
+    Ok(out)
 }
 
 fn power_up(dev: &SimDevice) -> Result<Vec<u8>, Status> {
-    control(dev, Ioctl::Power, &1u32.to_le_bytes(), 33)
+    let mut atr = [0u8; 33];
+    let len = dev.power_card(PowerAction::ColdReset, &mut atr)?;
+    Ok(atr[..len].to_vec())
 }
 
 fn select(dev: &SimDevice, mask: u32) -> Result<u32, Status> {
-    control(dev, Ioctl::SetProtocol, &mask.to_le_bytes(), 4)
-        .map(|o| u32::from_le_bytes(o.try_into().unwrap()))
+    dev.select_protocol(ProtocolMask(mask)).map(Protocol::bit)
 }
 
 /// TRANSMIT with the selected protocol; returns the response APDU.
 fn apdu(dev: &SimDevice, protocol: u32, command: &[u8]) -> Result<Vec<u8>, Status> {
-    let mut input = Vec::new();
-    input.extend_from_slice(&protocol.to_le_bytes());
-    input.extend_from_slice(&8u32.to_le_bytes());
-    input.extend_from_slice(command);
-    let out = control(dev, Ioctl::Transmit, &input, 8 + 70_000)?;
-    assert_eq!(out[..4], protocol.to_le_bytes());
-    Ok(out[8..].to_vec())
+    let protocol = Protocol::from_bit(protocol).expect("one protocol");
+    let mut out = vec![0u8; 8 + 70_000];
+    let response = dev.transmit_apdu(protocol, command, &mut out)?;
+    Ok(response.to_vec())
 }
 
 fn echo_command(data: &[u8]) -> Vec<u8> {

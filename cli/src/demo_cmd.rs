@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::AtrBuffer;
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{self, PowerAction, Request, Transmit};
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
+use readerkit::protocol::ProtocolMask;
 use readerkit::timing::Timing;
 use readerkit::{Device, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
@@ -101,16 +102,10 @@ struct Session {
 }
 
 impl Session {
-    fn request(
-        &mut self,
-        what: &str,
-        ioctl: Ioctl,
-        input: &[u8],
-        out_len: usize,
-    ) -> Option<Vec<u8>> {
+    fn request(&mut self, what: &str, request: Request<'_>, out_len: usize) -> Option<Vec<u8>> {
         println!("> {what}");
         let mut out = vec![0u8; out_len];
-        match self.dev.control(ioctl.code(), input, &mut out) {
+        match self.dev.submit(request, &mut out) {
             Outcome::Complete {
                 status: Status::Success,
                 bytes_written,
@@ -132,8 +127,7 @@ impl Session {
     fn attribute(&mut self, what: &str, tag: u32) {
         if let Some(value) = self.request(
             &format!("GET_ATTRIBUTE {what}"),
-            Ioctl::GetAttribute,
-            &tag.to_le_bytes(),
+            Request::GetAttribute(tag),
             64,
         ) {
             let shown = match value.len() {
@@ -150,9 +144,6 @@ impl Session {
     }
 
     fn apdu(&mut self, what: &str, protocol: u32, command: &[u8], expect_sw: u16) {
-        let mut input = protocol.to_le_bytes().to_vec();
-        input.extend_from_slice(&8u32.to_le_bytes());
-        input.extend_from_slice(command);
         let shown = if command.len() > 24 {
             format!("{} ... ({} bytes)", hex(&command[..24]), command.len())
         } else {
@@ -160,12 +151,18 @@ impl Session {
         };
         match self.request(
             &format!("TRANSMIT {what}: {shown}"),
-            Ioctl::Transmit,
-            &input,
+            Request::Transmit(Transmit {
+                protocol,
+                apdu: command,
+            }),
             8 + 70_000,
         ) {
             Some(out) => {
-                let response = &out[8..];
+                let Ok(response) = ioctl::transmit_response(&out) else {
+                    println!("  ! malformed TRANSMIT answer");
+                    self.failures += 1;
+                    return;
+                };
                 let n = response.len();
                 let sw = u16::from_be_bytes([response[n - 2], response[n - 1]]);
                 let data = &response[..n - 2];
@@ -250,10 +247,10 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         },
     );
     let mut s = Session { dev, failures: 0 };
-    if let Some(state) = s.request("GET_STATE", Ioctl::GetState, &[], 4) {
+    if let Some(state) = s.request("GET_STATE", Request::GetState, 4) {
         println!("  < {state:02X?} (SCARD_ABSENT)");
     }
-    s.request("IS_PRESENT (wait for a card)", Ioctl::IsPresent, &[], 0);
+    s.request("IS_PRESENT (wait for a card)", Request::IsPresent, 0);
     println!("* a card is inserted; the insertion event goes through the event queue");
     s.dev
         .with_driver(|r| r.line_mut().0.insert(Card::new(card_profile)));
@@ -263,7 +260,11 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         "  tracking request completed: {:?}",
         s.dev.platform().take_completion()
     );
-    match s.request("POWER cold reset", Ioctl::Power, &1u32.to_le_bytes(), 33) {
+    match s.request(
+        "POWER cold reset",
+        Request::Power(PowerAction::ColdReset),
+        ioctl::ATR_BUFFER_LEN,
+    ) {
         Some(atr) => println!("  < ATR {}  (state {:?})", hex(&atr), s.dev.state()),
         None => return ExitCode::FAILURE,
     }
@@ -271,8 +272,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
     s.attribute("CURRENT_IFSC", attr::CURRENT_IFSC);
     let protocol = match s.request(
         "SET_PROTOCOL T=0 | T=1 (optimal parameters)",
-        Ioctl::SetProtocol,
-        &3u32.to_le_bytes(),
+        Request::SetProtocol(ProtocolMask(3)),
         4,
     ) {
         Some(p) => {
@@ -331,7 +331,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         &[0x00, 0x50, 0x00, 0x00],
         0x6D00,
     );
-    if let Some(perf) = s.request("GET_PERF_CNTR", Ioctl::GetPerfCounter, &[], 12) {
+    if let Some(perf) = s.request("GET_PERF_CNTR", Request::GetPerfCounter, 12) {
         let word = |i: usize| u32::from_le_bytes(perf[i..i + 4].try_into().unwrap_or([0; 4]));
         println!(
             "  < {} transmissions, {} bytes sent, {} bytes received",
@@ -340,7 +340,7 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
             word(8)
         );
     }
-    s.request("IS_ABSENT (wait for removal)", Ioctl::IsAbsent, &[], 0);
+    s.request("IS_ABSENT (wait for removal)", Request::IsAbsent, 0);
     println!("* the card is pulled out");
     s.dev.with_driver(|r| r.line_mut().0.remove());
     s.dev.card_removed();
@@ -349,13 +349,12 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
         "  tracking request completed: {:?}",
         s.dev.platform().take_completion()
     );
-    let mut input = protocol.to_le_bytes().to_vec();
-    input.extend_from_slice(&8u32.to_le_bytes());
-    input.extend_from_slice(&[0x00, 0x84, 0x00, 0x00, 0x08]);
     println!("> TRANSMIT GET CHALLENGE after removal");
-    let outcome = s
-        .dev
-        .control(Ioctl::Transmit.code(), &input, &mut [0u8; 64]);
+    let get_challenge = Request::Transmit(Transmit {
+        protocol,
+        apdu: &[0x00, 0x84, 0x00, 0x00, 0x08],
+    });
+    let outcome = s.dev.submit(get_challenge, &mut [0u8; 64]);
     println!("  < {:?}", outcome.status());
     if outcome.status() != Some(Status::NoMedia) {
         s.failures += 1;

@@ -8,8 +8,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use readerkit::attr;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
-use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::ioctl::{Ioctl, PowerAction, Request, Transmit};
 use readerkit::platform::SpinPlatform;
+use readerkit::protocol::ProtocolMask;
 use readerkit::timing::Timing;
 use readerkit::{Device, Outcome, ReaderFunctions, Status};
 
@@ -49,15 +50,10 @@ fn device() -> Device<SpinPlatform, ()> {
         },
     );
     dev.card_inserted();
-    let mut out = [0u8; 33];
-    let up = dev.control(Ioctl::Power.code(), &1u32.to_le_bytes(), &mut out);
-    assert_eq!(up.status(), Some(Status::Success));
-    let sel = dev.control(
-        Ioctl::SetProtocol.code(),
-        &2u32.to_le_bytes(),
-        &mut out[..4],
-    );
-    assert_eq!(sel.status(), Some(Status::Success));
+    let mut atr = [0u8; 33];
+    dev.power_card(PowerAction::ColdReset, &mut atr)
+        .expect("power up");
+    dev.select_protocol(ProtocolMask(2)).expect("T=1");
     dev
 }
 
@@ -77,10 +73,12 @@ fn dispatch(c: &mut Criterion) {
             ));
         })
     });
+    let get_challenge = Request::Transmit(Transmit {
+        protocol: 2,
+        apdu: &[0x00, 0x84, 0x00, 0x00, 0x08],
+    });
     let mut input = [0u8; 13];
-    input[..4].copy_from_slice(&2u32.to_le_bytes());
-    input[4..8].copy_from_slice(&8u32.to_le_bytes());
-    input[8..].copy_from_slice(&[0x00, 0x84, 0x00, 0x00, 0x08]);
+    get_challenge.emit(&mut input).expect("13 bytes");
     c.bench_function("transmit_in_memory", |b| {
         b.iter(|| {
             let outcome = dev.control(Ioctl::Transmit.code(), black_box(&input), &mut out);

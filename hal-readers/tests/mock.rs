@@ -297,7 +297,8 @@ fn frame(ok: bool, command: u8, payload: &[u8]) -> Vec<u8> {
 fn alpar_power_up_with_a_card_event_in_between_then_apdu_and_errors() {
     use readerkit::caps::{ReaderCapabilities, VendorAttributes};
     use readerkit::platform::SpinPlatform;
-    use readerkit::{CardState, Device, Ioctl, Outcome};
+    use readerkit::protocol::Protocol;
+    use readerkit::{CardState, Device, Ioctl};
 
     let atr = [0x3B, 0x02, 0x14, 0x50];
     let apdu = [0x00, 0x84, 0x00, 0x00, 0x02];
@@ -342,17 +343,9 @@ fn alpar_power_up_with_a_card_event_in_between_then_apdu_and_errors() {
     dev.card_inserted();
     let control = |code: Ioctl, input: &[u8], len: usize| {
         let mut out = vec![0u8; len];
-        match dev.control(code.code(), input, &mut out) {
-            Outcome::Complete {
-                status: Status::Success,
-                bytes_written,
-            } => {
-                out.truncate(bytes_written);
-                Ok(out)
-            }
-            Outcome::Complete { status, .. } => Err(status),
-            Outcome::Pending => panic!("pending"),
-        }
+        let written = dev.control(code.code(), input, &mut out).into_result()?;
+        out.truncate(written);
+        Ok::<_, Status>(out)
     };
     assert_eq!(control(Ioctl::Power, &1u32.to_le_bytes(), 33).unwrap(), atr);
     // The insertion frame that came in between is kept for poll().
@@ -361,13 +354,15 @@ fn alpar_power_up_with_a_card_event_in_between_then_apdu_and_errors() {
         control(Ioctl::SetProtocol, &1u32.to_le_bytes(), 4).unwrap(),
         1u32.to_le_bytes()
     );
-    let mut input = Vec::new();
-    input.extend_from_slice(&1u32.to_le_bytes());
-    input.extend_from_slice(&8u32.to_le_bytes());
-    input.extend_from_slice(&apdu);
-    let out = control(Ioctl::Transmit, &input, 64).unwrap();
-    assert_eq!(out[8..], [0x12, 0x34, 0x90, 0x00]);
-    assert_eq!(control(Ioctl::Transmit, &input, 64), Err(Status::NoMedia));
+    let mut out = [0u8; 64];
+    assert_eq!(
+        dev.transmit_apdu(Protocol::T0, &apdu, &mut out),
+        Ok(&[0x12, 0x34, 0x90, 0x00][..])
+    );
+    assert_eq!(
+        dev.transmit_apdu(Protocol::T0, &apdu, &mut out),
+        Err(Status::NoMedia)
+    );
     assert_eq!(
         control(Ioctl::Power, &0u32.to_le_bytes(), 0),
         Err(Status::IoTimeout)

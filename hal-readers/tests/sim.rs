@@ -17,10 +17,11 @@ use std::rc::Rc;
 use embedded_hal::digital::{ErrorType as PinErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind, ErrorType};
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
-use readerkit::{CardState, Device, Outcome, Status};
+use readerkit::protocol::{Protocol, ProtocolMask};
+use readerkit::{CardState, Device, Status};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute, Trigger};
 use readerkit_card_sim::{Card, Config as CardConfig, Profile};
@@ -272,35 +273,26 @@ fn poll(dev: &Dev) -> Option<CardEvent> {
 
 fn control(dev: &Dev, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
     let mut out = vec![0u8; out_len];
-    match dev.control(ioctl.code(), input, &mut out) {
-        Outcome::Complete {
-            status: Status::Success,
-            bytes_written,
-        } => {
-            out.truncate(bytes_written);
-            Ok(out)
-        }
-        Outcome::Complete { status, .. } => Err(status),
-        Outcome::Pending => panic!("unexpected pending"),
-    }
+    let written = dev.control(ioctl.code(), input, &mut out).into_result()?;
+    out.truncate(written);
+    Ok(out)
 }
 
 fn power_up(dev: &Dev) -> Result<Vec<u8>, Status> {
-    control(dev, Ioctl::Power, &1u32.to_le_bytes(), 33)
+    let mut atr = [0u8; 33];
+    let len = dev.power_card(PowerAction::ColdReset, &mut atr)?;
+    Ok(atr[..len].to_vec())
 }
 
 fn select(dev: &Dev, mask: u32) -> Result<u32, Status> {
-    control(dev, Ioctl::SetProtocol, &mask.to_le_bytes(), 4)
-        .map(|o| u32::from_le_bytes(o.try_into().unwrap()))
+    dev.select_protocol(ProtocolMask(mask)).map(Protocol::bit)
 }
 
 fn apdu(dev: &Dev, protocol: u32, command: &[u8]) -> Result<Vec<u8>, Status> {
-    let mut input = Vec::new();
-    input.extend_from_slice(&protocol.to_le_bytes());
-    input.extend_from_slice(&8u32.to_le_bytes());
-    input.extend_from_slice(command);
-    let out = control(dev, Ioctl::Transmit, &input, 8 + 70_000)?;
-    Ok(out[8..].to_vec())
+    let protocol = Protocol::from_bit(protocol).expect("one protocol");
+    let mut out = vec![0u8; 8 + 70_000];
+    let response = dev.transmit_apdu(protocol, command, &mut out)?;
+    Ok(response.to_vec())
 }
 
 fn echo_command(data: &[u8]) -> Vec<u8> {

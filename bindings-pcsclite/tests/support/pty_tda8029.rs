@@ -27,11 +27,12 @@ use std::thread::JoinHandle;
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+use readerkit::Device;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::PowerAction;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
-use readerkit::{Device, Outcome, Status};
+use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_hal::alpar::{self, Decoder, cmd};
 
@@ -136,21 +137,6 @@ fn error_frame(command: u8, code: u8) -> Vec<u8> {
     f
 }
 
-fn control(dev: &CardDevice, ioctl: Ioctl, input: &[u8], room: usize) -> Result<Vec<u8>, Status> {
-    let mut out = vec![0u8; room];
-    match dev.control(ioctl.code(), input, &mut out) {
-        Outcome::Complete {
-            status: Status::Success,
-            bytes_written,
-        } => {
-            out.truncate(bytes_written);
-            Ok(out)
-        }
-        Outcome::Complete { status, .. } => Err(status),
-        Outcome::Pending => Err(Status::Unsuccessful),
-    }
-}
-
 /// ALPAR error codes used by the fake: card absent, card not powered (mute),
 /// unknown command.
 const E_ABSENT: u8 = 0xC0;
@@ -170,19 +156,20 @@ impl Chip {
                     return error_frame(command, E_ABSENT);
                 };
                 self.protocol = 0;
-                let Ok(atr) = control(dev, Ioctl::Power, &1u32.to_le_bytes(), 33) else {
+                let mut atr = [0u8; 33];
+                let Ok(atr_len) = dev.power_card(PowerAction::ColdReset, &mut atr) else {
                     return error_frame(command, E_MUTE);
                 };
                 // Option byte 00: the chip applies the ATR's parameters (PPS).
-                match control(dev, Ioctl::SetProtocol, &3u32.to_le_bytes(), 4) {
-                    Ok(p) => self.protocol = u32::from_le_bytes(p.try_into().unwrap()),
+                match dev.select_protocol(ProtocolMask(3)) {
+                    Ok(p) => self.protocol = p.bit(),
                     Err(_) => return error_frame(command, E_MUTE),
                 }
-                frame(command, &atr)
+                frame(command, &atr[..atr_len])
             }
             cmd::POWER_OFF => {
                 if let Some(dev) = &self.card {
-                    let _ = control(dev, Ioctl::Power, &0u32.to_le_bytes(), 0);
+                    let _ = dev.power_card(PowerAction::PowerDown, &mut [0u8; 33]);
                 }
                 self.protocol = 0;
                 frame(command, &[])
@@ -194,11 +181,12 @@ impl Chip {
                 if self.protocol == 0 {
                     return error_frame(command, E_MUTE);
                 }
-                let mut input = self.protocol.to_le_bytes().to_vec();
-                input.extend_from_slice(&8u32.to_le_bytes());
-                input.extend_from_slice(payload);
-                match control(dev, Ioctl::Transmit, &input, 8 + alpar::MAX_PAYLOAD) {
-                    Ok(out) => frame(command, &out[8..]),
+                let Some(protocol) = Protocol::from_bit(self.protocol) else {
+                    return error_frame(command, E_MUTE);
+                };
+                let mut out = vec![0u8; 8 + alpar::MAX_PAYLOAD];
+                match dev.transmit_apdu(protocol, payload, &mut out) {
+                    Ok(response) => frame(command, response),
                     Err(_) => error_frame(command, E_MUTE),
                 }
             }

@@ -20,6 +20,7 @@
 mod attributes;
 mod callbacks;
 mod card;
+mod client;
 mod perf;
 
 pub use callbacks::{
@@ -74,6 +75,33 @@ impl Outcome {
                 bytes_written: 0,
             },
         }
+    }
+
+    fn refused(status: Status) -> Outcome {
+        Outcome::Complete {
+            status,
+            bytes_written: 0,
+        }
+    }
+
+    /// The answer of a completed request: `Some(Ok(bytes written))` or
+    /// `Some(Err(status))`; `None` while it is pending.
+    pub fn completion(self) -> Option<Result<usize, Status>> {
+        match self {
+            Outcome::Complete {
+                status: Status::Success,
+                bytes_written,
+            } => Some(Ok(bytes_written)),
+            Outcome::Complete { status, .. } => Some(Err(status)),
+            Outcome::Pending => None,
+        }
+    }
+
+    /// The answer of a request that does not wait (every request but IS_PRESENT and
+    /// IS_ABSENT): `Ok(bytes written)` or the failure status. A pending outcome gives
+    /// [`Status::Unsuccessful`]; use [`Outcome::completion`] where a request may pend.
+    pub fn into_result(self) -> Result<usize, Status> {
+        self.completion().unwrap_or(Err(Status::Unsuccessful))
     }
 
     /// The status of a completed request; `None` if pending.
@@ -263,16 +291,25 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Handle one request: `code` is the IOCTL, `input` its input bytes, `output`
     /// the caller's output buffer. See the module documentation.
     pub fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        match Request::parse(code, input, output.len()) {
+            Ok(request) => self.execute(request, output),
+            Err(status) => Outcome::refused(status),
+        }
+    }
+
+    /// Handle one request built in code (the client side of [`Device::control`],
+    /// with no input buffer to build): it is checked with [`Request::check`] and
+    /// then answered exactly as `control` answers the same request sent as bytes.
+    pub fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
+        match request.check(output.len()) {
+            Ok(()) => self.execute(request, output),
+            Err(status) => Outcome::refused(status),
+        }
+    }
+
+    /// Answer a checked request.
+    fn execute(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
         self.process_events();
-        let request = match Request::parse(code, input, output.len()) {
-            Ok(request) => request,
-            Err(status) => {
-                return Outcome::Complete {
-                    status,
-                    bytes_written: 0,
-                };
-            }
-        };
         let result = match request {
             Request::GetState => {
                 let state = self.card.lock(|c| c.state);

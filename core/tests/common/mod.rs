@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
-use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::ioctl::{Ioctl, PowerAction, Request, Transmit};
 use readerkit::platform::Platform;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
@@ -195,10 +195,9 @@ pub fn u32_input(v: u32) -> [u8; 4] {
 
 /// TRANSMIT input: SCARD_IO_REQUEST {protocol, 8} + apdu.
 pub fn transmit_input(protocol: u32, apdu: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&protocol.to_le_bytes());
-    v.extend_from_slice(&8u32.to_le_bytes());
-    v.extend_from_slice(apdu);
+    let request = Request::Transmit(Transmit { protocol, apdu });
+    let mut v = vec![0u8; request.input_len()];
+    request.emit(&mut v).expect("sized by input_len");
     v
 }
 
