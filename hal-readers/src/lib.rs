@@ -14,7 +14,7 @@
 //!   `readerkit::line::LineReader<Interface<..>>` supplies the power, SET_PROTOCOL
 //!   and TRANSMIT callbacks (PPS, T=0, T=1 from the core's engines). Card presence
 //!   and faults come out of [`interface::Interface::poll`] as [`CardEvent`]s, which
-//!   [`CardEvent::report`] hands to a [`readerkit::Device`].
+//!   [`readerkit::Device::report`] takes.
 //! * [`alpar`]: the NXP TDA8029, a complete reader behind a serial protocol (ALPAR):
 //!   frame codec with its LRC, the command set, and [`alpar::Reader`], which
 //!   implements the core's callbacks directly.
@@ -50,9 +50,6 @@ pub mod chip;
 pub mod interface;
 #[cfg(feature = "linux")]
 pub mod linux;
-
-use readerkit::Device;
-use readerkit::platform::Platform;
 
 pub use chip::{Class, Classes};
 pub use interface::Interface;
@@ -94,26 +91,6 @@ impl<T: UartConfig + ?Sized> UartConfig for &mut T {
     }
 }
 
-/// A change of the card slot seen by a driver, to hand to the core.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CardEvent {
-    /// A card was inserted (presence stable for the debounce time).
-    Inserted,
-    /// The card was taken out (during a session: the chip deactivated it).
-    Removed,
-    /// The chip deactivated the card on a fault (over-current on VCC, supply drop,
-    /// overheating); the card is still in the slot.
-    Fault,
-}
-
-impl CardEvent {
-    /// Report the event to `device`: [`Device::card_inserted`],
-    /// [`Device::card_removed`] or [`Device::card_fault`]. Never blocks.
-    pub fn report<P: Platform, D, const N: usize>(self, device: &Device<P, D, N>) {
-        match self {
-            CardEvent::Inserted => device.card_inserted(),
-            CardEvent::Removed => device.card_removed(),
-            CardEvent::Fault => device.card_fault(),
-        }
-    }
-}
+/// A change of the card slot seen by a driver: the core's own event, handed to the
+/// device with [`readerkit::Device::report`] (never blocks).
+pub use readerkit::event::CardEvent;

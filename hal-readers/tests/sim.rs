@@ -265,7 +265,7 @@ fn rig(card: Option<Card>) -> (Dev, Shared) {
 fn poll(dev: &Dev) -> Option<CardEvent> {
     let event = dev.with_driver(|r| r.line_mut().poll()).unwrap();
     if let Some(e) = event {
-        e.report(dev);
+        dev.report(e);
         dev.process_events();
     }
     event

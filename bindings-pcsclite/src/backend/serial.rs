@@ -404,7 +404,7 @@ fn open_alpar(
     }
     let dev = device.clone();
     let worker = super::spawn("readerkit-alpar", move |stop| {
-        watch(&stop, || dev.with_driver(|r| r.poll()), |e| e.report(&*dev))
+        watch(&stop, || dev.with_driver(|r| r.poll()), |e| dev.report(e))
     })?;
     Ok((device, worker))
 }
@@ -449,7 +449,7 @@ fn open_gpio<C: Chip + Send + 'static>(
         watch(
             &stop,
             || dev.with_driver(|r| r.line_mut().poll()),
-            |e| e.report(&*dev),
+            |e| dev.report(e),
         )
     })?;
     Ok((device, worker))

@@ -219,7 +219,10 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         self.report(CardEvent::Fault);
     }
 
-    fn report(&self, event: CardEvent) {
+    /// Report a card event seen by the driver ([`Device::card_inserted`],
+    /// [`Device::card_removed`] or [`Device::card_fault`] by value). Never blocks;
+    /// safe in interrupt context.
+    pub fn report(&self, event: CardEvent) {
         self.events.push(event);
         self.platform.events_pending();
     }

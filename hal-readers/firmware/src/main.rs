@@ -195,7 +195,7 @@ fn main() -> ! {
     let mut out = [0u8; 300];
     loop {
         if let Ok(Some(event)) = dev.with_driver(|r| r.line_mut().poll()) {
-            event.report(dev);
+            dev.report(event);
         }
         let _ = dev.control(Ioctl::Power.code(), &1u32.to_le_bytes(), &mut out);
         let _ = dev.control(Ioctl::SetProtocol.code(), &3u32.to_le_bytes(), &mut out);
