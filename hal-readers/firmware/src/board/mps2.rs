@@ -1,0 +1,618 @@
+//! The QEMU board: `qemu-system-arm -M mps2-an386` (Cortex-M4), with the simulated
+//! card behind a simulated TDA8035.
+//!
+//! * Memory: code at 0 (ZBT SSRAM1), RAM at `0x2000_0000` (`mps2.x`).
+//! * Console: the CMSDK APB UART0 at `0x4000_4000` prints the session.
+//! * The card line: the chip's pins and the UART on the card's I/O line are the
+//!   simulated hardware of this module ([`readerkit_card_sim::Card`] behind a
+//!   TDA8035 model: CMDVCC low powers the card, RSTIN rising resets it and its ATR
+//!   comes out of the UART, every character sent is echoed as on the shared I/O
+//!   line). The driver reaches it the way it reaches registers: each pin or UART
+//!   access is an `svc`, and the hardware runs in the SVCall handler.
+//! * Two stacks: the firmware (`Device`, `LineReader`, the engines, the chip driver
+//!   and this session) runs in thread mode on the process stack (PSP); the simulated
+//!   hardware runs in handler mode on the main stack (MSP). Both are painted, so
+//!   their high-water marks are the driver's own depth and the simulation's.
+//! * The verdict leaves through semihosting (SYS_EXIT_EXTENDED): 0 when every
+//!   request was answered as it must be.
+//!
+//! Instruction counts: the functions `fw_mark_request` / `fw_mark_done` bracket
+//! each request, and the simulated hardware runs from the entry of `svcall` to the
+//! instruction after an `svc`, so an instruction trace (`-d exec -singlestep`) can
+//! be split per request into the firmware's instructions and the simulation's.
+
+use core::fmt::Write as _;
+use core::mem::MaybeUninit;
+use core::ptr::{read_volatile, write_volatile};
+
+use embedded_hal::delay::DelayNs;
+use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
+use embedded_hal_nb::serial::{self, ErrorKind};
+use readerkit::Outcome;
+use readerkit_card_sim::{Card, Config as CardConfig, Profile};
+use readerkit_hal::interface::NoPin;
+use readerkit_hal::{ConfigError, Parity, UartConfig};
+
+use crate::Dev;
+use crate::rt::StaticCell;
+use crate::session::{Probe, Step, Verdict};
+
+/// The TDA8035's crystal, in kHz.
+pub const XTAL_KHZ: u32 = 3_580;
+
+/// The simulated hardware's entry.
+pub const SVCALL: Option<unsafe extern "C" fn()> = Some(svcall);
+
+/// Every request type on a card offering T=0 and T=1: each protocol negotiated by
+/// PPS after a cold reset, then SELECT and a short and an extended ECHO.
+pub const SCRIPT: &[Step] = &[
+    Step::Poll,
+    Step::ColdReset,
+    Step::SetProtocol(2),
+    Step::SelectMf,
+    Step::Echo(255),
+    Step::Echo(1024),
+    Step::ColdReset,
+    Step::SetProtocol(1),
+    Step::SelectMf,
+    Step::Echo(255),
+    Step::Echo(1024),
+    Step::PowerDown,
+];
+
+/// Capacity of the simulated card's buffers (an extended ECHO of 1024 bytes).
+const CARD_CAPACITY: usize = 1536;
+/// The host's buffers: the largest request (an ECHO of 1024 bytes with extended
+/// lengths after the 8-byte SCARD_IO_REQUEST) and answer.
+const HOST_BUFFER_LEN: usize = 8 + 4 + 3 + 1024 + 2;
+
+// ---------------------------------------------------------------- console, exit
+
+const UART0: usize = 0x4000_4000;
+
+/// CMSDK APB UART0, transmit only.
+struct Console;
+
+impl Console {
+    fn init() {
+        // SAFETY: BAUDDIV and CTRL (TX enable) of the CMSDK UART.
+        unsafe {
+            write_volatile((UART0 + 0x10) as *mut u32, 16);
+            write_volatile((UART0 + 0x08) as *mut u32, 1);
+        }
+    }
+}
+
+impl core::fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            // SAFETY: STATE (bit 0: TX buffer full) and DATA of the CMSDK UART.
+            unsafe {
+                while read_volatile((UART0 + 0x04) as *const u32) & 1 != 0 {}
+                write_volatile(UART0 as *mut u32, u32::from(b));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Leave QEMU with `code` as its exit status (semihosting SYS_EXIT_EXTENDED,
+/// reason ADP_Stopped_ApplicationExit).
+fn exit(code: u32) -> ! {
+    let block = [0x2_0026u32, code];
+    loop {
+        // SAFETY: the semihosting call reads the two words of `block`.
+        unsafe {
+            core::arch::asm!("bkpt #0xAB", in("r0") 0x20, in("r1") block.as_ptr(), options(nostack));
+        }
+    }
+}
+
+/// A fault: say so and fail.
+pub fn fault() -> ! {
+    let _ = writeln!(Console, "firmware: fault");
+    exit(2)
+}
+
+/// A panic: say where and fail.
+pub fn panicked(info: &core::panic::PanicInfo) -> ! {
+    let _ = writeln!(Console, "firmware: {info}");
+    exit(3)
+}
+
+// ---------------------------------------------------------------- markers
+
+static MARK: MaybeUninit<u32> = MaybeUninit::uninit();
+
+/// Functions the instruction trace recognises by address (distinct bodies, so
+/// that none is merged with another).
+macro_rules! marker {
+    ($name:ident, $value:expr) => {
+        #[inline(never)]
+        #[unsafe(no_mangle)]
+        extern "C" fn $name() {
+            // SAFETY: a word of RAM only the markers write.
+            unsafe { write_volatile(MARK.as_ptr().cast_mut(), $value) };
+        }
+    };
+}
+marker!(fw_mark_request, 1);
+marker!(fw_mark_done, 2);
+
+// ---------------------------------------------------------------- stacks
+
+unsafe extern "C" {
+    static mut _driver_stack_start: u32;
+    static mut _driver_stack_end: u32;
+    static mut _sim_stack_start: u32;
+    static mut _sim_stack_end: u32;
+}
+
+const PAINT: u32 = 0xA5C3_5A3C;
+
+fn current_sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads SP.
+    unsafe {
+        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
+    sp
+}
+
+/// Words left unpainted below the stack pointer: the painting function's own frame
+/// (which the compiler may push after the stack pointer is read).
+const PAINT_MARGIN: usize = 64;
+
+/// Paint the stack in use from `bottom` up to `top` (exclusive), or up to
+/// [`PAINT_MARGIN`] bytes below this function's stack pointer if `top` is above
+/// that.
+#[inline(never)]
+fn paint(bottom: *mut u32, top: *mut u32) {
+    paint_idle(
+        bottom,
+        (current_sp() - PAINT_MARGIN).min(top as usize) as *mut u32,
+    );
+}
+
+/// Paint an idle stack (the main stack, seen from thread mode) from `bottom` up to
+/// `limit` (exclusive).
+#[inline(never)]
+fn paint_idle(bottom: *mut u32, limit: *mut u32) {
+    let mut p = bottom;
+    while p < limit {
+        // SAFETY: [bottom, limit) is stack memory below every live frame (or the
+        // idle main stack); nothing else runs meanwhile.
+        unsafe {
+            write_volatile(p, PAINT);
+            p = p.add(1);
+        }
+    }
+}
+
+/// The lowest address written since painting, scanning up from `bottom`.
+fn lowest_used(bottom: *mut u32, top: *mut u32) -> usize {
+    let mut p = bottom;
+    // SAFETY: reads inside the stack region.
+    while p < top && unsafe { read_volatile(p) } == PAINT {
+        p = unsafe { p.add(1) };
+    }
+    p as usize
+}
+
+fn driver_stack() -> (*mut u32, *mut u32) {
+    (&raw mut _driver_stack_start, &raw mut _driver_stack_end)
+}
+
+fn sim_stack() -> (*mut u32, *mut u32) {
+    (&raw mut _sim_stack_start, &raw mut _sim_stack_end)
+}
+
+// ---------------------------------------------------------------- start
+
+/// Entry from the reset handler (on the main stack): console, the simulated card,
+/// both stacks painted, then the firmware on the process stack.
+pub fn start() -> ! {
+    Console::init();
+    // SAFETY: nothing else touches the hardware model before the first `svc`.
+    unsafe {
+        (*HARDWARE.get()).write(Hardware {
+            card: Card::create(CardConfig::new(Profile::t0_t1())),
+            powered: false,
+            rst: false,
+            echo: None,
+        });
+    }
+    let (bottom, top) = driver_stack();
+    paint(bottom, top);
+    unsafe extern "C" {
+        /// Switch thread mode to the process stack at `psp`, reset the main stack
+        /// to `msp` (for handlers) and jump to `entry`.
+        fn run_on_psp(psp: *mut u32, msp: *mut u32, entry: extern "C" fn() -> !) -> !;
+    }
+    // SAFETY: both are the top of their (8-byte aligned) stack regions; the
+    // frames on the main stack are abandoned.
+    unsafe { run_on_psp(top, sim_stack().1, thread_entry) }
+}
+
+core::arch::global_asm!(
+    ".section .text.run_on_psp,\"ax\",%progbits",
+    ".global run_on_psp",
+    ".type run_on_psp,%function",
+    ".thumb_func",
+    "run_on_psp:",
+    "  msr psp, r0",
+    "  mrs r3, control",
+    "  orr r3, r3, #2",
+    "  msr control, r3",
+    "  isb",
+    "  msr msp, r1",
+    "  bx r2",
+);
+
+extern "C" fn thread_entry() -> ! {
+    // The main stack is idle from here on: paint it for the simulation's mark.
+    let (bottom, top) = sim_stack();
+    paint_idle(bottom, top);
+    crate::run()
+}
+
+// ---------------------------------------------------------------- probe
+
+static INPUT: StaticCell<[u8; HOST_BUFFER_LEN]> = StaticCell::new([0; HOST_BUFFER_LEN]);
+static OUTPUT: StaticCell<[u8; HOST_BUFFER_LEN]> = StaticCell::new([0; HOST_BUFFER_LEN]);
+
+/// The host's request and answer buffers.
+pub fn host_buffers() -> (&'static mut [u8], &'static mut [u8]) {
+    // SAFETY: called once, from `run`; nothing else touches the buffers.
+    unsafe { (&mut *INPUT.get(), &mut *OUTPUT.get()) }
+}
+
+/// Stack marks per request, printed with the session.
+pub struct StackProbe {
+    /// Deepest driver stack of any request, in bytes below the caller of
+    /// `Device::control`.
+    driver: usize,
+    /// Deepest use of the whole process stack (start-up included), in bytes.
+    thread: usize,
+    /// Deepest use of the simulation's stack, in bytes.
+    sim: usize,
+    /// This request's marks.
+    last: (usize, usize),
+}
+
+/// The probe of this board; the thread stack's start-up use is taken now.
+pub fn probe() -> StackProbe {
+    let (bottom, top) = driver_stack();
+    let thread = top as usize - lowest_used(bottom, top);
+    let _ = writeln!(
+        Console,
+        "firmware: readerkit on mps2-an386 (Cortex-M4), simulated card behind a simulated TDA8035"
+    );
+    StackProbe {
+        driver: 0,
+        thread,
+        sim: 0,
+        last: (0, 0),
+    }
+}
+
+impl Probe for StackProbe {
+    #[inline(never)]
+    fn request(
+        &mut self,
+        _index: usize,
+        _step: Step,
+        request: &mut dyn FnMut() -> Outcome,
+    ) -> Outcome {
+        let (bottom, top) = driver_stack();
+        let (sim_bottom, sim_top) = sim_stack();
+        let base = current_sp();
+        paint(bottom, top);
+        paint_idle(sim_bottom, sim_top);
+        let outcome = measured(request);
+        let lowest = lowest_used(bottom, top);
+        let sim = sim_top as usize - lowest_used(sim_bottom, sim_top);
+        self.last = (base.saturating_sub(lowest), sim);
+        self.driver = self.driver.max(self.last.0);
+        self.thread = self.thread.max(top as usize - lowest);
+        self.sim = self.sim.max(sim);
+        outcome
+    }
+
+    fn answered(&mut self, index: usize, step: Step, ok: bool, answer: &[u8]) {
+        let mut out = Console;
+        let _ = write!(out, "request {index}: {}", step.name());
+        if let Step::Echo(n) = step {
+            let _ = write!(out, " {n} bytes");
+        }
+        let verdict = if ok { "ok" } else { "WRONG" };
+        let _ = write!(
+            out,
+            ": {verdict}, answer {} B, driver stack {} B, simulation stack {} B",
+            answer.len(),
+            self.last.0,
+            self.last.1
+        );
+        if step == Step::ColdReset {
+            let _ = write!(out, ", ATR");
+            for b in answer {
+                let _ = write!(out, " {b:02X}");
+            }
+        }
+        let _ = writeln!(out);
+    }
+}
+
+/// Run one request between the trace markers. Never inlined: the stack pointer
+/// of [`StackProbe::request`], read before this call, is the base of the
+/// request's measured depth, and everything below it is the driver's.
+#[inline(never)]
+fn measured(request: &mut dyn FnMut() -> Outcome) -> Outcome {
+    fw_mark_request();
+    let outcome = request();
+    fw_mark_done();
+    outcome
+}
+
+/// Print the marks and leave QEMU with the verdict.
+pub fn finish(_dev: &Dev, verdict: Verdict, probe: StackProbe) -> ! {
+    let mut out = Console;
+    let _ = writeln!(
+        out,
+        "stack high water: driver {} B (below the caller of Device::control), process stack {} B (start-up, session and driver), simulated card {} B (main stack)",
+        probe.driver, probe.thread, probe.sim
+    );
+    match verdict.failed {
+        None => {
+            let _ = writeln!(out, "firmware: {} requests ok", verdict.ok);
+            exit(0)
+        }
+        Some(index) => {
+            let _ = writeln!(
+                out,
+                "firmware: request {index} FAILED after {} requests ok",
+                verdict.ok
+            );
+            exit(1)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the card line
+
+/// The TDA8035 model with the card in its slot.
+struct Hardware {
+    card: Card<CARD_CAPACITY>,
+    /// CMDVCC is low: the card is powered.
+    powered: bool,
+    rst: bool,
+    /// What RX holds: the echo of the last character sent (or the card's error
+    /// signal on it).
+    echo: Option<Answer>,
+}
+
+static HARDWARE: StaticCell<MaybeUninit<Hardware>> = StaticCell::new(MaybeUninit::uninit());
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Cmdvcc,
+    Rstin,
+    Status,
+}
+
+/// A request to the hardware.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Set(Signal, bool),
+    Get(Signal),
+    Send(u8),
+    Receive,
+}
+
+/// The hardware's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Done,
+    Level(bool),
+    Byte(u8),
+    Error(ErrorKind),
+    Empty,
+}
+
+struct Mailbox {
+    op: Op,
+    answer: Answer,
+}
+
+static MAILBOX: StaticCell<Mailbox> = StaticCell::new(Mailbox {
+    op: Op::Receive,
+    answer: Answer::Done,
+});
+
+/// One access to the hardware: `op` in the mailbox, `svc`, the answer back.
+fn access(op: Op) -> Answer {
+    // SAFETY: thread mode is the only writer of `op` and reads `answer` after the
+    // SVCall handler (which runs to completion inside `svc`) wrote it; the asm
+    // block is a compiler barrier for memory.
+    unsafe {
+        (*MAILBOX.get()).op = op;
+        core::arch::asm!("svc #0", options(nostack));
+        (*MAILBOX.get()).answer
+    }
+}
+
+#[unsafe(no_mangle)]
+unsafe extern "C" fn svcall() {
+    // SAFETY: the handler runs only inside `access` (thread mode waits in `svc`),
+    // after `start` initialised HARDWARE.
+    unsafe {
+        let mailbox = &mut *MAILBOX.get();
+        let hardware = (*HARDWARE.get()).assume_init_mut();
+        mailbox.answer = hardware.serve(mailbox.op);
+    }
+}
+
+impl Hardware {
+    fn serve(&mut self, op: Op) -> Answer {
+        match op {
+            Op::Set(Signal::Cmdvcc, high) => {
+                self.powered = !high;
+                if high {
+                    self.card.power_off();
+                    self.echo = None;
+                }
+                Answer::Done
+            }
+            Op::Set(Signal::Rstin, high) => {
+                if high && !self.rst && self.powered {
+                    self.card.cold_reset();
+                }
+                self.rst = high;
+                Answer::Done
+            }
+            Op::Set(Signal::Status, _) => Answer::Done,
+            // The card stays in the slot and nothing faults: OFF stays high.
+            Op::Get(Signal::Status) => Answer::Level(true),
+            Op::Get(Signal::Cmdvcc) => Answer::Level(!self.powered),
+            Op::Get(Signal::Rstin) => Answer::Level(self.rst),
+            Op::Send(byte) => {
+                self.echo = Some(if !self.powered {
+                    Answer::Byte(byte)
+                } else {
+                    match self.card.write(&[byte]) {
+                        Ok(()) => Answer::Byte(byte),
+                        // The card's error signal: a framing error on the echo.
+                        Err(_) => Answer::Error(ErrorKind::FrameFormat),
+                    }
+                });
+                Answer::Done
+            }
+            Op::Receive => {
+                if let Some(echo) = self.echo.take() {
+                    return echo;
+                }
+                let mut byte = [0u8; 1];
+                if self.powered && self.card.read(&mut byte) == 1 {
+                    Answer::Byte(byte[0])
+                } else {
+                    Answer::Empty
+                }
+            }
+        }
+    }
+}
+
+/// A pin of the chip.
+pub struct SimPin(Signal);
+
+impl ErrorType for SimPin {
+    type Error = core::convert::Infallible;
+}
+
+impl OutputPin for SimPin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        access(Op::Set(self.0, false));
+        Ok(())
+    }
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        access(Op::Set(self.0, true));
+        Ok(())
+    }
+}
+
+impl InputPin for SimPin {
+    fn is_high(&mut self) -> Result<bool, Self::Error> {
+        Ok(access(Op::Get(self.0)) == Answer::Level(true))
+    }
+    fn is_low(&mut self) -> Result<bool, Self::Error> {
+        self.is_high().map(|h| !h)
+    }
+}
+
+/// The chip's control pins (voltage selection tied: class A only is wired... the
+/// model ignores it).
+pub type Pins = readerkit_hal::interface::Pins<SimPin, SimPin, SimPin, NoPin, NoPin, NoPin, NoPin>;
+
+/// CMDVCCN, RSTIN, OFF.
+pub fn pins() -> Pins {
+    Pins {
+        cmdvcc: SimPin(Signal::Cmdvcc),
+        rstin: SimPin(Signal::Rstin),
+        status: SimPin(Signal::Status),
+        vsel0: NoPin,
+        vsel1: NoPin,
+        clkdiv1: NoPin,
+        clkdiv2: NoPin,
+    }
+}
+
+/// The UART on the card's I/O line.
+pub struct SimUart;
+
+/// A receive error on the card's I/O line.
+#[derive(Debug)]
+pub struct UartError(ErrorKind);
+
+impl serial::Error for UartError {
+    fn kind(&self) -> ErrorKind {
+        self.0
+    }
+}
+
+impl serial::ErrorType for SimUart {
+    type Error = UartError;
+}
+
+impl serial::Read<u8> for SimUart {
+    fn read(&mut self) -> nb::Result<u8, UartError> {
+        match access(Op::Receive) {
+            Answer::Byte(b) => Ok(b),
+            Answer::Error(kind) => Err(nb::Error::Other(UartError(kind))),
+            _ => Err(nb::Error::WouldBlock),
+        }
+    }
+}
+
+impl serial::Write<u8> for SimUart {
+    fn write(&mut self, word: u8) -> nb::Result<(), UartError> {
+        access(Op::Send(word));
+        Ok(())
+    }
+    fn flush(&mut self) -> nb::Result<(), UartError> {
+        Ok(())
+    }
+}
+
+impl UartConfig for SimUart {
+    fn configure(&mut self, baud_bps: u32, _parity: Parity) -> Result<(), ConfigError> {
+        // The simulation has no clock: any rate is as good as another.
+        if baud_bps == 0 {
+            Err(ConfigError)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The UART.
+pub fn uart() -> SimUart {
+    SimUart
+}
+
+/// The delay: the simulation has no clock, so waiting is free (the driver still
+/// counts the time it asked for).
+pub struct NoDelay;
+
+impl DelayNs for NoDelay {
+    fn delay_ns(&mut self, _ns: u32) {}
+}
+
+/// The delay.
+pub fn delay() -> NoDelay {
+    NoDelay
+}
+
+/// The UART type.
+pub type Uart = SimUart;
+/// The delay type.
+pub type Delay = NoDelay;
