@@ -55,12 +55,9 @@ for arch in "${arches[@]}"; do
   printf '\n=== tests of core, card-sim, hal-readers on %s (qemu-user)\n' "$triple"
   start=$SECONDS
   log=$(mktemp)
-  # One test at a time: core's no_alloc test counts every allocation of the
-  # process, and under emulation libtest's own thread sometimes allocates while
-  # it runs (seen once in five s390x runs).
   set +e
   cargo test --target "$triple" -p readerkit -p readerkit-card-sim -p readerkit-hal \
-    --lib --tests -- --test-threads=1 2>&1 | tee "$log" | grep -E '^(test result|error|failures:|---- )|FAILED|panicked'
+    --lib --tests 2>&1 | tee "$log" | grep -E '^(test result|error|failures:|---- )|FAILED|panicked'
   status=${PIPESTATUS[0]}
   set -e
   passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$log")
