@@ -46,6 +46,8 @@ fn measure(ctx: &Context, reader: &str, budget: Duration, min: u32) -> f64 {
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
+    support::require_vicc();
+    support::require_debian_vpcd();
     let lib = support::driver();
     let ours_port = support::free_port();
     let debian_port = support::free_port();

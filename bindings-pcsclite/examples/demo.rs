@@ -8,8 +8,9 @@
 //!
 //! It builds nothing: the library is the argument, else `$READERKIT_IFD_LIB`, else
 //! the `libifd_readerkit.so` next to this program's directory (`target/release/`
-//! for `target/release/examples/demo`). Needs root and Debian's pcscd (as the
-//! end-to-end tests).
+//! for `target/release/examples/demo`). Needs root, Debian's pcscd and
+//! systemd-socket-activate; nothing from Python (`tools/demo.sh` installs what is
+//! missing).
 
 #[path = "../tests/support/pcscd.rs"]
 mod support;
@@ -97,7 +98,7 @@ fn main() -> ExitCode {
         .map_err(|(_, e)| e)
         .unwrap();
     drop(ctx);
-    pcscd.stop();
-    println!("pcscd stopped");
+    pcscd.stop_and_check_log();
+    println!("pcscd stopped cleanly (driver unloaded, no driver error in its log)");
     ExitCode::SUCCESS
 }

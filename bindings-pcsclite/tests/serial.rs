@@ -76,6 +76,7 @@ fn serial_tda8029_over_a_pty_under_pcscd() {
     step("card inserted (unsolicited ALPAR frame)", started);
 
     let atr = hex(Profile::t1().atr().as_slice());
+    support::require_pyscard();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/serial_session.py");
     let out = Command::new("/usr/bin/python3")
         .args([script, READER, &atr])

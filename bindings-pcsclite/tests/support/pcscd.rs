@@ -2,8 +2,12 @@
 //! built `libifd_readerkit.so`, and vsmartcard's `vicc`. Shared by the end-to-end
 //! test, the benchmark and the demo (`#[path]`-included).
 //!
-//! Everything needed must be installed (`tools/test.sh` does it): a missing tool
-//! is a failure with a message saying what to install, never a skip.
+//! Each piece checks only what it uses, so a `sim:` session (the demo) needs pcscd
+//! and nothing from Python: [`Pcscd::start`] needs pcscd, systemd-socket-activate
+//! and root; [`Vicc::start`] the vsmartcard tools and Debian's pycryptodome;
+//! [`require_pyscard`] and [`require_pcsc_scan`] are for the tests that run those
+//! clients. A missing tool is a failure with a message saying what to install
+//! (`tools/test.sh` installs everything), never a skip.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -12,12 +16,16 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Debian's vpcd driver.
 pub const DEBIAN_VPCD: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 /// Where vicc's Python modules are (Debian puts them off sys.path).
 pub const VICC_PYTHONPATH: &str = "/usr/lib/python3/site-packages/virtualsmartcard";
+/// Debian's pycryptodome (package python3-pycryptodome), which vicc needs; Debian
+/// names it `Cryptodome`, `tests/py/vicc.py` lends it to vicc as `Crypto`.
+pub const CRYPTODOME: &str = "/usr/lib/python3/dist-packages/Cryptodome";
 
 /// Fail with a clear message if `path` does not exist.
 pub fn require(path: &str, package: &str) {
@@ -27,27 +35,59 @@ pub fn require(path: &str, package: &str) {
     );
 }
 
-/// Check every tool the pcscd scenarios use.
-pub fn require_tools() {
+/// Check what running pcscd takes: the daemon, socket activation on a private
+/// path, and root (pcscd writes /run/pcscd/pcscd.pid).
+pub fn require_pcscd() {
     require("/usr/sbin/pcscd", "pcscd");
     require("/usr/bin/systemd-socket-activate", "systemd");
+    assert!(
+        unsafe_free_is_root(),
+        "the pcscd tests need root (pcscd writes /run/pcscd/pcscd.pid)"
+    );
+}
+
+/// Check what the pyscard client scripts under `tests/py/` take.
+pub fn require_pyscard() {
     require("/usr/bin/python3", "python3");
     require(
         "/usr/lib/python3/dist-packages/smartcard",
         "python3-pyscard",
     );
+}
+
+/// Check that `pcsc_scan` is there.
+pub fn require_pcsc_scan() {
     require("/usr/bin/pcsc_scan", "pcsc-tools");
+}
+
+/// Check what [`Vicc::start`] takes: vsmartcard's vicc, its Python modules and
+/// pycryptodome.
+pub fn require_vicc() {
+    require("/usr/bin/python3", "python3");
     require("/usr/bin/vicc", "vsmartcard-vpicc");
     require(VICC_PYTHONPATH, "python3-virtualsmartcard");
+    if pip_pycryptodome().is_none() {
+        require(CRYPTODOME, "python3-pycryptodome");
+    }
+}
+
+/// A pycryptodome installed with `pip install --target DIR` (it provides `Crypto`
+/// itself), used only when Debian's python3-pycryptodome is not installed: DIR is
+/// `$READERKIT_PYCRYPTODOME`, else `target/pycryptodome` where earlier versions of
+/// `tools/test.sh` put it.
+fn pip_pycryptodome() -> Option<PathBuf> {
+    if Path::new(CRYPTODOME).exists() {
+        return None;
+    }
+    let dir = std::env::var_os("READERKIT_PYCRYPTODOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/pycryptodome"));
+    dir.join("Crypto").exists().then_some(dir)
+}
+
+/// Check Debian's vpcd driver (the benchmark's reference).
+pub fn require_debian_vpcd() {
     require(DEBIAN_VPCD, "vsmartcard-vpcd");
-    require(
-        &format!("{}/Crypto", pycryptodome_dir().display()),
-        "pycryptodome (pip install --target target/pycryptodome pycryptodome)",
-    );
-    assert!(
-        unsafe_free_is_root(),
-        "the pcscd tests need root (pcscd writes /run/pcscd/pcscd.pid)"
-    );
 }
 
 fn unsafe_free_is_root() -> bool {
@@ -76,14 +116,6 @@ pub fn target_dir() -> PathBuf {
             }
         }
         None => workspace().join("target"),
-    }
-}
-
-/// Where `tools/test.sh` installs pycryptodome for vicc.
-pub fn pycryptodome_dir() -> PathBuf {
-    match std::env::var_os("READERKIT_PYCRYPTODOME") {
-        Some(dir) => PathBuf::from(dir),
-        None => workspace().join("target/pycryptodome"),
     }
 }
 
@@ -142,13 +174,16 @@ impl Pcscd {
     /// Start pcscd (socket-activated on a private path) with `entries`; waits until
     /// it answers. Only one runs at a time on the machine (file lock).
     pub fn start(entries: &[Entry<'_>]) -> Pcscd {
-        require_tools();
+        require_pcscd();
         let lock = File::create("/tmp/readerkit-pcscd.lock").unwrap();
         flock(&lock);
+        // Unique per process and per start (a kept log of a failed run is never
+        // reused by the next start in the same process).
+        static STARTS: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "readerkit-pcscd-{}-{}",
             std::process::id(),
-            Instant::now().elapsed().as_nanos() ^ (entries.len() as u128)
+            STARTS.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("conf")).unwrap();
@@ -260,12 +295,19 @@ pub struct Vicc {
 }
 
 impl Vicc {
+    /// Start vicc (through `tests/py/vicc.py`, which gives it Debian's
+    /// pycryptodome) as a card for the vpcd reader listening on `port`.
     pub fn start(port: u16) -> Vicc {
+        require_vicc();
+        let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/vicc.py");
         let child = Command::new("/usr/bin/python3")
-            .args(["/usr/bin/vicc", "-t", "iso7816", "-P", &port.to_string()])
+            .args([wrapper, "-t", "iso7816", "-P", &port.to_string()])
             .env(
                 "PYTHONPATH",
-                format!("{VICC_PYTHONPATH}:{}", pycryptodome_dir().display()),
+                match pip_pycryptodome() {
+                    Some(dir) => format!("{VICC_PYTHONPATH}:{}", dir.display()),
+                    None => VICC_PYTHONPATH.to_owned(),
+                },
             )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
