@@ -66,6 +66,10 @@ pub const IFD_NO_SUCH_DEVICE: RESPONSECODE = 617;
 /// `IFD_ERROR_INSUFFICIENT_BUFFER`.
 pub const IFD_ERROR_INSUFFICIENT_BUFFER: RESPONSECODE = 618;
 
+/// `SCARD_ATTR_MAXINPUT` (pcsc-lite `reader.h`, vendor-defined class 7): the
+/// longest command APDU the reader takes, in bytes, as a 4-byte DWORD.
+pub const SCARD_ATTR_MAXINPUT: DWORD = 0x0007_A007;
+
 /// `IFD_POWER_UP`.
 pub const IFD_POWER_UP: DWORD = 500;
 /// `IFD_POWER_DOWN`.
@@ -227,30 +231,18 @@ pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
     })
 }
 
-fn write_byte(length: &mut DWORD, value: *mut c_uchar, byte: u8) -> RESPONSECODE {
-    if *length < 1 || value.is_null() {
-        return IFD_ERROR_INSUFFICIENT_BUFFER;
-    }
-    // SAFETY: value is non-null and the caller said it holds *length >= 1 bytes.
-    unsafe { value.write(byte) };
-    *length = 1;
-    IFD_SUCCESS
-}
-
-fn write_fn(length: &mut DWORD, value: *mut c_uchar, f: usize) -> RESPONSECODE {
-    let bytes = f.to_ne_bytes();
-    if (*length as usize) < bytes.len() || value.is_null() {
-        return IFD_ERROR_INSUFFICIENT_BUFFER;
-    }
-    // SAFETY: value is non-null and holds at least *length >= 8 bytes; the copy is
-    // bytewise, so alignment does not matter.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), value, bytes.len()) };
-    *length = bytes.len() as DWORD;
-    IFD_SUCCESS
-}
-
-/// Answer a capability: the `TAG_IFD_*` tags here, every other tag as an
-/// `SCARD_ATTR_*` through the core's GET_ATTRIBUTE.
+/// Answer a capability: the `TAG_IFD_*` tags and `SCARD_ATTR_MAXINPUT` here, every
+/// other tag as an `SCARD_ATTR_*` through the core's GET_ATTRIBUTE.
+///
+/// `*Length` is written on success only. pcscd relies on that: for a tag the
+/// driver does not know (`IFD_ERROR_TAG`) it answers `SCARD_ATTR_DEVICE_FRIENDLY_NAME`
+/// and `SCARD_ATTR_DEVICE_SYSTEM_NAME` itself, into the caller's buffer of the
+/// length it passed here (`SCardGetAttrib` in pcscd's `winscard.c`).
+///
+/// The ATR (`TAG_IFD_ATR` and `SCARD_ATTR_ATR_STRING` alike) of a card that is
+/// absent or not powered is empty: success with length 0, as CCID drivers answer
+/// (pcscd clients read an empty ATR, not an error); the core itself answers
+/// smclib's `InvalidDeviceState` / `NoMedia` for its other hosts.
 ///
 /// # Safety
 /// `Length` is NULL or valid; `Value` is NULL or holds `*Length` bytes.
@@ -271,42 +263,72 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
         };
         // SAFETY: non-null, and the caller's contract makes it valid.
         let length = unsafe { &mut *Length };
-        let code = match Tag {
-            TAG_IFD_SLOTNUM => write_byte(length, Value, (Lun & 0xFFFF) as u8),
-            TAG_IFD_SLOTS_NUMBER => write_byte(length, Value, 1),
-            TAG_IFD_SIMULTANEOUS_ACCESS => write_byte(length, Value, MAX_READERS),
-            TAG_IFD_THREAD_SAFE => write_byte(length, Value, 1),
-            TAG_IFD_SLOT_THREAD_SAFE => write_byte(length, Value, 0),
-            TAG_IFD_POLLING_THREAD_WITH_TIMEOUT => {
-                write_fn(length, Value, ifdh_polling as PollFn as usize)
-            }
-            TAG_IFD_STOP_POLLING_THREAD => {
-                write_fn(length, Value, ifdh_stop_polling as StopFn as usize)
-            }
+        match Tag {
+            TAG_IFD_SLOTNUM => write_bytes(length, Value, &[(Lun & 0xFFFF) as u8]),
+            TAG_IFD_SLOTS_NUMBER => write_bytes(length, Value, &[1]),
+            TAG_IFD_SIMULTANEOUS_ACCESS => write_bytes(length, Value, &[MAX_READERS]),
+            TAG_IFD_THREAD_SAFE => write_bytes(length, Value, &[1]),
+            TAG_IFD_SLOT_THREAD_SAFE => write_bytes(length, Value, &[0]),
+            TAG_IFD_POLLING_THREAD_WITH_TIMEOUT => write_bytes(
+                length,
+                Value,
+                &(ifdh_polling as PollFn as usize).to_ne_bytes(),
+            ),
+            TAG_IFD_STOP_POLLING_THREAD => write_bytes(
+                length,
+                Value,
+                &(ifdh_stop_polling as StopFn as usize).to_ne_bytes(),
+            ),
             // pthread_cancel inside Rust frames is undefined behaviour: never killable.
             TAG_IFD_POLLING_THREAD_KILLABLE => IFD_ERROR_TAG,
+            SCARD_ATTR_MAXINPUT => write_bytes(
+                length,
+                Value,
+                &max_command_apdu(reader.max_apdu_data).to_le_bytes(),
+            ),
             tag => {
-                let tag = match tag {
-                    TAG_IFD_ATR => attr::ATR_STRING,
+                let (tag, atr) = match tag {
+                    TAG_IFD_ATR => (attr::ATR_STRING, true),
                     other => match u32::try_from(other) {
-                        Ok(t) => t,
+                        Ok(t) => (t, t == attr::ATR_STRING),
                         Err(_) => return IFD_ERROR_TAG,
                     },
                 };
-                get_attribute(&reader, tag, Tag == TAG_IFD_ATR, length, Value)
+                get_attribute(&reader, tag, atr, length, Value)
             }
-        };
-        if code != IFD_SUCCESS {
-            *length = 0;
         }
-        code
     })
 }
 
+/// The longest command APDU, in bytes, of a reader whose data field holds up to
+/// `max_apdu_data` bytes: case 4 with the longest Lc and Le fields it needs
+/// (short: 4 + 1 + 255 + 1 = 261; extended: 4 + 3 + 65 535 + 2 = 65 544).
+fn max_command_apdu(max_apdu_data: u32) -> u32 {
+    if max_apdu_data <= 255 {
+        4 + 1 + max_apdu_data + 1
+    } else {
+        4 + 3 + max_apdu_data.min(65_535) + 2
+    }
+}
+
+/// Write `bytes` as the capability value; `*length` is left alone if they do not fit.
+fn write_bytes(length: &mut DWORD, value: *mut c_uchar, bytes: &[u8]) -> RESPONSECODE {
+    if (*length as usize) < bytes.len() || value.is_null() {
+        return IFD_ERROR_INSUFFICIENT_BUFFER;
+    }
+    // SAFETY: value is non-null and holds *length >= bytes.len() bytes (caller's
+    // contract); the copy is bytewise, so alignment does not matter.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), value, bytes.len()) };
+    *length = bytes.len() as DWORD;
+    IFD_SUCCESS
+}
+
+/// One attribute from the core; `atr` marks the ATR tags, empty without a powered
+/// card. `*length` is written on success only.
 fn get_attribute(
     reader: &Reader,
     tag: u32,
-    ifd_atr: bool,
+    atr: bool,
     length: &mut DWORD,
     value: *mut c_uchar,
 ) -> RESPONSECODE {
@@ -324,8 +346,8 @@ fn get_attribute(
             *length = n as DWORD;
             IFD_SUCCESS
         }
-        // TAG_IFD_ATR without a (powered) card: no ATR, length 0.
-        Err(Status::NoMedia | Status::InvalidDeviceState) if ifd_atr => {
+        // No card, or one not powered: no ATR, length 0.
+        Err(Status::NoMedia | Status::InvalidDeviceState) if atr => {
             *length = 0;
             IFD_SUCCESS
         }
@@ -708,4 +730,23 @@ unsafe extern "C" fn ifdh_stop_polling(lun: DWORD) -> RESPONSECODE {
         }
         Err(code) => code,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_command_apdu;
+
+    #[test]
+    fn longest_command_apdu_of_each_backend() {
+        // serial: short APDUs; vpcd: a whole message; sim: pcscd's largest.
+        #[cfg(target_os = "linux")]
+        assert_eq!(max_command_apdu(crate::backend::serial::MAX_APDU_DATA), 261);
+        assert_eq!(
+            max_command_apdu(crate::backend::vpcd::MAX_APDU_DATA),
+            65_535
+        );
+        assert_eq!(max_command_apdu(crate::backend::sim::MAX_APDU_DATA), 65_544);
+        assert_eq!(max_command_apdu(256), 4 + 3 + 256 + 2);
+        assert_eq!(max_command_apdu(u32::MAX), 65_544, "never past extended Lc");
+    }
 }

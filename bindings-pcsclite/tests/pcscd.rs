@@ -11,6 +11,7 @@ mod support;
 
 use std::ffi::CString;
 use std::process::Command;
+use std::ptr::null;
 use std::time::{Duration, Instant};
 
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
@@ -58,6 +59,11 @@ fn step(name: &str, started: Instant) {
 #[test]
 fn pcscd_end_to_end() {
     let started = Instant::now();
+    // Everything the scenarios below use, checked before the long run starts.
+    support::require_pcscd();
+    support::require_pyscard();
+    support::require_pcsc_scan();
+    support::require_vicc();
     let lib = support::driver();
     step("driver built", started);
     let port = support::free_port();
@@ -95,6 +101,11 @@ fn pcscd_end_to_end() {
     step("T=1 session (pcsc crate)", started);
     t0_session(&ctx);
     step("T=0 session (pcsc crate)", started);
+    attributes_pcscd_relies_on(&ctx);
+    step(
+        "attributes: names, MAXINPUT, ATR of an unpowered card",
+        started,
+    );
     extended_limits(&ctx);
     step("extended APDUs up to 65535 bytes", started);
     mute_card_recovers(&ctx);
@@ -235,6 +246,111 @@ fn t0_session(ctx: &Context) {
         .unwrap();
 }
 
+/// `SCardGetAttrib` through libpcsclite's raw API on a SHARED connection to
+/// `reader`, for tags the `pcsc` crate gets wrong: the value, or the `SCARD_E_*`
+/// code.
+fn raw_get_attrib(reader: &str, tag: u32) -> Result<Vec<u8>, i64> {
+    use pcsc_sys as sys;
+    let name = CString::new(reader).unwrap();
+    let mut ctx: sys::SCARDCONTEXT = 0;
+    let mut card: sys::SCARDHANDLE = 0;
+    let mut protocol: sys::DWORD = 0;
+    let mut buf = [0u8; 264];
+    let mut len = buf.len() as sys::DWORD;
+    // SAFETY: every pointer is to a live local of the type the function writes;
+    // `name` is NUL-terminated; `len` is the size of `buf`.
+    let rv = unsafe {
+        let rv = sys::SCardEstablishContext(sys::SCARD_SCOPE_USER, null(), null(), &mut ctx);
+        assert_eq!(rv, sys::SCARD_S_SUCCESS, "SCardEstablishContext");
+        let rv = sys::SCardConnect(
+            ctx,
+            name.as_ptr(),
+            sys::SCARD_SHARE_SHARED,
+            sys::SCARD_PROTOCOL_ANY,
+            &mut card,
+            &mut protocol,
+        );
+        assert_eq!(rv, sys::SCARD_S_SUCCESS, "SCardConnect {reader}");
+        let rv = sys::SCardGetAttrib(card, sys::DWORD::from(tag), buf.as_mut_ptr(), &mut len);
+        sys::SCardDisconnect(card, sys::SCARD_LEAVE_CARD);
+        sys::SCardReleaseContext(ctx);
+        rv
+    };
+    if rv == sys::SCARD_S_SUCCESS {
+        Ok(buf[..len as usize].to_vec())
+    } else {
+        Err(rv as i64)
+    }
+}
+
+/// Attributes pcscd and its clients rely on: pcscd answers the reader's names
+/// itself when the driver does not know the tag (and uses the length the driver
+/// left); SCARD_ATTR_MAXINPUT; the ATR of a present card that is not powered is
+/// empty, not an error (as CCID drivers answer).
+fn attributes_pcscd_relies_on(ctx: &Context) {
+    let card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .unwrap();
+    let mut buf = [0u8; 64];
+    // pcsc-sys 1.3 defines SCARD_CLASS_SYSTEM as 0, so the `pcsc` crate's
+    // DeviceFriendlyName / DeviceSystemName are 0x3 / 0x4: ask with the real tags.
+    for (tag, name) in [(0x7FFF_0003, "FRIENDLY_NAME"), (0x7FFF_0004, "SYSTEM_NAME")] {
+        assert_eq!(
+            raw_get_attrib(T1, tag),
+            Ok(b"RK T1 00 00\0".to_vec()),
+            "SCARD_ATTR_DEVICE_{name}"
+        );
+    }
+    // The largest command APDU: 4 + 3 + 65535 + 2 bytes, a DWORD.
+    assert_eq!(
+        card.get_attribute(Attribute::Maxinput, &mut buf),
+        Ok(&65_544u32.to_le_bytes()[..]),
+        "SCARD_ATTR_MAXINPUT"
+    );
+    // Unpower the card, then look at it through a DIRECT connection (which pcscd
+    // does not power up): present, not powered, an empty ATR.
+    card.disconnect(Disposition::UnpowerCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let direct = ctx
+        .connect(&reader(T1), ShareMode::Direct, Protocols::UNDEFINED)
+        .expect("DIRECT connection");
+    assert_eq!(
+        direct.get_attribute(Attribute::IccInterfaceStatus, &mut buf),
+        Ok(&[0u8][..]),
+        "the card is not powered"
+    );
+    assert!(
+        matches!(
+            direct.get_attribute(Attribute::IccPresence, &mut buf),
+            Ok([1 | 2])
+        ),
+        "the card is present"
+    );
+    assert_eq!(
+        direct.get_attribute(Attribute::AtrString, &mut buf),
+        Ok(&[][..]),
+        "the ATR of an unpowered card is empty"
+    );
+    // A SHARED connection powers it again: the ATR is back.
+    let card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .unwrap();
+    assert_eq!(
+        hex(direct
+            .get_attribute(Attribute::AtrString, &mut buf)
+            .unwrap()),
+        ATR_T1
+    );
+    card.disconnect(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    direct
+        .disconnect(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
 fn extended_limits(ctx: &Context) {
     let card = ctx
         .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
@@ -284,6 +400,7 @@ fn mute_card_recovers(ctx: &Context) {
 }
 
 fn concurrent_clients(pcscd: &Pcscd) {
+    support::require_pyscard();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/session.py");
     let python = Command::new("/usr/bin/python3")
         .args([script, T1, T0, "3"])
@@ -317,6 +434,7 @@ fn concurrent_clients(pcscd: &Pcscd) {
 }
 
 fn pcsc_scan_sees_readers(pcscd: &Pcscd) {
+    support::require_pcsc_scan();
     let out = Command::new("timeout")
         .args(["5", "/usr/bin/pcsc_scan", "-r"])
         .env("PCSCLITE_CSOCK_NAME", &pcscd.socket)

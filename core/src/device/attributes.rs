@@ -91,7 +91,10 @@ fn presence_value<'a>(tag: u32, state: CardState) -> Option<Value<'a>> {
     })
 }
 
-/// Attributes of the powered card: `InvalidDeviceState` without one.
+/// Attributes of the powered card: `InvalidDeviceState` without one (present but
+/// not powered), `NoMedia` without a card, as smclib documents for GET_ATTRIBUTE
+/// (WDM and C ABI hosts see these). The pcsc-lite binding turns both into an empty
+/// ATR for `SCARD_ATTR_ATR_STRING`, as CCID drivers answer pcscd.
 fn card_value<'a>(
     tag: u32,
     snapshot: &Snapshot,
