@@ -42,6 +42,7 @@ pub mod event;
 pub mod ioctl;
 pub mod line;
 pub mod part10;
+pub mod pin;
 pub mod platform;
 pub mod protocol;
 pub mod state;

@@ -1,0 +1,483 @@
+//! The keypad side of secure PIN entry, sans-I/O: [`Entry`] is told each key and
+//! each time-out and says what to wait for next; [`read_pin`] runs it over a
+//! [`Keypad`].
+
+use zeroize::Zeroize;
+
+use super::{MAX_PIN_DIGITS, PinError};
+
+/// Time allowed for a key when a structure says 0 ("the reader's default"), in ms.
+pub const DEFAULT_KEY_TIMEOUT_MS: u32 = 30_000;
+
+/// A key of a PIN pad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A digit key, 0-9 (other values are ignored).
+    Digit(u8),
+    /// The validation key (OK, Enter).
+    Enter,
+    /// The cancel key: the request ends with [`PinError::Cancelled`].
+    Cancel,
+    /// Clear: forget every digit typed so far.
+    Clear,
+    /// Backspace: forget the last digit.
+    Backspace,
+}
+
+/// What the reader shows while it waits for a PIN (for a display, if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Prompt {
+    /// "Enter PIN" (verification).
+    EnterPin,
+    /// "Enter current PIN" (modification).
+    EnterCurrentPin,
+    /// "Enter new PIN".
+    EnterNewPin,
+    /// "Confirm new PIN".
+    ConfirmNewPin,
+}
+
+/// A PIN pad: the one thing a keypad driver implements.
+pub trait Keypad {
+    /// The next key pressed within `timeout_ms` milliseconds, or `None` when the
+    /// time runs out.
+    fn next_key(&mut self, timeout_ms: u32) -> Option<Key>;
+
+    /// Show `prompt` (readers with a display); the default shows nothing.
+    fn prompt(&mut self, prompt: Prompt) {
+        let _ = prompt;
+    }
+}
+
+/// `bEntryValidationCondition`: what ends the entry of a PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Conditions(pub u8);
+
+impl Conditions {
+    /// The maximum number of digits has been typed.
+    pub const MAX_SIZE: u8 = 0x01;
+    /// The validation key was pressed.
+    pub const KEY: u8 = 0x02;
+    /// The time for the next key ran out (with at least the minimum typed).
+    pub const TIMEOUT: u8 = 0x04;
+
+    const fn has(self, condition: u8) -> bool {
+        self.0 & condition != 0
+    }
+}
+
+/// The rules of one PIN entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntryLimits {
+    /// Fewest digits accepted.
+    pub min_digits: usize,
+    /// Most digits accepted (at most [`MAX_PIN_DIGITS`]).
+    pub max_digits: usize,
+    /// Time allowed for the first key, in ms.
+    pub first_key_timeout_ms: u32,
+    /// Time allowed for each following key, in ms.
+    pub next_key_timeout_ms: u32,
+    /// What ends the entry.
+    pub conditions: Conditions,
+}
+
+impl EntryLimits {
+    /// Limits from a structure's fields: timeouts in seconds (0 = the default,
+    /// [`DEFAULT_KEY_TIMEOUT_MS`]), sizes in digits; `capacity` is what the PIN block
+    /// can carry.
+    pub fn new(
+        first_key_timeout_s: u8,
+        next_key_timeout_s: u8,
+        min_digits: u8,
+        max_digits: u8,
+        conditions: u8,
+        capacity: usize,
+    ) -> Result<EntryLimits, PinError> {
+        let ms = |s: u8| match s {
+            0 => DEFAULT_KEY_TIMEOUT_MS,
+            s => u32::from(s) * 1000,
+        };
+        let min_digits = usize::from(min_digits);
+        let max_digits = usize::from(max_digits).min(capacity).min(MAX_PIN_DIGITS);
+        if min_digits == 0 || min_digits > max_digits {
+            return Err(PinError::BadPinLimits);
+        }
+        if conditions & (Conditions::MAX_SIZE | Conditions::KEY | Conditions::TIMEOUT) == 0 {
+            return Err(PinError::NoValidationCondition);
+        }
+        Ok(EntryLimits {
+            min_digits,
+            max_digits,
+            first_key_timeout_ms: ms(first_key_timeout_s),
+            next_key_timeout_ms: ms(next_key_timeout_s),
+            conditions: Conditions(conditions),
+        })
+    }
+}
+
+/// A PIN's digits (0-9), in a fixed buffer that is wiped when it is dropped or
+/// cleared. Its `Debug` shows the number of digits only.
+pub struct Pin {
+    digits: [u8; MAX_PIN_DIGITS],
+    len: usize,
+}
+
+impl Pin {
+    /// An empty PIN.
+    pub const fn new() -> Pin {
+        Pin {
+            digits: [0; MAX_PIN_DIGITS],
+            len: 0,
+        }
+    }
+
+    /// Append a digit; `false` (and no change) if it is no digit or the PIN is full.
+    pub fn push(&mut self, digit: u8) -> bool {
+        match self.digits.get_mut(self.len) {
+            Some(slot) if digit <= 9 => {
+                *slot = digit;
+                self.len += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forget the last digit.
+    pub fn pop(&mut self) {
+        if let Some(last) = self.len.checked_sub(1) {
+            self.digits[last] = 0;
+            self.len = last;
+        }
+    }
+
+    /// Forget every digit (the buffer is wiped).
+    pub fn clear(&mut self) {
+        self.digits.zeroize();
+        self.len = 0;
+    }
+
+    /// The digits typed, 0-9 each.
+    pub fn digits(&self) -> &[u8] {
+        &self.digits[..self.len]
+    }
+
+    /// Number of digits.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` if no digit was typed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Default for Pin {
+    fn default() -> Self {
+        Pin::new()
+    }
+}
+
+impl PartialEq for Pin {
+    fn eq(&self, other: &Pin) -> bool {
+        self.digits() == other.digits()
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl core::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Pin({} digits)", self.len)
+    }
+}
+
+/// What an [`Entry`] needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Wait for a key for at most this many ms, then call [`Entry::press`] or
+    /// [`Entry::time_out`].
+    Wait(u32),
+    /// The PIN is complete.
+    Complete,
+    /// The entry failed.
+    Failed(PinError),
+}
+
+/// One PIN entry in progress, filling a [`Pin`].
+#[derive(Debug)]
+pub struct Entry<'p> {
+    limits: EntryLimits,
+    pin: &'p mut Pin,
+    step: Step,
+}
+
+impl<'p> Entry<'p> {
+    /// Start an entry into `pin` (which is cleared first).
+    pub fn new(limits: EntryLimits, pin: &'p mut Pin) -> Entry<'p> {
+        pin.clear();
+        Entry {
+            step: Step::Wait(limits.first_key_timeout_ms),
+            limits,
+            pin,
+        }
+    }
+
+    /// What to do now.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// A key was pressed.
+    pub fn press(&mut self, key: Key) -> Step {
+        if !matches!(self.step, Step::Wait(_)) {
+            return self.step;
+        }
+        let limits = self.limits;
+        match key {
+            Key::Digit(d) if self.pin.len() < limits.max_digits => {
+                self.pin.push(d);
+            }
+            Key::Digit(_) => {}
+            Key::Backspace => self.pin.pop(),
+            Key::Clear => self.pin.clear(),
+            Key::Cancel => return self.end(Err(PinError::Cancelled)),
+            Key::Enter if limits.conditions.has(Conditions::KEY) => {
+                return self.end(self.long_enough());
+            }
+            Key::Enter => {}
+        }
+        if limits.conditions.has(Conditions::MAX_SIZE) && self.pin.len() == limits.max_digits {
+            return self.end(Ok(()));
+        }
+        self.step = Step::Wait(limits.next_key_timeout_ms);
+        self.step
+    }
+
+    /// No key came in the time [`Step::Wait`] gave.
+    pub fn time_out(&mut self) -> Step {
+        if !matches!(self.step, Step::Wait(_)) {
+            return self.step;
+        }
+        let result = if self.limits.conditions.has(Conditions::TIMEOUT) && !self.pin.is_empty() {
+            self.long_enough()
+        } else {
+            Err(PinError::Timeout)
+        };
+        self.end(result)
+    }
+
+    fn long_enough(&self) -> Result<(), PinError> {
+        if self.pin.len() >= self.limits.min_digits {
+            Ok(())
+        } else {
+            Err(PinError::WrongLength)
+        }
+    }
+
+    fn end(&mut self, result: Result<(), PinError>) -> Step {
+        self.step = match result {
+            Ok(()) => Step::Complete,
+            Err(e) => {
+                self.pin.clear();
+                Step::Failed(e)
+            }
+        };
+        self.step
+    }
+}
+
+/// Read one PIN from `keypad` into `pin` under `limits`, after showing `prompt`.
+/// On failure `pin` is left empty.
+pub fn read_pin<K: Keypad + ?Sized>(
+    keypad: &mut K,
+    limits: &EntryLimits,
+    prompt: Prompt,
+    pin: &mut Pin,
+) -> Result<(), PinError> {
+    keypad.prompt(prompt);
+    let mut entry = Entry::new(*limits, pin);
+    loop {
+        let step = match entry.step() {
+            Step::Wait(ms) => match keypad.next_key(ms) {
+                Some(key) => entry.press(key),
+                None => entry.time_out(),
+            },
+            done => done,
+        };
+        match step {
+            Step::Wait(_) => {}
+            Step::Complete => return Ok(()),
+            Step::Failed(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keypad that plays a script; `None` in the script is a time-out.
+    struct Script<'a> {
+        keys: &'a [Option<Key>],
+        waits: std::vec::Vec<u32>,
+    }
+
+    impl Keypad for Script<'_> {
+        fn next_key(&mut self, timeout_ms: u32) -> Option<Key> {
+            self.waits.push(timeout_ms);
+            let (first, rest) = self.keys.split_first()?;
+            self.keys = rest;
+            *first
+        }
+    }
+
+    fn limits(min: u8, max: u8, conditions: u8) -> EntryLimits {
+        EntryLimits::new(10, 5, min, max, conditions, MAX_PIN_DIGITS).unwrap()
+    }
+
+    fn run(
+        keys: &[Option<Key>],
+        limits: EntryLimits,
+    ) -> (Result<std::vec::Vec<u8>, PinError>, std::vec::Vec<u32>) {
+        let mut keypad = Script {
+            keys,
+            waits: std::vec::Vec::new(),
+        };
+        let mut pin = Pin::new();
+        let result = read_pin(&mut keypad, &limits, Prompt::EnterPin, &mut pin)
+            .map(|()| pin.digits().to_vec());
+        (result, keypad.waits)
+    }
+
+    use Key::*;
+
+    #[test]
+    fn enter_key_validates_and_timeouts_are_first_then_next() {
+        let keys = [
+            Some(Digit(1)),
+            Some(Digit(2)),
+            Some(Digit(3)),
+            Some(Digit(4)),
+            Some(Enter),
+        ];
+        let (pin, waits) = run(&keys, limits(4, 8, Conditions::KEY));
+        assert_eq!(pin, Ok(std::vec![1, 2, 3, 4]));
+        assert_eq!(waits, [10_000, 5_000, 5_000, 5_000, 5_000]);
+    }
+
+    #[test]
+    fn too_short_at_enter_is_a_length_error() {
+        let keys = [Some(Digit(1)), Some(Enter)];
+        assert_eq!(
+            run(&keys, limits(4, 8, Conditions::KEY)).0,
+            Err(PinError::WrongLength)
+        );
+    }
+
+    #[test]
+    fn max_size_condition_ends_at_the_last_digit() {
+        let keys = [
+            Some(Digit(9)),
+            Some(Digit(8)),
+            Some(Digit(7)),
+            Some(Digit(6)),
+            Some(Digit(5)),
+        ];
+        let (pin, waits) = run(&keys, limits(4, 4, Conditions::MAX_SIZE));
+        assert_eq!(pin, Ok(std::vec![9, 8, 7, 6]));
+        assert_eq!(waits.len(), 4, "the fifth key is never asked for");
+    }
+
+    #[test]
+    fn digits_past_the_maximum_are_ignored_without_max_size() {
+        let keys = [Some(Digit(1)), Some(Digit(2)), Some(Digit(3)), Some(Enter)];
+        assert_eq!(
+            run(&keys, limits(1, 2, Conditions::KEY)).0,
+            Ok(std::vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn cancel_clear_backspace() {
+        let keys = [Some(Digit(1)), Some(Cancel)];
+        assert_eq!(
+            run(&keys, limits(1, 8, Conditions::KEY)).0,
+            Err(PinError::Cancelled)
+        );
+        let keys = [
+            Some(Digit(1)),
+            Some(Digit(2)),
+            Some(Clear),
+            Some(Digit(3)),
+            Some(Digit(4)),
+            Some(Backspace),
+            Some(Digit(5)),
+            Some(Enter),
+        ];
+        assert_eq!(
+            run(&keys, limits(1, 8, Conditions::KEY)).0,
+            Ok(std::vec![3, 5])
+        );
+    }
+
+    #[test]
+    fn timeouts() {
+        // Nothing typed: a time-out, whatever the conditions.
+        let both = Conditions::KEY | Conditions::TIMEOUT;
+        assert_eq!(run(&[None], limits(1, 8, both)).0, Err(PinError::Timeout));
+        // Typed enough, and time-out validates.
+        let keys = [Some(Digit(1)), Some(Digit(2)), None];
+        assert_eq!(run(&keys, limits(2, 8, both)).0, Ok(std::vec![1, 2]));
+        // Typed too little.
+        assert_eq!(run(&keys, limits(3, 8, both)).0, Err(PinError::WrongLength));
+        // Time-out does not validate without its condition.
+        assert_eq!(
+            run(&keys, limits(1, 8, Conditions::KEY)).0,
+            Err(PinError::Timeout)
+        );
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        assert_eq!(
+            EntryLimits::new(0, 0, 0, 8, 2, 32),
+            Err(PinError::BadPinLimits)
+        );
+        assert_eq!(
+            EntryLimits::new(0, 0, 9, 8, 2, 32),
+            Err(PinError::BadPinLimits)
+        );
+        assert_eq!(
+            EntryLimits::new(0, 0, 6, 8, 2, 4),
+            Err(PinError::BadPinLimits)
+        );
+        assert_eq!(
+            EntryLimits::new(0, 0, 4, 8, 0x08, 32),
+            Err(PinError::NoValidationCondition)
+        );
+        let l = EntryLimits::new(0, 0, 4, 255, 2, 32).unwrap();
+        assert_eq!(
+            (l.max_digits, l.first_key_timeout_ms),
+            (32, DEFAULT_KEY_TIMEOUT_MS)
+        );
+    }
+
+    #[test]
+    fn a_failed_entry_leaves_no_digit_and_debug_shows_none() {
+        let mut pin = Pin::new();
+        let mut entry = Entry::new(limits(4, 8, Conditions::KEY), &mut pin);
+        entry.press(Digit(7));
+        entry.press(Digit(3));
+        assert_eq!(entry.press(Cancel), Step::Failed(PinError::Cancelled));
+        assert_eq!(entry.press(Digit(1)), Step::Failed(PinError::Cancelled));
+        assert!(pin.is_empty());
+        pin.push(7);
+        assert_eq!(std::format!("{pin:?}"), "Pin(1 digits)");
+    }
+}

@@ -1,0 +1,406 @@
+//! Checked views of PC/SC part 10's `PIN_VERIFY_STRUCTURE` and
+//! `PIN_MODIFY_STRUCTURE` (§2.5.2, §2.5.3), the input of `FEATURE_VERIFY_PIN_DIRECT`
+//! and `FEATURE_MODIFY_PIN_DIRECT`.
+//!
+//! Both are packed, little-endian (`wPINMaxExtraDigit` = min << 8 | max, so the
+//! maximum comes first; `ulDataLength`), and end in the APDU template the PIN goes
+//! into. Every field is checked before a key is read: a structure that parses can
+//! be served.
+
+use super::PinError;
+use super::block::PinBlock;
+use super::entry::{EntryLimits, Pin};
+
+/// Length of an APDU header with Lc (CLA INS P1 P2 Lc), in bytes.
+const APDU_HEADER_LEN: usize = 5;
+
+/// The messages a reader with a display shows (`bNumberMessage`, `wLangId`,
+/// `bMsgIndex*`); carried for the display hook, not interpreted here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Messages {
+    /// `bNumberMessage`: how many messages to show (0xFF: the reader's default).
+    pub count: u8,
+    /// `wLangId`: the USB language id of the messages.
+    pub language: u16,
+    /// `bMsgIndex1..3`: which messages (verification uses the first only).
+    pub index: [u8; 3],
+}
+
+/// A checked `PIN_VERIFY_STRUCTURE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyRequest<'a> {
+    /// Where and how the PIN goes into the APDU.
+    pub block: PinBlock,
+    /// Sizes, time-outs and validation conditions of the entry.
+    pub limits: EntryLimits,
+    /// The display messages.
+    pub messages: Messages,
+    /// `bTeoPrologue`: the T=1 prologue for a TPDU reader (unused at APDU level).
+    pub prologue: [u8; 3],
+    /// The APDU template (CLA INS P1 P2 Lc data).
+    pub apdu: &'a [u8],
+}
+
+/// What a modification asks the user to type besides the new PIN (`bConfirmPIN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Confirm {
+    /// Enter the current PIN first (bit 1).
+    pub enter_current: bool,
+    /// Enter the new PIN twice (bit 0).
+    pub confirm_new: bool,
+}
+
+/// A checked `PIN_MODIFY_STRUCTURE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModifyRequest<'a> {
+    /// Where and how each PIN goes into the APDU (shifted by its offset).
+    pub block: PinBlock,
+    /// Sizes, time-outs and validation conditions of each entry.
+    pub limits: EntryLimits,
+    /// `bInsertionOffsetOld`: the current PIN's block offset, in bytes.
+    pub offset_current: usize,
+    /// `bInsertionOffsetNew`: the new PIN's block offset, in bytes.
+    pub offset_new: usize,
+    /// What to type besides the new PIN.
+    pub confirm: Confirm,
+    /// The display messages.
+    pub messages: Messages,
+    /// `bTeoPrologue`.
+    pub prologue: [u8; 3],
+    /// The APDU template (CLA INS P1 P2 Lc data).
+    pub apdu: &'a [u8],
+}
+
+/// Read a little-endian `u16` / `u32` at `at` (the caller checked the length).
+fn le16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
+}
+fn le32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// The APDU after a fixed header of `header_len` bytes whose `ulDataLength` is at
+/// `length_at`: checked against the bytes present and for a consistent Lc.
+fn template(bytes: &[u8], header_len: usize, length_at: usize) -> Result<&[u8], PinError> {
+    if bytes.len() < header_len {
+        return Err(PinError::Truncated);
+    }
+    let apdu = &bytes[header_len..];
+    if usize::try_from(le32(bytes, length_at)).ok() != Some(apdu.len()) {
+        return Err(PinError::DataLengthMismatch);
+    }
+    match apdu.get(4) {
+        Some(&lc) if apdu.len() == APDU_HEADER_LEN + usize::from(lc) => Ok(apdu),
+        _ => Err(PinError::BadApdu),
+    }
+}
+
+/// The data length of a checked template.
+fn data_len(apdu: &[u8]) -> usize {
+    apdu.len() - APDU_HEADER_LEN
+}
+
+impl<'a> VerifyRequest<'a> {
+    /// Length of the fixed part before the APDU, in bytes.
+    pub const HEADER_LEN: usize = 19;
+
+    /// Check a `PIN_VERIFY_STRUCTURE`.
+    pub fn parse(bytes: &'a [u8]) -> Result<VerifyRequest<'a>, PinError> {
+        let apdu = template(bytes, Self::HEADER_LEN, 15)?;
+        let block = PinBlock::from_fields(bytes[2], bytes[3], bytes[4])?;
+        block.check_fits(data_len(apdu), 0)?;
+        let limits = EntryLimits::new(
+            bytes[0],
+            bytes[1],
+            bytes[6],
+            bytes[5],
+            bytes[7],
+            block.capacity(),
+        )?;
+        Ok(VerifyRequest {
+            block,
+            limits,
+            messages: Messages {
+                count: bytes[8],
+                language: le16(bytes, 9),
+                index: [bytes[11], 0, 0],
+            },
+            prologue: [bytes[12], bytes[13], bytes[14]],
+            apdu,
+        })
+    }
+
+    /// Write the command for the card, `pin` in place, into `out`; returns its
+    /// length in bytes.
+    pub fn format(&self, pin: &Pin, out: &mut [u8]) -> Result<usize, PinError> {
+        format(self.apdu, &self.block, &[(0, pin)], out)
+    }
+}
+
+impl<'a> ModifyRequest<'a> {
+    /// Length of the fixed part before the APDU, in bytes.
+    pub const HEADER_LEN: usize = 24;
+
+    /// Check a `PIN_MODIFY_STRUCTURE`.
+    pub fn parse(bytes: &'a [u8]) -> Result<ModifyRequest<'a>, PinError> {
+        let apdu = template(bytes, Self::HEADER_LEN, 20)?;
+        let block = PinBlock::from_fields(bytes[2], bytes[3], bytes[4])?;
+        let offset_current = usize::from(bytes[5]);
+        let offset_new = usize::from(bytes[6]);
+        let confirm = Confirm {
+            enter_current: bytes[9] & 0x02 != 0,
+            confirm_new: bytes[9] & 0x01 != 0,
+        };
+        block.check_fits(data_len(apdu), offset_new)?;
+        if confirm.enter_current {
+            block.check_fits(data_len(apdu), offset_current)?;
+        }
+        let limits = EntryLimits::new(
+            bytes[0],
+            bytes[1],
+            bytes[8],
+            bytes[7],
+            bytes[10],
+            block.capacity(),
+        )?;
+        Ok(ModifyRequest {
+            block,
+            limits,
+            offset_current,
+            offset_new,
+            confirm,
+            messages: Messages {
+                count: bytes[11],
+                language: le16(bytes, 12),
+                index: [bytes[14], bytes[15], bytes[16]],
+            },
+            prologue: [bytes[17], bytes[18], bytes[19]],
+            apdu,
+        })
+    }
+
+    /// Write the command for the card into `out`: `new` at its offset, and
+    /// `current` at its own when [`Confirm::enter_current`] asked for it (ignored
+    /// otherwise). Returns its length in bytes.
+    pub fn format(&self, current: &Pin, new: &Pin, out: &mut [u8]) -> Result<usize, PinError> {
+        let both = [(self.offset_current, current), (self.offset_new, new)];
+        let pins = if self.confirm.enter_current {
+            &both[..]
+        } else {
+            &both[1..]
+        };
+        format(self.apdu, &self.block, pins, out)
+    }
+}
+
+/// Copy `apdu` into `out` and write each `(offset, pin)` with `block`, fixing Lc
+/// if a variable-length block grew the data field.
+fn format(
+    apdu: &[u8],
+    block: &PinBlock,
+    pins: &[(usize, &Pin)],
+    out: &mut [u8],
+) -> Result<usize, PinError> {
+    let head = out.get_mut(..apdu.len()).ok_or(PinError::BufferTooSmall)?;
+    head.copy_from_slice(apdu);
+    let (header, data) = out.split_at_mut(APDU_HEADER_LEN);
+    let mut len = data_len(apdu);
+    for (offset, pin) in pins {
+        len = block.write(data, len, *offset, pin)?;
+    }
+    header[4] = u8::try_from(len).map_err(|_| PinError::BlockOutsideApdu)?;
+    Ok(APDU_HEADER_LEN + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pin::MAX_PIN_DIGITS;
+    use std::vec::Vec;
+
+    /// A PIN_VERIFY_STRUCTURE for an ISO format 2 VERIFY (00 20 00 81 08 2X FF..).
+    fn verify_structure() -> Vec<u8> {
+        let apdu = [
+            0x00, 0x20, 0x00, 0x81, 0x08, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        let mut s = std::vec![
+            15,   // bTimerOut
+            5,    // bTimerOut2
+            0x89, // bytes, position 1, left, BCD
+            0x47, // length 4 bits, block 7 bytes
+            0x04, // length at bit 4
+            8, 4,    // wPINMaxExtraDigit: max 8, min 4
+            0x02, // validation key
+            0x01, // one message
+            0x09, 0x04, // wLangId 0x0409
+            0x00, // bMsgIndex
+            0, 0, 0, // bTeoPrologue
+        ];
+        s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
+        s.extend_from_slice(&apdu);
+        s
+    }
+
+    fn pin(digits: &[u8]) -> Pin {
+        let mut pin = Pin::new();
+        digits.iter().for_each(|d| assert!(pin.push(*d)));
+        pin
+    }
+
+    #[test]
+    fn verify_structure_parses_and_formats() {
+        let bytes = verify_structure();
+        let request = VerifyRequest::parse(&bytes).unwrap();
+        assert_eq!(
+            (request.limits.min_digits, request.limits.max_digits),
+            (4, 8)
+        );
+        assert_eq!(request.limits.first_key_timeout_ms, 15_000);
+        assert_eq!(request.limits.next_key_timeout_ms, 5_000);
+        assert_eq!(request.messages.language, 0x0409);
+        let mut out = [0u8; 32];
+        let len = request.format(&pin(&[1, 2, 3, 4]), &mut out).unwrap();
+        assert_eq!(
+            &out[..len],
+            [
+                0x00, 0x20, 0x00, 0x81, 0x08, 0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF
+            ]
+        );
+        assert_eq!(
+            request.format(&pin(&[1, 2, 3, 4]), &mut out[..12]),
+            Err(PinError::BufferTooSmall)
+        );
+    }
+
+    #[test]
+    fn every_bad_verify_structure_is_refused_precisely() {
+        let good = verify_structure();
+        let with = |at: usize, value: u8| {
+            let mut s = good.clone();
+            s[at] = value;
+            s
+        };
+        assert_eq!(VerifyRequest::parse(&good[..18]), Err(PinError::Truncated));
+        assert_eq!(
+            VerifyRequest::parse(&good[..good.len() - 1]),
+            Err(PinError::DataLengthMismatch)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(15, 12)),
+            Err(PinError::DataLengthMismatch)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(19 + 4, 9)),
+            Err(PinError::BadApdu)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(2, 0x8B)),
+            Err(PinError::ReservedEncoding)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(3, 0x48)),
+            Err(PinError::BlockOutsideApdu)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(6, 9)),
+            Err(PinError::BadPinLimits)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(6, 0)),
+            Err(PinError::BadPinLimits)
+        );
+        assert_eq!(
+            VerifyRequest::parse(&with(7, 0)),
+            Err(PinError::NoValidationCondition)
+        );
+        // A 4-byte APDU has no Lc.
+        let mut short = good[..19].to_vec();
+        short[15..19].copy_from_slice(&4u32.to_le_bytes());
+        short.extend_from_slice(&[0x00, 0x20, 0x00, 0x81]);
+        assert_eq!(VerifyRequest::parse(&short), Err(PinError::BadApdu));
+        // ulDataLength of 4 GiB on a short structure: a mismatch, not an overflow.
+        assert_eq!(
+            VerifyRequest::parse(&with(18, 0xFF)),
+            Err(PinError::DataLengthMismatch)
+        );
+    }
+
+    #[test]
+    fn max_size_is_clamped_to_what_the_block_carries() {
+        let mut s = verify_structure();
+        s[5] = 0xFF;
+        let request = VerifyRequest::parse(&s).unwrap();
+        assert_eq!(request.limits.max_digits, 14);
+        assert!(request.limits.max_digits <= MAX_PIN_DIGITS);
+    }
+
+    /// CHANGE REFERENCE DATA with two ASCII blocks of 8 bytes, FF padded.
+    fn modify_structure(confirm: u8) -> Vec<u8> {
+        let mut apdu = std::vec![0x00, 0x24, 0x00, 0x81, 0x10];
+        apdu.extend_from_slice(&[0xFF; 16]);
+        let mut s = std::vec![
+            0, 0,    // default time-outs
+            0x82, // bytes, position 0, left, ASCII
+            0x08, // no length field, block 8 bytes
+            0x00, // length position
+            0, 8, // offsets: current at 0, new at 8
+            8, 4,       // max 8, min 4
+            confirm, // bConfirmPIN
+            0x02,    // validation key
+            0x03, 0x09, 0x04, 0, 1, 2, // messages
+            0, 0, 0, // prologue
+        ];
+        s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
+        s.extend_from_slice(&apdu);
+        s
+    }
+
+    #[test]
+    fn modify_structure_places_both_pins() {
+        let bytes = modify_structure(0x03);
+        let request = ModifyRequest::parse(&bytes).unwrap();
+        assert_eq!(
+            request.confirm,
+            Confirm {
+                enter_current: true,
+                confirm_new: true
+            }
+        );
+        assert_eq!(request.messages.index, [0, 1, 2]);
+        let mut out = [0u8; 64];
+        let len = request
+            .format(&pin(&[1, 2, 3, 4]), &pin(&[5, 6, 7, 8, 9]), &mut out)
+            .unwrap();
+        let mut expected = std::vec![0x00, 0x24, 0x00, 0x81, 0x10];
+        expected.extend_from_slice(b"1234\xFF\xFF\xFF\xFF56789\xFF\xFF\xFF");
+        assert_eq!(&out[..len], &expected[..]);
+        // Without "enter current", only the new PIN is written.
+        let bytes = modify_structure(0x01);
+        let request = ModifyRequest::parse(&bytes).unwrap();
+        let len = request
+            .format(&pin(&[1, 2, 3, 4]), &pin(&[5, 6, 7, 8]), &mut out)
+            .unwrap();
+        assert_eq!(
+            &out[5..len],
+            b"\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF5678\xFF\xFF\xFF\xFF"
+        );
+    }
+
+    #[test]
+    fn modify_blocks_must_fit() {
+        let mut bytes = modify_structure(0x03);
+        bytes[6] = 9; // the new PIN's block would end past the data
+        assert_eq!(
+            ModifyRequest::parse(&bytes),
+            Err(PinError::BlockOutsideApdu)
+        );
+        bytes[6] = 8;
+        bytes[5] = 9; // the current PIN's block, only checked when it is entered
+        assert_eq!(
+            ModifyRequest::parse(&bytes),
+            Err(PinError::BlockOutsideApdu)
+        );
+        bytes[9] = 0x01;
+        assert!(ModifyRequest::parse(&bytes).is_ok());
+    }
+}
