@@ -18,6 +18,8 @@
 //! * [`alpar`]: the NXP TDA8029, a complete reader behind a serial protocol (ALPAR):
 //!   frame codec with its LRC, the command set, and [`alpar::Reader`], which
 //!   implements the core's callbacks directly.
+//! * [`keypad`]: a matrix keypad over GPIO (debounced row/column scanning) as the
+//!   core's [`readerkit::pin::Keypad`], for PIN-pad readers.
 //!
 //! ## Traits the drivers are generic over
 //!
@@ -48,6 +50,7 @@ extern crate std;
 pub mod alpar;
 pub mod chip;
 pub mod interface;
+pub mod keypad;
 #[cfg(feature = "linux")]
 pub mod linux;
 
