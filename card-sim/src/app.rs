@@ -8,8 +8,11 @@
 //!   [`ef_0101_initial`]`(i)`), always updatable.
 //!
 //! File contents persist across resets and power cycles (they are the card's
-//! non-volatile memory), as does the PIN retry counter; the selection and the
+//! non-volatile memory), as do the PIN and its retry counter; the selection and the
 //! verified state do not.
+//!
+//! A PIN block may be padded with `FF` bytes after the digits (ISO 9564 style, as
+//! PIN pads with fixed-size blocks send it): trailing `FF`s are not part of the PIN.
 //!
 //! Commands (CLA `00` unless noted):
 //!
@@ -20,6 +23,7 @@
 //! | UPDATE BINARY | `00 D6 P1 P2 Lc data` | 9000; 6A84 past the end; 6982 EF 2F00 without VERIFY; 6700 no data |
 //! | GET CHALLENGE | `00 84 00 00 Le` | Ne pseudo-random bytes (xorshift64*, seeded by [`Config::seed`]), 9000 |
 //! | VERIFY | `00 20 00 80 [Lc PIN]` | 9000; 63Cx (x tries left, 63C0 on the attempt that blocks); 6983 blocked; no data: 9000 if verified, else 63Cx; 6A88 P2 not 80 |
+//! | CHANGE REFERENCE DATA | `00 24 00 80 Lc current‖new` (two blocks of equal length), `00 24 01 80 Lc new` (after VERIFY) | 9000 and the new PIN is kept; 63Cx / 6983 as VERIFY for a wrong current PIN; 6982 P1 01 without VERIFY; 6A80 a new PIN not of 4-16 digits or blocks of odd total length; 6A88 P2 not 80 |
 //! | ECHO | `80 EE 00 00 Lc data [Le]` | the data back (at most Ne bytes if Le is present), 9000 |
 //! | GET RESPONSE | `xx C0 ...` with nothing pending | 6985 (the T=0 layer answers it when data is pending) |
 //!
@@ -48,6 +52,8 @@ pub mod sw {
     pub const BLOCKED: u16 = 0x6983;
     /// Conditions of use not satisfied.
     pub const CONDITIONS: u16 = 0x6985;
+    /// Incorrect data field.
+    pub const WRONG_DATA: u16 = 0x6A80;
     /// Function not supported.
     pub const FUNCTION_NOT_SUPPORTED: u16 = 0x6A81;
     /// File not found.
@@ -76,6 +82,8 @@ pub const INS_UPDATE_BINARY: u8 = 0xD6;
 pub const INS_GET_CHALLENGE: u8 = 0x84;
 /// INS of VERIFY.
 pub const INS_VERIFY: u8 = 0x20;
+/// INS of CHANGE REFERENCE DATA.
+pub const INS_CHANGE_REFERENCE_DATA: u8 = 0x24;
 /// INS of ECHO (CLA `80`).
 pub const INS_ECHO: u8 = 0xEE;
 /// INS of GET RESPONSE.
@@ -117,6 +125,7 @@ pub(crate) const fn known_ins(cla: u8, ins: u8) -> bool {
                 | INS_UPDATE_BINARY
                 | INS_GET_CHALLENGE
                 | INS_VERIFY
+                | INS_CHANGE_REFERENCE_DATA
                 | INS_GET_RESPONSE
                 | INS_ENVELOPE
         ),
@@ -168,6 +177,7 @@ pub struct App {
     selected: Selected,
     dir: [u8; 32],
     ef0101: [u8; EF_0101_LEN],
+    pin: Vec<u8, 16>,
     tries_left: u8,
     verified: bool,
     prng: u64,
@@ -202,6 +212,7 @@ impl App {
             *b = ef_0101_initial(i);
         }
         App {
+            pin: config.pin.clone(),
             tries_left: config.pin_tries,
             config,
             selected: Selected::Mf,
@@ -261,6 +272,7 @@ impl App {
             INS_UPDATE_BINARY => self.update_binary(cmd),
             INS_GET_CHALLENGE => self.get_challenge(cmd, out),
             INS_VERIFY => self.verify(cmd),
+            INS_CHANGE_REFERENCE_DATA => self.change_reference_data(cmd),
             INS_ECHO => {
                 if cmd.p1 != 0 || cmd.p2 != 0 {
                     return Answer::sw(sw::WRONG_P1P2);
@@ -408,16 +420,64 @@ impl App {
                 sw::WRONG_PIN | u16::from(self.tries_left.min(15))
             });
         }
-        if cmd.data == self.config.pin.as_slice() {
+        self.check_pin(cmd.data)
+    }
+
+    /// Compare `block` with the PIN: reset the counter and set the verified state
+    /// on a match, count a try down otherwise.
+    fn check_pin(&mut self, block: &[u8]) -> Answer {
+        if unpadded(block) == self.pin.as_slice() {
             self.verified = true;
             self.tries_left = self.config.pin_tries;
             Answer::sw(sw::OK)
         } else {
             self.verified = false;
-            self.tries_left -= 1;
+            self.tries_left = self.tries_left.saturating_sub(1);
             Answer::sw(sw::WRONG_PIN | u16::from(self.tries_left.min(15)))
         }
     }
+
+    fn change_reference_data(&mut self, cmd: &Command<'_>) -> Answer {
+        if cmd.p2 != PIN_REFERENCE {
+            return Answer::sw(sw::REFERENCE_NOT_FOUND);
+        }
+        let new = match cmd.p1 {
+            // Current PIN and new PIN, two blocks of the same size.
+            0x00 => {
+                if self.tries_left == 0 {
+                    return Answer::sw(sw::BLOCKED);
+                }
+                if cmd.data.is_empty() || cmd.data.len() % 2 != 0 {
+                    return Answer::sw(sw::WRONG_DATA);
+                }
+                let (current, new) = cmd.data.split_at(cmd.data.len() / 2);
+                let checked = self.check_pin(current);
+                if checked.sw != sw::OK {
+                    return checked;
+                }
+                new
+            }
+            // New PIN only, after VERIFY.
+            0x01 if self.verified => cmd.data,
+            0x01 => return Answer::sw(sw::SECURITY_STATUS),
+            _ => return Answer::sw(sw::WRONG_P1P2),
+        };
+        let new = unpadded(new);
+        let digits = new.iter().all(u8::is_ascii_digit);
+        match Vec::from_slice(new) {
+            Ok(pin) if digits && new.len() >= 4 => {
+                self.pin = pin;
+                Answer::sw(sw::OK)
+            }
+            _ => Answer::sw(sw::WRONG_DATA),
+        }
+    }
+}
+
+/// A PIN block without its trailing `FF` padding.
+fn unpadded(block: &[u8]) -> &[u8] {
+    let end = block.iter().rposition(|&b| b != 0xFF).map_or(0, |i| i + 1);
+    &block[..end]
 }
 
 #[cfg(test)]
@@ -489,6 +549,83 @@ mod tests {
             run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
             sw::BLOCKED
         );
+    }
+
+    #[test]
+    fn change_reference_data_changes_the_pin() {
+        let mut app = App::new(Config::default());
+        let mut crd = vec![0, 0x24, 0, 0x80, 16];
+        crd.extend_from_slice(b"1234\xFF\xFF\xFF\xFF56789\xFF\xFF\xFF");
+        assert_eq!(run(&mut app, &crd).1, 0x9000);
+        assert!(app.is_verified());
+        assert_eq!(
+            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
+            0x63C2
+        );
+        assert_eq!(
+            run(
+                &mut app,
+                &[0, 0x20, 0, 0x80, 5, b'5', b'6', b'7', b'8', b'9']
+            )
+            .1,
+            0x9000
+        );
+        // A padded VERIFY block is the same PIN.
+        assert_eq!(
+            run(
+                &mut app,
+                &[
+                    0, 0x20, 0, 0x80, 8, b'5', b'6', b'7', b'8', b'9', 0xFF, 0xFF, 0xFF
+                ]
+            )
+            .1,
+            0x9000
+        );
+        // P1 01: the new PIN alone, only once verified.
+        assert_eq!(
+            run(&mut app, &[0, 0x24, 1, 0x80, 4, b'4', b'3', b'2', b'1']).1,
+            0x9000
+        );
+        app.reset();
+        assert_eq!(
+            run(&mut app, &[0, 0x24, 1, 0x80, 4, b'1', b'1', b'1', b'1']).1,
+            sw::SECURITY_STATUS
+        );
+        assert_eq!(
+            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'4', b'3', b'2', b'1']).1,
+            0x9000
+        );
+    }
+
+    #[test]
+    fn change_reference_data_refusals() {
+        let mut app = App::new(Config::default());
+        // Wrong current PIN: counted like VERIFY, the PIN stays.
+        let mut wrong = vec![0, 0x24, 0, 0x80, 8];
+        wrong.extend_from_slice(b"00005678");
+        assert_eq!(run(&mut app, &wrong).1, 0x63C2);
+        // Odd length, a short or non-digit new PIN, other P1/P2.
+        assert_eq!(
+            run(&mut app, &[0, 0x24, 0, 0x80, 3, b'1', b'2', b'3']).1,
+            sw::WRONG_DATA
+        );
+        let mut short = vec![0, 0x24, 0, 0x80, 8];
+        short.extend_from_slice(b"1234567\xFF");
+        assert_eq!(run(&mut app, &short).1, sw::WRONG_DATA);
+        assert_eq!(run(&mut app, &[0, 0x24, 2, 0x80, 0]).1, sw::WRONG_P1P2);
+        assert_eq!(
+            run(&mut app, &[0, 0x24, 0, 0x81, 0]).1,
+            sw::REFERENCE_NOT_FOUND
+        );
+        assert_eq!(
+            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
+            0x9000
+        );
+        // Blocked: every change refused.
+        for _ in 0..3 {
+            run(&mut app, &wrong);
+        }
+        assert_eq!(run(&mut app, &wrong).1, sw::BLOCKED);
     }
 
     #[test]
