@@ -21,7 +21,9 @@
 //!   T=0 parity errors, a card that splits its answers into many 61xx parts, ...
 //! * [`app`]: the small ISO/IEC 7816-4 application behind the transmission protocol
 //!   (a master file with two transparent EFs, SELECT, READ/UPDATE BINARY, GET
-//!   CHALLENGE, VERIFY, ECHO).
+//!   CHALLENGE, VERIFY, CHANGE REFERENCE DATA, ECHO).
+//! * [`keypad`]: a scripted PIN pad ([`keypad::ScriptedKeypad`]) for secure PIN
+//!   entry tests and demos.
 //! * [`apdu`]: the card's own parser of command APDUs (short and extended).
 //! * [`edc`]: the T=1 error detection codes (LRC and the ISO/IEC 13239 CRC).
 //! * [`stats`]: byte, block and APDU counters and a short APDU log, for wire
@@ -67,12 +69,14 @@ pub mod atr;
 pub mod card;
 pub mod edc;
 pub mod fault;
+pub mod keypad;
 pub mod line;
 pub mod stats;
 
 pub use atr::Profile;
 pub use card::{Card, Config, ParityError};
 pub use fault::Faults;
+pub use keypad::ScriptedKeypad;
 pub use line::SimLine;
 pub use stats::Stats;
 
