@@ -70,16 +70,28 @@ impl<D: Send> Port for Device<StdPlatform, D> {
 
 /// A backend thread, stopped and joined when the channel closes (pcscd may
 /// `dlclose` the library afterwards: nothing of ours may keep running).
-#[derive(Debug)]
 pub struct Worker {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<()>,
+    /// Wakes the thread from a blocking wait once `stop` is set.
+    wake: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Worker {
     /// Ask the thread to stop and wait for it.
     pub fn join(self) {
         self.stop.store(true, Ordering::Release);
+        if let Some(wake) = &self.wake {
+            wake();
+        }
         let _ = self.handle.join();
     }
 }
@@ -160,10 +172,29 @@ fn open_serial(_: &str, _: u32) -> Result<Opened, Status> {
     Err(Status::NotSupported)
 }
 
-/// Start a backend thread running `f(stop)`.
+/// Start a backend thread running `f(stop)`; it looks at `stop` often enough by
+/// itself.
 pub(crate) fn spawn(
     name: &str,
     f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+) -> Result<Worker, Status> {
+    start(name, f, None)
+}
+
+/// Start a backend thread running `f(stop)` that sleeps until something happens;
+/// `wake` (called after `stop` is set) makes it look.
+pub(crate) fn spawn_with_wake(
+    name: &str,
+    f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    wake: impl Fn() + Send + Sync + 'static,
+) -> Result<Worker, Status> {
+    start(name, f, Some(Box::new(wake)))
+}
+
+fn start(
+    name: &str,
+    f: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    wake: Option<Box<dyn Fn() + Send + Sync>>,
 ) -> Result<Worker, Status> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -171,5 +202,5 @@ pub(crate) fn spawn(
         .name(name.to_owned())
         .spawn(move || f(flag))
         .map_err(|_| Status::InsufficientResources)?;
-    Ok(Worker { stop, handle })
+    Ok(Worker { stop, handle, wake })
 }

@@ -1,0 +1,117 @@
+//! The `vpcd:` DEVICENAME: `vpcd:[HOST:]PORT[:timeout=SECONDS]`.
+
+use std::time::Duration;
+
+use readerkit::Status;
+
+/// How long the card may take over one message by default: 120 s (on-card key
+/// generation takes tens of seconds).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+/// The longest per-message deadline the `timeout=` option accepts: one day.
+pub const MAX_DEADLINE_S: u64 = 86_400;
+
+/// A parsed `vpcd:` DEVICENAME (what follows `vpcd:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// Where to listen, `HOST:PORT` (HOST defaults to `127.0.0.1`).
+    pub address: String,
+    /// How long the card may take over one whole message (the command written and
+    /// its answer read), [`DEFAULT_DEADLINE`] unless `timeout=` says otherwise.
+    pub deadline: Duration,
+}
+
+/// Parse `[HOST:]PORT[:timeout=SECONDS]`. Every malformed spec (no port, a port of
+/// 0 or not a decimal number, an unknown or repeated option, a timeout of 0 or
+/// above [`MAX_DEADLINE_S`]) is [`Status::NotSupported`].
+pub fn parse(spec: &str) -> Result<Spec, Status> {
+    let mut fields: Vec<&str> = spec.split(':').collect();
+    let mut deadline = None;
+    while let Some((key, value)) = fields.last().and_then(|f| f.split_once('=')) {
+        match key {
+            "timeout" if deadline.is_none() => {
+                let seconds = number(value)?;
+                if !(1..=MAX_DEADLINE_S).contains(&seconds) {
+                    return Err(Status::NotSupported);
+                }
+                deadline = Some(Duration::from_secs(seconds));
+            }
+            _ => return Err(Status::NotSupported),
+        }
+        fields.pop();
+    }
+    let (host, port) = match fields.as_slice() {
+        [port] => ("127.0.0.1".to_owned(), *port),
+        [host @ .., port] => (host.join(":"), *port),
+        [] => return Err(Status::NotSupported),
+    };
+    let port = u16::try_from(number(port)?).map_err(|_| Status::NotSupported)?;
+    if port == 0 || host.is_empty() || host.contains('=') {
+        return Err(Status::NotSupported);
+    }
+    Ok(Spec {
+        address: format!("{host}:{port}"),
+        deadline: deadline.unwrap_or(DEFAULT_DEADLINE),
+    })
+}
+
+/// Plain decimal digits only: no sign, no spaces, no hex.
+fn number(value: &str) -> Result<u64, Status> {
+    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Status::NotSupported);
+    }
+    value.parse().map_err(|_| Status::NotSupported)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(address: &str, seconds: u64) -> Result<Spec, Status> {
+        Ok(Spec {
+            address: address.to_owned(),
+            deadline: Duration::from_secs(seconds),
+        })
+    }
+
+    #[test]
+    fn ports_hosts_and_the_timeout_option() {
+        assert_eq!(parse("35963"), spec("127.0.0.1:35963", 120));
+        assert_eq!(parse("0.0.0.0:35963"), spec("0.0.0.0:35963", 120));
+        assert_eq!(parse("localhost:1"), spec("localhost:1", 120));
+        assert_eq!(parse("35963:timeout=30"), spec("127.0.0.1:35963", 30));
+        assert_eq!(
+            parse("192.168.1.2:35963:timeout=86400"),
+            spec("192.168.1.2:35963", 86_400)
+        );
+    }
+
+    #[test]
+    fn malformed_specs_are_refused() {
+        for bad in [
+            "",
+            ":",
+            "notaport",
+            "0",
+            "65536",
+            "-1",
+            "+35963",
+            " 35963",
+            "0x8C7B",
+            "host:",
+            ":35963",
+            "35963:",
+            "35963:timeout=",
+            "35963:timeout=0",
+            "35963:timeout=86401",
+            "35963:timeout=-5",
+            "35963:timeout=1.5",
+            "35963:timeout=99999999999999999999",
+            "35963:timeout=30:timeout=30",
+            "35963:deadline=30",
+            "timeout=30",
+            "host=x:35963",
+        ] {
+            assert_eq!(parse(bad), Err(Status::NotSupported), "{bad:?}");
+        }
+    }
+}

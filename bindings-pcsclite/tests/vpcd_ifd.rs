@@ -1,0 +1,248 @@
+//! The `vpcd:` backend through the exported IFDH functions, called directly as
+//! pcscd would, against scripted virtual cards: what must hold at the very moment
+//! a call returns (no pcscd scheduling in between), and the DEVICENAME options.
+
+#[path = "support/vpcd_peer.rs"]
+mod vpcd_peer;
+
+use std::ffi::CString;
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use ifd_readerkit::*;
+use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn open(lun: DWORD, device: &str) -> RESPONSECODE {
+    let name = CString::new(device).unwrap();
+    // SAFETY: a valid NUL-terminated string.
+    unsafe { IFDHCreateChannelByName(lun, name.as_ptr()) }
+}
+
+fn close(lun: DWORD) -> RESPONSECODE {
+    // SAFETY: plain call.
+    unsafe { IFDHCloseChannel(lun) }
+}
+
+fn presence(lun: DWORD) -> RESPONSECODE {
+    // SAFETY: plain call.
+    unsafe { IFDHICCPresence(lun) }
+}
+
+fn power_up(lun: DWORD) -> Result<Vec<u8>, RESPONSECODE> {
+    let mut atr = [0u8; 33];
+    let mut len: DWORD = 33;
+    // SAFETY: valid buffers.
+    let rc = unsafe { IFDHPowerICC(lun, IFD_POWER_UP, atr.as_mut_ptr(), &mut len) };
+    if rc == IFD_SUCCESS {
+        Ok(atr[..len as usize].to_vec())
+    } else {
+        Err(rc)
+    }
+}
+
+fn transmit(lun: DWORD, apdu: &[u8]) -> Result<Vec<u8>, RESPONSECODE> {
+    let mut rx = vec![0u8; 65_548];
+    let mut len = rx.len() as DWORD;
+    let mut recv = ScardIoHeader::default();
+    let mut tx = apdu.to_vec();
+    let send = ScardIoHeader {
+        protocol: 1,
+        length: 16,
+    };
+    // SAFETY: valid buffers.
+    let rc = unsafe {
+        IFDHTransmitToICC(
+            lun,
+            send,
+            tx.as_mut_ptr(),
+            tx.len() as DWORD,
+            rx.as_mut_ptr(),
+            &mut len,
+            &mut recv,
+        )
+    };
+    if rc == IFD_SUCCESS {
+        Ok(rx[..len as usize].to_vec())
+    } else {
+        Err(rc)
+    }
+}
+
+/// Wait until the reader reports `want` (the listener thread runs on its own).
+fn await_presence(lun: DWORD, want: RESPONSECODE) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while presence(lun) != want {
+        assert!(Instant::now() < deadline, "presence never became {want}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Power up and select T=1, as pcscd does on SCardConnect.
+fn connect(lun: DWORD, atr: &[u8]) {
+    assert_eq!(power_up(lun), Ok(atr.to_vec()));
+    // SAFETY: plain call.
+    assert_eq!(
+        unsafe { IFDHSetProtocolParameters(lun, 2, 0, 0, 0, 0) },
+        IFD_SUCCESS
+    );
+}
+
+#[test]
+fn the_timeout_option_is_accepted_and_malformed_names_are_refused() {
+    let port = free_port();
+    let lun: DWORD = 0x0070_0000;
+    assert_eq!(open(lun, &format!("vpcd:{port}:timeout=30")), IFD_SUCCESS);
+    assert_eq!(close(lun), IFD_SUCCESS);
+    assert_eq!(
+        open(lun, &format!("vpcd:127.0.0.1:{port}:timeout=1")),
+        IFD_SUCCESS
+    );
+    assert_eq!(close(lun), IFD_SUCCESS);
+    for bad in [
+        format!("vpcd:{port}:timeout=0"),
+        format!("vpcd:{port}:timeout=abc"),
+        format!("vpcd:{port}:timeout=30:timeout=30"),
+        format!("vpcd:{port}:speed=9600"),
+        "vpcd:timeout=30".to_owned(),
+    ] {
+        assert_eq!(open(lun, &bad), IFD_NO_SUCH_DEVICE, "{bad}");
+    }
+}
+
+/// The peer hangs up instead of answering: the transmit fails, and the very next
+/// IFDHICCPresence says the card is gone (no stale "present").
+#[test]
+fn presence_right_after_a_transmit_that_lost_the_card_is_not_present() {
+    let port = free_port();
+    let lun: DWORD = 0x0071_0000;
+    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    for round in 0..3 {
+        let mut peer = Peer::connect(port);
+        let card_side = std::thread::spawn(move || {
+            peer.serve(&ATR_A, |peer, _| {
+                peer.close();
+                false
+            });
+        });
+        await_presence(lun, IFD_ICC_PRESENT);
+        connect(lun, &ATR_A);
+        assert!(transmit(lun, &echo_command(&[1])).is_err(), "round {round}");
+        assert_eq!(
+            presence(lun),
+            IFD_ICC_NOT_PRESENT,
+            "round {round}: no stale state"
+        );
+        card_side.join().unwrap();
+    }
+    assert_eq!(close(lun), IFD_SUCCESS);
+}
+
+/// A transmit waits on a card that never answers (the default 120 s deadline):
+/// IFDHCloseChannel from another thread (pcscd calls it without the reader lock
+/// after 0.5 s of trying) returns within 1 s and the transmit fails.
+#[test]
+fn close_channel_returns_within_a_second_whatever_the_peer_does() {
+    let port = free_port();
+    let lun: DWORD = 0x0072_0000;
+    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let mut peer = Peer::connect(port);
+    let card_side = std::thread::spawn(move || {
+        // Answer power-up, then swallow every command in silence.
+        peer.serve(&ATR_A, |_, _| true);
+    });
+    await_presence(lun, IFD_ICC_PRESENT);
+    connect(lun, &ATR_A);
+    let stuck = std::thread::spawn(move || transmit(lun, &echo_command(&[1])));
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    assert_eq!(close(lun), IFD_SUCCESS);
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "IFDHCloseChannel took {took:?}"
+    );
+    assert!(stuck.join().unwrap().is_err(), "the stuck transmit failed");
+    card_side.join().unwrap();
+}
+
+/// One card hangs up and the next is already waiting to connect, with nobody
+/// polling: the reader is reported empty before the next card is reported
+/// present; a command for the powered-up old card never reaches the new one.
+#[test]
+fn a_swapped_card_is_absent_first_and_old_commands_never_reach_it() {
+    let port = free_port();
+    let lun: DWORD = 0x0073_0000;
+    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let first = Peer::connect(port);
+    let first_hangup = first.hangup_handle();
+    let first_side = first.spawn_echo(&ATR_A);
+    await_presence(lun, IFD_ICC_PRESENT);
+    connect(lun, &ATR_A);
+    assert_eq!(transmit(lun, &echo_command(&[1])), Ok(vec![1, 0x90, 0x00]));
+
+    let mut second = Peer::connect(port);
+    first_hangup.shutdown(Shutdown::Both).unwrap();
+    first_side.join().unwrap();
+    let second_side = std::thread::spawn(move || {
+        let mut apdus = 0;
+        second.serve(&ATR_B, |peer, apdu| {
+            apdus += 1;
+            peer.send(&echo_answer(apdu));
+            true
+        });
+        apdus
+    });
+    // The old card's session: refused, whatever the listener is doing.
+    assert!(transmit(lun, &echo_command(&[2])).is_err());
+    assert_eq!(presence(lun), IFD_ICC_NOT_PRESENT, "the removal is visible");
+    await_presence(lun, IFD_ICC_PRESENT);
+    connect(lun, &ATR_B);
+    assert_eq!(transmit(lun, &echo_command(&[3])), Ok(vec![3, 0x90, 0x00]));
+    assert_eq!(close(lun), IFD_SUCCESS);
+    assert_eq!(
+        second_side.join().unwrap(),
+        1,
+        "only the new session's command reached the new card"
+    );
+}
+
+/// Frames the reader never asked for, sent before power-up and after an answer,
+/// are never taken as the ATR or as a later answer.
+#[test]
+fn stray_frames_are_discarded() {
+    let port = free_port();
+    let lun: DWORD = 0x0074_0000;
+    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let mut peer = Peer::connect(port);
+    peer.send(&[0x3B, 0x00]);
+    let hangup = peer.hangup_handle();
+    let card_side = std::thread::spawn(move || {
+        peer.serve(&ATR_A, |peer, apdu| {
+            peer.send(&echo_answer(apdu));
+            peer.send(&[0x6A, 0x82]);
+            true
+        });
+    });
+    await_presence(lun, IFD_ICC_PRESENT);
+    // Let the stray frame arrive before power-up.
+    std::thread::sleep(Duration::from_millis(50));
+    connect(lun, &ATR_A);
+    for i in 0..10u8 {
+        assert_eq!(
+            transmit(lun, &echo_command(&[i, i])),
+            Ok(vec![i, i, 0x90, 0x00])
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    hangup.shutdown(Shutdown::Both).unwrap();
+    card_side.join().unwrap();
+    assert_eq!(close(lun), IFD_SUCCESS);
+}
