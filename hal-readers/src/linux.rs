@@ -326,14 +326,23 @@ mod tests {
     fn precise_delay_is_never_short_and_close() {
         let mut delay = PreciseDelay::new();
         for us in [1u32, 20, 93, 250, 1_000, 3_500] {
-            let start = Instant::now();
-            delay.delay_us(us);
-            let took = start.elapsed();
-            assert!(took >= Duration::from_micros(u64::from(us)), "{us} µs");
-            // Generous bound for a loaded CI machine; typically a few µs over.
+            let wanted = Duration::from_micros(u64::from(us));
+            // Never short, every time. Close: the best of five tries, since any one
+            // of them may lose the CPU to another process on a loaded machine.
+            let best = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    delay.delay_us(us);
+                    let took = start.elapsed();
+                    assert!(took >= wanted, "{us} µs took {took:?}");
+                    took
+                })
+                .min()
+                .unwrap();
+            // Typically a few µs over.
             assert!(
-                took < Duration::from_micros(u64::from(us) + 20_000),
-                "{us} µs"
+                best < wanted + Duration::from_millis(20),
+                "{us} µs: best of 5 took {best:?}"
             );
         }
         let start = Instant::now();
