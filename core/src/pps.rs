@@ -343,6 +343,32 @@ impl Message {
     }
 }
 
+/// Trace form: `PPS T=1, PPS1 94 (F=512, D=8)`, with PPS2/PPS3 when present
+/// (reserved F or D indices shown as `RFU`).
+impl core::fmt::Display for Message {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PPS T={}", self.protocol())?;
+        if let Some(pps1) = self.pps1() {
+            write!(f, ", PPS1 {pps1:02X} (")?;
+            match crate::timing::clock_rate_conversion(pps1 >> 4) {
+                Some(rate) => write!(f, "F={}", rate.f)?,
+                None => f.write_str("F=RFU")?,
+            }
+            match crate::timing::baud_rate_adjustment(pps1 & 0x0F) {
+                Some(d) => write!(f, ", D={d})")?,
+                None => f.write_str(", D=RFU)")?,
+            }
+        }
+        if let Some(pps2) = self.pps2() {
+            write!(f, ", PPS2 {pps2:02X}")?;
+        }
+        if let Some(pps3) = self.pps3() {
+            write!(f, ", PPS3 {pps3:02X}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A PPS request built by the reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Request(Message);
@@ -1086,5 +1112,19 @@ mod tests {
                 assert_eq!(p.as_bytes(), &bytes[..]);
             }
         }
+    }
+
+    #[test]
+    fn messages_print_in_trace_form() {
+        let shown = |r: Request| std::format!("{}", *r);
+        assert_eq!(
+            shown(Request::new(1, Some(0x94), None, None)),
+            "PPS T=1, PPS1 94 (F=512, D=8)"
+        );
+        assert_eq!(shown(Request::new(0, None, None, None)), "PPS T=0");
+        assert_eq!(
+            shown(Request::new(1, Some(0x7F), Some(0x01), Some(0x02))),
+            "PPS T=1, PPS1 7F (F=RFU, D=RFU), PPS2 01, PPS3 02"
+        );
     }
 }

@@ -426,6 +426,54 @@ impl<'a> Repr<'a> {
     }
 }
 
+/// Trace form, as protocol analysers write blocks: `I(N(S)=0, M=1) 254 bytes`,
+/// `R(N(R)=1, EDC error)`, `S(WTX request, 3)`; a NAD other than 0 is appended.
+impl fmt::Display for Repr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bit = |seq: Seq| seq.bit(1);
+        match self.kind {
+            Kind::I { ns, more, inf } => write!(
+                f,
+                "I(N(S)={}, M={}) {} bytes",
+                bit(ns),
+                u8::from(more),
+                inf.len()
+            )?,
+            Kind::R { nr, code } => write!(f, "R(N(R)={}{})", bit(nr), code)?,
+            Kind::S(s) => write!(f, "S({s})")?,
+        }
+        if self.nad != 0 {
+            write!(f, " NAD {:02X}", self.nad)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for RCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RCode::Ok => "",
+            RCode::Edc => ", EDC error",
+            RCode::Other => ", other error",
+        })
+    }
+}
+
+impl fmt::Display for SBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SBlock::ResynchRequest => f.write_str("RESYNCH request"),
+            SBlock::ResynchResponse => f.write_str("RESYNCH response"),
+            SBlock::IfsRequest(n) => write!(f, "IFS request, {n}"),
+            SBlock::IfsResponse(n) => write!(f, "IFS response, {n}"),
+            SBlock::AbortRequest => f.write_str("ABORT request"),
+            SBlock::AbortResponse => f.write_str("ABORT response"),
+            SBlock::WtxRequest(n) => write!(f, "WTX request, {n}"),
+            SBlock::WtxResponse(n) => write!(f, "WTX response, {n}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,5 +669,50 @@ mod tests {
         };
         let mut big = [0u8; 300];
         assert_eq!(i.emit(&mut big, Edc::Lrc), Err(BlockError::Inf));
+    }
+
+    #[test]
+    fn blocks_print_in_trace_form() {
+        let shown = |nad, kind| std::format!("{}", Repr { nad, kind });
+        let inf = [0u8; 254];
+        assert_eq!(
+            shown(
+                0,
+                Kind::I {
+                    ns: Seq::Zero,
+                    more: true,
+                    inf: &inf
+                }
+            ),
+            "I(N(S)=0, M=1) 254 bytes"
+        );
+        assert_eq!(
+            shown(
+                0,
+                Kind::R {
+                    nr: Seq::One,
+                    code: RCode::Edc
+                }
+            ),
+            "R(N(R)=1, EDC error)"
+        );
+        assert_eq!(
+            shown(
+                0,
+                Kind::R {
+                    nr: Seq::Zero,
+                    code: RCode::Ok
+                }
+            ),
+            "R(N(R)=0)"
+        );
+        assert_eq!(
+            shown(0, Kind::S(SBlock::WtxRequest(3))),
+            "S(WTX request, 3)"
+        );
+        assert_eq!(
+            shown(0x21, Kind::S(SBlock::IfsResponse(254))),
+            "S(IFS response, 254) NAD 21"
+        );
     }
 }
