@@ -31,42 +31,25 @@
 //! so T=0 is implied and, as ISO/IEC 7816-3 requires, there is no TCK.
 //! [`Profile::t0_t1`] offers both (TD1 = `80`: T=0 first, the default; TD2 = `71`:
 //! T=1).
+//!
+//! The card side only writes ATRs; what an ATR means is the core's
+//! [`readerkit::atr`], which [`Profile::fi_di`] reads the card's own ATR back with.
+//! The TCK is computed here, independently of the core's check, like the card-side
+//! EDC (see [`crate::edc`]).
 
 use heapless::Vec;
+pub use readerkit::atr::Convention;
+use readerkit::atr::{self as iso, MAX_LEN};
 
 use crate::edc::Edc;
 
-/// The longest ATR allowed by ISO/IEC 7816-3 (TS plus 32 bytes).
-pub const MAX_ATR_LEN: usize = 33;
-
-/// The bytes of an ATR.
-pub type Atr = Vec<u8, MAX_ATR_LEN>;
+/// The bytes of an ATR (at most 33, the longest ISO/IEC 7816-3 allows).
+pub type Atr = Vec<u8, MAX_LEN>;
 
 /// Historical bytes shared by the ready-made profiles (see the module documentation).
 pub const HISTORICAL: [u8; 11] = [
     0x80, 0x65, b'R', b'K', b'S', b'I', b'M', 0x73, 0x10, 0x21, 0x40,
 ];
-
-/// Bit order and logic levels on the I/O line, announced by TS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Convention {
-    /// TS = `3B`: high level is 1, least significant bit first.
-    #[default]
-    Direct,
-    /// TS = `3F`: low level is 1, most significant bit first.
-    ///
-    /// The card's [`read`](crate::card::Card::read) gives, and its
-    /// [`write`](crate::card::Card::write) takes, every character as a UART set for
-    /// the direct convention would see it: each byte `b` travels as
-    /// [`inverse`]`(b)` = `!b.reverse_bits()`, so TS reads `03`. A reader that has
-    /// recognised the inverse convention applies [`inverse`] to both directions.
-    Inverse,
-}
-
-/// The inverse-convention transformation of one character (an involution).
-pub const fn inverse(b: u8) -> u8 {
-    !b.reverse_bits()
-}
 
 /// Which transmission protocols the card offers, the first being the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -125,7 +108,14 @@ impl Default for T1Params {
 /// A card's transmission capabilities, from which its ATR is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
-    /// TS.
+    /// TS: the bit order and logic levels on the I/O line.
+    ///
+    /// In the inverse convention the card's [`read`](crate::card::Card::read)
+    /// gives, and its [`write`](crate::card::Card::write) takes, every character as
+    /// a UART set for the direct convention would see it: each byte `b` travels as
+    /// [`invert_convention`](readerkit::atr::invert_convention)`(b)`, so TS reads
+    /// `03`. A reader that has recognised the inverse convention applies it to both
+    /// directions.
     pub convention: Convention,
     /// TA1 (high nibble Fi, low nibble Di), or `None` to leave it out (defaults
     /// Fi = 1, Di = 1).
@@ -194,12 +184,12 @@ impl Profile {
         self
     }
 
-    /// Fi and Di announced in TA1 (1 and 1 when TA1 is absent).
-    pub const fn fi_di(&self) -> (u8, u8) {
-        match self.ta1 {
-            Some(ta1) => (ta1 >> 4, ta1 & 0x0F),
-            None => (1, 1),
-        }
+    /// Fi and Di announced in the ATR (1 and 1 when TA1 is absent), as the core
+    /// reads them.
+    pub fn fi_di(&self) -> (u8, u8) {
+        let parameters =
+            iso::Atr::parse(&self.atr()).map_or(iso::Parameters::DEFAULT, |atr| atr.parameters());
+        (parameters.fi, parameters.di)
     }
 
     /// The ATR, as logical bytes (before any inverse-convention coding).
@@ -209,10 +199,7 @@ impl Profile {
             // Cannot overflow: at most 1 + 1 + 1 + 2 + 3 + 1 + 15 + 1 = 25 bytes.
             let _ = atr.push(b);
         };
-        push(match self.convention {
-            Convention::Direct => 0x3B,
-            Convention::Inverse => 0x3F,
-        });
+        push(self.convention.ts());
         let k = self.historical.len().min(15) as u8;
         let t1 = self.protocols.offers(1);
         let ta1 = if self.ta1.is_some() { 0x10 } else { 0 };
@@ -245,13 +232,36 @@ impl Profile {
 
 #[cfg(test)]
 mod tests {
+    use readerkit::protocol::{Protocol, ProtocolMask};
+
     use super::*;
 
     #[test]
-    fn inverse_is_an_involution_and_maps_ts() {
-        assert_eq!(inverse(0x3F), 0x03);
-        for b in 0..=255u8 {
-            assert_eq!(inverse(inverse(b)), b);
+    fn the_core_reads_every_profile_back() {
+        for (profile, fi_di, protocols) in [
+            (Profile::t0(), (9, 5), ProtocolMask::T0),
+            (Profile::t1(), (9, 6), ProtocolMask::T1),
+            (Profile::t1_crc(), (9, 6), ProtocolMask::T1),
+            (
+                Profile::t0_t1(),
+                (9, 6),
+                ProtocolMask::T0.with(Protocol::T1),
+            ),
+        ] {
+            let atr = iso::Atr::parse(&profile.atr()).unwrap();
+            let p = atr.parameters();
+            assert_eq!(profile.fi_di(), fi_di);
+            assert_eq!(p.protocols, protocols);
+            assert_eq!(p.first_protocol, profile.protocols.default_protocol());
+            assert_ne!(atr.tck(), iso::Tck::Bad);
+            assert_eq!(atr.historical(), profile.historical.as_slice());
+            if profile.protocols.offers(1) {
+                let t1 = profile.t1;
+                assert_eq!((p.ifsc, p.bwi, p.cwi), (t1.ifsc, t1.bwi, t1.cwi));
+                assert_eq!(p.edc, iso::Edc::from_tc(t1.edc.tc3()));
+            }
+            let inverse = profile.with_convention(Convention::Inverse).atr();
+            assert_eq!(inverse[0], iso::TS_INVERSE);
         }
     }
 

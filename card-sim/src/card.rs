@@ -73,9 +73,10 @@ use heapless::Deque;
 use crate::DEFAULT_CAPACITY;
 use crate::apdu::Command;
 use crate::app::{self, App};
-use crate::atr::{self, Convention, Profile};
+use crate::atr::{Convention, Profile};
 use crate::fault::{Faults, Mute};
 use crate::stats::{ApduLog, ApduRecord, Stats};
+use readerkit::atr::invert_convention;
 
 mod pps;
 mod t0;
@@ -338,7 +339,7 @@ impl<const N: usize> Card<N> {
             }
             let b = match self.profile.convention {
                 Convention::Direct => raw,
-                Convention::Inverse => atr::inverse(raw),
+                Convention::Inverse => invert_convention(raw),
             };
             self.chars_received = self.chars_received.wrapping_add(1);
             let parity_error = self.faults.parity_error.fires(self.chars_received);
@@ -486,7 +487,7 @@ impl<const N: usize> Card<N> {
         }
         let wire = match self.profile.convention {
             Convention::Direct => b,
-            Convention::Inverse => atr::inverse(b),
+            Convention::Inverse => invert_convention(b),
         };
         if self.out.push_back(wire).is_ok() {
             self.stats.bytes_from_card += 1;

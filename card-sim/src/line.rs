@@ -13,8 +13,8 @@ use readerkit::line::{Line, Reset};
 use readerkit::status::Status;
 use readerkit::timing::Timing;
 
-use crate::atr::inverse;
 use crate::card::Card;
+use readerkit::atr::invert_convention;
 
 /// Repetitions of one character after parity errors before the line gives up.
 pub const MAX_REPETITIONS: u32 = 3;
@@ -117,7 +117,11 @@ impl<const N: usize> Line for SimLine<N> {
         for chunk in bytes.chunks(encoded.len()) {
             let out = &mut encoded[..chunk.len()];
             for (o, &b) in out.iter_mut().zip(chunk) {
-                *o = if inverse_convention { inverse(b) } else { b };
+                *o = if inverse_convention {
+                    invert_convention(b)
+                } else {
+                    b
+                };
             }
             let mut from = 0;
             let mut repetitions = 0;
@@ -143,7 +147,7 @@ impl<const N: usize> Line for SimLine<N> {
         let n = card.read(buf);
         if inverse_convention {
             for b in &mut buf[..n] {
-                *b = inverse(*b);
+                *b = invert_convention(*b);
             }
         }
         Ok(n)

@@ -3,7 +3,8 @@
 mod common;
 
 use common::*;
-use readerkit_card_sim::atr::{Convention, inverse};
+use readerkit::atr::invert_convention;
+use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::card::{Session, State};
 use readerkit_card_sim::fault::Mute;
 use readerkit_card_sim::{Card, Config, Faults, Profile};
@@ -61,7 +62,7 @@ fn inverse_convention_on_the_wire() {
     card.power_on();
     let wire = read_all(&mut card);
     assert_eq!(wire[0], 0x03, "TS of the inverse convention read in direct");
-    let logical: Vec<u8> = wire.iter().map(|&b| inverse(b)).collect();
+    let logical: Vec<u8> = wire.iter().map(|&b| invert_convention(b)).collect();
     assert_eq!(logical[0], 0x3F);
     assert_eq!(&logical[1..], &Profile::t1().atr()[1..]);
     assert!(tck_ok(&logical));
@@ -69,11 +70,11 @@ fn inverse_convention_on_the_wire() {
     let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
     let request: Vec<u8> = block(TestEdc::Lrc, 0, 0x00, &apdu)
         .iter()
-        .map(|&b| inverse(b))
+        .map(|&b| invert_convention(b))
         .collect();
     let reply: Vec<u8> = xfer(&mut card, &request)
         .iter()
-        .map(|&b| inverse(b))
+        .map(|&b| invert_convention(b))
         .collect();
     let b = parse(TestEdc::Lrc, &reply);
     assert_eq!(b.pcb, 0x00);

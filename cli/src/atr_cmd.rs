@@ -4,7 +4,9 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use readerkit::atr::{Analysis, Atr, ClockStop, Convention, Edc, Flags, Mode, Parameters, Tck};
+use readerkit::atr::{
+    Atr, Character, ClockStop, Convention, Edc, Flags, Kind, Meaning, Mode, Parameters, Spu, Tck,
+};
 use readerkit::timing::{self, Timing};
 
 use crate::EXIT_USAGE;
@@ -224,26 +226,6 @@ fn protocol_meaning(t: u8) -> &'static str {
     }
 }
 
-/// Protocols offered in the TDi bytes, T=15 excluded; `[0]` without TD1.
-fn offered(analysis: &Analysis) -> Vec<u8> {
-    let list: Vec<u8> = (0..15u8)
-        .filter(|t| analysis.announced & (1 << t) != 0)
-        .collect();
-    if analysis.announced == 0 {
-        vec![0]
-    } else {
-        list
-    }
-}
-
-/// The protocol in force without PPS: TA2's in specific mode, else the first offered.
-fn default_t(p: &Parameters) -> u8 {
-    match p.mode {
-        Mode::Specific { protocol, .. } => protocol,
-        Mode::Negotiable => p.first_protocol,
-    }
-}
-
 /// Timing figures for one F/D, as shown and as put in the JSON.
 struct Figures {
     f: u16,
@@ -261,7 +243,7 @@ struct Figures {
 
 fn figures(t: &Timing, p: &Parameters) -> Figures {
     let fi_f = timing::clock_rate_conversion(p.fi).map_or(timing::F_DEFAULT, |r| r.f);
-    let t1 = default_t(p) == 1;
+    let t1 = p.default_protocol_number() == 1;
     Figures {
         f: t.f,
         d: t.d,
@@ -304,7 +286,7 @@ fn json(atr: &Atr, clock_khz: u32) -> String {
     let a = atr.analysis();
     let rate = timing::clock_rate_conversion(p.fi);
     let d = timing::baud_rate_adjustment(p.di);
-    let protocols: Vec<u64> = offered(&a).into_iter().map(u64::from).collect();
+    let protocols: Vec<u64> = a.offered().map(u64::from).collect();
     let (specific, spec_t, implicit, can_change) = match p.mode {
         Mode::Specific {
             protocol,
@@ -320,7 +302,7 @@ fn json(atr: &Atr, clock_khz: u32) -> String {
     };
     let reserved: Vec<&str> = a.flags.iter().map(Flags::name).collect();
     let card = Timing::from_indices(p.fi, p.di, clock_khz);
-    let initial_is_card = card.is_some() && implicit == Some(false);
+    let initial_is_card = card.is_some() && p.ta1_applies_at_once();
 
     let mut t = Object::new();
     t.num("clock_khz", clock_khz);
@@ -339,7 +321,7 @@ fn json(atr: &Atr, clock_khz: u32) -> String {
         .str("convention", convention_name(atr.convention()))
         .num("t0", atr.t0())
         .nums("protocols", &protocols)
-        .num("default_protocol", default_t(&p))
+        .num("default_protocol", p.default_protocol_number())
         .num("fi", p.fi)
         .num("di", p.di)
         .opt_num("f", rate.map(|r| r.f))
@@ -403,124 +385,13 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         t0 >> 4,
         t0 & 0x0F
     );
-    let mut group_t: Option<u8> = None;
-    let (mut t1_ta, mut t1_tb, mut t1_tc, mut t15_ta, mut t15_tb) =
-        (false, false, false, false, false);
-    for (index, g) in atr.groups().enumerate() {
-        let i = index + 1;
-        if i > 1 {
+    for c in atr.characters() {
+        let (i, letter, b) = (c.group, c.kind.letter(), c.byte);
+        let _ = writeln!(s, "  T{letter}({i}) = {b:02X} --> {}", meaning_text(&c));
+        if c.kind == Kind::Td {
+            // Group i + 1 follows.
             s.push_str("-----\n");
         }
-        for (letter, byte) in [('A', g.ta), ('B', g.tb), ('C', g.tc)] {
-            let Some(b) = byte else { continue };
-            let meaning = match (i, letter, group_t) {
-                (1, 'A', _) => ta1_meaning(b),
-                (1, 'B', _) => format!(
-                    "VPP (deprecated since ISO/IEC 7816-3:2006): PI1 = {}, II = {}{}",
-                    b & 0x1F,
-                    (b >> 5) & 0x03,
-                    if b == 0 { " (no VPP)" } else { "" }
-                ),
-                (1, 'C', _) => match b {
-                    255 => "Extra guard time: N = 255 (minimum: 12 etu for T=0, 11 etu for T=1)"
-                        .to_string(),
-                    n => format!("Extra guard time: N = {n} etu"),
-                },
-                (2, 'A', _) => ta2_meaning(b),
-                (2, 'B', _) => format!("PI2 = {b} (VPP, deprecated since ISO/IEC 7816-3:2006)"),
-                (2, 'C', Some(0)) => format!(
-                    "Work waiting time: WI = {b}{}",
-                    if b == 0 { " (RFU!)" } else { "" }
-                ),
-                (2, 'C', t) => format!("TC2 for T={}: no meaning defined", t.unwrap_or(0)),
-                (_, 'A', Some(1)) => {
-                    let first = !std::mem::replace(&mut t1_ta, true);
-                    format!(
-                        "IFSC: {b}{}{}",
-                        if b == 0 || b == 255 { " (RFU!)" } else { "" },
-                        if first {
-                            ""
-                        } else {
-                            " (not the first T=1 TA: ignored)"
-                        }
-                    )
-                }
-                (_, 'B', Some(1)) => {
-                    let first = !std::mem::replace(&mut t1_tb, true);
-                    format!(
-                        "Block Waiting Integer: {}{} - Character Waiting Integer: {}{}",
-                        b >> 4,
-                        if b >> 4 > 9 { " (RFU!)" } else { "" },
-                        b & 0x0F,
-                        if first {
-                            ""
-                        } else {
-                            " (not the first T=1 TB: ignored)"
-                        }
-                    )
-                }
-                (_, 'C', Some(1)) => {
-                    let first = !std::mem::replace(&mut t1_tc, true);
-                    format!(
-                        "Error detection code: {}{}{}",
-                        if b & 1 != 0 { "CRC" } else { "LRC" },
-                        if b & 0xFE != 0 {
-                            " (bits 8-2 RFU, not 0!)"
-                        } else {
-                            ""
-                        },
-                        if first {
-                            ""
-                        } else {
-                            " (not the first T=1 TC: ignored)"
-                        }
-                    )
-                }
-                (_, 'A', Some(15)) => {
-                    let first = !std::mem::replace(&mut t15_ta, true);
-                    format!(
-                        "{}{}",
-                        t15_ta_meaning(b),
-                        if first {
-                            ""
-                        } else {
-                            " (not the first T=15 TA: ignored)"
-                        }
-                    )
-                }
-                (_, 'B', Some(15)) => {
-                    let first = !std::mem::replace(&mut t15_tb, true);
-                    format!(
-                        "{}{}",
-                        spu_meaning(b),
-                        if first {
-                            ""
-                        } else {
-                            " (not the first T=15 TB: ignored)"
-                        }
-                    )
-                }
-                (_, _, Some(15)) => format!("T{letter}{i} for T=15: RFU"),
-                (_, _, t) => format!("specific to T={}", t.unwrap_or(0)),
-            };
-            let _ = writeln!(s, "  T{letter}({i}) = {b:02X} --> {meaning}");
-        }
-        if let Some(td) = g.td {
-            let t = td & 0x0F;
-            let _ = writeln!(
-                s,
-                "  TD({i}) = {td:02X} --> Y({}): {:04b}, Protocol T = {t} ({}){}",
-                i + 1,
-                td >> 4,
-                protocol_meaning(t),
-                if i == 1 && t == 15 {
-                    " (forbidden in TD1!)"
-                } else {
-                    ""
-                }
-            );
-        }
-        group_t = g.protocol();
     }
     let hist = atr.historical();
     let _ = writeln!(s, "+ Historical bytes ({}): {}", hist.len(), hex(hist, " "));
@@ -535,15 +406,15 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         };
         let _ = writeln!(s, "  Category indicator: {:02X} ({category})", hist[0]);
     }
-    match (atr.tck(), atr.tck_byte()) {
-        (Tck::Ok, Some(b)) => {
+    match (atr.tck(), atr.tck_byte(), atr.expected_tck()) {
+        (Tck::Ok, Some(b), _) => {
             let _ = writeln!(s, "+ TCK = {b:02X} (correct checksum)");
         }
-        (Tck::Bad, Some(b)) => {
-            let xor = atr.as_bytes()[1..atr.as_bytes().len() - 1]
-                .iter()
-                .fold(0u8, |x, b| x ^ b);
-            let _ = writeln!(s, "+ TCK = {b:02X} (WRONG checksum, expected {xor:02X})");
+        (Tck::Bad, Some(b), Some(expected)) => {
+            let _ = writeln!(
+                s,
+                "+ TCK = {b:02X} (WRONG checksum, expected {expected:02X})"
+            );
         }
         _ => {
             let _ = writeln!(s, "+ TCK absent (only T=0 offered)");
@@ -551,7 +422,7 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
     }
 
     s.push_str("\nParameters:\n");
-    let protocols: Vec<String> = offered(&a).iter().map(|t| format!("T={t}")).collect();
+    let protocols: Vec<String> = a.offered().map(|t| format!("T={t}")).collect();
     let _ = writeln!(s, "  protocols offered: {}", protocols.join(", "));
     let mode = match p.mode {
         Mode::Negotiable => "negotiable (PPS may change protocol and Fi/Di)".to_string(),
@@ -574,7 +445,11 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         ),
     };
     let _ = writeln!(s, "  mode: {mode}");
-    let _ = writeln!(s, "  default protocol (no PPS): T={}", default_t(&p));
+    let _ = writeln!(
+        s,
+        "  default protocol (no PPS): T={}",
+        p.default_protocol_number()
+    );
     let _ = writeln!(
         s,
         "  Fi = {}, Di = {}, N = {}, WI = {}; T=1: IFSC = {}, BWI = {}, CWI = {}, EDC = {}",
@@ -616,9 +491,8 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         "  {:<26} {:>24} {:>24}",
         "", "default: F=372 D=1", head_card
     );
-    let offered = offered(&a);
-    let t0 = offered.contains(&0);
-    let t1 = offered.contains(&1);
+    let t0 = a.offered().any(|t| t == 0);
+    let t1 = a.offered().any(|t| t == 1);
     let row = |s: &mut String, name: &str, f: &dyn Fn(&Figures) -> String| {
         let c = card.as_ref().map_or("-".to_string(), f);
         let _ = writeln!(s, "  {name:<26} {:>24} {:>24}", f(&default), c);
@@ -632,7 +506,7 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         &format!("guard time ({} etu)", default.guard_etu),
         &|f| format!("{} us", f.guard_us),
     );
-    if p.n == 255 && t0 && t1 && default_t(&p) != 1 {
+    if p.n == 255 && t0 && t1 && p.default_protocol_number() != 1 {
         row(&mut s, "guard time T=1 (11 etu)", &|f| {
             format!("{} us", f.guard_t1_us)
         });
@@ -649,12 +523,10 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         });
         row(&mut s, "T=1 BGT (22 etu)", &|f| ms(f.bgt_us));
     }
-    let initial = match p.mode {
-        Mode::Specific {
-            implicit_parameters: false,
-            ..
-        } if card.is_some() => "the card's Fi/Di (specific mode)",
-        _ => "the default F/D until a PPS",
+    let initial = if p.ta1_applies_at_once() && card.is_some() {
+        "the card's Fi/Di (specific mode)"
+    } else {
+        "the default F/D until a PPS"
     };
     let _ = writeln!(s, "  right after the ATR: {initial}");
     s
@@ -668,8 +540,91 @@ fn ms(us: u32) -> String {
     }
 }
 
-fn ta1_meaning(b: u8) -> String {
-    let (fi, di) = (b >> 4, b & 0x0F);
+/// What one interface character means, for a human: the core's interpretation in
+/// words, with its reserved values marked.
+fn meaning_text(c: &Character) -> String {
+    let rfu = |flag: Flags, text: &'static str| if c.flags.contains(flag) { text } else { "" };
+    let ignored = |what: &str| {
+        if c.counts {
+            String::new()
+        } else {
+            format!(" (not the first {what}: ignored)")
+        }
+    };
+    match c.meaning {
+        Meaning::RateIndices { fi, di } => ta1_meaning(fi, di),
+        Meaning::Vpp { pi1, ii } => format!(
+            "VPP (deprecated since ISO/IEC 7816-3:2006): PI1 = {pi1}, II = {ii}{}",
+            if c.byte == 0 { " (no VPP)" } else { "" }
+        ),
+        Meaning::ExtraGuardTime { n: 255 } => {
+            "Extra guard time: N = 255 (minimum: 12 etu for T=0, 11 etu for T=1)".to_string()
+        }
+        Meaning::ExtraGuardTime { n } => format!("Extra guard time: N = {n} etu"),
+        Meaning::SpecificMode {
+            protocol,
+            implicit_parameters,
+            can_change,
+        } => format!(
+            "Specific mode: protocol T = {protocol}; bit 8 = {} ({}); bit 5 = {} ({}){}",
+            u8::from(!can_change),
+            if can_change {
+                "can change to negotiable mode"
+            } else {
+                "unable to change mode"
+            },
+            u8::from(implicit_parameters),
+            if implicit_parameters {
+                "implicit parameters, not TA1's"
+            } else {
+                "Fi/Di of TA1 apply"
+            },
+            rfu(Flags::TA2_RFU_BITS, "; bits 7-6 RFU, not 0!")
+        ),
+        Meaning::Vpp2 { pi2 } => format!("PI2 = {pi2} (VPP, deprecated since ISO/IEC 7816-3:2006)"),
+        Meaning::WaitingTimeInteger { wi } => format!(
+            "Work waiting time: WI = {wi}{}",
+            rfu(Flags::ZERO_WI, " (RFU!)")
+        ),
+        Meaning::Undefined { protocol } => format!("TC2 for T={protocol}: no meaning defined"),
+        Meaning::Ifsc { ifsc } => format!(
+            "IFSC: {ifsc}{}{}",
+            rfu(Flags::INVALID_IFSC, " (RFU!)"),
+            ignored("T=1 TA")
+        ),
+        Meaning::WaitingIntegers { bwi, cwi } => format!(
+            "Block Waiting Integer: {bwi}{} - Character Waiting Integer: {cwi}{}",
+            rfu(Flags::RESERVED_BWI, " (RFU!)"),
+            ignored("T=1 TB")
+        ),
+        Meaning::ErrorDetection { edc } => format!(
+            "Error detection code: {}{}{}",
+            edc_name(edc).to_uppercase(),
+            rfu(Flags::T1_TC_RFU_BITS, " (bits 8-2 RFU, not 0!)"),
+            ignored("T=1 TC")
+        ),
+        Meaning::ClockStopAndClasses {
+            clock_stop,
+            classes,
+        } => format!(
+            "{}{}{}",
+            t15_ta_meaning(clock_stop, classes),
+            rfu(Flags::RFU_CLASS, " (RFU class bits set!)"),
+            ignored("T=15 TA")
+        ),
+        Meaning::Spu(spu) => format!("{}{}", spu_meaning(spu), ignored("T=15 TB")),
+        Meaning::Reserved => format!("T{}{} for T=15: RFU", c.kind.letter(), c.group),
+        Meaning::ProtocolSpecific { protocol } => format!("specific to T={protocol}"),
+        Meaning::Protocol { protocol, next } => format!(
+            "Y({}): {next:04b}, Protocol T = {protocol} ({}){}",
+            c.group + 1,
+            protocol_meaning(protocol),
+            rfu(Flags::T15_IN_TD1, " (forbidden in TD1!)")
+        ),
+    }
+}
+
+fn ta1_meaning(fi: u8, di: u8) -> String {
     let f = timing::clock_rate_conversion(fi);
     let d = timing::baud_rate_adjustment(di);
     let f_text = match f {
@@ -691,40 +646,16 @@ fn ta1_meaning(b: u8) -> String {
     format!("Fi = {fi}, Di = {di}: {f_text}, {d_text}{ratio}")
 }
 
-fn ta2_meaning(b: u8) -> String {
-    format!(
-        "Specific mode: protocol T = {}; bit 8 = {} ({}); bit 5 = {} ({}){}",
-        b & 0x0F,
-        b >> 7,
-        if b & 0x80 == 0 {
-            "can change to negotiable mode"
-        } else {
-            "unable to change mode"
-        },
-        (b >> 4) & 1,
-        if b & 0x10 == 0 {
-            "Fi/Di of TA1 apply"
-        } else {
-            "implicit parameters, not TA1's"
-        },
-        if b & 0x60 != 0 {
-            "; bits 7-6 RFU, not 0!"
-        } else {
-            ""
-        }
-    )
-}
-
-fn t15_ta_meaning(b: u8) -> String {
-    let stop = match b >> 6 {
-        0 => "not supported",
-        1 => "state L",
-        2 => "state H",
-        _ => "no preference",
+fn t15_ta_meaning(clock_stop: ClockStop, classes: u8) -> String {
+    let stop = match clock_stop {
+        ClockStop::NotSupported => "not supported",
+        ClockStop::Low => "state L",
+        ClockStop::High => "state H",
+        ClockStop::NoPreference => "no preference",
     };
-    let classes = class_letters(b & 0x3F);
+    let classes = class_letters(classes);
     format!(
-        "Clock stop: {stop} - Class accepted by the card: {}{}",
+        "Clock stop: {stop} - Class accepted by the card: {}",
         if classes.is_empty() {
             "none".to_string()
         } else {
@@ -737,19 +668,14 @@ fn t15_ta_meaning(b: u8) -> String {
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
-        },
-        if b & 0x38 != 0 {
-            " (RFU class bits set!)"
-        } else {
-            ""
         }
     )
 }
 
-fn spu_meaning(b: u8) -> String {
-    match b {
-        0 => "SPU: contact C6 not used".to_string(),
-        b if b & 0x80 != 0 => format!("SPU: proprietary use of C6 (value {:02X})", b & 0x7F),
-        b => format!("SPU: standard use of C6 (value {b:02X})"),
+fn spu_meaning(spu: Spu) -> String {
+    match spu {
+        Spu::NotUsed => "SPU: contact C6 not used".to_string(),
+        Spu::Proprietary { value } => format!("SPU: proprietary use of C6 (value {value:02X})"),
+        Spu::Standard { value } => format!("SPU: standard use of C6 (value {value:02X})"),
     }
 }

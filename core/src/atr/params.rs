@@ -1,0 +1,372 @@
+//! The parameters a reader needs, folded from the interpreted interface characters.
+
+use core::fmt;
+
+use super::Tck;
+use super::interface::{Characters, Meaning};
+use crate::protocol::{Protocol, ProtocolMask};
+use crate::timing::{self, Timing};
+
+/// T=1 error detection code chosen by the card (TC of the first T=1 group): the
+/// same type the T=1 engine runs with.
+pub use crate::t1::Edc;
+
+/// Fi (high nibble) and Di (low nibble) of a TA1 byte (PPS1 has the same layout).
+pub const fn rate_indices(ta1: u8) -> (u8, u8) {
+    (ta1 >> 4, ta1 & 0x0F)
+}
+
+/// The mode the card enters after its ATR (ISO/IEC 7816-3:2006 clause 6.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// TA2 absent: PPS may select the protocol and Fi/Di; without PPS the first
+    /// offered protocol applies with F = 372, D = 1.
+    Negotiable,
+    /// TA2 present: the protocol in TA2 applies at once, with no PPS.
+    Specific {
+        /// The protocol number T from TA2.
+        protocol: u8,
+        /// TA2 bit 5: the parameters are implicitly known, not those of TA1.
+        implicit_parameters: bool,
+        /// TA2 bit 8 clear: the card can switch to negotiable mode on a warm reset.
+        can_change: bool,
+    },
+}
+
+/// The T=15 clock stop indicator X (first TA for T=15, bits 8 and 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStop {
+    /// Clock stop not supported.
+    NotSupported,
+    /// The clock may be stopped in state low.
+    Low,
+    /// The clock may be stopped in state high.
+    High,
+    /// The clock may be stopped in either state.
+    NoPreference,
+}
+
+impl ClockStop {
+    /// Decode X, given as the two bits 8 and 7 shifted down (0 to 3; higher bits
+    /// are ignored).
+    pub const fn from_bits(x: u8) -> ClockStop {
+        match x & 0x03 {
+            0 => ClockStop::NotSupported,
+            1 => ClockStop::Low,
+            2 => ClockStop::High,
+            _ => ClockStop::NoPreference,
+        }
+    }
+}
+
+/// Parameters derived from an ATR; defaults apply for absent characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parameters {
+    /// Protocols offered in the TDi bytes (T=0 alone when no TD1); T=15 is not a
+    /// transmission protocol and not included.
+    pub protocols: ProtocolMask,
+    /// The first offered protocol number (TD1's, or 0), the default without PPS.
+    pub first_protocol: u8,
+    /// Clock rate conversion index Fi from TA1 (default 1).
+    pub fi: u8,
+    /// Baud rate adjustment index Di from TA1 (default 1).
+    pub di: u8,
+    /// Extra guard time N from TC1, in etu (default 0; 255 = minimum guard time).
+    pub n: u8,
+    /// T=0 waiting time integer WI from TC2 (default 10).
+    pub wi: u8,
+    /// Specific or negotiable mode.
+    pub mode: Mode,
+    /// T=1 information field size of the card, IFSC, in bytes (default 32).
+    pub ifsc: u8,
+    /// T=1 character waiting time integer CWI (default 13).
+    pub cwi: u8,
+    /// T=1 block waiting time integer BWI (default 4).
+    pub bwi: u8,
+    /// T=1 error detection code (default LRC).
+    pub edc: Edc,
+    /// T=15 clock stop indicator, if a T=15 TA is present.
+    pub clock_stop: Option<ClockStop>,
+    /// T=15 class indicator bits (A = 5 V: 0x01, B = 3 V: 0x02, C = 1.8 V: 0x04), if
+    /// a T=15 TA is present.
+    pub classes: Option<u8>,
+}
+
+/// A value of the ATR that ISO/IEC 7816-3 reserves or forbids, so no reader can use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// Fi is an RFU index (7, 8, 14, 15).
+    ReservedFi(u8),
+    /// Di is an RFU index (0, 10..15).
+    ReservedDi(u8),
+    /// IFSC is 0 or 255.
+    InvalidIfsc(u8),
+    /// BWI is above 9.
+    ReservedBwi(u8),
+    /// WI is 0.
+    ZeroWi,
+    /// TCK is wrong.
+    BadTck,
+    /// No transmission protocol this library runs (T=0 or T=1) is offered.
+    NoKnownProtocol,
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsupported::ReservedFi(v) => write!(f, "reserved Fi {v}"),
+            Unsupported::ReservedDi(v) => write!(f, "reserved Di {v}"),
+            Unsupported::InvalidIfsc(v) => write!(f, "invalid IFSC {v}"),
+            Unsupported::ReservedBwi(v) => write!(f, "reserved BWI {v}"),
+            Unsupported::ZeroWi => f.write_str("WI is 0"),
+            Unsupported::BadTck => f.write_str("wrong TCK"),
+            Unsupported::NoKnownProtocol => f.write_str("neither T=0 nor T=1 offered"),
+        }
+    }
+}
+
+impl core::error::Error for Unsupported {}
+
+impl Parameters {
+    /// The ISO defaults, as for an ATR `3B 00`.
+    pub const DEFAULT: Parameters = Parameters {
+        protocols: ProtocolMask::T0,
+        first_protocol: 0,
+        fi: timing::FI_DEFAULT,
+        di: timing::DI_DEFAULT,
+        n: 0,
+        wi: 10,
+        mode: Mode::Negotiable,
+        ifsc: 32,
+        cwi: 13,
+        bwi: 4,
+        edc: Edc::Lrc,
+        clock_stop: None,
+        classes: None,
+    };
+
+    pub(super) fn derive(characters: Characters<'_>) -> Parameters {
+        let mut p = Parameters::DEFAULT;
+        let mut offered: Option<ProtocolMask> = None;
+        for c in characters.filter(|c| c.counts) {
+            match c.meaning {
+                Meaning::RateIndices { fi, di } => (p.fi, p.di) = (fi, di),
+                Meaning::ExtraGuardTime { n } => p.n = n,
+                Meaning::SpecificMode {
+                    protocol,
+                    implicit_parameters,
+                    can_change,
+                } => {
+                    p.mode = Mode::Specific {
+                        protocol,
+                        implicit_parameters,
+                        can_change,
+                    }
+                }
+                Meaning::WaitingTimeInteger { wi } => p.wi = wi,
+                Meaning::Ifsc { ifsc } => p.ifsc = ifsc,
+                Meaning::WaitingIntegers { bwi, cwi } => (p.bwi, p.cwi) = (bwi, cwi),
+                Meaning::ErrorDetection { edc } => p.edc = edc,
+                Meaning::ClockStopAndClasses {
+                    clock_stop,
+                    classes,
+                } => {
+                    p.clock_stop = Some(clock_stop);
+                    p.classes = Some(classes);
+                }
+                Meaning::Protocol { protocol, .. } => {
+                    let mask = match offered {
+                        Some(mask) => mask,
+                        None => {
+                            p.first_protocol = protocol;
+                            ProtocolMask::NONE
+                        }
+                    };
+                    offered = Some(match protocol {
+                        0 => mask.with(Protocol::T0),
+                        1 => mask.with(Protocol::T1),
+                        _ => mask,
+                    });
+                }
+                _ => {}
+            }
+        }
+        p.protocols = offered.unwrap_or(ProtocolMask::T0);
+        p
+    }
+
+    /// Check that a reader can use these parameters; `tck` is the ATR's TCK state.
+    pub fn check(&self, tck: Tck) -> Result<(), Unsupported> {
+        if tck == Tck::Bad {
+            return Err(Unsupported::BadTck);
+        }
+        if timing::clock_rate_conversion(self.fi).is_none() {
+            return Err(Unsupported::ReservedFi(self.fi));
+        }
+        if timing::baud_rate_adjustment(self.di).is_none() {
+            return Err(Unsupported::ReservedDi(self.di));
+        }
+        if self.protocols.is_empty() {
+            return Err(Unsupported::NoKnownProtocol);
+        }
+        if self.protocols.contains(Protocol::T0) && self.wi == 0 {
+            return Err(Unsupported::ZeroWi);
+        }
+        if self.protocols.contains(Protocol::T1) {
+            if self.ifsc == 0 || self.ifsc == 255 {
+                return Err(Unsupported::InvalidIfsc(self.ifsc));
+            }
+            if self.bwi > 9 {
+                return Err(Unsupported::ReservedBwi(self.bwi));
+            }
+        }
+        Ok(())
+    }
+
+    /// The protocol number T in force when no PPS is done: TA2's in specific mode,
+    /// else the first offered one (any T, not only 0 and 1).
+    pub fn default_protocol_number(&self) -> u8 {
+        match self.mode {
+            Mode::Specific { protocol, .. } => protocol,
+            Mode::Negotiable => self.first_protocol,
+        }
+    }
+
+    /// The protocol in force when no PPS is done (see
+    /// [`Parameters::default_protocol_number`]); `None` if that is neither T=0 nor
+    /// T=1.
+    pub fn default_protocol(&self) -> Option<Protocol> {
+        match self.default_protocol_number() {
+            0 => Some(Protocol::T0),
+            1 => Some(Protocol::T1),
+            _ => None,
+        }
+    }
+
+    /// The card's maximum clock f(max) from Fi, in kHz (`None` for a reserved Fi).
+    pub fn fmax_khz(&self) -> Option<u32> {
+        timing::clock_rate_conversion(self.fi).map(|rate| rate.fmax_khz)
+    }
+
+    /// Whether TA1's Fi/Di apply right after the ATR: in specific mode without
+    /// implicit parameters. Otherwise the defaults (F = 372, D = 1) do until a PPS.
+    pub fn ta1_applies_at_once(&self) -> bool {
+        matches!(
+            self.mode,
+            Mode::Specific {
+                implicit_parameters: false,
+                ..
+            }
+        )
+    }
+
+    /// The F and D in force right after the ATR, at `clock_khz`: the defaults
+    /// (372, 1), except where [`Parameters::ta1_applies_at_once`] (and Fi/Di are not
+    /// reserved).
+    pub fn initial_timing(&self, clock_khz: u32) -> Timing {
+        let card = match self.ta1_applies_at_once() {
+            true => Timing::from_indices(self.fi, self.di, clock_khz),
+            false => None,
+        };
+        card.unwrap_or(Timing::default_at(clock_khz))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Atr, parse_hex, with_tck};
+    use super::*;
+
+    #[test]
+    fn t0_only_atr_gets_the_defaults() {
+        let atr = Atr::parse(&parse_hex("3B 02 14 50")).unwrap();
+        let p = atr.parameters();
+        assert_eq!(p, Parameters::DEFAULT);
+        assert_eq!(p.default_protocol(), Some(Protocol::T0));
+        assert_eq!(p.check(atr.tck()), Ok(()));
+    }
+
+    #[test]
+    fn t1_card_with_ifsc_and_waiting_integers() {
+        // TA1=96 TD1=81 (T=1) TD2=31 (T=1, TA3 TB3) TA3=FE TB3=45 + hist "JCOP" + TCK
+        let mut v = with_tck("3B 94 96 81 31 FE 45 4A 43 4F 50");
+        let atr = Atr::parse(&v).unwrap();
+        let p = atr.parameters();
+        assert_eq!((p.fi, p.di), (9, 6));
+        assert_eq!(p.ifsc, 254);
+        assert_eq!((p.bwi, p.cwi), (4, 5));
+        assert_eq!(p.edc, Edc::Lrc);
+        assert_eq!(p.protocols, ProtocolMask::T1);
+        assert_eq!(p.first_protocol, 1);
+        assert_eq!(p.check(atr.tck()), Ok(()));
+        *v.last_mut().unwrap() ^= 1;
+        let bad = Atr::parse(&v).unwrap();
+        assert_eq!(bad.parameters().check(bad.tck()), Err(Unsupported::BadTck));
+    }
+
+    #[test]
+    fn only_the_first_t1_characters_count() {
+        // TD1=81, TD2=F1: TA3=FE TB3=45 TC3=01 TD3=71: TA4=10 TB4=99 TC4=00.
+        let v = with_tck("3B 80 81 F1 FE 45 01 71 10 99 00");
+        let p = Atr::parse(&v).unwrap().parameters();
+        assert_eq!((p.ifsc, p.bwi, p.cwi, p.edc), (254, 4, 5, Edc::Crc));
+    }
+
+    #[test]
+    fn specific_mode_from_ta2() {
+        // T0=B0 (TA1 TB1 TD1), TA1=13, TB1=00, TD1=90 (TA2 TD2, T=0), TA2=11 (T=1,
+        // implicit parameters), TD2=01 (T=1), TCK=23.
+        let atr = Atr::parse(&parse_hex("3B B0 13 00 90 11 01 23")).unwrap();
+        assert_eq!(atr.tck(), Tck::Ok);
+        let p = atr.parameters();
+        assert_eq!(p.fi, 1);
+        assert_eq!(p.di, 3);
+        assert_eq!(
+            p.mode,
+            Mode::Specific {
+                protocol: 1,
+                implicit_parameters: true,
+                can_change: true
+            }
+        );
+        assert_eq!(p.default_protocol(), Some(Protocol::T1));
+        assert_eq!(p.default_protocol_number(), 1);
+        assert!(!p.ta1_applies_at_once());
+        assert_eq!(p.initial_timing(4000), Timing::default_at(4000));
+        // TA2=01: T=1 with TA1's parameters, at once.
+        let atr = Atr::parse(&parse_hex("3B B0 13 00 90 01 01 33")).unwrap();
+        let p = atr.parameters();
+        assert!(p.ta1_applies_at_once());
+        assert_eq!(
+            Some(p.initial_timing(4000)),
+            Timing::from_indices(1, 3, 4000)
+        );
+    }
+
+    #[test]
+    fn t15_class_indicator() {
+        // TD1=80 (T=0, TD2), TD2=1F -> T=15 with TA3: 3B 80 80 1F 07 + TCK
+        let v = with_tck("3B 80 80 1F 07");
+        let atr = Atr::parse(&v).unwrap();
+        let p = atr.parameters();
+        assert_eq!(p.classes, Some(0x07));
+        assert_eq!(p.clock_stop, Some(ClockStop::NotSupported));
+        assert_eq!(p.protocols, ProtocolMask::T0);
+        assert_eq!(atr.tck(), Tck::Ok);
+    }
+
+    #[test]
+    fn decoders() {
+        assert_eq!(rate_indices(0x96), (9, 6));
+        assert_eq!(
+            [0, 1, 2, 3].map(ClockStop::from_bits),
+            [
+                ClockStop::NotSupported,
+                ClockStop::Low,
+                ClockStop::High,
+                ClockStop::NoPreference
+            ]
+        );
+    }
+}
