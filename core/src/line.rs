@@ -78,16 +78,15 @@ pub struct Framing {
 }
 
 /// The protocol session in force on the line.
-// The T=1 engine (with its block buffer) lives inline: no allocation in the core.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Session {
     /// No protocol set up since the last reset.
     Idle,
     /// T=0 exchanges with these settings.
     T0(t0::Config),
-    /// T=1 with its engine (sequence numbers, IFSC live here between APDUs).
-    T1(t1::Engine),
+    /// T=1 on [`LineReader`]'s engine (sequence numbers, IFSC live there between
+    /// APDUs).
+    T1,
 }
 
 /// A reader driver over a [`Line`]; see the module documentation.
@@ -95,6 +94,14 @@ enum Session {
 pub struct LineReader<L> {
     line: L,
     session: Session,
+    /// The T=1 engine, kept across sessions and reconfigured in place when T=1 is
+    /// established: a new engine (with its 259-byte block buffer) is never built on
+    /// the stack.
+    t1: t1::Engine,
+    /// The card's T=1 block as it is read from the line. Kept here rather than on
+    /// the stack of every TRANSMIT: the driver's stack stays small (a firmware
+    /// budgets its stack for the deepest call, static RAM is counted once).
+    block: [u8; BLOCK_BUF_LEN],
     t0_extended: t0::Extended,
 }
 
@@ -109,6 +116,8 @@ impl<L: Line> LineReader<L> {
         LineReader {
             line,
             session: Session::Idle,
+            t1: t1::Engine::default(),
+            block: [0; BLOCK_BUF_LEN],
             t0_extended: t0::Extended::NotSupported,
         }
     }
@@ -197,7 +206,21 @@ impl<L: Line> LineReader<L> {
             protocol,
             extra_guard_n: card.parameters.n,
         })?;
-        self.session = session_for(protocol, card, suppress_ifs_request, self.t0_extended)?;
+        self.session = Session::Idle;
+        self.session = match protocol {
+            Protocol::T0 => {
+                let mut config = t0::Config::new(card.wwt_us());
+                config.extended = self.t0_extended;
+                Session::T0(config)
+            }
+            Protocol::T1 => {
+                self.t1
+                    .reconfigure(t1_config(card, suppress_ifs_request))
+                    .map_err(|e| e.status())?;
+                Session::T1
+            }
+            Protocol::Raw => return Err(Status::NotSupported),
+        };
         Ok(())
     }
 
@@ -230,7 +253,7 @@ impl<L: Line> LineReader<L> {
     pub fn transmit(&mut self, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
         let current = match self.session {
             Session::T0(_) => Some(Protocol::T0),
-            Session::T1(_) => Some(Protocol::T1),
+            Session::T1 => Some(Protocol::T1),
             Session::Idle => None,
         };
         if current != Some(call.protocol) {
@@ -243,9 +266,16 @@ impl<L: Line> LineReader<L> {
                 call.settings.suppress_t1_ifs_request,
             )?;
         }
-        match &mut self.session {
-            Session::T0(config) => run_t0(&mut self.line, *config, call.apdu, reply),
-            Session::T1(engine) => run_t1(&mut self.line, engine, call.card, call.apdu, reply),
+        match self.session {
+            Session::T0(config) => run_t0(&mut self.line, config, call.apdu, reply),
+            Session::T1 => run_t1(
+                &mut self.line,
+                &mut self.t1,
+                &mut self.block,
+                call.card,
+                call.apdu,
+                reply,
+            ),
             Session::Idle => Err(Status::InvalidDeviceState),
         }
     }
@@ -255,63 +285,78 @@ fn timing_f(fi: u8) -> u16 {
     crate::timing::clock_rate_conversion(fi).map_or(crate::timing::F_DEFAULT, |rate| rate.f)
 }
 
-fn session_for(
-    protocol: Protocol,
-    card: &CardCapabilities,
-    suppress_ifs_request: bool,
-    t0_extended: t0::Extended,
-) -> Result<Session, Status> {
-    match protocol {
-        Protocol::T0 => {
-            let mut config = t0::Config::new(card.wwt_us());
-            config.extended = t0_extended;
-            Ok(Session::T0(config))
-        }
-        Protocol::T1 => {
-            let p = &card.parameters;
-            let mut config = t1::Config::new(p.ifsc, p.edc);
-            config.ifsd = card.ifsd.clamp(1, 254);
-            config.send_ifs_request = !suppress_ifs_request;
-            t1::Engine::new(config)
-                .map(Session::T1)
-                .map_err(|e| e.status())
-        }
-        Protocol::Raw => Err(Status::NotSupported),
-    }
+/// The T=1 parameters of `card`: IFSC and EDC from the ATR, the reader's IFSD.
+fn t1_config(card: &CardCapabilities, suppress_ifs_request: bool) -> t1::Config {
+    let p = &card.parameters;
+    let mut config = t1::Config::new(p.ifsc, p.edc);
+    config.ifsd = card.ifsd.clamp(1, 254);
+    config.send_ifs_request = !suppress_ifs_request;
+    config
 }
 
+// Not inlined: only one protocol's locals are on the stack at a time.
+#[inline(never)]
 fn run_t0<L: Line>(
     line: &mut L,
     config: t0::Config,
     apdu: &[u8],
     reply: &mut [u8],
 ) -> Result<usize, Status> {
-    let mut exchange = t0::Exchange::new(apdu, reply, config).map_err(|e| e.status())?;
-    let mut buf = [0u8; 64];
+    // The exchange is used where `start_t0` put it, inside the result: no copy of
+    // it on this frame, which stays live under every line call.
+    let mut started = start_t0(apdu, reply, config);
+    let exchange = match &mut started {
+        Ok(exchange) => exchange,
+        Err(error) => return Err(error.status()),
+    };
+    // Procedure bytes, status words and data that does not fit the response
+    // buffer; data bursts go straight into the response buffer.
+    let mut buf = [0u8; 8];
     loop {
-        match exchange.action() {
+        let timeout_us = match exchange.action() {
             t0::Action::Send(bytes) => {
                 line.send(bytes)?;
                 exchange.sent();
+                continue;
             }
-            t0::Action::Receive { count, timeout_us } => {
-                let want = count.clamp(1, buf.len());
-                let got = line.receive(&mut buf[..want], timeout_us, timeout_us)?;
-                if got == 0 {
-                    exchange.timeout();
-                } else {
-                    exchange.feed(&buf[..got]);
-                }
-            }
+            t0::Action::Receive { timeout_us, .. } => timeout_us,
             t0::Action::Complete { len } => return Ok(len),
             t0::Action::Failed(error) => return Err(error.status()),
+        };
+        if let Some(slot) = exchange.data_slot() {
+            match line.receive(slot, timeout_us, timeout_us)? {
+                0 => exchange.timeout(),
+                got => exchange.received(got),
+            }
+            continue;
+        }
+        let t0::Action::Receive { count, .. } = exchange.action() else {
+            continue;
+        };
+        let want = count.clamp(1, buf.len());
+        match line.receive(&mut buf[..want], timeout_us, timeout_us)? {
+            0 => exchange.timeout(),
+            got => exchange.feed(&buf[..got]),
         }
     }
 }
 
+/// [`t0::Exchange::new`] out of line: the command's parse and the exchange being
+/// built live on this short frame, not on [`run_t0`]'s.
+#[inline(never)]
+fn start_t0<'a>(
+    apdu: &'a [u8],
+    reply: &'a mut [u8],
+    config: t0::Config,
+) -> Result<t0::Exchange<'a>, t0::Error> {
+    t0::Exchange::new(apdu, reply, config)
+}
+
+#[inline(never)]
 fn run_t1<L: Line>(
     line: &mut L,
     engine: &mut t1::Engine,
+    block: &mut [u8; BLOCK_BUF_LEN],
     card: &CardCapabilities,
     apdu: &[u8],
     reply: &mut [u8],
@@ -321,7 +366,6 @@ fn run_t1<L: Line>(
     let edc_len = card.parameters.edc.epilogue_len();
     let mut transaction = engine.transmit(apdu, reply).map_err(|e| e.status())?;
     let mut action = transaction.action();
-    let mut block = [0u8; BLOCK_BUF_LEN];
     loop {
         let wait = match action.map_err(|e| e.status())? {
             t1::Action::Done { response_len } => return Ok(response_len),
@@ -330,7 +374,7 @@ fn run_t1<L: Line>(
                 wait.bwt_us(&card.timing, bwi)
             }
         };
-        action = match receive_block(line, &mut block, wait, cwt_us, edc_len) {
+        action = match receive_block(line, block, wait, cwt_us, edc_len) {
             Ok(0) => transaction.timeout(),
             Ok(n) => transaction.receive(&block[..n]),
             Err(Status::DeviceProtocolError) => transaction.line_error(),

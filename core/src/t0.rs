@@ -438,12 +438,59 @@ impl<'a> Exchange<'a> {
     /// Bytes from the card, in any split. Bytes arriving when the engine expects none
     /// (it is waiting to send, or the exchange is complete) fail the exchange with
     /// [`Error::UnexpectedByte`]; after a failure, bytes are ignored.
+    ///
+    /// A burst of data bytes (after an ACK) is taken in one copy, not byte by byte.
     pub fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if matches!(self.state, State::Failed(_)) {
-                return;
+        let mut rest = bytes;
+        while let Some((&b, tail)) = rest.split_first() {
+            match self.state {
+                State::Failed(_) => return,
+                State::ReceiveData { left } => {
+                    let (data, tail) = rest.split_at(left.min(rest.len()));
+                    self.store_all(data);
+                    self.data_received(data.len(), left);
+                    rest = tail;
+                }
+                _ => {
+                    self.byte(b);
+                    rest = tail;
+                }
             }
-            self.byte(b);
+        }
+    }
+
+    /// Where the card's next data bytes go while the engine receives a burst of data
+    /// that fits the response buffer: the driver may read up to `len()` bytes
+    /// straight into this part of the response buffer and report how many with
+    /// [`Exchange::received`], instead of copying them in with [`Exchange::feed`].
+    /// `None` when no data is expected (procedure bytes, status words) or none of it
+    /// fits the buffer (then [`Exchange::feed`] counts and discards it).
+    pub fn data_slot(&mut self) -> Option<&mut [u8]> {
+        let State::ReceiveData { left } = self.state else {
+            return None;
+        };
+        let end = self.len.saturating_add(left).min(self.room());
+        self.response
+            .get_mut(self.len..end)
+            .filter(|slot| !slot.is_empty())
+    }
+
+    /// The driver wrote `n` data bytes into the slot [`Exchange::data_slot`] gave.
+    /// More bytes than the slot holds, or a call while no data is expected, fails
+    /// the exchange with [`Error::Sequence`]; 0 changes nothing.
+    pub fn received(&mut self, n: usize) {
+        let State::ReceiveData { left } = self.state else {
+            if !matches!(self.state, State::Complete { .. } | State::Failed(_)) {
+                self.fail(Error::Sequence);
+            }
+            return;
+        };
+        let slot = self.room().saturating_sub(self.len).min(left);
+        if n > slot {
+            self.fail(Error::Sequence);
+        } else if n > 0 {
+            self.len += n;
+            self.data_received(n, left);
         }
     }
 
@@ -515,12 +562,8 @@ impl<'a> Exchange<'a> {
         match self.state {
             State::Procedure { nulls } => self.procedure(b, nulls),
             State::ReceiveData { left } => {
-                self.store(b);
-                self.done = self.done.saturating_add(1);
-                self.state = match left.checked_sub(1) {
-                    Some(0) | None => State::Procedure { nulls: 0 },
-                    Some(left) => State::ReceiveData { left },
-                };
+                self.store_all(&[b]);
+                self.data_received(1, left);
             }
             State::Sw2 { sw1 } => self.status_word(sw1, b),
             State::SendHeader | State::SendData { .. } | State::Complete { .. } => {
@@ -561,15 +604,32 @@ impl<'a> Exchange<'a> {
         }
     }
 
-    fn store(&mut self, b: u8) {
-        let room = self.response.len().saturating_sub(2);
-        match self.response.get_mut(self.len) {
-            Some(slot) if self.len < room => {
-                *slot = b;
-                self.len += 1;
-            }
-            _ => self.overflow = true,
+    /// The response buffer's room for data: all but the two bytes of SW1 SW2.
+    fn room(&self) -> usize {
+        self.response.len().saturating_sub(2)
+    }
+
+    /// Data bytes from the card into the response buffer; what does not fit is
+    /// dropped and marks the overflow.
+    fn store_all(&mut self, data: &[u8]) {
+        let fit = self.room().saturating_sub(self.len).min(data.len());
+        let end = self.len + fit;
+        if let (Some(dst), Some(src)) = (self.response.get_mut(self.len..end), data.get(..fit)) {
+            dst.copy_from_slice(src);
+            self.len = end;
         }
+        if fit < data.len() {
+            self.overflow = true;
+        }
+    }
+
+    /// `n` (at most `left`) data bytes of the burst arrived.
+    fn data_received(&mut self, n: usize, left: usize) {
+        self.done = self.done.saturating_add(n);
+        self.state = match left.saturating_sub(n) {
+            0 => State::Procedure { nulls: 0 },
+            left => State::ReceiveData { left },
+        };
     }
 
     fn status_word(&mut self, sw1: u8, sw2: u8) {
@@ -698,6 +758,20 @@ mod tests {
                     assert_eq!(timeout_us, cfg.waiting_time_us);
                     if card.is_empty() {
                         ex.timeout();
+                    } else if split == SLOTS {
+                        // Data straight into the response buffer, the rest fed.
+                        if let Some(slot) = ex.data_slot() {
+                            assert!(slot.len() <= count);
+                            let n = slot.len().min(card.len());
+                            for (dst, src) in slot.iter_mut().zip(card.drain(..n)) {
+                                *dst = src;
+                            }
+                            ex.received(n);
+                        } else {
+                            let n = count.min(card.len());
+                            let part: Vec<u8> = card.drain(..n).collect();
+                            ex.feed(&part);
+                        }
                     } else {
                         let n = split.min(card.len());
                         let part: Vec<u8> = card.drain(..n).collect();
@@ -730,10 +804,14 @@ mod tests {
         Config::new(1_000)
     }
 
-    /// Run with every split from 1 to 8 and one huge one; all must agree.
+    /// `split` for [`run`]: data through [`Exchange::data_slot`] and
+    /// [`Exchange::received`], everything else fed as the engine asks.
+    const SLOTS: usize = 0;
+
+    /// Run with every split from 1 to 8, one huge one and data slots; all must agree.
     fn run_all_splits(apdu: &[u8], cap: usize, c: Config, script: &[Step<'_>]) -> Run {
         let first = run(apdu, cap, c, script, usize::MAX);
-        for split in 1..=8 {
+        for split in [SLOTS, 1, 2, 3, 4, 5, 6, 7, 8] {
             let r = run(apdu, cap, c, script, split);
             assert_eq!(r.result, first.result, "split {split}");
             assert_eq!(r.sent, first.sent, "split {split}");
@@ -743,6 +821,57 @@ mod tests {
 
     fn flat(sent: &[Vec<u8>]) -> Vec<u8> {
         sent.concat()
+    }
+
+    #[test]
+    fn data_slot_takes_a_burst_in_place() {
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
+        let mut buf = [0u8; 16];
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        assert!(ex.data_slot().is_none(), "header to send");
+        ex.sent();
+        assert!(ex.data_slot().is_none(), "procedure byte expected");
+        ex.feed(&[0x84]);
+        let slot = ex.data_slot().unwrap();
+        assert_eq!(slot.len(), 4);
+        slot[..3].copy_from_slice(&[1, 2, 3]);
+        ex.received(3);
+        ex.received(0);
+        let slot = ex.data_slot().unwrap();
+        assert_eq!(slot.len(), 1);
+        slot[0] = 4;
+        ex.received(1);
+        assert!(ex.data_slot().is_none(), "SW1 expected");
+        ex.feed(&[0x90, 0x00]);
+        assert_eq!(ex.into_response(), Ok(&[1, 2, 3, 4, 0x90, 0x00][..]));
+    }
+
+    #[test]
+    fn received_beyond_the_slot_or_out_of_turn_fails() {
+        let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
+        let mut buf = [0u8; 16];
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        ex.sent();
+        ex.feed(&[0x84]);
+        ex.received(5);
+        assert_eq!(ex.action(), Action::Failed(Error::Sequence));
+
+        let mut buf = [0u8; 16];
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        ex.sent();
+        ex.received(1);
+        assert_eq!(ex.action(), Action::Failed(Error::Sequence));
+
+        // Data that does not fit the buffer gets no slot: feed drops it.
+        let mut buf = [0u8; 4];
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        ex.sent();
+        ex.feed(&[0x84]);
+        assert_eq!(ex.data_slot().map(|s| s.len()), Some(2));
+        ex.received(2);
+        assert!(ex.data_slot().is_none());
+        ex.feed(&[3, 4, 0x90, 0x00]);
+        assert_eq!(ex.action(), Action::Failed(Error::ResponseBufferTooSmall));
     }
 
     #[test]

@@ -181,11 +181,23 @@ pub struct Engine {
     tx_len: usize,
 }
 
+impl Default for Engine {
+    /// An engine for [`Config::default`] (IFSC 32, LRC).
+    fn default() -> Engine {
+        Engine::with_valid_config(Config::default())
+    }
+}
+
 impl Engine {
     /// A session in its state right after the ATR, or [`Error::InvalidConfig`].
     pub fn new(config: Config) -> Result<Engine, Error> {
         config.validate()?;
-        Ok(Engine {
+        Ok(Engine::with_valid_config(config))
+    }
+
+    /// The engine for a configuration already validated.
+    const fn with_valid_config(config: Config) -> Engine {
+        Engine {
             config,
             ifsc: config.ifsc,
             ns: Seq::Zero,
@@ -201,7 +213,18 @@ impl Engine {
             wtx: 1,
             tx: [0; MAX_BLOCK_LEN],
             tx_len: 0,
-        })
+        }
+    }
+
+    /// Start over with another configuration, as [`Engine::new`] would, but in
+    /// place: a driver that keeps its engine between card sessions builds no new
+    /// engine (with its block buffer) on the stack. A configuration that
+    /// [`Config::validate`] refuses leaves the engine untouched.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), Error> {
+        config.validate()?;
+        self.config = config;
+        self.reset();
+        Ok(())
     }
 
     const fn initial_ifsd(config: &Config) -> Ifsd {

@@ -141,6 +141,53 @@ fn ifsd_announced_then_apdus_alternate_sequence_numbers() {
 }
 
 #[test]
+fn reconfigure_starts_over_in_place_and_refuses_bad_configs() {
+    let mut e = lrc_engine(32);
+    // One APDU: N(S) moves on to 1.
+    run(
+        &mut e,
+        &h("00 B0 00 00 02"),
+        300,
+        &[s(
+            l("00 00 05 00 B0 00 00 02"),
+            B(l("00 00 04 12 34 90 00")),
+        )],
+    )
+    .unwrap();
+    // A bad configuration changes nothing: the next I-block carries N(S) = 1.
+    let bad = Config::new(0, Edc::Crc);
+    assert_eq!(e.reconfigure(bad), Err(Error::InvalidConfig));
+    assert_eq!(e.config().edc, Edc::Lrc);
+    let mut probe = e.clone();
+    let mut response = [0u8; 8];
+    let apdu = h("00 B0 00 00 02");
+    let expected = l("00 40 05 00 B0 00 00 02");
+    let tx = probe.transmit(&apdu, &mut response).unwrap();
+    assert_eq!(
+        tx.action(),
+        Ok(Action::Send {
+            block: &expected,
+            wait: Wait { wtx: 1 }
+        })
+    );
+    // A new configuration: CRC, IFSD announced again, sequence numbers back to 0.
+    e.reconfigure(Config::new(16, Edc::Crc)).unwrap();
+    assert_eq!((e.ifsc(), e.config().edc), (16, Edc::Crc));
+    run(
+        &mut e,
+        &h("00 B0 00 00 00"),
+        300,
+        &[
+            s(h("00 C1 01 FE 54 4E"), B(c("00 E1 01 FE"))),
+            s(c("00 00 05 00 B0 00 00 00"), B(c("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    // The default engine is the default configuration's.
+    assert_eq!(*Engine::default().config(), Config::default());
+}
+
+#[test]
 fn crc_exchange() {
     let mut e = Engine::new(Config::new(32, Edc::Crc)).unwrap();
     run(
