@@ -126,7 +126,7 @@ if [ "$verdict" != 0 ]; then
 fi
 
 echo
-size_line=$(./hal-readers/firmware/size-check.sh | tee /dev/stderr | grep '^firmware: flash')
+size_line=$(./hal-readers/firmware/size-check.sh | tee /dev/stderr | grep "^firmware: flash")
 flash=$(echo "$size_line" | sed -E 's/.*flash ([0-9]+) bytes.*/\1/')
 ram=$(echo "$size_line" | sed -E 's/.*static RAM ([0-9]+) bytes.*/\1/')
 ok=$(sed -nE 's/^firmware: ([0-9]+) requests ok$/\1/p' "$work/session")

@@ -37,6 +37,18 @@ static DEVICE: rt::StaticCell<core::mem::MaybeUninit<Dev>> =
 
 /// The firmware, after the board's start-up.
 pub fn run() -> ! {
+    let dev = install();
+    let mut probe = board::probe();
+    let (input, output) = board::host_buffers();
+    let verdict = session::run(dev, board::SCRIPT, input, output, &mut probe, &mut poll);
+    board::finish(dev, verdict, probe)
+}
+
+/// The chip driver, the line reader and the device, built into `DEVICE`. Out of
+/// line, so that the values built on the way (moved into place) are off the stack
+/// once it returns.
+#[inline(never)]
+fn install() -> &'static Dev {
     let Ok(iface) = Interface::<Tda8035, _, _, _>::new(
         board::pins(),
         board::uart(),
@@ -48,8 +60,8 @@ pub fn run() -> ! {
     let caps = iface.capabilities();
     // The device lives in static RAM (.bss), as a firmware keeps it for its
     // interrupt handlers: the size report then counts it.
-    // SAFETY: run is called once; nothing else touches DEVICE.
-    let dev: &Dev = unsafe {
+    // SAFETY: install is called once; nothing else touches DEVICE.
+    unsafe {
         (*DEVICE.get()).write(Device::new(
             SpinPlatform::new(),
             LineReader::functions(),
@@ -57,11 +69,7 @@ pub fn run() -> ! {
             caps,
             VendorAttributes::default(),
         ))
-    };
-    let mut probe = board::probe();
-    let (input, output) = board::host_buffers();
-    let verdict = session::run(dev, board::SCRIPT, input, output, &mut probe, &mut poll);
-    board::finish(dev, verdict, probe)
+    }
 }
 
 /// One look at the slot: an insertion, removal or fault goes to the device.

@@ -258,10 +258,13 @@ extern "C" fn thread_entry() -> ! {
 
 // ---------------------------------------------------------------- probe
 
+#[unsafe(link_section = ".host")]
 static INPUT: StaticCell<[u8; HOST_BUFFER_LEN]> = StaticCell::new([0; HOST_BUFFER_LEN]);
+#[unsafe(link_section = ".host")]
 static OUTPUT: StaticCell<[u8; HOST_BUFFER_LEN]> = StaticCell::new([0; HOST_BUFFER_LEN]);
 
-/// The host's request and answer buffers.
+/// The host's request and answer buffers (in `.host`: the application's RAM, not
+/// the driver's).
 pub fn host_buffers() -> (&'static mut [u8], &'static mut [u8]) {
     // SAFETY: called once, from `run`; nothing else touches the buffers.
     unsafe { (&mut *INPUT.get(), &mut *OUTPUT.get()) }

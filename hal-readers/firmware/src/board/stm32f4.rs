@@ -84,10 +84,13 @@ pub fn panicked(_: &core::panic::PanicInfo) -> ! {
     crate::rt::halt()
 }
 
+#[unsafe(link_section = ".host")]
 static INPUT: StaticCell<[u8; 15]> = StaticCell::new([0; 15]);
+#[unsafe(link_section = ".host")]
 static OUTPUT: StaticCell<[u8; 300]> = StaticCell::new([0; 300]);
 
-/// The host's request and answer buffers.
+/// The host's request and answer buffers (in `.host`: the application's RAM, not
+/// the driver's).
 pub fn host_buffers() -> (&'static mut [u8], &'static mut [u8]) {
     // SAFETY: called once, from `run`; nothing else touches the buffers.
     unsafe { (&mut *INPUT.get(), &mut *OUTPUT.get()) }
