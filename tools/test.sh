@@ -23,11 +23,12 @@ if [ ! -f /usr/share/pcsc/smartcard_list.txt ]; then
 fi
 
 # The pcsc-lite binding's end-to-end tests run Debian's pcscd with real clients
-# (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which needs
-# pycryptodome (Debian's package lacks it; installed under target/, git-ignored).
+# (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which imports
+# pycryptodome as `Crypto` (Debian's python3-pycryptodome ships it as `Cryptodome`;
+# the tests' vicc launcher maps one name onto the other).
 # The C binding's tests compile C programs with gcc/g++ and run them under valgrind;
 # llvm gives llvm-size for the firmware size check.
-pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd python3-pip gcc g++ valgrind llvm)
+pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
 pcsc_missing=()
 for pkg in "${pcsc_pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
@@ -39,10 +40,6 @@ if [ ${#pcsc_missing[@]} -gt 0 ]; then
   else
     echo "note: missing ${pcsc_missing[*]}; the pcscd end-to-end and C tests fail without them"
   fi
-fi
-if [ ! -d target/pycryptodome/Crypto ] && [ -x /usr/bin/python3 ]; then
-  step "installing pycryptodome into target/pycryptodome (for vicc)"
-  /usr/bin/python3 -m pip install -q --target target/pycryptodome pycryptodome
 fi
 
 # The nightly toolchain (with rust-src) builds the WDM sample kernel image
@@ -93,6 +90,9 @@ step "WDM sample driver: kernel image linked on Linux (inspected by the readerki
 step "unit, integration and doc tests; benchmarks once in test mode"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+step "the main job: tools/demo.sh, its output checked (tools/demo-check.sh)"
+./tools/demo-check.sh
 
 step "loom model checking (RUSTFLAGS=--cfg loom)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p readerkit --test loom --release
