@@ -27,7 +27,9 @@ pub type DWORD = c_ulong;
 /// `RESPONSECODE`.
 pub type RESPONSECODE = c_long;
 
-/// `SCARD_IO_HEADER`: 16 bytes on x86_64 Linux, passed by value.
+/// `SCARD_IO_HEADER`: 16 bytes on x86_64 Linux, passed by value. A C struct of the
+/// host ABI: its fields are in the host's native byte order (unlike the core's
+/// SCARD_IO_REQUEST bytes, which are little-endian and built explicitly).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScardIoHeader {
@@ -269,6 +271,8 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
             TAG_IFD_SIMULTANEOUS_ACCESS => write_bytes(length, Value, &[MAX_READERS]),
             TAG_IFD_THREAD_SAFE => write_bytes(length, Value, &[1]),
             TAG_IFD_SLOT_THREAD_SAFE => write_bytes(length, Value, &[0]),
+            // Native byte order on purpose: pcscd copies these bytes into a function
+            // pointer of its own process (a host ABI value, not a wire format).
             TAG_IFD_POLLING_THREAD_WITH_TIMEOUT => write_bytes(
                 length,
                 Value,
