@@ -91,7 +91,14 @@ set +e
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-60} "$fw/run-qemu.sh" "$work/trace" | tee "$work/session"
 verdict=${PIPESTATUS[0]}
 set -e
+# If QEMU never opened the FIFO (it failed to start), awk still waits to open it:
+# open it once for writing so that awk sees an empty trace and ends.
+if kill -0 "$counter" 2>/dev/null; then
+  (: >"$work/trace") &
+  opener=$!
+fi
 wait "$counter"
+[ -z "${opener:-}" ] || kill "$opener" 2>/dev/null || true
 
 echo
 echo "instructions per request: firmware (core = Device, LineReader, engines; chip = TDA8035 driver with the board's pin and UART accessors; rt = compiler builtins; board = session and board) and the simulated card and chip:"
