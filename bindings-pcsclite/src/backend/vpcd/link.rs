@@ -104,8 +104,8 @@ struct State {
 pub(super) enum Received {
     /// Keep reading.
     Open,
-    /// The connection is over (ended here with this reason, or already ended).
-    Closed(End),
+    /// The connection is over (ended here, or already ended).
+    Closed,
 }
 
 /// See the module documentation.
@@ -244,7 +244,7 @@ impl Link {
             .filter(|c| c.id == id)
             .map(|c| c.stream.clone())
         else {
-            return Received::Closed(End::Stopped);
+            return Received::Closed;
         };
         // Read under the lock, so that `consumed` plus the kernel's pending count is
         // exact whenever an exchange looks at it. One read per call: a peer that
@@ -271,7 +271,7 @@ impl Link {
             _ => {
                 drop(s);
                 self.end(id, End::PeerClosed);
-                Received::Closed(End::PeerClosed)
+                Received::Closed
             }
         }
     }

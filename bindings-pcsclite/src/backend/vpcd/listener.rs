@@ -77,7 +77,7 @@ impl Listener {
                     Woke::Stop => break 'cards,
                     Woke::Ready => {}
                 }
-                if let Received::Closed(_) = self.link.receive(id, &mut assembler, &mut buf) {
+                if let Received::Closed = self.link.receive(id, &mut assembler, &mut buf) {
                     break;
                 }
             }

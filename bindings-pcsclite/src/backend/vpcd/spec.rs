@@ -78,6 +78,7 @@ mod tests {
         assert_eq!(parse("35963"), spec("127.0.0.1:35963", 120));
         assert_eq!(parse("0.0.0.0:35963"), spec("0.0.0.0:35963", 120));
         assert_eq!(parse("localhost:1"), spec("localhost:1", 120));
+        assert_eq!(parse("[::1]:35963:timeout=5"), spec("[::1]:35963", 5));
         assert_eq!(parse("35963:timeout=30"), spec("127.0.0.1:35963", 30));
         assert_eq!(
             parse("192.168.1.2:35963:timeout=86400"),
