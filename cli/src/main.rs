@@ -4,6 +4,7 @@
 //! input was not acceptable (for `atr`: not an ATR), 2 usage error.
 
 mod atr_cmd;
+mod ccid_serve_cmd;
 mod demo_cmd;
 mod json;
 
@@ -18,12 +19,14 @@ readerkit - smart-card reader driver toolkit
 Usage:
   readerkit atr [--json] [--clock-khz KHZ] HEX...
   readerkit demo [--profile t0|t1|t1-crc|t0-t1] [--no-wire]
+  readerkit ccid-serve [--reader gempctwin|sec1210] [--card KIND[,KIND]] [--trace]
   readerkit help [SUBCOMMAND]
   readerkit --help | -h
 
 Subcommands:
   atr    analyse an Answer-to-Reset (ISO/IEC 7816-3), like pcsc-tools' ATR_analysis
   demo   run a session through the whole stack on the simulated card
+  ccid-serve  simulated cards behind a CCID reader on a pseudo-terminal (GemPC Twin framing)
 
 Run `readerkit atr --help` for the options of a subcommand.
 Exit status: 0 success, 1 invalid input (e.g. not an ATR), 2 usage error.
@@ -53,10 +56,15 @@ fn main() -> ExitCode {
                 print!("{}", demo_cmd::USAGE);
                 ExitCode::SUCCESS
             }
+            Some("ccid-serve") => {
+                print!("{}", ccid_serve_cmd::USAGE);
+                ExitCode::SUCCESS
+            }
             Some(other) => usage_error(&format!("unknown subcommand `{other}`")),
         },
         "atr" => atr_cmd::run(rest),
         "demo" => demo_cmd::run(rest),
+        "ccid-serve" => ccid_serve_cmd::run(rest),
         other => usage_error(&format!("unknown subcommand `{other}`")),
     }
 }

@@ -1,0 +1,649 @@
+//! The CCID reader: PC_to_RDR messages dispatched onto the core's devices, one per
+//! slot, and the answers, notifications and class requests that come back.
+
+use readerkit::device::DEFAULT_EVENT_CAPACITY;
+use readerkit::ioctl::{ATR_BUFFER_LEN, PowerAction, Request};
+use readerkit::platform::Platform;
+use readerkit::protocol::ProtocolMask;
+use readerkit::{CardState, Device, Protocol, Status, pps};
+
+use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus};
+use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
+use crate::descriptor::ClassDescriptor;
+use crate::error::SlotError;
+use crate::message::{self, HEADER_LEN, Message};
+use crate::tpdu::{self, TpduLine};
+use crate::{notify, parameters};
+
+/// How card exchanges travel in XfrBlock (the exchange level of `dwFeatures`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExchangeLevel {
+    /// TPDU: T=0 TPDUs run through the core's T=0 engine; T=1 blocks from the host
+    /// are relayed to the card ([`tpdu::relay_t1_block`]).
+    Tpdu,
+    /// Short APDU: one command APDU per XfrBlock; the core's engines run T=0/T=1.
+    ShortApdu,
+    /// Short and extended APDU, each in one XfrBlock (no `wLevelParameter`
+    /// chaining: a message holds the whole APDU, up to `dwMaxCCIDMessageLength`).
+    ExtendedApdu,
+}
+
+/// What an Escape handler sees of the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscapeContext {
+    /// The slot the Escape was sent to.
+    pub slot: u8,
+    /// The exchange level; a handler may switch it (a GemPC Twin switches to short
+    /// APDU on request, see [`crate::twin`]).
+    pub level: ExchangeLevel,
+}
+
+/// A vendor Escape handler: the command bytes in, the answer written to `answer`;
+/// returns the answer's length, or the `bError` to fail with.
+pub type EscapeFn =
+    fn(context: &mut EscapeContext, command: &[u8], answer: &mut [u8]) -> Result<usize, SlotError>;
+
+/// The binding's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// The exchange level.
+    pub level: ExchangeLevel,
+    /// `dwMaxCCIDMessageLength`: the longest message either way, in bytes (at least
+    /// 271 for short APDUs: 10 + 261).
+    pub max_message_len: u32,
+    /// `bVoltageSupport`: 1 = 5 V, 2 = 3 V, 4 = 1.8 V.
+    pub voltage_support: u8,
+    /// The Escape handler; without one Escape is refused as not supported.
+    pub escape: Option<EscapeFn>,
+}
+
+impl Config {
+    /// Short APDU level, 271-byte messages, every voltage, no Escape.
+    pub const fn short_apdu() -> Config {
+        Config {
+            level: ExchangeLevel::ShortApdu,
+            max_message_len: 271,
+            voltage_support: 0x07,
+            escape: None,
+        }
+    }
+}
+
+/// Most slots a reader can have.
+pub const MAX_SLOTS: usize = 8;
+
+/// Why [`CcidReader::new`] refused its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No slot, or more than [`MAX_SLOTS`].
+    SlotCount,
+    /// `max_message_len` below 271 or above `u32::MAX - 10`.
+    MessageLength,
+}
+
+/// Why [`CcidReader::handle`] wrote no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandleError {
+    /// The message is shorter than its 10-byte header: there is nothing to answer
+    /// (a USB transport stalls the endpoint, the serial framing drops the frame).
+    Truncated,
+    /// The answer buffer is shorter than 10 bytes.
+    AnswerTooSmall,
+}
+
+/// The class requests of CCID 1.1 §5.3 (control endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClassRequest {
+    /// ABORT (0x01): `wValue` = slot | seq << 8; the PC_to_RDR_Abort that follows
+    /// carries the same slot and seq.
+    Abort,
+    /// GET_CLOCK_FREQUENCIES (0x02): the supported clocks, `u32` kHz each.
+    GetClockFrequencies,
+    /// GET_DATA_RATES (0x03): the supported data rates, `u32` bit/s each.
+    GetDataRates,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SlotState {
+    /// Card presence as last notified (`None`: never).
+    notified_present: Option<bool>,
+    /// Seq of the last command seen on this slot.
+    last_seq: u8,
+    /// Seq announced by a class ABORT request, until its PC_to_RDR_Abort comes.
+    abort_seq: Option<u8>,
+}
+
+const IDLE: SlotState = SlotState {
+    notified_present: None,
+    last_seq: 0,
+    abort_seq: None,
+};
+
+/// What a command produced: `data_len` bytes at `answer[10..]` and the answer's
+/// message-specific byte.
+struct Done {
+    data_len: usize,
+    specific: u8,
+}
+
+const fn done(data_len: usize) -> Done {
+    Done {
+        data_len,
+        specific: 0,
+    }
+}
+
+/// The CCID reader over `slots` (slot *i* is `slots[i]`).
+pub struct CcidReader<'d, P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> {
+    slots: &'d [Device<P, D, EVENTS>],
+    config: Config,
+    state: [SlotState; MAX_SLOTS],
+}
+
+/// The card state as `bmICCStatus`.
+pub fn icc_status(state: CardState) -> IccStatus {
+    match state {
+        CardState::Unknown | CardState::Absent => IccStatus::Absent,
+        CardState::Present | CardState::Swallowed => IccStatus::PresentInactive,
+        CardState::Powered | CardState::Negotiable | CardState::Specific => {
+            IccStatus::PresentActive
+        }
+    }
+}
+
+fn protocol_number(protocol: Protocol) -> u8 {
+    u8::from(protocol == Protocol::T1)
+}
+
+impl<'d, P: Platform, D: TpduLine, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
+    /// A reader over `slots` (1..=[`MAX_SLOTS`] devices) with `config`.
+    pub fn new(
+        slots: &'d [Device<P, D, EVENTS>],
+        config: Config,
+    ) -> Result<CcidReader<'d, P, D, EVENTS>, ConfigError> {
+        if slots.is_empty() || slots.len() > MAX_SLOTS {
+            return Err(ConfigError::SlotCount);
+        }
+        if config.max_message_len < 271 || config.max_message_len > u32::MAX - 10 {
+            return Err(ConfigError::MessageLength);
+        }
+        Ok(CcidReader {
+            slots,
+            config,
+            state: [IDLE; MAX_SLOTS],
+        })
+    }
+
+    /// The exchange level in force (an Escape handler may have changed it).
+    pub fn level(&self) -> ExchangeLevel {
+        self.config.level
+    }
+
+    /// The class descriptor, from the first slot's capabilities.
+    pub fn descriptor(&self) -> ClassDescriptor {
+        let reader = self.slots[0].reader_capabilities();
+        ClassDescriptor::new(
+            reader,
+            self.slots.len(),
+            self.config.level,
+            self.config.max_message_len,
+            self.config.voltage_support,
+        )
+    }
+
+    /// Handle one PC_to_RDR message and write the RDR_to_PC answer into `answer`
+    /// (which should hold `dwMaxCCIDMessageLength` bytes; a shorter one makes long
+    /// answers fail with [`SlotError::XfrOverrun`]). Returns the answer's length.
+    ///
+    /// Every message with a header gets an answer with its `bSlot` and `bSeq`:
+    /// a slot that does not exist fails with `bError` 5, a `dwLength` that
+    /// disagrees with the bytes or exceeds the maximum with `bError` 1, an unknown
+    /// command with [`SlotError::CommandNotSupported`], a command that needs a card
+    /// with [`SlotError::IccMute`] when there is none.
+    pub fn handle(&mut self, message: &[u8], answer: &mut [u8]) -> Result<usize, HandleError> {
+        let message = Message::new_checked(message).map_err(|_| HandleError::Truncated)?;
+        if answer.len() < HEADER_LEN {
+            return Err(HandleError::AnswerTooSmall);
+        }
+        let kind = AnswerKind::for_command(message.message_type());
+        let (slot, seq) = (message.slot(), message.seq());
+        let mut reply = Answer {
+            kind,
+            slot,
+            seq,
+            icc: IccStatus::Absent,
+            command: CommandStatus::Processed,
+            error: 0,
+            specific: 0,
+        };
+        let Some(device) = self.slots.get(usize::from(slot)) else {
+            reply.specific = clock_status(reply.icc);
+            return Ok(fail(
+                reply,
+                SlotError::BadField(message::field::SLOT as u8),
+                answer,
+            ));
+        };
+        if let Some(state) = self.state.get_mut(usize::from(slot)) {
+            state.last_seq = seq;
+        }
+        let too_long = message.length() > self.config.max_message_len - HEADER_LEN as u32;
+        let result = if message.check_len().is_err() || too_long {
+            Err(SlotError::BadField(message::field::LENGTH as u8))
+        } else {
+            Command::parse(&message).and_then(|command| self.execute(slot, command, answer))
+        };
+        reply.icc = icc_status(device.state());
+        match result {
+            Ok(done) => {
+                reply.specific = done.specific;
+                if kind == AnswerKind::SlotStatus {
+                    reply.specific = clock_status(reply.icc);
+                }
+                Ok(reply
+                    .emit(done.data_len, answer)
+                    .unwrap_or_else(|| fail(reply, SlotError::XfrOverrun, answer)))
+            }
+            Err(error) => {
+                if kind == AnswerKind::SlotStatus {
+                    reply.specific = clock_status(reply.icc);
+                }
+                Ok(fail(reply, error, answer))
+            }
+        }
+    }
+
+    fn execute(
+        &mut self,
+        slot: u8,
+        command: Command<'_>,
+        answer: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        let device = &self.slots[usize::from(slot)];
+        let data = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
+        match command {
+            Command::IccPowerOn { voltage } => self.power_on(device, voltage, data),
+            Command::IccPowerOff => {
+                match device.power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]) {
+                    Ok(_) | Err(Status::NoMedia) => Ok(done(0)),
+                    Err(status) => Err(SlotError::from_status(status)),
+                }
+            }
+            Command::GetSlotStatus => Ok(done(0)),
+            Command::XfrBlock {
+                bwi,
+                level,
+                data: apdu,
+            } => self.xfr_block(device, bwi, level, apdu, answer),
+            Command::GetParameters | Command::ResetParameters => parameters_answer(device, data),
+            Command::SetParameters {
+                protocol,
+                data: wanted,
+            } => set_parameters(device, protocol, wanted, data),
+            Command::Escape { data: input } => {
+                let handler = self.config.escape.ok_or(SlotError::CommandNotSupported)?;
+                let mut context = EscapeContext {
+                    slot,
+                    level: self.config.level,
+                };
+                let len = handler(&mut context, input, data)?;
+                self.config.level = context.level;
+                Ok(done(len))
+            }
+            Command::IccClock { command } => {
+                need_card(device)?;
+                match command {
+                    ClockCommand::Restart => Ok(done(0)),
+                    ClockCommand::Stop => Err(SlotError::CommandNotSupported),
+                }
+            }
+            // The core's T=0 engine takes the class of each command for GET RESPONSE
+            // and ENVELOPE; there are no class bytes to change.
+            Command::T0Apdu { .. } | Command::Secure { .. } => Err(SlotError::CommandNotSupported),
+            Command::Mechanical { function } => {
+                let request = match function {
+                    MechanicalFunction::Eject => Request::Eject,
+                    MechanicalFunction::Capture => Request::Confiscate,
+                    _ => return Err(SlotError::CommandNotSupported),
+                };
+                device
+                    .submit(request, &mut [])
+                    .into_result()
+                    .map(|_| done(0))
+                    .map_err(SlotError::from_status)
+            }
+            Command::Abort => {
+                // Every command completes within `handle`, so there is nothing left to
+                // abort; the pair (class ABORT, PC_to_RDR_Abort) is acknowledged.
+                if let Some(state) = self.state.get_mut(usize::from(slot)) {
+                    state.abort_seq = None;
+                }
+                Ok(done(0))
+            }
+            Command::SetDataRateAndClock { .. } => {
+                // The reader chooses clock and rate itself (PPS); it answers with
+                // the values in force.
+                let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+                let out = data.get_mut(..8).ok_or(SlotError::XfrOverrun)?;
+                out[..4].copy_from_slice(&card.timing.clock_khz.to_le_bytes());
+                out[4..].copy_from_slice(&card.timing.baud().to_le_bytes());
+                Ok(done(8))
+            }
+        }
+    }
+
+    fn power_on(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        voltage: Voltage,
+        data: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        if voltage != Voltage::Automatic && voltage.support_bit() & self.config.voltage_support == 0
+        {
+            return Err(SlotError::BadField(7));
+        }
+        let action = match icc_status(device.state()) {
+            IccStatus::Absent => return Err(SlotError::IccMute),
+            IccStatus::PresentActive => PowerAction::WarmReset,
+            IccStatus::PresentInactive => PowerAction::ColdReset,
+        };
+        let mut atr = [0u8; ATR_BUFFER_LEN];
+        let len = device
+            .power_card(action, &mut atr)
+            .map_err(SlotError::from_status)?;
+        let out = data.get_mut(..len).ok_or(SlotError::XfrOverrun)?;
+        out.copy_from_slice(&atr[..len]);
+        Ok(done(len))
+    }
+
+    fn xfr_block(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        bwi: u8,
+        level: u16,
+        apdu: &[u8],
+        answer: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        if self.config.level == ExchangeLevel::ExtendedApdu && level != 0 {
+            return Err(SlotError::BadField(8));
+        }
+        if apdu.is_empty() {
+            return Err(SlotError::BadField(message::field::LENGTH as u8));
+        }
+        let state = device.state();
+        match icc_status(state) {
+            IccStatus::PresentActive => {}
+            _ => return Err(SlotError::IccMute),
+        }
+        // A PPS request can only come before a protocol is in force; afterwards a
+        // first byte FF is a command class (PC/SC pseudo-APDUs use it).
+        if apdu[0] == 0xFF && state != CardState::Specific {
+            return pps_exchange(
+                device,
+                apdu,
+                answer.get_mut(HEADER_LEN..).unwrap_or(&mut []),
+            );
+        }
+        if state != CardState::Specific {
+            device
+                .select_protocol(self.descriptor().protocol_mask())
+                .map_err(|_| SlotError::IccProtocolNotSupported)?;
+        }
+        let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+        let protocol = card.selected.ok_or(SlotError::IccMute)?;
+        if self.config.level == ExchangeLevel::Tpdu && protocol == Protocol::T1 {
+            let reply = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
+            let len = device.with_driver(|driver| match driver.tpdu_line() {
+                Some(line) => tpdu::relay_t1_block(line, &card, bwi, apdu, reply),
+                None => Err(SlotError::CommandNotSupported),
+            })?;
+            return Ok(done(len));
+        }
+        // The response lands after the 8-byte SCARD_IO_REQUEST header, which starts
+        // 8 bytes before abData: exactly where the answer wants it.
+        let output = answer.get_mut(HEADER_LEN - 8..).unwrap_or(&mut []);
+        let response = device
+            .transmit_apdu(protocol, apdu, output)
+            .map_err(SlotError::from_status)?;
+        Ok(done(response.len()))
+    }
+
+    /// A NotifySlotChange if a card came or went since the last one (the first call
+    /// reports every slot), written into `out`; `None` if nothing changed or `out`
+    /// is too short. Call it when the core reports card events (and after each
+    /// command).
+    pub fn slot_change(&mut self, out: &mut [u8]) -> Option<usize> {
+        let mut now = [(false, false); MAX_SLOTS];
+        let mut any = false;
+        for (i, device) in self.slots.iter().enumerate() {
+            let present = icc_status(device.state()) != IccStatus::Absent;
+            let changed = self.state[i].notified_present != Some(present);
+            now[i] = (present, changed);
+            any |= changed;
+        }
+        if !any {
+            return None;
+        }
+        let len = notify::emit_slot_change(self.slots.len(), |i| now[i], out)?;
+        for (i, (present, _)) in now.iter().enumerate().take(self.slots.len()) {
+            self.state[i].notified_present = Some(*present);
+        }
+        Some(len)
+    }
+
+    /// A RDR_to_PC_HardwareError for `slot` (a chip fault: over-current, say),
+    /// carrying the seq of the slot's last command; the card is reported as faulty
+    /// to the core. `None` if `slot` does not exist or `out` is too short.
+    pub fn hardware_error(&mut self, slot: u8, code: u8, out: &mut [u8]) -> Option<usize> {
+        let device = self.slots.get(usize::from(slot))?;
+        device.card_fault();
+        let seq = self.state.get(usize::from(slot))?.last_seq;
+        notify::emit_hardware_error(slot, seq, code, out)
+    }
+
+    /// Answer a class request on the control endpoint: `value` is its `wValue`;
+    /// the data stage (if any) is written into `out`. Returns its length.
+    /// ABORT of a slot that does not exist is `BadField(5)`.
+    pub fn class_request(
+        &mut self,
+        request: ClassRequest,
+        value: u16,
+        out: &mut [u8],
+    ) -> Result<usize, SlotError> {
+        let reader = self.slots[0].reader_capabilities();
+        let values: [u32; 2] = match request {
+            ClassRequest::Abort => {
+                let [slot, seq] = value.to_le_bytes();
+                let state = self
+                    .state
+                    .get_mut(usize::from(slot))
+                    .filter(|_| usize::from(slot) < self.slots.len())
+                    .ok_or(SlotError::BadField(5))?;
+                state.abort_seq = Some(seq);
+                return Ok(0);
+            }
+            ClassRequest::GetClockFrequencies => [reader.default_clock_khz, reader.max_clock_khz],
+            ClassRequest::GetDataRates => [reader.default_data_rate, reader.max_data_rate],
+        };
+        let count = if values[0] == values[1] { 1 } else { 2 };
+        let out = out.get_mut(..4 * count).ok_or(SlotError::XfrOverrun)?;
+        for (chunk, value) in out.chunks_exact_mut(4).zip(values) {
+            chunk.copy_from_slice(&value.to_le_bytes());
+        }
+        Ok(4 * count)
+    }
+
+    /// A DataBlock answer with a time extension request (`bmCommandStatus` = 2,
+    /// `bError` = the BWT `multiplier`) for the command `slot`/`seq` still running;
+    /// a transport sends it while the card asks for more time. Returns 10, or
+    /// `None` if `out` is too short.
+    pub fn time_extension(
+        &self,
+        slot: u8,
+        seq: u8,
+        multiplier: u8,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let icc = self
+            .slots
+            .get(usize::from(slot))
+            .map_or(IccStatus::Absent, |d| icc_status(d.state()));
+        Answer {
+            kind: AnswerKind::DataBlock,
+            slot,
+            seq,
+            icc,
+            command: CommandStatus::TimeExtension,
+            error: multiplier,
+            specific: 0,
+        }
+        .emit(0, out)
+    }
+
+    /// The answer for a command that arrives while `slot` is still busy with
+    /// another (a transport that runs commands in the background):
+    /// [`SlotError::SlotBusy`] with the new command's `bSlot` and `bSeq`. Returns
+    /// the answer's length, or `None` without a header or room for one.
+    pub fn slot_busy(&self, message: &[u8], answer: &mut [u8]) -> Option<usize> {
+        let message = Message::new_checked(message).ok()?;
+        if answer.len() < HEADER_LEN {
+            return None;
+        }
+        let icc = self
+            .slots
+            .get(usize::from(message.slot()))
+            .map_or(IccStatus::Absent, |d| icc_status(d.state()));
+        let reply = Answer {
+            kind: AnswerKind::for_command(message.message_type()),
+            slot: message.slot(),
+            seq: message.seq(),
+            icc,
+            command: CommandStatus::Processed,
+            error: 0,
+            specific: 0,
+        };
+        Some(fail(reply, SlotError::SlotBusy, answer))
+    }
+}
+
+/// `bClockStatus` of a slot status: running while the card is active, stopped in
+/// an unknown state otherwise.
+fn clock_status(icc: IccStatus) -> u8 {
+    match icc {
+        IccStatus::PresentActive => 0,
+        _ => 3,
+    }
+}
+
+/// Write a failed answer with no data; returns its length (10).
+fn fail(mut reply: Answer, error: SlotError, out: &mut [u8]) -> usize {
+    reply.command = CommandStatus::Failed;
+    reply.error = error.code();
+    if reply.kind != AnswerKind::SlotStatus {
+        reply.specific = 0;
+    }
+    reply.emit(0, out).unwrap_or(0)
+}
+
+fn need_card<P: Platform, D, const E: usize>(device: &Device<P, D, E>) -> Result<(), SlotError> {
+    match icc_status(device.state()) {
+        IccStatus::Absent => Err(SlotError::IccMute),
+        _ => Ok(()),
+    }
+}
+
+/// The parameters in force (the protocol selected, else the card's first one).
+fn parameters_answer<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+    data: &mut [u8],
+) -> Result<Done, SlotError> {
+    let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+    let protocol = card
+        .selected
+        .or_else(|| card.parameters.default_protocol())
+        .unwrap_or(Protocol::T0);
+    let len = parameters::emit(protocol, &card, data).ok_or(SlotError::XfrOverrun)?;
+    Ok(Done {
+        data_len: len,
+        specific: protocol_number(protocol),
+    })
+}
+
+/// SetParameters: select the protocol through the core (which runs PPS as the card
+/// and the reader allow; with the default F/D asked for, no PPS speeds it up),
+/// then answer the parameters in force. Asking for another
+/// F/D than the core negotiated fails with `BadField(10)` ("this parameter cannot
+/// be changed") and the parameters in force.
+fn set_parameters<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+    protocol: Protocol,
+    wanted: &[u8],
+    data: &mut [u8],
+) -> Result<Done, SlotError> {
+    match icc_status(device.state()) {
+        IccStatus::PresentActive => {}
+        _ => return Err(SlotError::IccMute),
+    }
+    let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+    match card.selected {
+        Some(selected) if selected != protocol => return Err(SlotError::BadField(7)),
+        Some(_) => {}
+        None => {
+            // Asked for the default F/D (TA1 = 11): select without speeding up.
+            let mut mask = ProtocolMask(protocol.bit());
+            if wanted.first() == Some(&0x11) {
+                mask = ProtocolMask(mask.0 | ProtocolMask::DEFAULT.0);
+            }
+            device
+                .select_protocol(mask)
+                .map_err(|status| match status {
+                    Status::NotSupported => SlotError::BadField(7),
+                    other => SlotError::from_status(other),
+                })?;
+        }
+    }
+    let answer = parameters_answer(device, data)?;
+    if wanted.first() != data.first() {
+        return Err(SlotError::BadField(10));
+    }
+    Ok(answer)
+}
+
+/// A PPS request sent in an XfrBlock (hosts that negotiate themselves): the
+/// protocol it names is selected through the core, which runs its own PPS with
+/// the card; the answer is the PPS response that describes what is in force.
+fn pps_exchange<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+    request: &[u8],
+    data: &mut [u8],
+) -> Result<Done, SlotError> {
+    let parsed = pps::Response::parse(request).map_err(|_| SlotError::BadField(10))?;
+    if parsed.as_bytes().len() != request.len() {
+        return Err(SlotError::BadField(10));
+    }
+    let protocol = match parsed.protocol() {
+        0 => Protocol::T0,
+        1 => Protocol::T1,
+        _ => return Err(SlotError::IccProtocolNotSupported),
+    };
+    let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+    match card.selected {
+        Some(selected) if selected != protocol => return Err(SlotError::IccProtocolNotSupported),
+        Some(_) => {}
+        None => {
+            device
+                .select_protocol(ProtocolMask(protocol.bit()))
+                .map_err(|_| SlotError::IccProtocolNotSupported)?;
+        }
+    }
+    let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+    let fidi = parameters::findex_dindex(&card.timing, card.parameters.fi);
+    let pps1 = (fidi != 0x11).then_some(fidi);
+    let response = pps::Request::new(protocol_number(protocol), pps1, None, None);
+    let bytes = response.as_bytes();
+    let out = data.get_mut(..bytes.len()).ok_or(SlotError::XfrOverrun)?;
+    out.copy_from_slice(bytes);
+    Ok(done(bytes.len()))
+}

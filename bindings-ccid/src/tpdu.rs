@@ -1,0 +1,70 @@
+//! The TPDU level for T=1: the host runs the T=1 protocol itself and every XfrBlock
+//! carries one block, which goes to the card as it is; the card's block comes back.
+//! This needs the card's [`Line`], which a driver context offers through
+//! [`TpduLine`] (the core's [`LineReader`] does).
+
+use readerkit::caps::CardCapabilities;
+use readerkit::line::{Line, LineReader};
+use readerkit::status::Status;
+
+use crate::error::SlotError;
+
+/// A driver context that can lend the card's line for block relaying.
+pub trait TpduLine {
+    /// The card's line, or `None` if this driver cannot relay raw blocks (its
+    /// hardware runs the protocol itself); T=1 XfrBlocks at the TPDU level are then
+    /// refused with [`SlotError::CommandNotSupported`].
+    fn tpdu_line(&mut self) -> Option<&mut dyn Line>;
+}
+
+impl<L: Line> TpduLine for LineReader<L> {
+    fn tpdu_line(&mut self) -> Option<&mut dyn Line> {
+        Some(self.line_mut())
+    }
+}
+
+/// Size of the largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
+pub const MAX_BLOCK_LEN: usize = 3 + 254 + 2;
+
+/// Send the T=1 `block` to the card and read its answer block into `reply`;
+/// returns the answer's length. The prologue must come within the block waiting
+/// time (times `bwi_multiplier`, the host's WTX; 0 counts as 1), each further
+/// character within the character waiting time.
+///
+/// Refusals: a block longer than [`MAX_BLOCK_LEN`] or whose LEN disagrees with its
+/// length is `BadField(10)`; no answer is [`SlotError::IccMute`]; an answer that
+/// does not fit `reply` is [`SlotError::XfrOverrun`].
+pub fn relay_t1_block(
+    line: &mut dyn Line,
+    card: &CardCapabilities,
+    bwi_multiplier: u8,
+    block: &[u8],
+    reply: &mut [u8],
+) -> Result<usize, SlotError> {
+    let edc_len = card.parameters.edc.epilogue_len();
+    let well_formed = block.len() <= MAX_BLOCK_LEN
+        && block
+            .get(2)
+            .is_some_and(|&len| block.len() == 3 + usize::from(len) + edc_len);
+    if !well_formed {
+        return Err(SlotError::BadField(10));
+    }
+    let status = |s: Status| SlotError::from_status(s);
+    line.send(block).map_err(status)?;
+    let bwt_us = card
+        .timing
+        .t1_block_waiting_time_us(card.parameters.bwi, bwi_multiplier.max(1));
+    let cwt_us = card.cwt_us();
+    let prologue = reply.get_mut(..3).ok_or(SlotError::XfrOverrun)?;
+    let got = line.receive(prologue, bwt_us, cwt_us).map_err(status)?;
+    if got < 3 {
+        return Err(SlotError::IccMute);
+    }
+    let total = 3 + usize::from(reply[2]) + edc_len;
+    let rest = reply.get_mut(3..total).ok_or(SlotError::XfrOverrun)?;
+    let more = line.receive(rest, cwt_us, cwt_us).map_err(status)?;
+    if more < total - 3 {
+        return Err(SlotError::IccMute);
+    }
+    Ok(total)
+}

@@ -1,0 +1,361 @@
+//! The serial framing of Gemalto's GemPC Twin family (what Debian's
+//! `libccidtwin.so` speaks), as a sans-I/O decoder and encoder, and the reader
+//! profiles libccid knows by name.
+//!
+//! ```text
+//!  frame     SYNC (03)  CTRL (06 = ACK)  CCID message (10 + dwLength bytes)  LRC
+//!  NAK       03 15 16                    (resend the last frame)
+//!  movement  50 bmSlotICCState           (unframed, between frames)
+//!  T=0 time  one byte 80..FF             (unframed: the card asked for more time)
+//! ```
+//! LRC is the XOR of every byte before it, SYNC and CTRL included. A GemPC Twin
+//! echoes each host frame before its answer; the SEC1210 does not. On open
+//! libccid asks for the firmware version with Escape `02` (SEC1210: `06`) and
+//! gives up after 2 s without an answer, then (GemPC Twin) sets the card movement
+//! notification mode with Escape `01 01 01`; with its driver option 2 it also asks
+//! a GemPC Twin to switch to short APDUs with Escape `1F 02`.
+
+use readerkit::caps::ReaderCapabilities;
+
+use crate::error::SlotError;
+use crate::message::HEADER_LEN;
+use crate::reader::{Config, EscapeContext, ExchangeLevel};
+
+/// First byte of every frame.
+pub const SYNC: u8 = 0x03;
+/// Control byte of a frame that carries a message.
+pub const ACK: u8 = 0x06;
+/// Control byte of a frame that asks for the last frame again.
+pub const NAK: u8 = 0x15;
+/// The whole NAK frame.
+pub const NAK_FRAME: [u8; 3] = [SYNC, NAK, SYNC ^ NAK];
+/// Bytes a frame adds around its message.
+pub const FRAMING_LEN: usize = 3;
+
+/// XOR of `bytes`.
+pub fn lrc(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0, |acc, b| acc ^ b)
+}
+
+/// Write `message` as a frame into `out`; returns the frame's length, or `None` if
+/// `out` is too short.
+pub fn encode(message: &[u8], out: &mut [u8]) -> Option<usize> {
+    let len = message.len().checked_add(FRAMING_LEN)?;
+    let out = out.get_mut(..len)?;
+    out[0] = SYNC;
+    out[1] = ACK;
+    out[2..len - 1].copy_from_slice(message);
+    out[len - 1] = lrc(&out[..len - 1]);
+    Some(len)
+}
+
+/// What a byte fed to the [`Decoder`] completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A frame with a good LRC: its message is [`Decoder::message`].
+    Message,
+    /// The other side asked for the last frame again.
+    Nak,
+    /// A frame whose LRC is wrong (answer with [`NAK_FRAME`]).
+    BadLrc,
+    /// A frame whose message is longer than the decoder's buffer; its bytes were
+    /// skipped (answer with [`NAK_FRAME`]).
+    TooLong,
+    /// A byte outside any frame that is neither SYNC nor a notification; skipped.
+    Stray(u8),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for SYNC.
+    Idle,
+    /// SYNC seen, waiting for CTRL.
+    Control,
+    /// NAK seen, waiting for its LRC.
+    NakLrc,
+    /// Collecting the message: `have` bytes so far of `want` (10 until the header
+    /// is in).
+    Message { have: usize, want: usize },
+    /// Skipping a message too long for the buffer: `left` bytes plus the LRC.
+    Skip { left: usize },
+    /// Waiting for the LRC of a message of `len` bytes.
+    Lrc { len: usize },
+}
+
+/// A sans-I/O decoder of frames from the host, with a buffer of `N` bytes for the
+/// message (`dwMaxCCIDMessageLength`).
+#[derive(Debug, Clone)]
+pub struct Decoder<const N: usize> {
+    buffer: [u8; N],
+    state: State,
+    len: usize,
+}
+
+impl<const N: usize> Default for Decoder<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Decoder<N> {
+    /// An idle decoder.
+    pub const fn new() -> Decoder<N> {
+        Decoder {
+            buffer: [0; N],
+            state: State::Idle,
+            len: 0,
+        }
+    }
+
+    /// The message of the last [`Event::Message`].
+    pub fn message(&self) -> &[u8] {
+        self.buffer.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Whether the decoder is between frames.
+    pub fn is_idle(&self) -> bool {
+        self.state == State::Idle
+    }
+
+    /// Feed one byte; returns what it completed, if anything.
+    pub fn push(&mut self, byte: u8) -> Option<Event> {
+        let (next, event) = match self.state {
+            State::Idle if byte == SYNC => (State::Control, None),
+            State::Idle => (State::Idle, Some(Event::Stray(byte))),
+            State::Control if byte == ACK => (
+                State::Message {
+                    have: 0,
+                    want: HEADER_LEN,
+                },
+                None,
+            ),
+            State::Control if byte == NAK => (State::NakLrc, None),
+            State::Control => (State::Idle, Some(Event::Stray(byte))),
+            State::NakLrc if byte == SYNC ^ NAK => (State::Idle, Some(Event::Nak)),
+            State::NakLrc => (State::Idle, Some(Event::BadLrc)),
+            State::Message { have, want } => self.collect(byte, have, want),
+            State::Skip { left: 0 } => (State::Idle, Some(Event::TooLong)),
+            State::Skip { left } => (State::Skip { left: left - 1 }, None),
+            State::Lrc { len } => {
+                let expected = SYNC ^ ACK ^ lrc(self.buffer.get(..len).unwrap_or(&[]));
+                self.len = len;
+                if byte == expected {
+                    (State::Idle, Some(Event::Message))
+                } else {
+                    (State::Idle, Some(Event::BadLrc))
+                }
+            }
+        };
+        self.state = next;
+        event
+    }
+
+    fn collect(&mut self, byte: u8, have: usize, want: usize) -> (State, Option<Event>) {
+        if let Some(slot) = self.buffer.get_mut(have) {
+            *slot = byte;
+        }
+        let have = have + 1;
+        if have == HEADER_LEN && want == HEADER_LEN {
+            let h = &self.buffer;
+            let data_len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
+            let total = usize::try_from(data_len)
+                .ok()
+                .and_then(|n| n.checked_add(HEADER_LEN))
+                .filter(|&n| n <= N);
+            return match total {
+                Some(HEADER_LEN) => (State::Lrc { len: HEADER_LEN }, None),
+                Some(total) => (State::Message { have, want: total }, None),
+                None => {
+                    // Skip the data bytes; saturate for absurd lengths (the host
+                    // resynchronises on the next SYNC after our NAK anyway).
+                    let left = usize::try_from(data_len).unwrap_or(usize::MAX);
+                    (State::Skip { left }, None)
+                }
+            };
+        }
+        if have == want {
+            (State::Lrc { len: have }, None)
+        } else {
+            (State::Message { have, want }, None)
+        }
+    }
+}
+
+/// The readers libccid's serial driver knows by name (the part after `:` in its
+/// DEVICENAME), that this binding can pose as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// `GemPCTwin`: one slot, echoes every host frame, TPDU level (short APDU on
+    /// request).
+    GemPcTwin,
+    /// `SEC1210`: two slots, no echo, TPDU level.
+    Sec1210,
+}
+
+/// The firmware string answered to libccid's version request.
+pub const FIRMWARE: &[u8] = b"readerkit-ccid GemPC Twin 0.1";
+
+impl Profile {
+    /// The name libccid knows.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Profile::GemPcTwin => "GemPCTwin",
+            Profile::Sec1210 => "SEC1210",
+        }
+    }
+
+    /// Number of slots.
+    pub const fn slots(self) -> usize {
+        match self {
+            Profile::GemPcTwin => 1,
+            Profile::Sec1210 => 2,
+        }
+    }
+
+    /// Whether the reader echoes each host frame before answering.
+    pub const fn echoes(self) -> bool {
+        matches!(self, Profile::GemPcTwin)
+    }
+
+    /// The binding's configuration: TPDU level, 271-byte messages (libccid's
+    /// `dwMaxCCIDMessageLength` for these readers), 5 V, 3 V and 1.8 V, and the
+    /// Escape commands libccid sends.
+    pub const fn config(self) -> Config {
+        Config {
+            level: ExchangeLevel::Tpdu,
+            max_message_len: 271,
+            voltage_support: 0x07,
+            escape: Some(escape),
+        }
+    }
+
+    /// Reader capabilities matching what libccid assumes of this reader (default
+    /// clock 4 MHz / 4.8 MHz, largest data rate 344 086 / 826 000 bit/s).
+    pub fn capabilities(self) -> ReaderCapabilities {
+        let (clock_khz, max_data_rate) = match self {
+            Profile::GemPcTwin => (4_000, 344_086),
+            Profile::Sec1210 => (4_800, 826_000),
+        };
+        ReaderCapabilities {
+            default_clock_khz: clock_khz,
+            max_clock_khz: clock_khz,
+            default_data_rate: clock_khz * 1000 / 372,
+            max_data_rate,
+            ..ReaderCapabilities::typical()
+        }
+    }
+}
+
+/// The Escape commands libccid sends to these readers: `02` and `06` (firmware
+/// version), `01 01 01` (card movement notification mode), `1F 02` (switch to
+/// short APDU); anything else is not supported.
+pub fn escape(
+    context: &mut EscapeContext,
+    command: &[u8],
+    answer: &mut [u8],
+) -> Result<usize, SlotError> {
+    match command {
+        [0x02] | [0x06] => {
+            let out = answer
+                .get_mut(..FIRMWARE.len())
+                .ok_or(SlotError::XfrOverrun)?;
+            out.copy_from_slice(FIRMWARE);
+            Ok(FIRMWARE.len())
+        }
+        [0x01, 0x01, 0x01] => Ok(0),
+        [0x1F, 0x02] => {
+            context.level = ExchangeLevel::ShortApdu;
+            Ok(0)
+        }
+        _ => Err(SlotError::CommandNotSupported),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What pcscd + libccidtwin send first on open (issue 16's capture).
+    const FIRMWARE_REQUEST: [u8; 14] = [
+        0x03, 0x06, 0x6B, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x6D,
+    ];
+
+    /// Feed `bytes`; returns how many events came and the last one.
+    fn feed<const N: usize>(decoder: &mut Decoder<N>, bytes: &[u8]) -> (usize, Option<Event>) {
+        let mut count = 0;
+        let mut last = None;
+        for &b in bytes {
+            if let Some(e) = decoder.push(b) {
+                count += 1;
+                last = Some(e);
+            }
+        }
+        (count, last)
+    }
+
+    #[test]
+    fn libccids_firmware_request_decodes() {
+        let mut d = Decoder::<271>::new();
+        assert_eq!(feed(&mut d, &FIRMWARE_REQUEST), (1, Some(Event::Message)));
+        assert_eq!(d.message(), &FIRMWARE_REQUEST[2..13]);
+        assert!(d.is_idle());
+    }
+
+    #[test]
+    fn encode_is_what_decode_reads() {
+        let mut out = [0u8; 16];
+        let len = encode(&FIRMWARE_REQUEST[2..13], &mut out).unwrap();
+        assert_eq!(&out[..len], &FIRMWARE_REQUEST);
+        assert_eq!(encode(&FIRMWARE_REQUEST[2..13], &mut out[..13]), None);
+    }
+
+    #[test]
+    fn bad_lrc_nak_and_stray_bytes() {
+        let mut d = Decoder::<271>::new();
+        let mut bad = FIRMWARE_REQUEST;
+        bad[13] ^= 1;
+        assert_eq!(feed(&mut d, &bad), (1, Some(Event::BadLrc)));
+        assert_eq!(feed(&mut d, &NAK_FRAME), (1, Some(Event::Nak)));
+        assert_eq!(feed(&mut d, &[0x42]), (1, Some(Event::Stray(0x42))));
+        // The decoder is back in step for the next good frame.
+        assert_eq!(feed(&mut d, &FIRMWARE_REQUEST), (1, Some(Event::Message)));
+    }
+
+    #[test]
+    fn too_long_messages_are_skipped_whole() {
+        let mut d = Decoder::<12>::new();
+        let mut frame = [0u8; 20];
+        let message = [0x6F, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0xA, 0xB, 0xC];
+        let len = encode(&message, &mut frame).unwrap();
+        assert_eq!(feed(&mut d, &frame[..len]), (1, Some(Event::TooLong)));
+        assert!(d.is_idle());
+        let mut absurd = [0x03, 0x06, 0x6F, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0];
+        absurd[11] = 0;
+        assert_eq!(feed(&mut d, &absurd), (0, None));
+        assert!(!d.is_idle());
+    }
+
+    #[test]
+    fn escapes_libccid_sends() {
+        let mut context = EscapeContext {
+            slot: 0,
+            level: ExchangeLevel::Tpdu,
+        };
+        let mut out = [0u8; 50];
+        assert_eq!(escape(&mut context, &[0x02], &mut out), Ok(FIRMWARE.len()));
+        assert_eq!(&out[..FIRMWARE.len()], FIRMWARE);
+        assert_eq!(escape(&mut context, &[1, 1, 1], &mut out), Ok(0));
+        assert_eq!(context.level, ExchangeLevel::Tpdu);
+        assert_eq!(escape(&mut context, &[0x1F, 0x02], &mut out), Ok(0));
+        assert_eq!(context.level, ExchangeLevel::ShortApdu);
+        assert_eq!(
+            escape(&mut context, &[0x1F, 0x03], &mut out),
+            Err(SlotError::CommandNotSupported)
+        );
+        assert_eq!(
+            escape(&mut context, &[0x02], &mut out[..4]),
+            Err(SlotError::XfrOverrun)
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Every command through `CcidReader::handle` on simulated cards, with the answers
+//! compared byte for byte: the refusals of CCID 1.1 §6.2.6 (bad slot, bad length,
+//! unsupported command, card absent or mute, bad fields) and the normal paths.
+
+use readerkit::Device;
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::line::LineReader;
+use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::{Card, Config, Profile, SimLine};
+use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::twin;
+use readerkit_ccid::{CcidReader, HandleError};
+
+type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
+
+const ATR_T1: [u8; 20] = [
+    0x3B, 0x9B, 0x96, 0x81, 0x71, 0xFE, 0x45, 0x00, 0x80, 0x65, 0x52, 0x4B, 0x53, 0x49, 0x4D, 0x73,
+    0x10, 0x21, 0x40, 0xEF,
+];
+const ATR_T0: [u8; 14] = [
+    0x3B, 0x1B, 0x95, 0x80, 0x65, 0x52, 0x4B, 0x53, 0x49, 0x4D, 0x73, 0x10, 0x21, 0x40,
+];
+
+fn slot(profile: Option<Profile>) -> Slot {
+    let line = match profile {
+        Some(p) => SimLine::new(Card::create(Config::new(p))),
+        None => SimLine::empty(),
+    };
+    let present = line.card().is_some();
+    let device = Device::new(
+        SpinPlatform::new(),
+        LineReader::<SimLine<1024>>::functions(),
+        LineReader::new(line),
+        twin::Profile::GemPcTwin.capabilities(),
+        VendorAttributes::default(),
+    );
+    if present {
+        device.card_inserted();
+    }
+    device
+}
+
+/// A message: type, data, slot, seq, the three specific bytes.
+fn msg(kind: u8, slot: u8, seq: u8, specific: [u8; 3], data: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    m.extend_from_slice(&[slot, seq]);
+    m.extend_from_slice(&specific);
+    m.extend_from_slice(data);
+    m
+}
+
+fn handle(
+    reader: &mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>,
+    m: &[u8],
+) -> Vec<u8> {
+    let mut answer = [0u8; 271];
+    let len = reader.handle(m, &mut answer).expect("an answer");
+    answer[..len].to_vec()
+}
+
+fn header(kind: u8, len: u32, slot: u8, seq: u8, status: u8, error: u8, specific: u8) -> Vec<u8> {
+    let mut h = vec![kind];
+    h.extend_from_slice(&len.to_le_bytes());
+    h.extend_from_slice(&[slot, seq, status, error, specific]);
+    h
+}
+
+fn apdu_config() -> CcidConfig {
+    CcidConfig {
+        escape: Some(twin::escape),
+        ..CcidConfig::short_apdu()
+    }
+}
+
+#[test]
+fn refusals_are_byte_exact() {
+    let slots = [slot(Some(Profile::t1()))];
+    let mut r = CcidReader::new(&slots, apdu_config()).unwrap();
+    // Bad slot: failed, ICC absent, bError 5 (offset of bSlot), a slot status.
+    assert_eq!(
+        handle(&mut r, &msg(0x65, 1, 7, [0; 3], &[])),
+        header(0x81, 0, 1, 7, 0x42, 0x05, 0x03)
+    );
+    // Bad slot on XfrBlock: a data block.
+    assert_eq!(
+        handle(
+            &mut r,
+            &msg(0x6F, 9, 8, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08])
+        ),
+        header(0x80, 0, 9, 8, 0x42, 0x05, 0x00)
+    );
+    // dwLength says 2, one byte follows: bError 1.
+    let mut bad_len = msg(0x6F, 0, 9, [0; 3], &[0x00, 0x84]);
+    bad_len.pop();
+    assert_eq!(
+        handle(&mut r, &bad_len),
+        header(0x80, 0, 0, 9, 0x41, 0x01, 0x00)
+    );
+    // Longer than dwMaxCCIDMessageLength (271): bError 1.
+    assert_eq!(
+        handle(&mut r, &msg(0x6F, 0, 10, [0; 3], &[0u8; 262])),
+        header(0x80, 0, 0, 10, 0x41, 0x01, 0x00)
+    );
+    // Unknown command: slot status, command not supported.
+    assert_eq!(
+        handle(&mut r, &msg(0x70, 0, 11, [0; 3], &[])),
+        header(0x81, 0, 0, 11, 0x41, 0x00, 0x03)
+    );
+    // IccPowerOn with bPowerSelect 4: bError 7.
+    assert_eq!(
+        handle(&mut r, &msg(0x62, 0, 12, [4, 0, 0], &[])),
+        header(0x80, 0, 0, 12, 0x41, 0x07, 0x00)
+    );
+    // XfrBlock before power on: card inactive, mute.
+    assert_eq!(
+        handle(
+            &mut r,
+            &msg(0x6F, 0, 13, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08])
+        ),
+        header(0x80, 0, 0, 13, 0x41, 0xFE, 0x00)
+    );
+    // GetSlotStatus with data: bError 1.
+    assert_eq!(
+        handle(&mut r, &msg(0x65, 0, 14, [0; 3], &[1])),
+        header(0x81, 0, 0, 14, 0x41, 0x01, 0x03)
+    );
+    // Secure (no PIN pad) and T0APDU: not supported.
+    assert_eq!(
+        handle(&mut r, &msg(0x69, 0, 15, [0; 3], &[0; 4])),
+        header(0x80, 0, 0, 15, 0x41, 0x00, 0x00)
+    );
+    assert_eq!(
+        handle(&mut r, &msg(0x6A, 0, 16, [1, 0, 0], &[])),
+        header(0x81, 0, 0, 16, 0x41, 0x00, 0x03)
+    );
+    // Mechanical lock: not supported; function 9: bError 7.
+    assert_eq!(
+        handle(&mut r, &msg(0x71, 0, 17, [4, 0, 0], &[])),
+        header(0x81, 0, 0, 17, 0x41, 0x00, 0x03)
+    );
+    assert_eq!(
+        handle(&mut r, &msg(0x71, 0, 18, [9, 0, 0], &[])),
+        header(0x81, 0, 0, 18, 0x41, 0x07, 0x03)
+    );
+    // SetParameters: T=2 is bError 7; a T=0 structure for T=1 is bError 1; both
+    // before power on would be mute, but the fields are checked first.
+    assert_eq!(
+        handle(&mut r, &msg(0x61, 0, 19, [2, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
+        header(0x82, 0, 0, 19, 0x41, 0x07, 0x00)
+    );
+    assert_eq!(
+        handle(&mut r, &msg(0x61, 0, 20, [1, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
+        header(0x82, 0, 0, 20, 0x41, 0x01, 0x00)
+    );
+    // Escape the handler does not know: an Escape answer, not supported.
+    assert_eq!(
+        handle(&mut r, &msg(0x6B, 0, 21, [0; 3], &[0x6A])),
+        header(0x83, 0, 0, 21, 0x41, 0x00, 0x00)
+    );
+    // IccClock stop: not supported; bClockCommand 2: bError 7.
+    assert_eq!(
+        handle(&mut r, &msg(0x6E, 0, 22, [1, 0, 0], &[])),
+        header(0x81, 0, 0, 22, 0x41, 0x00, 0x03)
+    );
+    assert_eq!(
+        handle(&mut r, &msg(0x6E, 0, 23, [2, 0, 0], &[])),
+        header(0x81, 0, 0, 23, 0x41, 0x07, 0x03)
+    );
+    // Fewer than 10 bytes: nothing to answer; an answer buffer under 10 bytes.
+    let mut answer = [0u8; 271];
+    assert_eq!(
+        r.handle(&[0x65, 0, 0], &mut answer),
+        Err(HandleError::Truncated)
+    );
+    assert_eq!(
+        r.handle(&msg(0x65, 0, 0, [0; 3], &[]), &mut answer[..9]),
+        Err(HandleError::AnswerTooSmall)
+    );
+}
+
+#[test]
+fn no_card_is_absent_and_mute() {
+    let slots = [slot(None)];
+    let mut r = CcidReader::new(&slots, apdu_config()).unwrap();
+    assert_eq!(
+        handle(&mut r, &msg(0x65, 0, 1, [0; 3], &[])),
+        header(0x81, 0, 0, 1, 0x02, 0x00, 0x03)
+    );
+    assert_eq!(
+        handle(&mut r, &msg(0x62, 0, 2, [0; 3], &[])),
+        header(0x80, 0, 0, 2, 0x42, 0xFE, 0x00)
+    );
+    assert_eq!(
+        handle(
+            &mut r,
+            &msg(0x6F, 0, 3, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08])
+        ),
+        header(0x80, 0, 0, 3, 0x42, 0xFE, 0x00)
+    );
+    assert_eq!(
+        handle(&mut r, &msg(0x6C, 0, 4, [0; 3], &[])),
+        header(0x82, 0, 0, 4, 0x42, 0xFE, 0x00)
+    );
+    // Power off without a card succeeds.
+    assert_eq!(
+        handle(&mut r, &msg(0x63, 0, 5, [0; 3], &[])),
+        header(0x81, 0, 0, 5, 0x02, 0x00, 0x03)
+    );
+}
+
+#[test]
+fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
+    let slots = [slot(Some(Profile::t1()))];
+    let mut r = CcidReader::new(&slots, apdu_config()).unwrap();
+    let mut atr_answer = header(0x80, 20, 0, 1, 0x00, 0x00, 0x00);
+    atr_answer.extend_from_slice(&ATR_T1);
+    assert_eq!(handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[])), atr_answer);
+    // Any supported voltage is accepted too (a warm reset of the active card).
+    assert_eq!(
+        &handle(&mut r, &msg(0x62, 0, 2, [2, 0, 0], &[]))[10..],
+        ATR_T1
+    );
+    // The first XfrBlock selects T=1 (PPS to TA1 = 96) and runs the APDU.
+    let answer = handle(
+        &mut r,
+        &msg(0x6F, 0, 3, [0; 3], &[0x80, 0xEE, 0, 0, 2, 0xAB, 0xCD, 0]),
+    );
+    let mut expected = header(0x80, 4, 0, 3, 0x00, 0x00, 0x00);
+    expected.extend_from_slice(&[0xAB, 0xCD, 0x90, 0x00]);
+    assert_eq!(answer, expected);
+    // Case 1 APDU.
+    let answer = handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
+    assert_eq!(&answer[10..], &[0x6D, 0x00]);
+    // GetParameters: T=1, Fi/Di 96, CRC off, BWI/CWI 4/5, IFSC FE.
+    let answer = handle(&mut r, &msg(0x6C, 0, 5, [0; 3], &[]));
+    let mut expected = header(0x82, 7, 0, 5, 0x00, 0x00, 0x01);
+    expected.extend_from_slice(&[0x96, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00]);
+    assert_eq!(answer, expected);
+    // SetParameters asking for Fi/Di 11 while 96 is in force: "not changeable"
+    // (bError 10), and the parameters in force are not sent.
+    assert_eq!(
+        handle(
+            &mut r,
+            &msg(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0])
+        ),
+        header(0x82, 0, 0, 6, 0x40, 10, 0x00)
+    );
+    // SetDataRateAndClockFrequency answers what is in force: 4000 kHz,
+    // 4 MHz * 32 / 512 = 250000 bit/s.
+    let answer = handle(&mut r, &msg(0x73, 0, 7, [0; 3], &[0; 8]));
+    let mut expected = header(0x84, 8, 0, 7, 0x00, 0x00, 0x00);
+    expected.extend_from_slice(&4000u32.to_le_bytes());
+    expected.extend_from_slice(&250_000u32.to_le_bytes());
+    assert_eq!(answer, expected);
+    // IccClock restart, Abort: fine.
+    assert_eq!(
+        handle(&mut r, &msg(0x6E, 0, 8, [0; 3], &[])),
+        header(0x81, 0, 0, 8, 0x00, 0x00, 0x00)
+    );
+    assert_eq!(r.class_request(ClassRequest::Abort, 9 << 8, &mut []), Ok(0));
+    assert_eq!(
+        handle(&mut r, &msg(0x72, 0, 9, [0; 3], &[])),
+        header(0x81, 0, 0, 9, 0x00, 0x00, 0x00)
+    );
+    // Power off: inactive, clock stopped.
+    assert_eq!(
+        handle(&mut r, &msg(0x63, 0, 10, [0; 3], &[])),
+        header(0x81, 0, 0, 10, 0x01, 0x00, 0x03)
+    );
+}
+
+#[test]
+fn t0_case1_and_case4_at_tpdu_level() {
+    let slots = [slot(Some(Profile::t0()))];
+    let mut r = CcidReader::new(&slots, twin::Profile::GemPcTwin.config()).unwrap();
+    assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T0);
+    // libccid's PPS for TA1 = 95: the core negotiates it and the answer echoes it.
+    let answer = handle(
+        &mut r,
+        &msg(0x6F, 0, 2, [0, 4, 0], &[0xFF, 0x10, 0x95, 0x7A]),
+    );
+    assert_eq!(
+        &answer[..],
+        &{
+            let mut e = header(0x80, 4, 0, 2, 0x00, 0x00, 0x00);
+            e.extend_from_slice(&[0xFF, 0x10, 0x95, 0x7A]);
+            e
+        }[..]
+    );
+    // SetParameters T=0 with the negotiated Fi/Di.
+    let answer = handle(
+        &mut r,
+        &msg(0x61, 0, 3, [0; 3], &[0x95, 0x00, 0x00, 0x0A, 0x00]),
+    );
+    assert_eq!(answer[..10], header(0x82, 5, 0, 3, 0x00, 0x00, 0x00)[..]);
+    assert_eq!(answer[10], 0x95);
+    let answer = handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
+    assert_eq!(&answer[10..], &[0x6D, 0x00]);
+    let answer = handle(
+        &mut r,
+        &msg(0x6F, 0, 5, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x5A, 0]),
+    );
+    assert_eq!(&answer[10..], &[0x5A, 0x90, 0x00]);
+}
+
+#[test]
+fn slot_changes_are_notified_once() {
+    let slots = [slot(Some(Profile::t1())), slot(None)];
+    let mut r = CcidReader::new(&slots, twin::Profile::Sec1210.config()).unwrap();
+    let mut out = [0u8; 8];
+    assert_eq!(r.slot_change(&mut out), Some(2));
+    assert_eq!(out[..2], [0x50, 0b0000_1011]);
+    assert_eq!(r.slot_change(&mut out), None);
+    slots[0].with_driver(|d| d.line_mut().remove());
+    slots[0].card_removed();
+    assert_eq!(r.slot_change(&mut out), Some(2));
+    assert_eq!(out[..2], [0x50, 0b0000_0010]);
+    assert_eq!(r.slot_change(&mut out), None);
+    // A hardware error carries the seq of the slot's last command.
+    handle(&mut r, &msg(0x65, 1, 0x33, [0; 3], &[]));
+    assert_eq!(r.hardware_error(1, 1, &mut out), Some(4));
+    assert_eq!(out[..4], [0x51, 1, 0x33, 1]);
+    // Descriptor of the two-slot reader.
+    let d = r.descriptor();
+    assert_eq!(d.max_slot_index, 1);
+    assert_eq!(d.default_clock_khz, 4000, "the first slot's capabilities");
+    assert_eq!(d.features & 0x0007_0000, 0x0001_0000);
+}
+
+#[test]
+fn time_extension_and_slot_busy_answers() {
+    let slots = [slot(Some(Profile::t1()))];
+    let r = CcidReader::new(&slots, apdu_config()).unwrap();
+    let mut out = [0u8; 16];
+    assert_eq!(r.time_extension(0, 5, 3, &mut out), Some(10));
+    assert_eq!(out[..10], header(0x80, 0, 0, 5, 0x81, 3, 0)[..]);
+    let m = msg(0x6F, 0, 6, [0; 3], &[0, 0x84, 0, 0, 8]);
+    assert_eq!(r.slot_busy(&m, &mut out), Some(10));
+    assert_eq!(out[..10], header(0x80, 0, 0, 6, 0x41, 0xE0, 0)[..]);
+    let _ = ReaderCapabilities::typical();
+    let _ = ExchangeLevel::Tpdu;
+}
+
+#[test]
+fn set_parameters_with_default_fidi_selects_without_pps() {
+    let slots = [slot(Some(Profile::t1()))];
+    let mut r = CcidReader::new(&slots, twin::Profile::Sec1210.config()).unwrap();
+    assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
+    // What libccid sends a SEC1210 (automatic PPS by the reader): T=1 at 11.
+    let answer = handle(
+        &mut r,
+        &msg(0x61, 0, 2, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
+    );
+    let mut expected = header(0x82, 7, 0, 2, 0x00, 0x00, 0x01);
+    expected.extend_from_slice(&[0x11, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00]);
+    assert_eq!(answer, expected);
+    // Asking for T=0 now that T=1 is in force: bError 7 (bProtocolNum).
+    assert_eq!(
+        handle(&mut r, &msg(0x61, 0, 3, [0, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
+        header(0x82, 0, 0, 3, 0x40, 0x07, 0x00)
+    );
+}

@@ -1,0 +1,266 @@
+//! End to end through the real host stack: Debian's pcscd loads Debian's
+//! `libccidtwin.so`, which talks the GemPC Twin serial framing over a
+//! pseudo-terminal to `readerkit ccid-serve` (the `readerkit-ccid` binding over the
+//! core and the simulated cards); the `pcsc` crate is the client.
+//!
+//! Each scenario starts its own pcscd (a file lock keeps them one at a time).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, echo, hex, tx, wait_card};
+
+const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
+const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
+/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
+const GET_FEATURE_REQUEST: u64 = 0x4200_0000 + 3400;
+/// FEATURE_GET_TLV_PROPERTIES (PC/SC part 10).
+const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
+
+fn reader(name: &str) -> CString {
+    CString::new(name).unwrap()
+}
+
+fn lib() -> std::path::PathBuf {
+    LIBCCIDTWIN.into()
+}
+
+/// SELECT, GET CHALLENGE, ECHO of every short length, an unknown instruction.
+fn session(card: &pcsc::Card) {
+    assert_eq!(
+        tx(card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
+        [0x90, 0x00],
+        "SELECT MF"
+    );
+    let a = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    let b = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!((a.len(), &a[8..]), (10, &[0x90, 0x00][..]), "GET CHALLENGE");
+    assert_ne!(a, b, "two challenges differ");
+    for n in 1..=255usize {
+        let data: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+        let r = tx(card, &echo(&data)).unwrap();
+        assert_eq!(r[..n], data[..], "ECHO {n}");
+        assert_eq!(r[n..], [0x90, 0x00], "ECHO {n}");
+    }
+    assert_eq!(tx(card, &[0x00, 0x12, 0x00, 0x00]).unwrap(), [0x6D, 0x00]);
+}
+
+fn atr_of(card: &pcsc::Card) -> String {
+    let mut names = [0u8; 256];
+    let mut atr = [0u8; 64];
+    hex(card.status2(&mut names, &mut atr).unwrap().atr())
+}
+
+/// The part 10 features libccid reports: the feature list has
+/// FEATURE_GET_TLV_PROPERTIES, and the TLV properties it names answer.
+fn part10(card: &pcsc::Card) -> Vec<u8> {
+    let mut buf = [0u8; 256];
+    let features = card
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
+        .expect("CM_IOCTL_GET_FEATURE_REQUEST")
+        .to_vec();
+    assert_eq!(features.len() % 6, 0, "TLVs of 6 bytes: {}", hex(&features));
+    let tlv = features
+        .chunks(6)
+        .find(|t| t[0] == FEATURE_GET_TLV_PROPERTIES)
+        .unwrap_or_else(|| panic!("no FEATURE_GET_TLV_PROPERTIES in {}", hex(&features)));
+    let code = u64::from(u32::from_be_bytes(tlv[2..6].try_into().unwrap()));
+    let props = card
+        .control(code, &[], &mut buf)
+        .expect("FEATURE_GET_TLV_PROPERTIES")
+        .to_vec();
+    assert!(!props.is_empty());
+    features
+}
+
+/// One reader, one card of `card_kind` in `protocol`, at the TPDU level
+/// libccidtwin uses by default (or short APDU with driver option 2).
+fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, driver_options: Option<u32>) {
+    let mut serve = Serve::start(&["--reader", "gempctwin", "--card", card_kind]);
+    let device = format!("{}:GemPCTwin", serve.path);
+    let lib = lib();
+    let mut pcscd = Pcscd::start(
+        &[Entry {
+            name: "RK Twin",
+            device: &device,
+            lib: &lib,
+        }],
+        driver_options,
+    );
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let names: Vec<String> = ctx
+        .list_readers_owned()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["RK Twin 00 00"], "pcscd log:\n{}", pcscd.log());
+    let name = "RK Twin 00 00";
+    assert!(wait_card(&ctx, name, true, Duration::from_secs(5)));
+
+    let card = ctx
+        .connect(&reader(name), ShareMode::Shared, protocol)
+        .expect("connect");
+    assert_eq!(atr_of(&card), atr);
+    session(&card);
+    let features = part10(&card);
+    eprintln!("part 10 features libccid reports: {}", hex(&features));
+
+    // Reset: reconnect with a card reset, the card is usable again.
+    let mut card = card;
+    card.reconnect(ShareMode::Shared, protocol, Disposition::ResetCard)
+        .expect("reconnect with reset");
+    assert_eq!(
+        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
+        [0x90, 0x00]
+    );
+    card.disconnect(Disposition::UnpowerCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+
+    // Removal and insertion, seen by SCardGetStatusChange.
+    serve.remove(0);
+    assert!(
+        wait_card(&ctx, name, false, Duration::from_secs(5)),
+        "removal seen"
+    );
+    assert_eq!(
+        ctx.connect(&reader(name), ShareMode::Shared, protocol)
+            .err(),
+        Some(pcsc::Error::NoSmartcard)
+    );
+    serve.insert(0);
+    assert!(
+        wait_card(&ctx, name, true, Duration::from_secs(5)),
+        "insertion seen"
+    );
+    let card = ctx
+        .connect(&reader(name), ShareMode::Shared, protocol)
+        .expect("connect after insertion");
+    assert_eq!(
+        tx(&card, &[0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00]).unwrap(),
+        [0xAB, 0xCD, 0x90, 0x00]
+    );
+    drop(card);
+    drop(ctx);
+    // Let pcscd's grace period power the card down before stopping it (pcscd 1.9.9
+    // can hang in its shutdown when the two meet).
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(pcscd.stop(), "pcscd exits on SIGINT");
+    let log = pcscd.log();
+    assert!(
+        log.contains("Firmware: readerkit-ccid"),
+        "libccid read our firmware string"
+    );
+    if driver_options == Some(2) {
+        assert!(
+            log.contains("DriverOptions: 0x0002"),
+            "libccid took the driver option"
+        );
+    }
+    for complaint in pcscd.libccid_complaints() {
+        eprintln!("libccid: {complaint}");
+    }
+    for bad in [
+        "Wrong LRC",
+        "frame size",
+        "Can't read all data",
+        "overrun",
+        "Get firmware failed",
+    ] {
+        assert!(!log.contains(bad), "libccid logged {bad:?}:\n{log}");
+    }
+}
+
+#[test]
+fn gempctwin_tpdu_t1() {
+    one_slot_scenario("t1", ATR_T1, Protocols::T1, None);
+}
+
+#[test]
+fn gempctwin_tpdu_t0() {
+    one_slot_scenario("t0", ATR_T0, Protocols::T0, None);
+}
+
+#[test]
+fn gempctwin_short_apdu_t1() {
+    one_slot_scenario("t1", ATR_T1, Protocols::T1, Some(2));
+}
+
+#[test]
+fn gempctwin_short_apdu_t0() {
+    one_slot_scenario("t0", ATR_T0, Protocols::T0, Some(2));
+}
+
+/// The dual-slot SEC1210 profile: a T=0 card and a T=1 card used at once from
+/// two threads.
+#[test]
+fn sec1210_two_cards_at_once() {
+    let _serve_guard;
+    let serve = Serve::start(&["--reader", "sec1210", "--card", "t0,t1"]);
+    let device = format!("{}:SEC1210", serve.path);
+    _serve_guard = serve;
+    let lib = lib();
+    let mut pcscd = Pcscd::start(
+        &[Entry {
+            name: "RK SEC",
+            device: &device,
+            lib: &lib,
+        }],
+        None,
+    );
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let names: Vec<String> = ctx
+        .list_readers_owned()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["RK SEC 00 00", "RK SEC 00 01"],
+        "pcscd log:\n{}",
+        pcscd.log()
+    );
+    let threads: Vec<_> = [
+        ("RK SEC 00 00", Protocols::T0, ATR_T0),
+        ("RK SEC 00 01", Protocols::T1, ATR_T1),
+    ]
+    .into_iter()
+    .map(|(name, protocol, atr)| {
+        std::thread::spawn(move || {
+            let ctx = Context::establish(Scope::User).expect("establish context");
+            assert!(wait_card(&ctx, name, true, Duration::from_secs(5)));
+            let card = ctx
+                .connect(&reader(name), ShareMode::Shared, protocol)
+                .expect("connect");
+            assert_eq!(atr_of(&card), atr, "{name}");
+            for _ in 0..3 {
+                session(&card);
+            }
+        })
+    })
+    .collect();
+    for t in threads {
+        t.join().expect("slot session");
+    }
+    drop(ctx);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(pcscd.stop(), "pcscd exits on SIGINT");
+    for complaint in pcscd.libccid_complaints() {
+        eprintln!("libccid: {complaint}");
+    }
+    let log = pcscd.log();
+    for bad in [
+        "Wrong LRC",
+        "frame size",
+        "Can't read all data",
+        "Get firmware failed",
+    ] {
+        assert!(!log.contains(bad), "libccid logged {bad:?}:\n{log}");
+    }
+}
