@@ -591,6 +591,7 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
             unsafe { IoDetachDevice(lower) };
             // SAFETY: our FDO, no longer referenced.
             unsafe { IoDeleteDevice(device) };
+            debug_print(c"readerkit: REMOVE_DEVICE: device deleted");
             return status;
         }
         _ => forward(ext.lower, irp),

@@ -1,5 +1,5 @@
 //! readerkit-vreader: a sample WDM smart card reader driver. A root-enumerated virtual
-//! reader with the readerkit simulated card (`card-sim`, T=1 profile) in it, served
+//! reader with the readerkit simulated card (`card-sim`, profile offering T=0 and T=1) in it, served
 //! by the core's `LineReader` through the readerkit-wdm binding: the Windows smart
 //! card service sees a reader (`GUID_DEVINTERFACE_SMARTCARD_READER`) with a card.
 //!
@@ -178,7 +178,7 @@ impl ReaderDriver for VirtualReader {
         reader.device().with_driver(|d| {
             let slot = line(d).line_mut();
             slot.sim
-                .insert(Card::<CARD_CAPACITY>::create(Config::new(Profile::t1())));
+                .insert(Card::<CARD_CAPACITY>::create(Config::new(Profile::t0_t1())));
             slot.present = true;
         });
         reader.card_inserted();

@@ -1,0 +1,633 @@
+/*
+ * client.exe — drives the readerkit sample driver (readerkit-vreader.sys) through the
+ * real I/O manager path: SetupAPI finds GUID_DEVINTERFACE_SMARTCARD_READER, CreateFile
+ * opens it, every check is a DeviceIoControl (overlapped). One line per check:
+ *
+ *   ok   <check>
+ *   FAIL <check>: <what was seen>
+ *
+ * then "client: N passed, M failed". Exit status 0 only if every check passed.
+ *
+ *   client.exe run     all checks except removal, then TRANSMIT round trips per second
+ *   client.exe remove  with a tracking request pending: DIF_REMOVE (surprise removal
+ *                      and IRP_MN_REMOVE_DEVICE), then the interface must be gone
+ *
+ * Wine's winscard.dll is a stub, so this speaks the smart card IOCTLs directly, as the
+ * Windows smart card service does.
+ */
+#include <windows.h>
+#include <initguid.h>
+#include <devguid.h>
+#include <setupapi.h>
+#include <winsmcrd.h>
+#include <stdio.h>
+#include <string.h>
+
+/* GUID_DEVINTERFACE_SMARTCARD_READER has the value of the class GUID. */
+DEFINE_GUID(READER_INTERFACE, 0x50dd5230, 0xba8a, 0x11d1, 0xbf, 0x5d, 0x00, 0x00, 0xf8, 0x05,
+            0xf5, 0x30);
+
+/* The sample's test control: input 0 = take the card out, 1 = put it back. */
+#define IOCTL_VREADER_CARD SCARD_CTL_CODE(2048)
+/* A function code no one defines. */
+#define IOCTL_UNKNOWN SCARD_CTL_CODE(99)
+
+/* Profile::t0_t1 of card-sim: T=0 (default) and T=1 offered. */
+static const BYTE EXPECTED_ATR[] = {0x3B, 0x9B, 0x96, 0x80, 0x71, 0xFE, 0x45, 0x00, 0x80, 0x65,
+                                    0x52, 0x4B, 0x53, 0x49, 0x4D, 0x73, 0x10, 0x21, 0x40, 0xEE};
+
+#define STATUS_CANCELLED_NT 0xC0000120UL
+
+static int passed, failed;
+static WCHAR path[512];
+
+static void check(int ok, const char *name, const char *fmt, ...)
+{
+    if (ok) {
+        printf("ok   %s\n", name);
+        passed++;
+        return;
+    }
+    printf("FAIL %s: ", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    failed++;
+}
+
+static void hex(char *out, size_t cap, const BYTE *b, DWORD n)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (DWORD i = 0; i < n && at + 4 < cap; i++)
+        at += (size_t)snprintf(out + at, cap - at, "%02X ", b[i]);
+}
+
+/* Find the reader's interface path; waits up to `ms` for it to appear. */
+static int find_reader(DWORD ms)
+{
+    for (DWORD waited = 0;; waited += 100) {
+        HDEVINFO set = SetupDiGetClassDevsW(&READER_INTERFACE, NULL, NULL,
+                                            DIGCF_PRESENT | DIGCF_DEVICEINTERFACE);
+        if (set != INVALID_HANDLE_VALUE) {
+            SP_DEVICE_INTERFACE_DATA itf = {.cbSize = sizeof itf};
+            if (SetupDiEnumDeviceInterfaces(set, NULL, &READER_INTERFACE, 0, &itf)) {
+                BYTE buf[sizeof(SP_DEVICE_INTERFACE_DETAIL_DATA_W) + sizeof path];
+                SP_DEVICE_INTERFACE_DETAIL_DATA_W *detail = (void *)buf;
+                detail->cbSize = sizeof *detail;
+                if (SetupDiGetDeviceInterfaceDetailW(set, &itf, detail, sizeof buf, NULL, NULL)) {
+                    wcsncpy(path, detail->DevicePath, 511);
+                    SetupDiDestroyDeviceInfoList(set);
+                    return 1;
+                }
+            }
+            SetupDiDestroyDeviceInfoList(set);
+        }
+        if (waited >= ms)
+            return 0;
+        Sleep(100);
+    }
+}
+
+static HANDLE open_reader(void)
+{
+    return CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                       FILE_FLAG_OVERLAPPED, NULL);
+}
+
+/* A request in flight. */
+typedef struct {
+    OVERLAPPED ov;
+    HANDLE h;
+    DWORD started; /* 0, or the error DeviceIoControl gave at once */
+    int pending;
+} Async;
+
+static void start(Async *a, HANDLE h, DWORD code, const void *in, DWORD inlen, void *out,
+                  DWORD outlen)
+{
+    memset(a, 0, sizeof *a);
+    a->h = h;
+    a->ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (DeviceIoControl(h, code, (void *)in, inlen, out, outlen, NULL, &a->ov)) {
+        a->started = 0;
+    } else {
+        a->started = GetLastError();
+        a->pending = a->started == ERROR_IO_PENDING;
+    }
+}
+
+/* Wait up to `ms`; returns 1 and the result if it completed. */
+static int finish(Async *a, DWORD ms, DWORD *error, DWORD *bytes)
+{
+    if (WaitForSingleObject(a->ov.hEvent, ms) != WAIT_OBJECT_0)
+        return 0;
+    *bytes = 0;
+    *error = GetOverlappedResult(a->h, &a->ov, bytes, FALSE) ? 0 : GetLastError();
+    return 1;
+}
+
+static void done(Async *a)
+{
+    CloseHandle(a->ov.hEvent);
+}
+
+/* A request, waited for (10 s hang guard). Returns the Win32 error (0 = success). */
+static DWORD ioctl(HANDLE h, DWORD code, const void *in, DWORD inlen, void *out, DWORD outlen,
+                   DWORD *bytes)
+{
+    Async a;
+    DWORD error = 0, n = 0;
+    start(&a, h, code, in, inlen, out, outlen);
+    if (a.started && !a.pending) {
+        done(&a);
+        if (bytes)
+            *bytes = 0;
+        return a.started;
+    }
+    if (!finish(&a, 10000, &error, &n)) {
+        CancelIo(h);
+        finish(&a, 10000, &error, &n);
+        error = WAIT_TIMEOUT;
+    }
+    done(&a);
+    if (bytes)
+        *bytes = n;
+    return error;
+}
+
+static DWORD get_state(HANDLE h, DWORD *state)
+{
+    DWORD n = 0;
+    *state = 0;
+    DWORD e = ioctl(h, IOCTL_SMARTCARD_GET_STATE, NULL, 0, state, sizeof *state, &n);
+    return e ? e : (n == 4 ? 0 : ERROR_INVALID_DATA);
+}
+
+static DWORD power(HANDLE h, DWORD action, BYTE *atr, DWORD *atrlen)
+{
+    return ioctl(h, IOCTL_SMARTCARD_POWER, &action, sizeof action, atr, atr ? 64 : 0, atrlen);
+}
+
+static DWORD set_protocol(HANDLE h, DWORD mask, DWORD *selected)
+{
+    DWORD n = 0;
+    *selected = 0;
+    return ioctl(h, IOCTL_SMARTCARD_SET_PROTOCOL, &mask, sizeof mask, selected, sizeof *selected,
+                 &n);
+}
+
+static DWORD card(HANDLE h, BYTE in)
+{
+    return ioctl(h, IOCTL_VREADER_CARD, &in, 1, NULL, 0, NULL);
+}
+
+/* TRANSMIT: SCARD_IO_REQUEST header + APDU in; header + response out. */
+static DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp,
+                      DWORD *resplen)
+{
+    BYTE in[300], out[300];
+    SCARD_IO_REQUEST hdr = {protocol, sizeof hdr};
+    memcpy(in, &hdr, sizeof hdr);
+    memcpy(in + sizeof hdr, apdu, len);
+    DWORD n = 0;
+    DWORD e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, sizeof hdr + len, out, sizeof out, &n);
+    *resplen = 0;
+    if (e)
+        return e;
+    if (n < sizeof hdr)
+        return ERROR_INVALID_DATA;
+    *resplen = n - sizeof hdr;
+    memcpy(resp, out + sizeof hdr, *resplen);
+    return 0;
+}
+
+static int ends_9000(const BYTE *r, DWORD n)
+{
+    return n >= 2 && r[n - 2] == 0x90 && r[n - 1] == 0x00;
+}
+
+static DWORD get_attr(HANDLE h, DWORD tag, BYTE *out, DWORD cap, DWORD *n)
+{
+    return ioctl(h, IOCTL_SMARTCARD_GET_ATTRIBUTE, &tag, sizeof tag, out, cap, n);
+}
+
+static void check_string_attr(HANDLE h, const char *name, DWORD tag, const char *want)
+{
+    char got[64] = {0};
+    DWORD n = 0;
+    DWORD e = get_attr(h, tag, (BYTE *)got, sizeof got - 1, &n);
+    check(!e && n == strlen(want) && !memcmp(got, want, n), name,
+          "error %lu, %lu bytes \"%.*s\"", e, n, (int)n, got);
+}
+
+/* IS_PRESENT / IS_ABSENT must pend; returns 1 if it did (and is left in flight). */
+static int pends(Async *a, HANDLE h, DWORD code, const char *name)
+{
+    start(a, h, code, NULL, 0, NULL, 0);
+    DWORD e = 0, n = 0;
+    int still = a->pending && !finish(a, 300, &e, &n);
+    check(still, name, "DeviceIoControl gave %lu at once, then %lu", a->started, e);
+    return still;
+}
+
+static void expect_completion(Async *a, DWORD want, const char *name)
+{
+    DWORD e = 0, n = 0;
+    int came = finish(a, 5000, &e, &n);
+    check(came && e == want, name, came ? "completed with %lu" : "still pending after 5 s%lu",
+          came ? e : 0);
+    if (!came) {
+        CancelIo(a->h);
+        finish(a, 5000, &e, &n);
+    }
+    done(a);
+}
+
+static void attributes(HANDLE h)
+{
+    check_string_attr(h, "GET_ATTRIBUTE VENDOR_NAME = readerkit", SCARD_ATTR_VENDOR_NAME,
+                      "readerkit");
+    check_string_attr(h, "GET_ATTRIBUTE VENDOR_IFD_TYPE = Virtual Reader",
+                      SCARD_ATTR_VENDOR_IFD_TYPE, "Virtual Reader");
+    check_string_attr(h, "GET_ATTRIBUTE VENDOR_IFD_SERIAL_NO = VREADER-0001",
+                      SCARD_ATTR_VENDOR_IFD_SERIAL_NO, "VREADER-0001");
+    DWORD types = 0, n = 0;
+    DWORD e = get_attr(h, SCARD_ATTR_PROTOCOL_TYPES, (BYTE *)&types, sizeof types, &n);
+    check(!e && n == 4 && (types & 3) == 3, "GET_ATTRIBUTE PROTOCOL_TYPES has T=0 and T=1",
+          "error %lu, %lu bytes, %08lX", e, n, types);
+}
+
+static void refusals(HANDLE h)
+{
+    DWORD n = 0, e;
+    e = ioctl(h, IOCTL_UNKNOWN, NULL, 0, NULL, 0, NULL);
+    check(e == ERROR_INVALID_FUNCTION || e == ERROR_NOT_SUPPORTED,
+          "unknown IOCTL refused", "error %lu", e);
+    BYTE two[2];
+    e = ioctl(h, IOCTL_SMARTCARD_GET_STATE, NULL, 0, two, sizeof two, &n);
+    check(e == ERROR_INSUFFICIENT_BUFFER, "GET_STATE with a 2-byte output -> ERROR_INSUFFICIENT_BUFFER",
+          "error %lu", e);
+    DWORD unknown_attr = 0x00050999; /* class 5 is not defined */
+    BYTE out[32];
+    e = get_attr(h, unknown_attr, out, sizeof out, &n);
+    check(e == ERROR_NOT_SUPPORTED || e == ERROR_INVALID_PARAMETER,
+          "GET_ATTRIBUTE unknown tag refused", "error %lu", e);
+}
+
+static void transmit_checks(HANDLE h, DWORD proto, const char *label)
+{
+    char name[128], a[256];
+    BYTE r[300];
+    DWORD n = 0, e;
+    /* ECHO, case 4: data back, 9000 (under T=0 through GET RESPONSE). */
+    static const BYTE echo[] = {0x80, 0xEE, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00};
+    e = transmit(h, proto, echo, sizeof echo, r, &n);
+    hex(a, sizeof a, r, n);
+    snprintf(name, sizeof name, "TRANSMIT %s ECHO (case 4) -> AA BB CC 90 00", label);
+    check(!e && n == 5 && r[0] == 0xAA && r[1] == 0xBB && r[2] == 0xCC && ends_9000(r, n), name,
+          "error %lu, %s", e, a);
+    /* GET CHALLENGE, case 2: 8 bytes, 9000. */
+    static const BYTE chal[] = {0x00, 0x84, 0x00, 0x00, 0x08};
+    e = transmit(h, proto, chal, sizeof chal, r, &n);
+    hex(a, sizeof a, r, n);
+    snprintf(name, sizeof name, "TRANSMIT %s GET CHALLENGE (case 2) -> 8 bytes 90 00", label);
+    check(!e && n == 10 && ends_9000(r, n), name, "error %lu, %s", e, a);
+    /* SELECT MF, case 3 (P2=0C): 9000. */
+    static const BYTE sel[] = {0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
+    e = transmit(h, proto, sel, sizeof sel, r, &n);
+    hex(a, sizeof a, r, n);
+    snprintf(name, sizeof name, "TRANSMIT %s SELECT MF (case 3) -> 90 00", label);
+    check(!e && n == 2 && ends_9000(r, n), name, "error %lu, %s", e, a);
+}
+
+static void protocol_checks(HANDLE h)
+{
+    BYTE atr[64], attr[64];
+    DWORD atrlen = 0, n = 0, e, state, sel;
+    char a[256], b[256];
+
+    e = get_state(h, &state);
+    check(!e && state == SCARD_SWALLOWED, "GET_STATE at start = SWALLOWED (card in, unpowered)",
+          "error %lu, state %lu", e, state);
+    static const BYTE apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
+    BYTE r[64];
+    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n);
+    check(e == ERROR_BAD_COMMAND, "TRANSMIT before POWER -> ERROR_BAD_COMMAND", "error %lu", e);
+
+    e = power(h, SCARD_COLD_RESET, atr, &atrlen);
+    hex(a, sizeof a, atr, atrlen);
+    check(!e && atrlen == sizeof EXPECTED_ATR && !memcmp(atr, EXPECTED_ATR, atrlen),
+          "POWER cold reset -> the card's ATR", "error %lu, ATR %s", e, a);
+    e = get_attr(h, SCARD_ATTR_ATR_STRING, attr, sizeof attr, &n);
+    hex(b, sizeof b, attr, n);
+    check(!e && n == atrlen && !memcmp(attr, atr, n), "GET_ATTRIBUTE ATR_STRING = POWER's ATR",
+          "error %lu, %s vs %s", e, b, a);
+    e = get_state(h, &state);
+    check(!e && state == SCARD_NEGOTIABLE, "GET_STATE after reset = NEGOTIABLE",
+          "error %lu, state %lu", e, state);
+    e = transmit(h, SCARD_PROTOCOL_T0, apdu, sizeof apdu, r, &n);
+    check(e == ERROR_BAD_COMMAND, "TRANSMIT before SET_PROTOCOL -> ERROR_BAD_COMMAND",
+          "error %lu", e);
+
+    e = set_protocol(h, SCARD_PROTOCOL_T0, &sel);
+    check(!e && sel == SCARD_PROTOCOL_T0, "SET_PROTOCOL T=0 -> T=0", "error %lu, selected %lu",
+          e, sel);
+    e = get_state(h, &state);
+    check(!e && state == SCARD_SPECIFIC, "GET_STATE after SET_PROTOCOL = SPECIFIC",
+          "error %lu, state %lu", e, state);
+    transmit_checks(h, SCARD_PROTOCOL_T0, "T=0");
+
+    /* Malformed SCARD_IO_REQUEST headers. */
+    BYTE in[32], out[64];
+    SCARD_IO_REQUEST bad = {SCARD_PROTOCOL_T0, 4};
+    memcpy(in, &bad, sizeof bad);
+    memcpy(in + sizeof bad, apdu, sizeof apdu);
+    e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, sizeof bad + sizeof apdu, out, sizeof out, &n);
+    check(e == ERROR_INVALID_PARAMETER, "TRANSMIT with cbPciLength 4 -> ERROR_INVALID_PARAMETER",
+          "error %lu", e);
+    bad.cbPciLength = 200;
+    memcpy(in, &bad, sizeof bad);
+    e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, sizeof bad + sizeof apdu, out, sizeof out, &n);
+    check(e == ERROR_INVALID_PARAMETER,
+          "TRANSMIT with cbPciLength past the input -> ERROR_INVALID_PARAMETER", "error %lu", e);
+    e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, 3, out, sizeof out, &n);
+    check(e == ERROR_INVALID_PARAMETER, "TRANSMIT with a 3-byte input -> ERROR_INVALID_PARAMETER",
+          "error %lu", e);
+
+    /* T=1: reset, then PPS to T=1. */
+    e = power(h, SCARD_COLD_RESET, atr, &atrlen);
+    check(!e, "POWER cold reset again", "error %lu", e);
+    e = set_protocol(h, SCARD_PROTOCOL_T1, &sel);
+    check(!e && sel == SCARD_PROTOCOL_T1, "SET_PROTOCOL T=1 -> T=1", "error %lu, selected %lu",
+          e, sel);
+    DWORD cur = 0;
+    e = get_attr(h, SCARD_ATTR_CURRENT_PROTOCOL_TYPE, (BYTE *)&cur, sizeof cur, &n);
+    check(!e && n == 4 && cur == SCARD_PROTOCOL_T1, "GET_ATTRIBUTE CURRENT_PROTOCOL_TYPE = T=1",
+          "error %lu, %lu", e, cur);
+    transmit_checks(h, SCARD_PROTOCOL_T1, "T=1");
+}
+
+static void tracking_checks(HANDLE h)
+{
+    Async a, b;
+    DWORD e = 0, n = 0, state;
+
+    start(&a, h, IOCTL_SMARTCARD_IS_PRESENT, NULL, 0, NULL, 0);
+    int now = !a.started || (a.pending && finish(&a, 1000, &e, &n) && !e);
+    check(now && !a.started, "IS_PRESENT with a card completes at once",
+          "DeviceIoControl gave %lu, then %lu", a.started, e);
+    done(&a);
+
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT with a card pends")) {
+        start(&b, h, IOCTL_SMARTCARD_IS_ABSENT, NULL, 0, NULL, 0);
+        DWORD e2 = b.started;
+        if (b.pending) {
+            finish(&b, 3000, &e2, &n);
+        }
+        check(e2 == ERROR_BUSY, "a second tracking request -> ERROR_BUSY", "error %lu", e2);
+        done(&b);
+        e = card(h, 0);
+        check(!e, "vendor IOCTL: take the card out", "error %lu", e);
+        expect_completion(&a, 0, "IS_ABSENT completes on removal");
+    }
+    e = get_state(h, &state);
+    check(!e && state == SCARD_ABSENT, "GET_STATE without a card = ABSENT", "error %lu, state %lu",
+          e, state);
+    BYTE atr[64], r[64];
+    DWORD atrlen;
+    e = power(h, SCARD_COLD_RESET, atr, &atrlen);
+    check(e == ERROR_NO_MEDIA_IN_DRIVE, "POWER without a card -> ERROR_NO_MEDIA_IN_DRIVE",
+          "error %lu", e);
+    static const BYTE apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
+    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n);
+    check(e == ERROR_NO_MEDIA_IN_DRIVE, "TRANSMIT without a card -> ERROR_NO_MEDIA_IN_DRIVE",
+          "error %lu", e);
+    start(&a, h, IOCTL_SMARTCARD_IS_ABSENT, NULL, 0, NULL, 0);
+    check(!a.started, "IS_ABSENT without a card completes at once", "error %lu", a.started);
+    if (a.pending)
+        CancelIo(h), finish(&a, 5000, &e, &n);
+    done(&a);
+
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_PRESENT, "IS_PRESENT without a card pends")) {
+        e = card(h, 1);
+        check(!e, "vendor IOCTL: put the card back", "error %lu", e);
+        expect_completion(&a, 0, "IS_PRESENT completes on insertion");
+    }
+    e = get_state(h, &state);
+    check(!e && state == SCARD_SWALLOWED, "GET_STATE after insertion = SWALLOWED",
+          "error %lu, state %lu", e, state);
+
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends (to cancel)")) {
+        CancelIo(h);
+        expect_completion(&a, ERROR_OPERATION_ABORTED, "CancelIo -> ERROR_OPERATION_ABORTED");
+    }
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends again after the cancel")) {
+        CancelIo(h);
+        expect_completion(&a, ERROR_OPERATION_ABORTED, "second CancelIo -> ERROR_OPERATION_ABORTED");
+    }
+}
+
+/* Close a handle with a tracking request pending: the request must complete as
+ * cancelled (Windows: IRP_MJ_CLEANUP; Wine sends only IRP_MJ_CLOSE), the reader must
+ * open again, and its tracking slot must be free. */
+static void close_checks(void)
+{
+    HANDLE h = open_reader();
+    check(h != INVALID_HANDLE_VALUE, "open the reader", "error %lu", GetLastError());
+    if (h == INVALID_HANDLE_VALUE)
+        return;
+    Async a;
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends (then the handle closes)")) {
+        CloseHandle(h);
+        int came = WaitForSingleObject(a.ov.hEvent, 5000) == WAIT_OBJECT_0;
+        check(came && a.ov.Internal == STATUS_CANCELLED_NT,
+              "closing the handle cancels the pending tracking request",
+              came ? "completed with NTSTATUS %08lX" : "still pending 5 s after the close%lu",
+              came ? (unsigned long)a.ov.Internal : 0);
+        CloseHandle(a.ov.hEvent);
+    } else {
+        CloseHandle(h);
+    }
+    h = open_reader();
+    check(h != INVALID_HANDLE_VALUE, "the reader opens again after the close", "error %lu",
+          GetLastError());
+    if (h == INVALID_HANDLE_VALUE)
+        return;
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "the tracking slot is free after the close")) {
+        CancelIo(h);
+        expect_completion(&a, ERROR_OPERATION_ABORTED, "CancelIo -> ERROR_OPERATION_ABORTED");
+    }
+    CloseHandle(h);
+}
+
+/* Exclusivity: the driver refuses a second open (STATUS_ACCESS_DENIED). Windows fails
+ * the CreateFile; Wine 8 ignores the create status and hands out a handle anyway, whose
+ * close then reaches the driver. That close must not undo the first handle's open: the
+ * first handle keeps working, and a third open is refused again. */
+static void exclusivity_checks(HANDLE h)
+{
+    HANDLE second = open_reader();
+    DWORD error = GetLastError();
+    if (second == INVALID_HANDLE_VALUE) {
+        check(error == ERROR_ACCESS_DENIED, "a second open is refused", "error %lu", error);
+    } else {
+        printf("note a second open got a handle (Wine ignores the create status)\n");
+        CloseHandle(second);
+    }
+    DWORD state;
+    DWORD e = get_state(h, &state);
+    check(!e, "the first handle works after the second one's close", "error %lu", e);
+}
+
+typedef struct {
+    HANDLE h;
+    BYTE tag;
+    int ok, answered, rounds;
+} Hammer;
+
+static DWORD WINAPI hammer(void *arg)
+{
+    Hammer *t = arg;
+    for (int i = 0; i < t->rounds; i++) {
+        BYTE r[16], apdu[] = {0x80, 0xEE, 0x00, 0x00, 0x02, t->tag, (BYTE)i, 0x00};
+        DWORD n = 0, state;
+        if (i % 4 == 3) {
+            if (!get_state(t->h, &state)) {
+                t->answered++;
+                t->ok += state == SCARD_SPECIFIC;
+            }
+            continue;
+        }
+        if (!transmit(t->h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n)) {
+            t->answered++;
+            t->ok += n == 4 && r[0] == t->tag && r[1] == (BYTE)i && ends_9000(r, n);
+        }
+    }
+    return 0;
+}
+
+static void serialization_checks(HANDLE h)
+{
+    Hammer t[2] = {{h, 0x11, 0, 0, 400}, {h, 0x22, 0, 0, 400}};
+    HANDLE th[2];
+    for (int i = 0; i < 2; i++)
+        th[i] = CreateThread(NULL, 0, hammer, &t[i], 0, NULL);
+    DWORD w = WaitForMultipleObjects(2, th, TRUE, 60000);
+    for (int i = 0; i < 2; i++)
+        CloseHandle(th[i]);
+    check(w == WAIT_OBJECT_0 && t[0].ok == 400 && t[1].ok == 400,
+          "two threads, 400 requests each (TRANSMIT + GET_STATE): all answered, each its own",
+          "wait %lu, thread 1 %d/%d right, thread 2 %d/%d right", w, t[0].ok, t[0].answered,
+          t[1].ok, t[1].answered);
+}
+
+static void throughput(HANDLE h)
+{
+    static const BYTE apdu[] = {0x80, 0xEE, 0x00, 0x00, 0x04, 1, 2, 3, 4, 0x00};
+    BYTE r[16];
+    DWORD n;
+    LARGE_INTEGER f, t0, t1;
+    const int rounds = 3000;
+    int good = 0;
+    QueryPerformanceFrequency(&f);
+    QueryPerformanceCounter(&t0);
+    for (int i = 0; i < rounds; i++)
+        good += !transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n) && n == 6;
+    QueryPerformanceCounter(&t1);
+    double s = (double)(t1.QuadPart - t0.QuadPart) / (double)f.QuadPart;
+    check(good == rounds, "throughput run: every TRANSMIT answered", "%d of %d", good, rounds);
+    printf("figure TRANSMIT round trips through DeviceIoControl under Wine: %d in %.3f s = %.0f/s\n",
+           rounds, s, rounds / s);
+}
+
+static int run(void)
+{
+    int found = find_reader(15000);
+    check(found, "reader interface GUID_DEVINTERFACE_SMARTCARD_READER present", "not found in 15 s");
+    if (!found)
+        return 1;
+    printf("note interface %ls\n", path);
+    HANDLE h = open_reader();
+    check(h != INVALID_HANDLE_VALUE, "open the reader", "error %lu", GetLastError());
+    if (h == INVALID_HANDLE_VALUE)
+        return 1;
+    attributes(h);
+    refusals(h);
+    protocol_checks(h);
+    exclusivity_checks(h);
+    serialization_checks(h);
+    throughput(h);
+    tracking_checks(h);
+    CloseHandle(h);
+    close_checks();
+    return failed != 0;
+}
+
+static int remove_device(void)
+{
+    HDEVINFO set = SetupDiGetClassDevsW(&GUID_DEVCLASS_SMARTCARDREADER, NULL, NULL, 0);
+    int removed = 0;
+    SP_DEVINFO_DATA dev = {.cbSize = sizeof dev};
+    for (DWORD i = 0; set != INVALID_HANDLE_VALUE && SetupDiEnumDeviceInfo(set, i, &dev); i++) {
+        WCHAR ids[256] = {0};
+        if (SetupDiGetDeviceRegistryPropertyW(set, &dev, SPDRP_HARDWAREID, NULL, (BYTE *)ids,
+                                              sizeof ids - 4, NULL) &&
+            !_wcsicmp(ids, L"root\\readerkit_vreader"))
+            removed += SetupDiCallClassInstaller(DIF_REMOVE, set, &dev) != 0;
+    }
+    if (set != INVALID_HANDLE_VALUE)
+        SetupDiDestroyDeviceInfoList(set);
+    return removed;
+}
+
+static int removal(void)
+{
+    int found = find_reader(15000);
+    check(found, "reader interface present before removal", "not found");
+    if (!found)
+        return 1;
+    HANDLE h = open_reader();
+    check(h != INVALID_HANDLE_VALUE, "open the reader", "error %lu", GetLastError());
+    Async a;
+    int pending = h != INVALID_HANDLE_VALUE &&
+                  pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends before the removal");
+    int removed = remove_device();
+    check(removed == 1, "DIF_REMOVE of the device", "%d removed, error %lu", removed,
+          GetLastError());
+    if (pending)
+        expect_completion(&a, ERROR_OPERATION_ABORTED,
+                          "the removal cancels the pending tracking request");
+    if (h != INVALID_HANDLE_VALUE) {
+        DWORD state;
+        DWORD e = get_state(h, &state);
+        check(e != 0, "a request on the old handle after removal fails", "error %lu", e);
+        CloseHandle(h);
+    }
+    WCHAR old[512];
+    wcscpy(old, path);
+    check(!find_reader(0), "the reader interface is gone", "still listed: %ls", path);
+    h = CreateFileW(old, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    check(h == INVALID_HANDLE_VALUE, "the old interface path no longer opens", "it opened");
+    if (h != INVALID_HANDLE_VALUE)
+        CloseHandle(h);
+    return failed != 0;
+}
+
+int wmain(int argc, WCHAR **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    int rc;
+    if (argc == 2 && !wcscmp(argv[1], L"run"))
+        rc = run();
+    else if (argc == 2 && !wcscmp(argv[1], L"remove"))
+        rc = removal();
+    else {
+        fprintf(stderr, "usage: client.exe run | client.exe remove\n");
+        return 2;
+    }
+    printf("client: %d passed, %d failed\n", passed, failed);
+    return rc || failed;
+}
