@@ -135,6 +135,10 @@ pub trait Irp: Send {
     fn power(&self) -> Option<PowerParams>;
     /// An identity (the IRP's address), to match a cancel routine call.
     fn id(&self) -> usize;
+    /// The identity of the file object the request came through (the current stack
+    /// location's `FileObject` address; 0 if none): one per open handle, the same in
+    /// its CREATE, its requests, its CLEANUP and its CLOSE.
+    fn file_object(&self) -> usize;
     /// `IoMarkIrpPending`.
     fn mark_pending(&mut self);
     /// `IoSetCancelRoutine(irp, <the binding's cancel routine>)`.

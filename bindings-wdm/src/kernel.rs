@@ -275,6 +275,10 @@ impl<D: ReaderDriver> Irp for KIrp<D> {
         self.irp as usize
     }
 
+    fn file_object(&self) -> usize {
+        self.stack().FileObject as usize
+    }
+
     fn mark_pending(&mut self) {
         // SAFETY: a live, owned IRP.
         unsafe { inline::mark_irp_pending(self.irp) }
@@ -520,9 +524,8 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
     // SAFETY: our FDO.
     let ext = unsafe { extension::<D>(device) };
     let reader = &ext.reader;
-    let rl = reader.device().platform().remove_lock();
-    if rl.acquire().is_err() {
-        return complete_raw(irp, ntstatus::DELETE_PENDING as i32);
+    if let Err(status) = reader.pnp_enter() {
+        return complete_raw(irp, status as i32);
     }
     // SAFETY: an owned IRP.
     let location = unsafe { inline::current_stack_location(irp) };
@@ -573,7 +576,7 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
             forward(ext.lower, irp)
         }
         mn_pnp::REMOVE_DEVICE => {
-            rl.release();
+            reader.pnp_leave();
             reader.remove();
             set_interface(ext, false);
             ok(irp);
@@ -596,7 +599,7 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
         }
         _ => forward(ext.lower, irp),
     };
-    rl.release();
+    reader.pnp_leave();
     status
 }
 

@@ -2,7 +2,7 @@
 //! plus what WDM adds: handle exclusivity, the pending tracking IRP, the remove lock,
 //! PnP state and system power.
 
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
@@ -117,6 +117,17 @@ impl PnpState {
     }
 }
 
+/// Who holds the reader open: the file object of the one handle whose CREATE
+/// succeeded. Per file object, so the CLOSE of a handle whose CREATE was refused (Wine
+/// hands out such handles; it ignores the create status) undoes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// No handle open.
+    Nobody,
+    /// Opened through this file object ([`Irp::file_object`]).
+    File(usize),
+}
+
 /// Largest input copied to the stack; longer inputs go through the scratch buffer.
 pub const INLINE_INPUT: usize = 272;
 
@@ -144,7 +155,7 @@ pub enum Dispatch<I> {
 /// one system buffer).
 pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATCH: usize = 1024> {
     device: Device<WdmPlatform<K, I>, D, EVENTS>,
-    open: AtomicBool,
+    owner: K::Short<Owner>,
     pnp: AtomicU8,
     power: K::Short<PowerMemo>,
     hooks: DriverHooks<D>,
@@ -169,7 +180,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     ) -> Self {
         WdmReader {
             device: Device::new(WdmPlatform::new(), functions, driver, reader, vendor),
-            open: AtomicBool::new(false),
+            owner: K::Short::new(Owner::Nobody),
             pnp: AtomicU8::new(PnpState::NotStarted as u8),
             power: K::Short::new(PowerMemo {
                 asleep: false,
@@ -205,7 +216,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// `true` while a handle is open.
     pub fn is_open(&self) -> bool {
-        self.open.load(Ordering::Acquire)
+        self.owner.lock(|o| *o != Owner::Nobody)
     }
 
     /// Dispatch by major function: create, close, cleanup and device control are
@@ -239,7 +250,8 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     }
 
     /// `IRP_MJ_CREATE`: one open handle per reader (`STATUS_ACCESS_DENIED` for a
-    /// second), as the smart card resource manager expects.
+    /// second), as the smart card resource manager expects. The reader remembers the
+    /// file object that opened it; only that file object's CLOSE opens it up again.
     pub fn create(&self, irp: I) -> u32 {
         let rl = &self.platform().remove_lock;
         if rl.acquire().is_err() {
@@ -248,31 +260,49 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         let status = match self.refusal() {
             Some(status) => status,
             None => {
-                match self
-                    .open
-                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                {
-                    Ok(_) => ntstatus::SUCCESS,
-                    Err(_) => ntstatus::ACCESS_DENIED,
-                }
+                let file = irp.file_object();
+                self.owner.lock(|owner| match owner {
+                    Owner::Nobody => {
+                        *owner = Owner::File(file);
+                        ntstatus::SUCCESS
+                    }
+                    Owner::File(_) => ntstatus::ACCESS_DENIED,
+                })
             }
         };
         rl.release();
         complete_now(irp, IoStatus::status(status))
     }
 
-    /// `IRP_MJ_CLEANUP`: the last handle's user is gone; complete the pending tracking
-    /// IRP with `STATUS_CANCELLED`. Served in every PnP state.
+    /// `IRP_MJ_CLEANUP`: the handle's user is gone; a pending tracking IRP that came
+    /// through this file object completes with `STATUS_CANCELLED`. Served in every PnP
+    /// state.
     pub fn cleanup(&self, irp: I) -> u32 {
-        self.device.cancel_tracking();
+        self.cancel_tracking_of(irp.file_object());
         complete_now(irp, IoStatus::status(ntstatus::SUCCESS))
     }
 
-    /// `IRP_MJ_CLOSE`: the handle is closed; the reader can be opened again. Served in
-    /// every PnP state.
+    /// `IRP_MJ_CLOSE`: the handle is closed. Its pending tracking IRP, if CLEANUP did
+    /// not already cancel it (Wine sends no CLEANUP), completes with
+    /// `STATUS_CANCELLED`; if this file object is the one that opened the reader, the
+    /// reader can be opened again. The close of a refused open changes nothing else.
+    /// Served in every PnP state.
     pub fn close(&self, irp: I) -> u32 {
-        self.open.store(false, Ordering::Release);
+        let file = irp.file_object();
+        self.cancel_tracking_of(file);
+        self.owner.lock(|owner| {
+            if *owner == Owner::File(file) {
+                *owner = Owner::Nobody;
+            }
+        });
         complete_now(irp, IoStatus::status(ntstatus::SUCCESS))
+    }
+
+    /// Cancel the tracking request if it came through the file object `file`.
+    fn cancel_tracking_of(&self, file: usize) {
+        if self.platform().tracking.held_by(file) {
+            self.device.cancel_tracking();
+        }
     }
 
     /// `IRP_MJ_DEVICE_CONTROL`: the IOCTL goes to the core; the result is completed
@@ -299,7 +329,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             Err(BufferError::Missing) => return refuse(irp, ntstatus::INVALID_PARAMETER),
         };
         let tracking = code == Ioctl::IsPresent.code() || code == Ioctl::IsAbsent.code();
-        if tracking && !platform.tracking.reserve() {
+        if tracking && !platform.tracking.reserve(irp.file_object()) {
             return refuse(irp, Status::DeviceBusy.to_ntstatus());
         }
         match self.run(&mut irp, code, input_len, output_len) {
@@ -441,12 +471,29 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     }
 
     /// `IRP_MN_SURPRISE_REMOVAL`: the reader is gone. New requests get
-    /// `STATUS_DELETE_PENDING`, the pending tracking IRP completes with
-    /// `STATUS_CANCELLED`; handles stay until closed.
+    /// `STATUS_DELETE_PENDING` (from the PnP state), the pending tracking IRP completes
+    /// with `STATUS_CANCELLED`; handles stay until closed. The remove lock stays open:
+    /// PnP IRPs still arrive ([`WdmReader::pnp_enter`]), `IRP_MN_REMOVE_DEVICE` last,
+    /// and must be passed down; only [`WdmReader::remove`] closes it.
     pub fn surprise_removal(&self) {
         self.set_pnp(PnpState::SurpriseRemoved);
-        self.platform().remove_lock.refuse();
         self.device.cancel_tracking();
+    }
+
+    /// Admit a PnP IRP (the PnP dispatch routine's remove-lock reference): `Ok` until
+    /// [`WdmReader::remove`] ran, `Err(STATUS_DELETE_PENDING)` after. Give the
+    /// reference back with [`WdmReader::pnp_leave`] (for `IRP_MN_REMOVE_DEVICE`: before
+    /// calling [`WdmReader::remove`]).
+    pub fn pnp_enter(&self) -> Result<(), u32> {
+        self.platform()
+            .remove_lock
+            .acquire()
+            .map_err(|_| ntstatus::DELETE_PENDING)
+    }
+
+    /// Give back the reference [`WdmReader::pnp_enter`] took.
+    pub fn pnp_leave(&self) {
+        self.platform().remove_lock.release();
     }
 
     /// `IRP_MN_REMOVE_DEVICE`, called without a remove-lock reference (the PnP

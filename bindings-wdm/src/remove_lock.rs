@@ -61,7 +61,7 @@ impl<E: Event> RemoveLock<E> {
         self.removed.load(Ordering::Acquire)
     }
 
-    /// Refuse new references from now on (surprise removal), without waiting.
+    /// Refuse new references from now on, without waiting.
     pub fn refuse(&self) {
         self.removed.store(true, Ordering::Release);
     }

@@ -36,6 +36,8 @@ pub enum Slot<I> {
     /// A tracking request is inside `Device::control`; `early` holds a completion
     /// that arrived before the IRP was parked.
     Reserved {
+        /// The file object the request came through ([`Irp::file_object`]).
+        file: usize,
         /// The core's status, if it came first.
         early: Option<Status>,
     },
@@ -89,22 +91,32 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
         }
     }
 
-    /// Reserve the slot for a tracking request about to enter the core; `false` if
-    /// another one is pending (`STATUS_DEVICE_BUSY`).
-    pub fn reserve(&self) -> bool {
+    /// Reserve the slot for a tracking request about to enter the core, from the
+    /// file object `file`; `false` if another one is pending (`STATUS_DEVICE_BUSY`).
+    pub fn reserve(&self, file: usize) -> bool {
         self.slot.lock(|s| match s {
             Slot::Idle => {
-                *s = Slot::Reserved { early: None };
+                *s = Slot::Reserved { file, early: None };
                 true
             }
             _ => false,
         })
     }
 
+    /// `true` if the tracking request reserved or pending came through the file object
+    /// `file` (its handle is being cleaned up or closed).
+    pub fn held_by(&self, file: usize) -> bool {
+        self.slot.lock(|s| match s {
+            Slot::Idle => false,
+            Slot::Reserved { file: f, .. } => *f == file,
+            Slot::Parked { irp, .. } => irp.file_object() == file,
+        })
+    }
+
     /// The core completed the request at once: free the reservation.
     pub fn unreserve(&self) {
         self.slot.lock(|s| {
-            if let Slot::Reserved { early } = s {
+            if let Slot::Reserved { early, .. } = s {
                 debug_assert!(
                     early.is_none(),
                     "completion for a request that did not pend"
@@ -119,7 +131,7 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
     pub fn park(&self, mut irp: I) -> Parked<I> {
         self.slot.lock(|s| {
             let early = match s {
-                Slot::Reserved { early } => *early,
+                Slot::Reserved { early, .. } => *early,
                 // Not reachable: parking always follows a successful reserve.
                 _ => {
                     return Parked::Complete(irp, Status::Unsuccessful);
@@ -164,7 +176,7 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
     pub fn complete(&self, status: Status) -> Option<(I, Status)> {
         self.slot.lock(|s| match s {
             Slot::Idle => None,
-            Slot::Reserved { early } => {
+            Slot::Reserved { early, .. } => {
                 *early = Some(status);
                 None
             }
@@ -261,6 +273,9 @@ mod tests {
         fn id(&self) -> usize {
             7
         }
+        fn file_object(&self) -> usize {
+            1
+        }
         fn mark_pending(&mut self) {}
         fn set_cancel_routine(&mut self) {
             self.routine = true;
@@ -286,8 +301,8 @@ mod tests {
     #[test]
     fn completion_before_parking_completes_at_park() {
         let s = S::new();
-        assert!(s.reserve());
-        assert!(!s.reserve());
+        assert!(s.reserve(1));
+        assert!(!s.reserve(1));
         assert!(s.complete(Status::Success).is_none());
         match s.park(irp()) {
             Parked::Complete(irp, Status::Success) => assert!(!irp.routine),
@@ -299,7 +314,7 @@ mod tests {
     #[test]
     fn cancelled_before_parking_asks_the_core() {
         let s = S::new();
-        assert!(s.reserve());
+        assert!(s.reserve(1));
         let mut t = irp();
         t.cancel = true;
         assert!(matches!(s.park(t), Parked::CancelNow));
@@ -313,7 +328,7 @@ mod tests {
     #[test]
     fn completion_after_io_cancel_irp_leaves_the_irp_to_the_cancel_routine() {
         let s = S::new();
-        assert!(s.reserve());
+        assert!(s.reserve(1));
         assert!(matches!(s.park(irp()), Parked::Waiting));
         // IoCancelIrp takes the routine (cancel routine about to run)...
         Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
@@ -337,7 +352,7 @@ mod tests {
     #[test]
     fn cancel_routine_first_then_core_completion() {
         let s = S::new();
-        assert!(s.reserve());
+        assert!(s.reserve(1));
         assert!(matches!(s.park(irp()), Parked::Waiting));
         Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
             if let Slot::Parked { irp, .. } = slot {

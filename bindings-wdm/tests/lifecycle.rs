@@ -170,12 +170,125 @@ fn surprise_removal_with_a_pending_irp() {
     // The open handle is still cleaned up and closed.
     assert_eq!(major(&r, mj::CLEANUP).0, ntstatus::SUCCESS);
     assert_eq!(major(&r, mj::CLOSE).0, ntstatus::SUCCESS);
-    // Then IRP_MN_REMOVE_DEVICE.
-    assert!(r.device().platform().remove_lock().acquire().is_err());
+    // Then IRP_MN_REMOVE_DEVICE: admitted like every PnP IRP, then remove().
+    assert_eq!(r.pnp_enter(), Ok(()));
+    r.pnp_leave();
     r.remove();
     r.remove();
     assert_eq!(r.pnp_state(), PnpState::Removed);
     assert_eq!(r.device().platform().remove_lock().holders(), 0);
+}
+
+/// What the kernel layer's PnP dispatch routine does for IRP_MN_SURPRISE_REMOVAL and
+/// then IRP_MN_REMOVE_DEVICE (issue 15: after the surprise removal the remove lock
+/// refused the PnP dispatch routine's reference, so REMOVE_DEVICE was completed with
+/// STATUS_DELETE_PENDING, never passed down, and the device never deleted).
+#[test]
+fn remove_device_after_surprise_removal_is_admitted_and_finishes() {
+    let r = Arc::new(reader());
+    insert(&r);
+    assert_eq!(open(&r), ntstatus::SUCCESS);
+    let (st, tracking) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    // IRP_MN_SURPRISE_REMOVAL.
+    assert_eq!(r.pnp_enter(), Ok(()));
+    r.surprise_removal();
+    r.pnp_leave();
+    assert_eq!(
+        tracking.completed(),
+        Some(IoStatus::status(ntstatus::CANCELLED))
+    );
+    // Other PnP IRPs (QUERY_CAPABILITIES, ...) may still come and are passed down.
+    assert_eq!(r.pnp_enter(), Ok(()));
+    r.pnp_leave();
+    // I/O is refused from now on.
+    assert_eq!(
+        ioctl(&r, Ioctl::GetState.code(), &[], 4).0,
+        ntstatus::DELETE_PENDING
+    );
+    // IRP_MN_REMOVE_DEVICE: admitted; remove() waits for nothing more and returns.
+    assert_eq!(r.pnp_enter(), Ok(()), "REMOVE_DEVICE refused");
+    r.pnp_leave();
+    let remover = {
+        let r = r.clone();
+        thread::spawn(move || r.remove())
+    };
+    for _ in 0..500 {
+        if remover.is_finished() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(remover.is_finished(), "remove() did not return in 5 s");
+    remover.join().unwrap();
+    assert_eq!(r.pnp_state(), PnpState::Removed);
+    assert_eq!(r.device().platform().remove_lock().holders(), 0);
+    // Nothing is admitted after the removal.
+    assert_eq!(r.pnp_enter(), Err(ntstatus::DELETE_PENDING));
+}
+
+/// Wine sends no IRP_MJ_CLEANUP: the close of a handle with a pending tracking IRP
+/// must cancel it, or the IRP (and its remove-lock reference) stays forever and the
+/// next tracking request is refused as busy.
+#[test]
+fn close_without_cleanup_cancels_the_handles_tracking_irp() {
+    const A: usize = 0xA000;
+    let r = reader();
+    insert(&r);
+    assert_eq!(file_major(&r, mj::CREATE, A).0, ntstatus::SUCCESS);
+    let holders = r.device().platform().remove_lock().holders();
+    let (st, tracking) = file_ioctl(&r, A, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    assert_eq!(file_major(&r, mj::CLOSE, A).0, ntstatus::SUCCESS);
+    assert_eq!(
+        tracking.completed(),
+        Some(IoStatus::status(ntstatus::CANCELLED)),
+        "the close left the tracking IRP pending"
+    );
+    assert_eq!(r.device().platform().remove_lock().holders(), holders);
+    assert!(!r.is_open());
+    // The slot is free for the next handle.
+    assert_eq!(file_major(&r, mj::CREATE, A + 1).0, ntstatus::SUCCESS);
+    let (st, next) = file_ioctl(&r, A + 1, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    remove(&r);
+    assert_eq!(next.completed(), Some(IoStatus::status(ntstatus::SUCCESS)));
+}
+
+/// Wine ignores the create status: a refused second open still gets a handle, and its
+/// close reaches the driver. That close must not undo the first handle's open, nor
+/// cancel the first handle's tracking IRP.
+#[test]
+fn close_of_a_refused_open_changes_nothing() {
+    const FIRST: usize = 0x1000;
+    const SECOND: usize = 0x2000;
+    const THIRD: usize = 0x3000;
+    let r = reader();
+    insert(&r);
+    assert_eq!(file_major(&r, mj::CREATE, FIRST).0, ntstatus::SUCCESS);
+    let (st, tracking) = file_ioctl(&r, FIRST, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    assert_eq!(
+        file_major(&r, mj::CREATE, SECOND).0,
+        ntstatus::ACCESS_DENIED
+    );
+    assert_eq!(file_major(&r, mj::CLEANUP, SECOND).0, ntstatus::SUCCESS);
+    assert_eq!(file_major(&r, mj::CLOSE, SECOND).0, ntstatus::SUCCESS);
+    assert!(r.is_open(), "the refused handle's close closed the reader");
+    assert_eq!(tracking.completed(), None);
+    assert_eq!(
+        file_major(&r, mj::CREATE, THIRD).0,
+        ntstatus::ACCESS_DENIED,
+        "a third open got in while the first handle is open"
+    );
+    // The first handle's own close cancels its request and opens the reader up.
+    assert_eq!(file_major(&r, mj::CLOSE, FIRST).0, ntstatus::SUCCESS);
+    assert_eq!(
+        tracking.completed(),
+        Some(IoStatus::status(ntstatus::CANCELLED))
+    );
+    assert!(!r.is_open());
+    assert_eq!(file_major(&r, mj::CREATE, THIRD).0, ntstatus::SUCCESS);
 }
 
 static REMOVED: AtomicBool = AtomicBool::new(false);

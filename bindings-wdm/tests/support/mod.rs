@@ -88,6 +88,8 @@ pub struct FakeIrp {
     pub output_len: usize,
     pub buffer: Option<Vec<u8>>,
     pub power: Option<PowerParams>,
+    /// `FileObject` of the current stack location (0: the tests' one default handle).
+    pub file: usize,
     pub rec: Arc<Record>,
 }
 
@@ -102,6 +104,7 @@ impl FakeIrp {
                 output_len: 0,
                 buffer: None,
                 power: None,
+                file: 0,
                 rec: rec.clone(),
             },
             rec,
@@ -146,6 +149,9 @@ impl Irp for FakeIrp {
     }
     fn id(&self) -> usize {
         Arc::as_ptr(&self.rec) as usize
+    }
+    fn file_object(&self) -> usize {
+        self.file
     }
     fn mark_pending(&mut self) {
         self.rec.pending.store(true, Ordering::SeqCst);
@@ -252,6 +258,32 @@ pub fn major(r: &Reader, major: u8) -> (u32, Arc<Record>) {
 
 pub fn open(r: &Reader) -> u32 {
     major(r, mj::CREATE).0
+}
+
+/// Create, cleanup or close through the file object `file`.
+pub fn file_major(r: &Reader, major: u8, file: usize) -> (u32, Arc<Record>) {
+    let (mut irp, rec) = FakeIrp::new(Major::from_codes(major, 0));
+    irp.file = file;
+    match r.dispatch(irp) {
+        Dispatch::Done(status) => (status, rec),
+        Dispatch::Forward(_) => panic!("forwarded"),
+    }
+}
+
+/// An IOCTL through the file object `file`.
+pub fn file_ioctl(
+    r: &Reader,
+    file: usize,
+    code: u32,
+    input: &[u8],
+    output_len: usize,
+) -> (u32, Arc<Record>) {
+    let (mut irp, rec) = FakeIrp::ioctl(code, input, output_len);
+    irp.file = file;
+    match r.dispatch(irp) {
+        Dispatch::Done(status) => (status, rec),
+        Dispatch::Forward(_) => panic!("device control forwarded"),
+    }
 }
 
 pub fn code(ioctl: Ioctl) -> u32 {
