@@ -92,7 +92,14 @@ if timeout 120 wine install.exe add readerkit-vreader.inf </dev/null >>"$log" 2>
 else
     say FAIL "install.exe add: $(grep '^install: ' "$log" | tail -1)"
 fi
-if grep -q "readerkit-vreader: started" "$log" 2>/dev/null || sleep 3 && grep -q "readerkit-vreader: started" "$log"; then
+wait_for_log() { # wait_for_log TEXT: up to 5 s for the driver's DbgPrint line
+    for _ in $(seq 1 50); do
+        grep -qF "$1" "$log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if wait_for_log "readerkit-vreader: started"; then
     say ok "driver loaded in winedevice: DriverEntry, AddDevice, START_DEVICE"
 else
     say FAIL "driver loaded in winedevice (no 'started' line in $log)"
@@ -105,11 +112,7 @@ count_client <(sed -e 's/\r$//' "$work/client-run.out") run
 timeout 120 wine client.exe remove </dev/null >"$work/client-remove.out" 2>>"$log" || true
 sed -e 's/\r$//' "$work/client-remove.out" | grep -vE '^client: ' || true
 count_client <(sed -e 's/\r$//' "$work/client-remove.out") remove
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-    grep -q "readerkit: REMOVE_DEVICE: device deleted" "$log" && break
-    sleep 0.5
-done
-if grep -q "readerkit: REMOVE_DEVICE: device deleted" "$log"; then
+if wait_for_log "readerkit: REMOVE_DEVICE: device deleted"; then
     say ok "REMOVE_DEVICE after SURPRISE_REMOVAL passed down, device detached and deleted"
 else
     say FAIL "REMOVE_DEVICE: no 'device deleted' line from the driver in $log"
