@@ -34,7 +34,7 @@ mkfifo "$work/trace"
 
 fw=hal-readers/firmware
 # Build first (so that the FIFO reader starts only when QEMU will open it).
-(cd "$fw" && cargo build --quiet --release --features qemu --target thumbv7em-none-eabihf)
+(cd "$fw" && cargo build --locked --quiet --release --features qemu --target thumbv7em-none-eabihf)
 elf="$fw/${CARGO_TARGET_DIR:-target}/thumbv7em-none-eabihf/release/readerkit-hal-firmware"
 [ -f "$elf" ] || elf="${CARGO_TARGET_DIR:-$fw/target}/thumbv7em-none-eabihf/release/readerkit-hal-firmware"
 

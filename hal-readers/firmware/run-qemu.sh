@@ -21,7 +21,7 @@ if ! command -v qemu-system-arm >/dev/null; then
         exit 1
     fi
 fi
-cargo build --quiet --release --features qemu --target thumbv7em-none-eabihf
+cargo build --locked --quiet --release --features qemu --target thumbv7em-none-eabihf
 target_dir="${CARGO_TARGET_DIR:-target}"
 elf="$target_dir/thumbv7em-none-eabihf/release/readerkit-hal-firmware"
 echo "elf: $elf"

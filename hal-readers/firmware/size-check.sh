@@ -15,7 +15,7 @@ set -eu
 cd "$(dirname "$0")"
 rustup target list --installed 2>/dev/null | grep -q thumbv7em-none-eabihf \
     || rustup target add thumbv7em-none-eabihf
-cargo build --release --target thumbv7em-none-eabihf
+cargo build --locked --release --target thumbv7em-none-eabihf
 target_dir="${CARGO_TARGET_DIR:-target}"
 elf="$target_dir/thumbv7em-none-eabihf/release/readerkit-hal-firmware"
 for tool in llvm-size arm-none-eabi-size rust-size; do
