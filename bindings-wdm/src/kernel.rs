@@ -9,7 +9,7 @@
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use readerkit::platform::Mutex;
 
@@ -17,60 +17,49 @@ use crate::ffi::inline;
 use crate::ffi::routines::*;
 use crate::ffi::types::*;
 use crate::irp::{IoStatus, Irp, Major, PowerParams, mn_pnp, mn_power};
+use crate::placement::Placement;
 use crate::reader::{Dispatch, WdmReader};
+use crate::reentry::ReentryGuard;
 use crate::{Event, Kernel, ntstatus};
 
 // ---------------------------------------------------------------------------------
-// Lazy in-place initialisation: kernel objects must be initialised at their final
-// address, while the core builds its locks by value. The first use initialises.
+// Kernel objects are initialised at their first use, where they are, and again if the
+// value was moved since ([`Placement`]); the KMUTEX is guarded against re-entry
+// ([`ReentryGuard`]).
 
-const UNINIT: u8 = 0;
-const INITIALISING: u8 = 1;
-const READY: u8 = 2;
-
-fn init_once(state: &AtomicU8, init: impl FnOnce()) {
-    if state.load(Ordering::Acquire) == READY {
-        return;
-    }
-    if state
-        .compare_exchange(UNINIT, INITIALISING, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
-    {
-        init();
-        state.store(READY, Ordering::Release);
-    } else {
-        while state.load(Ordering::Acquire) != READY {
-            core::hint::spin_loop();
-        }
-    }
-}
+/// Bug check code when a thread re-enters the serialization lock it holds ('RPLR').
+pub const BUGCHECK_LOCK_REENTERED: u32 = 0x5250_4C52;
 
 /// The serialization lock: a KMUTEX (PASSIVE_LEVEL; callbacks may block under it).
 pub struct KMutex<T> {
     mutex: UnsafeCell<KMUTEX>,
-    state: AtomicU8,
+    placement: Placement,
+    entered: ReentryGuard,
     value: UnsafeCell<T>,
 }
 
-// SAFETY: the value is only reached while the KMUTEX is held, by one thread at a time.
+// SAFETY: the value is only reached while the KMUTEX is held and the re-entry guard
+// entered, by one thread at a time.
 unsafe impl<T: Send> Sync for KMutex<T> {}
-// SAFETY: moving the lock moves the value; the KMUTEX is not initialised before the
-// lock reaches its final place (first use).
+// SAFETY: moving the lock moves the value; the KMUTEX is (re)initialised at its new
+// address on first use there (a moved value is borrowed by no one: unheld, no waiters).
 unsafe impl<T: Send> Send for KMutex<T> {}
 
 impl<T> Mutex<T> for KMutex<T> {
     fn new(value: T) -> Self {
         KMutex {
             mutex: UnsafeCell::new(KMUTEX { _Opaque: [0; 7] }),
-            state: AtomicU8::new(UNINIT),
+            placement: Placement::new(),
+            entered: ReentryGuard::new(),
             value: UnsafeCell::new(value),
         }
     }
 
     fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let mutex = self.mutex.get();
-        init_once(&self.state, || {
-            // SAFETY: first use, at the lock's final address, by exactly one thread.
+        self.placement.ensure(mutex as usize, || {
+            // SAFETY: first use at this address, by exactly one thread; nobody holds or
+            // waits on the object here yet.
             unsafe { KeInitializeMutex(mutex, 0) };
         });
         // SAFETY: an initialised KMUTEX; kernel-mode, non-alertable, no time-out wait at
@@ -84,8 +73,18 @@ impl<T> Mutex<T> for KMutex<T> {
                 core::ptr::null_mut(),
             )
         };
-        // SAFETY: the KMUTEX is held: no other reference to the value exists.
+        let Ok(entered) = self.entered.enter() else {
+            // This thread already holds the lock (KMUTEX is recursive): a second `&mut`
+            // to the value would alias the first. Stop instead.
+            // SAFETY: this thread owns the mutex (twice).
+            let _ = unsafe { KeReleaseMutex(mutex, 0) };
+            // SAFETY: stopping the machine is the kernel's answer to a driver bug.
+            unsafe { KeBugCheckEx(BUGCHECK_LOCK_REENTERED, mutex as usize, 0, 0, 0) }
+        };
+        // SAFETY: the KMUTEX is held and the guard entered: no other reference to the
+        // value exists.
         let result = f(unsafe { &mut *self.value.get() });
+        drop(entered);
         // SAFETY: this thread owns the mutex.
         let _ = unsafe { KeReleaseMutex(mutex, 0) };
         result
@@ -126,20 +125,24 @@ impl<T> Mutex<T> for KSpin<T> {
 /// A notification KEVENT.
 pub struct KEvent {
     event: UnsafeCell<KEVENT>,
-    state: AtomicU8,
+    placement: Placement,
+    /// Set once [`Event::set`] was called: the signal state an initialisation at a new
+    /// address starts with.
+    signalled: AtomicBool,
 }
 
 // SAFETY: KeSetEvent / KeWaitForSingleObject are safe to call concurrently.
 unsafe impl Sync for KEvent {}
-// SAFETY: not initialised before its first use at its final place.
+// SAFETY: (re)initialised at its new address on first use there, with its signal state.
 unsafe impl Send for KEvent {}
 
 impl KEvent {
     fn get(&self) -> *mut KEVENT {
         let event = self.event.get();
-        init_once(&self.state, || {
-            // SAFETY: first use, at its final address, by one thread.
-            unsafe { KeInitializeEvent(event, NOTIFICATION_EVENT, 0) };
+        let signalled = self.signalled.load(Ordering::Acquire);
+        self.placement.ensure(event as usize, || {
+            // SAFETY: first use at this address, by one thread; nobody waits on it here.
+            unsafe { KeInitializeEvent(event, NOTIFICATION_EVENT, signalled as u8) };
         });
         event
     }
@@ -149,11 +152,13 @@ impl Event for KEvent {
     fn new() -> Self {
         KEvent {
             event: UnsafeCell::new(KEVENT { _Opaque: [0; 3] }),
-            state: AtomicU8::new(UNINIT),
+            placement: Placement::new(),
+            signalled: AtomicBool::new(false),
         }
     }
 
     fn set(&self) {
+        self.signalled.store(true, Ordering::Release);
         // SAFETY: an initialised event.
         let _ = unsafe { KeSetEvent(self.get(), 0, 0) };
     }

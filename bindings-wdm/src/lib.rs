@@ -9,7 +9,8 @@
 //!    buffer mapping, IoStatus), [`tracking`] (the pending card-tracking IRP and its
 //!    cancellation, completed exactly once), [`remove_lock`] (no IRP runs after
 //!    removal), [`reader`] (create exclusivity, cleanup, close, device control, PnP
-//!    state, system power). Generic over [`Irp`] and [`Kernel`] (the locks and event
+//!    state, system power), [`placement`] and [`reentry`] (what keeps the kernel's
+//!    KMUTEX/KEVENT sound: initialised where they are, never entered twice). Generic over [`Irp`] and [`Kernel`] (the locks and event
 //!    of the host), so tests drive it with fake IRPs and real threads.
 //! 2. **Kernel FFI facade** ([`ffi`]): the only module naming kernel types and
 //!    routines. Hand-written `#[repr(C)]` layouts pinned with `static_assertions`
@@ -28,7 +29,9 @@ pub mod irp;
 #[cfg(target_os = "windows")]
 pub mod kernel;
 pub mod ntstatus;
+pub mod placement;
 pub mod reader;
+pub mod reentry;
 pub mod remove_lock;
 pub mod tracking;
 
