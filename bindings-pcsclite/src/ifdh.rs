@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl};
 use readerkit::{Outcome, Status, attr};
 
-use crate::backend::{self, Reader};
+use crate::backend::{self, Reader, Reported};
 use crate::log::{self, ERROR, INFO};
 use crate::platform::Woken;
 use crate::registry;
@@ -665,17 +665,36 @@ pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
     }
 }
 
-/// `IFD_ICC_PRESENT` or `IFD_ICC_NOT_PRESENT`, from the core's card state.
+/// `IFD_ICC_PRESENT` or `IFD_ICC_NOT_PRESENT`, from the core's card state, as pcscd
+/// must see it (see [`presence`]).
 ///
 /// # Safety
 /// Always safe to call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
     guard("IFDHICCPresence", || match reader(Lun) {
-        Ok(reader) if reader.port.state().card_present() => IFD_ICC_PRESENT,
+        Ok(reader) if presence(&reader) => IFD_ICC_PRESENT,
         Ok(_) => IFD_ICC_NOT_PRESENT,
         Err(code) => code,
     })
+}
+
+/// The presence to report: the core's, except that a card swapped since pcscd was
+/// last told "present" (removed and another inserted between two looks, so the
+/// state alone shows no change) is reported absent once. pcscd then ends the old
+/// card's handles (`SCARD_W_REMOVED_CARD`) and powers the new card on the next
+/// look, instead of keeping the old ATR for a card it never saw leave.
+fn presence(reader: &Reader) -> bool {
+    let insertions = reader.port.card_insertions();
+    let present = reader.port.state().card_present();
+    let mut reported = reader.reported.lock().unwrap_or_else(|e| e.into_inner());
+    let swapped = matches!(*reported, Some(r) if r.present && r.insertions != insertions);
+    let answer = present && !swapped;
+    *reported = Some(Reported {
+        present: answer,
+        insertions,
+    });
+    answer
 }
 
 /// pcscd's polling function (`TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`): wait, through
@@ -698,12 +717,32 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
     if platform.arm() {
         return IFD_SUCCESS;
     }
-    let ioctl = if reader.port.state().card_present() {
+    // Wait for a change from what pcscd was last told (a swap it was told about as
+    // a removal is a card to report at once), or from the state if it was told
+    // nothing yet.
+    let reported = *reader.reported.lock().unwrap_or_else(|e| e.into_inner());
+    let present = match reported {
+        Some(r) => r.present,
+        None => reader.port.state().card_present(),
+    };
+    let ioctl = if present {
         Ioctl::IsAbsent
     } else {
         Ioctl::IsPresent
     };
+    // A card swapped since pcscd was told "present" leaves the state as it was: no
+    // tracking request would ever complete for it, so pcscd must look now.
+    let swapped = || matches!(reported, Some(r) if r.present && r.insertions != reader.port.card_insertions());
+    if swapped() {
+        return IFD_SUCCESS;
+    }
     match reader.port.control(ioctl.code(), &[], &mut []) {
+        // The swap may have happened while the request was being armed.
+        Outcome::Pending if swapped() => {
+            reader.port.cancel_tracking();
+            let _ = platform.take_completion();
+            return IFD_SUCCESS;
+        }
         Outcome::Pending => {}
         Outcome::Complete {
             status: Status::Success,

@@ -15,6 +15,11 @@ pub const fn pcsclite_ctl_code(function: u16) -> u32 {
 /// it at once; a reset ends the muteness.
 pub const FN_SIM_FAULT: u16 = 3500;
 
+/// The simulated card's slot switch (a readerkit vendor IOCTL, `sim:` only): input
+/// `[0]` takes the card out, `[1]` puts a new card in, `[2]` swaps it for a new one
+/// at once (a removal and an insertion between two looks of the host).
+pub const FN_SIM_CARD: u16 = 3501;
+
 /// Answer a part 10 request, or `None` if `function` is none of them.
 /// `max_apdu_data` is announced as `dwMaxAPDUDataSize`.
 pub fn answer(

@@ -478,3 +478,64 @@ fn a_dropped_reader_joins_its_backend_thread() {
         "the vpcd listener thread outlived its reader"
     );
 }
+
+/// The `sim:` slot switch (`FN_SIM_CARD`): 0 out, 1 in, 2 swap at once.
+fn slot_switch(lun: DWORD, action: u8) -> RESPONSECODE {
+    let mut input = [action];
+    let mut out = [0u8; 8];
+    let mut n: DWORD = 0;
+    // SAFETY: valid buffers of the lengths given.
+    unsafe {
+        IFDHControl(
+            lun,
+            0x4200_0000 + 3501,
+            input.as_mut_ptr(),
+            1,
+            out.as_mut_ptr(),
+            8,
+            &mut n,
+        )
+    }
+}
+
+#[test]
+fn a_card_swapped_between_two_looks_is_reported_absent_once() {
+    let lun: DWORD = 0x00B3_0000;
+    assert_eq!(open(lun, c"sim:t1"), IFD_SUCCESS);
+    // SAFETY: the capability hands out this exact function type.
+    let poll = unsafe {
+        std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
+    };
+    let quick_poll = || {
+        let start = Instant::now();
+        // SAFETY: a plain call through the driver's function pointer.
+        assert_eq!(unsafe { poll(lun, 5_000) }, IFD_SUCCESS);
+        start.elapsed()
+    };
+    // SAFETY: plain calls with a registered Lun.
+    unsafe {
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT);
+        let old_atr = power_up(lun).unwrap();
+        assert_eq!(slot_switch(lun, 2), IFD_SUCCESS);
+        // pcscd's poll returns at once for a card it was not told about, and the
+        // next look says "absent": pcscd drops the old card's handles.
+        assert!(quick_poll() < Duration::from_secs(1));
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT);
+        // Then the new card is there, at once, and works.
+        assert!(quick_poll() < Duration::from_secs(1));
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT);
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT, "absent only once");
+        assert_eq!(power_up(lun).unwrap(), old_atr, "same profile");
+        // Nothing moves now: the poll waits for its time-out.
+        let start = Instant::now();
+        assert_eq!(poll(lun, 200), IFD_SUCCESS);
+        assert!(start.elapsed() >= Duration::from_millis(190));
+        // Out and in as two looks apart: plain absent, then present.
+        assert_eq!(slot_switch(lun, 0), IFD_SUCCESS);
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT);
+        assert_eq!(slot_switch(lun, 1), IFD_SUCCESS);
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT);
+        assert_eq!(slot_switch(lun, 7), IFD_COMMUNICATION_ERROR);
+        assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS);
+    }
+}

@@ -110,6 +110,8 @@ fn pcscd_end_to_end() {
     step("extended APDUs up to 65535 bytes", started);
     mute_card_recovers(&ctx);
     step("mute card, recovery after reset", started);
+    swapped_card_is_a_new_card(&ctx);
+    step("card swapped at once: removal + insertion seen", started);
     concurrent_clients(&pcscd);
     step(
         "two readers, two clients at once (pcsc crate + pyscard)",
@@ -363,6 +365,55 @@ fn extended_limits(ctx: &Context) {
         assert_eq!(r[..n], data[..]);
     }
     card.disconnect(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .unwrap();
+}
+
+/// A card swapped at once (readerkit's sim slot switch): pcscd sees a removal and
+/// an insertion, the old handle gets `SCARD_W_REMOVED_CARD`, a new one works.
+fn swapped_card_is_a_new_card(ctx: &Context) {
+    let card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .unwrap();
+    assert_eq!(
+        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
+        10
+    );
+    let events = |ctx: &Context| {
+        let mut states = [pcsc::ReaderState::new(reader(T1), pcsc::State::UNAWARE)];
+        ctx.get_status_change(Some(Duration::ZERO), &mut states)
+            .unwrap();
+        states[0].event_count()
+    };
+    let before = events(ctx);
+    let mut buf = [0u8; 16];
+    card.control(ctl(3501), &[2], &mut buf).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let old_handle = loop {
+        match tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]) {
+            Err(e) => break e,
+            Ok(_) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(_) => panic!("the old handle still reaches a card after the swap"),
+        }
+    };
+    assert_eq!(old_handle, Error::RemovedCard, "the old card's handle");
+    assert!(wait_card(ctx, T1, true, Duration::from_secs(5)), "new card");
+    assert!(
+        events(ctx) >= before + 2,
+        "pcscd saw a removal and an insertion ({before} -> {})",
+        events(ctx)
+    );
+    drop(card);
+    let card = ctx
+        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
+        .unwrap();
+    assert_eq!(
+        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
+        10
+    );
+    card.disconnect(Disposition::ResetCard)
         .map_err(|(_, e)| e)
         .unwrap();
 }

@@ -702,3 +702,23 @@ fn absent_callbacks_are_not_supported() {
     }
     assert_eq!(dev.state(), CardState::Swallowed);
 }
+
+#[test]
+fn insertions_count_new_cards_only() {
+    let dev = device();
+    assert_eq!(dev.card_insertions(), 0);
+    dev.card_inserted();
+    dev.card_inserted();
+    assert_eq!(
+        dev.card_insertions(),
+        1,
+        "a second insertion report is no new card"
+    );
+    dev.card_fault();
+    assert_eq!(dev.card_insertions(), 1, "a fault is no new card");
+    // A swap between two looks: the state is still present, the count moved.
+    dev.card_removed();
+    dev.card_inserted();
+    assert!(dev.state().card_present());
+    assert_eq!(dev.card_insertions(), 2);
+}

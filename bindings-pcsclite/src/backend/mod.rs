@@ -44,6 +44,8 @@ pub trait Port: Send + Sync {
     fn platform(&self) -> &StdPlatform;
     /// [`Device::state`].
     fn state(&self) -> CardState;
+    /// [`Device::card_insertions`].
+    fn card_insertions(&self) -> u32;
     /// [`Device::process_events`].
     fn process_events(&self);
     /// [`Device::cancel_tracking`].
@@ -59,6 +61,9 @@ impl<D: Send> Port for Device<StdPlatform, D> {
     }
     fn state(&self) -> CardState {
         Device::state(self)
+    }
+    fn card_insertions(&self) -> u32 {
+        Device::card_insertions(self)
     }
     fn process_events(&self) {
         Device::process_events(self)
@@ -104,7 +109,19 @@ pub struct Reader {
     pub device_name: String,
     /// Largest command data field announced as `dwMaxAPDUDataSize`.
     pub max_apdu_data: u32,
+    /// What `IFDHICCPresence` last told pcscd (`None` before the first call).
+    pub reported: Mutex<Option<Reported>>,
     worker: Mutex<Option<Worker>>,
+}
+
+/// What pcscd was last told of the slot: a card or none, and which card (the
+/// device's insertion count when it was told).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported {
+    /// A card was reported present.
+    pub present: bool,
+    /// [`Port::card_insertions`] at that time.
+    pub insertions: u32,
 }
 
 impl Reader {
@@ -156,6 +173,7 @@ pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
         port,
         device_name: device_name.to_owned(),
         max_apdu_data,
+        reported: Mutex::new(None),
         worker: Mutex::new(worker),
     })
 }

@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::device::Outcome;
 use readerkit::line::LineReader;
-use readerkit::{Device, ReaderFunctions, Status};
+
+use readerkit::{CardState, Device, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 
+use super::Port;
 use crate::part10;
 use crate::platform::StdPlatform;
 
@@ -63,19 +66,93 @@ fn vendor(
     Ok(0)
 }
 
-/// Open a `sim:` reader; `kind` is what follows `sim:`.
-pub fn open(kind: &str, index: u32) -> Result<Arc<SimDevice>, Status> {
+/// A `sim:` reader: its device, and the profile of the cards its slot switch
+/// ([`part10::FN_SIM_CARD`]) puts in.
+pub struct SimPort {
+    device: SimDevice,
+    profile: Profile,
+}
+
+impl SimPort {
+    /// The slot switch: take the card out, put a new one in, or both at once; each
+    /// change reported to the device as the card event it is.
+    fn switch(&self, input: &[u8]) -> Result<usize, Status> {
+        let (remove, insert) = match input {
+            [0] => (true, false),
+            [1] => (false, true),
+            [2] => (true, true),
+            _ => return Err(Status::InvalidParameter),
+        };
+        let (removed, inserted) = self.device.with_driver(|reader| {
+            let line = reader.line_mut();
+            let removed = remove && line.remove().is_some();
+            let inserted = insert && line.card_mut().is_none();
+            if inserted {
+                line.insert(new_card(&self.profile));
+            }
+            (removed, inserted)
+        });
+        if removed {
+            self.device.card_removed();
+        }
+        if inserted {
+            self.device.card_inserted();
+        }
+        Ok(0)
+    }
+}
+
+fn new_card(profile: &Profile) -> Card<SIM_CAPACITY> {
+    Card::create(Config::new(profile.clone()))
+}
+
+impl Port for SimPort {
+    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        if Ioctl::from_code(code) == Some(Ioctl::Vendor(part10::FN_SIM_CARD)) {
+            return match self.switch(input) {
+                Ok(_) => Outcome::Complete {
+                    status: Status::Success,
+                    bytes_written: 0,
+                },
+                Err(status) => Outcome::Complete {
+                    status,
+                    bytes_written: 0,
+                },
+            };
+        }
+        self.device.control(code, input, output)
+    }
+    fn platform(&self) -> &StdPlatform {
+        self.device.platform()
+    }
+    fn state(&self) -> CardState {
+        self.device.state()
+    }
+    fn card_insertions(&self) -> u32 {
+        self.device.card_insertions()
+    }
+    fn process_events(&self) {
+        self.device.process_events()
+    }
+    fn cancel_tracking(&self) -> bool {
+        self.device.cancel_tracking()
+    }
+}
+
+/// Open a `sim:` reader; `kind` is what follows `sim:` (`empty`: no card yet; its
+/// slot switch puts T=1 cards in).
+pub fn open(kind: &str, index: u32) -> Result<Arc<SimPort>, Status> {
     let profile = profile(kind)?;
     let present = profile.is_some();
-    let line = match profile {
-        Some(profile) => SimLine::new(Card::<SIM_CAPACITY>::create(Config::new(profile))),
+    let line = match &profile {
+        Some(profile) => SimLine::new(new_card(profile)),
         None => SimLine::empty(),
     };
     let functions = ReaderFunctions {
         vendor_ioctl: Some(vendor),
         ..SimReader::functions()
     };
-    let device = Arc::new(Device::new(
+    let device = Device::new(
         StdPlatform::new(),
         functions,
         LineReader::new(line).with_t0_envelope(),
@@ -94,9 +171,12 @@ pub fn open(kind: &str, index: u32) -> Result<Arc<SimDevice>, Status> {
             },
             serial_number: attr_string(b"SIM0001"),
         },
-    ));
+    );
     if present {
         device.card_inserted();
     }
-    Ok(device)
+    Ok(Arc::new(SimPort {
+        device,
+        profile: profile.unwrap_or_else(Profile::t1),
+    }))
 }

@@ -20,6 +20,9 @@ pub(super) struct CardSlot {
     /// Incremented whenever the card changes under a running callback (inserted,
     /// removed, faulted); a callback's result is committed only if it did not change.
     pub(super) generation: u32,
+    /// Insertions applied so far (wrapping): a swap (removal and insertion between
+    /// two looks) shows as a new count with the card still present.
+    pub(super) insertions: u32,
     /// The pending tracking request.
     pub(super) tracking: Slot,
     /// Tracking completions (all [`Status::Success`]: only card events produce them)
@@ -42,6 +45,7 @@ impl CardSlot {
             atr: AtrBuffer::new(),
             card: None,
             generation: 0,
+            insertions: 0,
             tracking: Slot::Idle,
             owed_completions: 0,
         }
@@ -83,6 +87,7 @@ impl CardSlot {
         match event {
             CardEvent::Inserted if !self.state.card_present() => {
                 self.generation = self.generation.wrapping_add(1);
+                self.insertions = self.insertions.wrapping_add(1);
                 self.forget_card(unpowered_state(reader));
             }
             CardEvent::Removed if self.state != CardState::Absent => {

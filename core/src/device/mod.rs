@@ -186,6 +186,15 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         self.card.lock(|c| c.state)
     }
 
+    /// How many card insertions the device has applied (wrapping), after
+    /// processing queued events. A host that polls presence compares it with the
+    /// count it last saw: a different count with a card present is a new card, even
+    /// if the removal in between was never seen.
+    pub fn card_insertions(&self) -> u32 {
+        self.process_events();
+        self.card.lock(|c| c.insertions)
+    }
+
     /// The card's capabilities, if a card was powered and its ATR accepted.
     pub fn card_capabilities(&self) -> Option<CardCapabilities> {
         self.process_events();

@@ -204,6 +204,9 @@ impl Port for VpcdPort {
     fn state(&self) -> CardState {
         self.device.state()
     }
+    fn card_insertions(&self) -> u32 {
+        self.device.card_insertions()
+    }
     fn process_events(&self) {
         self.device.process_events()
     }
