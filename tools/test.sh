@@ -71,8 +71,11 @@ cargo build -p readerkit-hal --target "$embedded_target"
 # The C binding for firmware: a no_std staticlib (the target aborts on panic).
 cargo build -p readerkit-c --no-default-features --features firmware --target "$embedded_target"
 
-step "example firmware (core + T=0 + T=1 + TDA8035 driver): flash <= 32 KiB, static RAM <= 2 KiB"
-./hal-readers/firmware/size-check.sh
+step "example firmware under QEMU (mps2-an386): flash <= 32 KiB, driver stack <= 1 KiB, static RAM + driver stack <= 2 KiB"
+./tools/qemu-firmware.sh
+
+step "tests of core, card-sim, hal-readers on armv7 (32-bit) and s390x (big-endian) under qemu-user"
+./tools/cross-test.sh
 # The core must not use alloc, and std only behind its test/std/loom gate in lib.rs.
 if grep -rn 'extern crate alloc' core/src; then
   echo "core/src uses alloc" >&2
