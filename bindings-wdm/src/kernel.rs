@@ -5,7 +5,7 @@
 //! routine. Written once, against [`crate::ffi`] only.
 //!
 //! Built on Linux for `x86_64-pc-windows-msvc` by `bindings-wdm/build-sys.sh` (the
-//! sample driver); not load-tested here.
+//! sample driver); loaded and driven in Wine's NT kernel by `tools/wdm-wine.sh`.
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
