@@ -1,0 +1,122 @@
+//! Arbitrary bulk-OUT bytes against the CCID reader (message parser + dispatcher)
+//! over simulated cards, directly or through the GemPC Twin serial decoder.
+//!
+//! Input layout: byte 0 picks the card (bits 0-2: t0, t1, t0t1, t1crc, none), the
+//! exchange level (bits 3-4: TPDU, short APDU, extended APDU), whether the slot is
+//! powered first (bit 5) and whether the rest is a serial stream (bit 6); the rest
+//! is either that stream or messages, each prefixed by its length (one byte).
+//! Every message with a header must get an answer that echoes its bSlot and bSeq,
+//! whose dwLength counts its data, of the kind its command gets, and whose
+//! bmICCStatus agrees with the slot's card state afterwards.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use readerkit::Device;
+use readerkit::caps::VendorAttributes;
+use readerkit::line::LineReader;
+use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::{Card, Config, Profile, SimLine};
+use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel, icc_status};
+use readerkit_ccid::twin::{self, Decoder, Event};
+use readerkit_ccid::{AnswerKind, CcidReader, HandleError};
+
+type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
+type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
+
+fn slot(kind: u8) -> Slot {
+    let profile = match kind % 5 {
+        0 => Some(Profile::t0()),
+        1 => Some(Profile::t1()),
+        2 => Some(Profile::t0_t1()),
+        3 => Some(Profile::t1_crc()),
+        _ => None,
+    };
+    let present = profile.is_some();
+    let line = match profile {
+        Some(p) => SimLine::new(Card::create(Config::new(p))),
+        None => SimLine::empty(),
+    };
+    let device = Device::new(
+        SpinPlatform::new(),
+        LineReader::<SimLine<1024>>::functions(),
+        LineReader::new(line),
+        twin::Profile::GemPcTwin.capabilities(),
+        VendorAttributes::default(),
+    );
+    if present {
+        device.card_inserted();
+    }
+    device
+}
+
+fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) {
+    let mut answer = [0u8; 1100];
+    match reader.handle(message, &mut answer) {
+        Err(HandleError::Truncated) => assert!(message.len() < 10),
+        Err(e) => panic!("{e:?}"),
+        Ok(len) => {
+            assert!((10..=answer.len()).contains(&len));
+            let a = &answer[..len];
+            assert_eq!(
+                u32::from_le_bytes([a[1], a[2], a[3], a[4]]) as usize,
+                len - 10,
+                "dwLength counts the data"
+            );
+            assert_eq!((a[5], a[6]), (message[5], message[6]), "bSlot, bSeq echoed");
+            assert_eq!(a[0], AnswerKind::for_command(message[0]).message_type());
+            assert_ne!(a[7] >> 6, 3, "bmCommandStatus is 0, 1 or 2");
+            if let Some(device) = slots.get(usize::from(message[5])) {
+                let icc = match icc_status(device.state()) {
+                    readerkit_ccid::IccStatus::PresentActive => 0,
+                    readerkit_ccid::IccStatus::PresentInactive => 1,
+                    readerkit_ccid::IccStatus::Absent => 2,
+                };
+                assert_eq!(a[7] & 0x03, icc, "bmICCStatus is the card's state");
+            } else {
+                assert_eq!((a[7], a[8]), (0x42, 5), "bad slot");
+            }
+        }
+    }
+    let _ = reader.slot_change(&mut answer);
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&control, rest)) = data.split_first() else {
+        return;
+    };
+    let slots = [slot(control & 0x07)];
+    let level = match (control >> 3) & 0x03 {
+        0 => ExchangeLevel::Tpdu,
+        1 => ExchangeLevel::ShortApdu,
+        _ => ExchangeLevel::ExtendedApdu,
+    };
+    let config = CcidConfig {
+        level,
+        max_message_len: 1024,
+        escape: Some(twin::escape),
+        ..CcidConfig::short_apdu()
+    };
+    let Ok(mut reader) = CcidReader::new(&slots, config) else {
+        return;
+    };
+    if control & 0x20 != 0 {
+        check(&mut reader, &slots, &[0x62, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    if control & 0x40 != 0 {
+        let mut decoder = Decoder::<1024>::new();
+        for &byte in rest {
+            if decoder.push(byte) == Some(Event::Message) {
+                let message = decoder.message().to_vec();
+                check(&mut reader, &slots, &message);
+            }
+        }
+    } else {
+        let mut rest = rest;
+        while let Some((&len, tail)) = rest.split_first() {
+            let take = usize::from(len).min(tail.len());
+            let (message, next) = tail.split_at(take);
+            check(&mut reader, &slots, message);
+            rest = next;
+        }
+    }
+});
