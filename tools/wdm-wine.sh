@@ -48,7 +48,7 @@ cc=(x86_64-w64-mingw32-gcc -municode -O2 -Wall -Wextra -Werror)
 t_built=$(date +%s)
 
 export WINEPREFIX="$work/prefix" WINEARCH=win64 DISPLAY= WAYLAND_DISPLAY=
-export WINEDLLOVERRIDES="mscoree,mshtml=" WINEDEBUG="-all,warn+debugstr"
+export WINEDLLOVERRIDES="mscoree,mshtml=" WINEDEBUG="-all,err+all,warn+debugstr"
 cleanup() {
     # Only the wineserver of our private prefix (and with it its processes).
     WINEPREFIX="$work/prefix" wineserver -k 2>/dev/null || true

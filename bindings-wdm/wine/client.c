@@ -264,8 +264,11 @@ static void refusals(HANDLE h)
 {
     DWORD n = 0, e;
     e = ioctl(h, IOCTL_UNKNOWN, NULL, 0, NULL, 0, NULL);
-    check(e == ERROR_INVALID_FUNCTION || e == ERROR_NOT_SUPPORTED,
-          "unknown IOCTL refused", "error %lu", e);
+    check(e == ERROR_INVALID_FUNCTION, "undefined smart card IOCTL -> ERROR_INVALID_FUNCTION",
+          "error %lu", e);
+    e = ioctl(h, SCARD_CTL_CODE(2049), NULL, 0, NULL, 0, NULL);
+    check(e == ERROR_NOT_SUPPORTED, "vendor IOCTL the sample lacks -> ERROR_NOT_SUPPORTED",
+          "error %lu", e);
     BYTE two[2];
     e = ioctl(h, IOCTL_SMARTCARD_GET_STATE, NULL, 0, two, sizeof two, &n);
     check(e == ERROR_INSUFFICIENT_BUFFER, "GET_STATE with a 2-byte output -> ERROR_INSUFFICIENT_BUFFER",
@@ -273,8 +276,8 @@ static void refusals(HANDLE h)
     DWORD unknown_attr = 0x00050999; /* class 5 is not defined */
     BYTE out[32];
     e = get_attr(h, unknown_attr, out, sizeof out, &n);
-    check(e == ERROR_NOT_SUPPORTED || e == ERROR_INVALID_PARAMETER,
-          "GET_ATTRIBUTE unknown tag refused", "error %lu", e);
+    check(e == ERROR_NOT_SUPPORTED, "GET_ATTRIBUTE unknown tag -> ERROR_NOT_SUPPORTED",
+          "error %lu", e);
 }
 
 static void transmit_checks(HANDLE h, DWORD proto, const char *label)
