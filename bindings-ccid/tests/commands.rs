@@ -361,3 +361,45 @@ fn set_parameters_with_default_fidi_selects_without_pps() {
         header(0x82, 0, 0, 3, 0x40, 0x07, 0x00)
     );
 }
+
+#[test]
+fn extended_apdu_in_one_message_and_chaining_refused() {
+    let slots = [slot(Some(Profile::t1()))];
+    let config = CcidConfig {
+        level: ExchangeLevel::ExtendedApdu,
+        max_message_len: 1024,
+        ..CcidConfig::short_apdu()
+    };
+    let mut r = CcidReader::new(&slots, config).unwrap();
+    let mut answer = [0u8; 1024];
+    let power_on = msg(0x62, 0, 1, [0; 3], &[]);
+    assert_eq!(r.handle(&power_on, &mut answer), Ok(10 + ATR_T1.len()));
+    // ECHO of 300 bytes, extended form: through the core's T=1 engine (chained
+    // both ways on the card side).
+    let data: Vec<u8> = (0..300u16).map(|i| (i * 3) as u8).collect();
+    let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x01, 0x2C];
+    apdu.extend_from_slice(&data);
+    apdu.extend_from_slice(&[0x00, 0x00]);
+    let len = r
+        .handle(&msg(0x6F, 0, 2, [0; 3], &apdu), &mut answer)
+        .unwrap();
+    assert_eq!(answer[..10], header(0x80, 302, 0, 2, 0x00, 0x00, 0x00)[..]);
+    assert_eq!(&answer[10..len - 2], &data[..]);
+    assert_eq!(&answer[len - 2..len], &[0x90, 0x00]);
+    // An answer buffer too short for the response: overrun.
+    let len = r
+        .handle(&msg(0x6F, 0, 3, [0; 3], &apdu), &mut answer[..200])
+        .unwrap();
+    assert_eq!(answer[..len], header(0x80, 0, 0, 3, 0x40, 0xFC, 0x00)[..]);
+    // wLevelParameter 1 (an APDU that begins and continues): refused, bError 8.
+    assert_eq!(
+        handle(&mut r, &msg(0x6F, 0, 4, [0, 1, 0], &apdu[..100])),
+        header(0x80, 0, 0, 4, 0x40, 0x08, 0x00)
+    );
+    // The slot is still usable after the overrun.
+    let answer = handle(
+        &mut r,
+        &msg(0x6F, 0, 5, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]),
+    );
+    assert_eq!(&answer[10..], &[0x77, 0x90, 0x00]);
+}
