@@ -14,7 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl};
+use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl, PowerAction, Request, Transmit};
 use readerkit::{Outcome, Status, attr};
 
 use crate::backend::{self, Reader, Reported};
@@ -125,22 +125,10 @@ fn reader(lun: DWORD) -> Result<Arc<Reader>, RESPONSECODE> {
     registry::get(lun).ok_or(IFD_NO_SUCH_DEVICE)
 }
 
-/// One request through the core: `Ok(bytes written)` or the failure status.
-fn request(
-    reader: &Reader,
-    ioctl: Ioctl,
-    input: &[u8],
-    output: &mut [u8],
-) -> Result<usize, Status> {
-    match reader.port.control(ioctl.code(), input, output) {
-        Outcome::Complete {
-            status: Status::Success,
-            bytes_written,
-        } => Ok(bytes_written),
-        Outcome::Complete { status, .. } => Err(status),
-        // Only IS_PRESENT / IS_ABSENT pend, and only the polling function sends them.
-        Outcome::Pending => Err(Status::Unsuccessful),
-    }
+/// One request through the core: `Ok(bytes written)` or the failure status (only
+/// IS_PRESENT / IS_ABSENT pend, and only the polling function sends them).
+fn request(reader: &Reader, request: Request<'_>, output: &mut [u8]) -> Result<usize, Status> {
+    reader.port.submit(request, output).into_result()
 }
 
 fn ifd(status: Status) -> RESPONSECODE {
@@ -224,7 +212,7 @@ pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
         };
         if reader.port.state().card_powered() {
             let mut atr = [0u8; 33];
-            let _ = request(&reader, Ioctl::Power, &0u32.to_le_bytes(), &mut atr);
+            let _ = request(&reader, Request::Power(PowerAction::PowerDown), &mut atr);
         }
         reader.port.cancel_tracking();
         reader.port.platform().stop();
@@ -342,8 +330,16 @@ fn get_attribute(
         (*length as usize).min(MAX_BUFFER_SIZE_EXTENDED)
     };
     let mut out = vec![0u8; room];
-    match request(reader, Ioctl::GetAttribute, &tag.to_le_bytes(), &mut out) {
+    match request(reader, Request::GetAttribute(tag), &mut out) {
         Ok(n) => {
+            // Integers in this host's order: pcsc-lite's ABI is native (DWORD values
+            // are read as uint32_t in place), the core writes them little-endian.
+            if attr::is_dword(tag)
+                && let Some(word) = out.get_mut(..4).filter(|_| n == 4)
+            {
+                let value = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+                word.copy_from_slice(&value.to_ne_bytes());
+            }
             // SAFETY: value is non-null whenever room > 0, holds *length >= room >= n
             // bytes, and cannot overlap our own vector.
             unsafe { std::ptr::copy_nonoverlapping(out.as_ptr(), value, n.min(room)) };
@@ -386,12 +382,13 @@ pub unsafe extern "C" fn IFDHSetCapabilities(
         if len > MAX_BUFFER_SIZE_EXTENDED || (Value.is_null() && len > 0) {
             return IFD_ERROR_SET_FAILURE;
         }
-        let mut input = tag.to_le_bytes().to_vec();
-        if len > 0 {
+        let value: &[u8] = if len > 0 {
             // SAFETY: Value is non-null and holds Length bytes (caller's contract).
-            input.extend_from_slice(unsafe { std::slice::from_raw_parts(Value, len) });
-        }
-        match request(&reader, Ioctl::SetAttribute, &input, &mut []) {
+            unsafe { std::slice::from_raw_parts(Value, len) }
+        } else {
+            &[]
+        };
+        match request(&reader, Request::SetAttribute { tag, value }, &mut []) {
             Ok(_) => IFD_SUCCESS,
             Err(Status::NotSupported | Status::InvalidDeviceRequest) => IFD_ERROR_TAG,
             Err(_) => IFD_ERROR_SET_FAILURE,
@@ -433,7 +430,8 @@ pub unsafe extern "C" fn IFDHSetProtocolParameters(
             return IFD_PROTOCOL_NOT_SUPPORTED;
         }
         let mut out = [0u8; 4];
-        match request(&reader, Ioctl::SetProtocol, &mask.to_le_bytes(), &mut out) {
+        let set_protocol = Request::SetProtocol(readerkit::ProtocolMask(mask));
+        match request(&reader, set_protocol, &mut out) {
             Ok(_) => IFD_SUCCESS,
             Err(Status::NoMedia) => IFD_ICC_NOT_PRESENT,
             Err(Status::NotSupported) => IFD_PROTOCOL_NOT_SUPPORTED,
@@ -467,20 +465,20 @@ pub unsafe extern "C" fn IFDHPowerICC(
             Ok(r) => r,
             Err(code) => return code,
         };
-        let minor: u32 = match Action {
-            IFD_POWER_DOWN => 0,
-            IFD_POWER_UP => 1,
-            IFD_RESET if reader.port.state().card_powered() => 2,
-            IFD_RESET => 1,
+        let action = match Action {
+            IFD_POWER_DOWN => PowerAction::PowerDown,
+            IFD_POWER_UP => PowerAction::ColdReset,
+            IFD_RESET if reader.port.state().card_powered() => PowerAction::WarmReset,
+            IFD_RESET => PowerAction::ColdReset,
             _ => return IFD_NOT_SUPPORTED,
         };
         // A power-up or reset with nowhere to put the ATR is refused before the card
         // is touched.
-        if minor != 0 && (AtrLength.is_null() || Atr.is_null()) {
+        if action != PowerAction::PowerDown && (AtrLength.is_null() || Atr.is_null()) {
             return IFD_COMMUNICATION_ERROR;
         }
         let mut atr = [0u8; 33];
-        let result = request(&reader, Ioctl::Power, &minor.to_le_bytes(), &mut atr);
+        let result = request(&reader, Request::Power(action), &mut atr);
         if AtrLength.is_null() {
             return if result.is_ok() {
                 IFD_SUCCESS
@@ -555,17 +553,20 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
             4 => readerkit::ProtocolMask::RAW.0,
             _ => return IFD_PROTOCOL_NOT_SUPPORTED,
         };
-        let mut input = Vec::with_capacity(IO_REQUEST_LEN + tx_len);
-        input.extend_from_slice(&protocol.to_le_bytes());
-        input.extend_from_slice(&(IO_REQUEST_LEN as u32).to_le_bytes());
-        if tx_len > 0 {
+        let apdu: &[u8] = if tx_len > 0 {
             // SAFETY: TxBuffer is non-null and holds TxLength bytes.
-            input.extend_from_slice(unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) });
-        }
+            unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) }
+        } else {
+            &[]
+        };
         let mut output = vec![0u8; IO_REQUEST_LEN + room];
-        match request(&reader, Ioctl::Transmit, &input, &mut output) {
+        let transmit = Request::Transmit(Transmit { protocol, apdu });
+        match request(&reader, transmit, &mut output) {
             Ok(n) => {
-                let reply = &output[IO_REQUEST_LEN..n.max(IO_REQUEST_LEN)];
+                let reply = output
+                    .get(..n)
+                    .and_then(|answer| readerkit::ioctl::transmit_response(answer).ok())
+                    .unwrap_or(&[]);
                 // SAFETY: RxBuffer is non-null and holds room >= reply.len() bytes.
                 unsafe { std::ptr::copy_nonoverlapping(reply.as_ptr(), RxBuffer, reply.len()) };
                 *rx_length = reply.len() as DWORD;
@@ -629,14 +630,18 @@ pub unsafe extern "C" fn IFDHControl(
         if (TxBuffer.is_null() && tx_len > 0) || tx_len > MAX_BUFFER_SIZE_EXTENDED {
             return IFD_COMMUNICATION_ERROR;
         }
-        let input = if tx_len > 0 {
+        let input: &[u8] = if tx_len > 0 {
             // SAFETY: TxBuffer is non-null and holds TxLength bytes.
-            unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) }.to_vec()
+            unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) }
         } else {
-            Vec::new()
+            &[]
         };
         let mut output = vec![0u8; rx_len];
-        match request(&reader, ioctl, &input, &mut output) {
+        let vendor = Request::Vendor {
+            code: ioctl.code(),
+            input,
+        };
+        match request(&reader, vendor, &mut output) {
             Ok(n) => {
                 // SAFETY: n <= output.len() = rx_len, and RxBuffer (non-null when
                 // rx_len > 0) holds RxLength >= rx_len bytes.
@@ -725,10 +730,10 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
         Some(r) => r.present,
         None => reader.port.state().card_present(),
     };
-    let ioctl = if present {
-        Ioctl::IsAbsent
+    let tracking = if present {
+        Request::IsAbsent
     } else {
-        Ioctl::IsPresent
+        Request::IsPresent
     };
     // A card swapped since pcscd was told "present" leaves the state as it was: no
     // tracking request would ever complete for it, so pcscd must look now.
@@ -736,7 +741,7 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
     if swapped() {
         return IFD_SUCCESS;
     }
-    match reader.port.control(ioctl.code(), &[], &mut []) {
+    match reader.port.submit(tracking, &mut []) {
         // The swap may have happened while the request was being armed.
         Outcome::Pending if swapped() => {
             reader.port.cancel_tracking();

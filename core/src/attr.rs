@@ -84,3 +84,36 @@ mod tests {
         assert_eq!(super::value(0x7FFF, 0x0001), super::DEVICE_UNIT);
     }
 }
+
+/// `true` for the attributes whose value is one 32-bit integer (a DWORD). The
+/// library writes them little-endian, as Windows (smclib) hosts read them; a host
+/// whose ABI reads them in native order (pcsc-lite) converts exactly these.
+pub const fn is_dword(tag: u32) -> bool {
+    matches!(
+        tag,
+        VENDOR_IFD_VERSION
+            | CHANNEL_ID
+            | PROTOCOL_TYPES
+            | DEFAULT_CLK
+            | MAX_CLK
+            | DEFAULT_DATA_RATE
+            | MAX_DATA_RATE
+            | MAX_IFSD
+            | POWER_MGMT_SUPPORT
+            | CHARACTERISTICS
+            | DEVICE_UNIT
+            | PERF_NUM_TRANSMISSIONS
+            | PERF_BYTES_TRANSMITTED
+            | CURRENT_PROTOCOL_TYPE
+            | CURRENT_CLK
+            | CURRENT_F
+            | CURRENT_D
+            | CURRENT_N
+            | CURRENT_W
+            | CURRENT_IFSC
+            | CURRENT_IFSD
+            | CURRENT_BWT
+            | CURRENT_CWT
+            | CURRENT_EBC_ENCODING
+    )
+}

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use readerkit::ioctl::Request;
 use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Outcome, Status};
 
@@ -38,8 +39,18 @@ pub(crate) fn part10_vendor<D, const MAX_APDU_DATA: u32>(
 
 /// What the binding needs of a device, whatever its driver type.
 pub trait Port: Send + Sync {
-    /// [`Device::control`].
-    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome;
+    /// [`Device::submit`]: every request of the binding goes through here, typed.
+    fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome;
+    /// [`Device::control`]: the request's bytes checked, then [`Port::submit`].
+    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        match Request::parse(code, input, output.len()) {
+            Ok(request) => self.submit(request, output),
+            Err(status) => Outcome::Complete {
+                status,
+                bytes_written: 0,
+            },
+        }
+    }
     /// The device's platform (the polling thread waits on it).
     fn platform(&self) -> &StdPlatform;
     /// [`Device::state`].
@@ -53,8 +64,8 @@ pub trait Port: Send + Sync {
 }
 
 impl<D: Send> Port for Device<StdPlatform, D> {
-    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-        Device::control(self, code, input, output)
+    fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
+        Device::submit(self, request, output)
     }
     fn platform(&self) -> &StdPlatform {
         Device::platform(self)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::Outcome;
+use readerkit::ioctl::Request;
 use readerkit::line::LineReader;
 
 use readerkit::{CardState, Device, Ioctl, ReaderFunctions, Status};
@@ -107,8 +108,10 @@ fn new_card(profile: &Profile) -> Card<SIM_CAPACITY> {
 }
 
 impl Port for SimPort {
-    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-        if Ioctl::from_code(code) == Some(Ioctl::Vendor(part10::FN_SIM_CARD)) {
+    fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
+        if let Request::Vendor { code, input } = request
+            && Ioctl::from_code(code) == Some(Ioctl::Vendor(part10::FN_SIM_CARD))
+        {
             return match self.switch(input) {
                 Ok(_) => Outcome::Complete {
                     status: Status::Success,
@@ -120,7 +123,7 @@ impl Port for SimPort {
                 },
             };
         }
-        self.device.control(code, input, output)
+        self.device.submit(request, output)
     }
     fn platform(&self) -> &StdPlatform {
         self.device.platform()

@@ -34,14 +34,20 @@ pub(super) fn read(
     let scratch;
     match value {
         Value::Dword(v) => {
+            // The one list hosts use to find the integers (pcsc-lite reorders them).
+            debug_assert!(attr::is_dword(tag), "attr::is_dword misses {tag:#x}");
             scratch = v.to_le_bytes();
             bytes = &scratch;
         }
         Value::Byte(b) => {
+            debug_assert!(!attr::is_dword(tag), "attr::is_dword lists {tag:#x}");
             scratch = [b, 0, 0, 0];
             bytes = &scratch[..1];
         }
-        Value::Bytes(b) => bytes = b,
+        Value::Bytes(b) => {
+            debug_assert!(!attr::is_dword(tag), "attr::is_dword lists {tag:#x}");
+            bytes = b;
+        }
     }
     let dest = out.get_mut(..bytes.len()).ok_or(Status::BufferTooSmall)?;
     dest.copy_from_slice(bytes);

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, ReaderType, VendorAttributes, attr_string};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
-use readerkit::ioctl::{Ioctl, PowerAction, Request};
+use readerkit::ioctl::{PowerAction, Request};
 use readerkit::timing::Timing;
 use readerkit::{CardState, Device, Outcome, ReaderFunctions, Status};
 
@@ -167,36 +167,26 @@ impl VpcdPort {
     }
 }
 
-fn is_tracking(code: u32) -> bool {
-    code == Ioctl::IsPresent.code() || code == Ioctl::IsAbsent.code()
-}
-
-fn is_power_down(code: u32, input: &[u8]) -> bool {
-    matches!(
-        Request::parse(code, input, 0),
-        Ok(Request::Power(PowerAction::PowerDown))
-    )
-}
-
 impl Port for VpcdPort {
-    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-        if is_tracking(code) {
-            if self.gate.arm() == Arm::ReturnNow {
-                return Outcome::Complete {
-                    status: Status::Success,
-                    bytes_written: 0,
-                };
+    fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
+        match request {
+            Request::IsPresent | Request::IsAbsent => {
+                if self.gate.arm() == Arm::ReturnNow {
+                    return Outcome::Complete {
+                        status: Status::Success,
+                        bytes_written: 0,
+                    };
+                }
+                let outcome = self.device.submit(request, output);
+                self.gate.armed(outcome == Outcome::Pending);
+                return outcome;
             }
-            let outcome = self.device.control(code, input, output);
-            self.gate.armed(outcome == Outcome::Pending);
-            return outcome;
+            // A power-down never waits behind an exchange: pcscd only overlaps them
+            // when it tears the reader down, and then the exchange is pointless.
+            Request::Power(PowerAction::PowerDown) => self.link.cut_in_flight(),
+            _ => {}
         }
-        // A power-down never waits behind an exchange: pcscd only overlaps them
-        // when it tears the reader down, and then the exchange is pointless.
-        if is_power_down(code, input) {
-            self.link.cut_in_flight();
-        }
-        self.device.control(code, input, output)
+        self.device.submit(request, output)
     }
     fn platform(&self) -> &StdPlatform {
         self.device.platform()
