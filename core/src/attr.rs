@@ -76,15 +76,6 @@ pub const PERF_NUM_TRANSMISSIONS: u32 = 0x7FFE_0001;
 /// `SCARD_PERF_BYTES_TRANSMITTED`: DWORD, APDU bytes sent plus response bytes received.
 pub const PERF_BYTES_TRANSMITTED: u32 = 0x7FFE_0002;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tags_are_class_and_id() {
-        assert_eq!(super::value(0x9, 0x0303), super::ATR_STRING);
-        assert_eq!(super::value(0x7FFF, 0x0001), super::DEVICE_UNIT);
-    }
-}
-
 /// `true` for the attributes whose value is one 32-bit integer (a DWORD). The
 /// library writes them little-endian, as Windows (smclib) hosts read them; a host
 /// whose ABI reads them in native order (pcsc-lite) converts exactly these.
@@ -116,4 +107,13 @@ pub const fn is_dword(tag: u32) -> bool {
             | CURRENT_CWT
             | CURRENT_EBC_ENCODING
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tags_are_class_and_id() {
+        assert_eq!(super::value(0x9, 0x0303), super::ATR_STRING);
+        assert_eq!(super::value(0x7FFF, 0x0001), super::DEVICE_UNIT);
+    }
 }
