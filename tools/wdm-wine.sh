@@ -34,6 +34,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+if ! rustup toolchain list | grep -q '^nightly'; then
+    rustup toolchain install nightly --profile minimal
+fi
 sysroot=$(rustc +nightly --print sysroot)
 if [ ! -f "$sysroot/lib/rustlib/src/rust/library/Cargo.lock" ]; then
     rustup component add rust-src --toolchain nightly
