@@ -16,6 +16,9 @@
 //!                                       └─ TPDU T=1: blocks relayed on the slot's Line
 //! ```
 //!
+//! Transports: [`twin`] (the GemPC Twin serial framing) and, with the `usb`
+//! feature, `usb` (a `usb-device` class).
+//!
 //! The exchange level is the builder's choice ([`ExchangeLevel`]): at the APDU levels
 //! the core's T=0 and T=1 engines do the work; at the TPDU level T=0 TPDUs go through
 //! the core's T=0 engine and T=1 blocks are relayed to the card as they are.
@@ -33,6 +36,8 @@ pub mod parameters;
 pub mod reader;
 pub mod tpdu;
 pub mod twin;
+#[cfg(feature = "usb")]
+pub mod usb;
 
 pub use answer::{Answer, AnswerKind, CommandStatus, IccStatus};
 pub use command::Command;
