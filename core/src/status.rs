@@ -25,7 +25,9 @@ pub enum Status {
     Success,
     /// A library-internal buffer is too small for the data (`STATUS_BUFFER_OVERFLOW`).
     BufferOverflow,
-    /// A card-tracking request is already pending (`STATUS_DEVICE_BUSY`).
+    /// The device cannot take the request now (`STATUS_DEVICE_BUSY`): a
+    /// card-tracking request is already pending, or the request came from inside
+    /// one of the device's own callbacks (see [`Device`](crate::Device)).
     DeviceBusy,
     /// A generic failure (`STATUS_UNSUCCESSFUL`).
     Unsuccessful,

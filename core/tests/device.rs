@@ -583,7 +583,7 @@ fn removal_forgets_the_card_and_reinsertion_starts_fresh() {
 }
 
 #[test]
-fn removal_during_a_power_callback_is_no_media() {
+fn removal_during_a_power_callback_keeps_the_atr_but_records_nothing() {
     fn power_then_vanish(
         r: &mut MemReader,
         action: readerkit::ioctl::PowerAction,
@@ -605,10 +605,13 @@ fn removal_during_a_power_callback_is_no_media() {
     )));
     VANISH.with(|d| *d.borrow_mut() = Some(dev));
     dev.card_inserted();
+    let (outcome, atr) = call(dev, Ioctl::Power, &u32_input(1), 33);
     assert_eq!(
-        call(dev, Ioctl::Power, &u32_input(1), 33).0,
-        complete(Status::NoMedia, 0)
+        outcome,
+        complete(Status::Success, ATR_T0_T1.len()),
+        "the card answered before it left (the rule TRANSMIT follows too)"
     );
+    assert_eq!(atr, with_tck(ATR_T0_T1));
     assert_eq!(dev.state(), CardState::Absent);
     assert_eq!(
         dev.card_capabilities(),

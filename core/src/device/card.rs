@@ -25,9 +25,10 @@ pub(super) struct CardSlot {
     pub(super) insertions: u32,
     /// The pending tracking request.
     pub(super) tracking: Slot,
-    /// Tracking completions (all [`Status::Success`]: only card events produce them)
-    /// made while the serialization lock was held, not yet handed to the platform.
-    pub(super) owed_completions: u32,
+    /// A tracking completion decided but not yet handed to the platform (which
+    /// happens once no library lock is held). At most one: the slot refuses a new
+    /// tracking request while a completion is owed, so no second one can be decided.
+    pub(super) owed: Option<Status>,
 }
 
 /// What a request saw of the card before its callback ran.
@@ -47,7 +48,7 @@ impl CardSlot {
             generation: 0,
             insertions: 0,
             tracking: Slot::Idle,
-            owed_completions: 0,
+            owed: None,
         }
     }
 
@@ -68,6 +69,14 @@ impl CardSlot {
             Err(Status::InvalidDeviceState)
         } else {
             Err(Status::NoMedia)
+        }
+    }
+
+    /// Keep a tracking completion for delivery once no library lock is held.
+    pub(super) fn owe(&mut self, completion: Option<Status>) {
+        if let Some(status) = completion {
+            debug_assert!(self.owed.is_none(), "a second tracking completion owed");
+            self.owed = Some(status);
         }
     }
 

@@ -16,6 +16,36 @@
 //! [`Outcome::Complete`] with `bytes_written == 0` and changes nothing; the binding
 //! completes it, as with smclib, where the caller completes a request the library
 //! refused.
+//!
+//! ## When the card changes while a callback runs
+//!
+//! A request that works on the card (POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW,
+//! CONFISCATE) looks at the card before its callback and again after it. If the card
+//! was removed, inserted or faulted in between (an event reported by the callback
+//! itself, another thread or an interrupt), one rule holds for all of them:
+//!
+//! * nothing the request would record about the card is recorded (no powered state,
+//!   ATR or protocol for a card that left): the card state is what the events made
+//!   it, so the next request sees the change;
+//! * a callback that **succeeded** keeps its answer (the ATR, the response APDU, the
+//!   protocol): the card answered before it left, and a command it executed must not
+//!   be reported as never sent;
+//! * a callback that **failed** gets the change as its status instead of its own:
+//!   [`Status::NoMedia`] if no card is in the reader when the callback returns,
+//!   [`Status::InvalidDeviceState`] if one is (another card, or the same card
+//!   unpowered by a fault).
+//!
+//! ## Calls from inside a callback
+//!
+//! A callback runs under the serialization lock, so a request made from inside it
+//! (on the same execution context, as [`Platform::current_context`] tells) cannot
+//! run. [`Device::control`] answers such a request with [`Status::DeviceBusy`] and
+//! changes nothing, except the read-only ones it can answer without the lock:
+//! GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and GET_PERF_COUNTER. Card events
+//! ([`Device::card_inserted`] and friends) and [`Device::process_events`] work from
+//! anywhere, a callback included; a tracking completion they cause is handed to
+//! [`Platform::complete_tracking`] only once the serialization lock is released, so
+//! a driver may arm a new tracking request from inside the completion.
 
 mod attributes;
 mod callbacks;
@@ -37,6 +67,7 @@ use crate::platform::{Mutex, Platform};
 use crate::protocol::{Protocol, ProtocolMask};
 use crate::state::CardState;
 use crate::status::Status;
+use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::tracking::Wait;
 use crate::{pps, timing};
 
@@ -117,9 +148,12 @@ impl Outcome {
 struct Exclusive<D> {
     driver: D,
     settings: Settings,
-    /// Win32 code of the last request that failed after validation.
-    last_error: u32,
 }
+
+/// [`Device::serial_holder`] when nobody holds the serialization lock.
+const NO_HOLDER: usize = 0;
+/// [`Device::serial_holder`] when a context the platform cannot name holds it.
+const UNNAMED_HOLDER: usize = usize::MAX;
 
 /// Default capacity of the card-event queue.
 pub const DEFAULT_EVENT_CAPACITY: usize = 8;
@@ -133,6 +167,14 @@ pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> 
     reader: ReaderCapabilities,
     vendor: VendorAttributes,
     exclusive: P::Serial<Exclusive<D>>,
+    /// Who holds the serialization lock: [`NO_HOLDER`], the holder's
+    /// [`ContextId`](crate::platform::ContextId) number, or [`UNNAMED_HOLDER`].
+    /// Written only by the holder, so a context that reads its own number here is
+    /// inside a callback of this device.
+    serial_holder: AtomicUsize,
+    /// Win32 code of the last request that failed after validation (GET_LAST_ERROR);
+    /// outside the serialization lock so that it can be read from a callback.
+    last_error: AtomicU32,
     card: P::Short<CardSlot>,
     events: EventQueue<EVENTS>,
     perf: PerfCounters,
@@ -162,8 +204,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             exclusive: P::Serial::new(Exclusive {
                 driver,
                 settings: Settings::default(),
-                last_error: 0,
             }),
+            serial_holder: AtomicUsize::new(NO_HOLDER),
+            last_error: AtomicU32::new(0),
             card: P::Short::new(CardSlot::new()),
             events: EventQueue::new(),
             perf: PerfCounters::new(),
@@ -207,9 +250,44 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     /// Run `f` with the driver context, under the serialization lock (so never
-    /// alongside a callback).
+    /// alongside a callback). Inside `f` the device counts as being in a callback
+    /// (see the module documentation). Do not call it from inside a callback: the
+    /// lock is held there already (check with [`Device::in_own_callback`]).
     pub fn with_driver<R>(&self, f: impl FnOnce(&mut D) -> R) -> R {
-        self.exclusive.lock(|ex| f(&mut ex.driver))
+        self.serial(|ex| f(&mut ex.driver))
+    }
+
+    /// `true` if the caller runs inside one of this device's callbacks (or a
+    /// [`Device::with_driver`] closure) on the same execution context, as far as
+    /// [`Platform::current_context`] can tell; always `false` if it cannot.
+    pub fn in_own_callback(&self) -> bool {
+        match self.platform.current_context() {
+            // Relaxed: only the holder writes its own number, and a context always
+            // sees its own writes; another context's number never equals ours.
+            Some(context) => self.serial_holder.load(Ordering::Relaxed) == context.get(),
+            None => false,
+        }
+    }
+
+    /// `true` while any context holds the serialization lock (a callback or a
+    /// [`Device::with_driver`] closure runs). A snapshot: it can change right after.
+    pub fn callback_running(&self) -> bool {
+        self.serial_holder.load(Ordering::Acquire) != NO_HOLDER
+    }
+
+    /// Run `f` under the serialization lock with the holder recorded, then deliver
+    /// a tracking completion made meanwhile (the lock is released by then).
+    fn serial<R>(&self, f: impl FnOnce(&mut Exclusive<D>) -> R) -> R {
+        let holder = self
+            .platform
+            .current_context()
+            .map_or(UNNAMED_HOLDER, |c| c.get());
+        let result = self.exclusive.lock(|ex| {
+            let _held = HolderMark::set(&self.serial_holder, holder);
+            f(ex)
+        });
+        self.deliver_owed_completion();
+        result
     }
 
     /// Report a card insertion. Never blocks; safe in interrupt context.
@@ -238,17 +316,14 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
 
     /// Apply queued card events: update the state, drop the ATR on removal, complete a
     /// pending tracking request. Takes only the short lock, never the serialization
-    /// lock, so it runs at once even while a callback is busy.
+    /// lock, so it runs at once even while a callback is busy. Called from inside a
+    /// callback, it applies the events and leaves the tracking completion to be
+    /// delivered when the callback's request releases the serialization lock.
     pub fn process_events(&self) {
-        while let Some(popped) = self.events.pop() {
-            if let Some(status) = self
-                .card
-                .lock(|c| Self::apply_popped(c, popped, &self.reader))
-            {
-                self.platform.complete_tracking(status);
-            }
+        self.apply_events();
+        if !self.in_own_callback() {
+            self.deliver_owed_completion();
         }
-        self.deliver_owed_completions();
     }
 
     fn apply_popped(
@@ -265,43 +340,46 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         }
     }
 
-    /// Apply queued events while the serialization lock is held: a tracking
-    /// completion they produce is kept in the slot and handed to the platform by
-    /// [`Device::deliver_owed_completions`] once no library lock is held.
-    fn apply_events_deferred(&self) {
+    /// Apply queued events: a tracking completion they produce is kept in the slot
+    /// and handed to the platform by [`Device::deliver_owed_completion`] once no
+    /// library lock is held.
+    fn apply_events(&self) {
         while let Some(popped) = self.events.pop() {
             self.card.lock(|c| {
-                if Self::apply_popped(c, popped, &self.reader).is_some() {
-                    c.owed_completions = c.owed_completions.saturating_add(1);
-                }
+                let completion = Self::apply_popped(c, popped, &self.reader);
+                c.owe(completion);
             });
         }
     }
 
-    /// Hand deferred tracking completions to the platform; call with no library
-    /// lock held.
-    fn deliver_owed_completions(&self) {
-        let owed = self.card.lock(|c| core::mem::take(&mut c.owed_completions));
-        for _ in 0..owed {
-            self.platform.complete_tracking(Status::Success);
+    /// Hand an owed tracking completion to the platform; call with no library lock
+    /// held.
+    fn deliver_owed_completion(&self) {
+        if let Some(status) = self.card.lock(|c| c.owed.take()) {
+            self.platform.complete_tracking(status);
         }
     }
 
     /// Cancel the pending tracking request (its cancel routine ran, or its handle
     /// was closed). Returns `true` if one was pending; it is then completed with
-    /// [`Status::Cancelled`] through [`Platform::complete_tracking`].
+    /// [`Status::Cancelled`] through [`Platform::complete_tracking`] (from inside a
+    /// callback: once the callback's request releases the serialization lock).
     pub fn cancel_tracking(&self) -> bool {
-        match self.card.lock(|c| c.tracking.cancel()) {
-            Some(status) => {
-                self.platform.complete_tracking(status);
-                true
-            }
-            None => false,
+        let cancelled = self.card.lock(|c| {
+            let completion = c.tracking.cancel();
+            c.owe(completion);
+            completion.is_some()
+        });
+        if cancelled && !self.in_own_callback() {
+            self.deliver_owed_completion();
         }
+        cancelled
     }
 
     /// Handle one request: `code` is the IOCTL, `input` its input bytes, `output`
-    /// the caller's output buffer. See the module documentation.
+    /// the caller's output buffer. See the module documentation; from inside one of
+    /// this device's callbacks only the read-only requests are answered, the others
+    /// get [`Status::DeviceBusy`] (the same for [`Device::submit`]).
     pub fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
         match Request::parse(code, input, output.len()) {
             Ok(request) => self.execute(request, output),
@@ -322,6 +400,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Answer a checked request.
     fn execute(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
         self.process_events();
+        if !answered_without_serial_lock(&request) && self.in_own_callback() {
+            return Outcome::refused(Status::DeviceBusy);
+        }
         let result = match request {
             Request::GetState => {
                 let state = self.card.lock(|c| c.state);
@@ -329,10 +410,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
             Request::GetAttribute(tag) => self.get_attribute(tag, output),
             Request::SetAttribute { tag, value } => self.set_attribute(tag, value),
-            Request::GetLastError => {
-                let last = self.exclusive.lock(|ex| ex.last_error);
-                write_u32(output, last)
-            }
+            Request::GetLastError => write_u32(output, self.last_error.load(Ordering::Acquire)),
             Request::GetPerfCounter => {
                 let bytes = self.perf.to_bytes();
                 output[..bytes.len()].copy_from_slice(&bytes);
@@ -357,33 +435,39 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         &self,
         f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
     ) -> Result<R, Status> {
-        let result = self.exclusive.lock(|ex| {
+        self.serial(|ex| {
             // Events are applied under the serialization lock, so any tracking
             // completion they make is delivered after it is released.
-            self.apply_events_deferred();
+            self.apply_events();
             let snapshot = self.card.lock(|c| c.snapshot());
             let result = f(ex, snapshot);
             if let Err(status) = result {
-                ex.last_error = status.to_win32();
+                self.last_error.store(status.to_win32(), Ordering::Release);
             }
             result
-        });
-        self.deliver_owed_completions();
-        result
+        })
     }
 
-    /// Apply queued events, then run `f` on the card slot if nothing happened to the
-    /// card since `seen` (otherwise NoMedia / InvalidDeviceState, and nothing changes).
-    /// Called under the serialization lock (inside [`Device::serialized`]).
-    fn commit<R>(
+    /// End a card request whose callback returned `result` (see "When the card
+    /// changes while a callback runs" in the module documentation): apply queued
+    /// events, then, if nothing happened to the card since `seen`, `record` the
+    /// result in the card slot; otherwise record nothing and answer `unrecorded`
+    /// for a success, the change's status (NoMedia / InvalidDeviceState) for a
+    /// failure. Called under the serialization lock (inside [`Device::serialized`]).
+    fn settle<T, R>(
         &self,
         seen: &Snapshot,
-        f: impl FnOnce(&mut CardSlot) -> Result<R, Status>,
+        result: Result<T, Status>,
+        record: impl FnOnce(&mut CardSlot, Result<T, Status>) -> Result<R, Status>,
+        unrecorded: impl FnOnce(T) -> Result<R, Status>,
     ) -> Result<R, Status> {
-        self.apply_events_deferred();
-        self.card.lock(|c| {
-            c.unchanged_since(seen)?;
-            f(c)
+        self.apply_events();
+        self.card.lock(|c| match c.unchanged_since(seen) {
+            Ok(()) => record(c, result),
+            Err(change) => match result {
+                Ok(value) => unrecorded(value),
+                Err(_) => Err(change),
+            },
         })
     }
 
@@ -406,8 +490,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             crate::attr::SUPPRESS_T1_IFS_REQUEST => {
                 let first = value.first().ok_or(Status::InvalidParameter)?;
                 let suppress = *first != 0 || value.iter().any(|&b| b != 0);
-                self.exclusive
-                    .lock(|ex| ex.settings.suppress_t1_ifs_request = suppress);
+                self.serial(|ex| ex.settings.suppress_t1_ifs_request = suppress);
                 Ok(0)
             }
             _ => Err(Status::NotSupported),
@@ -421,6 +504,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
             if self.functions.card_tracking.is_none() {
                 return Err(Status::NotSupported);
+            }
+            if c.owed.is_some() {
+                // The previous request is decided but its completion not yet
+                // delivered: it still counts as pending.
+                return Err(Status::DeviceBusy);
             }
             c.tracking.reserve(wait)
         });
@@ -440,7 +528,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
         }
         let callback_result = match self.functions.card_tracking {
-            Some(callback) => self.exclusive.lock(|ex| callback(&mut ex.driver, wait)),
+            Some(callback) => self.serial(|ex| callback(&mut ex.driver, wait)),
             None => Err(Status::NotSupported),
         };
         // Events that arrived while the callback ran are applied now, so that the
@@ -466,7 +554,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
             let mut atr = AtrBuffer::new();
             let result = callback(&mut ex.driver, action, &mut atr);
-            let committed = self.commit(&seen, |c| {
+            let record = |c: &mut CardSlot, result| {
                 match (action, result) {
                     (_, Err(status)) => {
                         c.forget_card(card::unpowered_state(&self.reader));
@@ -478,14 +566,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                     }
                     (PowerAction::ColdReset | PowerAction::WarmReset, Ok(())) => {
                         c.forget_card(CardState::Powered);
-                        let parsed = Atr::parse(&atr).map_err(|_| Status::UnrecognizedMedia);
-                        let checked = parsed.and_then(|a| {
-                            a.parameters()
-                                .check(a.tck())
-                                .map_err(|_| Status::UnrecognizedMedia)?;
-                            Ok(a)
-                        });
-                        match checked {
+                        match usable_atr(&atr) {
                             Ok(parsed) => {
                                 let caps = CardCapabilities::new(parsed, &self.reader);
                                 c.state = match caps.selected {
@@ -505,8 +586,15 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                         }
                     }
                 }
-            })?;
-            match committed {
+            };
+            // The card changed during the callback: its answer only, checked.
+            let unrecorded = |()| match action {
+                PowerAction::PowerDown => Ok(None),
+                PowerAction::ColdReset | PowerAction::WarmReset => {
+                    usable_atr(&atr).map(|_| Some(atr.len()))
+                }
+            };
+            match self.settle(&seen, result, record, unrecorded)? {
                 None => Ok(0),
                 Some(len) => {
                     output[..len].copy_from_slice(&atr);
@@ -534,15 +622,17 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 reader: &self.reader,
                 settings: ex.settings,
             };
-            let timing = callback(&mut ex.driver, &call)?;
-            self.commit(&seen, |c| {
+            let result = callback(&mut ex.driver, &call);
+            let record = |c: &mut CardSlot, result: Result<timing::Timing, Status>| {
+                let timing = result?;
                 if let Some(caps) = c.card.as_mut() {
                     caps.selected = Some(protocol);
                     caps.timing = timing;
                 }
                 c.state = CardState::Specific;
-                Ok::<(), Status>(())
-            })?;
+                Ok(())
+            };
+            self.settle(&seen, result, record, |_| Ok(()))?;
             write_u32(output, protocol.bit())
         })
     }
@@ -573,7 +663,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 settings: ex.settings,
             };
-            let len = callback(&mut ex.driver, &call, reply)?;
+            let result = callback(&mut ex.driver, &call, reply);
+            // Nothing to record; a failure during a card change gets the change's status.
+            let len = self.settle(&seen, result, |_, result| result, Ok)?;
             if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
                 return Err(Status::DeviceProtocolError);
             }
@@ -590,30 +682,29 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         request: Request<'_>,
     ) -> Result<usize, Status> {
         let callback = callback.ok_or(Status::NotSupported)?;
-        let completion = self.serialized(|ex, seen| {
+        self.serialized(|ex, seen| {
             if !seen.state.card_present() {
                 return Err(Status::NoMedia);
             }
-            callback(&mut ex.driver)?;
-            self.commit(&seen, |c| {
-                Ok(match request {
-                    Request::Swallow => {
-                        c.forget_card(CardState::Swallowed);
-                        None
+            let result = callback(&mut ex.driver);
+            let record = |c: &mut CardSlot, result: Result<(), Status>| {
+                result?;
+                match request {
+                    Request::Swallow => c.forget_card(CardState::Swallowed),
+                    Request::Eject => c.forget_card(CardState::Present),
+                    _ => {
+                        // Confiscation took the card away: that may finish an
+                        // IS_ABSENT request (delivered once the lock is released).
+                        let completion = c.apply(CardEvent::Removed, &self.reader);
+                        c.owe(completion);
                     }
-                    Request::Eject => {
-                        c.forget_card(CardState::Present);
-                        None
-                    }
-                    _ => c.apply(CardEvent::Removed, &self.reader),
-                })
-            })
-        })?;
-        // Confiscation took the card away: that may finish an IS_ABSENT request.
-        if let Some(status) = completion {
-            self.platform.complete_tracking(status);
-        }
-        Ok(0)
+                }
+                Ok(0)
+            };
+            // A driver that reports the card leaving (ejected, confiscated) during
+            // its callback: done, the events already moved the state.
+            self.settle(&seen, result, record, |()| Ok(0))
+        })
     }
 
     fn vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
@@ -625,6 +716,48 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
             Ok(len)
         })
+    }
+}
+
+/// The ATR parsed and its parameters usable (as at power-up); otherwise
+/// [`Status::UnrecognizedMedia`].
+fn usable_atr(atr: &[u8]) -> Result<Atr, Status> {
+    let parsed = Atr::parse(atr).map_err(|_| Status::UnrecognizedMedia)?;
+    parsed
+        .parameters()
+        .check(parsed.tck())
+        .map_err(|_| Status::UnrecognizedMedia)?;
+    Ok(parsed)
+}
+
+/// Requests [`Device::control`] answers from inside a callback: they read state kept
+/// outside the serialization lock and call no callback.
+fn answered_without_serial_lock(request: &Request<'_>) -> bool {
+    matches!(
+        request,
+        Request::GetState
+            | Request::GetAttribute(_)
+            | Request::GetLastError
+            | Request::GetPerfCounter
+    )
+}
+
+/// Records the holder of the serialization lock for as long as it lives (also when
+/// a callback unwinds).
+struct HolderMark<'a> {
+    holder: &'a AtomicUsize,
+}
+
+impl<'a> HolderMark<'a> {
+    fn set(holder: &'a AtomicUsize, context: usize) -> HolderMark<'a> {
+        holder.store(context, Ordering::Release);
+        HolderMark { holder }
+    }
+}
+
+impl Drop for HolderMark<'_> {
+    fn drop(&mut self) {
+        self.holder.store(NO_HOLDER, Ordering::Release);
     }
 }
 

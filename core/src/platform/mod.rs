@@ -12,11 +12,41 @@
 //!   a critical section);
 //! * [`Platform::complete_tracking`] hands the outcome of a pending IS_PRESENT /
 //!   IS_ABSENT request to the binding, which completes its IRP, its pcscd wait, its C
-//!   callback.
+//!   callback;
+//! * [`Platform::current_context`] says who is calling (a thread, a CPU core, the one
+//!   context of a single-core firmware), so that the library can tell a call made from
+//!   inside one of the driver's own callbacks from a call that merely has to wait.
+//!
+//! ## Calls from inside a callback (re-entry)
+//!
+//! A driver callback runs under the serialization lock. A call back into the same
+//! device from inside it (from the callback itself, from a tracking completion or an
+//! events-pending hook it triggers, or from an interrupt handler that interrupted it on
+//! a single-core firmware) would wait for a lock its own context holds: a deadlock with
+//! a sleeping lock, an endless spin with a spin lock. The core records which context
+//! holds the serialization lock (a word next to it) and compares it with
+//! [`Platform::current_context`] on every entry: a re-entrant request that needs the
+//! lock is refused with [`Status::DeviceBusy`] at once,
+//! and card events processed re-entrantly are applied with their tracking completion
+//! delivered when the lock is released. The detection lives in the core so that
+//! every binding gets it; only the meaning of "the same context" is the platform's:
+//!
+//! * hosted code (`std`): the calling thread (`ContextId::current_thread`), used by
+//!   `StdPlatform`;
+//! * a single-core firmware without a scheduler: one context for everything
+//!   ([`ContextId::SINGLE`], used by [`SpinPlatform`]): a call while a callback runs
+//!   can only come from that callback or from an interrupt handler that interrupted
+//!   it, and both would spin forever;
+//! * a kernel or multi-core firmware: the kernel thread or the core number;
+//! * `None` (the default): the platform cannot tell, re-entry is not detected (and
+//!   deadlocks as before), but tracking completions made under the serialization lock
+//!   by the library's own requests are still delivered after it is released.
 //!
 //! [`SpinPlatform`] is a complete bare-metal default built on the `spin` crate;
 //! `StdPlatform` (feature `std`) is the hosted one, with a condition variable to
 //! wait for tracking completions and card events.
+
+use core::num::NonZeroUsize;
 
 use crate::status::Status;
 use crate::sync::{AtomicU32, Ordering};
@@ -25,6 +55,43 @@ use crate::sync::{AtomicU32, Ordering};
 mod std_platform;
 #[cfg(feature = "std")]
 pub use std_platform::{StdPlatform, Woken};
+
+/// The identity of an execution context as a platform tells it: a thread, a CPU
+/// core, or the single context of a firmware without a scheduler. Two calls from the
+/// same context get equal ids; contexts that can run at the same time get different
+/// ids. (Never 0: the core uses 0 for "nobody".)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContextId(NonZeroUsize);
+
+impl ContextId {
+    /// The one context of a single-core firmware without a scheduler (see
+    /// [`SpinPlatform`]).
+    pub const SINGLE: ContextId = ContextId(NonZeroUsize::MIN);
+
+    /// A context with the platform's own number (thread pointer, core number + 1).
+    pub const fn new(id: NonZeroUsize) -> ContextId {
+        ContextId(id)
+    }
+
+    /// The number.
+    pub const fn get(self) -> usize {
+        self.0.get()
+    }
+
+    /// The calling thread: the address of a thread-local anchor, unique among the
+    /// threads alive at the same time. `None` while the thread is being torn down.
+    #[cfg(feature = "std")]
+    pub fn current_thread() -> Option<ContextId> {
+        std::thread_local! {
+            static ANCHOR: u8 = const { 0 };
+        }
+        ANCHOR
+            .try_with(|anchor| NonZeroUsize::new(core::ptr::from_ref(anchor) as usize))
+            .ok()
+            .flatten()
+            .map(ContextId)
+    }
+}
 
 /// A mutual-exclusion lock over a `T`, scoped by a closure so that it can never be
 /// left held.
@@ -65,6 +132,13 @@ pub trait Platform {
     /// (queue a DPC, wake a thread). May be called in interrupt context. The default
     /// does nothing: events are then processed at the start of the next request.
     fn events_pending(&self) {}
+
+    /// The calling execution context (see the module documentation), used to refuse
+    /// calls made from inside the device's own callbacks instead of deadlocking. The
+    /// default, `None`, means the platform cannot tell: re-entry is then not detected.
+    fn current_context(&self) -> Option<ContextId> {
+        None
+    }
 }
 
 impl<T> Mutex<T> for spin::Mutex<T> {
@@ -96,6 +170,11 @@ impl<T> Mutex<T> for std::sync::Mutex<T> {
 ///
 /// Suitable where there is no scheduler: callbacks then run to completion and an
 /// interrupt handler only queues events, which never takes the serialization lock.
+/// Every call is taken to come from one context ([`ContextId::SINGLE`]), so a request
+/// made while a callback runs (from the callback, or from an interrupt handler that
+/// interrupted it) is refused with `DeviceBusy` instead of spinning forever. A
+/// multi-core firmware whose cores share a device needs its own [`Platform`] that
+/// answers the core number.
 #[derive(Debug)]
 pub struct SpinPlatform {
     completion: AtomicU32,
@@ -131,5 +210,9 @@ impl Platform for SpinPlatform {
     fn complete_tracking(&self, status: Status) {
         self.completion
             .store(status.to_ntstatus(), Ordering::Release);
+    }
+
+    fn current_context(&self) -> Option<ContextId> {
+        Some(ContextId::SINGLE)
     }
 }

@@ -7,7 +7,7 @@ use core::time::Duration;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::Platform;
+use super::{ContextId, Platform};
 use crate::status::Status;
 
 /// What the polling thread waits for.
@@ -109,5 +109,9 @@ impl Platform for StdPlatform {
     fn events_pending(&self) {
         self.lock().events = true;
         self.cond.notify_all();
+    }
+
+    fn current_context(&self) -> Option<ContextId> {
+        ContextId::current_thread()
     }
 }
