@@ -898,6 +898,16 @@ typedef struct {
  `ctx` given to [`rk_device_init`] and returns an `RK_STATUS_*` code. No two
  callbacks of one device run at once (the serialization lock); the library checks
  the request and the card state before calling.
+
+ From inside a callback (the first eight, on the same thread; any context on a
+ bare-metal build) the driver may report card events ([`rk_card_inserted`] and
+ friends), call [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`]
+ and the read-only requests GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and
+ GET_PERF_COUNTER; every other [`rk_device_control`] request returns
+ `RK_STATUS_DEVICE_BUSY` at once and changes nothing (it would wait for the lock
+ the callback runs under), and so does [`rk_device_deinit`]. A tracking completion
+ caused from inside a callback is delivered through `tracking_complete` once the
+ callback's request has released the lock.
  */
 typedef struct {
   /*
@@ -954,7 +964,10 @@ typedef struct {
    (`RK_STATUS_SUCCESS` on the event, `RK_STATUS_CANCELLED` when cancelled).
    Called exactly once per pending request, with no library lock held, from the
    thread that processed the event (any `rk_*` call on the device, or
-   [`rk_process_events`]). Required if `card_tracking` is set.
+   [`rk_process_events`]); an event processed inside a callback completes when
+   that callback's request returns. Any `rk_*` call may be made from here,
+   arming a new IS_PRESENT / IS_ABSENT included. Required if `card_tracking` is
+   set.
    */
   void (*tracking_complete)(void *ctx, rk_status status);
   /*
@@ -1245,7 +1258,8 @@ extern "C" {
  Parse `len` bytes of ATR into `*info`. `RK_STATUS_SUCCESS`: the structure is an
  ATR (`info->usable` says whether its parameters are usable);
  `RK_STATUS_UNRECOGNIZED_MEDIA`: not an ATR (`*info` untouched);
- `RK_STATUS_INVALID_PARAMETER`: a NULL pointer.
+ `RK_STATUS_INVALID_PARAMETER`: a NULL or misaligned pointer, or `*info`
+ overlapping the ATR bytes.
 
  # Safety
 
@@ -1291,7 +1305,9 @@ rk_status rk_device_init(rk_device *storage,
 /*
  De-initialise a device: a pending tracking request is completed with
  `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
- device must be idle: no other call on it running or to come.
+ device must be idle: no other call on it running or to come. Called from inside
+ one of its callbacks, or while a callback runs, it returns
+ `RK_STATUS_DEVICE_BUSY` and changes nothing.
 
  # Safety
 
@@ -1307,8 +1323,21 @@ rk_status rk_device_deinit(rk_device *dev);
  waits; `tracking_complete` will be called once.
 
  The input and output buffers must not overlap (a driver ported from a Windows
- METHOD_BUFFERED handler, where they are one buffer, copies the input first):
- overlapping buffers get `RK_STATUS_INVALID_PARAMETER` and nothing happens.
+ METHOD_BUFFERED handler, where they are one buffer, copies the input first), and
+ neither they nor `bytes_written` may lie inside the device storage;
+ `bytes_written` must be aligned for `size_t` and must not point into either
+ buffer. Any of these gets `RK_STATUS_INVALID_PARAMETER` and nothing happens
+ (`*bytes_written` is left alone).
+
+ If the card was removed, replaced or faulted while the callback of a request
+ that works on the card ran (POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW,
+ CONFISCATE), one rule holds for all of them: nothing is recorded for that card
+ (the state is what the events made it); a callback that succeeded keeps its
+ answer (the card answered before it left); a callback that failed gets
+ `RK_STATUS_NO_MEDIA` (no card in the reader when it returns) or
+ `RK_STATUS_INVALID_DEVICE_STATE` (a card is) instead of its own status. From inside one of the device's callbacks only the
+ read-only requests are answered; others return `RK_STATUS_DEVICE_BUSY` (see
+ [`rk_reader_functions`]).
 
  # Safety
 
@@ -1365,9 +1394,9 @@ rk_status rk_card_fault(const rk_device *dev);
 rk_status rk_process_events(const rk_device *dev);
 
 /*
- Cancel the pending tracking request; `*was_pending` (may be NULL) says whether one
- was pending (it is then completed with `RK_STATUS_CANCELLED` through
- `tracking_complete`).
+ Cancel the pending tracking request; `*was_pending` (may be NULL; not inside the
+ device storage) says whether one was pending (it is then completed with
+ `RK_STATUS_CANCELLED` through `tracking_complete`).
 
  # Safety
 
@@ -1377,7 +1406,8 @@ rk_status rk_cancel_tracking(const rk_device *dev, bool *was_pending);
 
 /*
  The card state now (`SCARD_*` state of the Windows numbering: 0 unknown, 1 absent,
- 2 present, 3 swallowed, 4 powered, 5 negotiable, 6 specific) into `*state`.
+ 2 present, 3 swallowed, 4 powered, 5 negotiable, 6 specific) into `*state`
+ (aligned, not inside the device storage).
 
  # Safety
 
@@ -1389,7 +1419,8 @@ rk_status rk_device_state(const rk_device *dev, uint32_t *state);
  From a SET_PROTOCOL callback: check the card's PPS answer (`response`,
  `response_len` bytes) against `call`'s request and write the parameters to switch to
  into `*timing`. `RK_STATUS_SUCCESS`: switch to `*timing`; any other status: the PPS
- failed, reset the card and fail the callback.
+ failed, reset the card and fail the callback. `*timing` must not overlap `*call`
+ or the response (`RK_STATUS_INVALID_PARAMETER`).
 
  # Safety
 
@@ -1460,7 +1491,8 @@ rk_status rk_sim_power_off(rk_sim_card *card);
 #if defined(RK_FEATURE_SIM)
 /*
  Bytes the reader sends on the I/O line. `RK_STATUS_DEVICE_PROTOCOL_ERROR` if the
- card signalled a parity error.
+ card signalled a parity error; `RK_STATUS_INVALID_PARAMETER` if `data` lies in
+ the card's storage.
 
  # Safety
 
@@ -1472,6 +1504,8 @@ rk_status rk_sim_write(rk_sim_card *card, const uint8_t *data, size_t len);
 #if defined(RK_FEATURE_SIM)
 /*
  Read up to `capacity` bytes the card sent; their count to `*len` (0: silent).
+ `out`, `*len` and the card's storage must not overlap, and `len` must be aligned
+ (`RK_STATUS_INVALID_PARAMETER`).
 
  # Safety
 
@@ -1528,10 +1562,16 @@ rk_status rk_t0_config_default(rk_t0_config *config, uint32_t waiting_time_us);
  Start exchanging `apdu` in `ex` (`ex_len` bytes of storage), collecting the
  response into `response` (`response_len` bytes, at least 2). `config` NULL = the
  defaults with WT = 1 s. The APDU and response buffers must stay valid until
- [`rk_t0_end`]. Errors: NULL pointers, a malformed APDU or one T=0 cannot carry
+ [`rk_t0_end`]. Errors: NULL pointers, a malformed APDU or one T=0 cannot carry,
+ an APDU and response buffer that overlap or either of them inside `ex`
  (`RK_STATUS_INVALID_PARAMETER`), small storage or response
  (`RK_STATUS_BUFFER_TOO_SMALL`), an exchange still open in `ex`
  (`RK_STATUS_DEVICE_BUSY`).
+
+ Until [`rk_t0_end`] the exchange owns the response buffer and reads the APDU:
+ the bytes given to [`rk_t0_feed`] and the `*action` of [`rk_t0_action_get`] must
+ not lie in the response buffer or in `ex`, and `*action` not in the APDU either
+ (`RK_STATUS_INVALID_PARAMETER`); read the response only after COMPLETE.
 
  # Safety
 
@@ -1566,7 +1606,9 @@ rk_status rk_t0_action_get(rk_t0_exchange *ex, rk_t0_action *action);
 rk_status rk_t0_sent(rk_t0_exchange *ex);
 
 /*
- Bytes received from the card (any split).
+ Bytes received from the card (any split). `data` must not lie in the response
+ buffer the exchange holds or in `ex` (`RK_STATUS_INVALID_PARAMETER`: receive
+ into a buffer of your own).
 
  # Safety
 
@@ -1637,6 +1679,13 @@ rk_status rk_t1_reset(rk_t1_engine *engine);
  into `response`; the first action goes to `*action`. The engine is borrowed until
  [`rk_t1_end`]; the buffers must stay valid until then.
 
+ The transaction owns the response buffer and reads the APDU until
+ [`rk_t1_end`]: the APDU, the response buffer, `*action`, `tx` and `engine` must
+ not overlap (two read-only buffers aside), and the blocks given to
+ [`rk_t1_receive`] and every later `*action` must not lie in the response buffer,
+ `tx` or `engine` (`*action` not in the APDU either): receive into a buffer of
+ your own. Any overlap is `RK_STATUS_INVALID_PARAMETER` and changes nothing.
+
  # Safety
 
  `tx` is valid storage of `tx_len` bytes (zeroed or ended); `engine` is engine
@@ -1653,7 +1702,9 @@ rk_status rk_t1_begin(rk_t1_transaction *tx,
                       rk_t1_action *action);
 
 /*
- The card's block (`len` bytes) arrived; the next action goes to `*action`.
+ The card's block (`len` bytes) arrived; the next action goes to `*action`. The
+ block must not lie in the response buffer, `tx`, the engine or `*action`
+ (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]).
 
  # Safety
 

@@ -3,7 +3,7 @@
 use readerkit::atr::{Atr, ClockStop, Convention, Edc, Mode, Tck};
 
 use crate::device::{RK_EDC_CRC, RK_EDC_LRC, RK_MAX_ATR_LEN};
-use crate::guard::{bytes, check_ptr, guard};
+use crate::guard::{Region, bytes, check_disjoint, check_ptr, guard};
 use crate::status::*;
 
 /// TCK absent (only T=0 indicated).
@@ -82,7 +82,8 @@ pub struct rk_atr_info {
 /// Parse `len` bytes of ATR into `*info`. `RK_STATUS_SUCCESS`: the structure is an
 /// ATR (`info->usable` says whether its parameters are usable);
 /// `RK_STATUS_UNRECOGNIZED_MEDIA`: not an ATR (`*info` untouched);
-/// `RK_STATUS_INVALID_PARAMETER`: a NULL pointer.
+/// `RK_STATUS_INVALID_PARAMETER`: a NULL or misaligned pointer, or `*info`
+/// overlapping the ATR bytes.
 ///
 /// # Safety
 ///
@@ -94,7 +95,9 @@ pub unsafe extern "C" fn rk_atr_parse(
     info: *mut rk_atr_info,
 ) -> rk_status {
     guard(|| {
-        if let Err(e) = check_ptr(info.cast_const()) {
+        let checked = check_ptr(info.cast_const())
+            .and_then(|()| check_disjoint(&[Region::of(info)], &[Region::bytes(atr, len)]));
+        if let Err(e) = checked {
             return e;
         }
         // SAFETY: valid for `len` bytes per the contract.

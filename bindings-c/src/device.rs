@@ -11,13 +11,15 @@ use readerkit::caps::{
 };
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
-use readerkit::platform::Platform;
+use readerkit::platform::{ContextId, Platform};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{Device, Outcome, ProtocolMask, ReaderFunctions, Status};
 use static_assertions::const_assert;
 
-use crate::guard::{bytes, bytes_mut, check_ptr, guard, write_opt};
+use crate::guard::{
+    Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, guard, write_opt,
+};
 use crate::status::*;
 
 /// `IOCTL_SMARTCARD_POWER`.
@@ -159,6 +161,16 @@ pub struct rk_protocol_call {
 /// `ctx` given to [`rk_device_init`] and returns an `RK_STATUS_*` code. No two
 /// callbacks of one device run at once (the serialization lock); the library checks
 /// the request and the card state before calling.
+///
+/// From inside a callback (the first eight, on the same thread; any context on a
+/// bare-metal build) the driver may report card events ([`rk_card_inserted`] and
+/// friends), call [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`]
+/// and the read-only requests GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and
+/// GET_PERF_COUNTER; every other [`rk_device_control`] request returns
+/// `RK_STATUS_DEVICE_BUSY` at once and changes nothing (it would wait for the lock
+/// the callback runs under), and so does [`rk_device_deinit`]. A tracking completion
+/// caused from inside a callback is delivered through `tracking_complete` once the
+/// callback's request has released the lock.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rk_reader_functions {
@@ -221,7 +233,10 @@ pub struct rk_reader_functions {
     /// (`RK_STATUS_SUCCESS` on the event, `RK_STATUS_CANCELLED` when cancelled).
     /// Called exactly once per pending request, with no library lock held, from the
     /// thread that processed the event (any `rk_*` call on the device, or
-    /// [`rk_process_events`]). Required if `card_tracking` is set.
+    /// [`rk_process_events`]); an event processed inside a callback completes when
+    /// that callback's request returns. Any `rk_*` call may be made from here,
+    /// arming a new IS_PRESENT / IS_ABSENT included. Required if `card_tracking` is
+    /// set.
     pub tracking_complete: Option<unsafe extern "C" fn(ctx: *mut c_void, status: rk_status)>,
     /// Optional: card events were queued (possibly in interrupt context); arrange for
     /// [`rk_process_events`] to run soon. If `NULL`, events are processed at the next
@@ -316,6 +331,16 @@ impl Platform for CPlatform {
             // SAFETY: the C driver supplied `f` for this context in rk_device_init.
             unsafe { f(self.ctx) }
         }
+    }
+
+    /// Hosted: the calling thread. Bare metal: one context, so a call made while a
+    /// callback runs (from the callback or an interrupt handler) is refused instead
+    /// of spinning on the lock forever.
+    fn current_context(&self) -> Option<ContextId> {
+        #[cfg(feature = "std")]
+        return ContextId::current_thread();
+        #[cfg(not(feature = "std"))]
+        return Some(ContextId::SINGLE);
     }
 }
 
@@ -723,7 +748,9 @@ unsafe fn init(
 
 /// De-initialise a device: a pending tracking request is completed with
 /// `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
-/// device must be idle: no other call on it running or to come.
+/// device must be idle: no other call on it running or to come. Called from inside
+/// one of its callbacks, or while a callback runs, it returns
+/// `RK_STATUS_DEVICE_BUSY` and changes nothing.
 ///
 /// # Safety
 ///
@@ -736,6 +763,11 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
             Ok(d) => d,
             Err(e) => return e,
         };
+        // Dropping the device under a running callback would free the lock it holds
+        // and the state it is about to commit.
+        if device.in_own_callback() || device.callback_running() {
+            return RK_STATUS_DEVICE_BUSY;
+        }
         device.process_events();
         let _ = device.cancel_tracking();
         let slot = dev.cast::<DeviceSlot>();
@@ -750,16 +782,6 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
     })
 }
 
-/// `true` if the byte ranges `[a, a + a_len)` and `[b, b + b_len)` share a byte
-/// (compared as addresses; empty ranges overlap nothing).
-fn overlap(a: *const u8, a_len: usize, b: *const u8, b_len: usize) -> bool {
-    if a_len == 0 || b_len == 0 {
-        return false;
-    }
-    let (a, b) = (a as usize, b as usize);
-    a < b.saturating_add(b_len) && b < a.saturating_add(a_len)
-}
-
 /// Handle one request: `code` is the IOCTL (`IOCTL_SMARTCARD_*` or a vendor code),
 /// `input`/`input_len` its input, `output`/`output_len` the output buffer (NULL only
 /// with length 0). Returns the status; `*bytes_written` (may be NULL) gets the number
@@ -767,8 +789,21 @@ fn overlap(a: *const u8, a_len: usize, b: *const u8, b_len: usize) -> bool {
 /// waits; `tracking_complete` will be called once.
 ///
 /// The input and output buffers must not overlap (a driver ported from a Windows
-/// METHOD_BUFFERED handler, where they are one buffer, copies the input first):
-/// overlapping buffers get `RK_STATUS_INVALID_PARAMETER` and nothing happens.
+/// METHOD_BUFFERED handler, where they are one buffer, copies the input first), and
+/// neither they nor `bytes_written` may lie inside the device storage;
+/// `bytes_written` must be aligned for `size_t` and must not point into either
+/// buffer. Any of these gets `RK_STATUS_INVALID_PARAMETER` and nothing happens
+/// (`*bytes_written` is left alone).
+///
+/// If the card was removed, replaced or faulted while the callback of a request
+/// that works on the card ran (POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW,
+/// CONFISCATE), one rule holds for all of them: nothing is recorded for that card
+/// (the state is what the events made it); a callback that succeeded keeps its
+/// answer (the card answered before it left); a callback that failed gets
+/// `RK_STATUS_NO_MEDIA` (no card in the reader when it returns) or
+/// `RK_STATUS_INVALID_DEVICE_STATE` (a card is) instead of its own status. From inside one of the device's callbacks only the
+/// read-only requests are answered; others return `RK_STATUS_DEVICE_BUSY` (see
+/// [`rk_reader_functions`]).
 ///
 /// # Safety
 ///
@@ -785,18 +820,29 @@ pub unsafe extern "C" fn rk_device_control(
     bytes_written: *mut usize,
 ) -> rk_status {
     guard(|| {
-        // SAFETY: NULL or valid for a write per the contract.
+        // A shared and an exclusive view of the same bytes would be undefined
+        // behaviour, and a count written into the input would change the request:
+        // refuse overlaps before making any view or writing anything.
+        let checked = check_opt_ptr(bytes_written.cast_const()).and_then(|()| {
+            check_disjoint(
+                &[
+                    Region::bytes(output, output_len),
+                    Region::of(bytes_written),
+                    Region::of(dev.cast::<DeviceSlot>()),
+                ],
+                &[Region::bytes(input, input_len)],
+            )
+        });
+        if let Err(e) = checked {
+            return e;
+        }
+        // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
         unsafe { write_opt(bytes_written, 0) };
         // SAFETY: forwarded contract.
         let device = match unsafe { device(dev) } {
             Ok(d) => d,
             Err(e) => return e,
         };
-        // A shared and an exclusive view of the same bytes would be undefined
-        // behaviour: refuse overlapping buffers before making either.
-        if overlap(input, input_len, output, output_len) {
-            return RK_STATUS_INVALID_PARAMETER;
-        }
         // SAFETY: valid for `input_len` bytes per the contract.
         let input = match unsafe { bytes(input, input_len) } {
             Ok(b) => b,
@@ -892,9 +938,9 @@ pub unsafe extern "C" fn rk_process_events(dev: *const rk_device) -> rk_status {
     })
 }
 
-/// Cancel the pending tracking request; `*was_pending` (may be NULL) says whether one
-/// was pending (it is then completed with `RK_STATUS_CANCELLED` through
-/// `tracking_complete`).
+/// Cancel the pending tracking request; `*was_pending` (may be NULL; not inside the
+/// device storage) says whether one was pending (it is then completed with
+/// `RK_STATUS_CANCELLED` through `tracking_complete`).
 ///
 /// # Safety
 ///
@@ -905,6 +951,18 @@ pub unsafe extern "C" fn rk_cancel_tracking(
     was_pending: *mut bool,
 ) -> rk_status {
     guard(|| {
+        let checked = check_opt_ptr(was_pending.cast_const()).and_then(|()| {
+            check_disjoint(
+                &[
+                    Region::of(was_pending),
+                    Region::of(dev.cast::<DeviceSlot>()),
+                ],
+                &[],
+            )
+        });
+        if let Err(e) = checked {
+            return e;
+        }
         // SAFETY: forwarded contract.
         match unsafe { device(dev) } {
             Ok(d) => {
@@ -919,7 +977,8 @@ pub unsafe extern "C" fn rk_cancel_tracking(
 }
 
 /// The card state now (`SCARD_*` state of the Windows numbering: 0 unknown, 1 absent,
-/// 2 present, 3 swallowed, 4 powered, 5 negotiable, 6 specific) into `*state`.
+/// 2 present, 3 swallowed, 4 powered, 5 negotiable, 6 specific) into `*state`
+/// (aligned, not inside the device storage).
 ///
 /// # Safety
 ///
@@ -927,7 +986,13 @@ pub unsafe extern "C" fn rk_cancel_tracking(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_device_state(dev: *const rk_device, state: *mut u32) -> rk_status {
     guard(|| {
-        if let Err(e) = check_ptr(state.cast_const()) {
+        let checked = check_ptr(state.cast_const()).and_then(|()| {
+            check_disjoint(
+                &[Region::of(state), Region::of(dev.cast::<DeviceSlot>())],
+                &[],
+            )
+        });
+        if let Err(e) = checked {
             return e;
         }
         // SAFETY: forwarded contract.
@@ -945,7 +1010,8 @@ pub unsafe extern "C" fn rk_device_state(dev: *const rk_device, state: *mut u32)
 /// From a SET_PROTOCOL callback: check the card's PPS answer (`response`,
 /// `response_len` bytes) against `call`'s request and write the parameters to switch to
 /// into `*timing`. `RK_STATUS_SUCCESS`: switch to `*timing`; any other status: the PPS
-/// failed, reset the card and fail the callback.
+/// failed, reset the card and fail the callback. `*timing` must not overlap `*call`
+/// or the response (`RK_STATUS_INVALID_PARAMETER`).
 ///
 /// # Safety
 ///
@@ -960,13 +1026,23 @@ pub unsafe extern "C" fn rk_pps_accept(
     timing: *mut rk_timing,
 ) -> rk_status {
     guard(|| {
-        if let Err(e) = check_ptr(call).and(check_ptr(timing.cast_const())) {
+        let checked = check_ptr(call)
+            .and(check_ptr(timing.cast_const()))
+            .and_then(|()| {
+                check_disjoint(
+                    &[Region::of(timing)],
+                    &[Region::of(call), Region::bytes(response, response_len)],
+                )
+            });
+        if let Err(e) = checked {
             return e;
         }
         // SAFETY: checked; valid during the callback per the contract.
         let call = unsafe { &*call };
         let negotiation = call.internal.cast::<readerkit::pps::Negotiation>();
-        if let Err(e) = check_ptr(negotiation) {
+        let checked = check_ptr(negotiation)
+            .and_then(|()| check_disjoint(&[Region::of(timing)], &[Region::of(negotiation)]));
+        if let Err(e) = checked {
             return e;
         }
         // SAFETY: `internal` points to the negotiation of this callback, alive during it.

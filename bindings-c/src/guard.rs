@@ -69,16 +69,79 @@ pub(crate) unsafe fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [
     Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
 }
 
-/// Write `value` through an optional out-pointer (NULL = not wanted).
+/// `Ok(())` if an optional out-pointer is NULL (not wanted) or aligned for `T`; a
+/// misaligned one is `RK_STATUS_INVALID_PARAMETER` (never silently skipped: the
+/// caller would lose the value).
+pub(crate) fn check_opt_ptr<T>(ptr: *const T) -> Result<(), rk_status> {
+    if ptr.is_null() {
+        Ok(())
+    } else {
+        check_ptr(ptr)
+    }
+}
+
+/// Write `value` through an optional out-pointer (NULL = not wanted) that
+/// [`check_opt_ptr`] accepted (a misaligned pointer is still never written).
 ///
 /// # Safety
 ///
-/// `ptr` is NULL or valid for a write of `T` (alignment is checked here).
+/// `ptr` is NULL or valid for a write of `T`.
 pub(crate) unsafe fn write_opt<T>(ptr: *mut T, value: T) {
     if !ptr.is_null() && (ptr as usize) % core::mem::align_of::<T>() == 0 {
         // SAFETY: non-null, aligned, and valid for writes per the caller.
         unsafe { ptr.write(value) }
     }
+}
+
+/// A range of the caller's memory, compared by address only: the library refuses
+/// calls whose buffers, out-pointers and objects overlap where one of them is
+/// written, because a shared and a mutable view of the same bytes (or a write into
+/// bytes still to be read) is undefined behaviour or a silent wrong answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Region {
+    start: usize,
+    len: usize,
+}
+
+impl Region {
+    /// No bytes: overlaps nothing.
+    pub(crate) const NONE: Region = Region { start: 0, len: 0 };
+
+    /// `len` bytes at `ptr` (NULL or empty: overlaps nothing).
+    pub(crate) fn bytes(ptr: *const u8, len: usize) -> Region {
+        Region {
+            start: ptr as usize,
+            len: if ptr.is_null() { 0 } else { len },
+        }
+    }
+
+    /// The `T` at `ptr` (NULL: overlaps nothing).
+    pub(crate) fn of<T>(ptr: *const T) -> Region {
+        Region::bytes(ptr.cast(), core::mem::size_of::<T>())
+    }
+
+    /// `true` if the two ranges share a byte (empty ranges share none).
+    pub(crate) fn overlaps(self, other: Region) -> bool {
+        self.len != 0
+            && other.len != 0
+            && self.start < other.start.saturating_add(other.len)
+            && other.start < self.start.saturating_add(self.len)
+    }
+}
+
+/// `Err(RK_STATUS_INVALID_PARAMETER)` if a `written` region overlaps another written
+/// region or a `read` one (read-only regions may overlap each other).
+pub(crate) fn check_disjoint(written: &[Region], read: &[Region]) -> Result<(), rk_status> {
+    for (i, w) in written.iter().enumerate() {
+        let clash = written[i + 1..]
+            .iter()
+            .chain(read)
+            .any(|other| w.overlaps(*other));
+        if clash {
+            return Err(RK_STATUS_INVALID_PARAMETER);
+        }
+    }
+    Ok(())
 }
 
 /// An object in caller storage: a magic word at offset 0, the storage's own address

@@ -27,9 +27,20 @@
 //! ## Safety at the boundary
 //!
 //! Every entry point checks its pointers and sizes: a `NULL` pointer, a buffer too
-//! short, storage too small or misaligned, a device or engine that was never
-//! initialised (or was de-initialised, or was copied elsewhere) gets an error status,
-//! never a crash. Initialised objects carry a magic word at offset 0 and their own
+//! short, storage too small or misaligned, a misaligned out-pointer (also an optional
+//! one such as `bytes_written`: never silently skipped), a device or engine that was
+//! never initialised (or was de-initialised, or was copied elsewhere) gets an error
+//! status, never a crash.
+//!
+//! Buffers, out-pointers and objects handed to one call (or held by an open T=0
+//! exchange or T=1 transaction: its APDU and response buffers) must not overlap
+//! where one of them is written: an input and an output buffer, a `bytes_written`
+//! inside either, a response buffer that is also the APDU, card bytes fed from inside
+//! the response buffer an exchange holds, an out-pointer inside the device or engine
+//! storage. Rust would otherwise hold a shared and a mutable view of the same bytes
+//! (undefined behaviour), or write a count into a request before reading it. Such a
+//! call gets `RK_STATUS_INVALID_PARAMETER` before anything is read or written.
+//! Read-only buffers may overlap each other. Initialised objects carry a magic word at offset 0 and their own
 //! address, so a stale or copied object is recognised. (Storage that is *really*
 //! uninitialised must at least be zeroed by the caller: reading garbage that happens
 //! to equal the magic word and the object's address cannot be told apart; static and
@@ -63,7 +74,21 @@
 //!
 //! After [`rk_device_init`] returns, every `rk_device_*` / `rk_card_*` function may
 //! be called from any thread at any time, except [`rk_device_deinit`], which needs
-//! the device to be idle (no call running, none to come). The engines (`rk_t0_*`,
+//! the device to be idle (no call running, none to come; while a callback runs it
+//! returns `RK_STATUS_DEVICE_BUSY`).
+//!
+//! ## Calls from inside a callback
+//!
+//! The driver's callbacks run under the serialization lock. A call back into the
+//! same device from inside one is recognised (the core compares the caller's
+//! execution context with the lock's holder: the thread in the `std` build; in the
+//! bare-metal build everything is one context, so a call from an interrupt handler
+//! that interrupted a callback counts too) and never waits for that lock: card
+//! events, [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`] and
+//! the read-only requests work; other requests and [`rk_device_deinit`] return
+//! `RK_STATUS_DEVICE_BUSY` and change nothing. `tracking_complete` is always called
+//! with no library lock held (after the callback's request released it), so it may
+//! arm a new tracking request. See [`rk_reader_functions`]. The engines (`rk_t0_*`,
 //! `rk_t1_*`) and the simulated card are single-owner objects: one thread at a time.
 #![cfg_attr(not(test), no_std)]
 #![allow(non_camel_case_types)]
@@ -79,6 +104,8 @@ pub mod sim;
 pub mod status;
 pub mod t0;
 pub mod t1;
+#[cfg(test)]
+mod tests;
 
 pub use atr::*;
 pub use device::*;

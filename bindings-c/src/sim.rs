@@ -5,7 +5,10 @@
 use readerkit_card_sim::{Card, Profile};
 use static_assertions::const_assert;
 
-use crate::guard::{Slot, bytes, bytes_mut, guard, slot, slot_init, slot_release, write_opt};
+use crate::guard::{
+    Region, Slot, bytes, bytes_mut, check_disjoint, check_opt_ptr, guard, slot, slot_init,
+    slot_release, write_opt,
+};
 use crate::status::*;
 
 /// Simulated card profile: T=0 only.
@@ -148,7 +151,8 @@ pub unsafe extern "C" fn rk_sim_power_off(card: *mut rk_sim_card) -> rk_status {
 }
 
 /// Bytes the reader sends on the I/O line. `RK_STATUS_DEVICE_PROTOCOL_ERROR` if the
-/// card signalled a parity error.
+/// card signalled a parity error; `RK_STATUS_INVALID_PARAMETER` if `data` lies in
+/// the card's storage.
 ///
 /// # Safety
 ///
@@ -159,7 +163,11 @@ pub unsafe extern "C" fn rk_sim_write(
     data: *const u8,
     len: usize,
 ) -> rk_status {
-    // SAFETY: valid for `len` bytes per the contract.
+    let storage = Region::of(card.cast_const().cast::<Slot<Card>>());
+    if let Err(e) = check_disjoint(&[storage], &[Region::bytes(data, len)]) {
+        return e;
+    }
+    // SAFETY: valid for `len` bytes per the contract, outside the card (checked).
     let data = match unsafe { bytes(data, len) } {
         Ok(b) => b,
         Err(e) => return e,
@@ -174,6 +182,8 @@ pub unsafe extern "C" fn rk_sim_write(
 }
 
 /// Read up to `capacity` bytes the card sent; their count to `*len` (0: silent).
+/// `out`, `*len` and the card's storage must not overlap, and `len` must be aligned
+/// (`RK_STATUS_INVALID_PARAMETER`).
 ///
 /// # Safety
 ///
@@ -186,7 +196,20 @@ pub unsafe extern "C" fn rk_sim_read(
     capacity: usize,
     len: *mut usize,
 ) -> rk_status {
-    // SAFETY: NULL or valid for a write per the contract.
+    let checked = check_opt_ptr(len.cast_const()).and_then(|()| {
+        check_disjoint(
+            &[
+                Region::bytes(out, capacity),
+                Region::of(len),
+                Region::of(card.cast_const().cast::<Slot<Card>>()),
+            ],
+            &[],
+        )
+    });
+    if let Err(e) = checked {
+        return e;
+    }
+    // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
     unsafe { write_opt(len, 0) };
     // SAFETY: valid for `capacity` bytes per the contract.
     let out = match unsafe { bytes_mut(out, capacity) } {

@@ -392,7 +392,7 @@ pub extern "C" fn rk_status_description(status: rk_status) -> *const core::ffi::
     const DESCRIPTIONS: [&core::ffi::CStr; 16] = [
         c"success",
         c"a library-internal buffer is too small for the data",
-        c"a card-tracking request is already pending",
+        c"busy: cannot be done now (a card-tracking request is already pending, the call came from inside one of the device's own callbacks, the object is already initialised, or the engine is in use)",
         c"unsuccessful",
         c"invalid parameter",
         c"invalid device request",
@@ -435,5 +435,29 @@ mod tests {
         }
         assert_eq!(rk_status_to_ntstatus(RK_STATUS_PENDING), 0x103);
         assert_eq!(rk_status_to_ntstatus(999), RK_NTSTATUS_UNSUCCESSFUL);
+    }
+
+    fn description(status: rk_status) -> &'static str {
+        // SAFETY: rk_status_description returns a static NUL-terminated string.
+        let text = unsafe { core::ffi::CStr::from_ptr(rk_status_description(status)) };
+        text.to_str().expect("ASCII")
+    }
+
+    #[test]
+    fn device_busy_describes_every_case_not_only_tracking() {
+        let busy = description(RK_STATUS_DEVICE_BUSY);
+        for case in [
+            "card-tracking request",
+            "inside one of the device's own callbacks",
+            "already initialised",
+            "engine is in use",
+        ] {
+            assert!(busy.contains(case), "{busy:?} does not mention {case:?}");
+        }
+        assert_eq!(
+            description(RK_STATUS_PENDING),
+            "pending: waits for a card event"
+        );
+        assert_eq!(description(999), "unknown status code");
     }
 }

@@ -17,7 +17,9 @@
 use readerkit::t0::{Action, Config, Exchange, Extended, GetResponseClass};
 use static_assertions::const_assert;
 
-use crate::guard::{Slot, bytes, bytes_mut, check_ptr, guard, slot, slot_init, slot_release};
+use crate::guard::{
+    Region, Slot, bytes, bytes_mut, check_disjoint, check_ptr, guard, slot, slot_init, slot_release,
+};
 use crate::status::*;
 
 /// Size of [`rk_t0_exchange`], bytes.
@@ -76,7 +78,16 @@ pub struct rk_t0_action {
     pub status: rk_status,
 }
 
-type T0Slot = Slot<Exchange<'static>>;
+/// An open exchange and the caller's buffers it holds until [`rk_t0_end`].
+struct T0 {
+    exchange: Exchange<'static>,
+    /// The command APDU (read by the exchange).
+    apdu: Region,
+    /// The response buffer (written by the exchange).
+    response: Region,
+}
+
+type T0Slot = Slot<T0>;
 const MAGIC: u32 = 0x3054_4B52;
 const_assert!(core::mem::size_of::<T0Slot>() <= RK_T0_STORAGE_SIZE);
 const_assert!(core::mem::align_of::<T0Slot>() <= 8);
@@ -132,10 +143,16 @@ pub unsafe extern "C" fn rk_t0_config_default(
 /// Start exchanging `apdu` in `ex` (`ex_len` bytes of storage), collecting the
 /// response into `response` (`response_len` bytes, at least 2). `config` NULL = the
 /// defaults with WT = 1 s. The APDU and response buffers must stay valid until
-/// [`rk_t0_end`]. Errors: NULL pointers, a malformed APDU or one T=0 cannot carry
+/// [`rk_t0_end`]. Errors: NULL pointers, a malformed APDU or one T=0 cannot carry,
+/// an APDU and response buffer that overlap or either of them inside `ex`
 /// (`RK_STATUS_INVALID_PARAMETER`), small storage or response
 /// (`RK_STATUS_BUFFER_TOO_SMALL`), an exchange still open in `ex`
 /// (`RK_STATUS_DEVICE_BUSY`).
+///
+/// Until [`rk_t0_end`] the exchange owns the response buffer and reads the APDU:
+/// the bytes given to [`rk_t0_feed`] and the `*action` of [`rk_t0_action_get`] must
+/// not lie in the response buffer or in `ex`, and `*action` not in the APDU either
+/// (`RK_STATUS_INVALID_PARAMETER`); read the response only after COMPLETE.
 ///
 /// # Safety
 ///
@@ -154,7 +171,7 @@ pub unsafe extern "C" fn rk_t0_begin(
 ) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        if unsafe { slot::<Exchange<'static>, _>(ex, MAGIC) }.is_ok() {
+        if unsafe { slot::<T0, _>(ex, MAGIC) }.is_ok() {
             return RK_STATUS_DEVICE_BUSY;
         }
         let config = if config.is_null() {
@@ -172,6 +189,15 @@ pub unsafe extern "C" fn rk_t0_begin(
         if apdu.is_null() || response.is_null() {
             return RK_STATUS_INVALID_PARAMETER;
         }
+        let held_apdu = Region::bytes(apdu, apdu_len);
+        let held_response = Region::bytes(response, response_len);
+        // The exchange keeps a shared view of the APDU and an exclusive one of the
+        // response: the same bytes in both (or in the storage written below) would
+        // be undefined behaviour.
+        let storage = Region::of(ex.cast_const().cast::<T0Slot>());
+        if let Err(e) = check_disjoint(&[held_response, storage], &[held_apdu]) {
+            return e;
+        }
         // SAFETY: valid until rk_t0_end per the contract ('static stands for that).
         let apdu: &'static [u8] = match unsafe { bytes(apdu, apdu_len) } {
             Ok(b) => b,
@@ -183,7 +209,11 @@ pub unsafe extern "C" fn rk_t0_begin(
             Err(e) => return e,
         };
         let exchange = match Exchange::new(apdu, response, config) {
-            Ok(x) => x,
+            Ok(x) => T0 {
+                exchange: x,
+                apdu: held_apdu,
+                response: held_response,
+            },
             Err(e) => return to_rk(e.status()),
         };
         // SAFETY: forwarded contract.
@@ -194,24 +224,51 @@ pub unsafe extern "C" fn rk_t0_begin(
     })
 }
 
-/// Run `f` on the open exchange in `ex`.
+/// What a call hands to an open exchange besides itself.
+#[derive(Clone, Copy)]
+struct Handed {
+    /// Bytes the exchange will read.
+    read: Region,
+    /// An out-pointer the call will write.
+    written: Region,
+}
+
+/// Run `f` on the open exchange in `ex`, if `handed` overlaps neither the storage
+/// nor the buffers the exchange holds.
 ///
 /// # Safety
 ///
 /// `ex` is NULL or valid exchange storage used by one thread.
 unsafe fn with(
     ex: *mut rk_t0_exchange,
+    handed: Handed,
     f: impl FnOnce(&mut Exchange<'static>) -> rk_status,
 ) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<Exchange<'static>, _>(ex, MAGIC) } {
-            // SAFETY: initialised (checked) and used by this thread only.
-            Ok(s) => f(unsafe { &mut (*s).value }),
-            Err(e) => e,
+        let s = match unsafe { slot::<T0, _>(ex, MAGIC) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        // SAFETY: initialised (checked); a plain copy, no reference to the exchange.
+        let apdu = unsafe { (*s).value.apdu };
+        // SAFETY: as above.
+        let response = unsafe { (*s).value.response };
+        let storage = Region::of(ex.cast_const().cast::<T0Slot>());
+        let checked = check_disjoint(&[response, storage, handed.written], &[handed.read, apdu]);
+        if let Err(e) = checked {
+            return e;
         }
+        // SAFETY: initialised (checked) and used by this thread only.
+        f(unsafe { &mut (*s).value.exchange })
     })
 }
+
+/// Nothing handed over.
+const NOTHING: Handed = Handed {
+    read: Region::NONE,
+    written: Region::NONE,
+};
 
 /// What to do next, into `*action`.
 ///
@@ -226,6 +283,10 @@ pub unsafe extern "C" fn rk_t0_action_get(
     if let Err(e) = check_ptr(action.cast_const()) {
         return e;
     }
+    let handed = Handed {
+        read: Region::NONE,
+        written: Region::of(action),
+    };
     let f = |x: &mut Exchange<'static>| {
         let mut a = rk_t0_action {
             kind: RK_T0_FAILED,
@@ -256,7 +317,7 @@ pub unsafe extern "C" fn rk_t0_action_get(
         RK_STATUS_SUCCESS
     };
     // SAFETY: forwarded contract.
-    unsafe { with(ex, f) }
+    unsafe { with(ex, handed, f) }
 }
 
 /// The bytes of a SEND action went out.
@@ -268,14 +329,16 @@ pub unsafe extern "C" fn rk_t0_action_get(
 pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange) -> rk_status {
     // SAFETY: forwarded contract.
     unsafe {
-        with(ex, |x| {
+        with(ex, NOTHING, |x| {
             x.sent();
             RK_STATUS_SUCCESS
         })
     }
 }
 
-/// Bytes received from the card (any split).
+/// Bytes received from the card (any split). `data` must not lie in the response
+/// buffer the exchange holds or in `ex` (`RK_STATUS_INVALID_PARAMETER`: receive
+/// into a buffer of your own).
 ///
 /// # Safety
 ///
@@ -286,18 +349,25 @@ pub unsafe extern "C" fn rk_t0_feed(
     data: *const u8,
     len: usize,
 ) -> rk_status {
-    // SAFETY: valid for `len` bytes per the contract.
-    let data = match unsafe { bytes(data, len) } {
-        Ok(b) => b,
-        Err(e) => return e,
+    let handed = Handed {
+        read: Region::bytes(data, len),
+        written: Region::NONE,
+    };
+    if data.is_null() && len != 0 {
+        return RK_STATUS_INVALID_PARAMETER;
+    }
+    let f = |x: &mut Exchange<'static>| {
+        // SAFETY: valid for `len` bytes per the contract, and (checked by `with`)
+        // outside everything the exchange holds.
+        let data = match unsafe { bytes(data, len) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        x.feed(data);
+        RK_STATUS_SUCCESS
     };
     // SAFETY: forwarded contract.
-    unsafe {
-        with(ex, |x| {
-            x.feed(data);
-            RK_STATUS_SUCCESS
-        })
-    }
+    unsafe { with(ex, handed, f) }
 }
 
 /// The card stayed silent for the waiting time.
@@ -309,7 +379,7 @@ pub unsafe extern "C" fn rk_t0_feed(
 pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
     // SAFETY: forwarded contract.
     unsafe {
-        with(ex, |x| {
+        with(ex, NOTHING, |x| {
             x.timeout();
             RK_STATUS_SUCCESS
         })
@@ -325,7 +395,7 @@ pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
 pub unsafe extern "C" fn rk_t0_end(ex: *mut rk_t0_exchange) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<Exchange<'static>, _>(ex, MAGIC) } {
+        match unsafe { slot::<T0, _>(ex, MAGIC) } {
             Ok(s) => {
                 // SAFETY: initialised, used by this thread only.
                 unsafe { slot_release(s) };

@@ -20,7 +20,9 @@ use readerkit::t1::{Action, Config, Edc, Engine, Error, Transaction};
 use static_assertions::const_assert;
 
 use crate::device::{RK_EDC_CRC, RK_EDC_LRC};
-use crate::guard::{Slot, bytes, bytes_mut, check_ptr, guard, slot, slot_init, slot_release};
+use crate::guard::{
+    Region, Slot, bytes, bytes_mut, check_disjoint, check_ptr, guard, slot, slot_init, slot_release,
+};
 use crate::status::*;
 
 /// Size of [`rk_t1_engine`], bytes.
@@ -91,12 +93,26 @@ pub struct rk_t1_action {
 }
 
 struct T1Engine {
+    /// A transaction borrows `engine` (set by [`rk_t1_begin`], cleared by
+    /// [`rk_t1_end`]).
     busy: AtomicBool,
+    /// The caller's buffers the open transaction holds (valid while `busy`).
+    held: Held,
     engine: Engine,
 }
 
+/// The caller's buffers a transaction holds until [`rk_t1_end`].
+#[derive(Clone, Copy)]
+struct Held {
+    /// The command APDU (read).
+    apdu: Region,
+    /// The response buffer (written).
+    response: Region,
+}
+
 struct T1Tx {
-    busy: *const AtomicBool,
+    /// The engine slot the transaction borrows (its `engine` field only).
+    owner: *mut Slot<T1Engine>,
     tx: Transaction<'static>,
 }
 
@@ -196,6 +212,10 @@ pub unsafe extern "C" fn rk_t1_init(
         let value = match Engine::new(config) {
             Ok(e) => T1Engine {
                 busy: AtomicBool::new(false),
+                held: Held {
+                    apdu: Region::NONE,
+                    response: Region::NONE,
+                },
                 engine: e,
             },
             Err(e) => return to_rk(e.status()),
@@ -291,6 +311,13 @@ fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> rk_st
 /// into `response`; the first action goes to `*action`. The engine is borrowed until
 /// [`rk_t1_end`]; the buffers must stay valid until then.
 ///
+/// The transaction owns the response buffer and reads the APDU until
+/// [`rk_t1_end`]: the APDU, the response buffer, `*action`, `tx` and `engine` must
+/// not overlap (two read-only buffers aside), and the blocks given to
+/// [`rk_t1_receive`] and every later `*action` must not lie in the response buffer,
+/// `tx` or `engine` (`*action` not in the APDU either): receive into a buffer of
+/// your own. Any overlap is `RK_STATUS_INVALID_PARAMETER` and changes nothing.
+///
 /// # Safety
 ///
 /// `tx` is valid storage of `tx_len` bytes (zeroed or ended); `engine` is engine
@@ -332,6 +359,24 @@ pub unsafe extern "C" fn rk_t1_begin(
         if apdu.is_null() || response.is_null() {
             return RK_STATUS_INVALID_PARAMETER;
         }
+        let held = Held {
+            apdu: Region::bytes(apdu, apdu_len),
+            response: Region::bytes(response, response_len),
+        };
+        // The transaction keeps a shared view of the APDU and exclusive ones of the
+        // response and the engine; the action is written while it holds them.
+        let checked = check_disjoint(
+            &[
+                held.response,
+                Region::of(action),
+                Region::of(tx.cast_const().cast::<Slot<T1Tx>>()),
+                Region::of(e),
+            ],
+            &[held.apdu],
+        );
+        if let Err(err) = checked {
+            return err;
+        }
         // SAFETY: valid until rk_t1_end per the contract ('static stands for that).
         let apdu: &'static [u8] = match unsafe { bytes(apdu, apdu_len) } {
             Ok(b) => b,
@@ -347,6 +392,9 @@ pub unsafe extern "C" fn rk_t1_begin(
         if busy.swap(true, Ordering::AcqRel) {
             return RK_STATUS_DEVICE_BUSY;
         }
+        // SAFETY: the busy flag makes this the only user of the engine slot's
+        // fields; a plain write to one field, no reference to the others.
+        unsafe { (*e).value.held = held };
         // SAFETY: the busy flag now guarantees this is the only borrow of the engine
         // until rk_t1_end clears it ('static stands for that).
         let engine: &'static mut Engine = unsafe { &mut (*e).value.engine };
@@ -358,7 +406,7 @@ pub unsafe extern "C" fn rk_t1_begin(
             }
         };
         let value = T1Tx {
-            busy: core::ptr::from_ref(busy),
+            owner: e,
             tx: transaction,
         };
         // SAFETY: forwarded contract; size and alignment were checked above.
@@ -374,12 +422,16 @@ pub unsafe extern "C" fn rk_t1_begin(
     })
 }
 
+/// Run `f` on the open transaction in `tx`, if `*action` and the bytes `read`
+/// overlap nothing the transaction holds (nor each other).
+///
 /// # Safety
 ///
 /// `tx` is NULL or transaction storage; `action` NULL or valid for a write.
 unsafe fn step(
     tx: *mut rk_t1_transaction,
     action: *mut rk_t1_action,
+    read: Region,
     f: impl FnOnce(&mut Transaction<'static>) -> rk_status,
 ) -> rk_status {
     guard(|| {
@@ -387,15 +439,35 @@ unsafe fn step(
             return e;
         }
         // SAFETY: forwarded contract.
-        match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
-            // SAFETY: initialised, one thread at a time.
-            Ok(s) => f(unsafe { &mut (*s).value.tx }),
-            Err(e) => e,
+        let s = match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        // SAFETY: initialised; a copy of the pointer.
+        let owner = unsafe { (*s).value.owner };
+        // SAFETY: the engine slot outlives its transactions per the contract; a copy
+        // of the `held` field, which the transaction's borrow (of `engine`) excludes.
+        let held = unsafe { (*owner).value.held };
+        let checked = check_disjoint(
+            &[
+                Region::of(action),
+                held.response,
+                Region::of(s.cast_const()),
+                Region::of(owner.cast_const()),
+            ],
+            &[read, held.apdu],
+        );
+        if let Err(e) = checked {
+            return e;
         }
+        // SAFETY: initialised, one thread at a time.
+        f(unsafe { &mut (*s).value.tx })
     })
 }
 
-/// The card's block (`len` bytes) arrived; the next action goes to `*action`.
+/// The card's block (`len` bytes) arrived; the next action goes to `*action`. The
+/// block must not lie in the response buffer, `tx`, the engine or `*action`
+/// (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]).
 ///
 /// # Safety
 ///
@@ -408,13 +480,19 @@ pub unsafe extern "C" fn rk_t1_receive(
     len: usize,
     action: *mut rk_t1_action,
 ) -> rk_status {
-    // SAFETY: valid for `len` bytes per the contract.
-    let block = match unsafe { bytes(block, len) } {
-        Ok(b) => b,
-        Err(e) => return e,
+    if block.is_null() && len != 0 {
+        return RK_STATUS_INVALID_PARAMETER;
+    }
+    let f = |t: &mut Transaction<'static>| {
+        // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
+        // outside everything the transaction holds.
+        match unsafe { bytes(block, len) } {
+            Ok(block) => report(t.receive(block), action),
+            Err(e) => e,
+        }
     };
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, |t| report(t.receive(block), action)) }
+    unsafe { step(tx, action, Region::bytes(block, len), f) }
 }
 
 /// No block came within the waiting time.
@@ -428,7 +506,7 @@ pub unsafe extern "C" fn rk_t1_timeout(
     action: *mut rk_t1_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, |t| report(t.timeout(), action)) }
+    unsafe { step(tx, action, Region::NONE, |t| report(t.timeout(), action)) }
 }
 
 /// A block came with a parity error or broken framing.
@@ -442,7 +520,7 @@ pub unsafe extern "C" fn rk_t1_line_error(
     action: *mut rk_t1_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, |t| report(t.line_error(), action)) }
+    unsafe { step(tx, action, Region::NONE, |t| report(t.line_error(), action)) }
 }
 
 /// End the transaction (finished or not) and give the engine back.
@@ -457,11 +535,12 @@ pub unsafe extern "C" fn rk_t1_end(tx: *mut rk_t1_transaction) -> rk_status {
         match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
             Ok(s) => {
                 // SAFETY: initialised.
-                let busy = unsafe { (*s).value.busy };
+                let owner = unsafe { (*s).value.owner };
                 // SAFETY: initialised, ours; dropping the transaction ends the borrow.
                 unsafe { slot_release(s) };
-                // SAFETY: the engine slot outlives its transactions per the contract.
-                unsafe { &*busy }.store(false, Ordering::Release);
+                // SAFETY: the engine slot outlives its transactions per the contract;
+                // a reference to the busy flag only.
+                unsafe { &(*owner).value.busy }.store(false, Ordering::Release);
                 RK_STATUS_SUCCESS
             }
             Err(e) => e,

@@ -137,6 +137,11 @@ fn c_programs_against_the_library() {
             "bad_input: OK",
         ),
         (
+            "contracts",
+            dir.join("tests/c/contracts.c"),
+            "contracts: OK",
+        ),
+        (
             "minimal_driver",
             dir.join("examples/minimal_driver.c"),
             "minimal_driver: OK",

@@ -1,0 +1,556 @@
+//! The device through its C signatures, with callbacks written as `extern "C"`
+//! functions: out-pointers that are misaligned or alias a buffer are refused before
+//! anything runs, calls from inside a callback never wait for the lock the callback
+//! holds, and a card removed during TRANSMIT is answered like one removed during
+//! POWER (a success keeps its answer, a failure becomes NO_MEDIA).
+
+use core::cell::{Cell, RefCell};
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use core::ptr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::*;
+
+/// T=0 first, then T=1, negotiable, TA1 = 96; the last byte is the TCK.
+const ATR: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C];
+
+/// What a callback does besides its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inside {
+    Nothing,
+    /// Call back into the device: the requests, deinit, state, events.
+    CallBack,
+    /// The card is pulled; the events hook processes the event at once.
+    PullCard,
+}
+
+/// The driver context. Callbacks re-enter each other (a completion arms tracking,
+/// a callback reports an event whose hook processes it), so it is only ever
+/// reached through shared references: every field is a cell.
+struct Ctx {
+    dev: *mut rk_device,
+    power_calls: Cell<usize>,
+    tracking_calls: Cell<usize>,
+    inside_power: Cell<Inside>,
+    inside_transmit: Cell<Inside>,
+    /// Statuses seen by calls made from inside callbacks, in order.
+    seen: RefCell<Vec<(&'static str, rk_status)>>,
+    completions: RefCell<Vec<rk_status>>,
+    rearm_on_completion: Cell<bool>,
+    process_in_events_hook: Cell<bool>,
+    /// The next POWER / TRANSMIT callback fails (after its `inside_*` action) with
+    /// RK_STATUS_IO_TIMEOUT, as a driver does when the card leaves mid-exchange.
+    fail_next: Cell<bool>,
+}
+
+impl Ctx {
+    fn dev(&self) -> *const rk_device {
+        self.dev
+    }
+
+    fn saw(&self, what: &'static str, status: rk_status) {
+        self.seen.borrow_mut().push((what, status));
+    }
+
+    fn seen(&self) -> Vec<(&'static str, rk_status)> {
+        self.seen.borrow().clone()
+    }
+}
+
+/// # Safety
+///
+/// `ctx` is the `Ctx` given to rk_device_init.
+unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
+    // SAFETY: per the contract; shared access only.
+    unsafe { &*ctx.cast::<Ctx>() }
+}
+
+fn control(dev: *const rk_device, code: u32, input: &[u8], output: &mut [u8]) -> rk_status {
+    let mut n = 0usize;
+    // SAFETY: our buffers, disjoint.
+    unsafe {
+        rk_device_control(
+            dev,
+            code,
+            input.as_ptr(),
+            input.len(),
+            output.as_mut_ptr(),
+            output.len(),
+            &mut n,
+        )
+    }
+}
+
+/// Inside a callback: every kind of call back into the device.
+fn call_back(c: &Ctx) {
+    let dev = c.dev();
+    let mut out = [0u8; 64];
+    let transmit = [2, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08];
+    let calls: [(&str, u32, &[u8]); 7] = [
+        ("power", RK_IOCTL_POWER, &[1, 0, 0, 0]),
+        ("transmit", RK_IOCTL_TRANSMIT, &transmit),
+        ("set protocol", RK_IOCTL_SET_PROTOCOL, &[2, 0, 0, 0]),
+        (
+            "set attribute",
+            RK_IOCTL_SET_ATTRIBUTE,
+            &[0x07, 0x00, 0x08, 0x00, 1],
+        ),
+        ("is present", RK_IOCTL_IS_PRESENT, &[]),
+        ("get state", RK_IOCTL_GET_STATE, &[]),
+        ("get last error", RK_IOCTL_GET_LAST_ERROR, &[]),
+    ];
+    for (name, code, input) in calls {
+        let st = control(dev, code, input, &mut out);
+        c.saw(name, st);
+    }
+    // SAFETY: an initialised device.
+    c.saw("deinit", unsafe { rk_device_deinit(c.dev) });
+    let mut state = 0u32;
+    // SAFETY: an initialised device, our out-pointer.
+    c.saw("state", unsafe { rk_device_state(dev, &mut state) });
+    // SAFETY: an initialised device.
+    c.saw("process events", unsafe { rk_process_events(dev) });
+}
+
+unsafe extern "C" fn power(
+    c: *mut c_void,
+    action: u32,
+    atr: *mut u8,
+    capacity: usize,
+    atr_len: *mut usize,
+) -> rk_status {
+    // SAFETY: the context given at init.
+    let c = unsafe { ctx(c) };
+    c.power_calls.set(c.power_calls.get() + 1);
+    if action != RK_POWER_DOWN {
+        assert!(capacity >= ATR.len());
+        // SAFETY: the library's ATR buffer for this call, `capacity` bytes.
+        unsafe { ptr::copy_nonoverlapping(ATR.as_ptr(), atr, ATR.len()) };
+        // SAFETY: the library's length out-pointer for this call.
+        unsafe { atr_len.write(ATR.len()) };
+    }
+    act(c, c.inside_power.replace(Inside::Nothing));
+    if c.fail_next.replace(false) {
+        return RK_STATUS_IO_TIMEOUT;
+    }
+    RK_STATUS_SUCCESS
+}
+
+fn act(c: &Ctx, inside: Inside) {
+    match inside {
+        Inside::Nothing => {}
+        Inside::CallBack => call_back(c),
+        Inside::PullCard => {
+            // SAFETY: an initialised device.
+            let st = unsafe { rk_card_removed(c.dev()) };
+            c.saw("card removed", st);
+        }
+    }
+}
+
+unsafe extern "C" fn transmit(
+    c: *mut c_void,
+    _call: *const rk_transmit_call,
+    reply: *mut u8,
+    capacity: usize,
+    reply_len: *mut usize,
+) -> rk_status {
+    // SAFETY: the context given at init.
+    let c = unsafe { ctx(c) };
+    act(c, c.inside_transmit.replace(Inside::Nothing));
+    if c.fail_next.replace(false) {
+        return RK_STATUS_IO_TIMEOUT;
+    }
+    assert!(capacity >= 2);
+    // SAFETY: the library's reply buffer for this call, `capacity` ≥ 2 bytes.
+    unsafe { ptr::copy_nonoverlapping([0x90, 0x00].as_ptr(), reply, 2) };
+    // SAFETY: the library's length out-pointer for this call.
+    unsafe { reply_len.write(2) };
+    RK_STATUS_SUCCESS
+}
+
+unsafe extern "C" fn set_protocol(
+    _c: *mut c_void,
+    call: *const rk_protocol_call,
+    timing: *mut rk_timing,
+) -> rk_status {
+    // SAFETY: the library's call and out-pointer.
+    let call = unsafe { &*call };
+    if call.pps_len == 0 {
+        // SAFETY: as above.
+        unsafe { timing.write(call.timing) };
+        return RK_STATUS_SUCCESS;
+    }
+    // The card echoes the PPS request. First into a buffer that also holds the
+    // timing out-parameter: refused.
+    let mut shared = [0u32; 4];
+    let bytes = shared.as_mut_ptr().cast::<u8>();
+    let n = usize::from(call.pps_len);
+    // SAFETY: our buffer (16 bytes ≥ 6).
+    unsafe { ptr::copy_nonoverlapping(call.pps.as_ptr(), bytes, n) };
+    // SAFETY: the library's call; our buffer, refused before it is written.
+    let refused = unsafe { rk_pps_accept(call, bytes, n, bytes.cast::<rk_timing>()) };
+    if refused != RK_STATUS_INVALID_PARAMETER {
+        return RK_STATUS_UNSUCCESSFUL;
+    }
+    // SAFETY: the library's call and out-pointer, the request's own bytes.
+    unsafe { rk_pps_accept(call, call.pps.as_ptr(), n, timing) }
+}
+
+unsafe extern "C" fn card_tracking(c: *mut c_void, _wait: u32) -> rk_status {
+    // SAFETY: the context given at init.
+    let c = unsafe { ctx(c) };
+    c.tracking_calls.set(c.tracking_calls.get() + 1);
+    RK_STATUS_SUCCESS
+}
+
+unsafe extern "C" fn tracking_complete(c: *mut c_void, status: rk_status) {
+    // SAFETY: the context given at init; the library holds no lock now, and no
+    // callback runs on this thread.
+    let c = unsafe { ctx(c) };
+    c.completions.borrow_mut().push(status);
+    if c.rearm_on_completion.replace(false) {
+        let st = control(c.dev(), RK_IOCTL_IS_PRESENT, &[], &mut []);
+        c.saw("re-armed", st);
+    }
+}
+
+unsafe extern "C" fn events_pending(c: *mut c_void) {
+    // SAFETY: the context given at init.
+    let c = unsafe { ctx(c) };
+    if c.process_in_events_hook.get() {
+        // SAFETY: an initialised device.
+        let st = unsafe { rk_process_events(c.dev()) };
+        c.saw("process events", st);
+    }
+}
+
+/// A device in heap storage with its context. Both are reached only through the
+/// raw pointers made once here, as a C driver would, so that no reference made by
+/// the test invalidates the pointers the library keeps.
+struct Fixture {
+    dev: *mut rk_device,
+    ctx: *mut Ctx,
+}
+
+// SAFETY: the device is thread-safe after init and the context is used by one
+// thread at a time in these tests (the fixture moves to the hang guard's thread).
+unsafe impl Send for Fixture {}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dev = Box::into_raw(Box::new(rk_device {
+            opaque: [0; RK_DEVICE_STORAGE_WORDS],
+        }));
+        let ctx = Box::into_raw(Box::new(Ctx {
+            dev,
+            power_calls: Cell::new(0),
+            tracking_calls: Cell::new(0),
+            inside_power: Cell::new(Inside::Nothing),
+            inside_transmit: Cell::new(Inside::Nothing),
+            seen: RefCell::new(Vec::new()),
+            completions: RefCell::new(Vec::new()),
+            rearm_on_completion: Cell::new(false),
+            process_in_events_hook: Cell::new(false),
+            fail_next: Cell::new(false),
+        }));
+        let table = rk_reader_functions {
+            power: Some(power),
+            transmit: Some(transmit),
+            set_protocol: Some(set_protocol),
+            card_tracking: Some(card_tracking),
+            vendor_ioctl: None,
+            eject: None,
+            swallow: None,
+            confiscate: None,
+            tracking_complete: Some(tracking_complete),
+            events_pending: Some(events_pending),
+        };
+        let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
+        // SAFETY: valid for a write.
+        let st = unsafe { rk_reader_caps_typical(caps.as_mut_ptr()) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        // SAFETY: zeroed storage, a table, caps written above; the context outlives
+        // the device (deinit in Drop).
+        let st = unsafe {
+            rk_device_init(
+                dev,
+                size_of::<rk_device>(),
+                &table,
+                ctx.cast(),
+                caps.as_ptr(),
+                ptr::null(),
+            )
+        };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        Fixture { dev, ctx }
+    }
+
+    fn dev(&self) -> *const rk_device {
+        self.dev
+    }
+
+    fn ctx(&self) -> &Ctx {
+        // SAFETY: alive until Drop; shared access only.
+        unsafe { &*self.ctx }
+    }
+
+    fn insert(&self) {
+        // SAFETY: an initialised device.
+        assert_eq!(unsafe { rk_card_inserted(self.dev()) }, RK_STATUS_SUCCESS);
+    }
+
+    fn power_up(&self) -> rk_status {
+        control(
+            self.dev(),
+            RK_IOCTL_POWER,
+            &1u32.to_le_bytes(),
+            &mut [0u8; 33],
+        )
+    }
+
+    fn state(&self) -> u32 {
+        let mut state = 0u32;
+        // SAFETY: an initialised device, our out-pointer.
+        let st = unsafe { rk_device_state(self.dev(), &mut state) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        state
+    }
+
+    fn transmit(&self) -> rk_status {
+        let input = [2, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08];
+        control(self.dev(), RK_IOCTL_TRANSMIT, &input, &mut [0u8; 64])
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // SAFETY: an initialised, idle device.
+        let st = unsafe { rk_device_deinit(self.dev) };
+        // SAFETY: made by Box::into_raw in new(), released once, after the device
+        // (which used it) is gone.
+        drop(unsafe { Box::from_raw(self.dev) });
+        // SAFETY: as above.
+        drop(unsafe { Box::from_raw(self.ctx) });
+        if !std::thread::panicking() {
+            assert_eq!(st, RK_STATUS_SUCCESS);
+        }
+    }
+}
+
+/// Run `scenario` on its own thread; fail if it does not finish within 20 s (a
+/// call from inside a callback waiting for the lock its own callback holds).
+fn hang_guarded(scenario: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        scenario();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(20)) {
+        Ok(()) => thread.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = thread.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung"),
+    }
+}
+
+#[test]
+fn a_misaligned_bytes_written_is_refused_before_the_request_runs() {
+    let f = Fixture::new();
+    f.insert();
+    let mut words = [0usize; 2];
+    let misaligned = words
+        .as_mut_ptr()
+        .cast::<u8>()
+        .wrapping_add(1)
+        .cast::<usize>();
+    let input = 1u32.to_le_bytes();
+    let mut out = [0u8; 33];
+    // SAFETY: our buffers; the call refuses the pointer before writing through it.
+    let st = unsafe {
+        rk_device_control(
+            f.dev(),
+            RK_IOCTL_POWER,
+            input.as_ptr(),
+            4,
+            out.as_mut_ptr(),
+            out.len(),
+            misaligned,
+        )
+    };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(f.ctx().power_calls.get(), 0, "POWER did not run");
+    assert_eq!(words, [0, 0], "nothing written");
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+}
+
+#[test]
+fn a_bytes_written_inside_the_input_or_output_is_refused() {
+    let f = Fixture::new();
+    f.insert();
+    // COLD_RESET in the first word; a count written there first would turn it into
+    // POWER_DOWN.
+    let mut input = [0usize; 2];
+    input[0] = 1;
+    let input_ptr = input.as_mut_ptr();
+    let mut out = [0usize; 5];
+    let out_ptr = out.as_mut_ptr();
+    for bytes_written in [input_ptr, out_ptr.wrapping_add(1)] {
+        // SAFETY: our buffers; refused before anything is read or written.
+        let st = unsafe {
+            rk_device_control(
+                f.dev(),
+                RK_IOCTL_POWER,
+                input_ptr.cast::<u8>(),
+                4,
+                out_ptr.cast::<u8>(),
+                size_of::<[usize; 5]>(),
+                bytes_written,
+            )
+        };
+        assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    }
+    assert_eq!(f.ctx().power_calls.get(), 0, "POWER did not run");
+    assert_eq!(input[0], 1, "the request is intact");
+    assert_eq!(f.state(), 3, "still unpowered (swallowed)");
+}
+
+#[test]
+fn buffers_and_out_pointers_inside_the_device_are_refused() {
+    let f = Fixture::new();
+    f.insert();
+    let inside = f.dev().cast_mut().cast::<u8>().wrapping_add(256);
+    let input = 1u32.to_le_bytes();
+    let mut n = 0usize;
+    // SAFETY: refused before the pointers are used.
+    let st = unsafe {
+        rk_device_control(
+            f.dev(),
+            RK_IOCTL_POWER,
+            input.as_ptr(),
+            4,
+            inside,
+            33,
+            &mut n,
+        )
+    };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let st = unsafe { rk_device_state(f.dev(), inside.cast::<u32>()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let st = unsafe { rk_cancel_tracking(f.dev(), inside.cast::<bool>()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device is intact");
+}
+
+#[test]
+fn calls_from_inside_a_callback_never_wait_for_its_lock() {
+    hang_guarded(|| {
+        let f = Fixture::new();
+        f.insert();
+        f.ctx().inside_power.set(Inside::CallBack);
+        assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        let busy = RK_STATUS_DEVICE_BUSY;
+        let ok = RK_STATUS_SUCCESS;
+        assert_eq!(
+            f.ctx().seen(),
+            vec![
+                ("power", busy),
+                ("transmit", busy),
+                ("set protocol", busy),
+                ("set attribute", busy),
+                ("is present", busy),
+                ("get state", ok),
+                ("get last error", ok),
+                ("deinit", busy),
+                ("state", ok),
+                ("process events", ok),
+            ]
+        );
+        assert_eq!(f.ctx().power_calls.get(), 1, "no POWER ran re-entrantly");
+        assert_eq!(f.state(), 5, "negotiable: the outer POWER committed");
+    });
+}
+
+#[test]
+fn a_card_pulled_during_transmit_is_answered_like_power_and_tracking_may_rearm() {
+    hang_guarded(|| {
+        let f = Fixture::new();
+        f.insert();
+        assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        let st = control(
+            f.dev(),
+            RK_IOCTL_SET_PROTOCOL,
+            &2u32.to_le_bytes(),
+            &mut [0u8; 4],
+        );
+        assert_eq!(
+            st, RK_STATUS_SUCCESS,
+            "PPS accepted (after a refused overlap)"
+        );
+        assert_eq!(f.state(), 6);
+        assert_eq!(f.transmit(), RK_STATUS_SUCCESS);
+        assert_eq!(
+            control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
+            RK_STATUS_PENDING
+        );
+        let c = f.ctx();
+        c.inside_transmit.set(Inside::PullCard);
+        c.fail_next.set(true);
+        c.process_in_events_hook.set(true);
+        c.rearm_on_completion.set(true);
+        assert_eq!(
+            f.transmit(),
+            RK_STATUS_NO_MEDIA,
+            "the exchange failed because the card left"
+        );
+        assert_eq!(f.state(), 1, "absent");
+        assert_eq!(
+            *c.completions.borrow(),
+            vec![RK_STATUS_SUCCESS],
+            "IS_ABSENT completed once"
+        );
+        assert_eq!(
+            c.seen(),
+            vec![
+                ("process events", RK_STATUS_SUCCESS),
+                ("card removed", RK_STATUS_SUCCESS),
+                ("re-armed", RK_STATUS_PENDING),
+            ]
+        );
+        assert_eq!(c.tracking_calls.get(), 2);
+        c.process_in_events_hook.set(false);
+        f.insert();
+        // SAFETY: an initialised device.
+        assert_eq!(unsafe { rk_process_events(f.dev()) }, RK_STATUS_SUCCESS);
+        assert_eq!(
+            *c.completions.borrow(),
+            vec![RK_STATUS_SUCCESS, RK_STATUS_SUCCESS],
+            "the re-armed IS_PRESENT completed on the insertion"
+        );
+        // The same pull during POWER: the same answer.
+        c.inside_power.set(Inside::PullCard);
+        c.fail_next.set(true);
+        assert_eq!(f.power_up(), RK_STATUS_NO_MEDIA);
+        // A callback that succeeded before the card left keeps its answer, for
+        // POWER as for TRANSMIT; nothing is recorded for the card that left.
+        f.insert();
+        c.inside_power.set(Inside::PullCard);
+        assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        assert_eq!(f.state(), 1, "absent: the ATR was not recorded");
+        f.insert();
+        assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        let t1 = 2u32.to_le_bytes();
+        let st = control(f.dev(), RK_IOCTL_SET_PROTOCOL, &t1, &mut [0u8; 4]);
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        c.inside_transmit.set(Inside::PullCard);
+        assert_eq!(f.transmit(), RK_STATUS_SUCCESS);
+        assert_eq!(f.state(), 1);
+    });
+}

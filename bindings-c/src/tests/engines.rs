@@ -1,0 +1,327 @@
+//! The T=0 and T=1 engines, the ATR parser and the simulated card through their C
+//! signatures: buffers that overlap what an exchange holds are refused, and a
+//! refused call leaves the exchange able to finish.
+
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use crate::*;
+
+/// GET CHALLENGE, Le = 8.
+const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
+/// What the card sends back for it under T=0: INS, 8 bytes, 90 00.
+const T0_CARD: [u8; 11] = [0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
+
+fn zeroed<T>() -> Box<T> {
+    // SAFETY: every storage type here is plain words, for which zero is valid.
+    Box::new(unsafe { MaybeUninit::<T>::zeroed().assume_init() })
+}
+
+fn t0_action(ex: *mut rk_t0_exchange) -> rk_t0_action {
+    let mut a = MaybeUninit::<rk_t0_action>::uninit();
+    // SAFETY: `a` is valid for a write.
+    let st = unsafe { rk_t0_action_get(ex, a.as_mut_ptr()) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written on success.
+    unsafe { a.assume_init() }
+}
+
+/// Run the exchange to its end against the scripted T=0 card; the response length.
+fn t0_finish(ex: *mut rk_t0_exchange, mut card: &[u8]) -> Result<usize, rk_status> {
+    loop {
+        let a = t0_action(ex);
+        match a.kind {
+            // SAFETY: an open exchange.
+            RK_T0_SEND => assert_eq!(unsafe { rk_t0_sent(ex) }, RK_STATUS_SUCCESS),
+            RK_T0_RECEIVE => {
+                let n = a.len.min(card.len());
+                let chunk = card[..n].to_vec();
+                card = &card[n..];
+                // SAFETY: `chunk` is our own buffer of `n` bytes.
+                let st = unsafe { rk_t0_feed(ex, chunk.as_ptr(), n) };
+                assert_eq!(st, RK_STATUS_SUCCESS);
+            }
+            RK_T0_COMPLETE => return Ok(a.len),
+            _ => return Err(a.status),
+        }
+    }
+}
+
+#[test]
+fn t0_exchange_runs_through_the_c_calls() {
+    let mut storage = zeroed::<rk_t0_exchange>();
+    // One raw pointer for every call, as C has: a fresh `&mut` per call would
+    // invalidate the pointers made before it.
+    let ex = ptr::from_mut(&mut *storage);
+    let mut response = [0u8; 16];
+    // SAFETY: all buffers are ours and outlive the exchange.
+    let st = unsafe {
+        rk_t0_begin(
+            ex,
+            size_of::<rk_t0_exchange>(),
+            GET_CHALLENGE.as_ptr(),
+            GET_CHALLENGE.len(),
+            response.as_mut_ptr(),
+            response.len(),
+            ptr::null(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
+    // SAFETY: an open exchange.
+    let st = unsafe { rk_t0_end(ex) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(response[..10], T0_CARD[1..]);
+}
+
+#[test]
+fn t0_begin_refuses_an_apdu_inside_the_response_buffer() {
+    let mut storage = zeroed::<rk_t0_exchange>();
+    // One raw pointer for every call, as C has: a fresh `&mut` per call would
+    // invalidate the pointers made before it.
+    let ex = ptr::from_mut(&mut *storage);
+    let mut buf = [0u8; 32];
+    buf[4..9].copy_from_slice(&GET_CHALLENGE);
+    let base = buf.as_mut_ptr();
+    // SAFETY: both ranges lie inside `buf`; the call refuses them before using them.
+    let st = unsafe {
+        rk_t0_begin(
+            ex,
+            size_of::<rk_t0_exchange>(),
+            base.wrapping_add(4),
+            GET_CHALLENGE.len(),
+            base,
+            buf.len(),
+            ptr::null(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // The response buffer inside the exchange's own storage.
+    let inside = ex.cast::<u8>();
+    // SAFETY: as above.
+    let st = unsafe {
+        rk_t0_begin(
+            ex,
+            size_of::<rk_t0_exchange>(),
+            GET_CHALLENGE.as_ptr(),
+            GET_CHALLENGE.len(),
+            inside.wrapping_add(64),
+            16,
+            ptr::null(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // Nothing was opened: the same storage takes a proper exchange.
+    // SAFETY: disjoint parts of `buf`, alive until the end.
+    let st = unsafe {
+        rk_t0_begin(
+            ex,
+            size_of::<rk_t0_exchange>(),
+            base.wrapping_add(4),
+            GET_CHALLENGE.len(),
+            base.wrapping_add(9),
+            buf.len() - 9,
+            ptr::null(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
+    // SAFETY: an open exchange.
+    let st = unsafe { rk_t0_end(ex) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(buf[9..19], T0_CARD[1..]);
+}
+
+#[test]
+fn t0_feed_and_action_refuse_what_the_exchange_holds() {
+    let mut storage = zeroed::<rk_t0_exchange>();
+    // One raw pointer for every call, as C has: a fresh `&mut` per call would
+    // invalidate the pointers made before it.
+    let ex = ptr::from_mut(&mut *storage);
+    // 8-aligned, so that an action struct fits at its start.
+    let mut response = [0u64; 4];
+    let resp = response.as_mut_ptr().cast::<u8>();
+    // SAFETY: our buffers, alive until rk_t0_end.
+    let st = unsafe {
+        rk_t0_begin(
+            ex,
+            size_of::<rk_t0_exchange>(),
+            GET_CHALLENGE.as_ptr(),
+            GET_CHALLENGE.len(),
+            resp,
+            size_of::<[u64; 4]>(),
+            ptr::null(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(t0_action(ex).kind, RK_T0_SEND);
+    // SAFETY: an open exchange.
+    let st = unsafe { rk_t0_sent(ex) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(t0_action(ex).kind, RK_T0_RECEIVE);
+    // Card bytes "received" into the response buffer the exchange holds.
+    // SAFETY: inside our buffer; refused before it is read.
+    let st = unsafe { rk_t0_feed(ex, resp, 1) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let inside = ex.cast::<u8>();
+    // SAFETY: inside the exchange storage; refused before it is read.
+    let st = unsafe { rk_t0_feed(ex, inside.wrapping_add(8), 1) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // The action struct written over the response buffer.
+    // SAFETY: aligned and inside our buffer; refused before it is written.
+    let st = unsafe { rk_t0_action_get(ex, resp.cast::<rk_t0_action>()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // Refusals changed nothing: the exchange still completes.
+    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
+    // SAFETY: an open exchange.
+    let st = unsafe { rk_t0_end(ex) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let got: Vec<u8> = response.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    assert_eq!(got[..10], T0_CARD[1..]);
+}
+
+/// A T=1 I-block from the card (NAD 0, N(S) 0) carrying `data`, with its LRC.
+fn t1_card_block(data: &[u8]) -> Vec<u8> {
+    let mut block = vec![0x00, 0x00, data.len() as u8];
+    block.extend_from_slice(data);
+    let lrc = block.iter().fold(0, |a, b| a ^ b);
+    block.push(lrc);
+    block
+}
+
+fn t1_engine() -> Box<rk_t1_engine> {
+    let mut engine = zeroed::<rk_t1_engine>();
+    let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
+    // SAFETY: valid for a write.
+    let st = unsafe { rk_t1_config_default(cfg.as_mut_ptr(), 32, RK_EDC_LRC) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written on success.
+    let mut cfg = unsafe { cfg.assume_init() };
+    cfg.send_ifs_request = 0;
+    // SAFETY: zeroed storage, a valid config.
+    let st = unsafe { rk_t1_init(&mut *engine, size_of::<rk_t1_engine>(), &cfg) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    engine
+}
+
+#[test]
+fn t1_transaction_refuses_overlaps_and_still_finishes() {
+    let mut engine_storage = t1_engine();
+    let engine = ptr::from_mut(&mut *engine_storage);
+    let mut tx_storage = zeroed::<rk_t1_transaction>();
+    let tx = ptr::from_mut(&mut *tx_storage);
+    let mut buf = [0u64; 8];
+    let base = buf.as_mut_ptr().cast::<u8>();
+    let mut action = MaybeUninit::<rk_t1_action>::uninit();
+    let act = action.as_mut_ptr();
+    let tx_len = size_of::<rk_t1_transaction>();
+    let begin = |apdu: *const u8, response: *mut u8, response_len: usize, act| {
+        // SAFETY: our own live storage and buffers; a refused call uses none of them.
+        unsafe { rk_t1_begin(tx, tx_len, engine, apdu, 5, response, response_len, act) }
+    };
+    let receive = |block: *const u8, len: usize, act| {
+        // SAFETY: as above.
+        unsafe { rk_t1_receive(tx, block, len, act) }
+    };
+    // SAFETY: `base` is valid for 64 bytes; nothing else uses them now.
+    unsafe { ptr::copy_nonoverlapping(GET_CHALLENGE.as_ptr(), base, GET_CHALLENGE.len()) };
+    let invalid = RK_STATUS_INVALID_PARAMETER;
+    // The APDU inside the response buffer.
+    assert_eq!(begin(base, base.wrapping_add(2), 32, act), invalid);
+    // The action written into the response buffer.
+    let apdu = GET_CHALLENGE.as_ptr();
+    assert_eq!(begin(apdu, base, 64, base.cast()), invalid);
+    // The response buffer inside the engine.
+    assert_eq!(
+        begin(apdu, engine.cast::<u8>().wrapping_add(100), 32, act),
+        invalid
+    );
+    // Nothing was opened: the engine is free.
+    // SAFETY: an initialised engine.
+    let st = unsafe { rk_t1_reset(engine) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(begin(apdu, base, 64, act), RK_STATUS_SUCCESS);
+    // SAFETY: written on success.
+    let a = unsafe { action.assume_init() };
+    assert_eq!(a.kind, RK_T1_SEND);
+    // The block the engine sent, fed back as if the card had echoed it: it lies
+    // inside the engine.
+    assert_eq!(receive(a.data, a.len, act), invalid);
+    // A block "received" into the response buffer the transaction holds.
+    let block = t1_card_block(&[0x90, 0x00]);
+    assert_eq!(receive(base, block.len(), act), invalid);
+    // The next action written into the response buffer or the transaction.
+    assert_eq!(
+        receive(block.as_ptr(), block.len(), base.wrapping_add(8).cast()),
+        invalid
+    );
+    // SAFETY: an open transaction; the action pointer is refused before use.
+    let st = unsafe { rk_t1_timeout(tx, tx.cast::<rk_t1_action>()) };
+    assert_eq!(st, invalid);
+    // The same block from a buffer of our own: done.
+    assert_eq!(receive(block.as_ptr(), block.len(), act), RK_STATUS_SUCCESS);
+    // SAFETY: written on success.
+    let a = unsafe { action.assume_init() };
+    assert_eq!((a.kind, a.len), (RK_T1_DONE, 2));
+    // SAFETY: an open transaction.
+    let st = unsafe { rk_t1_end(tx) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: an idle engine.
+    let st = unsafe { rk_t1_deinit(engine) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(buf[0].to_ne_bytes()[..2], [0x90, 0x00]);
+}
+
+#[test]
+fn atr_parse_refuses_info_over_the_atr() {
+    let mut storage = zeroed::<rk_atr_info>();
+    let info = ptr::from_mut(&mut *storage);
+    let atr = [0x3B, 0x00];
+    // SAFETY: our buffers.
+    let st = unsafe { rk_atr_parse(atr.as_ptr(), atr.len(), info) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let at = info.cast::<u8>().wrapping_add(40);
+    // SAFETY: 2 bytes inside `*info` (larger than 42 bytes).
+    unsafe { ptr::copy_nonoverlapping(atr.as_ptr(), at, 2) };
+    // SAFETY: the ATR bytes inside `*info`; refused before anything is read.
+    let st = unsafe { rk_atr_parse(at, 2, info) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+}
+
+#[test]
+fn sim_read_refuses_a_misaligned_or_aliasing_length() {
+    let mut storage = zeroed::<rk_sim_card>();
+    let card = ptr::from_mut(&mut *storage);
+    let mut out = [0u64; 8];
+    let out_ptr = out.as_mut_ptr().cast::<u8>();
+    let mut len_words = [0usize; 2];
+    let misaligned = len_words
+        .as_mut_ptr()
+        .cast::<u8>()
+        .wrapping_add(1)
+        .cast::<usize>();
+    // SAFETY: zeroed storage.
+    let st = unsafe { rk_sim_init(card, size_of::<rk_sim_card>(), RK_SIM_PROFILE_T1) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: an initialised card.
+    let st = unsafe { rk_sim_power_on(card) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let read = |len: *mut usize| {
+        // SAFETY: an initialised card, our buffer; a refused `len` is never written.
+        unsafe { rk_sim_read(card, out_ptr, 64, len) }
+    };
+    assert_eq!(read(misaligned), RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        read(out_ptr.wrapping_add(8).cast()),
+        RK_STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(len_words, [0, 0]);
+    // The ATR is still waiting: nothing was read.
+    let mut n = 0usize;
+    assert_eq!(read(&mut n), RK_STATUS_SUCCESS);
+    assert!(n >= 2, "ATR of {n} bytes");
+    assert_eq!(out[0].to_ne_bytes()[0], 0x3B);
+    // SAFETY: an initialised card.
+    let st = unsafe { rk_sim_deinit(card) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+}
