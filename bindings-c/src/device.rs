@@ -574,8 +574,9 @@ unsafe fn attr_string(s: *const c_char) -> Result<AttrString, rk_status> {
         // SAFETY: the string is NUL-terminated and we stop at the NUL, so `s + i`
         // stays inside it.
         let p = unsafe { s.add(i) };
-        // SAFETY: `p` points at a character of the string (see above).
-        let c = unsafe { p.read() } as u8;
+        // SAFETY: `p` points at a character of the string (see above); read as a
+        // byte, whatever the signedness of `c_char` on the target.
+        let c = unsafe { p.cast::<u8>().read() };
         if c == 0 {
             return Ok(out);
         }
