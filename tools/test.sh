@@ -3,7 +3,7 @@
 #   ./tools/test.sh           everything
 #   FUZZ_SECONDS=60 ./tools/test.sh   longer fuzz smoke runs (default 10 s per target)
 # It installs what it needs that is missing (Debian packages when run as root, the
-# thumbv7em target, the nightly toolchain with rust-src, cargo-fuzz) and says so; a
+# thumbv7em target, the nightly toolchain with rust-src and miri, cargo-fuzz) and says so; a
 # check whose tools cannot be had fails, it is never reported as passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,11 @@ fi
 if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
   rustup component add rust-src --toolchain nightly
 fi
+# Miri (nightly) runs the C binding's unit tests for undefined behaviour.
+if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; then
+  step "installing Miri (nightly)"
+  rustup component add miri --toolchain nightly
+fi
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
@@ -96,6 +101,9 @@ cargo test --workspace --doc
 
 step "the main job: tools/demo.sh, its output checked (tools/demo-check.sh)"
 ./tools/demo-check.sh
+
+step "the C ABI's unit tests under Miri (tools/miri-c.sh)"
+./tools/miri-c.sh
 
 step "loom model checking (RUSTFLAGS=--cfg loom)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p readerkit --test loom --release
