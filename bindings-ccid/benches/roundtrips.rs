@@ -16,7 +16,7 @@ use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, wait_card};
+use support::{Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, wait_card};
 
 /// GET CHALLENGE of 8 bytes: a case 2 APDU the card answers with fresh data.
 const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
@@ -106,7 +106,10 @@ fn main() {
                 device: &device,
                 lib: &twin,
             }],
-            Some(2),
+            Some(Libccid {
+                driver_options: 2,
+                log_level: 3,
+            }),
         );
         let ctx = Context::establish(Scope::User).expect("establish");
         let apdu = measure(&ctx, "RK Twin 00 00", budget, min);

@@ -91,6 +91,21 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// A DataBlock asking the host for more time (`bmCommandStatus` = 2, `bError` =
+    /// the BWT `multiplier`) for the command `slot`/`seq` still running on an
+    /// active card.
+    pub const fn time_extension(slot: u8, seq: u8, multiplier: u8) -> Answer {
+        Answer {
+            kind: AnswerKind::DataBlock,
+            slot,
+            seq,
+            icc: IccStatus::PresentActive,
+            command: CommandStatus::TimeExtension,
+            error: multiplier,
+            specific: 0,
+        }
+    }
+
     /// `bStatus`: `bmICCStatus | bmCommandStatus << 6`.
     pub const fn status_byte(&self) -> u8 {
         let icc = match self.icc {

@@ -31,6 +31,7 @@ pub mod command;
 pub mod descriptor;
 pub mod error;
 pub mod message;
+pub mod more_time;
 pub mod notify;
 pub mod parameters;
 pub mod reader;

@@ -193,6 +193,13 @@ pub enum Profile {
     Sec1210,
 }
 
+/// The unframed byte by which a GemPC Twin asks the host to wait longer (libccid
+/// skips any byte from 80 to FF between frames and restarts its read timeout):
+/// 80 | the multiplier, at most 7F.
+pub const fn time_request(multiplier: u8) -> u8 {
+    0x80 | if multiplier > 0x7F { 0x7F } else { multiplier }
+}
+
 /// The firmware string answered to libccid's version request.
 pub const FIRMWARE: &[u8] = b"readerkit-ccid GemPC Twin 0.1";
 
@@ -216,6 +223,32 @@ impl Profile {
     /// Whether the reader echoes each host frame before answering.
     pub const fn echoes(self) -> bool {
         matches!(self, Profile::GemPcTwin)
+    }
+
+    /// The bytes that ask the host for more time while the command `slot`/`seq`
+    /// runs, written into `out`; returns their length (0 if `out` is too short).
+    /// A GemPC Twin sends its unframed [`time_request`] byte: libccid reads the echo
+    /// of the command again after a framed time extension, so a frame would be
+    /// mistaken for it. The SEC1210 (no echo) sends a framed DataBlock with
+    /// `bmCommandStatus` = 2 and the multiplier in `bError`.
+    pub fn time_extension(self, slot: u8, seq: u8, multiplier: u8, out: &mut [u8]) -> usize {
+        match self {
+            Profile::GemPcTwin => match out.first_mut() {
+                Some(byte) => {
+                    *byte = time_request(multiplier);
+                    1
+                }
+                None => 0,
+            },
+            Profile::Sec1210 => {
+                let mut message = [0u8; HEADER_LEN];
+                let answer = crate::Answer::time_extension(slot, seq, multiplier);
+                match answer.emit(0, &mut message) {
+                    Some(len) => encode(&message[..len], out).unwrap_or(0),
+                    None => 0,
+                }
+            }
+        }
     }
 
     /// The binding's configuration: TPDU level, 271-byte messages (libccid's
@@ -334,6 +367,34 @@ mod tests {
         absurd[11] = 0;
         assert_eq!(feed(&mut d, &absurd), (0, None));
         assert!(!d.is_idle());
+    }
+
+    #[test]
+    fn time_extension_bytes_per_profile() {
+        let mut out = [0u8; 16];
+        assert_eq!(Profile::GemPcTwin.time_extension(0, 9, 2, &mut out), 1);
+        assert_eq!(out[0], 0x82);
+        assert_eq!(time_request(0xFF), 0xFF);
+        assert_eq!(Profile::Sec1210.time_extension(1, 9, 2, &mut out), 13);
+        assert_eq!(
+            out[..13],
+            [
+                0x03,
+                0x06,
+                0x80,
+                0,
+                0,
+                0,
+                0,
+                1,
+                9,
+                0x80,
+                2,
+                0,
+                0x03 ^ 0x06 ^ 0x80 ^ 1 ^ 9 ^ 0x80 ^ 2
+            ]
+        );
+        assert_eq!(Profile::Sec1210.time_extension(1, 9, 2, &mut out[..12]), 0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, echo, hex, tx, wait_card};
+use support::{Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, echo, hex, tx, wait_card};
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
@@ -77,9 +77,15 @@ fn part10(card: &pcsc::Card) -> Vec<u8> {
     features
 }
 
+/// libccid told to use short APDUs with a GemPC Twin (its driver option 2).
+const SHORT_APDU: Libccid = Libccid {
+    driver_options: 2,
+    log_level: 3,
+};
+
 /// One reader, one card of `card_kind` in `protocol`, at the TPDU level
 /// libccidtwin uses by default (or short APDU with driver option 2).
-fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, driver_options: Option<u32>) {
+fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: Option<Libccid>) {
     let mut serve = Serve::start(&["--reader", "gempctwin", "--card", card_kind]);
     let device = format!("{}:GemPCTwin", serve.path);
     let lib = lib();
@@ -89,7 +95,7 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, driver_opt
             device: &device,
             lib: &lib,
         }],
-        driver_options,
+        libccid,
     );
     let ctx = Context::establish(Scope::User).expect("establish context");
     let names: Vec<String> = ctx
@@ -156,7 +162,7 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, driver_opt
         log.contains("Firmware: readerkit-ccid"),
         "libccid read our firmware string"
     );
-    if driver_options == Some(2) {
+    if libccid.is_some() {
         assert!(
             log.contains("DriverOptions: 0x0002"),
             "libccid took the driver option"
@@ -188,12 +194,12 @@ fn gempctwin_tpdu_t0() {
 
 #[test]
 fn gempctwin_short_apdu_t1() {
-    one_slot_scenario("t1", ATR_T1, Protocols::T1, Some(2));
+    one_slot_scenario("t1", ATR_T1, Protocols::T1, Some(SHORT_APDU));
 }
 
 #[test]
 fn gempctwin_short_apdu_t0() {
-    one_slot_scenario("t0", ATR_T0, Protocols::T0, Some(2));
+    one_slot_scenario("t0", ATR_T0, Protocols::T0, Some(SHORT_APDU));
 }
 
 /// The dual-slot SEC1210 profile: a T=0 card and a T=1 card used at once from
@@ -263,4 +269,100 @@ fn sec1210_two_cards_at_once() {
     ] {
         assert!(!log.contains(bad), "libccid logged {bad:?}:\n{log}");
     }
+}
+
+/// Cards that ask for more time before every answer (T=1 S(WTX), T=0 NULL bytes):
+/// the reader passes each request on to libccid while the command runs (the GemPC
+/// Twin's time-request byte, the SEC1210's time-extension DataBlock), and libccid
+/// logs it at its byte-level log level.
+fn slow_card_scenario(
+    reader_kind: &str,
+    card_kind: &str,
+    protocol: Protocols,
+    libccid: Libccid,
+    seen: &str,
+) {
+    let serve = Serve::start(&["--reader", reader_kind, "--card", card_kind, "--slow"]);
+    let suffix = if reader_kind == "sec1210" {
+        "SEC1210"
+    } else {
+        "GemPCTwin"
+    };
+    let device = format!("{}:{suffix}", serve.path);
+    let lib = lib();
+    let mut pcscd = Pcscd::start(
+        &[Entry {
+            name: "RK Slow",
+            device: &device,
+            lib: &lib,
+        }],
+        Some(libccid),
+    );
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let name = "RK Slow 00 00";
+    assert!(
+        wait_card(&ctx, name, true, Duration::from_secs(5)),
+        "pcscd log:\n{}",
+        pcscd.log()
+    );
+    let card = ctx
+        .connect(&reader(name), ShareMode::Shared, protocol)
+        .expect("connect");
+    for n in [1usize, 100, 255] {
+        let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
+        let r = tx(&card, &echo(&data)).unwrap();
+        assert_eq!(r[..n], data[..], "ECHO {n}");
+        assert_eq!(r[n..], [0x90, 0x00]);
+    }
+    drop(card);
+    drop(ctx);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(pcscd.stop(), "pcscd exits on SIGINT");
+    let log = pcscd.log();
+    assert!(log.contains(seen), "libccid logged {seen:?}:\n{log}");
+}
+
+#[test]
+fn gempctwin_time_requests_for_a_slow_t0_card() {
+    let log_bytes = Libccid {
+        driver_options: 0,
+        log_level: 7,
+    };
+    slow_card_scenario(
+        "gempctwin",
+        "t0",
+        Protocols::T0,
+        log_bytes,
+        "time request: 0x81",
+    );
+}
+
+#[test]
+fn gempctwin_time_requests_for_t1_wtx_at_short_apdu_level() {
+    let log_bytes = Libccid {
+        driver_options: 2,
+        log_level: 7,
+    };
+    slow_card_scenario(
+        "gempctwin",
+        "t1",
+        Protocols::T1,
+        log_bytes,
+        "time request: 0x82",
+    );
+}
+
+#[test]
+fn sec1210_time_extension_for_a_slow_t0_card() {
+    let log_bytes = Libccid {
+        driver_options: 0,
+        log_level: 7,
+    };
+    slow_card_scenario(
+        "sec1210",
+        "t0",
+        Protocols::T0,
+        log_bytes,
+        "Time extension requested: 0x01",
+    );
 }

@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
@@ -18,13 +20,16 @@ use readerkit::Device;
 use readerkit::caps::{IfdVersion, VendorAttributes, attr_string};
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::CcidReader;
+use readerkit_ccid::more_time::{MoreTime, WatchedLine};
+use readerkit_ccid::reader::ExchangeLevel;
 use readerkit_ccid::twin::{self, Decoder, Event};
 
 /// Usage text of `readerkit ccid-serve`.
 pub(crate) const USAGE: &str = "\
-Usage: readerkit ccid-serve [--reader gempctwin|sec1210] [--card KIND[,KIND]] [--trace]
+Usage: readerkit ccid-serve [--reader gempctwin|sec1210] [--card KIND[,KIND]] [--slow] [--trace]
 
 Serves simulated cards behind a CCID reader with the GemPC Twin serial framing on
 a new pseudo-terminal, for Debian's libccidtwin.so under pcscd (reader.conf:
@@ -34,6 +39,8 @@ on the first line, then serves until killed.
   --reader   gempctwin (one slot, the default) or sec1210 (two slots)
   --card     the card of each slot: t0, t1, t0t1, t1crc or empty (default t1;
              one value applies to every slot)
+  --slow     the cards ask for more time before every answer (T=1 S(WTX) with
+             multiplier 2, T=0 NULL bytes); the reader passes it on to the host
   --trace    print every frame on stderr
 
 Lines on stdin move cards: `remove [SLOT]`, `insert [SLOT]`.
@@ -44,7 +51,46 @@ const CARD_CAPACITY: usize = 1024;
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
 const MAX_MESSAGE: usize = 271;
 
-type SimDevice = Device<SpinPlatform, LineReader<SimLine<CARD_CAPACITY>>>;
+/// What the card's requests for more time are reported to.
+type Notify = Box<dyn FnMut(MoreTime) + Send>;
+/// The card's line: the simulated card, watched for requests for more time.
+type CardLine = WatchedLine<SimLine<CARD_CAPACITY>, Notify>;
+type SimDevice = Device<SpinPlatform, LineReader<CardLine>>;
+
+/// The command running, shared with the card lines' time-extension callbacks.
+struct Running {
+    profile: twin::Profile,
+    /// (bSlot, bSeq) of the command being handled.
+    command: Mutex<Option<(u8, u8)>>,
+    /// The reader is at the TPDU level (the host runs T=1 and sees S(WTX) itself).
+    tpdu: AtomicBool,
+    port: Mutex<File>,
+    trace: bool,
+}
+
+impl Running {
+    /// Ask the host for more time for the command running.
+    fn more_time(&self, more: MoreTime) {
+        let Some((slot, seq)) = *self.command.lock().unwrap_or_else(|e| e.into_inner()) else {
+            return;
+        };
+        let multiplier = match more {
+            // At the TPDU level the S(WTX) block itself goes to the host.
+            MoreTime::T1Wtx { .. } if self.tpdu.load(Ordering::Relaxed) => return,
+            MoreTime::T1Wtx { multiplier } => multiplier,
+            MoreTime::T0Null => 1,
+        };
+        let mut bytes = [0u8; 16];
+        let len = self
+            .profile
+            .time_extension(slot, seq, multiplier, &mut bytes);
+        if self.trace {
+            eprintln!("<- (more time) {}", hex(&bytes[..len]));
+        }
+        let mut port = self.port.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = port.write_all(&bytes[..len]);
+    }
+}
 
 fn card_profile(kind: &str) -> Result<Option<Profile>, String> {
     Ok(Some(match kind {
@@ -60,6 +106,7 @@ fn card_profile(kind: &str) -> Result<Option<Profile>, String> {
 struct Options {
     profile: twin::Profile,
     cards: Vec<String>,
+    slow: bool,
     trace: bool,
 }
 
@@ -67,6 +114,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let mut options = Options {
         profile: twin::Profile::GemPcTwin,
         cards: vec!["t1".into()],
+        slow: false,
         trace: false,
     };
     let mut args = args.iter();
@@ -90,6 +138,7 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
                 }
             }
             "--card" => options.cards = value("--card")?.split(',').map(str::to_string).collect(),
+            "--slow" => options.slow = true,
             "--trace" => options.trace = true,
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown option `{other}`")),
@@ -109,23 +158,35 @@ fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-fn new_card(kind: &str) -> Option<Card<CARD_CAPACITY>> {
+fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
+    let faults = Faults {
+        wtx: slow.then_some(Wtx {
+            answer: Trigger::Every,
+            multiplier: 2,
+            count: 1,
+        }),
+        ..Faults::default()
+    };
     card_profile(kind)
         .ok()
         .flatten()
-        .map(|p| Card::create(Config::new(p)))
+        .map(|p| Card::create(Config::new(p).with_faults(faults)))
 }
 
-fn open_slot(profile: twin::Profile, index: usize, kind: &str) -> SimDevice {
-    let card = new_card(kind);
+fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> SimDevice {
+    let profile = running.profile;
+    let card = new_card(kind, slow);
     let present = card.is_some();
     let line = match card {
         Some(card) => SimLine::new(card),
         None => SimLine::empty(),
     };
+    let shared = Arc::clone(running);
+    let notify: Notify = Box::new(move |more| shared.more_time(more));
+    let line = WatchedLine::new(line, notify);
     let device = Device::new(
         SpinPlatform::new(),
-        LineReader::<SimLine<CARD_CAPACITY>>::functions(),
+        LineReader::<CardLine>::functions(),
         LineReader::new(line),
         profile.capabilities(),
         VendorAttributes {
@@ -167,22 +228,6 @@ pub(crate) fn run(args: &[String]) -> ExitCode {
 
 fn serve(options: &Options) -> Result<(), String> {
     let profile = options.profile;
-    let slots: Vec<SimDevice> = (0..profile.slots())
-        .map(|i| {
-            let kind = options
-                .cards
-                .get(i)
-                .or(options.cards.last())
-                .map_or("t1", String::as_str);
-            open_slot(profile, i, kind)
-        })
-        .collect();
-    let mut reader = CcidReader::new(&slots, profile.config())
-        .map_err(|e| format!("reader configuration: {e:?}"))?;
-    // The first notification reports every slot; the host asks for the slot status
-    // when it opens the reader, so it is not sent.
-    let _ = reader.slot_change(&mut [0u8; 8]);
-
     let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     let mut termios = tcgetattr(pty.slave.as_fd()).map_err(|e| format!("tcgetattr: {e}"))?;
     cfmakeraw(&mut termios);
@@ -193,6 +238,21 @@ fn serve(options: &Options) -> Result<(), String> {
     // it closed.
     let _slave = pty.slave;
     let mut port = File::from(pty.master);
+    let running = Arc::new(Running {
+        profile,
+        command: Mutex::new(None),
+        tpdu: AtomicBool::new(true),
+        port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
+        trace: options.trace,
+    });
+    let slots: Vec<SimDevice> = (0..profile.slots())
+        .map(|i| open_slot(&running, i, card_kind(options, i), options.slow))
+        .collect();
+    let mut reader = CcidReader::new(&slots, profile.config())
+        .map_err(|e| format!("reader configuration: {e:?}"))?;
+    // The first notification reports every slot; the host asks for the slot status
+    // when it opens the reader, so it is not sent.
+    let _ = reader.slot_change(&mut [0u8; 8]);
     println!("{}", path.display());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
 
@@ -256,7 +316,16 @@ fn serve(options: &Options) -> Result<(), String> {
                         let len = twin::encode(message, &mut frame).unwrap_or(0);
                         port.write_all(&frame[..len]).map_err(|e| e.to_string())?;
                     }
-                    let Ok(len) = reader.handle(message, &mut answer) else {
+                    running
+                        .tpdu
+                        .store(reader.level() == ExchangeLevel::Tpdu, Ordering::Relaxed);
+                    *running.command.lock().unwrap_or_else(|e| e.into_inner()) = Some((
+                        message.get(5).copied().unwrap_or(0),
+                        message.get(6).copied().unwrap_or(0),
+                    ));
+                    let handled = reader.handle(message, &mut answer);
+                    *running.command.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    let Ok(len) = handled else {
                         continue;
                     };
                     if trace {
@@ -275,6 +344,15 @@ fn serve(options: &Options) -> Result<(), String> {
     }
 }
 
+/// The card kind of `slot`: its own `--card` value, else the last one.
+fn card_kind(options: &Options, slot: usize) -> &str {
+    options
+        .cards
+        .get(slot)
+        .or(options.cards.last())
+        .map_or("t1", String::as_str)
+}
+
 /// A control line from stdin: `remove [SLOT]` or `insert [SLOT]`.
 fn control(slots: &[SimDevice], options: &Options, command: &str) {
     let mut words = command.split_whitespace();
@@ -286,19 +364,16 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
     };
     match verb {
         "remove" => {
-            device.with_driver(|r| r.line_mut().remove());
+            device.with_driver(|r| r.line_mut().inner_mut().remove());
             device.card_removed();
         }
         "insert" => {
-            let kind = options
-                .cards
-                .get(slot)
-                .or(options.cards.last())
-                .map_or("t1", String::as_str);
-            let Some(card) = new_card(if kind == "empty" { "t1" } else { kind }) else {
+            let kind = card_kind(options, slot);
+            let kind = if kind == "empty" { "t1" } else { kind };
+            let Some(card) = new_card(kind, options.slow) else {
                 return;
             };
-            device.with_driver(|r| r.line_mut().insert(card));
+            device.with_driver(|r| r.line_mut().inner_mut().insert(card));
             device.card_inserted();
         }
         "" => {}

@@ -147,6 +147,17 @@ impl Drop for Serve {
     }
 }
 
+/// libccid's own settings, given through a private `PCSCLITE_HP_DROPDIR` holding
+/// only an `ifd-ccid.bundle/Contents/Info.plist` (libccid reads its options there;
+/// pcscd finds no USB driver in it).
+#[derive(Clone, Copy)]
+pub struct Libccid {
+    /// `ifdDriverOptions` (2: ask a GemPC Twin for short APDUs).
+    pub driver_options: u32,
+    /// `ifdLogLevel` (1 critical, 2 info, 4 every byte, 8 periodic).
+    pub log_level: u32,
+}
+
 /// One reader.conf entry.
 pub struct Entry<'a> {
     pub name: &'a str,
@@ -175,13 +186,11 @@ fn is_root() -> bool {
 }
 
 impl Pcscd {
-    /// Start pcscd (socket-activated on a private path) with `entries`.
-    /// `driver_options`: libccid's `ifdDriverOptions`, given through a private
-    /// `PCSCLITE_HP_DROPDIR` holding only an `ifd-ccid.bundle/Contents/Info.plist`
-    /// (libccid reads its options there; pcscd finds no USB driver in it). Only one
+    /// Start pcscd (socket-activated on a private path) with `entries`, and
+    /// `libccid` settings other than Debian's (none: its own Info.plist). Only one
     /// pcscd runs at a time on the machine (the same file lock as the pcsc-lite
     /// tests).
-    pub fn start(entries: &[Entry<'_>], driver_options: Option<u32>) -> Pcscd {
+    pub fn start(entries: &[Entry<'_>], libccid: Option<Libccid>) -> Pcscd {
         require("/usr/sbin/pcscd", "pcscd");
         require("/usr/bin/systemd-socket-activate", "systemd");
         require(LIBCCIDTWIN, "libccid");
@@ -220,15 +229,19 @@ impl Pcscd {
             std::env::temp_dir().join(format!("readerkit-ccid-pcscd-{}.comm", std::process::id()));
         let _ = std::fs::remove_file(&socket);
         command.arg("-l").arg(&socket);
-        if let Some(options) = driver_options {
+        if let Some(Libccid {
+            driver_options,
+            log_level,
+        }) = libccid
+        {
             let bundle = dir.join("drivers/ifd-ccid.bundle/Contents");
             std::fs::create_dir_all(&bundle).unwrap();
             std::fs::write(
                 bundle.join("Info.plist"),
                 format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>\n\
-                     \t<key>ifdLogLevel</key>\n\t<string>0x0003</string>\n\
-                     \t<key>ifdDriverOptions</key>\n\t<string>{options:#06X}</string>\n\
+                     \t<key>ifdLogLevel</key>\n\t<string>{log_level:#06X}</string>\n\
+                     \t<key>ifdDriverOptions</key>\n\t<string>{driver_options:#06X}</string>\n\
                      </dict>\n</plist>\n"
                 ),
             )

@@ -1,0 +1,124 @@
+//! A card's requests for more time, seen on its line, so that a transport can send
+//! time extensions (`bmCommandStatus` = 2) to the host while a command runs.
+//!
+//! The core's engines handle the requests themselves (T=1 S(WTX request) blocks,
+//! T=0 NULL procedure bytes); [`WatchedLine`] wraps the card's [`Line`] and reports
+//! each one as its bytes go by, without changing them. The transport answers with
+//! [`Answer::time_extension`](crate::Answer::time_extension) for the command
+//! running.
+
+use readerkit::Protocol;
+use readerkit::device::AtrBuffer;
+use readerkit::line::{Framing, Line, Reset};
+use readerkit::status::Status;
+use readerkit::timing::Timing;
+
+/// PCB of a T=1 S(WTX request) block.
+const PCB_WTX_REQUEST: u8 = 0xC3;
+/// The T=0 NULL procedure byte.
+const NULL: u8 = 0x60;
+
+/// A request for more time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MoreTime {
+    /// T=0: a NULL procedure byte (the card restarts the work waiting time).
+    T0Null,
+    /// T=1: an S(WTX request) with its BWT `multiplier`.
+    T1Wtx {
+        /// The multiplier of the block waiting time (1..=255).
+        multiplier: u8,
+    },
+}
+
+/// Where the watcher is in the bytes from the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Looking at prologues and procedure bytes.
+    Idle,
+    /// An S(WTX request) prologue came: its INF (the multiplier) is next.
+    WtxInf,
+}
+
+/// A [`Line`] that reports the card's requests for more time to `notify`.
+///
+/// T=1: a received prologue with PCB `C3` followed by its INF byte. T=0: a single
+/// byte `60` received where the engine asked for one byte (a procedure byte; a
+/// lone data byte of value `60` received one at a time is reported too, which
+/// only costs the host one more wait).
+#[derive(Debug)]
+pub struct WatchedLine<L, F> {
+    line: L,
+    notify: F,
+    protocol: Option<Protocol>,
+    watch: Watch,
+}
+
+impl<L: Line, F: FnMut(MoreTime)> WatchedLine<L, F> {
+    /// Watch `line`, reporting to `notify`.
+    pub fn new(line: L, notify: F) -> WatchedLine<L, F> {
+        WatchedLine {
+            line,
+            notify,
+            protocol: None,
+            watch: Watch::Idle,
+        }
+    }
+
+    /// The line.
+    pub fn inner(&self) -> &L {
+        &self.line
+    }
+
+    /// The line, mutably.
+    pub fn inner_mut(&mut self) -> &mut L {
+        &mut self.line
+    }
+}
+
+impl<L: Line, F: FnMut(MoreTime)> Line for WatchedLine<L, F> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+        self.protocol = None;
+        self.watch = Watch::Idle;
+        self.line.reset(reset, atr)
+    }
+
+    fn deactivate(&mut self) -> Result<(), Status> {
+        self.protocol = None;
+        self.line.deactivate()
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+        self.watch = Watch::Idle;
+        self.line.send(bytes)
+    }
+
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+        let got = self.line.receive(buf, first_us, next_us)?;
+        let bytes = buf.get(..got).unwrap_or(&[]);
+        match (self.protocol, self.watch, bytes) {
+            (Some(Protocol::T1), Watch::WtxInf, [multiplier, ..]) => {
+                self.watch = Watch::Idle;
+                (self.notify)(MoreTime::T1Wtx {
+                    multiplier: *multiplier,
+                });
+            }
+            (Some(Protocol::T1), Watch::Idle, [_, PCB_WTX_REQUEST, 1]) => {
+                self.watch = Watch::WtxInf;
+            }
+            (Some(Protocol::T0), _, [NULL]) if buf.len() == 1 => {
+                (self.notify)(MoreTime::T0Null);
+            }
+            _ => self.watch = Watch::Idle,
+        }
+        Ok(got)
+    }
+
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+        self.line.set_timing(timing)
+    }
+
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+        self.protocol = Some(framing.protocol);
+        self.line.set_framing(framing)
+    }
+}
