@@ -95,6 +95,9 @@ fi
 step "WDM sample driver: kernel image linked on Linux (inspected by the readerkit-wdm tests)"
 ./bindings-wdm/build-sys.sh
 
+step "WDM sample driver in Wine's NT kernel, driven by a Win32 client (tools/wdm-wine.sh)"
+./tools/wdm-wine.sh
+
 step "unit, integration and doc tests; benchmarks once in test mode"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
