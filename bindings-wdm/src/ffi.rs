@@ -519,6 +519,7 @@ pub mod routines {
         pub fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK) -> KIRQL;
         pub fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK, irql: KIRQL);
         pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+        pub fn PsGetCurrentThread() -> PVOID;
     }
 
     #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
@@ -571,6 +572,15 @@ pub mod routines {
         fn KeSetEvent(event: *mut KEVENT => wdk_sys::PRKEVENT, increment: i32 => wdk_sys::KPRIORITY, wait: u8 => wdk_sys::BOOLEAN) -> i32;
         fn KeAcquireSpinLockRaiseToDpc(lock: *mut KSPIN_LOCK => wdk_sys::PKSPIN_LOCK) -> KIRQL;
         fn KeReleaseSpinLock(lock: *mut KSPIN_LOCK => wdk_sys::PKSPIN_LOCK, irql: KIRQL => wdk_sys::KIRQL);
+    }
+
+    /// `PsGetCurrentThread`: the calling thread's `ETHREAD`.
+    ///
+    /// # Safety
+    /// Any IRQL; the result is only an address.
+    pub unsafe fn PsGetCurrentThread() -> PVOID {
+        // SAFETY: the kernel routine, no preconditions.
+        unsafe { ntddk::PsGetCurrentThread() as PVOID }
     }
 
     /// `KeBugCheckEx`.

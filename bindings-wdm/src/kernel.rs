@@ -184,6 +184,13 @@ impl Kernel for KernelSync {
     type Serial<T> = KMutex<T>;
     type Short<T> = KSpin<T>;
     type Event = KEvent;
+
+    fn current_thread() -> Option<core::num::NonZeroUsize> {
+        // SAFETY: PsGetCurrentThread has no preconditions (any IRQL); the thread
+        // object's address is only compared, never dereferenced.
+        let thread = unsafe { PsGetCurrentThread() };
+        core::num::NonZeroUsize::new(thread as usize)
+    }
 }
 
 /// A reader in a WDM driver whose context is `D`.

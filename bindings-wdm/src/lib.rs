@@ -50,6 +50,14 @@ pub trait Kernel {
     type Short<T>: Mutex<T>;
     /// A notification event.
     type Event: Event;
+
+    /// The calling thread, as a nonzero number (the `KTHREAD` address in a driver),
+    /// so the core can refuse a request made from inside one of the reader's own
+    /// callbacks instead of deadlocking ([`readerkit::platform::Platform::current_context`]).
+    /// `None`: cannot tell.
+    fn current_thread() -> Option<core::num::NonZeroUsize> {
+        None
+    }
 }
 
 /// A notification event: once set it stays set.

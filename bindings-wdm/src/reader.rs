@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
 use readerkit::ioctl::{Ioctl, PowerAction};
-use readerkit::platform::{Mutex, Platform};
+use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
 
 use crate::Kernel;
@@ -56,6 +56,10 @@ impl<K: Kernel, I: Irp> Platform for WdmPlatform<K, I> {
         if let Some((irp, status)) = self.tracking.complete(status) {
             self.finish(irp, status);
         }
+    }
+
+    fn current_context(&self) -> Option<ContextId> {
+        K::current_thread().map(ContextId::new)
     }
 }
 

@@ -243,3 +243,28 @@ fn other_major_functions_are_handed_back() {
     let (irp, _) = FakeIrp::new(Major::from_codes(mj::POWER, 0x02));
     assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
 }
+
+/// A request from inside one of the reader's own callbacks (here: code run under the
+/// serialization lock, as a callback is) is refused with DEVICE_BUSY instead of
+/// deadlocking: the WDM platform names the calling thread. A request from another
+/// thread meanwhile still waits its turn and is served.
+#[test]
+fn reentry_from_a_callback_is_refused_not_deadlocked() {
+    let r = std::sync::Arc::new(ready());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let inner = r.clone();
+    std::thread::spawn(move || {
+        let status = inner.device().with_driver(|_| {
+            let (_, rec) = ioctl(&inner, code(Ioctl::Power), &1u32.to_le_bytes(), 33);
+            rec.completed().map(|s| s.status)
+        });
+        tx.send(status).unwrap();
+    });
+    let status = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a re-entrant request deadlocked");
+    assert_eq!(status, Some(Status::DeviceBusy.to_ntstatus()));
+    // The reader is intact: the same request from outside works.
+    let (_, rec) = ioctl(&r, code(Ioctl::Power), &1u32.to_le_bytes(), 33);
+    assert_eq!(rec.completed().map(|s| s.status), Some(0));
+}

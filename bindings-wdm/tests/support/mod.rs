@@ -44,6 +44,14 @@ impl Kernel for StdKernel {
     type Serial<T> = Mutex<T>;
     type Short<T> = Mutex<T>;
     type Event = StdEvent;
+
+    fn current_thread() -> Option<std::num::NonZeroUsize> {
+        thread_local! {
+            static MARK: u8 = const { 0 };
+        }
+        // A thread-local's address is unique among live threads.
+        MARK.with(|m| std::num::NonZeroUsize::new(m as *const u8 as usize))
+    }
 }
 
 /// What the I/O manager would observe of an IRP: completions, IoStatus, the output.
