@@ -160,6 +160,20 @@ impl core::fmt::Display for ParityError {
 
 impl core::error::Error for ParityError {}
 
+/// A command the card's application executed and its answer (see
+/// [`Card::last_executed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Executed<'a> {
+    /// The command APDU as the card received it: over T=0 the TPDU header (P3 only
+    /// for commands that get data) and data, or the APDU assembled from ENVELOPE
+    /// pieces; over T=1 the INF fields of the I-block chain.
+    pub command: &'a [u8],
+    /// The response data field (without SW1 SW2).
+    pub data: &'a [u8],
+    /// The status word SW1 SW2.
+    pub sw: u16,
+}
+
 /// Where the card is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
@@ -206,6 +220,9 @@ pub struct Card<const N: usize = DEFAULT_CAPACITY> {
     cmd: [u8; N],
     cmd_len: usize,
     cmd_overflow: bool,
+    /// `cmd[..cmd_len]` is a command the application executed (not one being
+    /// received, nor one the protocol layer discarded), answered by `resp`.
+    executed: bool,
     resp: [u8; N],
     resp_len: usize,
     resp_sw: u16,
@@ -256,6 +273,7 @@ impl<const N: usize> Card<N> {
             cmd: [0; N],
             cmd_len: 0,
             cmd_overflow: false,
+            executed: false,
             resp: [0; N],
             resp_len: 0,
             resp_sw: app::sw::OK,
@@ -301,6 +319,7 @@ impl<const N: usize> Card<N> {
         self.t1 = t1::T1::new(&self.profile);
         self.cmd_len = 0;
         self.cmd_overflow = false;
+        self.executed = false;
         self.resp_len = 0;
         self.resp_pos = 0;
         self.resp_sw = app::sw::OK;
@@ -463,6 +482,23 @@ impl<const N: usize> Card<N> {
         &self.log
     }
 
+    /// The command the application executed last, exactly as the card assembled it
+    /// from the transmission protocol, and its answer; `None` before the first one
+    /// after a reset, while the next command is being received, and after the
+    /// protocol layer dropped it (a new T=0 command header, T=1 S(RESYNCH) or
+    /// S(ABORT)). A differential test compares this with what the reader sent and
+    /// what its protocol engine handed back.
+    pub fn last_executed(&self) -> Option<Executed<'_>> {
+        if !self.executed || self.cmd_overflow {
+            return None;
+        }
+        Some(Executed {
+            command: self.cmd.get(..self.cmd_len)?,
+            data: self.resp.get(..self.resp_len)?,
+            sw: self.resp_sw,
+        })
+    }
+
     /// T=1: the card's current IFSC (largest information field it accepts).
     pub const fn t1_ifsc(&self) -> u8 {
         self.t1.ifsc
@@ -511,6 +547,7 @@ impl<const N: usize> Card<N> {
 
     /// Append a byte of the command APDU being received.
     fn cmd_push(&mut self, b: u8) {
+        self.executed = false;
         match self.cmd.get_mut(self.cmd_len) {
             Some(slot) => {
                 *slot = b;
@@ -521,12 +558,14 @@ impl<const N: usize> Card<N> {
     }
 
     fn cmd_clear(&mut self) {
+        self.executed = false;
         self.cmd_len = 0;
         self.cmd_overflow = false;
     }
 
     /// Execute `cmd[..cmd_len]`; the answer goes to `resp`, `resp_len`, `resp_sw`.
     fn execute(&mut self) {
+        self.executed = true;
         self.resp_pos = 0;
         self.stats.commands += 1;
         let parsed = if self.cmd_overflow {

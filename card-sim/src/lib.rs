@@ -74,7 +74,7 @@ pub mod line;
 pub mod stats;
 
 pub use atr::Profile;
-pub use card::{Card, Config, ParityError};
+pub use card::{Card, Config, Executed, ParityError};
 pub use fault::Faults;
 pub use keypad::ScriptedKeypad;
 pub use line::SimLine;

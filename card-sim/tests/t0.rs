@@ -509,3 +509,33 @@ fn stats_count_wire_and_payload() {
     assert_eq!(card.log().total(), 1);
     let _ = EF_0101_LEN;
 }
+
+#[test]
+fn last_executed_is_the_command_as_received_and_its_whole_answer() {
+    let mut card = t0_card();
+    assert_eq!(card.last_executed(), None);
+    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x00, 0x02]), [0xA4]);
+    // Data still being received: nothing executed yet.
+    assert_eq!(card.last_executed(), None);
+    assert_eq!(xfer(&mut card, &[0x2F, 0x00]), [0x61, 0x0D]);
+    let fci = hex("6F 0B 82 01 01 83 02 2F 00 80 02 00 20");
+    let executed = card.last_executed().unwrap();
+    assert_eq!(executed.command, [0x00, 0xA4, 0x00, 0x00, 0x02, 0x2F, 0x00]);
+    assert_eq!(executed.data, fci.as_slice());
+    assert_eq!(executed.sw, 0x9000);
+    // GET RESPONSE serves the answer; it is no command of its own.
+    xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x0D]);
+    assert_eq!(card.last_executed().unwrap().data, fci.as_slice());
+    // A new command header drops it.
+    assert_eq!(xfer(&mut card, &[0x00, 0xD6, 0x00, 0x00, 0x01]), [0xD6]);
+    assert_eq!(card.last_executed(), None);
+    // A command that gets data carries P3 as Le.
+    xfer(&mut card, &[0x00]);
+    xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x04]);
+    let executed = card.last_executed().unwrap();
+    assert_eq!(executed.command, [0x00, 0x84, 0x00, 0x00, 0x04]);
+    assert_eq!(executed.data.len(), 4);
+    // A reset forgets it.
+    card.warm_reset();
+    assert_eq!(card.last_executed(), None);
+}

@@ -426,3 +426,20 @@ fn stats_count_blocks() {
     let ins: Vec<u8> = card.log().iter().map(|r| r.ins).collect();
     assert_eq!(ins, [0xA4, 0xB0]);
 }
+
+#[test]
+fn last_executed_is_the_whole_chain_and_resynch_drops_it() {
+    let mut reader = T1Reader::new(L);
+    let mut card = t1_card();
+    assert_eq!(card.last_executed(), None);
+    let echo = [0x80, 0xEE, 0x00, 0x00, 0x03, 0x01, 0x02, 0x03, 0x00];
+    let (response, _) = reader.transceive(&mut card, &echo);
+    assert_eq!(response, [0x01, 0x02, 0x03, 0x90, 0x00]);
+    let executed = card.last_executed().unwrap();
+    assert_eq!(executed.command, echo);
+    assert_eq!(executed.data, [0x01, 0x02, 0x03]);
+    assert_eq!(executed.sw, 0x9000);
+    // S(RESYNCH request) drops the command and its answer.
+    xfer(&mut card, &block(L, 0x00, 0xC0, &[]));
+    assert_eq!(card.last_executed(), None);
+}
