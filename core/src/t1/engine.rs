@@ -508,9 +508,12 @@ impl Engine {
             }
             (Phase::Negotiating, _) => self.on_failure(Failure::Other, apdu),
             (Phase::Sending { .. } | Phase::Receiving, Kind::S(s)) => self.on_card_s(s, apdu),
-            (Phase::Sending { offset, chunk }, Kind::R { nr, .. }) => {
+            (Phase::Sending { offset, chunk }, Kind::R { nr, code }) => {
                 let next = offset.saturating_add(chunk);
-                if nr == self.ns {
+                // An R-block reporting an error never acknowledges: whatever its
+                // N(R), the card did not get a block right, so ours goes again
+                // (a wrong N(R) would otherwise skip part of the command).
+                if nr == self.ns || code != RCode::Ok {
                     // The card asks for our last I-block again (rule 7.1 / 7.4).
                     if self.may_retry() {
                         self.last_failure = Failure::Other;

@@ -240,6 +240,29 @@ fn command_chaining() {
     assert_eq!(r, h("90 00"));
 }
 
+/// An R-block with an error code is a request to send again, never the
+/// acknowledgement of a chained I-block, whatever its N(R): a card whose R(N(R))
+/// answering a damaged I(0,M) carried the wrong sequence number (R(1) with the EDC
+/// error bit) made the engine skip the first part of the command, and the card
+/// executed the rest as a command of its own (found by the `t1_card` fuzz target).
+#[test]
+fn error_r_block_never_acknowledges_a_chained_block() {
+    let mut e = lrc_engine(4);
+    let r = run(
+        &mut e,
+        &h("00 D6 00 00 05 01 02 03 04 05"),
+        300,
+        &[
+            s(l("00 20 04 00 D6 00 00"), B(l("00 91 00"))),
+            s(l("00 20 04 00 D6 00 00"), B(h("00 90 00 90"))),
+            s(l("00 60 04 05 01 02 03"), B(h("00 80 00 80"))),
+            s(l("00 00 02 04 05"), B(l("00 00 02 90 00"))),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r, h("90 00"));
+}
+
 /// Annex A: chaining of a response: I(0,M) R(1) I(1,M) R(0) I(0).
 #[test]
 fn response_chaining() {
