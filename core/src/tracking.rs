@@ -56,7 +56,8 @@ impl Slot {
     }
 
     /// The tracking callback returned: either pend (`None`) or complete now with a
-    /// status. A failed callback (`Err`) frees the slot and completes with its status.
+    /// status. A failed callback (`Err`) frees the slot and completes with its status
+    /// (`Err(Status::Success)` becomes [`Status::Unsuccessful`], as for every request).
     pub fn finish_arming(&mut self, callback: Result<(), Status>) -> Option<Status> {
         let current = *self;
         match (current, callback) {
@@ -70,7 +71,13 @@ impl Slot {
             }
             (_, Err(status)) => {
                 *self = Slot::Idle;
-                Some(status)
+                // A callback's error is never success: that would tell the caller
+                // the awaited event happened.
+                Some(if status == Status::Success {
+                    Status::Unsuccessful
+                } else {
+                    status
+                })
             }
             // Not reachable: only the arming request calls this. Stay safe anyway.
             (Slot::Idle | Slot::Armed(_), Ok(())) => Some(Status::Unsuccessful),
@@ -131,6 +138,20 @@ mod tests {
         slot.reserve(Wait::Removal).unwrap();
         assert_eq!(slot.on_state(CardState::Absent), None);
         assert_eq!(slot.finish_arming(Ok(())), Some(Status::Success));
+        assert_eq!(slot, Slot::Idle);
+    }
+
+    /// Found by the `ioctl` fuzz target: a tracking callback returning
+    /// `Err(Status::Success)` completed IS_ABSENT with success while the card was
+    /// still in the reader.
+    #[test]
+    fn callback_error_success_is_no_success() {
+        let mut slot = Slot::Idle;
+        slot.reserve(Wait::Removal).unwrap();
+        assert_eq!(
+            slot.finish_arming(Err(Status::Success)),
+            Some(Status::Unsuccessful)
+        );
         assert_eq!(slot, Slot::Idle);
     }
 
