@@ -1,51 +1,204 @@
-//! Arbitrary IOCTL codes and buffers, interleaved with card events, against the
-//! device entry point. Checks: no panic; a completed request never reports more
-//! bytes than the output holds, nor any on failure; a request refused by validation
-//! changes nothing.
+//! Arbitrary IOCTL codes and buffers against the device entry point, with a reader
+//! driver whose callbacks the fuzzer drives: any status (success reported as an
+//! error included), reply lengths beyond the buffer, any ATR, and card insertion,
+//! removal or fault reported from inside a callback, while it runs. Card events and
+//! cancellations also come between requests.
+//!
+//! Checks, after every request:
+//! * a completed request never reports more bytes than the output holds, nor any on
+//!   failure; a request refused by validation calls no callback and changes nothing;
+//! * what a request returns is what the driver gave: the ATR of a successful reset,
+//!   the reply of a successful TRANSMIT (after its header) or vendor IOCTL, the state
+//!   of GET_STATE; a callback's error is the request's status; a length beyond the
+//!   buffer, a reply shorter than SW1 SW2 or a card change during POWER, SET_PROTOCOL
+//!   or a mechanism callback never gives success;
+//! * the state machine stays consistent: card capabilities exist exactly in the
+//!   Negotiable and Specific states, Specific has a selected protocol;
+//! * tracking: every pending IS_PRESENT / IS_ABSENT is completed exactly once, with
+//!   success or cancelled, never while a library lock is held, and never two pend;
+//! * no lock is ever taken twice (the locks are `RefCell`s: re-entry panics instead
+//!   of deadlocking).
 #![no_main]
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::{Ioctl, PowerAction, Request};
-use readerkit::platform::SpinPlatform;
+use readerkit::platform::{Mutex, Platform};
+use readerkit::state::CardState;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{Device, Outcome, ReaderFunctions, Status};
+use readerkit_fuzz::Input;
 
-/// The card's ATR and reply come from the fuzzer too.
-struct Reader {
-    atr: [u8; 33],
-    atr_len: usize,
-    reply_len: usize,
+thread_local! {
+    /// Library locks held right now.
+    static HELD: Cell<u32> = const { Cell::new(0) };
 }
 
-fn power(r: &mut Reader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
-    if action != PowerAction::PowerDown {
-        atr.extend_from_slice(&r.atr[..r.atr_len])
-            .map_err(|_| Status::BufferOverflow)?;
+/// A lock that panics when taken twice instead of deadlocking.
+struct Lock<T>(RefCell<T>);
+
+impl<T> Mutex<T> for Lock<T> {
+    fn new(value: T) -> Self {
+        Lock(RefCell::new(value))
     }
-    Ok(())
+
+    fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut guard = self
+            .0
+            .try_borrow_mut()
+            .expect("the library took a lock it already holds (a deadlock)");
+        HELD.with(|h| h.set(h.get() + 1));
+        let result = f(&mut guard);
+        HELD.with(|h| h.set(h.get() - 1));
+        result
+    }
 }
 
-fn transmit(r: &mut Reader, _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
-    let len = r.reply_len.min(reply.len());
-    reply[..len].fill(0x90);
-    Ok(len)
+/// Counts tracking completions.
+#[derive(Default)]
+struct Counting {
+    completions: Cell<u32>,
 }
 
-fn set_protocol(_: &mut Reader, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
-    Ok(call.card.timing)
+impl Platform for Counting {
+    type Serial<T> = Lock<T>;
+    type Short<T> = Lock<T>;
+
+    fn complete_tracking(&self, status: Status) {
+        assert_eq!(
+            HELD.with(Cell::get),
+            0,
+            "complete_tracking called with a library lock held"
+        );
+        assert!(
+            matches!(status, Status::Success | Status::Cancelled),
+            "tracking completed with {status:?}"
+        );
+        self.completions.set(self.completions.get() + 1);
+    }
 }
 
-fn tracking(_: &mut Reader, _: Wait) -> Result<(), Status> {
-    Ok(())
+type Dev = Device<Counting, Driver>;
+
+/// What a callback did, for the checks after the request.
+#[derive(Default, Clone, Copy)]
+struct Call {
+    /// Callbacks run.
+    count: u32,
+    /// The last callback's result: `Ok(len)` or the status it returned.
+    result: Option<Result<usize, Status>>,
+    /// A card event the last callback reported while it ran.
+    event: Option<u8>,
 }
 
-fn vendor(_: &mut Reader, _: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
-    let len = input.len().min(output.len());
-    output[..len].copy_from_slice(&input[..len]);
-    Ok(len)
+/// The reader driver: every answer comes from the fuzzer's bytes.
+struct Driver {
+    device: Weak<Dev>,
+    input: Vec<u8>,
+    pos: usize,
+    call: Call,
+    atr: AtrBuffer,
+    /// The fill byte of the last reply written by TRANSMIT / vendor.
+    fill: u8,
+}
+
+const STATUSES: [Status; 9] = [
+    Status::Success,
+    Status::Unsuccessful,
+    Status::NoMedia,
+    Status::IoTimeout,
+    Status::DeviceProtocolError,
+    Status::BufferTooSmall,
+    Status::NotSupported,
+    Status::InvalidDeviceState,
+    Status::Cancelled,
+];
+
+impl Driver {
+    fn byte(&mut self) -> u8 {
+        let b = self.input.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+
+    /// Start a callback: maybe report a card event now (as an interrupt would
+    /// while the callback talks to the card); then `Err` if it is to fail.
+    fn begin(&mut self) -> Result<(), Status> {
+        self.call.count += 1;
+        self.call.event = None;
+        let b = self.byte();
+        if b & 0x0C != 0 {
+            let event = b >> 4;
+            if let Some(device) = self.device.upgrade() {
+                match event % 3 {
+                    0 => device.card_inserted(),
+                    1 => device.card_removed(),
+                    _ => device.card_fault(),
+                }
+            }
+            self.call.event = Some(event % 3);
+        }
+        if b & 0x03 == 0x03 {
+            let status = STATUSES[usize::from(self.byte()) % STATUSES.len()];
+            self.call.result = Some(Err(status));
+            return Err(status);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, result: Result<usize, Status>) -> Result<usize, Status> {
+        self.call.result = Some(result);
+        result
+    }
+
+    /// A reply of a fuzzer-chosen length, possibly longer than `reply`.
+    fn reply(&mut self, reply: &mut [u8]) -> Result<usize, Status> {
+        self.begin()?;
+        let len = usize::from(u16::from_le_bytes([self.byte(), self.byte()])) % 600;
+        self.fill = self.byte();
+        let n = len.min(reply.len());
+        for (i, b) in reply[..n].iter_mut().enumerate() {
+            *b = self.fill ^ i as u8;
+        }
+        self.finish(Ok(len))
+    }
+}
+
+fn power(d: &mut Driver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+    d.begin()?;
+    if action != PowerAction::PowerDown {
+        let _ = atr.extend_from_slice(&d.atr);
+    }
+    d.finish(Ok(atr.len())).map(|_| ())
+}
+
+fn transmit(d: &mut Driver, _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+    d.reply(reply)
+}
+
+fn set_protocol(d: &mut Driver, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    d.begin()?;
+    d.finish(Ok(0))?;
+    Ok(call.negotiation.timing)
+}
+
+fn tracking(d: &mut Driver, _: Wait) -> Result<(), Status> {
+    d.begin()?;
+    d.finish(Ok(0)).map(|_| ())
+}
+
+fn vendor(d: &mut Driver, _: u32, _: &[u8], output: &mut [u8]) -> Result<usize, Status> {
+    d.reply(output)
+}
+
+fn mechanism(d: &mut Driver) -> Result<(), Status> {
+    d.begin()?;
+    d.finish(Ok(0)).map(|_| ())
 }
 
 const CODES: [Ioctl; 14] = [
@@ -65,43 +218,79 @@ const CODES: [Ioctl; 14] = [
     Ioctl::Vendor(3400),
 ];
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&atr_len, rest)) = data.split_first() else {
-        return;
-    };
-    let atr_len = usize::from(atr_len) % 34;
-    let Some((atr_bytes, mut rest)) = rest.split_at_checked(atr_len) else {
-        return;
-    };
-    let mut atr = [0u8; 33];
-    atr[..atr_len].copy_from_slice(atr_bytes);
-    let dev: Device<SpinPlatform, Reader> = Device::new(
-        SpinPlatform::new(),
-        ReaderFunctions {
-            power: Some(power),
-            transmit: Some(transmit),
-            set_protocol: Some(set_protocol),
-            card_tracking: Some(tracking),
-            vendor_ioctl: Some(vendor),
-            ..ReaderFunctions::NONE
-        },
-        Reader {
-            atr,
-            atr_len,
-            reply_len: 2,
-        },
-        ReaderCapabilities::typical(),
-        VendorAttributes {
-            vendor_name: attr_string(b"fuzz"),
-            ..VendorAttributes::default()
-        },
+/// Whether `event` (0 inserted, 1 removed, 2 fault) changes a card in `state`.
+fn changes(event: u8, state: CardState) -> bool {
+    match event {
+        0 => !state.card_present(),
+        1 => state != CardState::Absent,
+        _ => state.card_powered(),
+    }
+}
+
+fn check_consistent(dev: &Dev) {
+    let state = dev.state();
+    let caps = dev.card_capabilities();
+    assert_eq!(
+        caps.is_some(),
+        matches!(state, CardState::Negotiable | CardState::Specific),
+        "card capabilities {caps:?} in state {state:?}"
     );
+    if let Some(caps) = caps {
+        assert_eq!(caps.selected.is_some(), state == CardState::Specific);
+    }
+}
+
+fn last_error(dev: &Dev) -> u32 {
+    let mut out = [0u8; 4];
+    let outcome = dev.control(Ioctl::GetLastError.code(), &[], &mut out);
+    assert_eq!(outcome.status(), Some(Status::Success));
+    u32::from_le_bytes(out)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = Input::new(data);
+    let atr_len = usize::from(input.byte()) % 34;
+    let mut atr = AtrBuffer::new();
+    let _ = atr.extend_from_slice(input.bytes(atr_len));
+    // What the callbacks answer, in the order they run.
+    let script_len = usize::from(input.byte()) * 4;
+    let script = input.bytes(script_len).to_vec();
+    let functions = input.byte();
+    let present = |bit: u8| functions & (1 << bit) == 0;
+    let dev: Rc<Dev> = Rc::new_cyclic(|weak| {
+        Device::new(
+            Counting::default(),
+            ReaderFunctions {
+                power: present(0).then_some(power as _),
+                transmit: present(1).then_some(transmit as _),
+                set_protocol: present(2).then_some(set_protocol as _),
+                card_tracking: present(3).then_some(tracking as _),
+                vendor_ioctl: present(4).then_some(vendor as _),
+                eject: present(5).then_some(mechanism as _),
+                swallow: present(6).then_some(mechanism as _),
+                confiscate: present(7).then_some(mechanism as _),
+            },
+            Driver {
+                device: weak.clone(),
+                input: script,
+                pos: 0,
+                call: Call::default(),
+                atr,
+                fill: 0,
+            },
+            ReaderCapabilities::typical(),
+            VendorAttributes {
+                vendor_name: attr_string(b"fuzz"),
+                ..VendorAttributes::default()
+            },
+        )
+    });
+    let mut pending = 0u32;
     let mut output = [0u8; 300];
     // Each step: selector, code byte(s), output length, input length, input.
-    while let [selector, a, b, out_len, in_len, tail @ ..] = rest {
-        let in_len = usize::from(*in_len).min(tail.len());
-        let (input, next) = tail.split_at(in_len);
-        rest = next;
+    while !input.is_empty() {
+        let [selector, a, b, out_len, in_len] = [(); 5].map(|_| input.byte());
+        let request_input = input.bytes(usize::from(in_len));
         match selector % 8 {
             0 => dev.card_inserted(),
             1 => dev.card_removed(),
@@ -111,40 +300,144 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => {
                 let code = if selector & 0x80 != 0 {
-                    u32::from_le_bytes([*a, *b, *selector, *out_len])
+                    u32::from_le_bytes([a, b, selector, out_len])
                 } else {
-                    CODES[usize::from(*a) % CODES.len()].code()
+                    CODES[usize::from(a) % CODES.len()].code()
                 };
-                dev.with_driver(|r| r.reply_len = usize::from(*b));
-                let out_len = usize::from(*out_len);
-                let before = (
-                    dev.state(),
-                    dev.card_capabilities(),
-                    dev.perf_counters().to_bytes(),
-                );
-                let refused = Request::parse(code, input, out_len).is_err();
-                match dev.control(code, input, &mut output[..out_len]) {
+                let out_len = usize::from(out_len);
+                let state = dev.state();
+                let caps = dev.card_capabilities();
+                let before = (state, caps.clone(), dev.perf_counters().to_bytes());
+                let error_before = last_error(&dev);
+                let calls = dev.with_driver(|d| d.call.count);
+                let parsed = Request::parse(code, request_input, out_len);
+                let out = &mut output[..out_len];
+                let outcome = dev.control(code, request_input, out);
+                let call = dev.with_driver(|d| d.call);
+                let called = call.count != calls;
+                let changed = called && call.event.is_some_and(|e| changes(e, state));
+                let Ok(request) = parsed else {
+                    let Outcome::Complete {
+                        status,
+                        bytes_written,
+                    } = outcome
+                    else {
+                        panic!("a refused request pends");
+                    };
+                    assert_ne!(status, Status::Success);
+                    assert_eq!(bytes_written, 0);
+                    assert!(!called, "a refused request reached the driver");
+                    let after = (
+                        dev.state(),
+                        dev.card_capabilities(),
+                        dev.perf_counters().to_bytes(),
+                    );
+                    assert_eq!(before, after, "a refused request changed state");
+                    assert_eq!(last_error(&dev), error_before);
+                    continue;
+                };
+                let (status, written) = match outcome {
+                    Outcome::Pending => {
+                        assert!(matches!(request, Request::IsPresent | Request::IsAbsent));
+                        assert!(called, "tracking pends without the driver");
+                        pending += 1;
+                        let done = dev.platform().completions.get();
+                        assert_eq!(pending, done + 1, "two tracking requests pend");
+                        check_consistent(&dev);
+                        continue;
+                    }
                     Outcome::Complete {
                         status,
                         bytes_written,
-                    } => {
-                        assert!(bytes_written <= out_len);
-                        if status != Status::Success {
-                            assert_eq!(bytes_written, 0);
-                        }
-                        if refused {
-                            assert_ne!(status, Status::Success);
-                            let after = (
+                    } => (status, bytes_written),
+                };
+                assert!(written <= out_len);
+                if status != Status::Success {
+                    assert_eq!(written, 0);
+                }
+                let out = &output[..out_len];
+                // A callback's own error is the request's status, unless the card
+                // changed under it.
+                if let (true, Some(Err(error)), false) = (called, call.result, changed) {
+                    let expected = if error == Status::Success {
+                        Status::Unsuccessful
+                    } else {
+                        error
+                    };
+                    assert_eq!(status, expected, "callback error not passed on");
+                }
+                match request {
+                    Request::Power(action) if status == Status::Success => {
+                        assert!(called && !changed, "POWER succeeded over a card change");
+                        assert_eq!(call.result, Some(Ok(written)));
+                        if action == PowerAction::PowerDown {
+                            assert_eq!(written, 0);
+                        } else {
+                            let atr = dev.with_driver(|d| d.atr.clone());
+                            assert_eq!(&out[..written], &atr[..], "POWER returned another ATR");
+                            assert!(matches!(
                                 dev.state(),
-                                dev.card_capabilities(),
-                                dev.perf_counters().to_bytes(),
-                            );
-                            assert_eq!(before, after, "a refused request changed state");
+                                CardState::Negotiable | CardState::Specific
+                            ));
                         }
                     }
-                    Outcome::Pending => assert!(!refused),
+                    Request::SetProtocol(_) if status == Status::Success => {
+                        assert!(called && !changed, "SET_PROTOCOL succeeded over a card change");
+                        let selected = dev.card_capabilities().and_then(|c| c.selected);
+                        let bit = u32::from_le_bytes(out[..4].try_into().unwrap());
+                        assert_eq!(selected.map(|p| p.bit()), Some(bit));
+                        assert_eq!(dev.state(), CardState::Specific);
+                    }
+                    Request::Transmit(_) if status == Status::Success => {
+                        let Some(Ok(len)) = call.result else {
+                            panic!("TRANSMIT succeeded without a reply");
+                        };
+                        assert!(len >= 2, "TRANSMIT passed on a reply of {len} bytes");
+                        assert_eq!(written, 8 + len, "TRANSMIT reply length");
+                        let fill = dev.with_driver(|d| d.fill);
+                        for (i, &b) in out[8..written].iter().enumerate() {
+                            assert_eq!(b, fill ^ i as u8, "TRANSMIT reply byte {i}");
+                        }
+                        assert_eq!(out[4..8], 8u32.to_le_bytes());
+                    }
+                    Request::Vendor { .. } if status == Status::Success => {
+                        assert_eq!(call.result, Some(Ok(written)));
+                        let fill = dev.with_driver(|d| d.fill);
+                        for (i, &b) in out[..written].iter().enumerate() {
+                            assert_eq!(b, fill ^ i as u8, "vendor reply byte {i}");
+                        }
+                    }
+                    Request::Vendor { .. } => {
+                        if let (true, Some(Ok(len))) = (called, call.result) {
+                            assert!(len > out_len);
+                            assert_eq!(status, Status::BufferOverflow);
+                        }
+                    }
+                    Request::Eject | Request::Swallow | Request::Confiscate
+                        if status == Status::Success =>
+                    {
+                        assert!(called && !changed, "mechanism succeeded over a card change");
+                    }
+                    Request::GetState => {
+                        assert_eq!(status, Status::Success);
+                        let value = u32::from_le_bytes(out[..4].try_into().unwrap());
+                        assert_eq!(Some(value), Some(dev.state().to_windows()));
+                    }
+                    Request::IsPresent | Request::IsAbsent => {}
+                    _ => {}
                 }
+                check_consistent(&dev);
             }
         }
+        let done = dev.platform().completions.get();
+        assert!(done <= pending, "a tracking request completed twice");
+        assert!(pending - done <= 1, "two tracking requests pend");
     }
+    dev.cancel_tracking();
+    dev.process_events();
+    assert_eq!(
+        dev.platform().completions.get(),
+        pending,
+        "a pending tracking request was never completed"
+    );
 });
