@@ -382,7 +382,10 @@ fuzz_target!(|data: &[u8]| {
                         }
                     }
                     Request::SetProtocol(_) if status == Status::Success => {
-                        assert!(called && !changed, "SET_PROTOCOL succeeded over a card change");
+                        assert!(
+                            called && !changed,
+                            "SET_PROTOCOL succeeded over a card change"
+                        );
                         let selected = dev.card_capabilities().and_then(|c| c.selected);
                         let bit = u32::from_le_bytes(out[..4].try_into().unwrap());
                         assert_eq!(selected.map(|p| p.bit()), Some(bit));

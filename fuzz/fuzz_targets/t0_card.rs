@@ -112,7 +112,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let nulls = u32::from(faults.t0_null_bytes) + faults.wtx.map_or(0, |w| u32::from(w.count));
     let card_faulty = faults.mute != Mute::Never || faults.parity_error == Trigger::Every;
-    let chunk_max = faults.t0_get_response_max.map_or(256, |m| usize::from(m.max(1)));
+    let chunk_max = faults
+        .t0_get_response_max
+        .map_or(256, |m| usize::from(m.max(1)));
     let mut card: Card = Card::with_config(CardConfig::new(profile).with_faults(faults));
     card.power_on();
     let mut atr = [0u8; 33];
@@ -153,7 +155,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 Action::Receive { count, .. } => {
-                    let want = match input.next() {
+                    let want = match input.try_byte() {
                         None => count,
                         Some(0xFF) => {
                             // The line drops the card's bytes: the waiting time runs out.
@@ -196,12 +198,18 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(got, sw.to_be_bytes(), "wrong answer to {:02X?}", apdu.bytes);
                     continue;
                 }
-                assert!(executed, "engine answered {got:02X?} but the card executed nothing");
+                assert!(
+                    executed,
+                    "engine answered {got:02X?} but the card executed nothing"
+                );
                 let done = card.last_executed().expect("the card's last command");
                 // The command as the card must have received it (12.2).
                 if nc > 255 {
                     // ENVELOPE carries the APDU as it is.
-                    assert_eq!(done.command, apdu.bytes, "the card received another command");
+                    assert_eq!(
+                        done.command, apdu.bytes,
+                        "the card received another command"
+                    );
                 } else if apdu.direction == Direction::FromCard {
                     // P3 = Le, or the length the card asked for with 6C xx.
                     assert_eq!(done.command.len(), 5);

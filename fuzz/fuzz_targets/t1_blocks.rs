@@ -53,7 +53,8 @@ fuzz_target!(|data: &[u8]| {
     };
     // Up to 1 KiB: long enough for chains of many blocks at any IFSC, short enough
     // that one input runs in microseconds (a 64 KiB APDU at IFSC 1 is 65 536 blocks).
-    let apdu_len = usize::from(u16::from_le_bytes([p[8], p[9]]) % 1024) + usize::from(p[4] >> 7) * 9;
+    let apdu_len =
+        usize::from(u16::from_le_bytes([p[8], p[9]]) % 1024) + usize::from(p[4] >> 7) * 9;
     let apdu: Vec<u8> = (0..apdu_len).map(|i| (i as u8) ^ p[10]).collect();
     let mut response = vec![0u8; usize::from(p[11]) * 8];
     let card_nad = config.nad.rotate_left(4);

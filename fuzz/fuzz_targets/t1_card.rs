@@ -105,7 +105,11 @@ fuzz_target!(|data: &[u8]| {
         ifsc,
         ifsd: input.byte().clamp(1, 254),
         edc: if crc { Edc::Crc } else { Edc::Lrc },
-        nad: if flags & 4 != 0 { input.byte() & 0x77 } else { 0 },
+        nad: if flags & 4 != 0 {
+            input.byte() & 0x77
+        } else {
+            0
+        },
         send_ifs_request: flags & 2 != 0,
         max_retries: input.byte() % 4,
         max_resynchs: input.byte() % 4,

@@ -17,11 +17,11 @@ impl<'a> Input<'a> {
 
     /// The next byte, 0 once the input is used up.
     pub fn byte(&mut self) -> u8 {
-        self.next().unwrap_or(0)
+        self.try_byte().unwrap_or(0)
     }
 
     /// The next byte, `None` once the input is used up.
-    pub fn next(&mut self) -> Option<u8> {
+    pub fn try_byte(&mut self) -> Option<u8> {
         let (&b, rest) = self.data.split_first()?;
         self.data = rest;
         Some(b)
@@ -126,7 +126,11 @@ pub fn apdu(input: &mut Input<'_>, max_nc: usize) -> Apdu {
         (_, 2) => 3,
         _ => 4,
     };
-    let max_nc = if extended { max_nc.min(65_535) } else { max_nc.min(255) };
+    let max_nc = if extended {
+        max_nc.min(65_535)
+    } else {
+        max_nc.min(255)
+    };
     let nc = match case {
         3 | 4 => {
             let n = if extended {
