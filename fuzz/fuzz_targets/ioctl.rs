@@ -9,9 +9,14 @@
 //!   failure; a request refused by validation calls no callback and changes nothing;
 //! * what a request returns is what the driver gave: the ATR of a successful reset,
 //!   the reply of a successful TRANSMIT (after its header) or vendor IOCTL, the state
-//!   of GET_STATE; a callback's error is the request's status; a length beyond the
-//!   buffer, a reply shorter than SW1 SW2 or a card change during POWER, SET_PROTOCOL
-//!   or a mechanism callback never gives success;
+//!   of GET_STATE; a length beyond the buffer or a reply shorter than SW1 SW2 never
+//!   gives success; a callback's error is the request's status, or NoMedia /
+//!   InvalidDeviceState when the card changed while it ran (the core's one rule for
+//!   a card that changes under a callback);
+//! * a request made from inside a callback (the platform tells one context, as a
+//!   single-core firmware) is answered DeviceBusy unless it is read-only, and never
+//!   waits for the lock; card events, `process_events` and `cancel_tracking` from
+//!   inside a callback work;
 //! * the state machine stays consistent: card capabilities exist exactly in the
 //!   Negotiable and Specific states, Specific has a selected protocol;
 //! * tracking: every pending IS_PRESENT / IS_ABSENT is completed exactly once, with
@@ -27,7 +32,7 @@ use libfuzzer_sys::fuzz_target;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::{Ioctl, PowerAction, Request};
-use readerkit::platform::{Mutex, Platform};
+use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::state::CardState;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
@@ -81,6 +86,12 @@ impl Platform for Counting {
         );
         self.completions.set(self.completions.get() + 1);
     }
+
+    /// One context, as on a single-core firmware: a request from inside a callback
+    /// is re-entry.
+    fn current_context(&self) -> Option<ContextId> {
+        Some(ContextId::SINGLE)
+    }
 }
 
 type Dev = Device<Counting, Driver>;
@@ -127,21 +138,28 @@ impl Driver {
     }
 
     /// Start a callback: maybe report a card event now (as an interrupt would
-    /// while the callback talks to the card); then `Err` if it is to fail.
+    /// while the callback talks to the card), maybe call back into the device; then
+    /// `Err` if it is to fail.
     fn begin(&mut self) -> Result<(), Status> {
         self.call.count += 1;
         self.call.event = None;
         let b = self.byte();
-        if b & 0x0C != 0 {
-            let event = b >> 4;
-            if let Some(device) = self.device.upgrade() {
-                match event % 3 {
-                    0 => device.card_inserted(),
-                    1 => device.card_removed(),
-                    _ => device.card_fault(),
-                }
+        let device = self.device.upgrade();
+        if let (Some(device), event @ 1..=3) = (&device, (b >> 2) & 3) {
+            match event {
+                1 => device.card_inserted(),
+                2 => device.card_removed(),
+                _ => device.card_fault(),
             }
-            self.call.event = Some(event % 3);
+            self.call.event = Some(event - 1);
+        }
+        match (&device, (b >> 4) & 3) {
+            (Some(device), 1) => self.reenter(device),
+            (Some(device), 2) => device.process_events(),
+            (Some(device), 3) => {
+                device.cancel_tracking();
+            }
+            _ => {}
         }
         if b & 0x03 == 0x03 {
             let status = STATUSES[usize::from(self.byte()) % STATUSES.len()];
@@ -149,6 +167,26 @@ impl Driver {
             return Err(status);
         }
         Ok(())
+    }
+
+    /// A request from inside the callback: only the read-only ones are answered,
+    /// the others get DeviceBusy (and never wait for the lock the callback holds).
+    fn reenter(&mut self, device: &Dev) {
+        let code = CODES[usize::from(self.byte()) % CODES.len()];
+        let input = [self.byte(), 0, 0, 0];
+        let mut output = [0u8; 64];
+        let outcome = device.control(code.code(), &input, &mut output);
+        let read_only = matches!(
+            code,
+            Ioctl::GetState | Ioctl::GetAttribute | Ioctl::GetLastError | Ioctl::GetPerfCounter
+        );
+        if Request::parse(code.code(), &input, output.len()).is_ok() && !read_only {
+            let busy = Outcome::Complete {
+                status: Status::DeviceBusy,
+                bytes_written: 0,
+            };
+            assert_eq!(outcome, busy, "{code:?} from inside a callback");
+        }
     }
 
     fn finish(&mut self, result: Result<usize, Status>) -> Result<usize, Status> {
@@ -356,10 +394,17 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(written, 0);
                 }
                 let out = &output[..out_len];
-                // A callback's own error is the request's status, unless the card
-                // changed under it.
-                if let (true, Some(Err(error)), false) = (called, call.result, changed) {
-                    let expected = if error == Status::Success {
+                // A callback's own error is the request's status; if the card changed
+                // under it, the change is (NoMedia without a card, else
+                // InvalidDeviceState).
+                if let (true, Some(Err(error))) = (called, call.result) {
+                    let expected = if changed {
+                        if dev.state().card_present() {
+                            Status::InvalidDeviceState
+                        } else {
+                            Status::NoMedia
+                        }
+                    } else if error == Status::Success {
                         Status::Unsuccessful
                     } else {
                         error
@@ -368,28 +413,31 @@ fuzz_target!(|data: &[u8]| {
                 }
                 match request {
                     Request::Power(action) if status == Status::Success => {
-                        assert!(called && !changed, "POWER succeeded over a card change");
+                        // A callback that succeeded keeps its answer, even if the card
+                        // changed meanwhile (then nothing is recorded for it).
+                        assert!(called, "POWER succeeded without the driver");
                         assert_eq!(call.result, Some(Ok(written)));
                         if action == PowerAction::PowerDown {
                             assert_eq!(written, 0);
                         } else {
                             let atr = dev.with_driver(|d| d.atr.clone());
                             assert_eq!(&out[..written], &atr[..], "POWER returned another ATR");
-                            assert!(matches!(
-                                dev.state(),
-                                CardState::Negotiable | CardState::Specific
-                            ));
+                            if !changed {
+                                assert!(matches!(
+                                    dev.state(),
+                                    CardState::Negotiable | CardState::Specific
+                                ));
+                            }
                         }
                     }
                     Request::SetProtocol(_) if status == Status::Success => {
-                        assert!(
-                            called && !changed,
-                            "SET_PROTOCOL succeeded over a card change"
-                        );
-                        let selected = dev.card_capabilities().and_then(|c| c.selected);
-                        let bit = u32::from_le_bytes(out[..4].try_into().unwrap());
-                        assert_eq!(selected.map(|p| p.bit()), Some(bit));
-                        assert_eq!(dev.state(), CardState::Specific);
+                        assert!(called, "SET_PROTOCOL succeeded without the driver");
+                        if !changed {
+                            let selected = dev.card_capabilities().and_then(|c| c.selected);
+                            let bit = u32::from_le_bytes(out[..4].try_into().unwrap());
+                            assert_eq!(selected.map(|p| p.bit()), Some(bit));
+                            assert_eq!(dev.state(), CardState::Specific);
+                        }
                     }
                     Request::Transmit(_) if status == Status::Success => {
                         let Some(Ok(len)) = call.result else {
@@ -419,7 +467,7 @@ fuzz_target!(|data: &[u8]| {
                     Request::Eject | Request::Swallow | Request::Confiscate
                         if status == Status::Success =>
                     {
-                        assert!(called && !changed, "mechanism succeeded over a card change");
+                        assert!(called, "mechanism succeeded without the driver");
                     }
                     Request::GetState => {
                         assert_eq!(status, Status::Success);
