@@ -9,6 +9,9 @@ use readerkit::platform::SpinPlatform;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{Device, Outcome, ReaderFunctions, Status};
+use readerkit_testkit::apdu::get_challenge;
+use readerkit_testkit::client::transmit_input;
+use readerkit_testkit::hex;
 
 /// The "card": T=0 and T=1, TA1 = 96, IFSC 254.
 const ATR: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C];
@@ -69,14 +72,6 @@ fn transmit(
 fn tracking(_: &mut InMemoryReader, wait: Wait) -> Result<(), Status> {
     println!("    [callback] start tracking: wait for {wait:?}");
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn request(
@@ -183,7 +178,7 @@ fn main() {
         &dev,
         "transmit before SET_PROTOCOL",
         Ioctl::Transmit,
-        &[2, 0, 0, 0, 8, 0, 0, 0, 0, 0x84, 0, 0, 8],
+        &transmit_input(2, &get_challenge(8)),
         64,
     );
     request(
@@ -197,20 +192,21 @@ fn main() {
         &dev,
         "GET CHALLENGE",
         Ioctl::Transmit,
-        &[2, 0, 0, 0, 8, 0, 0, 0, 0, 0x84, 0, 0, 8],
+        &transmit_input(2, &get_challenge(8)),
         64,
     );
     request(
         &dev,
         "T=0 header while T=1 is selected",
         Ioctl::Transmit,
-        &[1, 0, 0, 0, 8, 0, 0, 0, 0, 0x84, 0, 0, 8],
+        &transmit_input(1, &get_challenge(8)),
         64,
     );
     request(
         &dev,
         "header with cbPciLength 200",
         Ioctl::Transmit,
+        // Malformed on purpose, so written by hand: no typed request emits it.
         &[2, 0, 0, 0, 200, 0, 0, 0, 0, 0x84, 0, 0, 8],
         64,
     );

@@ -1,13 +1,12 @@
 //! The typed client side ([`Device::submit`] and the calls built on it) answers
 //! exactly what [`Device::control`] answers for the same request sent as bytes.
 
-mod common;
-
-use common::*;
 use readerkit::Status;
 use readerkit::attr;
 use readerkit::ioctl::{Ioctl, PowerAction, Request, Transmit};
 use readerkit::protocol::{Protocol, ProtocolMask};
+use readerkit_testkit::client::*;
+use readerkit_testkit::memory::*;
 
 #[test]
 fn typed_calls_answer_like_their_bytes() {

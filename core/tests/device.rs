@@ -1,13 +1,12 @@
 //! Every IOCTL through `Device::control`: the valid path, bad buffers, wrong states,
 //! absent callbacks, card tracking.
 
-mod common;
-
-use common::*;
 use readerkit::attr;
 use readerkit::device::ReaderFunctions;
 use readerkit::ioctl::{Ioctl, scard_ctl_code};
 use readerkit::{CardState, Outcome, Status};
+use readerkit_testkit::client::*;
+use readerkit_testkit::memory::*;
 
 const T0: u32 = 1;
 const T1: u32 = 2;

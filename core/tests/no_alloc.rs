@@ -9,12 +9,10 @@ use std::cell::Cell;
 use std::sync::{Arc, Barrier};
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
-use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::ioctl::{Ioctl, Request, Transmit};
 use readerkit::platform::SpinPlatform;
-use readerkit::timing::Timing;
-use readerkit::tracking::Wait;
-use readerkit::{Device, ReaderFunctions, Status};
+use readerkit::{Device, Status};
+use readerkit_testkit::{ack, apdu};
 
 struct Counting;
 
@@ -58,44 +56,25 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn power(_: &mut (), action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
-    if action != PowerAction::PowerDown {
-        atr.extend_from_slice(&[0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C])
-            .unwrap();
-    }
-    Ok(())
-}
-
-fn transmit(_: &mut (), _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
-    reply[..2].copy_from_slice(&[0x90, 0x00]);
-    Ok(2)
-}
-
-fn set_protocol(_: &mut (), call: &ProtocolCall<'_>) -> Result<Timing, Status> {
-    Ok(call.card.timing)
-}
-
-fn tracking(_: &mut (), _: Wait) -> Result<(), Status> {
-    Ok(())
-}
-
 #[test]
 fn requests_and_events_do_not_allocate() {
     let dev: Device<SpinPlatform, ()> = Device::new(
         SpinPlatform::new(),
-        ReaderFunctions {
-            power: Some(power),
-            transmit: Some(transmit),
-            set_protocol: Some(set_protocol),
-            card_tracking: Some(tracking),
-            ..ReaderFunctions::NONE
-        },
+        ack::functions(),
         (),
         ReaderCapabilities::typical(),
         VendorAttributes::default(),
     );
     let mut out = [0u8; 64];
-    let transmit_input = [2, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08];
+    // Built before counting starts (the typed request writes into a stack buffer).
+    let mut transmit_input = [0u8; 13];
+    let get_challenge = apdu::get_challenge(8);
+    Request::Transmit(Transmit {
+        protocol: 2,
+        apdu: &get_challenge,
+    })
+    .emit(&mut transmit_input)
+    .expect("13 bytes");
     // Another thread allocates inside the counted span (as the harness's threads
     // may at any time): it must not count. The barriers (futex-based) do not allocate.
     let barrier = Arc::new(Barrier::new(2));

@@ -1,19 +1,18 @@
 //! Real threads: no two callbacks ever overlap, and card events are processed while
 //! a long callback holds the serialization lock.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use common::*;
 use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Outcome, Status};
+use readerkit_testkit::client::*;
+use readerkit_testkit::memory::*;
 
 /// Callbacks that check they run alone: `inside` must be 0 on entry.
 struct Exclusive {
@@ -97,7 +96,7 @@ fn callbacks_never_overlap_under_load_with_events() {
         functions,
         driver,
         readerkit::caps::ReaderCapabilities::typical(),
-        vendor_attributes(),
+        readerkit_testkit::vendor::attributes(),
     ));
     dev.card_inserted();
     let stop = Arc::new(AtomicBool::new(false));
@@ -209,7 +208,7 @@ fn events_are_processed_while_a_long_callback_holds_the_lock() {
             release: release.clone(),
         },
         readerkit::caps::ReaderCapabilities::typical(),
-        vendor_attributes(),
+        readerkit_testkit::vendor::attributes(),
     ));
     dev.card_inserted();
     let mut out = [0u8; 8];

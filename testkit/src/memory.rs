@@ -1,25 +1,29 @@
-//! A test platform and an in-memory reader driver for the device tests.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+//! An in-memory reader driver for the device tests: the card answers every APDU
+//! with its data echoed and 90 00, every callback is recorded, and a platform on std
+//! locks records every tracking completion.
 
 use std::sync::Mutex as StdMutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::vec::Vec;
 
-use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::caps::ReaderCapabilities;
 use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
-use readerkit::ioctl::{Ioctl, PowerAction, Request, Transmit};
+use readerkit::ioctl::PowerAction;
 use readerkit::platform::Platform;
+use readerkit::pps::Negotiation;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{Device, Outcome, Status};
+use readerkit::{Device, Status};
+
+use crate::vendor;
 
 /// A platform on std locks that records every tracking completion.
 #[derive(Default)]
 pub struct TestPlatform {
+    /// The completions handed to [`Platform::complete_tracking`], in order.
     pub completions: StdMutex<Vec<Status>>,
 }
 
 impl TestPlatform {
+    /// The completions so far.
     pub fn completions(&self) -> Vec<Status> {
         self.completions.lock().unwrap().clone()
     }
@@ -40,7 +44,7 @@ pub const ATR_T0_T1: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 
 /// T=1 only, specific mode (TA2 = 01: T=1 with TA1's parameters).
 pub const ATR_SPECIFIC_T1: [u8; 6] = [0x3B, 0x90, 0x11, 0x11, 0x01, 0x00];
 
-/// Fix the TCK of a test ATR in place.
+/// Fix the TCK (the XOR of T0 to the byte before it) of a test ATR in place.
 pub fn with_tck<const N: usize>(mut atr: [u8; N]) -> [u8; N] {
     let tck = atr[1..N - 1].iter().fold(0, |a, b| a ^ b);
     atr[N - 1] = tck;
@@ -49,14 +53,20 @@ pub fn with_tck<const N: usize>(mut atr: [u8; N]) -> [u8; N] {
 
 /// An in-memory reader: the card answers every APDU with its data echoed and 90 00.
 pub struct MemReader {
+    /// The ATR the card answers a reset with.
     pub atr: Vec<u8>,
+    /// The callbacks run, by name, in order.
     pub calls: Vec<&'static str>,
+    /// When set, TRANSMIT fails with this status.
     pub transmit_status: Option<Status>,
+    /// The waits card tracking was started for.
     pub tracking_waits: Vec<Wait>,
-    pub last_protocol_call: Option<readerkit::pps::Negotiation>,
+    /// The negotiation of the last SET_PROTOCOL.
+    pub last_protocol_call: Option<Negotiation>,
 }
 
 impl MemReader {
+    /// A reader whose card answers `atr`.
     pub fn new(atr: &[u8]) -> MemReader {
         MemReader {
             atr: atr.to_vec(),
@@ -68,6 +78,7 @@ impl MemReader {
     }
 }
 
+/// POWER: the ATR on a reset, nothing on power-down.
 pub fn power(r: &mut MemReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
     r.calls.push("power");
     if action != PowerAction::PowerDown {
@@ -77,6 +88,8 @@ pub fn power(r: &mut MemReader, action: PowerAction, atr: &mut AtrBuffer) -> Res
     Ok(())
 }
 
+/// TRANSMIT: the command's data (after a 5-byte header) and 90 00, or
+/// [`MemReader::transmit_status`].
 pub fn transmit(
     r: &mut MemReader,
     call: &TransmitCall<'_>,
@@ -94,19 +107,21 @@ pub fn transmit(
     Ok(len)
 }
 
+/// SET_PROTOCOL: the in-memory card accepts every PPS.
 pub fn set_protocol(r: &mut MemReader, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
     r.calls.push("set_protocol");
     r.last_protocol_call = Some(call.negotiation);
-    // The in-memory card accepts every PPS.
     Ok(call.negotiation.timing)
 }
 
+/// Card tracking: recorded, nothing to start.
 pub fn tracking(r: &mut MemReader, wait: Wait) -> Result<(), Status> {
     r.calls.push("tracking");
     r.tracking_waits.push(wait);
     Ok(())
 }
 
+/// Vendor IOCTL: the code (little-endian) followed by the input.
 pub fn vendor(
     r: &mut MemReader,
     code: u32,
@@ -122,16 +137,19 @@ pub fn vendor(
     Ok(input.len() + 4)
 }
 
+/// EJECT: recorded.
 pub fn eject(r: &mut MemReader) -> Result<(), Status> {
     r.calls.push("eject");
     Ok(())
 }
 
+/// CONFISCATE: recorded.
 pub fn confiscate(r: &mut MemReader) -> Result<(), Status> {
     r.calls.push("confiscate");
     Ok(())
 }
 
+/// Every callback but SWALLOW.
 pub fn all_functions() -> ReaderFunctions<MemReader> {
     ReaderFunctions {
         power: Some(power),
@@ -145,64 +163,22 @@ pub fn all_functions() -> ReaderFunctions<MemReader> {
     }
 }
 
-pub fn vendor_attributes() -> VendorAttributes {
-    VendorAttributes {
-        vendor_name: attr_string(b"readerkit"),
-        ifd_type: attr_string(b"In-memory reader"),
-        unit: 0,
-        ifd_version: IfdVersion {
-            major: 1,
-            minor: 2,
-            build: 3,
-        },
-        serial_number: attr_string(b""),
-    }
-}
-
+/// The device under test: an in-memory reader on the recording platform.
 pub type TestDevice = Device<TestPlatform, MemReader>;
 
+/// A device with `functions` whose card answers `atr`, with the typical
+/// capabilities and [`vendor::attributes`].
 pub fn device_with(functions: ReaderFunctions<MemReader>, atr: &[u8]) -> TestDevice {
     Device::new(
         TestPlatform::default(),
         functions,
         MemReader::new(atr),
         ReaderCapabilities::typical(),
-        vendor_attributes(),
+        vendor::attributes(),
     )
 }
 
+/// A device with every callback whose card answers [`ATR_T0_T1`].
 pub fn device() -> TestDevice {
     device_with(all_functions(), &with_tck(ATR_T0_T1))
-}
-
-/// Run one request with an output buffer of `out_len` bytes.
-pub fn call(dev: &TestDevice, ioctl: Ioctl, input: &[u8], out_len: usize) -> (Outcome, Vec<u8>) {
-    let mut out = vec![0u8; out_len];
-    let outcome = dev.control(ioctl.code(), input, &mut out);
-    if let Outcome::Complete { bytes_written, .. } = outcome {
-        out.truncate(bytes_written);
-    }
-    (outcome, out)
-}
-
-pub fn status_of(outcome: Outcome) -> Status {
-    outcome.status().expect("completed")
-}
-
-pub fn u32_input(v: u32) -> [u8; 4] {
-    v.to_le_bytes()
-}
-
-/// TRANSMIT input: SCARD_IO_REQUEST {protocol, 8} + apdu.
-pub fn transmit_input(protocol: u32, apdu: &[u8]) -> Vec<u8> {
-    let request = Request::Transmit(Transmit { protocol, apdu });
-    let mut v = vec![0u8; request.input_len()];
-    request.emit(&mut v).expect("sized by input_len");
-    v
-}
-
-pub static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-pub fn bump() -> usize {
-    COUNTER.fetch_add(1, Ordering::SeqCst)
 }

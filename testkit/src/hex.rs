@@ -1,0 +1,28 @@
+//! Spaced upper-case hex, as the tests print and compare ATRs and APDUs.
+
+/// `bytes` as spaced upper-case hex: `3B 02 14 50`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The bytes of whitespace-separated hex pairs (`"3B 02 14 50"`); panics on anything
+/// else (test input is written by hand).
+pub fn parse(text: &str) -> Vec<u8> {
+    text.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("not hex: {b:?}")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn round_trip() {
+        assert_eq!(super::hex(&[0x3B, 0x02, 0x0F]), "3B 02 0F");
+        assert_eq!(super::parse("3B 02 0f"), [0x3B, 0x02, 0x0F]);
+        assert_eq!(super::hex(&[]), "");
+    }
+}

@@ -1,0 +1,32 @@
+//! Shared test support for the readerkit workspace (a dev-dependency only).
+//!
+//! One place for what every crate's tests, benchmarks and examples need, so the
+//! copies cannot drift:
+//!
+//! - [`memory`]: an in-memory reader driver that records its calls, with a
+//!   recording platform and a ready [`memory::device`];
+//! - [`ack`]: an allocation-free reader that answers every APDU with 90 00 (for the
+//!   allocation counter and the dispatch benchmark);
+//! - [`vendor`]: the typical vendor attributes;
+//! - [`client`]: [`Device`](readerkit::Device) requests as owned bytes, over the
+//!   core's typed client side;
+//! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
+//! - [`hex`]: spaced hex, both ways;
+//! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
+//! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
+//!   socket-activated pcscd.
+
+pub mod ack;
+pub mod apdu;
+pub mod client;
+pub mod hex;
+pub mod memory;
+#[cfg(feature = "pcscd")]
+pub mod pcsc;
+#[cfg(feature = "pcscd")]
+pub mod pcscd;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod vendor;
+
+pub use hex::hex;

@@ -1,0 +1,78 @@
+//! PC/SC client helpers over the `pcsc` crate (libpcsclite): what the end-to-end
+//! tests and benchmarks against pcscd do again and again.
+
+use std::ffi::CString;
+use std::time::{Duration, Instant};
+
+use pcsc::{Card, Context, Disposition, Error, Protocols, ReaderState, ShareMode, State};
+
+/// A reader name as the C client library takes it.
+pub fn reader(name: &str) -> CString {
+    CString::new(name).expect("a reader name has no NUL")
+}
+
+/// SCardConnect in shared mode with `protocols`; panics naming the reader on failure.
+pub fn connect(ctx: &Context, name: &str, protocols: Protocols) -> Card {
+    ctx.connect(&reader(name), ShareMode::Shared, protocols)
+        .unwrap_or_else(|e| panic!("connect {name}: {e}"))
+}
+
+/// SCardDisconnect leaving the card as it is; panics on failure.
+pub fn disconnect(card: Card) {
+    card.disconnect(Disposition::LeaveCard)
+        .map_err(|(_, e)| e)
+        .expect("disconnect");
+}
+
+/// SCardTransmit with room for the largest (extended) response.
+pub fn tx(card: &Card, apdu: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    card.transmit(apdu, &mut buf).map(|r| r.to_vec())
+}
+
+/// Wait until reader `name` reports a card present (`true`) or absent (`false`),
+/// through SCardGetStatusChange; `false` if `timeout` passed first.
+pub fn wait_card(ctx: &Context, name: &str, present: bool, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut state = ReaderState::new(reader(name), State::UNAWARE);
+    loop {
+        let mut states = [state];
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ctx.get_status_change(Some(left.min(Duration::from_millis(500))), &mut states) {
+            Ok(()) | Err(Error::Timeout) => {}
+            Err(e) => panic!("get_status_change {name}: {e}"),
+        }
+        let [s] = states;
+        let now = s.event_state();
+        if now.contains(State::PRESENT) == present && !now.contains(State::UNKNOWN) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        state = s;
+        state.sync_current_state();
+    }
+}
+
+/// Round trips per second of `command` on `card`: as many as fit in `budget`, at
+/// least `min`, after three to warm up; `check` sees every response (it asserts).
+pub fn round_trips_per_second(
+    card: &Card,
+    command: &[u8],
+    budget: Duration,
+    min: u32,
+    check: impl Fn(&[u8]),
+) -> f64 {
+    let mut buf = [0u8; 300];
+    for _ in 0..3 {
+        card.transmit(command, &mut buf).expect("warm-up transmit");
+    }
+    let start = Instant::now();
+    let mut n = 0u32;
+    while n < min || start.elapsed() < budget {
+        check(card.transmit(command, &mut buf).expect("transmit"));
+        n += 1;
+    }
+    f64::from(n) / start.elapsed().as_secs_f64()
+}

@@ -1,0 +1,43 @@
+//! A [`Device`] over a [`LineReader`]: the whole stack as card-sim, hal-readers and
+//! the pcsc-lite binding's fake serial chip run it.
+
+use readerkit::Device;
+use readerkit::caps::ReaderCapabilities;
+use readerkit::line::{Line, LineReader};
+use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::{Card, SimLine};
+
+use crate::vendor;
+
+/// A device over any line, on the bare-metal spin platform.
+pub type LineDevice<L> = Device<SpinPlatform, LineReader<L>>;
+
+/// A device over the simulated card.
+pub type SimDevice = LineDevice<SimLine>;
+
+/// A device for `reader` with `capabilities`, vendor `readerkit`.
+pub fn line_device<L: Line>(
+    reader: LineReader<L>,
+    capabilities: ReaderCapabilities,
+) -> LineDevice<L> {
+    Device::new(
+        SpinPlatform::new(),
+        LineReader::functions(),
+        reader,
+        capabilities,
+        vendor::named(b"readerkit"),
+    )
+}
+
+/// A device with the typical capabilities over `card` (an empty slot for `None`),
+/// extended APDUs over T=0 in ENVELOPE.
+pub fn device(card: Option<Card>) -> SimDevice {
+    let line = match card {
+        Some(card) => SimLine::new(card),
+        None => SimLine::empty(),
+    };
+    line_device(
+        LineReader::new(line).with_t0_envelope(),
+        ReaderCapabilities::typical(),
+    )
+}
