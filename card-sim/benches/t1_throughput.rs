@@ -12,20 +12,12 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use readerkit::t1::{self, Action, Edc, Engine};
 use readerkit_card_sim::{Card, Profile};
+use readerkit_testkit::apdu::{echo_extended, pattern};
 
 const PAYLOAD: usize = 4096;
 const IFS: usize = 254;
 const PROLOGUE: usize = 3;
 const EPILOGUE: usize = 1; // LRC
-
-/// The ECHO APDU: 4 header + 3 Lc + data + 2 Le.
-fn echo_apdu() -> Vec<u8> {
-    let mut a = vec![0x80, 0xEE, 0x00, 0x00, 0x00];
-    a.extend_from_slice(&(PAYLOAD as u16).to_be_bytes());
-    a.extend((0..PAYLOAD).map(|i| (i * 7 + i / 256) as u8));
-    a.extend_from_slice(&[0x00, 0x00]);
-    a
-}
 
 /// A powered T=1 card (ATR read) and an engine for it, IFSD already announced.
 fn setup() -> (Engine, Card) {
@@ -96,7 +88,8 @@ fn iso_minimum(apdu_len: usize, response_len: usize) -> usize {
 }
 
 fn t1_echo_4k(c: &mut Criterion) {
-    let apdu = echo_apdu();
+    // The ECHO APDU: 4 header + 3 Lc + data + 2 Le.
+    let apdu = echo_extended(&pattern(PAYLOAD), 0);
     let mut response = vec![0u8; PAYLOAD + 2];
 
     // Wire efficiency, measured once.

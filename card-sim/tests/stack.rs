@@ -3,74 +3,15 @@
 //! profile, with card removal mid-session and a mute card.
 
 use readerkit::atr::Convention as AtrConvention;
-use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
-use readerkit::ioctl::{Ioctl, PowerAction};
-use readerkit::line::LineReader;
-use readerkit::platform::SpinPlatform;
-use readerkit::protocol::{Protocol, ProtocolMask};
+use readerkit::ioctl::Ioctl;
 use readerkit::timing::Timing;
-use readerkit::{CardState, Device, Status, attr};
+use readerkit::{CardState, Status, attr};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute};
-use readerkit_card_sim::{Card, Config, Profile, SimLine};
-
-type SimDevice = Device<SpinPlatform, LineReader<SimLine>>;
-
-fn device(card: Option<Card>) -> SimDevice {
-    let line = match card {
-        Some(card) => SimLine::new(card),
-        None => SimLine::empty(),
-    };
-    Device::new(
-        SpinPlatform::new(),
-        LineReader::functions(),
-        LineReader::new(line).with_t0_envelope(),
-        ReaderCapabilities::typical(),
-        VendorAttributes {
-            vendor_name: attr_string(b"readerkit"),
-            ..VendorAttributes::default()
-        },
-    )
-}
-
-fn control(dev: &SimDevice, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
-    let mut out = vec![0u8; out_len];
-    let written = dev.control(ioctl.code(), input, &mut out).into_result()?;
-    out.truncate(written);
-    Ok(out)
-}
-
-fn power_up(dev: &SimDevice) -> Result<Vec<u8>, Status> {
-    let mut atr = [0u8; 33];
-    let len = dev.power_card(PowerAction::ColdReset, &mut atr)?;
-    Ok(atr[..len].to_vec())
-}
-
-fn select(dev: &SimDevice, mask: u32) -> Result<u32, Status> {
-    dev.select_protocol(ProtocolMask(mask)).map(Protocol::bit)
-}
-
-/// TRANSMIT with the selected protocol; returns the response APDU.
-fn apdu(dev: &SimDevice, protocol: u32, command: &[u8]) -> Result<Vec<u8>, Status> {
-    let protocol = Protocol::from_bit(protocol).expect("one protocol");
-    let mut out = vec![0u8; 8 + 70_000];
-    let response = dev.transmit_apdu(protocol, command, &mut out)?;
-    Ok(response.to_vec())
-}
-
-fn echo_command(data: &[u8]) -> Vec<u8> {
-    let mut c = vec![0x80, 0xEE, 0x00, 0x00];
-    if data.len() <= 255 {
-        c.push(data.len() as u8);
-        c.extend_from_slice(data);
-        c.push(0x00);
-    } else {
-        c.extend_from_slice(&[0x00, (data.len() >> 8) as u8, data.len() as u8]);
-        c.extend_from_slice(data);
-        c.extend_from_slice(&[0x00, 0x00]);
-    }
-    c
-}
+use readerkit_card_sim::{Card, Config, Profile};
+use readerkit_testkit::apdu::echo;
+use readerkit_testkit::client::{apdu, control, power_up, select};
+use readerkit_testkit::sim::{SimDevice, device};
 
 fn session(profile: Profile, mask: u32) -> (SimDevice, u32) {
     let dev = device(Some(Card::new(profile)));
@@ -108,7 +49,7 @@ fn t1_card_negotiates_pps_and_moves_short_and_extended_apdus() {
     assert_eq!(challenge[8..], [0x90, 0x00]);
     for len in [1usize, 200, 255, 256, 1000, 4096] {
         let data: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-        let response = apdu(&dev, 2, &echo_command(&data)).unwrap();
+        let response = apdu(&dev, 2, &echo(&data)).unwrap();
         assert_eq!(response[..len], data[..], "ECHO {len}");
         assert_eq!(response[len..], [0x90, 0x00]);
     }
@@ -133,7 +74,7 @@ fn t0_card_runs_get_response_and_envelope() {
     assert_eq!(fci[0], 0x6F, "FCI template");
     assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
     let data: Vec<u8> = (0..600).map(|i| i as u8).collect();
-    let response = apdu(&dev, 1, &echo_command(&data)).unwrap();
+    let response = apdu(&dev, 1, &echo(&data)).unwrap();
     assert_eq!(response[..600], data[..], "extended ECHO through ENVELOPE");
     assert_eq!(
         apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
@@ -169,10 +110,7 @@ fn dual_card_default_bit_keeps_t0_and_crc_card_runs_t1() {
     .unwrap();
     assert_eq!(out, 1u32.to_le_bytes());
     let data = [0x5A; 300];
-    assert_eq!(
-        apdu(&crc, 2, &echo_command(&data)).unwrap()[..300],
-        data[..]
-    );
+    assert_eq!(apdu(&crc, 2, &echo(&data)).unwrap()[..300], data[..]);
 }
 
 #[test]
@@ -187,7 +125,7 @@ fn inverse_convention_card() {
     assert_eq!(caps.atr.as_bytes()[0], 0x3F);
     assert_eq!(select(&dev, 2), Ok(2));
     assert_eq!(
-        apdu(&dev, 2, &echo_command(&[1, 2, 3])).unwrap(),
+        apdu(&dev, 2, &echo(&[1, 2, 3])).unwrap(),
         [1, 2, 3, 0x90, 0x00]
     );
 }

@@ -187,7 +187,7 @@ fn echo_short() {
 /// the last with the chaining bit, or (`empty_end`) every piece chained and an empty
 /// unchained ENVELOPE to end.
 fn envelope_echo<const N: usize>(card: &mut Card<N>, data: &[u8], empty_end: bool) -> Vec<u8> {
-    let apdu = echo_extended(data);
+    let apdu = echo_extended(data, 0);
     let pieces: Vec<&[u8]> = apdu.chunks(255).collect();
     for (i, piece) in pieces.iter().enumerate() {
         let last = i + 1 == pieces.len() && !empty_end;

@@ -116,7 +116,7 @@ fn reader_chains_its_command() {
     let mut reader = T1Reader::new(L);
     reader.ifsc = 50;
     let data = pattern(600);
-    let apdu = echo_extended(&data);
+    let apdu = echo_extended(&data, 0);
     let (r, blocks) = reader.transceive(&mut card, &apdu);
     assert_eq!(r, ok(&data));
     // 609 / 50 = 13 blocks out (12 acks), 602 / 32 = 19 blocks back.
@@ -130,7 +130,7 @@ fn echo_4k_both_ways_and_beyond() {
     let mut reader = T1Reader::new(L);
     reader.exchange(&mut card, &block(L, 0, 0xC1, &[0xFE]));
     let data = pattern(4096);
-    let (r, _) = reader.transceive(&mut card, &echo_extended(&data));
+    let (r, _) = reader.transceive(&mut card, &echo_extended(&data, 0));
     assert_eq!(r, ok(&data));
 
     let mut big = Box::new(Card::<20000>::create(Config::new(Profile::t1())));
@@ -138,11 +138,11 @@ fn echo_4k_both_ways_and_beyond() {
     read_all(&mut big);
     let mut reader = T1Reader::new(L);
     let data = pattern(16_000);
-    let (r, _) = reader.transceive(&mut *big, &echo_extended(&data));
+    let (r, _) = reader.transceive(&mut *big, &echo_extended(&data, 0));
     assert_eq!(r, ok(&data));
     // The default card refuses that much: 67 00.
     let mut card = t1_card();
-    let (r, _) = T1Reader::new(L).transceive(&mut card, &echo_extended(&data));
+    let (r, _) = T1Reader::new(L).transceive(&mut card, &echo_extended(&data, 0));
     assert_eq!(r, [0x67, 0x00]);
 }
 

@@ -6,10 +6,11 @@
 //!
 //! Shared by `engine_t0.rs`, `engine_t1.rs` and the `t1_throughput` bench (included
 //! with `#[path]`, so the older `common/mod.rs` helpers stay untouched).
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use readerkit::{t0, t1};
 use readerkit_card_sim::{Card, Config, Faults, Profile};
+pub use readerkit_testkit::apdu::{echo_extended, echo_short, pattern, with_sw};
 
 /// Upper bound on reader-loop iterations: a protocol engine that never ends an
 /// exchange makes the test fail instead of hanging.
@@ -250,36 +251,6 @@ impl<const N: usize> T1Session<N> {
 }
 
 // ------------------------------------------------------------------------ APDUs
-
-/// Deterministic test data.
-pub fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i * 37 + i / 253 + 5) as u8).collect()
-}
-
-/// ECHO `80 EE 00 00`, short: `Lc data [Le]`.
-pub fn echo_short(data: &[u8], le: Option<u8>) -> Vec<u8> {
-    assert!(!data.is_empty() && data.len() <= 255);
-    let mut a = vec![0x80, 0xEE, 0x00, 0x00, data.len() as u8];
-    a.extend_from_slice(data);
-    a.extend(le);
-    a
-}
-
-/// ECHO, extended (case 4E): `00 Lc(2) data Le(2)`.
-pub fn echo_extended(data: &[u8], le: u16) -> Vec<u8> {
-    let mut a = vec![0x80, 0xEE, 0x00, 0x00, 0x00];
-    a.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    a.extend_from_slice(data);
-    a.extend_from_slice(&le.to_be_bytes());
-    a
-}
-
-/// Data followed by a status word.
-pub fn with_sw(data: &[u8], sw: u16) -> Vec<u8> {
-    let mut v = data.to_vec();
-    v.extend_from_slice(&sw.to_be_bytes());
-    v
-}
 
 /// Expected contents of EF 0101 from `offset`, `len` bytes (initial contents).
 pub fn ef_0101(offset: usize, len: usize) -> Vec<u8> {

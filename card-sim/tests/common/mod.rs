@@ -1,9 +1,11 @@
 //! A small hand-rolled reader for the tests: raw byte exchanges, a T=0 APDU loop and
 //! a T=1 block codec. Deliberately independent of the crate's own encoders (its own
 //! LRC and CRC, its own block layout).
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use readerkit_card_sim::{Card, Profile};
+pub use readerkit_testkit::apdu::{echo_extended, pattern};
+pub use readerkit_testkit::hex::parse as hex;
 
 /// Everything the card has queued.
 pub fn read_all<const N: usize>(card: &mut Card<N>) -> Vec<u8> {
@@ -31,12 +33,6 @@ pub fn powered(profile: Profile) -> Card {
     card.power_on();
     assert_eq!(read_all(&mut card), atr.as_slice());
     card
-}
-
-pub fn hex(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect()
 }
 
 // ---------------------------------------------------------------- T=0
@@ -281,17 +277,4 @@ impl T1Reader {
             card_blocks += 1;
         }
     }
-}
-
-/// Extended-length ECHO APDU (case 4E, Le = 0000).
-pub fn echo_extended(data: &[u8]) -> Vec<u8> {
-    let mut a = vec![0x80, 0xEE, 0x00, 0x00, 0x00];
-    a.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    a.extend_from_slice(data);
-    a.extend_from_slice(&[0x00, 0x00]);
-    a
-}
-
-pub fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i * 31 + i / 251) as u8).collect()
 }
