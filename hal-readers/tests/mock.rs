@@ -295,10 +295,12 @@ fn frame(ok: bool, command: u8, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn alpar_power_up_with_a_card_event_in_between_then_apdu_and_errors() {
-    use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+    use readerkit::caps::ReaderCapabilities;
     use readerkit::platform::SpinPlatform;
     use readerkit::protocol::Protocol;
     use readerkit::{CardState, Device, Ioctl};
+    use readerkit_testkit::client::control;
+    use readerkit_testkit::vendor;
 
     let atr = [0x3B, 0x02, 0x14, 0x50];
     let apdu = [0x00, 0x84, 0x00, 0x00, 0x02];
@@ -338,15 +340,10 @@ fn alpar_power_up_with_a_card_event_in_between_then_apdu_and_errors() {
         alpar::Reader::functions(),
         reader,
         ReaderCapabilities::typical(),
-        VendorAttributes::default(),
+        vendor::named(b"readerkit"),
     );
     dev.card_inserted();
-    let control = |code: Ioctl, input: &[u8], len: usize| {
-        let mut out = vec![0u8; len];
-        let written = dev.control(code.code(), input, &mut out).into_result()?;
-        out.truncate(written);
-        Ok::<_, Status>(out)
-    };
+    let control = |ioctl: Ioctl, input: &[u8], len: usize| control(&dev, ioctl, input, len);
     assert_eq!(control(Ioctl::Power, &1u32.to_le_bytes(), 33).unwrap(), atr);
     // The insertion frame that came in between is kept for poll().
     assert_eq!(dev.with_driver(|r| r.poll()), Ok(Some(CardEvent::Inserted)));

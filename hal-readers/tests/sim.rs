@@ -16,18 +16,19 @@ use std::rc::Rc;
 
 use embedded_hal::digital::{ErrorType as PinErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind, ErrorType};
-use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::caps::ReaderCapabilities;
+use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
-use readerkit::platform::SpinPlatform;
-use readerkit::protocol::{Protocol, ProtocolMask};
-use readerkit::{CardState, Device, Status};
+use readerkit::{CardState, Status};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute, Trigger};
 use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::chip::Tda8035;
 use readerkit_hal::interface::{Config, Interface, NoPin, Pins};
 use readerkit_hal::{CardEvent, Class, ConfigError, Parity, UartConfig};
+use readerkit_testkit::apdu::echo;
+use readerkit_testkit::client::{apdu, control, power_up, select};
+use readerkit_testkit::sim::{LineDevice, line_device};
 
 #[derive(Default)]
 struct Chip {
@@ -227,7 +228,7 @@ impl embedded_hal::delay::DelayNs for Delay {
 }
 
 type Iface = Interface<Tda8035, Pins<CmdPin, RstPin, StatusPin, VselPin, VselPin>, Uart, Delay>;
-type Dev = Device<SpinPlatform, LineReader<Iface>>;
+type Dev = LineDevice<Iface>;
 
 fn rig(card: Option<Card>) -> (Dev, Shared) {
     let chip: Shared = Rc::new(RefCell::new(Chip {
@@ -251,13 +252,7 @@ fn rig(card: Option<Card>) -> (Dev, Shared) {
     )
     .unwrap();
     let caps: ReaderCapabilities = iface.capabilities();
-    let dev = Device::new(
-        SpinPlatform::new(),
-        LineReader::functions(),
-        LineReader::new(iface).with_t0_envelope(),
-        caps,
-        VendorAttributes::default(),
-    );
+    let dev = line_device(LineReader::new(iface).with_t0_envelope(), caps);
     (dev, chip)
 }
 
@@ -269,44 +264,6 @@ fn poll(dev: &Dev) -> Option<CardEvent> {
         dev.process_events();
     }
     event
-}
-
-fn control(dev: &Dev, ioctl: Ioctl, input: &[u8], out_len: usize) -> Result<Vec<u8>, Status> {
-    let mut out = vec![0u8; out_len];
-    let written = dev.control(ioctl.code(), input, &mut out).into_result()?;
-    out.truncate(written);
-    Ok(out)
-}
-
-fn power_up(dev: &Dev) -> Result<Vec<u8>, Status> {
-    let mut atr = [0u8; 33];
-    let len = dev.power_card(PowerAction::ColdReset, &mut atr)?;
-    Ok(atr[..len].to_vec())
-}
-
-fn select(dev: &Dev, mask: u32) -> Result<u32, Status> {
-    dev.select_protocol(ProtocolMask(mask)).map(Protocol::bit)
-}
-
-fn apdu(dev: &Dev, protocol: u32, command: &[u8]) -> Result<Vec<u8>, Status> {
-    let protocol = Protocol::from_bit(protocol).expect("one protocol");
-    let mut out = vec![0u8; 8 + 70_000];
-    let response = dev.transmit_apdu(protocol, command, &mut out)?;
-    Ok(response.to_vec())
-}
-
-fn echo_command(data: &[u8]) -> Vec<u8> {
-    let mut c = vec![0x80, 0xEE, 0x00, 0x00];
-    if data.len() <= 255 {
-        c.push(data.len() as u8);
-        c.extend_from_slice(data);
-        c.push(0x00);
-    } else {
-        c.extend_from_slice(&[0x00, (data.len() >> 8) as u8, data.len() as u8]);
-        c.extend_from_slice(data);
-        c.extend_from_slice(&[0x00, 0x00]);
-    }
-    c
 }
 
 fn session(card: Card, mask: u32) -> (Dev, Shared, u32) {
@@ -337,7 +294,7 @@ fn t1_session_atr_pps_baud_change_and_apdus() {
     );
     for len in [1usize, 254, 255, 1000] {
         let data: Vec<u8> = (0..len).map(|i| (i * 3 + len) as u8).collect();
-        let response = apdu(&dev, 2, &echo_command(&data)).unwrap();
+        let response = apdu(&dev, 2, &echo(&data)).unwrap();
         assert_eq!(response[..len], data[..], "ECHO {len}");
         assert_eq!(response[len..], [0x90, 0x00]);
     }
@@ -362,10 +319,7 @@ fn t0_session_with_get_response_and_character_repetition() {
     let challenge = apdu(&dev, 1, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
     assert_eq!(challenge.len(), 10);
     let data: Vec<u8> = (0..300).map(|i| i as u8).collect();
-    assert_eq!(
-        apdu(&dev, 1, &echo_command(&data)).unwrap()[..300],
-        data[..]
-    );
+    assert_eq!(apdu(&dev, 1, &echo(&data)).unwrap()[..300], data[..]);
 }
 
 #[test]
@@ -394,7 +348,7 @@ fn inverse_convention_card_switches_the_uart_to_odd_parity() {
     assert_eq!(chip.borrow().parity, Some(Parity::Odd));
     assert_eq!(select(&dev, 2), Ok(2));
     assert_eq!(
-        apdu(&dev, 2, &echo_command(&[1, 2, 3])).unwrap(),
+        apdu(&dev, 2, &echo(&[1, 2, 3])).unwrap(),
         [1, 2, 3, 0x90, 0x00]
     );
 }
@@ -405,10 +359,7 @@ fn card_removed_mid_apdu_is_no_media_then_absent() {
     let writes = chip.borrow().writes;
     chip.borrow_mut().remove_after_writes = Some(writes + 3);
     let before = chip.borrow().delay_ns;
-    assert_eq!(
-        apdu(&dev, 2, &echo_command(&[0x55; 100])),
-        Err(Status::NoMedia)
-    );
+    assert_eq!(apdu(&dev, 2, &echo(&[0x55; 100])), Err(Status::NoMedia));
     // Noticed at once from the status pin, not after a time-out.
     assert!(chip.borrow().delay_ns - before < 10_000_000);
     assert_eq!(poll(&dev), Some(CardEvent::Removed));
