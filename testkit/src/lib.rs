@@ -11,7 +11,7 @@
 //! - [`client`]: [`Device`](readerkit::Device) requests as owned bytes, over the
 //!   core's typed client side;
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
-//! - [`hex`]: spaced hex, both ways;
+//! - [`mod@hex`]: spaced hex, both ways;
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd.
