@@ -4,7 +4,6 @@
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
 use core::ptr;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use readerkit::caps::{
     AttrString, IfdVersion, Mechanics, ReaderCapabilities, ReaderType, VendorAttributes,
@@ -20,6 +19,7 @@ use static_assertions::const_assert;
 use crate::guard::{
     Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, guard, write_opt,
 };
+use crate::slot::{Slot, Stored};
 use crate::status::*;
 
 /// `IOCTL_SMARTCARD_POWER`.
@@ -346,45 +346,28 @@ impl Platform for CPlatform {
 
 type CDevice = Device<CPlatform, CDriver>;
 
-/// "rkDV": the magic word of an initialised device.
-const MAGIC: u32 = 0x564B_4452;
-
-/// What lives in an [`rk_device`]: the magic word (offset 0), the storage's own
-/// address (a copied device is refused), the device.
-#[repr(C)]
-struct DeviceSlot {
-    magic: AtomicU32,
-    this: usize,
-    device: CDevice,
+impl Stored for CDevice {
+    /// "rkDV".
+    const MAGIC: u32 = 0x564B_4452;
 }
 
-const_assert!(size_of::<DeviceSlot>() <= RK_DEVICE_STORAGE_SIZE);
-const_assert!(align_of::<DeviceSlot>() <= RK_DEVICE_STORAGE_ALIGN);
+const_assert!(size_of::<Slot<CDevice>>() <= RK_DEVICE_STORAGE_SIZE);
+const_assert!(align_of::<Slot<CDevice>>() <= RK_DEVICE_STORAGE_ALIGN);
 const_assert!(size_of::<rk_device>() == RK_DEVICE_STORAGE_SIZE);
-const_assert!(align_of::<DeviceSlot>() <= align_of::<rk_device>());
+const_assert!(align_of::<Slot<CDevice>>() <= align_of::<rk_device>());
 const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
 
 /// The initialised device in `dev`.
 ///
 /// # Safety
 ///
-/// `dev` is NULL or points to at least `size_of::<DeviceSlot>()` bytes that are readable
-/// (zeroed or initialised by `rk_device_init`) for `'a`.
+/// `dev` is NULL or points to at least `size_of::<Slot<CDevice>>()` readable bytes
+/// (zeroed or initialised by `rk_device_init`) that stay valid for `'a`.
 unsafe fn device<'a>(dev: *const rk_device) -> Result<&'a CDevice, rk_status> {
-    check_ptr(dev)?;
-    let slot = dev.cast::<DeviceSlot>();
-    // SAFETY: aligned, non-null and readable per the caller; the magic word is an
-    // atomic at offset 0 of every initialised slot, and any bit pattern is a u32.
-    let magic = unsafe { &(*slot).magic }.load(Ordering::Acquire);
-    if magic != MAGIC {
-        return Err(RK_STATUS_INVALID_DEVICE_STATE);
-    }
-    // SAFETY: the magic word says rk_device_init wrote the whole slot.
-    let slot = unsafe { &*slot };
-    if slot.this != dev as usize {
-        return Err(RK_STATUS_INVALID_DEVICE_STATE);
-    }
-    Ok(&slot.device)
+    // SAFETY: forwarded contract.
+    let slot = unsafe { Slot::<CDevice>::find(dev) }?;
+    // SAFETY: initialised (the magic word says so); only shared views of it exist.
+    Ok(unsafe { &(*slot).value })
 }
 
 fn complete(outcome: Outcome, bytes_written: *mut usize) -> rk_status {
@@ -664,14 +647,12 @@ unsafe fn init(
     check_ptr(storage.cast_const())?;
     check_ptr(table)?;
     check_ptr(caps)?;
-    if storage_len < size_of::<DeviceSlot>() {
+    if storage_len < size_of::<Slot<CDevice>>() {
         return Err(RK_STATUS_BUFFER_TOO_SMALL);
     }
     // SAFETY: aligned, non-null, readable (see the contract); an initialised device
     // must not be overwritten.
-    if unsafe { device(storage) }.is_ok() {
-        return Err(RK_STATUS_DEVICE_BUSY);
-    }
+    unsafe { Slot::<CDevice>::check_free(storage) }?;
     // SAFETY: checked non-null and aligned; readable per the contract.
     let table = unsafe { table.read() };
     // SAFETY: as above.
@@ -731,19 +712,8 @@ unsafe fn init(
         reader,
         vendor,
     );
-    let slot = storage.cast::<DeviceSlot>();
-    // SAFETY: `storage` is aligned for DeviceSlot (checked: align ≤ RK_DEVICE_STORAGE_ALIGN
-    // and the pointer is aligned for rk_device), large enough (checked), writable and
-    // ours per the contract. The magic word is written last.
-    unsafe {
-        slot.write(DeviceSlot {
-            magic: AtomicU32::new(0),
-            this: storage as usize,
-            device,
-        })
-    };
-    // SAFETY: just initialised.
-    unsafe { &(*slot).magic }.store(MAGIC, Ordering::Release);
+    // SAFETY: valid, large enough and ours per the contract (checked again inside).
+    unsafe { Slot::init(storage, storage_len, device) }?;
     Ok(())
 }
 
@@ -760,10 +730,12 @@ unsafe fn init(
 pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        let device = match unsafe { device(dev) } {
-            Ok(d) => d,
+        let slot = match unsafe { Slot::<CDevice>::find(dev) } {
+            Ok(s) => s,
             Err(e) => return e,
         };
+        // SAFETY: initialised (checked); a shared view, ended before the release.
+        let device = unsafe { &(*slot).value };
         // Dropping the device under a running callback would free the lock it holds
         // and the state it is about to commit.
         if device.in_own_callback() || device.callback_running() {
@@ -771,14 +743,8 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         }
         device.process_events();
         let _ = device.cancel_tracking();
-        let slot = dev.cast::<DeviceSlot>();
-        // SAFETY: initialised (checked), idle and exclusively ours per the contract;
-        // the magic word goes first so nothing sees a half-dropped device.
-        unsafe { &(*slot).magic }.store(0, Ordering::Release);
-        // SAFETY: `slot` is valid and exclusively ours (as above).
-        let device_field = unsafe { &raw mut (*slot).device };
-        // SAFETY: the device is initialised and dropped exactly once (the magic is gone).
-        unsafe { ptr::drop_in_place(device_field) };
+        // SAFETY: initialised (checked), idle and exclusively ours per the contract.
+        unsafe { Slot::release(slot) };
         RK_STATUS_SUCCESS
     })
 }
@@ -829,7 +795,7 @@ pub unsafe extern "C" fn rk_device_control(
                 &[
                     Region::bytes(output, output_len),
                     Region::of(bytes_written),
-                    Region::of(dev.cast::<DeviceSlot>()),
+                    Slot::<CDevice>::region(dev),
                 ],
                 &[Region::bytes(input, input_len)],
             )
@@ -954,10 +920,7 @@ pub unsafe extern "C" fn rk_cancel_tracking(
     guard(|| {
         let checked = check_opt_ptr(was_pending.cast_const()).and_then(|()| {
             check_disjoint(
-                &[
-                    Region::of(was_pending),
-                    Region::of(dev.cast::<DeviceSlot>()),
-                ],
+                &[Region::of(was_pending), Slot::<CDevice>::region(dev)],
                 &[],
             )
         });
@@ -987,12 +950,8 @@ pub unsafe extern "C" fn rk_cancel_tracking(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_device_state(dev: *const rk_device, state: *mut u32) -> rk_status {
     guard(|| {
-        let checked = check_ptr(state.cast_const()).and_then(|()| {
-            check_disjoint(
-                &[Region::of(state), Region::of(dev.cast::<DeviceSlot>())],
-                &[],
-            )
-        });
+        let checked = check_ptr(state.cast_const())
+            .and_then(|()| check_disjoint(&[Region::of(state), Slot::<CDevice>::region(dev)], &[]));
         if let Err(e) = checked {
             return e;
         }
@@ -1074,16 +1033,16 @@ mod tests {
     fn layout() {
         std::println!(
             "device {} align {}",
-            size_of::<DeviceSlot>(),
-            align_of::<DeviceSlot>()
+            size_of::<Slot<CDevice>>(),
+            align_of::<Slot<CDevice>>()
         );
         std::println!(
             "t0 {}",
-            size_of::<crate::guard::Slot<readerkit::t0::Exchange<'static>>>()
+            size_of::<crate::slot::Slot<readerkit::t0::Exchange<'static>>>()
         );
         std::println!(
             "sim {}",
-            size_of::<crate::guard::Slot<readerkit_card_sim::Card>>()
+            size_of::<crate::slot::Slot<readerkit_card_sim::Card>>()
         );
     }
     #[test]

@@ -101,6 +101,7 @@ pub mod device;
 mod guard;
 #[cfg(feature = "sim")]
 pub mod sim;
+mod slot;
 pub mod status;
 pub mod t0;
 pub mod t1;

@@ -5,10 +5,8 @@
 use readerkit_card_sim::{Card, Profile};
 use static_assertions::const_assert;
 
-use crate::guard::{
-    Region, Slot, bytes, bytes_mut, check_disjoint, check_opt_ptr, guard, slot, slot_init,
-    slot_release, write_opt,
-};
+use crate::guard::{Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, guard, write_opt};
+use crate::slot::{Slot, Stored};
 use crate::status::*;
 
 /// Simulated card profile: T=0 only.
@@ -32,7 +30,9 @@ pub struct rk_sim_card {
     pub opaque: [u64; RK_SIM_CARD_STORAGE_WORDS],
 }
 
-const MAGIC: u32 = 0x4D49_5352;
+impl Stored for Card {
+    const MAGIC: u32 = 0x4D49_5352;
+}
 const_assert!(core::mem::size_of::<Slot<Card>>() <= RK_SIM_CARD_STORAGE_SIZE);
 const_assert!(core::mem::align_of::<Slot<Card>>() <= 8);
 const_assert!(RK_SIM_CARD_STORAGE_WORDS * 8 == RK_SIM_CARD_STORAGE_SIZE);
@@ -50,7 +50,7 @@ pub unsafe extern "C" fn rk_sim_init(
 ) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        if unsafe { slot::<Card, _>(card, MAGIC) }.is_ok() {
+        if unsafe { Slot::<Card>::find(card) }.is_ok() {
             return RK_STATUS_DEVICE_BUSY;
         }
         let profile = match profile {
@@ -61,7 +61,7 @@ pub unsafe extern "C" fn rk_sim_init(
             _ => return RK_STATUS_INVALID_PARAMETER,
         };
         // SAFETY: forwarded contract.
-        match unsafe { slot_init(card, card_len, MAGIC, Card::new(profile)) } {
+        match unsafe { Slot::init(card, card_len, Card::new(profile)) } {
             Ok(_) => RK_STATUS_SUCCESS,
             Err(e) => e,
         }
@@ -74,7 +74,7 @@ pub unsafe extern "C" fn rk_sim_init(
 unsafe fn with(card: *mut rk_sim_card, f: impl FnOnce(&mut Card) -> rk_status) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<Card, _>(card, MAGIC) } {
+        match unsafe { Slot::<Card>::find(card) } {
             // SAFETY: initialised, one thread at a time.
             Ok(s) => f(unsafe { &mut (*s).value }),
             Err(e) => e,
@@ -91,10 +91,10 @@ unsafe fn with(card: *mut rk_sim_card, f: impl FnOnce(&mut Card) -> rk_status) -
 pub unsafe extern "C" fn rk_sim_deinit(card: *mut rk_sim_card) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<Card, _>(card, MAGIC) } {
+        match unsafe { Slot::<Card>::find(card) } {
             Ok(s) => {
                 // SAFETY: initialised, ours.
-                unsafe { slot_release(s) };
+                unsafe { Slot::release(s) };
                 RK_STATUS_SUCCESS
             }
             Err(e) => e,
@@ -163,7 +163,7 @@ pub unsafe extern "C" fn rk_sim_write(
     data: *const u8,
     len: usize,
 ) -> rk_status {
-    let storage = Region::of(card.cast_const().cast::<Slot<Card>>());
+    let storage = Slot::<Card>::region(card);
     if let Err(e) = check_disjoint(&[storage], &[Region::bytes(data, len)]) {
         return e;
     }
@@ -201,7 +201,7 @@ pub unsafe extern "C" fn rk_sim_read(
             &[
                 Region::bytes(out, capacity),
                 Region::of(len),
-                Region::of(card.cast_const().cast::<Slot<Card>>()),
+                Slot::<Card>::region(card),
             ],
             &[],
         )

@@ -185,149 +185,18 @@ pub const RK_STATUS_PENDING: rk_status = 16;
 /// NTSTATUS of [`RK_STATUS_PENDING`] (`STATUS_PENDING`).
 pub const RK_NTSTATUS_PENDING: u32 = 0x0000_0103;
 
-/// Each status with its code and its values in the other code spaces.
-const TABLE: [(Status, rk_status, u32, u32, u32, u32); 16] = [
-    (
-        Status::Success,
-        RK_STATUS_SUCCESS,
-        RK_NTSTATUS_SUCCESS,
-        RK_WIN32_SUCCESS,
-        RK_IFD_SUCCESS,
-        RK_SCARD_SUCCESS,
-    ),
-    (
-        Status::BufferOverflow,
-        RK_STATUS_BUFFER_OVERFLOW,
-        RK_NTSTATUS_BUFFER_OVERFLOW,
-        RK_WIN32_BUFFER_OVERFLOW,
-        RK_IFD_BUFFER_OVERFLOW,
-        RK_SCARD_BUFFER_OVERFLOW,
-    ),
-    (
-        Status::DeviceBusy,
-        RK_STATUS_DEVICE_BUSY,
-        RK_NTSTATUS_DEVICE_BUSY,
-        RK_WIN32_DEVICE_BUSY,
-        RK_IFD_DEVICE_BUSY,
-        RK_SCARD_DEVICE_BUSY,
-    ),
-    (
-        Status::Unsuccessful,
-        RK_STATUS_UNSUCCESSFUL,
-        RK_NTSTATUS_UNSUCCESSFUL,
-        RK_WIN32_UNSUCCESSFUL,
-        RK_IFD_UNSUCCESSFUL,
-        RK_SCARD_UNSUCCESSFUL,
-    ),
-    (
-        Status::InvalidParameter,
-        RK_STATUS_INVALID_PARAMETER,
-        RK_NTSTATUS_INVALID_PARAMETER,
-        RK_WIN32_INVALID_PARAMETER,
-        RK_IFD_INVALID_PARAMETER,
-        RK_SCARD_INVALID_PARAMETER,
-    ),
-    (
-        Status::InvalidDeviceRequest,
-        RK_STATUS_INVALID_DEVICE_REQUEST,
-        RK_NTSTATUS_INVALID_DEVICE_REQUEST,
-        RK_WIN32_INVALID_DEVICE_REQUEST,
-        RK_IFD_INVALID_DEVICE_REQUEST,
-        RK_SCARD_INVALID_DEVICE_REQUEST,
-    ),
-    (
-        Status::UnrecognizedMedia,
-        RK_STATUS_UNRECOGNIZED_MEDIA,
-        RK_NTSTATUS_UNRECOGNIZED_MEDIA,
-        RK_WIN32_UNRECOGNIZED_MEDIA,
-        RK_IFD_UNRECOGNIZED_MEDIA,
-        RK_SCARD_UNRECOGNIZED_MEDIA,
-    ),
-    (
-        Status::BufferTooSmall,
-        RK_STATUS_BUFFER_TOO_SMALL,
-        RK_NTSTATUS_BUFFER_TOO_SMALL,
-        RK_WIN32_BUFFER_TOO_SMALL,
-        RK_IFD_BUFFER_TOO_SMALL,
-        RK_SCARD_BUFFER_TOO_SMALL,
-    ),
-    (
-        Status::DeletePending,
-        RK_STATUS_DELETE_PENDING,
-        RK_NTSTATUS_DELETE_PENDING,
-        RK_WIN32_DELETE_PENDING,
-        RK_IFD_DELETE_PENDING,
-        RK_SCARD_DELETE_PENDING,
-    ),
-    (
-        Status::InsufficientResources,
-        RK_STATUS_INSUFFICIENT_RESOURCES,
-        RK_NTSTATUS_INSUFFICIENT_RESOURCES,
-        RK_WIN32_INSUFFICIENT_RESOURCES,
-        RK_IFD_INSUFFICIENT_RESOURCES,
-        RK_SCARD_INSUFFICIENT_RESOURCES,
-    ),
-    (
-        Status::IoTimeout,
-        RK_STATUS_IO_TIMEOUT,
-        RK_NTSTATUS_IO_TIMEOUT,
-        RK_WIN32_IO_TIMEOUT,
-        RK_IFD_IO_TIMEOUT,
-        RK_SCARD_IO_TIMEOUT,
-    ),
-    (
-        Status::NotSupported,
-        RK_STATUS_NOT_SUPPORTED,
-        RK_NTSTATUS_NOT_SUPPORTED,
-        RK_WIN32_NOT_SUPPORTED,
-        RK_IFD_NOT_SUPPORTED,
-        RK_SCARD_NOT_SUPPORTED,
-    ),
-    (
-        Status::Cancelled,
-        RK_STATUS_CANCELLED,
-        RK_NTSTATUS_CANCELLED,
-        RK_WIN32_CANCELLED,
-        RK_IFD_CANCELLED,
-        RK_SCARD_CANCELLED,
-    ),
-    (
-        Status::NoMedia,
-        RK_STATUS_NO_MEDIA,
-        RK_NTSTATUS_NO_MEDIA,
-        RK_WIN32_NO_MEDIA,
-        RK_IFD_NO_MEDIA,
-        RK_SCARD_NO_MEDIA,
-    ),
-    (
-        Status::InvalidDeviceState,
-        RK_STATUS_INVALID_DEVICE_STATE,
-        RK_NTSTATUS_INVALID_DEVICE_STATE,
-        RK_WIN32_INVALID_DEVICE_STATE,
-        RK_IFD_INVALID_DEVICE_STATE,
-        RK_SCARD_INVALID_DEVICE_STATE,
-    ),
-    (
-        Status::DeviceProtocolError,
-        RK_STATUS_DEVICE_PROTOCOL_ERROR,
-        RK_NTSTATUS_DEVICE_PROTOCOL_ERROR,
-        RK_WIN32_DEVICE_PROTOCOL_ERROR,
-        RK_IFD_DEVICE_PROTOCOL_ERROR,
-        RK_SCARD_DEVICE_PROTOCOL_ERROR,
-    ),
-];
-
-/// The C code of a status.
+/// The C code of a status: its index in [`Status::ALL`] (the core's declaration
+/// order, which the `RK_STATUS_*` values follow).
 pub(crate) fn to_rk(status: Status) -> rk_status {
-    TABLE
+    Status::ALL
         .iter()
-        .find(|row| row.0 == status)
-        .map_or(RK_STATUS_UNSUCCESSFUL, |row| row.1)
+        .position(|s| *s == status)
+        .map_or(RK_STATUS_UNSUCCESSFUL, |i| i as rk_status)
 }
 
 /// The status of a C code; `None` for `RK_STATUS_PENDING` and unknown values.
 pub(crate) fn from_rk(code: rk_status) -> Option<Status> {
-    TABLE.get(code as usize).map(|row| row.0)
+    Status::ALL.get(usize::try_from(code).ok()?).copied()
 }
 
 /// The result of a C callback: success, or the status it returned (an unknown code
@@ -340,10 +209,6 @@ pub(crate) fn callback_result(code: rk_status) -> Result<(), Status> {
     }
 }
 
-fn row(code: rk_status) -> Option<&'static (Status, rk_status, u32, u32, u32, u32)> {
-    TABLE.get(code as usize)
-}
-
 /// The NTSTATUS value of `status` (`STATUS_PENDING` for `RK_STATUS_PENDING`,
 /// `STATUS_UNSUCCESSFUL` for an unknown code).
 #[unsafe(no_mangle)]
@@ -351,7 +216,9 @@ pub extern "C" fn rk_status_to_ntstatus(status: rk_status) -> u32 {
     if status == RK_STATUS_PENDING {
         return RK_NTSTATUS_PENDING;
     }
-    row(status).map_or(RK_NTSTATUS_UNSUCCESSFUL, |r| r.2)
+    from_rk(status)
+        .unwrap_or(Status::Unsuccessful)
+        .to_ntstatus()
 }
 
 /// The Win32 error code of `status` (`ERROR_GEN_FAILURE` for an unknown code,
@@ -361,21 +228,21 @@ pub extern "C" fn rk_status_to_win32(status: rk_status) -> u32 {
     if status == RK_STATUS_PENDING {
         return 997;
     }
-    row(status).map_or(RK_WIN32_UNSUCCESSFUL, |r| r.3)
+    from_rk(status).unwrap_or(Status::Unsuccessful).to_win32()
 }
 
 /// The pcsc-lite `IFD_*` code of `status` (`IFD_COMMUNICATION_ERROR` for unknown
 /// codes and `RK_STATUS_PENDING`).
 #[unsafe(no_mangle)]
 pub extern "C" fn rk_status_to_ifd(status: rk_status) -> u32 {
-    row(status).map_or(RK_IFD_UNSUCCESSFUL, |r| r.4)
+    from_rk(status).unwrap_or(Status::Unsuccessful).to_ifd()
 }
 
 /// The PC/SC `SCARD_*` code of `status` (`SCARD_F_INTERNAL_ERROR` for unknown codes
 /// and `RK_STATUS_PENDING`).
 #[unsafe(no_mangle)]
 pub extern "C" fn rk_status_to_scard(status: rk_status) -> u32 {
-    row(status).map_or(RK_SCARD_UNSUCCESSFUL, |r| r.5)
+    from_rk(status).unwrap_or(Status::Unsuccessful).to_scard()
 }
 
 /// The status of an NTSTATUS value; `RK_STATUS_UNSUCCESSFUL` if it is none of ours.
@@ -420,21 +287,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn constants_match_the_core() {
-        assert_eq!(TABLE.len(), Status::ALL.len());
-        for (i, (status, code, nt, w32, ifd, scard)) in TABLE.iter().enumerate() {
-            assert_eq!(Status::ALL[i], *status);
-            assert_eq!(*code as usize, i);
-            assert_eq!(status.to_ntstatus(), *nt, "{status:?}");
-            assert_eq!(status.to_win32(), *w32, "{status:?}");
-            assert_eq!(status.to_ifd(), *ifd, "{status:?}");
-            assert_eq!(status.to_scard(), *scard, "{status:?}");
-            assert_eq!(from_rk(*code), Some(*status));
-            assert_eq!(to_rk(*status), *code);
-            assert_eq!(rk_status_from_ntstatus(*nt), *code);
+    fn codes_follow_the_core_and_translate_through_it() {
+        for (i, status) in Status::ALL.iter().enumerate() {
+            let code = i as rk_status;
+            assert_eq!(from_rk(code), Some(*status));
+            assert_eq!(to_rk(*status), code);
+            assert_eq!(rk_status_to_ntstatus(code), status.to_ntstatus());
+            assert_eq!(rk_status_to_win32(code), status.to_win32());
+            assert_eq!(rk_status_to_ifd(code), status.to_ifd());
+            assert_eq!(rk_status_to_scard(code), status.to_scard());
+            assert_eq!(rk_status_from_ntstatus(status.to_ntstatus()), code);
         }
+        assert_eq!(callback_result(RK_STATUS_SUCCESS), Ok(()));
+        assert_eq!(
+            callback_result(RK_STATUS_IO_TIMEOUT),
+            Err(Status::IoTimeout)
+        );
+        assert_eq!(
+            callback_result(RK_STATUS_PENDING),
+            Err(Status::Unsuccessful)
+        );
+        assert_eq!(callback_result(999), Err(Status::Unsuccessful));
         assert_eq!(rk_status_to_ntstatus(RK_STATUS_PENDING), 0x103);
+        assert_eq!(rk_status_to_win32(RK_STATUS_PENDING), 997);
         assert_eq!(rk_status_to_ntstatus(999), RK_NTSTATUS_UNSUCCESSFUL);
+        assert_eq!(rk_status_to_ifd(RK_STATUS_PENDING), RK_IFD_UNSUCCESSFUL);
+        assert_eq!(rk_status_to_scard(999), RK_SCARD_UNSUCCESSFUL);
     }
 
     fn description(status: rk_status) -> &'static str {

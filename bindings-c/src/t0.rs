@@ -17,9 +17,8 @@
 use readerkit::t0::{Action, Config, Exchange, Extended, GetResponseClass};
 use static_assertions::const_assert;
 
-use crate::guard::{
-    Region, Slot, bytes, bytes_mut, check_disjoint, check_ptr, guard, slot, slot_init, slot_release,
-};
+use crate::guard::{Region, bytes, bytes_mut, check_disjoint, check_ptr, guard};
+use crate::slot::{Slot, Stored};
 use crate::status::*;
 
 /// Size of [`rk_t0_exchange`], bytes.
@@ -87,10 +86,11 @@ struct T0 {
     response: Region,
 }
 
-type T0Slot = Slot<T0>;
-const MAGIC: u32 = 0x3054_4B52;
-const_assert!(core::mem::size_of::<T0Slot>() <= RK_T0_STORAGE_SIZE);
-const_assert!(core::mem::align_of::<T0Slot>() <= 8);
+impl Stored for T0 {
+    const MAGIC: u32 = 0x3054_4B52;
+}
+const_assert!(core::mem::size_of::<Slot<T0>>() <= RK_T0_STORAGE_SIZE);
+const_assert!(core::mem::align_of::<Slot<T0>>() <= 8);
 const_assert!(RK_T0_STORAGE_WORDS * 8 == RK_T0_STORAGE_SIZE);
 
 fn config(c: &rk_t0_config) -> Result<Config, rk_status> {
@@ -171,7 +171,7 @@ pub unsafe extern "C" fn rk_t0_begin(
 ) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        if unsafe { slot::<T0, _>(ex, MAGIC) }.is_ok() {
+        if unsafe { Slot::<T0>::find(ex) }.is_ok() {
             return RK_STATUS_DEVICE_BUSY;
         }
         let config = if config.is_null() {
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn rk_t0_begin(
         // The exchange keeps a shared view of the APDU and an exclusive one of the
         // response: the same bytes in both (or in the storage written below) would
         // be undefined behaviour.
-        let storage = Region::of(ex.cast_const().cast::<T0Slot>());
+        let storage = Slot::<T0>::region(ex);
         if let Err(e) = check_disjoint(&[held_response, storage], &[held_apdu]) {
             return e;
         }
@@ -217,7 +217,7 @@ pub unsafe extern "C" fn rk_t0_begin(
             Err(e) => return to_rk(e.status()),
         };
         // SAFETY: forwarded contract.
-        match unsafe { slot_init(ex, ex_len, MAGIC, exchange) } {
+        match unsafe { Slot::init(ex, ex_len, exchange) } {
             Ok(_) => RK_STATUS_SUCCESS,
             Err(e) => e,
         }
@@ -246,7 +246,7 @@ unsafe fn with(
 ) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        let s = match unsafe { slot::<T0, _>(ex, MAGIC) } {
+        let s = match unsafe { Slot::<T0>::find(ex) } {
             Ok(s) => s,
             Err(e) => return e,
         };
@@ -254,7 +254,7 @@ unsafe fn with(
         let apdu = unsafe { (*s).value.apdu };
         // SAFETY: as above.
         let response = unsafe { (*s).value.response };
-        let storage = Region::of(ex.cast_const().cast::<T0Slot>());
+        let storage = Slot::<T0>::region(ex);
         let checked = check_disjoint(&[response, storage, handed.written], &[handed.read, apdu]);
         if let Err(e) = checked {
             return e;
@@ -395,10 +395,10 @@ pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
 pub unsafe extern "C" fn rk_t0_end(ex: *mut rk_t0_exchange) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<T0, _>(ex, MAGIC) } {
+        match unsafe { Slot::<T0>::find(ex) } {
             Ok(s) => {
                 // SAFETY: initialised, used by this thread only.
-                unsafe { slot_release(s) };
+                unsafe { Slot::release(s) };
                 RK_STATUS_SUCCESS
             }
             Err(e) => e,

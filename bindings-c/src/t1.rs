@@ -20,9 +20,8 @@ use readerkit::t1::{Action, Config, Edc, Engine, Error, Transaction};
 use static_assertions::const_assert;
 
 use crate::device::{RK_EDC_CRC, RK_EDC_LRC};
-use crate::guard::{
-    Region, Slot, bytes, bytes_mut, check_disjoint, check_ptr, guard, slot, slot_init, slot_release,
-};
+use crate::guard::{Region, bytes, bytes_mut, check_disjoint, check_ptr, guard};
+use crate::slot::{Slot, Stored};
 use crate::status::*;
 
 /// Size of [`rk_t1_engine`], bytes.
@@ -116,8 +115,12 @@ struct T1Tx {
     tx: Transaction<'static>,
 }
 
-const ENGINE_MAGIC: u32 = 0x3145_4B52;
-const TX_MAGIC: u32 = 0x3154_4B52;
+impl Stored for T1Engine {
+    const MAGIC: u32 = 0x3145_4B52;
+}
+impl Stored for T1Tx {
+    const MAGIC: u32 = 0x3154_4B52;
+}
 const_assert!(core::mem::size_of::<Slot<T1Engine>>() <= RK_T1_ENGINE_STORAGE_SIZE);
 const_assert!(core::mem::size_of::<Slot<T1Tx>>() <= RK_T1_TRANSACTION_STORAGE_SIZE);
 const_assert!(core::mem::align_of::<Slot<T1Engine>>() <= 8);
@@ -190,7 +193,7 @@ pub unsafe extern "C" fn rk_t1_init(
             return e;
         }
         // SAFETY: forwarded contract.
-        if unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) }.is_ok() {
+        if unsafe { Slot::<T1Engine>::find(engine) }.is_ok() {
             return RK_STATUS_DEVICE_BUSY;
         }
         // SAFETY: checked non-null and aligned; readable per the contract.
@@ -221,7 +224,7 @@ pub unsafe extern "C" fn rk_t1_init(
             Err(e) => return to_rk(e.status()),
         };
         // SAFETY: forwarded contract.
-        match unsafe { slot_init(engine, engine_len, ENGINE_MAGIC, value) } {
+        match unsafe { Slot::init(engine, engine_len, value) } {
             Ok(_) => RK_STATUS_SUCCESS,
             Err(e) => e,
         }
@@ -237,14 +240,14 @@ pub unsafe extern "C" fn rk_t1_init(
 pub unsafe extern "C" fn rk_t1_deinit(engine: *mut rk_t1_engine) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) } {
+        match unsafe { Slot::<T1Engine>::find(engine) } {
             Ok(s) => {
                 // SAFETY: initialised; the busy flag is only read through a shared ref.
                 if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
                     return RK_STATUS_DEVICE_BUSY;
                 }
                 // SAFETY: initialised, not borrowed by a transaction, ours.
-                unsafe { slot_release(s) };
+                unsafe { Slot::release(s) };
                 RK_STATUS_SUCCESS
             }
             Err(e) => e,
@@ -261,7 +264,7 @@ pub unsafe extern "C" fn rk_t1_deinit(engine: *mut rk_t1_engine) -> rk_status {
 pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) } {
+        match unsafe { Slot::<T1Engine>::find(engine) } {
             Ok(s) => {
                 // SAFETY: initialised.
                 if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
@@ -339,7 +342,7 @@ pub unsafe extern "C" fn rk_t1_begin(
             return e;
         }
         // SAFETY: forwarded contract.
-        if unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) }.is_ok() {
+        if unsafe { Slot::<T1Tx>::find(tx) }.is_ok() {
             return RK_STATUS_DEVICE_BUSY;
         }
         if tx_len < core::mem::size_of::<Slot<T1Tx>>()
@@ -352,7 +355,7 @@ pub unsafe extern "C" fn rk_t1_begin(
             };
         }
         // SAFETY: forwarded contract.
-        let e = match unsafe { slot::<T1Engine, _>(engine, ENGINE_MAGIC) } {
+        let e = match unsafe { Slot::<T1Engine>::find(engine) } {
             Ok(e) => e,
             Err(e) => return e,
         };
@@ -369,7 +372,7 @@ pub unsafe extern "C" fn rk_t1_begin(
             &[
                 held.response,
                 Region::of(action),
-                Region::of(tx.cast_const().cast::<Slot<T1Tx>>()),
+                Slot::<T1Tx>::region(tx),
                 Region::of(e),
             ],
             &[held.apdu],
@@ -410,7 +413,7 @@ pub unsafe extern "C" fn rk_t1_begin(
             tx: transaction,
         };
         // SAFETY: forwarded contract; size and alignment were checked above.
-        let s = match unsafe { slot_init(tx, tx_len, TX_MAGIC, value) } {
+        let s = match unsafe { Slot::init(tx, tx_len, value) } {
             Ok(s) => s,
             Err(err) => {
                 busy.store(false, Ordering::Release);
@@ -439,7 +442,7 @@ unsafe fn step(
             return e;
         }
         // SAFETY: forwarded contract.
-        let s = match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
+        let s = match unsafe { Slot::<T1Tx>::find(tx) } {
             Ok(s) => s,
             Err(e) => return e,
         };
@@ -532,12 +535,12 @@ pub unsafe extern "C" fn rk_t1_line_error(
 pub unsafe extern "C" fn rk_t1_end(tx: *mut rk_t1_transaction) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { slot::<T1Tx, _>(tx, TX_MAGIC) } {
+        match unsafe { Slot::<T1Tx>::find(tx) } {
             Ok(s) => {
                 // SAFETY: initialised.
                 let owner = unsafe { (*s).value.owner };
                 // SAFETY: initialised, ours; dropping the transaction ends the borrow.
-                unsafe { slot_release(s) };
+                unsafe { Slot::release(s) };
                 // SAFETY: the engine slot outlives its transactions per the contract;
                 // a reference to the busy flag only.
                 unsafe { &(*owner).value.busy }.store(false, Ordering::Release);

@@ -49,3 +49,52 @@ fn header_is_up_to_date() {
 fn regenerate() {
     std::fs::write(crate_dir().join("include/readerkit.h"), generate()).expect("write header");
 }
+
+/// `BufferOverflow` → `BUFFER_OVERFLOW`.
+fn c_name(status: readerkit::Status) -> String {
+    let mut out = String::new();
+    for (i, c) in format!("{status:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// The value of `#define name value` in the committed header.
+fn define(header: &str, name: &str) -> Option<u64> {
+    header.lines().find_map(|line| {
+        let rest = line.strip_prefix("#define ")?.strip_prefix(name)?;
+        let value = rest.strip_prefix(' ')?.trim();
+        match value.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => value.parse().ok(),
+        }
+    })
+}
+
+/// The C constants are an API with frozen values; the core owns the mapping. Every
+/// `RK_STATUS_*` is the status's place in the core's order and every
+/// `RK_NTSTATUS_*` / `RK_WIN32_*` / `RK_IFD_*` / `RK_SCARD_*` the core's
+/// translation of it, as C sees them in the header.
+#[test]
+fn header_status_constants_are_the_cores_mapping() {
+    let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
+    for (i, status) in readerkit::Status::ALL.iter().enumerate() {
+        let name = c_name(*status);
+        let expect = [
+            ("STATUS", i as u64),
+            ("NTSTATUS", u64::from(status.to_ntstatus())),
+            ("WIN32", u64::from(status.to_win32())),
+            ("IFD", u64::from(status.to_ifd())),
+            ("SCARD", u64::from(status.to_scard())),
+        ];
+        for (space, value) in expect {
+            let constant = format!("RK_{space}_{name}");
+            assert_eq!(define(&header, &constant), Some(value), "{constant}");
+        }
+    }
+    assert_eq!(define(&header, "RK_STATUS_PENDING"), Some(16));
+    assert_eq!(define(&header, "RK_NTSTATUS_PENDING"), Some(0x103));
+}

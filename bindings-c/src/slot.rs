@@ -1,0 +1,118 @@
+//! The one shape of every object a C caller keeps in its own storage (device,
+//! engines, simulated card): a magic word at offset 0, the storage's own address,
+//! the value. A never-initialised, released or copied object is recognised and
+//! refused with `RK_STATUS_INVALID_DEVICE_STATE`.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::guard::{Region, check_ptr};
+use crate::status::{
+    RK_STATUS_BUFFER_TOO_SMALL, RK_STATUS_DEVICE_BUSY, RK_STATUS_INVALID_DEVICE_STATE, rk_status,
+};
+
+/// A value that lives in caller storage, told apart from others by its magic word.
+pub(crate) trait Stored {
+    /// The magic word of an initialised slot holding this type (never 0).
+    const MAGIC: u32;
+}
+
+/// An object in caller storage: the magic word, the storage's own address (a copy
+/// is refused), the value.
+#[repr(C)]
+pub(crate) struct Slot<T> {
+    magic: AtomicU32,
+    this: usize,
+    /// The object.
+    pub(crate) value: T,
+}
+
+impl<T: Stored> Slot<T> {
+    /// The bytes a slot in `storage` occupies (for overlap checks).
+    pub(crate) fn region<S>(storage: *const S) -> Region {
+        Region::of(storage.cast::<Slot<T>>())
+    }
+
+    /// The slot in `storage` if it holds an initialised `T`.
+    ///
+    /// # Safety
+    ///
+    /// `storage` is NULL or points to readable memory of at least
+    /// `size_of::<Slot<T>>()` bytes, zeroed or initialised with [`Slot::init`].
+    pub(crate) unsafe fn find<S>(storage: *const S) -> Result<*mut Slot<T>, rk_status> {
+        check_ptr(storage)?;
+        let slot = storage.cast::<Slot<T>>();
+        check_ptr(slot)?;
+        // SAFETY: aligned, non-null and readable per the caller; the magic word is an
+        // atomic at offset 0 of every slot, and any bit pattern is a u32.
+        let found = unsafe { &(*slot).magic }.load(Ordering::Acquire);
+        if found != T::MAGIC {
+            return Err(RK_STATUS_INVALID_DEVICE_STATE);
+        }
+        // SAFETY: the magic word says the slot was fully written by Slot::init.
+        if unsafe { (*slot).this } != storage as usize {
+            return Err(RK_STATUS_INVALID_DEVICE_STATE);
+        }
+        Ok(slot.cast_mut())
+    }
+
+    /// `Err(RK_STATUS_DEVICE_BUSY)` if `storage` holds an initialised `T` (which
+    /// must be released before the storage is reused).
+    ///
+    /// # Safety
+    ///
+    /// As [`Slot::find`].
+    pub(crate) unsafe fn check_free<S>(storage: *const S) -> Result<(), rk_status> {
+        // SAFETY: forwarded contract.
+        match unsafe { Slot::<T>::find(storage) } {
+            Ok(_) => Err(RK_STATUS_DEVICE_BUSY),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Write `value` into `storage` (`storage_len` bytes) and mark it initialised
+    /// (the magic word last).
+    ///
+    /// # Safety
+    ///
+    /// `storage` is NULL or valid for reads and writes of `storage_len` bytes and not
+    /// used by anything else; a previous object in it was released.
+    pub(crate) unsafe fn init<S>(
+        storage: *mut S,
+        storage_len: usize,
+        value: T,
+    ) -> Result<*mut Slot<T>, rk_status> {
+        check_ptr(storage.cast_const())?;
+        let slot = storage.cast::<Slot<T>>();
+        check_ptr(slot.cast_const())?;
+        if storage_len < core::mem::size_of::<Slot<T>>() {
+            return Err(RK_STATUS_BUFFER_TOO_SMALL);
+        }
+        // SAFETY: aligned, non-null, large enough (checked) and exclusively ours per
+        // the caller.
+        unsafe {
+            slot.write(Slot {
+                magic: AtomicU32::new(0),
+                this: storage as usize,
+                value,
+            })
+        };
+        // SAFETY: just written.
+        unsafe { &(*slot).magic }.store(T::MAGIC, Ordering::Release);
+        Ok(slot)
+    }
+
+    /// Clear the magic word (first: nothing sees a half-dropped object), then drop
+    /// the value.
+    ///
+    /// # Safety
+    ///
+    /// `slot` came from [`Slot::find`] or [`Slot::init`] and nothing else uses it.
+    pub(crate) unsafe fn release(slot: *mut Slot<T>) {
+        // SAFETY: valid per the caller.
+        unsafe { &(*slot).magic }.store(0, Ordering::Release);
+        // SAFETY: valid and exclusively ours, per the caller.
+        let value = unsafe { &raw mut (*slot).value };
+        // SAFETY: initialised, dropped once (the magic word is gone).
+        unsafe { core::ptr::drop_in_place(value) };
+    }
+}
