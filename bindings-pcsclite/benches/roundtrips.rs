@@ -8,39 +8,23 @@
 #[path = "../tests/support/pcscd.rs"]
 mod support;
 
-use std::ffi::CString;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, Pcscd, Vicc, wait_card};
+use pcsc::{Context, Protocols, Scope};
+use readerkit_testkit::pcsc::{connect, disconnect, round_trips_per_second, wait_card};
+use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
+use support::Vicc;
 
 const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
 
 /// Round trips per second on `reader`: as many as fit in `budget` (at least `min`).
 fn measure(ctx: &Context, reader: &str, budget: Duration, min: u32) -> f64 {
-    let card = ctx
-        .connect(
-            &CString::new(reader).unwrap(),
-            ShareMode::Shared,
-            Protocols::ANY,
-        )
-        .unwrap_or_else(|e| panic!("connect {reader}: {e}"));
-    let mut buf = [0u8; 300];
-    for _ in 0..3 {
-        card.transmit(&SELECT_MF, &mut buf).unwrap();
-    }
-    let start = Instant::now();
-    let mut n = 0u32;
-    while n < min || start.elapsed() < budget {
-        let r = card.transmit(&SELECT_MF, &mut buf).unwrap();
-        assert_eq!(r, [0x90, 0x00], "{reader}");
-        n += 1;
-    }
-    let rate = f64::from(n) / start.elapsed().as_secs_f64();
-    card.disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    let card = connect(ctx, reader, Protocols::ANY);
+    let rate = round_trips_per_second(&card, &SELECT_MF, budget, min, |r| {
+        assert_eq!(r, [0x90, 0x00], "{reader}")
+    });
+    disconnect(card);
     rate
 }
 
@@ -48,9 +32,9 @@ fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
     support::require_vicc();
     support::require_debian_vpcd();
-    let lib = support::driver();
-    let ours_port = support::free_port();
-    let debian_port = support::free_port();
+    let lib = ifd_driver();
+    let ours_port = free_port();
+    let debian_port = free_port();
     let ours = format!("vpcd:{ours_port}");
     let debian = format!("/dev/null:{debian_port}");
     let _pcscd = Pcscd::start(&[

@@ -12,14 +12,13 @@
 //! systemd-socket-activate; nothing from Python (`tools/demo.sh` installs what is
 //! missing).
 
-#[path = "../tests/support/pcscd.rs"]
-mod support;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pcsc::{Attribute, Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, Pcscd, hex};
+use readerkit_testkit::apdu::{echo, get_challenge};
+use readerkit_testkit::hex;
+use readerkit_testkit::pcscd::{Entry, Pcscd};
 
 fn library() -> Option<PathBuf> {
     if let Some(arg) = std::env::args_os().nth(1) {
@@ -73,18 +72,13 @@ fn main() -> ExitCode {
     println!("protocol: {:?}", status.protocol2());
     let session: [(&str, Vec<u8>); 5] = [
         ("SELECT MF", vec![0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]),
-        ("GET CHALLENGE", vec![0x00, 0x84, 0x00, 0x00, 0x08]),
+        ("GET CHALLENGE", get_challenge(8).to_vec()),
         (
             "SELECT EF 0101",
             vec![0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01],
         ),
         ("READ BINARY", vec![0x00, 0xB0, 0x00, 0x00, 0x10]),
-        (
-            "ECHO",
-            vec![
-                0x80, 0xEE, 0x00, 0x00, 0x05, b'h', b'e', b'l', b'l', b'o', 0x00,
-            ],
-        ),
+        ("ECHO", echo(b"hello")),
     ];
     let mut rx = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     for (name, apdu) in &session {

@@ -2,68 +2,16 @@
 //! NULL pointers, short buffers, unknown Luns and tags never crash and get the
 //! right `IFD_*` code. Also the polling pair and several Luns from several threads.
 
+#[path = "support/ifdh.rs"]
+mod ifdh;
+
 use std::ffi::c_int;
 use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
 
 use ifd_readerkit::*;
-
-fn open(lun: DWORD, name: &std::ffi::CStr) -> RESPONSECODE {
-    // SAFETY: a valid NUL-terminated string.
-    unsafe { IFDHCreateChannelByName(lun, name.as_ptr()) }
-}
-
-fn power_up(lun: DWORD) -> Result<Vec<u8>, RESPONSECODE> {
-    let mut atr = [0u8; 33];
-    let mut len: DWORD = 33;
-    // SAFETY: valid buffers.
-    let rc = unsafe { IFDHPowerICC(lun, IFD_POWER_UP, atr.as_mut_ptr(), &mut len) };
-    if rc == IFD_SUCCESS {
-        Ok(atr[..len as usize].to_vec())
-    } else {
-        Err(rc)
-    }
-}
-
-fn transmit(lun: DWORD, t: DWORD, apdu: &[u8]) -> Result<Vec<u8>, RESPONSECODE> {
-    let mut rx = vec![0u8; 65_548];
-    let mut len = rx.len() as DWORD;
-    let mut recv = ScardIoHeader::default();
-    let mut tx = apdu.to_vec();
-    let send = ScardIoHeader {
-        protocol: t,
-        length: 16,
-    };
-    // SAFETY: valid buffers.
-    let rc = unsafe {
-        IFDHTransmitToICC(
-            lun,
-            send,
-            tx.as_mut_ptr(),
-            tx.len() as DWORD,
-            rx.as_mut_ptr(),
-            &mut len,
-            &mut recv,
-        )
-    };
-    if rc == IFD_SUCCESS {
-        Ok(rx[..len as usize].to_vec())
-    } else {
-        Err(rc)
-    }
-}
-
-fn cap(lun: DWORD, tag: DWORD, room: usize) -> Result<Vec<u8>, RESPONSECODE> {
-    let mut buf = vec![0u8; room];
-    let mut len = room as DWORD;
-    // SAFETY: valid buffers.
-    let rc = unsafe { IFDHGetCapabilities(lun, tag, &mut len, buf.as_mut_ptr()) };
-    if rc == IFD_SUCCESS {
-        Ok(buf[..len as usize].to_vec())
-    } else {
-        Err(rc)
-    }
-}
+use ifdh::{cap, open, power_up, transmit};
+use readerkit_testkit::pcscd::free_port;
 
 #[test]
 fn bad_input_gets_ifd_codes_never_a_crash() {
@@ -75,11 +23,11 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             IFDHCreateChannelByName(lun, null()),
             IFD_COMMUNICATION_ERROR
         );
-        assert_eq!(open(lun, c"nonsense"), IFD_NO_SUCH_DEVICE);
-        assert_eq!(open(lun, c"sim:t9"), IFD_NO_SUCH_DEVICE);
-        assert_eq!(open(lun, c"vpcd:notaport"), IFD_NO_SUCH_DEVICE);
-        assert_eq!(open(lun, c"sim:t1"), IFD_SUCCESS);
-        assert_eq!(open(lun, c"sim:t1"), IFD_COMMUNICATION_ERROR, "Lun taken");
+        assert_eq!(open(lun, "nonsense"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, "sim:t9"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, "vpcd:notaport"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
+        assert_eq!(open(lun, "sim:t1"), IFD_COMMUNICATION_ERROR, "Lun taken");
 
         // Unknown Lun.
         let other: DWORD = 0x00A1_0000;
@@ -353,7 +301,7 @@ fn fn_cap(lun: DWORD, tag: DWORD) -> usize {
 #[test]
 fn polling_waits_for_the_timeout_or_the_stop_function() {
     let lun: DWORD = 0x00B0_0000;
-    assert_eq!(open(lun, c"sim:t1"), IFD_SUCCESS);
+    assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
     // SAFETY: the capability hands out these exact function types.
     let (poll, stop) = unsafe {
         (
@@ -388,14 +336,9 @@ fn polling_waits_for_the_timeout_or_the_stop_function() {
 #[test]
 fn vpcd_presence_follows_the_connection() {
     use std::io::{Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let lun: DWORD = 0x00C0_0000;
-    let name = std::ffi::CString::new(format!("vpcd:{port}")).unwrap();
-    assert_eq!(open(lun, &name), IFD_SUCCESS);
+    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
     // SAFETY: plain calls.
     unsafe { assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT) };
     let poll: Poll = {
@@ -501,7 +444,7 @@ fn slot_switch(lun: DWORD, action: u8) -> RESPONSECODE {
 #[test]
 fn a_card_swapped_between_two_looks_is_reported_absent_once() {
     let lun: DWORD = 0x00B3_0000;
-    assert_eq!(open(lun, c"sim:t1"), IFD_SUCCESS);
+    assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
     // SAFETY: the capability hands out this exact function type.
     let poll = unsafe {
         std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))

@@ -15,7 +15,11 @@ use std::ptr::null;
 use std::time::{Duration, Instant};
 
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
-use support::{Entry, Pcscd, Vicc, hex, wait_card};
+use readerkit_testkit::apdu::echo;
+use readerkit_testkit::hex;
+use readerkit_testkit::pcsc::{reader, tx, wait_card};
+use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver, require_pcscd};
+use support::Vicc;
 
 const T1: &str = "RK T1 00 00";
 const T0: &str = "RK T0 01 00";
@@ -28,30 +32,6 @@ const fn ctl(n: u64) -> u64 {
     0x4200_0000 + n
 }
 
-fn reader(name: &str) -> CString {
-    CString::new(name).unwrap()
-}
-
-fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-    card.transmit(apdu, &mut buf).map(|r| r.to_vec())
-}
-
-fn echo(data: &[u8]) -> Vec<u8> {
-    let n = data.len();
-    let mut c = vec![0x80, 0xEE, 0x00, 0x00];
-    if n <= 255 {
-        c.push(n as u8);
-        c.extend_from_slice(data);
-        c.push(0);
-    } else {
-        c.extend_from_slice(&[0, (n >> 8) as u8, n as u8]);
-        c.extend_from_slice(data);
-        c.extend_from_slice(&[0, 0]);
-    }
-    c
-}
-
 fn step(name: &str, started: Instant) {
     eprintln!("[{:>6.2} s] {name}", started.elapsed().as_secs_f64());
 }
@@ -60,13 +40,13 @@ fn step(name: &str, started: Instant) {
 fn pcscd_end_to_end() {
     let started = Instant::now();
     // Everything the scenarios below use, checked before the long run starts.
-    support::require_pcscd();
+    require_pcscd();
     support::require_pyscard();
     support::require_pcsc_scan();
     support::require_vicc();
-    let lib = support::driver();
+    let lib = ifd_driver();
     step("driver built", started);
-    let port = support::free_port();
+    let port = free_port();
     let vpcd_dev = format!("vpcd:{port}");
     let mut pcscd = Pcscd::start(&[
         Entry {

@@ -12,24 +12,25 @@
 //! pcscd runs under the same file lock as the other pcscd tests: never two at once.
 #![cfg(target_os = "linux")]
 
+#[path = "support/ifdh.rs"]
+mod ifdh;
 #[path = "support/pty_tda8029.rs"]
 mod pty_tda8029;
 #[path = "support/pcscd.rs"]
 mod support;
 
-use std::ffi::CString;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ifd_readerkit::{
-    DWORD, IFD_COMMUNICATION_ERROR, IFD_NO_SUCH_DEVICE, IFD_SUCCESS, IFDHCloseChannel,
-    IFDHCreateChannelByName, RESPONSECODE,
-};
+use ifd_readerkit::{IFD_COMMUNICATION_ERROR, IFD_NO_SUCH_DEVICE, IFD_SUCCESS};
+use ifdh::{close, open};
 use pcsc::{Context, Protocols, Scope, ShareMode};
 use pty_tda8029::FakeChip;
 use readerkit_card_sim::Profile;
 use readerkit_hal::alpar::cmd;
-use support::{Entry, Pcscd, hex, wait_card};
+use readerkit_testkit::hex;
+use readerkit_testkit::pcsc::{reader, wait_card};
+use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver};
 
 const READER: &str = "RK SERIAL 00 00";
 
@@ -40,7 +41,7 @@ fn step(name: &str, started: Instant) {
 #[test]
 fn serial_tda8029_over_a_pty_under_pcscd() {
     let started = Instant::now();
-    let lib = support::driver();
+    let lib = ifd_driver();
     step("driver built", started);
     let chip = FakeChip::start(Profile::t1());
     let device = format!("serial:{}:tda8029", chip.path.display());
@@ -103,11 +104,7 @@ fn serial_tda8029_over_a_pty_under_pcscd() {
     // The pcsc crate, too: a card command on a fresh connection.
     {
         let card = ctx
-            .connect(
-                &CString::new(READER).unwrap(),
-                ShareMode::Shared,
-                Protocols::ANY,
-            )
+            .connect(&reader(READER), ShareMode::Shared, Protocols::ANY)
             .expect("connect");
         let mut buf = [0u8; 258];
         let r = card
@@ -130,12 +127,6 @@ fn serial_tda8029_over_a_pty_under_pcscd() {
     drop(ctx);
     pcscd.stop_and_check_log();
     step("pcscd stopped (SIGINT), log clean", started);
-}
-
-fn open(lun: DWORD, name: &str) -> RESPONSECODE {
-    let name = CString::new(name).unwrap();
-    // SAFETY: a valid NUL-terminated string.
-    unsafe { IFDHCreateChannelByName(lun, name.as_ptr()) }
 }
 
 #[test]
@@ -197,6 +188,5 @@ fn silent_pty_is_a_communication_error_and_a_live_one_opens() {
         ),
         IFD_SUCCESS
     );
-    // SAFETY: plain call with a Lun.
-    assert_eq!(unsafe { IFDHCloseChannel(lun) }, IFD_SUCCESS);
+    assert_eq!(close(lun), IFD_SUCCESS);
 }

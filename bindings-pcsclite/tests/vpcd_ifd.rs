@@ -2,79 +2,18 @@
 //! pcscd would, against scripted virtual cards: what must hold at the very moment
 //! a call returns (no pcscd scheduling in between), and the DEVICENAME options.
 
+#[path = "support/ifdh.rs"]
+mod ifdh;
 #[path = "support/vpcd_peer.rs"]
 mod vpcd_peer;
 
-use std::ffi::CString;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use ifd_readerkit::*;
+use ifdh::{close, open, power_up, presence, transmit};
+use readerkit_testkit::pcscd::free_port;
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn open(lun: DWORD, device: &str) -> RESPONSECODE {
-    let name = CString::new(device).unwrap();
-    // SAFETY: a valid NUL-terminated string.
-    unsafe { IFDHCreateChannelByName(lun, name.as_ptr()) }
-}
-
-fn close(lun: DWORD) -> RESPONSECODE {
-    // SAFETY: plain call.
-    unsafe { IFDHCloseChannel(lun) }
-}
-
-fn presence(lun: DWORD) -> RESPONSECODE {
-    // SAFETY: plain call.
-    unsafe { IFDHICCPresence(lun) }
-}
-
-fn power_up(lun: DWORD) -> Result<Vec<u8>, RESPONSECODE> {
-    let mut atr = [0u8; 33];
-    let mut len: DWORD = 33;
-    // SAFETY: valid buffers.
-    let rc = unsafe { IFDHPowerICC(lun, IFD_POWER_UP, atr.as_mut_ptr(), &mut len) };
-    if rc == IFD_SUCCESS {
-        Ok(atr[..len as usize].to_vec())
-    } else {
-        Err(rc)
-    }
-}
-
-fn transmit(lun: DWORD, apdu: &[u8]) -> Result<Vec<u8>, RESPONSECODE> {
-    let mut rx = vec![0u8; 65_548];
-    let mut len = rx.len() as DWORD;
-    let mut recv = ScardIoHeader::default();
-    let mut tx = apdu.to_vec();
-    let send = ScardIoHeader {
-        protocol: 1,
-        length: 16,
-    };
-    // SAFETY: valid buffers.
-    let rc = unsafe {
-        IFDHTransmitToICC(
-            lun,
-            send,
-            tx.as_mut_ptr(),
-            tx.len() as DWORD,
-            rx.as_mut_ptr(),
-            &mut len,
-            &mut recv,
-        )
-    };
-    if rc == IFD_SUCCESS {
-        Ok(rx[..len as usize].to_vec())
-    } else {
-        Err(rc)
-    }
-}
 
 /// Wait until the reader reports `want` (the listener thread runs on its own).
 fn await_presence(lun: DWORD, want: RESPONSECODE) {
@@ -134,7 +73,10 @@ fn presence_right_after_a_transmit_that_lost_the_card_is_not_present() {
         });
         await_presence(lun, IFD_ICC_PRESENT);
         connect(lun, &ATR_A);
-        assert!(transmit(lun, &echo_command(&[1])).is_err(), "round {round}");
+        assert!(
+            transmit(lun, 1, &echo_command(&[1])).is_err(),
+            "round {round}"
+        );
         assert_eq!(
             presence(lun),
             IFD_ICC_NOT_PRESENT,
@@ -160,7 +102,7 @@ fn close_channel_returns_within_a_second_whatever_the_peer_does() {
     });
     await_presence(lun, IFD_ICC_PRESENT);
     connect(lun, &ATR_A);
-    let stuck = std::thread::spawn(move || transmit(lun, &echo_command(&[1])));
+    let stuck = std::thread::spawn(move || transmit(lun, 1, &echo_command(&[1])));
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
     assert_eq!(close(lun), IFD_SUCCESS);
@@ -186,7 +128,10 @@ fn a_swapped_card_is_absent_first_and_old_commands_never_reach_it() {
     let first_side = first.spawn_echo(&ATR_A);
     await_presence(lun, IFD_ICC_PRESENT);
     connect(lun, &ATR_A);
-    assert_eq!(transmit(lun, &echo_command(&[1])), Ok(vec![1, 0x90, 0x00]));
+    assert_eq!(
+        transmit(lun, 1, &echo_command(&[1])),
+        Ok(vec![1, 0x90, 0x00])
+    );
 
     let mut second = Peer::connect(port);
     first_hangup.shutdown(Shutdown::Both).unwrap();
@@ -201,11 +146,14 @@ fn a_swapped_card_is_absent_first_and_old_commands_never_reach_it() {
         apdus
     });
     // The old card's session: refused, whatever the listener is doing.
-    assert!(transmit(lun, &echo_command(&[2])).is_err());
+    assert!(transmit(lun, 1, &echo_command(&[2])).is_err());
     assert_eq!(presence(lun), IFD_ICC_NOT_PRESENT, "the removal is visible");
     await_presence(lun, IFD_ICC_PRESENT);
     connect(lun, &ATR_B);
-    assert_eq!(transmit(lun, &echo_command(&[3])), Ok(vec![3, 0x90, 0x00]));
+    assert_eq!(
+        transmit(lun, 1, &echo_command(&[3])),
+        Ok(vec![3, 0x90, 0x00])
+    );
     assert_eq!(close(lun), IFD_SUCCESS);
     assert_eq!(
         second_side.join().unwrap(),
@@ -239,7 +187,7 @@ fn stray_frames_are_discarded() {
     connect(lun, &ATR_A);
     for i in 0..10u8 {
         assert_eq!(
-            transmit(lun, &echo_command(&[i, i])),
+            transmit(lun, 1, &echo_command(&[i, i])),
             Ok(vec![i, i, 0x90, 0x00])
         );
         idle_rx.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -11,18 +11,17 @@
 //! It also prints the insertion and removal latency seen through
 //! `SCardGetStatusChange` (figures, not assertions).
 
-#[path = "support/pcscd.rs"]
-mod support;
 #[path = "support/vpcd_peer.rs"]
 mod vpcd_peer;
 
-use std::ffi::CString;
 use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Error, Protocols, ReaderState, Scope, ShareMode, State};
-use support::{Entry, Pcscd, hex};
+use readerkit_testkit::hex;
+use readerkit_testkit::pcsc::{reader, tx};
+use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
 const SLOW: &str = "VP SLOW 00 00";
@@ -35,15 +34,6 @@ const STUCK: &str = "VP STUCK 06 00";
 
 /// The per-message deadline of the short-deadline readers (DEVICENAME option), s.
 const SHORT_DEADLINE_S: u64 = 2;
-
-fn reader(name: &str) -> CString {
-    CString::new(name).unwrap()
-}
-
-fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-    card.transmit(apdu, &mut buf).map(|r| r.to_vec())
-}
 
 /// The reader's state now.
 fn current(ctx: &Context, name: &str) -> ReaderState {
@@ -107,8 +97,8 @@ fn scenario(name: &str, failures: &mut Vec<String>, started: Instant, f: impl Fn
 #[test]
 fn vpcd_against_scripted_peers_under_pcscd() {
     let started = Instant::now();
-    let lib = support::driver();
-    let ports: Vec<u16> = (0..7).map(|_| support::free_port()).collect();
+    let lib = ifd_driver();
+    let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
     let devices = [
         format!("vpcd:{}", ports[0]),
         format!("vpcd:{}:timeout={SHORT_DEADLINE_S}", ports[1]),

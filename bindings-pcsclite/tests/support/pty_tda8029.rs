@@ -27,17 +27,13 @@ use std::thread::JoinHandle;
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-use readerkit::Device;
-use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::caps::ReaderCapabilities;
 use readerkit::ioctl::PowerAction;
 use readerkit::line::LineReader;
-use readerkit::platform::SpinPlatform;
 use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_hal::alpar::{self, Decoder, cmd};
-
-/// The card behind the chip.
-type CardDevice = Device<SpinPlatform, LineReader<SimLine>>;
+use readerkit_testkit::sim::{SimDevice as CardDevice, line_device};
 
 enum Control {
     Insert,
@@ -195,12 +191,10 @@ impl Chip {
     }
 
     fn insert(&mut self) {
-        let dev = Device::new(
-            SpinPlatform::new(),
-            LineReader::<SimLine>::functions(),
+        // The chip's own firmware: no ENVELOPE for extended APDUs over T=0.
+        let dev = line_device(
             LineReader::new(SimLine::new(Card::new(self.profile.clone()))),
             ReaderCapabilities::typical(),
-            VendorAttributes::default(),
         );
         dev.card_inserted();
         self.card = Some(dev);
