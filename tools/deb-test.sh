@@ -302,14 +302,24 @@ else
   echo "note $cli has no apdu subcommand yet: the session's client was pyscard only"
 fi
 
+# SIGINT, as systemd stops it (KillSignal=SIGTERM skips IFDHCloseChannel); 30 s is
+# a hang guard, not a speed limit.
+stop_started=$(date +%s%N)
 kill -INT "$pcscd_pid"
 stopped=no
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   kill -0 "$pcscd_pid" 2>/dev/null || { stopped=yes; break; }
   sleep 0.1
 done
+stop_ms=$((($(date +%s%N) - stop_started) / 1000000))
+if [ $stopped = no ]; then
+  echo "  pcscd's threads still running after 30 s (wchan):"
+  for task in /proc/"$pcscd_pid"/task/*; do
+    echo "  | $(cat "$task/comm" 2>/dev/null) $(cat "$task/wchan" 2>/dev/null)"
+  done
+fi
 wait "$pcscd_pid" 2>/dev/null
-check "pcscd exits by itself on SIGINT" test "$stopped" = yes
+check "pcscd exits by itself on SIGINT (in $stop_ms ms)" test "$stopped" = yes
 pcscd_pid=
 rm -f "$socket"
 socket=
