@@ -14,7 +14,7 @@
 # /usr/bin/readerkit decodes that ATR. Whatever happens, the exit trap stops that
 # pcscd, removes the test entry and purges the package, so the machine is left as
 # it was. While that pcscd runs, the test holds /tmp/readerkit-pcscd.lock, the lock
-# the pcscd tests of bindings-pcsclite take (they share /run/pcscd/pcscd.pid).
+# testkit/src/pcscd.rs takes for every pcscd test (they share /run/pcscd/pcscd.pid).
 #
 # Needs root, dpkg, and Debian's pcscd, systemd (systemd-socket-activate) and
 # python3-pyscard; cargo-deb is installed with `cargo install` if missing.
