@@ -50,6 +50,7 @@ pub mod tracking;
 
 pub mod pps;
 pub mod status;
+pub mod sw;
 mod sync;
 pub mod t0;
 pub mod t1;

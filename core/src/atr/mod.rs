@@ -15,13 +15,18 @@
 //! * [`analysis`]: [`Atr::analysis`] folds the same walk into a diagnostic view
 //!   ([`Analysis`]): the raw characters with a fixed meaning and every reserved,
 //!   forbidden or deprecated value.
+//! * [`historical`]: [`Historical::parse`] checks the historical bytes against their
+//!   category (ISO/IEC 7816-4): the COMPACT-TLV objects, the status indicator, the
+//!   card capabilities with their software function tables.
 
 pub mod analysis;
+pub mod historical;
 pub mod interface;
 pub mod params;
 pub mod view;
 
 pub use analysis::{Analysis, Flags};
+pub use historical::{Category, Historical};
 pub use interface::{Character, Characters, Kind, Meaning, Spu};
 pub use params::{ClockStop, Edc, Mode, Parameters, Unsupported, rate_indices};
 pub use view::{Atr, Error, Group, Groups};
