@@ -1,178 +1,194 @@
 //! `readerkit atr`: analyse an Answer-to-Reset, in the spirit of pcsc-tools'
-//! `ATR_analysis`, either for a human or as one JSON object.
+//! `ATR_analysis`, and identify the card from `smartcard_list.txt`, either for a
+//! human or as one JSON object.
 
 use std::fmt::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use readerkit::atr::{
     Atr, Character, ClockStop, Convention, Edc, Flags, Kind, Meaning, Mode, Parameters, Spu, Tck,
 };
 use readerkit::timing::{self, Timing};
+use serde::Serialize;
 
-use crate::EXIT_USAGE;
-use crate::json::Object;
+use crate::hex::encode as hex;
+use crate::smartcard_list::{self, List, Match};
+use crate::{EXIT_BAD_INPUT, historical_fmt};
 
 /// Card clock assumed when `--clock-khz` is not given: 3.58 MHz, the usual reader
 /// clock (the NTSC colour-burst crystal that most readers run the card at).
 pub(crate) const DEFAULT_CLOCK_KHZ: u32 = 3580;
 
-/// Help text of the subcommand.
-pub(crate) const USAGE: &str = "\
-Usage: readerkit atr [--json] [--clock-khz KHZ] HEX...
+/// Arguments of `readerkit atr`.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Analyse an Answer-to-Reset (ISO/IEC 7816-3:2006 clause 8): TS, T0, every \
+TAi/TBi/TCi/TDi with its meaning, the historical bytes (category indicator, COMPACT-TLV \
+objects of ISO/IEC 7816-4 with the card capabilities and the status indicator), TCK, \
+the values ISO reserves, and the derived timing (etu, guard time, WWT for T=0, \
+CWT/BWT/BGT for T=1) both at the default F/D (before PPS) and at the card's Fi/Di.
 
-Analyse an Answer-to-Reset (ISO/IEC 7816-3:2006 clause 8): TS, T0, every
-TAi/TBi/TCi/TDi with its meaning, the historical bytes, TCK, the values ISO
-reserves, and the derived timing (etu, guard time, WWT for T=0, CWT/BWT/BGT for
-T=1) both at the default F/D (before PPS) and at the card's Fi/Di.
-
-HEX is the ATR in hexadecimal; spaces and colons are accepted, and it may be split
-over several arguments: `3B 02 14 50`, `3B:02:14:50` and `3B021450` are the same.
-TS may be 3B (direct), 3F (inverse, decoded) or 03 (inverse as a direct-convention
-UART receives it; every byte is then decoded).
-
-Options:
-  --json            print exactly one JSON object (on error: {\"error\": \"...\"})
-  --clock-khz KHZ   card clock frequency for the timing, in kHz (default 3580)
-  -h, --help        print this help
-
-Exit status: 0 the bytes are an ATR (even with a wrong TCK or reserved values,
-which are reported), 1 they are not (bad hex, bad TS, truncated...), 2 usage error.
-";
-
-struct Options {
+Then identify the card from pcsc-tools' smartcard_list.txt, read at run time: --list \
+PATH, else $XDG_CACHE_HOME/smartcard_list.txt (default ~/.cache/smartcard_list.txt), \
+else /usr/share/pcsc/smartcard_list.txt. Every matching entry is printed.",
+    after_help = concat!(
+        "Examples:\n",
+        "  readerkit atr 3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF\n",
+        "  readerkit atr --json --clock-khz 4000 3B:02:14:50\n",
+        "  readerkit atr --list ./smartcard_list.txt 3B021450\n\n",
+        "Exit status:\n",
+        "  0  the bytes are an ATR (even with a wrong TCK or reserved values, which are reported)\n",
+        "  1  they are not (bad hex, bad TS, truncated...); with --json: {\"error\": \"...\"}\n",
+        "  2  usage error (unknown option, bad or missing argument, --list file unreadable)"
+    )
+)]
+pub(crate) struct Args {
+    /// Print exactly one JSON object (on error: {"error": "..."}).
+    #[arg(long)]
     json: bool,
+    /// Card clock frequency for the timing, in kHz.
+    #[arg(long, value_name = "KHZ", default_value_t = DEFAULT_CLOCK_KHZ,
+          value_parser = clap::value_parser!(u32).range(1..))]
     clock_khz: u32,
+    /// smartcard_list.txt to identify the card with (instead of the default places).
+    #[arg(long, value_name = "PATH")]
+    list: Option<PathBuf>,
+    /// Do not look the card up in smartcard_list.txt.
+    #[arg(long, conflicts_with = "list")]
+    no_list: bool,
+    /// The ATR in hexadecimal; spaces and colons are accepted and it may be split over
+    /// several arguments (`3B 02 14 50`, `3B:02:14:50`, `3B021450`). TS may be 3B
+    /// (direct), 3F (inverse, decoded) or 03 (inverse as a direct-convention UART
+    /// receives it; every byte is then decoded).
+    #[arg(value_name = "HEX", required = true, num_args = 1..)]
     hex: Vec<String>,
 }
 
-/// Run the subcommand on its arguments (those after `atr`).
-pub(crate) fn run(args: &[String]) -> ExitCode {
-    let options = match parse_options(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("readerkit atr: {message}\n");
-            eprint!("{USAGE}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+/// Run the subcommand.
+pub(crate) fn run(args: Args) -> ExitCode {
+    if args.hex.iter().all(|w| w.trim().is_empty()) {
+        crate::usage_error("atr", "the ATR <HEX> is empty");
+    }
+    let identification = if args.no_list {
+        None
+    } else {
+        Some(identification_source(args.list.as_deref()))
     };
-    let atr = parse_hex(&options.hex)
+    let atr = crate::hex::parse(&args.hex)
         .and_then(|bytes| Atr::parse(&bytes).map_err(|e| format!("not an ATR: {e}")));
     match atr {
         Ok(atr) => {
-            if options.json {
-                println!("{}", json(&atr, options.clock_khz));
+            let identified = identification
+                .as_ref()
+                .map(|source| identify(source, atr.as_bytes()));
+            if args.json {
+                let value = json(&atr, args.clock_khz, identified.as_ref());
+                println!("{}", serde_json::to_string(&value).unwrap_or_default());
             } else {
-                print!("{}", human(&atr, options.clock_khz));
+                print!("{}", human(&atr, args.clock_khz));
+                if let Some(identified) = &identified {
+                    print!("{}", identification_text(identified));
+                }
             }
             ExitCode::SUCCESS
         }
         Err(message) => {
-            if options.json {
-                let mut o = Object::new();
-                o.str("error", &message);
-                println!("{}", o.finish());
+            if args.json {
+                println!("{}", serde_json::json!({ "error": message }));
             } else {
                 eprintln!("readerkit atr: {message}");
             }
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_BAD_INPUT)
         }
     }
 }
 
-/// `Ok(None)` means help was asked for.
-fn parse_options(args: &[String]) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        json: false,
-        clock_khz: DEFAULT_CLOCK_KHZ,
-        hex: Vec::new(),
-    };
-    let mut iter = args.iter();
-    let mut only_hex = false;
-    while let Some(arg) = iter.next() {
-        if only_hex || !arg.starts_with('-') {
-            options.hex.push(arg.clone());
-            continue;
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_string())),
-            None => (arg.as_str(), None),
-        };
-        match name {
-            "--" => only_hex = true,
-            "-h" | "--help" => return Ok(None),
-            "--json" if inline.is_none() => options.json = true,
-            "--clock-khz" => {
-                let value = match inline {
-                    Some(v) => v,
-                    None => iter
-                        .next()
-                        .cloned()
-                        .ok_or("--clock-khz needs a value in kHz")?,
-                };
-                options.clock_khz = match value.trim().parse::<u32>() {
-                    Ok(khz) if khz > 0 => khz,
-                    _ => {
-                        return Err(format!(
-                            "invalid --clock-khz `{value}`: a number of kHz above 0"
-                        ));
-                    }
-                };
+/// Where the list comes from: the `--list` file (a usage error if unreadable) or
+/// the first default place that has one.
+pub(crate) enum Source {
+    /// The list was read.
+    Loaded(List),
+    /// No list in the default places.
+    Absent(smartcard_list::Absent),
+}
+
+/// Load the list named by `--list`, or the first default one. An unreadable
+/// `--list` file is a usage error naming it.
+pub(crate) fn identification_source(given: Option<&std::path::Path>) -> Source {
+    match given {
+        Some(path) => match List::load(path) {
+            Ok(list) => Source::Loaded(list),
+            Err(e) => crate::usage_error(
+                "atr",
+                format!(
+                    "invalid value '{}' for '--list <PATH>': {e}",
+                    path.display()
+                ),
+            ),
+        },
+        None => match smartcard_list::locate_default() {
+            Ok(path) => match List::load(&path) {
+                Ok(list) => Source::Loaded(list),
+                Err(_) => Source::Absent(smartcard_list::Absent { tried: vec![path] }),
+            },
+            Err(absent) => Source::Absent(absent),
+        },
+    }
+}
+
+/// What the list says about one ATR.
+#[derive(Debug, Serialize)]
+pub(crate) struct Identification {
+    /// The list used; `null` when none was found.
+    pub list: Option<String>,
+    /// Why there is no list, when there is none.
+    pub absent: Option<String>,
+    /// Every matching entry, in list order.
+    pub matches: Vec<Match>,
+}
+
+/// Look `atr` up.
+pub(crate) fn identify(source: &Source, atr: &[u8]) -> Identification {
+    match source {
+        Source::Loaded(list) => Identification {
+            list: Some(list.path().display().to_string()),
+            absent: None,
+            matches: list.identify(atr),
+        },
+        Source::Absent(absent) => Identification {
+            list: None,
+            absent: Some(absent.to_string()),
+            matches: Vec::new(),
+        },
+    }
+}
+
+/// The identification for a human.
+pub(crate) fn identification_text(id: &Identification) -> String {
+    let mut s = String::new();
+    match (&id.list, &id.absent) {
+        (Some(list), _) => {
+            let _ = writeln!(s, "\nPossibly identified card (using {list}):");
+            if id.matches.is_empty() {
+                s.push_str("\tNONE (not in the list)\n");
             }
-            _ => return Err(format!("unknown option `{arg}`")),
+            for m in &id.matches {
+                let _ = writeln!(s, "{}", m.pattern);
+                for d in &m.descriptions {
+                    let _ = writeln!(s, "\t{d}");
+                }
+            }
+        }
+        (None, absent) => {
+            let _ = writeln!(
+                s,
+                "\nCard not identified: {}",
+                absent.as_deref().unwrap_or("no smartcard_list.txt")
+            );
         }
     }
-    if options.hex.iter().all(|w| w.trim().is_empty()) {
-        return Err("missing the ATR (HEX)".to_string());
-    }
-    Ok(Some(options))
-}
-
-/// Hex words to bytes; spaces, tabs and colons separate nothing and are dropped.
-fn parse_hex(words: &[String]) -> Result<Vec<u8>, String> {
-    let digits: Vec<char> = words
-        .iter()
-        .flat_map(|w| w.chars())
-        .filter(|c| !c.is_whitespace() && *c != ':')
-        .collect();
-    if let Some(bad) = digits.iter().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("invalid hex digit `{}`", bad.escape_default()));
-    }
-    if digits.len() % 2 != 0 {
-        return Err(format!("odd number of hex digits ({})", digits.len()));
-    }
-    Ok(digits
-        .chunks(2)
-        .map(|pair| {
-            let hi = pair[0].to_digit(16).unwrap_or(0);
-            let lo = pair[1].to_digit(16).unwrap_or(0);
-            (hi * 16 + lo) as u8
-        })
-        .collect())
-}
-
-fn hex(bytes: &[u8], sep: &str) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
-fn ascii(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| {
-            if (0x20..0x7F).contains(&b) {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
+    s
 }
 
 fn convention_name(c: Convention) -> &'static str {
@@ -227,6 +243,7 @@ fn protocol_meaning(t: u8) -> &'static str {
 }
 
 /// Timing figures for one F/D, as shown and as put in the JSON.
+#[derive(Serialize)]
 struct Figures {
     f: u16,
     d: u8,
@@ -234,6 +251,7 @@ struct Figures {
     baud: u32,
     guard_etu: u32,
     guard_us: u32,
+    #[serde(skip)]
     guard_t1_us: u32,
     wwt_us: u32,
     cwt_us: u32,
@@ -259,21 +277,6 @@ fn figures(t: &Timing, p: &Parameters) -> Figures {
     }
 }
 
-fn figures_json(fig: &Figures) -> Object {
-    let mut o = Object::new();
-    o.num("f", fig.f)
-        .num("d", fig.d)
-        .num("etu_ns", fig.etu_ns)
-        .num("baud", fig.baud)
-        .num("guard_etu", fig.guard_etu)
-        .num("guard_us", fig.guard_us)
-        .num("wwt_us", fig.wwt_us)
-        .num("cwt_us", fig.cwt_us)
-        .num("bwt_us", fig.bwt_us)
-        .num("bgt_us", fig.bgt_us);
-    o
-}
-
 fn check_text(atr: &Atr, p: &Parameters) -> String {
     match p.check(atr.tck()) {
         Ok(()) => "ok".to_string(),
@@ -281,12 +284,76 @@ fn check_text(atr: &Atr, p: &Parameters) -> String {
     }
 }
 
-fn json(atr: &Atr, clock_khz: u32) -> String {
+/// `timing` of `atr --json`.
+#[derive(Serialize)]
+struct TimingJson {
+    clock_khz: u32,
+    default: Figures,
+    card: Option<Figures>,
+    initial: &'static str,
+}
+
+/// One interface character in `characters` of `atr --json` (what ATR_analysis
+/// prints for it).
+#[derive(Serialize)]
+struct CharacterJson {
+    /// `TA1`, `TD2`...
+    name: String,
+    byte: u8,
+    meaning: String,
+    counts: bool,
+    reserved: Vec<&'static str>,
+}
+
+/// `atr --json`. The fields up to `timing` are those scripts already read and keep
+/// their names and order; the later ones were added with the identification.
+#[derive(Serialize)]
+struct AtrJson<'a> {
+    atr: String,
+    convention: &'static str,
+    t0: u8,
+    protocols: Vec<u8>,
+    default_protocol: u8,
+    fi: u8,
+    di: u8,
+    f: Option<u16>,
+    d: Option<u8>,
+    fmax_khz: Option<u32>,
+    n: u8,
+    wi: u8,
+    ifsc: u8,
+    bwi: u8,
+    cwi: u8,
+    edc: &'static str,
+    mode: &'static str,
+    specific: bool,
+    specific_protocol: Option<u8>,
+    implicit_parameters: Option<bool>,
+    can_change: Option<bool>,
+    tb1: Option<u8>,
+    tc1: Option<u8>,
+    ta2: Option<u8>,
+    clock_stop: Option<&'static str>,
+    classes: Option<Vec<&'static str>>,
+    spu: Option<u8>,
+    historical: String,
+    historical_len: usize,
+    tck: &'static str,
+    tck_byte: Option<u8>,
+    reserved: Vec<&'static str>,
+    check: String,
+    timing: TimingJson,
+    // Added for issue 18: what ATR_analysis prints, and the identification.
+    expected_tck: Option<u8>,
+    characters: Vec<CharacterJson>,
+    historical_bytes: serde_json::Value,
+    identification: Option<&'a Identification>,
+}
+
+fn json<'a>(atr: &Atr, clock_khz: u32, identification: Option<&'a Identification>) -> AtrJson<'a> {
     let p = atr.parameters();
     let a = atr.analysis();
     let rate = timing::clock_rate_conversion(p.fi);
-    let d = timing::baud_rate_adjustment(p.di);
-    let protocols: Vec<u64> = a.offered().map(u64::from).collect();
     let (specific, spec_t, implicit, can_change) = match p.mode {
         Mode::Specific {
             protocol,
@@ -300,68 +367,64 @@ fn json(atr: &Atr, clock_khz: u32) -> String {
         ),
         Mode::Negotiable => (false, None, None, None),
     };
-    let reserved: Vec<&str> = a.flags.iter().map(Flags::name).collect();
     let card = Timing::from_indices(p.fi, p.di, clock_khz);
     let initial_is_card = card.is_some() && p.ta1_applies_at_once();
-
-    let mut t = Object::new();
-    t.num("clock_khz", clock_khz);
-    t.obj(
-        "default",
-        figures_json(&figures(&Timing::default_at(clock_khz), &p)),
-    );
-    match card {
-        Some(card) => t.obj("card", figures_json(&figures(&card, &p))),
-        None => t.opt_num("card", None::<u8>),
+    let timing = TimingJson {
+        clock_khz,
+        default: figures(&Timing::default_at(clock_khz), &p),
+        card: card.map(|card| figures(&card, &p)),
+        initial: if initial_is_card { "card" } else { "default" },
     };
-    t.str("initial", if initial_is_card { "card" } else { "default" });
-
-    let mut o = Object::new();
-    o.str("atr", &hex(atr.as_bytes(), ""))
-        .str("convention", convention_name(atr.convention()))
-        .num("t0", atr.t0())
-        .nums("protocols", &protocols)
-        .num("default_protocol", p.default_protocol_number())
-        .num("fi", p.fi)
-        .num("di", p.di)
-        .opt_num("f", rate.map(|r| r.f))
-        .opt_num("d", d)
-        .opt_num("fmax_khz", rate.map(|r| r.fmax_khz))
-        .num("n", p.n)
-        .num("wi", p.wi)
-        .num("ifsc", p.ifsc)
-        .num("bwi", p.bwi)
-        .num("cwi", p.cwi)
-        .str("edc", edc_name(p.edc))
-        .str("mode", if specific { "specific" } else { "negotiable" })
-        .bool("specific", specific)
-        .opt_num("specific_protocol", spec_t);
-    match (implicit, can_change) {
-        (Some(i), Some(c)) => {
-            o.bool("implicit_parameters", i).bool("can_change", c);
-        }
-        _ => {
-            o.opt_num("implicit_parameters", None::<u8>)
-                .opt_num("can_change", None::<u8>);
-        }
+    let characters = atr
+        .characters()
+        .map(|c| CharacterJson {
+            name: format!("T{}{}", c.kind.letter(), c.group),
+            byte: c.byte,
+            meaning: meaning_text(&c),
+            counts: c.counts,
+            reserved: c.flags.iter().map(Flags::name).collect(),
+        })
+        .collect();
+    AtrJson {
+        atr: hex(atr.as_bytes(), ""),
+        convention: convention_name(atr.convention()),
+        t0: atr.t0(),
+        protocols: a.offered().collect(),
+        default_protocol: p.default_protocol_number(),
+        fi: p.fi,
+        di: p.di,
+        f: rate.map(|r| r.f),
+        d: timing::baud_rate_adjustment(p.di),
+        fmax_khz: rate.map(|r| r.fmax_khz),
+        n: p.n,
+        wi: p.wi,
+        ifsc: p.ifsc,
+        bwi: p.bwi,
+        cwi: p.cwi,
+        edc: edc_name(p.edc),
+        mode: if specific { "specific" } else { "negotiable" },
+        specific,
+        specific_protocol: spec_t,
+        implicit_parameters: implicit,
+        can_change,
+        tb1: a.tb1,
+        tc1: a.tc1,
+        ta2: a.ta2,
+        clock_stop: p.clock_stop.map(clock_stop_name),
+        classes: p.classes.map(class_letters),
+        spu: a.spu,
+        historical: hex(atr.historical(), ""),
+        historical_len: atr.historical().len(),
+        tck: tck_name(atr.tck()),
+        tck_byte: atr.tck_byte(),
+        reserved: a.flags.iter().map(Flags::name).collect(),
+        check: check_text(atr, &p),
+        timing,
+        expected_tck: atr.expected_tck(),
+        characters,
+        historical_bytes: historical_fmt::json(atr.historical()),
+        identification,
     }
-    o.opt_num("tb1", a.tb1)
-        .opt_num("tc1", a.tc1)
-        .opt_num("ta2", a.ta2)
-        .opt_str("clock_stop", p.clock_stop.map(clock_stop_name));
-    match p.classes {
-        Some(c) => o.strs("classes", &class_letters(c)),
-        None => o.opt_num("classes", None::<u8>),
-    };
-    o.opt_num("spu", a.spu)
-        .str("historical", &hex(atr.historical(), ""))
-        .num("historical_len", atr.historical().len() as u64)
-        .str("tck", tck_name(atr.tck()))
-        .opt_num("tck_byte", atr.tck_byte())
-        .strs("reserved", &reserved)
-        .str("check", &check_text(atr, &p))
-        .obj("timing", t);
-    o.finish()
 }
 
 fn human(atr: &Atr, clock_khz: u32) -> String {
@@ -395,17 +458,7 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
     }
     let hist = atr.historical();
     let _ = writeln!(s, "+ Historical bytes ({}): {}", hist.len(), hex(hist, " "));
-    if !hist.is_empty() {
-        let _ = writeln!(s, "  ASCII: \"{}\"", ascii(hist));
-        let category = match hist[0] {
-            0x00 => "status indicator in the last 3 bytes",
-            0x10 => "DIR data reference follows",
-            0x80 => "COMPACT-TLV objects follow",
-            0x81..=0x8F => "RFU",
-            _ => "proprietary",
-        };
-        let _ = writeln!(s, "  Category indicator: {:02X} ({category})", hist[0]);
-    }
+    s.push_str(&historical_fmt::text(hist));
     match (atr.tck(), atr.tck_byte(), atr.expected_tck()) {
         (Tck::Ok, Some(b), _) => {
             let _ = writeln!(s, "+ TCK = {b:02X} (correct checksum)");

@@ -27,24 +27,52 @@ use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::reader::ExchangeLevel;
 use readerkit_ccid::twin::{self, Decoder, Event};
 
-/// Usage text of `readerkit ccid-serve`.
-pub(crate) const USAGE: &str = "\
-Usage: readerkit ccid-serve [--reader gempctwin|sec1210] [--card KIND[,KIND]] [--slow] [--trace]
+/// `--reader`: which CCID reader is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReaderArg {
+    /// Gemalto GemPC Twin: one slot.
+    #[value(name = "gempctwin")]
+    GemPcTwin,
+    /// SEC1210: two slots.
+    #[value(name = "sec1210")]
+    Sec1210,
+}
 
-Serves simulated cards behind a CCID reader with the GemPC Twin serial framing on
-a new pseudo-terminal, for Debian's libccidtwin.so under pcscd (reader.conf:
-DEVICENAME <path>:GemPCTwin or <path>:SEC1210). Prints the terminal's path alone
-on the first line, then serves until killed.
-
-  --reader   gempctwin (one slot, the default) or sec1210 (two slots)
-  --card     the card of each slot: t0, t1, t0t1, t1crc or empty (default t1;
-             one value applies to every slot)
-  --slow     the cards ask for more time before every answer (T=1 S(WTX) with
-             multiplier 2, T=0 NULL bytes); the reader passes it on to the host
-  --trace    print every frame on stderr
-
-Lines on stdin move cards: `remove [SLOT]`, `insert [SLOT]`.
-";
+/// Arguments of `readerkit ccid-serve`.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Serves simulated cards behind a CCID reader with the GemPC Twin serial \
+framing on a new pseudo-terminal, for Debian's libccidtwin.so under pcscd (reader.conf: \
+DEVICENAME <path>:GemPCTwin or <path>:SEC1210). Prints the terminal's path alone on the \
+first line, then serves until killed. Lines on stdin move cards: `remove [SLOT]`, \
+`insert [SLOT]` (slot 0 by default).",
+    after_help = concat!(
+        "Examples:\n",
+        "  readerkit ccid-serve\n",
+        "  readerkit ccid-serve --reader sec1210 --card t0,t1 --trace\n\n",
+        "Exit status:\n",
+        "  0  served until stdin closed or the process was stopped\n",
+        "  1  the terminal could not be set up or served\n",
+        "  2  usage error (unknown option, bad or missing argument)"
+    )
+)]
+pub(crate) struct Args {
+    /// The reader: gempctwin (one slot) or sec1210 (two slots).
+    #[arg(long, value_enum, ignore_case = true, default_value = "gempctwin")]
+    reader: ReaderArg,
+    /// The card of each slot: t0, t1, t0t1, t1crc or empty (one value applies to
+    /// every slot).
+    #[arg(long, value_name = "KIND[,KIND]", value_delimiter = ',', default_value = "t1",
+          value_parser = ["t0", "t1", "t0t1", "t1crc", "empty"])]
+    card: Vec<String>,
+    /// The cards ask for more time before every answer (T=1 S(WTX) with multiplier
+    /// 2, T=0 NULL bytes); the reader passes it on to the host.
+    #[arg(long)]
+    slow: bool,
+    /// Print every frame on stderr.
+    #[arg(long)]
+    trace: bool,
+}
 
 /// Buffer size of each simulated card (short APDUs only travel this framing).
 const CARD_CAPACITY: usize = 1024;
@@ -110,46 +138,6 @@ struct Options {
     trace: bool,
 }
 
-fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let mut options = Options {
-        profile: twin::Profile::GemPcTwin,
-        cards: vec!["t1".into()],
-        slow: false,
-        trace: false,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |what: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next().cloned())
-                .ok_or(format!("{what} needs a value"))
-        };
-        match name {
-            "--reader" => {
-                options.profile = match value("--reader")?.to_ascii_lowercase().as_str() {
-                    "gempctwin" => twin::Profile::GemPcTwin,
-                    "sec1210" => twin::Profile::Sec1210,
-                    other => return Err(format!("unknown reader `{other}`")),
-                }
-            }
-            "--card" => options.cards = value("--card")?.split(',').map(str::to_string).collect(),
-            "--slow" => options.slow = true,
-            "--trace" => options.trace = true,
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown option `{other}`")),
-        }
-    }
-    for card in &options.cards {
-        card_profile(card)?;
-    }
-    Ok(Some(options))
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
@@ -208,14 +196,15 @@ fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> Si
 }
 
 /// Run `readerkit ccid-serve`.
-pub(crate) fn run(args: &[String]) -> ExitCode {
-    let options = match parse(args) {
-        Ok(Some(options)) => options,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => return crate::usage_error(&message),
+pub(crate) fn run(args: Args) -> ExitCode {
+    let options = Options {
+        profile: match args.reader {
+            ReaderArg::GemPcTwin => twin::Profile::GemPcTwin,
+            ReaderArg::Sec1210 => twin::Profile::Sec1210,
+        },
+        cards: args.card,
+        slow: args.slow,
+        trace: args.trace,
     };
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,15 +17,46 @@ use readerkit::timing::Timing;
 use readerkit::{Device, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
 
-/// Usage text of `readerkit demo`.
-pub(crate) const USAGE: &str = "\
-Usage: readerkit demo [--profile t0|t1|t1-crc|t0-t1] [--no-wire]
+/// Card profiles of the simulated card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProfileName {
+    /// T=0 only.
+    T0,
+    /// T=1 with LRC.
+    T1,
+    /// T=1 with CRC.
+    #[value(name = "t1-crc", alias = "t1_crc")]
+    T1Crc,
+    /// T=0 and T=1 offered.
+    #[value(name = "t0-t1", alias = "t0_t1")]
+    T0T1,
+}
 
-Runs a short smart-card session through the whole readerkit stack, in process:
-the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the
-simulated card. Prints every request, its answer, and the bytes on the card's
-I/O line (-> to the card, <- from the card). Default profile: t1.
-";
+/// Arguments of `readerkit demo`.
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Runs a short smart-card session through the whole readerkit stack, in \
+process: the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the \
+simulated card. Prints every request, its answer, and the bytes on the card's I/O line \
+(-> to the card, <- from the card).",
+    after_help = concat!(
+        "Examples:\n",
+        "  readerkit demo\n",
+        "  readerkit demo --profile t0 --no-wire\n\n",
+        "Exit status:\n",
+        "  0  every step answered as expected\n",
+        "  1  a step did not\n",
+        "  2  usage error (unknown option, bad or missing argument)"
+    )
+)]
+pub(crate) struct Args {
+    /// The simulated card's profile.
+    #[arg(long, value_enum, default_value = "t1")]
+    profile: ProfileName,
+    /// Do not print the bytes on the card's I/O line.
+    #[arg(long)]
+    no_wire: bool,
+}
 
 thread_local! {
     static WIRE: Cell<bool> = const { Cell::new(true) };
@@ -185,42 +216,21 @@ impl Session {
     }
 }
 
-fn profile(name: &str) -> Option<Profile> {
+fn profile(name: ProfileName) -> (Profile, &'static str) {
     match name {
-        "t0" => Some(Profile::t0()),
-        "t1" => Some(Profile::t1()),
-        "t1-crc" | "t1_crc" => Some(Profile::t1_crc()),
-        "t0-t1" | "t0_t1" => Some(Profile::t0_t1()),
-        _ => None,
+        ProfileName::T0 => (Profile::t0(), "t0"),
+        ProfileName::T1 => (Profile::t1(), "t1"),
+        ProfileName::T1Crc => (Profile::t1_crc(), "t1-crc"),
+        ProfileName::T0T1 => (Profile::t0_t1(), "t0-t1"),
     }
 }
 
-/// Run `readerkit demo ARGS`.
-pub(crate) fn run(args: &[String]) -> ExitCode {
-    let mut profile_name = "t1".to_string();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--no-wire" => WIRE.with(|w| w.set(false)),
-            "--profile" => match args.next() {
-                Some(name) => profile_name = name.clone(),
-                None => return crate::usage_error("--profile needs a value"),
-            },
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => match other.strip_prefix("--profile=") {
-                Some(name) => profile_name = name.to_string(),
-                None => return crate::usage_error(&format!("unknown demo option `{other}`")),
-            },
-        }
+/// Run `readerkit demo`.
+pub(crate) fn run(args: Args) -> ExitCode {
+    if args.no_wire {
+        WIRE.with(|w| w.set(false));
     }
-    let Some(card_profile) = profile(&profile_name) else {
-        return crate::usage_error(&format!(
-            "unknown profile `{profile_name}` (t0, t1, t1-crc, t0-t1)"
-        ));
-    };
+    let (card_profile, profile_name) = profile(args.profile);
     let reader = ReaderCapabilities::typical();
     println!(
         "readerkit demo: the whole stack on the simulated card (profile {profile_name}), in process"

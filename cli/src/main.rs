@@ -1,76 +1,106 @@
 //! `readerkit`: the command-line tool of the readerkit workspace.
 //!
-//! One module per subcommand; `main` only dispatches. Exit codes: 0 success, 1 the
-//! input was not acceptable (for `atr`: not an ATR), 2 usage error.
+//! Arguments, help and usage errors come from clap (derive); every JSON output is
+//! serialised by serde_json from typed structs. One module per subcommand; `main`
+//! only dispatches.
+//!
+//! Exit codes, for every subcommand: 0 success, 1 the input was analysed and is bad
+//! (not an ATR, a card error, no reader...), 2 usage error (clap's own code).
 
+mod apdu_cmd;
 mod atr_cmd;
 mod ccid_serve_cmd;
 mod demo_cmd;
-mod json;
+mod hex;
+mod historical_fmt;
+mod pcsc_client;
+mod scan_cmd;
+mod smartcard_list;
 
 use std::process::ExitCode;
 
-/// Exit code for a usage error (unknown subcommand or option, missing argument).
-pub(crate) const EXIT_USAGE: u8 = 2;
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "\
-readerkit - smart-card reader driver toolkit
+/// Exit code when the input was analysed and is bad (not an ATR, an APDU the card
+/// refused to transport, pcscd or the reader missing).
+pub(crate) const EXIT_BAD_INPUT: u8 = 1;
 
-Usage:
-  readerkit atr [--json] [--clock-khz KHZ] HEX...
-  readerkit demo [--profile t0|t1|t1-crc|t0-t1] [--no-wire]
-  readerkit ccid-serve [--reader gempctwin|sec1210] [--card KIND[,KIND]] [--trace]
-  readerkit help [SUBCOMMAND]
-  readerkit --help | -h
+/// The exit status section of every `--help`.
+macro_rules! exit_codes {
+    () => {
+        "Exit status:\n  0  success\n  1  the input was analysed and is bad (not an ATR, no reader, pcscd not running, card error...)\n  2  usage error (unknown option, bad or missing argument)"
+    };
+}
+pub(crate) use exit_codes;
 
-Subcommands:
-  atr    analyse an Answer-to-Reset (ISO/IEC 7816-3), like pcsc-tools' ATR_analysis
-  demo   run a session through the whole stack on the simulated card
-  ccid-serve  simulated cards behind a CCID reader on a pseudo-terminal (GemPC Twin framing)
+/// readerkit - smart-card reader driver toolkit.
+#[derive(Debug, Parser)]
+#[command(
+    name = "readerkit",
+    version,
+    about = "readerkit - smart-card reader driver toolkit",
+    after_help = concat!(
+        "Examples:\n",
+        "  readerkit atr 3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF\n",
+        "  readerkit scan --json\n",
+        "  readerkit apdu 00A4040007A0000005275242\n\n",
+        exit_codes!()
+    ),
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Run `readerkit atr --help` for the options of a subcommand.
-Exit status: 0 success, 1 invalid input (e.g. not an ATR), 2 usage error.
-";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyse an Answer-to-Reset and identify the card (like pcsc-tools' ATR_analysis).
+    Atr(atr_cmd::Args),
+    /// List the PC/SC readers and their cards, then follow insertions and removals
+    /// (like pcsc_scan).
+    Scan(scan_cmd::Args),
+    /// Send APDUs to a card through PC/SC and show each answer with its status word.
+    Apdu(apdu_cmd::Args),
+    /// Run a session through the whole stack on the simulated card, in process.
+    Demo(demo_cmd::Args),
+    /// Serve simulated cards behind a CCID reader on a pseudo-terminal (GemPC Twin
+    /// framing), for libccidtwin under pcscd.
+    CcidServe(ccid_serve_cmd::Args),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        return ExitCode::from(EXIT_USAGE);
-    };
-    match command.as_str() {
-        "-h" | "--help" => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        "help" => match rest.first().map(String::as_str) {
-            None => {
-                print!("{USAGE}");
-                ExitCode::SUCCESS
-            }
-            Some("atr") => {
-                print!("{}", atr_cmd::USAGE);
-                ExitCode::SUCCESS
-            }
-            Some("demo") => {
-                print!("{}", demo_cmd::USAGE);
-                ExitCode::SUCCESS
-            }
-            Some("ccid-serve") => {
-                print!("{}", ccid_serve_cmd::USAGE);
-                ExitCode::SUCCESS
-            }
-            Some(other) => usage_error(&format!("unknown subcommand `{other}`")),
-        },
-        "atr" => atr_cmd::run(rest),
-        "demo" => demo_cmd::run(rest),
-        "ccid-serve" => ccid_serve_cmd::run(rest),
-        other => usage_error(&format!("unknown subcommand `{other}`")),
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Atr(args) => atr_cmd::run(args),
+        Command::Scan(args) => scan_cmd::run(args),
+        Command::Apdu(args) => apdu_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::CcidServe(args) => ccid_serve_cmd::run(args),
     }
 }
 
-pub(crate) fn usage_error(message: &str) -> ExitCode {
-    eprintln!("readerkit: {message}\n");
-    eprint!("{USAGE}");
-    ExitCode::from(EXIT_USAGE)
+/// Exit with a clap usage error naming `argument` (exit code 2).
+pub(crate) fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> ! {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let command = command
+        .find_subcommand_mut(subcommand)
+        .cloned()
+        .unwrap_or_else(Cli::command);
+    let mut command = command.bin_name(format!("readerkit {subcommand}"));
+    command
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,5 +1,5 @@
-//! Runs the built `readerkit` binary on ATRs and checks its JSON field by field (with
-//! a tiny JSON parser below, so the crate keeps no dependency beyond readerkit).
+//! Runs the built `readerkit` binary on ATRs and checks its JSON field by field
+//! (parsed with serde_json).
 
 use std::process::{Command, Output};
 
@@ -17,7 +17,8 @@ fn atr_json(words: &[&str]) -> (i32, Json) {
     let out = run(&args);
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert_eq!(text.lines().count(), 1, "exactly one line of JSON: {text}");
-    let json = Json::parse(text.trim()).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
+    let json: Json =
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"));
     (out.status.code().expect("exit code"), json)
 }
 
@@ -28,218 +29,53 @@ fn ok(words: &[&str]) -> Json {
     json
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(u64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+type Json = serde_json::Value;
+
+/// Typed look-ups that fail the test with the key's name.
+trait Fields {
+    fn at(&self, key: &str) -> &Json;
+    fn num(&self, key: &str) -> u64;
+    fn str(&self, key: &str) -> &str;
+    fn bool(&self, key: &str) -> bool;
+    fn nums(&self, key: &str) -> Vec<u64>;
+    fn strs(&self, key: &str) -> Vec<String>;
 }
 
-impl Json {
-    fn parse(text: &str) -> Result<Json, String> {
-        let mut p = Parser {
-            s: text.as_bytes(),
-            i: 0,
-        };
-        let v = p.value()?;
-        p.ws();
-        if p.i != p.s.len() {
-            return Err(format!("trailing text at {}", p.i));
-        }
-        Ok(v)
-    }
-
-    fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
+impl Fields for Json {
     fn at(&self, key: &str) -> &Json {
         self.get(key)
             .unwrap_or_else(|| panic!("missing key {key} in {self:?}"))
     }
 
     fn num(&self, key: &str) -> u64 {
-        match self.at(key) {
-            Json::Num(n) => *n,
-            other => panic!("{key} is not a number: {other:?}"),
-        }
+        self.at(key)
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} is not a number: {self:?}"))
     }
 
     fn str(&self, key: &str) -> &str {
-        match self.at(key) {
-            Json::Str(s) => s,
-            other => panic!("{key} is not a string: {other:?}"),
-        }
+        self.at(key)
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} is not a string: {self:?}"))
     }
 
     fn bool(&self, key: &str) -> bool {
-        match self.at(key) {
-            Json::Bool(b) => *b,
-            other => panic!("{key} is not a bool: {other:?}"),
-        }
+        self.at(key)
+            .as_bool()
+            .unwrap_or_else(|| panic!("{key} is not a bool: {self:?}"))
     }
 
     fn nums(&self, key: &str) -> Vec<u64> {
-        match self.at(key) {
-            Json::Arr(items) => items
-                .iter()
-                .map(|v| match v {
-                    Json::Num(n) => *n,
-                    other => panic!("{key} holds a non-number {other:?}"),
-                })
-                .collect(),
-            other => panic!("{key} is not an array: {other:?}"),
-        }
+        let items = self.at(key).as_array().unwrap_or_else(|| panic!("{key}"));
+        items.iter().map(|v| v.as_u64().unwrap()).collect()
     }
 
     fn strs(&self, key: &str) -> Vec<String> {
-        match self.at(key) {
-            Json::Arr(items) => items
-                .iter()
-                .map(|v| match v {
-                    Json::Str(s) => s.clone(),
-                    other => panic!("{key} holds a non-string {other:?}"),
-                })
-                .collect(),
-            other => panic!("{key} is not an array: {other:?}"),
-        }
-    }
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn ws(&mut self) {
-        while self.s.get(self.i).is_some_and(u8::is_ascii_whitespace) {
-            self.i += 1;
-        }
-    }
-
-    fn eat(&mut self, c: u8) -> Result<(), String> {
-        self.ws();
-        if self.s.get(self.i) == Some(&c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            Err(format!("expected `{}` at {}", c as char, self.i))
-        }
-    }
-
-    fn value(&mut self) -> Result<Json, String> {
-        self.ws();
-        match self.s.get(self.i) {
-            Some(b'{') => {
-                self.i += 1;
-                let mut fields = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Ok(Json::Obj(fields));
-                }
-                loop {
-                    self.ws();
-                    let key = self.string()?;
-                    self.eat(b':')?;
-                    let v = self.value()?;
-                    assert!(fields.iter().all(|(k, _)| *k != key), "duplicate key {key}");
-                    fields.push((key, v));
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Json::Obj(fields));
-                        }
-                        _ => return Err(format!("bad object at {}", self.i)),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                loop {
-                    items.push(self.value()?);
-                    self.ws();
-                    match self.s.get(self.i) {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Json::Arr(items));
-                        }
-                        _ => return Err(format!("bad array at {}", self.i)),
-                    }
-                }
-            }
-            Some(b'"') => Ok(Json::Str(self.string()?)),
-            Some(b't') if self.s[self.i..].starts_with(b"true") => {
-                self.i += 4;
-                Ok(Json::Bool(true))
-            }
-            Some(b'f') if self.s[self.i..].starts_with(b"false") => {
-                self.i += 5;
-                Ok(Json::Bool(false))
-            }
-            Some(b'n') if self.s[self.i..].starts_with(b"null") => {
-                self.i += 4;
-                Ok(Json::Null)
-            }
-            Some(c) if c.is_ascii_digit() => {
-                let start = self.i;
-                while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-                    self.i += 1;
-                }
-                let text =
-                    std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
-                text.parse().map(Json::Num).map_err(|e| e.to_string())
-            }
-            _ => Err(format!("unexpected input at {}", self.i)),
-        }
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        self.eat(b'"')?;
-        let mut out = String::new();
-        loop {
-            let c = *self.s.get(self.i).ok_or("unterminated string")?;
-            self.i += 1;
-            match c {
-                b'"' => return Ok(out),
-                b'\\' => {
-                    let e = *self.s.get(self.i).ok_or("bad escape")?;
-                    self.i += 1;
-                    match e {
-                        b'"' | b'\\' | b'/' => out.push(e as char),
-                        b'n' => out.push('\n'),
-                        b't' => out.push('\t'),
-                        b'r' => out.push('\r'),
-                        b'u' => {
-                            let hex = std::str::from_utf8(&self.s[self.i..self.i + 4])
-                                .map_err(|e| e.to_string())?;
-                            let code = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-                            out.push(char::from_u32(code).ok_or("bad \\u")?);
-                            self.i += 4;
-                        }
-                        _ => return Err("unknown escape".into()),
-                    }
-                }
-                c if c < 0x20 => return Err("control character in string".into()),
-                c => out.push(c as char),
-            }
-        }
+        let items = self.at(key).as_array().unwrap_or_else(|| panic!("{key}"));
+        items
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -390,8 +226,7 @@ fn truncated_bad_ts_and_bad_hex_are_errors() {
     ] {
         let (code, j) = atr_json(words);
         assert_eq!(code, 1, "{words:?}");
-        let Json::Obj(fields) = &j else { panic!() };
-        assert_eq!(fields.len(), 1, "only the error key: {j:?}");
+        assert_eq!(j.as_object().unwrap().len(), 1, "only the error key: {j:?}");
         assert!(j.str("error").contains(needle), "{words:?}: {j:?}");
     }
     let out = run(&["atr", "3B", "02", "14"]);
@@ -424,22 +259,32 @@ fn clock_option() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
-    for args in [
-        &[][..],
-        &["frobnicate"][..],
-        &["atr"][..],
-        &["atr", "--bogus", T0_ONLY][..],
-        &["atr", "--clock-khz"][..],
-        &["atr", "--clock-khz", "0", T0_ONLY][..],
-        &["atr", "--clock-khz", "fast", T0_ONLY][..],
+fn usage_errors_exit_2_and_name_the_argument() {
+    for (args, named) in [
+        (&[][..], "Usage: readerkit <COMMAND>"),
+        (&["frobnicate"][..], "'frobnicate'"),
+        (&["atr"][..], "<HEX>"),
+        (&["atr", ""][..], "<HEX>"),
+        (&["atr", "--bogus", T0_ONLY][..], "'--bogus'"),
+        (&["atr", "--clock-khz"][..], "--clock-khz <KHZ>"),
+        (
+            &["atr", "--clock-khz", "0", T0_ONLY][..],
+            "'--clock-khz <KHZ>'",
+        ),
+        (
+            &["atr", "--clock-khz", "fast", T0_ONLY][..],
+            "'--clock-khz <KHZ>'",
+        ),
+        (
+            &["atr", "--list", "/nonexistent/smartcard_list.txt", T0_ONLY][..],
+            "'--list <PATH>'",
+        ),
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("Usage"),
-            "{args:?}"
-        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
 
@@ -450,10 +295,23 @@ fn help() {
         assert_eq!(out.status.code(), Some(0));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("readerkit atr"), "{text}");
+        assert!(text.contains("Exit status:"), "{text}");
+    }
+    // Every subcommand has a help with an example and the exit codes.
+    for sub in ["atr", "scan", "apdu", "demo", "ccid-serve"] {
+        for args in [&[sub, "--help"][..], &["help", sub][..]] {
+            let out = run(args);
+            assert_eq!(out.status.code(), Some(0), "{args:?}");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains(&format!("  readerkit {sub}")),
+                "{args:?}: {text}"
+            );
+            assert!(text.contains("Exit status:"), "{args:?}: {text}");
+        }
     }
     let out = run(&["atr", "--help"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--clock-khz KHZ"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--clock-khz <KHZ>"));
 }
 
 #[test]
