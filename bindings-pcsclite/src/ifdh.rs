@@ -674,7 +674,7 @@ pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
 }
 
 /// `IFD_ICC_PRESENT` or `IFD_ICC_NOT_PRESENT`, from the core's card state, as pcscd
-/// must see it (see [`presence`]).
+/// must see it (a card swapped between two looks is reported absent once).
 ///
 /// # Safety
 /// Always safe to call.
