@@ -1,5 +1,8 @@
-/* A minimal reader driver in C on readerkit: copy it and replace the rk_sim_* calls
- * (the simulated card, test-only) with your hardware's power and I/O.
+/* A minimal reader driver in C on readerkit, for a reader that reaches the card byte
+ * by byte (a UART wired to a card interface chip): the driver writes only the line
+ * (reset, send, receive with time limits, UART speed); the library runs power, PPS,
+ * T=0 and T=1. Copy it and replace the rk_sim_* calls (the simulated card,
+ * test-only) with your hardware's.
  *
  * Build (see bindings-c/README.md):
  *   cargo build -p readerkit-c --features sim
@@ -12,93 +15,90 @@
 
 struct reader {
     rk_sim_card card; /* your UART / GPIO handles instead */
+    rk_timing timing; /* what the UART runs at: baud = clock / (F / D) */
 };
 
-static rk_status power(void *ctx, uint32_t action, uint8_t *atr, size_t cap, size_t *len)
+static rk_status line_reset(void *ctx, uint32_t reset, uint8_t *atr, size_t cap, size_t *len)
 {
     struct reader *r = (struct reader *)ctx;
-    if (action == RK_POWER_DOWN) return rk_sim_power_off(&r->card);
-    if (action == RK_POWER_COLD_RESET) rk_sim_power_on(&r->card); else rk_sim_warm_reset(&r->card);
+    rk_status st = reset == RK_RESET_COLD ? rk_sim_power_on(&r->card) : rk_sim_warm_reset(&r->card);
+    if (st != RK_STATUS_SUCCESS) return st;
     return rk_sim_read(&r->card, atr, cap, len); /* the ATR */
 }
 
-static rk_status set_protocol(void *ctx, const rk_protocol_call *call, rk_timing *timing)
+static rk_status line_deactivate(void *ctx)
 {
-    struct reader *r = (struct reader *)ctx;
-    uint8_t answer[8];
-    size_t n = 0;
-    if (call->pps_len == 0) { *timing = call->timing; return RK_STATUS_SUCCESS; }
-    rk_sim_write(&r->card, call->pps, call->pps_len);
-    rk_sim_read(&r->card, answer, sizeof answer, &n);
-    return rk_pps_accept(call, answer, n, timing); /* then switch the UART to *timing */
+    return rk_sim_power_off(&((struct reader *)ctx)->card);
 }
 
-/* T=0 through the library's engine: the driver only moves bytes. */
-static rk_status transmit(void *ctx, const rk_transmit_call *call, uint8_t *reply, size_t cap, size_t *len)
+static rk_status line_send(void *ctx, const uint8_t *bytes, size_t len)
 {
-    struct reader *r = (struct reader *)ctx;
-    rk_t0_exchange ex;
-    rk_t0_action a;
-    uint8_t buf[260];
-    rk_status st;
-    if (call->protocol != RK_PROTOCOL_T0) return RK_STATUS_NOT_SUPPORTED;
-    memset(&ex, 0, sizeof ex);
-    st = rk_t0_begin(&ex, sizeof ex, call->apdu, call->apdu_len, reply, cap, NULL);
-    if (st != RK_STATUS_SUCCESS) return st;
-    for (;;) {
-        rk_t0_action_get(&ex, &a);
-        if (a.kind == RK_T0_SEND) {
-            rk_sim_write(&r->card, a.data, a.len);
-            rk_t0_sent(&ex);
-        } else if (a.kind == RK_T0_RECEIVE) {
-            size_t n = 0;
-            rk_sim_read(&r->card, buf, a.len < sizeof buf ? a.len : sizeof buf, &n);
-            if (n) rk_t0_feed(&ex, buf, n); else rk_t0_timeout(&ex);
-        } else {
-            st = a.kind == RK_T0_COMPLETE ? RK_STATUS_SUCCESS : a.status;
-            *len = a.kind == RK_T0_COMPLETE ? a.len : 0;
-            break;
-        }
-    }
-    rk_t0_end(&ex);
-    return st;
+    return rk_sim_write(&((struct reader *)ctx)->card, bytes, len);
+}
+
+/* A UART would wait up to first_us for the first byte and next_us for each further
+ * one, and return what arrived; the simulated card answers at once. */
+static rk_status line_receive(void *ctx, uint8_t *buf, size_t cap, uint32_t first_us,
+                              uint32_t next_us, size_t *received)
+{
+    (void)first_us;
+    (void)next_us;
+    return rk_sim_read(&((struct reader *)ctx)->card, buf, cap, received);
+}
+
+static rk_status line_set_timing(void *ctx, const rk_timing *timing)
+{
+    ((struct reader *)ctx)->timing = *timing; /* reprogram the UART's baud rate here */
+    return RK_STATUS_SUCCESS;
 }
 
 static rk_device device; /* RK_DEVICE_STORAGE_SIZE bytes, no heap */
 static struct reader reader;
 
-int main(void)
+/* Power the card up, select `protocol`, send GET CHALLENGE: 0 on success. */
+static int run(uint32_t profile, uint32_t protocol, const char *name)
 {
-    rk_reader_functions table;
+    rk_line_ops line;
     rk_reader_caps caps;
     uint8_t out[300], in[64];
-    uint32_t power_code = RK_POWER_COLD_RESET, protocol = RK_PROTOCOL_T0, hdr[2] = {RK_PROTOCOL_T0, 8};
+    uint32_t power_code = RK_POWER_COLD_RESET, hdr[2];
     static const uint8_t apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08}; /* GET CHALLENGE */
     size_t n = 0;
     rk_status st;
 
-    memset(&table, 0, sizeof table); /* NULL = not supported */
-    table.power = power;
-    table.set_protocol = set_protocol;
-    table.transmit = transmit;
+    memset(&line, 0, sizeof line); /* set_framing NULL: the UART frames by itself */
+    line.reset = line_reset;
+    line.deactivate = line_deactivate;
+    line.send = line_send;
+    line.receive = line_receive;
+    line.set_timing = line_set_timing;
     rk_reader_caps_typical(&caps);
-    rk_sim_init(&reader.card, sizeof reader.card, RK_SIM_PROFILE_T0);
-    st = rk_device_init(&device, sizeof device, &table, &reader, &caps, NULL);
+    rk_sim_init(&reader.card, sizeof reader.card, profile);
+    st = rk_device_init_line(&device, sizeof device, &line, NULL, &reader, &caps, NULL);
     if (st != RK_STATUS_SUCCESS) return 1;
     rk_card_inserted(&device); /* from your card-detect interrupt */
 
     st = rk_device_control(&device, RK_IOCTL_POWER, (const uint8_t *)&power_code, 4, out, sizeof out, &n);
-    printf("power: %s, ATR %u bytes\n", rk_status_description(st), (unsigned)n);
+    printf("%s: power: %s, ATR %u bytes\n", name, rk_status_description(st), (unsigned)n);
     st = rk_device_control(&device, RK_IOCTL_SET_PROTOCOL, (const uint8_t *)&protocol, 4, out, sizeof out, &n);
-    printf("set protocol: %s\n", rk_status_description(st));
+    printf("%s: set protocol: %s, F=%u D=%u\n", name, rk_status_description(st),
+           (unsigned)reader.timing.f, (unsigned)reader.timing.d);
+    hdr[0] = protocol; /* SCARD_IO_REQUEST, then the APDU */
+    hdr[1] = 8;
     memcpy(in, hdr, 8);
     memcpy(in + 8, apdu, sizeof apdu);
     st = rk_device_control(&device, RK_IOCTL_TRANSMIT, in, 8 + sizeof apdu, out, sizeof out, &n);
-    printf("transmit: %s (NTSTATUS 0x%08x), %u response bytes\n", rk_status_description(st),
-           (unsigned)rk_status_to_ntstatus(st), (unsigned)(n - 8));
+    printf("%s: transmit: %s (NTSTATUS 0x%08x), %u response bytes\n", name, rk_status_description(st),
+           (unsigned)rk_status_to_ntstatus(st), (unsigned)(n >= 8 ? n - 8 : 0));
     rk_device_deinit(&device);
     rk_sim_deinit(&reader.card);
-    if (st != RK_STATUS_SUCCESS || n != 8 + 8 + 2) return 1;
+    return st != RK_STATUS_SUCCESS || n != 8 + 8 + 2 || out[n - 2] != 0x90;
+}
+
+int main(void)
+{
+    if (run(RK_SIM_PROFILE_T0, RK_PROTOCOL_T0, "T=0")) return 1;
+    if (run(RK_SIM_PROFILE_T1, RK_PROTOCOL_T1, "T=1")) return 1;
     printf("minimal_driver: OK\n");
     return 0;
 }

@@ -182,7 +182,7 @@
 /*
  Size of [`rk_device`] in bytes: the storage a C driver provides per reader.
  */
-#define RK_DEVICE_STORAGE_SIZE 1024
+#define RK_DEVICE_STORAGE_SIZE 1536
 
 /*
  Alignment [`rk_device`] storage needs, in bytes.
@@ -192,7 +192,18 @@
 /*
  `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
  */
-#define RK_DEVICE_STORAGE_WORDS 128
+#define RK_DEVICE_STORAGE_WORDS 192
+
+/*
+ [`rk_line_ops`] `reset`: activate the contacts (deactivating them first if they
+ were active), then reset.
+ */
+#define RK_RESET_COLD 0
+
+/*
+ [`rk_line_ops`] `reset`: reset with the contacts kept active.
+ */
+#define RK_RESET_WARM 1
 
 #if defined(RK_FEATURE_SIM)
 /*
@@ -1006,6 +1017,56 @@ typedef struct {
   uint32_t ifd_version;
 } rk_vendor_attrs;
 
+/*
+ The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)
+ reader provides them: the core's `Line` trait as a table. Every callback gets the
+ `ctx` given to [`rk_device_init_line`](crate::rk_device_init_line) and returns an
+ `RK_STATUS_*` code: `RK_STATUS_NO_MEDIA` when the card is gone,
+ `RK_STATUS_DEVICE_PROTOCOL_ERROR` for a character received with a parity error,
+ any other status for a reader fault. All but `set_framing` are required.
+ */
+typedef struct {
+  /*
+   Reset the card (`reset`: `RK_RESET_COLD` or `RK_RESET_WARM`) and write the
+   bytes of its answer to reset, as received, to `atr` (at most `atr_capacity` =
+   33 bytes) and their count to `*atr_len`. Afterwards the line runs at the
+   default parameters (F = 372, D = 1, the reader's default clock).
+   */
+  rk_status (*reset)(void *ctx, uint32_t reset, uint8_t *atr, size_t atr_capacity, size_t *atr_len);
+  /*
+   Deactivate the contacts.
+   */
+  rk_status (*deactivate)(void *ctx);
+  /*
+   Send `len` bytes to the card (with the guard time the line is set up for).
+   */
+  rk_status (*send)(void *ctx, const uint8_t *bytes, size_t len);
+  /*
+   Receive up to `capacity` bytes into `buf`: the first within `first_us` µs,
+   each further one within `next_us` µs of the previous; write how many arrived
+   to `*received` (fewer than asked, 0 included, means the time ran out). Must
+   return once those times have passed.
+   */
+  rk_status (*receive)(void *ctx,
+                       uint8_t *buf,
+                       size_t capacity,
+                       uint32_t first_us,
+                       uint32_t next_us,
+                       size_t *received);
+  /*
+   Switch the line to new transmission parameters (after PPS, or when a
+   protocol starts at the ATR's parameters).
+   */
+  rk_status (*set_timing)(void *ctx, const rk_timing *timing);
+  /*
+   Optional (`NULL`: the hardware handles framing itself): the protocol now in
+   force (`RK_PROTOCOL_T0` or `RK_PROTOCOL_T1`) and the card's extra guard time N
+   from TC1 in etu (255: the minimum, 12 etu for T=0, 11 etu for T=1). Called
+   after `set_timing` whenever a protocol is established.
+   */
+  rk_status (*set_framing)(void *ctx, uint32_t protocol, uint8_t extra_guard_n);
+} rk_line_ops;
+
 #if defined(RK_FEATURE_SIM)
 /*
  Storage for one simulated card (test-only).
@@ -1301,6 +1362,33 @@ rk_status rk_device_init(rk_device *storage,
                          void *ctx,
                          const rk_reader_caps *caps,
                          const rk_vendor_attrs *vendor);
+
+/*
+ Initialise a device in `storage` whose power, SET_PROTOCOL (with the PPS
+ exchange) and TRANSMIT (T=0 and T=1) the library runs over the C driver's line
+ `line` (see [`rk_line_ops`]): a driver for a UART reader writes only the line.
+ `table` (NULL = none) adds the driver's other callbacks (vendor IOCTL, eject,
+ swallow, confiscate, `tracking_complete`, `events_pending`, and a
+ `card_tracking` that arms a card-detect interrupt); its `power`, `transmit` and
+ `set_protocol` must be NULL. With `tracking_complete` and no `card_tracking`,
+ IS_PRESENT / IS_ABSENT pend until [`rk_card_inserted`] / [`rk_card_removed`].
+ `ctx` goes to the line's and the table's callbacks. Otherwise as
+ [`rk_device_init`]; more errors: `RK_STATUS_INVALID_PARAMETER` for a NULL or
+ misaligned `line`, a required line callback that is NULL, or a table with
+ `power`, `transmit` or `set_protocol`.
+
+ # Safety
+
+ As [`rk_device_init`]; `line` is valid for reads, `table` NULL or valid for
+ reads.
+ */
+rk_status rk_device_init_line(rk_device *storage,
+                              size_t storage_len,
+                              const rk_line_ops *line,
+                              const rk_reader_functions *table,
+                              void *ctx,
+                              const rk_reader_caps *caps,
+                              const rk_vendor_attrs *vendor);
 
 /*
  De-initialise a device: a pending tracking request is completed with

@@ -10,6 +10,7 @@ use readerkit::caps::{
 };
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
+use readerkit::line::LineReader;
 use readerkit::platform::{ContextId, Platform};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
@@ -19,6 +20,7 @@ use static_assertions::const_assert;
 use crate::guard::{
     Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, guard, write_opt,
 };
+use crate::line::{CLine, rk_line_ops};
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
@@ -79,11 +81,11 @@ pub const RK_MAX_ATR_LEN: usize = 33;
 pub const RK_MAX_ATTR_STRING_LEN: usize = 32;
 
 /// Size of [`rk_device`] in bytes: the storage a C driver provides per reader.
-pub const RK_DEVICE_STORAGE_SIZE: usize = 1024;
+pub const RK_DEVICE_STORAGE_SIZE: usize = 1536;
 /// Alignment [`rk_device`] storage needs, in bytes.
 pub const RK_DEVICE_STORAGE_ALIGN: usize = 8;
 /// `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
-pub const RK_DEVICE_STORAGE_WORDS: usize = 128;
+pub const RK_DEVICE_STORAGE_WORDS: usize = 192;
 
 /// Transmission parameters on the line: F, D and the card clock.
 #[repr(C)]
@@ -297,10 +299,28 @@ pub struct rk_device {
     pub opaque: [u64; RK_DEVICE_STORAGE_WORDS],
 }
 
-/// The C driver's table and context: the core's driver context `D`.
+impl rk_reader_functions {
+    /// No callback at all.
+    pub(crate) const NONE: rk_reader_functions = rk_reader_functions {
+        power: None,
+        transmit: None,
+        set_protocol: None,
+        card_tracking: None,
+        vendor_ioctl: None,
+        eject: None,
+        swallow: None,
+        confiscate: None,
+        tracking_complete: None,
+        events_pending: None,
+    };
+}
+
+/// The C driver's table and context, and the line reader of a device made with
+/// [`rk_device_init_line`]: the core's driver context `D`.
 struct CDriver {
     table: rk_reader_functions,
     ctx: *mut c_void,
+    line: Option<LineReader<CLine>>,
 }
 
 /// The platform: the locks and the tracking completion through the C table.
@@ -530,8 +550,38 @@ fn confiscate(d: &mut CDriver) -> Result<(), Status> {
     mechanism(d, d.table.confiscate)
 }
 
-fn functions(t: &rk_reader_functions) -> ReaderFunctions<CDriver> {
-    ReaderFunctions {
+// ---- adapters: the core's line reader for a device over rk_line_ops ------------
+
+fn line_reader(d: &mut CDriver) -> Result<&mut LineReader<CLine>, Status> {
+    d.line.as_mut().ok_or(Status::NotSupported)
+}
+
+fn line_power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+    line_reader(d)?.power(action, atr)
+}
+
+fn line_set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    line_reader(d)?.set_protocol(call)
+}
+
+fn line_transmit(
+    d: &mut CDriver,
+    call: &TransmitCall<'_>,
+    reply: &mut [u8],
+) -> Result<usize, Status> {
+    line_reader(d)?.transmit(call, reply)
+}
+
+fn line_card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Status> {
+    line_reader(d)?.card_tracking(wait)
+}
+
+/// The core's callback table: the C table's callbacks, with power, SET_PROTOCOL
+/// and TRANSMIT from the line reader if `line` (and its card tracking, which only
+/// waits for reported events, unless the C table has its own; either needs
+/// `tracking_complete`).
+fn functions(t: &rk_reader_functions, line: bool) -> ReaderFunctions<CDriver> {
+    let table = ReaderFunctions {
         power: t.power.map(|_| power as _),
         transmit: t.transmit.map(|_| transmit as _),
         set_protocol: t.set_protocol.map(|_| set_protocol as _),
@@ -540,6 +590,17 @@ fn functions(t: &rk_reader_functions) -> ReaderFunctions<CDriver> {
         eject: t.eject.map(|_| eject as _),
         swallow: t.swallow.map(|_| swallow as _),
         confiscate: t.confiscate.map(|_| confiscate as _),
+    };
+    if !line {
+        return table;
+    }
+    let line_tracking = t.tracking_complete.map(|_| line_card_tracking as _);
+    ReaderFunctions {
+        power: Some(line_power),
+        transmit: Some(line_transmit),
+        set_protocol: Some(line_set_protocol),
+        card_tracking: table.card_tracking.or(line_tracking),
+        ..table
     }
 }
 
@@ -626,26 +687,73 @@ pub unsafe extern "C" fn rk_device_init(
 ) -> rk_status {
     guard(|| {
         // SAFETY: forwarded contract.
-        match unsafe { init(storage, storage_len, table, ctx, caps, vendor) } {
+        match unsafe { init(storage, storage_len, table, ptr::null(), ctx, caps, vendor) } {
             Ok(()) => RK_STATUS_SUCCESS,
             Err(e) => e,
         }
     })
 }
 
+/// Initialise a device in `storage` whose power, SET_PROTOCOL (with the PPS
+/// exchange) and TRANSMIT (T=0 and T=1) the library runs over the C driver's line
+/// `line` (see [`rk_line_ops`]): a driver for a UART reader writes only the line.
+/// `table` (NULL = none) adds the driver's other callbacks (vendor IOCTL, eject,
+/// swallow, confiscate, `tracking_complete`, `events_pending`, and a
+/// `card_tracking` that arms a card-detect interrupt); its `power`, `transmit` and
+/// `set_protocol` must be NULL. With `tracking_complete` and no `card_tracking`,
+/// IS_PRESENT / IS_ABSENT pend until [`rk_card_inserted`] / [`rk_card_removed`].
+/// `ctx` goes to the line's and the table's callbacks. Otherwise as
+/// [`rk_device_init`]; more errors: `RK_STATUS_INVALID_PARAMETER` for a NULL or
+/// misaligned `line`, a required line callback that is NULL, or a table with
+/// `power`, `transmit` or `set_protocol`.
+///
 /// # Safety
 ///
-/// As [`rk_device_init`].
+/// As [`rk_device_init`]; `line` is valid for reads, `table` NULL or valid for
+/// reads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_init_line(
+    storage: *mut rk_device,
+    storage_len: usize,
+    line: *const rk_line_ops,
+    table: *const rk_reader_functions,
+    ctx: *mut c_void,
+    caps: *const rk_reader_caps,
+    vendor: *const rk_vendor_attrs,
+) -> rk_status {
+    guard(|| {
+        if let Err(e) = check_ptr(line) {
+            return e;
+        }
+        // SAFETY: forwarded contract.
+        match unsafe { init(storage, storage_len, table, line, ctx, caps, vendor) } {
+            Ok(()) => RK_STATUS_SUCCESS,
+            Err(e) => e,
+        }
+    })
+}
+
+/// A table device (`line` NULL: `table` required) or a line device (`line` checked
+/// by the caller, `table` optional).
+///
+/// # Safety
+///
+/// As [`rk_device_init`] and [`rk_device_init_line`].
 unsafe fn init(
     storage: *mut rk_device,
     storage_len: usize,
     table: *const rk_reader_functions,
+    line: *const rk_line_ops,
     ctx: *mut c_void,
     caps: *const rk_reader_caps,
     vendor: *const rk_vendor_attrs,
 ) -> Result<(), rk_status> {
     check_ptr(storage.cast_const())?;
-    check_ptr(table)?;
+    if line.is_null() {
+        check_ptr(table)?;
+    } else {
+        check_opt_ptr(table)?;
+    }
     check_ptr(caps)?;
     if storage_len < size_of::<Slot<CDevice>>() {
         return Err(RK_STATUS_BUFFER_TOO_SMALL);
@@ -653,8 +761,24 @@ unsafe fn init(
     // SAFETY: aligned, non-null, readable (see the contract); an initialised device
     // must not be overwritten.
     unsafe { Slot::<CDevice>::check_free(storage) }?;
-    // SAFETY: checked non-null and aligned; readable per the contract.
-    let table = unsafe { table.read() };
+    let table = if table.is_null() {
+        rk_reader_functions::NONE
+    } else {
+        // SAFETY: checked non-null and aligned; readable per the contract.
+        unsafe { table.read() }
+    };
+    let line = if line.is_null() {
+        None
+    } else {
+        if table.power.is_some() || table.transmit.is_some() || table.set_protocol.is_some() {
+            return Err(RK_STATUS_INVALID_PARAMETER);
+        }
+        // SAFETY: checked non-null and aligned by rk_device_init_line; readable per
+        // the contract.
+        let ops = unsafe { line.read() };
+        let line = CLine::new(ops, ctx).ok_or(RK_STATUS_INVALID_PARAMETER)?;
+        Some(LineReader::new(line))
+    };
     // SAFETY: as above.
     let caps = unsafe { caps.read() };
     if table.card_tracking.is_some() && table.tracking_complete.is_none() {
@@ -707,8 +831,8 @@ unsafe fn init(
     };
     let device = Device::new(
         platform,
-        functions(&table),
-        CDriver { table, ctx },
+        functions(&table, line.is_some()),
+        CDriver { table, ctx, line },
         reader,
         vendor,
     );

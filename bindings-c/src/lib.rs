@@ -16,6 +16,11 @@
 //!   with [`rk_card_inserted`] / [`rk_card_removed`] / [`rk_card_fault`], which never
 //!   block and may be called from an interrupt handler; a pending IS_PRESENT /
 //!   IS_ABSENT request completes through the table's `tracking_complete` callback.
+//! * **A device over a line** ([`line`](mod@line)): a C driver for a reader that reaches the
+//!   card byte by byte (a UART) fills an [`rk_line_ops`] table (reset, deactivate,
+//!   send, receive within time limits in µs, set timing, framing) and calls
+//!   [`rk_device_init_line`]: the core's `LineReader` runs power, SET_PROTOCOL with
+//!   PPS, TRANSMIT over T=0 and T=1, and card tracking on it.
 //! * **The protocols, step by step** ([`atr`], [`t0`], [`t1`]): [`rk_atr_parse`] into
 //!   a plain struct, and the sans-I/O T=0 and T=1 engines, for a C driver that does its
 //!   own I/O (typically from its `transmit` callback).
@@ -99,6 +104,7 @@ extern crate std;
 pub mod atr;
 pub mod device;
 mod guard;
+pub mod line;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod slot;
@@ -110,6 +116,7 @@ mod tests;
 
 pub use atr::*;
 pub use device::*;
+pub use line::*;
 #[cfg(feature = "sim")]
 pub use sim::*;
 pub use status::*;

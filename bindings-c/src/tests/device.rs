@@ -67,7 +67,12 @@ unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
     unsafe { &*ctx.cast::<Ctx>() }
 }
 
-fn control(dev: *const rk_device, code: u32, input: &[u8], output: &mut [u8]) -> rk_status {
+pub(super) fn control(
+    dev: *const rk_device,
+    code: u32,
+    input: &[u8],
+    output: &mut [u8],
+) -> rk_status {
     let mut n = 0usize;
     // SAFETY: our buffers, disjoint.
     unsafe {
@@ -342,7 +347,7 @@ impl Drop for Fixture {
 
 /// Run `scenario` on its own thread; fail if it does not finish within 20 s (a
 /// call from inside a callback waiting for the lock its own callback holds).
-fn hang_guarded(scenario: impl FnOnce() + Send + 'static) {
+pub(super) fn hang_guarded(scenario: impl FnOnce() + Send + 'static) {
     let (done, finished) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         scenario();

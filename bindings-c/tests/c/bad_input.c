@@ -15,6 +15,30 @@ static rk_status no_power(void *ctx, uint32_t a, uint8_t *atr, size_t cap, size_
 }
 static rk_status track(void *ctx, uint32_t wait) { (void)ctx; (void)wait; return RK_STATUS_SUCCESS; }
 
+/* A line whose reset claims more ATR bytes than the buffer holds and whose
+ * receive never returns a byte. */
+static rk_status lying_reset(void *ctx, uint32_t reset, uint8_t *atr, size_t cap, size_t *len)
+{
+    (void)ctx; (void)reset; (void)atr;
+    *len = cap + 1;
+    return RK_STATUS_SUCCESS;
+}
+static rk_status line_ok(void *ctx) { (void)ctx; return RK_STATUS_SUCCESS; }
+static rk_status line_send(void *ctx, const uint8_t *bytes, size_t len)
+{
+    (void)ctx; (void)bytes; (void)len;
+    return RK_STATUS_SUCCESS;
+}
+static rk_status silent_receive(void *ctx, uint8_t *buf, size_t cap, uint32_t first_us,
+                                uint32_t next_us, size_t *received)
+{
+    (void)ctx; (void)buf; (void)cap; (void)first_us; (void)next_us;
+    *received = 0;
+    return RK_STATUS_SUCCESS;
+}
+static rk_status line_timing(void *ctx, const rk_timing *timing) { (void)ctx; (void)timing; return RK_STATUS_SUCCESS; }
+static rk_device line_dev;
+
 /* storage with room to misalign */
 static union { rk_device dev; uint8_t bytes[sizeof(rk_device) + 16]; } raw;
 static rk_device dev, copy;
@@ -137,6 +161,34 @@ int main(void)
     CHECK_ST(rk_t1_end(&tx), RK_STATUS_SUCCESS);
     CHECK_ST(rk_t1_end(&tx), RK_STATUS_INVALID_DEVICE_STATE);
     CHECK_ST(rk_t1_deinit(&engine), RK_STATUS_SUCCESS);
+
+    /* a device over a line: NULL or incomplete line tables, a table that would
+     * override the line, callbacks that claim more bytes than the buffer */
+    {
+        rk_line_ops line;
+        rk_reader_functions extra;
+        memset(&line, 0, sizeof line);
+        memset(&extra, 0, sizeof extra);
+        CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, NULL, NULL, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+        line.reset = lying_reset;
+        line.deactivate = line_ok;
+        line.send = line_send;
+        line.set_timing = line_timing;
+        CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, &line, NULL, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+        line.receive = silent_receive;
+        extra.power = no_power;
+        CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, &line, &extra, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+        CHECK_ST(rk_device_init_line(&line_dev, 16, &line, NULL, NULL, &caps, NULL), RK_STATUS_BUFFER_TOO_SMALL);
+        CHECK_ST(rk_device_state(&line_dev, &state), RK_STATUS_INVALID_DEVICE_STATE);
+        CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, &line, NULL, NULL, &caps, NULL), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, &line, NULL, NULL, &caps, NULL), RK_STATUS_DEVICE_BUSY);
+        CHECK_ST(rk_card_inserted(&line_dev), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_control(&line_dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n), RK_STATUS_BUFFER_OVERFLOW);
+        CHECK_ST(rk_device_state(&line_dev, &state), RK_STATUS_SUCCESS);
+        if (state != 3) { fprintf(stderr, "line device state %u after a lying reset, want 3\n", (unsigned)state); failures++; }
+        CHECK_ST(rk_device_control(&line_dev, RK_IOCTL_IS_ABSENT, NULL, 0, NULL, 0, &n), RK_STATUS_NOT_SUPPORTED);
+        CHECK_ST(rk_device_deinit(&line_dev), RK_STATUS_SUCCESS);
+    }
 
     /* simulated card */
     CHECK_ST(rk_sim_read(NULL, resp, sizeof resp, &n), RK_STATUS_INVALID_PARAMETER);

@@ -1,0 +1,190 @@
+//! A reader driver for a card reached byte by byte, written in C: the driver gives
+//! the line ([`rk_line_ops`]: reset, deactivate, send, receive within time limits in
+//! µs, set timing, framing) and [`rk_device_init_line`](crate::rk_device_init_line)
+//! turns it into the device's callbacks with the core's
+//! [`LineReader`](readerkit::line::LineReader): power, SET_PROTOCOL with the PPS
+//! exchange, TRANSMIT over T=0 and T=1, card tracking.
+//!
+//! ```text
+//! rk_device_control ─► LineReader (PPS, T=0, T=1 engines) ─► rk_line_ops (bytes, µs)
+//! ```
+//!
+//! Everything a line callback returns is checked: a count larger than the buffer it
+//! was given is `RK_STATUS_BUFFER_OVERFLOW` (nothing past the buffer is read), an
+//! unknown status code or `RK_STATUS_PENDING` is `RK_STATUS_UNSUCCESSFUL`, a receive
+//! that returns no bytes is a time-out (the engines give up after their retry
+//! limits, so a line that stays silent ends the request with an error, never a
+//! hang). The callbacks run under the device's serialization lock, as the table's
+//! callbacks do (see [`rk_reader_functions`](crate::rk_reader_functions) for what they
+//! may call back into).
+
+use core::ffi::c_void;
+
+use readerkit::Status;
+use readerkit::device::AtrBuffer;
+use readerkit::line::{Framing, Line, Reset};
+use readerkit::timing::Timing;
+
+use crate::device::{RK_MAX_ATR_LEN, rk_timing};
+use crate::status::{callback_result, rk_status};
+
+/// [`rk_line_ops`] `reset`: activate the contacts (deactivating them first if they
+/// were active), then reset.
+pub const RK_RESET_COLD: u32 = 0;
+/// [`rk_line_ops`] `reset`: reset with the contacts kept active.
+pub const RK_RESET_WARM: u32 = 1;
+
+/// The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)
+/// reader provides them: the core's `Line` trait as a table. Every callback gets the
+/// `ctx` given to [`rk_device_init_line`](crate::rk_device_init_line) and returns an
+/// `RK_STATUS_*` code: `RK_STATUS_NO_MEDIA` when the card is gone,
+/// `RK_STATUS_DEVICE_PROTOCOL_ERROR` for a character received with a parity error,
+/// any other status for a reader fault. All but `set_framing` are required.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct rk_line_ops {
+    /// Reset the card (`reset`: `RK_RESET_COLD` or `RK_RESET_WARM`) and write the
+    /// bytes of its answer to reset, as received, to `atr` (at most `atr_capacity` =
+    /// 33 bytes) and their count to `*atr_len`. Afterwards the line runs at the
+    /// default parameters (F = 372, D = 1, the reader's default clock).
+    pub reset: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            reset: u32,
+            atr: *mut u8,
+            atr_capacity: usize,
+            atr_len: *mut usize,
+        ) -> rk_status,
+    >,
+    /// Deactivate the contacts.
+    pub deactivate: Option<unsafe extern "C" fn(ctx: *mut c_void) -> rk_status>,
+    /// Send `len` bytes to the card (with the guard time the line is set up for).
+    pub send:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, bytes: *const u8, len: usize) -> rk_status>,
+    /// Receive up to `capacity` bytes into `buf`: the first within `first_us` µs,
+    /// each further one within `next_us` µs of the previous; write how many arrived
+    /// to `*received` (fewer than asked, 0 included, means the time ran out). Must
+    /// return once those times have passed.
+    pub receive: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            buf: *mut u8,
+            capacity: usize,
+            first_us: u32,
+            next_us: u32,
+            received: *mut usize,
+        ) -> rk_status,
+    >,
+    /// Switch the line to new transmission parameters (after PPS, or when a
+    /// protocol starts at the ATR's parameters).
+    pub set_timing:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, timing: *const rk_timing) -> rk_status>,
+    /// Optional (`NULL`: the hardware handles framing itself): the protocol now in
+    /// force (`RK_PROTOCOL_T0` or `RK_PROTOCOL_T1`) and the card's extra guard time N
+    /// from TC1 in etu (255: the minimum, 12 etu for T=0, 11 etu for T=1). Called
+    /// after `set_timing` whenever a protocol is established.
+    pub set_framing: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, protocol: u32, extra_guard_n: u8) -> rk_status,
+    >,
+}
+
+/// The C driver's line: the core's [`Line`] over an [`rk_line_ops`] table. Only
+/// built from a table whose required callbacks are all set ([`CLine::new`]).
+pub(crate) struct CLine {
+    ops: rk_line_ops,
+    ctx: *mut c_void,
+}
+
+/// A callback the table lacks: unreachable after [`CLine::new`], a plain error if
+/// it were not.
+const MISSING: Status = Status::NotSupported;
+
+impl CLine {
+    /// The line over `ops`, or `None` if a required callback is `NULL`.
+    pub(crate) fn new(ops: rk_line_ops, ctx: *mut c_void) -> Option<CLine> {
+        let complete = ops.reset.is_some()
+            && ops.deactivate.is_some()
+            && ops.send.is_some()
+            && ops.receive.is_some()
+            && ops.set_timing.is_some();
+        complete.then_some(CLine { ops, ctx })
+    }
+}
+
+/// `Ok(count)` if the callback's `count` fits the `capacity` it was given; a larger
+/// one is a driver bug, reported as `BufferOverflow` (nothing past the buffer is
+/// read).
+fn within(count: usize, capacity: usize) -> Result<usize, Status> {
+    if count > capacity {
+        Err(Status::BufferOverflow)
+    } else {
+        Ok(count)
+    }
+}
+
+impl Line for CLine {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+        let f = self.ops.reset.ok_or(MISSING)?;
+        let code = match reset {
+            Reset::Cold => RK_RESET_COLD,
+            Reset::Warm => RK_RESET_WARM,
+        };
+        let mut buf = [0u8; RK_MAX_ATR_LEN];
+        let mut len = 0usize;
+        // SAFETY: `buf` and `len` are valid for the call; the callback comes from the
+        // C line table for this context.
+        callback_result(unsafe { f(self.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) })?;
+        let len = within(len, buf.len())?;
+        atr.clear();
+        atr.extend_from_slice(&buf[..len])
+            .map_err(|_| Status::BufferOverflow)
+    }
+
+    fn deactivate(&mut self) -> Result<(), Status> {
+        let f = self.ops.deactivate.ok_or(MISSING)?;
+        // SAFETY: the callback comes from the C line table for this context.
+        callback_result(unsafe { f(self.ctx) })
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+        let f = self.ops.send.ok_or(MISSING)?;
+        // SAFETY: `bytes` is valid for the call; the callback comes from the C line
+        // table for this context.
+        callback_result(unsafe { f(self.ctx, bytes.as_ptr(), bytes.len()) })
+    }
+
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+        let f = self.ops.receive.ok_or(MISSING)?;
+        let mut received = 0usize;
+        // SAFETY: `buf` and `received` are valid for the call; the callback comes
+        // from the C line table for this context.
+        let code = unsafe {
+            f(
+                self.ctx,
+                buf.as_mut_ptr(),
+                buf.len(),
+                first_us,
+                next_us,
+                &mut received,
+            )
+        };
+        callback_result(code)?;
+        within(received, buf.len())
+    }
+
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+        let f = self.ops.set_timing.ok_or(MISSING)?;
+        let timing = rk_timing::from(timing);
+        // SAFETY: `timing` is valid for the call; the callback comes from the C line
+        // table for this context.
+        callback_result(unsafe { f(self.ctx, &timing) })
+    }
+
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+        let Some(f) = self.ops.set_framing else {
+            return Ok(());
+        };
+        // SAFETY: the callback comes from the C line table for this context.
+        callback_result(unsafe { f(self.ctx, framing.protocol.bit(), framing.extra_guard_n) })
+    }
+}
