@@ -390,6 +390,24 @@ unsafe fn device<'a>(dev: *const rk_device) -> Result<&'a CDevice, rk_status> {
     Ok(unsafe { &(*slot).value })
 }
 
+/// Run `f` on the initialised device in `dev` (under the FFI guard).
+///
+/// # Safety
+///
+/// As [`device`].
+unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_status {
+    guard(|| {
+        // SAFETY: forwarded contract.
+        match unsafe { device(dev) } {
+            Ok(d) => {
+                f(d);
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
+    })
+}
+
 fn complete(outcome: Outcome, bytes_written: *mut usize) -> rk_status {
     match outcome {
         Outcome::Complete {
@@ -956,16 +974,8 @@ pub unsafe extern "C" fn rk_device_control(
 /// `dev` is NULL or device storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_card_inserted(dev: *const rk_device) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                d.card_inserted();
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { on_device(dev, CDevice::card_inserted) }
 }
 
 /// Report a card removal. Never blocks, takes no lock: safe in an interrupt
@@ -976,16 +986,8 @@ pub unsafe extern "C" fn rk_card_inserted(dev: *const rk_device) -> rk_status {
 /// `dev` is NULL or device storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_card_removed(dev: *const rk_device) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                d.card_removed();
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { on_device(dev, CDevice::card_removed) }
 }
 
 /// Report that the hardware deactivated the card (over-current, fault). Never
@@ -996,16 +998,8 @@ pub unsafe extern "C" fn rk_card_removed(dev: *const rk_device) -> rk_status {
 /// `dev` is NULL or device storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_card_fault(dev: *const rk_device) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                d.card_fault();
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { on_device(dev, CDevice::card_fault) }
 }
 
 /// Apply queued card events now (state, ATR, completion of a pending tracking
@@ -1017,16 +1011,8 @@ pub unsafe extern "C" fn rk_card_fault(dev: *const rk_device) -> rk_status {
 /// `dev` is NULL or device storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_process_events(dev: *const rk_device) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                d.process_events();
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { on_device(dev, CDevice::process_events) }
 }
 
 /// Cancel the pending tracking request; `*was_pending` (may be NULL; not inside the

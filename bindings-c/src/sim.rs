@@ -89,17 +89,8 @@ unsafe fn with(card: *mut rk_sim_card, f: impl FnOnce(&mut Card) -> rk_status) -
 /// `card` is NULL or card storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_sim_deinit(card: *mut rk_sim_card) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { Slot::<Card>::find(card) } {
-            Ok(s) => {
-                // SAFETY: initialised, ours.
-                unsafe { Slot::release(s) };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { Slot::<Card>::release_in(card) })
 }
 
 /// Power the card up (cold reset): its ATR is then waiting to be read.

@@ -7,7 +7,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::guard::{Region, check_ptr};
 use crate::status::{
-    RK_STATUS_BUFFER_TOO_SMALL, RK_STATUS_DEVICE_BUSY, RK_STATUS_INVALID_DEVICE_STATE, rk_status,
+    RK_STATUS_BUFFER_TOO_SMALL, RK_STATUS_DEVICE_BUSY, RK_STATUS_INVALID_DEVICE_STATE,
+    RK_STATUS_SUCCESS, rk_status,
 };
 
 /// A value that lives in caller storage, told apart from others by its magic word.
@@ -99,6 +100,24 @@ impl<T: Stored> Slot<T> {
         // SAFETY: just written.
         unsafe { &(*slot).magic }.store(T::MAGIC, Ordering::Release);
         Ok(slot)
+    }
+
+    /// Release the `T` in `storage`: `RK_STATUS_SUCCESS`, or the error of
+    /// [`Slot::find`].
+    ///
+    /// # Safety
+    ///
+    /// As [`Slot::find`], and nothing else uses the object.
+    pub(crate) unsafe fn release_in<S>(storage: *const S) -> rk_status {
+        // SAFETY: forwarded contract.
+        match unsafe { Slot::<T>::find(storage) } {
+            Ok(slot) => {
+                // SAFETY: initialised (checked), exclusively ours per the caller.
+                unsafe { Slot::release(slot) };
+                RK_STATUS_SUCCESS
+            }
+            Err(e) => e,
+        }
     }
 
     /// Clear the magic word (first: nothing sees a half-dropped object), then drop

@@ -393,15 +393,6 @@ pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
 /// `ex` is NULL or exchange storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t0_end(ex: *mut rk_t0_exchange) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { Slot::<T0>::find(ex) } {
-            Ok(s) => {
-                // SAFETY: initialised, used by this thread only.
-                unsafe { Slot::release(s) };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { Slot::<T0>::release_in(ex) })
 }
