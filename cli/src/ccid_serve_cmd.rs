@@ -93,6 +93,9 @@ struct Running {
     /// The reader is at the TPDU level (the host runs T=1 and sees S(WTX) itself).
     tpdu: AtomicBool,
     port: Mutex<File>,
+    /// The echo of the command running (GemPC Twin), not sent yet: it goes out with
+    /// the answer in one write, or before the first request for more time.
+    echo: Mutex<Vec<u8>>,
     trace: bool,
 }
 
@@ -115,8 +118,10 @@ impl Running {
         if self.trace {
             eprintln!("<- (more time) {}", hex(&bytes[..len]));
         }
+        let mut out = std::mem::take(&mut *self.echo.lock().unwrap_or_else(|e| e.into_inner()));
+        out.extend_from_slice(&bytes[..len]);
         let mut port = self.port.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = port.write_all(&bytes[..len]);
+        let _ = port.write_all(&out);
     }
 }
 
@@ -232,6 +237,7 @@ fn serve(options: &Options) -> Result<(), String> {
         command: Mutex::new(None),
         tpdu: AtomicBool::new(true),
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
+        echo: Mutex::new(Vec::new()),
         trace: options.trace,
     });
     let slots: Vec<SimDevice> = (0..profile.slots())
@@ -250,6 +256,7 @@ fn serve(options: &Options) -> Result<(), String> {
     let mut answer = [0u8; MAX_MESSAGE];
     let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
     let mut last_frame: Vec<u8> = Vec::new();
+    let mut outgoing: Vec<u8> = Vec::new();
     let mut input = [0u8; 4096];
     let mut stdin = std::io::stdin();
     let mut stdin_open = true;
@@ -303,7 +310,8 @@ fn serve(options: &Options) -> Result<(), String> {
                     }
                     if profile.echoes() {
                         let len = twin::encode(message, &mut frame).unwrap_or(0);
-                        port.write_all(&frame[..len]).map_err(|e| e.to_string())?;
+                        *running.echo.lock().unwrap_or_else(|e| e.into_inner()) =
+                            frame[..len].to_vec();
                     }
                     running
                         .tpdu
@@ -323,7 +331,12 @@ fn serve(options: &Options) -> Result<(), String> {
                     let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
                     last_frame.clear();
                     last_frame.extend_from_slice(&frame[..len]);
-                    &last_frame
+                    // The echo (if still pending) and the answer in one write: the
+                    // host wakes once for both.
+                    outgoing.clear();
+                    outgoing.append(&mut running.echo.lock().unwrap_or_else(|e| e.into_inner()));
+                    outgoing.extend_from_slice(&last_frame);
+                    &outgoing
                 }
                 // A bad LRC or a message too long: ask for the frame again.
                 Some(_) => &twin::NAK_FRAME,
