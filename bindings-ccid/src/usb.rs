@@ -12,6 +12,18 @@
 //!
 //! Call [`CcidClass::service`] from the main loop (besides `UsbDevice::poll`) so
 //! that card movements reported to the core are notified without bus traffic.
+//!
+//! ```text
+//! let slots = [Device::new(platform, LineReader::functions(), LineReader::new(uart_line), caps, vendor)];
+//! let reader = CcidReader::new(&slots, Config::short_apdu())?;
+//! let bus = UsbBusAllocator::new(hal_usb_bus);          // any usb-device bus driver
+//! let mut ccid = CcidClass::<_, _, _, 8, 271>::new(&bus, reader, 64)?;
+//! let mut usb = UsbDeviceBuilder::new(&bus, UsbVidPid(VID, PID)).build();
+//! loop {
+//!     usb.poll(&mut [&mut ccid]);
+//!     ccid.service();                                   // card movements -> interrupt IN
+//! }
+//! ```
 
 use readerkit::platform::Platform;
 use usb_device::Result as UsbResult;
