@@ -1020,7 +1020,7 @@ typedef struct {
 /*
  The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)
  reader provides them: the core's `Line` trait as a table. Every callback gets the
- `ctx` given to [`rk_device_init_line`](crate::rk_device_init_line) and returns an
+ `ctx` given to `rk_device_init_line` and returns an
  `RK_STATUS_*` code: `RK_STATUS_NO_MEDIA` when the card is gone,
  `RK_STATUS_DEVICE_PROTOCOL_ERROR` for a character received with a parity error,
  any other status for a reader fault. All but `set_framing` are required.

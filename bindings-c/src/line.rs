@@ -1,8 +1,8 @@
 //! A reader driver for a card reached byte by byte, written in C: the driver gives
 //! the line ([`rk_line_ops`]: reset, deactivate, send, receive within time limits in
-//! µs, set timing, framing) and [`rk_device_init_line`](crate::rk_device_init_line)
+//! µs, set timing, framing) and `rk_device_init_line`
 //! turns it into the device's callbacks with the core's
-//! [`LineReader`](readerkit::line::LineReader): power, SET_PROTOCOL with the PPS
+//! `LineReader`: power, SET_PROTOCOL with the PPS
 //! exchange, TRANSMIT over T=0 and T=1, card tracking.
 //!
 //! ```text
@@ -15,7 +15,7 @@
 //! that returns no bytes is a time-out (the engines give up after their retry
 //! limits, so a line that stays silent ends the request with an error, never a
 //! hang). The callbacks run under the device's serialization lock, as the table's
-//! callbacks do (see [`rk_reader_functions`](crate::rk_reader_functions) for what they
+//! callbacks do (see `rk_reader_functions` for what they
 //! may call back into).
 
 use core::ffi::c_void;
@@ -36,7 +36,7 @@ pub const RK_RESET_WARM: u32 = 1;
 
 /// The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)
 /// reader provides them: the core's `Line` trait as a table. Every callback gets the
-/// `ctx` given to [`rk_device_init_line`](crate::rk_device_init_line) and returns an
+/// `ctx` given to `rk_device_init_line` and returns an
 /// `RK_STATUS_*` code: `RK_STATUS_NO_MEDIA` when the card is gone,
 /// `RK_STATUS_DEVICE_PROTOCOL_ERROR` for a character received with a parity error,
 /// any other status for a reader fault. All but `set_framing` are required.
