@@ -33,11 +33,6 @@ pub(crate) enum ProtocolArg {
 /// Arguments of `readerkit apdu`.
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Connect (shared) to the card in a PC/SC reader, send each APDU in \
-turn, and print the command, the answer, the status word with its ISO/IEC 7816-4 \
-meaning and the time taken. An answer 61 xx is followed by GET RESPONSE (Le = xx) until \
-the data is in, 6C xx by the same command again with Le = xx; each of these exchanges \
-is shown, then the whole answer. --json prints one JSON object with every exchange.",
     after_help = concat!(
         "Examples:\n",
         "  readerkit apdu 00A4040007A0000005275242 '00 B0 00 00 10'\n",

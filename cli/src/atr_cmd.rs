@@ -23,15 +23,6 @@ pub(crate) const DEFAULT_CLOCK_KHZ: u32 = 3580;
 /// Arguments of `readerkit atr`.
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Analyse an Answer-to-Reset (ISO/IEC 7816-3:2006 clause 8): TS, T0, every \
-TAi/TBi/TCi/TDi with its meaning, the historical bytes (category indicator, COMPACT-TLV \
-objects of ISO/IEC 7816-4 with the card capabilities and the status indicator), TCK, \
-the values ISO reserves, and the derived timing (etu, guard time, WWT for T=0, \
-CWT/BWT/BGT for T=1) both at the default F/D (before PPS) and at the card's Fi/Di.
-
-Then identify the card from pcsc-tools' smartcard_list.txt, read at run time: --list \
-PATH, else $XDG_CACHE_HOME/smartcard_list.txt (default ~/.cache/smartcard_list.txt), \
-else /usr/share/pcsc/smartcard_list.txt. Every matching entry is printed.",
     after_help = concat!(
         "Examples:\n",
         "  readerkit atr 3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF\n",

@@ -41,11 +41,6 @@ pub(crate) enum ReaderArg {
 /// Arguments of `readerkit ccid-serve`.
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Serves simulated cards behind a CCID reader with the GemPC Twin serial \
-framing on a new pseudo-terminal, for Debian's libccidtwin.so under pcscd (reader.conf: \
-DEVICENAME <path>:GemPCTwin or <path>:SEC1210). Prints the terminal's path alone on the \
-first line, then serves until killed. Lines on stdin move cards: `remove [SLOT]`, \
-`insert [SLOT]` (slot 0 by default).",
     after_help = concat!(
         "Examples:\n",
         "  readerkit ccid-serve\n",

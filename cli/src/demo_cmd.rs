@@ -35,10 +35,6 @@ pub(crate) enum ProfileName {
 /// Arguments of `readerkit demo`.
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "Runs a short smart-card session through the whole readerkit stack, in \
-process: the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the \
-simulated card. Prints every request, its answer, and the bytes on the card's I/O line \
-(-> to the card, <- from the card).",
     after_help = concat!(
         "Examples:\n",
         "  readerkit demo\n",

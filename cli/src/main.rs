@@ -56,16 +56,53 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Analyse an Answer-to-Reset and identify the card (like pcsc-tools' ATR_analysis).
+    ///
+    /// Analyse an Answer-to-Reset (ISO/IEC 7816-3:2006 clause 8): TS, T0, every
+    /// TAi/TBi/TCi/TDi with its meaning, the historical bytes (category indicator,
+    /// COMPACT-TLV objects of ISO/IEC 7816-4 with the card capabilities and the status
+    /// indicator), TCK, the values ISO reserves, and the derived timing (etu, guard
+    /// time, WWT for T=0, CWT/BWT/BGT for T=1) both at the default F/D (before PPS) and
+    /// at the card's Fi/Di.
+    ///
+    /// Then identify the card from pcsc-tools' smartcard_list.txt, read at run time:
+    /// --list PATH, else $XDG_CACHE_HOME/smartcard_list.txt (default
+    /// ~/.cache/smartcard_list.txt), else /usr/share/pcsc/smartcard_list.txt. Every
+    /// matching entry is printed.
     Atr(atr_cmd::Args),
     /// List the PC/SC readers and their cards, then follow insertions and removals
     /// (like pcsc_scan).
+    ///
+    /// List the PC/SC readers and their cards (ATR and identification from
+    /// smartcard_list.txt), then follow card insertions and removals, and readers
+    /// coming and going, until interrupted (Ctrl-C), like pcsc_scan. With --json every
+    /// event is one JSON object on its own line: {"event": "reader" | "card_inserted" |
+    /// "card_removed" | "reader_added" | "reader_removed", "reader": ..., "elapsed_ms":
+    /// ..., "state": [...], "atr": ..., "identification": ...}.
     Scan(scan_cmd::Args),
     /// Send APDUs to a card through PC/SC and show each answer with its status word.
+    ///
+    /// Connect (shared) to the card in a PC/SC reader, send each APDU in turn, and
+    /// print the command, the answer, the status word with its ISO/IEC 7816-4 meaning
+    /// and the time taken. An answer 61 xx is followed by GET RESPONSE (Le = xx) until
+    /// the data is in, 6C xx by the same command again with Le = xx; each of these
+    /// exchanges is shown, then the whole answer. --json prints one JSON object with
+    /// every exchange.
     Apdu(apdu_cmd::Args),
     /// Run a session through the whole stack on the simulated card, in process.
+    ///
+    /// Runs a short smart-card session through the whole readerkit stack, in process:
+    /// the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the
+    /// simulated card. Prints every request, its answer, and the bytes on the card's
+    /// I/O line (-> to the card, <- from the card).
     Demo(demo_cmd::Args),
     /// Serve simulated cards behind a CCID reader on a pseudo-terminal (GemPC Twin
     /// framing), for libccidtwin under pcscd.
+    ///
+    /// Serves simulated cards behind a CCID reader with the GemPC Twin serial framing
+    /// on a new pseudo-terminal, for Debian's libccidtwin.so under pcscd (reader.conf:
+    /// DEVICENAME <path>:GemPCTwin or <path>:SEC1210). Prints the terminal's path alone
+    /// on the first line, then serves until killed. Lines on stdin move cards: `remove
+    /// [SLOT]`, `insert [SLOT]` (slot 0 by default).
     CcidServe(ccid_serve_cmd::Args),
 }
 

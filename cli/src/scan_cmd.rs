@@ -18,12 +18,6 @@ use crate::{EXIT_BAD_INPUT, exit_codes};
 /// Arguments of `readerkit scan`.
 #[derive(Debug, clap::Args)]
 #[command(
-    long_about = "List the PC/SC readers and their cards (ATR and identification from \
-smartcard_list.txt), then follow card insertions and removals, and readers coming and \
-going, until interrupted (Ctrl-C), like pcsc_scan. With --json every event is one JSON \
-object on its own line: {\"event\": \"reader\" | \"card_inserted\" | \"card_removed\" | \
-\"reader_added\" | \"reader_removed\", \"reader\": ..., \"elapsed_ms\": ..., \"state\": [...], \
-\"atr\": ..., \"identification\": ...}.",
     after_help = concat!(
         "Examples:\n",
         "  readerkit scan\n",
@@ -106,7 +100,8 @@ fn flags(state: State) -> Vec<&'static str> {
 impl Scan {
     fn report(&self, event: &'static str, w: &Watched) {
         let state = w.state.event_state();
-        let atr = (w.present && !w.atr.is_empty()).then(|| w.atr.clone());
+        let gone = matches!(event, "card_removed" | "reader_removed");
+        let atr = (!gone && w.present && !w.atr.is_empty()).then(|| w.atr.clone());
         let identification = match (&atr, &self.source) {
             (Some(atr), Some(source)) => Some(atr_cmd::identify(source, atr)),
             _ => None,
@@ -134,7 +129,7 @@ impl Scan {
             _ => "card removed",
         };
         println!("{when} {what}: {reader}");
-        if event != "reader_removed" && event != "card_removed" {
+        if !gone {
             println!("  state: {}", flags(state).join(", "));
         }
         if let Some(atr) = &atr {
@@ -257,12 +252,7 @@ fn watch(scan: &Scan, max_events: Option<u64>, deadline: Option<Instant>) -> Res
             update(w);
             let swapped = was && w.present && w.atr != old_atr;
             if was && (!w.present || swapped) {
-                let shown = Watched {
-                    state: ReaderState::new(w.state.name().to_owned(), State::UNAWARE),
-                    present: false,
-                    atr: Vec::new(),
-                };
-                scan.report("card_removed", &shown);
+                scan.report("card_removed", w);
                 events += 1;
             }
             if w.present && (!was || swapped) {
