@@ -599,7 +599,7 @@ fn meaning_text(c: &Character) -> String {
         Meaning::RateIndices { fi, di } => ta1_meaning(fi, di),
         Meaning::Vpp { pi1, ii } => format!(
             "VPP (deprecated since ISO/IEC 7816-3:2006): PI1 = {pi1}, II = {ii}{}",
-            if c.byte == 0 { " (no VPP)" } else { "" }
+            vpp_text(c.byte, pi1, ii)
         ),
         Meaning::ExtraGuardTime { n: 255 } => {
             "Extra guard time: N = 255 (minimum: 12 etu for T=0, 11 etu for T=1)".to_string()
@@ -683,11 +683,36 @@ fn ta1_meaning(fi: u8, di: u8) -> String {
         Some(d) => format!("D = {d}"),
         None => "D RFU!".to_string(),
     };
+    // As ATR_analysis shows it: the bit rate at the card's f(max) (bit/s = f * D / F).
     let ratio = match (f, d) {
-        (Some(r), Some(d)) => format!(", {} cycles/etu", f64::from(r.f) / f64::from(d)),
+        (Some(r), Some(d)) => format!(
+            ", {} cycles/etu, {} bit/s at f(max)",
+            f64::from(r.f) / f64::from(d),
+            u64::from(r.fmax_khz) * 1000 * u64::from(d) / u64::from(r.f)
+        ),
         _ => String::new(),
     };
     format!("Fi = {fi}, Di = {di}: {f_text}, {d_text}{ratio}")
+}
+
+/// TB1 in volts and milliamperes (ISO/IEC 7816-3:1997 clause 6.5.3: PI1 5 to 25 V,
+/// II 00 = 25 mA, 01 = 50 mA, 10 = 100 mA, 11 reserved; TB1 = 00: VPP not connected).
+fn vpp_text(byte: u8, pi1: u8, ii: u8) -> String {
+    if byte == 0 {
+        return " (VPP not connected)".to_string();
+    }
+    let current = match ii {
+        0 => "25 mA",
+        1 => "50 mA",
+        2 => "100 mA",
+        _ => "current RFU",
+    };
+    let volts = if (5..=25).contains(&pi1) {
+        format!("{pi1} V")
+    } else {
+        "voltage RFU".to_string()
+    };
+    format!(" ({volts}, {current})")
 }
 
 fn t15_ta_meaning(clock_stop: ClockStop, classes: u8) -> String {

@@ -344,3 +344,38 @@ fn human_output() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("WRONG checksum"), "{text}");
 }
+
+#[test]
+fn what_atr_analysis_prints_for_ta1_and_tb1() {
+    // pcsc-tools' ATR_analysis on these ATRs prints "fMax for Fi = 5 MHz => 156250
+    // bits/s" (F = 512, D = 16: 5 MHz * 16 / 512) and 161290 bits/s (F = 372, D =
+    // 12), and for TB1 = 25 "Programming Param P: 5 Volts" (PI1 = 5; II = 01 is
+    // 50 mA in ISO/IEC 7816-3:1997, which ATR_analysis prints as "I: 1").
+    for (atr, needle) in [
+        (
+            "3B 9F 95 81 31 FE 9F 00 66 46 53 05 10 00 11 71 DF 00 00 00 00 00 02",
+            "32 cycles/etu, 156250 bit/s at f(max)",
+        ),
+        (
+            "3B DA 18 FF 81 B1 FE 75 1F 03 00 31 C5 73 C0 01 40 00 90 00 0C",
+            "31 cycles/etu, 161290 bit/s at f(max)",
+        ),
+        ("3F 65 25 00 2C 09 69 90 00", "PI1 = 5, II = 1 (5 V, 50 mA)"),
+        ("3B 00", "TCK absent"),
+    ] {
+        let out = run(&["atr", "--no-list", atr]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let j = ok(&["3F 65 25 00 2C 09 69 90 00"]);
+    let characters = j.at("characters").as_array().unwrap();
+    assert_eq!(characters[0]["name"], "TB1");
+    assert_eq!(characters[0]["byte"], 0x25);
+    assert!(
+        characters[0]["meaning"]
+            .as_str()
+            .unwrap()
+            .ends_with("(5 V, 50 mA)")
+    );
+    assert_eq!(characters[0]["reserved"][0], "deprecated_tb1");
+}
