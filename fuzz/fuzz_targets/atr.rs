@@ -3,14 +3,40 @@
 //! Input layout: 4 bytes of card clock in kHz (little endian; 0 is allowed and
 //! treated as 1 kHz by `Timing`), then the ATR bytes. Every accessor, the derived
 //! parameters, the check, the analysis and every timing must not panic; the checked
-//! view keeps all the bytes and at most 15 historical bytes.
+//! view keeps all the bytes and at most 15 historical bytes. The historical bytes'
+//! checked view (of the ATR's, and of the input's first 15 bytes) walks objects that
+//! lie within them; every status word has a meaning that does not panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use readerkit::atr::{Atr, Tck};
+use readerkit::atr::{Atr, Historical, Tck};
+use readerkit::sw::StatusWord;
 use readerkit::timing::{self, Timing};
 
+fn fuzz_historical(bytes: &[u8]) {
+    let Ok(h) = Historical::parse(bytes) else {
+        return;
+    };
+    assert_eq!(h.as_bytes(), bytes);
+    let _ = (h.category(), h.status_at_end(), h.dir_reference());
+    assert!(h.unstructured().len() <= bytes.len());
+    let mut end = 0;
+    for object in h.objects() {
+        assert!(object.offset >= end, "objects overlap");
+        end = object.offset + 1 + object.value.len();
+        assert!(end <= bytes.len(), "object beyond the historical bytes");
+        assert_eq!(&bytes[object.offset + 1..end], object.value);
+        let _ = (object.name(), format!("{:?}", object.data()));
+    }
+    let _ = format!("{h:?}");
+}
+
 fuzz_target!(|data: &[u8]| {
+    if let [sw1, sw2, ..] = data {
+        let sw = StatusWord::new(*sw1, *sw2);
+        let _ = (sw.class().name(), sw.to_string());
+    }
+    fuzz_historical(data.get(..15).unwrap_or(data));
     let (clock, raw) = if data.len() >= 4 {
         let (c, rest) = data.split_at(4);
         (u32::from_le_bytes([c[0], c[1], c[2], c[3]]), rest)
@@ -18,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
         (3580, data)
     };
     let Ok(atr) = Atr::parse(raw) else { return };
+    fuzz_historical(atr.historical());
     assert_eq!(atr.as_bytes().len(), raw.len());
     assert!(atr.historical().len() <= 15);
     assert!(matches!(atr.ts(), 0x3B | 0x3F));
