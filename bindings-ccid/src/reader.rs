@@ -277,7 +277,8 @@ impl<'d, P: Platform, D: TpduLine, const EVENTS: usize> CcidReader<'d, P, D, EVE
                 level,
                 data: apdu,
             } => self.xfr_block(device, bwi, level, apdu, answer),
-            Command::GetParameters | Command::ResetParameters => parameters_answer(device, data),
+            Command::GetParameters => parameters_answer(device, data),
+            Command::ResetParameters => reset_parameters(device, data),
             Command::SetParameters {
                 protocol,
                 data: wanted,
@@ -569,6 +570,21 @@ fn parameters_answer<P: Platform, D, const E: usize>(
         data_len: len,
         specific: protocol_number(protocol),
     })
+}
+
+/// ResetParameters: the card keeps the parameters negotiated with it until it is
+/// reset, so the answer is the parameters in force when they are the defaults
+/// (F/D from TA1 = 11), and "not changeable" (`bError` 10, the offset of
+/// `bmFindexDindex`) when PPS raised them.
+fn reset_parameters<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+    data: &mut [u8],
+) -> Result<Done, SlotError> {
+    let answer = parameters_answer(device, data)?;
+    if data.first() != Some(&0x11) {
+        return Err(SlotError::BadField(10));
+    }
+    Ok(answer)
 }
 
 /// SetParameters: select the protocol through the core (which runs PPS as the card

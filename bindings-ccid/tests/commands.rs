@@ -246,6 +246,11 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
         ),
         header(0x82, 0, 0, 6, 0x40, 10, 0x00)
     );
+    // ResetParameters cannot bring F/D back to 11 while the card runs at 96.
+    assert_eq!(
+        handle(&mut r, &msg(0x6D, 0, 61, [0; 3], &[])),
+        header(0x82, 0, 0, 61, 0x40, 10, 0x00)
+    );
     // SetDataRateAndClockFrequency answers what is in force: 4000 kHz,
     // 4 MHz * 32 / 512 = 250000 bit/s.
     let answer = handle(&mut r, &msg(0x73, 0, 7, [0; 3], &[0; 8]));
@@ -355,6 +360,10 @@ fn set_parameters_with_default_fidi_selects_without_pps() {
     let mut expected = header(0x82, 7, 0, 2, 0x00, 0x00, 0x01);
     expected.extend_from_slice(&[0x11, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00]);
     assert_eq!(answer, expected);
+    // At the default F/D, ResetParameters answers the parameters in force.
+    let answer = handle(&mut r, &msg(0x6D, 0, 21, [0; 3], &[]));
+    assert_eq!(answer[..10], header(0x82, 7, 0, 21, 0x00, 0x00, 0x01)[..]);
+    assert_eq!(answer[10], 0x11);
     // Asking for T=0 now that T=1 is in force: bError 7 (bProtocolNum).
     assert_eq!(
         handle(&mut r, &msg(0x61, 0, 3, [0, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
