@@ -2,37 +2,15 @@
 //! when the awaited event arrives while a callback runs and is applied by the
 //! request that ran it.
 
-use std::cell::Cell;
 use std::sync::Mutex as StdMutex;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{AtrBuffer, ReaderFunctions};
 use readerkit::ioctl::{Ioctl, PowerAction};
-use readerkit::platform::{Mutex, Platform};
+use readerkit::platform::Platform;
 use readerkit::tracking::Wait;
 use readerkit::{Device, Outcome, Status};
-
-thread_local! {
-    /// Library locks this thread holds now.
-    static HELD: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A std mutex that counts, per thread, how many library locks are held.
-struct Counted<T>(StdMutex<T>);
-
-impl<T> Mutex<T> for Counted<T> {
-    fn new(value: T) -> Self {
-        Counted(StdMutex::new(value))
-    }
-
-    fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        HELD.with(|h| h.set(h.get() + 1));
-        let r = f(&mut guard);
-        HELD.with(|h| h.set(h.get() - 1));
-        r
-    }
-}
+use readerkit_testkit::locks::{self, Counted};
 
 /// Records each completion with the number of library locks held at that moment.
 #[derive(Default)]
@@ -45,7 +23,7 @@ impl Platform for Checking {
     type Short<T> = Counted<T>;
 
     fn complete_tracking(&self, status: Status) {
-        let held = HELD.with(Cell::get);
+        let held = locks::held();
         self.completions.lock().unwrap().push((status, held));
     }
 }

@@ -7,7 +7,6 @@
 //! detection, a request from inside a callback deadlocked on the serialization lock
 //! (std) or spun forever (spin), and the guard turns that into a failure.
 
-use std::cell::Cell;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
 use std::time::Duration;
@@ -15,32 +14,11 @@ use std::time::Duration;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::{Ioctl, PowerAction};
-use readerkit::platform::{ContextId, Mutex, Platform, SpinPlatform};
+use readerkit::platform::{ContextId, Platform, SpinPlatform};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Outcome, ReaderFunctions, Status};
-
-thread_local! {
-    /// Library locks this thread holds now.
-    static HELD: Cell<u32> = const { Cell::new(0) };
-}
-
-/// A std mutex that counts, per thread, the library locks held.
-struct Counted<T>(StdMutex<T>);
-
-impl<T> Mutex<T> for Counted<T> {
-    fn new(value: T) -> Self {
-        Counted(StdMutex::new(value))
-    }
-
-    fn lock<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        HELD.with(|h| h.set(h.get() + 1));
-        let r = f(&mut guard);
-        HELD.with(|h| h.set(h.get() - 1));
-        r
-    }
-}
+use readerkit_testkit::locks::{self, Counted};
 
 /// What a tracking completion does besides being recorded.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,7 +43,7 @@ impl Platform for Hosted {
     type Short<T> = Counted<T>;
 
     fn complete_tracking(&self, status: Status) {
-        let held = HELD.with(Cell::get);
+        let held = locks::held();
         self.completions.lock().unwrap().push((status, held));
         let action = *self.on_completion.lock().unwrap();
         if action == OnCompletion::RearmIsPresent {

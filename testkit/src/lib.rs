@@ -12,6 +12,7 @@
 //!   core's typed client side;
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
 //! - [`mod@hex`]: spaced hex, both ways;
+//! - [`locks`]: a platform mutex that counts the locks a thread holds;
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd.
@@ -20,6 +21,7 @@ pub mod ack;
 pub mod apdu;
 pub mod client;
 pub mod hex;
+pub mod locks;
 pub mod memory;
 #[cfg(feature = "pcscd")]
 pub mod pcsc;
