@@ -12,7 +12,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use pcsc::{Context, Protocols, Scope};
-use readerkit_testkit::pcsc::{connect, disconnect, round_trips_per_second, wait_card};
+use readerkit_testkit::pcsc::{
+    connect, disconnect, reader_names, round_trips_per_second, wait_card,
+};
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
 use support::Vicc;
 
@@ -57,12 +59,7 @@ fn main() {
     let ctx = Context::establish(Scope::User).expect("establish");
     let _vicc_ours = Vicc::start(ours_port);
     let _vicc_debian = Vicc::start(debian_port);
-    let readers: Vec<String> = ctx
-        .list_readers_owned()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let readers = reader_names(&ctx);
     let debian_reader = readers
         .iter()
         .find(|r| r.starts_with("Debian VPCD") && r.ends_with("00"))

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{reader, tx, wait_card};
+use readerkit_testkit::pcsc::{reader, reader_names, step, tx, wait_card};
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver, require_pcscd};
 use support::Vicc;
 
@@ -30,10 +30,6 @@ const ATR_VICC: &str = "3B 95 13 81 01 80 73 FF 01 00 0B";
 /// pcsc-lite `SCARD_CTL_CODE(n)`.
 const fn ctl(n: u64) -> u64 {
     0x4200_0000 + n
-}
-
-fn step(name: &str, started: Instant) {
-    eprintln!("[{:>6.2} s] {name}", started.elapsed().as_secs_f64());
 }
 
 #[test]
@@ -69,12 +65,7 @@ fn pcscd_end_to_end() {
     step("pcscd up", started);
 
     // Readers listed with their names.
-    let names: Vec<String> = ctx
-        .list_readers_owned()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let names = reader_names(&ctx);
     assert_eq!(names, [T1, T0, VPCD]);
 
     t1_session(&ctx);

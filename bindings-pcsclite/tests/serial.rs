@@ -29,14 +29,10 @@ use pty_tda8029::FakeChip;
 use readerkit_card_sim::Profile;
 use readerkit_hal::alpar::cmd;
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{reader, wait_card};
+use readerkit_testkit::pcsc::{reader, reader_names, step, wait_card};
 use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver};
 
 const READER: &str = "RK SERIAL 00 00";
-
-fn step(name: &str, started: Instant) {
-    eprintln!("[{:>6.2} s] {name}", started.elapsed().as_secs_f64());
-}
 
 #[test]
 fn serial_tda8029_over_a_pty_under_pcscd() {
@@ -53,12 +49,7 @@ fn serial_tda8029_over_a_pty_under_pcscd() {
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     step(&format!("pcscd up with {device}"), started);
 
-    let names: Vec<String> = ctx
-        .list_readers_owned()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let names = reader_names(&ctx);
     assert_eq!(names, [READER]);
     assert!(
         chip.count(cmd::CHECK_PRESENCE_CARD) >= 1,

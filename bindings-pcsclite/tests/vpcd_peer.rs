@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Error, Protocols, ReaderState, Scope, ShareMode, State};
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{reader, tx};
+use readerkit_testkit::pcsc::{reader, reader_names, tx};
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
@@ -128,12 +128,7 @@ fn vpcd_against_scripted_peers_under_pcscd() {
         .collect();
     let mut pcscd = Pcscd::start(&entries);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
-    let listed: Vec<String> = ctx
-        .list_readers_owned()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let listed = reader_names(&ctx);
     let mut failures = Vec::new();
     if listed != [SLOW, TRICKLE, STEADY, STRAY, CLOSE, SWAP, STUCK] {
         failures.push(format!("readers listed: {listed:?}\n{}", pcscd.log()));

@@ -76,3 +76,18 @@ pub fn round_trips_per_second(
     }
     f64::from(n) / start.elapsed().as_secs_f64()
 }
+
+/// SCardListReaders: the reader names, in pcscd's order.
+pub fn reader_names(ctx: &Context) -> Vec<String> {
+    ctx.list_readers_owned()
+        .expect("list readers")
+        .into_iter()
+        .map(|r| r.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Print a step of a long end-to-end test with the seconds since `started`, on
+/// stderr (shown with `--nocapture` or when the test fails).
+pub fn step(name: &str, started: Instant) {
+    eprintln!("[{:>6.2} s] {name}", started.elapsed().as_secs_f64());
+}
