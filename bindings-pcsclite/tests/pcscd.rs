@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{reader, reader_names, step, tx, wait_card};
+use readerkit_testkit::pcsc::{connect, reader, reader_names, step, tx, wait_card};
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver, require_pcscd};
 use support::Vicc;
 
@@ -99,9 +99,7 @@ fn pcscd_end_to_end() {
 }
 
 fn t1_session(ctx: &Context) {
-    let card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .expect("connect T=1");
+    let card = connect(ctx, T1, Protocols::T1);
     let mut atr = [0u8; 64];
     assert_eq!(
         hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
@@ -182,13 +180,7 @@ fn t1_session(ctx: &Context) {
 }
 
 fn t0_session(ctx: &Context) {
-    let card = ctx
-        .connect(
-            &reader(T0),
-            ShareMode::Shared,
-            Protocols::T0 | Protocols::T1,
-        )
-        .expect("connect T=0");
+    let card = connect(ctx, T0, Protocols::T0 | Protocols::T1);
     let mut atr = [0u8; 64];
     assert_eq!(
         hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
@@ -261,9 +253,7 @@ fn raw_get_attrib(reader: &str, tag: u32) -> Result<Vec<u8>, i64> {
 /// left); SCARD_ATTR_MAXINPUT; the ATR of a present card that is not powered is
 /// empty, not an error (as CCID drivers answer).
 fn attributes_pcscd_relies_on(ctx: &Context) {
-    let card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .unwrap();
+    let card = connect(ctx, T1, Protocols::T1);
     let mut buf = [0u8; 64];
     // pcsc-sys 1.3 defines SCARD_CLASS_SYSTEM as 0, so the `pcsc` crate's
     // DeviceFriendlyName / DeviceSystemName are 0x3 / 0x4: ask with the real tags.
@@ -306,9 +296,7 @@ fn attributes_pcscd_relies_on(ctx: &Context) {
         "the ATR of an unpowered card is empty"
     );
     // A SHARED connection powers it again: the ATR is back.
-    let card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .unwrap();
+    let card = connect(ctx, T1, Protocols::T1);
     assert_eq!(
         hex(direct
             .get_attribute(Attribute::AtrString, &mut buf)
@@ -325,9 +313,7 @@ fn attributes_pcscd_relies_on(ctx: &Context) {
 }
 
 fn extended_limits(ctx: &Context) {
-    let card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .unwrap();
+    let card = connect(ctx, T1, Protocols::T1);
     // The largest command pcscd passes: 65535 data bytes with extended Lc and Le.
     for n in [32_768usize, 65_535] {
         let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
@@ -343,9 +329,7 @@ fn extended_limits(ctx: &Context) {
 /// A card swapped at once (readerkit's sim slot switch): pcscd sees a removal and
 /// an insertion, the old handle gets `SCARD_W_REMOVED_CARD`, a new one works.
 fn swapped_card_is_a_new_card(ctx: &Context) {
-    let card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .unwrap();
+    let card = connect(ctx, T1, Protocols::T1);
     assert_eq!(
         tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
         10
@@ -378,9 +362,7 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
         "the old card's handle"
     );
     drop(card);
-    let card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .unwrap();
+    let card = connect(ctx, T1, Protocols::T1);
     assert_eq!(
         tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
         10
@@ -391,9 +373,7 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
 }
 
 fn mute_card_recovers(ctx: &Context) {
-    let mut card = ctx
-        .connect(&reader(T1), ShareMode::Shared, Protocols::T1)
-        .unwrap();
+    let mut card = connect(ctx, T1, Protocols::T1);
     let mut buf = [0u8; 16];
     // readerkit's sim fault switch: the card answers one more command, then goes
     // mute until the next reset (the fault stays armed: one answer per reset).
@@ -433,9 +413,7 @@ fn concurrent_clients(pcscd: &Pcscd) {
     let worker = |name: &'static str, proto: Protocols| {
         std::thread::spawn(move || {
             let ctx = Context::establish(Scope::User).unwrap();
-            let card = ctx
-                .connect(&reader(name), ShareMode::Shared, proto)
-                .unwrap();
+            let card = connect(&ctx, name, proto);
             for i in 0..200usize {
                 let data = vec![i as u8; 1 + i % 200];
                 let r = tx(&card, &echo(&data)).unwrap();
@@ -480,9 +458,7 @@ fn vpcd_with_vicc(ctx: &Context, port: u16) {
         wait_card(ctx, VPCD, true, Duration::from_secs(15)),
         "vicc connected"
     );
-    let card = ctx
-        .connect(&reader(VPCD), ShareMode::Shared, Protocols::ANY)
-        .expect("connect to vicc");
+    let card = connect(ctx, VPCD, Protocols::ANY);
     let mut atr = [0u8; 64];
     assert_eq!(
         hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),

@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use ifd_readerkit::{IFD_COMMUNICATION_ERROR, IFD_NO_SUCH_DEVICE, IFD_SUCCESS};
 use ifdh::{close, open};
-use pcsc::{Context, Protocols, Scope, ShareMode};
+use pcsc::{Context, Protocols, Scope};
 use pty_tda8029::FakeChip;
 use readerkit_card_sim::Profile;
 use readerkit_hal::alpar::cmd;
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{reader, reader_names, step, wait_card};
+use readerkit_testkit::pcsc::{connect, reader_names, step, wait_card};
 use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver};
 
 const READER: &str = "RK SERIAL 00 00";
@@ -94,9 +94,7 @@ fn serial_tda8029_over_a_pty_under_pcscd() {
 
     // The pcsc crate, too: a card command on a fresh connection.
     {
-        let card = ctx
-            .connect(&reader(READER), ShareMode::Shared, Protocols::ANY)
-            .expect("connect");
+        let card = connect(&ctx, READER, Protocols::ANY);
         let mut buf = [0u8; 258];
         let r = card
             .transmit(&[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00], &mut buf)

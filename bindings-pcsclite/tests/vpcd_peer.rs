@@ -18,9 +18,9 @@ use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use pcsc::{Context, Disposition, Error, Protocols, ReaderState, Scope, ShareMode, State};
+use pcsc::{Context, Disposition, Error, Protocols, ReaderState, Scope, State};
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{reader, reader_names, tx};
+use readerkit_testkit::pcsc::{connect, reader, reader_names, tx};
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
@@ -203,9 +203,7 @@ fn slow_answer(ctx: &Context, port: u16) {
         wait_for(ctx, &mut state, Duration::from_secs(5), present),
         "card seen"
     );
-    let card = ctx
-        .connect(&reader(SLOW), ShareMode::Shared, Protocols::ANY)
-        .expect("connect");
+    let card = connect(ctx, SLOW, Protocols::ANY);
     let started = Instant::now();
     // GENERATE ASYMMETRIC KEY PAIR-like command: INS 46.
     let answer = tx(&card, &[0x80, 0x46, 0x00, 0x00, 0x02, 0xAA, 0xBB]);
@@ -259,15 +257,11 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
         wait_for(ctx, &mut state, Duration::from_secs(5), present),
         "trickling card seen"
     );
-    let card = ctx
-        .connect(&reader(TRICKLE), ShareMode::Shared, Protocols::ANY)
-        .expect("connect the trickling card");
+    let card = connect(ctx, TRICKLE, Protocols::ANY);
 
     let steady = std::thread::spawn(move || {
         let ctx = Context::establish(Scope::User).unwrap();
-        let card = ctx
-            .connect(&reader(STEADY), ShareMode::Shared, Protocols::ANY)
-            .unwrap();
+        let card = connect(&ctx, STEADY, Protocols::ANY);
         let until = Instant::now() + Duration::from_secs(SHORT_DEADLINE_S + 1);
         let mut answered = 0u32;
         while Instant::now() < until {
@@ -325,9 +319,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
         "the new card is seen"
     );
     assert_eq!(state.atr(), ATR_B);
-    let card = ctx
-        .connect(&reader(TRICKLE), ShareMode::Shared, Protocols::ANY)
-        .expect("connect the new card");
+    let card = connect(ctx, TRICKLE, Protocols::ANY);
     assert_eq!(
         tx(&card, &echo_command(&[7, 7])),
         Ok(vec![7, 7, 0x90, 0x00])
@@ -417,9 +409,7 @@ fn stray_frames(ctx: &Context, port: u16) {
         wait_for(ctx, &mut state, Duration::from_secs(5), present),
         "card seen"
     );
-    let card = ctx
-        .connect(&reader(STRAY), ShareMode::Shared, Protocols::ANY)
-        .expect("connect");
+    let card = connect(ctx, STRAY, Protocols::ANY);
     let session = |card: &pcsc::Card, rounds: u8| {
         for i in 0..rounds {
             let data = [i, i ^ 0x5A, 0xC0 | i];
@@ -447,9 +437,7 @@ fn stray_frames(ctx: &Context, port: u16) {
         Ok(Idle::PoweredOff),
         "pcscd powered the card down"
     );
-    let card = ctx
-        .connect(&reader(STRAY), ShareMode::Shared, Protocols::ANY)
-        .expect("connect again");
+    let card = connect(ctx, STRAY, Protocols::ANY);
     let mut atr = [0u8; 64];
     assert_eq!(
         hex(card
@@ -481,9 +469,7 @@ fn close_seen(ctx: &Context, port: u16) {
         wait_for(ctx, &mut state, Duration::from_secs(5), present),
         "card seen"
     );
-    let card = ctx
-        .connect(&reader(CLOSE), ShareMode::Shared, Protocols::ANY)
-        .expect("connect");
+    let card = connect(ctx, CLOSE, Protocols::ANY);
     assert_eq!(tx(&card, &echo_command(&[5])), Ok(vec![5, 0x90, 0x00]));
     hangup.shutdown(Shutdown::Both).unwrap();
     card_side.join().unwrap();
@@ -513,9 +499,7 @@ fn close_with_unread_bytes(ctx: &Context, port: u16) {
         wait_for(ctx, &mut state, Duration::from_secs(5), present),
         "card seen"
     );
-    let card = ctx
-        .connect(&reader(CLOSE), ShareMode::Shared, Protocols::ANY)
-        .expect("connect");
+    let card = connect(ctx, CLOSE, Protocols::ANY);
     assert_eq!(tx(&card, &echo_command(&[6])), Ok(vec![6, 0x90, 0x00]));
     card_side.join().unwrap();
     assert!(
@@ -546,9 +530,7 @@ fn swap_at_once(ctx: &Context, port: u16) {
             (&ATR_A, 0xA0 | round)
         };
         let count_before = state.event_count();
-        let old = ctx
-            .connect(&reader(SWAP), ShareMode::Shared, Protocols::ANY)
-            .expect("connect the current card");
+        let old = connect(ctx, SWAP, Protocols::ANY);
         assert_eq!(
             tx(&old, &echo_command(&[1])).map(|r| r[r.len() - 2..].to_vec()),
             Ok(vec![0x90, 0x00])
@@ -588,9 +570,7 @@ fn swap_at_once(ctx: &Context, port: u16) {
             "round {round}: the old handle never reaches the new card"
         );
         drop(old);
-        let new = ctx
-            .connect(&reader(SWAP), ShareMode::Shared, Protocols::ANY)
-            .expect("connect the next card");
+        let new = connect(ctx, SWAP, Protocols::ANY);
         assert_eq!(tx(&new, &echo_command(&[3])), Ok(vec![mark, 3, 0x90, 0x00]));
         new.disconnect(Disposition::LeaveCard)
             .map_err(|(_, e)| e)
