@@ -10,14 +10,16 @@
 # pcscd is started as Debian's units start it (pcscd.socket's ListenStream,
 # pcscd.service's ExecStart: `pcscd --foreground --auto-exit` on
 # /run/pcscd/pcscd.comm, the default configuration); Debian's pyscard connects
-# through the default socket, reads the ATR and sends APDUs; the installed
-# /usr/bin/readerkit decodes that ATR. Whatever happens, the exit trap stops that
-# pcscd, removes the test entry and purges the package, so the machine is left as
-# it was. While that pcscd runs, the test holds /tmp/readerkit-pcscd.lock, the lock
+# through the default socket, reads the sim card's ATR and sends it APDUs, then
+# does the same with vsmartcard's vicc connected to the vpcd example's port; the
+# installed /usr/bin/readerkit decodes the ATR. Whatever happens, the exit trap
+# stops pcscd and vicc, removes the test entry and the socket, and purges the
+# package, so the machine is left as it was. While that pcscd runs, the test holds /tmp/readerkit-pcscd.lock, the lock
 # testkit/src/pcscd.rs takes for every pcscd test (they share /run/pcscd/pcscd.pid).
 #
-# Needs root, dpkg, and Debian's pcscd, systemd (systemd-socket-activate) and
-# python3-pyscard; cargo-deb is installed with `cargo install` if missing.
+# Needs root, dpkg, and Debian's pcscd, systemd (systemd-socket-activate),
+# python3-pyscard, vsmartcard-vpicc, python3-virtualsmartcard and
+# python3-pycryptodome; cargo-deb is installed with `cargo install` if missing.
 # The package is built in ${CARGO_TARGET_DIR:-target}/pcscd-driver, the target
 # directory where the pcscd tests build the same library, and left in its debian/.
 set -uo pipefail
@@ -64,6 +66,13 @@ for tool in dpkg dpkg-deb /usr/sbin/pcscd /usr/bin/systemd-socket-activate flock
   command -v "$tool" >/dev/null || die "$tool is missing (Debian packages dpkg, pcscd, systemd, util-linux, binutils)"
 done
 [ -d /usr/lib/python3/dist-packages/smartcard ] || die "Debian's pyscard is missing (apt-get install python3-pyscard)"
+# vsmartcard's vicc (a virtual card for the vpcd example) and what it imports; Debian
+# puts its modules off sys.path and names pycryptodome Cryptodome (see vicc.py).
+vicc_modules=/usr/lib/python3/site-packages/virtualsmartcard
+[ -x /usr/bin/vicc ] && [ -d "$vicc_modules" ] ||
+  die "vsmartcard's vicc is missing (apt-get install vsmartcard-vpicc python3-virtualsmartcard)"
+/usr/bin/python3 -c 'import Cryptodome' 2>/dev/null || /usr/bin/python3 -c 'import Crypto' 2>/dev/null ||
+  die "pycryptodome is missing (apt-get install python3-pycryptodome)"
 for unit in pcscd.socket pcscd.service; do
   [ -f "/lib/systemd/system/$unit" ] || die "/lib/systemd/system/$unit is missing (Debian package pcscd)"
 done
@@ -74,10 +83,15 @@ fi
 
 work=$(mktemp -d /tmp/readerkit-deb-test.XXXXXX)
 pcscd_pid=
+vicc_pid=
 socket=
 installed=no
 cleanup() {
   local rc=$?
+  if [ -n "$vicc_pid" ]; then
+    kill "$vicc_pid" 2>/dev/null
+    wait "$vicc_pid" 2>/dev/null
+  fi
   if [ -n "$pcscd_pid" ] && kill -0 "$pcscd_pid" 2>/dev/null; then
     kill -INT "$pcscd_pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$pcscd_pid" 2>/dev/null || break; sleep 0.1; done
@@ -225,61 +239,101 @@ pcscd_pid=$! # systemd-socket-activate execs pcscd in place
 for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
 
 cat >"$work/session.py" <<'EOF'
+"""PC/SC client of the session (Debian's pyscard, the default pcscd socket).
+
+  session.py readers NAME...           wait (15 s) until a reader of each friendly
+                                       NAME is listed; print "reader: X" lines
+  session.py card NAME LABEL APDU...   connect to reader NAME (waiting 15 s for a
+                                       card), print "LABEL: ATR: ..", "LABEL:
+                                       protocol: ..", "LABEL: > APDU", "LABEL: < ANSWER"
+"""
 import sys, time
 from smartcard.System import readers
+from smartcard.Exceptions import CardConnectionException, NoCardException
 from smartcard.scard import SCARD_PROTOCOL_T0, SCARD_PROTOCOL_T1
-from smartcard.util import toHexString
+from smartcard.util import toBytes, toHexString
 
-# The friendly names of the readers to wait for; pcscd appends " NN SS" (the
-# reader's number among those of the same library, the slot).
-wanted = sys.argv[1:]
 def named(name, friendly):
+    # pcscd appends " NN SS": the reader's number among those of its library, the slot.
     return name.startswith(friendly + " ") and len(name) == len(friendly) + 6
 
-deadline = time.monotonic() + 15
-names = []
-while time.monotonic() < deadline:
+def listed():
     try:
-        names = [str(r) for r in readers()]
+        return [str(r) for r in readers()]
     except Exception:
-        names = []
-    if all(any(named(n, w) for n in names) for w in wanted):
-        break
-    time.sleep(0.2)
-for name in names:
-    print("reader:", name)
-sim = next(r for r in readers() if named(str(r), wanted[0]))
-conn = sim.createConnection()
-conn.connect()
-print("ATR:", toHexString(conn.getATR()))
-print("protocol:", {SCARD_PROTOCOL_T0: "T=0", SCARD_PROTOCOL_T1: "T=1"}.get(conn.getProtocol(), conn.getProtocol()))
-for name, apdu in [("SELECT MF", [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]),
-                   ("ECHO", [0x80, 0xEE, 0x00, 0x00, 0x04, 0xCA, 0xFE, 0xF0, 0x0D, 0x00])]:
-    data, sw1, sw2 = conn.transmit(apdu)
-    print(">", toHexString(apdu), "(%s)" % name)
-    print("<", toHexString(list(data) + [sw1, sw2]))
-conn.disconnect()
+        return []
+
+deadline = time.monotonic() + 15
+if sys.argv[1] == "readers":
+    wanted = sys.argv[2:]
+    names = listed()
+    while time.monotonic() < deadline and not all(any(named(n, w) for n in names) for w in wanted):
+        time.sleep(0.2)
+        names = listed()
+    for name in names:
+        print("reader:", name)
+else:
+    friendly, label, apdus = sys.argv[2], sys.argv[3], sys.argv[4:]
+    reader = next(r for r in readers() if named(str(r), friendly))
+    conn = reader.createConnection()
+    while True:
+        try:
+            conn.connect()
+            break
+        except (NoCardException, CardConnectionException):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    print(label + ": ATR:", toHexString(conn.getATR()))
+    protocol = {SCARD_PROTOCOL_T0: "T=0", SCARD_PROTOCOL_T1: "T=1"}.get(conn.getProtocol())
+    print(label + ": protocol:", protocol)
+    for apdu in apdus:
+        data, sw1, sw2 = conn.transmit(toBytes(apdu))
+        print(label + ": >", toHexString(toBytes(apdu)))
+        print(label + ": <", toHexString(list(data) + [sw1, sw2]))
+    conn.disconnect()
 EOF
 sim_name=$(sed -n 's/^FRIENDLYNAME[[:space:]]*"\(.*\)"/\1/p' "$entry" | head -n 1)
 vpcd_name=$(sed -n 's/^FRIENDLYNAME[[:space:]]*"\(.*\)"/\1/p' "$entry" | sed -n 2p)
-timeout 60 /usr/bin/python3 "$work/session.py" "$sim_name" "$vpcd_name" >"$work/session" 2>&1
-session_rc=$?
+vpcd_port=${vpcd_device#vpcd:}
+vpcd_port=${vpcd_port%%:*}
+session() { timeout 60 /usr/bin/python3 "$work/session.py" "$@" >>"$work/session" 2>&1; }
+# The first client starts pcscd (socket activation), which opens the vpcd port.
+session readers "$sim_name" "$vpcd_name"
+readers_rc=$?
+# A virtual card for the vpcd example: vsmartcard's vicc, with Debian's pycryptodome.
+PYTHONPATH=$vicc_modules /usr/bin/python3 bindings-pcsclite/tests/py/vicc.py \
+  -t iso7816 -P "$vpcd_port" >"$work/vicc.log" 2>&1 &
+vicc_pid=$!
+select_mf='00 A4 00 0C 02 3F 00'
+echo_apdu='80 EE 00 00 04 CA FE F0 0D 00'
+session card "$sim_name" sim "$select_mf" "$echo_apdu"
+sim_rc=$?
+# vicc's ISO 7816 card: SELECT MF with P2 0C (no FCI: vicc fails on P2 00).
+session card "$vpcd_name" vpcd "$select_mf"
+vpcd_rc=$?
+kill "$vicc_pid" 2>/dev/null
+wait "$vicc_pid" 2>/dev/null
+vicc_pid=
 sed 's/^/  | /' "$work/session"
-check "session: pyscard ran to the end through $socket" test "$session_rc" = 0
+check "session: pyscard ran to the end through $socket" test "$readers_rc$sim_rc$vpcd_rc" = 000
 sim_reader=$(sed -n "s/^reader: \($sim_name [0-9A-F][0-9A-F] 00\)\$/\1/p" "$work/session" | head -n 1)
 check "session: the stock pcscd lists the sim example's reader (\"$sim_reader\")" test -n "$sim_reader"
-check "session: the stock pcscd lists the vpcd example's reader, listening (\"$vpcd_name NN 00\")" \
+check "session: the stock pcscd lists the vpcd example's reader (\"$vpcd_name NN 00\")" \
   grep -qE "^reader: $vpcd_name [0-9A-F]{2} 00\$" "$work/session"
-check "session: the sim card's ATR ($atr_t1)" grep -qxF "ATR: $atr_t1" "$work/session"
-check "session: protocol T=1" grep -qxF "protocol: T=1" "$work/session"
-check "session: SELECT MF answered 90 00" \
-  bash -c "grep -A1 -F '(SELECT MF)' '$work/session' | grep -qx '< 90 00'"
-check "session: ECHO answered CA FE F0 0D 90 00" \
-  bash -c "grep -A1 -F '(ECHO)' '$work/session' | grep -qx '< CA FE F0 0D 90 00'"
+# The line after the line "$1" is "$2".
+answered() { grep -A1 -xF -- "$1" "$work/session" | sed -n 2p | grep -qxF -- "$2"; }
+check "session: the sim card's ATR ($atr_t1)" grep -qxF "sim: ATR: $atr_t1" "$work/session"
+check "session: the sim card at T=1" grep -qxF "sim: protocol: T=1" "$work/session"
+check "session: sim SELECT MF answered 90 00" answered "sim: > $select_mf" "sim: < 90 00"
+check "session: sim ECHO answered CA FE F0 0D 90 00" answered "sim: > $echo_apdu" "sim: < CA FE F0 0D 90 00"
+check "session: vicc's card in the vpcd example's reader gave an ATR" \
+  grep -qE '^vpcd: ATR: 3B( [0-9A-F]{2})+$' "$work/session"
+check "session: vpcd SELECT MF answered 90 00 by vicc" answered "vpcd: > $select_mf" "vpcd: < 90 00"
 check "pcscd (pid $pcscd_pid) loaded $lib" grep -qF " $lib" "/proc/$pcscd_pid/maps"
 
 # The installed CLI decodes the ATR that came through pcscd.
-session_atr=$(sed -n 's/^ATR: //p' "$work/session" | tr -d ' ')
+session_atr=$(sed -n 's/^sim: ATR: //p' "$work/session" | tr -d ' ')
 if "$cli" atr --json "${session_atr:-00}" >"$work/cli.json" 2>&1 &&
   /usr/bin/python3 -c "
 import json, sys
