@@ -57,7 +57,7 @@ struct Cli {
 enum Command {
     /// Analyse an Answer-to-Reset and identify the card (like pcsc-tools' ATR_analysis).
     ///
-    /// Analyse an Answer-to-Reset (ISO/IEC 7816-3:2006 clause 8): TS, T0, every
+    /// Shows (ISO/IEC 7816-3:2006 clause 8) TS, T0, every
     /// TAi/TBi/TCi/TDi with its meaning, the historical bytes (category indicator,
     /// COMPACT-TLV objects of ISO/IEC 7816-4 with the card capabilities and the status
     /// indicator), TCK, the values ISO reserves, and the derived timing (etu, guard
@@ -72,34 +72,31 @@ enum Command {
     /// List the PC/SC readers and their cards, then follow insertions and removals
     /// (like pcsc_scan).
     ///
-    /// List the PC/SC readers and their cards (ATR and identification from
-    /// smartcard_list.txt), then follow card insertions and removals, and readers
-    /// coming and going, until interrupted (Ctrl-C), like pcsc_scan. With --json every
+    /// Each card is shown with its ATR and its identification from
+    /// smartcard_list.txt; card insertions and removals, and readers coming and going,
+    /// are followed until interrupted (Ctrl-C) or --events / --timeout is reached. With --json every
     /// event is one JSON object on its own line: {"event": "reader" | "card_inserted" |
     /// "card_removed" | "reader_added" | "reader_removed", "reader": ..., "elapsed_ms":
     /// ..., "state": [...], "atr": ..., "identification": ...}.
     Scan(scan_cmd::Args),
     /// Send APDUs to a card through PC/SC and show each answer with its status word.
     ///
-    /// Connect (shared) to the card in a PC/SC reader, send each APDU in turn, and
-    /// print the command, the answer, the status word with its ISO/IEC 7816-4 meaning
-    /// and the time taken. An answer 61 xx is followed by GET RESPONSE (Le = xx) until
+    /// The connection is shared; each APDU is sent in turn and printed with the
+    /// answer, the status word with its ISO/IEC 7816-4 meaning and the time taken. An answer 61 xx is followed by GET RESPONSE (Le = xx) until
     /// the data is in, 6C xx by the same command again with Le = xx; each of these
     /// exchanges is shown, then the whole answer. --json prints one JSON object with
     /// every exchange.
     Apdu(apdu_cmd::Args),
     /// Run a session through the whole stack on the simulated card, in process.
     ///
-    /// Runs a short smart-card session through the whole readerkit stack, in process:
-    /// the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the
+    /// The stack is the core's request entry point, the line reader (PPS, T=0, T=1 engines) and the
     /// simulated card. Prints every request, its answer, and the bytes on the card's
     /// I/O line (-> to the card, <- from the card).
     Demo(demo_cmd::Args),
     /// Serve simulated cards behind a CCID reader on a pseudo-terminal (GemPC Twin
     /// framing), for libccidtwin under pcscd.
     ///
-    /// Serves simulated cards behind a CCID reader with the GemPC Twin serial framing
-    /// on a new pseudo-terminal, for Debian's libccidtwin.so under pcscd (reader.conf:
+    /// Debian's libccidtwin.so under pcscd uses it as a reader (reader.conf:
     /// DEVICENAME <path>:GemPCTwin or <path>:SEC1210). Prints the terminal's path alone
     /// on the first line, then serves until killed. Lines on stdin move cards: `remove
     /// [SLOT]`, `insert [SLOT]` (slot 0 by default).
