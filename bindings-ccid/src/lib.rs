@@ -21,7 +21,8 @@
 //!
 //! The exchange level is the builder's choice ([`ExchangeLevel`]): at the APDU levels
 //! the core's T=0 and T=1 engines do the work; at the TPDU level T=0 TPDUs go through
-//! the core's T=0 engine and T=1 blocks are relayed to the card as they are.
+//! the core's T=0 engine and T=1 blocks are relayed to the card as they are
+//! (given [`CcidReader::with_line_access`]).
 
 #![no_std]
 #![forbid(unsafe_code)]

@@ -12,7 +12,7 @@ use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
 use crate::descriptor::ClassDescriptor;
 use crate::error::SlotError;
 use crate::message::{self, HEADER_LEN, Message};
-use crate::tpdu::{self, TpduLine};
+use crate::tpdu::{self, LineAccess};
 use crate::{notify, parameters};
 
 /// How card exchanges travel in XfrBlock (the exchange level of `dwFeatures`).
@@ -140,6 +140,7 @@ pub struct CcidReader<'d, P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CA
     slots: &'d [Device<P, D, EVENTS>],
     config: Config,
     state: [SlotState; MAX_SLOTS],
+    line_access: Option<LineAccess<D>>,
 }
 
 /// The card state as `bmICCStatus`.
@@ -157,8 +158,10 @@ fn protocol_number(protocol: Protocol) -> u8 {
     u8::from(protocol == Protocol::T1)
 }
 
-impl<'d, P: Platform, D: TpduLine, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
-    /// A reader over `slots` (1..=[`MAX_SLOTS`] devices) with `config`.
+impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
+    /// A reader over `slots` (1..=[`MAX_SLOTS`] devices) with `config`. At the
+    /// TPDU level, T=1 blocks need [`CcidReader::with_line_access`]; without it
+    /// they are refused as not supported.
     pub fn new(
         slots: &'d [Device<P, D, EVENTS>],
         config: Config,
@@ -173,7 +176,15 @@ impl<'d, P: Platform, D: TpduLine, const EVENTS: usize> CcidReader<'d, P, D, EVE
             slots,
             config,
             state: [IDLE; MAX_SLOTS],
+            line_access: None,
         })
+    }
+
+    /// Relay T=1 blocks at the TPDU level on the line `access` finds in each slot's
+    /// driver context ([`tpdu::line_of`] for the core's `LineReader`).
+    pub fn with_line_access(mut self, access: LineAccess<D>) -> Self {
+        self.line_access = Some(access);
+        self
     }
 
     /// The exchange level in force (an Escape handler may have changed it).
@@ -396,7 +407,8 @@ impl<'d, P: Platform, D: TpduLine, const EVENTS: usize> CcidReader<'d, P, D, EVE
         let protocol = card.selected.ok_or(SlotError::IccMute)?;
         if self.config.level == ExchangeLevel::Tpdu && protocol == Protocol::T1 {
             let reply = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
-            let len = device.with_driver(|driver| match driver.tpdu_line() {
+            let access = self.line_access.ok_or(SlotError::CommandNotSupported)?;
+            let len = device.with_driver(|driver| match access(driver) {
                 Some(line) => tpdu::relay_t1_block(line, &card, bwi, apdu, reply),
                 None => Err(SlotError::CommandNotSupported),
             })?;

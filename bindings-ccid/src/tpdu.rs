@@ -1,7 +1,9 @@
 //! The TPDU level for T=1: the host runs the T=1 protocol itself and every XfrBlock
 //! carries one block, which goes to the card as it is; the card's block comes back.
-//! This needs the card's [`Line`], which a driver context offers through
-//! [`TpduLine`] (the core's [`LineReader`] does).
+//! This needs the card's [`Line`], which the reader gets from the slot's driver
+//! context through a [`LineAccess`] function given to
+//! [`CcidReader::with_line_access`](crate::CcidReader::with_line_access);
+//! [`line_of`] is the one for the core's [`LineReader`].
 
 use readerkit::caps::CardCapabilities;
 use readerkit::line::{Line, LineReader};
@@ -9,18 +11,14 @@ use readerkit::status::Status;
 
 use crate::error::SlotError;
 
-/// A driver context that can lend the card's line for block relaying.
-pub trait TpduLine {
-    /// The card's line, or `None` if this driver cannot relay raw blocks (its
-    /// hardware runs the protocol itself); T=1 XfrBlocks at the TPDU level are then
-    /// refused with [`SlotError::CommandNotSupported`].
-    fn tpdu_line(&mut self) -> Option<&mut dyn Line>;
-}
+/// How the reader reaches the card's line in a slot's driver context `D` (called
+/// under the core's serialization lock), or `None` if this driver cannot relay raw
+/// blocks (its hardware runs the protocol itself).
+pub type LineAccess<D> = fn(&mut D) -> Option<&mut dyn Line>;
 
-impl<L: Line> TpduLine for LineReader<L> {
-    fn tpdu_line(&mut self) -> Option<&mut dyn Line> {
-        Some(self.line_mut())
-    }
+/// The [`LineAccess`] of the core's [`LineReader`]: its line.
+pub fn line_of<L: Line>(driver: &mut LineReader<L>) -> Option<&mut dyn Line> {
+    Some(driver.line_mut())
 }
 
 /// Size of the largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.

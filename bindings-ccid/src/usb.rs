@@ -37,7 +37,6 @@ use usb_device::endpoint::{EndpointAddress, EndpointIn, EndpointOut};
 use crate::descriptor;
 use crate::message::HEADER_LEN;
 use crate::reader::{CcidReader, ClassRequest, ConfigError};
-use crate::tpdu::TpduLine;
 
 /// USB interface class of smart card readers (CCID).
 pub const INTERFACE_CLASS: u8 = 0x0B;
@@ -96,7 +95,6 @@ impl<'a, 'd, B, P, D, const EVENTS: usize, const N: usize> CcidClass<'a, 'd, B, 
 where
     B: UsbBus,
     P: Platform,
-    D: TpduLine,
 {
     /// The class on `alloc` with bulk endpoints of `max_packet_size` bytes (8, 16,
     /// 32 or 64 at full speed). [`ConfigError::MessageLength`] if `N` is shorter
@@ -238,7 +236,6 @@ impl<B, P, D, const EVENTS: usize, const N: usize> UsbClass<B>
 where
     B: UsbBus,
     P: Platform,
-    D: TpduLine,
 {
     fn get_configuration_descriptors(&self, writer: &mut DescriptorWriter) -> UsbResult<()> {
         writer.interface(self.interface, INTERFACE_CLASS, 0, INTERFACE_PROTOCOL)?;

@@ -412,3 +412,50 @@ fn extended_apdu_in_one_message_and_chaining_refused() {
     );
     assert_eq!(&answer[10..], &[0x77, 0x90, 0x00]);
 }
+
+#[test]
+fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
+    let lrc = |b: &[u8]| b.iter().fold(0u8, |a, x| a ^ x);
+    let block = |pcb: u8, inf: &[u8]| {
+        let mut b = vec![0x00, pcb, inf.len() as u8];
+        b.extend_from_slice(inf);
+        b.push(lrc(&b));
+        b
+    };
+    let echo = [0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00];
+    for with_line in [false, true] {
+        let slots = [slot(Some(Profile::t1()))];
+        let reader = CcidReader::new(&slots, twin::Profile::GemPcTwin.config()).unwrap();
+        let mut r = if with_line {
+            reader.with_line_access(readerkit_ccid::tpdu::line_of)
+        } else {
+            reader
+        };
+        assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
+        let answer = handle(
+            &mut r,
+            &msg(0x61, 0, 2, [1, 0, 0], &[0x96, 0x10, 0, 0x45, 0, 0xFE, 0]),
+        );
+        assert_eq!(answer[7], 0x00, "T=1 selected");
+        let answer = handle(&mut r, &msg(0x6F, 0, 3, [0; 3], &block(0x00, &echo)));
+        if with_line {
+            // The card's I-block, N(S) = 0, as it sent it.
+            let mut expected = header(0x80, 8, 0, 3, 0x00, 0x00, 0x00);
+            expected.extend_from_slice(&block(0x00, &[0xAB, 0xCD, 0x90, 0x00]));
+            assert_eq!(answer, expected);
+            // A block whose LEN disagrees with its length: bError 10.
+            let mut bad = block(0x40, &echo);
+            bad[2] = 3;
+            assert_eq!(
+                handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &bad)),
+                header(0x80, 0, 0, 4, 0x40, 10, 0x00)
+            );
+        } else {
+            assert_eq!(
+                answer,
+                header(0x80, 0, 0, 3, 0x40, 0x00, 0x00),
+                "not supported"
+            );
+        }
+    }
+}

@@ -25,6 +25,7 @@ use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::CcidReader;
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::reader::ExchangeLevel;
+use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 
 /// `--reader`: which CCID reader is served.
@@ -239,7 +240,8 @@ fn serve(options: &Options) -> Result<(), String> {
         .map(|i| open_slot(&running, i, card_kind(options, i), options.slow))
         .collect();
     let mut reader = CcidReader::new(&slots, profile.config())
-        .map_err(|e| format!("reader configuration: {e:?}"))?;
+        .map_err(|e| format!("reader configuration: {e:?}"))?
+        .with_line_access(tpdu::line_of::<CardLine>);
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
     let _ = reader.slot_change(&mut [0u8; 8]);

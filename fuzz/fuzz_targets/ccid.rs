@@ -17,6 +17,7 @@ use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel, icc_status};
+use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{AnswerKind, CcidReader, HandleError};
 
@@ -96,9 +97,10 @@ fuzz_target!(|data: &[u8]| {
         escape: Some(twin::escape),
         ..CcidConfig::short_apdu()
     };
-    let Ok(mut reader) = CcidReader::new(&slots, config) else {
+    let Ok(reader) = CcidReader::new(&slots, config) else {
         return;
     };
+    let mut reader = reader.with_line_access(tpdu::line_of::<SimLine<1024>>);
     if control & 0x20 != 0 {
         check(&mut reader, &slots, &[0x62, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
