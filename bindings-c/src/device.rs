@@ -1130,7 +1130,7 @@ pub unsafe extern "C" fn rk_pps_accept(
                 unsafe { timing.write(t.into()) };
                 RK_STATUS_SUCCESS
             }
-            Err(e) => to_rk(e.status()),
+            Err(e) => to_rk(e.into()),
         }
     })
 }

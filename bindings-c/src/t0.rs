@@ -214,7 +214,7 @@ pub unsafe extern "C" fn rk_t0_begin(
                 apdu: held_apdu,
                 response: held_response,
             },
-            Err(e) => return to_rk(e.status()),
+            Err(e) => return to_rk(e.into()),
         };
         // SAFETY: forwarded contract.
         match unsafe { Slot::init(ex, ex_len, exchange) } {
@@ -296,21 +296,21 @@ pub unsafe extern "C" fn rk_t0_action_get(
             status: RK_STATUS_SUCCESS,
         };
         match x.action() {
-            Action::Send(b) => {
+            Ok(Action::Send(b)) => {
                 a.kind = RK_T0_SEND;
                 a.data = b.as_ptr();
                 a.len = b.len();
             }
-            Action::Receive { count, timeout_us } => {
+            Ok(Action::Expect { count, timeout_us }) => {
                 a.kind = RK_T0_RECEIVE;
                 a.len = count;
                 a.timeout_us = timeout_us;
             }
-            Action::Complete { len } => {
+            Ok(Action::Done { response_len }) => {
                 a.kind = RK_T0_COMPLETE;
-                a.len = len;
+                a.len = response_len;
             }
-            Action::Failed(e) => a.status = to_rk(e.status()),
+            Err(e) => a.status = to_rk(e.into()),
         }
         // SAFETY: checked non-null and aligned; writable per the contract.
         unsafe { action.write(a) };
@@ -330,7 +330,7 @@ pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange) -> rk_status {
     // SAFETY: forwarded contract.
     unsafe {
         with(ex, NOTHING, |x| {
-            x.sent();
+            let _ = x.sent();
             RK_STATUS_SUCCESS
         })
     }
@@ -363,7 +363,7 @@ pub unsafe extern "C" fn rk_t0_feed(
             Ok(b) => b,
             Err(e) => return e,
         };
-        x.feed(data);
+        let _ = x.feed(data);
         RK_STATUS_SUCCESS
     };
     // SAFETY: forwarded contract.
@@ -380,7 +380,7 @@ pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
     // SAFETY: forwarded contract.
     unsafe {
         with(ex, NOTHING, |x| {
-            x.timeout();
+            let _ = x.timeout();
             RK_STATUS_SUCCESS
         })
     }

@@ -221,7 +221,7 @@ pub unsafe extern "C" fn rk_t1_init(
                 },
                 engine: e,
             },
-            Err(e) => return to_rk(e.status()),
+            Err(e) => return to_rk(e.into()),
         };
         // SAFETY: forwarded contract.
         match unsafe { Slot::init(engine, engine_len, value) } {
@@ -302,7 +302,7 @@ fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> rk_st
             if let Error::BufferTooSmall { needed } = e {
                 a.len = needed;
             }
-            to_rk(e.status())
+            to_rk(e.into())
         }
     };
     // SAFETY: checked non-null and aligned by every caller of report().
@@ -405,7 +405,7 @@ pub unsafe extern "C" fn rk_t1_begin(
             Ok(t) => t,
             Err(err) => {
                 busy.store(false, Ordering::Release);
-                return to_rk(err.status());
+                return to_rk(err.into());
             }
         };
         let value = T1Tx {

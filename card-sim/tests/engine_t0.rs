@@ -250,7 +250,7 @@ fn extended_without_envelope_is_not_supported() {
     let apdu = echo_extended(&pattern(300), 0);
     let e = t0_apdu(&mut card, &apdu).unwrap_err();
     assert_eq!(e, t0::Error::ExtendedNotSupported);
-    assert_eq!(e.status(), Status::NotSupported);
+    assert_eq!(Status::from(e), Status::NotSupported);
     assert_eq!(card.stats().bytes_to_card, 0, "nothing may reach the card");
 }
 
@@ -428,7 +428,7 @@ fn too_many_null_bytes_is_an_io_timeout() {
     let (r, _) = run(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x08], config);
     let e = r.unwrap_err();
     assert_eq!(e, t0::Error::TooManyNullBytes);
-    assert_eq!(e.status(), Status::IoTimeout);
+    assert_eq!(Status::from(e), Status::IoTimeout);
 }
 
 #[test]
@@ -511,7 +511,7 @@ fn mute_card_is_a_clean_timeout() {
     );
     let e = r.unwrap_err();
     assert_eq!(e, t0::Error::Timeout);
-    assert_eq!(e.status(), Status::IoTimeout);
+    assert_eq!(Status::from(e), Status::IoTimeout);
     assert_eq!(wire.timeouts, 1);
 }
 
@@ -530,7 +530,7 @@ fn response_buffer_too_small() {
     );
     let e = r.unwrap_err();
     assert_eq!(e, t0::Error::ResponseBufferTooSmall);
-    assert_eq!(e.status(), Status::BufferTooSmall);
+    assert_eq!(Status::from(e), Status::BufferTooSmall);
 }
 
 #[test]

@@ -302,7 +302,7 @@ fn every_edc_corrupted_ends_in_too_many_errors() {
     });
     let e = s.apdu(&[0x00, 0x20, 0x00, 0x80]).unwrap_err();
     assert_eq!(e, t1::Error::TooManyErrors);
-    assert_eq!(e.status(), Status::DeviceProtocolError);
+    assert_eq!(Status::from(e), Status::DeviceProtocolError);
     assert!(!s.engine.is_synchronised());
 }
 
@@ -449,7 +449,7 @@ fn mute_card_is_a_clean_io_timeout() {
     assert_eq!(s.apdu(&[0x00, 0x20, 0x00, 0x80]), Ok(vec![0x63, 0xC3]));
     let e = s.apdu(&[0x00, 0x20, 0x00, 0x80]).unwrap_err();
     assert_eq!(e, t1::Error::Timeout);
-    assert_eq!(e.status(), Status::IoTimeout);
+    assert_eq!(Status::from(e), Status::IoTimeout);
     assert!(
         s.wire.timeouts > 1 && s.wire.timeouts < 50,
         "{}",
@@ -461,7 +461,7 @@ fn mute_card_is_a_clean_io_timeout() {
         ..Faults::default()
     });
     let e = s.apdu(&echo_extended(&pattern(1000), 0)).unwrap_err();
-    assert_eq!(e.status(), Status::IoTimeout);
+    assert_eq!(Status::from(e), Status::IoTimeout);
 }
 
 #[test]

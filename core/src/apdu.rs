@@ -36,12 +36,12 @@ pub enum Error {
     ResponseTooShort,
 }
 
-impl Error {
-    /// The request status for this error: [`Status::InvalidParameter`] for a malformed
-    /// command (the caller's fault), [`Status::DeviceProtocolError`] for a response
-    /// without status bytes (the card's fault).
-    pub const fn status(self) -> Status {
-        match self {
+/// The request status for an APDU error: [`Status::InvalidParameter`] for a malformed
+/// command (the caller's fault), [`Status::DeviceProtocolError`] for a response
+/// without status bytes (the card's fault).
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        match e {
             Error::TooShort | Error::LengthMismatch => Status::InvalidParameter,
             Error::ResponseTooShort => Status::DeviceProtocolError,
         }
@@ -381,7 +381,7 @@ mod tests {
         // The HLK case: Lc = 8 but one byte follows.
         let e = Command::parse(&[0x00, 0xA4, 0x00, 0x00, 0x08, 0x00]).unwrap_err();
         assert_eq!(e, Error::LengthMismatch);
-        assert_eq!(e.status(), Status::InvalidParameter);
+        assert_eq!(Status::from(e), Status::InvalidParameter);
         // Lc = 1 with three bytes following.
         assert_eq!(
             Command::parse(&[0, 1, 2, 3, 1, 9, 9, 9]),
@@ -437,7 +437,7 @@ mod tests {
             Some(16)
         );
         let e = Response::parse(&[0x90]).unwrap_err();
-        assert_eq!(e.status(), Status::DeviceProtocolError);
+        assert_eq!(Status::from(e), Status::DeviceProtocolError);
         assert_eq!(std::format!("{e}"), "response APDU without SW1 SW2");
     }
 }

@@ -169,19 +169,15 @@ impl<L: Line> LineReader<L> {
     /// SET_PROTOCOL callback: the PPS exchange the call carries, then the new
     /// parameters on the line and a fresh protocol session.
     pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
-        let negotiation = &call.negotiation;
-        let timing = match &negotiation.request {
-            None => negotiation.timing,
-            Some(request) => match self.exchange_pps(request, call.card, negotiation) {
-                Ok(timing) => timing,
-                Err(status) => {
-                    // ISO/IEC 7816-3 9.3: after a failed PPS the card must be
-                    // deactivated; the caller resets and retries with the defaults.
-                    self.session = Session::Idle;
-                    let _ = self.line.deactivate();
-                    return Err(status);
-                }
-            },
+        let timing = match self.exchange_pps(&call.negotiation, call.card) {
+            Ok(timing) => timing,
+            Err(status) => {
+                // ISO/IEC 7816-3 9.3: after a failed PPS the card must be
+                // deactivated; the caller resets and retries with the defaults.
+                self.session = Session::Idle;
+                let _ = self.line.deactivate();
+                return Err(status);
+            }
         };
         self.establish(
             call.protocol,
@@ -214,9 +210,7 @@ impl<L: Line> LineReader<L> {
                 Session::T0(config)
             }
             Protocol::T1 => {
-                self.t1
-                    .reconfigure(t1_config(card, suppress_ifs_request))
-                    .map_err(|e| e.status())?;
+                self.t1.reconfigure(t1_config(card, suppress_ifs_request))?;
                 Session::T1
             }
             Protocol::Raw => return Err(Status::NotSupported),
@@ -224,29 +218,38 @@ impl<L: Line> LineReader<L> {
         Ok(())
     }
 
+    /// The PPS exchange, if the negotiation has a request; the timing to switch to.
     fn exchange_pps(
         &mut self,
-        request: &pps::Request,
-        card: &CardCapabilities,
         negotiation: &pps::Negotiation,
+        card: &CardCapabilities,
     ) -> Result<Timing, Status> {
-        self.line.send(request.as_bytes())?;
         // The card answers within the initial waiting time, 9600 etu at Fi.
         let wait = card
             .timing
             .t0_waiting_time_us(10, timing_f(card.parameters.fi));
-        let mut reader = pps::ResponseReader::new();
-        let mut buf = [0u8; 6];
-        while !reader.is_complete() {
-            let need = reader.needed().clamp(1, buf.len());
-            let got = self.line.receive(&mut buf[..need], wait, wait)?;
-            if got == 0 {
-                return Err(Status::IoTimeout);
-            }
-            reader.feed(&buf[..got]).map_err(|e| e.status())?;
+        let mut pps = negotiation.exchange(wait);
+        let mut buf = [0u8; pps::MAX_LEN];
+        let mut action = pps.action();
+        loop {
+            action = match action? {
+                pps::Action::Send(bytes) => {
+                    self.line.send(bytes)?;
+                    pps.sent()
+                }
+                pps::Action::Expect { count, timeout_us } => {
+                    let want = count.clamp(1, buf.len());
+                    match self
+                        .line
+                        .receive(&mut buf[..want], timeout_us, timeout_us)?
+                    {
+                        0 => pps.timeout(),
+                        got => pps.feed(&buf[..got]),
+                    }
+                }
+                pps::Action::Done { timing } => return Ok(timing),
+            };
         }
-        let response = reader.response().map_err(|e| e.status())?;
-        negotiation.accept(&response).map_err(|e| e.status())
     }
 
     /// TRANSMIT callback: the APDU through the selected protocol's engine.
@@ -307,37 +310,33 @@ fn run_t0<L: Line>(
     let mut started = start_t0(apdu, reply, config);
     let exchange = match &mut started {
         Ok(exchange) => exchange,
-        Err(error) => return Err(error.status()),
+        Err(error) => return Err(Status::from(*error)),
     };
     // Procedure bytes, status words and data that does not fit the response
     // buffer; data bursts go straight into the response buffer.
     let mut buf = [0u8; 8];
+    let mut action = exchange.action();
     loop {
-        let timeout_us = match exchange.action() {
+        action = match action? {
             t0::Action::Send(bytes) => {
                 line.send(bytes)?;
-                exchange.sent();
-                continue;
+                exchange.sent()
             }
-            t0::Action::Receive { timeout_us, .. } => timeout_us,
-            t0::Action::Complete { len } => return Ok(len),
-            t0::Action::Failed(error) => return Err(error.status()),
+            t0::Action::Expect { count, timeout_us } => match exchange.data_slot() {
+                Some(slot) => match line.receive(slot, timeout_us, timeout_us)? {
+                    0 => exchange.timeout(),
+                    got => exchange.received(got),
+                },
+                None => {
+                    let want = count.clamp(1, buf.len());
+                    match line.receive(&mut buf[..want], timeout_us, timeout_us)? {
+                        0 => exchange.timeout(),
+                        got => exchange.feed(&buf[..got]),
+                    }
+                }
+            },
+            t0::Action::Done { response_len } => return Ok(response_len),
         };
-        if let Some(slot) = exchange.data_slot() {
-            match line.receive(slot, timeout_us, timeout_us)? {
-                0 => exchange.timeout(),
-                got => exchange.received(got),
-            }
-            continue;
-        }
-        let t0::Action::Receive { count, .. } = exchange.action() else {
-            continue;
-        };
-        let want = count.clamp(1, buf.len());
-        match line.receive(&mut buf[..want], timeout_us, timeout_us)? {
-            0 => exchange.timeout(),
-            got => exchange.feed(&buf[..got]),
-        }
     }
 }
 
@@ -364,10 +363,10 @@ fn run_t1<L: Line>(
     let cwt_us = card.cwt_us();
     let bwi = card.parameters.bwi;
     let edc_len = card.parameters.edc.epilogue_len();
-    let mut transaction = engine.transmit(apdu, reply).map_err(|e| e.status())?;
+    let mut transaction = engine.transmit(apdu, reply)?;
     let mut action = transaction.action();
     loop {
-        let wait = match action.map_err(|e| e.status())? {
+        let wait = match action? {
             t1::Action::Done { response_len } => return Ok(response_len),
             t1::Action::Send { block: bytes, wait } => {
                 line.send(bytes)?;

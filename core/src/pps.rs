@@ -13,6 +13,37 @@
 //!   request (clause 9.3): an exact echo is success; an answer without PPS1 means the
 //!   card keeps Fd = 372, Dd = 1; an answer without PPS2/PPS3 declines them;
 //!   anything else is a failed PPS.
+//! * [`Exchange`] puts them together in the shape of the T=0 and T=1 engines: each
+//!   step returns `Result<`[`Action`]`, `[`Error`]`>`, send the request, expect the
+//!   answer's bytes, done with the [`Timing`] to switch to:
+//!
+//! ```
+//! use readerkit::pps::{Action, Negotiation, Request};
+//! use readerkit::timing::Timing;
+//! use readerkit::Protocol;
+//!
+//! let negotiation = Negotiation {
+//!     protocol: Protocol::T1,
+//!     request: Some(Request::new(1, Some(0x96), None, None)),
+//!     timing: Timing { f: 512, d: 32, clock_khz: 4_000 },
+//!     default_timing: Timing::default_at(4_000),
+//! };
+//! let mut pps = negotiation.exchange(1_000_000);
+//! let mut action = pps.action()?;
+//! let timing = loop {
+//!     action = match action {
+//!         Action::Send(bytes) => {
+//!             assert_eq!(bytes, [0xFF, 0x11, 0x96, 0x78]);
+//!             pps.sent()?
+//!         }
+//!         // The card echoes the request.
+//!         Action::Expect { .. } => pps.feed(&[0xFF, 0x11, 0x96, 0x78])?,
+//!         Action::Done { timing } => break timing,
+//!     };
+//! };
+//! assert_eq!(timing.d, 32);
+//! # Ok::<(), readerkit::pps::Error>(())
+//! ```
 //!
 //! ## How the parameters are chosen
 //!
@@ -104,14 +135,34 @@ pub enum Error {
     Mismatch,
     /// The card did not answer the request in time.
     Timeout,
+    /// The driver called [`Exchange::sent`] with nothing to send.
+    Sequence,
 }
 
 impl Error {
-    /// The request status for this error: [`Status::NotSupported`] when the card and
-    /// the reader have no common ground, [`Status::IoTimeout`] for no answer, and
-    /// [`Status::DeviceProtocolError`] for a bad answer (the card must be reset).
-    pub const fn status(self) -> Status {
-        match self {
+    /// `true` if the card has seen a PPS request and rejected or garbled it, so that
+    /// it must be reset before anything else (ISO/IEC 7816-3 9.3).
+    pub const fn needs_reset(self) -> bool {
+        matches!(
+            self,
+            Error::Timeout
+                | Error::BadPpss(_)
+                | Error::BadPps0(_)
+                | Error::BadPck
+                | Error::Truncated
+                | Error::TooLong
+                | Error::Mismatch
+        )
+    }
+}
+
+/// The request status for a PPS error: [`Status::NotSupported`] when the card and the
+/// reader have no common ground, [`Status::IoTimeout`] for no answer,
+/// [`Status::DeviceProtocolError`] for a bad answer (the card must be reset) and
+/// [`Status::InvalidDeviceState`] for an [`Exchange`] driven out of turn.
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        match e {
             Error::ProtocolNotOffered
             | Error::SpecificMode(_)
             | Error::ImplicitParameters
@@ -123,16 +174,8 @@ impl Error {
             | Error::Truncated
             | Error::TooLong
             | Error::Mismatch => Status::DeviceProtocolError,
+            Error::Sequence => Status::InvalidDeviceState,
         }
-    }
-
-    /// `true` if the card has seen a PPS request and rejected or garbled it, so that
-    /// it must be reset before anything else (ISO/IEC 7816-3 9.3).
-    pub const fn needs_reset(self) -> bool {
-        matches!(
-            self.status(),
-            Status::DeviceProtocolError | Status::IoTimeout
-        )
     }
 }
 
@@ -150,6 +193,7 @@ impl fmt::Display for Error {
             Error::TooLong => f.write_str("PPS answer too long"),
             Error::Mismatch => f.write_str("PPS answer does not match the request"),
             Error::Timeout => f.write_str("no PPS answer"),
+            Error::Sequence => f.write_str("sent() called with nothing to send"),
         }
     }
 }
@@ -584,6 +628,141 @@ impl Negotiation {
     }
 }
 
+impl Negotiation {
+    /// The PPS exchange for this negotiation, the card's answer awaited within
+    /// `waiting_time_us` µs per byte (the initial waiting time, 9600 etu at the
+    /// card's Fi). Without a request it is [`Action::Done`] with
+    /// [`Negotiation::timing`] at once.
+    pub const fn exchange(&self, waiting_time_us: u32) -> Exchange {
+        Exchange {
+            negotiation: *self,
+            waiting_time_us,
+            reader: ResponseReader::new(),
+            state: match self.request {
+                Some(_) => State::Send,
+                None => State::Done(self.timing),
+            },
+        }
+    }
+}
+
+/// What the driver must do next in a PPS [`Exchange`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// Send these bytes (the PPS request) to the card, then call [`Exchange::sent`].
+    Send(&'a [u8]),
+    /// Read up to `count` bytes of the card's answer (1 to 6), each within
+    /// `timeout_us` µs of the previous one, and pass them to [`Exchange::feed`]; call
+    /// [`Exchange::timeout`] if none came.
+    Expect {
+        /// How many bytes the answer can still have, at most.
+        count: usize,
+        /// The waiting time, in µs.
+        timeout_us: u32,
+    },
+    /// The PPS succeeded: switch the line to `timing` ([`Negotiation::timing`] if the
+    /// card took PPS1, else the default timing).
+    Done {
+        /// F, D and the clock to run from now on.
+        timing: Timing,
+    },
+}
+
+/// Where a PPS exchange stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The request is to be sent.
+    Send,
+    /// The card's answer is coming in.
+    Receive,
+    /// The card accepted: this timing applies.
+    Done(Timing),
+    /// The PPS failed.
+    Failed(Error),
+}
+
+/// One PPS exchange: the request out, the card's answer in and checked against it
+/// (ISO/IEC 7816-3:2006 9.3). Built by [`Negotiation::exchange`]; every step returns
+/// the next [`Action`] or the [`Error`] that ended it (after which the card must be
+/// reset: [`Error::needs_reset`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exchange {
+    negotiation: Negotiation,
+    waiting_time_us: u32,
+    reader: ResponseReader,
+    state: State,
+}
+
+impl Exchange {
+    /// The pending action, or the error that ended the exchange.
+    pub fn action(&self) -> Result<Action<'_>, Error> {
+        match self.state {
+            State::Send => match &self.negotiation.request {
+                Some(request) => Ok(Action::Send(request.as_bytes())),
+                None => Err(Error::Sequence),
+            },
+            State::Receive => Ok(Action::Expect {
+                count: self.reader.needed().max(1),
+                timeout_us: self.waiting_time_us,
+            }),
+            State::Done(timing) => Ok(Action::Done { timing }),
+            State::Failed(e) => Err(e),
+        }
+    }
+
+    /// The request went out. Returns the next action; out of turn it fails the
+    /// exchange with [`Error::Sequence`] (unless it has already ended).
+    pub fn sent(&mut self) -> Result<Action<'_>, Error> {
+        match self.state {
+            State::Send => self.state = State::Receive,
+            State::Receive => self.state = State::Failed(Error::Sequence),
+            State::Done(_) | State::Failed(_) => {}
+        }
+        self.action()
+    }
+
+    /// Bytes of the card's answer, in any split. Returns the next action: more
+    /// bytes to expect, or done once the answer is complete and accepted. Bytes
+    /// before the request went out or after the answer ended fail the exchange
+    /// ([`Error::TooLong`]), as does a bad or mismatching answer.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Action<'_>, Error> {
+        match self.state {
+            State::Receive => self.state = self.take(bytes),
+            State::Send | State::Done(_) if !bytes.is_empty() => {
+                self.state = State::Failed(Error::TooLong)
+            }
+            State::Send | State::Done(_) | State::Failed(_) => {}
+        }
+        self.action()
+    }
+
+    /// The card did not answer (or not all of it) within the waiting time: the
+    /// exchange fails with [`Error::Timeout`] (unless it has already ended).
+    pub fn timeout(&mut self) -> Result<Action<'_>, Error> {
+        if let State::Send | State::Receive = self.state {
+            self.state = State::Failed(Error::Timeout);
+        }
+        self.action()
+    }
+
+    fn take(&mut self, bytes: &[u8]) -> State {
+        if let Err(e) = self.reader.feed(bytes) {
+            return State::Failed(e);
+        }
+        if !self.reader.is_complete() {
+            return State::Receive;
+        }
+        match self
+            .reader
+            .response()
+            .and_then(|r| self.negotiation.accept(&r))
+        {
+            Ok(timing) => State::Done(timing),
+            Err(e) => State::Failed(e),
+        }
+    }
+}
+
 /// The data rate in bit/s of F, D at `clock_khz`, rounded down.
 const fn rate_bps(clock_khz: u32, f: u16, d: u8) -> u64 {
     clock_khz as u64 * 1000 * d as u64 / f as u64
@@ -923,7 +1102,7 @@ mod tests {
         let offer = CardOffer::negotiable(0x96, ProtocolMask::T0, 0);
         let e = negotiate(&offer, &reader(), &Wanted::optimal(Protocol::T1)).unwrap_err();
         assert_eq!(
-            (e, e.status()),
+            (e, Status::from(e)),
             (Error::ProtocolNotOffered, Status::NotSupported)
         );
         assert_eq!(
@@ -1029,6 +1208,8 @@ mod tests {
         assert_eq!(Response::parse(&[]), Err(Error::Truncated));
         assert!(Error::BadPck.needs_reset() && Error::Timeout.needs_reset());
         assert!(!Error::ProtocolNotOffered.needs_reset());
+        assert!(!Error::Sequence.needs_reset());
+        assert_eq!(Status::from(Error::Sequence), Status::InvalidDeviceState);
         // Declined PPS2, accepted PPS1.
         let req = Request::new(0, Some(0x13), Some(0x01), None);
         let resp = Response::parse(&[0xFF, 0x10, 0x13, 0xFC]).unwrap();
@@ -1126,5 +1307,79 @@ mod tests {
             shown(Request::new(1, Some(0x7F), Some(0x01), Some(0x02))),
             "PPS T=1, PPS1 7F (F=RFU, D=RFU), PPS2 01, PPS3 02"
         );
+    }
+
+    fn t1_negotiation() -> Negotiation {
+        let offer = CardOffer::negotiable(0x96, T0_T1, 0);
+        negotiate(&offer, &reader(), &Wanted::optimal(Protocol::T1)).unwrap()
+    }
+
+    #[test]
+    fn exchange_sends_expects_and_accepts_in_any_split() {
+        let n = t1_negotiation();
+        let request = n.request.unwrap();
+        for split in 1..=4 {
+            let mut pps = n.exchange(9_600);
+            assert_eq!(pps.action(), Ok(Action::Send(request.as_bytes())));
+            assert_eq!(
+                pps.sent(),
+                Ok(Action::Expect {
+                    count: 3,
+                    timeout_us: 9_600
+                })
+            );
+            let mut answer = request.as_bytes();
+            let mut last = pps.action();
+            while !answer.is_empty() {
+                let (part, rest) = answer.split_at(split.min(answer.len()));
+                answer = rest;
+                last = pps.feed(part);
+            }
+            assert_eq!(last, Ok(Action::Done { timing: n.timing }), "split {split}");
+            // Bytes after the answer are refused.
+            assert_eq!(pps.feed(&[0]), Err(Error::TooLong));
+        }
+        // PPS1 declined: the default timing.
+        let mut pps = n.exchange(9_600);
+        assert!(pps.sent().is_ok());
+        assert_eq!(
+            pps.feed(&[0xFF, 0x01, 0xFE]),
+            Ok(Action::Done {
+                timing: n.default_timing
+            })
+        );
+        // No request: done at once.
+        let keep = Negotiation { request: None, ..n };
+        assert_eq!(
+            keep.exchange(1).action(),
+            Ok(Action::Done { timing: n.timing })
+        );
+    }
+
+    #[test]
+    fn exchange_failures_stick() {
+        let n = t1_negotiation();
+        let mut pps = n.exchange(9_600);
+        assert!(pps.sent().is_ok());
+        assert_eq!(pps.feed(&[0xFF, 0x10, 0x13, 0xFC]), Err(Error::Mismatch));
+        assert_eq!(pps.feed(&[0xFF]), Err(Error::Mismatch));
+        assert_eq!(pps.timeout(), Err(Error::Mismatch));
+
+        let mut pps = n.exchange(9_600);
+        assert!(pps.sent().is_ok());
+        assert_eq!(pps.feed(&[0x3B]), Err(Error::BadPpss(0x3B)));
+
+        let mut pps = n.exchange(9_600);
+        assert!(pps.sent().is_ok());
+        assert!(pps.feed(&[0xFF, 0x11]).is_ok());
+        assert_eq!(pps.timeout(), Err(Error::Timeout));
+        assert_eq!(pps.action(), Err(Error::Timeout));
+
+        // Out of turn: bytes before the request went out, a second `sent`.
+        let mut pps = n.exchange(9_600);
+        assert_eq!(pps.feed(&[0xFF]), Err(Error::TooLong));
+        let mut pps = n.exchange(9_600);
+        assert!(pps.sent().is_ok());
+        assert_eq!(pps.sent(), Err(Error::Sequence));
     }
 }

@@ -2,16 +2,19 @@
 //! mapping of command APDUs onto it, clause 12.2), as a sans-I/O state machine.
 //!
 //! An [`Exchange`] carries one command APDU to the card and collects its response
-//! APDU into a buffer the caller owns. The engine never touches the I/O line: the
-//! driver asks it what to do next with [`Exchange::action`] and does it:
+//! APDU into a buffer the caller owns. The engine never touches the I/O line. Like
+//! the T=1 engine ([`crate::t1`]) and the PPS exchange ([`crate::pps::Exchange`]),
+//! every step returns `Result<`[`Action`]`, `[`Error`]`>`: what the driver does next,
+//! or why the exchange failed ([`Status::from`] says what to report):
 //!
 //! * [`Action::Send`]: write these bytes to the card, then call [`Exchange::sent`];
-//! * [`Action::Receive`]: read up to `count` bytes (each within `timeout_us` of the
+//! * [`Action::Expect`]: read up to `count` bytes (each within `timeout_us` of the
 //!   previous one, the T=0 waiting time WT) and hand them to [`Exchange::feed`] in any
 //!   splits, one byte at a time or many at once; after `count` bytes the engine
-//!   decides again. If the card stays silent, call [`Exchange::timeout`];
-//! * [`Action::Complete`]: the response (data followed by SW1 SW2) is in the buffer;
-//! * [`Action::Failed`]: the exchange is over; [`Error::status`] says what to report.
+//!   decides again. If the card stays silent, call [`Exchange::timeout`]. Data
+//!   bursts may also be read in place ([`Exchange::data_slot`],
+//!   [`Exchange::received`]);
+//! * [`Action::Done`]: the response (data followed by SW1 SW2) is in the buffer.
 //!
 //! ```
 //! use readerkit::t0::{Action, Config, Exchange};
@@ -20,24 +23,26 @@
 //! let mut card = std::collections::VecDeque::new();
 //! let mut response = [0u8; 32];
 //! let mut ex = Exchange::new(&[0x00, 0x84, 0x00, 0x00, 0x04], &mut response,
-//!                            Config::new(1_000_000)).unwrap();
-//! loop {
-//!     match ex.action() {
+//!                            Config::new(1_000_000))?;
+//! let mut action = ex.action()?;
+//! let len = loop {
+//!     action = match action {
 //!         Action::Send(bytes) => {
 //!             assert_eq!(bytes, [0x00, 0x84, 0x00, 0x00, 0x04]);
 //!             card.extend([0x84, 1, 2, 3, 4, 0x90, 0x00]);
-//!             ex.sent();
+//!             ex.sent()?
 //!         }
-//!         Action::Receive { count, .. } => {
+//!         Action::Expect { count, .. } => {
 //!             let n = count.min(card.len());
 //!             let bytes: Vec<u8> = card.drain(..n).collect();
-//!             if bytes.is_empty() { ex.timeout() } else { ex.feed(&bytes) }
+//!             if bytes.is_empty() { ex.timeout()? } else { ex.feed(&bytes)? }
 //!         }
-//!         Action::Complete { len } => { assert_eq!(len, 6); break; }
-//!         Action::Failed(e) => panic!("{e}"),
-//!     }
-//! }
-//! assert_eq!(ex.into_response().unwrap(), [1, 2, 3, 4, 0x90, 0x00]);
+//!         Action::Done { response_len } => break response_len,
+//!     };
+//! };
+//! assert_eq!(len, 6);
+//! assert_eq!(ex.into_response()?, [1, 2, 3, 4, 0x90, 0x00]);
+//! # Ok::<(), readerkit::t0::Error>(())
 //! ```
 //!
 //! ## Mapping of the command cases (ISO/IEC 7816-3:2006 12.2)
@@ -119,20 +124,21 @@ pub enum Error {
     Sequence,
 }
 
-impl Error {
-    /// The request status for this error.
-    ///
-    /// | error | status |
-    /// | --- | --- |
-    /// | `Apdu`, `InvalidIns` | [`Status::InvalidParameter`] |
-    /// | `ExtendedNotSupported` | [`Status::NotSupported`] |
-    /// | `ResponseBufferTooSmall` | [`Status::BufferTooSmall`] |
-    /// | `Timeout`, `TooManyNullBytes` (the card never comes to an end) | [`Status::IoTimeout`] |
-    /// | `UnexpectedProcedureByte`, `UnexpectedByte`, `TooManyRounds` | [`Status::DeviceProtocolError`] |
-    /// | `Sequence` (a driver bug) | [`Status::InvalidDeviceState`] |
-    pub const fn status(self) -> Status {
-        match self {
-            Error::Apdu(e) => e.status(),
+/// The request status for a T=0 error.
+///
+/// | error | status |
+/// | --- | --- |
+/// | `Apdu` | as [`apdu::Error`] says |
+/// | `InvalidIns` | [`Status::InvalidParameter`] |
+/// | `ExtendedNotSupported` | [`Status::NotSupported`] |
+/// | `ResponseBufferTooSmall` | [`Status::BufferTooSmall`] |
+/// | `Timeout`, `TooManyNullBytes` (the card never comes to an end) | [`Status::IoTimeout`] |
+/// | `UnexpectedProcedureByte`, `UnexpectedByte`, `TooManyRounds` | [`Status::DeviceProtocolError`] |
+/// | `Sequence` (a driver bug) | [`Status::InvalidDeviceState`] |
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        match e {
+            Error::Apdu(e) => Status::from(e),
             Error::InvalidIns(_) => Status::InvalidParameter,
             Error::ExtendedNotSupported => Status::NotSupported,
             Error::ResponseBufferTooSmall => Status::BufferTooSmall,
@@ -225,7 +231,7 @@ pub struct Config {
     /// The waiting time WT, in µs: the longest the card may take to send a byte after
     /// the previous byte on the line (ISO/IEC 7816-3 10.2; see
     /// [`crate::timing::Timing::t0_waiting_time_us`]). Handed back in
-    /// [`Action::Receive`].
+    /// [`Action::Expect`].
     pub waiting_time_us: u32,
     /// The most NULL bytes accepted in a row while waiting for a procedure byte
     /// (default 1000, about 16 minutes at the default WT of ~1 s).
@@ -257,22 +263,22 @@ impl Config {
 pub enum Action<'e> {
     /// Send these bytes to the card, then call [`Exchange::sent`].
     Send(&'e [u8]),
-    /// Receive up to `count` bytes (1 or more) and pass them to [`Exchange::feed`];
-    /// each must arrive within `timeout_us` µs of the previous byte on the line, or
-    /// call [`Exchange::timeout`].
-    Receive {
+    /// Read up to `count` bytes (1 or more) and pass them to [`Exchange::feed`] (or
+    /// into [`Exchange::data_slot`], then [`Exchange::received`]); each must arrive
+    /// within `timeout_us` µs of the previous byte on the line, or call
+    /// [`Exchange::timeout`].
+    Expect {
         /// How many bytes the engine needs before it decides again.
         count: usize,
-        /// The waiting time, in µs.
+        /// The waiting time WT, in µs.
         timeout_us: u32,
     },
-    /// Done: the first `len` bytes of the response buffer hold data + SW1 SW2.
-    Complete {
+    /// The response APDU is complete: the first `response_len` bytes of the response
+    /// buffer hold the data and SW1 SW2.
+    Done {
         /// Length of the response APDU, in bytes (at least 2).
-        len: usize,
+        response_len: usize,
     },
-    /// The exchange failed.
-    Failed(Error),
 }
 
 /// Which command a TPDU belongs to.
@@ -393,37 +399,39 @@ impl<'a> Exchange<'a> {
         Ok(ex)
     }
 
-    /// What the driver must do next.
-    pub fn action(&self) -> Action<'_> {
+    /// What the driver must do next: the pending action ([`Action::Send`] of the
+    /// header first), [`Action::Done`] once complete, or the error that ended the
+    /// exchange.
+    pub fn action(&self) -> Result<Action<'_>, Error> {
         let timeout_us = self.config.waiting_time_us;
         match self.state {
-            State::SendHeader => Action::Send(&self.header),
+            State::SendHeader => Ok(Action::Send(&self.header)),
             State::SendData { count } => {
                 let out = match self.transfer {
                     Transfer::Out(d) => d,
                     _ => &[],
                 };
                 let end = self.done.saturating_add(count);
-                Action::Send(out.get(self.done..end).unwrap_or(&[]))
+                Ok(Action::Send(out.get(self.done..end).unwrap_or(&[])))
             }
-            State::Procedure { .. } | State::Sw2 { .. } => Action::Receive {
+            State::Procedure { .. } | State::Sw2 { .. } => Ok(Action::Expect {
                 count: 1,
                 timeout_us,
-            },
-            State::ReceiveData { left } => Action::Receive {
+            }),
+            State::ReceiveData { left } => Ok(Action::Expect {
                 count: left,
                 timeout_us,
-            },
-            State::Complete { len } => Action::Complete { len },
-            State::Failed(e) => Action::Failed(e),
+            }),
+            State::Complete { len } => Ok(Action::Done { response_len: len }),
+            State::Failed(e) => Err(e),
         }
     }
 
-    /// The bytes of the last [`Action::Send`] went out.
+    /// The bytes of the last [`Action::Send`] went out. Returns the next action.
     ///
     /// Calling it when there was nothing to send fails the exchange
     /// ([`Error::Sequence`]), except after the exchange already ended.
-    pub fn sent(&mut self) {
+    pub fn sent(&mut self) -> Result<Action<'_>, Error> {
         match self.state {
             State::SendHeader => self.state = State::Procedure { nulls: 0 },
             State::SendData { count } => {
@@ -433,18 +441,20 @@ impl<'a> Exchange<'a> {
             State::Complete { .. } | State::Failed(_) => {}
             _ => self.fail(Error::Sequence),
         }
+        self.action()
     }
 
-    /// Bytes from the card, in any split. Bytes arriving when the engine expects none
-    /// (it is waiting to send, or the exchange is complete) fail the exchange with
-    /// [`Error::UnexpectedByte`]; after a failure, bytes are ignored.
+    /// Bytes from the card, in any split. Returns the next action.
     ///
-    /// A burst of data bytes (after an ACK) is taken in one copy, not byte by byte.
-    pub fn feed(&mut self, bytes: &[u8]) {
+    /// Bytes arriving when the engine expects none (it is waiting to send, or the
+    /// exchange is complete) fail the exchange with [`Error::UnexpectedByte`]; after
+    /// a failure, bytes are ignored. A burst of data bytes (after an ACK) is taken in
+    /// one copy, not byte by byte.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Action<'_>, Error> {
         let mut rest = bytes;
         while let Some((&b, tail)) = rest.split_first() {
             match self.state {
-                State::Failed(_) => return,
+                State::Failed(_) => break,
                 State::ReceiveData { left } => {
                     let (data, tail) = rest.split_at(left.min(rest.len()));
                     self.store_all(data);
@@ -457,6 +467,7 @@ impl<'a> Exchange<'a> {
                 }
             }
         }
+        self.action()
     }
 
     /// Where the card's next data bytes go while the engine receives a burst of data
@@ -476,30 +487,34 @@ impl<'a> Exchange<'a> {
     }
 
     /// The driver wrote `n` data bytes into the slot [`Exchange::data_slot`] gave.
-    /// More bytes than the slot holds, or a call while no data is expected, fails
-    /// the exchange with [`Error::Sequence`]; 0 changes nothing.
-    pub fn received(&mut self, n: usize) {
-        let State::ReceiveData { left } = self.state else {
-            if !matches!(self.state, State::Complete { .. } | State::Failed(_)) {
-                self.fail(Error::Sequence);
+    /// Returns the next action. More bytes than the slot holds, or a call while no
+    /// data is expected, fails the exchange with [`Error::Sequence`]; 0 changes
+    /// nothing.
+    pub fn received(&mut self, n: usize) -> Result<Action<'_>, Error> {
+        match self.state {
+            State::ReceiveData { left } => {
+                let slot = self.room().saturating_sub(self.len).min(left);
+                if n > slot {
+                    self.fail(Error::Sequence);
+                } else if n > 0 {
+                    self.len += n;
+                    self.data_received(n, left);
+                }
             }
-            return;
-        };
-        let slot = self.room().saturating_sub(self.len).min(left);
-        if n > slot {
-            self.fail(Error::Sequence);
-        } else if n > 0 {
-            self.len += n;
-            self.data_received(n, left);
+            State::Complete { .. } | State::Failed(_) => {}
+            _ => self.fail(Error::Sequence),
         }
+        self.action()
     }
 
     /// The card did not answer within the waiting time: the exchange fails with
-    /// [`Error::Timeout`] (unless it has already ended).
-    pub fn timeout(&mut self) {
+    /// [`Error::Timeout`] (unless it has already ended, then this returns how it
+    /// ended).
+    pub fn timeout(&mut self) -> Result<Action<'_>, Error> {
         if !matches!(self.state, State::Complete { .. } | State::Failed(_)) {
             self.fail(Error::Timeout);
         }
+        self.action()
     }
 
     /// The response APDU (data + SW1 SW2) once the exchange is complete.
@@ -738,13 +753,14 @@ mod tests {
                 };
             }
         };
+        let mut action = ex.action();
         for _ in 0..1_000_000 {
-            match ex.action() {
-                Action::Send(b) => {
+            action = match action {
+                Ok(Action::Send(b)) => {
                     assert!(!b.is_empty());
                     sent.push(b.to_vec());
                     acc.extend_from_slice(b);
-                    ex.sent();
+                    let next = ex.sent();
                     if let Some((expect, reply)) = script.get(step) {
                         if acc == *expect {
                             card.extend(reply.iter());
@@ -752,12 +768,13 @@ mod tests {
                             step += 1;
                         }
                     }
+                    next
                 }
-                Action::Receive { count, timeout_us } => {
+                Ok(Action::Expect { count, timeout_us }) => {
                     assert!(count > 0);
                     assert_eq!(timeout_us, cfg.waiting_time_us);
                     if card.is_empty() {
-                        ex.timeout();
+                        ex.timeout()
                     } else if split == SLOTS {
                         // Data straight into the response buffer, the rest fed.
                         if let Some(slot) = ex.data_slot() {
@@ -766,36 +783,36 @@ mod tests {
                             for (dst, src) in slot.iter_mut().zip(card.drain(..n)) {
                                 *dst = src;
                             }
-                            ex.received(n);
+                            ex.received(n)
                         } else {
                             let n = count.min(card.len());
                             let part: Vec<u8> = card.drain(..n).collect();
-                            ex.feed(&part);
+                            ex.feed(&part)
                         }
                     } else {
                         let n = split.min(card.len());
                         let part: Vec<u8> = card.drain(..n).collect();
-                        ex.feed(&part);
+                        ex.feed(&part)
                     }
                 }
-                Action::Complete { len } => {
+                Ok(Action::Done { response_len }) => {
                     assert!(card.is_empty(), "card bytes left over");
                     let r = ex.response().unwrap().to_vec();
-                    assert_eq!(r.len(), len);
+                    assert_eq!(r.len(), response_len);
                     return Run {
                         result: Ok(r),
                         sent,
                         steps_done: step,
                     };
                 }
-                Action::Failed(e) => {
+                Err(e) => {
                     return Run {
                         result: Err(e),
                         sent,
                         steps_done: step,
                     };
                 }
-            }
+            };
         }
         panic!("exchange did not terminate");
     }
@@ -828,21 +845,27 @@ mod tests {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
         let mut buf = [0u8; 16];
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        let expect = |count| {
+            Ok(Action::Expect {
+                count,
+                timeout_us: 1_000,
+            })
+        };
         assert!(ex.data_slot().is_none(), "header to send");
-        ex.sent();
+        assert_eq!(ex.sent(), expect(1));
         assert!(ex.data_slot().is_none(), "procedure byte expected");
-        ex.feed(&[0x84]);
+        assert_eq!(ex.feed(&[0x84]), expect(4));
         let slot = ex.data_slot().unwrap();
         assert_eq!(slot.len(), 4);
         slot[..3].copy_from_slice(&[1, 2, 3]);
-        ex.received(3);
-        ex.received(0);
+        assert_eq!(ex.received(3), expect(1));
+        assert_eq!(ex.received(0), expect(1));
         let slot = ex.data_slot().unwrap();
         assert_eq!(slot.len(), 1);
         slot[0] = 4;
-        ex.received(1);
+        assert_eq!(ex.received(1), expect(1));
         assert!(ex.data_slot().is_none(), "SW1 expected");
-        ex.feed(&[0x90, 0x00]);
+        assert_eq!(ex.feed(&[0x90, 0x00]), Ok(Action::Done { response_len: 6 }));
         assert_eq!(ex.into_response(), Ok(&[1, 2, 3, 4, 0x90, 0x00][..]));
     }
 
@@ -851,27 +874,28 @@ mod tests {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
         let mut buf = [0u8; 16];
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        ex.sent();
-        ex.feed(&[0x84]);
-        ex.received(5);
-        assert_eq!(ex.action(), Action::Failed(Error::Sequence));
+        assert!(ex.sent().is_ok());
+        assert!(ex.feed(&[0x84]).is_ok());
+        assert_eq!(ex.received(5), Err(Error::Sequence));
+        assert_eq!(ex.action(), Err(Error::Sequence));
 
         let mut buf = [0u8; 16];
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        ex.sent();
-        ex.received(1);
-        assert_eq!(ex.action(), Action::Failed(Error::Sequence));
+        assert!(ex.sent().is_ok());
+        assert_eq!(ex.received(1), Err(Error::Sequence));
 
         // Data that does not fit the buffer gets no slot: feed drops it.
         let mut buf = [0u8; 4];
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        ex.sent();
-        ex.feed(&[0x84]);
+        assert!(ex.sent().is_ok());
+        assert!(ex.feed(&[0x84]).is_ok());
         assert_eq!(ex.data_slot().map(|s| s.len()), Some(2));
-        ex.received(2);
+        assert!(ex.received(2).is_ok());
         assert!(ex.data_slot().is_none());
-        ex.feed(&[3, 4, 0x90, 0x00]);
-        assert_eq!(ex.action(), Action::Failed(Error::ResponseBufferTooSmall));
+        assert_eq!(
+            ex.feed(&[3, 4, 0x90, 0x00]),
+            Err(Error::ResponseBufferTooSmall)
+        );
     }
 
     #[test]
@@ -898,7 +922,10 @@ mod tests {
             1,
         );
         assert_eq!(r.result, Err(Error::UnexpectedProcedureByte(0x70)));
-        assert_eq!(r.result.unwrap_err().status(), Status::DeviceProtocolError);
+        assert_eq!(
+            Status::from(r.result.unwrap_err()),
+            Status::DeviceProtocolError
+        );
     }
 
     #[test]
@@ -1113,7 +1140,7 @@ mod tests {
         let reply = [0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
         let r = run_all_splits(&apdu, 9, cfg(), &[(&apdu, &reply)]);
         assert_eq!(r.result, Err(Error::ResponseBufferTooSmall));
-        assert_eq!(r.result.unwrap_err().status(), Status::BufferTooSmall);
+        assert_eq!(Status::from(r.result.unwrap_err()), Status::BufferTooSmall);
         // Exactly enough room.
         assert!(run(&apdu, 10, cfg(), &[(&apdu, &reply)], 3).result.is_ok());
         // 61xx announcing more than fits: no GET RESPONSE at all.
@@ -1164,7 +1191,7 @@ mod tests {
         let mut buf = [0u8; 2];
         let e = Exchange::new(&big, &mut buf, cfg()).unwrap_err();
         assert_eq!(e, Error::ExtendedNotSupported);
-        assert_eq!(e.status(), Status::NotSupported);
+        assert_eq!(Status::from(e), Status::NotSupported);
     }
 
     #[test]
@@ -1206,9 +1233,9 @@ mod tests {
     fn invalid_commands() {
         let mut buf = [0u8; 8];
         assert_eq!(
-            Exchange::new(&[0x00, 0xA4, 0x00, 0x00, 0x08, 0x00], &mut buf, cfg())
-                .unwrap_err()
-                .status(),
+            Status::from(
+                Exchange::new(&[0x00, 0xA4, 0x00, 0x00, 0x08, 0x00], &mut buf, cfg()).unwrap_err()
+            ),
             Status::InvalidParameter
         );
         assert_eq!(
@@ -1230,7 +1257,7 @@ mod tests {
         c.max_null_bytes = 10;
         let r = run(&apdu, 16, c, &[(&apdu, &nulls[..11])], 4);
         assert_eq!(r.result, Err(Error::TooManyNullBytes));
-        assert_eq!(r.result.unwrap_err().status(), Status::IoTimeout);
+        assert_eq!(Status::from(r.result.unwrap_err()), Status::IoTimeout);
         let r = run(&apdu, 16, c, &[(&apdu, &[0x60; 10])], 4);
         assert_eq!(r.result, Err(Error::Timeout));
         // Endless 6C xx.
@@ -1262,15 +1289,18 @@ mod tests {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
         let mut buf = [0u8; 16];
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        ex.sent();
-        ex.sent();
-        assert_eq!(ex.action(), Action::Failed(Error::Sequence));
+        assert!(ex.sent().is_ok());
+        assert_eq!(ex.sent(), Err(Error::Sequence));
+        assert_eq!(ex.action(), Err(Error::Sequence));
         assert_eq!(ex.into_response(), Err(Error::Sequence));
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
         assert_eq!(ex.response(), None);
-        ex.timeout();
-        ex.feed(&[0x90, 0x00]);
-        assert_eq!(ex.action(), Action::Failed(Error::Timeout));
+        assert_eq!(ex.timeout(), Err(Error::Timeout));
+        // After the failure every step answers the same error.
+        assert_eq!(ex.feed(&[0x90, 0x00]), Err(Error::Timeout));
+        assert_eq!(ex.sent(), Err(Error::Timeout));
+        assert_eq!(ex.received(1), Err(Error::Timeout));
+        assert_eq!(ex.action(), Err(Error::Timeout));
         assert_eq!(
             std::format!("{}", Error::InvalidIns(0x6A)),
             "INS 6A cannot be sent over T=0"
@@ -1323,6 +1353,15 @@ mod tests {
         a
     }
 
+    /// An action without its borrow, to compare across steps.
+    fn owned(action: Result<Action<'_>, Error>) -> Result<(Vec<u8>, usize, usize), Error> {
+        action.map(|a| match a {
+            Action::Send(b) => (b.to_vec(), 0, 0),
+            Action::Expect { count, .. } => (Vec::new(), count, 0),
+            Action::Done { response_len } => (Vec::new(), 0, response_len),
+        })
+    }
+
     fn hostile_byte(rng: &mut Rng, ins: u8) -> u8 {
         match rng.below(10) {
             0 => 0x60,
@@ -1359,33 +1398,36 @@ mod tests {
             loop {
                 steps += 1;
                 assert!(steps < 200_000, "no termination for {apdu:02X?}");
-                match ex.action() {
-                    Action::Send(b) => {
+                // What each step returns is what `action` says afterwards.
+                let next = match ex.action() {
+                    Ok(Action::Send(b)) => {
                         assert!(!b.is_empty());
                         if rng.below(50) == 0 {
-                            ex.feed(&[rng.byte()]);
+                            let _ = ex.feed(&[rng.byte()]);
                         }
-                        ex.sent();
+                        owned(ex.sent())
                     }
-                    Action::Receive { count, .. } => {
+                    Ok(Action::Expect { count, .. }) => {
                         if rng.below(100) == 0 {
-                            ex.timeout();
-                            continue;
+                            owned(ex.timeout())
+                        } else {
+                            let n = 1 + rng.below(count.min(300) as u32 + 3) as usize;
+                            let part: Vec<u8> =
+                                (0..n).map(|_| hostile_byte(&mut rng, ins)).collect();
+                            owned(ex.feed(&part))
                         }
-                        let n = 1 + rng.below(count.min(300) as u32 + 3) as usize;
-                        let part: Vec<u8> = (0..n).map(|_| hostile_byte(&mut rng, ins)).collect();
-                        ex.feed(&part);
                     }
-                    Action::Complete { len } => {
-                        assert!(len >= 2 && len <= cap);
+                    Ok(Action::Done { response_len }) => {
+                        assert!(response_len >= 2 && response_len <= cap);
                         outcomes[0] += 1;
                         break;
                     }
-                    Action::Failed(_) => {
+                    Err(_) => {
                         outcomes[1] += 1;
                         break;
                     }
-                }
+                };
+                assert_eq!(next, owned(ex.action()));
             }
         }
         // Both ends are reached.

@@ -78,35 +78,38 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let mut steps = 0;
+    let mut action = ex.action();
     loop {
         steps += 1;
         assert!(steps < MAX_STEPS, "T=0 engine did not terminate");
-        match ex.action() {
-            Action::Send(bytes) => {
+        action = match action {
+            Ok(Action::Send(bytes)) => {
                 assert!(!bytes.is_empty() && bytes.len() <= 255);
-                ex.sent();
+                ex.sent()
             }
-            Action::Receive { count, timeout_us } => {
+            Ok(Action::Expect { count, timeout_us }) => {
                 assert!(count > 0 && count <= 256);
                 assert_eq!(timeout_us, 1_000);
-                let Some((&n, tail)) = card.split_first() else {
-                    ex.timeout();
-                    continue;
-                };
-                let n = usize::from(n % 32).min(tail.len());
-                let (part, tail) = tail.split_at(n);
-                card = tail;
-                ex.feed(part);
+                match card.split_first() {
+                    None => ex.timeout(),
+                    Some((&n, tail)) => {
+                        let n = usize::from(n % 32).min(tail.len());
+                        let (part, tail) = tail.split_at(n);
+                        card = tail;
+                        ex.feed(part)
+                    }
+                }
             }
-            Action::Complete { len } => {
-                assert!(len >= 2 && len <= cap);
-                assert_eq!(ex.response().map(<[u8]>::len), Some(len));
+            Ok(Action::Done { response_len }) => {
+                assert!(response_len >= 2 && response_len <= cap);
+                assert_eq!(ex.response().map(<[u8]>::len), Some(response_len));
                 break;
             }
-            Action::Failed(e) => {
-                let _ = e.status();
+            Err(e) => {
+                assert!(!readerkit::Status::from(e).is_success());
+                assert_eq!(ex.action(), Err(e));
                 break;
             }
-        }
+        };
     }
 });

@@ -85,28 +85,29 @@ pub fn t0_run<const N: usize>(
     let mut response = vec![0u8; response_capacity];
     let mut ex = t0::Exchange::new(apdu, &mut response, config)?;
     let mut buf = vec![0u8; chunk.max(1)];
+    let mut action = ex.action();
     for _ in 0..MAX_STEPS {
-        match ex.action() {
-            t0::Action::Send(bytes) => {
+        action = match action {
+            Ok(t0::Action::Send(bytes)) => {
                 let bytes = bytes.to_vec();
                 write_repeating(card, &bytes, wire);
-                ex.sent();
+                ex.sent()
             }
-            t0::Action::Receive { count, .. } => {
+            Ok(t0::Action::Expect { count, .. }) => {
                 let want = count.min(buf.len());
                 let n = card.read(&mut buf[..want]);
                 wire.from_card += n as u64;
                 if n == 0 {
                     wire.timeouts += 1;
-                    ex.timeout();
+                    ex.timeout()
                 } else {
-                    ex.feed(&buf[..n]);
+                    ex.feed(&buf[..n])
                 }
             }
-            t0::Action::Complete { .. } | t0::Action::Failed(_) => {
+            Ok(t0::Action::Done { .. }) | Err(_) => {
                 return ex.into_response().map(<[u8]>::to_vec);
             }
-        }
+        };
     }
     panic!("T=0 exchange of {apdu:02X?} did not end within {MAX_STEPS} steps");
 }

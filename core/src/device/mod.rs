@@ -821,6 +821,6 @@ fn choose_protocol(
     } else {
         pps::Wanted::optimal(protocol)
     };
-    let negotiation = pps::negotiate(&offer, &limits, &wanted).map_err(|e| e.status())?;
+    let negotiation = pps::negotiate(&offer, &limits, &wanted)?;
     Ok((protocol, negotiation))
 }

@@ -171,10 +171,10 @@ pub enum Error {
     Timeout,
 }
 
-impl Error {
-    /// The library status for this error.
-    pub const fn status(self) -> Status {
-        match self {
+/// The library status for a T=1 error.
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        match e {
             Error::InvalidConfig | Error::EmptyApdu | Error::ApduTooLong => {
                 Status::InvalidParameter
             }
@@ -209,12 +209,6 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
-
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
-        e.status()
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -84,7 +84,7 @@ fn run(engine: &mut Engine, apdu: &[u8], cap: usize, script: &[Step]) -> Result<
 /// Like [`run`] but expects the engine to fail right after the last step.
 fn run_err(engine: &mut Engine, apdu: &[u8], cap: usize, script: &[Step]) -> Error {
     let err = run(engine, apdu, cap, script).expect_err("exchange must fail");
-    assert!(!err.status().is_success());
+    assert!(!Status::from(err).is_success());
     err
 }
 
@@ -378,7 +378,7 @@ fn abort_from_card() {
         ],
     );
     assert_eq!(err, Error::Aborted);
-    assert_eq!(err.status(), Status::DeviceProtocolError);
+    assert_eq!(Status::from(err), Status::DeviceProtocolError);
     assert!(!e.is_synchronised());
     run(
         &mut e,
@@ -439,7 +439,7 @@ fn endless_wtx_is_bounded() {
     }
     let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
     assert_eq!(err, Error::TooManyRequests);
-    assert_eq!(err.status(), Status::DeviceProtocolError);
+    assert_eq!(Status::from(err), Status::DeviceProtocolError);
 }
 
 // ---------------------------------------------------------------- error recovery
@@ -621,7 +621,7 @@ fn silent_card_times_out() {
     ];
     let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
     assert_eq!(err, Error::Timeout);
-    assert_eq!(err.status(), Status::IoTimeout);
+    assert_eq!(Status::from(err), Status::IoTimeout);
     assert!(!e.is_synchronised());
 }
 
@@ -644,7 +644,7 @@ fn garbage_card_gives_too_many_errors_and_next_apdu_resynchs() {
     ];
     let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
     assert_eq!(err, Error::TooManyErrors);
-    assert_eq!(err.status(), Status::DeviceProtocolError);
+    assert_eq!(Status::from(err), Status::DeviceProtocolError);
     // The engine is still usable: the next APDU resynchronises first.
     run(
         &mut e,
@@ -702,7 +702,7 @@ fn response_bigger_than_buffer() {
         ],
     );
     assert_eq!(err, Error::BufferTooSmall { needed: 4 });
-    assert_eq!(err.status(), Status::BufferTooSmall);
+    assert_eq!(Status::from(err), Status::BufferTooSmall);
     // The exchange completed: the next APDU continues with the right numbers.
     assert!(e.is_synchronised());
     run(
@@ -729,7 +729,10 @@ fn response_longer_than_any_apdu() {
         10_000,
     );
     assert_eq!(result, Err(Error::ResponseTooLong));
-    assert_eq!(Error::ResponseTooLong.status(), Status::DeviceProtocolError);
+    assert_eq!(
+        Status::from(Error::ResponseTooLong),
+        Status::DeviceProtocolError
+    );
     assert!(!e.is_synchronised());
 }
 
@@ -742,9 +745,9 @@ fn parameter_errors() {
         };
         assert_eq!(Engine::new(config).err(), Some(Error::InvalidConfig));
     }
-    assert_eq!(Error::InvalidConfig.status(), Status::InvalidParameter);
-    assert_eq!(Error::EmptyApdu.status(), Status::InvalidParameter);
-    assert_eq!(Error::ApduTooLong.status(), Status::InvalidParameter);
+    assert_eq!(Status::from(Error::InvalidConfig), Status::InvalidParameter);
+    assert_eq!(Status::from(Error::EmptyApdu), Status::InvalidParameter);
+    assert_eq!(Status::from(Error::ApduTooLong), Status::InvalidParameter);
     let mut e = lrc_engine(32);
     let mut response = [0u8; 8];
     assert_eq!(e.transmit(&[], &mut response).err(), Some(Error::EmptyApdu));
@@ -767,7 +770,10 @@ fn inputs_after_the_end_are_refused() {
     assert_eq!(tx.receive(&l("00 00 02 90 00")), Err(Error::NoTransaction));
     assert_eq!(tx.timeout(), Err(Error::NoTransaction));
     assert_eq!(tx.line_error(), Err(Error::NoTransaction));
-    assert_eq!(Error::NoTransaction.status(), Status::InvalidDeviceState);
+    assert_eq!(
+        Status::from(Error::NoTransaction),
+        Status::InvalidDeviceState
+    );
     let _abandoned = e.transmit(&apdu, &mut response).unwrap();
     // Abandoned mid-way: the next APDU resynchronises first.
     let mut tx = e.transmit(&apdu, &mut response).unwrap();
