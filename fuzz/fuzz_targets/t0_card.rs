@@ -145,36 +145,37 @@ fuzz_target!(|data: &[u8]| {
         let result = loop {
             steps += 1;
             assert!(steps <= MAX_STEPS, "T=0 exchange without end");
+            // Each step's returned action is read back through `action()`.
             match ex.action() {
-                Action::Send(bytes) => {
+                Ok(Action::Send(bytes)) => {
                     assert!(!bytes.is_empty());
-                    if write(&mut card, bytes) {
-                        ex.sent();
+                    let _ = if write(&mut card, bytes) {
+                        ex.sent()
                     } else {
-                        ex.timeout();
-                    }
+                        ex.timeout()
+                    };
                 }
-                Action::Receive { count, .. } => {
+                Ok(Action::Expect { count, .. }) => {
                     let want = match input.try_byte() {
                         None => count,
                         Some(0xFF) => {
                             // The line drops the card's bytes: the waiting time runs out.
                             dropped = true;
-                            ex.timeout();
+                            let _ = ex.timeout();
                             continue;
                         }
                         Some(op) => 1 + usize::from(op) % count,
                     };
                     let want = want.min(line.len());
                     let n = card.read(&mut line[..want]);
-                    if n == 0 {
-                        ex.timeout();
+                    let _ = if n == 0 {
+                        ex.timeout()
                     } else {
-                        ex.feed(&line[..n]);
-                    }
+                        ex.feed(&line[..n])
+                    };
                 }
-                Action::Complete { len } => break Ok(len),
-                Action::Failed(e) => break Err(e),
+                Ok(Action::Done { response_len }) => break Ok(response_len),
+                Err(e) => break Err(e),
             }
         };
         let executed = card.log().total() > executed_before;
