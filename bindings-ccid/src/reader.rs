@@ -78,8 +78,11 @@ pub const MAX_SLOTS: usize = 8;
 pub enum ConfigError {
     /// No slot, or more than [`MAX_SLOTS`].
     SlotCount,
-    /// `max_message_len` below 271 or above `u32::MAX - 10`.
+    /// `max_message_len` below 271 or above `u32::MAX - 10` (or, for the USB
+    /// class, above its buffer size).
     MessageLength,
+    /// A USB bulk packet size other than 8, 16, 32 or 64 bytes.
+    PacketSize,
 }
 
 /// Why [`CcidReader::handle`] wrote no answer.

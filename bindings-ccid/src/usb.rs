@@ -45,6 +45,9 @@ pub const INTERFACE_PROTOCOL: u8 = 0x00;
 /// Interrupt endpoint polling interval, in frames (ms at full speed).
 pub const INTERRUPT_INTERVAL_MS: u8 = 16;
 
+/// Largest bulk packet, in bytes (full speed).
+const MAX_PACKET: usize = 64;
+
 /// Class request codes (CCID 1.1 §5.3).
 pub mod request {
     /// ABORT.
@@ -97,8 +100,9 @@ where
     P: Platform,
 {
     /// The class on `alloc` with bulk endpoints of `max_packet_size` bytes (8, 16,
-    /// 32 or 64 at full speed). [`ConfigError::MessageLength`] if `N` is shorter
-    /// than the reader's `dwMaxCCIDMessageLength`.
+    /// 32 or 64 at full speed; anything else is [`ConfigError::PacketSize`]).
+    /// [`ConfigError::MessageLength`] if `N` is shorter than the reader's
+    /// `dwMaxCCIDMessageLength`.
     pub fn new(
         alloc: &'a UsbBusAllocator<B>,
         reader: CcidReader<'d, P, D, EVENTS>,
@@ -107,6 +111,9 @@ where
         let max = usize::try_from(reader.descriptor().max_message_len).unwrap_or(usize::MAX);
         if N < max {
             return Err(ConfigError::MessageLength);
+        }
+        if !matches!(max_packet_size, 8 | 16 | 32 | 64) {
+            return Err(ConfigError::PacketSize);
         }
         Ok(CcidClass {
             interface: alloc.interface(),
@@ -187,7 +194,7 @@ where
     fn read_packets(&mut self) {
         let packet_size = usize::from(self.bulk_out.max_packet_size());
         while let Receive::Collecting { have } = self.receive {
-            let mut packet = [0u8; 64];
+            let mut packet = [0u8; MAX_PACKET];
             let room = packet.len().min(packet_size);
             let got = match self.bulk_out.read(&mut packet[..room]) {
                 Ok(got) => got,

@@ -12,7 +12,7 @@ use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::CcidReader;
-use readerkit_ccid::reader::Config as CcidConfig;
+use readerkit_ccid::reader::{Config as CcidConfig, ConfigError};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use usb_device::bus::{PollResult, UsbBus, UsbBusAllocator};
@@ -143,6 +143,16 @@ fn ccid_over_usb_device() {
         escape: Some(twin::escape),
         ..CcidConfig::short_apdu()
     };
+    // Packet sizes a full-speed bulk endpoint cannot have, and a buffer shorter than
+    // dwMaxCCIDMessageLength, are refused.
+    for size in [0u16, 63, 512] {
+        let reader = CcidReader::new(&slots, config).unwrap();
+        let class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, size);
+        assert_eq!(class.err(), Some(ConfigError::PacketSize), "{size}");
+    }
+    let reader = CcidReader::new(&slots, config).unwrap();
+    let class = CcidClass::<_, _, _, 8, 270>::new(&alloc, reader, 64);
+    assert_eq!(class.err(), Some(ConfigError::MessageLength));
     let reader = CcidReader::new(&slots, config).unwrap();
     let descriptor = reader.descriptor().to_bytes();
     let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
