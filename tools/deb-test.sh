@@ -18,9 +18,10 @@
 # While that pcscd runs, the test holds /tmp/readerkit-pcscd.lock, the lock
 # testkit/src/pcscd.rs takes for every pcscd test (they share /run/pcscd/pcscd.pid).
 #
-# Needs root, dpkg, and Debian's pcscd, systemd (systemd-socket-activate),
-# python3-pyscard, vsmartcard-vpicc, python3-virtualsmartcard and
-# python3-pycryptodome; cargo-deb is installed with `cargo install` if missing.
+# Needs root, and Debian's dpkg-dev, binutils, pcscd, systemd
+# (systemd-socket-activate), python3-pyscard, vsmartcard-vpicc,
+# python3-virtualsmartcard and python3-pycryptodome; cargo-deb is installed with
+# `cargo install` if missing.
 # The package is built in ${CARGO_TARGET_DIR:-target}/pcscd-driver, the target
 # directory where the pcscd tests build the same library, and left in its debian/.
 set -uo pipefail
@@ -63,8 +64,10 @@ die() {
 
 # --- preconditions: refuse rather than disturb this machine --------------------
 [ "$(id -u)" = 0 ] || die "needs root (dpkg -i, /etc/reader.conf.d, pcscd)"
-for tool in dpkg dpkg-deb /usr/sbin/pcscd /usr/bin/systemd-socket-activate flock readelf; do
-  command -v "$tool" >/dev/null || die "$tool is missing (Debian packages dpkg, pcscd, systemd, util-linux, binutils)"
+# dpkg-shlibdeps (dpkg-dev) gives cargo-deb the shared-library dependencies; strip
+# and readelf come with binutils.
+for tool in dpkg dpkg-deb dpkg-shlibdeps strip readelf nm /usr/sbin/pcscd /usr/bin/systemd-socket-activate flock; do
+  command -v "$tool" >/dev/null || die "$tool is missing (Debian packages dpkg, dpkg-dev, binutils, pcscd, systemd, util-linux)"
 done
 [ -d /usr/lib/python3/dist-packages/smartcard ] || die "Debian's pyscard is missing (apt-get install python3-pyscard)"
 # vsmartcard's vicc (a virtual card for the vpcd example) and what it imports; Debian
