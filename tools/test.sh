@@ -28,7 +28,7 @@ fi
 # the tests' vicc launcher maps one name onto the other).
 # The C binding's tests compile C programs with gcc/g++ and run them under valgrind;
 # llvm gives llvm-size for the firmware size check.
-pcsc_pkgs=(pcscd libpcsclite-dev pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
+pcsc_pkgs=(pcscd libccid libpcsclite-dev pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
 pcsc_missing=()
 for pkg in "${pcsc_pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
@@ -73,6 +73,7 @@ fi
 cargo build -p readerkit --target "$embedded_target"
 cargo build -p readerkit-card-sim --target "$embedded_target"
 cargo build -p readerkit-hal --target "$embedded_target"
+cargo build -p readerkit-ccid --features usb --target "$embedded_target"
 # The C binding for firmware: a no_std staticlib (the target aborts on panic).
 cargo build -p readerkit-c --no-default-features --features firmware --target "$embedded_target"
 
