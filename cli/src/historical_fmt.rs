@@ -32,6 +32,10 @@ pub(crate) fn text(bytes: &[u8]) -> String {
         Err(e) => {
             let _ = writeln!(s, "    ERROR in the historical bytes: {e}");
             objects_before_error(&mut s, bytes, e);
+            if let Some(status) = status_despite_error(bytes) {
+                s.push_str("    Status indicator (last 3 bytes):\n");
+                status_text(&mut s, status);
+            }
             return s;
         }
     };
@@ -68,8 +72,24 @@ fn objects_before_error(s: &mut String, bytes: &[u8], e: Error) {
                 object_text(s, &object);
             }
         }
-        let rest = bytes.get(offset..).unwrap_or(&[]);
+        let end = match status_despite_error(bytes) {
+            Some(_) => bytes.len() - 3,
+            None => bytes.len(),
+        };
+        let rest = bytes.get(offset..end).unwrap_or(&[]);
         let _ = writeln!(s, "    Undecoded: {}", hex::encode(rest, " "));
+    }
+}
+
+/// The status indicator of category 00 (its last 3 bytes), which stands apart from
+/// the objects and means what it means even when they are malformed.
+fn status_despite_error(bytes: &[u8]) -> Option<StatusIndicator> {
+    match (bytes.first(), bytes.len() >= 4, bytes.last_chunk::<3>()) {
+        (Some(0x00), true, Some(&[lcs, sw1, sw2])) => Some(StatusIndicator {
+            lcs: Some(LifeCycle(lcs)),
+            sw: Some(StatusWord::new(sw1, sw2)),
+        }),
+        _ => None,
     }
 }
 
@@ -272,7 +292,7 @@ pub(crate) fn json(bytes: &[u8]) -> Value {
         }
         Err(e) => {
             out["objects"] = json!([]);
-            out["status"] = Value::Null;
+            out["status"] = status_despite_error(bytes).map_or(Value::Null, status_json);
             out["dir_reference"] = Value::Null;
             out["unstructured"] = json!(hex::encode(bytes.get(1..).unwrap_or(&[]), ""));
             out["error"] = json!(e.to_string());

@@ -299,3 +299,33 @@ fn the_list_is_read_from_list_then_cache_then_system() {
     let j = atr_json("3B 02 14 50", &["--no-list"]);
     assert_eq!(j["identification"], Value::Null);
 }
+
+#[test]
+fn malformed_objects_are_reported_and_the_status_indicator_still_read() {
+    // Built by hand (143 ATRs of the list have category 00 and objects that do not
+    // fit, like this one): T0 = 05 (5 historical bytes, no interface bytes): 00 | 03 | 36 66 AE. The
+    // object byte 03 (tag 0, 3 bytes) runs into the status indicator, which
+    // category 00 puts in the last 3 bytes: LCS 36 (proprietary), SW 66 AE
+    // (execution error, unknown qualification).
+    let j = atr_json("3B 05 00 03 36 66 AE", &["--no-list"]);
+    let h = &j["historical_bytes"];
+    assert_eq!(
+        h["error"],
+        "COMPACT-TLV object 03 at offset 1 announces 3 byte(s), 0 remain"
+    );
+    assert_eq!(h["status"]["lcs"], 0x36);
+    assert_eq!(h["status"]["sw"], "66AE");
+    assert_eq!(
+        h["status"]["sw_meaning"],
+        "execution error: unknown qualification"
+    );
+    let out = readerkit(&["atr", "--no-list", "3B 05 00 03 36 66 AE"], &[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "    ERROR in the historical bytes: COMPACT-TLV object 03 at offset 1",
+        "    Undecoded: 03\n",
+        "      SW: 66 AE (execution error: unknown qualification)",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
