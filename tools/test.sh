@@ -28,7 +28,7 @@ fi
 # the tests' vicc launcher maps one name onto the other).
 # The C binding's tests compile C programs with gcc/g++ and run them under valgrind;
 # llvm gives llvm-size for the firmware size check.
-pcsc_pkgs=(pcscd libccid libpcsclite-dev pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
+pcsc_pkgs=(pcscd libccid libpcsclite-dev dpkg-dev binutils pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
 pcsc_missing=()
 for pkg in "${pcsc_pkgs[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
@@ -105,6 +105,10 @@ cargo test --workspace --doc
 
 step "the main job: tools/demo.sh, its output checked (tools/demo-check.sh)"
 ./tools/demo-check.sh
+
+step "the Debian package: cargo-deb, dpkg -i, a session through the stock pcscd, purge (tools/deb-test.sh)"
+cargo deb --version >/dev/null 2>&1 || cargo install cargo-deb --locked --version 3.8.0
+./tools/deb-test.sh
 
 step "the C ABI's unit tests under Miri (tools/miri-c.sh)"
 ./tools/miri-c.sh
