@@ -242,12 +242,21 @@ impl Pcscd {
         // systemd-socket-activate execs pcscd in place: the child pid is pcscd's.
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(10);
+        let mut woken = false;
         loop {
             // pcscd's exit code after SIGINT is not 0 (it exits from its signal
             // thread); what matters is that it ends by itself, after tearing down.
             if let Ok(Some(_)) = child.try_wait() {
                 return true;
+            }
+            // pcsc-lite 1.9.9 sometimes misses the exit flag its signal thread set
+            // (the main loop only looks when its wait for clients returns): a client
+            // connection wakes it, and it then closes every reader normally.
+            if !woken && started.elapsed() > Duration::from_secs(3) {
+                let _ = std::os::unix::net::UnixStream::connect(&self.socket);
+                woken = true;
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
