@@ -14,7 +14,7 @@ use readerkit::line::LineReader;
 use readerkit::platform::{ContextId, Platform};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{Device, Outcome, ProtocolMask, ReaderFunctions, Status};
+use readerkit::{Device, Failure, Outcome, ProtocolMask, ReaderFunctions, Status};
 use static_assertions::const_assert;
 
 use crate::guard::{
@@ -428,8 +428,8 @@ fn complete(outcome: Outcome, bytes_written: *mut usize) -> rk_status {
 
 // ---- adapters: the core's callbacks onto the C table --------------------------
 
-fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
-    let f = d.table.power.ok_or(Status::NotSupported)?;
+fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
+    let f = d.table.power.ok_or(Failure::NotSupported)?;
     let mut buf = [0u8; RK_MAX_ATR_LEN];
     let mut len = 0usize;
     let code = match action {
@@ -442,16 +442,16 @@ fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<()
     let result = unsafe { f(d.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) };
     callback_result(result)?;
     if action != PowerAction::PowerDown {
-        let bytes = buf.get(..len).ok_or(Status::DeviceProtocolError)?;
+        let bytes = buf.get(..len).ok_or(Failure::DeviceProtocolError)?;
         atr.clear();
         atr.extend_from_slice(bytes)
-            .map_err(|_| Status::DeviceProtocolError)?;
+            .map_err(|_| Failure::DeviceProtocolError)?;
     }
     Ok(())
 }
 
-fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
-    let f = d.table.transmit.ok_or(Status::NotSupported)?;
+fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {
+    let f = d.table.transmit.ok_or(Failure::NotSupported)?;
     let card = call.card;
     let c = rk_transmit_call {
         protocol: call.protocol.bit(),
@@ -478,8 +478,8 @@ fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Resul
     Ok(len)
 }
 
-fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
-    let f = d.table.set_protocol.ok_or(Status::NotSupported)?;
+fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
+    let f = d.table.set_protocol.ok_or(Failure::NotSupported)?;
     let n = &call.negotiation;
     let mut pps = [0u8; 6];
     let mut pps_len = 0u8;
@@ -503,7 +503,7 @@ fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Stat
     let result = unsafe { f(d.ctx, &c, &mut timing) };
     callback_result(result)?;
     if timing.f == 0 || timing.d == 0 || timing.clock_khz == 0 {
-        return Err(Status::InvalidParameter);
+        return Err(Failure::InvalidParameter);
     }
     Ok(Timing {
         f: timing.f,
@@ -512,8 +512,8 @@ fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Stat
     })
 }
 
-fn card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Status> {
-    let f = d.table.card_tracking.ok_or(Status::NotSupported)?;
+fn card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Failure> {
+    let f = d.table.card_tracking.ok_or(Failure::NotSupported)?;
     let code = match wait {
         Wait::Insertion => RK_WAIT_INSERTION,
         Wait::Removal => RK_WAIT_REMOVAL,
@@ -527,8 +527,8 @@ fn vendor_ioctl(
     code: u32,
     input: &[u8],
     output: &mut [u8],
-) -> Result<usize, Status> {
-    let f = d.table.vendor_ioctl.ok_or(Status::NotSupported)?;
+) -> Result<usize, Failure> {
+    let f = d.table.vendor_ioctl.ok_or(Failure::NotSupported)?;
     let mut len = 0usize;
     // SAFETY: the buffers and `len` are valid for the call; the callback comes from
     // the C table for this context.
@@ -550,35 +550,35 @@ fn vendor_ioctl(
 fn mechanism(
     d: &CDriver,
     f: Option<unsafe extern "C" fn(*mut c_void) -> rk_status>,
-) -> Result<(), Status> {
-    let f = f.ok_or(Status::NotSupported)?;
+) -> Result<(), Failure> {
+    let f = f.ok_or(Failure::NotSupported)?;
     // SAFETY: the callback comes from the C table for this context.
     callback_result(unsafe { f(d.ctx) })
 }
 
-fn eject(d: &mut CDriver) -> Result<(), Status> {
+fn eject(d: &mut CDriver) -> Result<(), Failure> {
     mechanism(d, d.table.eject)
 }
 
-fn swallow(d: &mut CDriver) -> Result<(), Status> {
+fn swallow(d: &mut CDriver) -> Result<(), Failure> {
     mechanism(d, d.table.swallow)
 }
 
-fn confiscate(d: &mut CDriver) -> Result<(), Status> {
+fn confiscate(d: &mut CDriver) -> Result<(), Failure> {
     mechanism(d, d.table.confiscate)
 }
 
 // ---- adapters: the core's line reader for a device over rk_line_ops ------------
 
-fn line_reader(d: &mut CDriver) -> Result<&mut LineReader<CLine>, Status> {
-    d.line.as_mut().ok_or(Status::NotSupported)
+fn line_reader(d: &mut CDriver) -> Result<&mut LineReader<CLine>, Failure> {
+    d.line.as_mut().ok_or(Failure::NotSupported)
 }
 
-fn line_power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+fn line_power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     line_reader(d)?.power(action, atr)
 }
 
-fn line_set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+fn line_set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
     line_reader(d)?.set_protocol(call)
 }
 
@@ -586,11 +586,11 @@ fn line_transmit(
     d: &mut CDriver,
     call: &TransmitCall<'_>,
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     line_reader(d)?.transmit(call, reply)
 }
 
-fn line_card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Status> {
+fn line_card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Failure> {
     line_reader(d)?.card_tracking(wait)
 }
 

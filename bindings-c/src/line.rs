@@ -20,7 +20,7 @@
 
 use core::ffi::c_void;
 
-use readerkit::Status;
+use readerkit::Failure;
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
 use readerkit::timing::Timing;
@@ -97,7 +97,7 @@ pub(crate) struct CLine {
 
 /// A callback the table lacks: unreachable after [`CLine::new`], a plain error if
 /// it were not.
-const MISSING: Status = Status::NotSupported;
+const MISSING: Failure = Failure::NotSupported;
 
 impl CLine {
     /// The line over `ops`, or `None` if a required callback is `NULL`.
@@ -114,16 +114,16 @@ impl CLine {
 /// `Ok(count)` if the callback's `count` fits the `capacity` it was given; a larger
 /// one is a driver bug, reported as `BufferOverflow` (nothing past the buffer is
 /// read).
-fn within(count: usize, capacity: usize) -> Result<usize, Status> {
+fn within(count: usize, capacity: usize) -> Result<usize, Failure> {
     if count > capacity {
-        Err(Status::BufferOverflow)
+        Err(Failure::BufferOverflow)
     } else {
         Ok(count)
     }
 }
 
 impl Line for CLine {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let f = self.ops.reset.ok_or(MISSING)?;
         let code = match reset {
             Reset::Cold => RK_RESET_COLD,
@@ -137,23 +137,23 @@ impl Line for CLine {
         let len = within(len, buf.len())?;
         atr.clear();
         atr.extend_from_slice(&buf[..len])
-            .map_err(|_| Status::BufferOverflow)
+            .map_err(|_| Failure::BufferOverflow)
     }
 
-    fn deactivate(&mut self) -> Result<(), Status> {
+    fn deactivate(&mut self) -> Result<(), Failure> {
         let f = self.ops.deactivate.ok_or(MISSING)?;
         // SAFETY: the callback comes from the C line table for this context.
         callback_result(unsafe { f(self.ctx) })
     }
 
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         let f = self.ops.send.ok_or(MISSING)?;
         // SAFETY: `bytes` is valid for the call; the callback comes from the C line
         // table for this context.
         callback_result(unsafe { f(self.ctx, bytes.as_ptr(), bytes.len()) })
     }
 
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
         let f = self.ops.receive.ok_or(MISSING)?;
         let mut received = 0usize;
         // SAFETY: `buf` and `received` are valid for the call; the callback comes
@@ -172,7 +172,7 @@ impl Line for CLine {
         within(received, buf.len())
     }
 
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
         let f = self.ops.set_timing.ok_or(MISSING)?;
         let timing = rk_timing::from(timing);
         // SAFETY: `timing` is valid for the call; the callback comes from the C line
@@ -180,7 +180,7 @@ impl Line for CLine {
         callback_result(unsafe { f(self.ctx, &timing) })
     }
 
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         let Some(f) = self.ops.set_framing else {
             return Ok(());
         };

@@ -14,7 +14,7 @@
 //! initialised (or de-initialised, or copied) is `RK_STATUS_INVALID_DEVICE_STATE`; a
 //! panic inside the library (a bug) is `RK_STATUS_UNSUCCESSFUL`.
 
-use readerkit::Status;
+use readerkit::{Failure, Status};
 
 /// A status code: `RK_STATUS_*`.
 pub type rk_status = u32;
@@ -199,14 +199,10 @@ pub(crate) fn from_rk(code: rk_status) -> Option<Status> {
     Status::ALL.get(usize::try_from(code).ok()?).copied()
 }
 
-/// The result of a C callback: success, or the status it returned (an unknown code
+/// The result of a C callback: success, or the failure it returned (an unknown code
 /// is `Unsuccessful`).
-pub(crate) fn callback_result(code: rk_status) -> Result<(), Status> {
-    match from_rk(code) {
-        Some(Status::Success) => Ok(()),
-        Some(status) => Err(status),
-        None => Err(Status::Unsuccessful),
-    }
+pub(crate) fn callback_result(code: rk_status) -> Result<(), Failure> {
+    from_rk(code).map_or(Err(Failure::Unsuccessful), Status::into_result)
 }
 
 /// The NTSTATUS value of `status` (`STATUS_PENDING` for `RK_STATUS_PENDING`,
@@ -301,13 +297,13 @@ mod tests {
         assert_eq!(callback_result(RK_STATUS_SUCCESS), Ok(()));
         assert_eq!(
             callback_result(RK_STATUS_IO_TIMEOUT),
-            Err(Status::IoTimeout)
+            Err(Failure::IoTimeout)
         );
         assert_eq!(
             callback_result(RK_STATUS_PENDING),
-            Err(Status::Unsuccessful)
+            Err(Failure::Unsuccessful)
         );
-        assert_eq!(callback_result(999), Err(Status::Unsuccessful));
+        assert_eq!(callback_result(999), Err(Failure::Unsuccessful));
         assert_eq!(rk_status_to_ntstatus(RK_STATUS_PENDING), 0x103);
         assert_eq!(rk_status_to_win32(RK_STATUS_PENDING), 997);
         assert_eq!(rk_status_to_ntstatus(999), RK_NTSTATUS_UNSUCCESSFUL);

@@ -10,7 +10,7 @@
 use readerkit::Protocol;
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
-use readerkit::status::Status;
+use readerkit::status::Failure;
 use readerkit::timing::Timing;
 
 /// PCB of a T=1 S(WTX request) block.
@@ -76,23 +76,23 @@ impl<L: Line, F: FnMut(MoreTime)> WatchedLine<L, F> {
 }
 
 impl<L: Line, F: FnMut(MoreTime)> Line for WatchedLine<L, F> {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.protocol = None;
         self.watch = Watch::Idle;
         self.line.reset(reset, atr)
     }
 
-    fn deactivate(&mut self) -> Result<(), Status> {
+    fn deactivate(&mut self) -> Result<(), Failure> {
         self.protocol = None;
         self.line.deactivate()
     }
 
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         self.watch = Watch::Idle;
         self.line.send(bytes)
     }
 
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
         let got = self.line.receive(buf, first_us, next_us)?;
         let bytes = buf.get(..got).unwrap_or(&[]);
         match (self.protocol, self.watch, bytes) {
@@ -113,11 +113,11 @@ impl<L: Line, F: FnMut(MoreTime)> Line for WatchedLine<L, F> {
         Ok(got)
     }
 
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
         self.line.set_timing(timing)
     }
 
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.protocol = Some(framing.protocol);
         self.line.set_framing(framing)
     }

@@ -7,7 +7,7 @@
 
 use readerkit::caps::CardCapabilities;
 use readerkit::line::{Line, LineReader};
-use readerkit::status::Status;
+use readerkit::status::Failure;
 
 use crate::error::SlotError;
 
@@ -47,7 +47,7 @@ pub fn relay_t1_block(
     if !well_formed {
         return Err(SlotError::BadField(10));
     }
-    let status = |s: Status| SlotError::from_status(s);
+    let status = |f: Failure| SlotError::from_status(f.into());
     line.send(block).map_err(status)?;
     let bwt_us = card
         .timing

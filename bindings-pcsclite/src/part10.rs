@@ -2,7 +2,7 @@
 //! with pcsc-lite's control-code encoding (`0x42000000 + fn`), which is what a client
 //! passes back to `SCardControl`; plus the simulated card's fault switch.
 
-use readerkit::Status;
+use readerkit::Failure;
 pub use readerkit::part10::function_of;
 
 /// pcsc-lite's `SCARD_CTL_CODE(code)`.
@@ -26,6 +26,6 @@ pub fn answer(
     function: u16,
     output: &mut [u8],
     max_apdu_data: u32,
-) -> Option<Result<usize, Status>> {
+) -> Option<Result<usize, Failure>> {
     readerkit::part10::answer(function, output, max_apdu_data, pcsclite_ctl_code)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::ReaderFunctions;
 use readerkit::ioctl::Ioctl;
-use readerkit::status::Status;
+use readerkit::status::Failure;
 use readerkit_wdm::irp::{IoStatus, mj};
 use readerkit_wdm::{DriverHooks, PnpState, WdmReader, ntstatus};
 use support::*;
@@ -295,7 +295,7 @@ static REMOVED: AtomicBool = AtomicBool::new(false);
 static AFTER_REMOVAL: AtomicUsize = AtomicUsize::new(0);
 static CALLS: AtomicUsize = AtomicUsize::new(0);
 
-fn slow_vendor(_: &mut u32, _: u32, _: &[u8], out: &mut [u8]) -> Result<usize, Status> {
+fn slow_vendor(_: &mut u32, _: u32, _: &[u8], out: &mut [u8]) -> Result<usize, Failure> {
     CALLS.fetch_add(1, Ordering::SeqCst);
     thread::sleep(Duration::from_micros(200));
     if REMOVED.load(Ordering::SeqCst) {
@@ -466,7 +466,7 @@ fn controlled_vendor(
     _code: u32,
     input: &[u8],
     _out: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     match input.first() {
         Some(0) => {
             d.reader.line_mut().remove();
@@ -478,12 +478,12 @@ fn controlled_vendor(
             ));
             d.change = Some(true);
         }
-        _ => return Err(Status::InvalidParameter),
+        _ => return Err(Failure::InvalidParameter),
     }
     Ok(0)
 }
 
-fn controlled_tracking(_: &mut Controlled, _: readerkit::tracking::Wait) -> Result<(), Status> {
+fn controlled_tracking(_: &mut Controlled, _: readerkit::tracking::Wait) -> Result<(), Failure> {
     Ok(())
 }
 

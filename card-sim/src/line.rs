@@ -5,12 +5,12 @@
 //! for a time-out, whatever the time limit. A parity error the card signals makes
 //! the line repeat the character (ISO/IEC 7816-3 7.3), at most
 //! [`MAX_REPETITIONS`] times per character; after that the send fails with
-//! [`Status::DeviceProtocolError`]. An inverse-convention card is recognised from TS
+//! [`Failure::DeviceProtocolError`]. An inverse-convention card is recognised from TS
 //! (`03` on the wire) and decoded in both directions from then on.
 
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Line, Reset};
-use readerkit::status::Status;
+use readerkit::status::Failure;
 use readerkit::timing::Timing;
 
 use crate::card::Card;
@@ -53,7 +53,7 @@ impl<const N: usize> SimLine<N> {
         self.timing = None;
     }
 
-    /// Take the card out; the line then answers [`Status::NoMedia`].
+    /// Take the card out; the line then answers [`Failure::NoMedia`].
     pub fn remove(&mut self) -> Option<Card<N>> {
         self.timing = None;
         self.card.take()
@@ -75,13 +75,13 @@ impl<const N: usize> SimLine<N> {
         self.timing
     }
 
-    fn present(&mut self) -> Result<&mut Card<N>, Status> {
-        self.card.as_mut().ok_or(Status::NoMedia)
+    fn present(&mut self) -> Result<&mut Card<N>, Failure> {
+        self.card.as_mut().ok_or(Failure::NoMedia)
     }
 }
 
 impl<const N: usize> Line for SimLine<N> {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.timing = None;
         self.inverse = false;
         let card = self.present()?;
@@ -93,16 +93,16 @@ impl<const N: usize> Line for SimLine<N> {
         let n = card.read(&mut buf);
         if n == 0 {
             // A mute card: no ATR within the initial waiting time.
-            return Err(Status::IoTimeout);
+            return Err(Failure::IoTimeout);
         }
         atr.clear();
         atr.extend_from_slice(&buf[..n])
-            .map_err(|_| Status::UnrecognizedMedia)?;
+            .map_err(|_| Failure::UnrecognizedMedia)?;
         self.inverse = buf[0] == readerkit::atr::TS_INVERSE_RAW;
         Ok(())
     }
 
-    fn deactivate(&mut self) -> Result<(), Status> {
+    fn deactivate(&mut self) -> Result<(), Failure> {
         self.timing = None;
         if let Some(card) = self.card.as_mut() {
             card.power_off();
@@ -110,7 +110,7 @@ impl<const N: usize> Line for SimLine<N> {
         Ok(())
     }
 
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         let inverse_convention = self.inverse;
         let card = self.present()?;
         let mut encoded = [0u8; 64];
@@ -131,7 +131,7 @@ impl<const N: usize> Line for SimLine<N> {
                     Err(parity) => {
                         repetitions += 1;
                         if repetitions > MAX_REPETITIONS {
-                            return Err(Status::DeviceProtocolError);
+                            return Err(Failure::DeviceProtocolError);
                         }
                         from += parity.accepted;
                     }
@@ -141,7 +141,7 @@ impl<const N: usize> Line for SimLine<N> {
         Ok(())
     }
 
-    fn receive(&mut self, buf: &mut [u8], _first_us: u32, _next_us: u32) -> Result<usize, Status> {
+    fn receive(&mut self, buf: &mut [u8], _first_us: u32, _next_us: u32) -> Result<usize, Failure> {
         let inverse_convention = self.inverse;
         let card = self.present()?;
         let n = card.read(buf);
@@ -153,7 +153,7 @@ impl<const N: usize> Line for SimLine<N> {
         Ok(n)
     }
 
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
         self.present()?;
         self.timing = Some(timing);
         Ok(())

@@ -14,7 +14,7 @@ use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
 use readerkit::protocol::ProtocolMask;
 use readerkit::timing::Timing;
-use readerkit::{Device, Outcome, Status, attr};
+use readerkit::{Device, Failure, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
 
 /// Card profiles of the simulated card.
@@ -81,24 +81,24 @@ fn wire(direction: &str, bytes: &[u8]) {
 }
 
 impl<L: Line> Line for Traced<L> {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let result = self.0.reset(reset, atr);
         wire("<-", atr);
         result
     }
-    fn deactivate(&mut self) -> Result<(), Status> {
+    fn deactivate(&mut self) -> Result<(), Failure> {
         self.0.deactivate()
     }
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         wire("->", bytes);
         self.0.send(bytes)
     }
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
         let n = self.0.receive(buf, first_us, next_us)?;
         wire("<-", &buf[..n]);
         Ok(n)
     }
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
         if WIRE.with(Cell::get) {
             println!(
                 "      line now F={} D={} at {} kHz ({} bit/s)",
@@ -110,7 +110,7 @@ impl<L: Line> Line for Traced<L> {
         }
         self.0.set_timing(timing)
     }
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         if WIRE.with(Cell::get) {
             println!(
                 "      framing for {:?}, extra guard time N = {} etu",

@@ -8,7 +8,7 @@ use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::SpinPlatform;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{Device, Outcome, ReaderFunctions, Status};
+use readerkit::{Device, Failure, Outcome, ReaderFunctions};
 use readerkit_testkit::apdu::get_challenge;
 use readerkit_testkit::client::transmit_input;
 use readerkit_testkit::hex;
@@ -21,16 +21,16 @@ struct InMemoryReader {
     next: u8,
 }
 
-fn power(_: &mut InMemoryReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+fn power(_: &mut InMemoryReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     println!("    [callback] power {action:?}");
     if action != PowerAction::PowerDown {
         atr.extend_from_slice(&ATR)
-            .map_err(|_| Status::BufferOverflow)?;
+            .map_err(|_| Failure::BufferOverflow)?;
     }
     Ok(())
 }
 
-fn set_protocol(_: &mut InMemoryReader, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+fn set_protocol(_: &mut InMemoryReader, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
     let pps = call.negotiation.request.as_ref().map(|r| hex(r.as_bytes()));
     println!(
         "    [callback] set protocol {:?}, PPS request {pps:?}",
@@ -44,7 +44,7 @@ fn transmit(
     r: &mut InMemoryReader,
     call: &TransmitCall<'_>,
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     println!(
         "    [callback] transmit {} over {:?}",
         hex(call.apdu),
@@ -54,7 +54,7 @@ fn transmit(
     match call.apdu {
         [0x00, 0x84, 0x00, 0x00, le] => {
             let n = usize::from(*le);
-            let out = reply.get_mut(..n + 2).ok_or(Status::BufferTooSmall)?;
+            let out = reply.get_mut(..n + 2).ok_or(Failure::BufferTooSmall)?;
             for b in &mut out[..n] {
                 r.next = r.next.wrapping_mul(73).wrapping_add(41);
                 *b = r.next;
@@ -69,7 +69,7 @@ fn transmit(
     }
 }
 
-fn tracking(_: &mut InMemoryReader, wait: Wait) -> Result<(), Status> {
+fn tracking(_: &mut InMemoryReader, wait: Wait) -> Result<(), Failure> {
     println!("    [callback] start tracking: wait for {wait:?}");
     Ok(())
 }

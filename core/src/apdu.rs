@@ -21,7 +21,7 @@
 
 use core::fmt;
 
-use crate::status::Status;
+use crate::status::{Failure, Status};
 
 /// What went wrong when reading an APDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,12 +39,18 @@ pub enum Error {
 /// The request status for an APDU error: [`Status::InvalidParameter`] for a malformed
 /// command (the caller's fault), [`Status::DeviceProtocolError`] for a response
 /// without status bytes (the card's fault).
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        match e {
+            Error::TooShort | Error::LengthMismatch => Failure::InvalidParameter,
+            Error::ResponseTooShort => Failure::DeviceProtocolError,
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
-        match e {
-            Error::TooShort | Error::LengthMismatch => Status::InvalidParameter,
-            Error::ResponseTooShort => Status::DeviceProtocolError,
-        }
+        Failure::from(e).into()
     }
 }
 

@@ -60,4 +60,4 @@ pub use device::{Device, Outcome, ReaderFunctions};
 pub use ioctl::Ioctl;
 pub use protocol::{Protocol, ProtocolMask};
 pub use state::CardState;
-pub use status::Status;
+pub use status::{Failure, Status};

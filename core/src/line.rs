@@ -17,7 +17,7 @@ use crate::caps::CardCapabilities;
 use crate::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
 use crate::ioctl::PowerAction;
 use crate::protocol::Protocol;
-use crate::status::Status;
+use crate::status::Failure;
 use crate::timing::Timing;
 use crate::{pps, t0, t1};
 
@@ -32,29 +32,29 @@ pub enum Reset {
 
 /// The card's I/O line and contacts, as a reader sees them.
 ///
-/// Errors are [`Status`] values: [`Status::NoMedia`] when the card is gone,
-/// [`Status::DeviceProtocolError`] for a character received with a parity error (or
+/// Errors are [`Failure`] values: [`Failure::NoMedia`] when the card is gone,
+/// [`Failure::DeviceProtocolError`] for a character received with a parity error (or
 /// repeated too often), anything else for a reader fault.
 pub trait Line {
     /// Reset the card and put the bytes of its answer to reset into `atr`, as
     /// received (an inverse-convention card may be left undecoded, TS = 03; the line
     /// then switches itself to the inverse convention). Afterwards the line runs at
     /// the default parameters (F = 372, D = 1, the reader's default clock).
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status>;
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure>;
 
     /// Deactivate the contacts.
-    fn deactivate(&mut self) -> Result<(), Status>;
+    fn deactivate(&mut self) -> Result<(), Failure>;
 
     /// Send `bytes` to the card (with the guard time the line is set up for).
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status>;
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure>;
 
     /// Receive up to `buf.len()` bytes: the first within `first_us` µs, each further
     /// one within `next_us` µs of the previous. Returns how many arrived; fewer than
     /// asked means the time ran out.
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status>;
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure>;
 
     /// Switch the line to new transmission parameters (after PPS).
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Status>;
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure>;
 
     /// The protocol now in force and the card's extra guard time, for character
     /// framing: N (TC1) extra etu between characters sent to the card (255: the
@@ -62,7 +62,7 @@ pub trait Line {
     /// (T=0: 16 etu before sending after receiving; T=1: BGT, 22 etu). Called after
     /// [`Line::set_timing`] whenever a protocol is established. The default ignores
     /// it, for lines whose hardware handles framing itself.
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         let _ = framing;
         Ok(())
     }
@@ -152,12 +152,12 @@ impl<L: Line> LineReader<L> {
     /// Card-tracking callback: nothing to start. Whoever watches the card's presence
     /// (a presence pin, a polling thread, the simulation) reports insertion and
     /// removal to the device, which completes the pending request.
-    pub fn card_tracking(&mut self, _wait: crate::tracking::Wait) -> Result<(), Status> {
+    pub fn card_tracking(&mut self, _wait: crate::tracking::Wait) -> Result<(), Failure> {
         Ok(())
     }
 
     /// POWER callback.
-    pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+    pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.session = Session::Idle;
         match action {
             PowerAction::PowerDown => self.line.deactivate(),
@@ -168,7 +168,7 @@ impl<L: Line> LineReader<L> {
 
     /// SET_PROTOCOL callback: the PPS exchange the call carries, then the new
     /// parameters on the line and a fresh protocol session.
-    pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
         let timing = match self.exchange_pps(&call.negotiation, call.card) {
             Ok(timing) => timing,
             Err(status) => {
@@ -196,7 +196,7 @@ impl<L: Line> LineReader<L> {
         card: &CardCapabilities,
         timing: Timing,
         suppress_ifs_request: bool,
-    ) -> Result<(), Status> {
+    ) -> Result<(), Failure> {
         self.line.set_timing(timing)?;
         self.line.set_framing(Framing {
             protocol,
@@ -213,7 +213,7 @@ impl<L: Line> LineReader<L> {
                 self.t1.reconfigure(t1_config(card, suppress_ifs_request))?;
                 Session::T1
             }
-            Protocol::Raw => return Err(Status::NotSupported),
+            Protocol::Raw => return Err(Failure::NotSupported),
         };
         Ok(())
     }
@@ -223,7 +223,7 @@ impl<L: Line> LineReader<L> {
         &mut self,
         negotiation: &pps::Negotiation,
         card: &CardCapabilities,
-    ) -> Result<Timing, Status> {
+    ) -> Result<Timing, Failure> {
         // The card answers within the initial waiting time, 9600 etu at Fi.
         let wait = card
             .timing
@@ -253,7 +253,11 @@ impl<L: Line> LineReader<L> {
     }
 
     /// TRANSMIT callback: the APDU through the selected protocol's engine.
-    pub fn transmit(&mut self, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+    pub fn transmit(
+        &mut self,
+        call: &TransmitCall<'_>,
+        reply: &mut [u8],
+    ) -> Result<usize, Failure> {
         let current = match self.session {
             Session::T0(_) => Some(Protocol::T0),
             Session::T1 => Some(Protocol::T1),
@@ -279,7 +283,7 @@ impl<L: Line> LineReader<L> {
                 call.apdu,
                 reply,
             ),
-            Session::Idle => Err(Status::InvalidDeviceState),
+            Session::Idle => Err(Failure::InvalidDeviceState),
         }
     }
 }
@@ -304,13 +308,13 @@ fn run_t0<L: Line>(
     config: t0::Config,
     apdu: &[u8],
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     // The exchange is used where `start_t0` put it, inside the result: no copy of
     // it on this frame, which stays live under every line call.
     let mut started = start_t0(apdu, reply, config);
     let exchange = match &mut started {
         Ok(exchange) => exchange,
-        Err(error) => return Err(Status::from(*error)),
+        Err(error) => return Err(Failure::from(*error)),
     };
     // Procedure bytes, status words and data that does not fit the response
     // buffer; data bursts go straight into the response buffer.
@@ -359,7 +363,7 @@ fn run_t1<L: Line>(
     card: &CardCapabilities,
     apdu: &[u8],
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     let cwt_us = card.cwt_us();
     let bwi = card.parameters.bwi;
     let edc_len = card.parameters.edc.epilogue_len();
@@ -376,7 +380,7 @@ fn run_t1<L: Line>(
         action = match receive_block(line, block, wait, cwt_us, edc_len) {
             Ok(0) => transaction.timeout(),
             Ok(n) => transaction.receive(&block[..n]),
-            Err(Status::DeviceProtocolError) => transaction.line_error(),
+            Err(Failure::DeviceProtocolError) => transaction.line_error(),
             Err(status) => return Err(status),
         };
     }
@@ -391,7 +395,7 @@ fn receive_block<L: Line>(
     bwt_us: u32,
     cwt_us: u32,
     edc_len: usize,
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     let got = line.receive(&mut block[..3], bwt_us, cwt_us)?;
     if got < 3 {
         return Ok(got);

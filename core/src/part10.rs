@@ -8,7 +8,7 @@
 //! (Windows `SCARD_CTL_CODE(fn)` = `0x00310000 | fn << 2`, pcsc-lite
 //! `0x42000000 + fn`), so the caller supplies it.
 
-use crate::status::Status;
+use crate::status::Failure;
 
 /// `CM_IOCTL_GET_FEATURE_REQUEST` / `IOCTL_SMARTCARD_GET_FEATURE_REQUEST` function.
 pub const FN_GET_FEATURE_REQUEST: u16 = 3400;
@@ -30,10 +30,10 @@ pub const fn function_of(windows_code: u32) -> u16 {
     ((windows_code >> 2) & 0x0FFF) as u16
 }
 
-fn put(output: &mut [u8], bytes: &[u8]) -> Result<usize, Status> {
+fn put(output: &mut [u8], bytes: &[u8]) -> Result<usize, Failure> {
     output
         .get_mut(..bytes.len())
-        .ok_or(Status::BufferTooSmall)?
+        .ok_or(Failure::BufferTooSmall)?
         .copy_from_slice(bytes);
     Ok(bytes.len())
 }
@@ -46,7 +46,7 @@ pub fn answer(
     output: &mut [u8],
     max_apdu_data: u32,
     ctl_code: fn(u16) -> u32,
-) -> Option<Result<usize, Status>> {
+) -> Option<Result<usize, Failure>> {
     match function {
         FN_GET_FEATURE_REQUEST => {
             // One TLV: tag, length 4, the control code big-endian.
@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(out[2..6], 0x0031_3568u32.to_be_bytes());
         assert_eq!(
             answer(3400, &mut out[..5], 0, pcsclite),
-            Some(Err(Status::BufferTooSmall))
+            Some(Err(Failure::BufferTooSmall))
         );
         assert_eq!(answer(3401, &mut out, 0, pcsclite), None);
     }

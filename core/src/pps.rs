@@ -88,7 +88,7 @@
 use core::fmt;
 
 use crate::protocol::{Protocol, ProtocolMask};
-use crate::status::Status;
+use crate::status::{Failure, Status};
 use crate::timing::{self, Timing};
 
 /// The initial character of a PPS request and response.
@@ -160,22 +160,28 @@ impl Error {
 /// reader have no common ground, [`Status::IoTimeout`] for no answer,
 /// [`Status::DeviceProtocolError`] for a bad answer (the card must be reset) and
 /// [`Status::InvalidDeviceState`] for an [`Exchange`] driven out of turn.
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
         match e {
             Error::ProtocolNotOffered
             | Error::SpecificMode(_)
             | Error::ImplicitParameters
-            | Error::UnsupportedParameters => Status::NotSupported,
-            Error::Timeout => Status::IoTimeout,
+            | Error::UnsupportedParameters => Failure::NotSupported,
+            Error::Timeout => Failure::IoTimeout,
             Error::BadPpss(_)
             | Error::BadPps0(_)
             | Error::BadPck
             | Error::Truncated
             | Error::TooLong
-            | Error::Mismatch => Status::DeviceProtocolError,
-            Error::Sequence => Status::InvalidDeviceState,
+            | Error::Mismatch => Failure::DeviceProtocolError,
+            Error::Sequence => Failure::InvalidDeviceState,
         }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        Failure::from(e).into()
     }
 }
 

@@ -14,10 +14,10 @@
 
 use core::fmt;
 
-/// The outcome of a request or of a reader-driver callback.
+/// The outcome of a request.
 ///
-/// Callbacks return `Result<_, Status>`; an `Err(Status::Success)` from a callback is a
-/// driver bug and is reported as [`Status::Unsuccessful`].
+/// Reader-driver callbacks fail with a [`Failure`], which is every status but
+/// success ([`Status::failure`], `From<Failure>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Status {
@@ -263,6 +263,115 @@ impl fmt::Display for Status {
 
 impl core::error::Error for Status {}
 
+/// Why a reader-driver callback or a [`Line`](crate::line::Line) failed: every
+/// [`Status`] but [`Status::Success`], so that a failure can never read as success.
+/// Each variant is the status of the same name (`From<Failure> for Status`); the
+/// core's engine errors convert into it (`From<t0::Error>` and the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Failure {
+    /// [`Status::BufferOverflow`].
+    BufferOverflow,
+    /// [`Status::DeviceBusy`].
+    DeviceBusy,
+    /// [`Status::Unsuccessful`].
+    Unsuccessful,
+    /// [`Status::InvalidParameter`].
+    InvalidParameter,
+    /// [`Status::InvalidDeviceRequest`].
+    InvalidDeviceRequest,
+    /// [`Status::UnrecognizedMedia`].
+    UnrecognizedMedia,
+    /// [`Status::BufferTooSmall`].
+    BufferTooSmall,
+    /// [`Status::DeletePending`].
+    DeletePending,
+    /// [`Status::InsufficientResources`].
+    InsufficientResources,
+    /// [`Status::IoTimeout`].
+    IoTimeout,
+    /// [`Status::NotSupported`].
+    NotSupported,
+    /// [`Status::Cancelled`].
+    Cancelled,
+    /// [`Status::NoMedia`].
+    NoMedia,
+    /// [`Status::InvalidDeviceState`].
+    InvalidDeviceState,
+    /// [`Status::DeviceProtocolError`].
+    DeviceProtocolError,
+}
+
+impl Failure {
+    /// The status of this failure.
+    pub const fn status(self) -> Status {
+        match self {
+            Failure::BufferOverflow => Status::BufferOverflow,
+            Failure::DeviceBusy => Status::DeviceBusy,
+            Failure::Unsuccessful => Status::Unsuccessful,
+            Failure::InvalidParameter => Status::InvalidParameter,
+            Failure::InvalidDeviceRequest => Status::InvalidDeviceRequest,
+            Failure::UnrecognizedMedia => Status::UnrecognizedMedia,
+            Failure::BufferTooSmall => Status::BufferTooSmall,
+            Failure::DeletePending => Status::DeletePending,
+            Failure::InsufficientResources => Status::InsufficientResources,
+            Failure::IoTimeout => Status::IoTimeout,
+            Failure::NotSupported => Status::NotSupported,
+            Failure::Cancelled => Status::Cancelled,
+            Failure::NoMedia => Status::NoMedia,
+            Failure::InvalidDeviceState => Status::InvalidDeviceState,
+            Failure::DeviceProtocolError => Status::DeviceProtocolError,
+        }
+    }
+}
+
+impl Status {
+    /// The failure this status reports; `None` for [`Status::Success`].
+    pub const fn failure(self) -> Option<Failure> {
+        Some(match self {
+            Status::Success => return None,
+            Status::BufferOverflow => Failure::BufferOverflow,
+            Status::DeviceBusy => Failure::DeviceBusy,
+            Status::Unsuccessful => Failure::Unsuccessful,
+            Status::InvalidParameter => Failure::InvalidParameter,
+            Status::InvalidDeviceRequest => Failure::InvalidDeviceRequest,
+            Status::UnrecognizedMedia => Failure::UnrecognizedMedia,
+            Status::BufferTooSmall => Failure::BufferTooSmall,
+            Status::DeletePending => Failure::DeletePending,
+            Status::InsufficientResources => Failure::InsufficientResources,
+            Status::IoTimeout => Failure::IoTimeout,
+            Status::NotSupported => Failure::NotSupported,
+            Status::Cancelled => Failure::Cancelled,
+            Status::NoMedia => Failure::NoMedia,
+            Status::InvalidDeviceState => Failure::InvalidDeviceState,
+            Status::DeviceProtocolError => Failure::DeviceProtocolError,
+        })
+    }
+
+    /// `Ok(())` for success, else the failure: how a binding turns a status code
+    /// from a foreign driver (C, WDM) into a callback's result.
+    pub const fn into_result(self) -> Result<(), Failure> {
+        match self.failure() {
+            None => Ok(()),
+            Some(failure) => Err(failure),
+        }
+    }
+}
+
+impl From<Failure> for Status {
+    fn from(failure: Failure) -> Status {
+        failure.status()
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.status().description())
+    }
+}
+
+impl core::error::Error for Failure {}
+
 /// pcsc-lite `IFD_*` response codes (`ifdhandler.h`).
 pub mod ifd {
     /// `IFD_SUCCESS`
@@ -393,6 +502,24 @@ mod tests {
             Status::from_scard(scard::UNSUPPORTED_FEATURE_PCSCLITE),
             Some(Status::NotSupported)
         );
+    }
+
+    #[test]
+    fn failure_is_every_status_but_success() {
+        let mut failures = 0;
+        for s in Status::ALL {
+            match s.failure() {
+                None => assert_eq!(s, Status::Success),
+                Some(f) => {
+                    assert_eq!(Status::from(f), s);
+                    assert_eq!(std::format!("{f}"), std::format!("{s}"));
+                    assert_eq!(s.into_result(), Err(f));
+                    failures += 1;
+                }
+            }
+        }
+        assert_eq!(failures, Status::ALL.len() - 1);
+        assert_eq!(Status::Success.into_result(), Ok(()));
     }
 
     #[test]

@@ -85,7 +85,7 @@
 use core::fmt;
 
 use crate::apdu::{self, Case, Command};
-use crate::status::Status;
+use crate::status::{Failure, Status};
 
 /// The NULL procedure byte: the card needs more time.
 pub const NULL: u8 = 0x60;
@@ -135,19 +135,25 @@ pub enum Error {
 /// | `Timeout`, `TooManyNullBytes` (the card never comes to an end) | [`Status::IoTimeout`] |
 /// | `UnexpectedProcedureByte`, `UnexpectedByte`, `TooManyRounds` | [`Status::DeviceProtocolError`] |
 /// | `Sequence` (a driver bug) | [`Status::InvalidDeviceState`] |
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        match e {
+            Error::Apdu(e) => Failure::from(e),
+            Error::InvalidIns(_) => Failure::InvalidParameter,
+            Error::ExtendedNotSupported => Failure::NotSupported,
+            Error::ResponseBufferTooSmall => Failure::BufferTooSmall,
+            Error::Timeout | Error::TooManyNullBytes => Failure::IoTimeout,
+            Error::UnexpectedProcedureByte(_) | Error::UnexpectedByte(_) | Error::TooManyRounds => {
+                Failure::DeviceProtocolError
+            }
+            Error::Sequence => Failure::InvalidDeviceState,
+        }
+    }
+}
+
 impl From<Error> for Status {
     fn from(e: Error) -> Status {
-        match e {
-            Error::Apdu(e) => Status::from(e),
-            Error::InvalidIns(_) => Status::InvalidParameter,
-            Error::ExtendedNotSupported => Status::NotSupported,
-            Error::ResponseBufferTooSmall => Status::BufferTooSmall,
-            Error::Timeout | Error::TooManyNullBytes => Status::IoTimeout,
-            Error::UnexpectedProcedureByte(_) | Error::UnexpectedByte(_) | Error::TooManyRounds => {
-                Status::DeviceProtocolError
-            }
-            Error::Sequence => Status::InvalidDeviceState,
-        }
+        Failure::from(e).into()
     }
 }
 

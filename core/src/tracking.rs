@@ -8,7 +8,7 @@
 //! already happened. Once armed, the event processor or a cancel finishes it.
 
 use crate::state::CardState;
-use crate::status::Status;
+use crate::status::{Failure, Status};
 
 /// What a tracking request waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,8 +57,9 @@ impl Slot {
 
     /// The tracking callback returned: either pend (`None`) or complete now with a
     /// status. A failed callback (`Err`) frees the slot and completes with its status
-    /// (`Err(Status::Success)` becomes [`Status::Unsuccessful`], as for every request).
-    pub fn finish_arming(&mut self, callback: Result<(), Status>) -> Option<Status> {
+    /// (a [`Failure`], so never success: that would tell the caller the awaited event
+    /// happened).
+    pub fn finish_arming(&mut self, callback: Result<(), Failure>) -> Option<Status> {
         let current = *self;
         match (current, callback) {
             (Slot::Arming(wait), Ok(())) => {
@@ -69,15 +70,9 @@ impl Slot {
                 *self = Slot::Idle;
                 Some(status)
             }
-            (_, Err(status)) => {
+            (_, Err(failure)) => {
                 *self = Slot::Idle;
-                // A callback's error is never success: that would tell the caller
-                // the awaited event happened.
-                Some(if status == Status::Success {
-                    Status::Unsuccessful
-                } else {
-                    status
-                })
+                Some(failure.into())
             }
             // Not reachable: only the arming request calls this. Stay safe anyway.
             (Slot::Idle | Slot::Armed(_), Ok(())) => Some(Status::Unsuccessful),
@@ -143,13 +138,14 @@ mod tests {
 
     /// Found by the `ioctl` fuzz target: a tracking callback returning
     /// `Err(Status::Success)` completed IS_ABSENT with success while the card was
-    /// still in the reader.
+    /// still in the reader. Callbacks now fail with a `Failure`, which cannot say
+    /// success; a failed callback completes with its own status.
     #[test]
-    fn callback_error_success_is_no_success() {
+    fn callback_failure_completes_with_its_status() {
         let mut slot = Slot::Idle;
         slot.reserve(Wait::Removal).unwrap();
         assert_eq!(
-            slot.finish_arming(Err(Status::Success)),
+            slot.finish_arming(Err(Failure::Unsuccessful)),
             Some(Status::Unsuccessful)
         );
         assert_eq!(slot, Slot::Idle);
@@ -168,7 +164,7 @@ mod tests {
         assert_eq!(slot.cancel(), None);
         slot.reserve(Wait::Insertion).unwrap();
         assert_eq!(
-            slot.finish_arming(Err(Status::NotSupported)),
+            slot.finish_arming(Err(Failure::NotSupported)),
             Some(Status::NotSupported)
         );
         assert_eq!(slot, Slot::Idle);

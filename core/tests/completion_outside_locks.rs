@@ -9,7 +9,7 @@ use readerkit::device::{AtrBuffer, ReaderFunctions};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::Platform;
 use readerkit::tracking::Wait;
-use readerkit::{Device, Outcome, Status};
+use readerkit::{Device, Failure, Outcome, Status};
 use readerkit_testkit::locks::{self, Counted};
 
 /// Records each completion with the number of library locks held at that moment.
@@ -34,7 +34,7 @@ static DEVICE: std::sync::OnceLock<Dev> = std::sync::OnceLock::new();
 
 const ATR: [u8; 4] = [0x3B, 0x02, 0x14, 0x50];
 
-fn power_then_removed(_: &mut (), action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+fn power_then_removed(_: &mut (), action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     if action != PowerAction::PowerDown {
         atr.extend_from_slice(&ATR).unwrap();
     }
@@ -43,7 +43,7 @@ fn power_then_removed(_: &mut (), action: PowerAction, atr: &mut AtrBuffer) -> R
     Ok(())
 }
 
-fn track(_: &mut (), _: Wait) -> Result<(), Status> {
+fn track(_: &mut (), _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 use readerkit::attr;
 use readerkit::device::ReaderFunctions;
 use readerkit::ioctl::{Ioctl, scard_ctl_code};
-use readerkit::{CardState, Outcome, Status};
+use readerkit::{CardState, Failure, Outcome, Status};
 use readerkit_testkit::client::*;
 use readerkit_testkit::memory::*;
 
@@ -291,7 +291,7 @@ fn transmit_paths() {
         call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 11).0,
         complete(Status::BufferTooSmall, 0)
     );
-    dev.with_driver(|r| r.transmit_status = Some(Status::IoTimeout));
+    dev.with_driver(|r| r.transmit_status = Some(Failure::IoTimeout));
     assert_eq!(
         call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64).0,
         complete(Status::IoTimeout, 0)
@@ -490,8 +490,8 @@ fn tracking_pends_completes_and_cancels() {
 
 #[test]
 fn failing_tracking_callback_frees_the_slot() {
-    fn refuse(_: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Status> {
-        Err(Status::InvalidDeviceState)
+    fn refuse(_: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Failure> {
+        Err(Failure::InvalidDeviceState)
     }
     let dev = device_with(
         ReaderFunctions {
@@ -512,7 +512,7 @@ fn failing_tracking_callback_frees_the_slot() {
 
 #[test]
 fn event_during_the_tracking_callback_completes_at_once() {
-    fn insert_now(r: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Status> {
+    fn insert_now(r: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Failure> {
         r.calls.push("tracking");
         // The card arrives while the library arms the request.
         let dev = DEVICE.with(|d| *d.borrow());
@@ -587,7 +587,7 @@ fn removal_during_a_power_callback_keeps_the_atr_but_records_nothing() {
         r: &mut MemReader,
         action: readerkit::ioctl::PowerAction,
         atr: &mut readerkit::device::AtrBuffer,
-    ) -> Result<(), Status> {
+    ) -> Result<(), Failure> {
         let result = power(r, action, atr);
         VANISH.with(|d| d.borrow().unwrap().card_removed());
         result

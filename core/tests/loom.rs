@@ -12,7 +12,7 @@ use readerkit::event::{CardEvent, EventQueue, Popped};
 use readerkit::ioctl::Ioctl;
 use readerkit::platform::{Mutex, Platform};
 use readerkit::tracking::Wait;
-use readerkit::{Device, Outcome, ReaderFunctions, Status};
+use readerkit::{Device, Failure, Outcome, ReaderFunctions, Status};
 
 struct LoomMutex<T>(loom::sync::Mutex<T>);
 
@@ -44,7 +44,7 @@ impl Platform for LoomPlatform {
     }
 }
 
-fn track(_: &mut (), _: Wait) -> Result<(), Status> {
+fn track(_: &mut (), _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::{ContextId, Platform, SpinPlatform};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{CardState, Device, Outcome, ReaderFunctions, Status};
+use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
 use readerkit_testkit::locks::{self, Counted};
 
 /// What a tracking completion does besides being recorded.
@@ -87,8 +87,8 @@ struct Driver<P: Platform + 'static> {
     inside_set_protocol: Inside,
     /// The next POWER / TRANSMIT callback fails with this status (after its
     /// `inside_*` action), as a driver does when the card leaves mid-exchange.
-    power_fails: Option<Status>,
-    transmit_fails: Option<Status>,
+    power_fails: Option<Failure>,
+    transmit_fails: Option<Failure>,
     outcomes: Vec<(Ioctl, Outcome)>,
     tracking_calls: usize,
 }
@@ -159,7 +159,7 @@ fn power<P: Platform + 'static>(
     d: &mut Driver<P>,
     action: PowerAction,
     out: &mut AtrBuffer,
-) -> Result<(), Status> {
+) -> Result<(), Failure> {
     if action != PowerAction::PowerDown {
         out.extend_from_slice(&atr()).unwrap();
     }
@@ -172,7 +172,7 @@ fn transmit<P: Platform + 'static>(
     d: &mut Driver<P>,
     _: &TransmitCall<'_>,
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     let inside = core::mem::replace(&mut d.inside_transmit, Inside::Nothing);
     d.run(inside);
     if let Some(status) = d.transmit_fails.take() {
@@ -185,18 +185,18 @@ fn transmit<P: Platform + 'static>(
 fn set_protocol<P: Platform + 'static>(
     d: &mut Driver<P>,
     call: &ProtocolCall<'_>,
-) -> Result<Timing, Status> {
+) -> Result<Timing, Failure> {
     let inside = core::mem::replace(&mut d.inside_set_protocol, Inside::Nothing);
     d.run(inside);
     Ok(call.negotiation.timing)
 }
 
-fn tracking<P: Platform + 'static>(d: &mut Driver<P>, _: Wait) -> Result<(), Status> {
+fn tracking<P: Platform + 'static>(d: &mut Driver<P>, _: Wait) -> Result<(), Failure> {
     d.tracking_calls += 1;
     Ok(())
 }
 
-fn eject<P: Platform + 'static>(_: &mut Driver<P>) -> Result<(), Status> {
+fn eject<P: Platform + 'static>(_: &mut Driver<P>) -> Result<(), Failure> {
     Ok(())
 }
 
@@ -205,7 +205,7 @@ fn vendor<P: Platform + 'static>(
     _: u32,
     _: &[u8],
     _: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     Ok(0)
 }
 
@@ -507,7 +507,7 @@ fn power_and_transmit_follow_one_rule_when_the_card_leaves_during_the_callback()
         specific(&*dev);
         dev.with_driver(|d| {
             d.inside_transmit = Inside::RemoveAndProcess;
-            d.transmit_fails = Some(Status::IoTimeout);
+            d.transmit_fails = Some(Failure::IoTimeout);
         });
         assert_eq!(
             transmit_once(&*dev),
@@ -535,7 +535,7 @@ fn power_and_transmit_follow_one_rule_when_the_card_leaves_during_the_callback()
         dev.card_inserted();
         dev.with_driver(|d| {
             d.inside_power = Inside::RemoveAndProcess;
-            d.power_fails = Some(Status::IoTimeout);
+            d.power_fails = Some(Failure::IoTimeout);
         });
         assert_eq!(power_up(&*dev), Status::NoMedia);
         assert_eq!(last_error(&*dev), Status::NoMedia.to_win32());
@@ -549,7 +549,7 @@ fn a_card_replaced_during_the_callback_records_nothing_and_a_failure_is_invalid_
         specific(&*dev);
         dev.with_driver(|d| {
             d.inside_transmit = Inside::Replace;
-            d.transmit_fails = Some(Status::DeviceProtocolError);
+            d.transmit_fails = Some(Failure::DeviceProtocolError);
         });
         assert_eq!(status(transmit_once(&*dev)), Status::InvalidDeviceState);
         assert_eq!(dev.state(), CardState::Swallowed, "the new card, unpowered");

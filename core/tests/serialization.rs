@@ -10,7 +10,7 @@ use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{CardState, Device, Outcome, Status};
+use readerkit::{CardState, Device, Failure, Outcome, Status};
 use readerkit_testkit::client::*;
 use readerkit_testkit::memory::*;
 
@@ -39,7 +39,7 @@ impl Exclusive {
     }
 }
 
-fn x_power(x: &mut Exclusive, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+fn x_power(x: &mut Exclusive, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     x.enter();
     if action != PowerAction::PowerDown {
         atr.extend_from_slice(&with_tck(ATR_T0_T1)).unwrap();
@@ -48,26 +48,26 @@ fn x_power(x: &mut Exclusive, action: PowerAction, atr: &mut AtrBuffer) -> Resul
     Ok(())
 }
 
-fn x_transmit(x: &mut Exclusive, _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+fn x_transmit(x: &mut Exclusive, _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {
     x.enter();
     reply[..2].copy_from_slice(&[0x90, 0x00]);
     x.leave();
     Ok(2)
 }
 
-fn x_set_protocol(x: &mut Exclusive, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+fn x_set_protocol(x: &mut Exclusive, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
     x.enter();
     x.leave();
     Ok(call.card.timing)
 }
 
-fn x_tracking(x: &mut Exclusive, _: Wait) -> Result<(), Status> {
+fn x_tracking(x: &mut Exclusive, _: Wait) -> Result<(), Failure> {
     x.enter();
     x.leave();
     Ok(())
 }
 
-fn x_vendor(x: &mut Exclusive, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, Status> {
+fn x_vendor(x: &mut Exclusive, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, Failure> {
     x.enter();
     x.leave();
     Ok(0)
@@ -181,13 +181,13 @@ struct Blocking {
     release: Arc<Barrier>,
 }
 
-fn blocking_vendor(b: &mut Blocking, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, Status> {
+fn blocking_vendor(b: &mut Blocking, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, Failure> {
     b.entered.send(()).unwrap();
     b.release.wait();
     Ok(0)
 }
 
-fn blocking_tracking(_: &mut Blocking, _: Wait) -> Result<(), Status> {
+fn blocking_tracking(_: &mut Blocking, _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 

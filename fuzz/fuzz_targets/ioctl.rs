@@ -36,7 +36,7 @@ use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::state::CardState;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{Device, Outcome, ReaderFunctions, Status};
+use readerkit::{Device, Failure, Outcome, ReaderFunctions, Status};
 use readerkit_fuzz::Input;
 
 thread_local! {
@@ -102,7 +102,7 @@ struct Call {
     /// Callbacks run.
     count: u32,
     /// The last callback's result: `Ok(len)` or the status it returned.
-    result: Option<Result<usize, Status>>,
+    result: Option<Result<usize, Failure>>,
     /// A card event the last callback reported while it ran.
     event: Option<u8>,
     /// The last callback cancelled the pending tracking request.
@@ -120,16 +120,15 @@ struct Driver {
     fill: u8,
 }
 
-const STATUSES: [Status; 9] = [
-    Status::Success,
-    Status::Unsuccessful,
-    Status::NoMedia,
-    Status::IoTimeout,
-    Status::DeviceProtocolError,
-    Status::BufferTooSmall,
-    Status::NotSupported,
-    Status::InvalidDeviceState,
-    Status::Cancelled,
+const FAILURES: [Failure; 8] = [
+    Failure::Unsuccessful,
+    Failure::NoMedia,
+    Failure::IoTimeout,
+    Failure::DeviceProtocolError,
+    Failure::BufferTooSmall,
+    Failure::NotSupported,
+    Failure::InvalidDeviceState,
+    Failure::Cancelled,
 ];
 
 impl Driver {
@@ -142,7 +141,7 @@ impl Driver {
     /// Start a callback: maybe report a card event now (as an interrupt would
     /// while the callback talks to the card), maybe call back into the device; then
     /// `Err` if it is to fail.
-    fn begin(&mut self) -> Result<(), Status> {
+    fn begin(&mut self) -> Result<(), Failure> {
         self.call.count += 1;
         self.call.event = None;
         self.call.cancelled = false;
@@ -166,9 +165,9 @@ impl Driver {
             _ => {}
         }
         if b & 0x03 == 0x03 {
-            let status = STATUSES[usize::from(self.byte()) % STATUSES.len()];
-            self.call.result = Some(Err(status));
-            return Err(status);
+            let failure = FAILURES[usize::from(self.byte()) % FAILURES.len()];
+            self.call.result = Some(Err(failure));
+            return Err(failure);
         }
         Ok(())
     }
@@ -193,13 +192,13 @@ impl Driver {
         }
     }
 
-    fn finish(&mut self, result: Result<usize, Status>) -> Result<usize, Status> {
+    fn finish(&mut self, result: Result<usize, Failure>) -> Result<usize, Failure> {
         self.call.result = Some(result);
         result
     }
 
     /// A reply of a fuzzer-chosen length, possibly longer than `reply`.
-    fn reply(&mut self, reply: &mut [u8]) -> Result<usize, Status> {
+    fn reply(&mut self, reply: &mut [u8]) -> Result<usize, Failure> {
         self.begin()?;
         let len = usize::from(u16::from_le_bytes([self.byte(), self.byte()])) % 600;
         self.fill = self.byte();
@@ -211,7 +210,7 @@ impl Driver {
     }
 }
 
-fn power(d: &mut Driver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+fn power(d: &mut Driver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     d.begin()?;
     if action != PowerAction::PowerDown {
         let _ = atr.extend_from_slice(&d.atr);
@@ -219,26 +218,26 @@ fn power(d: &mut Driver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(),
     d.finish(Ok(atr.len())).map(|_| ())
 }
 
-fn transmit(d: &mut Driver, _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+fn transmit(d: &mut Driver, _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {
     d.reply(reply)
 }
 
-fn set_protocol(d: &mut Driver, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+fn set_protocol(d: &mut Driver, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
     d.begin()?;
     d.finish(Ok(0))?;
     Ok(call.negotiation.timing)
 }
 
-fn tracking(d: &mut Driver, _: Wait) -> Result<(), Status> {
+fn tracking(d: &mut Driver, _: Wait) -> Result<(), Failure> {
     d.begin()?;
     d.finish(Ok(0)).map(|_| ())
 }
 
-fn vendor(d: &mut Driver, _: u32, _: &[u8], output: &mut [u8]) -> Result<usize, Status> {
+fn vendor(d: &mut Driver, _: u32, _: &[u8], output: &mut [u8]) -> Result<usize, Failure> {
     d.reply(output)
 }
 
-fn mechanism(d: &mut Driver) -> Result<(), Status> {
+fn mechanism(d: &mut Driver) -> Result<(), Failure> {
     d.begin()?;
     d.finish(Ok(0)).map(|_| ())
 }
@@ -422,10 +421,8 @@ fuzz_target!(|data: &[u8]| {
                         } else {
                             Status::NoMedia
                         }
-                    } else if error == Status::Success {
-                        Status::Unsuccessful
                     } else {
-                        error
+                        Status::from(error)
                     };
                     assert_eq!(status, expected, "callback error not passed on");
                 }

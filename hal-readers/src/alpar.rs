@@ -32,7 +32,7 @@ use embedded_hal_nb::serial;
 use readerkit::ReaderFunctions;
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
-use readerkit::status::Status;
+use readerkit::status::Failure;
 use readerkit::timing::Timing;
 
 use crate::CardEvent;
@@ -232,16 +232,16 @@ impl Decoder {
     }
 }
 
-/// The core status for an ALPAR error code.
-pub fn status(code: u8) -> Status {
+/// The core failure for an ALPAR error code.
+pub fn status(code: u8) -> Failure {
     match code {
-        0xC0 => Status::NoMedia,
-        0x22 | 0x80 | 0x81 | 0x39 | 0xFF => Status::IoTimeout,
-        0x0A | 0x83 | 0x84 | 0x8D | 0x90 | 0x25 | 0x28 | 0xE9 => Status::DeviceProtocolError,
-        0x86 | 0x88..=0x8C | 0x92..=0x98 | 0x9B | 0xC4 | 0xC6 => Status::UnrecognizedMedia,
-        0x08 | 0x20 | 0x21 | 0x35 | 0x55 => Status::InvalidParameter,
-        0x29 => Status::BufferOverflow,
-        _ => Status::Unsuccessful,
+        0xC0 => Failure::NoMedia,
+        0x22 | 0x80 | 0x81 | 0x39 | 0xFF => Failure::IoTimeout,
+        0x0A | 0x83 | 0x84 | 0x8D | 0x90 | 0x25 | 0x28 | 0xE9 => Failure::DeviceProtocolError,
+        0x86 | 0x88..=0x8C | 0x92..=0x98 | 0x9B | 0xC4 | 0xC6 => Failure::UnrecognizedMedia,
+        0x08 | 0x20 | 0x21 | 0x35 | 0x55 => Failure::InvalidParameter,
+        0x29 => Failure::BufferOverflow,
+        _ => Failure::Unsuccessful,
     }
 }
 
@@ -309,7 +309,7 @@ where
 
     /// Read what the chip sent unasked: the next card insertion or removal, if any.
     /// Never waits.
-    pub fn poll(&mut self) -> Result<Option<CardEvent>, Status> {
+    pub fn poll(&mut self) -> Result<Option<CardEvent>, Failure> {
         if let Some(event) = self.pending.take() {
             return Ok(Some(event));
         }
@@ -323,7 +323,7 @@ where
                     }
                 }
                 Err(nb::Error::WouldBlock) => return Ok(None),
-                Err(nb::Error::Other(_)) => return Err(Status::DeviceProtocolError),
+                Err(nb::Error::Other(_)) => return Err(Failure::DeviceProtocolError),
             }
         }
     }
@@ -336,13 +336,13 @@ where
         command: u8,
         payload: &[u8],
         reply: &mut [u8],
-    ) -> Result<usize, Status> {
+    ) -> Result<usize, Failure> {
         let mut frame = [0u8; MAX_FRAME];
-        let len = encode(command, payload, &mut frame).map_err(|_| Status::InvalidParameter)?;
+        let len = encode(command, payload, &mut frame).map_err(|_| Failure::InvalidParameter)?;
         for &b in &frame[..len] {
-            nb::block!(self.uart.write(b)).map_err(|_| Status::Unsuccessful)?;
+            nb::block!(self.uart.write(b)).map_err(|_| Failure::Unsuccessful)?;
         }
-        nb::block!(self.uart.flush()).map_err(|_| Status::Unsuccessful)?;
+        nb::block!(self.uart.flush()).map_err(|_| Failure::Unsuccessful)?;
         let mut waited_us: u64 = 0;
         let limit_us = u64::from(self.timeout_ms) * 1000;
         loop {
@@ -363,24 +363,24 @@ where
                     }
                     let out = reply
                         .get_mut(..answer.payload.len())
-                        .ok_or(Status::BufferTooSmall)?;
+                        .ok_or(Failure::BufferTooSmall)?;
                     out.copy_from_slice(answer.payload);
                     return Ok(answer.payload.len());
                 }
                 Err(nb::Error::WouldBlock) => {
                     if waited_us >= limit_us {
-                        return Err(Status::IoTimeout);
+                        return Err(Failure::IoTimeout);
                     }
                     self.delay.delay_us(POLL_US);
                     waited_us += u64::from(POLL_US);
                 }
-                Err(nb::Error::Other(_)) => return Err(Status::DeviceProtocolError),
+                Err(nb::Error::Other(_)) => return Err(Failure::DeviceProtocolError),
             }
         }
     }
 
     /// POWER callback.
-    pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+    pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let mut buf = [0u8; 64];
         match action {
             PowerAction::PowerDown => self.command(cmd::POWER_OFF, &[], &mut buf).map(|_| ()),
@@ -388,14 +388,14 @@ where
                 let n = self.command(power_up_command(self.class), &[0x00], &mut buf)?;
                 atr.clear();
                 atr.extend_from_slice(&buf[..n])
-                    .map_err(|_| Status::UnrecognizedMedia)
+                    .map_err(|_| Failure::UnrecognizedMedia)
             }
         }
     }
 
     /// SET_PROTOCOL callback: the chip negotiated (PPS) at power-up already; nothing
     /// is sent, the parameters of the negotiation are reported as in force.
-    pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
         let t = call.negotiation.timing;
         Ok(Timing {
             clock_khz: self.card_clock_khz,
@@ -404,7 +404,11 @@ where
     }
 
     /// TRANSMIT callback: card_command with the APDU.
-    pub fn transmit(&mut self, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
+    pub fn transmit(
+        &mut self,
+        call: &TransmitCall<'_>,
+        reply: &mut [u8],
+    ) -> Result<usize, Failure> {
         self.command(cmd::CARD_COMMAND, call.apdu, reply)
     }
 }
@@ -450,7 +454,7 @@ mod tests {
         let nak = [0xE0, 0x00, 0x01, 0x6E, 0xC0, 0x4F];
         let frame = Frame::parse(&nak).unwrap();
         assert!(!frame.ok);
-        assert_eq!(status(frame.payload[0]), Status::NoMedia);
+        assert_eq!(status(frame.payload[0]), Failure::NoMedia);
         // 60 00 01 A0 01: 60^01 = 61, ^A0 = C1, ^01 = C0.
         let inserted = [0x60, 0x00, 0x01, 0xA0, 0x01, 0xC0];
         assert_eq!(

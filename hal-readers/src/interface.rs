@@ -10,7 +10,7 @@
 //! ## Activation ([`Line::reset`], cold)
 //!
 //! 1. The status output must read *present* (CMDVCC high, OFF high); else
-//!    [`Status::NoMedia`].
+//!    [`Failure::NoMedia`].
 //! 2. RSTIN low, CMDVCC high, class pins, CLKDIV pins; UART at card clock / 372
 //!    bit/s, even parity, receive buffer emptied.
 //! 3. CMDVCC low; wait [`Chip::ACTIVATION_US`] (the chip powers VCC, enables I/O and
@@ -53,9 +53,9 @@
 //! every character sent comes back on RX and is checked. A framing or parity error
 //! on the echo is the card's T=0 error signal (it pulled I/O low at 10.5 etu): the
 //! character is repeated after 2 etu, at most [`Config::max_repetitions`] times,
-//! then the send fails with [`Status::DeviceProtocolError`]. A plain UART cannot
+//! then the send fails with [`Failure::DeviceProtocolError`]. A plain UART cannot
 //! send the error signal itself, so a character received with a parity error fails
-//! the receive with [`Status::DeviceProtocolError`] once the line has been quiet
+//! the receive with [`Failure::DeviceProtocolError`] once the line has been quiet
 //! (T=1 recovers with an R-block; a T=0 exchange fails). A UART with a smartcard
 //! mode that signals and repeats by itself simply never reports the error.
 //!
@@ -65,7 +65,7 @@
 //! the driver waits one etu with [`DelayNs`] and counts it. Only the delays are
 //! counted, so a time-out is never shorter than asked. Between polls the status
 //! output is read: a card pulled out (or a fault) during a session ends the
-//! operation at once with [`Status::NoMedia`] (or [`Status::Unsuccessful`]), never a
+//! operation at once with [`Failure::NoMedia`] (or [`Failure::Unsuccessful`]), never a
 //! hang.
 //!
 //! ## Presence and faults
@@ -86,7 +86,7 @@ use readerkit::caps::ReaderCapabilities;
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
 use readerkit::protocol::Protocol;
-use readerkit::status::Status;
+use readerkit::status::Failure;
 use readerkit::timing::Timing;
 
 use crate::chip::{Chip, Class, Classes, ClockDivider};
@@ -195,9 +195,9 @@ where
     }
 }
 
-impl From<PinError> for Status {
-    fn from(_: PinError) -> Status {
-        Status::Unsuccessful
+impl From<PinError> for Failure {
+    fn from(_: PinError) -> Failure {
+        Failure::Unsuccessful
     }
 }
 
@@ -299,7 +299,7 @@ where
 {
     /// A driver for chip `C`; the pins are put in their idle state (CMDVCC high,
     /// RSTIN low) at once.
-    pub fn new(mut pins: P, uart: U, delay: D, config: Config) -> Result<Self, Status> {
+    pub fn new(mut pins: P, uart: U, delay: D, config: Config) -> Result<Self, Failure> {
         pins.set_rstin(false)?;
         pins.set_cmdvcc(true)?;
         Ok(Interface {
@@ -383,7 +383,7 @@ where
     /// happened since the last call (see the module documentation). Outside a
     /// session a level change is confirmed over the debounce time (this call then
     /// takes that long, sampling every ms).
-    pub fn poll(&mut self) -> Result<Option<CardEvent>, Status> {
+    pub fn poll(&mut self) -> Result<Option<CardEvent>, Failure> {
         if let Some(event) = self.pending.take() {
             return Ok(Some(event));
         }
@@ -416,7 +416,7 @@ where
 
     /// The chip dropped the status output during a session: it has deactivated the
     /// card. Raise CMDVCC, wait for the deactivation, and tell removal from fault.
-    fn triage(&mut self) -> Result<CardEvent, Status> {
+    fn triage(&mut self) -> Result<CardEvent, Failure> {
         self.pins.set_cmdvcc(true)?;
         self.pins.set_rstin(false)?;
         self.active = false;
@@ -430,12 +430,12 @@ where
     }
 
     /// A session must be running and the status output high.
-    fn check_session(&mut self) -> Result<(), Status> {
+    fn check_session(&mut self) -> Result<(), Failure> {
         if !self.active {
             return Err(if self.present || self.pins.status_is_high()? {
-                Status::InvalidDeviceState
+                Failure::InvalidDeviceState
             } else {
-                Status::NoMedia
+                Failure::NoMedia
             });
         }
         if self.pins.status_is_high()? {
@@ -444,8 +444,8 @@ where
         let event = self.triage()?;
         self.pending = Some(event);
         Err(match event {
-            CardEvent::Removed => Status::NoMedia,
-            _ => Status::Unsuccessful,
+            CardEvent::Removed => Failure::NoMedia,
+            _ => Failure::Unsuccessful,
         })
     }
 
@@ -467,7 +467,7 @@ where
             .min(u64::from(u32::MAX)) as u32
     }
 
-    fn configure_uart(&mut self) -> Result<(), Status> {
+    fn configure_uart(&mut self) -> Result<(), Failure> {
         let khz = u64::from(self.config.card_clock_khz());
         let f = u64::from(self.timing.f.max(1));
         let baud = (khz * 1000 * u64::from(self.timing.d) / f).min(u64::from(u32::MAX)) as u32;
@@ -478,7 +478,7 @@ where
         };
         self.uart
             .configure(baud, parity)
-            .map_err(|_| Status::Unsuccessful)
+            .map_err(|_| Failure::Unsuccessful)
     }
 
     fn flush_rx(&mut self) {
@@ -490,7 +490,7 @@ where
     }
 
     /// Wait up to `limit_us` for one character.
-    fn poll_byte(&mut self, limit_us: u32) -> Result<Polled, Status> {
+    fn poll_byte(&mut self, limit_us: u32) -> Result<Polled, Failure> {
         let deadline = self.now_us + u64::from(limit_us);
         let step = self.etu_us(1);
         loop {
@@ -519,7 +519,7 @@ where
         }
     }
 
-    fn power_off(&mut self) -> Result<(), Status> {
+    fn power_off(&mut self) -> Result<(), Failure> {
         let was_active = self.active;
         self.pins.set_rstin(false)?;
         self.pins.set_cmdvcc(true)?;
@@ -534,8 +534,8 @@ where
         Ok(())
     }
 
-    fn activate(&mut self, class: Class) -> Result<(), Status> {
-        let (vsel0, vsel1) = C::class_pins(class).ok_or(Status::NotSupported)?;
+    fn activate(&mut self, class: Class) -> Result<(), Failure> {
+        let (vsel0, vsel1) = C::class_pins(class).ok_or(Failure::NotSupported)?;
         self.pins.set_rstin(false)?;
         self.pins.set_cmdvcc(true)?;
         self.pins.set_vsel(vsel0, vsel1)?;
@@ -555,7 +555,7 @@ where
     }
 
     /// RST low for the hold time (RSTIN already low), then high.
-    fn hold_reset(&mut self) -> Result<(), Status> {
+    fn hold_reset(&mut self) -> Result<(), Failure> {
         let hold = self.config.reset_hold_cycles.max(RESET_HOLD_MIN_CYCLES);
         self.wait_us(self.cycles_us(hold));
         self.pins.set_rstin(true)?;
@@ -563,16 +563,16 @@ where
     }
 
     /// Receive the ATR after RST rose; returns the class indicator, if any.
-    fn capture_atr(&mut self, atr: &mut AtrBuffer) -> Result<Option<u8>, Status> {
+    fn capture_atr(&mut self, atr: &mut AtrBuffer) -> Result<Option<u8>, Failure> {
         atr.clear();
         self.received = true;
         let first = self.cycles_us(ATR_FIRST_CYCLES) + self.etu_us(12);
         let ts = match self.poll_byte(first)? {
-            Polled::Timeout => return Err(Status::IoTimeout),
+            Polled::Timeout => return Err(Failure::IoTimeout),
             Polled::Byte(b) => b,
             // Inverse-convention TS seen by an even-parity UART.
             Polled::Error(ErrorKind::Parity) => readerkit::atr::TS_INVERSE_RAW,
-            Polled::Error(_) => return Err(Status::DeviceProtocolError),
+            Polled::Error(_) => return Err(Failure::DeviceProtocolError),
         };
         if ts == readerkit::atr::TS_INVERSE_RAW {
             self.inverse = true;
@@ -591,14 +591,14 @@ where
                 return Ok(shape.class_indicator);
             }
             if self.now_us - start > total {
-                return Err(Status::DeviceProtocolError);
+                return Err(Failure::DeviceProtocolError);
             }
             match self.poll_byte(next)? {
                 Polled::Byte(b) => {
                     decoded[n] = self.decode(b);
                     let _ = atr.push(b);
                 }
-                Polled::Error(_) => return Err(Status::DeviceProtocolError),
+                Polled::Error(_) => return Err(Failure::DeviceProtocolError),
                 // A card announcing more characters than it sends: hand over what
                 // came; the core judges it.
                 Polled::Timeout => return Ok(None),
@@ -664,7 +664,7 @@ where
     U: serial::Read<u8> + serial::Write<u8> + UartConfig,
     D: DelayNs,
 {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         if reset == Reset::Warm {
             self.check_session()?;
             self.pins.set_rstin(false)?;
@@ -685,14 +685,14 @@ where
                 self.present = false;
                 self.pending = Some(CardEvent::Removed);
             }
-            return Err(Status::NoMedia);
+            return Err(Failure::NoMedia);
         }
         let classes = self.config.classes.and(C::CLASSES);
         let mut order = [None; 3];
         for (slot, class) in order.iter_mut().zip(classes.in_activation_order()) {
             *slot = Some(class);
         }
-        let mut result = Err(Status::NotSupported);
+        let mut result = Err(Failure::NotSupported);
         for (i, class) in order.iter().enumerate() {
             let Some(class) = *class else { break };
             if i > 0 {
@@ -710,7 +710,7 @@ where
                     }
                 }
                 Ok(_) => return Ok(()),
-                Err(e @ (Status::IoTimeout | Status::DeviceProtocolError)) => result = Err(e),
+                Err(e @ (Failure::IoTimeout | Failure::DeviceProtocolError)) => result = Err(e),
                 Err(e) => {
                     if self.active {
                         let _ = self.power_off();
@@ -725,12 +725,12 @@ where
         result
     }
 
-    fn deactivate(&mut self) -> Result<(), Status> {
+    fn deactivate(&mut self) -> Result<(), Failure> {
         self.power_off()?;
         self.configure_uart()
     }
 
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         self.check_session()?;
         if self.received {
             let turnaround = self.etu_us(u32::from(self.turnaround_etu));
@@ -750,27 +750,27 @@ where
             };
             let mut repetitions = 0;
             loop {
-                nb::block!(self.uart.write(raw)).map_err(|_| Status::Unsuccessful)?;
-                nb::block!(self.uart.flush()).map_err(|_| Status::Unsuccessful)?;
+                nb::block!(self.uart.write(raw)).map_err(|_| Failure::Unsuccessful)?;
+                nb::block!(self.uart.flush()).map_err(|_| Failure::Unsuccessful)?;
                 if !self.config.echo {
                     break;
                 }
                 match self.poll_byte(echo_limit)? {
                     Polled::Byte(e) if e == raw => break,
                     // Someone else drove the line: a collision, not our character.
-                    Polled::Byte(_) => return Err(Status::DeviceProtocolError),
+                    Polled::Byte(_) => return Err(Failure::DeviceProtocolError),
                     Polled::Error(ErrorKind::FrameFormat | ErrorKind::Parity) => {
                         repetitions += 1;
                         if repetitions > self.config.max_repetitions {
-                            return Err(Status::DeviceProtocolError);
+                            return Err(Failure::DeviceProtocolError);
                         }
                         let pause = self.etu_us(2);
                         self.wait_us(pause);
                     }
-                    Polled::Error(_) => return Err(Status::DeviceProtocolError),
+                    Polled::Error(_) => return Err(Failure::DeviceProtocolError),
                     Polled::Timeout => {
                         self.check_session()?;
-                        return Err(Status::Unsuccessful);
+                        return Err(Failure::Unsuccessful);
                     }
                 }
             }
@@ -779,7 +779,7 @@ where
         Ok(())
     }
 
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
         self.check_session()?;
         let mut n = 0;
         let mut limit = first_us;
@@ -796,7 +796,7 @@ where
                     // report the broken character.
                     self.received = true;
                     while let Polled::Byte(_) | Polled::Error(_) = self.poll_byte(next_us)? {}
-                    return Err(Status::DeviceProtocolError);
+                    return Err(Failure::DeviceProtocolError);
                 }
                 Polled::Timeout => break,
             }
@@ -804,7 +804,7 @@ where
         Ok(n)
     }
 
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Status> {
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
         self.check_session()?;
         self.timing = Timing {
             f: timing.f,
@@ -814,7 +814,7 @@ where
         self.configure_uart()
     }
 
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.check_session()?;
         self.guard_etu = framing.extra_guard_n;
         self.turnaround_etu = match framing.protocol {

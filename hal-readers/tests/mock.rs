@@ -185,7 +185,10 @@ fn no_card_no_activation() {
     );
     let mut iface = rig.interface(class_a_config());
     let mut atr = AtrBuffer::new();
-    assert_eq!(iface.reset(Reset::Cold, &mut atr), Err(Status::NoMedia));
+    assert_eq!(
+        iface.reset(Reset::Cold, &mut atr),
+        Err(readerkit::Failure::NoMedia)
+    );
     drop(iface);
     rig.done();
 }

@@ -2,7 +2,7 @@
 //! gets 90 00, every PPS is accepted at the card's own timing, tracking starts at
 //! once. For counting allocations and timing dispatch: it adds nothing of its own.
 
-use readerkit::Status;
+use readerkit::Failure;
 use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
 use readerkit::ioctl::PowerAction;
 use readerkit::timing::Timing;
@@ -13,28 +13,28 @@ use readerkit::tracking::Wait;
 pub const ATR: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C];
 
 /// POWER: [`ATR`] on a reset, nothing on power-down.
-pub fn power(_: &mut (), action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+pub fn power(_: &mut (), action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     if action != PowerAction::PowerDown {
         atr.extend_from_slice(&ATR)
-            .map_err(|_| Status::BufferOverflow)?;
+            .map_err(|_| Failure::BufferOverflow)?;
     }
     Ok(())
 }
 
 /// TRANSMIT: 90 00 whatever the command.
-pub fn transmit(_: &mut (), _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
-    let sw = reply.get_mut(..2).ok_or(Status::BufferTooSmall)?;
+pub fn transmit(_: &mut (), _: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {
+    let sw = reply.get_mut(..2).ok_or(Failure::BufferTooSmall)?;
     sw.copy_from_slice(&[0x90, 0x00]);
     Ok(2)
 }
 
 /// SET_PROTOCOL: the card's timing from its ATR.
-pub fn set_protocol(_: &mut (), call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+pub fn set_protocol(_: &mut (), call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
     Ok(call.card.timing)
 }
 
 /// Card tracking: nothing to start.
-pub fn tracking(_: &mut (), _: Wait) -> Result<(), Status> {
+pub fn tracking(_: &mut (), _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 

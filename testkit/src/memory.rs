@@ -11,7 +11,7 @@ use readerkit::platform::Platform;
 use readerkit::pps::Negotiation;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
-use readerkit::{Device, Status};
+use readerkit::{Device, Failure, Status};
 
 use crate::vendor;
 
@@ -58,7 +58,7 @@ pub struct MemReader {
     /// The callbacks run, by name, in order.
     pub calls: Vec<&'static str>,
     /// When set, TRANSMIT fails with this status.
-    pub transmit_status: Option<Status>,
+    pub transmit_status: Option<Failure>,
     /// The waits card tracking was started for.
     pub tracking_waits: Vec<Wait>,
     /// The negotiation of the last SET_PROTOCOL.
@@ -79,11 +79,11 @@ impl MemReader {
 }
 
 /// POWER: the ATR on a reset, nothing on power-down.
-pub fn power(r: &mut MemReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+pub fn power(r: &mut MemReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     r.calls.push("power");
     if action != PowerAction::PowerDown {
         atr.extend_from_slice(&r.atr)
-            .map_err(|_| Status::BufferOverflow)?;
+            .map_err(|_| Failure::BufferOverflow)?;
     }
     Ok(())
 }
@@ -94,28 +94,28 @@ pub fn transmit(
     r: &mut MemReader,
     call: &TransmitCall<'_>,
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     r.calls.push("transmit");
     if let Some(status) = r.transmit_status {
         return Err(status);
     }
     let data = call.apdu.get(5..).unwrap_or(&[]);
     let len = data.len() + 2;
-    let out = reply.get_mut(..len).ok_or(Status::BufferTooSmall)?;
+    let out = reply.get_mut(..len).ok_or(Failure::BufferTooSmall)?;
     out[..data.len()].copy_from_slice(data);
     out[data.len()..].copy_from_slice(&[0x90, 0x00]);
     Ok(len)
 }
 
 /// SET_PROTOCOL: the in-memory card accepts every PPS.
-pub fn set_protocol(r: &mut MemReader, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+pub fn set_protocol(r: &mut MemReader, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
     r.calls.push("set_protocol");
     r.last_protocol_call = Some(call.negotiation);
     Ok(call.negotiation.timing)
 }
 
 /// Card tracking: recorded, nothing to start.
-pub fn tracking(r: &mut MemReader, wait: Wait) -> Result<(), Status> {
+pub fn tracking(r: &mut MemReader, wait: Wait) -> Result<(), Failure> {
     r.calls.push("tracking");
     r.tracking_waits.push(wait);
     Ok(())
@@ -127,24 +127,24 @@ pub fn vendor(
     code: u32,
     input: &[u8],
     output: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     r.calls.push("vendor");
     let out = output
         .get_mut(..input.len() + 4)
-        .ok_or(Status::BufferTooSmall)?;
+        .ok_or(Failure::BufferTooSmall)?;
     out[..4].copy_from_slice(&code.to_le_bytes());
     out[4..].copy_from_slice(input);
     Ok(input.len() + 4)
 }
 
 /// EJECT: recorded.
-pub fn eject(r: &mut MemReader) -> Result<(), Status> {
+pub fn eject(r: &mut MemReader) -> Result<(), Failure> {
     r.calls.push("eject");
     Ok(())
 }
 
 /// CONFISCATE: recorded.
-pub fn confiscate(r: &mut MemReader) -> Result<(), Status> {
+pub fn confiscate(r: &mut MemReader) -> Result<(), Failure> {
     r.calls.push("confiscate");
     Ok(())
 }

@@ -14,14 +14,14 @@ use std::thread::JoinHandle;
 
 use readerkit::ioctl::Request;
 use readerkit::tracking::Wait;
-use readerkit::{CardState, Device, Outcome, Status};
+use readerkit::{CardState, Device, Failure, Outcome, Status};
 
 use crate::part10;
 use crate::platform::StdPlatform;
 
 /// Card-tracking callback of a backend whose own thread watches the card and reports
 /// insertion and removal to the device: there is nothing to arm.
-pub(crate) fn tracking_by_watcher<D>(_: &mut D, _: Wait) -> Result<(), Status> {
+pub(crate) fn tracking_by_watcher<D>(_: &mut D, _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 
@@ -32,9 +32,9 @@ pub(crate) fn part10_vendor<D, const MAX_APDU_DATA: u32>(
     code: u32,
     _input: &[u8],
     output: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     part10::answer(part10::function_of(code), output, MAX_APDU_DATA)
-        .unwrap_or(Err(Status::NotSupported))
+        .unwrap_or(Err(Failure::NotSupported))
 }
 
 /// What the binding needs of a device, whatever its driver type.

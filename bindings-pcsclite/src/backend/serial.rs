@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::line::LineReader;
-use readerkit::{Device, ReaderFunctions, Status};
+use readerkit::{Device, Failure, ReaderFunctions, Status};
 use readerkit_hal::alpar;
 use readerkit_hal::chip::{Chip, ClockDivider, Ncn8025, St8024, St8024L, Tda8024, Tda8035};
 use readerkit_hal::interface::Config;
@@ -459,7 +459,7 @@ fn open_gpio<C: Chip + Send + 'static>(
 /// logged once per run of failures.
 fn watch(
     stop: &AtomicBool,
-    mut poll: impl FnMut() -> Result<Option<CardEvent>, Status>,
+    mut poll: impl FnMut() -> Result<Option<CardEvent>, Failure>,
     report: impl Fn(CardEvent),
 ) {
     let mut failing = false;

@@ -8,7 +8,7 @@ use readerkit::device::Outcome;
 use readerkit::ioctl::Request;
 use readerkit::line::LineReader;
 
-use readerkit::{CardState, Device, Ioctl, ReaderFunctions, Status};
+use readerkit::{CardState, Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 
@@ -45,21 +45,21 @@ fn vendor(
     code: u32,
     input: &[u8],
     output: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     let function = part10::function_of(code);
     if let Some(answer) = part10::answer(function, output, MAX_APDU_DATA) {
         return answer;
     }
     if function != part10::FN_SIM_FAULT {
-        return Err(Status::NotSupported);
+        return Err(Failure::NotSupported);
     }
     let mute = match input {
         [0] => Mute::Never,
         [1, n] => Mute::AfterAnswers(u32::from(*n)),
         [2] => Mute::Always,
-        _ => return Err(Status::InvalidParameter),
+        _ => return Err(Failure::InvalidParameter),
     };
-    let card = reader.line_mut().card_mut().ok_or(Status::NoMedia)?;
+    let card = reader.line_mut().card_mut().ok_or(Failure::NoMedia)?;
     card.set_faults(Faults {
         mute,
         ..Faults::default()

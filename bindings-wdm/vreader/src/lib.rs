@@ -10,7 +10,7 @@
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, LineReader, Reset};
-use readerkit::status::Status;
+use readerkit::status::Failure;
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::card::Config;
 use readerkit_card_sim::{Card, SimLine};
@@ -32,32 +32,32 @@ struct Slot {
 }
 
 impl Slot {
-    fn card(&mut self) -> Result<&mut SimLine<CARD_CAPACITY>, Status> {
+    fn card(&mut self) -> Result<&mut SimLine<CARD_CAPACITY>, Failure> {
         if self.present {
             Ok(&mut self.sim)
         } else {
-            Err(Status::NoMedia)
+            Err(Failure::NoMedia)
         }
     }
 }
 
 impl Line for Slot {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.card()?.reset(reset, atr)
     }
-    fn deactivate(&mut self) -> Result<(), Status> {
+    fn deactivate(&mut self) -> Result<(), Failure> {
         self.sim.deactivate()
     }
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Status> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         self.card()?.send(bytes)
     }
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Status> {
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
         self.card()?.receive(buf, first_us, next_us)
     }
-    fn set_timing(&mut self, timing: readerkit::timing::Timing) -> Result<(), Status> {
+    fn set_timing(&mut self, timing: readerkit::timing::Timing) -> Result<(), Failure> {
         self.sim.set_timing(timing)
     }
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Status> {
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.sim.set_framing(framing)
     }
 }
@@ -83,15 +83,15 @@ fn vendor(
     code: u32,
     input: &[u8],
     _output: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     if code != IOCTL_VREADER_CARD {
-        return Err(Status::NotSupported);
+        return Err(Failure::NotSupported);
     }
     let slot = line(d).line_mut();
     let present = match input.first() {
         Some(0) => false,
         Some(1) => true,
-        _ => return Err(Status::InvalidParameter),
+        _ => return Err(Failure::InvalidParameter),
     };
     if slot.present != present {
         slot.present = present;
@@ -110,23 +110,23 @@ fn power(
     d: &mut VirtualReader,
     action: readerkit::ioctl::PowerAction,
     atr: &mut readerkit::device::AtrBuffer,
-) -> Result<(), Status> {
+) -> Result<(), Failure> {
     line(d).power(action, atr)
 }
 fn set_protocol(
     d: &mut VirtualReader,
     call: &readerkit::device::ProtocolCall<'_>,
-) -> Result<readerkit::timing::Timing, Status> {
+) -> Result<readerkit::timing::Timing, Failure> {
     line(d).set_protocol(call)
 }
 fn transmit(
     d: &mut VirtualReader,
     call: &readerkit::device::TransmitCall<'_>,
     reply: &mut [u8],
-) -> Result<usize, Status> {
+) -> Result<usize, Failure> {
     line(d).transmit(call, reply)
 }
-fn tracking(d: &mut VirtualReader, wait: readerkit::tracking::Wait) -> Result<(), Status> {
+fn tracking(d: &mut VirtualReader, wait: readerkit::tracking::Wait) -> Result<(), Failure> {
     line(d).card_tracking(wait)
 }
 fn wake(d: &mut VirtualReader) -> bool {

@@ -1,7 +1,8 @@
 //! The reader driver's callback table (smclib's `ReaderFunction[]`).
 //!
 //! Each entry is an `Option` of a plain function taking the driver's own context
-//! `&mut D`. An absent entry means the request is answered
+//! `&mut D` and failing with a [`Failure`] (a status that cannot say success). An
+//! absent entry means the request is answered
 //! [`Status::NotSupported`](crate::Status::NotSupported) without calling anything.
 //! The library holds the serialization lock around every call, so no two callbacks
 //! ever run at once, and it validates the request and the card state before calling.
@@ -10,7 +11,7 @@ use crate::caps::{CardCapabilities, ReaderCapabilities};
 use crate::ioctl::PowerAction;
 use crate::pps;
 use crate::protocol::Protocol;
-use crate::status::Status;
+use crate::status::Failure;
 use crate::timing::Timing;
 use crate::tracking::Wait;
 
@@ -20,28 +21,28 @@ pub type AtrBuffer = heapless::Vec<u8, 33>;
 /// POWER: power down, cold or warm reset. On a reset, push the ATR bytes as received
 /// into the buffer (an inverse-convention ATR may be left undecoded: TS = 03). The
 /// library parses it, fills the card capabilities and sets the state.
-pub type PowerFn<D> = fn(&mut D, PowerAction, &mut AtrBuffer) -> Result<(), Status>;
+pub type PowerFn<D> = fn(&mut D, PowerAction, &mut AtrBuffer) -> Result<(), Failure>;
 
 /// TRANSMIT: send the APDU with the selected protocol and write the response APDU
 /// (data and SW1 SW2) into the reply buffer; return its length in bytes.
-pub type TransmitFn<D> = fn(&mut D, &TransmitCall<'_>, &mut [u8]) -> Result<usize, Status>;
+pub type TransmitFn<D> = fn(&mut D, &TransmitCall<'_>, &mut [u8]) -> Result<usize, Failure>;
 
 /// SET_PROTOCOL: make `protocol` the one in force (doing the PPS exchange the call
 /// carries, if any) and return the transmission parameters now in force.
-pub type SetProtocolFn<D> = fn(&mut D, &ProtocolCall<'_>) -> Result<Timing, Status>;
+pub type SetProtocolFn<D> = fn(&mut D, &ProtocolCall<'_>) -> Result<Timing, Failure>;
 
 /// IS_PRESENT / IS_ABSENT when the card is not yet in the awaited state: start
 /// watching for the event (the driver then reports it with
 /// [`Device::card_inserted`](super::Device::card_inserted) /
 /// [`Device::card_removed`](super::Device::card_removed)). `Ok` means the request pends.
-pub type TrackingFn<D> = fn(&mut D, Wait) -> Result<(), Status>;
+pub type TrackingFn<D> = fn(&mut D, Wait) -> Result<(), Failure>;
 
 /// A vendor IOCTL (function 2048..=4095): the IOCTL code, its input and output
 /// buffers; return the number of output bytes written.
-pub type VendorFn<D> = fn(&mut D, u32, &[u8], &mut [u8]) -> Result<usize, Status>;
+pub type VendorFn<D> = fn(&mut D, u32, &[u8], &mut [u8]) -> Result<usize, Failure>;
 
 /// EJECT, SWALLOW or CONFISCATE.
-pub type MechanismFn<D> = fn(&mut D) -> Result<(), Status>;
+pub type MechanismFn<D> = fn(&mut D) -> Result<(), Failure>;
 
 /// The reader driver's callbacks; `None` = not supported.
 pub struct ReaderFunctions<D> {

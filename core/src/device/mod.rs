@@ -66,7 +66,7 @@ use crate::ioctl::{self, PowerAction, Request, Transmit};
 use crate::platform::{Mutex, Platform};
 use crate::protocol::{Protocol, ProtocolMask};
 use crate::state::CardState;
-use crate::status::Status;
+use crate::status::{Failure, Status};
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::tracking::Wait;
 use crate::{pps, timing};
@@ -91,15 +91,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome of an answered request. Callbacks fail with a [`Failure`], which
+    /// cannot say success; the library's own errors never do either.
     fn done(result: Result<usize, Status>) -> Outcome {
         match result {
             Ok(bytes_written) => Outcome::Complete {
                 status: Status::Success,
                 bytes_written,
-            },
-            Err(Status::Success) => Outcome::Complete {
-                status: Status::Unsuccessful,
-                bytes_written: 0,
             },
             Err(status) => Outcome::Complete {
                 status,
@@ -529,7 +527,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         }
         let callback_result = match self.functions.card_tracking {
             Some(callback) => self.serial(|ex| callback(&mut ex.driver, wait)),
-            None => Err(Status::NotSupported),
+            None => Err(Failure::NotSupported),
         };
         // Events that arrived while the callback ran are applied now, so that the
         // slot sees them before deciding to pend.
@@ -553,7 +551,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 return Err(Status::NoMedia);
             }
             let mut atr = AtrBuffer::new();
-            let result = callback(&mut ex.driver, action, &mut atr);
+            let result = callback(&mut ex.driver, action, &mut atr).map_err(Status::from);
             let record = |c: &mut CardSlot, result| {
                 match (action, result) {
                     (_, Err(status)) => {
@@ -622,7 +620,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 reader: &self.reader,
                 settings: ex.settings,
             };
-            let result = callback(&mut ex.driver, &call);
+            let result = callback(&mut ex.driver, &call).map_err(Status::from);
             let record = |c: &mut CardSlot, result: Result<timing::Timing, Status>| {
                 let timing = result?;
                 if let Some(caps) = c.card.as_mut() {
@@ -663,7 +661,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 settings: ex.settings,
             };
-            let result = callback(&mut ex.driver, &call, reply);
+            let result = callback(&mut ex.driver, &call, reply).map_err(Status::from);
             // Nothing to record; a failure during a card change gets the change's status.
             let len = self.settle(&seen, result, |_, result| result, Ok)?;
             if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
@@ -686,7 +684,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             if !seen.state.card_present() {
                 return Err(Status::NoMedia);
             }
-            let result = callback(&mut ex.driver);
+            let result = callback(&mut ex.driver).map_err(Status::from);
             let record = |c: &mut CardSlot, result: Result<(), Status>| {
                 result?;
                 match request {

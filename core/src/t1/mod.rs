@@ -49,7 +49,7 @@
 
 use core::fmt;
 
-use crate::status::Status;
+use crate::status::{Failure, Status};
 
 mod block;
 mod edc;
@@ -172,20 +172,26 @@ pub enum Error {
 }
 
 /// The library status for a T=1 error.
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
         match e {
             Error::InvalidConfig | Error::EmptyApdu | Error::ApduTooLong => {
-                Status::InvalidParameter
+                Failure::InvalidParameter
             }
-            Error::NoTransaction => Status::InvalidDeviceState,
-            Error::BufferTooSmall { .. } => Status::BufferTooSmall,
-            Error::Timeout => Status::IoTimeout,
+            Error::NoTransaction => Failure::InvalidDeviceState,
+            Error::BufferTooSmall { .. } => Failure::BufferTooSmall,
+            Error::Timeout => Failure::IoTimeout,
             Error::ResponseTooLong
             | Error::Aborted
             | Error::TooManyRequests
-            | Error::TooManyErrors => Status::DeviceProtocolError,
+            | Error::TooManyErrors => Failure::DeviceProtocolError,
         }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Status {
+        Failure::from(e).into()
     }
 }
 

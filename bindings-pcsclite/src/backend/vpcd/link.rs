@@ -21,7 +21,7 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use readerkit::Status;
+use readerkit::Failure;
 
 use super::frame::{Assembler, Frame};
 use super::sys::{self, Interest};
@@ -301,8 +301,8 @@ impl Link {
         message: &[u8],
         reply: Reply,
         deadline: Instant,
-    ) -> Result<Vec<u8>, Status> {
-        let len = u16::try_from(message.len()).map_err(|_| Status::InvalidParameter)?;
+    ) -> Result<Vec<u8>, Failure> {
+        let len = u16::try_from(message.len()).map_err(|_| Failure::InvalidParameter)?;
         let stream = {
             let mut s = self.lock();
             let stream = s
@@ -310,7 +310,7 @@ impl Link {
                 .as_ref()
                 .filter(|c| c.id == id)
                 .map(|c| c.stream.clone())
-                .ok_or(Status::NoMedia)?;
+                .ok_or(Failure::NoMedia)?;
             s.answer = None;
             s.expect = match reply {
                 Reply::None => Expect::Nothing,
@@ -341,16 +341,16 @@ impl Link {
         message: &[u8],
         reply: Reply,
         deadline: Instant,
-    ) -> Result<Vec<u8>, Status> {
+    ) -> Result<Vec<u8>, Failure> {
         let mut frame = Vec::with_capacity(2 + message.len());
         frame.extend_from_slice(&len.to_be_bytes());
         frame.extend_from_slice(message);
         if let Err(why) = write_all(stream, &frame, deadline) {
             self.end(id, why);
             return Err(if why == End::Deadline {
-                Status::IoTimeout
+                Failure::IoTimeout
             } else {
-                Status::NoMedia
+                Failure::NoMedia
             });
         }
         if reply == Reply::None {
@@ -362,19 +362,19 @@ impl Link {
                 drop(s);
                 if answer.is_empty() {
                     self.end(id, End::EmptyAnswer);
-                    return Err(Status::NoMedia);
+                    return Err(Failure::NoMedia);
                 }
                 return Ok(answer);
             }
             if s.conn.as_ref().map(|c| c.id) != Some(id) {
                 // Ended (and reported) by the listener or a cut.
-                return Err(Status::NoMedia);
+                return Err(Failure::NoMedia);
             }
             let now = Instant::now();
             if now >= deadline {
                 drop(s);
                 self.end(id, End::Deadline);
-                return Err(Status::IoTimeout);
+                return Err(Failure::IoTimeout);
             }
             s = self
                 .changed

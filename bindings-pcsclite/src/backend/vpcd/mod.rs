@@ -53,7 +53,7 @@ use readerkit::caps::{IfdVersion, ReaderCapabilities, ReaderType, VendorAttribut
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::{PowerAction, Request};
 use readerkit::timing::Timing;
-use readerkit::{CardState, Device, Outcome, ReaderFunctions, Status};
+use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
 
 use super::{Port, Worker, part10_vendor, tracking_by_watcher};
 use crate::log::{ERROR, log};
@@ -93,7 +93,7 @@ impl Vpcd {
         Instant::now() + self.deadline.min(limit)
     }
 
-    fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Status> {
+    fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let control = match action {
             PowerAction::PowerDown => {
                 return match self.powered.take() {
@@ -109,7 +109,7 @@ impl Vpcd {
             PowerAction::WarmReset => CTRL_RESET,
         };
         self.powered = None;
-        let id = self.link.current().ok_or(Status::NoMedia)?;
+        let id = self.link.current().ok_or(Failure::NoMedia)?;
         self.link
             .exchange(id, &[control], Reply::None, self.by(POWER_DEADLINE))?;
         let answer =
@@ -117,18 +117,18 @@ impl Vpcd {
                 .exchange(id, &[CTRL_ATR], Reply::Expected, self.by(POWER_DEADLINE))?;
         atr.clear();
         atr.extend_from_slice(&answer)
-            .map_err(|_| Status::UnrecognizedMedia)?;
+            .map_err(|_| Failure::UnrecognizedMedia)?;
         self.powered = Some(id);
         Ok(())
     }
 
     /// The card negotiates nothing over vpcd: the protocol is only recorded.
-    fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Status> {
+    fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
         Ok(call.card.timing)
     }
 
-    fn transmit(&mut self, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Status> {
-        let id = self.powered.ok_or(Status::NoMedia)?;
+    fn transmit(&mut self, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {
+        let id = self.powered.ok_or(Failure::NoMedia)?;
         let answer = self.link.exchange(
             id,
             call.apdu,
@@ -137,7 +137,7 @@ impl Vpcd {
         )?;
         reply
             .get_mut(..answer.len())
-            .ok_or(Status::BufferTooSmall)?
+            .ok_or(Failure::BufferTooSmall)?
             .copy_from_slice(&answer);
         Ok(answer.len())
     }
