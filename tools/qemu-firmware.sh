@@ -18,6 +18,14 @@
 # line is one instruction executed. Debian's QEMU 7.2 ships no TCG plugins
 # (libinsn.so), hence the log; it streams through a FIFO into awk, never to disk.
 # Exception entry and return are not instructions and are not counted.
+#
+#   qemu-firmware.sh ccid
+# instead serves the firmware's CCID reader (feature `ccid`: readerkit-ccid with
+# the GemPC Twin serial framing on UART0) on a pseudo-terminal of this machine,
+# until killed: the terminal's path is printed alone on the first line, for
+# pcscd's `DEVICENAME <path>:GemPCTwin` with Debian's libccidtwin.so. The console
+# (UART1) follows on stdout (stack high-water marks as they grow); lines on stdin
+# move the card: `remove`, `insert`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +35,27 @@ for tool in qemu-system-arm llvm-nm llvm-objdump; do
     exit 1
   }
 done
+
+if [ "${1:-}" = ccid ]; then
+  command -v qemu-system-arm >/dev/null || {
+    echo "qemu-firmware: qemu-system-arm missing (Debian: qemu-system-arm)" >&2
+    exit 1
+  }
+  fw=hal-readers/firmware
+  (cd "$fw" && cargo build --locked --quiet --release --features qemu,ccid --target thumbv7em-none-eabihf)
+  case "${CARGO_TARGET_DIR:-target}" in
+    /*) elf="$CARGO_TARGET_DIR" ;;
+    *) elf="$fw/${CARGO_TARGET_DIR:-target}" ;;
+  esac
+  elf="$elf/thumbv7em-none-eabihf/release/readerkit-hal-firmware"
+  # QEMU says "char device redirected to /dev/pts/N (label serial0)" on stdout
+  # before the console (line-buffered by stdbuf: stdout is a pipe here): that
+  # line becomes the path alone. exec: killing this
+  # script's process kills QEMU.
+  exec stdbuf -oL qemu-system-arm -M mps2-an386 -display none -monitor none \
+    -serial pty -serial stdio -semihosting-config enable=on,target=native \
+    -kernel "$elf" > >(sed -u -E 's/^char device redirected to ([^ ]+) \(label serial0\)$/\1/')
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -8,6 +8,11 @@
 //!   the console, the stacks are measured and the verdict is QEMU's exit status
 //!   (`tools/qemu-firmware.sh` runs it).
 //!
+//! With feature `ccid` the host's side is a CCID reader (`ccid.rs`, the
+//! `readerkit-ccid` binding): on QEMU over the console UART with the GemPC Twin
+//! serial framing (`tools/qemu-firmware.sh ccid`), so Debian's pcscd and
+//! `libccidtwin.so` drive the firmware.
+//!
 //! ```text
 //! session (host requests) ─► Device ─► LineReader ─► Interface<Tda8035> ─► board pins + UART
 //! ```
@@ -17,7 +22,10 @@
 #[cfg_attr(feature = "qemu", path = "board/mps2.rs")]
 #[cfg_attr(not(feature = "qemu"), path = "board/stm32f4.rs")]
 mod board;
+#[cfg(feature = "ccid")]
+mod ccid;
 mod rt;
+#[cfg(not(feature = "ccid"))]
 mod session;
 
 use readerkit::Device;
@@ -35,7 +43,16 @@ pub type Dev = Device<SpinPlatform, Reader>;
 static DEVICE: rt::StaticCell<core::mem::MaybeUninit<Dev>> =
     rt::StaticCell::new(core::mem::MaybeUninit::uninit());
 
-/// The firmware, after the board's start-up.
+/// The firmware, after the board's start-up: the CCID reader, served forever.
+#[cfg(feature = "ccid")]
+pub fn run() -> ! {
+    let dev = install();
+    let mut meter = board::meter();
+    ccid::serve_serial(dev, &mut board::host_port(), &mut meter)
+}
+
+/// The firmware, after the board's start-up: the scripted session.
+#[cfg(not(feature = "ccid"))]
 pub fn run() -> ! {
     let dev = install();
     let mut probe = board::probe();
@@ -58,6 +75,8 @@ fn install() -> &'static Dev {
         board::fault()
     };
     let caps = iface.capabilities();
+    #[cfg(feature = "ccid")]
+    let caps = ccid::capabilities(caps);
     // The device lives in static RAM (.bss), as a firmware keeps it for its
     // interrupt handlers: the size report then counts it.
     // SAFETY: install is called once; nothing else touches DEVICE.

@@ -2,7 +2,11 @@
 //! card behind a simulated TDA8035.
 //!
 //! * Memory: code at 0 (ZBT SSRAM1), RAM at `0x2000_0000` (`mps2.x`).
-//! * Console: the CMSDK APB UART0 at `0x4000_4000` prints the session.
+//! * Console: the CMSDK APB UART0 at `0x4000_4000` prints the session. With
+//!   feature `ccid` UART0 carries the CCID reader's GemPC Twin framing instead
+//!   (`-serial pty`), and the console is UART1 at `0x4000_5000`, which also takes
+//!   control lines: `remove` takes the card out of the slot, `insert` puts a fresh
+//!   one in.
 //! * The card line: the chip's pins and the UART on the card's I/O line are the
 //!   simulated hardware of this module ([`readerkit_card_sim::Card`] behind a
 //!   TDA8035 model: CMDVCC low powers the card, RSTIN rising resets it and its ATR
@@ -28,14 +32,18 @@ use core::ptr::{read_volatile, write_volatile};
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
+#[cfg(not(feature = "ccid"))]
 use readerkit::Outcome;
 use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
 
-use crate::Dev;
 use crate::rt::StaticCell;
-use crate::session::{Probe, Step, Verdict};
+#[cfg(not(feature = "ccid"))]
+use crate::{
+    Dev,
+    session::{Probe, Step, Verdict},
+};
 
 /// The TDA8035's crystal, in kHz.
 pub const XTAL_KHZ: u32 = 3_580;
@@ -45,6 +53,7 @@ pub const SVCALL: Option<unsafe extern "C" fn()> = Some(svcall);
 
 /// Every request type on a card offering T=0 and T=1: each protocol negotiated by
 /// PPS after a cold reset, then SELECT and a short and an extended ECHO.
+#[cfg(not(feature = "ccid"))]
 pub const SCRIPT: &[Step] = &[
     Step::Poll,
     Step::ColdReset,
@@ -64,34 +73,71 @@ pub const SCRIPT: &[Step] = &[
 const CARD_CAPACITY: usize = 1536;
 /// The host's buffers: the largest request (an ECHO of 1024 bytes with extended
 /// lengths after the 8-byte SCARD_IO_REQUEST) and answer.
+#[cfg(not(feature = "ccid"))]
 const HOST_BUFFER_LEN: usize = 8 + 4 + 3 + 1024 + 2;
 
 // ---------------------------------------------------------------- console, exit
 
 const UART0: usize = 0x4000_4000;
+#[cfg(feature = "ccid")]
+const UART1: usize = 0x4000_5000;
 
-/// CMSDK APB UART0, transmit only.
+/// The console's UART: UART0, or UART1 when UART0 carries CCID.
+#[cfg(not(feature = "ccid"))]
+const CONSOLE: usize = UART0;
+#[cfg(feature = "ccid")]
+const CONSOLE: usize = UART1;
+
+/// A CMSDK APB UART: DATA at 0, STATE at 4 (bit 0: TX buffer full, bit 1: RX
+/// buffer full), CTRL at 8 (bit 0: TX enable, bit 1: RX enable), BAUDDIV at 0x10.
+#[derive(Clone, Copy)]
+struct CmsdkUart(usize);
+
+impl CmsdkUart {
+    /// Transmit and receive on (QEMU ignores the rate; 16 is the least divider).
+    fn init(self) {
+        // SAFETY: BAUDDIV and CTRL of a CMSDK UART of the board.
+        unsafe {
+            write_volatile((self.0 + 0x10) as *mut u32, 16);
+            write_volatile((self.0 + 0x08) as *mut u32, 3);
+        }
+    }
+
+    fn read(self) -> Option<u8> {
+        // SAFETY: STATE and DATA of a CMSDK UART; reading DATA takes the byte.
+        unsafe {
+            if read_volatile((self.0 + 0x04) as *const u32) & 2 == 0 {
+                return None;
+            }
+            Some(read_volatile(self.0 as *const u32) as u8)
+        }
+    }
+
+    fn write(self, bytes: &[u8]) {
+        for &b in bytes {
+            // SAFETY: STATE and DATA of a CMSDK UART.
+            unsafe {
+                while read_volatile((self.0 + 0x04) as *const u32) & 1 != 0 {}
+                write_volatile(self.0 as *mut u32, u32::from(b));
+            }
+        }
+    }
+}
+
+/// The console.
 struct Console;
 
 impl Console {
     fn init() {
-        // SAFETY: BAUDDIV and CTRL (TX enable) of the CMSDK UART.
-        unsafe {
-            write_volatile((UART0 + 0x10) as *mut u32, 16);
-            write_volatile((UART0 + 0x08) as *mut u32, 1);
-        }
+        CmsdkUart(CONSOLE).init();
+        #[cfg(feature = "ccid")]
+        CmsdkUart(UART0).init();
     }
 }
 
 impl core::fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for b in s.bytes() {
-            // SAFETY: STATE (bit 0: TX buffer full) and DATA of the CMSDK UART.
-            unsafe {
-                while read_volatile((UART0 + 0x04) as *const u32) & 1 != 0 {}
-                write_volatile(UART0 as *mut u32, u32::from(b));
-            }
-        }
+        CmsdkUart(CONSOLE).write(s.as_bytes());
         Ok(())
     }
 }
@@ -217,9 +263,11 @@ pub fn start() -> ! {
     unsafe {
         (*HARDWARE.get()).write(Hardware {
             card: Card::create(CardConfig::new(Profile::t0_t1())),
+            present: true,
             powered: false,
             rst: false,
             echo: None,
+            line_start: true,
         });
     }
     let (bottom, top) = driver_stack();
@@ -258,19 +306,23 @@ extern "C" fn thread_entry() -> ! {
 
 // ---------------------------------------------------------------- probe
 
+#[cfg(not(feature = "ccid"))]
 #[unsafe(link_section = ".host")]
 static INPUT: StaticCell<[u8; HOST_BUFFER_LEN]> = StaticCell::new([0; HOST_BUFFER_LEN]);
+#[cfg(not(feature = "ccid"))]
 #[unsafe(link_section = ".host")]
 static OUTPUT: StaticCell<[u8; HOST_BUFFER_LEN]> = StaticCell::new([0; HOST_BUFFER_LEN]);
 
 /// The host's request and answer buffers (in `.host`: the application's RAM, not
 /// the driver's).
+#[cfg(not(feature = "ccid"))]
 pub fn host_buffers() -> (&'static mut [u8], &'static mut [u8]) {
     // SAFETY: called once, from `run`; nothing else touches the buffers.
     unsafe { (&mut *INPUT.get(), &mut *OUTPUT.get()) }
 }
 
 /// Stack marks per request, printed with the session.
+#[cfg(not(feature = "ccid"))]
 pub struct StackProbe {
     /// Deepest driver stack of any request, in bytes below the caller of
     /// `Device::control`.
@@ -284,6 +336,7 @@ pub struct StackProbe {
 }
 
 /// The probe of this board; the thread stack's start-up use is taken now.
+#[cfg(not(feature = "ccid"))]
 pub fn probe() -> StackProbe {
     let (bottom, top) = driver_stack();
     let thread = top as usize - lowest_used(bottom, top);
@@ -299,6 +352,7 @@ pub fn probe() -> StackProbe {
     }
 }
 
+#[cfg(not(feature = "ccid"))]
 impl Probe for StackProbe {
     #[inline(never)]
     fn request(
@@ -349,6 +403,7 @@ impl Probe for StackProbe {
 /// Run one request between the trace markers. Never inlined: the stack pointer
 /// of [`StackProbe::request`], read before this call, is the base of the
 /// request's measured depth, and everything below it is the driver's.
+#[cfg(not(feature = "ccid"))]
 #[inline(never)]
 fn measured(request: &mut dyn FnMut() -> Outcome) -> Outcome {
     fw_mark_request();
@@ -358,6 +413,7 @@ fn measured(request: &mut dyn FnMut() -> Outcome) -> Outcome {
 }
 
 /// Print the marks and leave QEMU with the verdict.
+#[cfg(not(feature = "ccid"))]
 pub fn finish(_dev: &Dev, verdict: Verdict, probe: StackProbe) -> ! {
     let mut out = Console;
     let _ = writeln!(
@@ -381,17 +437,102 @@ pub fn finish(_dev: &Dev, verdict: Verdict, probe: StackProbe) -> ! {
     }
 }
 
+// ---------------------------------------------------------------- CCID
+
+/// The host's port: UART0, on a pseudo-terminal of the host (`-serial pty`).
+#[cfg(feature = "ccid")]
+pub struct HostUart;
+
+#[cfg(feature = "ccid")]
+impl crate::ccid::HostPort for HostUart {
+    fn read(&mut self) -> Option<u8> {
+        CmsdkUart(UART0).read()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        CmsdkUart(UART0).write(bytes)
+    }
+}
+
+/// The host's port.
+#[cfg(feature = "ccid")]
+pub fn host_port() -> HostUart {
+    HostUart
+}
+
+/// Stack marks of the CCID commands, printed on the console when they grow.
+#[cfg(feature = "ccid")]
+pub struct StackMeter {
+    /// Deepest stack of any command, in bytes below the caller of
+    /// `CcidReader::handle`.
+    command: usize,
+    /// Commands handled.
+    commands: u32,
+}
+
+/// The meter of this board (says what the firmware is on the console).
+#[cfg(feature = "ccid")]
+pub fn meter() -> StackMeter {
+    let _ = writeln!(
+        Console,
+        "firmware: readerkit CCID reader (GemPC Twin framing on UART0) on mps2-an386 (Cortex-M4), simulated card behind a simulated TDA8035; lines `remove` / `insert` here move the card"
+    );
+    StackMeter {
+        command: 0,
+        commands: 0,
+    }
+}
+
+#[cfg(feature = "ccid")]
+impl crate::ccid::Meter for StackMeter {
+    #[inline(never)]
+    fn command<R>(&mut self, run: impl FnOnce() -> R) -> R {
+        let (bottom, top) = driver_stack();
+        let base = current_sp();
+        paint(bottom, top);
+        let result = measured_command(run);
+        let lowest = lowest_used(bottom, top);
+        self.commands += 1;
+        let depth = base.saturating_sub(lowest);
+        if depth > self.command {
+            self.command = depth;
+            let _ = writeln!(
+                Console,
+                "stack high water: CCID command {depth} B (below the caller of CcidReader::handle), process stack {} B, after {} commands",
+                top as usize - lowest,
+                self.commands
+            );
+        }
+        result
+    }
+}
+
+/// Run one command between the trace markers. Never inlined: the stack pointer of
+/// [`StackMeter::command`], read before this call, is the base of the measured
+/// depth.
+#[cfg(feature = "ccid")]
+#[inline(never)]
+fn measured_command<R>(run: impl FnOnce() -> R) -> R {
+    fw_mark_request();
+    let result = run();
+    fw_mark_done();
+    result
+}
+
 // ---------------------------------------------------------------- the card line
 
 /// The TDA8035 model with the card in its slot.
 struct Hardware {
     card: Card<CARD_CAPACITY>,
+    /// A card is in the slot.
+    present: bool,
     /// CMDVCC is low: the card is powered.
     powered: bool,
     rst: bool,
     /// What RX holds: the echo of the last character sent (or the card's error
     /// signal on it).
     echo: Option<Answer>,
+    /// The next console byte starts a control line.
+    line_start: bool,
 }
 
 static HARDWARE: StaticCell<MaybeUninit<Hardware>> = StaticCell::new(MaybeUninit::uninit());
@@ -456,6 +597,28 @@ unsafe extern "C" fn svcall() {
 }
 
 impl Hardware {
+    /// Control lines from the console: a line starting with `r` takes the card
+    /// out (the chip deactivates it), one starting with `i` puts a fresh card in.
+    fn controls(&mut self) {
+        while let Some(b) = CmsdkUart(CONSOLE).read() {
+            if self.line_start {
+                match b {
+                    b'r' => {
+                        self.present = false;
+                        self.card.power_off();
+                        self.echo = None;
+                    }
+                    b'i' if !self.present => {
+                        self.card = Card::create(CardConfig::new(Profile::t0_t1()));
+                        self.present = true;
+                    }
+                    _ => {}
+                }
+            }
+            self.line_start = b == b'\n';
+        }
+    }
+
     fn serve(&mut self, op: Op) -> Answer {
         match op {
             Op::Set(Signal::Cmdvcc, high) => {
@@ -467,19 +630,22 @@ impl Hardware {
                 Answer::Done
             }
             Op::Set(Signal::Rstin, high) => {
-                if high && !self.rst && self.powered {
+                if high && !self.rst && self.powered && self.present {
                     self.card.cold_reset();
                 }
                 self.rst = high;
                 Answer::Done
             }
             Op::Set(Signal::Status, _) => Answer::Done,
-            // The card stays in the slot and nothing faults: OFF stays high.
-            Op::Get(Signal::Status) => Answer::Level(true),
+            // OFF is high while a card is in the slot (nothing faults).
+            Op::Get(Signal::Status) => {
+                self.controls();
+                Answer::Level(self.present)
+            }
             Op::Get(Signal::Cmdvcc) => Answer::Level(!self.powered),
             Op::Get(Signal::Rstin) => Answer::Level(self.rst),
             Op::Send(byte) => {
-                self.echo = Some(if !self.powered {
+                self.echo = Some(if !self.powered || !self.present {
                     Answer::Byte(byte)
                 } else {
                     match self.card.write(&[byte]) {
@@ -495,7 +661,7 @@ impl Hardware {
                     return echo;
                 }
                 let mut byte = [0u8; 1];
-                if self.powered && self.card.read(&mut byte) == 1 {
+                if self.powered && self.present && self.card.read(&mut byte) == 1 {
                     Answer::Byte(byte[0])
                 } else {
                     Answer::Empty
