@@ -2,10 +2,13 @@
 //!
 //! `Device::control` → the `LineReader` callbacks → the PPS / T=0 / T=1 engines → a
 //! traced `SimLine` → the simulated card. Every request is printed with its answer,
-//! and (unless `--no-wire`) every byte that crosses the card's I/O line.
+//! and (unless `--no-wire`) every byte that crosses the card's I/O line; with
+//! `--trace`, the core's decoder (`readerkit::trace`) says what those bytes are
+//! (ATR, PPS, T=0 procedure bytes, T=1 blocks) and each request its time.
 
 use std::cell::Cell;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::device::AtrBuffer;
@@ -14,6 +17,7 @@ use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
 use readerkit::protocol::ProtocolMask;
 use readerkit::timing::Timing;
+use readerkit::trace::{Event, Sink, TracedLine};
 use readerkit::{Device, Failure, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
 
@@ -38,7 +42,8 @@ pub(crate) enum ProfileName {
     after_help = concat!(
         "Examples:\n",
         "  readerkit demo\n",
-        "  readerkit demo --profile t0 --no-wire\n\n",
+        "  readerkit demo --profile t0 --no-wire\n",
+        "  readerkit demo --profile t1-crc --trace --no-wire\n\n",
         "Exit status:\n",
         "  0  every step answered as expected\n",
         "  1  a step did not\n",
@@ -52,10 +57,27 @@ pub(crate) struct Args {
     /// Do not print the bytes on the card's I/O line.
     #[arg(long)]
     no_wire: bool,
+    /// Decode every exchange on the line (ATR, PPS, T=0 procedure bytes, T=1
+    /// blocks) and time each request.
+    #[arg(long)]
+    trace: bool,
 }
 
 thread_local! {
     static WIRE: Cell<bool> = const { Cell::new(true) };
+    static TRACE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Prints the core's decoded trace events, when `--trace` asks for them.
+struct PrintSink;
+
+impl Sink for PrintSink {
+    fn enabled(&self, _level: readerkit::trace::Level) -> bool {
+        TRACE.with(Cell::get)
+    }
+    fn event(&mut self, event: &Event<'_>) {
+        println!("      trace: {event}");
+    }
 }
 
 /// A `Line` that prints the bytes crossing it.
@@ -121,7 +143,7 @@ impl<L: Line> Line for Traced<L> {
     }
 }
 
-type DemoDevice = Device<SpinPlatform, LineReader<Traced<SimLine>>>;
+type DemoDevice = Device<SpinPlatform, LineReader<TracedLine<Traced<SimLine>, PrintSink>>>;
 
 struct Session {
     dev: DemoDevice,
@@ -132,7 +154,18 @@ impl Session {
     fn request(&mut self, what: &str, request: Request<'_>, out_len: usize) -> Option<Vec<u8>> {
         println!("> {what}");
         let mut out = vec![0u8; out_len];
-        match self.dev.submit(request, &mut out) {
+        let started = Instant::now();
+        let outcome = self.dev.submit(request, &mut out);
+        if TRACE.with(Cell::get) {
+            println!(
+                "  = {} in {} µs",
+                outcome
+                    .status()
+                    .map_or("pending".to_string(), |s| s.to_string()),
+                started.elapsed().as_micros()
+            );
+        }
+        match outcome {
             Outcome::Complete {
                 status: Status::Success,
                 bytes_written,
@@ -226,6 +259,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     if args.no_wire {
         WIRE.with(|w| w.set(false));
     }
+    TRACE.with(|t| t.set(args.trace));
     let (card_profile, profile_name) = profile(args.profile);
     let reader = ReaderCapabilities::typical();
     println!(
@@ -238,7 +272,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     let dev = Device::new(
         SpinPlatform::new(),
         LineReader::functions(),
-        LineReader::new(Traced(SimLine::empty())).with_t0_envelope(),
+        LineReader::new(TracedLine::new(Traced(SimLine::empty()), PrintSink)).with_t0_envelope(),
         reader,
         VendorAttributes {
             vendor_name: attr_string(b"readerkit"),
@@ -259,7 +293,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     s.request("IS_PRESENT (wait for a card)", Request::IsPresent, 0);
     println!("* a card is inserted; the insertion event goes through the event queue");
     s.dev
-        .with_driver(|r| r.line_mut().0.insert(Card::new(card_profile)));
+        .with_driver(|r| r.line_mut().line_mut().0.insert(Card::new(card_profile)));
     s.dev.card_inserted();
     s.dev.process_events();
     println!(
@@ -348,7 +382,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     }
     s.request("IS_ABSENT (wait for removal)", Request::IsAbsent, 0);
     println!("* the card is pulled out");
-    s.dev.with_driver(|r| r.line_mut().0.remove());
+    s.dev.with_driver(|r| r.line_mut().line_mut().0.remove());
     s.dev.card_removed();
     s.dev.process_events();
     println!(

@@ -67,3 +67,39 @@ fn bad_options_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn trace_decodes_every_exchange() {
+    let (ok, t1) = demo(&["--trace", "--no-wire"]);
+    assert!(ok, "{t1}");
+    for line in [
+        "trace: <- ATR (cold reset) 3B 9B 96 81 71 FE 45",
+        "trace: -> PPS request FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)",
+        "trace: <- PPS answer FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)",
+        "trace: protocol T=1 established, N=0",
+        "trace: -> S(IFS request, 254)",
+        "trace: -> I(N(S)=0, M=1) 254 bytes",
+        "trace: <- R(N(R)=1)",
+        "trace: <- I(N(S)=0, M=0) 2 bytes",
+    ] {
+        assert!(t1.contains(line), "missing {line:?} in\n{t1}");
+    }
+    assert!(t1.contains("  = success in "), "request times");
+    let (ok, t0) = demo(&["--trace", "--no-wire", "--profile", "t0"]);
+    assert!(ok, "{t0}");
+    for line in [
+        "trace: -> T=0 header CLA 00 INS A4 P1 00 P2 0C P3 02",
+        "trace: <- T=0 procedure ACK A4 (all data)",
+        "trace: -> T=0 data 2 bytes: 3F 00",
+        "trace: <- T=0 status 61 0D",
+        "trace: <- T=0 data 13 bytes: 6F 0B 82 01",
+    ] {
+        assert!(t0.contains(line), "missing {line:?} in\n{t0}");
+    }
+    let (ok, plain) = demo(&[]);
+    assert!(ok);
+    assert!(
+        !plain.contains("trace:"),
+        "no decoded lines without --trace"
+    );
+}

@@ -46,6 +46,7 @@ pub mod pin;
 pub mod platform;
 pub mod protocol;
 pub mod state;
+pub mod trace;
 pub mod tracking;
 
 pub mod pps;

@@ -1,0 +1,137 @@
+//! Protocol traces: what crosses a card's I/O line, decoded.
+//!
+//! [`TracedLine`] wraps any [`Line`](crate::line::Line) and hands a decoded
+//! [`Event`] to a [`Sink`] for every exchange: the answer to reset with its
+//! parameters, the PPS request and answer, T=0 headers, procedure bytes and data,
+//! each T=1 block in the form protocol analysers write (`I(N(S)=0, M=1) 254 bytes`,
+//! `R(N(R)=1, EDC error)`, `S(WTX request, 3)`). It learns the protocol and EDC
+//! from the `set_framing` call and the ATR, so the driver above it is unchanged.
+//!
+//! ```text
+//! LineReader ─► TracedLine ─► the real Line
+//!                   └─► Sink (the `log` facade, a C callback, DbgPrintEx, stdout)
+//! ```
+//!
+//! Card bytes are untrusted: every event's text is bounded ([`MAX_SHOWN_BYTES`]
+//! bytes shown as hex, then a count), whatever the line delivers. [`TextBuf`]
+//! renders an event into a fixed buffer for sinks without an allocator.
+
+mod decoder;
+mod event;
+mod hex;
+#[cfg(feature = "log")]
+mod log_sink;
+mod text;
+mod traced_line;
+
+pub use decoder::Decoder;
+pub use event::{Direction, Event, T0Procedure};
+pub use hex::{BoundedHex, MAX_SHOWN_BYTES};
+#[cfg(feature = "log")]
+pub use log_sink::LogSink;
+pub use text::TextBuf;
+pub use traced_line::TracedLine;
+
+/// How much a log says, least first; a sink shows an event if its level is at or
+/// below the sink's own ([`Level::Trace`] shows everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Nothing is logged.
+    Off,
+    /// Failures a user must see: a reader fault, a request that failed.
+    Error,
+    /// Events of a session: card inserted, powered, protocol chosen.
+    Info,
+    /// Each request with its outcome and time.
+    Debug,
+    /// Every byte exchange on the line, decoded.
+    Trace,
+}
+
+impl Level {
+    /// The level named `name` (`off`, `error`, `info`, `debug`, `trace`, in any
+    /// case), or `None`.
+    pub fn parse(name: &str) -> Option<Level> {
+        const NAMES: [(&str, Level); 5] = [
+            ("off", Level::Off),
+            ("error", Level::Error),
+            ("info", Level::Info),
+            ("debug", Level::Debug),
+            ("trace", Level::Trace),
+        ];
+        NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, level)| level)
+    }
+
+    /// The level's lower-case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::Error => "error",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        }
+    }
+}
+
+impl core::fmt::Display for Level {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where decoded events go.
+pub trait Sink {
+    /// Whether events of `level` are wanted (the tracer skips the others).
+    fn enabled(&self, level: Level) -> bool {
+        let _ = level;
+        true
+    }
+
+    /// One decoded event; its `Display` form is one bounded line of text.
+    fn event(&mut self, event: &Event<'_>);
+}
+
+/// A closure as a sink, taking every event of `level` and below.
+#[derive(Debug, Clone, Copy)]
+pub struct FnSink<F> {
+    /// The most this sink takes.
+    pub level: Level,
+    /// Called with each event.
+    pub f: F,
+}
+
+impl<F: FnMut(&Event<'_>)> Sink for FnSink<F> {
+    fn enabled(&self, level: Level) -> bool {
+        level <= self.level
+    }
+    fn event(&mut self, event: &Event<'_>) {
+        (self.f)(event)
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn enabled(&self, level: Level) -> bool {
+        (**self).enabled(level)
+    }
+    fn event(&mut self, event: &Event<'_>) {
+        (**self).event(event)
+    }
+}
+
+/// A sink that drops everything (tracing compiled in, switched off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoSink;
+
+impl Sink for NoSink {
+    fn enabled(&self, _level: Level) -> bool {
+        false
+    }
+    fn event(&mut self, _event: &Event<'_>) {}
+}
+
+#[cfg(test)]
+mod tests;

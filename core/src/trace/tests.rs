@@ -1,0 +1,174 @@
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use super::*;
+use crate::line::{Framing, Reset};
+use crate::protocol::Protocol;
+use crate::t1::Edc;
+
+/// Collects each event's text.
+#[derive(Default)]
+struct Lines(Vec<String>);
+
+impl Sink for Lines {
+    fn event(&mut self, event: &Event<'_>) {
+        self.0.push(event.to_string());
+    }
+}
+
+fn lrc(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out.push(bytes.iter().fold(0, |a, b| a ^ b));
+    out
+}
+
+#[test]
+fn t1_blocks_are_decoded_across_split_receives() {
+    let mut d = Decoder::new();
+    let mut sink = Lines::default();
+    // 3B 80 81 31 FE 45 TCK: T=1, IFSC 254, no TC3 → LRC.
+    let atr = [
+        0x3B,
+        0x80,
+        0x81,
+        0x31,
+        0xFE,
+        0x45,
+        0x80 ^ 0x81 ^ 0x31 ^ 0xFE ^ 0x45,
+    ];
+    d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
+    d.framing(
+        &mut sink,
+        Framing {
+            protocol: Protocol::T1,
+            extra_guard_n: 0,
+        },
+    );
+    let mut i_block = std::vec![0x00, 0x20, 254];
+    i_block.extend(core::iter::repeat_n(0xAA, 254));
+    let i_block = lrc(&i_block);
+    d.sent(&mut sink, &i_block);
+    let r = lrc(&[0x00, 0x91, 0x00]);
+    d.received(&mut sink, &r[..3], 3);
+    d.received(&mut sink, &r[3..], 1);
+    let wtx = lrc(&[0x00, 0xC3, 0x01, 0x03]);
+    d.received(&mut sink, &wtx[..3], 3);
+    d.received(&mut sink, &wtx[3..], 2);
+    let lines = sink.0;
+    assert!(
+        lines[0].starts_with("<- ATR (cold reset) 3B 80 81 31"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains(": T=1, F=372 D=1, IFSC=254"), "{lines:?}");
+    assert_eq!(lines[1], "protocol T=1 established, N=0");
+    assert_eq!(lines[2], "-> I(N(S)=0, M=1) 254 bytes");
+    assert_eq!(lines[3], "<- R(N(R)=1, EDC error)");
+    assert_eq!(lines[4], "<- S(WTX request, 3)");
+    assert_eq!(lines.len(), 5);
+}
+
+#[test]
+fn a_block_with_a_bad_edc_says_so() {
+    let mut d = Decoder::new();
+    let mut sink = Lines::default();
+    d.framing(
+        &mut sink,
+        Framing {
+            protocol: Protocol::T1,
+            extra_guard_n: 0,
+        },
+    );
+    d.received(&mut sink, &[0x00, 0x00, 0x01, 0x90, 0x00], 5);
+    assert!(
+        sink.0[1].starts_with("<- invalid T=1 block ("),
+        "{:?}",
+        sink.0
+    );
+}
+
+#[test]
+fn pps_and_t0_procedure_bytes_are_decoded() {
+    let mut d = Decoder::new();
+    let mut sink = Lines::default();
+    d.reset(&mut sink, Reset::Cold, Ok(&[0x3B, 0x00][..]));
+    let pps = [0xFF, 0x10, 0x94, 0xFF ^ 0x10 ^ 0x94];
+    d.sent(&mut sink, &pps);
+    d.received(&mut sink, &pps[..2], 2);
+    d.received(&mut sink, &pps[2..], 2);
+    d.framing(
+        &mut sink,
+        Framing {
+            protocol: Protocol::T0,
+            extra_guard_n: 0,
+        },
+    );
+    d.sent(&mut sink, &[0x00, 0xA4, 0x04, 0x00, 0x02]);
+    d.received(&mut sink, &[0x60, 0xA4], 2);
+    d.sent(&mut sink, &[0x3F, 0x00]);
+    d.received(&mut sink, &[0x61], 1);
+    d.received(&mut sink, &[0x10], 1);
+    let lines = sink.0;
+    assert_eq!(
+        lines[1],
+        "-> PPS request FF 10 94 7B : PPS T=0, PPS1 94 (F=512, D=8)"
+    );
+    assert_eq!(
+        lines[2],
+        "<- PPS answer FF 10 94 7B : PPS T=0, PPS1 94 (F=512, D=8)"
+    );
+    assert_eq!(lines[4], "-> T=0 header CLA 00 INS A4 P1 04 P2 00 P3 02");
+    assert_eq!(lines[5], "<- T=0 procedure NULL 60 (more time)");
+    assert_eq!(lines[6], "<- T=0 procedure ACK A4 (all data)");
+    assert_eq!(lines[7], "-> T=0 data 2 bytes: 3F 00");
+    assert_eq!(lines[8], "<- T=0 procedure SW1 61");
+    assert_eq!(lines[9], "<- T=0 status 61 10");
+}
+
+#[test]
+fn a_hostile_megabyte_gives_bounded_lines() {
+    let hostile = std::vec![0x5Au8; 1 << 20];
+    for phase in [None, Some(Protocol::T0), Some(Protocol::T1)] {
+        let mut d = Decoder::new();
+        let mut sink = Lines::default();
+        d.reset(&mut sink, Reset::Cold, Ok(&hostile[..]));
+        if let Some(protocol) = phase {
+            d.framing(
+                &mut sink,
+                Framing {
+                    protocol,
+                    extra_guard_n: 0,
+                },
+            );
+        }
+        d.sent(&mut sink, &hostile);
+        d.received(&mut sink, &hostile, hostile.len());
+        d.sent(&mut sink, &[0xFF]);
+        d.received(&mut sink, &hostile, hostile.len());
+        d.timeout(&mut sink, 1000);
+        let longest = sink.0.iter().map(String::len).max().unwrap_or(0);
+        assert!(longest < 300, "{longest}: {:?}", sink.0);
+        assert!(
+            sink.0.iter().any(|l| l.contains("(1048576 bytes)")),
+            "{:?}",
+            sink.0
+        );
+    }
+}
+
+#[test]
+fn text_buf_cuts_at_a_character_boundary() {
+    let text = TextBuf::<8>::render(&"ab\u{b5}\u{b5}\u{b5}\u{b5}");
+    assert_eq!(text.as_str(), "ab\u{b5}\u{b5}\u{b5}");
+    assert!(text.is_cut());
+    let whole = TextBuf::<8>::render(&"abc");
+    assert_eq!(whole.as_str(), "abc");
+    assert!(!whole.is_cut());
+}
+
+#[test]
+fn levels_parse_and_order() {
+    assert_eq!(Level::parse("TRACE"), Some(Level::Trace));
+    assert_eq!(Level::parse("nope"), None);
+    assert!(Level::Debug < Level::Trace && Level::Off < Level::Error);
+    let _ = Edc::Crc;
+}

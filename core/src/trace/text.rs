@@ -1,0 +1,69 @@
+//! Rendering an event into a fixed buffer, for sinks without an allocator.
+
+use core::fmt;
+
+/// A fixed-capacity text line: writes past `N` bytes are dropped (at a character
+/// boundary) and the line is marked as cut. Rendering never fails.
+#[derive(Debug, Clone)]
+pub struct TextBuf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+    cut: bool,
+}
+
+impl<const N: usize> Default for TextBuf<N> {
+    fn default() -> Self {
+        TextBuf::new()
+    }
+}
+
+impl<const N: usize> TextBuf<N> {
+    /// An empty line.
+    pub const fn new() -> TextBuf<N> {
+        TextBuf {
+            bytes: [0; N],
+            len: 0,
+            cut: false,
+        }
+    }
+
+    /// `value`'s `Display` form, cut to `N` bytes.
+    pub fn render(value: &dyn fmt::Display) -> TextBuf<N> {
+        let mut buf = TextBuf::new();
+        let _ = fmt::write(&mut buf, format_args!("{value}"));
+        buf
+    }
+
+    /// The text so far.
+    pub fn as_str(&self) -> &str {
+        let bytes = self.bytes.get(..self.len).unwrap_or(&[]);
+        // Only whole characters are ever copied in.
+        core::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    /// Whether some text did not fit.
+    pub fn is_cut(&self) -> bool {
+        self.cut
+    }
+}
+
+impl<const N: usize> fmt::Write for TextBuf<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.cut {
+            return Ok(());
+        }
+        let room = N - self.len;
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        if let Some(dst) = self.bytes.get_mut(self.len..self.len + take) {
+            dst.copy_from_slice(&s.as_bytes()[..take]);
+            self.len += take;
+        }
+        if take < s.len() {
+            self.cut = true;
+        }
+        Ok(())
+    }
+}
