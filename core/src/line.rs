@@ -7,7 +7,10 @@
 //! core's engines: the ATR is handed to the library, PPS goes out as
 //! [`pps::Negotiation`] asks, and APDUs travel through [`t0::Exchange`] or
 //! [`t1::Engine`]. Its [`LineReader::functions`] table plugs into a
-//! [`Device`](crate::Device).
+//! [`Device`](crate::Device); a driver with state of its own holds the
+//! `LineReader` as a field and takes [`LineReader::functions_for`] (its type
+//! implements `AsMut<LineReader<L>>`), adding its own callbacks (vendor IOCTLs, a
+//! mechanism) beside them. The T=0 and T=1 options are one [`Config`].
 //!
 //! ```text
 //! Device::control ─► LineReader callbacks ─► t0 / t1 / pps engines ─► Line (bytes, µs)
@@ -89,6 +92,47 @@ enum Session {
     T1,
 }
 
+/// The protocol options of a [`LineReader`]: what the card's ATR does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Extended APDUs whose data field does not fit a short T=0 TPDU: refused
+    /// (the default) or carried in ENVELOPE commands ([`Config::with_t0_envelope`]).
+    pub t0_extended: t0::Extended,
+    /// The class byte of the GET RESPONSE and ENVELOPE commands T=0 generates.
+    pub t0_get_response_class: t0::GetResponseClass,
+    /// T=1: consecutive error-recovery transmissions before a resynchronisation
+    /// ([`t1::DEFAULT_MAX_RETRIES`]).
+    pub t1_max_retries: u8,
+    /// T=1: resynchronisations per APDU before the exchange fails
+    /// ([`t1::DEFAULT_MAX_RESYNCHS`]).
+    pub t1_max_resynchs: u8,
+}
+
+impl Config {
+    /// The defaults: extended APDUs over T=0 refused, interindustry GET RESPONSE
+    /// class, the T=1 engine's default retry limits.
+    pub const DEFAULT: Config = Config {
+        t0_extended: t0::Extended::NotSupported,
+        t0_get_response_class: t0::GetResponseClass::Interindustry,
+        t1_max_retries: t1::DEFAULT_MAX_RETRIES,
+        t1_max_resynchs: t1::DEFAULT_MAX_RESYNCHS,
+    };
+
+    /// Carry extended APDUs over T=0 in ENVELOPE commands (for cards that take
+    /// ENVELOPE).
+    pub const fn with_t0_envelope(mut self) -> Config {
+        self.t0_extended = t0::Extended::Envelope;
+        self
+    }
+}
+
+impl Default for Config {
+    /// [`Config::DEFAULT`].
+    fn default() -> Config {
+        Config::DEFAULT
+    }
+}
+
 /// A reader driver over a [`Line`]; see the module documentation.
 #[derive(Debug)]
 pub struct LineReader<L> {
@@ -102,30 +146,52 @@ pub struct LineReader<L> {
     /// the stack of every TRANSMIT: the driver's stack stays small (a firmware
     /// budgets its stack for the deepest call, static RAM is counted once).
     block: [u8; BLOCK_BUF_LEN],
-    t0_extended: t0::Extended,
+    config: Config,
 }
 
 /// Largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
 const BLOCK_BUF_LEN: usize = 3 + 255 + 2;
 
+impl<L> AsMut<LineReader<L>> for LineReader<L> {
+    fn as_mut(&mut self) -> &mut LineReader<L> {
+        self
+    }
+}
+
 impl<L: Line> LineReader<L> {
-    /// A driver over `line`. Extended APDUs over T=0 are refused
-    /// ([`t0::Extended::NotSupported`]) unless [`LineReader::with_t0_envelope`] says
-    /// the card takes ENVELOPE.
+    /// A driver over `line` with [`Config::DEFAULT`].
     pub fn new(line: L) -> LineReader<L> {
+        LineReader::with_config(line, Config::DEFAULT)
+    }
+
+    /// A driver over `line` with these protocol options.
+    pub fn with_config(line: L, config: Config) -> LineReader<L> {
         LineReader {
             line,
             session: Session::Idle,
             t1: t1::Engine::default(),
             block: [0; BLOCK_BUF_LEN],
-            t0_extended: t0::Extended::NotSupported,
+            config,
         }
     }
 
-    /// Carry extended APDUs over T=0 in ENVELOPE commands.
+    /// Carry extended APDUs over T=0 in ENVELOPE commands
+    /// ([`Config::with_t0_envelope`]).
     pub fn with_t0_envelope(mut self) -> LineReader<L> {
-        self.t0_extended = t0::Extended::Envelope;
+        self.config = self.config.with_t0_envelope();
         self
+    }
+
+    /// The protocol options; they apply from the next protocol established
+    /// (SET_PROTOCOL, or the first TRANSMIT of a card in specific mode).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The protocol options, to change (applied from the next protocol
+    /// established).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
     }
 
     /// The line.
@@ -138,13 +204,51 @@ impl<L: Line> LineReader<L> {
         &mut self.line
     }
 
-    /// The callback table: power, SET_PROTOCOL, TRANSMIT and card tracking.
+    /// The callback table: power, SET_PROTOCOL, TRANSMIT and card tracking, for a
+    /// device whose driver context is the `LineReader` itself.
     pub fn functions() -> ReaderFunctions<LineReader<L>> {
         ReaderFunctions {
             power: Some(Self::power),
             set_protocol: Some(Self::set_protocol),
             transmit: Some(Self::transmit),
             card_tracking: Some(Self::card_tracking),
+            ..ReaderFunctions::NONE
+        }
+    }
+
+    /// The same callbacks for a driver context `D` that holds a `LineReader` beside
+    /// state of its own: each reaches the reader through `AsMut`. Fill in the
+    /// driver's own callbacks with struct update syntax:
+    ///
+    /// ```
+    /// # use readerkit::line::{Line, LineReader};
+    /// # use readerkit::{Failure, ReaderFunctions};
+    /// struct Driver<L> {
+    ///     reader: LineReader<L>,
+    ///     vendor_calls: u32,
+    /// }
+    /// impl<L> AsMut<LineReader<L>> for Driver<L> {
+    ///     fn as_mut(&mut self) -> &mut LineReader<L> {
+    ///         &mut self.reader
+    ///     }
+    /// }
+    /// fn vendor<L>(d: &mut Driver<L>, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, Failure> {
+    ///     d.vendor_calls += 1;
+    ///     Ok(0)
+    /// }
+    /// fn functions<L: Line>() -> ReaderFunctions<Driver<L>> {
+    ///     ReaderFunctions {
+    ///         vendor_ioctl: Some(vendor),
+    ///         ..LineReader::functions_for::<Driver<L>>()
+    ///     }
+    /// }
+    /// ```
+    pub fn functions_for<D: AsMut<LineReader<L>>>() -> ReaderFunctions<D> {
+        ReaderFunctions {
+            power: Some(|d: &mut D, action, atr| d.as_mut().power(action, atr)),
+            set_protocol: Some(|d: &mut D, call| d.as_mut().set_protocol(call)),
+            transmit: Some(|d: &mut D, call, reply| d.as_mut().transmit(call, reply)),
+            card_tracking: Some(|d: &mut D, wait| d.as_mut().card_tracking(wait)),
             ..ReaderFunctions::NONE
         }
     }
@@ -206,11 +310,15 @@ impl<L: Line> LineReader<L> {
         self.session = match protocol {
             Protocol::T0 => {
                 let mut config = t0::Config::new(card.wwt_us());
-                config.extended = self.t0_extended;
+                config.extended = self.config.t0_extended;
+                config.get_response_class = self.config.t0_get_response_class;
                 Session::T0(config)
             }
             Protocol::T1 => {
-                self.t1.reconfigure(t1_config(card, suppress_ifs_request))?;
+                let mut config = t1_config(card, suppress_ifs_request);
+                config.max_retries = self.config.t1_max_retries;
+                config.max_resynchs = self.config.t1_max_resynchs;
+                self.t1.reconfigure(config)?;
                 Session::T1
             }
             Protocol::Raw => return Err(Failure::NotSupported),
