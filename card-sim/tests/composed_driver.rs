@@ -8,6 +8,7 @@ use readerkit::ioctl::scard_ctl_code;
 use readerkit::line::{Config, LineReader};
 use readerkit::platform::SpinPlatform;
 use readerkit::{Device, Failure, ReaderFunctions, Status};
+use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::client::{apdu, power_up, select};
@@ -120,4 +121,37 @@ fn the_config_carries_the_t0_options() {
     power_up(&dev).expect("power up");
     assert_eq!(select(&dev, 1), Ok(1));
     assert_eq!(apdu(&dev, 1, &echo(&data)), Err(Status::NotSupported));
+}
+
+#[test]
+fn the_config_carries_the_t1_retry_limits() {
+    // A card that goes mute after the PPS: the bytes it is sent are counted.
+    let bytes_until_timeout = |config: Config| {
+        let dev = device(Profile::t1(), config);
+        power_up(&dev).expect("power up");
+        assert_eq!(select(&dev, 2), Ok(2));
+        dev.with_driver(|d| {
+            let card = d.reader.line_mut().card_mut().expect("card");
+            card.set_faults(Faults {
+                mute: Mute::AfterAnswers(0),
+                ..Faults::default()
+            });
+            card.reset_stats();
+        });
+        assert_eq!(
+            apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+            Err(Status::IoTimeout)
+        );
+        dev.with_driver(|d| d.reader.line().card().expect("card").stats().bytes_to_card)
+    };
+    // No retry, no resynchronisation: S(IFS request) once (3 + 1 + 1 bytes with
+    // LRC), the I-block once (3 + 5 + 1 bytes).
+    let strict = Config {
+        t1_max_retries: 0,
+        t1_max_resynchs: 0,
+        ..Config::DEFAULT
+    };
+    assert_eq!(bytes_until_timeout(strict), 5 + 9);
+    let default = bytes_until_timeout(Config::DEFAULT);
+    assert!(default > 4 * (5 + 9), "{default}");
 }
