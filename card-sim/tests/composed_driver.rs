@@ -153,5 +153,5 @@ fn the_config_carries_the_t1_retry_limits() {
     };
     assert_eq!(bytes_until_timeout(strict), 5 + 9);
     let default = bytes_until_timeout(Config::DEFAULT);
-    assert!(default > 4 * (5 + 9), "{default}");
+    assert!(default > 2 * (5 + 9), "{default}");
 }
