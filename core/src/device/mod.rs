@@ -496,34 +496,27 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     fn track(&self, wait: Wait) -> Outcome {
-        let reserved = self.card.lock(|c| {
+        // `Some(status)`: the request completes at once with it; `None`: the slot
+        // is reserved and the callback arms it.
+        let at_once = self.card.lock(|c| {
             if wait.satisfied_by(c.state) {
-                return Err(Status::Success);
+                return Some(Status::Success);
             }
             if self.functions.card_tracking.is_none() {
-                return Err(Status::NotSupported);
+                return Some(Status::NotSupported);
             }
             if c.owed.is_some() {
                 // The previous request is decided but its completion not yet
                 // delivered: it still counts as pending.
-                return Err(Status::DeviceBusy);
+                return Some(Status::DeviceBusy);
             }
-            c.tracking.reserve(wait)
+            c.tracking.reserve(wait).err()
         });
-        match reserved {
-            Ok(()) => {}
-            Err(Status::Success) => {
-                return Outcome::Complete {
-                    status: Status::Success,
-                    bytes_written: 0,
-                };
-            }
-            Err(status) => {
-                return Outcome::Complete {
-                    status,
-                    bytes_written: 0,
-                };
-            }
+        if let Some(status) = at_once {
+            return Outcome::Complete {
+                status,
+                bytes_written: 0,
+            };
         }
         let callback_result = match self.functions.card_tracking {
             Some(callback) => self.serial(|ex| callback(&mut ex.driver, wait)),
