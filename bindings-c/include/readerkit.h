@@ -180,9 +180,10 @@
 #define RK_MAX_ATTR_STRING_LEN 32
 
 /*
- Size of [`rk_device`] in bytes: the storage a C driver provides per reader.
+ Size of [`rk_device`] in bytes: the storage a C driver provides per reader
+ (with room for the line device's trace decoder, which holds one T=1 block).
  */
-#define RK_DEVICE_STORAGE_SIZE 1536
+#define RK_DEVICE_STORAGE_SIZE 2048
 
 /*
  Alignment [`rk_device`] storage needs, in bytes.
@@ -192,7 +193,7 @@
 /*
  `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
  */
-#define RK_DEVICE_STORAGE_WORDS 192
+#define RK_DEVICE_STORAGE_WORDS 256
 
 /*
  [`rk_line_ops`] `reset`: activate the contacts (deactivating them first if they
@@ -204,6 +205,36 @@
  [`rk_line_ops`] `reset`: reset with the contacts kept active.
  */
 #define RK_RESET_WARM 1
+
+/*
+ Nothing is logged (the default).
+ */
+#define RK_LOG_OFF 0
+
+/*
+ Failures.
+ */
+#define RK_LOG_ERROR 1
+
+/*
+ Session events and failed requests.
+ */
+#define RK_LOG_INFO 2
+
+/*
+ Every request with its outcome and time.
+ */
+#define RK_LOG_DEBUG 3
+
+/*
+ Every byte exchange on the line, decoded.
+ */
+#define RK_LOG_TRACE 4
+
+/*
+ The longest line handed to the callback, in bytes, with its terminating NUL.
+ */
+#define RK_LOG_LINE_MAX 256
 
 #if defined(RK_FEATURE_SIM)
 /*
@@ -1067,6 +1098,13 @@ typedef struct {
   rk_status (*set_framing)(void *ctx, uint32_t protocol, uint8_t extra_guard_n);
 } rk_line_ops;
 
+/*
+ The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
+ NUL-terminated UTF-8 text valid during the call only; `user` is what was given
+ to [`rk_log_set`].
+ */
+typedef void (*rk_log_fn)(void *user, uint32_t level, const char *line);
+
 #if defined(RK_FEATURE_SIM)
 /*
  Storage for one simulated card (test-only).
@@ -1520,6 +1558,18 @@ rk_status rk_pps_accept(const rk_protocol_call *call,
                         const uint8_t *response,
                         size_t response_len,
                         rk_timing *timing);
+
+/*
+ Set the log callback and the most it receives (`RK_LOG_OFF` .. `RK_LOG_TRACE`);
+ a NULL callback or `RK_LOG_OFF` turns logging off. An unknown level is
+ `RK_STATUS_INVALID_PARAMETER` and changes nothing.
+
+ # Safety
+
+ `callback` is NULL or a function of the [`rk_log_fn`] signature that stays
+ callable (with `user`) until logging is turned off.
+ */
+rk_status rk_log_set(rk_log_fn callback, void *user, uint32_t level);
 
 #if defined(RK_FEATURE_SIM)
 /*

@@ -13,6 +13,7 @@ use readerkit::ioctl::PowerAction;
 use readerkit::line::LineReader;
 use readerkit::platform::{ContextId, Platform};
 use readerkit::timing::Timing;
+use readerkit::trace::TracedLine;
 use readerkit::tracking::Wait;
 use readerkit::{Device, Failure, Outcome, ProtocolMask, ReaderFunctions, Status};
 use static_assertions::const_assert;
@@ -21,6 +22,7 @@ use crate::guard::{
     Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, guard, write_opt,
 };
 use crate::line::{CLine, rk_line_ops};
+use crate::log::CLogSink;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
@@ -80,12 +82,13 @@ pub const RK_MAX_ATR_LEN: usize = 33;
 /// Longest vendor attribute string (vendor name, IFD type, serial number), in bytes.
 pub const RK_MAX_ATTR_STRING_LEN: usize = 32;
 
-/// Size of [`rk_device`] in bytes: the storage a C driver provides per reader.
-pub const RK_DEVICE_STORAGE_SIZE: usize = 1536;
+/// Size of [`rk_device`] in bytes: the storage a C driver provides per reader
+/// (with room for the line device's trace decoder, which holds one T=1 block).
+pub const RK_DEVICE_STORAGE_SIZE: usize = 2048;
 /// Alignment [`rk_device`] storage needs, in bytes.
 pub const RK_DEVICE_STORAGE_ALIGN: usize = 8;
 /// `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
-pub const RK_DEVICE_STORAGE_WORDS: usize = 192;
+pub const RK_DEVICE_STORAGE_WORDS: usize = 256;
 
 /// Transmission parameters on the line: F, D and the card clock.
 #[repr(C)]
@@ -320,7 +323,7 @@ impl rk_reader_functions {
 struct CDriver {
     table: rk_reader_functions,
     ctx: *mut c_void,
-    line: Option<LineReader<CLine>>,
+    line: Option<LineReader<TracedLine<CLine, CLogSink>>>,
 }
 
 /// The platform: the locks and the tracking completion through the C table.
@@ -570,7 +573,7 @@ fn confiscate(d: &mut CDriver) -> Result<(), Failure> {
 
 // ---- adapters: the core's line reader for a device over rk_line_ops ------------
 
-fn line_reader(d: &mut CDriver) -> Result<&mut LineReader<CLine>, Failure> {
+fn line_reader(d: &mut CDriver) -> Result<&mut LineReader<TracedLine<CLine, CLogSink>>, Failure> {
     d.line.as_mut().ok_or(Failure::NotSupported)
 }
 
@@ -795,7 +798,7 @@ unsafe fn init(
         // the contract.
         let ops = unsafe { line.read() };
         let line = CLine::new(ops, ctx).ok_or(RK_STATUS_INVALID_PARAMETER)?;
-        Some(LineReader::new(line))
+        Some(LineReader::new(TracedLine::new(line, CLogSink)))
     };
     // SAFETY: as above.
     let caps = unsafe { caps.read() };
@@ -962,8 +965,42 @@ pub unsafe extern "C" fn rk_device_control(
             Ok(b) => b,
             Err(e) => return e,
         };
-        complete(device.control(code, input, output), bytes_written)
+        complete(control_logged(device, code, input, output), bytes_written)
     })
+}
+
+/// `Device::control`, and at `RK_LOG_DEBUG` the request logged with its outcome
+/// (and its time, in the `std` build).
+fn control_logged(device: &CDevice, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+    if !crate::log::enabled(readerkit::trace::Level::Info) {
+        return device.control(code, input, output);
+    }
+    let request = match readerkit::ioctl::Request::parse(code, input, output.len()) {
+        Ok(request) => request,
+        Err(status) => {
+            crate::log::log(
+                readerkit::trace::Level::Info,
+                &format_args!("IOCTL {code:#010X} refused: {status}"),
+            );
+            return Outcome::Complete {
+                status,
+                bytes_written: 0,
+            };
+        }
+    };
+    #[cfg(feature = "std")]
+    let started = std::time::Instant::now();
+    let outcome = device.submit(request, output);
+    #[cfg(feature = "std")]
+    let elapsed_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    #[cfg(not(feature = "std"))]
+    let elapsed_us = None;
+    crate::log::request(&readerkit::trace::RequestLine {
+        request: &request,
+        outcome,
+        elapsed_us,
+    });
+    outcome
 }
 
 /// Report a card insertion. Never blocks, takes no lock: safe in an interrupt

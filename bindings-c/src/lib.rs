@@ -105,6 +105,7 @@ pub mod atr;
 pub mod device;
 mod guard;
 pub mod line;
+pub mod log;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod slot;
@@ -117,6 +118,7 @@ mod tests;
 pub use atr::*;
 pub use device::*;
 pub use line::*;
+pub use log::*;
 #[cfg(feature = "sim")]
 pub use sim::*;
 pub use status::*;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl, PowerAction, Request, Transmit};
 use readerkit::status::ifd;
+use readerkit::trace::{Level, RequestLine};
 use readerkit::{Outcome, Status, attr};
 
 use crate::backend::{self, Reader, Reported};
@@ -130,8 +131,18 @@ fn reader(lun: DWORD) -> Result<Arc<Reader>, RESPONSECODE> {
 
 /// One request through the core: `Ok(bytes written)` or the failure status (only
 /// IS_PRESENT / IS_ABSENT pend, and only the polling function sends them).
+/// At `debug`, each request is logged with its outcome and time.
 fn request(reader: &Reader, request: Request<'_>, output: &mut [u8]) -> Result<usize, Status> {
-    reader.port.submit(request, output).into_result()
+    let started = Instant::now();
+    let outcome = reader.port.submit(request, output);
+    if reader.log.level >= Level::Debug {
+        reader.log.request(&RequestLine {
+            request: &request,
+            outcome,
+            elapsed_us: Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)),
+        });
+    }
+    outcome.into_result()
 }
 
 fn ifd(status: Status) -> RESPONSECODE {
@@ -166,6 +177,7 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
         log::log(ERROR, &format!("Lun {lun:#x} is already open"));
         return IFD_COMMUNICATION_ERROR;
     }
+    crate::trace::install();
     let index = (lun >> 16) as u32;
     match backend::open(name, index) {
         Ok(reader) => {
@@ -175,6 +187,11 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
                 return IFD_COMMUNICATION_ERROR;
             }
             log::log(INFO, &format!("Lun {lun:#x}: opened {name}"));
+            if let Some(reader) = registry::get(lun) {
+                reader
+                    .log
+                    .log(Level::Debug, format_args!("log level {}", reader.log.level));
+            }
             IFD_SUCCESS
         }
         Err(Status::NotSupported) => {

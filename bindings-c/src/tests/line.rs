@@ -209,7 +209,7 @@ impl Ctx {
 
 /// A line device and its simulated card in heap storage, reached only through the
 /// raw pointers made here (as a C driver would).
-struct Fixture {
+pub(super) struct Fixture {
     dev: *mut rk_device,
     ctx: *mut Ctx,
     card: *mut rk_sim_card,
@@ -221,7 +221,7 @@ unsafe impl Send for Fixture {}
 
 impl Fixture {
     /// With `tracking`, the table adds `tracking_complete` (no `card_tracking`).
-    fn new(profile: u32, tracking: bool) -> Fixture {
+    pub(super) fn new(profile: u32, tracking: bool) -> Fixture {
         let dev = Box::into_raw(Box::new(rk_device {
             opaque: [0; RK_DEVICE_STORAGE_WORDS],
         }));
@@ -267,12 +267,16 @@ impl Fixture {
         Fixture { dev, ctx, card }
     }
 
+    pub(super) fn dev(&self) -> *const rk_device {
+        self.dev
+    }
+
     fn ctx(&self) -> &Ctx {
         // SAFETY: alive until Drop; shared access only.
         unsafe { &*self.ctx }
     }
 
-    fn power_up(&self) -> rk_status {
+    pub(super) fn power_up(&self) -> rk_status {
         control(
             self.dev,
             RK_IOCTL_POWER,
@@ -281,13 +285,13 @@ impl Fixture {
         )
     }
 
-    fn set_protocol(&self, protocol: u32) -> rk_status {
+    pub(super) fn set_protocol(&self, protocol: u32) -> rk_status {
         let input = protocol.to_le_bytes();
         control(self.dev, RK_IOCTL_SET_PROTOCOL, &input, &mut [0u8; 4])
     }
 
     /// GET CHALLENGE: the status and the response APDU.
-    fn get_challenge(&self, protocol: u32) -> (rk_status, Vec<u8>) {
+    pub(super) fn get_challenge(&self, protocol: u32) -> (rk_status, Vec<u8>) {
         let mut input = Vec::from(protocol.to_le_bytes());
         input.extend_from_slice(&[8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08]);
         let mut out = [0u8; 64];

@@ -4,3 +4,4 @@
 mod device;
 mod engines;
 mod line;
+mod log;

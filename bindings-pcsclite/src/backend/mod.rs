@@ -18,6 +18,7 @@ use readerkit::{CardState, Device, Failure, Outcome, Status};
 
 use crate::part10;
 use crate::platform::StdPlatform;
+use crate::trace::{ReaderLog, default_level, split_level};
 
 /// Card-tracking callback of a backend whose own thread watches the card and reports
 /// insertion and removal to the device: there is nothing to arm.
@@ -118,6 +119,8 @@ pub struct Reader {
     pub port: Arc<dyn Port>,
     /// The DEVICENAME it was opened with.
     pub device_name: String,
+    /// Its log: name and level (the `log=` option of the DEVICENAME).
+    pub log: ReaderLog,
     /// Largest command data field announced as `dwMaxAPDUDataSize`.
     pub max_apdu_data: u32,
     /// What `IFDHICCPresence` last told pcscd (`None` before the first call).
@@ -166,12 +169,23 @@ impl std::fmt::Debug for Reader {
 type Opened = (Arc<dyn Port>, u32, Option<Worker>);
 
 /// Open the reader that `device_name` names, for reader number `index` (Lun >> 16).
+/// A trailing `:log=LEVEL` option sets the reader's log level ([`crate::trace`]).
 /// An unknown syntax is [`Status::NotSupported`]; a backend that cannot start (port
 /// in use, say) reports its own status.
 pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
+    let (backend_name, level) = split_level(device_name)?;
+    let log = ReaderLog {
+        name: device_name.to_owned(),
+        level: level.unwrap_or_else(default_level),
+    };
+    let device_name = backend_name.as_str();
     let (port, max_apdu_data, worker): Opened = if let Some(kind) = device_name.strip_prefix("sim:")
     {
-        (sim::open(kind, index)?, sim::MAX_APDU_DATA, None)
+        (
+            sim::open(kind, index, log.clone())?,
+            sim::MAX_APDU_DATA,
+            None,
+        )
     } else if let Some(addr) = device_name.strip_prefix("vpcd:") {
         let (device, worker) = vpcd::open(addr, index)?;
         (device, vpcd::MAX_APDU_DATA, Some(worker))
@@ -182,7 +196,8 @@ pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
     };
     Ok(Reader {
         port,
-        device_name: device_name.to_owned(),
+        device_name: log.name.clone(),
+        log,
         max_apdu_data,
         reported: Mutex::new(None),
         worker: Mutex::new(worker),

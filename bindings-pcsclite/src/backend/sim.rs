@@ -1,5 +1,6 @@
 //! `sim:PROFILE`: the simulated card in-process, reached byte by byte through the
-//! core's [`LineReader`] (PPS, T=0 and T=1 engines) over [`SimLine`].
+//! core's [`LineReader`] (PPS, T=0 and T=1 engines) over [`SimLine`], traced into
+//! the reader's log ([`TracedLine`]: decoded at `log=trace`).
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_str
 use readerkit::device::Outcome;
 use readerkit::ioctl::Request;
 use readerkit::line::LineReader;
+use readerkit::trace::TracedLine;
 
 use readerkit::{CardState, Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
@@ -15,6 +17,7 @@ use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use super::Port;
 use crate::part10;
 use crate::platform::StdPlatform;
+use crate::trace::ReaderLog;
 
 /// The simulated card's buffer size: pcscd's largest APDU buffer
 /// (`MAX_BUFFER_SIZE_EXTENDED` = 4 + 3 + 65536 + 3 + 2), so every extended APDU
@@ -23,8 +26,10 @@ pub const SIM_CAPACITY: usize = 65_548;
 /// `dwMaxAPDUDataSize` of a `sim:` reader.
 pub const MAX_APDU_DATA: u32 = 65_536;
 
+/// The card's line of a `sim:` reader, traced into the reader's log.
+pub type SimTracedLine = TracedLine<SimLine<SIM_CAPACITY>, ReaderLog>;
 /// The driver context of a `sim:` reader.
-pub type SimReader = LineReader<SimLine<SIM_CAPACITY>>;
+pub type SimReader = LineReader<SimTracedLine>;
 /// A `sim:` device.
 pub type SimDevice = Device<StdPlatform, SimReader>;
 
@@ -59,7 +64,11 @@ fn vendor(
         [2] => Mute::Always,
         _ => return Err(Failure::InvalidParameter),
     };
-    let card = reader.line_mut().card_mut().ok_or(Failure::NoMedia)?;
+    let card = reader
+        .line_mut()
+        .line_mut()
+        .card_mut()
+        .ok_or(Failure::NoMedia)?;
     card.set_faults(Faults {
         mute,
         ..Faults::default()
@@ -85,7 +94,7 @@ impl SimPort {
             _ => return Err(Status::InvalidParameter),
         };
         let (removed, inserted) = self.device.with_driver(|reader| {
-            let line = reader.line_mut();
+            let line = reader.line_mut().line_mut();
             let removed = remove && line.remove().is_some();
             let inserted = insert && line.card_mut().is_none();
             if inserted {
@@ -144,7 +153,7 @@ impl Port for SimPort {
 
 /// Open a `sim:` reader; `kind` is what follows `sim:` (`empty`: no card yet; its
 /// slot switch puts T=1 cards in).
-pub fn open(kind: &str, index: u32) -> Result<Arc<SimPort>, Status> {
+pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Status> {
     let profile = profile(kind)?;
     let present = profile.is_some();
     let line = match &profile {
@@ -158,7 +167,7 @@ pub fn open(kind: &str, index: u32) -> Result<Arc<SimPort>, Status> {
     let device = Device::new(
         StdPlatform::new(),
         functions,
-        LineReader::new(line).with_t0_envelope(),
+        LineReader::new(TracedLine::new(line, log)).with_t0_envelope(),
         ReaderCapabilities {
             channel: index as u16,
             ..ReaderCapabilities::typical()

@@ -21,6 +21,7 @@ mod event;
 mod hex;
 #[cfg(feature = "log")]
 mod log_sink;
+mod request;
 mod text;
 mod traced_line;
 
@@ -29,6 +30,7 @@ pub use event::{Direction, Event, T0Procedure};
 pub use hex::{BoundedHex, MAX_SHOWN_BYTES};
 #[cfg(feature = "log")]
 pub use log_sink::LogSink;
+pub use request::{RequestLine, RequestSummary};
 pub use text::TextBuf;
 pub use traced_line::TracedLine;
 

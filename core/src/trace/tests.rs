@@ -172,3 +172,30 @@ fn levels_parse_and_order() {
     assert!(Level::Debug < Level::Trace && Level::Off < Level::Error);
     let _ = Edc::Crc;
 }
+
+#[test]
+fn request_lines_are_bounded_and_say_the_outcome() {
+    use crate::device::Outcome;
+    use crate::ioctl::{Request, Transmit};
+    let apdu = std::vec![0u8; 1 << 20];
+    let request = Request::Transmit(Transmit {
+        protocol: 2,
+        apdu: &apdu,
+    });
+    let line = RequestLine {
+        request: &request,
+        outcome: Outcome::Complete {
+            status: crate::Status::NoMedia,
+            bytes_written: 0,
+        },
+        elapsed_us: Some(42),
+    };
+    let text = line.to_string();
+    assert!(
+        text.starts_with("TRANSMIT T=1, 1048576 bytes: 00 00"),
+        "{text}"
+    );
+    assert!(text.ends_with(" in 42 µs"), "{text}");
+    assert!(text.len() < 300, "{text}");
+    assert_eq!(line.level(), Level::Info);
+}

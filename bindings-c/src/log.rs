@@ -1,0 +1,154 @@
+//! The log callback: levels, decoded protocol traces and each request with its
+//! outcome, as bounded text lines to a function the C side provides.
+//!
+//! ```c
+//! static void on_log(void *user, uint32_t level, const char *line) {
+//!     fprintf(stderr, "[%u] %s\n", level, line);
+//! }
+//! rk_log_set(on_log, NULL, RK_LOG_TRACE);
+//! ```
+//!
+//! At [`RK_LOG_DEBUG`] every [`rk_device_control`](crate::device::rk_device_control)
+//! request is logged with its outcome (and its time, in the `std` build); at
+//! [`RK_LOG_TRACE`] the bytes on the line of a device made by
+//! [`rk_device_init_line`](crate::device::rk_device_init_line) too, decoded: the ATR,
+//! PPS, T=0 procedure bytes, each T=1 block (`I(N(S)=0, M=1) 254 bytes`). A line is
+//! at most [`RK_LOG_LINE_MAX`] bytes with its NUL, whatever the card sent.
+//!
+//! The callback is process-wide (one per library), called on the thread of the
+//! request, possibly from several threads at once; it must not call back into
+//! `rk_device_*` functions of the device being logged. Set it before the devices
+//! are used.
+
+use core::ffi::{c_char, c_void};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+
+use readerkit::trace::{Event, Level, RequestLine, Sink, TextBuf};
+
+use crate::guard::guard;
+use crate::status::*;
+
+/// Nothing is logged (the default).
+pub const RK_LOG_OFF: u32 = 0;
+/// Failures.
+pub const RK_LOG_ERROR: u32 = 1;
+/// Session events and failed requests.
+pub const RK_LOG_INFO: u32 = 2;
+/// Every request with its outcome and time.
+pub const RK_LOG_DEBUG: u32 = 3;
+/// Every byte exchange on the line, decoded.
+pub const RK_LOG_TRACE: u32 = 4;
+/// The longest line handed to the callback, in bytes, with its terminating NUL.
+pub const RK_LOG_LINE_MAX: usize = 256;
+
+/// The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
+/// NUL-terminated UTF-8 text valid during the call only; `user` is what was given
+/// to [`rk_log_set`].
+pub type rk_log_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, level: u32, line: *const c_char)>;
+
+static CALLBACK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+static USER: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
+static LEVEL: AtomicU32 = AtomicU32::new(RK_LOG_OFF);
+
+fn to_level(level: u32) -> Option<Level> {
+    Some(match level {
+        RK_LOG_OFF => Level::Off,
+        RK_LOG_ERROR => Level::Error,
+        RK_LOG_INFO => Level::Info,
+        RK_LOG_DEBUG => Level::Debug,
+        RK_LOG_TRACE => Level::Trace,
+        _ => return None,
+    })
+}
+
+fn from_level(level: Level) -> u32 {
+    match level {
+        Level::Off => RK_LOG_OFF,
+        Level::Error => RK_LOG_ERROR,
+        Level::Info => RK_LOG_INFO,
+        Level::Debug => RK_LOG_DEBUG,
+        Level::Trace => RK_LOG_TRACE,
+    }
+}
+
+/// Set the log callback and the most it receives (`RK_LOG_OFF` .. `RK_LOG_TRACE`);
+/// a NULL callback or `RK_LOG_OFF` turns logging off. An unknown level is
+/// `RK_STATUS_INVALID_PARAMETER` and changes nothing.
+///
+/// # Safety
+///
+/// `callback` is NULL or a function of the [`rk_log_fn`] signature that stays
+/// callable (with `user`) until logging is turned off.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_log_set(
+    callback: rk_log_fn,
+    user: *mut c_void,
+    level: u32,
+) -> rk_status {
+    guard(|| {
+        if to_level(level).is_none() {
+            return RK_STATUS_INVALID_PARAMETER;
+        }
+        // Off first, so that no call sees the new callback with the old user.
+        LEVEL.store(RK_LOG_OFF, Ordering::SeqCst);
+        let f = callback.map_or(core::ptr::null_mut(), |f| f as *mut ());
+        CALLBACK.store(f, Ordering::SeqCst);
+        USER.store(user, Ordering::SeqCst);
+        LEVEL.store(
+            if f.is_null() { RK_LOG_OFF } else { level },
+            Ordering::SeqCst,
+        );
+        RK_STATUS_SUCCESS
+    })
+}
+
+/// Whether `level` is logged now.
+pub(crate) fn enabled(level: Level) -> bool {
+    level != Level::Off && from_level(level) <= LEVEL.load(Ordering::Acquire)
+}
+
+/// Log `value`'s text at `level`, bounded to [`RK_LOG_LINE_MAX`] bytes with the NUL.
+pub(crate) fn log(level: Level, value: &dyn core::fmt::Display) {
+    if !enabled(level) {
+        return;
+    }
+    let f = CALLBACK.load(Ordering::Acquire);
+    if f.is_null() {
+        return;
+    }
+    let text = TextBuf::<{ RK_LOG_LINE_MAX - 1 }>::render(value);
+    let mut line = [0u8; RK_LOG_LINE_MAX];
+    let bytes = text.as_str().as_bytes();
+    // A NUL inside the text would end the C string early: there is none in trace
+    // text (hex and fixed words), but card-controlled text never reaches here raw.
+    for (dst, &b) in line.iter_mut().zip(bytes) {
+        *dst = if b == 0 { b'?' } else { b };
+    }
+    // SAFETY: `f` was stored from a non-null `rk_log_fn` by rk_log_set, whose
+    // contract keeps it callable; a fn pointer round-trips through *mut ().
+    let callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char) =
+        unsafe { core::mem::transmute::<*mut (), _>(f) };
+    let user = USER.load(Ordering::Acquire);
+    // SAFETY: the callback's contract (rk_log_set); `line` is NUL-terminated (its
+    // last byte is never written) and outlives the call.
+    unsafe { callback(user, from_level(level), line.as_ptr().cast()) };
+}
+
+/// Log a request with its outcome (and time).
+pub(crate) fn request(line: &RequestLine<'_>) {
+    log(line.level(), line);
+}
+
+/// The sink of a line device's trace: the log callback.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CLogSink;
+
+impl Sink for CLogSink {
+    fn enabled(&self, level: Level) -> bool {
+        enabled(level)
+    }
+    fn event(&mut self, event: &Event<'_>) {
+        log(event.level(), event);
+    }
+}

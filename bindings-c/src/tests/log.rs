@@ -1,0 +1,92 @@
+//! The log callback (`rk_log_set`) receives decoded, bounded lines: the ATR, PPS
+//! and each T=1 block of a line device, and each request with its outcome.
+
+use core::ffi::{CStr, c_char, c_void};
+use core::ptr;
+use std::sync::Mutex;
+
+use super::line::Fixture;
+use crate::*;
+
+/// Every line the callback received, with its level. The callback is
+/// process-wide: other tests running at the same time add their lines too.
+static LINES: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn collect(user: *mut c_void, level: u32, line: *const c_char) {
+    assert_eq!(user as usize, 0x5EED, "the user pointer comes back");
+    // SAFETY: the library passes a NUL-terminated line valid during the call.
+    let text = unsafe { CStr::from_ptr(line) };
+    assert!(text.to_bytes_with_nul().len() <= RK_LOG_LINE_MAX);
+    let text = text.to_str().expect("UTF-8").to_owned();
+    LINES.lock().unwrap().push((level, text));
+}
+
+#[test]
+fn the_callback_receives_decoded_blocks_and_requests_and_bad_levels_are_refused() {
+    let user = 0x5EED as *mut c_void;
+    // SAFETY: a valid callback that stays callable (a static function).
+    let bad = unsafe { rk_log_set(Some(collect), user, 99) };
+    assert_eq!(bad, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let set = unsafe { rk_log_set(Some(collect), user, RK_LOG_TRACE) };
+    assert_eq!(set, RK_STATUS_SUCCESS);
+    let f = Fixture::new(RK_SIM_PROFILE_T1, false);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    assert_eq!(f.set_protocol(RK_PROTOCOL_T1), RK_STATUS_SUCCESS);
+    let (st, _) = f.get_challenge(RK_PROTOCOL_T1);
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // A 65000-byte command of garbage: refused, logged at info, its line bounded.
+    let mut input = Vec::from(RK_PROTOCOL_T1.to_le_bytes());
+    input.extend_from_slice(&[8, 0, 0, 0]);
+    input.extend(std::iter::repeat_n(0xEEu8, 65_000));
+    let _ = super::device::control(f.dev(), RK_IOCTL_TRANSMIT, &input, &mut [0u8; 64]);
+    drop(f);
+    // SAFETY: NULL turns logging off.
+    let off = unsafe { rk_log_set(None, ptr::null_mut(), RK_LOG_TRACE) };
+    assert_eq!(off, RK_STATUS_SUCCESS);
+    let lines = LINES.lock().unwrap().clone();
+    let has = |level: u32, start: &str| {
+        lines
+            .iter()
+            .any(|(l, t)| *l == level && t.starts_with(start))
+    };
+    assert!(
+        has(RK_LOG_TRACE, "<- ATR (cold reset) 3B 9B 96 81 71 FE 45"),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            RK_LOG_TRACE,
+            "-> PPS request FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)"
+        ),
+        "{lines:#?}"
+    );
+    assert!(has(RK_LOG_TRACE, "-> S(IFS request, 254)"), "{lines:#?}");
+    assert!(has(RK_LOG_TRACE, "-> I(N(S)=0, M=0) 5 bytes"), "{lines:#?}");
+    assert!(
+        has(RK_LOG_TRACE, "<- I(N(S)=0, M=0) 10 bytes"),
+        "{lines:#?}"
+    );
+    assert!(
+        has(
+            RK_LOG_DEBUG,
+            "TRANSMIT T=1, 5 bytes: 00 84 00 00 08 -> success, 18 bytes in "
+        ),
+        "{lines:#?}"
+    );
+    assert!(
+        has(RK_LOG_INFO, "TRANSMIT T=1, 65000 bytes: EE EE"),
+        "{lines:#?}"
+    );
+    let before = LINES.lock().unwrap().len();
+    let f = Fixture::new(RK_SIM_PROFILE_T1, false);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    drop(f);
+    let after: Vec<_> = LINES.lock().unwrap()[before..].to_vec();
+    assert!(
+        !after
+            .iter()
+            .any(|(_, t)| t.starts_with("<- ATR (cold reset) 3B 9B")),
+        "logging off: {after:#?}"
+    );
+}

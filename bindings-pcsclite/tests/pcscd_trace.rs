@@ -1,0 +1,72 @@
+//! Protocol traces in pcscd's own log: a reader opened with `:log=trace` logs every
+//! request with its outcome and time and every exchange on its line, decoded; a
+//! reader without the option (level `info`) logs neither. Through the real pcscd
+//! (Debian's, run with `--debug`) and the `pcsc` crate.
+
+use std::time::{Duration, Instant};
+
+use pcsc::{Context, Protocols, Scope};
+use readerkit_testkit::apdu::echo;
+use readerkit_testkit::pcsc::{connect, disconnect, step, tx, wait_card};
+use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver, require_pcscd};
+
+const TRACED: &str = "RK TRACED 00 00";
+const QUIET: &str = "RK QUIET 01 00";
+
+#[test]
+fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
+    let started = Instant::now();
+    require_pcscd();
+    let lib = ifd_driver();
+    let mut pcscd = Pcscd::start(&[
+        Entry {
+            name: "RK TRACED",
+            device: "sim:t1:log=trace",
+            lib: &lib,
+        },
+        Entry {
+            name: "RK QUIET",
+            device: "sim:t0",
+            lib: &lib,
+        },
+    ]);
+    let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
+    step("pcscd up", started);
+    for name in [TRACED, QUIET] {
+        assert!(
+            wait_card(&ctx, name, true, Duration::from_secs(10)),
+            "{name}"
+        );
+        let card = connect(&ctx, name, Protocols::T0 | Protocols::T1);
+        let select = tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap();
+        assert_eq!(select, [0x90, 0x00]);
+        let data: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
+        let answer = tx(&card, &echo(&data)).unwrap();
+        assert_eq!(&answer[..answer.len() - 2], &data[..]);
+        disconnect(card);
+    }
+    step("both readers used", started);
+    pcscd.stop_and_check_log();
+    let log = pcscd.log();
+    let traced = |what: &str| format!("readerkit: sim:t1:log=trace: {what}");
+    for line in [
+        traced("<- ATR (cold reset) 3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D"),
+        traced("-> PPS request FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)"),
+        traced("<- PPS answer FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)"),
+        traced("protocol T=1 established, N=0"),
+        traced("-> S(IFS request, 254)"),
+        traced("-> I(N(S)=0, M=0) 7 bytes"),
+        traced("-> I(N(S)=1, M=1) 254 bytes"),
+        traced("<- R(N(R)=0)"),
+        traced("POWER cold reset -> success, 20 bytes in "),
+        // The answer counts the 8-byte SCARD_IO_REQUEST header before R-APDU.
+        traced("TRANSMIT T=1, 7 bytes: 00 A4 00 0C 02 3F 00 -> success, 10 bytes in "),
+    ] {
+        assert!(log.contains(&line), "pcscd log lacks {line:?}:\n{log}");
+    }
+    assert!(
+        !log.contains("readerkit: sim:t0: "),
+        "the reader at the default level (info) logs no requests or exchanges:\n{log}"
+    );
+    step("trace lines checked", started);
+}
