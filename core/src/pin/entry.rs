@@ -4,6 +4,7 @@
 
 use zeroize::Zeroize;
 
+use super::structure::Confirm;
 use super::{MAX_PIN_DIGITS, PinError};
 
 /// Time allowed for a key when a structure says 0 ("the reader's default"), in ms.
@@ -318,6 +319,39 @@ pub fn read_pin<K: Keypad + ?Sized>(
     }
 }
 
+/// Read the PINs of a modification from `keypad` under `limits`: the current PIN
+/// into `current` when `confirm` asks for it, then the new PIN into `new`, then
+/// the new PIN again when `confirm` asks for it ([`PinError::Mismatch`] if the two
+/// differ). On failure both are left empty.
+pub fn read_new_pin<K: Keypad + ?Sized>(
+    keypad: &mut K,
+    limits: &EntryLimits,
+    confirm: Confirm,
+    current: &mut Pin,
+    new: &mut Pin,
+) -> Result<(), PinError> {
+    let result = (|| {
+        current.clear();
+        if confirm.enter_current {
+            read_pin(keypad, limits, Prompt::EnterCurrentPin, current)?;
+        }
+        read_pin(keypad, limits, Prompt::EnterNewPin, new)?;
+        if confirm.confirm_new {
+            let mut again = Pin::new();
+            read_pin(keypad, limits, Prompt::ConfirmNewPin, &mut again)?;
+            if again != *new {
+                return Err(PinError::Mismatch);
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        current.clear();
+        new.clear();
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,5 +513,67 @@ mod tests {
         assert!(pin.is_empty());
         pin.push(7);
         assert_eq!(std::format!("{pin:?}"), "Pin(1 digits)");
+    }
+
+    fn modify(
+        keys: &[Option<Key>],
+        confirm: Confirm,
+    ) -> (
+        Result<(std::vec::Vec<u8>, std::vec::Vec<u8>), PinError>,
+        usize,
+    ) {
+        let mut keypad = Script {
+            keys,
+            waits: std::vec::Vec::new(),
+        };
+        let (mut current, mut new) = (Pin::new(), Pin::new());
+        let result = read_new_pin(
+            &mut keypad,
+            &limits(4, 8, Conditions::KEY),
+            confirm,
+            &mut current,
+            &mut new,
+        )
+        .map(|()| (current.digits().to_vec(), new.digits().to_vec()));
+        (result, keypad.keys.len())
+    }
+
+    fn typed(pins: &[&[u8]]) -> std::vec::Vec<Option<Key>> {
+        let mut keys = std::vec::Vec::new();
+        for pin in pins {
+            keys.extend(pin.iter().map(|d| Some(Digit(*d))));
+            keys.push(Some(Enter));
+        }
+        keys
+    }
+
+    #[test]
+    fn modification_reads_current_new_and_confirmation() {
+        let all = Confirm {
+            enter_current: true,
+            confirm_new: true,
+        };
+        let keys = typed(&[&[1, 2, 3, 4], &[5, 6, 7, 8], &[5, 6, 7, 8]]);
+        assert_eq!(
+            modify(&keys, all).0,
+            Ok((std::vec![1, 2, 3, 4], std::vec![5, 6, 7, 8]))
+        );
+        // The confirmation differs: a mismatch, and nothing is kept.
+        let keys = typed(&[&[1, 2, 3, 4], &[5, 6, 7, 8], &[5, 6, 7, 9]]);
+        assert_eq!(modify(&keys, all).0, Err(PinError::Mismatch));
+        // New PIN only: the first entry is the new PIN, the rest is not read.
+        let new_only = Confirm {
+            enter_current: false,
+            confirm_new: false,
+        };
+        let keys = typed(&[&[4, 3, 2, 1], &[9, 9, 9, 9]]);
+        assert_eq!(
+            modify(&keys, new_only),
+            (Ok((std::vec![], std::vec![4, 3, 2, 1])), 5)
+        );
+        // Cancel during the confirmation ends the whole modification.
+        let mut keys = typed(&[&[1, 2, 3, 4], &[5, 6, 7, 8]]);
+        keys.push(Some(Cancel));
+        assert_eq!(modify(&keys, all).0, Err(PinError::Cancelled));
     }
 }

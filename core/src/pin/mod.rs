@@ -23,7 +23,9 @@ pub mod entry;
 pub mod structure;
 
 pub use block::{Encoding, Justification, PinBlock};
-pub use entry::{Conditions, Entry, EntryLimits, Key, Keypad, Pin, Prompt, Step, read_pin};
+pub use entry::{
+    Conditions, Entry, EntryLimits, Key, Keypad, Pin, Prompt, Step, read_new_pin, read_pin,
+};
 pub use structure::{Confirm, Messages, ModifyRequest, VerifyRequest};
 
 use crate::status::Status;
@@ -52,6 +54,9 @@ pub enum PinError {
     BadPinLimits,
     /// `bEntryValidationCondition` names no condition.
     NoValidationCondition,
+    /// `bNumberMessage` is more messages than the operation shows (verification
+    /// shows at most 1, modification 3; 0xFF, the default, is always allowed).
+    BadMessageCount,
     /// The PIN block, or its PIN length field, lies outside the APDU data.
     BlockOutsideApdu,
     /// The output buffer cannot hold the formatted APDU.
@@ -111,6 +116,7 @@ impl core::fmt::Display for PinError {
             PinError::ReservedEncoding => "reserved PIN encoding",
             PinError::BadPinLimits => "impossible minimum/maximum PIN size",
             PinError::NoValidationCondition => "no entry validation condition",
+            PinError::BadMessageCount => "bNumberMessage out of range",
             PinError::BlockOutsideApdu => "PIN block or length field outside the APDU",
             PinError::BufferTooSmall => "output too small for the APDU",
             PinError::Timeout => "PIN entry timed out",

@@ -89,6 +89,11 @@ fn template(bytes: &[u8], header_len: usize, length_at: usize) -> Result<&[u8], 
     if usize::try_from(le32(bytes, length_at)).ok() != Some(apdu.len()) {
         return Err(PinError::DataLengthMismatch);
     }
+    checked_apdu(apdu)
+}
+
+/// `apdu` if it has a header and an Lc that agrees with its length.
+fn checked_apdu(apdu: &[u8]) -> Result<&[u8], PinError> {
     match apdu.get(4) {
         Some(&lc) if apdu.len() == APDU_HEADER_LEN + usize::from(lc) => Ok(apdu),
         _ => Err(PinError::BadApdu),
@@ -100,26 +105,120 @@ fn data_len(apdu: &[u8]) -> usize {
     apdu.len() - APDU_HEADER_LEN
 }
 
-impl<'a> VerifyRequest<'a> {
-    /// Length of the fixed part before the APDU, in bytes.
-    pub const HEADER_LEN: usize = 19;
+/// `bNumberMessage` checked against the most messages the operation shows
+/// (0xFF, the reader's default, is always allowed).
+fn message_count(count: u8, most: u8) -> Result<u8, PinError> {
+    if count <= most || count == 0xFF {
+        Ok(count)
+    } else {
+        Err(PinError::BadMessageCount)
+    }
+}
 
-    /// Check a `PIN_VERIFY_STRUCTURE`.
-    pub fn parse(bytes: &'a [u8]) -> Result<VerifyRequest<'a>, PinError> {
-        let apdu = template(bytes, Self::HEADER_LEN, 15)?;
-        let block = PinBlock::from_fields(bytes[2], bytes[3], bytes[4])?;
-        block.check_fits(data_len(apdu), 0)?;
+/// The fields both wire formats of a verification carry, in one place so that
+/// they are interpreted once.
+struct VerifyFields<'a> {
+    /// `bTimerOut` and `bTimerOut2` (CCID: `bTimeOut` twice), in seconds.
+    timeouts_s: [u8; 2],
+    /// `bmFormatString`, `bmPINBlockString`, `bmPINLengthFormat`.
+    format: [u8; 3],
+    /// `wPINMaxExtraDigit` as (min, max).
+    sizes: (u8, u8),
+    conditions: u8,
+    messages: Messages,
+    prologue: [u8; 3],
+    apdu: &'a [u8],
+}
+
+impl<'a> VerifyFields<'a> {
+    fn check(self) -> Result<VerifyRequest<'a>, PinError> {
+        let [format, block_string, length_format] = self.format;
+        let block = PinBlock::from_fields(format, block_string, length_format)?;
+        block.check_fits(data_len(self.apdu), 0)?;
         let limits = EntryLimits::new(
-            bytes[0],
-            bytes[1],
-            bytes[6],
-            bytes[5],
-            bytes[7],
+            self.timeouts_s[0],
+            self.timeouts_s[1],
+            self.sizes.0,
+            self.sizes.1,
+            self.conditions,
             block.capacity(),
         )?;
+        message_count(self.messages.count, 1)?;
         Ok(VerifyRequest {
             block,
             limits,
+            messages: self.messages,
+            prologue: self.prologue,
+            apdu: self.apdu,
+        })
+    }
+}
+
+/// The fields both wire formats of a modification carry.
+struct ModifyFields<'a> {
+    timeouts_s: [u8; 2],
+    format: [u8; 3],
+    /// `bInsertionOffsetOld`, `bInsertionOffsetNew`.
+    offsets: [u8; 2],
+    sizes: (u8, u8),
+    confirm: u8,
+    conditions: u8,
+    messages: Messages,
+    prologue: [u8; 3],
+    apdu: &'a [u8],
+}
+
+impl<'a> ModifyFields<'a> {
+    fn check(self) -> Result<ModifyRequest<'a>, PinError> {
+        let [format, block_string, length_format] = self.format;
+        let block = PinBlock::from_fields(format, block_string, length_format)?;
+        let offset_current = usize::from(self.offsets[0]);
+        let offset_new = usize::from(self.offsets[1]);
+        let confirm = Confirm {
+            enter_current: self.confirm & 0x02 != 0,
+            confirm_new: self.confirm & 0x01 != 0,
+        };
+        block.check_fits(data_len(self.apdu), offset_new)?;
+        if confirm.enter_current {
+            block.check_fits(data_len(self.apdu), offset_current)?;
+        }
+        let limits = EntryLimits::new(
+            self.timeouts_s[0],
+            self.timeouts_s[1],
+            self.sizes.0,
+            self.sizes.1,
+            self.conditions,
+            block.capacity(),
+        )?;
+        message_count(self.messages.count, 3)?;
+        Ok(ModifyRequest {
+            block,
+            limits,
+            offset_current,
+            offset_new,
+            confirm,
+            messages: self.messages,
+            prologue: self.prologue,
+            apdu: self.apdu,
+        })
+    }
+}
+
+impl<'a> VerifyRequest<'a> {
+    /// Length of the fixed part before the APDU, in bytes.
+    pub const HEADER_LEN: usize = 19;
+    /// Length of the fixed part of CCID's PIN verification data structure (after
+    /// `bPINOperation`), before the APDU, in bytes.
+    pub const CCID_HEADER_LEN: usize = 14;
+
+    /// Check a `PIN_VERIFY_STRUCTURE` (PC/SC part 10 §2.5.2).
+    pub fn parse(bytes: &'a [u8]) -> Result<VerifyRequest<'a>, PinError> {
+        let apdu = template(bytes, Self::HEADER_LEN, 15)?;
+        VerifyFields {
+            timeouts_s: [bytes[0], bytes[1]],
+            format: [bytes[2], bytes[3], bytes[4]],
+            sizes: (bytes[6], bytes[5]),
+            conditions: bytes[7],
             messages: Messages {
                 count: bytes[8],
                 language: le16(bytes, 9),
@@ -127,7 +226,33 @@ impl<'a> VerifyRequest<'a> {
             },
             prologue: [bytes[12], bytes[13], bytes[14]],
             apdu,
-        })
+        }
+        .check()
+    }
+
+    /// Check CCID's PIN verification data structure (CCID 1.1 §6.1.11, the
+    /// `abData` of PC_to_RDR_Secure after `bPINOperation` = 0): the part 10
+    /// structure without `bTimerOut2` (`bTimeOut` serves the first and every
+    /// following key) and without `ulDataLength` (the APDU is the rest).
+    pub fn parse_ccid(bytes: &'a [u8]) -> Result<VerifyRequest<'a>, PinError> {
+        if bytes.len() < Self::CCID_HEADER_LEN {
+            return Err(PinError::Truncated);
+        }
+        let apdu = checked_apdu(&bytes[Self::CCID_HEADER_LEN..])?;
+        VerifyFields {
+            timeouts_s: [bytes[0], bytes[0]],
+            format: [bytes[1], bytes[2], bytes[3]],
+            sizes: (bytes[5], bytes[4]),
+            conditions: bytes[6],
+            messages: Messages {
+                count: bytes[7],
+                language: le16(bytes, 8),
+                index: [bytes[10], 0, 0],
+            },
+            prologue: [bytes[11], bytes[12], bytes[13]],
+            apdu,
+        }
+        .check()
     }
 
     /// Write the command for the card, `pin` in place, into `out`; returns its
@@ -140,35 +265,21 @@ impl<'a> VerifyRequest<'a> {
 impl<'a> ModifyRequest<'a> {
     /// Length of the fixed part before the APDU, in bytes.
     pub const HEADER_LEN: usize = 24;
+    /// Length of the fixed part of CCID's PIN modification data structure (after
+    /// `bPINOperation`) with one message index, in bytes; `bMsgIndex2` and
+    /// `bMsgIndex3` add one each when present.
+    pub const CCID_MIN_HEADER_LEN: usize = 17;
 
-    /// Check a `PIN_MODIFY_STRUCTURE`.
+    /// Check a `PIN_MODIFY_STRUCTURE` (PC/SC part 10 §2.5.3).
     pub fn parse(bytes: &'a [u8]) -> Result<ModifyRequest<'a>, PinError> {
         let apdu = template(bytes, Self::HEADER_LEN, 20)?;
-        let block = PinBlock::from_fields(bytes[2], bytes[3], bytes[4])?;
-        let offset_current = usize::from(bytes[5]);
-        let offset_new = usize::from(bytes[6]);
-        let confirm = Confirm {
-            enter_current: bytes[9] & 0x02 != 0,
-            confirm_new: bytes[9] & 0x01 != 0,
-        };
-        block.check_fits(data_len(apdu), offset_new)?;
-        if confirm.enter_current {
-            block.check_fits(data_len(apdu), offset_current)?;
-        }
-        let limits = EntryLimits::new(
-            bytes[0],
-            bytes[1],
-            bytes[8],
-            bytes[7],
-            bytes[10],
-            block.capacity(),
-        )?;
-        Ok(ModifyRequest {
-            block,
-            limits,
-            offset_current,
-            offset_new,
-            confirm,
+        ModifyFields {
+            timeouts_s: [bytes[0], bytes[1]],
+            format: [bytes[2], bytes[3], bytes[4]],
+            offsets: [bytes[5], bytes[6]],
+            sizes: (bytes[8], bytes[7]),
+            confirm: bytes[9],
+            conditions: bytes[10],
             messages: Messages {
                 count: bytes[11],
                 language: le16(bytes, 12),
@@ -176,7 +287,48 @@ impl<'a> ModifyRequest<'a> {
             },
             prologue: [bytes[17], bytes[18], bytes[19]],
             apdu,
-        })
+        }
+        .check()
+    }
+
+    /// Check CCID's PIN modification data structure (CCID 1.1 §6.1.11, the
+    /// `abData` of PC_to_RDR_Secure after `bPINOperation` = 1): no `bTimerOut2`,
+    /// no `ulDataLength`, and only the message indexes `bNumberMessage` names:
+    /// `bMsgIndex2` is present unless `bNumberMessage` is 0, `bMsgIndex3` only when
+    /// it is 3 or 0xFF (the rule libccid's `SecurePINModify` follows; an index
+    /// absent from the wire reads as 0).
+    pub fn parse_ccid(bytes: &'a [u8]) -> Result<ModifyRequest<'a>, PinError> {
+        if bytes.len() < Self::CCID_MIN_HEADER_LEN {
+            return Err(PinError::Truncated);
+        }
+        let count = message_count(bytes[10], 3)?;
+        let indexes = match count {
+            0 => 1,
+            1 | 2 => 2,
+            _ => 3,
+        };
+        let header_len = Self::CCID_MIN_HEADER_LEN - 1 + indexes;
+        let fixed = bytes.get(..header_len).ok_or(PinError::Truncated)?;
+        let mut index = [0u8; 3];
+        index[..indexes].copy_from_slice(&fixed[13..13 + indexes]);
+        let at = 13 + indexes;
+        let apdu = checked_apdu(&bytes[header_len..])?;
+        ModifyFields {
+            timeouts_s: [fixed[0], fixed[0]],
+            format: [fixed[1], fixed[2], fixed[3]],
+            offsets: [fixed[4], fixed[5]],
+            sizes: (fixed[7], fixed[6]),
+            confirm: fixed[8],
+            conditions: fixed[9],
+            messages: Messages {
+                count,
+                language: le16(fixed, 11),
+                index,
+            },
+            prologue: [fixed[at], fixed[at + 1], fixed[at + 2]],
+            apdu,
+        }
+        .check()
     }
 
     /// Write the command for the card into `out`: `new` at its offset, and
@@ -402,5 +554,128 @@ mod tests {
         );
         bytes[9] = 0x01;
         assert!(ModifyRequest::parse(&bytes).is_ok());
+    }
+
+    /// What libccid's SecurePINVerify sends for a part 10 structure: without
+    /// `bTimerOut2` and `ulDataLength`.
+    fn ccid_verify(part10: &[u8]) -> Vec<u8> {
+        let mut ccid = std::vec![part10[0]];
+        ccid.extend_from_slice(&part10[2..15]);
+        ccid.extend_from_slice(&part10[19..]);
+        ccid
+    }
+
+    /// What libccid's SecurePINModify sends: without `bTimerOut2` and
+    /// `ulDataLength`, `bMsgIndex2` only if `bNumberMessage` is not 0, `bMsgIndex3`
+    /// only if it is 3 or more.
+    fn ccid_modify(part10: &[u8]) -> Vec<u8> {
+        let count = part10[11];
+        (0..part10.len())
+            .filter(|&b| b != 1 && !(20..24).contains(&b))
+            .filter(|&b| !(b == 15 && count == 0) && !(b == 16 && count < 3))
+            .map(|b| part10[b])
+            .collect()
+    }
+
+    #[test]
+    fn ccid_verify_structure_reads_like_part_10() {
+        let part10 = verify_structure();
+        let ccid = ccid_verify(&part10);
+        assert_eq!(ccid.len(), part10.len() - 5);
+        let request = VerifyRequest::parse_ccid(&ccid).unwrap();
+        let expected = VerifyRequest::parse(&part10).unwrap();
+        // bTimeOut serves every key: the only difference.
+        assert_eq!(request.limits.next_key_timeout_ms, 15_000);
+        assert_eq!(
+            VerifyRequest {
+                limits: expected.limits,
+                ..request
+            },
+            expected
+        );
+        let with = |at: usize, value: u8| {
+            let mut s = ccid.clone();
+            s[at] = value;
+            s
+        };
+        assert_eq!(
+            VerifyRequest::parse_ccid(&ccid[..13]),
+            Err(PinError::Truncated)
+        );
+        assert_eq!(
+            VerifyRequest::parse_ccid(&ccid[..ccid.len() - 1]),
+            Err(PinError::BadApdu)
+        );
+        assert_eq!(
+            VerifyRequest::parse_ccid(&with(1, 0x8B)),
+            Err(PinError::ReservedEncoding)
+        );
+        assert_eq!(
+            VerifyRequest::parse_ccid(&with(2, 0x48)),
+            Err(PinError::BlockOutsideApdu)
+        );
+        assert_eq!(
+            VerifyRequest::parse_ccid(&with(5, 9)),
+            Err(PinError::BadPinLimits)
+        );
+        assert_eq!(
+            VerifyRequest::parse_ccid(&with(6, 0)),
+            Err(PinError::NoValidationCondition)
+        );
+        assert_eq!(
+            VerifyRequest::parse_ccid(&with(7, 2)),
+            Err(PinError::BadMessageCount)
+        );
+        assert!(VerifyRequest::parse_ccid(&with(7, 0xFF)).is_ok());
+    }
+
+    #[test]
+    fn ccid_modify_indexes_follow_the_number_of_messages() {
+        for (count, index) in [
+            (0u8, [0u8, 0, 0]),
+            (1, [0, 1, 0]),
+            (2, [0, 1, 0]),
+            (3, [0, 1, 2]),
+            (0xFF, [0, 1, 2]),
+        ] {
+            let mut part10 = modify_structure(0x03);
+            part10[11] = count;
+            let ccid = ccid_modify(&part10);
+            let request = ModifyRequest::parse_ccid(&ccid).unwrap();
+            assert_eq!(request.messages.count, count);
+            assert_eq!(request.messages.index, index, "bNumberMessage {count}");
+            let expected = ModifyRequest::parse(&part10).unwrap();
+            assert_eq!(request.apdu, expected.apdu);
+            assert_eq!(request.block, expected.block);
+            assert_eq!(request.confirm, expected.confirm);
+            assert_eq!(
+                (request.offset_current, request.offset_new),
+                (expected.offset_current, expected.offset_new)
+            );
+        }
+        let mut part10 = modify_structure(0x03);
+        part10[11] = 4;
+        assert_eq!(
+            ModifyRequest::parse(&part10),
+            Err(PinError::BadMessageCount)
+        );
+        let ccid = ccid_modify(&modify_structure(0x03));
+        let mut bad = ccid.clone();
+        bad[10] = 4;
+        assert_eq!(
+            ModifyRequest::parse_ccid(&bad),
+            Err(PinError::BadMessageCount)
+        );
+        // bNumberMessage 3 names three indexes: a structure cut after two is short.
+        assert_eq!(
+            ModifyRequest::parse_ccid(&ccid[..16]),
+            Err(PinError::Truncated)
+        );
+        // All three indexes sent with bNumberMessage 0 (what libccid sends a
+        // Gemalto reader without bNumberMessageFix): the extra bytes shift the
+        // APDU, which then disagrees with its Lc.
+        let mut shifted = ccid.clone();
+        shifted[10] = 0;
+        assert_eq!(ModifyRequest::parse_ccid(&shifted), Err(PinError::BadApdu));
     }
 }
