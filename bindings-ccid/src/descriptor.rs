@@ -68,6 +68,11 @@ pub struct ClassDescriptor {
     pub max_message_len: u32,
     /// `bMaxCCIDBusySlots`.
     pub max_busy_slots: u8,
+    /// `wLcdLayout`: lines << 8 | characters per line of the display (0: none).
+    pub lcd_layout: u16,
+    /// `bPINSupport`: bit 0 PIN verification, bit 1 PIN modification (libccid
+    /// announces FEATURE_VERIFY_PIN_DIRECT / FEATURE_MODIFY_PIN_DIRECT from it).
+    pub pin_support: u8,
 }
 
 impl ClassDescriptor {
@@ -120,6 +125,8 @@ impl ClassDescriptor {
             features,
             max_message_len,
             max_busy_slots: 1,
+            lcd_layout: 0,
+            pin_support: 0,
         }
     }
 
@@ -150,8 +157,8 @@ impl ClassDescriptor {
         b[44..48].copy_from_slice(&self.max_message_len.to_le_bytes());
         b[48] = 0xFF; // bClassGetResponse: echo the command's class
         b[49] = 0xFF; // bClassEnvelope: echo the command's class
-        b[50..52].copy_from_slice(&0u16.to_le_bytes()); // wLcdLayout: none
-        b[52] = 0; // bPINSupport: none
+        b[50..52].copy_from_slice(&self.lcd_layout.to_le_bytes());
+        b[52] = self.pin_support;
         b[53] = self.max_busy_slots;
         b
     }

@@ -36,6 +36,7 @@ pub mod more_time;
 pub mod notify;
 pub mod parameters;
 pub mod reader;
+pub mod secure;
 pub mod tpdu;
 pub mod twin;
 #[cfg(feature = "usb")]
@@ -47,3 +48,4 @@ pub use descriptor::ClassDescriptor;
 pub use error::SlotError;
 pub use message::Message;
 pub use reader::{CcidReader, Config, EscapeContext, EscapeFn, ExchangeLevel, HandleError};
+pub use secure::PinSupport;

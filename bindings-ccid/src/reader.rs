@@ -12,8 +12,10 @@ use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
 use crate::descriptor::ClassDescriptor;
 use crate::error::SlotError;
 use crate::message::{self, HEADER_LEN, Message};
+use crate::secure::{self, PinSupport, Refusal};
 use crate::tpdu::{self, LineAccess};
 use crate::{notify, parameters};
+use readerkit::pin::Keypad;
 
 /// How card exchanges travel in XfrBlock (the exchange level of `dwFeatures`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,6 +146,7 @@ pub struct CcidReader<'d, P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CA
     config: Config,
     state: [SlotState; MAX_SLOTS],
     line_access: Option<LineAccess<D>>,
+    pin_support: PinSupport,
 }
 
 /// The card state as `bmICCStatus`.
@@ -180,6 +183,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             config,
             state: [IDLE; MAX_SLOTS],
             line_access: None,
+            pin_support: PinSupport::NONE,
         })
     }
 
@@ -187,6 +191,14 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// driver context ([`tpdu::line_of`] for the core's `LineReader`).
     pub fn with_line_access(mut self, access: LineAccess<D>) -> Self {
         self.line_access = Some(access);
+        self
+    }
+
+    /// Declare a PIN pad: `bPINSupport` in the class descriptor, and
+    /// PC_to_RDR_Secure served by [`CcidReader::handle_with_keypad`] for the
+    /// operations `support` names (the others fail as not supported).
+    pub fn with_pin_support(mut self, support: PinSupport) -> Self {
+        self.pin_support = support;
         self
     }
 
@@ -198,13 +210,15 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// The class descriptor, from the first slot's capabilities.
     pub fn descriptor(&self) -> ClassDescriptor {
         let reader = self.slots[0].reader_capabilities();
-        ClassDescriptor::new(
+        let mut descriptor = ClassDescriptor::new(
             reader,
             self.slots.len(),
             self.config.level,
             self.config.max_message_len,
             self.config.voltage_support,
-        )
+        );
+        descriptor.pin_support = self.pin_support.0;
+        descriptor
     }
 
     /// Handle one PC_to_RDR message and write the RDR_to_PC answer into `answer`
@@ -217,6 +231,28 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// command with [`SlotError::CommandNotSupported`], a command that needs a card
     /// with [`SlotError::IccMute`] when there is none.
     pub fn handle(&mut self, message: &[u8], answer: &mut [u8]) -> Result<usize, HandleError> {
+        self.dispatch(message, answer, None)
+    }
+
+    /// [`CcidReader::handle`] for a reader with a PIN pad: PC_to_RDR_Secure reads
+    /// the PIN from `keypad` (blocking in [`Keypad::next_key`] for as long as the
+    /// structure's time-outs allow) and sends the command with the PIN in place to
+    /// the card (see [`secure`]).
+    pub fn handle_with_keypad(
+        &mut self,
+        message: &[u8],
+        answer: &mut [u8],
+        keypad: &mut dyn Keypad,
+    ) -> Result<usize, HandleError> {
+        self.dispatch(message, answer, Some(keypad))
+    }
+
+    fn dispatch(
+        &mut self,
+        message: &[u8],
+        answer: &mut [u8],
+        keypad: Option<&mut dyn Keypad>,
+    ) -> Result<usize, HandleError> {
         let message = Message::new_checked(message).map_err(|_| HandleError::Truncated)?;
         if answer.len() < HEADER_LEN {
             return Err(HandleError::AnswerTooSmall);
@@ -247,7 +283,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let result = if message.check_len().is_err() || too_long {
             Err(SlotError::BadField(message::field::LENGTH as u8))
         } else {
-            Command::parse(&message).and_then(|command| self.execute(slot, command, answer))
+            Command::parse(&message).and_then(|command| self.execute(slot, command, answer, keypad))
         };
         reply.icc = icc_status(device.state());
         match result {
@@ -274,6 +310,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         slot: u8,
         command: Command<'_>,
         answer: &mut [u8],
+        keypad: Option<&mut dyn Keypad>,
     ) -> Result<Done, SlotError> {
         let device = &self.slots[usize::from(slot)];
         let data = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
@@ -316,7 +353,11 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             }
             // The core's T=0 engine takes the class of each command for GET RESPONSE
             // and ENVELOPE; there are no class bytes to change.
-            Command::T0Apdu { .. } | Command::Secure { .. } => Err(SlotError::CommandNotSupported),
+            Command::T0Apdu { .. } => Err(SlotError::CommandNotSupported),
+            Command::Secure { bwi, data, .. } => {
+                let keypad = keypad.ok_or(SlotError::CommandNotSupported)?;
+                self.secure(device, bwi, data, keypad, answer)
+            }
             Command::Mechanical { function } => {
                 let request = match function {
                     MechanicalFunction::Eject => Request::Eject,
@@ -422,6 +463,67 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let output = answer.get_mut(HEADER_LEN - 8..).unwrap_or(&mut []);
         let response = device
             .transmit_apdu(protocol, apdu, output)
+            .map_err(SlotError::from_status)?;
+        Ok(done(response.len()))
+    }
+
+    /// PC_to_RDR_Secure: the operation must be one the reader declared; the card
+    /// must be active (its protocol is selected first if need be, as for
+    /// XfrBlock).
+    fn secure(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        bwi: u8,
+        data: &[u8],
+        keypad: &mut dyn Keypad,
+        answer: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        let wanted = match data.first() {
+            Some(0) => PinSupport::VERIFY,
+            Some(1) => PinSupport::MODIFY,
+            _ => PinSupport::NONE,
+        };
+        if wanted != PinSupport::NONE && !self.pin_support.contains(wanted) {
+            return Err(SlotError::CommandNotSupported);
+        }
+        let state = device.state();
+        if icc_status(state) != IccStatus::PresentActive {
+            return Err(SlotError::IccMute);
+        }
+        if state != CardState::Specific {
+            device
+                .select_protocol(self.descriptor().protocol_mask())
+                .map_err(|_| SlotError::IccProtocolNotSupported)?;
+        }
+        let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+        let protocol = card.selected.ok_or(SlotError::IccMute)?;
+        let command = match secure::prepare(data, keypad) {
+            Ok(command) => command,
+            Err(Refusal::Failed(error)) => return Err(error),
+            Err(Refusal::StatusWord(sw)) => {
+                let out = answer
+                    .get_mut(HEADER_LEN..HEADER_LEN + 2)
+                    .ok_or(SlotError::XfrOverrun)?;
+                out.copy_from_slice(&sw);
+                return Ok(done(2));
+            }
+        };
+        if self.config.level == ExchangeLevel::Tpdu && protocol == Protocol::T1 {
+            // The host runs T=1: the command goes in an I-block with the host's
+            // NAD and PCB (`bTeoPrologue`), and the card's block comes back whole.
+            let access = self.line_access.ok_or(SlotError::CommandNotSupported)?;
+            let mut block = secure::T1Block::new(&command, card.parameters.edc)?;
+            let reply = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
+            let len = device.with_driver(|driver| match access(driver) {
+                Some(line) => tpdu::relay_t1_block(line, &card, bwi, block.bytes(), reply),
+                None => Err(SlotError::CommandNotSupported),
+            });
+            block.wipe();
+            return len.map(done);
+        }
+        let output = answer.get_mut(HEADER_LEN - 8..).unwrap_or(&mut []);
+        let response = device
+            .transmit_apdu(protocol, command.apdu(), output)
             .map_err(SlotError::from_status)?;
         Ok(done(response.len()))
     }

@@ -20,6 +20,7 @@ use readerkit::caps::ReaderCapabilities;
 use crate::error::SlotError;
 use crate::message::HEADER_LEN;
 use crate::reader::{Config, EscapeContext, ExchangeLevel};
+use crate::secure::PinSupport;
 
 /// First byte of every frame.
 pub const SYNC: u8 = 0x03;
@@ -191,6 +192,11 @@ pub enum Profile {
     GemPcTwin,
     /// `SEC1210`: two slots, no echo, TPDU level.
     Sec1210,
+    /// `GemPCPinPad`: a GemPC Twin with a keypad (libccid's serial driver gives it
+    /// `bPINSupport` 3, verification and modification, without asking): one slot,
+    /// echoes, TPDU level, and the Escape commands libccid sends a PIN pad
+    /// ([`escape_pinpad`]).
+    GemPcPinPad,
 }
 
 /// The unframed byte by which a GemPC Twin asks the host to wait longer (libccid
@@ -209,20 +215,47 @@ impl Profile {
         match self {
             Profile::GemPcTwin => "GemPCTwin",
             Profile::Sec1210 => "SEC1210",
+            Profile::GemPcPinPad => "GemPCPinPad",
         }
     }
 
     /// Number of slots.
     pub const fn slots(self) -> usize {
         match self {
-            Profile::GemPcTwin => 1,
+            Profile::GemPcTwin | Profile::GemPcPinPad => 1,
             Profile::Sec1210 => 2,
         }
     }
 
     /// Whether the reader echoes each host frame before answering.
     pub const fn echoes(self) -> bool {
-        matches!(self, Profile::GemPcTwin)
+        matches!(self, Profile::GemPcTwin | Profile::GemPcPinPad)
+    }
+
+    /// Write the echo of the host's `message` as a frame into `out`; returns its
+    /// length (0 for a reader that does not echo, or if `out` is too short).
+    ///
+    /// libccid reads the echo into the buffer of the answer it expects, so the
+    /// echo of an Escape longer than that answer fails the exchange ("Wrong value
+    /// for frame size"). That happens to the 165-byte Escape `B2` that loads the
+    /// GemPC PinPad's prompts: libccid 1.5.2 reads its answer into 30 bytes, then
+    /// fails the reader's open. The GemPC PinPad profile therefore echoes an
+    /// Escape longer than 20 bytes as its header with `dwLength` 0 (libccid checks
+    /// an echo's LRC only).
+    pub fn echo(self, message: &[u8], out: &mut [u8]) -> usize {
+        if !self.echoes() {
+            return 0;
+        }
+        let cut = self == Profile::GemPcPinPad
+            && message.first() == Some(&0x6B)
+            && message.len() > HEADER_LEN + 20;
+        if !cut {
+            return encode(message, out).unwrap_or(0);
+        }
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&message[..HEADER_LEN]);
+        header[1..5].copy_from_slice(&0u32.to_le_bytes());
+        encode(&header, out).unwrap_or(0)
     }
 
     /// The bytes that ask the host for more time while the command `slot`/`seq`
@@ -233,7 +266,7 @@ impl Profile {
     /// `bmCommandStatus` = 2 and the multiplier in `bError`.
     pub fn time_extension(self, slot: u8, seq: u8, multiplier: u8, out: &mut [u8]) -> usize {
         match self {
-            Profile::GemPcTwin => match out.first_mut() {
+            Profile::GemPcTwin | Profile::GemPcPinPad => match out.first_mut() {
                 Some(byte) => {
                     *byte = time_request(multiplier);
                     1
@@ -259,7 +292,19 @@ impl Profile {
             level: ExchangeLevel::Tpdu,
             max_message_len: 271,
             voltage_support: 0x07,
-            escape: Some(escape),
+            escape: Some(match self {
+                Profile::GemPcPinPad => escape_pinpad,
+                _ => escape,
+            }),
+        }
+    }
+
+    /// The PIN operations of the reader: both for the GemPC PinPad (what libccid
+    /// assumes of it), none for the others.
+    pub const fn pin_support(self) -> PinSupport {
+        match self {
+            Profile::GemPcPinPad => PinSupport::BOTH,
+            _ => PinSupport::NONE,
         }
     }
 
@@ -269,6 +314,7 @@ impl Profile {
         let (clock_khz, max_data_rate) = match self {
             Profile::GemPcTwin => (4_000, 344_086),
             Profile::Sec1210 => (4_800, 826_000),
+            Profile::GemPcPinPad => (4_000, 500_000),
         };
         ReaderCapabilities {
             default_clock_khz: clock_khz,
@@ -302,6 +348,39 @@ pub fn escape(
             Ok(0)
         }
         _ => Err(SlotError::CommandNotSupported),
+    }
+}
+
+/// The answer to Gemalto's Escape `6A` (GET_FIRMWARE_FEATURES), 21 bytes as
+/// libccid's `struct GEMALTO_FIRMWARE_FEATURES` lays them out: no display, every
+/// entry validation condition (0x07), VerifyPinDirect and ModifyPinDirect (byte
+/// 4, bits 5 and 6), `bNumberMessageFix` (byte 8, bit 2: the reader reads only the
+/// `bMsgIndex` fields `bNumberMessage` names, as CCID says; without it libccid
+/// sends all three whatever `bNumberMessage` says), PINs of 1 to 32 digits.
+pub const FIRMWARE_FEATURES: [u8; 21] = [
+    0, 0, 0, 0x07, 0x60, 0x00, 0, 0, 0x04, 0, 0, 0, 0x01, 1, 32, 0, 0, 0, 0, 0, 0,
+];
+
+/// The Escape commands libccid sends a GemPC PinPad: those of [`escape`], Escape
+/// `6A` ([`FIRMWARE_FEATURES`]), and `B2 A0 00 4D 4C` + 10 strings of 16
+/// characters (the prompts in the host's language, loaded into the display
+/// memory; libccid fails the open if it is refused): accepted and not shown,
+/// this reader has no display.
+pub fn escape_pinpad(
+    context: &mut EscapeContext,
+    command: &[u8],
+    answer: &mut [u8],
+) -> Result<usize, SlotError> {
+    match command {
+        [0x6A] => {
+            let out = answer
+                .get_mut(..FIRMWARE_FEATURES.len())
+                .ok_or(SlotError::XfrOverrun)?;
+            out.copy_from_slice(&FIRMWARE_FEATURES);
+            Ok(FIRMWARE_FEATURES.len())
+        }
+        [0xB2, 0xA0, 0x00, 0x4D, 0x4C, strings @ ..] if strings.len() == 160 => Ok(0),
+        _ => escape(context, command, answer),
     }
 }
 

@@ -5,28 +5,33 @@
 //!
 //! The terminal's path is printed alone on the first line of stdout; the reader is
 //! served until the process is killed. Lines on stdin move cards:
-//! `remove [SLOT]`, `insert [SLOT]` (slot 0 by default).
+//! `remove [SLOT]`, `insert [SLOT]` (slot 0 by default), and press keys of the
+//! `gempcpinpad` reader's keypad: `keys KEYS` (see [`parse_keys`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit::Device;
 use readerkit::caps::{IfdVersion, VendorAttributes, attr_string};
 use readerkit::line::LineReader;
+use readerkit::pin::{Key, Keypad, Prompt};
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
-use readerkit_ccid::CcidReader;
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::reader::ExchangeLevel;
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
+use readerkit_ccid::{CcidReader, PinSupport};
 
 /// `--reader`: which CCID reader is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,6 +42,10 @@ pub(crate) enum ReaderArg {
     /// SEC1210: two slots.
     #[value(name = "sec1210")]
     Sec1210,
+    /// Gemalto GemPC PinPad: one slot and a keypad (PIN verification and
+    /// modification through PC_to_RDR_Secure).
+    #[value(name = "gempcpinpad")]
+    GemPcPinPad,
 }
 
 /// Arguments of `readerkit ccid-serve`.
@@ -45,7 +54,10 @@ pub(crate) enum ReaderArg {
     after_help = concat!(
         "Examples:\n",
         "  readerkit ccid-serve\n",
-        "  readerkit ccid-serve --reader sec1210 --card t0,t1 --trace\n\n",
+        "  readerkit ccid-serve --reader sec1210 --card t0,t1 --trace\n",
+        "  readerkit ccid-serve --reader gempcpinpad --keys 1234E\n\n",
+        "Keys (--keys and `keys KEYS` lines on stdin): 0-9 digits, E enter (OK),\n",
+        "C cancel, B backspace, L clear, `.` a pause of 100 ms before the next key.\n\n",
         "Exit status:\n",
         "  0  served until stdin closed or the process was stopped\n",
         "  1  the terminal could not be set up or served\n",
@@ -53,7 +65,8 @@ pub(crate) enum ReaderArg {
     )
 )]
 pub(crate) struct Args {
-    /// The reader: gempctwin (one slot) or sec1210 (two slots).
+    /// The reader: gempctwin (one slot), sec1210 (two slots) or gempcpinpad (one
+    /// slot and a keypad).
     #[arg(long, value_enum, ignore_case = true, default_value = "gempctwin")]
     reader: ReaderArg,
     /// The card of each slot: t0, t1, t0t1, t1crc or empty (one value applies to
@@ -68,6 +81,85 @@ pub(crate) struct Args {
     /// Print every frame on stderr.
     #[arg(long)]
     trace: bool,
+    /// Keys pressed on the gempcpinpad's keypad at start (more come as `keys KEYS`
+    /// lines on stdin); they wait in a queue until a PIN entry reads them.
+    #[arg(long, value_name = "KEYS", value_parser = parse_keys_arg)]
+    keys: Option<String>,
+}
+
+/// One step of a key script: a key, or a pause before the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyStep {
+    Press(Key),
+    /// Wait this many ms.
+    Pause(u64),
+}
+
+/// Parse a key script: `0`-`9` digits, `E` enter, `C` cancel, `B` backspace, `L`
+/// clear, `.` a pause of 100 ms; spaces are ignored.
+fn parse_keys(script: &str) -> Result<Vec<KeyStep>, String> {
+    script
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| {
+            Ok(match c.to_ascii_uppercase() {
+                d @ '0'..='9' => KeyStep::Press(Key::Digit(d as u8 - b'0')),
+                'E' => KeyStep::Press(Key::Enter),
+                'C' => KeyStep::Press(Key::Cancel),
+                'B' => KeyStep::Press(Key::Backspace),
+                'L' => KeyStep::Press(Key::Clear),
+                '.' => KeyStep::Pause(100),
+                other => return Err(format!("unknown key `{other}`")),
+            })
+        })
+        .collect()
+}
+
+fn parse_keys_arg(script: &str) -> Result<String, String> {
+    parse_keys(script).map(|_| script.to_string())
+}
+
+/// Press the keys of `script` into `keys`, pausing where it says.
+fn press(keys: &Sender<Key>, script: &[KeyStep]) {
+    for step in script {
+        match step {
+            KeyStep::Press(key) => {
+                let _ = keys.send(*key);
+            }
+            KeyStep::Pause(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+        }
+    }
+}
+
+/// The keypad of the `gempcpinpad` reader: keys pressed on stdin (or by `--keys`)
+/// arrive on a channel and wait there until a PIN entry reads them.
+struct QueuedKeypad {
+    keys: Receiver<Key>,
+    trace: bool,
+}
+
+impl Keypad for QueuedKeypad {
+    fn next_key(&mut self, timeout_ms: u32) -> Option<Key> {
+        let key = self
+            .keys
+            .recv_timeout(Duration::from_millis(u64::from(timeout_ms)))
+            .ok();
+        if self.trace {
+            // The key's kind only: a digit is never shown.
+            match key {
+                Some(Key::Digit(_)) => eprintln!("keypad: digit"),
+                Some(other) => eprintln!("keypad: {other:?}"),
+                None => eprintln!("keypad: no key within {timeout_ms} ms"),
+            }
+        }
+        key
+    }
+
+    fn prompt(&mut self, prompt: Prompt) {
+        if self.trace {
+            eprintln!("keypad: {prompt:?}");
+        }
+    }
 }
 
 /// Buffer size of each simulated card (short APDUs only travel this framing).
@@ -137,6 +229,7 @@ struct Options {
     cards: Vec<String>,
     slow: bool,
     trace: bool,
+    keys: Vec<KeyStep>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -202,10 +295,19 @@ pub(crate) fn run(args: Args) -> ExitCode {
         profile: match args.reader {
             ReaderArg::GemPcTwin => twin::Profile::GemPcTwin,
             ReaderArg::Sec1210 => twin::Profile::Sec1210,
+            ReaderArg::GemPcPinPad => twin::Profile::GemPcPinPad,
         },
         cards: args.card,
         slow: args.slow,
         trace: args.trace,
+        // Checked by clap already.
+        keys: args
+            .keys
+            .as_deref()
+            .map(parse_keys)
+            .transpose()
+            .unwrap_or_default()
+            .unwrap_or_default(),
     };
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,
@@ -241,7 +343,19 @@ fn serve(options: &Options) -> Result<(), String> {
         .collect();
     let mut reader = CcidReader::new(&slots, profile.config())
         .map_err(|e| format!("reader configuration: {e:?}"))?
-        .with_line_access(tpdu::line_of::<CardLine>);
+        .with_line_access(tpdu::line_of::<CardLine>)
+        .with_pin_support(profile.pin_support());
+    let (key_sender, key_receiver) = std::sync::mpsc::channel();
+    let mut keypad = QueuedKeypad {
+        keys: key_receiver,
+        trace: options.trace,
+    };
+    press(&key_sender, &options.keys);
+    // stdin is read on a thread of its own, so keys reach the keypad while a PIN
+    // entry holds the loop below; the other lines come back through `controls`.
+    let (mut controls, control_writer) =
+        UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
+    std::thread::spawn(move || read_stdin(control_writer, key_sender));
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
     let _ = reader.slot_change(&mut [0u8; 8]);
@@ -255,12 +369,11 @@ fn serve(options: &Options) -> Result<(), String> {
     let mut last_frame: Vec<u8> = Vec::new();
     let mut outgoing: Vec<u8> = Vec::new();
     let mut input = [0u8; 4096];
-    let mut stdin = std::io::stdin();
     let mut stdin_open = true;
     let mut line = String::new();
     loop {
         let (port_ready, stdin_ready) = {
-            let stdin_fd = stdin.as_fd();
+            let stdin_fd = controls.as_fd();
             let mut fds = vec![PollFd::new(&port, PollFlags::POLLIN)];
             if stdin_open {
                 fds.push(PollFd::new(&stdin_fd, PollFlags::POLLIN));
@@ -274,7 +387,7 @@ fn serve(options: &Options) -> Result<(), String> {
         };
         if stdin_ready {
             let mut chunk = [0u8; 256];
-            match stdin.read(&mut chunk) {
+            match controls.read(&mut chunk) {
                 Ok(0) | Err(_) => stdin_open = false,
                 Ok(n) => line.push_str(&String::from_utf8_lossy(&chunk[..n])),
             }
@@ -306,7 +419,7 @@ fn serve(options: &Options) -> Result<(), String> {
                         eprintln!("-> {}", hex(message));
                     }
                     if profile.echoes() {
-                        let len = twin::encode(message, &mut frame).unwrap_or(0);
+                        let len = profile.echo(message, &mut frame);
                         *running.echo.lock().unwrap_or_else(|e| e.into_inner()) =
                             frame[..len].to_vec();
                     }
@@ -317,7 +430,11 @@ fn serve(options: &Options) -> Result<(), String> {
                         message.get(5).copied().unwrap_or(0),
                         message.get(6).copied().unwrap_or(0),
                     ));
-                    let handled = reader.handle(message, &mut answer);
+                    let handled = if profile.pin_support() == PinSupport::NONE {
+                        reader.handle(message, &mut answer)
+                    } else {
+                        reader.handle_with_keypad(message, &mut answer, &mut keypad)
+                    };
                     *running.command.lock().unwrap_or_else(|e| e.into_inner()) = None;
                     let Ok(len) = handled else {
                         continue;
@@ -339,6 +456,33 @@ fn serve(options: &Options) -> Result<(), String> {
                 Some(_) => &twin::NAK_FRAME,
             };
             port.write_all(reply).map_err(|e| e.to_string())?;
+        }
+    }
+}
+
+/// Read stdin: `keys KEYS` lines press keys (pauses included) on the keypad's
+/// channel; every other line goes to `controls`. The end of stdin closes it.
+fn read_stdin(mut controls: UnixStream, keys: Sender<Key>) {
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match stdin.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        match line.trim().strip_prefix("keys") {
+            Some(script) if script.is_empty() || script.starts_with(' ') => {
+                match parse_keys(script) {
+                    Ok(script) => press(&keys, &script),
+                    Err(e) => eprintln!("readerkit ccid-serve: {e}"),
+                }
+            }
+            _ => {
+                if controls.write_all(line.as_bytes()).is_err() {
+                    return;
+                }
+            }
         }
     }
 }

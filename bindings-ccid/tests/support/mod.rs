@@ -134,6 +134,12 @@ impl Serve {
         self.control(&format!("remove {slot}"));
     }
 
+    /// Press `keys` on the keypad of a `gempcpinpad` reader (`0`-`9`, `E` enter,
+    /// `C` cancel, `B` backspace, `L` clear, `.` a pause of 100 ms).
+    pub fn keys(&mut self, keys: &str) {
+        self.control(&format!("keys {keys}"));
+    }
+
     /// Put a fresh card into `slot`.
     pub fn insert(&mut self, slot: usize) {
         self.control(&format!("insert {slot}"));

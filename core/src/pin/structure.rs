@@ -270,6 +270,17 @@ impl<'a> ModifyRequest<'a> {
     /// `bMsgIndex3` add one each when present.
     pub const CCID_MIN_HEADER_LEN: usize = 17;
 
+    /// Length of the fixed part of CCID's PIN modification data structure whose
+    /// `bNumberMessage` is `count`, in bytes (the offset of its APDU).
+    pub const fn ccid_header_len(count: u8) -> usize {
+        Self::CCID_MIN_HEADER_LEN - 1
+            + match count {
+                0 => 1,
+                1 | 2 => 2,
+                _ => 3,
+            }
+    }
+
     /// Check a `PIN_MODIFY_STRUCTURE` (PC/SC part 10 §2.5.3).
     pub fn parse(bytes: &'a [u8]) -> Result<ModifyRequest<'a>, PinError> {
         let apdu = template(bytes, Self::HEADER_LEN, 20)?;
@@ -302,12 +313,8 @@ impl<'a> ModifyRequest<'a> {
             return Err(PinError::Truncated);
         }
         let count = message_count(bytes[10], 3)?;
-        let indexes = match count {
-            0 => 1,
-            1 | 2 => 2,
-            _ => 3,
-        };
-        let header_len = Self::CCID_MIN_HEADER_LEN - 1 + indexes;
+        let header_len = Self::ccid_header_len(count);
+        let indexes = header_len + 1 - Self::CCID_MIN_HEADER_LEN;
         let fixed = bytes.get(..header_len).ok_or(PinError::Truncated)?;
         let mut index = [0u8; 3];
         index[..indexes].copy_from_slice(&fixed[13..13 + indexes]);

@@ -1,0 +1,236 @@
+//! PC_to_RDR_Secure (CCID 1.1 §6.1.11): PIN verification and modification on the
+//! reader's keypad, the PIN never crossing USB or the serial line.
+//!
+//! The structure is checked by the core ([`VerifyRequest::parse_ccid`],
+//! [`ModifyRequest::parse_ccid`]) before a key is read; a bad one fails the
+//! command with `bError` = the offset of the field at fault (libccid logs "error
+//! on byte N"). The keys come from the core's [`Keypad`]; the command with the PIN
+//! in place goes to the card, and the card's answer is the answer. How the user's
+//! part ends:
+//!
+//! | entry outcome | answer |
+//! | --- | --- |
+//! | complete | the card's answer (9000, 63Cx, 6983...) |
+//! | time-out | failed, `bError` 0xF0 (libccid answers 64 00) |
+//! | Cancel key | failed, `bError` 0xEF (libccid answers 64 01) |
+//! | the two new PINs differ | DataBlock `64 02` (PC/SC part 10 §2.5.2) |
+//! | PIN shorter than the minimum | DataBlock `64 03` |
+
+use readerkit::pin::{
+    Keypad, ModifyRequest, Pin, PinError, Prompt, VerifyRequest, read_new_pin, read_pin,
+};
+use readerkit::t1::Edc;
+use zeroize::Zeroize;
+
+use crate::error::SlotError;
+use crate::message::HEADER_LEN;
+
+/// `bPINSupport` bits of the class descriptor (CCID 1.1 §5.1), which libccid
+/// turns into FEATURE_VERIFY_PIN_DIRECT / FEATURE_MODIFY_PIN_DIRECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PinSupport(pub u8);
+
+impl PinSupport {
+    /// No PIN pad.
+    pub const NONE: PinSupport = PinSupport(0);
+    /// PIN verification (bit 0).
+    pub const VERIFY: PinSupport = PinSupport(0x01);
+    /// PIN modification (bit 1).
+    pub const MODIFY: PinSupport = PinSupport(0x02);
+    /// Both.
+    pub const BOTH: PinSupport = PinSupport(0x03);
+
+    /// Whether every bit of `other` is set.
+    pub const fn contains(self, other: PinSupport) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+}
+
+/// `bPINOperation`, the first byte of PC_to_RDR_Secure's `abData`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PinOperation {
+    /// 0: PIN verification.
+    Verify,
+    /// 1: PIN modification.
+    Modify,
+}
+
+/// Offset of `bPINOperation` in the message.
+const OPERATION_AT: usize = HEADER_LEN;
+/// Offset of the structure's first byte (`bTimeOut`) in the message.
+const STRUCTURE_AT: usize = HEADER_LEN + 1;
+
+/// The most bytes the command for the card can take: CLA INS P1 P2 Lc and 255 data
+/// bytes.
+pub const MAX_APDU_LEN: usize = 5 + 255;
+
+/// The command for the card, PIN in place, in a buffer wiped when dropped.
+pub struct PinCommand {
+    bytes: [u8; MAX_APDU_LEN],
+    len: usize,
+    /// `bTeoPrologue`: NAD and PCB for a T=1 card at the TPDU level.
+    pub prologue: [u8; 3],
+}
+
+impl PinCommand {
+    /// The command APDU.
+    pub fn apdu(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl Drop for PinCommand {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+impl core::fmt::Debug for PinCommand {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PinCommand({} bytes)", self.len)
+    }
+}
+
+/// A T=1 I-block carrying a [`PinCommand`] (TPDU level), wiped when dropped.
+pub struct T1Block {
+    bytes: [u8; 3 + MAX_APDU_LEN + 2],
+    len: usize,
+}
+
+impl T1Block {
+    /// The block: NAD and PCB from the command's prologue, LEN from its length
+    /// (a variable-length PIN block may have changed it), the APDU, the EDC.
+    /// A command longer than an INF field (254 bytes) is [`SlotError::XfrOverrun`].
+    pub fn new(command: &PinCommand, edc: Edc) -> Result<T1Block, SlotError> {
+        let apdu = command.apdu();
+        let inf_len = u8::try_from(apdu.len())
+            .ok()
+            .filter(|&n| n <= 254)
+            .ok_or(SlotError::XfrOverrun)?;
+        let mut block = T1Block {
+            bytes: [0; 3 + MAX_APDU_LEN + 2],
+            len: 3 + apdu.len() + edc.epilogue_len(),
+        };
+        block.bytes[0] = command.prologue[0];
+        block.bytes[1] = command.prologue[1];
+        block.bytes[2] = inf_len;
+        block.bytes[3..3 + apdu.len()].copy_from_slice(apdu);
+        let body = 3 + apdu.len();
+        let check = edc.compute(&block.bytes[..body]);
+        block.bytes[body..block.len].copy_from_slice(&check[..edc.epilogue_len()]);
+        Ok(block)
+    }
+
+    /// The block's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// Wipe the block (also done on drop).
+    pub fn wipe(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+impl Drop for T1Block {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// How a Secure command ends before the card is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The command fails with this `bError`.
+    Failed(SlotError),
+    /// The command succeeds with this status word as its data (64 02, 64 03).
+    StatusWord([u8; 2]),
+}
+
+/// The `bError` of a structure the core refused: the offset, in the message, of
+/// the field at fault (`dwLength` when it is too short).
+pub fn field_of(operation: PinOperation, data: &[u8], error: PinError) -> SlotError {
+    let at = |i: usize| SlotError::BadField(u8::try_from(STRUCTURE_AT + i).unwrap_or(1));
+    let apdu_at = match operation {
+        PinOperation::Verify => VerifyRequest::CCID_HEADER_LEN,
+        PinOperation::Modify => {
+            let count = data.get(1 + 10).copied().unwrap_or(0);
+            ModifyRequest::ccid_header_len(count)
+        }
+    };
+    let modify = operation == PinOperation::Modify;
+    match error {
+        PinError::ReservedEncoding => at(1),
+        PinError::BlockOutsideApdu => at(2),
+        PinError::BadPinLimits if modify => at(6),
+        PinError::BadPinLimits => at(4),
+        PinError::NoValidationCondition if modify => at(9),
+        PinError::NoValidationCondition => at(6),
+        PinError::BadMessageCount if modify => at(10),
+        PinError::BadMessageCount => at(7),
+        // The APDU's Lc disagrees with the bytes that follow it.
+        PinError::BadApdu => at(apdu_at + 4),
+        PinError::BufferTooSmall => SlotError::XfrOverrun,
+        _ => SlotError::BadField(1),
+    }
+}
+
+/// The refusal of an entry outcome or a bad structure.
+fn refusal(operation: PinOperation, data: &[u8], error: PinError) -> Refusal {
+    match error {
+        PinError::Timeout => Refusal::Failed(SlotError::PinTimeout),
+        PinError::Cancelled => Refusal::Failed(SlotError::PinCancelled),
+        e if e.is_entry_outcome() => Refusal::StatusWord(e.status_word()),
+        e => Refusal::Failed(field_of(operation, data, e)),
+    }
+}
+
+/// Check the Secure command's `abData`, read the PIN(s) from `keypad` and build
+/// the command for the card. Every refusal of the structure comes before the
+/// first key.
+pub fn prepare<K: Keypad + ?Sized>(data: &[u8], keypad: &mut K) -> Result<PinCommand, Refusal> {
+    let (&operation, structure) = data
+        .split_first()
+        .ok_or(Refusal::Failed(SlotError::BadField(1)))?;
+    let operation = match operation {
+        0 => PinOperation::Verify,
+        1 => PinOperation::Modify,
+        // Transfer PIN, wait ICC response, cancel, resend, send next APDU: the
+        // reader runs each operation whole, so none of these is needed.
+        _ => {
+            return Err(Refusal::Failed(SlotError::BadField(OPERATION_AT as u8)));
+        }
+    };
+    let refuse = |e: PinError| refusal(operation, data, e);
+    let mut command = PinCommand {
+        bytes: [0; MAX_APDU_LEN],
+        len: 0,
+        prologue: [0; 3],
+    };
+    match operation {
+        PinOperation::Verify => {
+            let request = VerifyRequest::parse_ccid(structure).map_err(refuse)?;
+            let mut pin = Pin::new();
+            read_pin(keypad, &request.limits, Prompt::EnterPin, &mut pin).map_err(refuse)?;
+            command.len = request.format(&pin, &mut command.bytes).map_err(refuse)?;
+            command.prologue = request.prologue;
+        }
+        PinOperation::Modify => {
+            let request = ModifyRequest::parse_ccid(structure).map_err(refuse)?;
+            let (mut current, mut new) = (Pin::new(), Pin::new());
+            read_new_pin(
+                keypad,
+                &request.limits,
+                request.confirm,
+                &mut current,
+                &mut new,
+            )
+            .map_err(refuse)?;
+            command.len = request
+                .format(&current, &new, &mut command.bytes)
+                .map_err(refuse)?;
+            command.prologue = request.prologue;
+        }
+    }
+    Ok(command)
+}

@@ -1,0 +1,286 @@
+//! Secure PIN entry end to end: Debian's pcscd loads Debian's `libccidtwin.so`
+//! for a `GemPCPinPad` reader, which is `readerkit ccid-serve --reader
+//! gempcpinpad` (the `readerkit-ccid` binding's PC_to_RDR_Secure over the core's
+//! `pin` module, the keys pressed through its stdin) with the simulated card
+//! (PIN "1234", 3 tries). The client sends PC/SC part 10 PIN_VERIFY_STRUCTURE /
+//! PIN_MODIFY_STRUCTURE with `SCardControl`, as an application would.
+//!
+//! What libccid does on the way (1.5.2, `commands.c`): it checks `ulDataLength`
+//! itself, forces `bEntryValidationCondition` to 02 and (verification)
+//! `bNumberMessage` to 01 for this reader, drops `bTimerOut2` and `ulDataLength`,
+//! keeps only the `bMsgIndex` fields `bNumberMessage` names (our
+//! GET_FIRMWARE_FEATURES answer says `bNumberMessageFix`), fills `bTeoPrologue`
+//! for a T=1 card (it runs T=1 itself at the TPDU level) and strips the card's
+//! block prologue and EDC from the answer; `bError` F0 / EF become 64 00 / 64 01,
+//! any other failure SCARD_E_NOT_TRANSACTED with "error on byte N" in its log.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use pcsc::{Context, Protocols, Scope, ShareMode};
+use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, hex, wait_card};
+
+/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
+const GET_FEATURE_REQUEST: u64 = 0x4200_0000 + 3400;
+const FEATURE_VERIFY_PIN_DIRECT: u8 = 0x06;
+const FEATURE_MODIFY_PIN_DIRECT: u8 = 0x07;
+
+/// The simulated card's VERIFY template: `00 20 00 80 08` and 8 bytes of FF.
+fn verify_apdu() -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+    apdu.extend_from_slice(&[0xFF; 8]);
+    apdu
+}
+
+/// A PIN_VERIFY_STRUCTURE: ASCII digits, left justified at byte 0 of an 8-byte
+/// block, no length field, 4 to 8 digits, validated by the OK key.
+fn verify_structure(timeout_s: u8, format: u8, min_max: [u8; 2]) -> Vec<u8> {
+    let apdu = verify_apdu();
+    let mut s = vec![
+        timeout_s, // bTimerOut
+        0,         // bTimerOut2
+        format,    // bmFormatString
+        0x08,      // bmPINBlockString: no length field, 8-byte block
+        0x00,      // bmPINLengthFormat
+        min_max[1], min_max[0], // wPINMaxExtraDigit: max, min
+        0x02,       // bEntryValidationCondition: OK key
+        0x01,       // bNumberMessage
+        0x09, 0x04, // wLangId
+        0x00, // bMsgIndex
+        0, 0, 0, // bTeoPrologue
+    ];
+    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
+    s.extend_from_slice(&apdu);
+    s
+}
+
+/// ASCII, byte 0, left justified.
+const ASCII: u8 = 0x82;
+
+/// A PIN_MODIFY_STRUCTURE for CHANGE REFERENCE DATA `00 24 00 80 10`: the
+/// current PIN in the first 8 bytes, the new one in the next 8, FF padded;
+/// `confirm` is `bConfirmPIN`, `offset_new` `bInsertionOffsetNew`.
+fn modify_structure(confirm: u8, offset_new: u8, messages: u8) -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x24, 0x00, 0x80, 0x10];
+    apdu.extend_from_slice(&[0xFF; 16]);
+    let mut s = vec![
+        0,     // bTimerOut: the reader's default
+        0,     // bTimerOut2
+        ASCII, // bmFormatString
+        0x08,  // bmPINBlockString
+        0x00,  // bmPINLengthFormat
+        0, offset_new, // bInsertionOffsetOld, bInsertionOffsetNew
+        8, 4,        // wPINMaxExtraDigit
+        confirm,  // bConfirmPIN
+        0x02,     // bEntryValidationCondition
+        messages, // bNumberMessage
+        0x09, 0x04, // wLangId
+        0, 1, 2, // bMsgIndex1..3
+        0, 0, 0, // bTeoPrologue
+    ];
+    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
+    s.extend_from_slice(&apdu);
+    s
+}
+
+/// The control codes of the two PIN features, from the reader's feature list.
+fn pin_features(card: &pcsc::Card) -> (u64, u64) {
+    let mut buf = [0u8; 256];
+    let features = card
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
+        .expect("CM_IOCTL_GET_FEATURE_REQUEST")
+        .to_vec();
+    let code = |tag: u8| {
+        features
+            .chunks(6)
+            .find(|t| t[0] == tag && t[1] == 4)
+            .map(|t| u64::from(u32::from_be_bytes(t[2..6].try_into().unwrap())))
+            .unwrap_or_else(|| panic!("no feature {tag:02X} in {}", hex(&features)))
+    };
+    (
+        code(FEATURE_VERIFY_PIN_DIRECT),
+        code(FEATURE_MODIFY_PIN_DIRECT),
+    )
+}
+
+struct Pad<'a> {
+    serve: &'a mut Serve,
+    card: &'a pcsc::Card,
+    verify: u64,
+    modify: u64,
+}
+
+impl Pad<'_> {
+    /// Press `keys`, then send `structure` to `code`.
+    fn run(&mut self, code: u64, keys: &str, structure: &[u8]) -> Result<Vec<u8>, pcsc::Error> {
+        if !keys.is_empty() {
+            self.serve.keys(keys);
+        }
+        let mut buf = [0u8; 258];
+        self.card
+            .control(code, structure, &mut buf)
+            .map(<[u8]>::to_vec)
+    }
+
+    fn verify(&mut self, keys: &str) -> Vec<u8> {
+        self.run(self.verify, keys, &verify_structure(0, ASCII, [4, 8]))
+            .expect("VERIFY_PIN_DIRECT")
+    }
+
+    fn modify(&mut self, keys: &str, confirm: u8) -> Vec<u8> {
+        self.run(self.modify, keys, &modify_structure(confirm, 8, 3))
+            .expect("MODIFY_PIN_DIRECT")
+    }
+}
+
+/// Start ccid-serve as a GemPC PinPad with a `card_kind` card and pcscd over it.
+fn start(card_kind: &str) -> (Serve, Pcscd) {
+    let serve = Serve::start(&["--reader", "gempcpinpad", "--card", card_kind]);
+    let device = format!("{}:GemPCPinPad", serve.path);
+    let lib = std::path::PathBuf::from(LIBCCIDTWIN);
+    let pcscd = Pcscd::start(
+        &[Entry {
+            name: "RK PinPad",
+            device: &device,
+            lib: &lib,
+        }],
+        None,
+    );
+    (serve, pcscd)
+}
+
+const NAME: &str = "RK PinPad 00 00";
+
+fn connect(ctx: &Context, pcscd: &Pcscd, protocol: Protocols) -> pcsc::Card {
+    // libccid sleeps 1 s before loading a PIN pad's prompts: the reader comes late.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let names = ctx.list_readers_owned().unwrap_or_default();
+        if names.iter().any(|n| n.to_bytes() == NAME.as_bytes()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reader {NAME}; pcscd log:\n{}",
+            pcscd.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        wait_card(ctx, NAME, true, Duration::from_secs(10)),
+        "card seen; pcscd log:\n{}",
+        pcscd.log()
+    );
+    ctx.connect(&CString::new(NAME).unwrap(), ShareMode::Shared, protocol)
+        .expect("connect")
+}
+
+#[test]
+fn pin_pad_with_a_t1_card() {
+    let (mut serve, pcscd) = start("t1");
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let card = connect(&ctx, &pcscd, Protocols::T1);
+    let (verify, modify) = pin_features(&card);
+    let mut pad = Pad {
+        serve: &mut serve,
+        card: &card,
+        verify,
+        modify,
+    };
+
+    // The right PIN, typed with a correction.
+    assert_eq!(pad.verify("12B234E"), [0x90, 0x00], "right PIN");
+    // Cancel, too short, time-out (bTimerOut 1 s, no key): part 10's words.
+    assert_eq!(pad.verify("12C"), [0x64, 0x01], "cancel key");
+    assert_eq!(pad.verify("12E"), [0x64, 0x03], "PIN shorter than 4");
+    assert_eq!(
+        pad.run(verify, "", &verify_structure(1, ASCII, [4, 8]))
+            .unwrap(),
+        [0x64, 0x00],
+        "time-out"
+    );
+
+    // Modification with the current PIN and a confirmation; then the new PIN
+    // verifies and the old one does not.
+    assert_eq!(pad.modify("1234E5678E5678E", 0x03), [0x90, 0x00]);
+    assert_eq!(pad.verify("1234E"), [0x63, 0xC2], "old PIN refused");
+    assert_eq!(pad.verify("5678E"), [0x90, 0x00], "new PIN");
+    // The confirmation differs: 64 02, and the card never saw the command.
+    assert_eq!(pad.modify("5678E1111E2222E", 0x03), [0x64, 0x02]);
+    assert_eq!(pad.verify("5678E"), [0x90, 0x00], "PIN unchanged");
+    // New PIN only (after VERIFY), bNumberMessage 0: one message index on the
+    // wire, P1 01.
+    let mut new_only = modify_structure(0x00, 0, 0);
+    new_only[24 + 2] = 0x01; // P1 01: new PIN only
+    let lc_at = 24 + 4;
+    new_only[lc_at] = 0x08;
+    new_only.truncate(24 + 5 + 8);
+    new_only[20..24].copy_from_slice(&13u32.to_le_bytes());
+    assert_eq!(
+        pad.run(modify, "4321E", &new_only).unwrap(),
+        [0x90, 0x00],
+        "new PIN only"
+    );
+    assert_eq!(pad.verify("4321E"), [0x90, 0x00]);
+
+    // Malformed structures: refused by the reader before any key, with bError the
+    // offset of the field (libccid: "error on byte N", SCardControl fails).
+    let refusals = [
+        (
+            verify,
+            verify_structure(0, 0x83, [4, 8]),
+            "error on byte 12",
+        ),
+        (
+            verify,
+            verify_structure(0, ASCII, [9, 8]),
+            "error on byte 15",
+        ),
+        (
+            verify,
+            verify_structure(0, ASCII, [0, 8]),
+            "error on byte 15",
+        ),
+        (modify, modify_structure(0x03, 9, 3), "error on byte 13"),
+    ];
+    for (code, structure, logged) in &refusals {
+        let result = pad.run(*code, "", structure);
+        assert!(result.is_err(), "{logged}: answered {result:?}");
+        assert!(
+            pcscd.log().contains(logged),
+            "{logged} not in pcscd log:\n{}",
+            pcscd.log()
+        );
+    }
+    // The keys queued after a refusal are still there for the next request.
+    assert_eq!(pad.verify("4321E"), [0x90, 0x00]);
+
+    // Wrong PINs count down, then the PIN is blocked.
+    assert_eq!(pad.verify("9999E"), [0x63, 0xC2]);
+    assert_eq!(pad.verify("9999E"), [0x63, 0xC1]);
+    assert_eq!(pad.verify("9999E"), [0x63, 0xC0]);
+    assert_eq!(pad.verify("4321E"), [0x69, 0x83], "blocked");
+    eprintln!("libccid complaints: {:#?}", pcscd.libccid_complaints());
+}
+
+#[test]
+fn pin_pad_with_a_t0_card() {
+    let (mut serve, pcscd) = start("t0");
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let card = connect(&ctx, &pcscd, Protocols::T0);
+    let (verify, modify) = pin_features(&card);
+    let mut pad = Pad {
+        serve: &mut serve,
+        card: &card,
+        verify,
+        modify,
+    };
+    assert_eq!(pad.verify("1234E"), [0x90, 0x00], "right PIN");
+    assert_eq!(pad.verify("1235E"), [0x63, 0xC2], "wrong PIN");
+    assert_eq!(pad.modify("1234E8765E8765E", 0x03), [0x90, 0x00]);
+    assert_eq!(pad.verify("8765E"), [0x90, 0x00], "new PIN");
+    assert_eq!(pad.verify("C"), [0x64, 0x01], "cancel key");
+}
