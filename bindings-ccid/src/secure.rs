@@ -148,7 +148,7 @@ pub enum Refusal {
 }
 
 /// The `bError` of a structure the core refused: the offset, in the message, of
-/// the field at fault (`dwLength` when it is too short).
+/// the field at fault (`dwLength` when the structure or its APDU is too short).
 pub fn field_of(operation: PinOperation, data: &[u8], error: PinError) -> SlotError {
     let at = |i: usize| SlotError::BadField(u8::try_from(STRUCTURE_AT + i).unwrap_or(1));
     let apdu_at = match operation {
@@ -168,8 +168,9 @@ pub fn field_of(operation: PinOperation, data: &[u8], error: PinError) -> SlotEr
         PinError::NoValidationCondition => at(6),
         PinError::BadMessageCount if modify => at(10),
         PinError::BadMessageCount => at(7),
-        // The APDU's Lc disagrees with the bytes that follow it.
-        PinError::BadApdu => at(apdu_at + 4),
+        // The APDU's Lc disagrees with the bytes that follow it; an APDU too short
+        // to have one is a length error.
+        PinError::BadApdu if 1 + apdu_at + 4 < data.len() => at(apdu_at + 4),
         PinError::BufferTooSmall => SlotError::XfrOverrun,
         _ => SlotError::BadField(1),
     }

@@ -498,4 +498,43 @@ mod tests {
             Err(SlotError::XfrOverrun)
         );
     }
+
+    #[test]
+    fn pinpad_escapes_and_echo() {
+        let mut context = EscapeContext {
+            slot: 0,
+            level: ExchangeLevel::Tpdu,
+        };
+        let mut out = [0u8; 64];
+        assert_eq!(escape_pinpad(&mut context, &[0x6A], &mut out), Ok(21));
+        assert_eq!(out[4] & 0x60, 0x60, "VerifyPinDirect and ModifyPinDirect");
+        assert_eq!(out[8] & 0x04, 0x04, "bNumberMessageFix");
+        let mut load = [b' '; 165];
+        load[..5].copy_from_slice(&[0xB2, 0xA0, 0x00, 0x4D, 0x4C]);
+        assert_eq!(escape_pinpad(&mut context, &load, &mut out), Ok(0));
+        assert_eq!(
+            escape_pinpad(&mut context, &load[..100], &mut out),
+            Err(SlotError::CommandNotSupported)
+        );
+        // The GemPC Twin does not know 6A (libccid's probe may fail).
+        assert_eq!(
+            escape(&mut context, &[0x6A], &mut out),
+            Err(SlotError::CommandNotSupported)
+        );
+        // The echo of the long Escape is its header with dwLength 0; others whole.
+        let mut message = [0u8; 175];
+        message[..10].copy_from_slice(&[0x6B, 165, 0, 0, 0, 0, 7, 0, 0, 0]);
+        message[10..].copy_from_slice(&load);
+        let mut frame = [0u8; 300];
+        let len = Profile::GemPcPinPad.echo(&message, &mut frame);
+        assert_eq!(&frame[..len], &{
+            let mut f = [0u8; 13];
+            encode(&[0x6B, 0, 0, 0, 0, 0, 7, 0, 0, 0], &mut f).unwrap();
+            f
+        });
+        assert_eq!(Profile::GemPcTwin.echo(&message, &mut frame), 178);
+        assert_eq!(Profile::Sec1210.echo(&message, &mut frame), 0);
+        let short = &FIRMWARE_REQUEST[2..13];
+        assert_eq!(Profile::GemPcPinPad.echo(short, &mut frame), 14);
+    }
 }

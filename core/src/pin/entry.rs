@@ -515,13 +515,11 @@ mod tests {
         assert_eq!(std::format!("{pin:?}"), "Pin(1 digits)");
     }
 
-    fn modify(
-        keys: &[Option<Key>],
-        confirm: Confirm,
-    ) -> (
-        Result<(std::vec::Vec<u8>, std::vec::Vec<u8>), PinError>,
-        usize,
-    ) {
+    /// The digits of the current and the new PIN.
+    type Pins = (std::vec::Vec<u8>, std::vec::Vec<u8>);
+
+    /// Run a modification over `keys`; also returns how many keys were left.
+    fn modify(keys: &[Option<Key>], confirm: Confirm) -> (Result<Pins, PinError>, usize) {
         let mut keypad = Script {
             keys,
             waits: std::vec::Vec::new(),

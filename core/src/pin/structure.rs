@@ -579,7 +579,7 @@ mod tests {
         let count = part10[11];
         (0..part10.len())
             .filter(|&b| b != 1 && !(20..24).contains(&b))
-            .filter(|&b| !(b == 15 && count == 0) && !(b == 16 && count < 3))
+            .filter(|&b| !(b == 15 && count == 0 || b == 16 && count < 3))
             .map(|b| part10[b])
             .collect()
     }

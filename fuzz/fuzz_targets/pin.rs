@@ -1,0 +1,101 @@
+//! Arbitrary bytes against the secure PIN structures: PC/SC part 10's
+//! PIN_VERIFY_STRUCTURE / PIN_MODIFY_STRUCTURE and CCID's PIN verification /
+//! modification data structures, and PC_to_RDR_Secure's `abData` through the CCID
+//! binding with a keypad playing keys from the input.
+//!
+//! Input layout: byte 0 selects the format (low 3 bits: 0 part 10 verify, 1 part
+//! 10 modify, 2 CCID verify, 3 CCID modify, 4+ Secure `abData`), byte 1 is the
+//! number of key bytes that follow (each key byte: 0-9 a digit, 10 Enter, 11
+//! Cancel, 12 Backspace, 13 Clear, anything else a time-out), then the structure.
+//! Nothing may panic; a structure that parses formats a command whose Lc matches
+//! its length and whose header is the template's; a refusal names a field inside
+//! the message.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use readerkit::pin::{Key, Keypad, ModifyRequest, Pin, VerifyRequest};
+use readerkit_ccid::SlotError;
+use readerkit_ccid::secure::{self, MAX_APDU_LEN, Refusal};
+
+struct Keys<'a>(&'a [u8]);
+
+impl Keypad for Keys<'_> {
+    fn next_key(&mut self, _timeout_ms: u32) -> Option<Key> {
+        let (&first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        match first {
+            0..=9 => Some(Key::Digit(first)),
+            10 => Some(Key::Enter),
+            11 => Some(Key::Cancel),
+            12 => Some(Key::Backspace),
+            13 => Some(Key::Clear),
+            _ => None,
+        }
+    }
+}
+
+/// A PIN of `n` digits.
+fn pin(n: usize) -> Pin {
+    let mut pin = Pin::new();
+    for i in 0..n {
+        pin.push((i % 10) as u8);
+    }
+    pin
+}
+
+/// The formatted command agrees with its template.
+fn check_formatted(template: &[u8], out: &[u8], len: usize) {
+    assert!(len <= out.len());
+    assert_eq!(usize::from(out[4]) + 5, len, "Lc matches the length");
+    assert_eq!(&out[..4], &template[..4], "header kept");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [selector, key_count, rest @ ..] = data else {
+        return;
+    };
+    let (keys, structure) = rest.split_at(usize::from(*key_count).min(rest.len()));
+    let mut out = [0u8; 300];
+    match selector & 0x07 {
+        0 | 2 => {
+            let parsed = if selector & 0x07 == 0 {
+                VerifyRequest::parse(structure)
+            } else {
+                VerifyRequest::parse_ccid(structure)
+            };
+            let Ok(request) = parsed else { return };
+            assert!(request.limits.min_digits >= 1);
+            assert!(request.limits.min_digits <= request.limits.max_digits);
+            for n in [request.limits.min_digits, request.limits.max_digits] {
+                if let Ok(len) = request.format(&pin(n), &mut out) {
+                    check_formatted(request.apdu, &out, len);
+                }
+            }
+        }
+        1 | 3 => {
+            let parsed = if selector & 0x07 == 1 {
+                ModifyRequest::parse(structure)
+            } else {
+                ModifyRequest::parse_ccid(structure)
+            };
+            let Ok(request) = parsed else { return };
+            let (min, max) = (request.limits.min_digits, request.limits.max_digits);
+            if let Ok(len) = request.format(&pin(min), &pin(max), &mut out) {
+                check_formatted(request.apdu, &out, len);
+            }
+        }
+        _ => match secure::prepare(structure, &mut Keys(keys)) {
+            Ok(command) => {
+                let apdu = command.apdu();
+                assert!(apdu.len() <= MAX_APDU_LEN);
+                assert_eq!(usize::from(apdu[4]) + 5, apdu.len());
+            }
+            Err(Refusal::Failed(SlotError::BadField(offset))) => {
+                assert!(offset >= 1);
+                assert!(usize::from(offset) < 10 + structure.len(), "inside the message");
+            }
+            Err(Refusal::StatusWord(sw)) => assert_eq!(sw[0], 0x64),
+            Err(Refusal::Failed(_)) => {}
+        },
+    }
+});
