@@ -136,9 +136,12 @@ impl Pad<'_> {
     }
 }
 
-/// Start ccid-serve as a GemPC PinPad with a `card_kind` card and pcscd over it.
-fn start(card_kind: &str) -> (Serve, Pcscd) {
-    let serve = Serve::start(&["--reader", "gempcpinpad", "--card", card_kind]);
+/// Start ccid-serve as a GemPC PinPad with a `card_kind` card (and `more`
+/// arguments) and pcscd over it.
+fn start(card_kind: &str, more: &[&str]) -> (Serve, Pcscd) {
+    let mut args = vec!["--reader", "gempcpinpad", "--card", card_kind];
+    args.extend_from_slice(more);
+    let serve = Serve::start(&args);
     let device = format!("{}:GemPCPinPad", serve.path);
     let lib = std::path::PathBuf::from(LIBCCIDTWIN);
     let pcscd = Pcscd::start(
@@ -180,7 +183,7 @@ fn connect(ctx: &Context, pcscd: &Pcscd, protocol: Protocols) -> pcsc::Card {
 
 #[test]
 fn pin_pad_with_a_t1_card() {
-    let (mut serve, pcscd) = start("t1");
+    let (mut serve, pcscd) = start("t1", &[]);
     let ctx = Context::establish(Scope::User).expect("establish context");
     let card = connect(&ctx, &pcscd, Protocols::T1);
     let (verify, modify) = pin_features(&card);
@@ -268,7 +271,8 @@ fn pin_pad_with_a_t1_card() {
 
 #[test]
 fn pin_pad_with_a_t0_card() {
-    let (mut serve, pcscd) = start("t0");
+    // Keys given on the command line wait for the first PIN entry.
+    let (mut serve, pcscd) = start("t0", &["--keys", "1234E"]);
     let ctx = Context::establish(Scope::User).expect("establish context");
     let card = connect(&ctx, &pcscd, Protocols::T0);
     let (verify, modify) = pin_features(&card);
@@ -278,7 +282,7 @@ fn pin_pad_with_a_t0_card() {
         verify,
         modify,
     };
-    assert_eq!(pad.verify("1234E"), [0x90, 0x00], "right PIN");
+    assert_eq!(pad.verify(""), [0x90, 0x00], "right PIN from --keys");
     assert_eq!(pad.verify("1235E"), [0x63, 0xC2], "wrong PIN");
     assert_eq!(pad.modify("1234E8765E8765E", 0x03), [0x90, 0x00]);
     assert_eq!(pad.verify("8765E"), [0x90, 0x00], "new PIN");

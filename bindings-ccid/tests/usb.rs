@@ -11,10 +11,10 @@ use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
-use readerkit_ccid::CcidReader;
 use readerkit_ccid::reader::{Config as CcidConfig, ConfigError};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
+use readerkit_ccid::{CcidReader, PinSupport};
 use usb_device::bus::{PollResult, UsbBus, UsbBusAllocator};
 use usb_device::device::{UsbDeviceBuilder, UsbVidPid};
 use usb_device::endpoint::{EndpointAddress, EndpointType};
@@ -153,8 +153,18 @@ fn ccid_over_usb_device() {
     let reader = CcidReader::new(&slots, config).unwrap();
     let class = CcidClass::<_, _, _, 8, 270>::new(&alloc, reader, 64);
     assert_eq!(class.err(), Some(ConfigError::MessageLength));
-    let reader = CcidReader::new(&slots, config).unwrap();
+    // A PIN pad: libccid's USB driver reads bPINSupport at byte 52 of the class
+    // descriptor and wLcdLayout at 50-51 (ccid_usb.c), and announces
+    // FEATURE_VERIFY_PIN_DIRECT / FEATURE_MODIFY_PIN_DIRECT from bits 0 and 1.
+    let reader = CcidReader::new(&slots, config)
+        .unwrap()
+        .with_pin_support(PinSupport::BOTH);
     let descriptor = reader.descriptor().to_bytes();
+    assert_eq!(
+        descriptor[50..53],
+        [0x00, 0x00, 0x03],
+        "no display, verify + modify"
+    );
     let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
     let mut usb = UsbDeviceBuilder::new(&alloc, UsbVidPid(0x1209, 0x0001))
         .max_packet_size_0(64)
