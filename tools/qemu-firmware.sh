@@ -8,9 +8,11 @@
 # LineReader, the engines, the chip driver) and the simulated hardware's, and as
 # its last line
 #   firmware: <N> requests ok, flash <B> B, static RAM <B> B, stack high water <B> B
-# where flash and static RAM are the device firmware's (hal-readers/firmware/
-# size-check.sh, which also enforces the budgets) and the stack high water is the
-# driver's depth below Device::control measured here. Exits with the firmware's
+#   (scripted session); device (USB CCID reader) stack <B> B
+# where flash, static RAM and the device's stack are the device firmware's (the
+# STM32F401 USB CCID reader; hal-readers/firmware/size-check.sh, which also
+# enforces the budgets and measures the CCID stack under QEMU) and the stack high
+# water is the driver's depth below Device::control measured here. Exits with the firmware's
 # verdict (QEMU's semihosting exit status), or 124 past the time limit.
 #
 # Instruction counts: QEMU runs one instruction per translation block
@@ -41,6 +43,8 @@ if [ "${1:-}" = ccid ]; then
     echo "qemu-firmware: qemu-system-arm missing (Debian: qemu-system-arm)" >&2
     exit 1
   }
+  rustup target list --installed 2>/dev/null | grep -q thumbv7em-none-eabihf \
+    || rustup target add thumbv7em-none-eabihf >&2
   fw=hal-readers/firmware
   (cd "$fw" && cargo build --locked --quiet --release --features qemu,ccid --target thumbv7em-none-eabihf)
   case "${CARGO_TARGET_DIR:-target}" in
@@ -167,4 +171,5 @@ flash=$(echo "$size_line" | sed -E 's/.*flash ([0-9]+) bytes.*/\1/')
 ram=$(echo "$size_line" | sed -E 's/.*static RAM ([0-9]+) bytes.*/\1/')
 ok=$(sed -nE 's/^firmware: ([0-9]+) requests ok$/\1/p' "$work/session")
 stack=$(sed -nE 's/^stack high water: driver ([0-9]+) B.*/\1/p' "$work/session")
-echo "firmware: $ok requests ok, flash $flash B, static RAM $ram B, stack high water $stack B"
+device_stack=$(echo "$size_line" | sed -E 's/.*, stack ([0-9]+) bytes.*/\1/')
+echo "firmware: $ok requests ok, flash $flash B, static RAM $ram B, stack high water $stack B (scripted session); device (USB CCID reader) stack $device_stack B"

@@ -1,7 +1,8 @@
-//! The host's side as a CCID reader (feature `ccid`): `readerkit-ccid` over the
+//! The host's side as a CCID reader: `readerkit-ccid` over the
 //! device, so a PC's own CCID class driver uses the firmware with no driver of
 //! its own. The board brings the transport: on QEMU the GemPC Twin serial framing
-//! on a UART ([`serve_serial`], what Debian's `libccidtwin.so` speaks).
+//! on a UART (`serve_serial`, what Debian's `libccidtwin.so` speaks); on the
+//! device the USB class of `readerkit-ccid` (`board::serve`).
 //!
 //! ```text
 //! host bytes ─► twin::Decoder ─► CcidReader::handle ─► Device ─► LineReader ─► chip
@@ -10,12 +11,15 @@
 //! ```
 
 use readerkit::caps::ReaderCapabilities;
-use readerkit_ccid::CcidReader;
-use readerkit_ccid::tpdu;
-use readerkit_ccid::twin::{self, Decoder, Event};
-
-use crate::rt::StaticCell;
-use crate::{Dev, poll};
+use readerkit_ccid::twin;
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+use {
+    crate::rt::StaticCell,
+    crate::{Dev, poll},
+    readerkit_ccid::CcidReader,
+    readerkit_ccid::tpdu,
+    readerkit_ccid::twin::{Decoder, Event},
+};
 
 /// The reader libccid's serial driver is told it talks to (`DEVICENAME
 /// <tty>:GemPCTwin`): one slot, every host frame echoed.
@@ -23,6 +27,7 @@ pub const PROFILE: twin::Profile = twin::Profile::GemPcTwin;
 
 /// The longest message either way, in bytes (`dwMaxCCIDMessageLength` of the
 /// GemPC Twin as libccid knows it).
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 pub const MAX_MESSAGE: usize = 271;
 
 /// The reader's capabilities as the host's CCID driver sees them: the chip
@@ -42,6 +47,7 @@ pub fn capabilities(chip: ReaderCapabilities) -> ReaderCapabilities {
 }
 
 /// A byte pipe to the host.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 pub trait HostPort {
     /// The next byte from the host, if one has come.
     fn read(&mut self) -> Option<u8>;
@@ -50,6 +56,7 @@ pub trait HostPort {
 }
 
 /// What a board measures around each command.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 pub trait Meter {
     /// Run one command (`CcidReader::handle`) and measure it.
     fn command<R>(&mut self, run: impl FnOnce() -> R) -> R;
@@ -57,17 +64,20 @@ pub trait Meter {
 
 /// The decoder's message buffer and the answer buffer: static RAM (the size check
 /// counts them), not stack.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 struct Buffers {
     decoder: Decoder<MAX_MESSAGE>,
     answer: [u8; MAX_MESSAGE],
 }
 
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 static BUFFERS: StaticCell<Buffers> = StaticCell::new(Buffers {
     decoder: Decoder::new(),
     answer: [0; MAX_MESSAGE],
 });
 
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 fn send_frame(port: &mut impl HostPort, message: &[u8]) {
     let head = [twin::SYNC, twin::ACK];
     port.write(&head);
@@ -79,6 +89,7 @@ fn send_frame(port: &mut impl HostPort, message: &[u8]) {
 /// frame from the host is echoed, handled and answered; a NAK gets the last
 /// answer again, a damaged frame a NAK; between frames the slot is polled and a
 /// card's coming or going is notified (RDR_to_PC_NotifySlotChange).
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut impl Meter) -> ! {
     let Ok(reader) = CcidReader::new(core::slice::from_ref(dev), PROFILE.config()) else {
         crate::board::fault()

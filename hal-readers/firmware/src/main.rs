@@ -1,20 +1,21 @@
 //! Example firmware: the readerkit core, its engines (PPS, T=0, T=1) and the
 //! TDA8035 driver on a Cortex-M4F, built for two boards from the same code:
 //!
-//! * the device (default): an STM32F4-class part, `board/stm32f4.rs`; its size is
-//!   what `size-check.sh` measures;
+//! * the device (default): an STM32F401, `board/stm32f4.rs`, a USB CCID reader
+//!   (stm32f4xx-hal's OTG FS driver under usb-device, the CCID class of
+//!   `readerkit-ccid`) that a PC's own CCID class driver uses; its size is what
+//!   `size-check.sh` measures;
 //! * QEMU's `mps2-an386` (feature `qemu`), `board/mps2.rs`: the simulated card
-//!   behind a simulated TDA8035 stands on the card line, the session is printed on
-//!   the console, the stacks are measured and the verdict is QEMU's exit status
-//!   (`tools/qemu-firmware.sh` runs it).
-//!
-//! With feature `ccid` the host's side is a CCID reader (`ccid.rs`, the
-//! `readerkit-ccid` binding): on QEMU over the console UART with the GemPC Twin
-//! serial framing (`tools/qemu-firmware.sh ccid`), so Debian's pcscd and
-//! `libccidtwin.so` drive the firmware.
+//!   behind a simulated TDA8035 stands on the card line. By default a scripted
+//!   session of host requests is printed on the console, the stacks are measured
+//!   and the verdict is QEMU's exit status (`tools/qemu-firmware.sh` runs it);
+//!   with feature `ccid` the same CCID reader is served over UART0 with the GemPC
+//!   Twin serial framing (`tools/qemu-firmware.sh ccid`), so Debian's pcscd and
+//!   `libccidtwin.so` drive the firmware.
 //!
 //! ```text
-//! session (host requests) ─► Device ─► LineReader ─► Interface<Tda8035> ─► board pins + UART
+//! host (USB CCID, GemPC Twin serial, or the script) ─► Device ─► LineReader
+//!     ─► Interface<Tda8035> ─► board pins + UART
 //! ```
 #![no_std]
 #![no_main]
@@ -22,10 +23,9 @@
 #[cfg_attr(feature = "qemu", path = "board/mps2.rs")]
 #[cfg_attr(not(feature = "qemu"), path = "board/stm32f4.rs")]
 mod board;
-#[cfg(feature = "ccid")]
 mod ccid;
 mod rt;
-#[cfg(not(feature = "ccid"))]
+#[cfg(all(feature = "qemu", not(feature = "ccid")))]
 mod session;
 
 use readerkit::Device;
@@ -43,8 +43,15 @@ pub type Dev = Device<SpinPlatform, Reader>;
 static DEVICE: rt::StaticCell<core::mem::MaybeUninit<Dev>> =
     rt::StaticCell::new(core::mem::MaybeUninit::uninit());
 
+/// The firmware, after the board's start-up: the USB CCID reader, served
+/// forever.
+#[cfg(not(feature = "qemu"))]
+pub fn run() -> ! {
+    board::serve(install())
+}
+
 /// The firmware, after the board's start-up: the CCID reader, served forever.
-#[cfg(feature = "ccid")]
+#[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn run() -> ! {
     let dev = install();
     let mut meter = board::meter();
@@ -52,7 +59,7 @@ pub fn run() -> ! {
 }
 
 /// The firmware, after the board's start-up: the scripted session.
-#[cfg(not(feature = "ccid"))]
+#[cfg(all(feature = "qemu", not(feature = "ccid")))]
 pub fn run() -> ! {
     let dev = install();
     let mut probe = board::probe();
@@ -74,9 +81,7 @@ fn install() -> &'static Dev {
     ) else {
         board::fault()
     };
-    let caps = iface.capabilities();
-    #[cfg(feature = "ccid")]
-    let caps = ccid::capabilities(caps);
+    let caps = ccid::capabilities(iface.capabilities());
     // The device lives in static RAM (.bss), as a firmware keeps it for its
     // interrupt handlers: the size report then counts it.
     // SAFETY: install is called once; nothing else touches DEVICE.

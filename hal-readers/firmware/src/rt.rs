@@ -66,7 +66,7 @@ const RESERVED: Vector = Vector { reserved: 0 };
 /// The 15 exception vectors after the initial stack pointer (which the linker
 /// script writes): reset, NMI, the four faults, four reserved, SVCall, debug
 /// monitor, reserved, PendSV, SysTick.
-#[unsafe(link_section = ".vector_table.exceptions")]
+#[unsafe(link_section = ".vector_table.readerkit")]
 #[used]
 static EXCEPTIONS: [Vector; 15] = [
     Vector { diverging: reset },

@@ -1,29 +1,43 @@
-//! The device board: an STM32F4-class Cortex-M4F with a TDA8035 (placeholder
-//! register addresses; a real board uses its HAL's pins and UART, which implement
-//! the same embedded-hal traits).
+//! The device board: an STM32F401 (Cortex-M4F, 256 KiB flash, 64 KiB RAM) with a
+//! TDA8035, a USB CCID reader any PC uses with its own class driver.
 //!
-//! * CMDVCCN, RSTIN, VSEL0, VSEL1 on GPIOB 0..3 (outputs), OFF on GPIOB 4 (input);
-//! * the card's I/O line on USART2 (half duplex through the TDA8035's IOUC);
-//! * a busy-wait delay at 168 MHz.
+//! * Clocks: 25 MHz HSE crystal, 84 MHz core, 42 MHz APB1, the 48 MHz USB clock
+//!   (stm32f4xx-hal's RCC);
+//! * USB: the OTG FS peripheral on PA11/PA12, its usb-device bus driver
+//!   (stm32f4xx-hal `otg_fs`, synopsys-usb-otg), the CCID class of
+//!   `readerkit-ccid` at the short APDU level;
+//! * the chip: CMDVCCN, RSTIN, VSEL0, VSEL1 on PB0..PB3 (push-pull outputs, CMDVCCN
+//!   high at reset), OFF on PB4 (input, pulled up);
+//! * the card's I/O line on USART2 TX (PA2, open drain, single-wire half duplex
+//!   through the TDA8035's IOUC: every character sent is also received);
+//! * a busy-wait delay at the core clock.
 //!
-//! After the session the main loop polls the slot (debounced presence, faults) and
-//! hands events to the core.
+//! The main loop polls the USB device, the slot (debounced presence, faults, handed
+//! to the core) and the CCID class (answers, slot change notifications).
 
-use core::ptr::{read_volatile, write_volatile};
+use core::mem::MaybeUninit;
 
 use embedded_hal::delay::DelayNs;
-use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial;
+use readerkit::device::DEFAULT_EVENT_CAPACITY;
+use readerkit::platform::SpinPlatform;
+use readerkit_ccid::CcidReader;
+use readerkit_ccid::reader::Config as CcidConfig;
+use readerkit_ccid::usb::CcidClass;
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
+use stm32f4xx_hal::gpio::{Input, Output, PB0, PB1, PB2, PB3, PB4, PinState};
+use stm32f4xx_hal::otg_fs::{USB, UsbBus};
+use stm32f4xx_hal::pac;
+use stm32f4xx_hal::prelude::*;
+use stm32f4xx_hal::rcc::{Config as RccConfig, Enable, Reset};
+use usb_device::bus::UsbBusAllocator;
+use usb_device::device::{StringDescriptors, UsbDevice, UsbDeviceBuilder, UsbVidPid};
 
 use crate::rt::StaticCell;
-use crate::session::{Probe, Step, Verdict};
-use crate::{Dev, poll};
+use crate::{Dev, Reader, poll};
 
-const GPIOB: usize = 0x4002_0400;
-const USART2: usize = 0x4000_4400;
-const CORE_MHZ: u32 = 168;
+const CORE_MHZ: u32 = 84;
 const PCLK1_HZ: u32 = 42_000_000;
 
 /// The TDA8035's crystal, in kHz.
@@ -32,27 +46,150 @@ pub const XTAL_KHZ: u32 = 3_580;
 /// No SVCall handler on this board.
 pub const SVCALL: Option<unsafe extern "C" fn()> = None;
 
-/// The host's requests the example stands in for: power-up, SET_PROTOCOL, SELECT.
-pub const SCRIPT: &[Step] = &[
-    Step::Poll,
-    Step::ColdReset,
-    Step::SetProtocol(2),
-    Step::SelectMf,
-];
+/// pid.codes' test VID/PID (<https://pid.codes/1209/0001/>): a product takes its
+/// own.
+const VID_PID: UsbVidPid = UsbVidPid(0x1209, 0x0001);
+
+/// The longest CCID message either way, in bytes (short APDUs: 10 + 261).
+const MAX_MESSAGE: usize = 271;
+
+/// Largest bulk packet at full speed, in bytes.
+const BULK_PACKET: u16 = 64;
 
 /// The chip's control pins.
-pub type Pins = readerkit_hal::interface::Pins<Pin, Pin, Pin, Pin, Pin, NoPin, NoPin>;
+pub type Pins = readerkit_hal::interface::Pins<
+    PB0<Output>,
+    PB1<Output>,
+    PB4<Input>,
+    PB2<Output>,
+    PB3<Output>,
+    NoPin,
+    NoPin,
+>;
+
+type Bus = UsbBus<USB>;
+type Class =
+    CcidClass<'static, 'static, Bus, SpinPlatform, Reader, DEFAULT_EVENT_CAPACITY, MAX_MESSAGE>;
+
+/// What start-up made of the peripherals, taken by `pins` and `serve`.
+struct Parts {
+    pins: Option<Pins>,
+    usb: Option<USB>,
+}
+
+static PARTS: StaticCell<Parts> = StaticCell::new(Parts {
+    pins: None,
+    usb: None,
+});
+
+/// The USB OTG FS peripheral's receive FIFO buffer (OUT packets: control and
+/// bulk, 64 bytes each, with room for the setup packets).
+static EP_MEMORY: StaticCell<[u32; 64]> = StaticCell::new([0; 64]);
+static USB_BUS: StaticCell<MaybeUninit<UsbBusAllocator<Bus>>> =
+    StaticCell::new(MaybeUninit::uninit());
+static CLASS: StaticCell<MaybeUninit<Class>> = StaticCell::new(MaybeUninit::uninit());
+static USB_DEVICE: StaticCell<MaybeUninit<UsbDevice<'static, Bus>>> =
+    StaticCell::new(MaybeUninit::uninit());
+
+/// Entry from the reset handler: clocks, pins, USART2 and USB set up, then the
+/// firmware.
+pub fn start() -> ! {
+    let Some(dp) = pac::Peripherals::take() else {
+        fault()
+    };
+    let mut rcc = dp.RCC.freeze(
+        RccConfig::hse(25.MHz())
+            .sysclk(84.MHz())
+            .pclk1(42.MHz())
+            .require_pll48clk(),
+    );
+    let gpioa = dp.GPIOA.split(&mut rcc);
+    let gpiob = dp.GPIOB.split(&mut rcc);
+    let pins = Pins {
+        cmdvcc: gpiob.pb0.into_push_pull_output_in_state(PinState::High),
+        rstin: gpiob.pb1.into_push_pull_output_in_state(PinState::Low),
+        status: gpiob.pb4.into_pull_up_input(),
+        vsel0: gpiob.pb2.into_push_pull_output(),
+        vsel1: gpiob.pb3.into_push_pull_output(),
+        clkdiv1: NoPin,
+        clkdiv2: NoPin,
+    };
+    // The card's I/O line: USART2 TX, open drain (the TDA8035 pulls IOUC up).
+    let _io = gpioa.pa2.into_alternate_open_drain::<7>();
+    pac::USART2::enable(&mut rcc);
+    pac::USART2::reset(&mut rcc);
+    let usb = USB::new(
+        (dp.OTG_FS_GLOBAL, dp.OTG_FS_DEVICE, dp.OTG_FS_PWRCLK),
+        (gpioa.pa11, gpioa.pa12),
+        &rcc.clocks,
+    );
+    // SAFETY: start runs once, before anything reads PARTS.
+    unsafe {
+        *PARTS.get() = Parts {
+            pins: Some(pins),
+            usb: Some(usb),
+        };
+    }
+    crate::run()
+}
 
 /// CMDVCCN, RSTIN, OFF, VSEL0, VSEL1.
 pub fn pins() -> Pins {
-    Pins {
-        cmdvcc: Pin(0),
-        rstin: Pin(1),
-        status: Pin(4),
-        vsel0: Pin(2),
-        vsel1: Pin(3),
-        clkdiv1: NoPin,
-        clkdiv2: NoPin,
+    // SAFETY: called once, from `install`, after `start` filled PARTS.
+    match unsafe { (*PARTS.get()).pins.take() } {
+        Some(pins) => pins,
+        None => fault(),
+    }
+}
+
+/// Serve the CCID reader over USB, forever.
+pub fn serve(dev: &'static Dev) -> ! {
+    set_up_usb(dev);
+    // SAFETY: set_up_usb wrote both; nothing else touches them from here on.
+    let (class, usb) = unsafe {
+        (
+            (*CLASS.get()).assume_init_mut(),
+            (*USB_DEVICE.get()).assume_init_mut(),
+        )
+    };
+    loop {
+        usb.poll(&mut [&mut *class]);
+        poll(dev);
+        class.service();
+    }
+}
+
+/// The USB bus, the CCID class over `dev` and the USB device, built into their
+/// statics. Out of line, so that the values built on the way (moved into place)
+/// are off the stack once it returns.
+#[inline(never)]
+fn set_up_usb(dev: &'static Dev) {
+    let config = CcidConfig::short_apdu();
+    let Ok(reader) = CcidReader::new(core::slice::from_ref(dev), config) else {
+        fault()
+    };
+    // SAFETY: called once, from `serve`; PARTS, EP_MEMORY, USB_BUS, CLASS and
+    // USB_DEVICE are touched nowhere else, and each is written before it is
+    // borrowed for 'static.
+    unsafe {
+        let Some(usb) = (*PARTS.get()).usb.take() else {
+            fault()
+        };
+        let bus: &'static UsbBusAllocator<Bus> =
+            (*USB_BUS.get()).write(UsbBus::new(usb, &mut *EP_MEMORY.get()));
+        let Ok(class) = CcidClass::new(bus, reader, BULK_PACKET) else {
+            fault()
+        };
+        (*CLASS.get()).write(class);
+        let Ok(builder) =
+            UsbDeviceBuilder::new(bus, VID_PID).strings(&[StringDescriptors::default()
+                .manufacturer("readerkit")
+                .product("readerkit CCID reader")
+                .serial_number("0001")])
+        else {
+            fault()
+        };
+        (*USB_DEVICE.get()).write(builder.build());
     }
 }
 
@@ -69,11 +206,6 @@ pub fn delay() -> Delay {
     Delay
 }
 
-/// Entry from the reset handler.
-pub fn start() -> ! {
-    crate::run()
-}
-
 /// A fault: stop.
 pub fn fault() -> ! {
     crate::rt::halt()
@@ -84,78 +216,16 @@ pub fn panicked(_: &core::panic::PanicInfo) -> ! {
     crate::rt::halt()
 }
 
-#[unsafe(link_section = ".host")]
-static INPUT: StaticCell<[u8; 15]> = StaticCell::new([0; 15]);
-#[unsafe(link_section = ".host")]
-static OUTPUT: StaticCell<[u8; 300]> = StaticCell::new([0; 300]);
-
-/// The host's request and answer buffers (in `.host`: the application's RAM, not
-/// the driver's).
-pub fn host_buffers() -> (&'static mut [u8], &'static mut [u8]) {
-    // SAFETY: called once, from `run`; nothing else touches the buffers.
-    unsafe { (&mut *INPUT.get(), &mut *OUTPUT.get()) }
-}
-
-/// Nothing is measured on the device.
-pub struct NoProbe;
-
-impl Probe for NoProbe {
-    fn request(
-        &mut self,
-        _index: usize,
-        _step: Step,
-        request: &mut dyn FnMut() -> readerkit::Outcome,
-    ) -> readerkit::Outcome {
-        request()
-    }
-    fn answered(&mut self, _index: usize, _step: Step, _ok: bool, _answer: &[u8]) {}
-}
-
-/// The probe of this board.
-pub fn probe() -> NoProbe {
-    NoProbe
-}
-
-/// After the session: poll the slot forever.
-pub fn finish(dev: &Dev, _verdict: Verdict, _probe: NoProbe) -> ! {
-    loop {
-        poll(dev);
-    }
-}
-
-/// One GPIO pin by register access (BSRR to set/reset, IDR to read).
-pub struct Pin(u8);
-
-impl ErrorType for Pin {
-    type Error = core::convert::Infallible;
-}
-
-impl OutputPin for Pin {
-    fn set_low(&mut self) -> Result<(), Self::Error> {
-        // SAFETY: BSRR of GPIOB is a write-only register; writing a reset bit only
-        // drives this pin.
-        unsafe { write_volatile((GPIOB + 0x18) as *mut u32, 1 << (self.0 + 16)) };
-        Ok(())
-    }
-    fn set_high(&mut self) -> Result<(), Self::Error> {
-        // SAFETY: as above, the set bit.
-        unsafe { write_volatile((GPIOB + 0x18) as *mut u32, 1 << self.0) };
-        Ok(())
-    }
-}
-
-impl InputPin for Pin {
-    fn is_high(&mut self) -> Result<bool, Self::Error> {
-        // SAFETY: IDR is read-only.
-        Ok(unsafe { read_volatile((GPIOB + 0x10) as *const u32) } & (1 << self.0) != 0)
-    }
-    fn is_low(&mut self) -> Result<bool, Self::Error> {
-        self.is_high().map(|h| !h)
-    }
-}
-
-/// USART2 by register access: SR, DR, BRR, CR1.
+/// USART2 through the PAC's registers: SR, DR, BRR, CR1, CR2, CR3 (clock and pin
+/// set up by `start`). Its baud rate and parity change with the card's F, D and
+/// protocol, which the HAL's serial driver does not offer at run time.
 pub struct Usart;
+
+fn usart2() -> &'static pac::usart1::RegisterBlock {
+    // SAFETY: the register block is memory-mapped for the whole run; only `Usart`
+    // uses it after start-up.
+    unsafe { &*pac::USART2::ptr() }
+}
 
 /// A receive error of USART2.
 #[derive(Debug)]
@@ -171,16 +241,12 @@ impl serial::ErrorType for Usart {
     type Error = UartError;
 }
 
-fn reg(offset: usize) -> *mut u32 {
-    (USART2 + offset) as *mut u32
-}
-
 impl serial::Read<u8> for Usart {
     fn read(&mut self) -> nb::Result<u8, UartError> {
-        // SAFETY: SR and DR of USART2; reading DR after SR clears the flags.
-        let sr = unsafe { read_volatile(reg(0x00)) };
+        // Reading DR after SR clears the error flags.
+        let sr = usart2().sr().read().bits();
         if sr & 0x0F != 0 {
-            let _ = unsafe { read_volatile(reg(0x04)) };
+            let _ = usart2().dr().read().bits();
             let kind = if sr & 1 != 0 {
                 serial::ErrorKind::Parity
             } else if sr & 2 != 0 {
@@ -195,23 +261,21 @@ impl serial::Read<u8> for Usart {
         if sr & (1 << 5) == 0 {
             return Err(nb::Error::WouldBlock);
         }
-        // SAFETY: as above.
-        Ok(unsafe { read_volatile(reg(0x04)) } as u8)
+        Ok(usart2().dr().read().bits() as u8)
     }
 }
 
 impl serial::Write<u8> for Usart {
     fn write(&mut self, word: u8) -> nb::Result<(), UartError> {
-        // SAFETY: SR read, DR write of USART2.
-        if unsafe { read_volatile(reg(0x00)) } & (1 << 7) == 0 {
+        if usart2().sr().read().bits() & (1 << 7) == 0 {
             return Err(nb::Error::WouldBlock);
         }
-        unsafe { write_volatile(reg(0x04), u32::from(word)) };
+        // SAFETY: any 9-bit value is a valid DR write.
+        usart2().dr().write(|w| unsafe { w.bits(u16::from(word)) });
         Ok(())
     }
     fn flush(&mut self) -> nb::Result<(), UartError> {
-        // SAFETY: SR read of USART2 (TC flag).
-        if unsafe { read_volatile(reg(0x00)) } & (1 << 6) == 0 {
+        if usart2().sr().read().bits() & (1 << 6) == 0 {
             return Err(nb::Error::WouldBlock);
         }
         Ok(())
@@ -223,17 +287,20 @@ impl UartConfig for Usart {
         if baud_bps == 0 {
             return Err(ConfigError);
         }
-        // 9 bits (8 + parity), PCE, PS for odd, TE, RE, UE; 2 stop bits in CR2.
+        // 9 bits (8 + parity), PCE, PS for odd, TE, RE, UE; 2 stop bits (CR2);
+        // single-wire half duplex (CR3 HDSEL).
         let ps = if parity == Parity::Odd { 1 << 9 } else { 0 };
-        // SAFETY: BRR, CR2, CR1 of USART2.
+        // BRR is 16 bits wide: rates below 42 MHz / 65535 (641 bit/s) do not fit.
+        let divider = u16::try_from(PCLK1_HZ.div_ceil(baud_bps)).map_err(|_| ConfigError)?;
+        let u = usart2();
+        // SAFETY: the values are valid settings of these registers (RM0368 §19.6).
         unsafe {
-            write_volatile(reg(0x0C), 0);
-            write_volatile(reg(0x08), PCLK1_HZ.div_ceil(baud_bps));
-            write_volatile(reg(0x10), 2 << 12);
-            write_volatile(
-                reg(0x0C),
-                (1 << 13) | (1 << 12) | (1 << 10) | ps | (1 << 3) | (1 << 2),
-            );
+            u.cr1().write(|w| w.bits(0));
+            u.brr().write(|w| w.bits(divider));
+            u.cr2().write(|w| w.bits(2 << 12));
+            u.cr3().write(|w| w.bits(1 << 3));
+            u.cr1()
+                .write(|w| w.bits((1 << 13) | (1 << 12) | (1 << 10) | ps | (1 << 3) | (1 << 2)));
         }
         Ok(())
     }

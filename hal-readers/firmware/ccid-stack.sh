@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The stack the CCID reader needs, measured: the QEMU flavour of the firmware
+# serving CCID (tools/qemu-firmware.sh ccid) is driven through its pseudo-terminal
+# with a fixed session in the GemPC Twin framing, as libccid would send it:
+#   Escape 02 (firmware version), GetSlotStatus, IccPowerOn, PPS for T=1 and a
+#   T=1 I-block with an ECHO of 200 bytes (TPDU level), IccPowerOn, PPS for T=0,
+#   T=0 TPDUs SELECT and ECHO of 255 bytes with its GET RESPONSE, IccPowerOff.
+# The firmware paints its stack before each command and prints the deepest use
+# below the caller of CcidReader::handle; this prints, as its last line,
+#   ccid stack: <B> B
+# and fails if an answer is missing (the ECHO data and 90 00 of both protocols).
+# Needs qemu-system-arm and the thumbv7em-none-eabihf target.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+work=$(mktemp -d)
+qemu_pid=
+cleanup() {
+  [ -z "$qemu_pid" ] || kill "$qemu_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkfifo "$work/console"
+# A target directory of its own: the device build's ELF (size-check.sh reads it)
+# stays where it is.
+case "${CARGO_TARGET_DIR:-target}" in
+  /*) qemu_target="$CARGO_TARGET_DIR/qemu-ccid" ;;
+  *) qemu_target="$PWD/${CARGO_TARGET_DIR:-target}/qemu-ccid" ;;
+esac
+CARGO_TARGET_DIR=$qemu_target ../../tools/qemu-firmware.sh ccid >"$work/console" </dev/null &
+qemu_pid=$!
+exec 4<"$work/console"
+read -r -t 300 pty <&4 || { echo "ccid-stack: no pseudo-terminal from qemu-firmware.sh ccid" >&2; exit 1; }
+case "$pty" in /dev/pts/*) ;; *) echo "ccid-stack: not a pty: $pty" >&2; exit 1 ;; esac
+cat <&4 >"$work/log" &
+
+exec 3<>"$pty"
+stty -F "$pty" raw -echo
+cat <&3 >"$work/answers" &
+reader=$!
+
+# frame HEX...: one GemPC Twin frame (SYNC, ACK, message, LRC) to the firmware.
+frame() {
+  local lrc=$((0x03 ^ 0x06)) out='\x03\x06' b
+  for b in "$@"; do
+    lrc=$((lrc ^ 0x$b))
+    out="$out\\x$b"
+  done
+  printf "$out\\x$(printf %02x "$lrc")" >&3
+}
+# message TYPE SEQ B7 B8 B9 DATA...: a PC_to_RDR message on slot 0.
+message() {
+  local type=$1 seq=$2 b7=$3 b8=$4 b9=$5
+  shift 5
+  local n=$#
+  frame "$type" "$(printf %02x $((n & 255)))" "$(printf %02x $((n >> 8)))" 00 00 00 "$seq" "$b7" "$b8" "$b9" "$@"
+}
+# bytes N: 00 01 02 ... (N bytes).
+bytes() {
+  local i
+  for ((i = 0; i < $1; i++)); do printf '%02x ' $((i & 255)); done
+}
+# The T=1 block 00 00 LEN INF LRC with INF = ECHO of 200 bytes.
+t1_block() {
+  local inf lrc b
+  inf="80 ee 00 00 c8 $(bytes 200) 00"
+  lrc=0
+  set -- 00 00 ce $inf
+  for b in "$@"; do lrc=$((lrc ^ 0x$b)); done
+  echo "$* $(printf %02x "$lrc")"
+}
+
+message 6b 01 00 00 00 02
+message 65 02 00 00 00
+message 62 03 00 00 00
+message 6f 04 00 00 00 ff 11 96 78
+# shellcheck disable=SC2046
+message 6f 05 00 00 00 $(t1_block)
+message 62 06 00 00 00
+message 6f 07 00 00 00 ff 10 96 79
+message 6f 08 00 00 00 00 a4 00 0c 02 3f 00
+# shellcheck disable=SC2046
+message 6f 09 00 00 00 80 ee 00 00 ff $(bytes 255)
+message 6f 0a 00 00 00 00 c0 00 00 ff
+message 63 0b 00 00 00
+
+# The last answer: SlotStatus of seq 0B (03 06 81 ... 0B ...). The T=1 answer is
+# the first block of a chain (the IFSD stays 32: no S(IFS) request is sent).
+for _ in $(seq 1 150); do
+  if od -An -v -tx1 "$work/answers" | tr -d ' \n' | grep -q '03068100000000000b'; then
+    break
+  fi
+  sleep 0.1
+done
+sleep 0.2
+kill "$reader" 2>/dev/null || true
+hex=$(od -An -v -tx1 "$work/answers" | tr -d ' \n')
+want_t1="002020$(bytes 32 | tr -d ' ')"
+want_t0="$(bytes 255 | tr -d ' ')9000"
+status=0
+echo "$hex" | grep -q '03068100000000000b' || { echo "ccid-stack: no answer to IccPowerOff" >&2; status=1; }
+echo "$hex" | grep -q "$want_t1" || { echo "ccid-stack: no T=1 ECHO answer" >&2; status=1; }
+echo "$hex" | grep -q "$want_t0" || { echo "ccid-stack: no T=0 ECHO answer" >&2; status=1; }
+kill "$qemu_pid" 2>/dev/null || true
+wait "$qemu_pid" 2>/dev/null || true
+qemu_pid=
+stack=$(sed -nE 's/^stack high water: CCID command ([0-9]+) B.*/\1/p' "$work/log" | sort -n | tail -1)
+if [ "$status" != 0 ] || [ -z "$stack" ]; then
+  echo "ccid-stack: answers: $hex" >&2
+  cat "$work/log" >&2
+  echo "ccid-stack: the CCID session failed" >&2
+  exit 1
+fi
+grep '^stack high water' "$work/log" | tail -1
+echo "ccid stack: $stack B"
