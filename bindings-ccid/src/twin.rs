@@ -352,13 +352,15 @@ pub fn escape(
 }
 
 /// The answer to Gemalto's Escape `6A` (GET_FIRMWARE_FEATURES), 21 bytes as
-/// libccid's `struct GEMALTO_FIRMWARE_FEATURES` lays them out: no display, every
-/// entry validation condition (0x07), VerifyPinDirect and ModifyPinDirect (byte
+/// libccid's `struct GEMALTO_FIRMWARE_FEATURES` lays them out: no display, the
+/// OK key as the entry validation condition (0x02: libccid forces it for this
+/// reader name whatever the application asks, so the properties it reports say
+/// the same; the core's entry supports all three), VerifyPinDirect and ModifyPinDirect (byte
 /// 4, bits 5 and 6), `bNumberMessageFix` (byte 8, bit 2: the reader reads only the
 /// `bMsgIndex` fields `bNumberMessage` names, as CCID says; without it libccid
 /// sends all three whatever `bNumberMessage` says), PINs of 1 to 32 digits.
 pub const FIRMWARE_FEATURES: [u8; 21] = [
-    0, 0, 0, 0x07, 0x60, 0x00, 0, 0, 0x04, 0, 0, 0, 0x01, 1, 32, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0x02, 0x60, 0x00, 0, 0, 0x04, 0, 0, 0, 0x01, 1, 32, 0, 0, 0, 0, 0, 0,
 ];
 
 /// The Escape commands libccid sends a GemPC PinPad: those of [`escape`], Escape
