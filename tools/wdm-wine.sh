@@ -115,6 +115,20 @@ count_client <(sed -e 's/\r$//' "$work/client-run.out") run
 timeout 120 wine client.exe remove </dev/null >"$work/client-remove.out" 2>>"$log" || true
 sed -e 's/\r$//' "$work/client-remove.out" | grep -vE '^client: ' || true
 count_client <(sed -e 's/\r$//' "$work/client-remove.out") remove
+# The sample logs at trace level through DbgPrintEx (component IHVDRIVER = 0x4d):
+# requests with their outcome, and the line's exchanges decoded.
+for line in "4d:00000010: readerkit: -> PPS request FF 10 95 7A : PPS T=0, PPS1 95 (F=512, D=16)" \
+    "4d:00000010: readerkit: -> T=0 header CLA 80 INS EE P1 00 P2 00 P3 03" \
+    "4d:00000010: readerkit: <- T=0 procedure ACK EE (all data)" \
+    "4d:00000010: readerkit: -> S(IFS request, 254)" \
+    "4d:00000010: readerkit: -> I(N(S)=0, M=0) 9 bytes" \
+    "4d:00000004: readerkit: POWER cold reset -> success, 20 bytes"; do
+    if grep -qF "$line" "$log"; then
+        say ok "DbgPrintEx trace: $line"
+    else
+        say FAIL "DbgPrintEx trace: no '$line' in $log"
+    fi
+done
 if wait_for_log "readerkit: REMOVE_DEVICE: device deleted"; then
     say ok "REMOVE_DEVICE after SURPRISE_REMOVAL passed down, device detached and deleted"
 else

@@ -527,6 +527,8 @@ pub mod routines {
         /// Note: windows-sys binds DbgPrint to ntdll.dll (user mode); a kernel image
         /// must import it from ntoskrnl.exe.
         pub fn DbgPrint(format: *const u8, ...) -> NTSTATUS;
+        /// `DbgPrintEx`: printed if the component's filter mask has `level`'s bit.
+        pub fn DbgPrintEx(component_id: u32, level: u32, format: *const u8, ...) -> NTSTATUS;
     }
 }
 
@@ -595,7 +597,7 @@ pub mod routines {
         loop {}
     }
 
-    pub use ntddk::DbgPrint;
+    pub use ntddk::{DbgPrint, DbgPrintEx};
 }
 
 /// On a Windows host with the WDK: the hand-written layouts equal wdk-sys's.

@@ -191,6 +191,20 @@ impl Kernel for KernelSync {
         let thread = unsafe { PsGetCurrentThread() };
         core::num::NonZeroUsize::new(thread as usize)
     }
+
+    fn log(level: readerkit::trace::Level, line: &core::ffi::CStr) {
+        if let Some(dbg_level) = crate::trace::dbg_level(level) {
+            // SAFETY: "%s\n" with one valid NUL-terminated string.
+            let _ = unsafe {
+                DbgPrintEx(
+                    crate::trace::DPFLTR_IHVDRIVER_ID,
+                    dbg_level,
+                    c"%s\n".as_ptr().cast(),
+                    line.as_ptr(),
+                )
+            };
+        }
+    }
 }
 
 /// A reader in a WDM driver whose context is `D`.

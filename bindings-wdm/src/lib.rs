@@ -33,6 +33,7 @@ pub mod placement;
 pub mod reader;
 pub mod reentry;
 pub mod remove_lock;
+pub mod trace;
 pub mod tracking;
 
 pub use irp::{IoStatus, Irp, Major, PowerParams};
@@ -57,6 +58,12 @@ pub trait Kernel {
     /// `None`: cannot tell.
     fn current_thread() -> Option<core::num::NonZeroUsize> {
         None
+    }
+
+    /// Print one log line at `level` (`DbgPrintEx` with the IHV-driver component in
+    /// a driver, see [`trace`]). The default prints nothing.
+    fn log(level: readerkit::trace::Level, line: &core::ffi::CStr) {
+        let _ = (level, line);
     }
 }
 

@@ -6,9 +6,10 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
-use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::ioctl::{Ioctl, PowerAction, Request};
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
+use readerkit::trace::{Level, RequestLine};
 
 use crate::Kernel;
 use crate::irp::{BufferError, IoStatus, Irp, Major, buffered_lengths};
@@ -164,6 +165,8 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     power: K::Short<PowerMemo>,
     hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
+    /// The most this reader logs ([`Level`] as a number; see [`crate::trace`]).
+    log_level: AtomicU8,
 }
 
 fn complete_now<I: Irp>(irp: I, io: IoStatus) -> u32 {
@@ -192,7 +195,49 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             }),
             hooks,
             scratch: K::Serial::new([0; SCRATCH]),
+            log_level: AtomicU8::new(Level::Info as u8),
         }
+    }
+
+    /// Log up to `level` from now on (default [`Level::Info`]: failed requests).
+    pub fn set_log_level(&self, level: Level) {
+        self.log_level.store(level as u8, Ordering::Relaxed);
+    }
+
+    /// Whether `level` is logged now.
+    fn logs(&self, level: Level) -> bool {
+        level != Level::Off && level as u8 <= self.log_level.load(Ordering::Relaxed)
+    }
+
+    /// `Device::control`, logged: a failed request at info, every request at debug,
+    /// with its outcome.
+    fn control_logged(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        if !self.logs(Level::Info) {
+            return self.device.control(code, input, output);
+        }
+        let request = match Request::parse(code, input, output.len()) {
+            Ok(request) => request,
+            Err(status) => {
+                crate::trace::log::<K>(
+                    Level::Info,
+                    &format_args!("IOCTL {code:#010X} refused: {status}"),
+                );
+                return Outcome::Complete {
+                    status,
+                    bytes_written: 0,
+                };
+            }
+        };
+        let outcome = self.device.submit(request, output);
+        let line = RequestLine {
+            request: &request,
+            outcome,
+            elapsed_us: None,
+        };
+        if self.logs(line.level()) {
+            crate::trace::log::<K>(line.level(), &line);
+        }
+        outcome
     }
 
     /// The core device (card events: `device().card_inserted()`, ...).
@@ -382,7 +427,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             .system_buffer()
             .filter(|_| input_len.max(output_len) > 0)
         else {
-            return self.device.control(code, &[], &mut []);
+            return self.control_logged(code, &[], &mut []);
         };
         let (input, output) = (buf.get(..input_len), buf.get(..output_len));
         if input.is_none() || output.is_none() {
@@ -394,9 +439,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         if input_len <= INLINE_INPUT {
             let mut copy = [0u8; INLINE_INPUT];
             copy[..input_len].copy_from_slice(&buf[..input_len]);
-            return self
-                .device
-                .control(code, &copy[..input_len], &mut buf[..output_len]);
+            return self.control_logged(code, &copy[..input_len], &mut buf[..output_len]);
         }
         if input_len > SCRATCH {
             return Outcome::Complete {
@@ -406,8 +449,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
         self.scratch.lock(|scratch| {
             scratch[..input_len].copy_from_slice(&buf[..input_len]);
-            self.device
-                .control(code, &scratch[..input_len], &mut buf[..output_len])
+            self.control_logged(code, &scratch[..input_len], &mut buf[..output_len])
         })
     }
 

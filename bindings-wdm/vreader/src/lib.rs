@@ -11,12 +11,14 @@ use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_str
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::status::Failure;
+use readerkit::trace::{Level, TracedLine};
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::card::Config;
 use readerkit_card_sim::{Card, SimLine};
 use readerkit_wdm::DriverHooks;
 use readerkit_wdm::ffi::types::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
-use readerkit_wdm::kernel::{self, Reader, ReaderDriver};
+use readerkit_wdm::kernel::{self, KernelSync, Reader, ReaderDriver};
+use readerkit_wdm::trace::KernelSink;
 
 /// Buffer capacity of the simulated card: the smallest card-sim allows, so that the
 /// device extension stays small and no stack frame in the driver needs `__chkstk`.
@@ -62,14 +64,17 @@ impl Line for Slot {
     }
 }
 
+/// The slot's line, decoded into the kernel debugger (`DbgPrintEx`, trace level).
+type TracedSlot = TracedLine<Slot, KernelSink<KernelSync>>;
+
 /// The driver context: the line reader over the slot, and a card change made by the
 /// test control IOCTL, for the binding to report.
 struct VirtualReader {
-    reader: LineReader<Slot>,
+    reader: LineReader<TracedSlot>,
     change: Option<bool>,
 }
 
-fn line(driver: &mut VirtualReader) -> &mut LineReader<Slot> {
+fn line(driver: &mut VirtualReader) -> &mut LineReader<TracedSlot> {
     &mut driver.reader
 }
 
@@ -87,7 +92,7 @@ fn vendor(
     if code != IOCTL_VREADER_CARD {
         return Err(Failure::NotSupported);
     }
-    let slot = line(d).line_mut();
+    let slot = line(d).line_mut().line_mut();
     let present = match input.first() {
         Some(0) => false,
         Some(1) => true,
@@ -130,7 +135,7 @@ fn tracking(d: &mut VirtualReader, wait: readerkit::tracking::Wait) -> Result<()
     line(d).card_tracking(wait)
 }
 fn wake(d: &mut VirtualReader) -> bool {
-    line(d).line().present
+    line(d).line().line().present
 }
 
 impl ReaderDriver for VirtualReader {
@@ -146,10 +151,13 @@ impl ReaderDriver for VirtualReader {
         Reader::new(
             functions,
             VirtualReader {
-                reader: LineReader::new(Slot {
-                    sim: SimLine::empty(),
-                    present: false,
-                })
+                reader: LineReader::new(TracedLine::new(
+                    Slot {
+                        sim: SimLine::empty(),
+                        present: false,
+                    },
+                    KernelSink::new(Level::Trace),
+                ))
                 .with_t0_envelope(),
                 change: None,
             },
@@ -174,9 +182,12 @@ impl ReaderDriver for VirtualReader {
     }
 
     fn started(reader: &Reader<Self>) {
+        // A sample: every request and every exchange on the line in the debugger
+        // log (DbgPrintEx, component IHVDRIVER; the kernel's mask filters levels).
+        reader.set_log_level(Level::Trace);
         // The simulated card is in the reader from the start.
         reader.device().with_driver(|d| {
-            let slot = line(d).line_mut();
+            let slot = line(d).line_mut().line_mut();
             slot.sim
                 .insert(Card::<CARD_CAPACITY>::create(Config::new(Profile::t0_t1())));
             slot.present = true;
