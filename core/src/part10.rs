@@ -21,6 +21,21 @@ pub const PROPERTY_FIRMWARE_ID: u8 = 0x08;
 /// TLV property tag `dwMaxAPDUDataSize`: the largest APDU data field, in bytes.
 pub const PROPERTY_MAX_APDU_DATA_SIZE: u8 = 0x0A;
 
+/// The control function of `FEATURE_VERIFY_PIN_DIRECT` (3400 + tag).
+pub const FN_VERIFY_PIN_DIRECT: u16 =
+    FN_GET_FEATURE_REQUEST + crate::pin::FEATURE_VERIFY_PIN_DIRECT as u16;
+/// The control function of `FEATURE_MODIFY_PIN_DIRECT` (3400 + tag).
+pub const FN_MODIFY_PIN_DIRECT: u16 =
+    FN_GET_FEATURE_REQUEST + crate::pin::FEATURE_MODIFY_PIN_DIRECT as u16;
+/// TLV property tag `wLcdLayout` (2 bytes; 0: no display).
+pub const PROPERTY_LCD_LAYOUT: u8 = 0x01;
+/// TLV property tag `bEntryValidationCondition` (1 byte).
+pub const PROPERTY_ENTRY_VALIDATION_CONDITION: u8 = 0x02;
+/// TLV property tag `bMinPINSize` (1 byte, digits).
+pub const PROPERTY_MIN_PIN_SIZE: u8 = 0x06;
+/// TLV property tag `bMaxPINSize` (1 byte, digits).
+pub const PROPERTY_MAX_PIN_SIZE: u8 = 0x07;
+
 /// Firmware identifier announced in the TLV properties.
 pub const FIRMWARE_ID: &[u8] = b"readerkit";
 
@@ -67,6 +82,55 @@ pub fn answer(
     }
 }
 
+/// Append the PIN features (`FEATURE_VERIFY_PIN_DIRECT`, `FEATURE_MODIFY_PIN_DIRECT`)
+/// to a `GET_FEATURE_REQUEST` answer whose first `used` bytes are written; returns
+/// the new length in bytes.
+pub fn append_pin_features(
+    output: &mut [u8],
+    used: usize,
+    ctl_code: fn(u16) -> u32,
+) -> Result<usize, Failure> {
+    let mut tlvs = [0u8; 12];
+    for (tlv, (tag, function)) in tlvs.chunks_exact_mut(6).zip([
+        (crate::pin::FEATURE_VERIFY_PIN_DIRECT, FN_VERIFY_PIN_DIRECT),
+        (crate::pin::FEATURE_MODIFY_PIN_DIRECT, FN_MODIFY_PIN_DIRECT),
+    ]) {
+        tlv[..2].copy_from_slice(&[tag, 4]);
+        tlv[2..].copy_from_slice(&ctl_code(function).to_be_bytes());
+    }
+    let rest = output.get_mut(used..).ok_or(Failure::BufferTooSmall)?;
+    Ok(used + put(rest, &tlvs)?)
+}
+
+/// Append the PIN pad's TLV properties (`wLcdLayout` 0: no display,
+/// `bEntryValidationCondition` 07h: maximum size, key, time-out, `bMinPINSize`,
+/// `bMaxPINSize`, in digits) to a `FEATURE_GET_TLV_PROPERTIES` answer whose first
+/// `used` bytes are written; returns the new length in bytes.
+pub fn append_pin_properties(
+    output: &mut [u8],
+    used: usize,
+    min_pin: u8,
+    max_pin: u8,
+) -> Result<usize, Failure> {
+    let props = [
+        PROPERTY_LCD_LAYOUT,
+        2,
+        0,
+        0,
+        PROPERTY_ENTRY_VALIDATION_CONDITION,
+        1,
+        0x07,
+        PROPERTY_MIN_PIN_SIZE,
+        1,
+        min_pin,
+        PROPERTY_MAX_PIN_SIZE,
+        1,
+        max_pin,
+    ];
+    let rest = output.get_mut(used..).ok_or(Failure::BufferTooSmall)?;
+    Ok(used + put(rest, &props)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +161,28 @@ mod tests {
         assert_eq!(out[..6], [0x0A, 4, 0x00, 0x00, 0x01, 0x00]);
         assert_eq!(&out[6..17], b"\x08\x09readerkit");
         assert_eq!(function_of(0x0031_3520), 3400);
+    }
+
+    #[test]
+    fn pin_features_and_properties_are_appended() {
+        let mut out = [0u8; 32];
+        let used = answer(3400, &mut out, 0, pcsclite).unwrap().unwrap();
+        assert_eq!(append_pin_features(&mut out, used, pcsclite), Ok(18));
+        assert_eq!(out[6..12], [0x06, 4, 0x42, 0x00, 0x0D, 0x4E]);
+        assert_eq!(out[12..18], [0x07, 4, 0x42, 0x00, 0x0D, 0x4F]);
+        assert_eq!(
+            append_pin_features(&mut out[..17], used, pcsclite),
+            Err(Failure::BufferTooSmall)
+        );
+        assert_eq!(
+            append_pin_properties(&mut out, 2, 4, 8),
+            Ok(15),
+            "4 TLVs after 2 bytes"
+        );
+        assert_eq!(out[2..15], [1, 2, 0, 0, 2, 1, 7, 6, 1, 4, 7, 1, 8]);
+        assert_eq!(
+            append_pin_properties(&mut out, 40, 4, 8),
+            Err(Failure::BufferTooSmall)
+        );
     }
 }

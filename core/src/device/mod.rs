@@ -52,12 +52,14 @@ mod callbacks;
 mod card;
 mod client;
 mod perf;
+mod pinpad;
 
 pub use callbacks::{
     AtrBuffer, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn, Settings,
     TrackingFn, TransmitCall, TransmitFn, VendorFn,
 };
 pub use perf::PerfCounters;
+pub use pinpad::{KeyFn, PinPad, PromptFn};
 
 use crate::atr::{Atr, Mode};
 use crate::caps::{CardCapabilities, ReaderCapabilities, VendorAttributes};
@@ -72,6 +74,7 @@ use crate::tracking::Wait;
 use crate::{pps, timing};
 
 use card::{CardSlot, Snapshot};
+use pinpad::PinOperation;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +165,8 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 8;
 pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> {
     platform: P,
     functions: ReaderFunctions<D>,
+    /// The PIN pad, if the reader has one (see [`Device::with_pin_pad`]).
+    pin_pad: Option<PinPad<D>>,
     reader: ReaderCapabilities,
     vendor: VendorAttributes,
     exclusive: P::Serial<Exclusive<D>>,
@@ -197,6 +202,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         Device {
             platform,
             functions,
+            pin_pad: None,
             reader,
             vendor,
             exclusive: P::Serial::new(Exclusive {
@@ -209,6 +215,16 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             events: EventQueue::new(),
             perf: PerfCounters::new(),
         }
+    }
+
+    /// The same device with a PIN pad: it then announces and serves PC/SC part 10
+    /// `FEATURE_VERIFY_PIN_DIRECT` and `FEATURE_MODIFY_PIN_DIRECT` itself (module
+    /// `pinpad`: the structure checked before any key, the PIN read with
+    /// `pad.next_key` and sent with the TRANSMIT callback under the serialization
+    /// lock, then wiped).
+    pub fn with_pin_pad(mut self, pad: PinPad<D>) -> Self {
+        self.pin_pad = Some(pad);
+        self
     }
 
     /// The platform, for bindings that keep their own state in it.
@@ -699,6 +715,105 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     fn vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
+        if let Some(pad) = self.pin_pad {
+            match crate::part10::function_of(code) {
+                crate::part10::FN_VERIFY_PIN_DIRECT => {
+                    return self.pin_direct(&pad, PinOperation::Verify, input, output);
+                }
+                crate::part10::FN_MODIFY_PIN_DIRECT => {
+                    return self.pin_direct(&pad, PinOperation::Modify, input, output);
+                }
+                crate::part10::FN_GET_FEATURE_REQUEST => {
+                    let used = self.driver_vendor_or_nothing(code, input, output)?;
+                    return Ok(crate::part10::append_pin_features(
+                        output,
+                        used,
+                        pad.ctl_code,
+                    )?);
+                }
+                crate::part10::FN_GET_TLV_PROPERTIES => {
+                    let used = self.driver_vendor_or_nothing(code, input, output)?;
+                    return Ok(crate::part10::append_pin_properties(
+                        output,
+                        used,
+                        pad.min_pin_digits,
+                        pad.max_pin_digits,
+                    )?);
+                }
+                _ => {}
+            }
+        }
+        self.driver_vendor(code, input, output)
+    }
+
+    /// The driver's answer to a part 10 request the PIN pad adds to; none (0
+    /// bytes) if the driver has no vendor callback or does not know the request.
+    fn driver_vendor_or_nothing(
+        &self,
+        code: u32,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<usize, Status> {
+        match self.driver_vendor(code, input, output) {
+            Err(Status::NotSupported) => Ok(0),
+            other => other,
+        }
+    }
+
+    /// VERIFY_PIN_DIRECT / MODIFY_PIN_DIRECT: check the structure, read the
+    /// PIN(s), send the command, answer the card's response or the entry outcome's
+    /// status word.
+    fn pin_direct(
+        &self,
+        pad: &PinPad<D>,
+        operation: PinOperation,
+        structure: &[u8],
+        output: &mut [u8],
+    ) -> Result<usize, Status> {
+        let callback = self.functions.transmit.ok_or(Status::NotSupported)?;
+        // Every refusal of the request comes before the first key.
+        let request = pinpad::check(operation, structure)?;
+        if output.len() < ioctl::MIN_RESPONSE_LEN {
+            return Err(Status::BufferTooSmall);
+        }
+        self.serialized(|ex, seen| {
+            if !seen.state.card_present() {
+                return Err(Status::NoMedia);
+            }
+            let card = match (&seen.card, seen.state) {
+                (Some(card), CardState::Specific) => card,
+                _ => return Err(Status::InvalidDeviceState),
+            };
+            let selected = card.selected.ok_or(Status::InvalidDeviceState)?;
+            if selected == Protocol::Raw {
+                return Err(Status::NotSupported);
+            }
+            let command = match pinpad::enter(&request, &mut ex.driver, pad) {
+                Ok(command) => command,
+                Err(outcome) if outcome.is_entry_outcome() => {
+                    output[..2].copy_from_slice(&outcome.status_word());
+                    return Ok(2);
+                }
+                // Only a template longer than a short APDU gets here.
+                Err(_) => return Err(Status::InvalidParameter),
+            };
+            let call = TransmitCall {
+                protocol: selected,
+                apdu: command.as_bytes(),
+                card,
+                settings: ex.settings,
+            };
+            let result = callback(&mut ex.driver, &call, output).map_err(Status::from);
+            let len = self.settle(&seen, result, |_, result| result, Ok)?;
+            if len > output.len() || len < ioctl::MIN_RESPONSE_LEN {
+                return Err(Status::DeviceProtocolError);
+            }
+            self.perf.record(command.as_bytes().len(), len);
+            Ok(len)
+        })
+    }
+
+    fn driver_vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
         let callback = self.functions.vendor_ioctl.ok_or(Status::NotSupported)?;
         self.serialized(|ex, _| {
             let len = callback(&mut ex.driver, code, input, output)?;
