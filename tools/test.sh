@@ -77,7 +77,7 @@ cargo build -p readerkit-ccid --features usb --target "$embedded_target"
 # The C binding for firmware: a no_std staticlib (the target aborts on panic).
 cargo build -p readerkit-c --no-default-features --features firmware --target "$embedded_target"
 
-step "example firmware under QEMU (mps2-an386): flash <= 32 KiB, driver stack <= 1 KiB, static RAM + driver stack <= 2 KiB"
+step "example firmware: USB CCID reader budget (flash <= 48 KiB, static RAM + stack <= 6 KiB, CCID stack measured under QEMU) and the scripted session under QEMU (mps2-an386)"
 ./tools/qemu-firmware.sh
 
 step "tests of core, card-sim, hal-readers on armv7 (32-bit) and s390x (big-endian) under qemu-user"
