@@ -3,7 +3,7 @@
 //! The binding's std code logs through the [`log`] facade; [`install`] routes the
 //! facade into pcscd's own `log_msg` with its priorities (error → `PCSC_LOG_ERROR`,
 //! warn and info → `PCSC_LOG_INFO`, debug and trace → `PCSC_LOG_DEBUG`, which pcscd
-//! shows with `--debug`), every line bounded by [`crate::log`].
+//! shows with `--debug`), every line bounded (512 bytes, control characters escaped).
 //!
 //! Each reader has its own level, like libccid's `LogLevel`: a `:log=LEVEL` option
 //! at the end of its DEVICENAME (`sim:t1:log=trace`, `vpcd:35963:log=debug`, with

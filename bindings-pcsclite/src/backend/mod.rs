@@ -190,7 +190,7 @@ pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
         let (device, worker) = vpcd::open(addr, index)?;
         (device, vpcd::MAX_APDU_DATA, Some(worker))
     } else if let Some(spec) = device_name.strip_prefix("serial:") {
-        open_serial(spec, index)?
+        open_serial(spec, index, log.clone())?
     } else {
         return Err(Status::NotSupported);
     };
@@ -205,14 +205,14 @@ pub fn open(device_name: &str, index: u32) -> Result<Reader, Status> {
 }
 
 #[cfg(target_os = "linux")]
-fn open_serial(spec: &str, index: u32) -> Result<Opened, Status> {
-    let (device, worker) = serial::open(spec, index)?;
+fn open_serial(spec: &str, index: u32, log: ReaderLog) -> Result<Opened, Status> {
+    let (device, worker) = serial::open(spec, index, log)?;
     Ok((device, serial::MAX_APDU_DATA, Some(worker)))
 }
 
 /// `serial:` needs linux-embedded-hal: elsewhere it is an unknown syntax.
 #[cfg(not(target_os = "linux"))]
-fn open_serial(_: &str, _: u32) -> Result<Opened, Status> {
+fn open_serial(_: &str, _: u32, _: ReaderLog) -> Result<Opened, Status> {
     Err(Status::NotSupported)
 }
 

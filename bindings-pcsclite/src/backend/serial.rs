@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
 use readerkit::line::LineReader;
+use readerkit::trace::TracedLine;
 use readerkit::{Device, Failure, ReaderFunctions, Status};
 use readerkit_hal::alpar;
 use readerkit_hal::chip::{Chip, ClockDivider, Ncn8025, St8024, St8024L, Tda8024, Tda8035};
@@ -50,6 +51,7 @@ use readerkit_hal::{CardEvent, Class, Classes};
 use super::{Port, Worker};
 use crate::log::{ERROR, log};
 use crate::platform::StdPlatform;
+use crate::trace::ReaderLog;
 
 /// `dwMaxAPDUDataSize` of a `serial:` reader: short APDUs (an ALPAR frame carries
 /// at most 506 bytes; the T=0 path has no ENVELOPE configured).
@@ -324,8 +326,10 @@ fn vendor_attributes(kind: &str, index: u32) -> VendorAttributes {
     }
 }
 
-/// Open a `serial:` reader; `spec` is what follows `serial:`.
-pub fn open(spec: &str, index: u32) -> Result<(Arc<dyn Port>, Worker), Status> {
+/// Open a `serial:` reader; `spec` is what follows `serial:`. A GPIO + UART
+/// reader's line is traced into `log` (decoded at `log=trace`); the TDA8029 runs
+/// the protocols in the chip, so only its requests are logged.
+pub fn open(spec: &str, index: u32, log: ReaderLog) -> Result<(Arc<dyn Port>, Worker), Status> {
     match parse(spec)? {
         Spec::Alpar {
             path,
@@ -340,11 +344,11 @@ pub fn open(spec: &str, index: u32) -> Result<(Arc<dyn Port>, Worker), Status> {
             pins,
             config,
         } => match chip {
-            GpioChip::Tda8035 => open_gpio::<Tda8035>(&path, &gpiochip, pins, config, index),
-            GpioChip::Tda8024 => open_gpio::<Tda8024>(&path, &gpiochip, pins, config, index),
-            GpioChip::St8024 => open_gpio::<St8024>(&path, &gpiochip, pins, config, index),
-            GpioChip::St8024L => open_gpio::<St8024L>(&path, &gpiochip, pins, config, index),
-            GpioChip::Ncn8025 => open_gpio::<Ncn8025>(&path, &gpiochip, pins, config, index),
+            GpioChip::Tda8035 => open_gpio::<Tda8035>(&path, &gpiochip, pins, config, index, log),
+            GpioChip::Tda8024 => open_gpio::<Tda8024>(&path, &gpiochip, pins, config, index, log),
+            GpioChip::St8024 => open_gpio::<St8024>(&path, &gpiochip, pins, config, index, log),
+            GpioChip::St8024L => open_gpio::<St8024L>(&path, &gpiochip, pins, config, index, log),
+            GpioChip::Ncn8025 => open_gpio::<Ncn8025>(&path, &gpiochip, pins, config, index, log),
         },
     }
 }
@@ -409,8 +413,9 @@ fn open_alpar(
     Ok((device, worker))
 }
 
-/// The driver context of a `serial:` GPIO + UART reader.
-pub type GpioReader<C> = LineReader<LinuxInterface<C>>;
+/// The driver context of a `serial:` GPIO + UART reader: its line traced into the
+/// reader's log.
+pub type GpioReader<C> = LineReader<TracedLine<LinuxInterface<C>, ReaderLog>>;
 
 fn open_gpio<C: Chip + Send + 'static>(
     path: &str,
@@ -418,6 +423,7 @@ fn open_gpio<C: Chip + Send + 'static>(
     pins: PinNumbers,
     config: Config,
     index: u32,
+    reader_log: ReaderLog,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
     let baud = readerkit::timing::Timing::default_at(config.card_clock_khz()).baud();
     let uart = SerialUart::open_card_line(path, baud).map_err(|e| {
@@ -440,7 +446,7 @@ fn open_gpio<C: Chip + Send + 'static>(
     let device = Arc::new(Device::new(
         StdPlatform::new(),
         functions,
-        LineReader::new(iface),
+        LineReader::new(TracedLine::new(iface, reader_log)),
         caps,
         vendor_attributes(&C::NAME.to_ascii_lowercase(), index),
     ));
@@ -448,7 +454,7 @@ fn open_gpio<C: Chip + Send + 'static>(
     let worker = super::spawn("readerkit-gpio", move |stop| {
         watch(
             &stop,
-            || dev.with_driver(|r| r.line_mut().poll()),
+            || dev.with_driver(|r| r.line_mut().line_mut().poll()),
             |e| dev.report(e),
         )
     })?;
@@ -621,15 +627,20 @@ mod tests {
 
     #[test]
     fn unopenable_hardware_is_a_communication_error() {
+        let log = || ReaderLog {
+            name: "serial:test".to_owned(),
+            level: readerkit::trace::Level::Info,
+        };
         // Well-formed, but the port (and GPIO chip) do not exist.
         assert_eq!(
-            open("/dev/readerkit-no-such-tty:tda8029", 0).err(),
+            open("/dev/readerkit-no-such-tty:tda8029", 0, log()).err(),
             Some(Status::Unsuccessful)
         );
         assert_eq!(
             open(
                 "/dev/readerkit-no-such-tty:tda8035:gpiochip99:CMDVCC=17,RSTIN=27,OFF=22",
-                0
+                0,
+                log()
             )
             .err(),
             Some(Status::Unsuccessful)

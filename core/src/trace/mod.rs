@@ -15,8 +15,17 @@
 //! Card bytes are untrusted: every event's text is bounded ([`MAX_SHOWN_BYTES`]
 //! bytes shown as hex, then a count), whatever the line delivers. [`TextBuf`]
 //! renders an event into a fixed buffer for sinks without an allocator.
+//!
+//! Sinks provided: `LogSink` (feature `log`, the `log` facade) and `DefmtSink`
+//! (feature `defmt`, for firmware); the two features exclude each other. Any other
+//! destination implements [`Sink`] (a closure through [`FnSink`]).
+
+#[cfg(all(feature = "log", feature = "defmt"))]
+compile_error!("features `log` and `defmt` are mutually exclusive: pick one logging backend");
 
 mod decoder;
+#[cfg(feature = "defmt")]
+mod defmt_sink;
 mod event;
 mod hex;
 #[cfg(feature = "log")]
@@ -26,6 +35,8 @@ mod text;
 mod traced_line;
 
 pub use decoder::Decoder;
+#[cfg(feature = "defmt")]
+pub use defmt_sink::DefmtSink;
 pub use event::{Direction, Event, T0Procedure};
 pub use hex::{BoundedHex, MAX_SHOWN_BYTES};
 #[cfg(feature = "log")]
