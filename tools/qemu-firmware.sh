@@ -173,3 +173,9 @@ ok=$(sed -nE 's/^firmware: ([0-9]+) requests ok$/\1/p' "$work/session")
 stack=$(sed -nE 's/^stack high water: driver ([0-9]+) B.*/\1/p' "$work/session")
 device_stack=$(echo "$size_line" | sed -E 's/.*, stack ([0-9]+) bytes.*/\1/')
 echo "firmware: $ok requests ok, flash $flash B, static RAM $ram B, stack high water $stack B (scripted session); device (USB CCID reader) stack $device_stack B"
+# The driver's own budget (core + engines + chip driver, the simulated card apart):
+# 1 KiB of stack, whatever the board around it.
+if [ -z "$stack" ] || [ "$stack" -gt 1024 ]; then
+  echo "qemu-firmware: the driver's stack high water (${stack:-not measured} B) is over its 1 KiB budget" >&2
+  exit 1
+fi
