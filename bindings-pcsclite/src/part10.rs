@@ -20,6 +20,13 @@ pub const FN_SIM_FAULT: u16 = 3500;
 /// at once (a removal and an insertion between two looks of the host).
 pub const FN_SIM_CARD: u16 = 3501;
 
+/// The simulated reader's key switch (a readerkit vendor IOCTL, `sim:` only): the
+/// input is the script its PIN pad plays next, one byte a key: `0`-`9`, `E`
+/// Enter, `C` Cancel, `X` Clear, `B` Backspace (100 ms of simulated time apart);
+/// after the script, silence, so an empty script times out at once. Any other
+/// byte is refused (invalid parameter).
+pub const FN_SIM_KEYS: u16 = 3502;
+
 /// Answer a part 10 request, or `None` if `function` is none of them.
 /// `max_apdu_data` is announced as `dwMaxAPDUDataSize`.
 pub fn answer(

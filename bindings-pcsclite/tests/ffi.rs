@@ -258,7 +258,13 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             ),
             IFD_SUCCESS
         );
-        assert_eq!(n, 6);
+        // The TLV properties, then the PIN pad's two features (a `sim:` reader
+        // has a scripted keypad), in pcsc-lite's encoding.
+        assert_eq!(n, 18);
+        assert_eq!(
+            out[6..18],
+            [6, 4, 0x42, 0, 0x0D, 0x4E, 7, 4, 0x42, 0, 0x0D, 0x4F]
+        );
         // The Windows code of the same request reaches the same answer.
         assert_eq!(
             IFDHControl(

@@ -143,7 +143,8 @@ fn t1_session(ctx: &Context) {
     // PC/SC part 10: the feature list, then the TLV properties it names.
     let mut buf = [0u8; 256];
     let features = card.control(ctl(3400), &[], &mut buf).unwrap().to_vec();
-    assert_eq!(features.len(), 6);
+    // The TLV properties, then the PIN pad's features (tests/pcscd_pinpad.rs).
+    assert_eq!(features.len(), 18);
     assert_eq!(features[..2], [0x12, 4], "FEATURE_GET_TLV_PROPERTIES");
     let code = u64::from(u32::from_be_bytes(features[2..6].try_into().unwrap()));
     let props = card.control(code, &[], &mut buf).unwrap();

@@ -5,14 +5,15 @@
 use std::sync::Arc;
 
 use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
-use readerkit::device::Outcome;
+use readerkit::device::{Outcome, PinPad};
 use readerkit::ioctl::Request;
 use readerkit::line::LineReader;
+use readerkit::pin::{Key, Keypad};
 use readerkit::trace::TracedLine;
 
 use readerkit::{CardState, Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
-use readerkit_card_sim::{Card, Config, Profile, SimLine};
+use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine};
 
 use super::Port;
 use crate::part10;
@@ -28,8 +29,62 @@ pub const MAX_APDU_DATA: u32 = 65_536;
 
 /// The card's line of a `sim:` reader, traced into the reader's log.
 pub type SimTracedLine = TracedLine<SimLine<SIM_CAPACITY>, ReaderLog>;
-/// The driver context of a `sim:` reader.
-pub type SimReader = LineReader<SimTracedLine>;
+/// The driver context of a `sim:` reader: the line to its card, and its PIN pad
+/// (a scripted keypad the key switch, [`part10::FN_SIM_KEYS`], loads).
+pub struct SimReader {
+    /// Boxed: the card's buffers are large, and the device is moved through
+    /// several frames while it is built.
+    reader: Box<LineReader<SimTracedLine>>,
+    keypad: ScriptedKeypad,
+}
+
+impl SimReader {
+    /// The line to the card.
+    pub fn line_mut(&mut self) -> &mut SimTracedLine {
+        self.reader.line_mut()
+    }
+}
+
+impl AsMut<LineReader<SimTracedLine>> for SimReader {
+    fn as_mut(&mut self) -> &mut LineReader<SimTracedLine> {
+        &mut self.reader
+    }
+}
+
+/// Gap between two scripted key presses, in ms of simulated time.
+const KEY_GAP_MS: u32 = 100;
+
+/// A `sim:` reader's PIN pad: the scripted keypad, announced as 4 to 12 digits.
+fn pin_pad() -> PinPad<SimReader> {
+    PinPad {
+        next_key: |reader, timeout_ms| reader.keypad.next_key(timeout_ms),
+        prompt: Some(|reader, prompt| reader.keypad.prompt(prompt)),
+        ctl_code: part10::pcsclite_ctl_code,
+        min_pin_digits: 4,
+        max_pin_digits: 12,
+    }
+}
+
+/// The key switch's script: `0`-`9` digits, `E` Enter, `C` Cancel, `X` Clear, `B`
+/// Backspace, each [`KEY_GAP_MS`] after the previous; after the last, silence (a
+/// time-out). `None` for any other byte or a script longer than the keypad holds.
+fn key_script(script: &[u8]) -> Option<ScriptedKeypad> {
+    let mut keypad = ScriptedKeypad::new();
+    for byte in script {
+        let key = match byte {
+            b'0'..=b'9' => Key::Digit(byte - b'0'),
+            b'E' => Key::Enter,
+            b'C' => Key::Cancel,
+            b'X' => Key::Clear,
+            b'B' => Key::Backspace,
+            _ => return None,
+        };
+        if !keypad.press(KEY_GAP_MS, key) {
+            return None;
+        }
+    }
+    Some(keypad)
+}
 /// A `sim:` device.
 pub type SimDevice = Device<StdPlatform, SimReader>;
 
@@ -44,7 +99,8 @@ fn profile(kind: &str) -> Result<Option<Profile>, Status> {
     }))
 }
 
-/// Vendor IOCTLs: PC/SC part 10 and the fault switch ([`part10::FN_SIM_FAULT`]).
+/// Vendor IOCTLs: PC/SC part 10 (the PIN pad's part is the core's), the fault
+/// switch ([`part10::FN_SIM_FAULT`]) and the key switch ([`part10::FN_SIM_KEYS`]).
 fn vendor(
     reader: &mut SimReader,
     code: u32,
@@ -54,6 +110,10 @@ fn vendor(
     let function = part10::function_of(code);
     if let Some(answer) = part10::answer(function, output, MAX_APDU_DATA) {
         return answer;
+    }
+    if function == part10::FN_SIM_KEYS {
+        reader.keypad = key_script(input).ok_or(Failure::InvalidParameter)?;
+        return Ok(0);
     }
     if function != part10::FN_SIM_FAULT {
         return Err(Failure::NotSupported);
@@ -162,12 +222,16 @@ pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Stat
     };
     let functions = ReaderFunctions {
         vendor_ioctl: Some(vendor),
-        ..SimReader::functions()
+        ..LineReader::functions_for::<SimReader>()
     };
-    let device = Device::new(
+    let driver = SimReader {
+        reader: Box::new(LineReader::new(TracedLine::new(line, log)).with_t0_envelope()),
+        keypad: ScriptedKeypad::new(),
+    };
+    let mut device = Device::new(
         StdPlatform::new(),
         functions,
-        LineReader::new(TracedLine::new(line, log)).with_t0_envelope(),
+        driver,
         ReaderCapabilities {
             channel: index as u16,
             ..ReaderCapabilities::typical()
@@ -184,6 +248,7 @@ pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Stat
             serial_number: attr_string(b"SIM0001"),
         },
     );
+    device.set_pin_pad(pin_pad());
     if present {
         device.card_inserted();
     }

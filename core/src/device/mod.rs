@@ -223,8 +223,14 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// `pad.next_key` and sent with the TRANSMIT callback under the serialization
     /// lock, then wiped).
     pub fn with_pin_pad(mut self, pad: PinPad<D>) -> Self {
-        self.pin_pad = Some(pad);
+        self.set_pin_pad(pad);
         self
+    }
+
+    /// Give the device its PIN pad in place, as [`Device::with_pin_pad`] does
+    /// (without moving a large device through one more stack frame).
+    pub fn set_pin_pad(&mut self, pad: PinPad<D>) {
+        self.pin_pad = Some(pad);
     }
 
     /// The platform, for bindings that keep their own state in it.

@@ -1,0 +1,276 @@
+//! Secure PIN entry through the real pcscd (issue 17, 4a): `SCardControl` with
+//! PC/SC part 10 `FEATURE_VERIFY_PIN_DIRECT` and `FEATURE_MODIFY_PIN_DIRECT` on
+//! readerkit's IFD handler with `sim:` readers, whose PIN pad plays the script the
+//! key switch (vendor control 3502) loads. The simulated card's PIN is "1234",
+//! 3 tries, ASCII, FF-padded.
+
+use std::time::{Duration, Instant};
+
+use pcsc::{Card, Context, Error, Protocols, Scope};
+use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
+use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver, require_pcscd};
+
+/// Traced at the most verbose level: its log must still show no PIN.
+const T1: &str = "RK PINPAD T1 00 00";
+const T0: &str = "RK PINPAD T0 01 00";
+
+/// pcsc-lite `SCARD_CTL_CODE(n)`.
+const fn ctl(n: u64) -> u64 {
+    0x4200_0000 + n
+}
+
+/// The `sim:` key switch.
+const SIM_KEYS: u64 = ctl(3502);
+
+/// The part 10 feature list as (tag, control code) pairs.
+fn features(card: &Card) -> Vec<(u8, u64)> {
+    let mut buf = [0u8; 64];
+    let list = card.control(ctl(3400), &[], &mut buf).unwrap();
+    assert_eq!(list.len() % 6, 0, "TLVs of 4-byte codes: {list:02X?}");
+    list.chunks_exact(6)
+        .map(|tlv| {
+            assert_eq!(tlv[1], 4);
+            let code = u32::from_be_bytes([tlv[2], tlv[3], tlv[4], tlv[5]]);
+            (tlv[0], u64::from(code))
+        })
+        .collect()
+}
+
+/// PIN_VERIFY_STRUCTURE: ASCII, left, byte position 0, no length field, an 8-byte
+/// block, 4-8 digits, validation key; VERIFY `00 20 00 80 08 FF..FF`.
+fn verify_structure() -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+    apdu.extend_from_slice(&[0xFF; 8]);
+    let mut s = vec![
+        30,   // bTimerOut, s
+        10,   // bTimerOut2, s
+        0x82, // bytes, position 0, left, ASCII
+        0x08, // no PIN length field, 8-byte block
+        0x00, // bmPINLengthFormat
+        8, 4,    // wPINMaxExtraDigit: max 8, min 4
+        0x02, // bEntryValidationCondition: validation key
+        0x01, // bNumberMessage
+        0x09, 0x04, // wLangId
+        0x00, // bMsgIndex
+        0, 0, 0, // bTeoPrologue
+    ];
+    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
+    s.extend_from_slice(&apdu);
+    s
+}
+
+/// PIN_MODIFY_STRUCTURE: current PIN, then the new PIN twice; CHANGE REFERENCE
+/// DATA `00 24 00 80 10` with the current block at 0 and the new one at 8.
+fn modify_structure() -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x24, 0x00, 0x80, 0x10];
+    apdu.extend_from_slice(&[0xFF; 16]);
+    let mut s = vec![
+        0, 0,    // default time-outs
+        0x82, // bytes, position 0, left, ASCII
+        0x08, // no PIN length field, 8-byte blocks
+        0x00, // bmPINLengthFormat
+        0, 8, // bInsertionOffsetOld / New, bytes
+        8, 4,    // max 8, min 4
+        0x03, // bConfirmPIN: current PIN, new PIN twice
+        0x02, // validation key
+        0x03, 0x09, 0x04, 0, 1, 2, // three messages
+        0, 0, 0, // bTeoPrologue
+    ];
+    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
+    s.extend_from_slice(&apdu);
+    s
+}
+
+/// Load `keys` into the reader's PIN pad, then send `structure` to `code`.
+fn pin_request(card: &Card, keys: &[u8], code: u64, structure: &[u8]) -> Result<Vec<u8>, Error> {
+    card.control(SIM_KEYS, keys, &mut [])?;
+    let mut buf = [0u8; 258];
+    card.control(code, structure, &mut buf).map(<[u8]>::to_vec)
+}
+
+#[test]
+fn verify_and_modify_pin_direct_through_pcscd() {
+    let started = Instant::now();
+    require_pcscd();
+    let lib = ifd_driver();
+    let mut pcscd = Pcscd::start(&[
+        Entry {
+            name: "RK PINPAD T1",
+            device: "sim:t1:log=trace",
+            lib: &lib,
+        },
+        Entry {
+            name: "RK PINPAD T0",
+            device: "sim:t0",
+            lib: &lib,
+        },
+    ]);
+    let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
+    for name in [T1, T0] {
+        assert!(
+            wait_card(&ctx, name, true, Duration::from_secs(10)),
+            "{name}"
+        );
+    }
+    step("pcscd up", started);
+
+    let card = connect(&ctx, T1, Protocols::T1);
+    // The feature list: the driver's TLV properties, then the core's PIN features,
+    // each with its pcsc-lite control code.
+    let list = features(&card);
+    assert_eq!(
+        list,
+        [(0x12, ctl(3418)), (0x06, ctl(3406)), (0x07, ctl(3407))]
+    );
+    let verify = ctl(3406);
+    let modify = ctl(3407);
+    let mut buf = [0u8; 64];
+    let props = card.control(ctl(3418), &[], &mut buf).unwrap().to_vec();
+    let tail = [1, 2, 0, 0, 2, 1, 7, 6, 1, 4, 7, 1, 12];
+    assert!(
+        props.ends_with(&tail),
+        "wLcdLayout 0, bEntryValidationCondition 7, bMinPINSize 4, bMaxPINSize 12 in {props:02X?}"
+    );
+    step("features and TLV properties", started);
+
+    let v = verify_structure();
+    let m = modify_structure();
+    // Right PIN.
+    assert_eq!(
+        pin_request(&card, b"1234E", verify, &v),
+        Ok(vec![0x90, 0x00])
+    );
+    // Entry outcomes answer the part 10 status words and spend no try.
+    assert_eq!(pin_request(&card, b"12C", verify, &v), Ok(vec![0x64, 0x01]));
+    assert_eq!(pin_request(&card, b"12", verify, &v), Ok(vec![0x64, 0x00]));
+    assert_eq!(pin_request(&card, b"", verify, &v), Ok(vec![0x64, 0x00]));
+    assert_eq!(pin_request(&card, b"12E", verify, &v), Ok(vec![0x64, 0x03]));
+    // Clear and backspace edit the PIN before it goes out.
+    assert_eq!(
+        pin_request(&card, b"99X1235B4E", verify, &v),
+        Ok(vec![0x90, 0x00])
+    );
+    step(
+        "verify: right PIN, cancel, time-out, length, editing keys",
+        started,
+    );
+
+    // Malformed structures: refused by the IFD handler before any key (the keys
+    // loaded stay for the next request), pcscd reports SCARD_E_NOT_TRANSACTED.
+    card.control(SIM_KEYS, b"1234E", &mut []).unwrap();
+    let mut bad_encoding = v.clone();
+    bad_encoding[2] = 0x83; // reserved encoding 11b
+    let mut bad_limits = v.clone();
+    bad_limits[6] = 9; // minimum above maximum
+    let mut bad_length = v.clone();
+    bad_length[15] = 12; // ulDataLength one short
+    let mut no_condition = v.clone();
+    no_condition[7] = 0;
+    for bad in [
+        &v[..10],
+        &bad_encoding[..],
+        &bad_limits[..],
+        &bad_length[..],
+        &no_condition[..],
+        &m[..],
+    ] {
+        let mut buf = [0u8; 258];
+        assert_eq!(
+            card.control(verify, bad, &mut buf),
+            Err(Error::NotTransacted),
+            "{bad:02X?}"
+        );
+    }
+    assert_eq!(
+        card.control(modify, &v, &mut [0u8; 258]),
+        Err(Error::NotTransacted),
+        "a verify structure sent as a modification"
+    );
+    assert_eq!(
+        card.control(verify, &v, &mut [0u8; 258])
+            .map(<[u8]>::to_vec),
+        Ok(vec![0x90, 0x00]),
+        "the keys loaded before the refusals were all still there"
+    );
+    // A receive buffer too small for the answer: pcscd hands the IFD handler its
+    // own buffer, not the client's length, so the request runs (the core's refusal
+    // before any key is tested in core/tests/pinpad.rs) and pcscd reports the
+    // short buffer afterwards.
+    card.control(SIM_KEYS, b"1234E", &mut []).unwrap();
+    assert_eq!(
+        card.control(verify, &v, &mut [0u8; 1]),
+        Err(Error::InsufficientBuffer),
+        "no room for the status word"
+    );
+    assert_eq!(
+        card.control(SIM_KEYS, b"12Z", &mut []),
+        Err(Error::NotTransacted),
+        "a key script with an unknown key"
+    );
+    step("malformed structures refused before any key", started);
+
+    // Modification: current PIN, new PIN twice; a mismatch changes nothing.
+    assert_eq!(
+        pin_request(&card, b"1234E5678E5679E", modify, &m),
+        Ok(vec![0x64, 0x02])
+    );
+    assert_eq!(
+        pin_request(&card, b"1234E5678E5678E", modify, &m),
+        Ok(vec![0x90, 0x00])
+    );
+    assert_eq!(
+        pin_request(&card, b"5678E", verify, &v),
+        Ok(vec![0x90, 0x00])
+    );
+    assert_eq!(
+        pin_request(&card, b"1234E5678EC", modify, &m),
+        Ok(vec![0x64, 0x01])
+    );
+    step("modify: mismatch, change, cancel", started);
+
+    // Wrong PINs count the tries down, then the PIN is blocked even for the right one.
+    for sw2 in [0xC2, 0xC1, 0xC0] {
+        assert_eq!(
+            pin_request(&card, b"0000E", verify, &v),
+            Ok(vec![0x63, sw2])
+        );
+    }
+    assert_eq!(
+        pin_request(&card, b"5678E", verify, &v),
+        Ok(vec![0x69, 0x83])
+    );
+    disconnect(card);
+    step("wrong PIN 63Cx, then blocked 6983", started);
+
+    // The same through T=0 (VERIFY as a case 3 command in a T=0 envelope).
+    let card = connect(&ctx, T0, Protocols::T0);
+    assert_eq!(
+        pin_request(&card, b"1111E", verify, &v),
+        Ok(vec![0x63, 0xC2])
+    );
+    assert_eq!(
+        pin_request(&card, b"1234E", verify, &v),
+        Ok(vec![0x90, 0x00])
+    );
+    disconnect(card);
+    step("T=0 reader", started);
+
+    pcscd.stop_and_check_log();
+    let log = pcscd.log();
+    // The trace shows the key switch's script (the host sent it) and the
+    // structures (no PIN in them), but never the command built with the PIN.
+    for command in [
+        "80 08 31 32 33 34",
+        "80 08 35 36 37 38",
+        "80 10 31 32 33 34",
+    ] {
+        assert!(
+            !log.contains(command),
+            "a PIN command in pcscd's log ({command}):\n{log}"
+        );
+    }
+    assert!(
+        log.contains("-> I(N(S)=0, M=0) 13 bytes"),
+        "the traced reader did log its exchanges:\n{log}"
+    );
+}
