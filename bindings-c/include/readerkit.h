@@ -196,6 +196,68 @@
 #define RK_DEVICE_STORAGE_WORDS 256
 
 /*
+ No key came within the time allowed (what `next_key` returns on a time-out).
+ */
+#define RK_KEY_NONE 0
+
+/*
+ The digit keys are `RK_KEY_DIGIT_0 + n` (ASCII '0' to '9').
+ */
+#define RK_KEY_DIGIT_0 48
+
+/*
+ The validation key (OK, Enter).
+ */
+#define RK_KEY_ENTER 13
+
+/*
+ The cancel key: the request answers SW 64 01.
+ */
+#define RK_KEY_CANCEL 27
+
+/*
+ Clear: forget every digit typed so far.
+ */
+#define RK_KEY_CLEAR 127
+
+/*
+ Backspace: forget the last digit.
+ */
+#define RK_KEY_BACKSPACE 8
+
+/*
+ Prompt: "Enter PIN" (verification).
+ */
+#define RK_PROMPT_ENTER_PIN 0
+
+/*
+ Prompt: "Enter current PIN" (modification).
+ */
+#define RK_PROMPT_ENTER_CURRENT_PIN 1
+
+/*
+ Prompt: "Enter new PIN".
+ */
+#define RK_PROMPT_ENTER_NEW_PIN 2
+
+/*
+ Prompt: "Confirm new PIN".
+ */
+#define RK_PROMPT_CONFIRM_NEW_PIN 3
+
+/*
+ The part 10 function number of `FEATURE_VERIFY_PIN_DIRECT`: its control code is
+ `SCARD_CTL_CODE(3406)` = `0x00313538` (what GET_FEATURE_REQUEST announces).
+ */
+#define RK_FN_VERIFY_PIN_DIRECT 3406
+
+/*
+ The part 10 function number of `FEATURE_MODIFY_PIN_DIRECT`
+ (`SCARD_CTL_CODE(3407)` = `0x0031353C`).
+ */
+#define RK_FN_MODIFY_PIN_DIRECT 3407
+
+/*
  [`rk_line_ops`] `reset`: activate the contacts (deactivating them first if they
  were active), then reset.
  */
@@ -1099,6 +1161,32 @@ typedef struct {
 } rk_line_ops;
 
 /*
+ A reader's keypad. Both callbacks get the `ctx` given at initialisation and run
+ under the device's serialization lock, like every callback.
+ */
+typedef struct {
+  /*
+   Required: wait at most `timeout_ms` milliseconds for a key and return it
+   (`RK_KEY_DIGIT_0 + n`, `RK_KEY_ENTER`, `RK_KEY_CANCEL`, `RK_KEY_CLEAR`,
+   `RK_KEY_BACKSPACE`), or `RK_KEY_NONE` when the time runs out. Any other
+   value is a key that does nothing.
+   */
+  uint32_t (*next_key)(void *ctx, uint32_t timeout_ms);
+  /*
+   Optional: show `prompt` (`RK_PROMPT_*`) on the reader's display.
+   */
+  void (*prompt)(void *ctx, uint32_t prompt);
+  /*
+   `bMinPINSize` announced in the TLV properties, in digits.
+   */
+  uint8_t min_pin_digits;
+  /*
+   `bMaxPINSize` announced in the TLV properties, in digits.
+   */
+  uint8_t max_pin_digits;
+} rk_keypad_ops;
+
+/*
  The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
  NUL-terminated UTF-8 text valid during the call only; `user` is what was given
  to [`rk_log_set`].
@@ -1558,6 +1646,32 @@ rk_status rk_pps_accept(const rk_protocol_call *call,
                         const uint8_t *response,
                         size_t response_len,
                         rk_timing *timing);
+
+/*
+ Give an initialised device its keypad (copied): from then on GET_FEATURE_REQUEST
+ (vendor function 3400) announces `FEATURE_VERIFY_PIN_DIRECT` and
+ `FEATURE_MODIFY_PIN_DIRECT` after the driver's own answer, with their Windows
+ control codes, the TLV properties (3418) add `wLcdLayout`,
+ `bEntryValidationCondition`, `bMinPINSize` and `bMaxPINSize`, and
+ [`rk_device_control`](crate::rk_device_control) with `SCARD_CTL_CODE(3406)` /
+ `(3407)` and a `PIN_VERIFY_STRUCTURE` / `PIN_MODIFY_STRUCTURE` reads the PIN(s)
+ from `next_key`, sends the command with the TRANSMIT callback and answers the
+ card's response (data, SW1 SW2) or 64 00 (time-out), 64 01 (cancel), 64 02 (new
+ PINs differ), 64 03 (PIN length). A bad structure gets
+ `RK_STATUS_INVALID_PARAMETER` before any key; an output buffer under 2 bytes
+ `RK_STATUS_BUFFER_TOO_SMALL`.
+
+ Errors: `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned pointer, no
+ `next_key`, a minimum of 0 or above the maximum), `RK_STATUS_INVALID_DEVICE_STATE`
+ (storage that holds no device), `RK_STATUS_DEVICE_BUSY` (called from a callback
+ or while one runs).
+
+ # Safety
+
+ `dev` is NULL or device storage that no other thread uses during the call (call
+ it right after initialisation); `ops` is NULL or valid for reads.
+ */
+rk_status rk_device_set_keypad(rk_device *dev, const rk_keypad_ops *ops);
 
 /*
  Set the log callback and the most it receives (`RK_LOG_OFF` .. `RK_LOG_TRACE`);

@@ -320,14 +320,16 @@ impl rk_reader_functions {
 
 /// The C driver's table and context, and the line reader of a device made with
 /// [`rk_device_init_line`]: the core's driver context `D`.
-struct CDriver {
+pub(crate) struct CDriver {
     table: rk_reader_functions,
-    ctx: *mut c_void,
+    pub(crate) ctx: *mut c_void,
     line: Option<LineReader<TracedLine<CLine, CLogSink>>>,
+    /// The keypad [`rk_device_set_keypad`](crate::rk_device_set_keypad) gave.
+    pub(crate) keypad: Option<crate::keypad::rk_keypad_ops>,
 }
 
 /// The platform: the locks and the tracking completion through the C table.
-struct CPlatform {
+pub(crate) struct CPlatform {
     tracking_complete: Option<unsafe extern "C" fn(*mut c_void, rk_status)>,
     events_pending: Option<unsafe extern "C" fn(*mut c_void)>,
     ctx: *mut c_void,
@@ -367,7 +369,7 @@ impl Platform for CPlatform {
     }
 }
 
-type CDevice = Device<CPlatform, CDriver>;
+pub(crate) type CDevice = Device<CPlatform, CDriver>;
 
 impl Stored for CDevice {
     /// "rkDV".
@@ -386,11 +388,23 @@ const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
 ///
 /// `dev` is NULL or points to at least `size_of::<Slot<CDevice>>()` readable bytes
 /// (zeroed or initialised by `rk_device_init`) that stay valid for `'a`.
-unsafe fn device<'a>(dev: *const rk_device) -> Result<&'a CDevice, rk_status> {
+pub(crate) unsafe fn device<'a>(dev: *const rk_device) -> Result<&'a CDevice, rk_status> {
     // SAFETY: forwarded contract.
     let slot = unsafe { Slot::<CDevice>::find(dev) }?;
     // SAFETY: initialised (the magic word says so); only shared views of it exist.
     Ok(unsafe { &(*slot).value })
+}
+
+/// The initialised device in `dev`, exclusively.
+///
+/// # Safety
+///
+/// As [`device`], and no other view of the device exists or is made for `'a`.
+pub(crate) unsafe fn device_mut<'a>(dev: *mut rk_device) -> Result<&'a mut CDevice, rk_status> {
+    // SAFETY: forwarded contract.
+    let slot = unsafe { Slot::<CDevice>::find(dev) }?;
+    // SAFETY: initialised (the magic word says so); exclusive per the contract.
+    Ok(unsafe { &mut (*slot).value })
 }
 
 /// Run `f` on the initialised device in `dev` (under the FFI guard).
@@ -853,7 +867,12 @@ unsafe fn init(
     let device = Device::new(
         platform,
         functions(&table, line.is_some()),
-        CDriver { table, ctx, line },
+        CDriver {
+            table,
+            ctx,
+            line,
+            keypad: None,
+        },
         reader,
         vendor,
     );

@@ -104,6 +104,7 @@ extern crate std;
 pub mod atr;
 pub mod device;
 mod guard;
+pub mod keypad;
 pub mod line;
 pub mod log;
 #[cfg(feature = "sim")]
@@ -117,6 +118,7 @@ mod tests;
 
 pub use atr::*;
 pub use device::*;
+pub use keypad::*;
 pub use line::*;
 pub use log::*;
 #[cfg(feature = "sim")]

@@ -132,6 +132,11 @@ fn c_programs_against_the_library() {
             "driver_test: OK",
         ),
         (
+            "pinpad_test",
+            dir.join("tests/c/pinpad_test.c"),
+            "pinpad_test: OK",
+        ),
+        (
             "bad_input",
             dir.join("tests/c/bad_input.c"),
             "bad_input: OK",

@@ -3,5 +3,6 @@
 
 mod device;
 mod engines;
+mod keypad;
 mod line;
 mod log;

@@ -1,0 +1,186 @@
+//! The keypad through its C signatures (so that Miri sees `rk_device_set_keypad`'s
+//! exclusive view of the device and the callbacks' shared one): PIN features
+//! announced, a verification served, and no keypad change from inside a callback.
+
+use core::cell::{Cell, RefCell};
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use super::device::control;
+use crate::*;
+
+/// T=1 in specific mode (TA2), so no SET_PROTOCOL is needed; the last byte is the TCK.
+const ATR: [u8; 6] = [0x3B, 0x90, 0x11, 0x11, 0x01, 0x91];
+
+struct Ctx {
+    dev: Cell<*mut rk_device>,
+    keys: RefCell<Vec<u32>>,
+    sent: RefCell<Vec<Vec<u8>>>,
+    busy_from_inside: Cell<Option<rk_status>>,
+}
+
+/// # Safety
+///
+/// `ctx` is the `Ctx` given to rk_device_init.
+unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
+    // SAFETY: per the contract; shared access only.
+    unsafe { &*ctx.cast::<Ctx>() }
+}
+
+unsafe extern "C" fn power(
+    _: *mut c_void,
+    _: u32,
+    atr: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> rk_status {
+    assert!(cap >= ATR.len());
+    // SAFETY: the library's ATR buffer holds `cap` bytes.
+    unsafe { ptr::copy_nonoverlapping(ATR.as_ptr(), atr, ATR.len()) };
+    // SAFETY: the library's out-pointer.
+    unsafe { *len = ATR.len() };
+    RK_STATUS_SUCCESS
+}
+
+unsafe extern "C" fn transmit(
+    c: *mut c_void,
+    call: *const rk_transmit_call,
+    reply: *mut u8,
+    cap: usize,
+    len: *mut usize,
+) -> rk_status {
+    // SAFETY: the library's call, valid during the callback.
+    let call = unsafe { &*call };
+    // SAFETY: the APDU the call describes.
+    let apdu = unsafe { core::slice::from_raw_parts(call.apdu, call.apdu_len) };
+    // SAFETY: our context.
+    unsafe { ctx(c) }.sent.borrow_mut().push(apdu.to_vec());
+    let sw = if apdu.get(5..9) == Some(b"1234") {
+        [0x90, 0x00]
+    } else {
+        [0x63, 0xC2]
+    };
+    assert!(cap >= 2);
+    // SAFETY: the reply buffer holds `cap` bytes.
+    unsafe { ptr::copy_nonoverlapping(sw.as_ptr(), reply, 2) };
+    // SAFETY: the library's out-pointer.
+    unsafe { *len = 2 };
+    RK_STATUS_SUCCESS
+}
+
+unsafe extern "C" fn next_key(c: *mut c_void, _timeout_ms: u32) -> u32 {
+    // SAFETY: our context.
+    let c = unsafe { ctx(c) };
+    if c.busy_from_inside.get().is_none() {
+        let ops = keypad_ops();
+        // SAFETY: an initialised device; the call must refuse, not touch it.
+        c.busy_from_inside
+            .set(Some(unsafe { rk_device_set_keypad(c.dev.get(), &ops) }));
+    }
+    let mut keys = c.keys.borrow_mut();
+    if keys.is_empty() {
+        RK_KEY_NONE
+    } else {
+        keys.remove(0)
+    }
+}
+
+fn keypad_ops() -> rk_keypad_ops {
+    rk_keypad_ops {
+        next_key: Some(next_key),
+        prompt: None,
+        min_pin_digits: 4,
+        max_pin_digits: 8,
+    }
+}
+
+fn verify_structure() -> Vec<u8> {
+    let mut s = vec![
+        30, 10, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0, 13, 0, 0, 0,
+    ];
+    s.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
+    s.extend_from_slice(&[0xFF; 8]);
+    s
+}
+
+fn keys(s: &str) -> Vec<u32> {
+    s.bytes()
+        .map(|b| match b {
+            b'E' => RK_KEY_ENTER,
+            b'C' => RK_KEY_CANCEL,
+            d => RK_KEY_DIGIT_0 + u32::from(d - b'0'),
+        })
+        .collect()
+}
+
+#[test]
+fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
+    let c = Box::new(Ctx {
+        dev: Cell::new(ptr::null_mut()),
+        keys: RefCell::new(Vec::new()),
+        sent: RefCell::new(Vec::new()),
+        busy_from_inside: Cell::new(None),
+    });
+    let cp = ptr::from_ref::<Ctx>(&c).cast_mut().cast::<c_void>();
+    let mut storage = Box::new(MaybeUninit::<rk_device>::zeroed());
+    let dev = storage.as_mut_ptr();
+    c.dev.set(dev);
+    let table = rk_reader_functions {
+        power: Some(power),
+        transmit: Some(transmit),
+        ..rk_reader_functions::NONE
+    };
+    let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
+    // SAFETY: our caps.
+    let status = unsafe { rk_reader_caps_typical(caps.as_mut_ptr()) };
+    assert_eq!(status, RK_STATUS_SUCCESS);
+    // SAFETY: our storage, table, caps; no other user.
+    let init = unsafe {
+        rk_device_init(
+            dev,
+            size_of::<rk_device>(),
+            &table,
+            cp,
+            caps.as_ptr(),
+            ptr::null(),
+        )
+    };
+    assert_eq!(init, RK_STATUS_SUCCESS);
+    // SAFETY: an initialised device nobody else uses yet.
+    let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };
+    assert_eq!(status, RK_STATUS_SUCCESS);
+    // SAFETY: an initialised device.
+    assert_eq!(unsafe { rk_card_inserted(dev) }, RK_STATUS_SUCCESS);
+    let mut out = [0u8; 64];
+    assert_eq!(
+        control(dev, RK_IOCTL_POWER, &[1, 0, 0, 0], &mut out),
+        RK_STATUS_SUCCESS
+    );
+    let verify = 0x0031_0000 | (RK_FN_VERIFY_PIN_DIRECT << 2);
+    *c.keys.borrow_mut() = keys("1234E");
+    let mut sw = [0u8; 2];
+    assert_eq!(
+        control(dev, verify, &verify_structure(), &mut sw),
+        RK_STATUS_SUCCESS
+    );
+    assert_eq!(sw, [0x90, 0x00]);
+    assert_eq!(c.busy_from_inside.get(), Some(RK_STATUS_DEVICE_BUSY));
+    assert_eq!(&c.sent.borrow()[0][5..9], b"1234");
+    *c.keys.borrow_mut() = keys("12C");
+    assert_eq!(
+        control(dev, verify, &verify_structure(), &mut sw),
+        RK_STATUS_SUCCESS
+    );
+    assert_eq!(sw, [0x64, 0x01]);
+    assert_eq!(c.sent.borrow().len(), 1, "a cancelled entry sends nothing");
+    assert_eq!(
+        control(dev, verify, &verify_structure()[..10], &mut sw),
+        RK_STATUS_INVALID_PARAMETER
+    );
+    // SAFETY: an idle device we own.
+    assert_eq!(unsafe { rk_device_deinit(dev) }, RK_STATUS_SUCCESS);
+    // SAFETY: a de-initialised device: found no more.
+    let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };
+    assert_eq!(status, RK_STATUS_INVALID_DEVICE_STATE);
+}
