@@ -240,6 +240,17 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         outcome
     }
 
+    /// Give the reader its PIN pad (before [`WdmReader::start`]): the core then
+    /// answers IOCTL_SMARTCARD_GET_FEATURE_REQUEST with PC/SC part 10
+    /// `FEATURE_VERIFY_PIN_DIRECT` / `FEATURE_MODIFY_PIN_DIRECT` (control codes
+    /// `SCARD_CTL_CODE(3406)` / `(3407)`; use
+    /// [`readerkit::ioctl::scard_ctl_code`] as `pad.ctl_code`) and serves them
+    /// itself under the serialization lock, with the driver's keypad and TRANSMIT
+    /// callbacks.
+    pub fn set_pin_pad(&mut self, pad: readerkit::device::PinPad<D>) {
+        self.device.set_pin_pad(pad);
+    }
+
     /// The core device (card events: `device().card_inserted()`, ...).
     pub fn device(&self) -> &Device<WdmPlatform<K, I>, D, EVENTS> {
         &self.device
