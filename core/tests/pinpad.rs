@@ -4,6 +4,7 @@
 //! key; the entry outcomes answer with their status words.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock, Weak};
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{AtrBuffer, PinPad, TransmitCall};
@@ -23,6 +24,10 @@ struct Driver {
     vendor_calls: u32,
     /// How many times the keypad callback was asked for a key.
     keys_read: u32,
+    /// The device itself, for a keypad that calls back into it.
+    device: Option<Arc<OnceLock<Weak<Dev>>>>,
+    /// What those calls got.
+    inside: Vec<Outcome>,
 }
 
 fn power(_: &mut Driver, _: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
@@ -53,6 +58,15 @@ fn windows(function: u16) -> u32 {
 
 fn next_key(d: &mut Driver, _timeout_ms: u32) -> Option<Key> {
     d.keys_read += 1;
+    if let Some(dev) = d.device.as_ref().and_then(|cell| cell.get()?.upgrade()) {
+        // From inside the keypad callback: the serialization lock is held.
+        let mut out = [0u8; 64];
+        let transmit = [2, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08];
+        d.inside
+            .push(dev.control(Ioctl::Transmit.code(), &transmit, &mut out));
+        d.inside
+            .push(dev.control(Ioctl::GetState.code(), &[], &mut out));
+    }
     d.keys.pop_front().flatten()
 }
 
@@ -298,4 +312,27 @@ fn without_a_pin_pad_the_pin_codes_go_to_the_driver() {
         control(&dev, 3406, &verify_structure(), 64).0,
         refused(Status::NotSupported)
     );
+}
+
+#[test]
+fn the_keypad_runs_under_the_serialization_lock() {
+    let dev = Arc::new(device(true));
+    let cell = Arc::new(OnceLock::new());
+    cell.set(Arc::downgrade(&dev)).unwrap();
+    dev.with_driver(|d| d.device = Some(cell));
+    script(&dev, &digits(&[1, 2, 3, 4]));
+    let (_, answer) = control(&dev, 3406, &verify_structure(), 64);
+    assert_eq!(answer, [0x90, 0x00]);
+    dev.with_driver(|d| {
+        assert_eq!(d.inside.len(), 10, "two calls for each of 5 keys");
+        for pair in d.inside.chunks(2) {
+            assert_eq!(
+                pair[0],
+                refused(Status::DeviceBusy),
+                "TRANSMIT waits for the lock"
+            );
+            assert_eq!(pair[1], ok(4), "GET_STATE is answered without it");
+        }
+        d.device = None;
+    });
 }
