@@ -156,6 +156,10 @@ const NO_HOLDER: usize = 0;
 /// [`Device::serial_holder`] when a context the platform cannot name holds it.
 const UNNAMED_HOLDER: usize = usize::MAX;
 
+/// The handler of a PIN pad's part 10 requests ([`Device::set_pin_pad`] sets it).
+type PinPadVendorFn<P, D, const EVENTS: usize> =
+    fn(&Device<P, D, EVENTS>, &PinPad<D>, u32, &[u8], &mut [u8]) -> Option<Result<usize, Status>>;
+
 /// Default capacity of the card-event queue.
 pub const DEFAULT_EVENT_CAPACITY: usize = 8;
 
@@ -165,8 +169,10 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 8;
 pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> {
     platform: P,
     functions: ReaderFunctions<D>,
-    /// The PIN pad, if the reader has one (see [`Device::with_pin_pad`]).
-    pin_pad: Option<PinPad<D>>,
+    /// The PIN pad, if the reader has one (see [`Device::with_pin_pad`]), with the
+    /// handler of its part 10 requests: a function pointer set only by
+    /// `set_pin_pad`, so a firmware without a PIN pad links none of that code.
+    pin_pad: Option<(PinPad<D>, PinPadVendorFn<P, D, EVENTS>)>,
     reader: ReaderCapabilities,
     vendor: VendorAttributes,
     exclusive: P::Serial<Exclusive<D>>,
@@ -230,7 +236,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Give the device its PIN pad in place, as [`Device::with_pin_pad`] does
     /// (without moving a large device through one more stack frame).
     pub fn set_pin_pad(&mut self, pad: PinPad<D>) {
-        self.pin_pad = Some(pad);
+        self.pin_pad = Some((pad, Self::pin_pad_vendor));
     }
 
     /// The platform, for bindings that keep their own state in it.
@@ -721,35 +727,51 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     fn vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
-        if let Some(pad) = self.pin_pad {
-            match crate::part10::function_of(code) {
-                crate::part10::FN_VERIFY_PIN_DIRECT => {
-                    return self.pin_direct(&pad, PinOperation::Verify, input, output);
-                }
-                crate::part10::FN_MODIFY_PIN_DIRECT => {
-                    return self.pin_direct(&pad, PinOperation::Modify, input, output);
-                }
-                crate::part10::FN_GET_FEATURE_REQUEST => {
-                    let used = self.driver_vendor_or_nothing(code, input, output)?;
-                    return Ok(crate::part10::append_pin_features(
+        if let Some((pad, handler)) = self.pin_pad
+            && let Some(answer) = handler(self, &pad, code, input, output)
+        {
+            return answer;
+        }
+        self.driver_vendor(code, input, output)
+    }
+
+    /// The part 10 requests a PIN pad answers or adds to; `None` for any other
+    /// vendor request.
+    fn pin_pad_vendor(
+        &self,
+        pad: &PinPad<D>,
+        code: u32,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Option<Result<usize, Status>> {
+        Some(match crate::part10::function_of(code) {
+            crate::part10::FN_VERIFY_PIN_DIRECT => {
+                self.pin_direct(pad, PinOperation::Verify, input, output)
+            }
+            crate::part10::FN_MODIFY_PIN_DIRECT => {
+                self.pin_direct(pad, PinOperation::Modify, input, output)
+            }
+            crate::part10::FN_GET_FEATURE_REQUEST => self
+                .driver_vendor_or_nothing(code, input, output)
+                .and_then(|used| {
+                    Ok(crate::part10::append_pin_features(
                         output,
                         used,
                         pad.ctl_code,
-                    )?);
-                }
-                crate::part10::FN_GET_TLV_PROPERTIES => {
-                    let used = self.driver_vendor_or_nothing(code, input, output)?;
-                    return Ok(crate::part10::append_pin_properties(
+                    )?)
+                }),
+            crate::part10::FN_GET_TLV_PROPERTIES => self
+                .driver_vendor_or_nothing(code, input, output)
+                .and_then(|used| {
+                    Ok(crate::part10::append_pin_properties(
                         output,
                         used,
                         pad.min_pin_digits,
                         pad.max_pin_digits,
-                    )?);
-                }
-                _ => {}
-            }
-        }
-        self.driver_vendor(code, input, output)
+                    )?)
+                }),
+            _ => return None,
+        })
     }
 
     /// The driver's answer to a part 10 request the PIN pad adds to; none (0
