@@ -268,3 +268,54 @@ fn reentry_from_a_callback_is_refused_not_deadlocked() {
     let (_, rec) = ioctl(&r, code(Ioctl::Power), &1u32.to_le_bytes(), 33);
     assert_eq!(rec.completed().map(|s| s.status), Some(0));
 }
+
+#[test]
+fn requests_are_logged_at_their_level_and_bounded() {
+    use readerkit::trace::Level;
+    let r = reader();
+    let _ = logged();
+    // Default level info: a request that succeeds is not logged, one that fails is.
+    let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::SUCCESS);
+    let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let (st, _) = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(&apdu), 64);
+    assert_ne!(st, ntstatus::SUCCESS);
+    let lines = logged();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].0, Level::Info);
+    assert!(
+        lines[0]
+            .1
+            .starts_with("readerkit: TRANSMIT T=1, 5 bytes: 00 84 00 00 08 -> "),
+        "{lines:?}"
+    );
+    // Debug: every request with its outcome.
+    r.set_log_level(Level::Debug);
+    let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(
+        logged(),
+        [(
+            Level::Debug,
+            "readerkit: GET_STATE -> success, 4 bytes".to_owned()
+        )]
+    );
+    // A long hostile input: the line stays within the kernel's bound.
+    let (_, _) = ioctl(
+        &r,
+        Ioctl::Transmit.code(),
+        &transmit_input(&[0xEE; 1000]),
+        64,
+    );
+    let lines = logged();
+    assert!(lines[0].1.contains("1000 bytes: EE EE"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|(_, l)| l.len() < readerkit_wdm::trace::LINE_MAX)
+    );
+    // Off: nothing.
+    r.set_log_level(Level::Off);
+    let _ = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(&apdu), 64);
+    assert!(logged().is_empty());
+}

@@ -13,8 +13,19 @@ use readerkit_wdm::irp::{IoStatus, Irp, Major, PowerParams, mj};
 use readerkit_wdm::reader::Dispatch;
 use readerkit_wdm::{DriverHooks, Event, Kernel, WdmReader};
 
-/// `std::sync` for both locks, a condvar event.
+/// `std::sync` for both locks, a condvar event; log lines kept per thread
+/// ([`logged`]).
 pub struct StdKernel;
+
+thread_local! {
+    static LOGGED: std::cell::RefCell<Vec<(readerkit::trace::Level, String)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The lines this thread's requests logged through [`Kernel::log`], taken.
+pub fn logged() -> Vec<(readerkit::trace::Level, String)> {
+    LOGGED.with(|l| l.take())
+}
 
 pub struct StdEvent {
     set: Mutex<bool>,
@@ -51,6 +62,11 @@ impl Kernel for StdKernel {
         }
         // A thread-local's address is unique among live threads.
         MARK.with(|m| std::num::NonZeroUsize::new(m as *const u8 as usize))
+    }
+
+    fn log(level: readerkit::trace::Level, line: &std::ffi::CStr) {
+        let line = line.to_str().expect("UTF-8 log line").to_owned();
+        LOGGED.with(|l| l.borrow_mut().push((level, line)));
     }
 }
 
