@@ -1,7 +1,8 @@
 //! Protocol traces in pcscd's own log: a reader opened with `:log=trace` logs every
 //! request with its outcome and time and every exchange on its line, decoded; a
-//! reader without the option (level `info`) logs neither. Through the real pcscd
-//! (Debian's, run with `--debug`) and the `pcsc` crate.
+//! reader without the option takes pcscd's `READERKIT_LOG` (here `debug`: its
+//! requests, not its line). Through the real pcscd (Debian's, run with `--debug`)
+//! and the `pcsc` crate.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
     let started = Instant::now();
     require_pcscd();
     let lib = ifd_driver();
+    // SAFETY: this test binary has this one test: no other thread reads the
+    // environment; pcscd inherits it.
+    unsafe { std::env::set_var("READERKIT_LOG", "debug") };
     let mut pcscd = Pcscd::start(&[
         Entry {
             name: "RK TRACED",
@@ -64,9 +68,16 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
     ] {
         assert!(log.contains(&line), "pcscd log lacks {line:?}:\n{log}");
     }
+    let quiet = |what: &str| format!("readerkit: sim:t0: {what}");
     assert!(
-        !log.contains("readerkit: sim:t0: "),
-        "the reader at the default level (info) logs no requests or exchanges:\n{log}"
+        log.contains(&quiet(
+            "TRANSMIT T=0, 7 bytes: 00 A4 00 0C 02 3F 00 -> success, 10 bytes in "
+        )),
+        "READERKIT_LOG=debug: the other reader logs its requests:\n{log}"
+    );
+    assert!(
+        !log.contains(&quiet("-> T=0 header")) && !log.contains(&quiet("<- ATR")),
+        "READERKIT_LOG=debug: but not its line:\n{log}"
     );
     step("trace lines checked", started);
 }

@@ -203,6 +203,11 @@ impl Pcscd {
                 dir.join("drivers").display()
             ));
         }
+        // systemd-socket-activate passes pcscd no environment of its own: forward
+        // the driver's log level (readerkit's pcsc-lite binding reads it).
+        if std::env::var_os("READERKIT_LOG").is_some() {
+            command.arg("--setenv=READERKIT_LOG");
+        }
         let log = File::create(dir.join("pcscd.log")).unwrap();
         let child = command
             .args(["/usr/sbin/pcscd", "-f", "-d", "-a", "-c"])
