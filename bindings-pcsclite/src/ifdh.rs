@@ -198,7 +198,7 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
             log::log(
                 ERROR,
                 &format!(
-                    "unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, serial:PATH:CHIP..., ...)"
+                    "unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, serial:PATH:CHIP..., ...; each may end in :log=off|error|info|debug|trace)"
                 ),
             );
             IFD_NO_SUCH_DEVICE

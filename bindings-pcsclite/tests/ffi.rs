@@ -26,6 +26,8 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
         assert_eq!(open(lun, "nonsense"), IFD_NO_SUCH_DEVICE);
         assert_eq!(open(lun, "sim:t9"), IFD_NO_SUCH_DEVICE);
         assert_eq!(open(lun, "vpcd:notaport"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, "sim:t1:log=loud"), IFD_NO_SUCH_DEVICE);
+        assert_eq!(open(lun, "sim:t1:log=info:log=trace"), IFD_NO_SUCH_DEVICE);
         assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
         assert_eq!(open(lun, "sim:t1"), IFD_COMMUNICATION_ERROR, "Lun taken");
 
