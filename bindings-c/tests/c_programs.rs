@@ -146,6 +146,7 @@ fn c_programs_against_the_library() {
             dir.join("tests/c/contracts.c"),
             "contracts: OK",
         ),
+        ("log_test", dir.join("tests/c/log_test.c"), "log_test: OK"),
         (
             "minimal_driver",
             dir.join("examples/minimal_driver.c"),
