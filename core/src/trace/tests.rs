@@ -199,3 +199,62 @@ fn request_lines_are_bounded_and_say_the_outcome() {
     assert!(text.len() < 300, "{text}");
     assert_eq!(line.level(), Level::Info);
 }
+
+#[cfg(feature = "log")]
+#[test]
+fn log_sink_sends_events_at_their_level_under_its_target() {
+    use std::sync::Mutex;
+
+    static RECORDS: Mutex<Vec<(log::Level, String, String)>> = Mutex::new(Vec::new());
+    struct Capture;
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            RECORDS.lock().unwrap().push((
+                record.level(),
+                record.target().to_string(),
+                record.args().to_string(),
+            ));
+        }
+        fn flush(&self) {}
+    }
+    static CAPTURE: Capture = Capture;
+    log::set_logger(&CAPTURE).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+
+    let mut sink = LogSink {
+        target: "rk-test",
+        level: Level::Debug,
+    };
+    let mut d = Decoder::new();
+    d.framing(
+        &mut sink,
+        Framing {
+            protocol: Protocol::T1,
+            extra_guard_n: 0,
+        },
+    );
+    d.error(&mut sink, crate::status::Failure::NoMedia);
+    sink.level = Level::Trace;
+    d.sent(&mut sink, &lrc(&[0x00, 0xC3, 0x01, 0x03]));
+    let records: Vec<_> = RECORDS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.1 == "rk-test")
+        .cloned()
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0].0, log::Level::Debug, "the line error, at debug");
+    assert!(records[0].2.starts_with("line error: "), "{records:?}");
+    assert_eq!(
+        records[1],
+        (
+            log::Level::Trace,
+            "rk-test".to_string(),
+            "-> S(WTX request, 3)".to_string()
+        )
+    );
+}
