@@ -74,6 +74,12 @@ cargo build -p readerkit --target "$embedded_target"
 cargo build -p readerkit-card-sim --target "$embedded_target"
 cargo build -p readerkit-hal --target "$embedded_target"
 cargo build -p readerkit-ccid --features usb --target "$embedded_target"
+# The core's trace sinks: the log feature (std hosts) and defmt (firmware) are
+# exclusive, so the workspace build never compiles them: each checked here.
+cargo build -p readerkit --features defmt --target "$embedded_target"
+cargo clippy -p readerkit --features defmt -- -D warnings
+cargo clippy -p readerkit --features log --all-targets -- -D warnings
+cargo test -p readerkit --features log --lib trace
 # The C binding for firmware: a no_std staticlib (the target aborts on panic).
 cargo build -p readerkit-c --no-default-features --features firmware --target "$embedded_target"
 
