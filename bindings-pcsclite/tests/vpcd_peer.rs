@@ -559,7 +559,16 @@ fn swap_at_once(ctx: &Context, port: u16) {
             hex(state.atr()),
             state.event_state()
         );
-        let events = state.event_count().wrapping_sub(count_before);
+        // pcscd shows the new card's state and ATR a moment before it counts the
+        // insertion: look again (at most 1 s) before counting.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut events = state.event_count().wrapping_sub(count_before);
+        while events < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            events = current(ctx, SWAP).event_count().wrapping_sub(count_before);
+        }
+        // The next round counts from what pcscd counted, not from the early look.
+        state = current(ctx, SWAP);
         assert!(
             events >= 2,
             "round {round}: a removal and an insertion: {events} event(s)"
