@@ -2,6 +2,7 @@
 
 use crate::caps::{CardCapabilities, Mechanics, ReaderCapabilities};
 use crate::event::CardEvent;
+use crate::protocol::Protocol;
 use crate::state::CardState;
 use crate::status::Status;
 use crate::tracking::Slot;
@@ -37,6 +38,22 @@ pub(super) struct Snapshot {
     pub(super) state: CardState,
     pub(super) card: Option<CardCapabilities>,
     pub(super) generation: u32,
+}
+
+impl Snapshot {
+    /// The card a command can be sent to and its selected protocol: NoMedia without
+    /// a card; InvalidDeviceState unless a protocol was selected (state Specific).
+    pub(super) fn transmitting(&self) -> Result<(&CardCapabilities, Protocol), Status> {
+        if !self.state.card_present() {
+            return Err(Status::NoMedia);
+        }
+        match (&self.card, self.state) {
+            (Some(card), CardState::Specific) => {
+                Ok((card, card.selected.ok_or(Status::InvalidDeviceState)?))
+            }
+            _ => Err(Status::InvalidDeviceState),
+        }
+    }
 }
 
 impl CardSlot {

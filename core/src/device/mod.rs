@@ -659,14 +659,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     fn transmit(&self, request: Transmit<'_>, output: &mut [u8]) -> Result<usize, Status> {
         let callback = self.functions.transmit.ok_or(Status::NotSupported)?;
         self.serialized(|ex, seen| {
-            if !seen.state.card_present() {
-                return Err(Status::NoMedia);
-            }
-            let card = match (&seen.card, seen.state) {
-                (Some(card), CardState::Specific) => card,
-                _ => return Err(Status::InvalidDeviceState),
-            };
-            let selected = card.selected.ok_or(Status::InvalidDeviceState)?;
+            let (card, selected) = seen.transmitting()?;
             if ioctl::header_protocol(request.protocol) != Some(selected) {
                 return Err(Status::InvalidParameter);
             }
@@ -805,14 +798,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             return Err(Status::BufferTooSmall);
         }
         self.serialized(|ex, seen| {
-            if !seen.state.card_present() {
-                return Err(Status::NoMedia);
-            }
-            let card = match (&seen.card, seen.state) {
-                (Some(card), CardState::Specific) => card,
-                _ => return Err(Status::InvalidDeviceState),
-            };
-            let selected = card.selected.ok_or(Status::InvalidDeviceState)?;
+            let (card, selected) = seen.transmitting()?;
             if selected == Protocol::Raw {
                 return Err(Status::NotSupported);
             }
