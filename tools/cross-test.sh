@@ -16,6 +16,7 @@
 # libc6-dev-s390x-cross, qemu-user; installed here when missing and run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/lib/debs.sh
 
 declare -A gcc_of=([armv7]=arm-linux-gnueabihf [s390x]=s390x-linux-gnu)
 declare -A triple_of=([armv7]=armv7-unknown-linux-gnueabihf [s390x]=s390x-unknown-linux-gnu)
@@ -25,22 +26,12 @@ declare -A libc_of=([armv7]=libc6-dev-armhf-cross [s390x]=libc6-dev-s390x-cross)
 arches=("$@")
 [ ${#arches[@]} -gt 0 ] || arches=(armv7 s390x)
 
-missing=()
+pkgs=(qemu-user)
 for arch in "${arches[@]}"; do
   [ -n "${triple_of[$arch]:-}" ] || { echo "cross-test: unknown target '$arch' (armv7 | s390x)" >&2; exit 2; }
-  for pkg in "gcc-${gcc_of[$arch]}" "${libc_of[$arch]}" qemu-user; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
+  pkgs+=("gcc-${gcc_of[$arch]}" "${libc_of[$arch]}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "cross-test: installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  else
-    echo "cross-test: missing ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+ensure_debs cross-test "cross linkers and qemu-user" "${pkgs[@]}" || exit 1
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/cross"
 for arch in "${arches[@]}"; do

@@ -7,20 +7,15 @@
 # check whose tools cannot be had fails, it is never reported as passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/lib/debs.sh
 
 step() { printf '\n=== %s\n' "$*"; }
 fuzz_seconds=${FUZZ_SECONDS:-10}
 embedded_target=thumbv7em-none-eabihf
 
 # The ATR corpus test reads Debian's pcsc-tools list of known ATRs.
-if [ ! -f /usr/share/pcsc/smartcard_list.txt ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    step "installing pcsc-tools (ATR corpus)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pcsc-tools
-  else
-    echo "note: /usr/share/pcsc/smartcard_list.txt is missing; install pcsc-tools or the ATR corpus test fails"
-  fi
-fi
+ensure_debs test "ATR corpus" pcsc-tools ||
+  echo "note: the ATR corpus test fails without /usr/share/pcsc/smartcard_list.txt"
 
 # The pcsc-lite binding's end-to-end tests run Debian's pcscd with real clients
 # (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which imports
@@ -29,18 +24,8 @@ fi
 # The C binding's tests compile C programs with gcc/g++ and run them under valgrind;
 # llvm gives llvm-size for the firmware size check.
 pcsc_pkgs=(pcscd libccid libpcsclite-dev dpkg-dev binutils pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
-pcsc_missing=()
-for pkg in "${pcsc_pkgs[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || pcsc_missing+=("$pkg")
-done
-if [ ${#pcsc_missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    step "installing ${pcsc_missing[*]} (pcscd end-to-end tests)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pcsc_missing[@]}"
-  else
-    echo "note: missing ${pcsc_missing[*]}; the pcscd end-to-end and C tests fail without them"
-  fi
-fi
+ensure_debs test "pcscd end-to-end and C tests" "${pcsc_pkgs[@]}" ||
+  echo "note: the pcscd end-to-end and C tests fail without them"
 
 # The nightly toolchain (with rust-src) builds the WDM sample kernel image
 # (-Zbuild-std) and runs cargo-fuzz.

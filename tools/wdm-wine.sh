@@ -20,20 +20,13 @@
 # no Mono/Gecko install. Nothing from Wine is kept in the repository.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/tools/lib/debs.sh"
 work="$root/target/wdm-wine"
 bin="$work/bin"
 log="$work/wine.log"
 t_start=$(date +%s)
 
-need_apt=()
-command -v wine >/dev/null || need_apt+=(wine)
-[ -x /usr/lib/wine/wine64 ] || need_apt+=(wine64)
-command -v x86_64-w64-mingw32-gcc >/dev/null || need_apt+=(gcc-mingw-w64-x86-64)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "wdm-wine: installing ${need_apt[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+ensure_debs wdm-wine "Wine and the mingw linker" wine wine64 gcc-mingw-w64-x86-64 || exit 1
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
 fi
