@@ -26,6 +26,8 @@
 //!   entry tests and demos.
 //! * [`apdu`]: the card's own parser of command APDUs (short and extended).
 //! * [`edc`]: the T=1 error detection codes (LRC and the ISO/IEC 13239 CRC).
+//! * [`slot`]: the cards of a simulated reader's slot by the names readerkit's
+//!   tools give them ([`slot::SlotCard`]).
 //! * [`stats`]: byte, block and APDU counters and a short APDU log, for wire
 //!   efficiency measurements.
 //!
@@ -71,6 +73,7 @@ pub mod edc;
 pub mod fault;
 pub mod keypad;
 pub mod line;
+pub mod slot;
 pub mod stats;
 
 pub use atr::Profile;
@@ -78,6 +81,7 @@ pub use card::{Card, Config, Executed, ParityError};
 pub use fault::Faults;
 pub use keypad::ScriptedKeypad;
 pub use line::SimLine;
+pub use slot::SlotCard;
 pub use stats::Stats;
 
 /// The default capacity of a [`Card`]'s command and response buffers, in bytes.

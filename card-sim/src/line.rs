@@ -46,6 +46,14 @@ impl<const N: usize> SimLine<N> {
         }
     }
 
+    /// A slot holding `card`, or an empty slot for `None`.
+    pub fn holding(card: Option<Card<N>>) -> SimLine<N> {
+        match card {
+            Some(card) => SimLine::new(card),
+            None => SimLine::empty(),
+        }
+    }
+
     /// Put a card in the slot (replacing any).
     pub fn insert(&mut self, card: Card<N>) {
         self.card = Some(card);

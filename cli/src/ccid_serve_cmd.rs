@@ -21,17 +21,19 @@ use std::time::Duration;
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit::Device;
-use readerkit::caps::{IfdVersion, VendorAttributes, attr_string};
+use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::pin::{Key, Keypad, Prompt};
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
-use readerkit_card_sim::{Card, Config, Profile, SimLine};
+use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::reader::ExchangeLevel;
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
+
+use crate::hex;
 
 /// `--reader`: which CCID reader is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,7 +74,7 @@ pub(crate) struct Args {
     /// The card of each slot: t0, t1, t0t1, t1crc or empty (one value applies to
     /// every slot).
     #[arg(long, value_name = "KIND[,KIND]", value_delimiter = ',', default_value = "t1",
-          value_parser = ["t0", "t1", "t0t1", "t1crc", "empty"])]
+          value_parser = SlotCard::NAMES)]
     card: Vec<String>,
     /// The cards ask for more time before every answer (T=1 S(WTX) with multiplier
     /// 2, T=0 NULL bytes); the reader passes it on to the host.
@@ -204,7 +206,7 @@ impl Running {
             .profile
             .time_extension(slot, seq, multiplier, &mut bytes);
         if self.trace {
-            eprintln!("<- (more time) {}", hex(&bytes[..len]));
+            eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
         }
         let mut out = std::mem::take(&mut *self.echo.lock().unwrap_or_else(|e| e.into_inner()));
         out.extend_from_slice(&bytes[..len]);
@@ -213,31 +215,12 @@ impl Running {
     }
 }
 
-fn card_profile(kind: &str) -> Result<Option<Profile>, String> {
-    Ok(Some(match kind {
-        "t0" => Profile::t0(),
-        "t1" => Profile::t1(),
-        "t0t1" => Profile::t0_t1(),
-        "t1crc" => Profile::t1_crc(),
-        "empty" => return Ok(None),
-        other => return Err(format!("unknown card `{other}`")),
-    }))
-}
-
 struct Options {
     profile: twin::Profile,
     cards: Vec<String>,
     slow: bool,
     trace: bool,
     keys: Vec<KeyStep>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
@@ -249,20 +232,16 @@ fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
         }),
         ..Faults::default()
     };
-    card_profile(kind)
-        .ok()
-        .flatten()
-        .map(|p| Card::create(Config::new(p).with_faults(faults)))
+    SlotCard::from_name(kind)?
+        .profile()
+        .map(|p| Card::create(Config::new(p.clone()).with_faults(faults)))
 }
 
 fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> SimDevice {
     let profile = running.profile;
     let card = new_card(kind, slow);
     let present = card.is_some();
-    let line = match card {
-        Some(card) => SimLine::new(card),
-        None => SimLine::empty(),
-    };
+    let line = SimLine::holding(card);
     let shared = Arc::clone(running);
     let notify: Notify = Box::new(move |more| shared.more_time(more));
     let line = WatchedLine::new(line, notify);
@@ -271,17 +250,11 @@ fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> Si
         LineReader::<CardLine>::functions(),
         LineReader::new(line),
         profile.capabilities(),
-        VendorAttributes {
-            vendor_name: attr_string(b"readerkit"),
-            ifd_type: attr_string(format!("ccid-serve {}", profile.name()).as_bytes()),
-            unit: index as u32,
-            ifd_version: IfdVersion {
-                major: 0,
-                minor: 1,
-                build: 0,
-            },
-            serial_number: attr_string(b"CCID0001"),
-        },
+        VendorAttributes::readerkit(
+            format!("ccid-serve {}", profile.name()).as_bytes(),
+            index as u32,
+            b"CCID0001",
+        ),
     );
     if present {
         device.card_inserted();
@@ -397,7 +370,7 @@ fn serve(options: &Options) -> Result<(), String> {
             }
             if let Some(n) = reader.slot_change(&mut answer) {
                 if trace {
-                    eprintln!("<- {}", hex(&answer[..n]));
+                    eprintln!("<- {}", hex::encode(&answer[..n], " "));
                 }
                 port.write_all(&answer[..n]).map_err(|e| e.to_string())?;
             }
@@ -416,7 +389,7 @@ fn serve(options: &Options) -> Result<(), String> {
                 Some(Event::Message) => {
                     let message = decoder.message();
                     if trace {
-                        eprintln!("-> {}", hex(message));
+                        eprintln!("-> {}", hex::encode(message, " "));
                     }
                     if profile.echoes() {
                         let len = profile.echo(message, &mut frame);
@@ -440,7 +413,7 @@ fn serve(options: &Options) -> Result<(), String> {
                         continue;
                     };
                     if trace {
-                        eprintln!("<- {}", hex(&answer[..len]));
+                        eprintln!("<- {}", hex::encode(&answer[..len], " "));
                     }
                     let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
                     last_frame.clear();

@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::AtrBuffer;
 use readerkit::ioctl::{self, PowerAction, Request, Transmit};
 use readerkit::line::{Framing, Line, LineReader, Reset};
@@ -20,6 +20,8 @@ use readerkit::timing::Timing;
 use readerkit::trace::{Event, Sink, TracedLine};
 use readerkit::{Device, Failure, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
+
+use crate::hex;
 
 /// Card profiles of the simulated card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,25 +82,15 @@ impl Sink for PrintSink {
     }
 }
 
+/// The most bytes shown of a command, an answer or a line exchange.
+const SHOWN: usize = 24;
+
 /// A `Line` that prints the bytes crossing it.
 struct Traced<L>(L);
 
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn wire(direction: &str, bytes: &[u8]) {
     if WIRE.with(Cell::get) && !bytes.is_empty() {
-        let shown = if bytes.len() > 24 {
-            format!("{} ... ({} bytes)", hex(&bytes[..24]), bytes.len())
-        } else {
-            hex(bytes)
-        };
-        println!("      {direction} {shown}");
+        println!("      {direction} {}", hex::shortened(bytes, SHOWN));
     }
 }
 
@@ -197,18 +189,14 @@ impl Session {
                 _ if value.iter().all(|b| b.is_ascii_graphic() || *b == b' ') => {
                     format!("\"{}\"", String::from_utf8_lossy(&value))
                 }
-                _ => hex(&value),
+                _ => hex::encode(&value, " "),
             };
             println!("  < {shown}");
         }
     }
 
     fn apdu(&mut self, what: &str, protocol: u32, command: &[u8], expect_sw: u16) {
-        let shown = if command.len() > 24 {
-            format!("{} ... ({} bytes)", hex(&command[..24]), command.len())
-        } else {
-            hex(command)
-        };
+        let shown = hex::shortened(command, SHOWN);
         match self.request(
             &format!("TRANSMIT {what}: {shown}"),
             Request::Transmit(Transmit {
@@ -226,11 +214,7 @@ impl Session {
                 let n = response.len();
                 let sw = u16::from_be_bytes([response[n - 2], response[n - 1]]);
                 let data = &response[..n - 2];
-                let data_shown = if data.len() > 24 {
-                    format!("{} ... ({} bytes)", hex(&data[..24]), data.len())
-                } else {
-                    hex(data)
-                };
+                let data_shown = hex::shortened(data, SHOWN);
                 println!(
                     "  < {data_shown}{}SW {sw:04X}",
                     if data.is_empty() { "" } else { "  " }
@@ -274,17 +258,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         LineReader::functions(),
         LineReader::new(TracedLine::new(Traced(SimLine::empty()), PrintSink)).with_t0_envelope(),
         reader,
-        VendorAttributes {
-            vendor_name: attr_string(b"readerkit"),
-            ifd_type: attr_string(b"simulated reader"),
-            unit: 0,
-            ifd_version: IfdVersion {
-                major: 0,
-                minor: 1,
-                build: 0,
-            },
-            serial_number: attr_string(b"SIM-0001"),
-        },
+        VendorAttributes::readerkit(b"simulated reader", 0, b"SIM-0001"),
     );
     let mut s = Session { dev, failures: 0 };
     if let Some(state) = s.request("GET_STATE", Request::GetState, 4) {
@@ -305,7 +279,11 @@ pub(crate) fn run(args: Args) -> ExitCode {
         Request::Power(PowerAction::ColdReset),
         ioctl::ATR_BUFFER_LEN,
     ) {
-        Some(atr) => println!("  < ATR {}  (state {:?})", hex(&atr), s.dev.state()),
+        Some(atr) => println!(
+            "  < ATR {}  (state {:?})",
+            hex::encode(&atr, " "),
+            s.dev.state()
+        ),
         None => return ExitCode::FAILURE,
     }
     s.attribute("VENDOR_NAME", attr::VENDOR_NAME);

@@ -100,6 +100,14 @@ pub struct IfdVersion {
 }
 
 impl IfdVersion {
+    /// This crate's version, 0.1.0: the version of the readers readerkit itself
+    /// provides (see [`VendorAttributes::readerkit`]).
+    pub const READERKIT: IfdVersion = IfdVersion {
+        major: 0,
+        minor: 1,
+        build: 0,
+    };
+
     /// The DWORD form, 0xMMmmbbbb.
     pub const fn to_u32(self) -> u32 {
         ((self.major as u32) << 24) | ((self.minor as u32) << 16) | self.build as u32
@@ -119,6 +127,22 @@ pub struct VendorAttributes {
     pub ifd_version: IfdVersion,
     /// Serial number; empty if unknown.
     pub serial_number: AttrString,
+}
+
+impl VendorAttributes {
+    /// The attributes of a reader readerkit itself provides (the simulated, vpcd,
+    /// serial and CCID readers of its bindings and tools): vendor `readerkit`,
+    /// version [`IfdVersion::READERKIT`], model `ifd_type`, instance `unit`, serial
+    /// number `serial_number` (each string cut at 32 bytes).
+    pub fn readerkit(ifd_type: &[u8], unit: u32, serial_number: &[u8]) -> VendorAttributes {
+        VendorAttributes {
+            vendor_name: attr_string(b"readerkit"),
+            ifd_type: attr_string(ifd_type),
+            unit,
+            ifd_version: IfdVersion::READERKIT,
+            serial_number: attr_string(serial_number),
+        }
+    }
 }
 
 /// What the library knows about the powered card: its ATR, the parameters derived
@@ -174,5 +198,30 @@ impl CardCapabilities {
         let fi_f = crate::timing::clock_rate_conversion(self.parameters.fi)
             .map_or(crate::timing::F_DEFAULT, |rate| rate.f);
         self.timing.t0_waiting_time_us(self.parameters.wi, fi_f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readerkit_readers_carry_this_crates_version() {
+        let version = |part: &str| part.parse::<u32>().unwrap();
+        let v = IfdVersion::READERKIT;
+        assert_eq!(
+            [u32::from(v.major), u32::from(v.minor), u32::from(v.build)],
+            [
+                version(env!("CARGO_PKG_VERSION_MAJOR")),
+                version(env!("CARGO_PKG_VERSION_MINOR")),
+                version(env!("CARGO_PKG_VERSION_PATCH")),
+            ]
+        );
+        let attributes = VendorAttributes::readerkit(b"sim:t1", 2, b"SIM0001");
+        assert_eq!(attributes.vendor_name.as_slice(), b"readerkit");
+        assert_eq!(attributes.ifd_type.as_slice(), b"sim:t1");
+        assert_eq!(attributes.unit, 2);
+        assert_eq!(attributes.serial_number.as_slice(), b"SIM0001");
+        assert_eq!(attributes.ifd_version.to_u32(), 0x0001_0000);
     }
 }

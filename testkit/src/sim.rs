@@ -32,12 +32,8 @@ pub fn line_device<L: Line>(
 /// A device with the typical capabilities over `card` (an empty slot for `None`),
 /// extended APDUs over T=0 in ENVELOPE.
 pub fn device(card: Option<Card>) -> SimDevice {
-    let line = match card {
-        Some(card) => SimLine::new(card),
-        None => SimLine::empty(),
-    };
     line_device(
-        LineReader::new(line).with_t0_envelope(),
+        LineReader::new(SimLine::holding(card)).with_t0_envelope(),
         ReaderCapabilities::typical(),
     )
 }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::line::LineReader;
 use readerkit::trace::TracedLine;
 use readerkit::{Device, Failure, ReaderFunctions, Status};
@@ -313,17 +313,7 @@ fn parse_pins(list: &str) -> Result<PinNumbers, Status> {
 }
 
 fn vendor_attributes(kind: &str, index: u32) -> VendorAttributes {
-    VendorAttributes {
-        vendor_name: attr_string(b"readerkit"),
-        ifd_type: attr_string(format!("serial:{kind}").as_bytes()),
-        unit: index,
-        ifd_version: IfdVersion {
-            major: 0,
-            minor: 1,
-            build: 0,
-        },
-        serial_number: attr_string(b"SERIAL0001"),
-    }
+    VendorAttributes::readerkit(format!("serial:{kind}").as_bytes(), index, b"SERIAL0001")
 }
 
 /// Open a `serial:` reader; `spec` is what follows `serial:`. A GPIO + UART

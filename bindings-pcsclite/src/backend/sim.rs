@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Outcome, PinPad};
 use readerkit::ioctl::Request;
 use readerkit::line::LineReader;
@@ -13,7 +13,7 @@ use readerkit::trace::TracedLine;
 
 use readerkit::{CardState, Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
-use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine};
+use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine, SlotCard};
 
 use super::Port;
 use crate::part10;
@@ -87,17 +87,6 @@ fn key_script(script: &[u8]) -> Option<ScriptedKeypad> {
 }
 /// A `sim:` device.
 pub type SimDevice = Device<StdPlatform, SimReader>;
-
-fn profile(kind: &str) -> Result<Option<Profile>, Status> {
-    Ok(Some(match kind {
-        "t0" => Profile::t0(),
-        "t1" => Profile::t1(),
-        "t0t1" => Profile::t0_t1(),
-        "t1crc" => Profile::t1_crc(),
-        "empty" => return Ok(None),
-        _ => return Err(Status::NotSupported),
-    }))
-}
 
 /// Vendor IOCTLs: PC/SC part 10 (the PIN pad's part is the core's), the fault
 /// switch ([`part10::FN_SIM_FAULT`]) and the key switch ([`part10::FN_SIM_KEYS`]).
@@ -214,12 +203,10 @@ impl Port for SimPort {
 /// Open a `sim:` reader; `kind` is what follows `sim:` (`empty`: no card yet; its
 /// slot switch puts T=1 cards in).
 pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Status> {
-    let profile = profile(kind)?;
-    let present = profile.is_some();
-    let line = match &profile {
-        Some(profile) => SimLine::new(new_card(profile)),
-        None => SimLine::empty(),
-    };
+    let slot = SlotCard::from_name(kind).ok_or(Status::NotSupported)?;
+    let card = slot.profile().map(new_card);
+    let present = card.is_some();
+    let line = SimLine::holding(card);
     let functions = ReaderFunctions {
         vendor_ioctl: Some(vendor),
         ..LineReader::functions_for::<SimReader>()
@@ -236,17 +223,7 @@ pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Stat
             channel: index as u16,
             ..ReaderCapabilities::typical()
         },
-        VendorAttributes {
-            vendor_name: attr_string(b"readerkit"),
-            ifd_type: attr_string(format!("sim:{kind}").as_bytes()),
-            unit: index,
-            ifd_version: IfdVersion {
-                major: 0,
-                minor: 1,
-                build: 0,
-            },
-            serial_number: attr_string(b"SIM0001"),
-        },
+        VendorAttributes::readerkit(format!("sim:{kind}").as_bytes(), index, b"SIM0001"),
     );
     device.set_pin_pad(pin_pad());
     if present {
@@ -254,6 +231,6 @@ pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Stat
     }
     Ok(Arc::new(SimPort {
         device,
-        profile: profile.unwrap_or_else(Profile::t1),
+        profile: slot.inserted_profile(),
     }))
 }

@@ -49,7 +49,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use readerkit::caps::{IfdVersion, ReaderCapabilities, ReaderType, VendorAttributes, attr_string};
+use readerkit::caps::{ReaderCapabilities, ReaderType, VendorAttributes};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::{PowerAction, Request};
 use readerkit::timing::Timing;
@@ -248,17 +248,7 @@ pub fn open(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
             channel: index as u16,
             ..ReaderCapabilities::typical()
         },
-        VendorAttributes {
-            vendor_name: attr_string(b"readerkit"),
-            ifd_type: attr_string(format!("vpcd:{spec}").as_bytes()),
-            unit: index,
-            ifd_version: IfdVersion {
-                major: 0,
-                minor: 1,
-                build: 0,
-            },
-            serial_number: attr_string(b"VPCD0001"),
-        },
+        VendorAttributes::readerkit(format!("vpcd:{spec}").as_bytes(), index, b"VPCD0001"),
     ));
     let weak = Arc::downgrade(&device);
     let removed_gate = gate.clone();
