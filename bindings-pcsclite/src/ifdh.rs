@@ -230,12 +230,12 @@ pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
         let Some(reader) = registry::remove(Lun) else {
             return IFD_NO_SUCH_DEVICE;
         };
-        if reader.port.state().card_powered() {
+        if reader.port.device().state().card_powered() {
             let mut atr = [0u8; 33];
             let _ = request(&reader, Request::Power(PowerAction::PowerDown), &mut atr);
         }
         reader.port.cancel_tracking();
-        reader.port.platform().stop();
+        reader.port.device().platform().stop();
         reader.shutdown();
         IFD_SUCCESS
     })
@@ -488,7 +488,7 @@ pub unsafe extern "C" fn IFDHPowerICC(
         let action = match Action {
             IFD_POWER_DOWN => PowerAction::PowerDown,
             IFD_POWER_UP => PowerAction::ColdReset,
-            IFD_RESET if reader.port.state().card_powered() => PowerAction::WarmReset,
+            IFD_RESET if reader.port.device().state().card_powered() => PowerAction::WarmReset,
             IFD_RESET => PowerAction::ColdReset,
             _ => return IFD_NOT_SUPPORTED,
         };
@@ -710,8 +710,8 @@ pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
 /// card's handles (`SCARD_W_REMOVED_CARD`) and powers the new card on the next
 /// look, instead of keeping the old ATR for a card it never saw leave.
 fn presence(reader: &Reader) -> bool {
-    let insertions = reader.port.card_insertions();
-    let present = reader.port.state().card_present();
+    let insertions = reader.port.device().card_insertions();
+    let present = reader.port.device().state().card_present();
     let mut reported = reader.reported.lock().unwrap_or_else(|e| e.into_inner());
     let swapped = matches!(*reported, Some(r) if r.present && r.insertions != insertions);
     let answer = present && !swapped;
@@ -737,7 +737,7 @@ unsafe extern "C" fn ifdh_polling(lun: DWORD, timeout_ms: c_int) -> RESPONSECODE
 }
 
 fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
-    let platform = reader.port.platform();
+    let platform = reader.port.device().platform();
     let deadline = Instant::now() + timeout;
     if platform.arm() {
         return IFD_SUCCESS;
@@ -748,7 +748,7 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
     let reported = *reader.reported.lock().unwrap_or_else(|e| e.into_inner());
     let present = match reported {
         Some(r) => r.present,
-        None => reader.port.state().card_present(),
+        None => reader.port.device().state().card_present(),
     };
     let tracking = if present {
         Request::IsAbsent
@@ -757,7 +757,7 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
     };
     // A card swapped since pcscd was told "present" leaves the state as it was: no
     // tracking request would ever complete for it, so pcscd must look now.
-    let swapped = || matches!(reported, Some(r) if r.present && r.insertions != reader.port.card_insertions());
+    let swapped = || matches!(reported, Some(r) if r.present && r.insertions != reader.port.device().card_insertions());
     if swapped() {
         return IFD_SUCCESS;
     }
@@ -780,7 +780,7 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
     loop {
         match platform.wait(deadline) {
             Woken::Completed(_) => return IFD_SUCCESS,
-            Woken::Events => reader.port.process_events(),
+            Woken::Events => reader.port.device().process_events(),
             Woken::Stopped | Woken::TimedOut => break,
         }
     }
@@ -793,7 +793,7 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
 unsafe extern "C" fn ifdh_stop_polling(lun: DWORD) -> RESPONSECODE {
     guard("IFDHStopPolling", || match reader(lun) {
         Ok(reader) => {
-            reader.port.platform().stop();
+            reader.port.device().platform().stop();
             IFD_SUCCESS
         }
         Err(code) => code,

@@ -1,7 +1,9 @@
 //! Reader backends, chosen by the reader.conf `DEVICENAME`.
 //!
 //! Each backend is a [`readerkit::Device`] with its own driver context; the binding
-//! only sees it through [`Port`], so the registry can hold any of them.
+//! only sees it through [`Port`], so the registry can hold any of them. A backend
+//! that watches requests on their way to its device wraps the device in a port of
+//! its own and overrides only what it watches.
 
 #[cfg(target_os = "linux")]
 pub mod serial;
@@ -38,21 +40,12 @@ pub(crate) fn part10_vendor<D, const MAX_APDU_DATA: u32>(
         .unwrap_or(Err(Failure::NotSupported))
 }
 
-/// What the binding needs of a device, whatever its driver type.
-pub trait Port: Send + Sync {
-    /// [`Device::submit`]: every request of the binding goes through here, typed.
+/// A [`Device`] on the std platform, whatever its driver type: what the binding
+/// uses of it.
+pub trait AnyDevice: Send + Sync {
+    /// [`Device::submit`].
     fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome;
-    /// [`Device::control`]: the request's bytes checked, then [`Port::submit`].
-    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-        match Request::parse(code, input, output.len()) {
-            Ok(request) => self.submit(request, output),
-            Err(status) => Outcome::Complete {
-                status,
-                bytes_written: 0,
-            },
-        }
-    }
-    /// The device's platform (the polling thread waits on it).
+    /// [`Device::platform`] (the polling thread waits on it).
     fn platform(&self) -> &StdPlatform;
     /// [`Device::state`].
     fn state(&self) -> CardState;
@@ -64,7 +57,7 @@ pub trait Port: Send + Sync {
     fn cancel_tracking(&self) -> bool;
 }
 
-impl<D: Send> Port for Device<StdPlatform, D> {
+impl<D: Send> AnyDevice for Device<StdPlatform, D> {
     fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
         Device::submit(self, request, output)
     }
@@ -82,6 +75,42 @@ impl<D: Send> Port for Device<StdPlatform, D> {
     }
     fn cancel_tracking(&self) -> bool {
         Device::cancel_tracking(self)
+    }
+}
+
+/// What the binding needs of a backend: its device, and the way in for requests.
+///
+/// Requests and tracking cancellations go through the port ([`Port::submit`],
+/// [`Port::cancel_tracking`]), so that a backend can watch them; by default they
+/// go straight to the device. Everything else is read from [`Port::device`].
+pub trait Port: Send + Sync {
+    /// The device behind the port.
+    fn device(&self) -> &dyn AnyDevice;
+    /// Every request of the binding goes through here, typed; by default
+    /// [`Device::submit`].
+    fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
+        self.device().submit(request, output)
+    }
+    /// [`Device::control`]: the request's bytes checked, then [`Port::submit`].
+    fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
+        match Request::parse(code, input, output.len()) {
+            Ok(request) => self.submit(request, output),
+            Err(status) => Outcome::Complete {
+                status,
+                bytes_written: 0,
+            },
+        }
+    }
+    /// Cancel a pending tracking request; by default [`Device::cancel_tracking`].
+    fn cancel_tracking(&self) -> bool {
+        self.device().cancel_tracking()
+    }
+}
+
+/// A device without a port of its own: every request goes straight to it.
+impl<D: Send> Port for Device<StdPlatform, D> {
+    fn device(&self) -> &dyn AnyDevice {
+        self
     }
 }
 

@@ -11,11 +11,11 @@ use readerkit::line::LineReader;
 use readerkit::pin::{Key, Keypad};
 use readerkit::trace::TracedLine;
 
-use readerkit::{CardState, Device, Failure, Ioctl, ReaderFunctions, Status};
+use readerkit::{Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine, SlotCard};
 
-use super::Port;
+use super::{AnyDevice, Port};
 use crate::part10;
 use crate::platform::StdPlatform;
 use crate::trace::ReaderLog;
@@ -183,20 +183,8 @@ impl Port for SimPort {
         }
         self.device.submit(request, output)
     }
-    fn platform(&self) -> &StdPlatform {
-        self.device.platform()
-    }
-    fn state(&self) -> CardState {
-        self.device.state()
-    }
-    fn card_insertions(&self) -> u32 {
-        self.device.card_insertions()
-    }
-    fn process_events(&self) {
-        self.device.process_events()
-    }
-    fn cancel_tracking(&self) -> bool {
-        self.device.cancel_tracking()
+    fn device(&self) -> &dyn AnyDevice {
+        &self.device
     }
 }
 

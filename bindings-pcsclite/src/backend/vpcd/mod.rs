@@ -53,9 +53,9 @@ use readerkit::caps::{ReaderCapabilities, ReaderType, VendorAttributes};
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::{PowerAction, Request};
 use readerkit::timing::Timing;
-use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
+use readerkit::{Device, Failure, Outcome, ReaderFunctions, Status};
 
-use super::{Port, Worker, part10_vendor, tracking_by_watcher};
+use super::{AnyDevice, Port, Worker, part10_vendor, tracking_by_watcher};
 use crate::log::{ERROR, log};
 use crate::platform::StdPlatform;
 use gate::{Arm, Gate};
@@ -188,17 +188,8 @@ impl Port for VpcdPort {
         }
         self.device.submit(request, output)
     }
-    fn platform(&self) -> &StdPlatform {
-        self.device.platform()
-    }
-    fn state(&self) -> CardState {
-        self.device.state()
-    }
-    fn card_insertions(&self) -> u32 {
-        self.device.card_insertions()
-    }
-    fn process_events(&self) {
-        self.device.process_events()
+    fn device(&self) -> &dyn AnyDevice {
+        &*self.device
     }
     fn cancel_tracking(&self) -> bool {
         self.gate.cancelled();
