@@ -114,25 +114,63 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// What the driver needs to know about one interface chip. Sealed: the chips are
-/// the zero-sized types of this module.
-pub trait Chip: sealed::Sealed {
+/// What the driver needs to know about one interface chip, as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChipSpec {
     /// The chip's name.
-    const NAME: &'static str;
-    /// The classes the chip can supply.
-    const CLASSES: Classes;
+    pub name: &'static str,
+    /// The levels of the two voltage-select pins (VSEL0, VSEL1) for class A (5 V),
+    /// `true` = high; `None` if the chip cannot supply it.
+    pub class_a: Option<(bool, bool)>,
+    /// The same for class B (3 V).
+    pub class_b: Option<(bool, bool)>,
+    /// The same for class C (1.8 V).
+    pub class_c: Option<(bool, bool)>,
     /// Time from CMDVCC falling until the chip's activation sequence has put VCC,
     /// I/O and CLK on the card and RST follows RSTIN, in µs (worst case).
-    const ACTIVATION_US: u32;
+    pub activation_us: u32,
     /// Time from CMDVCC rising until VCC is down (deactivation complete), in µs
     /// (worst case).
-    const DEACTIVATION_US: u32;
+    pub deactivation_us: u32,
     /// Software debounce of the presence signal on top of the chip's own, in µs: a
     /// change counts once the status output has held its new level this long.
-    const DEBOUNCE_US: u32;
-    /// The levels of the two voltage-select pins (VSEL0, VSEL1) for `class`, `true`
-    /// = high; `None` if the chip cannot supply it.
-    fn class_pins(class: Class) -> Option<(bool, bool)>;
+    pub debounce_us: u32,
+}
+
+impl ChipSpec {
+    /// The levels of (VSEL0, VSEL1) for `class`, `true` = high; `None` if the chip
+    /// cannot supply it.
+    pub const fn class_pins(&self, class: Class) -> Option<(bool, bool)> {
+        match class {
+            Class::A => self.class_a,
+            Class::B => self.class_b,
+            Class::C => self.class_c,
+        }
+    }
+
+    /// The classes the chip can supply: those with select-pin levels.
+    pub const fn classes(&self) -> Classes {
+        let mut bits = 0;
+        if self.class_a.is_some() {
+            bits |= Class::A.bit();
+        }
+        if self.class_b.is_some() {
+            bits |= Class::B.bit();
+        }
+        if self.class_c.is_some() {
+            bits |= Class::C.bit();
+        }
+        Classes(bits)
+    }
+}
+
+/// Software debounce of the presence signal, the same for every chip: 5 ms.
+const DEBOUNCE_US: u32 = 5_000;
+
+/// One interface chip. Sealed: the chips are the zero-sized types of this module.
+pub trait Chip: sealed::Sealed {
+    /// The chip's classes, select pins and timings.
+    const SPEC: ChipSpec;
 }
 
 /// NXP TDA8035: classes A, B, C. Select pins as NXP's KSDK PHY driver drives them:
@@ -167,78 +205,56 @@ impl sealed::Sealed for St8024L {}
 impl sealed::Sealed for Ncn8025 {}
 
 impl Chip for Tda8035 {
-    const NAME: &'static str = "TDA8035";
-    const CLASSES: Classes = Classes::ABC;
-    const ACTIVATION_US: u32 = 3_500;
-    const DEACTIVATION_US: u32 = 300;
-    const DEBOUNCE_US: u32 = 5_000;
-    fn class_pins(class: Class) -> Option<(bool, bool)> {
-        Some(match class {
-            Class::A => (true, true),
-            Class::B => (false, true),
-            Class::C => (false, false),
-        })
-    }
-}
-
-/// TDA8024 / ST8024 class pins: 5V/3V on VSEL0.
-fn ab_pins(class: Class) -> Option<(bool, bool)> {
-    match class {
-        Class::A => Some((true, false)),
-        Class::B => Some((false, false)),
-        Class::C => None,
-    }
+    const SPEC: ChipSpec = ChipSpec {
+        name: "TDA8035",
+        class_a: Some((true, true)),
+        class_b: Some((false, true)),
+        class_c: Some((false, false)),
+        activation_us: 3_500,
+        deactivation_us: 300,
+        debounce_us: DEBOUNCE_US,
+    };
 }
 
 impl Chip for Tda8024 {
-    const NAME: &'static str = "TDA8024";
-    const CLASSES: Classes = Classes::AB;
-    const ACTIVATION_US: u32 = 250;
-    const DEACTIVATION_US: u32 = 200;
-    const DEBOUNCE_US: u32 = 5_000;
-    fn class_pins(class: Class) -> Option<(bool, bool)> {
-        ab_pins(class)
-    }
+    const SPEC: ChipSpec = ChipSpec {
+        name: "TDA8024",
+        class_a: Some((true, false)),
+        class_b: Some((false, false)),
+        class_c: None,
+        activation_us: 250,
+        deactivation_us: 200,
+        debounce_us: DEBOUNCE_US,
+    };
 }
 
+/// Pin-compatible with the TDA8024: its select pins and timings.
 impl Chip for St8024 {
-    const NAME: &'static str = "ST8024";
-    const CLASSES: Classes = Classes::AB;
-    const ACTIVATION_US: u32 = 250;
-    const DEACTIVATION_US: u32 = 200;
-    const DEBOUNCE_US: u32 = 5_000;
-    fn class_pins(class: Class) -> Option<(bool, bool)> {
-        ab_pins(class)
-    }
+    const SPEC: ChipSpec = ChipSpec {
+        name: "ST8024",
+        ..Tda8024::SPEC
+    };
 }
 
+/// The ST8024 plus class C: VSEL1 high overrides VSEL0.
 impl Chip for St8024L {
-    const NAME: &'static str = "ST8024L";
-    const CLASSES: Classes = Classes::ABC;
-    const ACTIVATION_US: u32 = 250;
-    const DEACTIVATION_US: u32 = 200;
-    const DEBOUNCE_US: u32 = 5_000;
-    fn class_pins(class: Class) -> Option<(bool, bool)> {
-        match class {
-            Class::C => Some((false, true)),
-            other => ab_pins(other),
-        }
-    }
+    const SPEC: ChipSpec = ChipSpec {
+        name: "ST8024L",
+        class_c: Some((false, true)),
+        ..St8024::SPEC
+    };
 }
 
 impl Chip for Ncn8025 {
-    const NAME: &'static str = "NCN8025";
-    const CLASSES: Classes = Classes::ABC;
-    const ACTIVATION_US: u32 = 150;
-    const DEACTIVATION_US: u32 = 300;
-    const DEBOUNCE_US: u32 = 5_000;
-    fn class_pins(class: Class) -> Option<(bool, bool)> {
-        Some(match class {
-            Class::A => (false, true),
-            Class::B => (false, false),
-            Class::C => (true, true),
-        })
-    }
+    const SPEC: ChipSpec = ChipSpec {
+        name: "NCN8025",
+        class_a: Some((false, true)),
+        class_b: Some((false, false)),
+        class_c: Some((true, true)),
+        activation_us: 150,
+        deactivation_us: 300,
+        debounce_us: DEBOUNCE_US,
+    };
 }
 
 #[cfg(test)]
@@ -246,22 +262,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_chip_maps_exactly_its_classes() {
-        fn check<C: Chip>() {
-            for class in [Class::A, Class::B, Class::C] {
-                assert_eq!(
-                    C::class_pins(class).is_some(),
-                    C::CLASSES.contains(class),
-                    "{} {class:?}",
-                    C::NAME
-                );
-            }
+    fn chips_offer_the_classes_of_their_datasheets() {
+        assert_eq!(Tda8035::SPEC.classes(), Classes::ABC);
+        assert_eq!(Tda8024::SPEC.classes(), Classes::AB);
+        assert_eq!(St8024::SPEC.classes(), Classes::AB);
+        assert_eq!(St8024L::SPEC.classes(), Classes::ABC);
+        assert_eq!(Ncn8025::SPEC.classes(), Classes::ABC);
+    }
+
+    #[test]
+    fn st8024_family_keeps_the_tda8024_pins_and_timings() {
+        assert_eq!(St8024::SPEC.name, "ST8024");
+        assert_eq!(St8024L::SPEC.name, "ST8024L");
+        for class in [Class::A, Class::B] {
+            assert_eq!(
+                St8024::SPEC.class_pins(class),
+                Tda8024::SPEC.class_pins(class)
+            );
+            assert_eq!(
+                St8024L::SPEC.class_pins(class),
+                Tda8024::SPEC.class_pins(class)
+            );
         }
-        check::<Tda8035>();
-        check::<Tda8024>();
-        check::<St8024>();
-        check::<St8024L>();
-        check::<Ncn8025>();
+        assert_eq!(St8024L::SPEC.class_pins(Class::C), Some((false, true)));
+        assert_eq!(St8024L::SPEC.activation_us, 250);
+        assert_eq!(St8024L::SPEC.deactivation_us, 200);
     }
 
     #[test]

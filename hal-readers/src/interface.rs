@@ -13,7 +13,7 @@
 //!    [`Failure::NoMedia`].
 //! 2. RSTIN low, CMDVCC high, class pins, CLKDIV pins; UART at card clock / 372
 //!    bit/s, even parity, receive buffer emptied.
-//! 3. CMDVCC low; wait [`Chip::ACTIVATION_US`] (the chip powers VCC, enables I/O and
+//! 3. CMDVCC low; wait [`ChipSpec::activation_us`](crate::chip::ChipSpec::activation_us) (the chip powers VCC, enables I/O and
 //!    starts CLK); the status output must still read high (else the fault is
 //!    triaged, see below).
 //! 4. Hold RST low for [`Config::reset_hold_cycles`] card clock cycles (ISO/IEC
@@ -33,7 +33,7 @@
 //!
 //! Warm reset keeps VCC and CLK: RSTIN low for the same hold time, then high, and
 //! the ATR as above. Deactivation: RSTIN low, CMDVCC high, wait
-//! [`Chip::DEACTIVATION_US`].
+//! [`ChipSpec::deactivation_us`](crate::chip::ChipSpec::deactivation_us).
 //!
 //! ## Bytes
 //!
@@ -72,7 +72,7 @@
 //!
 //! [`Interface::poll`] (call it from the main loop or a status-pin interrupt
 //! handler's bottom half) returns a [`CardEvent`]: outside a session the status
-//! level must hold for [`Chip::DEBOUNCE_US`] before insertion or removal counts;
+//! level must hold for [`ChipSpec::debounce_us`](crate::chip::ChipSpec::debounce_us) before insertion or removal counts;
 //! inside a session a low status output means the chip has already deactivated the
 //! card: the driver raises CMDVCC, waits for the deactivation, and reads the status
 //! again: high = the card is still there (over-current, supply drop, overheating:
@@ -398,8 +398,8 @@ where
             return Ok(None);
         }
         let mut waited = 0;
-        while waited < C::DEBOUNCE_US {
-            let step = (C::DEBOUNCE_US - waited).min(1_000);
+        while waited < C::SPEC.debounce_us {
+            let step = (C::SPEC.debounce_us - waited).min(1_000);
             self.wait_us(step);
             waited += step;
             if self.pins.status_is_high()? != level {
@@ -420,7 +420,7 @@ where
         self.pins.set_cmdvcc(true)?;
         self.pins.set_rstin(false)?;
         self.active = false;
-        self.wait_us(C::DEACTIVATION_US);
+        self.wait_us(C::SPEC.deactivation_us);
         self.present = self.pins.status_is_high()?;
         Ok(if self.present {
             CardEvent::Fault
@@ -526,7 +526,7 @@ where
         self.active = false;
         self.received = false;
         if was_active {
-            self.wait_us(C::DEACTIVATION_US);
+            self.wait_us(C::SPEC.deactivation_us);
         }
         self.inverse = false;
         self.timing = Timing::default_at(self.config.card_clock_khz());
@@ -535,7 +535,7 @@ where
     }
 
     fn activate(&mut self, class: Class) -> Result<(), Failure> {
-        let (vsel0, vsel1) = C::class_pins(class).ok_or(Failure::NotSupported)?;
+        let (vsel0, vsel1) = C::SPEC.class_pins(class).ok_or(Failure::NotSupported)?;
         self.pins.set_rstin(false)?;
         self.pins.set_cmdvcc(true)?;
         self.pins.set_vsel(vsel0, vsel1)?;
@@ -549,7 +549,7 @@ where
         self.pins.set_cmdvcc(false)?;
         self.active = true;
         self.class = Some(class);
-        self.wait_us(C::ACTIVATION_US);
+        self.wait_us(C::SPEC.activation_us);
         self.check_session()?;
         self.hold_reset()
     }
@@ -687,7 +687,7 @@ where
             }
             return Err(Failure::NoMedia);
         }
-        let classes = self.config.classes.and(C::CLASSES);
+        let classes = self.config.classes.and(C::SPEC.classes());
         let mut order = [None; 3];
         for (slot, class) in order.iter_mut().zip(classes.in_activation_order()) {
             *slot = Some(class);

@@ -48,36 +48,30 @@ impl core::fmt::Debug for SerialUart {
     }
 }
 
+/// The character framing of a serial line: always 8 data bits, no flow control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// A card's I/O line (GPIO + UART chips): even parity, 2 stop bits (8E2).
+    CardLine,
+    /// A TDA8029's ALPAR link: no parity, 1 stop bit (8N1).
+    Alpar,
+}
+
+impl Framing {
+    fn parity_and_stop_bits(self) -> (serialport::Parity, serialport::StopBits) {
+        match self {
+            Framing::CardLine => (serialport::Parity::Even, serialport::StopBits::Two),
+            Framing::Alpar => (serialport::Parity::None, serialport::StopBits::One),
+        }
+    }
+}
+
 impl SerialUart {
-    /// Open `path` for a card's I/O line (GPIO + UART chips): `baud` bit/s, 8 data
-    /// bits, even parity, 2 stop bits, no flow control, non-blocking reads. The port
-    /// is opened exclusively (`TIOCEXCL`).
-    pub fn open_card_line(path: &str, baud: u32) -> Result<SerialUart, serialport::Error> {
-        Self::open(
-            path,
-            baud,
-            serialport::Parity::Even,
-            serialport::StopBits::Two,
-        )
-    }
-
-    /// Open `path` 8N1 at `baud` bit/s (a TDA8029's ALPAR link: 38 400 after the
-    /// chip's reset), no flow control, non-blocking reads, exclusively.
-    pub fn open_8n1(path: &str, baud: u32) -> Result<SerialUart, serialport::Error> {
-        Self::open(
-            path,
-            baud,
-            serialport::Parity::None,
-            serialport::StopBits::One,
-        )
-    }
-
-    fn open(
-        path: &str,
-        baud: u32,
-        parity: serialport::Parity,
-        stop_bits: serialport::StopBits,
-    ) -> Result<SerialUart, serialport::Error> {
+    /// Open `path` at `baud` bit/s (a card line: card clock / 372 after reset; an
+    /// ALPAR link: 38 400 after the chip's reset) with `framing`, no flow control,
+    /// non-blocking reads. The port is opened exclusively (`TIOCEXCL`).
+    pub fn open(path: &str, baud: u32, framing: Framing) -> Result<SerialUart, serialport::Error> {
+        let (parity, stop_bits) = framing.parity_and_stop_bits();
         let builder = serialport::new(String::from(path), baud)
             .data_bits(serialport::DataBits::Eight)
             .parity(parity)
@@ -401,7 +395,7 @@ mod tests {
 
     #[test]
     fn missing_serial_port_is_an_error() {
-        assert!(SerialUart::open_card_line("/dev/readerkit-no-such-tty", 9_600).is_err());
-        assert!(SerialUart::open_8n1("/dev/readerkit-no-such-tty", 38_400).is_err());
+        assert!(SerialUart::open("/dev/readerkit-no-such-tty", 9_600, Framing::CardLine).is_err());
+        assert!(SerialUart::open("/dev/readerkit-no-such-tty", 38_400, Framing::Alpar).is_err());
     }
 }

@@ -151,9 +151,9 @@ fn activation_sequence_order_and_delays_then_deactivation() {
             S::read(0x00),
         ],
         &[
-            D::delay_us(Tda8035::ACTIVATION_US),
+            D::delay_us(Tda8035::SPEC.activation_us),
             D::delay_us(HOLD_US),
-            D::delay_us(Tda8035::DEACTIVATION_US),
+            D::delay_us(Tda8035::SPEC.deactivation_us),
         ],
     );
     let mut iface = rig.interface(class_a_config());
@@ -268,9 +268,9 @@ fn status_low_in_session_is_triaged_into_fault_or_removal() {
                 S::read(0x00),
             ],
             &[
-                D::delay_us(Tda8035::ACTIVATION_US),
+                D::delay_us(Tda8035::SPEC.activation_us),
                 D::delay_us(HOLD_US),
-                D::delay_us(Tda8035::DEACTIVATION_US),
+                D::delay_us(Tda8035::SPEC.deactivation_us),
             ],
         );
         let mut iface = rig.interface(class_a_config());

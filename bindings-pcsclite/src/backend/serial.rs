@@ -45,7 +45,7 @@ use readerkit::{Device, Failure, ReaderFunctions, Status};
 use readerkit_hal::alpar;
 use readerkit_hal::chip::{Chip, ClockDivider, Ncn8025, St8024, St8024L, Tda8024, Tda8035};
 use readerkit_hal::interface::Config;
-use readerkit_hal::linux::{LinuxInterface, PinNumbers, PreciseDelay, SerialUart};
+use readerkit_hal::linux::{Framing, LinuxInterface, PinNumbers, PreciseDelay, SerialUart};
 use readerkit_hal::{CardEvent, Class, Classes};
 
 use super::{Port, Worker};
@@ -355,7 +355,7 @@ fn open_alpar(
     clock_khz: u32,
     index: u32,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
-    let uart = SerialUart::open_8n1(path, baud).map_err(|e| {
+    let uart = SerialUart::open(path, baud, Framing::Alpar).map_err(|e| {
         log(ERROR, &format!("serial: cannot open {path}: {e}"));
         Status::Unsuccessful
     })?;
@@ -416,7 +416,7 @@ fn open_gpio<C: Chip + Send + 'static>(
     reader_log: ReaderLog,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
     let baud = readerkit::timing::Timing::default_at(config.card_clock_khz()).baud();
-    let uart = SerialUart::open_card_line(path, baud).map_err(|e| {
+    let uart = SerialUart::open(path, baud, Framing::CardLine).map_err(|e| {
         log(ERROR, &format!("serial: cannot open {path}: {e}"));
         Status::Unsuccessful
     })?;
@@ -438,7 +438,7 @@ fn open_gpio<C: Chip + Send + 'static>(
         functions,
         LineReader::new(TracedLine::new(iface, reader_log)),
         caps,
-        vendor_attributes(&C::NAME.to_ascii_lowercase(), index),
+        vendor_attributes(&C::SPEC.name.to_ascii_lowercase(), index),
     ));
     let dev = device.clone();
     let worker = super::spawn("readerkit-gpio", move |stop| {
