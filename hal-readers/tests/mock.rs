@@ -7,6 +7,7 @@
 //! (every delay sits between known pin steps).
 
 use embedded_hal_mock::eh1::delay::{CheckedDelay, Transaction as D};
+use embedded_hal_mock::eh1::digital::State::{High, Low};
 use embedded_hal_mock::eh1::digital::{Mock as PinMock, State, Transaction as P};
 use embedded_hal_mock::eh1::serial::{Mock as SerialMock, Transaction as S};
 use embedded_hal_nb::serial::{self, ErrorKind};
@@ -84,6 +85,20 @@ impl Rig {
         }
     }
 
+    /// A rig outside any session: `Interface::new` sets CMDVCC high and RSTIN low,
+    /// then the status output reads `status` in turn and the driver waits `delay`.
+    fn idle(status: &[State], delay: &[D]) -> Rig {
+        Rig::new(
+            &sets(&[High]),
+            &sets(&[Low]),
+            &gets(status),
+            &[],
+            &[],
+            &[],
+            delay,
+        )
+    }
+
     fn interface(&self, config: Config) -> Iface {
         let pins = Pins {
             cmdvcc: self.cmdvcc.clone(),
@@ -112,6 +127,16 @@ impl Rig {
     }
 }
 
+/// A pin's script: it is set to each of `levels` in turn.
+fn sets(levels: &[State]) -> Vec<P> {
+    levels.iter().map(|level| P::set(*level)).collect()
+}
+
+/// A pin's script: it reads each of `levels` in turn.
+fn gets(levels: &[State]) -> Vec<P> {
+    levels.iter().map(|level| P::get(*level)).collect()
+}
+
 fn class_a_config() -> Config {
     Config {
         classes: Classes::A,
@@ -122,27 +147,20 @@ fn class_a_config() -> Config {
 /// 40 000 clock cycles at 3.58 MHz, rounded up, in µs.
 const HOLD_US: u32 = 11_174;
 
-#[test]
-fn activation_sequence_order_and_delays_then_deactivation() {
-    let rig = Rig::new(
+/// A rig for one class A session: a cold reset (ATR 3B 00), then a power-down.
+/// `status_in_session` is what the status output reads after the two reads of the
+/// activation (present before it, still high after the chip's activation time).
+fn class_a_session(status_in_session: &[P]) -> Rig {
+    let mut status = gets(&[High, High]);
+    status.extend_from_slice(status_in_session);
+    Rig::new(
         // new: high; activate: high, then low (start activation); power down: high.
-        &[
-            P::set(State::High),
-            P::set(State::High),
-            P::set(State::Low),
-            P::set(State::High),
-        ],
+        &sets(&[High, High, Low, High]),
         // new: low; activate: low; after the hold: high; power down: low.
-        &[
-            P::set(State::Low),
-            P::set(State::Low),
-            P::set(State::High),
-            P::set(State::Low),
-        ],
-        // present before activation; still high after the chip's activation time.
-        &[P::get(State::High), P::get(State::High)],
-        &[P::set(State::High)],
-        &[P::set(State::High)],
+        &sets(&[Low, Low, High, Low]),
+        &status,
+        &sets(&[High]),
+        &sets(&[High]),
         &[
             // receive buffer emptied before activation
             S::read_error(nb::Error::WouldBlock),
@@ -155,7 +173,12 @@ fn activation_sequence_order_and_delays_then_deactivation() {
             D::delay_us(HOLD_US),
             D::delay_us(Tda8035::SPEC.deactivation_us),
         ],
-    );
+    )
+}
+
+#[test]
+fn activation_sequence_order_and_delays_then_deactivation() {
+    let rig = class_a_session(&[]);
     let mut iface = rig.interface(class_a_config());
     let mut atr = AtrBuffer::new();
     iface.reset(Reset::Cold, &mut atr).unwrap();
@@ -174,15 +197,7 @@ fn activation_sequence_order_and_delays_then_deactivation() {
 
 #[test]
 fn no_card_no_activation() {
-    let rig = Rig::new(
-        &[P::set(State::High)],
-        &[P::set(State::Low)],
-        &[P::get(State::Low)],
-        &[],
-        &[],
-        &[],
-        &[],
-    );
+    let rig = Rig::idle(&[Low], &[]);
     let mut iface = rig.interface(class_a_config());
     let mut atr = AtrBuffer::new();
     assert_eq!(
@@ -195,34 +210,11 @@ fn no_card_no_activation() {
 
 #[test]
 fn presence_is_debounced() {
-    let rig = Rig::new(
-        &[P::set(State::High)],
-        &[P::set(State::Low)],
-        &[
-            // a bounce: high, then low 1 ms later: no event
-            P::get(State::High),
-            P::get(State::Low),
-            // stable high for 5 ms: inserted
-            P::get(State::High),
-            P::get(State::High),
-            P::get(State::High),
-            P::get(State::High),
-            P::get(State::High),
-            P::get(State::High),
-            // unchanged: no event, no wait
-            P::get(State::High),
-        ],
-        &[],
-        &[],
-        &[],
-        &[
-            D::delay_us(1_000),
-            D::delay_us(1_000),
-            D::delay_us(1_000),
-            D::delay_us(1_000),
-            D::delay_us(1_000),
-            D::delay_us(1_000),
-        ],
+    let rig = Rig::idle(
+        // A bounce: high, then low 1 ms later: no event. Stable high for 5 ms (six
+        // reads 1 ms apart): inserted. Unchanged: no event, no wait.
+        &[High, Low, High, High, High, High, High, High, High],
+        &vec![D::delay_us(1_000); 6],
     );
     let mut iface = rig.interface(class_a_config());
     assert_eq!(iface.poll(), Ok(None));
@@ -234,45 +226,10 @@ fn presence_is_debounced() {
 
 #[test]
 fn status_low_in_session_is_triaged_into_fault_or_removal() {
-    for (after, event) in [
-        (State::High, CardEvent::Fault),
-        (State::Low, CardEvent::Removed),
-    ] {
-        let rig = Rig::new(
-            // new, activate (high, low), triage: high
-            &[
-                P::set(State::High),
-                P::set(State::High),
-                P::set(State::Low),
-                P::set(State::High),
-            ],
-            &[
-                P::set(State::Low),
-                P::set(State::Low),
-                P::set(State::High),
-                P::set(State::Low),
-            ],
-            &[
-                P::get(State::High),
-                P::get(State::High),
-                // poll in session: the chip pulled the status low
-                P::get(State::Low),
-                // after CMDVCC high and the deactivation time
-                P::get(after),
-            ],
-            &[P::set(State::High)],
-            &[P::set(State::High)],
-            &[
-                S::read_error(nb::Error::WouldBlock),
-                S::read(0x3B),
-                S::read(0x00),
-            ],
-            &[
-                D::delay_us(Tda8035::SPEC.activation_us),
-                D::delay_us(HOLD_US),
-                D::delay_us(Tda8035::SPEC.deactivation_us),
-            ],
-        );
+    for (after, event) in [(High, CardEvent::Fault), (Low, CardEvent::Removed)] {
+        // Poll in session: the chip pulled the status low; then, after CMDVCC high
+        // and the deactivation time, the status tells fault (high) or removal (low).
+        let rig = class_a_session(&gets(&[Low, after]));
         let mut iface = rig.interface(class_a_config());
         let mut atr = AtrBuffer::new();
         iface.reset(Reset::Cold, &mut atr).unwrap();

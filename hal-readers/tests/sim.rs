@@ -18,7 +18,8 @@ use embedded_hal::digital::{ErrorType as PinErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind, ErrorType};
 use readerkit::caps::ReaderCapabilities;
 use readerkit::ioctl::Ioctl;
-use readerkit::line::LineReader;
+use readerkit::line::{Framing, Line, LineReader};
+use readerkit::protocol::Protocol;
 use readerkit::{CardState, Status};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute, Trigger};
@@ -445,9 +446,6 @@ fn warm_reset_keeps_power_and_class_and_restarts_the_card() {
 /// and the protocol's turnaround in force; power-down returns to the `Config` ones.
 #[test]
 fn set_framing_applies_tc1_n_and_the_protocol_turnaround() {
-    use readerkit::line::{Framing, Line};
-    use readerkit::protocol::Protocol;
-
     let (dev, _chip, _) = session(Card::new(Profile::t1()), 2);
     // The T=1 card's ATR has no TC1: N = 0; T=1 turnaround = BGT.
     assert_eq!(dev.with_driver(|r| r.line().framing()), (0, 22));
@@ -458,40 +456,32 @@ fn set_framing_applies_tc1_n_and_the_protocol_turnaround() {
     assert_eq!(protocol, 1);
     assert_eq!(dev.with_driver(|r| r.line().framing()), (0, 16));
 
-    // The guard time is counted per character sent: 3 characters at N = 10 take
-    // 30 etu more than at N = 0 (turnaround already spent by the first send).
+    // The guard time is counted per character sent: a character at N = 10 takes
+    // 10 etu more than at N = 0 (turnaround already spent by the first send).
     dev.with_driver(|r| {
         let line = r.line_mut();
         let etu_us = line.timing().etu_to_us(1);
-        line.set_framing(Framing {
-            protocol: Protocol::T0,
-            extra_guard_n: 0,
-        })
-        .unwrap();
-        line.send(&[0x00]).unwrap();
-        let t = line.elapsed_us();
-        line.send(&[0x00]).unwrap();
-        let plain = line.elapsed_us() - t;
-        line.set_framing(Framing {
-            protocol: Protocol::T0,
-            extra_guard_n: 10,
-        })
-        .unwrap();
+        send_one(line, Protocol::T0, 0);
+        let plain = send_one(line, Protocol::T0, 0);
+        let guarded = send_one(line, Protocol::T0, 10);
         assert_eq!(line.framing(), (10, 16));
-        let t = line.elapsed_us();
-        line.send(&[0x00]).unwrap();
-        let guarded = line.elapsed_us() - t;
         assert_eq!(guarded - plain, u64::from(line.timing().etu_to_us(10)));
         assert!(guarded - plain >= 10 * u64::from(etu_us));
         // N = 255: the minimum guard time, nothing added to the 12-etu frame.
-        line.set_framing(Framing {
-            protocol: Protocol::T1,
-            extra_guard_n: 255,
-        })
-        .unwrap();
+        assert_eq!(send_one(line, Protocol::T1, 255), plain);
         assert_eq!(line.framing(), (255, 22));
-        let t = line.elapsed_us();
-        line.send(&[0x00]).unwrap();
-        assert_eq!(line.elapsed_us() - t, plain);
     });
+}
+
+/// Put `protocol` and TC1's `extra_guard_n` in force on `line`, send one
+/// character and return the time it took, in µs.
+fn send_one(line: &mut Iface, protocol: Protocol, extra_guard_n: u8) -> u64 {
+    line.set_framing(Framing {
+        protocol,
+        extra_guard_n,
+    })
+    .unwrap();
+    let t = line.elapsed_us();
+    line.send(&[0x00]).unwrap();
+    line.elapsed_us() - t
 }
