@@ -60,17 +60,6 @@ pub fn install() {
     });
 }
 
-/// The `log` level of `level` (`None` for [`Level::Off`]).
-fn to_log(level: Level) -> Option<log::Level> {
-    match level {
-        Level::Off => None,
-        Level::Error => Some(log::Level::Error),
-        Level::Info => Some(log::Level::Info),
-        Level::Debug => Some(log::Level::Debug),
-        Level::Trace => Some(log::Level::Trace),
-    }
-}
-
 /// The level of a reader whose DEVICENAME has no `log=` option: `READERKIT_LOG`, or
 /// `info` (an unreadable value is `info` too, and said once at open).
 pub fn default_level() -> Level {
@@ -117,7 +106,7 @@ impl ReaderLog {
     /// Log `message` at `level` if the reader's level asks for it.
     pub fn log(&self, level: Level, message: std::fmt::Arguments<'_>) {
         if level <= self.level
-            && let Some(l) = to_log(level)
+            && let Some(l) = level.to_log()
         {
             log::log!(target: TARGET, l, "{}: {}", self.name, message);
         }

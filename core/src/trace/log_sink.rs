@@ -23,25 +23,30 @@ impl LogSink {
     }
 }
 
-/// The `log` level of `level`, `None` for [`Level::Off`].
-pub(crate) fn to_log(level: Level) -> Option<log::Level> {
-    match level {
-        Level::Off => None,
-        Level::Error => Some(log::Level::Error),
-        Level::Info => Some(log::Level::Info),
-        Level::Debug => Some(log::Level::Debug),
-        Level::Trace => Some(log::Level::Trace),
+impl Level {
+    /// The `log` facade's level for this one, `None` for [`Level::Off`] (feature
+    /// `log`): for a sink of its own that logs through the facade.
+    pub fn to_log(self) -> Option<log::Level> {
+        match self {
+            Level::Off => None,
+            Level::Error => Some(log::Level::Error),
+            Level::Info => Some(log::Level::Info),
+            Level::Debug => Some(log::Level::Debug),
+            Level::Trace => Some(log::Level::Trace),
+        }
     }
 }
 
 impl Sink for LogSink {
     fn enabled(&self, level: Level) -> bool {
         level <= self.level
-            && to_log(level).is_some_and(|l| log::log_enabled!(target: self.target, l))
+            && level
+                .to_log()
+                .is_some_and(|l| log::log_enabled!(target: self.target, l))
     }
 
     fn event(&mut self, event: &Event<'_>) {
-        if let Some(level) = to_log(event.level()) {
+        if let Some(level) = event.level().to_log() {
             log::log!(target: self.target, level, "{event}");
         }
     }
