@@ -163,7 +163,7 @@ pub struct Reader {
 pub struct Reported {
     /// A card was reported present.
     pub present: bool,
-    /// [`Port::card_insertions`] at that time.
+    /// [`AnyDevice::card_insertions`] at that time.
     pub insertions: u32,
 }
 
