@@ -132,108 +132,83 @@ fn mute_card_sends_no_atr() {
     assert_eq!(xfer(&mut card, &block(TestEdc::Lrc, 0, 0xC1, &[0xFE])), b"");
 }
 
+/// `bytes` with their PCK appended (the XOR of PPSS up to PCK is zero).
+fn with_pck(bytes: &[u8]) -> Vec<u8> {
+    let mut pps = bytes.to_vec();
+    pps.push(bytes.iter().fold(0, |a, b| a ^ b));
+    pps
+}
+
+/// The session a card is in: `protocol` at Fi index `fi`, Di index `di`.
+fn session(protocol: u8, fi: u8, di: u8) -> Session {
+    Session { protocol, fi, di }
+}
+
 #[test]
-fn pps_echo_when_fi_di_supported() {
-    let mut card = powered(Profile::t1());
-    // FF 11 96 PCK: T=1, PPS1 = 96 (the card's own TA1).
-    let req = [0xFF, 0x11, 0x96, 0xFF ^ 0x11 ^ 0x96];
-    assert_eq!(xfer(&mut card, &req), req);
-    assert_eq!(
-        card.session(),
-        Session {
-            protocol: 1,
-            fi: 9,
-            di: 6
+fn pps_answers_and_the_session_they_set() {
+    use State::{T0, T1};
+
+    // (card, request without PCK, answer without PCK, (protocol, Fi, Di), state)
+    let cases = [
+        // T=1, PPS1 = 96 (the card's own TA1): echoed.
+        (Profile::t1(), "FF 11 96", "FF 11 96", (1, 9, 6), T1),
+        // Di = 4 (D = 8) <= 32, same Fi: accepted.
+        (Profile::t1(), "FF 11 94", "FF 11 94", (1, 9, 4), T1),
+        // Fi/Di the card does not support: answered without PPS1, defaults kept.
+        (Profile::t1(), "FF 11 97", "FF 01", (1, 1, 1), T1),
+        (Profile::t1(), "FF 11 16", "FF 01", (1, 1, 1), T1),
+        (Profile::t1(), "FF 11 9F", "FF 01", (1, 1, 1), T1),
+        (Profile::t1(), "FF 11 1A", "FF 01", (1, 1, 1), T1),
+        // The default values echoed.
+        (Profile::t0(), "FF 10 11", "FF 10 11", (0, 1, 1), T0),
+        // PPS2 is dropped from the answer.
+        (Profile::t1(), "FF 31 96 01", "FF 11 96", (1, 9, 6), T1),
+        // No PPS1: defaults kept.
+        (Profile::t1(), "FF 01", "FF 01", (1, 1, 1), T1),
+        // A dual card selects T=1.
+        (Profile::t0_t1(), "FF 01", "FF 01", (1, 1, 1), T1),
+    ];
+    for (profile, request, answer, (protocol, fi, di), state) in cases {
+        let request = with_pck(&hex(request));
+        // Whole, then byte by byte: the card reads the same request either way.
+        for whole in [true, false] {
+            let mut card = powered(profile.clone());
+            let reply = if whole {
+                xfer(&mut card, &request)
+            } else {
+                for b in &request {
+                    card.write(&[*b]).unwrap();
+                }
+                read_all(&mut card)
+            };
+            assert_eq!(reply, with_pck(&hex(answer)), "{request:02X?}");
+            assert_eq!(card.session(), session(protocol, fi, di), "{request:02X?}");
+            assert_eq!(card.state(), state, "{request:02X?}");
+            assert_eq!(card.stats().pps, 1, "{request:02X?}");
         }
-    );
-    assert_eq!(card.state(), State::T1);
-    assert_eq!(card.stats().pps, 1);
-    // The protocol works afterwards.
+    }
+}
+
+#[test]
+fn t1_works_after_pps() {
+    let mut card = powered(Profile::t1());
+    let req = with_pck(&[0xFF, 0x11, 0x96]);
+    assert_eq!(xfer(&mut card, &req), req);
     let b = T1Reader::new(TestEdc::Lrc).send_i(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01], false);
     assert_eq!(b.inf.len(), 3);
 }
 
 #[test]
-fn pps_echo_with_smaller_d() {
-    let mut card = powered(Profile::t1());
-    // Di = 4 (D = 8) <= 32, same Fi: accepted. Byte by byte.
-    let req = [0xFF, 0x11, 0x94, 0xFF ^ 0x11 ^ 0x94];
-    for b in req {
-        card.write(&[b]).unwrap();
-    }
-    assert_eq!(read_all(&mut card), req);
-    assert_eq!(card.session().di, 4);
-}
-
-#[test]
-fn pps_without_pps1_when_fi_di_unsupported() {
-    for pps1 in [0x97u8, 0x16, 0x9F, 0x1A] {
-        let mut card = powered(Profile::t1());
-        let req = [0xFF, 0x11, pps1, 0xFF ^ 0x11 ^ pps1];
-        // Answer: PPSS, PPS0 without PPS1, PCK.
-        assert_eq!(xfer(&mut card, &req), [0xFF, 0x01, 0xFE], "PPS1 {pps1:02X}");
-        assert_eq!(
-            card.session(),
-            Session {
-                protocol: 1,
-                fi: 1,
-                di: 1
-            }
-        );
-    }
-}
-
-#[test]
-fn pps_default_values_echoed() {
-    let mut card = powered(Profile::t0());
-    let req = [0xFF, 0x10, 0x11, 0xFF ^ 0x10 ^ 0x11];
-    assert_eq!(xfer(&mut card, &req), req);
-    assert_eq!(
-        card.session(),
-        Session {
-            protocol: 0,
-            fi: 1,
-            di: 1
-        }
-    );
-    assert_eq!(card.state(), State::T0);
-}
-
-#[test]
-fn pps2_is_dropped_from_the_answer() {
-    let mut card = powered(Profile::t1());
-    let req = [0xFF, 0x31, 0x96, 0x01, 0xFF ^ 0x31 ^ 0x96 ^ 0x01];
-    assert_eq!(
-        xfer(&mut card, &req),
-        [0xFF, 0x11, 0x96, 0xFF ^ 0x11 ^ 0x96]
-    );
-}
-
-#[test]
-fn pps_without_pps1_keeps_defaults() {
-    let mut card = powered(Profile::t1());
-    assert_eq!(xfer(&mut card, &[0xFF, 0x01, 0xFE]), [0xFF, 0x01, 0xFE]);
-    assert_eq!(
-        card.session(),
-        Session {
-            protocol: 1,
-            fi: 1,
-            di: 1
-        }
-    );
-}
-
-#[test]
 fn bad_pps_gets_silence() {
-    let bad: [&[u8]; 4] = [
-        &[0xFF, 0x11, 0x96, 0x00],               // wrong PCK
-        &[0xFF, 0x10, 0x96, 0xFF ^ 0x10 ^ 0x96], // T=0 not offered by a T=1 card
-        &[0xFF, 0x91, 0x96, 0xFF ^ 0x91 ^ 0x96], // reserved bit b8 of PPS0
-        &[0xFF, 0x0E, 0xFF ^ 0x0E],              // T=14
+    let bad = [
+        vec![0xFF, 0x11, 0x96, 0x00],  // wrong PCK
+        with_pck(&[0xFF, 0x10, 0x96]), // T=0 not offered by a T=1 card
+        with_pck(&[0xFF, 0x91, 0x96]), // reserved bit b8 of PPS0
+        with_pck(&[0xFF, 0x0E]),       // T=14
     ];
     for req in bad {
         let mut card = powered(Profile::t1());
-        assert_eq!(xfer(&mut card, req), b"", "{req:02X?}");
+        assert_eq!(xfer(&mut card, &req), b"", "{req:02X?}");
         assert_eq!(card.state(), State::PpsFailed);
         // Mute until reset.
         assert_eq!(xfer(&mut card, &block(TestEdc::Lrc, 0, 0xC1, &[0xFE])), b"");
@@ -244,12 +219,7 @@ fn bad_pps_gets_silence() {
 }
 
 #[test]
-fn dual_card_selects_protocol_by_pps_or_defaults_to_t0() {
-    let mut card = powered(Profile::t0_t1());
-    let req = [0xFF, 0x01, 0xFE];
-    assert_eq!(xfer(&mut card, &req), req);
-    assert_eq!(card.state(), State::T1);
-
+fn dual_card_without_pps_defaults_to_t0() {
     let mut card = powered(Profile::t0_t1());
     // No PPS: the first byte is a T=0 header byte.
     let r = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x02]);
@@ -262,12 +232,5 @@ fn t1_card_without_pps_speaks_t1_at_defaults() {
     let mut card = powered(Profile::t1());
     let b = T1Reader::new(TestEdc::Lrc).send_i(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x03], false);
     assert_eq!(b.inf.len(), 5);
-    assert_eq!(
-        card.session(),
-        Session {
-            protocol: 1,
-            fi: 1,
-            di: 1
-        }
-    );
+    assert_eq!(card.session(), session(1, 1, 1));
 }
