@@ -21,58 +21,49 @@ fn t0_card_with(faults: Faults) -> Card {
 #[test]
 fn select_without_response_acks_then_9000() {
     let mut card = t0_card();
-    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]), [0xA4]);
-    assert_eq!(xfer(&mut card, &[0x01, 0x01]), [0x90, 0x00]);
+    assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "A4");
+    assert_eq!(answer(&mut card, "01 01"), "90 00");
 }
 
 #[test]
 fn select_with_fci_then_get_response() {
     let mut card = t0_card();
-    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x00, 0x02]), [0xA4]);
-    assert_eq!(xfer(&mut card, &[0x2F, 0x00]), [0x61, 0x0D]);
-    let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x0D]);
-    assert_eq!(r, hex("C0 6F 0B 82 01 01 83 02 2F 00 80 02 00 20 90 00"));
+    assert_eq!(answer(&mut card, "00 A4 00 00 02"), "A4");
+    assert_eq!(answer(&mut card, "2F 00"), "61 0D");
+    assert_eq!(
+        answer(&mut card, "00 C0 00 00 0D"),
+        "C0 6F 0B 82 01 01 83 02 2F 00 80 02 00 20 90 00"
+    );
     assert_eq!(card.stats().get_responses, 1);
     // Nothing left: GET RESPONSE again is refused.
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x0D]),
-        [0x69, 0x85]
-    );
+    assert_eq!(answer(&mut card, "00 C0 00 00 0D"), "69 85");
 }
 
 #[test]
 fn get_response_with_wrong_le_gets_6cxx_and_short_le_gets_part() {
     let mut card = t0_card();
-    assert_eq!(xfer(&mut card, &hex("00 A4 00 00 02 3F 00")[..5]), [0xA4]);
-    assert_eq!(xfer(&mut card, &[0x3F, 0x00]), [0x61, 0x09]);
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x20]),
-        [0x6C, 0x09]
-    );
+    assert_eq!(answer(&mut card, "00 A4 00 00 02"), "A4");
+    assert_eq!(answer(&mut card, "3F 00"), "61 09");
+    assert_eq!(answer(&mut card, "00 C0 00 00 20"), "6C 09");
     // Asking for less gives that much and 61 with the rest.
-    let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x04]);
-    assert_eq!(r, hex("C0 6F 07 82 01 61 05"));
-    let r = xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x05]);
-    assert_eq!(r, hex("C0 38 83 02 3F 00 90 00"));
+    assert_eq!(answer(&mut card, "00 C0 00 00 04"), "C0 6F 07 82 01 61 05");
+    assert_eq!(
+        answer(&mut card, "00 C0 00 00 05"),
+        "C0 38 83 02 3F 00 90 00"
+    );
 }
 
 #[test]
 fn read_binary_and_6cxx() {
     let mut card = t0_card();
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 A4 00 0C 02 01 01")),
-        [0x90, 0x00]
-    );
+    assert_eq!(t0_answer(&mut card, "00 A4 00 0C 02 01 01"), "90 00");
     let r = xfer(&mut card, &[0x00, 0xB0, 0x00, 0x10, 0x08]);
     let mut expected = vec![0xB0];
     expected.extend((0x10..0x18).map(ef_0101_initial));
     expected.extend([0x90, 0x00]);
     assert_eq!(r, expected);
     // Past the end with Le too large: 6C with what the file has from 0x1FC.
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xB0, 0x01, 0xFC, 0x10]),
-        [0x6C, 0x04]
-    );
+    assert_eq!(answer(&mut card, "00 B0 01 FC 10"), "6C 04");
     let r = xfer(&mut card, &[0x00, 0xB0, 0x01, 0xFC, 0x04]);
     assert_eq!(r.len(), 1 + 4 + 2);
     assert_eq!(&r[1..5], &[508, 509, 510, 511].map(ef_0101_initial));
@@ -80,33 +71,21 @@ fn read_binary_and_6cxx() {
     let r = xfer(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x00]);
     assert_eq!(r.len(), 1 + 256 + 2);
     // Offset past the end.
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xB0, 0x02, 0x00, 0x01]),
-        [0x6B, 0x00]
-    );
+    assert_eq!(answer(&mut card, "00 B0 02 00 01"), "6B 00");
 }
 
 #[test]
 fn read_binary_without_ef_and_file_not_found() {
     let mut card = t0_card();
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x01]),
-        [0x69, 0x86]
-    );
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 A4 00 0C 02 12 34")),
-        [0x6A, 0x82]
-    );
+    assert_eq!(answer(&mut card, "00 B0 00 00 01"), "69 86");
+    assert_eq!(t0_answer(&mut card, "00 A4 00 0C 02 12 34"), "6A 82");
 }
 
 #[test]
 fn update_then_read_back_and_pin_protected_file() {
     let mut card = t0_card();
     t0_apdu(&mut card, &hex("00 A4 00 0C 02 01 01"));
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 D6 00 05 03 AA BB CC")),
-        [0x90, 0x00]
-    );
+    assert_eq!(t0_answer(&mut card, "00 D6 00 05 03 AA BB CC"), "90 00");
     assert_eq!(t0_apdu(&mut card, &hex("00 B0 00 04 05")), {
         let mut v = vec![ef_0101_initial(4), 0xAA, 0xBB, 0xCC, ef_0101_initial(8)];
         v.extend([0x90, 0x00]);
@@ -114,12 +93,9 @@ fn update_then_read_back_and_pin_protected_file() {
     });
     assert_eq!(&card.app().file(0x0101).unwrap()[5..8], &[0xAA, 0xBB, 0xCC]);
     t0_apdu(&mut card, &hex("00 A4 00 0C 02 2F 00"));
-    assert_eq!(t0_apdu(&mut card, &hex("00 D6 00 00 01 00")), [0x69, 0x82]);
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
-        [0x90, 0x00]
-    );
-    assert_eq!(t0_apdu(&mut card, &hex("00 D6 00 00 01 00")), [0x90, 0x00]);
+    assert_eq!(t0_answer(&mut card, "00 D6 00 00 01 00"), "69 82");
+    assert_eq!(t0_answer(&mut card, "00 20 00 80 04 31 32 33 34"), "90 00");
+    assert_eq!(t0_answer(&mut card, "00 D6 00 00 01 00"), "90 00");
     assert_eq!(card.app().file(0x2F00).unwrap()[0], 0x00);
     assert_eq!(&card.app().file(0x2F00).unwrap()[1..], &EF_DIR[1..]);
 }
@@ -140,27 +116,18 @@ fn get_challenge_gives_le_bytes() {
 #[test]
 fn verify_retry_counter_and_block() {
     let mut card = t0_card();
-    assert_eq!(t0_apdu(&mut card, &hex("00 20 00 80")), [0x63, 0xC3]);
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 20 00 80 04 30 30 30 30")),
-        [0x63, 0xC2]
-    );
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
-        [0x90, 0x00]
-    );
+    assert_eq!(t0_answer(&mut card, "00 20 00 80"), "63 C3");
+    assert_eq!(t0_answer(&mut card, "00 20 00 80 04 30 30 30 30"), "63 C2");
+    assert_eq!(t0_answer(&mut card, "00 20 00 80 04 31 32 33 34"), "90 00");
     assert_eq!(card.app().pin_tries_left(), 3);
     for sw in [[0x63, 0xC2], [0x63, 0xC1], [0x63, 0xC0], [0x69, 0x83]] {
         assert_eq!(t0_apdu(&mut card, &hex("00 20 00 80 02 39 39")), sw);
     }
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
-        [0x69, 0x83]
-    );
+    assert_eq!(t0_answer(&mut card, "00 20 00 80 04 31 32 33 34"), "69 83");
     // Blocked survives a reset; the verified state does not.
     card.cold_reset();
     read_all(&mut card);
-    assert_eq!(t0_apdu(&mut card, &hex("00 20 00 80")), [0x69, 0x83]);
+    assert_eq!(t0_answer(&mut card, "00 20 00 80"), "69 83");
 }
 
 #[test]
@@ -266,45 +233,21 @@ fn envelope_disabled_is_unknown_ins() {
     let mut profile = Profile::t0();
     profile.envelope = false;
     let mut card = powered(profile);
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xC2, 0x00, 0x00, 0x05]),
-        [0x6D, 0x00]
-    );
+    assert_eq!(answer(&mut card, "00 C2 00 00 05"), "6D 00");
 }
 
 #[test]
 fn status_errors() {
     let mut card = t0_card();
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0x12, 0x00, 0x00, 0x00]),
-        [0x6D, 0x00]
-    );
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0x66, 0x00, 0x00, 0x00]),
-        [0x6D, 0x00]
-    );
-    assert_eq!(
-        xfer(&mut card, &[0x40, 0xA4, 0x00, 0x00, 0x02]),
-        [0x6E, 0x00]
-    );
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x02]),
-        [0x69, 0x85]
-    );
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 A4 04 00 02 3F 00")),
-        [0x6A, 0x86]
-    );
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 A4 00 00 03 3F 00 00")),
-        [0x67, 0x00]
-    );
-    assert_eq!(t0_apdu(&mut card, &hex("00 84 01 00 08")), [0x6A, 0x86]);
+    assert_eq!(answer(&mut card, "00 12 00 00 00"), "6D 00");
+    assert_eq!(answer(&mut card, "00 66 00 00 00"), "6D 00");
+    assert_eq!(answer(&mut card, "40 A4 00 00 02"), "6E 00");
+    assert_eq!(answer(&mut card, "00 C0 00 00 02"), "69 85");
+    assert_eq!(t0_answer(&mut card, "00 A4 04 00 02 3F 00"), "6A 86");
+    assert_eq!(t0_answer(&mut card, "00 A4 00 00 03 3F 00 00"), "67 00");
+    assert_eq!(t0_answer(&mut card, "00 84 01 00 08"), "6A 86");
     // Command chaining outside ENVELOPE is not understood.
-    assert_eq!(
-        xfer(&mut card, &[0x10, 0xA4, 0x00, 0x0C, 0x02]),
-        [0x6E, 0x00]
-    );
+    assert_eq!(answer(&mut card, "10 A4 00 0C 02"), "6E 00");
 }
 
 #[test]
@@ -333,9 +276,9 @@ fn one_byte_at_a_time_procedure() {
         ..Faults::default()
     });
     // Incoming: INS^FF before every byte.
-    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]), [0x5B]);
-    assert_eq!(xfer(&mut card, &[0x01]), [0x5B]);
-    assert_eq!(xfer(&mut card, &[0x01]), [0x90, 0x00]);
+    assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "5B");
+    assert_eq!(answer(&mut card, "01"), "5B");
+    assert_eq!(answer(&mut card, "01"), "90 00");
     // Outgoing: INS^FF, byte, INS^FF, byte ...
     let r = xfer(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x03]);
     let e: Vec<u8> = (0..3)
@@ -344,10 +287,7 @@ fn one_byte_at_a_time_procedure() {
         .collect();
     assert_eq!(r, e);
     // The helper reader copes.
-    assert_eq!(
-        t0_apdu(&mut card, &hex("00 20 00 80 04 31 32 33 34")),
-        [0x90, 0x00]
-    );
+    assert_eq!(t0_answer(&mut card, "00 20 00 80 04 31 32 33 34"), "90 00");
     assert!(card.stats().procedure_bytes >= 2 + 3 + 4);
 }
 
@@ -357,15 +297,9 @@ fn null_bytes_before_every_answer() {
         t0_null_bytes: 3,
         ..Faults::default()
     });
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]),
-        [0x60, 0x60, 0x60, 0xA4]
-    );
-    assert_eq!(xfer(&mut card, &[0x3F, 0x00]), [0x90, 0x00]);
-    assert_eq!(
-        xfer(&mut card, &[0x00, 0x12, 0x00, 0x00, 0x00]),
-        [0x60, 0x60, 0x60, 0x6D, 0x00]
-    );
+    assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "60 60 60 A4");
+    assert_eq!(answer(&mut card, "3F 00"), "90 00");
+    assert_eq!(answer(&mut card, "00 12 00 00 00"), "60 60 60 6D 00");
 }
 
 #[test]
@@ -455,9 +389,9 @@ fn parity_error_on_a_data_byte() {
         parity_error: Trigger::Nth(7),
         ..Faults::default()
     });
-    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02]), [0xA4]);
+    assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "A4");
     assert_eq!(card.write(&[0x01, 0x01]), Err(ParityError { accepted: 1 }));
-    assert_eq!(xfer(&mut card, &[0x01]), [0x90, 0x00]);
+    assert_eq!(answer(&mut card, "01"), "90 00");
     assert_eq!(
         t0_apdu(&mut card, &hex("00 B0 00 00 01")),
         [ef_0101_initial(0), 0x90, 0x00]
@@ -514,10 +448,10 @@ fn stats_count_wire_and_payload() {
 fn last_executed_is_the_command_as_received_and_its_whole_answer() {
     let mut card = t0_card();
     assert_eq!(card.last_executed(), None);
-    assert_eq!(xfer(&mut card, &[0x00, 0xA4, 0x00, 0x00, 0x02]), [0xA4]);
+    assert_eq!(answer(&mut card, "00 A4 00 00 02"), "A4");
     // Data still being received: nothing executed yet.
     assert_eq!(card.last_executed(), None);
-    assert_eq!(xfer(&mut card, &[0x2F, 0x00]), [0x61, 0x0D]);
+    assert_eq!(answer(&mut card, "2F 00"), "61 0D");
     let fci = hex("6F 0B 82 01 01 83 02 2F 00 80 02 00 20");
     let executed = card.last_executed().unwrap();
     assert_eq!(executed.command, [0x00, 0xA4, 0x00, 0x00, 0x02, 0x2F, 0x00]);
@@ -527,7 +461,7 @@ fn last_executed_is_the_command_as_received_and_its_whole_answer() {
     xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 0x0D]);
     assert_eq!(card.last_executed().unwrap().data, fci.as_slice());
     // A new command header drops it.
-    assert_eq!(xfer(&mut card, &[0x00, 0xD6, 0x00, 0x00, 0x01]), [0xD6]);
+    assert_eq!(answer(&mut card, "00 D6 00 00 01"), "D6");
     assert_eq!(card.last_executed(), None);
     // A command that gets data carries P3 as Le.
     xfer(&mut card, &[0x00]);

@@ -26,6 +26,17 @@ pub fn xfer<const N: usize>(card: &mut Card<N>, bytes: &[u8]) -> Vec<u8> {
     read_all(card)
 }
 
+/// What the card answers to the raw bytes `command` (spaced hex), as spaced hex.
+pub fn answer<const N: usize>(card: &mut Card<N>, command: &str) -> String {
+    readerkit_testkit::hex::hex(&xfer(card, &hex(command)))
+}
+
+/// The response APDU to the command APDU `apdu` (spaced hex) sent by [`t0_apdu`],
+/// as spaced hex.
+pub fn t0_answer<const N: usize>(card: &mut Card<N>, apdu: &str) -> String {
+    readerkit_testkit::hex::hex(&t0_apdu(card, &hex(apdu)))
+}
+
 /// A powered card whose ATR has been read and checked against the profile.
 pub fn powered(profile: Profile) -> Card {
     let atr = profile.atr();
