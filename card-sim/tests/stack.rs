@@ -10,7 +10,7 @@ use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile};
 use readerkit_testkit::apdu::echo;
-use readerkit_testkit::client::{apdu, control, power_up, select};
+use readerkit_testkit::client::{apdu, check_mute_after_one_answer, control, power_up, select};
 use readerkit_testkit::sim::{SimDevice, device};
 
 fn session(profile: Profile, mask: u32) -> (SimDevice, u32) {
@@ -176,13 +176,5 @@ fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
             ..Faults::default()
         })
     });
-    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        Err(Status::IoTimeout)
-    );
-    // A reset brings it back (the mute fault lasts until the next reset).
-    power_up(&dev).unwrap();
-    select(&dev, 2).unwrap();
-    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+    check_mute_after_one_answer(&dev, 2);
 }

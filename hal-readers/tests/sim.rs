@@ -28,7 +28,7 @@ use readerkit_hal::chip::Tda8035;
 use readerkit_hal::interface::{Config, Interface, NoPin, Pins};
 use readerkit_hal::{CardEvent, Class, ConfigError, Parity, UartConfig};
 use readerkit_testkit::apdu::echo;
-use readerkit_testkit::client::{apdu, control, power_up, select};
+use readerkit_testkit::client::{apdu, check_mute_after_one_answer, control, power_up, select};
 use readerkit_testkit::sim::{LineDevice, line_device};
 
 #[derive(Default)]
@@ -417,14 +417,7 @@ fn card_going_mute_mid_session_times_out() {
         mute: Mute::AfterAnswers(1),
         ..Faults::default()
     });
-    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        Err(Status::IoTimeout)
-    );
-    power_up(&dev).unwrap();
-    select(&dev, 2).unwrap();
-    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+    check_mute_after_one_answer(&dev, 2);
 }
 
 #[test]

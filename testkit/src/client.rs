@@ -71,6 +71,22 @@ pub fn apdu<P: Platform, D, const E: usize>(
     Ok(response.to_vec())
 }
 
+/// The card behind `dev` answers once more, then goes mute (a fault its test set
+/// just before): one GET CHALLENGE with `protocol` succeeds, the next times out, and
+/// a cold reset with SET_PROTOCOL `protocol` brings it back (the fault lasts until
+/// the next reset).
+pub fn check_mute_after_one_answer<P: Platform, D, const E: usize>(
+    dev: &Device<P, D, E>,
+    protocol: u32,
+) {
+    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    assert!(apdu(dev, protocol, &get_challenge).is_ok());
+    assert_eq!(apdu(dev, protocol, &get_challenge), Err(Status::IoTimeout));
+    power_up(dev).expect("power up after the time-out");
+    assert_eq!(select(dev, protocol), Ok(protocol));
+    assert!(apdu(dev, protocol, &get_challenge).is_ok());
+}
+
 /// A TRANSMIT input buffer: SCARD_IO_REQUEST {`protocol`, 8} then `apdu`, as
 /// [`Request::emit`] writes it.
 pub fn transmit_input(protocol: u32, apdu: &[u8]) -> Vec<u8> {

@@ -13,6 +13,7 @@
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
 //! - [`mod@hex`]: spaced hex, both ways;
 //! - [`locks`]: a platform mutex that counts the locks a thread holds;
+//! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd.
@@ -27,6 +28,7 @@ pub mod memory;
 pub mod pcsc;
 #[cfg(feature = "pcscd")]
 pub mod pcscd;
+pub mod rng;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod vendor;

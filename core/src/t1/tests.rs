@@ -5,6 +5,7 @@
 use std::vec::Vec;
 
 use super::*;
+use readerkit_testkit::rng::Rng;
 
 /// Hex string to bytes ("00 C1 01 FE 3E").
 fn h(s: &str) -> Vec<u8> {
@@ -983,22 +984,6 @@ impl Faults for NoFaults {
     }
 }
 
-/// xorshift64: a tiny deterministic PRNG.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Flips, truncates or drops one block in `one_in`.
 struct RandomFaults {
     rng: Rng,
@@ -1068,11 +1053,13 @@ fn model_card_through_a_faulty_line() {
         let mut card = ModelCard::new(edc, ifsc);
         let mut e = Engine::new(Config::new(ifsc as u8, edc)).unwrap();
         let mut faults = RandomFaults {
-            rng: Rng(rng.next() | 1),
+            rng: Rng(rng.next_u64() | 1),
             one_in: 4 + rng.below(20),
         };
         for _ in 0..4 {
-            let apdu: Vec<u8> = (0..1 + rng.below(600)).map(|_| rng.next() as u8).collect();
+            let apdu: Vec<u8> = (0..1 + rng.below(600))
+                .map(|_| rng.next_u64() as u8)
+                .collect();
             card.response_len = rng.below(700);
             let mut response = std::vec![0u8; 1000];
             let (result, _) = drive(
@@ -1119,7 +1106,7 @@ fn random_replies_always_terminate() {
             ifsd: 1 + rng.below(254) as u8,
             edc,
             nad: if rng.below(4) == 0 {
-                rng.next() as u8
+                rng.next_u64() as u8
             } else {
                 0
             },
@@ -1131,7 +1118,7 @@ fn random_replies_always_terminate() {
         let mut e = Engine::new(config).unwrap();
         for _ in 0..3 {
             let apdu: Vec<u8> = (0..1 + rng.below(if round % 10 == 0 { 3000 } else { 40 }))
-                .map(|_| rng.next() as u8)
+                .map(|_| rng.next_u64() as u8)
                 .collect();
             let mut response = std::vec![0u8; rng.below(600)];
             let out_blocks = apdu.len() + 1;
@@ -1153,17 +1140,18 @@ fn random_replies_always_terminate() {
                     1 => tx.line_error(),
                     2 => {
                         let garbage: Vec<u8> =
-                            (0..rng.below(300)).map(|_| rng.next() as u8).collect();
+                            (0..rng.below(300)).map(|_| rng.next_u64() as u8).collect();
                         tx.receive(&garbage)
                     }
                     _ => {
-                        let inf: Vec<u8> = (0..rng.below(260)).map(|_| rng.next() as u8).collect();
+                        let inf: Vec<u8> =
+                            (0..rng.below(260)).map(|_| rng.next_u64() as u8).collect();
                         let seq = if rng.below(2) == 0 {
                             Seq::Zero
                         } else {
                             Seq::One
                         };
-                        let n = rng.next() as u8;
+                        let n = rng.next_u64() as u8;
                         let kind = match rng.below(12) {
                             0..=3 => Kind::I {
                                 ns: seq,
