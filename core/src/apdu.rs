@@ -21,7 +21,9 @@
 
 use core::fmt;
 
-use crate::status::{Failure, Status};
+use crate::status::Failure;
+#[cfg(doc)]
+use crate::status::Status;
 
 /// What went wrong when reading an APDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,12 +47,6 @@ impl From<Error> for Failure {
             Error::TooShort | Error::LengthMismatch => Failure::InvalidParameter,
             Error::ResponseTooShort => Failure::DeviceProtocolError,
         }
-    }
-}
-
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
-        Failure::from(e).into()
     }
 }
 
@@ -315,6 +311,7 @@ impl<'a> Response<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::Status;
     use std::vec::Vec;
 
     #[test]

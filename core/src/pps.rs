@@ -88,7 +88,9 @@
 use core::fmt;
 
 use crate::protocol::{Protocol, ProtocolMask};
-use crate::status::{Failure, Status};
+use crate::status::Failure;
+#[cfg(doc)]
+use crate::status::Status;
 use crate::timing::{self, Timing};
 
 /// The initial character of a PPS request and response.
@@ -176,12 +178,6 @@ impl From<Error> for Failure {
             | Error::Mismatch => Failure::DeviceProtocolError,
             Error::Sequence => Failure::InvalidDeviceState,
         }
-    }
-}
-
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
-        Failure::from(e).into()
     }
 }
 
@@ -908,6 +904,7 @@ fn optimal(offer: &CardOffer, limits: &ReaderLimits<'_>) -> Option<(u8, Timing)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::Status;
 
     const T0_T1: ProtocolMask = ProtocolMask(0x3);
 

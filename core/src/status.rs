@@ -358,9 +358,12 @@ impl Status {
     }
 }
 
-impl From<Failure> for Status {
-    fn from(failure: Failure) -> Status {
-        failure.status()
+/// Every failure is a status, and so is every error that converts into a failure
+/// (the engines' errors: `From<t0::Error> for Failure` and the others), so that
+/// `?` turns any of them into the request's status in one place.
+impl<E: Into<Failure>> From<E> for Status {
+    fn from(error: E) -> Status {
+        error.into().status()
     }
 }
 

@@ -85,7 +85,9 @@
 use core::fmt;
 
 use crate::apdu::{self, Case, Command};
-use crate::status::{Failure, Status};
+use crate::status::Failure;
+#[cfg(doc)]
+use crate::status::Status;
 
 /// The NULL procedure byte: the card needs more time.
 pub const NULL: u8 = 0x60;
@@ -148,12 +150,6 @@ impl From<Error> for Failure {
             }
             Error::Sequence => Failure::InvalidDeviceState,
         }
-    }
-}
-
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
-        Failure::from(e).into()
     }
 }
 
@@ -728,6 +724,7 @@ impl<'a> Exchange<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::Status;
     use std::collections::VecDeque;
     use std::vec::Vec;
 

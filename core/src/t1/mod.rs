@@ -49,7 +49,7 @@
 
 use core::fmt;
 
-use crate::status::{Failure, Status};
+use crate::status::Failure;
 
 mod block;
 mod edc;
@@ -186,12 +186,6 @@ impl From<Error> for Failure {
             | Error::TooManyRequests
             | Error::TooManyErrors => Failure::DeviceProtocolError,
         }
-    }
-}
-
-impl From<Error> for Status {
-    fn from(e: Error) -> Status {
-        Failure::from(e).into()
     }
 }
 

@@ -5,6 +5,7 @@
 use std::vec::Vec;
 
 use super::*;
+use crate::status::Status;
 use readerkit_testkit::rng::Rng;
 
 /// Hex string to bytes ("00 C1 01 FE 3E").
