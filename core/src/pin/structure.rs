@@ -5,7 +5,8 @@
 //! Both are packed, little-endian (`wPINMaxExtraDigit` = min << 8 | max, so the
 //! maximum comes first; `ulDataLength`), and end in the APDU template the PIN goes
 //! into. Every field is checked before a key is read: a structure that parses can
-//! be served.
+//! be served. CCID's variants of both (`parse_ccid`) are read by laying their
+//! fixed part out as part 10's, so that each field is interpreted in one place.
 
 use super::PinError;
 use super::block::PinBlock;
@@ -115,93 +116,60 @@ fn message_count(count: u8, most: u8) -> Result<u8, PinError> {
     }
 }
 
-/// The fields both wire formats of a verification carry, in one place so that
-/// they are interpreted once.
-struct VerifyFields<'a> {
-    /// `bTimerOut` and `bTimerOut2` (CCID: `bTimeOut` twice), in seconds.
-    timeouts_s: [u8; 2],
-    /// `bmFormatString`, `bmPINBlockString`, `bmPINLengthFormat`.
-    format: [u8; 3],
-    /// `wPINMaxExtraDigit` as (min, max).
-    sizes: (u8, u8),
-    conditions: u8,
-    messages: Messages,
-    prologue: [u8; 3],
-    apdu: &'a [u8],
+/// Length of `bTimerOut` and `bTimerOut2`, the first fields of both part 10
+/// structures, in bytes.
+const TIMEOUTS_LEN: usize = 2;
+/// Length of `bTeoPrologue`, the last field before `ulDataLength`, in bytes.
+const PROLOGUE_LEN: usize = 3;
+/// Length of a `PIN_VERIFY_STRUCTURE` up to `ulDataLength` (its offset), in bytes.
+const VERIFY_FIELDS_LEN: usize = 15;
+/// Length of a `PIN_MODIFY_STRUCTURE` up to `ulDataLength` (its offset), in bytes.
+const MODIFY_FIELDS_LEN: usize = 20;
+
+/// The first part 10 fields of a CCID structure whose fixed part starts with
+/// `fixed`: its `bTimeOut` as both time-outs, then the rest of `fixed` as it is
+/// (CCID drops `bTimerOut2` and keeps the order); the fields after it are 0.
+fn part10_layout<const N: usize>(fixed: &[u8]) -> [u8; N] {
+    let mut fields = [0u8; N];
+    fields[..TIMEOUTS_LEN].fill(fixed[0]);
+    fields[TIMEOUTS_LEN..][..fixed.len() - 1].copy_from_slice(&fixed[1..]);
+    fields
 }
 
-impl<'a> VerifyFields<'a> {
-    fn check(self) -> Result<VerifyRequest<'a>, PinError> {
-        let [format, block_string, length_format] = self.format;
-        let block = PinBlock::from_fields(format, block_string, length_format)?;
-        block.check_fits(data_len(self.apdu), 0)?;
-        let limits = EntryLimits::new(
-            self.timeouts_s[0],
-            self.timeouts_s[1],
-            self.sizes.0,
-            self.sizes.1,
-            self.conditions,
-            block.capacity(),
-        )?;
-        message_count(self.messages.count, 1)?;
-        Ok(VerifyRequest {
-            block,
-            limits,
-            messages: self.messages,
-            prologue: self.prologue,
-            apdu: self.apdu,
+impl Messages {
+    /// The messages of part 10 `fields` whose `bNumberMessage` is at `at`
+    /// (`wLangId` and the indexes follow), showing at most `most` messages;
+    /// only that many indexes are read, the others are 0.
+    fn read(fields: &[u8], at: usize, most: u8) -> Result<Messages, PinError> {
+        let count = message_count(fields[at], most)?;
+        let mut index = [0u8; 3];
+        let indexes = usize::from(most);
+        index[..indexes].copy_from_slice(&fields[at + 3..][..indexes]);
+        Ok(Messages {
+            count,
+            language: le16(fields, at + 1),
+            index,
         })
     }
 }
 
-/// The fields both wire formats of a modification carry.
-struct ModifyFields<'a> {
-    timeouts_s: [u8; 2],
-    format: [u8; 3],
-    /// `bInsertionOffsetOld`, `bInsertionOffsetNew`.
-    offsets: [u8; 2],
-    sizes: (u8, u8),
-    confirm: u8,
+/// The entry limits of part 10 `fields`: the time-outs (the first two bytes, in
+/// seconds), `wPINMaxExtraDigit` at `sizes_at` (maximum first) and
+/// `bEntryValidationCondition`, the maximum clamped to what `block` carries.
+fn entry_limits(
+    fields: &[u8],
+    sizes_at: usize,
     conditions: u8,
-    messages: Messages,
-    prologue: [u8; 3],
-    apdu: &'a [u8],
-}
-
-impl<'a> ModifyFields<'a> {
-    fn check(self) -> Result<ModifyRequest<'a>, PinError> {
-        let [format, block_string, length_format] = self.format;
-        let block = PinBlock::from_fields(format, block_string, length_format)?;
-        let offset_current = usize::from(self.offsets[0]);
-        let offset_new = usize::from(self.offsets[1]);
-        let confirm = Confirm {
-            enter_current: self.confirm & 0x02 != 0,
-            confirm_new: self.confirm & 0x01 != 0,
-        };
-        block.check_fits(data_len(self.apdu), offset_new)?;
-        if confirm.enter_current {
-            block.check_fits(data_len(self.apdu), offset_current)?;
-        }
-        let limits = EntryLimits::new(
-            self.timeouts_s[0],
-            self.timeouts_s[1],
-            self.sizes.0,
-            self.sizes.1,
-            self.conditions,
-            block.capacity(),
-        )?;
-        message_count(self.messages.count, 3)?;
-        Ok(ModifyRequest {
-            block,
-            limits,
-            offset_current,
-            offset_new,
-            confirm,
-            messages: self.messages,
-            prologue: self.prologue,
-            apdu: self.apdu,
-        })
-    }
+    block: &PinBlock,
+) -> Result<EntryLimits, PinError> {
+    EntryLimits::new(
+        fields[0],
+        fields[1],
+        fields[sizes_at + 1],
+        fields[sizes_at],
+        conditions,
+        block.capacity(),
+    )
 }
 
 impl<'a> VerifyRequest<'a> {
@@ -213,21 +181,9 @@ impl<'a> VerifyRequest<'a> {
 
     /// Check a `PIN_VERIFY_STRUCTURE` (PC/SC part 10 §2.5.2).
     pub fn parse(bytes: &'a [u8]) -> Result<VerifyRequest<'a>, PinError> {
-        let apdu = template(bytes, Self::HEADER_LEN, 15)?;
-        VerifyFields {
-            timeouts_s: [bytes[0], bytes[1]],
-            format: [bytes[2], bytes[3], bytes[4]],
-            sizes: (bytes[6], bytes[5]),
-            conditions: bytes[7],
-            messages: Messages {
-                count: bytes[8],
-                language: le16(bytes, 9),
-                index: [bytes[11], 0, 0],
-            },
-            prologue: [bytes[12], bytes[13], bytes[14]],
-            apdu,
-        }
-        .check()
+        let apdu = template(bytes, Self::HEADER_LEN, VERIFY_FIELDS_LEN)?;
+        let fields = bytes.first_chunk().ok_or(PinError::Truncated)?;
+        Self::from_fields(fields, apdu)
     }
 
     /// Check CCID's PIN verification data structure (CCID 1.1 §6.1.11, the
@@ -235,24 +191,30 @@ impl<'a> VerifyRequest<'a> {
     /// structure without `bTimerOut2` (`bTimeOut` serves the first and every
     /// following key) and without `ulDataLength` (the APDU is the rest).
     pub fn parse_ccid(bytes: &'a [u8]) -> Result<VerifyRequest<'a>, PinError> {
-        if bytes.len() < Self::CCID_HEADER_LEN {
-            return Err(PinError::Truncated);
-        }
+        let fixed = bytes
+            .get(..Self::CCID_HEADER_LEN)
+            .ok_or(PinError::Truncated)?;
         let apdu = checked_apdu(&bytes[Self::CCID_HEADER_LEN..])?;
-        VerifyFields {
-            timeouts_s: [bytes[0], bytes[0]],
-            format: [bytes[1], bytes[2], bytes[3]],
-            sizes: (bytes[5], bytes[4]),
-            conditions: bytes[6],
-            messages: Messages {
-                count: bytes[7],
-                language: le16(bytes, 8),
-                index: [bytes[10], 0, 0],
-            },
-            prologue: [bytes[11], bytes[12], bytes[13]],
+        Self::from_fields(&part10_layout(fixed), apdu)
+    }
+
+    /// Check the part 10 fields before `ulDataLength` and the APDU template
+    /// they describe.
+    fn from_fields(
+        fields: &[u8; VERIFY_FIELDS_LEN],
+        apdu: &'a [u8],
+    ) -> Result<VerifyRequest<'a>, PinError> {
+        let block = PinBlock::from_fields(fields[2], fields[3], fields[4])?;
+        block.check_fits(data_len(apdu), 0)?;
+        let limits = entry_limits(fields, 5, fields[7], &block)?;
+        let messages = Messages::read(fields, 8, 1)?;
+        Ok(VerifyRequest {
+            block,
+            limits,
+            messages,
+            prologue: [fields[12], fields[13], fields[14]],
             apdu,
-        }
-        .check()
+        })
     }
 
     /// Write the command for the card, `pin` in place, into `out`; returns its
@@ -283,23 +245,9 @@ impl<'a> ModifyRequest<'a> {
 
     /// Check a `PIN_MODIFY_STRUCTURE` (PC/SC part 10 §2.5.3).
     pub fn parse(bytes: &'a [u8]) -> Result<ModifyRequest<'a>, PinError> {
-        let apdu = template(bytes, Self::HEADER_LEN, 20)?;
-        ModifyFields {
-            timeouts_s: [bytes[0], bytes[1]],
-            format: [bytes[2], bytes[3], bytes[4]],
-            offsets: [bytes[5], bytes[6]],
-            sizes: (bytes[8], bytes[7]),
-            confirm: bytes[9],
-            conditions: bytes[10],
-            messages: Messages {
-                count: bytes[11],
-                language: le16(bytes, 12),
-                index: [bytes[14], bytes[15], bytes[16]],
-            },
-            prologue: [bytes[17], bytes[18], bytes[19]],
-            apdu,
-        }
-        .check()
+        let apdu = template(bytes, Self::HEADER_LEN, MODIFY_FIELDS_LEN)?;
+        let fields = bytes.first_chunk().ok_or(PinError::Truncated)?;
+        Self::from_fields(fields, apdu)
     }
 
     /// Check CCID's PIN modification data structure (CCID 1.1 §6.1.11, the
@@ -312,30 +260,48 @@ impl<'a> ModifyRequest<'a> {
         if bytes.len() < Self::CCID_MIN_HEADER_LEN {
             return Err(PinError::Truncated);
         }
-        let count = message_count(bytes[10], 3)?;
-        let header_len = Self::ccid_header_len(count);
-        let indexes = header_len + 1 - Self::CCID_MIN_HEADER_LEN;
+        let header_len = Self::ccid_header_len(message_count(bytes[10], 3)?);
         let fixed = bytes.get(..header_len).ok_or(PinError::Truncated)?;
-        let mut index = [0u8; 3];
-        index[..indexes].copy_from_slice(&fixed[13..13 + indexes]);
-        let at = 13 + indexes;
         let apdu = checked_apdu(&bytes[header_len..])?;
-        ModifyFields {
-            timeouts_s: [fixed[0], fixed[0]],
-            format: [fixed[1], fixed[2], fixed[3]],
-            offsets: [fixed[4], fixed[5]],
-            sizes: (fixed[7], fixed[6]),
-            confirm: fixed[8],
-            conditions: fixed[9],
-            messages: Messages {
-                count,
-                language: le16(fixed, 11),
-                index,
-            },
-            prologue: [fixed[at], fixed[at + 1], fixed[at + 2]],
-            apdu,
+        // Up to wLangId as part 10 has it; then the indexes sent (the others
+        // 0) and bTeoPrologue.
+        let (common, rest) = fixed.split_at(13);
+        let (indexes, prologue) = rest.split_at(rest.len() - PROLOGUE_LEN);
+        let mut fields: [u8; MODIFY_FIELDS_LEN] = part10_layout(common);
+        fields[14..][..indexes.len()].copy_from_slice(indexes);
+        fields[MODIFY_FIELDS_LEN - PROLOGUE_LEN..].copy_from_slice(prologue);
+        Self::from_fields(&fields, apdu)
+    }
+
+    /// Check the part 10 fields before `ulDataLength` and the APDU template
+    /// they describe.
+    fn from_fields(
+        fields: &[u8; MODIFY_FIELDS_LEN],
+        apdu: &'a [u8],
+    ) -> Result<ModifyRequest<'a>, PinError> {
+        let block = PinBlock::from_fields(fields[2], fields[3], fields[4])?;
+        let offset_current = usize::from(fields[5]);
+        let offset_new = usize::from(fields[6]);
+        let confirm = Confirm {
+            enter_current: fields[9] & 0x02 != 0,
+            confirm_new: fields[9] & 0x01 != 0,
+        };
+        block.check_fits(data_len(apdu), offset_new)?;
+        if confirm.enter_current {
+            block.check_fits(data_len(apdu), offset_current)?;
         }
-        .check()
+        let limits = entry_limits(fields, 7, fields[10], &block)?;
+        let messages = Messages::read(fields, 11, 3)?;
+        Ok(ModifyRequest {
+            block,
+            limits,
+            offset_current,
+            offset_new,
+            confirm,
+            messages,
+            prologue: [fields[17], fields[18], fields[19]],
+            apdu,
+        })
     }
 
     /// Write the command for the card into `out`: `new` at its offset, and
@@ -431,57 +397,51 @@ mod tests {
         );
     }
 
+    /// `structure` with byte `at` set to `value`.
+    fn with(structure: &[u8], at: usize, value: u8) -> Vec<u8> {
+        let mut s = structure.to_vec();
+        s[at] = value;
+        s
+    }
+
+    /// Changes to the fields of a `PIN_VERIFY_STRUCTURE` (offset, value) and the
+    /// error each must give; CCID's structure has the same fields one byte
+    /// earlier (no `bTimerOut2`).
+    const BAD_VERIFY_FIELDS: [(usize, u8, PinError); 6] = [
+        (2, 0x8B, PinError::ReservedEncoding),
+        (3, 0x48, PinError::BlockOutsideApdu),
+        (6, 9, PinError::BadPinLimits),
+        (6, 0, PinError::BadPinLimits),
+        (7, 0, PinError::NoValidationCondition),
+        (8, 2, PinError::BadMessageCount),
+    ];
+
     #[test]
     fn every_bad_verify_structure_is_refused_precisely() {
         let good = verify_structure();
-        let with = |at: usize, value: u8| {
-            let mut s = good.clone();
-            s[at] = value;
-            s
-        };
         assert_eq!(VerifyRequest::parse(&good[..18]), Err(PinError::Truncated));
         assert_eq!(
             VerifyRequest::parse(&good[..good.len() - 1]),
             Err(PinError::DataLengthMismatch)
         );
-        assert_eq!(
-            VerifyRequest::parse(&with(15, 12)),
-            Err(PinError::DataLengthMismatch)
-        );
-        assert_eq!(
-            VerifyRequest::parse(&with(19 + 4, 9)),
-            Err(PinError::BadApdu)
-        );
-        assert_eq!(
-            VerifyRequest::parse(&with(2, 0x8B)),
-            Err(PinError::ReservedEncoding)
-        );
-        assert_eq!(
-            VerifyRequest::parse(&with(3, 0x48)),
-            Err(PinError::BlockOutsideApdu)
-        );
-        assert_eq!(
-            VerifyRequest::parse(&with(6, 9)),
-            Err(PinError::BadPinLimits)
-        );
-        assert_eq!(
-            VerifyRequest::parse(&with(6, 0)),
-            Err(PinError::BadPinLimits)
-        );
-        assert_eq!(
-            VerifyRequest::parse(&with(7, 0)),
-            Err(PinError::NoValidationCondition)
-        );
+        let framing = [
+            (15, 12, PinError::DataLengthMismatch),
+            // ulDataLength of 4 GiB on a short structure: a mismatch, not an overflow.
+            (18, 0xFF, PinError::DataLengthMismatch),
+            (19 + 4, 9, PinError::BadApdu),
+        ];
+        for (at, value, error) in framing.into_iter().chain(BAD_VERIFY_FIELDS) {
+            assert_eq!(
+                VerifyRequest::parse(&with(&good, at, value)),
+                Err(error),
+                "byte {at} = {value:#04X}"
+            );
+        }
         // A 4-byte APDU has no Lc.
         let mut short = good[..19].to_vec();
         short[15..19].copy_from_slice(&4u32.to_le_bytes());
         short.extend_from_slice(&[0x00, 0x20, 0x00, 0x81]);
         assert_eq!(VerifyRequest::parse(&short), Err(PinError::BadApdu));
-        // ulDataLength of 4 GiB on a short structure: a mismatch, not an overflow.
-        assert_eq!(
-            VerifyRequest::parse(&with(18, 0xFF)),
-            Err(PinError::DataLengthMismatch)
-        );
     }
 
     #[test]
@@ -600,11 +560,6 @@ mod tests {
             },
             expected
         );
-        let with = |at: usize, value: u8| {
-            let mut s = ccid.clone();
-            s[at] = value;
-            s
-        };
         assert_eq!(
             VerifyRequest::parse_ccid(&ccid[..13]),
             Err(PinError::Truncated)
@@ -613,27 +568,15 @@ mod tests {
             VerifyRequest::parse_ccid(&ccid[..ccid.len() - 1]),
             Err(PinError::BadApdu)
         );
-        assert_eq!(
-            VerifyRequest::parse_ccid(&with(1, 0x8B)),
-            Err(PinError::ReservedEncoding)
-        );
-        assert_eq!(
-            VerifyRequest::parse_ccid(&with(2, 0x48)),
-            Err(PinError::BlockOutsideApdu)
-        );
-        assert_eq!(
-            VerifyRequest::parse_ccid(&with(5, 9)),
-            Err(PinError::BadPinLimits)
-        );
-        assert_eq!(
-            VerifyRequest::parse_ccid(&with(6, 0)),
-            Err(PinError::NoValidationCondition)
-        );
-        assert_eq!(
-            VerifyRequest::parse_ccid(&with(7, 2)),
-            Err(PinError::BadMessageCount)
-        );
-        assert!(VerifyRequest::parse_ccid(&with(7, 0xFF)).is_ok());
+        for (at, value, error) in BAD_VERIFY_FIELDS {
+            let ccid_at = at - 1;
+            assert_eq!(
+                VerifyRequest::parse_ccid(&with(&ccid, ccid_at, value)),
+                Err(error),
+                "CCID byte {ccid_at} = {value:#04X}"
+            );
+        }
+        assert!(VerifyRequest::parse_ccid(&with(&ccid, 7, 0xFF)).is_ok());
     }
 
     #[test]
