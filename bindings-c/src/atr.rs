@@ -1,9 +1,9 @@
 //! The ATR parser as a C call: [`rk_atr_parse`] fills a plain struct.
 
-use readerkit::atr::{Atr, ClockStop, Convention, Edc, Mode, Tck};
+use readerkit::atr::{Atr, ClockStop, Convention, Mode, Tck};
 
-use crate::device::{RK_EDC_CRC, RK_EDC_LRC, RK_MAX_ATR_LEN};
-use crate::guard::{Region, bytes, check_disjoint, check_ptr, guard};
+use crate::device::{RK_MAX_ATR_LEN, edc_code};
+use crate::guard::{Region, bytes, check_disjoint, check_ptr, entry};
 use crate::status::*;
 
 /// TCK absent (only T=0 indicated).
@@ -94,25 +94,15 @@ pub unsafe extern "C" fn rk_atr_parse(
     len: usize,
     info: *mut rk_atr_info,
 ) -> rk_status {
-    guard(|| {
-        let checked = check_ptr(info.cast_const())
-            .and_then(|()| check_disjoint(&[Region::of(info)], &[Region::bytes(atr, len)]));
-        if let Err(e) = checked {
-            return e;
-        }
+    entry(|| {
+        check_ptr(info.cast_const())?;
+        check_disjoint(&[Region::of(info)], &[Region::bytes(atr, len)])?;
         // SAFETY: valid for `len` bytes per the contract.
-        let raw = match unsafe { bytes(atr, len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let parsed = match Atr::parse(raw) {
-            Ok(a) => a,
-            Err(_) => return RK_STATUS_UNRECOGNIZED_MEDIA,
-        };
-        let info_value = describe(&parsed);
+        let raw = unsafe { bytes(atr, len) }?;
+        let parsed = Atr::parse(raw).map_err(|_| RK_STATUS_UNRECOGNIZED_MEDIA)?;
         // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe { info.write(info_value) };
-        RK_STATUS_SUCCESS
+        unsafe { info.write(describe(&parsed)) };
+        Ok(())
     })
 }
 
@@ -157,10 +147,7 @@ fn describe(atr: &Atr) -> rk_atr_info {
         ifsc: p.ifsc,
         cwi: p.cwi,
         bwi: p.bwi,
-        edc: match p.edc {
-            Edc::Lrc => RK_EDC_LRC,
-            Edc::Crc => RK_EDC_CRC,
-        },
+        edc: edc_code(p.edc),
         clock_stop: match p.clock_stop {
             None => RK_CLOCK_STOP_ABSENT,
             Some(ClockStop::NotSupported) => RK_CLOCK_STOP_NOT_SUPPORTED,

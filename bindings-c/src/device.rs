@@ -5,6 +5,7 @@ use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of};
 use core::ptr;
 
+use readerkit::atr::Edc;
 use readerkit::caps::{
     AttrString, IfdVersion, Mechanics, ReaderCapabilities, ReaderType, VendorAttributes,
 };
@@ -19,7 +20,7 @@ use readerkit::{Device, Failure, Outcome, ProtocolMask, ReaderFunctions, Status}
 use static_assertions::const_assert;
 
 use crate::guard::{
-    Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, guard, write_opt,
+    Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, entry, write_opt,
 };
 use crate::line::{CLine, rk_line_ops};
 use crate::log::CLogSink;
@@ -76,6 +77,24 @@ pub const RK_PROTOCOL_DEFAULT: u32 = 0x8000_0000;
 pub const RK_EDC_LRC: u8 = 0;
 /// T=1 error detection code: CRC.
 pub const RK_EDC_CRC: u8 = 1;
+
+/// The C code of an error detection code: `RK_EDC_LRC` or `RK_EDC_CRC`.
+pub(crate) fn edc_code(edc: Edc) -> u8 {
+    match edc {
+        Edc::Lrc => RK_EDC_LRC,
+        Edc::Crc => RK_EDC_CRC,
+    }
+}
+
+/// The error detection code of a C code; an unknown one is
+/// `RK_STATUS_INVALID_PARAMETER`.
+pub(crate) fn edc_of(code: u8) -> Result<Edc, rk_status> {
+    match code {
+        RK_EDC_LRC => Ok(Edc::Lrc),
+        RK_EDC_CRC => Ok(Edc::Crc),
+        _ => Err(RK_STATUS_INVALID_PARAMETER),
+    }
+}
 
 /// Longest ATR, in bytes.
 pub const RK_MAX_ATR_LEN: usize = 33;
@@ -177,7 +196,7 @@ pub struct rk_protocol_call {
 /// caused from inside a callback is delivered through `tracking_complete` once the
 /// callback's request has released the lock.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct rk_reader_functions {
     /// POWER (`action`: `RK_POWER_*`). On a reset, write the ATR (at most
     /// `atr_capacity` = 33 bytes) to `atr` and its length to `*atr_len`.
@@ -293,6 +312,40 @@ pub struct rk_vendor_attrs {
     pub ifd_version: u32,
 }
 
+impl From<ReaderCapabilities> for rk_reader_caps {
+    fn from(reader: ReaderCapabilities) -> rk_reader_caps {
+        rk_reader_caps {
+            protocols: reader.protocols.0,
+            reader_type: reader.reader_type.0,
+            channel: reader.channel,
+            mechanics: reader.mechanics.0,
+            default_clock_khz: reader.default_clock_khz,
+            max_clock_khz: reader.max_clock_khz,
+            default_data_rate: reader.default_data_rate,
+            max_data_rate: reader.max_data_rate,
+            max_ifsd: reader.max_ifsd,
+            power_management: reader.power_management,
+        }
+    }
+}
+
+impl From<rk_reader_caps> for ReaderCapabilities {
+    fn from(caps: rk_reader_caps) -> ReaderCapabilities {
+        ReaderCapabilities {
+            protocols: ProtocolMask(caps.protocols),
+            reader_type: ReaderType(caps.reader_type),
+            channel: caps.channel,
+            mechanics: Mechanics(caps.mechanics),
+            default_clock_khz: caps.default_clock_khz,
+            max_clock_khz: caps.max_clock_khz,
+            default_data_rate: caps.default_data_rate,
+            max_data_rate: caps.max_data_rate,
+            max_ifsd: caps.max_ifsd,
+            power_management: caps.power_management,
+        }
+    }
+}
+
 /// Storage for one device: `RK_DEVICE_STORAGE_SIZE` bytes aligned to
 /// `RK_DEVICE_STORAGE_ALIGN`. Declare one (static, on the stack, in a struct) and
 /// hand it to [`rk_device_init`]; never copy it once initialised.
@@ -302,28 +355,16 @@ pub struct rk_device {
     pub opaque: [u64; RK_DEVICE_STORAGE_WORDS],
 }
 
-impl rk_reader_functions {
-    /// No callback at all.
-    pub(crate) const NONE: rk_reader_functions = rk_reader_functions {
-        power: None,
-        transmit: None,
-        set_protocol: None,
-        card_tracking: None,
-        vendor_ioctl: None,
-        eject: None,
-        swallow: None,
-        confiscate: None,
-        tracking_complete: None,
-        events_pending: None,
-    };
-}
+/// The line reader of a device, over the C driver's line (traced to the log).
+type CLineReader = LineReader<TracedLine<CLine, CLogSink>>;
 
 /// The C driver's table and context, and the line reader of a device made with
-/// [`rk_device_init_line`]: the core's driver context `D`.
+/// [`rk_device_init_line`] (a table device has one over [`CLine::absent`], never
+/// called): the core's driver context `D`.
 pub(crate) struct CDriver {
     table: rk_reader_functions,
     pub(crate) ctx: *mut c_void,
-    line: Option<LineReader<TracedLine<CLine, CLogSink>>>,
+    line: CLineReader,
     /// The keypad [`rk_device_set_keypad`](crate::rk_device_set_keypad) gave.
     pub(crate) keypad: Option<crate::keypad::rk_keypad_ops>,
 }
@@ -413,15 +454,33 @@ pub(crate) unsafe fn device_mut<'a>(dev: *mut rk_device) -> Result<&'a mut CDevi
 ///
 /// As [`device`].
 unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_status {
-    guard(|| {
+    entry(|| {
         // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                f(d);
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
+        f(unsafe { device(dev) }?);
+        Ok(())
+    })
+}
+
+/// Write `f(device)` through `out`, checked by `check` (non-null or optional,
+/// aligned) and refused if it lies in the device storage.
+///
+/// # Safety
+///
+/// As [`device`]; `out` is NULL or valid for a write.
+unsafe fn answer<T>(
+    dev: *const rk_device,
+    out: *mut T,
+    check: fn(*const T) -> Result<(), rk_status>,
+    f: impl FnOnce(&CDevice) -> T,
+) -> rk_status {
+    entry(|| {
+        check(out.cast_const())?;
+        check_disjoint(&[Region::of(out), Slot::<CDevice>::region(dev)], &[])?;
+        // SAFETY: forwarded contract.
+        let value = f(unsafe { device(dev) }?);
+        // SAFETY: NULL, or checked aligned and valid for a write per the contract.
+        unsafe { write_opt(out, value) };
+        Ok(())
     })
 }
 
@@ -477,10 +536,7 @@ fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Resul
         timing: card.timing.into(),
         ifsc: card.parameters.ifsc,
         ifsd: card.ifsd,
-        edc: match card.parameters.edc {
-            readerkit::atr::Edc::Lrc => RK_EDC_LRC,
-            readerkit::atr::Edc::Crc => RK_EDC_CRC,
-        },
+        edc: edc_code(card.parameters.edc),
         bwi: card.parameters.bwi,
         bwt_us: card.bwt_us(),
         cwt_us: card.cwt_us(),
@@ -585,30 +641,11 @@ fn confiscate(d: &mut CDriver) -> Result<(), Failure> {
     mechanism(d, d.table.confiscate)
 }
 
-// ---- adapters: the core's line reader for a device over rk_line_ops ------------
-
-fn line_reader(d: &mut CDriver) -> Result<&mut LineReader<TracedLine<CLine, CLogSink>>, Failure> {
-    d.line.as_mut().ok_or(Failure::NotSupported)
-}
-
-fn line_power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
-    line_reader(d)?.power(action, atr)
-}
-
-fn line_set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
-    line_reader(d)?.set_protocol(call)
-}
-
-fn line_transmit(
-    d: &mut CDriver,
-    call: &TransmitCall<'_>,
-    reply: &mut [u8],
-) -> Result<usize, Failure> {
-    line_reader(d)?.transmit(call, reply)
-}
-
-fn line_card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Failure> {
-    line_reader(d)?.card_tracking(wait)
+/// The core's line-reader callbacks reach the line reader through this.
+impl AsMut<CLineReader> for CDriver {
+    fn as_mut(&mut self) -> &mut CLineReader {
+        &mut self.line
+    }
 }
 
 /// The core's callback table: the C table's callbacks, with power, SET_PROTOCOL
@@ -629,11 +666,12 @@ fn functions(t: &rk_reader_functions, line: bool) -> ReaderFunctions<CDriver> {
     if !line {
         return table;
     }
-    let line_tracking = t.tracking_complete.map(|_| line_card_tracking as _);
+    let reader = CLineReader::functions_for::<CDriver>();
+    let line_tracking = t.tracking_complete.and(reader.card_tracking);
     ReaderFunctions {
-        power: Some(line_power),
-        transmit: Some(line_transmit),
-        set_protocol: Some(line_set_protocol),
+        power: reader.power,
+        transmit: reader.transmit,
+        set_protocol: reader.set_protocol,
         card_tracking: table.card_tracking.or(line_tracking),
         ..table
     }
@@ -672,26 +710,11 @@ unsafe fn attr_string(s: *const c_char) -> Result<AttrString, rk_status> {
 /// `caps` is NULL or valid for a write of `rk_reader_caps`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_reader_caps_typical(caps: *mut rk_reader_caps) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(caps) {
-            return e;
-        }
-        let t = ReaderCapabilities::typical();
-        let c = rk_reader_caps {
-            protocols: t.protocols.0,
-            reader_type: t.reader_type.0,
-            channel: t.channel,
-            mechanics: t.mechanics.0,
-            default_clock_khz: t.default_clock_khz,
-            max_clock_khz: t.max_clock_khz,
-            default_data_rate: t.default_data_rate,
-            max_data_rate: t.max_data_rate,
-            max_ifsd: t.max_ifsd,
-            power_management: t.power_management,
-        };
+    entry(|| {
+        check_ptr(caps)?;
         // SAFETY: checked non-null and aligned; valid for writes per the contract.
-        unsafe { caps.write(c) };
-        RK_STATUS_SUCCESS
+        unsafe { caps.write(ReaderCapabilities::typical().into()) };
+        Ok(())
     })
 }
 
@@ -720,13 +743,8 @@ pub unsafe extern "C" fn rk_device_init(
     caps: *const rk_reader_caps,
     vendor: *const rk_vendor_attrs,
 ) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { init(storage, storage_len, table, ptr::null(), ctx, caps, vendor) } {
-            Ok(()) => RK_STATUS_SUCCESS,
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    entry(|| unsafe { init(storage, storage_len, table, ptr::null(), ctx, caps, vendor) })
 }
 
 /// Initialise a device in `storage` whose power, SET_PROTOCOL (with the PPS
@@ -756,15 +774,10 @@ pub unsafe extern "C" fn rk_device_init_line(
     caps: *const rk_reader_caps,
     vendor: *const rk_vendor_attrs,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(line) {
-            return e;
-        }
+    entry(|| {
+        check_ptr(line)?;
         // SAFETY: forwarded contract.
-        match unsafe { init(storage, storage_len, table, line, ctx, caps, vendor) } {
-            Ok(()) => RK_STATUS_SUCCESS,
-            Err(e) => e,
-        }
+        unsafe { init(storage, storage_len, table, line, ctx, caps, vendor) }
     })
 }
 
@@ -797,22 +810,22 @@ unsafe fn init(
     // must not be overwritten.
     unsafe { Slot::<CDevice>::check_free(storage) }?;
     let table = if table.is_null() {
-        rk_reader_functions::NONE
+        rk_reader_functions::default()
     } else {
         // SAFETY: checked non-null and aligned; readable per the contract.
         unsafe { table.read() }
     };
-    let line = if line.is_null() {
-        None
-    } else {
+    let over_line = !line.is_null();
+    let line = if over_line {
         if table.power.is_some() || table.transmit.is_some() || table.set_protocol.is_some() {
             return Err(RK_STATUS_INVALID_PARAMETER);
         }
         // SAFETY: checked non-null and aligned by rk_device_init_line; readable per
         // the contract.
         let ops = unsafe { line.read() };
-        let line = CLine::new(ops, ctx).ok_or(RK_STATUS_INVALID_PARAMETER)?;
-        Some(LineReader::new(TracedLine::new(line, CLogSink)))
+        CLine::new(ops, ctx).ok_or(RK_STATUS_INVALID_PARAMETER)?
+    } else {
+        CLine::absent()
     };
     // SAFETY: as above.
     let caps = unsafe { caps.read() };
@@ -847,18 +860,6 @@ unsafe fn init(
             serial_number: unsafe { attr_string(v.serial_number) }?,
         }
     };
-    let reader = ReaderCapabilities {
-        protocols: ProtocolMask(caps.protocols),
-        reader_type: ReaderType(caps.reader_type),
-        channel: caps.channel,
-        mechanics: Mechanics(caps.mechanics),
-        default_clock_khz: caps.default_clock_khz,
-        max_clock_khz: caps.max_clock_khz,
-        default_data_rate: caps.default_data_rate,
-        max_data_rate: caps.max_data_rate,
-        max_ifsd: caps.max_ifsd,
-        power_management: caps.power_management,
-    };
     let platform = CPlatform {
         tracking_complete: table.tracking_complete,
         events_pending: table.events_pending,
@@ -866,14 +867,14 @@ unsafe fn init(
     };
     let device = Device::new(
         platform,
-        functions(&table, line.is_some()),
+        functions(&table, over_line),
         CDriver {
             table,
             ctx,
-            line,
+            line: LineReader::new(TracedLine::new(line, CLogSink)),
             keypad: None,
         },
-        reader,
+        caps.into(),
         vendor,
     );
     // SAFETY: valid, large enough and ours per the contract (checked again inside).
@@ -892,24 +893,21 @@ unsafe fn init(
 /// `dev` is NULL or valid storage (see [`rk_device_init`]) that no other thread uses.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
-    guard(|| {
+    entry(|| {
         // SAFETY: forwarded contract.
-        let slot = match unsafe { Slot::<CDevice>::find(dev) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
+        let slot = unsafe { Slot::<CDevice>::find(dev) }?;
         // SAFETY: initialised (checked); a shared view, ended before the release.
         let device = unsafe { &(*slot).value };
         // Dropping the device under a running callback would free the lock it holds
         // and the state it is about to commit.
         if device.in_own_callback() || device.callback_running() {
-            return RK_STATUS_DEVICE_BUSY;
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         device.process_events();
         let _ = device.cancel_tracking();
         // SAFETY: initialised (checked), idle and exclusively ours per the contract.
         unsafe { Slot::release(slot) };
-        RK_STATUS_SUCCESS
+        Ok(())
     })
 }
 
@@ -950,41 +948,31 @@ pub unsafe extern "C" fn rk_device_control(
     output_len: usize,
     bytes_written: *mut usize,
 ) -> rk_status {
-    guard(|| {
+    entry(|| {
         // A shared and an exclusive view of the same bytes would be undefined
         // behaviour, and a count written into the input would change the request:
         // refuse overlaps before making any view or writing anything.
-        let checked = check_opt_ptr(bytes_written.cast_const()).and_then(|()| {
-            check_disjoint(
-                &[
-                    Region::bytes(output, output_len),
-                    Region::of(bytes_written),
-                    Slot::<CDevice>::region(dev),
-                ],
-                &[Region::bytes(input, input_len)],
-            )
-        });
-        if let Err(e) = checked {
-            return e;
-        }
+        check_opt_ptr(bytes_written.cast_const())?;
+        check_disjoint(
+            &[
+                Region::bytes(output, output_len),
+                Region::of(bytes_written),
+                Slot::<CDevice>::region(dev),
+            ],
+            &[Region::bytes(input, input_len)],
+        )?;
         // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
         unsafe { write_opt(bytes_written, 0) };
         // SAFETY: forwarded contract.
-        let device = match unsafe { device(dev) } {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
+        let device = unsafe { device(dev) }?;
         // SAFETY: valid for `input_len` bytes per the contract.
-        let input = match unsafe { bytes(input, input_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
+        let input = unsafe { bytes(input, input_len) }?;
         // SAFETY: valid and exclusive for `output_len` bytes per the contract.
-        let output = match unsafe { bytes_mut(output, output_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        complete(control_logged(device, code, input, output), bytes_written)
+        let output = unsafe { bytes_mut(output, output_len) }?;
+        Ok(complete(
+            control_logged(device, code, input, output),
+            bytes_written,
+        ))
     })
 }
 
@@ -1083,27 +1071,8 @@ pub unsafe extern "C" fn rk_cancel_tracking(
     dev: *const rk_device,
     was_pending: *mut bool,
 ) -> rk_status {
-    guard(|| {
-        let checked = check_opt_ptr(was_pending.cast_const()).and_then(|()| {
-            check_disjoint(
-                &[Region::of(was_pending), Slot::<CDevice>::region(dev)],
-                &[],
-            )
-        });
-        if let Err(e) = checked {
-            return e;
-        }
-        // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                let pending = d.cancel_tracking();
-                // SAFETY: NULL or valid for a write per the contract.
-                unsafe { write_opt(was_pending, pending) };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { answer(dev, was_pending, check_opt_ptr, CDevice::cancel_tracking) }
 }
 
 /// The card state now (`SCARD_*` state of the Windows numbering: 0 unknown, 1 absent,
@@ -1115,22 +1084,8 @@ pub unsafe extern "C" fn rk_cancel_tracking(
 /// `dev` is NULL or device storage; `state` is NULL or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_device_state(dev: *const rk_device, state: *mut u32) -> rk_status {
-    guard(|| {
-        let checked = check_ptr(state.cast_const())
-            .and_then(|()| check_disjoint(&[Region::of(state), Slot::<CDevice>::region(dev)], &[]));
-        if let Err(e) = checked {
-            return e;
-        }
-        // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) => {
-                // SAFETY: checked non-null and aligned; writable per the contract.
-                unsafe { state.write(d.state().to_windows()) };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe { answer(dev, state, check_ptr, |d| d.state().to_windows()) }
 }
 
 /// From a SET_PROTOCOL callback: check the card's PPS answer (`response`,
@@ -1151,43 +1106,28 @@ pub unsafe extern "C" fn rk_pps_accept(
     response_len: usize,
     timing: *mut rk_timing,
 ) -> rk_status {
-    guard(|| {
-        let checked = check_ptr(call)
-            .and(check_ptr(timing.cast_const()))
-            .and_then(|()| {
-                check_disjoint(
-                    &[Region::of(timing)],
-                    &[Region::of(call), Region::bytes(response, response_len)],
-                )
-            });
-        if let Err(e) = checked {
-            return e;
-        }
+    entry(|| {
+        check_ptr(call)?;
+        check_ptr(timing.cast_const())?;
+        check_disjoint(
+            &[Region::of(timing)],
+            &[Region::of(call), Region::bytes(response, response_len)],
+        )?;
         // SAFETY: checked; valid during the callback per the contract.
         let call = unsafe { &*call };
         let negotiation = call.internal.cast::<readerkit::pps::Negotiation>();
-        let checked = check_ptr(negotiation)
-            .and_then(|()| check_disjoint(&[Region::of(timing)], &[Region::of(negotiation)]));
-        if let Err(e) = checked {
-            return e;
-        }
+        check_ptr(negotiation)?;
+        check_disjoint(&[Region::of(timing)], &[Region::of(negotiation)])?;
         // SAFETY: `internal` points to the negotiation of this callback, alive during it.
         let negotiation = unsafe { &*negotiation };
         // SAFETY: valid for `response_len` bytes per the contract.
-        let response = match unsafe { bytes(response, response_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let accepted =
-            readerkit::pps::Response::parse(response).and_then(|r| negotiation.accept(&r));
-        match accepted {
-            Ok(t) => {
-                // SAFETY: checked non-null and aligned; writable per the contract.
-                unsafe { timing.write(t.into()) };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => to_rk(e.into()),
-        }
+        let response = unsafe { bytes(response, response_len) }?;
+        let accepted = readerkit::pps::Response::parse(response)
+            .and_then(|r| negotiation.accept(&r))
+            .map_err(|e| to_rk(e.into()))?;
+        // SAFETY: checked non-null and aligned; writable per the contract.
+        unsafe { timing.write(accepted.into()) };
+        Ok(())
     })
 }
 

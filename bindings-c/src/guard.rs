@@ -1,6 +1,8 @@
 //! The FFI guard: no panic crosses the boundary, and pointer checks.
 
-use crate::status::{RK_STATUS_INVALID_PARAMETER, RK_STATUS_UNSUCCESSFUL, rk_status};
+use crate::status::{
+    RK_STATUS_INVALID_PARAMETER, RK_STATUS_SUCCESS, RK_STATUS_UNSUCCESSFUL, rk_status,
+};
 
 /// Run `f`; a panic becomes `RK_STATUS_UNSUCCESSFUL` (with `std`; without it the
 /// firmware's `panic = "abort"` applies).
@@ -14,6 +16,31 @@ pub(crate) fn guard(f: impl FnOnce() -> rk_status) -> rk_status {
 pub(crate) fn guard(f: impl FnOnce() -> rk_status) -> rk_status {
     let _ = RK_STATUS_UNSUCCESSFUL;
     f()
+}
+
+/// What an entry point's body gives back when it gets through: nothing
+/// (`RK_STATUS_SUCCESS`) or a status of its own (a request's outcome).
+pub(crate) trait Answer {
+    /// The status the entry point returns.
+    fn status(self) -> rk_status;
+}
+
+impl Answer for () {
+    fn status(self) -> rk_status {
+        RK_STATUS_SUCCESS
+    }
+}
+
+impl Answer for rk_status {
+    fn status(self) -> rk_status {
+        self
+    }
+}
+
+/// Run an entry point's body under [`guard`]: it checks each argument with `?`, and
+/// `Err(status)` is the status returned.
+pub(crate) fn entry<A: Answer>(f: impl FnOnce() -> Result<A, rk_status>) -> rk_status {
+    guard(|| f().map_or_else(|status| status, Answer::status))
 }
 
 /// `Ok(())` if `ptr` is non-null and aligned for `T`.

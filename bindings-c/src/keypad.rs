@@ -9,7 +9,7 @@ use readerkit::device::PinPad;
 use readerkit::pin::{Key, Prompt};
 
 use crate::device::{CDriver, device, device_mut, rk_device};
-use crate::guard::{check_ptr, guard};
+use crate::guard::{check_ptr, entry};
 use crate::status::*;
 
 /// No key came within the time allowed (what `next_key` returns on a time-out).
@@ -124,33 +124,27 @@ pub unsafe extern "C" fn rk_device_set_keypad(
     dev: *mut rk_device,
     ops: *const rk_keypad_ops,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(ops) {
-            return e;
-        }
+    entry(|| {
+        check_ptr(ops)?;
         // SAFETY: checked non-null and aligned; readable per the contract.
         let ops = unsafe { ops.read() };
         if ops.next_key.is_none()
             || ops.min_pin_digits == 0
             || ops.min_pin_digits > ops.max_pin_digits
         {
-            return RK_STATUS_INVALID_PARAMETER;
+            return Err(RK_STATUS_INVALID_PARAMETER);
         }
         // From inside a callback the request that runs it holds a view of the
         // device: look with a shared view (ended at once) before taking the
         // exclusive one.
         // SAFETY: forwarded contract.
-        match unsafe { device(dev) } {
-            Ok(d) if d.in_own_callback() || d.callback_running() => return RK_STATUS_DEVICE_BUSY,
-            Ok(_) => {}
-            Err(e) => return e,
+        let d = unsafe { device(dev) }?;
+        if d.in_own_callback() || d.callback_running() {
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         // SAFETY: forwarded contract (exclusive use during the call), and no
         // callback runs, so no request holds a view of the device.
-        let device = match unsafe { device_mut(dev) } {
-            Ok(d) => d,
-            Err(e) => return e,
-        };
+        let device = unsafe { device_mut(dev) }?;
         device.with_driver(|d| d.keypad = Some(ops));
         device.set_pin_pad(PinPad {
             next_key,
@@ -159,6 +153,6 @@ pub unsafe extern "C" fn rk_device_set_keypad(
             min_pin_digits: ops.min_pin_digits,
             max_pin_digits: ops.max_pin_digits,
         });
-        RK_STATUS_SUCCESS
+        Ok(())
     })
 }

@@ -104,6 +104,7 @@ extern crate std;
 pub mod atr;
 pub mod device;
 mod guard;
+mod held;
 pub mod keypad;
 pub mod line;
 pub mod log;

@@ -41,7 +41,7 @@ pub const RK_RESET_WARM: u32 = 1;
 /// `RK_STATUS_DEVICE_PROTOCOL_ERROR` for a character received with a parity error,
 /// any other status for a reader fault. All but `set_framing` are required.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct rk_line_ops {
     /// Reset the card (`reset`: `RK_RESET_COLD` or `RK_RESET_WARM`) and write the
     /// bytes of its answer to reset, as received, to `atr` (at most `atr_capacity` =
@@ -88,15 +88,16 @@ pub struct rk_line_ops {
     >,
 }
 
-/// The C driver's line: the core's [`Line`] over an [`rk_line_ops`] table. Only
-/// built from a table whose required callbacks are all set ([`CLine::new`]).
+/// The C driver's line: the core's [`Line`] over an [`rk_line_ops`] table, built
+/// from a table whose required callbacks are all set ([`CLine::new`]), or no line
+/// at all ([`CLine::absent`]).
 pub(crate) struct CLine {
     ops: rk_line_ops,
     ctx: *mut c_void,
 }
 
 /// A callback the table lacks: unreachable after [`CLine::new`], a plain error if
-/// it were not.
+/// it were not (and the answer of every callback of [`CLine::absent`]).
 const MISSING: Failure = Failure::NotSupported;
 
 impl CLine {
@@ -108,6 +109,16 @@ impl CLine {
             && ops.receive.is_some()
             && ops.set_timing.is_some();
         complete.then_some(CLine { ops, ctx })
+    }
+
+    /// No line: the line reader of a device whose power, SET_PROTOCOL and TRANSMIT
+    /// come from the C table holds this one and never calls it; every callback
+    /// would answer `NotSupported`.
+    pub(crate) fn absent() -> CLine {
+        CLine {
+            ops: rk_line_ops::default(),
+            ctx: core::ptr::null_mut(),
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 use readerkit_card_sim::{Card, Profile};
 use static_assertions::const_assert;
 
-use crate::guard::{Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, guard, write_opt};
+use crate::guard::{
+    Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, entry, guard, write_opt,
+};
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
@@ -48,38 +50,53 @@ pub unsafe extern "C" fn rk_sim_init(
     card_len: usize,
     profile: u32,
 ) -> rk_status {
-    guard(|| {
+    entry(|| {
         // SAFETY: forwarded contract.
         if unsafe { Slot::<Card>::find(card) }.is_ok() {
-            return RK_STATUS_DEVICE_BUSY;
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         let profile = match profile {
             RK_SIM_PROFILE_T0 => Profile::t0(),
             RK_SIM_PROFILE_T1 => Profile::t1(),
             RK_SIM_PROFILE_T1_CRC => Profile::t1_crc(),
             RK_SIM_PROFILE_T0_T1 => Profile::t0_t1(),
-            _ => return RK_STATUS_INVALID_PARAMETER,
+            _ => return Err(RK_STATUS_INVALID_PARAMETER),
         };
         // SAFETY: forwarded contract.
-        match unsafe { Slot::init(card, card_len, Card::new(profile)) } {
-            Ok(_) => RK_STATUS_SUCCESS,
-            Err(e) => e,
-        }
+        unsafe { Slot::init(card, card_len, Card::new(profile)) }?;
+        Ok(())
     })
 }
 
+/// Run `f` on the card in `card`.
+///
 /// # Safety
 ///
 /// `card` is NULL or card storage used by one thread at a time.
-unsafe fn with(card: *mut rk_sim_card, f: impl FnOnce(&mut Card) -> rk_status) -> rk_status {
-    guard(|| {
+unsafe fn with(
+    card: *mut rk_sim_card,
+    f: impl FnOnce(&mut Card) -> Result<(), rk_status>,
+) -> rk_status {
+    entry(|| {
         // SAFETY: forwarded contract.
-        match unsafe { Slot::<Card>::find(card) } {
-            // SAFETY: initialised, one thread at a time.
-            Ok(s) => f(unsafe { &mut (*s).value }),
-            Err(e) => e,
-        }
+        let s = unsafe { Slot::<Card>::find(card) }?;
+        // SAFETY: initialised, one thread at a time.
+        f(unsafe { &mut (*s).value })
     })
+}
+
+/// Do `action` to the card in `card`.
+///
+/// # Safety
+///
+/// As [`with`].
+unsafe fn act(card: *mut rk_sim_card, action: fn(&mut Card)) -> rk_status {
+    let f = |c: &mut Card| {
+        action(c);
+        Ok(())
+    };
+    // SAFETY: forwarded contract.
+    unsafe { with(card, f) }
 }
 
 /// Release a simulated card.
@@ -101,12 +118,7 @@ pub unsafe extern "C" fn rk_sim_deinit(card: *mut rk_sim_card) -> rk_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_sim_power_on(card: *mut rk_sim_card) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(card, |c| {
-            c.power_on();
-            RK_STATUS_SUCCESS
-        })
-    }
+    unsafe { act(card, Card::power_on) }
 }
 
 /// Warm reset: the ATR is then waiting to be read.
@@ -117,12 +129,7 @@ pub unsafe extern "C" fn rk_sim_power_on(card: *mut rk_sim_card) -> rk_status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_sim_warm_reset(card: *mut rk_sim_card) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(card, |c| {
-            c.warm_reset();
-            RK_STATUS_SUCCESS
-        })
-    }
+    unsafe { act(card, Card::warm_reset) }
 }
 
 /// Power the card down.
@@ -133,12 +140,7 @@ pub unsafe extern "C" fn rk_sim_warm_reset(card: *mut rk_sim_card) -> rk_status 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_sim_power_off(card: *mut rk_sim_card) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(card, |c| {
-            c.power_off();
-            RK_STATUS_SUCCESS
-        })
-    }
+    unsafe { act(card, Card::power_off) }
 }
 
 /// Bytes the reader sends on the I/O line. `RK_STATUS_DEVICE_PROTOCOL_ERROR` if the
@@ -163,13 +165,9 @@ pub unsafe extern "C" fn rk_sim_write(
         Ok(b) => b,
         Err(e) => return e,
     };
+    let f = |c: &mut Card| c.write(data).map_err(|_| RK_STATUS_DEVICE_PROTOCOL_ERROR);
     // SAFETY: forwarded contract.
-    unsafe {
-        with(card, |c| match c.write(data) {
-            Ok(()) => RK_STATUS_SUCCESS,
-            Err(_) => RK_STATUS_DEVICE_PROTOCOL_ERROR,
-        })
-    }
+    unsafe { with(card, f) }
 }
 
 /// Read up to `capacity` bytes the card sent; their count to `*len` (0: silent).
@@ -211,7 +209,7 @@ pub unsafe extern "C" fn rk_sim_read(
         let n = c.read(out);
         // SAFETY: NULL or valid for a write per the contract.
         unsafe { write_opt(len, n) };
-        RK_STATUS_SUCCESS
+        Ok(())
     };
     // SAFETY: forwarded contract.
     unsafe { with(card, f) }

@@ -14,10 +14,11 @@
 //! rk_t0_end(&ex);
 //! ```
 
-use readerkit::t0::{Action, Config, Exchange, Extended, GetResponseClass};
+use readerkit::t0::{Action, Config, Error, Exchange, Extended, GetResponseClass};
 use static_assertions::const_assert;
 
-use crate::guard::{Region, bytes, bytes_mut, check_disjoint, check_ptr, guard};
+use crate::guard::{Region, bytes, check_ptr, entry, guard};
+use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
@@ -80,10 +81,7 @@ pub struct rk_t0_action {
 /// An open exchange and the caller's buffers it holds until [`rk_t0_end`].
 struct T0 {
     exchange: Exchange<'static>,
-    /// The command APDU (read by the exchange).
-    apdu: Region,
-    /// The response buffer (written by the exchange).
-    response: Region,
+    held: Held,
 }
 
 impl Stored for T0 {
@@ -121,10 +119,8 @@ pub unsafe extern "C" fn rk_t0_config_default(
     config: *mut rk_t0_config,
     waiting_time_us: u32,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(config.cast_const()) {
-            return e;
-        }
+    entry(|| {
+        check_ptr(config.cast_const())?;
         let d = Config::new(waiting_time_us);
         // SAFETY: checked non-null and aligned; writable per the contract.
         unsafe {
@@ -136,7 +132,7 @@ pub unsafe extern "C" fn rk_t0_config_default(
                 get_response_class: -1,
             })
         };
-        RK_STATUS_SUCCESS
+        Ok(())
     })
 }
 
@@ -169,106 +165,73 @@ pub unsafe extern "C" fn rk_t0_begin(
     response_len: usize,
     config: *const rk_t0_config,
 ) -> rk_status {
-    guard(|| {
+    entry(|| {
         // SAFETY: forwarded contract.
         if unsafe { Slot::<T0>::find(ex) }.is_ok() {
-            return RK_STATUS_DEVICE_BUSY;
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         let config = if config.is_null() {
             Config::new(1_000_000)
         } else {
-            if let Err(e) = check_ptr(config) {
-                return e;
-            }
+            check_ptr(config)?;
             // SAFETY: checked non-null and aligned; readable per the contract.
-            match self::config(unsafe { &*config }) {
-                Ok(c) => c,
-                Err(e) => return e,
-            }
+            self::config(unsafe { &*config })?
         };
-        if apdu.is_null() || response.is_null() {
-            return RK_STATUS_INVALID_PARAMETER;
-        }
-        let held_apdu = Region::bytes(apdu, apdu_len);
-        let held_response = Region::bytes(response, response_len);
-        // The exchange keeps a shared view of the APDU and an exclusive one of the
-        // response: the same bytes in both (or in the storage written below) would
-        // be undefined behaviour.
         let storage = Slot::<T0>::region(ex);
-        if let Err(e) = check_disjoint(&[held_response, storage], &[held_apdu]) {
-            return e;
-        }
-        // SAFETY: valid until rk_t0_end per the contract ('static stands for that).
-        let apdu: &'static [u8] = match unsafe { bytes(apdu, apdu_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        // SAFETY: valid and exclusive until rk_t0_end per the contract.
-        let response: &'static mut [u8] = match unsafe { bytes_mut(response, response_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let exchange = match Exchange::new(apdu, response, config) {
-            Ok(x) => T0 {
-                exchange: x,
-                apdu: held_apdu,
-                response: held_response,
-            },
-            Err(e) => return to_rk(e.into()),
+        // SAFETY: valid (and the response exclusive) until rk_t0_end per the contract.
+        let b = unsafe { Held::borrow(apdu, apdu_len, response, response_len, &[storage]) }?;
+        let exchange = Exchange::new(b.apdu, b.response, config).map_err(|e| to_rk(e.into()))?;
+        let value = T0 {
+            exchange,
+            held: b.held,
         };
         // SAFETY: forwarded contract.
-        match unsafe { Slot::init(ex, ex_len, exchange) } {
-            Ok(_) => RK_STATUS_SUCCESS,
-            Err(e) => e,
-        }
+        unsafe { Slot::init(ex, ex_len, value) }?;
+        Ok(())
     })
 }
 
-/// What a call hands to an open exchange besides itself.
-#[derive(Clone, Copy)]
-struct Handed {
-    /// Bytes the exchange will read.
-    read: Region,
-    /// An out-pointer the call will write.
-    written: Region,
-}
-
-/// Run `f` on the open exchange in `ex`, if `handed` overlaps neither the storage
-/// nor the buffers the exchange holds.
+/// Run `f` on the open exchange in `ex`, if the bytes it reads (`read`) and the
+/// out-pointer it writes (`written`) overlap neither the storage nor the buffers
+/// the exchange holds.
 ///
 /// # Safety
 ///
 /// `ex` is NULL or valid exchange storage used by one thread.
 unsafe fn with(
     ex: *mut rk_t0_exchange,
-    handed: Handed,
-    f: impl FnOnce(&mut Exchange<'static>) -> rk_status,
+    read: Region,
+    written: Region,
+    f: impl FnOnce(&mut Exchange<'static>) -> Result<(), rk_status>,
 ) -> rk_status {
-    guard(|| {
+    entry(|| {
         // SAFETY: forwarded contract.
-        let s = match unsafe { Slot::<T0>::find(ex) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
+        let s = unsafe { Slot::<T0>::find(ex) }?;
         // SAFETY: initialised (checked); a plain copy, no reference to the exchange.
-        let apdu = unsafe { (*s).value.apdu };
-        // SAFETY: as above.
-        let response = unsafe { (*s).value.response };
-        let storage = Slot::<T0>::region(ex);
-        let checked = check_disjoint(&[response, storage, handed.written], &[handed.read, apdu]);
-        if let Err(e) = checked {
-            return e;
-        }
+        let held = unsafe { (*s).value.held };
+        held.check_call(&[Slot::<T0>::region(ex), written], read)?;
         // SAFETY: initialised (checked) and used by this thread only.
         f(unsafe { &mut (*s).value.exchange })
     })
 }
 
-/// Nothing handed over.
-const NOTHING: Handed = Handed {
-    read: Region::NONE,
-    written: Region::NONE,
-};
+/// Hand the open exchange in `ex` an event; its outcome is the next action
+/// ([`rk_t0_action_get`]).
+///
+/// # Safety
+///
+/// As [`with`].
+unsafe fn event(
+    ex: *mut rk_t0_exchange,
+    f: impl for<'x> FnOnce(&'x mut Exchange<'static>) -> Result<Action<'x>, Error>,
+) -> rk_status {
+    let f = |x: &mut Exchange<'static>| {
+        let _ = f(x);
+        Ok(())
+    };
+    // SAFETY: forwarded contract.
+    unsafe { with(ex, Region::NONE, Region::NONE, f) }
+}
 
 /// What to do next, into `*action`.
 ///
@@ -283,10 +246,6 @@ pub unsafe extern "C" fn rk_t0_action_get(
     if let Err(e) = check_ptr(action.cast_const()) {
         return e;
     }
-    let handed = Handed {
-        read: Region::NONE,
-        written: Region::of(action),
-    };
     let f = |x: &mut Exchange<'static>| {
         let mut a = rk_t0_action {
             kind: RK_T0_FAILED,
@@ -314,10 +273,10 @@ pub unsafe extern "C" fn rk_t0_action_get(
         }
         // SAFETY: checked non-null and aligned; writable per the contract.
         unsafe { action.write(a) };
-        RK_STATUS_SUCCESS
+        Ok(())
     };
     // SAFETY: forwarded contract.
-    unsafe { with(ex, handed, f) }
+    unsafe { with(ex, Region::NONE, Region::of(action), f) }
 }
 
 /// The bytes of a SEND action went out.
@@ -328,12 +287,7 @@ pub unsafe extern "C" fn rk_t0_action_get(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(ex, NOTHING, |x| {
-            let _ = x.sent();
-            RK_STATUS_SUCCESS
-        })
-    }
+    unsafe { event(ex, Exchange::sent) }
 }
 
 /// Bytes received from the card (any split). `data` must not lie in the response
@@ -349,25 +303,17 @@ pub unsafe extern "C" fn rk_t0_feed(
     data: *const u8,
     len: usize,
 ) -> rk_status {
-    let handed = Handed {
-        read: Region::bytes(data, len),
-        written: Region::NONE,
-    };
     if data.is_null() && len != 0 {
         return RK_STATUS_INVALID_PARAMETER;
     }
     let f = |x: &mut Exchange<'static>| {
         // SAFETY: valid for `len` bytes per the contract, and (checked by `with`)
         // outside everything the exchange holds.
-        let data = match unsafe { bytes(data, len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        let _ = x.feed(data);
-        RK_STATUS_SUCCESS
+        let _ = x.feed(unsafe { bytes(data, len) }?);
+        Ok(())
     };
     // SAFETY: forwarded contract.
-    unsafe { with(ex, handed, f) }
+    unsafe { with(ex, Region::bytes(data, len), Region::NONE, f) }
 }
 
 /// The card stayed silent for the waiting time.
@@ -378,12 +324,7 @@ pub unsafe extern "C" fn rk_t0_feed(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe {
-        with(ex, NOTHING, |x| {
-            let _ = x.timeout();
-            RK_STATUS_SUCCESS
-        })
-    }
+    unsafe { event(ex, Exchange::timeout) }
 }
 
 /// Close the exchange (at any point); the storage may be reused.

@@ -16,11 +16,12 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use readerkit::t1::{Action, Config, Edc, Engine, Error, Transaction};
+use readerkit::t1::{Action, Config, Engine, Error, Transaction};
 use static_assertions::const_assert;
 
-use crate::device::{RK_EDC_CRC, RK_EDC_LRC};
-use crate::guard::{Region, bytes, bytes_mut, check_disjoint, check_ptr, guard};
+use crate::device::{edc_code, edc_of};
+use crate::guard::{Region, bytes, check_ptr, entry};
+use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
@@ -100,15 +101,6 @@ struct T1Engine {
     engine: Engine,
 }
 
-/// The caller's buffers a transaction holds until [`rk_t1_end`].
-#[derive(Clone, Copy)]
-struct Held {
-    /// The command APDU (read).
-    apdu: Region,
-    /// The response buffer (written).
-    response: Region,
-}
-
 struct T1Tx {
     /// The engine slot the transaction borrows (its `engine` field only).
     owner: *mut Slot<T1Engine>,
@@ -128,11 +120,35 @@ const_assert!(core::mem::align_of::<Slot<T1Tx>>() <= 8);
 const_assert!(RK_T1_ENGINE_STORAGE_WORDS * 8 == RK_T1_ENGINE_STORAGE_SIZE);
 const_assert!(RK_T1_TRANSACTION_STORAGE_WORDS * 8 == RK_T1_TRANSACTION_STORAGE_SIZE);
 
-fn edc_of(code: u8) -> Result<Edc, rk_status> {
-    match code {
-        RK_EDC_LRC => Ok(Edc::Lrc),
-        RK_EDC_CRC => Ok(Edc::Crc),
-        _ => Err(RK_STATUS_INVALID_PARAMETER),
+impl From<Config> for rk_t1_config {
+    fn from(c: Config) -> rk_t1_config {
+        rk_t1_config {
+            ifsc: c.ifsc,
+            ifsd: c.ifsd,
+            edc: edc_code(c.edc),
+            nad: c.nad,
+            send_ifs_request: u8::from(c.send_ifs_request),
+            max_retries: c.max_retries,
+            max_resynchs: c.max_resynchs,
+            max_card_requests: c.max_card_requests,
+        }
+    }
+}
+
+impl TryFrom<rk_t1_config> for Config {
+    type Error = rk_status;
+
+    fn try_from(c: rk_t1_config) -> Result<Config, rk_status> {
+        Ok(Config {
+            ifsc: c.ifsc,
+            ifsd: c.ifsd,
+            edc: edc_of(c.edc)?,
+            nad: c.nad,
+            send_ifs_request: c.send_ifs_request != 0,
+            max_retries: c.max_retries,
+            max_resynchs: c.max_resynchs,
+            max_card_requests: c.max_card_requests,
+        })
     }
 }
 
@@ -147,29 +163,12 @@ pub unsafe extern "C" fn rk_t1_config_default(
     ifsc: u8,
     edc: u8,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(config.cast_const()) {
-            return e;
-        }
-        let edc_value = match edc_of(edc) {
-            Ok(e) => e,
-            Err(e) => return e,
-        };
-        let c = Config::new(ifsc, edc_value);
+    entry(|| {
+        check_ptr(config.cast_const())?;
+        let c = Config::new(ifsc, edc_of(edc)?);
         // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe {
-            config.write(rk_t1_config {
-                ifsc: c.ifsc,
-                ifsd: c.ifsd,
-                edc,
-                nad: c.nad,
-                send_ifs_request: u8::from(c.send_ifs_request),
-                max_retries: c.max_retries,
-                max_resynchs: c.max_resynchs,
-                max_card_requests: c.max_card_requests,
-            })
-        };
-        RK_STATUS_SUCCESS
+        unsafe { config.write(c.into()) };
+        Ok(())
     })
 }
 
@@ -188,46 +187,44 @@ pub unsafe extern "C" fn rk_t1_init(
     engine_len: usize,
     config: *const rk_t1_config,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(config) {
-            return e;
-        }
+    entry(|| {
+        check_ptr(config)?;
         // SAFETY: forwarded contract.
         if unsafe { Slot::<T1Engine>::find(engine) }.is_ok() {
-            return RK_STATUS_DEVICE_BUSY;
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         // SAFETY: checked non-null and aligned; readable per the contract.
-        let c = unsafe { config.read() };
-        let edc = match edc_of(c.edc) {
-            Ok(e) => e,
-            Err(e) => return e,
-        };
-        let config = Config {
-            ifsc: c.ifsc,
-            ifsd: c.ifsd,
-            edc,
-            nad: c.nad,
-            send_ifs_request: c.send_ifs_request != 0,
-            max_retries: c.max_retries,
-            max_resynchs: c.max_resynchs,
-            max_card_requests: c.max_card_requests,
-        };
-        let value = match Engine::new(config) {
-            Ok(e) => T1Engine {
-                busy: AtomicBool::new(false),
-                held: Held {
-                    apdu: Region::NONE,
-                    response: Region::NONE,
-                },
-                engine: e,
+        let config = Config::try_from(unsafe { config.read() })?;
+        let value = T1Engine {
+            busy: AtomicBool::new(false),
+            held: Held {
+                apdu: Region::NONE,
+                response: Region::NONE,
             },
-            Err(e) => return to_rk(e.into()),
+            engine: Engine::new(config).map_err(|e| to_rk(e.into()))?,
         };
         // SAFETY: forwarded contract.
-        match unsafe { Slot::init(engine, engine_len, value) } {
-            Ok(_) => RK_STATUS_SUCCESS,
-            Err(e) => e,
+        unsafe { Slot::init(engine, engine_len, value) }?;
+        Ok(())
+    })
+}
+
+/// Run `f` on the engine in `engine` if no transaction borrows it
+/// (`RK_STATUS_DEVICE_BUSY` if one does).
+///
+/// # Safety
+///
+/// `engine` is NULL or engine storage used by this thread only.
+unsafe fn idle_engine(engine: *mut rk_t1_engine, f: impl FnOnce(*mut Slot<T1Engine>)) -> rk_status {
+    entry(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { Slot::<T1Engine>::find(engine) }?;
+        // SAFETY: initialised; the busy flag is only read through a shared ref.
+        if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
+        f(s);
+        Ok(())
     })
 }
 
@@ -238,21 +235,11 @@ pub unsafe extern "C" fn rk_t1_init(
 /// `engine` is NULL or engine storage used by this thread only.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t1_deinit(engine: *mut rk_t1_engine) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { Slot::<T1Engine>::find(engine) } {
-            Ok(s) => {
-                // SAFETY: initialised; the busy flag is only read through a shared ref.
-                if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
-                    return RK_STATUS_DEVICE_BUSY;
-                }
-                // SAFETY: initialised, not borrowed by a transaction, ours.
-                unsafe { Slot::release(s) };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: initialised, not borrowed by a transaction (checked by idle_engine),
+    // ours per the contract.
+    let release = |s| unsafe { Slot::release(s) };
+    // SAFETY: forwarded contract.
+    unsafe { idle_engine(engine, release) }
 }
 
 /// Forget the sequence numbers and IFS (after a card reset).
@@ -262,24 +249,16 @@ pub unsafe extern "C" fn rk_t1_deinit(engine: *mut rk_t1_engine) -> rk_status {
 /// `engine` is NULL or engine storage used by this thread only.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
-    guard(|| {
-        // SAFETY: forwarded contract.
-        match unsafe { Slot::<T1Engine>::find(engine) } {
-            Ok(s) => {
-                // SAFETY: initialised.
-                if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
-                    return RK_STATUS_DEVICE_BUSY;
-                }
-                // SAFETY: initialised, not borrowed by a transaction, ours.
-                unsafe { (*s).value.engine.reset() };
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
-    })
+    // SAFETY: initialised, not borrowed by a transaction (checked by idle_engine),
+    // ours per the contract.
+    let reset = |s: *mut Slot<T1Engine>| unsafe { (*s).value.engine.reset() };
+    // SAFETY: forwarded contract.
+    unsafe { idle_engine(engine, reset) }
 }
 
-fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> rk_status {
+/// Write the action `result` asks for to `*action`; an engine error is also the
+/// status returned.
+fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> Result<(), rk_status> {
     let mut a = rk_t1_action {
         kind: RK_T1_DONE,
         data: core::ptr::null(),
@@ -292,17 +271,17 @@ fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> rk_st
             a.data = block.as_ptr();
             a.len = block.len();
             a.wtx = wait.wtx;
-            RK_STATUS_SUCCESS
+            Ok(())
         }
         Ok(Action::Done { response_len }) => {
             a.len = response_len;
-            RK_STATUS_SUCCESS
+            Ok(())
         }
         Err(e) => {
             if let Error::BufferTooSmall { needed } = e {
                 a.len = needed;
             }
-            to_rk(e.into())
+            Err(to_rk(e.into()))
         }
     };
     // SAFETY: checked non-null and aligned by every caller of report().
@@ -337,89 +316,53 @@ pub unsafe extern "C" fn rk_t1_begin(
     response_len: usize,
     action: *mut rk_t1_action,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(action.cast_const()) {
-            return e;
-        }
+    entry(|| {
+        check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
         if unsafe { Slot::<T1Tx>::find(tx) }.is_ok() {
-            return RK_STATUS_DEVICE_BUSY;
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         if tx_len < core::mem::size_of::<Slot<T1Tx>>()
             || check_ptr(tx.cast_const().cast::<Slot<T1Tx>>()).is_err()
         {
-            return if tx.is_null() || tx_len >= core::mem::size_of::<Slot<T1Tx>>() {
-                RK_STATUS_INVALID_PARAMETER
-            } else {
-                RK_STATUS_BUFFER_TOO_SMALL
-            };
+            return Err(
+                if tx.is_null() || tx_len >= core::mem::size_of::<Slot<T1Tx>>() {
+                    RK_STATUS_INVALID_PARAMETER
+                } else {
+                    RK_STATUS_BUFFER_TOO_SMALL
+                },
+            );
         }
         // SAFETY: forwarded contract.
-        let e = match unsafe { Slot::<T1Engine>::find(engine) } {
-            Ok(e) => e,
-            Err(e) => return e,
-        };
-        if apdu.is_null() || response.is_null() {
-            return RK_STATUS_INVALID_PARAMETER;
-        }
-        let held = Held {
-            apdu: Region::bytes(apdu, apdu_len),
-            response: Region::bytes(response, response_len),
-        };
-        // The transaction keeps a shared view of the APDU and exclusive ones of the
-        // response and the engine; the action is written while it holds them.
-        let checked = check_disjoint(
-            &[
-                held.response,
-                Region::of(action),
-                Slot::<T1Tx>::region(tx),
-                Region::of(e),
-            ],
-            &[held.apdu],
-        );
-        if let Err(err) = checked {
-            return err;
-        }
-        // SAFETY: valid until rk_t1_end per the contract ('static stands for that).
-        let apdu: &'static [u8] = match unsafe { bytes(apdu, apdu_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
-        // SAFETY: valid and exclusive until rk_t1_end per the contract.
-        let response: &'static mut [u8] = match unsafe { bytes_mut(response, response_len) } {
-            Ok(b) => b,
-            Err(e) => return e,
-        };
+        let e = unsafe { Slot::<T1Engine>::find(engine) }?;
+        // The transaction keeps exclusive views of the response and the engine; the
+        // action is written while it holds them.
+        let written = [Region::of(action), Slot::<T1Tx>::region(tx), Region::of(e)];
+        // SAFETY: valid (and the response exclusive) until rk_t1_end per the contract.
+        let b = unsafe { Held::borrow(apdu, apdu_len, response, response_len, &written) }?;
         // SAFETY: initialised engine slot.
         let busy = unsafe { &(*e).value.busy };
         if busy.swap(true, Ordering::AcqRel) {
-            return RK_STATUS_DEVICE_BUSY;
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
         // SAFETY: the busy flag makes this the only user of the engine slot's
         // fields; a plain write to one field, no reference to the others.
-        unsafe { (*e).value.held = held };
+        unsafe { (*e).value.held = b.held };
         // SAFETY: the busy flag now guarantees this is the only borrow of the engine
         // until rk_t1_end clears it ('static stands for that).
         let engine: &'static mut Engine = unsafe { &mut (*e).value.engine };
-        let transaction = match engine.transmit(apdu, response) {
-            Ok(t) => t,
-            Err(err) => {
-                busy.store(false, Ordering::Release);
-                return to_rk(err.into());
-            }
-        };
-        let value = T1Tx {
-            owner: e,
-            tx: transaction,
-        };
-        // SAFETY: forwarded contract; size and alignment were checked above.
-        let s = match unsafe { Slot::init(tx, tx_len, value) } {
-            Ok(s) => s,
-            Err(err) => {
-                busy.store(false, Ordering::Release);
-                return err;
-            }
-        };
+        let begun = engine
+            .transmit(b.apdu, b.response)
+            .map_err(|err| to_rk(err.into()))
+            .and_then(|transaction| {
+                let value = T1Tx {
+                    owner: e,
+                    tx: transaction,
+                };
+                // SAFETY: forwarded contract; size and alignment were checked above.
+                unsafe { Slot::init(tx, tx_len, value) }
+            });
+        let s = begun.inspect_err(|_| busy.store(false, Ordering::Release))?;
         // SAFETY: just initialised, ours.
         report(unsafe { (*s).value.tx.action() }, action)
     })
@@ -435,34 +378,23 @@ unsafe fn step(
     tx: *mut rk_t1_transaction,
     action: *mut rk_t1_action,
     read: Region,
-    f: impl FnOnce(&mut Transaction<'static>) -> rk_status,
+    f: impl FnOnce(&mut Transaction<'static>) -> Result<(), rk_status>,
 ) -> rk_status {
-    guard(|| {
-        if let Err(e) = check_ptr(action.cast_const()) {
-            return e;
-        }
+    entry(|| {
+        check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
-        let s = match unsafe { Slot::<T1Tx>::find(tx) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
+        let s = unsafe { Slot::<T1Tx>::find(tx) }?;
         // SAFETY: initialised; a copy of the pointer.
         let owner = unsafe { (*s).value.owner };
         // SAFETY: the engine slot outlives its transactions per the contract; a copy
         // of the `held` field, which the transaction's borrow (of `engine`) excludes.
         let held = unsafe { (*owner).value.held };
-        let checked = check_disjoint(
-            &[
-                Region::of(action),
-                held.response,
-                Region::of(s.cast_const()),
-                Region::of(owner.cast_const()),
-            ],
-            &[read, held.apdu],
-        );
-        if let Err(e) = checked {
-            return e;
-        }
+        let written = [
+            Region::of(action),
+            Region::of(s.cast_const()),
+            Region::of(owner.cast_const()),
+        ];
+        held.check_call(&written, read)?;
         // SAFETY: initialised, one thread at a time.
         f(unsafe { &mut (*s).value.tx })
     })
@@ -489,10 +421,8 @@ pub unsafe extern "C" fn rk_t1_receive(
     let f = |t: &mut Transaction<'static>| {
         // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
         // outside everything the transaction holds.
-        match unsafe { bytes(block, len) } {
-            Ok(block) => report(t.receive(block), action),
-            Err(e) => e,
-        }
+        let block = unsafe { bytes(block, len) }?;
+        report(t.receive(block), action)
     };
     // SAFETY: forwarded contract.
     unsafe { step(tx, action, Region::bytes(block, len), f) }
@@ -533,20 +463,16 @@ pub unsafe extern "C" fn rk_t1_line_error(
 /// `tx` is NULL or transaction storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t1_end(tx: *mut rk_t1_transaction) -> rk_status {
-    guard(|| {
+    entry(|| {
         // SAFETY: forwarded contract.
-        match unsafe { Slot::<T1Tx>::find(tx) } {
-            Ok(s) => {
-                // SAFETY: initialised.
-                let owner = unsafe { (*s).value.owner };
-                // SAFETY: initialised, ours; dropping the transaction ends the borrow.
-                unsafe { Slot::release(s) };
-                // SAFETY: the engine slot outlives its transactions per the contract;
-                // a reference to the busy flag only.
-                unsafe { &(*owner).value.busy }.store(false, Ordering::Release);
-                RK_STATUS_SUCCESS
-            }
-            Err(e) => e,
-        }
+        let s = unsafe { Slot::<T1Tx>::find(tx) }?;
+        // SAFETY: initialised.
+        let owner = unsafe { (*s).value.owner };
+        // SAFETY: initialised, ours; dropping the transaction ends the borrow.
+        unsafe { Slot::release(s) };
+        // SAFETY: the engine slot outlives its transactions per the contract; a
+        // reference to the busy flag only.
+        unsafe { &(*owner).value.busy }.store(false, Ordering::Release);
+        Ok(())
     })
 }

@@ -129,7 +129,7 @@ fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
     let table = rk_reader_functions {
         power: Some(power),
         transmit: Some(transmit),
-        ..rk_reader_functions::NONE
+        ..rk_reader_functions::default()
     };
     let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
     // SAFETY: our caps.

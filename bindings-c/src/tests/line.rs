@@ -244,7 +244,7 @@ impl Fixture {
         }));
         let table = rk_reader_functions {
             tracking_complete: Some(tracking_complete),
-            ..rk_reader_functions::NONE
+            ..rk_reader_functions::default()
         };
         let table: *const rk_reader_functions = if tracking { &table } else { ptr::null() };
         let caps = caps();
@@ -402,11 +402,11 @@ fn null_or_incomplete_line_tables_are_refused_and_the_storage_stays_free() {
     }
     let with_power = rk_reader_functions {
         power: Some(unreachable_power),
-        ..rk_reader_functions::NONE
+        ..rk_reader_functions::default()
     };
     let with_transmit = rk_reader_functions {
         transmit: Some(unreachable_transmit),
-        ..rk_reader_functions::NONE
+        ..rk_reader_functions::default()
     };
     let ops_ = ops();
     let misaligned = ptr::from_ref(&ops_).cast::<u8>().wrapping_add(1).cast();
