@@ -3,9 +3,10 @@
 
 mod support;
 
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{Ioctl, transmit_response};
 use readerkit::status::Status;
 use readerkit_card_sim::atr::Profile;
+use readerkit_testkit::client::transmit_input;
 use readerkit_wdm::irp::{IoStatus, Major, mj};
 use readerkit_wdm::ntstatus;
 use readerkit_wdm::reader::Dispatch;
@@ -18,13 +19,6 @@ fn done(status: Status, information: usize) -> IoStatus {
         status: status.to_ntstatus(),
         information,
     }
-}
-
-fn transmit_input(apdu: &[u8]) -> Vec<u8> {
-    let mut input = T1.to_le_bytes().to_vec();
-    input.extend_from_slice(&8u32.to_le_bytes());
-    input.extend_from_slice(apdu);
-    input
 }
 
 /// Card in, powered, T=1 selected.
@@ -154,20 +148,22 @@ fn power_protocol_transmit() {
     let (st, rec) = ioctl(
         &r,
         Ioctl::Transmit.code(),
-        &transmit_input(&[0x00, 0x84, 0x00, 0x00, 0x08]),
+        &transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]),
         8 + 258,
     );
     assert_eq!(st, ntstatus::SUCCESS);
     assert_eq!(rec.completed(), Some(done(Status::Success, 8 + 8 + 2)));
     let out = rec.output();
-    assert_eq!(&out[..8], &[2, 0, 0, 0, 8, 0, 0, 0]);
-    assert_eq!(&out[16..], &[0x90, 0x00]);
+    assert_eq!(out[..4], T1.to_le_bytes(), "the answer's header names T=1");
+    let response = transmit_response(&out).unwrap();
+    assert_eq!(response.len(), 8 + 2);
+    assert_eq!(response[8..], [0x90, 0x00]);
 
     // Output too small for header + SW.
     let (st, rec) = ioctl(
         &r,
         Ioctl::Transmit.code(),
-        &transmit_input(&[0x00, 0x84, 0x00, 0x00, 0x08]),
+        &transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]),
         9,
     );
     assert_eq!(st, Status::BufferTooSmall.to_ntstatus());
@@ -179,12 +175,18 @@ fn power_protocol_transmit() {
     let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x02, 0x58];
     apdu.extend_from_slice(&data);
     apdu.extend_from_slice(&[0x00, 0x00]);
-    let (st, rec) = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(&apdu), 8 + 602);
+    let (st, rec) = ioctl(
+        &r,
+        Ioctl::Transmit.code(),
+        &transmit_input(T1, &apdu),
+        8 + 602,
+    );
     assert_eq!(st, ntstatus::SUCCESS);
     let out = rec.output();
-    assert_eq!(out.len(), 8 + 602);
-    assert_eq!(&out[8..608], data.as_slice());
-    assert_eq!(&out[608..], &[0x90, 0x00]);
+    let response = transmit_response(&out).unwrap();
+    assert_eq!(response.len(), 602);
+    assert_eq!(response[..600], data);
+    assert_eq!(response[600..], [0x90, 0x00]);
 
     // Power down: no data.
     let (st, rec) = ioctl(&r, Ioctl::Power.code(), &0u32.to_le_bytes(), 33);
@@ -194,7 +196,7 @@ fn power_protocol_transmit() {
     let (st, _) = ioctl(
         &r,
         Ioctl::Transmit.code(),
-        &transmit_input(&[0x00, 0x84, 0x00, 0x00, 0x08]),
+        &transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]),
         300,
     );
     assert_eq!(st, Status::InvalidDeviceState.to_ntstatus());
@@ -278,7 +280,7 @@ fn requests_are_logged_at_their_level_and_bounded() {
     let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
     assert_eq!(st, ntstatus::SUCCESS);
     let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
-    let (st, _) = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(&apdu), 64);
+    let (st, _) = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(T1, &apdu), 64);
     assert_ne!(st, ntstatus::SUCCESS);
     let lines = logged();
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -304,7 +306,7 @@ fn requests_are_logged_at_their_level_and_bounded() {
     let (_, _) = ioctl(
         &r,
         Ioctl::Transmit.code(),
-        &transmit_input(&[0xEE; 1000]),
+        &transmit_input(T1, &[0xEE; 1000]),
         64,
     );
     let lines = logged();
@@ -316,6 +318,6 @@ fn requests_are_logged_at_their_level_and_bounded() {
     );
     // Off: nothing.
     r.set_log_level(Level::Off);
-    let _ = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(&apdu), 64);
+    let _ = ioctl(&r, Ioctl::Transmit.code(), &transmit_input(T1, &apdu), 64);
     assert!(logged().is_empty());
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::ReaderFunctions;
 use readerkit::ioctl::Ioctl;
+use readerkit::line::LineReader;
 use readerkit::status::Failure;
+use readerkit_card_sim::SimLine;
 use readerkit_wdm::irp::{IoStatus, mj};
 use readerkit_wdm::{DriverHooks, PnpState, WdmReader, ntstatus};
 use support::*;
@@ -74,8 +76,8 @@ fn concurrent_opens_only_one_wins() {
 #[test]
 fn not_started_reader_refuses() {
     let r = Reader::new(
-        readerkit::line::LineReader::functions(),
-        readerkit::line::LineReader::new(readerkit_card_sim::SimLine::empty()),
+        LineReader::functions(),
+        LineReader::new(SimLine::empty()),
         ReaderCapabilities::typical(),
         vendor(),
         DriverHooks::NONE,
@@ -455,10 +457,17 @@ fn card_inserted_or_removed_while_asleep() {
 }
 
 /// A driver with a vendor test control that takes the card out or puts it in (as the
-/// sample virtual reader has), reported through `DriverHooks::card_change`.
+/// sample virtual reader has), reported through `DriverHooks::card_change`; the
+/// other callbacks are its `LineReader`'s.
 struct Controlled {
-    reader: readerkit::line::LineReader<readerkit_card_sim::SimLine>,
+    reader: LineReader<SimLine>,
     change: Option<bool>,
+}
+
+impl AsMut<LineReader<SimLine>> for Controlled {
+    fn as_mut(&mut self) -> &mut LineReader<SimLine> {
+        &mut self.reader
+    }
 }
 
 fn controlled_vendor(
@@ -483,20 +492,15 @@ fn controlled_vendor(
     Ok(0)
 }
 
-fn controlled_tracking(_: &mut Controlled, _: readerkit::tracking::Wait) -> Result<(), Failure> {
-    Ok(())
-}
-
 #[test]
 fn vendor_control_reports_card_changes_before_completing() {
     let r: WdmReader<StdKernel, FakeIrp, Controlled> = WdmReader::new(
         ReaderFunctions {
             vendor_ioctl: Some(controlled_vendor),
-            card_tracking: Some(controlled_tracking),
-            ..ReaderFunctions::NONE
+            ..LineReader::functions_for::<Controlled>()
         },
         Controlled {
-            reader: readerkit::line::LineReader::new(readerkit_card_sim::SimLine::empty()),
+            reader: LineReader::new(SimLine::empty()),
             change: None,
         },
         ReaderCapabilities::typical(),
@@ -514,22 +518,15 @@ fn vendor_control_reports_card_changes_before_completing() {
         };
         (st, rec)
     };
-    let (st, present) = send(Ioctl::IsPresent.code(), &[]);
-    assert_eq!(st, ntstatus::PENDING);
-    let (st, _) = send(Ioctl::Vendor(2048).code(), &[1]);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(
-        present.completed(),
-        Some(IoStatus::status(ntstatus::SUCCESS))
-    );
-    let (st, absent) = send(Ioctl::IsAbsent.code(), &[]);
-    assert_eq!(st, ntstatus::PENDING);
-    let (st, _) = send(Ioctl::Vendor(2048).code(), &[0]);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(
-        absent.completed(),
-        Some(IoStatus::status(ntstatus::SUCCESS))
-    );
+    // A tracking request pends until the control makes the change it waits for.
+    for (tracking, control) in [(Ioctl::IsPresent, 1), (Ioctl::IsAbsent, 0)] {
+        let (st, pending) = send(tracking.code(), &[]);
+        assert_eq!(st, ntstatus::PENDING, "{tracking:?}");
+        let (st, _) = send(Ioctl::Vendor(2048).code(), &[control]);
+        assert_eq!(st, ntstatus::SUCCESS);
+        let success = IoStatus::status(ntstatus::SUCCESS);
+        assert_eq!(pending.completed(), Some(success), "{tracking:?}");
+    }
     // A refused control changes nothing.
     let (st, _) = send(Ioctl::Vendor(2048).code(), &[9]);
     assert_eq!(st, ntstatus::INVALID_PARAMETER);

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use readerkit::caps::{ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
 use readerkit_card_sim::atr::Profile;
@@ -208,18 +208,10 @@ impl Irp for FakeIrp {
 pub type Driver = LineReader<SimLine>;
 pub type Reader = WdmReader<StdKernel, FakeIrp, Driver>;
 
+/// The test reader's attributes: readerkit's, model `virtual reader`, serial number
+/// `WDM-0001`.
 pub fn vendor() -> VendorAttributes {
-    VendorAttributes {
-        vendor_name: attr_string(b"readerkit"),
-        ifd_type: attr_string(b"virtual reader"),
-        unit: 0,
-        ifd_version: readerkit::caps::IfdVersion {
-            major: 0,
-            minor: 1,
-            build: 0,
-        },
-        serial_number: attr_string(b"WDM-0001"),
-    }
+    VendorAttributes::readerkit(b"virtual reader", 0, b"WDM-0001")
 }
 
 fn wake(driver: &mut Driver) -> bool {

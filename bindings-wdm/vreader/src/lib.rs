@@ -7,7 +7,7 @@
 //! driver's own part: DriverEntry, the reader's description, the panic handler.
 #![no_std]
 
-use readerkit::caps::{IfdVersion, ReaderCapabilities, VendorAttributes, attr_string};
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::status::Failure;
@@ -74,8 +74,10 @@ struct VirtualReader {
     change: Option<bool>,
 }
 
-fn line(driver: &mut VirtualReader) -> &mut LineReader<TracedSlot> {
-    &mut driver.reader
+impl AsMut<LineReader<TracedSlot>> for VirtualReader {
+    fn as_mut(&mut self) -> &mut LineReader<TracedSlot> {
+        &mut self.reader
+    }
 }
 
 /// The sample's test control, vendor IOCTL function 2048 (`SCARD_CTL_CODE(2048)` =
@@ -92,7 +94,7 @@ fn vendor(
     if code != IOCTL_VREADER_CARD {
         return Err(Failure::NotSupported);
     }
-    let slot = line(d).line_mut().line_mut();
+    let slot = d.reader.line_mut().line_mut();
     let present = match input.first() {
         Some(0) => false,
         Some(1) => true,
@@ -110,43 +112,17 @@ fn card_change(d: &mut VirtualReader) -> Option<bool> {
     d.change.take()
 }
 
-// The core's callbacks take the driver context; forward them to the LineReader.
-fn power(
-    d: &mut VirtualReader,
-    action: readerkit::ioctl::PowerAction,
-    atr: &mut readerkit::device::AtrBuffer,
-) -> Result<(), Failure> {
-    line(d).power(action, atr)
-}
-fn set_protocol(
-    d: &mut VirtualReader,
-    call: &readerkit::device::ProtocolCall<'_>,
-) -> Result<readerkit::timing::Timing, Failure> {
-    line(d).set_protocol(call)
-}
-fn transmit(
-    d: &mut VirtualReader,
-    call: &readerkit::device::TransmitCall<'_>,
-    reply: &mut [u8],
-) -> Result<usize, Failure> {
-    line(d).transmit(call, reply)
-}
-fn tracking(d: &mut VirtualReader, wait: readerkit::tracking::Wait) -> Result<(), Failure> {
-    line(d).card_tracking(wait)
-}
 fn wake(d: &mut VirtualReader) -> bool {
-    line(d).line().line().present
+    d.reader.line().line().present
 }
 
 impl ReaderDriver for VirtualReader {
     fn create() -> Reader<Self> {
+        // The power, SET_PROTOCOL, TRANSMIT and tracking callbacks are the
+        // LineReader's; the test control is the driver's own.
         let functions = readerkit::device::ReaderFunctions {
-            power: Some(power),
-            set_protocol: Some(set_protocol),
-            transmit: Some(transmit),
-            card_tracking: Some(tracking),
             vendor_ioctl: Some(vendor),
-            ..readerkit::device::ReaderFunctions::NONE
+            ..LineReader::functions_for::<VirtualReader>()
         };
         Reader::new(
             functions,
@@ -162,17 +138,7 @@ impl ReaderDriver for VirtualReader {
                 change: None,
             },
             ReaderCapabilities::typical(),
-            VendorAttributes {
-                vendor_name: attr_string(b"readerkit"),
-                ifd_type: attr_string(b"Virtual Reader"),
-                unit: 0,
-                ifd_version: IfdVersion {
-                    major: 0,
-                    minor: 1,
-                    build: 0,
-                },
-                serial_number: attr_string(b"VREADER-0001"),
-            },
+            VendorAttributes::readerkit(b"Virtual Reader", 0, b"VREADER-0001"),
             DriverHooks {
                 sleep: None,
                 wake: Some(wake),
@@ -187,7 +153,7 @@ impl ReaderDriver for VirtualReader {
         reader.set_log_level(Level::Trace);
         // The simulated card is in the reader from the start.
         reader.device().with_driver(|d| {
-            let slot = line(d).line_mut().line_mut();
+            let slot = d.reader.line_mut().line_mut();
             slot.sim
                 .insert(Card::<CARD_CAPACITY>::create(Config::new(Profile::t0_t1())));
             slot.present = true;
