@@ -18,6 +18,9 @@ use core::fmt;
 ///
 /// Reader-driver callbacks fail with a [`Failure`], which is every status but
 /// success ([`Status::failure`], `From<Failure>`).
+// Its codes are in one table (CODES, a row a variant, in declaration order): a
+// new variant takes its row there. Failure repeats these variants but Success on
+// purpose, so that the type says a failure is never success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Status {
@@ -59,26 +62,216 @@ pub enum Status {
     DeviceProtocolError,
 }
 
+/// A status with its codes in every family and its description: the one place
+/// each mapping is written; every conversion, both ways, reads it.
+struct Codes {
+    status: Status,
+    /// The NTSTATUS value (unsigned 32-bit pattern).
+    ntstatus: u32,
+    /// What `RtlNtStatusToDosError` gives for `ntstatus`.
+    win32: u32,
+    /// The pcsc-lite `IFD_*` code.
+    ifd: u32,
+    /// The `SCARD_*` code (Windows values).
+    scard: u32,
+    /// A short English description.
+    description: &'static str,
+}
+
+/// The codes of every status, in declaration order (row `i` is the status whose
+/// discriminant is `i`, checked below).
+const CODES: [Codes; 16] = [
+    Codes {
+        status: Status::Success,
+        ntstatus: 0x0000_0000,
+        win32: 0,
+        ifd: ifd::SUCCESS,
+        scard: scard::S_SUCCESS,
+        description: "success",
+    },
+    Codes {
+        status: Status::BufferOverflow,
+        ntstatus: 0x8000_0005,
+        win32: 234, // ERROR_MORE_DATA
+        ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
+        scard: scard::E_INSUFFICIENT_BUFFER,
+        description: "internal buffer overflow",
+    },
+    Codes {
+        status: Status::DeviceBusy,
+        ntstatus: 0x8000_0011,
+        win32: 170, // ERROR_BUSY
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::E_SHARING_VIOLATION,
+        description: "device busy",
+    },
+    Codes {
+        status: Status::Unsuccessful,
+        ntstatus: 0xC000_0001,
+        win32: 31, // ERROR_GEN_FAILURE
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::F_INTERNAL_ERROR,
+        description: "unsuccessful",
+    },
+    Codes {
+        status: Status::InvalidParameter,
+        ntstatus: 0xC000_000D,
+        win32: 87, // ERROR_INVALID_PARAMETER
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::E_INVALID_PARAMETER,
+        description: "invalid parameter",
+    },
+    Codes {
+        status: Status::InvalidDeviceRequest,
+        ntstatus: 0xC000_0010,
+        win32: 1, // ERROR_INVALID_FUNCTION
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::E_INVALID_VALUE,
+        description: "invalid device request",
+    },
+    Codes {
+        status: Status::UnrecognizedMedia,
+        ntstatus: 0xC000_0014,
+        win32: 1785, // ERROR_UNRECOGNIZED_MEDIA
+        ifd: ifd::ERROR_POWER_ACTION,
+        scard: scard::E_CARD_UNSUPPORTED,
+        description: "unrecognized card",
+    },
+    Codes {
+        status: Status::BufferTooSmall,
+        ntstatus: 0xC000_0023,
+        win32: 122, // ERROR_INSUFFICIENT_BUFFER
+        ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
+        scard: scard::E_INSUFFICIENT_BUFFER,
+        description: "buffer too small",
+    },
+    Codes {
+        status: Status::DeletePending,
+        ntstatus: 0xC000_0056,
+        win32: 5, // ERROR_ACCESS_DENIED
+        ifd: ifd::NO_SUCH_DEVICE,
+        scard: scard::E_READER_UNAVAILABLE,
+        description: "device removal pending",
+    },
+    Codes {
+        status: Status::InsufficientResources,
+        ntstatus: 0xC000_009A,
+        win32: 1450, // ERROR_NO_SYSTEM_RESOURCES
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::E_NO_MEMORY,
+        description: "insufficient resources",
+    },
+    Codes {
+        status: Status::IoTimeout,
+        ntstatus: 0xC000_00B5,
+        win32: 121, // ERROR_SEM_TIMEOUT
+        ifd: ifd::RESPONSE_TIMEOUT,
+        scard: scard::E_TIMEOUT,
+        description: "I/O timeout",
+    },
+    Codes {
+        status: Status::NotSupported,
+        ntstatus: 0xC000_00BB,
+        win32: 50, // ERROR_NOT_SUPPORTED
+        ifd: ifd::NOT_SUPPORTED,
+        scard: scard::E_UNSUPPORTED_FEATURE,
+        description: "not supported",
+    },
+    Codes {
+        status: Status::Cancelled,
+        ntstatus: 0xC000_0120,
+        win32: 995, // ERROR_OPERATION_ABORTED
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::E_CANCELLED,
+        description: "cancelled",
+    },
+    Codes {
+        status: Status::NoMedia,
+        ntstatus: 0xC000_0178,
+        win32: 1112, // ERROR_NO_MEDIA_IN_DRIVE
+        ifd: ifd::ICC_NOT_PRESENT,
+        scard: scard::E_NO_SMARTCARD,
+        description: "no card",
+    },
+    Codes {
+        status: Status::InvalidDeviceState,
+        ntstatus: 0xC000_0184,
+        win32: 22, // ERROR_BAD_COMMAND
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::E_NOT_READY,
+        description: "invalid device state",
+    },
+    Codes {
+        status: Status::DeviceProtocolError,
+        ntstatus: 0xC000_0186,
+        win32: 1117, // ERROR_IO_DEVICE
+        ifd: ifd::COMMUNICATION_ERROR,
+        scard: scard::F_COMM_ERROR,
+        description: "device protocol error",
+    },
+];
+
+const _: () = {
+    let mut i = 0;
+    while i < CODES.len() {
+        assert!(
+            CODES[i].status as usize == i,
+            "CODES is in declaration order"
+        );
+        i += 1;
+    }
+};
+
+/// The code families a status maps to, for the inverse look-ups.
+#[derive(Clone, Copy)]
+enum Family {
+    NtStatus,
+    Ifd,
+    Scard,
+}
+
+impl Codes {
+    const fn code(&self, family: Family) -> u32 {
+        match family {
+            Family::NtStatus => self.ntstatus,
+            Family::Ifd => self.ifd,
+            Family::Scard => self.scard,
+        }
+    }
+}
+
 impl Status {
     /// Every status, in declaration order (for tables and tests).
-    pub const ALL: [Status; 16] = [
-        Status::Success,
-        Status::BufferOverflow,
-        Status::DeviceBusy,
-        Status::Unsuccessful,
-        Status::InvalidParameter,
-        Status::InvalidDeviceRequest,
-        Status::UnrecognizedMedia,
-        Status::BufferTooSmall,
-        Status::DeletePending,
-        Status::InsufficientResources,
-        Status::IoTimeout,
-        Status::NotSupported,
-        Status::Cancelled,
-        Status::NoMedia,
-        Status::InvalidDeviceState,
-        Status::DeviceProtocolError,
-    ];
+    pub const ALL: [Status; 16] = {
+        let mut all = [Status::Success; 16];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = CODES[i].status;
+            i += 1;
+        }
+        all
+    };
+
+    /// This status's row of the table.
+    const fn codes(self) -> &'static Codes {
+        &CODES[self as usize]
+    }
+
+    /// The status whose `family` code is `code`, if exactly one status has it.
+    const fn with_code(family: Family, code: u32) -> Option<Status> {
+        let mut found = None;
+        let mut i = 0;
+        while i < CODES.len() {
+            if CODES[i].code(family) == code {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(CODES[i].status);
+            }
+            i += 1;
+        }
+        found
+    }
 
     /// `true` for [`Status::Success`].
     pub const fn is_success(self) -> bool {
@@ -87,24 +280,7 @@ impl Status {
 
     /// The NTSTATUS value (as the unsigned 32-bit pattern).
     pub const fn to_ntstatus(self) -> u32 {
-        match self {
-            Status::Success => 0x0000_0000,
-            Status::BufferOverflow => 0x8000_0005,
-            Status::DeviceBusy => 0x8000_0011,
-            Status::Unsuccessful => 0xC000_0001,
-            Status::InvalidParameter => 0xC000_000D,
-            Status::InvalidDeviceRequest => 0xC000_0010,
-            Status::UnrecognizedMedia => 0xC000_0014,
-            Status::BufferTooSmall => 0xC000_0023,
-            Status::DeletePending => 0xC000_0056,
-            Status::InsufficientResources => 0xC000_009A,
-            Status::IoTimeout => 0xC000_00B5,
-            Status::NotSupported => 0xC000_00BB,
-            Status::Cancelled => 0xC000_0120,
-            Status::NoMedia => 0xC000_0178,
-            Status::InvalidDeviceState => 0xC000_0184,
-            Status::DeviceProtocolError => 0xC000_0186,
-        }
+        self.codes().ntstatus
     }
 
     /// The status for an NTSTATUS value, if it is one of ours.
@@ -116,37 +292,13 @@ impl Status {
         if value == STATUS_TIMEOUT {
             return Some(Status::IoTimeout);
         }
-        let mut i = 0;
-        while i < Status::ALL.len() {
-            if Status::ALL[i].to_ntstatus() == value {
-                return Some(Status::ALL[i]);
-            }
-            i += 1;
-        }
-        None
+        Status::with_code(Family::NtStatus, value)
     }
 
     /// The Win32 error code that Windows' `RtlNtStatusToDosError` gives for this status
     /// (what a WinSCard application sees when the error passes through unchanged).
     pub const fn to_win32(self) -> u32 {
-        match self {
-            Status::Success => 0,
-            Status::BufferOverflow => 234,         // ERROR_MORE_DATA
-            Status::DeviceBusy => 170,             // ERROR_BUSY
-            Status::Unsuccessful => 31,            // ERROR_GEN_FAILURE
-            Status::InvalidParameter => 87,        // ERROR_INVALID_PARAMETER
-            Status::InvalidDeviceRequest => 1,     // ERROR_INVALID_FUNCTION
-            Status::UnrecognizedMedia => 1785,     // ERROR_UNRECOGNIZED_MEDIA
-            Status::BufferTooSmall => 122,         // ERROR_INSUFFICIENT_BUFFER
-            Status::DeletePending => 5,            // ERROR_ACCESS_DENIED
-            Status::InsufficientResources => 1450, // ERROR_NO_SYSTEM_RESOURCES
-            Status::IoTimeout => 121,              // ERROR_SEM_TIMEOUT
-            Status::NotSupported => 50,            // ERROR_NOT_SUPPORTED
-            Status::Cancelled => 995,              // ERROR_OPERATION_ABORTED
-            Status::NoMedia => 1112,               // ERROR_NO_MEDIA_IN_DRIVE
-            Status::InvalidDeviceState => 22,      // ERROR_BAD_COMMAND
-            Status::DeviceProtocolError => 1117,   // ERROR_IO_DEVICE
-        }
+        self.codes().win32
     }
 
     /// The pcsc-lite IFD handler code (`IFD_*` of `ifdhandler.h`) for this status.
@@ -156,36 +308,12 @@ impl Status {
     /// `SCARD_E_NOT_TRANSACTED`. Handlers refine this per call where pcsc-lite has a
     /// specific code (for example `IFD_ERROR_POWER_ACTION` for a failed power-up).
     pub const fn to_ifd(self) -> u32 {
-        match self {
-            Status::Success => ifd::SUCCESS,
-            Status::NoMedia => ifd::ICC_NOT_PRESENT,
-            Status::IoTimeout => ifd::RESPONSE_TIMEOUT,
-            Status::NotSupported => ifd::NOT_SUPPORTED,
-            Status::BufferTooSmall | Status::BufferOverflow => ifd::ERROR_INSUFFICIENT_BUFFER,
-            Status::DeletePending => ifd::NO_SUCH_DEVICE,
-            Status::UnrecognizedMedia => ifd::ERROR_POWER_ACTION,
-            Status::DeviceBusy
-            | Status::Unsuccessful
-            | Status::InvalidParameter
-            | Status::InvalidDeviceRequest
-            | Status::InsufficientResources
-            | Status::Cancelled
-            | Status::InvalidDeviceState
-            | Status::DeviceProtocolError => ifd::COMMUNICATION_ERROR,
-        }
+        self.codes().ifd
     }
 
     /// The status for an `IFD_*` code, where that code stands for exactly one status.
     pub const fn from_ifd(code: u32) -> Option<Status> {
-        match code {
-            ifd::SUCCESS => Some(Status::Success),
-            ifd::ICC_NOT_PRESENT => Some(Status::NoMedia),
-            ifd::RESPONSE_TIMEOUT => Some(Status::IoTimeout),
-            ifd::NOT_SUPPORTED => Some(Status::NotSupported),
-            ifd::NO_SUCH_DEVICE => Some(Status::DeletePending),
-            ifd::ERROR_POWER_ACTION => Some(Status::UnrecognizedMedia),
-            _ => None,
-        }
+        Status::with_code(Family::Ifd, code)
     }
 
     /// The PC/SC `SCARD_*` result code (Windows `winerror.h` values) for this status.
@@ -193,65 +321,21 @@ impl Status {
     /// pcsc-lite uses the same values except `SCARD_E_UNSUPPORTED_FEATURE`, which it
     /// defines as 0x8010001F; [`scard::UNSUPPORTED_FEATURE_PCSCLITE`] has it.
     pub const fn to_scard(self) -> u32 {
-        match self {
-            Status::Success => scard::S_SUCCESS,
-            Status::Cancelled => scard::E_CANCELLED,
-            Status::InvalidParameter => scard::E_INVALID_PARAMETER,
-            Status::InsufficientResources => scard::E_NO_MEMORY,
-            Status::BufferTooSmall | Status::BufferOverflow => scard::E_INSUFFICIENT_BUFFER,
-            Status::IoTimeout => scard::E_TIMEOUT,
-            Status::DeviceBusy => scard::E_SHARING_VIOLATION,
-            Status::NoMedia => scard::E_NO_SMARTCARD,
-            Status::InvalidDeviceState => scard::E_NOT_READY,
-            Status::InvalidDeviceRequest => scard::E_INVALID_VALUE,
-            Status::DeviceProtocolError => scard::F_COMM_ERROR,
-            Status::DeletePending => scard::E_READER_UNAVAILABLE,
-            Status::UnrecognizedMedia => scard::E_CARD_UNSUPPORTED,
-            Status::NotSupported => scard::E_UNSUPPORTED_FEATURE,
-            Status::Unsuccessful => scard::F_INTERNAL_ERROR,
-        }
+        self.codes().scard
     }
 
-    /// The status for an `SCARD_*` code, where that code stands for exactly one status.
+    /// The status for an `SCARD_*` code, where that code stands for exactly one status
+    /// (pcsc-lite's `SCARD_E_UNSUPPORTED_FEATURE` included).
     pub const fn from_scard(code: u32) -> Option<Status> {
-        match code {
-            scard::E_INSUFFICIENT_BUFFER => None,
-            _ => {
-                let mut i = 0;
-                while i < Status::ALL.len() {
-                    if Status::ALL[i].to_scard() == code {
-                        return Some(Status::ALL[i]);
-                    }
-                    i += 1;
-                }
-                if code == scard::UNSUPPORTED_FEATURE_PCSCLITE {
-                    return Some(Status::NotSupported);
-                }
-                None
-            }
+        if code == scard::UNSUPPORTED_FEATURE_PCSCLITE {
+            return Some(Status::NotSupported);
         }
+        Status::with_code(Family::Scard, code)
     }
 
     /// A short English description, without the NTSTATUS name.
     pub const fn description(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::BufferOverflow => "internal buffer overflow",
-            Status::DeviceBusy => "device busy",
-            Status::Unsuccessful => "unsuccessful",
-            Status::InvalidParameter => "invalid parameter",
-            Status::InvalidDeviceRequest => "invalid device request",
-            Status::UnrecognizedMedia => "unrecognized card",
-            Status::BufferTooSmall => "buffer too small",
-            Status::DeletePending => "device removal pending",
-            Status::InsufficientResources => "insufficient resources",
-            Status::IoTimeout => "I/O timeout",
-            Status::NotSupported => "not supported",
-            Status::Cancelled => "cancelled",
-            Status::NoMedia => "no card",
-            Status::InvalidDeviceState => "invalid device state",
-            Status::DeviceProtocolError => "device protocol error",
-        }
+        self.codes().description
     }
 }
 
@@ -267,6 +351,7 @@ impl core::error::Error for Status {}
 /// [`Status`] but [`Status::Success`], so that a failure can never read as success.
 /// Each variant is the status of the same name (`From<Failure> for Status`); the
 /// core's engine errors convert into it (`From<t0::Error>` and the others).
+// Status's variants but Success, repeated on purpose (see Status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Failure {
