@@ -8,6 +8,7 @@
 //! final complement; the 16-bit result is sent most significant byte first. Its check
 //! value over the ASCII string `123456789` is `0x6F91`.
 
+// Independent of readerkit's core/src/t1/edc.rs on purpose: the simulated card must not share the reader's code, so that its tests mean something.
 /// Which error detection code a T=1 block carries (TC3 bit 1 of the ATR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Edc {

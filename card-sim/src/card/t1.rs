@@ -4,6 +4,7 @@ use super::{Card, State};
 use crate::atr::Profile;
 use crate::edc::Edc;
 
+// Block coding independent of readerkit's core/src/t1/block.rs on purpose: the simulated card must not share the reader's code, so that its tests mean something.
 /// The longest block: prologue, 255 bytes of INF (LEN = FF is invalid but must be
 /// read to its end), two bytes of CRC.
 pub(super) const BLOCK_MAX: usize = 3 + 255 + 2;

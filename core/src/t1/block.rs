@@ -5,6 +5,7 @@ use core::fmt;
 
 use super::edc::Edc;
 
+// Independent of card-sim/src/card/t1.rs on purpose: the simulated card must not share the reader's code, so that its tests mean something.
 /// Length of the prologue field (NAD, PCB, LEN), in bytes.
 pub const PROLOGUE_LEN: usize = 3;
 /// Largest information field of any block, in bytes (IFSC and IFSD are at most 254).

@@ -1,5 +1,6 @@
 //! The epilogue field of a T=1 block: the error detection code (EDC).
 
+// Independent of card-sim/src/edc.rs on purpose: the simulated card must not share the reader's code, so that its tests mean something.
 /// The error detection code in force, from the ATR (TC for T=1, bit 1).
 ///
 /// ISO/IEC 7816-3:2006 clause 11.3.3 offers two codes, chosen by the card in the first
