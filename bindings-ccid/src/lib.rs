@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
+pub mod busy;
 pub mod command;
 pub mod descriptor;
 pub mod error;

@@ -1,6 +1,7 @@
 //! The CCID reader: PC_to_RDR messages dispatched onto the core's devices, one per
 //! slot, and the answers, notifications and class requests that come back.
 
+use readerkit::caps::CardCapabilities;
 use readerkit::device::DEFAULT_EVENT_CAPACITY;
 use readerkit::ioctl::{ATR_BUFFER_LEN, PowerAction, Request};
 use readerkit::platform::Platform;
@@ -14,7 +15,7 @@ use crate::error::SlotError;
 use crate::message::{self, HEADER_LEN, Message};
 use crate::secure::{self, PinSupport, Refusal};
 use crate::tpdu::{self, LineAccess};
-use crate::{notify, parameters};
+use crate::{busy, notify, parameters};
 use readerkit::pin::Keypad;
 
 /// How card exchanges travel in XfrBlock (the exchange level of `dwFeatures`).
@@ -371,8 +372,10 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                     .map_err(SlotError::from_status)
             }
             Command::Abort => {
-                // Every command completes within `handle`, so there is nothing left to
-                // abort; the pair (class ABORT, PC_to_RDR_Abort) is acknowledged.
+                // A command it stops has ended before this runs (the transport's
+                // `busy::Gate` queues the Abort behind it and answers it
+                // CMD_ABORTED); the pair (class ABORT, PC_to_RDR_Abort) is
+                // acknowledged.
                 if let Some(state) = self.state.get_mut(usize::from(slot)) {
                     state.abort_seq = None;
                 }
@@ -442,13 +445,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 answer.get_mut(HEADER_LEN..).unwrap_or(&mut []),
             );
         }
-        if state != CardState::Specific {
-            device
-                .select_protocol(self.descriptor().protocol_mask())
-                .map_err(|_| SlotError::IccProtocolNotSupported)?;
-        }
-        let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
-        let protocol = card.selected.ok_or(SlotError::IccMute)?;
+        let (card, protocol) = self.protocol_in_force(device, state)?;
         if self.config.level == ExchangeLevel::Tpdu && protocol == Protocol::T1 {
             let reply = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
             let access = self.line_access.ok_or(SlotError::CommandNotSupported)?;
@@ -465,6 +462,24 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             .transmit_apdu(protocol, apdu, output)
             .map_err(SlotError::from_status)?;
         Ok(done(response.len()))
+    }
+
+    /// The card's capabilities and protocol for an exchange with the card in
+    /// `state` (active): the protocol is selected first (the reader's best, with
+    /// PPS as the core decides) unless one is in force already.
+    fn protocol_in_force(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        state: CardState,
+    ) -> Result<(CardCapabilities, Protocol), SlotError> {
+        if state != CardState::Specific {
+            device
+                .select_protocol(self.descriptor().protocol_mask())
+                .map_err(|_| SlotError::IccProtocolNotSupported)?;
+        }
+        let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+        let protocol = card.selected.ok_or(SlotError::IccMute)?;
+        Ok((card, protocol))
     }
 
     /// PC_to_RDR_Secure: the operation must be one the reader declared; the card
@@ -490,13 +505,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         if icc_status(state) != IccStatus::PresentActive {
             return Err(SlotError::IccMute);
         }
-        if state != CardState::Specific {
-            device
-                .select_protocol(self.descriptor().protocol_mask())
-                .map_err(|_| SlotError::IccProtocolNotSupported)?;
-        }
-        let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
-        let protocol = card.selected.ok_or(SlotError::IccMute)?;
+        let (card, protocol) = self.protocol_in_force(device, state)?;
         let command = match secure::prepare(data, keypad) {
             Ok(command) => command,
             Err(Refusal::Failed(error)) => return Err(error),
@@ -604,15 +613,11 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         multiplier: u8,
         out: &mut [u8],
     ) -> Option<usize> {
-        let icc = self
-            .slots
-            .get(usize::from(slot))
-            .map_or(IccStatus::Absent, |d| icc_status(d.state()));
         Answer {
             kind: AnswerKind::DataBlock,
             slot,
             seq,
-            icc,
+            icc: self.slot_icc_status(slot),
             command: CommandStatus::TimeExtension,
             error: multiplier,
             specific: 0,
@@ -620,29 +625,28 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         .emit(0, out)
     }
 
-    /// The answer for a command that arrives while `slot` is still busy with
-    /// another (a transport that runs commands in the background):
+    /// The answer for a command that arrives while its slot (or, beyond
+    /// `bMaxCCIDBusySlots`, another) is still busy ([`crate::busy::Gate`]):
     /// [`SlotError::SlotBusy`] with the new command's `bSlot` and `bSeq`. Returns
     /// the answer's length, or `None` without a header or room for one.
     pub fn slot_busy(&self, message: &[u8], answer: &mut [u8]) -> Option<usize> {
-        let message = Message::new_checked(message).ok()?;
-        if answer.len() < HEADER_LEN {
-            return None;
-        }
-        let icc = self
-            .slots
-            .get(usize::from(message.slot()))
-            .map_or(IccStatus::Absent, |d| icc_status(d.state()));
-        let reply = Answer {
-            kind: AnswerKind::for_command(message.message_type()),
-            slot: message.slot(),
-            seq: message.seq(),
-            icc,
-            command: CommandStatus::Processed,
-            error: 0,
-            specific: 0,
-        };
-        Some(fail(reply, SlotError::SlotBusy, answer))
+        let slot = Message::new_checked(message).ok()?.slot();
+        busy::answer_busy(message, self.slot_icc_status(slot), answer)
+    }
+
+    /// The card of `slot` as `bmICCStatus` (absent for a slot that does not
+    /// exist). Reads the core's card state only: it answers while a command
+    /// runs on the slot.
+    pub fn slot_icc_status(&self, slot: u8) -> IccStatus {
+        self.slots
+            .get(usize::from(slot))
+            .map_or(IccStatus::Absent, |d| icc_status(d.state()))
+    }
+
+    /// A [`crate::busy::Gate`] for this reader: its slots, and the
+    /// `bMaxCCIDBusySlots` its descriptor advertises.
+    pub fn gate(&self) -> busy::Gate {
+        busy::Gate::new(self.slots.len(), self.descriptor().max_busy_slots)
     }
 }
 

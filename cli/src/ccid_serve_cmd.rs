@@ -15,20 +15,26 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit::Device;
 use readerkit::caps::VendorAttributes;
+use readerkit::device::AtrBuffer;
 use readerkit::line::LineReader;
+use readerkit::line::{Framing, Line, Reset};
 use readerkit::pin::{Key, Keypad, Prompt};
 use readerkit::platform::SpinPlatform;
+use readerkit::status::Failure;
+use readerkit::timing::Timing;
 use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
+use readerkit_ccid::IccStatus;
+use readerkit_ccid::busy::{self, Admission, Finish, Gate};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
-use readerkit_ccid::reader::ExchangeLevel;
+use readerkit_ccid::reader::{ExchangeLevel, icc_status};
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
@@ -80,6 +86,11 @@ pub(crate) struct Args {
     /// 2, T=0 NULL bytes); the reader passes it on to the host.
     #[arg(long)]
     slow: bool,
+    /// With --slow: the card works this long (ms) behind each request for more
+    /// time. The reader keeps listening meanwhile: another command gets
+    /// CMD_SLOT_BUSY, a PC_to_RDR_Abort stops the command (CMD_ABORTED).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    work_ms: u64,
     /// Print every frame on stderr.
     #[arg(long)]
     trace: bool,
@@ -171,11 +182,48 @@ const MAX_MESSAGE: usize = 271;
 
 /// What the card's requests for more time are reported to.
 type Notify = Box<dyn FnMut(MoreTime) + Send>;
-/// The card's line: the simulated card, watched for requests for more time.
-type CardLine = WatchedLine<SimLine<CARD_CAPACITY>, Notify>;
+/// The card's line: the simulated card, stoppable by an abort, watched for
+/// requests for more time.
+type CardLine = WatchedLine<StoppableLine, Notify>;
 type SimDevice = Device<SpinPlatform, LineReader<CardLine>>;
+type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
-/// The command running, shared with the card lines' time-extension callbacks.
+/// The simulated card's line, which hears nothing more from the card once the
+/// command running is being aborted (the reader gives up waiting; the core's
+/// engine then fails the command, which the gate answers CMD_ABORTED).
+struct StoppableLine {
+    line: SimLine<CARD_CAPACITY>,
+    running: Arc<Running>,
+}
+
+impl Line for StoppableLine {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
+        self.line.reset(reset, atr)
+    }
+
+    fn deactivate(&mut self) -> Result<(), Failure> {
+        self.line.deactivate()
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        self.line.send(bytes)
+    }
+
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
+        let got = self.line.receive(buf, first_us, next_us)?;
+        Ok(if self.running.stopping() { 0 } else { got })
+    }
+
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
+        self.line.set_timing(timing)
+    }
+
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
+        self.line.set_framing(framing)
+    }
+}
+
+/// What the I/O loop, the command worker and the card lines share.
 struct Running {
     profile: twin::Profile,
     /// (bSlot, bSeq) of the command being handled.
@@ -184,34 +232,84 @@ struct Running {
     tpdu: AtomicBool,
     port: Mutex<File>,
     /// The echo of the command running (GemPC Twin), not sent yet: it goes out with
-    /// the answer in one write, or before the first request for more time.
+    /// the answer in one write, or before the first request for more time or
+    /// another frame.
     echo: Mutex<Vec<u8>>,
+    /// The last answer frame, sent again when the host NAKs.
+    last_frame: Mutex<Vec<u8>>,
+    /// Which slots run a command (CMD_SLOT_BUSY and ABORT decisions).
+    gate: Mutex<Gate>,
+    /// The command running is being aborted.
+    stop: Mutex<bool>,
+    stopped: Condvar,
+    /// The card's work behind each request for more time (`--work-ms`).
+    work: Duration,
     trace: bool,
 }
 
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Running {
-    /// Ask the host for more time for the command running.
+    /// Ask the host for more time for the command running, then let the card
+    /// work for `--work-ms` (cut short by an abort).
     fn more_time(&self, more: MoreTime) {
-        let Some((slot, seq)) = *self.command.lock().unwrap_or_else(|e| e.into_inner()) else {
+        let Some((slot, seq)) = *locked(&self.command) else {
             return;
         };
         let multiplier = match more {
             // At the TPDU level the S(WTX) block itself goes to the host.
-            MoreTime::T1Wtx { .. } if self.tpdu.load(Ordering::Relaxed) => return,
-            MoreTime::T1Wtx { multiplier } => multiplier,
-            MoreTime::T0Null => 1,
+            MoreTime::T1Wtx { .. } if self.tpdu.load(Ordering::Relaxed) => None,
+            MoreTime::T1Wtx { multiplier } => Some(multiplier),
+            MoreTime::T0Null => Some(1),
         };
-        let mut bytes = [0u8; 16];
-        let len = self
-            .profile
-            .time_extension(slot, seq, multiplier, &mut bytes);
-        if self.trace {
-            eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
+        if let Some(multiplier) = multiplier {
+            let mut bytes = [0u8; 16];
+            let len = self
+                .profile
+                .time_extension(slot, seq, multiplier, &mut bytes);
+            if self.trace {
+                eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
+            }
+            self.send(&bytes[..len]);
         }
-        let mut out = std::mem::take(&mut *self.echo.lock().unwrap_or_else(|e| e.into_inner()));
-        out.extend_from_slice(&bytes[..len]);
-        let mut port = self.port.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = port.write_all(&out);
+        let stop = locked(&self.stop);
+        let _ = self
+            .stopped
+            .wait_timeout_while(stop, self.work, |stop| !*stop);
+    }
+
+    /// Write `bytes` to the host, after the echo still pending (if any).
+    fn send(&self, bytes: &[u8]) {
+        let mut out = std::mem::take(&mut *locked(&self.echo));
+        out.extend_from_slice(bytes);
+        let _ = locked(&self.port).write_all(&out);
+    }
+
+    /// `true` while the command running is being aborted.
+    fn stopping(&self) -> bool {
+        *locked(&self.stop)
+    }
+
+    /// The gate's decision about `message`; an Abort for the busy slot stops the
+    /// command running.
+    fn admit(&self, message: &[u8]) -> Admission {
+        let mut gate = locked(&self.gate);
+        let admission = gate.admit(message);
+        if admission == Admission::Abort {
+            *locked(&self.stop) = true;
+            self.stopped.notify_all();
+        }
+        admission
+    }
+
+    /// The command on `slot` finished; the next one runs unstopped.
+    fn finish(&self, slot: u8) -> Finish {
+        let mut gate = locked(&self.gate);
+        let finish = gate.finish(slot);
+        *locked(&self.stop) = false;
+        finish
     }
 }
 
@@ -219,6 +317,7 @@ struct Options {
     profile: twin::Profile,
     cards: Vec<String>,
     slow: bool,
+    work: Duration,
     trace: bool,
     keys: Vec<KeyStep>,
 }
@@ -241,7 +340,10 @@ fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> Si
     let profile = running.profile;
     let card = new_card(kind, slow);
     let present = card.is_some();
-    let line = SimLine::holding(card);
+    let line = StoppableLine {
+        line: SimLine::holding(card),
+        running: Arc::clone(running),
+    };
     let shared = Arc::clone(running);
     let notify: Notify = Box::new(move |more| shared.more_time(more));
     let line = WatchedLine::new(line, notify);
@@ -272,6 +374,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         },
         cards: args.card,
         slow: args.slow,
+        work: Duration::from_millis(args.work_ms),
         trace: args.trace,
         // Checked by clap already.
         keys: args
@@ -302,45 +405,68 @@ fn serve(options: &Options) -> Result<(), String> {
     // The slave stays open here too, so the master never reads EIO while pcscd has
     // it closed.
     let _slave = pty.slave;
-    let mut port = File::from(pty.master);
+    let port = File::from(pty.master);
     let running = Arc::new(Running {
         profile,
         command: Mutex::new(None),
         tpdu: AtomicBool::new(true),
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         echo: Mutex::new(Vec::new()),
+        last_frame: Mutex::new(Vec::new()),
+        gate: Mutex::new(Gate::new(profile.slots(), 1)),
+        stop: Mutex::new(false),
+        stopped: Condvar::new(),
+        work: options.work,
         trace: options.trace,
     });
     let slots: Vec<SimDevice> = (0..profile.slots())
         .map(|i| open_slot(&running, i, card_kind(options, i), options.slow))
         .collect();
-    let mut reader = CcidReader::new(&slots, profile.config())
+    let reader = CcidReader::new(&slots, profile.config())
         .map_err(|e| format!("reader configuration: {e:?}"))?
         .with_line_access(tpdu::line_of::<CardLine>)
         .with_pin_support(profile.pin_support());
+    *locked(&running.gate) = reader.gate();
     let (key_sender, key_receiver) = std::sync::mpsc::channel();
-    let mut keypad = QueuedKeypad {
+    let keypad = QueuedKeypad {
         keys: key_receiver,
         trace: options.trace,
     };
     press(&key_sender, &options.keys);
     // stdin is read on a thread of its own, so keys reach the keypad while a PIN
-    // entry holds the loop below; the other lines come back through `controls`.
-    let (mut controls, control_writer) =
-        UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
+    // entry holds the worker; the other lines come back through `controls`.
+    let (controls, control_writer) = UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
     std::thread::spawn(move || read_stdin(control_writer, key_sender));
+    let reader = Mutex::new(reader);
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
-    let _ = reader.slot_change(&mut [0u8; 8]);
+    let _ = locked(&reader).slot_change(&mut [0u8; 8]);
     println!("{}", path.display());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
+    std::thread::scope(|scope| {
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let (reader, running) = (&reader, &*running);
+        scope.spawn(move || run_commands(reader, queue, keypad, running));
+        listen(port, controls, jobs, reader, &slots, options, running)
+    })
+}
 
+/// Read the host and stdin until the terminal fails: every message goes through
+/// the gate; those admitted go to the worker in `jobs`, the others are answered
+/// CMD_SLOT_BUSY at once, while the worker's command goes on.
+fn listen(
+    mut port: File,
+    mut controls: UnixStream,
+    jobs: Sender<Vec<u8>>,
+    reader: &Mutex<SimReader<'_>>,
+    slots: &[SimDevice],
+    options: &Options,
+    running: &Running,
+) -> Result<(), String> {
     let trace = options.trace;
     let mut decoder = Decoder::<MAX_MESSAGE>::new();
     let mut answer = [0u8; MAX_MESSAGE];
     let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
-    let mut last_frame: Vec<u8> = Vec::new();
-    let mut outgoing: Vec<u8> = Vec::new();
     let mut input = [0u8; 4096];
     let mut stdin_open = true;
     let mut line = String::new();
@@ -366,13 +492,13 @@ fn serve(options: &Options) -> Result<(), String> {
             }
             while let Some(end) = line.find('\n') {
                 let command: String = line.drain(..=end).collect();
-                control(&slots, options, command.trim());
+                control(slots, options, command.trim());
             }
-            if let Some(n) = reader.slot_change(&mut answer) {
+            if let Some(n) = locked(reader).slot_change(&mut answer) {
                 if trace {
                     eprintln!("<- {}", hex::encode(&answer[..n], " "));
                 }
-                port.write_all(&answer[..n]).map_err(|e| e.to_string())?;
+                running.send(&answer[..n]);
             }
         }
         if !port_ready {
@@ -383,53 +509,91 @@ fn serve(options: &Options) -> Result<(), String> {
             Err(e) => return Err(format!("reading the terminal: {e}")),
         };
         for &byte in &input[..n] {
-            let reply: &[u8] = match decoder.push(byte) {
-                None | Some(Event::Stray(_)) => continue,
-                Some(Event::Nak) => &last_frame,
+            match decoder.push(byte) {
+                None | Some(Event::Stray(_)) => {}
+                Some(Event::Nak) => running.send(&locked(&running.last_frame)),
                 Some(Event::Message) => {
                     let message = decoder.message();
                     if trace {
                         eprintln!("-> {}", hex::encode(message, " "));
                     }
-                    if profile.echoes() {
-                        let len = profile.echo(message, &mut frame);
-                        *running.echo.lock().unwrap_or_else(|e| e.into_inner()) =
-                            frame[..len].to_vec();
-                    }
-                    running
-                        .tpdu
-                        .store(reader.level() == ExchangeLevel::Tpdu, Ordering::Relaxed);
-                    *running.command.lock().unwrap_or_else(|e| e.into_inner()) = Some((
-                        message.get(5).copied().unwrap_or(0),
-                        message.get(6).copied().unwrap_or(0),
-                    ));
-                    let handled = if profile.pin_support() == PinSupport::NONE {
-                        reader.handle(message, &mut answer)
-                    } else {
-                        reader.handle_with_keypad(message, &mut answer, &mut keypad)
-                    };
-                    *running.command.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                    let Ok(len) = handled else {
+                    if running.admit(message) != Admission::Busy {
+                        jobs.send(message.to_vec()).map_err(|e| e.to_string())?;
                         continue;
-                    };
+                    }
+                    let slot = message.get(5).copied().unwrap_or(0);
+                    let icc = slots
+                        .get(usize::from(slot))
+                        .map_or(IccStatus::Absent, |d| icc_status(d.state()));
+                    let len = busy::answer_busy(message, icc, &mut answer).unwrap_or(0);
                     if trace {
-                        eprintln!("<- {}", hex::encode(&answer[..len], " "));
+                        eprintln!("<- (busy) {}", hex::encode(&answer[..len], " "));
+                    }
+                    let mut out = Vec::new();
+                    if running.profile.echoes() {
+                        let echo = running.profile.echo(message, &mut frame);
+                        out.extend_from_slice(&frame[..echo]);
                     }
                     let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
-                    last_frame.clear();
-                    last_frame.extend_from_slice(&frame[..len]);
-                    // The echo (if still pending) and the answer in one write: the
-                    // host wakes once for both.
-                    outgoing.clear();
-                    outgoing.append(&mut running.echo.lock().unwrap_or_else(|e| e.into_inner()));
-                    outgoing.extend_from_slice(&last_frame);
-                    &outgoing
+                    out.extend_from_slice(&frame[..len]);
+                    running.send(&out);
                 }
                 // A bad LRC or a message too long: ask for the frame again.
-                Some(_) => &twin::NAK_FRAME,
-            };
-            port.write_all(reply).map_err(|e| e.to_string())?;
+                Some(_) => running.send(&twin::NAK_FRAME),
+            }
         }
+    }
+}
+
+/// The command worker: run each admitted message on the reader, in order, and
+/// send its answer (CMD_ABORTED if an abort stopped it).
+fn run_commands(
+    reader: &Mutex<SimReader<'_>>,
+    queue: Receiver<Vec<u8>>,
+    mut keypad: QueuedKeypad,
+    running: &Running,
+) {
+    let profile = running.profile;
+    let mut answer = [0u8; MAX_MESSAGE];
+    let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
+    for message in queue {
+        if profile.echoes() {
+            let len = profile.echo(&message, &mut frame);
+            *locked(&running.echo) = frame[..len].to_vec();
+        }
+        let slot = message.get(5).copied().unwrap_or(0);
+        let handled = {
+            let mut reader = locked(reader);
+            running
+                .tpdu
+                .store(reader.level() == ExchangeLevel::Tpdu, Ordering::Relaxed);
+            *locked(&running.command) = Some((slot, message.get(6).copied().unwrap_or(0)));
+            let handled = if profile.pin_support() == PinSupport::NONE {
+                reader.handle(&message, &mut answer)
+            } else {
+                reader.handle_with_keypad(&message, &mut answer, &mut keypad)
+            };
+            *locked(&running.command) = None;
+            handled
+        };
+        let Ok(mut len) = handled else {
+            // No header: nothing was admitted, nothing to answer.
+            locked(&running.echo).clear();
+            continue;
+        };
+        if running.finish(slot) == Finish::Aborted {
+            len = busy::answer_aborted(&mut answer).unwrap_or(len);
+        }
+        if running.trace {
+            eprintln!("<- {}", hex::encode(&answer[..len], " "));
+        }
+        let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
+        let mut last = locked(&running.last_frame);
+        last.clear();
+        last.extend_from_slice(&frame[..len]);
+        // The echo (if still pending) and the answer in one write: the host wakes
+        // once for both.
+        running.send(&last);
     }
 }
 
@@ -480,7 +644,7 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
     };
     match verb {
         "remove" => {
-            device.with_driver(|r| r.line_mut().inner_mut().remove());
+            device.with_driver(|r| r.line_mut().inner_mut().line.remove());
             device.card_removed();
         }
         "insert" => {
@@ -489,7 +653,7 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
             let Some(card) = new_card(kind, options.slow) else {
                 return;
             };
-            device.with_driver(|r| r.line_mut().inner_mut().insert(card));
+            device.with_driver(|r| r.line_mut().inner_mut().line.insert(card));
             device.card_inserted();
         }
         "" => {}

@@ -152,3 +152,103 @@ fn bad_options_are_usage_errors() {
         assert!(out.stdout.is_empty(), "{args:?}: no pty path printed");
     }
 }
+
+/// Read one GemPC Twin frame (SYNC, ACK, message, LRC) and return its message.
+fn read_message(port: &mut File) -> Vec<u8> {
+    let head = read_n(port, 12);
+    assert_eq!(head[..2], [0x03, 0x06], "{head:02X?}");
+    let len = u32::from_le_bytes([head[3], head[4], head[5], head[6]]) as usize;
+    let rest = read_n(port, len + 1);
+    let mut whole = head;
+    whole.extend_from_slice(&rest);
+    assert_eq!(whole.iter().fold(0, |a, b| a ^ b), 0, "LRC of {whole:02X?}");
+    whole[2..whole.len() - 1].to_vec()
+}
+
+/// Check an answer without data: bMessageType, bSlot, bSeq, bStatus, bError.
+fn assert_header(answer: &[u8], [kind, slot, seq, status, error]: [u8; 5]) {
+    assert_eq!(answer[..5], [kind, 0, 0, 0, 0], "{answer:02X?}");
+    assert_eq!(answer[5..9], [slot, seq, status, error], "{answer:02X?}");
+}
+
+/// GET CHALLENGE for 8 bytes, a T=0 TPDU in an XfrBlock for slot 0.
+fn get_challenge(seq: u8) -> Vec<u8> {
+    vec![
+        0x6F, 5, 0, 0, 0, 0, seq, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08,
+    ]
+}
+
+/// Send `message` and read frames until its time extension (bmCommandStatus 2)
+/// has come: the card is at work behind it now.
+fn start_slow_command(port: &mut File, message: &[u8]) {
+    port.write_all(&frame(message)).unwrap();
+    let extension = read_message(port);
+    assert_eq!(extension[0], 0x80, "{extension:02X?}");
+    assert_eq!(extension[5..7], message[5..7], "{extension:02X?}");
+    assert_eq!(
+        extension[7] & 0xC0,
+        0x80,
+        "time extension: {extension:02X?}"
+    );
+}
+
+/// A hostile peer (not libccid) sends a second command while a slow card works:
+/// it is refused with CMD_SLOT_BUSY at once (bError E0, its own bSlot/bSeq), as
+/// is a command for the SEC1210's other slot (bMaxCCIDBusySlots 1), and the first
+/// command's answer comes afterwards intact. A PC_to_RDR_Abort stops a running
+/// command: CMD_ABORTED (bError FF) for it, then the Abort's slot status; the
+/// card works again after a new power on.
+#[test]
+fn second_command_while_one_runs_is_slot_busy_and_abort_stops_it() {
+    let mut s = serve(&[
+        "--reader",
+        "sec1210",
+        "--card",
+        "t0,t1",
+        "--slow",
+        "--work-ms",
+        "1500",
+    ]);
+    let power_on = |seq| [0x62, 0, 0, 0, 0, 0, seq, 0, 0, 0];
+    s.port.write_all(&frame(&power_on(1))).unwrap();
+    let atr = read_message(&mut s.port);
+    assert_eq!(atr[..1], [0x80]);
+    assert_eq!(atr[6..9], [1, 0x00, 0x00], "powered: {atr:02X?}");
+
+    start_slow_command(&mut s.port, &get_challenge(2));
+    // GetSlotStatus for the same slot, then for the other slot (the card there
+    // present, not powered): both CMD_SLOT_BUSY.
+    for (slot, seq, icc) in [(0u8, 3u8, 0x40u8), (1, 4, 0x41)] {
+        let status = [0x65, 0, 0, 0, 0, slot, seq, 0, 0, 0];
+        s.port.write_all(&frame(&status)).unwrap();
+        assert_eq!(
+            read_message(&mut s.port),
+            [0x81, 0, 0, 0, 0, slot, seq, icc, 0xE0, 0x03],
+            "CMD_SLOT_BUSY for slot {slot}"
+        );
+    }
+    let answer = read_message(&mut s.port);
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 2, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
+    // Not busy any more.
+    let status = [0x65, 0, 0, 0, 0, 0, 3, 0, 0, 0];
+    s.port.write_all(&frame(&status)).unwrap();
+    assert_eq!(
+        read_message(&mut s.port),
+        [0x81, 0, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]
+    );
+
+    start_slow_command(&mut s.port, &get_challenge(5));
+    let abort = [0x72, 0, 0, 0, 0, 0, 6, 0, 0, 0];
+    s.port.write_all(&frame(&abort)).unwrap();
+    // CMD_ABORTED for the command, then the Abort's slot status.
+    assert_header(&read_message(&mut s.port), [0x80, 0, 5, 0x40, 0xFF]);
+    assert_header(&read_message(&mut s.port), [0x81, 0, 6, 0x00, 0x00]);
+
+    s.port.write_all(&frame(&power_on(7))).unwrap();
+    assert_eq!(read_message(&mut s.port)[6..9], [7, 0x00, 0x00]);
+    start_slow_command(&mut s.port, &get_challenge(8));
+    let answer = read_message(&mut s.port);
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 8, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
+}

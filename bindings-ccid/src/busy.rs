@@ -1,0 +1,374 @@
+//! Which commands may run while others do: the busy decision every transport
+//! shares (CCID 1.1 §6.1: "a second command while one is running answers
+//! CMD_SLOT_BUSY"; §5.3.1 and §6.1.13: ABORT).
+//!
+//! A transport that keeps reading the host while a command runs (a worker per
+//! reader in `ccid-serve`, the card line's wait loop polling the host UART in
+//! the firmware) asks [`Gate::admit`] about each message before running it:
+//!
+//! - [`Admission::Run`]: run it; its slot is busy until [`Gate::finish`].
+//! - [`Admission::Busy`]: answer [`answer_busy`] at once (CMD_SLOT_BUSY, `bError`
+//!   E0, the new message's `bSlot`/`bSeq`); the running command is not touched.
+//! - [`Admission::Abort`]: a PC_to_RDR_Abort for the busy slot: stop the
+//!   running command (the card line gives up), then run the Abort after it.
+//!   [`Gate::finish`] of the stopped command says [`Finish::Aborted`]: its answer
+//!   becomes CMD_ABORTED ([`answer_aborted`], `bError` FF).
+//!
+//! The class request ABORT (USB control endpoint) stops the running command
+//! the same way through [`Gate::abort_request`]; the PC_to_RDR_Abort that
+//! follows it is then admitted as [`Admission::Abort`] (nothing more to stop).
+//!
+//! How many slots may be busy at once is the descriptor's `bMaxCCIDBusySlots`
+//! ([`Gate::new`]'s `max_busy`): a command for another slot while that many run
+//! is refused with CMD_SLOT_BUSY too. The readers this crate builds advertise 1
+//! (what libccid's serial driver assumes for the GemPC Twin family, and what
+//! pcscd's one lock per reader makes it send anyway), so on the dual-slot SEC1210
+//! a command for slot 1 while slot 0 works is refused.
+
+use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus};
+use crate::error::SlotError;
+use crate::message::{HEADER_LEN, Message, pc_to_rdr};
+use crate::reader::MAX_SLOTS;
+
+/// What to do with a message that came while the reader may be busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Admission {
+    /// Run it (its slot, if it names one that exists, is busy until
+    /// [`Gate::finish`]).
+    Run,
+    /// Answer CMD_SLOT_BUSY ([`answer_busy`]) and drop it.
+    Busy,
+    /// Stop the command running on the message's slot (if the class ABORT did
+    /// not already), then run this PC_to_RDR_Abort once it has finished.
+    Abort,
+}
+
+/// How a command admitted by [`Gate::admit`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Finish {
+    /// It ran to its end: send its answer.
+    Completed,
+    /// It was stopped by an abort: send [`answer_aborted`] instead of its answer.
+    Aborted,
+}
+
+/// What one slot is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SlotRun {
+    Idle,
+    Running,
+    /// Being stopped; `abort_queued`: the PC_to_RDR_Abort has come and runs next.
+    Stopping {
+        abort_queued: bool,
+    },
+}
+
+/// The busy state of every slot of a reader.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    slots: [SlotRun; MAX_SLOTS],
+    slot_count: usize,
+    max_busy: usize,
+}
+
+impl Gate {
+    /// A gate for `slot_count` slots (at most [`MAX_SLOTS`]) of which at most
+    /// `max_busy` (`bMaxCCIDBusySlots`, at least 1) run commands at once.
+    pub fn new(slot_count: usize, max_busy: u8) -> Gate {
+        Gate {
+            slots: [SlotRun::Idle; MAX_SLOTS],
+            slot_count: slot_count.min(MAX_SLOTS),
+            max_busy: usize::from(max_busy.max(1)),
+        }
+    }
+
+    /// How many slots run a command now.
+    pub fn busy_slots(&self) -> usize {
+        self.slots[..self.slot_count]
+            .iter()
+            .filter(|s| **s != SlotRun::Idle)
+            .count()
+    }
+
+    /// `true` if `slot` runs a command (or is being stopped).
+    pub fn is_busy(&self, slot: u8) -> bool {
+        self.slots
+            .get(usize::from(slot))
+            .is_some_and(|s| *s != SlotRun::Idle)
+    }
+
+    /// Decide about `message` (bulk-OUT bytes). A message without a header or for
+    /// a slot that does not exist is [`Admission::Run`] without making anything
+    /// busy: the dispatcher refuses it without touching a card.
+    pub fn admit(&mut self, message: &[u8]) -> Admission {
+        let Ok(message) = Message::new_checked(message) else {
+            return Admission::Run;
+        };
+        let index = usize::from(message.slot());
+        if index >= self.slot_count {
+            return Admission::Run;
+        }
+        let abort = message.message_type() == pc_to_rdr::ABORT;
+        let busy = self.busy_slots();
+        let slot = &mut self.slots[index];
+        match *slot {
+            SlotRun::Idle if busy >= self.max_busy => Admission::Busy,
+            SlotRun::Idle => {
+                *slot = SlotRun::Running;
+                Admission::Run
+            }
+            SlotRun::Running
+            | SlotRun::Stopping {
+                abort_queued: false,
+            } if abort => {
+                *slot = SlotRun::Stopping { abort_queued: true };
+                Admission::Abort
+            }
+            SlotRun::Running | SlotRun::Stopping { .. } => Admission::Busy,
+        }
+    }
+
+    /// The class request ABORT for `slot`: `true` if a command runs there and the
+    /// transport must stop it (its [`Gate::finish`] then says
+    /// [`Finish::Aborted`]); `false` if there is nothing to stop.
+    pub fn abort_request(&mut self, slot: u8) -> bool {
+        match self.slots.get_mut(usize::from(slot)) {
+            Some(run @ SlotRun::Running) => {
+                *run = SlotRun::Stopping {
+                    abort_queued: false,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The command admitted on `slot` has finished. If a PC_to_RDR_Abort is
+    /// queued behind a stopped command, the slot stays busy for it.
+    pub fn finish(&mut self, slot: u8) -> Finish {
+        let Some(run) = self.slots.get_mut(usize::from(slot)) else {
+            return Finish::Completed;
+        };
+        let finish = match *run {
+            SlotRun::Stopping { .. } => Finish::Aborted,
+            SlotRun::Idle | SlotRun::Running => Finish::Completed,
+        };
+        *run = match *run {
+            SlotRun::Stopping { abort_queued: true } => SlotRun::Running,
+            _ => SlotRun::Idle,
+        };
+        finish
+    }
+}
+
+/// The CMD_SLOT_BUSY answer to `message` (the answer kind its command gets, its
+/// `bSlot` and `bSeq`, `bError` E0, the card as `icc`). Returns 10, or `None`
+/// without a header or room for one.
+pub fn answer_busy(message: &[u8], icc: IccStatus, out: &mut [u8]) -> Option<usize> {
+    let message = Message::new_checked(message).ok()?;
+    let kind = AnswerKind::for_command(message.message_type());
+    Answer {
+        kind,
+        slot: message.slot(),
+        seq: message.seq(),
+        icc,
+        command: CommandStatus::Failed,
+        error: SlotError::SlotBusy.code(),
+        specific: match kind {
+            // bClockStatus: stopped in an unknown state (the card is busy).
+            AnswerKind::SlotStatus => 3,
+            _ => 0,
+        },
+    }
+    .emit(0, out)
+}
+
+/// Turn the answer of a stopped command (its first 10 bytes in `answer`) into
+/// CMD_ABORTED: no data, `bmCommandStatus` failed, `bError` FF; message type,
+/// slot, seq, card status and a slot status's clock byte kept. Returns 10, or
+/// `None` if `answer` is shorter than a header.
+pub fn answer_aborted(answer: &mut [u8]) -> Option<usize> {
+    let header = answer.get_mut(..HEADER_LEN)?;
+    header[1..5].fill(0);
+    header[7] = (header[7] & 0x03) | 0x40;
+    header[8] = SlotError::CommandAborted.code();
+    if header[0] != AnswerKind::SlotStatus.message_type() {
+        header[9] = 0;
+    }
+    Some(HEADER_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(kind: u8, slot: u8, seq: u8) -> [u8; 10] {
+        [kind, 0, 0, 0, 0, slot, seq, 0, 0, 0]
+    }
+
+    use pc_to_rdr::{ABORT, GET_SLOT_STATUS, XFR_BLOCK};
+
+    /// One step of a gate's life and what it must give.
+    enum Step {
+        /// A message (type, slot) and the gate's decision.
+        Admit(u8, u8, Admission),
+        /// The command on a slot ends.
+        End(u8, Finish),
+        /// The class request ABORT for a slot: whether something is to stop.
+        ClassAbort(u8, bool),
+        /// How many slots are busy now.
+        BusySlots(usize),
+    }
+    use Step::*;
+
+    /// Run `steps` on a gate of `slots` slots, `max_busy` busy at once.
+    fn run(slots: usize, max_busy: u8, steps: &[Step]) {
+        let mut gate = Gate::new(slots, max_busy);
+        for (i, step) in steps.iter().enumerate() {
+            match *step {
+                Admit(kind, slot, admission) => {
+                    let message = header(kind, slot, i as u8);
+                    assert_eq!(gate.admit(&message), admission, "step {i}");
+                }
+                End(slot, finish) => assert_eq!(gate.finish(slot), finish, "step {i}"),
+                ClassAbort(slot, stop) => assert_eq!(gate.abort_request(slot), stop, "step {i}"),
+                BusySlots(count) => assert_eq!(gate.busy_slots(), count, "step {i}"),
+            }
+        }
+    }
+
+    #[test]
+    fn second_command_on_a_busy_slot_is_busy_and_leaves_the_first_running() {
+        run(
+            1,
+            1,
+            &[
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                Admit(GET_SLOT_STATUS, 0, Admission::Busy),
+                BusySlots(1),
+                End(0, Finish::Completed),
+                BusySlots(0),
+                Admit(GET_SLOT_STATUS, 0, Admission::Run),
+            ],
+        );
+    }
+
+    #[test]
+    fn other_slot_is_refused_up_to_max_busy_slots() {
+        let both = [
+            Admit(XFR_BLOCK, 0, Admission::Run),
+            Admit(XFR_BLOCK, 1, Admission::Busy),
+            BusySlots(1),
+        ];
+        run(2, 1, &both);
+        run(
+            2,
+            2,
+            &[
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                Admit(XFR_BLOCK, 1, Admission::Run),
+                BusySlots(2),
+            ],
+        );
+    }
+
+    #[test]
+    fn bad_slot_and_truncated_messages_run_without_making_anything_busy() {
+        let mut gate = Gate::new(1, 1);
+        assert_eq!(gate.admit(&[XFR_BLOCK, 0]), Admission::Run);
+        assert_eq!(gate.busy_slots(), 0);
+        run(
+            1,
+            1,
+            &[
+                Admit(XFR_BLOCK, 7, Admission::Run),
+                BusySlots(0),
+                End(7, Finish::Completed),
+                End(200, Finish::Completed),
+            ],
+        );
+    }
+
+    #[test]
+    fn abort_message_stops_the_running_command_then_runs() {
+        run(
+            1,
+            1,
+            &[
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                Admit(ABORT, 0, Admission::Abort),
+                // A second Abort, or anything else, while it stops: busy.
+                Admit(ABORT, 0, Admission::Busy),
+                Admit(XFR_BLOCK, 0, Admission::Busy),
+                End(0, Finish::Aborted),
+                // The queued Abort runs now: the slot stays busy until it ends.
+                BusySlots(1),
+                End(0, Finish::Completed),
+                BusySlots(0),
+            ],
+        );
+    }
+
+    #[test]
+    fn class_abort_then_abort_message() {
+        run(
+            1,
+            1,
+            &[
+                // Nothing runs: nothing to stop.
+                ClassAbort(0, false),
+                ClassAbort(9, false),
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                ClassAbort(0, true),
+                ClassAbort(0, false),
+                Admit(ABORT, 0, Admission::Abort),
+                End(0, Finish::Aborted),
+                End(0, Finish::Completed),
+                // Class ABORT whose PC_to_RDR_Abort comes after the command ended.
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                ClassAbort(0, true),
+                End(0, Finish::Aborted),
+                Admit(ABORT, 0, Admission::Run),
+            ],
+        );
+    }
+
+    #[test]
+    fn abort_of_an_idle_slot_just_runs() {
+        run(1, 1, &[Admit(ABORT, 0, Admission::Run), BusySlots(1)]);
+    }
+
+    #[test]
+    fn busy_answer_echoes_slot_and_seq() {
+        let mut out = [0u8; 12];
+        let cases = [
+            (pc_to_rdr::XFR_BLOCK, 1, 0x42, IccStatus::PresentActive),
+            (pc_to_rdr::GET_SLOT_STATUS, 0, 7, IccStatus::PresentInactive),
+        ];
+        let expected = [
+            [0x80, 0, 0, 0, 0, 1, 0x42, 0x40, 0xE0, 0],
+            [0x81, 0, 0, 0, 0, 0, 7, 0x41, 0xE0, 3],
+        ];
+        for ((kind, slot, seq, icc), expected) in cases.into_iter().zip(expected) {
+            let len = answer_busy(&header(kind, slot, seq), icc, &mut out);
+            assert_eq!(len, Some(10));
+            assert_eq!(out[..10], expected);
+        }
+        assert_eq!(answer_busy(&[0x6F], IccStatus::Absent, &mut out), None);
+        assert_eq!(
+            answer_busy(&header(0x6F, 0, 0), IccStatus::Absent, &mut [0; 9]),
+            None
+        );
+    }
+
+    #[test]
+    fn aborted_answer_keeps_the_header_and_drops_the_data() {
+        let mut answer = [0x80, 2, 0, 0, 0, 0, 5, 0x00, 0, 0, 0x90, 0x00];
+        assert_eq!(answer_aborted(&mut answer), Some(10));
+        assert_eq!(&answer[..10], &[0x80, 0, 0, 0, 0, 0, 5, 0x40, 0xFF, 0]);
+        let mut status = [0x81, 0, 0, 0, 0, 0, 6, 0x01, 0, 3];
+        answer_aborted(&mut status);
+        assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x41, 0xFF, 3]);
+        assert_eq!(answer_aborted(&mut [0; 9]), None);
+    }
+}
