@@ -298,6 +298,21 @@ mod tests {
         }
     }
 
+    /// A slot with a parked request whose cancel routine IoCancelIrp then took (about
+    /// to run it), with the IRP's `Cancel` flag set if `cancel`.
+    fn parked_then_routine_taken(cancel: bool) -> S {
+        let s = S::new();
+        assert!(s.reserve(1));
+        assert!(matches!(s.park(irp()), Parked::Waiting));
+        Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
+            if let Slot::Parked { irp, .. } = slot {
+                irp.cancel = cancel;
+                irp.routine = false;
+            }
+        });
+        s
+    }
+
     #[test]
     fn completion_before_parking_completes_at_park() {
         let s = S::new();
@@ -327,16 +342,8 @@ mod tests {
 
     #[test]
     fn completion_after_io_cancel_irp_leaves_the_irp_to_the_cancel_routine() {
-        let s = S::new();
-        assert!(s.reserve(1));
-        assert!(matches!(s.park(irp()), Parked::Waiting));
         // IoCancelIrp takes the routine (cancel routine about to run)...
-        Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
-            if let Slot::Parked { irp, .. } = slot {
-                irp.cancel = true;
-                irp.routine = false;
-            }
-        });
+        let s = parked_then_routine_taken(true);
         // ... the event's completion cannot own the IRP ...
         assert!(s.complete(Status::Success).is_none());
         assert!(s.busy());
@@ -351,14 +358,7 @@ mod tests {
 
     #[test]
     fn cancel_routine_first_then_core_completion() {
-        let s = S::new();
-        assert!(s.reserve(1));
-        assert!(matches!(s.park(irp()), Parked::Waiting));
-        Mutex::lock(&s.slot, |slot: &mut Slot<T>| {
-            if let Slot::Parked { irp, .. } = slot {
-                irp.routine = false;
-            }
-        });
+        let s = parked_then_routine_taken(false);
         assert!(matches!(s.on_cancel(7), OnCancel::CancelInCore));
         assert!(matches!(s.on_cancel(7), OnCancel::Nothing));
         let (_, status) = s.complete(Status::Cancelled).unwrap();

@@ -210,8 +210,7 @@ fn card_tracking_pends_and_completes_on_the_event() {
     assert_eq!(st, ntstatus::SUCCESS);
     assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
     // IS_PRESENT pends.
-    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    let rec = pending_is_present(&r);
     assert!(rec.pending.load(std::sync::atomic::Ordering::SeqCst));
     assert!(rec.routine.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(rec.completed(), None);

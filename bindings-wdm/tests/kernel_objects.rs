@@ -2,12 +2,15 @@
 //! (a kernel object is initialised where it is, again after a move) and
 //! [`ReentryGuard`] (a recursive kernel lock entered twice by its holder is noticed).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
-use std::thread;
+
+use support::race;
 
 use readerkit_wdm::placement::Placement;
 use readerkit_wdm::reentry::{Reentered, ReentryGuard};
+
+mod support;
 
 /// A stand-in for a kernel object: `init` records the address it was initialised at,
 /// as KeInitializeMutex links the wait list to itself.
@@ -77,19 +80,10 @@ fn a_moved_object_is_initialised_again_at_its_new_address() {
 fn racing_first_uses_initialise_once() {
     for _ in 0..200 {
         let o = Arc::new(Object::new());
-        let barrier = Arc::new(Barrier::new(4));
-        let users: Vec<_> = (0..4)
-            .map(|_| {
-                let (o, barrier) = (o.clone(), barrier.clone());
-                thread::spawn(move || {
-                    barrier.wait();
-                    o.use_it();
-                })
-            })
-            .collect();
-        for u in users {
-            u.join().unwrap();
-        }
+        race(4, {
+            let o = o.clone();
+            move || o.use_it()
+        });
         assert_eq!(o.inits.load(Ordering::SeqCst), 1);
     }
 }

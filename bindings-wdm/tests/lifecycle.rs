@@ -3,8 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
@@ -48,17 +48,10 @@ fn one_open_handle_per_reader() {
 fn concurrent_opens_only_one_wins() {
     for _ in 0..200 {
         let r = Arc::new(reader());
-        let barrier = Arc::new(Barrier::new(4));
-        let winners: Vec<_> = (0..4)
-            .map(|_| {
-                let (r, barrier) = (r.clone(), barrier.clone());
-                thread::spawn(move || {
-                    barrier.wait();
-                    open(&r)
-                })
-            })
-            .collect();
-        let results: Vec<u32> = winners.into_iter().map(|t| t.join().unwrap()).collect();
+        let results = race(4, {
+            let r = r.clone();
+            move || open(&r)
+        });
         assert_eq!(
             results.iter().filter(|&&s| s == ntstatus::SUCCESS).count(),
             1
@@ -95,8 +88,7 @@ fn not_started_reader_refuses() {
 fn cleanup_cancels_the_pending_tracking_irp() {
     let r = reader();
     assert_eq!(open(&r), ntstatus::SUCCESS);
-    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    let rec = pending_is_present(&r);
     assert_eq!(major(&r, mj::CLEANUP).0, ntstatus::SUCCESS);
     assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
     // A later insertion completes nothing more (the fake panics on a second one).
@@ -116,8 +108,7 @@ fn cancel_routine_holds_the_remove_lock_until_it_returns() {
     let r = Arc::new(reader());
     assert_eq!(open(&r), ntstatus::SUCCESS);
     let base = r.device().platform().remove_lock().holders();
-    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    let rec = pending_is_present(&r);
     assert_eq!(r.device().platform().remove_lock().holders(), base + 1);
     let seen = Arc::new(AtomicUsize::new(0));
     {
@@ -151,16 +142,14 @@ fn irp_cancelled_before_it_pends_completes_cancelled() {
     assert_eq!(st, ntstatus::PENDING);
     assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
     // The slot is free again.
-    let (st, _) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    pending_is_present(&r);
 }
 
 #[test]
 fn surprise_removal_with_a_pending_irp() {
     let r = reader();
     assert_eq!(open(&r), ntstatus::SUCCESS);
-    let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    let rec = pending_is_present(&r);
     r.surprise_removal();
     assert_eq!(r.pnp_state(), PnpState::SurpriseRemoved);
     assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::CANCELLED)));
@@ -428,8 +417,7 @@ fn sleep_powers_the_card_down_and_wake_restores_presence() {
 #[test]
 fn card_inserted_or_removed_while_asleep() {
     let r = reader();
-    let (st, present) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    let present = pending_is_present(&r);
     r.set_system_power(S3);
     // Inserted while asleep: no event reaches the driver.
     r.device().with_driver(|d| {

@@ -36,8 +36,7 @@ fn cancel_races_completion() {
     let r = Arc::new(reader());
     let (mut cancelled, mut succeeded) = (0, 0);
     for _ in 0..iterations() {
-        let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-        assert_eq!(st, ntstatus::PENDING);
+        let rec = pending_is_present(&r);
         let barrier = Arc::new(Barrier::new(2));
         let canceller = {
             let (r, rec, barrier) = (r.clone(), rec.clone(), barrier.clone());
@@ -116,8 +115,7 @@ fn cleanup_races_completion() {
     let r = Arc::new(reader());
     assert_eq!(open(&r), ntstatus::SUCCESS);
     for _ in 0..iterations() {
-        let (st, rec) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
-        assert_eq!(st, ntstatus::PENDING);
+        let rec = pending_is_present(&r);
         let barrier = Arc::new(Barrier::new(2));
         let cleaner = {
             let (r, barrier) = (r.clone(), barrier.clone());

@@ -2,7 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Barrier, Condvar, Mutex};
+use std::thread;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::ioctl::Ioctl;
@@ -11,7 +12,7 @@ use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::{Card, SimLine};
 use readerkit_wdm::irp::{IoStatus, Irp, Major, PowerParams, mj};
 use readerkit_wdm::reader::Dispatch;
-use readerkit_wdm::{DriverHooks, Event, Kernel, WdmReader};
+use readerkit_wdm::{DriverHooks, Event, Kernel, WdmReader, ntstatus};
 
 /// `std::sync` for both locks, a condvar event; log lines kept per thread
 /// ([`logged`]).
@@ -264,6 +265,13 @@ pub fn ioctl(r: &Reader, code: u32, input: &[u8], output_len: usize) -> (u32, Ar
     }
 }
 
+/// IS_PRESENT, which must pend (no card yet); the IRP's record.
+pub fn pending_is_present(r: &Reader) -> Arc<Record> {
+    let (st, rec) = ioctl(r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING, "IS_PRESENT pends");
+    rec
+}
+
 pub fn major(r: &Reader, major: u8) -> (u32, Arc<Record>) {
     let (irp, rec) = FakeIrp::new(Major::from_codes(major, 0));
     match r.dispatch(irp) {
@@ -304,4 +312,24 @@ pub fn file_ioctl(
 
 pub fn code(ioctl: Ioctl) -> u32 {
     ioctl.code()
+}
+
+/// Run `f` on `threads` threads released together by a barrier; what each returned,
+/// in thread order.
+pub fn race<T: Send + 'static>(
+    threads: usize,
+    f: impl Fn() -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = Arc::new(f);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (f, barrier) = (f.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                f()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
