@@ -12,13 +12,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use pcsc::{Context, Protocols, Scope};
+use readerkit_testkit::apdu::SELECT_MF;
 use readerkit_testkit::pcsc::{
     connect, disconnect, reader_names, round_trips_per_second, wait_card,
 };
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
 use support::Vicc;
-
-const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
 
 /// Round trips per second on `reader`: as many as fit in `budget` (at least `min`).
 fn measure(ctx: &Context, reader: &str, budget: Duration, min: u32) -> f64 {

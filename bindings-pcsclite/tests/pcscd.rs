@@ -15,10 +15,12 @@ use std::ptr::null;
 use std::time::{Duration, Instant};
 
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
-use readerkit_testkit::apdu::echo;
+use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{connect, reader, reader_names, step, tx, wait_card};
-use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver, require_pcscd};
+use readerkit_testkit::pcsc::{
+    connect, disconnect, disconnect_with, reader, reader_names, reset, step, tx, wait_card,
+};
+use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
 use support::Vicc;
 
 const T1: &str = "RK T1 00 00";
@@ -40,26 +42,12 @@ fn pcscd_end_to_end() {
     support::require_pyscard();
     support::require_pcsc_scan();
     support::require_vicc();
-    let lib = ifd_driver();
-    step("driver built", started);
     let port = free_port();
     let vpcd_dev = format!("vpcd:{port}");
-    let mut pcscd = Pcscd::start(&[
-        Entry {
-            name: "RK T1",
-            device: "sim:t1",
-            lib: &lib,
-        },
-        Entry {
-            name: "RK T0",
-            device: "sim:t0",
-            lib: &lib,
-        },
-        Entry {
-            name: "RK VPCD",
-            device: &vpcd_dev,
-            lib: &lib,
-        },
+    let mut pcscd = Pcscd::start_readerkit(&[
+        ("RK T1", "sim:t1"),
+        ("RK T0", "sim:t0"),
+        ("RK VPCD", &vpcd_dev),
     ]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     step("pcscd up", started);
@@ -128,8 +116,8 @@ fn t1_session(ctx: &Context) {
         2u32.to_le_bytes()
     );
 
-    let a = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
-    let b = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    let a = tx(&card, &get_challenge(8)).unwrap();
+    let b = tx(&card, &get_challenge(8)).unwrap();
     assert_eq!((a.len(), &a[8..]), (10, &[0x90, 0x00][..]));
     assert_ne!(a, b, "two challenges differ");
     for n in (1..=255).chain([256, 1000, 4096, 4097, 10_000]) {
@@ -169,15 +157,9 @@ fn t1_session(ctx: &Context) {
 
     // Reconnect with reset; the card is usable again, then disconnect with unpower.
     let mut card = card;
-    card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::ResetCard)
-        .expect("reconnect reset");
-    assert_eq!(
-        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
-        [0x90, 0x00]
-    );
-    card.disconnect(Disposition::UnpowerCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    reset(&mut card, Protocols::T1);
+    assert_eq!(tx(&card, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    disconnect_with(card, Disposition::UnpowerCard);
 }
 
 fn t0_session(ctx: &Context) {
@@ -207,9 +189,7 @@ fn t0_session(ctx: &Context) {
     }
     // T=0 cannot carry INS 9X (ISO 7816-3): use another unknown INS.
     assert_eq!(tx(&card, &[0x00, 0x50, 0x00, 0x00]).unwrap(), [0x6D, 0x00]);
-    card.disconnect(Disposition::ResetCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect_with(card, Disposition::ResetCard);
 }
 
 /// `SCardGetAttrib` through libpcsclite's raw API on a SHARED connection to
@@ -273,9 +253,7 @@ fn attributes_pcscd_relies_on(ctx: &Context) {
     );
     // Unpower the card, then look at it through a DIRECT connection (which pcscd
     // does not power up): present, not powered, an empty ATR.
-    card.disconnect(Disposition::UnpowerCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect_with(card, Disposition::UnpowerCard);
     let direct = ctx
         .connect(&reader(T1), ShareMode::Direct, Protocols::UNDEFINED)
         .expect("DIRECT connection");
@@ -304,13 +282,8 @@ fn attributes_pcscd_relies_on(ctx: &Context) {
             .unwrap()),
         ATR_T1
     );
-    card.disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
-    direct
-        .disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect(card);
+    disconnect(direct);
 }
 
 fn extended_limits(ctx: &Context) {
@@ -322,19 +295,14 @@ fn extended_limits(ctx: &Context) {
         assert_eq!(r.len(), n + 2, "ECHO {n}");
         assert_eq!(r[..n], data[..]);
     }
-    card.disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect(card);
 }
 
 /// A card swapped at once (readerkit's sim slot switch): pcscd sees a removal and
 /// an insertion, the old handle gets `SCARD_W_REMOVED_CARD`, a new one works.
 fn swapped_card_is_a_new_card(ctx: &Context) {
     let card = connect(ctx, T1, Protocols::T1);
-    assert_eq!(
-        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
-        10
-    );
+    assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
     let events = |ctx: &Context| {
         let mut states = [pcsc::ReaderState::new(reader(T1), pcsc::State::UNAWARE)];
         ctx.get_status_change(Some(Duration::ZERO), &mut states)
@@ -346,7 +314,7 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
     card.control(ctl(3501), &[2], &mut buf).unwrap();
     // At once, before pcscd has looked: the old handle never reaches the new card
     // (pcscd may not know yet why; the core refuses the unpowered card).
-    assert!(tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_err());
+    assert!(tx(&card, &get_challenge(8)).is_err());
     let deadline = Instant::now() + Duration::from_secs(5);
     while events(ctx) < before + 2 {
         assert!(
@@ -358,19 +326,14 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
     }
     assert!(wait_card(ctx, T1, true, Duration::from_secs(5)), "new card");
     assert_eq!(
-        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        tx(&card, &get_challenge(8)),
         Err(Error::RemovedCard),
         "the old card's handle"
     );
     drop(card);
     let card = connect(ctx, T1, Protocols::T1);
-    assert_eq!(
-        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
-        10
-    );
-    card.disconnect(Disposition::ResetCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
+    disconnect_with(card, Disposition::ResetCard);
 }
 
 fn mute_card_recovers(ctx: &Context) {
@@ -379,28 +342,16 @@ fn mute_card_recovers(ctx: &Context) {
     // readerkit's sim fault switch: the card answers one more command, then goes
     // mute until the next reset (the fault stays armed: one answer per reset).
     card.control(ctl(3500), &[1, 1], &mut buf).unwrap();
-    assert_eq!(
-        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
-        10
-    );
-    let err = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap_err();
+    assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
+    let err = tx(&card, &get_challenge(8)).unwrap_err();
     assert_eq!(err, Error::NotTransacted, "a mute card is a clear error");
-    card.reconnect(ShareMode::Shared, Protocols::T1, Disposition::ResetCard)
-        .expect("reset after the mute card");
-    assert_eq!(
-        tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
-        10
-    );
+    reset(&mut card, Protocols::T1);
+    assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
     card.control(ctl(3500), &[0], &mut buf).unwrap();
     for _ in 0..3 {
-        assert_eq!(
-            tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap().len(),
-            10
-        );
+        assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
     }
-    card.disconnect(Disposition::ResetCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect_with(card, Disposition::ResetCard);
 }
 
 fn concurrent_clients(pcscd: &Pcscd) {
@@ -465,18 +416,13 @@ fn vpcd_with_vicc(ctx: &Context, port: u16) {
         hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
         ATR_VICC
     );
-    assert_eq!(
-        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
-        [0x90, 0x00]
-    );
-    let challenge = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!(tx(&card, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    let challenge = tx(&card, &get_challenge(8)).unwrap();
     assert_eq!(challenge[challenge.len() - 2..], [0x90, 0x00]);
     let mut buf = [0u8; 64];
     let features = card.control(ctl(3400), &[], &mut buf).unwrap();
     assert_eq!(features[0], 0x12);
-    card.disconnect(Disposition::UnpowerCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect_with(card, Disposition::UnpowerCard);
     vicc.stop();
     assert!(
         wait_card(ctx, VPCD, false, Duration::from_secs(5)),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Error, Protocols, Scope};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
-use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver, require_pcscd};
+use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 
 /// Traced at the most verbose level: its log must still show no PIN.
 const T1: &str = "RK PINPAD T1 00 00";
@@ -92,18 +92,9 @@ fn pin_request(card: &Card, keys: &[u8], code: u64, structure: &[u8]) -> Result<
 fn verify_and_modify_pin_direct_through_pcscd() {
     let started = Instant::now();
     require_pcscd();
-    let lib = ifd_driver();
-    let mut pcscd = Pcscd::start(&[
-        Entry {
-            name: "RK PINPAD T1",
-            device: "sim:t1:log=trace",
-            lib: &lib,
-        },
-        Entry {
-            name: "RK PINPAD T0",
-            device: "sim:t0",
-            lib: &lib,
-        },
+    let mut pcscd = Pcscd::start_readerkit(&[
+        ("RK PINPAD T1", "sim:t1:log=trace"),
+        ("RK PINPAD T0", "sim:t0"),
     ]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     for name in [T1, T0] {

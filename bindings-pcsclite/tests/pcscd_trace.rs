@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope};
-use readerkit_testkit::apdu::echo;
+use readerkit_testkit::apdu::{SELECT_MF, echo};
 use readerkit_testkit::pcsc::{connect, disconnect, step, tx, wait_card};
-use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver, require_pcscd};
+use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 
 const TRACED: &str = "RK TRACED 00 00";
 const QUIET: &str = "RK QUIET 01 00";
@@ -18,22 +18,11 @@ const QUIET: &str = "RK QUIET 01 00";
 fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
     let started = Instant::now();
     require_pcscd();
-    let lib = ifd_driver();
     // SAFETY: this test binary has this one test: no other thread reads the
     // environment; pcscd inherits it.
     unsafe { std::env::set_var("READERKIT_LOG", "debug") };
-    let mut pcscd = Pcscd::start(&[
-        Entry {
-            name: "RK TRACED",
-            device: "sim:t1:log=trace",
-            lib: &lib,
-        },
-        Entry {
-            name: "RK QUIET",
-            device: "sim:t0",
-            lib: &lib,
-        },
-    ]);
+    let mut pcscd =
+        Pcscd::start_readerkit(&[("RK TRACED", "sim:t1:log=trace"), ("RK QUIET", "sim:t0")]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     step("pcscd up", started);
     for name in [TRACED, QUIET] {
@@ -42,7 +31,7 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
             "{name}"
         );
         let card = connect(&ctx, name, Protocols::T0 | Protocols::T1);
-        let select = tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap();
+        let select = tx(&card, &SELECT_MF).unwrap();
         assert_eq!(select, [0x90, 0x00]);
         let data: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
         let answer = tx(&card, &echo(&data)).unwrap();

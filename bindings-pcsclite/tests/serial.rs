@@ -30,22 +30,16 @@ use readerkit_card_sim::Profile;
 use readerkit_hal::alpar::cmd;
 use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{connect, reader_names, step, wait_card};
-use readerkit_testkit::pcscd::{Entry, Pcscd, ifd_driver};
+use readerkit_testkit::pcscd::Pcscd;
 
 const READER: &str = "RK SERIAL 00 00";
 
 #[test]
 fn serial_tda8029_over_a_pty_under_pcscd() {
     let started = Instant::now();
-    let lib = ifd_driver();
-    step("driver built", started);
     let chip = FakeChip::start(Profile::t1());
     let device = format!("serial:{}:tda8029", chip.path.display());
-    let mut pcscd = Pcscd::start(&[Entry {
-        name: "RK SERIAL",
-        device: &device,
-        lib: &lib,
-    }]);
+    let mut pcscd = Pcscd::start_readerkit(&[("RK SERIAL", &device)]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     step(&format!("pcscd up with {device}"), started);
 

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Error, Protocols, ReaderState, Scope, State};
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{connect, reader, reader_names, tx};
-use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
+use readerkit_testkit::pcsc::{connect, disconnect, disconnect_with, reader, reader_names, tx};
+use readerkit_testkit::pcscd::{Pcscd, free_port};
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
 const SLOW: &str = "VP SLOW 00 00";
@@ -97,7 +97,6 @@ fn scenario(name: &str, failures: &mut Vec<String>, started: Instant, f: impl Fn
 #[test]
 fn vpcd_against_scripted_peers_under_pcscd() {
     let started = Instant::now();
-    let lib = ifd_driver();
     let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
     let devices = [
         format!("vpcd:{}", ports[0]),
@@ -117,16 +116,11 @@ fn vpcd_against_scripted_peers_under_pcscd() {
         "VP SWAP",
         "VP STUCK",
     ];
-    let entries: Vec<Entry<'_>> = names
-        .iter()
-        .zip(&devices)
-        .map(|(name, device)| Entry {
-            name,
-            device,
-            lib: &lib,
-        })
+    let readers: Vec<(&str, &str)> = names
+        .into_iter()
+        .zip(devices.iter().map(String::as_str))
         .collect();
-    let mut pcscd = Pcscd::start(&entries);
+    let mut pcscd = Pcscd::start_readerkit(&readers);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     let listed = reader_names(&ctx);
     let mut failures = Vec::new();
@@ -222,9 +216,7 @@ fn slow_answer(ctx: &Context, port: u16) {
         tx(&card, &echo_command(&[1, 2, 3])),
         Ok(vec![1, 2, 3, 0x90, 0x00])
     );
-    card.disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect(card);
     drop(card_side);
 }
 
@@ -324,9 +316,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
         tx(&card, &echo_command(&[7, 7])),
         Ok(vec![7, 7, 0x90, 0x00])
     );
-    card.disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect(card);
     let _ = fresh_hangup.shutdown(Shutdown::Both);
     let _ = steady_hangup.shutdown(Shutdown::Both);
     fresh_card.join().unwrap();
@@ -428,9 +418,7 @@ fn stray_frames(ctx: &Context, port: u16) {
     session(&card, 12);
     // Power the card down; it sends an ATR-like frame while powered down; the
     // next power-up must read the real ATR.
-    card.disconnect(Disposition::UnpowerCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect_with(card, Disposition::UnpowerCard);
     let stray_sent = idle_rx.recv_timeout(Duration::from_secs(5));
     assert_eq!(
         stray_sent,
@@ -447,9 +435,7 @@ fn stray_frames(ctx: &Context, port: u16) {
         "the frame sent while powered down is not the ATR"
     );
     session(&card, 12);
-    card.disconnect(Disposition::LeaveCard)
-        .map_err(|(_, e)| e)
-        .unwrap();
+    disconnect(card);
     let _ = hangup.shutdown(Shutdown::Both);
     card_side.join().unwrap();
     assert!(
@@ -581,9 +567,7 @@ fn swap_at_once(ctx: &Context, port: u16) {
         drop(old);
         let new = connect(ctx, SWAP, Protocols::ANY);
         assert_eq!(tx(&new, &echo_command(&[3])), Ok(vec![mark, 3, 0x90, 0x00]));
-        new.disconnect(Disposition::LeaveCard)
-            .map_err(|(_, e)| e)
-            .unwrap();
+        disconnect(new);
         hangup = next_hangup;
         card_side = next_side;
     }

@@ -1,6 +1,7 @@
 //! Runs the built `readerkit` binary on ATRs and checks its JSON field by field
 //! (parsed with serde_json).
 
+use readerkit_testkit::cli::assert_contains_all;
 use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
@@ -319,22 +320,23 @@ fn human_output() {
     let out = run(&["atr", "3B 90 96 91 81 B1 FE 55 1F C7 D4"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "TS = 3B --> Direct convention",
-        "T0 = 90, Y(1): 1001, K: 0",
-        "TA(1) = 96 --> Fi = 9, Di = 6: F = 512, f(max) = 5 MHz, D = 32",
-        "TA(2) = 81 --> Specific mode: protocol T = 1",
-        "TA(3) = FE --> IFSC: 254",
-        "TB(3) = 55 --> Block Waiting Integer: 5 - Character Waiting Integer: 5",
-        "TD(3) = 1F --> Y(4): 0001, Protocol T = 15",
-        "TA(4) = C7 --> Clock stop: no preference - Class accepted by the card: A 5V, B 3V, C 1.8V",
-        "TCK = D4 (correct checksum)",
-        "Timing at 3580 kHz",
-        "T=1 BWT (BWI=5)",
-        "right after the ATR: the card's Fi/Di",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "TS = 3B --> Direct convention",
+            "T0 = 90, Y(1): 1001, K: 0",
+            "TA(1) = 96 --> Fi = 9, Di = 6: F = 512, f(max) = 5 MHz, D = 32",
+            "TA(2) = 81 --> Specific mode: protocol T = 1",
+            "TA(3) = FE --> IFSC: 254",
+            "TB(3) = 55 --> Block Waiting Integer: 5 - Character Waiting Integer: 5",
+            "TD(3) = 1F --> Y(4): 0001, Protocol T = 15",
+            "TA(4) = C7 --> Clock stop: no preference - Class accepted by the card: A 5V, B 3V, C 1.8V",
+            "TCK = D4 (correct checksum)",
+            "Timing at 3580 kHz",
+            "T=1 BWT (BWI=5)",
+            "right after the ATR: the card's Fi/Di",
+        ],
+    );
     let out = run(&["atr", INVERSE]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Inverse convention"));

@@ -5,57 +5,38 @@
 //! cards, and bad options are usage errors.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+use readerkit_testkit::ccid_serve::Serve;
+use readerkit_testkit::cli::assert_usage_errors;
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
 const FIRMWARE_REQUEST: [u8; 14] = [
     0x03, 0x06, 0x6B, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x6D,
 ];
 
+/// This build's `ccid-serve`, and its terminal opened raw.
 struct Served {
-    child: Child,
-    stdin: ChildStdin,
+    serve: Serve,
     port: File,
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_readerkit"))
-        .arg("ccid-serve")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let path = line.trim_end_matches('\n');
-    assert!(path.starts_with("/dev/pts/"), "{line:?}");
+    let serve = Serve::start_program(Path::new(env!("CARGO_BIN_EXE_readerkit")), args);
     let port = OpenOptions::new()
         .read(true)
         .write(true)
-        .open(path)
+        .open(&serve.path)
         .unwrap();
     let mut termios = tcgetattr(port.as_fd()).unwrap();
     cfmakeraw(&mut termios);
     tcsetattr(port.as_fd(), SetArg::TCSANOW, &termios).unwrap();
-    let stdin = child.stdin.take().unwrap();
-    Served { child, stdin, port }
+    Served { serve, port }
 }
 
 /// Read exactly `n` bytes (within 5 s).
@@ -101,8 +82,7 @@ fn gempctwin_echoes_and_answers_the_firmware_request() {
 
     // The card is taken out: an unframed NotifySlotChange, then GetSlotStatus says
     // absent.
-    writeln!(s.stdin, "remove 0").unwrap();
-    s.stdin.flush().unwrap();
+    s.serve.remove(0);
     assert_eq!(read_n(&mut s.port, 2), [0x50, 0x02]);
     let status = [0x65, 0, 0, 0, 0, 0, 7, 0, 0, 0];
     s.port.write_all(&frame(&status)).unwrap();
@@ -111,8 +91,7 @@ fn gempctwin_echoes_and_answers_the_firmware_request() {
         read_n(&mut s.port, 13),
         frame(&[0x81, 0, 0, 0, 0, 0, 7, 0x02, 0x00, 0x03])
     );
-    writeln!(s.stdin, "insert 0").unwrap();
-    s.stdin.flush().unwrap();
+    s.serve.insert(0);
     assert_eq!(read_n(&mut s.port, 2), [0x50, 0x03]);
 }
 
@@ -138,19 +117,12 @@ fn sec1210_has_two_slots_and_no_echo() {
 
 #[test]
 fn bad_options_are_usage_errors() {
-    for args in [
-        &["--reader", "omnikey"][..],
-        &["--card", "t9"],
-        &["--bogus"],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_readerkit"))
-            .arg("ccid-serve")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(out.stdout.is_empty(), "{args:?}: no pty path printed");
-    }
+    // Nothing on stdout: no pty path printed.
+    assert_usage_errors(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        "ccid-serve",
+        &[&["--reader", "omnikey"], &["--card", "t9"], &["--bogus"]],
+    );
 }
 
 /// Read one GemPC Twin frame (SYNC, ACK, message, LRC) and return its message.

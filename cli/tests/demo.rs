@@ -1,7 +1,10 @@
 //! `readerkit demo` runs the whole stack on the simulated card for every profile and
 //! reports each step; its exit status says whether every answer was the expected one.
 
+use std::path::Path;
 use std::process::Command;
+
+use readerkit_testkit::cli::assert_usage_errors;
 
 fn demo(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_readerkit"))
@@ -54,18 +57,11 @@ fn t1_session_shows_pps_and_ifs_on_the_wire() {
 
 #[test]
 fn bad_options_are_usage_errors() {
-    for args in [
-        &["--profile", "t9"][..],
-        &["--bogus"][..],
-        &["--profile"][..],
-    ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_readerkit"))
-            .arg("demo")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-    }
+    assert_usage_errors(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        "demo",
+        &[&["--profile", "t9"], &["--bogus"], &["--profile"]],
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use readerkit_testkit::cli::assert_contains_all;
 use serde_json::Value;
 
 const SYSTEM_LIST: &str = "/usr/share/pcsc/smartcard_list.txt";
@@ -213,25 +214,26 @@ fn human_output_matches_what_atr_analysis_prints() {
         &[("HOME", &home)],
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "Category indicator: 80 (COMPACT-TLV objects)",
-        "Tag: 3, len: 1 (card service data)",
-        "Tag: 7, len: 3 (card capabilities)",
-        "      Selection methods: FE",
-        "        - DF selection by path",
-        "      Data coding byte: 21",
-        "        - Behaviour of write functions: proprietary",
-        "        - Data unit in quartets: 2",
-        "      Command chaining, length fields and logical channels: 13",
-        "        - Logical channel number assignment: by the card",
-        "        - Maximum number of logical channels: 4",
-        "      LCS (life cycle status): 81 (proprietary)",
-        "      SW: 90 00 (normal processing: no further qualification)",
-        "Possibly identified card (using /usr/share/pcsc/smartcard_list.txt):",
-        "\tVodafone (Italy) 64kB GSM SIM card",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "Category indicator: 80 (COMPACT-TLV objects)",
+            "Tag: 3, len: 1 (card service data)",
+            "Tag: 7, len: 3 (card capabilities)",
+            "      Selection methods: FE",
+            "        - DF selection by path",
+            "      Data coding byte: 21",
+            "        - Behaviour of write functions: proprietary",
+            "        - Data unit in quartets: 2",
+            "      Command chaining, length fields and logical channels: 13",
+            "        - Logical channel number assignment: by the card",
+            "        - Maximum number of logical channels: 4",
+            "      LCS (life cycle status): 81 (proprietary)",
+            "      SW: 90 00 (normal processing: no further qualification)",
+            "Possibly identified card (using /usr/share/pcsc/smartcard_list.txt):",
+            "\tVodafone (Italy) 64kB GSM SIM card",
+        ],
+    );
 }
 
 #[test]
@@ -321,11 +323,12 @@ fn malformed_objects_are_reported_and_the_status_indicator_still_read() {
     );
     let out = readerkit(&["atr", "--no-list", "3B 05 00 03 36 66 AE"], &[]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "    ERROR in the historical bytes: COMPACT-TLV object 03 at offset 1",
-        "    Undecoded: 03\n",
-        "      SW: 66 AE (execution error: unknown qualification)",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "    ERROR in the historical bytes: COMPACT-TLV object 03 at offset 1",
+            "    Undecoded: 03\n",
+            "      SW: 66 AE (execution error: unknown qualification)",
+        ],
+    );
 }

@@ -16,8 +16,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode};
+use readerkit_testkit::cli::assert_contains_all;
 use readerkit_testkit::pcsc::{reader, wait_card};
-use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
+use readerkit_testkit::pcscd::{Pcscd, free_port};
 use serde_json::Value;
 
 const T1: &str = "RK T1 00 00";
@@ -195,26 +196,10 @@ impl Scan {
 
 #[test]
 fn scan_and_apdu_through_pcscd() {
-    let lib = ifd_driver();
     let port = free_port();
     let vpcd = format!("vpcd:{port}");
-    let mut pcscd = Pcscd::start(&[
-        Entry {
-            name: "RK T1",
-            device: "sim:t1",
-            lib: &lib,
-        },
-        Entry {
-            name: "RK T0",
-            device: "sim:t0",
-            lib: &lib,
-        },
-        Entry {
-            name: "RK VPCD",
-            device: &vpcd,
-            lib: &lib,
-        },
-    ]);
+    let mut pcscd =
+        Pcscd::start_readerkit(&[("RK T1", "sim:t1"), ("RK T0", "sim:t0"), ("RK VPCD", &vpcd)]);
     let ctx = Context::establish(Scope::User).expect("context");
     assert!(wait_card(&ctx, T1, true, Duration::from_secs(10)));
     assert!(wait_card(&ctx, T0, true, Duration::from_secs(10)));
@@ -305,15 +290,16 @@ fn scan_lists_readers_and_cards() {
     // The same for a person, with the identification.
     let out = readerkit(&["scan", "--events", "0", "--list", list.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "reader: RK T1 00 00",
-        "  ATR: 3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF",
-        "\treaderkit simulated card, T=1",
-        "reader: RK VPCD 02 00",
-        "  state: empty",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "reader: RK T1 00 00",
+            "  ATR: 3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF",
+            "\treaderkit simulated card, T=1",
+            "reader: RK VPCD 02 00",
+            "  state: empty",
+        ],
+    );
 }
 
 fn scan_follows_insertions_and_removals(ctx: &Context, port: u16) {
@@ -372,17 +358,18 @@ fn apdu_shows_each_exchange() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for needle in [
-        "Reader: RK T0 01 00 (T=0), ATR 3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40",
-        "> 00 A4 00 00 02 3F 00 00",
-        "< 6F ",
-        "  SW 90 00: normal processing: no further qualification (",
-        "> 00 84 00 00 08",
-        "> 00 B0 00 00 08",
-        "  SW 69 86: command not allowed (no current EF) (",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "Reader: RK T0 01 00 (T=0), ATR 3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40",
+            "> 00 A4 00 00 02 3F 00 00",
+            "< 6F ",
+            "  SW 90 00: normal processing: no further qualification (",
+            "> 00 84 00 00 08",
+            "> 00 B0 00 00 08",
+            "  SW 69 86: command not allowed (no current EF) (",
+        ],
+    );
     let out = readerkit(&[
         "apdu",
         "--reader",
@@ -488,13 +475,14 @@ fn apdu_follows_61xx_and_6cxx(ctx: &Context, port: u16) {
     // In text: every exchange, then the whole answer.
     let out = readerkit(&["apdu", "--reader", "VPCD", "8010000003010203"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "< 61 03",
-        "> 00 C0 00 00 03   (GET RESPONSE)",
-        "= AA BB CC 90 00   (2 exchanges, ",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "< 61 03",
+            "> 00 C0 00 00 03   (GET RESPONSE)",
+            "= AA BB CC 90 00   (2 exchanges, ",
+        ],
+    );
     hangup.send(()).unwrap();
     card.join().unwrap();
     assert!(wait_card(ctx, VPCD, false, Duration::from_secs(10)));

@@ -37,6 +37,10 @@ pub fn with_sw(data: &[u8], sw: u16) -> Vec<u8> {
     v
 }
 
+/// SELECT of the master file by its identifier 3F00, no answer data
+/// (`00 A4 00 0C 02 3F 00`): answered `90 00` by the simulated card and vicc.
+pub const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+
 /// GET CHALLENGE for `le` bytes (`00 84 00 00 Le`).
 pub const fn get_challenge(le: u8) -> [u8; 5] {
     [0x00, 0x84, 0x00, 0x00, le]

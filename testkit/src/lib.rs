@@ -12,14 +12,19 @@
 //!   core's typed client side;
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
 //! - [`mod@hex`]: spaced hex, both ways;
+//! - [`cli`]: checks of a command-line tool's text and usage errors;
 //! - [`locks`]: a platform mutex that counts the locks a thread holds;
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
-//!   socket-activated pcscd.
+//!   socket-activated pcscd;
+//! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process.
 
 pub mod ack;
 pub mod apdu;
+#[cfg(feature = "pcscd")]
+pub mod ccid_serve;
+pub mod cli;
 pub mod client;
 pub mod hex;
 pub mod locks;

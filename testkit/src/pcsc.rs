@@ -19,9 +19,21 @@ pub fn connect(ctx: &Context, name: &str, protocols: Protocols) -> Card {
 
 /// SCardDisconnect leaving the card as it is; panics on failure.
 pub fn disconnect(card: Card) {
-    card.disconnect(Disposition::LeaveCard)
+    disconnect_with(card, Disposition::LeaveCard);
+}
+
+/// SCardDisconnect with `disposition` (reset, unpower, ...); panics on failure.
+pub fn disconnect_with(card: Card, disposition: Disposition) {
+    card.disconnect(disposition)
         .map_err(|(_, e)| e)
-        .expect("disconnect");
+        .unwrap_or_else(|e| panic!("disconnect ({disposition:?}): {e}"));
+}
+
+/// SCardReconnect in shared mode with `protocols`, resetting the card; panics on
+/// failure.
+pub fn reset(card: &mut Card, protocols: Protocols) {
+    card.reconnect(ShareMode::Shared, protocols, Disposition::ResetCard)
+        .unwrap_or_else(|e| panic!("reconnect with a reset: {e}"));
 }
 
 /// SCardTransmit with room for the largest (extended) response.

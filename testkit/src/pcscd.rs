@@ -99,6 +99,20 @@ pub fn ifd_driver() -> PathBuf {
     }
 }
 
+/// The `readerkit` command-line tool (release, built when out of date), or
+/// `READERKIT_CLI` if set.
+pub fn cli() -> PathBuf {
+    match std::env::var_os("READERKIT_CLI") {
+        Some(path) => PathBuf::from(path),
+        None => build_release(
+            "readerkit-cli",
+            &["--bin", "readerkit"],
+            "ccid-serve",
+            "readerkit",
+        ),
+    }
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -147,6 +161,21 @@ impl Pcscd {
     /// Start pcscd with `entries` and no options; see [`Pcscd::start_with`].
     pub fn start(entries: &[Entry<'_>]) -> Pcscd {
         Pcscd::start_with(entries, Options::default())
+    }
+
+    /// Start pcscd with a reader of readerkit's IFD handler ([`ifd_driver`]) for
+    /// each `(FRIENDLYNAME, DEVICENAME)` of `readers`, in that order.
+    pub fn start_readerkit(readers: &[(&str, &str)]) -> Pcscd {
+        let lib = ifd_driver();
+        let entries: Vec<Entry<'_>> = readers
+            .iter()
+            .map(|&(name, device)| Entry {
+                name,
+                device,
+                lib: &lib,
+            })
+            .collect();
+        Pcscd::start(&entries)
     }
 
     /// Start pcscd (socket-activated on a private path) with `entries`; returns
