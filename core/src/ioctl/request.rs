@@ -350,29 +350,31 @@ mod tests {
         );
     }
 
+    /// Assert what `Request::parse` gives for `code` and each `(input, output
+    /// length, result)`.
+    fn assert_parses(code: u32, cases: &[(&[u8], usize, Result<Request<'_>, Status>)]) {
+        for (input, output_len, expected) in cases {
+            assert_eq!(
+                Request::parse(code, input, *output_len),
+                *expected,
+                "input {input:02X?}, output of {output_len} bytes"
+            );
+        }
+    }
+
     #[test]
     fn power_needs_a_known_code_and_room_for_an_atr() {
-        let code = Ioctl::Power.code();
-        assert_eq!(Request::parse(code, &[], 33), Err(Status::InvalidParameter));
-        assert_eq!(
-            Request::parse(code, &[1, 0, 0], 33),
-            Err(Status::InvalidParameter)
-        );
-        assert_eq!(
-            Request::parse(code, &[3, 0, 0, 0], 33),
-            Err(Status::InvalidParameter)
-        );
-        assert_eq!(
-            Request::parse(code, &[1, 0, 0, 0], 32),
-            Err(Status::BufferTooSmall)
-        );
-        assert_eq!(
-            Request::parse(code, &[0, 0, 0, 0], 0),
-            Ok(Request::Power(PowerAction::PowerDown))
-        );
-        assert_eq!(
-            Request::parse(code, &[2, 0, 0, 0], 33),
-            Ok(Request::Power(PowerAction::WarmReset))
+        let power = |action| Ok(Request::Power(action));
+        assert_parses(
+            Ioctl::Power.code(),
+            &[
+                (&[], 33, Err(Status::InvalidParameter)),
+                (&[1, 0, 0], 33, Err(Status::InvalidParameter)),
+                (&[3, 0, 0, 0], 33, Err(Status::InvalidParameter)),
+                (&[1, 0, 0, 0], 32, Err(Status::BufferTooSmall)),
+                (&[0, 0, 0, 0], 0, power(PowerAction::PowerDown)),
+                (&[2, 0, 0, 0], 33, power(PowerAction::WarmReset)),
+            ],
         );
     }
 
@@ -419,50 +421,34 @@ mod tests {
 
     #[test]
     fn set_protocol_needs_a_known_protocol() {
-        let code = Ioctl::SetProtocol.code();
-        assert_eq!(
-            Request::parse(code, &[0; 3], 4),
-            Err(Status::InvalidParameter)
-        );
-        assert_eq!(
-            Request::parse(code, &0x8000_0000u32.to_le_bytes(), 4),
-            Err(Status::InvalidDeviceRequest)
-        );
-        assert_eq!(
-            Request::parse(code, &[0x04, 0, 0, 0], 4),
-            Err(Status::InvalidDeviceRequest)
-        );
-        assert_eq!(
-            Request::parse(code, &[3, 0, 0, 0], 3),
-            Err(Status::BufferTooSmall)
-        );
-        assert_eq!(
-            Request::parse(code, &[3, 0, 0, 0x80], 4),
-            Ok(Request::SetProtocol(ProtocolMask(0x8000_0003)))
+        assert_parses(
+            Ioctl::SetProtocol.code(),
+            &[
+                (&[0; 3], 4, Err(Status::InvalidParameter)),
+                (&[0, 0, 0, 0x80], 4, Err(Status::InvalidDeviceRequest)),
+                (&[0x04, 0, 0, 0], 4, Err(Status::InvalidDeviceRequest)),
+                (&[3, 0, 0, 0], 3, Err(Status::BufferTooSmall)),
+                (
+                    &[3, 0, 0, 0x80],
+                    4,
+                    Ok(Request::SetProtocol(ProtocolMask(0x8000_0003))),
+                ),
+            ],
         );
     }
 
     #[test]
     fn fixed_size_answers_need_room() {
-        assert_eq!(
-            Request::parse(Ioctl::GetState.code(), &[], 3),
-            Err(Status::BufferTooSmall)
+        let get_state = Ioctl::GetState.code();
+        assert_parses(get_state, &[(&[], 3, Err(Status::BufferTooSmall))]);
+        assert_parses(get_state, &[(&[], 4, Ok(Request::GetState))]);
+        let perf = Ioctl::GetPerfCounter.code();
+        assert_parses(perf, &[(&[], 11, Err(Status::BufferTooSmall))]);
+        let attribute = Ioctl::GetAttribute.code();
+        assert_parses(
+            attribute,
+            &[(&[1, 2, 3], 64, Err(Status::InvalidParameter))],
         );
-        assert_eq!(
-            Request::parse(Ioctl::GetState.code(), &[], 4),
-            Ok(Request::GetState)
-        );
-        assert_eq!(
-            Request::parse(Ioctl::GetPerfCounter.code(), &[], 11),
-            Err(Status::BufferTooSmall)
-        );
-        assert_eq!(
-            Request::parse(Ioctl::GetAttribute.code(), &[1, 2, 3], 64),
-            Err(Status::InvalidParameter)
-        );
-        assert_eq!(
-            Request::parse(0x0031_0034, &[], 64),
-            Err(Status::InvalidDeviceRequest)
-        );
+        assert_parses(0x0031_0034, &[(&[], 64, Err(Status::InvalidDeviceRequest))]);
     }
 }
