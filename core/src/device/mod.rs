@@ -675,15 +675,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 settings: ex.settings,
             };
-            let result = callback(&mut ex.driver, &call, reply).map_err(Status::from);
-            // Nothing to record; a failure during a card change gets the change's status.
-            let len = self.settle(&seen, result, |_, result| result, Ok)?;
-            if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
-                return Err(Status::DeviceProtocolError);
-            }
+            let len = self.send_to_card(callback, &mut ex.driver, &seen, &call, reply)?;
             header[..4].copy_from_slice(&selected.bit().to_le_bytes());
             header[4..].copy_from_slice(&(ioctl::IO_REQUEST_LEN as u32).to_le_bytes());
-            self.perf.record(request.apdu.len(), len);
             Ok(ioctl::IO_REQUEST_LEN + len)
         })
     }
@@ -817,14 +811,29 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 settings: ex.settings,
             };
-            let result = callback(&mut ex.driver, &call, output).map_err(Status::from);
-            let len = self.settle(&seen, result, |_, result| result, Ok)?;
-            if len > output.len() || len < ioctl::MIN_RESPONSE_LEN {
-                return Err(Status::DeviceProtocolError);
-            }
-            self.perf.record(command.as_bytes().len(), len);
-            Ok(len)
+            self.send_to_card(callback, &mut ex.driver, &seen, &call, output)
         })
+    }
+
+    /// Run the driver's transmit `callback` for `call`, the card's response into
+    /// `reply`: its length, checked (SW1 SW2 at least, within `reply`) and
+    /// counted. Nothing to record; a failure during a card change gets the
+    /// change's status.
+    fn send_to_card(
+        &self,
+        callback: TransmitFn<D>,
+        driver: &mut D,
+        seen: &Snapshot,
+        call: &TransmitCall<'_>,
+        reply: &mut [u8],
+    ) -> Result<usize, Status> {
+        let result = callback(driver, call, reply).map_err(Status::from);
+        let len = self.settle(seen, result, |_, result| result, Ok)?;
+        if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
+            return Err(Status::DeviceProtocolError);
+        }
+        self.perf.record(call.apdu.len(), len);
+        Ok(len)
     }
 
     fn driver_vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
