@@ -7,7 +7,7 @@ use readerkit::atr::invert_convention;
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::card::{Session, State};
 use readerkit_card_sim::fault::Mute;
-use readerkit_card_sim::{Card, Config, Faults, Profile};
+use readerkit_card_sim::{Card, Config, Profile};
 
 fn tck_ok(atr: &[u8]) -> bool {
     atr[1..].iter().fold(0, |a, b| a ^ b) == 0
@@ -121,10 +121,7 @@ fn power_off_drops_queued_output() {
 
 #[test]
 fn mute_card_sends_no_atr() {
-    let faults = Faults {
-        mute: Mute::Always,
-        ..Faults::default()
-    };
+    let faults = faults(|f| f.mute = Mute::Always);
     let mut card = Card::with_config(Config::new(Profile::t1()).with_faults(faults));
     card.power_on();
     assert_eq!(card.state(), State::Mute);

@@ -8,10 +8,11 @@ use readerkit::ioctl::scard_ctl_code;
 use readerkit::line::{Config, LineReader};
 use readerkit::platform::SpinPlatform;
 use readerkit::{Device, Failure, ReaderFunctions, Status};
-use readerkit_card_sim::fault::{Faults, Mute};
+use readerkit_card_sim::fault::Mute;
 use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::client::{apdu, power_up, select};
+use readerkit_testkit::sim::faults;
 use readerkit_testkit::vendor;
 
 /// The driver's own vendor IOCTL: how many times it ran, and the D the line runs.
@@ -132,10 +133,7 @@ fn the_config_carries_the_t1_retry_limits() {
         assert_eq!(select(&dev, 2), Ok(2));
         dev.with_driver(|d| {
             let card = d.reader.line_mut().card_mut().expect("card");
-            card.set_faults(Faults {
-                mute: Mute::AfterAnswers(0),
-                ..Faults::default()
-            });
+            card.set_faults(faults(|f| f.mute = Mute::AfterAnswers(0)));
             card.reset_stats();
         });
         assert_eq!(

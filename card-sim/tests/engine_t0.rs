@@ -128,7 +128,7 @@ fn case4s_select_fci_and_echo_via_get_response() {
     let data = pattern(255);
     assert_eq!(
         t0_apdu(&mut card, &echo_short(&data, Some(0))),
-        Ok(with_sw(&data, 0x9000))
+        echoed(&data)
     );
     assert_eq!(
         t0_apdu(&mut card, &echo_short(&data, Some(100))),
@@ -298,7 +298,7 @@ fn case3e_and_4e_through_chained_envelopes() {
     card.reset_stats();
     let data = pattern(4096);
     let (r, _) = run(&mut card, &echo_extended(&data, 0), envelope_config());
-    assert_eq!(r, Ok(with_sw(&data, 0x9000)));
+    assert_eq!(r, echoed(&data));
     assert_eq!(card.stats().get_responses, 16);
     assert_eq!(card.stats().command_data_bytes, 4096);
     assert_eq!(card.stats().response_data_bytes, 4096);
@@ -323,10 +323,7 @@ fn envelope_refused_by_a_card_without_envelope() {
 fn parity_error_is_repeated_and_exchange_completes() {
     // Character 3 of the first header (P1) and, separately, a data character.
     for n in [3, 7] {
-        let mut card = t0_faulty(Faults {
-            parity_error: Trigger::Nth(n),
-            ..Faults::default()
-        });
+        let mut card = t0_faulty(faults(|f| f.parity_error = Trigger::Nth(n)));
         let (r, wire) = run(
             &mut card,
             &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01],
@@ -347,50 +344,38 @@ fn parity_error_at_every_position_of_a_long_command() {
     let mut card = t0_card();
     let data = pattern(100);
     for n in 1..=20u32 {
-        card.set_faults(Faults {
-            parity_error: Trigger::Nth(n * 5),
-            ..Faults::default()
-        });
+        card.set_faults(faults(|f| f.parity_error = Trigger::Nth(n * 5)));
         let (r, wire) = run(
             &mut card,
             &echo_short(&data, Some(0)),
             t0::Config::new(1000),
         );
-        assert_eq!(r, Ok(with_sw(&data, 0x9000)), "fault at {}", n * 5);
+        assert_eq!(r, echoed(&data), "fault at {}", n * 5);
         assert_eq!(wire.repetitions, 1);
     }
 }
 
 #[test]
 fn get_response_split_in_many_61xx_parts() {
-    let mut card = t0_faulty(Faults {
-        t0_get_response_max: Some(7),
-        ..Faults::default()
-    });
+    let mut card = t0_faulty(faults(|f| f.t0_get_response_max = Some(7)));
     let data = pattern(250);
     let r = t0_apdu(&mut card, &echo_short(&data, Some(0))).unwrap();
     assert_eq!(r, with_sw(&data, 0x9000));
     assert_eq!(card.stats().get_responses, 250u32.div_ceil(7));
     // Extended through ENVELOPE, 1 byte per part.
-    card.set_faults(Faults {
-        t0_get_response_max: Some(1),
-        ..Faults::default()
-    });
+    card.set_faults(faults(|f| f.t0_get_response_max = Some(1)));
     card.reset_stats();
     let data = pattern(280);
     let mut config = envelope_config();
     config.max_rounds = 300;
     let (r, _) = run(&mut card, &echo_extended(&data, 0), config);
-    assert_eq!(r, Ok(with_sw(&data, 0x9000)));
+    assert_eq!(r, echoed(&data));
     assert_eq!(card.stats().get_responses, 280);
 }
 
 #[test]
 fn too_many_61xx_parts_end_in_too_many_rounds() {
-    let mut card = t0_faulty(Faults {
-        t0_get_response_max: Some(1),
-        ..Faults::default()
-    });
+    let mut card = t0_faulty(faults(|f| f.t0_get_response_max = Some(1)));
     let mut config = t0::Config::new(1000);
     config.max_rounds = 10;
     let (r, _) = run(&mut card, &echo_short(&pattern(50), Some(0)), config);
@@ -400,17 +385,14 @@ fn too_many_61xx_parts_end_in_too_many_rounds() {
 
 #[test]
 fn null_bytes_are_waited_through() {
-    let mut card = t0_faulty(Faults {
-        t0_null_bytes: 9,
-        ..Faults::default()
-    });
+    let mut card = t0_faulty(faults(|f| f.t0_null_bytes = 9));
     let data = pattern(40);
     let (r, wire) = run(
         &mut card,
         &echo_short(&data, Some(0)),
         t0::Config::new(1000),
     );
-    assert_eq!(r, Ok(with_sw(&data, 0x9000)));
+    assert_eq!(r, echoed(&data));
     // Two answers (ECHO header, GET RESPONSE header), 9 NULLs each, + 2 ACKs.
     assert_eq!(card.stats().procedure_bytes, 9 * 2 + 2);
     assert_eq!(wire.from_card, 9 * 2 + 1 + 2 + 1 + 40 + 2);
@@ -419,10 +401,7 @@ fn null_bytes_are_waited_through() {
 
 #[test]
 fn too_many_null_bytes_is_an_io_timeout() {
-    let mut card = t0_faulty(Faults {
-        t0_null_bytes: 50,
-        ..Faults::default()
-    });
+    let mut card = t0_faulty(faults(|f| f.t0_null_bytes = 50));
     let mut config = t0::Config::new(1000);
     config.max_null_bytes = 20;
     let (r, _) = run(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x08], config);
@@ -433,14 +412,13 @@ fn too_many_null_bytes_is_an_io_timeout() {
 
 #[test]
 fn wtx_on_t0_is_null_bytes_before_the_selected_answer() {
-    let mut card = t0_faulty(Faults {
-        wtx: Some(Wtx {
+    let mut card = t0_faulty(faults(|f| {
+        f.wtx = Some(Wtx {
             answer: Trigger::Nth(2),
             multiplier: 1,
             count: 30,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     t0_apdu(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01]).unwrap();
     let before = card.stats().procedure_bytes;
     let r = t0_apdu(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x05]).unwrap();
@@ -450,17 +428,14 @@ fn wtx_on_t0_is_null_bytes_before_the_selected_answer() {
 
 #[test]
 fn one_byte_procedure_ins_xor_ff_both_directions() {
-    let mut card = t0_faulty(Faults {
-        t0_procedure: T0Procedure::OneByteAtATime,
-        ..Faults::default()
-    });
+    let mut card = t0_faulty(faults(|f| f.t0_procedure = T0Procedure::OneByteAtATime));
     let data = pattern(30);
     let (r, wire) = run(
         &mut card,
         &echo_short(&data, Some(0)),
         t0::Config::new(1000),
     );
-    assert_eq!(r, Ok(with_sw(&data, 0x9000)));
+    assert_eq!(r, echoed(&data));
     // 30 × (INS^FF) going in, 30 × (INS^FF) coming out of GET RESPONSE.
     assert_eq!(card.stats().procedure_bytes, 60);
     assert_eq!(wire.from_card, 2 + 60 + 30 + 2);
@@ -475,11 +450,10 @@ fn one_byte_procedure_ins_xor_ff_both_directions() {
 #[test]
 fn reading_in_larger_chunks_gives_the_same_answer() {
     for chunk in [1, 2, 3, 17, 300] {
-        let mut card = t0_faulty(Faults {
-            t0_get_response_max: Some(33),
-            t0_null_bytes: 2,
-            ..Faults::default()
-        });
+        let mut card = t0_faulty(faults(|f| {
+            f.t0_get_response_max = Some(33);
+            f.t0_null_bytes = 2;
+        }));
         let data = pattern(255);
         let mut wire = Wire::default();
         let r = t0_run(
@@ -490,16 +464,13 @@ fn reading_in_larger_chunks_gives_the_same_answer() {
             chunk,
             &mut wire,
         );
-        assert_eq!(r, Ok(with_sw(&data, 0x9000)), "chunk {chunk}");
+        assert_eq!(r, echoed(&data), "chunk {chunk}");
     }
 }
 
 #[test]
 fn mute_card_is_a_clean_timeout() {
-    let mut card = t0_faulty(Faults {
-        mute: Mute::AfterAnswers(1),
-        ..Faults::default()
-    });
+    let mut card = t0_faulty(faults(|f| f.mute = Mute::AfterAnswers(1)));
     assert_eq!(
         t0_apdu(&mut card, &[0x00, 0x20, 0x00, 0x80]),
         Ok(vec![0x63, 0xC3])
@@ -539,7 +510,7 @@ fn t0_t1_card_speaks_t0_by_default() {
     let data = pattern(64);
     assert_eq!(
         t0_apdu(&mut card, &echo_short(&data, Some(64))),
-        Ok(with_sw(&data, 0x9000))
+        echoed(&data)
     );
     assert_eq!(card.session().protocol, 0);
 }

@@ -86,10 +86,7 @@ fn case2s_3s_4s_short_commands() {
     let r = s.apdu(&[0x00, 0xB0, 0x00, 0x00, 0x20]).unwrap();
     assert_eq!(r, with_sw(&EF_DIR, 0x9000));
     let data = pattern(255);
-    assert_eq!(
-        s.apdu(&echo_short(&data, Some(0))),
-        Ok(with_sw(&data, 0x9000))
-    );
+    assert_eq!(s.apdu(&echo_short(&data, Some(0))), echoed(&data));
     // Le = 10 < Nc: the card gives 10 bytes.
     assert_eq!(
         s.apdu(&echo_short(&data, Some(10))),
@@ -171,7 +168,7 @@ fn extended_cases_2e_3e_4e() {
     assert_eq!(&s.card.app().file(0x0101).unwrap()[..400], &data[..]);
     // 4E: ECHO 1000 bytes, Le 0000 and Le smaller.
     let data = pattern(1000);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     assert_eq!(
         s.apdu(&echo_extended(&data, 300)),
         Ok(with_sw(&data[..300], 0x9000))
@@ -187,7 +184,7 @@ fn echo_4k_block_accounting() {
     s.wire = Wire::default();
     let data = pattern(4096);
     let apdu = echo_extended(&data, 0);
-    assert_eq!(s.apdu(&apdu), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.apdu(&apdu), echoed(&data));
     // Command: 4105 bytes = 17 I-blocks (16 × 254 + 41), 16 R-acks from the card;
     // response: 4098 bytes = 17 I-blocks from the card, 16 R-acks from the engine.
     let st = *s.card.stats();
@@ -208,17 +205,14 @@ fn echo_beyond_4k() {
     // The default card holds 4352-byte commands: 4343 bytes of ECHO data fit.
     let mut s = session();
     let data = pattern(4343);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     // One more byte does not fit the card's buffer: 6700.
     let data = pattern(4344);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(vec![0x67, 0x00]));
+    assert_eq!(s.echo(&data), Ok(vec![0x67, 0x00]));
     // A bigger card: 16 000 bytes.
     let mut big = T1Session::<16_384>::new(Profile::t1(), Faults::default());
     let data = pattern(16_000);
-    assert_eq!(
-        big.apdu(&echo_extended(&data, 0)),
-        Ok(with_sw(&data, 0x9000))
-    );
+    assert_eq!(big.echo(&data), echoed(&data));
     assert_eq!(big.card.stats().response_data_bytes, 16_000);
 }
 
@@ -227,7 +221,7 @@ fn crc_profile() {
     let mut s: T1Session = T1Session::new(Profile::t1_crc(), Faults::default());
     assert_eq!(s.wire.sent.len(), 0);
     let data = pattern(700);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     assert_eq!(s.wire.sent[0].0, [0x00, 0xC1, 0x01, 0xFE, 0x54, 0x4E]);
     // Every block carries a 2-byte epilogue.
     for b in &s.wire.received {
@@ -235,11 +229,9 @@ fn crc_profile() {
     }
     assert_eq!(s.card.stats().invalid_blocks, 0);
     // A corrupted CRC is caught and recovered.
-    s.card.set_faults(Faults {
-        corrupt_edc: Trigger::Nth(2),
-        ..Faults::default()
-    });
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    s.card
+        .set_faults(faults(|f| f.corrupt_edc = Trigger::Nth(2)));
+    assert_eq!(s.echo(&data), echoed(&data));
     assert_eq!(s.card.stats().retransmissions, 1);
 }
 
@@ -255,7 +247,7 @@ fn small_ifsc_and_ifsd() {
         config,
     );
     let data = pattern(300);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     assert!(s.wire.sent.iter().all(|(b, _)| b[2] <= 16));
     assert!(s.wire.received.iter().all(|b| b[2] <= 20));
     assert_eq!(s.card.t1_ifsd(), 20);
@@ -268,16 +260,9 @@ fn corrupted_edc_on_the_nth_block_is_retransmitted() {
     // 1009-byte command, 1002-byte response: block 1 is the S(IFS response),
     // blocks 2-4 the R-acks of the command chain, blocks 5-8 the response I-blocks.
     for n in 1..=8u32 {
-        let mut s = faulty(Faults {
-            corrupt_edc: Trigger::Nth(n),
-            ..Faults::default()
-        });
+        let mut s = faulty(faults(|f| f.corrupt_edc = Trigger::Nth(n)));
         let data = pattern(1000);
-        assert_eq!(
-            s.apdu(&echo_extended(&data, 0)),
-            Ok(with_sw(&data, 0x9000)),
-            "corrupted block {n}"
-        );
+        assert_eq!(s.echo(&data), echoed(&data), "corrupted block {n}");
         let st = s.card.stats();
         if n == 1 {
             // An S-response cannot be asked for again: the engine repeats its
@@ -296,10 +281,7 @@ fn corrupted_edc_on_the_nth_block_is_retransmitted() {
 
 #[test]
 fn every_edc_corrupted_ends_in_too_many_errors() {
-    let mut s = faulty(Faults {
-        corrupt_edc: Trigger::Every,
-        ..Faults::default()
-    });
+    let mut s = faulty(faults(|f| f.corrupt_edc = Trigger::Every));
     let e = s.apdu(&[0x00, 0x20, 0x00, 0x80]).unwrap_err();
     assert_eq!(e, t1::Error::TooManyErrors);
     assert_eq!(Status::from(e), Status::DeviceProtocolError);
@@ -309,16 +291,9 @@ fn every_edc_corrupted_ends_in_too_many_errors() {
 #[test]
 fn dropped_byte_is_a_timeout_then_retransmission() {
     for n in [2u32, 3, 6] {
-        let mut s = faulty(Faults {
-            drop_byte: Trigger::Nth(n),
-            ..Faults::default()
-        });
+        let mut s = faulty(faults(|f| f.drop_byte = Trigger::Nth(n)));
         let data = pattern(600);
-        assert_eq!(
-            s.apdu(&echo_extended(&data, 0)),
-            Ok(with_sw(&data, 0x9000)),
-            "dropped byte in block {n}"
-        );
+        assert_eq!(s.echo(&data), echoed(&data), "dropped byte in block {n}");
         assert_eq!(s.wire.timeouts, 1);
         assert_eq!(s.card.stats().retransmissions, 1);
         // The R-block is coded "other error".
@@ -328,16 +303,15 @@ fn dropped_byte_is_a_timeout_then_retransmission() {
 
 #[test]
 fn wtx_requests_are_answered_and_extend_the_wait() {
-    let mut s = faulty(Faults {
-        wtx: Some(Wtx {
+    let mut s = faulty(faults(|f| {
+        f.wtx = Some(Wtx {
             answer: Trigger::Nth(1),
             multiplier: 7,
             count: 3,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     let data = pattern(300);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     let wtx_responses: Vec<&(Vec<u8>, u8)> =
         s.wire.sent.iter().filter(|(b, _)| b[1] == 0xE3).collect();
     assert_eq!(wtx_responses.len(), 3);
@@ -353,14 +327,13 @@ fn wtx_requests_are_answered_and_extend_the_wait() {
 
 #[test]
 fn endless_wtx_ends_in_too_many_requests() {
-    let mut s = faulty(Faults {
-        wtx: Some(Wtx {
+    let mut s = faulty(faults(|f| {
+        f.wtx = Some(Wtx {
             answer: Trigger::Every,
             multiplier: 2,
             count: 255,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     let mut config = t1_config(&Profile::t1());
     config.max_card_requests = 100;
     s.engine = t1::Engine::new(config).unwrap();
@@ -371,14 +344,11 @@ fn endless_wtx_ends_in_too_many_requests() {
 #[test]
 fn wrong_sequence_number_is_recovered() {
     for n in 2..=8u32 {
-        let mut s = faulty(Faults {
-            wrong_sequence: Trigger::Nth(n),
-            ..Faults::default()
-        });
+        let mut s = faulty(faults(|f| f.wrong_sequence = Trigger::Nth(n)));
         let data = pattern(800);
         assert_eq!(
-            s.apdu(&echo_extended(&data, 0)),
-            Ok(with_sw(&data, 0x9000)),
+            s.echo(&data),
+            echoed(&data),
             "wrong sequence number in block {n}"
         );
         // And the session carries on in step.
@@ -389,15 +359,14 @@ fn wrong_sequence_number_is_recovered() {
 
 #[test]
 fn ifs_request_from_the_card_changes_ifsc() {
-    let mut s = faulty(Faults {
-        ifs_request: Some(IfsRequest {
+    let mut s = faulty(faults(|f| {
+        f.ifs_request = Some(IfsRequest {
             answer: Trigger::Nth(1),
             ifsc: 16,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     let data = pattern(200);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     assert_eq!(s.engine.ifsc(), 16);
     assert_eq!(s.card.t1_ifsc(), 16);
     assert!(
@@ -408,7 +377,7 @@ fn ifs_request_from_the_card_changes_ifsc() {
     );
     // The next command goes out in 16-byte I-blocks.
     let before = s.wire.sent.len();
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     let i_blocks: Vec<&Vec<u8>> = s.wire.sent[before..]
         .iter()
         .map(|(b, _)| b)
@@ -421,15 +390,9 @@ fn ifs_request_from_the_card_changes_ifsc() {
 #[test]
 fn parity_error_over_t1_gives_r_edc_and_a_resend() {
     // Character 10 is inside the first I-block (after the 5-byte S(IFS request)).
-    let mut s = faulty(Faults {
-        parity_error: Trigger::Nth(10),
-        ..Faults::default()
-    });
+    let mut s = faulty(faults(|f| f.parity_error = Trigger::Nth(10)));
     let data = pattern(50);
-    assert_eq!(
-        s.apdu(&echo_short(&data, Some(0))),
-        Ok(with_sw(&data, 0x9000))
-    );
+    assert_eq!(s.apdu(&echo_short(&data, Some(0))), echoed(&data));
     let st = s.card.stats();
     assert_eq!(st.parity_errors, 1);
     assert_eq!(st.invalid_blocks, 1);
@@ -442,10 +405,7 @@ fn parity_error_over_t1_gives_r_edc_and_a_resend() {
 
 #[test]
 fn mute_card_is_a_clean_io_timeout() {
-    let mut s = faulty(Faults {
-        mute: Mute::AfterAnswers(1),
-        ..Faults::default()
-    });
+    let mut s = faulty(faults(|f| f.mute = Mute::AfterAnswers(1)));
     assert_eq!(s.apdu(&[0x00, 0x20, 0x00, 0x80]), Ok(vec![0x63, 0xC3]));
     let e = s.apdu(&[0x00, 0x20, 0x00, 0x80]).unwrap_err();
     assert_eq!(e, t1::Error::Timeout);
@@ -456,24 +416,18 @@ fn mute_card_is_a_clean_io_timeout() {
         s.wire.timeouts
     );
     // Mute in the middle of a chained response.
-    let mut s = faulty(Faults {
-        mute: Mute::AfterAnswers(0),
-        ..Faults::default()
-    });
+    let mut s = faulty(faults(|f| f.mute = Mute::AfterAnswers(0)));
     let e = s.apdu(&echo_extended(&pattern(1000), 0)).unwrap_err();
     assert_eq!(Status::from(e), Status::IoTimeout);
 }
 
 #[test]
 fn resynch_after_a_failed_exchange() {
-    let mut s = faulty(Faults {
-        corrupt_edc: Trigger::Every,
-        ..Faults::default()
-    });
+    let mut s = faulty(faults(|f| f.corrupt_edc = Trigger::Every));
     assert!(s.apdu(&[0x00, 0x20, 0x00, 0x80]).is_err());
     s.card.set_faults(Faults::default());
     let data = pattern(300);
-    assert_eq!(s.apdu(&echo_extended(&data, 0)), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.echo(&data), echoed(&data));
     assert!(s.engine.is_synchronised());
     // S(RESYNCH request) went out first.
     let i = s
@@ -495,7 +449,7 @@ fn buffer_too_small_keeps_the_engine_in_step() {
     let e = t1_run(&mut s.engine, &mut s.card, &apdu, &mut small, &mut s.wire).unwrap_err();
     assert_eq!(e, t1::Error::BufferTooSmall { needed: 302 });
     assert!(s.engine.is_synchronised());
-    assert_eq!(s.apdu(&apdu), Ok(with_sw(&data, 0x9000)));
+    assert_eq!(s.apdu(&apdu), echoed(&data));
 }
 
 #[test]

@@ -7,11 +7,11 @@ use readerkit::ioctl::Ioctl;
 use readerkit::timing::Timing;
 use readerkit::{CardState, Status, attr};
 use readerkit_card_sim::atr::Convention;
-use readerkit_card_sim::fault::{Faults, Mute};
+use readerkit_card_sim::fault::Mute;
 use readerkit_card_sim::{Card, Config, Profile};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::client::{apdu, check_mute_after_one_answer, control, power_up, select};
-use readerkit_testkit::sim::{SimDevice, device};
+use readerkit_testkit::sim::{SimDevice, device, faults};
 
 fn session(profile: Profile, mask: u32) -> (SimDevice, u32) {
     let dev = device(Some(Card::new(profile)));
@@ -160,10 +160,7 @@ fn removal_mid_session_is_no_media_and_reinsertion_starts_fresh() {
 
 #[test]
 fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
-    let mute = Config::new(Profile::t1()).with_faults(Faults {
-        mute: Mute::Always,
-        ..Faults::default()
-    });
+    let mute = Config::new(Profile::t1()).with_faults(faults(|f| f.mute = Mute::Always));
     let dev = device(Some(Card::with_config(mute)));
     dev.card_inserted();
     assert_eq!(power_up(&dev), Err(Status::IoTimeout));
@@ -171,10 +168,10 @@ fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
 
     let (dev, _) = session(Profile::t1(), 2);
     dev.with_driver(|r| {
-        r.line_mut().card_mut().unwrap().set_faults(Faults {
-            mute: Mute::AfterAnswers(1),
-            ..Faults::default()
-        })
+        r.line_mut()
+            .card_mut()
+            .unwrap()
+            .set_faults(faults(|f| f.mute = Mute::AfterAnswers(1)))
     });
     check_mute_after_one_answer(&dev, 2);
 }

@@ -271,10 +271,7 @@ fn any_write_split_gives_the_same_bytes() {
 
 #[test]
 fn one_byte_at_a_time_procedure() {
-    let mut card = t0_card_with(Faults {
-        t0_procedure: T0Procedure::OneByteAtATime,
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.t0_procedure = T0Procedure::OneByteAtATime));
     // Incoming: INS^FF before every byte.
     assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "5B");
     assert_eq!(answer(&mut card, "01"), "5B");
@@ -293,10 +290,7 @@ fn one_byte_at_a_time_procedure() {
 
 #[test]
 fn null_bytes_before_every_answer() {
-    let mut card = t0_card_with(Faults {
-        t0_null_bytes: 3,
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.t0_null_bytes = 3));
     assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "60 60 60 A4");
     assert_eq!(answer(&mut card, "3F 00"), "90 00");
     assert_eq!(answer(&mut card, "00 12 00 00 00"), "60 60 60 6D 00");
@@ -304,14 +298,13 @@ fn null_bytes_before_every_answer() {
 
 #[test]
 fn wtx_fault_is_null_bytes_before_the_nth_answer_only() {
-    let mut card = t0_card_with(Faults {
-        wtx: Some(Wtx {
+    let mut card = t0_card_with(faults(|f| {
+        f.wtx = Some(Wtx {
             answer: Trigger::Nth(2),
             multiplier: 2,
             count: 5,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     let a1 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
     assert_eq!(a1[0], 0x84);
     let a2 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
@@ -324,10 +317,7 @@ fn wtx_fault_is_null_bytes_before_the_nth_answer_only() {
 
 #[test]
 fn get_response_split_in_many_parts() {
-    let mut card = t0_card_with(Faults {
-        t0_get_response_max: Some(16),
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.t0_get_response_max = Some(16)));
     let data = pattern(100);
     let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 100];
     apdu.extend_from_slice(&data);
@@ -349,20 +339,14 @@ fn get_response_split_in_many_parts() {
     assert_eq!(got, data);
     assert_eq!(parts, 7, "100 = 6 * 16 + 4");
     // Asking for more than announced: 6C with the announced size.
-    let mut card = t0_card_with(Faults {
-        t0_get_response_max: Some(16),
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.t0_get_response_max = Some(16)));
     xfer(&mut card, &apdu);
     assert_eq!(xfer(&mut card, &[0x00, 0xC0, 0x00, 0x00, 100]), [0x6C, 16]);
 }
 
 #[test]
 fn parity_error_on_nth_character_must_be_repeated() {
-    let mut card = t0_card_with(Faults {
-        parity_error: Trigger::Nth(3),
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.parity_error = Trigger::Nth(3)));
     let header = [0x00, 0x84, 0x00, 0x00, 0x04];
     assert_eq!(card.write(&header), Err(ParityError { accepted: 2 }));
     assert_eq!(read_all(&mut card), b"", "header incomplete: no answer yet");
@@ -374,10 +358,7 @@ fn parity_error_on_nth_character_must_be_repeated() {
     assert_eq!(&r[5..], &[0x90, 0x00]);
     // Without repetition the card would have seen the header shifted: prove that
     // the rejected byte was really dropped by counting what the card accepted.
-    let mut card = t0_card_with(Faults {
-        parity_error: Trigger::Nth(3),
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.parity_error = Trigger::Nth(3)));
     let _ = card.write(&header);
     card.write(&header[3..]).unwrap(); // forgot to repeat byte 2
     assert_eq!(read_all(&mut card), b"", "only 4 header bytes received");
@@ -385,10 +366,7 @@ fn parity_error_on_nth_character_must_be_repeated() {
 
 #[test]
 fn parity_error_on_a_data_byte() {
-    let mut card = t0_card_with(Faults {
-        parity_error: Trigger::Nth(7),
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.parity_error = Trigger::Nth(7)));
     assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "A4");
     assert_eq!(card.write(&[0x01, 0x01]), Err(ParityError { accepted: 1 }));
     assert_eq!(answer(&mut card, "01"), "90 00");
@@ -400,10 +378,7 @@ fn parity_error_on_a_data_byte() {
 
 #[test]
 fn mute_after_n_answers() {
-    let mut card = t0_card_with(Faults {
-        mute: Mute::AfterAnswers(2),
-        ..Faults::default()
-    });
+    let mut card = t0_card_with(faults(|f| f.mute = Mute::AfterAnswers(2)));
     assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]).len(), 4);
     assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]).len(), 4);
     assert_eq!(xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]), b"");
@@ -418,10 +393,7 @@ fn mute_after_n_answers() {
 fn set_faults_restarts_counters() {
     let mut card = t0_card();
     xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
-    card.set_faults(Faults {
-        parity_error: Trigger::Nth(1),
-        ..Faults::default()
-    });
+    card.set_faults(faults(|f| f.parity_error = Trigger::Nth(1)));
     assert_eq!(card.write(&[0x00]), Err(ParityError { accepted: 0 }));
     assert_eq!(card.write(&[0x00]), Ok(()));
 }

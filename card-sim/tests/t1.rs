@@ -248,10 +248,7 @@ fn nad_is_answered_with_sad_and_dad_swapped() {
 
 #[test]
 fn corrupt_edc_on_nth_block_then_retransmission_is_good() {
-    let mut card = t1_card_with(Faults {
-        corrupt_edc: Trigger::Nth(2),
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.corrupt_edc = Trigger::Nth(2)));
     let b1 = xfer(&mut card, &block(L, 0, 0x00, &hex("00 84 00 00 04")));
     assert!(edc_ok(L, &b1));
     let b2 = xfer(&mut card, &block(L, 0, 0x40, &hex("00 84 00 00 04")));
@@ -264,10 +261,7 @@ fn corrupt_edc_on_nth_block_then_retransmission_is_good() {
 
 #[test]
 fn corrupt_edc_with_crc() {
-    let faults = Faults {
-        corrupt_edc: Trigger::Nth(1),
-        ..Faults::default()
-    };
+    let faults = faults(|f| f.corrupt_edc = Trigger::Nth(1));
     let mut card = Card::with_config(Config::new(Profile::t1_crc()).with_faults(faults));
     card.power_on();
     read_all(&mut card);
@@ -282,10 +276,7 @@ fn corrupt_edc_with_crc() {
 
 #[test]
 fn drop_byte_on_nth_block() {
-    let mut card = t1_card_with(Faults {
-        drop_byte: Trigger::Nth(1),
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.drop_byte = Trigger::Nth(1)));
     let short = xfer(&mut card, &block(L, 0, 0x00, &hex("00 84 00 00 04")));
     assert_eq!(short.len(), 3 + 6 + 1 - 1);
     let full = xfer(&mut card, &block(L, 0, 0x80, &[]));
@@ -296,10 +287,7 @@ fn drop_byte_on_nth_block() {
 
 #[test]
 fn wrong_sequence_number_on_nth_block() {
-    let mut card = t1_card_with(Faults {
-        wrong_sequence: Trigger::Nth(1),
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.wrong_sequence = Trigger::Nth(1)));
     let b = parse(
         L,
         &xfer(&mut card, &block(L, 0, 0x00, &hex("00 84 00 00 04"))),
@@ -308,24 +296,20 @@ fn wrong_sequence_number_on_nth_block() {
     let b = T1Reader::new(L).exchange(&mut card, &block(L, 0, 0x80, &[]));
     assert_eq!(b.pcb, 0x00, "retransmission is right");
     // On an R-block: N(R) flipped.
-    let mut card = t1_card_with(Faults {
-        wrong_sequence: Trigger::Nth(1),
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.wrong_sequence = Trigger::Nth(1)));
     let b = T1Reader::new(L).exchange(&mut card, &block(L, 0, 0x20, &hex("00 84")));
     assert_eq!(b.pcb, 0x80, "R(N(R)=0) instead of R(1)");
 }
 
 #[test]
 fn wtx_requests_before_nth_answer() {
-    let mut card = t1_card_with(Faults {
-        wtx: Some(Wtx {
+    let mut card = t1_card_with(faults(|f| {
+        f.wtx = Some(Wtx {
             answer: Trigger::Nth(2),
             multiplier: 5,
             count: 2,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     let mut reader = T1Reader::new(L);
     let b = reader.send_i(&mut card, &hex("00 84 00 00 01"), false);
     assert_eq!(b.pcb, 0x00, "first answer is direct");
@@ -344,13 +328,12 @@ fn wtx_requests_before_nth_answer() {
 
 #[test]
 fn ifs_request_from_the_card() {
-    let mut card = t1_card_with(Faults {
-        ifs_request: Some(IfsRequest {
+    let mut card = t1_card_with(faults(|f| {
+        f.ifs_request = Some(IfsRequest {
             answer: Trigger::Nth(1),
             ifsc: 0x20,
-        }),
-        ..Faults::default()
-    });
+        })
+    }));
     assert_eq!(card.t1_ifsc(), 254);
     let mut reader = T1Reader::new(L);
     let b = reader.send_i(&mut card, &hex("00 84 00 00 01"), false);
@@ -368,10 +351,7 @@ fn ifs_request_from_the_card() {
 
 #[test]
 fn mute_after_n_answers_even_for_r_blocks() {
-    let mut card = t1_card_with(Faults {
-        mute: Mute::AfterAnswers(1),
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.mute = Mute::AfterAnswers(1)));
     let mut reader = T1Reader::new(L);
     reader.send_i(&mut card, &hex("00 84 00 00 01"), false);
     assert_eq!(
@@ -384,10 +364,7 @@ fn mute_after_n_answers_even_for_r_blocks() {
 
 #[test]
 fn parity_error_in_t1_makes_the_block_invalid() {
-    let mut card = t1_card_with(Faults {
-        parity_error: Trigger::Nth(4),
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.parity_error = Trigger::Nth(4)));
     // No error signal in T=1: write succeeds, the card answers R(EDC/parity error).
     let r = xfer(&mut card, &block(L, 0, 0x00, &hex("00 84 00 00 01")));
     assert_eq!(parse(L, &r).pcb, 0x81);
@@ -398,10 +375,7 @@ fn parity_error_in_t1_makes_the_block_invalid() {
 
 #[test]
 fn every_trigger_keeps_corrupting() {
-    let mut card = t1_card_with(Faults {
-        corrupt_edc: Trigger::Every,
-        ..Faults::default()
-    });
+    let mut card = t1_card_with(faults(|f| f.corrupt_edc = Trigger::Every));
     for _ in 0..3 {
         let r = xfer(&mut card, &block(L, 0, 0x80, &[]));
         assert!(!edc_ok(L, &r));

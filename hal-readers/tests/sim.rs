@@ -22,14 +22,14 @@ use readerkit::line::{Framing, Line, LineReader};
 use readerkit::protocol::Protocol;
 use readerkit::{CardState, Status};
 use readerkit_card_sim::atr::Convention;
-use readerkit_card_sim::fault::{Faults, Mute, Trigger};
+use readerkit_card_sim::fault::{Mute, Trigger};
 use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::chip::Tda8035;
 use readerkit_hal::interface::{Config, Interface, NoPin, Pins};
 use readerkit_hal::{CardEvent, Class, ConfigError, Parity, UartConfig};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::client::{apdu, check_mute_after_one_answer, control, power_up, select};
-use readerkit_testkit::sim::{LineDevice, line_device};
+use readerkit_testkit::sim::{LineDevice, faults, line_device};
 
 #[derive(Default)]
 struct Chip {
@@ -305,10 +305,7 @@ fn t1_session_atr_pps_baud_change_and_apdus() {
 
 #[test]
 fn t0_session_with_get_response_and_character_repetition() {
-    let faults = Faults {
-        parity_error: Trigger::Nth(3),
-        ..Faults::default()
-    };
+    let faults = faults(|f| f.parity_error = Trigger::Nth(3));
     let card = Card::with_config(CardConfig::new(Profile::t0()).with_faults(faults));
     let (dev, _chip, protocol) = session(card, 3);
     assert_eq!(protocol, 1);
@@ -325,10 +322,7 @@ fn t0_session_with_get_response_and_character_repetition() {
 
 #[test]
 fn t0_card_refusing_every_character_fails_cleanly() {
-    let faults = Faults {
-        parity_error: Trigger::Every,
-        ..Faults::default()
-    };
+    let faults = faults(|f| f.parity_error = Trigger::Every);
     let card = Card::with_config(CardConfig::new(Profile::t0()).with_faults(faults));
     let (dev, _chip) = rig(Some(card));
     poll(&dev);
@@ -392,10 +386,7 @@ fn overcurrent_during_a_session_is_a_fault_not_a_removal() {
 
 #[test]
 fn mute_card_times_out_after_trying_every_class() {
-    let mute = CardConfig::new(Profile::t1()).with_faults(Faults {
-        mute: Mute::Always,
-        ..Faults::default()
-    });
+    let mute = CardConfig::new(Profile::t1()).with_faults(faults(|f| f.mute = Mute::Always));
     let (dev, chip) = rig(Some(Card::with_config(mute)));
     poll(&dev);
     chip.borrow_mut().vsel.clear();
@@ -413,10 +404,11 @@ fn mute_card_times_out_after_trying_every_class() {
 #[test]
 fn card_going_mute_mid_session_times_out() {
     let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
-    chip.borrow_mut().card.as_mut().unwrap().set_faults(Faults {
-        mute: Mute::AfterAnswers(1),
-        ..Faults::default()
-    });
+    chip.borrow_mut()
+        .card
+        .as_mut()
+        .unwrap()
+        .set_faults(faults(|f| f.mute = Mute::AfterAnswers(1)));
     check_mute_after_one_answer(&dev, 2);
 }
 

@@ -5,7 +5,7 @@ use readerkit::Device;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::line::{Line, LineReader};
 use readerkit::platform::SpinPlatform;
-use readerkit_card_sim::{Card, SimLine};
+use readerkit_card_sim::{Card, Faults, SimLine};
 
 use crate::vendor;
 
@@ -36,4 +36,12 @@ pub fn device(card: Option<Card>) -> SimDevice {
         LineReader::new(SimLine::holding(card)).with_t0_envelope(),
         ReaderCapabilities::typical(),
     )
+}
+
+/// A card's fault switches: all off but those `set` turns on
+/// (`faults(|f| f.corrupt_edc = Trigger::Nth(2))`).
+pub fn faults(set: impl FnOnce(&mut Faults)) -> Faults {
+    let mut faults = Faults::default();
+    set(&mut faults);
+    faults
 }

@@ -11,6 +11,7 @@
 use readerkit::{t0, t1};
 use readerkit_card_sim::{Card, Config, Faults, Profile};
 pub use readerkit_testkit::apdu::{echo_extended, echo_short, pattern, with_sw};
+pub use readerkit_testkit::sim::faults;
 
 /// Upper bound on reader-loop iterations: a protocol engine that never ends an
 /// exchange makes the test fail instead of hanging.
@@ -221,11 +222,7 @@ pub struct T1Session<const N: usize = { readerkit_card_sim::DEFAULT_CAPACITY }> 
 impl<const N: usize> T1Session<N> {
     pub fn new(profile: Profile, faults: Faults) -> Self {
         let config = t1_config(&profile);
-        T1Session {
-            engine: t1::Engine::new(config).expect("valid config"),
-            card: card_with(profile, faults),
-            wire: Wire::default(),
-        }
+        Self::with_config(profile, faults, config)
     }
 
     pub fn with_config(profile: Profile, faults: Faults, config: t1::Config) -> Self {
@@ -249,6 +246,16 @@ impl<const N: usize> T1Session<N> {
         response.truncate(len);
         Ok(response)
     }
+
+    /// ECHO `data` (extended APDU, Le 0000); the response APDU.
+    pub fn echo(&mut self, data: &[u8]) -> Result<Vec<u8>, t1::Error> {
+        self.apdu(&echo_extended(data, 0))
+    }
+}
+
+/// What an ECHO of `data` answers when it works: `data`, then 90 00.
+pub fn echoed<E>(data: &[u8]) -> Result<Vec<u8>, E> {
+    Ok(with_sw(data, 0x9000))
 }
 
 // ------------------------------------------------------------------------ APDUs
