@@ -12,10 +12,7 @@ fn t0_card() -> Card {
 }
 
 fn t0_card_with(faults: Faults) -> Card {
-    let mut card = Card::with_config(Config::new(Profile::t0()).with_faults(faults));
-    card.power_on();
-    assert_eq!(read_all(&mut card), Profile::t0().atr().as_slice());
-    card
+    powered_with(Profile::t0(), faults)
 }
 
 #[test]

@@ -15,10 +15,7 @@ fn t1_card() -> Card {
 }
 
 fn t1_card_with(faults: Faults) -> Card {
-    let mut card = Card::with_config(Config::new(Profile::t1()).with_faults(faults));
-    card.power_on();
-    assert_eq!(read_all(&mut card), Profile::t1().atr().as_slice());
-    card
+    powered_with(Profile::t1(), faults)
 }
 
 fn ok(data: &[u8]) -> Vec<u8> {

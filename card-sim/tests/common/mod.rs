@@ -3,7 +3,7 @@
 //! LRC and CRC, its own block layout).
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
-use readerkit_card_sim::{Card, Profile};
+use readerkit_card_sim::{Card, Config, Faults, Profile};
 pub use readerkit_testkit::apdu::{echo_extended, pattern};
 pub use readerkit_testkit::hex::parse as hex;
 pub use readerkit_testkit::sim::faults;
@@ -40,8 +40,13 @@ pub fn t0_answer<const N: usize>(card: &mut Card<N>, apdu: &str) -> String {
 
 /// A powered card whose ATR has been read and checked against the profile.
 pub fn powered(profile: Profile) -> Card {
+    powered_with(profile, Faults::default())
+}
+
+/// A powered card with `faults`, its ATR read and checked against the profile.
+pub fn powered_with(profile: Profile, faults: Faults) -> Card {
     let atr = profile.atr();
-    let mut card = Card::new(profile);
+    let mut card = Card::with_config(Config::new(profile).with_faults(faults));
     card.power_on();
     assert_eq!(read_all(&mut card), atr.as_slice());
     card
