@@ -19,6 +19,7 @@ use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
 use readerkit_testkit::locks::{self, Counted};
+use readerkit_testkit::thread::hang_guarded;
 
 /// What a tracking completion does besides being recorded.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -256,28 +257,6 @@ fn hosted() -> Arc<HostedDevice> {
         .ok()
         .unwrap();
     dev
-}
-
-/// Run `scenario` on its own thread; fail if it does not finish within 20 s (the
-/// deadlock this file is about).
-fn hang_guarded(name: &str, scenario: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        scenario();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The scenario panicked: report its panic.
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("{name}: hung (a call from inside a callback waits for its own lock)")
-        }
-    }
 }
 
 fn status(outcome: Outcome) -> Status {

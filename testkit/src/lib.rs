@@ -15,6 +15,7 @@
 //! - [`cli`]: checks of a command-line tool's text and usage errors;
 //! - [`locks`]: a platform mutex that counts the locks a thread holds;
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
+//! - [`thread`]: a hang guard for scenarios whose failure is a deadlock;
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
@@ -36,6 +37,7 @@ pub mod pcscd;
 pub mod rng;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod thread;
 pub mod vendor;
 
 pub use hex::hex;

@@ -6,11 +6,11 @@
 
 use core::cell::{Cell, RefCell};
 use core::ffi::c_void;
-use core::mem::MaybeUninit;
 use core::ptr;
-use std::sync::mpsc;
-use std::time::Duration;
 
+use readerkit_testkit::thread::hang_guarded;
+
+use super::{ctx, init_device, misaligned};
 use crate::*;
 
 /// T=0 first, then T=1, negotiable, TA1 = 96; the last byte is the TCK.
@@ -57,14 +57,6 @@ impl Ctx {
     fn seen(&self) -> Vec<(&'static str, rk_status)> {
         self.seen.borrow().clone()
     }
-}
-
-/// # Safety
-///
-/// `ctx` is the `Ctx` given to rk_device_init.
-unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
-    // SAFETY: per the contract; shared access only.
-    unsafe { &*ctx.cast::<Ctx>() }
 }
 
 pub(super) fn control(
@@ -127,7 +119,7 @@ unsafe extern "C" fn power(
     atr_len: *mut usize,
 ) -> rk_status {
     // SAFETY: the context given at init.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     c.power_calls.set(c.power_calls.get() + 1);
     if action != RK_POWER_DOWN {
         assert!(capacity >= ATR.len());
@@ -163,7 +155,7 @@ unsafe extern "C" fn transmit(
     reply_len: *mut usize,
 ) -> rk_status {
     // SAFETY: the context given at init.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     act(c, c.inside_transmit.replace(Inside::Nothing));
     if c.fail_next.replace(false) {
         return RK_STATUS_IO_TIMEOUT;
@@ -206,7 +198,7 @@ unsafe extern "C" fn set_protocol(
 
 unsafe extern "C" fn card_tracking(c: *mut c_void, _wait: u32) -> rk_status {
     // SAFETY: the context given at init.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     c.tracking_calls.set(c.tracking_calls.get() + 1);
     RK_STATUS_SUCCESS
 }
@@ -214,7 +206,7 @@ unsafe extern "C" fn card_tracking(c: *mut c_void, _wait: u32) -> rk_status {
 unsafe extern "C" fn tracking_complete(c: *mut c_void, status: rk_status) {
     // SAFETY: the context given at init; the library holds no lock now, and no
     // callback runs on this thread.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     c.completions.borrow_mut().push(status);
     if c.rearm_on_completion.replace(false) {
         let st = control(c.dev(), RK_IOCTL_IS_PRESENT, &[], &mut []);
@@ -224,7 +216,7 @@ unsafe extern "C" fn tracking_complete(c: *mut c_void, status: rk_status) {
 
 unsafe extern "C" fn events_pending(c: *mut c_void) {
     // SAFETY: the context given at init.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     if c.process_in_events_hook.get() {
         // SAFETY: an initialised device.
         let st = unsafe { rk_process_events(c.dev()) };
@@ -266,29 +258,12 @@ impl Fixture {
             transmit: Some(transmit),
             set_protocol: Some(set_protocol),
             card_tracking: Some(card_tracking),
-            vendor_ioctl: None,
-            eject: None,
-            swallow: None,
-            confiscate: None,
             tracking_complete: Some(tracking_complete),
             events_pending: Some(events_pending),
+            ..rk_reader_functions::default()
         };
-        let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
-        // SAFETY: valid for a write.
-        let st = unsafe { rk_reader_caps_typical(caps.as_mut_ptr()) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        // SAFETY: zeroed storage, a table, caps written above; the context outlives
-        // the device (deinit in Drop).
-        let st = unsafe {
-            rk_device_init(
-                dev,
-                size_of::<rk_device>(),
-                &table,
-                ctx.cast(),
-                caps.as_ptr(),
-                ptr::null(),
-            )
-        };
+        // SAFETY: zeroed storage; the context outlives the device (deinit in Drop).
+        let st = unsafe { init_device(dev, &table, ctx.cast()) };
         assert_eq!(st, RK_STATUS_SUCCESS);
         Fixture { dev, ctx }
     }
@@ -345,35 +320,12 @@ impl Drop for Fixture {
     }
 }
 
-/// Run `scenario` on its own thread; fail if it does not finish within 20 s (a
-/// call from inside a callback waiting for the lock its own callback holds).
-pub(super) fn hang_guarded(scenario: impl FnOnce() + Send + 'static) {
-    let (done, finished) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        scenario();
-        let _ = done.send(());
-    });
-    match finished.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => thread.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = thread.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung"),
-    }
-}
-
 #[test]
 fn a_misaligned_bytes_written_is_refused_before_the_request_runs() {
     let f = Fixture::new();
     f.insert();
     let mut words = [0usize; 2];
-    let misaligned = words
-        .as_mut_ptr()
-        .cast::<u8>()
-        .wrapping_add(1)
-        .cast::<usize>();
+    let misaligned = misaligned(&mut words);
     let input = 1u32.to_le_bytes();
     let mut out = [0u8; 33];
     // SAFETY: our buffers; the call refuses the pointer before writing through it.
@@ -456,7 +408,7 @@ fn buffers_and_out_pointers_inside_the_device_are_refused() {
 
 #[test]
 fn calls_from_inside_a_callback_never_wait_for_its_lock() {
-    hang_guarded(|| {
+    hang_guarded("calls from inside a callback", || {
         let f = Fixture::new();
         f.insert();
         f.ctx().inside_power.set(Inside::CallBack);
@@ -485,7 +437,7 @@ fn calls_from_inside_a_callback_never_wait_for_its_lock() {
 
 #[test]
 fn a_card_pulled_during_transmit_is_answered_like_power_and_tracking_may_rearm() {
-    hang_guarded(|| {
+    hang_guarded("card pulled during transmit", || {
         let f = Fixture::new();
         f.insert();
         assert_eq!(f.power_up(), RK_STATUS_SUCCESS);

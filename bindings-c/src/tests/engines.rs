@@ -5,17 +5,13 @@
 use core::mem::MaybeUninit;
 use core::ptr;
 
+use super::{misaligned, zeroed};
 use crate::*;
 
 /// GET CHALLENGE, Le = 8.
 const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
 /// What the card sends back for it under T=0: INS, 8 bytes, 90 00.
 const T0_CARD: [u8; 11] = [0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
-
-fn zeroed<T>() -> Box<T> {
-    // SAFETY: every storage type here is plain words, for which zero is valid.
-    Box::new(unsafe { MaybeUninit::<T>::zeroed().assume_init() })
-}
 
 fn t0_action(ex: *mut rk_t0_exchange) -> rk_t0_action {
     let mut a = MaybeUninit::<rk_t0_action>::uninit();
@@ -24,6 +20,39 @@ fn t0_action(ex: *mut rk_t0_exchange) -> rk_t0_action {
     assert_eq!(st, RK_STATUS_SUCCESS);
     // SAFETY: written on success.
     unsafe { a.assume_init() }
+}
+
+/// `rk_t0_begin` on `ex` with the default configuration.
+fn t0_begin(
+    ex: *mut rk_t0_exchange,
+    apdu: *const u8,
+    apdu_len: usize,
+    response: *mut u8,
+    response_len: usize,
+) -> rk_status {
+    let ex_len = size_of::<rk_t0_exchange>();
+    // SAFETY: every caller passes its own live storage and buffers, kept until
+    // rk_t0_end, or ranges the call refuses before using them.
+    unsafe {
+        rk_t0_begin(
+            ex,
+            ex_len,
+            apdu,
+            apdu_len,
+            response,
+            response_len,
+            ptr::null(),
+        )
+    }
+}
+
+/// Run the open exchange in `ex` to its end against the T=0 card answering GET
+/// CHALLENGE, then end it: the response is 10 bytes.
+fn t0_complete(ex: *mut rk_t0_exchange) {
+    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
+    // SAFETY: an open exchange.
+    let st = unsafe { rk_t0_end(ex) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
 }
 
 /// Run the exchange to its end against the scripted T=0 card; the response length.
@@ -54,23 +83,10 @@ fn t0_exchange_runs_through_the_c_calls() {
     // invalidate the pointers made before it.
     let ex = ptr::from_mut(&mut *storage);
     let mut response = [0u8; 16];
-    // SAFETY: all buffers are ours and outlive the exchange.
-    let st = unsafe {
-        rk_t0_begin(
-            ex,
-            size_of::<rk_t0_exchange>(),
-            GET_CHALLENGE.as_ptr(),
-            GET_CHALLENGE.len(),
-            response.as_mut_ptr(),
-            response.len(),
-            ptr::null(),
-        )
-    };
+    let (apdu, apdu_len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
+    let st = t0_begin(ex, apdu, apdu_len, response.as_mut_ptr(), response.len());
     assert_eq!(st, RK_STATUS_SUCCESS);
-    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
-    // SAFETY: an open exchange.
-    let st = unsafe { rk_t0_end(ex) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
+    t0_complete(ex);
     assert_eq!(response[..10], T0_CARD[1..]);
 }
 
@@ -83,52 +99,19 @@ fn t0_begin_refuses_an_apdu_inside_the_response_buffer() {
     let mut buf = [0u8; 32];
     buf[4..9].copy_from_slice(&GET_CHALLENGE);
     let base = buf.as_mut_ptr();
-    // SAFETY: both ranges lie inside `buf`; the call refuses them before using them.
-    let st = unsafe {
-        rk_t0_begin(
-            ex,
-            size_of::<rk_t0_exchange>(),
-            base.wrapping_add(4),
-            GET_CHALLENGE.len(),
-            base,
-            buf.len(),
-            ptr::null(),
-        )
-    };
+    let (apdu, apdu_len) = (base.wrapping_add(4), GET_CHALLENGE.len());
+    // Both ranges inside `buf`.
+    let st = t0_begin(ex, apdu, apdu_len, base, buf.len());
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     // The response buffer inside the exchange's own storage.
-    let inside = ex.cast::<u8>();
-    // SAFETY: as above.
-    let st = unsafe {
-        rk_t0_begin(
-            ex,
-            size_of::<rk_t0_exchange>(),
-            GET_CHALLENGE.as_ptr(),
-            GET_CHALLENGE.len(),
-            inside.wrapping_add(64),
-            16,
-            ptr::null(),
-        )
-    };
+    let inside = ex.cast::<u8>().wrapping_add(64);
+    let st = t0_begin(ex, GET_CHALLENGE.as_ptr(), apdu_len, inside, 16);
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
-    // Nothing was opened: the same storage takes a proper exchange.
-    // SAFETY: disjoint parts of `buf`, alive until the end.
-    let st = unsafe {
-        rk_t0_begin(
-            ex,
-            size_of::<rk_t0_exchange>(),
-            base.wrapping_add(4),
-            GET_CHALLENGE.len(),
-            base.wrapping_add(9),
-            buf.len() - 9,
-            ptr::null(),
-        )
-    };
+    // Nothing was opened: the same storage takes a proper exchange over disjoint
+    // parts of `buf`.
+    let st = t0_begin(ex, apdu, apdu_len, base.wrapping_add(9), buf.len() - 9);
     assert_eq!(st, RK_STATUS_SUCCESS);
-    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
-    // SAFETY: an open exchange.
-    let st = unsafe { rk_t0_end(ex) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
+    t0_complete(ex);
     assert_eq!(buf[9..19], T0_CARD[1..]);
 }
 
@@ -141,18 +124,8 @@ fn t0_feed_and_action_refuse_what_the_exchange_holds() {
     // 8-aligned, so that an action struct fits at its start.
     let mut response = [0u64; 4];
     let resp = response.as_mut_ptr().cast::<u8>();
-    // SAFETY: our buffers, alive until rk_t0_end.
-    let st = unsafe {
-        rk_t0_begin(
-            ex,
-            size_of::<rk_t0_exchange>(),
-            GET_CHALLENGE.as_ptr(),
-            GET_CHALLENGE.len(),
-            resp,
-            size_of::<[u64; 4]>(),
-            ptr::null(),
-        )
-    };
+    let (apdu, apdu_len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
+    let st = t0_begin(ex, apdu, apdu_len, resp, size_of::<[u64; 4]>());
     assert_eq!(st, RK_STATUS_SUCCESS);
     assert_eq!(t0_action(ex).kind, RK_T0_SEND);
     // SAFETY: an open exchange.
@@ -172,10 +145,7 @@ fn t0_feed_and_action_refuse_what_the_exchange_holds() {
     let st = unsafe { rk_t0_action_get(ex, resp.cast::<rk_t0_action>()) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     // Refusals changed nothing: the exchange still completes.
-    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
-    // SAFETY: an open exchange.
-    let st = unsafe { rk_t0_end(ex) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
+    t0_complete(ex);
     let got: Vec<u8> = response.iter().flat_map(|w| w.to_ne_bytes()).collect();
     assert_eq!(got[..10], T0_CARD[1..]);
 }
@@ -295,11 +265,7 @@ fn sim_read_refuses_a_misaligned_or_aliasing_length() {
     let mut out = [0u64; 8];
     let out_ptr = out.as_mut_ptr().cast::<u8>();
     let mut len_words = [0usize; 2];
-    let misaligned = len_words
-        .as_mut_ptr()
-        .cast::<u8>()
-        .wrapping_add(1)
-        .cast::<usize>();
+    let misaligned = misaligned(&mut len_words);
     // SAFETY: zeroed storage.
     let st = unsafe { rk_sim_init(card, size_of::<rk_sim_card>(), RK_SIM_PROFILE_T1) };
     assert_eq!(st, RK_STATUS_SUCCESS);

@@ -8,6 +8,7 @@ use core::mem::MaybeUninit;
 use core::ptr;
 
 use super::device::control;
+use super::{ctx, init_device};
 use crate::*;
 
 /// T=1 in specific mode (TA2), so no SET_PROTOCOL is needed; the last byte is the TCK.
@@ -18,14 +19,6 @@ struct Ctx {
     keys: RefCell<Vec<u32>>,
     sent: RefCell<Vec<Vec<u8>>>,
     busy_from_inside: Cell<Option<rk_status>>,
-}
-
-/// # Safety
-///
-/// `ctx` is the `Ctx` given to rk_device_init.
-unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
-    // SAFETY: per the contract; shared access only.
-    unsafe { &*ctx.cast::<Ctx>() }
 }
 
 unsafe extern "C" fn power(
@@ -55,7 +48,10 @@ unsafe extern "C" fn transmit(
     // SAFETY: the APDU the call describes.
     let apdu = unsafe { core::slice::from_raw_parts(call.apdu, call.apdu_len) };
     // SAFETY: our context.
-    unsafe { ctx(c) }.sent.borrow_mut().push(apdu.to_vec());
+    unsafe { ctx::<Ctx>(c) }
+        .sent
+        .borrow_mut()
+        .push(apdu.to_vec());
     let sw = if apdu.get(5..9) == Some(b"1234") {
         [0x90, 0x00]
     } else {
@@ -71,7 +67,7 @@ unsafe extern "C" fn transmit(
 
 unsafe extern "C" fn next_key(c: *mut c_void, _timeout_ms: u32) -> u32 {
     // SAFETY: our context.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     if c.busy_from_inside.get().is_none() {
         let ops = keypad_ops();
         // SAFETY: an initialised device; the call must refuse, not touch it.
@@ -131,21 +127,8 @@ fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
         transmit: Some(transmit),
         ..rk_reader_functions::default()
     };
-    let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
-    // SAFETY: our caps.
-    let status = unsafe { rk_reader_caps_typical(caps.as_mut_ptr()) };
-    assert_eq!(status, RK_STATUS_SUCCESS);
-    // SAFETY: our storage, table, caps; no other user.
-    let init = unsafe {
-        rk_device_init(
-            dev,
-            size_of::<rk_device>(),
-            &table,
-            cp,
-            caps.as_ptr(),
-            ptr::null(),
-        )
-    };
+    // SAFETY: our zeroed storage, no other user; the context outlives the device.
+    let init = unsafe { init_device(dev, &table, cp) };
     assert_eq!(init, RK_STATUS_SUCCESS);
     // SAFETY: an initialised device nobody else uses yet.
     let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };

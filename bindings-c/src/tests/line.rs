@@ -6,10 +6,12 @@
 
 use core::cell::{Cell, RefCell};
 use core::ffi::c_void;
-use core::mem::MaybeUninit;
 use core::ptr;
 
-use super::device::{control, hang_guarded};
+use readerkit_testkit::thread::hang_guarded;
+
+use super::device::control;
+use super::{ctx, typical_caps};
 use crate::*;
 
 /// How the line behaves besides moving the simulated card's bytes.
@@ -44,14 +46,6 @@ struct Ctx {
     completions: RefCell<Vec<rk_status>>,
 }
 
-/// # Safety
-///
-/// `ctx` is the `Ctx` given to rk_device_init_line.
-unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
-    // SAFETY: per the contract; shared access only.
-    unsafe { &*ctx.cast::<Ctx>() }
-}
-
 unsafe extern "C" fn reset(
     c: *mut c_void,
     reset: u32,
@@ -60,7 +54,7 @@ unsafe extern "C" fn reset(
     len: *mut usize,
 ) -> rk_status {
     // SAFETY: the context of this device.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     match c.mode.get() {
         Mode::Overlong => {
             // SAFETY: the library's out-pointer.
@@ -85,14 +79,14 @@ unsafe extern "C" fn reset(
 
 unsafe extern "C" fn deactivate(c: *mut c_void) -> rk_status {
     // SAFETY: the context of this device.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     // SAFETY: our card.
     unsafe { rk_sim_power_off(c.card) }
 }
 
 unsafe extern "C" fn send(c: *mut c_void, bytes: *const u8, len: usize) -> rk_status {
     // SAFETY: the context of this device.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     if c.mode.get() == Mode::CallBack {
         call_back(c);
     }
@@ -109,7 +103,7 @@ unsafe extern "C" fn receive(
     received: *mut usize,
 ) -> rk_status {
     // SAFETY: the context of this device.
-    let c = unsafe { ctx(c) };
+    let c = unsafe { ctx::<Ctx>(c) };
     c.receives.set(c.receives.get() + 1);
     c.min_first_us.set(c.min_first_us.get().min(first_us));
     match c.mode.get() {
@@ -133,13 +127,13 @@ unsafe extern "C" fn set_timing(c: *mut c_void, timing: *const rk_timing) -> rk_
     // SAFETY: the library's timing, valid for the call.
     let timing = unsafe { timing.read() };
     // SAFETY: the context of this device.
-    unsafe { ctx(c) }.timing.set(Some(timing));
+    unsafe { ctx::<Ctx>(c) }.timing.set(Some(timing));
     RK_STATUS_SUCCESS
 }
 
 unsafe extern "C" fn set_framing(c: *mut c_void, protocol: u32, extra_guard_n: u8) -> rk_status {
     // SAFETY: the context of this device.
-    unsafe { ctx(c) }
+    unsafe { ctx::<Ctx>(c) }
         .framing
         .set(Some((protocol, extra_guard_n)));
     RK_STATUS_SUCCESS
@@ -147,7 +141,10 @@ unsafe extern "C" fn set_framing(c: *mut c_void, protocol: u32, extra_guard_n: u
 
 unsafe extern "C" fn tracking_complete(c: *mut c_void, status: rk_status) {
     // SAFETY: the context of this device.
-    unsafe { ctx(c) }.completions.borrow_mut().push(status);
+    unsafe { ctx::<Ctx>(c) }
+        .completions
+        .borrow_mut()
+        .push(status);
 }
 
 fn ops() -> rk_line_ops {
@@ -159,15 +156,6 @@ fn ops() -> rk_line_ops {
         set_timing: Some(set_timing),
         set_framing: Some(set_framing),
     }
-}
-
-fn caps() -> rk_reader_caps {
-    let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
-    // SAFETY: valid for a write.
-    let st = unsafe { rk_reader_caps_typical(caps.as_mut_ptr()) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    // SAFETY: written above.
-    unsafe { caps.assume_init() }
 }
 
 /// Inside `send`: calls back into the device (the request, de-initialisation and a
@@ -185,7 +173,7 @@ fn call_back(c: &Ctx) {
     );
     // SAFETY: an initialised device.
     c.saw("deinit", unsafe { rk_device_deinit(c.dev) });
-    let caps = caps();
+    let caps = typical_caps();
     // SAFETY: the storage of an initialised device, our table and caps.
     let again = unsafe {
         rk_device_init_line(
@@ -247,7 +235,7 @@ impl Fixture {
             ..rk_reader_functions::default()
         };
         let table: *const rk_reader_functions = if tracking { &table } else { ptr::null() };
-        let caps = caps();
+        let caps = typical_caps();
         // SAFETY: zeroed storage, our tables and caps; the context and card outlive
         // the device (Drop).
         let st = unsafe {
@@ -372,7 +360,7 @@ fn null_or_incomplete_line_tables_are_refused_and_the_storage_stays_free() {
         opaque: [0; RK_DEVICE_STORAGE_WORDS],
     });
     let dev: *mut rk_device = &mut *dev;
-    let caps = caps();
+    let caps = typical_caps();
     let init = |line: *const rk_line_ops, table: *const rk_reader_functions| {
         // SAFETY: zeroed storage; `line` and `table` NULL or valid (or misaligned:
         // refused before any read).
@@ -477,7 +465,7 @@ fn a_count_larger_than_the_buffer_is_buffer_overflow_and_nothing_changes() {
 
 #[test]
 fn a_silent_line_ends_the_request_with_a_timeout_never_a_hang() {
-    hang_guarded(|| {
+    hang_guarded("silent line", || {
         for (profile, protocol, expect) in [
             (RK_SIM_PROFILE_T0, RK_PROTOCOL_T0, RK_STATUS_IO_TIMEOUT),
             (RK_SIM_PROFILE_T1, RK_PROTOCOL_T1, RK_STATUS_IO_TIMEOUT),
@@ -516,7 +504,7 @@ fn an_unknown_or_pending_code_from_a_line_callback_is_unsuccessful() {
 
 #[test]
 fn calls_from_inside_a_line_callback_are_refused_and_the_request_completes() {
-    hang_guarded(|| {
+    hang_guarded("calls from inside a line callback", || {
         let f = Fixture::new(RK_SIM_PROFILE_T1, false);
         assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
         assert_eq!(f.set_protocol(RK_PROTOCOL_T1), RK_STATUS_SUCCESS);

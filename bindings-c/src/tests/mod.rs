@@ -6,3 +6,59 @@ mod engines;
 mod keypad;
 mod line;
 mod log;
+
+use core::ffi::c_void;
+use core::mem::MaybeUninit;
+use core::ptr;
+
+use crate::*;
+
+/// Zeroed storage for a C object (plain words, for which zero is valid).
+fn zeroed<T>() -> Box<T> {
+    // SAFETY: every storage type the tests use is plain words or C structs of
+    // integers and nullable pointers, for which zero is valid.
+    Box::new(unsafe { MaybeUninit::<T>::zeroed().assume_init() })
+}
+
+/// A callback's `ctx` as the test's context `T`.
+///
+/// # Safety
+///
+/// `ctx` is the `T` the test handed to the device, alive; shared access only.
+unsafe fn ctx<'a, T>(ctx: *mut c_void) -> &'a T {
+    // SAFETY: per the contract.
+    unsafe { &*ctx.cast::<T>() }
+}
+
+/// The typical UART reader's capabilities, from `rk_reader_caps_typical`.
+fn typical_caps() -> rk_reader_caps {
+    let mut caps = MaybeUninit::<rk_reader_caps>::uninit();
+    // SAFETY: valid for a write.
+    let st = unsafe { rk_reader_caps_typical(caps.as_mut_ptr()) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written above.
+    unsafe { caps.assume_init() }
+}
+
+/// `rk_device_init` of `dev` with `table`, `ctx`, the typical capabilities and no
+/// vendor strings.
+///
+/// # Safety
+///
+/// `dev` is zeroed device storage nothing else uses; `ctx` outlives the device.
+unsafe fn init_device(
+    dev: *mut rk_device,
+    table: &rk_reader_functions,
+    ctx: *mut c_void,
+) -> rk_status {
+    let caps = typical_caps();
+    let dev_len = size_of::<rk_device>();
+    // SAFETY: per the contract; the table and caps are ours.
+    unsafe { rk_device_init(dev, dev_len, table, ctx, &caps, ptr::null()) }
+}
+
+/// A `usize` out-pointer one byte into `words`: inside the test's buffer, and
+/// misaligned.
+fn misaligned(words: &mut [usize; 2]) -> *mut usize {
+    words.as_mut_ptr().cast::<u8>().wrapping_add(1).cast()
+}

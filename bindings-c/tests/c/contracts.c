@@ -8,14 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "readerkit.h"
-
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
-    __FILE__, __LINE__, #cond); failures++; } } while (0)
-#define CHECK_ST(expr, want) do { rk_status st_ = (expr); if (st_ != (want)) { \
-    fprintf(stderr, "%s:%d: %s = %u (%s), want %u\n", __FILE__, __LINE__, #expr, \
-    (unsigned)st_, rk_status_description(st_), (unsigned)(want)); failures++; } } while (0)
+#include "check.h"
 
 static const uint8_t ATR[] = {0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C};
 
@@ -288,10 +281,5 @@ int main(void)
     pulled_during_transmit();
 
     CHECK_ST(rk_device_deinit(&dev), RK_STATUS_SUCCESS);
-    if (failures) {
-        fprintf(stderr, "contracts: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("contracts: OK\n");
-    return 0;
+    return finish("contracts");
 }

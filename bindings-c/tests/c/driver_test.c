@@ -5,14 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "check.h"
 #include "sim_driver.h"
-
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
-    __FILE__, __LINE__, #cond); failures++; } } while (0)
-#define CHECK_ST(expr, want) do { rk_status st_ = (expr); if (st_ != (want)) { \
-    fprintf(stderr, "%s:%d: %s = %u (%s), want %u\n", __FILE__, __LINE__, #expr, \
-    (unsigned)st_, rk_status_description(st_), (unsigned)(want)); failures++; } } while (0)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int completions;
@@ -120,13 +114,9 @@ int main(void)
     uint32_t state = 0;
     int i;
 
-    memset(&table, 0, sizeof table);
-    table.power = drv_power;
-    table.transmit = drv_transmit;
-    table.set_protocol = drv_set_protocol;
+    sim_driver_table(&table);
     table.card_tracking = drv_tracking;
     table.tracking_complete = drv_complete;
-    table.vendor_ioctl = drv_vendor;
     CHECK_ST(rk_reader_caps_typical(&caps), RK_STATUS_SUCCESS);
     memset(&vendor, 0, sizeof vendor);
     vendor.vendor_name = "readerkit";
@@ -190,10 +180,5 @@ int main(void)
     CHECK(rk_status_from_ntstatus(0xC0000184u) == RK_STATUS_INVALID_DEVICE_STATE);
 
     CHECK_ST(rk_device_deinit(&dev), RK_STATUS_SUCCESS);
-    if (failures) {
-        fprintf(stderr, "driver_test: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("driver_test: OK\n");
-    return 0;
+    return finish("driver_test");
 }

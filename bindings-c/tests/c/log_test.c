@@ -4,16 +4,7 @@
  * bytes, even for a 60 000-byte command of garbage. */
 #include <stdio.h>
 #include <string.h>
-#include "readerkit.h"
-
-static int failures;
-#define CHECK(cond)                                                    \
-    do {                                                               \
-        if (!(cond)) {                                                 \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
-            failures++;                                                \
-        }                                                              \
-    } while (0)
+#include "check.h"
 
 static char seen[64][RK_LOG_LINE_MAX];
 static uint32_t seen_level[64];
@@ -116,7 +107,5 @@ int main(void)
     CHECK(logged(RK_LOG_DEBUG, "TRANSMIT T=1, 5 bytes: 00 84 00 00 08 -> success, 18 bytes in "));
     CHECK(logged(RK_LOG_INFO, "TRANSMIT T=1, 60000 bytes: EE EE"));
     CHECK(longest < RK_LOG_LINE_MAX);
-    if (failures) return 1;
-    printf("log_test: OK\n");
-    return 0;
+    return finish("log_test");
 }

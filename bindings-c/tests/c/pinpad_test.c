@@ -3,14 +3,8 @@
  * keypad and TRANSMIT, on the simulated card (PIN "1234", 3 tries, ASCII). */
 #include <stdio.h>
 #include <string.h>
+#include "check.h"
 #include "sim_driver.h"
-
-static int failures;
-#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "%s:%d: CHECK failed: %s\n", \
-    __FILE__, __LINE__, #cond); failures++; } } while (0)
-#define CHECK_ST(expr, want) do { rk_status st_ = (expr); if (st_ != (want)) { \
-    fprintf(stderr, "%s:%d: %s = %u (%s), want %u\n", __FILE__, __LINE__, #expr, \
-    (unsigned)st_, rk_status_description(st_), (unsigned)(want)); failures++; } } while (0)
 
 #define CTL(fn) (0x00310000u | ((uint32_t)(fn) << 2))
 
@@ -82,11 +76,7 @@ int main(void)
     uint32_t power = RK_POWER_COLD_RESET, mask = RK_PROTOCOL_T1;
     int asked;
 
-    memset(&table, 0, sizeof table);
-    table.power = drv_power;
-    table.transmit = drv_transmit;
-    table.set_protocol = drv_set_protocol;
-    table.vendor_ioctl = drv_vendor;
+    sim_driver_table(&table);
     CHECK_ST(rk_reader_caps_typical(&caps), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_init(&dev, sizeof dev, &table, &drv, &caps, NULL), RK_STATUS_SUCCESS);
 
@@ -160,10 +150,5 @@ int main(void)
     if (drv.t1_ready) { CHECK_ST(rk_t1_deinit(&drv.t1), RK_STATUS_SUCCESS); drv.t1_ready = 0; }
     CHECK_ST(rk_sim_deinit(&drv.card), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_deinit(&dev), RK_STATUS_SUCCESS);
-    if (failures) {
-        fprintf(stderr, "pinpad_test: %d failure(s)\n", failures);
-        return 1;
-    }
-    printf("pinpad_test: OK\n");
-    return 0;
+    return finish("pinpad_test");
 }

@@ -120,4 +120,15 @@ static rk_status drv_vendor(void *ctx, uint32_t code, const uint8_t *in, size_t 
     *out_len = in_len;
     return RK_STATUS_SUCCESS;
 }
+
+/* The driver's callback table: power, TRANSMIT, SET_PROTOCOL and the vendor IOCTL;
+ * every other callback NULL, for the test to set. */
+static void sim_driver_table(rk_reader_functions *table)
+{
+    memset(table, 0, sizeof *table);
+    table->power = drv_power;
+    table->transmit = drv_transmit;
+    table->set_protocol = drv_set_protocol;
+    table->vendor_ioctl = drv_vendor;
+}
 #endif
