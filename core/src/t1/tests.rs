@@ -46,14 +46,6 @@ struct Step {
     reply: Reply,
 }
 
-fn s(sent: Vec<u8>, reply: Reply) -> Step {
-    Step {
-        sent,
-        wtx: 1,
-        reply,
-    }
-}
-
 /// Run `apdu` against `script`; every step must be used.
 fn run(engine: &mut Engine, apdu: &[u8], cap: usize, script: &[Step]) -> Result<Vec<u8>, Error> {
     let mut response = std::vec![0u8; cap];
@@ -90,72 +82,112 @@ fn run_err(engine: &mut Engine, apdu: &[u8], cap: usize, script: &[Step]) -> Err
     err
 }
 
-fn lrc_engine(ifsc: u8) -> Engine {
+/// A script, one step a line: `SENT | REPLY`, each as hex bytes, where a final
+/// `lrc` or `crc` appends that epilogue; REPLY may instead be `timeout` or
+/// `line error`; a third column `wtx N` is the WTX multiplier of the wait (1
+/// without it); `#` starts a comment.
+fn script(text: &str) -> Vec<Step> {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut columns = line.split('|').map(str::trim);
+            let sent = block(columns.next().unwrap_or_default());
+            let reply = match columns.next().expect("a step is SENT | REPLY") {
+                "timeout" => Timeout,
+                "line error" => LineError,
+                bytes => B(block(bytes)),
+            };
+            let wtx = columns.next().map_or(1, |wtx| {
+                let n = wtx.strip_prefix("wtx ").expect("the third column is wtx N");
+                n.parse().unwrap()
+            });
+            Step { sent, wtx, reply }
+        })
+        .collect()
+}
+
+/// Hex bytes, with the LRC or CRC appended where they end in `lrc` or `crc`.
+fn block(text: &str) -> Vec<u8> {
+    let text = text.trim();
+    if let Some(bytes) = text.strip_suffix("lrc") {
+        l(bytes)
+    } else if let Some(bytes) = text.strip_suffix("crc") {
+        c(bytes)
+    } else {
+        h(text)
+    }
+}
+
+/// Run `apdu` (hex) against the [`script`] `steps` with a 300-byte response
+/// buffer; the response.
+fn exchange(engine: &mut Engine, apdu: &str, steps: &str) -> Vec<u8> {
+    run(engine, &h(apdu), 300, &script(steps)).unwrap()
+}
+
+/// Like [`exchange`] but expects the engine to fail right after the last step.
+fn exchange_err(engine: &mut Engine, apdu: &str, steps: &str) -> Error {
+    run_err(engine, &h(apdu), 300, &script(steps))
+}
+
+/// An engine for `config` that does not announce its IFSD first (its scripts
+/// start with the first I-block).
+fn quiet_engine(config: Config) -> Engine {
     Engine::new(Config {
         send_ifs_request: false,
-        ..Config::new(ifsc, Edc::Lrc)
+        ..config
     })
     .unwrap()
 }
 
+/// A [`quiet_engine`] with LRC and IFSC `ifsc`.
+fn lrc_engine(ifsc: u8) -> Engine {
+    quiet_engine(Config::new(ifsc, Edc::Lrc))
+}
+
 const SELECT: &str = "00 A4 04 00 02 3F 00";
+/// READ BINARY of 256 bytes, the APDU of most scripts.
+const READ: &str = "00 B0 00 00 00";
 
 // ---------------------------------------------------------------- normal exchanges
 
 #[test]
 fn ifsd_announced_then_apdus_alternate_sequence_numbers() {
     let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
-    let r = run(
+    let r = exchange(
         &mut e,
-        &h(SELECT),
-        300,
-        &[
-            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
-            s(
-                h("00 00 07 00 A4 04 00 02 3F 00 9A"),
-                B(h("00 00 02 90 00 92")),
-            ),
-        ],
-    )
-    .unwrap();
+        SELECT,
+        "
+        00 C1 01 FE 3E                   | 00 E1 01 FE 1E
+        00 00 07 00 A4 04 00 02 3F 00 9A | 00 00 02 90 00 92
+        ",
+    );
     assert_eq!(r, h("90 00"));
     assert!(e.ifsd_announced());
     // Second APDU: N(S) = 1 on both sides, no second IFS request.
-    let r = run(
+    let r = exchange(
         &mut e,
-        &h("00 B0 00 00 02"),
-        300,
-        &[s(
-            l("00 40 05 00 B0 00 00 02"),
-            B(l("00 40 04 12 34 90 00")),
-        )],
-    )
-    .unwrap();
+        "00 B0 00 00 02",
+        "00 40 05 00 B0 00 00 02 lrc | 00 40 04 12 34 90 00 lrc",
+    );
     assert_eq!(r, h("12 34 90 00"));
     // Third: back to 0.
-    run(
+    exchange(
         &mut e,
-        &h("80 CA 00 00"),
-        300,
-        &[s(l("00 00 04 80 CA 00 00"), B(l("00 00 02 90 00")))],
-    )
-    .unwrap();
+        "80 CA 00 00",
+        "00 00 04 80 CA 00 00 lrc | 00 00 02 90 00 lrc",
+    );
 }
 
 #[test]
 fn reconfigure_starts_over_in_place_and_refuses_bad_configs() {
     let mut e = lrc_engine(32);
     // One APDU: N(S) moves on to 1.
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 02"),
-        300,
-        &[s(
-            l("00 00 05 00 B0 00 00 02"),
-            B(l("00 00 04 12 34 90 00")),
-        )],
-    )
-    .unwrap();
+        "00 B0 00 00 02",
+        "00 00 05 00 B0 00 00 02 lrc | 00 00 04 12 34 90 00 lrc",
+    );
     // A bad configuration changes nothing: the next I-block carries N(S) = 1.
     let bad = Config::new(0, Edc::Crc);
     assert_eq!(e.reconfigure(bad), Err(Error::InvalidConfig));
@@ -175,16 +207,14 @@ fn reconfigure_starts_over_in_place_and_refuses_bad_configs() {
     // A new configuration: CRC, IFSD announced again, sequence numbers back to 0.
     e.reconfigure(Config::new(16, Edc::Crc)).unwrap();
     assert_eq!((e.ifsc(), e.config().edc), (16, Edc::Crc));
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(h("00 C1 01 FE 54 4E"), B(c("00 E1 01 FE"))),
-            s(c("00 00 05 00 B0 00 00 00"), B(c("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 C1 01 FE 54 4E           | 00 E1 01 FE crc
+        00 00 05 00 B0 00 00 00 crc | 00 00 02 90 00 crc
+        ",
+    );
     // The default engine is the default configuration's.
     assert_eq!(*Engine::default().config(), Config::default());
 }
@@ -192,53 +222,47 @@ fn reconfigure_starts_over_in_place_and_refuses_bad_configs() {
 #[test]
 fn crc_exchange() {
     let mut e = Engine::new(Config::new(32, Edc::Crc)).unwrap();
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(h("00 C1 01 FE 54 4E"), B(c("00 E1 01 FE"))),
-            s(c("00 00 05 00 B0 00 00 00"), B(c("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 C1 01 FE 54 4E           | 00 E1 01 FE crc
+        00 00 05 00 B0 00 00 00 crc | 00 00 02 90 00 crc
+        ",
+    );
 }
 
 #[test]
 fn nad_is_sent_and_expected_swapped() {
-    let config = Config {
+    let mut e = quiet_engine(Config {
         nad: 0x21,
-        send_ifs_request: false,
         ..Config::default()
-    };
-    let mut e = Engine::new(config).unwrap();
-    run(
+    });
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("21 00 05 00 B0 00 00 00"), B(l("21 00 02 90 00"))),
-            s(l("21 82 00"), B(l("12 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        21 00 05 00 B0 00 00 00 lrc | 21 00 02 90 00 lrc
+        21 82 00 lrc                | 12 00 02 90 00 lrc
+        ",
+    );
 }
+
+/// UPDATE BINARY of 5 bytes: a 10-byte APDU.
+const UPDATE: &str = "00 D6 00 00 05 01 02 03 04 05";
+
+/// [`UPDATE`] chained with IFSC 4: I(0,M) R(1) I(1,M) R(0) I(0).
+const UPDATE_CHAIN: &str = "
+    00 20 04 00 D6 00 00 lrc | 00 90 00 90
+    00 60 04 05 01 02 03 lrc | 00 80 00 80
+    00 00 02 04 05 lrc       | 00 00 02 90 00 lrc
+";
 
 /// Annex A: chaining of a command. IFSC 4, 10-byte APDU: I(0,M) R(1) I(1,M) R(0) I(0).
 #[test]
 fn command_chaining() {
     let mut e = lrc_engine(4);
-    let r = run(
-        &mut e,
-        &h("00 D6 00 00 05 01 02 03 04 05"),
-        300,
-        &[
-            s(l("00 20 04 00 D6 00 00"), B(h("00 90 00 90"))),
-            s(l("00 60 04 05 01 02 03"), B(h("00 80 00 80"))),
-            s(l("00 00 02 04 05"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+    let r = exchange(&mut e, UPDATE, UPDATE_CHAIN);
     assert_eq!(r, h("90 00"));
 }
 
@@ -250,18 +274,8 @@ fn command_chaining() {
 #[test]
 fn error_r_block_never_acknowledges_a_chained_block() {
     let mut e = lrc_engine(4);
-    let r = run(
-        &mut e,
-        &h("00 D6 00 00 05 01 02 03 04 05"),
-        300,
-        &[
-            s(l("00 20 04 00 D6 00 00"), B(l("00 91 00"))),
-            s(l("00 20 04 00 D6 00 00"), B(h("00 90 00 90"))),
-            s(l("00 60 04 05 01 02 03"), B(h("00 80 00 80"))),
-            s(l("00 00 02 04 05"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+    let steps = std::format!("00 20 04 00 D6 00 00 lrc | 00 91 00 lrc\n{UPDATE_CHAIN}");
+    let r = exchange(&mut e, UPDATE, &steps);
     assert_eq!(r, h("90 00"));
 }
 
@@ -269,17 +283,15 @@ fn error_r_block_never_acknowledges_a_chained_block() {
 #[test]
 fn response_chaining() {
     let mut e = lrc_engine(32);
-    let r = run(
+    let r = exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 03 01 02 03"))),
-            s(h("00 90 00 90"), B(l("00 60 02 04 05"))),
-            s(h("00 80 00 80"), B(l("00 00 03 06 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 20 03 01 02 03 lrc
+        00 90 00 90                 | 00 60 02 04 05 lrc
+        00 80 00 80                 | 00 00 03 06 90 00 lrc
+        ",
+    );
     assert_eq!(r, h("01 02 03 04 05 06 90 00"));
 }
 
@@ -317,26 +329,16 @@ fn extended_apdu_and_largest_response_through_a_model_card() {
 #[test]
 fn wtx_request_is_answered_and_extends_the_next_wait() {
     let mut e = lrc_engine(32);
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(h("00 C3 01 03 C1"))),
-            Step {
-                sent: h("00 E3 01 03 E1"),
-                wtx: 3,
-                reply: B(h("00 C3 01 03 C1")),
-            },
-            Step {
-                sent: h("00 E3 01 03 E1"),
-                wtx: 3,
-                reply: Timeout,
-            },
-            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 C3 01 03 C1
+        00 E3 01 03 E1              | 00 C3 01 03 C1     | wtx 3
+        00 E3 01 03 E1              | timeout            | wtx 3
+        00 82 00 82                 | 00 00 02 90 00 lrc
+        ",
+    );
     let timing = crate::timing::Timing::default_at(3_571);
     assert_eq!(
         Wait { wtx: 2 }.bwt_us(&timing, 4),
@@ -349,17 +351,15 @@ fn wtx_request_is_answered_and_extends_the_next_wait() {
 #[test]
 fn ifs_request_from_card_changes_ifsc() {
     let mut e = lrc_engine(4);
-    let r = run(
+    let r = exchange(
         &mut e,
-        &h("00 D6 00 00 05 01 02 03 04 05"),
-        300,
-        &[
-            s(l("00 20 04 00 D6 00 00"), B(h("00 C1 01 08 C8"))),
-            s(h("00 E1 01 08 E8"), B(h("00 90 00 90"))),
-            s(l("00 40 06 05 01 02 03 04 05"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        "00 D6 00 00 05 01 02 03 04 05",
+        "
+        00 20 04 00 D6 00 00 lrc       | 00 C1 01 08 C8
+        00 E1 01 08 E8                 | 00 90 00 90
+        00 40 06 05 01 02 03 04 05 lrc | 00 00 02 90 00 lrc
+        ",
+    );
     assert_eq!(r, h("90 00"));
     assert_eq!(e.ifsc(), 8);
 }
@@ -369,43 +369,39 @@ fn ifs_request_from_card_changes_ifsc() {
 #[test]
 fn abort_from_card() {
     let mut e = lrc_engine(32);
-    let err = run_err(
+    let err = exchange_err(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 01 01"))),
-            s(h("00 90 00 90"), B(h("00 C2 00 C2"))),
-            s(h("00 E2 00 E2"), B(h("00 90 00 90"))),
-        ],
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 20 01 01 lrc
+        00 90 00 90                 | 00 C2 00 C2
+        00 E2 00 E2                 | 00 90 00 90
+        ",
     );
     assert_eq!(err, Error::Aborted);
     assert_eq!(Status::from(err), Status::DeviceProtocolError);
     assert!(!e.is_synchronised());
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(h("00 C0 00 C0"), B(h("00 E0 00 E0"))),
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 C0 00 C0                 | 00 E0 00 E0
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
     assert!(e.is_synchronised());
 }
 
 #[test]
 fn abort_then_timeout_also_fails() {
     let mut e = lrc_engine(32);
-    let err = run_err(
+    let err = exchange_err(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(h("00 C2 00 C2"))),
-            s(h("00 E2 00 E2"), Timeout),
-        ],
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 C2 00 C2
+        00 E2 00 E2                 | timeout
+        ",
     );
     assert_eq!(err, Error::Aborted);
 }
@@ -413,33 +409,29 @@ fn abort_then_timeout_also_fails() {
 #[test]
 fn card_resynch_request_and_unsolicited_responses_are_invalid() {
     let mut e = lrc_engine(32);
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(h("00 C0 00 C0"))),
-            s(h("00 82 00 82"), B(h("00 E3 01 02 E0"))),
-            s(h("00 82 00 82"), B(h("00 E1 01 FE 1E"))),
-            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 C0 00 C0
+        00 82 00 82                 | 00 E3 01 02 E0
+        00 82 00 82                 | 00 E1 01 FE 1E
+        00 82 00 82                 | 00 00 02 90 00 lrc
+        ",
+    );
 }
 
 #[test]
 fn endless_wtx_is_bounded() {
-    let config = Config {
+    let mut e = quiet_engine(Config {
         max_card_requests: 5,
-        send_ifs_request: false,
         ..Config::default()
-    };
-    let mut e = Engine::new(config).unwrap();
-    let mut script = std::vec![s(l("00 00 05 00 B0 00 00 00"), B(h("00 C3 01 01 C3")))];
+    });
+    let mut steps = std::string::String::from("00 00 05 00 B0 00 00 00 lrc | 00 C3 01 01 C3\n");
     for _ in 0..5 {
-        script.push(s(h("00 E3 01 01 E3"), B(h("00 C3 01 01 C3"))));
+        steps.push_str("00 E3 01 01 E3 | 00 C3 01 01 C3\n");
     }
-    let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
+    let err = exchange_err(&mut e, READ, &steps);
     assert_eq!(err, Error::TooManyRequests);
     assert_eq!(Status::from(err), Status::DeviceProtocolError);
 }
@@ -451,17 +443,15 @@ fn endless_wtx_is_bounded() {
 #[test]
 fn edc_error_gets_r_block_and_retransmission() {
     let mut e = lrc_engine(32);
-    let r = run(
+    let r = exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(h("00 00 02 90 00 93"))),
-            s(h("00 81 00 81"), LineError),
-            s(h("00 81 00 81"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 93
+        00 81 00 81                 | line error
+        00 81 00 81                 | 00 00 02 90 00 lrc
+        ",
+    );
     assert_eq!(r, h("90 00"));
 }
 
@@ -470,17 +460,15 @@ fn edc_error_gets_r_block_and_retransmission() {
 #[test]
 fn lost_i_block_is_retransmitted() {
     let mut e = lrc_engine(32);
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), Timeout),
-            s(h("00 82 00 82"), B(h("00 80 00 80"))),
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | timeout
+        00 82 00 82                 | 00 80 00 80
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
 }
 
 /// Annex A: during response chaining the card does not get our acknowledgement (it
@@ -489,19 +477,17 @@ fn lost_i_block_is_retransmitted() {
 #[test]
 fn lost_blocks_in_response_chain() {
     let mut e = lrc_engine(32);
-    let r = run(
+    let r = exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 01 01"))),
-            s(h("00 90 00 90"), B(h("00 91 00 91"))),
-            s(h("00 90 00 90"), B(l("00 60 01 02"))),
-            s(h("00 80 00 80"), Timeout),
-            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 20 01 01 lrc
+        00 90 00 90                 | 00 91 00 91
+        00 90 00 90                 | 00 60 01 02 lrc
+        00 80 00 80                 | timeout
+        00 82 00 82                 | 00 00 02 90 00 lrc
+        ",
+    );
     assert_eq!(r, h("01 02 90 00"));
 }
 
@@ -509,42 +495,36 @@ fn lost_blocks_in_response_chain() {
 /// I-block while we still chain and an empty chained I-block are all invalid.
 #[test]
 fn invalid_blocks_get_other_error() {
-    let config = Config {
+    let mut e = quiet_engine(Config {
         ifsd: 2,
         max_retries: 8,
-        send_ifs_request: false,
         ..Config::default()
-    };
-    let mut e = Engine::new(config).unwrap();
-    run(
+    });
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 40 02 90 00"))), // N(S) 1
-            s(h("00 82 00 82"), B(l("10 00 02 90 00"))),             // NAD
-            s(h("00 82 00 82"), B(l("00 00 03 01 90 00"))),          // LEN > IFSD
-            s(h("00 82 00 82"), B(l("00 A0 00"))),                   // R with b6
-            s(h("00 82 00 82"), B(l("00 20 00"))),                   // empty chained I
-            s(h("00 82 00 82"), B(h("00 00 FF 00"))),                // LEN 255
-            s(h("00 82 00 82"), B(h("00"))),                         // truncated
-            s(h("00 82 00 82"), B(l("00 90 00"))),                   // R(1) after last block
-            s(h("00 82 00 82"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 40 02 90 00 lrc  # N(S) 1
+        00 82 00 82                 | 10 00 02 90 00 lrc  # NAD
+        00 82 00 82                 | 00 00 03 01 90 00 lrc  # LEN > IFSD
+        00 82 00 82                 | 00 A0 00 lrc  # R with b6
+        00 82 00 82                 | 00 20 00 lrc  # empty chained I
+        00 82 00 82                 | 00 00 FF 00  # LEN 255
+        00 82 00 82                 | 00  # truncated
+        00 82 00 82                 | 00 90 00 lrc  # R(1) after last block
+        00 82 00 82                 | 00 00 02 90 00 lrc
+        ",
+    );
     let mut e = lrc_engine(4);
-    run(
+    exchange(
         &mut e,
-        &h("00 D6 00 00 01 01"),
-        300,
-        &[
-            s(l("00 20 04 00 D6 00 00"), B(l("00 00 02 90 00"))), // I while chaining
-            s(h("00 82 00 82"), B(h("00 90 00 90"))),
-            s(l("00 40 02 01 01"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        "00 D6 00 00 01 01",
+        "
+        00 20 04 00 D6 00 00 lrc | 00 00 02 90 00 lrc  # I while chaining
+        00 82 00 82              | 00 90 00 90
+        00 40 02 01 01 lrc       | 00 00 02 90 00 lrc
+        ",
+    );
 }
 
 /// Annex A: repeated errors lead to S(RESYNCH request); after the response the IFSD is
@@ -553,75 +533,68 @@ fn invalid_blocks_get_other_error() {
 fn resynch_after_too_many_errors() {
     let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
     // Move the sequence numbers to 1 first.
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
-    let r = run(
+        READ,
+        "
+        00 C1 01 FE 3E              | 00 E1 01 FE 1E
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
+    let r = exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(l("00 40 05 00 B0 00 00 00"), B(h("00 40 02 90 00 00"))),
-            s(h("00 91 00 91"), Timeout),
-            s(h("00 92 00 92"), B(h("FF FF"))),
-            s(h("00 92 00 92"), LineError),
-            s(h("00 C0 00 C0"), Timeout),
-            s(h("00 C0 00 C0"), B(h("00 E0 00 E0"))),
-            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 40 05 00 B0 00 00 00 lrc | 00 40 02 90 00 00
+        00 91 00 91                 | timeout
+        00 92 00 92                 | FF FF
+        00 92 00 92                 | line error
+        00 C0 00 C0                 | timeout
+        00 C0 00 C0                 | 00 E0 00 E0
+        00 C1 01 FE 3E              | 00 E1 01 FE 1E
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
     assert_eq!(r, h("90 00"));
 }
 
 #[test]
 fn unanswered_ifs_request_is_repeated_then_dropped() {
     let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(h("00 C1 01 FE 3E"), Timeout),
-            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 20 3F"))), // wrong size echoed
-            s(h("00 C1 01 FE 3E"), B(l("00 00 02 90 00"))),
-            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1F"))), // EDC
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 C1 01 FE 3E              | timeout
+        00 C1 01 FE 3E              | 00 E1 01 20 3F  # wrong size echoed
+        00 C1 01 FE 3E              | 00 00 02 90 00 lrc
+        00 C1 01 FE 3E              | 00 E1 01 FE 1F  # EDC
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
     assert!(!e.ifsd_announced());
 }
 
 #[test]
 fn silent_card_times_out() {
     let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
-    let ifs = h("00 C1 01 FE 3E");
-    let i = l("00 00 05 00 B0 00 00 00");
-    let r = h("00 82 00 82");
-    let resynch = h("00 C0 00 C0");
-    let script = [
-        s(ifs.clone(), Timeout),
-        s(ifs.clone(), Timeout),
-        s(ifs.clone(), Timeout),
-        s(ifs, Timeout),
-        s(i, Timeout),
-        s(r.clone(), Timeout),
-        s(r.clone(), Timeout),
-        s(r, Timeout),
-        s(resynch.clone(), Timeout),
-        s(resynch.clone(), Timeout),
-        s(resynch, Timeout),
-    ];
-    let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
+    let err = exchange_err(
+        &mut e,
+        READ,
+        "
+        00 C1 01 FE 3E              | timeout  # IFS request, repeated three times
+        00 C1 01 FE 3E              | timeout
+        00 C1 01 FE 3E              | timeout
+        00 C1 01 FE 3E              | timeout
+        00 00 05 00 B0 00 00 00 lrc | timeout
+        00 82 00 82                 | timeout
+        00 82 00 82                 | timeout
+        00 82 00 82                 | timeout
+        00 C0 00 C0                 | timeout  # resynchronisation
+        00 C0 00 C0                 | timeout
+        00 C0 00 C0                 | timeout
+        ",
+    );
     assert_eq!(err, Error::Timeout);
     assert_eq!(Status::from(err), Status::IoTimeout);
     assert!(!e.is_synchronised());
@@ -635,30 +608,30 @@ fn garbage_card_gives_too_many_errors_and_next_apdu_resynchs() {
         ..Config::new(32, Edc::Lrc)
     };
     let mut e = Engine::new(config).unwrap();
-    let g = B(h("01 02 03 04"));
-    let script = [
-        s(h("00 C1 01 FE 3E"), g.clone()),
-        s(h("00 C1 01 FE 3E"), g.clone()),
-        s(l("00 00 05 00 B0 00 00 00"), g.clone()),
-        s(h("00 82 00 82"), g.clone()),
-        s(h("00 C0 00 C0"), g.clone()),
-        s(h("00 C0 00 C0"), g.clone()),
-    ];
-    let err = run_err(&mut e, &h("00 B0 00 00 00"), 300, &script);
+    let err = exchange_err(
+        &mut e,
+        READ,
+        "
+        00 C1 01 FE 3E              | 01 02 03 04
+        00 C1 01 FE 3E              | 01 02 03 04
+        00 00 05 00 B0 00 00 00 lrc | 01 02 03 04
+        00 82 00 82                 | 01 02 03 04
+        00 C0 00 C0                 | 01 02 03 04
+        00 C0 00 C0                 | 01 02 03 04
+        ",
+    );
     assert_eq!(err, Error::TooManyErrors);
     assert_eq!(Status::from(err), Status::DeviceProtocolError);
     // The engine is still usable: the next APDU resynchronises first.
-    run(
+    exchange(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(h("00 C0 00 C0"), B(h("00 E0 00 E0"))),
-            s(h("00 C1 01 FE 3E"), B(h("00 E1 01 FE 1E"))),
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 00 02 90 00"))),
-        ],
-    )
-    .unwrap();
+        READ,
+        "
+        00 C0 00 C0                 | 00 E0 00 E0
+        00 C1 01 FE 3E              | 00 E1 01 FE 1E
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
 }
 
 /// The card asks for our I-block again more often than allowed.
@@ -669,22 +642,16 @@ fn repeated_retransmission_requests_escalate() {
         max_resynchs: 1,
         ..Config::default()
     };
-    let mut e = Engine::new(Config {
-        send_ifs_request: false,
-        ..config
-    })
-    .unwrap();
-    let i = l("00 00 05 00 B0 00 00 00");
-    let err = run_err(
+    let mut e = quiet_engine(config);
+    let err = exchange_err(
         &mut e,
-        &h("00 B0 00 00 00"),
-        300,
-        &[
-            s(i.clone(), B(h("00 80 00 80"))),
-            s(i.clone(), B(h("00 80 00 80"))),
-            s(i, B(h("00 80 00 80"))),
-            s(h("00 C0 00 C0"), B(h("00 80 00 80"))),
-        ],
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 80 00 80
+        00 00 05 00 B0 00 00 00 lrc | 00 80 00 80
+        00 00 05 00 B0 00 00 00 lrc | 00 80 00 80
+        00 C0 00 C0                 | 00 80 00 80
+        ",
     );
     assert_eq!(err, Error::TooManyErrors);
 }
@@ -694,26 +661,19 @@ fn repeated_retransmission_requests_escalate() {
 #[test]
 fn response_bigger_than_buffer() {
     let mut e = lrc_engine(32);
-    let err = run_err(
-        &mut e,
-        &h("00 B0 00 00 00"),
-        3,
-        &[
-            s(l("00 00 05 00 B0 00 00 00"), B(l("00 20 02 01 02"))),
-            s(h("00 90 00 90"), B(l("00 40 02 90 00"))),
-        ],
+    let steps = script(
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 20 02 01 02 lrc
+        00 90 00 90                 | 00 40 02 90 00 lrc
+        ",
     );
+    let err = run_err(&mut e, &h(READ), 3, &steps);
     assert_eq!(err, Error::BufferTooSmall { needed: 4 });
     assert_eq!(Status::from(err), Status::BufferTooSmall);
     // The exchange completed: the next APDU continues with the right numbers.
     assert!(e.is_synchronised());
-    run(
-        &mut e,
-        &h("00 B0 00 00 00"),
-        3,
-        &[s(l("00 40 05 00 B0 00 00 00"), B(l("00 00 02 90 00")))],
-    )
-    .unwrap();
+    let steps = script("00 40 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc");
+    assert_eq!(run(&mut e, &h(READ), 3, &steps), Ok(h("90 00")));
 }
 
 #[test]
@@ -803,19 +763,13 @@ fn inputs_after_the_end_are_refused() {
 
 #[test]
 fn zero_resynchs_configured() {
-    let config = Config {
+    let mut e = quiet_engine(Config {
         max_retries: 0,
         max_resynchs: 0,
-        send_ifs_request: false,
         ..Config::default()
-    };
-    let mut e = Engine::new(config).unwrap();
-    let err = run_err(
-        &mut e,
-        &h("00 B0 00 00 00"),
-        8,
-        &[s(l("00 00 05 00 B0 00 00 00"), B(h("00")))],
-    );
+    });
+    let steps = script("00 00 05 00 B0 00 00 00 lrc | 00");
+    let err = run_err(&mut e, &h(READ), 8, &steps);
     assert_eq!(err, Error::TooManyErrors);
     // Needs a resynch but none is allowed: the failure shows at once.
     let apdu = h("00 B0 00 00 00");
