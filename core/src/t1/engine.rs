@@ -244,13 +244,19 @@ impl Engine {
         self.ifsd = Engine::initial_ifsd(&self.config);
         self.link = Link::Synchronised;
         self.phase = Phase::Idle;
+        self.start_exchange();
+        self.wtx = 1;
+        self.tx_len = 0;
+    }
+
+    /// Forget the counts (errors, resynchronisations, card requests) and the bytes
+    /// received of the last exchange.
+    fn start_exchange(&mut self) {
         self.errors = 0;
         self.resynchs = 0;
         self.card_requests = 0;
         self.last_failure = Failure::Other;
         self.received = 0;
-        self.wtx = 1;
-        self.tx_len = 0;
     }
 
     /// The configuration the engine was created with.
@@ -307,11 +313,7 @@ impl Engine {
         if self.phase.in_flight() {
             self.link = Link::NeedsResynch;
         }
-        self.errors = 0;
-        self.resynchs = 0;
-        self.card_requests = 0;
-        self.last_failure = Failure::Other;
-        self.received = 0;
+        self.start_exchange();
         match self.link {
             Link::NeedsResynch => self.resynch(),
             Link::Synchronised => self.restart(apdu),

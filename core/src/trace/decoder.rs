@@ -176,15 +176,8 @@ impl Decoder {
                 self.collect(bytes);
                 let need = self.pps_len();
                 if self.pending_len >= need || bytes.len() < asked {
-                    let end = self.pending_len.min(PPS_MAX);
-                    emit(
-                        sink,
-                        Event::Pps {
-                            direction,
-                            bytes: &self.pending[..end],
-                        },
-                    );
-                    self.pending_len = 0;
+                    let bytes = self.take_pending(PPS_MAX);
+                    emit(sink, Event::Pps { direction, bytes });
                     self.phase = Phase::Raw;
                 }
             }
@@ -193,16 +186,15 @@ impl Decoder {
                 let overflow = self.collect(bytes);
                 let need = self.block_len(edc);
                 if self.pending_len >= need || bytes.len() < asked || overflow {
-                    let end = self.pending_len.min(BLOCK_MAX);
+                    let bytes = self.take_pending(BLOCK_MAX);
                     emit(
                         sink,
                         Event::T1Block {
                             direction,
-                            bytes: &self.pending[..end],
+                            bytes,
                             edc,
                         },
                     );
-                    self.pending_len = 0;
                 }
             }
             Phase::AfterReset | Phase::Raw => emit(sink, Event::Bytes { direction, bytes }),
@@ -289,6 +281,13 @@ impl Decoder {
         take < bytes.len()
     }
 
+    /// The pending message (its first `max` bytes at most), collecting anew after it.
+    fn take_pending(&mut self, max: usize) -> &[u8] {
+        let end = self.pending_len.min(max);
+        self.pending_len = 0;
+        &self.pending[..end]
+    }
+
     /// Length of the PPS message being collected, from PPS0 (3 until it is seen).
     fn pps_len(&self) -> usize {
         match self.pending.get(1) {
@@ -310,7 +309,7 @@ impl Decoder {
     /// Show what was collected but not complete.
     fn flush<S: Sink + ?Sized>(&mut self, sink: &mut S) {
         if self.pending_len > 0 {
-            let bytes = &self.pending[..self.pending_len.min(BLOCK_MAX)];
+            let bytes = self.take_pending(BLOCK_MAX);
             emit(
                 sink,
                 Event::Bytes {
@@ -318,7 +317,6 @@ impl Decoder {
                     bytes,
                 },
             );
-            self.pending_len = 0;
         }
     }
 
