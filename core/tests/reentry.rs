@@ -66,6 +66,8 @@ enum Inside {
     Nothing,
     /// Make every kind of request on the device and record the outcomes.
     Requests,
+    /// The card is pulled; the request that ran the callback applies the event.
+    Remove,
     /// The card is pulled, and the driver's events hook processes the event at once.
     RemoveAndProcess,
     /// The driver cancels the pending tracking request.
@@ -128,6 +130,7 @@ impl<P: Platform + 'static> Driver<P> {
                 let outcome = dev.control(vendor, &[1, 2], &mut out);
                 self.outcomes.push((Ioctl::Power, outcome));
             }
+            Inside::Remove => dev.card_removed(),
             Inside::RemoveAndProcess => {
                 dev.card_removed();
                 dev.process_events();
@@ -263,6 +266,22 @@ fn status(outcome: Outcome) -> Status {
     outcome.status().expect("completed")
 }
 
+/// A hosted device with a card in and an IS_ABSENT request pending.
+fn hosted_awaiting_removal() -> Arc<HostedDevice> {
+    let dev = hosted();
+    dev.card_inserted();
+    assert_eq!(
+        dev.control(Ioctl::IsAbsent.code(), &[], &mut []),
+        Outcome::Pending
+    );
+    dev
+}
+
+/// The tracking completions so far, each with the library locks held then.
+fn completions(dev: &HostedDevice) -> Vec<(Status, u32)> {
+    dev.platform().completions.lock().unwrap().clone()
+}
+
 fn power_up<P: Platform + 'static>(dev: &Device<P, Driver<P>>) -> Status {
     let mut out = [0u8; 33];
     status(dev.control(Ioctl::Power.code(), &1u32.to_le_bytes(), &mut out))
@@ -366,12 +385,7 @@ fn requests_from_another_thread_wait_for_the_callback_instead_of_being_refused()
 #[test]
 fn an_event_processed_inside_a_callback_completes_tracking_after_the_lock_and_may_rearm() {
     hang_guarded("completion re-arms", || {
-        let dev = hosted();
-        dev.card_inserted();
-        assert_eq!(
-            dev.control(Ioctl::IsAbsent.code(), &[], &mut []),
-            Outcome::Pending
-        );
+        let dev = hosted_awaiting_removal();
         *dev.platform().on_completion.lock().unwrap() = OnCompletion::RearmIsPresent;
         dev.with_driver(|d| d.inside_power = Inside::RemoveAndProcess);
         assert_eq!(
@@ -381,7 +395,7 @@ fn an_event_processed_inside_a_callback_completes_tracking_after_the_lock_and_ma
         );
         assert_eq!(dev.state(), CardState::Absent, "nothing recorded");
         assert_eq!(
-            *dev.platform().completions.lock().unwrap(),
+            completions(&dev),
             vec![(Status::Success, 0)],
             "IS_ABSENT completed once, with no library lock held"
         );
@@ -394,9 +408,31 @@ fn an_event_processed_inside_a_callback_completes_tracking_after_the_lock_and_ma
         dev.card_inserted();
         dev.process_events();
         assert_eq!(
-            *dev.platform().completions.lock().unwrap(),
+            completions(&dev),
             vec![(Status::Success, 0), (Status::Success, 0)],
             "the re-armed request completes on the insertion"
+        );
+    });
+}
+
+/// `Platform::complete_tracking` is never called while a library lock is held,
+/// even when the awaited event arrives while a callback runs and is applied by
+/// the request that ran it.
+#[test]
+fn event_during_a_callback_completes_tracking_after_the_locks_are_released() {
+    hang_guarded("completion after the locks", || {
+        let dev = hosted_awaiting_removal();
+        dev.with_driver(|d| d.inside_power = Inside::Remove);
+        assert_eq!(
+            power_up(&*dev),
+            Status::Success,
+            "the ATR read before the card left is answered, not recorded"
+        );
+        assert_eq!(dev.state(), CardState::Absent);
+        assert_eq!(
+            completions(&dev),
+            vec![(Status::Success, 0)],
+            "IS_ABSENT completed once, with no library lock held"
         );
     });
 }
@@ -404,12 +440,7 @@ fn an_event_processed_inside_a_callback_completes_tracking_after_the_lock_and_ma
 #[test]
 fn process_events_inside_with_driver_defers_the_completion() {
     hang_guarded("with_driver", || {
-        let dev = hosted();
-        dev.card_inserted();
-        assert_eq!(
-            dev.control(Ioctl::IsAbsent.code(), &[], &mut []),
-            Outcome::Pending
-        );
+        let dev = hosted_awaiting_removal();
         let dev2 = Arc::clone(&dev);
         dev.with_driver(move |_| {
             dev2.card_removed();
@@ -420,28 +451,17 @@ fn process_events_inside_with_driver_defers_the_completion() {
                 "not delivered while the serialization lock is held"
             );
         });
-        assert_eq!(
-            *dev.platform().completions.lock().unwrap(),
-            vec![(Status::Success, 0)]
-        );
+        assert_eq!(completions(&dev), vec![(Status::Success, 0)]);
     });
 }
 
 #[test]
 fn a_cancel_from_inside_a_callback_completes_after_the_lock() {
     hang_guarded("cancel", || {
-        let dev = hosted();
-        dev.card_inserted();
-        assert_eq!(
-            dev.control(Ioctl::IsAbsent.code(), &[], &mut []),
-            Outcome::Pending
-        );
+        let dev = hosted_awaiting_removal();
         dev.with_driver(|d| d.inside_power = Inside::CancelTracking);
         assert_eq!(power_up(&*dev), Status::Success);
-        assert_eq!(
-            *dev.platform().completions.lock().unwrap(),
-            vec![(Status::Cancelled, 0)]
-        );
+        assert_eq!(completions(&dev), vec![(Status::Cancelled, 0)]);
     });
 }
 
