@@ -68,35 +68,29 @@ pub unsafe extern "C" fn rk_sim_init(
     })
 }
 
-/// Run `f` on the card in `card`.
+/// The initialised card in `card`.
 ///
 /// # Safety
 ///
-/// `card` is NULL or card storage used by one thread at a time.
-unsafe fn with(
-    card: *mut rk_sim_card,
-    f: impl FnOnce(&mut Card) -> Result<(), rk_status>,
-) -> rk_status {
-    entry(|| {
-        // SAFETY: forwarded contract.
-        let s = unsafe { Slot::<Card>::find(card) }?;
-        // SAFETY: initialised, one thread at a time.
-        f(unsafe { &mut (*s).value })
-    })
+/// `card` is NULL or card storage used by one thread at a time, for `'a`.
+unsafe fn card_mut<'a>(card: *mut rk_sim_card) -> Result<&'a mut Card, rk_status> {
+    // SAFETY: forwarded contract.
+    let s = unsafe { Slot::<Card>::find(card) }?;
+    // SAFETY: initialised, one thread at a time.
+    Ok(unsafe { &mut (*s).value })
 }
 
 /// Do `action` to the card in `card`.
 ///
 /// # Safety
 ///
-/// As [`with`].
+/// As [`card_mut`].
 unsafe fn act(card: *mut rk_sim_card, action: fn(&mut Card)) -> rk_status {
-    let f = |c: &mut Card| {
-        action(c);
+    entry(|| {
+        // SAFETY: forwarded contract.
+        action(unsafe { card_mut(card) }?);
         Ok(())
-    };
-    // SAFETY: forwarded contract.
-    unsafe { with(card, f) }
+    })
 }
 
 /// Release a simulated card.
@@ -156,18 +150,15 @@ pub unsafe extern "C" fn rk_sim_write(
     data: *const u8,
     len: usize,
 ) -> rk_status {
-    let storage = Slot::<Card>::region(card);
-    if let Err(e) = check_disjoint(&[storage], &[Region::bytes(data, len)]) {
-        return e;
-    }
-    // SAFETY: valid for `len` bytes per the contract, outside the card (checked).
-    let data = match unsafe { bytes(data, len) } {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let f = |c: &mut Card| c.write(data).map_err(|_| RK_STATUS_DEVICE_PROTOCOL_ERROR);
-    // SAFETY: forwarded contract.
-    unsafe { with(card, f) }
+    entry(|| {
+        check_disjoint(&[Slot::<Card>::region(card)], &[Region::bytes(data, len)])?;
+        // SAFETY: valid for `len` bytes per the contract, outside the card (checked).
+        let data = unsafe { bytes(data, len) }?;
+        // SAFETY: forwarded contract.
+        let card = unsafe { card_mut(card) }?;
+        card.write(data)
+            .map_err(|_| RK_STATUS_DEVICE_PROTOCOL_ERROR)
+    })
 }
 
 /// Read up to `capacity` bytes the card sent; their count to `*len` (0: silent).
@@ -185,7 +176,8 @@ pub unsafe extern "C" fn rk_sim_read(
     capacity: usize,
     len: *mut usize,
 ) -> rk_status {
-    let checked = check_opt_ptr(len.cast_const()).and_then(|()| {
+    entry(|| {
+        check_opt_ptr(len.cast_const())?;
         check_disjoint(
             &[
                 Region::bytes(out, capacity),
@@ -193,24 +185,15 @@ pub unsafe extern "C" fn rk_sim_read(
                 Slot::<Card>::region(card),
             ],
             &[],
-        )
-    });
-    if let Err(e) = checked {
-        return e;
-    }
-    // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
-    unsafe { write_opt(len, 0) };
-    // SAFETY: valid for `capacity` bytes per the contract.
-    let out = match unsafe { bytes_mut(out, capacity) } {
-        Ok(b) => b,
-        Err(e) => return e,
-    };
-    let f = |c: &mut Card| {
-        let n = c.read(out);
+        )?;
+        // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
+        unsafe { write_opt(len, 0) };
+        // SAFETY: valid for `capacity` bytes per the contract.
+        let out = unsafe { bytes_mut(out, capacity) }?;
+        // SAFETY: forwarded contract.
+        let n = unsafe { card_mut(card) }?.read(out);
         // SAFETY: NULL or valid for a write per the contract.
         unsafe { write_opt(len, n) };
         Ok(())
-    };
-    // SAFETY: forwarded contract.
-    unsafe { with(card, f) }
+    })
 }
