@@ -153,23 +153,16 @@ mod tests {
     #[test]
     fn bad_lengths() {
         assert_eq!(Command::parse(&[0, 1, 2]), Err(Error::TooShort));
-        assert_eq!(Command::parse(&[0, 1, 2, 3, 2, 1]), Err(Error::BadLength));
-        assert_eq!(
-            Command::parse(&[0, 1, 2, 3, 1, 1, 1, 1]),
-            Err(Error::BadLength)
-        );
-        assert_eq!(Command::parse(&[0, 1, 2, 3, 0, 1]), Err(Error::BadLength));
-        assert_eq!(
-            Command::parse(&[0, 1, 2, 3, 0, 0, 0, 5]),
-            Err(Error::BadLength)
-        );
-        assert_eq!(
-            Command::parse(&[0, 1, 2, 3, 0, 0, 1, 5, 1]),
-            Err(Error::BadLength)
-        );
-        assert_eq!(
-            Command::parse(&[0, 1, 2, 3, 0, 0, 2, 5]),
-            Err(Error::BadLength)
-        );
+        let bad: [&[u8]; 6] = [
+            &[0, 1, 2, 3, 2, 1],
+            &[0, 1, 2, 3, 1, 1, 1, 1],
+            &[0, 1, 2, 3, 0, 1],
+            &[0, 1, 2, 3, 0, 0, 0, 5],
+            &[0, 1, 2, 3, 0, 0, 1, 5, 1],
+            &[0, 1, 2, 3, 0, 0, 2, 5],
+        ];
+        for apdu in bad {
+            assert_eq!(Command::parse(apdu), Err(Error::BadLength), "{apdu:02X?}");
+        }
     }
 }

@@ -491,6 +491,22 @@ mod tests {
         (out[..a.len].to_vec(), a.sw)
     }
 
+    /// The status word of VERIFY with `pin` (P2 80, the PIN).
+    fn verify(app: &mut App, pin: &[u8]) -> u16 {
+        pin_command(app, 0x20, 0, pin)
+    }
+
+    /// The status word of CHANGE REFERENCE DATA (P1 `p1`, P2 80) with `data`.
+    fn change(app: &mut App, p1: u8, data: &[u8]) -> u16 {
+        pin_command(app, 0x24, p1, data)
+    }
+
+    fn pin_command(app: &mut App, ins: u8, p1: u8, data: &[u8]) -> u16 {
+        let mut apdu = vec![0, ins, p1, 0x80, data.len() as u8];
+        apdu.extend_from_slice(data);
+        run(app, &apdu).1
+    }
+
     #[test]
     fn select_read_update() {
         let mut app = App::new(Config::default());
@@ -531,11 +547,8 @@ mod tests {
     fn verify_counts_down_and_blocks() {
         let mut app = App::new(Config::default());
         assert_eq!(run(&mut app, &[0, 0x20, 0, 0x80]).1, 0x63C3);
-        assert_eq!(run(&mut app, &[0, 0x20, 0, 0x80, 1, b'1']).1, 0x63C2);
-        assert_eq!(
-            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
-            0x9000
-        );
+        assert_eq!(verify(&mut app, b"1"), 0x63C2);
+        assert_eq!(verify(&mut app, b"1234"), 0x9000);
         assert!(app.is_verified());
         assert_eq!(run(&mut app, &[0, 0x20, 0, 0x80]).1, 0x9000);
         assert_eq!(
@@ -543,89 +556,48 @@ mod tests {
             sw::REFERENCE_NOT_FOUND
         );
         for expected in [0x63C2, 0x63C1, 0x63C0, 0x6983, 0x6983] {
-            assert_eq!(run(&mut app, &[0, 0x20, 0, 0x80, 1, 0]).1, expected);
+            assert_eq!(verify(&mut app, b"\x00"), expected);
         }
-        assert_eq!(
-            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
-            sw::BLOCKED
-        );
+        assert_eq!(verify(&mut app, b"1234"), sw::BLOCKED);
     }
 
     #[test]
     fn change_reference_data_changes_the_pin() {
         let mut app = App::new(Config::default());
-        let mut crd = vec![0, 0x24, 0, 0x80, 16];
-        crd.extend_from_slice(b"1234\xFF\xFF\xFF\xFF56789\xFF\xFF\xFF");
-        assert_eq!(run(&mut app, &crd).1, 0x9000);
+        let old_and_new = b"1234\xFF\xFF\xFF\xFF56789\xFF\xFF\xFF";
+        assert_eq!(change(&mut app, 0, old_and_new), 0x9000);
         assert!(app.is_verified());
-        assert_eq!(
-            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
-            0x63C2
-        );
-        assert_eq!(
-            run(
-                &mut app,
-                &[0, 0x20, 0, 0x80, 5, b'5', b'6', b'7', b'8', b'9']
-            )
-            .1,
-            0x9000
-        );
+        assert_eq!(verify(&mut app, b"1234"), 0x63C2);
+        assert_eq!(verify(&mut app, b"56789"), 0x9000);
         // A padded VERIFY block is the same PIN.
-        assert_eq!(
-            run(
-                &mut app,
-                &[
-                    0, 0x20, 0, 0x80, 8, b'5', b'6', b'7', b'8', b'9', 0xFF, 0xFF, 0xFF
-                ]
-            )
-            .1,
-            0x9000
-        );
+        assert_eq!(verify(&mut app, b"56789\xFF\xFF\xFF"), 0x9000);
         // P1 01: the new PIN alone, only once verified.
-        assert_eq!(
-            run(&mut app, &[0, 0x24, 1, 0x80, 4, b'4', b'3', b'2', b'1']).1,
-            0x9000
-        );
+        assert_eq!(change(&mut app, 1, b"4321"), 0x9000);
         app.reset();
-        assert_eq!(
-            run(&mut app, &[0, 0x24, 1, 0x80, 4, b'1', b'1', b'1', b'1']).1,
-            sw::SECURITY_STATUS
-        );
-        assert_eq!(
-            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'4', b'3', b'2', b'1']).1,
-            0x9000
-        );
+        assert_eq!(change(&mut app, 1, b"1111"), sw::SECURITY_STATUS);
+        assert_eq!(verify(&mut app, b"4321"), 0x9000);
     }
 
     #[test]
     fn change_reference_data_refusals() {
         let mut app = App::new(Config::default());
         // Wrong current PIN: counted like VERIFY, the PIN stays.
-        let mut wrong = vec![0, 0x24, 0, 0x80, 8];
-        wrong.extend_from_slice(b"00005678");
-        assert_eq!(run(&mut app, &wrong).1, 0x63C2);
+        let wrong = b"00005678";
+        assert_eq!(change(&mut app, 0, wrong), 0x63C2);
         // Odd length, a short or non-digit new PIN, other P1/P2.
-        assert_eq!(
-            run(&mut app, &[0, 0x24, 0, 0x80, 3, b'1', b'2', b'3']).1,
-            sw::WRONG_DATA
-        );
-        let mut short = vec![0, 0x24, 0, 0x80, 8];
-        short.extend_from_slice(b"1234567\xFF");
-        assert_eq!(run(&mut app, &short).1, sw::WRONG_DATA);
+        assert_eq!(change(&mut app, 0, b"123"), sw::WRONG_DATA);
+        assert_eq!(change(&mut app, 0, b"1234567\xFF"), sw::WRONG_DATA);
         assert_eq!(run(&mut app, &[0, 0x24, 2, 0x80, 0]).1, sw::WRONG_P1P2);
         assert_eq!(
             run(&mut app, &[0, 0x24, 0, 0x81, 0]).1,
             sw::REFERENCE_NOT_FOUND
         );
-        assert_eq!(
-            run(&mut app, &[0, 0x20, 0, 0x80, 4, b'1', b'2', b'3', b'4']).1,
-            0x9000
-        );
+        assert_eq!(verify(&mut app, b"1234"), 0x9000);
         // Blocked: every change refused.
         for _ in 0..3 {
-            run(&mut app, &wrong);
+            change(&mut app, 0, wrong);
         }
-        assert_eq!(run(&mut app, &wrong).1, sw::BLOCKED);
+        assert_eq!(change(&mut app, 0, wrong), sw::BLOCKED);
     }
 
     #[test]
