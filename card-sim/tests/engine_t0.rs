@@ -17,7 +17,7 @@ use harness::*;
 use readerkit::Status;
 use readerkit::t0::{self, Extended};
 use readerkit_card_sim::app::EF_DIR;
-use readerkit_card_sim::fault::{Mute, T0Procedure, Trigger, Wtx};
+use readerkit_card_sim::fault::{Mute, T0Procedure, Trigger};
 use readerkit_card_sim::{Card, Faults, Profile};
 
 fn t0_card() -> Card {
@@ -38,6 +38,11 @@ fn run(card: &mut Card, apdu: &[u8], config: t0::Config) -> (Result<Vec<u8>, t0:
     let mut wire = Wire::default();
     let r = t0_run(card, apdu, config, 65_538, 1, &mut wire);
     (r, wire)
+}
+
+/// ECHO `data` (short, Le 00) with the default configuration.
+fn run_echo(card: &mut Card, data: &[u8]) -> (Result<Vec<u8>, t0::Error>, Wire) {
+    run(card, &echo_short(data, Some(0)), t0::Config::new(1000))
 }
 
 // ------------------------------------------------------------------ command cases
@@ -345,11 +350,7 @@ fn parity_error_at_every_position_of_a_long_command() {
     let data = pattern(100);
     for n in 1..=20u32 {
         card.set_faults(faults(|f| f.parity_error = Trigger::Nth(n * 5)));
-        let (r, wire) = run(
-            &mut card,
-            &echo_short(&data, Some(0)),
-            t0::Config::new(1000),
-        );
+        let (r, wire) = run_echo(&mut card, &data);
         assert_eq!(r, echoed(&data), "fault at {}", n * 5);
         assert_eq!(wire.repetitions, 1);
     }
@@ -387,11 +388,7 @@ fn too_many_61xx_parts_end_in_too_many_rounds() {
 fn null_bytes_are_waited_through() {
     let mut card = t0_faulty(faults(|f| f.t0_null_bytes = 9));
     let data = pattern(40);
-    let (r, wire) = run(
-        &mut card,
-        &echo_short(&data, Some(0)),
-        t0::Config::new(1000),
-    );
+    let (r, wire) = run_echo(&mut card, &data);
     assert_eq!(r, echoed(&data));
     // Two answers (ECHO header, GET RESPONSE header), 9 NULLs each, + 2 ACKs.
     assert_eq!(card.stats().procedure_bytes, 9 * 2 + 2);
@@ -412,13 +409,7 @@ fn too_many_null_bytes_is_an_io_timeout() {
 
 #[test]
 fn wtx_on_t0_is_null_bytes_before_the_selected_answer() {
-    let mut card = t0_faulty(faults(|f| {
-        f.wtx = Some(Wtx {
-            answer: Trigger::Nth(2),
-            multiplier: 1,
-            count: 30,
-        })
-    }));
+    let mut card = t0_faulty(wtx_before(Trigger::Nth(2), 1, 30));
     t0_apdu(&mut card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x01, 0x01]).unwrap();
     let before = card.stats().procedure_bytes;
     let r = t0_apdu(&mut card, &[0x00, 0xB0, 0x00, 0x00, 0x05]).unwrap();
@@ -430,11 +421,7 @@ fn wtx_on_t0_is_null_bytes_before_the_selected_answer() {
 fn one_byte_procedure_ins_xor_ff_both_directions() {
     let mut card = t0_faulty(faults(|f| f.t0_procedure = T0Procedure::OneByteAtATime));
     let data = pattern(30);
-    let (r, wire) = run(
-        &mut card,
-        &echo_short(&data, Some(0)),
-        t0::Config::new(1000),
-    );
+    let (r, wire) = run_echo(&mut card, &data);
     assert_eq!(r, echoed(&data));
     // 30 × (INS^FF) going in, 30 × (INS^FF) coming out of GET RESPONSE.
     assert_eq!(card.stats().procedure_bytes, 60);

@@ -19,7 +19,7 @@ use harness::*;
 use readerkit::Status;
 use readerkit::t1;
 use readerkit_card_sim::app::EF_DIR;
-use readerkit_card_sim::fault::{IfsRequest, Mute, Trigger, Wtx};
+use readerkit_card_sim::fault::{Mute, Trigger};
 use readerkit_card_sim::{Faults, Profile};
 
 fn session() -> T1Session {
@@ -303,13 +303,7 @@ fn dropped_byte_is_a_timeout_then_retransmission() {
 
 #[test]
 fn wtx_requests_are_answered_and_extend_the_wait() {
-    let mut s = faulty(faults(|f| {
-        f.wtx = Some(Wtx {
-            answer: Trigger::Nth(1),
-            multiplier: 7,
-            count: 3,
-        })
-    }));
+    let mut s = faulty(wtx_before(Trigger::Nth(1), 7, 3));
     let data = pattern(300);
     assert_eq!(s.echo(&data), echoed(&data));
     let wtx_responses: Vec<&(Vec<u8>, u8)> =
@@ -327,13 +321,7 @@ fn wtx_requests_are_answered_and_extend_the_wait() {
 
 #[test]
 fn endless_wtx_ends_in_too_many_requests() {
-    let mut s = faulty(faults(|f| {
-        f.wtx = Some(Wtx {
-            answer: Trigger::Every,
-            multiplier: 2,
-            count: 255,
-        })
-    }));
+    let mut s = faulty(wtx_before(Trigger::Every, 2, 255));
     let mut config = t1_config(&Profile::t1());
     config.max_card_requests = 100;
     s.engine = t1::Engine::new(config).unwrap();
@@ -359,12 +347,7 @@ fn wrong_sequence_number_is_recovered() {
 
 #[test]
 fn ifs_request_from_the_card_changes_ifsc() {
-    let mut s = faulty(faults(|f| {
-        f.ifs_request = Some(IfsRequest {
-            answer: Trigger::Nth(1),
-            ifsc: 16,
-        })
-    }));
+    let mut s = faulty(ifs_request_before(Trigger::Nth(1), 16));
     let data = pattern(200);
     assert_eq!(s.echo(&data), echoed(&data));
     assert_eq!(s.engine.ifsc(), 16);

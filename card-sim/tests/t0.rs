@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use readerkit_card_sim::app::{EF_0101_LEN, EF_DIR, ef_0101_initial};
-use readerkit_card_sim::fault::{Mute, T0Procedure, Trigger, Wtx};
+use readerkit_card_sim::fault::{Mute, T0Procedure, Trigger};
 use readerkit_card_sim::{Card, Config, Faults, ParityError, Profile};
 
 fn t0_card() -> Card {
@@ -295,13 +295,7 @@ fn null_bytes_before_every_answer() {
 
 #[test]
 fn wtx_fault_is_null_bytes_before_the_nth_answer_only() {
-    let mut card = t0_card_with(faults(|f| {
-        f.wtx = Some(Wtx {
-            answer: Trigger::Nth(2),
-            multiplier: 2,
-            count: 5,
-        })
-    }));
+    let mut card = t0_card_with(wtx_before(Trigger::Nth(2), 2, 5));
     let a1 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);
     assert_eq!(a1[0], 0x84);
     let a2 = xfer(&mut card, &[0x00, 0x84, 0x00, 0x00, 0x01]);

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use readerkit_card_sim::app::ef_0101_initial;
 use readerkit_card_sim::card::IFSD_DEFAULT;
-use readerkit_card_sim::fault::{IfsRequest, Mute, Trigger, Wtx};
+use readerkit_card_sim::fault::{Mute, Trigger};
 use readerkit_card_sim::{Card, Config, Faults, Profile};
 
 const L: TestEdc = TestEdc::Lrc;
@@ -69,6 +69,14 @@ fn card_chains_its_answer_with_default_ifsd() {
     assert_eq!(blocks, 4, "102 bytes = 32 + 32 + 32 + 6");
 }
 
+/// A T=1 card with EF 0101 selected, and the reader that selected it.
+fn t1_card_on_ef_0101() -> (Card, T1Reader) {
+    let mut card = t1_card();
+    let mut reader = T1Reader::new(L);
+    t1_select_0101(&mut reader, &mut card);
+    (card, reader)
+}
+
 fn t1_select_0101<const N: usize>(reader: &mut T1Reader, card: &mut Card<N>) {
     let (r, _) = reader.transceive(card, &hex("00 A4 00 0C 02 01 01"));
     assert_eq!(r, [0x90, 0x00]);
@@ -76,9 +84,7 @@ fn t1_select_0101<const N: usize>(reader: &mut T1Reader, card: &mut Card<N>) {
 
 #[test]
 fn chain_blocks_and_acks_exact() {
-    let mut card = t1_card();
-    let mut reader = T1Reader::new(L);
-    t1_select_0101(&mut reader, &mut card);
+    let (mut card, mut reader) = t1_card_on_ef_0101();
     // I(1) READ BINARY 40 bytes.
     let b = reader.send_i(&mut card, &hex("00 B0 00 00 28"), false);
     assert_eq!((b.pcb, b.inf.len()), (0x60, 32), "I(1, M) with 32 bytes");
@@ -211,9 +217,7 @@ fn resynch_resets_sequence_numbers_and_ifs() {
 
 #[test]
 fn abort_drops_the_chain() {
-    let mut card = t1_card();
-    let mut reader = T1Reader::new(L);
-    t1_select_0101(&mut reader, &mut card);
+    let (mut card, mut reader) = t1_card_on_ef_0101();
     let b = reader.send_i(&mut card, &hex("00 B0 00 00 80"), false);
     assert_eq!(b.pcb & 0x20, 0x20, "chaining");
     let b = reader.exchange(&mut card, &block(L, 0, 0xC2, &[]));
@@ -300,13 +304,7 @@ fn wrong_sequence_number_on_nth_block() {
 
 #[test]
 fn wtx_requests_before_nth_answer() {
-    let mut card = t1_card_with(faults(|f| {
-        f.wtx = Some(Wtx {
-            answer: Trigger::Nth(2),
-            multiplier: 5,
-            count: 2,
-        })
-    }));
+    let mut card = t1_card_with(wtx_before(Trigger::Nth(2), 5, 2));
     let mut reader = T1Reader::new(L);
     let b = reader.send_i(&mut card, &hex("00 84 00 00 01"), false);
     assert_eq!(b.pcb, 0x00, "first answer is direct");
@@ -325,12 +323,7 @@ fn wtx_requests_before_nth_answer() {
 
 #[test]
 fn ifs_request_from_the_card() {
-    let mut card = t1_card_with(faults(|f| {
-        f.ifs_request = Some(IfsRequest {
-            answer: Trigger::Nth(1),
-            ifsc: 0x20,
-        })
-    }));
+    let mut card = t1_card_with(ifs_request_before(Trigger::Nth(1), 0x20));
     assert_eq!(card.t1_ifsc(), 254);
     let mut reader = T1Reader::new(L);
     let b = reader.send_i(&mut card, &hex("00 84 00 00 01"), false);

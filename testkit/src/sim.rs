@@ -5,6 +5,7 @@ use readerkit::Device;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::line::{Line, LineReader};
 use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::fault::{IfsRequest, Trigger, Wtx};
 use readerkit_card_sim::{Card, Faults, SimLine};
 
 use crate::vendor;
@@ -44,4 +45,23 @@ pub fn faults(set: impl FnOnce(&mut Faults)) -> Faults {
     let mut faults = Faults::default();
     set(&mut faults);
     faults
+}
+
+/// The faults of a card that asks for `count` waiting time extensions before the
+/// answers `answer` selects (T=1: S(WTX request) blocks carrying `multiplier`; T=0:
+/// NULL bytes), nothing else.
+pub fn wtx_before(answer: Trigger, multiplier: u8, count: u8) -> Faults {
+    faults(|f| {
+        f.wtx = Some(Wtx {
+            answer,
+            multiplier,
+            count,
+        })
+    })
+}
+
+/// The faults of a card that sends an S(IFS request) announcing `ifsc` (bytes)
+/// before the answers `answer` selects, nothing else.
+pub fn ifs_request_before(answer: Trigger, ifsc: u8) -> Faults {
+    faults(|f| f.ifs_request = Some(IfsRequest { answer, ifsc }))
 }

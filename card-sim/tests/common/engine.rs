@@ -11,7 +11,7 @@
 use readerkit::{t0, t1};
 use readerkit_card_sim::{Card, Config, Faults, Profile};
 pub use readerkit_testkit::apdu::{echo_extended, echo_short, pattern, with_sw};
-pub use readerkit_testkit::sim::faults;
+pub use readerkit_testkit::sim::{faults, ifs_request_before, wtx_before};
 
 /// Upper bound on reader-loop iterations: a protocol engine that never ends an
 /// exchange makes the test fail instead of hanging.

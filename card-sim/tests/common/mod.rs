@@ -6,7 +6,7 @@
 use readerkit_card_sim::{Card, Config, Faults, Profile};
 pub use readerkit_testkit::apdu::{echo_extended, pattern};
 pub use readerkit_testkit::hex::parse as hex;
-pub use readerkit_testkit::sim::faults;
+pub use readerkit_testkit::sim::{faults, ifs_request_before, wtx_before};
 
 /// Everything the card has queued.
 pub fn read_all<const N: usize>(card: &mut Card<N>) -> Vec<u8> {
