@@ -87,6 +87,17 @@ pub fn check_mute_after_one_answer<P: Platform, D, const E: usize>(
     assert!(apdu(dev, protocol, &get_challenge).is_ok());
 }
 
+/// The T=1 card behind `dev` speaks the inverse convention: the ATR comes back as
+/// the line received it (TS `03`, the inverse convention's TS read directly), and
+/// SET_PROTOCOL T=1 and an ECHO of three bytes then work.
+pub fn check_inverse_convention_t1<P: Platform, D, const E: usize>(dev: &Device<P, D, E>) {
+    let atr = power_up(dev).expect("power up");
+    assert_eq!(atr[0], 0x03, "the ATR as the line received it");
+    assert_eq!(select(dev, 2), Ok(2));
+    let echo = crate::apdu::echo(&[1, 2, 3]);
+    assert_eq!(apdu(dev, 2, &echo), Ok(vec![1, 2, 3, 0x90, 0x00]));
+}
+
 /// A TRANSMIT input buffer: SCARD_IO_REQUEST {`protocol`, 8} then `apdu`, as
 /// [`Request::emit`] writes it.
 pub fn transmit_input(protocol: u32, apdu: &[u8]) -> Vec<u8> {
