@@ -2,7 +2,7 @@
 //! absent callbacks, card tracking.
 
 use readerkit::attr;
-use readerkit::device::ReaderFunctions;
+use readerkit::device::{ReaderFunctions, TrackingFn};
 use readerkit::ioctl::{Ioctl, scard_ctl_code};
 use readerkit::{CardState, Failure, Outcome, Status};
 use readerkit_testkit::client::*;
@@ -32,6 +32,22 @@ fn power_up(dev: &TestDevice) -> Vec<u8> {
 
 fn select(dev: &TestDevice, mask: u32) -> (Outcome, Vec<u8>) {
     call(dev, Ioctl::SetProtocol, &u32_input(mask), 4)
+}
+
+/// IS_PRESENT or IS_ABSENT: how it ends.
+fn track(dev: &TestDevice, ioctl: Ioctl) -> Outcome {
+    call(dev, ioctl, &[], 0).0
+}
+
+/// A device whose card-tracking callback is `tracking`.
+fn device_tracking_with(tracking: Option<TrackingFn<MemReader>>) -> TestDevice {
+    device_with(
+        ReaderFunctions {
+            card_tracking: tracking,
+            ..all_functions()
+        },
+        &[],
+    )
 }
 
 /// Everything a refused request must leave untouched.
@@ -420,17 +436,14 @@ fn set_attribute_accepts_only_settable_tags() {
 #[test]
 fn tracking_pends_completes_and_cancels() {
     let dev = device();
+    assert_eq!(track(&dev, Ioctl::IsAbsent), complete(Status::Success, 0));
+    assert_eq!(track(&dev, Ioctl::IsPresent), Outcome::Pending);
     assert_eq!(
-        call(&dev, Ioctl::IsAbsent, &[], 0).0,
-        complete(Status::Success, 0)
-    );
-    assert_eq!(call(&dev, Ioctl::IsPresent, &[], 0).0, Outcome::Pending);
-    assert_eq!(
-        call(&dev, Ioctl::IsPresent, &[], 0).0,
+        track(&dev, Ioctl::IsPresent),
         complete(Status::DeviceBusy, 0)
     );
     assert_eq!(
-        call(&dev, Ioctl::IsAbsent, &[], 0).0,
+        track(&dev, Ioctl::IsAbsent),
         complete(Status::Success, 0),
         "already absent"
     );
@@ -447,11 +460,8 @@ fn tracking_pends_completes_and_cancels() {
         "exactly once"
     );
 
-    assert_eq!(
-        call(&dev, Ioctl::IsPresent, &[], 0).0,
-        complete(Status::Success, 0)
-    );
-    assert_eq!(call(&dev, Ioctl::IsAbsent, &[], 0).0, Outcome::Pending);
+    assert_eq!(track(&dev, Ioctl::IsPresent), complete(Status::Success, 0));
+    assert_eq!(track(&dev, Ioctl::IsAbsent), Outcome::Pending);
     assert!(dev.cancel_tracking());
     assert!(!dev.cancel_tracking());
     assert_eq!(
@@ -460,7 +470,7 @@ fn tracking_pends_completes_and_cancels() {
     );
 
     // Removal while an IS_ABSENT pends completes it.
-    assert_eq!(call(&dev, Ioctl::IsAbsent, &[], 0).0, Outcome::Pending);
+    assert_eq!(track(&dev, Ioctl::IsAbsent), Outcome::Pending);
     power_up(&dev);
     dev.card_removed();
     assert_eq!(dev.state(), CardState::Absent);
@@ -471,19 +481,13 @@ fn tracking_pends_completes_and_cancels() {
     let waits = dev.with_driver(|r| r.tracking_waits.clone());
     assert_eq!(waits.len(), 3);
 
-    let no_tracking = device_with(
-        ReaderFunctions {
-            card_tracking: None,
-            ..all_functions()
-        },
-        &[],
-    );
+    let no_tracking = device_tracking_with(None);
     assert_eq!(
-        call(&no_tracking, Ioctl::IsPresent, &[], 0).0,
+        track(&no_tracking, Ioctl::IsPresent),
         complete(Status::NotSupported, 0)
     );
     assert_eq!(
-        call(&no_tracking, Ioctl::IsAbsent, &[], 0).0,
+        track(&no_tracking, Ioctl::IsAbsent),
         complete(Status::Success, 0)
     );
 }
@@ -493,21 +497,15 @@ fn failing_tracking_callback_frees_the_slot() {
     fn refuse(_: &mut MemReader, _: readerkit::tracking::Wait) -> Result<(), Failure> {
         Err(Failure::InvalidDeviceState)
     }
-    let dev = device_with(
-        ReaderFunctions {
-            card_tracking: Some(refuse),
-            ..all_functions()
-        },
-        &[],
-    );
-    assert_eq!(
-        call(&dev, Ioctl::IsPresent, &[], 0).0,
-        complete(Status::InvalidDeviceState, 0)
-    );
-    assert_eq!(
-        call(&dev, Ioctl::IsPresent, &[], 0).0,
-        complete(Status::InvalidDeviceState, 0)
-    );
+    let dev = device_tracking_with(Some(refuse));
+    // Refused again, not DeviceBusy: the first refusal freed the slot.
+    for attempt in 1..=2 {
+        assert_eq!(
+            track(&dev, Ioctl::IsPresent),
+            complete(Status::InvalidDeviceState, 0),
+            "attempt {attempt}"
+        );
+    }
 }
 
 #[test]
@@ -523,24 +521,15 @@ fn event_during_the_tracking_callback_completes_at_once() {
     thread_local! {
         static DEVICE: std::cell::RefCell<Option<&'static TestDevice>> = const { std::cell::RefCell::new(None) };
     }
-    let dev: &'static TestDevice = Box::leak(Box::new(device_with(
-        ReaderFunctions {
-            card_tracking: Some(insert_now),
-            ..all_functions()
-        },
-        &[],
-    )));
+    let dev: &'static TestDevice = Box::leak(Box::new(device_tracking_with(Some(insert_now))));
     DEVICE.with(|d| *d.borrow_mut() = Some(dev));
-    assert_eq!(
-        call(dev, Ioctl::IsPresent, &[], 0).0,
-        complete(Status::Success, 0)
-    );
+    assert_eq!(track(dev, Ioctl::IsPresent), complete(Status::Success, 0));
     assert!(
         dev.platform().completions().is_empty(),
         "completed inline, not through the platform"
     );
     assert_eq!(
-        call(dev, Ioctl::IsAbsent, &[], 0).0,
+        track(dev, Ioctl::IsAbsent),
         Outcome::Pending,
         "slot is free again"
     );
@@ -674,7 +663,7 @@ fn mechanisms() {
         complete(Status::Success, 0)
     );
     assert_eq!(dev.state(), CardState::Present);
-    assert_eq!(call(&dev, Ioctl::IsAbsent, &[], 0).0, Outcome::Pending);
+    assert_eq!(track(&dev, Ioctl::IsAbsent), Outcome::Pending);
     assert_eq!(
         call(&dev, Ioctl::Confiscate, &[], 0).0,
         complete(Status::Success, 0)
