@@ -116,6 +116,11 @@ fn digits(pin: &[u8]) -> Vec<Option<Key>> {
         .collect()
 }
 
+/// The keys typing each of `pins` in turn.
+fn pins(pins: &[&[u8]]) -> Vec<Option<Key>> {
+    pins.iter().flat_map(|pin| digits(pin)).collect()
+}
+
 fn control(dev: &Dev, function: u16, input: &[u8], output_len: usize) -> (Outcome, Vec<u8>) {
     let mut out = vec![0u8; output_len];
     let outcome = dev.control(Ioctl::Vendor(function).code(), input, &mut out);
@@ -230,10 +235,7 @@ fn entry_outcomes_answer_their_status_word_and_send_nothing() {
 #[test]
 fn modification_reads_three_pins_and_refuses_a_mismatch() {
     let dev = device(true);
-    let mut keys = digits(&[1, 2, 3, 4]);
-    keys.extend(digits(&[5, 6, 7, 8]));
-    keys.extend(digits(&[5, 6, 7, 8]));
-    script(&dev, &keys);
+    script(&dev, &pins(&[&[1, 2, 3, 4], &[5, 6, 7, 8], &[5, 6, 7, 8]]));
     let (_, answer) = control(&dev, 3407, &modify_structure(), 64);
     assert_eq!(answer, [0x90, 0x00]);
     dev.with_driver(|d| {
@@ -248,10 +250,7 @@ fn modification_reads_three_pins_and_refuses_a_mismatch() {
             ]
         );
     });
-    let mut keys = digits(&[1, 2, 3, 4]);
-    keys.extend(digits(&[5, 6, 7, 8]));
-    keys.extend(digits(&[5, 6, 7, 9]));
-    script(&dev, &keys);
+    script(&dev, &pins(&[&[1, 2, 3, 4], &[5, 6, 7, 8], &[5, 6, 7, 9]]));
     let (_, answer) = control(&dev, 3407, &modify_structure(), 64);
     assert_eq!(answer, [0x64, 0x02]);
     dev.with_driver(|d| assert_eq!(d.sent.len(), 1));

@@ -282,6 +282,24 @@ fn completions(dev: &HostedDevice) -> Vec<(Status, u32)> {
     dev.platform().completions.lock().unwrap().clone()
 }
 
+/// POWER on `dev` (IS_ABSENT pending) during which the card leaves as `inside`
+/// says: the ATR read before is answered, nothing is recorded, and IS_ABSENT
+/// completes once, with no library lock held.
+fn removal_during_power(dev: &HostedDevice, inside: Inside) {
+    dev.with_driver(|d| d.inside_power = inside);
+    assert_eq!(
+        power_up(dev),
+        Status::Success,
+        "the card left during POWER, after its ATR"
+    );
+    assert_eq!(dev.state(), CardState::Absent, "nothing recorded");
+    assert_eq!(
+        completions(dev),
+        vec![(Status::Success, 0)],
+        "IS_ABSENT completed once, with no library lock held"
+    );
+}
+
 fn power_up<P: Platform + 'static>(dev: &Device<P, Driver<P>>) -> Status {
     let mut out = [0u8; 33];
     status(dev.control(Ioctl::Power.code(), &1u32.to_le_bytes(), &mut out))
@@ -387,18 +405,7 @@ fn an_event_processed_inside_a_callback_completes_tracking_after_the_lock_and_ma
     hang_guarded("completion re-arms", || {
         let dev = hosted_awaiting_removal();
         *dev.platform().on_completion.lock().unwrap() = OnCompletion::RearmIsPresent;
-        dev.with_driver(|d| d.inside_power = Inside::RemoveAndProcess);
-        assert_eq!(
-            power_up(&*dev),
-            Status::Success,
-            "the card left during POWER, after its ATR"
-        );
-        assert_eq!(dev.state(), CardState::Absent, "nothing recorded");
-        assert_eq!(
-            completions(&dev),
-            vec![(Status::Success, 0)],
-            "IS_ABSENT completed once, with no library lock held"
-        );
+        removal_during_power(&dev, Inside::RemoveAndProcess);
         assert_eq!(
             *dev.platform().rearmed.lock().unwrap(),
             vec![Outcome::Pending],
@@ -421,19 +428,7 @@ fn an_event_processed_inside_a_callback_completes_tracking_after_the_lock_and_ma
 #[test]
 fn event_during_a_callback_completes_tracking_after_the_locks_are_released() {
     hang_guarded("completion after the locks", || {
-        let dev = hosted_awaiting_removal();
-        dev.with_driver(|d| d.inside_power = Inside::Remove);
-        assert_eq!(
-            power_up(&*dev),
-            Status::Success,
-            "the ATR read before the card left is answered, not recorded"
-        );
-        assert_eq!(dev.state(), CardState::Absent);
-        assert_eq!(
-            completions(&dev),
-            vec![(Status::Success, 0)],
-            "IS_ABSENT completed once, with no library lock held"
-        );
+        removal_during_power(&hosted_awaiting_removal(), Inside::Remove);
     });
 }
 

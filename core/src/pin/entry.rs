@@ -393,13 +393,7 @@ mod tests {
 
     #[test]
     fn enter_key_validates_and_timeouts_are_first_then_next() {
-        let keys = [
-            Some(Digit(1)),
-            Some(Digit(2)),
-            Some(Digit(3)),
-            Some(Digit(4)),
-            Some(Enter),
-        ];
+        let keys = typed(&[&[1, 2, 3, 4]]);
         let (pin, waits) = run(&keys, limits(4, 8, Conditions::KEY));
         assert_eq!(pin, Ok(std::vec![1, 2, 3, 4]));
         assert_eq!(waits, [10_000, 5_000, 5_000, 5_000, 5_000]);
@@ -416,13 +410,7 @@ mod tests {
 
     #[test]
     fn max_size_condition_ends_at_the_last_digit() {
-        let keys = [
-            Some(Digit(9)),
-            Some(Digit(8)),
-            Some(Digit(7)),
-            Some(Digit(6)),
-            Some(Digit(5)),
-        ];
+        let keys = digits(&[9, 8, 7, 6, 5]);
         let (pin, waits) = run(&keys, limits(4, 4, Conditions::MAX_SIZE));
         assert_eq!(pin, Ok(std::vec![9, 8, 7, 6]));
         assert_eq!(waits.len(), 4, "the fifth key is never asked for");
@@ -479,22 +467,20 @@ mod tests {
 
     #[test]
     fn limits_are_checked() {
-        assert_eq!(
-            EntryLimits::new(0, 0, 0, 8, 2, 32),
-            Err(PinError::BadPinLimits)
-        );
-        assert_eq!(
-            EntryLimits::new(0, 0, 9, 8, 2, 32),
-            Err(PinError::BadPinLimits)
-        );
-        assert_eq!(
-            EntryLimits::new(0, 0, 6, 8, 2, 4),
-            Err(PinError::BadPinLimits)
-        );
-        assert_eq!(
-            EntryLimits::new(0, 0, 4, 8, 0x08, 32),
-            Err(PinError::NoValidationCondition)
-        );
+        // (min, max, conditions, capacity)
+        for (limits, error) in [
+            ((0, 8, 2, 32), PinError::BadPinLimits),
+            ((9, 8, 2, 32), PinError::BadPinLimits),
+            ((6, 8, 2, 4), PinError::BadPinLimits),
+            ((4, 8, 0x08, 32), PinError::NoValidationCondition),
+        ] {
+            let (min, max, conditions, capacity) = limits;
+            assert_eq!(
+                EntryLimits::new(0, 0, min, max, conditions, capacity),
+                Err(error),
+                "{limits:?}"
+            );
+        }
         let l = EntryLimits::new(0, 0, 4, 255, 2, 32).unwrap();
         assert_eq!(
             (l.max_digits, l.first_key_timeout_ms),
@@ -536,10 +522,16 @@ mod tests {
         (result, keypad.keys.len())
     }
 
+    /// The keys of `digits`, one after the other.
+    fn digits(digits: &[u8]) -> std::vec::Vec<Option<Key>> {
+        digits.iter().map(|d| Some(Digit(*d))).collect()
+    }
+
+    /// The keys typing each of `pins`, each ended by Enter.
     fn typed(pins: &[&[u8]]) -> std::vec::Vec<Option<Key>> {
         let mut keys = std::vec::Vec::new();
         for pin in pins {
-            keys.extend(pin.iter().map(|d| Some(Digit(*d))));
+            keys.extend(digits(pin));
             keys.push(Some(Enter));
         }
         keys
