@@ -176,7 +176,7 @@ impl Keypad for QueuedKeypad {
 }
 
 /// Buffer size of each simulated card (short APDUs only travel this framing).
-const CARD_CAPACITY: usize = 1024;
+pub(crate) const CARD_CAPACITY: usize = 1024;
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
 const MAX_MESSAGE: usize = 271;
 
@@ -322,7 +322,7 @@ struct Options {
     keys: Vec<KeyStep>,
 }
 
-fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
+pub(crate) fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
     let faults = Faults {
         wtx: slow.then_some(Wtx {
             answer: Trigger::Every,

@@ -16,6 +16,8 @@ mod historical_fmt;
 mod pcsc_client;
 mod scan_cmd;
 mod smartcard_list;
+mod usbip;
+mod usbip_serve_cmd;
 
 use std::process::ExitCode;
 
@@ -101,6 +103,14 @@ enum Command {
     /// on the first line, then serves until killed. Lines on stdin move cards: `remove
     /// [SLOT]`, `insert [SLOT]` (slot 0 by default).
     CcidServe(ccid_serve_cmd::Args),
+    /// Export a simulated card behind a USB CCID reader over USB/IP (for usbip
+    /// attach, vhci-hcd and libccid on a Linux host).
+    ///
+    /// The reader is the readerkit-ccid usb-device class on a virtual bus, seen by
+    /// the client as a GemPC Twin USB (08E6:3437, bus id 1-1) at the short APDU level.
+    /// Listens on 127.0.0.1; prints the port alone on the first line, then serves
+    /// until killed. Lines on stdin move the card: `remove`, `insert`.
+    UsbipServe(usbip_serve_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +121,7 @@ fn main() -> ExitCode {
         Command::Apdu(args) => apdu_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::CcidServe(args) => ccid_serve_cmd::run(args),
+        Command::UsbipServe(args) => usbip_serve_cmd::run(args),
     }
 }
 

@@ -1,0 +1,370 @@
+//! The host controller's side of the [`VirtualBus`]: USB/IP transfers (URBs) turned
+//! into SETUP / OUT packets and IN packets collected, with the usb-device stack and
+//! its class polled in between.
+//!
+//! Control transfers run to completion at once (SETUP, data stage, status stage;
+//! a stall completes them with `-EPIPE`). Bulk and interrupt OUT transfers complete
+//! when the device has read their last packet; IN transfers wait until the device
+//! sends a short packet (a zero-length one included) or fills their buffer, which
+//! may be long after (an interrupt IN waits for the next card movement).
+
+use std::collections::VecDeque;
+
+use usb_device::UsbDirection;
+use usb_device::class::UsbClass;
+use usb_device::device::UsbDevice;
+
+use super::protocol::{
+    self, DeviceInfo, Direction, STATUS_OVERFLOW, STATUS_STALL, STATUS_TIMED_OUT, Submit,
+};
+use super::virtual_bus::VirtualBus;
+
+/// Polls given to one control transfer before it times out: each poll moves it by
+/// one packet, so this bounds a transfer of 128 data bytes many times over.
+const CONTROL_POLLS: usize = 64;
+/// Polls at most per [`Host::pump`]: each round moves every endpoint by a packet.
+const PUMP_POLLS: usize = 4096;
+/// The device's address once attached (what the server's own enumeration gives).
+pub(crate) const DEVICE_ADDRESS: u8 = 2;
+
+/// A finished transfer, for `USBIP_RET_SUBMIT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Completion {
+    /// The client's sequence number.
+    pub(crate) seqnum: u32,
+    /// 0, or a negative errno.
+    pub(crate) status: i32,
+    /// Bytes transferred.
+    pub(crate) actual_length: usize,
+    /// Echo of the submitted `number_of_packets`.
+    pub(crate) number_of_packets: i32,
+    /// IN data (empty for OUT).
+    pub(crate) data: Vec<u8>,
+}
+
+impl Completion {
+    fn of(submit: &Submit, status: i32, actual_length: usize, data: Vec<u8>) -> Completion {
+        Completion {
+            seqnum: submit.seqnum,
+            status,
+            actual_length,
+            number_of_packets: submit.number_of_packets,
+            data,
+        }
+    }
+
+    /// The `USBIP_RET_SUBMIT` bytes.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        protocol::ret_submit(
+            self.seqnum,
+            self.status,
+            self.actual_length,
+            self.number_of_packets,
+            &self.data,
+        )
+    }
+}
+
+/// A bulk or interrupt transfer the device has not finished.
+#[derive(Debug)]
+enum Pending {
+    /// IN: `data` collected so far, at most `submit.length`.
+    In { submit: Submit, data: Vec<u8> },
+    /// OUT: done once the endpoint's packet count read reaches `until`.
+    Out { submit: Submit, until: u64 },
+}
+
+impl Pending {
+    fn seqnum(&self) -> u32 {
+        match self {
+            Pending::In { submit, .. } | Pending::Out { submit, .. } => submit.seqnum,
+        }
+    }
+}
+
+/// Why a transfer could not be run at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransferError {
+    /// The device has no such endpoint in that direction.
+    NoEndpoint(u8),
+    /// The OUT data is not as long as the header says.
+    DataLength,
+}
+
+/// A usb-device stack with one class `C` on a [`VirtualBus`], seen from the host.
+pub(crate) struct Host<'a, C> {
+    usb: UsbDevice<'a, VirtualBus>,
+    class: C,
+    bus: VirtualBus,
+    /// Called after every poll (a class's own main-loop work, such as card
+    /// movements to notify).
+    service: fn(&mut C),
+    pending: VecDeque<Pending>,
+    /// OUT packets sent per endpoint since the last reset.
+    sent: [u64; 16],
+}
+
+impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
+    /// The host side of `usb` and `class`, whose allocator was built on a clone
+    /// of `bus`.
+    pub(crate) fn new(
+        usb: UsbDevice<'a, VirtualBus>,
+        class: C,
+        bus: VirtualBus,
+        service: fn(&mut C),
+    ) -> Self {
+        Host {
+            usb,
+            class,
+            bus,
+            service,
+            pending: VecDeque::new(),
+            sent: [0; 16],
+        }
+    }
+
+    fn poll(&mut self) {
+        self.usb.poll(&mut [&mut self.class]);
+        (self.service)(&mut self.class);
+    }
+
+    /// Reset the bus, drop every pending transfer and give the device
+    /// [`DEVICE_ADDRESS`] (the USB/IP client's own SET_ADDRESS stays local to its
+    /// host controller: the server's device is already addressed).
+    pub(crate) fn attach(&mut self) -> Result<(), i32> {
+        self.pending.clear();
+        self.sent = [0; 16];
+        self.bus.bus_reset();
+        self.poll();
+        let set_address = [0x00, 0x05, DEVICE_ADDRESS, 0, 0, 0, 0, 0];
+        self.control(set_address, &[])?;
+        // The address is taken after the status stage, as USB wants.
+        if self.bus.address() == DEVICE_ADDRESS {
+            Ok(())
+        } else {
+            Err(STATUS_TIMED_OUT)
+        }
+    }
+
+    /// Run one control transfer: the IN data, or a negative errno.
+    pub(crate) fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
+        let wanted = usize::from(u16::from_le_bytes([setup[6], setup[7]]));
+        let device_to_host = setup[0] & 0x80 != 0;
+        let packet = usize::from(self.bus.max_packet(0, UsbDirection::In).unwrap_or(8)).max(1);
+        self.bus.setup(setup);
+        self.poll();
+        if !device_to_host {
+            for chunk in out.get(..wanted).unwrap_or(out).chunks(packet) {
+                self.bus.send(0, chunk);
+            }
+        }
+        let mut data = Vec::new();
+        for _ in 0..CONTROL_POLLS {
+            if self.bus.stalled(0, UsbDirection::In) {
+                return Err(STATUS_STALL);
+            }
+            if let Some(chunk) = self.bus.take(0) {
+                if !device_to_host {
+                    // The device's zero-length status packet.
+                    self.poll();
+                    return Ok(data);
+                }
+                let room = wanted.saturating_sub(data.len());
+                data.extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
+                if chunk.len() < packet || data.len() >= wanted {
+                    // The host's zero-length status packet.
+                    self.bus.send(0, &[]);
+                    self.poll();
+                    self.poll();
+                    return Ok(data);
+                }
+            }
+            self.poll();
+        }
+        Err(STATUS_TIMED_OUT)
+    }
+
+    /// Start the transfer `submit` (with its OUT data): a control transfer completes
+    /// at once, the others when [`Host::pump`] says.
+    pub(crate) fn submit(
+        &mut self,
+        submit: Submit,
+        out: &[u8],
+    ) -> Result<Option<Completion>, TransferError> {
+        if out.len() != submit.out_len() {
+            return Err(TransferError::DataLength);
+        }
+        if submit.endpoint == 0 {
+            let completion = match self.control(submit.setup, out) {
+                Ok(data) => {
+                    let data = match submit.direction {
+                        Direction::In => data.get(..submit.length).unwrap_or(&data).to_vec(),
+                        Direction::Out => Vec::new(),
+                    };
+                    let actual = match submit.direction {
+                        Direction::In => data.len(),
+                        Direction::Out => out.len(),
+                    };
+                    Completion::of(&submit, 0, actual, data)
+                }
+                Err(status) => Completion::of(&submit, status, 0, Vec::new()),
+            };
+            return Ok(Some(completion));
+        }
+        let direction = match submit.direction {
+            Direction::In => UsbDirection::In,
+            Direction::Out => UsbDirection::Out,
+        };
+        let Some(packet) = self.bus.max_packet(submit.endpoint, direction) else {
+            return Err(TransferError::NoEndpoint(submit.endpoint));
+        };
+        let pending = match submit.direction {
+            Direction::In => Pending::In {
+                submit,
+                data: Vec::new(),
+            },
+            Direction::Out => {
+                let packet = usize::from(packet).max(1);
+                let mut count = 0u64;
+                for chunk in out.chunks(packet) {
+                    self.bus.send(submit.endpoint, chunk);
+                    count += 1;
+                }
+                let zero_packet =
+                    submit.flags & protocol::URB_ZERO_PACKET != 0 && out.len() % packet == 0;
+                if out.is_empty() || zero_packet {
+                    self.bus.send(submit.endpoint, &[]);
+                    count += 1;
+                }
+                let sent = &mut self.sent[usize::from(submit.endpoint)];
+                *sent += count;
+                Pending::Out {
+                    submit,
+                    until: *sent,
+                }
+            }
+        };
+        self.pending.push_back(pending);
+        Ok(None)
+    }
+
+    /// Cancel the pending transfer `seqnum`; false if it is not pending (it had
+    /// completed already).
+    pub(crate) fn unlink(&mut self, seqnum: u32) -> bool {
+        let before = self.pending.len();
+        self.pending.retain(|p| p.seqnum() != seqnum);
+        self.pending.len() != before
+    }
+
+    /// Poll the device until nothing moves, and return the transfers that finished.
+    pub(crate) fn pump(&mut self) -> Vec<Completion> {
+        let mut done = Vec::new();
+        for _ in 0..PUMP_POLLS {
+            self.poll();
+            let moved = self.collect(&mut done);
+            if !moved {
+                break;
+            }
+        }
+        done
+    }
+
+    /// Move IN packets into the oldest transfer of their endpoint and finish the
+    /// transfers that are complete; true if anything moved.
+    fn collect(&mut self, done: &mut Vec<Completion>) -> bool {
+        let mut moved = false;
+        let mut served: u16 = 0;
+        let mut index = 0;
+        while let Some(pending) = self.pending.get_mut(index) {
+            let finished = match pending {
+                Pending::In { submit, data } => {
+                    let bit = 1u16 << submit.endpoint;
+                    let first_of_endpoint = served & bit == 0;
+                    served |= bit;
+                    let packet = self.bus.max_packet(submit.endpoint, UsbDirection::In);
+                    match (first_of_endpoint, packet) {
+                        (true, Some(packet)) => match self.bus.take(submit.endpoint) {
+                            Some(chunk) => {
+                                moved = true;
+                                let room = submit.length.saturating_sub(data.len());
+                                let overflow = chunk.len() > room;
+                                data.extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
+                                let short = chunk.len() < usize::from(packet);
+                                if overflow {
+                                    Some(STATUS_OVERFLOW)
+                                } else if short || data.len() >= submit.length {
+                                    Some(0)
+                                } else {
+                                    None
+                                }
+                            }
+                            None => None,
+                        },
+                        _ => None,
+                    }
+                }
+                Pending::Out { submit, until } => {
+                    let endpoint = usize::from(submit.endpoint);
+                    let waiting = self.bus.waiting(submit.endpoint) as u64;
+                    let read = self.sent[endpoint].saturating_sub(waiting);
+                    (read >= *until).then_some(0)
+                }
+            };
+            match finished {
+                Some(status) => {
+                    moved = true;
+                    let completion = match self.pending.remove(index) {
+                        Some(Pending::In { submit, data }) => {
+                            Completion::of(&submit, status, data.len(), data)
+                        }
+                        Some(Pending::Out { submit, .. }) => {
+                            Completion::of(&submit, status, submit.length, Vec::new())
+                        }
+                        None => continue,
+                    };
+                    done.push(completion);
+                }
+                None => index += 1,
+            }
+        }
+        moved
+    }
+
+    /// Enumerate the device as a host would (device and configuration
+    /// descriptors) and describe it for the device list; `None` if its
+    /// descriptors cannot be read or make no sense.
+    pub(crate) fn describe(&mut self, busnum: u32, busid: &str) -> Option<DeviceInfo> {
+        let device = self.control([0x80, 0x06, 0, 1, 0, 0, 18, 0], &[]).ok()?;
+        let header = self.control([0x80, 0x06, 0, 2, 0, 0, 9, 0], &[]).ok()?;
+        let total = header.get(2..4)?;
+        let total = [total[0], total[1]];
+        let mut request = [0x80, 0x06, 0, 2, 0, 0, 0, 0];
+        request[6..8].copy_from_slice(&total);
+        let config = self.control(request, &[]).ok()?;
+        let word = |at: usize| Some(u16::from_le_bytes([*device.get(at)?, *device.get(at + 1)?]));
+        let mut interfaces = Vec::new();
+        let mut at = 0;
+        while let (Some(&len), Some(&kind)) = (config.get(at), config.get(at + 1)) {
+            if kind == 0x04 {
+                let fields = config.get(at + 5..at + 8)?;
+                interfaces.push([fields[0], fields[1], fields[2]]);
+            }
+            if len == 0 {
+                return None;
+            }
+            at += usize::from(len);
+        }
+        Some(DeviceInfo {
+            path: format!("/sys/devices/platform/readerkit-usbip/usb{busnum}/{busid}"),
+            busid: busid.to_string(),
+            busnum,
+            devnum: u32::from(DEVICE_ADDRESS),
+            speed: protocol::SPEED_FULL,
+            ids: [word(8)?, word(10)?, word(12)?],
+            class: [*device.get(4)?, *device.get(5)?, *device.get(6)?],
+            configuration: *config.get(5)?,
+            configurations: *device.get(17)?,
+            interfaces,
+        })
+    }
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The USB path for real: `readerkit usbip-serve` exports the readerkit-ccid USB
+# class (usb-device on a virtual bus, the simulated card behind it) over USB/IP
+# to a QEMU x86-64 guest running Debian bookworm, whose kernel (vhci-hcd, through
+# Debian's `usbip attach`) sees a USB CCID reader, and whose pcscd with libccid
+# (the USB driver, ifd-ccid.bundle) and pyscard run APDUs on the card.
+#
+# BY HAND ONLY, NOT IN CI: it needs KVM, debootstrap from Debian's mirror on the
+# first run (a ~900 MB rootfs and a 2 GiB image) and minutes of time; CI runs the
+# USB/IP server against a scripted client instead (cli/tests/usbip_serve.rs).
+#
+#   tools/usbip-guest.sh            build the guest once (cached), run the check
+#   USBIP_GUEST_DIR=DIR ...         where the guest is cached (default
+#                                   ${XDG_CACHE_HOME:-~/.cache}/readerkit-usbip-guest;
+#                                   never inside the repository)
+#
+# Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, /dev/kvm. The last
+# line is the summary:
+#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s
+# and the whole guest console (with pcscd's debug log) is kept in
+# $USBIP_GUEST_DIR/console.log.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${USBIP_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/readerkit-usbip-guest}
+case "$dir" in "$root"*) echo "usbip-guest: USBIP_GUEST_DIR must be outside the repository" >&2; exit 2 ;; esac
+mkdir -p "$dir"
+image=$dir/rootfs.ext4
+packages=linux-image-amd64,initramfs-tools,kmod,udev,iproute2,usbip,pcscd,libccid,pcsc-tools,python3-pyscard,procps
+
+if [ ! -f "$image" ]; then
+    if [ ! -f "$dir/debootstrap.done" ]; then
+        echo "usbip-guest: debootstrap bookworm into $dir/rootfs (once)" >&2
+        rm -rf "$dir/rootfs"
+        debootstrap --variant=minbase --include="$packages" bookworm "$dir/rootfs" \
+            http://deb.debian.org/debian >"$dir/debootstrap.log" 2>&1
+        touch "$dir/debootstrap.done"
+    fi
+    # PID 1 of the guest: mount the basics, run the check from the second disk,
+    # power off.
+    cat >"$dir/rootfs/sbin/readerkit-init" <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /run /tmp /check
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -o ro /dev/vdb /check && sh /check/check.sh
+echo o >/proc/sysrq-trigger
+INIT
+    chmod +x "$dir/rootfs/sbin/readerkit-init"
+    cp "$dir"/rootfs/boot/vmlinuz-* "$dir/vmlinuz"
+    cp "$dir"/rootfs/boot/initrd.img-* "$dir/initrd.img"
+    rm -f "$image.tmp"
+    mke2fs -q -t ext4 -d "$dir/rootfs" "$image.tmp" 2G
+    mv "$image.tmp" "$image"
+fi
+
+cargo build -q -p readerkit-cli --manifest-path "$root/Cargo.toml"
+bin=$root/target/debug/readerkit
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin" usbip-serve --port 0 >"$work/port" 2>"$dir/server.log" &
+server=$!
+for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
+port=$(head -1 "$work/port")
+[ -n "$port" ] || { echo "usbip-guest: FAILED: usbip-serve did not start" >&2; exit 1; }
+
+mkdir "$work/check"
+cp "$root/tools/usbip-guest/check.sh" "$root/tools/usbip-guest/client.py" "$work/check/"
+echo "$port" >"$work/check/port"
+mke2fs -q -t ext2 -d "$work/check" "$work/check.ext2" 8M
+
+timeout 600 qemu-system-x86_64 -enable-kvm -m 1024 -smp 1 -nographic -no-reboot \
+    -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
+    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/sbin/readerkit-init quiet" \
+    -drive "file=$image,format=raw,if=virtio,snapshot=on" \
+    -drive "file=$work/check.ext2,format=raw,if=virtio,readonly=on" \
+    -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
+    </dev/null >"$dir/console.log" 2>&1 || true
+
+grep -E "^(GUEST|READERS|ATR|APDUS|ROUNDTRIPS|CLIENT)" "$dir/console.log" || true
+echo "libccid (pcscd -d) lines it did not like:"
+grep "^PCSCD" "$dir/console.log" | grep -i -E "error|fail|not supported|warning|unknown" | head -20 || true
+seen=$(grep -q "^READERS \['[^]]" "$dir/console.log" && echo seen || echo "not seen")
+checked=$(sed -n 's/^CLIENT ok \([0-9]*\) APDUs.*/\1/p' "$dir/console.log")
+rate=$(sed -n 's/^CLIENT ok .*, \([0-9]*\) round trips.*/\1/p' "$dir/console.log")
+if grep -q "^CLIENT ok" "$dir/console.log"; then
+    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s"
+else
+    echo "usbip-guest: FAILED: reader $seen, ${checked:-0} APDUs checked, ${rate:-0} round trips/s"
+    exit 1
+fi

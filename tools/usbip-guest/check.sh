@@ -1,0 +1,32 @@
+#!/bin/sh
+# Run inside the USB/IP guest (from its second disk) by /sbin/readerkit-init:
+# attach the exported reader through vhci-hcd, start pcscd (libccid), run the
+# PC/SC client, print pcscd's log, and leave the result on the console. The
+# host's usbip-serve port is in /check/port.
+PORT=$(cat /check/port)
+HOST=10.0.2.2
+echo "GUEST kernel $(uname -r)"
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via "$HOST"
+modprobe vhci-hcd || echo "GUEST modprobe vhci-hcd failed"
+/lib/systemd/systemd-udevd --daemon >/dev/null 2>&1
+usbip --tcp-port "$PORT" list -r "$HOST"
+if usbip --tcp-port "$PORT" attach -r "$HOST" -b 1-1; then
+    echo "GUEST attached"
+else
+    echo "GUEST attach failed"
+fi
+udevadm settle -t 10
+sleep 1
+for d in /sys/bus/usb/devices/*; do
+    [ -f "$d/idVendor" ] && echo "GUEST usb $(basename "$d") $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product" 2>/dev/null)"
+done
+dmesg | grep -i -E "vhci|usb [0-9]" | tail -20
+pcscd --foreground --debug --apdu >/tmp/pcscd.log 2>&1 &
+sleep 3
+python3 /check/client.py
+echo "GUEST pcscd log follows"
+sed 's/^/PCSCD /' /tmp/pcscd.log | head -400
+echo "GUEST done"
