@@ -6,39 +6,21 @@
 //! UNLINK, a stalled request; and malformed peer input refused while the server
 //! goes on serving. Debian's own `usbip list` is run against it when installed.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-struct Served {
-    child: Child,
-    stdin: ChildStdin,
-    port: u16,
-}
+use readerkit_testkit::served::Served;
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve() -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_readerkit"))
-        .args(["usbip-serve", "--port", "0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().parse().unwrap();
-    let stdin = child.stdin.take().unwrap();
-    Served { child, stdin, port }
+/// `readerkit usbip-serve` on a free port, and that port.
+fn serve() -> (Served, u16) {
+    let served = Served::start(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["usbip-serve", "--port", "0"],
+    );
+    let port = served.first_line.parse().unwrap();
+    (served, port)
 }
 
 fn connect(port: u16) -> TcpStream {
@@ -167,8 +149,7 @@ fn exchange(s: &mut TcpStream, seq: u32, message: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_ccid_reader_over_usbip() {
-    let mut served = serve();
-    let port = served.port;
+    let (mut served, port) = serve();
 
     // The device list: one device, bus id 1-1, GemPC Twin ids, one CCID interface.
     let mut s = connect(port);
@@ -264,8 +245,7 @@ fn a_ccid_reader_over_usbip() {
 
 #[test]
 fn malformed_peer_input_is_refused() {
-    let served = serve();
-    let port = served.port;
+    let (_served, port) = serve();
     let refused = |bytes: &[u8]| {
         let mut s = connect(port);
         s.write_all(bytes).unwrap();

@@ -2,18 +2,17 @@
 //! as a child process: the terminal it serves, and its stdin commands that move
 //! cards and press keys.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 
 use crate::pcscd::cli;
+use crate::served::Served;
 
 /// A running `readerkit ccid-serve`; killed on drop.
 pub struct Serve {
     /// The pseudo-terminal it serves (`/dev/pts/N`).
     pub path: String,
-    child: Child,
-    stdin: ChildStdin,
+    process: Served,
 }
 
 impl Serve {
@@ -27,31 +26,22 @@ impl Serve {
     /// own tests give theirs) and read the terminal's path, which it prints alone
     /// on its first line. Its stderr is this process's.
     pub fn start_program(program: &Path, args: &[&str]) -> Serve {
-        let mut child = Command::new(program)
-            .arg("ccid-serve")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start readerkit ccid-serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("read the terminal's path");
-        let path = first.trim().to_string();
+        let mut all = vec!["ccid-serve"];
+        all.extend_from_slice(args);
+        let process = Served::start(program, &all);
+        let path = process.first_line.trim().to_string();
         assert!(
             path.starts_with("/dev/pts/"),
-            "first line is the pty: {first:?}"
+            "first line is the pty: {:?}",
+            process.first_line
         );
-        let stdin = child.stdin.take().expect("piped stdin");
-        Serve { path, child, stdin }
+        Serve { path, process }
     }
 
     fn control(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("write to ccid-serve");
-        self.stdin.flush().expect("flush ccid-serve's stdin");
+        let stdin = &mut self.process.stdin;
+        writeln!(stdin, "{line}").expect("write to ccid-serve");
+        stdin.flush().expect("flush ccid-serve's stdin");
     }
 
     /// Take the card out of `slot`.
@@ -68,12 +58,5 @@ impl Serve {
     /// `C` cancel, `B` backspace, `L` clear, `.` a pause of 100 ms).
     pub fn keys(&mut self, keys: &str) {
         self.control(&format!("keys {keys}"));
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

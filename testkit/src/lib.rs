@@ -15,6 +15,8 @@
 //! - [`cli`]: checks of a command-line tool's text and usage errors;
 //! - [`locks`]: a platform mutex that counts the locks a thread holds;
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
+//! - [`served`]: a server process a test starts, its first line of stdout, killed
+//!   on drop;
 //! - [`thread`]: a hang guard for scenarios whose failure is a deadlock;
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
@@ -35,6 +37,7 @@ pub mod pcsc;
 #[cfg(feature = "pcscd")]
 pub mod pcscd;
 pub mod rng;
+pub mod served;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod thread;
