@@ -385,13 +385,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             .unwrap_or_default()
             .unwrap_or_default(),
     };
-    match serve(&options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("readerkit ccid-serve: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::serve_status("ccid-serve", serve(&options))
 }
 
 fn serve(options: &Options) -> Result<(), String> {

@@ -125,6 +125,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit status of a serving subcommand: 0, or 1 with `readerkit SUBCOMMAND:
+/// MESSAGE` on stderr.
+pub(crate) fn serve_status(subcommand: &str, served: Result<(), String>) -> ExitCode {
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("readerkit {subcommand}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Exit with a clap usage error naming `argument` (exit code 2).
 pub(crate) fn usage_error(subcommand: &str, message: impl std::fmt::Display) -> ! {
     use clap::CommandFactory;

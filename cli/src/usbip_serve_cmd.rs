@@ -104,13 +104,7 @@ fn slot(card: &str) -> Slot {
 
 /// Run `readerkit usbip-serve`.
 pub(crate) fn run(args: Args) -> ExitCode {
-    match serve(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("readerkit usbip-serve: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::serve_status("usbip-serve", serve(&args))
 }
 
 fn serve(args: &Args) -> Result<(), String> {
