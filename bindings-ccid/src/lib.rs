@@ -29,6 +29,7 @@
 
 pub mod answer;
 pub mod busy;
+pub mod chain;
 pub mod command;
 pub mod descriptor;
 pub mod error;

@@ -9,6 +9,7 @@ use readerkit::protocol::ProtocolMask;
 use readerkit::{CardState, Device, Protocol, Status, pps};
 
 use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus};
+use crate::chain::{Chaining, Level, Part};
 use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
 use crate::descriptor::ClassDescriptor;
 use crate::error::SlotError;
@@ -26,8 +27,9 @@ pub enum ExchangeLevel {
     Tpdu,
     /// Short APDU: one command APDU per XfrBlock; the core's engines run T=0/T=1.
     ShortApdu,
-    /// Short and extended APDU, each in one XfrBlock (no `wLevelParameter`
-    /// chaining: a message holds the whole APDU, up to `dwMaxCCIDMessageLength`).
+    /// Short and extended APDU: each in one XfrBlock, or, given
+    /// [`CcidReader::with_apdu_buffer`], chained across several
+    /// (`wLevelParameter`, [`crate::chain`]) both ways.
     ExtendedApdu,
 }
 
@@ -148,6 +150,7 @@ pub struct CcidReader<'d, P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CA
     state: [SlotState; MAX_SLOTS],
     line_access: Option<LineAccess<D>>,
     pin_support: PinSupport,
+    chaining: Option<Chaining<'d>>,
 }
 
 /// The card state as `bmICCStatus`.
@@ -185,6 +188,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             state: [IDLE; MAX_SLOTS],
             line_access: None,
             pin_support: PinSupport::NONE,
+            chaining: None,
         })
     }
 
@@ -200,6 +204,18 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// operations `support` names (the others fail as not supported).
     pub fn with_pin_support(mut self, support: PinSupport) -> Self {
         self.pin_support = support;
+        self
+    }
+
+    /// At the extended APDU level, chain APDUs and responses longer than one
+    /// message (`wLevelParameter`, see [`crate::chain`]) through `buffer`: it holds a
+    /// command of `c` bytes and its response of `r` bytes when it has `c + 8 + r`
+    /// (the core's 8-byte `SCARD_IO_REQUEST` header sits between them); longer
+    /// ones fail with `XfrOverrun`. Without a buffer, chained parts are refused
+    /// (`bError` 8) and an APDU and its response must each fit one message.
+    /// Responses go out through the buffer (one copy) once it is given.
+    pub fn with_apdu_buffer(mut self, buffer: &'d mut [u8]) -> Self {
+        self.chaining = Some(Chaining::new(buffer));
         self
     }
 
@@ -313,7 +329,13 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         answer: &mut [u8],
         keypad: Option<&mut dyn Keypad>,
     ) -> Result<Done, SlotError> {
-        let device = &self.slots[usize::from(slot)];
+        let slots: &'d [Device<P, D, EVENTS>] = self.slots;
+        let device = &slots[usize::from(slot)];
+        if !matches!(command, Command::XfrBlock { .. }) {
+            if let Some(chaining) = self.chaining.as_mut() {
+                chaining.drop_slot(slot);
+            }
+        }
         let data = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
         match command {
             Command::IccPowerOn { voltage } => self.power_on(device, voltage, data),
@@ -328,7 +350,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 bwi,
                 level,
                 data: apdu,
-            } => self.xfr_block(device, bwi, level, apdu, answer),
+            } => self.xfr_block(device, slot, bwi, level, apdu, answer),
             Command::GetParameters => parameters_answer(device, data),
             Command::ResetParameters => reset_parameters(device, data),
             Command::SetParameters {
@@ -418,15 +440,21 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     }
 
     fn xfr_block(
-        &self,
+        &mut self,
         device: &Device<P, D, EVENTS>,
+        slot: u8,
         bwi: u8,
         level: u16,
         apdu: &[u8],
         answer: &mut [u8],
     ) -> Result<Done, SlotError> {
-        if self.config.level == ExchangeLevel::ExtendedApdu && level != 0 {
-            return Err(SlotError::BadField(8));
+        if self.config.level == ExchangeLevel::ExtendedApdu {
+            if self.chaining.is_some() {
+                return self.chained_xfr_block(device, slot, level, apdu, answer);
+            }
+            if level != Level::Whole as u16 {
+                return Err(SlotError::BadField(8));
+            }
         }
         if apdu.is_empty() {
             return Err(SlotError::BadField(message::field::LENGTH as u8));
@@ -462,6 +490,78 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             .transmit_apdu(protocol, apdu, output)
             .map_err(SlotError::from_status)?;
         Ok(done(response.len()))
+    }
+
+    /// XfrBlock at the extended APDU level with a chaining buffer: the parts of
+    /// a command collected ([`crate::chain`]), the APDU run once complete, and its
+    /// response sent in parts as long as it needs.
+    fn chained_xfr_block(
+        &mut self,
+        device: &Device<P, D, EVENTS>,
+        slot: u8,
+        level: u16,
+        data: &[u8],
+        answer: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        let room = answer.len().min(self.config.max_message_len as usize);
+        let out = answer.get_mut(HEADER_LEN..room).unwrap_or(&mut []);
+        let level = Level::from_code(level).ok_or(SlotError::BadField(8))?;
+        let whole = level == Level::Whole;
+        let command_len = match level {
+            Level::NextPart => {
+                if !data.is_empty() {
+                    return Err(SlotError::BadField(message::field::LENGTH as u8));
+                }
+                return self.next_response_part(slot, false, out);
+            }
+            Level::Whole if data.is_empty() => {
+                return Err(SlotError::BadField(message::field::LENGTH as u8));
+            }
+            Level::Whole => 0,
+            _ => match self.chaining_mut()?.command_part(slot, level, data)? {
+                Part::Stored => {
+                    return Ok(Done {
+                        data_len: 0,
+                        specific: Level::NextPart as u8,
+                    });
+                }
+                Part::Complete(len) => len,
+            },
+        };
+        let state = device.state();
+        if icc_status(state) != IccStatus::PresentActive {
+            return Err(SlotError::IccMute);
+        }
+        let (_, protocol) = self.protocol_in_force(device, state)?;
+        let chaining = self.chaining_mut()?;
+        let (command, output) = if whole {
+            (data, chaining.output())
+        } else {
+            chaining.command_and_output(command_len)
+        };
+        let response_len = device
+            .transmit_apdu(protocol, command, output)
+            .map_err(SlotError::from_status)?
+            .len();
+        chaining.response_ready(slot, command_len, response_len);
+        self.next_response_part(slot, true, out)
+    }
+
+    fn chaining_mut(&mut self) -> Result<&mut Chaining<'d>, SlotError> {
+        self.chaining.as_mut().ok_or(SlotError::BadField(8))
+    }
+
+    fn next_response_part(
+        &mut self,
+        slot: u8,
+        first: bool,
+        out: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        let (data_len, specific) = self.chaining_mut()?.next_response_part(slot, first, out)?;
+        Ok(Done {
+            data_len,
+            specific: specific as u8,
+        })
     }
 
     /// The card's capabilities and protocol for an exchange with the card in

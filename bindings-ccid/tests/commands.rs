@@ -459,3 +459,122 @@ fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
         }
     }
 }
+
+/// The parts of an XfrBlock exchange: (wLevelParameter, abData) sent, and the
+/// answer's (bChainParameter, abData) expected.
+type Exchange<'a> = (u16, &'a [u8], u8, &'a [u8]);
+
+/// A reader at the extended APDU level (271-byte messages) over a powered T=1
+/// card, chaining through a buffer of `buffer_len` bytes, handed to `test`.
+fn with_chaining_reader(
+    buffer_len: usize,
+    test: impl FnOnce(&mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>),
+) {
+    let slots = [slot(Some(Profile::t1()))];
+    let config = CcidConfig {
+        level: ExchangeLevel::ExtendedApdu,
+        ..CcidConfig::short_apdu()
+    };
+    let mut buffer = vec![0u8; buffer_len];
+    let mut r = CcidReader::new(&slots, config)
+        .unwrap()
+        .with_apdu_buffer(&mut buffer);
+    let power_on = handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]));
+    assert_eq!(power_on[10..], ATR_T1);
+    test(&mut r);
+}
+
+#[test]
+fn extended_apdu_chained_across_messages_both_ways() {
+    with_chaining_reader(1300, chained_both_ways);
+}
+
+fn chained_both_ways(r: &mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>) {
+    let mut answer = [0u8; 271];
+    // ECHO of 600 bytes, extended form: 609 bytes of command in parts of 261
+    // (dwMaxCCIDMessageLength 271 - 10), 602 of response likewise.
+    let data: Vec<u8> = (0..600u16).map(|i| (i * 7) as u8).collect();
+    let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x02, 0x58];
+    apdu.extend_from_slice(&data);
+    apdu.extend_from_slice(&[0x00, 0x00]);
+    let mut response = data.clone();
+    response.extend_from_slice(&[0x90, 0x00]);
+    let steps: [Exchange; 6] = [
+        (0x01, &apdu[..261], 0x10, &[]),
+        (0x03, &apdu[261..522], 0x10, &[]),
+        (0x02, &apdu[522..], 0x01, &response[..261]),
+        (0x10, &[], 0x03, &response[261..522]),
+        (0x10, &[], 0x02, &response[522..]),
+        // Nothing more to send: wLevelParameter 10 is out of place.
+        (0x10, &[], 0x00, &[]),
+    ];
+    for (i, (level, part, chain, expected)) in steps.into_iter().enumerate() {
+        let seq = 2 + i as u8;
+        let [lo, hi] = level.to_le_bytes();
+        let len = r
+            .handle(&msg(0x6F, 0, seq, [0, lo, hi], part), &mut answer)
+            .unwrap();
+        let status = if i == 5 { (0x40, 0x08) } else { (0x00, 0x00) };
+        let head = header(
+            0x80,
+            expected.len() as u32,
+            0,
+            seq,
+            status.0,
+            status.1,
+            chain,
+        );
+        assert_eq!(answer[..10], head[..], "step {i}");
+        assert_eq!(&answer[10..len], expected, "step {i}");
+    }
+    // A whole APDU answers through the buffer with bChainParameter 00.
+    let answer = handle(r, &msg(0x6F, 0, 9, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]));
+    assert_eq!(
+        answer,
+        [header(0x80, 3, 0, 9, 0, 0, 0), vec![0x77, 0x90, 0x00]].concat()
+    );
+}
+
+#[test]
+fn extended_apdu_chaining_refusals() {
+    with_chaining_reader(300, chaining_refusals);
+}
+
+fn chaining_refusals(r: &mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>) {
+    let part = [0x11u8; 200];
+    let refused = |seq, error| header(0x80, 0, 0, seq, 0x40, error, 0);
+    // Continues or ends without a beginning; an unknown wLevelParameter.
+    for (seq, level) in [(2u8, [0, 3, 0]), (3, [0, 2, 0]), (4, [0, 4, 0])] {
+        assert_eq!(handle(r, &msg(0x6F, 0, seq, level, &part)), refused(seq, 8));
+    }
+    // Longer than the buffer: overrun, and the parts are dropped.
+    handle(r, &msg(0x6F, 0, 5, [0, 1, 0], &part));
+    assert_eq!(
+        handle(r, &msg(0x6F, 0, 6, [0, 3, 0], &part)),
+        refused(6, 0xFC)
+    );
+    assert_eq!(
+        handle(r, &msg(0x6F, 0, 7, [0, 2, 0], &part[..1])),
+        refused(7, 8)
+    );
+    // Another command for the slot drops the parts collected.
+    handle(r, &msg(0x6F, 0, 8, [0, 1, 0], &part[..4]));
+    handle(r, &msg(0x65, 0, 9, [0; 3], &[]));
+    assert_eq!(
+        handle(r, &msg(0x6F, 0, 10, [0, 2, 0], &part[..1])),
+        refused(10, 8)
+    );
+    // A request for more of the response must have no data.
+    let bad_length = header(0x80, 0, 0, 11, 0x40, 0x01, 0);
+    assert_eq!(handle(r, &msg(0x6F, 0, 11, [0, 0x10, 0], &[1])), bad_length);
+    // The response does not fit behind the command in the buffer: overrun.
+    let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x00, 0x96];
+    apdu.extend_from_slice(&[0x22; 150]);
+    apdu.extend_from_slice(&[0x00, 0x00]);
+    handle(r, &msg(0x6F, 0, 12, [0, 1, 0], &apdu[..100]));
+    let len = apdu.len();
+    assert_eq!(
+        handle(r, &msg(0x6F, 0, 13, [0, 2, 0], &apdu[100..len])),
+        refused(13, 0xFC)
+    );
+}

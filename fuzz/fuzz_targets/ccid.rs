@@ -2,7 +2,8 @@
 //! over simulated cards, directly or through the GemPC Twin serial decoder.
 //!
 //! Input layout: byte 0 picks the card (bits 0-2: t0, t1, t0t1, t1crc, none), the
-//! exchange level (bits 3-4: TPDU, short APDU, extended APDU), whether the slot is
+//! exchange level (bits 3-4: TPDU, short APDU, extended APDU, extended APDU
+//! chained across messages through a 2 KiB buffer), whether the slot is
 //! powered first (bit 5) and whether the rest is a serial stream (bit 6); the rest
 //! is either that stream or messages, each prefixed by its length (one byte).
 //! Every message with a header must get an answer that echoes its bSlot and bSeq,
@@ -100,7 +101,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(reader) = CcidReader::new(&slots, config) else {
         return;
     };
-    let mut reader = reader.with_line_access(tpdu::line_of::<SimLine<1024>>);
+    let reader = reader.with_line_access(tpdu::line_of::<SimLine<1024>>);
+    let mut buffer = [0u8; 2048];
+    let mut reader = if (control >> 3) & 0x03 == 3 {
+        reader.with_apdu_buffer(&mut buffer)
+    } else {
+        reader
+    };
     if control & 0x20 != 0 {
         check(&mut reader, &slots, &[0x62, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
