@@ -16,7 +16,7 @@ use std::ffi::CString;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, wait_card};
+use support::{Entry, LIBCCIDTWIN, Libccid, Serve, start_pcscd, wait_card};
 
 /// GET CHALLENGE of 8 bytes: a case 2 APDU the card answers with fresh data.
 const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
@@ -80,7 +80,7 @@ fn run(libccid: Option<Libccid>, rounds: usize, budget: Duration, min: u32) -> (
     let twin = std::path::PathBuf::from(LIBCCIDTWIN);
     let serve = Serve::start(&["--reader", "gempctwin", "--card", "t1"]);
     let device = format!("{}:GemPCTwin", serve.path);
-    let mut pcscd = Pcscd::start(
+    let mut pcscd = start_pcscd(
         &[
             Entry {
                 name: "RK Twin",

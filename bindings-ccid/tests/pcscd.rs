@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, echo, hex, tx, wait_card};
+use support::{Entry, LIBCCIDTWIN, Libccid, Serve, echo, hex, start_pcscd, tx, wait_card};
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
@@ -89,7 +89,7 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
     let mut serve = Serve::start(&["--reader", "gempctwin", "--card", card_kind]);
     let device = format!("{}:GemPCTwin", serve.path);
     let lib = lib();
-    let mut pcscd = Pcscd::start(
+    let mut pcscd = start_pcscd(
         &[Entry {
             name: "RK Twin",
             device: &device,
@@ -211,7 +211,7 @@ fn sec1210_two_cards_at_once() {
     let device = format!("{}:SEC1210", serve.path);
     _serve_guard = serve;
     let lib = lib();
-    let mut pcscd = Pcscd::start(
+    let mut pcscd = start_pcscd(
         &[Entry {
             name: "RK SEC",
             device: &device,
@@ -290,7 +290,7 @@ fn slow_card_scenario(
     };
     let device = format!("{}:{suffix}", serve.path);
     let lib = lib();
-    let mut pcscd = Pcscd::start(
+    let mut pcscd = start_pcscd(
         &[Entry {
             name: "RK Slow",
             device: &device,

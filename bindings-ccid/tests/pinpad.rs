@@ -21,7 +21,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, hex, wait_card};
+use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, hex, start_pcscd, wait_card};
 
 /// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
 const GET_FEATURE_REQUEST: u64 = 0x4200_0000 + 3400;
@@ -144,7 +144,7 @@ fn start(card_kind: &str, more: &[&str]) -> (Serve, Pcscd) {
     let serve = Serve::start(&args);
     let device = format!("{}:GemPCPinPad", serve.path);
     let lib = std::path::PathBuf::from(LIBCCIDTWIN);
-    let pcscd = Pcscd::start(
+    let pcscd = start_pcscd(
         &[Entry {
             name: "RK PinPad",
             device: &device,

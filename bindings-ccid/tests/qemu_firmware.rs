@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Pcscd, echo, hex, tx, wait_card};
+use support::{Entry, LIBCCIDTWIN, echo, hex, start_pcscd, tx, wait_card};
 
 /// The firmware under QEMU (`tools/qemu-firmware.sh ccid`); killed on drop.
 struct Firmware {
@@ -138,7 +138,7 @@ fn pcscd_and_libccidtwin_drive_the_qemu_firmware() {
     let mut firmware = Firmware::start();
     let device = format!("{}:GemPCTwin", firmware.path);
     let lib = PathBuf::from(LIBCCIDTWIN);
-    let mut pcscd = Pcscd::start(
+    let mut pcscd = start_pcscd(
         &[Entry {
             name: "RK QEMU",
             device: &device,

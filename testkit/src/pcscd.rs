@@ -131,13 +131,23 @@ pub struct Entry<'a> {
     pub lib: &'a Path,
 }
 
+/// libccid's own settings, given through a private `PCSCLITE_HP_DROPDIR` holding
+/// only an `ifd-ccid.bundle/Contents/Info.plist` (libccid reads its options there;
+/// pcscd finds no USB driver in it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Libccid {
+    /// `ifdDriverOptions` (2: ask a GemPC Twin for short APDUs).
+    pub driver_options: u32,
+    /// `ifdLogLevel` (1 critical, 2 info, 4 every byte, 8 periodic; Debian's is 3).
+    pub log_level: u32,
+}
+
 /// How to start pcscd beyond its reader.conf.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
-    /// libccid's `ifdDriverOptions`, given through a private `PCSCLITE_HP_DROPDIR`
-    /// holding only an `ifd-ccid.bundle/Contents/Info.plist` (libccid reads its
-    /// options there; pcscd finds no USB driver in it). `None`: no drop directory.
-    pub libccid_driver_options: Option<u32>,
+    /// libccid's settings (a drop directory with its Info.plist); `None`: no drop
+    /// directory, libccid reads Debian's.
+    pub libccid: Option<Libccid>,
 }
 
 /// A running pcscd; stopped with SIGINT on drop (its log kept if the thread is
@@ -214,14 +224,18 @@ impl Pcscd {
         let _ = std::fs::remove_file(&socket);
         let mut command = Command::new("/usr/bin/systemd-socket-activate");
         command.arg("-l").arg(&socket);
-        if let Some(driver_options) = options.libccid_driver_options {
+        if let Some(Libccid {
+            driver_options,
+            log_level,
+        }) = options.libccid
+        {
             let bundle = dir.join("drivers/ifd-ccid.bundle/Contents");
             std::fs::create_dir_all(&bundle).unwrap();
             std::fs::write(
                 bundle.join("Info.plist"),
                 format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>\n\
-                     \t<key>ifdLogLevel</key>\n\t<string>0x0003</string>\n\
+                     \t<key>ifdLogLevel</key>\n\t<string>{log_level:#06X}</string>\n\
                      \t<key>ifdDriverOptions</key>\n\t<string>{driver_options:#06X}</string>\n\
                      </dict>\n</plist>\n"
                 ),
