@@ -25,6 +25,7 @@
 //! }
 //! ```
 
+use readerkit::pin::Keypad;
 use readerkit::platform::Platform;
 use usb_device::Result as UsbResult;
 use usb_device::UsbError;
@@ -92,6 +93,7 @@ pub struct CcidClass<'a, 'd, B: UsbBus, P: Platform, D, const EVENTS: usize, con
     transmit: Transmit,
     notification: [u8; 8],
     notifying: bool,
+    keypad: Option<&'d mut dyn Keypad>,
 }
 
 impl<'a, 'd, B, P, D, const EVENTS: usize, const N: usize> CcidClass<'a, 'd, B, P, D, EVENTS, N>
@@ -127,7 +129,17 @@ where
             transmit: Transmit::Idle,
             notification: [0; 8],
             notifying: false,
+            keypad: None,
         })
+    }
+
+    /// Serve PC_to_RDR_Secure with `keypad` (the reader's PIN pad; declare the
+    /// operations with [`CcidReader::with_pin_support`]): each command runs
+    /// through [`CcidReader::handle_with_keypad`], which reads the keys while the
+    /// PIN entry lasts (the host's next message waits in the endpoint meanwhile).
+    pub fn with_keypad(mut self, keypad: &'d mut dyn Keypad) -> Self {
+        self.keypad = Some(keypad);
+        self
     }
 
     /// The reader, for its other entry points (hardware errors, the descriptor).
@@ -140,7 +152,12 @@ where
     pub fn service(&mut self) {
         if let (Receive::Complete { len }, Transmit::Idle) = (self.receive, self.transmit) {
             let message = self.incoming.get(..len).unwrap_or(&[]);
-            let answer_len = self.reader.handle(message, &mut self.outgoing).unwrap_or(0);
+            let answer = &mut self.outgoing;
+            let handled = match self.keypad.as_deref_mut() {
+                Some(keypad) => self.reader.handle_with_keypad(message, answer, keypad),
+                None => self.reader.handle(message, answer),
+            };
+            let answer_len = handled.unwrap_or(0);
             self.receive = Receive::Collecting { have: 0 };
             if answer_len > 0 {
                 self.transmit = Transmit::Sending {

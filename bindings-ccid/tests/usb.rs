@@ -10,13 +10,15 @@ use readerkit::Device;
 use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{Config as CcidConfig, ConfigError};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use readerkit_ccid::{CcidReader, PinSupport};
 use usb_device::bus::{PollResult, UsbBus, UsbBusAllocator};
-use usb_device::device::{UsbDeviceBuilder, UsbVidPid};
+use usb_device::class::UsbClass;
+use usb_device::device::{UsbDevice, UsbDeviceBuilder, UsbVidPid};
 use usb_device::endpoint::{EndpointAddress, EndpointType};
 use usb_device::{UsbDirection, UsbError};
 
@@ -133,6 +135,44 @@ fn message(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Poll the device until the wire is quiet (no setup, OUT packet or IN
+/// completion left).
+fn pump<B: UsbBus>(
+    usb: &mut UsbDevice<'_, B>,
+    class: &mut dyn UsbClass<B>,
+    wire: &Arc<Mutex<Wire>>,
+) {
+    for _ in 0..64 {
+        usb.poll(&mut [&mut *class]);
+        let w = wire.lock().unwrap();
+        if w.setup.is_none() && w.in_complete == 0 && w.out.values().all(VecDeque::is_empty) {
+            break;
+        }
+    }
+}
+
+/// The packets the device sent on IN endpoint `ep` since the last look.
+fn take(wire: &Arc<Mutex<Wire>>, ep: u8) -> Vec<Vec<u8>> {
+    wire.lock().unwrap().sent.remove(&ep).unwrap_or_default()
+}
+
+/// Queue `bytes` on the bulk-OUT endpoint in 64-byte packets.
+fn send(wire: &Arc<Mutex<Wire>>, bytes: &[u8]) {
+    let mut w = wire.lock().unwrap();
+    let q = w.out.entry(1).or_default();
+    for chunk in bytes.chunks(64) {
+        q.push_back(chunk.to_vec());
+    }
+}
+
+/// A USB device on `alloc`'s bus.
+fn device<B: UsbBus>(alloc: &UsbBusAllocator<B>) -> UsbDevice<'_, B> {
+    UsbDeviceBuilder::new(alloc, UsbVidPid(0x1209, 0x0001))
+        .max_packet_size_0(64)
+        .unwrap()
+        .build()
+}
+
 #[test]
 fn ccid_over_usb_device() {
     let bus = TestBus::default();
@@ -166,37 +206,12 @@ fn ccid_over_usb_device() {
         "no display, verify + modify"
     );
     let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
-    let mut usb = UsbDeviceBuilder::new(&alloc, UsbVidPid(0x1209, 0x0001))
-        .max_packet_size_0(64)
-        .unwrap()
-        .build();
-    macro_rules! poll {
-        ($wire:expr) => {
-            for _ in 0..64 {
-                usb.poll(&mut [&mut class]);
-                let w = $wire.lock().unwrap();
-                if w.setup.is_none() && w.in_complete == 0 && w.out.values().all(VecDeque::is_empty)
-                {
-                    break;
-                }
-            }
-        };
-    }
-    let take = |wire: &Arc<Mutex<Wire>>, ep: u8| -> Vec<Vec<u8>> {
-        wire.lock().unwrap().sent.remove(&ep).unwrap_or_default()
-    };
-    let send = |wire: &Arc<Mutex<Wire>>, bytes: &[u8]| {
-        let mut w = wire.lock().unwrap();
-        let q = w.out.entry(1).or_default();
-        for chunk in bytes.chunks(64) {
-            q.push_back(chunk.to_vec());
-        }
-    };
+    let mut usb = device(&alloc);
 
     // GET_DESCRIPTOR(configuration): interface class 0x0B, the CCID descriptor,
     // three endpoints (bulk OUT, bulk IN, interrupt IN).
     wire.lock().unwrap().setup = Some([0x80, 0x06, 0x00, 0x02, 0x00, 0x00, 0xFF, 0x00]);
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     let config: Vec<u8> = take(&wire, 0).concat();
     let mut at = 0;
     let mut kinds = Vec::new();
@@ -221,14 +236,14 @@ fn ccid_over_usb_device() {
 
     // GET_DATA_RATES on the control endpoint: default and maximum rate.
     wire.lock().unwrap().setup = Some([0xA1, 0x03, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00]);
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     let rates: Vec<u8> = take(&wire, 0).concat();
     assert_eq!(rates[..4], (4_000_000u32 / 372).to_le_bytes());
     assert_eq!(rates[4..8], 344_086u32.to_le_bytes());
 
     // IccPowerOn: the ATR in one short packet.
     send(&wire, &message(0x62, 1, &[]));
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     let answer = take(&wire, 1);
     assert_eq!(answer.len(), 1);
     assert_eq!(answer[0][..10], [0x80, 20, 0, 0, 0, 0, 1, 0, 0, 0]);
@@ -240,7 +255,7 @@ fn ccid_over_usb_device() {
     apdu.extend_from_slice(&data);
     apdu.push(0);
     send(&wire, &message(0x6F, 2, &apdu));
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     let packets = take(&wire, 1);
     assert_eq!(
         packets.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -257,7 +272,7 @@ fn ccid_over_usb_device() {
     apdu.extend_from_slice(&data);
     apdu.push(0);
     send(&wire, &message(0x6F, 3, &apdu));
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     let packets = take(&wire, 1);
     assert_eq!(
         packets.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -267,7 +282,7 @@ fn ccid_over_usb_device() {
     // Two messages queued at once are answered in order.
     send(&wire, &message(0x65, 4, &[]));
     send(&wire, &message(0x65, 5, &[]));
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     let packets = take(&wire, 1);
     assert_eq!(packets.len(), 2);
     assert_eq!((packets[0][6], packets[1][6]), (4, 5));
@@ -279,6 +294,49 @@ fn ccid_over_usb_device() {
     slots[0].with_driver(|d| d.line_mut().remove());
     slots[0].card_removed();
     class.service();
-    poll!(wire);
+    pump(&mut usb, &mut class, &wire);
     assert_eq!(take(&wire, 2), [vec![0x50, 0x02]]);
+}
+
+/// PC_to_RDR_Secure over USB with the class's keypad (card-sim's scripted one):
+/// the PIN typed on it reaches the card (PIN 1234), whose 90 00 comes back in
+/// the DataBlock; a wrong PIN gets the card's 63 C2.
+#[test]
+fn secure_pin_entry_with_the_class_keypad() {
+    let bus = TestBus::default();
+    let wire = bus.0.clone();
+    let alloc = UsbBusAllocator::new(bus);
+    let mut keypad = ScriptedKeypad::new();
+    assert!(keypad.type_pin(b"1234", 50) && keypad.type_pin(b"9999", 50));
+    let slots = [slot()];
+    let reader = CcidReader::new(&slots, CcidConfig::short_apdu())
+        .unwrap()
+        .with_pin_support(PinSupport::VERIFY);
+    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64)
+        .unwrap()
+        .with_keypad(&mut keypad);
+    let mut usb = device(&alloc);
+    send(&wire, &message(0x62, 1, &[]));
+    pump(&mut usb, &mut class, &wire);
+    assert_eq!(
+        take(&wire, 1).concat()[..10],
+        [0x80, 20, 0, 0, 0, 0, 1, 0, 0, 0]
+    );
+    // CCID's PIN verification structure for VERIFY: ASCII, 4 to 8 digits, OK key.
+    let mut verify = vec![
+        0x00, 0x00, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0x00, 0, 0, 0,
+    ];
+    verify.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
+    verify.extend_from_slice(&[0xFF; 8]);
+    for (seq, sw) in [(2u8, [0x90, 0x00]), (3, [0x63, 0xC2])] {
+        send(&wire, &message(0x69, seq, &verify));
+        pump(&mut usb, &mut class, &wire);
+        let answer = take(&wire, 1).concat();
+        assert_eq!(
+            answer[..10],
+            [0x80, 2, 0, 0, 0, 0, seq, 0, 0, 0],
+            "{answer:02X?}"
+        );
+        assert_eq!(answer[10..], sw);
+    }
 }
