@@ -10,7 +10,7 @@ use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
 
 use ifd_readerkit::*;
-use ifdh::{cap, open, power_up, transmit};
+use ifdh::{cap, control, open, power_up, transmit};
 use readerkit_testkit::pcscd::free_port;
 
 #[test]
@@ -203,83 +203,32 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             ),
             IFD_COMMUNICATION_ERROR
         );
+        for code in [0x4200_0001, 0x4200_0BB8, 0xDEAD_BEEF] {
+            assert_eq!(
+                control(lun, code, 64),
+                (IFD_ERROR_NOT_SUPPORTED, vec![]),
+                "{code:#x}: refused, nothing written"
+            );
+        }
         assert_eq!(
-            IFDHControl(
-                lun,
-                0x4200_0001,
-                null_mut(),
-                0,
-                out.as_mut_ptr(),
-                64,
-                &mut n
-            ),
-            IFD_ERROR_NOT_SUPPORTED
-        );
-        assert_eq!(n, 0);
-        assert_eq!(
-            IFDHControl(
-                lun,
-                0x4200_0BB8,
-                null_mut(),
-                0,
-                out.as_mut_ptr(),
-                64,
-                &mut n
-            ),
-            IFD_ERROR_NOT_SUPPORTED
-        );
-        assert_eq!(
-            IFDHControl(
-                lun,
-                0xDEAD_BEEF,
-                null_mut(),
-                0,
-                out.as_mut_ptr(),
-                64,
-                &mut n
-            ),
-            IFD_ERROR_NOT_SUPPORTED
-        );
-        assert_eq!(
-            IFDHControl(lun, 0x4200_0D48, null_mut(), 0, out.as_mut_ptr(), 3, &mut n),
+            control(lun, 0x4200_0D48, 3).0,
             IFD_ERROR_INSUFFICIENT_BUFFER
         );
         assert_eq!(
             IFDHControl(lun, 0x4200_0D48, null_mut(), 0, null_mut(), 64, &mut n),
             IFD_ERROR_INSUFFICIENT_BUFFER
         );
-        assert_eq!(
-            IFDHControl(
-                lun,
-                0x4200_0D48,
-                null_mut(),
-                0,
-                out.as_mut_ptr(),
-                64,
-                &mut n
-            ),
-            IFD_SUCCESS
-        );
+        let (rc, features) = control(lun, 0x4200_0D48, 64);
+        assert_eq!(rc, IFD_SUCCESS);
         // The TLV properties, then the PIN pad's two features (a `sim:` reader
         // has a scripted keypad), in pcsc-lite's encoding.
-        assert_eq!(n, 18);
+        assert_eq!(features.len(), 18);
         assert_eq!(
-            out[6..18],
+            features[6..18],
             [6, 4, 0x42, 0, 0x0D, 0x4E, 7, 4, 0x42, 0, 0x0D, 0x4F]
         );
         // The Windows code of the same request reaches the same answer.
-        assert_eq!(
-            IFDHControl(
-                lun,
-                0x0031_3520,
-                null_mut(),
-                0,
-                out.as_mut_ptr(),
-                64,
-                &mut n
-            ),
-            IFD_SUCCESS
-        );
+        assert_eq!(control(lun, 0x0031_3520, 64), (IFD_SUCCESS, features));
         assert_eq!(
             IFDHControl(
                 lun,

@@ -88,6 +88,23 @@ fn pin_request(card: &Card, keys: &[u8], code: u64, structure: &[u8]) -> Result<
     card.control(code, structure, &mut buf).map(<[u8]>::to_vec)
 }
 
+/// A PIN request and its expected answer: the keys pressed, the control code, the
+/// structure, the status word.
+type PinCase<'a> = (&'a [u8], u64, &'a [u8], [u8; 2]);
+
+/// [`pin_request`] for each case in turn: each must be answered with just its
+/// status word.
+fn pin_requests(card: &Card, requests: &[PinCase<'_>]) {
+    for &(keys, code, structure, sw) in requests {
+        assert_eq!(
+            pin_request(card, keys, code, structure),
+            Ok(sw.to_vec()),
+            "keys {:?}",
+            String::from_utf8_lossy(keys)
+        );
+    }
+}
+
 #[test]
 fn verify_and_modify_pin_direct_through_pcscd() {
     let started = Instant::now();
@@ -126,20 +143,19 @@ fn verify_and_modify_pin_direct_through_pcscd() {
 
     let v = verify_structure();
     let m = modify_structure();
-    // Right PIN.
-    assert_eq!(
-        pin_request(&card, b"1234E", verify, &v),
-        Ok(vec![0x90, 0x00])
-    );
-    // Entry outcomes answer the part 10 status words and spend no try.
-    assert_eq!(pin_request(&card, b"12C", verify, &v), Ok(vec![0x64, 0x01]));
-    assert_eq!(pin_request(&card, b"12", verify, &v), Ok(vec![0x64, 0x00]));
-    assert_eq!(pin_request(&card, b"", verify, &v), Ok(vec![0x64, 0x00]));
-    assert_eq!(pin_request(&card, b"12E", verify, &v), Ok(vec![0x64, 0x03]));
-    // Clear and backspace edit the PIN before it goes out.
-    assert_eq!(
-        pin_request(&card, b"99X1235B4E", verify, &v),
-        Ok(vec![0x90, 0x00])
+    pin_requests(
+        &card,
+        &[
+            // Right PIN.
+            (b"1234E", verify, &v, [0x90, 0x00]),
+            // Entry outcomes answer the part 10 status words and spend no try.
+            (b"12C", verify, &v, [0x64, 0x01]),
+            (b"12", verify, &v, [0x64, 0x00]),
+            (b"", verify, &v, [0x64, 0x00]),
+            (b"12E", verify, &v, [0x64, 0x03]),
+            // Clear and backspace edit the PIN before it goes out.
+            (b"99X1235B4E", verify, &v, [0x90, 0x00]),
+        ],
     );
     step(
         "verify: right PIN, cancel, time-out, length, editing keys",
@@ -201,47 +217,38 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     step("malformed structures refused before any key", started);
 
     // Modification: current PIN, new PIN twice; a mismatch changes nothing.
-    assert_eq!(
-        pin_request(&card, b"1234E5678E5679E", modify, &m),
-        Ok(vec![0x64, 0x02])
-    );
-    assert_eq!(
-        pin_request(&card, b"1234E5678E5678E", modify, &m),
-        Ok(vec![0x90, 0x00])
-    );
-    assert_eq!(
-        pin_request(&card, b"5678E", verify, &v),
-        Ok(vec![0x90, 0x00])
-    );
-    assert_eq!(
-        pin_request(&card, b"1234E5678EC", modify, &m),
-        Ok(vec![0x64, 0x01])
+    pin_requests(
+        &card,
+        &[
+            (b"1234E5678E5679E", modify, &m, [0x64, 0x02]),
+            (b"1234E5678E5678E", modify, &m, [0x90, 0x00]),
+            (b"5678E", verify, &v, [0x90, 0x00]),
+            (b"1234E5678EC", modify, &m, [0x64, 0x01]),
+        ],
     );
     step("modify: mismatch, change, cancel", started);
 
     // Wrong PINs count the tries down, then the PIN is blocked even for the right one.
-    for sw2 in [0xC2, 0xC1, 0xC0] {
-        assert_eq!(
-            pin_request(&card, b"0000E", verify, &v),
-            Ok(vec![0x63, sw2])
-        );
-    }
-    assert_eq!(
-        pin_request(&card, b"5678E", verify, &v),
-        Ok(vec![0x69, 0x83])
+    pin_requests(
+        &card,
+        &[
+            (b"0000E", verify, &v, [0x63, 0xC2]),
+            (b"0000E", verify, &v, [0x63, 0xC1]),
+            (b"0000E", verify, &v, [0x63, 0xC0]),
+            (b"5678E", verify, &v, [0x69, 0x83]),
+        ],
     );
     disconnect(card);
     step("wrong PIN 63Cx, then blocked 6983", started);
 
     // The same through T=0 (VERIFY as a case 3 command in a T=0 envelope).
     let card = connect(&ctx, T0, Protocols::T0);
-    assert_eq!(
-        pin_request(&card, b"1111E", verify, &v),
-        Ok(vec![0x63, 0xC2])
-    );
-    assert_eq!(
-        pin_request(&card, b"1234E", verify, &v),
-        Ok(vec![0x90, 0x00])
+    pin_requests(
+        &card,
+        &[
+            (b"1111E", verify, &v, [0x63, 0xC2]),
+            (b"1234E", verify, &v, [0x90, 0x00]),
+        ],
     );
     disconnect(card);
     step("T=0 reader", started);

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::hex::encode as hex;
 use crate::smartcard_list::{self, List, Match};
-use crate::{EXIT_BAD_INPUT, historical_fmt};
+use crate::{bad_input, historical_fmt};
 
 /// Card clock assumed when `--clock-khz` is not given: 3.58 MHz, the usual reader
 /// clock (the NTSC colour-burst crystal that most readers run the card at).
@@ -84,14 +84,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(message) => {
-            if args.json {
-                println!("{}", serde_json::json!({ "error": message }));
-            } else {
-                eprintln!("readerkit atr: {message}");
-            }
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+        Err(message) => bad_input("atr", args.json, &message),
     }
 }
 

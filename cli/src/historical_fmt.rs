@@ -131,20 +131,34 @@ fn object_text(s: &mut String, o: &Object<'_>) {
     }
 }
 
+/// The text of each flag that is set, in order.
+fn set_flags(flags: &[(bool, &str)]) -> Vec<String> {
+    flags
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, text)| text.to_string())
+        .collect()
+}
+
 fn card_service_lines(cs: CardService) -> Vec<String> {
-    let mut lines = Vec::new();
-    if cs.selection_by_full_df_name() {
-        lines.push("Application selection: by full DF name".to_string());
-    }
-    if cs.selection_by_partial_df_name() {
-        lines.push("Application selection: by partial DF name".to_string());
-    }
-    if cs.data_objects_in_ef_dir() {
-        lines.push("BER-TLV data objects available in EF.DIR".to_string());
-    }
-    if cs.data_objects_in_ef_atr() {
-        lines.push("BER-TLV data objects available in EF.ATR/INFO".to_string());
-    }
+    let mut lines = set_flags(&[
+        (
+            cs.selection_by_full_df_name(),
+            "Application selection: by full DF name",
+        ),
+        (
+            cs.selection_by_partial_df_name(),
+            "Application selection: by partial DF name",
+        ),
+        (
+            cs.data_objects_in_ef_dir(),
+            "BER-TLV data objects available in EF.DIR",
+        ),
+        (
+            cs.data_objects_in_ef_atr(),
+            "BER-TLV data objects available in EF.ATR/INFO",
+        ),
+    ]);
     lines.push(format!(
         "EF.DIR and EF.ATR/INFO access services: {}",
         ef_access_text(cs.ef_access())
@@ -179,10 +193,7 @@ fn ef_access_name(a: EfAccess) -> &'static str {
 }
 
 fn coding_lines(dc: DataCoding) -> Vec<String> {
-    let mut lines = Vec::new();
-    if dc.tlv_efs() {
-        lines.push("EF of TLV structure supported".to_string());
-    }
+    let mut lines = set_flags(&[(dc.tlv_efs(), "EF of TLV structure supported")]);
     lines.push(format!(
         "Behaviour of write functions: {}",
         dc.write_behaviour().description()
@@ -203,16 +214,14 @@ fn coding_lines(dc: DataCoding) -> Vec<String> {
 }
 
 fn chaining_lines(cc: Chaining) -> Vec<String> {
-    let mut lines = Vec::new();
-    if cc.command_chaining() {
-        lines.push("Command chaining".to_string());
-    }
-    if cc.extended_lengths() {
-        lines.push("Extended Lc and Le fields".to_string());
-    }
-    if cc.extended_length_info() {
-        lines.push("Extended length information in EF.ATR/INFO".to_string());
-    }
+    let mut lines = set_flags(&[
+        (cc.command_chaining(), "Command chaining"),
+        (cc.extended_lengths(), "Extended Lc and Le fields"),
+        (
+            cc.extended_length_info(),
+            "Extended length information in EF.ATR/INFO",
+        ),
+    ]);
     lines.push(format!(
         "Logical channel number assignment: {}",
         cc.channel_assignment().description()

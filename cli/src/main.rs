@@ -27,6 +27,18 @@ use clap::{Parser, Subcommand};
 /// refused to transport, pcscd or the reader missing).
 pub(crate) const EXIT_BAD_INPUT: u8 = 1;
 
+/// Report `message`, the reason `readerkit COMMAND` failed on its input: as a JSON
+/// object `{"error": message}` on stdout with `--json`, else on stderr; the exit
+/// status [`EXIT_BAD_INPUT`].
+pub(crate) fn bad_input(command: &str, json: bool, message: &str) -> ExitCode {
+    if json {
+        println!("{}", serde_json::json!({ "error": message }));
+    } else {
+        eprintln!("readerkit {command}: {message}");
+    }
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
 /// The exit status section of every `--help`.
 macro_rules! exit_codes {
     () => {

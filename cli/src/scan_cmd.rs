@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::atr_cmd::{self, Identification, Source};
 use crate::hex;
 use crate::pcsc_client::{self, explain};
-use crate::{EXIT_BAD_INPUT, exit_codes};
+use crate::{bad_input, exit_codes};
 
 /// Arguments of `readerkit scan`.
 #[derive(Debug, clap::Args)]
@@ -174,14 +174,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         .map(|t| scan.started + Duration::from_secs_f64(t));
     match watch(&scan, args.events, deadline) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            if scan.json {
-                println!("{}", serde_json::json!({ "error": message }));
-            } else {
-                eprintln!("readerkit scan: {message}");
-            }
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+        Err(message) => bad_input("scan", scan.json, &message),
     }
 }
 

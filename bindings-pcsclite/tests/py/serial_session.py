@@ -8,23 +8,10 @@ Exits non-zero (with the failing check) on any mismatch; prints OK at the end.
 import sys
 from smartcard.scard import *
 
-def check(cond, what):
-    if not cond:
-        print("FAIL:", what)
-        sys.exit(1)
-
-def ok(rv, what):
-    check(rv == SCARD_S_SUCCESS, "%s: %s" % (what, SCardGetErrorMessage(rv)))
-
-def echo(data):
-    return [0x80, 0xEE, 0, 0, len(data)] + data + [0]
+from checks import check, echo, establish, ok
 
 reader, atr_hex = sys.argv[1], sys.argv[2]
-rv, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
-ok(rv, "establish")
-rv, readers = SCardListReaders(ctx, [])
-ok(rv, "list")
-check(reader in readers, "reader listed: %r" % readers)
+ctx = establish(reader)
 
 rv, h, proto = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1)
 ok(rv, "connect")

@@ -7,27 +7,11 @@ Exits non-zero (with the failing check) on any mismatch; prints OK at the end.
 import sys
 from smartcard.scard import *
 
-def check(cond, what):
-    if not cond:
-        print("FAIL:", what)
-        sys.exit(1)
-
-def ok(rv, what):
-    check(rv == SCARD_S_SUCCESS, "%s: %s" % (what, SCardGetErrorMessage(rv)))
-
-def echo(data):
-    n = len(data)
-    if n <= 255:
-        return [0x80, 0xEE, 0, 0, n] + data + [0]
-    return [0x80, 0xEE, 0, 0, 0, n >> 8, n & 0xFF] + data + [0, 0]
+from checks import check, echo, establish, ok
 
 t1_reader, t0_reader = sys.argv[1], sys.argv[2]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-rv, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
-ok(rv, "establish")
-rv, readers = SCardListReaders(ctx, [])
-ok(rv, "list")
-check(t1_reader in readers and t0_reader in readers, "readers listed: %r" % readers)
+ctx = establish(t1_reader, t0_reader)
 
 for _ in range(rounds):
     # T=1: ATR, GET CHALLENGE, ECHO short and extended, unknown INS, attributes, control.

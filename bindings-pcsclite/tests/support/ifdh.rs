@@ -83,3 +83,26 @@ pub fn cap(lun: DWORD, tag: DWORD, room: usize) -> Result<Vec<u8>, RESPONSECODE>
         Err(rc)
     }
 }
+
+/// IFDHControl of `code` with no input and `room` bytes for the answer: the code
+/// returned and the bytes it says it wrote.
+pub fn control(lun: DWORD, code: DWORD, room: usize) -> (RESPONSECODE, Vec<u8>) {
+    let mut out = vec![0u8; room];
+    let mut written: DWORD = 99;
+    // SAFETY: valid buffers (no input: a null pointer with length 0).
+    let rc = unsafe {
+        IFDHControl(
+            lun,
+            code,
+            std::ptr::null_mut(),
+            0,
+            out.as_mut_ptr(),
+            room as DWORD,
+            &mut written,
+        )
+    };
+    let written = written as usize;
+    assert!(written <= room, "{written} bytes written into {room}");
+    out.truncate(written);
+    (rc, out)
+}
