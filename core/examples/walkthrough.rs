@@ -74,13 +74,22 @@ fn tracking(_: &mut InMemoryReader, wait: Wait) -> Result<(), Failure> {
     Ok(())
 }
 
-fn request(
-    dev: &Device<SpinPlatform, InMemoryReader>,
-    what: &str,
-    ioctl: Ioctl,
-    input: &[u8],
-    out_len: usize,
-) {
+/// The device of this walk-through.
+type Dev = Device<SpinPlatform, InMemoryReader>;
+
+/// Report a card event (`report`, named `what`), process it, and show the
+/// tracking completion it caused.
+fn card_event(dev: &Dev, what: &str, report: fn(&Dev)) {
+    println!("* {what}");
+    report(dev);
+    dev.process_events();
+    println!(
+        "  tracking completion handed to the platform: {:?}",
+        dev.platform().take_completion()
+    );
+}
+
+fn request(dev: &Dev, what: &str, ioctl: Ioctl, input: &[u8], out_len: usize) {
     let mut out = vec![0u8; out_len];
     println!(
         "> {what}: {ioctl:?}, input [{}], output {out_len} bytes",
@@ -102,7 +111,7 @@ fn request(
 }
 
 fn main() {
-    let dev: Device<SpinPlatform, InMemoryReader> = Device::new(
+    let dev: Dev = Device::new(
         SpinPlatform::new(),
         ReaderFunctions {
             power: Some(power),
@@ -128,12 +137,10 @@ fn main() {
     let tag = |t: u32| t.to_le_bytes();
     request(&dev, "state with no card", Ioctl::GetState, &[], 4);
     request(&dev, "wait for a card", Ioctl::IsPresent, &[], 0);
-    println!("* card inserted (as from an interrupt handler)");
-    dev.card_inserted();
-    dev.process_events();
-    println!(
-        "  tracking completion handed to the platform: {:?}",
-        dev.platform().take_completion()
+    card_event(
+        &dev,
+        "card inserted (as from an interrupt handler)",
+        Dev::card_inserted,
     );
     request(&dev, "state", Ioctl::GetState, &[], 4);
     request(
@@ -220,13 +227,7 @@ fn main() {
     );
     request(&dev, "wait for removal", Ioctl::IsAbsent, &[], 0);
     request(&dev, "a second wait", Ioctl::IsAbsent, &[], 0);
-    println!("* card removed");
-    dev.card_removed();
-    dev.process_events();
-    println!(
-        "  tracking completion handed to the platform: {:?}",
-        dev.platform().take_completion()
-    );
+    card_event(&dev, "card removed", Dev::card_removed);
     request(
         &dev,
         "ATR after removal",
