@@ -224,14 +224,8 @@ fn verify_and_modify_pin_direct_through_pcscd() {
             (b"1234E5678E5678E", modify, &m, [0x90, 0x00]),
             (b"5678E", verify, &v, [0x90, 0x00]),
             (b"1234E5678EC", modify, &m, [0x64, 0x01]),
-        ],
-    );
-    step("modify: mismatch, change, cancel", started);
-
-    // Wrong PINs count the tries down, then the PIN is blocked even for the right one.
-    pin_requests(
-        &card,
-        &[
+            // Wrong PINs count the tries down, then the PIN is blocked even for the
+            // right one.
             (b"0000E", verify, &v, [0x63, 0xC2]),
             (b"0000E", verify, &v, [0x63, 0xC1]),
             (b"0000E", verify, &v, [0x63, 0xC0]),
@@ -239,7 +233,10 @@ fn verify_and_modify_pin_direct_through_pcscd() {
         ],
     );
     disconnect(card);
-    step("wrong PIN 63Cx, then blocked 6983", started);
+    step(
+        "modify: mismatch, change, cancel; wrong PIN 63Cx, then blocked 6983",
+        started,
+    );
 
     // The same through T=0 (VERIFY as a case 3 command in a T=0 envelope).
     let card = connect(&ctx, T0, Protocols::T0);

@@ -34,6 +34,13 @@ fn connect(lun: DWORD, atr: &[u8]) {
     );
 }
 
+/// Open `lun` as a `vpcd:` reader listening on a free port: the port.
+fn open_vpcd(lun: DWORD) -> u16 {
+    let port = free_port();
+    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    port
+}
+
 #[test]
 fn the_timeout_option_is_accepted_and_malformed_names_are_refused() {
     let port = free_port();
@@ -60,9 +67,8 @@ fn the_timeout_option_is_accepted_and_malformed_names_are_refused() {
 /// IFDHICCPresence says the card is gone (no stale "present").
 #[test]
 fn presence_right_after_a_transmit_that_lost_the_card_is_not_present() {
-    let port = free_port();
     let lun: DWORD = 0x0071_0000;
-    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let port = open_vpcd(lun);
     for round in 0..3 {
         let mut peer = Peer::connect(port);
         let card_side = std::thread::spawn(move || {
@@ -92,9 +98,8 @@ fn presence_right_after_a_transmit_that_lost_the_card_is_not_present() {
 /// after 0.5 s of trying) returns within 1 s and the transmit fails.
 #[test]
 fn close_channel_returns_within_a_second_whatever_the_peer_does() {
-    let port = free_port();
     let lun: DWORD = 0x0072_0000;
-    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let port = open_vpcd(lun);
     let mut peer = Peer::connect(port);
     let card_side = std::thread::spawn(move || {
         // Answer power-up, then swallow every command in silence.
@@ -120,9 +125,8 @@ fn close_channel_returns_within_a_second_whatever_the_peer_does() {
 /// present; a command for the powered-up old card never reaches the new one.
 #[test]
 fn a_swapped_card_is_absent_first_and_old_commands_never_reach_it() {
-    let port = free_port();
     let lun: DWORD = 0x0073_0000;
-    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let port = open_vpcd(lun);
     let first = Peer::connect(port);
     let first_hangup = first.hangup_handle();
     let first_side = first.spawn_echo(&ATR_A);
@@ -168,9 +172,8 @@ fn a_swapped_card_is_absent_first_and_old_commands_never_reach_it() {
 /// command is indistinguishable from the answer.)
 #[test]
 fn stray_frames_are_discarded() {
-    let port = free_port();
     let lun: DWORD = 0x0074_0000;
-    assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
+    let port = open_vpcd(lun);
     let mut peer = Peer::connect(port);
     // Written before the power-up below is even asked for.
     peer.send(&[0x3B, 0x00]);

@@ -1,8 +1,10 @@
 """What the pyscard client scripts share: checks that fail with a message, the
 simulated card's ECHO command, and a context in which the readers are listed."""
 import sys
-from smartcard.scard import (SCARD_S_SUCCESS, SCARD_SCOPE_USER, SCardEstablishContext,
-                             SCardGetErrorMessage, SCardListReaders)
+from smartcard.scard import (SCARD_RESET_CARD, SCARD_S_SUCCESS, SCARD_SCOPE_USER,
+                             SCARD_SHARE_SHARED, SCARD_UNPOWER_CARD, SCardDisconnect,
+                             SCardEstablishContext, SCardGetErrorMessage, SCardListReaders,
+                             SCardReconnect, SCardTransmit)
 
 def check(cond, what):
     """Exit non-zero, saying `what`, unless `cond`."""
@@ -30,3 +32,13 @@ def establish(*wanted):
     ok(rv, "list")
     check(all(r in readers for r in wanted), "readers %r listed: %r" % (wanted, readers))
     return ctx
+
+def reset_select_unpower(h, protocol, pci):
+    """Reconnect resetting the card: SELECT MF (00 A4 00 0C 02 3F 00) must then
+    answer 90 00; then disconnect, unpowering the card."""
+    rv, _ = SCardReconnect(h, SCARD_SHARE_SHARED, protocol, SCARD_RESET_CARD)
+    ok(rv, "reconnect reset")
+    rv, r = SCardTransmit(h, pci, [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00])
+    ok(rv, "SELECT after reset")
+    check(r == [0x90, 0x00], "SELECT MF after reset %r" % r)
+    ok(SCardDisconnect(h, SCARD_UNPOWER_CARD), "disconnect unpower")

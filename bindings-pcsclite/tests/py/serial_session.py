@@ -8,7 +8,7 @@ Exits non-zero (with the failing check) on any mismatch; prints OK at the end.
 import sys
 from smartcard.scard import *
 
-from checks import check, echo, establish, ok
+from checks import check, echo, establish, ok, reset_select_unpower
 
 reader, atr_hex = sys.argv[1], sys.argv[2]
 ctx = establish(reader)
@@ -51,11 +51,6 @@ ok(rv, "GET_TLV_PROPERTIES")
 check(props[0:2] == [0x0A, 4] and int.from_bytes(bytes(props[2:6]), "little") == 255, "dwMaxAPDUDataSize %r" % props)
 
 # A reset goes through the chip again (power_up), the card answers afresh.
-rv, p = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD)
-ok(rv, "reconnect reset")
-rv, r = SCardTransmit(h, pci, [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00])
-ok(rv, "SELECT after reset")
-check(r == [0x90, 0x00], "SELECT MF after reset %r" % r)
-ok(SCardDisconnect(h, SCARD_UNPOWER_CARD), "disconnect unpower")
+reset_select_unpower(h, SCARD_PROTOCOL_T1, pci)
 SCardReleaseContext(ctx)
 print("OK")

@@ -7,7 +7,7 @@ Exits non-zero (with the failing check) on any mismatch; prints OK at the end.
 import sys
 from smartcard.scard import *
 
-from checks import check, echo, establish, ok
+from checks import check, echo, establish, ok, reset_select_unpower
 
 t1_reader, t0_reader = sys.argv[1], sys.argv[2]
 rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 1
@@ -48,12 +48,7 @@ for _ in range(rounds):
     check(props[0:2] == [0x0A, 4] and int.from_bytes(bytes(props[2:6]), "little") == 65536, "dwMaxAPDUDataSize %r" % props)
     rv, _ = SCardControl(h, SCARD_CTL_CODE(1), [])
     check(rv != SCARD_S_SUCCESS, "unknown control code refused")
-    rv, p = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD)
-    ok(rv, "reconnect reset")
-    rv, r = SCardTransmit(h, SCARD_PCI_T1, [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00])
-    ok(rv, "SELECT after reset")
-    check(r == [0x90, 0x00], "SELECT MF %r" % r)
-    ok(SCardDisconnect(h, SCARD_UNPOWER_CARD), "disconnect unpower")
+    reset_select_unpower(h, SCARD_PROTOCOL_T1, SCARD_PCI_T1)
 
     # T=0: 61xx (case 4 SELECT with FCI) and 6Cxx (READ BINARY with a wrong Le).
     rv, h, proto = SCardConnect(ctx, t0_reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0)
