@@ -151,7 +151,20 @@ pub struct CcidReader<'d, P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CA
     line_access: Option<LineAccess<D>>,
     pin_support: PinSupport,
     chaining: Option<Chaining<'d>>,
+    /// [`CcidReader::chained_xfr_block`], set with the buffer: a reader without
+    /// one links none of the chaining.
+    chained_xfr: Option<ChainedXfr<'d, P, D, EVENTS>>,
 }
+
+/// XfrBlock through the chaining buffer.
+type ChainedXfr<'d, P, D, const EVENTS: usize> = fn(
+    &mut CcidReader<'d, P, D, EVENTS>,
+    &Device<P, D, EVENTS>,
+    u8,
+    u16,
+    &[u8],
+    &mut [u8],
+) -> Result<Done, SlotError>;
 
 /// The card state as `bmICCStatus`.
 pub fn icc_status(state: CardState) -> IccStatus {
@@ -189,6 +202,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             line_access: None,
             pin_support: PinSupport::NONE,
             chaining: None,
+            chained_xfr: None,
         })
     }
 
@@ -216,6 +230,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// Responses go out through the buffer (one copy) once it is given.
     pub fn with_apdu_buffer(mut self, buffer: &'d mut [u8]) -> Self {
         self.chaining = Some(Chaining::new(buffer));
+        self.chained_xfr = Some(Self::chained_xfr_block);
         self
     }
 
@@ -449,8 +464,8 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         answer: &mut [u8],
     ) -> Result<Done, SlotError> {
         if self.config.level == ExchangeLevel::ExtendedApdu {
-            if self.chaining.is_some() {
-                return self.chained_xfr_block(device, slot, level, apdu, answer);
+            if let Some(chained) = self.chained_xfr {
+                return chained(self, device, slot, level, apdu, answer);
             }
             if level != Level::Whole as u16 {
                 return Err(SlotError::BadField(8));

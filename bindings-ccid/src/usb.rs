@@ -37,7 +37,7 @@ use usb_device::endpoint::{EndpointAddress, EndpointIn, EndpointOut};
 
 use crate::descriptor;
 use crate::message::HEADER_LEN;
-use crate::reader::{CcidReader, ClassRequest, ConfigError};
+use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError};
 
 /// USB interface class of smart card readers (CCID).
 pub const INTERFACE_CLASS: u8 = 0x0B;
@@ -93,8 +93,18 @@ pub struct CcidClass<'a, 'd, B: UsbBus, P: Platform, D, const EVENTS: usize, con
     transmit: Transmit,
     notification: [u8; 8],
     notifying: bool,
-    keypad: Option<&'d mut dyn Keypad>,
+    /// The keypad and [`CcidReader::handle_with_keypad`], set together: a class
+    /// without a keypad links none of the PIN entry.
+    keypad: Option<(&'d mut dyn Keypad, WithKeypad<'d, P, D, EVENTS>)>,
 }
+
+/// [`CcidReader::handle_with_keypad`] as a function pointer.
+type WithKeypad<'d, P, D, const EVENTS: usize> = fn(
+    &mut CcidReader<'d, P, D, EVENTS>,
+    &[u8],
+    &mut [u8],
+    &mut dyn Keypad,
+) -> Result<usize, HandleError>;
 
 impl<'a, 'd, B, P, D, const EVENTS: usize, const N: usize> CcidClass<'a, 'd, B, P, D, EVENTS, N>
 where
@@ -138,7 +148,7 @@ where
     /// through [`CcidReader::handle_with_keypad`], which reads the keys while the
     /// PIN entry lasts (the host's next message waits in the endpoint meanwhile).
     pub fn with_keypad(mut self, keypad: &'d mut dyn Keypad) -> Self {
-        self.keypad = Some(keypad);
+        self.keypad = Some((keypad, CcidReader::handle_with_keypad));
         self
     }
 
@@ -153,8 +163,10 @@ where
         if let (Receive::Complete { len }, Transmit::Idle) = (self.receive, self.transmit) {
             let message = self.incoming.get(..len).unwrap_or(&[]);
             let answer = &mut self.outgoing;
-            let handled = match self.keypad.as_deref_mut() {
-                Some(keypad) => self.reader.handle_with_keypad(message, answer, keypad),
+            let handled = match self.keypad.as_mut() {
+                Some((keypad, with_keypad)) => {
+                    with_keypad(&mut self.reader, message, answer, *keypad)
+                }
                 None => self.reader.handle(message, answer),
             };
             let answer_len = handled.unwrap_or(0);
