@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Card, Context, Error, Protocols, Scope};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
+use readerkit_testkit::pin;
 
 /// Traced at the most verbose level: its log must still show no PIN.
 const T1: &str = "RK PINPAD T1 00 00";
@@ -37,26 +38,20 @@ fn features(card: &Card) -> Vec<(u8, u64)> {
 }
 
 /// PIN_VERIFY_STRUCTURE: ASCII, left, byte position 0, no length field, an 8-byte
-/// block, 4-8 digits, validation key; VERIFY `00 20 00 80 08 FF..FF`.
+/// block, 4-8 digits, validation key, 30 s for the first key and 10 s between
+/// keys; VERIFY `00 20 00 80 08 FF..FF`.
 fn verify_structure() -> Vec<u8> {
     let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
     apdu.extend_from_slice(&[0xFF; 8]);
-    let mut s = vec![
-        30,   // bTimerOut, s
-        10,   // bTimerOut2, s
-        0x82, // bytes, position 0, left, ASCII
-        0x08, // no PIN length field, 8-byte block
-        0x00, // bmPINLengthFormat
-        8, 4,    // wPINMaxExtraDigit: max 8, min 4
-        0x02, // bEntryValidationCondition: validation key
-        0x01, // bNumberMessage
-        0x09, 0x04, // wLangId
-        0x00, // bMsgIndex
-        0, 0, 0, // bTeoPrologue
-    ];
-    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
-    s.extend_from_slice(&apdu);
-    s
+    pin::Verify {
+        entry: pin::Entry {
+            timeout_s: 30,
+            timeout2_s: 10,
+            ..pin::Entry::ASCII
+        },
+        ..pin::Verify::new(&apdu)
+    }
+    .to_bytes()
 }
 
 /// PIN_MODIFY_STRUCTURE: current PIN, then the new PIN twice; CHANGE REFERENCE
@@ -64,21 +59,7 @@ fn verify_structure() -> Vec<u8> {
 fn modify_structure() -> Vec<u8> {
     let mut apdu = vec![0x00, 0x24, 0x00, 0x80, 0x10];
     apdu.extend_from_slice(&[0xFF; 16]);
-    let mut s = vec![
-        0, 0,    // default time-outs
-        0x82, // bytes, position 0, left, ASCII
-        0x08, // no PIN length field, 8-byte blocks
-        0x00, // bmPINLengthFormat
-        0, 8, // bInsertionOffsetOld / New, bytes
-        8, 4,    // max 8, min 4
-        0x03, // bConfirmPIN: current PIN, new PIN twice
-        0x02, // validation key
-        0x03, 0x09, 0x04, 0, 1, 2, // three messages
-        0, 0, 0, // bTeoPrologue
-    ];
-    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
-    s.extend_from_slice(&apdu);
-    s
+    pin::Modify::new(&apdu).to_bytes()
 }
 
 /// Load `keys` into the reader's PIN pad, then send `structure` to `code`.
