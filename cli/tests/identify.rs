@@ -66,6 +66,15 @@ fn descriptions(j: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Assert that one of the card's descriptions in `j` contains `name`.
+fn assert_identified(j: &Value, name: &str) {
+    let found = descriptions(j);
+    assert!(
+        found.iter().any(|d| d.contains(name)),
+        "{name:?} not in {found:?}"
+    );
+}
+
 fn objects(j: &Value) -> &Vec<Value> {
     j["historical_bytes"]["objects"].as_array().unwrap()
 }
@@ -83,13 +92,7 @@ fn slovenian_health_card_category_80_with_aid_and_status() {
         "3B 7F 96 00 00 80 31 80 65 B0 85 04 01 20 F2 00 01 82 90 00",
         &[],
     );
-    assert!(
-        descriptions(&j)
-            .iter()
-            .any(|d| d.contains("Health Insurance Institute of Slovenia")),
-        "{:?}",
-        descriptions(&j)
-    );
+    assert_identified(&j, "Health Insurance Institute of Slovenia");
     assert_eq!(j["identification"]["list"], SYSTEM_LIST);
     let h = &j["historical_bytes"];
     assert_eq!(
@@ -131,11 +134,7 @@ fn vodafone_sim_card_capabilities_with_three_tables() {
     // assigned by the card, bits 3-1 = 011: at most 4 channels.
     // Status 81 90 00: LCS 81 proprietary (above 0F), SW 9000. ATR_analysis agrees.
     let j = atr_json("3B 3E 94 00 80 31 00 73 FE 21 13 62 00 31 83 81 90 00", &[]);
-    assert!(
-        descriptions(&j)
-            .iter()
-            .any(|d| d.contains("Vodafone (Italy) 64kB GSM SIM card"))
-    );
+    assert_identified(&j, "Vodafone (Italy) 64kB GSM SIM card");
     let caps = &objects(&j)[1]["decoded"];
     let methods = caps["selection_methods"]["methods"].as_array().unwrap();
     assert_eq!(methods.len(), 7);
@@ -174,11 +173,7 @@ fn feitian_category_00_status_at_the_end() {
     // tag 6 (5 bytes "FS..."), tag 7 with one byte DF (every selection method but
     // bit 6, by path), and three empty objects of tag 0.
     let j = atr_json("3B 0F 00 65 46 53 05 16 05 71 DF 00 00 00 45 50 53", &[]);
-    assert!(
-        descriptions(&j)
-            .iter()
-            .any(|d| d.contains("Feitian ePass3000"))
-    );
+    assert_identified(&j, "Feitian ePass3000");
     let h = &j["historical_bytes"];
     assert_eq!(h["category"], "status_at_end");
     assert_eq!(h["status"]["lcs"], 0x45);
