@@ -1134,45 +1134,26 @@ pub unsafe extern "C" fn rk_pps_accept(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use readerkit::Ioctl;
 
     #[test]
-    fn layout() {
-        std::println!(
-            "device {} align {}",
-            size_of::<Slot<CDevice>>(),
-            align_of::<Slot<CDevice>>()
-        );
-        std::println!(
-            "t0 {}",
-            size_of::<crate::slot::Slot<readerkit::t0::Exchange<'static>>>()
-        );
-        std::println!(
-            "sim {}",
-            size_of::<crate::slot::Slot<readerkit_card_sim::Card>>()
-        );
-    }
-    #[test]
-    fn ioctl_codes() {
-        assert_eq!(RK_IOCTL_POWER, readerkit::Ioctl::Power.code());
-        assert_eq!(
-            RK_IOCTL_GET_ATTRIBUTE,
-            readerkit::Ioctl::GetAttribute.code()
-        );
-        assert_eq!(
-            RK_IOCTL_SET_ATTRIBUTE,
-            readerkit::Ioctl::SetAttribute.code()
-        );
-        assert_eq!(RK_IOCTL_CONFISCATE, readerkit::Ioctl::Confiscate.code());
-        assert_eq!(RK_IOCTL_TRANSMIT, readerkit::Ioctl::Transmit.code());
-        assert_eq!(RK_IOCTL_EJECT, readerkit::Ioctl::Eject.code());
-        assert_eq!(RK_IOCTL_SWALLOW, readerkit::Ioctl::Swallow.code());
-        assert_eq!(RK_IOCTL_IS_PRESENT, readerkit::Ioctl::IsPresent.code());
-        assert_eq!(RK_IOCTL_IS_ABSENT, readerkit::Ioctl::IsAbsent.code());
-        assert_eq!(RK_IOCTL_SET_PROTOCOL, readerkit::Ioctl::SetProtocol.code());
-        assert_eq!(RK_IOCTL_GET_STATE, readerkit::Ioctl::GetState.code());
-        assert_eq!(
-            RK_IOCTL_GET_LAST_ERROR,
-            readerkit::Ioctl::GetLastError.code()
-        );
+    fn ioctl_codes_are_the_cores() {
+        let codes = [
+            (RK_IOCTL_POWER, Ioctl::Power),
+            (RK_IOCTL_GET_ATTRIBUTE, Ioctl::GetAttribute),
+            (RK_IOCTL_SET_ATTRIBUTE, Ioctl::SetAttribute),
+            (RK_IOCTL_CONFISCATE, Ioctl::Confiscate),
+            (RK_IOCTL_TRANSMIT, Ioctl::Transmit),
+            (RK_IOCTL_EJECT, Ioctl::Eject),
+            (RK_IOCTL_SWALLOW, Ioctl::Swallow),
+            (RK_IOCTL_IS_PRESENT, Ioctl::IsPresent),
+            (RK_IOCTL_IS_ABSENT, Ioctl::IsAbsent),
+            (RK_IOCTL_SET_PROTOCOL, Ioctl::SetProtocol),
+            (RK_IOCTL_GET_STATE, Ioctl::GetState),
+            (RK_IOCTL_GET_LAST_ERROR, Ioctl::GetLastError),
+        ];
+        for (rk, ioctl) in codes {
+            assert_eq!(rk, ioctl.code(), "{ioctl:?}");
+        }
     }
 }
