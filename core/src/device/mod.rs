@@ -71,7 +71,7 @@ use crate::state::CardState;
 use crate::status::{Failure, Status};
 use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::tracking::Wait;
-use crate::{pps, timing};
+use crate::{part10, pps, timing};
 
 use card::{CardSlot, Snapshot};
 use pinpad::PinOperation;
@@ -731,48 +731,43 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         input: &[u8],
         output: &mut [u8],
     ) -> Option<Result<usize, Status>> {
-        Some(match crate::part10::function_of(code) {
-            crate::part10::FN_VERIFY_PIN_DIRECT => {
+        Some(match part10::function_of(code) {
+            part10::FN_VERIFY_PIN_DIRECT => {
                 self.pin_direct(pad, PinOperation::Verify, input, output)
             }
-            crate::part10::FN_MODIFY_PIN_DIRECT => {
+            part10::FN_MODIFY_PIN_DIRECT => {
                 self.pin_direct(pad, PinOperation::Modify, input, output)
             }
-            crate::part10::FN_GET_FEATURE_REQUEST => self
-                .driver_vendor_or_nothing(code, input, output)
-                .and_then(|used| {
-                    Ok(crate::part10::append_pin_features(
-                        output,
-                        used,
-                        pad.ctl_code,
-                    )?)
-                }),
-            crate::part10::FN_GET_TLV_PROPERTIES => self
-                .driver_vendor_or_nothing(code, input, output)
-                .and_then(|used| {
-                    Ok(crate::part10::append_pin_properties(
-                        output,
-                        used,
-                        pad.min_pin_digits,
-                        pad.max_pin_digits,
-                    )?)
-                }),
+            part10::FN_GET_FEATURE_REQUEST => {
+                self.driver_vendor_then(code, input, output, |output, used| {
+                    part10::append_pin_features(output, used, pad.ctl_code)
+                })
+            }
+            part10::FN_GET_TLV_PROPERTIES => {
+                self.driver_vendor_then(code, input, output, |output, used| {
+                    let (min, max) = (pad.min_pin_digits, pad.max_pin_digits);
+                    part10::append_pin_properties(output, used, min, max)
+                })
+            }
             _ => return None,
         })
     }
 
-    /// The driver's answer to a part 10 request the PIN pad adds to; none (0
-    /// bytes) if the driver has no vendor callback or does not know the request.
-    fn driver_vendor_or_nothing(
+    /// The driver's answer to a part 10 request the PIN pad adds to (none, 0
+    /// bytes, if the driver has no vendor callback or does not know the
+    /// request), then what `append` adds after its `used` bytes.
+    fn driver_vendor_then(
         &self,
         code: u32,
         input: &[u8],
         output: &mut [u8],
+        append: impl FnOnce(&mut [u8], usize) -> Result<usize, Failure>,
     ) -> Result<usize, Status> {
-        match self.driver_vendor(code, input, output) {
-            Err(Status::NotSupported) => Ok(0),
-            other => other,
-        }
+        let used = match self.driver_vendor(code, input, output) {
+            Err(Status::NotSupported) => 0,
+            other => other?,
+        };
+        Ok(append(output, used)?)
     }
 
     /// VERIFY_PIN_DIRECT / MODIFY_PIN_DIRECT: check the structure, read the
