@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use readerkit::pin::{Key, Keypad, ModifyRequest, Pin, VerifyRequest};
+use readerkit::pin::{Key, Keypad, ModifyRequest, Pin, PinError, VerifyRequest};
 use readerkit_ccid::SlotError;
 use readerkit_ccid::secure::{self, MAX_APDU_LEN, Refusal};
 
@@ -50,52 +50,61 @@ fn check_formatted(template: &[u8], out: &[u8], len: usize) {
     assert_eq!(&out[..4], &template[..4], "header kept");
 }
 
+/// A verification that parses formats its shortest and its longest PIN.
+fn verify(parsed: Result<VerifyRequest<'_>, PinError>) {
+    let Ok(request) = parsed else { return };
+    let limits = request.limits;
+    assert!(limits.min_digits >= 1);
+    assert!(limits.min_digits <= limits.max_digits);
+    let mut out = [0u8; 300];
+    for n in [limits.min_digits, limits.max_digits] {
+        if let Ok(len) = request.format(&pin(n), &mut out) {
+            check_formatted(request.apdu, &out, len);
+        }
+    }
+}
+
+/// A modification that parses formats its shortest and longest PINs.
+fn modify(parsed: Result<ModifyRequest<'_>, PinError>) {
+    let Ok(request) = parsed else { return };
+    let (min, max) = (request.limits.min_digits, request.limits.max_digits);
+    let mut out = [0u8; 300];
+    if let Ok(len) = request.format(&pin(min), &pin(max), &mut out) {
+        check_formatted(request.apdu, &out, len);
+    }
+}
+
+/// PC_to_RDR_Secure's `abData` with `keys` typed: a command whose Lc matches,
+/// or a refusal that names a field inside the message.
+fn secure_data(structure: &[u8], keys: &[u8]) {
+    match secure::prepare(structure, &mut Keys(keys)) {
+        Ok(command) => {
+            let apdu = command.apdu();
+            assert!(apdu.len() <= MAX_APDU_LEN);
+            assert_eq!(usize::from(apdu[4]) + 5, apdu.len());
+        }
+        Err(Refusal::Failed(SlotError::BadField(offset))) => {
+            assert!(offset >= 1);
+            assert!(
+                usize::from(offset) < 10 + structure.len(),
+                "inside the message"
+            );
+        }
+        Err(Refusal::StatusWord(sw)) => assert_eq!(sw[0], 0x64),
+        Err(Refusal::Failed(_)) => {}
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let [selector, key_count, rest @ ..] = data else {
         return;
     };
     let (keys, structure) = rest.split_at(usize::from(*key_count).min(rest.len()));
-    let mut out = [0u8; 300];
     match selector & 0x07 {
-        0 | 2 => {
-            let parsed = if selector & 0x07 == 0 {
-                VerifyRequest::parse(structure)
-            } else {
-                VerifyRequest::parse_ccid(structure)
-            };
-            let Ok(request) = parsed else { return };
-            assert!(request.limits.min_digits >= 1);
-            assert!(request.limits.min_digits <= request.limits.max_digits);
-            for n in [request.limits.min_digits, request.limits.max_digits] {
-                if let Ok(len) = request.format(&pin(n), &mut out) {
-                    check_formatted(request.apdu, &out, len);
-                }
-            }
-        }
-        1 | 3 => {
-            let parsed = if selector & 0x07 == 1 {
-                ModifyRequest::parse(structure)
-            } else {
-                ModifyRequest::parse_ccid(structure)
-            };
-            let Ok(request) = parsed else { return };
-            let (min, max) = (request.limits.min_digits, request.limits.max_digits);
-            if let Ok(len) = request.format(&pin(min), &pin(max), &mut out) {
-                check_formatted(request.apdu, &out, len);
-            }
-        }
-        _ => match secure::prepare(structure, &mut Keys(keys)) {
-            Ok(command) => {
-                let apdu = command.apdu();
-                assert!(apdu.len() <= MAX_APDU_LEN);
-                assert_eq!(usize::from(apdu[4]) + 5, apdu.len());
-            }
-            Err(Refusal::Failed(SlotError::BadField(offset))) => {
-                assert!(offset >= 1);
-                assert!(usize::from(offset) < 10 + structure.len(), "inside the message");
-            }
-            Err(Refusal::StatusWord(sw)) => assert_eq!(sw[0], 0x64),
-            Err(Refusal::Failed(_)) => {}
-        },
+        0 => verify(VerifyRequest::parse(structure)),
+        1 => modify(ModifyRequest::parse(structure)),
+        2 => verify(VerifyRequest::parse_ccid(structure)),
+        3 => modify(ModifyRequest::parse_ccid(structure)),
+        _ => secure_data(structure, keys),
     }
 });

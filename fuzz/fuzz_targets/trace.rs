@@ -55,6 +55,10 @@ fuzz_target!(|data: &[u8]| {
             4 => decoder.timeout(&mut sink, u32::from(op) * 1000),
             _ => decoder.deactivated(&mut sink),
         }
-        rest = if op & 7 == 0 || op & 7 == 2 || op & 7 == 3 { tail } else { rest };
+        rest = if op & 7 == 0 || op & 7 == 2 || op & 7 == 3 {
+            tail
+        } else {
+            rest
+        };
     }
 });
