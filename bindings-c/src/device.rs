@@ -1130,30 +1130,3 @@ pub unsafe extern "C" fn rk_pps_accept(
         Ok(())
     })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use readerkit::Ioctl;
-
-    #[test]
-    fn ioctl_codes_are_the_cores() {
-        let codes = [
-            (RK_IOCTL_POWER, Ioctl::Power),
-            (RK_IOCTL_GET_ATTRIBUTE, Ioctl::GetAttribute),
-            (RK_IOCTL_SET_ATTRIBUTE, Ioctl::SetAttribute),
-            (RK_IOCTL_CONFISCATE, Ioctl::Confiscate),
-            (RK_IOCTL_TRANSMIT, Ioctl::Transmit),
-            (RK_IOCTL_EJECT, Ioctl::Eject),
-            (RK_IOCTL_SWALLOW, Ioctl::Swallow),
-            (RK_IOCTL_IS_PRESENT, Ioctl::IsPresent),
-            (RK_IOCTL_IS_ABSENT, Ioctl::IsAbsent),
-            (RK_IOCTL_SET_PROTOCOL, Ioctl::SetProtocol),
-            (RK_IOCTL_GET_STATE, Ioctl::GetState),
-            (RK_IOCTL_GET_LAST_ERROR, Ioctl::GetLastError),
-        ];
-        for (rk, ioctl) in codes {
-            assert_eq!(rk, ioctl.code(), "{ioctl:?}");
-        }
-    }
-}

@@ -51,9 +51,9 @@ fn regenerate() {
 }
 
 /// `BufferOverflow` → `BUFFER_OVERFLOW`.
-fn c_name(status: readerkit::Status) -> String {
+fn c_name(value: impl std::fmt::Debug) -> String {
     let mut out = String::new();
-    for (i, c) in format!("{status:?}").chars().enumerate() {
+    for (i, c) in format!("{value:?}").chars().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {
             out.push('_');
         }
@@ -97,4 +97,27 @@ fn header_status_constants_are_the_cores_mapping() {
     }
     assert_eq!(define(&header, "RK_STATUS_PENDING"), Some(16));
     assert_eq!(define(&header, "RK_NTSTATUS_PENDING"), Some(0x103));
+}
+
+/// Every `RK_IOCTL_*` in the header is the core's code of the IOCTL of that name,
+/// and the header has one for each standard request a C driver sends.
+#[test]
+fn header_ioctl_constants_are_the_cores_codes() {
+    let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
+    let mut names = Vec::new();
+    for line in header.lines() {
+        let Some(rest) = line.strip_prefix("#define RK_IOCTL_") else {
+            continue;
+        };
+        let name = rest.split(' ').next().unwrap_or_default();
+        let constant = format!("RK_IOCTL_{name}");
+        let value = define(&header, &constant).expect("a number");
+        let ioctl = u32::try_from(value)
+            .ok()
+            .and_then(readerkit::Ioctl::from_code)
+            .unwrap_or_else(|| panic!("{constant} = {value:#x} is no smart card IOCTL"));
+        assert_eq!(c_name(ioctl), name, "{constant} = {value:#x}");
+        names.push(name.to_owned());
+    }
+    assert_eq!(names.len(), 12, "POWER to GET_LAST_ERROR: {names:?}");
 }
