@@ -20,7 +20,7 @@
 #
 # Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, usbip. The last
 # line is the summary:
-#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s
+#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s[, card moves seen]
 # and the whole guest console (with pcscd's debug log) is kept in
 # $USBIP_GUEST_DIR/console.log.
 set -euo pipefail
@@ -53,6 +53,8 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -o ro /dev/vdb /check && sh /check/check.sh
 echo o >/proc/sysrq-trigger
+# PID 1 must not exit before the power-off takes effect.
+sleep 60
 INIT
     chmod +x "$dir/rootfs/sbin/readerkit-init"
     cp "$dir"/rootfs/boot/vmlinuz-* "$dir/vmlinuz"
@@ -66,13 +68,18 @@ cargo build -q -p readerkit-cli --manifest-path "$root/Cargo.toml"
 bin=$root/target/debug/readerkit
 work=$(mktemp -d)
 server=
+qemu=
 cleanup() {
+    [ -n "$qemu" ] && kill "$qemu" 2>/dev/null || true
     [ -n "$server" ] && kill "$server" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$bin" usbip-serve --port 0 >"$work/port" 2>"$dir/server.log" &
+# usbip-serve's stdin: the card moves the guest's client asks for.
+mkfifo "$work/control"
+exec 3<>"$work/control"
+"$bin" usbip-serve --port 0 <"$work/control" >"$work/port" 2>"$dir/server.log" &
 server=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -1 "$work/port")
@@ -85,20 +92,37 @@ mke2fs -q -t ext2 -d "$work/check" "$work/check.ext2" 8M
 
 timeout 600 qemu-system-x86_64 -accel "${USBIP_GUEST_ACCEL:-tcg}" -m 1024 -smp 1 -nographic -no-reboot \
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/sbin/readerkit-init quiet" \
+    -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/sbin/readerkit-init panic=1 quiet" \
     -drive "file=$image,format=raw,if=virtio,snapshot=on" \
     -drive "file=$work/check.ext2,format=raw,if=virtio,readonly=on" \
     -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
-    </dev/null >"$dir/console.log" 2>&1 || true
+    </dev/null >"$dir/console.log" 2>&1 &
+qemu=$!
 
-grep -E "^(GUEST|READERS|ATR|APDUS|ROUNDTRIPS|CLIENT)" "$dir/console.log" || true
+# Pass the client's requests for card movements on to usbip-serve.
+removed=
+inserted=
+while kill -0 "$qemu" 2>/dev/null; do
+    if [ -z "$removed" ] && grep -q "^CLIENT remove-now" "$dir/console.log"; then
+        echo remove >&3
+        removed=1
+    fi
+    if [ -z "$inserted" ] && grep -q "^CLIENT insert-now" "$dir/console.log"; then
+        echo insert >&3
+        inserted=1
+    fi
+    sleep 0.5
+done
+wait "$qemu" || true
+
+grep -E "^(GUEST|READERS|ATR|APDUS|ROUNDTRIPS|MOVES|CLIENT)" "$dir/console.log" || true
 echo "libccid (pcscd -d) lines it did not like:"
 grep "^PCSCD" "$dir/console.log" | grep -i -E "error|fail|not supported|warning|unknown" | head -20 || true
 seen=$(grep -q "^READERS \['[^]]" "$dir/console.log" && echo seen || echo "not seen")
 checked=$(sed -n 's/^CLIENT ok \([0-9]*\) APDUs.*/\1/p' "$dir/console.log")
-rate=$(sed -n 's/^CLIENT ok .*, \([0-9]*\) round trips.*/\1/p' "$dir/console.log")
+rate=$(sed -n 's/^ROUNDTRIPS .*: \([0-9]*\)\/s.*/\1/p' "$dir/console.log")
 if grep -q "^CLIENT ok" "$dir/console.log"; then
-    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s"
+    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s, card moves seen"
 else
     echo "usbip-guest: FAILED: reader $seen, ${checked:-0} APDUs checked, ${rate:-0} round trips/s"
     exit 1

@@ -20,6 +20,7 @@
 //! - [`served`]: a server process a test starts, its first line of stdout, killed
 //!   on drop;
 //! - [`thread`]: a hang guard for scenarios whose failure is a deadlock;
+//! - [`usbip`]: a scripted USB/IP client (for `readerkit usbip-serve`);
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
@@ -44,6 +45,7 @@ pub mod served;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod thread;
+pub mod usbip;
 pub mod vendor;
 
 pub use hex::hex;

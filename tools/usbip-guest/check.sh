@@ -20,13 +20,16 @@ else
 fi
 udevadm settle -t 10
 sleep 1
+# The attached device (the vhci root hubs are 1d6b:xxxx).
 for d in /sys/bus/usb/devices/*; do
-    [ -f "$d/idVendor" ] && echo "GUEST usb $(basename "$d") $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product" 2>/dev/null)"
+    [ -f "$d/idVendor" ] && [ "$(cat "$d/idVendor")" != 1d6b ] &&
+        echo "GUEST usb $(basename "$d") $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product" 2>/dev/null)"
 done
-dmesg | grep -i -E "vhci|usb [0-9]" | tail -20
+dmesg | grep -E "usb [0-9]-[0-9]|vhci_hcd: " | tail -20
 pcscd --foreground --debug --apdu >/tmp/pcscd.log 2>&1 &
 sleep 3
 python3 /check/client.py
-echo "GUEST pcscd log follows"
-sed 's/^/PCSCD /' /tmp/pcscd.log | head -400
+echo "GUEST pcscd log follows (the driver's lines; APDU traffic left out)"
+grep -v -E "winscard|APDU: |SW: |hotplug_libudev.c:300|readerfactory.c:8[0-9][0-9]" /tmp/pcscd.log |
+    sed 's/^/PCSCD /' | head -400
 echo "GUEST done"

@@ -1,16 +1,33 @@
 #!/usr/bin/env python3
 """PC/SC client run inside the USB/IP guest (pyscard over the guest's pcscd and
 libccid): the reader's name, the card's ATR, SELECT, GET CHALLENGE, ECHO of every
-short length, then APDU round trips per second. Prints `CLIENT ok ...` or
-`CLIENT failed ...` as its last line."""
+short length, APDU round trips per second, then the card taken out and put back
+(asked of the host with `CLIENT remove-now` / `CLIENT insert-now` lines, which
+tools/usbip-guest.sh passes to usbip-serve's stdin) as SCardGetStatusChange sees
+it. Prints `CLIENT ok ...` or `CLIENT failed ...` as its last line."""
 
 import sys
 import time
 
+from smartcard import scard
 from smartcard.System import readers
 from smartcard.util import toHexString
 
 ROUND_TRIP_SECONDS = 3.0
+# A hang guard for each card movement, not a timing assertion.
+MOVE_TIMEOUT_SECONDS = 60.0
+
+
+def wait_for(context, reader, state, what):
+    """Wait until SCardGetStatusChange reports `state` for `reader`."""
+    _, states = scard.SCardGetStatusChange(context, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
+    deadline = time.monotonic() + MOVE_TIMEOUT_SECONDS
+    while not states[0][1] & state:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {MOVE_TIMEOUT_SECONDS:.0f} s")
+        current = states[0][1] & ~scard.SCARD_STATE_CHANGED
+        _, states = scard.SCardGetStatusChange(context, 2000, [(reader, current)])
+    print(f"MOVES {what} seen by SCardGetStatusChange", flush=True)
 
 
 def main():
@@ -52,8 +69,22 @@ def main():
         count += 1
     elapsed = time.monotonic() - start
     rate = count / elapsed
-    print(f"ROUNDTRIPS {count} in {elapsed:.2f} s: {rate:.0f}/s (ECHO of 16 bytes)")
-    print(f"CLIENT ok {checks} APDUs checked, {rate:.0f} round trips/s")
+    print(f"ROUNDTRIPS {count} in {elapsed:.2f} s: {rate:.0f}/s (ECHO of 16 bytes)", flush=True)
+    connection.disconnect()
+
+    _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    reader = str(names[0])
+    print("CLIENT remove-now", flush=True)
+    wait_for(context, reader, scard.SCARD_STATE_EMPTY, "removal")
+    print("CLIENT insert-now", flush=True)
+    wait_for(context, reader, scard.SCARD_STATE_PRESENT, "insertion")
+    again = names[0].createConnection()
+    again.connect()
+    _, sw1, sw2 = again.transmit([0x00, 0x84, 0x00, 0x00, 0x08])
+    if (sw1, sw2) != (0x90, 0x00):
+        raise AssertionError(f"GET CHALLENGE on the new card: {sw1:02X} {sw2:02X}")
+    checks += 1
+    print(f"CLIENT ok {checks} APDUs checked, {rate:.0f} round trips/s, card moves seen")
     return 0
 
 
