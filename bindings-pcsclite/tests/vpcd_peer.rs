@@ -80,6 +80,26 @@ fn empty(s: &ReaderState) -> bool {
     s.current_state().contains(State::EMPTY)
 }
 
+/// Wait up to 5 s until `state`'s reader shows a card; `what` says which on failure.
+fn assert_card_seen(ctx: &Context, state: &mut ReaderState, what: &str) {
+    assert!(
+        wait_for(ctx, state, Duration::from_secs(5), present),
+        "{what}"
+    );
+}
+
+/// Wait up to 2 s until `state`'s reader is empty; `what` says which removal on
+/// failure.
+fn assert_removal_seen(ctx: &Context, state: &mut ReaderState, what: &str) {
+    assert!(
+        wait_for(ctx, state, Duration::from_secs(2), empty),
+        "{what}"
+    );
+}
+
+/// A scenario's steps, run once.
+type Scenario<'a> = Box<dyn FnOnce() + 'a>;
+
 /// Run one scenario, recording a failure instead of stopping the test.
 fn scenario(name: &str, failures: &mut Vec<String>, started: Instant, f: impl FnOnce()) {
     eprintln!("[{:>6.2} s] {name} ...", started.elapsed().as_secs_f64());
@@ -128,42 +148,39 @@ fn vpcd_against_scripted_peers_under_pcscd() {
         failures.push(format!("readers listed: {listed:?}\n{}", pcscd.log()));
     }
 
-    scenario("an 8 s answer succeeds", &mut failures, started, || {
-        slow_answer(&ctx, ports[0])
-    });
-    scenario(
-        "a trickling peer is cut off at its deadline while another reader answers",
-        &mut failures,
-        started,
-        || trickle_cut_off(&ctx, ports[1], ports[2]),
-    );
-    scenario(
-        "stray frames never yield a wrong answer",
-        &mut failures,
-        started,
-        || stray_frames(&ctx, ports[3]),
-    );
-    scenario("a close is seen at once", &mut failures, started, || {
-        close_seen(&ctx, ports[4])
-    });
-    scenario(
-        "a close with unread bytes pending is seen at once",
-        &mut failures,
-        started,
-        || close_with_unread_bytes(&ctx, ports[4]),
-    );
-    scenario(
-        "a card swapped at once is a removal and an insertion",
-        &mut failures,
-        started,
-        || swap_at_once(&ctx, ports[5]),
-    );
-    scenario(
-        "insertion and removal latency (SCardGetStatusChange)",
-        &mut failures,
-        started,
-        || latency(&ctx, ports[4]),
-    );
+    let scenarios: [(&str, Scenario<'_>); 7] = [
+        (
+            "an 8 s answer succeeds",
+            Box::new(|| slow_answer(&ctx, ports[0])),
+        ),
+        (
+            "a trickling peer is cut off at its deadline while another reader answers",
+            Box::new(|| trickle_cut_off(&ctx, ports[1], ports[2])),
+        ),
+        (
+            "stray frames never yield a wrong answer",
+            Box::new(|| stray_frames(&ctx, ports[3])),
+        ),
+        (
+            "a close is seen at once",
+            Box::new(|| close_seen(&ctx, ports[4])),
+        ),
+        (
+            "a close with unread bytes pending is seen at once",
+            Box::new(|| close_with_unread_bytes(&ctx, ports[4])),
+        ),
+        (
+            "a card swapped at once is a removal and an insertion",
+            Box::new(|| swap_at_once(&ctx, ports[5])),
+        ),
+        (
+            "insertion and removal latency (SCardGetStatusChange)",
+            Box::new(|| latency(&ctx, ports[4])),
+        ),
+    ];
+    for (name, run) in scenarios {
+        scenario(name, &mut failures, started, run);
+    }
     drop(ctx);
     scenario(
         "pcscd shuts down while a peer trickles its ATR",
@@ -193,10 +210,7 @@ fn slow_answer(ctx: &Context, port: u16) {
             true
         });
     });
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "card seen"
-    );
+    assert_card_seen(ctx, &mut state, "card seen");
     let card = connect(ctx, SLOW, Protocols::ANY);
     let started = Instant::now();
     // GENERATE ASYMMETRIC KEY PAIR-like command: INS 46.
@@ -229,10 +243,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
     let steady_peer = Peer::connect(steady_port);
     let steady_hangup = steady_peer.hangup_handle();
     let steady_card = steady_peer.spawn_echo(&ATR_A);
-    assert!(
-        wait_for(ctx, &mut steady_state, Duration::from_secs(5), present),
-        "steady card seen"
-    );
+    assert_card_seen(ctx, &mut steady_state, "steady card seen");
 
     let mut state = current(ctx, TRICKLE);
     let mut peer = Peer::connect(trickle_port);
@@ -245,10 +256,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
         });
         (sent, peer)
     });
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "trickling card seen"
-    );
+    assert_card_seen(ctx, &mut state, "trickling card seen");
     let card = connect(ctx, TRICKLE, Protocols::ANY);
 
     let steady = std::thread::spawn(move || {
@@ -291,10 +299,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
         sent < 42,
         "the reader hung up on the trickle ({sent} bytes sent)"
     );
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(2), empty),
-        "the cut-off peer is a removal"
-    );
+    assert_removal_seen(ctx, &mut state, "the cut-off peer is a removal");
     assert_eq!(
         tx(&card, &echo_command(&[1])),
         Err(Error::RemovedCard),
@@ -306,10 +311,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
     let fresh = Peer::connect(trickle_port);
     let fresh_hangup = fresh.hangup_handle();
     let fresh_card = fresh.spawn_echo(&ATR_B);
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "the new card is seen"
-    );
+    assert_card_seen(ctx, &mut state, "the new card is seen");
     assert_eq!(state.atr(), ATR_B);
     let card = connect(ctx, TRICKLE, Protocols::ANY);
     assert_eq!(
@@ -321,10 +323,7 @@ fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
     let _ = steady_hangup.shutdown(Shutdown::Both);
     fresh_card.join().unwrap();
     steady_card.join().unwrap();
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(2), empty),
-        "removed"
-    );
+    assert_removal_seen(ctx, &mut state, "removed");
 }
 
 /// Frames the reader did not ask for: a second answer after each answer, a
@@ -395,10 +394,7 @@ fn stray_frames(ctx: &Context, port: u16) {
             let _ = idle_tx.send(Idle::Answered);
         }
     });
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "card seen"
-    );
+    assert_card_seen(ctx, &mut state, "card seen");
     let card = connect(ctx, STRAY, Protocols::ANY);
     let session = |card: &pcsc::Card, rounds: u8| {
         for i in 0..rounds {
@@ -438,10 +434,7 @@ fn stray_frames(ctx: &Context, port: u16) {
     disconnect(card);
     let _ = hangup.shutdown(Shutdown::Both);
     card_side.join().unwrap();
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(2), empty),
-        "removed"
-    );
+    assert_removal_seen(ctx, &mut state, "removed");
 }
 
 /// The peer hangs up while a session is open: the removal is seen at once and the
@@ -451,18 +444,12 @@ fn close_seen(ctx: &Context, port: u16) {
     let peer = Peer::connect(port);
     let hangup = peer.hangup_handle();
     let card_side = peer.spawn_echo(&ATR_A);
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "card seen"
-    );
+    assert_card_seen(ctx, &mut state, "card seen");
     let card = connect(ctx, CLOSE, Protocols::ANY);
     assert_eq!(tx(&card, &echo_command(&[5])), Ok(vec![5, 0x90, 0x00]));
     hangup.shutdown(Shutdown::Both).unwrap();
     card_side.join().unwrap();
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(2), empty),
-        "removal seen"
-    );
+    assert_removal_seen(ctx, &mut state, "removal seen");
     assert_eq!(tx(&card, &echo_command(&[5])), Err(Error::RemovedCard));
 }
 
@@ -481,16 +468,14 @@ fn close_with_unread_bytes(ctx: &Context, port: u16) {
             false
         });
     });
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "card seen"
-    );
+    assert_card_seen(ctx, &mut state, "card seen");
     let card = connect(ctx, CLOSE, Protocols::ANY);
     assert_eq!(tx(&card, &echo_command(&[6])), Ok(vec![6, 0x90, 0x00]));
     card_side.join().unwrap();
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(2), empty),
-        "removal seen although bytes were left unread"
+    assert_removal_seen(
+        ctx,
+        &mut state,
+        "removal seen although bytes were left unread",
     );
     let _ = hangup;
 }
@@ -505,10 +490,7 @@ fn swap_at_once(ctx: &Context, port: u16) {
     let first = Peer::connect(port);
     let mut hangup = first.hangup_handle();
     let mut card_side = first.spawn_echo(&ATR_A);
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(5), present),
-        "first card seen"
-    );
+    assert_card_seen(ctx, &mut state, "first card seen");
     for round in 0..4u8 {
         let (atr, mark): (&'static [u8], u8) = if round % 2 == 0 {
             (&ATR_B, 0xB0 | round)
@@ -573,10 +555,7 @@ fn swap_at_once(ctx: &Context, port: u16) {
     }
     hangup.shutdown(Shutdown::Both).unwrap();
     card_side.join().unwrap();
-    assert!(
-        wait_for(ctx, &mut state, Duration::from_secs(2), empty),
-        "removed"
-    );
+    assert_removal_seen(ctx, &mut state, "removed");
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -598,10 +577,7 @@ fn latency(ctx: &Context, port: u16) {
         let peer = Peer::connect(port);
         let hangup = peer.hangup_handle();
         let card_side = peer.spawn_echo(&ATR_A);
-        assert!(
-            wait_for(ctx, &mut state, Duration::from_secs(5), present),
-            "inserted"
-        );
+        assert_card_seen(ctx, &mut state, "inserted");
         ins.push(t0.elapsed());
         // Let pcscd settle (its power-up is done when clients are told).
         std::thread::sleep(Duration::from_millis(20 + i * 5 % 13));
