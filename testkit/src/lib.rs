@@ -21,7 +21,8 @@
 //!   on drop;
 //! - [`thread`]: a hang guard for scenarios whose failure is a deadlock;
 //! - [`usbip`]: a scripted USB/IP client (for `readerkit usbip-serve`);
-//! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`;
+//! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`, and the simulated
+//!   card's fault switches built in one line;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
 //! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process.
