@@ -3,7 +3,8 @@
 //! `tools/usbip-guest.sh`, by hand): the device list, an import, enumeration
 //! (GET_DESCRIPTOR, SET_CONFIGURATION), CCID IccPowerOn and XfrBlock over bulk
 //! URBs (answers split into packets, the zero-length packet), NotifySlotChange on
-//! the interrupt URB, UNLINK, a stalled request; and malformed peer input refused
+//! the interrupt URB, UNLINK, a stalled request, the list answered and a second
+//! import refused while the device is imported; and malformed peer input refused
 //! while the server goes on serving. Debian's own `usbip list` (package `usbip`)
 //! is run against it.
 
@@ -50,6 +51,16 @@ fn a_ccid_reader_over_usbip() {
     assert!(c.closed(), "the list ends the connection");
 
     let mut c = Client::import(port);
+    // While it is imported: the list is still answered, another import is refused
+    // as busy (ST_DEV_BUSY).
+    let mut other = Client::connect(port);
+    other.send(&op(0x8005));
+    assert_eq!(other.read(12)[11], 1, "one device");
+    let mut other = Client::connect(port);
+    other.send(&op(0x8003));
+    other.send(&busid("1-1"));
+    assert_eq!(other.read(8), [1, 0x11, 0, 3, 0, 0, 0, 2]);
+    assert!(other.closed());
     // GET_DESCRIPTOR(device): 18 bytes, the ids again.
     let (status, device) = c.control_in(1, [0x80, 6, 0, 1, 0, 0, 64, 0]);
     assert_eq!(status, 0);
@@ -138,11 +149,11 @@ fn malformed_peer_input_is_refused() {
     let mut no_nul = op(0x8003);
     no_nul.extend_from_slice(&[b'1'; 32]);
     refused(&no_nul);
-    // An unknown bus id: status 1, connection closed.
+    // An unknown bus id: ST_NODEV, connection closed.
     let mut c = Client::connect(port);
     c.send(&op(0x8003));
     c.send(&busid("9-9"));
-    assert_eq!(c.read(8), [1, 0x11, 0, 3, 0, 0, 0, 1]);
+    assert_eq!(c.read(8), [1, 0x11, 0, 3, 0, 0, 0, 4]);
     assert!(c.closed());
 
     // URBs of an imported device: each malformed header ends the connection

@@ -3,8 +3,10 @@
 //!
 //! - `protocol`: checked views of the client's messages and the server's replies;
 //! - `virtual_bus`: a `usb_device::bus::UsbBus` with no hardware behind it;
-//! - `host`: URBs turned into packets on that bus (the host controller's side).
+//! - `host`: URBs turned into packets on that bus (the host controller's side);
+//! - `handshake`: the operation phase of each connection (device list, import).
 
+pub(crate) mod handshake;
 pub(crate) mod host;
 pub(crate) mod protocol;
 pub(crate) mod virtual_bus;

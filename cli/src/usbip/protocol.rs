@@ -308,16 +308,22 @@ pub(crate) fn devlist_reply(devices: &[DeviceInfo]) -> Vec<u8> {
     out
 }
 
-/// `OP_REP_IMPORT`: the device when the import succeeded, else status 1 alone.
-pub(crate) fn import_reply(device: Option<&DeviceInfo>) -> Vec<u8> {
-    match device {
-        Some(device) => {
-            let mut out = op_header(OP_REP_IMPORT, 0);
-            device.encode(&mut out, false);
-            out
-        }
-        None => op_header(OP_REP_IMPORT, 1),
-    }
+/// `OP_REP_IMPORT` status: the device is imported by another client already
+/// (usbip's `ST_DEV_BUSY`).
+pub(crate) const ST_DEV_BUSY: u32 = 2;
+/// `OP_REP_IMPORT` status: no device has that bus id (usbip's `ST_NODEV`).
+pub(crate) const ST_NODEV: u32 = 4;
+
+/// `OP_REP_IMPORT` of an import accepted: status 0 and the device.
+pub(crate) fn import_reply(device: &DeviceInfo) -> Vec<u8> {
+    let mut out = op_header(OP_REP_IMPORT, 0);
+    device.encode(&mut out, false);
+    out
+}
+
+/// `OP_REP_IMPORT` of an import refused: the header alone, with `status`.
+pub(crate) fn import_refused(status: u32) -> Vec<u8> {
+    op_header(OP_REP_IMPORT, status)
 }
 
 fn urb_reply(command: u32, seqnum: u32, status: i32) -> Vec<u8> {
@@ -470,8 +476,9 @@ mod tests {
         assert_eq!(&list[12 + 256..12 + 259], b"1-1");
         assert_eq!(list[12 + 300..12 + 306], [0x08, 0xE6, 0x34, 0x37, 0, 0x10]);
         assert_eq!(list[12 + 309..], [1, 1, 1, 0x0B, 0, 0, 0]);
-        assert_eq!(import_reply(Some(&info)).len(), 8 + 312);
-        assert_eq!(import_reply(None), [1, 0x11, 0, 3, 0, 0, 0, 1]);
+        assert_eq!(import_reply(&info).len(), 8 + 312);
+        assert_eq!(import_reply(&info)[..8], [1, 0x11, 0, 3, 0, 0, 0, 0]);
+        assert_eq!(import_refused(ST_NODEV), [1, 0x11, 0, 3, 0, 0, 0, 4]);
         let ret = ret_submit(7, STATUS_STALL, 2, 0, &[0xAA, 0xBB]);
         assert_eq!(ret.len(), 50);
         assert_eq!(ret[..8], [0, 0, 0, 3, 0, 0, 0, 7]);
