@@ -23,32 +23,45 @@ use crate::error::SlotError;
 
 /// `wLevelParameter` of an XfrBlock and `bChainParameter` of its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
 pub enum Level {
     /// 00: the whole APDU in this message (or the response in this answer).
-    Whole = 0x00,
+    Whole,
     /// 01: the APDU begins here and continues in the next message.
-    Begins = 0x01,
+    Begins,
     /// 02: the APDU ends with this message.
-    Ends = 0x02,
+    Ends,
     /// 03: the APDU continues: neither its first nor its last part.
-    Continues = 0x03,
+    Continues,
     /// 10: an empty message asking for the next part (of the response from the
     /// host; of the command from the reader).
-    NextPart = 0x10,
+    NextPart,
 }
+
+/// Each level and its code (CCID 1.1 §6.1.4, §6.2.1).
+const CODES: [(Level, u8); 5] = [
+    (Level::Whole, 0x00),
+    (Level::Begins, 0x01),
+    (Level::Ends, 0x02),
+    (Level::Continues, 0x03),
+    (Level::NextPart, 0x10),
+];
 
 impl Level {
     /// The level of a `wLevelParameter`; `None` for a value CCID does not define.
-    pub const fn from_code(code: u16) -> Option<Level> {
-        Some(match code {
-            0x00 => Level::Whole,
-            0x01 => Level::Begins,
-            0x02 => Level::Ends,
-            0x03 => Level::Continues,
-            0x10 => Level::NextPart,
-            _ => return None,
-        })
+    pub fn from_code(code: u16) -> Option<Level> {
+        CODES
+            .iter()
+            .find(|(_, c)| u16::from(*c) == code)
+            .map(|(level, _)| *level)
+    }
+
+    /// Its code (the `bChainParameter` byte; `wLevelParameter` is the same
+    /// value).
+    pub fn code(self) -> u8 {
+        CODES
+            .iter()
+            .find(|(level, _)| *level == self)
+            .map_or(0, |(_, c)| *c)
     }
 }
 

@@ -467,7 +467,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             if let Some(chained) = self.chained_xfr {
                 return chained(self, device, slot, level, apdu, answer);
             }
-            if level != Level::Whole as u16 {
+            if level != u16::from(Level::Whole.code()) {
                 return Err(SlotError::BadField(8));
             }
         }
@@ -537,7 +537,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 Part::Stored => {
                     return Ok(Done {
                         data_len: 0,
-                        specific: Level::NextPart as u8,
+                        specific: Level::NextPart.code(),
                     });
                 }
                 Part::Complete(len) => len,
@@ -575,7 +575,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let (data_len, specific) = self.chaining_mut()?.next_response_part(slot, first, out)?;
         Ok(Done {
             data_len,
-            specific: specific as u8,
+            specific: specific.code(),
         })
     }
 
