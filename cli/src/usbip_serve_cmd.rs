@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Duration;
 
 use readerkit::Device;
@@ -42,6 +42,8 @@ const VID_PID: UsbVidPid = UsbVidPid(0x08E6, 0x3437);
 const BUSID: &str = "1-1";
 /// Bus number shown in the device list.
 const BUSNUM: u32 = 1;
+/// URB commands read off the socket ahead of the device at most.
+const URB_QUEUE: usize = 16;
 /// Largest CCID message (short APDU level), in bytes.
 const MAX_MESSAGE: usize = 271;
 /// How long the device is left alone between two looks at the card (notifying a
@@ -237,7 +239,8 @@ impl Link<'_, '_> {
 
     /// Serve the transfers of an imported device until the client goes.
     fn transfers(&mut self, stream: &TcpStream) -> Result<(), String> {
-        let (incoming, urbs) = mpsc::channel();
+        // Bounded: a client that sends faster than the device serves waits in TCP.
+        let (incoming, urbs) = mpsc::sync_channel(URB_QUEUE);
         let reading = stream.try_clone().map_err(|e| e.to_string())?;
         std::thread::spawn(move || read_urbs(reading, incoming));
         let mut out = stream;
@@ -255,7 +258,7 @@ impl Link<'_, '_> {
                             if self.trace {
                                 eprintln!("usbip: refused: {e:?}");
                             }
-                            let status = protocol::STATUS_NO_ENDPOINT;
+                            let status = e.status();
                             let refused = protocol::ret_submit(submit.seqnum, status, 0, 0, &[]);
                             out.write_all(&refused).map_err(|e| e.to_string())?;
                         }
@@ -328,7 +331,7 @@ impl Link<'_, '_> {
 
 /// Read URB commands off the socket (each through the checked view) until it
 /// closes or sends something malformed.
-fn read_urbs(mut stream: TcpStream, incoming: Sender<Incoming>) {
+fn read_urbs(mut stream: TcpStream, incoming: SyncSender<Incoming>) {
     let why = loop {
         let mut header = [0u8; protocol::URB_HEADER_LEN];
         if let Err(e) = stream.read_exact(&mut header) {

@@ -4,9 +4,9 @@
 //! (GET_DESCRIPTOR, SET_CONFIGURATION), CCID IccPowerOn and XfrBlock over bulk
 //! URBs (answers split into packets, the zero-length packet), NotifySlotChange on
 //! the interrupt URB, UNLINK, a stalled request, the list answered and a second
-//! import refused while the device is imported; and malformed peer input refused
-//! while the server goes on serving. Debian's own `usbip list` (package `usbip`)
-//! is run against it.
+//! import refused while the device is imported, transfers in flight bounded; and
+//! malformed peer input refused while the server goes on serving. Debian's own
+//! `usbip list` (package `usbip`) is run against it.
 
 use std::io::Write;
 use std::process::Command;
@@ -133,6 +133,26 @@ fn a_ccid_reader_over_usbip() {
     // GetSlotStatus now: no card (bmICCStatus 2).
     let status = c.exchange(30, &ccid(0x65, 10, &[]));
     assert_eq!((status[0], status[7] & 3), (0x81, 2));
+}
+
+#[test]
+fn transfers_in_flight_are_bounded() {
+    let (_served, port) = serve();
+    let mut c = Client::import(port);
+    // 64 interrupt IN transfers wait for a card movement; the 65th is refused at
+    // once (-ENOMEM) ...
+    for seq in 1..=64 {
+        c.send(&submit(seq, true, 2, 8, [0; 8], &[]));
+    }
+    c.send(&submit(65, true, 2, 8, [0; 8], &[]));
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 65, -12, &[]));
+    // ... until one of them is cancelled: then the next is taken (it is pending,
+    // so its own unlink cancels it).
+    c.send(&unlink(66, 1));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, 66, -104, &[]));
+    c.send(&submit(67, true, 2, 8, [0; 8], &[]));
+    c.send(&unlink(68, 67));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, 68, -104, &[]));
 }
 
 #[test]

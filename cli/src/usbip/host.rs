@@ -24,6 +24,10 @@ use super::virtual_bus::VirtualBus;
 const CONTROL_POLLS: usize = 64;
 /// Polls at most per [`Host::pump`]: each round moves every endpoint by a packet.
 const PUMP_POLLS: usize = 4096;
+/// Bulk and interrupt transfers in flight at most per client: past that a
+/// submission fails at once, which bounds what a client can make the server hold
+/// (each transfer at most `MAX_TRANSFER` bytes).
+pub(crate) const MAX_PENDING: usize = 64;
 /// The device's address once attached (what the server's own enumeration gives).
 pub(crate) const DEVICE_ADDRESS: u8 = 2;
 
@@ -89,6 +93,19 @@ pub(crate) enum TransferError {
     NoEndpoint(u8),
     /// The OUT data is not as long as the header says.
     DataLength,
+    /// [`MAX_PENDING`] transfers are in flight already.
+    TooMany,
+}
+
+impl TransferError {
+    /// The negative errno the client is answered with.
+    pub(crate) fn status(self) -> i32 {
+        match self {
+            TransferError::NoEndpoint(_) => protocol::STATUS_NO_ENDPOINT,
+            TransferError::DataLength => protocol::STATUS_INVALID,
+            TransferError::TooMany => protocol::STATUS_NO_ROOM,
+        }
+    }
 }
 
 /// A usb-device stack with one class `C` on a [`VirtualBus`], seen from the host.
@@ -218,6 +235,9 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         let Some(packet) = self.bus.max_packet(submit.endpoint, direction) else {
             return Err(TransferError::NoEndpoint(submit.endpoint));
         };
+        if self.pending.len() >= MAX_PENDING {
+            return Err(TransferError::TooMany);
+        }
         let pending = match submit.direction {
             Direction::In => Pending::In {
                 submit,

@@ -47,6 +47,12 @@ pub(crate) const URB_ZERO_PACKET: u32 = 0x0040;
 /// Negative errno of a transfer to an endpoint the device does not have
 /// (`-ENOENT`, what the kernel's `usb_submit_urb` answers).
 pub(crate) const STATUS_NO_ENDPOINT: i32 = -2;
+/// Negative errno of a transfer refused because too many are in flight
+/// (`-ENOMEM`, as `usb_submit_urb` when it has no room).
+pub(crate) const STATUS_NO_ROOM: i32 = -12;
+/// Negative errno of a transfer whose OUT data disagrees with its length
+/// (`-EINVAL`).
+pub(crate) const STATUS_INVALID: i32 = -22;
 /// Negative errno of a transfer the device stalled (`-EPIPE`).
 pub(crate) const STATUS_STALL: i32 = -32;
 /// Negative errno of a transfer whose data did not fit its buffer (`-EOVERFLOW`).
