@@ -4,7 +4,9 @@
 // The device board's script uses only some steps, and logs nothing.
 #![cfg_attr(not(feature = "qemu"), allow(dead_code))]
 
-use readerkit::{Device, Ioctl, Outcome, Status, platform::Platform};
+use readerkit::ioctl::{PowerAction, Request, Transmit, transmit_response};
+use readerkit::protocol::ProtocolMask;
+use readerkit::{Device, Outcome, Status, platform::Platform};
 
 /// One request of the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +70,14 @@ pub fn echo_byte(i: usize) -> u8 {
     (i as u8).wrapping_mul(31).wrapping_add(7)
 }
 
+/// SELECT MF without FCI: `00 A4 00 0C 02 3F 00`.
+const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+
 /// Run `script` against `dev`, with `input` and `output` as the host's buffers (big
 /// enough for the largest request and answer). Stops at the first wrong answer.
+///
+/// Each request's input is written by the core's client side ([`Request::emit`]) and
+/// each TRANSMIT answer read by it ([`transmit_response`]).
 pub fn run<P: Platform, D>(
     dev: &Device<P, D>,
     script: &[Step],
@@ -81,30 +89,20 @@ pub fn run<P: Platform, D>(
     let mut protocol = 0u32;
     let mut ok = 0;
     for (index, &step) in script.iter().enumerate() {
-        let (code, len) = match step {
+        let transmit = |apdu| Request::Transmit(Transmit { protocol, apdu });
+        let request = match step {
             Step::Poll => {
                 poll(dev);
                 continue;
             }
-            Step::ColdReset | Step::PowerDown => {
-                let action: u32 = if step == Step::ColdReset { 1 } else { 0 };
-                input[..4].copy_from_slice(&action.to_le_bytes());
-                (Ioctl::Power.code(), Some(4))
-            }
-            Step::SetProtocol(mask) => {
-                input[..4].copy_from_slice(&mask.to_le_bytes());
-                (Ioctl::SetProtocol.code(), Some(4))
-            }
-            Step::SelectMf => {
-                let apdu = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
-                (
-                    Ioctl::Transmit.code(),
-                    transmit_input(input, protocol, &apdu),
-                )
-            }
-            Step::Echo(n) => (Ioctl::Transmit.code(), echo_input(input, protocol, n)),
+            Step::ColdReset => Some(Request::Power(PowerAction::ColdReset)),
+            Step::PowerDown => Some(Request::Power(PowerAction::PowerDown)),
+            Step::SetProtocol(mask) => Some(Request::SetProtocol(ProtocolMask(mask))),
+            Step::SelectMf => Some(transmit(&SELECT_MF[..])),
+            // The output buffer holds the APDU until the request is written out.
+            Step::Echo(n) => echo_apdu(output, n).map(transmit),
         };
-        let Some(len) = len else {
+        let Some((code, Ok(len))) = request.map(|r| (r.code(), r.emit(input))) else {
             return Verdict {
                 ok,
                 failed: Some(index),
@@ -126,6 +124,10 @@ pub fn run<P: Platform, D>(
             }
         };
         let answer = &output[..written];
+        // A TRANSMIT answer's header names the protocol it was sent with.
+        let response = transmit_response(answer)
+            .ok()
+            .filter(|_| answer.starts_with(&protocol.to_le_bytes()));
         let right = match step {
             Step::Poll => true,
             Step::ColdReset => written >= 2,
@@ -134,8 +136,8 @@ pub fn run<P: Platform, D>(
                 protocol = mask;
                 answer == mask.to_le_bytes()
             }
-            Step::SelectMf => answer == transmit_answer(protocol, &[0x90, 0x00]).as_slice(),
-            Step::Echo(n) => echo_answered(answer, protocol, usize::from(n)),
+            Step::SelectMf => response == Some(&[0x90, 0x00][..]),
+            Step::Echo(n) => response.is_some_and(|r| echo_answered(r, usize::from(n))),
         };
         probe.answered(index, step, right, answer);
         if !right {
@@ -149,64 +151,38 @@ pub fn run<P: Platform, D>(
     Verdict { ok, failed: None }
 }
 
-/// SCARD_IO_REQUEST (protocol, header length 8, both little-endian) and the APDU.
-fn transmit_input(input: &mut [u8], protocol: u32, apdu: &[u8]) -> Option<usize> {
-    let len = 8 + apdu.len();
-    let buf = input.get_mut(..len)?;
-    buf[..4].copy_from_slice(&protocol.to_le_bytes());
-    buf[4..8].copy_from_slice(&8u32.to_le_bytes());
-    buf[8..].copy_from_slice(apdu);
-    Some(len)
-}
-
-fn transmit_answer(protocol: u32, tail: &[u8; 2]) -> [u8; 10] {
-    let mut answer = [0u8; 10];
-    answer[..4].copy_from_slice(&protocol.to_le_bytes());
-    answer[4..8].copy_from_slice(&8u32.to_le_bytes());
-    answer[8..].copy_from_slice(tail);
-    answer
-}
-
-/// `80 EE 00 00 Lc data Le` with Lc = Le = `n` (extended lengths above 255).
-fn echo_input(input: &mut [u8], protocol: u32, n: u16) -> Option<usize> {
+/// `80 EE 00 00 Lc data Le` with Lc = Le = `n` (extended lengths above 255), written
+/// into `buf`; `None` if it does not fit.
+fn echo_apdu(buf: &mut [u8], n: u16) -> Option<&[u8]> {
     let count = usize::from(n);
     let extended = count > 255;
-    let apdu_len = 4 + if extended {
+    let len = 4 + if extended {
         3 + count + 2
     } else {
         1 + count + 1
     };
-    let buf = input.get_mut(..8 + apdu_len)?;
-    buf[..4].copy_from_slice(&protocol.to_le_bytes());
-    buf[4..8].copy_from_slice(&8u32.to_le_bytes());
-    buf[8..12].copy_from_slice(&[0x80, 0xEE, 0x00, 0x00]);
+    let apdu = buf.get_mut(..len)?;
+    apdu[..4].copy_from_slice(&[0x80, 0xEE, 0x00, 0x00]);
     let data = if extended {
-        buf[12] = 0;
-        buf[13..15].copy_from_slice(&n.to_be_bytes());
-        let end = buf.len();
-        buf[end - 2..].copy_from_slice(&n.to_be_bytes());
-        &mut buf[15..end - 2]
+        apdu[4] = 0;
+        apdu[5..7].copy_from_slice(&n.to_be_bytes());
+        apdu[len - 2..].copy_from_slice(&n.to_be_bytes());
+        &mut apdu[7..len - 2]
     } else {
-        buf[12] = n as u8;
-        let end = buf.len();
-        buf[end - 1] = 0;
-        &mut buf[13..end - 1]
+        apdu[4] = n as u8;
+        apdu[len - 1] = 0;
+        &mut apdu[5..len - 1]
     };
     for (i, b) in data.iter_mut().enumerate() {
         *b = echo_byte(i);
     }
-    Some(8 + apdu_len)
+    Some(apdu)
 }
 
-fn echo_answered(answer: &[u8], protocol: u32, n: usize) -> bool {
-    let Some((header, rest)) = answer.split_at_checked(8) else {
+/// The ECHO of `n` bytes came back: the data, then `90 00`.
+fn echo_answered(response: &[u8], n: usize) -> bool {
+    let Some((data, sw)) = response.split_at_checked(n) else {
         return false;
     };
-    let Some((data, sw)) = rest.split_at_checked(n) else {
-        return false;
-    };
-    header[..4] == protocol.to_le_bytes()
-        && header[4..] == 8u32.to_le_bytes()
-        && sw == [0x90, 0x00]
-        && data.iter().enumerate().all(|(i, &b)| b == echo_byte(i))
+    sw == [0x90, 0x00] && data.iter().enumerate().all(|(i, &b)| b == echo_byte(i))
 }
