@@ -3,13 +3,14 @@
 //! unsupported command, card absent or mute, bad fields) and the normal paths.
 
 use readerkit::Device;
-use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::caps::ReaderCapabilities;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::{CcidReader, HandleError};
+use readerkit_testkit::sim::inserted;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 
@@ -22,22 +23,8 @@ const ATR_T0: [u8; 14] = [
 ];
 
 fn slot(profile: Option<Profile>) -> Slot {
-    let line = match profile {
-        Some(p) => SimLine::new(Card::create(Config::new(p))),
-        None => SimLine::empty(),
-    };
-    let present = line.card().is_some();
-    let device = Device::new(
-        SpinPlatform::new(),
-        LineReader::<SimLine<1024>>::functions(),
-        LineReader::new(line),
-        twin::Profile::GemPcTwin.capabilities(),
-        VendorAttributes::default(),
-    );
-    if present {
-        device.card_inserted();
-    }
-    device
+    let card = profile.map(|p| Card::create(Config::new(p)));
+    inserted(card, twin::Profile::GemPcTwin.capabilities())
 }
 
 /// A message: type, data, slot, seq, the three specific bytes.

@@ -5,7 +5,6 @@
 //! malformed structure (before any key is read), not supported without a keypad.
 
 use readerkit::Device;
-use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::pin::{Key, Prompt};
 use readerkit::platform::SpinPlatform;
@@ -13,20 +12,14 @@ use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::Config as CcidConfig;
 use readerkit_ccid::{CcidReader, PinSupport, twin};
+use readerkit_testkit::sim::inserted;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
 
 fn slot() -> Slot {
-    let device = Device::new(
-        SpinPlatform::new(),
-        LineReader::<SimLine<1024>>::functions(),
-        LineReader::new(SimLine::new(Card::create(Config::new(Profile::t1())))),
-        twin::Profile::GemPcPinPad.capabilities(),
-        VendorAttributes::default(),
-    );
-    device.card_inserted();
-    device
+    let card = Card::create(Config::new(Profile::t1()));
+    inserted(Some(card), twin::Profile::GemPcPinPad.capabilities())
 }
 
 fn msg(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {

@@ -7,7 +7,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use readerkit::Device;
-use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::keypad::ScriptedKeypad;
@@ -16,6 +15,7 @@ use readerkit_ccid::reader::{Config as CcidConfig, ConfigError};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use readerkit_ccid::{CcidReader, PinSupport};
+use readerkit_testkit::sim::inserted;
 use usb_device::bus::{PollResult, UsbBus, UsbBusAllocator};
 use usb_device::class::UsbClass;
 use usb_device::device::{UsbDevice, UsbDeviceBuilder, UsbVidPid};
@@ -116,15 +116,8 @@ impl UsbBus for TestBus {
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 
 fn slot() -> Slot {
-    let device = Device::new(
-        SpinPlatform::new(),
-        LineReader::<SimLine<1024>>::functions(),
-        LineReader::new(SimLine::new(Card::create(Config::new(Profile::t1())))),
-        twin::Profile::GemPcTwin.capabilities(),
-        VendorAttributes::default(),
-    );
-    device.card_inserted();
-    device
+    let card = Card::create(Config::new(Profile::t1()));
+    inserted(Some(card), twin::Profile::GemPcTwin.capabilities())
 }
 
 fn message(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {

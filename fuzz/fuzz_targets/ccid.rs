@@ -13,7 +13,6 @@
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::Device;
-use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
@@ -21,6 +20,7 @@ use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel, icc_status};
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{AnswerKind, CcidReader, HandleError};
+use readerkit_testkit::sim::inserted;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
@@ -33,22 +33,8 @@ fn slot(kind: u8) -> Slot {
         3 => Some(Profile::t1_crc()),
         _ => None,
     };
-    let present = profile.is_some();
-    let line = match profile {
-        Some(p) => SimLine::new(Card::create(Config::new(p))),
-        None => SimLine::empty(),
-    };
-    let device = Device::new(
-        SpinPlatform::new(),
-        LineReader::<SimLine<1024>>::functions(),
-        LineReader::new(line),
-        twin::Profile::GemPcTwin.capabilities(),
-        VendorAttributes::default(),
-    );
-    if present {
-        device.card_inserted();
-    }
-    device
+    let card = profile.map(|p| Card::create(Config::new(p)));
+    inserted(card, twin::Profile::GemPcTwin.capabilities())
 }
 
 fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) {

@@ -39,6 +39,21 @@ pub fn device(card: Option<Card>) -> SimDevice {
     )
 }
 
+/// A device with `capabilities` over `card` in a `SimLine<N>` (an empty slot for
+/// `None`), the card already reported inserted: a reader's slot as a CCID test or
+/// fuzz target serves it.
+pub fn inserted<const N: usize>(
+    card: Option<Card<N>>,
+    capabilities: ReaderCapabilities,
+) -> LineDevice<SimLine<N>> {
+    let present = card.is_some();
+    let device = line_device(LineReader::new(SimLine::holding(card)), capabilities);
+    if present {
+        device.card_inserted();
+    }
+    device
+}
+
 /// A card's fault switches: all off but those `set` turns on
 /// (`faults(|f| f.corrupt_edc = Trigger::Nth(2))`).
 pub fn faults(set: impl FnOnce(&mut Faults)) -> Faults {
