@@ -458,33 +458,30 @@ impl AsMut<LineReader<SimLine>> for Controlled {
     }
 }
 
-fn controlled_vendor(
-    d: &mut Controlled,
-    _code: u32,
-    input: &[u8],
-    _out: &mut [u8],
-) -> Result<usize, Failure> {
-    match input.first() {
-        Some(0) => {
-            d.reader.line_mut().remove();
-            d.change = Some(false);
+impl Controlled {
+    /// The vendor test control: input 0 takes the card out, 1 puts one in.
+    fn card_control(&mut self, input: &[u8]) -> Result<usize, Failure> {
+        match input.first() {
+            Some(0) => {
+                self.reader.line_mut().remove();
+                self.change = Some(false);
+            }
+            Some(1) => {
+                let card = readerkit_card_sim::Card::new(readerkit_card_sim::atr::Profile::t1());
+                self.reader.line_mut().insert(card);
+                self.change = Some(true);
+            }
+            _ => return Err(Failure::InvalidParameter),
         }
-        Some(1) => {
-            d.reader.line_mut().insert(readerkit_card_sim::Card::new(
-                readerkit_card_sim::atr::Profile::t1(),
-            ));
-            d.change = Some(true);
-        }
-        _ => return Err(Failure::InvalidParameter),
+        Ok(0)
     }
-    Ok(0)
 }
 
 #[test]
 fn vendor_control_reports_card_changes_before_completing() {
     let r: WdmReader<StdKernel, FakeIrp, Controlled> = WdmReader::new(
         ReaderFunctions {
-            vendor_ioctl: Some(controlled_vendor),
+            vendor_ioctl: Some(|d: &mut Controlled, _, input, _| d.card_control(input)),
             ..LineReader::functions_for::<Controlled>()
         },
         Controlled {

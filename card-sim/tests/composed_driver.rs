@@ -29,28 +29,26 @@ impl AsMut<LineReader<SimLine>> for Driver {
     }
 }
 
-/// Answers [`VENDOR_STATE`] with the call count (4 bytes LE) and the line's D (4
-/// bytes LE, 0 before any PPS).
-fn vendor_state(
-    d: &mut Driver,
-    code: u32,
-    _input: &[u8],
-    output: &mut [u8],
-) -> Result<usize, Failure> {
-    if code != VENDOR_STATE {
-        return Err(Failure::NotSupported);
+impl Driver {
+    /// Answers [`VENDOR_STATE`] with the call count (4 bytes LE) and the line's D (4
+    /// bytes LE, 0 before any PPS).
+    fn vendor_state(&mut self, code: u32, output: &mut [u8]) -> Result<usize, Failure> {
+        if code != VENDOR_STATE {
+            return Err(Failure::NotSupported);
+        }
+        self.vendor_calls += 1;
+        let line_d = self.reader.line().timing().map_or(0, |t| u32::from(t.d));
+        let out = output.get_mut(..8).ok_or(Failure::BufferTooSmall)?;
+        out[..4].copy_from_slice(&self.vendor_calls.to_le_bytes());
+        out[4..].copy_from_slice(&line_d.to_le_bytes());
+        Ok(8)
     }
-    d.vendor_calls += 1;
-    let line_d = d.reader.line().timing().map_or(0, |t| u32::from(t.d));
-    let out = output.get_mut(..8).ok_or(Failure::BufferTooSmall)?;
-    out[..4].copy_from_slice(&d.vendor_calls.to_le_bytes());
-    out[4..].copy_from_slice(&line_d.to_le_bytes());
-    Ok(8)
 }
 
 fn device(profile: Profile, config: Config) -> Device<SpinPlatform, Driver> {
     let functions = ReaderFunctions {
-        vendor_ioctl: Some(vendor_state),
+        // The driver's own vendor IOCTL beside the LineReader's callbacks.
+        vendor_ioctl: Some(|d: &mut Driver, code, _, output| d.vendor_state(code, output)),
         ..LineReader::functions_for::<Driver>()
     };
     let driver = Driver {

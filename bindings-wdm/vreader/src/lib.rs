@@ -85,27 +85,25 @@ impl AsMut<LineReader<TracedSlot>> for VirtualReader {
 /// on Windows exercise card tracking.
 pub const IOCTL_VREADER_CARD: u32 = readerkit::ioctl::scard_ctl_code(2048);
 
-fn vendor(
-    d: &mut VirtualReader,
-    code: u32,
-    input: &[u8],
-    _output: &mut [u8],
-) -> Result<usize, Failure> {
-    if code != IOCTL_VREADER_CARD {
-        return Err(Failure::NotSupported);
+impl VirtualReader {
+    /// The vendor IOCTL: [`IOCTL_VREADER_CARD`] takes the card out or puts it back.
+    fn card_control(&mut self, code: u32, input: &[u8]) -> Result<usize, Failure> {
+        if code != IOCTL_VREADER_CARD {
+            return Err(Failure::NotSupported);
+        }
+        let slot = self.reader.line_mut().line_mut();
+        let present = match input.first() {
+            Some(0) => false,
+            Some(1) => true,
+            _ => return Err(Failure::InvalidParameter),
+        };
+        if slot.present != present {
+            slot.present = present;
+            slot.deactivate()?;
+            self.change = Some(present);
+        }
+        Ok(0)
     }
-    let slot = d.reader.line_mut().line_mut();
-    let present = match input.first() {
-        Some(0) => false,
-        Some(1) => true,
-        _ => return Err(Failure::InvalidParameter),
-    };
-    if slot.present != present {
-        slot.present = present;
-        slot.deactivate()?;
-        d.change = Some(present);
-    }
-    Ok(0)
 }
 
 fn card_change(d: &mut VirtualReader) -> Option<bool> {
@@ -121,7 +119,7 @@ impl ReaderDriver for VirtualReader {
         // The power, SET_PROTOCOL, TRANSMIT and tracking callbacks are the
         // LineReader's; the test control is the driver's own.
         let functions = readerkit::device::ReaderFunctions {
-            vendor_ioctl: Some(vendor),
+            vendor_ioctl: Some(|d: &mut VirtualReader, code, input, _| d.card_control(code, input)),
             ..LineReader::functions_for::<VirtualReader>()
         };
         Reader::new(
