@@ -45,6 +45,26 @@ fn run_echo(card: &mut Card, data: &[u8]) -> (Result<Vec<u8>, t0::Error>, Wire) 
     run(card, &echo_short(data, Some(0)), t0::Config::new(1000))
 }
 
+/// ECHO `data` as [`run_echo`] does, into a response buffer of `response_len` bytes,
+/// the card's bytes read `chunk` at a time.
+fn echo_into(
+    card: &mut Card,
+    data: &[u8],
+    response_len: usize,
+    chunk: usize,
+) -> Result<Vec<u8>, t0::Error> {
+    let apdu = echo_short(data, Some(0));
+    let config = t0::Config::new(1000);
+    t0_run(
+        card,
+        &apdu,
+        config,
+        response_len,
+        chunk,
+        &mut Wire::default(),
+    )
+}
+
 // ------------------------------------------------------------------ command cases
 
 #[test]
@@ -442,15 +462,7 @@ fn reading_in_larger_chunks_gives_the_same_answer() {
             f.t0_null_bytes = 2;
         }));
         let data = pattern(255);
-        let mut wire = Wire::default();
-        let r = t0_run(
-            &mut card,
-            &echo_short(&data, Some(0)),
-            t0::Config::new(1000),
-            300,
-            chunk,
-            &mut wire,
-        );
+        let r = echo_into(&mut card, &data, 300, chunk);
         assert_eq!(r, echoed(&data), "chunk {chunk}");
     }
 }
@@ -477,15 +489,7 @@ fn mute_card_is_a_clean_timeout() {
 fn response_buffer_too_small() {
     let mut card = t0_card();
     let data = pattern(100);
-    let mut wire = Wire::default();
-    let r = t0_run(
-        &mut card,
-        &echo_short(&data, Some(0)),
-        t0::Config::new(1000),
-        50,
-        1,
-        &mut wire,
-    );
+    let r = echo_into(&mut card, &data, 50, 1);
     let e = r.unwrap_err();
     assert_eq!(e, t0::Error::ResponseBufferTooSmall);
     assert_eq!(Status::from(e), Status::BufferTooSmall);
