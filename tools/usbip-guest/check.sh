@@ -30,6 +30,6 @@ pcscd --foreground --debug --apdu >/tmp/pcscd.log 2>&1 &
 sleep 3
 python3 /check/client.py
 echo "GUEST pcscd log follows (the driver's lines; APDU traffic left out)"
-grep -v -E "winscard|APDU: |SW: |hotplug_libudev.c:300|readerfactory.c:8[0-9][0-9]" /tmp/pcscd.log |
+grep -v -E "winscard|APDU: |SW: |hotplug_libudev.c:300|readerfactory.c:8[0-9][0-9]|IFDHTransmitToICC|prothandler|IFDHSetProtocolParameters" /tmp/pcscd.log |
     sed 's/^/PCSCD /' | head -400
 echo "GUEST done"
