@@ -12,7 +12,11 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, Libccid, Serve, echo, hex, start_pcscd, tx, wait_card};
+use readerkit_testkit::pcsc::reader_names;
+use support::{
+    Libccid, Serve, echo, echo_after_insertion, hex, pcscd_for, stop_after_grace, stop_and_check,
+    tx, wait_card,
+};
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
@@ -23,10 +27,6 @@ const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
 
 fn reader(name: &str) -> CString {
     CString::new(name).unwrap()
-}
-
-fn lib() -> std::path::PathBuf {
-    LIBCCIDTWIN.into()
 }
 
 /// SELECT, GET CHALLENGE, ECHO of every short length, an unknown instruction.
@@ -88,22 +88,8 @@ const SHORT_APDU: Libccid = Libccid {
 fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: Option<Libccid>) {
     let mut serve = Serve::start(&["--reader", "gempctwin", "--card", card_kind]);
     let device = format!("{}:GemPCTwin", serve.path);
-    let lib = lib();
-    let mut pcscd = start_pcscd(
-        &[Entry {
-            name: "RK Twin",
-            device: &device,
-            lib: &lib,
-        }],
-        libccid,
-    );
-    let ctx = Context::establish(Scope::User).expect("establish context");
-    let names: Vec<String> = ctx
-        .list_readers_owned()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let (pcscd, ctx) = pcscd_for(&device, "RK Twin", libccid);
+    let names = reader_names(&ctx);
     assert_eq!(names, ["RK Twin 00 00"], "pcscd log:\n{}", pcscd.log());
     let name = "RK Twin 00 00";
     assert!(wait_card(&ctx, name, true, Duration::from_secs(5)));
@@ -144,20 +130,9 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
         wait_card(&ctx, name, true, Duration::from_secs(5)),
         "insertion seen"
     );
-    let card = ctx
-        .connect(&reader(name), ShareMode::Shared, protocol)
-        .expect("connect after insertion");
-    assert_eq!(
-        tx(&card, &[0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00]).unwrap(),
-        [0xAB, 0xCD, 0x90, 0x00]
-    );
-    drop(card);
+    echo_after_insertion(&ctx, name, protocol);
     drop(ctx);
-    // Let pcscd's grace period power the card down before stopping it (pcscd 1.9.9
-    // can hang in its shutdown when the two meet).
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(pcscd.stop(), "pcscd exits on SIGINT");
-    let log = pcscd.log();
+    let log = stop_and_check(pcscd);
     assert!(
         log.contains("Firmware: readerkit-ccid"),
         "libccid read our firmware string"
@@ -167,18 +142,6 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
             log.contains("DriverOptions: 0x0002"),
             "libccid took the driver option"
         );
-    }
-    for complaint in pcscd.libccid_complaints() {
-        eprintln!("libccid: {complaint}");
-    }
-    for bad in [
-        "Wrong LRC",
-        "frame size",
-        "Can't read all data",
-        "overrun",
-        "Get firmware failed",
-    ] {
-        assert!(!log.contains(bad), "libccid logged {bad:?}:\n{log}");
     }
 }
 
@@ -210,22 +173,8 @@ fn sec1210_two_cards_at_once() {
     let serve = Serve::start(&["--reader", "sec1210", "--card", "t0,t1"]);
     let device = format!("{}:SEC1210", serve.path);
     _serve_guard = serve;
-    let lib = lib();
-    let mut pcscd = start_pcscd(
-        &[Entry {
-            name: "RK SEC",
-            device: &device,
-            lib: &lib,
-        }],
-        None,
-    );
-    let ctx = Context::establish(Scope::User).expect("establish context");
-    let names: Vec<String> = ctx
-        .list_readers_owned()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.to_string_lossy().into_owned())
-        .collect();
+    let (pcscd, ctx) = pcscd_for(&device, "RK SEC", None);
+    let names = reader_names(&ctx);
     assert_eq!(
         names,
         ["RK SEC 00 00", "RK SEC 00 01"],
@@ -255,20 +204,7 @@ fn sec1210_two_cards_at_once() {
         t.join().expect("slot session");
     }
     drop(ctx);
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(pcscd.stop(), "pcscd exits on SIGINT");
-    for complaint in pcscd.libccid_complaints() {
-        eprintln!("libccid: {complaint}");
-    }
-    let log = pcscd.log();
-    for bad in [
-        "Wrong LRC",
-        "frame size",
-        "Can't read all data",
-        "Get firmware failed",
-    ] {
-        assert!(!log.contains(bad), "libccid logged {bad:?}:\n{log}");
-    }
+    stop_and_check(pcscd);
 }
 
 /// Cards that ask for more time before every answer (T=1 S(WTX), T=0 NULL bytes):
@@ -289,16 +225,7 @@ fn slow_card_scenario(
         "GemPCTwin"
     };
     let device = format!("{}:{suffix}", serve.path);
-    let lib = lib();
-    let mut pcscd = start_pcscd(
-        &[Entry {
-            name: "RK Slow",
-            device: &device,
-            lib: &lib,
-        }],
-        Some(libccid),
-    );
-    let ctx = Context::establish(Scope::User).expect("establish context");
+    let (pcscd, ctx) = pcscd_for(&device, "RK Slow", Some(libccid));
     let name = "RK Slow 00 00";
     assert!(
         wait_card(&ctx, name, true, Duration::from_secs(5)),
@@ -316,9 +243,7 @@ fn slow_card_scenario(
     }
     drop(card);
     drop(ctx);
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(pcscd.stop(), "pcscd exits on SIGINT");
-    let log = pcscd.log();
+    let log = stop_after_grace(pcscd);
     assert!(log.contains(seen), "libccid logged {seen:?}:\n{log}");
 }
 

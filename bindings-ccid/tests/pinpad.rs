@@ -181,11 +181,17 @@ fn connect(ctx: &Context, pcscd: &Pcscd, protocol: Protocols) -> pcsc::Card {
         .expect("connect")
 }
 
-#[test]
-fn pin_pad_with_a_t1_card() {
-    let (mut serve, pcscd) = start("t1", &[]);
+/// The PIN pad reader with a `card_kind` card (and `more` ccid-serve arguments)
+/// under pcscd, connected with `protocol`: `test` runs on its pad.
+fn with_pad(
+    card_kind: &str,
+    more: &[&str],
+    protocol: Protocols,
+    test: impl FnOnce(&mut Pad<'_>, &Pcscd),
+) {
+    let (mut serve, pcscd) = start(card_kind, more);
     let ctx = Context::establish(Scope::User).expect("establish context");
-    let card = connect(&ctx, &pcscd, Protocols::T1);
+    let card = connect(&ctx, &pcscd, protocol);
     let (verify, modify) = pin_features(&card);
     let mut pad = Pad {
         serve: &mut serve,
@@ -193,6 +199,16 @@ fn pin_pad_with_a_t1_card() {
         verify,
         modify,
     };
+    test(&mut pad, &pcscd);
+}
+
+#[test]
+fn pin_pad_with_a_t1_card() {
+    with_pad("t1", &[], Protocols::T1, t1_pin_session);
+}
+
+fn t1_pin_session(pad: &mut Pad<'_>, pcscd: &Pcscd) {
+    let (verify, modify) = (pad.verify, pad.modify);
 
     // The right PIN, typed with a correction.
     assert_eq!(pad.verify("12B234E"), [0x90, 0x00], "right PIN");
@@ -272,16 +288,12 @@ fn pin_pad_with_a_t1_card() {
 #[test]
 fn pin_pad_with_a_t0_card() {
     // Keys given on the command line wait for the first PIN entry.
-    let (mut serve, pcscd) = start("t0", &["--keys", "1234E"]);
-    let ctx = Context::establish(Scope::User).expect("establish context");
-    let card = connect(&ctx, &pcscd, Protocols::T0);
-    let (verify, modify) = pin_features(&card);
-    let mut pad = Pad {
-        serve: &mut serve,
-        card: &card,
-        verify,
-        modify,
-    };
+    with_pad("t0", &["--keys", "1234E"], Protocols::T0, |pad, _| {
+        t0_pin_session(pad)
+    });
+}
+
+fn t0_pin_session(pad: &mut Pad<'_>) {
     assert_eq!(pad.verify(""), [0x90, 0x00], "right PIN from --keys");
     assert_eq!(pad.verify("1235E"), [0x63, 0xC2], "wrong PIN");
     assert_eq!(pad.modify("1234E8765E8765E", 0x03), [0x90, 0x00]);

@@ -12,13 +12,12 @@ mod support;
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
-use support::{Entry, LIBCCIDTWIN, echo, hex, start_pcscd, tx, wait_card};
+use pcsc::{Disposition, Protocols, ShareMode};
+use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
 
 /// The firmware under QEMU (`tools/qemu-firmware.sh ccid`); killed on drop.
 struct Firmware {
@@ -137,16 +136,7 @@ fn round_trips(card: &pcsc::Card, duration: Duration) -> f64 {
 fn pcscd_and_libccidtwin_drive_the_qemu_firmware() {
     let mut firmware = Firmware::start();
     let device = format!("{}:GemPCTwin", firmware.path);
-    let lib = PathBuf::from(LIBCCIDTWIN);
-    let mut pcscd = start_pcscd(
-        &[Entry {
-            name: "RK QEMU",
-            device: &device,
-            lib: &lib,
-        }],
-        None,
-    );
-    let ctx = Context::establish(Scope::User).expect("establish context");
+    let (pcscd, ctx) = pcscd_for(&device, "RK QEMU", None);
     let name = "RK QEMU 00 00";
     let reader = CString::new(name).unwrap();
     assert!(
@@ -192,39 +182,17 @@ fn pcscd_and_libccidtwin_drive_the_qemu_firmware() {
         wait_card(&ctx, name, true, Duration::from_secs(10)),
         "insertion seen"
     );
-    let card = ctx
-        .connect(&reader, ShareMode::Shared, Protocols::T1)
-        .expect("connect after insertion");
-    assert_eq!(
-        tx(&card, &[0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00]).unwrap(),
-        [0xAB, 0xCD, 0x90, 0x00]
-    );
-    drop(card);
+    echo_after_insertion(&ctx, name, Protocols::T1);
     drop(ctx);
-    // Let pcscd's grace period power the card down before stopping it.
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(pcscd.stop(), "pcscd exits on SIGINT");
+    let log = stop_and_check(pcscd);
 
     eprintln!(
         "ECHO 16 bytes through pcscd + libccidtwin + the QEMU firmware: T=1 {t1_rate:.0}/s, T=0 {t0_rate:.0}/s"
     );
-    for complaint in pcscd.libccid_complaints() {
-        eprintln!("libccid: {complaint}");
-    }
-    let log = pcscd.log();
     assert!(
         log.contains("Firmware: readerkit-ccid"),
         "libccid read the firmware's version string"
     );
-    for bad in [
-        "Wrong LRC",
-        "frame size",
-        "Can't read all data",
-        "overrun",
-        "Get firmware failed",
-    ] {
-        assert!(!log.contains(bad), "libccid logged {bad:?}:\n{log}");
-    }
     let console = firmware.console();
     assert!(
         console.contains("stack high water: CCID command"),
