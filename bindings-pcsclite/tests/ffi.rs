@@ -13,6 +13,39 @@ use ifd_readerkit::*;
 use ifdh::{cap, control, open, power_up, transmit};
 use readerkit_testkit::pcscd::free_port;
 
+/// IFDHTransmitToICC on T=1 of `apdu` into a 16-byte answer buffer, with
+/// `answer_len` as its room and the length written back: `None` passes NULL.
+fn transmit_t1_raw(
+    lun: DWORD,
+    apdu: Option<&mut [u8]>,
+    answer_len: Option<&mut DWORD>,
+) -> RESPONSECODE {
+    let send = ScardIoHeader {
+        protocol: 1,
+        length: 16,
+    };
+    let mut answer = [0u8; 16];
+    let (command, command_len) = match apdu {
+        Some(apdu) => (apdu.as_mut_ptr(), apdu.len() as DWORD),
+        // The length a caller with a NULL command claims anyway.
+        None => (null_mut(), 5),
+    };
+    let answer_len = answer_len.map_or(null_mut(), |len| len as *mut DWORD);
+    // SAFETY: valid buffers, or NULL where the caller asked for it, which the
+    // function must handle.
+    unsafe {
+        IFDHTransmitToICC(
+            lun,
+            send,
+            command,
+            command_len,
+            answer.as_mut_ptr(),
+            answer_len,
+            null_mut(),
+        )
+    }
+}
+
 #[test]
 fn bad_input_gets_ifd_codes_never_a_crash() {
     let lun: DWORD = 0x00A0_0000;
@@ -140,49 +173,22 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             Err(IFD_COMMUNICATION_ERROR),
             "T=0 header on T=1"
         );
-        let send = ScardIoHeader {
-            protocol: 1,
-            length: 16,
-        };
-        let mut rx = [0u8; 16];
+        let mut apdu = [0u8, 0x84, 0, 0, 8];
         let mut rx_len: DWORD = 16;
         assert_eq!(
-            IFDHTransmitToICC(
-                lun,
-                send,
-                null_mut(),
-                5,
-                rx.as_mut_ptr(),
-                &mut rx_len,
-                null_mut()
-            ),
-            IFD_COMMUNICATION_ERROR
+            transmit_t1_raw(lun, None, Some(&mut rx_len)),
+            IFD_COMMUNICATION_ERROR,
+            "NULL command"
         );
         assert_eq!(rx_len, 0);
-        let mut apdu = [0u8, 0x84, 0, 0, 8];
         assert_eq!(
-            IFDHTransmitToICC(
-                lun,
-                send,
-                apdu.as_mut_ptr(),
-                5,
-                rx.as_mut_ptr(),
-                null_mut(),
-                null_mut()
-            ),
-            IFD_COMMUNICATION_ERROR
+            transmit_t1_raw(lun, Some(&mut apdu), None),
+            IFD_COMMUNICATION_ERROR,
+            "NULL answer length"
         );
         rx_len = 4;
         assert_eq!(
-            IFDHTransmitToICC(
-                lun,
-                send,
-                apdu.as_mut_ptr(),
-                5,
-                rx.as_mut_ptr(),
-                &mut rx_len,
-                null_mut()
-            ),
+            transmit_t1_raw(lun, Some(&mut apdu), Some(&mut rx_len)),
             IFD_ERROR_INSUFFICIENT_BUFFER,
             "10-byte answer, 4-byte buffer"
         );
