@@ -61,7 +61,8 @@ cargo build -p readerkit-card-sim --target "$embedded_target"
 cargo build -p readerkit-hal --target "$embedded_target"
 cargo build -p readerkit-ccid --features usb --target "$embedded_target"
 # The core's trace sinks: the log feature (std hosts) and defmt (firmware) are
-# exclusive, so the workspace build never compiles them: each checked here.
+# exclusive. The workspace build compiles log (the pcsc-lite binding uses it) but
+# never defmt, and lints neither on the core alone: each is checked here.
 cargo build -p readerkit --features defmt --target "$embedded_target"
 cargo clippy -p readerkit --features defmt -- -D warnings
 cargo clippy -p readerkit --features log --all-targets -- -D warnings
