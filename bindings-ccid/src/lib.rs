@@ -39,6 +39,7 @@ pub mod notify;
 pub mod parameters;
 pub mod reader;
 pub mod secure;
+pub mod stop;
 pub mod tpdu;
 pub mod twin;
 #[cfg(feature = "usb")]

@@ -3,19 +3,25 @@
 //! (with the zero-length packet), NotifySlotChange on the interrupt endpoint, and
 //! the class requests on the control endpoint.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use readerkit::Device;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::fault::Trigger;
 use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
+use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::reader::{Config as CcidConfig, ConfigError};
+use readerkit_ccid::stop::StoppableLine;
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
+use readerkit_ccid::usb::port::CcidPort;
 use readerkit_ccid::{CcidReader, PinSupport};
 use readerkit_testkit::sim::inserted;
+use readerkit_testkit::sim::{line_device, wtx_before};
 use usb_device::bus::{PollResult, UsbBus, UsbBusAllocator};
 use usb_device::class::UsbClass;
 use usb_device::device::{UsbDevice, UsbDeviceBuilder, UsbVidPid};
@@ -332,4 +338,181 @@ fn secure_pin_entry_with_the_class_keypad() {
         );
         assert_eq!(answer[10..], sw);
     }
+}
+
+/// What the card's line reports requests for more time to.
+type MoreTimeHook = Box<dyn FnMut(MoreTime)>;
+/// The slow card's line for the port test: deaf once the port stops the command,
+/// watched for requests for more time.
+type SlowLine = WatchedLine<StoppableLine<SimLine<1024>, Box<dyn Fn() -> bool>>, MoreTimeHook>;
+type Port = CcidPort<'static, TestBus, 271>;
+/// A setup packet (if any) and a bulk-OUT message the host sends.
+type HostStep = (Option<[u8; 8]>, Vec<u8>);
+
+/// The bus side of the port test, shared with the card line's hooks (leaked: the
+/// devices are built before the port that their lines poll).
+struct Bus {
+    wire: Arc<Mutex<Wire>>,
+    port: OnceCell<RefCell<Port>>,
+    usb: OnceCell<RefCell<UsbDevice<'static, TestBus>>>,
+    /// What the host does while the card works.
+    during: RefCell<Vec<HostStep>>,
+}
+
+impl Bus {
+    fn pump(&self) {
+        let (usb, port) = (self.usb.get().unwrap(), self.port.get().unwrap());
+        pump(&mut usb.borrow_mut(), &mut *port.borrow_mut(), &self.wire);
+    }
+
+    /// The card asked for more time: the port sends a time extension, the host
+    /// does what `during` says, and the bus is polled as a card line's wait does.
+    fn more_time(&self, more: MoreTime) {
+        let multiplier = match more {
+            MoreTime::T1Wtx { multiplier } => multiplier,
+            MoreTime::T0Null => 1,
+        };
+        self.port
+            .get()
+            .unwrap()
+            .borrow_mut()
+            .time_extension(multiplier);
+        self.pump();
+        for (setup, message) in self.during.borrow_mut().drain(..) {
+            self.wire.lock().unwrap().setup = setup;
+            send(&self.wire, &message);
+            self.pump();
+        }
+    }
+}
+
+/// The runner: take each admitted message, run it on `reader`, hand the answer
+/// back; `rounds` times.
+fn run_port(
+    bus: &Bus,
+    reader: &mut CcidReader<'_, SpinPlatform, LineReader<SlowLine>>,
+    rounds: usize,
+) {
+    let port = bus.port.get().unwrap();
+    let (mut message, mut answer) = ([0u8; 271], [0u8; 271]);
+    for _ in 0..rounds {
+        bus.pump();
+        let Some(len) = port.borrow_mut().take(&mut message) else {
+            continue;
+        };
+        let answer_len = reader.handle(&message[..len], &mut answer).unwrap_or(0);
+        while !port.borrow_mut().finish(&mut answer, answer_len) {
+            bus.pump();
+        }
+    }
+    bus.pump();
+}
+
+/// CcidPort keeps hearing the host while a slow card (T=1 S(WTX) before every
+/// answer) works: a time extension goes out, a second message gets CMD_SLOT_BUSY
+/// at once and the first command's answer comes after, intact; the class request
+/// ABORT with its PC_to_RDR_Abort stops a running command (CMD_ABORTED, then the
+/// Abort's slot status), and the card works again after a power on.
+#[test]
+fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
+    let test_bus = TestBus::default();
+    let alloc: &'static UsbBusAllocator<TestBus> =
+        Box::leak(Box::new(UsbBusAllocator::new(test_bus.clone())));
+    let bus: &'static Bus = Box::leak(Box::new(Bus {
+        wire: test_bus.0.clone(),
+        port: OnceCell::new(),
+        usb: OnceCell::new(),
+        during: RefCell::new(Vec::new()),
+    }));
+    let card =
+        Card::create(Config::new(Profile::t1()).with_faults(wtx_before(Trigger::Every, 2, 1)));
+    let stopping: Box<dyn Fn() -> bool> =
+        Box::new(|| bus.port.get().is_some_and(|p| p.borrow().stopping()));
+    let more_time: MoreTimeHook = Box::new(|more| bus.more_time(more));
+    let line = WatchedLine::new(StoppableLine::new(SimLine::new(card), stopping), more_time);
+    let slots = [line_device(
+        LineReader::new(line),
+        twin::Profile::GemPcTwin.capabilities(),
+    )];
+    slots[0].card_inserted();
+    let mut reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let port = Port::new(alloc, &mut reader, 64).unwrap();
+    assert!(bus.port.set(RefCell::new(port)).is_ok());
+    assert!(bus.usb.set(RefCell::new(device(alloc))).is_ok());
+
+    send(&bus.wire, &message(0x62, 1, &[]));
+    run_port(bus, &mut reader, 2);
+    assert_eq!(
+        take(&bus.wire, 1).concat()[..10],
+        [0x80, 20, 0, 0, 0, 0, 1, 0, 0, 0]
+    );
+
+    // ECHO AB CD; while the card works, GetSlotStatus (seq 3).
+    let echo = [0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00];
+    *bus.during.borrow_mut() = vec![(None, message(0x65, 3, &[]))];
+    send(&bus.wire, &message(0x6F, 2, &echo));
+    run_port(bus, &mut reader, 2);
+    let answers = take(&bus.wire, 1);
+    assert_eq!(
+        answers[0],
+        [0x80, 0, 0, 0, 0, 0, 2, 0x80, 2, 0],
+        "time extension"
+    );
+    assert_eq!(
+        answers[1],
+        [0x81, 0, 0, 0, 0, 0, 3, 0x40, 0xE0, 3],
+        "CMD_SLOT_BUSY"
+    );
+    assert_eq!(
+        answers[2..].concat(),
+        [0x80, 4, 0, 0, 0, 0, 2, 0, 0, 0, 0xAB, 0xCD, 0x90, 0x00],
+        "the first command's answer, after"
+    );
+
+    // ECHO again (seq 4); while the card works, ABORT (class request, slot 0 seq
+    // 5) and its PC_to_RDR_Abort.
+    let abort_request = [0x21, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00];
+    *bus.during.borrow_mut() = vec![(Some(abort_request), message(0x72, 5, &[]))];
+    send(&bus.wire, &message(0x6F, 4, &echo));
+    run_port(bus, &mut reader, 3);
+    let answers = take(&bus.wire, 1);
+    assert_eq!(
+        answers[0][..10],
+        [0x80, 0, 0, 0, 0, 0, 4, 0x80, 2, 0],
+        "time extension"
+    );
+    let aborted = &answers[1];
+    assert_eq!(
+        (aborted[0], aborted[1], aborted[6]),
+        (0x80, 0, 4),
+        "{aborted:02X?}"
+    );
+    assert_eq!(
+        (aborted[7] & 0xC0, aborted[8]),
+        (0x40, 0xFF),
+        "CMD_ABORTED: {aborted:02X?}"
+    );
+    let acknowledged = &answers[2];
+    assert_eq!(
+        (acknowledged[0], acknowledged[6]),
+        (0x81, 5),
+        "{acknowledged:02X?}"
+    );
+    assert_eq!(
+        (acknowledged[7] & 0xC0, acknowledged[8]),
+        (0, 0),
+        "{acknowledged:02X?}"
+    );
+
+    // The card works again after a power on.
+    bus.during.borrow_mut().clear();
+    send(&bus.wire, &message(0x62, 6, &[]));
+    send(&bus.wire, &message(0x6F, 7, &echo));
+    run_port(bus, &mut reader, 3);
+    let answers = take(&bus.wire, 1);
+    let last = answers.last().unwrap();
+    assert_eq!(
+        last[..],
+        [0x80, 4, 0, 0, 0, 0, 7, 0, 0, 0, 0xAB, 0xCD, 0x90, 0x00]
+    );
 }

@@ -22,19 +22,16 @@ use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit::Device;
 use readerkit::caps::VendorAttributes;
-use readerkit::device::AtrBuffer;
 use readerkit::line::LineReader;
-use readerkit::line::{Framing, Line, Reset};
 use readerkit::pin::{Key, Keypad, Prompt};
 use readerkit::platform::SpinPlatform;
-use readerkit::status::Failure;
-use readerkit::timing::Timing;
 use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
 use readerkit_ccid::IccStatus;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::reader::{ExchangeLevel, icc_status};
+use readerkit_ccid::stop::StoppableLine;
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
@@ -182,46 +179,14 @@ const MAX_MESSAGE: usize = 271;
 
 /// What the card's requests for more time are reported to.
 type Notify = Box<dyn FnMut(MoreTime) + Send>;
-/// The card's line: the simulated card, stoppable by an abort, watched for
+/// The card's line: the simulated card, deaf once an abort stops the command
+/// running (the core's engine then fails it, answered CMD_ABORTED), watched for
 /// requests for more time.
-type CardLine = WatchedLine<StoppableLine, Notify>;
+type CardLine = WatchedLine<StoppableLine<SimLine<CARD_CAPACITY>, Stopping>, Notify>;
+/// Whether the command running is being aborted.
+type Stopping = Box<dyn Fn() -> bool + Send>;
 type SimDevice = Device<SpinPlatform, LineReader<CardLine>>;
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
-
-/// The simulated card's line, which hears nothing more from the card once the
-/// command running is being aborted (the reader gives up waiting; the core's
-/// engine then fails the command, which the gate answers CMD_ABORTED).
-struct StoppableLine {
-    line: SimLine<CARD_CAPACITY>,
-    running: Arc<Running>,
-}
-
-impl Line for StoppableLine {
-    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
-        self.line.reset(reset, atr)
-    }
-
-    fn deactivate(&mut self) -> Result<(), Failure> {
-        self.line.deactivate()
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
-        self.line.send(bytes)
-    }
-
-    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
-        let got = self.line.receive(buf, first_us, next_us)?;
-        Ok(if self.running.stopping() { 0 } else { got })
-    }
-
-    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
-        self.line.set_timing(timing)
-    }
-
-    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
-        self.line.set_framing(framing)
-    }
-}
 
 /// What the I/O loop, the command worker and the card lines share.
 struct Running {
@@ -340,10 +305,9 @@ fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> Si
     let profile = running.profile;
     let card = new_card(kind, slow);
     let present = card.is_some();
-    let line = StoppableLine {
-        line: SimLine::holding(card),
-        running: Arc::clone(running),
-    };
+    let stopping = Arc::clone(running);
+    let stopping: Stopping = Box::new(move || stopping.stopping());
+    let line = StoppableLine::new(SimLine::holding(card), stopping);
     let shared = Arc::clone(running);
     let notify: Notify = Box::new(move |more| shared.more_time(more));
     let line = WatchedLine::new(line, notify);
@@ -638,7 +602,7 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
     };
     match verb {
         "remove" => {
-            device.with_driver(|r| r.line_mut().inner_mut().line.remove());
+            device.with_driver(|r| r.line_mut().inner_mut().inner_mut().remove());
             device.card_removed();
         }
         "insert" => {
@@ -647,7 +611,7 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
             let Some(card) = new_card(kind, options.slow) else {
                 return;
             };
-            device.with_driver(|r| r.line_mut().inner_mut().line.insert(card));
+            device.with_driver(|r| r.line_mut().inner_mut().inner_mut().insert(card));
             device.card_inserted();
         }
         "" => {}

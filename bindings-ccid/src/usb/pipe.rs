@@ -1,0 +1,250 @@
+//! The endpoints of a CCID interface and the messages on them: bulk-OUT packets
+//! assembled into messages by their `dwLength`, answers split into bulk-IN
+//! packets (a zero-length packet after one that fills its last packet), and
+//! NotifySlotChange on the interrupt endpoint. Shared by [`super::CcidClass`]
+//! (commands run inside it) and [`super::port::CcidPort`] (commands run outside).
+
+use usb_device::Result as UsbResult;
+use usb_device::UsbError;
+use usb_device::bus::{InterfaceNumber, UsbBus, UsbBusAllocator};
+use usb_device::control::{Recipient, Request, RequestType};
+use usb_device::descriptor::DescriptorWriter;
+use usb_device::endpoint::{EndpointAddress, EndpointIn, EndpointOut};
+
+use super::{INTERFACE_CLASS, INTERFACE_PROTOCOL, INTERRUPT_INTERVAL_MS, MAX_PACKET};
+use crate::descriptor;
+use crate::message::HEADER_LEN;
+use crate::reader::ConfigError;
+
+/// Where the bulk-OUT side is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Receive {
+    /// Collecting a message: `have` bytes so far (only the first `N` are kept).
+    Collecting { have: usize },
+    /// A message is complete and waits to be taken.
+    Complete { len: usize },
+}
+
+/// Where the bulk-IN side is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transmit {
+    /// Nothing to send.
+    Idle,
+    /// Sending `len` bytes of the answer, `sent` of them handed to the bus.
+    Sending { len: usize, sent: usize },
+    /// The answer filled its last packet: a zero-length packet ends it.
+    Terminating,
+}
+
+/// The interface, its endpoints and `N`-byte message buffers.
+pub(crate) struct Pipe<'a, B: UsbBus, const N: usize> {
+    pub(crate) interface: InterfaceNumber,
+    bulk_out: EndpointOut<'a, B>,
+    bulk_in: EndpointIn<'a, B>,
+    interrupt: EndpointIn<'a, B>,
+    /// The message coming in (bulk-OUT).
+    pub(crate) incoming: [u8; N],
+    receive: Receive,
+    /// The answer going out (bulk-IN).
+    pub(crate) outgoing: [u8; N],
+    transmit: Transmit,
+    notifying: bool,
+}
+
+impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
+    /// The interface on `alloc` with bulk endpoints of `max_packet_size` bytes (8,
+    /// 16, 32 or 64 at full speed) for messages of up to `max_message` bytes (at
+    /// most `N`).
+    pub(crate) fn new(
+        alloc: &'a UsbBusAllocator<B>,
+        max_packet_size: u16,
+        max_message: u32,
+    ) -> Result<Self, ConfigError> {
+        if N < usize::try_from(max_message).unwrap_or(usize::MAX) {
+            return Err(ConfigError::MessageLength);
+        }
+        if !matches!(max_packet_size, 8 | 16 | 32 | 64) {
+            return Err(ConfigError::PacketSize);
+        }
+        Ok(Pipe {
+            interface: alloc.interface(),
+            bulk_out: alloc.bulk(max_packet_size),
+            bulk_in: alloc.bulk(max_packet_size),
+            interrupt: alloc.interrupt(8, INTERRUPT_INTERVAL_MS),
+            incoming: [0; N],
+            receive: Receive::Collecting { have: 0 },
+            outgoing: [0; N],
+            transmit: Transmit::Idle,
+            notifying: false,
+        })
+    }
+
+    /// The interface, the class descriptor and the three endpoints.
+    pub(crate) fn write_descriptors(
+        &self,
+        writer: &mut DescriptorWriter,
+        class_descriptor: &[u8; descriptor::LEN],
+    ) -> UsbResult<()> {
+        writer.interface(self.interface, INTERFACE_CLASS, 0, INTERFACE_PROTOCOL)?;
+        writer.write(descriptor::DESCRIPTOR_TYPE, &class_descriptor[2..])?;
+        writer.endpoint(&self.bulk_out)?;
+        writer.endpoint(&self.bulk_in)?;
+        writer.endpoint(&self.interrupt)?;
+        Ok(())
+    }
+
+    /// `true` if `request` is a class request to this interface.
+    pub(crate) fn is_ours(&self, request: &Request) -> bool {
+        request.request_type == RequestType::Class
+            && request.recipient == Recipient::Interface
+            && request.index == u16::from(u8::from(self.interface))
+    }
+
+    /// The bus was reset.
+    pub(crate) fn reset(&mut self) {
+        self.receive = Receive::Collecting { have: 0 };
+        self.transmit = Transmit::Idle;
+        self.notifying = false;
+    }
+
+    /// The complete message waiting, if any (its length in `incoming`).
+    pub(crate) fn message_len(&self) -> Option<usize> {
+        match self.receive {
+            Receive::Complete { len } => Some(len),
+            Receive::Collecting { .. } => None,
+        }
+    }
+
+    /// The waiting message was taken: read the next one.
+    pub(crate) fn consume(&mut self) {
+        self.receive = Receive::Collecting { have: 0 };
+        self.read_packets();
+    }
+
+    /// `true` if nothing is going out on bulk-IN.
+    pub(crate) fn can_send(&self) -> bool {
+        self.transmit == Transmit::Idle
+    }
+
+    /// Send `outgoing[..len]` (when [`Pipe::can_send`]).
+    pub(crate) fn send(&mut self, len: usize) {
+        if len > 0 {
+            self.transmit = Transmit::Sending { len, sent: 0 };
+            self.send_next();
+        }
+    }
+
+    /// Send `bytes` on the interrupt endpoint unless a notification is still
+    /// going out; `false` if it could not.
+    pub(crate) fn notify(&mut self, bytes: &[u8]) -> bool {
+        if self.notifying {
+            return false;
+        }
+        self.notifying = self.interrupt.write(bytes).is_ok();
+        self.notifying
+    }
+
+    /// `true` while a notification is going out.
+    pub(crate) fn notifying(&self) -> bool {
+        self.notifying
+    }
+
+    /// Bulk-OUT data came on `addr`: `true` if it is ours (read it then).
+    pub(crate) fn endpoint_out(&mut self, addr: EndpointAddress) -> bool {
+        let ours = addr == self.bulk_out.address();
+        if ours {
+            self.read_packets();
+        }
+        ours
+    }
+
+    /// An IN transfer completed on `addr`: `true` if it was bulk-IN (the next
+    /// packet has gone to the bus then).
+    pub(crate) fn endpoint_in_complete(&mut self, addr: EndpointAddress) -> bool {
+        if addr == self.bulk_in.address() {
+            self.send_next();
+            return true;
+        }
+        if addr == self.interrupt.address() {
+            self.notifying = false;
+        }
+        false
+    }
+
+    /// Hand the next packet of the answer to the bus.
+    fn send_next(&mut self) {
+        let packet = usize::from(self.bulk_in.max_packet_size());
+        match self.transmit {
+            Transmit::Sending { len, sent } => {
+                let end = len.min(sent + packet);
+                let chunk = self.outgoing.get(sent..end).unwrap_or(&[]);
+                match self.bulk_in.write(chunk) {
+                    Ok(written) => {
+                        let sent = sent + written;
+                        self.transmit = if sent < len {
+                            Transmit::Sending { len, sent }
+                        } else if written == packet {
+                            Transmit::Terminating
+                        } else {
+                            Transmit::Idle
+                        };
+                    }
+                    Err(UsbError::WouldBlock) => {}
+                    Err(_) => self.transmit = Transmit::Idle,
+                }
+            }
+            Transmit::Terminating => match self.bulk_in.write(&[]) {
+                Err(UsbError::WouldBlock) => {}
+                _ => self.transmit = Transmit::Idle,
+            },
+            Transmit::Idle => {}
+        }
+    }
+
+    /// Read bulk-OUT packets while no complete message waits.
+    pub(crate) fn read_packets(&mut self) {
+        let packet_size = usize::from(self.bulk_out.max_packet_size());
+        while let Receive::Collecting { have } = self.receive {
+            let mut packet = [0u8; MAX_PACKET];
+            let room = packet.len().min(packet_size);
+            let got = match self.bulk_out.read(&mut packet[..room]) {
+                Ok(got) => got,
+                Err(_) => return,
+            };
+            let bytes = packet.get(..got).unwrap_or(&[]);
+            let keep = N.saturating_sub(have).min(got);
+            if let Some(dest) = self.incoming.get_mut(have..have + keep) {
+                dest.copy_from_slice(&bytes[..keep]);
+            }
+            let have = have + got;
+            let wanted = self.wanted_len(have);
+            let transfer_ended = got < packet_size;
+            self.receive = match wanted {
+                Some(total) if have >= total => Receive::Complete { len: total.min(N) },
+                _ if transfer_ended && have >= HEADER_LEN => {
+                    // A short transfer: answer it (its dwLength disagrees, bError 1).
+                    Receive::Complete { len: have.min(N) }
+                }
+                _ if transfer_ended => Receive::Collecting { have: 0 },
+                _ => Receive::Collecting { have },
+            };
+            if let Receive::Complete { len } = self.receive {
+                if len < have.min(wanted.unwrap_or(0)) {
+                    // Longer than the buffer: keep the header only, which answers
+                    // with bError 1 (dwLength too long).
+                    self.receive = Receive::Complete { len: HEADER_LEN };
+                }
+            }
+        }
+    }
+
+    /// The message length the header announces, once `have` bytes include it.
+    fn wanted_len(&self, have: usize) -> Option<usize> {
+        if have < HEADER_LEN {
+            return None;
+        }
+        let h = &self.incoming;
+        let data = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
+        usize::try_from(data).ok()?.checked_add(HEADER_LEN)
+    }
+}

@@ -1,0 +1,289 @@
+//! The CCID interface of a reader whose commands run outside the USB class, so
+//! that the host is heard while one runs.
+//!
+//! [`CcidPort`] is a [`UsbClass`] without the reader: it assembles messages and
+//! decides about each with [`Gate`] (the busy decision every transport shares).
+//! An admitted message waits until the runner takes it ([`CcidPort::take`]),
+//! runs it on its [`CcidReader`] and hands the answer back
+//! ([`CcidPort::finish`]). Meanwhile the card line's wait keeps polling the bus
+//! (`usb.poll(&mut [&mut port])`): another message gets CMD_SLOT_BUSY at once,
+//! [`CcidPort::time_extension`] sends a time extension for the running command,
+//! and ABORT (the class request, or PC_to_RDR_Abort) makes
+//! [`CcidPort::stopping`] true, so that the line gives up; the stopped
+//! command's answer goes out as CMD_ABORTED and the PC_to_RDR_Abort runs next.
+//!
+//! ```text
+//! loop {
+//!     usb.poll(&mut [&mut port]);
+//!     if let Some(len) = port.take(&mut message) {
+//!         // The card line's wait calls usb.poll(&mut [&mut port]), and
+//!         // port.time_extension(m) when the card asks for more time.
+//!         let n = reader.handle(&message[..len], &mut answer).unwrap_or(0);
+//!         while !port.finish(&mut answer, n) {
+//!             usb.poll(&mut [&mut port]);
+//!         }
+//!     }
+//!     if let Some(n) = reader.slot_change(&mut note) { port.notify(&note[..n]); }
+//! }
+//! ```
+//!
+//! It costs a second pair of message buffers (the runner's) besides the port's.
+
+use readerkit::platform::Platform;
+use usb_device::Result as UsbResult;
+use usb_device::bus::{UsbBus, UsbBusAllocator};
+use usb_device::class::{ControlIn, ControlOut, UsbClass};
+use usb_device::descriptor::DescriptorWriter;
+use usb_device::endpoint::EndpointAddress;
+
+use super::pipe::Pipe;
+use super::{class_request, request};
+use crate::answer::{Answer, IccStatus};
+use crate::busy::{self, Admission, Finish, Gate};
+use crate::descriptor;
+use crate::message::HEADER_LEN;
+use crate::reader::{CcidReader, ClassRequest, ConfigError, MAX_SLOTS};
+
+/// The runner's part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// No command admitted.
+    Idle,
+    /// An admitted message waits in the pipe for [`CcidPort::take`].
+    Waiting,
+    /// A PC_to_RDR_Abort waits for [`CcidPort::take`] (its stopped command ended).
+    AbortWaiting,
+    /// The runner runs the command `slot`/`seq`.
+    Running { slot: u8, seq: u8 },
+}
+
+/// A class request's data stage, answered from what the reader said at start.
+#[derive(Debug, Clone, Copy)]
+struct Values {
+    bytes: [u8; 8],
+    len: usize,
+}
+
+/// The CCID interface with `N`-byte message buffers, for commands run outside.
+pub struct CcidPort<'a, B: UsbBus, const N: usize> {
+    pipe: Pipe<'a, B, N>,
+    descriptor: [u8; descriptor::LEN],
+    clocks: Values,
+    rates: Values,
+    slots: usize,
+    gate: Gate,
+    job: Job,
+    /// The PC_to_RDR_Abort for the running command's slot, run after it.
+    queued_abort: [u8; HEADER_LEN],
+    /// The running command is being stopped.
+    stopping: bool,
+    /// `bmICCStatus` of each slot as its last answer said (for busy answers).
+    icc: [IccStatus; MAX_SLOTS],
+}
+
+impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
+    /// The interface on `alloc` for `reader` (its descriptor, slots, clocks and
+    /// data rates; the reader itself stays with the runner), bulk endpoints of
+    /// `max_packet_size` bytes. Errors as [`super::CcidClass::new`].
+    pub fn new<P: Platform, D, const EVENTS: usize>(
+        alloc: &'a UsbBusAllocator<B>,
+        reader: &mut CcidReader<'_, P, D, EVENTS>,
+        max_packet_size: u16,
+    ) -> Result<Self, ConfigError> {
+        let class_descriptor = reader.descriptor();
+        let pipe = Pipe::new(alloc, max_packet_size, class_descriptor.max_message_len)?;
+        let mut values = |which| {
+            let mut bytes = [0u8; 8];
+            let len = reader.class_request(which, 0, &mut bytes).unwrap_or(0);
+            Values { bytes, len }
+        };
+        let clocks = values(ClassRequest::GetClockFrequencies);
+        let rates = values(ClassRequest::GetDataRates);
+        let slots = usize::from(class_descriptor.max_slot_index) + 1;
+        Ok(CcidPort {
+            pipe,
+            descriptor: class_descriptor.to_bytes(),
+            clocks,
+            rates,
+            slots,
+            gate: reader.gate(),
+            job: Job::Idle,
+            queued_abort: [0; HEADER_LEN],
+            stopping: false,
+            icc: [IccStatus::Absent; MAX_SLOTS],
+        })
+    }
+
+    /// Copy the next admitted message into `message` for the runner; its slot is
+    /// busy until [`CcidPort::finish`]. Returns its length, or `None` if none
+    /// waits (or `message` is too short for it).
+    pub fn take(&mut self, message: &mut [u8]) -> Option<usize> {
+        let source = match self.job {
+            Job::Waiting => self.pipe.incoming.get(..self.pipe.message_len()?)?,
+            Job::AbortWaiting => &self.queued_abort[..],
+            Job::Idle | Job::Running { .. } => return None,
+        };
+        let len = source.len();
+        message.get_mut(..len)?.copy_from_slice(source);
+        let (slot, seq) = match source {
+            [_, _, _, _, _, slot, seq, ..] => (*slot, *seq),
+            _ => (0, 0),
+        };
+        if self.job == Job::Waiting {
+            self.pipe.consume();
+        }
+        self.job = Job::Running { slot, seq };
+        Some(len)
+    }
+
+    /// The running command's answer (`len` bytes of `answer`; 0: none, the
+    /// message had no header) goes out, as CMD_ABORTED if it was stopped (then
+    /// `answer` is rewritten). `false` while bulk-IN is busy: poll the bus and
+    /// call again.
+    pub fn finish(&mut self, answer: &mut [u8], len: usize) -> bool {
+        let Job::Running { slot, .. } = self.job else {
+            return true;
+        };
+        if !self.pipe.can_send() {
+            return false;
+        }
+        let mut len = len.min(answer.len()).min(N);
+        if self.gate.finish(slot) == Finish::Aborted && len > 0 {
+            len = busy::answer_aborted(answer).unwrap_or(len);
+        }
+        if let (Some(icc), Some(status)) = (self.icc.get_mut(usize::from(slot)), answer.get(7)) {
+            *icc = match status & 0x03 {
+                0 => IccStatus::PresentActive,
+                1 => IccStatus::PresentInactive,
+                _ => IccStatus::Absent,
+            };
+        }
+        self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
+        self.pipe.send(len);
+        self.job = if self.gate.is_busy(slot) {
+            // A PC_to_RDR_Abort came for the stopped command: it runs now.
+            Job::AbortWaiting
+        } else {
+            Job::Idle
+        };
+        self.stopping = false;
+        self.service();
+        true
+    }
+
+    /// Ask the host for more time for the running command (`bmCommandStatus` 2,
+    /// `bError` = the BWT `multiplier`). `false` if no command runs or bulk-IN is
+    /// busy (the next request for more time tries again).
+    pub fn time_extension(&mut self, multiplier: u8) -> bool {
+        let Job::Running { slot, seq } = self.job else {
+            return false;
+        };
+        if !self.pipe.can_send() {
+            return false;
+        }
+        let answer = Answer::time_extension(slot, seq, multiplier);
+        let len = answer.emit(0, &mut self.pipe.outgoing).unwrap_or(0);
+        self.pipe.send(len);
+        len > 0
+    }
+
+    /// `true` while the running command is being stopped by an ABORT: the card
+    /// line should give up waiting.
+    pub fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// Send a NotifySlotChange (from [`CcidReader::slot_change`]); `false` while
+    /// the previous one is still going out.
+    pub fn notify(&mut self, message: &[u8]) -> bool {
+        self.pipe.notify(message)
+    }
+
+    /// Decide about a complete message: it waits for the runner, is answered
+    /// CMD_SLOT_BUSY, or is the PC_to_RDR_Abort that stops the running command.
+    pub fn service(&mut self) {
+        let (Some(len), true) = (self.pipe.message_len(), self.pipe.can_send()) else {
+            return;
+        };
+        if self.job == Job::Waiting {
+            return;
+        }
+        let message = self.pipe.incoming.get(..len).unwrap_or(&[]);
+        match self.gate.admit(message) {
+            // A message the gate does not track (no header, no such slot) waits
+            // for the running command to end.
+            Admission::Run if self.job != Job::Idle => {}
+            Admission::Run => self.job = Job::Waiting,
+            Admission::Busy => {
+                let slot = usize::from(message.get(5).copied().unwrap_or(0));
+                let icc = self.icc.get(slot).copied().unwrap_or(IccStatus::Absent);
+                let mut reply = [0u8; HEADER_LEN];
+                let answer_len = busy::answer_busy(message, icc, &mut reply).unwrap_or(0);
+                self.pipe.outgoing[..answer_len].copy_from_slice(&reply[..answer_len]);
+                self.pipe.send(answer_len);
+                self.pipe.consume();
+            }
+            Admission::Abort => {
+                self.queued_abort.copy_from_slice(&message[..HEADER_LEN]);
+                self.stopping = true;
+                self.pipe.consume();
+            }
+        }
+    }
+}
+
+impl<B: UsbBus, const N: usize> UsbClass<B> for CcidPort<'_, B, N> {
+    fn get_configuration_descriptors(&self, writer: &mut DescriptorWriter) -> UsbResult<()> {
+        self.pipe.write_descriptors(writer, &self.descriptor)
+    }
+
+    fn reset(&mut self) {
+        self.pipe.reset();
+    }
+
+    // `UsbDevice::poll` calls this after the endpoint events below: the messages
+    // they completed and the bulk-IN they freed are looked at here.
+    fn poll(&mut self) {
+        self.service();
+    }
+
+    fn endpoint_out(&mut self, addr: EndpointAddress) {
+        self.pipe.endpoint_out(addr);
+    }
+
+    fn endpoint_in_complete(&mut self, addr: EndpointAddress) {
+        self.pipe.endpoint_in_complete(addr);
+    }
+
+    fn control_in(&mut self, xfer: ControlIn<B>) {
+        let req = *xfer.request();
+        if !self.pipe.is_ours(&req) {
+            return;
+        }
+        let values = match class_request(req.request) {
+            Some(ClassRequest::GetClockFrequencies) => self.clocks,
+            Some(ClassRequest::GetDataRates) => self.rates,
+            _ => {
+                let _ = xfer.reject();
+                return;
+            }
+        };
+        let _ = xfer.accept_with(values.bytes.get(..values.len).unwrap_or(&[]));
+    }
+
+    fn control_out(&mut self, xfer: ControlOut<B>) {
+        let req = *xfer.request();
+        if !self.pipe.is_ours(&req) {
+            return;
+        }
+        let slot = req.value.to_le_bytes()[0];
+        if req.request != request::ABORT || usize::from(slot) >= self.slots {
+            let _ = xfer.reject();
+            return;
+        }
+        if self.gate.abort_request(slot) {
+            self.stopping = true;
+        }
+        let _ = xfer.accept();
+    }
+}
