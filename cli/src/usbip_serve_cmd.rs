@@ -31,10 +31,12 @@ use usb_device::bus::UsbBusAllocator;
 use usb_device::device::{StringDescriptors, UsbDeviceBuilder, UsbVidPid};
 
 use crate::ccid_serve_cmd::{CARD_CAPACITY, new_card};
+use readerkit_usbip::host::{Completion, Host, Outcome};
+use readerkit_usbip::protocol::{self, UrbCommand};
+use readerkit_usbip::stream::UrbStream;
+use readerkit_usbip::virtual_bus::VirtualBus;
+
 use crate::usbip::handshake::{self, Exported};
-use crate::usbip::host::{Completion, Host};
-use crate::usbip::protocol::{self, UrbCommand};
-use crate::usbip::virtual_bus::VirtualBus;
 
 /// USB vendor and product id: Gemalto GemPC Twin (USB), in libccid's list.
 const VID_PID: UsbVidPid = UsbVidPid(0x08E6, 0x3437);
@@ -247,34 +249,17 @@ impl Link<'_, '_> {
         let interval = Duration::from_millis(SERVICE_INTERVAL_MS);
         loop {
             match urbs.recv_timeout(interval) {
-                Ok(Incoming::Urb(UrbCommand::Submit(submit), data)) => {
+                Ok(Incoming::Urb(command, data)) => {
                     if self.trace {
-                        eprintln!("usbip: {submit:?} {} bytes out", data.len());
+                        eprintln!("usbip: {command:?} {} bytes out", data.len());
                     }
-                    match self.host.submit(submit, &data) {
-                        Ok(Some(done)) => self.send(&mut out, &done)?,
-                        Ok(None) => {}
-                        Err(e) => {
-                            if self.trace {
-                                eprintln!("usbip: refused: {e:?}");
-                            }
-                            let status = e.status();
-                            let refused = protocol::ret_submit(submit.seqnum, status, 0, 0, &[]);
-                            out.write_all(&refused).map_err(|e| e.to_string())?;
-                        }
+                    let outcome = self.host.command(command, &data);
+                    if self.trace && outcome != Outcome::Pending {
+                        eprintln!("usbip: {outcome:?}");
                     }
-                }
-                Ok(Incoming::Urb(UrbCommand::Unlink { seqnum, victim }, _)) => {
-                    let status = if self.host.unlink(victim) {
-                        protocol::STATUS_UNLINKED
-                    } else {
-                        0
-                    };
-                    if self.trace {
-                        eprintln!("usbip: unlink {victim}: {status}");
+                    if let Some(reply) = outcome.reply() {
+                        out.write_all(&reply).map_err(|e| e.to_string())?;
                     }
-                    let reply = protocol::ret_unlink(seqnum, status);
-                    out.write_all(&reply).map_err(|e| e.to_string())?;
                 }
                 Ok(Incoming::Closed(why)) => {
                     if self.trace {
@@ -329,31 +314,29 @@ impl Link<'_, '_> {
     }
 }
 
-/// Read URB commands off the socket (each through the checked view) until it
+/// Read URB commands off the socket (cut and checked by [`UrbStream`]) until it
 /// closes or sends something malformed.
 fn read_urbs(mut stream: TcpStream, incoming: SyncSender<Incoming>) {
-    let why = loop {
-        let mut header = [0u8; protocol::URB_HEADER_LEN];
-        if let Err(e) = stream.read_exact(&mut header) {
-            break if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                String::new()
-            } else {
-                e.to_string()
-            };
-        }
-        let command = match protocol::parse_urb(&header) {
-            Ok(command) => command,
-            Err(e) => break format!("malformed URB: {e}"),
+    let mut urbs = UrbStream::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let why = 'reading: loop {
+        let got = match stream.read(&mut chunk) {
+            Ok(0) if urbs.buffered() == 0 => break String::new(),
+            Ok(0) => break "the connection ended inside a URB".to_string(),
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break e.to_string(),
         };
-        let mut data = Vec::new();
-        if let UrbCommand::Submit(submit) = command {
-            data.resize(submit.out_len(), 0);
-            if let Err(e) = stream.read_exact(&mut data) {
-                break format!("URB data: {e}");
+        let mut input = chunk.get(..got).unwrap_or(&[]);
+        while let Some(next) = urbs.next(&mut input) {
+            match next {
+                Ok((command, data)) => {
+                    if incoming.send(Incoming::Urb(command, data)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => break 'reading format!("malformed URB: {e}"),
             }
-        }
-        if incoming.send(Incoming::Urb(command, data)).is_err() {
-            return;
         }
     };
     let _ = incoming.send(Incoming::Closed(why));

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use super::protocol::{self, DeviceInfo, Operation};
+use readerkit_usbip::protocol::{self, DeviceInfo, Operation};
 
 /// How long a client may take to send its operation and bus id, in s.
 const OPERATION_TIMEOUT_S: u64 = 10;

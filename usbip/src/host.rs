@@ -14,10 +14,11 @@ use usb_device::UsbDirection;
 use usb_device::class::UsbClass;
 use usb_device::device::UsbDevice;
 
-use super::protocol::{
+use crate::protocol::{
     self, DeviceInfo, Direction, STATUS_OVERFLOW, STATUS_STALL, STATUS_TIMED_OUT, Submit,
+    UrbCommand,
 };
-use super::virtual_bus::VirtualBus;
+use crate::virtual_bus::VirtualBus;
 
 /// Polls given to one control transfer before it times out: each poll moves it by
 /// one packet, so this bounds a transfer of 128 data bytes many times over.
@@ -27,23 +28,23 @@ const PUMP_POLLS: usize = 4096;
 /// Bulk and interrupt transfers in flight at most per client: past that a
 /// submission fails at once, which bounds what a client can make the server hold
 /// (each transfer at most `MAX_TRANSFER` bytes).
-pub(crate) const MAX_PENDING: usize = 64;
+pub const MAX_PENDING: usize = 64;
 /// The device's address once attached (what the server's own enumeration gives).
-pub(crate) const DEVICE_ADDRESS: u8 = 2;
+pub const DEVICE_ADDRESS: u8 = 2;
 
 /// A finished transfer, for `USBIP_RET_SUBMIT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Completion {
+pub struct Completion {
     /// The client's sequence number.
-    pub(crate) seqnum: u32,
+    pub seqnum: u32,
     /// 0, or a negative errno.
-    pub(crate) status: i32,
+    pub status: i32,
     /// Bytes transferred.
-    pub(crate) actual_length: usize,
+    pub actual_length: usize,
     /// Echo of the submitted `number_of_packets`.
-    pub(crate) number_of_packets: i32,
+    pub number_of_packets: i32,
     /// IN data (empty for OUT).
-    pub(crate) data: Vec<u8>,
+    pub data: Vec<u8>,
 }
 
 impl Completion {
@@ -58,7 +59,7 @@ impl Completion {
     }
 
     /// The `USBIP_RET_SUBMIT` bytes.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         protocol::ret_submit(
             self.seqnum,
             self.status,
@@ -88,7 +89,7 @@ impl Pending {
 
 /// Why a transfer could not be run at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TransferError {
+pub enum TransferError {
     /// The device has no such endpoint in that direction.
     NoEndpoint(u8),
     /// The OUT data is not as long as the header says.
@@ -99,7 +100,7 @@ pub(crate) enum TransferError {
 
 impl TransferError {
     /// The negative errno the client is answered with.
-    pub(crate) fn status(self) -> i32 {
+    pub fn status(self) -> i32 {
         match self {
             TransferError::NoEndpoint(_) => protocol::STATUS_NO_ENDPOINT,
             TransferError::DataLength => protocol::STATUS_INVALID,
@@ -108,8 +109,50 @@ impl TransferError {
     }
 }
 
+/// What became of one URB command (see [`Host::command`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The transfer finished at once (control transfers).
+    Completed(Completion),
+    /// The transfer waits for the device; [`Host::pump`] finishes it.
+    Pending,
+    /// The transfer could not be run at all.
+    Refused {
+        /// The client's sequence number.
+        seqnum: u32,
+        /// Why.
+        error: TransferError,
+    },
+    /// An unlink was answered.
+    Unlinked {
+        /// The unlink's own sequence number.
+        seqnum: u32,
+        /// The transfer it named.
+        victim: u32,
+        /// [`protocol::STATUS_UNLINKED`] if it was cancelled, 0 if it had
+        /// completed already.
+        status: i32,
+    },
+}
+
+impl Outcome {
+    /// The reply the client gets now, if any.
+    pub fn reply(&self) -> Option<Vec<u8>> {
+        match self {
+            Outcome::Completed(done) => Some(done.encode()),
+            Outcome::Pending => None,
+            Outcome::Refused { seqnum, error } => {
+                Some(protocol::ret_submit(*seqnum, error.status(), 0, 0, &[]))
+            }
+            Outcome::Unlinked { seqnum, status, .. } => {
+                Some(protocol::ret_unlink(*seqnum, *status))
+            }
+        }
+    }
+}
+
 /// A usb-device stack with one class `C` on a [`VirtualBus`], seen from the host.
-pub(crate) struct Host<'a, C> {
+pub struct Host<'a, C> {
     usb: UsbDevice<'a, VirtualBus>,
     class: C,
     bus: VirtualBus,
@@ -124,7 +167,7 @@ pub(crate) struct Host<'a, C> {
 impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// The host side of `usb` and `class`, whose allocator was built on a clone
     /// of `bus`.
-    pub(crate) fn new(
+    pub fn new(
         usb: UsbDevice<'a, VirtualBus>,
         class: C,
         bus: VirtualBus,
@@ -148,7 +191,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// Reset the bus, drop every pending transfer and give the device
     /// [`DEVICE_ADDRESS`] (the USB/IP client's own SET_ADDRESS stays local to its
     /// host controller: the server's device is already addressed).
-    pub(crate) fn attach(&mut self) -> Result<(), i32> {
+    pub fn attach(&mut self) -> Result<(), i32> {
         self.pending.clear();
         self.sent = [0; 16];
         self.bus.bus_reset();
@@ -164,7 +207,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// Run one control transfer: the IN data, or a negative errno.
-    pub(crate) fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
+    pub fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
         let wanted = usize::from(u16::from_le_bytes([setup[6], setup[7]]));
         let device_to_host = setup[0] & 0x80 != 0;
         let packet = usize::from(self.bus.max_packet(0, UsbDirection::In).unwrap_or(8)).max(1);
@@ -203,7 +246,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
 
     /// Start the transfer `submit` (with its OUT data): a control transfer completes
     /// at once, the others when [`Host::pump`] says.
-    pub(crate) fn submit(
+    pub fn submit(
         &mut self,
         submit: Submit,
         out: &[u8],
@@ -268,16 +311,48 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         Ok(None)
     }
 
+    /// Run one URB command from the client (with its OUT data): a submission is
+    /// started, an unlink cancels its victim if still pending.
+    pub fn command(&mut self, command: UrbCommand, out: &[u8]) -> Outcome {
+        match command {
+            UrbCommand::Submit(submit) => match self.submit(submit, out) {
+                Ok(Some(done)) => Outcome::Completed(done),
+                Ok(None) => Outcome::Pending,
+                Err(error) => Outcome::Refused {
+                    seqnum: submit.seqnum,
+                    error,
+                },
+            },
+            UrbCommand::Unlink { seqnum, victim } => {
+                let status = if self.unlink(victim) {
+                    protocol::STATUS_UNLINKED
+                } else {
+                    0
+                };
+                Outcome::Unlinked {
+                    seqnum,
+                    victim,
+                    status,
+                }
+            }
+        }
+    }
+
+    /// Transfers in flight (at most [`MAX_PENDING`]).
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Cancel the pending transfer `seqnum`; false if it is not pending (it had
     /// completed already).
-    pub(crate) fn unlink(&mut self, seqnum: u32) -> bool {
+    pub fn unlink(&mut self, seqnum: u32) -> bool {
         let before = self.pending.len();
         self.pending.retain(|p| p.seqnum() != seqnum);
         self.pending.len() != before
     }
 
     /// Poll the device until nothing moves, and return the transfers that finished.
-    pub(crate) fn pump(&mut self) -> Vec<Completion> {
+    pub fn pump(&mut self) -> Vec<Completion> {
         let mut done = Vec::new();
         for _ in 0..PUMP_POLLS {
             self.poll();
@@ -353,7 +428,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// Enumerate the device as a host would (device and configuration
     /// descriptors) and describe it for the device list; `None` if its
     /// descriptors cannot be read or make no sense.
-    pub(crate) fn describe(&mut self, busnum: u32, busid: &str) -> Option<DeviceInfo> {
+    pub fn describe(&mut self, busnum: u32, busid: &str) -> Option<DeviceInfo> {
         let device = self.control([0x80, 0x06, 0, 1, 0, 0, 18, 0], &[]).ok()?;
         let header = self.control([0x80, 0x06, 0, 2, 0, 0, 9, 0], &[]).ok()?;
         let total = header.get(2..4)?;

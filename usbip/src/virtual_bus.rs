@@ -54,7 +54,7 @@ impl Wire {
 /// The bus, shared between the usb-device stack (which owns one handle through its
 /// `UsbBusAllocator`) and the host side (a clone).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct VirtualBus(Arc<Mutex<Wire>>);
+pub struct VirtualBus(Arc<Mutex<Wire>>);
 
 impl VirtualBus {
     fn wire(&self) -> MutexGuard<'_, Wire> {
@@ -63,7 +63,7 @@ impl VirtualBus {
 
     /// Host side: reset the bus (the next `poll` reports it); every endpoint is
     /// emptied and unstalled, the address goes back to 0.
-    pub(crate) fn bus_reset(&self) {
+    pub fn bus_reset(&self) {
         let mut guard = self.wire();
         let w = &mut *guard;
         w.reset = true;
@@ -77,7 +77,7 @@ impl VirtualBus {
     }
 
     /// Host side: a SETUP packet on endpoint 0, which starts a control transfer.
-    pub(crate) fn setup(&self, packet: [u8; 8]) {
+    pub fn setup(&self, packet: [u8; 8]) {
         let mut guard = self.wire();
         let w = &mut *guard;
         for ep in [w.out[0].as_mut(), w.r#in[0].as_mut()]
@@ -93,7 +93,7 @@ impl VirtualBus {
 
     /// Host side: an OUT packet for endpoint `number`. False if the device has no
     /// such OUT endpoint.
-    pub(crate) fn send(&self, number: u8, packet: &[u8]) -> bool {
+    pub fn send(&self, number: u8, packet: &[u8]) -> bool {
         let mut w = self.wire();
         match w.endpoint(EndpointAddress::from_parts(
             usize::from(number),
@@ -108,7 +108,7 @@ impl VirtualBus {
     }
 
     /// Host side: how many OUT packets endpoint `number` has not read yet.
-    pub(crate) fn waiting(&self, number: u8) -> usize {
+    pub fn waiting(&self, number: u8) -> usize {
         let mut w = self.wire();
         w.endpoint(EndpointAddress::from_parts(
             usize::from(number),
@@ -118,7 +118,7 @@ impl VirtualBus {
     }
 
     /// Host side: take the packet IN endpoint `number` holds, if any.
-    pub(crate) fn take(&self, number: u8) -> Option<Vec<u8>> {
+    pub fn take(&self, number: u8) -> Option<Vec<u8>> {
         let mut w = self.wire();
         let address = EndpointAddress::from_parts(usize::from(number), UsbDirection::In);
         let packet = w.endpoint(address)?.packets.pop_front()?;
@@ -128,21 +128,21 @@ impl VirtualBus {
 
     /// Host side: the largest packet of endpoint `number` in `direction`, if the
     /// device has that endpoint.
-    pub(crate) fn max_packet(&self, number: u8, direction: UsbDirection) -> Option<u16> {
+    pub fn max_packet(&self, number: u8, direction: UsbDirection) -> Option<u16> {
         let mut w = self.wire();
         w.endpoint(EndpointAddress::from_parts(usize::from(number), direction))
             .map(|ep| ep.max_packet)
     }
 
     /// Host side: whether endpoint `number` in `direction` is stalled.
-    pub(crate) fn stalled(&self, number: u8, direction: UsbDirection) -> bool {
+    pub fn stalled(&self, number: u8, direction: UsbDirection) -> bool {
         let mut w = self.wire();
         w.endpoint(EndpointAddress::from_parts(usize::from(number), direction))
             .is_some_and(|ep| ep.stalled)
     }
 
     /// The address the device took (0 until SET_ADDRESS).
-    pub(crate) fn address(&self) -> u8 {
+    pub fn address(&self) -> u8 {
         self.wire().address
     }
 }

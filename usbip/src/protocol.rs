@@ -9,62 +9,62 @@
 //! transfer lengths are bounded by [`MAX_TRANSFER`] before any buffer is made.
 
 /// Protocol version of every operation header (USB/IP 1.1.1).
-pub(crate) const VERSION: u16 = 0x0111;
+pub const VERSION: u16 = 0x0111;
 /// Operation: the client asks for the list of exported devices.
-pub(crate) const OP_REQ_DEVLIST: u16 = 0x8005;
+pub const OP_REQ_DEVLIST: u16 = 0x8005;
 /// Operation: the list of exported devices.
-pub(crate) const OP_REP_DEVLIST: u16 = 0x0005;
+pub const OP_REP_DEVLIST: u16 = 0x0005;
 /// Operation: the client imports a device by its bus id.
-pub(crate) const OP_REQ_IMPORT: u16 = 0x8003;
+pub const OP_REQ_IMPORT: u16 = 0x8003;
 /// Operation: the answer to an import.
-pub(crate) const OP_REP_IMPORT: u16 = 0x0003;
+pub const OP_REP_IMPORT: u16 = 0x0003;
 /// URB command: submit a transfer.
-pub(crate) const CMD_SUBMIT: u32 = 1;
+pub const CMD_SUBMIT: u32 = 1;
 /// URB command: cancel a submitted transfer.
-pub(crate) const CMD_UNLINK: u32 = 2;
+pub const CMD_UNLINK: u32 = 2;
 /// URB reply: a transfer completed.
-pub(crate) const RET_SUBMIT: u32 = 3;
+pub const RET_SUBMIT: u32 = 3;
 /// URB reply: the result of an unlink.
-pub(crate) const RET_UNLINK: u32 = 4;
+pub const RET_UNLINK: u32 = 4;
 
 /// Length of an operation header (version, code, status), in bytes.
-pub(crate) const OP_HEADER_LEN: usize = 8;
+pub const OP_HEADER_LEN: usize = 8;
 /// Length of a bus id field (NUL-padded text), in bytes.
-pub(crate) const BUSID_LEN: usize = 32;
+pub const BUSID_LEN: usize = 32;
 /// Length of a sysfs path field (NUL-padded text), in bytes.
 const PATH_LEN: usize = 256;
 /// Length of every URB command and reply header, in bytes.
-pub(crate) const URB_HEADER_LEN: usize = 48;
+pub const URB_HEADER_LEN: usize = 48;
 /// Largest transfer buffer accepted, in bytes: libccid asks for 65 546 at most
 /// (an extended APDU answer and its header); anything above is refused.
-pub(crate) const MAX_TRANSFER: usize = 1 << 17;
+pub const MAX_TRANSFER: usize = 1 << 17;
 /// `speed` of a full-speed device (the kernel's `USB_SPEED_FULL`).
-pub(crate) const SPEED_FULL: u32 = 2;
+pub const SPEED_FULL: u32 = 2;
 /// Transfer flag: end an OUT transfer that fills its last packet with a
 /// zero-length packet (the kernel's `URB_ZERO_PACKET`).
-pub(crate) const URB_ZERO_PACKET: u32 = 0x0040;
+pub const URB_ZERO_PACKET: u32 = 0x0040;
 
 /// Negative errno of a transfer to an endpoint the device does not have
 /// (`-ENOENT`, what the kernel's `usb_submit_urb` answers).
-pub(crate) const STATUS_NO_ENDPOINT: i32 = -2;
+pub const STATUS_NO_ENDPOINT: i32 = -2;
 /// Negative errno of a transfer refused because too many are in flight
 /// (`-ENOMEM`, as `usb_submit_urb` when it has no room).
-pub(crate) const STATUS_NO_ROOM: i32 = -12;
+pub const STATUS_NO_ROOM: i32 = -12;
 /// Negative errno of a transfer whose OUT data disagrees with its length
 /// (`-EINVAL`).
-pub(crate) const STATUS_INVALID: i32 = -22;
+pub const STATUS_INVALID: i32 = -22;
 /// Negative errno of a transfer the device stalled (`-EPIPE`).
-pub(crate) const STATUS_STALL: i32 = -32;
+pub const STATUS_STALL: i32 = -32;
 /// Negative errno of a transfer whose data did not fit its buffer (`-EOVERFLOW`).
-pub(crate) const STATUS_OVERFLOW: i32 = -75;
+pub const STATUS_OVERFLOW: i32 = -75;
 /// Negative errno of an unlinked transfer (`-ECONNRESET`).
-pub(crate) const STATUS_UNLINKED: i32 = -104;
+pub const STATUS_UNLINKED: i32 = -104;
 /// Negative errno of a transfer the device did not finish (`-ETIMEDOUT`).
-pub(crate) const STATUS_TIMED_OUT: i32 = -110;
+pub const STATUS_TIMED_OUT: i32 = -110;
 
 /// Why a client's message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProtocolError {
+pub enum ProtocolError {
     /// The operation header's version is not [`VERSION`].
     Version(u16),
     /// An operation code this server does not serve.
@@ -101,7 +101,7 @@ impl core::fmt::Display for ProtocolError {
 
 /// The operation a connection starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Operation {
+pub enum Operation {
     /// `OP_REQ_DEVLIST`: nothing follows.
     DevList,
     /// `OP_REQ_IMPORT`: a [`BUSID_LEN`]-byte bus id follows.
@@ -109,7 +109,7 @@ pub(crate) enum Operation {
 }
 
 /// Parse an operation header.
-pub(crate) fn parse_operation(header: &[u8; OP_HEADER_LEN]) -> Result<Operation, ProtocolError> {
+pub fn parse_operation(header: &[u8; OP_HEADER_LEN]) -> Result<Operation, ProtocolError> {
     let version = u16::from_be_bytes([header[0], header[1]]);
     if version != VERSION {
         return Err(ProtocolError::Version(version));
@@ -122,7 +122,7 @@ pub(crate) fn parse_operation(header: &[u8; OP_HEADER_LEN]) -> Result<Operation,
 }
 
 /// The bus id of an `OP_REQ_IMPORT`: the text before the first NUL.
-pub(crate) fn parse_busid(field: &[u8; BUSID_LEN]) -> Result<&str, ProtocolError> {
+pub fn parse_busid(field: &[u8; BUSID_LEN]) -> Result<&str, ProtocolError> {
     let end = field
         .iter()
         .position(|&b| b == 0)
@@ -136,7 +136,7 @@ pub(crate) fn parse_busid(field: &[u8; BUSID_LEN]) -> Result<&str, ProtocolError
 
 /// Transfer direction of a URB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
     /// Host to device.
     Out,
     /// Device to host.
@@ -145,27 +145,27 @@ pub(crate) enum Direction {
 
 /// A `USBIP_CMD_SUBMIT`: one transfer on one endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Submit {
+pub struct Submit {
     /// The client's sequence number, echoed in the reply.
-    pub(crate) seqnum: u32,
+    pub seqnum: u32,
     /// Direction of the transfer.
-    pub(crate) direction: Direction,
+    pub direction: Direction,
     /// Endpoint number (0-15).
-    pub(crate) endpoint: u8,
+    pub endpoint: u8,
     /// The kernel's `transfer_flags` (only [`URB_ZERO_PACKET`] is used).
-    pub(crate) flags: u32,
+    pub flags: u32,
     /// Transfer buffer length, in bytes (at most [`MAX_TRANSFER`]); for OUT that
     /// many bytes follow the header.
-    pub(crate) length: usize,
+    pub length: usize,
     /// `number_of_packets` (0 or -1: not isochronous), echoed in the reply.
-    pub(crate) number_of_packets: i32,
+    pub number_of_packets: i32,
     /// The SETUP packet of a control transfer (endpoint 0).
-    pub(crate) setup: [u8; 8],
+    pub setup: [u8; 8],
 }
 
 impl Submit {
     /// How many data bytes follow the header on the wire.
-    pub(crate) fn out_len(&self) -> usize {
+    pub fn out_len(&self) -> usize {
         match self.direction {
             Direction::Out => self.length,
             Direction::In => 0,
@@ -175,7 +175,7 @@ impl Submit {
 
 /// A URB command from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum UrbCommand {
+pub enum UrbCommand {
     /// A transfer to run.
     Submit(Submit),
     /// Cancel the transfer `victim`; `seqnum` is this command's own.
@@ -196,7 +196,7 @@ fn be32(header: &[u8; URB_HEADER_LEN], at: usize) -> u32 {
 }
 
 /// Parse a URB command header.
-pub(crate) fn parse_urb(header: &[u8; URB_HEADER_LEN]) -> Result<UrbCommand, ProtocolError> {
+pub fn parse_urb(header: &[u8; URB_HEADER_LEN]) -> Result<UrbCommand, ProtocolError> {
     let seqnum = be32(header, 4);
     match be32(header, 0) {
         CMD_SUBMIT => {}
@@ -241,27 +241,27 @@ pub(crate) fn parse_urb(header: &[u8; URB_HEADER_LEN]) -> Result<UrbCommand, Pro
 
 /// What an exported device looks like in `OP_REP_DEVLIST` / `OP_REP_IMPORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DeviceInfo {
+pub struct DeviceInfo {
     /// The sysfs path shown by `usbip list` (at most 255 bytes kept).
-    pub(crate) path: String,
+    pub path: String,
     /// The bus id clients import (at most 31 bytes kept).
-    pub(crate) busid: String,
+    pub busid: String,
     /// Bus number.
-    pub(crate) busnum: u32,
+    pub busnum: u32,
     /// Device number on the bus.
-    pub(crate) devnum: u32,
+    pub devnum: u32,
     /// The kernel's `enum usb_device_speed`.
-    pub(crate) speed: u32,
+    pub speed: u32,
     /// idVendor, idProduct, bcdDevice of the device descriptor.
-    pub(crate) ids: [u16; 3],
+    pub ids: [u16; 3],
     /// bDeviceClass, bDeviceSubClass, bDeviceProtocol.
-    pub(crate) class: [u8; 3],
+    pub class: [u8; 3],
     /// bConfigurationValue of the configuration in use.
-    pub(crate) configuration: u8,
+    pub configuration: u8,
     /// bNumConfigurations.
-    pub(crate) configurations: u8,
+    pub configurations: u8,
     /// bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol of each interface.
-    pub(crate) interfaces: Vec<[u8; 3]>,
+    pub interfaces: Vec<[u8; 3]>,
 }
 
 fn put_text(out: &mut Vec<u8>, text: &str, field: usize) {
@@ -304,7 +304,7 @@ fn op_header(code: u16, status: u32) -> Vec<u8> {
 }
 
 /// `OP_REP_DEVLIST` listing `devices`.
-pub(crate) fn devlist_reply(devices: &[DeviceInfo]) -> Vec<u8> {
+pub fn devlist_reply(devices: &[DeviceInfo]) -> Vec<u8> {
     let mut out = op_header(OP_REP_DEVLIST, 0);
     let count = u32::try_from(devices.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&count.to_be_bytes());
@@ -316,19 +316,19 @@ pub(crate) fn devlist_reply(devices: &[DeviceInfo]) -> Vec<u8> {
 
 /// `OP_REP_IMPORT` status: the device is imported by another client already
 /// (usbip's `ST_DEV_BUSY`).
-pub(crate) const ST_DEV_BUSY: u32 = 2;
+pub const ST_DEV_BUSY: u32 = 2;
 /// `OP_REP_IMPORT` status: no device has that bus id (usbip's `ST_NODEV`).
-pub(crate) const ST_NODEV: u32 = 4;
+pub const ST_NODEV: u32 = 4;
 
 /// `OP_REP_IMPORT` of an import accepted: status 0 and the device.
-pub(crate) fn import_reply(device: &DeviceInfo) -> Vec<u8> {
+pub fn import_reply(device: &DeviceInfo) -> Vec<u8> {
     let mut out = op_header(OP_REP_IMPORT, 0);
     device.encode(&mut out, false);
     out
 }
 
 /// `OP_REP_IMPORT` of an import refused: the header alone, with `status`.
-pub(crate) fn import_refused(status: u32) -> Vec<u8> {
+pub fn import_refused(status: u32) -> Vec<u8> {
     op_header(OP_REP_IMPORT, status)
 }
 
@@ -344,7 +344,7 @@ fn urb_reply(command: u32, seqnum: u32, status: i32) -> Vec<u8> {
 
 /// `USBIP_RET_SUBMIT`: `status` (0 or a negative errno), `actual_length` bytes
 /// transferred; `data` (the IN data, empty for OUT) follows the header.
-pub(crate) fn ret_submit(
+pub fn ret_submit(
     seqnum: u32,
     status: i32,
     actual_length: usize,
@@ -365,7 +365,7 @@ pub(crate) fn ret_submit(
 
 /// `USBIP_RET_UNLINK` with `status`: [`STATUS_UNLINKED`] when the transfer was
 /// cancelled, 0 when it had completed already.
-pub(crate) fn ret_unlink(seqnum: u32, status: i32) -> Vec<u8> {
+pub fn ret_unlink(seqnum: u32, status: i32) -> Vec<u8> {
     let mut out = urb_reply(RET_UNLINK, seqnum, status);
     out.resize(URB_HEADER_LEN, 0);
     out
