@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::line::LineReader;
-use readerkit_card_sim::{Card, Config, Profile, SimLine};
+use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
 use readerkit_ccid::CcidReader;
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
@@ -50,15 +50,12 @@ type Ccid<'a, 'd> = CcidClass<
     MAX_MESSAGE,
 >;
 
+/// The slot with card `kind` of card-sim's list (t0, t1, t0t1, t1crc, none).
 fn slot(kind: u8) -> Slot {
-    let profile = match kind % 5 {
-        0 => Some(Profile::t0()),
-        1 => Some(Profile::t1()),
-        2 => Some(Profile::t0_t1()),
-        3 => Some(Profile::t1_crc()),
-        _ => None,
-    };
-    let card = profile.map(|p| Card::create(Config::new(p)));
+    let name = SlotCard::NAMES[usize::from(kind) % SlotCard::NAMES.len()];
+    let card = SlotCard::from_name(name)
+        .and_then(|slot| slot.profile().cloned())
+        .map(|profile| Card::create(Config::new(profile)));
     inserted(card, twin::Profile::GemPcTwin.capabilities())
 }
 
