@@ -9,19 +9,19 @@
 //! transfer lengths are bounded by [`MAX_TRANSFER`] before any buffer is made.
 
 /// Protocol version of every operation header (USB/IP 1.1.1).
-pub const VERSION: u16 = 0x0111;
+pub(crate) const VERSION: u16 = 0x0111;
 /// Operation: the client asks for the list of exported devices.
-pub const OP_REQ_DEVLIST: u16 = 0x8005;
+pub(crate) const OP_REQ_DEVLIST: u16 = 0x8005;
 /// Operation: the list of exported devices.
-pub const OP_REP_DEVLIST: u16 = 0x0005;
+pub(crate) const OP_REP_DEVLIST: u16 = 0x0005;
 /// Operation: the client imports a device by its bus id.
-pub const OP_REQ_IMPORT: u16 = 0x8003;
+pub(crate) const OP_REQ_IMPORT: u16 = 0x8003;
 /// Operation: the answer to an import.
-pub const OP_REP_IMPORT: u16 = 0x0003;
+pub(crate) const OP_REP_IMPORT: u16 = 0x0003;
 /// URB command: submit a transfer.
-pub const CMD_SUBMIT: u32 = 1;
+pub(crate) const CMD_SUBMIT: u32 = 1;
 /// URB command: cancel a submitted transfer.
-pub const CMD_UNLINK: u32 = 2;
+pub(crate) const CMD_UNLINK: u32 = 2;
 /// URB reply: a transfer completed.
 pub const RET_SUBMIT: u32 = 3;
 /// URB reply: the result of an unlink.
