@@ -844,18 +844,13 @@ unsafe fn init(
         check_ptr(vendor)?;
         // SAFETY: checked non-null and aligned; readable per the contract.
         let v = unsafe { vendor.read() };
-        let version = v.ifd_version;
         VendorAttributes {
             // SAFETY: NUL-terminated per the contract.
             vendor_name: unsafe { attr_string(v.vendor_name) }?,
             // SAFETY: as above.
             ifd_type: unsafe { attr_string(v.ifd_type) }?,
             unit: v.unit,
-            ifd_version: IfdVersion {
-                major: (version >> 24) as u8,
-                minor: (version >> 16) as u8,
-                build: version as u16,
-            },
+            ifd_version: IfdVersion::from_u32(v.ifd_version),
             // SAFETY: as above.
             serial_number: unsafe { attr_string(v.serial_number) }?,
         }

@@ -19,7 +19,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Duration;
 
 use readerkit::Device;
-use readerkit::caps::{IfdVersion, VendorAttributes, attr_string};
+use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SimLine;
@@ -89,17 +89,7 @@ fn slot(card: &str) -> Slot {
         LineReader::<CardLine>::functions(),
         LineReader::new(card.map_or_else(SimLine::empty, SimLine::new)),
         twin::Profile::GemPcTwin.capabilities(),
-        VendorAttributes {
-            vendor_name: attr_string(b"readerkit"),
-            ifd_type: attr_string(b"usbip-serve"),
-            unit: 0,
-            ifd_version: IfdVersion {
-                major: 0,
-                minor: 1,
-                build: 0,
-            },
-            serial_number: attr_string(b"USBIP0001"),
-        },
+        VendorAttributes::readerkit(b"usbip-serve", 0, b"USBIP0001"),
     );
     if present {
         device.card_inserted();

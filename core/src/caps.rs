@@ -112,6 +112,15 @@ impl IfdVersion {
     pub const fn to_u32(self) -> u32 {
         ((self.major as u32) << 24) | ((self.minor as u32) << 16) | self.build as u32
     }
+
+    /// The version a DWORD 0xMMmmbbbb names (the inverse of [`IfdVersion::to_u32`]).
+    pub const fn from_u32(version: u32) -> IfdVersion {
+        IfdVersion {
+            major: (version >> 24) as u8,
+            minor: (version >> 16) as u8,
+            build: version as u16,
+        }
+    }
 }
 
 /// The vendor's description of the reader (`VENDOR_ATTR`).
@@ -223,5 +232,19 @@ mod tests {
         assert_eq!(attributes.unit, 2);
         assert_eq!(attributes.serial_number.as_slice(), b"SIM0001");
         assert_eq!(attributes.ifd_version.to_u32(), 0x0001_0000);
+    }
+
+    #[test]
+    fn ifd_version_reads_back_its_dword() {
+        let v = IfdVersion::from_u32(0x0102_0304);
+        assert_eq!(
+            v,
+            IfdVersion {
+                major: 1,
+                minor: 2,
+                build: 0x0304
+            }
+        );
+        assert_eq!(v.to_u32(), 0x0102_0304);
     }
 }
