@@ -13,6 +13,10 @@
 #   USBIP_GUEST_DIR=DIR ...         where the guest is cached (default
 #                                   ${XDG_CACHE_HOME:-~/.cache}/readerkit-usbip-guest;
 #                                   never inside the repository)
+#   USBIP_SERVE_ARGS="--level extended --slow --work-ms 100" ...
+#                                   options for usbip-serve (the card's behaviour
+#                                   and the exchange level; at the extended level
+#                                   the client also sends extended APDUs)
 #   USBIP_GUEST_ACCEL=kvm ...       QEMU's accelerator (default tcg: on the project's
 #                                   machines /dev/kvm is there but nested KVM hangs
 #                                   the guest kernel right after decompression;
@@ -79,7 +83,8 @@ trap cleanup EXIT
 # usbip-serve's stdin: the card moves the guest's client asks for.
 mkfifo "$work/control"
 exec 3<>"$work/control"
-"$bin" usbip-serve --port 0 <"$work/control" >"$work/port" 2>"$dir/server.log" &
+# shellcheck disable=SC2086 # the options are words on purpose
+"$bin" usbip-serve --port 0 ${USBIP_SERVE_ARGS:-} <"$work/control" >"$work/port" 2>"$dir/server.log" &
 server=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -1 "$work/port")
@@ -88,6 +93,7 @@ port=$(head -1 "$work/port")
 mkdir "$work/check"
 cp "$root/tools/usbip-guest/check.sh" "$root/tools/usbip-guest/client.py" "$work/check/"
 echo "$port" >"$work/check/port"
+echo "${USBIP_SERVE_ARGS:-}" >"$work/check/serve-args"
 mke2fs -q -t ext2 -d "$work/check" "$work/check.ext2" 8M
 
 timeout 600 qemu-system-x86_64 -accel "${USBIP_GUEST_ACCEL:-tcg}" -m 1024 -smp 1 -nographic -no-reboot \

@@ -15,28 +15,26 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-use readerkit::Device;
 use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::pin::{Key, Keypad, Prompt};
 use readerkit::platform::SpinPlatform;
-use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
-use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
+use readerkit_card_sim::SlotCard;
 use readerkit_ccid::IccStatus;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
-use readerkit_ccid::more_time::{MoreTime, WatchedLine};
+use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{ExchangeLevel, icc_status};
-use readerkit_ccid::stop::StoppableLine;
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
+use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, open_slot};
 
 /// `--reader`: which CCID reader is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,15 +77,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "KIND[,KIND]", value_delimiter = ',', default_value = "t1",
           value_parser = SlotCard::NAMES)]
     card: Vec<String>,
-    /// The cards ask for more time before every answer (T=1 S(WTX) with multiplier
-    /// 2, T=0 NULL bytes); the reader passes it on to the host.
-    #[arg(long)]
-    slow: bool,
-    /// With --slow: the card works this long (ms) behind each request for more
-    /// time. The reader keeps listening meanwhile: another command gets
-    /// CMD_SLOT_BUSY, a PC_to_RDR_Abort stops the command (CMD_ABORTED).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
-    work_ms: u64,
+    #[command(flatten)]
+    behaviour: CardBehaviour,
     /// Print every frame on stderr.
     #[arg(long)]
     trace: bool,
@@ -172,20 +163,9 @@ impl Keypad for QueuedKeypad {
     }
 }
 
-/// Buffer size of each simulated card (short APDUs only travel this framing).
-pub(crate) const CARD_CAPACITY: usize = 1024;
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
 const MAX_MESSAGE: usize = 271;
 
-/// What the card's requests for more time are reported to.
-type Notify = Box<dyn FnMut(MoreTime) + Send>;
-/// The card's line: the simulated card, deaf once an abort stops the command
-/// running (the core's engine then fails it, answered CMD_ABORTED), watched for
-/// requests for more time.
-type CardLine = WatchedLine<StoppableLine<SimLine<CARD_CAPACITY>, Stopping>, Notify>;
-/// Whether the command running is being aborted.
-type Stopping = Box<dyn Fn() -> bool + Send>;
-type SimDevice = Device<SpinPlatform, LineReader<CardLine>>;
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
 /// What the I/O loop, the command worker and the card lines share.
@@ -205,8 +185,7 @@ struct Running {
     /// Which slots run a command (CMD_SLOT_BUSY and ABORT decisions).
     gate: Mutex<Gate>,
     /// The command running is being aborted.
-    stop: Mutex<bool>,
-    stopped: Condvar,
+    stop: StopSignal,
     /// The card's work behind each request for more time (`--work-ms`).
     work: Duration,
     trace: bool,
@@ -239,10 +218,7 @@ impl Running {
             }
             self.send(&bytes[..len]);
         }
-        let stop = locked(&self.stop);
-        let _ = self
-            .stopped
-            .wait_timeout_while(stop, self.work, |stop| !*stop);
+        self.stop.work(self.work);
     }
 
     /// Write `bytes` to the host, after the echo still pending (if any).
@@ -254,7 +230,7 @@ impl Running {
 
     /// `true` while the command running is being aborted.
     fn stopping(&self) -> bool {
-        *locked(&self.stop)
+        self.stop.stopping()
     }
 
     /// The gate's decision about `message`; an Abort for the busy slot stops the
@@ -263,8 +239,7 @@ impl Running {
         let mut gate = locked(&self.gate);
         let admission = gate.admit(message);
         if admission == Admission::Abort {
-            *locked(&self.stop) = true;
-            self.stopped.notify_all();
+            self.stop.stop();
         }
         admission
     }
@@ -273,7 +248,7 @@ impl Running {
     fn finish(&self, slot: u8) -> Finish {
         let mut gate = locked(&self.gate);
         let finish = gate.finish(slot);
-        *locked(&self.stop) = false;
+        self.stop.clear();
         finish
     }
 }
@@ -281,51 +256,32 @@ impl Running {
 struct Options {
     profile: twin::Profile,
     cards: Vec<String>,
-    slow: bool,
-    work: Duration,
+    behaviour: CardBehaviour,
     trace: bool,
     keys: Vec<KeyStep>,
 }
 
-pub(crate) fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
-    let faults = Faults {
-        wtx: slow.then_some(Wtx {
-            answer: Trigger::Every,
-            multiplier: 2,
-            count: 1,
-        }),
-        ..Faults::default()
-    };
-    SlotCard::from_name(kind)?
-        .profile()
-        .map(|p| Card::create(Config::new(p.clone()).with_faults(faults)))
-}
-
-fn open_slot(running: &Arc<Running>, index: usize, kind: &str, slow: bool) -> SimDevice {
+fn open_ccid_slot(
+    running: &Arc<Running>,
+    index: usize,
+    kind: &str,
+    behaviour: CardBehaviour,
+) -> SimDevice {
     let profile = running.profile;
-    let card = new_card(kind, slow);
-    let present = card.is_some();
     let stopping = Arc::clone(running);
-    let stopping: Stopping = Box::new(move || stopping.stopping());
-    let line = StoppableLine::new(SimLine::holding(card), stopping);
     let shared = Arc::clone(running);
-    let notify: Notify = Box::new(move |more| shared.more_time(more));
-    let line = WatchedLine::new(line, notify);
-    let device = Device::new(
-        SpinPlatform::new(),
-        LineReader::<CardLine>::functions(),
-        LineReader::new(line),
+    open_slot(
+        kind,
+        behaviour,
+        Box::new(move || stopping.stopping()),
+        Box::new(move |more| shared.more_time(more)),
         profile.capabilities(),
         VendorAttributes::readerkit(
             format!("ccid-serve {}", profile.name()).as_bytes(),
             index as u32,
             b"CCID0001",
         ),
-    );
-    if present {
-        device.card_inserted();
-    }
-    device
+    )
 }
 
 /// Run `readerkit ccid-serve`.
@@ -337,8 +293,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
             ReaderArg::GemPcPinPad => twin::Profile::GemPcPinPad,
         },
         cards: args.card,
-        slow: args.slow,
-        work: Duration::from_millis(args.work_ms),
+        behaviour: args.behaviour,
         trace: args.trace,
         // Checked by clap already.
         keys: args
@@ -372,13 +327,12 @@ fn serve(options: &Options) -> Result<(), String> {
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(Vec::new()),
         gate: Mutex::new(Gate::new(profile.slots(), 1)),
-        stop: Mutex::new(false),
-        stopped: Condvar::new(),
-        work: options.work,
+        stop: StopSignal::default(),
+        work: options.behaviour.work(),
         trace: options.trace,
     });
     let slots: Vec<SimDevice> = (0..profile.slots())
-        .map(|i| open_slot(&running, i, card_kind(options, i), options.slow))
+        .map(|i| open_ccid_slot(&running, i, card_kind(options, i), options.behaviour))
         .collect();
     let reader = CcidReader::new(&slots, profile.config())
         .map_err(|e| format!("reader configuration: {e:?}"))?
@@ -600,21 +554,9 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
         eprintln!("readerkit ccid-serve: no slot {slot}");
         return;
     };
-    match verb {
-        "remove" => {
-            device.with_driver(|r| r.line_mut().inner_mut().inner_mut().remove());
-            device.card_removed();
-        }
-        "insert" => {
-            let kind = card_kind(options, slot);
-            let kind = if kind == "empty" { "t1" } else { kind };
-            let Some(card) = new_card(kind, options.slow) else {
-                return;
-            };
-            device.with_driver(|r| r.line_mut().inner_mut().inner_mut().insert(card));
-            device.card_inserted();
-        }
-        "" => {}
-        other => eprintln!("readerkit ccid-serve: unknown control `{other}`"),
+    match (Move::from_word(verb), verb) {
+        (Some(moved), _) => moved.apply(device, card_kind(options, slot), options.behaviour),
+        (None, "") => {}
+        (None, other) => eprintln!("readerkit ccid-serve: unknown control `{other}`"),
     }
 }

@@ -13,17 +13,21 @@ use std::process::Command;
 
 use readerkit_testkit::served::Served;
 use readerkit_testkit::usbip::{
-    Client, RET_SUBMIT, RET_UNLINK, Reply, busid, ccid, op, submit, unlink, urb,
+    BULK_IN_LEN, Client, RET_SUBMIT, RET_UNLINK, Reply, busid, ccid, op, submit, unlink, urb,
 };
+
+/// `readerkit usbip-serve` on a free port with `options`, and that port.
+fn serve_with(options: &[&str]) -> (Served, u16) {
+    let mut args = vec!["usbip-serve", "--port", "0"];
+    args.extend_from_slice(options);
+    let served = Served::start(env!("CARGO_BIN_EXE_readerkit"), &args);
+    let port = served.first_line.parse().unwrap();
+    (served, port)
+}
 
 /// `readerkit usbip-serve` on a free port, and that port.
 fn serve() -> (Served, u16) {
-    let served = Served::start(
-        env!("CARGO_BIN_EXE_readerkit"),
-        &["usbip-serve", "--port", "0"],
-    );
-    let port = served.first_line.parse().unwrap();
-    (served, port)
+    serve_with(&[])
 }
 
 fn reply(command: u32, seqnum: u32, status: i32, data: &[u8]) -> Reply {
@@ -214,4 +218,146 @@ fn usbip_lists(port: u16) {
     assert!(text.contains("1-1:"), "{text}");
     assert!(text.contains("(08e6:3437)"), "{text}");
     assert!(text.contains("(0b/00/00)"), "{text}");
+}
+
+/// Configure the imported device (SET_CONFIGURATION 1) and power the card on.
+fn power_on(mut c: Client) -> Client {
+    c.send(&submit(1, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 1, 0, &[]));
+    let atr = c.exchange(2, &ccid(0x62, 0, &[]));
+    assert_eq!(
+        (atr[0], atr[7]),
+        (0x80, 0),
+        "IccPowerOn answered, card active"
+    );
+    c
+}
+
+/// The answer of a bulk-IN transfer `seq` submitted now (status 0).
+fn bulk_in(c: &mut Client, seq: u32) -> Vec<u8> {
+    c.send(&submit(seq, true, 1, BULK_IN_LEN, [0; 8], &[]));
+    let answer = c.reply(true);
+    assert_eq!(
+        (answer.command, answer.seqnum, answer.status),
+        (RET_SUBMIT, seq, 0)
+    );
+    answer.data
+}
+
+/// Send a CCID message on bulk OUT as transfer `seq`; it completes whole.
+fn bulk_out(c: &mut Client, seq: u32, message: &[u8]) {
+    c.send(&submit(
+        seq,
+        false,
+        1,
+        message.len() as u32,
+        [0; 8],
+        message,
+    ));
+    let done = c.reply(false);
+    assert_eq!(
+        (done.command, done.seqnum, done.status, done.actual_length),
+        (RET_SUBMIT, seq, 0, message.len() as u32)
+    );
+}
+
+#[test]
+fn a_slow_card_gets_time_extensions_and_a_second_command_slot_busy() {
+    // The card asks for more time before each answer and works 600 ms behind
+    // each request: the reader keeps serving the bus meanwhile.
+    let (_served, port) = serve_with(&["--slow", "--work-ms", "600"]);
+    let mut c = power_on(Client::import(port));
+    let echo = [0x80, 0xEE, 0, 0, 4, 0xDE, 0xAD, 0xBE, 0xEF, 0];
+    bulk_out(&mut c, 10, &ccid(0x6F, 1, &echo));
+    let (mut extensions, mut busy, mut seq) = (0, 0, 20);
+    let answer = loop {
+        let answer = bulk_in(&mut c, seq);
+        seq += 1;
+        match (answer[6], answer[7] >> 6) {
+            // bmCommandStatus 2: a time extension for the ECHO (bSeq 1), bError
+            // the card's BWT multiplier (2).
+            (1, 2) => {
+                assert_eq!(answer, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0]);
+                extensions += 1;
+                if busy == 0 {
+                    // A second command while the ECHO runs: GetSlotStatus.
+                    bulk_out(&mut c, seq, &ccid(0x65, 2, &[]));
+                    seq += 1;
+                }
+            }
+            // CMD_SLOT_BUSY for the GetSlotStatus (bSeq 2): failed, bError E0,
+            // the card present and active (bClockStatus 3: not known while busy).
+            (2, _) => {
+                assert_eq!(answer, [0x81, 0, 0, 0, 0, 0, 2, 0x40, 0xE0, 3]);
+                busy += 1;
+            }
+            _ => break answer,
+        }
+    };
+    assert!(extensions >= 1, "time extensions before the answer");
+    assert_eq!(busy, 1, "the second command answered CMD_SLOT_BUSY once");
+    // The ECHO's own answer, intact after all that.
+    assert_eq!(answer[..10], [0x80, 6, 0, 0, 0, 0, 1, 0, 0, 0]);
+    assert_eq!(answer[10..], [0xDE, 0xAD, 0xBE, 0xEF, 0x90, 0x00]);
+    // The slot is free again: GetSlotStatus answers normally.
+    let status = c.exchange(100, &ccid(0x65, 3, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 3, 0, 0, 0]);
+}
+
+#[test]
+fn an_extended_apdu_chained_across_messages_round_trips() {
+    let (_served, port) = serve_with(&["--level", "extended"]);
+    let mut c = Client::import(port);
+    // The class descriptor says extended APDU level (dwFeatures bits 16-18: 4)
+    // and 271-byte messages.
+    let (_, config) = c.control_in(1, [0x80, 6, 0, 2, 0, 0, 93, 0]);
+    let descriptor = &config[18..18 + 54];
+    let word = |at: usize| u32::from_le_bytes(descriptor[at..at + 4].try_into().unwrap());
+    assert_eq!(word(40) & 0x0007_0000, 0x0004_0000, "extended APDU level");
+    assert_eq!(word(44), 271, "dwMaxCCIDMessageLength");
+    let mut c = power_on(c);
+    // ECHO of 600 bytes, extended Lc and Le: 609 bytes of APDU, in three parts
+    // (wLevelParameter 01, 03, 02); the reader asks for each next part (10).
+    let data: Vec<u8> = (0..600u16).map(|i| (i * 7) as u8).collect();
+    let mut apdu = vec![0x80, 0xEE, 0, 0, 0, 0x02, 0x58];
+    apdu.extend_from_slice(&data);
+    apdu.extend_from_slice(&[0, 0]);
+    let parts: Vec<&[u8]> = apdu.chunks(261).collect();
+    assert_eq!(parts.len(), 3);
+    let levels = [1u8, 3, 2];
+    let mut seq = 10;
+    let mut answer = Vec::new();
+    for (n, (part, level)) in parts.iter().zip(levels).enumerate() {
+        let mut message = ccid(0x6F, n as u8, part);
+        message[8] = level;
+        answer = c.exchange(seq, &message);
+        seq += 2;
+        if level != 2 {
+            assert_eq!(
+                answer,
+                [0x80, 0, 0, 0, 0, 0, n as u8, 0, 0, 0x10],
+                "next part"
+            );
+        }
+    }
+    // The response (600 bytes and 90 00) comes back in parts too: 01, then for
+    // each empty XfrBlock with wLevelParameter 10 the next, 03, and the last 02.
+    let mut response = Vec::new();
+    let mut chain = Vec::new();
+    for n in 3u8.. {
+        assert_eq!(answer[..2], [0x80, (answer.len() - 10) as u8], "dwLength");
+        assert_eq!((answer[7], answer[8]), (0, 0), "no error");
+        chain.push(answer[9]);
+        response.extend_from_slice(&answer[10..]);
+        if answer[9] == 0x02 || n > 10 {
+            break;
+        }
+        let mut more = ccid(0x6F, n, &[]);
+        more[8] = 0x10;
+        answer = c.exchange(seq, &more);
+        seq += 2;
+    }
+    assert_eq!(chain, [0x01, 0x03, 0x02]);
+    assert_eq!(response[..600], data[..]);
+    assert_eq!(response[600..], [0x90, 0x00]);
 }

@@ -1,14 +1,16 @@
 //! Arbitrary bytes from a USB/IP peer against `usbip-serve`'s protocol handling:
 //! the operation phase's checked views, then the URB stream
 //! (`readerkit_usbip::stream::UrbStream`) and the host controller's side of the
-//! virtual bus (`Host::command`, `Host::pump`) with the CCID class and a
+//! virtual bus (`Host::command`, `Host::pump`) with the CCID interface and a
 //! simulated card on it, as the server runs them.
 //!
-//! Input layout: byte 0 picks the card (bits 0-2: t0, t1, t0t1, t1crc, none) and
-//! the exchange level (bit 3: short APDU, extended APDU chained across messages
-//! through a 2 KiB buffer), 1034-byte messages; byte 1 the size of the
-//! pieces the stream arrives in (1-256 bytes); the first 40 bytes of the rest also
-//! go through the operation header and bus id views; the rest is the URB stream.
+//! Input layout: byte 0 picks the card (bits 0-2: t0, t1, t0t1, t1crc, none),
+//! the exchange level (bit 3: short APDU, or extended APDU chained across
+//! messages through a 2 KiB buffer; 1034-byte messages) and where commands run
+//! (bit 4: inside `CcidClass`, or outside `CcidPort` as `usbip-serve` runs them);
+//! byte 1 the size of the pieces the stream arrives in (1-256 bytes); the first
+//! 40 bytes of the rest also go through the operation header and bus id views;
+//! the rest is the URB stream.
 //! Checked: every reply is a well-formed RET_SUBMIT / RET_UNLINK echoing its
 //! command's seqnum; a transfer completes once at most, and only if it was
 //! pending; IN data is at most the length asked for; transfers in flight stay
@@ -25,6 +27,7 @@ use readerkit_ccid::CcidReader;
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
+use readerkit_ccid::usb::port::CcidPort;
 use readerkit_testkit::sim::{LineDevice, inserted};
 use readerkit_usbip::host::{Completion, Host, MAX_PENDING, Outcome};
 use readerkit_usbip::protocol::{
@@ -34,6 +37,7 @@ use readerkit_usbip::protocol::{
 use readerkit_usbip::stream::UrbStream;
 use readerkit_usbip::virtual_bus::VirtualBus;
 use usb_device::bus::UsbBusAllocator;
+use usb_device::class::UsbClass;
 use usb_device::device::{UsbDeviceBuilder, UsbVidPid};
 
 /// The extended APDU level's message buffer (its dwMaxCCIDMessageLength).
@@ -49,6 +53,8 @@ type Ccid<'a, 'd> = CcidClass<
     8,
     MAX_MESSAGE,
 >;
+
+type Port<'a> = CcidPort<'a, VirtualBus, MAX_MESSAGE>;
 
 /// The slot with card `kind` of card-sim's list (t0, t1, t0t1, t1crc, none).
 fn slot(kind: u8) -> Slot {
@@ -164,24 +170,64 @@ fuzz_target!(|data: &[u8]| {
     };
     let bus = VirtualBus::default();
     let alloc = UsbBusAllocator::new(bus.clone());
-    let class: Ccid<'_, '_> = CcidClass::new(&alloc, reader, 64).expect("class");
-    let usb = UsbDeviceBuilder::new(&alloc, UsbVidPid(0x08E6, 0x3437))
-        .max_packet_size_0(64)
-        .expect("packet size")
-        .build();
-    let mut host = Host::new(usb, class, bus, Ccid::service);
-    host.attach().expect("the device takes its address");
+    let device = || {
+        UsbDeviceBuilder::new(&alloc, UsbVidPid(0x08E6, 0x3437))
+            .max_packet_size_0(64)
+            .expect("packet size")
+            .build()
+    };
+    let piece = usize::from(*piece) + 1;
+    if choice & 0x10 == 0 {
+        // Commands run inside the class.
+        let class: Ccid<'_, '_> = CcidClass::new(&alloc, reader, 64).expect("class");
+        let host = Host::new(device(), class, bus, Ccid::service);
+        drive(host, rest, piece, |_| false);
+    } else {
+        // Commands run outside, on the port, as usbip-serve runs them: taken,
+        // handled, finished (the worker is immediate here).
+        let mut reader = reader;
+        let port: Port<'_> = CcidPort::new(&alloc, &mut reader, 64).expect("port");
+        let host = Host::new(device(), port, bus, Port::service);
+        let mut answer = [0u8; MAX_MESSAGE];
+        let mut waiting = None;
+        drive(host, rest, piece, |port| {
+            if let Some(len) = waiting {
+                if !port.finish(&mut answer, len) {
+                    return false;
+                }
+                waiting = None;
+            }
+            let mut message = [0u8; MAX_MESSAGE];
+            let Some(len) = port.take(&mut message) else {
+                return false;
+            };
+            waiting = Some(reader.handle(&message[..len], &mut answer).unwrap_or(0));
+            true
+        });
+    }
+});
 
+/// Feed `rest` to the server's side in pieces of `piece` bytes; after every
+/// command, pump the device and `run` its commands until neither moves.
+fn drive<C: UsbClass<VirtualBus>>(
+    mut host: Host<'_, C>,
+    rest: &[u8],
+    piece: usize,
+    mut run: impl FnMut(&mut C) -> bool,
+) {
+    host.attach().expect("the device takes its address");
     let mut stream = UrbStream::new();
     let mut in_flight = InFlight::default();
-    for chunk in rest.chunks(usize::from(*piece) + 1) {
+    for chunk in rest.chunks(piece) {
         let mut input = chunk;
         while let Some(next) = stream.next(&mut input) {
             assert!(stream.buffered() <= URB_HEADER_LEN + MAX_TRANSFER);
             let Ok((command, out)) = next else {
-                // The server closes the connection: nothing more is read.
-                assert_eq!(input.len(), chunk.len().min(input.len()));
+                // The server closes the connection: the error stays, nothing
+                // more is read.
+                let left = input.len();
                 assert!(stream.next(&mut input).is_some_and(|n| n.is_err()));
+                assert_eq!(input.len(), left);
                 return;
             };
             let outcome = host.command(command, &out);
@@ -209,8 +255,13 @@ fuzz_target!(|data: &[u8]| {
                 let (_, seqnum) = check_reply(&reply);
                 assert_eq!(seqnum, command_seqnum(command));
             }
-            for done in host.pump() {
-                in_flight.finish(&done);
+            loop {
+                for done in host.pump() {
+                    in_flight.finish(&done);
+                }
+                if !run(host.class_mut()) {
+                    break;
+                }
             }
             assert_eq!(host.pending(), in_flight.count(), "pending transfers agree");
             assert!(host.pending() <= MAX_PENDING);
@@ -218,7 +269,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(input.is_empty(), "a piece is read whole");
         assert!(stream.buffered() <= URB_HEADER_LEN + MAX_TRANSFER);
     }
-});
+}
 
 fn command_seqnum(command: UrbCommand) -> u32 {
     match command {

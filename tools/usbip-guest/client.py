@@ -30,6 +30,15 @@ def wait_for(context, reader, state, what):
     print(f"MOVES {what} seen by SCardGetStatusChange", flush=True)
 
 
+def serve_args():
+    """The options usbip-serve runs with (tools/usbip-guest.sh's USBIP_SERVE_ARGS)."""
+    try:
+        with open("/check/serve-args") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def main():
     names = readers()
     print("READERS", [str(r) for r in names], flush=True)
@@ -60,6 +69,14 @@ def main():
         data = [(i * 7 + n) & 0xFF for i in range(n)]
         expect([0x80, 0xEE, 0x00, 0x00, n] + data + [0x00], (0x90, 0x00), data)
     print(f"APDUS {checks} checked (SELECT, GET CHALLENGE, ECHO 1..255)", flush=True)
+    if "extended" in serve_args():
+        # Extended APDUs (Lc and Le in three bytes), longer than one 271-byte
+        # CCID message: libccid chains them both ways.
+        for n in (256, 300, 600, 900):
+            data = [(i * 5 + n) & 0xFF for i in range(n)]
+            apdu = [0x80, 0xEE, 0x00, 0x00, 0x00, n >> 8, n & 0xFF] + data + [0x00, 0x00]
+            expect(apdu, (0x90, 0x00), data)
+        print(f"APDUS {checks} checked (and extended ECHO of 256, 300, 600, 900)", flush=True)
 
     echo = [0x80, 0xEE, 0x00, 0x00, 0x10] + list(range(16)) + [0x00]
     count = 0

@@ -183,6 +183,11 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         }
     }
 
+    /// The class, for the device's own work between transfers.
+    pub fn class_mut(&mut self) -> &mut C {
+        &mut self.class
+    }
+
     fn poll(&mut self) {
         self.usb.poll(&mut [&mut self.class]);
         (self.service)(&mut self.class);

@@ -1,0 +1,170 @@
+//! The simulated cards behind `ccid-serve` and `usbip-serve`: the options both
+//! take about how the cards behave, and each slot's device over a line that tells
+//! the transport when the card asks for more time and goes deaf when the transport
+//! stops the command running (ABORT).
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use readerkit::Device;
+use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::line::LineReader;
+use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
+use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
+use readerkit_ccid::more_time::{MoreTime, WatchedLine};
+use readerkit_ccid::stop::StoppableLine;
+
+/// Buffer size of each simulated card, in bytes (the longest APDU it takes or
+/// answers, extended ones included, is a little shorter).
+pub(crate) const CARD_CAPACITY: usize = 1024;
+
+/// How the simulated cards behave (the options `ccid-serve` and `usbip-serve`
+/// share).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct CardBehaviour {
+    /// The cards ask for more time before every answer (T=1 S(WTX) with multiplier
+    /// 2, T=0 NULL bytes); the reader passes it on to the host.
+    #[arg(long)]
+    pub(crate) slow: bool,
+    /// With --slow: the card works this long (ms) behind each request for more
+    /// time. The reader keeps listening meanwhile: another command gets
+    /// CMD_SLOT_BUSY, a PC_to_RDR_Abort stops the command (CMD_ABORTED).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub(crate) work_ms: u64,
+}
+
+impl CardBehaviour {
+    /// The card's work behind each request for more time.
+    pub(crate) fn work(&self) -> Duration {
+        Duration::from_millis(self.work_ms)
+    }
+}
+
+/// What the card's requests for more time are reported to.
+pub(crate) type Notify = Box<dyn FnMut(MoreTime) + Send>;
+/// Whether the command running is being aborted.
+pub(crate) type Stopping = Box<dyn Fn() -> bool + Send>;
+/// The card's line: the simulated card, deaf once an abort stops the command
+/// running (the core's engine then fails it, answered CMD_ABORTED), watched for
+/// requests for more time.
+pub(crate) type CardLine = WatchedLine<StoppableLine<SimLine<CARD_CAPACITY>, Stopping>, Notify>;
+/// A slot's device over that line.
+pub(crate) type SimDevice = Device<SpinPlatform, LineReader<CardLine>>;
+
+/// A card of `kind` (one of card-sim's [`SlotCard::NAMES`]; `None` for `empty`),
+/// asking for more time before every answer if `slow`.
+pub(crate) fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
+    let faults = Faults {
+        wtx: slow.then_some(Wtx {
+            answer: Trigger::Every,
+            multiplier: 2,
+            count: 1,
+        }),
+        ..Faults::default()
+    };
+    SlotCard::from_name(kind)?
+        .profile()
+        .map(|p| Card::create(Config::new(p.clone()).with_faults(faults)))
+}
+
+/// A slot holding a card of `kind` (reported inserted), its line deaf while
+/// `stopping` says so and reporting requests for more time to `notify`.
+pub(crate) fn open_slot(
+    kind: &str,
+    behaviour: CardBehaviour,
+    stopping: Stopping,
+    notify: Notify,
+    capabilities: ReaderCapabilities,
+    vendor: VendorAttributes,
+) -> SimDevice {
+    let card = new_card(kind, behaviour.slow);
+    let present = card.is_some();
+    let line = StoppableLine::new(SimLine::holding(card), stopping);
+    let line = WatchedLine::new(line, notify);
+    let device = Device::new(
+        SpinPlatform::new(),
+        LineReader::<CardLine>::functions(),
+        LineReader::new(line),
+        capabilities,
+        vendor,
+    );
+    if present {
+        device.card_inserted();
+    }
+    device
+}
+
+/// A card movement asked for on stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Move {
+    /// `remove`: the card is taken out.
+    Remove,
+    /// `insert`: a fresh card goes in.
+    Insert,
+}
+
+impl Move {
+    /// The movement a control word names.
+    pub(crate) fn from_word(word: &str) -> Option<Move> {
+        match word {
+            "remove" => Some(Move::Remove),
+            "insert" => Some(Move::Insert),
+            _ => None,
+        }
+    }
+
+    /// Apply it to `device`; an inserted card is of `kind` (`empty`: t1).
+    pub(crate) fn apply(self, device: &SimDevice, kind: &str, behaviour: CardBehaviour) {
+        match self {
+            Move::Remove => {
+                device.with_driver(|r| r.line_mut().inner_mut().inner_mut().remove());
+                device.card_removed();
+            }
+            Move::Insert => {
+                let kind = if kind == "empty" { "t1" } else { kind };
+                let Some(card) = new_card(kind, behaviour.slow) else {
+                    return;
+                };
+                device.with_driver(|r| r.line_mut().inner_mut().inner_mut().insert(card));
+                device.card_inserted();
+            }
+        }
+    }
+}
+
+/// The stop of the command running: set by an abort, waited on by the card's
+/// work (`--work-ms`), cleared when the command's answer goes out.
+#[derive(Debug, Default)]
+pub(crate) struct StopSignal {
+    stop: Mutex<bool>,
+    stopped: Condvar,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl StopSignal {
+    /// Stop the command running (wakes its work).
+    pub(crate) fn stop(&self) {
+        *locked(&self.stop) = true;
+        self.stopped.notify_all();
+    }
+
+    /// The next command runs unstopped.
+    pub(crate) fn clear(&self) {
+        *locked(&self.stop) = false;
+    }
+
+    /// `true` while the command running is being stopped.
+    pub(crate) fn stopping(&self) -> bool {
+        *locked(&self.stop)
+    }
+
+    /// The card works for `work`, cut short by [`StopSignal::stop`].
+    pub(crate) fn work(&self, work: Duration) {
+        let stop = locked(&self.stop);
+        let _ = self.stopped.wait_timeout_while(stop, work, |stop| !*stop);
+    }
+}
