@@ -65,7 +65,7 @@ pub const STATUS_TIMED_OUT: i32 = -110;
 /// Why a client's message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {
-    /// The operation header's version is not [`VERSION`].
+    /// The operation header's version is not 0x0111 (USB/IP 1.1.1).
     Version(u16),
     /// An operation code this server does not serve.
     Operation(u16),

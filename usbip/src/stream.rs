@@ -63,7 +63,7 @@ impl UrbStream {
     }
 
     /// Bytes held for the command being read (header and data), at most
-    /// [`URB_HEADER_LEN`] + [`MAX_TRANSFER`].
+    /// [`URB_HEADER_LEN`] + [`protocol::MAX_TRANSFER`].
     pub fn buffered(&self) -> usize {
         match self.state {
             State::Header { have } => have,
