@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Error, Protocols, Scope};
+use readerkit::pin::{EntryLimits, VerifyRequest};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
@@ -43,15 +44,14 @@ fn features(card: &Card) -> Vec<(u8, u64)> {
 fn verify_structure() -> Vec<u8> {
     let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
     apdu.extend_from_slice(&[0xFF; 8]);
-    pin::Verify {
-        entry: pin::Entry {
-            timeout_s: 30,
-            timeout2_s: 10,
-            ..pin::Entry::ASCII
+    pin::verify_bytes(&VerifyRequest {
+        limits: EntryLimits {
+            first_key_timeout_ms: 30_000,
+            next_key_timeout_ms: 10_000,
+            ..pin::LIMITS
         },
-        ..pin::Verify::new(&apdu)
-    }
-    .to_bytes()
+        ..pin::verify(&apdu)
+    })
 }
 
 /// PIN_MODIFY_STRUCTURE: current PIN, then the new PIN twice; CHANGE REFERENCE
@@ -59,7 +59,7 @@ fn verify_structure() -> Vec<u8> {
 fn modify_structure() -> Vec<u8> {
     let mut apdu = vec![0x00, 0x24, 0x00, 0x80, 0x10];
     apdu.extend_from_slice(&[0xFF; 16]);
-    pin::Modify::new(&apdu).to_bytes()
+    pin::modify_bytes(&pin::modify(&apdu))
 }
 
 /// Load `keys` into the reader's PIN pad, then send `structure` to `code`.

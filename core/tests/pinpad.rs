@@ -9,10 +9,11 @@ use std::sync::{Arc, OnceLock, Weak};
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{AtrBuffer, PinPad, TransmitCall};
 use readerkit::ioctl::{Ioctl, PowerAction, Request};
-use readerkit::pin::{Key, Prompt};
+use readerkit::pin::{Encoding, EntryLimits, Key, PinBlock, Prompt, VerifyRequest};
 use readerkit::platform::SpinPlatform;
 use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
 use readerkit_testkit::memory::{ATR_SPECIFIC_T1, with_tck};
+use readerkit_testkit::pin;
 
 /// A reader whose keypad plays a script (`None`: a time-out) and whose card
 /// accepts PIN 1234 (BCD, as the structures below format it).
@@ -146,17 +147,29 @@ fn refused(status: Status) -> Outcome {
     }
 }
 
-/// PIN_VERIFY_STRUCTURE: BCD, 4-8 digits, validation key, VERIFY 00 20 00 81.
+/// PIN_VERIFY_STRUCTURE: BCD from byte 1 of a 7-byte block with a 4-bit length
+/// field at bit 4, 4-8 digits, validation key, 15 s for the first key and 5 s
+/// between keys; VERIFY 00 20 00 81.
 fn verify_structure() -> Vec<u8> {
     let apdu = [
         0x00, 0x20, 0x00, 0x81, 0x08, 0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     ];
-    let mut s = vec![
-        15, 5, 0x89, 0x47, 0x04, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0,
-    ];
-    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
-    s.extend_from_slice(&apdu);
-    s
+    pin::verify_bytes(&VerifyRequest {
+        block: PinBlock {
+            position_bits: 8,
+            encoding: Encoding::Bcd,
+            block_bytes: 7,
+            length_bits: 4,
+            length_position_bits: 4,
+            ..pin::ASCII_BLOCK
+        },
+        limits: EntryLimits {
+            first_key_timeout_ms: 15_000,
+            next_key_timeout_ms: 5_000,
+            ..pin::LIMITS
+        },
+        ..pin::verify(&apdu)
+    })
 }
 
 /// PIN_MODIFY_STRUCTURE: ASCII, current PIN then new PIN twice, CHANGE REFERENCE
@@ -164,12 +177,7 @@ fn verify_structure() -> Vec<u8> {
 fn modify_structure() -> Vec<u8> {
     let mut apdu = vec![0x00, 0x24, 0x00, 0x81, 0x10];
     apdu.extend_from_slice(&[0xFF; 16]);
-    let mut s = vec![
-        0, 0, 0x82, 0x08, 0x00, 0, 8, 8, 4, 0x03, 0x02, 0x03, 0x09, 0x04, 0, 1, 2, 0, 0, 0,
-    ];
-    s.extend_from_slice(&(apdu.len() as u32).to_le_bytes());
-    s.extend_from_slice(&apdu);
-    s
+    pin::modify_bytes(&pin::modify(&apdu))
 }
 
 #[test]

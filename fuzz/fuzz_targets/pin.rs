@@ -8,8 +8,9 @@
 //! number of key bytes that follow (each key byte: 0-9 a digit, 10 Enter, 11
 //! Cancel, 12 Backspace, 13 Clear, anything else a time-out), then the structure.
 //! Nothing may panic; a structure that parses formats a command whose Lc matches
-//! its length and whose header is the template's; a refusal names a field inside
-//! the message.
+//! its length and whose header is the template's, and emits as a part 10 structure
+//! that parses back to the same request; a refusal names a field inside the
+//! message.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -50,9 +51,24 @@ fn check_formatted(template: &[u8], out: &[u8], len: usize) {
     assert_eq!(&out[..4], &template[..4], "header kept");
 }
 
-/// A verification that parses formats its shortest and its longest PIN.
+/// What `emit` writes into a buffer of the `len` the request announced: it must
+/// fill it.
+fn emitted(len: usize, emit: impl FnOnce(&mut [u8]) -> Result<usize, PinError>) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    assert_eq!(emit(&mut out), Ok(len), "emit fills buffer_len");
+    out
+}
+
+/// A verification that parses formats its shortest and its longest PIN, and
+/// emits a PIN_VERIFY_STRUCTURE that parses back to it.
 fn verify(parsed: Result<VerifyRequest<'_>, PinError>) {
     let Ok(request) = parsed else { return };
+    let bytes = emitted(request.buffer_len(), |out| request.emit(out));
+    assert_eq!(
+        VerifyRequest::parse(&bytes),
+        Ok(request),
+        "parse(emit(x)) == x"
+    );
     let limits = request.limits;
     assert!(limits.min_digits >= 1);
     assert!(limits.min_digits <= limits.max_digits);
@@ -64,9 +80,16 @@ fn verify(parsed: Result<VerifyRequest<'_>, PinError>) {
     }
 }
 
-/// A modification that parses formats its shortest and longest PINs.
+/// A modification that parses formats its shortest and longest PINs, and emits a
+/// PIN_MODIFY_STRUCTURE that parses back to it.
 fn modify(parsed: Result<ModifyRequest<'_>, PinError>) {
     let Ok(request) = parsed else { return };
+    let bytes = emitted(request.buffer_len(), |out| request.emit(out));
+    assert_eq!(
+        ModifyRequest::parse(&bytes),
+        Ok(request),
+        "parse(emit(x)) == x"
+    );
     let (min, max) = (request.limits.min_digits, request.limits.max_digits);
     let mut out = [0u8; 300];
     if let Ok(len) = request.format(&pin(min), &pin(max), &mut out) {

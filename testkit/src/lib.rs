@@ -13,8 +13,8 @@
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
 //! - [`mod@hex`]: spaced hex, both ways;
 //! - [`cli`]: checks of a command-line tool's text and usage errors;
-//! - [`pin`]: the PC/SC part 10 PIN verify and modify structures, built by
-//!   field;
+//! - [`pin`]: typical PC/SC part 10 PIN verify and modify requests and their
+//!   structures (the core's `emit`);
 //! - [`locks`]: a platform mutex that counts the locks a thread holds;
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
 //! - [`served`]: a server process a test starts, its first line of stdout, killed

@@ -1,152 +1,98 @@
-//! The PC/SC part 10 PIN structures a client sends with `FEATURE_VERIFY_PIN_DIRECT`
-//! and `FEATURE_MODIFY_PIN_DIRECT` (PIN_VERIFY_STRUCTURE, PIN_MODIFY_STRUCTURE),
-//! built by field (multi-byte fields little-endian, as pcsc-lite passes them).
+//! The PC/SC part 10 PIN requests the tests send with `FEATURE_VERIFY_PIN_DIRECT`
+//! and `FEATURE_MODIFY_PIN_DIRECT`: typical [`VerifyRequest`] / [`ModifyRequest`]
+//! values, turned into their structures (PIN_VERIFY_STRUCTURE,
+//! PIN_MODIFY_STRUCTURE) by the core's `emit`.
 
-/// How the user types a PIN: the fields both structures carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    /// `bTimerOut`: seconds for the first key (0: the reader's default).
-    pub timeout_s: u8,
-    /// `bTimerOut2`: seconds between keys (0: the reader's default).
-    pub timeout2_s: u8,
-    /// `bmFormatString`: how each digit is coded and where the PIN goes.
-    pub format: u8,
-    /// `bmPINBlockString`: the length field and the block size.
-    pub block: u8,
-    /// `bmPINLengthFormat`.
-    pub length_format: u8,
-    /// Fewest digits (the high byte of `wPINMaxExtraDigit`).
-    pub min_digits: u8,
-    /// Most digits (its low byte).
-    pub max_digits: u8,
-    /// `bEntryValidationCondition`.
-    pub validation: u8,
-}
+use readerkit::pin::{
+    Conditions, Confirm, Encoding, EntryLimits, Justification, Messages, ModifyRequest, PinBlock,
+    PinError, VerifyRequest, entry::DEFAULT_KEY_TIMEOUT_MS,
+};
 
-impl Entry {
-    /// ASCII digits left justified at byte 0 of an 8-byte block, no length field,
-    /// 4 to 8 digits ended by the validation key, the reader's time-outs.
-    pub const ASCII: Entry = Entry {
-        timeout_s: 0,
-        timeout2_s: 0,
-        format: 0x82,
-        block: 0x08,
-        length_format: 0x00,
-        min_digits: 4,
-        max_digits: 8,
-        validation: 0x02,
-    };
+/// ASCII digits left justified at byte 0 of an 8-byte block, no length field
+/// (`bmFormatString` 0x82, `bmPINBlockString` 0x08, `bmPINLengthFormat` 0).
+pub const ASCII_BLOCK: PinBlock = PinBlock {
+    position_bits: 0,
+    justification: Justification::Left,
+    encoding: Encoding::Ascii,
+    block_bytes: 8,
+    length_bits: 0,
+    length_position_bits: 0,
+};
 
-    /// The structures' first five bytes: time-outs and the PIN's coding.
-    fn coding(&self) -> [u8; 5] {
-        [
-            self.timeout_s,
-            self.timeout2_s,
-            self.format,
-            self.block,
-            self.length_format,
-        ]
-    }
-
-    /// `wPINMaxExtraDigit`.
-    fn digits(&self) -> [u8; 2] {
-        [self.max_digits, self.min_digits]
-    }
-}
+/// 4 to 8 digits ended by the validation key, the reader's time-outs (sent as 0).
+pub const LIMITS: EntryLimits = EntryLimits {
+    min_digits: 4,
+    max_digits: 8,
+    first_key_timeout_ms: DEFAULT_KEY_TIMEOUT_MS,
+    next_key_timeout_ms: DEFAULT_KEY_TIMEOUT_MS,
+    conditions: Conditions(Conditions::KEY),
+};
 
 /// `wLangId` US English.
-const LANG_EN_US: [u8; 2] = 0x0409u16.to_le_bytes();
+const LANG_EN_US: u16 = 0x0409;
 
-/// PIN_VERIFY_STRUCTURE.
-#[derive(Debug, Clone)]
-pub struct Verify<'a> {
-    /// How the PIN is typed.
-    pub entry: Entry,
-    /// `bNumberMessage`.
-    pub messages: u8,
-    /// `bMsgIndex`.
-    pub message: u8,
-    /// The command APDU the PIN block goes into.
-    pub apdu: &'a [u8],
-}
-
-impl<'a> Verify<'a> {
-    /// A verification into `apdu` typed as [`Entry::ASCII`], one message.
-    pub fn new(apdu: &'a [u8]) -> Verify<'a> {
-        Verify {
-            entry: Entry::ASCII,
-            messages: 1,
-            message: 0,
-            apdu,
-        }
-    }
-
-    /// The structure's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut s = self.entry.coding().to_vec();
-        s.extend_from_slice(&self.entry.digits());
-        s.extend_from_slice(&[self.entry.validation, self.messages]);
-        s.extend_from_slice(&LANG_EN_US);
-        s.push(self.message);
-        with_apdu(s, self.apdu)
+/// A verification into `apdu`: [`ASCII_BLOCK`], [`LIMITS`], one message (index 0).
+pub fn verify(apdu: &[u8]) -> VerifyRequest<'_> {
+    VerifyRequest {
+        block: ASCII_BLOCK,
+        limits: LIMITS,
+        messages: Messages {
+            count: 1,
+            language: LANG_EN_US,
+            index: [0; 3],
+        },
+        prologue: [0; 3],
+        apdu,
     }
 }
 
-/// PIN_MODIFY_STRUCTURE.
-#[derive(Debug, Clone)]
-pub struct Modify<'a> {
-    /// How each PIN is typed.
-    pub entry: Entry,
-    /// `bInsertionOffsetOld`: where the current PIN's block goes, in bytes after
-    /// the APDU header.
-    pub offset_old: u8,
-    /// `bInsertionOffsetNew`: where the new PIN's block goes.
-    pub offset_new: u8,
-    /// `bConfirmPIN`.
-    pub confirm: u8,
-    /// `bNumberMessage`.
-    pub messages: u8,
-    /// `bMsgIndex1` to `bMsgIndex3`.
-    pub message_indexes: [u8; 3],
-    /// The command APDU the PIN blocks go into.
-    pub apdu: &'a [u8],
-}
-
-impl<'a> Modify<'a> {
-    /// A modification into `apdu` typed as [`Entry::ASCII`]: the current PIN's
-    /// block at byte 0 and the new one's at byte 8, the current PIN then the new
-    /// one twice, three messages.
-    pub fn new(apdu: &'a [u8]) -> Modify<'a> {
-        Modify {
-            entry: Entry::ASCII,
-            offset_old: 0,
-            offset_new: 8,
-            confirm: 0x03,
-            messages: 3,
-            message_indexes: [0, 1, 2],
-            apdu,
-        }
-    }
-
-    /// The structure's bytes.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut s = self.entry.coding().to_vec();
-        s.extend_from_slice(&[self.offset_old, self.offset_new]);
-        s.extend_from_slice(&self.entry.digits());
-        s.extend_from_slice(&[self.confirm, self.entry.validation, self.messages]);
-        s.extend_from_slice(&LANG_EN_US);
-        s.extend_from_slice(&self.message_indexes);
-        with_apdu(s, self.apdu)
+/// A modification into `apdu`: [`ASCII_BLOCK`] for the current PIN at byte 0 and
+/// the new one at byte 8, [`LIMITS`], the current PIN then the new one twice,
+/// three messages (indexes 0, 1, 2).
+pub fn modify(apdu: &[u8]) -> ModifyRequest<'_> {
+    ModifyRequest {
+        block: ASCII_BLOCK,
+        limits: LIMITS,
+        offset_current: 0,
+        offset_new: 8,
+        confirm: Confirm {
+            enter_current: true,
+            confirm_new: true,
+        },
+        messages: Messages {
+            count: 3,
+            language: LANG_EN_US,
+            index: [0, 1, 2],
+        },
+        prologue: [0; 3],
+        apdu,
     }
 }
 
-/// `head`, then `bTeoPrologue` (zero), `ulDataLength` and the APDU.
-fn with_apdu(mut head: Vec<u8>, apdu: &[u8]) -> Vec<u8> {
-    head.extend_from_slice(&[0, 0, 0]);
-    let length = u32::try_from(apdu.len()).expect("an APDU is shorter than 4 GiB");
-    head.extend_from_slice(&length.to_le_bytes());
-    head.extend_from_slice(apdu);
-    head
+/// The PIN_VERIFY_STRUCTURE of `request`.
+///
+/// # Panics
+///
+/// If a field of `request` has no encoding (a test's mistake).
+pub fn verify_bytes(request: &VerifyRequest<'_>) -> Vec<u8> {
+    emitted(request.buffer_len(), |out| request.emit(out))
+}
+
+/// The PIN_MODIFY_STRUCTURE of `request`.
+///
+/// # Panics
+///
+/// If a field of `request` has no encoding (a test's mistake).
+pub fn modify_bytes(request: &ModifyRequest<'_>) -> Vec<u8> {
+    emitted(request.buffer_len(), |out| request.emit(out))
+}
+
+/// What `emit` writes into a buffer of `len` bytes.
+fn emitted(len: usize, emit: impl FnOnce(&mut [u8]) -> Result<usize, PinError>) -> Vec<u8> {
+    let mut out = vec![0; len];
+    let written = emit(&mut out).expect("an encodable request");
+    out.truncate(written);
+    out
 }
 
 #[cfg(test)]
@@ -154,31 +100,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fields_sit_where_part_10_puts_them() {
-        let apdu = [0x00, 0x20, 0x00, 0x81, 0x08, 0x20, 0xFF, 0xFF];
-        let verify = Verify {
-            entry: Entry {
-                timeout_s: 15,
-                timeout2_s: 5,
-                format: 0x89,
-                block: 0x47,
-                length_format: 0x04,
-                ..Entry::ASCII
-            },
-            ..Verify::new(&apdu)
-        };
+    fn the_typical_requests_are_what_clients_send() {
+        let mut apdu = vec![0x00, 0x20, 0x00, 0x81, 0x08];
+        apdu.extend_from_slice(&[0xFF; 8]);
         let mut expected = vec![
-            15, 5, 0x89, 0x47, 0x04, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0, 8, 0, 0, 0,
+            0, 0, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0, 13, 0, 0, 0,
         ];
         expected.extend_from_slice(&apdu);
-        assert_eq!(verify.to_bytes(), expected);
+        assert_eq!(verify_bytes(&verify(&apdu)), expected);
+        assert_eq!(VerifyRequest::parse(&expected), Ok(verify(&apdu)));
 
-        let apdu = [0x00, 0x24, 0x00, 0x81, 0x10];
+        let mut apdu = vec![0x00, 0x24, 0x00, 0x81, 0x10];
+        apdu.extend_from_slice(&[0xFF; 16]);
         let mut expected = vec![
-            0, 0, 0x82, 0x08, 0x00, 0, 8, 8, 4, 0x03, 0x02, 0x03, 0x09, 0x04, 0, 1, 2, 0, 0, 0, 5,
+            0, 0, 0x82, 0x08, 0x00, 0, 8, 8, 4, 0x03, 0x02, 0x03, 0x09, 0x04, 0, 1, 2, 0, 0, 0, 21,
             0, 0, 0,
         ];
         expected.extend_from_slice(&apdu);
-        assert_eq!(Modify::new(&apdu).to_bytes(), expected);
+        assert_eq!(modify_bytes(&modify(&apdu)), expected);
+        assert_eq!(ModifyRequest::parse(&expected), Ok(modify(&apdu)));
     }
 }

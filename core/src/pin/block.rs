@@ -28,6 +28,15 @@ impl Encoding {
         }
     }
 
+    /// Its code in `bmFormatString` bits 1-0.
+    pub const fn format_bits(self) -> u8 {
+        match self {
+            Encoding::Binary => 0,
+            Encoding::Bcd => 1,
+            Encoding::Ascii => 2,
+        }
+    }
+
     const fn encode(self, digit: u8) -> u8 {
         match self {
             Encoding::Binary | Encoding::Bcd => digit,
@@ -96,6 +105,39 @@ impl PinBlock {
             length_position_bits: usize::from(length_format & 0x0F)
                 * unit(length_format & 0x10 != 0),
         })
+    }
+
+    /// The three format bytes of this layout, `[bmFormatString, bmPINBlockString,
+    /// bmPINLengthFormat]` (the inverse of [`PinBlock::from_fields`]). The PIN's
+    /// position is written in bytes when it is a whole number of them, the length
+    /// field's in bits when it fits 4 bits (the units clients use); each falls back
+    /// to the other unit. [`PinError::Unencodable`] if a position, the block size or
+    /// the length field's width does not fit its 4 bits in either.
+    pub fn to_fields(&self) -> Result<[u8; 3], PinError> {
+        let nibble = |value: usize| u8::try_from(value).ok().filter(|v| *v <= 0x0F);
+        // (value, in bytes) of a position in bits, in bytes first if `bytes_first`.
+        let position = |bits: usize, bytes_first: bool| {
+            let in_bytes = nibble(bits / 8)
+                .filter(|_| bits % 8 == 0)
+                .map(|v| (v, true));
+            let in_bits = nibble(bits).map(|v| (v, false));
+            let found = if bytes_first {
+                in_bytes.or(in_bits)
+            } else {
+                in_bits.or(in_bytes)
+            };
+            found.ok_or(PinError::Unencodable)
+        };
+        let (pin_at, pin_in_bytes) = position(self.position_bits, true)?;
+        let (length_at, length_in_bytes) = position(self.length_position_bits, false)?;
+        let block = nibble(self.block_bytes).ok_or(PinError::Unencodable)?;
+        let length = nibble(self.length_bits).ok_or(PinError::Unencodable)?;
+        let right = u8::from(self.justification == Justification::Right) << 2;
+        Ok([
+            u8::from(pin_in_bytes) << 7 | pin_at << 3 | right | self.encoding.format_bits(),
+            length << 4 | block,
+            u8::from(length_in_bytes) << 4 | length_at,
+        ])
     }
 
     /// The most digits this layout can carry: what fits in the block, in the length
@@ -200,6 +242,32 @@ fn write_bits(data: &mut [u8], position: usize, width: usize, value: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_bytes_read_back_as_written() {
+        for fields in [
+            [0x82, 0x08, 0x00],
+            [0x89, 0x47, 0x04],
+            [0x85, 0x40, 0x1F],
+            [0x3E, 0xF0, 0x0C],
+        ] {
+            let block = PinBlock::from_fields(fields[0], fields[1], fields[2]).unwrap();
+            assert_eq!(block.to_fields(), Ok(fields), "{fields:02X?}");
+        }
+        // Bits where bytes do not fit: a PIN 12 bits in, a length field at byte 0.
+        let block = PinBlock::from_fields(0x60, 0x40, 0x10).unwrap();
+        assert_eq!(block.to_fields(), Ok([0x60, 0x40, 0x00]));
+        let far = PinBlock {
+            position_bits: 16 * 8,
+            ..block
+        };
+        assert_eq!(far.to_fields(), Err(PinError::Unencodable));
+        let wide = PinBlock {
+            block_bytes: 16,
+            ..block
+        };
+        assert_eq!(wide.to_fields(), Err(PinError::Unencodable));
+    }
 
     fn pin(digits: &[u8]) -> Pin {
         let mut pin = Pin::new();

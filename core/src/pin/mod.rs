@@ -59,8 +59,13 @@ pub enum PinError {
     BadMessageCount,
     /// The PIN block, or its PIN length field, lies outside the APDU data.
     BlockOutsideApdu,
-    /// The output buffer cannot hold the formatted APDU.
+    /// The output buffer cannot hold the formatted APDU (or the emitted
+    /// structure).
     BufferTooSmall,
+    /// A request has a field its structure cannot carry (emitting it): a time-out
+    /// that is not a whole number of seconds up to 255 s, a position or size beyond
+    /// its 4 bits, more than 255 digits, or an APDU of 4 GiB or more.
+    Unencodable,
     /// No key came within the time allowed (SW 64 00).
     Timeout,
     /// The user pressed Cancel (SW 64 01).
@@ -119,6 +124,7 @@ impl core::fmt::Display for PinError {
             PinError::BadMessageCount => "bNumberMessage out of range",
             PinError::BlockOutsideApdu => "PIN block or length field outside the APDU",
             PinError::BufferTooSmall => "output too small for the APDU",
+            PinError::Unencodable => "request field without an encoding in the structure",
             PinError::Timeout => "PIN entry timed out",
             PinError::Cancelled => "PIN entry cancelled",
             PinError::Mismatch => "new PIN entries differ",

@@ -10,7 +10,7 @@
 
 use super::PinError;
 use super::block::PinBlock;
-use super::entry::{EntryLimits, Pin};
+use super::entry::{DEFAULT_KEY_TIMEOUT_MS, EntryLimits, Pin};
 
 /// Length of an APDU header with Lc (CLA INS P1 P2 Lc), in bytes.
 const APDU_HEADER_LEN: usize = 5;
@@ -172,6 +172,58 @@ fn entry_limits(
     )
 }
 
+impl Messages {
+    /// Write the messages into part 10 `fields` at `at` (the inverse of
+    /// [`Messages::read`]): `bNumberMessage`, `wLangId`, then the first `most`
+    /// indexes.
+    fn write(&self, fields: &mut [u8], at: usize, most: u8) {
+        fields[at] = self.count;
+        fields[at + 1..][..2].copy_from_slice(&self.language.to_le_bytes());
+        let indexes = usize::from(most);
+        fields[at + 3..][..indexes].copy_from_slice(&self.index[..indexes]);
+    }
+}
+
+/// The first five part 10 fields of a request (the inverse of what
+/// [`entry_limits`] and [`PinBlock::from_fields`] read): `bTimerOut` and
+/// `bTimerOut2` in seconds ([`DEFAULT_KEY_TIMEOUT_MS`] as 0, the reader's
+/// default), then the PIN block's format bytes.
+fn coding_fields(limits: &EntryLimits, block: &PinBlock) -> Result<[u8; 5], PinError> {
+    let seconds = |ms: u32| match ms {
+        DEFAULT_KEY_TIMEOUT_MS => Ok(0),
+        ms if ms % 1000 == 0 => u8::try_from(ms / 1000).map_err(|_| PinError::Unencodable),
+        _ => Err(PinError::Unencodable),
+    };
+    let [format, block_string, length_format] = block.to_fields()?;
+    Ok([
+        seconds(limits.first_key_timeout_ms)?,
+        seconds(limits.next_key_timeout_ms)?,
+        format,
+        block_string,
+        length_format,
+    ])
+}
+
+/// `wPINMaxExtraDigit` of `limits`, maximum first.
+fn size_fields(limits: &EntryLimits) -> Result<[u8; 2], PinError> {
+    let digits = |n: usize| u8::try_from(n).map_err(|_| PinError::Unencodable);
+    Ok([digits(limits.max_digits)?, digits(limits.min_digits)?])
+}
+
+/// Write a part 10 structure into `out`: `fields` (up to `ulDataLength`), then
+/// `ulDataLength` and `apdu`. Returns its length in bytes.
+fn emit_structure(fields: &[u8], apdu: &[u8], out: &mut [u8]) -> Result<usize, PinError> {
+    let length = u32::try_from(apdu.len()).map_err(|_| PinError::Unencodable)?;
+    let total = fields.len() + 4 + apdu.len();
+    let out = out.get_mut(..total).ok_or(PinError::BufferTooSmall)?;
+    let (head, rest) = out.split_at_mut(fields.len());
+    head.copy_from_slice(fields);
+    let (data_length, template) = rest.split_at_mut(4);
+    data_length.copy_from_slice(&length.to_le_bytes());
+    template.copy_from_slice(apdu);
+    Ok(total)
+}
+
 impl<'a> VerifyRequest<'a> {
     /// Length of the fixed part before the APDU, in bytes.
     pub const HEADER_LEN: usize = 19;
@@ -215,6 +267,27 @@ impl<'a> VerifyRequest<'a> {
             prologue: [fields[12], fields[13], fields[14]],
             apdu,
         })
+    }
+
+    /// Length of the `PIN_VERIFY_STRUCTURE` [`VerifyRequest::emit`] writes, in
+    /// bytes.
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN + self.apdu.len()
+    }
+
+    /// Write the request as a `PIN_VERIFY_STRUCTURE` into `out` (the inverse of
+    /// [`VerifyRequest::parse`]: parsing what it writes gives back every request
+    /// `parse` returns); returns its length in bytes. [`PinError::BufferTooSmall`]
+    /// if `out` is shorter than [`VerifyRequest::buffer_len`],
+    /// [`PinError::Unencodable`] if a field has no encoding.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize, PinError> {
+        let mut fields = [0u8; VERIFY_FIELDS_LEN];
+        fields[..5].copy_from_slice(&coding_fields(&self.limits, &self.block)?);
+        fields[5..7].copy_from_slice(&size_fields(&self.limits)?);
+        fields[7] = self.limits.conditions.0;
+        self.messages.write(&mut fields, 8, 1);
+        fields[12..].copy_from_slice(&self.prologue);
+        emit_structure(&fields, self.apdu, out)
     }
 
     /// Write the command for the card, `pin` in place, into `out`; returns its
@@ -302,6 +375,31 @@ impl<'a> ModifyRequest<'a> {
             prologue: [fields[17], fields[18], fields[19]],
             apdu,
         })
+    }
+
+    /// Length of the `PIN_MODIFY_STRUCTURE` [`ModifyRequest::emit`] writes, in
+    /// bytes.
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN + self.apdu.len()
+    }
+
+    /// Write the request as a `PIN_MODIFY_STRUCTURE` into `out` (the inverse of
+    /// [`ModifyRequest::parse`]: parsing what it writes gives back every request
+    /// `parse` returns); returns its length in bytes. [`PinError::BufferTooSmall`]
+    /// if `out` is shorter than [`ModifyRequest::buffer_len`],
+    /// [`PinError::Unencodable`] if a field has no encoding.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize, PinError> {
+        let offset = |bytes: usize| u8::try_from(bytes).map_err(|_| PinError::Unencodable);
+        let mut fields = [0u8; MODIFY_FIELDS_LEN];
+        fields[..5].copy_from_slice(&coding_fields(&self.limits, &self.block)?);
+        fields[5] = offset(self.offset_current)?;
+        fields[6] = offset(self.offset_new)?;
+        fields[7..9].copy_from_slice(&size_fields(&self.limits)?);
+        fields[9] = u8::from(self.confirm.enter_current) << 1 | u8::from(self.confirm.confirm_new);
+        fields[10] = self.limits.conditions.0;
+        self.messages.write(&mut fields, 11, 3);
+        fields[17..].copy_from_slice(&self.prologue);
+        emit_structure(&fields, self.apdu, out)
     }
 
     /// Write the command for the card into `out`: `new` at its offset, and
@@ -395,6 +493,70 @@ mod tests {
             request.format(&pin(&[1, 2, 3, 4]), &mut out[..12]),
             Err(PinError::BufferTooSmall)
         );
+    }
+
+    /// `request` emitted into a buffer of its length.
+    fn emitted(emit: impl Fn(&mut [u8]) -> Result<usize, PinError>, len: usize) -> Vec<u8> {
+        let mut out = std::vec![0u8; len];
+        assert_eq!(emit(&mut out), Ok(len));
+        out
+    }
+
+    #[test]
+    fn structures_emit_what_they_parse_from() {
+        let verify = verify_structure();
+        let request = VerifyRequest::parse(&verify).unwrap();
+        assert_eq!(request.buffer_len(), verify.len());
+        assert_eq!(emitted(|out| request.emit(out), verify.len()), verify);
+        for confirm in [0x00, 0x01, 0x02, 0x03] {
+            let modify = modify_structure(confirm);
+            let request = ModifyRequest::parse(&modify).unwrap();
+            assert_eq!(
+                emitted(|out| request.emit(out), request.buffer_len()),
+                modify
+            );
+        }
+    }
+
+    #[test]
+    fn emitted_requests_parse_back_to_themselves() {
+        let verify = verify_structure();
+        let mut request = VerifyRequest::parse(&verify).unwrap();
+        // The reader's default time-out travels as 0, read back as the default.
+        request.limits.first_key_timeout_ms = DEFAULT_KEY_TIMEOUT_MS;
+        request.messages.count = 0xFF;
+        let bytes = emitted(|out| request.emit(out), request.buffer_len());
+        assert_eq!(bytes[0], 0);
+        assert_eq!(VerifyRequest::parse(&bytes), Ok(request));
+
+        let modify = modify_structure(0x02);
+        let mut request = ModifyRequest::parse(&modify).unwrap();
+        request.limits.next_key_timeout_ms = 255_000;
+        request.messages.index = [7, 8, 9];
+        request.prologue = [1, 2, 3];
+        let bytes = emitted(|out| request.emit(out), request.buffer_len());
+        assert_eq!(ModifyRequest::parse(&bytes), Ok(request));
+    }
+
+    #[test]
+    fn emit_refuses_short_buffers_and_fields_without_an_encoding() {
+        let verify = verify_structure();
+        let request = VerifyRequest::parse(&verify).unwrap();
+        let mut out = [0u8; 64];
+        assert_eq!(
+            request.emit(&mut out[..verify.len() - 1]),
+            Err(PinError::BufferTooSmall)
+        );
+        let mut half_second = request;
+        half_second.limits.first_key_timeout_ms = 1_500;
+        assert_eq!(half_second.emit(&mut out), Err(PinError::Unencodable));
+        let mut too_long = request;
+        too_long.limits.next_key_timeout_ms = 256_000;
+        assert_eq!(too_long.emit(&mut out), Err(PinError::Unencodable));
+        let modify = modify_structure(0x03);
+        let mut request = ModifyRequest::parse(&modify).unwrap();
+        request.offset_new = 256;
+        assert_eq!(request.emit(&mut out), Err(PinError::Unencodable));
     }
 
     /// `structure` with byte `at` set to `value`.
