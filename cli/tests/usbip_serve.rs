@@ -5,7 +5,9 @@
 //! URBs (answers split into packets, the zero-length packet), NotifySlotChange on
 //! the interrupt URB, UNLINK, a stalled request, the list answered and a second
 //! import refused while the device is imported, transfers in flight bounded; and
-//! malformed peer input refused while the server goes on serving. Debian's own
+//! malformed peer input refused while the server goes on serving; with a slow
+//! card, time extensions, CMD_SLOT_BUSY for a second command and ABORT; an
+//! extended APDU chained across messages both ways. Debian's own
 //! `usbip list` (package `usbip`) is run against it.
 
 use std::io::Write;
@@ -360,4 +362,41 @@ fn an_extended_apdu_chained_across_messages_round_trips() {
     assert_eq!(chain, [0x01, 0x03, 0x02]);
     assert_eq!(response[..600], data[..]);
     assert_eq!(response[600..], [0x90, 0x00]);
+}
+
+#[test]
+fn abort_stops_a_slow_command() {
+    // The card would work 60 s behind its request for more time, longer than
+    // the client's 20 s hang guard: only an ABORT that stops the card's work
+    // (not merely relabels the answer when it finally comes) gets the answers
+    // below in time.
+    let (_served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
+    let mut c = power_on(Client::import(port));
+    let echo = [0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0];
+    bulk_out(&mut c, 10, &ccid(0x6F, 1, &echo));
+    let extension = bulk_in(&mut c, 11);
+    assert_eq!(extension, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0]);
+    // The ABORT class request (wValue: bSlot 0, bSeq 1), then PC_to_RDR_Abort
+    // with the same slot and sequence (CCID 1.1 §5.3.1).
+    c.send(&submit(
+        12,
+        false,
+        0,
+        0,
+        [0x21, 0x01, 0, 1, 0, 0, 0, 0],
+        &[],
+    ));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 12, 0, &[]));
+    bulk_out(&mut c, 13, &ccid(0x72, 1, &[]));
+    // The ECHO ends CMD_ABORTED (failed, bError FF), then the Abort answers
+    // its slot status.
+    let aborted = bulk_in(&mut c, 14);
+    assert_eq!(aborted[..7], [0x80, 0, 0, 0, 0, 0, 1]);
+    assert_eq!((aborted[7] >> 6, aborted[8]), (1, 0xFF), "CMD_ABORTED");
+    let abort = bulk_in(&mut c, 15);
+    assert_eq!(abort[..9], [0x81, 0, 0, 0, 0, 0, 1, 0, 0]);
+    // The slot is free again (the card's work was cut short):
+    // GetSlotStatus answers without CMD_SLOT_BUSY.
+    let status = c.exchange(20, &ccid(0x65, 2, &[]));
+    assert_eq!((status[0], status[6], status[8]), (0x81, 2, 0));
 }
