@@ -206,6 +206,10 @@ fn serve(args: &Args) -> Result<(), String> {
     };
     let held = Arc::clone(&exported.imported);
     std::thread::spawn(move || handshake::accept(&listener, &exported));
+    // The first notification reports the slot as it is at start; a host asks
+    // for the slot status when it opens the reader, so it is not sent (it would
+    // otherwise reach whichever client imports first, as if the card had moved).
+    let _ = reader.slot_change(&mut [0u8; 8]);
     let (jobs, queue) = mpsc::channel();
     std::thread::scope(|scope| {
         let answers = events.clone();
