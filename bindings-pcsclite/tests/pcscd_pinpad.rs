@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Error, Protocols, Scope};
-use readerkit::pin::{EntryLimits, VerifyRequest};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
@@ -36,30 +35,6 @@ fn features(card: &Card) -> Vec<(u8, u64)> {
             (tlv[0], u64::from(code))
         })
         .collect()
-}
-
-/// PIN_VERIFY_STRUCTURE: ASCII, left, byte position 0, no length field, an 8-byte
-/// block, 4-8 digits, validation key, 30 s for the first key and 10 s between
-/// keys; VERIFY `00 20 00 80 08 FF..FF`.
-fn verify_structure() -> Vec<u8> {
-    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
-    apdu.extend_from_slice(&[0xFF; 8]);
-    pin::verify_bytes(&VerifyRequest {
-        limits: EntryLimits {
-            first_key_timeout_ms: 30_000,
-            next_key_timeout_ms: 10_000,
-            ..pin::LIMITS
-        },
-        ..pin::verify(&apdu)
-    })
-}
-
-/// PIN_MODIFY_STRUCTURE: current PIN, then the new PIN twice; CHANGE REFERENCE
-/// DATA `00 24 00 80 10` with the current block at 0 and the new one at 8.
-fn modify_structure() -> Vec<u8> {
-    let mut apdu = vec![0x00, 0x24, 0x00, 0x80, 0x10];
-    apdu.extend_from_slice(&[0xFF; 16]);
-    pin::modify_bytes(&pin::modify(&apdu))
 }
 
 /// Load `keys` into the reader's PIN pad, then send `structure` to `code`.
@@ -122,8 +97,8 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     );
     step("features and TLV properties", started);
 
-    let v = verify_structure();
-    let m = modify_structure();
+    let v = pin::verify_structure();
+    let m = pin::modify_structure();
     pin_requests(
         &card,
         &[

@@ -13,6 +13,7 @@ use readerkit::pin::{Key, Keypad, Prompt};
 use readerkit::status::Status;
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::{Card, ScriptedKeypad, SimLine};
+use readerkit_testkit::pin::{modify_structure, verify_structure};
 use readerkit_wdm::irp::IoStatus;
 use readerkit_wdm::reader::Dispatch;
 use readerkit_wdm::{DriverHooks, WdmReader, ntstatus};
@@ -80,25 +81,6 @@ fn ready() -> PadReader {
     let (st, _) = ioctl(&r, Ioctl::SetProtocol.code(), &T1.to_le_bytes(), 4);
     assert_eq!(st, ntstatus::SUCCESS);
     r
-}
-
-fn verify_structure() -> Vec<u8> {
-    let mut s = vec![
-        30, 10, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0, 13, 0, 0, 0,
-    ];
-    s.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
-    s.extend_from_slice(&[0xFF; 8]);
-    s
-}
-
-fn modify_structure() -> Vec<u8> {
-    let mut s = vec![
-        0, 0, 0x82, 0x08, 0x00, 0, 8, 8, 4, 0x03, 0x02, 0x03, 0x09, 0x04, 0, 1, 2, 0, 0, 0, 21, 0,
-        0, 0,
-    ];
-    s.extend_from_slice(&[0x00, 0x24, 0x00, 0x80, 0x10]);
-    s.extend_from_slice(&[0xFF; 16]);
-    s
 }
 
 fn load(r: &PadReader, keys: &str) {

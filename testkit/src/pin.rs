@@ -87,6 +87,30 @@ pub fn modify_bytes(request: &ModifyRequest<'_>) -> Vec<u8> {
     emitted(request.buffer_len(), |out| request.emit(out))
 }
 
+/// The PIN pad scenarios' PIN_VERIFY_STRUCTURE: [`verify`] into VERIFY
+/// `00 20 00 80 08 FF..FF` (8 bytes), 30 s for the first key (the reader's
+/// default, sent as 0) and 10 s between keys.
+pub fn verify_structure() -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x20, 0x00, 0x80, 0x08];
+    apdu.extend_from_slice(&[0xFF; 8]);
+    verify_bytes(&VerifyRequest {
+        limits: EntryLimits {
+            first_key_timeout_ms: 30_000,
+            next_key_timeout_ms: 10_000,
+            ..LIMITS
+        },
+        ..verify(&apdu)
+    })
+}
+
+/// The PIN pad scenarios' PIN_MODIFY_STRUCTURE: [`modify`] into CHANGE REFERENCE
+/// DATA `00 24 00 80 10 FF..FF` (the current PIN's block at 0, the new one's at 8).
+pub fn modify_structure() -> Vec<u8> {
+    let mut apdu = vec![0x00, 0x24, 0x00, 0x80, 0x10];
+    apdu.extend_from_slice(&[0xFF; 16]);
+    modify_bytes(&modify(&apdu))
+}
+
 /// What `emit` writes into a buffer of `len` bytes.
 fn emitted(len: usize, emit: impl FnOnce(&mut [u8]) -> Result<usize, PinError>) -> Vec<u8> {
     let mut out = vec![0; len];

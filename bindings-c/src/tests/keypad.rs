@@ -10,6 +10,7 @@ use core::ptr;
 use super::device::control;
 use super::{ctx, init_device};
 use crate::*;
+use readerkit_testkit::pin::verify_structure;
 
 /// T=1 in specific mode (TA2), so no SET_PROTOCOL is needed; the last byte is the TCK.
 const ATR: [u8; 6] = [0x3B, 0x90, 0x11, 0x11, 0x01, 0x91];
@@ -89,15 +90,6 @@ fn keypad_ops() -> rk_keypad_ops {
         min_pin_digits: 4,
         max_pin_digits: 8,
     }
-}
-
-fn verify_structure() -> Vec<u8> {
-    let mut s = vec![
-        30, 10, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0, 13, 0, 0, 0,
-    ];
-    s.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
-    s.extend_from_slice(&[0xFF; 8]);
-    s
 }
 
 fn keys(s: &str) -> Vec<u32> {
