@@ -269,6 +269,8 @@ pub struct rk_reader_functions {
 }
 
 /// The reader's capabilities (`SCARD_READER_CAPABILITIES`).
+// The C ABI's mirror of `readerkit::caps::ReaderCapabilities`, field for field on
+// purpose: C callers need a `repr(C)` struct; the `From` impls below convert both ways.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rk_reader_caps {
