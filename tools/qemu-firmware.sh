@@ -27,7 +27,8 @@
 # until killed: the terminal's path is printed alone on the first line, for
 # pcscd's `DEVICENAME <path>:GemPCTwin` with Debian's libccidtwin.so. The console
 # (UART1) follows on stdout (stack high-water marks as they grow); lines on stdin
-# move the card: `remove`, `insert`.
+# move the card: `remove`, `insert`; `slow N` makes the T=0 card send N NULL
+# bytes (requests for more time) before every answer, about 0.2 s of work each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -74,11 +74,16 @@ pub struct Gate {
 impl Gate {
     /// A gate for `slot_count` slots (at most [`MAX_SLOTS`]) of which at most
     /// `max_busy` (`bMaxCCIDBusySlots`, at least 1) run commands at once.
-    pub fn new(slot_count: usize, max_busy: u8) -> Gate {
+    /// A `const fn`, so that a firmware can keep its gate in a `static`.
+    pub const fn new(slot_count: usize, max_busy: u8) -> Gate {
         Gate {
             slots: [SlotRun::Idle; MAX_SLOTS],
-            slot_count: slot_count.min(MAX_SLOTS),
-            max_busy: usize::from(max_busy.max(1)),
+            slot_count: if slot_count < MAX_SLOTS {
+                slot_count
+            } else {
+                MAX_SLOTS
+            },
+            max_busy: if max_busy == 0 { 1 } else { max_busy as usize },
         }
     }
 

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcsc::{Disposition, Protocols, ShareMode};
+use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
 use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
 
 /// The firmware under QEMU (`tools/qemu-firmware.sh ccid`); killed on drop.
@@ -80,6 +81,15 @@ impl Firmware {
 
     fn console(&self) -> String {
         self.console.lock().unwrap().clone()
+    }
+
+    /// Wait (at most 10 s, a hang guard) until the console has said `line`.
+    fn wait_console(&self, line: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.console().contains(line) {
+            assert!(Instant::now() < deadline, "console never said {line:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -198,4 +208,113 @@ fn pcscd_and_libccidtwin_drive_the_qemu_firmware() {
         console.contains("stack high water: CCID command"),
         "the firmware measured its stack:\n{console}"
     );
+}
+
+/// PC_to_RDR_IccPowerOn, slot 0.
+fn power_on(seq: u8) -> [u8; 10] {
+    [0x62, 0, 0, 0, 0, 0, seq, 0, 0, 0]
+}
+
+/// PC_to_RDR_SetParameters, slot 0: T=0, Fi/Di 1/1, WI 10.
+fn set_t0(seq: u8) -> [u8; 15] {
+    [0x61, 5, 0, 0, 0, 0, seq, 0, 0, 0, 0x11, 0, 0, 0x0A, 0]
+}
+
+/// GET CHALLENGE for 8 bytes, a T=0 TPDU in an XfrBlock for slot 0.
+fn get_challenge(seq: u8) -> [u8; 15] {
+    [
+        0x6F, 5, 0, 0, 0, 0, seq, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08,
+    ]
+}
+
+/// Send `message` (a GemPC Twin echoes it) and check the echo.
+fn send_echoed(port: &mut std::fs::File, message: &[u8]) {
+    port.write_all(&frame(message)).unwrap();
+    assert_eq!(
+        read_n(port, message.len() + 3),
+        frame(message),
+        "the echo of {message:02X?}"
+    );
+}
+
+/// The card powered and set to T=0 (the answers checked).
+fn power_on_t0(port: &mut std::fs::File, seq: u8) {
+    send_echoed(port, &power_on(seq));
+    let atr = read_message(port);
+    assert_eq!(atr[6..9], [seq, 0x00, 0x00], "powered: {atr:02X?}");
+    send_echoed(port, &set_t0(seq + 1));
+    let parameters = read_message(port);
+    assert_eq!(parameters[..1], [0x82], "{parameters:02X?}");
+    assert_eq!(parameters[6..9], [seq + 1, 0x00, 0x00], "{parameters:02X?}");
+}
+
+/// Start a slow command and wait for its first time request (the GemPC Twin's
+/// unframed `80 | multiplier` byte, multiplier 1 for a T=0 NULL byte): the card
+/// works behind it now.
+fn start_slow_command(port: &mut std::fs::File, message: &[u8]) {
+    send_echoed(port, message);
+    assert_eq!(read_n(port, 1), [0x81], "a time request");
+}
+
+/// The firmware's CCID reader keeps reading the host while a slow card works
+/// (`slow 5`: five NULL bytes before every answer, about 0.2 s of work after
+/// each): a second command from a raw peer (libccid never sends one) is echoed
+/// and refused with CMD_SLOT_BUSY at once (bError E0, its own bSeq), every NULL
+/// byte goes out as a time request, and the first command's answer comes
+/// afterwards intact. A PC_to_RDR_Abort stops a running command: CMD_ABORTED
+/// (bError FF), then the Abort's slot status; the card works again after a new
+/// power on.
+#[test]
+fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
+    const NULLS: usize = 5;
+    let mut firmware = Firmware::start();
+    firmware.control(&format!("slow {NULLS}"));
+    firmware.wait_console(&format!("slow card: {NULLS} NULL bytes"));
+    let mut port = open_raw(&firmware.path);
+    power_on_t0(&mut port, 1);
+
+    start_slow_command(&mut port, &get_challenge(3));
+    let status = [0x65, 0, 0, 0, 0, 0, 4, 0, 0, 0];
+    port.write_all(&frame(&status)).unwrap();
+    let (mut requests, echo) = read_answer(&mut port);
+    assert_eq!(echo, status, "the echo of the second command");
+    let (more, busy) = read_answer(&mut port);
+    requests.extend(more);
+    assert_eq!(
+        busy,
+        [0x81, 0, 0, 0, 0, 0, 4, 0x40, 0xE0, 0x03],
+        "CMD_SLOT_BUSY"
+    );
+    let (more, answer) = read_answer(&mut port);
+    requests.extend(more);
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
+    // One time request for each NULL byte (the first one read above).
+    assert_eq!(requests, [0x81; NULLS - 1], "time requests");
+    // Not busy any more.
+    let status = [0x65, 0, 0, 0, 0, 0, 5, 0, 0, 0];
+    send_echoed(&mut port, &status);
+    assert_eq!(
+        read_message(&mut port),
+        [0x81, 0, 0, 0, 0, 0, 5, 0x00, 0x00, 0x00]
+    );
+
+    start_slow_command(&mut port, &get_challenge(6));
+    let abort = [0x72, 0, 0, 0, 0, 0, 7, 0, 0, 0];
+    port.write_all(&frame(&abort)).unwrap();
+    let (_, echo) = read_answer(&mut port);
+    assert_eq!(echo, abort, "the echo of the abort");
+    // CMD_ABORTED for the command, then the Abort's slot status.
+    let (_, aborted) = read_answer(&mut port);
+    assert_eq!(aborted, [0x80, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0x00]);
+    let (_, abort_status) = read_answer(&mut port);
+    assert_eq!(abort_status[..1], [0x81], "{abort_status:02X?}");
+    assert_eq!(abort_status[6..9], [7, 0x00, 0x00], "{abort_status:02X?}");
+
+    power_on_t0(&mut port, 8);
+    start_slow_command(&mut port, &get_challenge(10));
+    let (requests, answer) = read_answer(&mut port);
+    assert_eq!(requests, [0x81; NULLS - 1], "time requests");
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 10, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
 }

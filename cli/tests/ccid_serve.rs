@@ -4,16 +4,13 @@
 //! frame and answers the firmware request, the SEC1210 does not echo, stdin moves
 //! cards, and bad options are usage errors.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::fs::File;
+use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, poll};
-use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::cli::assert_usage_errors;
+use readerkit_testkit::twin_peer::{frame, open_raw, read_message, read_n};
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
 const FIRMWARE_REQUEST: [u8; 14] = [
@@ -28,39 +25,8 @@ struct Served {
 
 fn serve(args: &[&str]) -> Served {
     let serve = Serve::start_program(Path::new(env!("CARGO_BIN_EXE_readerkit")), args);
-    let port = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&serve.path)
-        .unwrap();
-    let mut termios = tcgetattr(port.as_fd()).unwrap();
-    cfmakeraw(&mut termios);
-    tcsetattr(port.as_fd(), SetArg::TCSANOW, &termios).unwrap();
+    let port = open_raw(&serve.path);
     Served { serve, port }
-}
-
-/// Read exactly `n` bytes (within 5 s).
-fn read_n(port: &mut File, n: usize) -> Vec<u8> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut got = Vec::new();
-    while got.len() < n {
-        assert!(Instant::now() < deadline, "only {got:02X?} of {n} bytes");
-        let mut fds = [PollFd::new(&*port, PollFlags::POLLIN)];
-        if poll(&mut fds, 100).unwrap() == 0 {
-            continue;
-        }
-        let mut buf = [0u8; 512];
-        let k = port.read(&mut buf[..n - got.len()]).unwrap();
-        got.extend_from_slice(&buf[..k]);
-    }
-    got
-}
-
-fn frame(message: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x03, 0x06];
-    f.extend_from_slice(message);
-    f.push(f.iter().fold(0, |a, b| a ^ b));
-    f
 }
 
 #[test]
@@ -123,18 +89,6 @@ fn bad_options_are_usage_errors() {
         "ccid-serve",
         &[&["--reader", "omnikey"], &["--card", "t9"], &["--bogus"]],
     );
-}
-
-/// Read one GemPC Twin frame (SYNC, ACK, message, LRC) and return its message.
-fn read_message(port: &mut File) -> Vec<u8> {
-    let head = read_n(port, 12);
-    assert_eq!(head[..2], [0x03, 0x06], "{head:02X?}");
-    let len = u32::from_le_bytes([head[3], head[4], head[5], head[6]]) as usize;
-    let rest = read_n(port, len + 1);
-    let mut whole = head;
-    whole.extend_from_slice(&rest);
-    assert_eq!(whole.iter().fold(0, |a, b| a ^ b), 0, "LRC of {whole:02X?}");
-    whole[2..whole.len() - 1].to_vec()
 }
 
 /// Check an answer without data: bMessageType, bSlot, bSeq, bStatus, bError.

@@ -46,6 +46,8 @@ pub mod served;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod thread;
+#[cfg(feature = "pcscd")]
+pub mod twin_peer;
 pub mod usbip;
 pub mod vendor;
 

@@ -16,9 +16,11 @@ use readerkit_ccid::twin;
 use {
     crate::rt::StaticCell,
     crate::{Dev, poll},
-    readerkit_ccid::CcidReader,
-    readerkit_ccid::tpdu,
+    readerkit_ccid::busy::{self, Admission, Finish, Gate},
+    readerkit_ccid::message::HEADER_LEN,
+    readerkit_ccid::more_time::MoreTime,
     readerkit_ccid::twin::{Decoder, Event},
+    readerkit_ccid::{CcidReader, IccStatus, tpdu},
 };
 
 /// The reader libccid's serial driver is told it talks to (`DEVICENAME
@@ -62,19 +64,129 @@ pub trait Meter {
     fn command<R>(&mut self, run: impl FnOnce() -> R) -> R;
 }
 
-/// The decoder's message buffer and the answer buffer: static RAM (the size check
-/// counts them), not stack.
+/// The answer buffer and the two decoders: static RAM (the size check counts
+/// them), not stack. One decoder holds the message of the command running while
+/// the other reads the host meanwhile ([`while_waiting`]); they swap roles after
+/// each command.
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 struct Buffers {
-    decoder: Decoder<MAX_MESSAGE>,
+    decoders: [Decoder<MAX_MESSAGE>; 2],
     answer: [u8; MAX_MESSAGE],
 }
 
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 static BUFFERS: StaticCell<Buffers> = StaticCell::new(Buffers {
-    decoder: Decoder::new(),
+    decoders: [Decoder::new(), Decoder::new()],
     answer: [0; MAX_MESSAGE],
 });
+
+/// What the host link does while a command runs.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// No command runs: the serving loop reads the host.
+    Idle,
+    /// The command `slot`/`seq` runs; the card line's waits read the host
+    /// (another command gets CMD_SLOT_BUSY, requests for more time go out as
+    /// time extensions).
+    Listening { slot: u8, seq: u8 },
+    /// The command `slot`/`seq` runs and a message that must run after it (a
+    /// PC_to_RDR_Abort, or one the dispatcher refuses) waits in the other
+    /// decoder: the host is not read until it has run.
+    Holding { slot: u8, seq: u8 },
+}
+
+/// The state the serving loop and the card line's waits share.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+struct Waiting {
+    /// Which slot runs a command (the binding's busy decision).
+    gate: Gate,
+    link: Link,
+    /// The decoder reading the host while a command runs.
+    side: *mut Decoder<MAX_MESSAGE>,
+    /// An abort stops the command running: the card line is deaf.
+    stop: bool,
+    /// A CMD_SLOT_BUSY answer.
+    busy: [u8; HEADER_LEN],
+}
+
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+static WAITING: StaticCell<Waiting> = StaticCell::new(Waiting {
+    gate: Gate::new(1, 1),
+    link: Link::Idle,
+    side: core::ptr::null_mut(),
+    stop: false,
+    busy: [0; HEADER_LEN],
+});
+
+/// The card line's `stopping`: `true` once an abort stops the command running.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+pub fn stopping() -> bool {
+    // SAFETY: single thread; no reference into WAITING outlives its use (the
+    // serving loop and `while_waiting` take theirs only between line calls).
+    unsafe { (*WAITING.get()).stop }
+}
+
+/// The card line's report of a request for more time: a time extension for the
+/// command running (T=0 NULL bytes; at the TPDU level a T=1 S(WTX) block goes to
+/// the host itself, as the card's answer).
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+pub fn more_time(more: MoreTime) {
+    // SAFETY: as in `stopping`; the reference ends before this returns.
+    let waiting = unsafe { &*WAITING.get() };
+    let (Link::Listening { slot, seq } | Link::Holding { slot, seq }) = waiting.link else {
+        return;
+    };
+    if let MoreTime::T0Null = more {
+        let mut bytes = [0u8; HEADER_LEN + twin::FRAMING_LEN];
+        let len = PROFILE.time_extension(slot, seq, 1, &mut bytes);
+        crate::board::host_port().write(&bytes[..len]);
+    }
+}
+
+/// Called while the card line waits (the board's delay): while a command runs,
+/// read the host; a new command gets CMD_SLOT_BUSY at once (echoed first, as a
+/// GemPC Twin does), a PC_to_RDR_Abort stops the command running and waits for
+/// it to end, as does a message the dispatcher refuses.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+pub fn while_waiting() {
+    // SAFETY: as in `stopping`: the reference ends before this returns, and the
+    // side decoder is never the one holding the command's message.
+    let waiting = unsafe { &mut *WAITING.get() };
+    let Link::Listening { slot, seq } = waiting.link else {
+        return;
+    };
+    let mut port = crate::board::host_port();
+    // SAFETY: `side` points into BUFFERS at the decoder the serving loop does not
+    // use while a command runs.
+    let decoder = unsafe { &mut *waiting.side };
+    while let Some(byte) = port.read() {
+        match decoder.push(byte) {
+            None | Some(Event::Stray(_)) | Some(Event::Nak) => {}
+            Some(Event::Message) => {
+                let message = decoder.message();
+                if PROFILE.echoes() {
+                    send_frame(&mut port, message);
+                }
+                match waiting.gate.admit(message) {
+                    Admission::Busy => {
+                        let icc = IccStatus::PresentActive;
+                        if let Some(len) = busy::answer_busy(message, icc, &mut waiting.busy) {
+                            send_frame(&mut port, &waiting.busy[..len]);
+                        }
+                    }
+                    admission => {
+                        waiting.stop = admission == Admission::Abort;
+                        waiting.link = Link::Holding { slot, seq };
+                        return;
+                    }
+                }
+            }
+            // A bad LRC or a message too long: ask for the frame again.
+            Some(_) => port.write(&twin::NAK_FRAME),
+        }
+    }
+}
 
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
@@ -88,7 +200,8 @@ fn send_frame(port: &mut impl HostPort, message: &[u8]) {
 /// Serve the CCID reader over `port` with the GemPC Twin framing, forever: each
 /// frame from the host is echoed, handled and answered; a NAK gets the last
 /// answer again, a damaged frame a NAK; between frames the slot is polled and a
-/// card's coming or going is notified (RDR_to_PC_NotifySlotChange).
+/// card's coming or going is notified (RDR_to_PC_NotifySlotChange). While a
+/// command runs the host is read too ([`while_waiting`]).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut impl Meter) -> ! {
     let Ok(reader) = CcidReader::new(core::slice::from_ref(dev), PROFILE.config()) else {
@@ -96,9 +209,12 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
     };
     let mut reader = reader.with_line_access(tpdu::line_of);
     // SAFETY: serve_serial runs once and never returns; nothing else touches the
-    // buffers.
-    let buffers = unsafe { &mut *BUFFERS.get() };
-    let Buffers { decoder, answer } = buffers;
+    // answer, and the decoders are reached through the two pointers below only.
+    let buffers = BUFFERS.get();
+    let answer = unsafe { &mut (*buffers).answer };
+    let [first, second] = unsafe { &mut (*buffers).decoders };
+    let mut main: *mut Decoder<MAX_MESSAGE> = first;
+    let mut side: *mut Decoder<MAX_MESSAGE> = second;
     // The card already in the slot; the host asks for the slot status when it
     // opens the reader, so the first notification is not sent.
     poll(dev);
@@ -113,22 +229,102 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
             }
             continue;
         };
-        match decoder.push(byte) {
+        // SAFETY: `main` is the decoder no wait reads into (WAITING holds `side`).
+        match unsafe { (*main).push(byte) } {
             None | Some(Event::Stray(_)) => {}
             Some(Event::Nak) if last > 0 => send_frame(port, &answer[..last]),
             Some(Event::Nak) => {}
             Some(Event::Message) => {
-                let message = decoder.message();
                 if PROFILE.echoes() {
-                    send_frame(port, message);
+                    // SAFETY: as above.
+                    send_frame(port, unsafe { (*main).message() });
                 }
-                if let Ok(len) = meter.command(|| reader.handle(message, answer)) {
-                    last = len;
-                    send_frame(port, &answer[..len]);
+                // The message, then any that came while it ran and must run
+                // after it (echoed when they came).
+                loop {
+                    // SAFETY: as above; the message stays put until `main` is
+                    // pushed to.
+                    let message = unsafe { (*main).message() };
+                    let ran = run(message, side, || {
+                        meter.command(|| reader.handle(message, answer)).ok()
+                    });
+                    if let Some(len) = ran
+                        .answered
+                        .and_then(|len| aborted(ran.finish, answer, len))
+                    {
+                        last = len;
+                        send_frame(port, &answer[..len]);
+                    }
+                    // The decoder that read the host meanwhile holds what came
+                    // (part of a frame, or a message to run now): it reads on.
+                    core::mem::swap(&mut main, &mut side);
+                    if !ran.next {
+                        break;
+                    }
                 }
             }
             // A bad LRC or a message too long: ask for the frame again.
             Some(_) => port.write(&twin::NAK_FRAME),
         }
+    }
+}
+
+/// How one command ended.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+struct Ran {
+    /// The answer's length in the answer buffer (`None`: no header, no answer).
+    answered: Option<usize>,
+    /// How the gate saw it end.
+    finish: Finish,
+    /// A message that came meanwhile waits in the side decoder, to run next.
+    next: bool,
+}
+
+/// Run `message` (by `command`, which returns its answer's length) through the
+/// gate, reading the host into `side` while it runs.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn run(
+    message: &[u8],
+    side: *mut Decoder<MAX_MESSAGE>,
+    command: impl FnOnce() -> Option<usize>,
+) -> Ran {
+    let slot = message.get(5).copied().unwrap_or(0);
+    let seq = message.get(6).copied().unwrap_or(0);
+    // SAFETY: no reference into WAITING is live across `command` (the line's
+    // callbacks take their own).
+    unsafe {
+        let waiting = &mut *WAITING.get();
+        // The Abort queued behind a stopped command was admitted already (its
+        // slot stays busy for it); anything else is admitted now.
+        if !waiting.gate.is_busy(slot) {
+            waiting.gate.admit(message);
+        }
+        waiting.side = side;
+        waiting.link = Link::Listening { slot, seq };
+    }
+    let answered = command();
+    // SAFETY: as above.
+    let waiting = unsafe { &mut *WAITING.get() };
+    let next = matches!(waiting.link, Link::Holding { .. });
+    waiting.link = Link::Idle;
+    let finish = match answered {
+        Some(_) => waiting.gate.finish(slot),
+        None => Finish::Completed,
+    };
+    waiting.stop = false;
+    Ran {
+        answered,
+        finish,
+        next,
+    }
+}
+
+/// The answer of a command that ended as `finish`: CMD_ABORTED if an abort
+/// stopped it.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn aborted(finish: Finish, answer: &mut [u8], len: usize) -> Option<usize> {
+    match finish {
+        Finish::Aborted => busy::answer_aborted(answer),
+        Finish::Completed => Some(len),
     }
 }

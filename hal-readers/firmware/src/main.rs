@@ -35,8 +35,22 @@ use readerkit::platform::SpinPlatform;
 use readerkit_hal::chip::Tda8035;
 use readerkit_hal::interface::{Config, Interface};
 
-/// The reader: the line driver over the chip driver over the board's pins and UART.
-pub type Reader = LineReader<Interface<Tda8035, board::Pins, board::Uart, board::Delay>>;
+/// The chip driver over the board's pins and UART.
+pub type Chip = Interface<Tda8035, board::Pins, board::Uart, board::Delay>;
+/// The card line: the chip driver itself.
+#[cfg(not(all(feature = "qemu", feature = "ccid")))]
+pub type CardLine = Chip;
+/// The card line of the QEMU CCID reader: the chip driver, deaf once the host
+/// aborts the command running, watched for the card's requests for more time
+/// (`ccid::stopping`, `ccid::more_time`: the reader keeps listening to the host
+/// while a command runs).
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+pub type CardLine = readerkit_ccid::more_time::WatchedLine<
+    readerkit_ccid::stop::StoppableLine<Chip, fn() -> bool>,
+    fn(readerkit_ccid::more_time::MoreTime),
+>;
+/// The reader: the line driver over the card line.
+pub type Reader = LineReader<CardLine>;
 /// The device.
 pub type Dev = Device<SpinPlatform, Reader>;
 
@@ -89,16 +103,45 @@ fn install() -> &'static Dev {
         (*DEVICE.get()).write(Device::new(
             SpinPlatform::new(),
             LineReader::functions(),
-            LineReader::new(iface).with_t0_envelope(),
+            LineReader::new(card_line(iface)).with_t0_envelope(),
             caps,
             VendorAttributes::default(),
         ))
     }
 }
 
+/// The card line over the chip driver.
+#[cfg(not(all(feature = "qemu", feature = "ccid")))]
+fn card_line(chip: Chip) -> CardLine {
+    chip
+}
+
+/// The card line over the chip driver.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn card_line(chip: Chip) -> CardLine {
+    use readerkit_ccid::more_time::WatchedLine;
+    use readerkit_ccid::stop::StoppableLine;
+    WatchedLine::new(
+        StoppableLine::new(chip, ccid::stopping as fn() -> bool),
+        ccid::more_time as fn(_),
+    )
+}
+
+/// The chip driver under the card line.
+#[cfg(not(all(feature = "qemu", feature = "ccid")))]
+fn chip_of(line: &mut CardLine) -> &mut Chip {
+    line
+}
+
+/// The chip driver under the card line.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn chip_of(line: &mut CardLine) -> &mut Chip {
+    line.inner_mut().inner_mut()
+}
+
 /// One look at the slot: an insertion, removal or fault goes to the device.
 pub fn poll(dev: &Dev) {
-    if let Ok(Some(event)) = dev.with_driver(|r| r.line_mut().poll()) {
+    if let Ok(Some(event)) = dev.with_driver(|r| chip_of(r.line_mut()).poll()) {
         dev.report(event);
     }
 }

@@ -6,7 +6,14 @@
 //!   feature `ccid` UART0 carries the CCID reader's GemPC Twin framing instead
 //!   (`-serial pty`), and the console is UART1 at `0x4000_5000`, which also takes
 //!   control lines: `remove` takes the card out of the slot, `insert` puts a fresh
-//!   one in.
+//!   one in, `slow N` makes the card slow (below; `slow 0`: prompt again).
+//! * A slow card (`slow N`): before every answer the T=0 card sends N NULL
+//!   procedure bytes (requests for more time) and works after each for
+//!   [`WORK_POLLS`] polls of the line of [`WORK_POLL_US`] µs each (measured on
+//!   TIMER0, QEMU's clock), about 0.2 s: long enough for the host to send
+//!   another command meanwhile, well inside the work waiting time the driver
+//!   counts (one etu per poll). The CCID reader reads the host in the line's
+//!   waits (the delay calls `ccid::while_waiting`).
 //! * The card line: the chip's pins and the UART on the card's I/O line are the
 //!   simulated hardware of this module ([`readerkit_card_sim::Card`] behind a
 //!   TDA8035 model: CMDVCC low powers the card, RSTIN rising resets it and its ATR
@@ -34,6 +41,7 @@ use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
 #[cfg(not(feature = "ccid"))]
 use readerkit::Outcome;
+use readerkit_card_sim::fault::Faults;
 use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
@@ -267,7 +275,9 @@ pub fn start() -> ! {
             powered: false,
             rst: false,
             echo: None,
-            line_start: true,
+            control: Control::LineStart,
+            slow: 0,
+            work: Work::Answering,
         });
     }
     let (bottom, top) = driver_stack();
@@ -520,6 +530,57 @@ fn measured_command<R>(run: impl FnOnce() -> R) -> R {
 
 // ---------------------------------------------------------------- the card line
 
+/// A slow card's work after each NULL byte, in polls of the line (each counted
+/// as one etu by the driver: far below the 9 600-etu work waiting time).
+const WORK_POLLS: u16 = 2_000;
+/// The wall-clock length of one poll of a slow card's work, in µs.
+const WORK_POLL_US: u32 = 100;
+/// The NULL procedure byte.
+const NULL: u8 = 0x60;
+/// TIMER0, a CMSDK APB timer (CTRL at 0, VALUE at 4, RELOAD at 8) counting
+/// down at the 25 MHz system clock.
+const TIMER0: usize = 0x4000_0000;
+/// TIMER0 ticks per µs.
+const TICKS_PER_US: u32 = 25;
+
+/// Wait `us` µs of QEMU's clock on TIMER0 (free-running from its first use).
+fn spin_us(us: u32) {
+    // SAFETY: CTRL, VALUE and RELOAD of the board's TIMER0, used by nothing else.
+    unsafe {
+        if read_volatile(TIMER0 as *const u32) & 1 == 0 {
+            write_volatile((TIMER0 + 8) as *mut u32, u32::MAX);
+            write_volatile((TIMER0 + 4) as *mut u32, u32::MAX);
+            write_volatile(TIMER0 as *mut u32, 1);
+        }
+        let start = read_volatile((TIMER0 + 4) as *const u32);
+        let ticks = us.saturating_mul(TICKS_PER_US);
+        while start.wrapping_sub(read_volatile((TIMER0 + 4) as *const u32)) < ticks {}
+    }
+}
+
+/// What the console's control line read so far says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    /// At the start of a line.
+    LineStart,
+    /// `slow N`: the digits so far.
+    Slow(u8),
+    /// The rest of the line means nothing.
+    Skip,
+}
+
+/// Where a slow card is between answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// The reader sent last, or the card sent NULL bytes only since: a NULL byte
+    /// now is a request for more time.
+    Procedure,
+    /// The card is working: the line stays quiet for this many more polls.
+    Working(u16),
+    /// The card sends data or a status.
+    Answering,
+}
+
 /// The TDA8035 model with the card in its slot.
 struct Hardware {
     card: Card<CARD_CAPACITY>,
@@ -531,8 +592,12 @@ struct Hardware {
     /// What RX holds: the echo of the last character sent (or the card's error
     /// signal on it).
     echo: Option<Answer>,
-    /// The next console byte starts a control line.
-    line_start: bool,
+    /// The console's control line.
+    control: Control,
+    /// NULL bytes the T=0 card sends before every answer (`slow N`).
+    slow: u8,
+    /// The slow card's work.
+    work: Work,
 }
 
 static HARDWARE: StaticCell<MaybeUninit<Hardware>> = StaticCell::new(MaybeUninit::uninit());
@@ -598,31 +663,78 @@ unsafe extern "C" fn svcall() {
 
 impl Hardware {
     /// Control lines from the console: a line starting with `r` takes the card
-    /// out (the chip deactivates it), one starting with `i` puts a fresh card in.
+    /// out (the chip deactivates it), one starting with `i` puts a fresh card in,
+    /// `slow N` makes the card send N NULL bytes before every answer.
     fn controls(&mut self) {
         while let Some(b) = CmsdkUart(CONSOLE).read() {
-            if self.line_start {
-                match b {
-                    b'r' => {
-                        self.present = false;
-                        self.card.power_off();
-                        self.echo = None;
-                    }
-                    b'i' if !self.present => {
-                        self.card = Card::create(CardConfig::new(Profile::t0_t1()));
-                        self.present = true;
-                    }
-                    _ => {}
+            self.control = match (self.control, b) {
+                (Control::Slow(n), b'\n') => {
+                    self.slow = n;
+                    self.card.set_faults(self.faults());
+                    let _ = writeln!(
+                        Console,
+                        "slow card: {n} NULL bytes before every answer"
+                    );
+                    Control::LineStart
                 }
-            }
-            self.line_start = b == b'\n';
+                (_, b'\n') => Control::LineStart,
+                (Control::LineStart, b'r') => {
+                    self.present = false;
+                    self.card.power_off();
+                    self.echo = None;
+                    Control::Skip
+                }
+                (Control::LineStart, b'i') if !self.present => {
+                    self.card =
+                        Card::create(CardConfig::new(Profile::t0_t1()).with_faults(self.faults()));
+                    self.present = true;
+                    Control::Skip
+                }
+                (Control::LineStart, b's') => Control::Slow(0),
+                (Control::Slow(n), b'0'..=b'9') => {
+                    Control::Slow(n.saturating_mul(10).saturating_add(b - b'0'))
+                }
+                (Control::Slow(n), _) => Control::Slow(n),
+                _ => Control::Skip,
+            };
         }
+    }
+
+    /// The card's faults: a slow card's NULL bytes.
+    fn faults(&self) -> Faults {
+        Faults {
+            t0_null_bytes: self.slow,
+            ..Faults::default()
+        }
+    }
+
+    /// The card's next byte on the line, if it sends one now.
+    fn card_byte(&mut self) -> Option<u8> {
+        if let Work::Working(polls) = self.work {
+            self.work = match polls {
+                0 => Work::Procedure,
+                _ => Work::Working(polls - 1),
+            };
+            spin_us(WORK_POLL_US);
+            return None;
+        }
+        let mut byte = [0u8; 1];
+        if !(self.powered && self.present && self.card.read(&mut byte) == 1) {
+            return None;
+        }
+        self.work = match (self.work, byte[0]) {
+            (Work::Procedure, NULL) if self.slow > 0 => Work::Working(WORK_POLLS),
+            _ => Work::Answering,
+        };
+        Some(byte[0])
     }
 
     fn serve(&mut self, op: Op) -> Answer {
         match op {
             Op::Set(Signal::Cmdvcc, high) => {
                 self.powered = !high;
+                // A card switched on or off has no work in hand.
+                self.work = Work::Answering;
                 if high {
                     self.card.power_off();
                     self.echo = None;
@@ -631,6 +743,7 @@ impl Hardware {
             }
             Op::Set(Signal::Rstin, high) => {
                 if high && !self.rst && self.powered && self.present {
+                    self.work = Work::Answering;
                     self.card.cold_reset();
                 }
                 self.rst = high;
@@ -645,6 +758,7 @@ impl Hardware {
             Op::Get(Signal::Cmdvcc) => Answer::Level(!self.powered),
             Op::Get(Signal::Rstin) => Answer::Level(self.rst),
             Op::Send(byte) => {
+                self.work = Work::Procedure;
                 self.echo = Some(if !self.powered || !self.present {
                     Answer::Byte(byte)
                 } else {
@@ -660,11 +774,9 @@ impl Hardware {
                 if let Some(echo) = self.echo.take() {
                     return echo;
                 }
-                let mut byte = [0u8; 1];
-                if self.powered && self.present && self.card.read(&mut byte) == 1 {
-                    Answer::Byte(byte[0])
-                } else {
-                    Answer::Empty
+                match self.card_byte() {
+                    Some(byte) => Answer::Byte(byte),
+                    None => Answer::Empty,
                 }
             }
         }
@@ -773,7 +885,11 @@ pub fn uart() -> SimUart {
 pub struct NoDelay;
 
 impl DelayNs for NoDelay {
-    fn delay_ns(&mut self, _ns: u32) {}
+    /// Free; the CCID reader reads the host meanwhile (while a command runs).
+    fn delay_ns(&mut self, _ns: u32) {
+        #[cfg(feature = "ccid")]
+        crate::ccid::while_waiting();
+    }
 }
 
 /// The delay.
