@@ -18,9 +18,10 @@
 #                                   and the exchange level; at the extended level
 #                                   the client also sends extended APDUs)
 #   USBIP_GUEST_ACCEL=kvm ...       QEMU's accelerator (default tcg: on the project's
-#                                   machines /dev/kvm is there but nested KVM hangs
-#                                   the guest kernel right after decompression;
-#                                   TCG boots it in about 25 s)
+#                                   machines /dev/kvm is there but the CPU has no
+#                                   vmx flag, and under KVM the guest kernel is still
+#                                   decompressing after 5 minutes (not hung: its
+#                                   registers move); TCG boots it in about 25 s)
 #
 # Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, usbip. The last
 # line is the summary:
