@@ -2,9 +2,9 @@
 //! TDA8035 driver on a Cortex-M4F, built for two boards from the same code:
 //!
 //! * the device (default): an STM32F401, `board/stm32f4.rs`, a USB CCID reader
-//!   (stm32f4xx-hal's OTG FS driver under usb-device, the CCID class of
-//!   `readerkit-ccid`) that a PC's own CCID class driver uses; its size is what
-//!   `size-check.sh` measures;
+//!   (stm32f4xx-hal's OTG FS driver under usb-device, the CCID port of
+//!   `readerkit-ccid`, which hears the host while a command runs) that a PC's
+//!   own CCID class driver uses; its size is what `size-check.sh` measures;
 //! * QEMU's `mps2-an386` (feature `qemu`), `board/mps2.rs`: the simulated card
 //!   behind a simulated TDA8035 stands on the card line. By default a scripted
 //!   session of host requests is printed on the console, the stacks are measured
@@ -25,6 +25,12 @@
 mod board;
 mod ccid;
 mod rt;
+#[cfg(not(feature = "qemu"))]
+use board as host;
+/// Where the card line's callbacks go: the serial reader on QEMU, the USB
+/// reader on the device.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+use ccid as host;
 #[cfg(all(feature = "qemu", not(feature = "ccid")))]
 mod session;
 
@@ -37,14 +43,14 @@ use readerkit_hal::interface::{Config, Interface};
 
 /// The chip driver over the board's pins and UART.
 pub type Chip = Interface<Tda8035, board::Pins, board::Uart, board::Delay>;
-/// The card line: the chip driver itself.
-#[cfg(not(all(feature = "qemu", feature = "ccid")))]
+/// The card line of the scripted session: the chip driver itself.
+#[cfg(all(feature = "qemu", not(feature = "ccid")))]
 pub type CardLine = Chip;
-/// The card line of the QEMU CCID reader: the chip driver, deaf once the host
-/// aborts the command running, watched for the card's requests for more time
-/// (`ccid::stopping`, `ccid::more_time`: the reader keeps listening to the host
+/// The card line of a CCID reader: the chip driver, deaf once the host aborts
+/// the command running, watched for the card's requests for more time
+/// (`host::stopping`, `host::more_time`: the reader keeps listening to the host
 /// while a command runs).
-#[cfg(all(feature = "qemu", feature = "ccid"))]
+#[cfg(any(not(feature = "qemu"), feature = "ccid"))]
 pub type CardLine = readerkit_ccid::more_time::WatchedLine<
     readerkit_ccid::stop::StoppableLine<Chip, fn() -> bool>,
     fn(readerkit_ccid::more_time::MoreTime),
@@ -111,30 +117,30 @@ fn install() -> &'static Dev {
 }
 
 /// The card line over the chip driver.
-#[cfg(not(all(feature = "qemu", feature = "ccid")))]
+#[cfg(all(feature = "qemu", not(feature = "ccid")))]
 fn card_line(chip: Chip) -> CardLine {
     chip
 }
 
 /// The card line over the chip driver.
-#[cfg(all(feature = "qemu", feature = "ccid"))]
+#[cfg(any(not(feature = "qemu"), feature = "ccid"))]
 fn card_line(chip: Chip) -> CardLine {
     use readerkit_ccid::more_time::WatchedLine;
     use readerkit_ccid::stop::StoppableLine;
     WatchedLine::new(
-        StoppableLine::new(chip, ccid::stopping as fn() -> bool),
-        ccid::more_time as fn(_),
+        StoppableLine::new(chip, host::stopping as fn() -> bool),
+        host::more_time as fn(_),
     )
 }
 
 /// The chip driver under the card line.
-#[cfg(not(all(feature = "qemu", feature = "ccid")))]
+#[cfg(all(feature = "qemu", not(feature = "ccid")))]
 fn chip_of(line: &mut CardLine) -> &mut Chip {
     line
 }
 
 /// The chip driver under the card line.
-#[cfg(all(feature = "qemu", feature = "ccid"))]
+#[cfg(any(not(feature = "qemu"), feature = "ccid"))]
 fn chip_of(line: &mut CardLine) -> &mut Chip {
     line.inner_mut().inner_mut()
 }

@@ -671,10 +671,7 @@ impl Hardware {
                 (Control::Slow(n), b'\n') => {
                     self.slow = n;
                     self.card.set_faults(self.faults());
-                    let _ = writeln!(
-                        Console,
-                        "slow card: {n} NULL bytes before every answer"
-                    );
+                    let _ = writeln!(Console, "slow card: {n} NULL bytes before every answer");
                     Control::LineStart
                 }
                 (_, b'\n') => Control::LineStart,

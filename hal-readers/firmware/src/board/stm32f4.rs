@@ -13,7 +13,10 @@
 //! * a busy-wait delay at the core clock.
 //!
 //! The main loop polls the USB device, the slot (debounced presence, faults, handed
-//! to the core) and the CCID class (answers, slot change notifications).
+//! to the core) and runs the commands the CCID interface (`usb::port::CcidPort`)
+//! admits; while one runs, the card line's waits (the delay) poll the bus, so
+//! another command gets CMD_SLOT_BUSY, the card's requests for more time go out
+//! as time extensions and ABORT stops the command (the line goes deaf).
 
 use core::mem::MaybeUninit;
 
@@ -22,8 +25,9 @@ use embedded_hal_nb::serial;
 use readerkit::device::DEFAULT_EVENT_CAPACITY;
 use readerkit::platform::SpinPlatform;
 use readerkit_ccid::CcidReader;
+use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::Config as CcidConfig;
-use readerkit_ccid::usb::CcidClass;
+use readerkit_ccid::usb::port::CcidPort;
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
 use stm32f4xx_hal::gpio::{Input, Output, PB0, PB1, PB2, PB3, PB4, PinState};
@@ -68,8 +72,8 @@ pub type Pins = readerkit_hal::interface::Pins<
 >;
 
 type Bus = UsbBus<USB>;
-type Class =
-    CcidClass<'static, 'static, Bus, SpinPlatform, Reader, DEFAULT_EVENT_CAPACITY, MAX_MESSAGE>;
+type Port = CcidPort<'static, Bus, MAX_MESSAGE>;
+type Ccid = CcidReader<'static, SpinPlatform, Reader, DEFAULT_EVENT_CAPACITY>;
 
 /// What start-up made of the peripherals, taken by `pins` and `serve`.
 struct Parts {
@@ -87,7 +91,12 @@ static PARTS: StaticCell<Parts> = StaticCell::new(Parts {
 static EP_MEMORY: StaticCell<[u32; 64]> = StaticCell::new([0; 64]);
 static USB_BUS: StaticCell<MaybeUninit<UsbBusAllocator<Bus>>> =
     StaticCell::new(MaybeUninit::uninit());
-static CLASS: StaticCell<MaybeUninit<Class>> = StaticCell::new(MaybeUninit::uninit());
+static PORT: StaticCell<MaybeUninit<Port>> = StaticCell::new(MaybeUninit::uninit());
+static READER: StaticCell<MaybeUninit<Ccid>> = StaticCell::new(MaybeUninit::uninit());
+/// The runner's message and answer (the port keeps its own pair).
+static RUNNER: StaticCell<[[u8; MAX_MESSAGE]; 2]> = StaticCell::new([[0; MAX_MESSAGE]; 2]);
+/// A command runs: the delay polls the bus.
+static RUNNING: StaticCell<bool> = StaticCell::new(false);
 static USB_DEVICE: StaticCell<MaybeUninit<UsbDevice<'static, Bus>>> =
     StaticCell::new(MaybeUninit::uninit());
 
@@ -145,18 +154,65 @@ pub fn pins() -> Pins {
 /// Serve the CCID reader over USB, forever.
 pub fn serve(dev: &'static Dev) -> ! {
     set_up_usb(dev);
-    // SAFETY: set_up_usb wrote both; nothing else touches them from here on.
-    let (class, usb) = unsafe {
-        (
-            (*CLASS.get()).assume_init_mut(),
-            (*USB_DEVICE.get()).assume_init_mut(),
-        )
-    };
+    // SAFETY: set_up_usb wrote READER; only this loop uses it and RUNNER.
+    let reader = unsafe { (*READER.get()).assume_init_mut() };
+    let [message, answer] = unsafe { &mut *RUNNER.get() };
+    let mut note = [0u8; 4];
+    let mut pending_note = None;
     loop {
-        usb.poll(&mut [&mut *class]);
+        poll_bus();
         poll(dev);
-        class.service();
+        if let Some(len) = port(|p| p.take(message)) {
+            // SAFETY: single thread; read by the delay only.
+            unsafe { *RUNNING.get() = true };
+            let n = reader.handle(&message[..len], answer).unwrap_or(0);
+            unsafe { *RUNNING.get() = false };
+            while !port(|p| p.finish(answer, n)) {
+                poll_bus();
+            }
+        }
+        if pending_note.is_none() {
+            pending_note = reader.slot_change(&mut note);
+        }
+        if let Some(n) = pending_note {
+            if port(|p| p.notify(&note[..n])) {
+                pending_note = None;
+            }
+        }
     }
+}
+
+/// Run `f` on the CCID port (never across a command: the delay takes it too).
+fn port<R>(f: impl FnOnce(&mut Port) -> R) -> R {
+    // SAFETY: set_up_usb wrote PORT before anything calls this; single thread,
+    // and the reference ends before `f` returns.
+    f(unsafe { (*PORT.get()).assume_init_mut() })
+}
+
+/// Poll the USB device with the CCID port, then let the port decide about a
+/// message that came (CMD_SLOT_BUSY, ABORT).
+fn poll_bus() {
+    // SAFETY: set_up_usb wrote USB_DEVICE; single thread, the reference ends here.
+    let usb = unsafe { (*USB_DEVICE.get()).assume_init_mut() };
+    port(|p| {
+        usb.poll(&mut [&mut *p]);
+        p.service();
+    });
+}
+
+/// The card line's `stopping`: `true` once an ABORT stops the command running.
+pub fn stopping() -> bool {
+    port(|p| p.stopping())
+}
+
+/// The card line's report of a request for more time: a time extension for the
+/// command running (T=1: the card's multiplier; T=0 NULL byte: 1).
+pub fn more_time(more: MoreTime) {
+    let multiplier = match more {
+        MoreTime::T1Wtx { multiplier } => multiplier,
+        MoreTime::T0Null => 1,
+    };
+    port(|p| p.time_extension(multiplier));
 }
 
 /// The USB bus, the CCID class over `dev` and the USB device, built into their
@@ -168,19 +224,20 @@ fn set_up_usb(dev: &'static Dev) {
     let Ok(reader) = CcidReader::new(core::slice::from_ref(dev), config) else {
         fault()
     };
-    // SAFETY: called once, from `serve`; PARTS, EP_MEMORY, USB_BUS, CLASS and
-    // USB_DEVICE are touched nowhere else, and each is written before it is
-    // borrowed for 'static.
+    // SAFETY: called once, from `serve`; PARTS, EP_MEMORY, USB_BUS, READER, PORT
+    // and USB_DEVICE are touched nowhere else before, and each is written before
+    // it is borrowed for 'static.
     unsafe {
         let Some(usb) = (*PARTS.get()).usb.take() else {
             fault()
         };
         let bus: &'static UsbBusAllocator<Bus> =
             (*USB_BUS.get()).write(UsbBus::new(usb, &mut *EP_MEMORY.get()));
-        let Ok(class) = CcidClass::new(bus, reader, BULK_PACKET) else {
+        let reader = (*READER.get()).write(reader);
+        let Ok(port) = CcidPort::new(bus, reader, BULK_PACKET) else {
             fault()
         };
-        (*CLASS.get()).write(class);
+        (*PORT.get()).write(port);
         let Ok(builder) =
             UsbDeviceBuilder::new(bus, VID_PID).strings(&[StringDescriptors::default()
                 .manufacturer("readerkit")
@@ -310,10 +367,15 @@ impl UartConfig for Usart {
 pub struct Delay;
 
 impl DelayNs for Delay {
+    /// Spin; while a command runs, poll the bus after (the host is heard).
     fn delay_ns(&mut self, ns: u32) {
         let cycles = (u64::from(ns) * u64::from(CORE_MHZ) / 1000) as u32;
         for _ in 0..cycles / 4 {
             core::hint::spin_loop();
+        }
+        // SAFETY: single thread; `serve` sets it around each command.
+        if unsafe { *RUNNING.get() } {
+            poll_bus();
         }
     }
 }
