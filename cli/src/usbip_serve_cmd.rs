@@ -58,6 +58,9 @@ const MAX_MESSAGE: usize = 271;
 /// Bytes of the chaining buffer at the extended APDU level: a command and its
 /// response as long as the simulated card takes (`c + 8 + r`).
 const APDU_BUFFER: usize = 4096;
+/// The interrupt-IN endpoint's number (NotifySlotChange): the third endpoint
+/// the interface allocates, after bulk OUT and IN on 1.
+const INTERRUPT_ENDPOINT: u8 = 2;
 /// How long the device and the worker are left alone between two looks at the
 /// card (notifying a movement on the interrupt endpoint), in ms.
 const SERVICE_INTERVAL_MS: u64 = 20;
@@ -228,6 +231,8 @@ fn serve(args: &Args) -> Result<(), String> {
             connection: 0,
             answer: None,
             notification: None,
+            interrupt_urbs: Vec::new(),
+            last_notified: None,
         };
         // The device's thread: one imported connection at a time.
         for stream in imported {
@@ -307,6 +312,10 @@ struct Link<'a, 'd> {
     answer: Option<Vec<u8>>,
     /// A NotifySlotChange, until the interrupt endpoint takes it.
     notification: Option<Vec<u8>>,
+    /// The interrupt URBs in flight (seqnums), and the last one completed with
+    /// its notification: see [`Link::redeliver`].
+    interrupt_urbs: Vec<u32>,
+    last_notified: Option<(u32, Vec<u8>)>,
 }
 
 impl Link<'_, '_> {
@@ -353,6 +362,7 @@ impl Link<'_, '_> {
                     if self.args.trace && outcome != Outcome::Pending {
                         eprintln!("usbip: {outcome:?}");
                     }
+                    self.redeliver(command, &outcome);
                     if let Some(reply) = outcome.reply() {
                         out.write_all(&reply).map_err(|e| e.to_string())?;
                     }
@@ -425,7 +435,46 @@ impl Link<'_, '_> {
         }
     }
 
-    fn send(&self, out: &mut &TcpStream, done: &Completion) -> Result<(), String> {
+    /// Keep track of the interrupt URBs, and send a NotifySlotChange again when
+    /// the client unlinks the URB that carried it after it completed: the
+    /// client had not seen the completion when it cancelled, and the kernel's
+    /// vhci-hcd gives such a URB back as cancelled (libccid stops polling that
+    /// way), so the card movement would be lost.
+    fn redeliver(&mut self, command: UrbCommand, outcome: &Outcome) {
+        match (command, outcome) {
+            (UrbCommand::Submit(submit), Outcome::Pending)
+                if submit.endpoint == INTERRUPT_ENDPOINT =>
+            {
+                // Bounded as the transfers in flight are.
+                if self.interrupt_urbs.len() >= readerkit_usbip::host::MAX_PENDING {
+                    self.interrupt_urbs.remove(0);
+                }
+                self.interrupt_urbs.push(submit.seqnum);
+            }
+            (_, Outcome::Unlinked { victim, status, .. }) => {
+                self.interrupt_urbs.retain(|seqnum| seqnum != victim);
+                if *status != 0 {
+                    return;
+                }
+                let completed = self.last_notified.take_if(|(seqnum, _)| seqnum == victim);
+                if let (Some((_, note)), None) = (completed, &self.notification) {
+                    if self.args.trace {
+                        eprintln!("usbip: NotifySlotChange of URB {victim} sent again");
+                    }
+                    self.notification = Some(note);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&mut self, out: &mut &TcpStream, done: &Completion) -> Result<(), String> {
+        if let Some(at) = self.interrupt_urbs.iter().position(|&s| s == done.seqnum) {
+            self.interrupt_urbs.remove(at);
+            if done.status == 0 && !done.data.is_empty() {
+                self.last_notified = Some((done.seqnum, done.data.clone()));
+            }
+        }
         if self.args.trace {
             eprintln!(
                 "usbip: done {} status {} {} bytes",

@@ -400,3 +400,29 @@ fn abort_stops_a_slow_command() {
     let status = c.exchange(20, &ccid(0x65, 2, &[]));
     assert_eq!((status[0], status[6], status[8]), (0x81, 2, 0));
 }
+
+#[test]
+fn a_notification_whose_urb_is_unlinked_after_completing_is_sent_again() {
+    // vhci-hcd gives back a URB it is unlinking as cancelled even when its
+    // RET_SUBMIT crossed the unlink: the NotifySlotChange it carried is lost
+    // to the client unless the server sends it again.
+    let (mut served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    c.send(&submit(20, true, 2, 8, [0; 8], &[]));
+    served.stdin.write_all(b"remove\n").unwrap();
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 20, 0, &[0x50, 0x02]));
+    // The client's unlink of that URB, sent before it saw the completion.
+    c.send(&unlink(21, 20));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, 21, 0, &[]));
+    // The next interrupt URB carries the removal again.
+    c.send(&submit(22, true, 2, 8, [0; 8], &[]));
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 22, 0, &[0x50, 0x02]));
+    // An unlink of a URB that was still pending (cancelled) sends nothing again:
+    // the URB after it waits for the next movement.
+    c.send(&submit(23, true, 2, 8, [0; 8], &[]));
+    c.send(&unlink(24, 23));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, 24, -104, &[]));
+    c.send(&submit(25, true, 2, 8, [0; 8], &[]));
+    served.stdin.write_all(b"insert\n").unwrap();
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 25, 0, &[0x50, 0x03]));
+}
