@@ -385,7 +385,12 @@ impl Link<'_, '_> {
                         eprintln!("usbip: time extension x{multiplier} sent: {sent}");
                     }
                 }
-                Ok(Event::Notify(note)) => self.notification = Some(note),
+                Ok(Event::Notify(note)) => {
+                    if self.args.trace {
+                        eprintln!("usbip: NotifySlotChange {note:02X?}");
+                    }
+                    self.notification = Some(note);
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
@@ -488,6 +493,9 @@ impl Link<'_, '_> {
     fn move_card(&mut self) {
         while let Ok(moved) = self.moves.try_recv() {
             if let Some(device) = self.slots.first() {
+                if self.args.trace {
+                    eprintln!("usbip: card {moved:?}");
+                }
                 moved.apply(device, &self.args.card, self.args.behaviour);
             }
         }
