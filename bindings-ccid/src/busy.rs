@@ -164,6 +164,14 @@ impl Gate {
         };
         finish
     }
+
+    /// `slot` is idle again whatever it was doing: the host that asked for its
+    /// command (and any PC_to_RDR_Abort queued behind it) has gone.
+    pub fn release(&mut self, slot: u8) {
+        if let Some(run) = self.slots.get_mut(usize::from(slot)) {
+            *run = SlotRun::Idle;
+        }
+    }
 }
 
 /// The CMD_SLOT_BUSY answer to `message` (the answer kind its command gets, its

@@ -3,7 +3,7 @@
 //! (with the zero-length packet), NotifySlotChange on the interrupt endpoint, and
 //! the class requests on the control endpoint.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -357,6 +357,8 @@ struct Bus {
     usb: OnceCell<RefCell<UsbDevice<'static, TestBus>>>,
     /// What the host does while the card works.
     during: RefCell<Vec<HostStep>>,
+    /// The host goes away while the card works (the port is disowned).
+    gone_during: Cell<bool>,
 }
 
 impl Bus {
@@ -378,6 +380,9 @@ impl Bus {
             .borrow_mut()
             .time_extension(multiplier);
         self.pump();
+        if self.gone_during.take() {
+            assert!(self.port.get().unwrap().borrow_mut().disown(), "it runs");
+        }
         for (setup, message) in self.during.borrow_mut().drain(..) {
             self.wire.lock().unwrap().setup = setup;
             send(&self.wire, &message);
@@ -423,6 +428,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
         port: OnceCell::new(),
         usb: OnceCell::new(),
         during: RefCell::new(Vec::new()),
+        gone_during: Cell::new(false),
     }));
     let card =
         Card::create(Config::new(Profile::t1()).with_faults(wtx_before(Trigger::Every, 2, 1)));
@@ -514,5 +520,25 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     assert_eq!(
         last[..],
         [0x80, 4, 0, 0, 0, 0, 7, 0, 0, 0, 0xAB, 0xCD, 0x90, 0x00]
+    );
+
+    // ECHO (seq 8) whose host goes while the card works: the command is stopped
+    // and its answer dropped; the next host's GetSlotStatus (seq 9) gets its own
+    // answer, the card still active.
+    bus.gone_during.set(true);
+    send(&bus.wire, &message(0x6F, 8, &echo));
+    run_port(bus, &mut reader, 2);
+    let answers = take(&bus.wire, 1);
+    assert_eq!(
+        answers,
+        [[0x80, 0, 0, 0, 0, 0, 8, 0x80, 2, 0]],
+        "only the time extension"
+    );
+    assert!(!bus.port.get().unwrap().borrow().stopping());
+    send(&bus.wire, &message(0x65, 9, &[]));
+    run_port(bus, &mut reader, 2);
+    assert_eq!(
+        take(&bus.wire, 1).concat(),
+        [0x81, 0, 0, 0, 0, 0, 9, 0, 0, 0]
     );
 }

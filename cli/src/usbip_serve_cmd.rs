@@ -10,7 +10,8 @@
 //! serving the bus (`readerkit_ccid::usb::port::CcidPort`): a second command while
 //! one runs gets CMD_SLOT_BUSY, a slow card's requests for more time (`--slow`,
 //! `--work-ms`, as for `ccid-serve`) go out as time extensions, ABORT stops the
-//! command. The bound port is printed alone on the first line of stdout (`--port
+//! command, and so does the client's going away (its answer is dropped, never
+//! sent to the next client). The bound port is printed alone on the first line of stdout (`--port
 //! 0` picks a free one). Device lists are answered at any time; an import holds
 //! the device until its connection closes (another import meanwhile is refused as
 //! busy). Lines on stdin move the card: `remove`, `insert`.
@@ -324,9 +325,38 @@ impl Link<'_, '_> {
     /// again before the client sees the end, so it can import it again at once.
     fn import(&mut self, stream: TcpStream) -> Result<(), String> {
         let result = self.serve_import(&stream);
+        self.drop_orphaned_command();
         self.held.store(false, Ordering::Release);
         let _ = stream.shutdown(std::net::Shutdown::Both);
         result
+    }
+
+    /// The client has gone: stop the command it left running (the stop an ABORT
+    /// uses) and drop its answer, so that it reaches nobody and the next client
+    /// finds the slot free. Waits for the worker to give the answer up.
+    fn drop_orphaned_command(&mut self) {
+        if !self.host.class_mut().disown() {
+            return;
+        }
+        self.stop.stop();
+        while self.answer.is_none() {
+            match self.heard.recv() {
+                Ok(Event::Answer(answer)) => self.answer = Some(answer),
+                Ok(Event::Notify(note)) => self.notification = Some(note),
+                // The gone connection's URBs and end, time extensions for nobody.
+                Ok(Event::Urb { .. } | Event::Closed { .. } | Event::MoreTime(_)) => {}
+                Err(_) => return,
+            }
+        }
+        if let Some(mut answer) = self.answer.take() {
+            let len = answer.len();
+            // Orphaned: `finish` drops it.
+            self.host.class_mut().finish(&mut answer, len);
+        }
+        self.stop.clear();
+        if self.args.trace {
+            eprintln!("usbip: the gone client's command stopped, its answer dropped");
+        }
     }
 
     fn serve_import(&mut self, mut stream: &TcpStream) -> Result<(), String> {

@@ -402,6 +402,35 @@ fn abort_stops_a_slow_command() {
 }
 
 #[test]
+fn a_client_gone_mid_command_leaves_no_answer_for_the_next() {
+    // The card would work 60 s behind its request for more time, longer than the
+    // client's 20 s hang guard: the command must be stopped when its client goes,
+    // not left running (the next client's command would find the slot busy) nor
+    // left to finish (its answer, bSeq 1, would reach the next client).
+    let (_served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
+    let mut first = power_on(Client::import(port));
+    let echo = [0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0];
+    bulk_out(&mut first, 10, &ccid(0x6F, 1, &echo));
+    let extension = bulk_in(&mut first, 11);
+    assert_eq!(extension, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0], "it runs");
+    first.hang_up();
+    // The next client: its GetSlotStatus (bSeq 0x42) answered, not CMD_SLOT_BUSY
+    // and not the ECHO's answer; the card still there and active.
+    let mut second = Client::import(port);
+    second.send(&submit(1, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
+    assert_eq!(second.reply(false), reply(RET_SUBMIT, 1, 0, &[]));
+    let status = second.exchange(2, &ccid(0x65, 0x42, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 0x42, 0, 0, 0]);
+    // A power-on works, answered with its own bSeq.
+    let atr = second.exchange(4, &ccid(0x62, 0x43, &[]));
+    assert_eq!((atr[0], atr[6], atr[7]), (0x80, 0x43, 0), "IccPowerOn");
+    // And nothing else was queued for this client: the next answer is the
+    // next command's.
+    let status = second.exchange(6, &ccid(0x65, 0x44, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 0x44, 0, 0, 0]);
+}
+
+#[test]
 fn a_notification_whose_urb_is_unlinked_after_completing_is_sent_again() {
     // vhci-hcd gives back a URB it is unlinking as cancelled even when its
     // RET_SUBMIT crossed the unlink: the NotifySlotChange it carried is lost

@@ -147,6 +147,15 @@ impl Client {
         !matches!(self.stream.read(&mut byte), Ok(n) if n > 0)
     }
 
+    /// Hang up as a client that goes away would (no more requests, the socket
+    /// closed for writing), then read until the server closes its side too: the
+    /// server has then let the device go. Replies still in flight are dropped.
+    pub fn hang_up(mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        let mut rest = [0u8; 512];
+        while matches!(self.stream.read(&mut rest), Ok(n) if n > 0) {}
+    }
+
     /// Read one URB reply; `dir_in` says whether a RET_SUBMIT carries data.
     pub fn reply(&mut self, dir_in: bool) -> Reply {
         let h = self.read(48);

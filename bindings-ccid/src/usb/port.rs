@@ -55,6 +55,9 @@ enum Job {
     AbortWaiting,
     /// The runner runs the command `slot`/`seq`.
     Running { slot: u8, seq: u8 },
+    /// The runner runs a command of `slot` whose host has gone
+    /// ([`CcidPort::disown`]): stopped, its answer dropped.
+    Orphaned { slot: u8 },
 }
 
 /// A class request's data stage, answered from what the reader said at start.
@@ -121,7 +124,7 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         let source = match self.job {
             Job::Waiting => self.pipe.incoming.get(..self.pipe.message_len()?)?,
             Job::AbortWaiting => &self.queued_abort[..],
-            Job::Idle | Job::Running { .. } => return None,
+            Job::Idle | Job::Running { .. } | Job::Orphaned { .. } => return None,
         };
         let len = source.len();
         message.get_mut(..len)?.copy_from_slice(source);
@@ -141,8 +144,17 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
     /// `answer` is rewritten). `false` while bulk-IN is busy: poll the bus and
     /// call again.
     pub fn finish(&mut self, answer: &mut [u8], len: usize) -> bool {
-        let Job::Running { slot, .. } = self.job else {
-            return true;
+        let slot = match self.job {
+            Job::Running { slot, .. } => slot,
+            Job::Orphaned { slot } => {
+                // Its host has gone: the answer goes to nobody.
+                self.gate.release(slot);
+                self.job = Job::Idle;
+                self.stopping = false;
+                self.service();
+                return true;
+            }
+            Job::Idle | Job::Waiting | Job::AbortWaiting => return true,
         };
         if !self.pipe.can_send() {
             return false;
@@ -193,6 +205,37 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         self.stopping
     }
 
+    /// The host has gone (its connection ended, or it reset the bus): nothing
+    /// more is sent for what it asked. A message waiting for the runner, or a
+    /// PC_to_RDR_Abort queued, is dropped; a running command is stopped as an
+    /// ABORT stops it ([`CcidPort::stopping`] turns true) and its answer, handed
+    /// to [`CcidPort::finish`] as usual, is dropped instead of sent, so that it
+    /// cannot reach the next host. Returns `true` while such a command runs (the
+    /// runner still owes [`CcidPort::finish`] its answer).
+    pub fn disown(&mut self) -> bool {
+        match self.job {
+            Job::Idle => false,
+            Job::Waiting => {
+                if let Some(&slot) = self.pipe.incoming.get(5) {
+                    self.gate.release(slot);
+                }
+                self.pipe.consume();
+                self.job = Job::Idle;
+                false
+            }
+            Job::AbortWaiting => {
+                self.gate.release(self.queued_abort[5]);
+                self.job = Job::Idle;
+                false
+            }
+            Job::Running { slot, .. } | Job::Orphaned { slot } => {
+                self.job = Job::Orphaned { slot };
+                self.stopping = true;
+                true
+            }
+        }
+    }
+
     /// Send a NotifySlotChange (from [`CcidReader::slot_change`]); `false` while
     /// the previous one is still going out.
     pub fn notify(&mut self, message: &[u8]) -> bool {
@@ -237,7 +280,9 @@ impl<B: UsbBus, const N: usize> UsbClass<B> for CcidPort<'_, B, N> {
         self.pipe.write_descriptors(writer, &self.descriptor)
     }
 
+    // A bus reset: the host starts over, so what it asked before is disowned.
     fn reset(&mut self) {
+        self.disown();
         self.pipe.reset();
     }
 
