@@ -364,18 +364,25 @@ fn an_extended_apdu_chained_across_messages_round_trips() {
     assert_eq!(response[600..], [0x90, 0x00]);
 }
 
-#[test]
-fn abort_stops_a_slow_command() {
-    // The card would work 60 s behind its request for more time, longer than
-    // the client's 20 s hang guard: only an ABORT that stops the card's work
-    // (not merely relabels the answer when it finally comes) gets the answers
-    // below in time.
-    let (_served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
+/// A client of a server started with `--slow --work-ms 60000` (the card works
+/// 60 s behind its request for more time, longer than the client's 20 s hang
+/// guard): the card powered on, an ECHO (bSeq 1) running, its time extension
+/// seen.
+fn slow_echo_running(port: u16) -> Client {
     let mut c = power_on(Client::import(port));
     let echo = [0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0];
     bulk_out(&mut c, 10, &ccid(0x6F, 1, &echo));
     let extension = bulk_in(&mut c, 11);
-    assert_eq!(extension, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0]);
+    assert_eq!(extension, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0], "it runs");
+    c
+}
+
+#[test]
+fn abort_stops_a_slow_command() {
+    // Only an ABORT that stops the card's work (not merely relabels the answer
+    // when it finally comes) gets the answers below in time.
+    let (_served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
+    let mut c = slow_echo_running(port);
     // The ABORT class request (wValue: bSlot 0, bSeq 1), then PC_to_RDR_Abort
     // with the same slot and sequence (CCID 1.1 §5.3.1).
     c.send(&submit(
@@ -403,17 +410,11 @@ fn abort_stops_a_slow_command() {
 
 #[test]
 fn a_client_gone_mid_command_leaves_no_answer_for_the_next() {
-    // The card would work 60 s behind its request for more time, longer than the
-    // client's 20 s hang guard: the command must be stopped when its client goes,
-    // not left running (the next client's command would find the slot busy) nor
-    // left to finish (its answer, bSeq 1, would reach the next client).
+    // The command must be stopped when its client goes, not left running (the
+    // next client's command would find the slot busy) nor left to finish (its
+    // answer, bSeq 1, would reach the next client).
     let (_served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
-    let mut first = power_on(Client::import(port));
-    let echo = [0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0];
-    bulk_out(&mut first, 10, &ccid(0x6F, 1, &echo));
-    let extension = bulk_in(&mut first, 11);
-    assert_eq!(extension, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0], "it runs");
-    first.hang_up();
+    slow_echo_running(port).hang_up();
     // The next client: its GetSlotStatus (bSeq 0x42) answered, not CMD_SLOT_BUSY
     // and not the ECHO's answer; the card still there and active.
     let mut second = Client::import(port);
