@@ -49,12 +49,23 @@ frame() {
   done
   printf "$out\\x$(printf %02x "$lrc")" >&3
 }
-# message TYPE SEQ B7 B8 B9 DATA...: a PC_to_RDR message on slot 0.
+# answered SEQ: whether an RDR_to_PC answer (80..84) for slot 0 with bSeq SEQ came.
+answered() {
+  od -An -v -tx1 "$work/answers" | tr -d ' \n' | grep -Eq "0306(80|81|82|83|84)[0-9a-f]{8}00$1"
+}
+# message TYPE SEQ B7 B8 B9 DATA...: a PC_to_RDR message on slot 0, then its answer
+# awaited (up to 15 s), as a host does: the firmware listens while a command runs and
+# answers a message sent meanwhile with CMD_SLOT_BUSY.
 message() {
   local type=$1 seq=$2 b7=$3 b8=$4 b9=$5
   shift 5
-  local n=$#
+  local n=$# _
   frame "$type" "$(printf %02x $((n & 255)))" "$(printf %02x $((n >> 8)))" 00 00 00 "$seq" "$b7" "$b8" "$b9" "$@"
+  for _ in $(seq 1 150); do
+    answered "$seq" && return 0
+    sleep 0.1
+  done
+  echo "ccid-stack: no answer to the message with bSeq $seq" >&2
 }
 # bytes N: 00 01 02 ... (N bytes).
 bytes() {
@@ -85,14 +96,8 @@ message 6f 09 00 00 00 80 ee 00 00 ff $(bytes 255)
 message 6f 0a 00 00 00 00 c0 00 00 ff
 message 63 0b 00 00 00
 
-# The last answer: SlotStatus of seq 0B (03 06 81 ... 0B ...). The T=1 answer is
-# the first block of a chain (the IFSD stays 32: no S(IFS) request is sent).
-for _ in $(seq 1 150); do
-  if od -An -v -tx1 "$work/answers" | tr -d ' \n' | grep -q '03068100000000000b'; then
-    break
-  fi
-  sleep 0.1
-done
+# Every answer came (each message waited for its own). The T=1 answer is the first
+# block of a chain (the IFSD stays 32: no S(IFS) request is sent).
 sleep 0.2
 kill "$reader" 2>/dev/null || true
 hex=$(od -An -v -tx1 "$work/answers" | tr -d ' \n')
