@@ -34,7 +34,7 @@ use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
-use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, open_slot};
+use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, locked, open_slot};
 
 /// `--reader`: which CCID reader is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -189,10 +189,6 @@ struct Running {
     /// The card's work behind each request for more time (`--work-ms`).
     work: Duration,
     trace: bool,
-}
-
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Running {

@@ -141,7 +141,8 @@ pub(crate) struct StopSignal {
     stopped: Condvar,
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+/// `mutex`'s guard, also after a panic while it was held (the data is plain).
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
