@@ -313,8 +313,9 @@ struct Link<'a, 'd> {
     answer: Option<Vec<u8>>,
     /// A NotifySlotChange, until the interrupt endpoint takes it.
     notification: Option<Vec<u8>>,
-    /// The interrupt URBs in flight (seqnums), and the last one completed with
-    /// its notification: see [`Link::redeliver`].
+    /// The connection's interrupt URBs in flight (seqnums: some of the host's
+    /// pending transfers, so at most `MAX_PENDING`), and the last one completed
+    /// with its notification: see [`Link::redeliver`].
     interrupt_urbs: Vec<u32>,
     last_notified: Option<(u32, Vec<u8>)>,
 }
@@ -373,6 +374,9 @@ impl Link<'_, '_> {
     fn transfers(&mut self, stream: &TcpStream) -> Result<(), String> {
         self.connection += 1;
         let connection = self.connection;
+        // The import dropped the earlier connection's transfers.
+        self.interrupt_urbs.clear();
+        self.last_notified = None;
         let reading = stream.try_clone().map_err(|e| e.to_string())?;
         let events = self.events.clone();
         std::thread::spawn(move || read_urbs(reading, connection, &events));
@@ -480,10 +484,6 @@ impl Link<'_, '_> {
             (UrbCommand::Submit(submit), Outcome::Pending)
                 if submit.endpoint == INTERRUPT_ENDPOINT =>
             {
-                // Bounded as the transfers in flight are.
-                if self.interrupt_urbs.len() >= readerkit_usbip::host::MAX_PENDING {
-                    self.interrupt_urbs.remove(0);
-                }
                 self.interrupt_urbs.push(submit.seqnum);
             }
             (_, Outcome::Unlinked { victim, status, .. }) => {
