@@ -156,25 +156,26 @@ impl Client {
         while matches!(self.stream.read(&mut rest), Ok(n) if n > 0) {}
     }
 
-    /// Read one URB reply; `dir_in` says whether a RET_SUBMIT carries data.
-    pub fn reply(&mut self, dir_in: bool) -> Reply {
+    /// Read a URB reply's 48-byte header: the reply, its data not read yet.
+    fn header(&mut self) -> Reply {
         let h = self.read(48);
         let word = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-        let (command, seqnum, actual_length) = (word(0), word(4), word(24));
-        let status = i32::from_be_bytes(word(20).to_be_bytes());
-        let carried = if command == RET_SUBMIT && dir_in {
-            actual_length as usize
-        } else {
-            0
-        };
-        let data = self.read(carried);
         Reply {
-            command,
-            seqnum,
-            status,
-            actual_length,
-            data,
+            command: word(0),
+            seqnum: word(4),
+            status: i32::from_be_bytes(word(20).to_be_bytes()),
+            actual_length: word(24),
+            data: Vec::new(),
         }
+    }
+
+    /// Read one URB reply; `dir_in` says whether a RET_SUBMIT carries data.
+    pub fn reply(&mut self, dir_in: bool) -> Reply {
+        let mut reply = self.header();
+        if reply.command == RET_SUBMIT && dir_in {
+            reply.data = self.read(reply.actual_length as usize);
+        }
+        reply
     }
 
     /// A control IN transfer: its status and data.
@@ -198,14 +199,17 @@ impl Client {
         let mut out_done = false;
         while answer.is_none() || !out_done {
             // The OUT reply carries no data: read the header first.
-            let h = self.read(48);
-            let word = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
-            assert_eq!((word(0), word(20)), (RET_SUBMIT, 0), "RET_SUBMIT, status 0");
-            if word(4) == seq {
-                answer = Some(self.read(word(24) as usize));
+            let done = self.header();
+            assert_eq!(
+                (done.command, done.status),
+                (RET_SUBMIT, 0),
+                "RET_SUBMIT, status 0"
+            );
+            if done.seqnum == seq {
+                answer = Some(self.read(done.actual_length as usize));
             } else {
-                assert_eq!(word(4), seq + 1);
-                assert_eq!(word(24), length, "all of the OUT data");
+                assert_eq!(done.seqnum, seq + 1);
+                assert_eq!(done.actual_length, length, "all of the OUT data");
                 out_done = true;
             }
         }
