@@ -11,10 +11,10 @@
 //! one runs gets CMD_SLOT_BUSY, a slow card's requests for more time (`--slow`,
 //! `--work-ms`, as for `ccid-serve`) go out as time extensions, ABORT stops the
 //! command, and so does the client's going away (its answer is dropped, never
-//! sent to the next client). The bound port is printed alone on the first line of stdout (`--port
-//! 0` picks a free one). Device lists are answered at any time; an import holds
-//! the device until its connection closes (another import meanwhile is refused as
-//! busy). Lines on stdin move the card: `remove`, `insert`.
+//! sent to the next client). The bound port is printed alone on the first line of
+//! stdout (`--port 0` picks a free one). Device lists are answered at any time; an
+//! import holds the device until its connection closes (another import meanwhile
+//! is refused as busy). Lines on stdin move the card: `remove`, `insert`.
 
 use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};

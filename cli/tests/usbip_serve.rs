@@ -6,9 +6,11 @@
 //! the interrupt URB, UNLINK, a stalled request, the list answered and a second
 //! import refused while the device is imported, transfers in flight bounded; and
 //! malformed peer input refused while the server goes on serving; with a slow
-//! card, time extensions, CMD_SLOT_BUSY for a second command and ABORT; an
-//! extended APDU chained across messages both ways. Debian's own
-//! `usbip list` (package `usbip`) is run against it.
+//! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT, and a client
+//! gone mid-command leaving no answer for the next; a notification sent again
+//! when its URB is unlinked after it completed; an extended APDU chained across
+//! messages both ways. Debian's own `usbip list` (package `usbip`) is run against
+//! it.
 
 use std::io::Write;
 use std::process::Command;
