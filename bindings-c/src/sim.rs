@@ -52,9 +52,7 @@ pub unsafe extern "C" fn rk_sim_init(
 ) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
-        if unsafe { Slot::<Card>::find(card) }.is_ok() {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
+        unsafe { Slot::<Card>::check_free(card) }?;
         let profile = match profile {
             RK_SIM_PROFILE_T0 => Profile::t0(),
             RK_SIM_PROFILE_T1 => Profile::t1(),

@@ -167,9 +167,7 @@ pub unsafe extern "C" fn rk_t0_begin(
 ) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
-        if unsafe { Slot::<T0>::find(ex) }.is_ok() {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
+        unsafe { Slot::<T0>::check_free(ex) }?;
         let config = if config.is_null() {
             Config::new(1_000_000)
         } else {

@@ -190,9 +190,7 @@ pub unsafe extern "C" fn rk_t1_init(
     entry(|| {
         check_ptr(config)?;
         // SAFETY: forwarded contract.
-        if unsafe { Slot::<T1Engine>::find(engine) }.is_ok() {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
+        unsafe { Slot::<T1Engine>::check_free(engine) }?;
         // SAFETY: checked non-null and aligned; readable per the contract.
         let config = Config::try_from(unsafe { config.read() })?;
         let value = T1Engine {
@@ -319,9 +317,7 @@ pub unsafe extern "C" fn rk_t1_begin(
     entry(|| {
         check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
-        if unsafe { Slot::<T1Tx>::find(tx) }.is_ok() {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
+        unsafe { Slot::<T1Tx>::check_free(tx) }?;
         if tx_len < core::mem::size_of::<Slot<T1Tx>>()
             || check_ptr(tx.cast_const().cast::<Slot<T1Tx>>()).is_err()
         {
