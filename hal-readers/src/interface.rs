@@ -13,9 +13,9 @@
 //!    [`Failure::NoMedia`].
 //! 2. RSTIN low, CMDVCC high, class pins, CLKDIV pins; UART at card clock / 372
 //!    bit/s, even parity, receive buffer emptied.
-//! 3. CMDVCC low; wait [`ChipSpec::activation_us`](crate::chip::ChipSpec::activation_us) (the chip powers VCC, enables I/O and
-//!    starts CLK); the status output must still read high (else the fault is
-//!    triaged, see below).
+//! 3. CMDVCC low; wait [`ChipSpec::activation_us`](crate::chip::ChipSpec::activation_us)
+//!    (the chip powers VCC, enables I/O and starts CLK); the status output must
+//!    still read high (else the fault is triaged, see below).
 //! 4. Hold RST low for [`Config::reset_hold_cycles`] card clock cycles (ISO/IEC
 //!    7816-3 asks at least 400, EMV 40 000 to 45 000; default 40 000), then RSTIN
 //!    high.
@@ -72,12 +72,13 @@
 //!
 //! [`Interface::poll`] (call it from the main loop or a status-pin interrupt
 //! handler's bottom half) returns a [`CardEvent`]: outside a session the status
-//! level must hold for [`ChipSpec::debounce_us`](crate::chip::ChipSpec::debounce_us) before insertion or removal counts;
-//! inside a session a low status output means the chip has already deactivated the
-//! card: the driver raises CMDVCC, waits for the deactivation, and reads the status
-//! again: high = the card is still there (over-current, supply drop, overheating:
-//! [`CardEvent::Fault`]), low = the card was pulled out ([`CardEvent::Removed`]). A
-//! fault found inside [`Line`] calls is kept and returned by the next `poll`.
+//! level must hold for [`ChipSpec::debounce_us`](crate::chip::ChipSpec::debounce_us)
+//! before insertion or removal counts; inside a session a low status output means
+//! the chip has already deactivated the card: the driver raises CMDVCC, waits for
+//! the deactivation, and reads the status again: high = the card is still there
+//! (over-current, supply drop, overheating: [`CardEvent::Fault`]), low = the card
+//! was pulled out ([`CardEvent::Removed`]). A fault found inside [`Line`] calls is
+//! kept and returned by the next `poll`.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{InputPin, OutputPin};
