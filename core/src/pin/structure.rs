@@ -495,7 +495,7 @@ mod tests {
         );
     }
 
-    /// `request` emitted into a buffer of its length.
+    /// What `emit` writes into a buffer of `len` bytes, which it must fill.
     fn emitted(emit: impl Fn(&mut [u8]) -> Result<usize, PinError>, len: usize) -> Vec<u8> {
         let mut out = std::vec![0u8; len];
         assert_eq!(emit(&mut out), Ok(len));
@@ -547,9 +547,9 @@ mod tests {
             request.emit(&mut out[..verify.len() - 1]),
             Err(PinError::BufferTooSmall)
         );
-        let mut half_second = request;
-        half_second.limits.first_key_timeout_ms = 1_500;
-        assert_eq!(half_second.emit(&mut out), Err(PinError::Unencodable));
+        let mut part_second = request;
+        part_second.limits.first_key_timeout_ms = 1_500;
+        assert_eq!(part_second.emit(&mut out), Err(PinError::Unencodable));
         let mut too_long = request;
         too_long.limits.next_key_timeout_ms = 256_000;
         assert_eq!(too_long.emit(&mut out), Err(PinError::Unencodable));
