@@ -14,6 +14,18 @@ pub enum IccStatus {
     Absent,
 }
 
+impl IccStatus {
+    /// The card status a `bStatus` byte reports (bits 0-1; the reserved 3 reads
+    /// as no card).
+    pub const fn from_status_byte(status: u8) -> IccStatus {
+        match status & 0x03 {
+            0 => IccStatus::PresentActive,
+            1 => IccStatus::PresentInactive,
+            _ => IccStatus::Absent,
+        }
+    }
+}
+
 /// `bmCommandStatus`: bits 6-7 of `bStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CommandStatus {
@@ -170,5 +182,19 @@ mod tests {
         assert_eq!(a.emit(0, &mut out), Some(10));
         assert_eq!(out, [0x81, 0, 0, 0, 0, 0, 3, 0x81, 0xFE, 0]);
         assert_eq!(a.emit(1, &mut out), None);
+    }
+
+    #[test]
+    fn icc_status_reads_back_from_the_status_byte() {
+        for icc in [
+            IccStatus::PresentActive,
+            IccStatus::PresentInactive,
+            IccStatus::Absent,
+        ] {
+            let a = Answer::time_extension(0, 0, 1);
+            let a = Answer { icc, ..a };
+            assert_eq!(IccStatus::from_status_byte(a.status_byte()), icc);
+        }
+        assert_eq!(IccStatus::from_status_byte(0x43), IccStatus::Absent);
     }
 }

@@ -164,11 +164,7 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
             len = busy::answer_aborted(answer).unwrap_or(len);
         }
         if let (Some(icc), Some(status)) = (self.icc.get_mut(usize::from(slot)), answer.get(7)) {
-            *icc = match status & 0x03 {
-                0 => IccStatus::PresentActive,
-                1 => IccStatus::PresentInactive,
-                _ => IccStatus::Absent,
-            };
+            *icc = IccStatus::from_status_byte(*status);
         }
         self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
         self.pipe.send(len);
