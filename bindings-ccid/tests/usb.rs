@@ -542,3 +542,47 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
         [0x81, 0, 0, 0, 0, 0, 9, 0, 0, 0]
     );
 }
+
+/// A runner that has no answer to hand back (here its answer buffer is too
+/// short: `handle` fails) calls `finish` with `len` 0: whatever that buffer still
+/// holds must not become the slot's card status, so a later CMD_SLOT_BUSY still
+/// says what the last real answer said (the card present and active).
+#[test]
+fn port_finish_without_an_answer_keeps_the_card_status_of_the_last_one() {
+    let test_bus = TestBus::default();
+    let wire = test_bus.0.clone();
+    let alloc = UsbBusAllocator::new(test_bus);
+    let slots = [slot()];
+    let mut reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut port = CcidPort::<_, 271>::new(&alloc, &mut reader, 64).unwrap();
+    let mut usb = device(&alloc);
+    let mut message_buffer = [0u8; 271];
+    let mut run = |port: &mut CcidPort<'_, TestBus, 271>, answer: &mut [u8]| {
+        pump(&mut usb, port, &wire);
+        let len = port.take(&mut message_buffer).expect("a message waits");
+        let answer_len = reader.handle(&message_buffer[..len], answer).unwrap_or(0);
+        assert!(port.finish(answer, answer_len));
+        pump(&mut usb, port, &wire);
+    };
+    send(&wire, &message(0x62, 1, &[]));
+    run(&mut port, &mut [0u8; 271]);
+    assert_eq!(take(&wire, 1).concat()[7], 0x00, "active");
+
+    // GetSlotStatus (seq 2) with a 9-byte answer buffer whose stale bStatus says
+    // "no card": no answer.
+    send(&wire, &message(0x65, 2, &[]));
+    run(&mut port, &mut [0, 0, 0, 0, 0, 0, 0, 0x02, 0]);
+    assert!(take(&wire, 1).is_empty(), "nothing to send");
+
+    // GetSlotStatus (seq 3) runs; GetSlotStatus (seq 4) meanwhile is busy.
+    send(&wire, &message(0x65, 3, &[]));
+    pump(&mut usb, &mut port, &wire);
+    assert!(port.take(&mut [0u8; 271]).is_some());
+    send(&wire, &message(0x65, 4, &[]));
+    pump(&mut usb, &mut port, &wire);
+    assert_eq!(
+        take(&wire, 1).concat(),
+        [0x81, 0, 0, 0, 0, 0, 4, 0x40, 0xE0, 3],
+        "CMD_SLOT_BUSY, the card active"
+    );
+}

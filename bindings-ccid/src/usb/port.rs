@@ -41,7 +41,7 @@ use super::{class_request, request};
 use crate::answer::{Answer, IccStatus};
 use crate::busy::{self, Admission, Finish, Gate};
 use crate::descriptor;
-use crate::message::HEADER_LEN;
+use crate::message::{HEADER_LEN, Message};
 use crate::reader::{CcidReader, ClassRequest, ConfigError, MAX_SLOTS};
 
 /// The runner's part.
@@ -140,9 +140,10 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
-    /// message had no header) goes out, as CMD_ABORTED if it was stopped (then
-    /// `answer` is rewritten). `false` while bulk-IN is busy: poll the bus and
-    /// call again.
+    /// runner has no answer) goes out, as CMD_ABORTED if it was stopped (then
+    /// `answer` is rewritten); its `bStatus` is the slot's card status from then
+    /// on (for CMD_SLOT_BUSY answers). Nothing past `len` is read. `false` while
+    /// bulk-IN is busy: poll the bus and call again.
     pub fn finish(&mut self, answer: &mut [u8], len: usize) -> bool {
         let slot = match self.job {
             Job::Running { slot, .. } => slot,
@@ -163,8 +164,11 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         if self.gate.finish(slot) == Finish::Aborted && len > 0 {
             len = busy::answer_aborted(answer).unwrap_or(len);
         }
-        if let (Some(icc), Some(status)) = (self.icc.get_mut(usize::from(slot)), answer.get(7)) {
-            *icc = IccStatus::from_status_byte(*status);
+        // Only an answer of `len` bytes with a header says how the card is; bytes
+        // past `len` are the runner's leftovers.
+        let sent = Message::new_checked(answer.get(..len).unwrap_or(&[]));
+        if let (Some(icc), Ok(sent)) = (self.icc.get_mut(usize::from(slot)), sent) {
+            *icc = IccStatus::from_status_byte(sent.specific()[0]);
         }
         self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
         self.pipe.send(len);
