@@ -119,6 +119,12 @@ impl UsbBus for TestBus {
     }
 }
 
+/// A [`TestBus`]: its wire (for the test's side) and its allocator.
+fn test_bus() -> (Arc<Mutex<Wire>>, UsbBusAllocator<TestBus>) {
+    let bus = TestBus::default();
+    (bus.0.clone(), UsbBusAllocator::new(bus))
+}
+
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 
 fn slot() -> Slot {
@@ -174,9 +180,7 @@ fn device<B: UsbBus>(alloc: &UsbBusAllocator<B>) -> UsbDevice<'_, B> {
 
 #[test]
 fn ccid_over_usb_device() {
-    let bus = TestBus::default();
-    let wire = bus.0.clone();
-    let alloc = UsbBusAllocator::new(bus);
+    let (wire, alloc) = test_bus();
     let slots = [slot()];
     let config = CcidConfig {
         escape: Some(twin::escape),
@@ -302,9 +306,7 @@ fn ccid_over_usb_device() {
 /// the DataBlock; a wrong PIN gets the card's 63 C2.
 #[test]
 fn secure_pin_entry_with_the_class_keypad() {
-    let bus = TestBus::default();
-    let wire = bus.0.clone();
-    let alloc = UsbBusAllocator::new(bus);
+    let (wire, alloc) = test_bus();
     let mut keypad = ScriptedKeypad::new();
     assert!(keypad.type_pin(b"1234", 50) && keypad.type_pin(b"9999", 50));
     let slots = [slot()];
@@ -549,9 +551,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
 /// says what the last real answer said (the card present and active).
 #[test]
 fn port_finish_without_an_answer_keeps_the_card_status_of_the_last_one() {
-    let test_bus = TestBus::default();
-    let wire = test_bus.0.clone();
-    let alloc = UsbBusAllocator::new(test_bus);
+    let (wire, alloc) = test_bus();
     let slots = [slot()];
     let mut reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
     let mut port = CcidPort::<_, 271>::new(&alloc, &mut reader, 64).unwrap();
