@@ -400,15 +400,6 @@ mod tests {
     }
 
     #[test]
-    fn too_short_at_enter_is_a_length_error() {
-        let keys = [Some(Digit(1)), Some(Enter)];
-        assert_eq!(
-            run(&keys, limits(4, 8, Conditions::KEY)).0,
-            Err(PinError::WrongLength)
-        );
-    }
-
-    #[test]
     fn max_size_condition_ends_at_the_last_digit() {
         let keys = digits(&[9, 8, 7, 6, 5]);
         let (pin, waits) = run(&keys, limits(4, 4, Conditions::MAX_SIZE));
@@ -416,23 +407,23 @@ mod tests {
         assert_eq!(waits.len(), 4, "the fifth key is never asked for");
     }
 
-    #[test]
-    fn digits_past_the_maximum_are_ignored_without_max_size() {
-        let keys = [Some(Digit(1)), Some(Digit(2)), Some(Digit(3)), Some(Enter)];
-        assert_eq!(
-            run(&keys, limits(1, 2, Conditions::KEY)).0,
-            Ok(std::vec![1, 2])
-        );
-    }
+    /// A case of [`entries_end_as_their_keys_and_limits_say`]: its name, the keys,
+    /// the limits and the digits read (or why not).
+    type Case = (
+        &'static str,
+        Keys,
+        EntryLimits,
+        Result<&'static [u8], PinError>,
+    );
 
+    /// What a key sequence gives under its limits, case by case.
     #[test]
-    fn cancel_clear_backspace() {
-        let keys = [Some(Digit(1)), Some(Cancel)];
-        assert_eq!(
-            run(&keys, limits(1, 8, Conditions::KEY)).0,
-            Err(PinError::Cancelled)
-        );
-        let keys = [
+    fn entries_end_as_their_keys_and_limits_say() {
+        use PinError::{Cancelled, Timeout, WrongLength};
+        let key = Conditions::KEY;
+        let both = Conditions::KEY | Conditions::TIMEOUT;
+        let two_then_timeout = std::vec![Some(Digit(1)), Some(Digit(2)), None];
+        let clear_and_backspace = std::vec![
             Some(Digit(1)),
             Some(Digit(2)),
             Some(Clear),
@@ -442,27 +433,59 @@ mod tests {
             Some(Digit(5)),
             Some(Enter),
         ];
-        assert_eq!(
-            run(&keys, limits(1, 8, Conditions::KEY)).0,
-            Ok(std::vec![3, 5])
-        );
-    }
-
-    #[test]
-    fn timeouts() {
-        // Nothing typed: a time-out, whatever the conditions.
-        let both = Conditions::KEY | Conditions::TIMEOUT;
-        assert_eq!(run(&[None], limits(1, 8, both)).0, Err(PinError::Timeout));
-        // Typed enough, and time-out validates.
-        let keys = [Some(Digit(1)), Some(Digit(2)), None];
-        assert_eq!(run(&keys, limits(2, 8, both)).0, Ok(std::vec![1, 2]));
-        // Typed too little.
-        assert_eq!(run(&keys, limits(3, 8, both)).0, Err(PinError::WrongLength));
-        // Time-out does not validate without its condition.
-        assert_eq!(
-            run(&keys, limits(1, 8, Conditions::KEY)).0,
-            Err(PinError::Timeout)
-        );
+        let cases: [Case; 8] = [
+            (
+                "too short at Enter",
+                typed(&[&[1]]),
+                limits(4, 8, key),
+                Err(WrongLength),
+            ),
+            (
+                "digits past the maximum are ignored without the max size condition",
+                typed(&[&[1, 2, 3]]),
+                limits(1, 2, key),
+                Ok(&[1, 2]),
+            ),
+            (
+                "cancel",
+                std::vec![Some(Digit(1)), Some(Cancel)],
+                limits(1, 8, key),
+                Err(Cancelled),
+            ),
+            (
+                "clear and backspace",
+                clear_and_backspace,
+                limits(1, 8, key),
+                Ok(&[3, 5]),
+            ),
+            (
+                "nothing typed, whatever the conditions",
+                std::vec![None],
+                limits(1, 8, both),
+                Err(Timeout),
+            ),
+            (
+                "typed enough: the time-out validates",
+                two_then_timeout.clone(),
+                limits(2, 8, both),
+                Ok(&[1, 2]),
+            ),
+            (
+                "typed too little before the time-out",
+                two_then_timeout.clone(),
+                limits(3, 8, both),
+                Err(WrongLength),
+            ),
+            (
+                "a time-out does not validate without its condition",
+                two_then_timeout,
+                limits(1, 8, key),
+                Err(Timeout),
+            ),
+        ];
+        for (case, keys, limits, expected) in cases {
+            assert_eq!(run(&keys, limits).0, expected.map(<[u8]>::to_vec), "{case}");
+        }
     }
 
     #[test]
@@ -522,13 +545,16 @@ mod tests {
         (result, keypad.keys.len())
     }
 
+    /// Keys as a [`Script`] plays them (`None`: a time-out).
+    type Keys = std::vec::Vec<Option<Key>>;
+
     /// The keys of `digits`, one after the other.
-    fn digits(digits: &[u8]) -> std::vec::Vec<Option<Key>> {
+    fn digits(digits: &[u8]) -> Keys {
         digits.iter().map(|d| Some(Digit(*d))).collect()
     }
 
     /// The keys typing each of `pins`, each ended by Enter.
-    fn typed(pins: &[&[u8]]) -> std::vec::Vec<Option<Key>> {
+    fn typed(pins: &[&[u8]]) -> Keys {
         let mut keys = std::vec::Vec::new();
         for pin in pins {
             keys.extend(digits(pin));
