@@ -279,22 +279,6 @@ fn error_r_block_never_acknowledges_a_chained_block() {
     assert_eq!(r, h("90 00"));
 }
 
-/// Annex A: chaining of a response: I(0,M) R(1) I(1,M) R(0) I(0).
-#[test]
-fn response_chaining() {
-    let mut e = lrc_engine(32);
-    let r = exchange(
-        &mut e,
-        READ,
-        "
-        00 00 05 00 B0 00 00 00 lrc | 00 20 03 01 02 03 lrc
-        00 90 00 90                 | 00 60 02 04 05 lrc
-        00 80 00 80                 | 00 00 03 06 90 00 lrc
-        ",
-    );
-    assert_eq!(r, h("01 02 03 04 05 06 90 00"));
-}
-
 #[test]
 fn extended_apdu_and_largest_response_through_a_model_card() {
     let mut card = ModelCard::new(Edc::Crc, 254);
@@ -393,35 +377,6 @@ fn abort_from_card() {
 }
 
 #[test]
-fn abort_then_timeout_also_fails() {
-    let mut e = lrc_engine(32);
-    let err = exchange_err(
-        &mut e,
-        READ,
-        "
-        00 00 05 00 B0 00 00 00 lrc | 00 C2 00 C2
-        00 E2 00 E2                 | timeout
-        ",
-    );
-    assert_eq!(err, Error::Aborted);
-}
-
-#[test]
-fn card_resynch_request_and_unsolicited_responses_are_invalid() {
-    let mut e = lrc_engine(32);
-    exchange(
-        &mut e,
-        READ,
-        "
-        00 00 05 00 B0 00 00 00 lrc | 00 C0 00 C0
-        00 82 00 82                 | 00 E3 01 02 E0
-        00 82 00 82                 | 00 E1 01 FE 1E
-        00 82 00 82                 | 00 00 02 90 00 lrc
-        ",
-    );
-}
-
-#[test]
 fn endless_wtx_is_bounded() {
     let mut e = quiet_engine(Config {
         max_card_requests: 5,
@@ -438,57 +393,88 @@ fn endless_wtx_is_bounded() {
 
 // ---------------------------------------------------------------- error recovery
 
-/// Annex A: the card's I-block arrives with an EDC error: R(0) coded EDC error, the
-/// card sends it again.
-#[test]
-fn edc_error_gets_r_block_and_retransmission() {
-    let mut e = lrc_engine(32);
-    let r = exchange(
-        &mut e,
-        READ,
-        "
+/// One READ BINARY on an LRC engine with IFSC 32 that does not announce its IFSD.
+struct ReadCase {
+    /// What the card does (and where ISO/IEC 7816-3 Annex A shows it).
+    name: &'static str,
+    /// The exchange, as a [`script`].
+    steps: &'static str,
+    /// The response (hex), or the error the exchange ends in.
+    end: Result<&'static str, Error>,
+}
+
+const READ_CASES: [ReadCase; 6] = [
+    ReadCase {
+        name: "Annex A: chaining of a response, I(0,M) R(1) I(1,M) R(0) I(0)",
+        steps: "
+        00 00 05 00 B0 00 00 00 lrc | 00 20 03 01 02 03 lrc
+        00 90 00 90                 | 00 60 02 04 05 lrc
+        00 80 00 80                 | 00 00 03 06 90 00 lrc
+        ",
+        end: Ok("01 02 03 04 05 06 90 00"),
+    },
+    ReadCase {
+        name: "the card aborts, and our ABORT response times out: the exchange fails",
+        steps: "
+        00 00 05 00 B0 00 00 00 lrc | 00 C2 00 C2
+        00 E2 00 E2                 | timeout
+        ",
+        end: Err(Error::Aborted),
+    },
+    ReadCase {
+        name: "a RESYNCH request and unsolicited S responses from the card are invalid",
+        steps: "
+        00 00 05 00 B0 00 00 00 lrc | 00 C0 00 C0
+        00 82 00 82                 | 00 E3 01 02 E0
+        00 82 00 82                 | 00 E1 01 FE 1E
+        00 82 00 82                 | 00 00 02 90 00 lrc
+        ",
+        end: Ok("90 00"),
+    },
+    ReadCase {
+        name: "Annex A: the card's I-block arrives with an EDC error, R(0) coded EDC \
+               error, the card sends it again",
+        steps: "
         00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 93
         00 81 00 81                 | line error
         00 81 00 81                 | 00 00 02 90 00 lrc
         ",
-    );
-    assert_eq!(r, h("90 00"));
-}
-
-/// Annex A: our I-block is lost (BWT time-out); the card answers our R(0) with R(0),
-/// asking for I(0) again.
-#[test]
-fn lost_i_block_is_retransmitted() {
-    let mut e = lrc_engine(32);
-    exchange(
-        &mut e,
-        READ,
-        "
+        end: Ok("90 00"),
+    },
+    ReadCase {
+        name: "Annex A: our I-block is lost (BWT time-out), the card answers our R(0) \
+               with R(0), asking for I(0) again",
+        steps: "
         00 00 05 00 B0 00 00 00 lrc | timeout
         00 82 00 82                 | 00 80 00 80
         00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
         ",
-    );
-}
-
-/// Annex A: during response chaining the card does not get our acknowledgement (it
-/// answers with an R-block): we send it again; then the card's next I-block is lost
-/// (time-out) and our R-block makes the card send it again.
-#[test]
-fn lost_blocks_in_response_chain() {
-    let mut e = lrc_engine(32);
-    let r = exchange(
-        &mut e,
-        READ,
-        "
+        end: Ok("90 00"),
+    },
+    ReadCase {
+        name: "Annex A: in response chaining the card does not get our acknowledgement \
+               (it answers with an R-block) and we send it again; then its next I-block \
+               is lost (time-out) and our R-block makes it send that again",
+        steps: "
         00 00 05 00 B0 00 00 00 lrc | 00 20 01 01 lrc
         00 90 00 90                 | 00 91 00 91
         00 90 00 90                 | 00 60 01 02 lrc
         00 80 00 80                 | timeout
         00 82 00 82                 | 00 00 02 90 00 lrc
         ",
-    );
-    assert_eq!(r, h("01 02 90 00"));
+        end: Ok("01 02 90 00"),
+    },
+];
+
+/// Every [`READ_CASES`] exchange ends as it says, block by block.
+#[test]
+fn single_reads_end_as_their_scripts_say() {
+    for case in READ_CASES {
+        // Names the case above a failure inside `run`.
+        std::eprintln!("case: {}", case.name);
+        let result = run(&mut lrc_engine(32), &h(READ), 300, &script(case.steps));
+        assert_eq!(result, case.end.map(h), "{}", case.name);
+    }
 }
 
 /// Wrong sequence number, wrong NAD, INF longer than IFSD, reserved codings, an
