@@ -15,39 +15,93 @@ fn t0_card_with(faults: Faults) -> Card {
     powered_with(Profile::t0(), faults)
 }
 
+/// One step of a dialogue with the card, both sides as spaced hex.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Raw bytes the reader writes, and all the card answers to them.
+    Raw(&'static str, &'static str),
+    /// A command APDU sent the way [`t0_apdu`] does, and its response APDU.
+    Apdu(&'static str, &'static str),
+}
+
+use Step::{Apdu, Raw};
+
+/// Play `steps` on `card` in order; a failure names the case and the step.
+fn play<const N: usize>(card: &mut Card<N>, case: &str, steps: &[Step]) {
+    for (i, step) in steps.iter().enumerate() {
+        let (sent, got, expected) = match *step {
+            Raw(bytes, expected) => (bytes, answer(card, bytes), expected),
+            Apdu(apdu, expected) => (apdu, t0_answer(card, apdu), expected),
+        };
+        assert_eq!(got, expected, "{case}, step {i}: {sent}");
+    }
+}
+
+/// Dialogues with a freshly powered T=0 card, each played by
+/// [`dialogues_with_a_fresh_card`].
+const DIALOGUES: [(&str, &[Step]); 4] = [
+    (
+        "SELECT without response: ACK, then 90 00",
+        &[Raw("00 A4 00 0C 02", "A4"), Raw("01 01", "90 00")],
+    ),
+    (
+        "GET RESPONSE with a wrong Le gets 6Cxx; a short Le gets that much and 61 with the rest",
+        &[
+            Raw("00 A4 00 00 02", "A4"),
+            Raw("3F 00", "61 09"),
+            Raw("00 C0 00 00 20", "6C 09"),
+            Raw("00 C0 00 00 04", "C0 6F 07 82 01 61 05"),
+            Raw("00 C0 00 00 05", "C0 38 83 02 3F 00 90 00"),
+        ],
+    ),
+    (
+        "READ BINARY without a current EF; SELECT of a missing file",
+        &[
+            Raw("00 B0 00 00 01", "69 86"),
+            Apdu("00 A4 00 0C 02 12 34", "6A 82"),
+        ],
+    ),
+    (
+        "status errors",
+        &[
+            Raw("00 12 00 00 00", "6D 00"),
+            Raw("00 66 00 00 00", "6D 00"),
+            Raw("40 A4 00 00 02", "6E 00"),
+            Raw("00 C0 00 00 02", "69 85"),
+            Apdu("00 A4 04 00 02 3F 00", "6A 86"),
+            Apdu("00 A4 00 00 03 3F 00 00", "67 00"),
+            Apdu("00 84 01 00 08", "6A 86"),
+            // Command chaining outside ENVELOPE is not understood.
+            Raw("10 A4 00 0C 02", "6E 00"),
+        ],
+    ),
+];
+
 #[test]
-fn select_without_response_acks_then_9000() {
-    let mut card = t0_card();
-    assert_eq!(answer(&mut card, "00 A4 00 0C 02"), "A4");
-    assert_eq!(answer(&mut card, "01 01"), "90 00");
+fn dialogues_with_a_fresh_card() {
+    for (case, steps) in DIALOGUES {
+        play(&mut t0_card(), case, steps);
+    }
 }
 
 #[test]
 fn select_with_fci_then_get_response() {
     let mut card = t0_card();
-    assert_eq!(answer(&mut card, "00 A4 00 00 02"), "A4");
-    assert_eq!(answer(&mut card, "2F 00"), "61 0D");
-    assert_eq!(
-        answer(&mut card, "00 C0 00 00 0D"),
-        "C0 6F 0B 82 01 01 83 02 2F 00 80 02 00 20 90 00"
+    play(
+        &mut card,
+        "SELECT with FCI",
+        &[
+            Raw("00 A4 00 00 02", "A4"),
+            Raw("2F 00", "61 0D"),
+            Raw(
+                "00 C0 00 00 0D",
+                "C0 6F 0B 82 01 01 83 02 2F 00 80 02 00 20 90 00",
+            ),
+        ],
     );
     assert_eq!(card.stats().get_responses, 1);
     // Nothing left: GET RESPONSE again is refused.
     assert_eq!(answer(&mut card, "00 C0 00 00 0D"), "69 85");
-}
-
-#[test]
-fn get_response_with_wrong_le_gets_6cxx_and_short_le_gets_part() {
-    let mut card = t0_card();
-    assert_eq!(answer(&mut card, "00 A4 00 00 02"), "A4");
-    assert_eq!(answer(&mut card, "3F 00"), "61 09");
-    assert_eq!(answer(&mut card, "00 C0 00 00 20"), "6C 09");
-    // Asking for less gives that much and 61 with the rest.
-    assert_eq!(answer(&mut card, "00 C0 00 00 04"), "C0 6F 07 82 01 61 05");
-    assert_eq!(
-        answer(&mut card, "00 C0 00 00 05"),
-        "C0 38 83 02 3F 00 90 00"
-    );
 }
 
 #[test]
@@ -69,13 +123,6 @@ fn read_binary_and_6cxx() {
     assert_eq!(r.len(), 1 + 256 + 2);
     // Offset past the end.
     assert_eq!(answer(&mut card, "00 B0 02 00 01"), "6B 00");
-}
-
-#[test]
-fn read_binary_without_ef_and_file_not_found() {
-    let mut card = t0_card();
-    assert_eq!(answer(&mut card, "00 B0 00 00 01"), "69 86");
-    assert_eq!(t0_answer(&mut card, "00 A4 00 0C 02 12 34"), "6A 82");
 }
 
 #[test]
@@ -231,20 +278,6 @@ fn envelope_disabled_is_unknown_ins() {
     profile.envelope = false;
     let mut card = powered(profile);
     assert_eq!(answer(&mut card, "00 C2 00 00 05"), "6D 00");
-}
-
-#[test]
-fn status_errors() {
-    let mut card = t0_card();
-    assert_eq!(answer(&mut card, "00 12 00 00 00"), "6D 00");
-    assert_eq!(answer(&mut card, "00 66 00 00 00"), "6D 00");
-    assert_eq!(answer(&mut card, "40 A4 00 00 02"), "6E 00");
-    assert_eq!(answer(&mut card, "00 C0 00 00 02"), "69 85");
-    assert_eq!(t0_answer(&mut card, "00 A4 04 00 02 3F 00"), "6A 86");
-    assert_eq!(t0_answer(&mut card, "00 A4 00 00 03 3F 00 00"), "67 00");
-    assert_eq!(t0_answer(&mut card, "00 84 01 00 08"), "6A 86");
-    // Command chaining outside ENVELOPE is not understood.
-    assert_eq!(answer(&mut card, "10 A4 00 0C 02"), "6E 00");
 }
 
 #[test]
