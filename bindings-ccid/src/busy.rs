@@ -87,6 +87,19 @@ impl Gate {
         }
     }
 
+    /// How many slots the gate keeps (at most [`MAX_SLOTS`]).
+    pub const fn slot_count(&self) -> usize {
+        self.slot_count
+    }
+
+    /// `true` while a command is being stopped by an abort (until its
+    /// [`Gate::finish`], or [`Gate::release`] of its slot).
+    pub fn stopping(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| matches!(s, SlotRun::Stopping { .. }))
+    }
+
     /// How many slots run a command now.
     pub fn busy_slots(&self) -> usize {
         self.slots[..self.slot_count]
@@ -231,6 +244,8 @@ mod tests {
         ClassAbort(u8, bool),
         /// How many slots are busy now.
         BusySlots(usize),
+        /// Whether a command is being stopped now.
+        Stopping(bool),
     }
     use Step::*;
 
@@ -246,6 +261,7 @@ mod tests {
                 End(slot, finish) => assert_eq!(gate.finish(slot), finish, "step {i}"),
                 ClassAbort(slot, stop) => assert_eq!(gate.abort_request(slot), stop, "step {i}"),
                 BusySlots(count) => assert_eq!(gate.busy_slots(), count, "step {i}"),
+                Stopping(stopping) => assert_eq!(gate.stopping(), stopping, "step {i}"),
             }
         }
     }
@@ -309,12 +325,15 @@ mod tests {
             1,
             &[
                 Admit(XFR_BLOCK, 0, Admission::Run),
+                Stopping(false),
                 Admit(ABORT, 0, Admission::Abort),
+                Stopping(true),
                 // A second Abort, or anything else, while it stops: busy.
                 Admit(ABORT, 0, Admission::Busy),
                 Admit(XFR_BLOCK, 0, Admission::Busy),
                 End(0, Finish::Aborted),
                 // The queued Abort runs now: the slot stays busy until it ends.
+                Stopping(false),
                 BusySlots(1),
                 End(0, Finish::Completed),
                 BusySlots(0),
@@ -333,9 +352,11 @@ mod tests {
                 ClassAbort(9, false),
                 Admit(XFR_BLOCK, 0, Admission::Run),
                 ClassAbort(0, true),
+                Stopping(true),
                 ClassAbort(0, false),
                 Admit(ABORT, 0, Admission::Abort),
                 End(0, Finish::Aborted),
+                Stopping(false),
                 End(0, Finish::Completed),
                 // Class ABORT whose PC_to_RDR_Abort comes after the command ended.
                 Admit(XFR_BLOCK, 0, Admission::Run),
@@ -344,6 +365,19 @@ mod tests {
                 Admit(ABORT, 0, Admission::Run),
             ],
         );
+    }
+
+    #[test]
+    fn release_ends_a_stop_and_the_slot_count_is_kept_to_max_slots() {
+        let mut gate = Gate::new(2, 1);
+        assert_eq!(gate.slot_count(), 2);
+        assert_eq!(gate.admit(&header(XFR_BLOCK, 1, 0)), Admission::Run);
+        assert!(gate.abort_request(1));
+        assert!(gate.stopping());
+        gate.release(1);
+        assert!(!gate.stopping());
+        assert_eq!(gate.busy_slots(), 0);
+        assert_eq!(Gate::new(MAX_SLOTS + 3, 1).slot_count(), MAX_SLOTS);
     }
 
     #[test]

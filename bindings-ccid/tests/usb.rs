@@ -545,44 +545,112 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     );
 }
 
+/// A [`CcidPort`] over a card that answers at once ([`slot`]), the test being
+/// both the host and the runner (the bus and the slot are leaked, so that the
+/// port and the reader can borrow them).
+struct PlainPort {
+    wire: Arc<Mutex<Wire>>,
+    usb: UsbDevice<'static, TestBus>,
+    port: Port,
+    reader: CcidReader<'static, SpinPlatform, LineReader<SimLine<1024>>>,
+}
+
+impl PlainPort {
+    fn new() -> Self {
+        let (wire, alloc) = test_bus();
+        let alloc = Box::leak(Box::new(alloc));
+        let slots = Box::leak(Box::new([slot()]));
+        let mut reader = CcidReader::new(slots, CcidConfig::short_apdu()).unwrap();
+        let port = CcidPort::new(alloc, &mut reader, 64).unwrap();
+        let usb = device(alloc);
+        PlainPort {
+            wire,
+            usb,
+            port,
+            reader,
+        }
+    }
+
+    fn pump(&mut self) {
+        pump(&mut self.usb, &mut self.port, &self.wire);
+    }
+
+    /// The host sends `message` (the bus is polled until it is quiet).
+    fn host_sends(&mut self, message: &[u8]) {
+        send(&self.wire, message);
+        self.pump();
+    }
+
+    /// The runner takes the admitted message.
+    fn take(&mut self) -> Vec<u8> {
+        let mut message = [0u8; 271];
+        let len = self.port.take(&mut message).expect("a message waits");
+        message[..len].to_vec()
+    }
+
+    /// The runner runs `message` with `answer` as its answer buffer and hands
+    /// the answer back (none if `handle` fails).
+    fn answer(&mut self, message: &[u8], answer: &mut [u8]) {
+        let len = self.reader.handle(message, answer).unwrap_or(0);
+        assert!(self.port.finish(answer, len));
+        self.pump();
+    }
+}
+
 /// A runner that has no answer to hand back (here its answer buffer is too
 /// short: `handle` fails) calls `finish` with `len` 0: whatever that buffer still
 /// holds must not become the slot's card status, so a later CMD_SLOT_BUSY still
 /// says what the last real answer said (the card present and active).
 #[test]
 fn port_finish_without_an_answer_keeps_the_card_status_of_the_last_one() {
-    let (wire, alloc) = test_bus();
-    let slots = [slot()];
-    let mut reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
-    let mut port = CcidPort::<_, 271>::new(&alloc, &mut reader, 64).unwrap();
-    let mut usb = device(&alloc);
-    let mut message_buffer = [0u8; 271];
-    let mut run = |port: &mut CcidPort<'_, TestBus, 271>, answer: &mut [u8]| {
-        pump(&mut usb, port, &wire);
-        let len = port.take(&mut message_buffer).expect("a message waits");
-        let answer_len = reader.handle(&message_buffer[..len], answer).unwrap_or(0);
-        assert!(port.finish(answer, answer_len));
-        pump(&mut usb, port, &wire);
-    };
-    send(&wire, &message(0x62, 1, &[]));
-    run(&mut port, &mut [0u8; 271]);
-    assert_eq!(take(&wire, 1).concat()[7], 0x00, "active");
+    let mut p = PlainPort::new();
+    p.host_sends(&message(0x62, 1, &[]));
+    let power_on = p.take();
+    p.answer(&power_on, &mut [0u8; 271]);
+    assert_eq!(take(&p.wire, 1).concat()[7], 0x00, "active");
 
     // GetSlotStatus (seq 2) with a 9-byte answer buffer whose stale bStatus says
     // "no card": no answer.
-    send(&wire, &message(0x65, 2, &[]));
-    run(&mut port, &mut [0, 0, 0, 0, 0, 0, 0, 0x02, 0]);
-    assert!(take(&wire, 1).is_empty(), "nothing to send");
+    p.host_sends(&message(0x65, 2, &[]));
+    let status = p.take();
+    p.answer(&status, &mut [0, 0, 0, 0, 0, 0, 0, 0x02, 0]);
+    assert!(take(&p.wire, 1).is_empty(), "nothing to send");
 
     // GetSlotStatus (seq 3) runs; GetSlotStatus (seq 4) meanwhile is busy.
-    send(&wire, &message(0x65, 3, &[]));
-    pump(&mut usb, &mut port, &wire);
-    assert!(port.take(&mut [0u8; 271]).is_some());
-    send(&wire, &message(0x65, 4, &[]));
-    pump(&mut usb, &mut port, &wire);
+    p.host_sends(&message(0x65, 3, &[]));
+    p.take();
+    p.host_sends(&message(0x65, 4, &[]));
     assert_eq!(
-        take(&wire, 1).concat(),
+        take(&p.wire, 1).concat(),
         [0x81, 0, 0, 0, 0, 0, 4, 0x40, 0xE0, 3],
         "CMD_SLOT_BUSY, the card active"
+    );
+}
+
+/// The class request ABORT for a message that waits for the runner, then the
+/// host goes (a bus reset): the message is dropped, and nothing is left
+/// stopping, so the next host's first command runs unstopped (a card line
+/// would not give up on it) and is answered as it ends.
+#[test]
+fn port_abort_of_a_waiting_message_ends_with_its_host() {
+    let mut p = PlainPort::new();
+    p.host_sends(&message(0x65, 1, &[]));
+    p.wire.lock().unwrap().setup = Some([0x21, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00]);
+    p.pump();
+    assert!(
+        p.port.stopping(),
+        "the class ABORT stops the waiting command"
+    );
+    assert!(!p.port.disown(), "nothing runs");
+    assert!(!p.port.stopping(), "nothing is left to stop");
+
+    p.host_sends(&message(0x65, 2, &[]));
+    let status = p.take();
+    assert!(!p.port.stopping());
+    p.answer(&status, &mut [0u8; 271]);
+    assert_eq!(
+        take(&p.wire, 1).concat(),
+        [0x81, 0, 0, 0, 0, 0, 2, 0x01, 0, 3],
+        "its slot status"
     );
 }

@@ -73,13 +73,11 @@ pub struct CcidPort<'a, B: UsbBus, const N: usize> {
     descriptor: [u8; descriptor::LEN],
     clocks: Values,
     rates: Values,
-    slots: usize,
+    /// The slots' busy state: which exist, which run, which are being stopped.
     gate: Gate,
     job: Job,
     /// The PC_to_RDR_Abort for the running command's slot, run after it.
     queued_abort: [u8; HEADER_LEN],
-    /// The running command is being stopped.
-    stopping: bool,
     /// `bmICCStatus` of each slot as its last answer said (for busy answers).
     icc: [IccStatus; MAX_SLOTS],
 }
@@ -102,17 +100,14 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         };
         let clocks = values(ClassRequest::GetClockFrequencies);
         let rates = values(ClassRequest::GetDataRates);
-        let slots = usize::from(class_descriptor.max_slot_index) + 1;
         Ok(CcidPort {
             pipe,
             descriptor: class_descriptor.to_bytes(),
             clocks,
             rates,
-            slots,
             gate: reader.gate(),
             job: Job::Idle,
             queued_abort: [0; HEADER_LEN],
-            stopping: false,
             icc: [IccStatus::Absent; MAX_SLOTS],
         })
     }
@@ -151,7 +146,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
                 // Its host has gone: the answer goes to nobody.
                 self.gate.release(slot);
                 self.job = Job::Idle;
-                self.stopping = false;
                 self.service();
                 return true;
             }
@@ -178,7 +172,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         } else {
             Job::Idle
         };
-        self.stopping = false;
         self.service();
         true
     }
@@ -199,10 +192,11 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         len > 0
     }
 
-    /// `true` while the running command is being stopped by an ABORT: the card
-    /// line should give up waiting.
+    /// `true` while the running command is being stopped by an ABORT, or
+    /// runs for a host that has gone ([`CcidPort::disown`]): the card line
+    /// should give up waiting.
     pub fn stopping(&self) -> bool {
-        self.stopping
+        matches!(self.job, Job::Orphaned { .. }) || self.gate.stopping()
     }
 
     /// The host has gone (its connection ended, or it reset the bus): nothing
@@ -230,7 +224,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
             }
             Job::Running { slot, .. } | Job::Orphaned { slot } => {
                 self.job = Job::Orphaned { slot };
-                self.stopping = true;
                 true
             }
         }
@@ -268,7 +261,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
             }
             Admission::Abort => {
                 self.queued_abort.copy_from_slice(&message[..HEADER_LEN]);
-                self.stopping = true;
                 self.pipe.consume();
             }
         }
@@ -322,13 +314,12 @@ impl<B: UsbBus, const N: usize> UsbClass<B> for CcidPort<'_, B, N> {
             return;
         }
         let slot = req.value.to_le_bytes()[0];
-        if req.request != request::ABORT || usize::from(slot) >= self.slots {
+        if req.request != request::ABORT || usize::from(slot) >= self.gate.slot_count() {
             let _ = xfer.reject();
             return;
         }
-        if self.gate.abort_request(slot) {
-            self.stopping = true;
-        }
+        // A command running there is stopped ([`CcidPort::stopping`]).
+        self.gate.abort_request(slot);
         let _ = xfer.accept();
     }
 }
