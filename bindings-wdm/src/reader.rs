@@ -2,19 +2,18 @@
 //! plus what WDM adds: handle exclusivity, the pending tracking IRP, the remove lock,
 //! PnP state and system power.
 
-use core::sync::atomic::{AtomicU8, Ordering};
-
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
-use readerkit::ioctl::{Ioctl, PowerAction, Request};
+use readerkit::ioctl::{ATR_BUFFER_LEN, Ioctl, PowerAction};
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
-use readerkit::trace::{Level, RequestLine};
+use readerkit::trace::Level;
 
 use crate::Kernel;
 use crate::irp::{BufferError, IoStatus, Irp, Major, buffered_lengths};
 use crate::ntstatus;
 use crate::remove_lock::RemoveLock;
+use crate::trace::KernelSink;
 use crate::tracking::{OnCancel, Parked, Slot, TrackingSlot};
 
 /// The core's [`Platform`] for a WDM reader: the kernel's locks, and tracking
@@ -90,36 +89,21 @@ impl<D> DriverHooks<D> {
 
 /// The PnP state of the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum PnpState {
     /// Added, not yet started.
-    NotStarted = 0,
+    NotStarted,
     /// Started: requests are served.
-    Started = 1,
+    Started,
     /// `IRP_MN_QUERY_STOP_DEVICE` succeeded.
-    StopPending = 2,
+    StopPending,
     /// Stopped (resource rebalance).
-    Stopped = 3,
+    Stopped,
     /// `IRP_MN_QUERY_REMOVE_DEVICE` succeeded.
-    RemovePending = 4,
+    RemovePending,
     /// `IRP_MN_SURPRISE_REMOVAL`: the hardware is gone.
-    SurpriseRemoved = 5,
+    SurpriseRemoved,
     /// `IRP_MN_REMOVE_DEVICE`.
-    Removed = 6,
-}
-
-impl PnpState {
-    fn from_u8(value: u8) -> PnpState {
-        match value {
-            0 => PnpState::NotStarted,
-            1 => PnpState::Started,
-            2 => PnpState::StopPending,
-            3 => PnpState::Stopped,
-            4 => PnpState::RemovePending,
-            5 => PnpState::SurpriseRemoved,
-            _ => PnpState::Removed,
-        }
-    }
+    Removed,
 }
 
 /// Who holds the reader open: the file object of the one handle whose CREATE
@@ -161,12 +145,12 @@ pub enum Dispatch<I> {
 pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATCH: usize = 1024> {
     device: Device<WdmPlatform<K, I>, D, EVENTS>,
     owner: K::Short<Owner>,
-    pnp: AtomicU8,
+    pnp: K::Short<PnpState>,
     power: K::Short<PowerMemo>,
     hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
-    /// The most this reader logs ([`Level`] as a number; see [`crate::trace`]).
-    log_level: AtomicU8,
+    /// The most this reader logs (see [`crate::trace`]).
+    log_level: K::Short<Level>,
 }
 
 fn complete_now<I: Irp>(irp: I, io: IoStatus) -> u32 {
@@ -188,56 +172,27 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         WdmReader {
             device: Device::new(WdmPlatform::new(), functions, driver, reader, vendor),
             owner: K::Short::new(Owner::Nobody),
-            pnp: AtomicU8::new(PnpState::NotStarted as u8),
+            pnp: K::Short::new(PnpState::NotStarted),
             power: K::Short::new(PowerMemo {
                 asleep: false,
                 card_before: false,
             }),
             hooks,
             scratch: K::Serial::new([0; SCRATCH]),
-            log_level: AtomicU8::new(Level::Info as u8),
+            log_level: K::Short::new(Level::Info),
         }
     }
 
     /// Log up to `level` from now on (default [`Level::Info`]: failed requests).
     pub fn set_log_level(&self, level: Level) {
-        self.log_level.store(level as u8, Ordering::Relaxed);
+        self.log_level.lock(|l| *l = level);
     }
 
-    /// Whether `level` is logged now.
-    fn logs(&self, level: Level) -> bool {
-        level != Level::Off && level as u8 <= self.log_level.load(Ordering::Relaxed)
-    }
-
-    /// `Device::control`, logged: a failed request at info, every request at debug,
-    /// with its outcome.
+    /// `Device::control`, logged up to the reader's level: a failed request at info,
+    /// every request at debug, with its outcome ([`Device::control_logged`]).
     fn control_logged(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-        if !self.logs(Level::Info) {
-            return self.device.control(code, input, output);
-        }
-        let request = match Request::parse(code, input, output.len()) {
-            Ok(request) => request,
-            Err(status) => {
-                crate::trace::log::<K>(
-                    Level::Info,
-                    &format_args!("IOCTL {code:#010X} refused: {status}"),
-                );
-                return Outcome::Complete {
-                    status,
-                    bytes_written: 0,
-                };
-            }
-        };
-        let outcome = self.device.submit(request, output);
-        let line = RequestLine {
-            request: &request,
-            outcome,
-            elapsed_us: None,
-        };
-        if self.logs(line.level()) {
-            crate::trace::log::<K>(line.level(), &line);
-        }
-        outcome
+        let log = KernelSink::<K>::new(self.log_level.lock(|l| *l));
+        self.device.control_logged(code, input, output, &log)
     }
 
     /// Give the reader its PIN pad (before [`WdmReader::start`]): the core then
@@ -262,11 +217,11 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// The PnP state.
     pub fn pnp_state(&self) -> PnpState {
-        PnpState::from_u8(self.pnp.load(Ordering::Acquire))
+        self.pnp.lock(|p| *p)
     }
 
     fn set_pnp(&self, state: PnpState) {
-        self.pnp.store(state as u8, Ordering::Release);
+        self.pnp.lock(|p| *p = state);
     }
 
     /// `true` between a sleep and the following wake-up.
@@ -390,7 +345,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         };
         let tracking = code == Ioctl::IsPresent.code() || code == Ioctl::IsAbsent.code();
         if tracking && !platform.tracking.reserve(irp.file_object()) {
-            return refuse(irp, Status::DeviceBusy.to_ntstatus());
+            return refuse(irp, ntstatus::DEVICE_BUSY);
         }
         match self.run(&mut irp, code, input_len, output_len) {
             Outcome::Complete {
@@ -433,15 +388,14 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
     }
 
+    /// `Device::control` with the input copied out of the system buffer first (it
+    /// shares the system buffer with the output).
     fn run(&self, irp: &mut I, code: u32, input_len: usize, output_len: usize) -> Outcome {
-        let Some(buf) = irp
-            .system_buffer()
-            .filter(|_| input_len.max(output_len) > 0)
-        else {
-            return self.control_logged(code, &[], &mut []);
+        let buf = match irp.system_buffer() {
+            Some(buf) if input_len.max(output_len) > 0 => buf,
+            _ => return self.control_logged(code, &[], &mut []),
         };
-        let (input, output) = (buf.get(..input_len), buf.get(..output_len));
-        if input.is_none() || output.is_none() {
+        if buf.len() < input_len.max(output_len) {
             return Outcome::Complete {
                 status: Status::InvalidParameter,
                 bytes_written: 0,
@@ -601,12 +555,9 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             let card_before = self.device.state().card_present();
             self.power.lock(|p| p.card_before = card_before);
             if card_before {
-                let mut atr = [0u8; readerkit::ioctl::ATR_BUFFER_LEN];
-                let _ = self.device.control(
-                    Ioctl::Power.code(),
-                    &PowerAction::PowerDown.code().to_le_bytes(),
-                    &mut atr,
-                );
+                let _ = self
+                    .device
+                    .power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]);
             }
             if let Some(sleep) = self.hooks.sleep {
                 self.device.with_driver(sleep);

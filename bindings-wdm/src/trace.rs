@@ -18,6 +18,7 @@ use core::ffi::CStr;
 use core::fmt;
 use core::marker::PhantomData;
 
+use readerkit::device::RequestLog;
 use readerkit::trace::{Event, Level, Sink, TextBuf};
 
 use crate::Kernel;
@@ -90,5 +91,16 @@ impl<K: Kernel> Sink for KernelSink<K> {
     }
     fn event(&mut self, event: &Event<'_>) {
         log::<K>(event.level(), event);
+    }
+}
+
+/// A reader's request lines ([`readerkit::device::Device::control_logged`]); no
+/// clock, so no times.
+impl<K: Kernel> RequestLog for KernelSink<K> {
+    fn enabled(&self, level: Level) -> bool {
+        Sink::enabled(self, level)
+    }
+    fn write(&self, level: Level, line: &dyn fmt::Display) {
+        log::<K>(level, line);
     }
 }

@@ -51,6 +51,7 @@ mod attributes;
 mod callbacks;
 mod card;
 mod client;
+mod logged;
 mod perf;
 mod pinpad;
 
@@ -58,6 +59,7 @@ pub use callbacks::{
     AtrBuffer, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn, Settings,
     TrackingFn, TransmitCall, TransmitFn, VendorFn,
 };
+pub use logged::RequestLog;
 pub use perf::PerfCounters;
 pub use pinpad::{KeyFn, PinPad, PromptFn};
 
