@@ -600,7 +600,8 @@ pub mod routines {
     pub use ntddk::{DbgPrint, DbgPrintEx};
 }
 
-/// On a Windows host with the WDK: the hand-written layouts equal wdk-sys's.
+/// On a Windows host with the WDK: the hand-written layouts equal wdk-sys's (sizes,
+/// and the offsets of the fields the binding reaches).
 #[cfg(all(target_os = "windows", feature = "wdk"))]
 mod wdk_check {
     use core::mem::{offset_of, size_of};
@@ -608,37 +609,19 @@ mod wdk_check {
 
     use super::types::*;
 
-    const_assert_eq!(size_of::<IRP>(), size_of::<wdk_sys::IRP>());
-    const_assert_eq!(
-        offset_of!(IRP, IoStatus),
-        offset_of!(wdk_sys::IRP, IoStatus)
-    );
-    const_assert_eq!(offset_of!(IRP, Cancel), offset_of!(wdk_sys::IRP, Cancel));
-    const_assert_eq!(
-        offset_of!(IRP, CancelRoutine),
-        offset_of!(wdk_sys::IRP, CancelRoutine)
-    );
-    const_assert_eq!(offset_of!(IRP, Tail), offset_of!(wdk_sys::IRP, Tail));
-    const_assert_eq!(
-        size_of::<IO_STACK_LOCATION>(),
-        size_of::<wdk_sys::IO_STACK_LOCATION>()
-    );
-    const_assert_eq!(
-        size_of::<DEVICE_OBJECT>(),
-        size_of::<wdk_sys::DEVICE_OBJECT>()
-    );
-    const_assert_eq!(
-        offset_of!(DEVICE_OBJECT, DeviceExtension),
-        offset_of!(wdk_sys::DEVICE_OBJECT, DeviceExtension)
-    );
-    const_assert_eq!(
-        size_of::<DRIVER_OBJECT>(),
-        size_of::<wdk_sys::DRIVER_OBJECT>()
-    );
-    const_assert_eq!(
-        offset_of!(DRIVER_OBJECT, MajorFunction),
-        offset_of!(wdk_sys::DRIVER_OBJECT, MajorFunction)
-    );
-    const_assert_eq!(size_of::<KMUTEX>(), size_of::<wdk_sys::KMUTEX>());
-    const_assert_eq!(size_of::<KEVENT>(), size_of::<wdk_sys::KEVENT>());
+    macro_rules! same_layout {
+        ($($ty:ident { $($field:ident),* })*) => {$(
+            const_assert_eq!(size_of::<$ty>(), size_of::<wdk_sys::$ty>());
+            $(const_assert_eq!(offset_of!($ty, $field), offset_of!(wdk_sys::$ty, $field));)*
+        )*};
+    }
+
+    same_layout! {
+        IRP { IoStatus, Cancel, CancelRoutine, Tail }
+        IO_STACK_LOCATION {}
+        DEVICE_OBJECT { DeviceExtension }
+        DRIVER_OBJECT { MajorFunction }
+        KMUTEX {}
+        KEVENT {}
+    }
 }
