@@ -843,6 +843,13 @@ mod tests {
         sent.concat()
     }
 
+    /// An exchange of `apdu` into `buf` whose command header has gone out.
+    fn header_sent<'a>(apdu: &'a [u8], buf: &'a mut [u8]) -> Exchange<'a> {
+        let mut ex = Exchange::new(apdu, buf, cfg()).unwrap();
+        assert!(ex.sent().is_ok());
+        ex
+    }
+
     #[test]
     fn data_slot_takes_a_burst_in_place() {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
@@ -876,21 +883,17 @@ mod tests {
     fn received_beyond_the_slot_or_out_of_turn_fails() {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
         let mut buf = [0u8; 16];
-        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        assert!(ex.sent().is_ok());
+        let mut ex = header_sent(&apdu, &mut buf);
         assert!(ex.feed(&[0x84]).is_ok());
         assert_eq!(ex.received(5), Err(Error::Sequence));
         assert_eq!(ex.action(), Err(Error::Sequence));
 
-        let mut buf = [0u8; 16];
-        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        assert!(ex.sent().is_ok());
+        let mut ex = header_sent(&apdu, &mut buf);
         assert_eq!(ex.received(1), Err(Error::Sequence));
 
         // Data that does not fit the buffer gets no slot: feed drops it.
         let mut buf = [0u8; 4];
-        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        assert!(ex.sent().is_ok());
+        let mut ex = header_sent(&apdu, &mut buf);
         assert!(ex.feed(&[0x84]).is_ok());
         assert_eq!(ex.data_slot().map(|s| s.len()), Some(2));
         assert!(ex.received(2).is_ok());
@@ -902,28 +905,14 @@ mod tests {
     }
 
     #[test]
-    fn case_1_gets_p3_zero() {
+    fn case_1_gets_p3_zero_and_an_ack_is_a_protocol_error() {
         let apdu = [0x00, 0x70, 0x00, 0x00];
-        let r = run_all_splits(
-            &apdu,
-            2,
-            cfg(),
-            &[(&[0x00, 0x70, 0x00, 0x00, 0x00], &[0x90, 0x00])],
-        );
+        let header = [0x00, 0x70, 0x00, 0x00, 0x00];
+        let r = run_all_splits(&apdu, 2, cfg(), &[(&header, &[0x90, 0x00])]);
         assert_eq!(r.result, Ok(std::vec![0x90, 0x00]));
-        assert_eq!(r.sent, [std::vec![0x00, 0x70, 0x00, 0x00, 0x00]]);
-    }
-
-    #[test]
-    fn case_1_ack_is_a_protocol_error() {
-        let apdu = [0x00, 0x70, 0x00, 0x00];
-        let r = run(
-            &apdu,
-            2,
-            cfg(),
-            &[(&[0x00, 0x70, 0x00, 0x00, 0x00], &[0x70])],
-            1,
-        );
+        assert_eq!(r.sent, [header.to_vec()]);
+        // An ACK: there are no data to send.
+        let r = run(&apdu, 2, cfg(), &[(&header, &[0x70])], 1);
         assert_eq!(r.result, Err(Error::UnexpectedProcedureByte(0x70)));
         assert_eq!(
             Status::from(r.result.unwrap_err()),
@@ -1291,8 +1280,7 @@ mod tests {
     fn misuse_is_reported() {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
         let mut buf = [0u8; 16];
-        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
-        assert!(ex.sent().is_ok());
+        let mut ex = header_sent(&apdu, &mut buf);
         assert_eq!(ex.sent(), Err(Error::Sequence));
         assert_eq!(ex.action(), Err(Error::Sequence));
         assert_eq!(ex.into_response(), Err(Error::Sequence));
