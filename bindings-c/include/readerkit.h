@@ -15,6 +15,30 @@
 #include <stdint.h>
 
 /*
+ Send `data`/`len` to the card. T=0: then call `rk_t0_sent`. T=1: the block;
+ then read the card's block within BWT × `wtx` and hand it to `rk_t1_receive`
+ (or call `rk_t1_timeout`, `rk_t1_line_error`).
+ */
+#define RK_ACTION_SEND 0
+
+/*
+ T=0: receive up to `len` bytes, each within `timeout_us` µs, and hand them to
+ `rk_t0_feed` (or call `rk_t0_timeout`). (A T=1 SEND includes its receive.)
+ */
+#define RK_ACTION_RECEIVE 1
+
+/*
+ Done: the first `len` bytes of the response buffer hold the data and SW1 SW2.
+ */
+#define RK_ACTION_DONE 2
+
+/*
+ Failed with `status`, which the call also returned; end the exchange or
+ transaction.
+ */
+#define RK_ACTION_FAILED 3
+
+/*
  TCK absent (only T=0 indicated).
  */
 #define RK_TCK_ABSENT 0
@@ -676,27 +700,6 @@
 #define RK_T0_STORAGE_WORDS 32
 
 /*
- Action: send `data`/`len`, then call [`rk_t0_sent`].
- */
-#define RK_T0_SEND 0
-
-/*
- Action: receive up to `len` bytes, each within `timeout_us`; [`rk_t0_feed`] or
- [`rk_t0_timeout`].
- */
-#define RK_T0_RECEIVE 1
-
-/*
- Action: done, the first `len` bytes of the response buffer hold data + SW1 SW2.
- */
-#define RK_T0_COMPLETE 2
-
-/*
- Action: failed with `status`.
- */
-#define RK_T0_FAILED 3
-
-/*
  Size of [`rk_t1_engine`], bytes.
  */
 #define RK_T1_ENGINE_STORAGE_SIZE 384
@@ -715,17 +718,6 @@
  `RK_T1_TRANSACTION_STORAGE_SIZE / 8`.
  */
 #define RK_T1_TRANSACTION_STORAGE_WORDS 8
-
-/*
- Action: send the block `data`/`len`, then read the card's block within
- BWT × `wtx` and call [`rk_t1_receive`] (or [`rk_t1_timeout`], [`rk_t1_line_error`]).
- */
-#define RK_T1_SEND 0
-
-/*
- Action: done, the first `len` bytes of the response buffer hold data + SW1 SW2.
- */
-#define RK_T1_DONE 1
 
 /*
  A status code: `RK_STATUS_*`.
@@ -1244,30 +1236,36 @@ typedef struct {
 } rk_t0_exchange;
 
 /*
- What to do next.
+ What the driver of a T=0 exchange or a T=1 transaction does next.
  */
 typedef struct {
   /*
-   `RK_T0_*`.
+   `RK_ACTION_*`.
    */
   uint32_t kind;
   /*
-   SEND: the bytes (valid until the next call on the exchange).
+   SEND: the bytes (valid until the next call on the exchange or transaction).
    */
   const uint8_t *data;
   /*
-   SEND: byte count; RECEIVE: bytes wanted; COMPLETE: response length.
+   SEND: byte count; RECEIVE: bytes wanted; DONE: response length; FAILED after
+   `RK_STATUS_BUFFER_TOO_SMALL` from T=1: the length the response needed.
    */
   size_t len;
   /*
-   RECEIVE: waiting time, µs.
+   RECEIVE: the waiting time for each byte, µs.
    */
   uint32_t timeout_us;
   /*
-   FAILED: the status to report.
+   T=1 SEND: the BWT multiplier (1, or the card's WTX factor); 0 otherwise.
+   */
+  uint8_t wtx;
+  /*
+   FAILED: the status (also returned by the call); `RK_STATUS_SUCCESS`
+   otherwise.
    */
   rk_status status;
-} rk_t0_action;
+} rk_action;
 
 /*
  T=1 parameters.
@@ -1327,29 +1325,6 @@ typedef struct {
    */
   uint64_t opaque[RK_T1_TRANSACTION_STORAGE_WORDS];
 } rk_t1_transaction;
-
-/*
- What to do next.
- */
-typedef struct {
-  /*
-   `RK_T1_SEND` or `RK_T1_DONE`.
-   */
-  uint32_t kind;
-  /*
-   SEND: the block (valid until the next call on the transaction).
-   */
-  const uint8_t *data;
-  /*
-   SEND: block length; DONE: response length; after `RK_STATUS_BUFFER_TOO_SMALL`:
-   the length the response needed.
-   */
-  size_t len;
-  /*
-   SEND: the BWT multiplier (1, or the card's WTX factor).
-   */
-  uint8_t wtx;
-} rk_t1_action;
 
 /*
  `Status::Success`: NTSTATUS `0x0`.
@@ -1812,24 +1787,24 @@ rk_status rk_t0_config_default(rk_t0_config *config, uint32_t waiting_time_us);
 
 /*
  Start exchanging `apdu` in `ex` (`ex_len` bytes of storage), collecting the
- response into `response` (`response_len` bytes, at least 2). `config` NULL = the
- defaults with WT = 1 s. The APDU and response buffers must stay valid until
- [`rk_t0_end`]. Errors: NULL pointers, a malformed APDU or one T=0 cannot carry,
- an APDU and response buffer that overlap or either of them inside `ex`
- (`RK_STATUS_INVALID_PARAMETER`), small storage or response
- (`RK_STATUS_BUFFER_TOO_SMALL`), an exchange still open in `ex`
+ response into `response` (`response_len` bytes, at least 2); the first action
+ (SEND) goes to `*action`. `config` NULL = the defaults with WT = 1 s. The APDU and
+ response buffers must stay valid until [`rk_t0_end`]. Errors: NULL pointers, a
+ malformed APDU or one T=0 cannot carry, an APDU, response buffer and `*action`
+ that overlap or lie inside `ex` (`RK_STATUS_INVALID_PARAMETER`), small storage or
+ response (`RK_STATUS_BUFFER_TOO_SMALL`), an exchange still open in `ex`
  (`RK_STATUS_DEVICE_BUSY`).
 
  Until [`rk_t0_end`] the exchange owns the response buffer and reads the APDU:
- the bytes given to [`rk_t0_feed`] and the `*action` of [`rk_t0_action_get`] must
- not lie in the response buffer or in `ex`, and `*action` not in the APDU either
- (`RK_STATUS_INVALID_PARAMETER`); read the response only after COMPLETE.
+ the bytes given to [`rk_t0_feed`] and every later `*action` must not lie in the
+ response buffer or in `ex`, and `*action` not in the APDU either
+ (`RK_STATUS_INVALID_PARAMETER`); read the response only after DONE.
 
  # Safety
 
  `ex` is valid storage of `ex_len` bytes (zeroed, or ended with [`rk_t0_end`]);
  `apdu` and `response` are valid for their lengths until [`rk_t0_end`], and the
- response buffer is read only after COMPLETE.
+ response buffer is read only after DONE; `action` is valid for a write.
  */
 rk_status rk_t0_begin(rk_t0_exchange *ex,
                       size_t ex_len,
@@ -1837,45 +1812,38 @@ rk_status rk_t0_begin(rk_t0_exchange *ex,
                       size_t apdu_len,
                       uint8_t *response,
                       size_t response_len,
-                      const rk_t0_config *config);
+                      const rk_t0_config *config,
+                      rk_action *action);
 
 /*
- What to do next, into `*action`.
+ The bytes of a SEND action went out; the next action goes to `*action`.
 
  # Safety
 
- `ex` is NULL or exchange storage; `action` is NULL or valid for a write.
+ `ex` is NULL or exchange storage; `action` NULL or valid for a write.
  */
-rk_status rk_t0_action_get(rk_t0_exchange *ex, rk_t0_action *action);
+rk_status rk_t0_sent(rk_t0_exchange *ex, rk_action *action);
 
 /*
- The bytes of a SEND action went out.
+ Bytes received from the card (any split); the next action goes to `*action`.
+ `data` must not lie in the response buffer the exchange holds, in `ex` or in
+ `*action` (`RK_STATUS_INVALID_PARAMETER`: receive into a buffer of your own).
 
  # Safety
 
- `ex` is NULL or exchange storage.
+ `ex` is NULL or exchange storage; `data` is valid for `len` bytes; `action` NULL
+ or valid for a write.
  */
-rk_status rk_t0_sent(rk_t0_exchange *ex);
+rk_status rk_t0_feed(rk_t0_exchange *ex, const uint8_t *data, size_t len, rk_action *action);
 
 /*
- Bytes received from the card (any split). `data` must not lie in the response
- buffer the exchange holds or in `ex` (`RK_STATUS_INVALID_PARAMETER`: receive
- into a buffer of your own).
+ The card stayed silent for the waiting time; the next action goes to `*action`.
 
  # Safety
 
- `ex` is NULL or exchange storage; `data` is valid for `len` bytes.
+ `ex` is NULL or exchange storage; `action` NULL or valid for a write.
  */
-rk_status rk_t0_feed(rk_t0_exchange *ex, const uint8_t *data, size_t len);
-
-/*
- The card stayed silent for the waiting time.
-
- # Safety
-
- `ex` is NULL or exchange storage.
- */
-rk_status rk_t0_timeout(rk_t0_exchange *ex);
+rk_status rk_t0_timeout(rk_t0_exchange *ex, rk_action *action);
 
 /*
  Close the exchange (at any point); the storage may be reused.
@@ -1951,7 +1919,7 @@ rk_status rk_t1_begin(rk_t1_transaction *tx,
                       size_t apdu_len,
                       uint8_t *response,
                       size_t response_len,
-                      rk_t1_action *action);
+                      rk_action *action);
 
 /*
  The card's block (`len` bytes) arrived; the next action goes to `*action`. The
@@ -1963,10 +1931,7 @@ rk_status rk_t1_begin(rk_t1_transaction *tx,
  `tx` is transaction storage; `block` valid for `len` bytes; `action` valid for a
  write.
  */
-rk_status rk_t1_receive(rk_t1_transaction *tx,
-                        const uint8_t *block,
-                        size_t len,
-                        rk_t1_action *action);
+rk_status rk_t1_receive(rk_t1_transaction *tx, const uint8_t *block, size_t len, rk_action *action);
 
 /*
  No block came within the waiting time.
@@ -1975,7 +1940,7 @@ rk_status rk_t1_receive(rk_t1_transaction *tx,
 
  As [`rk_t1_receive`].
  */
-rk_status rk_t1_timeout(rk_t1_transaction *tx, rk_t1_action *action);
+rk_status rk_t1_timeout(rk_t1_transaction *tx, rk_action *action);
 
 /*
  A block came with a parity error or broken framing.
@@ -1984,7 +1949,7 @@ rk_status rk_t1_timeout(rk_t1_transaction *tx, rk_t1_action *action);
 
  As [`rk_t1_receive`].
  */
-rk_status rk_t1_line_error(rk_t1_transaction *tx, rk_t1_action *action);
+rk_status rk_t1_line_error(rk_t1_transaction *tx, rk_action *action);
 
 /*
  End the transaction (finished or not) and give the engine back.

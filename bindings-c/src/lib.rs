@@ -23,7 +23,9 @@
 //!   PPS, TRANSMIT over T=0 and T=1, and card tracking on it.
 //! * **The protocols, step by step** ([`atr`], [`t0`], [`t1`]): [`rk_atr_parse`] into
 //!   a plain struct, and the sans-I/O T=0 and T=1 engines, for a C driver that does its
-//!   own I/O (typically from its `transmit` callback).
+//!   own I/O (typically from its `transmit` callback). Both speak one shape
+//!   ([`action`]): every call that moves them on writes the next [`rk_action`]
+//!   (`RK_ACTION_SEND` / `RECEIVE` / `DONE` / `FAILED`) and returns the status.
 //! * **Statuses** ([`status`]): `rk_status` codes with their NTSTATUS, Win32,
 //!   `IFD_*` and `SCARD_*` values as constants and as functions.
 //! * **Test-only** (feature `sim`, module `sim`): the simulated card as `rk_sim_*`
@@ -101,6 +103,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod action;
 pub mod atr;
 pub mod device;
 mod guard;
@@ -117,6 +120,7 @@ pub mod t1;
 #[cfg(test)]
 mod tests;
 
+pub use action::*;
 pub use atr::*;
 pub use device::*;
 pub use keypad::*;

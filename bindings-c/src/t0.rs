@@ -1,22 +1,11 @@
-//! The T=0 engine, step by step, for a C driver that does its own I/O.
-//!
-//! ```c
-//! rk_t0_exchange ex;                       /* zeroed or fresh storage */
-//! rk_t0_action a;
-//! rk_t0_begin(&ex, sizeof ex, apdu, apdu_len, resp, sizeof resp, NULL);
-//! for (;;) {
-//!     rk_t0_action_get(&ex, &a);
-//!     if (a.kind == RK_T0_SEND)    { uart_write(a.data, a.len); rk_t0_sent(&ex); }
-//!     else if (a.kind == RK_T0_RECEIVE) { n = uart_read(buf, a.len, a.timeout_us);
-//!                                    n ? rk_t0_feed(&ex, buf, n) : rk_t0_timeout(&ex); }
-//!     else break;                  /* RK_T0_COMPLETE: a.len bytes in resp; RK_T0_FAILED: a.status */
-//! }
-//! rk_t0_end(&ex);
-//! ```
+//! The T=0 engine, step by step, for a C driver that does its own I/O: every call
+//! that moves the exchange on writes the next [`rk_action`] and returns the engine's
+//! status (the loop is in [`action`](crate::action)).
 
-use readerkit::t0::{Action, Config, Error, Exchange, Extended, GetResponseClass};
+use readerkit::t0::{Config, Exchange, Extended, GetResponseClass};
 use static_assertions::const_assert;
 
+use crate::action::{report, rk_action};
 use crate::guard::{Region, bytes, check_ptr, entry, guard};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
@@ -26,16 +15,6 @@ use crate::status::*;
 pub const RK_T0_STORAGE_SIZE: usize = 256;
 /// `RK_T0_STORAGE_SIZE / 8`.
 pub const RK_T0_STORAGE_WORDS: usize = 32;
-
-/// Action: send `data`/`len`, then call [`rk_t0_sent`].
-pub const RK_T0_SEND: u32 = 0;
-/// Action: receive up to `len` bytes, each within `timeout_us`; [`rk_t0_feed`] or
-/// [`rk_t0_timeout`].
-pub const RK_T0_RECEIVE: u32 = 1;
-/// Action: done, the first `len` bytes of the response buffer hold data + SW1 SW2.
-pub const RK_T0_COMPLETE: u32 = 2;
-/// Action: failed with `status`.
-pub const RK_T0_FAILED: u32 = 3;
 
 /// Storage for one T=0 exchange.
 #[repr(C)]
@@ -60,22 +39,6 @@ pub struct rk_t0_config {
     /// GET RESPONSE class: -1 = interindustry (default), -2 = from the command,
     /// 0..=255 = this class byte.
     pub get_response_class: i16,
-}
-
-/// What to do next.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct rk_t0_action {
-    /// `RK_T0_*`.
-    pub kind: u32,
-    /// SEND: the bytes (valid until the next call on the exchange).
-    pub data: *const u8,
-    /// SEND: byte count; RECEIVE: bytes wanted; COMPLETE: response length.
-    pub len: usize,
-    /// RECEIVE: waiting time, µs.
-    pub timeout_us: u32,
-    /// FAILED: the status to report.
-    pub status: rk_status,
 }
 
 /// An open exchange and the caller's buffers it holds until [`rk_t0_end`].
@@ -137,24 +100,24 @@ pub unsafe extern "C" fn rk_t0_config_default(
 }
 
 /// Start exchanging `apdu` in `ex` (`ex_len` bytes of storage), collecting the
-/// response into `response` (`response_len` bytes, at least 2). `config` NULL = the
-/// defaults with WT = 1 s. The APDU and response buffers must stay valid until
-/// [`rk_t0_end`]. Errors: NULL pointers, a malformed APDU or one T=0 cannot carry,
-/// an APDU and response buffer that overlap or either of them inside `ex`
-/// (`RK_STATUS_INVALID_PARAMETER`), small storage or response
-/// (`RK_STATUS_BUFFER_TOO_SMALL`), an exchange still open in `ex`
+/// response into `response` (`response_len` bytes, at least 2); the first action
+/// (SEND) goes to `*action`. `config` NULL = the defaults with WT = 1 s. The APDU and
+/// response buffers must stay valid until [`rk_t0_end`]. Errors: NULL pointers, a
+/// malformed APDU or one T=0 cannot carry, an APDU, response buffer and `*action`
+/// that overlap or lie inside `ex` (`RK_STATUS_INVALID_PARAMETER`), small storage or
+/// response (`RK_STATUS_BUFFER_TOO_SMALL`), an exchange still open in `ex`
 /// (`RK_STATUS_DEVICE_BUSY`).
 ///
 /// Until [`rk_t0_end`] the exchange owns the response buffer and reads the APDU:
-/// the bytes given to [`rk_t0_feed`] and the `*action` of [`rk_t0_action_get`] must
-/// not lie in the response buffer or in `ex`, and `*action` not in the APDU either
-/// (`RK_STATUS_INVALID_PARAMETER`); read the response only after COMPLETE.
+/// the bytes given to [`rk_t0_feed`] and every later `*action` must not lie in the
+/// response buffer or in `ex`, and `*action` not in the APDU either
+/// (`RK_STATUS_INVALID_PARAMETER`); read the response only after DONE.
 ///
 /// # Safety
 ///
 /// `ex` is valid storage of `ex_len` bytes (zeroed, or ended with [`rk_t0_end`]);
 /// `apdu` and `response` are valid for their lengths until [`rk_t0_end`], and the
-/// response buffer is read only after COMPLETE.
+/// response buffer is read only after DONE; `action` is valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t0_begin(
     ex: *mut rk_t0_exchange,
@@ -164,8 +127,10 @@ pub unsafe extern "C" fn rk_t0_begin(
     response: *mut u8,
     response_len: usize,
     config: *const rk_t0_config,
+    action: *mut rk_action,
 ) -> rk_status {
     entry(|| {
+        check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
         unsafe { Slot::<T0>::check_free(ex) }?;
         let config = if config.is_null() {
@@ -175,154 +140,101 @@ pub unsafe extern "C" fn rk_t0_begin(
             // SAFETY: checked non-null and aligned; readable per the contract.
             self::config(unsafe { &*config })?
         };
-        let storage = Slot::<T0>::region(ex);
+        let written = [Slot::<T0>::region(ex), Region::of(action)];
         // SAFETY: valid (and the response exclusive) until rk_t0_end per the contract.
-        let b = unsafe { Held::borrow(apdu, apdu_len, response, response_len, &[storage]) }?;
+        let b = unsafe { Held::borrow(apdu, apdu_len, response, response_len, &written) }?;
         let exchange = Exchange::new(b.apdu, b.response, config).map_err(|e| to_rk(e.into()))?;
         let value = T0 {
             exchange,
             held: b.held,
         };
         // SAFETY: forwarded contract.
-        unsafe { Slot::init(ex, ex_len, value) }?;
-        Ok(())
+        let s = unsafe { Slot::init(ex, ex_len, value) }?;
+        // SAFETY: just initialised, ours.
+        let first = unsafe { (*s).value.exchange.action() }.into();
+        // SAFETY: checked non-null, aligned and outside what the exchange holds.
+        unsafe { report(first, action) }
     })
 }
 
-/// Run `f` on the open exchange in `ex`, if the bytes it reads (`read`) and the
-/// out-pointer it writes (`written`) overlap neither the storage nor the buffers
-/// the exchange holds.
+/// Move the open exchange in `ex` on with `f` and write the next action to
+/// `*action`, if `*action` and the bytes `f` reads (`read`) overlap neither the
+/// storage nor the buffers the exchange holds (nor each other).
 ///
 /// # Safety
 ///
-/// `ex` is NULL or valid exchange storage used by one thread.
-unsafe fn with(
+/// `ex` is NULL or valid exchange storage used by one thread; `action` is NULL or
+/// valid for a write.
+unsafe fn step(
     ex: *mut rk_t0_exchange,
+    action: *mut rk_action,
     read: Region,
-    written: Region,
-    f: impl FnOnce(&mut Exchange<'static>) -> Result<(), rk_status>,
+    f: impl FnOnce(&mut Exchange<'static>) -> Result<rk_action, rk_status>,
 ) -> rk_status {
     entry(|| {
+        check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
         let s = unsafe { Slot::<T0>::find(ex) }?;
         // SAFETY: initialised (checked); a plain copy, no reference to the exchange.
         let held = unsafe { (*s).value.held };
-        held.check_call(&[Slot::<T0>::region(ex), written], read)?;
+        held.check_call(&[Slot::<T0>::region(ex), Region::of(action)], read)?;
         // SAFETY: initialised (checked) and used by this thread only.
-        f(unsafe { &mut (*s).value.exchange })
+        let next = f(unsafe { &mut (*s).value.exchange })?;
+        // SAFETY: checked non-null, aligned and outside what the exchange holds.
+        unsafe { report(next, action) }
     })
 }
 
-/// Hand the open exchange in `ex` an event; its outcome is the next action
-/// ([`rk_t0_action_get`]).
+/// The bytes of a SEND action went out; the next action goes to `*action`.
 ///
 /// # Safety
 ///
-/// As [`with`].
-unsafe fn event(
-    ex: *mut rk_t0_exchange,
-    f: impl for<'x> FnOnce(&'x mut Exchange<'static>) -> Result<Action<'x>, Error>,
-) -> rk_status {
-    let f = |x: &mut Exchange<'static>| {
-        let _ = f(x);
-        Ok(())
-    };
-    // SAFETY: forwarded contract.
-    unsafe { with(ex, Region::NONE, Region::NONE, f) }
-}
-
-/// What to do next, into `*action`.
-///
-/// # Safety
-///
-/// `ex` is NULL or exchange storage; `action` is NULL or valid for a write.
+/// `ex` is NULL or exchange storage; `action` NULL or valid for a write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_t0_action_get(
-    ex: *mut rk_t0_exchange,
-    action: *mut rk_t0_action,
-) -> rk_status {
-    if let Err(e) = check_ptr(action.cast_const()) {
-        return e;
-    }
-    let f = |x: &mut Exchange<'static>| {
-        let mut a = rk_t0_action {
-            kind: RK_T0_FAILED,
-            data: core::ptr::null(),
-            len: 0,
-            timeout_us: 0,
-            status: RK_STATUS_SUCCESS,
-        };
-        match x.action() {
-            Ok(Action::Send(b)) => {
-                a.kind = RK_T0_SEND;
-                a.data = b.as_ptr();
-                a.len = b.len();
-            }
-            Ok(Action::Expect { count, timeout_us }) => {
-                a.kind = RK_T0_RECEIVE;
-                a.len = count;
-                a.timeout_us = timeout_us;
-            }
-            Ok(Action::Done { response_len }) => {
-                a.kind = RK_T0_COMPLETE;
-                a.len = response_len;
-            }
-            Err(e) => a.status = to_rk(e.into()),
-        }
-        // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe { action.write(a) };
-        Ok(())
-    };
+pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange, action: *mut rk_action) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { with(ex, Region::NONE, Region::of(action), f) }
+    unsafe { step(ex, action, Region::NONE, |x| Ok(x.sent().into())) }
 }
 
-/// The bytes of a SEND action went out.
+/// Bytes received from the card (any split); the next action goes to `*action`.
+/// `data` must not lie in the response buffer the exchange holds, in `ex` or in
+/// `*action` (`RK_STATUS_INVALID_PARAMETER`: receive into a buffer of your own).
 ///
 /// # Safety
 ///
-/// `ex` is NULL or exchange storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { event(ex, Exchange::sent) }
-}
-
-/// Bytes received from the card (any split). `data` must not lie in the response
-/// buffer the exchange holds or in `ex` (`RK_STATUS_INVALID_PARAMETER`: receive
-/// into a buffer of your own).
-///
-/// # Safety
-///
-/// `ex` is NULL or exchange storage; `data` is valid for `len` bytes.
+/// `ex` is NULL or exchange storage; `data` is valid for `len` bytes; `action` NULL
+/// or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t0_feed(
     ex: *mut rk_t0_exchange,
     data: *const u8,
     len: usize,
+    action: *mut rk_action,
 ) -> rk_status {
     if data.is_null() && len != 0 {
         return RK_STATUS_INVALID_PARAMETER;
     }
     let f = |x: &mut Exchange<'static>| {
-        // SAFETY: valid for `len` bytes per the contract, and (checked by `with`)
+        // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
         // outside everything the exchange holds.
-        let _ = x.feed(unsafe { bytes(data, len) }?);
-        Ok(())
+        Ok(x.feed(unsafe { bytes(data, len) }?).into())
     };
     // SAFETY: forwarded contract.
-    unsafe { with(ex, Region::bytes(data, len), Region::NONE, f) }
+    unsafe { step(ex, action, Region::bytes(data, len), f) }
 }
 
-/// The card stayed silent for the waiting time.
+/// The card stayed silent for the waiting time; the next action goes to `*action`.
 ///
 /// # Safety
 ///
-/// `ex` is NULL or exchange storage.
+/// `ex` is NULL or exchange storage; `action` NULL or valid for a write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_t0_timeout(ex: *mut rk_t0_exchange) -> rk_status {
+pub unsafe extern "C" fn rk_t0_timeout(
+    ex: *mut rk_t0_exchange,
+    action: *mut rk_action,
+) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { event(ex, Exchange::timeout) }
+    unsafe { step(ex, action, Region::NONE, |x| Ok(x.timeout().into())) }
 }
 
 /// Close the exchange (at any point); the storage may be reused.

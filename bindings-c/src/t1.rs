@@ -4,21 +4,25 @@
 //! an [`rk_t1_transaction`] that borrows the engine until [`rk_t1_end`]:
 //!
 //! ```c
-//! rk_t1_action a;
-//! rk_t1_begin(&tx, sizeof tx, &engine, apdu, apdu_len, resp, sizeof resp, &a);
-//! while (st == RK_STATUS_SUCCESS && a.kind == RK_T1_SEND) {
+//! rk_action a;
+//! st = rk_t1_begin(&tx, sizeof tx, &engine, apdu, apdu_len, resp, sizeof resp, &a);
+//! while (st == RK_STATUS_SUCCESS && a.kind == RK_ACTION_SEND) {
 //!     uart_write(a.data, a.len);
 //!     n = uart_read_block(block, sizeof block, bwt_us * a.wtx);
 //!     st = n ? rk_t1_receive(&tx, block, n, &a) : rk_t1_timeout(&tx, &a);
 //! }
-//! rk_t1_end(&tx);       /* RK_T1_DONE: a.len response bytes in resp */
+//! rk_t1_end(&tx);       /* RK_ACTION_DONE: a.len response bytes in resp */
 //! ```
+//!
+//! Every call that moves the transaction on writes the next [`rk_action`] and
+//! returns the engine's status, as the T=0 calls do ([`action`](crate::action)).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use readerkit::t1::{Action, Config, Engine, Error, Transaction};
+use readerkit::t1::{Config, Engine, Transaction};
 use static_assertions::const_assert;
 
+use crate::action::{report, rk_action};
 use crate::device::{edc_code, edc_of};
 use crate::guard::{Region, bytes, check_ptr, entry};
 use crate::held::Held;
@@ -33,12 +37,6 @@ pub const RK_T1_ENGINE_STORAGE_WORDS: usize = 48;
 pub const RK_T1_TRANSACTION_STORAGE_SIZE: usize = 64;
 /// `RK_T1_TRANSACTION_STORAGE_SIZE / 8`.
 pub const RK_T1_TRANSACTION_STORAGE_WORDS: usize = 8;
-
-/// Action: send the block `data`/`len`, then read the card's block within
-/// BWT × `wtx` and call [`rk_t1_receive`] (or [`rk_t1_timeout`], [`rk_t1_line_error`]).
-pub const RK_T1_SEND: u32 = 0;
-/// Action: done, the first `len` bytes of the response buffer hold data + SW1 SW2.
-pub const RK_T1_DONE: u32 = 1;
 
 /// Storage for a T=1 engine.
 #[repr(C)]
@@ -75,21 +73,6 @@ pub struct rk_t1_config {
     pub max_resynchs: u8,
     /// S-block requests from the card per APDU.
     pub max_card_requests: u16,
-}
-
-/// What to do next.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct rk_t1_action {
-    /// `RK_T1_SEND` or `RK_T1_DONE`.
-    pub kind: u32,
-    /// SEND: the block (valid until the next call on the transaction).
-    pub data: *const u8,
-    /// SEND: block length; DONE: response length; after `RK_STATUS_BUFFER_TOO_SMALL`:
-    /// the length the response needed.
-    pub len: usize,
-    /// SEND: the BWT multiplier (1, or the card's WTX factor).
-    pub wtx: u8,
 }
 
 struct T1Engine {
@@ -254,39 +237,6 @@ pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
     unsafe { idle_engine(engine, reset) }
 }
 
-/// Write the action `result` asks for to `*action`; an engine error is also the
-/// status returned.
-fn report(result: Result<Action<'_>, Error>, action: *mut rk_t1_action) -> Result<(), rk_status> {
-    let mut a = rk_t1_action {
-        kind: RK_T1_DONE,
-        data: core::ptr::null(),
-        len: 0,
-        wtx: 0,
-    };
-    let status = match result {
-        Ok(Action::Send { block, wait }) => {
-            a.kind = RK_T1_SEND;
-            a.data = block.as_ptr();
-            a.len = block.len();
-            a.wtx = wait.wtx;
-            Ok(())
-        }
-        Ok(Action::Done { response_len }) => {
-            a.len = response_len;
-            Ok(())
-        }
-        Err(e) => {
-            if let Error::BufferTooSmall { needed } = e {
-                a.len = needed;
-            }
-            Err(to_rk(e.into()))
-        }
-    };
-    // SAFETY: checked non-null and aligned by every caller of report().
-    unsafe { action.write(a) };
-    status
-}
-
 /// Start a transaction in `tx` (`tx_len` bytes): the command `apdu`, the response
 /// into `response`; the first action goes to `*action`. The engine is borrowed until
 /// [`rk_t1_end`]; the buffers must stay valid until then.
@@ -312,7 +262,7 @@ pub unsafe extern "C" fn rk_t1_begin(
     apdu_len: usize,
     response: *mut u8,
     response_len: usize,
-    action: *mut rk_t1_action,
+    action: *mut rk_action,
 ) -> rk_status {
     entry(|| {
         check_ptr(action.cast_const())?;
@@ -360,7 +310,9 @@ pub unsafe extern "C" fn rk_t1_begin(
             });
         let s = begun.inspect_err(|_| busy.store(false, Ordering::Release))?;
         // SAFETY: just initialised, ours.
-        report(unsafe { (*s).value.tx.action() }, action)
+        let first = unsafe { (*s).value.tx.action() }.into();
+        // SAFETY: checked non-null, aligned and outside what the transaction holds.
+        unsafe { report(first, action) }
     })
 }
 
@@ -372,9 +324,9 @@ pub unsafe extern "C" fn rk_t1_begin(
 /// `tx` is NULL or transaction storage; `action` NULL or valid for a write.
 unsafe fn step(
     tx: *mut rk_t1_transaction,
-    action: *mut rk_t1_action,
+    action: *mut rk_action,
     read: Region,
-    f: impl FnOnce(&mut Transaction<'static>) -> Result<(), rk_status>,
+    f: impl FnOnce(&mut Transaction<'static>) -> Result<rk_action, rk_status>,
 ) -> rk_status {
     entry(|| {
         check_ptr(action.cast_const())?;
@@ -392,7 +344,9 @@ unsafe fn step(
         ];
         held.check_call(&written, read)?;
         // SAFETY: initialised, one thread at a time.
-        f(unsafe { &mut (*s).value.tx })
+        let next = f(unsafe { &mut (*s).value.tx })?;
+        // SAFETY: checked non-null, aligned and outside what the transaction holds.
+        unsafe { report(next, action) }
     })
 }
 
@@ -409,7 +363,7 @@ pub unsafe extern "C" fn rk_t1_receive(
     tx: *mut rk_t1_transaction,
     block: *const u8,
     len: usize,
-    action: *mut rk_t1_action,
+    action: *mut rk_action,
 ) -> rk_status {
     if block.is_null() && len != 0 {
         return RK_STATUS_INVALID_PARAMETER;
@@ -417,8 +371,7 @@ pub unsafe extern "C" fn rk_t1_receive(
     let f = |t: &mut Transaction<'static>| {
         // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
         // outside everything the transaction holds.
-        let block = unsafe { bytes(block, len) }?;
-        report(t.receive(block), action)
+        Ok(t.receive(unsafe { bytes(block, len) }?).into())
     };
     // SAFETY: forwarded contract.
     unsafe { step(tx, action, Region::bytes(block, len), f) }
@@ -432,10 +385,10 @@ pub unsafe extern "C" fn rk_t1_receive(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t1_timeout(
     tx: *mut rk_t1_transaction,
-    action: *mut rk_t1_action,
+    action: *mut rk_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, Region::NONE, |t| report(t.timeout(), action)) }
+    unsafe { step(tx, action, Region::NONE, |t| Ok(t.timeout().into())) }
 }
 
 /// A block came with a parity error or broken framing.
@@ -446,10 +399,10 @@ pub unsafe extern "C" fn rk_t1_timeout(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t1_line_error(
     tx: *mut rk_t1_transaction,
-    action: *mut rk_t1_action,
+    action: *mut rk_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, Region::NONE, |t| report(t.line_error(), action)) }
+    unsafe { step(tx, action, Region::NONE, |t| Ok(t.line_error().into())) }
 }
 
 /// End the transaction (finished or not) and give the engine back.

@@ -13,24 +13,29 @@ const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
 /// What the card sends back for it under T=0: INS, 8 bytes, 90 00.
 const T0_CARD: [u8; 11] = [0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
 
-fn t0_action(ex: *mut rk_t0_exchange) -> rk_t0_action {
-    let mut a = MaybeUninit::<rk_t0_action>::uninit();
-    // SAFETY: `a` is valid for a write.
-    let st = unsafe { rk_t0_action_get(ex, a.as_mut_ptr()) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    // SAFETY: written on success.
-    unsafe { a.assume_init() }
+/// An action that no call has written yet.
+fn no_action() -> rk_action {
+    rk_action {
+        kind: u32::MAX,
+        data: ptr::null(),
+        len: 0,
+        timeout_us: 0,
+        wtx: 0,
+        status: RK_STATUS_SUCCESS,
+    }
 }
 
-/// `rk_t0_begin` on `ex` with the default configuration.
+/// `rk_t0_begin` on `ex` with the default configuration; the first action to
+/// `*action`.
 fn t0_begin(
     ex: *mut rk_t0_exchange,
-    apdu: *const u8,
-    apdu_len: usize,
+    apdu: &[u8],
     response: *mut u8,
     response_len: usize,
+    action: *mut rk_action,
 ) -> rk_status {
     let ex_len = size_of::<rk_t0_exchange>();
+    let (apdu, apdu_len) = (apdu.as_ptr(), apdu.len());
     // SAFETY: every caller passes its own live storage and buffers, kept until
     // rk_t0_end, or ranges the call refuses before using them.
     unsafe {
@@ -42,52 +47,76 @@ fn t0_begin(
             response,
             response_len,
             ptr::null(),
+            action,
         )
     }
 }
 
-/// Run the open exchange in `ex` to its end against the T=0 card answering GET
-/// CHALLENGE, then end it: the response is 10 bytes.
-fn t0_complete(ex: *mut rk_t0_exchange) {
-    assert_eq!(t0_finish(ex, &T0_CARD), Ok(10));
+/// Run the open exchange in `ex` (next action `a`) to its end against the T=0 card
+/// answering GET CHALLENGE, then end it: the response is 10 bytes.
+fn t0_complete(ex: *mut rk_t0_exchange, a: rk_action) {
+    assert_eq!(t0_finish(ex, a, &T0_CARD), Ok(10));
     // SAFETY: an open exchange.
     let st = unsafe { rk_t0_end(ex) };
     assert_eq!(st, RK_STATUS_SUCCESS);
 }
 
-/// Run the exchange to its end against the scripted T=0 card; the response length.
-fn t0_finish(ex: *mut rk_t0_exchange, mut card: &[u8]) -> Result<usize, rk_status> {
+/// Run the exchange (next action `a`) to its end against the scripted T=0 card
+/// (silent once it has said everything); the response length, or the status of
+/// the failed step, which the action repeats.
+fn t0_finish(
+    ex: *mut rk_t0_exchange,
+    mut a: rk_action,
+    mut card: &[u8],
+) -> Result<usize, rk_status> {
     loop {
-        let a = t0_action(ex);
-        match a.kind {
-            // SAFETY: an open exchange.
-            RK_T0_SEND => assert_eq!(unsafe { rk_t0_sent(ex) }, RK_STATUS_SUCCESS),
-            RK_T0_RECEIVE => {
+        let st = match a.kind {
+            // SAFETY: an open exchange, our own action.
+            RK_ACTION_SEND => unsafe { rk_t0_sent(ex, &mut a) },
+            // SAFETY: as above.
+            RK_ACTION_RECEIVE if card.is_empty() => unsafe { rk_t0_timeout(ex, &mut a) },
+            RK_ACTION_RECEIVE => {
                 let n = a.len.min(card.len());
                 let chunk = card[..n].to_vec();
                 card = &card[n..];
                 // SAFETY: `chunk` is our own buffer of `n` bytes.
-                let st = unsafe { rk_t0_feed(ex, chunk.as_ptr(), n) };
-                assert_eq!(st, RK_STATUS_SUCCESS);
+                unsafe { rk_t0_feed(ex, chunk.as_ptr(), n, &mut a) }
             }
-            RK_T0_COMPLETE => return Ok(a.len),
-            _ => return Err(a.status),
+            RK_ACTION_DONE => return Ok(a.len),
+            kind => panic!("action {kind} after a successful step"),
+        };
+        if st != RK_STATUS_SUCCESS {
+            assert_eq!((a.kind, a.status), (RK_ACTION_FAILED, st));
+            return Err(st);
         }
     }
 }
 
 #[test]
-fn t0_exchange_runs_through_the_c_calls() {
-    let mut storage = zeroed::<rk_t0_exchange>();
-    // One raw pointer for every call, as C has: a fresh `&mut` per call would
-    // invalidate the pointers made before it.
-    let ex = ptr::from_mut(&mut *storage);
-    let mut response = [0u8; 16];
-    let (apdu, apdu_len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
-    let st = t0_begin(ex, apdu, apdu_len, response.as_mut_ptr(), response.len());
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    t0_complete(ex);
-    assert_eq!(response[..10], T0_CARD[1..]);
+fn t0_exchange_runs_through_the_c_calls_and_a_failure_is_status_and_action() {
+    // What the card sends, and how the exchange ends: GET CHALLENGE answered, or
+    // never a byte after the header (the failed step's status, repeated by its
+    // action: see t0_finish).
+    let cases: [(&[u8], Result<usize, rk_status>); 2] =
+        [(&T0_CARD, Ok(10)), (&[], Err(RK_STATUS_IO_TIMEOUT))];
+    for (card, end) in cases {
+        let mut storage = zeroed::<rk_t0_exchange>();
+        // One raw pointer for every call, as C has: a fresh `&mut` per call would
+        // invalidate the pointers made before it.
+        let ex = ptr::from_mut(&mut *storage);
+        let mut response = [0u8; 16];
+        let mut a = no_action();
+        let resp = response.as_mut_ptr();
+        let st = t0_begin(ex, &GET_CHALLENGE, resp, response.len(), &mut a);
+        assert_eq!((st, a.kind, a.len), (RK_STATUS_SUCCESS, RK_ACTION_SEND, 5));
+        assert_eq!(t0_finish(ex, a, card), end);
+        // SAFETY: an open exchange (finished or failed).
+        let st = unsafe { rk_t0_end(ex) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        if end.is_ok() {
+            assert_eq!(response[..10], T0_CARD[1..]);
+        }
+    }
 }
 
 #[test]
@@ -99,19 +128,26 @@ fn t0_begin_refuses_an_apdu_inside_the_response_buffer() {
     let mut buf = [0u8; 32];
     buf[4..9].copy_from_slice(&GET_CHALLENGE);
     let base = buf.as_mut_ptr();
-    let (apdu, apdu_len) = (base.wrapping_add(4), GET_CHALLENGE.len());
+    let apdu_len = GET_CHALLENGE.len();
+    // SAFETY: 5 bytes inside `buf`, read by the calls below only.
+    let apdu = unsafe { core::slice::from_raw_parts(base.wrapping_add(4), apdu_len) };
+    let mut a = no_action();
     // Both ranges inside `buf`.
-    let st = t0_begin(ex, apdu, apdu_len, base, buf.len());
+    let st = t0_begin(ex, apdu, base, buf.len(), &mut a);
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     // The response buffer inside the exchange's own storage.
     let inside = ex.cast::<u8>().wrapping_add(64);
-    let st = t0_begin(ex, GET_CHALLENGE.as_ptr(), apdu_len, inside, 16);
+    let st = t0_begin(ex, &GET_CHALLENGE, inside, 16, &mut a);
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // The action inside the exchange's own storage.
+    let st = t0_begin(ex, &GET_CHALLENGE, base, 4, ex.cast());
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(a.kind, u32::MAX);
     // Nothing was opened: the same storage takes a proper exchange over disjoint
     // parts of `buf`.
-    let st = t0_begin(ex, apdu, apdu_len, base.wrapping_add(9), buf.len() - 9);
+    let st = t0_begin(ex, apdu, base.wrapping_add(9), buf.len() - 9, &mut a);
     assert_eq!(st, RK_STATUS_SUCCESS);
-    t0_complete(ex);
+    t0_complete(ex, a);
     assert_eq!(buf[9..19], T0_CARD[1..]);
 }
 
@@ -124,28 +160,31 @@ fn t0_feed_and_action_refuse_what_the_exchange_holds() {
     // 8-aligned, so that an action struct fits at its start.
     let mut response = [0u64; 4];
     let resp = response.as_mut_ptr().cast::<u8>();
-    let (apdu, apdu_len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
-    let st = t0_begin(ex, apdu, apdu_len, resp, size_of::<[u64; 4]>());
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    assert_eq!(t0_action(ex).kind, RK_T0_SEND);
+    let mut a = no_action();
+    let st = t0_begin(ex, &GET_CHALLENGE, resp, size_of::<[u64; 4]>(), &mut a);
+    assert_eq!((st, a.kind), (RK_STATUS_SUCCESS, RK_ACTION_SEND));
     // SAFETY: an open exchange.
-    let st = unsafe { rk_t0_sent(ex) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    assert_eq!(t0_action(ex).kind, RK_T0_RECEIVE);
+    let st = unsafe { rk_t0_sent(ex, &mut a) };
+    assert_eq!((st, a.kind), (RK_STATUS_SUCCESS, RK_ACTION_RECEIVE));
     // Card bytes "received" into the response buffer the exchange holds.
     // SAFETY: inside our buffer; refused before it is read.
-    let st = unsafe { rk_t0_feed(ex, resp, 1) };
+    let st = unsafe { rk_t0_feed(ex, resp, 1, &mut a) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     let inside = ex.cast::<u8>();
     // SAFETY: inside the exchange storage; refused before it is read.
-    let st = unsafe { rk_t0_feed(ex, inside.wrapping_add(8), 1) };
+    let st = unsafe { rk_t0_feed(ex, inside.wrapping_add(8), 1, &mut a) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
-    // The action struct written over the response buffer.
+    // The next action written over the response buffer or the exchange.
     // SAFETY: aligned and inside our buffer; refused before it is written.
-    let st = unsafe { rk_t0_action_get(ex, resp.cast::<rk_t0_action>()) };
+    let st = unsafe { rk_t0_feed(ex, T0_CARD.as_ptr(), 1, resp.cast()) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
-    // Refusals changed nothing: the exchange still completes.
-    t0_complete(ex);
+    // SAFETY: aligned and inside the exchange storage; refused before it is written.
+    let st = unsafe { rk_t0_timeout(ex, ex.cast()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // Refusals changed nothing: the exchange still waits for the card's first byte
+    // and completes.
+    assert_eq!(a.kind, RK_ACTION_RECEIVE);
+    t0_complete(ex, a);
     let got: Vec<u8> = response.iter().flat_map(|w| w.to_ne_bytes()).collect();
     assert_eq!(got[..10], T0_CARD[1..]);
 }
@@ -175,14 +214,14 @@ fn t1_engine() -> Box<rk_t1_engine> {
 }
 
 #[test]
-fn t1_transaction_refuses_overlaps_and_still_finishes() {
+fn t1_transaction_refuses_overlaps_still_finishes_and_fails_with_status_and_action() {
     let mut engine_storage = t1_engine();
     let engine = ptr::from_mut(&mut *engine_storage);
     let mut tx_storage = zeroed::<rk_t1_transaction>();
     let tx = ptr::from_mut(&mut *tx_storage);
     let mut buf = [0u64; 8];
     let base = buf.as_mut_ptr().cast::<u8>();
-    let mut action = MaybeUninit::<rk_t1_action>::uninit();
+    let mut action = MaybeUninit::<rk_action>::uninit();
     let act = action.as_mut_ptr();
     let tx_len = size_of::<rk_t1_transaction>();
     let begin = |apdu: *const u8, response: *mut u8, response_len: usize, act| {
@@ -213,7 +252,7 @@ fn t1_transaction_refuses_overlaps_and_still_finishes() {
     assert_eq!(begin(apdu, base, 64, act), RK_STATUS_SUCCESS);
     // SAFETY: written on success.
     let a = unsafe { action.assume_init() };
-    assert_eq!(a.kind, RK_T1_SEND);
+    assert_eq!(a.kind, RK_ACTION_SEND);
     // The block the engine sent, fed back as if the card had echoed it: it lies
     // inside the engine.
     assert_eq!(receive(a.data, a.len, act), invalid);
@@ -226,20 +265,35 @@ fn t1_transaction_refuses_overlaps_and_still_finishes() {
         invalid
     );
     // SAFETY: an open transaction; the action pointer is refused before use.
-    let st = unsafe { rk_t1_timeout(tx, tx.cast::<rk_t1_action>()) };
+    let st = unsafe { rk_t1_timeout(tx, tx.cast::<rk_action>()) };
     assert_eq!(st, invalid);
     // The same block from a buffer of our own: done.
     assert_eq!(receive(block.as_ptr(), block.len(), act), RK_STATUS_SUCCESS);
     // SAFETY: written on success.
     let a = unsafe { action.assume_init() };
-    assert_eq!((a.kind, a.len), (RK_T1_DONE, 2));
+    assert_eq!((a.kind, a.len), (RK_ACTION_DONE, 2));
+    assert_eq!(buf[0].to_ne_bytes()[..2], [0x90, 0x00]);
+    // SAFETY: an open transaction.
+    let st = unsafe { rk_t1_end(tx) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // A failure is the status and the action, with the length the response
+    // needed: the same answer for a one-byte response buffer (sequence numbers
+    // reset, so that the card's block is again N(S) = 0).
+    // SAFETY: an initialised engine no transaction borrows.
+    let st = unsafe { rk_t1_reset(engine) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(begin(apdu, base, 1, act), RK_STATUS_SUCCESS);
+    let st = receive(block.as_ptr(), block.len(), act);
+    assert_eq!(st, RK_STATUS_BUFFER_TOO_SMALL);
+    // SAFETY: written by the failed step.
+    let a = unsafe { action.assume_init() };
+    assert_eq!((a.kind, a.status, a.len), (RK_ACTION_FAILED, st, 2));
     // SAFETY: an open transaction.
     let st = unsafe { rk_t1_end(tx) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     // SAFETY: an idle engine.
     let st = unsafe { rk_t1_deinit(engine) };
     assert_eq!(st, RK_STATUS_SUCCESS);
-    assert_eq!(buf[0].to_ne_bytes()[..2], [0x90, 0x00]);
 }
 
 #[test]

@@ -53,8 +53,7 @@ int main(void)
     rk_t1_engine engine;
     rk_t1_transaction tx;
     rk_t1_config cfg;
-    rk_t1_action act;
-    rk_t0_action a0;
+    rk_action act;
     uint8_t resp[16];
     static const uint8_t apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
     rk_device *misaligned = (rk_device *)(void *)(raw.bytes + 1);
@@ -125,14 +124,16 @@ int main(void)
 
     /* T=0 engine */
     memset(&ex, 0, sizeof ex);
-    CHECK_ST(rk_t0_action_get(&ex, &a0), RK_STATUS_INVALID_DEVICE_STATE);
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, NULL, 5, resp, sizeof resp, NULL), RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, 1, NULL), RK_STATUS_BUFFER_TOO_SMALL);
-    CHECK_ST(rk_t0_begin(&ex, 8, apdu, sizeof apdu, resp, sizeof resp, NULL), RK_STATUS_BUFFER_TOO_SMALL);
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL), RK_STATUS_SUCCESS);
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL), RK_STATUS_DEVICE_BUSY);
-    CHECK_ST(rk_t0_action_get(&ex, NULL), RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t0_feed(&ex, NULL, 3), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_sent(&ex, &act), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, NULL, 5, resp, sizeof resp, NULL, &act), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, 1, NULL, &act), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_t0_begin(&ex, 8, apdu, sizeof apdu, resp, sizeof resp, NULL, &act), RK_STATUS_BUFFER_TOO_SMALL);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL, &act), RK_STATUS_SUCCESS);
+    CHECK(act.kind == RK_ACTION_SEND && act.len == sizeof apdu);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, apdu, sizeof apdu, resp, sizeof resp, NULL, &act), RK_STATUS_DEVICE_BUSY);
+    CHECK_ST(rk_t0_sent(&ex, NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_feed(&ex, NULL, 3, &act), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_t0_end(&ex), RK_STATUS_SUCCESS);
     CHECK_ST(rk_t0_end(&ex), RK_STATUS_INVALID_DEVICE_STATE);
 

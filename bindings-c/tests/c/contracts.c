@@ -156,27 +156,26 @@ static void engines(void)
 {
     static const uint8_t apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
     rk_t0_exchange ex;
-    rk_t0_action a;
+    rk_action a;
     rk_t1_engine engine;
     rk_t1_transaction tx;
     rk_t1_config cfg;
-    rk_t1_action act1;
     uint8_t buf[64];
 
     memset(&ex, 0, sizeof ex);
     memcpy(buf, apdu, sizeof apdu);
     /* the APDU inside the response buffer */
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, buf, sizeof apdu, buf, sizeof buf, NULL),
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, buf, sizeof apdu, buf, sizeof buf, NULL, &a),
              RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, buf, sizeof apdu, buf + 2, 20, NULL),
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, buf, sizeof apdu, buf + 2, 20, NULL, &a),
              RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t0_begin(&ex, sizeof ex, buf, sizeof apdu, buf + 8, 20, NULL), RK_STATUS_SUCCESS);
-    CHECK_ST(rk_t0_action_get(&ex, &a), RK_STATUS_SUCCESS);
-    CHECK(a.kind == RK_T0_SEND);
-    CHECK_ST(rk_t0_sent(&ex), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_t0_begin(&ex, sizeof ex, buf, sizeof apdu, buf + 8, 20, NULL, &a), RK_STATUS_SUCCESS);
+    CHECK(a.kind == RK_ACTION_SEND);
+    CHECK_ST(rk_t0_sent(&ex, &a), RK_STATUS_SUCCESS);
+    CHECK(a.kind == RK_ACTION_RECEIVE);
     /* card bytes "received" into the response buffer the exchange holds */
-    CHECK_ST(rk_t0_feed(&ex, buf + 8, 1), RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t0_feed(&ex, (const uint8_t *)&ex + 16, 1), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_feed(&ex, buf + 8, 1, &a), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t0_feed(&ex, (const uint8_t *)&ex + 16, 1, &a), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_t0_end(&ex), RK_STATUS_SUCCESS);
 
     memset(&engine, 0, sizeof engine);
@@ -184,14 +183,14 @@ static void engines(void)
     CHECK_ST(rk_t1_config_default(&cfg, 32, RK_EDC_LRC), RK_STATUS_SUCCESS);
     cfg.send_ifs_request = 0;
     CHECK_ST(rk_t1_init(&engine, sizeof engine, &cfg), RK_STATUS_SUCCESS);
-    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, buf, sizeof apdu, buf + 4, 32, &act1),
+    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, buf, sizeof apdu, buf + 4, 32, &a),
              RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, buf, sizeof apdu, buf + 8, 32, &act1),
+    CHECK_ST(rk_t1_begin(&tx, sizeof tx, &engine, buf, sizeof apdu, buf + 8, 32, &a),
              RK_STATUS_SUCCESS);
-    CHECK(act1.kind == RK_T1_SEND);
+    CHECK(a.kind == RK_ACTION_SEND);
     /* the engine's own block fed back as the card's */
-    CHECK_ST(rk_t1_receive(&tx, act1.data, act1.len, &act1), RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_t1_receive(&tx, buf + 8, 4, &act1), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t1_receive(&tx, a.data, a.len, &a), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_t1_receive(&tx, buf + 8, 4, &a), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_t1_end(&tx), RK_STATUS_SUCCESS);
     CHECK_ST(rk_t1_deinit(&engine), RK_STATUS_SUCCESS);
 }

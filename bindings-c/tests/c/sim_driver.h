@@ -42,28 +42,23 @@ static rk_status drv_t0(struct sim_driver *d, const rk_transmit_call *call, uint
                         size_t cap, size_t *len)
 {
     rk_t0_exchange ex;
-    rk_t0_action a;
+    rk_action a;
     uint8_t buf[300];
     rk_status st;
     memset(&ex, 0, sizeof ex);
-    st = rk_t0_begin(&ex, sizeof ex, call->apdu, call->apdu_len, reply, cap, NULL);
+    st = rk_t0_begin(&ex, sizeof ex, call->apdu, call->apdu_len, reply, cap, NULL, &a);
     if (st != RK_STATUS_SUCCESS) return st;
-    for (;;) {
-        rk_t0_action_get(&ex, &a);
-        if (a.kind == RK_T0_SEND) {
+    while (st == RK_STATUS_SUCCESS && a.kind != RK_ACTION_DONE) {
+        if (a.kind == RK_ACTION_SEND) {
             st = rk_sim_write(&d->card, a.data, a.len);
-            if (st != RK_STATUS_SUCCESS) break;
-            rk_t0_sent(&ex);
-        } else if (a.kind == RK_T0_RECEIVE) {
+            if (st == RK_STATUS_SUCCESS) st = rk_t0_sent(&ex, &a);
+        } else { /* RK_ACTION_RECEIVE */
             size_t n = 0, want = a.len < sizeof buf ? a.len : sizeof buf;
             rk_sim_read(&d->card, buf, want, &n);
-            if (n) rk_t0_feed(&ex, buf, n); else rk_t0_timeout(&ex);
-        } else {
-            st = a.kind == RK_T0_COMPLETE ? RK_STATUS_SUCCESS : a.status;
-            *len = a.kind == RK_T0_COMPLETE ? a.len : 0;
-            break;
+            st = n ? rk_t0_feed(&ex, buf, n, &a) : rk_t0_timeout(&ex, &a);
         }
     }
+    if (st == RK_STATUS_SUCCESS) *len = a.len;
     rk_t0_end(&ex);
     return st;
 }
@@ -72,7 +67,7 @@ static rk_status drv_t1(struct sim_driver *d, const rk_transmit_call *call, uint
                         size_t cap, size_t *len)
 {
     rk_t1_transaction tx;
-    rk_t1_action a;
+    rk_action a;
     uint8_t block[300];
     rk_status st;
     if (!d->t1_ready) {
@@ -88,7 +83,7 @@ static rk_status drv_t1(struct sim_driver *d, const rk_transmit_call *call, uint
     }
     memset(&tx, 0, sizeof tx);
     st = rk_t1_begin(&tx, sizeof tx, &d->t1, call->apdu, call->apdu_len, reply, cap, &a);
-    while (st == RK_STATUS_SUCCESS && a.kind == RK_T1_SEND) {
+    while (st == RK_STATUS_SUCCESS && a.kind == RK_ACTION_SEND) {
         size_t n = 0;
         st = rk_sim_write(&d->card, a.data, a.len);
         if (st != RK_STATUS_SUCCESS) break;
