@@ -5,7 +5,7 @@
 //! T=0 NULL procedure bytes); [`WatchedLine`] wraps the card's [`Line`] and reports
 //! each one as its bytes go by, without changing them. The transport answers with
 //! [`Answer::time_extension`](crate::Answer::time_extension) for the command
-//! running.
+//! running, with the request's [`MoreTime::bwt_multiplier`].
 
 use readerkit::Protocol;
 use readerkit::device::AtrBuffer;
@@ -28,6 +28,18 @@ pub enum MoreTime {
         /// The multiplier of the block waiting time (1..=255).
         multiplier: u8,
     },
+}
+
+impl MoreTime {
+    /// The BWT multiplier of the time extension (`bmCommandStatus` 2, `bError`)
+    /// that passes this request on to the host: a T=1 S(WTX)'s own multiplier;
+    /// 1 for a T=0 NULL byte (one more waiting time).
+    pub const fn bwt_multiplier(self) -> u8 {
+        match self {
+            MoreTime::T1Wtx { multiplier } => multiplier,
+            MoreTime::T0Null => 1,
+        }
+    }
 }
 
 /// Where the watcher is in the bytes from the card.
@@ -120,5 +132,19 @@ impl<L: Line, F: FnMut(MoreTime)> Line for WatchedLine<L, F> {
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.protocol = Some(framing.protocol);
         self.line.set_framing(framing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bwt_multiplier_is_the_cards_for_t1_and_one_for_t0() {
+        for multiplier in [1, 2, 255] {
+            let more = MoreTime::T1Wtx { multiplier };
+            assert_eq!(more.bwt_multiplier(), multiplier);
+        }
+        assert_eq!(MoreTime::T0Null.bwt_multiplier(), 1);
     }
 }

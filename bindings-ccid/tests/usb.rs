@@ -372,15 +372,11 @@ impl Bus {
     /// The card asked for more time: the port sends a time extension, the host
     /// does what `during` says, and the bus is polled as a card line's wait does.
     fn more_time(&self, more: MoreTime) {
-        let multiplier = match more {
-            MoreTime::T1Wtx { multiplier } => multiplier,
-            MoreTime::T0Null => 1,
-        };
         self.port
             .get()
             .unwrap()
             .borrow_mut()
-            .time_extension(multiplier);
+            .time_extension(more.bwt_multiplier());
         self.pump();
         if self.gone_during.take() {
             assert!(self.port.get().unwrap().borrow_mut().disown(), "it runs");

@@ -201,8 +201,7 @@ impl Running {
         let multiplier = match more {
             // At the TPDU level the S(WTX) block itself goes to the host.
             MoreTime::T1Wtx { .. } if self.tpdu.load(Ordering::Relaxed) => None,
-            MoreTime::T1Wtx { multiplier } => Some(multiplier),
-            MoreTime::T0Null => Some(1),
+            more => Some(more.bwt_multiplier()),
         };
         if let Some(multiplier) = multiplier {
             let mut bytes = [0u8; 16];

@@ -133,11 +133,7 @@ fn slot(args: &Args, events: &SyncSender<Event>, stop: &Arc<StopSignal>) -> SimD
     let (events, stopping, working) = (events.clone(), Arc::clone(stop), Arc::clone(stop));
     let work = args.behaviour.work();
     let notify = move |more: MoreTime| {
-        let multiplier = match more {
-            MoreTime::T1Wtx { multiplier } => multiplier,
-            MoreTime::T0Null => 1,
-        };
-        let _ = events.send(Event::MoreTime(multiplier));
+        let _ = events.send(Event::MoreTime(more.bwt_multiplier()));
         working.work(work);
     };
     open_slot(

@@ -139,7 +139,7 @@ pub fn more_time(more: MoreTime) {
     };
     if let MoreTime::T0Null = more {
         let mut bytes = [0u8; HEADER_LEN + twin::FRAMING_LEN];
-        let len = PROFILE.time_extension(slot, seq, 1, &mut bytes);
+        let len = PROFILE.time_extension(slot, seq, more.bwt_multiplier(), &mut bytes);
         crate::board::host_port().write(&bytes[..len]);
     }
 }

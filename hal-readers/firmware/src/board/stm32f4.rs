@@ -206,13 +206,9 @@ pub fn stopping() -> bool {
 }
 
 /// The card line's report of a request for more time: a time extension for the
-/// command running (T=1: the card's multiplier; T=0 NULL byte: 1).
+/// command running, with the request's [`MoreTime::bwt_multiplier`].
 pub fn more_time(more: MoreTime) {
-    let multiplier = match more {
-        MoreTime::T1Wtx { multiplier } => multiplier,
-        MoreTime::T0Null => 1,
-    };
-    port(|p| p.time_extension(multiplier));
+    port(|p| p.time_extension(more.bwt_multiplier()));
 }
 
 /// The USB bus, the CCID class over `dev` and the USB device, built into their
