@@ -549,9 +549,7 @@ fn control(slots: &[SimDevice], options: &Options, command: &str) {
         eprintln!("readerkit ccid-serve: no slot {slot}");
         return;
     };
-    match (Move::from_word(verb), verb) {
-        (Some(moved), _) => moved.apply(device, card_kind(options, slot), options.behaviour),
-        (None, "") => {}
-        (None, other) => eprintln!("readerkit ccid-serve: unknown control `{other}`"),
+    if let Some(moved) = Move::from_control(verb, "ccid-serve") {
+        moved.apply(device, card_kind(options, slot), options.behaviour);
     }
 }

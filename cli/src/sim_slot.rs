@@ -105,12 +105,18 @@ pub(crate) enum Move {
 }
 
 impl Move {
-    /// The movement a control word names.
-    pub(crate) fn from_word(word: &str) -> Option<Move> {
+    /// The movement a control word read on stdin names (`remove`, `insert`);
+    /// `None` for an empty line, and for an unknown word, which is reported on
+    /// stderr as `readerkit COMMAND: unknown control `WORD``.
+    pub(crate) fn from_control(word: &str, command: &str) -> Option<Move> {
         match word {
             "remove" => Some(Move::Remove),
             "insert" => Some(Move::Insert),
-            _ => None,
+            "" => None,
+            other => {
+                eprintln!("readerkit {command}: unknown control `{other}`");
+                None
+            }
         }
     }
 
@@ -167,5 +173,24 @@ impl StopSignal {
     pub(crate) fn work(&self, work: Duration) {
         let stop = locked(&self.stop);
         let _ = self.stopped.wait_timeout_while(stop, work, |stop| !*stop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_words_name_movements_and_nothing_else_moves() {
+        let cases = [
+            ("remove", Some(Move::Remove)),
+            ("insert", Some(Move::Insert)),
+            ("", None),
+            ("eject", None),
+            ("Remove", None),
+        ];
+        for (word, moved) in cases {
+            assert_eq!(Move::from_control(word, "test"), moved, "`{word}`");
+        }
     }
 }

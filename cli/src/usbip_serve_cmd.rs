@@ -272,13 +272,8 @@ fn run_commands(mut reader: SimReader<'_>, jobs: &Receiver<Vec<u8>>, events: &Sy
 fn read_stdin(moves: Sender<Move>) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
-        let moved = match (Move::from_word(line.trim()), line.trim()) {
-            (Some(moved), _) => moved,
-            (None, "") => continue,
-            (None, other) => {
-                eprintln!("readerkit usbip-serve: unknown control `{other}`");
-                continue;
-            }
+        let Some(moved) = Move::from_control(line.trim(), "usbip-serve") else {
+            continue;
         };
         if moves.send(moved).is_err() {
             return;
