@@ -4,6 +4,7 @@
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
+use readerkit::event::CardEvent;
 use readerkit::ioctl::{ATR_BUFFER_LEN, Ioctl, PowerAction};
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
@@ -71,11 +72,10 @@ pub struct DriverHooks<D> {
     /// After wake-up: bring the reader back and say whether a card is in it now.
     /// Without a hook, the card present before sleep is taken as present after.
     pub wake: Option<fn(&mut D) -> bool>,
-    /// After a vendor IOCTL: a card insertion (`Some(true)`) or removal
-    /// (`Some(false)`) the driver made or noticed while serving it (a virtual reader's
-    /// test controls, say). The binding reports it to the core before completing the
-    /// IRP, so a pending tracking IRP completes first.
-    pub card_change: Option<fn(&mut D) -> Option<bool>>,
+    /// After a vendor IOCTL: a card event the driver made or noticed while serving
+    /// it (a virtual reader's test controls, say). The binding reports it to the core
+    /// before completing the IRP, so a pending tracking IRP completes first.
+    pub card_change: Option<fn(&mut D) -> Option<CardEvent>>,
 }
 
 impl<D> DriverHooks<D> {
@@ -120,10 +120,16 @@ enum Owner {
 /// Largest input copied to the stack; longer inputs go through the scratch buffer.
 pub const INLINE_INPUT: usize = 272;
 
-#[derive(Debug, Clone, Copy)]
-struct PowerMemo {
-    asleep: bool,
-    card_before: bool,
+/// The system power state, as the reader keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Power {
+    /// S0: requests are served.
+    Awake,
+    /// Sleeping (S1..S5), with whether a card was in before.
+    Asleep {
+        /// A card was in the reader when it went to sleep.
+        card_before: bool,
+    },
 }
 
 /// What [`WdmReader::dispatch`] did with an IRP.
@@ -146,7 +152,7 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     device: Device<WdmPlatform<K, I>, D, EVENTS>,
     owner: K::Short<Owner>,
     pnp: K::Short<PnpState>,
-    power: K::Short<PowerMemo>,
+    power: K::Short<Power>,
     hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
     /// The most this reader logs (see [`crate::trace`]).
@@ -173,10 +179,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             device: Device::new(WdmPlatform::new(), functions, driver, reader, vendor),
             owner: K::Short::new(Owner::Nobody),
             pnp: K::Short::new(PnpState::NotStarted),
-            power: K::Short::new(PowerMemo {
-                asleep: false,
-                card_before: false,
-            }),
+            power: K::Short::new(Power::Awake),
             hooks,
             scratch: K::Serial::new([0; SCRATCH]),
             log_level: K::Short::new(Level::Info),
@@ -226,7 +229,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// `true` between a sleep and the following wake-up.
     pub fn asleep(&self) -> bool {
-        self.power.lock(|p| p.asleep)
+        self.power.lock(|p| *p != Power::Awake)
     }
 
     /// `true` while a handle is open.
@@ -358,10 +361,8 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                 if let (Some(Ioctl::Vendor(_)), Some(hook)) =
                     (Ioctl::from_code(code), self.hooks.card_change)
                 {
-                    match self.device.with_driver(hook) {
-                        Some(true) => self.card_inserted(),
-                        Some(false) => self.card_removed(),
-                        None => {}
+                    if let Some(event) = self.device.with_driver(hook) {
+                        self.report(event);
                     }
                 }
                 rl.release();
@@ -530,11 +531,9 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// The card is then present and unpowered; a pending tracking IRP completes.
     pub fn set_system_power(&self, state: u32) {
         if state == crate::irp::POWER_SYSTEM_WORKING {
-            let Some(card_before) = self.power.lock(|p| {
-                let was = p.asleep.then_some(p.card_before);
-                p.asleep = false;
-                was
-            }) else {
+            let Power::Asleep { card_before } =
+                self.power.lock(|p| core::mem::replace(p, Power::Awake))
+            else {
                 return;
             };
             let present_now = match self.hooks.wake {
@@ -549,11 +548,25 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             }
             self.device.process_events();
         } else {
-            if self.power.lock(|p| core::mem::replace(&mut p.asleep, true)) {
+            let fell_asleep = self.power.lock(|p| {
+                let awake = *p == Power::Awake;
+                if awake {
+                    *p = Power::Asleep { card_before: false };
+                }
+                awake
+            });
+            if !fell_asleep {
                 return;
             }
             let card_before = self.device.state().card_present();
-            self.power.lock(|p| p.card_before = card_before);
+            self.power.lock(|p| {
+                if let Power::Asleep {
+                    card_before: before,
+                } = p
+                {
+                    *before = card_before;
+                }
+            });
             if card_before {
                 let _ = self
                     .device
@@ -565,15 +578,11 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
     }
 
-    /// Card events for drivers that detect them at PASSIVE_LEVEL: queue and apply.
-    pub fn card_inserted(&self) {
-        self.device.card_inserted();
-        self.device.process_events();
-    }
-
-    /// See [`WdmReader::card_inserted`].
-    pub fn card_removed(&self) {
-        self.device.card_removed();
+    /// A card event for drivers that detect them at PASSIVE_LEVEL: queued and
+    /// applied at once (a pending tracking IRP completes). From an interrupt or DPC,
+    /// report through [`WdmReader::device`] instead and apply later.
+    pub fn report(&self, event: CardEvent) {
+        self.device.report(event);
         self.device.process_events();
     }
 }

@@ -14,7 +14,6 @@
 //! logs every exchange decoded. Every line is at most [`LINE_MAX`] bytes with its
 //! NUL, whatever the card or the caller sent.
 
-use core::ffi::CStr;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -50,21 +49,8 @@ pub const fn dbg_level(level: Level) -> Option<u32> {
 /// Render `value` (bounded to [`LINE_MAX`] - 1 bytes, `readerkit: ` first) and hand
 /// it to [`Kernel::log`] at `level`.
 pub fn log<K: Kernel>(level: Level, value: &dyn fmt::Display) {
-    struct Prefixed<'a>(&'a dyn fmt::Display);
-    impl fmt::Display for Prefixed<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "readerkit: {}", self.0)
-        }
-    }
-    let text = TextBuf::<{ LINE_MAX - 1 }>::render(&Prefixed(value));
-    let mut line = [0u8; LINE_MAX];
-    for (dst, &b) in line.iter_mut().zip(text.as_str().as_bytes()) {
-        // No NUL may end the string early (trace text has none; be sure).
-        *dst = if b == 0 { b'?' } else { b };
-    }
-    if let Ok(line) = CStr::from_bytes_until_nul(&line) {
-        K::log(level, line);
-    }
+    let text = TextBuf::<{ LINE_MAX - 1 }>::render(&format_args!("readerkit: {value}"));
+    K::log(level, text.to_c_str(&mut [0; LINE_MAX]));
 }
 
 /// A trace sink into the kernel debugger, up to `level`.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::ReaderFunctions;
+use readerkit::event::CardEvent;
 use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
 use readerkit::status::Failure;
@@ -449,7 +450,7 @@ fn card_inserted_or_removed_while_asleep() {
 /// other callbacks are its `LineReader`'s.
 struct Controlled {
     reader: LineReader<SimLine>,
-    change: Option<bool>,
+    change: Option<CardEvent>,
 }
 
 impl AsMut<LineReader<SimLine>> for Controlled {
@@ -464,12 +465,12 @@ impl Controlled {
         match input.first() {
             Some(0) => {
                 self.reader.line_mut().remove();
-                self.change = Some(false);
+                self.change = Some(CardEvent::Removed);
             }
             Some(1) => {
                 let card = readerkit_card_sim::Card::new(readerkit_card_sim::atr::Profile::t1());
                 self.reader.line_mut().insert(card);
-                self.change = Some(true);
+                self.change = Some(CardEvent::Inserted);
             }
             _ => return Err(Failure::InvalidParameter),
         }

@@ -7,6 +7,7 @@ mod support;
 
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::PinPad;
+use readerkit::event::CardEvent;
 use readerkit::ioctl::{Ioctl, scard_ctl_code};
 use readerkit::line::LineReader;
 use readerkit::pin::{Key, Keypad, Prompt};
@@ -75,7 +76,7 @@ fn ready() -> PadReader {
     let r = reader();
     r.device()
         .with_driver(|d| d.reader.line_mut().insert(Card::new(Profile::t1())));
-    r.card_inserted();
+    r.report(CardEvent::Inserted);
     let (st, _) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
     assert_eq!(st, ntstatus::SUCCESS);
     let (st, _) = ioctl(&r, Ioctl::SetProtocol.code(), &T1.to_le_bytes(), 4);

@@ -6,6 +6,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::event::CardEvent;
 use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
 use readerkit_card_sim::atr::Profile;
@@ -238,14 +239,14 @@ pub fn reader() -> Reader {
 pub fn insert(r: &Reader) {
     r.device()
         .with_driver(|d| d.line_mut().insert(Card::new(Profile::t1())));
-    r.card_inserted();
+    r.report(CardEvent::Inserted);
 }
 
 pub fn remove(r: &Reader) {
     r.device().with_driver(|d| {
         d.line_mut().remove();
     });
-    r.card_removed();
+    r.report(CardEvent::Removed);
 }
 
 /// `IoCancelIrp`: set Cancel, take the cancel routine, call it if it was set.

@@ -9,6 +9,7 @@
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::AtrBuffer;
+use readerkit::event::CardEvent;
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::status::Failure;
 use readerkit::trace::{Level, TracedLine};
@@ -71,7 +72,7 @@ type TracedSlot = TracedLine<Slot, KernelSink<KernelSync>>;
 /// test control IOCTL, for the binding to report.
 struct VirtualReader {
     reader: LineReader<TracedSlot>,
-    change: Option<bool>,
+    change: Option<CardEvent>,
 }
 
 impl AsMut<LineReader<TracedSlot>> for VirtualReader {
@@ -100,13 +101,17 @@ impl VirtualReader {
         if slot.present != present {
             slot.present = present;
             slot.deactivate()?;
-            self.change = Some(present);
+            self.change = Some(if present {
+                CardEvent::Inserted
+            } else {
+                CardEvent::Removed
+            });
         }
         Ok(0)
     }
 }
 
-fn card_change(d: &mut VirtualReader) -> Option<bool> {
+fn card_change(d: &mut VirtualReader) -> Option<CardEvent> {
     d.change.take()
 }
 
@@ -156,7 +161,7 @@ impl ReaderDriver for VirtualReader {
                 .insert(Card::<CARD_CAPACITY>::create(Config::new(Profile::t0_t1())));
             slot.present = true;
         });
-        reader.card_inserted();
+        reader.report(CardEvent::Inserted);
         kernel::debug_print(c"readerkit-vreader: started, simulated card inserted");
     }
 }

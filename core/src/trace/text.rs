@@ -1,5 +1,6 @@
 //! Rendering an event into a fixed buffer, for sinks without an allocator.
 
+use core::ffi::CStr;
 use core::fmt;
 
 /// A fixed-capacity text line: writes past `N` bytes are dropped (at a character
@@ -45,6 +46,23 @@ impl<const N: usize> TextBuf<N> {
     pub fn is_cut(&self) -> bool {
         self.cut
     }
+
+    /// The text as a C string written into `out` (for a `DbgPrintEx` or a C
+    /// callback): as much of it as fits before the NUL (all of it when `out` has
+    /// `N + 1` bytes), with a NUL inside the text shown as `?` so that it cannot end
+    /// the string early. Empty if `out` is.
+    pub fn to_c_str<'o>(&self, out: &'o mut [u8]) -> &'o CStr {
+        let Some(room) = out.len().checked_sub(1) else {
+            return Default::default();
+        };
+        let text = self.as_str().as_bytes();
+        let len = text.len().min(room);
+        for (dst, &b) in out.iter_mut().zip(&text[..len]) {
+            *dst = if b == 0 { b'?' } else { b };
+        }
+        out[len] = 0;
+        CStr::from_bytes_until_nul(out).unwrap_or_default()
+    }
 }
 
 impl<const N: usize> fmt::Write for TextBuf<N> {
@@ -65,5 +83,20 @@ impl<const N: usize> fmt::Write for TextBuf<N> {
             self.cut = true;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TextBuf;
+
+    #[test]
+    fn a_c_str_holds_the_text_with_nuls_shown_and_cut_to_its_buffer() {
+        let text = TextBuf::<8>::render(&"ab\0cd");
+        assert_eq!(text.to_c_str(&mut [0xFF; 9]), c"ab?cd");
+        // Room for three bytes and the NUL: cut, still terminated.
+        assert_eq!(text.to_c_str(&mut [0xFF; 4]), c"ab?");
+        assert_eq!(text.to_c_str(&mut [0xFF; 1]), c"");
+        assert_eq!(text.to_c_str(&mut []), c"");
     }
 }
