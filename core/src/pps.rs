@@ -1278,11 +1278,9 @@ mod tests {
 
     #[test]
     fn every_short_answer_parses_or_errs() {
-        let mut x = 0x9E37_79B9u32;
+        let mut rng = readerkit_testkit::rng::Rng(0x9E37_79B9);
         for _ in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
+            let x = rng.next_u64();
             let len = (x % 8) as usize;
             let bytes: std::vec::Vec<u8> = (0..len)
                 .map(|i| (x >> (i * 4)) as u8 | if i == 0 { 0xF0 } else { 0 })

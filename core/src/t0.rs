@@ -725,6 +725,7 @@ impl<'a> Exchange<'a> {
 mod tests {
     use super::*;
     use crate::status::Status;
+    use readerkit_testkit::rng::Rng;
     use std::collections::VecDeque;
     use std::vec::Vec;
 
@@ -1298,46 +1299,32 @@ mod tests {
         );
     }
 
-    /// xorshift32: a tiny deterministic PRNG for hostile-card tests.
-    struct Rng(u32);
-    impl Rng {
-        fn next(&mut self) -> u32 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            self.0 = x;
-            x
-        }
-        fn byte(&mut self) -> u8 {
-            self.next() as u8
-        }
-        fn below(&mut self, n: u32) -> u32 {
-            self.next() % n
-        }
+    /// A random byte.
+    fn byte(rng: &mut Rng) -> u8 {
+        rng.next_u64() as u8
     }
 
     fn random_apdu(rng: &mut Rng) -> Vec<u8> {
-        let ins = [0xA4, 0xB0, 0xC0, 0xD6, 0x84, 0x20][rng.below(6) as usize];
-        let mut a = std::vec![rng.byte() & 0x7F, ins, rng.byte(), rng.byte()];
+        let ins = [0xA4, 0xB0, 0xC0, 0xD6, 0x84, 0x20][rng.below(6)];
+        let mut a = std::vec![byte(rng) & 0x7F, ins, byte(rng), byte(rng)];
         match rng.below(6) {
             0 => {}
-            1 => a.push(rng.byte()),
+            1 => a.push(byte(rng)),
             2 | 3 => {
-                let n = 1 + rng.below(20) as usize;
+                let n = 1 + rng.below(20);
                 a.push(n as u8);
-                a.extend((0..n).map(|_| rng.byte()));
+                a.extend((0..n).map(|_| byte(rng)));
                 if rng.below(2) == 0 {
-                    a.push(rng.byte());
+                    a.push(byte(rng));
                 }
             }
-            4 => a.extend([0, rng.byte() & 1, rng.byte()]),
+            4 => a.extend([0, byte(rng) & 1, byte(rng)]),
             _ => {
-                let n = 256 + rng.below(300) as usize;
+                let n = 256 + rng.below(300);
                 a.extend([0, (n >> 8) as u8, n as u8]);
-                a.extend((0..n).map(|_| rng.byte()));
+                a.extend((0..n).map(|_| byte(rng)));
                 if rng.below(2) == 0 {
-                    a.extend([rng.byte() & 1, rng.byte()]);
+                    a.extend([byte(rng) & 1, byte(rng)]);
                 }
             }
         }
@@ -1362,8 +1349,8 @@ mod tests {
             4 => 0x6C,
             5 => 0x90,
             6 => 0x00,
-            7 => 0xC0 ^ (rng.byte() & 0x3F),
-            _ => rng.byte(),
+            7 => 0xC0 ^ (byte(rng) & 0x3F),
+            _ => byte(rng),
         }
     }
 
@@ -1373,10 +1360,10 @@ mod tests {
         let mut outcomes = [0usize; 2];
         for _ in 0..20_000 {
             let apdu = random_apdu(&mut rng);
-            let cap = rng.below(300) as usize;
+            let cap = rng.below(300);
             let mut buf = std::vec![0u8; cap];
             let mut c = Config::new(10);
-            c.max_null_bytes = rng.below(20);
+            c.max_null_bytes = rng.below(20) as u32;
             c.max_rounds = rng.below(40) as u16;
             if rng.below(2) == 0 {
                 c.extended = Extended::Envelope;
@@ -1394,7 +1381,7 @@ mod tests {
                     Ok(Action::Send(b)) => {
                         assert!(!b.is_empty());
                         if rng.below(50) == 0 {
-                            let _ = ex.feed(&[rng.byte()]);
+                            let _ = ex.feed(&[byte(&mut rng)]);
                         }
                         owned(ex.sent())
                     }
@@ -1402,7 +1389,7 @@ mod tests {
                         if rng.below(100) == 0 {
                             owned(ex.timeout())
                         } else {
-                            let n = 1 + rng.below(count.min(300) as u32 + 3) as usize;
+                            let n = 1 + rng.below(count.min(300) + 3);
                             let part: Vec<u8> =
                                 (0..n).map(|_| hostile_byte(&mut rng, ins)).collect();
                             owned(ex.feed(&part))

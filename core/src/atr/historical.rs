@@ -634,6 +634,7 @@ pub struct StatusIndicator {
 mod tests {
     use super::super::Atr;
     use super::*;
+    use readerkit_testkit::rng::Rng;
     use std::string::ToString;
 
     fn hist(atr: &[u8]) -> heapless::Vec<u8, 15> {
@@ -784,20 +785,12 @@ mod tests {
 
     #[test]
     fn every_input_parses_or_errs_without_panicking() {
-        let mut x: u32 = 0x9E37_79B9;
+        let mut rng = Rng(0x9E37_79B9);
         let mut buf = [0u8; 16];
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let len = (x % 17) as usize;
-            for b in buf.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                *b = x as u8;
-            }
-            buf[0] = [0x00, 0x80, 0x10, buf[0]][(x % 4) as usize];
+            let len = rng.below(17);
+            buf.fill_with(|| rng.next_u64() as u8);
+            buf[0] = [0x00, 0x80, 0x10, buf[0]][rng.below(4)];
             if let Ok(h) = Historical::parse(&buf[..len]) {
                 let mut covered = 1;
                 for o in h.objects() {

@@ -403,20 +403,12 @@ mod tests {
 
     #[test]
     fn never_panics_on_any_short_input() {
-        let mut x: u32 = 0x1234_5678;
+        let mut rng = readerkit_testkit::rng::Rng(0x1234_5678);
         let mut buf = [0u8; MAX_LEN + 2];
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let len = (x % (MAX_LEN as u32 + 3)) as usize;
-            for b in buf.iter_mut().take(len) {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                *b = x as u8;
-            }
-            buf[0] = [0x3B, 0x3F, 0x03, buf[0]][(x % 4) as usize];
+            let len = rng.below(MAX_LEN + 3);
+            buf[..len].fill_with(|| rng.next_u64() as u8);
+            buf[0] = [0x3B, 0x3F, 0x03, buf[0]][rng.below(4)];
             if let Ok(atr) = Atr::parse(&buf[..len]) {
                 let p = atr.parameters();
                 let _ = p.check(atr.tck());
