@@ -78,19 +78,15 @@ pub enum Tck {
     Bad,
 }
 
-/// Hex words to bytes, for the tests.
+// Hex words to bytes, for the tests.
 #[cfg(test)]
-fn parse_hex(s: &str) -> heapless::Vec<u8, 64> {
-    s.split_whitespace()
-        .map(|h| u8::from_str_radix(h, 16).unwrap())
-        .collect()
-}
+use readerkit_testkit::hex::parse as parse_hex;
 
 /// Hex words to bytes with the right TCK appended, for the tests.
 #[cfg(test)]
-fn with_tck(s: &str) -> heapless::Vec<u8, 64> {
+fn with_tck(s: &str) -> std::vec::Vec<u8> {
     let mut v = parse_hex(s);
     let tck = v[1..].iter().fold(0, |a, b| a ^ b);
-    v.push(tck).unwrap();
+    v.push(tck);
     v
 }

@@ -6,14 +6,9 @@ use std::vec::Vec;
 
 use super::*;
 use crate::status::Status;
+// h("00 C1 01 FE 3E"): hex words to bytes.
+use readerkit_testkit::hex::parse as h;
 use readerkit_testkit::rng::Rng;
-
-/// Hex string to bytes ("00 C1 01 FE 3E").
-fn h(s: &str) -> Vec<u8> {
-    s.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect()
-}
 
 /// Hex string of a block without its epilogue, LRC appended.
 fn l(s: &str) -> Vec<u8> {
