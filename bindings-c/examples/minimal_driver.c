@@ -21,14 +21,14 @@ struct reader {
 static rk_status line_reset(void *ctx, uint32_t reset, uint8_t *atr, size_t cap, size_t *len)
 {
     struct reader *r = (struct reader *)ctx;
-    rk_status st = reset == RK_RESET_COLD ? rk_sim_power_on(&r->card) : rk_sim_warm_reset(&r->card);
+    rk_status st = rk_sim_power(&r->card, reset); /* RK_POWER_COLD_RESET or _WARM_RESET */
     if (st != RK_STATUS_SUCCESS) return st;
     return rk_sim_read(&r->card, atr, cap, len); /* the ATR */
 }
 
 static rk_status line_deactivate(void *ctx)
 {
-    return rk_sim_power_off(&((struct reader *)ctx)->card);
+    return rk_sim_power(&((struct reader *)ctx)->card, RK_POWER_DOWN);
 }
 
 static rk_status line_send(void *ctx, const uint8_t *bytes, size_t len)
@@ -76,7 +76,7 @@ static int run(uint32_t profile, uint32_t protocol, const char *name)
     rk_sim_init(&reader.card, sizeof reader.card, profile);
     st = rk_device_init_line(&device, sizeof device, &line, NULL, &reader, &caps, NULL);
     if (st != RK_STATUS_SUCCESS) return 1;
-    rk_card_inserted(&device); /* from your card-detect interrupt */
+    rk_card_event(&device, RK_CARD_INSERTED); /* from your card-detect interrupt */
 
     st = rk_device_control(&device, RK_IOCTL_POWER, (const uint8_t *)&power_code, 4, out, sizeof out, &n);
     printf("%s: power: %s, ATR %u bytes\n", name, rk_status_description(st), (unsigned)n);

@@ -139,19 +139,36 @@
 #define RK_IOCTL_GET_LAST_ERROR 3211324
 
 /*
- POWER callback action: power the card down.
+ POWER action (the request's, the callback's and `rk_sim_power`'s): power the
+ card down.
  */
 #define RK_POWER_DOWN 0
 
 /*
- POWER callback action: cold reset (power up).
+ POWER action: cold reset (power up); also what the line's `reset` gets.
  */
 #define RK_POWER_COLD_RESET 1
 
 /*
- POWER callback action: warm reset.
+ POWER action: warm reset; also what the line's `reset` gets.
  */
 #define RK_POWER_WARM_RESET 2
+
+/*
+ Card event ([`rk_card_event`]): a card was inserted.
+ */
+#define RK_CARD_INSERTED 1
+
+/*
+ Card event: the card was removed.
+ */
+#define RK_CARD_REMOVED 2
+
+/*
+ Card event: the hardware deactivated the card (over-current, fault); the card,
+ if still there, is no longer powered.
+ */
+#define RK_CARD_FAULT 3
 
 /*
  Card tracking: wait for a card to be inserted (IS_PRESENT).
@@ -280,17 +297,6 @@
  (`SCARD_CTL_CODE(3407)` = `0x0031353C`).
  */
 #define RK_FN_MODIFY_PIN_DIRECT 3407
-
-/*
- [`rk_line_ops`] `reset`: activate the contacts (deactivating them first if they
- were active), then reset.
- */
-#define RK_RESET_COLD 0
-
-/*
- [`rk_line_ops`] `reset`: reset with the contacts kept active.
- */
-#define RK_RESET_WARM 1
 
 /*
  Nothing is logged (the default).
@@ -996,7 +1002,7 @@ typedef struct {
  the request and the card state before calling.
 
  From inside a callback (the first eight, on the same thread; any context on a
- bare-metal build) the driver may report card events ([`rk_card_inserted`] and
+ bare-metal build) the driver may report card events ([`rk_card_event`] and
  friends), call [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`]
  and the read-only requests GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and
  GET_PERF_COUNTER; every other [`rk_device_control`] request returns
@@ -1028,7 +1034,7 @@ typedef struct {
   rk_status (*set_protocol)(void *ctx, const rk_protocol_call *call, rk_timing *timing);
   /*
    IS_PRESENT / IS_ABSENT (`wait`: `RK_WAIT_*`): start watching; later report the
-   event with [`rk_card_inserted`] / [`rk_card_removed`]. `RK_STATUS_SUCCESS`
+   event with [`rk_card_event`]. `RK_STATUS_SUCCESS`
    means the request pends. Requires `tracking_complete`.
    */
   rk_status (*card_tracking)(void *ctx, uint32_t wait);
@@ -1112,10 +1118,12 @@ typedef struct {
  */
 typedef struct {
   /*
-   Reset the card (`reset`: `RK_RESET_COLD` or `RK_RESET_WARM`) and write the
-   bytes of its answer to reset, as received, to `atr` (at most `atr_capacity` =
-   33 bytes) and their count to `*atr_len`. Afterwards the line runs at the
-   default parameters (F = 372, D = 1, the reader's default clock).
+   Reset the card (`reset`: `RK_POWER_COLD_RESET`, activating the contacts
+   after deactivating them if they were active, or `RK_POWER_WARM_RESET`, with
+   the contacts kept active) and write the bytes of its answer to reset, as
+   received, to `atr` (at most `atr_capacity` = 33 bytes) and their count to
+   `*atr_len`. Afterwards the line runs at the default parameters (F = 372,
+   D = 1, the reader's default clock).
    */
   rk_status (*reset)(void *ctx, uint32_t reset, uint8_t *atr, size_t atr_capacity, size_t *atr_len);
   /*
@@ -1444,7 +1452,7 @@ rk_status rk_reader_caps_typical(rk_reader_caps *caps);
  `RK_DEVICE_STORAGE_SIZE`, aligned to `RK_DEVICE_STORAGE_ALIGN`; zero it first if it
  may hold garbage). The table, capabilities and vendor strings are copied; `ctx` is
  handed to every callback. The device starts with no card: report one already in
- the reader with [`rk_card_inserted`].
+ the reader with [`rk_card_event`] (`RK_CARD_INSERTED`).
 
  Errors: `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned pointer,
  `card_tracking` without `tracking_complete`, a vendor string too long, `max_ifsd`
@@ -1472,7 +1480,7 @@ rk_status rk_device_init(rk_device *storage,
  swallow, confiscate, `tracking_complete`, `events_pending`, and a
  `card_tracking` that arms a card-detect interrupt); its `power`, `transmit` and
  `set_protocol` must be NULL. With `tracking_complete` and no `card_tracking`,
- IS_PRESENT / IS_ABSENT pend until [`rk_card_inserted`] / [`rk_card_removed`].
+ IS_PRESENT / IS_ABSENT pend until [`rk_card_event`] reports the card.
  `ctx` goes to the line's and the table's callbacks. Otherwise as
  [`rk_device_init`]; more errors: `RK_STATUS_INVALID_PARAMETER` for a NULL or
  misaligned `line`, a required line callback that is NULL, or a table with
@@ -1542,34 +1550,15 @@ rk_status rk_device_control(const rk_device *dev,
                             size_t *bytes_written);
 
 /*
- Report a card insertion. Never blocks, takes no lock: safe in an interrupt
- handler and from any thread.
+ Report a card event: `RK_CARD_INSERTED`, `RK_CARD_REMOVED` or `RK_CARD_FAULT`
+ (any other value is `RK_STATUS_INVALID_PARAMETER`). Never blocks, takes no
+ lock: safe in an interrupt handler and from any thread.
 
  # Safety
 
  `dev` is NULL or device storage.
  */
-rk_status rk_card_inserted(const rk_device *dev);
-
-/*
- Report a card removal. Never blocks, takes no lock: safe in an interrupt
- handler and from any thread.
-
- # Safety
-
- `dev` is NULL or device storage.
- */
-rk_status rk_card_removed(const rk_device *dev);
-
-/*
- Report that the hardware deactivated the card (over-current, fault). Never
- blocks, takes no lock: safe in an interrupt handler and from any thread.
-
- # Safety
-
- `dev` is NULL or device storage.
- */
-rk_status rk_card_fault(const rk_device *dev);
+rk_status rk_card_event(const rk_device *dev, uint32_t event);
 
 /*
  Apply queued card events now (state, ATR, completion of a pending tracking
@@ -1684,35 +1673,15 @@ rk_status rk_sim_deinit(rk_sim_card *card);
 
 #if defined(RK_FEATURE_SIM)
 /*
- Power the card up (cold reset): its ATR is then waiting to be read.
+ Power the card (`action`: `RK_POWER_COLD_RESET` or `RK_POWER_WARM_RESET`, after
+ which its ATR waits to be read, or `RK_POWER_DOWN`); any other action is
+ `RK_STATUS_INVALID_PARAMETER`.
 
  # Safety
 
  `card` is NULL or card storage.
  */
-rk_status rk_sim_power_on(rk_sim_card *card);
-#endif
-
-#if defined(RK_FEATURE_SIM)
-/*
- Warm reset: the ATR is then waiting to be read.
-
- # Safety
-
- `card` is NULL or card storage.
- */
-rk_status rk_sim_warm_reset(rk_sim_card *card);
-#endif
-
-#if defined(RK_FEATURE_SIM)
-/*
- Power the card down.
-
- # Safety
-
- `card` is NULL or card storage.
- */
-rk_status rk_sim_power_off(rk_sim_card *card);
+rk_status rk_sim_power(rk_sim_card *card, uint32_t action);
 #endif
 
 #if defined(RK_FEATURE_SIM)

@@ -10,6 +10,7 @@ use readerkit::caps::{
     AttrString, IfdVersion, Mechanics, ReaderCapabilities, ReaderType, VendorAttributes,
 };
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
+use readerkit::event::CardEvent;
 use readerkit::ioctl::PowerAction;
 use readerkit::line::LineReader;
 use readerkit::platform::{ContextId, Platform};
@@ -52,12 +53,21 @@ pub const RK_IOCTL_GET_STATE: u32 = 0x00310038;
 /// `IOCTL_SMARTCARD_GET_LAST_ERROR`.
 pub const RK_IOCTL_GET_LAST_ERROR: u32 = 0x0031003C;
 
-/// POWER callback action: power the card down.
+/// POWER action (the request's, the callback's and `rk_sim_power`'s): power the
+/// card down.
 pub const RK_POWER_DOWN: u32 = 0;
-/// POWER callback action: cold reset (power up).
+/// POWER action: cold reset (power up); also what the line's `reset` gets.
 pub const RK_POWER_COLD_RESET: u32 = 1;
-/// POWER callback action: warm reset.
+/// POWER action: warm reset; also what the line's `reset` gets.
 pub const RK_POWER_WARM_RESET: u32 = 2;
+
+/// Card event ([`rk_card_event`]): a card was inserted.
+pub const RK_CARD_INSERTED: u32 = 1;
+/// Card event: the card was removed.
+pub const RK_CARD_REMOVED: u32 = 2;
+/// Card event: the hardware deactivated the card (over-current, fault); the card,
+/// if still there, is no longer powered.
+pub const RK_CARD_FAULT: u32 = 3;
 
 /// Card tracking: wait for a card to be inserted (IS_PRESENT).
 pub const RK_WAIT_INSERTION: u32 = 0;
@@ -187,7 +197,7 @@ pub struct rk_protocol_call {
 /// the request and the card state before calling.
 ///
 /// From inside a callback (the first eight, on the same thread; any context on a
-/// bare-metal build) the driver may report card events ([`rk_card_inserted`] and
+/// bare-metal build) the driver may report card events ([`rk_card_event`] and
 /// friends), call [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`]
 /// and the read-only requests GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and
 /// GET_PERF_COUNTER; every other [`rk_device_control`] request returns
@@ -231,7 +241,7 @@ pub struct rk_reader_functions {
         ) -> rk_status,
     >,
     /// IS_PRESENT / IS_ABSENT (`wait`: `RK_WAIT_*`): start watching; later report the
-    /// event with [`rk_card_inserted`] / [`rk_card_removed`]. `RK_STATUS_SUCCESS`
+    /// event with [`rk_card_event`]. `RK_STATUS_SUCCESS`
     /// means the request pends. Requires `tracking_complete`.
     pub card_tracking: Option<unsafe extern "C" fn(ctx: *mut c_void, wait: u32) -> rk_status>,
     /// A vendor IOCTL (function 2048..=4095): write at most `output_capacity` bytes
@@ -510,11 +520,7 @@ fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<()
     let f = d.table.power.ok_or(Failure::NotSupported)?;
     let mut buf = [0u8; RK_MAX_ATR_LEN];
     let mut len = 0usize;
-    let code = match action {
-        PowerAction::PowerDown => RK_POWER_DOWN,
-        PowerAction::ColdReset => RK_POWER_COLD_RESET,
-        PowerAction::WarmReset => RK_POWER_WARM_RESET,
-    };
+    let code = action.code();
     // SAFETY: `buf` and `len` are valid for the call; the callback comes from the C
     // table for this context.
     let result = unsafe { f(d.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) };
@@ -724,7 +730,7 @@ pub unsafe extern "C" fn rk_reader_caps_typical(caps: *mut rk_reader_caps) -> rk
 /// `RK_DEVICE_STORAGE_SIZE`, aligned to `RK_DEVICE_STORAGE_ALIGN`; zero it first if it
 /// may hold garbage). The table, capabilities and vendor strings are copied; `ctx` is
 /// handed to every callback. The device starts with no card: report one already in
-/// the reader with [`rk_card_inserted`].
+/// the reader with [`rk_card_event`] (`RK_CARD_INSERTED`).
 ///
 /// Errors: `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned pointer,
 /// `card_tracking` without `tracking_complete`, a vendor string too long, `max_ifsd`
@@ -756,7 +762,7 @@ pub unsafe extern "C" fn rk_device_init(
 /// swallow, confiscate, `tracking_complete`, `events_pending`, and a
 /// `card_tracking` that arms a card-detect interrupt); its `power`, `transmit` and
 /// `set_protocol` must be NULL. With `tracking_complete` and no `card_tracking`,
-/// IS_PRESENT / IS_ABSENT pend until [`rk_card_inserted`] / [`rk_card_removed`].
+/// IS_PRESENT / IS_ABSENT pend until [`rk_card_event`] reports the card.
 /// `ctx` goes to the line's and the table's callbacks. Otherwise as
 /// [`rk_device_init`]; more errors: `RK_STATUS_INVALID_PARAMETER` for a NULL or
 /// misaligned `line`, a required line callback that is NULL, or a table with
@@ -1007,40 +1013,20 @@ fn control_logged(device: &CDevice, code: u32, input: &[u8], output: &mut [u8]) 
     outcome
 }
 
-/// Report a card insertion. Never blocks, takes no lock: safe in an interrupt
-/// handler and from any thread.
+/// Report a card event: `RK_CARD_INSERTED`, `RK_CARD_REMOVED` or `RK_CARD_FAULT`
+/// (any other value is `RK_STATUS_INVALID_PARAMETER`). Never blocks, takes no
+/// lock: safe in an interrupt handler and from any thread.
 ///
 /// # Safety
 ///
 /// `dev` is NULL or device storage.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_card_inserted(dev: *const rk_device) -> rk_status {
+pub unsafe extern "C" fn rk_card_event(dev: *const rk_device, event: u32) -> rk_status {
+    let Some(event) = u8::try_from(event).ok().and_then(CardEvent::from_u8) else {
+        return RK_STATUS_INVALID_PARAMETER;
+    };
     // SAFETY: forwarded contract.
-    unsafe { on_device(dev, CDevice::card_inserted) }
-}
-
-/// Report a card removal. Never blocks, takes no lock: safe in an interrupt
-/// handler and from any thread.
-///
-/// # Safety
-///
-/// `dev` is NULL or device storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_card_removed(dev: *const rk_device) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { on_device(dev, CDevice::card_removed) }
-}
-
-/// Report that the hardware deactivated the card (over-current, fault). Never
-/// blocks, takes no lock: safe in an interrupt handler and from any thread.
-///
-/// # Safety
-///
-/// `dev` is NULL or device storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_card_fault(dev: *const rk_device) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { on_device(dev, CDevice::card_fault) }
+    unsafe { on_device(dev, |d| d.report(event)) }
 }
 
 /// Apply queued card events now (state, ATR, completion of a pending tracking

@@ -13,8 +13,8 @@
 //!   a `void *` context, and initialises an [`rk_device`] in storage it provides
 //!   (`RK_DEVICE_STORAGE_SIZE` bytes, aligned to `RK_DEVICE_STORAGE_ALIGN`; no heap).
 //!   Then every request goes through [`rk_device_control`]. Card events are reported
-//!   with [`rk_card_inserted`] / [`rk_card_removed`] / [`rk_card_fault`], which never
-//!   block and may be called from an interrupt handler; a pending IS_PRESENT /
+//!   with [`rk_card_event`] (`RK_CARD_INSERTED` / `REMOVED` / `FAULT`), which never
+//!   blocks and may be called from an interrupt handler; a pending IS_PRESENT /
 //!   IS_ABSENT request completes through the table's `tracking_complete` callback.
 //! * **A device over a line** ([`line`](mod@line)): a C driver for a reader that reaches the
 //!   card byte by byte (a UART) fills an [`rk_line_ops`] table (reset, deactivate,
@@ -73,14 +73,14 @@
 //! pair, the `Platform` trait's closure-scoped locks cannot be expressed safely over
 //! a C lock/unlock pair without trusting the C side to never fail, and the two
 //! built-in locks already give a C host with threads full mutual exclusion.
-//! [`rk_card_inserted`] and friends take no lock at all (a lock-free queue), so they
-//! are interrupt-safe; [`rk_process_events`] takes the short lock and must not run in
+//! [`rk_card_event`] takes no lock at all (a lock-free queue), so it is
+//! interrupt-safe; [`rk_process_events`] takes the short lock and must not run in
 //! an interrupt handler that may have interrupted a thread holding it.
 //!
 //! ## Thread safety
 //!
-//! After [`rk_device_init`] returns, every `rk_device_*` / `rk_card_*` function may
-//! be called from any thread at any time, except [`rk_device_deinit`], which needs
+//! After [`rk_device_init`] returns, every `rk_device_*` function and
+//! [`rk_card_event`] may be called from any thread at any time, except [`rk_device_deinit`], which needs
 //! the device to be idle (no call running, none to come; while a callback runs it
 //! returns `RK_STATUS_DEVICE_BUSY`).
 //!

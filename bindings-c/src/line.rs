@@ -22,17 +22,12 @@ use core::ffi::c_void;
 
 use readerkit::Failure;
 use readerkit::device::AtrBuffer;
+use readerkit::ioctl::PowerAction;
 use readerkit::line::{Framing, Line, Reset};
 use readerkit::timing::Timing;
 
 use crate::device::{RK_MAX_ATR_LEN, rk_timing};
 use crate::status::{callback_result, rk_status};
-
-/// [`rk_line_ops`] `reset`: activate the contacts (deactivating them first if they
-/// were active), then reset.
-pub const RK_RESET_COLD: u32 = 0;
-/// [`rk_line_ops`] `reset`: reset with the contacts kept active.
-pub const RK_RESET_WARM: u32 = 1;
 
 /// The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)
 /// reader provides them: the core's `Line` trait as a table. Every callback gets the
@@ -43,10 +38,12 @@ pub const RK_RESET_WARM: u32 = 1;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rk_line_ops {
-    /// Reset the card (`reset`: `RK_RESET_COLD` or `RK_RESET_WARM`) and write the
-    /// bytes of its answer to reset, as received, to `atr` (at most `atr_capacity` =
-    /// 33 bytes) and their count to `*atr_len`. Afterwards the line runs at the
-    /// default parameters (F = 372, D = 1, the reader's default clock).
+    /// Reset the card (`reset`: `RK_POWER_COLD_RESET`, activating the contacts
+    /// after deactivating them if they were active, or `RK_POWER_WARM_RESET`, with
+    /// the contacts kept active) and write the bytes of its answer to reset, as
+    /// received, to `atr` (at most `atr_capacity` = 33 bytes) and their count to
+    /// `*atr_len`. Afterwards the line runs at the default parameters (F = 372,
+    /// D = 1, the reader's default clock).
     pub reset: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -137,9 +134,10 @@ impl Line for CLine {
     fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let f = self.ops.reset.ok_or(MISSING)?;
         let code = match reset {
-            Reset::Cold => RK_RESET_COLD,
-            Reset::Warm => RK_RESET_WARM,
-        };
+            Reset::Cold => PowerAction::ColdReset,
+            Reset::Warm => PowerAction::WarmReset,
+        }
+        .code();
         let mut buf = [0u8; RK_MAX_ATR_LEN];
         let mut len = 0usize;
         // SAFETY: `buf` and `len` are valid for the call; the callback comes from the

@@ -2,6 +2,7 @@
 //! so C tests and examples can back a reader driver with a card. Not for production
 //! builds; the header declares these functions only when `RK_FEATURE_SIM` is defined.
 
+use readerkit::ioctl::PowerAction;
 use readerkit_card_sim::{Card, Profile};
 use static_assertions::const_assert;
 
@@ -78,19 +79,6 @@ unsafe fn card_mut<'a>(card: *mut rk_sim_card) -> Result<&'a mut Card, rk_status
     Ok(unsafe { &mut (*s).value })
 }
 
-/// Do `action` to the card in `card`.
-///
-/// # Safety
-///
-/// As [`card_mut`].
-unsafe fn act(card: *mut rk_sim_card, action: fn(&mut Card)) -> rk_status {
-    entry(|| {
-        // SAFETY: forwarded contract.
-        action(unsafe { card_mut(card) }?);
-        Ok(())
-    })
-}
-
 /// Release a simulated card.
 ///
 /// # Safety
@@ -102,37 +90,26 @@ pub unsafe extern "C" fn rk_sim_deinit(card: *mut rk_sim_card) -> rk_status {
     guard(|| unsafe { Slot::<Card>::release_in(card) })
 }
 
-/// Power the card up (cold reset): its ATR is then waiting to be read.
+/// Power the card (`action`: `RK_POWER_COLD_RESET` or `RK_POWER_WARM_RESET`, after
+/// which its ATR waits to be read, or `RK_POWER_DOWN`); any other action is
+/// `RK_STATUS_INVALID_PARAMETER`.
 ///
 /// # Safety
 ///
 /// `card` is NULL or card storage.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_sim_power_on(card: *mut rk_sim_card) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { act(card, Card::power_on) }
-}
-
-/// Warm reset: the ATR is then waiting to be read.
-///
-/// # Safety
-///
-/// `card` is NULL or card storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_sim_warm_reset(card: *mut rk_sim_card) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { act(card, Card::warm_reset) }
-}
-
-/// Power the card down.
-///
-/// # Safety
-///
-/// `card` is NULL or card storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_sim_power_off(card: *mut rk_sim_card) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { act(card, Card::power_off) }
+pub unsafe extern "C" fn rk_sim_power(card: *mut rk_sim_card, action: u32) -> rk_status {
+    entry(|| {
+        let action = PowerAction::from_code(action).ok_or(RK_STATUS_INVALID_PARAMETER)?;
+        // SAFETY: forwarded contract.
+        let card = unsafe { card_mut(card) }?;
+        match action {
+            PowerAction::ColdReset => card.power_on(),
+            PowerAction::WarmReset => card.warm_reset(),
+            PowerAction::PowerDown => card.power_off(),
+        }
+        Ok(())
+    })
 }
 
 /// Bytes the reader sends on the I/O line. `RK_STATUS_DEVICE_PROTOCOL_ERROR` if the

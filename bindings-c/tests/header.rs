@@ -99,6 +99,36 @@ fn header_status_constants_are_the_cores_mapping() {
     assert_eq!(define(&header, "RK_NTSTATUS_PENDING"), Some(0x103));
 }
 
+/// The codes C passes for a POWER action (to the POWER callback, the line's
+/// `reset`, `rk_sim_power`) and for a card event (`rk_card_event`) are the core's
+/// own: `PowerAction::code` and `CardEvent`'s value.
+#[test]
+fn header_power_and_card_event_codes_are_the_cores() {
+    use readerkit::event::CardEvent;
+    use readerkit::ioctl::PowerAction;
+    let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
+    let power = [
+        ("RK_POWER_DOWN", PowerAction::PowerDown),
+        ("RK_POWER_COLD_RESET", PowerAction::ColdReset),
+        ("RK_POWER_WARM_RESET", PowerAction::WarmReset),
+    ];
+    for (constant, action) in power {
+        assert_eq!(
+            define(&header, constant),
+            Some(u64::from(action.code())),
+            "{constant}"
+        );
+    }
+    let events = [
+        ("RK_CARD_INSERTED", CardEvent::Inserted),
+        ("RK_CARD_REMOVED", CardEvent::Removed),
+        ("RK_CARD_FAULT", CardEvent::Fault),
+    ];
+    for (constant, event) in events {
+        assert_eq!(define(&header, constant), Some(event as u64), "{constant}");
+    }
+}
+
 /// Every `RK_IOCTL_*` in the header is the core's code of the IOCTL of that name,
 /// and the header has one for each standard request a C driver sends.
 #[test]

@@ -29,7 +29,9 @@ pub enum CardEvent {
 }
 
 impl CardEvent {
-    const fn from_u8(value: u8) -> Option<CardEvent> {
+    /// The event of its `repr(u8)` value (1 inserted, 2 removed, 3 fault); `None`
+    /// for any other.
+    pub const fn from_u8(value: u8) -> Option<CardEvent> {
         match value {
             1 => Some(CardEvent::Inserted),
             2 => Some(CardEvent::Removed),

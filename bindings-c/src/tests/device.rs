@@ -141,7 +141,7 @@ fn act(c: &Ctx, inside: Inside) {
         Inside::CallBack => call_back(c),
         Inside::PullCard => {
             // SAFETY: an initialised device.
-            let st = unsafe { rk_card_removed(c.dev()) };
+            let st = unsafe { rk_card_event(c.dev(), RK_CARD_REMOVED) };
             c.saw("card removed", st);
         }
     }
@@ -279,7 +279,8 @@ impl Fixture {
 
     fn insert(&self) {
         // SAFETY: an initialised device.
-        assert_eq!(unsafe { rk_card_inserted(self.dev()) }, RK_STATUS_SUCCESS);
+        let st = unsafe { rk_card_event(self.dev(), RK_CARD_INSERTED) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
     }
 
     fn power_up(&self) -> rk_status {

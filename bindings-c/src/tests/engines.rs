@@ -324,7 +324,7 @@ fn sim_read_refuses_a_misaligned_or_aliasing_length() {
     let st = unsafe { rk_sim_init(card, size_of::<rk_sim_card>(), RK_SIM_PROFILE_T1) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     // SAFETY: an initialised card.
-    let st = unsafe { rk_sim_power_on(card) };
+    let st = unsafe { rk_sim_power(card, RK_POWER_COLD_RESET) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     let read = |len: *mut usize| {
         // SAFETY: an initialised card, our buffer; a refused `len` is never written.

@@ -126,7 +126,8 @@ fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
     let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };
     assert_eq!(status, RK_STATUS_SUCCESS);
     // SAFETY: an initialised device.
-    assert_eq!(unsafe { rk_card_inserted(dev) }, RK_STATUS_SUCCESS);
+    let st = unsafe { rk_card_event(dev, RK_CARD_INSERTED) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
     let mut out = [0u8; 64];
     assert_eq!(
         control(dev, RK_IOCTL_POWER, &[1, 0, 0, 0], &mut out),

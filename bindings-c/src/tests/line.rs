@@ -65,13 +65,9 @@ unsafe extern "C" fn reset(
         Mode::Pending => return RK_STATUS_PENDING,
         _ => {}
     }
-    let st = if reset == RK_RESET_COLD {
-        // SAFETY: our card.
-        unsafe { rk_sim_power_on(c.card) }
-    } else {
-        // SAFETY: our card.
-        unsafe { rk_sim_warm_reset(c.card) }
-    };
+    assert!([RK_POWER_COLD_RESET, RK_POWER_WARM_RESET].contains(&reset));
+    // SAFETY: our card.
+    let st = unsafe { rk_sim_power(c.card, reset) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     // SAFETY: the library's buffer and out-pointer, valid for the call.
     unsafe { rk_sim_read(c.card, atr, cap, len) }
@@ -81,7 +77,7 @@ unsafe extern "C" fn deactivate(c: *mut c_void) -> rk_status {
     // SAFETY: the context of this device.
     let c = unsafe { ctx::<Ctx>(c) };
     // SAFETY: our card.
-    unsafe { rk_sim_power_off(c.card) }
+    unsafe { rk_sim_power(c.card, RK_POWER_DOWN) }
 }
 
 unsafe extern "C" fn send(c: *mut c_void, bytes: *const u8, len: usize) -> rk_status {
@@ -251,7 +247,8 @@ impl Fixture {
         };
         assert_eq!(st, RK_STATUS_SUCCESS);
         // SAFETY: an initialised device.
-        assert_eq!(unsafe { rk_card_inserted(dev) }, RK_STATUS_SUCCESS);
+        let st = unsafe { rk_card_event(dev, RK_CARD_INSERTED) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
         Fixture { dev, ctx, card }
     }
 
@@ -539,7 +536,8 @@ fn card_tracking_pends_with_tracking_complete_and_is_unsupported_without() {
         RK_STATUS_PENDING
     );
     // SAFETY: an initialised device.
-    assert_eq!(unsafe { rk_card_removed(with.dev) }, RK_STATUS_SUCCESS);
+    let st = unsafe { rk_card_event(with.dev, RK_CARD_REMOVED) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
     // SAFETY: as above.
     assert_eq!(unsafe { rk_process_events(with.dev) }, RK_STATUS_SUCCESS);
     assert_eq!(*with.ctx().completions.borrow(), [RK_STATUS_SUCCESS]);

@@ -37,6 +37,7 @@ static rk_device line_dev;
 /* storage with room to misalign */
 static union { rk_device dev; uint8_t bytes[sizeof(rk_device) + 16]; } raw;
 static rk_device dev, copy;
+static rk_sim_card sim;
 
 int main(void)
 {
@@ -82,8 +83,8 @@ int main(void)
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_STATE);
     CHECK_ST(rk_device_control(NULL, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_device_control(misaligned, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_PARAMETER);
-    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_INVALID_DEVICE_STATE);
-    CHECK_ST(rk_card_removed(NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(rk_card_event(NULL, RK_CARD_REMOVED), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_process_events(NULL), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_cancel_tracking(&dev, NULL), RK_STATUS_INVALID_DEVICE_STATE);
     CHECK_ST(rk_device_state(&dev, &state), RK_STATUS_INVALID_DEVICE_STATE);
@@ -105,10 +106,16 @@ int main(void)
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, out + 2, 4, out, 4, &n), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, out, 4, out + 4, sizeof out - 4, &n), RK_STATUS_NO_MEDIA);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, NULL), RK_STATUS_SUCCESS);
+    /* unknown card events (0x101 would be "inserted" if cut to a byte): refused, no card */
+    CHECK_ST(rk_card_event(&dev, 0), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_card_event(&dev, 4), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_card_event(&dev, 0x100 | RK_CARD_INSERTED), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_device_state(&dev, &state), RK_STATUS_SUCCESS);
+    CHECK(state == 1); /* absent */
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_IS_PRESENT, NULL, 0, NULL, 0, &n), RK_STATUS_NOT_SUPPORTED);
     CHECK_ST(rk_device_state(&dev, NULL), RK_STATUS_INVALID_PARAMETER);
     /* a callback failing, and a copied device */
-    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n), RK_STATUS_IO_TIMEOUT);
     memcpy(&copy, &dev, sizeof dev);
     CHECK_ST(rk_device_control(&copy, RK_IOCTL_GET_STATE, NULL, 0, out, sizeof out, &n), RK_STATUS_INVALID_DEVICE_STATE);
@@ -178,7 +185,7 @@ int main(void)
         CHECK_ST(rk_device_state(&line_dev, &state), RK_STATUS_INVALID_DEVICE_STATE);
         CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, &line, NULL, NULL, &caps, NULL), RK_STATUS_SUCCESS);
         CHECK_ST(rk_device_init_line(&line_dev, sizeof line_dev, &line, NULL, NULL, &caps, NULL), RK_STATUS_DEVICE_BUSY);
-        CHECK_ST(rk_card_inserted(&line_dev), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_card_event(&line_dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
         CHECK_ST(rk_device_control(&line_dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n), RK_STATUS_BUFFER_OVERFLOW);
         CHECK_ST(rk_device_state(&line_dev, &state), RK_STATUS_SUCCESS);
         if (state != 3) { fprintf(stderr, "line device state %u after a lying reset, want 3\n", (unsigned)state); failures++; }
@@ -186,8 +193,18 @@ int main(void)
         CHECK_ST(rk_device_deinit(&line_dev), RK_STATUS_SUCCESS);
     }
 
-    /* simulated card */
+    /* simulated card: NULL, an unknown power action (the card stays unpowered) */
     CHECK_ST(rk_sim_read(NULL, resp, sizeof resp, &n), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_sim_power(NULL, RK_POWER_COLD_RESET), RK_STATUS_INVALID_PARAMETER);
+    memset(&sim, 0, sizeof sim);
+    CHECK_ST(rk_sim_init(&sim, sizeof sim, RK_SIM_PROFILE_T0), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_sim_power(&sim, 3), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_sim_read(&sim, resp, sizeof resp, &n), RK_STATUS_SUCCESS);
+    CHECK(n == 0);
+    CHECK_ST(rk_sim_power(&sim, RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_sim_read(&sim, resp, sizeof resp, &n), RK_STATUS_SUCCESS);
+    CHECK(n >= 2 && resp[0] == 0x3B);
+    CHECK_ST(rk_sim_deinit(&sim), RK_STATUS_SUCCESS);
 
     return finish("bad_input");
 }

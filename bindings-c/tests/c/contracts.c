@@ -55,7 +55,7 @@ static void call_back(struct driver *d)
 static void act(struct driver *d, enum inside what)
 {
     if (what == CALL_BACK) call_back(d);
-    if (what == PULL_CARD) rk_card_removed(d->dev);
+    if (what == PULL_CARD) rk_card_event(d->dev, RK_CARD_REMOVED);
 }
 
 static rk_status drv_power(void *ctx, uint32_t action, uint8_t *atr, size_t cap, size_t *len)
@@ -235,7 +235,7 @@ static void pulled_during_transmit(void)
     CHECK(drv.tracking_calls == 2);
     CHECK(state_now() == 1);
     drv.process_in_hook = 0;
-    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
     CHECK_ST(rk_process_events(&dev), RK_STATUS_SUCCESS);
     CHECK(drv.completions == 2 && drv.completed_with == RK_STATUS_SUCCESS);
     /* the same during POWER: the same answer */
@@ -244,11 +244,11 @@ static void pulled_during_transmit(void)
     CHECK_ST(control(RK_IOCTL_POWER, &power, 4, out, 33), RK_STATUS_NO_MEDIA);
     /* callbacks that succeeded before the card left keep their answer, POWER and
      * TRANSMIT alike; nothing is recorded for the card that left */
-    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
     drv.inside_power = PULL_CARD;
     CHECK_ST(control(RK_IOCTL_POWER, &power, 4, out, 33), RK_STATUS_SUCCESS);
     CHECK(state_now() == 1);
-    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
     CHECK_ST(control(RK_IOCTL_POWER, &power, 4, out, 33), RK_STATUS_SUCCESS);
     CHECK_ST(control(RK_IOCTL_SET_PROTOCOL, &t1, 4, out, 4), RK_STATUS_SUCCESS);
     drv.inside_transmit = PULL_CARD;
@@ -272,7 +272,7 @@ int main(void)
     CHECK_ST(rk_reader_caps_typical(&caps), RK_STATUS_SUCCESS);
     drv.dev = &dev;
     CHECK_ST(rk_device_init(&dev, sizeof dev, &table, &drv, &caps, NULL), RK_STATUS_SUCCESS);
-    CHECK_ST(rk_card_inserted(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
 
     out_pointers();
     engines();

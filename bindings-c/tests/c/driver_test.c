@@ -37,7 +37,7 @@ static void *inserter(void *arg)
     struct timespec ts = {0, 20 * 1000 * 1000};
     (void)arg;
     nanosleep(&ts, NULL);
-    rk_card_inserted(&dev); /* as an interrupt handler would */
+    rk_card_event(&dev, RK_CARD_INSERTED); /* as an interrupt handler would */
     return NULL;
 }
 
@@ -167,7 +167,7 @@ int main(void)
     CHECK_ST(control(RK_IOCTL_EJECT, NULL, 0, NULL, 0, &n), RK_STATUS_NOT_SUPPORTED);
 
     /* removal, then a request without a card */
-    CHECK_ST(rk_card_removed(&dev), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_REMOVED), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_state(&dev, &state), RK_STATUS_SUCCESS);
     CHECK(state == 1);
 

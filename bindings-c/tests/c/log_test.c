@@ -34,12 +34,12 @@ static rk_sim_card card;
 
 static rk_status line_reset(void *ctx, uint32_t reset, uint8_t *atr, size_t cap, size_t *len)
 {
-    rk_status st = reset == RK_RESET_COLD ? rk_sim_power_on(&card) : rk_sim_warm_reset(&card);
+    rk_status st = rk_sim_power(&card, reset);
     (void)ctx;
     if (st != RK_STATUS_SUCCESS) return st;
     return rk_sim_read(&card, atr, cap, len);
 }
-static rk_status line_deactivate(void *ctx) { (void)ctx; return rk_sim_power_off(&card); }
+static rk_status line_deactivate(void *ctx) { (void)ctx; return rk_sim_power(&card, RK_POWER_DOWN); }
 static rk_status line_send(void *ctx, const uint8_t *bytes, size_t len)
 {
     (void)ctx;
@@ -83,7 +83,7 @@ int main(void)
     rk_reader_caps_typical(&caps);
     CHECK(rk_sim_init(&card, sizeof card, RK_SIM_PROFILE_T1) == RK_STATUS_SUCCESS);
     CHECK(rk_device_init_line(&device, sizeof device, &line, NULL, NULL, &caps, NULL) == RK_STATUS_SUCCESS);
-    rk_card_inserted(&device);
+    rk_card_event(&device, RK_CARD_INSERTED);
     CHECK(rk_device_control(&device, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n) ==
           RK_STATUS_SUCCESS);
     CHECK(rk_device_control(&device, RK_IOCTL_SET_PROTOCOL, (const uint8_t *)&protocol, 4, out, sizeof out,

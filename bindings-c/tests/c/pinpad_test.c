@@ -107,7 +107,7 @@ int main(void)
           out[5] == 0x38);
     CHECK(out[6] == 0x07 && out[11] == 0x3C);
 
-    rk_card_inserted(&dev);
+    rk_card_event(&dev, RK_CARD_INSERTED);
     memset(&drv.card, 0, sizeof drv.card);
     CHECK_ST(rk_sim_init(&drv.card, sizeof drv.card, RK_SIM_PROFILE_T1), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_control(&dev, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n),

@@ -18,9 +18,8 @@ static rk_status drv_power(void *ctx, uint32_t action, uint8_t *atr, size_t cap,
     struct sim_driver *d = (struct sim_driver *)ctx;
     rk_status st;
     if (d->t1_ready) { rk_t1_deinit(&d->t1); d->t1_ready = 0; }
-    if (action == RK_POWER_DOWN) return rk_sim_power_off(&d->card);
-    st = action == RK_POWER_COLD_RESET ? rk_sim_power_on(&d->card) : rk_sim_warm_reset(&d->card);
-    if (st != RK_STATUS_SUCCESS) return st;
+    st = rk_sim_power(&d->card, action);
+    if (st != RK_STATUS_SUCCESS || action == RK_POWER_DOWN) return st;
     return rk_sim_read(&d->card, atr, cap, len);
 }
 
