@@ -435,15 +435,22 @@ impl Engine {
 
     // ----- inputs -----
 
+    /// Whether an input from the card (a block, its absence, a line error) can be
+    /// taken now: [`Error::NoTransaction`] outside an exchange, [`Error::Aborted`]
+    /// after our S(ABORT response) (whatever comes next ends the exchange).
+    fn awaiting_card(&self) -> Result<(), Error> {
+        match self.phase {
+            Phase::Idle | Phase::Complete { .. } | Phase::Failed(_) => Err(Error::NoTransaction),
+            Phase::Aborting => Err(Error::Aborted),
+            Phase::Negotiating | Phase::Resynching | Phase::Sending { .. } | Phase::Receiving => {
+                Ok(())
+            }
+        }
+    }
+
     /// The card's block was invalid or did not come.
     fn on_failure(&mut self, failure: Failure, apdu: &[u8]) -> Result<(), Error> {
-        match self.phase {
-            Phase::Idle | Phase::Complete { .. } | Phase::Failed(_) => {
-                return Err(Error::NoTransaction);
-            }
-            Phase::Aborting => return Err(Error::Aborted),
-            _ => {}
-        }
+        self.awaiting_card()?;
         self.last_failure = failure;
         match self.phase {
             Phase::Resynching => self.resynch(),
@@ -469,13 +476,7 @@ impl Engine {
     }
 
     fn on_block(&mut self, bytes: &[u8], apdu: &[u8], response: &mut [u8]) -> Result<(), Error> {
-        match self.phase {
-            Phase::Idle | Phase::Complete { .. } | Phase::Failed(_) => {
-                return Err(Error::NoTransaction);
-            }
-            Phase::Aborting => return Err(Error::Aborted),
-            _ => {}
-        }
+        self.awaiting_card()?;
         let repr = match Repr::parse_bytes(bytes, self.config.edc) {
             Ok(repr) => repr,
             Err(e) if e.is_edc() => return self.on_failure(Failure::Edc, apdu),
