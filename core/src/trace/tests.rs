@@ -16,6 +16,14 @@ impl Sink for Lines {
     }
 }
 
+/// `protocol` set up with the default guard time (no extra N).
+fn framing(protocol: Protocol) -> Framing {
+    Framing {
+        protocol,
+        extra_guard_n: 0,
+    }
+}
+
 fn lrc(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     out.push(bytes.iter().fold(0, |a, b| a ^ b));
@@ -37,13 +45,7 @@ fn t1_blocks_are_decoded_across_split_receives() {
         0x80 ^ 0x81 ^ 0x31 ^ 0xFE ^ 0x45,
     ];
     d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
-    d.framing(
-        &mut sink,
-        Framing {
-            protocol: Protocol::T1,
-            extra_guard_n: 0,
-        },
-    );
+    d.framing(&mut sink, framing(Protocol::T1));
     let mut i_block = std::vec![0x00, 0x20, 254];
     i_block.extend(core::iter::repeat_n(0xAA, 254));
     let i_block = lrc(&i_block);
@@ -71,13 +73,7 @@ fn t1_blocks_are_decoded_across_split_receives() {
 fn a_block_with_a_bad_edc_says_so() {
     let mut d = Decoder::new();
     let mut sink = Lines::default();
-    d.framing(
-        &mut sink,
-        Framing {
-            protocol: Protocol::T1,
-            extra_guard_n: 0,
-        },
-    );
+    d.framing(&mut sink, framing(Protocol::T1));
     d.received(&mut sink, &[0x00, 0x00, 0x01, 0x90, 0x00], 5);
     assert!(
         sink.0[1].starts_with("<- invalid T=1 block ("),
@@ -95,13 +91,7 @@ fn pps_and_t0_procedure_bytes_are_decoded() {
     d.sent(&mut sink, &pps);
     d.received(&mut sink, &pps[..2], 2);
     d.received(&mut sink, &pps[2..], 2);
-    d.framing(
-        &mut sink,
-        Framing {
-            protocol: Protocol::T0,
-            extra_guard_n: 0,
-        },
-    );
+    d.framing(&mut sink, framing(Protocol::T0));
     d.sent(&mut sink, &[0x00, 0xA4, 0x04, 0x00, 0x02]);
     d.received(&mut sink, &[0x60, 0xA4], 2);
     d.sent(&mut sink, &[0x3F, 0x00]);
@@ -132,13 +122,7 @@ fn a_hostile_megabyte_gives_bounded_lines() {
         let mut sink = Lines::default();
         d.reset(&mut sink, Reset::Cold, Ok(&hostile[..]));
         if let Some(protocol) = phase {
-            d.framing(
-                &mut sink,
-                Framing {
-                    protocol,
-                    extra_guard_n: 0,
-                },
-            );
+            d.framing(&mut sink, framing(protocol));
         }
         d.sent(&mut sink, &hostile);
         d.received(&mut sink, &hostile, hostile.len());
@@ -229,13 +213,7 @@ fn log_sink_sends_events_at_their_level_under_its_target() {
         level: Level::Debug,
     };
     let mut d = Decoder::new();
-    d.framing(
-        &mut sink,
-        Framing {
-            protocol: Protocol::T1,
-            extra_guard_n: 0,
-        },
-    );
+    d.framing(&mut sink, framing(Protocol::T1));
     d.error(&mut sink, crate::status::Failure::NoMedia);
     sink.level = Level::Trace;
     d.sent(&mut sink, &lrc(&[0x00, 0xC3, 0x01, 0x03]));
