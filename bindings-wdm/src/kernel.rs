@@ -16,7 +16,7 @@ use readerkit::platform::Mutex;
 use crate::ffi::inline;
 use crate::ffi::routines::*;
 use crate::ffi::types::*;
-use crate::irp::{IoStatus, Irp, Major, PowerParams, mn_pnp, mn_power};
+use crate::irp::{IoStatus, Irp, Major, PowerParams, mn_pnp};
 use crate::placement::Placement;
 use crate::reader::{Dispatch, WdmReader};
 use crate::reentry::ReentryGuard;
@@ -31,6 +31,10 @@ use crate::{Event, Kernel, ntstatus};
 pub const BUGCHECK_LOCK_REENTERED: u32 = 0x5250_4C52;
 
 /// The serialization lock: a KMUTEX (PASSIVE_LEVEL; callbacks may block under it).
+///
+/// `Send` (as its fields are): moving the lock moves the value, and the KMUTEX is
+/// initialised again at its new address on first use there (a moved value is
+/// borrowed by no one: unheld, no waiters).
 pub struct KMutex<T> {
     mutex: UnsafeCell<KMUTEX>,
     placement: Placement,
@@ -41,9 +45,6 @@ pub struct KMutex<T> {
 // SAFETY: the value is only reached while the KMUTEX is held and the re-entry guard
 // entered, by one thread at a time.
 unsafe impl<T: Send> Sync for KMutex<T> {}
-// SAFETY: moving the lock moves the value; the KMUTEX is (re)initialised at its new
-// address on first use there (a moved value is borrowed by no one: unheld, no waiters).
-unsafe impl<T: Send> Send for KMutex<T> {}
 
 impl<T> Mutex<T> for KMutex<T> {
     fn new(value: T) -> Self {
@@ -91,7 +92,8 @@ impl<T> Mutex<T> for KMutex<T> {
     }
 }
 
-/// The short lock: a KSPIN_LOCK (raises to DISPATCH_LEVEL while held).
+/// The short lock: a KSPIN_LOCK (raises to DISPATCH_LEVEL while held). `Send` (as
+/// its fields are): an unheld KSPIN_LOCK is a plain zero word and may move.
 pub struct KSpin<T> {
     lock: UnsafeCell<KSPIN_LOCK>,
     value: UnsafeCell<T>,
@@ -99,8 +101,6 @@ pub struct KSpin<T> {
 
 // SAFETY: the value is only reached while the spin lock is held.
 unsafe impl<T: Send> Sync for KSpin<T> {}
-// SAFETY: an unheld KSPIN_LOCK is a plain zero word and may move.
-unsafe impl<T: Send> Send for KSpin<T> {}
 
 impl<T> Mutex<T> for KSpin<T> {
     fn new(value: T) -> Self {
@@ -122,7 +122,8 @@ impl<T> Mutex<T> for KSpin<T> {
     }
 }
 
-/// A notification KEVENT.
+/// A notification KEVENT. `Send` (as its fields are): initialised again at its new
+/// address on first use there, with its signal state.
 pub struct KEvent {
     event: UnsafeCell<KEVENT>,
     placement: Placement,
@@ -133,8 +134,6 @@ pub struct KEvent {
 
 // SAFETY: KeSetEvent / KeWaitForSingleObject are safe to call concurrently.
 unsafe impl Sync for KEvent {}
-// SAFETY: (re)initialised at its new address on first use there, with its signal state.
-unsafe impl Send for KEvent {}
 
 impl KEvent {
     fn get(&self) -> *mut KEVENT {
@@ -368,18 +367,9 @@ pub unsafe fn install<D: ReaderDriver>(driver: *mut DRIVER_OBJECT) -> NTSTATUS {
     // SAFETY: the caller guarantees the driver object; DriverEntry runs alone.
     let driver = unsafe { &mut *driver };
     for major in driver.MajorFunction.iter_mut() {
-        *major = Some(dispatch_other::<D>);
-    }
-    for major in [
-        crate::irp::mj::CREATE,
-        crate::irp::mj::CLOSE,
-        crate::irp::mj::CLEANUP,
-        crate::irp::mj::DEVICE_CONTROL,
-    ] {
-        driver.MajorFunction[major as usize] = Some(dispatch_file::<D>);
+        *major = Some(dispatch::<D>);
     }
     driver.MajorFunction[crate::irp::mj::PNP as usize] = Some(dispatch_pnp::<D>);
-    driver.MajorFunction[crate::irp::mj::POWER as usize] = Some(dispatch_power::<D>);
     driver.DriverUnload = Some(unload);
     // SAFETY: the I/O manager allocated the driver extension with the driver object.
     unsafe { (*driver.DriverExtension).AddDevice = Some(add_device::<D>) };
@@ -471,8 +461,9 @@ unsafe extern "system" fn cancel_routine<D: ReaderDriver>(
     ext.reader.cancel_routine(irp as usize);
 }
 
-/// Create, close, cleanup, device control: all to the portable layer.
-unsafe extern "system" fn dispatch_file<D: ReaderDriver>(
+/// Every IRP but PnP: to the portable layer, which completes it or hands it back to
+/// be passed down (a power IRP with `PoCallDriver`).
+unsafe extern "system" fn dispatch<D: ReaderDriver>(
     device: *mut DEVICE_OBJECT,
     irp: *mut IRP,
 ) -> NTSTATUS {
@@ -482,6 +473,15 @@ unsafe extern "system" fn dispatch_file<D: ReaderDriver>(
     let irp = unsafe { KIrp::<D>::from_raw(irp) };
     match ext.reader.dispatch(irp) {
         Dispatch::Done(status) => status as i32,
+        Dispatch::Forward(irp) if matches!(irp.major(), Major::Power(_)) => {
+            // SAFETY: an owned power IRP (a no-op since Windows Vista, kept for older
+            // systems).
+            unsafe { PoStartNextPowerIrp(irp.irp) };
+            // SAFETY: an owned IRP with a next stack location.
+            unsafe { inline::skip_current_stack_location(irp.irp) };
+            // SAFETY: the lower device and the IRP.
+            unsafe { PoCallDriver(ext.lower, irp.irp) }
+        }
         Dispatch::Forward(irp) => forward(ext.lower, irp.irp),
     }
 }
@@ -492,15 +492,6 @@ fn forward(lower: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     unsafe { inline::skip_current_stack_location(irp) };
     // SAFETY: the lower device we attached to, and the IRP.
     unsafe { IofCallDriver(lower, irp) }
-}
-
-unsafe extern "system" fn dispatch_other<D: ReaderDriver>(
-    device: *mut DEVICE_OBJECT,
-    irp: *mut IRP,
-) -> NTSTATUS {
-    // SAFETY: our FDO.
-    let ext = unsafe { extension::<D>(device) };
-    forward(ext.lower, irp)
 }
 
 unsafe extern "system" fn start_completion(
@@ -636,26 +627,4 @@ fn set_interface<D: ReaderDriver>(ext: &Extension<D>, enable: bool) {
     let name = (&raw const ext.interface).cast_mut();
     // SAFETY: the symbolic link name registered in AddDevice.
     let _ = unsafe { IoSetDeviceInterfaceState(name, enable as u8) };
-}
-
-unsafe extern "system" fn dispatch_power<D: ReaderDriver>(
-    device: *mut DEVICE_OBJECT,
-    irp: *mut IRP,
-) -> NTSTATUS {
-    // SAFETY: our FDO.
-    let ext = unsafe { extension::<D>(device) };
-    // SAFETY: the I/O manager hands us the IRP; it is passed down below.
-    let k = unsafe { KIrp::<D>::from_raw(irp) };
-    if let (Major::Power(mn_power::SET_POWER), Some(PowerParams::System(state))) =
-        (k.major(), k.power())
-    {
-        // Power IRPs arrive at PASSIVE_LEVEL (DO_POWER_PAGABLE).
-        ext.reader.set_system_power(state);
-    }
-    // SAFETY: an owned power IRP (a no-op since Windows Vista, kept for older systems).
-    unsafe { PoStartNextPowerIrp(irp) };
-    // SAFETY: an owned IRP with a next stack location.
-    unsafe { inline::skip_current_stack_location(irp) };
-    // SAFETY: the lower device and the IRP.
-    unsafe { PoCallDriver(ext.lower, irp) }
 }

@@ -11,7 +11,7 @@ use readerkit::status::Status;
 use readerkit::trace::Level;
 
 use crate::Kernel;
-use crate::irp::{BufferError, IoStatus, Irp, Major, buffered_lengths};
+use crate::irp::{BufferError, IoStatus, Irp, Major, PowerParams, buffered_lengths, mn_power};
 use crate::ntstatus;
 use crate::remove_lock::RemoveLock;
 use crate::trace::KernelSink;
@@ -238,13 +238,21 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     }
 
     /// Dispatch by major function: create, close, cleanup and device control are
-    /// handled here; everything else is handed back.
+    /// handled here; a system `IRP_MN_SET_POWER` is acted on
+    /// ([`WdmReader::set_system_power`], at PASSIVE_LEVEL as `DO_POWER_PAGABLE`
+    /// devices get it) and handed back to be passed down, as is everything else.
     pub fn dispatch(&self, irp: I) -> Dispatch<I> {
         match irp.major() {
             Major::Create => Dispatch::Done(self.create(irp)),
             Major::Close => Dispatch::Done(self.close(irp)),
             Major::Cleanup => Dispatch::Done(self.cleanup(irp)),
             Major::DeviceControl => Dispatch::Done(self.device_control(irp)),
+            Major::Power(mn_power::SET_POWER) => {
+                if let Some(PowerParams::System(state)) = irp.power() {
+                    self.set_system_power(state);
+                }
+                Dispatch::Forward(irp)
+            }
             Major::Pnp(_) | Major::Power(_) | Major::Other(_) => Dispatch::Forward(irp),
         }
     }

@@ -15,7 +15,8 @@ use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
 use readerkit::status::Failure;
 use readerkit_card_sim::SimLine;
-use readerkit_wdm::irp::{IoStatus, mj};
+use readerkit_wdm::irp::{IoStatus, Major, PowerParams, mj, mn_power};
+use readerkit_wdm::reader::Dispatch;
 use readerkit_wdm::{DriverHooks, PnpState, WdmReader, ntstatus};
 use support::*;
 
@@ -413,6 +414,28 @@ fn sleep_powers_the_card_down_and_wake_restores_presence() {
     let (st, rec) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
     assert_eq!(st, ntstatus::SUCCESS);
     assert!(rec.completed().unwrap().information > 0);
+}
+
+/// The dispatch routine acts on a system SET_POWER (sleep, wake) and hands every
+/// power IRP back to be passed down; device power states and QUERY_POWER change
+/// nothing.
+#[test]
+fn set_power_irps_are_acted_on_and_handed_back() {
+    let r = reader();
+    let power = |minor: u8, params: PowerParams| {
+        let (mut irp, rec) = FakeIrp::new(Major::from_codes(mj::POWER, minor));
+        irp.power = Some(params);
+        assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
+        assert_eq!(rec.completed(), None, "passed down, not completed");
+    };
+    power(mn_power::QUERY_POWER, PowerParams::System(S3));
+    assert!(!r.asleep());
+    power(mn_power::SET_POWER, PowerParams::Device(4));
+    assert!(!r.asleep());
+    power(mn_power::SET_POWER, PowerParams::System(S3));
+    assert!(r.asleep());
+    power(mn_power::SET_POWER, PowerParams::System(S0));
+    assert!(!r.asleep());
 }
 
 #[test]
