@@ -1017,7 +1017,7 @@ mod tests {
 
     #[test]
     fn clock_list_and_fmax() {
-        // A reader with 3.57, 4.8 and 8 MHz clocks; card Fi = 1 (f max 5 MHz), Di = 3.
+        // A reader with 3.57, 4.8 and 8 MHz clocks.
         let clocks = [3_571, 4_800, 8_000];
         let limits = ReaderLimits {
             default_clock_khz: 3_571,
@@ -1026,40 +1026,40 @@ mod tests {
             clocks_khz: &clocks,
             data_rates_bps: &[],
         };
-        let offer = CardOffer::negotiable(0x13, ProtocolMask::T0, 0);
-        let n = negotiate(&offer, &limits, &Wanted::optimal(Protocol::T0)).unwrap();
-        assert_eq!(
-            n.timing,
-            Timing {
-                f: 372,
-                d: 4,
-                clock_khz: 4_800
-            }
-        );
-        assert_eq!(n.request.unwrap().pps1(), Some(0x13));
-        // Fi = 3 (f max 8 MHz): the 8 MHz clock is allowed.
-        let offer = CardOffer::negotiable(0x33, ProtocolMask::T0, 0);
-        let n = negotiate(&offer, &limits, &Wanted::optimal(Protocol::T0)).unwrap();
-        assert_eq!(
-            n.timing,
-            Timing {
-                f: 744,
-                d: 4,
-                clock_khz: 8_000
-            }
-        );
-        // A card slower than the default (Fi = 6, D = 1): no PPS.
-        let offer = CardOffer::negotiable(0x61, ProtocolMask::T0, 0);
-        assert_eq!(
-            negotiate(&offer, &limits, &Wanted::optimal(Protocol::T0))
-                .unwrap()
-                .request,
-            None
-        );
-        // Reserved Fi/Di: defaults.
-        let offer = CardOffer::negotiable(0x7A, ProtocolMask::T0, 0);
-        let n = negotiate(&offer, &limits, &Wanted::optimal(Protocol::T0)).unwrap();
-        assert_eq!((n.request, n.timing), (None, Timing::default_at(3_571)));
+        let at = |f, d, clock_khz| Timing { f, d, clock_khz };
+        // (case, TA1, PPS1 requested, timing)
+        let cases = [
+            (
+                "Fi = 1 (f max 5 MHz), Di = 3: the 4.8 MHz clock",
+                0x13,
+                Some(0x13),
+                at(372, 4, 4_800),
+            ),
+            (
+                "Fi = 3 (f max 8 MHz): the 8 MHz clock is allowed",
+                0x33,
+                Some(0x33),
+                at(744, 4, 8_000),
+            ),
+            (
+                "a card slower than the default (Fi = 6, D = 1): no PPS",
+                0x61,
+                None,
+                Timing::default_at(3_571),
+            ),
+            (
+                "reserved Fi and Di: the defaults",
+                0x7A,
+                None,
+                Timing::default_at(3_571),
+            ),
+        ];
+        for (case, ta1, pps1, timing) in cases {
+            let offer = CardOffer::negotiable(ta1, ProtocolMask::T0, 0);
+            let n = negotiate(&offer, &limits, &Wanted::optimal(Protocol::T0)).unwrap();
+            assert_eq!(n.request.map(|r| r.pps1()), pps1.map(Some), "{case}");
+            assert_eq!(n.timing, timing, "{case}");
+        }
     }
 
     #[test]
