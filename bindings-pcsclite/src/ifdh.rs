@@ -19,10 +19,12 @@ use readerkit::status::ifd;
 use readerkit::trace::{Level, RequestLine};
 use readerkit::{Outcome, Status, attr};
 
-use crate::backend::{self, Reader, Reported};
+use readerkit::platform::Woken;
+use readerkit_host_readers::Reader;
+
 use crate::log::{self, ERROR, INFO};
-use crate::platform::Woken;
-use crate::registry;
+use crate::part10::Pcsclite;
+use crate::registry::{self, Channel, Reported};
 
 /// `DWORD` on Linux (8 bytes on x86_64).
 pub type DWORD = c_ulong;
@@ -125,7 +127,7 @@ fn guard(name: &str, f: impl FnOnce() -> RESPONSECODE) -> RESPONSECODE {
     }
 }
 
-fn reader(lun: DWORD) -> Result<Arc<Reader>, RESPONSECODE> {
+fn channel(lun: DWORD) -> Result<Arc<Channel>, RESPONSECODE> {
     registry::get(lun).ok_or(IFD_NO_SUCH_DEVICE)
 }
 
@@ -149,7 +151,7 @@ fn ifd(status: Status) -> RESPONSECODE {
     status.to_ifd() as RESPONSECODE
 }
 
-/// Open the reader `Lun` names, with the backend `DeviceName` selects (see the
+/// Open the reader `Lun` names, the one `DeviceName` names (see the
 /// crate documentation).
 ///
 /// # Safety
@@ -179,19 +181,16 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
     }
     crate::trace::install();
     let index = (lun >> 16) as u32;
-    match backend::open(name, index) {
+    match readerkit_host_readers::open::<Pcsclite>(name, index) {
         Ok(reader) => {
-            let port = reader.port.clone();
+            let log = reader.log.clone();
+            // A Lun taken meanwhile by a racing open: the reader is dropped, its
+            // thread joined.
             if !registry::insert(lun, reader) {
-                drop(port);
                 return IFD_COMMUNICATION_ERROR;
             }
             log::log(INFO, &format!("Lun {lun:#x}: opened {name}"));
-            if let Some(reader) = registry::get(lun) {
-                reader
-                    .log
-                    .log(Level::Debug, format_args!("log level {}", reader.log.level));
-            }
+            log.log(Level::Debug, format_args!("log level {}", log.level));
             IFD_SUCCESS
         }
         Err(Status::NotSupported) => {
@@ -220,19 +219,20 @@ pub unsafe extern "C" fn IFDHCreateChannel(Lun: DWORD, Channel: DWORD) -> RESPON
     })
 }
 
-/// Power the card down, stop the backend's threads and forget the Lun.
+/// Power the card down, stop the reader's thread and forget the Lun.
 ///
 /// # Safety
 /// Always safe to call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
     guard("IFDHCloseChannel", || {
-        let Some(reader) = registry::remove(Lun) else {
+        let Some(channel) = registry::remove(Lun) else {
             return IFD_NO_SUCH_DEVICE;
         };
+        let reader = &channel.reader;
         if reader.port.device().state().card_powered() {
             let mut atr = [0u8; 33];
-            let _ = request(&reader, Request::Power(PowerAction::PowerDown), &mut atr);
+            let _ = request(reader, Request::Power(PowerAction::PowerDown), &mut atr);
         }
         reader.port.cancel_tracking();
         reader.port.device().platform().stop();
@@ -267,10 +267,11 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
         if Length.is_null() {
             return IFD_COMMUNICATION_ERROR;
         }
-        let reader = match reader(Lun) {
-            Ok(r) => r,
+        let channel = match channel(Lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
+        let reader = &channel.reader;
         // SAFETY: non-null, and the caller's contract makes it valid.
         let length = unsafe { &mut *Length };
         match Tag {
@@ -306,7 +307,7 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
                         Err(_) => return IFD_ERROR_TAG,
                     },
                 };
-                get_attribute(&reader, tag, atr, length, Value)
+                get_attribute(reader, tag, atr, length, Value)
             }
         }
     })
@@ -391,10 +392,11 @@ pub unsafe extern "C" fn IFDHSetCapabilities(
     Value: *mut c_uchar,
 ) -> RESPONSECODE {
     guard("IFDHSetCapabilities", || {
-        let reader = match reader(Lun) {
-            Ok(r) => r,
+        let channel = match channel(Lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
+        let reader = &channel.reader;
         let Ok(tag) = u32::try_from(Tag) else {
             return IFD_ERROR_TAG;
         };
@@ -408,7 +410,7 @@ pub unsafe extern "C" fn IFDHSetCapabilities(
         } else {
             &[]
         };
-        match request(&reader, Request::SetAttribute { tag, value }, &mut []) {
+        match request(reader, Request::SetAttribute { tag, value }, &mut []) {
             Ok(_) => IFD_SUCCESS,
             Err(Status::NotSupported | Status::InvalidDeviceRequest) => IFD_ERROR_TAG,
             Err(_) => IFD_ERROR_SET_FAILURE,
@@ -432,10 +434,11 @@ pub unsafe extern "C" fn IFDHSetProtocolParameters(
 ) -> RESPONSECODE {
     let _ = (Flags, PTS1, PTS2, PTS3);
     guard("IFDHSetProtocolParameters", || {
-        let reader = match reader(Lun) {
-            Ok(r) => r,
+        let channel = match channel(Lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
+        let reader = &channel.reader;
         let mut mask = 0u32;
         if Protocol & 1 != 0 {
             mask |= readerkit::ProtocolMask::T0.0;
@@ -451,7 +454,7 @@ pub unsafe extern "C" fn IFDHSetProtocolParameters(
         }
         let mut out = [0u8; 4];
         let set_protocol = Request::SetProtocol(readerkit::ProtocolMask(mask));
-        match request(&reader, set_protocol, &mut out) {
+        match request(reader, set_protocol, &mut out) {
             Ok(_) => IFD_SUCCESS,
             Err(Status::NoMedia) => IFD_ICC_NOT_PRESENT,
             Err(Status::NotSupported) => IFD_PROTOCOL_NOT_SUPPORTED,
@@ -481,10 +484,11 @@ pub unsafe extern "C" fn IFDHPowerICC(
     AtrLength: *mut DWORD,
 ) -> RESPONSECODE {
     guard("IFDHPowerICC", || {
-        let reader = match reader(Lun) {
-            Ok(r) => r,
+        let channel = match channel(Lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
+        let reader = &channel.reader;
         let action = match Action {
             IFD_POWER_DOWN => PowerAction::PowerDown,
             IFD_POWER_UP => PowerAction::ColdReset,
@@ -498,7 +502,7 @@ pub unsafe extern "C" fn IFDHPowerICC(
             return IFD_COMMUNICATION_ERROR;
         }
         let mut atr = [0u8; 33];
-        let result = request(&reader, Request::Power(action), &mut atr);
+        let result = request(reader, Request::Power(action), &mut atr);
         if AtrLength.is_null() {
             return if result.is_ok() {
                 IFD_SUCCESS
@@ -556,10 +560,11 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
         let rx_length = unsafe { &mut *RxLength };
         let room = (*rx_length as usize).min(MAX_BUFFER_SIZE_EXTENDED);
         *rx_length = 0;
-        let reader = match reader(Lun) {
-            Ok(r) => r,
+        let channel = match channel(Lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
+        let reader = &channel.reader;
         let tx_len = TxLength as usize;
         if (TxBuffer.is_null() && tx_len > 0)
             || RxBuffer.is_null()
@@ -581,7 +586,7 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
         };
         let mut output = vec![0u8; IO_REQUEST_LEN + room];
         let transmit = Request::Transmit(Transmit { protocol, apdu });
-        match request(&reader, transmit, &mut output) {
+        match request(reader, transmit, &mut output) {
             Ok(n) => {
                 let reply = output
                     .get(..n)
@@ -634,10 +639,11 @@ pub unsafe extern "C" fn IFDHControl(
         // SAFETY: non-null and valid (caller's contract).
         let returned = unsafe { &mut *pdwBytesReturned };
         *returned = 0;
-        let reader = match reader(Lun) {
-            Ok(r) => r,
+        let channel = match channel(Lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
+        let reader = &channel.reader;
         let Some(ioctl) = vendor_ioctl(dwControlCode) else {
             return IFD_ERROR_NOT_SUPPORTED;
         };
@@ -661,7 +667,7 @@ pub unsafe extern "C" fn IFDHControl(
             code: ioctl.code(),
             input,
         };
-        match request(&reader, vendor, &mut output) {
+        match request(reader, vendor, &mut output) {
             Ok(n) => {
                 // SAFETY: n <= output.len() = rx_len, and RxBuffer (non-null when
                 // rx_len > 0) holds RxLength >= rx_len bytes.
@@ -697,8 +703,8 @@ pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
 /// Always safe to call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
-    guard("IFDHICCPresence", || match reader(Lun) {
-        Ok(reader) if presence(&reader) => IFD_ICC_PRESENT,
+    guard("IFDHICCPresence", || match channel(Lun) {
+        Ok(channel) if presence(&channel) => IFD_ICC_PRESENT,
         Ok(_) => IFD_ICC_NOT_PRESENT,
         Err(code) => code,
     })
@@ -709,10 +715,11 @@ pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
 /// state alone shows no change) is reported absent once. pcscd then ends the old
 /// card's handles (`SCARD_W_REMOVED_CARD`) and powers the new card on the next
 /// look, instead of keeping the old ATR for a card it never saw leave.
-fn presence(reader: &Reader) -> bool {
+fn presence(channel: &Channel) -> bool {
+    let reader = &channel.reader;
     let insertions = reader.port.device().card_insertions();
     let present = reader.port.device().state().card_present();
-    let mut reported = reader.reported.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reported = channel.reported.lock().unwrap_or_else(|e| e.into_inner());
     let swapped = matches!(*reported, Some(r) if r.present && r.insertions != insertions);
     let answer = present && !swapped;
     *reported = Some(Reported {
@@ -727,16 +734,17 @@ fn presence(reader: &Reader) -> bool {
 /// card moves, the timeout passes or pcscd calls the stop function.
 unsafe extern "C" fn ifdh_polling(lun: DWORD, timeout_ms: c_int) -> RESPONSECODE {
     guard("IFDHPolling", || {
-        let reader = match reader(lun) {
-            Ok(r) => r,
+        let channel = match channel(lun) {
+            Ok(c) => c,
             Err(code) => return code,
         };
         let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
-        poll(&reader, timeout)
+        poll(&channel, timeout)
     })
 }
 
-fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
+fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
+    let reader = &channel.reader;
     let platform = reader.port.device().platform();
     let deadline = Instant::now() + timeout;
     if platform.arm() {
@@ -745,7 +753,7 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
     // Wait for a change from what pcscd was last told (a swap it was told about as
     // a removal is a card to report at once), or from the state if it was told
     // nothing yet.
-    let reported = *reader.reported.lock().unwrap_or_else(|e| e.into_inner());
+    let reported = *channel.reported.lock().unwrap_or_else(|e| e.into_inner());
     let present = match reported {
         Some(r) => r.present,
         None => reader.port.device().state().card_present(),
@@ -791,9 +799,9 @@ fn poll(reader: &Reader, timeout: Duration) -> RESPONSECODE {
 
 /// pcscd's stop function (`TAG_IFD_STOP_POLLING_THREAD`): make the poll return.
 unsafe extern "C" fn ifdh_stop_polling(lun: DWORD) -> RESPONSECODE {
-    guard("IFDHStopPolling", || match reader(lun) {
-        Ok(reader) => {
-            reader.port.device().platform().stop();
+    guard("IFDHStopPolling", || match channel(lun) {
+        Ok(channel) => {
+            channel.reader.port.device().platform().stop();
             IFD_SUCCESS
         }
         Err(code) => code,
@@ -808,12 +816,18 @@ mod tests {
     fn longest_command_apdu_of_each_backend() {
         // serial: short APDUs; vpcd: a whole message; sim: pcscd's largest.
         #[cfg(target_os = "linux")]
-        assert_eq!(max_command_apdu(crate::backend::serial::MAX_APDU_DATA), 261);
         assert_eq!(
-            max_command_apdu(crate::backend::vpcd::MAX_APDU_DATA),
+            max_command_apdu(readerkit_host_readers::serial::MAX_APDU_DATA),
+            261
+        );
+        assert_eq!(
+            max_command_apdu(readerkit_host_readers::vpcd::MAX_APDU_DATA),
             65_535
         );
-        assert_eq!(max_command_apdu(crate::backend::sim::MAX_APDU_DATA), 65_544);
+        assert_eq!(
+            max_command_apdu(readerkit_host_readers::sim::MAX_APDU_DATA),
+            65_544
+        );
         assert_eq!(max_command_apdu(256), 4 + 3 + 256 + 2);
         assert_eq!(max_command_apdu(u32::MAX), 65_544, "never past extended Lc");
     }

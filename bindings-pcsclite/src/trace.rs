@@ -1,33 +1,23 @@
 //! Levels and protocol traces in pcscd's log.
 //!
-//! The binding's std code logs through the [`log`] facade; [`install`] routes the
+//! The readers and the binding log through the [`log`] facade; [`install`] routes the
 //! facade into pcscd's own `log_msg` with its priorities (error → `PCSC_LOG_ERROR`,
 //! warn and info → `PCSC_LOG_INFO`, debug and trace → `PCSC_LOG_DEBUG`, which pcscd
 //! shows with `--debug`), every line bounded (512 bytes, control characters escaped).
 //!
-//! Each reader has its own level, like libccid's `LogLevel`: a `:log=LEVEL` option
-//! at the end of its DEVICENAME (`sim:t1:log=trace`, `vpcd:35963:log=debug`, with
-//! LEVEL one of `off`, `error`, `info`, `debug`, `trace`), else the `READERKIT_LOG`
-//! environment variable of pcscd, else `info`. At `debug` every request is logged
-//! with its outcome and time; at `trace` the bytes on the card's line too, decoded
-//! ([`readerkit::trace`]: ATR, PPS, T=0 procedure bytes, T=1 blocks).
+//! Each reader has its own level ([`readerkit_host_readers::reader_log`]): a
+//! `:log=LEVEL` option at the end of its DEVICENAME (`sim:t1:log=trace`), else the
+//! `READERKIT_LOG` environment variable of pcscd, else `info`. At `debug` every
+//! request is logged with its outcome and time; at `trace` the bytes on the card's
+//! line too, decoded.
 
 use std::ffi::c_int;
 use std::sync::Once;
-
-use readerkit::Status;
-use readerkit::trace::{Event, Level, RequestLine, Sink};
 
 use crate::log::{ERROR, INFO};
 
 /// `PCSC_LOG_DEBUG`.
 const DEBUG: c_int = 0;
-
-/// The environment variable with the default level of every reader.
-pub const LEVEL_VARIABLE: &str = "READERKIT_LOG";
-
-/// The `log` target of every record the binding writes.
-pub const TARGET: &str = "readerkit";
 
 struct PcscdLogger;
 
@@ -58,103 +48,4 @@ pub fn install() {
             log::set_max_level(log::LevelFilter::Trace);
         }
     });
-}
-
-/// The level of a reader whose DEVICENAME has no `log=` option: `READERKIT_LOG`, or
-/// `info` (an unreadable value is `info` too, and said once at open).
-pub fn default_level() -> Level {
-    std::env::var(LEVEL_VARIABLE)
-        .ok()
-        .and_then(|v| Level::parse(v.trim()))
-        .unwrap_or(Level::Info)
-}
-
-/// Take the `log=LEVEL` option off the trailing `key=value` fields of
-/// `device_name`: the name the backend parses, and the level if one was given. A
-/// bad or repeated level is [`Status::NotSupported`], like any malformed
-/// DEVICENAME.
-pub fn split_level(device_name: &str) -> Result<(String, Option<Level>), Status> {
-    let mut fields: Vec<&str> = device_name.split(':').collect();
-    let mut level = None;
-    let mut at = fields.len();
-    while at > 1 {
-        let Some((key, value)) = fields[at - 1].split_once('=') else {
-            break;
-        };
-        at -= 1;
-        if key == "log" {
-            if level.is_some() {
-                return Err(Status::NotSupported);
-            }
-            level = Some(Level::parse(value).ok_or(Status::NotSupported)?);
-            fields.remove(at);
-        }
-    }
-    Ok((fields.join(":"), level))
-}
-
-/// One reader's log: its name on every line, its level.
-#[derive(Debug, Clone)]
-pub struct ReaderLog {
-    /// The DEVICENAME, as the reader was opened.
-    pub name: String,
-    /// The most this reader logs.
-    pub level: Level,
-}
-
-impl ReaderLog {
-    /// Log `message` at `level` if the reader's level asks for it.
-    pub fn log(&self, level: Level, message: std::fmt::Arguments<'_>) {
-        if level <= self.level
-            && let Some(l) = level.to_log()
-        {
-            log::log!(target: TARGET, l, "{}: {}", self.name, message);
-        }
-    }
-
-    /// Log a request with its outcome and time (at [`RequestLine::level`]).
-    pub fn request(&self, line: &RequestLine<'_>) {
-        self.log(line.level(), format_args!("{line}"));
-    }
-}
-
-impl Sink for ReaderLog {
-    fn enabled(&self, level: Level) -> bool {
-        level <= self.level
-    }
-    fn event(&mut self, event: &Event<'_>) {
-        self.log(event.level(), format_args!("{event}"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_log_option_comes_off_any_trailing_option_position() {
-        assert_eq!(
-            split_level("sim:t1:log=trace").unwrap(),
-            ("sim:t1".to_owned(), Some(Level::Trace))
-        );
-        assert_eq!(
-            split_level("vpcd:35963:log=debug:timeout=5").unwrap(),
-            ("vpcd:35963:timeout=5".to_owned(), Some(Level::Debug))
-        );
-        assert_eq!(
-            split_level("serial:/dev/ttyS0:tda8029:class=B").unwrap(),
-            ("serial:/dev/ttyS0:tda8029:class=B".to_owned(), None)
-        );
-        assert_eq!(split_level("sim:t1").unwrap(), ("sim:t1".to_owned(), None));
-    }
-
-    #[test]
-    fn a_bad_or_repeated_level_is_refused() {
-        assert_eq!(split_level("sim:t1:log=loud"), Err(Status::NotSupported));
-        assert_eq!(
-            split_level("sim:t1:log=info:log=trace"),
-            Err(Status::NotSupported)
-        );
-        assert_eq!(split_level("log=trace"), Ok(("log=trace".to_owned(), None)));
-    }
 }

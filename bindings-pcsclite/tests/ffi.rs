@@ -365,26 +365,6 @@ fn vpcd_presence_follows_the_connection() {
     unsafe { assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS) };
 }
 
-/// A reader dropped without `IFDHCloseChannel` (the losing side of two racing opens
-/// of one Lun, which `create` drops after `registry::insert` refuses it) must still
-/// stop and join its backend thread: a detached listener would outlive `dlclose`
-/// and keep its port bound.
-#[test]
-fn a_dropped_reader_joins_its_backend_thread() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let reader = ifd_readerkit::backend::open(&format!("vpcd:{port}"), 0).unwrap();
-    drop(reader);
-    // The listener thread owned the listening socket: once joined, the port is free.
-    assert!(
-        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-        "the vpcd listener thread outlived its reader"
-    );
-}
-
 /// The `sim:` slot switch (`FN_SIM_CARD`): 0 out, 1 in, 2 swap at once.
 fn slot_switch(lun: DWORD, action: u8) -> RESPONSECODE {
     let mut input = [action];

@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ifd_readerkit::backend;
+use ifd_readerkit::part10::Pcsclite;
+use readerkit_host_readers::{serial, vpcd};
 
 /// Where the package installs the handler (Debian's serial IFD handlers' directory).
 const INSTALLED_LIB: &str = "/usr/lib/pcsc/drivers/serial/libifd_readerkit.so";
@@ -107,11 +108,11 @@ fn every_backend_has_an_example_the_library_accepts() {
         let device = e.device_name.as_str();
         if device.starts_with("sim:") {
             // Opens in process: the simulated card needs nothing outside.
-            let reader = backend::open(device, 0);
+            let reader = readerkit_host_readers::open::<Pcsclite>(device, 0);
             assert!(reader.is_ok(), "{e:?}: {:?}", reader.err());
             sim += 1;
         } else if let Some(spec) = device.strip_prefix("vpcd:") {
-            let spec = backend::vpcd::spec::parse(spec);
+            let spec = vpcd::spec::parse(spec);
             assert!(spec.is_ok(), "{e:?}: {spec:?}");
             // The example shows the timeout option, with a value other than the
             // default (so it is visibly taken).
@@ -119,9 +120,9 @@ fn every_backend_has_an_example_the_library_accepts() {
             assert_ne!(spec.unwrap().deadline, Duration::from_secs(120), "{e:?}");
             vpcd += 1;
         } else if let Some(spec) = device.strip_prefix("serial:") {
-            match backend::serial::parse(spec) {
-                Ok(backend::serial::Spec::Alpar { .. }) => tda8029 += 1,
-                Ok(backend::serial::Spec::Gpio { .. }) => gpio += 1,
+            match serial::parse(spec) {
+                Ok(serial::Spec::Alpar { .. }) => tda8029 += 1,
+                Ok(serial::Spec::Gpio { .. }) => gpio += 1,
                 Err(status) => panic!("{e:?}: {status:?}"),
             }
         } else {

@@ -41,7 +41,9 @@ pub mod frame;
 mod gate;
 mod link;
 mod listener;
+mod monitor;
 pub mod spec;
+#[allow(unsafe_code)] // poll(2) and FIONREAD: each unsafe block has its SAFETY note.
 mod sys;
 
 use std::net::TcpListener;
@@ -55,9 +57,14 @@ use readerkit::ioctl::{PowerAction, Request};
 use readerkit::timing::Timing;
 use readerkit::{Device, Failure, Outcome, ReaderFunctions, Status};
 
-use super::{AnyDevice, Port, Worker, part10_vendor, tracking_by_watcher};
-use crate::log::{ERROR, log};
-use crate::platform::StdPlatform;
+use readerkit::platform::StdPlatform;
+
+use crate::callbacks::{part10_vendor, tracking_by_watcher};
+use crate::hook::Hook;
+use crate::host::Host;
+use crate::port::{AnyDevice, Port};
+use crate::reader_log::TARGET;
+use crate::worker::Worker;
 use gate::{Arm, Gate};
 use link::{ConnId, Link, Reply};
 use listener::Listener;
@@ -143,7 +150,7 @@ impl Vpcd {
     }
 }
 
-/// A `vpcd:` reader as the binding sees it: the device, with the card-tracking
+/// A `vpcd:` reader as its host sees it: the device, with the card-tracking
 /// requests and power-downs watched on their way in (see the module documentation).
 pub struct VpcdPort {
     device: Arc<VpcdDevice>,
@@ -197,16 +204,13 @@ impl Port for VpcdPort {
     }
 }
 
-/// Open a `vpcd:` reader; `spec` is what follows `vpcd:` (see the module
+/// Open a `vpcd:` reader of host `H`; `spec` is what follows `vpcd:` (see the module
 /// documentation). A malformed spec is [`Status::NotSupported`]; a port that
 /// cannot be listened on, [`Status::Unsuccessful`].
-pub fn open(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
+pub fn open<H: Host>(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
     let parsed = spec::parse(spec)?;
     let socket = TcpListener::bind(&parsed.address).map_err(|e| {
-        log(
-            ERROR,
-            &format!("vpcd: cannot listen on {}: {e}", parsed.address),
-        );
+        log::error!(target: TARGET, "vpcd: cannot listen on {}: {e}", parsed.address);
         Status::Unsuccessful
     })?;
     let (wake_tx, wake_rx) = UnixStream::pair().map_err(|_| Status::InsufficientResources)?;
@@ -216,14 +220,14 @@ pub fn open(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
     socket
         .set_nonblocking(true)
         .map_err(|_| Status::Unsuccessful)?;
-    let link = Arc::new(Link::new());
-    let gate = Arc::new(Gate::new());
+    let link = Arc::new(Link::default());
+    let gate = Arc::new(Gate::default());
     let functions = ReaderFunctions {
         power: Some(Vpcd::power),
         set_protocol: Some(Vpcd::set_protocol),
         transmit: Some(Vpcd::transmit),
         card_tracking: Some(tracking_by_watcher),
-        vendor_ioctl: Some(part10_vendor::<_, MAX_APDU_DATA>),
+        vendor_ioctl: Some(part10_vendor::<H, _, MAX_APDU_DATA>),
         ..ReaderFunctions::NONE
     };
     let device = Arc::new(Device::new(
@@ -243,7 +247,7 @@ pub fn open(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
     ));
     let weak = Arc::downgrade(&device);
     let removed_gate = gate.clone();
-    link.set_on_removed(Box::new(move || {
+    link.set_on_removed(Hook::new(move || {
         // The gate first: the removal may wake pcscd's poll, whose next request
         // must find the removal recorded.
         removed_gate.removed();
@@ -264,6 +268,6 @@ pub fn open(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
         wake_gate.stop();
         let _ = std::io::Write::write(&mut &wake_tx, &[1]);
     };
-    let worker = super::spawn_with_wake("readerkit-vpcd", move |stop| listener.run(stop), wake)?;
+    let worker = Worker::spawn_with_wake("readerkit-vpcd", move |stop| listener.run(stop), wake)?;
     Ok((Arc::new(VpcdPort { device, link, gate }), worker))
 }

@@ -18,14 +18,16 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use readerkit::Failure;
 
 use super::frame::{Assembler, Frame};
+use super::monitor::Monitor;
 use super::sys::{self, Interest};
-use crate::log::{INFO, log};
+use crate::hook::Hook;
+use crate::reader_log::TARGET;
 
 /// Identifies one connection (one card) for as long as the reader is open.
 pub(super) type ConnId = u64;
@@ -71,9 +73,10 @@ pub(super) enum Reply {
 }
 
 /// What the reader waits for from the peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Expect {
     /// Nothing: every message that arrives is discarded.
+    #[default]
     Nothing,
     /// The answer: the first message beginning at or after byte offset `from`.
     Answer { from: u64 },
@@ -85,7 +88,7 @@ struct Conn {
     stream: Arc<TcpStream>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
     conn: Option<Conn>,
     last_id: ConnId,
@@ -108,52 +111,17 @@ pub(super) enum Received {
     Closed,
 }
 
-/// See the module documentation.
+/// See the module documentation. A new link has no connection.
+#[derive(Debug, Default)]
 pub(super) struct Link {
-    state: Mutex<State>,
-    changed: Condvar,
-    on_removed: OnceLock<Box<dyn Fn() + Send + Sync>>,
-}
-
-impl std::fmt::Debug for Link {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Link")
-            .field("state", &self.state)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Link {
-    fn default() -> Self {
-        Link::new()
-    }
+    state: Monitor<State>,
+    on_removed: OnceLock<Hook>,
 }
 
 impl Link {
-    /// No connection.
-    pub(super) fn new() -> Link {
-        Link {
-            state: Mutex::new(State {
-                conn: None,
-                last_id: 0,
-                consumed: 0,
-                expect: Expect::Nothing,
-                answer: None,
-                in_flight: None,
-                discarded: 0,
-            }),
-            changed: Condvar::new(),
-            on_removed: OnceLock::new(),
-        }
-    }
-
     /// Set what reports a removal (once, before the first connection).
-    pub(super) fn set_on_removed(&self, report: Box<dyn Fn() + Send + Sync>) {
+    pub(super) fn set_on_removed(&self, report: Hook) {
         let _ = self.on_removed.set(report);
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Take a newly accepted connection as the card; the caller reports the
@@ -161,7 +129,7 @@ impl Link {
     pub(super) fn install(&self, stream: TcpStream) -> io::Result<ConnId> {
         stream.set_nonblocking(true)?;
         stream.set_nodelay(true)?;
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         s.last_id += 1;
         let id = s.last_id;
         s.conn = Some(Conn {
@@ -177,12 +145,13 @@ impl Link {
 
     /// The current connection, if a card is connected.
     pub(super) fn current(&self) -> Option<ConnId> {
-        self.lock().conn.as_ref().map(|c| c.id)
+        self.state.lock().conn.as_ref().map(|c| c.id)
     }
 
     /// The current connection's socket, if it is `id`.
     pub(super) fn stream(&self, id: ConnId) -> Option<Arc<TcpStream>> {
-        self.lock()
+        self.state
+            .lock()
             .conn
             .as_ref()
             .filter(|c| c.id == id)
@@ -193,7 +162,7 @@ impl Link {
     /// removal, wake whoever waits on it. Returns `true` if this call ended it.
     pub(super) fn end(&self, id: ConnId, why: End) -> bool {
         let discarded = {
-            let mut s = self.lock();
+            let mut s = self.state.lock();
             if s.conn.as_ref().map(|c| c.id) != Some(id) {
                 return false;
             }
@@ -206,9 +175,9 @@ impl Link {
             // Report before anyone waiting here can return: a caller that sees its
             // exchange fail then sees the card gone.
             if let Some(report) = self.on_removed.get() {
-                report();
+                report.call();
             }
-            self.changed.notify_all();
+            self.state.notify_all();
             s.discarded
         };
         let extra = if discarded > 0 {
@@ -216,13 +185,13 @@ impl Link {
         } else {
             String::new()
         };
-        log(INFO, &format!("vpcd: card removed: {}{extra}", why.text()));
+        log::info!(target: TARGET, "vpcd: card removed: {}{extra}", why.text());
         true
     }
 
     /// Cut off the exchange in flight, if any: its connection ends.
     pub(super) fn cut_in_flight(&self) {
-        let in_flight = self.lock().in_flight;
+        let in_flight = self.state.lock().in_flight;
         if let Some(id) = in_flight {
             self.end(id, End::Cut);
         }
@@ -237,7 +206,7 @@ impl Link {
         assembler: &mut Assembler,
         buf: &mut [u8],
     ) -> Received {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         let Some(stream) = s
             .conn
             .as_ref()
@@ -262,7 +231,7 @@ impl Link {
                 assembler.push(&buf[..n], |frame| woke |= Self::take(state, frame));
                 s.consumed = assembler.offset();
                 if woke {
-                    self.changed.notify_all();
+                    self.state.notify_all();
                 }
                 Received::Open
             }
@@ -304,7 +273,7 @@ impl Link {
     ) -> Result<Vec<u8>, Failure> {
         let len = u16::try_from(message.len()).map_err(|_| Failure::InvalidParameter)?;
         let stream = {
-            let mut s = self.lock();
+            let mut s = self.state.lock();
             let stream = s
                 .conn
                 .as_ref()
@@ -326,7 +295,7 @@ impl Link {
             stream
         };
         let result = self.send_and_wait(id, &stream, len, message, reply, deadline);
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         s.in_flight = None;
         s.expect = Expect::Nothing;
         s.answer = None;
@@ -356,7 +325,7 @@ impl Link {
         if reply == Reply::None {
             return Ok(Vec::new());
         }
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         loop {
             if let Some(answer) = s.answer.take() {
                 drop(s);
@@ -370,17 +339,14 @@ impl Link {
                 // Ended (and reported) by the listener or a cut.
                 return Err(Failure::NoMedia);
             }
-            let now = Instant::now();
-            if now >= deadline {
-                drop(s);
-                self.end(id, End::Deadline);
-                return Err(Failure::IoTimeout);
-            }
-            s = self
-                .changed
-                .wait_timeout(s, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            s = match self.state.wait_until(s, deadline) {
+                Ok(s) => s,
+                Err(s) => {
+                    drop(s);
+                    self.end(id, End::Deadline);
+                    return Err(Failure::IoTimeout);
+                }
+            };
         }
     }
 }

@@ -15,7 +15,7 @@ use super::frame::{Assembler, MAX_MESSAGE};
 use super::gate::Gate;
 use super::link::{ConnId, End, Link, Received};
 use super::sys::{self, Interest};
-use crate::log::{ERROR, INFO, log};
+use crate::reader_log::TARGET;
 
 /// What the listener thread works with.
 pub(super) struct Listener {
@@ -57,20 +57,20 @@ impl Listener {
                     continue;
                 }
                 Err(e) => {
-                    log(ERROR, &format!("vpcd: accept: {e}"));
+                    log::error!(target: TARGET, "vpcd: accept: {e}");
                     continue;
                 }
             };
             let id = match self.link.install(stream) {
                 Ok(id) => id,
                 Err(e) => {
-                    log(ERROR, &format!("vpcd: cannot set the connection up: {e}"));
+                    log::error!(target: TARGET, "vpcd: cannot set the connection up: {e}");
                     continue;
                 }
             };
             self.gate.inserted();
             self.device.card_inserted();
-            log(INFO, "vpcd: card inserted");
+            log::info!(target: TARGET, "vpcd: card inserted");
             let mut assembler = Assembler::new();
             loop {
                 match self.wait(&stop, Which::Conn(id)) {
@@ -125,7 +125,7 @@ impl Listener {
                     }
                 }
                 Err(e) => {
-                    log(ERROR, &format!("vpcd: poll: {e}"));
+                    log::error!(target: TARGET, "vpcd: poll: {e}");
                     return Woke::Stop;
                 }
             }

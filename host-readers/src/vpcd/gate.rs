@@ -18,16 +18,18 @@
 //! A host that never polls (a test calling the IFDH functions directly) is not
 //! made to wait for ever: after [`UNSEEN_REMOVAL_LIMIT`] the card is let in.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use super::monitor::Monitor;
 
 /// How long a new card waits for a removal to be seen by a host that never polls.
 pub(super) const UNSEEN_REMOVAL_LIMIT: Duration = Duration::from_secs(1);
 
 /// The last removal, as far as the host is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Removal {
     /// Seen (or there was none).
+    #[default]
     Seen,
     /// Reported to the core at `at`, not yet proven seen; `poll_returned`: a poll
     /// has returned since, so the next tracking request proves it.
@@ -35,9 +37,10 @@ enum Removal {
 }
 
 /// The host's tracking request (pcscd's poll), as the gate saw it go by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Tracking {
     /// None running.
+    #[default]
     Idle,
     /// Being armed (inside `Device::control`).
     Arming,
@@ -45,7 +48,7 @@ enum Tracking {
     Pending,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct State {
     removal: Removal,
     tracking: Tracking,
@@ -62,39 +65,16 @@ pub(super) enum Arm {
     ReturnNow,
 }
 
-/// See the module documentation.
-#[derive(Debug)]
+/// See the module documentation. A new gate has no removal pending.
+#[derive(Debug, Default)]
 pub(super) struct Gate {
-    state: Mutex<State>,
-    changed: Condvar,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Gate::new()
-    }
+    state: Monitor<State>,
 }
 
 impl Gate {
-    /// No removal pending.
-    pub(super) fn new() -> Gate {
-        Gate {
-            state: Mutex::new(State {
-                removal: Removal::Seen,
-                tracking: Tracking::Idle,
-                stopping: false,
-            }),
-            changed: Condvar::new(),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// A tracking request (IS_PRESENT / IS_ABSENT) arrives.
     pub(super) fn arm(&self) -> Arm {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         match s.removal {
             Removal::Unseen {
                 poll_returned: false,
@@ -111,7 +91,7 @@ impl Gate {
                 ..
             } => {
                 s.removal = Removal::Seen;
-                self.changed.notify_all();
+                self.state.notify_all();
             }
             Removal::Seen => {}
         }
@@ -121,7 +101,7 @@ impl Gate {
 
     /// The core answered the tracking request: `pending` or finished.
     pub(super) fn armed(&self, pending: bool) {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         // A card event during arming already finished it (or will).
         if s.tracking == Tracking::Arming {
             s.tracking = if pending {
@@ -134,12 +114,12 @@ impl Gate {
 
     /// The host cancelled its tracking request (its poll timed out or was stopped).
     pub(super) fn cancelled(&self) {
-        self.lock().tracking = Tracking::Idle;
+        self.state.lock().tracking = Tracking::Idle;
     }
 
     /// A removal was reported to the core; a request running now finishes on it.
     pub(super) fn removed(&self) {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         let poll_returned = s.tracking != Tracking::Idle;
         s.removal = Removal::Unseen {
             at: Instant::now(),
@@ -150,13 +130,13 @@ impl Gate {
 
     /// An insertion was reported to the core; a request running now finishes on it.
     pub(super) fn inserted(&self) {
-        self.lock().tracking = Tracking::Idle;
+        self.state.lock().tracking = Tracking::Idle;
     }
 
     /// Wait until the last removal was seen (or [`UNSEEN_REMOVAL_LIMIT`] passed
     /// since it); `false` if the gate was stopped.
     pub(super) fn wait_seen(&self) -> bool {
-        let mut s = self.lock();
+        let mut s = self.state.lock();
         loop {
             if s.stopping {
                 return false;
@@ -164,24 +144,20 @@ impl Gate {
             let Removal::Unseen { at, .. } = s.removal else {
                 return true;
             };
-            let limit = at + UNSEEN_REMOVAL_LIMIT;
-            let now = Instant::now();
-            if now >= limit {
-                s.removal = Removal::Seen;
-                return true;
-            }
-            s = self
-                .changed
-                .wait_timeout(s, limit - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            s = match self.state.wait_until(s, at + UNSEEN_REMOVAL_LIMIT) {
+                Ok(s) => s,
+                Err(mut s) => {
+                    s.removal = Removal::Seen;
+                    return true;
+                }
+            };
         }
     }
 
     /// Make [`Gate::wait_seen`] return `false`, now and from now on.
     pub(super) fn stop(&self) {
-        self.lock().stopping = true;
-        self.changed.notify_all();
+        self.state.lock().stopping = true;
+        self.state.notify_all();
     }
 }
 
@@ -189,12 +165,22 @@ impl Gate {
 mod tests {
     use super::*;
 
+    /// A gate that saw a poll armed (`pending`: it is still waiting), then, if
+    /// `cancelled`, the poll cancelled, then a removal.
+    fn removal_after_a_poll(pending: bool, cancelled: bool) -> Gate {
+        let g = Gate::default();
+        assert_eq!(g.arm(), Arm::Proceed);
+        g.armed(pending);
+        if cancelled {
+            g.cancelled();
+        }
+        g.removed();
+        g
+    }
+
     #[test]
     fn a_removal_during_a_pending_poll_is_seen_at_the_next_request() {
-        let g = Gate::new();
-        assert_eq!(g.arm(), Arm::Proceed);
-        g.armed(true);
-        g.removed();
+        let g = removal_after_a_poll(true, false);
         // The poll returns; pcscd looks; its next poll proves it.
         assert_eq!(g.arm(), Arm::Proceed);
         assert!(g.wait_seen());
@@ -202,10 +188,7 @@ mod tests {
 
     #[test]
     fn a_removal_between_polls_costs_one_immediate_return() {
-        let g = Gate::new();
-        assert_eq!(g.arm(), Arm::Proceed);
-        g.armed(false);
-        g.removed();
+        let g = removal_after_a_poll(false, false);
         assert_eq!(g.arm(), Arm::ReturnNow);
         assert_eq!(g.arm(), Arm::Proceed);
         assert!(g.wait_seen());
@@ -213,17 +196,13 @@ mod tests {
 
     #[test]
     fn a_cancelled_poll_proves_nothing() {
-        let g = Gate::new();
-        assert_eq!(g.arm(), Arm::Proceed);
-        g.armed(true);
-        g.cancelled();
-        g.removed();
+        let g = removal_after_a_poll(true, true);
         assert_eq!(g.arm(), Arm::ReturnNow);
     }
 
     #[test]
     fn a_host_that_never_polls_waits_at_most_the_limit_and_stop_ends_the_wait() {
-        let g = Gate::new();
+        let g = Gate::default();
         g.removed();
         let t0 = Instant::now();
         assert!(g.wait_seen());

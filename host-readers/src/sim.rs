@@ -15,10 +15,29 @@ use readerkit::{Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
 use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine, SlotCard};
 
-use super::{AnyDevice, Port};
-use crate::part10;
-use crate::platform::StdPlatform;
-use crate::trace::ReaderLog;
+use readerkit::platform::StdPlatform;
+
+use crate::callbacks::part10_answer;
+use crate::host::Host;
+use crate::port::{AnyDevice, Port};
+use crate::reader_log::ReaderLog;
+
+/// The simulated card's fault switch (a readerkit vendor function, `sim:` only):
+/// input `[0]` clears faults, `[1, n]` mutes the card after `n` more answers, `[2]`
+/// mutes it at once; a reset ends the muteness.
+pub const FN_SIM_FAULT: u16 = 3500;
+
+/// The simulated card's slot switch (a readerkit vendor function, `sim:` only):
+/// input `[0]` takes the card out, `[1]` puts a new card in, `[2]` swaps it for a
+/// new one at once (a removal and an insertion between two looks of the host).
+pub const FN_SIM_CARD: u16 = 3501;
+
+/// The simulated reader's key switch (a readerkit vendor function, `sim:` only):
+/// the input is the script its PIN pad plays next, one byte a key: `0`-`9`, `E`
+/// Enter, `C` Cancel, `X` Clear, `B` Backspace (100 ms of simulated time apart);
+/// after the script, silence, so an empty script times out at once. Any other
+/// byte is refused (invalid parameter).
+pub const FN_SIM_KEYS: u16 = 3502;
 
 /// The simulated card's buffer size: pcscd's largest APDU buffer
 /// (`MAX_BUFFER_SIZE_EXTENDED` = 4 + 3 + 65536 + 3 + 2), so every extended APDU
@@ -30,7 +49,7 @@ pub const MAX_APDU_DATA: u32 = 65_536;
 /// The card's line of a `sim:` reader, traced into the reader's log.
 pub type SimTracedLine = TracedLine<SimLine<SIM_CAPACITY>, ReaderLog>;
 /// The driver context of a `sim:` reader: the line to its card, and its PIN pad
-/// (a scripted keypad the key switch, [`part10::FN_SIM_KEYS`], loads).
+/// (a scripted keypad the key switch, [`FN_SIM_KEYS`], loads).
 pub struct SimReader {
     /// Boxed: the card's buffers are large, and the device is moved through
     /// several frames while it is built.
@@ -54,12 +73,13 @@ impl AsMut<LineReader<SimTracedLine>> for SimReader {
 /// Gap between two scripted key presses, in ms of simulated time.
 const KEY_GAP_MS: u32 = 100;
 
-/// A `sim:` reader's PIN pad: the scripted keypad, announced as 4 to 12 digits.
-fn pin_pad() -> PinPad<SimReader> {
+/// A `sim:` reader's PIN pad on host `H`: the scripted keypad, announced as 4 to
+/// 12 digits.
+fn pin_pad<H: Host>() -> PinPad<SimReader> {
     PinPad {
         next_key: |reader, timeout_ms| reader.keypad.next_key(timeout_ms),
         prompt: Some(|reader, prompt| reader.keypad.prompt(prompt)),
-        ctl_code: part10::pcsclite_ctl_code,
+        ctl_code: H::ctl_code,
         min_pin_digits: 4,
         max_pin_digits: 12,
     }
@@ -89,22 +109,22 @@ fn key_script(script: &[u8]) -> Option<ScriptedKeypad> {
 pub type SimDevice = Device<StdPlatform, SimReader>;
 
 /// Vendor IOCTLs: PC/SC part 10 (the PIN pad's part is the core's), the fault
-/// switch ([`part10::FN_SIM_FAULT`]) and the key switch ([`part10::FN_SIM_KEYS`]).
-fn vendor(
+/// switch ([`FN_SIM_FAULT`]) and the key switch ([`FN_SIM_KEYS`]).
+fn vendor<H: Host>(
     reader: &mut SimReader,
     code: u32,
     input: &[u8],
     output: &mut [u8],
 ) -> Result<usize, Failure> {
-    let function = part10::function_of(code);
-    if let Some(answer) = part10::answer(function, output, MAX_APDU_DATA) {
+    if let Some(answer) = part10_answer::<H>(code, output, MAX_APDU_DATA) {
         return answer;
     }
-    if function == part10::FN_SIM_KEYS {
+    let function = readerkit::part10::function_of(code);
+    if function == FN_SIM_KEYS {
         reader.keypad = key_script(input).ok_or(Failure::InvalidParameter)?;
         return Ok(0);
     }
-    if function != part10::FN_SIM_FAULT {
+    if function != FN_SIM_FAULT {
         return Err(Failure::NotSupported);
     }
     let mute = match input {
@@ -126,7 +146,7 @@ fn vendor(
 }
 
 /// A `sim:` reader: its device, and the profile of the cards its slot switch
-/// ([`part10::FN_SIM_CARD`]) puts in.
+/// ([`FN_SIM_CARD`]) puts in.
 pub struct SimPort {
     device: SimDevice,
     profile: Profile,
@@ -168,7 +188,7 @@ fn new_card(profile: &Profile) -> Card<SIM_CAPACITY> {
 impl Port for SimPort {
     fn submit(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
         if let Request::Vendor { code, input } = request
-            && Ioctl::from_code(code) == Some(Ioctl::Vendor(part10::FN_SIM_CARD))
+            && Ioctl::from_code(code) == Some(Ioctl::Vendor(FN_SIM_CARD))
         {
             return match self.switch(input) {
                 Ok(_) => Outcome::Complete {
@@ -188,15 +208,15 @@ impl Port for SimPort {
     }
 }
 
-/// Open a `sim:` reader; `kind` is what follows `sim:` (`empty`: no card yet; its
-/// slot switch puts T=1 cards in).
-pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Status> {
+/// Open a `sim:` reader of host `H`; `kind` is what follows `sim:` (`empty`: no
+/// card yet; its slot switch puts T=1 cards in).
+pub fn open<H: Host>(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Status> {
     let slot = SlotCard::from_name(kind).ok_or(Status::NotSupported)?;
     let card = slot.profile().map(new_card);
     let present = card.is_some();
     let line = SimLine::holding(card);
     let functions = ReaderFunctions {
-        vendor_ioctl: Some(vendor),
+        vendor_ioctl: Some(vendor::<H>),
         ..LineReader::functions_for::<SimReader>()
     };
     let driver = SimReader {
@@ -213,7 +233,7 @@ pub fn open(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Stat
         },
         VendorAttributes::readerkit(format!("sim:{kind}").as_bytes(), index, b"SIM0001"),
     );
-    device.set_pin_pad(pin_pad());
+    device.set_pin_pad(pin_pad::<H>());
     if present {
         device.card_inserted();
     }

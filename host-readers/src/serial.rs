@@ -25,7 +25,7 @@
 //!   (default 4 000), `div` the CLKDIV setting (default 1), `classes` the classes the
 //!   board may use (default every class of the chip).
 //!
-//! A malformed DEVICENAME is refused with [`Status::NotSupported`] (pcscd sees
+//! A malformed device name is refused with [`Status::NotSupported`] (pcscd sees
 //! `IFD_NO_SUCH_DEVICE`); a port or GPIO chip that cannot be opened, or a TDA8029
 //! that does not answer, with [`Status::Unsuccessful`] (`IFD_COMMUNICATION_ERROR`).
 //!
@@ -33,7 +33,6 @@
 //! serialization lock (ALPAR: unsolicited card insertion/removal frames; GPIO: the
 //! OFF pin, debounced) and reports card events to the core.
 
-use super::{part10_vendor, tracking_by_watcher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -48,10 +47,13 @@ use readerkit_hal::interface::Config;
 use readerkit_hal::linux::{Framing, LinuxInterface, PinNumbers, PreciseDelay, SerialUart};
 use readerkit_hal::{CardEvent, Class, Classes};
 
-use super::{Port, Worker};
-use crate::log::{ERROR, log};
-use crate::platform::StdPlatform;
-use crate::trace::ReaderLog;
+use readerkit::platform::StdPlatform;
+
+use crate::callbacks::{part10_vendor, tracking_by_watcher};
+use crate::host::Host;
+use crate::port::Port;
+use crate::reader_log::{ReaderLog, TARGET};
+use crate::worker::Worker;
 
 /// `dwMaxAPDUDataSize` of a `serial:` reader: short APDUs (an ALPAR frame carries
 /// at most 506 bytes; the T=0 path has no ENVELOPE configured).
@@ -69,7 +71,7 @@ pub const ALPAR_TIMEOUT_MS: u32 = 3_000;
 /// How long the TDA8029 may take to answer check_presence_card when opening.
 pub const ALPAR_PROBE_MS: u32 = 1_000;
 
-/// A GPIO + UART interface chip named in a DEVICENAME.
+/// A GPIO + UART interface chip named in a device name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GpioChip {
     /// NXP TDA8035.
@@ -97,7 +99,7 @@ impl GpioChip {
     }
 }
 
-/// A parsed `serial:` DEVICENAME (what follows `serial:`).
+/// A parsed `serial:` device name (what follows `serial:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Spec {
     /// A TDA8029 over ALPAR.
@@ -316,17 +318,21 @@ fn vendor_attributes(kind: &str, index: u32) -> VendorAttributes {
     VendorAttributes::readerkit(format!("serial:{kind}").as_bytes(), index, b"SERIAL0001")
 }
 
-/// Open a `serial:` reader; `spec` is what follows `serial:`. A GPIO + UART
+/// Open a `serial:` reader of host `H`; `spec` is what follows `serial:`. A GPIO + UART
 /// reader's line is traced into `log` (decoded at `log=trace`); the TDA8029 runs
 /// the protocols in the chip, so only its requests are logged.
-pub fn open(spec: &str, index: u32, log: ReaderLog) -> Result<(Arc<dyn Port>, Worker), Status> {
+pub fn open<H: Host>(
+    spec: &str,
+    index: u32,
+    log: ReaderLog,
+) -> Result<(Arc<dyn Port>, Worker), Status> {
     match parse(spec)? {
         Spec::Alpar {
             path,
             baud,
             class,
             clock_khz,
-        } => open_alpar(&path, baud, class, clock_khz, index),
+        } => open_alpar::<H>(&path, baud, class, clock_khz, index),
         Spec::Gpio {
             path,
             chip,
@@ -334,11 +340,19 @@ pub fn open(spec: &str, index: u32, log: ReaderLog) -> Result<(Arc<dyn Port>, Wo
             pins,
             config,
         } => match chip {
-            GpioChip::Tda8035 => open_gpio::<Tda8035>(&path, &gpiochip, pins, config, index, log),
-            GpioChip::Tda8024 => open_gpio::<Tda8024>(&path, &gpiochip, pins, config, index, log),
-            GpioChip::St8024 => open_gpio::<St8024>(&path, &gpiochip, pins, config, index, log),
-            GpioChip::St8024L => open_gpio::<St8024L>(&path, &gpiochip, pins, config, index, log),
-            GpioChip::Ncn8025 => open_gpio::<Ncn8025>(&path, &gpiochip, pins, config, index, log),
+            GpioChip::Tda8035 => {
+                open_gpio::<H, Tda8035>(&path, &gpiochip, pins, config, index, log)
+            }
+            GpioChip::Tda8024 => {
+                open_gpio::<H, Tda8024>(&path, &gpiochip, pins, config, index, log)
+            }
+            GpioChip::St8024 => open_gpio::<H, St8024>(&path, &gpiochip, pins, config, index, log),
+            GpioChip::St8024L => {
+                open_gpio::<H, St8024L>(&path, &gpiochip, pins, config, index, log)
+            }
+            GpioChip::Ncn8025 => {
+                open_gpio::<H, Ncn8025>(&path, &gpiochip, pins, config, index, log)
+            }
         },
     }
 }
@@ -348,7 +362,7 @@ pub type AlparReader = alpar::Reader<SerialUart, PreciseDelay>;
 /// A `serial:…:tda8029` device.
 pub type AlparDevice = Device<StdPlatform, AlparReader>;
 
-fn open_alpar(
+fn open_alpar<H: Host>(
     path: &str,
     baud: u32,
     class: Class,
@@ -356,7 +370,7 @@ fn open_alpar(
     index: u32,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
     let uart = SerialUart::open(path, baud, Framing::Alpar).map_err(|e| {
-        log(ERROR, &format!("serial: cannot open {path}: {e}"));
+        log::error!(target: TARGET, "serial: cannot open {path}: {e}");
         Status::Unsuccessful
     })?;
     // Is a TDA8029 there? Ask with a short time-out, then keep the port.
@@ -367,9 +381,9 @@ fn open_alpar(
     let present = match probe.command(alpar::cmd::CHECK_PRESENCE_CARD, &[], &mut answer) {
         Ok(n) => answer[..n] == [0x01],
         Err(status) => {
-            log(
-                ERROR,
-                &format!("serial: no TDA8029 answer on {path} at {baud} bit/s: {status}"),
+            log::error!(
+                target: TARGET,
+                "serial: no TDA8029 answer on {path} at {baud} bit/s: {status}"
             );
             return Err(Status::Unsuccessful);
         }
@@ -378,7 +392,7 @@ fn open_alpar(
     let reader = AlparReader::new(uart, delay, class, ALPAR_TIMEOUT_MS, clock_khz);
     let functions = ReaderFunctions {
         card_tracking: Some(tracking_by_watcher),
-        vendor_ioctl: Some(part10_vendor::<_, MAX_APDU_DATA>),
+        vendor_ioctl: Some(part10_vendor::<H, _, MAX_APDU_DATA>),
         ..AlparReader::functions()
     };
     let device = Arc::new(Device::new(
@@ -397,7 +411,7 @@ fn open_alpar(
         device.card_inserted();
     }
     let dev = device.clone();
-    let worker = super::spawn("readerkit-alpar", move |stop| {
+    let worker = Worker::spawn("readerkit-alpar", move |stop| {
         watch(&stop, || dev.with_driver(|r| r.poll()), |e| dev.report(e))
     })?;
     Ok((device, worker))
@@ -407,7 +421,7 @@ fn open_alpar(
 /// reader's log.
 pub type GpioReader<C> = LineReader<TracedLine<LinuxInterface<C>, ReaderLog>>;
 
-fn open_gpio<C: Chip + Send + 'static>(
+fn open_gpio<H: Host, C: Chip + Send + 'static>(
     path: &str,
     gpiochip: &str,
     pins: PinNumbers,
@@ -417,11 +431,11 @@ fn open_gpio<C: Chip + Send + 'static>(
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
     let baud = readerkit::timing::Timing::default_at(config.card_clock_khz()).baud();
     let uart = SerialUart::open(path, baud, Framing::CardLine).map_err(|e| {
-        log(ERROR, &format!("serial: cannot open {path}: {e}"));
+        log::error!(target: TARGET, "serial: cannot open {path}: {e}");
         Status::Unsuccessful
     })?;
     let pins = pins.request(gpiochip, "readerkit").map_err(|e| {
-        log(ERROR, &format!("serial: GPIO lines on {gpiochip}: {e}"));
+        log::error!(target: TARGET, "serial: GPIO lines on {gpiochip}: {e}");
         Status::Unsuccessful
     })?;
     let iface = LinuxInterface::<C>::new(pins, uart, PreciseDelay::new(), config)?;
@@ -430,7 +444,7 @@ fn open_gpio<C: Chip + Send + 'static>(
         ..iface.capabilities()
     };
     let functions = ReaderFunctions {
-        vendor_ioctl: Some(part10_vendor::<_, MAX_APDU_DATA>),
+        vendor_ioctl: Some(part10_vendor::<H, _, MAX_APDU_DATA>),
         ..GpioReader::<C>::functions()
     };
     let device = Arc::new(Device::new(
@@ -441,7 +455,7 @@ fn open_gpio<C: Chip + Send + 'static>(
         vendor_attributes(&C::SPEC.name.to_ascii_lowercase(), index),
     ));
     let dev = device.clone();
-    let worker = super::spawn("readerkit-gpio", move |stop| {
+    let worker = Worker::spawn("readerkit-gpio", move |stop| {
         watch(
             &stop,
             || dev.with_driver(|r| r.line_mut().line_mut().poll()),
@@ -469,7 +483,7 @@ fn watch(
             Ok(None) => failing = false,
             Err(status) => {
                 if !failing {
-                    log(ERROR, &format!("serial: polling the chip failed: {status}"));
+                    log::error!(target: TARGET, "serial: polling the chip failed: {status}");
                 }
                 failing = true;
             }
@@ -481,6 +495,7 @@ fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TestHost;
 
     #[test]
     fn tda8029_specs() {
@@ -617,11 +632,11 @@ mod tests {
         };
         // Well-formed, but the port (and GPIO chip) do not exist.
         assert_eq!(
-            open("/dev/readerkit-no-such-tty:tda8029", 0, log()).err(),
+            open::<TestHost>("/dev/readerkit-no-such-tty:tda8029", 0, log()).err(),
             Some(Status::Unsuccessful)
         );
         assert_eq!(
-            open(
+            open::<TestHost>(
                 "/dev/readerkit-no-such-tty:tda8035:gpiochip99:CMDVCC=17,RSTIN=27,OFF=22",
                 0,
                 log()

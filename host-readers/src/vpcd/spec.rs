@@ -1,4 +1,4 @@
-//! The `vpcd:` DEVICENAME: `vpcd:[HOST:]PORT[:timeout=SECONDS]`.
+//! The `vpcd:` device name: `vpcd:[HOST:]PORT[:timeout=SECONDS]`.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
 /// The longest per-message deadline the `timeout=` option accepts: one day.
 pub const MAX_DEADLINE_S: u64 = 86_400;
 
-/// A parsed `vpcd:` DEVICENAME (what follows `vpcd:`).
+/// A parsed `vpcd:` device name (what follows `vpcd:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     /// Where to listen, `HOST:PORT` (HOST defaults to `127.0.0.1`).
