@@ -45,7 +45,6 @@ impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reader")
             .field("log", &self.log)
-            .field("max_apdu_data", &self.max_apdu_data)
             .finish_non_exhaustive()
     }
 }

@@ -165,39 +165,41 @@ impl Gate {
 mod tests {
     use super::*;
 
-    /// A gate that saw a poll armed (`pending`: it is still waiting), then, if
-    /// `cancelled`, the poll cancelled, then a removal.
-    fn removal_after_a_poll(pending: bool, cancelled: bool) -> Gate {
-        let g = Gate::default();
-        assert_eq!(g.arm(), Arm::Proceed);
-        g.armed(pending);
-        if cancelled {
-            g.cancelled();
+    #[test]
+    fn a_removal_is_proven_seen_by_the_right_request() {
+        // (the poll before the removal: still pending, then cancelled; the answers
+        // to the tracking requests after the removal, the last one proving it seen)
+        let cases: [(bool, bool, &[Arm]); 3] = [
+            // The poll returns; pcscd looks; its next poll proves it.
+            (true, false, &[Arm::Proceed]),
+            // Between polls: one immediate return, then pcscd has looked.
+            (false, false, &[Arm::ReturnNow, Arm::Proceed]),
+            // A cancelled poll proves nothing.
+            (true, true, &[Arm::ReturnNow, Arm::Proceed]),
+        ];
+        for (pending, cancelled, answers) in cases {
+            let g = Gate::default();
+            assert_eq!(g.arm(), Arm::Proceed);
+            g.armed(pending);
+            if cancelled {
+                g.cancelled();
+            }
+            g.removed();
+            for (i, answer) in answers.iter().enumerate() {
+                let removal = g.state.lock().removal;
+                assert!(
+                    matches!(removal, Removal::Unseen { .. }),
+                    "{pending} {cancelled} {i}"
+                );
+                assert_eq!(g.arm(), *answer, "{pending} {cancelled} {i}");
+            }
+            assert_eq!(
+                g.state.lock().removal,
+                Removal::Seen,
+                "{pending} {cancelled}"
+            );
+            assert!(g.wait_seen());
         }
-        g.removed();
-        g
-    }
-
-    #[test]
-    fn a_removal_during_a_pending_poll_is_seen_at_the_next_request() {
-        let g = removal_after_a_poll(true, false);
-        // The poll returns; pcscd looks; its next poll proves it.
-        assert_eq!(g.arm(), Arm::Proceed);
-        assert!(g.wait_seen());
-    }
-
-    #[test]
-    fn a_removal_between_polls_costs_one_immediate_return() {
-        let g = removal_after_a_poll(false, false);
-        assert_eq!(g.arm(), Arm::ReturnNow);
-        assert_eq!(g.arm(), Arm::Proceed);
-        assert!(g.wait_seen());
-    }
-
-    #[test]
-    fn a_cancelled_poll_proves_nothing() {
-        let g = removal_after_a_poll(true, true);
-        assert_eq!(g.arm(), Arm::ReturnNow);
     }
 
     #[test]
