@@ -16,7 +16,9 @@
 
 use readerkit::{t0, t1};
 
-use crate::status::{RK_STATUS_SUCCESS, rk_status, to_rk};
+use crate::guard::{Region, bytes, check_ptr, entry};
+use crate::held::Held;
+use crate::status::{RK_STATUS_INVALID_PARAMETER, RK_STATUS_SUCCESS, rk_status, to_rk};
 
 /// Send `data`/`len` to the card. T=0: then call `rk_t0_sent`. T=1: the block;
 /// then read the card's block within BWT × `wtx` and hand it to `rk_t1_receive`
@@ -122,4 +124,85 @@ pub(crate) unsafe fn report(next: rk_action, out: *mut rk_action) -> Result<(), 
         RK_ACTION_FAILED => Err(next.status),
         _ => Ok(()),
     }
+}
+
+/// An engine a C driver moves on step by step (a T=0 exchange, a T=1
+/// transaction), as it lies open in the caller's storage.
+pub(crate) trait Stepped {
+    /// The caller's storage (`rk_t0_exchange`, `rk_t1_transaction`).
+    type Storage;
+    /// The core's engine.
+    type Engine;
+
+    /// The open engine in `storage`.
+    ///
+    /// # Safety
+    ///
+    /// `storage` is NULL or the engine's storage, used by one thread at a time.
+    unsafe fn open(storage: *mut Self::Storage) -> Result<Open<Self::Engine>, rk_status>;
+}
+
+/// An open engine: the engine, the caller's buffers it holds and the caller's
+/// objects it lies in (its storage; a T=1 transaction's engine too), which no
+/// step may write or read into.
+pub(crate) struct Open<E> {
+    /// The engine.
+    pub(crate) engine: *mut E,
+    /// The buffers it holds.
+    pub(crate) held: Held,
+    /// The objects it lies in ([`Region::NONE`] for none).
+    pub(crate) lies_in: [Region; 2],
+}
+
+/// Move the open engine in `storage` on with `f` and write the next action to
+/// `*action`, if `*action` and the bytes `f` reads (`read`) overlap neither what the
+/// engine lies in nor the buffers it holds (nor each other).
+///
+/// # Safety
+///
+/// As [`Stepped::open`]; `action` is NULL or valid for a write.
+pub(crate) unsafe fn step<S: Stepped>(
+    storage: *mut S::Storage,
+    action: *mut rk_action,
+    read: Region,
+    f: impl FnOnce(&mut S::Engine) -> Result<rk_action, rk_status>,
+) -> rk_status {
+    entry(|| {
+        check_ptr(action.cast_const())?;
+        // SAFETY: forwarded contract.
+        let open = unsafe { S::open(storage) }?;
+        let [storage, other] = open.lies_in;
+        open.held
+            .check_call(&[Region::of(action), storage, other], read)?;
+        // SAFETY: the open engine, used by this thread only.
+        let next = f(unsafe { &mut *open.engine })?;
+        // SAFETY: checked non-null, aligned and outside what the engine holds.
+        unsafe { report(next, action) }
+    })
+}
+
+/// [`step`] with the card's bytes `data`/`len` (NULL only with length 0), which
+/// must not lie in anything the engine holds or lies in (receive into a buffer of
+/// your own); `f` gets them once that is checked.
+///
+/// # Safety
+///
+/// As [`step`]; `data` is valid for `len` bytes.
+pub(crate) unsafe fn step_with_bytes<S: Stepped>(
+    storage: *mut S::Storage,
+    data: *const u8,
+    len: usize,
+    action: *mut rk_action,
+    f: impl FnOnce(&mut S::Engine, &[u8]) -> rk_action,
+) -> rk_status {
+    if data.is_null() && len != 0 {
+        return RK_STATUS_INVALID_PARAMETER;
+    }
+    let f = |engine: &mut S::Engine| {
+        // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
+        // outside everything the engine holds.
+        Ok(f(engine, unsafe { bytes(data, len) }?))
+    };
+    // SAFETY: forwarded contract.
+    unsafe { step::<S>(storage, action, Region::bytes(data, len), f) }
 }

@@ -5,8 +5,8 @@
 use readerkit::t0::{Config, Exchange, Extended, GetResponseClass};
 use static_assertions::const_assert;
 
-use crate::action::{report, rk_action};
-use crate::guard::{Region, bytes, check_ptr, entry, guard};
+use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
+use crate::guard::{Region, check_ptr, entry, guard};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -157,32 +157,21 @@ pub unsafe extern "C" fn rk_t0_begin(
     })
 }
 
-/// Move the open exchange in `ex` on with `f` and write the next action to
-/// `*action`, if `*action` and the bytes `f` reads (`read`) overlap neither the
-/// storage nor the buffers the exchange holds (nor each other).
-///
-/// # Safety
-///
-/// `ex` is NULL or valid exchange storage used by one thread; `action` is NULL or
-/// valid for a write.
-unsafe fn step(
-    ex: *mut rk_t0_exchange,
-    action: *mut rk_action,
-    read: Region,
-    f: impl FnOnce(&mut Exchange<'static>) -> Result<rk_action, rk_status>,
-) -> rk_status {
-    entry(|| {
-        check_ptr(action.cast_const())?;
+impl Stepped for T0 {
+    type Storage = rk_t0_exchange;
+    type Engine = Exchange<'static>;
+
+    unsafe fn open(ex: *mut rk_t0_exchange) -> Result<Open<Exchange<'static>>, rk_status> {
         // SAFETY: forwarded contract.
         let s = unsafe { Slot::<T0>::find(ex) }?;
-        // SAFETY: initialised (checked); a plain copy, no reference to the exchange.
-        let held = unsafe { (*s).value.held };
-        held.check_call(&[Slot::<T0>::region(ex), Region::of(action)], read)?;
-        // SAFETY: initialised (checked) and used by this thread only.
-        let next = f(unsafe { &mut (*s).value.exchange })?;
-        // SAFETY: checked non-null, aligned and outside what the exchange holds.
-        unsafe { report(next, action) }
-    })
+        Ok(Open {
+            // SAFETY: initialised (checked); a pointer, no reference.
+            engine: unsafe { &raw mut (*s).value.exchange },
+            // SAFETY: as above; a plain copy.
+            held: unsafe { (*s).value.held },
+            lies_in: [Slot::<T0>::region(ex), Region::NONE],
+        })
+    }
 }
 
 /// The bytes of a SEND action went out; the next action goes to `*action`.
@@ -193,7 +182,7 @@ unsafe fn step(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange, action: *mut rk_action) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(ex, action, Region::NONE, |x| Ok(x.sent().into())) }
+    unsafe { step::<T0>(ex, action, Region::NONE, |x| Ok(x.sent().into())) }
 }
 
 /// Bytes received from the card (any split); the next action goes to `*action`.
@@ -211,16 +200,8 @@ pub unsafe extern "C" fn rk_t0_feed(
     len: usize,
     action: *mut rk_action,
 ) -> rk_status {
-    if data.is_null() && len != 0 {
-        return RK_STATUS_INVALID_PARAMETER;
-    }
-    let f = |x: &mut Exchange<'static>| {
-        // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
-        // outside everything the exchange holds.
-        Ok(x.feed(unsafe { bytes(data, len) }?).into())
-    };
     // SAFETY: forwarded contract.
-    unsafe { step(ex, action, Region::bytes(data, len), f) }
+    unsafe { step_with_bytes::<T0>(ex, data, len, action, |x, b| x.feed(b).into()) }
 }
 
 /// The card stayed silent for the waiting time; the next action goes to `*action`.
@@ -234,7 +215,7 @@ pub unsafe extern "C" fn rk_t0_timeout(
     action: *mut rk_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(ex, action, Region::NONE, |x| Ok(x.timeout().into())) }
+    unsafe { step::<T0>(ex, action, Region::NONE, |x| Ok(x.timeout().into())) }
 }
 
 /// Close the exchange (at any point); the storage may be reused.

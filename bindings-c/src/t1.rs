@@ -22,9 +22,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use readerkit::t1::{Config, Engine, Transaction};
 use static_assertions::const_assert;
 
-use crate::action::{report, rk_action};
+use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
 use crate::device::{edc_code, edc_of};
-use crate::guard::{Region, bytes, check_ptr, entry};
+use crate::guard::{Region, check_ptr, entry};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -316,38 +316,25 @@ pub unsafe extern "C" fn rk_t1_begin(
     })
 }
 
-/// Run `f` on the open transaction in `tx`, if `*action` and the bytes `read`
-/// overlap nothing the transaction holds (nor each other).
-///
-/// # Safety
-///
-/// `tx` is NULL or transaction storage; `action` NULL or valid for a write.
-unsafe fn step(
-    tx: *mut rk_t1_transaction,
-    action: *mut rk_action,
-    read: Region,
-    f: impl FnOnce(&mut Transaction<'static>) -> Result<rk_action, rk_status>,
-) -> rk_status {
-    entry(|| {
-        check_ptr(action.cast_const())?;
+impl Stepped for T1Tx {
+    type Storage = rk_t1_transaction;
+    type Engine = Transaction<'static>;
+
+    unsafe fn open(tx: *mut rk_t1_transaction) -> Result<Open<Transaction<'static>>, rk_status> {
         // SAFETY: forwarded contract.
         let s = unsafe { Slot::<T1Tx>::find(tx) }?;
         // SAFETY: initialised; a copy of the pointer.
         let owner = unsafe { (*s).value.owner };
-        // SAFETY: the engine slot outlives its transactions per the contract; a copy
-        // of the `held` field, which the transaction's borrow (of `engine`) excludes.
-        let held = unsafe { (*owner).value.held };
-        let written = [
-            Region::of(action),
-            Region::of(s.cast_const()),
-            Region::of(owner.cast_const()),
-        ];
-        held.check_call(&written, read)?;
-        // SAFETY: initialised, one thread at a time.
-        let next = f(unsafe { &mut (*s).value.tx })?;
-        // SAFETY: checked non-null, aligned and outside what the transaction holds.
-        unsafe { report(next, action) }
-    })
+        Ok(Open {
+            // SAFETY: initialised (checked); a pointer, no reference.
+            engine: unsafe { &raw mut (*s).value.tx },
+            // SAFETY: the engine slot outlives its transactions per the contract; a
+            // copy of the `held` field, which the transaction's borrow (of `engine`)
+            // excludes.
+            held: unsafe { (*owner).value.held },
+            lies_in: [Region::of(s.cast_const()), Region::of(owner.cast_const())],
+        })
+    }
 }
 
 /// The card's block (`len` bytes) arrived; the next action goes to `*action`. The
@@ -365,16 +352,8 @@ pub unsafe extern "C" fn rk_t1_receive(
     len: usize,
     action: *mut rk_action,
 ) -> rk_status {
-    if block.is_null() && len != 0 {
-        return RK_STATUS_INVALID_PARAMETER;
-    }
-    let f = |t: &mut Transaction<'static>| {
-        // SAFETY: valid for `len` bytes per the contract, and (checked by `step`)
-        // outside everything the transaction holds.
-        Ok(t.receive(unsafe { bytes(block, len) }?).into())
-    };
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, Region::bytes(block, len), f) }
+    unsafe { step_with_bytes::<T1Tx>(tx, block, len, action, |t, b| t.receive(b).into()) }
 }
 
 /// No block came within the waiting time.
@@ -388,7 +367,7 @@ pub unsafe extern "C" fn rk_t1_timeout(
     action: *mut rk_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, Region::NONE, |t| Ok(t.timeout().into())) }
+    unsafe { step::<T1Tx>(tx, action, Region::NONE, |t| Ok(t.timeout().into())) }
 }
 
 /// A block came with a parity error or broken framing.
@@ -402,7 +381,7 @@ pub unsafe extern "C" fn rk_t1_line_error(
     action: *mut rk_action,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { step(tx, action, Region::NONE, |t| Ok(t.line_error().into())) }
+    unsafe { step::<T1Tx>(tx, action, Region::NONE, |t| Ok(t.line_error().into())) }
 }
 
 /// End the transaction (finished or not) and give the engine back.
