@@ -14,7 +14,9 @@
 //! sent to the next client). The bound port is printed alone on the first line of
 //! stdout (`--port 0` picks a free one). Device lists are answered at any time; an
 //! import holds the device until its connection closes (another import meanwhile
-//! is refused as busy). Lines on stdin move the card: `remove`, `insert`.
+//! is refused as busy). Lines on stdin move the card: `remove`, `insert` (while
+//! no client holds the device, at the next import). A client is notified only of
+//! the movements after its import: it learns the slot as it is by asking.
 
 use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -108,6 +110,15 @@ pub(crate) struct Args {
 type Port<'a> = CcidPort<'a, VirtualBus, MAX_MESSAGE>;
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
+/// What the device's thread asks of the command worker.
+enum Job {
+    /// Run this message on the reader and hand its answer back.
+    Run(Vec<u8>),
+    /// Take the slots as they are now as known (a new client asks for the slot
+    /// status when it opens the reader), then say [`Event::Forgotten`].
+    Forget,
+}
+
 /// What the device's thread hears: the connections' URBs and ends, the worker's
 /// answers, requests for more time and slot notifications.
 enum Event {
@@ -125,6 +136,9 @@ enum Event {
     MoreTime(u8),
     /// A NotifySlotChange for the interrupt endpoint.
     Notify(Vec<u8>),
+    /// The worker did [`Job::Forget`]: the notifications before this one are
+    /// of movements the next client learns by asking.
+    Forgotten,
 }
 
 /// The slot: the card of `args`, its requests for more time sent to the device's
@@ -206,10 +220,6 @@ fn serve(args: &Args) -> Result<(), String> {
     };
     let held = Arc::clone(&exported.imported);
     std::thread::spawn(move || handshake::accept(&listener, &exported));
-    // The first notification reports the slot as it is at start; a host asks
-    // for the slot status when it opens the reader, so it is not sent (it would
-    // otherwise reach whichever client imports first, as if the card had moved).
-    let _ = reader.slot_change(&mut [0u8; 8]);
     let (jobs, queue) = mpsc::channel();
     std::thread::scope(|scope| {
         let answers = events.clone();
@@ -245,14 +255,18 @@ fn serve(args: &Args) -> Result<(), String> {
 
 /// The command worker: run each message the port admitted on the reader and hand
 /// its answer back; between commands, look for card movements to notify.
-fn run_commands(mut reader: SimReader<'_>, jobs: &Receiver<Vec<u8>>, events: &SyncSender<Event>) {
+fn run_commands(mut reader: SimReader<'_>, jobs: &Receiver<Job>, events: &SyncSender<Event>) {
     let mut answer = [0u8; MAX_MESSAGE];
     let interval = Duration::from_millis(SERVICE_INTERVAL_MS);
     loop {
         let event = match jobs.recv_timeout(interval) {
-            Ok(message) => {
+            Ok(Job::Run(message)) => {
                 let len = reader.handle(&message, &mut answer).unwrap_or(0);
                 Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec())
+            }
+            Ok(Job::Forget) => {
+                let _ = reader.slot_change(&mut [0u8; 8]);
+                Event::Forgotten
             }
             Err(RecvTimeoutError::Timeout) => {
                 let mut note = [0u8; 8];
@@ -295,7 +309,7 @@ struct Link<'a, 'd> {
     events: SyncSender<Event>,
     heard: Receiver<Event>,
     /// Messages for the worker.
-    jobs: Sender<Vec<u8>>,
+    jobs: Sender<Job>,
     /// Set while an ABORT stops the command running.
     stop: Arc<StopSignal>,
     /// Number of the connection served (URBs of earlier ones are dropped).
@@ -334,9 +348,15 @@ impl Link<'_, '_> {
         while self.answer.is_none() {
             match self.heard.recv() {
                 Ok(Event::Answer(answer)) => self.answer = Some(answer),
-                Ok(Event::Notify(note)) => self.notification = Some(note),
-                // The gone connection's URBs and end, time extensions for nobody.
-                Ok(Event::Urb { .. } | Event::Closed { .. } | Event::MoreTime(_)) => {}
+                // The gone connection's URBs and end, time extensions and
+                // notifications for nobody (see `forget_notifications`).
+                Ok(
+                    Event::Urb { .. }
+                    | Event::Closed { .. }
+                    | Event::MoreTime(_)
+                    | Event::Notify(_)
+                    | Event::Forgotten,
+                ) => {}
                 Err(_) => return,
             }
         }
@@ -355,10 +375,34 @@ impl Link<'_, '_> {
         self.host
             .attach()
             .map_err(|status| format!("SET_ADDRESS failed ({status})"))?;
+        // Card movements asked for while no client was there happen now, before
+        // the client sees the device.
+        self.move_card();
+        self.forget_notifications()?;
         stream
             .write_all(&protocol::import_reply(&self.info))
             .map_err(|e| e.to_string())?;
         self.transfers(stream)
+    }
+
+    /// Drop every slot notification not delivered yet (to an earlier client, or
+    /// of a movement while none was there): the client importing now asks for
+    /// the slot status when it opens the reader, and such a notification would
+    /// look to it like a card movement (the rule the one at start keeps to).
+    /// The bus reset of the import dropped the one on the interrupt endpoint;
+    /// the worker drops those it has not reported yet, and says so.
+    fn forget_notifications(&mut self) -> Result<(), String> {
+        self.notification = None;
+        self.jobs.send(Job::Forget).map_err(|e| e.to_string())?;
+        loop {
+            match self.heard.recv() {
+                Ok(Event::Forgotten) => return Ok(()),
+                // Nothing runs (the last client's command was dropped): what
+                // comes is notifications and earlier connections' URBs and ends.
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
     }
 
     /// Serve the transfers of an imported device until the client goes.
@@ -401,8 +445,8 @@ impl Link<'_, '_> {
                     }
                     return if why.is_empty() { Ok(()) } else { Err(why) };
                 }
-                // What is left of an earlier connection.
-                Ok(Event::Urb { .. } | Event::Closed { .. }) => {}
+                // What is left of an earlier connection (and of an import).
+                Ok(Event::Urb { .. } | Event::Closed { .. } | Event::Forgotten) => {}
                 Ok(Event::Answer(answer)) => self.answer = Some(answer),
                 Ok(Event::MoreTime(multiplier)) => {
                     let sent = self.host.class_mut().time_extension(multiplier);
@@ -456,7 +500,9 @@ impl Link<'_, '_> {
             let mut message = [0u8; MAX_MESSAGE];
             if let Some(len) = port.take(&mut message) {
                 let message = message.get(..len).unwrap_or(&[]).to_vec();
-                self.jobs.send(message).map_err(|e| e.to_string())?;
+                self.jobs
+                    .send(Job::Run(message))
+                    .map_err(|e| e.to_string())?;
                 moved = true;
             }
             if !moved {

@@ -8,9 +8,9 @@
 //! malformed peer input refused while the server goes on serving; with a slow
 //! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT, and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
-//! when its URB is unlinked after it completed; an extended APDU chained across
-//! messages both ways. Debian's own `usbip list` (package `usbip`) is run against
-//! it.
+//! when its URB is unlinked after it completed, and none left undelivered by a
+//! client reaching the next one; an extended APDU chained across messages both
+//! ways. Debian's own `usbip list` (package `usbip`) is run against it.
 
 use std::io::Write;
 use std::process::Command;
@@ -224,10 +224,16 @@ fn usbip_lists(port: u16) {
     assert!(text.contains("(0b/00/00)"), "{text}");
 }
 
-/// Configure the imported device (SET_CONFIGURATION 1) and power the card on.
-fn power_on(mut c: Client) -> Client {
+/// Configure the imported device (SET_CONFIGURATION 1, transfer 1).
+fn configured(mut c: Client) -> Client {
     c.send(&submit(1, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
     assert_eq!(c.reply(false), reply(RET_SUBMIT, 1, 0, &[]));
+    c
+}
+
+/// Configure the imported device and power the card on (transfers 1 to 3).
+fn power_on(c: Client) -> Client {
+    let mut c = configured(c);
     let atr = c.exchange(2, &ccid(0x62, 0, &[]));
     assert_eq!(
         (atr[0], atr[7]),
@@ -419,9 +425,7 @@ fn a_client_gone_mid_command_leaves_no_answer_for_the_next() {
     slow_echo_running(port).hang_up();
     // The next client: its GetSlotStatus (bSeq 0x42) answered, not CMD_SLOT_BUSY
     // and not the ECHO's answer; the card still there and active.
-    let mut second = Client::import(port);
-    second.send(&submit(1, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
-    assert_eq!(second.reply(false), reply(RET_SUBMIT, 1, 0, &[]));
+    let mut second = configured(Client::import(port));
     let status = second.exchange(2, &ccid(0x65, 0x42, &[]));
     assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 0x42, 0, 0, 0]);
     // A power-on works, answered with its own bSeq.
@@ -457,4 +461,36 @@ fn a_notification_whose_urb_is_unlinked_after_completing_is_sent_again() {
     c.send(&submit(25, true, 2, 8, [0; 8], &[]));
     served.stdin.write_all(b"insert\n").unwrap();
     assert_eq!(c.reply(true), reply(RET_SUBMIT, 25, 0, &[0x50, 0x03]));
+}
+
+#[test]
+fn a_notification_left_undelivered_by_a_client_never_reaches_the_next() {
+    // The first client submits no interrupt URB: the removal's NotifySlotChange
+    // waits on the interrupt endpoint and the insertion's behind it when the
+    // client goes; then the card moves again while no client is there. Each
+    // wait lets the server see the movement (it looks every 20 ms); a shorter
+    // one only makes this test weaker, never wrong.
+    let see = || std::thread::sleep(std::time::Duration::from_millis(300));
+    let (mut served, port) = serve();
+    let first = power_on(Client::import(port));
+    for movement in ["remove\n", "insert\n"] {
+        served.stdin.write_all(movement.as_bytes()).unwrap();
+        see();
+    }
+    first.hang_up();
+    served.stdin.write_all(b"remove\n").unwrap();
+    see();
+    // The next client's first interrupt URB carries none of them: it is still
+    // pending when cancelled (-ECONNRESET, no RET_SUBMIT before).
+    let mut second = configured(Client::import(port));
+    second.send(&submit(20, true, 2, 8, [0; 8], &[]));
+    second.send(&unlink(21, 20));
+    assert_eq!(second.reply(false), reply(RET_UNLINK, 21, -104, &[]));
+    // It learns the slot by asking: no card.
+    let status = second.exchange(30, &ccid(0x65, 1, &[]));
+    assert_eq!((status[0], status[7] & 3), (0x81, 2));
+    // A movement now is its own: notified.
+    second.send(&submit(40, true, 2, 8, [0; 8], &[]));
+    served.stdin.write_all(b"insert\n").unwrap();
+    assert_eq!(second.reply(true), reply(RET_SUBMIT, 40, 0, &[0x50, 0x03]));
 }
