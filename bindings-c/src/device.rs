@@ -972,45 +972,9 @@ pub unsafe extern "C" fn rk_device_control(
         let input = unsafe { bytes(input, input_len) }?;
         // SAFETY: valid and exclusive for `output_len` bytes per the contract.
         let output = unsafe { bytes_mut(output, output_len) }?;
-        Ok(complete(
-            control_logged(device, code, input, output),
-            bytes_written,
-        ))
+        let outcome = device.control_logged(code, input, output, &CLogSink);
+        Ok(complete(outcome, bytes_written))
     })
-}
-
-/// `Device::control`, and at `RK_LOG_DEBUG` the request logged with its outcome
-/// (and its time, in the `std` build).
-fn control_logged(device: &CDevice, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-    if !crate::log::enabled(readerkit::trace::Level::Info) {
-        return device.control(code, input, output);
-    }
-    let request = match readerkit::ioctl::Request::parse(code, input, output.len()) {
-        Ok(request) => request,
-        Err(status) => {
-            crate::log::log(
-                readerkit::trace::Level::Info,
-                &format_args!("IOCTL {code:#010X} refused: {status}"),
-            );
-            return Outcome::Complete {
-                status,
-                bytes_written: 0,
-            };
-        }
-    };
-    #[cfg(feature = "std")]
-    let started = std::time::Instant::now();
-    let outcome = device.submit(request, output);
-    #[cfg(feature = "std")]
-    let elapsed_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-    #[cfg(not(feature = "std"))]
-    let elapsed_us = None;
-    crate::log::request(&readerkit::trace::RequestLine {
-        request: &request,
-        outcome,
-        elapsed_us,
-    });
-    outcome
 }
 
 /// Report a card event: `RK_CARD_INSERTED`, `RK_CARD_REMOVED` or `RK_CARD_FAULT`

@@ -23,7 +23,8 @@
 use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use readerkit::trace::{Event, Level, RequestLine, Sink, TextBuf};
+use readerkit::device::RequestLog;
+use readerkit::trace::{Event, Level, Sink, TextBuf};
 
 use crate::guard::guard;
 use crate::status::*;
@@ -135,11 +136,6 @@ pub(crate) fn log(level: Level, value: &dyn core::fmt::Display) {
     unsafe { callback(user, from_level(level), line.as_ptr().cast()) };
 }
 
-/// Log a request with its outcome (and time).
-pub(crate) fn request(line: &RequestLine<'_>) {
-    log(line.level(), line);
-}
-
 /// The sink of a line device's trace: the log callback.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CLogSink;
@@ -150,5 +146,22 @@ impl Sink for CLogSink {
     }
     fn event(&mut self, event: &Event<'_>) {
         log(event.level(), event);
+    }
+}
+
+/// The request log of `rk_device_control` (the core's `Device::control_logged`):
+/// the log callback, and in the `std` build a clock for each request's time.
+impl RequestLog for CLogSink {
+    fn enabled(&self, level: Level) -> bool {
+        enabled(level)
+    }
+    fn write(&self, level: Level, line: &dyn core::fmt::Display) {
+        log(level, line);
+    }
+    #[cfg(feature = "std")]
+    fn now_us(&self) -> Option<u64> {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let origin = ORIGIN.get_or_init(std::time::Instant::now);
+        Some(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 }
