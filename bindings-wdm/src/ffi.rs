@@ -276,57 +276,47 @@ pub mod types {
         Data4: [0xBF, 0x5D, 0x00, 0x00, 0xF8, 0x05, 0xF5, 0x30],
     };
 
-    // Pinned layouts (x64; what windows-sys's Wdk_* bindings and the WDK headers say).
+    // Pinned layouts (x64; what windows-sys's Wdk_* bindings and the WDK headers say):
+    // `TYPE = size { field.path = offset, ... }`, each one a `const_assert_eq!`.
     #[cfg(target_pointer_width = "64")]
     mod pinned {
         use super::*;
         use core::mem::{offset_of, size_of};
         use static_assertions::const_assert_eq;
 
-        const_assert_eq!(size_of::<IRP>(), 0xD0);
-        const_assert_eq!(offset_of!(IRP, MdlAddress), 0x08);
-        const_assert_eq!(offset_of!(IRP, SystemBuffer), 0x18);
-        const_assert_eq!(offset_of!(IRP, IoStatus), 0x30);
-        const_assert_eq!(offset_of!(IRP, PendingReturned), 0x41);
-        const_assert_eq!(offset_of!(IRP, CurrentLocation), 0x43);
-        const_assert_eq!(offset_of!(IRP, Cancel), 0x44);
-        const_assert_eq!(offset_of!(IRP, CancelIrql), 0x45);
-        const_assert_eq!(offset_of!(IRP, CancelRoutine), 0x68);
-        const_assert_eq!(offset_of!(IRP, UserBuffer), 0x70);
-        const_assert_eq!(offset_of!(IRP, Tail), 0x78);
-        const_assert_eq!(offset_of!(IRP, Tail.CurrentStackLocation), 0xB8);
-        const_assert_eq!(size_of::<IO_STATUS_BLOCK>(), 0x10);
-        const_assert_eq!(size_of::<IO_STACK_LOCATION>(), 0x48);
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, Parameters), 0x08);
-        const_assert_eq!(
-            offset_of!(
-                IO_STACK_LOCATION,
-                Parameters.DeviceIoControl.InputBufferLength
-            ),
-            0x10
-        );
-        const_assert_eq!(
-            offset_of!(IO_STACK_LOCATION, Parameters.DeviceIoControl.IoControlCode),
-            0x18
-        );
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, Parameters.Power.Type), 0x10);
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, Parameters.Power.State), 0x18);
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, DeviceObject), 0x28);
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, FileObject), 0x30);
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, CompletionRoutine), 0x38);
-        const_assert_eq!(offset_of!(IO_STACK_LOCATION, Context), 0x40);
-        const_assert_eq!(size_of::<DEVICE_OBJECT>(), 0x150);
-        const_assert_eq!(offset_of!(DEVICE_OBJECT, Flags), 0x30);
-        const_assert_eq!(offset_of!(DEVICE_OBJECT, DeviceExtension), 0x40);
-        const_assert_eq!(offset_of!(DEVICE_OBJECT, StackSize), 0x4C);
-        const_assert_eq!(size_of::<DRIVER_OBJECT>(), 0x150);
-        const_assert_eq!(offset_of!(DRIVER_OBJECT, DriverExtension), 0x30);
-        const_assert_eq!(offset_of!(DRIVER_OBJECT, DriverUnload), 0x68);
-        const_assert_eq!(offset_of!(DRIVER_OBJECT, MajorFunction), 0x70);
-        const_assert_eq!(offset_of!(DRIVER_EXTENSION, AddDevice), 0x08);
-        const_assert_eq!(size_of::<KMUTEX>(), 0x38);
-        const_assert_eq!(size_of::<KEVENT>(), 0x18);
-        const_assert_eq!(size_of::<UNICODE_STRING>(), 0x10);
+        macro_rules! pinned {
+            ($($ty:ident $(= $size:literal)? {
+                $($($field:ident).+ = $offset:literal),* $(,)?
+            })*) => {$(
+                $(const_assert_eq!(size_of::<$ty>(), $size);)?
+                $(const_assert_eq!(offset_of!($ty, $($field).+), $offset);)*
+            )*};
+        }
+
+        pinned! {
+            IRP = 0xD0 {
+                MdlAddress = 0x08, SystemBuffer = 0x18, IoStatus = 0x30, PendingReturned = 0x41,
+                CurrentLocation = 0x43, Cancel = 0x44, CancelIrql = 0x45, CancelRoutine = 0x68,
+                UserBuffer = 0x70, Tail = 0x78, Tail.CurrentStackLocation = 0xB8,
+            }
+            IO_STATUS_BLOCK = 0x10 {}
+            IO_STACK_LOCATION = 0x48 {
+                Parameters = 0x08,
+                Parameters.DeviceIoControl.InputBufferLength = 0x10,
+                Parameters.DeviceIoControl.IoControlCode = 0x18,
+                Parameters.Power.Type = 0x10,
+                Parameters.Power.State = 0x18,
+                DeviceObject = 0x28, FileObject = 0x30, CompletionRoutine = 0x38, Context = 0x40,
+            }
+            DEVICE_OBJECT = 0x150 { Flags = 0x30, DeviceExtension = 0x40, StackSize = 0x4C }
+            DRIVER_OBJECT = 0x150 {
+                DriverExtension = 0x30, DriverUnload = 0x68, MajorFunction = 0x70,
+            }
+            DRIVER_EXTENSION { AddDevice = 0x08 }
+            KMUTEX = 0x38 {}
+            KEVENT = 0x18 {}
+            UNICODE_STRING = 0x10 {}
+        }
     }
 }
 

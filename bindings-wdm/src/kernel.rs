@@ -494,6 +494,13 @@ fn forward(lower: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     unsafe { IofCallDriver(lower, irp) }
 }
 
+/// Pass down a PnP IRP this driver handled, with `STATUS_SUCCESS`.
+fn pass_down(lower: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
+    // SAFETY: an owned IRP.
+    unsafe { inline::set_io_status(irp, STATUS_SUCCESS, 0) };
+    forward(lower, irp)
+}
+
 unsafe extern "system" fn start_completion(
     _device: *mut DEVICE_OBJECT,
     _irp: *mut IRP,
@@ -548,10 +555,6 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
     let location = unsafe { inline::current_stack_location(irp) };
     // SAFETY: its current stack location.
     let minor = unsafe { (*location).MinorFunction };
-    let ok = |irp: *mut IRP| {
-        // SAFETY: an owned IRP; handled minor codes pass down with STATUS_SUCCESS.
-        unsafe { inline::set_io_status(irp, STATUS_SUCCESS, 0) };
-    };
     let status = match minor {
         mn_pnp::START_DEVICE => {
             let mut status = forward_and_wait(ext.lower, irp);
@@ -570,35 +573,30 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
                 reader.query_remove()
             };
             if ntstatus::nt_success(status) {
-                ok(irp);
-                forward(ext.lower, irp)
+                pass_down(ext.lower, irp)
             } else {
                 complete_raw(irp, status as i32)
             }
         }
         mn_pnp::CANCEL_STOP_DEVICE | mn_pnp::CANCEL_REMOVE_DEVICE => {
             reader.cancel_stop_or_remove();
-            ok(irp);
-            forward(ext.lower, irp)
+            pass_down(ext.lower, irp)
         }
         mn_pnp::STOP_DEVICE => {
             reader.stop();
-            ok(irp);
-            forward(ext.lower, irp)
+            pass_down(ext.lower, irp)
         }
         mn_pnp::SURPRISE_REMOVAL => {
             reader.surprise_removal();
             set_interface(ext, false);
-            ok(irp);
-            forward(ext.lower, irp)
+            pass_down(ext.lower, irp)
         }
         mn_pnp::REMOVE_DEVICE => {
             reader.pnp_leave();
             reader.remove();
             set_interface(ext, false);
-            ok(irp);
             let lower = ext.lower;
-            let status = forward(lower, irp);
+            let status = pass_down(lower, irp);
             let ext = (&raw const *ext).cast_mut();
             // SAFETY: removal waited for every request: nothing uses the extension
             // any more. Free the interface string, drop the reader, detach, delete.

@@ -257,46 +257,40 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
     }
 
-    /// Why a request cannot be served now, if it cannot.
-    fn refusal(&self) -> Option<u32> {
-        match self.pnp_state() {
-            PnpState::Started => {}
-            PnpState::SurpriseRemoved | PnpState::Removed => {
-                return Some(ntstatus::DELETE_PENDING);
-            }
-            PnpState::NotStarted
+    /// Take a remove-lock reference for a request, if requests are served now;
+    /// otherwise the status to complete it with (and no reference is held).
+    fn admit(&self) -> Result<(), u32> {
+        let rl = &self.platform().remove_lock;
+        rl.acquire().map_err(|_| ntstatus::DELETE_PENDING)?;
+        let refusal = match self.pnp_state() {
+            PnpState::Started if !self.asleep() => return Ok(()),
+            PnpState::SurpriseRemoved | PnpState::Removed => ntstatus::DELETE_PENDING,
+            PnpState::Started
+            | PnpState::NotStarted
             | PnpState::StopPending
             | PnpState::Stopped
-            | PnpState::RemovePending => return Some(ntstatus::DEVICE_NOT_READY),
-        }
-        if self.asleep() {
-            return Some(ntstatus::DEVICE_NOT_READY);
-        }
-        None
+            | PnpState::RemovePending => ntstatus::DEVICE_NOT_READY,
+        };
+        rl.release();
+        Err(refusal)
     }
 
     /// `IRP_MJ_CREATE`: one open handle per reader (`STATUS_ACCESS_DENIED` for a
     /// second), as the smart card resource manager expects. The reader remembers the
     /// file object that opened it; only that file object's CLOSE opens it up again.
     pub fn create(&self, irp: I) -> u32 {
-        let rl = &self.platform().remove_lock;
-        if rl.acquire().is_err() {
-            return complete_now(irp, IoStatus::status(ntstatus::DELETE_PENDING));
+        if let Err(status) = self.admit() {
+            return complete_now(irp, IoStatus::status(status));
         }
-        let status = match self.refusal() {
-            Some(status) => status,
-            None => {
-                let file = irp.file_object();
-                self.owner.lock(|owner| match owner {
-                    Owner::Nobody => {
-                        *owner = Owner::File(file);
-                        ntstatus::SUCCESS
-                    }
-                    Owner::File(_) => ntstatus::ACCESS_DENIED,
-                })
+        let file = irp.file_object();
+        let status = self.owner.lock(|owner| match owner {
+            Owner::Nobody => {
+                *owner = Owner::File(file);
+                ntstatus::SUCCESS
             }
-        };
-        rl.release();
+            Owner::File(_) => ntstatus::ACCESS_DENIED,
+        });
+        self.platform().remove_lock.release();
         complete_now(irp, IoStatus::status(status))
     }
 
@@ -334,19 +328,17 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// `IRP_MJ_DEVICE_CONTROL`: the IOCTL goes to the core; the result is completed
     /// with `IoStatus = {status, bytes written}`, or the IRP pends (card tracking).
     pub fn device_control(&self, mut irp: I) -> u32 {
+        if let Err(status) = self.admit() {
+            return complete_now(irp, IoStatus::status(status));
+        }
         let platform = self.platform();
         let rl = &platform.remove_lock;
-        if rl.acquire().is_err() {
-            return complete_now(irp, IoStatus::status(ntstatus::DELETE_PENDING));
-        }
         let refuse = |irp: I, status: u32| {
             rl.release();
             complete_now(irp, IoStatus::status(status))
         };
-        if let Some(status) = self.refusal() {
-            return refuse(irp, status);
-        }
         let code = irp.ioctl_code();
+        let ioctl = Ioctl::from_code(code);
         let (input_len, output_len) = match buffered_lengths(&mut irp) {
             Ok(lengths) => lengths,
             Err(BufferError::NotBuffered) => {
@@ -354,7 +346,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             }
             Err(BufferError::Missing) => return refuse(irp, ntstatus::INVALID_PARAMETER),
         };
-        let tracking = code == Ioctl::IsPresent.code() || code == Ioctl::IsAbsent.code();
+        let tracking = matches!(ioctl, Some(Ioctl::IsPresent | Ioctl::IsAbsent));
         if tracking && !platform.tracking.reserve(irp.file_object()) {
             return refuse(irp, ntstatus::DEVICE_BUSY);
         }
@@ -366,9 +358,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                 if tracking {
                     platform.tracking.unreserve();
                 }
-                if let (Some(Ioctl::Vendor(_)), Some(hook)) =
-                    (Ioctl::from_code(code), self.hooks.card_change)
-                {
+                if let (Some(Ioctl::Vendor(_)), Some(hook)) = (ioctl, self.hooks.card_change) {
                     if let Some(event) = self.device.with_driver(hook) {
                         self.report(event);
                     }

@@ -45,12 +45,23 @@ pub enum Slot<I> {
     Parked {
         /// The IRP.
         irp: I,
-        /// The core's status, delivered while the cancel routine owns the IRP.
-        decided: Option<Status>,
-        /// The cancel routine has run (or the IRP came in already cancelled) and asked
-        /// the core to cancel; the core's completion completes the IRP.
-        cancel_entered: bool,
+        /// Who completes it.
+        completer: Completer,
     },
+}
+
+/// Who completes a parked IRP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completer {
+    /// Whoever owns it first: the core's completion, if `IoSetCancelRoutine(NULL)`
+    /// still finds the routine, else the cancel routine.
+    Either,
+    /// The cancel routine, with the core's status (delivered while the I/O manager
+    /// held the routine).
+    CancelRoutine(Status),
+    /// The core's completion: the cancel routine has run (or the IRP came in already
+    /// cancelled) and asked the core to cancel.
+    Core,
 }
 
 /// What [`TrackingSlot::park`] leaves the caller to do.
@@ -130,44 +141,29 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
     /// and park it.
     pub fn park(&self, mut irp: I) -> Parked<I> {
         self.slot.lock(|s| {
-            let early = match s {
-                Slot::Reserved { early, .. } => *early,
+            let Slot::Reserved { early, .. } = *s else {
                 // Not reachable: parking always follows a successful reserve.
-                _ => {
-                    return Parked::Complete(irp, Status::Unsuccessful);
-                }
+                return Parked::Complete(irp, Status::Unsuccessful);
             };
             // Set under the lock: a cancel routine called from now on waits for the
             // lock and then finds the IRP parked.
             irp.set_cancel_routine();
-            if let Some(status) = early {
-                if irp.clear_cancel_routine() {
+            let completer = match early {
+                Some(status) if irp.clear_cancel_routine() => {
                     *s = Slot::Idle;
                     return Parked::Complete(irp, status);
                 }
-                *s = Slot::Parked {
-                    irp,
-                    decided: Some(status),
-                    cancel_entered: false,
-                };
-                return Parked::Waiting;
-            }
-            if irp.cancelled() && irp.clear_cancel_routine() {
+                Some(status) => Completer::CancelRoutine(status),
                 // IoCancelIrp ran before the routine was set: it called nothing, so
                 // cancel on its behalf.
-                *s = Slot::Parked {
-                    irp,
-                    decided: None,
-                    cancel_entered: true,
-                };
-                return Parked::CancelNow;
-            }
-            *s = Slot::Parked {
-                irp,
-                decided: None,
-                cancel_entered: false,
+                None if irp.cancelled() && irp.clear_cancel_routine() => Completer::Core,
+                None => Completer::Either,
             };
-            Parked::Waiting
+            *s = Slot::Parked { irp, completer };
+            match completer {
+                Completer::Core => Parked::CancelNow,
+                Completer::Either | Completer::CancelRoutine(_) => Parked::Waiting,
+            }
         })
     }
 
@@ -180,24 +176,15 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
                 *early = Some(status);
                 None
             }
-            Slot::Parked {
-                irp,
-                decided,
-                cancel_entered,
-            } => {
-                if decided.is_some() {
-                    return None; // a second completion: not from the core's contract
-                }
-                if *cancel_entered || irp.clear_cancel_routine() {
-                    match core::mem::replace(s, Slot::Idle) {
-                        Slot::Parked { irp, .. } => Some((irp, status)),
-                        _ => None,
-                    }
-                } else {
-                    *decided = Some(status);
+            Slot::Parked { irp, completer } => match *completer {
+                // A second completion: not from the core's contract.
+                Completer::CancelRoutine(_) => None,
+                Completer::Either if !irp.clear_cancel_routine() => {
+                    *completer = Completer::CancelRoutine(status);
                     None
                 }
-            }
+                Completer::Either | Completer::Core => Some((unpark(s)?, status)),
+            },
         })
     }
 
@@ -205,22 +192,16 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
     /// released).
     pub fn on_cancel(&self, id: usize) -> OnCancel<I> {
         self.slot.lock(|s| match s {
-            Slot::Parked {
-                irp,
-                decided,
-                cancel_entered,
-            } if irp.id() == id && !*cancel_entered => match decided {
-                Some(status) => {
-                    let status = *status;
-                    match core::mem::replace(s, Slot::Idle) {
-                        Slot::Parked { irp, .. } => OnCancel::Complete(irp, status),
-                        _ => OnCancel::Nothing,
-                    }
-                }
-                None => {
-                    *cancel_entered = true;
+            Slot::Parked { irp, completer } if irp.id() == id => match *completer {
+                Completer::Either => {
+                    *completer = Completer::Core;
                     OnCancel::CancelInCore
                 }
+                Completer::CancelRoutine(status) => match unpark(s) {
+                    Some(irp) => OnCancel::Complete(irp, status),
+                    None => OnCancel::Nothing,
+                },
+                Completer::Core => OnCancel::Nothing,
             },
             _ => OnCancel::Nothing,
         })
@@ -229,6 +210,17 @@ impl<I: Irp, S: Mutex<Slot<I>>> TrackingSlot<I, S> {
     /// `true` while a tracking request is reserved or pending.
     pub fn busy(&self) -> bool {
         self.slot.lock(|s| !matches!(s, Slot::Idle))
+    }
+}
+
+/// Take the parked IRP out of the slot, leaving it idle.
+fn unpark<I>(s: &mut Slot<I>) -> Option<I> {
+    match core::mem::replace(s, Slot::Idle) {
+        Slot::Parked { irp, .. } => Some(irp),
+        other => {
+            *s = other;
+            None
+        }
     }
 }
 
