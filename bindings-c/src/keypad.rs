@@ -75,15 +75,6 @@ fn key_of(code: u32) -> Option<Key> {
     })
 }
 
-fn prompt_code(prompt: Prompt) -> u32 {
-    match prompt {
-        Prompt::EnterPin => RK_PROMPT_ENTER_PIN,
-        Prompt::EnterCurrentPin => RK_PROMPT_ENTER_CURRENT_PIN,
-        Prompt::EnterNewPin => RK_PROMPT_ENTER_NEW_PIN,
-        Prompt::ConfirmNewPin => RK_PROMPT_CONFIRM_NEW_PIN,
-    }
-}
-
 fn next_key(d: &mut CDriver, timeout_ms: u32) -> Option<Key> {
     let f = d.keypad.and_then(|k| k.next_key)?;
     // SAFETY: the C driver supplied `f` for this context in rk_device_set_keypad.
@@ -92,8 +83,10 @@ fn next_key(d: &mut CDriver, timeout_ms: u32) -> Option<Key> {
 
 fn prompt(d: &mut CDriver, prompt: Prompt) {
     if let Some(f) = d.keypad.and_then(|k| k.prompt) {
+        // `RK_PROMPT_*` are the core's prompts in their order (`tests/header.rs`).
+        let code = prompt as u32;
         // SAFETY: the C driver supplied `f` for this context in rk_device_set_keypad.
-        unsafe { f(d.ctx, prompt_code(prompt)) }
+        unsafe { f(d.ctx, code) }
     }
 }
 

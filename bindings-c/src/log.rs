@@ -52,27 +52,6 @@ static CALLBACK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 static USER: AtomicPtr<c_void> = AtomicPtr::new(core::ptr::null_mut());
 static LEVEL: AtomicU32 = AtomicU32::new(RK_LOG_OFF);
 
-fn to_level(level: u32) -> Option<Level> {
-    Some(match level {
-        RK_LOG_OFF => Level::Off,
-        RK_LOG_ERROR => Level::Error,
-        RK_LOG_INFO => Level::Info,
-        RK_LOG_DEBUG => Level::Debug,
-        RK_LOG_TRACE => Level::Trace,
-        _ => return None,
-    })
-}
-
-fn from_level(level: Level) -> u32 {
-    match level {
-        Level::Off => RK_LOG_OFF,
-        Level::Error => RK_LOG_ERROR,
-        Level::Info => RK_LOG_INFO,
-        Level::Debug => RK_LOG_DEBUG,
-        Level::Trace => RK_LOG_TRACE,
-    }
-}
-
 /// Set the log callback and the most it receives (`RK_LOG_OFF` .. `RK_LOG_TRACE`);
 /// a NULL callback or `RK_LOG_OFF` turns logging off. An unknown level is
 /// `RK_STATUS_INVALID_PARAMETER` and changes nothing.
@@ -88,7 +67,7 @@ pub unsafe extern "C" fn rk_log_set(
     level: u32,
 ) -> rk_status {
     guard(|| {
-        if to_level(level).is_none() {
+        if level > RK_LOG_TRACE {
             return RK_STATUS_INVALID_PARAMETER;
         }
         // Off first, so that no call sees the new callback with the old user.
@@ -104,9 +83,15 @@ pub unsafe extern "C" fn rk_log_set(
     })
 }
 
+/// The C code of a level: `RK_LOG_*` are the core's levels in their order
+/// (`tests/header.rs` checks it).
+fn code(level: Level) -> u32 {
+    level as u32
+}
+
 /// Whether `level` is logged now.
 pub(crate) fn enabled(level: Level) -> bool {
-    level != Level::Off && from_level(level) <= LEVEL.load(Ordering::Acquire)
+    level != Level::Off && code(level) <= LEVEL.load(Ordering::Acquire)
 }
 
 /// Log `value`'s text at `level`, bounded to [`RK_LOG_LINE_MAX`] bytes with the NUL.
@@ -133,7 +118,7 @@ pub(crate) fn log(level: Level, value: &dyn core::fmt::Display) {
     let user = USER.load(Ordering::Acquire);
     // SAFETY: the callback's contract (rk_log_set); `line` is NUL-terminated (its
     // last byte is never written) and outlives the call.
-    unsafe { callback(user, from_level(level), line.as_ptr().cast()) };
+    unsafe { callback(user, code(level), line.as_ptr().cast()) };
 }
 
 /// The sink of a line device's trace: the log callback.

@@ -129,6 +129,41 @@ fn header_power_and_card_event_codes_are_the_cores() {
     }
 }
 
+/// The C codes of the core's log levels and PIN prompts are their places in the
+/// core's declarations, which is how the binding passes them (`level as u32`,
+/// `prompt as u32`).
+#[test]
+fn header_log_levels_and_prompts_are_the_cores_order() {
+    use readerkit::pin::Prompt;
+    use readerkit::trace::Level;
+    let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
+    let levels = [
+        Level::Off,
+        Level::Error,
+        Level::Info,
+        Level::Debug,
+        Level::Trace,
+    ];
+    for level in levels {
+        let constant = format!("RK_LOG_{}", c_name(level));
+        assert_eq!(define(&header, &constant), Some(level as u64), "{constant}");
+    }
+    let prompts = [
+        Prompt::EnterPin,
+        Prompt::EnterCurrentPin,
+        Prompt::EnterNewPin,
+        Prompt::ConfirmNewPin,
+    ];
+    for prompt in prompts {
+        let constant = format!("RK_PROMPT_{}", c_name(prompt));
+        assert_eq!(
+            define(&header, &constant),
+            Some(prompt as u64),
+            "{constant}"
+        );
+    }
+}
+
 /// Every `RK_IOCTL_*` in the header is the core's code of the IOCTL of that name,
 /// and the header has one for each standard request a C driver sends.
 #[test]

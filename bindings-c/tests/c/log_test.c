@@ -60,12 +60,13 @@ static rk_status line_set_timing(void *ctx, const rk_timing *timing)
     return RK_STATUS_SUCCESS;
 }
 
+/* The line over the simulated card; no set_framing. */
+static const rk_line_ops line = {line_reset, line_deactivate, line_send, line_receive, line_set_timing, NULL};
 static rk_device device;
 static uint8_t big[8 + 60000];
 
 int main(void)
 {
-    rk_line_ops line;
     rk_reader_caps caps;
     uint8_t out[300], in[64];
     uint32_t power = RK_POWER_COLD_RESET, protocol = RK_PROTOCOL_T1, hdr[2] = {RK_PROTOCOL_T1, 8};
@@ -74,12 +75,6 @@ int main(void)
 
     CHECK(rk_log_set(on_log, &seen, 7) == RK_STATUS_INVALID_PARAMETER);
     CHECK(rk_log_set(on_log, &seen, RK_LOG_TRACE) == RK_STATUS_SUCCESS);
-    memset(&line, 0, sizeof line);
-    line.reset = line_reset;
-    line.deactivate = line_deactivate;
-    line.send = line_send;
-    line.receive = line_receive;
-    line.set_timing = line_set_timing;
     rk_reader_caps_typical(&caps);
     CHECK(rk_sim_init(&card, sizeof card, RK_SIM_PROFILE_T1) == RK_STATUS_SUCCESS);
     CHECK(rk_device_init_line(&device, sizeof device, &line, NULL, NULL, &caps, NULL) == RK_STATUS_SUCCESS);
