@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use readerkit::ioctl::{Ioctl, transmit_response};
 use readerkit::status::Status;
 use readerkit_card_sim::atr::Profile;
@@ -21,6 +23,15 @@ fn done(status: Status, information: usize) -> IoStatus {
     }
 }
 
+/// Send an IOCTL that completes at once with `io`: the dispatch routine returns its
+/// status and the IRP is completed with it; the IRP's record.
+fn answered(r: &Reader, code: u32, input: &[u8], output_len: usize, io: IoStatus) -> Arc<Record> {
+    let (st, rec) = ioctl(r, code, input, output_len);
+    assert_eq!(st, io.status, "IOCTL {code:#010X}");
+    assert_eq!(rec.completed(), Some(io), "IOCTL {code:#010X}");
+    rec
+}
+
 /// Card in, powered, T=1 selected.
 fn ready() -> Reader {
     let r = reader();
@@ -37,9 +48,7 @@ fn ready() -> Reader {
 #[test]
 fn get_state_and_attributes_without_card() {
     let r = reader();
-    let (st, rec) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(rec.completed(), Some(done(Status::Success, 4)));
+    let rec = answered(&r, Ioctl::GetState.code(), &[], 4, done(Status::Success, 4));
     assert_eq!(rec.output(), 1u32.to_le_bytes(), "SCARD_ABSENT");
     assert!(!rec.pending.load(std::sync::atomic::Ordering::SeqCst));
 
@@ -52,8 +61,13 @@ fn get_state_and_attributes_without_card() {
     assert_eq!(st, ntstatus::SUCCESS);
     assert_eq!(rec.output(), b"readerkit");
 
-    let (_, rec) = ioctl(&r, Ioctl::GetLastError.code(), &[], 4);
-    assert_eq!(rec.completed(), Some(done(Status::Success, 4)));
+    answered(
+        &r,
+        Ioctl::GetLastError.code(),
+        &[],
+        4,
+        done(Status::Success, 4),
+    );
     let (_, rec) = ioctl(&r, Ioctl::GetPerfCounter.code(), &[], 64);
     assert_eq!(rec.completed().unwrap().status, ntstatus::SUCCESS);
     assert!(rec.completed().unwrap().information > 0);
@@ -97,9 +111,7 @@ fn refused_requests_complete_with_the_core_status_and_no_data() {
         ),
     ];
     for &(code, input, out, status) in cases {
-        let (st, rec) = ioctl(&r, code, input, out);
-        assert_eq!(st, status.to_ntstatus(), "code {code:#x}");
-        assert_eq!(rec.completed(), Some(done(status, 0)), "code {code:#x}");
+        answered(&r, code, input, out, done(status, 0));
     }
 }
 
@@ -130,12 +142,9 @@ fn bad_buffers_are_refused_by_the_binding() {
         Some(IoStatus::status(ntstatus::INVALID_PARAMETER))
     );
     // An input longer than the scratch buffer (1024 bytes).
-    let (st, rec) = ioctl(&r, Ioctl::Transmit.code(), &vec![0u8; 2000], 300);
-    assert_eq!(st, Status::InsufficientResources.to_ntstatus());
-    assert_eq!(
-        rec.completed(),
-        Some(done(Status::InsufficientResources, 0))
-    );
+    let input = vec![0u8; 2000];
+    let io = done(Status::InsufficientResources, 0);
+    answered(&r, Ioctl::Transmit.code(), &input, 300, io);
 }
 
 #[test]
@@ -145,14 +154,9 @@ fn power_protocol_transmit() {
     assert_eq!(rec.output(), 6u32.to_le_bytes(), "SCARD_SPECIFIC");
 
     // GET CHALLENGE: header + 8 bytes + SW.
-    let (st, rec) = ioctl(
-        &r,
-        Ioctl::Transmit.code(),
-        &transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        8 + 258,
-    );
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(rec.completed(), Some(done(Status::Success, 8 + 8 + 2)));
+    let challenge = transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]);
+    let io = done(Status::Success, 8 + 8 + 2);
+    let rec = answered(&r, Ioctl::Transmit.code(), &challenge, 8 + 258, io);
     let out = rec.output();
     assert_eq!(out[..4], T1.to_le_bytes(), "the answer's header names T=1");
     let response = transmit_response(&out).unwrap();
@@ -160,14 +164,8 @@ fn power_protocol_transmit() {
     assert_eq!(response[8..], [0x90, 0x00]);
 
     // Output too small for header + SW.
-    let (st, rec) = ioctl(
-        &r,
-        Ioctl::Transmit.code(),
-        &transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        9,
-    );
-    assert_eq!(st, Status::BufferTooSmall.to_ntstatus());
-    assert_eq!(rec.completed(), Some(done(Status::BufferTooSmall, 0)));
+    let io = done(Status::BufferTooSmall, 0);
+    answered(&r, Ioctl::Transmit.code(), &challenge, 9, io);
 
     // A 600-byte extended ECHO: the input is longer than the stack copy and goes
     // through the scratch buffer; input and output share the system buffer.
@@ -189,38 +187,32 @@ fn power_protocol_transmit() {
     assert_eq!(response[600..], [0x90, 0x00]);
 
     // Power down: no data.
-    let (st, rec) = ioctl(&r, Ioctl::Power.code(), &0u32.to_le_bytes(), 33);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
-    // TRANSMIT now: no protocol selected.
-    let (st, _) = ioctl(
+    let power_down = 0u32.to_le_bytes();
+    answered(
         &r,
-        Ioctl::Transmit.code(),
-        &transmit_input(T1, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        300,
+        Ioctl::Power.code(),
+        &power_down,
+        33,
+        done(Status::Success, 0),
     );
-    assert_eq!(st, Status::InvalidDeviceState.to_ntstatus());
+    // TRANSMIT now: no protocol selected.
+    let io = done(Status::InvalidDeviceState, 0);
+    answered(&r, Ioctl::Transmit.code(), &challenge, 300, io);
 }
 
 #[test]
 fn card_tracking_pends_and_completes_on_the_event() {
     let r = reader();
     // Absent already: IS_ABSENT completes at once.
-    let (st, rec) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(rec.completed(), Some(done(Status::Success, 0)));
+    answered(&r, Ioctl::IsAbsent.code(), &[], 0, done(Status::Success, 0));
     // IS_PRESENT pends.
     let rec = pending_is_present(&r);
     assert!(rec.pending.load(std::sync::atomic::Ordering::SeqCst));
     assert!(rec.routine.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(rec.completed(), None);
     // A second tracking request while one pends: STATUS_DEVICE_BUSY.
-    let (st, busy) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
-    assert_eq!(st, ntstatus::DEVICE_BUSY);
-    assert_eq!(
-        busy.completed(),
-        Some(IoStatus::status(ntstatus::DEVICE_BUSY))
-    );
+    let busy = IoStatus::status(ntstatus::DEVICE_BUSY);
+    answered(&r, Ioctl::IsAbsent.code(), &[], 0, busy);
     // Other requests still flow.
     let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
     assert_eq!(st, ntstatus::SUCCESS);
