@@ -99,44 +99,26 @@ fn header_status_constants_are_the_cores_mapping() {
     assert_eq!(define(&header, "RK_NTSTATUS_PENDING"), Some(0x103));
 }
 
-/// The codes C passes for a POWER action (to the POWER callback, the line's
-/// `reset`, `rk_sim_power`) and for a card event (`rk_card_event`) are the core's
-/// own: `PowerAction::code` and `CardEvent`'s value.
+/// The codes C and the library pass each other for a POWER action (to the POWER
+/// callback, the line's `reset`, `rk_sim_power`), a card event (`rk_card_event`),
+/// a log level and a PIN prompt are the core's own: `PowerAction::code`,
+/// `CardEvent`'s value, and `Level`'s and `Prompt`'s place in their declarations
+/// (the binding passes `level as u32`, `prompt as u32`).
 #[test]
-fn header_power_and_card_event_codes_are_the_cores() {
+fn header_power_event_level_and_prompt_codes_are_the_cores() {
     use readerkit::event::CardEvent;
     use readerkit::ioctl::PowerAction;
-    let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
-    let power = [
-        ("RK_POWER_DOWN", PowerAction::PowerDown),
-        ("RK_POWER_COLD_RESET", PowerAction::ColdReset),
-        ("RK_POWER_WARM_RESET", PowerAction::WarmReset),
-    ];
-    for (constant, action) in power {
-        assert_eq!(
-            define(&header, constant),
-            Some(u64::from(action.code())),
-            "{constant}"
-        );
-    }
-    let events = [
-        ("RK_CARD_INSERTED", CardEvent::Inserted),
-        ("RK_CARD_REMOVED", CardEvent::Removed),
-        ("RK_CARD_FAULT", CardEvent::Fault),
-    ];
-    for (constant, event) in events {
-        assert_eq!(define(&header, constant), Some(event as u64), "{constant}");
-    }
-}
-
-/// The C codes of the core's log levels and PIN prompts are their places in the
-/// core's declarations, which is how the binding passes them (`level as u32`,
-/// `prompt as u32`).
-#[test]
-fn header_log_levels_and_prompts_are_the_cores_order() {
     use readerkit::pin::Prompt;
     use readerkit::trace::Level;
     let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
+    let power = [
+        PowerAction::PowerDown,
+        PowerAction::ColdReset,
+        PowerAction::WarmReset,
+    ];
+    let power = power.map(|p| (format!("RK_POWER_{}", c_name(p)), u64::from(p.code())));
+    let events = [CardEvent::Inserted, CardEvent::Removed, CardEvent::Fault];
+    let events = events.map(|e| (format!("RK_CARD_{}", c_name(e)), e as u64));
     let levels = [
         Level::Off,
         Level::Error,
@@ -144,23 +126,19 @@ fn header_log_levels_and_prompts_are_the_cores_order() {
         Level::Debug,
         Level::Trace,
     ];
-    for level in levels {
-        let constant = format!("RK_LOG_{}", c_name(level));
-        assert_eq!(define(&header, &constant), Some(level as u64), "{constant}");
-    }
+    let levels = levels.map(|l| (format!("RK_LOG_{}", c_name(l)), l as u64));
     let prompts = [
         Prompt::EnterPin,
         Prompt::EnterCurrentPin,
         Prompt::EnterNewPin,
         Prompt::ConfirmNewPin,
     ];
-    for prompt in prompts {
-        let constant = format!("RK_PROMPT_{}", c_name(prompt));
-        assert_eq!(
-            define(&header, &constant),
-            Some(prompt as u64),
-            "{constant}"
-        );
+    let prompts = prompts.map(|p| (format!("RK_PROMPT_{}", c_name(p)), p as u64));
+    let codes = power.into_iter().chain(events).chain(levels).chain(prompts);
+    for (constant, value) in codes {
+        // `RK_POWER_POWER_DOWN` is spelt `RK_POWER_DOWN`.
+        let constant = constant.replace("POWER_POWER_", "POWER_");
+        assert_eq!(define(&header, &constant), Some(value), "{constant}");
     }
 }
 
