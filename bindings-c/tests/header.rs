@@ -106,40 +106,36 @@ fn header_status_constants_are_the_cores_mapping() {
 /// (the binding passes `level as u32`, `prompt as u32`).
 #[test]
 fn header_power_event_level_and_prompt_codes_are_the_cores() {
-    use readerkit::event::CardEvent;
-    use readerkit::ioctl::PowerAction;
-    use readerkit::pin::Prompt;
-    use readerkit::trace::Level;
+    use readerkit::event::CardEvent::{Fault, Inserted, Removed};
+    use readerkit::ioctl::PowerAction::{ColdReset, PowerDown, WarmReset};
+    use readerkit::pin::Prompt::{ConfirmNewPin, EnterCurrentPin, EnterNewPin, EnterPin};
+    use readerkit::trace::Level::{Debug, Error, Info, Off, Trace};
     let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
-    let power = [
-        PowerAction::PowerDown,
-        PowerAction::ColdReset,
-        PowerAction::WarmReset,
-    ];
-    let power = power.map(|p| (format!("RK_POWER_{}", c_name(p)), u64::from(p.code())));
-    let events = [CardEvent::Inserted, CardEvent::Removed, CardEvent::Fault];
-    let events = events.map(|e| (format!("RK_CARD_{}", c_name(e)), e as u64));
-    let levels = [
-        Level::Off,
-        Level::Error,
-        Level::Info,
-        Level::Debug,
-        Level::Trace,
-    ];
-    let levels = levels.map(|l| (format!("RK_LOG_{}", c_name(l)), l as u64));
-    let prompts = [
-        Prompt::EnterPin,
-        Prompt::EnterCurrentPin,
-        Prompt::EnterNewPin,
-        Prompt::ConfirmNewPin,
-    ];
-    let prompts = prompts.map(|p| (format!("RK_PROMPT_{}", c_name(p)), p as u64));
-    let codes = power.into_iter().chain(events).chain(levels).chain(prompts);
+    let mut codes = named("RK_POWER", &[PowerDown, ColdReset, WarmReset], |p| {
+        p.code().into()
+    });
+    codes.extend(named("RK_CARD", &[Inserted, Removed, Fault], |e| e as u64));
+    codes.extend(named("RK_LOG", &[Off, Error, Info, Debug, Trace], |l| {
+        l as u64
+    }));
+    let prompts = [EnterPin, EnterCurrentPin, EnterNewPin, ConfirmNewPin];
+    codes.extend(named("RK_PROMPT", &prompts, |p| p as u64));
     for (constant, value) in codes {
         // `RK_POWER_POWER_DOWN` is spelt `RK_POWER_DOWN`.
         let constant = constant.replace("POWER_POWER_", "POWER_");
         assert_eq!(define(&header, &constant), Some(value), "{constant}");
     }
+}
+
+/// Each of `values` with its C constant's name (`prefix` and its own) and its
+/// core value.
+fn named<T: std::fmt::Debug + Copy>(
+    prefix: &str,
+    values: &[T],
+    value: impl Fn(T) -> u64,
+) -> Vec<(String, u64)> {
+    let name = |v| format!("{prefix}_{}", c_name(v));
+    values.iter().map(|&v| (name(v), value(v))).collect()
 }
 
 /// Every `RK_IOCTL_*` in the header is the core's code of the IOCTL of that name,
