@@ -1,8 +1,9 @@
 //! The kernel layer (compiled for `target_os = "windows"` only): the core's locks as
 //! KMUTEX and KSPIN_LOCK, a KEVENT, the IRP wrapper, and the WDM driver skeleton —
-//! `DriverEntry` helper, AddDevice with the smart card reader device interface,
-//! dispatch routines for create/close/cleanup/device control/PnP/power, the cancel
-//! routine. Written once, against [`crate::ffi`] only.
+//! `DriverEntry` helper, AddDevice with the smart card reader device interface, two
+//! dispatch routines (PnP; everything else through [`WdmReader::dispatch`], which
+//! completes an IRP or hands it back to be passed down), the cancel routine. Written
+//! once, against [`crate::ffi`] only.
 //!
 //! Built on Linux for `x86_64-pc-windows-msvc` by `bindings-wdm/build-sys.sh` (the
 //! sample driver); loaded and driven in Wine's NT kernel by `tools/wdm-wine.sh`.
