@@ -811,9 +811,7 @@ unsafe fn init(
         check_opt_ptr(table)?;
     }
     check_ptr(caps)?;
-    if storage_len < size_of::<Slot<CDevice>>() {
-        return Err(RK_STATUS_BUFFER_TOO_SMALL);
-    }
+    Slot::<CDevice>::check_room(storage.cast_const(), storage_len)?;
     // SAFETY: aligned, non-null, readable (see the contract); an initialised device
     // must not be overwritten.
     unsafe { Slot::<CDevice>::check_free(storage) }?;

@@ -33,6 +33,18 @@ impl<T: Stored> Slot<T> {
         Region::of(storage.cast::<Slot<T>>())
     }
 
+    /// `Ok(())` if `storage` (`storage_len` bytes) can hold a slot: non-null and
+    /// aligned (else `RK_STATUS_INVALID_PARAMETER`), large enough (else
+    /// `RK_STATUS_BUFFER_TOO_SMALL`).
+    pub(crate) fn check_room<S>(storage: *const S, storage_len: usize) -> Result<(), rk_status> {
+        check_ptr(storage)?;
+        check_ptr(storage.cast::<Slot<T>>())?;
+        if storage_len < core::mem::size_of::<Slot<T>>() {
+            return Err(RK_STATUS_BUFFER_TOO_SMALL);
+        }
+        Ok(())
+    }
+
     /// The slot in `storage` if it holds an initialised `T`.
     ///
     /// # Safety
@@ -82,12 +94,8 @@ impl<T: Stored> Slot<T> {
         storage_len: usize,
         value: T,
     ) -> Result<*mut Slot<T>, rk_status> {
-        check_ptr(storage.cast_const())?;
+        Slot::<T>::check_room(storage.cast_const(), storage_len)?;
         let slot = storage.cast::<Slot<T>>();
-        check_ptr(slot.cast_const())?;
-        if storage_len < core::mem::size_of::<Slot<T>>() {
-            return Err(RK_STATUS_BUFFER_TOO_SMALL);
-        }
         // SAFETY: aligned, non-null, large enough (checked) and exclusively ours per
         // the caller.
         unsafe {

@@ -268,17 +268,9 @@ pub unsafe extern "C" fn rk_t1_begin(
         check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
         unsafe { Slot::<T1Tx>::check_free(tx) }?;
-        if tx_len < core::mem::size_of::<Slot<T1Tx>>()
-            || check_ptr(tx.cast_const().cast::<Slot<T1Tx>>()).is_err()
-        {
-            return Err(
-                if tx.is_null() || tx_len >= core::mem::size_of::<Slot<T1Tx>>() {
-                    RK_STATUS_INVALID_PARAMETER
-                } else {
-                    RK_STATUS_BUFFER_TOO_SMALL
-                },
-            );
-        }
+        // Before the engine is touched: a transaction that cannot be stored must
+        // not have begun on it.
+        Slot::<T1Tx>::check_room(tx.cast_const(), tx_len)?;
         // SAFETY: forwarded contract.
         let e = unsafe { Slot::<T1Engine>::find(engine) }?;
         // The transaction keeps exclusive views of the response and the engine; the
