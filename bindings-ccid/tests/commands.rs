@@ -10,9 +10,13 @@ use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::{CcidReader, HandleError};
+use readerkit_testkit::ccid::message_with as msg;
 use readerkit_testkit::sim::inserted;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
+type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
+/// A message and the exact answer it gets.
+type Case = (Vec<u8>, Vec<u8>);
 
 const ATR_T1: [u8; 20] = [
     0x3B, 0x9B, 0x96, 0x81, 0x71, 0xFE, 0x45, 0x00, 0x80, 0x65, 0x52, 0x4B, 0x53, 0x49, 0x4D, 0x73,
@@ -27,23 +31,24 @@ fn slot(profile: Option<Profile>) -> Slot {
     inserted(card, twin::Profile::GemPcTwin.capabilities())
 }
 
-/// A message: type, data, slot, seq, the three specific bytes.
-fn msg(kind: u8, slot: u8, seq: u8, specific: [u8; 3], data: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind];
-    m.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    m.extend_from_slice(&[slot, seq]);
-    m.extend_from_slice(&specific);
-    m.extend_from_slice(data);
-    m
+/// A reader with `config` over one slot holding a card of `profile` (`None`:
+/// empty); the slot is leaked, so that the reader can borrow it for the test.
+fn reader(profile: Option<Profile>, config: CcidConfig) -> Reader<'static> {
+    let slots = Box::leak(Box::new([slot(profile)]));
+    CcidReader::new(slots, config).unwrap()
 }
 
-fn handle(
-    reader: &mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>,
-    m: &[u8],
-) -> Vec<u8> {
+fn handle(reader: &mut Reader<'_>, m: &[u8]) -> Vec<u8> {
     let mut answer = [0u8; 271];
     let len = reader.handle(m, &mut answer).expect("an answer");
     answer[..len].to_vec()
+}
+
+/// Each message of `cases` through `reader`, in order, answered exactly.
+fn answers(reader: &mut Reader<'_>, cases: &[Case]) {
+    for (message, answer) in cases {
+        assert_eq!(handle(reader, message), *answer, "{message:02X?}");
+    }
 }
 
 fn header(kind: u8, len: u32, slot: u8, seq: u8, status: u8, error: u8, specific: u8) -> Vec<u8> {
@@ -62,97 +67,101 @@ fn apdu_config() -> CcidConfig {
 
 #[test]
 fn refusals_are_byte_exact() {
-    let slots = [slot(Some(Profile::t1()))];
-    let mut r = CcidReader::new(&slots, apdu_config()).unwrap();
-    // Bad slot: failed, ICC absent, bError 5 (offset of bSlot), a slot status.
-    assert_eq!(
-        handle(&mut r, &msg(0x65, 1, 7, [0; 3], &[])),
-        header(0x81, 0, 1, 7, 0x42, 0x05, 0x03)
-    );
-    // Bad slot on XfrBlock: a data block.
-    assert_eq!(
-        handle(
-            &mut r,
-            &msg(0x6F, 9, 8, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08])
-        ),
-        header(0x80, 0, 9, 8, 0x42, 0x05, 0x00)
-    );
-    // dwLength says 2, one byte follows: bError 1.
-    let mut bad_len = msg(0x6F, 0, 9, [0; 3], &[0x00, 0x84]);
-    bad_len.pop();
-    assert_eq!(
-        handle(&mut r, &bad_len),
-        header(0x80, 0, 0, 9, 0x41, 0x01, 0x00)
-    );
-    // Longer than dwMaxCCIDMessageLength (271): bError 1.
-    assert_eq!(
-        handle(&mut r, &msg(0x6F, 0, 10, [0; 3], &[0u8; 262])),
-        header(0x80, 0, 0, 10, 0x41, 0x01, 0x00)
-    );
-    // Unknown command: slot status, command not supported.
-    assert_eq!(
-        handle(&mut r, &msg(0x70, 0, 11, [0; 3], &[])),
-        header(0x81, 0, 0, 11, 0x41, 0x00, 0x03)
-    );
-    // IccPowerOn with bPowerSelect 4: bError 7.
-    assert_eq!(
-        handle(&mut r, &msg(0x62, 0, 12, [4, 0, 0], &[])),
-        header(0x80, 0, 0, 12, 0x41, 0x07, 0x00)
-    );
-    // XfrBlock before power on: card inactive, mute.
-    assert_eq!(
-        handle(
-            &mut r,
-            &msg(0x6F, 0, 13, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08])
-        ),
-        header(0x80, 0, 0, 13, 0x41, 0xFE, 0x00)
-    );
-    // GetSlotStatus with data: bError 1.
-    assert_eq!(
-        handle(&mut r, &msg(0x65, 0, 14, [0; 3], &[1])),
-        header(0x81, 0, 0, 14, 0x41, 0x01, 0x03)
-    );
-    // Secure (no PIN pad) and T0APDU: not supported.
-    assert_eq!(
-        handle(&mut r, &msg(0x69, 0, 15, [0; 3], &[0; 4])),
-        header(0x80, 0, 0, 15, 0x41, 0x00, 0x00)
-    );
-    assert_eq!(
-        handle(&mut r, &msg(0x6A, 0, 16, [1, 0, 0], &[])),
-        header(0x81, 0, 0, 16, 0x41, 0x00, 0x03)
-    );
-    // Mechanical lock: not supported; function 9: bError 7.
-    assert_eq!(
-        handle(&mut r, &msg(0x71, 0, 17, [4, 0, 0], &[])),
-        header(0x81, 0, 0, 17, 0x41, 0x00, 0x03)
-    );
-    assert_eq!(
-        handle(&mut r, &msg(0x71, 0, 18, [9, 0, 0], &[])),
-        header(0x81, 0, 0, 18, 0x41, 0x07, 0x03)
-    );
-    // SetParameters: T=2 is bError 7; a T=0 structure for T=1 is bError 1; both
-    // before power on would be mute, but the fields are checked first.
-    assert_eq!(
-        handle(&mut r, &msg(0x61, 0, 19, [2, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
-        header(0x82, 0, 0, 19, 0x41, 0x07, 0x00)
-    );
-    assert_eq!(
-        handle(&mut r, &msg(0x61, 0, 20, [1, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
-        header(0x82, 0, 0, 20, 0x41, 0x01, 0x00)
-    );
-    // Escape the handler does not know: an Escape answer, not supported.
-    assert_eq!(
-        handle(&mut r, &msg(0x6B, 0, 21, [0; 3], &[0x6A])),
-        header(0x83, 0, 0, 21, 0x41, 0x00, 0x00)
-    );
-    // IccClock stop: not supported; bClockCommand 2: bError 7.
-    assert_eq!(
-        handle(&mut r, &msg(0x6E, 0, 22, [1, 0, 0], &[])),
-        header(0x81, 0, 0, 22, 0x41, 0x00, 0x03)
-    );
-    assert_eq!(
-        handle(&mut r, &msg(0x6E, 0, 23, [2, 0, 0], &[])),
-        header(0x81, 0, 0, 23, 0x41, 0x07, 0x03)
+    let mut r = reader(Some(Profile::t1()), apdu_config());
+    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let t1_params = [0x11, 0, 0, 0x0A, 0];
+    answers(
+        &mut r,
+        &[
+            // Failed, ICC absent, bError 5 (offset of bSlot), a slot status.
+            // Bad slot.
+            (
+                msg(0x65, 1, 7, [0; 3], &[]),
+                header(0x81, 0, 1, 7, 0x42, 0x05, 0x03),
+            ),
+            // Bad slot on XfrBlock: a data block.
+            (
+                msg(0x6F, 9, 8, [0; 3], &get_challenge),
+                header(0x80, 0, 9, 8, 0x42, 0x05, 0x00),
+            ),
+            // DwLength says 2, one byte follows: bError 1.
+            (
+                msg(0x6F, 0, 9, [0; 3], &[0x00, 0x84])[..11].to_vec(),
+                header(0x80, 0, 0, 9, 0x41, 0x01, 0x00),
+            ),
+            // Longer than dwMaxCCIDMessageLength (271): bError 1.
+            (
+                msg(0x6F, 0, 10, [0; 3], &[0u8; 262]),
+                header(0x80, 0, 0, 10, 0x41, 0x01, 0x00),
+            ),
+            // Unknown command: slot status, command not supported.
+            (
+                msg(0x70, 0, 11, [0; 3], &[]),
+                header(0x81, 0, 0, 11, 0x41, 0x00, 0x03),
+            ),
+            // IccPowerOn with bPowerSelect 4: bError 7.
+            (
+                msg(0x62, 0, 12, [4, 0, 0], &[]),
+                header(0x80, 0, 0, 12, 0x41, 0x07, 0x00),
+            ),
+            // XfrBlock before power on: card inactive, mute.
+            (
+                msg(0x6F, 0, 13, [0; 3], &get_challenge),
+                header(0x80, 0, 0, 13, 0x41, 0xFE, 0x00),
+            ),
+            // GetSlotStatus with data: bError 1.
+            (
+                msg(0x65, 0, 14, [0; 3], &[1]),
+                header(0x81, 0, 0, 14, 0x41, 0x01, 0x03),
+            ),
+            // Secure (no PIN pad): not supported.
+            (
+                msg(0x69, 0, 15, [0; 3], &[0; 4]),
+                header(0x80, 0, 0, 15, 0x41, 0x00, 0x00),
+            ),
+            // T0APDU: not supported.
+            (
+                msg(0x6A, 0, 16, [1, 0, 0], &[]),
+                header(0x81, 0, 0, 16, 0x41, 0x00, 0x03),
+            ),
+            // Mechanical lock: not supported.
+            (
+                msg(0x71, 0, 17, [4, 0, 0], &[]),
+                header(0x81, 0, 0, 17, 0x41, 0x00, 0x03),
+            ),
+            // Mechanical function 9: bError 7.
+            (
+                msg(0x71, 0, 18, [9, 0, 0], &[]),
+                header(0x81, 0, 0, 18, 0x41, 0x07, 0x03),
+            ),
+            // Both SetParameters before power on would be mute, but the fields
+            // are checked first.
+            // SetParameters T=2: bError 7.
+            (
+                msg(0x61, 0, 19, [2, 0, 0], &t1_params),
+                header(0x82, 0, 0, 19, 0x41, 0x07, 0x00),
+            ),
+            // SetParameters with a T=0 structure for T=1: bError 1.
+            (
+                msg(0x61, 0, 20, [1, 0, 0], &t1_params),
+                header(0x82, 0, 0, 20, 0x41, 0x01, 0x00),
+            ),
+            // An Escape the handler does not know: an Escape answer, not supported.
+            (
+                msg(0x6B, 0, 21, [0; 3], &[0x6A]),
+                header(0x83, 0, 0, 21, 0x41, 0x00, 0x00),
+            ),
+            // IccClock stop: not supported.
+            (
+                msg(0x6E, 0, 22, [1, 0, 0], &[]),
+                header(0x81, 0, 0, 22, 0x41, 0x00, 0x03),
+            ),
+            // IccClock bClockCommand 2: bError 7.
+            (
+                msg(0x6E, 0, 23, [2, 0, 0], &[]),
+                header(0x81, 0, 0, 23, 0x41, 0x07, 0x03),
+            ),
+        ],
     );
     // Fewer than 10 bytes: nothing to answer; an answer buffer under 10 bytes.
     let mut answer = [0u8; 271];
@@ -168,38 +177,42 @@ fn refusals_are_byte_exact() {
 
 #[test]
 fn no_card_is_absent_and_mute() {
-    let slots = [slot(None)];
-    let mut r = CcidReader::new(&slots, apdu_config()).unwrap();
-    assert_eq!(
-        handle(&mut r, &msg(0x65, 0, 1, [0; 3], &[])),
-        header(0x81, 0, 0, 1, 0x02, 0x00, 0x03)
-    );
-    assert_eq!(
-        handle(&mut r, &msg(0x62, 0, 2, [0; 3], &[])),
-        header(0x80, 0, 0, 2, 0x42, 0xFE, 0x00)
-    );
-    assert_eq!(
-        handle(
-            &mut r,
-            &msg(0x6F, 0, 3, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08])
-        ),
-        header(0x80, 0, 0, 3, 0x42, 0xFE, 0x00)
-    );
-    assert_eq!(
-        handle(&mut r, &msg(0x6C, 0, 4, [0; 3], &[])),
-        header(0x82, 0, 0, 4, 0x42, 0xFE, 0x00)
-    );
-    // Power off without a card succeeds.
-    assert_eq!(
-        handle(&mut r, &msg(0x63, 0, 5, [0; 3], &[])),
-        header(0x81, 0, 0, 5, 0x02, 0x00, 0x03)
+    let mut r = reader(None, apdu_config());
+    answers(
+        &mut r,
+        &[
+            // GetSlotStatus: absent.
+            (
+                msg(0x65, 0, 1, [0; 3], &[]),
+                header(0x81, 0, 0, 1, 0x02, 0x00, 0x03),
+            ),
+            // IccPowerOn: mute.
+            (
+                msg(0x62, 0, 2, [0; 3], &[]),
+                header(0x80, 0, 0, 2, 0x42, 0xFE, 0x00),
+            ),
+            // XfrBlock: mute.
+            (
+                msg(0x6F, 0, 3, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08]),
+                header(0x80, 0, 0, 3, 0x42, 0xFE, 0x00),
+            ),
+            // GetParameters: mute.
+            (
+                msg(0x6C, 0, 4, [0; 3], &[]),
+                header(0x82, 0, 0, 4, 0x42, 0xFE, 0x00),
+            ),
+            // IccPowerOff without a card succeeds.
+            (
+                msg(0x63, 0, 5, [0; 3], &[]),
+                header(0x81, 0, 0, 5, 0x02, 0x00, 0x03),
+            ),
+        ],
     );
 }
 
 #[test]
 fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
-    let slots = [slot(Some(Profile::t1()))];
-    let mut r = CcidReader::new(&slots, apdu_config()).unwrap();
+    let mut r = reader(Some(Profile::t1()), apdu_config());
     let mut atr_answer = header(0x80, 20, 0, 1, 0x00, 0x00, 0x00);
     atr_answer.extend_from_slice(&ATR_T1);
     assert_eq!(handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[])), atr_answer);
@@ -224,48 +237,59 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
     let mut expected = header(0x82, 7, 0, 5, 0x00, 0x00, 0x01);
     expected.extend_from_slice(&[0x96, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00]);
     assert_eq!(answer, expected);
-    // SetParameters asking for Fi/Di 11 while 96 is in force: "not changeable"
-    // (bError 10), and the parameters in force are not sent.
-    assert_eq!(
-        handle(
-            &mut r,
-            &msg(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0])
-        ),
-        header(0x82, 0, 0, 6, 0x40, 10, 0x00)
-    );
-    // ResetParameters cannot bring F/D back to 11 while the card runs at 96.
-    assert_eq!(
-        handle(&mut r, &msg(0x6D, 0, 61, [0; 3], &[])),
-        header(0x82, 0, 0, 61, 0x40, 10, 0x00)
-    );
-    // SetDataRateAndClockFrequency answers what is in force: 4000 kHz,
-    // 4 MHz * 32 / 512 = 250000 bit/s.
-    let answer = handle(&mut r, &msg(0x73, 0, 7, [0; 3], &[0; 8]));
-    let mut expected = header(0x84, 8, 0, 7, 0x00, 0x00, 0x00);
-    expected.extend_from_slice(&4000u32.to_le_bytes());
-    expected.extend_from_slice(&250_000u32.to_le_bytes());
-    assert_eq!(answer, expected);
-    // IccClock restart, Abort: fine.
-    assert_eq!(
-        handle(&mut r, &msg(0x6E, 0, 8, [0; 3], &[])),
-        header(0x81, 0, 0, 8, 0x00, 0x00, 0x00)
+    answers(
+        &mut r,
+        &[
+            // The parameters in force are not sent.
+            // SetParameters asking for Fi/Di 11 while 96 is in force: not changeable.
+            (
+                msg(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
+                header(0x82, 0, 0, 6, 0x40, 10, 0x00),
+            ),
+            // ResetParameters cannot bring F/D back to 11 while the card runs at 96.
+            (
+                msg(0x6D, 0, 61, [0; 3], &[]),
+                header(0x82, 0, 0, 61, 0x40, 10, 0x00),
+            ),
+            // 4 MHz * 32 / 512 = 250000 bit/s.
+            // SetDataRateAndClockFrequency answers what is in force.
+            (
+                msg(0x73, 0, 7, [0; 3], &[0; 8]),
+                [
+                    header(0x84, 8, 0, 7, 0x00, 0x00, 0x00),
+                    4000u32.to_le_bytes().to_vec(),
+                    250_000u32.to_le_bytes().to_vec(),
+                ]
+                .concat(),
+            ),
+            // IccClock restart.
+            (
+                msg(0x6E, 0, 8, [0; 3], &[]),
+                header(0x81, 0, 0, 8, 0x00, 0x00, 0x00),
+            ),
+        ],
     );
     assert_eq!(r.class_request(ClassRequest::Abort, 9 << 8, &mut []), Ok(0));
-    assert_eq!(
-        handle(&mut r, &msg(0x72, 0, 9, [0; 3], &[])),
-        header(0x81, 0, 0, 9, 0x00, 0x00, 0x00)
-    );
-    // Power off: inactive, clock stopped.
-    assert_eq!(
-        handle(&mut r, &msg(0x63, 0, 10, [0; 3], &[])),
-        header(0x81, 0, 0, 10, 0x01, 0x00, 0x03)
+    answers(
+        &mut r,
+        &[
+            // Abort after the class ABORT.
+            (
+                msg(0x72, 0, 9, [0; 3], &[]),
+                header(0x81, 0, 0, 9, 0x00, 0x00, 0x00),
+            ),
+            // IccPowerOff: inactive, clock stopped.
+            (
+                msg(0x63, 0, 10, [0; 3], &[]),
+                header(0x81, 0, 0, 10, 0x01, 0x00, 0x03),
+            ),
+        ],
     );
 }
 
 #[test]
 fn t0_case1_and_case4_at_tpdu_level() {
-    let slots = [slot(Some(Profile::t0()))];
-    let mut r = CcidReader::new(&slots, twin::Profile::GemPcTwin.config()).unwrap();
+    let mut r = reader(Some(Profile::t0()), twin::Profile::GemPcTwin.config());
     assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T0);
     // libccid's PPS for TA1 = 95: the core negotiates it and the answer echoes it.
     let answer = handle(
@@ -322,8 +346,7 @@ fn slot_changes_are_notified_once() {
 
 #[test]
 fn time_extension_and_slot_busy_answers() {
-    let slots = [slot(Some(Profile::t1()))];
-    let r = CcidReader::new(&slots, apdu_config()).unwrap();
+    let r = reader(Some(Profile::t1()), apdu_config());
     let mut out = [0u8; 16];
     assert_eq!(r.time_extension(0, 5, 3, &mut out), Some(10));
     assert_eq!(out[..10], header(0x80, 0, 0, 5, 0x81, 3, 0)[..]);
@@ -336,8 +359,7 @@ fn time_extension_and_slot_busy_answers() {
 
 #[test]
 fn set_parameters_with_default_fidi_selects_without_pps() {
-    let slots = [slot(Some(Profile::t1()))];
-    let mut r = CcidReader::new(&slots, twin::Profile::Sec1210.config()).unwrap();
+    let mut r = reader(Some(Profile::t1()), twin::Profile::Sec1210.config());
     assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
     // What libccid sends a SEC1210 (automatic PPS by the reader): T=1 at 11.
     let answer = handle(
@@ -411,8 +433,7 @@ fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
     };
     let echo = [0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00];
     for with_line in [false, true] {
-        let slots = [slot(Some(Profile::t1()))];
-        let reader = CcidReader::new(&slots, twin::Profile::GemPcTwin.config()).unwrap();
+        let reader = reader(Some(Profile::t1()), twin::Profile::GemPcTwin.config());
         let mut r = if with_line {
             reader.with_line_access(readerkit_ccid::tpdu::line_of)
         } else {
@@ -453,10 +474,7 @@ type Exchange<'a> = (u16, &'a [u8], u8, &'a [u8]);
 
 /// A reader at the extended APDU level (271-byte messages) over a powered T=1
 /// card, chaining through a buffer of `buffer_len` bytes, handed to `test`.
-fn with_chaining_reader(
-    buffer_len: usize,
-    test: impl FnOnce(&mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>),
-) {
+fn with_chaining_reader(buffer_len: usize, test: impl FnOnce(&mut Reader<'_>)) {
     let slots = [slot(Some(Profile::t1()))];
     let config = CcidConfig {
         level: ExchangeLevel::ExtendedApdu,
@@ -476,7 +494,7 @@ fn extended_apdu_chained_across_messages_both_ways() {
     with_chaining_reader(1300, chained_both_ways);
 }
 
-fn chained_both_ways(r: &mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>) {
+fn chained_both_ways(r: &mut Reader<'_>) {
     let mut answer = [0u8; 271];
     // ECHO of 600 bytes, extended form: 609 bytes of command in parts of 261
     // (dwMaxCCIDMessageLength 271 - 10), 602 of response likewise.
@@ -527,7 +545,7 @@ fn extended_apdu_chaining_refusals() {
     with_chaining_reader(300, chaining_refusals);
 }
 
-fn chaining_refusals(r: &mut CcidReader<'_, SpinPlatform, LineReader<SimLine<1024>>>) {
+fn chaining_refusals(r: &mut Reader<'_>) {
     let part = [0x11u8; 200];
     let refused = |seq, error| header(0x80, 0, 0, seq, 0x40, error, 0);
     // Continues or ends without a beginning; an unknown wLevelParameter.

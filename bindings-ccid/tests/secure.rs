@@ -12,6 +12,7 @@ use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::Config as CcidConfig;
 use readerkit_ccid::{CcidReader, PinSupport, twin};
+use readerkit_testkit::ccid::message as msg;
 use readerkit_testkit::sim::inserted;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
@@ -20,14 +21,6 @@ type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
 fn slot() -> Slot {
     let card = Card::create(Config::new(Profile::t1()));
     inserted(Some(card), twin::Profile::GemPcPinPad.capabilities())
-}
-
-fn msg(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind];
-    m.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    m.extend_from_slice(&[0, seq, 0, 0, 0]);
-    m.extend_from_slice(data);
-    m
 }
 
 /// CCID's PIN verification data structure (after bPINOperation 0) for the card's

@@ -20,6 +20,7 @@ use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use readerkit_ccid::usb::port::CcidPort;
 use readerkit_ccid::{CcidReader, PinSupport};
+use readerkit_testkit::ccid::message;
 use readerkit_testkit::sim::inserted;
 use readerkit_testkit::sim::{line_device, wtx_before};
 use usb_device::bus::{PollResult, UsbBus, UsbBusAllocator};
@@ -130,14 +131,6 @@ type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 fn slot() -> Slot {
     let card = Card::create(Config::new(Profile::t1()));
     inserted(Some(card), twin::Profile::GemPcTwin.capabilities())
-}
-
-fn message(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind];
-    m.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    m.extend_from_slice(&[0, seq, 0, 0, 0]);
-    m.extend_from_slice(data);
-    m
 }
 
 /// Poll the device until the wire is quiet (no setup, OUT packet or IN

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use readerkit_testkit::ccid::message as ccid;
 use readerkit_testkit::served::Served;
-use readerkit_testkit::usbip::{Client, ccid};
+use readerkit_testkit::usbip::Client;
 
 /// Length of one measured round, in ms.
 const ROUND_MS: u64 = 1000;

@@ -15,9 +15,10 @@
 use std::io::Write;
 use std::process::Command;
 
+use readerkit_testkit::ccid::message as ccid;
 use readerkit_testkit::served::Served;
 use readerkit_testkit::usbip::{
-    BULK_IN_LEN, Client, RET_SUBMIT, RET_UNLINK, Reply, busid, ccid, op, submit, unlink, urb,
+    BULK_IN_LEN, Client, RET_SUBMIT, RET_UNLINK, Reply, busid, op, submit, unlink, urb,
 };
 
 /// `readerkit usbip-serve` on a free port with `options`, and that port.

@@ -11,6 +11,7 @@
 //! - [`client`]: [`Device`](readerkit::Device) requests as owned bytes, over the
 //!   core's typed client side;
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
+//! - [`ccid`]: CCID messages (PC_to_RDR) written out;
 //! - [`mod@hex`]: spaced hex, both ways;
 //! - [`cli`]: checks of a command-line tool's text and usage errors;
 //! - [`pin`]: typical PC/SC part 10 PIN verify and modify requests and their
@@ -29,6 +30,7 @@
 
 pub mod ack;
 pub mod apdu;
+pub mod ccid;
 #[cfg(feature = "pcscd")]
 pub mod ccid_serve;
 pub mod cli;

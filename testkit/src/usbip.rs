@@ -93,15 +93,6 @@ pub fn unlink(seq: u32, victim: u32) -> Vec<u8> {
     urb([2, seq, 0x0001_0002, 0, 0, victim, 0, 0, 0, 0], [0; 8])
 }
 
-/// A CCID message: `kind`, `bSeq`, the data (slot 0).
-pub fn ccid(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind];
-    m.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
-    m.extend_from_slice(&[0, seq, 0, 0, 0]);
-    m.extend_from_slice(data);
-    m
-}
-
 impl Client {
     /// Connect to 127.0.0.1:`port`, with a 20 s read time-out as a hang guard.
     ///

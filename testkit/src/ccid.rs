@@ -1,0 +1,34 @@
+//! CCID messages (USB CCID 1.1 §6.1) as the tests of the CCID binding and of
+//! `readerkit usbip-serve` send them, the header written out here rather than by
+//! the binding under test.
+
+/// A PC_to_RDR message: `kind` (`bMessageType`), `dwLength` = the length of
+/// `data`, `slot`, `seq`, the three message-specific bytes, then `data`.
+pub fn message_with(kind: u8, slot: u8, seq: u8, specific: [u8; 3], data: &[u8]) -> Vec<u8> {
+    let mut m = vec![kind];
+    m.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_le_bytes());
+    m.extend_from_slice(&[slot, seq]);
+    m.extend_from_slice(&specific);
+    m.extend_from_slice(data);
+    m
+}
+
+/// A PC_to_RDR message for slot 0 with message-specific bytes 0: `kind`, `seq`,
+/// `data`.
+pub fn message(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
+    message_with(kind, 0, seq, [0; 3], data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_then_data() {
+        assert_eq!(
+            message_with(0x6F, 1, 7, [2, 3, 4], &[0xAA, 0xBB]),
+            [0x6F, 2, 0, 0, 0, 1, 7, 2, 3, 4, 0xAA, 0xBB]
+        );
+        assert_eq!(message(0x65, 9, &[]), [0x65, 0, 0, 0, 0, 0, 9, 0, 0, 0]);
+    }
+}
