@@ -64,6 +64,20 @@ fn secure(reader: &mut Reader<'_>, keypad: &mut ScriptedKeypad, data: &[u8]) -> 
     (answer[7], answer[8], answer[10..len].to_vec())
 }
 
+/// `structure` with `pins` typed on a fresh keypad answers `expected`
+/// (bStatus, bError, data); the keypad is handed back.
+fn entry(
+    reader: &mut Reader<'_>,
+    pins: &[&[u8]],
+    structure: &[u8],
+    expected: (u8, u8, &[u8]),
+) -> ScriptedKeypad {
+    let mut pad = typed(pins);
+    let (status, error, data) = secure(reader, &mut pad, structure);
+    assert_eq!((status, error, &data[..]), expected, "{pins:?}");
+    pad
+}
+
 fn typed(pins: &[&[u8]]) -> ScriptedKeypad {
     let mut pad = ScriptedKeypad::new();
     for pin in pins {
@@ -87,17 +101,10 @@ fn descriptor_declares_pin_support() {
 fn verification_outcomes() {
     let slots = [slot()];
     let mut r = powered(&slots, PinSupport::BOTH);
-    let mut pad = typed(&[b"1234"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &verify(0, 0x82)),
-        (0, 0, vec![0x90, 0x00])
-    );
+    let verify_pin = verify(0, 0x82);
+    let pad = entry(&mut r, &[b"1234"], &verify_pin, (0, 0, &[0x90, 0x00]));
     assert_eq!(pad.prompts(), [Prompt::EnterPin]);
-    let mut pad = typed(&[b"4321"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &verify(0, 0x82)),
-        (0, 0, vec![0x63, 0xC2])
-    );
+    entry(&mut r, &[b"4321"], &verify_pin, (0, 0, &[0x63, 0xC2]));
     // No key within bTimeOut (5 s): failed, bError F0.
     let mut silent = ScriptedKeypad::new();
     assert_eq!(
@@ -109,37 +116,20 @@ fn verification_outcomes() {
     let mut pad = ScriptedKeypad::new();
     pad.press(100, Key::Digit(1));
     pad.press(100, Key::Cancel);
-    assert_eq!(
-        secure(&mut r, &mut pad, &verify(0, 0x82)),
-        (0x40, 0xEF, vec![])
-    );
+    assert_eq!(secure(&mut r, &mut pad, &verify_pin), (0x40, 0xEF, vec![]));
     // Too short: 64 03 as data, the card not asked (its counter stays at 2).
-    let mut pad = typed(&[b"12"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &verify(0, 0x82)),
-        (0, 0, vec![0x64, 0x03])
-    );
-    let mut pad = typed(&[b"1234"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &verify(0, 0x82)),
-        (0, 0, vec![0x90, 0x00])
-    );
+    entry(&mut r, &[b"12"], &verify_pin, (0, 0, &[0x64, 0x03]));
+    entry(&mut r, &[b"1234"], &verify_pin, (0, 0, &[0x90, 0x00]));
 }
 
 #[test]
 fn modification_and_mismatch() {
     let slots = [slot()];
     let mut r = powered(&slots, PinSupport::BOTH);
-    let mut pad = typed(&[b"1234", b"5678", b"5679"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &modify()),
-        (0, 0, vec![0x64, 0x02])
-    );
-    let mut pad = typed(&[b"1234", b"5678", b"5678"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &modify()),
-        (0, 0, vec![0x90, 0x00])
-    );
+    let mismatch: &[&[u8]] = &[b"1234", b"5678", b"5679"];
+    entry(&mut r, mismatch, &modify(), (0, 0, &[0x64, 0x02]));
+    let changed: &[&[u8]] = &[b"1234", b"5678", b"5678"];
+    let pad = entry(&mut r, changed, &modify(), (0, 0, &[0x90, 0x00]));
     assert_eq!(
         pad.prompts(),
         [
@@ -148,11 +138,7 @@ fn modification_and_mismatch() {
             Prompt::ConfirmNewPin
         ]
     );
-    let mut pad = typed(&[b"5678"]);
-    assert_eq!(
-        secure(&mut r, &mut pad, &verify(0, 0x82)),
-        (0, 0, vec![0x90, 0x00])
-    );
+    entry(&mut r, &[b"5678"], &verify(0, 0x82), (0, 0, &[0x90, 0x00]));
 }
 
 #[test]

@@ -20,6 +20,7 @@ use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use readerkit_ccid::usb::port::CcidPort;
 use readerkit_ccid::{CcidReader, PinSupport};
+use readerkit_testkit::apdu::echo;
 use readerkit_testkit::ccid::message;
 use readerkit_testkit::sim::inserted;
 use readerkit_testkit::sim::{line_device, wtx_before};
@@ -154,6 +155,19 @@ fn take(wire: &Arc<Mutex<Wire>>, ep: u8) -> Vec<Vec<u8>> {
     wire.lock().unwrap().sent.remove(&ep).unwrap_or_default()
 }
 
+/// The host sends `message` on bulk OUT; the packets the device sends on bulk
+/// IN once the bus is quiet.
+fn exchange<B: UsbBus>(
+    usb: &mut UsbDevice<'_, B>,
+    class: &mut dyn UsbClass<B>,
+    wire: &Arc<Mutex<Wire>>,
+    message: &[u8],
+) -> Vec<Vec<u8>> {
+    send(wire, message);
+    pump(usb, class, wire);
+    take(wire, 1)
+}
+
 /// Queue `bytes` on the bulk-OUT endpoint in 64-byte packets.
 fn send(wire: &Arc<Mutex<Wire>>, bytes: &[u8]) {
     let mut w = wire.lock().unwrap();
@@ -238,21 +252,14 @@ fn ccid_over_usb_device() {
     assert_eq!(rates[4..8], 344_086u32.to_le_bytes());
 
     // IccPowerOn: the ATR in one short packet.
-    send(&wire, &message(0x62, 1, &[]));
-    pump(&mut usb, &mut class, &wire);
-    let answer = take(&wire, 1);
+    let answer = exchange(&mut usb, &mut class, &wire, &message(0x62, 1, &[]));
     assert_eq!(answer.len(), 1);
     assert_eq!(answer[0][..10], [0x80, 20, 0, 0, 0, 0, 1, 0, 0, 0]);
 
     // An ECHO of 200 bytes: the message in four packets, the answer (212 bytes)
     // in four.
     let data: Vec<u8> = (0..200u8).collect();
-    let mut apdu = vec![0x80, 0xEE, 0, 0, 200];
-    apdu.extend_from_slice(&data);
-    apdu.push(0);
-    send(&wire, &message(0x6F, 2, &apdu));
-    pump(&mut usb, &mut class, &wire);
-    let packets = take(&wire, 1);
+    let packets = exchange(&mut usb, &mut class, &wire, &message(0x6F, 2, &echo(&data)));
     assert_eq!(
         packets.iter().map(Vec::len).collect::<Vec<_>>(),
         [64, 64, 64, 20]
@@ -263,13 +270,8 @@ fn ccid_over_usb_device() {
     assert_eq!(answer[210..], [0x90, 0x00]);
 
     // An answer of exactly 128 bytes ends with a zero-length packet.
-    let data = [0x5Au8; 116];
-    let mut apdu = vec![0x80, 0xEE, 0, 0, 116];
-    apdu.extend_from_slice(&data);
-    apdu.push(0);
-    send(&wire, &message(0x6F, 3, &apdu));
-    pump(&mut usb, &mut class, &wire);
-    let packets = take(&wire, 1);
+    let echo_116 = message(0x6F, 3, &echo(&[0x5A; 116]));
+    let packets = exchange(&mut usb, &mut class, &wire, &echo_116);
     assert_eq!(
         packets.iter().map(Vec::len).collect::<Vec<_>>(),
         [64, 64, 0]
@@ -310,10 +312,8 @@ fn secure_pin_entry_with_the_class_keypad() {
         .unwrap()
         .with_keypad(&mut keypad);
     let mut usb = device(&alloc);
-    send(&wire, &message(0x62, 1, &[]));
-    pump(&mut usb, &mut class, &wire);
     assert_eq!(
-        take(&wire, 1).concat()[..10],
+        exchange(&mut usb, &mut class, &wire, &message(0x62, 1, &[])).concat()[..10],
         [0x80, 20, 0, 0, 0, 0, 1, 0, 0, 0]
     );
     // CCID's PIN verification structure for VERIFY: ASCII, 4 to 8 digits, OK key.
@@ -323,9 +323,7 @@ fn secure_pin_entry_with_the_class_keypad() {
     verify.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
     verify.extend_from_slice(&[0xFF; 8]);
     for (seq, sw) in [(2u8, [0x90, 0x00]), (3, [0x63, 0xC2])] {
-        send(&wire, &message(0x69, seq, &verify));
-        pump(&mut usb, &mut class, &wire);
-        let answer = take(&wire, 1).concat();
+        let answer = exchange(&mut usb, &mut class, &wire, &message(0x69, seq, &verify)).concat();
         assert_eq!(
             answer[..10],
             [0x80, 2, 0, 0, 0, 0, seq, 0, 0, 0],
@@ -445,9 +443,9 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     );
 
     // ECHO AB CD; while the card works, GetSlotStatus (seq 3).
-    let echo = [0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00];
+    let echo_ab_cd = echo(&[0xAB, 0xCD]);
     *bus.during.borrow_mut() = vec![(None, message(0x65, 3, &[]))];
-    send(&bus.wire, &message(0x6F, 2, &echo));
+    send(&bus.wire, &message(0x6F, 2, &echo_ab_cd));
     run_port(bus, &mut reader, 2);
     let answers = take(&bus.wire, 1);
     assert_eq!(
@@ -470,7 +468,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     // 5) and its PC_to_RDR_Abort.
     let abort_request = [0x21, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00];
     *bus.during.borrow_mut() = vec![(Some(abort_request), message(0x72, 5, &[]))];
-    send(&bus.wire, &message(0x6F, 4, &echo));
+    send(&bus.wire, &message(0x6F, 4, &echo_ab_cd));
     run_port(bus, &mut reader, 3);
     let answers = take(&bus.wire, 1);
     assert_eq!(
@@ -504,7 +502,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     // The card works again after a power on.
     bus.during.borrow_mut().clear();
     send(&bus.wire, &message(0x62, 6, &[]));
-    send(&bus.wire, &message(0x6F, 7, &echo));
+    send(&bus.wire, &message(0x6F, 7, &echo_ab_cd));
     run_port(bus, &mut reader, 3);
     let answers = take(&bus.wire, 1);
     let last = answers.last().unwrap();
@@ -517,7 +515,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     // and its answer dropped; the next host's GetSlotStatus (seq 9) gets its own
     // answer, the card still active.
     bus.gone_during.set(true);
-    send(&bus.wire, &message(0x6F, 8, &echo));
+    send(&bus.wire, &message(0x6F, 8, &echo_ab_cd));
     run_port(bus, &mut reader, 2);
     let answers = take(&bus.wire, 1);
     assert_eq!(
