@@ -14,9 +14,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use readerkit::device::submit_logged;
 use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl, PowerAction, Request, Transmit};
 use readerkit::status::ifd;
-use readerkit::trace::{Level, RequestLine};
+use readerkit::trace::Level;
 use readerkit::{Outcome, Status, attr};
 
 use readerkit::platform::Woken;
@@ -131,20 +132,15 @@ fn channel(lun: DWORD) -> Result<Arc<Channel>, RESPONSECODE> {
     registry::get(lun).ok_or(IFD_NO_SUCH_DEVICE)
 }
 
-/// One request through the core: `Ok(bytes written)` or the failure status (only
-/// IS_PRESENT / IS_ABSENT pend, and only the polling function sends them).
-/// At `debug`, each request is logged with its outcome and time.
+/// One request through the reader's port: `Ok(bytes written)` or the failure status
+/// (only IS_PRESENT / IS_ABSENT pend, and only the polling function sends them).
+/// Logged in the reader's log the core's way ([`submit_logged`]): failures at
+/// `info`, every request at `debug`, with its outcome and time.
 fn request(reader: &Reader, request: Request<'_>, output: &mut [u8]) -> Result<usize, Status> {
-    let started = Instant::now();
-    let outcome = reader.port.submit(request, output);
-    if reader.log.level >= Level::Debug {
-        reader.log.request(&RequestLine {
-            request: &request,
-            outcome,
-            elapsed_us: Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX)),
-        });
-    }
-    outcome.into_result()
+    submit_logged(&reader.log, &request, || {
+        reader.port.submit(request, output)
+    })
+    .into_result()
 }
 
 fn ifd(status: Status) -> RESPONSECODE {

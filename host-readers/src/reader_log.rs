@@ -5,13 +5,18 @@
 //! own level, like libccid's `LogLevel`: a `:log=LEVEL` option at the end of its
 //! device name (`sim:t1:log=trace`, `vpcd:35963:log=debug`, with LEVEL one of
 //! `off`, `error`, `info`, `debug`, `trace`), else the `READERKIT_LOG` environment
-//! variable, else `info`. At `debug` a host logs every request with its outcome and
-//! time ([`ReaderLog::request`]); at `trace` the bytes on the card's line are
+//! variable, else `info`. A host logs the failed requests at `info` and every request
+//! at `debug`, each with its outcome and time (through [`ReaderLog`]'s
+//! [`RequestLog`]); at `trace` the bytes on the card's line are
 //! logged too, decoded ([`readerkit::trace`]: ATR, PPS, T=0 procedure bytes, T=1
 //! blocks).
 
+use std::sync::{Once, OnceLock};
+use std::time::Instant;
+
 use readerkit::Status;
-use readerkit::trace::{Event, Level, RequestLine, Sink};
+use readerkit::device::RequestLog;
+use readerkit::trace::{Event, Level, Sink};
 
 /// The environment variable with the default level of every reader.
 pub const LEVEL_VARIABLE: &str = "READERKIT_LOG";
@@ -20,12 +25,23 @@ pub const LEVEL_VARIABLE: &str = "READERKIT_LOG";
 pub const TARGET: &str = "readerkit";
 
 /// The level of a reader whose device name has no `log=` option: `READERKIT_LOG`, or
-/// `info` (an unreadable value is `info` too, and said once at open).
+/// `info`. A value that is not a level is `info` too, and said once in the log (at
+/// warn, the first time a reader is opened with it).
 pub fn default_level() -> Level {
-    std::env::var(LEVEL_VARIABLE)
-        .ok()
-        .and_then(|v| Level::parse(v.trim()))
-        .unwrap_or(Level::Info)
+    let Some(value) = std::env::var_os(LEVEL_VARIABLE) else {
+        return Level::Info;
+    };
+    let value = value.to_string_lossy();
+    Level::parse(value.trim()).unwrap_or_else(|| {
+        static SAID: Once = Once::new();
+        SAID.call_once(|| {
+            log::warn!(
+                target: TARGET,
+                "{LEVEL_VARIABLE}={value:?} is not a level (off, error, info, debug, trace): readers log at info"
+            );
+        });
+        Level::Info
+    })
 }
 
 /// Take the `log=LEVEL` option off the trailing `key=value` fields of
@@ -70,10 +86,21 @@ impl ReaderLog {
             log::log!(target: TARGET, l, "{}: {}", self.name, message);
         }
     }
+}
 
-    /// Log a request with its outcome and time (at [`RequestLine::level`]).
-    pub fn request(&self, line: &RequestLine<'_>) {
-        self.log(line.level(), format_args!("{line}"));
+/// A host's request lines ([`readerkit::device::submit_logged`]): the failed
+/// requests at `info`, every request at `debug`, each with its outcome and time.
+impl RequestLog for ReaderLog {
+    fn enabled(&self, level: Level) -> bool {
+        level <= self.level
+    }
+    fn write(&self, level: Level, line: &dyn std::fmt::Display) {
+        self.log(level, format_args!("{line}"));
+    }
+    fn now_us(&self) -> Option<u64> {
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        let elapsed = EPOCH.get_or_init(Instant::now).elapsed();
+        Some(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX))
     }
 }
 

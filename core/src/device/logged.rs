@@ -47,16 +47,33 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 return Outcome::refused(status);
             }
         };
-        let started = log.now_us();
-        let outcome = self.submit(request, output);
-        let line = RequestLine {
-            request: &request,
-            outcome,
-            elapsed_us: started.zip(log.now_us()).map(|(s, e)| e.saturating_sub(s)),
-        };
-        if log.enabled(line.level()) {
-            log.write(line.level(), &line);
-        }
-        outcome
+        submit_logged(log, &request, || self.submit(request, output))
     }
+}
+
+/// Run `submit`, the way the typed `request` reaches its device ([`Device::submit`],
+/// or a port in front of it that a binding's reader watches requests through), with
+/// the request's line in `log`: its outcome (and time, if `log` has a clock) as a
+/// [`RequestLine`] at the line's level (a failure at info, the rest at debug). With
+/// info off this is exactly `submit()`. [`Device::control_logged`] is this after
+/// the request's bytes are checked.
+pub fn submit_logged(
+    log: &impl RequestLog,
+    request: &Request<'_>,
+    submit: impl FnOnce() -> Outcome,
+) -> Outcome {
+    if !log.enabled(Level::Info) {
+        return submit();
+    }
+    let started = log.now_us();
+    let outcome = submit();
+    let line = RequestLine {
+        request,
+        outcome,
+        elapsed_us: started.zip(log.now_us()).map(|(s, e)| e.saturating_sub(s)),
+    };
+    if log.enabled(line.level()) {
+        log.write(line.level(), &line);
+    }
+    outcome
 }

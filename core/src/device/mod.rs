@@ -59,7 +59,7 @@ pub use callbacks::{
     AtrBuffer, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn, Settings,
     TrackingFn, TransmitCall, TransmitFn, VendorFn,
 };
-pub use logged::RequestLog;
+pub use logged::{RequestLog, submit_logged};
 pub use perf::PerfCounters;
 pub use pinpad::{KeyFn, PinPad, PromptFn};
 
