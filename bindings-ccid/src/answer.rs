@@ -1,7 +1,16 @@
 //! RDR_to_PC answers (CCID 1.1 §6.2): the header with `bStatus`, `bError` and the
 //! message-specific byte, written after the data is already in place.
 
+use crate::error::SlotError;
 use crate::message::{self, emit_header, pc_to_rdr, rdr_to_pc};
+
+/// Write `bytes` at the start of an answer's data area `data`: their length, or
+/// [`SlotError::XfrOverrun`] if they do not fit.
+pub(crate) fn put_data(data: &mut [u8], bytes: &[u8]) -> Result<usize, SlotError> {
+    let out = data.get_mut(..bytes.len()).ok_or(SlotError::XfrOverrun)?;
+    out.copy_from_slice(bytes);
+    Ok(bytes.len())
+}
 
 /// `bmICCStatus`: bits 0-1 of `bStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -423,44 +423,32 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named_by_their_offset() {
-        // IccPowerOn with bPowerSelect = 4.
-        assert_eq!(
-            parse(&[0x62, 0, 0, 0, 0, 0, 0, 4, 0, 0]),
-            Err(SlotError::BadField(7))
-        );
-        // GetSlotStatus with a data byte.
-        assert_eq!(
-            parse(&[0x65, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xAA]),
-            Err(SlotError::BadField(1))
-        );
-        // SetParameters T=1 with a T=0 structure.
-        assert_eq!(
-            parse(&[0x61, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0x11, 0, 0, 0x0A, 0]),
-            Err(SlotError::BadField(1))
-        );
-        // SetParameters for T=2.
-        assert_eq!(
-            parse(&[0x61, 0, 0, 0, 0, 0, 0, 2, 0, 0]),
-            Err(SlotError::BadField(7))
-        );
-        // Mechanical function 0 and 6.
-        assert_eq!(
-            parse(&[0x71, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            Err(SlotError::BadField(7))
-        );
-        assert_eq!(
-            parse(&[0x71, 0, 0, 0, 0, 0, 0, 6, 0, 0]),
-            Err(SlotError::BadField(7))
-        );
-        // Unknown message type.
-        assert_eq!(
-            parse(&[0x70, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            Err(SlotError::CommandNotSupported)
-        );
-        // SetDataRateAndClockFrequency with 7 bytes.
-        assert_eq!(
-            parse(&[0x73, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7]),
-            Err(SlotError::BadField(1))
-        );
+        use SlotError::{BadField, CommandNotSupported};
+        let cases: [(&[u8], SlotError); 8] = [
+            // IccPowerOn with bPowerSelect = 4.
+            (&[0x62, 0, 0, 0, 0, 0, 0, 4, 0, 0], BadField(7)),
+            // GetSlotStatus with a data byte.
+            (&[0x65, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xAA], BadField(1)),
+            // SetParameters T=1 with a T=0 structure.
+            (
+                &[0x61, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0x11, 0, 0, 0x0A, 0],
+                BadField(1),
+            ),
+            // SetParameters for T=2.
+            (&[0x61, 0, 0, 0, 0, 0, 0, 2, 0, 0], BadField(7)),
+            // Mechanical function 0 and 6.
+            (&[0x71, 0, 0, 0, 0, 0, 0, 0, 0, 0], BadField(7)),
+            (&[0x71, 0, 0, 0, 0, 0, 0, 6, 0, 0], BadField(7)),
+            // Unknown message type.
+            (&[0x70, 0, 0, 0, 0, 0, 0, 0, 0, 0], CommandNotSupported),
+            // SetDataRateAndClockFrequency with 7 bytes.
+            (
+                &[0x73, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7],
+                BadField(1),
+            ),
+        ];
+        for (message, error) in cases {
+            assert_eq!(parse(message), Err(error), "{message:02X?}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use readerkit::platform::Platform;
 use readerkit::protocol::ProtocolMask;
 use readerkit::{CardState, Device, Protocol, Status, pps};
 
-use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus};
+use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus, put_data};
 use crate::chain::{Chaining, Level, Part};
 use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
 use crate::descriptor::ClassDescriptor;
@@ -449,9 +449,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let len = device
             .power_card(action, &mut atr)
             .map_err(SlotError::from_status)?;
-        let out = data.get_mut(..len).ok_or(SlotError::XfrOverrun)?;
-        out.copy_from_slice(&atr[..len]);
-        Ok(done(len))
+        Ok(done(put_data(data, &atr[..len])?))
     }
 
     fn xfr_block(
@@ -894,8 +892,5 @@ fn pps_exchange<P: Platform, D, const E: usize>(
     let fidi = parameters::findex_dindex(&card.timing, card.parameters.fi);
     let pps1 = (fidi != 0x11).then_some(fidi);
     let response = pps::Request::new(protocol_number(protocol), pps1, None, None);
-    let bytes = response.as_bytes();
-    let out = data.get_mut(..bytes.len()).ok_or(SlotError::XfrOverrun)?;
-    out.copy_from_slice(bytes);
-    Ok(done(bytes.len()))
+    Ok(done(put_data(data, response.as_bytes())?))
 }

@@ -17,6 +17,7 @@
 
 use readerkit::caps::ReaderCapabilities;
 
+use crate::answer::put_data;
 use crate::error::SlotError;
 use crate::message::HEADER_LEN;
 use crate::reader::{Config, EscapeContext, ExchangeLevel};
@@ -335,13 +336,7 @@ pub fn escape(
     answer: &mut [u8],
 ) -> Result<usize, SlotError> {
     match command {
-        [0x02] | [0x06] => {
-            let out = answer
-                .get_mut(..FIRMWARE.len())
-                .ok_or(SlotError::XfrOverrun)?;
-            out.copy_from_slice(FIRMWARE);
-            Ok(FIRMWARE.len())
-        }
+        [0x02] | [0x06] => put_data(answer, FIRMWARE),
         [0x01, 0x01, 0x01] => Ok(0),
         [0x1F, 0x02] => {
             context.level = ExchangeLevel::ShortApdu;
@@ -374,13 +369,7 @@ pub fn escape_pinpad(
     answer: &mut [u8],
 ) -> Result<usize, SlotError> {
     match command {
-        [0x6A] => {
-            let out = answer
-                .get_mut(..FIRMWARE_FEATURES.len())
-                .ok_or(SlotError::XfrOverrun)?;
-            out.copy_from_slice(&FIRMWARE_FEATURES);
-            Ok(FIRMWARE_FEATURES.len())
-        }
+        [0x6A] => put_data(answer, &FIRMWARE_FEATURES),
         [0xB2, 0xA0, 0x00, 0x4D, 0x4C, strings @ ..] if strings.len() == 160 => Ok(0),
         _ => escape(context, command, answer),
     }
@@ -478,12 +467,17 @@ mod tests {
         assert_eq!(Profile::Sec1210.time_extension(1, 9, 2, &mut out[..12]), 0);
     }
 
-    #[test]
-    fn escapes_libccid_sends() {
-        let mut context = EscapeContext {
+    /// What an Escape to slot 0 of a reader at the TPDU level sees.
+    fn tpdu_context() -> EscapeContext {
+        EscapeContext {
             slot: 0,
             level: ExchangeLevel::Tpdu,
-        };
+        }
+    }
+
+    #[test]
+    fn escapes_libccid_sends() {
+        let mut context = tpdu_context();
         let mut out = [0u8; 50];
         assert_eq!(escape(&mut context, &[0x02], &mut out), Ok(FIRMWARE.len()));
         assert_eq!(&out[..FIRMWARE.len()], FIRMWARE);
@@ -503,10 +497,7 @@ mod tests {
 
     #[test]
     fn pinpad_escapes_and_echo() {
-        let mut context = EscapeContext {
-            slot: 0,
-            level: ExchangeLevel::Tpdu,
-        };
+        let mut context = tpdu_context();
         let mut out = [0u8; 64];
         assert_eq!(escape_pinpad(&mut context, &[0x6A], &mut out), Ok(21));
         assert_eq!(out[4] & 0x60, 0x60, "VerifyPinDirect and ModifyPinDirect");
