@@ -18,7 +18,8 @@ use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
 use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
 use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{
-    connect, disconnect, disconnect_with, reader, reader_names, reset, step, tx, wait_card,
+    connect, disconnect, disconnect_with, reader, reader_names, reader_state, reset, step, tx,
+    wait_card,
 };
 use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
 use support::Vicc;
@@ -303,12 +304,7 @@ fn extended_limits(ctx: &Context) {
 fn swapped_card_is_a_new_card(ctx: &Context) {
     let card = connect(ctx, T1, Protocols::T1);
     assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
-    let events = |ctx: &Context| {
-        let mut states = [pcsc::ReaderState::new(reader(T1), pcsc::State::UNAWARE)];
-        ctx.get_status_change(Some(Duration::ZERO), &mut states)
-            .unwrap();
-        states[0].event_count()
-    };
+    let events = |ctx: &Context| reader_state(ctx, T1).event_count();
     let before = events(ctx);
     let mut buf = [0u8; 16];
     card.control(ctl(3501), &[2], &mut buf).unwrap();

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Disposition, Error, Protocols, ReaderState, Scope, State};
 use readerkit_testkit::hex;
-use readerkit_testkit::pcsc::{connect, disconnect, disconnect_with, reader, reader_names, tx};
+use readerkit_testkit::pcsc::{
+    connect, disconnect, disconnect_with, reader_names, reader_state, tx,
+};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
@@ -34,16 +36,6 @@ const STUCK: &str = "VP STUCK 06 00";
 
 /// The per-message deadline of the short-deadline readers (DEVICENAME option), s.
 const SHORT_DEADLINE_S: u64 = 2;
-
-/// The reader's state now.
-fn current(ctx: &Context, name: &str) -> ReaderState {
-    let mut states = [ReaderState::new(reader(name), State::UNAWARE)];
-    ctx.get_status_change(Duration::from_secs(5), &mut states)
-        .unwrap_or_else(|e| panic!("get_status_change {name}: {e}"));
-    let [mut s] = states;
-    s.sync_current_state();
-    s
-}
 
 /// Wait (at most `timeout`) until the reader's state satisfies `done`; returns the
 /// state, or `None` on timeout. `state` is the last state the caller saw.
@@ -199,7 +191,7 @@ fn vpcd_against_scripted_peers_under_pcscd() {
 
 /// A card that takes 8 s to answer (on-card key generation) is waited for.
 fn slow_answer(ctx: &Context, port: u16) {
-    let mut state = current(ctx, SLOW);
+    let mut state = reader_state(ctx, SLOW);
     let mut peer = Peer::connect(port);
     let card_side = std::thread::spawn(move || {
         peer.serve(&ATR_A, |peer, apdu| {
@@ -239,13 +231,13 @@ fn slow_answer(ctx: &Context, port: u16) {
 /// card is removed, a new connection is a new card; another reader in the same
 /// pcscd answers all along.
 fn trickle_cut_off(ctx: &Context, trickle_port: u16, steady_port: u16) {
-    let mut steady_state = current(ctx, STEADY);
+    let mut steady_state = reader_state(ctx, STEADY);
     let steady_peer = Peer::connect(steady_port);
     let steady_hangup = steady_peer.hangup_handle();
     let steady_card = steady_peer.spawn_echo(&ATR_A);
     assert_card_seen(ctx, &mut steady_state, "steady card seen");
 
-    let mut state = current(ctx, TRICKLE);
+    let mut state = reader_state(ctx, TRICKLE);
     let mut peer = Peer::connect(trickle_port);
     let trickler = std::thread::spawn(move || {
         let mut sent = 0;
@@ -339,7 +331,7 @@ fn stray_frames(ctx: &Context, port: u16) {
         Answered,
         PoweredOff,
     }
-    let mut state = current(ctx, STRAY);
+    let mut state = reader_state(ctx, STRAY);
     // (A frame sent right after connecting may reach the reader after pcscd's
     // power-up asked for the ATR, which no reader can tell from the ATR: the frame
     // before power-up is sent while the card is powered down, below, and the
@@ -440,7 +432,7 @@ fn stray_frames(ctx: &Context, port: u16) {
 /// The peer hangs up while a session is open: the removal is seen at once and the
 /// handle reports the removed card.
 fn close_seen(ctx: &Context, port: u16) {
-    let mut state = current(ctx, CLOSE);
+    let mut state = reader_state(ctx, CLOSE);
     let peer = Peer::connect(port);
     let hangup = peer.hangup_handle();
     let card_side = peer.spawn_echo(&ATR_A);
@@ -456,7 +448,7 @@ fn close_seen(ctx: &Context, port: u16) {
 /// The peer sends a frame nobody asked for and hangs up at once: the bytes it left
 /// unread in the reader's socket do not make the card look present.
 fn close_with_unread_bytes(ctx: &Context, port: u16) {
-    let mut state = current(ctx, CLOSE);
+    let mut state = reader_state(ctx, CLOSE);
     let mut peer = Peer::connect(port);
     let hangup = peer.hangup_handle();
     let card_side = std::thread::spawn(move || {
@@ -486,7 +478,7 @@ fn close_with_unread_bytes(ctx: &Context, port: u16) {
 /// Four swaps in a row, alternating two cards (the race this guards against is
 /// lost only now and then by the old listener).
 fn swap_at_once(ctx: &Context, port: u16) {
-    let mut state = current(ctx, SWAP);
+    let mut state = reader_state(ctx, SWAP);
     let first = Peer::connect(port);
     let mut hangup = first.hangup_handle();
     let mut card_side = first.spawn_echo(&ATR_A);
@@ -533,10 +525,12 @@ fn swap_at_once(ctx: &Context, port: u16) {
         let mut events = state.event_count().wrapping_sub(count_before);
         while events < 2 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
-            events = current(ctx, SWAP).event_count().wrapping_sub(count_before);
+            events = reader_state(ctx, SWAP)
+                .event_count()
+                .wrapping_sub(count_before);
         }
         // The next round counts from what pcscd counted, not from the early look.
-        state = current(ctx, SWAP);
+        state = reader_state(ctx, SWAP);
         assert!(
             events >= 2,
             "round {round}: a removal and an insertion: {events} event(s)"
@@ -566,7 +560,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// Insertion (connect → PRESENT) and removal (hang-up → EMPTY) as a client of pcscd
 /// sees them; printed, not asserted.
 fn latency(ctx: &Context, port: u16) {
-    let mut state = current(ctx, CLOSE);
+    let mut state = reader_state(ctx, CLOSE);
     assert!(empty(&state), "no card before the measurement");
     let (mut ins, mut rem) = (Vec::new(), Vec::new());
     for i in 0..9u64 {

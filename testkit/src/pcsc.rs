@@ -42,6 +42,18 @@ pub fn tx(card: &Card, apdu: &[u8]) -> Result<Vec<u8>, Error> {
     card.transmit(apdu, &mut buf).map(|r| r.to_vec())
 }
 
+/// Reader `name`'s state now (SCardGetStatusChange from `UNAWARE`, which answers at
+/// once; 5 s as a hang guard), synced so that it can be waited on from here: its
+/// event counter is pcscd's count of removals and insertions. Panics on failure.
+pub fn reader_state(ctx: &Context, name: &str) -> ReaderState {
+    let mut states = [ReaderState::new(reader(name), State::UNAWARE)];
+    ctx.get_status_change(Duration::from_secs(5), &mut states)
+        .unwrap_or_else(|e| panic!("get_status_change {name}: {e}"));
+    let [mut state] = states;
+    state.sync_current_state();
+    state
+}
+
 /// Wait until reader `name` reports a card present (`true`) or absent (`false`),
 /// through SCardGetStatusChange; `false` if `timeout` passed first.
 pub fn wait_card(ctx: &Context, name: &str, present: bool, timeout: Duration) -> bool {
