@@ -24,7 +24,7 @@ use readerkit::platform::Woken;
 use readerkit_host_readers::Reader;
 
 use crate::log::{self, ERROR, INFO};
-use crate::part10::Pcsclite;
+use crate::part10::{Pcsclite, pcsclite_ctl_code};
 use crate::registry::{self, Channel, Reported};
 
 /// `DWORD` on Linux (8 bytes on x86_64).
@@ -110,7 +110,7 @@ pub const MAX_READERS: u8 = 16;
 /// pcscd's largest APDU buffer (`MAX_BUFFER_SIZE_EXTENDED`).
 pub const MAX_BUFFER_SIZE_EXTENDED: usize = 65_548;
 /// pcsc-lite's `SCARD_CTL_CODE(0)`.
-const PCSCLITE_CTL_BASE: DWORD = 0x4200_0000;
+const PCSCLITE_CTL_BASE: DWORD = pcsclite_ctl_code(0) as DWORD;
 
 /// The polling function type of `TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`.
 pub type PollFn = unsafe extern "C" fn(DWORD, c_int) -> RESPONSECODE;

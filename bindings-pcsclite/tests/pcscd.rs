@@ -14,7 +14,7 @@ use std::process::Command;
 use std::ptr::null;
 use std::time::{Duration, Instant};
 
-use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode};
+use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
 use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{
@@ -30,10 +30,6 @@ const VPCD: &str = "RK VPCD 02 00";
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
 const ATR_VICC: &str = "3B 95 13 81 01 80 73 FF 01 00 0B";
-/// pcsc-lite `SCARD_CTL_CODE(n)`.
-const fn ctl(n: u64) -> u64 {
-    0x4200_0000 + n
-}
 
 #[test]
 fn pcscd_end_to_end() {
@@ -131,7 +127,10 @@ fn t1_session(ctx: &Context) {
 
     // PC/SC part 10: the feature list, then the TLV properties it names.
     let mut buf = [0u8; 256];
-    let features = card.control(ctl(3400), &[], &mut buf).unwrap().to_vec();
+    let features = card
+        .control(ctl_code(3400), &[], &mut buf)
+        .unwrap()
+        .to_vec();
     // The TLV properties, then the PIN pad's features (tests/pcscd_pinpad.rs).
     assert_eq!(features.len(), 18);
     assert_eq!(features[..2], [0x12, 4], "FEATURE_GET_TLV_PROPERTIES");
@@ -144,11 +143,11 @@ fn t1_session(ctx: &Context) {
     );
     // Unknown codes: a vendor code nobody handles, a standard one, one outside.
     assert_eq!(
-        card.control(ctl(3000), &[], &mut buf).err(),
+        card.control(ctl_code(3000), &[], &mut buf).err(),
         Some(Error::UnsupportedFeature)
     );
     assert_eq!(
-        card.control(ctl(1), &[], &mut buf).err(),
+        card.control(ctl_code(1), &[], &mut buf).err(),
         Some(Error::UnsupportedFeature)
     );
     assert_eq!(
@@ -307,7 +306,7 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
     let events = |ctx: &Context| reader_state(ctx, T1).event_count();
     let before = events(ctx);
     let mut buf = [0u8; 16];
-    card.control(ctl(3501), &[2], &mut buf).unwrap();
+    card.control(ctl_code(3501), &[2], &mut buf).unwrap();
     // At once, before pcscd has looked: the old handle never reaches the new card
     // (pcscd may not know yet why; the core refuses the unpowered card).
     assert!(tx(&card, &get_challenge(8)).is_err());
@@ -337,13 +336,13 @@ fn mute_card_recovers(ctx: &Context) {
     let mut buf = [0u8; 16];
     // readerkit's sim fault switch: the card answers one more command, then goes
     // mute until the next reset (the fault stays armed: one answer per reset).
-    card.control(ctl(3500), &[1, 1], &mut buf).unwrap();
+    card.control(ctl_code(3500), &[1, 1], &mut buf).unwrap();
     assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
     let err = tx(&card, &get_challenge(8)).unwrap_err();
     assert_eq!(err, Error::NotTransacted, "a mute card is a clear error");
     reset(&mut card, Protocols::T1);
     assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
-    card.control(ctl(3500), &[0], &mut buf).unwrap();
+    card.control(ctl_code(3500), &[0], &mut buf).unwrap();
     for _ in 0..3 {
         assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
     }
@@ -416,7 +415,7 @@ fn vpcd_with_vicc(ctx: &Context, port: u16) {
     let challenge = tx(&card, &get_challenge(8)).unwrap();
     assert_eq!(challenge[challenge.len() - 2..], [0x90, 0x00]);
     let mut buf = [0u8; 64];
-    let features = card.control(ctl(3400), &[], &mut buf).unwrap();
+    let features = card.control(ctl_code(3400), &[], &mut buf).unwrap();
     assert_eq!(features[0], 0x12);
     disconnect_with(card, Disposition::UnpowerCard);
     vicc.stop();

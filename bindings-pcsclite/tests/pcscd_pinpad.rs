@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use pcsc::{Card, Context, Error, Protocols, Scope};
+use pcsc::{Card, Context, Error, Protocols, Scope, ctl_code};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
@@ -15,18 +15,13 @@ use readerkit_testkit::pin;
 const T1: &str = "RK PINPAD T1 00 00";
 const T0: &str = "RK PINPAD T0 01 00";
 
-/// pcsc-lite `SCARD_CTL_CODE(n)`.
-const fn ctl(n: u64) -> u64 {
-    0x4200_0000 + n
-}
-
 /// The `sim:` key switch.
-const SIM_KEYS: u64 = ctl(3502);
+const SIM_KEYS: u64 = ctl_code(3502);
 
 /// The part 10 feature list as (tag, control code) pairs.
 fn features(card: &Card) -> Vec<(u8, u64)> {
     let mut buf = [0u8; 64];
-    let list = card.control(ctl(3400), &[], &mut buf).unwrap();
+    let list = card.control(ctl_code(3400), &[], &mut buf).unwrap();
     assert_eq!(list.len() % 6, 0, "TLVs of 4-byte codes: {list:02X?}");
     list.chunks_exact(6)
         .map(|tlv| {
@@ -84,12 +79,19 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     let list = features(&card);
     assert_eq!(
         list,
-        [(0x12, ctl(3418)), (0x06, ctl(3406)), (0x07, ctl(3407))]
+        [
+            (0x12, ctl_code(3418)),
+            (0x06, ctl_code(3406)),
+            (0x07, ctl_code(3407))
+        ]
     );
-    let verify = ctl(3406);
-    let modify = ctl(3407);
+    let verify = ctl_code(3406);
+    let modify = ctl_code(3407);
     let mut buf = [0u8; 64];
-    let props = card.control(ctl(3418), &[], &mut buf).unwrap().to_vec();
+    let props = card
+        .control(ctl_code(3418), &[], &mut buf)
+        .unwrap()
+        .to_vec();
     let tail = [1, 2, 0, 0, 2, 1, 7, 6, 1, 4, 7, 1, 12];
     assert!(
         props.ends_with(&tail),
