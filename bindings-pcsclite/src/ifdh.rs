@@ -11,7 +11,6 @@
 
 use std::ffi::{CStr, c_char, c_int, c_long, c_uchar, c_ulong};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use readerkit::device::submit_logged;
@@ -128,8 +127,21 @@ fn guard(name: &str, f: impl FnOnce() -> RESPONSECODE) -> RESPONSECODE {
     }
 }
 
-fn channel(lun: DWORD) -> Result<Arc<Channel>, RESPONSECODE> {
-    registry::get(lun).ok_or(IFD_NO_SUCH_DEVICE)
+/// The `len` bytes a C caller passed at `ptr` (empty for 0), or `None` for more than
+/// [`MAX_BUFFER_SIZE_EXTENDED`] bytes or a NULL `ptr` with bytes.
+///
+/// # Safety
+/// A non-null `ptr` holds `len` bytes, unchanged while the slice lives.
+unsafe fn caller_input<'a>(ptr: *const c_uchar, len: DWORD) -> Option<&'a [u8]> {
+    let len = usize::try_from(len).ok()?;
+    if len == 0 {
+        Some(&[])
+    } else if len > MAX_BUFFER_SIZE_EXTENDED || ptr.is_null() {
+        None
+    } else {
+        // SAFETY: non-null and holding `len` bytes (the caller's contract).
+        Some(unsafe { std::slice::from_raw_parts(ptr, len) })
+    }
 }
 
 /// One request through the reader's port: `Ok(bytes written)` or the failure status
@@ -263,9 +275,8 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
         if Length.is_null() {
             return IFD_COMMUNICATION_ERROR;
         }
-        let channel = match channel(Lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(Lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
         // SAFETY: non-null, and the caller's contract makes it valid.
@@ -388,23 +399,16 @@ pub unsafe extern "C" fn IFDHSetCapabilities(
     Value: *mut c_uchar,
 ) -> RESPONSECODE {
     guard("IFDHSetCapabilities", || {
-        let channel = match channel(Lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(Lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
         let Ok(tag) = u32::try_from(Tag) else {
             return IFD_ERROR_TAG;
         };
-        let len = Length as usize;
-        if len > MAX_BUFFER_SIZE_EXTENDED || (Value.is_null() && len > 0) {
+        // SAFETY: a non-null Value holds Length bytes (the caller's contract).
+        let Some(value) = (unsafe { caller_input(Value, Length) }) else {
             return IFD_ERROR_SET_FAILURE;
-        }
-        let value: &[u8] = if len > 0 {
-            // SAFETY: Value is non-null and holds Length bytes (caller's contract).
-            unsafe { std::slice::from_raw_parts(Value, len) }
-        } else {
-            &[]
         };
         match request(reader, Request::SetAttribute { tag, value }, &mut []) {
             Ok(_) => IFD_SUCCESS,
@@ -430,9 +434,8 @@ pub unsafe extern "C" fn IFDHSetProtocolParameters(
 ) -> RESPONSECODE {
     let _ = (Flags, PTS1, PTS2, PTS3);
     guard("IFDHSetProtocolParameters", || {
-        let channel = match channel(Lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(Lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
         let mut mask = 0u32;
@@ -480,9 +483,8 @@ pub unsafe extern "C" fn IFDHPowerICC(
     AtrLength: *mut DWORD,
 ) -> RESPONSECODE {
     guard("IFDHPowerICC", || {
-        let channel = match channel(Lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(Lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
         let action = match Action {
@@ -556,29 +558,20 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
         let rx_length = unsafe { &mut *RxLength };
         let room = (*rx_length as usize).min(MAX_BUFFER_SIZE_EXTENDED);
         *rx_length = 0;
-        let channel = match channel(Lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(Lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
-        let tx_len = TxLength as usize;
-        if (TxBuffer.is_null() && tx_len > 0)
-            || RxBuffer.is_null()
-            || tx_len > MAX_BUFFER_SIZE_EXTENDED
-        {
+        // SAFETY: a non-null TxBuffer holds TxLength bytes (the caller's contract).
+        let apdu = unsafe { caller_input(TxBuffer, TxLength) };
+        let Some(apdu) = apdu.filter(|_| !RxBuffer.is_null()) else {
             return IFD_COMMUNICATION_ERROR;
-        }
+        };
         let protocol = match SendPci.protocol {
             0 => readerkit::ProtocolMask::T0.0,
             1 => readerkit::ProtocolMask::T1.0,
             4 => readerkit::ProtocolMask::RAW.0,
             _ => return IFD_PROTOCOL_NOT_SUPPORTED,
-        };
-        let apdu: &[u8] = if tx_len > 0 {
-            // SAFETY: TxBuffer is non-null and holds TxLength bytes.
-            unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) }
-        } else {
-            &[]
         };
         let mut output = vec![0u8; IO_REQUEST_LEN + room];
         let transmit = Request::Transmit(Transmit { protocol, apdu });
@@ -635,28 +628,21 @@ pub unsafe extern "C" fn IFDHControl(
         // SAFETY: non-null and valid (caller's contract).
         let returned = unsafe { &mut *pdwBytesReturned };
         *returned = 0;
-        let channel = match channel(Lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(Lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
         let Some(ioctl) = vendor_ioctl(dwControlCode) else {
             return IFD_ERROR_NOT_SUPPORTED;
         };
-        let tx_len = TxLength as usize;
         let rx_len = if RxBuffer.is_null() {
             0
         } else {
             (RxLength as usize).min(MAX_BUFFER_SIZE_EXTENDED)
         };
-        if (TxBuffer.is_null() && tx_len > 0) || tx_len > MAX_BUFFER_SIZE_EXTENDED {
+        // SAFETY: a non-null TxBuffer holds TxLength bytes (the caller's contract).
+        let Some(input) = (unsafe { caller_input(TxBuffer, TxLength) }) else {
             return IFD_COMMUNICATION_ERROR;
-        }
-        let input: &[u8] = if tx_len > 0 {
-            // SAFETY: TxBuffer is non-null and holds TxLength bytes.
-            unsafe { std::slice::from_raw_parts(TxBuffer, tx_len) }
-        } else {
-            &[]
         };
         let mut output = vec![0u8; rx_len];
         let vendor = Request::Vendor {
@@ -699,10 +685,10 @@ pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
 /// Always safe to call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
-    guard("IFDHICCPresence", || match channel(Lun) {
-        Ok(channel) if presence(&channel) => IFD_ICC_PRESENT,
-        Ok(_) => IFD_ICC_NOT_PRESENT,
-        Err(code) => code,
+    guard("IFDHICCPresence", || match registry::get(Lun) {
+        Some(channel) if presence(&channel) => IFD_ICC_PRESENT,
+        Some(_) => IFD_ICC_NOT_PRESENT,
+        None => IFD_NO_SUCH_DEVICE,
     })
 }
 
@@ -730,9 +716,8 @@ fn presence(channel: &Channel) -> bool {
 /// card moves, the timeout passes or pcscd calls the stop function.
 unsafe extern "C" fn ifdh_polling(lun: DWORD, timeout_ms: c_int) -> RESPONSECODE {
     guard("IFDHPolling", || {
-        let channel = match channel(lun) {
-            Ok(c) => c,
-            Err(code) => return code,
+        let Some(channel) = registry::get(lun) else {
+            return IFD_NO_SUCH_DEVICE;
         };
         let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
         poll(&channel, timeout)
@@ -795,12 +780,12 @@ fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
 
 /// pcscd's stop function (`TAG_IFD_STOP_POLLING_THREAD`): make the poll return.
 unsafe extern "C" fn ifdh_stop_polling(lun: DWORD) -> RESPONSECODE {
-    guard("IFDHStopPolling", || match channel(lun) {
-        Ok(channel) => {
+    guard("IFDHStopPolling", || match registry::get(lun) {
+        Some(channel) => {
             channel.reader.port.device().platform().stop();
             IFD_SUCCESS
         }
-        Err(code) => code,
+        None => IFD_NO_SUCH_DEVICE,
     })
 }
 

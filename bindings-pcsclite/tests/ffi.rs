@@ -118,6 +118,13 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             IFDHSetCapabilities(lun, 0x7FFF_0007, 4, null_mut()),
             IFD_ERROR_SET_FAILURE
         );
+        // Lengths past pcscd's largest buffer are refused before any byte is read
+        // (the one-byte buffers below are never read).
+        let past_max = MAX_BUFFER_SIZE_EXTENDED as DWORD + 1;
+        assert_eq!(
+            IFDHSetCapabilities(lun, 0x7FFF_0007, past_max, [1u8].as_mut_ptr()),
+            IFD_ERROR_SET_FAILURE
+        );
 
         // Power: NULL length, short ATR buffer, unknown action.
         assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT);
@@ -186,6 +193,30 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             IFD_COMMUNICATION_ERROR,
             "NULL answer length"
         );
+        let header = ScardIoHeader {
+            protocol: 1,
+            length: 16,
+        };
+        rx_len = 16;
+        let (tx, tx_len) = (apdu.as_mut_ptr(), apdu.len() as DWORD);
+        assert_eq!(
+            IFDHTransmitToICC(lun, header, tx, tx_len, null_mut(), &mut rx_len, null_mut()),
+            IFD_COMMUNICATION_ERROR,
+            "NULL answer buffer"
+        );
+        assert_eq!(
+            IFDHTransmitToICC(
+                lun,
+                header,
+                tx,
+                past_max,
+                [0u8; 16].as_mut_ptr(),
+                &mut rx_len,
+                null_mut()
+            ),
+            IFD_COMMUNICATION_ERROR,
+            "a command past pcscd's largest buffer"
+        );
         rx_len = 4;
         assert_eq!(
             transmit_t1_raw(lun, Some(&mut apdu), Some(&mut rx_len)),
@@ -241,6 +272,18 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
                 0x4200_0DAC,
                 null_mut(),
                 5,
+                out.as_mut_ptr(),
+                64,
+                &mut n
+            ),
+            IFD_COMMUNICATION_ERROR
+        );
+        assert_eq!(
+            IFDHControl(
+                lun,
+                0x4200_0D48,
+                [0u8].as_mut_ptr(),
+                past_max,
                 out.as_mut_ptr(),
                 64,
                 &mut n
