@@ -101,25 +101,6 @@ fn verify_and_modify_pin_direct_through_pcscd() {
 
     let v = pin::verify_structure();
     let m = pin::modify_structure();
-    pin_requests(
-        &card,
-        &[
-            // Right PIN.
-            (b"1234E", verify, &v, [0x90, 0x00]),
-            // Entry outcomes answer the part 10 status words and spend no try.
-            (b"12C", verify, &v, [0x64, 0x01]),
-            (b"12", verify, &v, [0x64, 0x00]),
-            (b"", verify, &v, [0x64, 0x00]),
-            (b"12E", verify, &v, [0x64, 0x03]),
-            // Clear and backspace edit the PIN before it goes out.
-            (b"99X1235B4E", verify, &v, [0x90, 0x00]),
-        ],
-    );
-    step(
-        "verify: right PIN, cancel, time-out, length, editing keys",
-        started,
-    );
-
     // Malformed structures: refused by the IFD handler before any key (the keys
     // loaded stay for the next request), pcscd reports SCARD_E_NOT_TRANSACTED.
     card.control(SIM_KEYS, b"1234E", &mut []).unwrap();
@@ -174,10 +155,20 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     );
     step("malformed structures refused before any key", started);
 
-    // Modification: current PIN, new PIN twice; a mismatch changes nothing.
+    // Verify then modify, in turn (the PIN and its tries carry over).
     pin_requests(
         &card,
         &[
+            // Right PIN.
+            (b"1234E", verify, &v, [0x90, 0x00]),
+            // Entry outcomes answer the part 10 status words and spend no try.
+            (b"12C", verify, &v, [0x64, 0x01]),
+            (b"12", verify, &v, [0x64, 0x00]),
+            (b"", verify, &v, [0x64, 0x00]),
+            (b"12E", verify, &v, [0x64, 0x03]),
+            // Clear and backspace edit the PIN before it goes out.
+            (b"99X1235B4E", verify, &v, [0x90, 0x00]),
+            // Modification: current PIN, new PIN twice; a mismatch changes nothing.
             (b"1234E5678E5679E", modify, &m, [0x64, 0x02]),
             (b"1234E5678E5678E", modify, &m, [0x90, 0x00]),
             (b"5678E", verify, &v, [0x90, 0x00]),
@@ -192,7 +183,8 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     );
     disconnect(card);
     step(
-        "modify: mismatch, change, cancel; wrong PIN 63Cx, then blocked 6983",
+        "verify: right PIN, cancel, time-out, length, editing keys; modify: mismatch, \
+         change, cancel; wrong PIN 63Cx, then blocked 6983",
         started,
     );
 
