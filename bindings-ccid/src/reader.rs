@@ -113,10 +113,23 @@ pub enum ClassRequest {
     GetDataRates,
 }
 
+/// A slot's card as the last NotifySlotChange reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notified {
+    /// Nothing reported yet: the first notification reports the slot.
+    Never,
+    /// No card.
+    Absent,
+    /// A card: the low byte of the device's insertion count then, so that a
+    /// card swapped for another between two looks is a change too (missed only
+    /// if exactly a multiple of 256 insertions came in between).
+    Present { insertion: u8 },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SlotState {
-    /// Card presence as last notified (`None`: never).
-    notified_present: Option<bool>,
+    /// The card as last notified.
+    notified: Notified,
     /// Seq of the last command seen on this slot.
     last_seq: u8,
     /// Seq announced by a class ABORT request, until its PC_to_RDR_Abort comes.
@@ -124,7 +137,7 @@ struct SlotState {
 }
 
 const IDLE: SlotState = SlotState {
-    notified_present: None,
+    notified: Notified::Never,
     last_seq: 0,
     abort_seq: None,
 };
@@ -650,25 +663,34 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         Ok(done(response.len()))
     }
 
-    /// A NotifySlotChange if a card came or went since the last one (the first call
+    /// A NotifySlotChange if a card came or went since the last one (a card
+    /// taken out and another put in between two calls included; the first call
     /// reports every slot), written into `out`; `None` if nothing changed or `out`
     /// is too short. Call it when the core reports card events (and after each
     /// command).
     pub fn slot_change(&mut self, out: &mut [u8]) -> Option<usize> {
-        let mut now = [(false, false); MAX_SLOTS];
+        let mut now = [(Notified::Never, false); MAX_SLOTS];
         let mut any = false;
         for (i, device) in self.slots.iter().enumerate() {
-            let present = icc_status(device.state()) != IccStatus::Absent;
-            let changed = self.state[i].notified_present != Some(present);
-            now[i] = (present, changed);
+            let insertion = device.card_insertions().to_le_bytes()[0];
+            let seen = match icc_status(device.state()) {
+                IccStatus::Absent => Notified::Absent,
+                IccStatus::PresentActive | IccStatus::PresentInactive => {
+                    Notified::Present { insertion }
+                }
+            };
+            let changed = self.state[i].notified != seen;
+            now[i] = (seen, changed);
             any |= changed;
         }
         if !any {
             return None;
         }
-        let len = notify::emit_slot_change(self.slots.len(), |i| now[i], out)?;
-        for (i, (present, _)) in now.iter().enumerate().take(self.slots.len()) {
-            self.state[i].notified_present = Some(*present);
+        let present = |seen| matches!(seen, Notified::Present { .. });
+        let len =
+            notify::emit_slot_change(self.slots.len(), |i| (present(now[i].0), now[i].1), out)?;
+        for (state, (seen, _)) in self.state.iter_mut().zip(now).take(self.slots.len()) {
+            state.notified = seen;
         }
         Some(len)
     }

@@ -333,6 +333,23 @@ fn slot_changes_are_notified_once() {
     assert_eq!(r.slot_change(&mut out), Some(2));
     assert_eq!(out[..2], [0x50, 0b0000_0010]);
     assert_eq!(r.slot_change(&mut out), None);
+    // A card put in: present, changed.
+    let put_in = || {
+        let card = Card::create(Config::new(Profile::t1()));
+        slots[0].with_driver(|d| d.line_mut().insert(card));
+        slots[0].card_inserted();
+    };
+    put_in();
+    assert_eq!(r.slot_change(&mut out), Some(2));
+    assert_eq!(out[..2], [0x50, 0b0000_0011]);
+    // Taken out and another put in between two looks: present, as last
+    // notified, but changed (a new card).
+    slots[0].with_driver(|d| d.line_mut().remove());
+    slots[0].card_removed();
+    put_in();
+    assert_eq!(r.slot_change(&mut out), Some(2));
+    assert_eq!(out[..2], [0x50, 0b0000_0011], "a card swapped");
+    assert_eq!(r.slot_change(&mut out), None);
     // A hardware error carries the seq of the slot's last command.
     handle(&mut r, &msg(0x65, 1, 0x33, [0; 3], &[]));
     assert_eq!(r.hardware_error(1, 1, &mut out), Some(4));
