@@ -28,6 +28,7 @@
 #![deny(unsafe_code)]
 
 mod callbacks;
+mod device_name;
 mod hook;
 pub mod host;
 pub mod port;

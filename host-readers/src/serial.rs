@@ -50,6 +50,7 @@ use readerkit_hal::{CardEvent, Class, Classes};
 use readerkit::platform::StdPlatform;
 
 use crate::callbacks::{part10_vendor, tracking_by_watcher};
+use crate::device_name::{self, number};
 use crate::host::Host;
 use crate::port::Port;
 use crate::reader_log::{ReaderLog, TARGET};
@@ -134,14 +135,6 @@ fn is_chip(field: &str) -> bool {
     field == ALPAR_NAME || GpioChip::from_name(field).is_some()
 }
 
-fn number(value: &str) -> Result<u32, Status> {
-    // Plain decimal digits only: no sign, no spaces, no hex.
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Status::NotSupported);
-    }
-    value.parse().map_err(|_| Status::NotSupported)
-}
-
 fn in_range(value: u32, min: u32, max: u32) -> Result<u32, Status> {
     if (min..=max).contains(&value) {
         Ok(value)
@@ -196,25 +189,19 @@ pub fn parse(spec: &str) -> Result<Spec, Status> {
     }
 }
 
-/// `[BAUD][:class=X][:clock=KHZ]`, each at most once.
+/// `[BAUD][:class=X][:clock=KHZ]`, each at most once (`baud=BAUD` too).
 fn parse_alpar(path: String, rest: &[&str]) -> Result<Spec, Status> {
-    let (mut baud, mut cls, mut clock) = (None, None, None);
-    for (i, field) in rest.iter().enumerate() {
-        let slot_value = match field.split_once('=') {
-            None if i == 0 => (&mut baud, *field),
-            Some(("baud", v)) => (&mut baud, v),
-            Some(("class", v)) => {
-                if cls.replace(class(v)?).is_some() {
-                    return Err(Status::NotSupported);
-                }
-                continue;
-            }
-            Some(("clock", v)) => (&mut clock, v),
+    let (mut baud, options) = match rest {
+        [first, options @ ..] if !first.contains('=') => (Some(number(first)?), options),
+        options => (None, options),
+    };
+    let (mut cls, mut clock) = (None, None);
+    for (key, value) in device_name::options(options)? {
+        match key {
+            "baud" if baud.is_none() => baud = Some(number(value)?),
+            "class" => cls = Some(class(value)?),
+            "clock" => clock = Some(number(value)?),
             _ => return Err(Status::NotSupported),
-        };
-        let (slot, value) = slot_value;
-        if slot.replace(number(value)?).is_some() {
-            return Err(Status::NotSupported);
         }
     }
     Ok(Spec::Alpar {
@@ -232,20 +219,16 @@ fn parse_gpio(path: String, chip: GpioChip, rest: &[&str]) -> Result<Spec, Statu
     };
     let gpiochip = if gpiochip.starts_with('/') {
         (*gpiochip).to_owned()
-    } else if gpiochip.starts_with("gpiochip") && number(&gpiochip["gpiochip".len()..]).is_ok() {
+    } else if gpiochip.starts_with("gpiochip")
+        && number::<u32>(&gpiochip["gpiochip".len()..]).is_ok()
+    {
         format!("/dev/{gpiochip}")
     } else {
         return Err(Status::NotSupported);
     };
     let pins = parse_pins(pin_list)?;
     let mut config = Config::new(GPIO_DEFAULT_CLOCK_KHZ);
-    let mut seen: Vec<&str> = Vec::new();
-    for option in options {
-        let (key, value) = option.split_once('=').ok_or(Status::NotSupported)?;
-        if seen.contains(&key) {
-            return Err(Status::NotSupported);
-        }
-        seen.push(key);
+    for (key, value) in device_name::options(options)? {
         match key {
             "clock" => config.xtal_khz = in_range(number(value)?, 1_000, 40_000)?,
             "div" => {
@@ -592,6 +575,8 @@ mod tests {
             "/dev/ttyUSB0:tda8029:-9600",
             "/dev/ttyUSB0:tda8029:9600:9600",
             "/dev/ttyUSB0:tda8029:baud=9600:baud=9600",
+            "/dev/ttyUSB0:tda8029:9600:baud=9600",
+            "/dev/ttyUSB0:tda8029:class=B:9600",
             "/dev/ttyUSB0:tda8029:99999999999",
             "/dev/ttyUSB0:tda8029:class=D",
             "/dev/ttyUSB0:tda8029:class=A:class=B",

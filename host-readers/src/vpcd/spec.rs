@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use readerkit::Status;
 
+use crate::device_name::{self, number};
+
 /// How long the card may take over one message by default: 120 s (on-card key
 /// generation takes tens of seconds).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
@@ -24,42 +26,39 @@ pub struct Spec {
 /// 0 or not a decimal number, an unknown or repeated option, a timeout of 0 or
 /// above [`MAX_DEADLINE_S`]) is [`Status::NotSupported`].
 pub fn parse(spec: &str) -> Result<Spec, Status> {
-    let mut fields: Vec<&str> = spec.split(':').collect();
-    let mut deadline = None;
-    while let Some((key, value)) = fields.last().and_then(|f| f.split_once('=')) {
+    let fields: Vec<&str> = spec.split(':').collect();
+    // The options are the trailing fields with a `=`.
+    let at = fields
+        .iter()
+        .rposition(|f| !f.contains('='))
+        .map_or(0, |i| i + 1);
+    let (address, options) = fields.split_at(at);
+    let mut deadline = DEFAULT_DEADLINE;
+    for (key, value) in device_name::options(options)? {
         match key {
-            "timeout" if deadline.is_none() => {
-                let seconds = number(value)?;
+            "timeout" => {
+                let seconds: u64 = number(value)?;
                 if !(1..=MAX_DEADLINE_S).contains(&seconds) {
                     return Err(Status::NotSupported);
                 }
-                deadline = Some(Duration::from_secs(seconds));
+                deadline = Duration::from_secs(seconds);
             }
             _ => return Err(Status::NotSupported),
         }
-        fields.pop();
     }
-    let (host, port) = match fields.as_slice() {
+    let (host, port) = match address {
         [port] => ("127.0.0.1".to_owned(), *port),
         [host @ .., port] => (host.join(":"), *port),
         [] => return Err(Status::NotSupported),
     };
-    let port = u16::try_from(number(port)?).map_err(|_| Status::NotSupported)?;
+    let port: u16 = number(port)?;
     if port == 0 || host.is_empty() || host.contains('=') {
         return Err(Status::NotSupported);
     }
     Ok(Spec {
         address: format!("{host}:{port}"),
-        deadline: deadline.unwrap_or(DEFAULT_DEADLINE),
+        deadline,
     })
-}
-
-/// Plain decimal digits only: no sign, no spaces, no hex.
-fn number(value: &str) -> Result<u64, Status> {
-    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Status::NotSupported);
-    }
-    value.parse().map_err(|_| Status::NotSupported)
 }
 
 #[cfg(test)]
