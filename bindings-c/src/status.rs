@@ -3,10 +3,10 @@
 //! `rk_status` is a small integer: `RK_STATUS_SUCCESS` (0) and one code per
 //! readerkit `Status`, in the core's declaration order, plus `RK_STATUS_PENDING` for
 //! a card-tracking request that will complete later through the table's
-//! `tracking_complete` callback. The constants `RK_NTSTATUS_*`, `RK_WIN32_*`,
-//! `RK_IFD_*` and `RK_SCARD_*` give each status's value in the other code spaces
-//! (one per status; several statuses share an `IFD_*` or `SCARD_*` value), and
-//! [`rk_status_to_ntstatus`] and friends translate at run time.
+//! `tracking_complete` callback. [`rk_status_to_ntstatus`], [`rk_status_to_win32`],
+//! [`rk_status_to_ifd`] and [`rk_status_to_scard`] give a status's value in the other
+//! code spaces, read from the core's one status table (several statuses share an
+//! `IFD_*` or `SCARD_*` value); the host's own headers name those values.
 //!
 //! Errors of the C boundary itself use the same codes: a `NULL` pointer, a
 //! misaligned object or a bad value is `RK_STATUS_INVALID_PARAMETER`; storage or a
@@ -51,139 +51,9 @@ pub const RK_STATUS_NO_MEDIA: rk_status = 13;
 pub const RK_STATUS_INVALID_DEVICE_STATE: rk_status = 14;
 /// `Status::DeviceProtocolError`: NTSTATUS `0xc0000186`.
 pub const RK_STATUS_DEVICE_PROTOCOL_ERROR: rk_status = 15;
-/// NTSTATUS of [`RK_STATUS_SUCCESS`].
-pub const RK_NTSTATUS_SUCCESS: u32 = 0x00000000;
-/// Win32 error of [`RK_STATUS_SUCCESS`].
-pub const RK_WIN32_SUCCESS: u32 = 0;
-/// `IFD_*` code of [`RK_STATUS_SUCCESS`].
-pub const RK_IFD_SUCCESS: u32 = 0;
-/// `SCARD_*` code of [`RK_STATUS_SUCCESS`].
-pub const RK_SCARD_SUCCESS: u32 = 0x00000000;
-/// NTSTATUS of [`RK_STATUS_BUFFER_OVERFLOW`].
-pub const RK_NTSTATUS_BUFFER_OVERFLOW: u32 = 0x80000005;
-/// Win32 error of [`RK_STATUS_BUFFER_OVERFLOW`].
-pub const RK_WIN32_BUFFER_OVERFLOW: u32 = 234;
-/// `IFD_*` code of [`RK_STATUS_BUFFER_OVERFLOW`].
-pub const RK_IFD_BUFFER_OVERFLOW: u32 = 618;
-/// `SCARD_*` code of [`RK_STATUS_BUFFER_OVERFLOW`].
-pub const RK_SCARD_BUFFER_OVERFLOW: u32 = 0x80100008;
-/// NTSTATUS of [`RK_STATUS_DEVICE_BUSY`].
-pub const RK_NTSTATUS_DEVICE_BUSY: u32 = 0x80000011;
-/// Win32 error of [`RK_STATUS_DEVICE_BUSY`].
-pub const RK_WIN32_DEVICE_BUSY: u32 = 170;
-/// `IFD_*` code of [`RK_STATUS_DEVICE_BUSY`].
-pub const RK_IFD_DEVICE_BUSY: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_DEVICE_BUSY`].
-pub const RK_SCARD_DEVICE_BUSY: u32 = 0x8010000B;
-/// NTSTATUS of [`RK_STATUS_UNSUCCESSFUL`].
-pub const RK_NTSTATUS_UNSUCCESSFUL: u32 = 0xC0000001;
-/// Win32 error of [`RK_STATUS_UNSUCCESSFUL`].
-pub const RK_WIN32_UNSUCCESSFUL: u32 = 31;
-/// `IFD_*` code of [`RK_STATUS_UNSUCCESSFUL`].
-pub const RK_IFD_UNSUCCESSFUL: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_UNSUCCESSFUL`].
-pub const RK_SCARD_UNSUCCESSFUL: u32 = 0x80100001;
-/// NTSTATUS of [`RK_STATUS_INVALID_PARAMETER`].
-pub const RK_NTSTATUS_INVALID_PARAMETER: u32 = 0xC000000D;
-/// Win32 error of [`RK_STATUS_INVALID_PARAMETER`].
-pub const RK_WIN32_INVALID_PARAMETER: u32 = 87;
-/// `IFD_*` code of [`RK_STATUS_INVALID_PARAMETER`].
-pub const RK_IFD_INVALID_PARAMETER: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_INVALID_PARAMETER`].
-pub const RK_SCARD_INVALID_PARAMETER: u32 = 0x80100004;
-/// NTSTATUS of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
-pub const RK_NTSTATUS_INVALID_DEVICE_REQUEST: u32 = 0xC0000010;
-/// Win32 error of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
-pub const RK_WIN32_INVALID_DEVICE_REQUEST: u32 = 1;
-/// `IFD_*` code of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
-pub const RK_IFD_INVALID_DEVICE_REQUEST: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_INVALID_DEVICE_REQUEST`].
-pub const RK_SCARD_INVALID_DEVICE_REQUEST: u32 = 0x80100011;
-/// NTSTATUS of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
-pub const RK_NTSTATUS_UNRECOGNIZED_MEDIA: u32 = 0xC0000014;
-/// Win32 error of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
-pub const RK_WIN32_UNRECOGNIZED_MEDIA: u32 = 1785;
-/// `IFD_*` code of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
-pub const RK_IFD_UNRECOGNIZED_MEDIA: u32 = 608;
-/// `SCARD_*` code of [`RK_STATUS_UNRECOGNIZED_MEDIA`].
-pub const RK_SCARD_UNRECOGNIZED_MEDIA: u32 = 0x8010001C;
-/// NTSTATUS of [`RK_STATUS_BUFFER_TOO_SMALL`].
-pub const RK_NTSTATUS_BUFFER_TOO_SMALL: u32 = 0xC0000023;
-/// Win32 error of [`RK_STATUS_BUFFER_TOO_SMALL`].
-pub const RK_WIN32_BUFFER_TOO_SMALL: u32 = 122;
-/// `IFD_*` code of [`RK_STATUS_BUFFER_TOO_SMALL`].
-pub const RK_IFD_BUFFER_TOO_SMALL: u32 = 618;
-/// `SCARD_*` code of [`RK_STATUS_BUFFER_TOO_SMALL`].
-pub const RK_SCARD_BUFFER_TOO_SMALL: u32 = 0x80100008;
-/// NTSTATUS of [`RK_STATUS_DELETE_PENDING`].
-pub const RK_NTSTATUS_DELETE_PENDING: u32 = 0xC0000056;
-/// Win32 error of [`RK_STATUS_DELETE_PENDING`].
-pub const RK_WIN32_DELETE_PENDING: u32 = 5;
-/// `IFD_*` code of [`RK_STATUS_DELETE_PENDING`].
-pub const RK_IFD_DELETE_PENDING: u32 = 617;
-/// `SCARD_*` code of [`RK_STATUS_DELETE_PENDING`].
-pub const RK_SCARD_DELETE_PENDING: u32 = 0x80100017;
-/// NTSTATUS of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
-pub const RK_NTSTATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000009A;
-/// Win32 error of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
-pub const RK_WIN32_INSUFFICIENT_RESOURCES: u32 = 1450;
-/// `IFD_*` code of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
-pub const RK_IFD_INSUFFICIENT_RESOURCES: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_INSUFFICIENT_RESOURCES`].
-pub const RK_SCARD_INSUFFICIENT_RESOURCES: u32 = 0x80100006;
-/// NTSTATUS of [`RK_STATUS_IO_TIMEOUT`].
-pub const RK_NTSTATUS_IO_TIMEOUT: u32 = 0xC00000B5;
-/// Win32 error of [`RK_STATUS_IO_TIMEOUT`].
-pub const RK_WIN32_IO_TIMEOUT: u32 = 121;
-/// `IFD_*` code of [`RK_STATUS_IO_TIMEOUT`].
-pub const RK_IFD_IO_TIMEOUT: u32 = 613;
-/// `SCARD_*` code of [`RK_STATUS_IO_TIMEOUT`].
-pub const RK_SCARD_IO_TIMEOUT: u32 = 0x8010000A;
-/// NTSTATUS of [`RK_STATUS_NOT_SUPPORTED`].
-pub const RK_NTSTATUS_NOT_SUPPORTED: u32 = 0xC00000BB;
-/// Win32 error of [`RK_STATUS_NOT_SUPPORTED`].
-pub const RK_WIN32_NOT_SUPPORTED: u32 = 50;
-/// `IFD_*` code of [`RK_STATUS_NOT_SUPPORTED`].
-pub const RK_IFD_NOT_SUPPORTED: u32 = 614;
-/// `SCARD_*` code of [`RK_STATUS_NOT_SUPPORTED`].
-pub const RK_SCARD_NOT_SUPPORTED: u32 = 0x80100022;
-/// NTSTATUS of [`RK_STATUS_CANCELLED`].
-pub const RK_NTSTATUS_CANCELLED: u32 = 0xC0000120;
-/// Win32 error of [`RK_STATUS_CANCELLED`].
-pub const RK_WIN32_CANCELLED: u32 = 995;
-/// `IFD_*` code of [`RK_STATUS_CANCELLED`].
-pub const RK_IFD_CANCELLED: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_CANCELLED`].
-pub const RK_SCARD_CANCELLED: u32 = 0x80100002;
-/// NTSTATUS of [`RK_STATUS_NO_MEDIA`].
-pub const RK_NTSTATUS_NO_MEDIA: u32 = 0xC0000178;
-/// Win32 error of [`RK_STATUS_NO_MEDIA`].
-pub const RK_WIN32_NO_MEDIA: u32 = 1112;
-/// `IFD_*` code of [`RK_STATUS_NO_MEDIA`].
-pub const RK_IFD_NO_MEDIA: u32 = 616;
-/// `SCARD_*` code of [`RK_STATUS_NO_MEDIA`].
-pub const RK_SCARD_NO_MEDIA: u32 = 0x8010000C;
-/// NTSTATUS of [`RK_STATUS_INVALID_DEVICE_STATE`].
-pub const RK_NTSTATUS_INVALID_DEVICE_STATE: u32 = 0xC0000184;
-/// Win32 error of [`RK_STATUS_INVALID_DEVICE_STATE`].
-pub const RK_WIN32_INVALID_DEVICE_STATE: u32 = 22;
-/// `IFD_*` code of [`RK_STATUS_INVALID_DEVICE_STATE`].
-pub const RK_IFD_INVALID_DEVICE_STATE: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_INVALID_DEVICE_STATE`].
-pub const RK_SCARD_INVALID_DEVICE_STATE: u32 = 0x80100010;
-/// NTSTATUS of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
-pub const RK_NTSTATUS_DEVICE_PROTOCOL_ERROR: u32 = 0xC0000186;
-/// Win32 error of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
-pub const RK_WIN32_DEVICE_PROTOCOL_ERROR: u32 = 1117;
-/// `IFD_*` code of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
-pub const RK_IFD_DEVICE_PROTOCOL_ERROR: u32 = 612;
-/// `SCARD_*` code of [`RK_STATUS_DEVICE_PROTOCOL_ERROR`].
-pub const RK_SCARD_DEVICE_PROTOCOL_ERROR: u32 = 0x80100013;
 /// Not a failure: the request (IS_PRESENT / IS_ABSENT) waits for a card event and
 /// will be completed through the table's `tracking_complete` callback.
 pub const RK_STATUS_PENDING: rk_status = 16;
-/// NTSTATUS of [`RK_STATUS_PENDING`] (`STATUS_PENDING`).
-pub const RK_NTSTATUS_PENDING: u32 = 0x0000_0103;
 
 /// The C code of a status: its index in [`Status::ALL`] (the core's declaration
 /// order, which the `RK_STATUS_*` values follow).
@@ -205,12 +75,18 @@ pub(crate) fn callback_result(code: rk_status) -> Result<(), Failure> {
     from_rk(code).map_or(Err(Failure::Unsuccessful), Status::into_result)
 }
 
+/// `STATUS_PENDING`, the NTSTATUS of `RK_STATUS_PENDING` (not a core status: the
+/// core completes a pending request later instead of returning it).
+const NTSTATUS_PENDING: u32 = 0x0000_0103;
+/// `ERROR_IO_PENDING`, the Win32 error of `RK_STATUS_PENDING`.
+const WIN32_IO_PENDING: u32 = 997;
+
 /// The NTSTATUS value of `status` (`STATUS_PENDING` for `RK_STATUS_PENDING`,
 /// `STATUS_UNSUCCESSFUL` for an unknown code).
 #[unsafe(no_mangle)]
 pub extern "C" fn rk_status_to_ntstatus(status: rk_status) -> u32 {
     if status == RK_STATUS_PENDING {
-        return RK_NTSTATUS_PENDING;
+        return NTSTATUS_PENDING;
     }
     from_rk(status)
         .unwrap_or(Status::Unsuccessful)
@@ -222,7 +98,7 @@ pub extern "C" fn rk_status_to_ntstatus(status: rk_status) -> u32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn rk_status_to_win32(status: rk_status) -> u32 {
     if status == RK_STATUS_PENDING {
-        return 997;
+        return WIN32_IO_PENDING;
     }
     from_rk(status).unwrap_or(Status::Unsuccessful).to_win32()
 }
@@ -306,9 +182,15 @@ mod tests {
         assert_eq!(callback_result(999), Err(Failure::Unsuccessful));
         assert_eq!(rk_status_to_ntstatus(RK_STATUS_PENDING), 0x103);
         assert_eq!(rk_status_to_win32(RK_STATUS_PENDING), 997);
-        assert_eq!(rk_status_to_ntstatus(999), RK_NTSTATUS_UNSUCCESSFUL);
-        assert_eq!(rk_status_to_ifd(RK_STATUS_PENDING), RK_IFD_UNSUCCESSFUL);
-        assert_eq!(rk_status_to_scard(999), RK_SCARD_UNSUCCESSFUL);
+        assert_eq!(
+            rk_status_to_ntstatus(999),
+            Status::Unsuccessful.to_ntstatus()
+        );
+        assert_eq!(
+            rk_status_to_ifd(RK_STATUS_PENDING),
+            Status::Unsuccessful.to_ifd()
+        );
+        assert_eq!(rk_status_to_scard(999), Status::Unsuccessful.to_scard());
     }
 
     fn description(status: rk_status) -> &'static str {

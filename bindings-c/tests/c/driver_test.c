@@ -172,9 +172,9 @@ int main(void)
     CHECK(state == 1);
 
     /* status mappings */
-    CHECK(rk_status_to_ntstatus(RK_STATUS_NO_MEDIA) == RK_NTSTATUS_NO_MEDIA);
-    CHECK(RK_NTSTATUS_NO_MEDIA == 0xC0000178u);
-    CHECK(rk_status_to_ifd(RK_STATUS_NO_MEDIA) == RK_IFD_NO_MEDIA && RK_IFD_NO_MEDIA == 616);
+    CHECK(rk_status_to_ntstatus(RK_STATUS_NO_MEDIA) == 0xC0000178u);
+    CHECK(rk_status_to_win32(RK_STATUS_NO_MEDIA) == 1112);
+    CHECK(rk_status_to_ifd(RK_STATUS_NO_MEDIA) == 616);
     CHECK(rk_status_to_scard(RK_STATUS_NO_MEDIA) == 0x8010000Cu);
     CHECK(rk_status_to_ntstatus(RK_STATUS_PENDING) == 0x103);
     CHECK(rk_status_from_ntstatus(0xC0000184u) == RK_STATUS_INVALID_DEVICE_STATE);
