@@ -120,9 +120,9 @@ fn every_backend_has_an_example_the_library_accepts() {
             assert_ne!(spec.unwrap().deadline, Duration::from_secs(120), "{e:?}");
             vpcd += 1;
         } else if let Some(spec) = device.strip_prefix("serial:") {
-            match serial::parse(spec) {
-                Ok(serial::Spec::Alpar { .. }) => tda8029 += 1,
-                Ok(serial::Spec::Gpio { .. }) => gpio += 1,
+            match serial::spec::parse(spec) {
+                Ok(serial::spec::Spec::Alpar { .. }) => tda8029 += 1,
+                Ok(serial::spec::Spec::Gpio { .. }) => gpio += 1,
                 Err(status) => panic!("{e:?}: {status:?}"),
             }
         } else {
