@@ -38,9 +38,12 @@
 //!   Baud rate and parity changes are not in any embedded-hal trait: the
 //!   [`UartConfig`] trait of this crate asks for them.
 //!
-//! No HAL crate is named anywhere, except in [`linux`] (feature `linux`, std): the
-//! adapters from linux-embedded-hal 0.5 (serial port, GPIO character device) and a
-//! sub-millisecond delay.
+//! No HAL crate is named anywhere, except in the module
+// The module is only there with the feature: a link to it would be broken without.
+#![cfg_attr(feature = "linux", doc = "[`linux`]")]
+#![cfg_attr(not(feature = "linux"), doc = "`linux`")]
+//! (feature `linux`, std): the adapters from linux-embedded-hal 0.5 (serial port,
+//! GPIO character device) and a sub-millisecond delay.
 #![no_std]
 #![forbid(unsafe_code)]
 
