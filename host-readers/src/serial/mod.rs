@@ -34,7 +34,7 @@
 //! OFF pin, debounced) and reports card events to the core.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
@@ -124,10 +124,7 @@ fn open_alpar<H: Host>(
     clock_khz: u32,
     index: u32,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
-    let uart = SerialUart::open(path, baud, Framing::Alpar).map_err(|e| {
-        log::error!(target: TARGET, "serial: cannot open {path}: {e}");
-        Status::Unsuccessful
-    })?;
+    let uart = open_uart(path, baud, Framing::Alpar)?;
     // Is a TDA8029 there? Ask with a short time-out, then keep the port.
     // ALPAR time-outs are in ms: sleep between polls, never spin.
     let delay = PreciseDelay::with_spin_us(0);
@@ -165,10 +162,7 @@ fn open_alpar<H: Host>(
     if present {
         device.card_inserted();
     }
-    let dev = device.clone();
-    let worker = Worker::spawn("readerkit-alpar", move |stop| {
-        watch(&stop, || dev.with_driver(|r| r.poll()), |e| dev.report(e))
-    })?;
+    let worker = spawn_watcher("readerkit-alpar", &device, AlparReader::poll)?;
     Ok((device, worker))
 }
 
@@ -185,10 +179,7 @@ fn open_gpio<H: Host, C: Chip + Send + 'static>(
     reader_log: ReaderLog,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
     let baud = readerkit::timing::Timing::default_at(config.card_clock_khz()).baud();
-    let uart = SerialUart::open(path, baud, Framing::CardLine).map_err(|e| {
-        log::error!(target: TARGET, "serial: cannot open {path}: {e}");
-        Status::Unsuccessful
-    })?;
+    let uart = open_uart(path, baud, Framing::CardLine)?;
     let pins = pins.request(gpiochip, "readerkit").map_err(|e| {
         log::error!(target: TARGET, "serial: GPIO lines on {gpiochip}: {e}");
         Status::Unsuccessful
@@ -209,42 +200,50 @@ fn open_gpio<H: Host, C: Chip + Send + 'static>(
         caps,
         vendor_attributes(&C::SPEC.name.to_ascii_lowercase(), index),
     ));
-    let dev = device.clone();
-    let worker = Worker::spawn("readerkit-gpio", move |stop| {
-        watch(
-            &stop,
-            || dev.with_driver(|r| r.line_mut().line_mut().poll()),
-            |e| dev.report(e),
-        )
+    let worker = spawn_watcher("readerkit-gpio", &device, |r: &mut GpioReader<C>| {
+        r.line_mut().line_mut().poll()
     })?;
     Ok((device, worker))
 }
 
-/// The worker loop: poll for card events until asked to stop; a failing poll is
-/// logged once per run of failures.
-fn watch(
-    stop: &AtomicBool,
-    mut poll: impl FnMut() -> Result<Option<CardEvent>, Failure>,
-    report: impl Fn(CardEvent),
-) {
-    let mut failing = false;
-    while !stop.load(Ordering::Acquire) {
-        match poll() {
-            Ok(Some(event)) => {
-                failing = false;
-                report(event);
-                continue;
-            }
-            Ok(None) => failing = false,
-            Err(status) => {
-                if !failing {
-                    log::error!(target: TARGET, "serial: polling the chip failed: {status}");
+/// Open the serial port `path` at `baud` bit/s; one that cannot be opened is
+/// logged and [`Status::Unsuccessful`].
+fn open_uart(path: &str, baud: u32, framing: Framing) -> Result<SerialUart, Status> {
+    SerialUart::open(path, baud, framing).map_err(|e| {
+        log::error!(target: TARGET, "serial: cannot open {path}: {e}");
+        Status::Unsuccessful
+    })
+}
+
+/// Start the thread that polls `device`'s chip (`poll` on its driver context, under
+/// the serialization lock) every [`POLL_INTERVAL`] and reports each card event
+/// until the reader closes; a failing poll is logged once per run of failures.
+fn spawn_watcher<D: Send + 'static>(
+    name: &str,
+    device: &Arc<Device<StdPlatform, D>>,
+    poll: impl Fn(&mut D) -> Result<Option<CardEvent>, Failure> + Send + 'static,
+) -> Result<Worker, Status> {
+    let device = device.clone();
+    Worker::spawn(name, move |stop| {
+        let mut failing = false;
+        while !stop.load(Ordering::Acquire) {
+            match device.with_driver(&poll) {
+                Ok(Some(event)) => {
+                    failing = false;
+                    device.report(event);
+                    continue;
                 }
-                failing = true;
+                Ok(None) => failing = false,
+                Err(status) => {
+                    if !failing {
+                        log::error!(target: TARGET, "serial: polling the chip failed: {status}");
+                    }
+                    failing = true;
+                }
             }
+            std::thread::sleep(POLL_INTERVAL);
         }
-        std::thread::sleep(POLL_INTERVAL);
-    }
+    })
 }
 
 #[cfg(test)]
