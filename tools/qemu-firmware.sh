@@ -28,7 +28,8 @@
 # pcscd's `DEVICENAME <path>:GemPCTwin` with Debian's libccidtwin.so. The console
 # (UART1) follows on stdout (stack high-water marks as they grow); lines on stdin
 # move the card: `remove`, `insert`; `slow N` makes the T=0 card send N NULL
-# bytes (requests for more time) before every answer, about 0.2 s of work each.
+# bytes (requests for more time) before every answer, about 0.2 s of work each,
+# and work about 0.2 s before its ATR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

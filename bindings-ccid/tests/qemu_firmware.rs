@@ -258,10 +258,11 @@ fn start_slow_command(port: &mut std::fs::File, message: &[u8]) {
 
 /// The firmware's CCID reader keeps reading the host while a slow card works
 /// (`slow 5`: five NULL bytes before every answer, about 0.2 s of work after
-/// each): a second command from a raw peer (libccid never sends one) is echoed
-/// and refused with CMD_SLOT_BUSY at once (bError E0, its own bSeq), every NULL
-/// byte goes out as a time request, and the first command's answer comes
-/// afterwards intact. A PC_to_RDR_Abort stops a running command: CMD_ABORTED
+/// each, and 0.2 s before its ATR): a second command from a raw peer (libccid
+/// never sends one) is echoed and refused with CMD_SLOT_BUSY at once (bError E0,
+/// its own bSeq, the card as it is: present and inactive while it is being
+/// powered, active afterwards), every NULL byte goes out as a time request, and
+/// the first command's answer comes afterwards intact. A PC_to_RDR_Abort stops a running command: CMD_ABORTED
 /// (bError FF), then the Abort's slot status; the card works again after a new
 /// power on.
 #[test]
@@ -271,7 +272,36 @@ fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     firmware.control(&format!("slow {NULLS}"));
     firmware.wait_console(&format!("slow card: {NULLS} NULL bytes"));
     let mut port = open_raw(&firmware.path);
-    power_on_t0(&mut port, 1);
+    // Sent with the power on, a slot status comes while the card works towards
+    // its ATR.
+    let status = [0x65, 0, 0, 0, 0, 0, 2, 0, 0, 0];
+    port.write_all(&[frame(&power_on(1)), frame(&status)].concat())
+        .unwrap();
+    assert_eq!(
+        read_message(&mut port),
+        power_on(1),
+        "the echo of the power on"
+    );
+    assert_eq!(
+        read_message(&mut port),
+        status,
+        "the echo of the slot status"
+    );
+    assert_eq!(
+        read_message(&mut port),
+        [0x81, 0, 0, 0, 0, 0, 2, 0x41, 0xE0, 0x03],
+        "CMD_SLOT_BUSY with the card present and not active (bmICCStatus 1)"
+    );
+    let atr = read_message(&mut port);
+    assert_eq!(atr[6..9], [1, 0x00, 0x00], "powered: {atr:02X?}");
+    send_echoed(&mut port, &set_t0(2));
+    let parameters = read_message(&mut port);
+    assert_eq!(parameters[..1], [0x82], "{parameters:02X?}");
+    assert_eq!(
+        parameters[6..9],
+        [2, 0x00, 0x00],
+        "T=0 set: {parameters:02X?}"
+    );
 
     start_slow_command(&mut port, &get_challenge(3));
     let status = [0x65, 0, 0, 0, 0, 0, 4, 0, 0, 0];

@@ -19,6 +19,7 @@ use {
     readerkit_ccid::busy::{self, Admission, Finish, Gate},
     readerkit_ccid::message::HEADER_LEN,
     readerkit_ccid::more_time::MoreTime,
+    readerkit_ccid::reader::icc_status,
     readerkit_ccid::twin::{Decoder, Event},
     readerkit_ccid::{CcidReader, IccStatus, tpdu},
 };
@@ -108,6 +109,8 @@ struct Waiting {
     stop: bool,
     /// A CMD_SLOT_BUSY answer.
     busy: [u8; HEADER_LEN],
+    /// The reader's slots, whose cards a CMD_SLOT_BUSY answer reports.
+    slots: &'static [Dev],
 }
 
 #[cfg(all(feature = "qemu", feature = "ccid"))]
@@ -117,6 +120,7 @@ static WAITING: StaticCell<Waiting> = StaticCell::new(Waiting {
     side: core::ptr::null_mut(),
     stop: false,
     busy: [0; HEADER_LEN],
+    slots: &[],
 });
 
 /// The card line's `stopping`: `true` once an abort stops the command running.
@@ -170,7 +174,7 @@ pub fn while_waiting() {
                 }
                 match waiting.gate.admit(message) {
                     Admission::Busy => {
-                        let icc = IccStatus::PresentActive;
+                        let icc = icc_of(waiting.slots, message);
                         if let Some(len) = busy::answer_busy(message, icc, &mut waiting.busy) {
                             send_frame(&mut port, &waiting.busy[..len]);
                         }
@@ -186,6 +190,17 @@ pub fn while_waiting() {
             Some(_) => port.write(&twin::NAK_FRAME),
         }
     }
+}
+
+/// The card of the slot `message` is for, as `bmICCStatus` (absent for a slot
+/// the reader does not have): the core's card state, which the device keeps
+/// readable while a command runs on it.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn icc_of(slots: &[Dev], message: &[u8]) -> IccStatus {
+    let slot = message.get(5).copied().unwrap_or(0);
+    slots
+        .get(usize::from(slot))
+        .map_or(IccStatus::Absent, |dev| icc_status(dev.state()))
 }
 
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
@@ -204,9 +219,12 @@ fn send_frame(port: &mut impl HostPort, message: &[u8]) {
 /// command runs the host is read too ([`while_waiting`]).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut impl Meter) -> ! {
-    let Ok(reader) = CcidReader::new(core::slice::from_ref(dev), PROFILE.config()) else {
+    let slots = core::slice::from_ref(dev);
+    let Ok(reader) = CcidReader::new(slots, PROFILE.config()) else {
         crate::board::fault()
     };
+    // SAFETY: as in `stopping`; no command runs yet.
+    unsafe { (*WAITING.get()).slots = slots };
     let mut reader = reader.with_line_access(tpdu::line_of);
     // SAFETY: serve_serial runs once and never returns; nothing else touches the
     // answer, and the decoders are reached through the two pointers below only.

@@ -12,8 +12,11 @@
 //!   [`WORK_POLLS`] polls of the line of [`WORK_POLL_US`] µs each (measured on
 //!   TIMER0, QEMU's clock), about 0.2 s: long enough for the host to send
 //!   another command meanwhile, well inside the work waiting time the driver
-//!   counts (one etu per poll). The CCID reader reads the host in the line's
-//!   waits (the delay calls `ccid::while_waiting`).
+//!   counts (one etu per poll). It also works before its ATR, for
+//!   [`ATR_WORK_POLLS`] polls of [`ATR_WORK_POLL_US`] µs, about 0.2 s, within the
+//!   first character's 40 000 clock cycles: a power on takes long enough for the
+//!   host's next command to come while it runs. The CCID reader reads the host in
+//!   the line's waits (the delay calls `ccid::while_waiting`).
 //! * The card line: the chip's pins and the UART on the card's I/O line are the
 //!   simulated hardware of this module ([`readerkit_card_sim::Card`] behind a
 //!   TDA8035 model: CMDVCC low powers the card, RSTIN rising resets it and its ATR
@@ -535,6 +538,12 @@ fn measured_command<R>(run: impl FnOnce() -> R) -> R {
 const WORK_POLLS: u16 = 2_000;
 /// The wall-clock length of one poll of a slow card's work, in µs.
 const WORK_POLL_US: u32 = 100;
+/// A slow card's work between reset and ATR, in polls of the line (each counted
+/// as one etu by the driver: below the ATR's first-character limit, 40 000
+/// clock cycles + 12 etu, about 119 etu at the default 372 cycles an etu).
+const ATR_WORK_POLLS: u16 = 50;
+/// The wall-clock length of one poll of a slow card's work before its ATR, in µs.
+const ATR_WORK_POLL_US: u32 = 4_000;
 /// The NULL procedure byte.
 const NULL: u8 = 0x60;
 /// TIMER0, a CMSDK APB timer (CTRL at 0, VALUE at 4, RELOAD at 8) counting
@@ -575,10 +584,47 @@ enum Work {
     /// The reader sent last, or the card sent NULL bytes only since: a NULL byte
     /// now is a request for more time.
     Procedure,
-    /// The card is working: the line stays quiet for this many more polls.
-    Working(u16),
+    /// The card is working towards `task`: the line stays quiet for `polls` more
+    /// polls.
+    Working { polls: u16, task: Task },
     /// The card sends data or a status.
     Answering,
+}
+
+/// What a slow card works towards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Task {
+    /// Its next procedure byte, after a NULL byte.
+    Procedure,
+    /// Its ATR, after a reset.
+    Atr,
+}
+
+impl Task {
+    /// The card's work for this task: its polls, each of `poll_us` µs.
+    fn start(self) -> Work {
+        let polls = match self {
+            Task::Procedure => WORK_POLLS,
+            Task::Atr => ATR_WORK_POLLS,
+        };
+        Work::Working { polls, task: self }
+    }
+
+    /// The wall-clock length of one poll of this work, in µs.
+    fn poll_us(self) -> u32 {
+        match self {
+            Task::Procedure => WORK_POLL_US,
+            Task::Atr => ATR_WORK_POLL_US,
+        }
+    }
+
+    /// Where the card is once the work is done.
+    fn done(self) -> Work {
+        match self {
+            Task::Procedure => Work::Procedure,
+            Task::Atr => Work::Answering,
+        }
+    }
 }
 
 /// The TDA8035 model with the card in its slot.
@@ -707,12 +753,15 @@ impl Hardware {
 
     /// The card's next byte on the line, if it sends one now.
     fn card_byte(&mut self) -> Option<u8> {
-        if let Work::Working(polls) = self.work {
+        if let Work::Working { polls, task } = self.work {
             self.work = match polls {
-                0 => Work::Procedure,
-                _ => Work::Working(polls - 1),
+                0 => task.done(),
+                _ => Work::Working {
+                    polls: polls - 1,
+                    task,
+                },
             };
-            spin_us(WORK_POLL_US);
+            spin_us(task.poll_us());
             return None;
         }
         let mut byte = [0u8; 1];
@@ -720,7 +769,7 @@ impl Hardware {
             return None;
         }
         self.work = match (self.work, byte[0]) {
-            (Work::Procedure, NULL) if self.slow > 0 => Work::Working(WORK_POLLS),
+            (Work::Procedure, NULL) if self.slow > 0 => Task::Procedure.start(),
             _ => Work::Answering,
         };
         Some(byte[0])
@@ -740,7 +789,10 @@ impl Hardware {
             }
             Op::Set(Signal::Rstin, high) => {
                 if high && !self.rst && self.powered && self.present {
-                    self.work = Work::Answering;
+                    self.work = match self.slow {
+                        0 => Work::Answering,
+                        _ => Task::Atr.start(),
+                    };
                     self.card.cold_reset();
                 }
                 self.rst = high;
