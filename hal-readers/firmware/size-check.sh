@@ -9,7 +9,7 @@
 # The stack is measured, not estimated, where it can be: the QEMU flavour serving
 # CCID (ccid-stack.sh: the same core, engines, chip driver and CCID code on
 # mps2-an386 with the simulated card, driven through its pseudo-terminal with a
-# T=0 and a T=1 session) paints its stack and reports the deepest use below the
+# T=0 and a T=1 session, a command answered CMD_SLOT_BUSY and an aborted one) paints its stack and reports the deepest use below the
 # caller of CcidReader::handle. The device's frames above that call (reset,
 # board::start, run, board::serve's loop, which runs the commands) are added
 # from the device ELF's prologues (every push, vpush and stack adjustment in
