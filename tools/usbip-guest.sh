@@ -97,6 +97,11 @@ echo "$port" >"$work/check/port"
 echo "${USBIP_SERVE_ARGS:-}" >"$work/check/serve-args"
 mke2fs -q -t ext2 -d "$work/check" "$work/check.ext2" 8M
 
+# Empty the console log before QEMU starts: its own redirection happens in the
+# background job, maybe after the loop below first looks, which would then read
+# the previous run's "CLIENT remove-now" and move the card before this run's
+# client asks (a removal or the card lost at the start, 1 run in 3 back to back).
+: >"$dir/console.log"
 timeout 600 qemu-system-x86_64 -accel "${USBIP_GUEST_ACCEL:-tcg}" -m 1024 -smp 1 -nographic -no-reboot \
     -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 net.ifnames=0 init=/sbin/readerkit-init panic=1 quiet" \
