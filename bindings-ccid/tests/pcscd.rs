@@ -11,7 +11,7 @@ mod support;
 use std::ffi::CString;
 use std::time::Duration;
 
-use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use pcsc::{Context, Disposition, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::pcsc::reader_names;
 use support::{
     Libccid, Serve, echo, echo_after_insertion, hex, pcscd_for, stop_after_grace, stop_and_check,
@@ -21,7 +21,7 @@ use support::{
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
 /// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
-const GET_FEATURE_REQUEST: u64 = 0x4200_0000 + 3400;
+const GET_FEATURE_REQUEST: u64 = ctl_code(3400);
 /// FEATURE_GET_TLV_PROPERTIES (PC/SC part 10).
 const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
 

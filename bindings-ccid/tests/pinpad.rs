@@ -20,11 +20,11 @@ mod support;
 use std::ffi::CString;
 use std::time::Duration;
 
-use pcsc::{Context, Protocols, Scope, ShareMode};
+use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
 use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, hex, start_pcscd, wait_card};
 
 /// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
-const GET_FEATURE_REQUEST: u64 = 0x4200_0000 + 3400;
+const GET_FEATURE_REQUEST: u64 = ctl_code(3400);
 const FEATURE_VERIFY_PIN_DIRECT: u8 = 0x06;
 const FEATURE_MODIFY_PIN_DIRECT: u8 = 0x07;
 

@@ -15,7 +15,7 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pcsc::{Context, Protocols, Scope, ShareMode};
+use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::cli::assert_contains_all;
 use readerkit_testkit::pcsc::{reader, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
@@ -31,7 +31,7 @@ const ATR_PEER: [u8; 11] = [
     0x3B, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xFF, 0x01, 0x00, 0x0B,
 ];
 /// `SCARD_CTL_CODE(3501)`: readerkit's `sim:` slot switch (0 out, 1 in, 2 swap).
-const SIM_CARD: u64 = 0x4200_0000 + 3501;
+const SIM_CARD: u64 = ctl_code(3501);
 
 fn readerkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_readerkit"))
