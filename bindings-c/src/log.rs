@@ -104,21 +104,18 @@ pub(crate) fn log(level: Level, value: &dyn core::fmt::Display) {
         return;
     }
     let text = TextBuf::<{ RK_LOG_LINE_MAX - 1 }>::render(value);
-    let mut line = [0u8; RK_LOG_LINE_MAX];
-    let bytes = text.as_str().as_bytes();
-    // A NUL inside the text would end the C string early: there is none in trace
-    // text (hex and fixed words), but card-controlled text never reaches here raw.
-    for (dst, &b) in line.iter_mut().zip(bytes) {
-        *dst = if b == 0 { b'?' } else { b };
-    }
+    // All of the text fits with its NUL; a NUL inside it is shown as `?` so that it
+    // cannot end the C string early.
+    let mut storage = [0u8; RK_LOG_LINE_MAX];
+    let line = text.to_c_str(&mut storage);
     // SAFETY: `f` was stored from a non-null `rk_log_fn` by rk_log_set, whose
     // contract keeps it callable; a fn pointer round-trips through *mut ().
     let callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char) =
         unsafe { core::mem::transmute::<*mut (), _>(f) };
     let user = USER.load(Ordering::Acquire);
-    // SAFETY: the callback's contract (rk_log_set); `line` is NUL-terminated (its
-    // last byte is never written) and outlives the call.
-    unsafe { callback(user, code(level), line.as_ptr().cast()) };
+    // SAFETY: the callback's contract (rk_log_set); `line` is a C string (NUL-
+    // terminated) that outlives the call.
+    unsafe { callback(user, code(level), line.as_ptr()) };
 }
 
 /// The sink of a line device's trace: the log callback.
