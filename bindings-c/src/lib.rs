@@ -7,27 +7,28 @@
 //!
 //! ## What C gets
 //!
-//! * **The device** ([`device`]): a C driver fills an [`rk_reader_functions`] table
-//!   (power, transmit, set protocol, card tracking, vendor IOCTL, eject, swallow,
-//!   confiscate; `NULL` = not supported, answered `RK_STATUS_NOT_SUPPORTED`), passes
-//!   a `void *` context, and initialises an [`rk_device`] in storage it provides
-//!   (`RK_DEVICE_STORAGE_SIZE` bytes, aligned to `RK_DEVICE_STORAGE_ALIGN`; no heap).
-//!   Then every request goes through [`rk_device_control`]. Card events are reported
-//!   with [`rk_card_event`] (`RK_CARD_INSERTED` / `REMOVED` / `FAULT`), which never
-//!   blocks and may be called from an interrupt handler; a pending IS_PRESENT /
-//!   IS_ABSENT request completes through the table's `tracking_complete` callback.
-//! * **A device over a line** ([`line`](mod@line)): a C driver for a reader that reaches the
-//!   card byte by byte (a UART) fills an [`rk_line_ops`] table (reset, deactivate,
-//!   send, receive within time limits in µs, set timing, framing) and calls
-//!   [`rk_device_init_line`]: the core's `LineReader` runs power, SET_PROTOCOL with
-//!   PPS, TRANSMIT over T=0 and T=1, and card tracking on it.
+//! * **The device** ([`device`](mod@device)): a C driver fills an
+//!   [`rk_reader_functions`] table (power, transmit, set protocol, card tracking,
+//!   vendor IOCTL, eject, swallow, confiscate; `NULL` = not supported, answered
+//!   `RK_STATUS_NOT_SUPPORTED`), passes a `void *` context, and initialises an
+//!   [`rk_device`] in storage it provides (`RK_DEVICE_STORAGE_SIZE` bytes, aligned to
+//!   `RK_DEVICE_STORAGE_ALIGN`; no heap). Then every request goes through
+//!   [`rk_device_control`]. Card events are reported with [`rk_card_event`]
+//!   (`RK_CARD_INSERTED` / `REMOVED` / `FAULT`), which never blocks and may be called
+//!   from an interrupt handler; a pending IS_PRESENT / IS_ABSENT request completes
+//!   through the table's `tracking_complete` callback.
+//! * **A device over a line** ([`line`](mod@line)): a C driver for a reader that
+//!   reaches the card byte by byte (a UART) fills an [`rk_line_ops`] table (reset,
+//!   deactivate, send, receive within time limits in µs, set timing, framing) and
+//!   calls [`rk_device_init_line`]: the core's `LineReader` runs power, SET_PROTOCOL
+//!   with PPS, TRANSMIT over T=0 and T=1, and card tracking on it.
 //! * **The protocols, step by step** ([`atr`], [`t0`], [`t1`]): [`rk_atr_parse`] into
 //!   a plain struct, and the sans-I/O T=0 and T=1 engines, for a C driver that does its
 //!   own I/O (typically from its `transmit` callback). Both speak one shape
 //!   ([`action`]): every call that moves them on writes the next [`rk_action`]
 //!   (`RK_ACTION_SEND` / `RECEIVE` / `DONE` / `FAILED`) and returns the status.
-//! * **Statuses** ([`status`]): `rk_status` codes with their NTSTATUS, Win32,
-//!   `IFD_*` and `SCARD_*` values as constants and as functions.
+//! * **Statuses** ([`status`]): `rk_status` codes, and functions giving their
+//!   NTSTATUS, Win32, `IFD_*` and `SCARD_*` values.
 //! * **Test-only** (feature `sim`, module `sim`): the simulated card as `rk_sim_*`
 //!   functions, for tests and examples; not part of a production build.
 //!
