@@ -811,10 +811,9 @@ unsafe fn init(
         check_opt_ptr(table)?;
     }
     check_ptr(caps)?;
-    Slot::<CDevice>::check_room(storage.cast_const(), storage_len)?;
-    // SAFETY: aligned, non-null, readable (see the contract); an initialised device
-    // must not be overwritten.
-    unsafe { Slot::<CDevice>::check_free(storage) }?;
+    // SAFETY: readable for `storage_len` bytes (see the contract); an initialised
+    // device must not be overwritten.
+    unsafe { Slot::<CDevice>::check_free(storage, storage_len) }?;
     let table = if table.is_null() {
         rk_reader_functions::default()
     } else {

@@ -53,7 +53,7 @@ pub unsafe extern "C" fn rk_sim_init(
 ) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
-        unsafe { Slot::<Card>::check_free(card) }?;
+        unsafe { Slot::<Card>::check_free(card, card_len) }?;
         let profile = match profile {
             RK_SIM_PROFILE_T0 => Profile::t0(),
             RK_SIM_PROFILE_T1 => Profile::t1(),

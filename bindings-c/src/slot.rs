@@ -68,14 +68,22 @@ impl<T: Stored> Slot<T> {
         Ok(slot.cast_mut())
     }
 
-    /// `Err(RK_STATUS_DEVICE_BUSY)` if `storage` holds an initialised `T` (which
-    /// must be released before the storage is reused).
+    /// `Ok(())` if `storage` (`storage_len` bytes) can take a new `T`: it has room
+    /// for a slot ([`Slot::check_room`]'s errors, checked first: nothing past
+    /// `storage_len` is read) and holds no initialised `T`, which must be released
+    /// before the storage is reused (else `RK_STATUS_DEVICE_BUSY`).
     ///
     /// # Safety
     ///
-    /// As [`Slot::find`].
-    pub(crate) unsafe fn check_free<S>(storage: *const S) -> Result<(), rk_status> {
-        // SAFETY: forwarded contract.
+    /// `storage` is NULL or readable for `storage_len` bytes, zeroed or initialised
+    /// with [`Slot::init`].
+    pub(crate) unsafe fn check_free<S>(
+        storage: *const S,
+        storage_len: usize,
+    ) -> Result<(), rk_status> {
+        Slot::<T>::check_room(storage, storage_len)?;
+        // SAFETY: non-null, aligned and readable for a whole slot (checked above and
+        // per the caller).
         match unsafe { Slot::<T>::find(storage) } {
             Ok(_) => Err(RK_STATUS_DEVICE_BUSY),
             Err(_) => Ok(()),

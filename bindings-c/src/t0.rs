@@ -132,7 +132,7 @@ pub unsafe extern "C" fn rk_t0_begin(
     entry(|| {
         check_ptr(action.cast_const())?;
         // SAFETY: forwarded contract.
-        unsafe { Slot::<T0>::check_free(ex) }?;
+        unsafe { Slot::<T0>::check_free(ex, ex_len) }?;
         let config = if config.is_null() {
             Config::new(1_000_000)
         } else {

@@ -173,7 +173,7 @@ pub unsafe extern "C" fn rk_t1_init(
     entry(|| {
         check_ptr(config)?;
         // SAFETY: forwarded contract.
-        unsafe { Slot::<T1Engine>::check_free(engine) }?;
+        unsafe { Slot::<T1Engine>::check_free(engine, engine_len) }?;
         // SAFETY: checked non-null and aligned; readable per the contract.
         let config = Config::try_from(unsafe { config.read() })?;
         let value = T1Engine {
@@ -266,11 +266,10 @@ pub unsafe extern "C" fn rk_t1_begin(
 ) -> rk_status {
     entry(|| {
         check_ptr(action.cast_const())?;
-        // SAFETY: forwarded contract.
-        unsafe { Slot::<T1Tx>::check_free(tx) }?;
         // Before the engine is touched: a transaction that cannot be stored must
         // not have begun on it.
-        Slot::<T1Tx>::check_room(tx.cast_const(), tx_len)?;
+        // SAFETY: forwarded contract.
+        unsafe { Slot::<T1Tx>::check_free(tx, tx_len) }?;
         // SAFETY: forwarded contract.
         let e = unsafe { Slot::<T1Engine>::find(engine) }?;
         // The transaction keeps exclusive views of the response and the engine; the

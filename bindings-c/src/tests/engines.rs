@@ -345,3 +345,39 @@ fn sim_read_refuses_a_misaligned_or_aliasing_length() {
     let st = unsafe { rk_sim_deinit(card) };
     assert_eq!(st, RK_STATUS_SUCCESS);
 }
+
+#[test]
+fn begin_and_init_check_the_storage_length_before_reading_it() {
+    // An exchange and an engine are open in their storage; the same addresses given
+    // with 4 bytes (less than a slot) are too small. DEVICE_BUSY instead would mean
+    // the magic word past those 4 bytes was read.
+    let mut storage = zeroed::<rk_t0_exchange>();
+    let ex = ptr::from_mut(&mut *storage);
+    let mut response = [0u8; 16];
+    let resp = response.as_mut_ptr();
+    let mut a = no_action();
+    let st = t0_begin(ex, &GET_CHALLENGE, resp, response.len(), &mut a);
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let mut refused = no_action();
+    let apdu = GET_CHALLENGE.as_ptr();
+    // SAFETY: `ex` is readable for (more than) 4 bytes; refused before anything is
+    // written.
+    let st = unsafe { rk_t0_begin(ex, 4, apdu, 5, resp, 16, ptr::null(), &mut refused) };
+    assert_eq!(st, RK_STATUS_BUFFER_TOO_SMALL);
+    assert_eq!(refused.kind, u32::MAX, "no action written");
+    // The open exchange is untouched: it still runs to its end.
+    t0_complete(ex, a);
+
+    let mut engine_storage = t1_engine();
+    let engine = ptr::from_mut(&mut *engine_storage);
+    let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
+    // SAFETY: valid for a write.
+    let st = unsafe { rk_t1_config_default(cfg.as_mut_ptr(), 32, RK_EDC_LRC) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: `engine` is readable for (more than) 4 bytes; `cfg` was written above.
+    let st = unsafe { rk_t1_init(engine, 4, cfg.as_ptr()) };
+    assert_eq!(st, RK_STATUS_BUFFER_TOO_SMALL);
+    // SAFETY: the engine initialised by t1_engine, idle.
+    let st = unsafe { rk_t1_deinit(engine) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+}
