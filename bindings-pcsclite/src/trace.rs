@@ -8,8 +8,8 @@
 //! Each reader has its own level ([`readerkit_host_readers::reader_log`]): a
 //! `:log=LEVEL` option at the end of its DEVICENAME (`sim:t1:log=trace`), else the
 //! `READERKIT_LOG` environment variable of pcscd, else `info`. At `info` the failed
-//! requests are logged with their outcome and time, at `debug` every request; at `trace` the bytes on the card's
-//! line too, decoded.
+//! requests are logged with their outcome and time, at `debug` every request; at
+//! `trace` the bytes on the card's line too, decoded.
 
 use std::ffi::c_int;
 use std::sync::Once;
