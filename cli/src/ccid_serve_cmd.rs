@@ -6,7 +6,7 @@
 //! The terminal's path is printed alone on the first line of stdout; the reader is
 //! served until the process is killed. Lines on stdin move cards:
 //! `remove [SLOT]`, `insert [SLOT]` (slot 0 by default), and press keys of the
-//! `gempcpinpad` reader's keypad: `keys KEYS` (see [`parse_keys`]).
+//! `gempcpinpad` reader's keypad: `keys KEYS` (see [`sim_keypad::parse_keys`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -22,7 +22,7 @@ use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
-use readerkit::pin::{Key, Keypad, Prompt};
+use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::IccStatus;
@@ -34,6 +34,7 @@ use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
+use crate::sim_keypad::{self, KeyStep, QueuedKeypad, parse_keys_arg};
 use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, locked, open_slot};
 
 /// `--reader`: which CCID reader is served.
@@ -86,81 +87,6 @@ pub(crate) struct Args {
     /// lines on stdin); they wait in a queue until a PIN entry reads them.
     #[arg(long, value_name = "KEYS", value_parser = parse_keys_arg)]
     keys: Option<String>,
-}
-
-/// One step of a key script: a key, or a pause before the next one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyStep {
-    Press(Key),
-    /// Wait this many ms.
-    Pause(u64),
-}
-
-/// Parse a key script: `0`-`9` digits, `E` enter, `C` cancel, `B` backspace, `L`
-/// clear, `.` a pause of 100 ms; spaces are ignored.
-fn parse_keys(script: &str) -> Result<Vec<KeyStep>, String> {
-    script
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| {
-            Ok(match c.to_ascii_uppercase() {
-                d @ '0'..='9' => KeyStep::Press(Key::Digit(d as u8 - b'0')),
-                'E' => KeyStep::Press(Key::Enter),
-                'C' => KeyStep::Press(Key::Cancel),
-                'B' => KeyStep::Press(Key::Backspace),
-                'L' => KeyStep::Press(Key::Clear),
-                '.' => KeyStep::Pause(100),
-                other => return Err(format!("unknown key `{other}`")),
-            })
-        })
-        .collect()
-}
-
-fn parse_keys_arg(script: &str) -> Result<String, String> {
-    parse_keys(script).map(|_| script.to_string())
-}
-
-/// Press the keys of `script` into `keys`, pausing where it says.
-fn press(keys: &Sender<Key>, script: &[KeyStep]) {
-    for step in script {
-        match step {
-            KeyStep::Press(key) => {
-                let _ = keys.send(*key);
-            }
-            KeyStep::Pause(ms) => std::thread::sleep(Duration::from_millis(*ms)),
-        }
-    }
-}
-
-/// The keypad of the `gempcpinpad` reader: keys pressed on stdin (or by `--keys`)
-/// arrive on a channel and wait there until a PIN entry reads them.
-struct QueuedKeypad {
-    keys: Receiver<Key>,
-    trace: bool,
-}
-
-impl Keypad for QueuedKeypad {
-    fn next_key(&mut self, timeout_ms: u32) -> Option<Key> {
-        let key = self
-            .keys
-            .recv_timeout(Duration::from_millis(u64::from(timeout_ms)))
-            .ok();
-        if self.trace {
-            // The key's kind only: a digit is never shown.
-            match key {
-                Some(Key::Digit(_)) => eprintln!("keypad: digit"),
-                Some(other) => eprintln!("keypad: {other:?}"),
-                None => eprintln!("keypad: no key within {timeout_ms} ms"),
-            }
-        }
-        key
-    }
-
-    fn prompt(&mut self, prompt: Prompt) {
-        if self.trace {
-            eprintln!("keypad: {prompt:?}");
-        }
-    }
 }
 
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
@@ -290,14 +216,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         cards: args.card,
         behaviour: args.behaviour,
         trace: args.trace,
-        // Checked by clap already.
-        keys: args
-            .keys
-            .as_deref()
-            .map(parse_keys)
-            .transpose()
-            .unwrap_or_default()
-            .unwrap_or_default(),
+        keys: sim_keypad::script_of(args.keys.as_deref()),
     };
     crate::serve_status("ccid-serve", serve(&options))
 }
@@ -334,12 +253,8 @@ fn serve(options: &Options) -> Result<(), String> {
         .with_line_access(tpdu::line_of::<CardLine>)
         .with_pin_support(profile.pin_support());
     *locked(&running.gate) = reader.gate();
-    let (key_sender, key_receiver) = std::sync::mpsc::channel();
-    let keypad = QueuedKeypad {
-        keys: key_receiver,
-        trace: options.trace,
-    };
-    press(&key_sender, &options.keys);
+    let (key_sender, keypad) = QueuedKeypad::new(options.trace);
+    sim_keypad::press(&key_sender, &options.keys);
     // stdin is read on a thread of its own, so keys reach the keypad while a PIN
     // entry holds the worker; the other lines come back through `controls`.
     let (controls, control_writer) = UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
@@ -515,14 +430,9 @@ fn read_stdin(mut controls: UnixStream, keys: Sender<Key>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        match line.trim().strip_prefix("keys") {
-            Some(script) if script.is_empty() || script.starts_with(' ') => {
-                match parse_keys(script) {
-                    Ok(script) => press(&keys, &script),
-                    Err(e) => eprintln!("readerkit ccid-serve: {e}"),
-                }
-            }
-            _ => {
+        match sim_keypad::keys_line(&line) {
+            Some(script) => sim_keypad::press_line(&keys, script, "ccid-serve"),
+            None => {
                 if controls.write_all(line.as_bytes()).is_err() {
                     return;
                 }

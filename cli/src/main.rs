@@ -15,6 +15,7 @@ mod hex;
 mod historical_fmt;
 mod pcsc_client;
 mod scan_cmd;
+mod sim_keypad;
 mod sim_slot;
 mod smartcard_list;
 mod usbip;

@@ -16,7 +16,10 @@
 //! import holds the device until its connection closes (another import meanwhile
 //! is refused as busy). Lines on stdin move the card: `remove`, `insert` (while
 //! no client holds the device, at the next import). A client is notified only of
-//! the movements after its import: it learns the slot as it is by asking.
+//! the movements after its import: it learns the slot as it is by asking. With
+//! `--keys` the reader has a PIN pad (`bPINSupport` verification and
+//! modification: PC_to_RDR_Secure), whose keys are pressed by `--keys` and by
+//! `keys KEYS` lines on stdin, as for `ccid-serve --reader gempcpinpad`.
 
 use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -28,16 +31,18 @@ use std::time::Duration;
 
 use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
+use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
-use readerkit_ccid::CcidReader;
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::port::CcidPort;
+use readerkit_ccid::{CcidReader, PinSupport};
 use usb_device::bus::UsbBusAllocator;
 use usb_device::device::{StringDescriptors, UsbDeviceBuilder, UsbVidPid};
 
+use crate::sim_keypad::{self, QueuedKeypad, parse_keys_arg};
 use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, open_slot};
 use readerkit_usbip::host::{Completion, Host, Outcome};
 use readerkit_usbip::protocol::{self, UrbCommand};
@@ -84,7 +89,10 @@ pub(crate) enum LevelArg {
     "Examples:\n",
     "  readerkit usbip-serve --card t1\n",
     "  readerkit usbip-serve --port 0 --level extended --slow --work-ms 200 --trace\n",
+    "  readerkit usbip-serve --keys 1234E\n",
     "  (then, on the client: modprobe vhci-hcd; usbip attach -r HOST -b 1-1)\n\n",
+    "Keys (--keys and `keys KEYS` lines on stdin): 0-9 digits, E enter (OK),\n",
+    "C cancel, B backspace, L clear, `.` a pause of 100 ms before the next key.\n\n",
     "Exit status:\n",
     "  0  served until stopped\n",
     "  1  the port could not be bound or the device could not be set up\n",
@@ -105,6 +113,11 @@ pub(crate) struct Args {
     /// Print every operation and transfer on stderr.
     #[arg(long)]
     trace: bool,
+    /// Give the reader a PIN pad (PIN verification and modification through
+    /// PC_to_RDR_Secure) and press these keys on it at start (more come as `keys
+    /// KEYS` lines on stdin); they wait in a queue until a PIN entry reads them.
+    #[arg(long, value_name = "KEYS", value_parser = parse_keys_arg)]
+    keys: Option<String>,
 }
 
 type Port<'a> = CcidPort<'a, VirtualBus, MAX_MESSAGE>;
@@ -183,6 +196,17 @@ fn serve(args: &Args) -> Result<(), String> {
     if level == ExchangeLevel::ExtendedApdu {
         reader = reader.with_apdu_buffer(&mut chaining);
     }
+    // The PIN pad: its keys' sender for stdin, the keypad for the worker; the
+    // class descriptor (read by the port below) says so.
+    let (key_sender, keypad) = match args.keys.as_deref() {
+        Some(script) => {
+            reader = reader.with_pin_support(PinSupport::BOTH);
+            let (sender, keypad) = QueuedKeypad::new(args.trace);
+            sim_keypad::press(&sender, &sim_keypad::script_of(Some(script)));
+            (Some(sender), Some(keypad))
+        }
+        None => (None, None),
+    };
     let bus = VirtualBus::default();
     let alloc = UsbBusAllocator::new(bus.clone());
     let port: Port<'_> =
@@ -209,7 +233,7 @@ fn serve(args: &Args) -> Result<(), String> {
     println!("{bound}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     let (moves, card_moves) = mpsc::channel();
-    std::thread::spawn(move || read_stdin(moves));
+    std::thread::spawn(move || read_stdin(moves, key_sender));
     let (imports, imported) = mpsc::channel();
     let info = Arc::new(info);
     let exported = Exported {
@@ -223,7 +247,7 @@ fn serve(args: &Args) -> Result<(), String> {
     let (jobs, queue) = mpsc::channel();
     std::thread::scope(|scope| {
         let answers = events.clone();
-        scope.spawn(move || run_commands(reader, &queue, &answers));
+        scope.spawn(move || run_commands(reader, keypad, &queue, &answers));
         let mut link = Link {
             host,
             info,
@@ -253,15 +277,25 @@ fn serve(args: &Args) -> Result<(), String> {
     })
 }
 
-/// The command worker: run each message the port admitted on the reader and hand
-/// its answer back; between commands, look for card movements to notify.
-fn run_commands(mut reader: SimReader<'_>, jobs: &Receiver<Job>, events: &SyncSender<Event>) {
+/// The command worker: run each message the port admitted on the reader (with
+/// the PIN pad, if it has one) and hand its answer back; between commands, look
+/// for card movements to notify.
+fn run_commands(
+    mut reader: SimReader<'_>,
+    mut keypad: Option<QueuedKeypad>,
+    jobs: &Receiver<Job>,
+    events: &SyncSender<Event>,
+) {
     let mut answer = [0u8; MAX_MESSAGE];
     let interval = Duration::from_millis(SERVICE_INTERVAL_MS);
     loop {
         let event = match jobs.recv_timeout(interval) {
             Ok(Job::Run(message)) => {
-                let len = reader.handle(&message, &mut answer).unwrap_or(0);
+                let handled = match keypad.as_mut() {
+                    Some(keypad) => reader.handle_with_keypad(&message, &mut answer, keypad),
+                    None => reader.handle(&message, &mut answer),
+                };
+                let len = handled.unwrap_or(0);
                 Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec())
             }
             Ok(Job::Forget) => {
@@ -283,9 +317,18 @@ fn run_commands(mut reader: SimReader<'_>, jobs: &Receiver<Job>, events: &SyncSe
     }
 }
 
-fn read_stdin(moves: Sender<Move>) {
+/// Read stdin: `keys KEYS` lines press keys on the PIN pad (`keys`, if the reader
+/// has one); the others move the card.
+fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
+        if let Some(script) = sim_keypad::keys_line(&line) {
+            match &keys {
+                Some(keys) => sim_keypad::press_line(keys, script, "usbip-serve"),
+                None => eprintln!("readerkit usbip-serve: no PIN pad (start with --keys)"),
+            }
+            continue;
+        }
         let Some(moved) = Move::from_control(line.trim(), "usbip-serve") else {
             continue;
         };

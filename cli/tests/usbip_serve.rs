@@ -10,7 +10,9 @@
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
 //! client reaching the next one; an extended APDU chained across messages both
-//! ways. Debian's own `usbip list` (package `usbip`) is run against it.
+//! ways; with `--keys`, a PIN pad verifying the card's PIN through
+//! PC_to_RDR_Secure. Debian's own `usbip list` (package `usbip`) is run against
+//! it.
 
 use std::io::Write;
 use std::process::Command;
@@ -494,4 +496,50 @@ fn a_notification_left_undelivered_by_a_client_never_reaches_the_next() {
     second.send(&submit(40, true, 2, 8, [0; 8], &[]));
     served.stdin.write_all(b"insert\n").unwrap();
     assert_eq!(second.reply(true), reply(RET_SUBMIT, 40, 0, &[0x50, 0x03]));
+}
+
+/// `bPINSupport` of the CCID class descriptor in the configuration descriptor
+/// (GET_DESCRIPTOR as transfer `seq`).
+fn pin_support(c: &mut Client, seq: u32) -> u8 {
+    c.send(&submit(
+        seq,
+        true,
+        0,
+        255,
+        [0x80, 6, 0, 2, 0, 0, 255, 0],
+        &[],
+    ));
+    let config = c.reply(true).data;
+    // Configuration (9 bytes), interface (9), then the class descriptor (0x21).
+    let class = &config[18..];
+    assert_eq!(class[1], 0x21, "the CCID class descriptor: {config:02X?}");
+    class[52]
+}
+
+/// With `--keys` the reader has a PIN pad: the class descriptor says PIN
+/// verification and modification (bPINSupport 03), and PC_to_RDR_Secure reads
+/// the keys pressed by `--keys` (the card's PIN, 1234: 90 00), then those of a
+/// `keys` line on stdin (a wrong PIN: the card's 63 C2). Without `--keys` there
+/// is no PIN pad (bPINSupport 00).
+#[test]
+fn a_pin_pad_from_keys_verifies_the_pin() {
+    let (_plain, port) = serve();
+    assert_eq!(pin_support(&mut Client::import(port), 1), 0);
+
+    let (mut served, port) = serve_with(&["--keys", "1234E"]);
+    let mut c = Client::import(port);
+    assert_eq!(pin_support(&mut c, 1), 0x03);
+    let mut c = power_on(c);
+    // PC_to_RDR_Secure: bPINOperation 0 (verify), then the PIN verification
+    // structure: ASCII, 4 to 8 digits, OK key, into VERIFY 00 20 00 80 08 FF..FF.
+    let mut verify = vec![
+        0, 0, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0,
+    ];
+    verify.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
+    verify.extend_from_slice(&[0xFF; 8]);
+    let answer = c.exchange(10, &ccid(0x69, 2, &verify));
+    assert_eq!(answer, [0x80, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0x90, 0x00]);
+    served.stdin.write_all(b"keys 9999E\n").unwrap();
+    let answer = c.exchange(20, &ccid(0x69, 3, &verify));
+    assert_eq!(answer, [0x80, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0x63, 0xC2]);
 }

@@ -28,6 +28,11 @@
 //! ```
 //!
 //! It costs a second pair of message buffers (the runner's) besides the port's.
+//! A reader with a PIN pad: the runner calls
+//! [`CcidReader::handle_with_keypad`] with its keypad (the port runs no command,
+//! so it takes none; [`super::CcidClass::with_keypad`] is the class's), and the
+//! reader's `with_pin_support` comes before [`CcidPort::new`], which copies the
+//! class descriptor.
 
 use readerkit::platform::Platform;
 use usb_device::Result as UsbResult;

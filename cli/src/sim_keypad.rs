@@ -1,0 +1,147 @@
+//! The simulated PIN pad of the serving commands (`ccid-serve --reader
+//! gempcpinpad`, `usbip-serve --keys`): key scripts, from `--keys KEYS` and from
+//! `keys KEYS` lines on stdin, are pressed into a queue that a PIN entry
+//! (PC_to_RDR_Secure) reads.
+
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
+
+use readerkit::pin::{Key, Keypad, Prompt};
+
+/// One step of a key script: a key, or a pause before the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyStep {
+    Press(Key),
+    /// Wait this many ms.
+    Pause(u64),
+}
+
+/// Parse a key script: `0`-`9` digits, `E` enter, `C` cancel, `B` backspace, `L`
+/// clear, `.` a pause of 100 ms; spaces are ignored.
+pub(crate) fn parse_keys(script: &str) -> Result<Vec<KeyStep>, String> {
+    script
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| {
+            Ok(match c.to_ascii_uppercase() {
+                d @ '0'..='9' => KeyStep::Press(Key::Digit(d as u8 - b'0')),
+                'E' => KeyStep::Press(Key::Enter),
+                'C' => KeyStep::Press(Key::Cancel),
+                'B' => KeyStep::Press(Key::Backspace),
+                'L' => KeyStep::Press(Key::Clear),
+                '.' => KeyStep::Pause(100),
+                other => return Err(format!("unknown key `{other}`")),
+            })
+        })
+        .collect()
+}
+
+/// `--keys` as clap checks it: a key script that parses, kept as text.
+pub(crate) fn parse_keys_arg(script: &str) -> Result<String, String> {
+    parse_keys(script).map(|_| script.to_string())
+}
+
+/// The steps of a `--keys` value clap has checked (none without the option).
+pub(crate) fn script_of(arg: Option<&str>) -> Vec<KeyStep> {
+    arg.and_then(|script| parse_keys(script).ok())
+        .unwrap_or_default()
+}
+
+/// Press the keys of `script` into `keys`, pausing where it says.
+pub(crate) fn press(keys: &Sender<Key>, script: &[KeyStep]) {
+    for step in script {
+        match step {
+            KeyStep::Press(key) => {
+                let _ = keys.send(*key);
+            }
+            KeyStep::Pause(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+        }
+    }
+}
+
+/// The key script of a `keys KEYS` control line (`keys` alone: none), or `None`
+/// for any other line.
+pub(crate) fn keys_line(line: &str) -> Option<&str> {
+    match line.trim().strip_prefix("keys") {
+        Some(script) if script.is_empty() || script.starts_with(' ') => Some(script),
+        _ => None,
+    }
+}
+
+/// Press the keys of a `keys KEYS` line's `script`; a script that does not parse
+/// is reported on stderr (`readerkit <command>: ...`) and presses nothing.
+pub(crate) fn press_line(keys: &Sender<Key>, script: &str, command: &str) {
+    match parse_keys(script) {
+        Ok(script) => press(keys, &script),
+        Err(e) => eprintln!("readerkit {command}: {e}"),
+    }
+}
+
+/// A reader's keypad: keys pressed (on stdin or by `--keys`) arrive on a channel
+/// and wait there until a PIN entry reads them.
+pub(crate) struct QueuedKeypad {
+    keys: Receiver<Key>,
+    /// Say each key's kind and each prompt on stderr (never a digit's value).
+    trace: bool,
+}
+
+impl QueuedKeypad {
+    /// A keypad, and the sender that presses its keys.
+    pub(crate) fn new(trace: bool) -> (Sender<Key>, QueuedKeypad) {
+        let (sender, keys) = mpsc::channel();
+        (sender, QueuedKeypad { keys, trace })
+    }
+}
+
+impl Keypad for QueuedKeypad {
+    fn next_key(&mut self, timeout_ms: u32) -> Option<Key> {
+        let key = self
+            .keys
+            .recv_timeout(Duration::from_millis(u64::from(timeout_ms)))
+            .ok();
+        if self.trace {
+            // The key's kind only: a digit is never shown.
+            match key {
+                Some(Key::Digit(_)) => eprintln!("keypad: digit"),
+                Some(other) => eprintln!("keypad: {other:?}"),
+                None => eprintln!("keypad: no key within {timeout_ms} ms"),
+            }
+        }
+        key
+    }
+
+    fn prompt(&mut self, prompt: Prompt) {
+        if self.trace {
+            eprintln!("keypad: {prompt:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_scripts_parse_and_unknown_keys_are_refused() {
+        assert_eq!(
+            parse_keys("1 2e.c"),
+            Ok(vec![
+                KeyStep::Press(Key::Digit(1)),
+                KeyStep::Press(Key::Digit(2)),
+                KeyStep::Press(Key::Enter),
+                KeyStep::Pause(100),
+                KeyStep::Press(Key::Cancel),
+            ])
+        );
+        assert_eq!(parse_keys(""), Ok(vec![]));
+        assert_eq!(parse_keys("12x"), Err("unknown key `X`".to_string()));
+    }
+
+    #[test]
+    fn keys_lines_are_told_from_other_controls() {
+        assert_eq!(keys_line("keys 1234E"), Some(" 1234E"));
+        assert_eq!(keys_line("  keys\n"), Some(""));
+        assert_eq!(keys_line("keysE"), None);
+        assert_eq!(keys_line("remove"), None);
+    }
+}
