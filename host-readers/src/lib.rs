@@ -28,7 +28,7 @@
 #![deny(unsafe_code)]
 
 mod callbacks;
-mod device_name;
+pub mod device_name;
 mod hook;
 pub mod host;
 pub mod port;
@@ -40,6 +40,7 @@ pub mod sim;
 pub mod vpcd;
 pub mod worker;
 
+pub use device_name::DeviceName;
 pub use host::Host;
 pub use port::{AnyDevice, Port};
 pub use reader::{Reader, open};

@@ -4,9 +4,10 @@ use std::sync::{Arc, Mutex};
 
 use readerkit::Status;
 
+use crate::device_name::{DeviceName, Kind};
 use crate::host::Host;
 use crate::port::Port;
-use crate::reader_log::{ReaderLog, default_level, split_level};
+use crate::reader_log::{ReaderLog, default_level};
 use crate::worker::Worker;
 use crate::{sim, vpcd};
 
@@ -55,24 +56,29 @@ type Opened = (Arc<dyn Port>, u32, Option<Worker>);
 
 /// Open the reader `device_name` names (see the crate documentation), as reader
 /// number `index` of host `H`. A trailing `:log=LEVEL` option sets the reader's log
-/// level ([`crate::reader_log`]). An unknown syntax is [`Status::NotSupported`]; a
+/// level ([`crate::reader_log`]). The whole name is parsed ([`DeviceName::parse`])
+/// before anything is opened: an unknown syntax is [`Status::NotSupported`]; a
 /// reader that cannot start (port in use, say) reports its own status.
 pub fn open<H: Host>(device_name: &str, index: u32) -> Result<Reader, Status> {
-    let (kind_name, level) = split_level(device_name)?;
+    let name = DeviceName::parse(device_name)?;
     let log = ReaderLog {
         name: device_name.to_owned(),
-        level: level.unwrap_or_else(default_level),
+        level: name.level.unwrap_or_else(default_level),
     };
-    let (port, max_apdu_data, worker): Opened = if let Some(kind) = kind_name.strip_prefix("sim:") {
-        let port = sim::open::<H>(kind, index, log.clone())?;
-        (port, sim::MAX_APDU_DATA, None)
-    } else if let Some(spec) = kind_name.strip_prefix("vpcd:") {
-        let (port, worker) = vpcd::open::<H>(spec, index)?;
-        (port, vpcd::MAX_APDU_DATA, Some(worker))
-    } else if let Some(spec) = kind_name.strip_prefix("serial:") {
-        open_serial::<H>(spec, index, log.clone())?
-    } else {
-        return Err(Status::NotSupported);
+    let (port, max_apdu_data, worker): Opened = match name.kind {
+        Kind::Sim(slot) => {
+            let port = sim::open::<H>(&slot, &name.reader, index, log.clone());
+            (port, sim::MAX_APDU_DATA, None)
+        }
+        Kind::Vpcd(spec) => {
+            let (port, worker) = vpcd::open::<H>(&spec, &name.reader, index)?;
+            (port, vpcd::MAX_APDU_DATA, Some(worker))
+        }
+        #[cfg(target_os = "linux")]
+        Kind::Serial(spec) => {
+            let (port, worker) = crate::serial::open::<H>(spec, index, log.clone())?;
+            (port, crate::serial::MAX_APDU_DATA, Some(worker))
+        }
     };
     Ok(Reader {
         port,
@@ -80,16 +86,4 @@ pub fn open<H: Host>(device_name: &str, index: u32) -> Result<Reader, Status> {
         max_apdu_data,
         worker: Mutex::new(worker),
     })
-}
-
-#[cfg(target_os = "linux")]
-fn open_serial<H: Host>(spec: &str, index: u32, log: ReaderLog) -> Result<Opened, Status> {
-    let (port, worker) = crate::serial::open::<H>(spec, index, log)?;
-    Ok((port, crate::serial::MAX_APDU_DATA, Some(worker)))
-}
-
-/// `serial:` needs linux-embedded-hal: elsewhere it is an unknown syntax.
-#[cfg(not(target_os = "linux"))]
-fn open_serial<H: Host>(_: &str, _: u32, _: ReaderLog) -> Result<Opened, Status> {
-    Err(Status::NotSupported)
 }

@@ -208,10 +208,10 @@ impl Port for SimPort {
     }
 }
 
-/// Open a `sim:` reader of host `H`; `kind` is what follows `sim:` (`empty`: no
-/// card yet; its slot switch puts T=1 cards in).
-pub fn open<H: Host>(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPort>, Status> {
-    let slot = SlotCard::from_name(kind).ok_or(Status::NotSupported)?;
+/// Open a `sim:` reader of host `H` with the card `slot` names (`empty`: no card
+/// yet; its slot switch puts T=1 cards in); `name` is its device name (`sim:t1`),
+/// its name in its vendor attributes.
+pub fn open<H: Host>(slot: &SlotCard, name: &str, index: u32, log: ReaderLog) -> Arc<SimPort> {
     let card = slot.profile().map(new_card);
     let present = card.is_some();
     let line = SimLine::holding(card);
@@ -231,14 +231,14 @@ pub fn open<H: Host>(kind: &str, index: u32, log: ReaderLog) -> Result<Arc<SimPo
             channel: index as u16,
             ..ReaderCapabilities::typical()
         },
-        VendorAttributes::readerkit(format!("sim:{kind}").as_bytes(), index, b"SIM0001"),
+        VendorAttributes::readerkit(name.as_bytes(), index, b"SIM0001"),
     );
     device.set_pin_pad(pin_pad::<H>());
     if present {
         device.card_inserted();
     }
-    Ok(Arc::new(SimPort {
+    Arc::new(SimPort {
         device,
         profile: slot.inserted_profile(),
-    }))
+    })
 }

@@ -57,7 +57,7 @@ use crate::worker::Worker;
 
 pub mod spec;
 
-use spec::{ALPAR_NAME, GpioChip, Spec, parse};
+use spec::{ALPAR_NAME, GpioChip, Spec};
 
 /// `dwMaxAPDUDataSize` of a `serial:` reader: short APDUs (an ALPAR frame carries
 /// at most 506 bytes; the T=0 path has no ENVELOPE configured).
@@ -73,15 +73,15 @@ fn vendor_attributes(kind: &str, index: u32) -> VendorAttributes {
     VendorAttributes::readerkit(format!("serial:{kind}").as_bytes(), index, b"SERIAL0001")
 }
 
-/// Open a `serial:` reader of host `H`; `spec` is what follows `serial:`. A GPIO + UART
+/// Open the `serial:` reader `spec` describes, as reader `index` of host `H`. A GPIO + UART
 /// reader's line is traced into `log` (decoded at `log=trace`); the TDA8029 runs
 /// the protocols in the chip, so only its requests are logged.
 pub fn open<H: Host>(
-    spec: &str,
+    spec: Spec,
     index: u32,
     log: ReaderLog,
 ) -> Result<(Arc<dyn Port>, Worker), Status> {
-    match parse(spec)? {
+    match spec {
         Spec::Alpar {
             path,
             baud,
@@ -258,18 +258,15 @@ mod tests {
             level: readerkit::trace::Level::Info,
         };
         // Well-formed, but the port (and GPIO chip) do not exist.
-        assert_eq!(
-            open::<TestHost>("/dev/readerkit-no-such-tty:tda8029", 0, log()).err(),
-            Some(Status::Unsuccessful)
-        );
-        assert_eq!(
-            open::<TestHost>(
-                "/dev/readerkit-no-such-tty:tda8035:gpiochip99:CMDVCC=17,RSTIN=27,OFF=22",
-                0,
-                log()
-            )
-            .err(),
-            Some(Status::Unsuccessful)
-        );
+        for spec in [
+            "/dev/readerkit-no-such-tty:tda8029",
+            "/dev/readerkit-no-such-tty:tda8035:gpiochip99:CMDVCC=17,RSTIN=27,OFF=22",
+        ] {
+            let spec = spec::parse(spec).unwrap();
+            assert_eq!(
+                open::<TestHost>(spec, 0, log()).err(),
+                Some(Status::Unsuccessful)
+            );
+        }
     }
 }

@@ -56,6 +56,15 @@ impl Assembler {
         self.offset
     }
 
+    /// Bytes of the unfinished message held so far, its length prefix included:
+    /// at most 2 + [`MAX_MESSAGE`], whatever the peer sends (0 between messages).
+    pub fn buffered(&self) -> usize {
+        match self.part {
+            Part::Length { got, .. } => got,
+            Part::Body { .. } => 2 + self.body.len(),
+        }
+    }
+
     /// Take `bytes`, calling `on_frame` for every message they complete.
     pub fn push(&mut self, mut bytes: &[u8], mut on_frame: impl FnMut(Frame)) {
         while let Some((&byte, rest)) = bytes.split_first() {
@@ -154,5 +163,21 @@ mod tests {
         assert_eq!(bytewise[1].start, 258);
         assert_eq!(bytewise[1].body.len(), MAX_MESSAGE);
         assert_eq!(one.offset(), stream.len() as u64);
+        assert_eq!(one.buffered(), 0);
+    }
+
+    #[test]
+    fn an_unfinished_message_is_held_up_to_its_length() {
+        let mut a = Assembler::new();
+        let mut count = 0;
+        a.push(&[0xFF], |_| count += 1);
+        assert_eq!(a.buffered(), 1);
+        a.push(&[0xFF], |_| count += 1);
+        assert_eq!(a.buffered(), 2);
+        // More than one message's worth: the first completes, the rest is held.
+        a.push(&[5; MAX_MESSAGE + 3], |_| count += 1);
+        assert_eq!(count, 1);
+        assert_eq!(a.buffered(), 3);
+        assert_eq!(a.offset(), 2 + MAX_MESSAGE as u64 + 3);
     }
 }

@@ -204,11 +204,15 @@ impl Port for VpcdPort {
     }
 }
 
-/// Open a `vpcd:` reader of host `H`; `spec` is what follows `vpcd:` (see the module
-/// documentation). A malformed spec is [`Status::NotSupported`]; a port that
-/// cannot be listened on, [`Status::Unsuccessful`].
-pub fn open<H: Host>(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), Status> {
-    let parsed = spec::parse(spec)?;
+/// Open the `vpcd:` reader `parsed` describes (see the module documentation), as
+/// reader `index` of host `H`; `name` is its device name (`vpcd:35963`), its name
+/// in its vendor attributes. A port that cannot be listened on is
+/// [`Status::Unsuccessful`].
+pub fn open<H: Host>(
+    parsed: &spec::Spec,
+    name: &str,
+    index: u32,
+) -> Result<(Arc<VpcdPort>, Worker), Status> {
     let socket = TcpListener::bind(&parsed.address).map_err(|e| {
         log::error!(target: TARGET, "vpcd: cannot listen on {}: {e}", parsed.address);
         Status::Unsuccessful
@@ -243,7 +247,7 @@ pub fn open<H: Host>(spec: &str, index: u32) -> Result<(Arc<VpcdPort>, Worker), 
             channel: index as u16,
             ..ReaderCapabilities::typical()
         },
-        VendorAttributes::readerkit(format!("vpcd:{spec}").as_bytes(), index, b"VPCD0001"),
+        VendorAttributes::readerkit(name.as_bytes(), index, b"VPCD0001"),
     ));
     let weak = Arc::downgrade(&device);
     let removed_gate = gate.clone();
