@@ -5,7 +5,8 @@
 //! Rules that keep answers in step with commands:
 //! * the answer to a command is the first message that *begins* after the command
 //!   is sent: bytes already received (read or still in the kernel) when the
-//!   command goes out belong to messages nobody asked for, which are discarded;
+//!   command goes out belong to messages nobody asked for, which are discarded
+//!   (the choice, sans I/O: [`super::inbox`]);
 //! * a whole exchange (command written, answer read) has one deadline; a peer
 //!   that misses it, trickling or stalled, is dropped;
 //! * an exchange that ends without its answer leaves the stream out of step, so
@@ -23,7 +24,8 @@ use std::time::Instant;
 
 use readerkit::Failure;
 
-use super::frame::{Assembler, Frame};
+use super::frame::Assembler;
+use super::inbox::Inbox;
 use super::monitor::Monitor;
 use super::sys::{self, Interest};
 use crate::hook::Hook;
@@ -72,16 +74,6 @@ pub(super) enum Reply {
     Expected,
 }
 
-/// What the reader waits for from the peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Expect {
-    /// Nothing: every message that arrives is discarded.
-    #[default]
-    Nothing,
-    /// The answer: the first message beginning at or after byte offset `from`.
-    Answer { from: u64 },
-}
-
 #[derive(Debug)]
 struct Conn {
     id: ConnId,
@@ -94,12 +86,10 @@ struct State {
     last_id: ConnId,
     /// Bytes of the current connection read (and framed) so far.
     consumed: u64,
-    expect: Expect,
-    answer: Option<Vec<u8>>,
+    /// The answer awaited on the current connection.
+    inbox: Inbox,
     /// The connection an exchange is using right now.
     in_flight: Option<ConnId>,
-    /// Messages nobody asked for on the current connection.
-    discarded: u64,
 }
 
 /// What [`Link::receive`] found.
@@ -137,9 +127,7 @@ impl Link {
             stream: Arc::new(stream),
         });
         s.consumed = 0;
-        s.expect = Expect::Nothing;
-        s.answer = None;
-        s.discarded = 0;
+        s.inbox = Inbox::new();
         Ok(id)
     }
 
@@ -171,14 +159,14 @@ impl Link {
             }
             // An answer already delivered stays for its exchange: the card answered,
             // then hung up.
-            s.expect = Expect::Nothing;
+            s.inbox.stop_awaiting();
             // Report before anyone waiting here can return: a caller that sees its
             // exchange fail then sees the card gone.
             if let Some(report) = self.on_removed.get() {
                 report.call();
             }
             self.state.notify_all();
-            s.discarded
+            s.inbox.discarded()
         };
         let extra = if discarded > 0 {
             format!(" ({discarded} message(s) nobody asked for were discarded)")
@@ -228,7 +216,7 @@ impl Link {
             Ok(n) if n > 0 => {
                 let state = &mut *s;
                 let mut woke = false;
-                assembler.push(&buf[..n], |frame| woke |= Self::take(state, frame));
+                assembler.push(&buf[..n], |frame| woke |= state.inbox.deliver(frame));
                 s.consumed = assembler.offset();
                 if woke {
                     self.state.notify_all();
@@ -241,22 +229,6 @@ impl Link {
                 drop(s);
                 self.end(id, End::PeerClosed);
                 Received::Closed
-            }
-        }
-    }
-
-    /// A whole message arrived: the answer if one is expected and it began after
-    /// the command went out, otherwise discarded. Returns `true` if it is the answer.
-    fn take(s: &mut State, frame: Frame) -> bool {
-        match s.expect {
-            Expect::Answer { from } if frame.start >= from => {
-                s.answer = Some(frame.body);
-                s.expect = Expect::Nothing;
-                true
-            }
-            _ => {
-                s.discarded += 1;
-                false
             }
         }
     }
@@ -280,25 +252,22 @@ impl Link {
                 .filter(|c| c.id == id)
                 .map(|c| c.stream.clone())
                 .ok_or(Failure::NoMedia)?;
-            s.answer = None;
-            s.expect = match reply {
-                Reply::None => Expect::Nothing,
+            match reply {
+                Reply::None => s.inbox.clear(),
                 Reply::Expected => {
                     // Whatever the kernel holds now was sent before this command.
                     let pending = sys::bytes_pending(stream.as_raw_fd()).unwrap_or(0);
-                    Expect::Answer {
-                        from: s.consumed + pending as u64,
-                    }
+                    let from = s.consumed + pending as u64;
+                    s.inbox.await_answer(from);
                 }
-            };
+            }
             s.in_flight = Some(id);
             stream
         };
         let result = self.send_and_wait(id, &stream, len, message, reply, deadline);
         let mut s = self.state.lock();
         s.in_flight = None;
-        s.expect = Expect::Nothing;
-        s.answer = None;
+        s.inbox.clear();
         result
     }
 
@@ -327,7 +296,7 @@ impl Link {
         }
         let mut s = self.state.lock();
         loop {
-            if let Some(answer) = s.answer.take() {
+            if let Some(answer) = s.inbox.take_answer() {
                 drop(s);
                 if answer.is_empty() {
                     self.end(id, End::EmptyAnswer);

@@ -39,6 +39,7 @@
 
 pub mod frame;
 mod gate;
+pub mod inbox;
 mod link;
 mod listener;
 mod monitor;
