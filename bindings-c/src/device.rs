@@ -23,7 +23,7 @@ use static_assertions::const_assert;
 use crate::guard::{
     Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, entry, write_opt,
 };
-use crate::line::{CLine, rk_line_ops};
+use crate::line::{CLine, fill_atr, rk_line_ops};
 use crate::log::CLogSink;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -435,40 +435,15 @@ const_assert!(size_of::<rk_device>() == RK_DEVICE_STORAGE_SIZE);
 const_assert!(align_of::<Slot<CDevice>>() <= align_of::<rk_device>());
 const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
 
-/// The initialised device in `dev`.
-///
-/// # Safety
-///
-/// `dev` is NULL or points to at least `size_of::<Slot<CDevice>>()` readable bytes
-/// (zeroed or initialised by `rk_device_init`) that stay valid for `'a`.
-pub(crate) unsafe fn device<'a>(dev: *const rk_device) -> Result<&'a CDevice, rk_status> {
-    // SAFETY: forwarded contract.
-    let slot = unsafe { Slot::<CDevice>::find(dev) }?;
-    // SAFETY: initialised (the magic word says so); only shared views of it exist.
-    Ok(unsafe { &(*slot).value })
-}
-
-/// The initialised device in `dev`, exclusively.
-///
-/// # Safety
-///
-/// As [`device`], and no other view of the device exists or is made for `'a`.
-pub(crate) unsafe fn device_mut<'a>(dev: *mut rk_device) -> Result<&'a mut CDevice, rk_status> {
-    // SAFETY: forwarded contract.
-    let slot = unsafe { Slot::<CDevice>::find(dev) }?;
-    // SAFETY: initialised (the magic word says so); exclusive per the contract.
-    Ok(unsafe { &mut (*slot).value })
-}
-
 /// Run `f` on the initialised device in `dev` (under the FFI guard).
 ///
 /// # Safety
 ///
-/// As [`device`].
+/// `dev` is NULL or device storage (zeroed or initialised by `rk_device_init`).
 unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
-        f(unsafe { device(dev) }?);
+        f(unsafe { Slot::<CDevice>::value(dev) }?);
         Ok(())
     })
 }
@@ -478,7 +453,7 @@ unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_statu
 ///
 /// # Safety
 ///
-/// As [`device`]; `out` is NULL or valid for a write.
+/// `dev` is NULL or device storage; `out` is NULL or valid for a write.
 unsafe fn answer<T>(
     dev: *const rk_device,
     out: *mut T,
@@ -489,29 +464,26 @@ unsafe fn answer<T>(
         check(out.cast_const())?;
         check_disjoint(&[Region::of(out), Slot::<CDevice>::region(dev)], &[])?;
         // SAFETY: forwarded contract.
-        let value = f(unsafe { device(dev) }?);
+        let value = f(unsafe { Slot::<CDevice>::value(dev) }?);
         // SAFETY: NULL, or checked aligned and valid for a write per the contract.
         unsafe { write_opt(out, value) };
         Ok(())
     })
 }
 
+/// The status of `outcome`, its byte count written to `*bytes_written` (0 while a
+/// request pends).
 fn complete(outcome: Outcome, bytes_written: *mut usize) -> rk_status {
-    match outcome {
+    let (status, n) = match outcome {
         Outcome::Complete {
             status,
-            bytes_written: n,
-        } => {
-            // SAFETY: checked non-null and aligned by the caller of complete().
-            unsafe { write_opt(bytes_written, n) };
-            to_rk(status)
-        }
-        Outcome::Pending => {
-            // SAFETY: as above.
-            unsafe { write_opt(bytes_written, 0) };
-            RK_STATUS_PENDING
-        }
-    }
+            bytes_written,
+        } => (to_rk(status), bytes_written),
+        Outcome::Pending => (RK_STATUS_PENDING, 0),
+    };
+    // SAFETY: NULL or checked aligned, and valid for a write, by the caller.
+    unsafe { write_opt(bytes_written, n) };
+    status
 }
 
 // ---- adapters: the core's callbacks onto the C table --------------------------
@@ -525,13 +497,10 @@ fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<()
     // table for this context.
     let result = unsafe { f(d.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) };
     callback_result(result)?;
-    if action != PowerAction::PowerDown {
-        let bytes = buf.get(..len).ok_or(Failure::DeviceProtocolError)?;
-        atr.clear();
-        atr.extend_from_slice(bytes)
-            .map_err(|_| Failure::DeviceProtocolError)?;
+    match action {
+        PowerAction::PowerDown => Ok(()),
+        _ => fill_atr(atr, &buf, len, Failure::DeviceProtocolError),
     }
-    Ok(())
 }
 
 fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {
@@ -964,7 +933,7 @@ pub unsafe extern "C" fn rk_device_control(
         // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
         unsafe { write_opt(bytes_written, 0) };
         // SAFETY: forwarded contract.
-        let device = unsafe { device(dev) }?;
+        let device = unsafe { Slot::<CDevice>::value(dev) }?;
         // SAFETY: valid for `input_len` bytes per the contract.
         let input = unsafe { bytes(input, input_len) }?;
         // SAFETY: valid and exclusive for `output_len` bytes per the contract.

@@ -52,6 +52,17 @@ pub(crate) fn check_ptr<T>(ptr: *const T) -> Result<(), rk_status> {
     }
 }
 
+/// `Ok(true)` if a C buffer `ptr`/`len` is a slice's parts, `Ok(false)` if it is
+/// NULL with length 0 (an empty slice), `RK_STATUS_INVALID_PARAMETER` otherwise
+/// (NULL with a length, or longer than `isize::MAX`).
+fn slice_parts(ptr: *const u8, len: usize) -> Result<bool, rk_status> {
+    match (ptr.is_null(), len) {
+        (true, 0) => Ok(false),
+        (false, n) if n <= isize::MAX as usize => Ok(true),
+        _ => Err(RK_STATUS_INVALID_PARAMETER),
+    }
+}
+
 /// A byte slice from a C pointer and length; `NULL` is allowed only with length 0.
 ///
 /// # Safety
@@ -59,19 +70,12 @@ pub(crate) fn check_ptr<T>(ptr: *const T) -> Result<(), rk_status> {
 /// If `ptr` is non-null it must point to `len` readable bytes that stay valid and
 /// unmodified for `'a`.
 pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], rk_status> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&[])
-        } else {
-            Err(RK_STATUS_INVALID_PARAMETER)
-        };
-    }
-    if len > isize::MAX as usize {
-        return Err(RK_STATUS_INVALID_PARAMETER);
-    }
-    // SAFETY: non-null, length bounded, and the caller guarantees `len` readable
-    // bytes valid for 'a.
-    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+    Ok(match slice_parts(ptr, len)? {
+        // SAFETY: non-null, length bounded, and the caller guarantees `len`
+        // readable bytes valid for 'a.
+        true => unsafe { core::slice::from_raw_parts(ptr, len) },
+        false => &[],
+    })
 }
 
 /// A mutable byte slice from a C pointer and length; `NULL` only with length 0.
@@ -81,19 +85,12 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], r
 /// If `ptr` is non-null it must point to `len` writable bytes, valid and not
 /// accessed through any other pointer for `'a`.
 pub(crate) unsafe fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], rk_status> {
-    if ptr.is_null() {
-        return if len == 0 {
-            Ok(&mut [])
-        } else {
-            Err(RK_STATUS_INVALID_PARAMETER)
-        };
-    }
-    if len > isize::MAX as usize {
-        return Err(RK_STATUS_INVALID_PARAMETER);
-    }
-    // SAFETY: non-null, length bounded, and the caller guarantees `len` writable,
-    // exclusively ours bytes valid for 'a.
-    Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+    Ok(match slice_parts(ptr, len)? {
+        // SAFETY: non-null, length bounded, and the caller guarantees `len`
+        // writable, exclusively ours bytes valid for 'a.
+        true => unsafe { core::slice::from_raw_parts_mut(ptr, len) },
+        false => &mut [],
+    })
 }
 
 /// `Ok(())` if an optional out-pointer is NULL (not wanted) or aligned for `T`; a

@@ -8,8 +8,9 @@ use core::ffi::c_void;
 use readerkit::device::PinPad;
 use readerkit::pin::{Key, Prompt};
 
-use crate::device::{CDriver, device, device_mut, rk_device};
+use crate::device::{CDevice, CDriver, rk_device};
 use crate::guard::{check_ptr, entry};
+use crate::slot::Slot;
 use crate::status::*;
 
 /// No key came within the time allowed (what `next_key` returns on a time-out).
@@ -131,13 +132,13 @@ pub unsafe extern "C" fn rk_device_set_keypad(
         // device: look with a shared view (ended at once) before taking the
         // exclusive one.
         // SAFETY: forwarded contract.
-        let d = unsafe { device(dev) }?;
+        let d = unsafe { Slot::<CDevice>::value(dev) }?;
         if d.in_own_callback() || d.callback_running() {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         // SAFETY: forwarded contract (exclusive use during the call), and no
         // callback runs, so no request holds a view of the device.
-        let device = unsafe { device_mut(dev) }?;
+        let device = unsafe { Slot::<CDevice>::value_mut(dev) }?;
         device.with_driver(|d| d.keypad = Some(ops));
         device.set_pin_pad(PinPad {
             next_key,

@@ -130,6 +130,19 @@ fn within(count: usize, capacity: usize) -> Result<usize, Failure> {
     }
 }
 
+/// Put the first `len` bytes of `buf`, an ATR a C callback wrote, into `atr`; a
+/// count larger than `buf` is `too_long` (nothing past it is read).
+pub(crate) fn fill_atr(
+    atr: &mut AtrBuffer,
+    buf: &[u8],
+    len: usize,
+    too_long: Failure,
+) -> Result<(), Failure> {
+    let bytes = buf.get(..len).ok_or(too_long)?;
+    atr.clear();
+    atr.extend_from_slice(bytes).map_err(|_| too_long)
+}
+
 impl Line for CLine {
     fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let f = self.ops.reset.ok_or(MISSING)?;
@@ -143,10 +156,7 @@ impl Line for CLine {
         // SAFETY: `buf` and `len` are valid for the call; the callback comes from the
         // C line table for this context.
         callback_result(unsafe { f(self.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) })?;
-        let len = within(len, buf.len())?;
-        atr.clear();
-        atr.extend_from_slice(&buf[..len])
-            .map_err(|_| Failure::BufferOverflow)
+        fill_atr(atr, &buf, len, Failure::BufferOverflow)
     }
 
     fn deactivate(&mut self) -> Result<(), Failure> {

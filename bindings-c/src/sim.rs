@@ -67,18 +67,6 @@ pub unsafe extern "C" fn rk_sim_init(
     })
 }
 
-/// The initialised card in `card`.
-///
-/// # Safety
-///
-/// `card` is NULL or card storage used by one thread at a time, for `'a`.
-unsafe fn card_mut<'a>(card: *mut rk_sim_card) -> Result<&'a mut Card, rk_status> {
-    // SAFETY: forwarded contract.
-    let s = unsafe { Slot::<Card>::find(card) }?;
-    // SAFETY: initialised, one thread at a time.
-    Ok(unsafe { &mut (*s).value })
-}
-
 /// Release a simulated card.
 ///
 /// # Safety
@@ -102,7 +90,7 @@ pub unsafe extern "C" fn rk_sim_power(card: *mut rk_sim_card, action: u32) -> rk
     entry(|| {
         let action = PowerAction::from_code(action).ok_or(RK_STATUS_INVALID_PARAMETER)?;
         // SAFETY: forwarded contract.
-        let card = unsafe { card_mut(card) }?;
+        let card = unsafe { Slot::<Card>::value_mut(card) }?;
         match action {
             PowerAction::ColdReset => card.power_on(),
             PowerAction::WarmReset => card.warm_reset(),
@@ -130,7 +118,7 @@ pub unsafe extern "C" fn rk_sim_write(
         // SAFETY: valid for `len` bytes per the contract, outside the card (checked).
         let data = unsafe { bytes(data, len) }?;
         // SAFETY: forwarded contract.
-        let card = unsafe { card_mut(card) }?;
+        let card = unsafe { Slot::<Card>::value_mut(card) }?;
         card.write(data)
             .map_err(|_| RK_STATUS_DEVICE_PROTOCOL_ERROR)
     })
@@ -166,7 +154,7 @@ pub unsafe extern "C" fn rk_sim_read(
         // SAFETY: valid for `capacity` bytes per the contract.
         let out = unsafe { bytes_mut(out, capacity) }?;
         // SAFETY: forwarded contract.
-        let n = unsafe { card_mut(card) }?.read(out);
+        let n = unsafe { Slot::<Card>::value_mut(card) }?.read(out);
         // SAFETY: NULL or valid for a write per the contract.
         unsafe { write_opt(len, n) };
         Ok(())

@@ -68,6 +68,31 @@ impl<T: Stored> Slot<T> {
         Ok(slot.cast_mut())
     }
 
+    /// The initialised `T` in `storage` (the errors of [`Slot::find`]).
+    ///
+    /// # Safety
+    ///
+    /// As [`Slot::find`], and the `T` stays valid for `'a` with only shared views
+    /// of it.
+    pub(crate) unsafe fn value<'a, S>(storage: *const S) -> Result<&'a T, rk_status> {
+        // SAFETY: forwarded contract.
+        let slot = unsafe { Slot::<T>::find(storage) }?;
+        // SAFETY: initialised (the magic word says so); only shared views of it.
+        Ok(unsafe { &(*slot).value })
+    }
+
+    /// The initialised `T` in `storage`, exclusively.
+    ///
+    /// # Safety
+    ///
+    /// As [`Slot::value`], and no other view of the `T` exists or is made for `'a`.
+    pub(crate) unsafe fn value_mut<'a, S>(storage: *mut S) -> Result<&'a mut T, rk_status> {
+        // SAFETY: forwarded contract.
+        let slot = unsafe { Slot::<T>::find(storage) }?;
+        // SAFETY: initialised (the magic word says so); exclusive per the contract.
+        Ok(unsafe { &mut (*slot).value })
+    }
+
     /// `Ok(())` if `storage` (`storage_len` bytes) can take a new `T`: it has room
     /// for a slot ([`Slot::check_room`]'s errors, checked first: nothing past
     /// `storage_len` is read) and holds no initialised `T`, which must be released
