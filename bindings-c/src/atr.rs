@@ -25,6 +25,8 @@ pub const RK_CLOCK_STOP_HIGH: u8 = 3;
 pub const RK_CLOCK_STOP_NO_PREFERENCE: u8 = 4;
 
 /// A parsed ATR and the parameters it announces (defaults for absent characters).
+// The C ABI's flat view of `readerkit::atr::Atr` and its `Parameters`; the fields
+// they share carry the core's docs on purpose (C callers read the header only).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct rk_atr_info {

@@ -120,8 +120,9 @@ pub(crate) unsafe fn write_opt<T>(ptr: *mut T, value: T) {
 /// A range of the caller's memory, compared by address only: the library refuses
 /// calls whose buffers, out-pointers and objects overlap where one of them is
 /// written, because a shared and a mutable view of the same bytes (or a write into
-/// bytes still to be read) is undefined behaviour or a silent wrong answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// bytes still to be read) is undefined behaviour or a silent wrong answer. The
+/// default is [`Region::NONE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Region {
     start: usize,
     len: usize,

@@ -5,8 +5,9 @@
 use crate::guard::{Region, bytes, bytes_mut, check_disjoint};
 use crate::status::{RK_STATUS_INVALID_PARAMETER, rk_status};
 
-/// Where the held buffers lie, for the overlap checks of every later call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the held buffers lie, for the overlap checks of every later call (the
+/// default: none, overlapping nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Held {
     /// The command APDU (read).
     pub(crate) apdu: Region,

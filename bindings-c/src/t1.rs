@@ -178,10 +178,7 @@ pub unsafe extern "C" fn rk_t1_init(
         let config = Config::try_from(unsafe { config.read() })?;
         let value = T1Engine {
             busy: AtomicBool::new(false),
-            held: Held {
-                apdu: Region::NONE,
-                response: Region::NONE,
-            },
+            held: Held::default(),
             engine: Engine::new(config).map_err(|e| to_rk(e.into()))?,
         };
         // SAFETY: forwarded contract.

@@ -3,6 +3,7 @@
 
 mod device;
 mod engines;
+mod guard;
 mod keypad;
 mod line;
 mod log;
