@@ -119,17 +119,6 @@ impl CLine {
     }
 }
 
-/// `Ok(count)` if the callback's `count` fits the `capacity` it was given; a larger
-/// one is a driver bug, reported as `BufferOverflow` (nothing past the buffer is
-/// read).
-fn within(count: usize, capacity: usize) -> Result<usize, Failure> {
-    if count > capacity {
-        Err(Failure::BufferOverflow)
-    } else {
-        Ok(count)
-    }
-}
-
 /// Put the first `len` bytes of `buf`, an ATR a C callback wrote, into `atr`; a
 /// count larger than `buf` is `too_long` (nothing past it is read).
 pub(crate) fn fill_atr(
@@ -188,7 +177,9 @@ impl Line for CLine {
             )
         };
         callback_result(code)?;
-        within(received, buf.len())
+        // A count past the buffer is a driver bug (nothing past it is read).
+        let arrived = buf.get(..received).ok_or(Failure::BufferOverflow)?;
+        Ok(arrived.len())
     }
 
     fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {

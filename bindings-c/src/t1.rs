@@ -24,7 +24,7 @@ use static_assertions::const_assert;
 
 use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
 use crate::device::{edc_code, edc_of};
-use crate::guard::{Region, check_ptr, entry};
+use crate::guard::{Region, check_ptr, entry, guard};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -76,8 +76,8 @@ pub struct rk_t1_config {
 }
 
 struct T1Engine {
-    /// A transaction borrows `engine` (set by [`rk_t1_begin`], cleared by
-    /// [`rk_t1_end`]).
+    /// A transaction borrows `engine` (set by [`rk_t1_begin`], cleared when the
+    /// transaction is dropped: by [`rk_t1_end`], or by a begin that fails).
     busy: AtomicBool,
     /// The caller's buffers the open transaction holds (valid while `busy`).
     held: Held,
@@ -88,6 +88,16 @@ struct T1Tx {
     /// The engine slot the transaction borrows (its `engine` field only).
     owner: *mut Slot<T1Engine>,
     tx: Transaction<'static>,
+}
+
+/// Ending a transaction (released or never stored) gives the engine back.
+impl Drop for T1Tx {
+    fn drop(&mut self) {
+        // SAFETY: the engine slot outlives its transactions per the contract; a
+        // reference to the busy flag only (the transaction borrows the `engine`
+        // field, and nothing runs on it until this drop is over).
+        unsafe { &(*self.owner).value.busy }.store(false, Ordering::Release);
+    }
 }
 
 impl Stored for T1Engine {
@@ -283,20 +293,19 @@ pub unsafe extern "C" fn rk_t1_begin(
         // fields; a plain write to one field, no reference to the others.
         unsafe { (*e).value.held = b.held };
         // SAFETY: the busy flag now guarantees this is the only borrow of the engine
-        // until rk_t1_end clears it ('static stands for that).
+        // until the transaction is dropped ('static stands for that).
         let engine: &'static mut Engine = unsafe { &mut (*e).value.engine };
-        let begun = engine
+        let transaction = engine
             .transmit(b.apdu, b.response)
             .map_err(|err| to_rk(err.into()))
-            .and_then(|transaction| {
-                let value = T1Tx {
-                    owner: e,
-                    tx: transaction,
-                };
-                // SAFETY: forwarded contract; size and alignment were checked above.
-                unsafe { Slot::init(tx, tx_len, value) }
-            });
-        let s = begun.inspect_err(|_| busy.store(false, Ordering::Release))?;
+            .inspect_err(|_| busy.store(false, Ordering::Release))?;
+        let value = T1Tx {
+            owner: e,
+            tx: transaction,
+        };
+        // SAFETY: forwarded contract; size and alignment were checked above. A
+        // transaction not stored is dropped, which gives the engine back.
+        let s = unsafe { Slot::init(tx, tx_len, value) }?;
         // SAFETY: just initialised, ours.
         let first = unsafe { (*s).value.tx.action() }.into();
         // SAFETY: checked non-null, aligned and outside what the transaction holds.
@@ -379,16 +388,6 @@ pub unsafe extern "C" fn rk_t1_line_error(
 /// `tx` is NULL or transaction storage.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_t1_end(tx: *mut rk_t1_transaction) -> rk_status {
-    entry(|| {
-        // SAFETY: forwarded contract.
-        let s = unsafe { Slot::<T1Tx>::find(tx) }?;
-        // SAFETY: initialised.
-        let owner = unsafe { (*s).value.owner };
-        // SAFETY: initialised, ours; dropping the transaction ends the borrow.
-        unsafe { Slot::release(s) };
-        // SAFETY: the engine slot outlives its transactions per the contract; a
-        // reference to the busy flag only.
-        unsafe { &(*owner).value.busy }.store(false, Ordering::Release);
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    guard(|| unsafe { Slot::<T1Tx>::release_in(tx) })
 }
