@@ -17,6 +17,15 @@
 #                                   options for usbip-serve (the card's behaviour
 #                                   and the exchange level; at the extended level
 #                                   the client also sends extended APDUs)
+#   USBIP_SERVE_ARGS="--keys 1234E" ...
+#                                   a PIN pad (bPINSupport 03) pressing the simulated
+#                                   card's PIN: the client also reads the part 10
+#                                   features, verifies the PIN through libccid's
+#                                   FEATURE_VERIFY_PIN_DIRECT (right keys, a wrong
+#                                   script: 63 C2, right again), changes it and back
+#                                   through FEATURE_MODIFY_PIN_DIRECT (the later
+#                                   keys go to usbip-serve's stdin when the client
+#                                   asks) and the summary ends with ", PIN pad checked"
 #   USBIP_GUEST_ACCEL=kvm ...       QEMU's accelerator (default tcg: on the project's
 #                                   machines /dev/kvm is there but the CPU has no
 #                                   vmx flag, and under KVM the guest kernel is still
@@ -25,7 +34,7 @@
 #
 # Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, usbip. The last
 # line is the summary:
-#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s[, card moves seen]
+#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s[, card moves seen[, PIN pad checked]]
 # and the whole guest console (with pcscd's debug log) is kept in
 # $USBIP_GUEST_DIR/console.log.
 set -euo pipefail
@@ -81,7 +90,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# usbip-serve's stdin: the card moves the guest's client asks for.
+# usbip-serve's stdin: the card moves and PIN pad keys the guest's client asks for.
 mkfifo "$work/control"
 exec 3<>"$work/control"
 # shellcheck disable=SC2086 # the options are words on purpose
@@ -111,10 +120,19 @@ timeout 600 qemu-system-x86_64 -accel "${USBIP_GUEST_ACCEL:-tcg}" -m 1024 -smp 1
     </dev/null >"$dir/console.log" 2>&1 &
 qemu=$!
 
-# Pass the client's requests for card movements on to usbip-serve.
+# Pass the client's requests for card movements and keys on to usbip-serve.
 removed=
 inserted=
+keys_sent=0
 while kill -0 "$qemu" 2>/dev/null; do
+    # Each `CLIENT keys KEYS` line once, in order, when the console has all of
+    # it (its CR is there).
+    asked=$(grep -a "^CLIENT keys .*"$'\r' "$dir/console.log" | tr -d '\r' || true)
+    if [ -n "$asked" ]; then
+        printf '%s\n' "$asked" | tail -n +$((keys_sent + 1)) |
+            while read -r _ _ script; do echo "keys $script" >&3; done
+        keys_sent=$(printf '%s\n' "$asked" | wc -l)
+    fi
     if [ -z "$removed" ] && grep -q "^CLIENT remove-now" "$dir/console.log"; then
         echo remove >&3
         removed=1
@@ -127,14 +145,15 @@ while kill -0 "$qemu" 2>/dev/null; do
 done
 wait "$qemu" || true
 
-grep -E "^(GUEST|READERS|ATR|APDUS|ROUNDTRIPS|MOVES|CLIENT)" "$dir/console.log" || true
+grep -E "^(GUEST|READERS|ATR|APDUS|PINPAD|ROUNDTRIPS|MOVES|CLIENT)" "$dir/console.log" || true
 echo "libccid (pcscd -d) lines it did not like:"
 grep "^PCSCD" "$dir/console.log" | grep -i -E "error|fail|not supported|warning|unknown" | head -20 || true
 seen=$(grep -q "^READERS \['[^]]" "$dir/console.log" && echo seen || echo "not seen")
 checked=$(sed -n 's/^CLIENT ok \([0-9]*\) APDUs.*/\1/p' "$dir/console.log")
 rate=$(sed -n 's/^ROUNDTRIPS .*: \([0-9]*\)\/s.*/\1/p' "$dir/console.log")
 if grep -q "^CLIENT ok" "$dir/console.log"; then
-    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s, card moves seen"
+    pin_pad=$(grep -q "^CLIENT ok .*PIN pad checked" "$dir/console.log" && echo ", PIN pad checked" || true)
+    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s, card moves seen$pin_pad"
 else
     echo "usbip-guest: FAILED: reader $seen, ${checked:-0} APDUs checked, ${rate:-0} round trips/s"
     exit 1

@@ -4,7 +4,16 @@ libccid): the reader's name, the card's ATR, SELECT, GET CHALLENGE, ECHO of ever
 short length, APDU round trips per second, then the card taken out and put back
 (asked of the host with `CLIENT remove-now` / `CLIENT insert-now` lines, which
 tools/usbip-guest.sh passes to usbip-serve's stdin) as SCardGetStatusChange sees
-it. Prints `CLIENT ok ...` or `CLIENT failed ...` as its last line."""
+it. With a PIN pad (`--keys` in usbip-serve's options, which must press the
+card's PIN "1234" and OK: `--keys 1234E`), PC/SC part 10 PIN verification
+through libccid: the reader's features (CM_IOCTL_GET_FEATURE_REQUEST), then a
+PIN_VERIFY_STRUCTURE sent to FEATURE_VERIFY_PIN_DIRECT with the right keys (90
+00), a wrong key script (63 C2) and the right one again (90 00), then a
+PIN_MODIFY_STRUCTURE to FEATURE_MODIFY_PIN_DIRECT changing the PIN to "5678"
+(90 00), a verification of it and the change back (90 00 each); the later key
+scripts are asked of the host with `CLIENT keys KEYS` lines, which
+tools/usbip-guest.sh passes to usbip-serve's stdin as `keys KEYS`. Prints
+`CLIENT ok ...` or `CLIENT failed ...` as its last line."""
 
 import sys
 import time
@@ -28,6 +37,120 @@ def wait_for(context, reader, state, what):
         current = states[0][1] & ~scard.SCARD_STATE_CHANGED
         _, states = scard.SCardGetStatusChange(context, 2000, [(reader, current)])
     print(f"MOVES {what} seen by SCardGetStatusChange", flush=True)
+
+
+# PC/SC part 10 (pcsc-lite's reader.h): CM_IOCTL_GET_FEATURE_REQUEST and the
+# feature tags.
+GET_FEATURE_REQUEST = scard.SCARD_CTL_CODE(3400)
+FEATURE_VERIFY_PIN_DIRECT = 0x06
+FEATURE_MODIFY_PIN_DIRECT = 0x07
+FEATURE_GET_TLV_PROPERTIES = 0x12
+# The TLV properties' tags for the reader's USB identity (values little endian).
+PROPERTY_ID_VENDOR = 0x0B
+PROPERTY_ID_PRODUCT = 0x0C
+# usbip-serve's reader: a GemPC Twin USB.
+GEMPC_TWIN = (0x08E6, 0x3437)
+
+
+def features(connection):
+    """The reader's part 10 feature list: {tag: control code}."""
+    tlvs = connection.control(GET_FEATURE_REQUEST, [])
+    found = {}
+    for i in range(0, len(tlvs) - 5, 6):
+        tag, length = tlvs[i], tlvs[i + 1]
+        if length != 4:
+            raise AssertionError(f"feature {tag:02X} of {length} bytes in {toHexString(tlvs)}")
+        found[tag] = int.from_bytes(bytes(tlvs[i + 2 : i + 6]), "big")
+    return found
+
+
+# The PIN blocks of both structures: bTimerOut 30 s for the first key,
+# bTimerOut2 10 s for each next one, bmFormatString ASCII digits left justified
+# at byte 0, bmPINBlockString no length field and an 8-byte block,
+# bmPINLengthFormat none.
+BLOCK = [30, 10, 0x82, 0x08, 0x00]
+# wPINMaxExtraDigit (4 to 8 digits), bEntryValidationCondition (the OK key).
+LIMITS = [8, 4, 0x02]
+# wLangId: US English.
+LANG = [0x09, 0x04]
+# bTeoPrologue.
+PROLOGUE = [0, 0, 0]
+
+
+def with_apdu(head, apdu):
+    """`head`, ulDataLength (4 bytes, little endian) and the APDU."""
+    return head + list(len(apdu).to_bytes(4, "little")) + apdu
+
+
+def tlv_properties(connection, code):
+    """FEATURE_GET_TLV_PROPERTIES: {tag: value bytes}."""
+    tlvs = connection.control(code, [])
+    found = {}
+    i = 0
+    while i + 2 <= len(tlvs):
+        tag, length = tlvs[i], tlvs[i + 1]
+        value = tlvs[i + 2 : i + 2 + length]
+        if len(value) != length:
+            raise AssertionError(f"TLV properties cut short: {toHexString(tlvs)}")
+        found[tag] = bytes(value)
+        i += 2 + length
+    return found
+
+
+def verify_structure():
+    """A PIN_VERIFY_STRUCTURE for the simulated card's VERIFY `00 20 00 80 08`
+    and 8 bytes of FF, one message (bNumberMessage 1, bMsgIndex 0)."""
+    apdu = [0x00, 0x20, 0x00, 0x80, 0x08] + [0xFF] * 8
+    return with_apdu(BLOCK + LIMITS + [0x01] + LANG + [0x00] + PROLOGUE, apdu)
+
+
+def modify_structure():
+    """A PIN_MODIFY_STRUCTURE for CHANGE REFERENCE DATA `00 24 00 80 10` and 16
+    bytes of FF: the current PIN at byte 0 (bInsertionOffsetOld), the new one at
+    byte 8 (bInsertionOffsetNew), entered twice (bConfirmPIN 03), three messages
+    (bNumberMessage 3, bMsgIndex1..3 0, 1, 2)."""
+    apdu = [0x00, 0x24, 0x00, 0x80, 0x10] + [0xFF] * 16
+    head = BLOCK + [0, 8] + LIMITS[:2] + [0x03] + LIMITS[2:] + [0x03] + LANG + [0, 1, 2] + PROLOGUE
+    return with_apdu(head, apdu)
+
+
+def check_pin_pad(connection):
+    """PIN verification and modification on the reader's PIN pad through
+    libccid."""
+    found = features(connection)
+    print("PINPAD features", {f"{t:02X}": f"{c:08X}" for t, c in found.items()}, flush=True)
+    for tag, name in ((FEATURE_VERIFY_PIN_DIRECT, "VERIFY"), (FEATURE_MODIFY_PIN_DIRECT, "MODIFY")):
+        if tag not in found:
+            raise AssertionError(f"no FEATURE_{name}_PIN_DIRECT in the reader's features")
+    if FEATURE_GET_TLV_PROPERTIES in found:
+        properties = tlv_properties(connection, found[FEATURE_GET_TLV_PROPERTIES])
+        print("PINPAD properties", {f"{t:02X}": v.hex(" ") for t, v in properties.items()}, flush=True)
+        identity = tuple(
+            int.from_bytes(properties.get(tag, b""), "little")
+            for tag in (PROPERTY_ID_VENDOR, PROPERTY_ID_PRODUCT)
+        )
+        if identity != GEMPC_TWIN:
+            raise AssertionError(f"wIdVendor, wIdProduct {identity}, not {GEMPC_TWIN}")
+    verify = (found[FEATURE_VERIFY_PIN_DIRECT], verify_structure(), "verification")
+    modify = (found[FEATURE_MODIFY_PIN_DIRECT], modify_structure(), "modification")
+    ok = [0x90, 0x00]
+    # The first verification reads the keys of --keys; the host presses the
+    # others when asked.
+    steps = (
+        (verify, None, ok),
+        (verify, "9999E", [0x63, 0xC2]),
+        (verify, "1234E", ok),
+        (modify, "1234E5678E5678E", ok),
+        (verify, "5678E", ok),
+        (modify, "5678E1234E1234E", ok),
+    )
+    for (code, structure, what), keys, expected in steps:
+        if keys is not None:
+            print(f"CLIENT keys {keys}", flush=True)
+        answer = connection.control(code, structure)
+        print(f"PINPAD {what}, keys {keys or '(--keys)'}: {toHexString(answer)}", flush=True)
+        if answer != expected:
+            raise AssertionError(f"PIN {what}: {toHexString(answer)}, not {toHexString(expected)}")
 
 
 def serve_args():
@@ -77,6 +200,10 @@ def main():
             apdu = [0x80, 0xEE, 0x00, 0x00, 0x00, n >> 8, n & 0xFF] + data + [0x00, 0x00]
             expect(apdu, (0x90, 0x00), data)
         print(f"APDUS {checks} checked (and extended ECHO of 256, 300, 600, 900)", flush=True)
+    pin_pad = ""
+    if "--keys" in serve_args():
+        check_pin_pad(connection)
+        pin_pad = ", PIN pad checked"
 
     echo = [0x80, 0xEE, 0x00, 0x00, 0x10] + list(range(16)) + [0x00]
     count = 0
@@ -101,7 +228,7 @@ def main():
     if (sw1, sw2) != (0x90, 0x00):
         raise AssertionError(f"GET CHALLENGE on the new card: {sw1:02X} {sw2:02X}")
     checks += 1
-    print(f"CLIENT ok {checks} APDUs checked, {rate:.0f} round trips/s, card moves seen")
+    print(f"CLIENT ok {checks} APDUs checked, {rate:.0f} round trips/s, card moves seen{pin_pad}")
     return 0
 
 
