@@ -33,6 +33,7 @@ pub mod chain;
 pub mod command;
 pub mod descriptor;
 pub mod error;
+pub mod firmware_features;
 pub mod message;
 pub mod more_time;
 pub mod notify;

@@ -41,6 +41,8 @@ pub struct EscapeContext {
     /// The exchange level; a handler may switch it (a GemPC Twin switches to short
     /// APDU on request, see [`crate::twin`]).
     pub level: ExchangeLevel,
+    /// The PIN operations of the reader's keypad ([`PinSupport::NONE`]: none).
+    pub pin_support: PinSupport,
 }
 
 /// A vendor Escape handler: the command bytes in, the answer written to `answer`;
@@ -390,6 +392,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 let mut context = EscapeContext {
                     slot,
                     level: self.config.level,
+                    pin_support: self.pin_support,
                 };
                 let len = handler(&mut context, input, data)?;
                 self.config.level = context.level;

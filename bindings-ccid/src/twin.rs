@@ -16,9 +16,11 @@
 //! a GemPC Twin to switch to short APDUs with Escape `1F 02`.
 
 use readerkit::caps::ReaderCapabilities;
+use readerkit::pin::entry::Conditions;
 
 use crate::answer::put_data;
 use crate::error::SlotError;
+use crate::firmware_features::{ALL_CONDITIONS, FirmwareFeatures};
 use crate::message::HEADER_LEN;
 use crate::reader::{Config, EscapeContext, ExchangeLevel};
 use crate::secure::PinSupport;
@@ -329,7 +331,9 @@ impl Profile {
 
 /// The Escape commands libccid sends to these readers: `02` and `06` (firmware
 /// version), `01 01 01` (card movement notification mode), `1F 02` (switch to
-/// short APDU); anything else is not supported.
+/// short APDU), `6A` (GET_FIRMWARE_FEATURES: the keypad of the reader, if any,
+/// ending an entry on any condition the core knows, see [`FirmwareFeatures`]);
+/// anything else is not supported.
 pub fn escape(
     context: &mut EscapeContext,
     command: &[u8],
@@ -342,24 +346,15 @@ pub fn escape(
             context.level = ExchangeLevel::ShortApdu;
             Ok(0)
         }
+        [0x6A] => FirmwareFeatures::of_reader(context.pin_support, ALL_CONDITIONS).emit(answer),
         _ => Err(SlotError::CommandNotSupported),
     }
 }
 
-/// The answer to Gemalto's Escape `6A` (GET_FIRMWARE_FEATURES), 21 bytes as
-/// libccid's `struct GEMALTO_FIRMWARE_FEATURES` lays them out: no display, the
-/// OK key as the entry validation condition (0x02: libccid forces it for this
-/// reader name whatever the application asks, so the properties it reports say
-/// the same; the core's entry supports all three), VerifyPinDirect and ModifyPinDirect (byte
-/// 4, bits 5 and 6), `bNumberMessageFix` (byte 8, bit 2: the reader reads only the
-/// `bMsgIndex` fields `bNumberMessage` names, as CCID says; without it libccid
-/// sends all three whatever `bNumberMessage` says), PINs of 1 to 32 digits.
-pub const FIRMWARE_FEATURES: [u8; 21] = [
-    0, 0, 0, 0x02, 0x60, 0x00, 0, 0, 0x04, 0, 0, 0, 0x01, 1, 32, 0, 0, 0, 0, 0, 0,
-];
-
-/// The Escape commands libccid sends a GemPC PinPad: those of [`escape`], Escape
-/// `6A` ([`FIRMWARE_FEATURES`]), and `B2 A0 00 4D 4C` + 10 strings of 16
+/// The Escape commands libccid sends a GemPC PinPad: those of [`escape`], but
+/// `6A` announces the OK key as the only entry validation condition (libccid
+/// forces 02 for this reader name whatever the application asks, so the
+/// properties it reports say the same), and `B2 A0 00 4D 4C` + 10 strings of 16
 /// characters (the prompts in the host's language, loaded into the display
 /// memory; libccid fails the open if it is refused): accepted and not shown,
 /// this reader has no display.
@@ -369,7 +364,7 @@ pub fn escape_pinpad(
     answer: &mut [u8],
 ) -> Result<usize, SlotError> {
     match command {
-        [0x6A] => put_data(answer, &FIRMWARE_FEATURES),
+        [0x6A] => FirmwareFeatures::of_reader(context.pin_support, Conditions::KEY).emit(answer),
         [0xB2, 0xA0, 0x00, 0x4D, 0x4C, strings @ ..] if strings.len() == 160 => Ok(0),
         _ => escape(context, command, answer),
     }
@@ -472,6 +467,7 @@ mod tests {
         EscapeContext {
             slot: 0,
             level: ExchangeLevel::Tpdu,
+            pin_support: PinSupport::NONE,
         }
     }
 
@@ -497,11 +493,18 @@ mod tests {
 
     #[test]
     fn pinpad_escapes_and_echo() {
-        let mut context = tpdu_context();
+        let mut context = EscapeContext {
+            pin_support: PinSupport::BOTH,
+            ..tpdu_context()
+        };
         let mut out = [0u8; 64];
         assert_eq!(escape_pinpad(&mut context, &[0x6A], &mut out), Ok(21));
-        assert_eq!(out[4] & 0x60, 0x60, "VerifyPinDirect and ModifyPinDirect");
-        assert_eq!(out[8] & 0x04, 0x04, "bNumberMessageFix");
+        assert_eq!(
+            out[..21],
+            [
+                0, 0, 0, 0x02, 0x60, 0, 0, 0, 0x04, 0, 0, 0, 1, 1, 32, 0, 0, 0, 0, 0, 0
+            ]
+        );
         let mut load = [b' '; 165];
         load[..5].copy_from_slice(&[0xB2, 0xA0, 0x00, 0x4D, 0x4C]);
         assert_eq!(escape_pinpad(&mut context, &load, &mut out), Ok(0));
@@ -509,10 +512,28 @@ mod tests {
             escape_pinpad(&mut context, &load[..100], &mut out),
             Err(SlotError::CommandNotSupported)
         );
-        // The GemPC Twin does not know 6A (libccid's probe may fail).
+        // A GemPC Twin with a keypad (usbip-serve --keys) ends an entry on any
+        // condition; one without announces no PIN feature.
+        assert_eq!(escape(&mut context, &[0x6A], &mut out), Ok(21));
+        assert_eq!(out[..21], {
+            let mut f = [0u8; 21];
+            FirmwareFeatures::of_reader(PinSupport::BOTH, ALL_CONDITIONS)
+                .emit(&mut f)
+                .unwrap();
+            f
+        });
+        assert_eq!(out[3], 0x07);
+        context.pin_support = PinSupport::NONE;
+        assert_eq!(escape(&mut context, &[0x6A], &mut out), Ok(21));
         assert_eq!(
-            escape(&mut context, &[0x6A], &mut out),
-            Err(SlotError::CommandNotSupported)
+            out[..21],
+            [
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0
+            ]
+        );
+        assert_eq!(
+            escape(&mut context, &[0x6A], &mut out[..20]),
+            Err(SlotError::XfrOverrun)
         );
         // The echo of the long Escape is its header with dwLength 0; others whole.
         let mut message = [0u8; 175];

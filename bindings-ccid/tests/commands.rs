@@ -9,7 +9,7 @@ use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
-use readerkit_ccid::{CcidReader, HandleError};
+use readerkit_ccid::{CcidReader, HandleError, PinSupport};
 use readerkit_testkit::ccid::message_with as msg;
 use readerkit_testkit::sim::inserted;
 
@@ -148,7 +148,7 @@ fn refusals_are_byte_exact() {
             ),
             // An Escape the handler does not know: an Escape answer, not supported.
             (
-                msg(0x6B, 0, 21, [0; 3], &[0x6A]),
+                msg(0x6B, 0, 21, [0; 3], &[0x1F, 0x03]),
                 header(0x83, 0, 0, 21, 0x41, 0x00, 0x00),
             ),
             // IccClock stop: not supported.
@@ -599,4 +599,25 @@ fn chaining_refusals(r: &mut Reader<'_>) {
         handle(r, &msg(0x6F, 0, 13, [0, 2, 0], &apdu[100..len])),
         refused(13, 0xFC)
     );
+}
+
+/// GET_FIRMWARE_FEATURES (Escape 6A) through the reader: the handler sees the
+/// keypad the reader was given, so the PIN features follow `with_pin_support`.
+#[test]
+fn firmware_features_follow_the_keypad() {
+    let features = |support: PinSupport| {
+        let mut r = reader(None, apdu_config()).with_pin_support(support);
+        let answer = handle(&mut r, &msg(0x6B, 0, 3, [0; 3], &[0x6A]));
+        assert_eq!(answer[..10], header(0x83, 21, 0, 3, 0x02, 0x00, 0x00));
+        answer[10..].to_vec()
+    };
+    let mut none = [0u8; 21];
+    none[12] = 0x01;
+    assert_eq!(features(PinSupport::NONE), none);
+    let mut pad = none;
+    pad[3] = 0x07; // max size, OK key, timeout: all the core's entry knows
+    pad[4] = 0x60; // VerifyPinDirect, ModifyPinDirect
+    pad[8] = 0x04; // bNumberMessageFix
+    pad[13..15].copy_from_slice(&[1, 32]);
+    assert_eq!(features(PinSupport::BOTH), pad);
 }

@@ -14,16 +14,13 @@ use std::time::Duration;
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::pcsc::reader_names;
 use support::{
-    Libccid, Serve, echo, echo_after_insertion, hex, pcscd_for, stop_after_grace, stop_and_check,
-    tx, wait_card,
+    Libccid, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE, Serve, echo,
+    echo_after_insertion, hex, pcscd_for, property, stop_after_grace, stop_and_check,
+    tlv_properties, tx, wait_card,
 };
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
-/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
-const GET_FEATURE_REQUEST: u64 = ctl_code(3400);
-/// FEATURE_GET_TLV_PROPERTIES (PC/SC part 10).
-const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
 
 fn reader(name: &str) -> CString {
     CString::new(name).unwrap()
@@ -55,26 +52,23 @@ fn atr_of(card: &pcsc::Card) -> String {
     hex(card.status2(&mut names, &mut atr).unwrap().atr())
 }
 
-/// The part 10 features libccid reports: the feature list has
-/// FEATURE_GET_TLV_PROPERTIES, and the TLV properties it names answer.
-fn part10(card: &pcsc::Card) -> Vec<u8> {
-    let mut buf = [0u8; 256];
-    let features = card
-        .control(GET_FEATURE_REQUEST, &[], &mut buf)
-        .expect("CM_IOCTL_GET_FEATURE_REQUEST")
-        .to_vec();
-    assert_eq!(features.len() % 6, 0, "TLVs of 6 bytes: {}", hex(&features));
-    let tlv = features
-        .chunks(6)
-        .find(|t| t[0] == FEATURE_GET_TLV_PROPERTIES)
-        .unwrap_or_else(|| panic!("no FEATURE_GET_TLV_PROPERTIES in {}", hex(&features)));
-    let code = u64::from(u32::from_be_bytes(tlv[2..6].try_into().unwrap()));
-    let props = card
-        .control(code, &[], &mut buf)
-        .expect("FEATURE_GET_TLV_PROPERTIES")
-        .to_vec();
-    assert!(!props.is_empty());
-    features
+/// The part 10 properties libccid reports of a GemPC Twin without a keypad:
+/// its GET_FIRMWARE_FEATURES answer was taken (the three PIN properties are
+/// there) and says there is no PIN entry (all 0).
+fn part10(card: &pcsc::Card) -> Vec<(u8, Vec<u8>)> {
+    let properties = tlv_properties(card);
+    for tag in [
+        PROPERTY_ENTRY_VALIDATION,
+        PROPERTY_MIN_PIN_SIZE,
+        PROPERTY_MAX_PIN_SIZE,
+    ] {
+        assert_eq!(
+            property(&properties, tag),
+            Some(&[0u8][..]),
+            "property {tag} in {properties:02X?}"
+        );
+    }
+    properties
 }
 
 /// libccid told to use short APDUs with a GemPC Twin (its driver option 2).
@@ -99,8 +93,8 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
         .expect("connect");
     assert_eq!(atr_of(&card), atr);
     session(&card);
-    let features = part10(&card);
-    eprintln!("part 10 features libccid reports: {}", hex(&features));
+    let properties = part10(&card);
+    eprintln!("part 10 properties libccid reports: {properties:02X?}");
 
     // Reset: reconnect with a card reset, the card is usable again.
     let mut card = card;

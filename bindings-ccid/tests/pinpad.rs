@@ -20,11 +20,13 @@ mod support;
 use std::ffi::CString;
 use std::time::Duration;
 
-use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
-use support::{Entry, LIBCCIDTWIN, Pcscd, Serve, hex, start_pcscd, wait_card};
+use pcsc::{Context, Protocols, Scope, ShareMode};
+use readerkit_ccid::firmware_features::{MAX_PIN_DIGITS_U8, MIN_PIN_DIGITS};
+use support::{
+    Entry, LIBCCIDTWIN, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE,
+    Pcscd, Serve, feature_code, property, start_pcscd, tlv_properties, wait_card,
+};
 
-/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
-const GET_FEATURE_REQUEST: u64 = ctl_code(3400);
 const FEATURE_VERIFY_PIN_DIRECT: u8 = 0x06;
 const FEATURE_MODIFY_PIN_DIRECT: u8 = 0x07;
 
@@ -88,22 +90,34 @@ fn modify_structure(confirm: u8, offset_new: u8, messages: u8) -> Vec<u8> {
 
 /// The control codes of the two PIN features, from the reader's feature list.
 fn pin_features(card: &pcsc::Card) -> (u64, u64) {
-    let mut buf = [0u8; 256];
-    let features = card
-        .control(GET_FEATURE_REQUEST, &[], &mut buf)
-        .expect("CM_IOCTL_GET_FEATURE_REQUEST")
-        .to_vec();
-    let code = |tag: u8| {
-        features
-            .chunks(6)
-            .find(|t| t[0] == tag && t[1] == 4)
-            .map(|t| u64::from(u32::from_be_bytes(t[2..6].try_into().unwrap())))
-            .unwrap_or_else(|| panic!("no feature {tag:02X} in {}", hex(&features)))
-    };
     (
-        code(FEATURE_VERIFY_PIN_DIRECT),
-        code(FEATURE_MODIFY_PIN_DIRECT),
+        feature_code(card, FEATURE_VERIFY_PIN_DIRECT),
+        feature_code(card, FEATURE_MODIFY_PIN_DIRECT),
     )
+}
+
+/// The PIN properties libccid reports: the core's PIN sizes and the OK key, from
+/// our GET_FIRMWARE_FEATURES answer (libccid has no sizes of its own for this
+/// reader), which it took without complaint.
+fn check_pin_properties(card: &pcsc::Card, pcscd: &Pcscd) {
+    let properties = tlv_properties(card);
+    let expected = [
+        (PROPERTY_ENTRY_VALIDATION, 0x02),
+        (PROPERTY_MIN_PIN_SIZE, MIN_PIN_DIGITS),
+        (PROPERTY_MAX_PIN_SIZE, MAX_PIN_DIGITS_U8),
+    ];
+    for (tag, value) in expected {
+        assert_eq!(
+            property(&properties, tag),
+            Some(&[value][..]),
+            "property {tag} in {properties:02X?}"
+        );
+    }
+    let log = pcscd.log();
+    assert!(
+        !log.contains("GET_FIRMWARE_FEATURES failed"),
+        "pcscd log:\n{log}"
+    );
 }
 
 struct Pad<'a> {
@@ -192,6 +206,7 @@ fn with_pad(
     let (mut serve, pcscd) = start(card_kind, more);
     let ctx = Context::establish(Scope::User).expect("establish context");
     let card = connect(&ctx, &pcscd, protocol);
+    check_pin_properties(&card, &pcscd);
     let (verify, modify) = pin_features(&card);
     let mut pad = Pad {
         serve: &mut serve,

@@ -25,13 +25,66 @@ pub fn start_pcscd(entries: &[Entry<'_>], libccid: Option<Libccid>) -> Pcscd {
     Pcscd::start_with(entries, Options { libccid })
 }
 
+/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
+pub const GET_FEATURE_REQUEST: u64 = pcsc::ctl_code(3400);
+/// FEATURE_GET_TLV_PROPERTIES (PC/SC part 10).
+pub const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
+/// PC/SC part 10 properties: `bEntryValidationCondition`.
+pub const PROPERTY_ENTRY_VALIDATION: u8 = 2;
+/// PC/SC part 10 properties: `bMinPINSize`.
+pub const PROPERTY_MIN_PIN_SIZE: u8 = 6;
+/// PC/SC part 10 properties: `bMaxPINSize`.
+pub const PROPERTY_MAX_PIN_SIZE: u8 = 7;
+
+/// The control code libccid gives the part 10 feature `tag` on `card` (its
+/// CM_IOCTL_GET_FEATURE_REQUEST answer: 6-byte TLVs, code big-endian); panics
+/// naming the list if it is not there.
+pub fn feature_code(card: &pcsc::Card, tag: u8) -> u64 {
+    let mut buf = [0u8; 256];
+    let features = card
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
+        .expect("CM_IOCTL_GET_FEATURE_REQUEST");
+    assert_eq!(features.len() % 6, 0, "TLVs of 6 bytes: {}", hex(features));
+    features
+        .chunks(6)
+        .find(|t| t[0] == tag && t[1] == 4)
+        .map(|t| u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])))
+        .unwrap_or_else(|| panic!("no feature {tag:02X} in {}", hex(features)))
+}
+
+/// The reader's FEATURE_GET_TLV_PROPERTIES answer as (tag, value) pairs.
+pub fn tlv_properties(card: &pcsc::Card) -> Vec<(u8, Vec<u8>)> {
+    let code = feature_code(card, FEATURE_GET_TLV_PROPERTIES);
+    let mut buf = [0u8; 256];
+    let mut rest = card
+        .control(code, &[], &mut buf)
+        .expect("FEATURE_GET_TLV_PROPERTIES");
+    let mut properties = Vec::new();
+    while let [tag, len, more @ ..] = rest {
+        let len = usize::from(*len);
+        assert!(len <= more.len(), "truncated property {tag}");
+        properties.push((*tag, more[..len].to_vec()));
+        rest = &more[len..];
+    }
+    properties
+}
+
+/// The value of property `tag` in `properties`, if there.
+pub fn property(properties: &[(u8, Vec<u8>)], tag: u8) -> Option<&[u8]> {
+    properties
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, value)| value.as_slice())
+}
+
 /// What libccid must never log in these sessions (framing or protocol trouble).
-pub const LIBCCID_TROUBLE: [&str; 5] = [
+pub const LIBCCID_TROUBLE: [&str; 6] = [
     "Wrong LRC",
     "frame size",
     "Can't read all data",
     "overrun",
     "Get firmware failed",
+    "GET_FIRMWARE_FEATURES failed",
 ];
 
 /// pcscd with one libccidtwin.so reader `name` on `device` (`<pty>:GemPCTwin`,
