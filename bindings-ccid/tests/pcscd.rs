@@ -11,7 +11,7 @@ mod support;
 use std::ffi::CString;
 use std::time::Duration;
 
-use pcsc::{Context, Disposition, Protocols, Scope, ShareMode, ctl_code};
+use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
 use readerkit_testkit::pcsc::reader_names;
 use support::{
     Libccid, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE, Serve, echo,
