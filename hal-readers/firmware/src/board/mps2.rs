@@ -544,8 +544,6 @@ const WORK_POLL_US: u32 = 100;
 const ATR_WORK_POLLS: u16 = 50;
 /// The wall-clock length of one poll of a slow card's work before its ATR, in µs.
 const ATR_WORK_POLL_US: u32 = 4_000;
-/// The NULL procedure byte.
-const NULL: u8 = 0x60;
 /// TIMER0, a CMSDK APB timer (CTRL at 0, VALUE at 4, RELOAD at 8) counting
 /// down at the 25 MHz system clock.
 const TIMER0: usize = 0x4000_0000;
@@ -769,7 +767,7 @@ impl Hardware {
             return None;
         }
         self.work = match (self.work, byte[0]) {
-            (Work::Procedure, NULL) if self.slow > 0 => Task::Procedure.start(),
+            (Work::Procedure, readerkit::t0::NULL) if self.slow > 0 => Task::Procedure.start(),
             _ => Work::Answering,
         };
         Some(byte[0])
