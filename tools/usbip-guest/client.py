@@ -47,6 +47,18 @@ FEATURE_MODIFY_PIN_DIRECT = 0x07
 FEATURE_GET_TLV_PROPERTIES = 0x12
 # The TLV properties' tags for the reader's USB identity (values little endian).
 PROPERTY_ID_VENDOR = 0x0B
+# PC/SC part 10 TLV properties libccid reports only from the reader's answer to
+# its Gemalto "get firmware features" escape.
+PROPERTY_ENTRY_VALIDATION_CONDITION = 0x02
+PROPERTY_MIN_PIN_SIZE = 0x06
+PROPERTY_MAX_PIN_SIZE = 0x07
+# What usbip-serve's keypad announces there: size, OK key or time-out; PINs of
+# 1 to 32 digits (the core's PIN entry limits).
+PIN_PROPERTIES = {
+    PROPERTY_ENTRY_VALIDATION_CONDITION: 0x07,
+    PROPERTY_MIN_PIN_SIZE: 1,
+    PROPERTY_MAX_PIN_SIZE: 32,
+}
 PROPERTY_ID_PRODUCT = 0x0C
 # usbip-serve's reader: a GemPC Twin USB.
 GEMPC_TWIN = (0x08E6, 0x3437)
@@ -131,6 +143,10 @@ def check_pin_pad(connection):
         )
         if identity != GEMPC_TWIN:
             raise AssertionError(f"wIdVendor, wIdProduct {identity}, not {GEMPC_TWIN}")
+        for tag, expected in PIN_PROPERTIES.items():
+            value = properties.get(tag)
+            if value is None or int.from_bytes(value, "little") != expected:
+                raise AssertionError(f"PIN property {tag:02X} is {value!r}, not {expected}")
     verify = (found[FEATURE_VERIFY_PIN_DIRECT], verify_structure(), "verification")
     modify = (found[FEATURE_MODIFY_PIN_DIRECT], modify_structure(), "modification")
     ok = [0x90, 0x00]
