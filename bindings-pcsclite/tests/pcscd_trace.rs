@@ -1,8 +1,8 @@
 //! Protocol traces in pcscd's own log: a reader opened with `:log=trace` logs every
 //! request with its outcome and time and every exchange on its line, decoded; a
 //! reader without the option takes pcscd's `READERKIT_LOG` (here `debug`: its
-//! requests, not its line). Through the real pcscd (Debian's, run with `--debug`)
-//! and the `pcsc` crate.
+//! requests, not its line); one opened with `:log=info` logs its failed requests
+//! only. Through the real pcscd (Debian's, run with `--debug`) and the `pcsc` crate.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,9 @@ use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 
 const TRACED: &str = "RK TRACED 00 00";
 const QUIET: &str = "RK QUIET 01 00";
+const INFO: &str = "RK INFO 02 00";
+/// A vendor function no reader offers (the control fails: not supported).
+const UNKNOWN_FUNCTION: u16 = 3999;
 
 #[test]
 fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
@@ -21,8 +24,11 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
     // SAFETY: this test binary has this one test: no other thread reads the
     // environment; pcscd inherits it.
     unsafe { std::env::set_var("READERKIT_LOG", "debug") };
-    let mut pcscd =
-        Pcscd::start_readerkit(&[("RK TRACED", "sim:t1:log=trace"), ("RK QUIET", "sim:t0")]);
+    let mut pcscd = Pcscd::start_readerkit(&[
+        ("RK TRACED", "sim:t1:log=trace"),
+        ("RK QUIET", "sim:t0"),
+        ("RK INFO", "sim:t1:log=info"),
+    ]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     step("pcscd up", started);
     for name in [TRACED, QUIET] {
@@ -38,7 +44,17 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
         assert_eq!(&answer[..answer.len() - 2], &data[..]);
         disconnect(card);
     }
-    step("both readers used", started);
+    assert!(wait_card(&ctx, INFO, true, Duration::from_secs(10)));
+    let card = connect(&ctx, INFO, Protocols::T1);
+    assert_eq!(tx(&card, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    let mut out = [0u8; 16];
+    assert!(
+        card.control(pcsc::ctl_code(UNKNOWN_FUNCTION.into()), &[], &mut out)
+            .is_err(),
+        "vendor function {UNKNOWN_FUNCTION} is not supported"
+    );
+    disconnect(card);
+    step("the three readers used", started);
     pcscd.stop_and_check_log();
     let log = pcscd.log();
     let traced = |what: &str| format!("readerkit: sim:t1:log=trace: {what}");
@@ -67,6 +83,18 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
     assert!(
         !log.contains(&quiet("-> T=0 header")) && !log.contains(&quiet("<- ATR")),
         "READERKIT_LOG=debug: but not its line:\n{log}"
+    );
+    let info = "readerkit: sim:t1:log=info: ";
+    let info_lines: Vec<&str> = log.lines().filter(|l| l.contains(info)).collect();
+    assert!(
+        info_lines
+            .iter()
+            .any(|l| l.contains("not supported") && !l.contains("-> success")),
+        ":log=info: the failed control is logged:\n{log}"
+    );
+    assert!(
+        !info_lines.iter().any(|l| l.contains("-> success")),
+        ":log=info: no served request is logged:\n{info_lines:#?}"
     );
     step("trace lines checked", started);
 }
