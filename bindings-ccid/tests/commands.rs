@@ -15,8 +15,9 @@ use readerkit_testkit::sim::inserted;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
-/// A message and the exact answer it gets.
-type Case = (Vec<u8>, Vec<u8>);
+/// What a message checks (named in a failure), the message and the exact answer it
+/// gets.
+type Case = (&'static str, Vec<u8>, Vec<u8>);
 
 const ATR_T1: [u8; 20] = [
     0x3B, 0x9B, 0x96, 0x81, 0x71, 0xFE, 0x45, 0x00, 0x80, 0x65, 0x52, 0x4B, 0x53, 0x49, 0x4D, 0x73,
@@ -46,8 +47,8 @@ fn handle(reader: &mut Reader<'_>, m: &[u8]) -> Vec<u8> {
 
 /// Each message of `cases` through `reader`, in order, answered exactly.
 fn answers(reader: &mut Reader<'_>, cases: &[Case]) {
-    for (message, answer) in cases {
-        assert_eq!(handle(reader, message), *answer, "{message:02X?}");
+    for (what, message, answer) in cases {
+        assert_eq!(handle(reader, message), *answer, "{what}: {message:02X?}");
     }
 }
 
@@ -74,90 +75,90 @@ fn refusals_are_byte_exact() {
         &mut r,
         &[
             // Failed, ICC absent, bError 5 (offset of bSlot), a slot status.
-            // Bad slot.
             (
+                "bad slot",
                 msg(0x65, 1, 7, [0; 3], &[]),
                 header(0x81, 0, 1, 7, 0x42, 0x05, 0x03),
             ),
-            // Bad slot on XfrBlock: a data block.
             (
+                "bad slot on XfrBlock: a data block",
                 msg(0x6F, 9, 8, [0; 3], &get_challenge),
                 header(0x80, 0, 9, 8, 0x42, 0x05, 0x00),
             ),
-            // DwLength says 2, one byte follows: bError 1.
             (
+                "DwLength says 2, one byte follows: bError 1",
                 msg(0x6F, 0, 9, [0; 3], &[0x00, 0x84])[..11].to_vec(),
                 header(0x80, 0, 0, 9, 0x41, 0x01, 0x00),
             ),
-            // Longer than dwMaxCCIDMessageLength (271): bError 1.
             (
+                "longer than dwMaxCCIDMessageLength (271): bError 1",
                 msg(0x6F, 0, 10, [0; 3], &[0u8; 262]),
                 header(0x80, 0, 0, 10, 0x41, 0x01, 0x00),
             ),
-            // Unknown command: slot status, command not supported.
             (
+                "unknown command: slot status, command not supported",
                 msg(0x70, 0, 11, [0; 3], &[]),
                 header(0x81, 0, 0, 11, 0x41, 0x00, 0x03),
             ),
-            // IccPowerOn with bPowerSelect 4: bError 7.
             (
+                "IccPowerOn with bPowerSelect 4: bError 7",
                 msg(0x62, 0, 12, [4, 0, 0], &[]),
                 header(0x80, 0, 0, 12, 0x41, 0x07, 0x00),
             ),
-            // XfrBlock before power on: card inactive, mute.
             (
+                "XfrBlock before power on: card inactive, mute",
                 msg(0x6F, 0, 13, [0; 3], &get_challenge),
                 header(0x80, 0, 0, 13, 0x41, 0xFE, 0x00),
             ),
-            // GetSlotStatus with data: bError 1.
             (
+                "GetSlotStatus with data: bError 1",
                 msg(0x65, 0, 14, [0; 3], &[1]),
                 header(0x81, 0, 0, 14, 0x41, 0x01, 0x03),
             ),
-            // Secure (no PIN pad): not supported.
             (
+                "Secure (no PIN pad): not supported",
                 msg(0x69, 0, 15, [0; 3], &[0; 4]),
                 header(0x80, 0, 0, 15, 0x41, 0x00, 0x00),
             ),
-            // T0APDU: not supported.
             (
+                "T0APDU: not supported",
                 msg(0x6A, 0, 16, [1, 0, 0], &[]),
                 header(0x81, 0, 0, 16, 0x41, 0x00, 0x03),
             ),
-            // Mechanical lock: not supported.
             (
+                "mechanical lock: not supported",
                 msg(0x71, 0, 17, [4, 0, 0], &[]),
                 header(0x81, 0, 0, 17, 0x41, 0x00, 0x03),
             ),
-            // Mechanical function 9: bError 7.
             (
+                "mechanical function 9: bError 7",
                 msg(0x71, 0, 18, [9, 0, 0], &[]),
                 header(0x81, 0, 0, 18, 0x41, 0x07, 0x03),
             ),
             // Both SetParameters before power on would be mute, but the fields
             // are checked first.
-            // SetParameters T=2: bError 7.
             (
+                "SetParameters T=2: bError 7",
                 msg(0x61, 0, 19, [2, 0, 0], &t1_params),
                 header(0x82, 0, 0, 19, 0x41, 0x07, 0x00),
             ),
-            // SetParameters with a T=0 structure for T=1: bError 1.
             (
+                "SetParameters with a T=0 structure for T=1: bError 1",
                 msg(0x61, 0, 20, [1, 0, 0], &t1_params),
                 header(0x82, 0, 0, 20, 0x41, 0x01, 0x00),
             ),
-            // An Escape the handler does not know: an Escape answer, not supported.
             (
+                "an Escape the handler does not know: an Escape answer, not supported",
                 msg(0x6B, 0, 21, [0; 3], &[0x1F, 0x03]),
                 header(0x83, 0, 0, 21, 0x41, 0x00, 0x00),
             ),
-            // IccClock stop: not supported.
             (
+                "IccClock stop: not supported",
                 msg(0x6E, 0, 22, [1, 0, 0], &[]),
                 header(0x81, 0, 0, 22, 0x41, 0x00, 0x03),
             ),
-            // IccClock bClockCommand 2: bError 7.
             (
+                "IccClock bClockCommand 2: bError 7",
                 msg(0x6E, 0, 23, [2, 0, 0], &[]),
                 header(0x81, 0, 0, 23, 0x41, 0x07, 0x03),
             ),
@@ -181,28 +182,28 @@ fn no_card_is_absent_and_mute() {
     answers(
         &mut r,
         &[
-            // GetSlotStatus: absent.
             (
+                "GetSlotStatus: absent",
                 msg(0x65, 0, 1, [0; 3], &[]),
                 header(0x81, 0, 0, 1, 0x02, 0x00, 0x03),
             ),
-            // IccPowerOn: mute.
             (
+                "IccPowerOn: mute",
                 msg(0x62, 0, 2, [0; 3], &[]),
                 header(0x80, 0, 0, 2, 0x42, 0xFE, 0x00),
             ),
-            // XfrBlock: mute.
             (
+                "XfrBlock: mute",
                 msg(0x6F, 0, 3, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08]),
                 header(0x80, 0, 0, 3, 0x42, 0xFE, 0x00),
             ),
-            // GetParameters: mute.
             (
+                "GetParameters: mute",
                 msg(0x6C, 0, 4, [0; 3], &[]),
                 header(0x82, 0, 0, 4, 0x42, 0xFE, 0x00),
             ),
-            // IccPowerOff without a card succeeds.
             (
+                "IccPowerOff without a card succeeds",
                 msg(0x63, 0, 5, [0; 3], &[]),
                 header(0x81, 0, 0, 5, 0x02, 0x00, 0x03),
             ),
@@ -241,19 +242,19 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
         &mut r,
         &[
             // The parameters in force are not sent.
-            // SetParameters asking for Fi/Di 11 while 96 is in force: not changeable.
             (
+                "SetParameters asking for Fi/Di 11 while 96 is in force: not changeable",
                 msg(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
                 header(0x82, 0, 0, 6, 0x40, 10, 0x00),
             ),
-            // ResetParameters cannot bring F/D back to 11 while the card runs at 96.
             (
+                "ResetParameters cannot bring F/D back to 11 while the card runs at 96",
                 msg(0x6D, 0, 61, [0; 3], &[]),
                 header(0x82, 0, 0, 61, 0x40, 10, 0x00),
             ),
             // 4 MHz * 32 / 512 = 250000 bit/s.
-            // SetDataRateAndClockFrequency answers what is in force.
             (
+                "SetDataRateAndClockFrequency answers what is in force",
                 msg(0x73, 0, 7, [0; 3], &[0; 8]),
                 [
                     header(0x84, 8, 0, 7, 0x00, 0x00, 0x00),
@@ -262,8 +263,8 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
                 ]
                 .concat(),
             ),
-            // IccClock restart.
             (
+                "IccClock restart",
                 msg(0x6E, 0, 8, [0; 3], &[]),
                 header(0x81, 0, 0, 8, 0x00, 0x00, 0x00),
             ),
@@ -273,13 +274,13 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
     answers(
         &mut r,
         &[
-            // Abort after the class ABORT.
             (
+                "Abort after the class ABORT",
                 msg(0x72, 0, 9, [0; 3], &[]),
                 header(0x81, 0, 0, 9, 0x00, 0x00, 0x00),
             ),
-            // IccPowerOff: inactive, clock stopped.
             (
+                "IccPowerOff: inactive, clock stopped",
                 msg(0x63, 0, 10, [0; 3], &[]),
                 header(0x81, 0, 0, 10, 0x01, 0x00, 0x03),
             ),

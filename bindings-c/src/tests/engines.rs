@@ -5,7 +5,7 @@
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use super::{misaligned, zeroed};
+use super::{Zeroed, misaligned};
 use crate::*;
 
 /// GET CHALLENGE, Le = 8.
@@ -61,6 +61,23 @@ fn t0_complete(ex: *mut rk_t0_exchange, a: rk_action) {
     assert_eq!(st, RK_STATUS_SUCCESS);
 }
 
+/// GET CHALLENGE begun in a fresh exchange, the response to `response_len` bytes
+/// at `response`: the exchange and its first action, checked to send the 5-byte
+/// header.
+fn t0_open(response: *mut u8, response_len: usize) -> (Zeroed<rk_t0_exchange>, rk_action) {
+    let exchange = Zeroed::new();
+    let mut a = no_action();
+    let st = t0_begin(
+        exchange.ptr(),
+        &GET_CHALLENGE,
+        response,
+        response_len,
+        &mut a,
+    );
+    assert_eq!((st, a.kind, a.len), (RK_STATUS_SUCCESS, RK_ACTION_SEND, 5));
+    (exchange, a)
+}
+
 /// Run the exchange (next action `a`) to its end against the scripted T=0 card
 /// (silent once it has said everything); the response length, or the status of
 /// the failed step, which the action repeats.
@@ -100,15 +117,9 @@ fn t0_exchange_runs_through_the_c_calls_and_a_failure_is_status_and_action() {
     let cases: [(&[u8], Result<usize, rk_status>); 2] =
         [(&T0_CARD, Ok(10)), (&[], Err(RK_STATUS_IO_TIMEOUT))];
     for (card, end) in cases {
-        let mut storage = zeroed::<rk_t0_exchange>();
-        // One raw pointer for every call, as C has: a fresh `&mut` per call would
-        // invalidate the pointers made before it.
-        let ex = ptr::from_mut(&mut *storage);
         let mut response = [0u8; 16];
-        let mut a = no_action();
-        let resp = response.as_mut_ptr();
-        let st = t0_begin(ex, &GET_CHALLENGE, resp, response.len(), &mut a);
-        assert_eq!((st, a.kind, a.len), (RK_STATUS_SUCCESS, RK_ACTION_SEND, 5));
+        let (exchange, a) = t0_open(response.as_mut_ptr(), response.len());
+        let ex = exchange.ptr();
         assert_eq!(t0_finish(ex, a, card), end);
         // SAFETY: an open exchange (finished or failed).
         let st = unsafe { rk_t0_end(ex) };
@@ -121,10 +132,8 @@ fn t0_exchange_runs_through_the_c_calls_and_a_failure_is_status_and_action() {
 
 #[test]
 fn t0_begin_refuses_an_apdu_inside_the_response_buffer() {
-    let mut storage = zeroed::<rk_t0_exchange>();
-    // One raw pointer for every call, as C has: a fresh `&mut` per call would
-    // invalidate the pointers made before it.
-    let ex = ptr::from_mut(&mut *storage);
+    let exchange = Zeroed::<rk_t0_exchange>::new();
+    let ex = exchange.ptr();
     let mut buf = [0u8; 32];
     buf[4..9].copy_from_slice(&GET_CHALLENGE);
     let base = buf.as_mut_ptr();
@@ -153,16 +162,11 @@ fn t0_begin_refuses_an_apdu_inside_the_response_buffer() {
 
 #[test]
 fn t0_feed_and_action_refuse_what_the_exchange_holds() {
-    let mut storage = zeroed::<rk_t0_exchange>();
-    // One raw pointer for every call, as C has: a fresh `&mut` per call would
-    // invalidate the pointers made before it.
-    let ex = ptr::from_mut(&mut *storage);
     // 8-aligned, so that an action struct fits at its start.
     let mut response = [0u64; 4];
     let resp = response.as_mut_ptr().cast::<u8>();
-    let mut a = no_action();
-    let st = t0_begin(ex, &GET_CHALLENGE, resp, size_of::<[u64; 4]>(), &mut a);
-    assert_eq!((st, a.kind), (RK_STATUS_SUCCESS, RK_ACTION_SEND));
+    let (exchange, mut a) = t0_open(resp, size_of::<[u64; 4]>());
+    let ex = exchange.ptr();
     // SAFETY: an open exchange.
     let st = unsafe { rk_t0_sent(ex, &mut a) };
     assert_eq!((st, a.kind), (RK_STATUS_SUCCESS, RK_ACTION_RECEIVE));
@@ -198,8 +202,8 @@ fn t1_card_block(data: &[u8]) -> Vec<u8> {
     block
 }
 
-fn t1_engine() -> Box<rk_t1_engine> {
-    let mut engine = zeroed::<rk_t1_engine>();
+fn t1_engine() -> Zeroed<rk_t1_engine> {
+    let engine = Zeroed::new();
     let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
     // SAFETY: valid for a write.
     let st = unsafe { rk_t1_config_default(cfg.as_mut_ptr(), 32, RK_EDC_LRC) };
@@ -208,17 +212,17 @@ fn t1_engine() -> Box<rk_t1_engine> {
     let mut cfg = unsafe { cfg.assume_init() };
     cfg.send_ifs_request = 0;
     // SAFETY: zeroed storage, a valid config.
-    let st = unsafe { rk_t1_init(&mut *engine, size_of::<rk_t1_engine>(), &cfg) };
+    let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &cfg) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     engine
 }
 
 #[test]
 fn t1_transaction_refuses_overlaps_still_finishes_and_fails_with_status_and_action() {
-    let mut engine_storage = t1_engine();
-    let engine = ptr::from_mut(&mut *engine_storage);
-    let mut tx_storage = zeroed::<rk_t1_transaction>();
-    let tx = ptr::from_mut(&mut *tx_storage);
+    let engine_storage = t1_engine();
+    let engine = engine_storage.ptr();
+    let tx_storage = Zeroed::<rk_t1_transaction>::new();
+    let tx = tx_storage.ptr();
     let mut buf = [0u64; 8];
     let base = buf.as_mut_ptr().cast::<u8>();
     let mut action = MaybeUninit::<rk_action>::uninit();
@@ -298,8 +302,8 @@ fn t1_transaction_refuses_overlaps_still_finishes_and_fails_with_status_and_acti
 
 #[test]
 fn atr_parse_refuses_info_over_the_atr() {
-    let mut storage = zeroed::<rk_atr_info>();
-    let info = ptr::from_mut(&mut *storage);
+    let storage = Zeroed::<rk_atr_info>::new();
+    let info = storage.ptr();
     let atr = [0x3B, 0x00];
     // SAFETY: our buffers.
     let st = unsafe { rk_atr_parse(atr.as_ptr(), atr.len(), info) };
@@ -314,8 +318,8 @@ fn atr_parse_refuses_info_over_the_atr() {
 
 #[test]
 fn sim_read_refuses_a_misaligned_or_aliasing_length() {
-    let mut storage = zeroed::<rk_sim_card>();
-    let card = ptr::from_mut(&mut *storage);
+    let storage = Zeroed::<rk_sim_card>::new();
+    let card = storage.ptr();
     let mut out = [0u64; 8];
     let out_ptr = out.as_mut_ptr().cast::<u8>();
     let mut len_words = [0usize; 2];
@@ -351,13 +355,10 @@ fn begin_and_init_check_the_storage_length_before_reading_it() {
     // An exchange and an engine are open in their storage; the same addresses given
     // with 4 bytes (less than a slot) are too small. DEVICE_BUSY instead would mean
     // the magic word past those 4 bytes was read.
-    let mut storage = zeroed::<rk_t0_exchange>();
-    let ex = ptr::from_mut(&mut *storage);
     let mut response = [0u8; 16];
     let resp = response.as_mut_ptr();
-    let mut a = no_action();
-    let st = t0_begin(ex, &GET_CHALLENGE, resp, response.len(), &mut a);
-    assert_eq!(st, RK_STATUS_SUCCESS);
+    let (exchange, a) = t0_open(resp, response.len());
+    let ex = exchange.ptr();
     let mut refused = no_action();
     let apdu = GET_CHALLENGE.as_ptr();
     // SAFETY: `ex` is readable for (more than) 4 bytes; refused before anything is
@@ -368,8 +369,8 @@ fn begin_and_init_check_the_storage_length_before_reading_it() {
     // The open exchange is untouched: it still runs to its end.
     t0_complete(ex, a);
 
-    let mut engine_storage = t1_engine();
-    let engine = ptr::from_mut(&mut *engine_storage);
+    let engine_storage = t1_engine();
+    let engine = engine_storage.ptr();
     let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
     // SAFETY: valid for a write.
     let st = unsafe { rk_t1_config_default(cfg.as_mut_ptr(), 32, RK_EDC_LRC) };

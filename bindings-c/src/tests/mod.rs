@@ -14,11 +14,30 @@ use core::ptr;
 
 use crate::*;
 
-/// Zeroed storage for a C object (plain words, for which zero is valid).
-fn zeroed<T>() -> Box<T> {
-    // SAFETY: every storage type the tests use is plain words or C structs of
-    // integers and nullable pointers, for which zero is valid.
-    Box::new(unsafe { MaybeUninit::<T>::zeroed().assume_init() })
+/// Zeroed storage for a C object (plain words, for which zero is valid), reached
+/// through one raw pointer for every call, as C has: a fresh `&mut` per call would
+/// invalidate the pointers made before it. Freed when dropped.
+struct Zeroed<T>(*mut T);
+
+impl<T> Zeroed<T> {
+    fn new() -> Zeroed<T> {
+        // SAFETY: every storage type the tests use is plain words or C structs of
+        // integers and nullable pointers, for which zero is valid.
+        let storage = Box::new(unsafe { MaybeUninit::<T>::zeroed().assume_init() });
+        Zeroed(Box::into_raw(storage))
+    }
+
+    /// The one pointer every call uses.
+    fn ptr(&self) -> *mut T {
+        self.0
+    }
+}
+
+impl<T> Drop for Zeroed<T> {
+    fn drop(&mut self) {
+        // SAFETY: made by `Box::into_raw` in `new`, freed only here.
+        drop(unsafe { Box::from_raw(self.0) });
+    }
 }
 
 /// A callback's `ctx` as the test's context `T`.
