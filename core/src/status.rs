@@ -14,58 +14,235 @@
 
 use core::fmt;
 
-/// The outcome of a request.
+/// Declares [`Status`] and [`Failure`] from one table, so that each status is
+/// written once: its name, its documentation and its [`Codes`].
 ///
-/// Reader-driver callbacks fail with a [`Failure`], which is every status but
-/// success ([`Status::failure`], `From<Failure>`).
-// Its codes are in one table (CODES, a row a variant, in declaration order): a
-// new variant takes its row there. Failure repeats these variants but Success on
-// purpose, so that the type says a failure is never success.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Status {
-    /// The request succeeded (`STATUS_SUCCESS`).
-    Success,
-    /// A library-internal buffer is too small for the data (`STATUS_BUFFER_OVERFLOW`).
-    BufferOverflow,
-    /// The device cannot take the request now (`STATUS_DEVICE_BUSY`): a
-    /// card-tracking request is already pending, or the request came from inside
-    /// one of the device's own callbacks (see [`Device`](crate::Device)).
-    DeviceBusy,
-    /// A generic failure (`STATUS_UNSUCCESSFUL`).
-    Unsuccessful,
-    /// A buffer or value in the request is malformed (`STATUS_INVALID_PARAMETER`).
-    InvalidParameter,
-    /// The request is unknown, or names no known protocol (`STATUS_INVALID_DEVICE_REQUEST`).
-    InvalidDeviceRequest,
-    /// The card's ATR is not ISO 7816-3 or names parameters nobody supports
-    /// (`STATUS_UNRECOGNIZED_MEDIA`).
-    UnrecognizedMedia,
-    /// The caller's output buffer cannot hold the answer (`STATUS_BUFFER_TOO_SMALL`).
-    BufferTooSmall,
-    /// The device is being removed; no new request is accepted (`STATUS_DELETE_PENDING`).
-    DeletePending,
-    /// Memory or another resource ran out (`STATUS_INSUFFICIENT_RESOURCES`).
-    InsufficientResources,
-    /// The card or the reader did not answer in time (`STATUS_IO_TIMEOUT`).
-    IoTimeout,
-    /// The reader driver offers no such function, or the card no such protocol
-    /// (`STATUS_NOT_SUPPORTED`).
-    NotSupported,
-    /// A pending request was cancelled or its handle closed (`STATUS_CANCELLED`).
-    Cancelled,
-    /// No card is in the reader (`STATUS_NO_MEDIA`).
-    NoMedia,
-    /// The card is not in the state the request needs (`STATUS_INVALID_DEVICE_STATE`).
-    InvalidDeviceState,
-    /// The card broke the transmission protocol (`STATUS_DEVICE_PROTOCOL_ERROR`).
-    DeviceProtocolError,
+/// The input reads like the two enums: their documentation and attributes, and in
+/// `Status` a row a variant, `Name => Codes { .. },` under the variant's
+/// documentation, `Success` first. `Failure` has no body: its variants are the
+/// other rows, with the same names in the same order. The macro declares:
+/// - `enum Status` (every row) and `enum Failure` (every row but `Success`, each
+///   variant documented by a link to its status);
+/// - `Status::ALL`, the variants in declaration order, and `CODES`, the rows' codes
+///   in the same order (row `i` belongs to the status whose discriminant is `i`);
+/// - `Status::failure` and `Failure::status`, the conversions between the two.
+macro_rules! status_table {
+    (
+        $(#[$status_meta:meta])*
+        pub enum Status {
+            $(#[$success_meta:meta])*
+            Success => $success_codes:expr,
+            $(
+                $(#[$meta:meta])*
+                $name:ident => $codes:expr,
+            )+
+        }
+
+        $(#[$failure_meta:meta])*
+        pub enum Failure;
+    ) => {
+        $(#[$status_meta])*
+        pub enum Status {
+            $(#[$success_meta])*
+            Success,
+            $(
+                $(#[$meta])*
+                $name,
+            )+
+        }
+
+        $(#[$failure_meta])*
+        pub enum Failure {
+            $(
+                #[doc = concat!("[`Status::", stringify!($name), "`].")]
+                $name,
+            )+
+        }
+
+        /// The codes of every status, in declaration order.
+        const CODES: [Codes; Status::ALL.len()] = [$success_codes, $($codes,)+];
+
+        impl Status {
+            /// Every status, in declaration order (for tables and tests).
+            // Its length counts the rows: `Success` and the failures.
+            pub const ALL: [Status; 1 + [$(Status::$name),+].len()] =
+                [Status::Success, $(Status::$name,)+];
+
+            /// The failure this status reports; `None` for [`Status::Success`].
+            pub const fn failure(self) -> Option<Failure> {
+                match self {
+                    Status::Success => None,
+                    $(Status::$name => Some(Failure::$name),)+
+                }
+            }
+        }
+
+        impl Failure {
+            /// The status of this failure.
+            pub const fn status(self) -> Status {
+                match self {
+                    $(Failure::$name => Status::$name,)+
+                }
+            }
+        }
+    };
 }
 
-/// A status with its codes in every family and its description: the one place
-/// each mapping is written; every conversion, both ways, reads it.
+status_table! {
+    /// The outcome of a request.
+    ///
+    /// Reader-driver callbacks fail with a [`Failure`], which is every status but
+    /// success ([`Status::failure`], `From<Failure>`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum Status {
+        /// The request succeeded (`STATUS_SUCCESS`).
+        Success => Codes {
+            ntstatus: 0x0000_0000,
+            win32: 0,
+            ifd: ifd::SUCCESS,
+            scard: scard::S_SUCCESS,
+            description: "success",
+        },
+        /// A library-internal buffer is too small for the data (`STATUS_BUFFER_OVERFLOW`).
+        BufferOverflow => Codes {
+            ntstatus: 0x8000_0005,
+            win32: 234, // ERROR_MORE_DATA
+            ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
+            scard: scard::E_INSUFFICIENT_BUFFER,
+            description: "internal buffer overflow",
+        },
+        /// The device cannot take the request now (`STATUS_DEVICE_BUSY`): a
+        /// card-tracking request is already pending, or the request came from inside
+        /// one of the device's own callbacks (see [`Device`](crate::Device)).
+        DeviceBusy => Codes {
+            ntstatus: 0x8000_0011,
+            win32: 170, // ERROR_BUSY
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_SHARING_VIOLATION,
+            description: "device busy",
+        },
+        /// A generic failure (`STATUS_UNSUCCESSFUL`).
+        Unsuccessful => Codes {
+            ntstatus: 0xC000_0001,
+            win32: 31, // ERROR_GEN_FAILURE
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::F_INTERNAL_ERROR,
+            description: "unsuccessful",
+        },
+        /// A buffer or value in the request is malformed (`STATUS_INVALID_PARAMETER`).
+        InvalidParameter => Codes {
+            ntstatus: 0xC000_000D,
+            win32: 87, // ERROR_INVALID_PARAMETER
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_INVALID_PARAMETER,
+            description: "invalid parameter",
+        },
+        /// The request is unknown, or names no known protocol (`STATUS_INVALID_DEVICE_REQUEST`).
+        InvalidDeviceRequest => Codes {
+            ntstatus: 0xC000_0010,
+            win32: 1, // ERROR_INVALID_FUNCTION
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_INVALID_VALUE,
+            description: "invalid device request",
+        },
+        /// The card's ATR is not ISO 7816-3 or names parameters nobody supports
+        /// (`STATUS_UNRECOGNIZED_MEDIA`).
+        UnrecognizedMedia => Codes {
+            ntstatus: 0xC000_0014,
+            win32: 1785, // ERROR_UNRECOGNIZED_MEDIA
+            ifd: ifd::ERROR_POWER_ACTION,
+            scard: scard::E_CARD_UNSUPPORTED,
+            description: "unrecognized card",
+        },
+        /// The caller's output buffer cannot hold the answer (`STATUS_BUFFER_TOO_SMALL`).
+        BufferTooSmall => Codes {
+            ntstatus: 0xC000_0023,
+            win32: 122, // ERROR_INSUFFICIENT_BUFFER
+            ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
+            scard: scard::E_INSUFFICIENT_BUFFER,
+            description: "buffer too small",
+        },
+        /// The device is being removed; no new request is accepted (`STATUS_DELETE_PENDING`).
+        DeletePending => Codes {
+            ntstatus: 0xC000_0056,
+            win32: 5, // ERROR_ACCESS_DENIED
+            ifd: ifd::NO_SUCH_DEVICE,
+            scard: scard::E_READER_UNAVAILABLE,
+            description: "device removal pending",
+        },
+        /// Memory or another resource ran out (`STATUS_INSUFFICIENT_RESOURCES`).
+        InsufficientResources => Codes {
+            ntstatus: 0xC000_009A,
+            win32: 1450, // ERROR_NO_SYSTEM_RESOURCES
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_NO_MEMORY,
+            description: "insufficient resources",
+        },
+        /// The card or the reader did not answer in time (`STATUS_IO_TIMEOUT`).
+        IoTimeout => Codes {
+            ntstatus: 0xC000_00B5,
+            win32: 121, // ERROR_SEM_TIMEOUT
+            ifd: ifd::RESPONSE_TIMEOUT,
+            scard: scard::E_TIMEOUT,
+            description: "I/O timeout",
+        },
+        /// The reader driver offers no such function, or the card no such protocol
+        /// (`STATUS_NOT_SUPPORTED`).
+        NotSupported => Codes {
+            ntstatus: 0xC000_00BB,
+            win32: 50, // ERROR_NOT_SUPPORTED
+            ifd: ifd::NOT_SUPPORTED,
+            scard: scard::E_UNSUPPORTED_FEATURE,
+            description: "not supported",
+        },
+        /// A pending request was cancelled or its handle closed (`STATUS_CANCELLED`).
+        Cancelled => Codes {
+            ntstatus: 0xC000_0120,
+            win32: 995, // ERROR_OPERATION_ABORTED
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_CANCELLED,
+            description: "cancelled",
+        },
+        /// No card is in the reader (`STATUS_NO_MEDIA`).
+        NoMedia => Codes {
+            ntstatus: 0xC000_0178,
+            win32: 1112, // ERROR_NO_MEDIA_IN_DRIVE
+            ifd: ifd::ICC_NOT_PRESENT,
+            scard: scard::E_NO_SMARTCARD,
+            description: "no card",
+        },
+        /// The card is not in the state the request needs (`STATUS_INVALID_DEVICE_STATE`).
+        InvalidDeviceState => Codes {
+            ntstatus: 0xC000_0184,
+            win32: 22, // ERROR_BAD_COMMAND
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_NOT_READY,
+            description: "invalid device state",
+        },
+        /// The card broke the transmission protocol (`STATUS_DEVICE_PROTOCOL_ERROR`).
+        DeviceProtocolError => Codes {
+            ntstatus: 0xC000_0186,
+            win32: 1117, // ERROR_IO_DEVICE
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::F_COMM_ERROR,
+            description: "device protocol error",
+        },
+    }
+
+    /// Why a reader-driver callback or a [`Line`](crate::line::Line) failed: every
+    /// [`Status`] but [`Status::Success`], so that a failure can never read as success.
+    /// Each variant is the status of the same name (`From<Failure> for Status`); the
+    /// core's engine errors convert into it (`From<t0::Error>` and the others).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    // Its variants are the rows above but `Success` (see `status_table!`).
+    pub enum Failure;
+}
+
+/// A status's codes in every family and its description: the one place each
+/// mapping is written; every conversion, both ways, reads it.
 struct Codes {
-    status: Status,
     /// The NTSTATUS value (unsigned 32-bit pattern).
     ntstatus: u32,
     /// What `RtlNtStatusToDosError` gives for `ntstatus`.
@@ -77,150 +254,6 @@ struct Codes {
     /// A short English description.
     description: &'static str,
 }
-
-/// The codes of every status, in declaration order (row `i` is the status whose
-/// discriminant is `i`, checked below).
-const CODES: [Codes; 16] = [
-    Codes {
-        status: Status::Success,
-        ntstatus: 0x0000_0000,
-        win32: 0,
-        ifd: ifd::SUCCESS,
-        scard: scard::S_SUCCESS,
-        description: "success",
-    },
-    Codes {
-        status: Status::BufferOverflow,
-        ntstatus: 0x8000_0005,
-        win32: 234, // ERROR_MORE_DATA
-        ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
-        scard: scard::E_INSUFFICIENT_BUFFER,
-        description: "internal buffer overflow",
-    },
-    Codes {
-        status: Status::DeviceBusy,
-        ntstatus: 0x8000_0011,
-        win32: 170, // ERROR_BUSY
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::E_SHARING_VIOLATION,
-        description: "device busy",
-    },
-    Codes {
-        status: Status::Unsuccessful,
-        ntstatus: 0xC000_0001,
-        win32: 31, // ERROR_GEN_FAILURE
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::F_INTERNAL_ERROR,
-        description: "unsuccessful",
-    },
-    Codes {
-        status: Status::InvalidParameter,
-        ntstatus: 0xC000_000D,
-        win32: 87, // ERROR_INVALID_PARAMETER
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::E_INVALID_PARAMETER,
-        description: "invalid parameter",
-    },
-    Codes {
-        status: Status::InvalidDeviceRequest,
-        ntstatus: 0xC000_0010,
-        win32: 1, // ERROR_INVALID_FUNCTION
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::E_INVALID_VALUE,
-        description: "invalid device request",
-    },
-    Codes {
-        status: Status::UnrecognizedMedia,
-        ntstatus: 0xC000_0014,
-        win32: 1785, // ERROR_UNRECOGNIZED_MEDIA
-        ifd: ifd::ERROR_POWER_ACTION,
-        scard: scard::E_CARD_UNSUPPORTED,
-        description: "unrecognized card",
-    },
-    Codes {
-        status: Status::BufferTooSmall,
-        ntstatus: 0xC000_0023,
-        win32: 122, // ERROR_INSUFFICIENT_BUFFER
-        ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
-        scard: scard::E_INSUFFICIENT_BUFFER,
-        description: "buffer too small",
-    },
-    Codes {
-        status: Status::DeletePending,
-        ntstatus: 0xC000_0056,
-        win32: 5, // ERROR_ACCESS_DENIED
-        ifd: ifd::NO_SUCH_DEVICE,
-        scard: scard::E_READER_UNAVAILABLE,
-        description: "device removal pending",
-    },
-    Codes {
-        status: Status::InsufficientResources,
-        ntstatus: 0xC000_009A,
-        win32: 1450, // ERROR_NO_SYSTEM_RESOURCES
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::E_NO_MEMORY,
-        description: "insufficient resources",
-    },
-    Codes {
-        status: Status::IoTimeout,
-        ntstatus: 0xC000_00B5,
-        win32: 121, // ERROR_SEM_TIMEOUT
-        ifd: ifd::RESPONSE_TIMEOUT,
-        scard: scard::E_TIMEOUT,
-        description: "I/O timeout",
-    },
-    Codes {
-        status: Status::NotSupported,
-        ntstatus: 0xC000_00BB,
-        win32: 50, // ERROR_NOT_SUPPORTED
-        ifd: ifd::NOT_SUPPORTED,
-        scard: scard::E_UNSUPPORTED_FEATURE,
-        description: "not supported",
-    },
-    Codes {
-        status: Status::Cancelled,
-        ntstatus: 0xC000_0120,
-        win32: 995, // ERROR_OPERATION_ABORTED
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::E_CANCELLED,
-        description: "cancelled",
-    },
-    Codes {
-        status: Status::NoMedia,
-        ntstatus: 0xC000_0178,
-        win32: 1112, // ERROR_NO_MEDIA_IN_DRIVE
-        ifd: ifd::ICC_NOT_PRESENT,
-        scard: scard::E_NO_SMARTCARD,
-        description: "no card",
-    },
-    Codes {
-        status: Status::InvalidDeviceState,
-        ntstatus: 0xC000_0184,
-        win32: 22, // ERROR_BAD_COMMAND
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::E_NOT_READY,
-        description: "invalid device state",
-    },
-    Codes {
-        status: Status::DeviceProtocolError,
-        ntstatus: 0xC000_0186,
-        win32: 1117, // ERROR_IO_DEVICE
-        ifd: ifd::COMMUNICATION_ERROR,
-        scard: scard::F_COMM_ERROR,
-        description: "device protocol error",
-    },
-];
-
-const _: () = {
-    let mut i = 0;
-    while i < CODES.len() {
-        assert!(
-            CODES[i].status as usize == i,
-            "CODES is in declaration order"
-        );
-        i += 1;
-    }
-};
 
 /// The code families a status maps to, for the inverse look-ups.
 #[derive(Clone, Copy)]
@@ -241,17 +274,6 @@ impl Codes {
 }
 
 impl Status {
-    /// Every status, in declaration order (for tables and tests).
-    pub const ALL: [Status; 16] = {
-        let mut all = [Status::Success; 16];
-        let mut i = 0;
-        while i < all.len() {
-            all[i] = CODES[i].status;
-            i += 1;
-        }
-        all
-    };
-
     /// This status's row of the table.
     const fn codes(self) -> &'static Codes {
         &CODES[self as usize]
@@ -266,7 +288,7 @@ impl Status {
                 if found.is_some() {
                     return None;
                 }
-                found = Some(CODES[i].status);
+                found = Some(Status::ALL[i]);
             }
             i += 1;
         }
@@ -276,6 +298,15 @@ impl Status {
     /// `true` for [`Status::Success`].
     pub const fn is_success(self) -> bool {
         matches!(self, Status::Success)
+    }
+
+    /// `Ok(())` for success, else the failure: how a binding turns a status code
+    /// from a foreign driver (C, WDM) into a callback's result.
+    pub const fn into_result(self) -> Result<(), Failure> {
+        match self.failure() {
+            None => Ok(()),
+            Some(failure) => Err(failure),
+        }
     }
 
     /// The NTSTATUS value (as the unsigned 32-bit pattern).
@@ -346,102 +377,6 @@ impl fmt::Display for Status {
 }
 
 impl core::error::Error for Status {}
-
-/// Why a reader-driver callback or a [`Line`](crate::line::Line) failed: every
-/// [`Status`] but [`Status::Success`], so that a failure can never read as success.
-/// Each variant is the status of the same name (`From<Failure> for Status`); the
-/// core's engine errors convert into it (`From<t0::Error>` and the others).
-// Status's variants but Success, repeated on purpose (see Status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Failure {
-    /// [`Status::BufferOverflow`].
-    BufferOverflow,
-    /// [`Status::DeviceBusy`].
-    DeviceBusy,
-    /// [`Status::Unsuccessful`].
-    Unsuccessful,
-    /// [`Status::InvalidParameter`].
-    InvalidParameter,
-    /// [`Status::InvalidDeviceRequest`].
-    InvalidDeviceRequest,
-    /// [`Status::UnrecognizedMedia`].
-    UnrecognizedMedia,
-    /// [`Status::BufferTooSmall`].
-    BufferTooSmall,
-    /// [`Status::DeletePending`].
-    DeletePending,
-    /// [`Status::InsufficientResources`].
-    InsufficientResources,
-    /// [`Status::IoTimeout`].
-    IoTimeout,
-    /// [`Status::NotSupported`].
-    NotSupported,
-    /// [`Status::Cancelled`].
-    Cancelled,
-    /// [`Status::NoMedia`].
-    NoMedia,
-    /// [`Status::InvalidDeviceState`].
-    InvalidDeviceState,
-    /// [`Status::DeviceProtocolError`].
-    DeviceProtocolError,
-}
-
-impl Failure {
-    /// The status of this failure.
-    pub const fn status(self) -> Status {
-        match self {
-            Failure::BufferOverflow => Status::BufferOverflow,
-            Failure::DeviceBusy => Status::DeviceBusy,
-            Failure::Unsuccessful => Status::Unsuccessful,
-            Failure::InvalidParameter => Status::InvalidParameter,
-            Failure::InvalidDeviceRequest => Status::InvalidDeviceRequest,
-            Failure::UnrecognizedMedia => Status::UnrecognizedMedia,
-            Failure::BufferTooSmall => Status::BufferTooSmall,
-            Failure::DeletePending => Status::DeletePending,
-            Failure::InsufficientResources => Status::InsufficientResources,
-            Failure::IoTimeout => Status::IoTimeout,
-            Failure::NotSupported => Status::NotSupported,
-            Failure::Cancelled => Status::Cancelled,
-            Failure::NoMedia => Status::NoMedia,
-            Failure::InvalidDeviceState => Status::InvalidDeviceState,
-            Failure::DeviceProtocolError => Status::DeviceProtocolError,
-        }
-    }
-}
-
-impl Status {
-    /// The failure this status reports; `None` for [`Status::Success`].
-    pub const fn failure(self) -> Option<Failure> {
-        Some(match self {
-            Status::Success => return None,
-            Status::BufferOverflow => Failure::BufferOverflow,
-            Status::DeviceBusy => Failure::DeviceBusy,
-            Status::Unsuccessful => Failure::Unsuccessful,
-            Status::InvalidParameter => Failure::InvalidParameter,
-            Status::InvalidDeviceRequest => Failure::InvalidDeviceRequest,
-            Status::UnrecognizedMedia => Failure::UnrecognizedMedia,
-            Status::BufferTooSmall => Failure::BufferTooSmall,
-            Status::DeletePending => Failure::DeletePending,
-            Status::InsufficientResources => Failure::InsufficientResources,
-            Status::IoTimeout => Failure::IoTimeout,
-            Status::NotSupported => Failure::NotSupported,
-            Status::Cancelled => Failure::Cancelled,
-            Status::NoMedia => Failure::NoMedia,
-            Status::InvalidDeviceState => Failure::InvalidDeviceState,
-            Status::DeviceProtocolError => Failure::DeviceProtocolError,
-        })
-    }
-
-    /// `Ok(())` for success, else the failure: how a binding turns a status code
-    /// from a foreign driver (C, WDM) into a callback's result.
-    pub const fn into_result(self) -> Result<(), Failure> {
-        match self.failure() {
-            None => Ok(()),
-            Some(failure) => Err(failure),
-        }
-    }
-}
 
 /// Every failure is a status, and so is every error that converts into a failure
 /// (the engines' errors: `From<t0::Error> for Failure` and the others), so that
