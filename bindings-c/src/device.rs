@@ -899,9 +899,9 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
 /// (the state is what the events made it); a callback that succeeded keeps its
 /// answer (the card answered before it left); a callback that failed gets
 /// `RK_STATUS_NO_MEDIA` (no card in the reader when it returns) or
-/// `RK_STATUS_INVALID_DEVICE_STATE` (a card is) instead of its own status. From inside one of the device's callbacks only the
-/// read-only requests are answered; others return `RK_STATUS_DEVICE_BUSY` (see
-/// [`rk_reader_functions`]).
+/// `RK_STATUS_INVALID_DEVICE_STATE` (a card is) instead of its own status. From
+/// inside one of the device's callbacks only the read-only requests are answered;
+/// others return `RK_STATUS_DEVICE_BUSY` (see [`rk_reader_functions`]).
 ///
 /// # Safety
 ///

@@ -48,11 +48,11 @@
 //! storage. Rust would otherwise hold a shared and a mutable view of the same bytes
 //! (undefined behaviour), or write a count into a request before reading it. Such a
 //! call gets `RK_STATUS_INVALID_PARAMETER` before anything is read or written.
-//! Read-only buffers may overlap each other. Initialised objects carry a magic word at offset 0 and their own
-//! address, so a stale or copied object is recognised. (Storage that is *really*
-//! uninitialised must at least be zeroed by the caller: reading garbage that happens
-//! to equal the magic word and the object's address cannot be told apart; static and
-//! `memset` storage is fine.)
+//! Read-only buffers may overlap each other. Initialised objects carry a magic word
+//! at offset 0 and their own address, so a stale or copied object is recognised.
+//! (Storage that is *really* uninitialised must at least be zeroed by the caller:
+//! reading garbage that happens to equal the magic word and the object's address
+//! cannot be told apart; static and `memset` storage is fine.)
 //!
 //! No panic crosses the FFI boundary: with the `std` feature (the default) every
 //! entry point runs under `catch_unwind` and a panic becomes
@@ -81,9 +81,9 @@
 //! ## Thread safety
 //!
 //! After [`rk_device_init`] returns, every `rk_device_*` function and
-//! [`rk_card_event`] may be called from any thread at any time, except [`rk_device_deinit`], which needs
-//! the device to be idle (no call running, none to come; while a callback runs it
-//! returns `RK_STATUS_DEVICE_BUSY`).
+//! [`rk_card_event`] may be called from any thread at any time, except
+//! [`rk_device_deinit`], which needs the device to be idle (no call running, none to
+//! come; while a callback runs it returns `RK_STATUS_DEVICE_BUSY`).
 //!
 //! ## Calls from inside a callback
 //!

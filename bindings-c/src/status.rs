@@ -131,7 +131,9 @@ pub extern "C" fn rk_status_description(status: rk_status) -> *const core::ffi::
     const DESCRIPTIONS: [&core::ffi::CStr; 16] = [
         c"success",
         c"a library-internal buffer is too small for the data",
-        c"busy: cannot be done now (a card-tracking request is already pending, the call came from inside one of the device's own callbacks, the object is already initialised, or the engine is in use)",
+        c"busy: cannot be done now (a card-tracking request is already pending, the call \
+           came from inside one of the device's own callbacks, the object is already \
+           initialised, or the engine is in use)",
         c"unsuccessful",
         c"invalid parameter",
         c"invalid device request",
@@ -210,6 +212,7 @@ mod tests {
         ] {
             assert!(busy.contains(case), "{busy:?} does not mention {case:?}");
         }
+        assert!(!busy.contains("  "), "{busy:?} has a wrapped line's indent");
         assert_eq!(
             description(RK_STATUS_PENDING),
             "pending: waits for a card event"

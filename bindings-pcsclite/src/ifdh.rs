@@ -205,7 +205,8 @@ fn create(lun: DWORD, name: &str) -> RESPONSECODE {
             log::log(
                 ERROR,
                 &format!(
-                    "unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, serial:PATH:CHIP..., ...; each may end in :log=off|error|info|debug|trace)"
+                    "unknown DEVICENAME {name:?} (sim:t0, sim:t1, vpcd:PORT, \
+                     serial:PATH:CHIP..., ...; each may end in :log=off|error|info|debug|trace)"
                 ),
             );
             IFD_NO_SUCH_DEVICE
@@ -746,7 +747,10 @@ fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
     };
     // A card swapped since pcscd was told "present" leaves the state as it was: no
     // tracking request would ever complete for it, so pcscd must look now.
-    let swapped = || matches!(reported, Some(r) if r.present && r.insertions != reader.port.device().card_insertions());
+    let swapped = || {
+        reported
+            .is_some_and(|r| r.present && r.insertions != reader.port.device().card_insertions())
+    };
     if swapped() {
         return IFD_SUCCESS;
     }

@@ -1,6 +1,8 @@
 //! Every IOCTL through `Device::control`: the valid path, bad buffers, wrong states,
 //! absent callbacks, card tracking.
 
+use std::cell::RefCell;
+
 use readerkit::attr;
 use readerkit::device::{ReaderFunctions, TrackingFn};
 use readerkit::ioctl::{Ioctl, scard_ctl_code};
@@ -519,7 +521,7 @@ fn event_during_the_tracking_callback_completes_at_once() {
         Ok(())
     }
     thread_local! {
-        static DEVICE: std::cell::RefCell<Option<&'static TestDevice>> = const { std::cell::RefCell::new(None) };
+        static DEVICE: RefCell<Option<&'static TestDevice>> = const { RefCell::new(None) };
     }
     let dev: &'static TestDevice = Box::leak(Box::new(device_tracking_with(Some(insert_now))));
     DEVICE.with(|d| *d.borrow_mut() = Some(dev));
@@ -582,7 +584,7 @@ fn removal_during_a_power_callback_keeps_the_atr_but_records_nothing() {
         result
     }
     thread_local! {
-        static VANISH: std::cell::RefCell<Option<&'static TestDevice>> = const { std::cell::RefCell::new(None) };
+        static VANISH: RefCell<Option<&'static TestDevice>> = const { RefCell::new(None) };
     }
     let dev: &'static TestDevice = Box::leak(Box::new(device_with(
         ReaderFunctions {
