@@ -39,6 +39,11 @@
 #define RK_ACTION_FAILED 3
 
 /*
+ Longest ATR, in bytes.
+ */
+#define RK_MAX_ATR_LEN 33
+
+/*
  TCK absent (only T=0 indicated).
  */
 #define RK_TCK_ABSENT 0
@@ -77,6 +82,11 @@
  Clock may stop in either state.
  */
 #define RK_CLOCK_STOP_NO_PREFERENCE 4
+
+/*
+ Longest vendor attribute string (vendor name, IFD type, serial number), in bytes.
+ */
+#define RK_MAX_ATTR_STRING_LEN 32
 
 /*
  `IOCTL_SMARTCARD_POWER`.
@@ -209,16 +219,6 @@
  T=1 error detection code: CRC.
  */
 #define RK_EDC_CRC 1
-
-/*
- Longest ATR, in bytes.
- */
-#define RK_MAX_ATR_LEN 33
-
-/*
- Longest vendor attribute string (vendor name, IFD type, serial number), in bytes.
- */
-#define RK_MAX_ATTR_STRING_LEN 32
 
 /*
  Size of [`rk_device`] in bytes: the storage a C driver provides per reader
@@ -509,6 +509,56 @@ typedef struct {
 } rk_atr_info;
 
 /*
+ Transmission parameters on the line: F, D and the card clock.
+ */
+typedef struct {
+  /*
+   Clock rate conversion integer F (372 by default).
+   */
+  uint16_t f;
+  /*
+   Baud rate adjustment integer D (1 by default).
+   */
+  uint8_t d;
+  /*
+   Card clock, in kHz.
+   */
+  uint32_t clock_khz;
+} rk_timing;
+
+/*
+ What a SET_PROTOCOL callback gets (valid only during the callback).
+ */
+typedef struct {
+  /*
+   The protocol to establish: `RK_PROTOCOL_T0`, `RK_PROTOCOL_T1` or `RK_PROTOCOL_RAW`.
+   */
+  uint32_t protocol;
+  /*
+   The PPS request to send to the card (`pps_len` bytes; `pps_len == 0`: no PPS,
+   switch to `timing` directly).
+   */
+  uint8_t pps[6];
+  /*
+   Length of `pps` in bytes, 0 if no PPS is to be sent.
+   */
+  uint8_t pps_len;
+  /*
+   F, D and clock once the card accepted the PPS (or right away without one).
+   */
+  rk_timing timing;
+  /*
+   F = 372, D = 1 at the default clock: what applies when the card answers
+   without PPS1, and after a reset following a failed PPS.
+   */
+  rk_timing default_timing;
+  /*
+   Internal: lets [`rk_pps_accept`] check the card's answer.
+   */
+  const void *internal;
+} rk_protocol_call;
+
+/*
  The reader's capabilities (`SCARD_READER_CAPABILITIES`).
  */
 typedef struct {
@@ -567,24 +617,6 @@ typedef struct {
 } rk_device;
 
 /*
- Transmission parameters on the line: F, D and the card clock.
- */
-typedef struct {
-  /*
-   Clock rate conversion integer F (372 by default).
-   */
-  uint16_t f;
-  /*
-   Baud rate adjustment integer D (1 by default).
-   */
-  uint8_t d;
-  /*
-   Card clock, in kHz.
-   */
-  uint32_t clock_khz;
-} rk_timing;
-
-/*
  What a TRANSMIT callback gets (valid only during the callback).
  */
 typedef struct {
@@ -637,38 +669,6 @@ typedef struct {
    */
   bool suppress_t1_ifs_request;
 } rk_transmit_call;
-
-/*
- What a SET_PROTOCOL callback gets (valid only during the callback).
- */
-typedef struct {
-  /*
-   The protocol to establish: `RK_PROTOCOL_T0`, `RK_PROTOCOL_T1` or `RK_PROTOCOL_RAW`.
-   */
-  uint32_t protocol;
-  /*
-   The PPS request to send to the card (`pps_len` bytes; `pps_len == 0`: no PPS,
-   switch to `timing` directly).
-   */
-  uint8_t pps[6];
-  /*
-   Length of `pps` in bytes, 0 if no PPS is to be sent.
-   */
-  uint8_t pps_len;
-  /*
-   F, D and clock once the card accepted the PPS (or right away without one).
-   */
-  rk_timing timing;
-  /*
-   F = 372, D = 1 at the default clock: what applies when the card answers
-   without PPS1, and after a reset following a failed PPS.
-   */
-  rk_timing default_timing;
-  /*
-   Internal: lets [`rk_pps_accept`] check the card's answer.
-   */
-  const void *internal;
-} rk_protocol_call;
 
 /*
  The reader driver's callbacks; `NULL` = not supported. Every callback gets the
@@ -1113,6 +1113,24 @@ extern "C" {
 rk_status rk_atr_parse(const uint8_t *atr, size_t len, rk_atr_info *info);
 
 /*
+ From a SET_PROTOCOL callback: check the card's PPS answer (`response`,
+ `response_len` bytes) against `call`'s request and write the parameters to switch to
+ into `*timing`. `RK_STATUS_SUCCESS`: switch to `*timing`; any other status: the PPS
+ failed, reset the card and fail the callback. `*timing` must not overlap `*call`
+ or the response (`RK_STATUS_INVALID_PARAMETER`).
+
+ # Safety
+
+ `call` is the pointer the SET_PROTOCOL callback received, used during that
+ callback; `response` is valid for `response_len` bytes; `timing` is valid for a
+ write.
+ */
+rk_status rk_pps_accept(const rk_protocol_call *call,
+                        const uint8_t *response,
+                        size_t response_len,
+                        rk_timing *timing);
+
+/*
  Fill `*caps` with a typical UART reader's capabilities: T=0 and T=1, 3.58 MHz
  default and 4 MHz max clock, 9600 to 115200 bit/s, IFSD 254.
 
@@ -1267,24 +1285,6 @@ rk_status rk_cancel_tracking(const rk_device *dev, bool *was_pending);
  `dev` is NULL or device storage; `state` is NULL or valid for a write.
  */
 rk_status rk_device_state(const rk_device *dev, uint32_t *state);
-
-/*
- From a SET_PROTOCOL callback: check the card's PPS answer (`response`,
- `response_len` bytes) against `call`'s request and write the parameters to switch to
- into `*timing`. `RK_STATUS_SUCCESS`: switch to `*timing`; any other status: the PPS
- failed, reset the card and fail the callback. `*timing` must not overlap `*call`
- or the response (`RK_STATUS_INVALID_PARAMETER`).
-
- # Safety
-
- `call` is the pointer the SET_PROTOCOL callback received, used during that
- callback; `response` is valid for `response_len` bytes; `timing` is valid for a
- write.
- */
-rk_status rk_pps_accept(const rk_protocol_call *call,
-                        const uint8_t *response,
-                        size_t response_len,
-                        rk_timing *timing);
 
 /*
  Give an initialised device its keypad (copied): from then on GET_FEATURE_REQUEST

@@ -2,9 +2,12 @@
 
 use readerkit::atr::{Atr, ClockStop, Convention, Mode, Tck};
 
-use crate::device::{RK_MAX_ATR_LEN, edc_code};
+use crate::codes::edc_code;
 use crate::guard::{Region, bytes, check_disjoint, check_ptr, entry};
 use crate::status::*;
+
+/// Longest ATR, in bytes.
+pub const RK_MAX_ATR_LEN: usize = 33;
 
 /// TCK absent (only T=0 indicated).
 pub const RK_TCK_ABSENT: u8 = 0;

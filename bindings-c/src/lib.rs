@@ -106,6 +106,9 @@ extern crate std;
 
 pub mod action;
 pub mod atr;
+pub mod callbacks;
+pub mod caps;
+pub mod codes;
 pub mod device;
 mod guard;
 mod held;
@@ -123,6 +126,9 @@ mod tests;
 
 pub use action::*;
 pub use atr::*;
+pub use callbacks::*;
+pub use caps::*;
+pub use codes::*;
 pub use device::*;
 pub use keypad::*;
 pub use line::*;

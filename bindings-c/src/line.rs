@@ -26,7 +26,8 @@ use readerkit::ioctl::PowerAction;
 use readerkit::line::{Framing, Line, Reset};
 use readerkit::timing::Timing;
 
-use crate::device::{RK_MAX_ATR_LEN, rk_timing};
+use crate::atr::RK_MAX_ATR_LEN;
+use crate::callbacks::rk_timing;
 use crate::status::{callback_result, rk_status};
 
 /// The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)

@@ -23,7 +23,7 @@ use readerkit::t1::{Config, Engine, Transaction};
 use static_assertions::const_assert;
 
 use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
-use crate::device::{edc_code, edc_of};
+use crate::codes::{edc_code, edc_of};
 use crate::guard::{Region, check_ptr, entry, guard};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
