@@ -26,7 +26,9 @@
 //!   card's fault switches built in one line;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
-//! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process.
+//! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process;
+//! - `listening` (feature `pcscd`): whether a daemon's socket listens yet, read
+//!   from the kernel's socket table.
 
 pub mod ack;
 pub mod apdu;
@@ -36,6 +38,8 @@ pub mod ccid_serve;
 pub mod cli;
 pub mod client;
 pub mod hex;
+#[cfg(feature = "pcscd")]
+pub mod listening;
 pub mod locks;
 pub mod memory;
 #[cfg(feature = "pcscd")]

@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::listening::wait_for_unix;
+
 /// The lock every pcscd of the workspace's tests holds while it runs.
 const LOCK: &str = "/tmp/readerkit-pcscd.lock";
 
@@ -189,7 +191,8 @@ impl Pcscd {
     }
 
     /// Start pcscd (socket-activated on a private path) with `entries`; returns
-    /// once its socket is there. Waits for any other test's pcscd to end first.
+    /// once its socket listens (a client's connection then starts pcscd). Waits for
+    /// any other test's pcscd to end first.
     ///
     /// libpcsclite reads `PCSCLITE_CSOCK_NAME` once per process, so every pcscd of
     /// this process listens on the same path.
@@ -260,20 +263,26 @@ impl Pcscd {
             .stderr(log)
             .spawn()
             .expect("start systemd-socket-activate");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "pcscd socket never appeared");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // SAFETY: set before any client library reads it; every pcscd client of this
-        // process uses this one daemon (the file lock keeps other daemons away).
-        unsafe { std::env::set_var("PCSCLITE_CSOCK_NAME", &socket) };
-        Pcscd {
+        // From here a failure stops the child and keeps the log (drop).
+        let mut pcscd = Pcscd {
             dir,
             socket,
             child: Some(child),
             _lock: lock,
-        }
+        };
+        // Not `socket.exists()`: systemd-socket-activate binds (the file appears)
+        // before it listens, and a client connecting in between is refused, which
+        // libpcsclite reports as SCARD_E_NO_SERVICE.
+        let what = format!(
+            "systemd-socket-activate (log: {})",
+            pcscd.dir.join("pcscd.log").display()
+        );
+        let child = pcscd.child.as_mut().expect("started above");
+        wait_for_unix(child, &pcscd.socket, Duration::from_secs(10), &what);
+        // SAFETY: set before any client library reads it; every pcscd client of this
+        // process uses this one daemon (the file lock keeps other daemons away).
+        unsafe { std::env::set_var("PCSCLITE_CSOCK_NAME", &pcscd.socket) };
+        pcscd
     }
 
     /// pcscd's log so far.
