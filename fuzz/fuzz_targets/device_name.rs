@@ -5,6 +5,8 @@
 //! Input: the name's bytes, read twice: as a `str` when they are UTF-8, and the
 //! way the IFD handler reads its C string (up to the first NUL, invalid UTF-8
 //! replaced). Oracles, for every name that parses:
+//! * a vpcd host is not empty and has no `=`, NUL, other control character or
+//!   space (what the resolver would refuse only when the reader is opened);
 //! * every number is in the range the documentation promises (vpcd port 1 to
 //!   65 535 and timeout 1 to 86 400 s; serial baud 1 200 to 4 000 000 bit/s,
 //!   TDA8029 clock 1 000 to 20 000 kHz, crystal 1 000 to 40 000 kHz, card clock
@@ -143,6 +145,12 @@ fn check_ranges(kind: &Kind) {
         Kind::Vpcd(spec) => {
             let (host, port) = spec.address.rsplit_once(':').expect("HOST:PORT");
             assert!(!host.is_empty(), "{spec:?}");
+            assert!(
+                !host
+                    .chars()
+                    .any(|c| c == '=' || c == ' ' || c.is_ascii_control()),
+                "{spec:?}"
+            );
             let port: u16 = port.parse().expect("a decimal port");
             assert_ne!(port, 0, "{spec:?}");
             assert!(

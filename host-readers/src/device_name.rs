@@ -144,6 +144,8 @@ mod tests {
             "sim:t2",
             "sim",
             "vpcd:0",
+            // Would fail only when opened (the resolver refuses a NUL).
+            "vpcd:local\0host:35963",
             "serial:tty:tda8029",
             "usb:1",
             "sim:t1:log=loud",

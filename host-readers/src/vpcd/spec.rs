@@ -23,7 +23,8 @@ pub struct Spec {
 }
 
 /// Parse `[HOST:]PORT[:timeout=SECONDS]`. Every malformed spec (no port, a port of
-/// 0 or not a decimal number, an unknown or repeated option, a timeout of 0 or
+/// 0 or not a decimal number, an empty host or one with `=`, a NUL, another
+/// control character or a space, an unknown or repeated option, a timeout of 0 or
 /// above [`MAX_DEADLINE_S`]) is [`Status::NotSupported`].
 pub fn parse(spec: &str) -> Result<Spec, Status> {
     let fields: Vec<&str> = spec.split(':').collect();
@@ -52,13 +53,24 @@ pub fn parse(spec: &str) -> Result<Spec, Status> {
         [] => return Err(Status::NotSupported),
     };
     let port: u16 = number(port)?;
-    if port == 0 || host.is_empty() || host.contains('=') {
+    if port == 0 || !is_host(&host) {
         return Err(Status::NotSupported);
     }
     Ok(Spec {
         address: format!("{host}:{port}"),
         deadline,
     })
+}
+
+/// Whether `host` may be the HOST of a spec: not empty, no `=` (that field is an
+/// option), and no NUL, other control character or space, which neither an IP
+/// literal nor a host name contains (the resolver would refuse them only when the
+/// reader is opened, as a failure to listen).
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && !host
+            .chars()
+            .any(|c| c == '=' || c == ' ' || c.is_ascii_control())
 }
 
 #[cfg(test)]
@@ -110,6 +122,13 @@ mod tests {
             "35963:deadline=30",
             "timeout=30",
             "host=x:35963",
+            "local\0host:35963",
+            "\0:35963",
+            "127.0.0.1\0:35963:timeout=5",
+            "local host:35963",
+            "localhost\n:35963",
+            "\t127.0.0.1:35963",
+            "\u{7f}:35963",
         ] {
             assert_eq!(parse(bad), Err(Status::NotSupported), "{bad:?}");
         }
