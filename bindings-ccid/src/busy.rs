@@ -18,12 +18,25 @@
 //! the same way through [`Gate::abort_request`]; the PC_to_RDR_Abort that
 //! follows it is then admitted as [`Admission::Abort`] (nothing more to stop).
 //!
-//! How many slots may be busy at once is the descriptor's `bMaxCCIDBusySlots`
-//! ([`Gate::new`]'s `max_busy`): a command for another slot while that many run
-//! is refused with CMD_SLOT_BUSY too. The readers this crate builds advertise 1
-//! (what libccid's serial driver assumes for the GemPC Twin family, and what
-//! pcscd's one lock per reader makes it send anyway), so on the dual-slot SEC1210
-//! a command for slot 1 while slot 0 works is refused.
+//! When the host goes (a USB bus reset, SET_CONFIGURATION, a USB/IP client's
+//! connection ending) while a command runs, [`Gate::disown`] stops that command
+//! too, and its answer goes to nobody ([`Finish::Disowned`]): a host that starts
+//! over must not receive answers to what it never sent. An Abort the gone host
+//! had queued goes with it. The new host knows of no command, so the slot is
+//! still busy to it: its PC_to_RDR_Abort (the way a host brings a slot back to
+//! "ready for a new command", CCID 1.1 §6.1.13) is queued behind the stopping
+//! command and answered with its slot status once that command has ended, and
+//! anything else it sends meanwhile gets CMD_SLOT_BUSY. So every message of
+//! either host gets exactly one answer, each with its own `bSeq`.
+//!
+//! One slot at a time runs a command ([`MAX_BUSY_SLOTS`], the descriptor's
+//! `bMaxCCIDBusySlots`): every transport here has one runner for the reader
+//! ([`crate::CcidReader::handle`] takes the whole reader), so a command for
+//! another slot while one runs is refused with CMD_SLOT_BUSY too. On the
+//! dual-slot SEC1210, then, a command for slot 1 while slot 0 works is refused
+//! (libccid's serial driver assumes 1 for these readers, and pcscd's one lock
+//! per reader never sends one). The count is a constant, not a setting: a
+//! descriptor cannot promise more than the transports do.
 
 use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus};
 use crate::error::SlotError;
@@ -43,6 +56,10 @@ pub enum Admission {
     Abort,
 }
 
+/// How many slots run a command at once (`bMaxCCIDBusySlots` of every class
+/// descriptor this crate writes): the transports have one runner per reader.
+pub const MAX_BUSY_SLOTS: u8 = 1;
+
 /// How a command admitted by [`Gate::admit`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Finish {
@@ -50,6 +67,17 @@ pub enum Finish {
     Completed,
     /// It was stopped by an abort: send [`answer_aborted`] instead of its answer.
     Aborted,
+    /// Its host has gone ([`Gate::disown`]): send nothing.
+    Disowned,
+}
+
+/// Why a running command is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum StopCause {
+    /// Its host aborted it (class ABORT or PC_to_RDR_Abort).
+    Abort,
+    /// Its host has gone ([`Gate::disown`]).
+    HostGone,
 }
 
 /// What one slot is doing.
@@ -57,8 +85,10 @@ pub enum Finish {
 enum SlotRun {
     Idle,
     Running,
-    /// Being stopped; `abort_queued`: the PC_to_RDR_Abort has come and runs next.
+    /// Being stopped for `cause`; `abort_queued`: a PC_to_RDR_Abort (of the
+    /// host there is now) has come and runs next.
     Stopping {
+        cause: StopCause,
         abort_queued: bool,
     },
 }
@@ -68,14 +98,13 @@ enum SlotRun {
 pub struct Gate {
     slots: [SlotRun; MAX_SLOTS],
     slot_count: usize,
-    max_busy: usize,
 }
 
 impl Gate {
-    /// A gate for `slot_count` slots (at most [`MAX_SLOTS`]) of which at most
-    /// `max_busy` (`bMaxCCIDBusySlots`, at least 1) run commands at once.
-    /// A `const fn`, so that a firmware can keep its gate in a `static`.
-    pub const fn new(slot_count: usize, max_busy: u8) -> Gate {
+    /// A gate for `slot_count` slots (at most [`MAX_SLOTS`]), of which
+    /// [`MAX_BUSY_SLOTS`] run commands at once. A `const fn`, so that a firmware
+    /// can keep its gate in a `static`.
+    pub const fn new(slot_count: usize) -> Gate {
         Gate {
             slots: [SlotRun::Idle; MAX_SLOTS],
             slot_count: if slot_count < MAX_SLOTS {
@@ -83,7 +112,6 @@ impl Gate {
             } else {
                 MAX_SLOTS
             },
-            max_busy: if max_busy == 0 { 1 } else { max_busy as usize },
         }
     }
 
@@ -92,8 +120,8 @@ impl Gate {
         self.slot_count
     }
 
-    /// `true` while a command is being stopped by an abort (until its
-    /// [`Gate::finish`], or [`Gate::release`] of its slot).
+    /// `true` while a command is being stopped by an abort or because its host
+    /// has gone (until its [`Gate::finish`], or [`Gate::release`] of its slot).
     pub fn stopping(&self) -> bool {
         self.slots
             .iter()
@@ -129,21 +157,24 @@ impl Gate {
         let abort = message.message_type() == pc_to_rdr::ABORT;
         let busy = self.busy_slots();
         let slot = &mut self.slots[index];
-        match *slot {
-            SlotRun::Idle if busy >= self.max_busy => Admission::Busy,
+        let cause = match *slot {
+            SlotRun::Idle if busy >= usize::from(MAX_BUSY_SLOTS) => return Admission::Busy,
             SlotRun::Idle => {
                 *slot = SlotRun::Running;
-                Admission::Run
+                return Admission::Run;
             }
-            SlotRun::Running
-            | SlotRun::Stopping {
+            SlotRun::Running if abort => StopCause::Abort,
+            SlotRun::Stopping {
+                cause,
                 abort_queued: false,
-            } if abort => {
-                *slot = SlotRun::Stopping { abort_queued: true };
-                Admission::Abort
-            }
-            SlotRun::Running | SlotRun::Stopping { .. } => Admission::Busy,
-        }
+            } if abort => cause,
+            SlotRun::Running | SlotRun::Stopping { .. } => return Admission::Busy,
+        };
+        *slot = SlotRun::Stopping {
+            cause,
+            abort_queued: true,
+        };
+        Admission::Abort
     }
 
     /// The class request ABORT for `slot`: `true` if a command runs there and the
@@ -153,6 +184,25 @@ impl Gate {
         match self.slots.get_mut(usize::from(slot)) {
             Some(run @ SlotRun::Running) => {
                 *run = SlotRun::Stopping {
+                    cause: StopCause::Abort,
+                    abort_queued: false,
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The host has gone while `slot` runs a command: stop it (as an abort
+    /// does), send nothing for it ([`Gate::finish`] then says
+    /// [`Finish::Disowned`]) and forget a PC_to_RDR_Abort that host had queued.
+    /// `true` if a command runs there (the transport must stop it), `false` if
+    /// the slot is idle.
+    pub fn disown(&mut self, slot: u8) -> bool {
+        match self.slots.get_mut(usize::from(slot)) {
+            Some(run @ (SlotRun::Running | SlotRun::Stopping { .. })) => {
+                *run = SlotRun::Stopping {
+                    cause: StopCause::HostGone,
                     abort_queued: false,
                 };
                 true
@@ -168,11 +218,20 @@ impl Gate {
             return Finish::Completed;
         };
         let finish = match *run {
-            SlotRun::Stopping { .. } => Finish::Aborted,
+            SlotRun::Stopping {
+                cause: StopCause::Abort,
+                ..
+            } => Finish::Aborted,
+            SlotRun::Stopping {
+                cause: StopCause::HostGone,
+                ..
+            } => Finish::Disowned,
             SlotRun::Idle | SlotRun::Running => Finish::Completed,
         };
         *run = match *run {
-            SlotRun::Stopping { abort_queued: true } => SlotRun::Running,
+            SlotRun::Stopping {
+                abort_queued: true, ..
+            } => SlotRun::Running,
             _ => SlotRun::Idle,
         };
         finish
@@ -246,12 +305,14 @@ mod tests {
         BusySlots(usize),
         /// Whether a command is being stopped now.
         Stopping(bool),
+        /// The host goes: whether a command runs on the slot.
+        HostGone(u8, bool),
     }
     use Step::*;
 
-    /// Run `steps` on a gate of `slots` slots, `max_busy` busy at once.
-    fn run(slots: usize, max_busy: u8, steps: &[Step]) {
-        let mut gate = Gate::new(slots, max_busy);
+    /// Run `steps` on a gate of `slots` slots.
+    fn run(slots: usize, steps: &[Step]) {
+        let mut gate = Gate::new(slots);
         for (i, step) in steps.iter().enumerate() {
             match *step {
                 Admit(kind, slot, admission) => {
@@ -262,6 +323,7 @@ mod tests {
                 ClassAbort(slot, stop) => assert_eq!(gate.abort_request(slot), stop, "step {i}"),
                 BusySlots(count) => assert_eq!(gate.busy_slots(), count, "step {i}"),
                 Stopping(stopping) => assert_eq!(gate.stopping(), stopping, "step {i}"),
+                HostGone(slot, runs) => assert_eq!(gate.disown(slot), runs, "step {i}"),
             }
         }
     }
@@ -269,7 +331,6 @@ mod tests {
     #[test]
     fn second_command_on_a_busy_slot_is_busy_and_leaves_the_first_running() {
         run(
-            1,
             1,
             &[
                 Admit(XFR_BLOCK, 0, Admission::Run),
@@ -283,31 +344,26 @@ mod tests {
     }
 
     #[test]
-    fn other_slot_is_refused_up_to_max_busy_slots() {
-        let both = [
-            Admit(XFR_BLOCK, 0, Admission::Run),
-            Admit(XFR_BLOCK, 1, Admission::Busy),
-            BusySlots(1),
-        ];
-        run(2, 1, &both);
+    fn other_slot_is_refused_while_one_runs() {
         run(
-            2,
             2,
             &[
                 Admit(XFR_BLOCK, 0, Admission::Run),
+                Admit(XFR_BLOCK, 1, Admission::Busy),
+                Admit(ABORT, 1, Admission::Busy),
+                BusySlots(1),
+                End(0, Finish::Completed),
                 Admit(XFR_BLOCK, 1, Admission::Run),
-                BusySlots(2),
             ],
         );
     }
 
     #[test]
     fn bad_slot_and_truncated_messages_run_without_making_anything_busy() {
-        let mut gate = Gate::new(1, 1);
+        let mut gate = Gate::new(1);
         assert_eq!(gate.admit(&[XFR_BLOCK, 0]), Admission::Run);
         assert_eq!(gate.busy_slots(), 0);
         run(
-            1,
             1,
             &[
                 Admit(XFR_BLOCK, 7, Admission::Run),
@@ -321,7 +377,6 @@ mod tests {
     #[test]
     fn abort_message_stops_the_running_command_then_runs() {
         run(
-            1,
             1,
             &[
                 Admit(XFR_BLOCK, 0, Admission::Run),
@@ -344,7 +399,6 @@ mod tests {
     #[test]
     fn class_abort_then_abort_message() {
         run(
-            1,
             1,
             &[
                 // Nothing runs: nothing to stop.
@@ -369,7 +423,7 @@ mod tests {
 
     #[test]
     fn release_ends_a_stop_and_the_slot_count_is_kept_to_max_slots() {
-        let mut gate = Gate::new(2, 1);
+        let mut gate = Gate::new(2);
         assert_eq!(gate.slot_count(), 2);
         assert_eq!(gate.admit(&header(XFR_BLOCK, 1, 0)), Admission::Run);
         assert!(gate.abort_request(1));
@@ -377,12 +431,63 @@ mod tests {
         gate.release(1);
         assert!(!gate.stopping());
         assert_eq!(gate.busy_slots(), 0);
-        assert_eq!(Gate::new(MAX_SLOTS + 3, 1).slot_count(), MAX_SLOTS);
+        assert_eq!(Gate::new(MAX_SLOTS + 3).slot_count(), MAX_SLOTS);
+    }
+
+    /// The host goes while a command runs (a bus reset); the new host's
+    /// PC_to_RDR_Abort waits for that command and then runs: one answer each,
+    /// none for the gone host's command.
+    #[test]
+    fn new_hosts_abort_runs_after_the_disowned_command() {
+        run(
+            1,
+            &[
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                HostGone(0, true),
+                Stopping(true),
+                // The class ABORT of the new host: already being stopped.
+                ClassAbort(0, false),
+                Admit(GET_SLOT_STATUS, 0, Admission::Busy),
+                Admit(ABORT, 0, Admission::Abort),
+                Admit(ABORT, 0, Admission::Busy),
+                End(0, Finish::Disowned),
+                // The new host's Abort runs, for it.
+                BusySlots(1),
+                Stopping(false),
+                End(0, Finish::Completed),
+                BusySlots(0),
+                HostGone(0, false),
+            ],
+        );
+    }
+
+    /// The old host's Abort queued behind its stopping command goes with it; the
+    /// new host's Abort takes its place.
+    #[test]
+    fn a_gone_hosts_queued_abort_is_dropped() {
+        run(
+            1,
+            &[
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                Admit(ABORT, 0, Admission::Abort),
+                HostGone(0, true),
+                End(0, Finish::Disowned),
+                BusySlots(0),
+                Admit(XFR_BLOCK, 0, Admission::Run),
+                ClassAbort(0, true),
+                HostGone(0, true),
+                Admit(ABORT, 0, Admission::Abort),
+                End(0, Finish::Disowned),
+                BusySlots(1),
+                End(0, Finish::Completed),
+                BusySlots(0),
+            ],
+        );
     }
 
     #[test]
     fn abort_of_an_idle_slot_just_runs() {
-        run(1, 1, &[Admit(ABORT, 0, Admission::Run), BusySlots(1)]);
+        run(1, &[Admit(ABORT, 0, Admission::Run), BusySlots(1)]);
     }
 
     #[test]

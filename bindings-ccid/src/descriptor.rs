@@ -66,8 +66,6 @@ pub struct ClassDescriptor {
     pub features: u32,
     /// `dwMaxCCIDMessageLength`, in bytes.
     pub max_message_len: u32,
-    /// `bMaxCCIDBusySlots`.
-    pub max_busy_slots: u8,
     /// `wLcdLayout`: lines << 8 | characters per line of the display (0: none).
     pub lcd_layout: u16,
     /// `bPINSupport`: bit 0 PIN verification, bit 1 PIN modification (libccid
@@ -124,7 +122,6 @@ impl ClassDescriptor {
             mechanical,
             features,
             max_message_len,
-            max_busy_slots: 1,
             lcd_layout: 0,
             pin_support: 0,
         }
@@ -159,7 +156,8 @@ impl ClassDescriptor {
         b[49] = 0xFF; // bClassEnvelope: echo the command's class
         b[50..52].copy_from_slice(&self.lcd_layout.to_le_bytes());
         b[52] = self.pin_support;
-        b[53] = self.max_busy_slots;
+        // bMaxCCIDBusySlots: what the transports run at once, not a setting.
+        b[53] = crate::busy::MAX_BUSY_SLOTS;
         b
     }
 }
@@ -189,6 +187,7 @@ mod tests {
             0x0002_0000
         );
         assert_eq!(&b[44..48], &271u32.to_le_bytes());
+        assert_eq!(b[53], 1, "bMaxCCIDBusySlots, even with two slots");
         let t0_only = ReaderCapabilities {
             protocols: ProtocolMask::T0,
             ..reader

@@ -122,10 +122,11 @@ enum Notified {
     Never,
     /// No card.
     Absent,
-    /// A card: the low byte of the device's insertion count then, so that a
-    /// card swapped for another between two looks is a change too (missed only
-    /// if exactly a multiple of 256 insertions came in between).
-    Present { insertion: u8 },
+    /// A card: the device's insertion count then (all of it: the core's
+    /// `u32`), so that a card swapped for another between two looks is a change
+    /// too, however many came and went in between (short of a multiple of
+    /// 2^32 insertions, where the core's own count wraps).
+    Present { insertion: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -672,30 +673,28 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// is too short. Call it when the core reports card events (and after each
     /// command).
     pub fn slot_change(&mut self, out: &mut [u8]) -> Option<usize> {
-        let mut now = [(Notified::Never, false); MAX_SLOTS];
-        let mut any = false;
-        for (i, device) in self.slots.iter().enumerate() {
-            let insertion = device.card_insertions().to_le_bytes()[0];
-            let seen = match icc_status(device.state()) {
-                IccStatus::Absent => Notified::Absent,
-                IccStatus::PresentActive | IccStatus::PresentInactive => {
-                    Notified::Present { insertion }
-                }
-            };
-            let changed = self.state[i].notified != seen;
-            now[i] = (seen, changed);
-            any |= changed;
-        }
-        if !any {
+        let slot_count = self.slots.len();
+        // With room for the message checked first, what is seen can be kept
+        // as it is looked at: the message cannot fail to go out after.
+        if out.len() < notify::slot_change_len(slot_count) {
             return None;
         }
-        let present = |seen| matches!(seen, Notified::Present { .. });
-        let len =
-            notify::emit_slot_change(self.slots.len(), |i| (present(now[i].0), now[i].1), out)?;
-        for (state, (seen, _)) in self.state.iter_mut().zip(now).take(self.slots.len()) {
+        let mut changed = [false; MAX_SLOTS];
+        for ((device, state), changed) in self.slots.iter().zip(&mut self.state).zip(&mut changed) {
+            let seen = match icc_status(device.state()) {
+                IccStatus::Absent => Notified::Absent,
+                IccStatus::PresentActive | IccStatus::PresentInactive => Notified::Present {
+                    insertion: device.card_insertions(),
+                },
+            };
+            *changed = state.notified != seen;
             state.notified = seen;
         }
-        Some(len)
+        if !changed.contains(&true) {
+            return None;
+        }
+        let present = |i: usize| matches!(self.state[i].notified, Notified::Present { .. });
+        notify::emit_slot_change(slot_count, |i| (present(i), changed[i]), out)
     }
 
     /// A RDR_to_PC_HardwareError for `slot` (a chip fault: over-current, say),
@@ -781,10 +780,10 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             .map_or(IccStatus::Absent, |d| icc_status(d.state()))
     }
 
-    /// A [`crate::busy::Gate`] for this reader: its slots, and the
-    /// `bMaxCCIDBusySlots` its descriptor advertises.
+    /// A [`crate::busy::Gate`] for this reader's slots (one of them busy at a
+    /// time: [`busy::MAX_BUSY_SLOTS`], what its descriptor advertises).
     pub fn gate(&self) -> busy::Gate {
-        busy::Gate::new(self.slots.len(), self.descriptor().max_busy_slots)
+        busy::Gate::new(self.slots.len())
     }
 }
 

@@ -622,3 +622,27 @@ fn firmware_features_follow_the_keypad() {
     pad[13..15].copy_from_slice(&[1, 32]);
     assert_eq!(features(PinSupport::BOTH), pad);
 }
+
+/// A card swapped between two looks is a change however many insertions came
+/// in between: 256 (where a count kept to its low byte would see the same
+/// card) and 257. The core applies each event as it comes (a look at its
+/// insertion count does it), as it would between CCID's looks.
+#[test]
+fn slot_change_sees_a_swap_after_256_insertions() {
+    let slots = [slot(Some(Profile::t1()))];
+    let mut r = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut out = [0u8; 2];
+    assert_eq!(r.slot_change(&mut out), Some(2), "the first look reports");
+    for swaps in [256u32, 257] {
+        let before = slots[0].card_insertions();
+        for _ in 0..swaps {
+            slots[0].card_removed();
+            slots[0].card_inserted();
+            slots[0].card_insertions();
+        }
+        assert_eq!(slots[0].card_insertions(), before + swaps);
+        assert_eq!(r.slot_change(&mut out), Some(2), "{swaps} swaps");
+        assert_eq!(out, [0x50, 0b0000_0011], "present, changed");
+        assert_eq!(r.slot_change(&mut out), None);
+    }
+}

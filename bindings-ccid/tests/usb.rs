@@ -3,7 +3,7 @@
 //! (with the zero-length packet), NotifySlotChange on the interrupt endpoint, and
 //! the class requests on the control endpoint.
 
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{OnceCell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +40,8 @@ struct Wire {
     /// Packets the device sent, per IN endpoint number.
     sent: HashMap<u8, Vec<Vec<u8>>>,
     in_complete: u16,
+    /// The host resets the bus at the next poll.
+    reset: bool,
 }
 
 /// A bus whose other end is the test: OUT packets are queued by the test, IN
@@ -102,6 +104,9 @@ impl UsbBus for TestBus {
     fn resume(&self) {}
     fn poll(&self) -> PollResult {
         let mut w = self.0.lock().unwrap();
+        if std::mem::take(&mut w.reset) {
+            return PollResult::Reset;
+        }
         let mut ep_out = 0u16;
         for (n, q) in &w.out {
             if !q.is_empty() {
@@ -144,7 +149,8 @@ fn pump<B: UsbBus>(
     for _ in 0..64 {
         usb.poll(&mut [&mut *class]);
         let w = wire.lock().unwrap();
-        if w.setup.is_none() && w.in_complete == 0 && w.out.values().all(VecDeque::is_empty) {
+        let quiet = w.setup.is_none() && w.in_complete == 0 && !w.reset;
+        if quiet && w.out.values().all(VecDeque::is_empty) {
             break;
         }
     }
@@ -339,8 +345,24 @@ type MoreTimeHook = Box<dyn FnMut(MoreTime)>;
 /// watched for requests for more time.
 type SlowLine = WatchedLine<StoppableLine<SimLine<1024>, Box<dyn Fn() -> bool>>, MoreTimeHook>;
 type Port = CcidPort<'static, TestBus, 271>;
-/// A setup packet (if any) and a bulk-OUT message the host sends.
-type HostStep = (Option<[u8; 8]>, Vec<u8>);
+/// What the host does while the card works (the bus is polled after each).
+enum HostStep {
+    /// A setup packet on the control endpoint.
+    Setup([u8; 8]),
+    /// A message on bulk OUT.
+    Send(Vec<u8>),
+    /// A bus reset.
+    BusReset,
+    /// The host goes away without a word (a USB/IP client's connection ends):
+    /// the port is disowned.
+    Disown,
+}
+use HostStep::*;
+
+/// The class request ABORT for slot 0, `seq`.
+fn abort_request(seq: u8) -> [u8; 8] {
+    [0x21, 0x01, 0x00, seq, 0x00, 0x00, 0x00, 0x00]
+}
 
 /// The bus side of the port test, shared with the card line's hooks (leaked: the
 /// devices are built before the port that their lines poll).
@@ -348,10 +370,8 @@ struct Bus {
     wire: Arc<Mutex<Wire>>,
     port: OnceCell<RefCell<Port>>,
     usb: OnceCell<RefCell<UsbDevice<'static, TestBus>>>,
-    /// What the host does while the card works.
+    /// What the host does the first time the card asks for more time.
     during: RefCell<Vec<HostStep>>,
-    /// The host goes away while the card works (the port is disowned).
-    gone_during: Cell<bool>,
 }
 
 impl Bus {
@@ -369,12 +389,15 @@ impl Bus {
             .borrow_mut()
             .time_extension(more.bwt_multiplier());
         self.pump();
-        if self.gone_during.take() {
-            assert!(self.port.get().unwrap().borrow_mut().disown(), "it runs");
-        }
-        for (setup, message) in self.during.borrow_mut().drain(..) {
-            self.wire.lock().unwrap().setup = setup;
-            send(&self.wire, &message);
+        for step in self.during.take() {
+            match step {
+                Setup(setup) => self.wire.lock().unwrap().setup = Some(setup),
+                Send(message) => send(&self.wire, &message),
+                BusReset => self.wire.lock().unwrap().reset = true,
+                Disown => {
+                    assert!(self.port.get().unwrap().borrow_mut().disown(), "it runs");
+                }
+            }
             self.pump();
         }
     }
@@ -407,8 +430,13 @@ fn run_port(
 /// at once and the first command's answer comes after, intact; the class request
 /// ABORT with its PC_to_RDR_Abort stops a running command (CMD_ABORTED, then the
 /// Abort's slot status), and the card works again after a power on.
-#[test]
-fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
+/// A [`Port`] on a bus of its own (leaked, as its slot) over a slow T=1 card
+/// (S(WTX) before every answer) whose line polls the bus and gives up once the
+/// port stops the command; the card powered on (seq 1) through it.
+fn slow_port() -> (
+    &'static Bus,
+    CcidReader<'static, SpinPlatform, LineReader<SlowLine>>,
+) {
     let test_bus = TestBus::default();
     let alloc: &'static UsbBusAllocator<TestBus> =
         Box::leak(Box::new(UsbBusAllocator::new(test_bus.clone())));
@@ -417,7 +445,6 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
         port: OnceCell::new(),
         usb: OnceCell::new(),
         during: RefCell::new(Vec::new()),
-        gone_during: Cell::new(false),
     }));
     let card =
         Card::create(Config::new(Profile::t1()).with_faults(wtx_before(Trigger::Every, 2, 1)));
@@ -425,12 +452,12 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
         Box::new(|| bus.port.get().is_some_and(|p| p.borrow().stopping()));
     let more_time: MoreTimeHook = Box::new(|more| bus.more_time(more));
     let line = WatchedLine::new(StoppableLine::new(SimLine::new(card), stopping), more_time);
-    let slots = [line_device(
+    let slots = Box::leak(Box::new([line_device(
         LineReader::new(line),
         twin::Profile::GemPcTwin.capabilities(),
-    )];
+    )]));
     slots[0].card_inserted();
-    let mut reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut reader = CcidReader::new(slots, CcidConfig::short_apdu()).unwrap();
     let port = Port::new(alloc, &mut reader, 64).unwrap();
     assert!(bus.port.set(RefCell::new(port)).is_ok());
     assert!(bus.usb.set(RefCell::new(device(alloc))).is_ok());
@@ -441,10 +468,21 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
         take(&bus.wire, 1).concat()[..10],
         [0x80, 20, 0, 0, 0, 0, 1, 0, 0, 0]
     );
+    (bus, reader)
+}
+
+/// CcidPort keeps hearing the host while a slow card (T=1 S(WTX) before every
+/// answer) works: a time extension goes out, a second message gets CMD_SLOT_BUSY
+/// at once and the first command's answer comes after, intact; the class request
+/// ABORT with its PC_to_RDR_Abort stops a running command (CMD_ABORTED, then the
+/// Abort's slot status), and the card works again after a power on.
+#[test]
+fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
+    let (bus, mut reader) = slow_port();
 
     // ECHO AB CD; while the card works, GetSlotStatus (seq 3).
     let echo_ab_cd = echo(&[0xAB, 0xCD]);
-    *bus.during.borrow_mut() = vec![(None, message(0x65, 3, &[]))];
+    *bus.during.borrow_mut() = vec![Send(message(0x65, 3, &[]))];
     send(&bus.wire, &message(0x6F, 2, &echo_ab_cd));
     run_port(bus, &mut reader, 2);
     let answers = take(&bus.wire, 1);
@@ -466,8 +504,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
 
     // ECHO again (seq 4); while the card works, ABORT (class request, slot 0 seq
     // 5) and its PC_to_RDR_Abort.
-    let abort_request = [0x21, 0x01, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00];
-    *bus.during.borrow_mut() = vec![(Some(abort_request), message(0x72, 5, &[]))];
+    *bus.during.borrow_mut() = vec![Setup(abort_request(5)), Send(message(0x72, 5, &[]))];
     send(&bus.wire, &message(0x6F, 4, &echo_ab_cd));
     run_port(bus, &mut reader, 3);
     let answers = take(&bus.wire, 1);
@@ -514,7 +551,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     // ECHO (seq 8) whose host goes while the card works: the command is stopped
     // and its answer dropped; the next host's GetSlotStatus (seq 9) gets its own
     // answer, the card still active.
-    bus.gone_during.set(true);
+    *bus.during.borrow_mut() = vec![Disown];
     send(&bus.wire, &message(0x6F, 8, &echo_ab_cd));
     run_port(bus, &mut reader, 2);
     let answers = take(&bus.wire, 1);
@@ -640,4 +677,43 @@ fn port_abort_of_a_waiting_message_ends_with_its_host() {
         [0x81, 0, 0, 0, 0, 0, 2, 0x01, 0, 3],
         "its slot status"
     );
+}
+
+/// The host starts over (a bus reset, or SET_CONFIGURATION) while the card
+/// works on its ECHO (seq 2); the new host sends ABORT (class request and
+/// PC_to_RDR_Abort, seq 30) and a GetSlotStatus (seq 31) meanwhile. Every
+/// message gets exactly one answer with its own bSeq: the GetSlotStatus
+/// CMD_SLOT_BUSY at once, the Abort its slot status once the old command has
+/// stopped; the old command's answer goes to nobody. Then the new host's
+/// commands run as usual.
+#[test]
+fn port_answers_a_new_hosts_abort_once_the_gone_hosts_command_stops() {
+    let set_configuration = [0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00];
+    for host_starts_over in [BusReset, Setup(set_configuration)] {
+        let (bus, mut reader) = slow_port();
+        *bus.during.borrow_mut() = vec![
+            host_starts_over,
+            Setup(abort_request(0x30)),
+            Send(message(0x72, 0x30, &[])),
+            Send(message(0x65, 0x31, &[])),
+        ];
+        send(&bus.wire, &message(0x6F, 2, &echo(&[0xAB, 0xCD])));
+        run_port(bus, &mut reader, 3);
+        assert_eq!(
+            take(&bus.wire, 1),
+            [
+                [0x80, 0, 0, 0, 0, 0, 2, 0x80, 2, 0],
+                [0x81, 0, 0, 0, 0, 0, 0x31, 0x40, 0xE0, 3],
+                [0x81, 0, 0, 0, 0, 0, 0x30, 0, 0, 0],
+            ],
+            "the old host's time extension, before it went; CMD_SLOT_BUSY; the Abort's slot status"
+        );
+        assert!(!bus.port.get().unwrap().borrow().stopping());
+        send(&bus.wire, &message(0x65, 0x32, &[]));
+        run_port(bus, &mut reader, 2);
+        assert_eq!(
+            take(&bus.wire, 1).concat(),
+            [0x81, 0, 0, 0, 0, 0, 0x32, 0, 0, 0]
+        );
+    }
 }

@@ -240,7 +240,7 @@ fn serve(options: &Options) -> Result<(), String> {
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(Vec::new()),
-        gate: Mutex::new(Gate::new(profile.slots(), 1)),
+        gate: Mutex::new(Gate::new(profile.slots())),
         stop: StopSignal::default(),
         work: options.behaviour.work(),
         trace: options.trace,

@@ -38,6 +38,7 @@ use readerkit::platform::Platform;
 use usb_device::Result as UsbResult;
 use usb_device::bus::{UsbBus, UsbBusAllocator};
 use usb_device::class::{ControlIn, ControlOut, UsbClass};
+use usb_device::control::{Recipient, Request, RequestType};
 use usb_device::descriptor::DescriptorWriter;
 use usb_device::endpoint::EndpointAddress;
 
@@ -61,7 +62,9 @@ enum Job {
     /// The runner runs the command `slot`/`seq`.
     Running { slot: u8, seq: u8 },
     /// The runner runs a command of `slot` whose host has gone
-    /// ([`CcidPort::disown`]): stopped, its answer dropped.
+    /// ([`CcidPort::disown`]): stopped, its answer dropped. (The gate knows
+    /// too, for the slots it tracks; this also covers a message it does not
+    /// track, for a slot the reader lacks.)
     Orphaned { slot: u8 },
 }
 
@@ -141,26 +144,38 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
     /// runner has no answer) goes out, as CMD_ABORTED if it was stopped (then
-    /// `answer` is rewritten); its `bStatus` is the slot's card status from then
+    /// `answer` is rewritten), or nowhere if its host has gone
+    /// ([`CcidPort::disown`]); its `bStatus` is the slot's card status from then
     /// on (for CMD_SLOT_BUSY answers). Nothing past `len` is read. `false` while
     /// bulk-IN is busy: poll the bus and call again.
     pub fn finish(&mut self, answer: &mut [u8], len: usize) -> bool {
-        let slot = match self.job {
-            Job::Running { slot, .. } => slot,
-            Job::Orphaned { slot } => {
-                // Its host has gone: the answer goes to nobody.
-                self.gate.release(slot);
-                self.job = Job::Idle;
-                self.service();
-                return true;
-            }
+        let (slot, owned) = match self.job {
+            Job::Running { slot, .. } => (slot, true),
+            Job::Orphaned { slot } => (slot, false),
             Job::Idle | Job::Waiting | Job::AbortWaiting => return true,
         };
-        if !self.pipe.can_send() {
+        if owned && !self.pipe.can_send() {
             return false;
         }
+        let finish = self.gate.finish(slot);
+        if owned {
+            self.send_answer(slot, answer, len, finish);
+        }
+        self.job = if self.gate.is_busy(slot) {
+            // A PC_to_RDR_Abort came for the stopped command (from the host
+            // there is now): it runs now.
+            Job::AbortWaiting
+        } else {
+            Job::Idle
+        };
+        self.service();
+        true
+    }
+
+    /// Send the answer of the command that ended on `slot` as `finish` says.
+    fn send_answer(&mut self, slot: u8, answer: &mut [u8], len: usize, finish: Finish) {
         let mut len = len.min(answer.len()).min(N);
-        if self.gate.finish(slot) == Finish::Aborted && len > 0 {
+        if finish == Finish::Aborted && len > 0 {
             len = busy::answer_aborted(answer).unwrap_or(len);
         }
         // Only an answer of `len` bytes with a header says how the card is; bytes
@@ -171,14 +186,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         }
         self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
         self.pipe.send(len);
-        self.job = if self.gate.is_busy(slot) {
-            // A PC_to_RDR_Abort came for the stopped command: it runs now.
-            Job::AbortWaiting
-        } else {
-            Job::Idle
-        };
-        self.service();
-        true
     }
 
     /// Ask the host for more time for the running command (`bmCommandStatus` 2,
@@ -204,13 +211,16 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         matches!(self.job, Job::Orphaned { .. }) || self.gate.stopping()
     }
 
-    /// The host has gone (its connection ended, or it reset the bus): nothing
-    /// more is sent for what it asked. A message waiting for the runner, or a
-    /// PC_to_RDR_Abort queued, is dropped; a running command is stopped as an
-    /// ABORT stops it ([`CcidPort::stopping`] turns true) and its answer, handed
-    /// to [`CcidPort::finish`] as usual, is dropped instead of sent, so that it
-    /// cannot reach the next host. Returns `true` while such a command runs (the
-    /// runner still owes [`CcidPort::finish`] its answer).
+    /// The host has gone (its connection ended, it reset the bus or set the
+    /// configuration): nothing more is sent for what it asked. A message
+    /// waiting for the runner, or a PC_to_RDR_Abort queued, is dropped; a
+    /// running command is stopped as an ABORT stops it ([`CcidPort::stopping`]
+    /// turns true) and its answer, handed to [`CcidPort::finish`] as usual, is
+    /// dropped instead of sent, so that it cannot reach the next host. Until it
+    /// ends, the next host's PC_to_RDR_Abort for its slot waits for it and then
+    /// runs (its slot status answers it), and the next host's other messages get
+    /// CMD_SLOT_BUSY ([`Gate::disown`]). Returns `true` while such a command
+    /// runs (the runner still owes [`CcidPort::finish`] its answer).
     pub fn disown(&mut self) -> bool {
         match self.job {
             Job::Idle => false,
@@ -228,6 +238,7 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
                 false
             }
             Job::Running { slot, .. } | Job::Orphaned { slot } => {
+                self.gate.disown(slot);
                 self.job = Job::Orphaned { slot };
                 true
             }
@@ -270,6 +281,13 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
             }
         }
     }
+}
+
+/// `true` for the standard request SET_CONFIGURATION.
+fn is_set_configuration(request: &Request) -> bool {
+    request.request_type == RequestType::Standard
+        && request.recipient == Recipient::Device
+        && request.request == Request::SET_CONFIGURATION
 }
 
 impl<B: UsbBus, const N: usize> UsbClass<B> for CcidPort<'_, B, N> {
@@ -315,6 +333,13 @@ impl<B: UsbBus, const N: usize> UsbClass<B> for CcidPort<'_, B, N> {
 
     fn control_out(&mut self, xfer: ControlOut<B>) {
         let req = *xfer.request();
+        if is_set_configuration(&req) {
+            // A host (re)configuring the device starts over as after a bus
+            // reset (USB 2.0 §9.1.1.5: the endpoints return to their defaults):
+            // what the host asked before is disowned. usb-device answers it.
+            UsbClass::<B>::reset(self);
+            return;
+        }
         if !self.pipe.is_ours(&req) {
             return;
         }

@@ -115,7 +115,7 @@ struct Waiting {
 
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 static WAITING: StaticCell<Waiting> = StaticCell::new(Waiting {
-    gate: Gate::new(1, 1),
+    gate: Gate::new(1),
     link: Link::Idle,
     side: core::ptr::null_mut(),
     stop: false,
@@ -338,11 +338,12 @@ fn run(
 }
 
 /// The answer of a command that ended as `finish`: CMD_ABORTED if an abort
-/// stopped it.
+/// stopped it, none if its host has gone (a serial line never disowns).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 fn aborted(finish: Finish, answer: &mut [u8], len: usize) -> Option<usize> {
     match finish {
         Finish::Aborted => busy::answer_aborted(answer),
         Finish::Completed => Some(len),
+        Finish::Disowned => None,
     }
 }
