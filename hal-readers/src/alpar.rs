@@ -122,17 +122,12 @@ pub fn lrc(bytes: &[u8]) -> u8 {
 /// Build the host frame `60 LEN_H LEN_L command payload LRC` into `out`; returns
 /// its length in bytes.
 pub fn encode(command: u8, payload: &[u8], out: &mut [u8]) -> Result<usize, Error> {
-    if payload.len() > MAX_PAYLOAD {
-        return Err(Error::TooLong);
+    Frame {
+        ok: true,
+        command,
+        payload,
     }
-    let len = payload.len() + 5;
-    let frame = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
-    frame[0] = ACK;
-    frame[1..3].copy_from_slice(&(payload.len() as u16).to_be_bytes());
-    frame[3] = command;
-    frame[4..len - 1].copy_from_slice(payload);
-    frame[len - 1] = lrc(&frame[..len - 1]);
-    Ok(len)
+    .encode(out)
 }
 
 /// A checked view of one frame.
@@ -173,6 +168,23 @@ impl<'a> Frame<'a> {
             command: bytes[3],
             payload: &bytes[4..4 + len],
         })
+    }
+
+    /// Build this frame (`60` or `E0`, LEN, command, payload, LRC) into `out`;
+    /// returns its length in bytes. [`Frame::parse`] of the result gives the frame
+    /// back.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, Error> {
+        if self.payload.len() > MAX_PAYLOAD {
+            return Err(Error::TooLong);
+        }
+        let len = self.payload.len() + 5;
+        let frame = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+        frame[0] = if self.ok { ACK } else { NAK };
+        frame[1..3].copy_from_slice(&(self.payload.len() as u16).to_be_bytes());
+        frame[3] = self.command;
+        frame[4..len - 1].copy_from_slice(self.payload);
+        frame[len - 1] = lrc(&frame[..len - 1]);
+        Ok(len)
     }
 
     /// The card event this frame announces, if it is one.
@@ -268,8 +280,9 @@ pub struct Reader<U, D> {
     card_clock_khz: u32,
 }
 
-/// Poll step while waiting for an answer, in µs.
-const POLL_US: u32 = 50;
+/// Poll step while waiting for an answer, in µs: a read that finds nothing waits
+/// this long.
+pub const POLL_US: u32 = 50;
 
 impl<U, D> Reader<U, D>
 where
@@ -455,6 +468,9 @@ mod tests {
         let frame = Frame::parse(&nak).unwrap();
         assert!(!frame.ok);
         assert_eq!(status(frame.payload[0]), Failure::NoMedia);
+        let mut out = [0u8; 8];
+        assert_eq!(frame.encode(&mut out), Ok(nak.len()));
+        assert_eq!(out[..nak.len()], nak);
         // 60 00 01 A0 01: 60^01 = 61, ^A0 = C1, ^01 = C0.
         let inserted = [0x60, 0x00, 0x01, 0xA0, 0x01, 0xC0];
         assert_eq!(

@@ -244,12 +244,12 @@ fn status_low_in_session_is_triaged_into_fault_or_removal() {
 
 fn frame(ok: bool, command: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; payload.len() + 5];
-    alpar::encode(command, payload, &mut out).unwrap();
-    if !ok {
-        out[0] = alpar::NAK;
-        let n = out.len();
-        out[n - 1] = alpar::lrc(&out[..n - 1]);
-    }
+    let frame = alpar::Frame {
+        ok,
+        command,
+        payload,
+    };
+    frame.encode(&mut out).unwrap();
     out
 }
 
