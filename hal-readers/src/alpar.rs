@@ -283,6 +283,10 @@ pub struct Reader<U, D> {
 /// Poll step while waiting for an answer, in µs: a read that finds nothing waits
 /// this long.
 pub const POLL_US: u32 = 50;
+/// Time a byte received counts against an answer's time-out, in µs: 10 bits (8N1)
+/// at 115 200 bit/s, the fastest link rate, rounded down, so the time counted never
+/// runs ahead of the time that passed.
+pub const BYTE_US: u32 = 86;
 
 impl<U, D> Reader<U, D>
 where
@@ -342,8 +346,20 @@ where
     }
 
     /// Send `command` with `payload` and wait for its answer; the answer's payload
-    /// goes into `reply`, its length is returned. An error answer becomes its
-    /// [`status`]; card events arriving meanwhile are kept for [`Reader::poll`].
+    /// goes into `reply`, its length is returned. Card events arriving meanwhile are
+    /// kept for [`Reader::poll`]; other frames are skipped.
+    ///
+    /// The time-out counts silence and bytes alike: a read that finds nothing
+    /// waits [`POLL_US`], a byte received counts [`BYTE_US`], so a chip that never
+    /// stops sending (noise, endless card events) cannot hold the call either: it
+    /// returns after at most `timeout_ms × 1000 / POLL_US + 1` UART reads.
+    ///
+    /// Errors: an error answer's [`status`]; [`Failure::BufferTooSmall`], the
+    /// answer's payload is longer than `reply`; [`Failure::IoTimeout`], no answer
+    /// within the time-out; [`Failure::DeviceProtocolError`], the UART reported a
+    /// receive error; [`Failure::InvalidParameter`], `payload` is longer than
+    /// [`MAX_PAYLOAD`] (nothing is sent); [`Failure::Unsuccessful`], the UART
+    /// refused a byte to send.
     pub fn command(
         &mut self,
         command: u8,
@@ -361,24 +377,13 @@ where
         loop {
             match self.uart.read() {
                 Ok(b) => {
-                    let Some(Ok(answer)) = self.decoder.feed(b) else {
-                        continue;
-                    };
-                    if let Some(event) = answer.card_event() {
-                        self.pending = Some(event);
-                        continue;
+                    if let Some(answer) = self.answer_byte(b, command, reply) {
+                        return answer;
                     }
-                    if answer.command != command {
-                        continue;
+                    waited_us += u64::from(BYTE_US);
+                    if waited_us >= limit_us {
+                        return Err(Failure::IoTimeout);
                     }
-                    if !answer.ok {
-                        return Err(status(answer.payload.first().copied().unwrap_or(0)));
-                    }
-                    let out = reply
-                        .get_mut(..answer.payload.len())
-                        .ok_or(Failure::BufferTooSmall)?;
-                    out.copy_from_slice(answer.payload);
-                    return Ok(answer.payload.len());
                 }
                 Err(nb::Error::WouldBlock) => {
                     if waited_us >= limit_us {
@@ -390,6 +395,38 @@ where
                 Err(nb::Error::Other(_)) => return Err(Failure::DeviceProtocolError),
             }
         }
+    }
+
+    /// Take one byte while waiting for the answer to `command`: `Some` once it
+    /// completes that answer (its payload copied into `reply`, or an error answer's
+    /// [`status`]); a card event it completes is kept for [`Reader::poll`].
+    fn answer_byte(
+        &mut self,
+        byte: u8,
+        command: u8,
+        reply: &mut [u8],
+    ) -> Option<Result<usize, Failure>> {
+        let Some(Ok(answer)) = self.decoder.feed(byte) else {
+            return None;
+        };
+        if let Some(event) = answer.card_event() {
+            self.pending = Some(event);
+            return None;
+        }
+        if answer.command != command {
+            return None;
+        }
+        if !answer.ok {
+            return Some(Err(status(answer.payload.first().copied().unwrap_or(0))));
+        }
+        let len = answer.payload.len();
+        Some(match reply.get_mut(..len) {
+            Some(out) => {
+                out.copy_from_slice(answer.payload);
+                Ok(len)
+            }
+            None => Err(Failure::BufferTooSmall),
+        })
     }
 
     /// POWER callback.
@@ -429,6 +466,92 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedded_hal_mock::eh1::delay::NoopDelay;
+    use std::vec::Vec;
+
+    /// Reads after which [`TestChip`] reports a receive error, so that a driver
+    /// that never stops reading fails a test instead of hanging it.
+    const MAX_READS: u32 = 100_000;
+
+    /// The chip's side of the UART: its bytes once (or over and over), then
+    /// silence; reads counted, bytes written kept.
+    struct TestChip {
+        bytes: Vec<u8>,
+        at: usize,
+        repeat: bool,
+        reads: u32,
+    }
+
+    impl TestChip {
+        fn once(bytes: &[u8]) -> TestChip {
+            TestChip {
+                bytes: bytes.to_vec(),
+                at: 0,
+                repeat: false,
+                reads: 0,
+            }
+        }
+
+        fn repeating(bytes: &[u8]) -> TestChip {
+            TestChip {
+                repeat: true,
+                ..TestChip::once(bytes)
+            }
+        }
+    }
+
+    impl serial::ErrorType for TestChip {
+        type Error = serial::ErrorKind;
+    }
+
+    impl serial::Read<u8> for TestChip {
+        fn read(&mut self) -> nb::Result<u8, serial::ErrorKind> {
+            self.reads += 1;
+            if self.reads > MAX_READS {
+                return Err(nb::Error::Other(serial::ErrorKind::Overrun));
+            }
+            if self.repeat && self.at == self.bytes.len() {
+                self.at = 0;
+            }
+            let byte = *self.bytes.get(self.at).ok_or(nb::Error::WouldBlock)?;
+            self.at += 1;
+            Ok(byte)
+        }
+    }
+
+    impl serial::Write<u8> for TestChip {
+        fn write(&mut self, _: u8) -> nb::Result<(), serial::ErrorKind> {
+            Ok(())
+        }
+        fn flush(&mut self) -> nb::Result<(), serial::ErrorKind> {
+            Ok(())
+        }
+    }
+
+    /// A reader with a 1 ms time-out on `chip`.
+    fn reader(chip: TestChip) -> Reader<TestChip, NoopDelay> {
+        Reader::new(chip, NoopDelay::new(), Class::A, 1, 3_686)
+    }
+
+    const INSERTED: [u8; 6] = [0x60, 0x00, 0x01, 0xA0, 0x01, 0xC0];
+    const REMOVED: [u8; 6] = [0x60, 0x00, 0x01, 0xA0, 0x00, 0xC1];
+
+    /// Endless card events, or endless noise, while an answer is awaited: the
+    /// time-out still ends the call (before, each byte read restarted the loop
+    /// without counting, and the call never returned).
+    #[test]
+    fn a_chatty_chip_cannot_hold_a_command() {
+        for stream in [&INSERTED[..], &[0x00]] {
+            let mut r = reader(TestChip::repeating(stream));
+            let mut reply = [0u8; 1];
+            assert_eq!(
+                r.command(cmd::CHECK_PRESENCE_CARD, &[], &mut reply),
+                Err(Failure::IoTimeout)
+            );
+            let reads = r.release().0.reads;
+            assert!(reads <= 1000 / POLL_US + 1, "{reads} reads");
+        }
+    }
 
     /// Frames with their LRC as they appear in open ALPAR drivers (see the module
     /// documentation of the crate's reference notes, §2.1).
@@ -493,7 +616,7 @@ mod tests {
     fn decoder_skips_noise_and_reassembles() {
         let mut d = Decoder::new();
         assert_eq!(d.feed(0x00), Some(Err(Error::BadStart)));
-        let stream = [0x60, 0x00, 0x01, 0xA0, 0x00, 0xC1];
+        let stream = REMOVED;
         for &b in &stream[..5] {
             assert_eq!(d.feed(b), None);
         }
