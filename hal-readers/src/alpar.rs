@@ -325,12 +325,14 @@ where
     }
 
     /// Read what the chip sent unasked: the next card insertion or removal, if any.
-    /// Never waits.
+    /// Never waits, and reads at most [`MAX_FRAME`] bytes, so a chip that never
+    /// stops sending cannot hold it: what is left waits for the next call.
+    /// [`Failure::DeviceProtocolError`]: the UART reported a receive error.
     pub fn poll(&mut self) -> Result<Option<CardEvent>, Failure> {
         if let Some(event) = self.pending.take() {
             return Ok(Some(event));
         }
-        loop {
+        for _ in 0..MAX_FRAME {
             match self.uart.read() {
                 Ok(b) => {
                     if let Some(Ok(frame)) = self.decoder.feed(b) {
@@ -343,6 +345,7 @@ where
                 Err(nb::Error::Other(_)) => return Err(Failure::DeviceProtocolError),
             }
         }
+        Ok(None)
     }
 
     /// Send `command` with `payload` and wait for its answer; the answer's payload
@@ -550,6 +553,19 @@ mod tests {
             );
             let reads = r.release().0.reads;
             assert!(reads <= 1000 / POLL_US + 1, "{reads} reads");
+        }
+    }
+
+    /// Endless noise, or an insertion frame cut short over and over: a poll reads
+    /// at most one frame's worth and returns (before, it read until the chip
+    /// stopped, which a chatty chip never does, with the device locked).
+    #[test]
+    fn a_chatty_chip_cannot_hold_a_poll() {
+        for stream in [&[0x00][..], &INSERTED[..5]] {
+            let mut r = reader(TestChip::repeating(stream));
+            assert_eq!(r.poll(), Ok(None));
+            let reads = r.release().0.reads;
+            assert!(reads <= MAX_FRAME as u32, "{reads} reads");
         }
     }
 
