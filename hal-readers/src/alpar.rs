@@ -276,8 +276,52 @@ pub struct Reader<U, D> {
     /// The class for power-up.
     class: Class,
     timeout_ms: u32,
-    pending: Option<CardEvent>,
+    held: HeldEvents,
     card_clock_khz: u32,
+}
+
+/// Card events that arrived while an answer was awaited, kept for
+/// [`Reader::poll`]. Only the outcome matters, except that a removal must never be
+/// lost: a card swapped during a command (removed, then inserted) is reported as
+/// both, removal first, so the old card's session ends; an insertion followed by a
+/// removal is just the removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldEvents {
+    /// Nothing to report.
+    None,
+    /// A card was inserted.
+    Inserted,
+    /// The card was removed (whatever came before).
+    Removed,
+    /// The card was removed, then a card inserted.
+    RemovedThenInserted,
+}
+
+impl HeldEvents {
+    /// One more event.
+    fn push(&mut self, event: CardEvent) {
+        *self = match (*self, event) {
+            (HeldEvents::Removed | HeldEvents::RemovedThenInserted, CardEvent::Inserted) => {
+                HeldEvents::RemovedThenInserted
+            }
+            (_, CardEvent::Inserted) => HeldEvents::Inserted,
+            (_, CardEvent::Removed) => HeldEvents::Removed,
+            // The chip's frames announce only insertion and removal.
+            (held, _) => held,
+        }
+    }
+
+    /// The first event to report, if any.
+    fn take(&mut self) -> Option<CardEvent> {
+        let (first, rest) = match *self {
+            HeldEvents::None => return None,
+            HeldEvents::Inserted => (CardEvent::Inserted, HeldEvents::None),
+            HeldEvents::Removed => (CardEvent::Removed, HeldEvents::None),
+            HeldEvents::RemovedThenInserted => (CardEvent::Removed, HeldEvents::Inserted),
+        };
+        *self = rest;
+        Some(first)
+    }
 }
 
 /// Poll step while waiting for an answer, in µs: a read that finds nothing waits
@@ -304,7 +348,7 @@ where
             decoder: Decoder::new(),
             class,
             timeout_ms,
-            pending: None,
+            held: HeldEvents::None,
             card_clock_khz,
         }
     }
@@ -329,7 +373,7 @@ where
     /// stops sending cannot hold it: what is left waits for the next call.
     /// [`Failure::DeviceProtocolError`]: the UART reported a receive error.
     pub fn poll(&mut self) -> Result<Option<CardEvent>, Failure> {
-        if let Some(event) = self.pending.take() {
+        if let Some(event) = self.held.take() {
             return Ok(Some(event));
         }
         for _ in 0..MAX_FRAME {
@@ -413,7 +457,7 @@ where
             return None;
         };
         if let Some(event) = answer.card_event() {
-            self.pending = Some(event);
+            self.held.push(event);
             return None;
         }
         if answer.command != command {
@@ -531,9 +575,9 @@ mod tests {
         }
     }
 
-    /// A reader with a 1 ms time-out on `chip`.
-    fn reader(chip: TestChip) -> Reader<TestChip, NoopDelay> {
-        Reader::new(chip, NoopDelay::new(), Class::A, 1, 3_686)
+    /// A reader with a time-out of `timeout_ms` ms on `chip`.
+    fn reader(chip: TestChip, timeout_ms: u32) -> Reader<TestChip, NoopDelay> {
+        Reader::new(chip, NoopDelay::new(), Class::A, timeout_ms, 3_686)
     }
 
     const INSERTED: [u8; 6] = [0x60, 0x00, 0x01, 0xA0, 0x01, 0xC0];
@@ -545,7 +589,7 @@ mod tests {
     #[test]
     fn a_chatty_chip_cannot_hold_a_command() {
         for stream in [&INSERTED[..], &[0x00]] {
-            let mut r = reader(TestChip::repeating(stream));
+            let mut r = reader(TestChip::repeating(stream), 1);
             let mut reply = [0u8; 1];
             assert_eq!(
                 r.command(cmd::CHECK_PRESENCE_CARD, &[], &mut reply),
@@ -556,13 +600,43 @@ mod tests {
         }
     }
 
+    /// A card swapped while an answer is awaited: poll reports the removal, then
+    /// the insertion (before, only the last event was kept: the insertion, and the
+    /// old card's session would have gone on with the new card). An insertion then
+    /// a removal is the removal alone.
+    #[test]
+    fn events_during_a_command_keep_every_removal() {
+        let answer = [0x60, 0x00, 0x01, 0x09, 0x01, 0x69];
+        let cases: [(&[[u8; 6]], &[CardEvent]); 4] = [
+            (
+                &[REMOVED, INSERTED],
+                &[CardEvent::Removed, CardEvent::Inserted],
+            ),
+            (&[INSERTED, REMOVED], &[CardEvent::Removed]),
+            (
+                &[INSERTED, REMOVED, INSERTED, REMOVED, INSERTED],
+                &[CardEvent::Removed, CardEvent::Inserted],
+            ),
+            (&[INSERTED], &[CardEvent::Inserted]),
+        ];
+        for (events, reported) in cases {
+            let mut stream: Vec<u8> = events.concat();
+            stream.extend_from_slice(&answer);
+            let mut r = reader(TestChip::once(&stream), 10);
+            let mut reply = [0u8; 1];
+            assert_eq!(r.command(cmd::CHECK_PRESENCE_CARD, &[], &mut reply), Ok(1));
+            let polled: Vec<CardEvent> = core::iter::from_fn(|| r.poll().unwrap()).collect();
+            assert_eq!(polled, reported, "after {events:02X?}");
+        }
+    }
+
     /// Endless noise, or an insertion frame cut short over and over: a poll reads
     /// at most one frame's worth and returns (before, it read until the chip
     /// stopped, which a chatty chip never does, with the device locked).
     #[test]
     fn a_chatty_chip_cannot_hold_a_poll() {
         for stream in [&[0x00][..], &INSERTED[..5]] {
-            let mut r = reader(TestChip::repeating(stream));
+            let mut r = reader(TestChip::repeating(stream), 1);
             assert_eq!(r.poll(), Ok(None));
             let reads = r.release().0.reads;
             assert!(reads <= MAX_FRAME as u32, "{reads} reads");
