@@ -476,13 +476,24 @@ where
         })
     }
 
-    /// POWER callback.
+    /// POWER callback. The errors of [`Reader::command`], except that an ATR
+    /// longer than any ATR ([`readerkit::atr::MAX_LEN`], 33 bytes) is
+    /// [`Failure::UnrecognizedMedia`], and power down takes any acknowledgement.
     pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
-        let mut buf = [0u8; 64];
         match action {
-            PowerAction::PowerDown => self.command(cmd::POWER_OFF, &[], &mut buf).map(|_| ()),
+            PowerAction::PowerDown => match self.command(cmd::POWER_OFF, &[], &mut []) {
+                // Its payload, if the chip sends one, means nothing.
+                Ok(_) | Err(Failure::BufferTooSmall) => Ok(()),
+                Err(e) => Err(e),
+            },
             PowerAction::ColdReset | PowerAction::WarmReset => {
-                let n = self.command(power_up_command(self.class), &[0x00], &mut buf)?;
+                let mut buf = [0u8; readerkit::atr::MAX_LEN];
+                let n = self
+                    .command(power_up_command(self.class), &[0x00], &mut buf)
+                    .map_err(|e| match e {
+                        Failure::BufferTooSmall => Failure::UnrecognizedMedia,
+                        e => e,
+                    })?;
                 atr.clear();
                 atr.extend_from_slice(&buf[..n])
                     .map_err(|_| Failure::UnrecognizedMedia)
@@ -628,6 +639,32 @@ mod tests {
             let polled: Vec<CardEvent> = core::iter::from_fn(|| r.poll().unwrap()).collect();
             assert_eq!(polled, reported, "after {events:02X?}");
         }
+    }
+
+    /// An ATR answer longer than any ATR is an unrecognised card, whatever its
+    /// length, and power down takes an acknowledgement with a payload (before, an
+    /// answer over the reader's 64-byte buffer was BufferTooSmall: the caller's
+    /// buffer was never the problem).
+    #[test]
+    fn long_power_answers() {
+        let mut out = [0u8; MAX_FRAME];
+        for (len, expected) in [
+            (33, Ok(())),
+            (34, Err(Failure::UnrecognizedMedia)),
+            (65, Err(Failure::UnrecognizedMedia)),
+        ] {
+            let n = encode(cmd::POWER_UP_5V, &[0x3B; 65][..len], &mut out).unwrap();
+            let mut r = reader(TestChip::once(&out[..n]), 10);
+            let mut atr = AtrBuffer::new();
+            assert_eq!(r.power(PowerAction::ColdReset, &mut atr), expected, "{len}");
+            assert_eq!(atr.len(), if expected.is_ok() { len } else { 0 });
+        }
+        let n = encode(cmd::POWER_OFF, &[0x00; 70], &mut out).unwrap();
+        let mut r = reader(TestChip::once(&out[..n]), 10);
+        assert_eq!(
+            r.power(PowerAction::PowerDown, &mut AtrBuffer::new()),
+            Ok(())
+        );
     }
 
     /// Endless noise, or an insertion frame cut short over and over: a poll reads
