@@ -107,6 +107,12 @@ pub const T0_TURNAROUND_ETU: u16 = 16;
 /// T=1 turnaround: the block guard time BGT, 22 etu (ISO/IEC 7816-3 11.4.3).
 pub const T1_TURNAROUND_ETU: u16 = 22;
 
+/// Most characters the driver reads and throws away in one go (the receive buffer
+/// emptied before activation, the rest of an answer after a broken character),
+/// more than any T=0 or T=1 answer: a card or line that never stops sending cannot
+/// hold a call.
+pub const MAX_DISCARDED: usize = 1024;
+
 /// A pin that is not connected (tied on the board): writes do nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct NoPin;
@@ -483,7 +489,7 @@ where
     }
 
     fn flush_rx(&mut self) {
-        for _ in 0..1024 {
+        for _ in 0..MAX_DISCARDED {
             if let Err(nb::Error::WouldBlock) = self.uart.read() {
                 break;
             }
@@ -793,10 +799,14 @@ where
                     limit = next_us;
                 }
                 Polled::Error(_) => {
-                    // No error signal from a plain UART: let the card finish, then
-                    // report the broken character.
+                    // No error signal from a plain UART: let the card finish (up
+                    // to MAX_DISCARDED characters), then report the broken one.
                     self.received = true;
-                    while let Polled::Byte(_) | Polled::Error(_) = self.poll_byte(next_us)? {}
+                    for _ in 0..MAX_DISCARDED {
+                        if let Polled::Timeout = self.poll_byte(next_us)? {
+                            break;
+                        }
+                    }
                     return Err(Failure::DeviceProtocolError);
                 }
                 Polled::Timeout => break,

@@ -466,3 +466,22 @@ fn send_one(line: &mut Iface, protocol: Protocol, extra_guard_n: u8) -> u64 {
     line.send(&[0x00]).unwrap();
     line.elapsed_us() - t
 }
+
+/// A broken character, then a card (or line) that never stops sending: the
+/// receive fails after reading at most `MAX_DISCARDED` more characters (before,
+/// it read until the line went quiet, which it never does).
+#[test]
+fn chatty_card_after_a_broken_character_cannot_hold_a_receive() {
+    use readerkit_hal::interface::MAX_DISCARDED;
+    let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
+    let sent = 4 * MAX_DISCARDED;
+    {
+        let mut c = chip.borrow_mut();
+        c.rx.push_back(Err(ErrorKind::Parity));
+        c.rx.extend((0..sent).map(|i| Ok(i as u8)));
+    }
+    let mut buf = [0u8; 16];
+    let result = dev.with_driver(|r| r.line_mut().receive(&mut buf, 1_000, 1_000));
+    assert_eq!(result, Err(readerkit::Failure::DeviceProtocolError));
+    assert_eq!(chip.borrow().rx.len(), sent - MAX_DISCARDED);
+}
