@@ -8,13 +8,10 @@
 //! Input: a settings byte (bits 0-2: the answer time-out in ms, 0 to 7; bits 3-4:
 //! how many more times the chip sends its stream again, a chatty chip; bit 7:
 //! power-up class C instead of A), a count byte N and N calls of 3 bytes each, a
-//! count byte M and M schedule bytes, then the stream. A call `k a b`: `k % 4` = 0
-//! poll, 1 a command `a` with the payload and reply buffer lengths `b` picks, 2 a
-//! cold (a even) or warm reset, 3 power down. A schedule byte `s`, in turn: `s >> 6`
-//! = 0 a piece of `s % 64 + 1` bytes, 1 a piece of `(s % 64 + 1) * 16` bytes, 2
-//! silence for `s % 64 + 1` reads, 3 a read error (`s % 64` = 0) or silence for
-//! `s % 64 * 64` reads. After the schedule the rest comes at once, after the stream
-//! silence. The delay counts instead of sleeping. Oracles:
+//! count byte M and M schedule bytes (`readerkit_fuzz::uart`), then the stream. A
+//! call `k a b`: `k % 4` = 0 poll, 1 a command `a` with the payload and reply buffer
+//! lengths `b` picks, 2 a cold (a even) or warm reset, 3 power down. The delay
+//! counts instead of sleeping. Oracles:
 //! * no panic;
 //! * the `Decoder` fed the stream byte by byte gives exactly a reference reading's
 //!   frames and errors, each at the byte where it ends; a frame it accepts is
@@ -38,13 +35,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use embedded_hal::delay::DelayNs;
-use embedded_hal_nb::serial;
 use libfuzzer_sys::fuzz_target;
 use readerkit::device::AtrBuffer;
 use readerkit::event::CardEvent;
 use readerkit::ioctl::PowerAction;
 use readerkit::status::Failure;
+use readerkit_fuzz::uart::{LastRead, Link, Peer};
 use readerkit_hal::Class;
 use readerkit_hal::alpar::{self, Decoder, Error, Frame, MAX_FRAME, MAX_PAYLOAD, POLL_US};
 
@@ -154,136 +150,6 @@ fn check_decoder(stream: &[u8], readings: &[(usize, Reading)]) {
     assert_eq!(decoded, readings);
 }
 
-/// What the chip's UART gave on the last read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LastRead {
-    Byte,
-    Nothing,
-    Error,
-}
-
-/// What the chip is doing now.
-#[derive(Debug, Clone, Copy)]
-enum Serving {
-    /// Sending a piece: this many bytes are left in it.
-    Piece(usize),
-    /// Silent for this many more reads.
-    Silence(u32),
-    /// A read error next.
-    Error,
-}
-
-/// The chip's side of the UART.
-struct Chip {
-    stream: Vec<u8>,
-    at: usize,
-    schedule: Vec<u8>,
-    scheduled: usize,
-    serving: Serving,
-    reads: u64,
-    last: LastRead,
-    written: Vec<u8>,
-    delay_ns: u64,
-}
-
-impl Chip {
-    fn next_serving(&mut self) -> Serving {
-        let Some(&s) = self.schedule.get(self.scheduled) else {
-            return Serving::Piece(usize::MAX);
-        };
-        self.scheduled += 1;
-        let n = s & 63;
-        match s >> 6 {
-            0 => Serving::Piece(usize::from(n) + 1),
-            1 => Serving::Piece((usize::from(n) + 1) * 16),
-            2 => Serving::Silence(u32::from(n) + 1),
-            _ if n == 0 => Serving::Error,
-            _ => Serving::Silence(u32::from(n) * 64),
-        }
-    }
-
-    fn read(&mut self) -> nb::Result<u8, UartError> {
-        self.reads += 1;
-        loop {
-            match &mut self.serving {
-                Serving::Piece(0) | Serving::Silence(0) => self.serving = self.next_serving(),
-                Serving::Piece(left) => {
-                    let Some(&byte) = self.stream.get(self.at) else {
-                        self.last = LastRead::Nothing;
-                        return Err(nb::Error::WouldBlock);
-                    };
-                    *left -= 1;
-                    self.at += 1;
-                    self.last = LastRead::Byte;
-                    return Ok(byte);
-                }
-                Serving::Silence(left) => {
-                    *left -= 1;
-                    self.last = LastRead::Nothing;
-                    return Err(nb::Error::WouldBlock);
-                }
-                Serving::Error => {
-                    self.serving = Serving::Piece(0);
-                    self.last = LastRead::Error;
-                    return Err(nb::Error::Other(UartError));
-                }
-            }
-        }
-    }
-
-    /// Time passes (the host polls now and then): a silence is over.
-    fn skip_silence(&mut self) {
-        if let Serving::Silence(_) = self.serving {
-            self.serving = Serving::Piece(0);
-        }
-    }
-
-    /// Everything sent, nothing more to come but silence.
-    fn drained(&self) -> bool {
-        self.at == self.stream.len()
-    }
-}
-
-/// A read error (an overrun, say).
-#[derive(Debug)]
-struct UartError;
-
-impl serial::Error for UartError {
-    fn kind(&self) -> serial::ErrorKind {
-        serial::ErrorKind::Overrun
-    }
-}
-
-/// The host's end of the UART, and its delay, over the shared [`Chip`].
-#[derive(Clone)]
-struct Link(Rc<RefCell<Chip>>);
-
-impl serial::ErrorType for Link {
-    type Error = UartError;
-}
-
-impl serial::Read<u8> for Link {
-    fn read(&mut self) -> nb::Result<u8, UartError> {
-        self.0.borrow_mut().read()
-    }
-}
-
-impl serial::Write<u8> for Link {
-    fn write(&mut self, word: u8) -> nb::Result<(), UartError> {
-        self.0.borrow_mut().written.push(word);
-        Ok(())
-    }
-    fn flush(&mut self) -> nb::Result<(), UartError> {
-        Ok(())
-    }
-}
-
-impl DelayNs for Link {
-    fn delay_ns(&mut self, ns: u32) {
-        self.0.borrow_mut().delay_ns += u64::from(ns);
-    }
-}
-
 /// A call of the host.
 #[derive(Debug, Clone, Copy)]
 enum Call {
@@ -326,7 +192,7 @@ struct Span<'r> {
 
 /// A session of the real reader against the chip, with the reference's view.
 struct Session<'r> {
-    chip: Rc<RefCell<Chip>>,
+    chip: Rc<RefCell<Peer>>,
     reader: alpar::Reader<Link, Link>,
     class: Class,
     timeout_us: u64,
@@ -469,7 +335,7 @@ impl<'r> Session<'r> {
         // Each poll reads a byte or a read error, or hands over a held event.
         let limit = {
             let chip = self.chip.borrow();
-            chip.stream.len() + chip.schedule.len() + 8
+            chip.stream.len() + chip.schedule_len() + 8
         };
         let mut quiet = false;
         for _ in 0..limit {
@@ -531,17 +397,7 @@ fuzz_target!(|data: &[u8]| {
     let readings = reference(&stream);
     check_decoder(&stream, &readings);
 
-    let chip = Rc::new(RefCell::new(Chip {
-        stream,
-        at: 0,
-        schedule: schedule.to_vec(),
-        scheduled: 0,
-        serving: Serving::Piece(0),
-        reads: 0,
-        last: LastRead::Nothing,
-        written: Vec::new(),
-        delay_ns: 0,
-    }));
+    let chip = Rc::new(RefCell::new(Peer::new(stream, schedule)));
     let link = Link(chip.clone());
     let mut session = Session {
         reader: alpar::Reader::new(link.clone(), link, class, timeout_ms, 3_686),

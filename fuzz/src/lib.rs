@@ -1,7 +1,10 @@
-//! Helpers shared by the fuzz targets: a reader over the fuzzer's bytes and a
+//! Helpers shared by the fuzz targets: a reader over the fuzzer's bytes, a
+//! UART whose far side the fuzzer plays ([`uart`]) and a
 //! builder of well-formed command APDUs for the simulated card's application.
 
 use readerkit_card_sim::app;
+
+pub mod uart;
 
 /// The fuzzer's bytes, taken from the front; reads past the end give zeros (so
 /// short inputs still run, as a well-behaved card and a clean line).
