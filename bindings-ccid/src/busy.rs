@@ -143,6 +143,30 @@ impl Gate {
             .is_some_and(|s| *s != SlotRun::Idle)
     }
 
+    /// `true` if the transport may answer `message` at once, on the thread that
+    /// read it ([`crate::CcidReader::handle`] there, no hand-off to the runner):
+    /// no command runs, and the dispatcher answers it from the reader's state
+    /// alone, with no card exchange and no `Device` callback
+    /// ([`answers_from_state`]). Nothing becomes busy, so [`Gate::admit`] and
+    /// [`Gate::finish`] are not called for it. Only the transport's reading
+    /// thread admits commands, so the answer stays true until that thread
+    /// admits one.
+    ///
+    /// This keeps the host's status and configuration requests (libccid's
+    /// GetSlotStatus polls, its Escapes on open, each with a read time-out as
+    /// short as 100 ms) from waiting on a runner thread that may not be
+    /// scheduled in time.
+    pub fn answers_at_once(&self, message: &[u8]) -> bool {
+        if self.busy_slots() > 0 {
+            return false;
+        }
+        let Ok(message) = Message::new_checked(message) else {
+            // No header: nothing to answer, nothing to run.
+            return true;
+        };
+        usize::from(message.slot()) >= self.slot_count || answers_from_state(message.message_type())
+    }
+
     /// Decide about `message` (bulk-OUT bytes). A message without a header or for
     /// a slot that does not exist is [`Admission::Run`] without making anything
     /// busy: the dispatcher refuses it without touching a card.
@@ -244,6 +268,21 @@ impl Gate {
             *run = SlotRun::Idle;
         }
     }
+}
+
+/// `true` for the PC_to_RDR commands [`crate::CcidReader::handle`] answers from
+/// the reader's state alone, with no card exchange and no `Device` callback:
+/// GetSlotStatus, GetParameters, Escape (an [`crate::reader::EscapeFn`] sees the
+/// reader's settings, never a device) and SetDataRateAndClockFrequency (it
+/// answers the values in force).
+pub const fn answers_from_state(message_type: u8) -> bool {
+    matches!(
+        message_type,
+        pc_to_rdr::GET_SLOT_STATUS
+            | pc_to_rdr::GET_PARAMETERS
+            | pc_to_rdr::ESCAPE
+            | pc_to_rdr::SET_DATA_RATE_AND_CLOCK
+    )
 }
 
 /// The CMD_SLOT_BUSY answer to `message` (the answer kind its command gets, its
@@ -483,6 +522,37 @@ mod tests {
                 BusySlots(0),
             ],
         );
+    }
+
+    /// What may be answered where it was read: only while nothing runs, and
+    /// only what needs no card.
+    #[test]
+    fn answers_at_once_only_what_needs_no_card_while_nothing_runs() {
+        use pc_to_rdr::{ESCAPE, GET_PARAMETERS, ICC_POWER_ON, SET_DATA_RATE_AND_CLOCK};
+        let mut gate = Gate::new(2);
+        let at_once = |gate: &Gate, kind, slot| gate.answers_at_once(&header(kind, slot, 0));
+        for kind in [
+            GET_SLOT_STATUS,
+            GET_PARAMETERS,
+            ESCAPE,
+            SET_DATA_RATE_AND_CLOCK,
+        ] {
+            assert!(at_once(&gate, kind, 1), "{kind:02X}");
+        }
+        for kind in [XFR_BLOCK, ICC_POWER_ON, ABORT, pc_to_rdr::SECURE, 0x00] {
+            assert!(!at_once(&gate, kind, 0), "{kind:02X}");
+        }
+        // Refused without a card: no header, a slot that does not exist.
+        assert!(gate.answers_at_once(&[GET_SLOT_STATUS, 0]));
+        assert!(at_once(&gate, XFR_BLOCK, 2));
+        // While a command runs (on either slot), everything goes to the gate.
+        assert_eq!(gate.admit(&header(XFR_BLOCK, 0, 1)), Admission::Run);
+        for (kind, slot) in [(GET_SLOT_STATUS, 0), (ESCAPE, 1), (XFR_BLOCK, 2)] {
+            assert!(!at_once(&gate, kind, slot), "{kind:02X} for slot {slot}");
+        }
+        assert!(!gate.answers_at_once(&[GET_SLOT_STATUS]));
+        assert_eq!(gate.finish(0), Finish::Completed);
+        assert!(at_once(&gate, GET_SLOT_STATUS, 0));
     }
 
     #[test]

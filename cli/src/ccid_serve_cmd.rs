@@ -89,6 +89,10 @@ pub(crate) struct Args {
     keys: Option<String>,
 }
 
+/// The name of the thread that runs the commands needing the card (tests find it
+/// by this name in `/proc`).
+pub(crate) const WORKER_NAME: &str = "ccid-worker";
+
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
 const MAX_MESSAGE: usize = 271;
 
@@ -163,6 +167,44 @@ impl Running {
             self.stop.stop();
         }
         admission
+    }
+
+    /// Answer `message` here, on the thread that read it, if it needs no card
+    /// and no command runs (`Gate::answers_at_once`): its echo (GemPC Twin) and
+    /// answer in one write, kept for a NAK. `false` if it must go through the
+    /// gate. The worker only holds the reader while a command runs, so the reader
+    /// is free here.
+    fn answer_at_once(
+        &self,
+        reader: &Mutex<SimReader<'_>>,
+        message: &[u8],
+        answer: &mut [u8],
+        frame: &mut [u8],
+    ) -> bool {
+        // Taken first, as the worker does before it frees the slot: the answer
+        // of a command that has just finished goes out before this one.
+        let mut last = locked(&self.last_frame);
+        if !locked(&self.gate).answers_at_once(message) {
+            return false;
+        }
+        let Ok(len) = locked(reader).handle(message, answer) else {
+            // No header: nothing to answer.
+            return true;
+        };
+        if self.trace {
+            eprintln!("<- {}", hex::encode(&answer[..len], " "));
+        }
+        let mut out = Vec::new();
+        if self.profile.echoes() {
+            let echo = self.profile.echo(message, frame);
+            out.extend_from_slice(&frame[..echo]);
+        }
+        let len = twin::encode(&answer[..len], frame).unwrap_or(0);
+        last.clear();
+        last.extend_from_slice(&frame[..len]);
+        out.extend_from_slice(&last);
+        self.send(&out);
+        true
     }
 
     /// The command on `slot` finished; the next one runs unstopped.
@@ -268,14 +310,20 @@ fn serve(options: &Options) -> Result<(), String> {
     std::thread::scope(|scope| {
         let (jobs, queue) = std::sync::mpsc::channel();
         let (reader, running) = (&reader, &*running);
-        scope.spawn(move || run_commands(reader, queue, keypad, running));
+        std::thread::Builder::new()
+            .name(WORKER_NAME.into())
+            .spawn_scoped(scope, move || run_commands(reader, queue, keypad, running))
+            .map_err(|e| format!("command worker: {e}"))?;
         listen(port, controls, jobs, reader, &slots, options, running)
     })
 }
 
-/// Read the host and stdin until the terminal fails: every message goes through
-/// the gate; those admitted go to the worker in `jobs`, the others are answered
-/// CMD_SLOT_BUSY at once, while the worker's command goes on.
+/// Read the host and stdin until the terminal fails. A message that needs no
+/// card while no command runs (slot status, parameters, Escape: all libccid
+/// sends on open but the power-on) is answered here at once (`busy::Gate::answers_at_once`);
+/// every other one goes through the gate: those admitted go to the worker in
+/// `jobs`, the others are answered CMD_SLOT_BUSY at once, while the worker's
+/// command goes on.
 fn listen(
     mut port: File,
     mut controls: UnixStream,
@@ -338,6 +386,9 @@ fn listen(
                     let message = decoder.message();
                     if trace {
                         eprintln!("-> {}", hex::encode(message, " "));
+                    }
+                    if running.answer_at_once(reader, message, &mut answer, &mut frame) {
+                        continue;
                     }
                     if running.admit(message) != Admission::Busy {
                         jobs.send(message.to_vec()).map_err(|e| e.to_string())?;
@@ -403,6 +454,9 @@ fn run_commands(
             locked(&running.echo).clear();
             continue;
         };
+        // Held until the answer is out, so that the reading thread's answer to
+        // the host's next message (`Running::answer_at_once`) cannot overtake it.
+        let mut last = locked(&running.last_frame);
         if running.finish(slot) == Finish::Aborted {
             len = busy::answer_aborted(&mut answer).unwrap_or(len);
         }
@@ -410,7 +464,6 @@ fn run_commands(
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
         }
         let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
-        let mut last = locked(&running.last_frame);
         last.clear();
         last.extend_from_slice(&frame[..len]);
         // The echo (if still pending) and the answer in one write: the host wakes

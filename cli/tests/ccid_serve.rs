@@ -8,8 +8,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use readerkit_testkit::ccid::message;
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::cli::assert_usage_errors;
+use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::twin_peer::{frame, open_raw, read_message, read_n};
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
@@ -177,4 +179,66 @@ fn second_command_while_one_runs_is_slot_busy_and_abort_stops_it() {
     let answer = read_message(&mut s.port);
     assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 8, 0x00, 0x00, 0x00]);
     assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
+}
+
+/// Send `message` to a GemPC Twin, read its echo and return its answer.
+fn exchange(port: &mut File, message: &[u8]) -> Vec<u8> {
+    port.write_all(&frame(message)).unwrap();
+    assert_eq!(read_message(port), message, "the echo");
+    read_message(port)
+}
+
+/// The flake this reproduces: under CPU load, pcscd's libccid gave up on
+/// Escape 6A (GET_FIRMWARE_FEATURES, read with a 100 ms time-out on open) and its
+/// next GetSlotStatus got CMD_SLOT_BUSY: the command worker, which ran every
+/// command, had not been scheduled yet. With the worker held still here, what
+/// libccid sends on open needs no card and is answered all the same, by the
+/// thread reading the terminal; the power-on needs the card and waits for the
+/// worker (a GetSlotStatus meanwhile is CMD_SLOT_BUSY), then comes with the ATR
+/// once the worker runs, and the slot is free again.
+#[test]
+fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
+    let mut s = serve(&["--reader", "gempctwin", "--card", "t1"]);
+    let worker = FrozenThread::freeze(s.serve.pid(), "ccid-worker");
+    let port = &mut s.port;
+    // libccid 1.5.2's open of a GemPC Twin with driver option 2 (short APDU).
+    let firmware = exchange(port, &message(0x6B, 0, &[0x02]));
+    assert_eq!(firmware[10..], *b"readerkit-ccid GemPC Twin 0.1");
+    for (seq, escape) in [(1u8, &[0x01, 0x01, 0x01][..]), (4, &[0x1F, 0x02])] {
+        assert_header(
+            &exchange(port, &message(0x6B, seq, escape)),
+            [0x83, 0, seq, 0x01, 0],
+        );
+    }
+    for seq in [2u8, 3] {
+        let status = exchange(port, &message(0x65, seq, &[]));
+        assert_eq!(status, [0x81, 0, 0, 0, 0, 0, seq, 0x01, 0x00, 0x03]);
+    }
+    let features = exchange(port, &message(0x6B, 5, &[0x6A]));
+    assert_eq!(features[..10], [0x83, 21, 0, 0, 0, 0, 5, 0x01, 0, 0]);
+    // Not powered: GetParameters fails without a card to ask (bError FE), at once.
+    assert_header(
+        &exchange(port, &message(0x6C, 6, &[])),
+        [0x82, 0, 6, 0x41, 0xFE],
+    );
+
+    // The power-on waits for the worker (its echo goes out with its answer);
+    // meanwhile the slot is busy.
+    port.write_all(&frame(&message(0x62, 7, &[]))).unwrap();
+    assert_eq!(
+        exchange(port, &message(0x65, 8, &[])),
+        [0x81, 0, 0, 0, 0, 0, 8, 0x41, 0xE0, 0x03],
+        "CMD_SLOT_BUSY while the power-on waits"
+    );
+    drop(worker);
+    assert_eq!(read_message(port), message(0x62, 7, &[]), "the echo");
+    let atr = read_message(port);
+    assert_eq!(
+        (atr[0], &atr[5..9]),
+        (0x80, &[0, 7, 0x00, 0][..]),
+        "{atr:02X?}"
+    );
+    assert_eq!(atr[10..12], [0x3B, 0x9B], "the T=1 card's ATR: {atr:02X?}");
+    let status = exchange(port, &message(0x65, 9, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 9, 0x00, 0x00, 0x00]);
 }

@@ -38,6 +38,11 @@ impl Serve {
         Serve { path, process }
     }
 
+    /// The process id of the `readerkit ccid-serve` process.
+    pub fn pid(&self) -> u32 {
+        self.process.child.id()
+    }
+
     fn control(&mut self, line: &str) {
         let stdin = &mut self.process.stdin;
         writeln!(stdin, "{line}").expect("write to ccid-serve");

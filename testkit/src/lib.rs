@@ -28,7 +28,9 @@
 //!   socket-activated pcscd;
 //! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process;
 //! - `listening` (feature `pcscd`): whether a daemon's socket listens yet, read
-//!   from the kernel's socket table.
+//!   from the kernel's socket table;
+//! - `frozen` (feature `pcscd`): one thread of a served process held still
+//!   (ptrace), a starved thread made deterministic.
 
 pub mod ack;
 pub mod apdu;
@@ -37,6 +39,8 @@ pub mod ccid;
 pub mod ccid_serve;
 pub mod cli;
 pub mod client;
+#[cfg(feature = "pcscd")]
+pub mod frozen;
 pub mod hex;
 #[cfg(feature = "pcscd")]
 pub mod listening;

@@ -1,0 +1,62 @@
+//! A thread of another process held still with ptrace: to its process's other
+//! threads and to its peers it looks like a thread the scheduler does not run for
+//! as long as the test likes (a starved worker), deterministically.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::ptrace;
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+
+/// A stopped thread of another process, running again on drop. Drop it on the
+/// thread that froze it (ptrace binds a tracee to one tracer thread). Needs
+/// CAP_SYS_PTRACE or a child process (tests run as root).
+pub struct FrozenThread {
+    tid: Pid,
+}
+
+impl FrozenThread {
+    /// Stop the thread named `name` (its `comm`, as `std::thread::Builder::name`
+    /// sets it) of process `pid`, waiting up to 5 s for the thread to exist.
+    ///
+    /// # Panics
+    /// If no such thread appears, or ptrace refuses.
+    pub fn freeze(pid: u32, name: &str) -> FrozenThread {
+        let tid = Pid::from_raw(find_thread(pid, name) as i32);
+        ptrace::seize(tid, ptrace::Options::empty())
+            .unwrap_or_else(|e| panic!("PTRACE_SEIZE of thread {tid} ({name}): {e}"));
+        ptrace::interrupt(tid).unwrap_or_else(|e| panic!("PTRACE_INTERRUPT of {tid}: {e}"));
+        waitpid(tid, Some(WaitPidFlag::__WALL))
+            .unwrap_or_else(|e| panic!("waiting for {tid} to stop: {e}"));
+        FrozenThread { tid }
+    }
+}
+
+impl Drop for FrozenThread {
+    fn drop(&mut self) {
+        let _ = ptrace::detach(self.tid, None);
+    }
+}
+
+/// The id of the thread named `name` in process `pid` (polled in
+/// `/proc/PID/task`, 5 s at most).
+fn find_thread(pid: u32, name: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap_or_else(|e| panic!("threads of {pid}: {e}"));
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() == name {
+                if let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) {
+                    return tid;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no thread {name:?} in process {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
