@@ -26,6 +26,25 @@
 //! every ATR parameter, PPS included) or power_off (`4D`); SET_PROTOCOL sends nothing
 //! (the chip negotiated at power-up) and reports the negotiated parameters;
 //! TRANSMIT sends card_command (`00`) with the APDU and returns the response APDU.
+//!
+//! ## A late answer is never the next command's
+//!
+//! ALPAR frames carry no sequence number: an answer says only which command code it
+//! answers. So the reader keeps an explicit state of what is pending: from the first byte
+//! of a command sent until a frame with its code comes back, that answer is owed.
+//! When a command fails without its answer (time-out, receive error, a byte the UART
+//! refused), the answer stays owed, and the next command first drains the line:
+//! it reads, as long as one time-out at most and counted the same way (silence
+//! [`POLL_US`] per empty read, [`BYTE_US`] per byte, so a chatty chip cannot hold
+//! it), until the owed answer comes, and discards it and every other frame on the
+//! way; only then does it send. Card events met meanwhile are held for
+//! [`Reader::poll`] as always, and a [`Reader::poll`] that meets the owed answer
+//! settles it too. A receive error while draining fails the command with nothing
+//! sent. When the owed answer does not come within that time-out either, the chip
+//! is taken to have dropped it, and the command is sent: an answer later than two
+//! time-outs (6 s at the usual 3 000 ms, where the chip times the card out itself
+//! well within one) is the one case the protocol leaves indistinguishable. The cost:
+//! a command after a failed one may take up to twice its time-out.
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal_nb::serial;
@@ -277,7 +296,32 @@ pub struct Reader<U, D> {
     class: Class,
     timeout_ms: u32,
     held: HeldEvents,
+    pending: Pending,
     card_clock_khz: u32,
+}
+
+/// Whether the chip owes an answer: see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Every command sent has had its answer (or was given up).
+    Nothing,
+    /// A command with this code was sent and its answer has not come yet.
+    Answer {
+        /// The command code the answer repeats.
+        command: u8,
+    },
+}
+
+/// How a wait for the owed answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waited {
+    /// The answer came: its payload's length in the reply buffer, or the failure
+    /// it means (an error answer's [`status`], [`Failure::BufferTooSmall`]).
+    Answer(Result<usize, Failure>),
+    /// The time-out passed first.
+    TimedOut,
+    /// The UART reported a receive error.
+    ReadError,
 }
 
 /// Card events that arrived while an answer was awaited, kept for
@@ -349,6 +393,7 @@ where
             class,
             timeout_ms,
             held: HeldEvents::None,
+            pending: Pending::Nothing,
             card_clock_khz,
         }
     }
@@ -370,7 +415,8 @@ where
 
     /// Read what the chip sent unasked: the next card insertion or removal, if any.
     /// Never waits, and reads at most [`MAX_FRAME`] bytes, so a chip that never
-    /// stops sending cannot hold it: what is left waits for the next call.
+    /// stops sending cannot hold it: what is left waits for the next call. An
+    /// owed answer it meets is settled (and discarded).
     /// [`Failure::DeviceProtocolError`]: the UART reported a receive error.
     pub fn poll(&mut self) -> Result<Option<CardEvent>, Failure> {
         if let Some(event) = self.held.take() {
@@ -379,10 +425,9 @@ where
         for _ in 0..MAX_FRAME {
             match self.uart.read() {
                 Ok(b) => {
-                    if let Some(Ok(frame)) = self.decoder.feed(b) {
-                        if let Some(event) = frame.card_event() {
-                            return Ok(Some(event));
-                        }
+                    self.receive(b, &mut []);
+                    if let Some(event) = self.held.take() {
+                        return Ok(Some(event));
                     }
                 }
                 Err(nb::Error::WouldBlock) => return Ok(None),
@@ -394,19 +439,23 @@ where
 
     /// Send `command` with `payload` and wait for its answer; the answer's payload
     /// goes into `reply`, its length is returned. Card events arriving meanwhile are
-    /// kept for [`Reader::poll`]; other frames are skipped.
+    /// kept for [`Reader::poll`]; other frames are skipped. When an earlier command
+    /// failed without its answer, that answer is drained first (see the module
+    /// documentation), so it can never pass for this command's.
     ///
     /// The time-out counts silence and bytes alike: a read that finds nothing
     /// waits [`POLL_US`], a byte received counts [`BYTE_US`], so a chip that never
     /// stops sending (noise, endless card events) cannot hold the call either: it
-    /// returns after at most `timeout_ms × 1000 / POLL_US + 1` UART reads.
+    /// returns after at most `timeout_ms × 1000 / POLL_US + 1` UART reads, twice
+    /// that when an answer was owed.
     ///
     /// Errors: an error answer's [`status`]; [`Failure::BufferTooSmall`], the
     /// answer's payload is longer than `reply`; [`Failure::IoTimeout`], no answer
     /// within the time-out; [`Failure::DeviceProtocolError`], the UART reported a
-    /// receive error; [`Failure::InvalidParameter`], `payload` is longer than
-    /// [`MAX_PAYLOAD`] (nothing is sent); [`Failure::Unsuccessful`], the UART
-    /// refused a byte to send.
+    /// receive error (before sending, while draining an owed answer, or after);
+    /// [`Failure::InvalidParameter`], `payload` is longer than [`MAX_PAYLOAD`]
+    /// (nothing is read or sent); [`Failure::Unsuccessful`], the UART refused a byte
+    /// to send.
     pub fn command(
         &mut self,
         command: u8,
@@ -415,44 +464,60 @@ where
     ) -> Result<usize, Failure> {
         let mut frame = [0u8; MAX_FRAME];
         let len = encode(command, payload, &mut frame).map_err(|_| Failure::InvalidParameter)?;
+        if let Pending::Answer { .. } = self.pending {
+            match self.wait(&mut []) {
+                // Whatever it says, it answers an earlier command: discarded.
+                Waited::Answer(_) => {}
+                // The chip dropped it; nothing is owed any more.
+                Waited::TimedOut => self.pending = Pending::Nothing,
+                Waited::ReadError => return Err(Failure::DeviceProtocolError),
+            }
+        }
+        self.pending = Pending::Answer { command };
         for &b in &frame[..len] {
             nb::block!(self.uart.write(b)).map_err(|_| Failure::Unsuccessful)?;
         }
         nb::block!(self.uart.flush()).map_err(|_| Failure::Unsuccessful)?;
+        match self.wait(reply) {
+            Waited::Answer(answer) => answer,
+            Waited::TimedOut => Err(Failure::IoTimeout),
+            Waited::ReadError => Err(Failure::DeviceProtocolError),
+        }
+    }
+
+    /// Read until the owed answer comes (its payload into `reply`), at most the
+    /// time-out, counted as [`Reader::command`] says.
+    fn wait(&mut self, reply: &mut [u8]) -> Waited {
         let mut waited_us: u64 = 0;
         let limit_us = u64::from(self.timeout_ms) * 1000;
         loop {
             match self.uart.read() {
                 Ok(b) => {
-                    if let Some(answer) = self.answer_byte(b, command, reply) {
-                        return answer;
+                    if let Some(answer) = self.receive(b, reply) {
+                        return Waited::Answer(answer);
                     }
                     waited_us += u64::from(BYTE_US);
                     if waited_us >= limit_us {
-                        return Err(Failure::IoTimeout);
+                        return Waited::TimedOut;
                     }
                 }
                 Err(nb::Error::WouldBlock) => {
                     if waited_us >= limit_us {
-                        return Err(Failure::IoTimeout);
+                        return Waited::TimedOut;
                     }
                     self.delay.delay_us(POLL_US);
                     waited_us += u64::from(POLL_US);
                 }
-                Err(nb::Error::Other(_)) => return Err(Failure::DeviceProtocolError),
+                Err(nb::Error::Other(_)) => return Waited::ReadError,
             }
         }
     }
 
-    /// Take one byte while waiting for the answer to `command`: `Some` once it
-    /// completes that answer (its payload copied into `reply`, or an error answer's
-    /// [`status`]); a card event it completes is kept for [`Reader::poll`].
-    fn answer_byte(
-        &mut self,
-        byte: u8,
-        command: u8,
-        reply: &mut [u8],
-    ) -> Option<Result<usize, Failure>> {
+    /// Take one byte from the chip. `Some` once it completes the owed answer,
+    /// which settles it: its payload copied into `reply`, or an error answer's
+    /// [`status`]. A card event it completes is held for [`Reader::poll`]; any
+    /// other frame is skipped.
+    fn receive(&mut self, byte: u8, reply: &mut [u8]) -> Option<Result<usize, Failure>> {
         let Some(Ok(answer)) = self.decoder.feed(byte) else {
             return None;
         };
@@ -460,9 +525,14 @@ where
             self.held.push(event);
             return None;
         }
-        if answer.command != command {
+        if self.pending
+            != (Pending::Answer {
+                command: answer.command,
+            })
+        {
             return None;
         }
+        self.pending = Pending::Nothing;
         if !answer.ok {
             return Some(Err(status(answer.payload.first().copied().unwrap_or(0))));
         }
@@ -532,22 +602,22 @@ mod tests {
     const MAX_READS: u32 = 100_000;
 
     /// The chip's side of the UART: its bytes once (or over and over), then
-    /// silence; reads counted, bytes written kept.
+    /// silence; each byte only once the host has flushed a number of frames and
+    /// read a number of times (a chip that answers late); reads and flushes
+    /// counted.
     struct TestChip {
         bytes: Vec<u8>,
+        /// For each byte: the flushes and the reads that must come before it.
+        after: Vec<(u32, u32)>,
         at: usize,
         repeat: bool,
         reads: u32,
+        flushes: u32,
     }
 
     impl TestChip {
         fn once(bytes: &[u8]) -> TestChip {
-            TestChip {
-                bytes: bytes.to_vec(),
-                at: 0,
-                repeat: false,
-                reads: 0,
-            }
+            TestChip::scripted(&[(0, 0, bytes)])
         }
 
         fn repeating(bytes: &[u8]) -> TestChip {
@@ -555,6 +625,24 @@ mod tests {
                 repeat: true,
                 ..TestChip::once(bytes)
             }
+        }
+
+        /// Pieces `(flushes, reads, bytes)`: `bytes` come once the host has flushed
+        /// `flushes` frames and read more than `reads` times.
+        fn scripted(pieces: &[(u32, u32, &[u8])]) -> TestChip {
+            let mut chip = TestChip {
+                bytes: Vec::new(),
+                after: Vec::new(),
+                at: 0,
+                repeat: false,
+                reads: 0,
+                flushes: 0,
+            };
+            for &(flushes, reads, bytes) in pieces {
+                chip.bytes.extend_from_slice(bytes);
+                chip.after.extend(bytes.iter().map(|_| (flushes, reads)));
+            }
+            chip
         }
     }
 
@@ -571,9 +659,12 @@ mod tests {
             if self.repeat && self.at == self.bytes.len() {
                 self.at = 0;
             }
-            let byte = *self.bytes.get(self.at).ok_or(nb::Error::WouldBlock)?;
+            let (flushes, reads) = *self.after.get(self.at).ok_or(nb::Error::WouldBlock)?;
+            if self.flushes < flushes || self.reads <= reads {
+                return Err(nb::Error::WouldBlock);
+            }
             self.at += 1;
-            Ok(byte)
+            Ok(self.bytes[self.at - 1])
         }
     }
 
@@ -582,6 +673,7 @@ mod tests {
             Ok(())
         }
         fn flush(&mut self) -> nb::Result<(), serial::ErrorKind> {
+            self.flushes += 1;
             Ok(())
         }
     }
@@ -609,6 +701,90 @@ mod tests {
             let reads = r.release().0.reads;
             assert!(reads <= 1000 / POLL_US + 1, "{reads} reads");
         }
+    }
+
+    /// Timing of the late-answer tests: their 10 ms time-out is 200 polls, so a
+    /// command that hears nothing gives up at its 201st read; a late answer comes
+    /// well within the next command's wait.
+    const LATE_MS: u32 = 10;
+    const LATE_READS: u32 = 250;
+
+    fn answer_frame(ok: bool, command: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = [0u8; MAX_FRAME];
+        let n = Frame {
+            ok,
+            command,
+            payload,
+        }
+        .encode(&mut out)
+        .unwrap();
+        out[..n].to_vec()
+    }
+
+    /// Command 1 times out, its answer (an R-APDU, or an error answer) comes late,
+    /// with a card removal, while command 2 with the same code is under way: command
+    /// 2 gets its own answer and the removal is kept (before, command 2 returned
+    /// command 1's answer: a stale R-APDU handed to the wrong request).
+    #[test]
+    fn a_late_answer_is_not_the_next_commands() {
+        let own = answer_frame(true, cmd::CARD_COMMAND, &[0x90, 0x00]);
+        for stale in [
+            answer_frame(true, cmd::CARD_COMMAND, &[0x6A, 0x82]),
+            answer_frame(false, cmd::CARD_COMMAND, &[0xC0]),
+        ] {
+            let chip = TestChip::scripted(&[
+                (1, LATE_READS, &REMOVED),
+                (1, LATE_READS, &stale),
+                (2, 0, &own),
+            ]);
+            let mut r = reader(chip, LATE_MS);
+            let mut reply = [0u8; 8];
+            let apdu = [0x00, 0xB0, 0x00, 0x00, 0x02];
+            assert_eq!(
+                r.command(cmd::CARD_COMMAND, &apdu, &mut reply),
+                Err(Failure::IoTimeout)
+            );
+            assert_eq!(r.command(cmd::CARD_COMMAND, &apdu, &mut reply), Ok(2));
+            assert_eq!(reply[..2], [0x90, 0x00], "after {stale:02X?}");
+            assert_eq!(r.poll(), Ok(Some(CardEvent::Removed)));
+            assert_eq!(r.poll(), Ok(None));
+        }
+    }
+
+    /// The owed answer came before the next command, and a poll met it: settled,
+    /// so the next command sends at once. It never comes: the next command waits
+    /// one time-out for it, then sends and gets its own answer.
+    #[test]
+    fn an_owed_answer_is_settled_by_a_poll_or_given_up() {
+        let own = answer_frame(true, cmd::CHECK_PRESENCE_CARD, &[0x01]);
+        let stale = answer_frame(true, cmd::CHECK_PRESENCE_CARD, &[0x00]);
+        let mut reply = [0u8; 1];
+        // Late answer, then a poll.
+        let chip = TestChip::scripted(&[(1, LATE_READS, &stale), (2, 0, &own)]);
+        let mut r = reader(chip, LATE_MS);
+        let ask = |r: &mut Reader<TestChip, NoopDelay>, reply: &mut [u8]| {
+            r.command(cmd::CHECK_PRESENCE_CARD, &[], reply)
+        };
+        assert_eq!(ask(&mut r, &mut reply), Err(Failure::IoTimeout));
+        while r.uart.reads <= LATE_READS + stale.len() as u32 {
+            assert_eq!(r.poll(), Ok(None));
+        }
+        let before = r.uart.reads;
+        assert_eq!(ask(&mut r, &mut reply), Ok(1));
+        assert_eq!(reply, [0x01]);
+        assert_eq!(
+            r.uart.reads - before,
+            own.len() as u32,
+            "read before sending"
+        );
+        // No late answer at all.
+        let chip = TestChip::scripted(&[(2, 0, &own)]);
+        let mut r = reader(chip, LATE_MS);
+        assert_eq!(ask(&mut r, &mut reply), Err(Failure::IoTimeout));
+        assert_eq!(ask(&mut r, &mut reply), Ok(1));
+        assert_eq!(reply, [0x01]);
+        let reads = r.release().0.reads;
+        assert!(reads <= 3 * (LATE_MS * 1000 / POLL_US + 1), "{reads} reads");
     }
 
     /// A card swapped while an answer is awaited: poll reports the removal, then
