@@ -18,14 +18,23 @@
 //!   `Frame::parse` of its bytes and re-encodes (`Frame::encode`) to them;
 //! * every call returns within its bound of UART reads: a command or power call
 //!   within `timeout / POLL_US + 1` (silence and bytes both count against its
-//!   time-out), a poll within `MAX_FRAME` reads and without waiting;
+//!   time-out), twice that when an answer was owed (below), a poll within
+//!   `MAX_FRAME` reads and without waiting;
+//! * a late answer is never the next command's: the target keeps its own model of
+//!   the owed answer (a command or power call that ended without an answer with
+//!   its code owes it; the first frame with that code read later, in any call,
+//!   settles it). A call with nothing owed reads nothing before it sends; with an
+//!   answer owed it reads, before sending, until that answer (and nothing after
+//!   it), or for one time-out (silence and bytes counted) within its bound of
+//!   reads, or until a read error (then it fails with `DeviceProtocolError` and
+//!   sends nothing). Frames read before sending are never the call's answer;
 //! * a command writes exactly `encode`'s frame, and its outcome is the reference's:
-//!   the first answer with its command completed during the call (the call reads
+//!   the first answer with its command completed after it was sent (the call reads
 //!   nothing after it): its payload (`BufferTooSmall` when longer than the caller's
 //!   buffer), or an error answer's `status`; without one, `DeviceProtocolError` after
 //!   a read error, `IoTimeout` otherwise; `InvalidParameter` for a payload over
-//!   `MAX_PAYLOAD`, with nothing written. Power: the ATR when at most 33 bytes,
-//!   `UnrecognizedMedia` when longer; power down takes any acknowledgement;
+//!   `MAX_PAYLOAD`, with nothing read or written. Power: the ATR when at most 33
+//!   bytes, `UnrecognizedMedia` when longer; power down takes any acknowledgement;
 //! * card events: what polls return is a subsequence of the stream's card events;
 //!   every removal is reported before any insertion that came after it (a card
 //!   swapped during a command is a removal, then an insertion) and, once the stream
@@ -77,6 +86,11 @@ impl Reading {
             },
             _ => None,
         }
+    }
+
+    /// An answer to `command`: a frame with its code that is not a card event.
+    fn answers(&self, command: u8) -> bool {
+        matches!(self, Reading::Frame { command: c, .. } if *c == command) && self.event().is_none()
     }
 }
 
@@ -182,10 +196,13 @@ impl Call {
 struct Span<'r> {
     /// The readings completed during the call.
     readings: &'r [(usize, Reading)],
-    /// Offset in the stream when the call returned.
+    /// Offset in the stream when the call started, and when it returned.
+    from: usize,
     at: usize,
     reads: u64,
     written: Vec<u8>,
+    /// Offset in the stream and UART reads of the call when it started writing.
+    sent_at: Option<(usize, u64)>,
     delay_ns: u64,
     last: LastRead,
 }
@@ -204,14 +221,16 @@ struct Session<'r> {
     reported: Vec<CardEvent>,
     /// A removal in the stream that no poll has reported yet.
     removal_owed: bool,
+    /// The command code of the answer the reader owes, in the target's model.
+    answer_owed: Option<u8>,
 }
 
 impl<'r> Session<'r> {
     /// Run `f` on the reader and say what it did on the chip's side.
     fn call<T>(&mut self, f: impl FnOnce(&mut alpar::Reader<Link, Link>) -> T) -> (T, Span<'r>) {
-        let (reads, written, delay_ns) = {
+        let (from, reads, written, delay_ns) = {
             let chip = self.chip.borrow();
-            (chip.reads, chip.written.len(), chip.delay_ns)
+            (chip.at, chip.reads, chip.written.len(), chip.delay_ns)
         };
         let result = f(&mut self.reader);
         let chip = self.chip.borrow();
@@ -226,77 +245,122 @@ impl<'r> Session<'r> {
         }
         let span = Span {
             readings,
+            from,
             at: chip.at,
             reads: chip.reads - reads,
             written: chip.written[written..].to_vec(),
+            sent_at: chip.written_at.get(written).map(|&(at, r)| (at, r - reads)),
             delay_ns: chip.delay_ns - delay_ns,
             last: chip.last,
         };
         (result, span)
     }
 
-    /// The reference's outcome of a command `command` with a reply buffer of
-    /// `reply_len` bytes, from what the call read.
-    fn answer(&self, span: &Span<'_>, command: u8, reply_len: usize) -> Result<Vec<u8>, Failure> {
-        let mut answers = span.readings.iter().enumerate().filter(|(_, (_, r))| {
-            matches!(r, Reading::Frame { command: c, .. } if *c == command) && r.event().is_none()
-        });
-        let Some((i, (end, answer))) = answers.next() else {
-            return Err(match span.last {
-                LastRead::Error => Failure::DeviceProtocolError,
-                LastRead::Byte | LastRead::Nothing => Failure::IoTimeout,
-            });
-        };
-        assert_eq!(i + 1, span.readings.len(), "frames read after the answer");
-        assert_eq!(*end, span.at, "bytes read after the answer");
-        match answer {
-            Reading::Frame {
-                ok: true, payload, ..
-            } if payload.len() <= reply_len => Ok(payload.clone()),
-            Reading::Frame { ok: true, .. } => Err(Failure::BufferTooSmall),
-            Reading::Frame { payload, .. } => {
-                Err(alpar::status(payload.first().copied().unwrap_or(0)))
-            }
-            Reading::Broken(_) => unreachable!("filtered"),
-        }
-    }
-
-    /// A command or power call: within its time-out, having written `frame`.
-    fn check_exchange(&self, span: &Span<'_>, frame: &[u8]) {
+    /// A command or power call `f` that sends `command` with `payload`: what it
+    /// read before sending (nothing, or the owed answer), within its bounds, having
+    /// written `encode`'s frame; its result with the reference's outcome for a reply
+    /// buffer of `reply_len` bytes. Keeps the owed answer's model.
+    fn exchange<T>(
+        &mut self,
+        command: u8,
+        payload: &[u8],
+        reply_len: usize,
+        f: impl FnOnce(&mut alpar::Reader<Link, Link>) -> T,
+    ) -> (T, Result<Vec<u8>, Failure>) {
+        let owed = self.answer_owed;
+        let (result, span) = self.call(f);
         let bound = self.timeout_us.div_ceil(u64::from(POLL_US)) + 1;
+        let waits = if owed.is_some() { 2 } else { 1 };
         assert!(
-            span.reads <= bound,
-            "{} UART reads, bound {bound}",
+            span.reads <= waits * bound,
+            "{} UART reads, bound {waits} × {bound}",
             span.reads
         );
-        assert!(span.delay_ns <= (self.timeout_us + u64::from(POLL_US)) * 1000);
-        assert_eq!(span.written, frame);
+        assert!(span.delay_ns <= waits * (self.timeout_us + u64::from(POLL_US)) * 1000);
+        let Some((sent_at, drain_reads)) = span.sent_at else {
+            // Only a read error while draining the owed answer stops a call from
+            // sending.
+            let owed = owed.expect("nothing sent, nothing owed");
+            assert_eq!(span.last, LastRead::Error, "nothing sent");
+            assert!(!span.readings.iter().any(|r| r.1.answers(owed)));
+            return (result, Err(Failure::DeviceProtocolError));
+        };
+        let split = span.readings.partition_point(|r| r.0 <= sent_at);
+        let (before, after) = span.readings.split_at(split);
+        match owed {
+            None => assert_eq!(drain_reads, 0, "read before sending, nothing owed"),
+            Some(owed) => match before.iter().position(|r| r.1.answers(owed)) {
+                Some(i) => {
+                    assert_eq!(i + 1, before.len(), "frames read after the owed answer");
+                    assert_eq!(before[i].0, sent_at, "bytes read after the owed answer");
+                    self.answer_owed = None;
+                }
+                None => {
+                    // Given up: after one time-out, silence and bytes counted.
+                    let bytes = (sent_at - span.from) as u64;
+                    let waited_us = (drain_reads - bytes) * u64::from(POLL_US)
+                        + bytes * u64::from(alpar::BYTE_US);
+                    assert!(drain_reads <= bound, "{drain_reads} reads draining");
+                    assert!(
+                        waited_us >= self.timeout_us,
+                        "owed answer given up after {waited_us} µs"
+                    );
+                }
+            },
+        }
+        assert_eq!(span.written, host_frame(command, payload));
+        let expected = match after.iter().position(|r| r.1.answers(command)) {
+            Some(i) => {
+                assert_eq!(i + 1, after.len(), "frames read after the answer");
+                assert_eq!(after[i].0, span.at, "bytes read after the answer");
+                self.answer_owed = None;
+                match &after[i].1 {
+                    Reading::Frame {
+                        ok: true, payload, ..
+                    } if payload.len() <= reply_len => Ok(payload.clone()),
+                    Reading::Frame { ok: true, .. } => Err(Failure::BufferTooSmall),
+                    Reading::Frame { payload, .. } => {
+                        Err(alpar::status(payload.first().copied().unwrap_or(0)))
+                    }
+                    Reading::Broken(_) => unreachable!("answers are frames"),
+                }
+            }
+            None => {
+                self.answer_owed = Some(command);
+                Err(match span.last {
+                    LastRead::Error => Failure::DeviceProtocolError,
+                    LastRead::Byte | LastRead::Nothing => Failure::IoTimeout,
+                })
+            }
+        };
+        (result, expected)
     }
 
     fn command(&mut self, command: u8, payload_len: usize, reply_len: usize) {
         let payload: Vec<u8> = (0..payload_len).map(|i| i as u8).collect();
         let mut reply = vec![0u8; reply_len];
-        let (result, span) = self.call(|r| r.command(command, &payload, &mut reply));
         if payload_len > MAX_PAYLOAD {
+            let (result, span) = self.call(|r| r.command(command, &payload, &mut reply));
             assert_eq!(result, Err(Failure::InvalidParameter));
             assert_eq!((span.reads, span.written.len()), (0, 0));
             return;
         }
-        self.check_exchange(&span, &host_frame(command, &payload));
-        let expected = self.answer(&span, command, reply_len);
+        let (result, expected) = self.exchange(command, &payload, reply_len, |r| {
+            r.command(command, &payload, &mut reply)
+        });
         let got = result.map(|n| reply[..n].to_vec());
         assert_eq!(got, expected);
     }
 
     fn power(&mut self, action: PowerAction) {
         let mut atr = AtrBuffer::new();
-        let (result, span) = self.call(|r| r.power(action, &mut atr));
         let (command, payload): (u8, &[u8]) = match action {
             PowerAction::PowerDown => (alpar::cmd::POWER_OFF, &[]),
             _ => (alpar::power_up_command(self.class), &[0x00]),
         };
-        self.check_exchange(&span, &host_frame(command, payload));
-        let expected = match (action, self.answer(&span, command, usize::MAX)) {
+        let (result, answer) =
+            self.exchange(command, payload, usize::MAX, |r| r.power(action, &mut atr));
+        let expected = match (action, answer) {
             (PowerAction::PowerDown, answer) => answer.map(|_| ()),
             (_, Ok(answer)) if answer.len() > MAX_ATR => Err(Failure::UnrecognizedMedia),
             (_, answer) => answer.map(|answer| assert_eq!(atr[..], answer[..])),
@@ -307,6 +371,11 @@ impl<'r> Session<'r> {
     fn poll(&mut self) -> Result<Option<CardEvent>, Failure> {
         let (result, span) = self.call(|r| r.poll());
         assert!(span.reads <= MAX_FRAME as u64, "{} UART reads", span.reads);
+        if let Some(owed) = self.answer_owed
+            && span.readings.iter().any(|r| r.1.answers(owed))
+        {
+            self.answer_owed = None;
+        }
         assert_eq!(span.delay_ns, 0, "poll waited");
         match result {
             Err(e) => assert_eq!(
@@ -409,6 +478,7 @@ fuzz_target!(|data: &[u8]| {
         events: Vec::new(),
         reported: Vec::new(),
         removal_owed: false,
+        answer_owed: None,
     };
     for call in calls.chunks_exact(3) {
         match Call::from_bytes([call[0], call[1], call[2]]) {

@@ -44,9 +44,11 @@ enum Serving {
 /// read: `stream`, everything the peer sends, of which the first `at` bytes have
 /// been read; `echo`, every character the host sends comes back first (a shared
 /// I/O line); `written`, every byte the host wrote (`echoes`: those still to come
-/// back); `reads`, the reads so far, `errors` those that gave a receive error and
-/// `last` what the last one gave; `delivered`, every byte the host read, echoes
-/// included, in order; `delay_ns`, the time the host's delay counted, in ns.
+/// back), and `written_at`, for each of them the stream offset `at` and the count
+/// `reads` when it was written; `reads`, the reads so far, `errors` those that
+/// gave a receive error and `last` what the last one gave; `delivered`, every byte
+/// the host read, echoes included, in order; `delay_ns`, the time the host's delay
+/// counted, in ns.
 #[derive(Debug)]
 pub struct Peer {
     pub stream: Vec<u8>,
@@ -56,6 +58,7 @@ pub struct Peer {
     serving: Serving,
     pub echo: bool,
     pub written: Vec<u8>,
+    pub written_at: Vec<(usize, u64)>,
     echoes: VecDeque<u8>,
     pub reads: u64,
     pub errors: u64,
@@ -80,6 +83,7 @@ impl Peer {
             last: LastRead::Nothing,
             delivered: Vec::new(),
             written: Vec::new(),
+            written_at: Vec::new(),
             delay_ns: 0,
         }
     }
@@ -184,6 +188,8 @@ impl serial::Write<u8> for Link {
     fn write(&mut self, word: u8) -> nb::Result<(), UartError> {
         let mut peer = self.0.borrow_mut();
         peer.written.push(word);
+        let at = (peer.at, peer.reads);
+        peer.written_at.push(at);
         if peer.echo {
             peer.echoes.push_back(word);
         }
