@@ -142,10 +142,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(op) = rest.get(..OP_HEADER_LEN) {
         let _ = protocol::parse_operation(op.try_into().unwrap());
     }
-    if let Some(busid) = rest.get(OP_HEADER_LEN..OP_HEADER_LEN + BUSID_LEN) {
-        if let Ok(id) = protocol::parse_busid(busid.try_into().unwrap()) {
-            assert!(id.len() < BUSID_LEN && id.is_ascii());
-        }
+    if let Some(busid) = rest.get(OP_HEADER_LEN..OP_HEADER_LEN + BUSID_LEN)
+        && let Ok(id) = protocol::parse_busid(busid.try_into().unwrap())
+    {
+        assert!(id.len() < BUSID_LEN && id.is_ascii());
     }
 
     let slots = [slot(choice & 7)];
