@@ -97,8 +97,7 @@ impl Platform for CPlatform {
 pub(crate) type CDevice = Device<CPlatform, CDriver>;
 
 impl Stored for CDevice {
-    /// "rkDV".
-    const MAGIC: u32 = 0x564B_4452;
+    const MAGIC: u32 = crate::slot::magic::DEVICE;
 }
 
 const_assert!(size_of::<Slot<CDevice>>() <= RK_DEVICE_STORAGE_SIZE);

@@ -34,7 +34,7 @@ pub struct rk_sim_card {
 }
 
 impl Stored for Card {
-    const MAGIC: u32 = 0x4D49_5352;
+    const MAGIC: u32 = crate::slot::magic::SIM_CARD;
 }
 const_assert!(core::mem::size_of::<Slot<Card>>() <= RK_SIM_CARD_STORAGE_SIZE);
 const_assert!(core::mem::align_of::<Slot<Card>>() <= 8);

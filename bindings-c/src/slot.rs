@@ -11,9 +11,27 @@ use crate::status::{
     RK_STATUS_SUCCESS, rk_status,
 };
 
+/// The magic word of each kind of object, in one place: a storage that holds any of
+/// them (with its own address) is in use, whatever kind the caller now wants in it.
+pub(crate) mod magic {
+    /// A device ("RDKV").
+    pub(crate) const DEVICE: u32 = 0x564B_4452;
+    /// A T=0 exchange ("RKT0").
+    pub(crate) const T0_EXCHANGE: u32 = 0x3054_4B52;
+    /// A T=1 engine ("RKE1").
+    pub(crate) const T1_ENGINE: u32 = 0x3145_4B52;
+    /// A T=1 transaction ("RKT1").
+    pub(crate) const T1_TRANSACTION: u32 = 0x3154_4B52;
+    /// A simulated card ("RSIM").
+    pub(crate) const SIM_CARD: u32 = 0x4D49_5352;
+    /// Every kind.
+    pub(crate) const ALL: [u32; 5] = [DEVICE, T0_EXCHANGE, T1_ENGINE, T1_TRANSACTION, SIM_CARD];
+}
+
 /// A value that lives in caller storage, told apart from others by its magic word.
 pub(crate) trait Stored {
-    /// The magic word of an initialised slot holding this type (never 0).
+    /// The magic word of an initialised slot holding this type (one of
+    /// [`magic::ALL`], never 0).
     const MAGIC: u32;
 }
 
@@ -95,8 +113,11 @@ impl<T: Stored> Slot<T> {
 
     /// `Ok(())` if `storage` (`storage_len` bytes) can take a new `T`: it has room
     /// for a slot ([`Slot::check_room`]'s errors, checked first: nothing past
-    /// `storage_len` is read) and holds no initialised `T`, which must be released
-    /// before the storage is reused (else `RK_STATUS_DEVICE_BUSY`).
+    /// `storage_len` is read) and holds no initialised object of any kind (a `T`,
+    /// or a device, engine or card a careless caller reuses the storage of), which
+    /// must be released before the storage is reused (else
+    /// `RK_STATUS_DEVICE_BUSY`: overwriting it would leave its owner, e.g. a
+    /// transaction borrowing an engine, with a dangling object).
     ///
     /// # Safety
     ///
@@ -107,12 +128,19 @@ impl<T: Stored> Slot<T> {
         storage_len: usize,
     ) -> Result<(), rk_status> {
         Slot::<T>::check_room(storage, storage_len)?;
-        // SAFETY: non-null, aligned and readable for a whole slot (checked above and
-        // per the caller).
-        match unsafe { Slot::<T>::find(storage) } {
-            Ok(_) => Err(RK_STATUS_DEVICE_BUSY),
-            Err(_) => Ok(()),
+        // Every slot starts with the same two fields (`repr(C)`), whatever its value:
+        // read them as a slot of `()`.
+        let header = storage.cast::<Slot<()>>();
+        // SAFETY: non-null, aligned and readable for a whole slot of `T`, which
+        // begins with the header (checked above and per the caller); any bit pattern
+        // is a u32.
+        let found = unsafe { &(*header).magic }.load(Ordering::Acquire);
+        // SAFETY: as above; any bit pattern is a usize.
+        let this = unsafe { (*header).this };
+        if magic::ALL.contains(&found) && this == storage as usize {
+            return Err(RK_STATUS_DEVICE_BUSY);
         }
+        Ok(())
     }
 
     /// Write `value` into `storage` (`storage_len` bytes) and mark it initialised

@@ -48,7 +48,7 @@ struct T0 {
 }
 
 impl Stored for T0 {
-    const MAGIC: u32 = 0x3054_4B52;
+    const MAGIC: u32 = crate::slot::magic::T0_EXCHANGE;
 }
 const_assert!(core::mem::size_of::<Slot<T0>>() <= RK_T0_STORAGE_SIZE);
 const_assert!(core::mem::align_of::<Slot<T0>>() <= 8);

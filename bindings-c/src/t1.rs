@@ -101,10 +101,10 @@ impl Drop for T1Tx {
 }
 
 impl Stored for T1Engine {
-    const MAGIC: u32 = 0x3145_4B52;
+    const MAGIC: u32 = crate::slot::magic::T1_ENGINE;
 }
 impl Stored for T1Tx {
-    const MAGIC: u32 = 0x3154_4B52;
+    const MAGIC: u32 = crate::slot::magic::T1_TRANSACTION;
 }
 const_assert!(core::mem::size_of::<Slot<T1Engine>>() <= RK_T1_ENGINE_STORAGE_SIZE);
 const_assert!(core::mem::size_of::<Slot<T1Tx>>() <= RK_T1_TRANSACTION_STORAGE_SIZE);
