@@ -149,13 +149,13 @@ pub unsafe extern "C" fn rk_sim_read(
             ],
             &[],
         )?;
-        // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
-        unsafe { write_opt(len, 0) };
         // SAFETY: valid for `capacity` bytes per the contract.
         let out = unsafe { bytes_mut(out, capacity) }?;
         // SAFETY: forwarded contract.
-        let n = unsafe { Slot::<Card>::value_mut(card) }?.read(out);
-        // SAFETY: NULL or valid for a write per the contract.
+        let card = unsafe { Slot::<Card>::value_mut(card) }?;
+        // Only now that nothing can be refused: a refused call writes nothing.
+        let n = card.read(out);
+        // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
         unsafe { write_opt(len, n) };
         Ok(())
     })

@@ -7,6 +7,7 @@ mod guard;
 mod keypad;
 mod line;
 mod log;
+mod refused;
 mod reuse;
 
 use core::ffi::c_void;
