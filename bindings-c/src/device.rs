@@ -384,14 +384,16 @@ pub unsafe extern "C" fn rk_device_control(
             ],
             &[Region::bytes(input, input_len)],
         )?;
-        // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
-        unsafe { write_opt(bytes_written, 0) };
         // SAFETY: forwarded contract.
         let device = unsafe { Slot::<CDevice>::value(dev) }?;
         // SAFETY: valid for `input_len` bytes per the contract.
         let input = unsafe { bytes(input, input_len) }?;
         // SAFETY: valid and exclusive for `output_len` bytes per the contract.
         let output = unsafe { bytes_mut(output, output_len) }?;
+        // Only once nothing can be refused (a refused call writes nothing); before
+        // the request runs, so that a request cut short still reports 0 bytes.
+        // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
+        unsafe { write_opt(bytes_written, 0) };
         let outcome = device.control_logged(code, input, output, &CLogSink);
         Ok(complete(outcome, bytes_written))
     })

@@ -1,11 +1,18 @@
 //! A refused call writes nothing, not even an out-pointer's "nothing" (found by the
-//! `c_api` fuzz target: `rk_sim_read` wrote 0 to `*len` before it refused a card
-//! that was not there).
+//! `c_api` fuzz target: `rk_sim_read` wrote 0 to `*len`, `rk_device_control` 0 to
+//! `*bytes_written`, before they refused a card or device that was not there).
 
 use core::ptr;
 
 use super::Zeroed;
 use crate::*;
+
+/// A reader table with no callback at all.
+pub(super) fn no_callbacks() -> rk_reader_functions {
+    // SAFETY: every field is an `Option` of a function pointer, for which all
+    // zeros is `None`.
+    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+}
 
 #[test]
 fn sim_read_refused_leaves_len_alone() {
@@ -22,4 +29,44 @@ fn sim_read_refused_leaves_len_alone() {
     let st = unsafe { rk_sim_read(storage.ptr(), ptr::null_mut(), 8, &mut len) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     assert_eq!(len, usize::MAX, "NULL output: *len written");
+}
+
+#[test]
+fn device_control_refused_leaves_bytes_written_alone() {
+    let storage = Zeroed::<rk_device>::new();
+    let dev = storage.ptr();
+    let input = [0u8; 4];
+    let mut output = [0u8; 8];
+    let mut written = usize::MAX;
+    let control = |output: *mut u8, written: &mut usize| {
+        // SAFETY: device storage (zeroed or released); our buffers.
+        unsafe {
+            rk_device_control(
+                dev,
+                RK_IOCTL_GET_STATE,
+                input.as_ptr(),
+                4,
+                output,
+                8,
+                written,
+            )
+        }
+    };
+    // Never initialised, then used after deinit.
+    let st = control(output.as_mut_ptr(), &mut written);
+    assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(written, usize::MAX, "no device: *bytes_written written");
+    let table = no_callbacks();
+    // SAFETY: zeroed device storage; the table outlives the device.
+    let st = unsafe { super::init_device(dev, &table, ptr::null_mut()) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // NULL output with a length.
+    let st = control(ptr::null_mut(), &mut written);
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(written, usize::MAX, "NULL output: *bytes_written written");
+    // SAFETY: the device made above, idle.
+    assert_eq!(unsafe { rk_device_deinit(dev) }, RK_STATUS_SUCCESS);
+    let st = control(output.as_mut_ptr(), &mut written);
+    assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(written, usize::MAX, "after deinit: *bytes_written written");
 }

@@ -5,6 +5,7 @@
 
 use core::ptr;
 
+use super::refused::no_callbacks;
 use super::{Zeroed, init_device};
 use crate::*;
 
@@ -65,18 +66,7 @@ impl Fixture {
                 status: 0,
             },
             engine,
-            table: rk_reader_functions {
-                power: None,
-                transmit: None,
-                set_protocol: None,
-                card_tracking: None,
-                vendor_ioctl: None,
-                eject: None,
-                swallow: None,
-                confiscate: None,
-                tracking_complete: None,
-                events_pending: None,
-            },
+            table: no_callbacks(),
         }
     }
 
