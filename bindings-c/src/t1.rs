@@ -289,9 +289,6 @@ pub unsafe extern "C" fn rk_t1_begin(
         if busy.swap(true, Ordering::AcqRel) {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
-        // SAFETY: the busy flag makes this the only user of the engine slot's
-        // fields; a plain write to one field, no reference to the others.
-        unsafe { (*e).value.held = b.held };
         // SAFETY: the busy flag now guarantees this is the only borrow of the engine
         // until the transaction is dropped ('static stands for that).
         let engine: &'static mut Engine = unsafe { &mut (*e).value.engine };
@@ -299,6 +296,12 @@ pub unsafe extern "C" fn rk_t1_begin(
             .transmit(b.apdu, b.response)
             .map_err(|err| to_rk(err.into()))
             .inspect_err(|_| busy.store(false, Ordering::Release))?;
+        // Only once the transaction began (a refused begin leaves the engine's
+        // storage as it was).
+        // SAFETY: the busy flag makes this the only user of the engine slot's
+        // fields; a plain write to one field, no reference to the others (the
+        // transaction borrows `engine` only).
+        unsafe { (*e).value.held = b.held };
         let value = T1Tx {
             owner: e,
             tx: transaction,

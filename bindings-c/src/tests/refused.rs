@@ -1,6 +1,8 @@
 //! A refused call writes nothing, not even an out-pointer's "nothing" (found by the
 //! `c_api` fuzz target: `rk_sim_read` wrote 0 to `*len`, `rk_device_control` 0 to
-//! `*bytes_written`, before they refused a card or device that was not there).
+//! `*bytes_written`, before they refused a card or device that was not there;
+//! `rk_t1_begin` recorded the buffers in the engine before the engine refused the
+//! APDU).
 
 use core::ptr;
 
@@ -69,4 +71,43 @@ fn device_control_refused_leaves_bytes_written_alone() {
     let st = control(output.as_mut_ptr(), &mut written);
     assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE);
     assert_eq!(written, usize::MAX, "after deinit: *bytes_written written");
+}
+
+// The regions a refused begin left behind are read by no call (only while a
+// transaction is open): the storage's bytes are the only witness. Miri cannot
+// compare them (the engine's padding bytes are uninitialised for it).
+#[test]
+#[cfg_attr(miri, ignore = "compares raw storage bytes, padding included")]
+fn t1_begin_refused_leaves_the_engine_storage_alone() {
+    let engine = Zeroed::<rk_t1_engine>::new();
+    let config = super::reuse::t1_config();
+    // SAFETY: zeroed engine storage; a local configuration.
+    let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &config) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: the engine storage, read as the plain words it is.
+    let bytes = || unsafe { (*engine.ptr()).opaque };
+    let before = bytes();
+    let tx = Zeroed::<rk_t1_transaction>::new();
+    let empty = [0u8; 1];
+    let mut response = [0u8; 8];
+    let mut action = core::mem::MaybeUninit::<rk_action>::uninit();
+    let (len, tx_len) = (response.len(), size_of::<rk_t1_transaction>());
+    // SAFETY: our storage, buffers and out-pointer.
+    let st = unsafe {
+        let (apdu, resp) = (empty.as_ptr(), response.as_mut_ptr());
+        rk_t1_begin(
+            tx.ptr(),
+            tx_len,
+            engine.ptr(),
+            apdu,
+            0,
+            resp,
+            len,
+            action.as_mut_ptr(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER, "an empty APDU");
+    assert_eq!(bytes(), before, "a refused begin changed the engine");
+    // SAFETY: the engine made above, idle.
+    assert_eq!(unsafe { rk_t1_deinit(engine.ptr()) }, RK_STATUS_SUCCESS);
 }

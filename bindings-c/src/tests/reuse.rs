@@ -38,7 +38,7 @@ struct Fixture {
 }
 
 /// A T=1 configuration for a card with IFSC 32 and LRC.
-fn t1_config() -> rk_t1_config {
+pub(super) fn t1_config() -> rk_t1_config {
     let mut config = core::mem::MaybeUninit::<rk_t1_config>::uninit();
     // SAFETY: a local out-pointer.
     let st = unsafe { rk_t1_config_default(config.as_mut_ptr(), 32, RK_EDC_LRC) };
