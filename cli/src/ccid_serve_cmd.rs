@@ -13,7 +13,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,6 +112,12 @@ struct Running {
     echo: Mutex<Vec<u8>>,
     /// The last answer frame, sent again when the host NAKs.
     last_frame: Mutex<Vec<u8>>,
+    /// Messages handed to the worker whose answer is not out yet. The reading
+    /// thread adds one before each hand-off; the worker takes it away once the
+    /// answer is sent, holding `last_frame`. The gate alone cannot say the
+    /// worker is idle: a message for a slot that does not exist, admitted while
+    /// a command runs, goes to the worker without making anything busy.
+    jobs_out: AtomicUsize,
     /// Which slots run a command (CMD_SLOT_BUSY and ABORT decisions).
     gate: Mutex<Gate>,
     /// The command running is being aborted.
@@ -172,8 +178,9 @@ impl Running {
     /// Answer `message` here, on the thread that read it, if it needs no card
     /// and no command runs (`Gate::answers_at_once`): its echo (GemPC Twin) and
     /// answer in one write, kept for a NAK. `false` if it must go through the
-    /// gate. The worker only holds the reader while a command runs, so the reader
-    /// is free here.
+    /// gate. Only while the worker has nothing left to answer (`jobs_out`): then
+    /// the reader and the pending echo are free, and no answer of an earlier
+    /// message can come after this one.
     fn answer_at_once(
         &self,
         reader: &Mutex<SimReader<'_>>,
@@ -184,7 +191,8 @@ impl Running {
         // Taken first, as the worker does before it frees the slot: the answer
         // of a command that has just finished goes out before this one.
         let mut last = locked(&self.last_frame);
-        if !locked(&self.gate).answers_at_once(message) {
+        if self.jobs_out.load(Ordering::SeqCst) != 0 || !locked(&self.gate).answers_at_once(message)
+        {
             return false;
         }
         let Ok(len) = locked(reader).handle(message, answer) else {
@@ -282,6 +290,7 @@ fn serve(options: &Options) -> Result<(), String> {
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(Vec::new()),
+        jobs_out: AtomicUsize::new(0),
         gate: Mutex::new(Gate::new(profile.slots())),
         stop: StopSignal::default(),
         work: options.behaviour.work(),
@@ -391,6 +400,7 @@ fn listen(
                         continue;
                     }
                     if running.admit(message) != Admission::Busy {
+                        running.jobs_out.fetch_add(1, Ordering::SeqCst);
                         jobs.send(message.to_vec()).map_err(|e| e.to_string())?;
                         continue;
                     }
@@ -451,7 +461,9 @@ fn run_commands(
         };
         let Ok(mut len) = handled else {
             // No header: nothing was admitted, nothing to answer.
+            let _last = locked(&running.last_frame);
             locked(&running.echo).clear();
+            running.jobs_out.fetch_sub(1, Ordering::SeqCst);
             continue;
         };
         // Held until the answer is out, so that the reading thread's answer to
@@ -469,6 +481,7 @@ fn run_commands(
         // The echo (if still pending) and the answer in one write: the host wakes
         // once for both.
         running.send(&last);
+        running.jobs_out.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
