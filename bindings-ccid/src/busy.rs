@@ -150,7 +150,11 @@ impl Gate {
     /// ([`answers_from_state`]). Nothing becomes busy, so [`Gate::admit`] and
     /// [`Gate::finish`] are not called for it. Only the transport's reading
     /// thread admits commands, so the answer stays true until that thread
-    /// admits one.
+    /// admits one. The gate does not see the runner's queue, though: a message
+    /// [`Gate::admit`] lets run without making anything busy (no header, a slot
+    /// that does not exist) while a command runs may still be with the runner
+    /// after that command has finished, so a transport that hands such messages
+    /// to its runner also waits until the runner has answered them all.
     ///
     /// This keeps the host's status and configuration requests (libccid's
     /// GetSlotStatus polls, its Escapes on open, each with a read time-out as
