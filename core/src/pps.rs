@@ -45,6 +45,10 @@
 //! # Ok::<(), readerkit::pps::Error>(())
 //! ```
 //!
+//! A [`Exchange::sent`] the exchange is not waiting for is the driver's mistake:
+//! it is refused with [`Error::Sequence`] and changes nothing. A bad answer from
+//! the card, or bytes out of turn, end the exchange.
+//!
 //! ## How the parameters are chosen
 //!
 //! The card's TA1 gives Fi (hence F and the card's f(max)) and Di, the fastest D it
@@ -137,7 +141,8 @@ pub enum Error {
     Mismatch,
     /// The card did not answer the request in time.
     Timeout,
-    /// The driver called [`Exchange::sent`] with nothing to send.
+    /// The driver called [`Exchange::sent`] with nothing to send: the call was
+    /// refused and changed nothing.
     Sequence,
 }
 
@@ -195,7 +200,7 @@ impl fmt::Display for Error {
             Error::TooLong => f.write_str("PPS answer too long"),
             Error::Mismatch => f.write_str("PPS answer does not match the request"),
             Error::Timeout => f.write_str("no PPS answer"),
-            Error::Sequence => f.write_str("sent() called with nothing to send"),
+            Error::Sequence => f.write_str("sent() called with nothing to send: refused"),
         }
     }
 }
@@ -712,12 +717,14 @@ impl Exchange {
         }
     }
 
-    /// The request went out. Returns the next action; out of turn it fails the
-    /// exchange with [`Error::Sequence`] (unless it has already ended).
+    /// The request went out. Returns the next action. Out of turn (while the
+    /// card's answer is coming in) it is refused with [`Error::Sequence`] and
+    /// changes nothing: [`Exchange::action`] still gives the pending action. After
+    /// the exchange ended it returns how it ended.
     pub fn sent(&mut self) -> Result<Action<'_>, Error> {
         match self.state {
             State::Send => self.state = State::Receive,
-            State::Receive => self.state = State::Failed(Error::Sequence),
+            State::Receive => return Err(Error::Sequence),
             State::Done(_) | State::Failed(_) => {}
         }
         self.action()
@@ -1381,6 +1388,14 @@ mod tests {
         assert_eq!(pps.feed(&[0xFF]), Err(Error::TooLong));
         let mut pps = n.exchange(9_600);
         assert!(pps.sent().is_ok());
+        let expect = std::format!("{:?}", pps.action());
+        // Refused, nothing changed: the exchange still completes.
         assert_eq!(pps.sent(), Err(Error::Sequence));
+        assert_eq!(std::format!("{:?}", pps.action()), expect);
+        let request = n.request.unwrap();
+        assert!(matches!(
+            pps.feed(request.as_bytes()),
+            Ok(Action::Done { .. })
+        ));
     }
 }

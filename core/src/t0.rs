@@ -16,6 +16,12 @@
 //!   [`Exchange::received`]);
 //! * [`Action::Done`]: the response (data followed by SW1 SW2) is in the buffer.
 //!
+//! A step the engine is not waiting for ([`Exchange::sent`] while it waits for the
+//! card, [`Exchange::received`] without a data slot or past its end) is a driver
+//! mistake, not the card's: it is refused with [`Error::Sequence`] and changes
+//! nothing, so [`Exchange::action`] still gives the pending action and the exchange
+//! can go on. Bytes from the card that break the protocol end the exchange.
+//!
 //! ```
 //! use readerkit::t0::{Action, Config, Exchange};
 //!
@@ -122,7 +128,10 @@ pub enum Error {
     TooManyRounds,
     /// The card did not answer within the waiting time.
     Timeout,
-    /// The driver called [`Exchange::sent`] with nothing to send.
+    /// The driver called a step the engine was not waiting for ([`Exchange::sent`]
+    /// with nothing to send, [`Exchange::received`] with no data slot or more bytes
+    /// than it holds): the call was refused and changed nothing (also the answer of
+    /// [`Exchange::into_response`] for an exchange still running).
     Sequence,
 }
 
@@ -165,7 +174,7 @@ impl fmt::Display for Error {
             Error::TooManyNullBytes => f.write_str("too many NULL procedure bytes"),
             Error::TooManyRounds => f.write_str("too many GET RESPONSE / 6Cxx rounds"),
             Error::Timeout => f.write_str("card did not answer within the waiting time"),
-            Error::Sequence => f.write_str("sent() called with nothing to send"),
+            Error::Sequence => f.write_str("step called out of order: refused, nothing changed"),
         }
     }
 }
@@ -431,8 +440,10 @@ impl<'a> Exchange<'a> {
 
     /// The bytes of the last [`Action::Send`] went out. Returns the next action.
     ///
-    /// Calling it when there was nothing to send fails the exchange
-    /// ([`Error::Sequence`]), except after the exchange already ended.
+    /// Called while the engine waits for the card (there was nothing to send), it is
+    /// refused with [`Error::Sequence`] and changes nothing: [`Exchange::action`]
+    /// still gives the pending action. After the exchange ended it returns how it
+    /// ended.
     pub fn sent(&mut self) -> Result<Action<'_>, Error> {
         match self.state {
             State::SendHeader => self.state = State::Procedure { nulls: 0 },
@@ -441,7 +452,9 @@ impl<'a> Exchange<'a> {
                 self.state = State::Procedure { nulls: 0 };
             }
             State::Complete { .. } | State::Failed(_) => {}
-            _ => self.fail(Error::Sequence),
+            State::Procedure { .. } | State::ReceiveData { .. } | State::Sw2 { .. } => {
+                return Err(Error::Sequence);
+            }
         }
         self.action()
     }
@@ -489,22 +502,29 @@ impl<'a> Exchange<'a> {
     }
 
     /// The driver wrote `n` data bytes into the slot [`Exchange::data_slot`] gave.
-    /// Returns the next action. More bytes than the slot holds, or a call while no
-    /// data is expected, fails the exchange with [`Error::Sequence`]; 0 changes
-    /// nothing.
+    /// Returns the next action; 0 changes nothing.
+    ///
+    /// More bytes than the slot holds, or a call while no data is expected (the
+    /// engine waits to send, or for a procedure byte or SW2), is refused with
+    /// [`Error::Sequence`] and changes nothing: [`Exchange::action`] still gives
+    /// the pending action. After the exchange ended it returns how it ended.
     pub fn received(&mut self, n: usize) -> Result<Action<'_>, Error> {
         match self.state {
             State::ReceiveData { left } => {
                 let slot = self.room().saturating_sub(self.len).min(left);
                 if n > slot {
-                    self.fail(Error::Sequence);
-                } else if n > 0 {
+                    return Err(Error::Sequence);
+                }
+                if n > 0 {
                     self.len += n;
                     self.data_received(n, left);
                 }
             }
             State::Complete { .. } | State::Failed(_) => {}
-            _ => self.fail(Error::Sequence),
+            State::SendHeader
+            | State::SendData { .. }
+            | State::Procedure { .. }
+            | State::Sw2 { .. } => return Err(Error::Sequence),
         }
         self.action()
     }
@@ -881,13 +901,19 @@ mod tests {
     }
 
     #[test]
-    fn received_beyond_the_slot_or_out_of_turn_fails() {
+    fn received_beyond_the_slot_or_out_of_turn_is_refused() {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
         let mut buf = [0u8; 16];
         let mut ex = header_sent(&apdu, &mut buf);
         assert!(ex.feed(&[0x84]).is_ok());
         assert_eq!(ex.received(5), Err(Error::Sequence));
-        assert_eq!(ex.action(), Err(Error::Sequence));
+        assert_eq!(
+            ex.action(),
+            Ok(Action::Expect {
+                count: 4,
+                timeout_us: 1_000
+            })
+        );
 
         let mut ex = header_sent(&apdu, &mut buf);
         assert_eq!(ex.received(1), Err(Error::Sequence));
@@ -1277,13 +1303,83 @@ mod tests {
         assert_eq!(r.steps_done, 0);
     }
 
+    /// A driver step the engine is not waiting for.
+    #[derive(Debug, Clone, Copy)]
+    enum Misuse {
+        Sent,
+        Received(usize),
+    }
+
+    /// The steps out of order for the pending action: with something to send,
+    /// any `received`; waiting for the card, `sent`, and `received` without a data
+    /// slot or past its end.
+    fn misuses(ex: &mut Exchange<'_>) -> Vec<Misuse> {
+        let slot = ex.data_slot().map(|s| s.len());
+        match (ex.action(), slot) {
+            (Ok(Action::Send(_)), _) => std::vec![Misuse::Received(0), Misuse::Received(1)],
+            (Ok(Action::Expect { .. }), Some(len)) => {
+                std::vec![Misuse::Sent, Misuse::Received(len + 1)]
+            }
+            (Ok(Action::Expect { .. }), None) => {
+                std::vec![Misuse::Sent, Misuse::Received(0), Misuse::Received(1)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The pending action and the data slot's length, to compare.
+    fn pending(ex: &mut Exchange<'_>) -> std::string::String {
+        let action = std::format!("{:?}", ex.action());
+        std::format!("{action} slot {:?}", ex.data_slot().map(|s| s.len()))
+    }
+
+    #[test]
+    fn a_step_out_of_order_is_refused_and_changes_nothing() {
+        // Case 4: header, ACK, data out, 61 04, GET RESPONSE, ACK, four bytes
+        // of data in (into the data slot), 90 00. Every state of the engine.
+        let apdu = [0x00, 0x88, 0x00, 0x00, 0x02, 0x11, 0x22, 0x04];
+        let mut card: VecDeque<u8> = [0x88, 0x61, 0x04, 0xC0, 1, 2, 3, 4, 0x90, 0x00].into();
+        let mut buf = [0u8; 16];
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        let mut refused = 0;
+        let len = loop {
+            for misuse in misuses(&mut ex) {
+                let before = pending(&mut ex);
+                let r = match misuse {
+                    Misuse::Sent => ex.sent().map(|_| ()),
+                    Misuse::Received(n) => ex.received(n).map(|_| ()),
+                };
+                assert_eq!(r, Err(Error::Sequence), "{misuse:?} at {before}");
+                assert_eq!(pending(&mut ex), before, "{misuse:?} changed the exchange");
+                refused += 1;
+            }
+            match ex.action() {
+                Ok(Action::Send(_)) => assert!(ex.sent().is_ok()),
+                Ok(Action::Expect { .. }) => match ex.data_slot() {
+                    Some(slot) => {
+                        slot[0] = card.pop_front().unwrap();
+                        assert!(ex.received(1).is_ok());
+                    }
+                    None => assert!(ex.feed(&[card.pop_front().unwrap()]).is_ok()),
+                },
+                Ok(Action::Done { response_len }) => break response_len,
+                Err(e) => panic!("the exchange failed: {e:?}"),
+            }
+        };
+        // 3 sends (header, data, GET RESPONSE) × 2, 6 procedure / SW bytes × 3,
+        // 4 data bytes × 2.
+        assert_eq!(refused, 6 + 18 + 8);
+        assert!(card.is_empty());
+        assert_eq!(buf[..len], [1, 2, 3, 4, 0x90, 0x00]);
+    }
+
     #[test]
     fn misuse_is_reported() {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
         let mut buf = [0u8; 16];
         let mut ex = header_sent(&apdu, &mut buf);
         assert_eq!(ex.sent(), Err(Error::Sequence));
-        assert_eq!(ex.action(), Err(Error::Sequence));
+        assert!(ex.action().is_ok(), "a refused step changes nothing");
         assert_eq!(ex.into_response(), Err(Error::Sequence));
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
         assert_eq!(ex.response(), None);

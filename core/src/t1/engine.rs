@@ -636,7 +636,9 @@ impl Transaction<'_> {
     }
 
     /// The card's block, as read from the line (NAD to EDC, at most 259 bytes; any
-    /// bytes are accepted and checked). Returns the next action.
+    /// bytes are accepted and checked). Returns the next action. After the
+    /// exchange ended it is refused with [`Error::NoTransaction`] and changes
+    /// nothing (as are [`Transaction::timeout`] and [`Transaction::line_error`]).
     pub fn receive(&mut self, block: &[u8]) -> Result<Action<'_>, Error> {
         let result = self.engine.on_block(block, self.apdu, self.response);
         self.engine.step(result)
@@ -644,7 +646,8 @@ impl Transaction<'_> {
 
     /// No complete block came within the [`Wait`] of the last [`Action::Send`] (BWT
     /// or CWT exceeded, or fewer bytes than LEN announced). Handled as an invalid
-    /// block. Returns the next action.
+    /// block. Returns the next action; refused with [`Error::NoTransaction`], and
+    /// nothing changed, after the exchange ended.
     pub fn timeout(&mut self) -> Result<Action<'_>, Error> {
         let result = self.engine.on_failure(Failure::Timeout, self.apdu);
         self.engine.step(result)
@@ -652,6 +655,8 @@ impl Transaction<'_> {
 
     /// The driver detected a character error (parity, framing, overrun) in the card's
     /// block and discarded it. Answered with an R-block coded "EDC or parity error".
+    /// Refused with [`Error::NoTransaction`], and nothing changed, after the
+    /// exchange ended.
     pub fn line_error(&mut self) -> Result<Action<'_>, Error> {
         let result = self.engine.on_failure(Failure::Edc, self.apdu);
         self.engine.step(result)

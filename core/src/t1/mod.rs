@@ -14,7 +14,11 @@
 //! block, reads the card's block within that time and feeds it back
 //! ([`Transaction::receive`]), or reports that nothing valid came
 //! ([`Transaction::timeout`], [`Transaction::line_error`]), until the engine says
-//! [`Action::Done`] or returns an [`Error`]:
+//! [`Action::Done`] or returns an [`Error`]. An input after the exchange ended is
+//! the driver's mistake, not the card's: it is refused with
+//! [`Error::NoTransaction`] and changes nothing ([`Transaction::action`] still says
+//! how the exchange ended, and the engine's sequence numbers are kept). Every block
+//! the card sends, valid or not, moves the exchange on (ISO/IEC 7816-3 clause 11.6):
 //!
 //! ```
 //! use readerkit::t1::{Action, Config, Edc, Engine};
@@ -151,7 +155,8 @@ pub enum Error {
     EmptyApdu,
     /// The command APDU is longer than [`MAX_APDU_LEN`] bytes.
     ApduTooLong,
-    /// No exchange is in progress (it ended, or never started).
+    /// No exchange is in progress (it ended, or never started): the input was
+    /// refused and changed nothing.
     NoTransaction,
     /// The response did not fit the caller's buffer; it is `needed` bytes long. The
     /// exchange itself completed and the engine stays synchronised.

@@ -698,6 +698,52 @@ fn parameter_errors() {
     assert!(e.is_synchronised());
 }
 
+/// Every driver input after the exchange ended (done, or failed) is refused and
+/// changes nothing: the same action, and the next APDU goes on with the next N(S).
+#[test]
+fn inputs_after_the_end_are_refused_and_change_nothing() {
+    let apdu = h("00 B0 00 00 00");
+    // The card's answers that end the first exchange, and N(S) of the next I-block.
+    let endings: [(&[Reply], &str); 2] = [
+        (&[B(l("00 00 02 90 00"))], "00 40 05 00 B0 00 00 00"),
+        // S(ABORT request), then the card's next block: failed, resynch first.
+        (&[B(l("00 C2 00")), Timeout], "00 C0 00"),
+    ];
+    for (ending, next) in endings {
+        let mut e = lrc_engine(32);
+        let mut response = [0u8; 8];
+        let mut tx = e.transmit(&apdu, &mut response).unwrap();
+        for reply in ending {
+            let _ = match reply {
+                B(bytes) => tx.receive(bytes),
+                Timeout => tx.timeout(),
+                LineError => tx.line_error(),
+            };
+        }
+        let end = std::format!("{:?}", tx.action());
+        let misuses: [(&str, fn(&mut Transaction<'_>) -> Result<(), Error>); 4] = [
+            ("receive", |t| t.receive(&l("00 00 02 90 00")).map(|_| ())),
+            ("receive garbage", |t| t.receive(&[0xFF]).map(|_| ())),
+            ("timeout", |t| t.timeout().map(|_| ())),
+            ("line_error", |t| t.line_error().map(|_| ())),
+        ];
+        for (what, misuse) in misuses {
+            assert_eq!(
+                misuse(&mut tx),
+                Err(Error::NoTransaction),
+                "{what} after {end}"
+            );
+            assert_eq!(std::format!("{:?}", tx.action()), end, "{what} changed it");
+        }
+        drop(tx);
+        let mut tx = e.transmit(&apdu, &mut response).unwrap();
+        let Ok(Action::Send { block, .. }) = tx.action() else {
+            panic!("no block to send after {end}");
+        };
+        assert_eq!(block, &l(next)[..], "after {end}");
+    }
+}
+
 #[test]
 fn inputs_after_the_end_are_refused() {
     let mut e = lrc_engine(32);
