@@ -1461,6 +1461,9 @@ rk_status rk_t0_begin(rk_t0_exchange *ex,
 
 /*
  The bytes of a SEND action went out; the next action goes to `*action`.
+ Called when the exchange waits for the card instead (nothing was to be sent),
+ it is refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and
+ `*action` gets the pending action again (not FAILED).
 
  # Safety
 
@@ -1568,7 +1571,10 @@ rk_status rk_t1_begin(rk_t1_transaction *tx,
 /*
  The card's block (`len` bytes) arrived; the next action goes to `*action`. The
  block must not lie in the response buffer, `tx`, the engine or `*action`
- (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]).
+ (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]). After the transaction
+ ended (DONE or FAILED) this, [`rk_t1_timeout`] and [`rk_t1_line_error`] are
+ refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and `*action`
+ gets the pending action again (DONE, or FAILED with the status that ended it).
 
  # Safety
 

@@ -111,6 +111,33 @@ impl From<Result<t1::Action<'_>, t1::Error>> for rk_action {
     }
 }
 
+/// What a step did to its engine: moved it on to `next` (which may be FAILED), or
+/// refused a call the engine was not waiting for, with nothing changed.
+pub(crate) enum Moved {
+    /// The next action.
+    To(rk_action),
+    /// Refused with this status (the core's sequence error, mapped as every error).
+    Refused(rk_status),
+}
+
+impl From<Result<t0::Action<'_>, t0::Error>> for Moved {
+    fn from(step: Result<t0::Action<'_>, t0::Error>) -> Moved {
+        match step {
+            Err(e @ t0::Error::Sequence) => Moved::Refused(to_rk(e.into())),
+            step => Moved::To(step.into()),
+        }
+    }
+}
+
+impl From<Result<t1::Action<'_>, t1::Error>> for Moved {
+    fn from(step: Result<t1::Action<'_>, t1::Error>) -> Moved {
+        match step {
+            Err(e @ t1::Error::NoTransaction) => Moved::Refused(to_rk(e.into())),
+            step => Moved::To(step.into()),
+        }
+    }
+}
+
 /// Write `next` to `*out`; a failed step is also the status returned.
 ///
 /// # Safety
@@ -140,6 +167,9 @@ pub(crate) trait Stepped {
     ///
     /// `storage` is NULL or the engine's storage, used by one thread at a time.
     unsafe fn open(storage: *mut Self::Storage) -> Result<Open<Self::Engine>, rk_status>;
+
+    /// The engine's pending action, as it stands.
+    fn pending(engine: &Self::Engine) -> rk_action;
 }
 
 /// An open engine: the engine, the caller's buffers it holds and the caller's
@@ -156,7 +186,9 @@ pub(crate) struct Open<E> {
 
 /// Move the open engine in `storage` on with `f` and write the next action to
 /// `*action`, if `*action` and the bytes `f` reads (`read`) overlap neither what the
-/// engine lies in nor the buffers it holds (nor each other).
+/// engine lies in nor the buffers it holds (nor each other). A step the engine
+/// refused (out of order) writes the unchanged pending action and returns the
+/// refusal's status.
 ///
 /// # Safety
 ///
@@ -165,7 +197,7 @@ pub(crate) unsafe fn step<S: Stepped>(
     storage: *mut S::Storage,
     action: *mut rk_action,
     read: Region,
-    f: impl FnOnce(&mut S::Engine) -> Result<rk_action, rk_status>,
+    f: impl FnOnce(&mut S::Engine) -> Result<Moved, rk_status>,
 ) -> rk_status {
     entry(|| {
         check_ptr(action.cast_const())?;
@@ -175,9 +207,14 @@ pub(crate) unsafe fn step<S: Stepped>(
         open.held
             .check_call(&[Region::of(action), storage, other], read)?;
         // SAFETY: the open engine, used by this thread only.
-        let next = f(unsafe { &mut *open.engine })?;
+        let engine = unsafe { &mut *open.engine };
+        let (next, refused) = match f(engine)? {
+            Moved::To(next) => (next, None),
+            Moved::Refused(status) => (S::pending(engine), Some(status)),
+        };
         // SAFETY: checked non-null, aligned and outside what the engine holds.
-        unsafe { report(next, action) }
+        unsafe { report(next, action) }?;
+        refused.map_or(Ok(()), Err)
     })
 }
 
@@ -193,7 +230,7 @@ pub(crate) unsafe fn step_with_bytes<S: Stepped>(
     data: *const u8,
     len: usize,
     action: *mut rk_action,
-    f: impl FnOnce(&mut S::Engine, &[u8]) -> rk_action,
+    f: impl FnOnce(&mut S::Engine, &[u8]) -> Moved,
 ) -> rk_status {
     if data.is_null() && len != 0 {
         return RK_STATUS_INVALID_PARAMETER;

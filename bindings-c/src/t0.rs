@@ -172,9 +172,16 @@ impl Stepped for T0 {
             lies_in: [Slot::<T0>::region(ex), Region::NONE],
         })
     }
+
+    fn pending(exchange: &Exchange<'static>) -> rk_action {
+        exchange.action().into()
+    }
 }
 
 /// The bytes of a SEND action went out; the next action goes to `*action`.
+/// Called when the exchange waits for the card instead (nothing was to be sent),
+/// it is refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and
+/// `*action` gets the pending action again (not FAILED).
 ///
 /// # Safety
 ///

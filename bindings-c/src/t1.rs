@@ -335,11 +335,18 @@ impl Stepped for T1Tx {
             lies_in: [Region::of(s.cast_const()), Region::of(owner.cast_const())],
         })
     }
+
+    fn pending(tx: &Transaction<'static>) -> rk_action {
+        tx.action().into()
+    }
 }
 
 /// The card's block (`len` bytes) arrived; the next action goes to `*action`. The
 /// block must not lie in the response buffer, `tx`, the engine or `*action`
-/// (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]).
+/// (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]). After the transaction
+/// ended (DONE or FAILED) this, [`rk_t1_timeout`] and [`rk_t1_line_error`] are
+/// refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and `*action`
+/// gets the pending action again (DONE, or FAILED with the status that ended it).
 ///
 /// # Safety
 ///

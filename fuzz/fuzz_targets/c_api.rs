@@ -33,7 +33,8 @@
 //! * no byte of the arena changed outside the call's own objects and the buffers
 //!   and out-pointers it names (the guard bytes included), and a refused call
 //!   (`RK_STATUS_INVALID_PARAMETER`, `_INVALID_DEVICE_STATE`, `_DEVICE_BUSY`, a
-//!   storage too small) changed nothing at all; a device request refused without
+//!   storage too small) changed nothing at all (an engine step out of order:
+//!   nothing but its action, the pending one again); a device request refused without
 //!   calling a callback leaves `rk_device_state` as it was;
 //! * a storage that holds a live object of any kind is never taken by an init or
 //!   begin call (and the objects the harness tracks are exactly the live ones: at
@@ -898,9 +899,9 @@ enum Kind {
     /// Any call: refuses with `refused` statuses.
     Plain,
     /// A step of an engine (`live`: the harness has one open there): a step out
-    /// of order fails the exchange with `RK_STATUS_INVALID_DEVICE_STATE` and a
-    /// FAILED action (the core's documented sequence error), so that status is a
-    /// refusal only when no engine is there.
+    /// of order is refused with `RK_STATUS_INVALID_DEVICE_STATE`, changes nothing
+    /// (the engine's storage and the buffers it holds stay as they were) and
+    /// writes only its action, the pending one again, not a FAILED one of its own.
     Step { live: bool },
     /// `rk_device_control`: may answer PENDING; its failures are outcomes of the
     /// request (`*bytes_written` set to 0), except when `must_refuse`: the
@@ -997,8 +998,20 @@ fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) -> Option<rk_
         }
     };
     let quiet_refusal = refusal && !with(|h| h.callback_ran);
+    let step_refused = kind == (Kind::Step { live: true }) && st == RK_STATUS_INVALID_DEVICE_STATE;
     let mut allowed: Vec<R> = Vec::new();
-    if !quiet_refusal {
+    if step_refused {
+        // State intact: only the action may be written, and it is the pending
+        // action, not this call's failure.
+        allowed.extend_from_slice(writes);
+        if let Some(&action) = writes.first().filter(|a| usable_out::<rk_action>(**a)) {
+            let a: rk_action = read(action);
+            assert!(
+                a.kind <= RK_ACTION_FAILED && !(a.kind == RK_ACTION_FAILED && a.status == st),
+                "{what}: refused step wrote {a:?}"
+            );
+        }
+    } else if !quiet_refusal {
         allowed.extend(own.iter().map(|&s| R::slot(s)));
         allowed.extend_from_slice(writes);
         allowed.extend_from_slice(extra);

@@ -698,6 +698,9 @@ fn parameter_errors() {
     assert!(e.is_synchronised());
 }
 
+/// A driver input to a transaction, its action dropped.
+type Misuse = fn(&mut Transaction<'_>) -> Result<(), Error>;
+
 /// Every driver input after the exchange ended (done, or failed) is refused and
 /// changes nothing: the same action, and the next APDU goes on with the next N(S).
 #[test]
@@ -721,7 +724,7 @@ fn inputs_after_the_end_are_refused_and_change_nothing() {
             };
         }
         let end = std::format!("{:?}", tx.action());
-        let misuses: [(&str, fn(&mut Transaction<'_>) -> Result<(), Error>); 4] = [
+        let misuses: [(&str, Misuse); 4] = [
             ("receive", |t| t.receive(&l("00 00 02 90 00")).map(|_| ())),
             ("receive garbage", |t| t.receive(&[0xFF]).map(|_| ())),
             ("timeout", |t| t.timeout().map(|_| ())),
@@ -735,8 +738,7 @@ fn inputs_after_the_end_are_refused_and_change_nothing() {
             );
             assert_eq!(std::format!("{:?}", tx.action()), end, "{what} changed it");
         }
-        drop(tx);
-        let mut tx = e.transmit(&apdu, &mut response).unwrap();
+        let tx = e.transmit(&apdu, &mut response).unwrap();
         let Ok(Action::Send { block, .. }) = tx.action() else {
             panic!("no block to send after {end}");
         };
