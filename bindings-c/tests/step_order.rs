@@ -99,6 +99,33 @@ fn t1_step(tx: &mut rk_t1_transaction, k: u8, block: &[u8], a: &mut rk_action) -
     }
 }
 
+/// `rk_t1_begin` of `apdu` on `engine` into `tx`, the response into `response`.
+///
+/// # Safety
+///
+/// `apdu` and `response` stay valid and untouched until `rk_t1_end(tx)`.
+unsafe fn t1_begin(
+    tx: &mut rk_t1_transaction,
+    engine: &mut rk_t1_engine,
+    apdu: &[u8],
+    response: &mut [u8],
+    a: &mut rk_action,
+) -> rk_status {
+    // SAFETY: the storage sizes are the header's; the buffers per the contract.
+    unsafe {
+        rk_t1_begin(
+            tx,
+            RK_T1_TRANSACTION_STORAGE_SIZE,
+            engine,
+            apdu.as_ptr(),
+            apdu.len(),
+            response.as_mut_ptr(),
+            response.len(),
+            a,
+        )
+    }
+}
+
 #[test]
 fn t1_steps_after_the_end_are_refused() {
     let mut config = rk_t1_config {
@@ -129,18 +156,7 @@ fn t1_steps_after_the_end_are_refused() {
     let mut a = blank();
     // SAFETY: local storage, engine, APDU, response and action, alive until
     // rk_t1_end.
-    let st = unsafe {
-        rk_t1_begin(
-            &mut tx,
-            RK_T1_TRANSACTION_STORAGE_SIZE,
-            &mut engine,
-            apdu.as_ptr(),
-            apdu.len(),
-            response.as_mut_ptr(),
-            response.len(),
-            &mut a,
-        )
-    };
+    let st = unsafe { t1_begin(&mut tx, &mut engine, &apdu, &mut response, &mut a) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     // 90 00 in an I-block with N(S) 0, LRC.
     let reply = [0x00u8, 0x00, 0x02, 0x90, 0x00, 0x92];
@@ -164,18 +180,7 @@ fn t1_steps_after_the_end_are_refused() {
         opaque: [0; RK_T1_TRANSACTION_STORAGE_WORDS],
     };
     // SAFETY: as the first begin.
-    let st = unsafe {
-        rk_t1_begin(
-            &mut tx,
-            RK_T1_TRANSACTION_STORAGE_SIZE,
-            &mut engine,
-            apdu.as_ptr(),
-            apdu.len(),
-            response.as_mut_ptr(),
-            response.len(),
-            &mut a,
-        )
-    };
+    let st = unsafe { t1_begin(&mut tx, &mut engine, &apdu, &mut response, &mut a) };
     assert_eq!(st, RK_STATUS_SUCCESS);
     assert_eq!(what(&a).1[..2], [0x00, 0x40]);
     // SAFETY: the open transaction.
