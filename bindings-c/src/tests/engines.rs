@@ -219,10 +219,8 @@ fn t1_engine() -> Zeroed<rk_t1_engine> {
 
 #[test]
 fn t1_transaction_refuses_overlaps_still_finishes_and_fails_with_status_and_action() {
-    let engine_storage = t1_engine();
-    let engine = engine_storage.ptr();
-    let tx_storage = Zeroed::<rk_t1_transaction>::new();
-    let tx = tx_storage.ptr();
+    let (engine_storage, tx_storage) = (t1_engine(), Zeroed::<rk_t1_transaction>::new());
+    let (engine, tx) = (engine_storage.ptr(), tx_storage.ptr());
     let mut buf = [0u64; 8];
     let base = buf.as_mut_ptr().cast::<u8>();
     let mut action = MaybeUninit::<rk_action>::uninit();
@@ -381,4 +379,101 @@ fn begin_and_init_check_the_storage_length_before_reading_it() {
     // SAFETY: the engine initialised by t1_engine, idle.
     let st = unsafe { rk_t1_deinit(engine) };
     assert_eq!(st, RK_STATUS_SUCCESS);
+}
+
+/// The fields of an action that say what to do (a SEND's bytes copied).
+fn what(a: &rk_action) -> (u32, Vec<u8>, usize, u32, u8, rk_status) {
+    let bytes = if a.kind == RK_ACTION_SEND {
+        // SAFETY: a SEND action's bytes are valid until the next call.
+        unsafe { core::slice::from_raw_parts(a.data, a.len) }.to_vec()
+    } else {
+        Vec::new()
+    };
+    (a.kind, bytes, a.len, a.timeout_us, a.wtx, a.status)
+}
+
+/// A step the exchange is not waiting for (`rk_t0_sent` while it waits for the
+/// card) is refused with `RK_STATUS_INVALID_DEVICE_STATE`, writes the pending
+/// action again (not FAILED) and changes nothing: the exchange still completes.
+#[test]
+fn t0_sent_while_waiting_for_the_card_is_refused_and_changes_nothing() {
+    let mut response = [0u8; 16];
+    let (exchange, mut a) = t0_open(response.as_mut_ptr(), response.len());
+    let ex = exchange.ptr();
+    // SAFETY: an open exchange, our own action.
+    assert_eq!(unsafe { rk_t0_sent(ex, &mut a) }, RK_STATUS_SUCCESS);
+    // Waiting for the procedure byte, then (ACK in) for eight data bytes, then
+    // (two in) for six more: each time a `sent` is out of order.
+    let feeds: [(&[u8], usize); 3] = [(&[], 1), (&T0_CARD[..1], 8), (&T0_CARD[1..3], 6)];
+    for (card, pending) in feeds {
+        if !card.is_empty() {
+            // SAFETY: an open exchange; the bytes are ours, outside what it holds.
+            let st = unsafe { rk_t0_feed(ex, card.as_ptr(), card.len(), &mut a) };
+            assert_eq!(st, RK_STATUS_SUCCESS);
+        }
+        let before = what(&a);
+        assert_eq!((before.0, before.2), (RK_ACTION_RECEIVE, pending));
+        let mut again = no_action();
+        // SAFETY: an open exchange, our own action.
+        let st = unsafe { rk_t0_sent(ex, &mut again) };
+        assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE);
+        assert_eq!(what(&again), before, "the pending action, not FAILED");
+    }
+    assert_eq!(t0_finish(ex, a, &T0_CARD[3..]), Ok(10));
+    // SAFETY: an open exchange.
+    assert_eq!(unsafe { rk_t0_end(ex) }, RK_STATUS_SUCCESS);
+    assert_eq!(response[..10], T0_CARD[1..]);
+}
+
+/// A step after the transaction ended (`rk_t1_receive`, `rk_t1_timeout`,
+/// `rk_t1_line_error`) is refused with `RK_STATUS_INVALID_DEVICE_STATE`, writes
+/// the pending action again (not FAILED) and changes nothing: the engine keeps its
+/// sequence numbers.
+#[test]
+fn t1_steps_after_the_end_are_refused_and_change_nothing() {
+    let (engine_storage, tx_storage) = (t1_engine(), Zeroed::<rk_t1_transaction>::new());
+    let (engine, tx) = (engine_storage.ptr(), tx_storage.ptr());
+    let apdu = [0x00u8, 0xB0, 0x00, 0x00, 0x00];
+    let mut response = [0u8; 8];
+    let resp = response.as_mut_ptr();
+    let begin = |a: &mut rk_action| {
+        let tx_len = size_of::<rk_t1_transaction>();
+        // SAFETY: our own live storage, APDU and response, kept until rk_t1_end.
+        unsafe { rk_t1_begin(tx, tx_len, engine, apdu.as_ptr(), apdu.len(), resp, 8, a) }
+    };
+    let mut a = no_action();
+    assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
+    let reply = t1_card_block(&[0x90, 0x00]);
+    // SAFETY: an open transaction, our own block and action.
+    let st = unsafe { rk_t1_receive(tx, reply.as_ptr(), reply.len(), &mut a) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let done = what(&a);
+    assert_eq!((done.0, done.2), (RK_ACTION_DONE, 2));
+    for k in 0..3 {
+        let mut again = no_action();
+        let st = match k {
+            // SAFETY: the ended (still open) transaction, our own block and action.
+            0 => unsafe { rk_t1_receive(tx, reply.as_ptr(), reply.len(), &mut again) },
+            // SAFETY: as above.
+            1 => unsafe { rk_t1_timeout(tx, &mut again) },
+            // SAFETY: as above.
+            _ => unsafe { rk_t1_line_error(tx, &mut again) },
+        };
+        assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE, "step {k}");
+        assert_eq!(
+            what(&again),
+            done,
+            "step {k}: the pending action, not FAILED"
+        );
+    }
+    // SAFETY: an open transaction.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
+    // The engine kept its sequence numbers: the next I-block carries N(S) = 1.
+    assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
+    assert_eq!(what(&a).1[..2], [0x00, 0x40]);
+    // SAFETY: an open transaction.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
+    // SAFETY: an idle engine.
+    assert_eq!(unsafe { rk_t1_deinit(engine) }, RK_STATUS_SUCCESS);
+    assert_eq!(response[..2], [0x90, 0x00]);
 }
