@@ -35,7 +35,9 @@ use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
 use crate::sim_keypad::{self, KeyStep, QueuedKeypad, parse_keys_arg};
-use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, locked, open_slot};
+use crate::sim_slot::{
+    CardBehaviour, CardLine, LineMove, Move, SimDevice, StopSignal, locked, open_slot,
+};
 
 /// `--reader`: which CCID reader is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -98,6 +100,15 @@ const MAX_MESSAGE: usize = 271;
 
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
+/// What the reading thread hands to the command worker, which does each in turn.
+enum Job {
+    /// A message to run on the reader (admitted by the gate).
+    Message(Vec<u8>),
+    /// A card movement on slot `slot`, reported to the core already: the card
+    /// goes on or off the line, then the NotifySlotChange goes out.
+    Move { slot: usize, line: LineMove },
+}
+
 /// What the I/O loop, the command worker and the card lines share.
 struct Running {
     profile: twin::Profile,
@@ -112,9 +123,10 @@ struct Running {
     echo: Mutex<Vec<u8>>,
     /// The last answer frame, sent again when the host NAKs.
     last_frame: Mutex<Vec<u8>>,
-    /// Messages handed to the worker whose answer is not out yet. The reading
-    /// thread adds one before each hand-off; the worker takes it away once the
-    /// answer is sent, holding `last_frame`. The gate alone cannot say the
+    /// Jobs handed to the worker and not done yet (a message whose answer is not
+    /// out, a card movement not notified). The reading thread adds one before
+    /// each hand-off; the worker takes it away once the answer is sent, holding
+    /// `last_frame`, or the movement is notified. The gate alone cannot say the
     /// worker is idle: a message for a slot that does not exist, admitted while
     /// a command runs, goes to the worker without making anything busy.
     jobs_out: AtomicUsize,
@@ -307,7 +319,8 @@ fn serve(options: &Options) -> Result<(), String> {
     let (key_sender, keypad) = QueuedKeypad::new(options.trace);
     sim_keypad::press(&key_sender, &options.keys);
     // stdin is read on a thread of its own, so keys reach the keypad while a PIN
-    // entry holds the worker; the other lines come back through `controls`.
+    // entry holds the worker; the other lines come back through `controls`, to
+    // the reading thread, which hands card movements to the worker.
     let (controls, control_writer) = UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
     std::thread::spawn(move || read_stdin(control_writer, key_sender));
     let reader = Mutex::new(reader);
@@ -318,10 +331,12 @@ fn serve(options: &Options) -> Result<(), String> {
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     std::thread::scope(|scope| {
         let (jobs, queue) = std::sync::mpsc::channel();
-        let (reader, running) = (&reader, &*running);
+        let (reader, running, devices) = (&reader, &*running, &slots[..]);
         std::thread::Builder::new()
             .name(WORKER_NAME.into())
-            .spawn_scoped(scope, move || run_commands(reader, queue, keypad, running))
+            .spawn_scoped(scope, move || {
+                run_commands(reader, devices, queue, keypad, running)
+            })
             .map_err(|e| format!("command worker: {e}"))?;
         listen(port, controls, jobs, reader, &slots, options, running)
     })
@@ -332,11 +347,15 @@ fn serve(options: &Options) -> Result<(), String> {
 /// sends on open but the power-on) is answered here at once (`busy::Gate::answers_at_once`);
 /// every other one goes through the gate: those admitted go to the worker in
 /// `jobs`, the others are answered CMD_SLOT_BUSY at once, while the worker's
-/// command goes on.
+/// command goes on. A card movement on stdin is reported to the core here at
+/// once (the slot status, CMD_SLOT_BUSY answers included, tells it from then
+/// on) and goes to the worker for the rest (the card's line and the
+/// NotifySlotChange, after the command running): this thread never waits for
+/// a command.
 fn listen(
     mut port: File,
     mut controls: UnixStream,
-    jobs: Sender<Vec<u8>>,
+    jobs: Sender<Job>,
     reader: &Mutex<SimReader<'_>>,
     slots: &[SimDevice],
     options: &Options,
@@ -371,13 +390,11 @@ fn listen(
             }
             while let Some(end) = line.find('\n') {
                 let command: String = line.drain(..=end).collect();
-                control(slots, options, command.trim());
-            }
-            if let Some(n) = locked(reader).slot_change(&mut answer) {
-                if trace {
-                    eprintln!("<- {}", hex::encode(&answer[..n], " "));
+                if let Some((slot, moved)) = control(slots, options, command.trim()) {
+                    running.jobs_out.fetch_add(1, Ordering::SeqCst);
+                    let job = Job::Move { slot, line: moved };
+                    jobs.send(job).map_err(|e| e.to_string())?;
                 }
-                running.send(&answer[..n]);
             }
         }
         if !port_ready {
@@ -399,10 +416,14 @@ fn listen(
                     if running.answer_at_once(reader, message, &mut answer, &mut frame) {
                         continue;
                     }
-                    if running.admit(message) != Admission::Busy {
-                        running.jobs_out.fetch_add(1, Ordering::SeqCst);
-                        jobs.send(message.to_vec()).map_err(|e| e.to_string())?;
-                        continue;
+                    match running.admit(message) {
+                        Admission::Run | Admission::Abort => {
+                            running.jobs_out.fetch_add(1, Ordering::SeqCst);
+                            let job = Job::Message(message.to_vec());
+                            jobs.send(job).map_err(|e| e.to_string())?;
+                            continue;
+                        }
+                        Admission::Busy => {}
                     }
                     let slot = message.get(5).copied().unwrap_or(0);
                     let icc = slots
@@ -428,18 +449,36 @@ fn listen(
     }
 }
 
-/// The command worker: run each admitted message on the reader, in order, and
-/// send its answer (CMD_ABORTED if an abort stopped it).
+/// The command worker: do the jobs in order: run each admitted message on the
+/// reader and send its answer (CMD_ABORTED if an abort stopped it); move a
+/// card on its line and send the NotifySlotChange.
 fn run_commands(
     reader: &Mutex<SimReader<'_>>,
-    queue: Receiver<Vec<u8>>,
+    slots: &[SimDevice],
+    queue: Receiver<Job>,
     mut keypad: QueuedKeypad,
     running: &Running,
 ) {
     let profile = running.profile;
     let mut answer = [0u8; MAX_MESSAGE];
     let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
-    for message in queue {
+    for job in queue {
+        let message = match job {
+            Job::Message(message) => message,
+            Job::Move { slot, line } => {
+                if let Some(device) = slots.get(slot) {
+                    line.apply(device);
+                }
+                if let Some(n) = locked(reader).slot_change(&mut answer) {
+                    if running.trace {
+                        eprintln!("<- {}", hex::encode(&answer[..n], " "));
+                    }
+                    running.send(&answer[..n]);
+                }
+                running.jobs_out.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+        };
         if profile.echoes() {
             let len = profile.echo(&message, &mut frame);
             *locked(&running.echo) = frame[..len].to_vec();
@@ -459,7 +498,7 @@ fn run_commands(
             *locked(&running.command) = None;
             handled
         };
-        let Ok(mut len) = handled else {
+        let Ok(len) = handled else {
             // No header: nothing was admitted, nothing to answer.
             let _last = locked(&running.last_frame);
             locked(&running.echo).clear();
@@ -469,9 +508,17 @@ fn run_commands(
         // Held until the answer is out, so that the reading thread's answer to
         // the host's next message (`Running::answer_at_once`) cannot overtake it.
         let mut last = locked(&running.last_frame);
-        if running.finish(slot) == Finish::Aborted {
-            len = busy::answer_aborted(&mut answer).unwrap_or(len);
-        }
+        let len = match running.finish(slot) {
+            Finish::Completed => len,
+            Finish::Aborted => busy::answer_aborted(&mut answer).unwrap_or(len),
+            // Nothing disowns here (a serial line's host does not go and come
+            // back); were it to, the answer would go to nobody.
+            Finish::Disowned => {
+                locked(&running.echo).clear();
+                running.jobs_out.fetch_sub(1, Ordering::SeqCst);
+                continue;
+            }
+        };
         if running.trace {
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
         }
@@ -516,16 +563,18 @@ fn card_kind(options: &Options, slot: usize) -> &str {
         .map_or("t1", String::as_str)
 }
 
-/// A control line from stdin: `remove [SLOT]` or `insert [SLOT]`.
-fn control(slots: &[SimDevice], options: &Options, command: &str) {
+/// A control line from stdin: `remove [SLOT]` or `insert [SLOT]`, reported to
+/// the slot's core at once ([`Move::report`], which never blocks); returns the
+/// slot and what is left to do on its line.
+fn control(slots: &[SimDevice], options: &Options, command: &str) -> Option<(usize, LineMove)> {
     let mut words = command.split_whitespace();
     let verb = words.next().unwrap_or("");
     let slot: usize = words.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     let Some(device) = slots.get(slot) else {
         eprintln!("readerkit ccid-serve: no slot {slot}");
-        return;
+        return None;
     };
-    if let Some(moved) = Move::from_control(verb, "ccid-serve") {
-        moved.apply(device, card_kind(options, slot), options.behaviour);
-    }
+    let moved = Move::from_control(verb, "ccid-serve")?;
+    let line = moved.report(device, card_kind(options, slot), options.behaviour)?;
+    Some((slot, line))
 }

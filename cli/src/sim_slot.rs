@@ -120,22 +120,55 @@ impl Move {
         }
     }
 
-    /// Apply it to `device`; an inserted card is of `kind` (`empty`: t1).
-    pub(crate) fn apply(self, device: &SimDevice, kind: &str, behaviour: CardBehaviour) {
-        match self {
-            Move::Remove => {
-                device.with_driver(|r| r.line_mut().inner_mut().inner_mut().remove());
-                device.card_removed();
-            }
+    /// Report it to `device`'s core at once (its card-event queue: never
+    /// blocks, also while a command runs on the slot, so the slot status tells
+    /// it from now on) and return what is left to do on the card's line
+    /// ([`LineMove::apply`], where no command runs). An inserted card is of
+    /// `kind` (`empty`: t1); `None` if none can be made (nothing is reported).
+    pub(crate) fn report(
+        self,
+        device: &SimDevice,
+        kind: &str,
+        behaviour: CardBehaviour,
+    ) -> Option<LineMove> {
+        let line = match self {
+            Move::Remove => LineMove::Remove,
             Move::Insert => {
                 let kind = if kind == "empty" { "t1" } else { kind };
-                let Some(card) = new_card(kind, behaviour.slow) else {
-                    return;
-                };
-                device.with_driver(|r| r.line_mut().inner_mut().inner_mut().insert(card));
-                device.card_inserted();
+                LineMove::Insert(Box::new(new_card(kind, behaviour.slow)?))
             }
+        };
+        match line {
+            LineMove::Remove => device.card_removed(),
+            LineMove::Insert(_) => device.card_inserted(),
         }
+        Some(line)
+    }
+}
+
+/// The line's part of a card movement already reported to the core
+/// ([`Move::report`]): the card taken off the simulated line or put on it.
+pub(crate) enum LineMove {
+    /// The card leaves the line.
+    Remove,
+    /// This card goes on the line.
+    Insert(Box<Card<CARD_CAPACITY>>),
+}
+
+impl LineMove {
+    /// Do it on `device`'s line, under the device's serialization lock: it
+    /// waits for a command running on the device, so call it where commands
+    /// run (the command worker), between two of them.
+    pub(crate) fn apply(self, device: &SimDevice) {
+        device.with_driver(|r| {
+            let line = r.line_mut().inner_mut().inner_mut();
+            match self {
+                LineMove::Remove => {
+                    line.remove();
+                }
+                LineMove::Insert(card) => line.insert(*card),
+            }
+        });
     }
 }
 

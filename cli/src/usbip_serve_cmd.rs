@@ -43,7 +43,7 @@ use usb_device::bus::UsbBusAllocator;
 use usb_device::device::{StringDescriptors, UsbDeviceBuilder, UsbVidPid};
 
 use crate::sim_keypad::{self, QueuedKeypad, parse_keys_arg};
-use crate::sim_slot::{CardBehaviour, CardLine, Move, SimDevice, StopSignal, open_slot};
+use crate::sim_slot::{CardBehaviour, CardLine, LineMove, Move, SimDevice, StopSignal, open_slot};
 use readerkit_usbip::host::{Completion, Host, Outcome};
 use readerkit_usbip::protocol::{self, UrbCommand};
 use readerkit_usbip::stream::UrbStream;
@@ -130,6 +130,9 @@ enum Job {
     /// Take the slots as they are now as known (a new client asks for the slot
     /// status when it opens the reader), then say [`Event::Forgotten`].
     Forget,
+    /// Move the card on its line (the movement is reported to the core
+    /// already); its NotifySlotChange goes out with the next look at the card.
+    Move(LineMove),
 }
 
 /// What the device's thread hears: the connections' URBs and ends, the worker's
@@ -247,7 +250,8 @@ fn serve(args: &Args) -> Result<(), String> {
     let (jobs, queue) = mpsc::channel();
     std::thread::scope(|scope| {
         let answers = events.clone();
-        scope.spawn(move || run_commands(reader, keypad, &queue, &answers));
+        let device = &slots[0];
+        scope.spawn(move || run_commands(reader, device, keypad, &queue, &answers));
         let mut link = Link {
             host,
             info,
@@ -278,10 +282,12 @@ fn serve(args: &Args) -> Result<(), String> {
 }
 
 /// The command worker: run each message the port admitted on the reader (with
-/// the PIN pad, if it has one) and hand its answer back; between commands, look
-/// for card movements to notify.
+/// the PIN pad, if it has one) and hand its answer back; move the card on
+/// `device`'s line when asked; between commands, look for card movements to
+/// notify.
 fn run_commands(
     mut reader: SimReader<'_>,
+    device: &SimDevice,
     mut keypad: Option<QueuedKeypad>,
     jobs: &Receiver<Job>,
     events: &SyncSender<Event>,
@@ -297,6 +303,10 @@ fn run_commands(
                 };
                 let len = handled.unwrap_or(0);
                 Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec())
+            }
+            Ok(Job::Move(line)) => {
+                line.apply(device);
+                continue;
             }
             Ok(Job::Forget) => {
                 let _ = reader.slot_change(&mut [0u8; 8]);
@@ -420,7 +430,7 @@ impl Link<'_, '_> {
             .map_err(|status| format!("SET_ADDRESS failed ({status})"))?;
         // Card movements asked for while no client was there happen now, before
         // the client sees the device.
-        self.move_card();
+        self.move_card()?;
         self.forget_notifications()?;
         stream
             .write_all(&protocol::import_reply(&self.info))
@@ -506,7 +516,7 @@ impl Link<'_, '_> {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
-            self.move_card();
+            self.move_card()?;
             self.run_device(&mut out)?;
         }
     }
@@ -599,16 +609,22 @@ impl Link<'_, '_> {
         out.write_all(&done.encode()).map_err(|e| e.to_string())
     }
 
-    /// Apply the card movements asked for on stdin.
-    fn move_card(&mut self) {
+    /// Apply the card movements asked for on stdin: reported to the core here
+    /// (never waiting for a command), the card's line moved by the worker
+    /// (after the command running, if one runs).
+    fn move_card(&mut self) -> Result<(), String> {
         while let Ok(moved) = self.moves.try_recv() {
-            if let Some(device) = self.slots.first() {
-                if self.args.trace {
-                    eprintln!("usbip: card {moved:?}");
-                }
-                moved.apply(device, &self.args.card, self.args.behaviour);
+            let Some(device) = self.slots.first() else {
+                continue;
+            };
+            if self.args.trace {
+                eprintln!("usbip: card {moved:?}");
+            }
+            if let Some(line) = moved.report(device, &self.args.card, self.args.behaviour) {
+                self.jobs.send(Job::Move(line)).map_err(|e| e.to_string())?;
             }
         }
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use readerkit_testkit::ccid::message;
 use readerkit_testkit::ccid_serve::Serve;
@@ -106,6 +107,26 @@ fn get_challenge(seq: u8) -> Vec<u8> {
     ]
 }
 
+/// A SEC1210 with a slow T=0 card in slot 0 (working `work_ms` behind each
+/// request for more time) and a T=1 card in slot 1; slot 0 powered (seq 1).
+fn slow_sec1210_powered(work_ms: &str) -> Served {
+    let mut s = serve(&[
+        "--reader",
+        "sec1210",
+        "--card",
+        "t0,t1",
+        "--slow",
+        "--work-ms",
+        work_ms,
+    ]);
+    let power_on = [0x62, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    s.port.write_all(&frame(&power_on)).unwrap();
+    let atr = read_message(&mut s.port);
+    assert_eq!(atr[..1], [0x80]);
+    assert_eq!(atr[6..9], [1, 0x00, 0x00], "powered: {atr:02X?}");
+    s
+}
+
 /// Send `message` and read frames until its time extension (bmCommandStatus 2)
 /// has come: the card is at work behind it now.
 fn start_slow_command(port: &mut File, message: &[u8]) {
@@ -128,20 +149,8 @@ fn start_slow_command(port: &mut File, message: &[u8]) {
 /// card works again after a new power on.
 #[test]
 fn second_command_while_one_runs_is_slot_busy_and_abort_stops_it() {
-    let mut s = serve(&[
-        "--reader",
-        "sec1210",
-        "--card",
-        "t0,t1",
-        "--slow",
-        "--work-ms",
-        "1500",
-    ]);
+    let mut s = slow_sec1210_powered("1500");
     let power_on = |seq| [0x62, 0, 0, 0, 0, 0, seq, 0, 0, 0];
-    s.port.write_all(&frame(&power_on(1))).unwrap();
-    let atr = read_message(&mut s.port);
-    assert_eq!(atr[..1], [0x80]);
-    assert_eq!(atr[6..9], [1, 0x00, 0x00], "powered: {atr:02X?}");
 
     start_slow_command(&mut s.port, &get_challenge(2));
     // GetSlotStatus for the same slot, then for the other slot (the card there
@@ -241,4 +250,57 @@ fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
     assert_eq!(atr[10..12], [0x3B, 0x9B], "the T=1 card's ATR: {atr:02X?}");
     let status = exchange(port, &message(0x65, 9, &[]));
     assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 9, 0x00, 0x00, 0x00]);
+}
+
+/// The card is taken out (a `remove` line on stdin) while a slow card works on
+/// a command: the thread reading the terminal reports it to the core and goes
+/// on reading the host, never waiting for the command. GetSlotStatus is
+/// answered CMD_SLOT_BUSY meanwhile, soon with the card absent; a
+/// PC_to_RDR_Abort stops the command (CMD_ABORTED); then the card leaves the
+/// line, the removal is notified (NotifySlotChange), and the Abort's slot status
+/// says absent. The card's work (60 s) ends only by the abort: before the fix,
+/// the `remove` held the reading thread until then and nothing was answered.
+#[test]
+fn a_card_moved_while_a_command_runs_does_not_hold_up_the_host() {
+    let mut s = slow_sec1210_powered("60000");
+    start_slow_command(&mut s.port, &get_challenge(2));
+
+    s.serve.remove(0);
+    // The reading thread takes the line from stdin when it gets to it: until
+    // then the busy answers say the card is in and powered (bmICCStatus 0),
+    // after it absent (2). At most 100 tries 20 ms apart, a hang guard.
+    let mut seq = 3u8;
+    loop {
+        let status = [0x65, 0, 0, 0, 0, 0, seq, 0, 0, 0];
+        s.port.write_all(&frame(&status)).unwrap();
+        let answer = read_message(&mut s.port);
+        let icc = answer[7] & 0x03;
+        assert_eq!(
+            answer,
+            [0x81, 0, 0, 0, 0, 0, seq, 0x40 | icc, 0xE0, 0x03],
+            "CMD_SLOT_BUSY"
+        );
+        if icc == 0x02 {
+            break;
+        }
+        assert!(seq < 103, "the removal is not seen in the slot status");
+        seq += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let abort = [0x72, 0, 0, 0, 0, 0, seq + 1, 0, 0, 0];
+    s.port.write_all(&frame(&abort)).unwrap();
+    assert_header(&read_message(&mut s.port), [0x80, 0, 2, 0x42, 0xFF]);
+    // Slot 0 changed, now absent (bits 10); slot 1 holds its card (bits 01).
+    assert_eq!(read_n(&mut s.port, 2), [0x50, 0x06], "the removal");
+    assert_header(&read_message(&mut s.port), [0x81, 0, seq + 1, 0x02, 0x00]);
+    let status = [0x65, 0, 0, 0, 0, 0, seq + 2, 0, 0, 0];
+    s.port.write_all(&frame(&status)).unwrap();
+    assert_eq!(
+        read_message(&mut s.port),
+        [0x81, 0, 0, 0, 0, 0, seq + 2, 0x02, 0x00, 0x03]
+    );
+    // Nothing runs: a card put in is notified at once.
+    s.serve.insert(0);
+    assert_eq!(read_n(&mut s.port, 2), [0x50, 0x07], "the insertion");
 }
