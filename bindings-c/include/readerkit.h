@@ -1416,7 +1416,9 @@ uint32_t rk_status_to_scard(rk_status status);
 rk_status rk_status_from_ntstatus(uint32_t ntstatus);
 
 /*
- A short English description of `status` (a static NUL-terminated string).
+ A short English description of `status` (a static NUL-terminated string): the
+ core's, but for `RK_STATUS_DEVICE_BUSY`, which the C calls also return for their
+ own reasons, and `RK_STATUS_PENDING`, which is no core status.
  */
 const char *rk_status_description(rk_status status);
 

@@ -123,37 +123,21 @@ pub extern "C" fn rk_status_from_ntstatus(ntstatus: u32) -> rk_status {
     Status::from_ntstatus(ntstatus).map_or(RK_STATUS_UNSUCCESSFUL, to_rk)
 }
 
-/// A short English description of `status` (a static NUL-terminated string).
+/// A short English description of `status` (a static NUL-terminated string): the
+/// core's, but for `RK_STATUS_DEVICE_BUSY`, which the C calls also return for their
+/// own reasons, and `RK_STATUS_PENDING`, which is no core status.
 #[unsafe(no_mangle)]
 pub extern "C" fn rk_status_description(status: rk_status) -> *const core::ffi::c_char {
-    const PENDING: &core::ffi::CStr = c"pending: waits for a card event";
-    const UNKNOWN: &core::ffi::CStr = c"unknown status code";
-    const DESCRIPTIONS: [&core::ffi::CStr; 16] = [
-        c"success",
-        c"a library-internal buffer is too small for the data",
-        c"busy: cannot be done now (a card-tracking request is already pending, the call \
-           came from inside one of the device's own callbacks, the object is already \
-           initialised, or the engine is in use)",
-        c"unsuccessful",
-        c"invalid parameter",
-        c"invalid device request",
-        c"unrecognized card (ATR)",
-        c"buffer too small",
-        c"the device is being removed",
-        c"insufficient resources",
-        c"timeout",
-        c"not supported",
-        c"cancelled",
-        c"no card in the reader",
-        c"invalid device state",
-        c"card protocol error",
-    ];
-    if status == RK_STATUS_PENDING {
-        return PENDING.as_ptr();
-    }
-    DESCRIPTIONS
-        .get(status as usize)
-        .map_or(UNKNOWN.as_ptr(), |d| d.as_ptr())
+    let text = match status {
+        RK_STATUS_PENDING => c"pending: waits for a card event",
+        RK_STATUS_DEVICE_BUSY => {
+            c"busy: cannot be done now (a card-tracking request is already pending, the \
+              call came from inside one of the device's own callbacks, the object is \
+              already initialised, or the engine is in use)"
+        }
+        _ => from_rk(status).map_or(c"unknown status code", Status::c_description),
+    };
+    text.as_ptr()
 }
 
 #[cfg(test)]
@@ -218,5 +202,15 @@ mod tests {
             "pending: waits for a card event"
         );
         assert_eq!(description(999), "unknown status code");
+    }
+
+    #[test]
+    fn other_descriptions_are_the_cores() {
+        for (i, status) in Status::ALL.iter().enumerate() {
+            let code = i as rk_status;
+            if code != RK_STATUS_DEVICE_BUSY {
+                assert_eq!(description(code), status.description(), "{status:?}");
+            }
+        }
     }
 }

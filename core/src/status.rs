@@ -12,6 +12,7 @@
 //! | [`Status::to_ifd`] / [`Status::from_ifd`] | no: pcsc-lite has fewer codes; `from_ifd` inverts the codes that have one status |
 //! | [`Status::to_scard`] / [`Status::from_scard`] | no: `from_scard` inverts the codes that have one status |
 
+use core::ffi::CStr;
 use core::fmt;
 
 /// Declares [`Status`] and [`Failure`] from one table, so that each status is
@@ -102,7 +103,7 @@ status_table! {
             win32: 0,
             ifd: ifd::SUCCESS,
             scard: scard::S_SUCCESS,
-            description: "success",
+            description: c"success",
         },
         /// A library-internal buffer is too small for the data (`STATUS_BUFFER_OVERFLOW`).
         BufferOverflow => Codes {
@@ -110,7 +111,7 @@ status_table! {
             win32: 234, // ERROR_MORE_DATA
             ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
             scard: scard::E_INSUFFICIENT_BUFFER,
-            description: "internal buffer overflow",
+            description: c"internal buffer overflow",
         },
         /// The device cannot take the request now (`STATUS_DEVICE_BUSY`): a
         /// card-tracking request is already pending, or the request came from inside
@@ -120,7 +121,7 @@ status_table! {
             win32: 170, // ERROR_BUSY
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::E_SHARING_VIOLATION,
-            description: "device busy",
+            description: c"device busy",
         },
         /// A generic failure (`STATUS_UNSUCCESSFUL`).
         Unsuccessful => Codes {
@@ -128,7 +129,7 @@ status_table! {
             win32: 31, // ERROR_GEN_FAILURE
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::F_INTERNAL_ERROR,
-            description: "unsuccessful",
+            description: c"unsuccessful",
         },
         /// A buffer or value in the request is malformed (`STATUS_INVALID_PARAMETER`).
         InvalidParameter => Codes {
@@ -136,7 +137,7 @@ status_table! {
             win32: 87, // ERROR_INVALID_PARAMETER
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::E_INVALID_PARAMETER,
-            description: "invalid parameter",
+            description: c"invalid parameter",
         },
         /// The request is unknown, or names no known protocol (`STATUS_INVALID_DEVICE_REQUEST`).
         InvalidDeviceRequest => Codes {
@@ -144,7 +145,7 @@ status_table! {
             win32: 1, // ERROR_INVALID_FUNCTION
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::E_INVALID_VALUE,
-            description: "invalid device request",
+            description: c"invalid device request",
         },
         /// The card's ATR is not ISO 7816-3 or names parameters nobody supports
         /// (`STATUS_UNRECOGNIZED_MEDIA`).
@@ -153,7 +154,7 @@ status_table! {
             win32: 1785, // ERROR_UNRECOGNIZED_MEDIA
             ifd: ifd::ERROR_POWER_ACTION,
             scard: scard::E_CARD_UNSUPPORTED,
-            description: "unrecognized card",
+            description: c"unrecognized card",
         },
         /// The caller's output buffer cannot hold the answer (`STATUS_BUFFER_TOO_SMALL`).
         BufferTooSmall => Codes {
@@ -161,7 +162,7 @@ status_table! {
             win32: 122, // ERROR_INSUFFICIENT_BUFFER
             ifd: ifd::ERROR_INSUFFICIENT_BUFFER,
             scard: scard::E_INSUFFICIENT_BUFFER,
-            description: "buffer too small",
+            description: c"buffer too small",
         },
         /// The device is being removed; no new request is accepted (`STATUS_DELETE_PENDING`).
         DeletePending => Codes {
@@ -169,7 +170,7 @@ status_table! {
             win32: 5, // ERROR_ACCESS_DENIED
             ifd: ifd::NO_SUCH_DEVICE,
             scard: scard::E_READER_UNAVAILABLE,
-            description: "device removal pending",
+            description: c"device removal pending",
         },
         /// Memory or another resource ran out (`STATUS_INSUFFICIENT_RESOURCES`).
         InsufficientResources => Codes {
@@ -177,7 +178,7 @@ status_table! {
             win32: 1450, // ERROR_NO_SYSTEM_RESOURCES
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::E_NO_MEMORY,
-            description: "insufficient resources",
+            description: c"insufficient resources",
         },
         /// The card or the reader did not answer in time (`STATUS_IO_TIMEOUT`).
         IoTimeout => Codes {
@@ -185,7 +186,7 @@ status_table! {
             win32: 121, // ERROR_SEM_TIMEOUT
             ifd: ifd::RESPONSE_TIMEOUT,
             scard: scard::E_TIMEOUT,
-            description: "I/O timeout",
+            description: c"I/O timeout",
         },
         /// The reader driver offers no such function, or the card no such protocol
         /// (`STATUS_NOT_SUPPORTED`).
@@ -194,7 +195,7 @@ status_table! {
             win32: 50, // ERROR_NOT_SUPPORTED
             ifd: ifd::NOT_SUPPORTED,
             scard: scard::E_UNSUPPORTED_FEATURE,
-            description: "not supported",
+            description: c"not supported",
         },
         /// A pending request was cancelled or its handle closed (`STATUS_CANCELLED`).
         Cancelled => Codes {
@@ -202,7 +203,7 @@ status_table! {
             win32: 995, // ERROR_OPERATION_ABORTED
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::E_CANCELLED,
-            description: "cancelled",
+            description: c"cancelled",
         },
         /// No card is in the reader (`STATUS_NO_MEDIA`).
         NoMedia => Codes {
@@ -210,7 +211,7 @@ status_table! {
             win32: 1112, // ERROR_NO_MEDIA_IN_DRIVE
             ifd: ifd::ICC_NOT_PRESENT,
             scard: scard::E_NO_SMARTCARD,
-            description: "no card",
+            description: c"no card",
         },
         /// The card is not in the state the request needs (`STATUS_INVALID_DEVICE_STATE`).
         InvalidDeviceState => Codes {
@@ -218,7 +219,7 @@ status_table! {
             win32: 22, // ERROR_BAD_COMMAND
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::E_NOT_READY,
-            description: "invalid device state",
+            description: c"invalid device state",
         },
         /// The card broke the transmission protocol (`STATUS_DEVICE_PROTOCOL_ERROR`).
         DeviceProtocolError => Codes {
@@ -226,7 +227,7 @@ status_table! {
             win32: 1117, // ERROR_IO_DEVICE
             ifd: ifd::COMMUNICATION_ERROR,
             scard: scard::F_COMM_ERROR,
-            description: "device protocol error",
+            description: c"device protocol error",
         },
     }
 
@@ -251,8 +252,8 @@ struct Codes {
     ifd: u32,
     /// The `SCARD_*` code (Windows values).
     scard: u32,
-    /// A short English description.
-    description: &'static str,
+    /// A short English description, NUL-terminated for C callers.
+    description: &'static CStr,
 }
 
 /// The code families a status maps to, for the inverse look-ups.
@@ -365,7 +366,13 @@ impl Status {
     }
 
     /// A short English description, without the NTSTATUS name.
-    pub const fn description(self) -> &'static str {
+    pub fn description(self) -> &'static str {
+        // Every description is ASCII (checked by a test), so never the empty default.
+        self.c_description().to_str().unwrap_or_default()
+    }
+
+    /// [`Status::description`] as a NUL-terminated string, for C callers.
+    pub const fn c_description(self) -> &'static CStr {
         self.codes().description
     }
 }
@@ -478,6 +485,14 @@ pub mod scard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptions_are_ascii_and_not_empty() {
+        for s in Status::ALL {
+            assert!(s.c_description().to_bytes().is_ascii(), "{s:?}");
+            assert!(!s.description().is_empty(), "{s:?}");
+        }
+    }
 
     #[test]
     fn ntstatus_is_one_to_one_both_ways() {
