@@ -10,7 +10,7 @@ use core::ptr;
 
 use readerkit_testkit::thread::hang_guarded;
 
-use super::{ctx, init_device, misaligned};
+use super::{answer, ctx, init_device, misaligned};
 use crate::*;
 
 /// T=0 first, then T=1, negotiable, TA1 = 96; the last byte is the TCK.
@@ -122,11 +122,8 @@ unsafe extern "C" fn power(
     let c = unsafe { ctx::<Ctx>(c) };
     c.power_calls.set(c.power_calls.get() + 1);
     if action != RK_POWER_DOWN {
-        assert!(capacity >= ATR.len());
-        // SAFETY: the library's ATR buffer for this call, `capacity` bytes.
-        unsafe { ptr::copy_nonoverlapping(ATR.as_ptr(), atr, ATR.len()) };
-        // SAFETY: the library's length out-pointer for this call.
-        unsafe { atr_len.write(ATR.len()) };
+        // SAFETY: the library's ATR buffer and length out-pointer for this call.
+        unsafe { answer(&ATR, atr, capacity, atr_len) };
     }
     act(c, c.inside_power.replace(Inside::Nothing));
     if c.fail_next.replace(false) {
@@ -160,12 +157,8 @@ unsafe extern "C" fn transmit(
     if c.fail_next.replace(false) {
         return RK_STATUS_IO_TIMEOUT;
     }
-    assert!(capacity >= 2);
-    // SAFETY: the library's reply buffer for this call, `capacity` ≥ 2 bytes.
-    unsafe { ptr::copy_nonoverlapping([0x90, 0x00].as_ptr(), reply, 2) };
-    // SAFETY: the library's length out-pointer for this call.
-    unsafe { reply_len.write(2) };
-    RK_STATUS_SUCCESS
+    // SAFETY: the library's reply buffer and length out-pointer for this call.
+    unsafe { answer(&[0x90, 0x00], reply, capacity, reply_len) }
 }
 
 unsafe extern "C" fn set_protocol(

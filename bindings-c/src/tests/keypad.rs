@@ -8,7 +8,7 @@ use core::mem::MaybeUninit;
 use core::ptr;
 
 use super::device::control;
-use super::{ctx, init_device};
+use super::{answer, ctx, init_device};
 use crate::*;
 use readerkit_testkit::pin::verify_structure;
 
@@ -29,12 +29,8 @@ unsafe extern "C" fn power(
     cap: usize,
     len: *mut usize,
 ) -> rk_status {
-    assert!(cap >= ATR.len());
-    // SAFETY: the library's ATR buffer holds `cap` bytes.
-    unsafe { ptr::copy_nonoverlapping(ATR.as_ptr(), atr, ATR.len()) };
-    // SAFETY: the library's out-pointer.
-    unsafe { *len = ATR.len() };
-    RK_STATUS_SUCCESS
+    // SAFETY: the library's ATR buffer and out-pointer.
+    unsafe { answer(&ATR, atr, cap, len) }
 }
 
 unsafe extern "C" fn transmit(
@@ -58,12 +54,8 @@ unsafe extern "C" fn transmit(
     } else {
         [0x63, 0xC2]
     };
-    assert!(cap >= 2);
-    // SAFETY: the reply buffer holds `cap` bytes.
-    unsafe { ptr::copy_nonoverlapping(sw.as_ptr(), reply, 2) };
-    // SAFETY: the library's out-pointer.
-    unsafe { *len = 2 };
-    RK_STATUS_SUCCESS
+    // SAFETY: the library's reply buffer and out-pointer.
+    unsafe { answer(&sw, reply, cap, len) }
 }
 
 unsafe extern "C" fn next_key(c: *mut c_void, _timeout_ms: u32) -> u32 {

@@ -79,6 +79,22 @@ unsafe fn init_device(
     unsafe { rk_device_init(dev, dev_len, table, ctx, &caps, ptr::null()) }
 }
 
+/// A callback's answer: `bytes` into the library's buffer `buf` (`capacity` bytes,
+/// asserted large enough) and their count to `*len`; `RK_STATUS_SUCCESS`.
+///
+/// # Safety
+///
+/// `buf` and `len` are the library's, valid for the callback: `buf` for `capacity`
+/// bytes, `len` for a write.
+unsafe fn answer(bytes: &[u8], buf: *mut u8, capacity: usize, len: *mut usize) -> rk_status {
+    assert!(capacity >= bytes.len(), "{capacity} bytes for {bytes:02X?}");
+    // SAFETY: valid for `capacity` ≥ `bytes.len()` bytes per the contract.
+    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len()) };
+    // SAFETY: valid for a write per the contract.
+    unsafe { len.write(bytes.len()) };
+    RK_STATUS_SUCCESS
+}
+
 /// A `usize` out-pointer one byte into `words`: inside the test's buffer, and
 /// misaligned.
 fn misaligned(words: &mut [usize; 2]) -> *mut usize {
