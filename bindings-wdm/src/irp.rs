@@ -13,8 +13,6 @@ pub mod mj {
     pub const CLEANUP: u8 = 0x12;
     /// `IRP_MJ_POWER`.
     pub const POWER: u8 = 0x16;
-    /// `IRP_MJ_SYSTEM_CONTROL` (WMI).
-    pub const SYSTEM_CONTROL: u8 = 0x17;
     /// `IRP_MJ_PNP`.
     pub const PNP: u8 = 0x1B;
 }

@@ -18,8 +18,6 @@ pub const DEVICE_NOT_READY: u32 = 0xC000_00A3;
 pub const INVALID_DEVICE_REQUEST: u32 = Status::InvalidDeviceRequest.to_ntstatus();
 /// `STATUS_INVALID_PARAMETER`.
 pub const INVALID_PARAMETER: u32 = Status::InvalidParameter.to_ntstatus();
-/// `STATUS_INSUFFICIENT_RESOURCES`.
-pub const INSUFFICIENT_RESOURCES: u32 = Status::InsufficientResources.to_ntstatus();
 /// `STATUS_CANCELLED`.
 pub const CANCELLED: u32 = Status::Cancelled.to_ntstatus();
 /// `STATUS_DEVICE_BUSY` (a warning code, as smclib returns it).

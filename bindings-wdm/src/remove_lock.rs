@@ -56,11 +56,6 @@ impl<E: Event> RemoveLock<E> {
         }
     }
 
-    /// `true` once removal has begun.
-    pub fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Acquire)
-    }
-
     /// Refuse new references from now on, without waiting.
     pub fn refuse(&self) {
         self.removed.store(true, Ordering::Release);
