@@ -1,7 +1,7 @@
 //! Runs the built `readerkit` binary on ATRs and checks its JSON field by field
 //! (parsed with serde_json).
 
-use readerkit_testkit::cli::assert_contains_all;
+use readerkit_testkit::cli::{assert_contains_all, assert_success};
 use serde_json::json;
 use std::process::{Command, Output};
 
@@ -309,9 +309,7 @@ fn usage_errors_exit_2_and_name_the_argument() {
 #[test]
 fn help() {
     for args in [&["--help"][..], &["-h"][..], &["help"][..]] {
-        let out = run(args);
-        assert_eq!(out.status.code(), Some(0));
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = assert_success(&run(args));
         assert!(text.contains("readerkit atr"), "{text}");
         assert!(text.contains("Exit status:"), "{text}");
     }
@@ -334,9 +332,7 @@ fn help() {
 
 #[test]
 fn human_output() {
-    let out = run(&["atr", "3B 90 96 91 81 B1 FE 55 1F C7 D4"]);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = assert_success(&run(&["atr", "3B 90 96 91 81 B1 FE 55 1F C7 D4"]));
     assert_contains_all(
         &text,
         &[

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use readerkit_testkit::cli::assert_contains_all;
+use readerkit_testkit::cli::{assert_contains_all, assert_success};
 use serde_json::Value;
 
 const SYSTEM_LIST: &str = "/usr/share/pcsc/smartcard_list.txt";
@@ -32,12 +32,7 @@ fn atr_json(atr: &str, extra: &[&str]) -> Value {
     args.extend_from_slice(extra);
     args.push(atr);
     let out = readerkit(&args, &[("HOME", &home)]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
-use readerkit_testkit::cli::assert_contains_all;
+use readerkit_testkit::cli::{assert_contains_all, assert_success};
 use readerkit_testkit::pcsc::{reader, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
 use serde_json::Value;
@@ -233,8 +233,7 @@ fn scan_and_apdu_through_pcscd() {
         "{stderr}"
     );
     let out = readerkit(&["scan", "--events", "0", "--json"]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty(), "no reader, no event");
+    assert_eq!(assert_success(&out), "", "no reader, no event");
 }
 
 fn scan_lists_readers_and_cards() {
@@ -247,12 +246,7 @@ fn scan_lists_readers_and_cards() {
         "--list",
         list.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let events = json_lines(&out.stdout);
     assert_eq!(events.len(), 3, "{events:?}");
     let by_reader = |name: &str| events.iter().find(|e| e["reader"] == name).unwrap();
@@ -351,13 +345,7 @@ fn apdu_shows_each_exchange() {
         "00:84:00:00:08",
         "00B0000008",
     ]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = assert_success(&out);
     assert_contains_all(
         &text,
         &[
@@ -378,7 +366,7 @@ fn apdu_shows_each_exchange() {
         "80EE000003AABBCC00",
         "00840000 08",
     ]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_success(&out);
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (
@@ -414,12 +402,7 @@ fn apdu_follows_61xx_and_6cxx(ctx: &Context, port: u16) {
         "8010000003010203",
         "00B0000010",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     let why = |a: &Value| -> Vec<String> {
         a["exchanges"]

@@ -1,7 +1,7 @@
 //! Checks of a command-line tool's answers: its text, its usage errors.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// Assert that `text` contains each of `needles`; a failure names the missing one
 /// and shows the whole text.
@@ -9,6 +9,19 @@ pub fn assert_contains_all(text: &str, needles: &[&str]) {
     for needle in needles {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
+}
+
+/// Assert that a run of a tool exited with status 0 (a failure shows its stderr
+/// and stdout); its stdout, as text.
+pub fn assert_success(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr:\n{}\nstdout:\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout.into_owned()
 }
 
 /// Run `PROGRAM SUBCOMMAND ARGS` for each `ARGS` of `cases`: each must be a usage
@@ -26,5 +39,25 @@ pub fn assert_usage_errors(program: &Path, subcommand: &str, cases: &[&[&str]]) 
             "{subcommand} {args:?}: nothing on stdout, got {:?}",
             String::from_utf8_lossy(&out.stdout)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Output {
+        Command::new("sh").args(["-c", script]).output().unwrap()
+    }
+
+    #[test]
+    fn a_success_gives_its_stdout() {
+        assert_eq!(assert_success(&sh("echo out; echo err >&2")), "out\n");
+    }
+
+    #[test]
+    #[should_panic(expected = "stderr:\nwhy it failed")]
+    fn another_exit_status_fails_showing_stderr() {
+        assert_success(&sh("echo why it failed >&2; exit 3"));
     }
 }
