@@ -83,6 +83,7 @@
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
+use readerkit::atr::{self, Atr};
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
@@ -614,52 +615,26 @@ where
     }
 }
 
-/// How far an ATR prefix (decoded) goes.
+/// How far an ATR prefix (decoded) goes, as the core reads it.
 struct AtrShape {
     complete: bool,
     class_indicator: Option<u8>,
 }
 
 impl AtrShape {
-    fn of(atr: &[u8]) -> AtrShape {
-        let incomplete = AtrShape {
-            complete: false,
-            class_indicator: None,
-        };
-        let Some(&t0) = atr.get(1) else {
-            return incomplete;
-        };
-        let historical = usize::from(t0 & 0x0F);
-        let mut y = t0 >> 4;
-        let mut pos = 2;
-        let mut tck = false;
-        let mut after_t15 = false;
-        let mut class_indicator = None;
-        loop {
-            if after_t15 && y & 1 != 0 && class_indicator.is_none() {
-                match atr.get(pos) {
-                    Some(&ta) => class_indicator = Some(ta & 0x3F),
-                    None => return incomplete,
-                }
-            }
-            let end = pos + y.count_ones() as usize;
-            if y & 8 == 0 {
-                pos = end;
-                break;
-            }
-            let Some(&td) = atr.get(end - 1) else {
-                return incomplete;
-            };
-            let t = td & 0x0F;
-            tck |= t != 0;
-            after_t15 = t == 15;
-            y = td >> 4;
-            pos = end;
-        }
-        let len = pos + historical + usize::from(tck);
-        AtrShape {
-            complete: atr.len() >= len,
-            class_indicator,
+    /// Complete once [`Atr::parse`] finds no announced character missing (its
+    /// `Truncated`), with the class indicator of its parameters; a TS that is no TS
+    /// ends it too (nothing it announces counts: the core refuses the ATR).
+    fn of(prefix: &[u8]) -> AtrShape {
+        match Atr::parse(prefix) {
+            Err(atr::Error::Truncated { .. }) => AtrShape {
+                complete: false,
+                class_indicator: None,
+            },
+            parsed => AtrShape {
+                complete: true,
+                class_indicator: parsed.ok().and_then(|atr| atr.parameters().classes),
+            },
         }
     }
 }
@@ -852,10 +827,19 @@ mod tests {
         let t1 = [0x3B, 0x80, 0x01, 0x81];
         assert!(!AtrShape::of(&t1[..3]).complete);
         assert!(AtrShape::of(&t1).complete);
-        // Class indicator: 3B 80 1F 07 TCK (TD1 = 1F: TA2 present, T = 15; TA2 = 07).
-        let classes = [0x3B, 0x80, 0x1F, 0x07, 0x98];
+        // Class indicator, the first TA for T=15: 3B 80 80 1F 07 TCK (TD1 = 80:
+        // TD2 follows; TD2 = 1F: T=15, TA3 = 07).
+        let classes = [0x3B, 0x80, 0x80, 0x1F, 0x07, 0x18];
+        assert!(!AtrShape::of(&classes[..5]).complete, "TCK missing");
         let shape = AtrShape::of(&classes);
         assert!(shape.complete);
         assert_eq!(shape.class_indicator, Some(0x07));
+        // T=15 in TD1 (which ISO forbids): TA2 is the specific mode byte, no classes.
+        let td1_t15 = [0x3B, 0x80, 0x1F, 0x07, 0x98];
+        let shape = AtrShape::of(&td1_t15);
+        assert!(shape.complete);
+        assert_eq!(shape.class_indicator, None);
+        // A TS that is no TS: nothing to wait for, the core refuses it.
+        assert!(AtrShape::of(&[0x12]).complete);
     }
 }
