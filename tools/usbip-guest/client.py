@@ -178,8 +178,20 @@ def serve_args():
         return ""
 
 
-def main():
+def wait_for_reader():
+    """The readers pcscd lists, once it lists one: libccid opens the attached
+    device on pcscd's hotplug thread, maybe after pcscd already serves clients
+    (MOVE_TIMEOUT_SECONDS is the hang guard)."""
+    deadline = time.monotonic() + MOVE_TIMEOUT_SECONDS
     names = readers()
+    while not names and time.monotonic() < deadline:
+        time.sleep(0.1)
+        names = readers()
+    return names
+
+
+def main():
+    names = wait_for_reader()
     print("READERS", [str(r) for r in names], flush=True)
     if not names:
         print("CLIENT failed: no reader")
