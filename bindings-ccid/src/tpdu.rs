@@ -8,6 +8,7 @@
 use readerkit::caps::CardCapabilities;
 use readerkit::line::{Line, LineReader};
 use readerkit::status::Failure;
+use readerkit::t1::{MAX_BLOCK_LEN, block_len};
 
 use crate::error::SlotError;
 
@@ -20,9 +21,6 @@ pub type LineAccess<D> = fn(&mut D) -> Option<&mut dyn Line>;
 pub fn line_of<L: Line>(driver: &mut LineReader<L>) -> Option<&mut dyn Line> {
     Some(driver.line_mut())
 }
-
-/// Size of the largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
-pub const MAX_BLOCK_LEN: usize = 3 + 254 + 2;
 
 /// Send the T=1 `block` to the card and read its answer block into `reply`;
 /// returns the answer's length. The prologue must come within the block waiting
@@ -39,11 +37,11 @@ pub fn relay_t1_block(
     block: &[u8],
     reply: &mut [u8],
 ) -> Result<usize, SlotError> {
-    let edc_len = card.parameters.edc.epilogue_len();
+    let edc = card.parameters.edc;
     let well_formed = block.len() <= MAX_BLOCK_LEN
         && block
             .get(2)
-            .is_some_and(|&len| block.len() == 3 + usize::from(len) + edc_len);
+            .is_some_and(|&len| block.len() == block_len(len, edc));
     if !well_formed {
         return Err(SlotError::BadField(10));
     }
@@ -58,7 +56,7 @@ pub fn relay_t1_block(
     if got < 3 {
         return Err(SlotError::IccMute);
     }
-    let total = 3 + usize::from(reply[2]) + edc_len;
+    let total = block_len(reply[2], edc);
     let rest = reply.get_mut(3..total).ok_or(SlotError::XfrOverrun)?;
     let more = line.receive(rest, cwt_us, cwt_us).map_err(status)?;
     if more < total - 3 {

@@ -474,7 +474,7 @@ fn run_t1<L: Line>(
 ) -> Result<usize, Failure> {
     let cwt_us = card.cwt_us();
     let bwi = card.parameters.bwi;
-    let edc_len = card.parameters.edc.epilogue_len();
+    let edc = card.parameters.edc;
     let mut transaction = engine.transmit(apdu, reply)?;
     let mut action = transaction.action();
     loop {
@@ -485,7 +485,7 @@ fn run_t1<L: Line>(
                 wait.bwt_us(&card.timing, bwi)
             }
         };
-        action = match receive_block(line, block, wait, cwt_us, edc_len) {
+        action = match receive_block(line, block, wait, cwt_us, edc) {
             Ok(0) => transaction.timeout(),
             Ok(n) => transaction.receive(&block[..n]),
             Err(Failure::DeviceProtocolError) => transaction.line_error(),
@@ -502,14 +502,13 @@ fn receive_block<L: Line>(
     block: &mut [u8; BLOCK_BUF_LEN],
     bwt_us: u32,
     cwt_us: u32,
-    edc_len: usize,
+    edc: t1::Edc,
 ) -> Result<usize, Failure> {
     let got = line.receive(&mut block[..3], bwt_us, cwt_us)?;
     if got < 3 {
         return Ok(got);
     }
-    let rest = usize::from(block[2]) + edc_len;
-    let end = (3 + rest).min(BLOCK_BUF_LEN);
+    let end = t1::block_len(block[2], edc).min(BLOCK_BUF_LEN);
     let more = line.receive(&mut block[3..end], cwt_us, cwt_us)?;
     Ok(3 + more)
 }

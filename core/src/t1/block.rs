@@ -13,6 +13,12 @@ pub const MAX_INF_LEN: usize = 254;
 /// Largest block, in bytes: prologue + 254 bytes of INF + a 2-byte CRC.
 pub const MAX_BLOCK_LEN: usize = PROLOGUE_LEN + MAX_INF_LEN + 2;
 
+/// Length of the whole block whose LEN field is `len` under `edc`, in bytes: what a
+/// reader has to read once it has the prologue.
+pub const fn block_len(len: u8, edc: Edc) -> usize {
+    PROLOGUE_LEN + len as usize + edc.epilogue_len()
+}
+
 const PCB_S: u8 = 0xC0;
 const PCB_R: u8 = 0x80;
 const PCB_TYPE_MASK: u8 = 0xC0;
@@ -484,6 +490,18 @@ mod tests {
         let n = repr.emit(&mut buf, edc).unwrap();
         assert_eq!(n, repr.buffer_len(edc));
         buf[..n].to_vec()
+    }
+
+    #[test]
+    fn block_len_is_what_emit_writes() {
+        let ifs = Repr {
+            nad: 0,
+            kind: Kind::S(SBlock::IfsRequest(0xFE)),
+        };
+        for edc in [Edc::Lrc, Edc::Crc] {
+            assert_eq!(block_len(1, edc), emit(ifs, edc).len(), "{edc:?}");
+        }
+        assert_eq!(block_len(254, Edc::Crc), MAX_BLOCK_LEN);
     }
 
     #[test]

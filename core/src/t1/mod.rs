@@ -61,6 +61,7 @@ mod engine;
 
 pub use block::{
     Block, BlockError, Kind, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, RCode, Repr, SBlock, Seq,
+    block_len,
 };
 pub use edc::{Edc, crc16, lrc};
 pub use engine::{Action, Engine, Transaction, Wait};

@@ -291,7 +291,7 @@ impl Decoder {
     /// Length of the PPS message being collected, from PPS0 (3 until it is seen).
     fn pps_len(&self) -> usize {
         match self.pending.get(1) {
-            Some(&pps0) if self.pending_len >= 2 => 3 + (pps0 >> 4 & 0x07).count_ones() as usize,
+            Some(&pps0) if self.pending_len >= 2 => crate::pps::message_len(pps0),
             _ => 3,
         }
     }
@@ -300,7 +300,7 @@ impl Decoder {
     /// seen).
     fn block_len(&self, edc: Edc) -> usize {
         if self.pending_len >= 3 {
-            3 + usize::from(self.pending[2]) + edc.epilogue_len()
+            crate::t1::block_len(self.pending[2], edc)
         } else {
             3
         }
