@@ -137,6 +137,12 @@ impl<T: AsRef<[u8]>> Message<T> {
         u32::from_le_bytes([h[1], h[2], h[3], h[4]])
     }
 
+    /// The length of the whole message the header announces (the header and
+    /// `dwLength` bytes of `abData`), in bytes; `None` if it does not fit a `usize`.
+    pub fn announced_len(&self) -> Option<usize> {
+        usize::try_from(self.length()).ok()?.checked_add(HEADER_LEN)
+    }
+
     /// `bSlot`.
     pub fn slot(&self) -> u8 {
         self.header()[field::SLOT]
@@ -193,6 +199,7 @@ mod tests {
         let m = Message::new_checked(&bytes[..]).unwrap();
         assert_eq!(m.message_type(), 0x6B);
         assert_eq!(m.length(), 1);
+        assert_eq!(m.announced_len(), Some(11), "the header and one byte");
         assert_eq!(m.slot(), 0);
         assert_eq!(m.seq(), 7);
         assert_eq!(m.specific(), [0xA, 0xB, 0xC]);

@@ -21,7 +21,7 @@ use readerkit::pin::entry::Conditions;
 use crate::answer::put_data;
 use crate::error::SlotError;
 use crate::firmware_features::{ALL_CONDITIONS, FirmwareFeatures};
-use crate::message::HEADER_LEN;
+use crate::message::{HEADER_LEN, Message};
 use crate::reader::{Config, EscapeContext, ExchangeLevel};
 use crate::secure::PinSupport;
 
@@ -161,19 +161,15 @@ impl<const N: usize> Decoder<N> {
         }
         let have = have + 1;
         if have == HEADER_LEN && want == HEADER_LEN {
-            let h = &self.buffer;
-            let data_len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
-            let total = usize::try_from(data_len)
-                .ok()
-                .and_then(|n| n.checked_add(HEADER_LEN))
-                .filter(|&n| n <= N);
+            let header = Message::new_unchecked(&self.buffer);
+            let total = header.announced_len().filter(|&n| n <= N);
             return match total {
                 Some(HEADER_LEN) => (State::Lrc { len: HEADER_LEN }, None),
                 Some(total) => (State::Message { have, want: total }, None),
                 None => {
                     // Skip the data bytes; saturate for absurd lengths (the host
                     // resynchronises on the next SYNC after our NAK anyway).
-                    let left = usize::try_from(data_len).unwrap_or(usize::MAX);
+                    let left = usize::try_from(header.length()).unwrap_or(usize::MAX);
                     (State::Skip { left }, None)
                 }
             };

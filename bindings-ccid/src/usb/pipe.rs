@@ -13,7 +13,7 @@ use usb_device::endpoint::{EndpointAddress, EndpointIn, EndpointOut};
 
 use super::{INTERFACE_CLASS, INTERFACE_PROTOCOL, INTERRUPT_INTERVAL_MS, MAX_PACKET};
 use crate::descriptor;
-use crate::message::HEADER_LEN;
+use crate::message::{HEADER_LEN, Message};
 use crate::reader::ConfigError;
 
 /// Where the bulk-OUT side is.
@@ -243,8 +243,6 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
         if have < HEADER_LEN {
             return None;
         }
-        let h = &self.incoming;
-        let data = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
-        usize::try_from(data).ok()?.checked_add(HEADER_LEN)
+        Message::new_unchecked(&self.incoming).announced_len()
     }
 }
