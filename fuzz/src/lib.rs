@@ -1,9 +1,11 @@
 //! Helpers shared by the fuzz targets: a reader over the fuzzer's bytes, a
-//! UART whose far side the fuzzer plays ([`uart`]) and a
-//! builder of well-formed command APDUs for the simulated card's application.
+//! UART whose far side the fuzzer plays ([`uart`]), a
+//! builder of well-formed command APDUs for the simulated card's application, and
+//! the C-caller harness of the `c_api` target ([`c_api`]).
 
 use readerkit_card_sim::app;
 
+pub mod c_api;
 pub mod uart;
 
 /// The fuzzer's bytes, taken from the front; reads past the end give zeros (so

@@ -1,0 +1,97 @@
+//! The C ABI (readerkit-c) as a careless C caller uses it, with valid memory only:
+//! the fuzzer's bytes choose a sequence of `rk_*` calls over one fixed arena (six
+//! aligned storage slots for devices, engines and simulated cards, then a byte
+//! area for buffers and out-pointers, guard bytes between them), with pointers and
+//! lengths that stay inside the arena: calls in any order (a step before its begin
+//! or after its end, deinit twice, a device used after deinit, a storage reused
+//! while in use, by the same kind of object or another), storage lengths too small
+//! or too big, misaligned storage and out-pointers, buffers that overlap each
+//! other or an object, out-of-range codes (power actions, card events, protocols,
+//! log levels, sim profiles, statuses), and driver callbacks (the reader table,
+//! the line, the keypad) that fail, answer garbage or claim more bytes than their
+//! buffer holds, or call back into the device.
+//!
+//! Input: two bytes (little endian) giving the length of the calls' bytes, the
+//! calls' bytes (each call takes its choices from them), then the callbacks' bytes
+//! (read past their end: zeros, a driver that succeeds and answers honestly, the
+//! line moving the simulated card's bytes). The committed seeds run a line device
+//! over the simulated card through POWER, SET_PROTOCOL and TRANSMIT over T=0 and
+//! over T=1, and a table device through a pending IS_ABSENT.
+//!
+//! What the harness never does, because the contract makes it undefined: name
+//! bytes that belong to ANOTHER live object (its storage, or the APDU and response
+//! buffers an open exchange holds) in a call on some object. Within one call's own
+//! objects anything goes: the library promises to refuse the overlap.
+//!
+//! Checks, after every call:
+//! * no panic: libfuzzer-sys's panic hook aborts before `catch_unwind` in the FFI
+//!   guard can turn a panic into `RK_STATUS_UNSUCCESSFUL`; and
+//!   `RK_STATUS_UNSUCCESSFUL` itself only comes from a call during which a
+//!   callback returned it or a code that is no status;
+//! * every status is a documented `RK_STATUS_*`, `RK_STATUS_PENDING` only from
+//!   IS_PRESENT / IS_ABSENT;
+//! * no byte of the arena changed outside the call's own objects and the buffers
+//!   and out-pointers it names (the guard bytes included), and a refused call
+//!   (`RK_STATUS_INVALID_PARAMETER`, `_INVALID_DEVICE_STATE`, `_DEVICE_BUSY`, a
+//!   storage too small) changed nothing at all (an engine step out of order:
+//!   nothing but its action, the pending one again); a device request refused without
+//!   calling a callback leaves `rk_device_state` as it was;
+//! * a storage that holds a live object of any kind is never taken by an init or
+//!   begin call (and the objects the harness tracks are exactly the live ones: at
+//!   the end each is released with success, and LeakSanitizer sees no leak);
+//! * `*bytes_written`, an action's DONE length, `rk_sim_read`'s count and a parsed
+//!   ATR's lengths never exceed the buffer given; a SEND action's bytes are
+//!   readable; an action is FAILED exactly when the status is a failure;
+//! * tracking: each pending request completes exactly once, with a documented
+//!   status; log lines are NUL-terminated within `RK_LOG_LINE_MAX` bytes.
+//!
+//! The pieces: [`arena`] (the memory and the write check), [`model`] (what the
+//! harness knows), [`decode`] (the arguments), [`callbacks`] (the driver),
+//! [`oracle`] (the checks every call gets) and [`ops`] (the calls).
+
+pub(crate) mod arena;
+pub(crate) mod callbacks;
+pub(crate) mod decode;
+pub(crate) mod model;
+pub(crate) mod ops;
+pub(crate) mod oracle;
+
+use arena::{ARENA_LEN, set_arena};
+use model::{H, Harness, byte, exhausted};
+
+/// Calls per input at most.
+const MAX_CALLS: usize = 96;
+
+/// One run of the `c_api` target over the fuzzer's `data`.
+pub fn run(data: &[u8]) {
+    let mut words = vec![0u64; ARENA_LEN.div_ceil(8)];
+    set_arena(words.as_mut_ptr().cast());
+    // Input: the length of the calls' stream (two bytes, little endian), the calls'
+    // bytes, then the callbacks' bytes.
+    let split = usize::from(u16::from_le_bytes([
+        data.first().copied().unwrap_or(0),
+        data.get(1).copied().unwrap_or(0),
+    ]));
+    let rest = data.get(2..).unwrap_or(&[]);
+    let (calls, callbacks) = rest.split_at(split.min(rest.len()));
+    H.with(|h| {
+        *h.borrow_mut() = Harness::new(calls.to_vec(), callbacks.to_vec());
+    });
+    for _ in 0..MAX_CALLS {
+        if exhausted() {
+            break;
+        }
+        let op = byte();
+        match op % 8 {
+            0 => ops::device::op_device_init(op & 8 != 0),
+            1 | 2 => ops::device::op_device(op >> 3),
+            3 => ops::engines::op_t0(op >> 3),
+            4 => ops::engines::op_t1(op >> 3),
+            5 => ops::misc::op_sim(op >> 3),
+            _ => ops::misc::op_misc(op >> 3),
+        }
+    }
+    ops::misc::teardown();
+    set_arena(std::ptr::null_mut());
+    drop(words);
+}

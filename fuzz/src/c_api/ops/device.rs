@@ -1,0 +1,197 @@
+//! Calls on devices: `rk_device_init` / `_init_line`, `rk_device_control`, card
+//! events, tracking, state, the keypad, deinit.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr;
+
+use readerkit_c::*;
+
+use crate::c_api::arena::{R, read, slot_off, usable_out};
+use crate::c_api::callbacks::{kp_next_key, kp_prompt};
+use crate::c_api::decode::*;
+use crate::c_api::model::*;
+use crate::c_api::oracle::{Kind, Site, refused};
+
+pub(crate) fn op_device_init(line: bool) {
+    let slot = pick_slot();
+    let (st_r, len) = storage(slot, RK_DEVICE_STORAGE_SIZE);
+    let table = table(line);
+    let with_table = !line || byte() & 1 == 0;
+    let lops = line_ops();
+    let caps = caps();
+    let vendor = rk_vendor_attrs {
+        vendor_name: VENDOR.as_ptr().cast(),
+        ifd_type: if byte() < 16 {
+            TOO_LONG.as_ptr().cast()
+        } else {
+            ptr::null()
+        },
+        serial_number: ptr::null(),
+        unit: 0,
+        ifd_version: 0x0100_0000,
+    };
+    let ctx = slot as *mut c_void;
+    let what = if line {
+        "rk_device_init_line"
+    } else {
+        "rk_device_init"
+    };
+    let st = Site::on(&[slot])
+        .writes(&[st_r])
+        .kind(Kind::Begin)
+        .run(what, || {
+            let storage = st_r.ptr::<rk_device>();
+            // SAFETY: storage of `len` bytes in the arena; local table, line, caps and
+            // vendor attributes with static strings.
+            unsafe {
+                if line {
+                    let t = if with_table {
+                        &table as *const _
+                    } else {
+                        ptr::null()
+                    };
+                    rk_device_init_line(storage, len, &lops, t, ctx, &caps, &vendor)
+                } else {
+                    rk_device_init(storage, len, &table, ctx, &caps, &vendor)
+                }
+            }
+        });
+    if let Some(st) = st {
+        took(what, slot, st, Obj::Device { line });
+        if st == RK_STATUS_SUCCESS {
+            with(|h| h.outstanding[slot] = 0);
+        }
+    }
+}
+
+pub(crate) fn op_device(kind: u8) {
+    let slot = pick_slot();
+    let dev = object(slot);
+    let own: &[usize] = &[slot];
+    let extra = device_extra(slot);
+    let state_before = device_state(slot);
+    // Whether a refusal leaves everything as it was (device_control: only when
+    // the harness sees a broken precondition).
+    let refusal_expected = Cell::new(true);
+    let site = Site::on(own).extra(&extra);
+    let st = match kind % 7 {
+        0 => {
+            let code = ioctl_code();
+            let mut input = buffer();
+            if byte() < 192 {
+                input = well_formed_input(code, input);
+            }
+            let output = buffer();
+            let bw = out::<usize>();
+            let before: usize = if bw.null { 0 } else { read(bw) };
+            let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
+            let null_with_len = |r: R| r.null && r.len != 0;
+            let must_refuse = !live
+                || (!bw.null && !usable_out::<usize>(bw))
+                || input.overlaps(output)
+                || bw.overlaps(input)
+                || bw.overlaps(output)
+                || null_with_len(input)
+                || null_with_len(output);
+            refusal_expected.set(must_refuse);
+            let (reads, writes) = ([input], [output, bw]);
+            let site = site.reads(&reads).writes(&writes);
+            let ((i, n), (o, m)) = (input.parts(), output.parts());
+            let site = site.kind(Kind::Request { must_refuse });
+            let st = site.run("rk_device_control", || {
+                // SAFETY: arena memory for every buffer and out-pointer.
+                unsafe { rk_device_control(dev.ptr(), code, i, n, o, m, bw.ptr()) }
+            });
+            if let Some(st) = st {
+                if st == RK_STATUS_PENDING {
+                    with(|h| h.outstanding[slot] += 1);
+                }
+                if usable_out::<usize>(bw) && !bw.overlaps(output) {
+                    let n: usize = read(bw);
+                    assert!(
+                        n <= output.len || n == before,
+                        "bytes_written {n} > output {}",
+                        output.len
+                    );
+                }
+            }
+            st
+        }
+        1 => {
+            let event = match byte() {
+                0..=191 => u32::from(byte() % 3) + 1,
+                _ => u32le(),
+            };
+            // SAFETY: the slot pointer in the arena.
+            site.run("rk_card_event", || unsafe {
+                rk_card_event(dev.ptr(), event)
+            })
+        }
+        // SAFETY: as above.
+        2 => site.run("rk_process_events", || unsafe {
+            rk_process_events(dev.ptr())
+        }),
+        3 => {
+            let writes = [out::<bool>()];
+            // SAFETY: as above; an out-pointer in the arena.
+            let cancel = || unsafe { rk_cancel_tracking(dev.ptr(), writes[0].ptr()) };
+            site.writes(&writes).run("rk_cancel_tracking", cancel)
+        }
+        4 => {
+            let writes = [out::<u32>()];
+            let [state] = writes;
+            // SAFETY: as above.
+            let get = || unsafe { rk_device_state(dev.ptr(), state.ptr()) };
+            let st = site.writes(&writes).run("rk_device_state", get);
+            if st == Some(RK_STATUS_SUCCESS) {
+                let s: u32 = read(state);
+                assert!(s <= 6, "state {s}");
+            }
+            st
+        }
+        5 => {
+            let ops = rk_keypad_ops {
+                next_key: (byte() >= 8).then_some(kp_next_key as _),
+                prompt: (byte() & 1 == 0).then_some(kp_prompt as _),
+                min_pin_digits: byte() % 10,
+                max_pin_digits: byte() % 20,
+            };
+            // SAFETY: as above; local ops.
+            site.run("rk_device_set_keypad", || unsafe {
+                rk_device_set_keypad(dev.ptr(), &ops)
+            })
+        }
+        _ => {
+            // SAFETY: as above.
+            let st = site.run("rk_device_deinit", || unsafe {
+                rk_device_deinit(dev.ptr())
+            });
+            if st == Some(RK_STATUS_SUCCESS) {
+                assert!(
+                    matches!(obj(slot), Obj::Device { .. }),
+                    "deinit of a device that is not there"
+                );
+                assert_eq!(
+                    with(|h| h.outstanding[slot]),
+                    0,
+                    "deinit left tracking uncompleted"
+                );
+                set_obj(slot, Obj::Free);
+            }
+            st
+        }
+    };
+    if let Some(st) = st
+        && matches!(obj(slot), Obj::Device { .. })
+    {
+        check_outstanding(slot);
+        if refused(st) && refusal_expected.get() && !with(|h| h.callback_ran) {
+            assert_eq!(
+                device_state(slot),
+                state_before,
+                "a refused call changed the state"
+            );
+        }
+    }
+}

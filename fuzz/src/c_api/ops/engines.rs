@@ -1,0 +1,237 @@
+//! Calls on the T=0 and T=1 engines: begin, steps in any order, end; init,
+//! reset and deinit of a T=1 engine.
+
+use readerkit_c::*;
+
+use crate::c_api::arena::R;
+use crate::c_api::decode::{buffer, object, out, pick_slot, storage};
+use crate::c_api::model::*;
+use crate::c_api::oracle::{Kind, Site, check_action};
+
+pub(crate) fn op_t0(kind: u8) {
+    let slot = pick_slot();
+    let action = out::<rk_action>();
+    let k = kind % 5;
+    if k == 0 {
+        return t0_begin(slot, action);
+    }
+    let ex = object(slot);
+    let (own, writes, extra) = ([slot], [action], [held(slot).1]);
+    let step = Site::on(&own).writes(&writes).extra(&extra);
+    let step = step.kind(Kind::Step {
+        live: t0_live(slot, ex),
+    });
+    let (what, st) = match k {
+        1 => ("rk_t0_sent", {
+            // SAFETY: arena memory.
+            step.run("rk_t0_sent", || unsafe {
+                rk_t0_sent(ex.ptr(), action.ptr())
+            })
+        }),
+        2 => ("rk_t0_feed", {
+            let reads = [buffer()];
+            let [data] = reads;
+            // SAFETY: arena memory.
+            let feed = || unsafe { rk_t0_feed(ex.ptr(), data.ptr(), data.len, action.ptr()) };
+            step.reads(&reads).run("rk_t0_feed", feed)
+        }),
+        3 => ("rk_t0_timeout", {
+            // SAFETY: arena memory.
+            step.run("rk_t0_timeout", || unsafe {
+                rk_t0_timeout(ex.ptr(), action.ptr())
+            })
+        }),
+        _ => {
+            // SAFETY: arena memory.
+            let st = Site::on(&own).run("rk_t0_end", || unsafe { rk_t0_end(ex.ptr()) });
+            if st == Some(RK_STATUS_SUCCESS) {
+                assert!(
+                    matches!(obj(slot), Obj::T0 { .. }),
+                    "rk_t0_end on {:?}",
+                    obj(slot)
+                );
+                set_obj(slot, Obj::Free);
+            }
+            return;
+        }
+    };
+    if let Some(st) = st {
+        check_action(what, st, action, extra[0]);
+    }
+}
+
+pub(crate) fn t0_begin(slot: usize, action: R) {
+    let (ex, len) = storage(slot, RK_T0_STORAGE_SIZE);
+    let (apdu, response) = (buffer(), buffer());
+    let config = if byte() < 64 {
+        out::<rk_t0_config>()
+    } else {
+        R::NONE
+    };
+    let (own, reads, writes) = ([slot], [apdu, config], [response, action, ex]);
+    let site = Site::on(&own)
+        .reads(&reads)
+        .writes(&writes)
+        .kind(Kind::Begin);
+    let ((a, an), (r, rn)) = (apdu.parts(), response.parts());
+    let st = site.run("rk_t0_begin", || {
+        // SAFETY: arena memory for the storage, buffers and out-pointers.
+        unsafe { rk_t0_begin(ex.ptr(), len, a, an, r, rn, config.ptr(), action.ptr()) }
+    });
+    if let Some(st) = st {
+        took(
+            "rk_t0_begin",
+            slot,
+            st,
+            Obj::T0 {
+                apdu,
+                resp: response,
+            },
+        );
+        check_action("rk_t0_begin", st, action, response);
+    }
+}
+
+pub(crate) fn op_t1(kind: u8) {
+    let slot = pick_slot();
+    let action = out::<rk_action>();
+    match kind % 8 {
+        0 => {
+            let (eng, len) = storage(slot, RK_T1_ENGINE_STORAGE_SIZE);
+            let (own, reads, writes) = ([slot], [out::<rk_t1_config>()], [eng]);
+            let site = Site::on(&own)
+                .reads(&reads)
+                .writes(&writes)
+                .kind(Kind::Begin);
+            // SAFETY: arena memory.
+            let st = site.run("rk_t1_init", || unsafe {
+                rk_t1_init(eng.ptr(), len, reads[0].ptr())
+            });
+            if let Some(st) = st {
+                took("rk_t1_init", slot, st, Obj::T1Engine { busy: false });
+            }
+        }
+        1 | 2 => {
+            let eng = object(slot).ptr();
+            let (what, f): (_, unsafe extern "C" fn(*mut rk_t1_engine) -> rk_status) =
+                match kind % 8 {
+                    1 => ("rk_t1_deinit", rk_t1_deinit),
+                    _ => ("rk_t1_reset", rk_t1_reset),
+                };
+            // SAFETY: arena memory.
+            let st = Site::on(&[slot]).run(what, || unsafe { f(eng) });
+            if st == Some(RK_STATUS_SUCCESS) {
+                assert_eq!(
+                    obj(slot),
+                    Obj::T1Engine { busy: false },
+                    "{what} on {:?}",
+                    obj(slot)
+                );
+                if what == "rk_t1_deinit" {
+                    set_obj(slot, Obj::Free);
+                }
+            }
+        }
+        3 => t1_begin(slot, action),
+        7 => {
+            let tx = object(slot);
+            let engine = match obj(slot) {
+                Obj::T1Tx { engine, .. } => Some(engine),
+                _ => None,
+            };
+            let own = [slot, engine.unwrap_or(slot)];
+            // SAFETY: arena memory.
+            let st = Site::on(&own).run("rk_t1_end", || unsafe { rk_t1_end(tx.ptr()) });
+            if st == Some(RK_STATUS_SUCCESS) {
+                let engine = engine.unwrap_or_else(|| panic!("rk_t1_end on {:?}", obj(slot)));
+                set_obj(slot, Obj::Free);
+                set_obj(engine, Obj::T1Engine { busy: false });
+            }
+        }
+        k => t1_step(slot, action, k),
+    }
+}
+
+pub(crate) fn t1_begin(slot: usize, action: R) {
+    let (tx, len) = storage(slot, RK_T1_TRANSACTION_STORAGE_SIZE);
+    let engine = pick_slot();
+    let eng = object(engine);
+    let (apdu, response) = (buffer(), buffer());
+    let own: &[usize] = if engine == slot {
+        &[slot]
+    } else {
+        &[slot, engine]
+    };
+    let (reads, writes) = ([apdu], [response, action, tx]);
+    let site = Site::on(own)
+        .reads(&reads)
+        .writes(&writes)
+        .kind(Kind::Begin);
+    let ((a, an), (r, rn)) = (apdu.parts(), response.parts());
+    let st = site.run("rk_t1_begin", || {
+        // SAFETY: arena memory.
+        unsafe { rk_t1_begin(tx.ptr(), len, eng.ptr(), a, an, r, rn, action.ptr()) }
+    });
+    let Some(st) = st else { return };
+    if st == RK_STATUS_SUCCESS {
+        let was = obj(engine);
+        assert_eq!(
+            was,
+            Obj::T1Engine { busy: false },
+            "rk_t1_begin borrowed {was:?}"
+        );
+    }
+    took(
+        "rk_t1_begin",
+        slot,
+        st,
+        Obj::T1Tx {
+            engine,
+            apdu,
+            resp: response,
+        },
+    );
+    if st == RK_STATUS_SUCCESS {
+        set_obj(engine, Obj::T1Engine { busy: true });
+    }
+    check_action("rk_t1_begin", st, action, response);
+}
+
+/// `rk_t1_receive`, `rk_t1_timeout` or `rk_t1_line_error` (`k` 4, 5, 6).
+pub(crate) fn t1_step(slot: usize, action: R, k: u8) {
+    let tx = object(slot);
+    let own = match obj(slot) {
+        Obj::T1Tx { engine, .. } => [slot, engine],
+        _ => [slot, slot],
+    };
+    let (writes, extra) = ([action], [held(slot).1]);
+    let step = Site::on(&own).writes(&writes).extra(&extra);
+    let step = step.kind(Kind::Step {
+        live: t1_live(slot, tx),
+    });
+    let reads = [buffer()];
+    let [block] = reads;
+    let (t, a) = (tx.ptr(), action.ptr());
+    let (what, st) = match k {
+        // SAFETY: arena memory.
+        4 => (
+            "rk_t1_receive",
+            step.reads(&reads).run("rk_t1_receive", || unsafe {
+                rk_t1_receive(t, block.ptr(), block.len, a)
+            }),
+        ),
+        // SAFETY: arena memory.
+        5 => (
+            "rk_t1_timeout",
+            step.run("rk_t1_timeout", || unsafe { rk_t1_timeout(t, a) }),
+        ),
+        // SAFETY: arena memory.
+        _ => (
+            "rk_t1_line_error",
+            step.run("rk_t1_line_error", || unsafe { rk_t1_line_error(t, a) }),
+        ),
+    };
+    if let Some(st) = st {
+        check_action(what, st, action, extra[0]);
+    }
+}

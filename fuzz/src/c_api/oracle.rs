@@ -1,0 +1,197 @@
+//! The oracles every call goes through ([`Site::run`]): the status is documented
+//! (and `RK_STATUS_UNSUCCESSFUL` only after a callback said so), the arena changed
+//! only in the call's own objects and named buffers (nothing at all for a
+//! refusal), and an action written is consistent with the status.
+
+use readerkit_c::*;
+
+use super::arena::{R, check_writes, read, snapshot, usable_out};
+use super::model::{permitted, with};
+
+/// The statuses a call refuses with, changing nothing.
+pub(crate) fn refused(st: rk_status) -> bool {
+    matches!(
+        st,
+        RK_STATUS_INVALID_PARAMETER | RK_STATUS_INVALID_DEVICE_STATE | RK_STATUS_DEVICE_BUSY
+    )
+}
+
+/// Start of a call: reset the callback flags.
+pub(crate) fn begin_call() {
+    with(|h| {
+        h.callback_ran = false;
+        h.callback_unsuccessful = false;
+    });
+}
+
+/// The checks every status gets.
+pub(crate) fn check_status(what: &str, st: rk_status, pending_ok: bool) {
+    assert!(st <= RK_STATUS_PENDING, "{what}: undocumented status {st}");
+    assert!(pending_ok || st != RK_STATUS_PENDING, "{what}: PENDING");
+    if st == RK_STATUS_UNSUCCESSFUL {
+        assert!(
+            with(|h| h.callback_unsuccessful),
+            "{what}: UNSUCCESSFUL (a panic?) with no callback saying so"
+        );
+    }
+}
+
+/// What a call is, for its checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Any call: refuses with `refused` statuses.
+    Plain,
+    /// A step of an engine (`live`: the harness has one open there): a step out
+    /// of order is refused with `RK_STATUS_INVALID_DEVICE_STATE`, changes nothing
+    /// (the engine's storage and the buffers it holds stay as they were) and
+    /// writes only its action, the pending one again, not a FAILED one of its own.
+    Step { live: bool },
+    /// `rk_device_control`: may answer PENDING; its failures are outcomes of the
+    /// request (`*bytes_written` set to 0), except when `must_refuse`: the
+    /// harness sees a broken precondition (no live device, a misaligned
+    /// `bytes_written`, overlapping buffers, NULL with a length), and then
+    /// nothing at all may change.
+    Request { must_refuse: bool },
+    /// An init, a begin, an ATR parse: every failure is a refusal (nothing stored, nothing
+    /// written).
+    Begin,
+}
+
+/// What a call names: its own slots, the bytes it reads and writes, what else it
+/// may write (held buffers, the card the line uses), and what kind of call it is.
+#[derive(Clone, Copy)]
+pub(crate) struct Site<'a> {
+    pub(crate) own: &'a [usize],
+    pub(crate) reads: &'a [R],
+    pub(crate) writes: &'a [R],
+    pub(crate) extra: &'a [R],
+    pub(crate) kind: Kind,
+}
+
+impl<'a> Site<'a> {
+    /// A plain call on `own` slots that names nothing else.
+    pub(crate) fn on(own: &'a [usize]) -> Site<'a> {
+        Site {
+            own,
+            reads: &[],
+            writes: &[],
+            extra: &[],
+            kind: Kind::Plain,
+        }
+    }
+
+    pub(crate) fn reads(self, reads: &'a [R]) -> Site<'a> {
+        Site { reads, ..self }
+    }
+
+    pub(crate) fn writes(self, writes: &'a [R]) -> Site<'a> {
+        Site { writes, ..self }
+    }
+
+    pub(crate) fn extra(self, extra: &'a [R]) -> Site<'a> {
+        Site { extra, ..self }
+    }
+
+    pub(crate) fn kind(self, kind: Kind) -> Site<'a> {
+        Site { kind, ..self }
+    }
+
+    /// Run the call `f` (see [`call`]).
+    pub(crate) fn run(self, what: &str, f: impl FnOnce() -> rk_status) -> Option<rk_status> {
+        call(what, self, f)
+    }
+}
+
+/// Run one call on `own` slots that names `reads` and `writes`; `extra`: what
+/// else it may write (held buffers, the card the line uses). Checks the status,
+/// the arena and, for a refusal, that nothing changed.
+pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) -> Option<rk_status> {
+    let Site {
+        own,
+        reads,
+        writes,
+        extra,
+        kind,
+    } = site;
+    if !permitted(own, reads, writes) {
+        return None;
+    }
+    let before = snapshot();
+    begin_call();
+    let st = f();
+    check_status(what, st, matches!(kind, Kind::Request { .. }));
+    let refusal = match kind {
+        Kind::Plain => refused(st),
+        Kind::Step { live } => {
+            matches!(st, RK_STATUS_INVALID_PARAMETER | RK_STATUS_DEVICE_BUSY)
+                || (!live && st == RK_STATUS_INVALID_DEVICE_STATE)
+        }
+        Kind::Begin => st != RK_STATUS_SUCCESS,
+        Kind::Request { must_refuse } => {
+            if must_refuse {
+                assert!(
+                    matches!(
+                        st,
+                        RK_STATUS_INVALID_PARAMETER | RK_STATUS_INVALID_DEVICE_STATE
+                    ),
+                    "{what}: {st} for a call that breaks a precondition"
+                );
+            }
+            must_refuse
+        }
+    };
+    let quiet_refusal = refusal && !with(|h| h.callback_ran);
+    let step_refused = kind == (Kind::Step { live: true }) && st == RK_STATUS_INVALID_DEVICE_STATE;
+    let mut allowed: Vec<R> = Vec::new();
+    if step_refused {
+        // State intact: only the action may be written, and it is the pending
+        // action, not this call's failure.
+        allowed.extend_from_slice(writes);
+        if let Some(&action) = writes.first().filter(|a| usable_out::<rk_action>(**a)) {
+            let a: rk_action = read(action);
+            assert!(
+                a.kind <= RK_ACTION_FAILED && !(a.kind == RK_ACTION_FAILED && a.status == st),
+                "{what}: refused step wrote {a:?}"
+            );
+        }
+    } else if !quiet_refusal {
+        allowed.extend(own.iter().map(|&s| R::slot(s)));
+        allowed.extend_from_slice(writes);
+        allowed.extend_from_slice(extra);
+    }
+    check_writes(what, st, &before, &allowed);
+    Some(st)
+}
+
+/// Check an action written by a call that was not refused.
+pub(crate) fn check_action(what: &str, st: rk_status, action: R, resp: R) {
+    let begin = what.ends_with("_begin");
+    if refused(st) || (begin && st != RK_STATUS_SUCCESS) || !usable_out::<rk_action>(action) {
+        return;
+    }
+    let a: rk_action = read(action);
+    assert!(a.kind <= RK_ACTION_FAILED, "{what}: action kind {}", a.kind);
+    assert_eq!(
+        a.kind == RK_ACTION_FAILED,
+        st != RK_STATUS_SUCCESS,
+        "{what}: action {a:?} with status {st}"
+    );
+    match a.kind {
+        RK_ACTION_FAILED => assert_eq!(a.status, st),
+        RK_ACTION_DONE => assert!(
+            a.len <= resp.len,
+            "{what}: DONE with {} bytes of {}",
+            a.len,
+            resp.len
+        ),
+        RK_ACTION_SEND => {
+            assert!(!a.data.is_null() && a.len > 0, "{what}: empty SEND");
+            // SAFETY: the library says `len` bytes at `data` are readable (ASan checks).
+            let _sum: u32 = unsafe { std::slice::from_raw_parts(a.data, a.len) }
+                .iter()
+                .map(|&b| u32::from(b))
+                .sum();
+        }
+        _ => {}
+    }
+}
