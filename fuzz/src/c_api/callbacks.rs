@@ -8,7 +8,8 @@ use std::ffi::{c_char, c_void};
 use readerkit_c::*;
 
 use super::arena::{R, SIM_SLOT};
-use super::model::{InCallback, Obj, byte, obj, u32le, with};
+use super::model::{InCallback, Obj, byte, callbacks_exhausted, obj, u32le, with};
+use super::pin::{KeySeen, TransmitSeen};
 
 /// A callback's status: mostly success, else any code (unknown ones included).
 pub(crate) fn callback_status() -> rk_status {
@@ -148,7 +149,21 @@ pub(crate) unsafe extern "C" fn cb_transmit(
     maybe_event(ctx);
     // SAFETY: the library's reply buffer and out-pointer.
     unsafe { answer(reply, cap, len, &[0x90, 0x00]) };
-    callback_status()
+    let status = callback_status();
+    // SAFETY: written by `answer` just now; at most `cap` bytes of the reply.
+    let (len, reply) = unsafe {
+        let n = len.read();
+        (n, std::slice::from_raw_parts(reply, n.min(cap)).to_vec())
+    };
+    let seen = TransmitSeen {
+        apdu: apdu.to_vec(),
+        status,
+        len,
+        reply,
+        capacity: cap,
+    };
+    with(|h| h.transmits.push(seen));
+    status
 }
 
 pub(crate) unsafe extern "C" fn cb_set_protocol(
@@ -323,9 +338,25 @@ pub(crate) unsafe extern "C" fn ln_set_framing(
     line_status(RK_STATUS_SUCCESS)
 }
 
-pub(crate) unsafe extern "C" fn kp_next_key(_ctx: *mut c_void, _timeout_ms: u32) -> u32 {
+/// The keypad: the fuzzer's keys (past the end of the callbacks' bytes, no key
+/// comes: a time-out, so that every entry ends), recorded for the PIN oracle.
+pub(crate) unsafe extern "C" fn kp_next_key(_ctx: *mut c_void, timeout_ms: u32) -> u32 {
     let _cb = InCallback::enter();
-    with(|h| h.callback_ran = true);
+    let code = if callbacks_exhausted() {
+        RK_KEY_NONE
+    } else {
+        key()
+    };
+    with(|h| {
+        h.callback_ran = true;
+        h.keys.push(KeySeen { timeout_ms, code });
+    });
+    code
+}
+
+/// A key code: mostly digits, some Enter, Cancel, Clear, Backspace, none (a
+/// time-out) and any value.
+fn key() -> u32 {
     match byte() {
         0..=159 => RK_KEY_DIGIT_0 + u32::from(byte() % 10),
         160..=191 => RK_KEY_ENTER,

@@ -9,6 +9,7 @@ use readerkit_c::*;
 use super::arena::{ARENA_LEN, BUF_LEN, BUF_OFF, R, SLOT_CAP, slot_off};
 use super::callbacks::*;
 use super::model::{byte, permitted, u16le, u32le};
+use super::pin;
 
 /// A buffer: mostly in the byte area, sometimes anywhere in the arena (over an
 /// object), sometimes NULL (with a length that may lie).
@@ -137,7 +138,7 @@ pub(crate) const TOO_LONG: &[u8] = b"a vendor name longer than thirty-two bytes\
 
 /// IOCTL codes: the smart card ones, part 10's, a vendor one, anything.
 pub(crate) fn ioctl_code() -> u32 {
-    let ctl = |f: u32| 0x0031_0000 | (f << 2);
+    let ctl = pin::ctl_code;
     match byte() % 16 {
         0 => RK_IOCTL_POWER,
         1 => RK_IOCTL_GET_ATTRIBUTE,
@@ -194,7 +195,10 @@ pub(crate) fn well_formed_input(code: u32, input: R) -> R {
             word(8, &mut bytes);
             bytes.extend_from_slice(&[0x00, 0x84, 0x00, 0x00, byte() % 9]);
         }
-        _ => return input,
+        code => match pin::operation(code) {
+            Some(operation) => bytes = pin::structure(operation),
+            None => return input,
+        },
     }
     if input.null || input.off < BUF_OFF || input.off + bytes.len() > BUF_OFF + BUF_LEN {
         return input;

@@ -43,11 +43,19 @@
 //!   ATR's lengths never exceed the buffer given; a SEND action's bytes are
 //!   readable; an action is FAILED exactly when the status is a failure;
 //! * tracking: each pending request completes exactly once, with a documented
-//!   status; log lines are NUL-terminated within `RK_LOG_LINE_MAX` bytes.
+//!   status; log lines are NUL-terminated within `RK_LOG_LINE_MAX` bytes;
+//! * PIN pad: `VERIFY_PIN_DIRECT` / `MODIFY_PIN_DIRECT` get well-formed
+//!   structures with fuzzer-chosen fields, the keypad the fuzzer's keys
+//!   (time-outs, Cancel, Clear, Backspace, garbage; no key once the callbacks'
+//!   bytes run out), and `pin` checks the answer against its own model of the
+//!   entry: the keys asked for and their time-outs, 64 00 / 64 01 / 64 02 /
+//!   64 03 in two bytes, or exactly the formatted command sent and the card's
+//!   answer returned.
 //!
-//! The pieces: [`arena`] (the memory and the write check), [`model`] (what the
-//! harness knows), [`decode`] (the arguments), [`callbacks`] (the driver),
-//! [`oracle`] (the checks every call gets) and [`ops`] (the calls).
+//! The pieces: `arena` (the memory and the write check), `model` (what the
+//! harness knows), `decode` (the arguments), `callbacks` (the driver),
+//! `oracle` (the checks every call gets), `pin` (PIN requests and their
+//! oracle) and `ops` (the calls).
 
 pub(crate) mod arena;
 pub(crate) mod callbacks;
@@ -55,6 +63,7 @@ pub(crate) mod decode;
 pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod oracle;
+pub(crate) mod pin;
 
 use arena::{ARENA_LEN, set_arena};
 use model::{H, Harness, byte, exhausted};

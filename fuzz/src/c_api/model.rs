@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use readerkit_c::*;
 
 use super::arena::{R, SIM_SLOT, slot_off};
+use super::pin::{KeySeen, TransmitSeen};
 
 /// What a slot holds, as the harness tracks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,12 @@ pub(crate) struct Harness {
     /// A callback of the current call ran / returned UNSUCCESSFUL or no status.
     pub(crate) callback_ran: bool,
     pub(crate) callback_unsuccessful: bool,
+    /// Per slot: the device has a keypad / a TRANSMIT (its table's, or its line).
+    pub(crate) keypad: [bool; 6],
+    pub(crate) transmit: [bool; 6],
+    /// The keys and the table TRANSMIT calls of the current call.
+    pub(crate) keys: Vec<KeySeen>,
+    pub(crate) transmits: Vec<TransmitSeen>,
 }
 
 impl Harness {
@@ -79,6 +86,10 @@ impl Harness {
             outstanding: [0; 6],
             callback_ran: false,
             callback_unsuccessful: false,
+            keypad: [false; 6],
+            transmit: [false; 6],
+            keys: Vec::new(),
+            transmits: Vec::new(),
         }
     }
 }
@@ -89,6 +100,11 @@ thread_local! {
 
 pub(crate) fn with<T>(f: impl FnOnce(&mut Harness) -> T) -> T {
     H.with(|h| f(&mut h.borrow_mut()))
+}
+
+/// Whether the callbacks' stream is used up.
+pub(crate) fn callbacks_exhausted() -> bool {
+    with(|h| h.cb_pos >= h.cb_data.len())
 }
 
 /// The next byte of the calls' stream, or of the callbacks' inside a callback.

@@ -21,6 +21,8 @@ pub(crate) fn begin_call() {
     with(|h| {
         h.callback_ran = false;
         h.callback_unsuccessful = false;
+        h.keys.clear();
+        h.transmits.clear();
     });
 }
 

@@ -12,6 +12,7 @@ use crate::c_api::callbacks::{kp_next_key, kp_prompt};
 use crate::c_api::decode::*;
 use crate::c_api::model::*;
 use crate::c_api::oracle::{Kind, Site, refused};
+use crate::c_api::pin::{self, PinCall};
 
 pub(crate) fn op_device_init(line: bool) {
     let slot = pick_slot();
@@ -60,7 +61,12 @@ pub(crate) fn op_device_init(line: bool) {
     if let Some(st) = st {
         took(what, slot, st, Obj::Device { line });
         if st == RK_STATUS_SUCCESS {
-            with(|h| h.outstanding[slot] = 0);
+            let transmit = line || table.transmit.is_some();
+            with(|h| {
+                h.outstanding[slot] = 0;
+                h.keypad[slot] = false;
+                h.transmit[slot] = transmit;
+            });
         }
     }
 }
@@ -77,45 +83,8 @@ pub(crate) fn op_device(kind: u8) {
     let site = Site::on(own).extra(&extra);
     let st = match kind % 7 {
         0 => {
-            let code = ioctl_code();
-            let mut input = buffer();
-            if byte() < 192 {
-                input = well_formed_input(code, input);
-            }
-            let output = buffer();
-            let bw = out::<usize>();
-            let before: usize = if bw.null { 0 } else { read(bw) };
-            let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
-            let null_with_len = |r: R| r.null && r.len != 0;
-            let must_refuse = !live
-                || (!bw.null && !usable_out::<usize>(bw))
-                || input.overlaps(output)
-                || bw.overlaps(input)
-                || bw.overlaps(output)
-                || null_with_len(input)
-                || null_with_len(output);
+            let (st, must_refuse) = control(slot, dev, site);
             refusal_expected.set(must_refuse);
-            let (reads, writes) = ([input], [output, bw]);
-            let site = site.reads(&reads).writes(&writes);
-            let ((i, n), (o, m)) = (input.parts(), output.parts());
-            let site = site.kind(Kind::Request { must_refuse });
-            let st = site.run("rk_device_control", || {
-                // SAFETY: arena memory for every buffer and out-pointer.
-                unsafe { rk_device_control(dev.ptr(), code, i, n, o, m, bw.ptr()) }
-            });
-            if let Some(st) = st {
-                if st == RK_STATUS_PENDING {
-                    with(|h| h.outstanding[slot] += 1);
-                }
-                if usable_out::<usize>(bw) && !bw.overlaps(output) {
-                    let n: usize = read(bw);
-                    assert!(
-                        n <= output.len || n == before,
-                        "bytes_written {n} > output {}",
-                        output.len
-                    );
-                }
-            }
             st
         }
         1 => {
@@ -158,9 +127,13 @@ pub(crate) fn op_device(kind: u8) {
                 max_pin_digits: byte() % 20,
             };
             // SAFETY: as above; local ops.
-            site.run("rk_device_set_keypad", || unsafe {
+            let st = site.run("rk_device_set_keypad", || unsafe {
                 rk_device_set_keypad(dev.ptr(), &ops)
-            })
+            });
+            if st == Some(RK_STATUS_SUCCESS) {
+                with(|h| h.keypad[slot] = true);
+            }
+            st
         }
         _ => {
             // SAFETY: as above.
@@ -194,4 +167,71 @@ pub(crate) fn op_device(kind: u8) {
             );
         }
     }
+}
+
+/// `rk_device_control` on `slot` through `dev` with a fuzzer-chosen request; the
+/// status (if the call was made) and whether a refusal must change nothing.
+fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
+    let code = ioctl_code();
+    let mut input = buffer();
+    if byte() < 192 {
+        input = well_formed_input(code, input);
+    }
+    let output = buffer();
+    let bw = out::<usize>();
+    let before: usize = if bw.null { 0 } else { read(bw) };
+    let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
+    let null_with_len = |r: R| r.null && r.len != 0;
+    let must_refuse = !live
+        || (!bw.null && !usable_out::<usize>(bw))
+        || input.overlaps(output)
+        || bw.overlaps(input)
+        || bw.overlaps(output)
+        || null_with_len(input)
+        || null_with_len(output);
+    let (reads, writes) = ([input], [output, bw]);
+    let site = site.reads(&reads).writes(&writes);
+    let ((i, n), (o, m)) = (input.parts(), output.parts());
+    let site = site.kind(Kind::Request { must_refuse });
+    // A PIN request's structure as the library gets it.
+    let structure: Vec<u8> = match input.null {
+        true => Vec::new(),
+        false => (0..input.len)
+            .map(|k| read(R::at(input.off + k, 1)))
+            .collect(),
+    };
+    let st = site.run("rk_device_control", || {
+        // SAFETY: arena memory for every buffer and out-pointer.
+        unsafe { rk_device_control(dev.ptr(), code, i, n, o, m, bw.ptr()) }
+    });
+    if let Some(st) = st
+        && let Some(operation) = pin::operation(code)
+        && !must_refuse
+    {
+        let served = with(|h| h.keypad[slot] && h.transmit[slot]);
+        let table = obj(slot) == (Obj::Device { line: false });
+        let call = PinCall {
+            operation,
+            structure: &structure,
+            served,
+            table,
+            output,
+            bytes_written: pin::bytes_written(bw, output),
+        };
+        pin::check_answer(&call, st);
+    }
+    if let Some(st) = st {
+        if st == RK_STATUS_PENDING {
+            with(|h| h.outstanding[slot] += 1);
+        }
+        if usable_out::<usize>(bw) && !bw.overlaps(output) {
+            let n: usize = read(bw);
+            assert!(
+                n <= output.len || n == before,
+                "bytes_written {n} > output {}",
+                output.len
+            );
+        }
+    }
+    (st, must_refuse)
 }
