@@ -1,11 +1,13 @@
 //! Helpers shared by the fuzz targets: a reader over the fuzzer's bytes, a
 //! UART whose far side the fuzzer plays ([`uart`]), a
 //! builder of well-formed command APDUs for the simulated card's application, and
-//! the C-caller harness of the `c_api` target ([`c_api`]).
+//! the C-caller harnesses of the `c_api` and `c_threads` targets ([`c_api`],
+//! [`c_threads`]).
 
 use readerkit_card_sim::app;
 
 pub mod c_api;
+pub mod c_threads;
 pub mod uart;
 
 /// The fuzzer's bytes, taken from the front; reads past the end give zeros (so
