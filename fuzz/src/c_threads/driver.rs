@@ -170,6 +170,31 @@ fn reenter(shared: &Shared) {
 const ATR_T0: &[u8] = &[0x3B, 0x02, 0x14, 0x50];
 const ATR_T1: &[u8] = &[0x3B, 0x80, 0x81, 0x31, 0xFE, 0x45, 0x00, 0x71];
 
+/// A callback that answers bytes: the chosen `bytes` (cut to `cap`) into `buf`,
+/// their count into `*len`, and a status.
+///
+/// # Safety
+///
+/// `ctx` is the run's `Shared`; `buf` is valid for `cap` bytes, `len` for a write.
+unsafe fn answer(
+    ctx: *mut c_void,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+    bytes: impl FnOnce() -> &'static [u8],
+) -> rk_status {
+    let cb = Serialized::enter(ctx);
+    reenter(cb.shared);
+    let bytes = bytes();
+    let n = bytes.len().min(cap);
+    // SAFETY: `buf` holds `cap` >= `n` bytes, `len` is writable (the contract).
+    unsafe {
+        buf.copy_from_nonoverlapping(bytes.as_ptr(), n);
+        len.write(n);
+    }
+    status()
+}
+
 unsafe extern "C" fn power(
     ctx: *mut c_void,
     _action: u32,
@@ -177,16 +202,12 @@ unsafe extern "C" fn power(
     cap: usize,
     len: *mut usize,
 ) -> rk_status {
-    let cb = Serialized::enter(ctx);
-    reenter(cb.shared);
-    let answer = if byte() & 1 == 0 { ATR_T0 } else { ATR_T1 };
-    let n = answer.len().min(cap);
     // SAFETY: the library's ATR buffer (`cap` bytes) and out-pointer.
     unsafe {
-        atr.copy_from_nonoverlapping(answer.as_ptr(), n);
-        len.write(n);
+        answer(ctx, atr, cap, len, || {
+            if byte() & 1 == 0 { ATR_T0 } else { ATR_T1 }
+        })
     }
-    status()
 }
 
 unsafe extern "C" fn transmit(
@@ -196,16 +217,8 @@ unsafe extern "C" fn transmit(
     cap: usize,
     len: *mut usize,
 ) -> rk_status {
-    let cb = Serialized::enter(ctx);
-    reenter(cb.shared);
-    let sw = [0x90, 0x00];
-    let n = sw.len().min(cap);
     // SAFETY: the library's reply buffer (`cap` bytes) and out-pointer.
-    unsafe {
-        reply.copy_from_nonoverlapping(sw.as_ptr(), n);
-        len.write(n);
-    }
-    status()
+    unsafe { answer(ctx, reply, cap, len, || &[0x90, 0x00]) }
 }
 
 unsafe extern "C" fn set_protocol(
