@@ -17,6 +17,7 @@
 
 use readerkit::caps::ReaderCapabilities;
 use readerkit::pin::entry::Conditions;
+use readerkit::timing::Timing;
 
 use crate::answer::put_data;
 use crate::error::SlotError;
@@ -318,7 +319,7 @@ impl Profile {
         ReaderCapabilities {
             default_clock_khz: clock_khz,
             max_clock_khz: clock_khz,
-            default_data_rate: clock_khz * 1000 / 372,
+            default_data_rate: Timing::default_at(clock_khz).baud(),
             max_data_rate,
             ..ReaderCapabilities::typical()
         }
@@ -428,6 +429,12 @@ mod tests {
         absurd[11] = 0;
         assert_eq!(feed(&mut d, &absurd), (0, None));
         assert!(!d.is_idle());
+    }
+
+    #[test]
+    fn default_data_rate_is_the_default_clock_over_372() {
+        let rates = [Profile::GemPcTwin, Profile::Sec1210].map(|p| p.capabilities());
+        assert_eq!(rates.map(|c| c.default_data_rate), [10_752, 12_903]);
     }
 
     #[test]
