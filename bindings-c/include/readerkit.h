@@ -680,9 +680,11 @@ typedef struct {
  bare-metal build) the driver may report card events ([`rk_card_event`] and
  friends), call [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`]
  and the read-only requests GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and
- GET_PERF_COUNTER; every other [`rk_device_control`] request returns
+ GET_PERF_COUNTER; every other well-formed [`rk_device_control`] request returns
  `RK_STATUS_DEVICE_BUSY` at once and changes nothing (it would wait for the lock
- the callback runs under), and so does [`rk_device_deinit`]. A tracking completion
+ the callback runs under), and so does [`rk_device_deinit`]. (The parameters are
+ checked first, as for every request: a malformed one gets its own error, say
+ `RK_STATUS_BUFFER_TOO_SMALL`.) A tracking completion
  caused from inside a callback is delivered through `tracking_complete` once the
  callback's request has released the lock.
  */
@@ -1227,7 +1229,8 @@ rk_status rk_device_deinit(rk_device *dev);
  `RK_STATUS_NO_MEDIA` (no card in the reader when it returns) or
  `RK_STATUS_INVALID_DEVICE_STATE` (a card is) instead of its own status. From
  inside one of the device's callbacks only the read-only requests are answered;
- others return `RK_STATUS_DEVICE_BUSY` (see [`rk_reader_functions`]).
+ other well-formed ones return `RK_STATUS_DEVICE_BUSY` (see
+ [`rk_reader_functions`]).
 
  # Safety
 

@@ -105,9 +105,11 @@ pub struct rk_protocol_call {
 /// bare-metal build) the driver may report card events ([`rk_card_event`] and
 /// friends), call [`rk_process_events`], [`rk_cancel_tracking`], [`rk_device_state`]
 /// and the read-only requests GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and
-/// GET_PERF_COUNTER; every other [`rk_device_control`] request returns
+/// GET_PERF_COUNTER; every other well-formed [`rk_device_control`] request returns
 /// `RK_STATUS_DEVICE_BUSY` at once and changes nothing (it would wait for the lock
-/// the callback runs under), and so does [`rk_device_deinit`]. A tracking completion
+/// the callback runs under), and so does [`rk_device_deinit`]. (The parameters are
+/// checked first, as for every request: a malformed one gets its own error, say
+/// `RK_STATUS_BUFFER_TOO_SMALL`.) A tracking completion
 /// caused from inside a callback is delivered through `tracking_complete` once the
 /// callback's request has released the lock.
 #[repr(C)]

@@ -355,7 +355,8 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
 /// `RK_STATUS_NO_MEDIA` (no card in the reader when it returns) or
 /// `RK_STATUS_INVALID_DEVICE_STATE` (a card is) instead of its own status. From
 /// inside one of the device's callbacks only the read-only requests are answered;
-/// others return `RK_STATUS_DEVICE_BUSY` (see [`rk_reader_functions`]).
+/// other well-formed ones return `RK_STATUS_DEVICE_BUSY` (see
+/// [`rk_reader_functions`]).
 ///
 /// # Safety
 ///

@@ -129,6 +129,11 @@ impl<P: Platform + 'static> Driver<P> {
                 let vendor = readerkit::ioctl::scard_ctl_code(2048);
                 let outcome = dev.control(vendor, &[1, 2], &mut out);
                 self.outcomes.push((Ioctl::Power, outcome));
+                // Malformed: the parameters are checked first, as anywhere.
+                let short_input = dev.control(Ioctl::Power.code(), &[1, 0, 0], &mut out);
+                self.outcomes.push((Ioctl::Power, short_input));
+                let no_room_for_the_atr = dev.control(Ioctl::Power.code(), &[1, 0, 0, 0], &mut []);
+                self.outcomes.push((Ioctl::Power, no_room_for_the_atr));
             }
             Inside::Remove => dev.card_removed(),
             Inside::RemoveAndProcess => {
@@ -335,8 +340,11 @@ fn check_requests_refused<P: Platform + 'static>(dev: &Device<P, Driver<P>>) {
             (Ioctl::GetLastError, ok),
             (Ioctl::GetPerfCounter, ok),
             (Ioctl::Power, busy), // the vendor IOCTL
+            (Ioctl::Power, Some(Status::InvalidParameter)),
+            (Ioctl::Power, Some(Status::BufferTooSmall)),
         ],
-        "from inside a callback: acting requests busy, read-only ones answered"
+        "from inside a callback: acting requests busy, read-only ones answered, \
+         malformed ones refused for their parameters first"
     );
     assert_eq!(
         dev.with_driver(|d| d.tracking_calls),

@@ -39,8 +39,10 @@
 //!
 //! A callback runs under the serialization lock, so a request made from inside it
 //! (on the same execution context, as [`Platform::current_context`] tells) cannot
-//! run. [`Device::control`] answers such a request with [`Status::DeviceBusy`] and
-//! changes nothing, except the read-only ones it can answer without the lock:
+//! run. [`Device::control`] checks its parameters first, as for any request (a
+//! malformed one gets its parameter error), then answers it with
+//! [`Status::DeviceBusy`] and changes nothing, except the read-only ones it can
+//! answer without the lock:
 //! GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and GET_PERF_COUNTER. Card events
 //! ([`Device::card_inserted`] and friends) and [`Device::process_events`] work from
 //! anywhere, a callback included; a tracking completion they cause is handed to

@@ -25,8 +25,9 @@
 //! a single-core firmware) would wait for a lock its own context holds: a deadlock with
 //! a sleeping lock, an endless spin with a spin lock. The core records which context
 //! holds the serialization lock (a word next to it) and compares it with
-//! [`Platform::current_context`] on every entry: a re-entrant request that needs the
-//! lock is refused with [`Status::DeviceBusy`] at once,
+//! [`Platform::current_context`] on every entry: a well-formed re-entrant request
+//! that needs the lock is refused with [`Status::DeviceBusy`] at once (a malformed
+//! one gets its parameter error first, as anywhere),
 //! and card events processed re-entrantly are applied with their tracking completion
 //! delivered when the lock is released. The detection lives in the core so that
 //! every binding gets it; only the meaning of "the same context" is the platform's:
