@@ -44,6 +44,12 @@ use crate::message::{HEADER_LEN, Message, pc_to_rdr};
 use crate::reader::MAX_SLOTS;
 
 /// What to do with a message that came while the reader may be busy.
+///
+/// Not `#[non_exhaustive]`, on purpose: each decision asks something different
+/// of a transport (run, answer at once, stop the running command), so a
+/// transport matches it exhaustively (no wildcard arm, no `==` against one
+/// decision), and a new decision fails to build every transport that does not
+/// handle it yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Admission {
     /// Run it (its slot, if it names one that exists, is busy until
@@ -61,6 +67,13 @@ pub enum Admission {
 pub const MAX_BUSY_SLOTS: u8 = 1;
 
 /// How a command admitted by [`Gate::admit`] ended.
+///
+/// Not `#[non_exhaustive]`, on purpose: a transport matches it exhaustively (no
+/// wildcard arm, no `==` against one ending) to decide what goes to the host
+/// (the answer, CMD_ABORTED, nothing), so a new ending fails to build every
+/// transport that does not handle it yet: a wildcard would send some answer
+/// for it unseen, which is how an answer reaches a host that never asked
+/// ([`Finish::Disowned`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Finish {
     /// It ran to its end: send its answer.

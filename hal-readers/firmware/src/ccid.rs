@@ -179,7 +179,7 @@ pub fn while_waiting() {
                             send_frame(&mut port, &waiting.busy[..len]);
                         }
                     }
-                    admission => {
+                    admission @ (Admission::Run | Admission::Abort) => {
                         waiting.stop = admission == Admission::Abort;
                         waiting.link = Link::Holding { slot, seq };
                         return;
