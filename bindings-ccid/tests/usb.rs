@@ -14,7 +14,7 @@ use readerkit_card_sim::fault::Trigger;
 use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
-use readerkit_ccid::reader::{Config as CcidConfig, ConfigError};
+use readerkit_ccid::reader::{Config as CcidConfig, ConfigError, HandleError};
 use readerkit_ccid::stop::StoppableLine;
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
@@ -622,6 +622,15 @@ impl PlainPort {
         message[..len].to_vec()
     }
 
+    /// Where the bus is polled: answer the message waiting at once if the port
+    /// says it may ([`CcidPort::answer_at_once`]), then poll the bus.
+    fn answer_at_once(&mut self) -> bool {
+        let reader = &mut self.reader;
+        let answered = self.port.answer_at_once(|m, a| reader.handle(m, a));
+        self.pump();
+        answered
+    }
+
     /// The runner runs `message` with `answer` as its answer buffer and hands
     /// the answer back (none if `handle` fails).
     fn answer(&mut self, message: &[u8], answer: &mut [u8]) {
@@ -629,6 +638,64 @@ impl PlainPort {
         assert!(self.port.finish(answer, len));
         self.pump();
     }
+}
+
+/// What needs no card is answered where the bus is polled
+/// ([`CcidPort::answer_at_once`]) while nothing is admitted: no runner takes
+/// it. A message that needs the card goes to the runner, and what comes while
+/// it waits or runs is not answered at once (it would overtake it, or the
+/// reader is the runner's): the gate answers CMD_SLOT_BUSY, and the reader is
+/// not asked.
+#[test]
+fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
+    let mut p = PlainPort::new();
+    let mut message_buffer = [0u8; 271];
+    for (kind, seq, answer) in [
+        (0x65, 1, [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]),
+        // GetParameters, the card not powered: bError FE, at once too.
+        (0x6C, 2, [0x82, 0, 0, 0, 0, 0, 2, 0x41, 0xFE, 0]),
+    ] {
+        p.host_sends(&message(kind, seq, &[]));
+        assert!(p.answer_at_once(), "{kind:02X}");
+        assert_eq!(take(&p.wire, 1).concat(), answer);
+        assert_eq!(p.port.take(&mut message_buffer), None, "answered already");
+    }
+
+    // A power-on needs the card: it waits for the runner, and a GetSlotStatus
+    // sent behind it is not answered before it.
+    p.host_sends(&message(0x62, 3, &[]));
+    p.host_sends(&message(0x65, 4, &[]));
+    let untouched = |_: &[u8], _: &mut [u8]| -> Result<usize, HandleError> {
+        panic!("the reader is the runner's now")
+    };
+    assert!(!p.port.answer_at_once(untouched));
+    let power_on = p.take();
+    // The GetSlotStatus came in as the power-on was taken; the runner's loop
+    // lets the port decide about it.
+    p.port.service();
+    p.pump();
+    assert_eq!(
+        take(&p.wire, 1).concat(),
+        [0x81, 0, 0, 0, 0, 0, 4, 0x41, 0xE0, 3],
+        "CMD_SLOT_BUSY while the power-on runs"
+    );
+    p.host_sends(&message(0x65, 5, &[]));
+    assert!(!p.port.answer_at_once(untouched), "a command runs");
+    assert_eq!(take(&p.wire, 1).concat()[6..9], [5, 0x41, 0xE0]);
+    p.answer(&power_on, &mut [0u8; 271]);
+    assert_eq!(
+        take(&p.wire, 1).concat()[..9],
+        [0x80, 20, 0, 0, 0, 0, 3, 0, 0]
+    );
+
+    // Nothing runs again: at once, the card active (the busy answers to come
+    // say so too).
+    p.host_sends(&message(0x65, 6, &[]));
+    assert!(p.answer_at_once());
+    assert_eq!(
+        take(&p.wire, 1).concat(),
+        [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]
+    );
 }
 
 /// A runner that has no answer to hand back (here its answer buffer is too
@@ -668,7 +735,9 @@ fn port_finish_without_an_answer_keeps_the_card_status_of_the_last_one() {
 #[test]
 fn port_abort_of_a_waiting_message_ends_with_its_host() {
     let mut p = PlainPort::new();
-    p.host_sends(&message(0x65, 1, &[]));
+    // A power-on (it needs the card, so it waits for the runner; one that needs
+    // none would wait for `answer_at_once`, admitted by nothing).
+    p.host_sends(&message(0x62, 1, &[]));
     p.wire.lock().unwrap().setup = Some([0x21, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00]);
     p.pump();
     assert!(

@@ -24,9 +24,9 @@
 use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use readerkit::caps::VendorAttributes;
@@ -43,7 +43,9 @@ use usb_device::bus::UsbBusAllocator;
 use usb_device::device::{StringDescriptors, UsbDeviceBuilder, UsbVidPid};
 
 use crate::sim_keypad::{self, QueuedKeypad, parse_keys_arg};
-use crate::sim_slot::{CardBehaviour, CardLine, LineMove, Move, SimDevice, StopSignal, open_slot};
+use crate::sim_slot::{
+    CardBehaviour, CardLine, LineMove, Move, SimDevice, StopSignal, locked, open_slot,
+};
 use readerkit_usbip::host::{Completion, Host, Outcome};
 use readerkit_usbip::protocol::{self, UrbCommand};
 use readerkit_usbip::stream::UrbStream;
@@ -72,6 +74,10 @@ const INTERRUPT_ENDPOINT: u8 = 2;
 /// How long the device and the worker are left alone between two looks at the
 /// card (notifying a movement on the interrupt endpoint), in ms.
 const SERVICE_INTERVAL_MS: u64 = 20;
+
+/// The name of the thread that runs the commands needing the card (tests find it
+/// by this name in `/proc`).
+pub(crate) const WORKER_NAME: &str = "usbip-worker";
 
 /// `--level`: the exchange level of the reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -248,12 +254,21 @@ fn serve(args: &Args) -> Result<(), String> {
     let held = Arc::clone(&exported.imported);
     std::thread::spawn(move || handshake::accept(&listener, &exported));
     let (jobs, queue) = mpsc::channel();
+    // The worker runs the commands on it; the device's thread answers with it
+    // what needs no card while nothing runs (`CcidPort::answer_at_once`).
+    let reader = Mutex::new(reader);
     std::thread::scope(|scope| {
         let answers = events.clone();
-        let device = &slots[0];
-        scope.spawn(move || run_commands(reader, device, keypad, &queue, &answers));
+        let (device, shared) = (&slots[0], &reader);
+        std::thread::Builder::new()
+            .name(WORKER_NAME.into())
+            .spawn_scoped(scope, move || {
+                run_commands(shared, device, keypad, &queue, &answers)
+            })
+            .map_err(|e| format!("command worker: {e}"))?;
         let mut link = Link {
             host,
+            reader: &reader,
             info,
             held,
             slots: &slots,
@@ -286,7 +301,7 @@ fn serve(args: &Args) -> Result<(), String> {
 /// `device`'s line when asked; between commands, look for card movements to
 /// notify.
 fn run_commands(
-    mut reader: SimReader<'_>,
+    reader: &Mutex<SimReader<'_>>,
     device: &SimDevice,
     mut keypad: Option<QueuedKeypad>,
     jobs: &Receiver<Job>,
@@ -297,10 +312,12 @@ fn run_commands(
     loop {
         let event = match jobs.recv_timeout(interval) {
             Ok(Job::Run(message)) => {
+                let mut reader = locked(reader);
                 let handled = match keypad.as_mut() {
                     Some(keypad) => reader.handle_with_keypad(&message, &mut answer, keypad),
                     None => reader.handle(&message, &mut answer),
                 };
+                drop(reader);
                 let len = handled.unwrap_or(0);
                 Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec())
             }
@@ -309,12 +326,12 @@ fn run_commands(
                 continue;
             }
             Ok(Job::Forget) => {
-                let _ = reader.slot_change(&mut [0u8; 8]);
+                let _ = locked(reader).slot_change(&mut [0u8; 8]);
                 Event::Forgotten
             }
             Err(RecvTimeoutError::Timeout) => {
                 let mut note = [0u8; 8];
-                match reader.slot_change(&mut note) {
+                match locked(reader).slot_change(&mut note) {
                     Some(len) => Event::Notify(note.get(..len).unwrap_or(&[]).to_vec()),
                     None => continue,
                 }
@@ -352,6 +369,9 @@ fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>) {
 /// command worker's side.
 struct Link<'a, 'd> {
     host: Host<'a, Port<'a>>,
+    /// The reader, the worker's while it runs a command (see
+    /// [`Link::run_device`]).
+    reader: &'d Mutex<SimReader<'d>>,
     info: Arc<protocol::DeviceInfo>,
     /// Set while a client holds the device (by the handshake), cleared here.
     held: Arc<AtomicBool>,
@@ -523,7 +543,9 @@ impl Link<'_, '_> {
 
     /// Move the device until it rests: transfers finished and replied, the
     /// worker's answer and notification handed to the port, an ABORT passed on
-    /// to the card line, the next admitted message given to the worker.
+    /// to the card line, a message that needs no card answered here while
+    /// nothing runs (the reader is free then: the worker has handed back every
+    /// answer), the next admitted message given to the worker.
     fn run_device(&mut self, out: &mut &TcpStream) -> Result<(), String> {
         loop {
             for done in self.host.pump() {
@@ -549,6 +571,10 @@ impl Link<'_, '_> {
                 } else {
                     self.notification = Some(note);
                 }
+            }
+            let reader = self.reader;
+            if port.answer_at_once(|message, answer| locked(reader).handle(message, answer)) {
+                moved = true;
             }
             let mut message = [0u8; MAX_MESSAGE];
             if let Some(len) = port.take(&mut message) {

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::process::Command;
 
 use readerkit_testkit::ccid::message as ccid;
+use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served;
 use readerkit_testkit::usbip::{
     BULK_IN_LEN, Client, RET_SUBMIT, RET_UNLINK, Reply, busid, op, submit, unlink, urb,
@@ -542,4 +543,46 @@ fn a_pin_pad_from_keys_verifies_the_pin() {
     served.stdin.write_all(b"keys 9999E\n").unwrap();
     let answer = c.exchange(20, &ccid(0x69, 3, &verify));
     assert_eq!(answer, [0x80, 2, 0, 0, 0, 0, 3, 0, 0, 0, 0x63, 0xC2]);
+}
+
+/// The flake ccid-serve had (its worker not scheduled in time, libccid's
+/// GetSlotStatus and Escapes then late), on the USB side: with the command
+/// worker held still (ptrace), what needs no card is answered all the same, by
+/// the device's thread (`CcidPort::answer_at_once`); a power-on needs the card
+/// and waits for the worker (a GetSlotStatus meanwhile is CMD_SLOT_BUSY), then
+/// comes with the ATR once the worker runs, and the slot answers at once again.
+/// Before, every message went to the worker: nothing was answered.
+#[test]
+fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
+    let (served, port) = serve();
+    // The import waits for the worker (it forgets old notifications): freeze
+    // it after.
+    let mut c = configured(Client::import(port));
+    let worker = FrozenThread::freeze(served.child.id(), "usbip-worker");
+    // GetSlotStatus: the card present, not powered.
+    let status = c.exchange(10, &ccid(0x65, 1, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]);
+    // Escape 02 (the GemPC Twin's firmware version), as libccid asks on open.
+    let firmware = c.exchange(12, &ccid(0x6B, 2, &[0x02]));
+    assert_eq!(firmware[..10], [0x83, 29, 0, 0, 0, 0, 2, 0x01, 0, 0]);
+    // GetParameters, the card not powered: bError FE.
+    let parameters = c.exchange(14, &ccid(0x6C, 3, &[]));
+    assert_eq!(parameters[5..9], [0, 3, 0x41, 0xFE]);
+
+    bulk_out(&mut c, 16, &ccid(0x62, 4, &[]));
+    let busy = c.exchange(17, &ccid(0x65, 5, &[]));
+    assert_eq!(
+        busy,
+        [0x81, 0, 0, 0, 0, 0, 5, 0x41, 0xE0, 3],
+        "CMD_SLOT_BUSY while the power-on waits"
+    );
+    drop(worker);
+    let atr = bulk_in(&mut c, 19);
+    assert_eq!(
+        (atr[0], &atr[5..9]),
+        (0x80, &[0, 4, 0x00, 0][..]),
+        "{atr:02X?}"
+    );
+    let status = c.exchange(20, &ccid(0x65, 6, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]);
 }

@@ -27,6 +27,14 @@
 //! }
 //! ```
 //!
+//! A runner on a thread of its own (a host's worker, which the scheduler may
+//! not run in time) calls [`CcidPort::answer_at_once`] where it polls the bus:
+//! a message that needs no card while nothing runs or waits (libccid's
+//! GetSlotStatus polls, its Escapes on open: [`Gate::answers_at_once`]) is then
+//! answered right there, from the reader, without waiting for the runner. A
+//! runner that polls the bus itself between commands (the firmware) need not:
+//! [`CcidPort::take`] hands such a message over as any other.
+//!
 //! It costs a second pair of message buffers (the runner's) besides the port's.
 //! A reader with a PIN pad: the runner calls
 //! [`CcidReader::handle_with_keypad`] with its keypad (the port runs no command,
@@ -48,7 +56,7 @@ use crate::answer::{Answer, IccStatus};
 use crate::busy::{self, Admission, Finish, Gate};
 use crate::descriptor;
 use crate::message::{HEADER_LEN, Message};
-use crate::reader::{CcidReader, ClassRequest, ConfigError, MAX_SLOTS};
+use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, MAX_SLOTS};
 
 /// The runner's part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,8 +130,17 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
 
     /// Copy the next admitted message into `message` for the runner; its slot is
     /// busy until [`CcidPort::finish`]. Returns its length, or `None` if none
-    /// waits (or `message` is too short for it).
+    /// waits (or `message` is too short for it). A message left for
+    /// [`CcidPort::answer_at_once`] is admitted and taken here too.
     pub fn take(&mut self, message: &mut [u8]) -> Option<usize> {
+        if self.job == Job::Idle {
+            let len = self.at_once()?.len();
+            // Nothing runs, so it runs (a slot that exists is busy until
+            // `finish`), as `service` would have decided.
+            self.gate
+                .admit(self.pipe.incoming.get(..len).unwrap_or(&[]));
+            self.job = Job::Waiting;
+        }
         let source = match self.job {
             Job::Waiting => self.pipe.incoming.get(..self.pipe.message_len()?)?,
             Job::AbortWaiting => &self.queued_abort[..],
@@ -180,12 +197,52 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         }
         // Only an answer of `len` bytes with a header says how the card is; bytes
         // past `len` are the runner's leftovers.
-        let sent = Message::new_checked(answer.get(..len).unwrap_or(&[]));
-        if let (Some(icc), Ok(sent)) = (self.icc.get_mut(usize::from(slot)), sent) {
-            *icc = IccStatus::from_status_byte(sent.specific()[0]);
-        }
+        note_card(&mut self.icc, slot, answer.get(..len).unwrap_or(&[]));
         self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
         self.pipe.send(len);
+    }
+
+    /// The complete message waiting, if [`CcidPort::answer_at_once`] may answer
+    /// it: nothing is admitted (no command runs or waits), bulk-IN is free,
+    /// and it needs no card ([`Gate::answers_at_once`]).
+    fn at_once(&self) -> Option<&[u8]> {
+        if self.job != Job::Idle || !self.pipe.can_send() {
+            return None;
+        }
+        let message = self.pipe.incoming.get(..self.pipe.message_len()?)?;
+        self.gate.answers_at_once(message).then_some(message)
+    }
+
+    /// Answer the message waiting here and now, if it needs no card and nothing
+    /// is admitted (no command runs, none waits for the runner, so no answer of
+    /// an earlier message is owed and none can be overtaken): `handle` (the
+    /// runner's [`CcidReader::handle`], free while nothing runs) writes its
+    /// answer straight into the bulk-IN buffer. `true` if it answered one;
+    /// `false` leaves the message to the gate and [`CcidPort::take`].
+    ///
+    /// For a runner on a thread of its own: call it where the bus is polled,
+    /// before [`CcidPort::take`], so that the host's status and configuration
+    /// requests (libccid's GetSlotStatus polls, its Escapes on open, some read
+    /// with a time-out of 100 ms) do not wait for that thread to be scheduled.
+    /// `handle` runs only when it answers, so a runner that keeps its reader
+    /// behind a lock takes the lock there.
+    pub fn answer_at_once(
+        &mut self,
+        handle: impl FnOnce(&[u8], &mut [u8]) -> Result<usize, HandleError>,
+    ) -> bool {
+        let Some(len) = self.at_once().map(<[u8]>::len) else {
+            return false;
+        };
+        let pipe = &mut self.pipe;
+        let message = pipe.incoming.get(..len).unwrap_or(&[]);
+        let answered = handle(message, &mut pipe.outgoing[..]).unwrap_or(0);
+        let answer = pipe.outgoing.get(..answered).unwrap_or(&[]);
+        if let Ok(sent) = Message::new_checked(answer) {
+            note_card(&mut self.icc, sent.slot(), answer);
+        }
+        pipe.send(answered);
+        pipe.consume();
+        true
     }
 
     /// Ask the host for more time for the running command (`bmCommandStatus` 2,
@@ -257,7 +314,9 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         let (Some(len), true) = (self.pipe.message_len(), self.pipe.can_send()) else {
             return;
         };
-        if self.job == Job::Waiting {
+        // A message admitted already, or one left for `answer_at_once` (or
+        // `take`, whichever the runner calls first).
+        if self.job == Job::Waiting || self.at_once().is_some() {
             return;
         }
         let message = self.pipe.incoming.get(..len).unwrap_or(&[]);
@@ -280,6 +339,14 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
                 self.pipe.consume();
             }
         }
+    }
+}
+
+/// Keep the card status `answer` (a whole answer, with its header) gives for
+/// `slot`, for the CMD_SLOT_BUSY answers to come.
+fn note_card(icc: &mut [IccStatus; MAX_SLOTS], slot: u8, answer: &[u8]) {
+    if let (Some(icc), Ok(sent)) = (icc.get_mut(usize::from(slot)), Message::new_checked(answer)) {
+        *icc = IccStatus::from_status_byte(sent.specific()[0]);
     }
 }
 
