@@ -16,6 +16,7 @@
 
 use std::io::Write;
 use std::process::Command;
+use std::time::Duration;
 
 use readerkit_testkit::ccid::message as ccid;
 use readerkit_testkit::frozen::FrozenThread;
@@ -585,4 +586,42 @@ fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
     );
     let status = c.exchange(20, &ccid(0x65, 6, &[]));
     assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]);
+}
+
+/// The card is taken out (a `remove` line on stdin) while a slow card works on
+/// a command (60 s, ended only by an abort): the device's thread reports it to
+/// the core and goes on serving the bus; the worker moves the card off the line
+/// after the command. Before, the device's thread moved it on the line itself,
+/// under the device's lock the command holds, and answered nothing until the
+/// command ended. So: GetSlotStatus is CMD_SLOT_BUSY meanwhile, ABORT stops
+/// the command, its Abort's slot status says the card is gone, and the removal
+/// is notified on the interrupt endpoint.
+#[test]
+fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
+    let (mut served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
+    let mut c = slow_echo_running(port);
+    served.stdin.write_all(b"remove\n").unwrap();
+    // Time for the device's thread to take the line (it looks every 20 ms),
+    // so that a thread that waits for the command would be waiting by now.
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = c.exchange(12, &ccid(0x65, 2, &[]));
+    assert_eq!(
+        busy,
+        [0x81, 0, 0, 0, 0, 0, 2, 0x40, 0xE0, 3],
+        "CMD_SLOT_BUSY"
+    );
+
+    bulk_out(&mut c, 14, &ccid(0x72, 3, &[]));
+    let aborted = bulk_in(&mut c, 15);
+    assert_eq!(
+        (aborted[6], aborted[7] >> 6, aborted[8]),
+        (1, 1, 0xFF),
+        "CMD_ABORTED"
+    );
+    let abort = bulk_in(&mut c, 16);
+    assert_eq!(abort[..9], [0x81, 0, 0, 0, 0, 0, 3, 0x02, 0], "absent");
+    c.send(&submit(17, true, 2, 8, [0; 8], &[]));
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 17, 0, &[0x50, 0x02]));
+    let status = c.exchange(18, &ccid(0x65, 4, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 4, 0x02, 0, 3]);
 }
