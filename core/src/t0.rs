@@ -16,11 +16,15 @@
 //!   [`Exchange::received`]);
 //! * [`Action::Done`]: the response (data followed by SW1 SW2) is in the buffer.
 //!
-//! A step the engine is not waiting for ([`Exchange::sent`] while it waits for the
-//! card, [`Exchange::received`] without a data slot or past its end) is a driver
-//! mistake, not the card's: it is refused with [`Error::Sequence`] and changes
-//! nothing, so [`Exchange::action`] still gives the pending action and the exchange
-//! can go on. Bytes from the card that break the protocol end the exchange.
+//! A step the engine is not waiting for is a driver mistake, not the card's: it is
+//! refused with [`Error::Sequence`] and changes nothing, so [`Exchange::action`]
+//! still gives the pending action (or how the exchange ended). That is
+//! [`Exchange::sent`] while the engine waits for the card, [`Exchange::timeout`]
+//! while it has something to send, [`Exchange::received`] without a data slot or
+//! past its end, and every step after the exchange ended ([`Action::Done`] or an
+//! error), as with the T=1 and PPS engines. Bytes from the card that break the
+//! protocol end the exchange, also when they come while the engine has something
+//! to send: they are the card's whatever the split ([`Error::UnexpectedByte`]).
 //!
 //! ```
 //! use readerkit::t0::{Action, Config, Exchange};
@@ -129,9 +133,11 @@ pub enum Error {
     /// The card did not answer within the waiting time.
     Timeout,
     /// The driver called a step the engine was not waiting for ([`Exchange::sent`]
-    /// with nothing to send, [`Exchange::received`] with no data slot or more bytes
-    /// than it holds): the call was refused and changed nothing (also the answer of
-    /// [`Exchange::into_response`] for an exchange still running).
+    /// with nothing to send, [`Exchange::timeout`] with something to send,
+    /// [`Exchange::received`] with no data slot or more bytes than it holds, any
+    /// step after the exchange ended): the call was refused and changed nothing
+    /// (also the answer of [`Exchange::into_response`] for an exchange still
+    /// running).
     Sequence,
 }
 
@@ -440,10 +446,9 @@ impl<'a> Exchange<'a> {
 
     /// The bytes of the last [`Action::Send`] went out. Returns the next action.
     ///
-    /// Called while the engine waits for the card (there was nothing to send), it is
-    /// refused with [`Error::Sequence`] and changes nothing: [`Exchange::action`]
-    /// still gives the pending action. After the exchange ended it returns how it
-    /// ended.
+    /// Called while the engine waits for the card (there was nothing to send) or
+    /// after the exchange ended, it is refused with [`Error::Sequence`] and changes
+    /// nothing: [`Exchange::action`] still gives the pending action.
     pub fn sent(&mut self) -> Result<Action<'_>, Error> {
         match self.state {
             State::SendHeader => self.state = State::Procedure { nulls: 0 },
@@ -451,10 +456,11 @@ impl<'a> Exchange<'a> {
                 self.done = self.done.saturating_add(count);
                 self.state = State::Procedure { nulls: 0 };
             }
-            State::Complete { .. } | State::Failed(_) => {}
-            State::Procedure { .. } | State::ReceiveData { .. } | State::Sw2 { .. } => {
-                return Err(Error::Sequence);
-            }
+            State::Procedure { .. }
+            | State::ReceiveData { .. }
+            | State::Sw2 { .. }
+            | State::Complete { .. }
+            | State::Failed(_) => return Err(Error::Sequence),
         }
         self.action()
     }
@@ -462,10 +468,12 @@ impl<'a> Exchange<'a> {
     /// Bytes from the card, in any split. Returns the next action.
     ///
     /// Bytes arriving when the engine expects none (it is waiting to send, or the
-    /// exchange is complete) fail the exchange with [`Error::UnexpectedByte`]; after
-    /// a failure, bytes are ignored. A burst of data bytes (after an ACK) is taken in
-    /// one copy, not byte by byte.
+    /// response completed earlier in the same call) fail the exchange with
+    /// [`Error::UnexpectedByte`]: the card spoke out of turn. After the exchange
+    /// ended the call is refused with [`Error::Sequence`] and changes nothing. A
+    /// burst of data bytes (after an ACK) is taken in one copy, not byte by byte.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Action<'_>, Error> {
+        self.running()?;
         let mut rest = bytes;
         while let Some((&b, tail)) = rest.split_first() {
             match self.state {
@@ -505,9 +513,9 @@ impl<'a> Exchange<'a> {
     /// Returns the next action; 0 changes nothing.
     ///
     /// More bytes than the slot holds, or a call while no data is expected (the
-    /// engine waits to send, or for a procedure byte or SW2), is refused with
-    /// [`Error::Sequence`] and changes nothing: [`Exchange::action`] still gives
-    /// the pending action. After the exchange ended it returns how it ended.
+    /// engine waits to send, or for a procedure byte or SW2, or the exchange
+    /// ended), is refused with [`Error::Sequence`] and changes nothing:
+    /// [`Exchange::action`] still gives the pending action.
     pub fn received(&mut self, n: usize) -> Result<Action<'_>, Error> {
         match self.state {
             State::ReceiveData { left } => {
@@ -520,21 +528,31 @@ impl<'a> Exchange<'a> {
                     self.data_received(n, left);
                 }
             }
-            State::Complete { .. } | State::Failed(_) => {}
             State::SendHeader
             | State::SendData { .. }
             | State::Procedure { .. }
-            | State::Sw2 { .. } => return Err(Error::Sequence),
+            | State::Sw2 { .. }
+            | State::Complete { .. }
+            | State::Failed(_) => return Err(Error::Sequence),
         }
         self.action()
     }
 
     /// The card did not answer within the waiting time: the exchange fails with
-    /// [`Error::Timeout`] (unless it has already ended, then this returns how it
-    /// ended).
+    /// [`Error::Timeout`].
+    ///
+    /// Only the engine's wait for the card can time out: called while it has
+    /// something to send, or after the exchange ended, this is refused with
+    /// [`Error::Sequence`] and changes nothing.
     pub fn timeout(&mut self) -> Result<Action<'_>, Error> {
-        if !matches!(self.state, State::Complete { .. } | State::Failed(_)) {
-            self.fail(Error::Timeout);
+        match self.state {
+            State::Procedure { .. } | State::ReceiveData { .. } | State::Sw2 { .. } => {
+                self.fail(Error::Timeout)
+            }
+            State::SendHeader
+            | State::SendData { .. }
+            | State::Complete { .. }
+            | State::Failed(_) => return Err(Error::Sequence),
         }
         self.action()
     }
@@ -565,6 +583,14 @@ impl<'a> Exchange<'a> {
 
     fn fail(&mut self, e: Error) {
         self.state = State::Failed(e);
+    }
+
+    /// [`Error::Sequence`] once the exchange ended: no step is taken then.
+    fn running(&self) -> Result<(), Error> {
+        match self.state {
+            State::Complete { .. } | State::Failed(_) => Err(Error::Sequence),
+            _ => Ok(()),
+        }
     }
 
     fn set_tpdu(&mut self, header: [u8; 5], transfer: Transfer<'a>) {
@@ -1308,69 +1334,124 @@ mod tests {
     enum Misuse {
         Sent,
         Received(usize),
+        Timeout,
+        Feed(&'static [u8]),
     }
 
     /// The steps out of order for the pending action: with something to send,
-    /// any `received`; waiting for the card, `sent`, and `received` without a data
-    /// slot or past its end.
+    /// any `received` and `timeout`; waiting for the card, `sent`, and `received`
+    /// without a data slot or past its end; after the end, every step.
     fn misuses(ex: &mut Exchange<'_>) -> Vec<Misuse> {
         let slot = ex.data_slot().map(|s| s.len());
         match (ex.action(), slot) {
-            (Ok(Action::Send(_)), _) => std::vec![Misuse::Received(0), Misuse::Received(1)],
+            (Ok(Action::Send(_)), _) => {
+                std::vec![Misuse::Received(0), Misuse::Received(1), Misuse::Timeout]
+            }
             (Ok(Action::Expect { .. }), Some(len)) => {
                 std::vec![Misuse::Sent, Misuse::Received(len + 1)]
             }
             (Ok(Action::Expect { .. }), None) => {
                 std::vec![Misuse::Sent, Misuse::Received(0), Misuse::Received(1)]
             }
-            _ => Vec::new(),
+            (Ok(Action::Done { .. }) | Err(_), _) => std::vec![
+                Misuse::Sent,
+                Misuse::Received(0),
+                Misuse::Received(1),
+                Misuse::Timeout,
+                Misuse::Feed(&[]),
+                Misuse::Feed(&[0x90, 0x00]),
+            ],
         }
     }
 
-    /// The pending action and the data slot's length, to compare.
+    /// The pending action, the data slot's length and the response, to compare.
     fn pending(ex: &mut Exchange<'_>) -> std::string::String {
         let action = std::format!("{:?}", ex.action());
-        std::format!("{action} slot {:?}", ex.data_slot().map(|s| s.len()))
+        let slot = ex.data_slot().map(|s| s.len());
+        std::format!("{action} slot {slot:?} response {:?}", ex.response())
     }
 
-    #[test]
-    fn a_step_out_of_order_is_refused_and_changes_nothing() {
-        // Case 4: header, ACK, data out, 61 04, GET RESPONSE, ACK, four bytes
-        // of data in (into the data slot), 90 00. Every state of the engine.
+    /// Drive GET CHALLENGE-like case 4 through every state of the engine against
+    /// `card` (silent once it has said everything), trying every misuse of
+    /// [`misuses`] before each step and at the end: each must be refused with
+    /// [`Error::Sequence`] and change nothing. How the exchange ended and the
+    /// number of refusals.
+    fn refuse_every_misuse(card: &[u8]) -> (Result<Vec<u8>, Error>, usize) {
         let apdu = [0x00, 0x88, 0x00, 0x00, 0x02, 0x11, 0x22, 0x04];
-        let mut card: VecDeque<u8> = [0x88, 0x61, 0x04, 0xC0, 1, 2, 3, 4, 0x90, 0x00].into();
+        let mut card: VecDeque<u8> = card.iter().copied().collect();
         let mut buf = [0u8; 16];
         let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
         let mut refused = 0;
-        let len = loop {
+        loop {
             for misuse in misuses(&mut ex) {
                 let before = pending(&mut ex);
                 let r = match misuse {
                     Misuse::Sent => ex.sent().map(|_| ()),
                     Misuse::Received(n) => ex.received(n).map(|_| ()),
+                    Misuse::Timeout => ex.timeout().map(|_| ()),
+                    Misuse::Feed(bytes) => ex.feed(bytes).map(|_| ()),
                 };
                 assert_eq!(r, Err(Error::Sequence), "{misuse:?} at {before}");
                 assert_eq!(pending(&mut ex), before, "{misuse:?} changed the exchange");
                 refused += 1;
             }
-            match ex.action() {
-                Ok(Action::Send(_)) => assert!(ex.sent().is_ok()),
-                Ok(Action::Expect { .. }) => match ex.data_slot() {
-                    Some(slot) => {
-                        slot[0] = card.pop_front().unwrap();
-                        assert!(ex.received(1).is_ok());
+            let _ = match ex.action() {
+                Ok(Action::Send(_)) => ex.sent(),
+                Ok(Action::Expect { .. }) => match (card.pop_front(), ex.data_slot()) {
+                    (None, _) => ex.timeout(),
+                    (Some(b), Some(slot)) => {
+                        slot[0] = b;
+                        ex.received(1)
                     }
-                    None => assert!(ex.feed(&[card.pop_front().unwrap()]).is_ok()),
+                    (Some(b), None) => ex.feed(&[b]),
                 },
-                Ok(Action::Done { response_len }) => break response_len,
-                Err(e) => panic!("the exchange failed: {e:?}"),
-            }
-        };
-        // 3 sends (header, data, GET RESPONSE) × 2, 6 procedure / SW bytes × 3,
-        // 4 data bytes × 2.
-        assert_eq!(refused, 6 + 18 + 8);
+                Ok(Action::Done { .. }) | Err(_) => break,
+            };
+        }
         assert!(card.is_empty());
-        assert_eq!(buf[..len], [1, 2, 3, 4, 0x90, 0x00]);
+        (ex.into_response().map(<[u8]>::to_vec), refused)
+    }
+
+    #[test]
+    fn a_step_out_of_order_or_after_the_end_is_refused_and_changes_nothing() {
+        // Case 4: header, ACK, data out, 61 04, GET RESPONSE, ACK, four bytes
+        // of data in (into the data slot), 90 00: every state of the engine.
+        // 3 sends (header, data, GET RESPONSE) × 3, 6 procedure / SW bytes × 3,
+        // 4 data bytes × 2, then 6 at the end.
+        let full = [0x88, 0x61, 0x04, 0xC0, 1, 2, 3, 4, 0x90, 0x00];
+        let (end, refused) = refuse_every_misuse(&full);
+        assert_eq!(end, Ok(std::vec![1, 2, 3, 4, 0x90, 0x00]));
+        assert_eq!(refused, 9 + 18 + 8 + 6);
+        // The card falls silent in the middle of the data: failed, and the
+        // steps after that are refused the same way.
+        let (end, refused) = refuse_every_misuse(&full[..6]);
+        assert_eq!(end, Err(Error::Timeout));
+        // 3 sends × 3, 4 procedure / SW bytes × 3, 3 data bytes (the third
+        // times out) × 2, then 6 at the end.
+        assert_eq!(refused, 9 + 12 + 6 + 6);
+    }
+
+    #[test]
+    fn bytes_while_the_engine_has_something_to_send_are_the_cards() {
+        // Case 3: after the ACK the reader sends the data; a byte before that
+        // is the card speaking out of turn, in the call of the ACK or in the next.
+        let apdu = [0x00, 0xD6, 0x00, 0x00, 0x01, 0x11];
+        let mut buf = [0u8; 2];
+        for split in [&[0xD6, 0x90][..], &[0xD6]] {
+            let mut ex = header_sent(&apdu, &mut buf);
+            let r = ex.feed(split).map(|_| ());
+            let r = if split.len() == 1 {
+                assert_eq!(ex.action(), Ok(Action::Send(&[0x11])));
+                ex.feed(&[0x90]).map(|_| ())
+            } else {
+                r
+            };
+            assert_eq!(r, Err(Error::UnexpectedByte(0x90)), "split {split:02X?}");
+            assert_eq!(ex.action(), Err(Error::UnexpectedByte(0x90)));
+        }
+        // No bytes: nothing happened.
+        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        assert_eq!(ex.feed(&[]), Ok(Action::Send(&apdu[..5])));
     }
 
     #[test]
@@ -1381,14 +1462,19 @@ mod tests {
         assert_eq!(ex.sent(), Err(Error::Sequence));
         assert!(ex.action().is_ok(), "a refused step changes nothing");
         assert_eq!(ex.into_response(), Err(Error::Sequence));
-        let mut ex = Exchange::new(&apdu, &mut buf, cfg()).unwrap();
+        let mut ex = header_sent(&apdu, &mut buf);
         assert_eq!(ex.response(), None);
         assert_eq!(ex.timeout(), Err(Error::Timeout));
-        // After the failure every step answers the same error.
-        assert_eq!(ex.feed(&[0x90, 0x00]), Err(Error::Timeout));
-        assert_eq!(ex.sent(), Err(Error::Timeout));
-        assert_eq!(ex.received(1), Err(Error::Timeout));
+        // After the failure every step is refused; the exchange still says how
+        // it ended.
+        assert_eq!(ex.feed(&[0x90, 0x00]), Err(Error::Sequence));
         assert_eq!(ex.action(), Err(Error::Timeout));
+        assert_eq!(ex.into_response(), Err(Error::Timeout));
+        assert_eq!(
+            Status::from(Error::Sequence),
+            Status::InvalidDeviceState,
+            "a driver bug, not the card's"
+        );
         assert_eq!(
             std::format!("{}", Error::InvalidIns(0x6A)),
             "INS 6A cannot be sent over T=0"
@@ -1477,9 +1563,11 @@ mod tests {
                     Ok(Action::Send(b)) => {
                         assert!(!b.is_empty());
                         if rng.below(50) == 0 {
-                            let _ = ex.feed(&[byte(&mut rng)]);
+                            // The card speaks out of turn.
+                            owned(ex.feed(&[byte(&mut rng)]))
+                        } else {
+                            owned(ex.sent())
                         }
-                        owned(ex.sent())
                     }
                     Ok(Action::Expect { count, .. }) => {
                         if rng.below(100) == 0 {
