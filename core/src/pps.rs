@@ -45,9 +45,12 @@
 //! # Ok::<(), readerkit::pps::Error>(())
 //! ```
 //!
-//! A [`Exchange::sent`] the exchange is not waiting for is the driver's mistake:
-//! it is refused with [`Error::Sequence`] and changes nothing. A bad answer from
-//! the card, or bytes out of turn, end the exchange.
+//! A step the exchange is not waiting for is the driver's mistake: it is refused
+//! with [`Error::Sequence`] and changes nothing ([`Exchange::action`] still gives
+//! the pending action, or how the exchange ended). That is [`Exchange::sent`]
+//! while the answer comes in, [`Exchange::timeout`] before the request went out,
+//! and every step after the exchange ended, as with the T=0 and T=1 engines. A bad
+//! answer from the card, or its bytes out of turn, end the exchange.
 //!
 //! ## How the parameters are chosen
 //!
@@ -141,7 +144,9 @@ pub enum Error {
     Mismatch,
     /// The card did not answer the request in time.
     Timeout,
-    /// The driver called [`Exchange::sent`] with nothing to send: the call was
+    /// The driver called a step the exchange was not waiting for
+    /// ([`Exchange::sent`] with nothing to send, [`Exchange::timeout`] with the
+    /// request still to send, any step after the exchange ended): the call was
     /// refused and changed nothing.
     Sequence,
 }
@@ -200,7 +205,7 @@ impl fmt::Display for Error {
             Error::TooLong => f.write_str("PPS answer too long"),
             Error::Mismatch => f.write_str("PPS answer does not match the request"),
             Error::Timeout => f.write_str("no PPS answer"),
-            Error::Sequence => f.write_str("sent() called with nothing to send: refused"),
+            Error::Sequence => f.write_str("step called out of order: refused, nothing changed"),
         }
     }
 }
@@ -718,38 +723,41 @@ impl Exchange {
     }
 
     /// The request went out. Returns the next action. Out of turn (while the
-    /// card's answer is coming in) it is refused with [`Error::Sequence`] and
-    /// changes nothing: [`Exchange::action`] still gives the pending action. After
-    /// the exchange ended it returns how it ended.
+    /// card's answer is coming in, or after the exchange ended) it is refused with
+    /// [`Error::Sequence`] and changes nothing: [`Exchange::action`] still gives
+    /// the pending action.
     pub fn sent(&mut self) -> Result<Action<'_>, Error> {
         match self.state {
             State::Send => self.state = State::Receive,
-            State::Receive => return Err(Error::Sequence),
-            State::Done(_) | State::Failed(_) => {}
+            State::Receive | State::Done(_) | State::Failed(_) => return Err(Error::Sequence),
         }
         self.action()
     }
 
     /// Bytes of the card's answer, in any split. Returns the next action: more
     /// bytes to expect, or done once the answer is complete and accepted. Bytes
-    /// before the request went out or after the answer ended fail the exchange
-    /// ([`Error::TooLong`]), as does a bad or mismatching answer.
+    /// before the request went out, or beyond the answer in the call that
+    /// completes it, fail the exchange ([`Error::TooLong`]), as does a bad or
+    /// mismatching answer. After the exchange ended the call is refused with
+    /// [`Error::Sequence`] and changes nothing.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Action<'_>, Error> {
         match self.state {
             State::Receive => self.state = self.take(bytes),
-            State::Send | State::Done(_) if !bytes.is_empty() => {
-                self.state = State::Failed(Error::TooLong)
-            }
-            State::Send | State::Done(_) | State::Failed(_) => {}
+            State::Send if !bytes.is_empty() => self.state = State::Failed(Error::TooLong),
+            State::Send => {}
+            State::Done(_) | State::Failed(_) => return Err(Error::Sequence),
         }
         self.action()
     }
 
     /// The card did not answer (or not all of it) within the waiting time: the
-    /// exchange fails with [`Error::Timeout`] (unless it has already ended).
+    /// exchange fails with [`Error::Timeout`]. Only the wait for the answer can
+    /// time out: before the request went out, or after the exchange ended, this is
+    /// refused with [`Error::Sequence`] and changes nothing.
     pub fn timeout(&mut self) -> Result<Action<'_>, Error> {
-        if let State::Send | State::Receive = self.state {
-            self.state = State::Failed(Error::Timeout);
+        match self.state {
+            State::Receive => self.state = State::Failed(Error::Timeout),
+            State::Send | State::Done(_) | State::Failed(_) => return Err(Error::Sequence),
         }
         self.action()
     }
@@ -1344,9 +1352,13 @@ mod tests {
                 last = pps.feed(part);
             }
             assert_eq!(last, Ok(Action::Done { timing: n.timing }), "split {split}");
-            // Bytes after the answer are refused.
-            assert_eq!(pps.feed(&[0]), Err(Error::TooLong));
         }
+        // Bytes beyond the answer in the call that completes it are the card's.
+        let mut pps = n.exchange(9_600);
+        assert!(pps.sent().is_ok());
+        let mut long = request.as_bytes().to_vec();
+        long.push(0);
+        assert_eq!(pps.feed(&long), Err(Error::TooLong));
         // PPS1 declined: the default timing.
         let mut pps = n.exchange(9_600);
         assert!(pps.sent().is_ok());
@@ -1370,8 +1382,7 @@ mod tests {
         let mut pps = n.exchange(9_600);
         assert!(pps.sent().is_ok());
         assert_eq!(pps.feed(&[0xFF, 0x10, 0x13, 0xFC]), Err(Error::Mismatch));
-        assert_eq!(pps.feed(&[0xFF]), Err(Error::Mismatch));
-        assert_eq!(pps.timeout(), Err(Error::Mismatch));
+        assert_eq!(pps.action(), Err(Error::Mismatch));
 
         let mut pps = n.exchange(9_600);
         assert!(pps.sent().is_ok());
@@ -1383,19 +1394,71 @@ mod tests {
         assert_eq!(pps.timeout(), Err(Error::Timeout));
         assert_eq!(pps.action(), Err(Error::Timeout));
 
-        // Out of turn: bytes before the request went out, a second `sent`.
+        // The card's bytes before the request went out.
         let mut pps = n.exchange(9_600);
         assert_eq!(pps.feed(&[0xFF]), Err(Error::TooLong));
+        // No bytes: nothing happened.
         let mut pps = n.exchange(9_600);
-        assert!(pps.sent().is_ok());
-        let expect = std::format!("{:?}", pps.action());
-        // Refused, nothing changed: the exchange still completes.
-        assert_eq!(pps.sent(), Err(Error::Sequence));
-        assert_eq!(std::format!("{:?}", pps.action()), expect);
-        let request = n.request.unwrap();
-        assert!(matches!(
-            pps.feed(request.as_bytes()),
-            Ok(Action::Done { .. })
-        ));
+        let before = pps;
+        assert_eq!(pps.feed(&[]), before.action());
+        assert_eq!(pps, before);
+    }
+
+    /// A driver step the exchange is not waiting for.
+    #[derive(Debug, Clone, Copy)]
+    enum Misuse {
+        Sent,
+        Timeout,
+        Feed(&'static [u8]),
+    }
+
+    #[test]
+    fn a_step_out_of_order_or_after_the_end_is_refused_and_changes_nothing() {
+        use Misuse::*;
+        let n = t1_negotiation();
+        let echo = n.request.unwrap();
+        let (echo, first) = (echo.as_bytes(), echo.as_bytes()[..2].to_vec());
+        let after_the_end: &[Misuse] = &[Sent, Timeout, Feed(&[]), Feed(&[0xFF])];
+        // The exchange after these steps (`sent`, then the card's bytes, or
+        // silence), and what is refused there.
+        let cases: [(&[Option<&[u8]>], &[Misuse]); 7] = [
+            (&[], &[Timeout]),
+            (&[None], &[Sent]),
+            (&[None, Some(&first)], &[Sent]),
+            (&[None, Some(echo)], after_the_end),
+            (&[None, Some(&[0xFF, 0x10, 0x13, 0xFC])], after_the_end),
+            (&[None, Some(&first), Some(&[])], &[Sent]),
+            (&[None, Some(&first), None], after_the_end),
+        ];
+        for (steps, misuses) in cases {
+            let mut pps = n.exchange(9_600);
+            for step in steps {
+                let _ = match step {
+                    // `sent` first, silence afterwards.
+                    None if pps.action().is_ok_and(|a| matches!(a, Action::Send(_))) => {
+                        pps.sent()
+                    }
+                    None => pps.timeout(),
+                    Some(bytes) => pps.feed(bytes),
+                };
+            }
+            let before = pps;
+            for &misuse in misuses {
+                let r = match misuse {
+                    Sent => pps.sent().map(|_| ()),
+                    Timeout => pps.timeout().map(|_| ()),
+                    Feed(bytes) => pps.feed(bytes).map(|_| ()),
+                };
+                let at = before.action();
+                assert_eq!(r, Err(Error::Sequence), "{misuse:?} at {at:?}");
+                assert_eq!(pps, before, "{misuse:?} at {at:?} changed the exchange");
+            }
+        }
+        // Without a request the exchange is done at once: nothing to send.
+        let mut done = Negotiation { request: None, ..n }.exchange(1);
+        let before = done;
+        assert_eq!(done.sent(), Err(Error::Sequence));
+        assert_eq!(done.feed(&[0xFF]), Err(Error::Sequence));
+        assert_eq!(done, before);
     }
 }

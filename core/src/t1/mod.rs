@@ -17,8 +17,11 @@
 //! [`Action::Done`] or returns an [`Error`]. An input after the exchange ended is
 //! the driver's mistake, not the card's: it is refused with
 //! [`Error::NoTransaction`] and changes nothing ([`Transaction::action`] still says
-//! how the exchange ended, and the engine's sequence numbers are kept). Every block
-//! the card sends, valid or not, moves the exchange on (ISO/IEC 7816-3 clause 11.6):
+//! how the exchange ended, and the engine's sequence numbers are kept), as the T=0
+//! and PPS engines refuse every step after their end. While the exchange runs no
+//! input is out of order (each [`Action::Send`] includes the wait for the card's
+//! block). Every block the card sends, valid or not, moves the exchange on
+//! (ISO/IEC 7816-3 clause 11.6):
 //!
 //! ```
 //! use readerkit::t1::{Action, Config, Edc, Engine};
