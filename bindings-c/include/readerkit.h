@@ -33,8 +33,8 @@
 #define RK_ACTION_DONE 2
 
 /*
- Failed with `status`, which the call also returned; end the exchange or
- transaction.
+ Failed with `status`, which the call that failed it also returned; end the
+ exchange or transaction (every further step is refused).
  */
 #define RK_ACTION_FAILED 3
 
@@ -946,8 +946,8 @@ typedef struct {
    */
   uint8_t wtx;
   /*
-   FAILED: the status (also returned by the call); `RK_STATUS_SUCCESS`
-   otherwise.
+   FAILED: the status that ended the engine (also returned by the call that
+   failed it); `RK_STATUS_SUCCESS` otherwise.
    */
   rk_status status;
 } rk_action;
@@ -1466,9 +1466,13 @@ rk_status rk_t0_begin(rk_t0_exchange *ex,
 
 /*
  The bytes of a SEND action went out; the next action goes to `*action`.
- Called when the exchange waits for the card instead (nothing was to be sent),
- it is refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and
- `*action` gets the pending action again (not FAILED).
+
+ A step the exchange is not waiting for is refused with
+ `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and `*action` gets the
+ pending action again (not a FAILED of its own). That is this call while the
+ exchange waits for the card (nothing was to be sent), [`rk_t0_timeout`] while
+ it has something to send, and every step after DONE or FAILED (`*action` then
+ repeats DONE, or FAILED with the status that ended it).
 
  # Safety
 
@@ -1480,6 +1484,8 @@ rk_status rk_t0_sent(rk_t0_exchange *ex, rk_action *action);
  Bytes received from the card (any split); the next action goes to `*action`.
  `data` must not lie in the response buffer the exchange holds, in `ex` or in
  `*action` (`RK_STATUS_INVALID_PARAMETER`: receive into a buffer of your own).
+ Bytes while the exchange has something to send are the card's protocol error
+ (FAILED); after DONE or FAILED the call is refused as [`rk_t0_sent`] says.
 
  # Safety
 
@@ -1489,7 +1495,9 @@ rk_status rk_t0_sent(rk_t0_exchange *ex, rk_action *action);
 rk_status rk_t0_feed(rk_t0_exchange *ex, const uint8_t *data, size_t len, rk_action *action);
 
 /*
- The card stayed silent for the waiting time; the next action goes to `*action`.
+ The card stayed silent for the waiting time; the next action goes to `*action`
+ (FAILED with `RK_STATUS_IO_TIMEOUT`). Refused while the exchange has something
+ to send and after DONE or FAILED, as [`rk_t0_sent`] says.
 
  # Safety
 
@@ -1576,10 +1584,12 @@ rk_status rk_t1_begin(rk_t1_transaction *tx,
 /*
  The card's block (`len` bytes) arrived; the next action goes to `*action`. The
  block must not lie in the response buffer, `tx`, the engine or `*action`
- (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]). After the transaction
- ended (DONE or FAILED) this, [`rk_t1_timeout`] and [`rk_t1_line_error`] are
- refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and `*action`
- gets the pending action again (DONE, or FAILED with the status that ended it).
+ (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]).
+
+ As with the T=0 steps, a step after the transaction ended (DONE or FAILED) is
+ refused with `RK_STATUS_INVALID_DEVICE_STATE`: this, [`rk_t1_timeout`] and
+ [`rk_t1_line_error`] change nothing then, and `*action` gets the pending
+ action again (DONE, or FAILED with the status that ended it).
 
  # Safety
 
@@ -1589,7 +1599,8 @@ rk_status rk_t1_begin(rk_t1_transaction *tx,
 rk_status rk_t1_receive(rk_t1_transaction *tx, const uint8_t *block, size_t len, rk_action *action);
 
 /*
- No block came within the waiting time.
+ No block came within the waiting time. Refused after the end, as
+ [`rk_t1_receive`] says.
 
  # Safety
 
@@ -1598,7 +1609,8 @@ rk_status rk_t1_receive(rk_t1_transaction *tx, const uint8_t *block, size_t len,
 rk_status rk_t1_timeout(rk_t1_transaction *tx, rk_action *action);
 
 /*
- A block came with a parity error or broken framing.
+ A block came with a parity error or broken framing. Refused after the end, as
+ [`rk_t1_receive`] says.
 
  # Safety
 

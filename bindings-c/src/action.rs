@@ -4,6 +4,11 @@
 //! feed / receive, timeout, line error), which also returns the engine's status:
 //! the core's `Result<Action, Error>` of each step, as C sees it.
 //!
+//! One rule for both: a step the engine is not waiting for (out of order, or
+//! after DONE or FAILED) is refused with `RK_STATUS_INVALID_DEVICE_STATE`,
+//! changes nothing, and writes the pending action again (DONE, or FAILED with the
+//! status that ended the engine).
+//!
 //! ```c
 //! st = rk_t0_begin(&ex, sizeof ex, apdu, apdu_len, resp, sizeof resp, NULL, &a);
 //! while (st == RK_STATUS_SUCCESS && a.kind != RK_ACTION_DONE) {
@@ -29,8 +34,8 @@ pub const RK_ACTION_SEND: u32 = 0;
 pub const RK_ACTION_RECEIVE: u32 = 1;
 /// Done: the first `len` bytes of the response buffer hold the data and SW1 SW2.
 pub const RK_ACTION_DONE: u32 = 2;
-/// Failed with `status`, which the call also returned; end the exchange or
-/// transaction.
+/// Failed with `status`, which the call that failed it also returned; end the
+/// exchange or transaction (every further step is refused).
 pub const RK_ACTION_FAILED: u32 = 3;
 
 /// What the driver of a T=0 exchange or a T=1 transaction does next.
@@ -48,8 +53,8 @@ pub struct rk_action {
     pub timeout_us: u32,
     /// T=1 SEND: the BWT multiplier (1, or the card's WTX factor); 0 otherwise.
     pub wtx: u8,
-    /// FAILED: the status (also returned by the call); `RK_STATUS_SUCCESS`
-    /// otherwise.
+    /// FAILED: the status that ended the engine (also returned by the call that
+    /// failed it); `RK_STATUS_SUCCESS` otherwise.
     pub status: rk_status,
 }
 
@@ -213,8 +218,9 @@ pub(crate) unsafe fn step<S: Stepped>(
             Moved::Refused(status) => (S::pending(engine), Some(status)),
         };
         // SAFETY: checked non-null, aligned and outside what the engine holds.
-        unsafe { report(next, action) }?;
-        refused.map_or(Ok(()), Err)
+        let reported = unsafe { report(next, action) };
+        // A refusal's status, even when the pending action it wrote is FAILED.
+        refused.map_or(reported, Err)
     })
 }
 

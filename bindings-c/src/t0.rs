@@ -179,9 +179,13 @@ impl Stepped for T0 {
 }
 
 /// The bytes of a SEND action went out; the next action goes to `*action`.
-/// Called when the exchange waits for the card instead (nothing was to be sent),
-/// it is refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and
-/// `*action` gets the pending action again (not FAILED).
+///
+/// A step the exchange is not waiting for is refused with
+/// `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and `*action` gets the
+/// pending action again (not a FAILED of its own). That is this call while the
+/// exchange waits for the card (nothing was to be sent), [`rk_t0_timeout`] while
+/// it has something to send, and every step after DONE or FAILED (`*action` then
+/// repeats DONE, or FAILED with the status that ended it).
 ///
 /// # Safety
 ///
@@ -195,6 +199,8 @@ pub unsafe extern "C" fn rk_t0_sent(ex: *mut rk_t0_exchange, action: *mut rk_act
 /// Bytes received from the card (any split); the next action goes to `*action`.
 /// `data` must not lie in the response buffer the exchange holds, in `ex` or in
 /// `*action` (`RK_STATUS_INVALID_PARAMETER`: receive into a buffer of your own).
+/// Bytes while the exchange has something to send are the card's protocol error
+/// (FAILED); after DONE or FAILED the call is refused as [`rk_t0_sent`] says.
 ///
 /// # Safety
 ///
@@ -211,7 +217,9 @@ pub unsafe extern "C" fn rk_t0_feed(
     unsafe { step_with_bytes::<T0>(ex, data, len, action, |x, b| x.feed(b).into()) }
 }
 
-/// The card stayed silent for the waiting time; the next action goes to `*action`.
+/// The card stayed silent for the waiting time; the next action goes to `*action`
+/// (FAILED with `RK_STATUS_IO_TIMEOUT`). Refused while the exchange has something
+/// to send and after DONE or FAILED, as [`rk_t0_sent`] says.
 ///
 /// # Safety
 ///

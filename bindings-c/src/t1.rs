@@ -343,10 +343,12 @@ impl Stepped for T1Tx {
 
 /// The card's block (`len` bytes) arrived; the next action goes to `*action`. The
 /// block must not lie in the response buffer, `tx`, the engine or `*action`
-/// (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]). After the transaction
-/// ended (DONE or FAILED) this, [`rk_t1_timeout`] and [`rk_t1_line_error`] are
-/// refused with `RK_STATUS_INVALID_DEVICE_STATE`: nothing changes, and `*action`
-/// gets the pending action again (DONE, or FAILED with the status that ended it).
+/// (`RK_STATUS_INVALID_PARAMETER`; see [`rk_t1_begin`]).
+///
+/// As with the T=0 steps, a step after the transaction ended (DONE or FAILED) is
+/// refused with `RK_STATUS_INVALID_DEVICE_STATE`: this, [`rk_t1_timeout`] and
+/// [`rk_t1_line_error`] change nothing then, and `*action` gets the pending
+/// action again (DONE, or FAILED with the status that ended it).
 ///
 /// # Safety
 ///
@@ -363,7 +365,8 @@ pub unsafe extern "C" fn rk_t1_receive(
     unsafe { step_with_bytes::<T1Tx>(tx, block, len, action, |t, b| t.receive(b).into()) }
 }
 
-/// No block came within the waiting time.
+/// No block came within the waiting time. Refused after the end, as
+/// [`rk_t1_receive`] says.
 ///
 /// # Safety
 ///
@@ -377,7 +380,8 @@ pub unsafe extern "C" fn rk_t1_timeout(
     unsafe { step::<T1Tx>(tx, action, Region::NONE, |t| Ok(t.timeout().into())) }
 }
 
-/// A block came with a parity error or broken framing.
+/// A block came with a parity error or broken framing. Refused after the end, as
+/// [`rk_t1_receive`] says.
 ///
 /// # Safety
 ///

@@ -392,43 +392,88 @@ fn what(a: &rk_action) -> (u32, Vec<u8>, usize, u32, u8, rk_status) {
     (a.kind, bytes, a.len, a.timeout_us, a.wtx, a.status)
 }
 
-/// A step the exchange is not waiting for (`rk_t0_sent` while it waits for the
-/// card) is refused with `RK_STATUS_INVALID_DEVICE_STATE`, writes the pending
-/// action again (not FAILED) and changes nothing: the exchange still completes.
-#[test]
-fn t0_sent_while_waiting_for_the_card_is_refused_and_changes_nothing() {
-    let mut response = [0u8; 16];
-    let (exchange, mut a) = t0_open(response.as_mut_ptr(), response.len());
-    let ex = exchange.ptr();
-    // SAFETY: an open exchange, our own action.
-    assert_eq!(unsafe { rk_t0_sent(ex, &mut a) }, RK_STATUS_SUCCESS);
-    // Waiting for the procedure byte, then (ACK in) for eight data bytes, then
-    // (two in) for six more: each time a `sent` is out of order.
-    let feeds: [(&[u8], usize); 3] = [(&[], 1), (&T0_CARD[..1], 8), (&T0_CARD[1..3], 6)];
-    for (card, pending) in feeds {
-        if !card.is_empty() {
-            // SAFETY: an open exchange; the bytes are ours, outside what it holds.
-            let st = unsafe { rk_t0_feed(ex, card.as_ptr(), card.len(), &mut a) };
-            assert_eq!(st, RK_STATUS_SUCCESS);
-        }
-        let before = what(&a);
-        assert_eq!((before.0, before.2), (RK_ACTION_RECEIVE, pending));
-        let mut again = no_action();
-        // SAFETY: an open exchange, our own action.
-        let st = unsafe { rk_t0_sent(ex, &mut again) };
-        assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE);
-        assert_eq!(what(&again), before, "the pending action, not FAILED");
-    }
-    assert_eq!(t0_finish(ex, a, &T0_CARD[3..]), Ok(10));
-    // SAFETY: an open exchange.
-    assert_eq!(unsafe { rk_t0_end(ex) }, RK_STATUS_SUCCESS);
-    assert_eq!(response[..10], T0_CARD[1..]);
+/// `call`, given an action of its own to write, is refused with
+/// `RK_STATUS_INVALID_DEVICE_STATE` and writes `pending` again (not FAILED).
+fn assert_refused(step: &str, pending: &rk_action, call: impl FnOnce(&mut rk_action) -> rk_status) {
+    let mut again = no_action();
+    assert_eq!(call(&mut again), RK_STATUS_INVALID_DEVICE_STATE, "{step}");
+    assert_eq!(
+        what(&again),
+        what(pending),
+        "{step}: the pending action, not FAILED"
+    );
 }
 
-/// A step after the transaction ended (`rk_t1_receive`, `rk_t1_timeout`,
-/// `rk_t1_line_error`) is refused with `RK_STATUS_INVALID_DEVICE_STATE`, writes
-/// the pending action again (not FAILED) and changes nothing: the engine keeps its
-/// sequence numbers.
+/// A T=0 step through its C call.
+#[derive(Debug, Clone, Copy)]
+enum T0Step {
+    Sent,
+    Feed(&'static [u8]),
+    Timeout,
+}
+
+/// Take `step` on the open exchange `ex`, the next action to `*a`.
+fn t0_step(ex: *mut rk_t0_exchange, step: T0Step, a: &mut rk_action) -> rk_status {
+    match step {
+        // SAFETY: an open exchange (running or ended), our own action.
+        T0Step::Sent => unsafe { rk_t0_sent(ex, a) },
+        // SAFETY: as above; the bytes are ours, outside what the exchange holds.
+        T0Step::Feed(card) => unsafe { rk_t0_feed(ex, card.as_ptr(), card.len(), a) },
+        // SAFETY: as above.
+        T0Step::Timeout => unsafe { rk_t0_timeout(ex, a) },
+    }
+}
+
+/// A step the exchange is not waiting for (`rk_t0_timeout` while it has
+/// something to send, `rk_t0_sent` while it waits for the card, any step after
+/// DONE or FAILED) is refused with `RK_STATUS_INVALID_DEVICE_STATE`, writes the
+/// pending action again (not FAILED) and changes nothing: the exchange still
+/// completes, or still says how it failed.
+#[test]
+fn t0_steps_out_of_order_or_after_the_end_are_refused_and_change_nothing() {
+    use T0Step::*;
+    let after_the_end: &[T0Step] = &[Sent, Feed(&[]), Feed(&[0x90, 0x00]), Timeout];
+    // The steps that move the exchange on (and the status each returns), each
+    // followed by the steps then refused: the header to send; waiting for the
+    // procedure byte, then (ACK in) for eight data bytes, then (two in) for six
+    // more; done. Or: the card silent after the header, failed.
+    let done: [(T0Step, rk_status, &[T0Step]); 4] = [
+        (Sent, RK_STATUS_SUCCESS, &[Sent]),
+        (Feed(&T0_CARD[..1]), RK_STATUS_SUCCESS, &[Sent]),
+        (Feed(&T0_CARD[1..3]), RK_STATUS_SUCCESS, &[Sent]),
+        (Feed(&T0_CARD[3..]), RK_STATUS_SUCCESS, after_the_end),
+    ];
+    let failed: [(T0Step, rk_status, &[T0Step]); 2] = [
+        (Sent, RK_STATUS_SUCCESS, &[Sent]),
+        (Timeout, RK_STATUS_IO_TIMEOUT, after_the_end),
+    ];
+    for (walk, end) in [(&done[..], RK_ACTION_DONE), (&failed[..], RK_ACTION_FAILED)] {
+        let mut response = [0u8; 16];
+        let (exchange, mut a) = t0_open(response.as_mut_ptr(), response.len());
+        let ex = exchange.ptr();
+        assert_refused("timeout with the header to send", &a, |again| {
+            t0_step(ex, Timeout, again)
+        });
+        for &(step, status, refused) in walk {
+            assert_eq!(t0_step(ex, step, &mut a), status, "{step:?}");
+            for &misuse in refused {
+                let at = std::format!("{misuse:?} after {step:?}");
+                assert_refused(&at, &a, |again| t0_step(ex, misuse, again));
+            }
+        }
+        assert_eq!(a.kind, end);
+        // SAFETY: an open exchange.
+        assert_eq!(unsafe { rk_t0_end(ex) }, RK_STATUS_SUCCESS);
+        if end == RK_ACTION_DONE {
+            assert_eq!(response[..10], T0_CARD[1..]);
+        }
+    }
+}
+
+/// A step after the transaction ended, DONE or FAILED (`rk_t1_receive`,
+/// `rk_t1_timeout`, `rk_t1_line_error`), is refused with
+/// `RK_STATUS_INVALID_DEVICE_STATE`, writes the pending action again (not a
+/// FAILED of its own) and changes nothing: the engine keeps its sequence numbers.
 #[test]
 fn t1_steps_after_the_end_are_refused_and_change_nothing() {
     let (engine_storage, tx_storage) = (t1_engine(), Zeroed::<rk_t1_transaction>::new());
@@ -441,36 +486,39 @@ fn t1_steps_after_the_end_are_refused_and_change_nothing() {
         // SAFETY: our own live storage, APDU and response, kept until rk_t1_end.
         unsafe { rk_t1_begin(tx, tx_len, engine, apdu.as_ptr(), apdu.len(), resp, 8, a) }
     };
+    // The card's block N(S) = 1 with 10 bytes: more than the response buffer.
+    let mut long = t1_card_block(&[0; 10]);
+    long[1] = 0x40;
+    *long.last_mut().unwrap() ^= 0x40;
+    // How the transaction ends, and the PCB of our next I-block: N(S) 1, then 0
+    // (a response that did not fit leaves the engine synchronised).
+    let endings = [
+        (t1_card_block(&[0x90, 0x00]), RK_STATUS_SUCCESS, (RK_ACTION_DONE, 2), 0x40),
+        (long, RK_STATUS_BUFFER_TOO_SMALL, (RK_ACTION_FAILED, 10), 0x00),
+    ];
     let mut a = no_action();
     assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
-    let reply = t1_card_block(&[0x90, 0x00]);
-    // SAFETY: an open transaction, our own block and action.
-    let st = unsafe { rk_t1_receive(tx, reply.as_ptr(), reply.len(), &mut a) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    let done = what(&a);
-    assert_eq!((done.0, done.2), (RK_ACTION_DONE, 2));
-    for k in 0..3 {
-        let mut again = no_action();
-        let st = match k {
-            // SAFETY: the ended (still open) transaction, our own block and action.
-            0 => unsafe { rk_t1_receive(tx, reply.as_ptr(), reply.len(), &mut again) },
-            // SAFETY: as above.
-            1 => unsafe { rk_t1_timeout(tx, &mut again) },
-            // SAFETY: as above.
-            _ => unsafe { rk_t1_line_error(tx, &mut again) },
-        };
-        assert_eq!(st, RK_STATUS_INVALID_DEVICE_STATE, "step {k}");
-        assert_eq!(
-            what(&again),
-            done,
-            "step {k}: the pending action, not FAILED"
-        );
+    for (reply, status, end, next) in endings {
+        // SAFETY: an open transaction, our own block and action.
+        let st = unsafe { rk_t1_receive(tx, reply.as_ptr(), reply.len(), &mut a) };
+        assert_eq!(st, status);
+        assert_eq!((a.kind, a.len), end);
+        for k in 0..3 {
+            assert_refused(&std::format!("step {k} after {st}"), &a, |again| match k {
+                // SAFETY: the ended (still open) transaction, our own block and action.
+                0 => unsafe { rk_t1_receive(tx, reply.as_ptr(), reply.len(), again) },
+                // SAFETY: as above.
+                1 => unsafe { rk_t1_timeout(tx, again) },
+                // SAFETY: as above.
+                _ => unsafe { rk_t1_line_error(tx, again) },
+            });
+        }
+        // SAFETY: an open transaction.
+        assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
+        // The engine kept its sequence numbers.
+        assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
+        assert_eq!(what(&a).1[..2], [0x00, next]);
     }
-    // SAFETY: an open transaction.
-    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
-    // The engine kept its sequence numbers: the next I-block carries N(S) = 1.
-    assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
-    assert_eq!(what(&a).1[..2], [0x00, 0x40]);
     // SAFETY: an open transaction.
     assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
     // SAFETY: an idle engine.
