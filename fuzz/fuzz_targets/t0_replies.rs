@@ -3,13 +3,15 @@
 //!
 //! Input layout: `[flags, cap, apdu_len, apdu..., then card chunks]`, each card chunk
 //! being `[n, n bytes]` (n taken modulo 32). When the input runs out, the card is
-//! silent (timeout). The same input is also fed whole to the parsers.
+//! silent (timeout). The same input is also fed whole to the parsers. Once the
+//! exchange ended, every step must be refused with `Error::Sequence`, changing
+//! nothing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::apdu::{Command, Response as ApduResponse};
 use readerkit::pps::{self, ResponseReader};
-use readerkit::t0::{Action, Config, Exchange, Extended, GetResponseClass};
+use readerkit::t0::{Action, Config, Error, Exchange, Extended, GetResponseClass};
 
 /// Upper bound on engine steps: every step consumes input or ends the exchange, up to
 /// the NULL/round limits (at most 64 each here) and the data of one APDU.
@@ -111,5 +113,18 @@ fuzz_target!(|data: &[u8]| {
                 break;
             }
         };
+    }
+    // Ended: every step is refused and changes nothing.
+    let end = format!("{:?} {:?}", ex.action(), ex.response());
+    for step in 0..5 {
+        let refused = match step {
+            0 => ex.sent().map(|_| ()),
+            1 => ex.timeout().map(|_| ()),
+            2 => ex.received(0).map(|_| ()),
+            3 => ex.feed(&[]).map(|_| ()),
+            _ => ex.feed(card).map(|_| ()),
+        };
+        assert_eq!(refused, Err(Error::Sequence), "step {step} after {end}");
+        assert_eq!(format!("{:?} {:?}", ex.action(), ex.response()), end);
     }
 });

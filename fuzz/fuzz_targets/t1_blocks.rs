@@ -5,12 +5,13 @@
 //! each introduced by a tag byte (low 2 bits): 0 time-out, 1 character error,
 //! 2 raw bytes (length byte, bytes), 3 a well-formed block (PCB, LEN, INF) with the
 //! right NAD and EDC so that the fuzzer reaches deep states. Once the input runs out
-//! the card is silent. The engine must not panic, must only emit valid blocks and must
-//! end within the documented bound.
+//! the card is silent. The engine must not panic, must only emit valid blocks, must
+//! end within the documented bound, and must then refuse every input with
+//! `Error::NoTransaction`, changing nothing.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use readerkit::t1::{Action, Config, Edc, Engine, MAX_BLOCK_LEN, MAX_RESPONSE_LEN, Repr};
+use readerkit::t1::{Action, Config, Edc, Engine, Error, MAX_BLOCK_LEN, MAX_RESPONSE_LEN, Repr};
 
 struct Input<'a> {
     data: &'a [u8],
@@ -121,5 +122,15 @@ fuzz_target!(|data: &[u8]| {
                 },
             };
         }
+        // Ended: every input is refused and changes nothing.
+        let end = format!("{:?}", tx.action());
+        for refused in [
+            tx.receive(input.data).map(|_| ()),
+            tx.timeout().map(|_| ()),
+            tx.line_error().map(|_| ()),
+        ] {
+            assert_eq!(refused, Err(Error::NoTransaction), "after {end}");
+        }
+        assert_eq!(format!("{:?}", tx.action()), end);
     }
 });

@@ -18,19 +18,23 @@ pub(crate) enum Obj {
     Device {
         line: bool,
     },
-    /// A T=0 exchange holding its APDU and response buffer.
+    /// A T=0 exchange holding its APDU and response buffer; `ended`: a call
+    /// wrote DONE or FAILED (every step is refused from then on).
     T0 {
         apdu: R,
         resp: R,
+        ended: bool,
     },
     T1Engine {
         busy: bool,
     },
-    /// A T=1 transaction borrowing the engine in slot `engine`.
+    /// A T=1 transaction borrowing the engine in slot `engine`; `ended` as for
+    /// [`Obj::T0`].
     T1Tx {
         engine: usize,
         apdu: R,
         resp: R,
+        ended: bool,
     },
     Sim,
 }
@@ -41,8 +45,38 @@ impl Obj {
     pub(crate) fn regions(self, slot: usize) -> ([R; 2], R) {
         match self {
             Obj::Free => ([R::NONE; 2], R::NONE),
-            Obj::T0 { apdu, resp } | Obj::T1Tx { apdu, resp, .. } => ([R::slot(slot), resp], apdu),
+            Obj::T0 { apdu, resp, .. } | Obj::T1Tx { apdu, resp, .. } => {
+                ([R::slot(slot), resp], apdu)
+            }
             _ => ([R::slot(slot), R::NONE], R::NONE),
+        }
+    }
+
+    /// `Some(ended)` for an engine (a T=0 exchange, a T=1 transaction).
+    pub(crate) fn ended(self) -> Option<bool> {
+        match self {
+            Obj::T0 { ended, .. } | Obj::T1Tx { ended, .. } => Some(ended),
+            _ => None,
+        }
+    }
+
+    /// The same engine, `ended` or not; anything else unchanged.
+    pub(crate) fn with_ended(self, now: bool) -> Obj {
+        match self {
+            Obj::T0 { apdu, resp, .. } => Obj::T0 {
+                apdu,
+                resp,
+                ended: now,
+            },
+            Obj::T1Tx {
+                engine, apdu, resp, ..
+            } => Obj::T1Tx {
+                engine,
+                apdu,
+                resp,
+                ended: now,
+            },
+            o => o,
         }
     }
 }
@@ -220,7 +254,7 @@ pub(crate) fn check_outstanding(slot: usize) {
 /// its calls).
 pub(crate) fn held(slot: usize) -> (R, R) {
     match obj(slot) {
-        Obj::T0 { apdu, resp } | Obj::T1Tx { apdu, resp, .. } => (apdu, resp),
+        Obj::T0 { apdu, resp, .. } | Obj::T1Tx { apdu, resp, .. } => (apdu, resp),
         _ => (R::NONE, R::NONE),
     }
 }

@@ -6,7 +6,7 @@
 use readerkit_c::*;
 
 use super::arena::{R, check_writes, read, snapshot, usable_out};
-use super::model::{permitted, with};
+use super::model::{obj, permitted, set_obj, with};
 
 /// The statuses a call refuses with, changing nothing.
 pub(crate) fn refused(st: rk_status) -> bool {
@@ -196,4 +196,36 @@ pub(crate) fn check_action(what: &str, st: rk_status, action: R, resp: R) {
         }
         _ => {}
     }
+}
+
+/// After a step of the live engine in `slot` returned `st`: a step on an ended
+/// engine is refused with `RK_STATUS_INVALID_DEVICE_STATE` (unless its arguments
+/// were refused first) and writes how the engine ended; a step that writes DONE or
+/// fails ends the engine.
+pub(crate) fn check_end(what: &str, slot: usize, st: rk_status, action: R) {
+    let Some(ended) = obj(slot).ended() else {
+        return;
+    };
+    if matches!(st, RK_STATUS_INVALID_PARAMETER | RK_STATUS_DEVICE_BUSY) {
+        return;
+    }
+    if ended {
+        assert_eq!(
+            st, RK_STATUS_INVALID_DEVICE_STATE,
+            "{what} on an ended engine was not refused"
+        );
+        let a: rk_action = read(action);
+        assert!(
+            matches!(a.kind, RK_ACTION_DONE | RK_ACTION_FAILED),
+            "{what} on an ended engine wrote {a:?}"
+        );
+        return;
+    }
+    let now = match st {
+        RK_STATUS_SUCCESS => read::<rk_action>(action).kind == RK_ACTION_DONE,
+        // Refused: out of order, nothing changed.
+        RK_STATUS_INVALID_DEVICE_STATE => false,
+        _ => true,
+    };
+    set_obj(slot, obj(slot).with_ended(now));
 }

@@ -6,7 +6,7 @@ use readerkit_c::*;
 use crate::c_api::arena::R;
 use crate::c_api::decode::{buffer, object, out, pick_slot, storage};
 use crate::c_api::model::*;
-use crate::c_api::oracle::{Kind, Site, check_action};
+use crate::c_api::oracle::{Kind, Site, check_action, check_end};
 
 pub(crate) fn op_t0(kind: u8) {
     let slot = pick_slot();
@@ -18,9 +18,8 @@ pub(crate) fn op_t0(kind: u8) {
     let ex = object(slot);
     let (own, writes, extra) = ([slot], [action], [held(slot).1]);
     let step = Site::on(&own).writes(&writes).extra(&extra);
-    let step = step.kind(Kind::Step {
-        live: t0_live(slot, ex),
-    });
+    let live = t0_live(slot, ex);
+    let step = step.kind(Kind::Step { live });
     let (what, st) = match k {
         1 => ("rk_t0_sent", {
             // SAFETY: arena memory.
@@ -57,6 +56,9 @@ pub(crate) fn op_t0(kind: u8) {
     };
     if let Some(st) = st {
         check_action(what, st, action, extra[0]);
+        if live {
+            check_end(what, slot, st, action);
+        }
     }
 }
 
@@ -86,6 +88,7 @@ pub(crate) fn t0_begin(slot: usize, action: R) {
             Obj::T0 {
                 apdu,
                 resp: response,
+                ended: false,
             },
         );
         check_action("rk_t0_begin", st, action, response);
@@ -189,6 +192,7 @@ pub(crate) fn t1_begin(slot: usize, action: R) {
             engine,
             apdu,
             resp: response,
+            ended: false,
         },
     );
     if st == RK_STATUS_SUCCESS {
@@ -206,9 +210,8 @@ pub(crate) fn t1_step(slot: usize, action: R, k: u8) {
     };
     let (writes, extra) = ([action], [held(slot).1]);
     let step = Site::on(&own).writes(&writes).extra(&extra);
-    let step = step.kind(Kind::Step {
-        live: t1_live(slot, tx),
-    });
+    let live = t1_live(slot, tx);
+    let step = step.kind(Kind::Step { live });
     let reads = [buffer()];
     let [block] = reads;
     let (t, a) = (tx.ptr(), action.ptr());
@@ -233,5 +236,8 @@ pub(crate) fn t1_step(slot: usize, action: R, k: u8) {
     };
     if let Some(st) = st {
         check_action(what, st, action, extra[0]);
+        if live {
+            check_end(what, slot, st, action);
+        }
     }
 }
