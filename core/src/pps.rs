@@ -1435,9 +1435,7 @@ mod tests {
             for step in steps {
                 let _ = match step {
                     // `sent` first, silence afterwards.
-                    None if pps.action().is_ok_and(|a| matches!(a, Action::Send(_))) => {
-                        pps.sent()
-                    }
+                    None if pps.action().is_ok_and(|a| matches!(a, Action::Send(_))) => pps.sent(),
                     None => pps.timeout(),
                     Some(bytes) => pps.feed(bytes),
                 };

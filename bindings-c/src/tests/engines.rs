@@ -493,8 +493,18 @@ fn t1_steps_after_the_end_are_refused_and_change_nothing() {
     // How the transaction ends, and the PCB of our next I-block: N(S) 1, then 0
     // (a response that did not fit leaves the engine synchronised).
     let endings = [
-        (t1_card_block(&[0x90, 0x00]), RK_STATUS_SUCCESS, (RK_ACTION_DONE, 2), 0x40),
-        (long, RK_STATUS_BUFFER_TOO_SMALL, (RK_ACTION_FAILED, 10), 0x00),
+        (
+            t1_card_block(&[0x90, 0x00]),
+            RK_STATUS_SUCCESS,
+            (RK_ACTION_DONE, 2),
+            0x40,
+        ),
+        (
+            long,
+            RK_STATUS_BUFFER_TOO_SMALL,
+            (RK_ACTION_FAILED, 10),
+            0x00,
+        ),
     ];
     let mut a = no_action();
     assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
