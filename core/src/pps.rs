@@ -1412,6 +1412,11 @@ mod tests {
         Feed(&'static [u8]),
     }
 
+    /// Steps that take an exchange somewhere (`None`: `sent` while there is
+    /// something to send, else silence; `Some`: the card's bytes), and the steps
+    /// then refused.
+    type Walk<'a> = (&'a [Option<&'a [u8]>], &'a [Misuse]);
+
     #[test]
     fn a_step_out_of_order_or_after_the_end_is_refused_and_changes_nothing() {
         use Misuse::*;
@@ -1419,9 +1424,7 @@ mod tests {
         let echo = n.request.unwrap();
         let (echo, first) = (echo.as_bytes(), echo.as_bytes()[..2].to_vec());
         let after_the_end: &[Misuse] = &[Sent, Timeout, Feed(&[]), Feed(&[0xFF])];
-        // The exchange after these steps (`sent`, then the card's bytes, or
-        // silence), and what is refused there.
-        let cases: [(&[Option<&[u8]>], &[Misuse]); 7] = [
+        let cases: [Walk<'_>; 7] = [
             (&[], &[Timeout]),
             (&[None], &[Sent]),
             (&[None, Some(&first)], &[Sent]),
@@ -1434,7 +1437,6 @@ mod tests {
             let mut pps = n.exchange(9_600);
             for step in steps {
                 let _ = match step {
-                    // `sent` first, silence afterwards.
                     None if pps.action().is_ok_and(|a| matches!(a, Action::Send(_))) => pps.sent(),
                     None => pps.timeout(),
                     Some(bytes) => pps.feed(bytes),
