@@ -395,11 +395,13 @@ fn what(a: &rk_action) -> (u32, Vec<u8>, usize, u32, u8, rk_status) {
 /// `call`, given an action of its own to write, is refused with
 /// `RK_STATUS_INVALID_DEVICE_STATE` and writes `pending` again (not FAILED).
 fn assert_refused(step: &str, pending: &rk_action, call: impl FnOnce(&mut rk_action) -> rk_status) {
+    // Before the call: a SEND's bytes are valid until the next call only.
+    let before = what(pending);
     let mut again = no_action();
     assert_eq!(call(&mut again), RK_STATUS_INVALID_DEVICE_STATE, "{step}");
     assert_eq!(
         what(&again),
-        what(pending),
+        before,
         "{step}: the pending action, not FAILED"
     );
 }
