@@ -22,7 +22,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use readerkit::t1::{Config, Engine, Transaction};
 use static_assertions::const_assert;
 
-use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
+use crate::action::{Open, RK_ACTION_FAILED, Stepped, report, rk_action, step, step_with_bytes};
 use crate::codes::{edc_code, edc_of};
 use crate::guard::{Region, check_ptr, entry, guard};
 use crate::held::Held;
@@ -255,6 +255,11 @@ pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
 /// `tx` or `engine` (`*action` not in the APDU either): receive into a buffer of
 /// your own. Any overlap is `RK_STATUS_INVALID_PARAMETER` and changes nothing.
 ///
+/// A transaction that fails at once (the engine owes the card a resynchronisation
+/// and `max_resynchs` is 0) returns its status with a FAILED `*action` and is not
+/// stored: there is nothing to end, and the engine is free again (reset or
+/// reconfigure it). Any other status but `RK_STATUS_SUCCESS` also stores nothing.
+///
 /// # Safety
 ///
 /// `tx` is valid storage of `tx_len` bytes (zeroed or ended); `engine` is engine
@@ -296,16 +301,25 @@ pub unsafe extern "C" fn rk_t1_begin(
             .transmit(b.apdu, b.response)
             .map_err(|err| to_rk(err.into()))
             .inspect_err(|_| busy.store(false, Ordering::Release))?;
-        // Only once the transaction began (a refused begin leaves the engine's
-        // storage as it was).
-        // SAFETY: the busy flag makes this the only user of the engine slot's
-        // fields; a plain write to one field, no reference to the others (the
-        // transaction borrows `engine` only).
-        unsafe { (*e).value.held = b.held };
         let value = T1Tx {
             owner: e,
             tx: transaction,
         };
+        // A transaction that fails at once (a resynchronisation owed with
+        // `max_resynchs` 0) is not stored: dropping it gives the engine back, so a
+        // failed begin leaves nothing to end.
+        let first: rk_action = value.tx.action().into();
+        if first.kind == RK_ACTION_FAILED {
+            drop(value);
+            // SAFETY: checked non-null, aligned and outside the engine and `tx`.
+            return unsafe { report(first, action) };
+        }
+        // Only once the transaction began (a refused or failed begin leaves the
+        // engine's storage as it was).
+        // SAFETY: the busy flag makes this the only user of the engine slot's
+        // fields; a plain write to one field, no reference to the others (the
+        // transaction borrows `engine` only).
+        unsafe { (*e).value.held = b.held };
         // SAFETY: forwarded contract; size and alignment were checked above. A
         // transaction not stored is dropped, which gives the engine back.
         let s = unsafe { Slot::init(tx, tx_len, value) }?;

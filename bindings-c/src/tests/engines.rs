@@ -203,6 +203,11 @@ fn t1_card_block(data: &[u8]) -> Vec<u8> {
 }
 
 fn t1_engine() -> Zeroed<rk_t1_engine> {
+    t1_engine_with(|_| {})
+}
+
+/// A T=1 engine with the default configuration (no IFS request) as `tune` leaves it.
+fn t1_engine_with(tune: impl FnOnce(&mut rk_t1_config)) -> Zeroed<rk_t1_engine> {
     let engine = Zeroed::new();
     let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
     // SAFETY: valid for a write.
@@ -211,6 +216,7 @@ fn t1_engine() -> Zeroed<rk_t1_engine> {
     // SAFETY: written on success.
     let mut cfg = unsafe { cfg.assume_init() };
     cfg.send_ifs_request = 0;
+    tune(&mut cfg);
     // SAFETY: zeroed storage, a valid config.
     let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &cfg) };
     assert_eq!(st, RK_STATUS_SUCCESS);
@@ -536,4 +542,50 @@ fn t1_steps_after_the_end_are_refused_and_change_nothing() {
     // SAFETY: an idle engine.
     assert_eq!(unsafe { rk_t1_deinit(engine) }, RK_STATUS_SUCCESS);
     assert_eq!(response[..2], [0x90, 0x00]);
+}
+
+/// A transaction that fails at once (the engine owes a resynchronisation and none
+/// is allowed) returns its status with a FAILED action and stores nothing: there is
+/// no transaction to end, and the engine is free again.
+#[test]
+fn t1_begin_that_fails_at_once_stores_nothing() {
+    let engine_storage = t1_engine_with(|cfg| {
+        cfg.max_retries = 0;
+        cfg.max_resynchs = 0;
+    });
+    let tx_storage = Zeroed::<rk_t1_transaction>::new();
+    let (engine, tx) = (engine_storage.ptr(), tx_storage.ptr());
+    let mut response = [0u8; 8];
+    let resp = response.as_mut_ptr();
+    let begin = |a: &mut rk_action| {
+        let tx_len = size_of::<rk_t1_transaction>();
+        let (apdu, len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
+        // SAFETY: our own live storage, APDU and response, kept until rk_t1_end.
+        unsafe { rk_t1_begin(tx, tx_len, engine, apdu, len, resp, 8, a) }
+    };
+    let mut a = no_action();
+    assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
+    // A line error with no retry and no resynchronisation allowed ends the
+    // transaction and leaves the engine owing a resynchronisation.
+    // SAFETY: an open transaction, our own action.
+    let failed = unsafe { rk_t1_line_error(tx, &mut a) };
+    assert_ne!(failed, RK_STATUS_SUCCESS);
+    assert_eq!(a.kind, RK_ACTION_FAILED);
+    // SAFETY: an open transaction.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
+    // The next transaction fails at once: its status and a FAILED action ...
+    let st = begin(&mut a);
+    assert_ne!(st, RK_STATUS_SUCCESS);
+    assert_eq!((a.kind, a.status), (RK_ACTION_FAILED, st));
+    // ... and nothing stored: no transaction to end, the engine not borrowed.
+    // SAFETY: storage the failed begin did not initialise.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_INVALID_DEVICE_STATE);
+    // SAFETY: an initialised engine.
+    assert_eq!(unsafe { rk_t1_reset(engine) }, RK_STATUS_SUCCESS);
+    assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
+    assert_eq!(a.kind, RK_ACTION_SEND);
+    // SAFETY: an open transaction.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
+    // SAFETY: an idle engine.
+    assert_eq!(unsafe { rk_t1_deinit(engine) }, RK_STATUS_SUCCESS);
 }
