@@ -193,6 +193,23 @@ pub fn icc_status(state: CardState) -> IccStatus {
     }
 }
 
+/// The cards of a reader's slots as `bmICCStatus`, read from the core's card
+/// state: its card-event queue is applied without the serialization lock, so
+/// this answers while a command holds that lock (a transport's CMD_SLOT_BUSY
+/// answers, [`crate::usb::port::CcidPort`]'s among them).
+pub trait SlotCards {
+    /// The card of `slot` now as `bmICCStatus` (absent for a slot that does not
+    /// exist).
+    fn icc_status(&self, slot: u8) -> IccStatus;
+}
+
+impl<P: Platform, D, const EVENTS: usize> SlotCards for [Device<P, D, EVENTS>] {
+    fn icc_status(&self, slot: u8) -> IccStatus {
+        self.get(usize::from(slot))
+            .map_or(IccStatus::Absent, |device| icc_status(device.state()))
+    }
+}
+
 fn protocol_number(protocol: Protocol) -> u8 {
     u8::from(protocol == Protocol::T1)
 }
@@ -775,9 +792,13 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// exist). Reads the core's card state only: it answers while a command
     /// runs on the slot.
     pub fn slot_icc_status(&self, slot: u8) -> IccStatus {
+        self.slots.icc_status(slot)
+    }
+
+    /// The reader's slots (for [`SlotCards`] where the reader itself is
+    /// borrowed by the command running).
+    pub fn slots(&self) -> &'d [Device<P, D, EVENTS>] {
         self.slots
-            .get(usize::from(slot))
-            .map_or(IccStatus::Absent, |d| icc_status(d.state()))
     }
 
     /// A [`crate::busy::Gate`] for this reader's slots (one of them busy at a

@@ -344,7 +344,11 @@ type MoreTimeHook = Box<dyn FnMut(MoreTime)>;
 /// The slow card's line for the port test: deaf once the port stops the command,
 /// watched for requests for more time.
 type SlowLine = WatchedLine<StoppableLine<SimLine<1024>, Box<dyn Fn() -> bool>>, MoreTimeHook>;
-type Port = CcidPort<'static, TestBus, 271>;
+/// The slow card's slot.
+type SlowSlot = Device<SpinPlatform, LineReader<SlowLine>>;
+type Port = CcidPort<'static, TestBus, [SlowSlot], 271>;
+/// The port over cards that answer at once.
+type PlainCcidPort = CcidPort<'static, TestBus, [Slot], 271>;
 /// What the host does while the card works (the bus is polled after each).
 enum HostStep {
     /// A setup packet on the control endpoint.
@@ -356,6 +360,9 @@ enum HostStep {
     /// The host goes away without a word (a USB/IP client's connection ends):
     /// the port is disowned.
     Disown,
+    /// The card is taken out (the presence switch's event reaches the core; the
+    /// card line, held by the command, is not touched).
+    RemoveCard,
 }
 use HostStep::*;
 
@@ -370,6 +377,8 @@ struct Bus {
     wire: Arc<Mutex<Wire>>,
     port: OnceCell<RefCell<Port>>,
     usb: OnceCell<RefCell<UsbDevice<'static, TestBus>>>,
+    /// The slow card's slot.
+    slot: OnceCell<&'static SlowSlot>,
     /// What the host does the first time the card asks for more time.
     during: RefCell<Vec<HostStep>>,
 }
@@ -397,6 +406,7 @@ impl Bus {
                 Disown => {
                     assert!(self.port.get().unwrap().borrow_mut().disown(), "it runs");
                 }
+                RemoveCard => self.slot.get().unwrap().card_removed(),
             }
             self.pump();
         }
@@ -444,6 +454,7 @@ fn slow_port() -> (
         wire: test_bus.0.clone(),
         port: OnceCell::new(),
         usb: OnceCell::new(),
+        slot: OnceCell::new(),
         during: RefCell::new(Vec::new()),
     }));
     let card =
@@ -457,6 +468,7 @@ fn slow_port() -> (
         twin::Profile::GemPcTwin.capabilities(),
     )]));
     slots[0].card_inserted();
+    assert!(bus.slot.set(&slots[0]).is_ok());
     let mut reader = CcidReader::new(slots, CcidConfig::short_apdu()).unwrap();
     let port = Port::new(alloc, &mut reader, 64).unwrap();
     assert!(bus.port.set(RefCell::new(port)).is_ok());
@@ -563,6 +575,28 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
     the_next_command_runs(bus, &mut reader, 9);
 }
 
+/// The card is taken out while the slow card's ECHO (seq 2) runs: the
+/// CMD_SLOT_BUSY answer to a GetSlotStatus (seq 3) sent after says "no card"
+/// (`bmICCStatus` 2) at once, from the core's card state, though the last
+/// answer sent (the power-on's) said active and the running command holds the
+/// serialization lock. (Before, the port answered with the last answer's
+/// status: 0x40, the card present and active.)
+#[test]
+fn port_busy_answer_shows_a_card_removed_while_a_command_runs() {
+    let (bus, mut reader) = slow_port();
+    *bus.during.borrow_mut() = vec![RemoveCard, Send(message(0x65, 3, &[]))];
+    send(&bus.wire, &message(0x6F, 2, &echo(&[0xAB, 0xCD])));
+    run_port(bus, &mut reader, 2);
+    let answers = take(&bus.wire, 1);
+    assert_eq!(
+        answers[1],
+        [0x81, 0, 0, 0, 0, 0, 3, 0x42, 0xE0, 3],
+        "CMD_SLOT_BUSY, no card: {answers:02X?}"
+    );
+    assert_eq!(answers.len(), 3, "the ECHO's answer, after: {answers:02X?}");
+    assert_eq!(answers[2][6], 2, "{answers:02X?}");
+}
+
 /// Nothing is left stopping on the port, and a GetSlotStatus (`seq`) gets its
 /// slot status, the card active.
 fn the_next_command_runs(
@@ -585,7 +619,7 @@ fn the_next_command_runs(
 struct PlainPort {
     wire: Arc<Mutex<Wire>>,
     usb: UsbDevice<'static, TestBus>,
-    port: Port,
+    port: PlainCcidPort,
     reader: CcidReader<'static, SpinPlatform, LineReader<SimLine<1024>>>,
 }
 
@@ -699,11 +733,11 @@ fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
 }
 
 /// A runner that has no answer to hand back (here its answer buffer is too
-/// short: `handle` fails) calls `finish` with `len` 0: whatever that buffer still
-/// holds must not become the slot's card status, so a later CMD_SLOT_BUSY still
-/// says what the last real answer said (the card present and active).
+/// short: `handle` fails) calls `finish` with `len` 0: nothing is sent, and
+/// whatever that buffer still holds ("no card") says nothing about the card: a
+/// later CMD_SLOT_BUSY says what the core says (the card present and active).
 #[test]
-fn port_finish_without_an_answer_keeps_the_card_status_of_the_last_one() {
+fn port_finish_without_an_answer_sends_nothing_and_busy_answers_keep_the_card() {
     let mut p = PlainPort::new();
     p.host_sends(&message(0x62, 1, &[]));
     let power_on = p.take();

@@ -126,7 +126,7 @@ pub(crate) struct Args {
     keys: Option<String>,
 }
 
-type Port<'a> = CcidPort<'a, VirtualBus, MAX_MESSAGE>;
+type Port<'a> = CcidPort<'a, VirtualBus, [SimDevice], MAX_MESSAGE>;
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
 /// What the device's thread asks of the command worker.

@@ -593,7 +593,9 @@ fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
 /// the core and goes on serving the bus; the worker moves the card off the line
 /// after the command. Before, the device's thread moved it on the line itself,
 /// under the device's lock the command holds, and answered nothing until the
-/// command ended. So: GetSlotStatus is CMD_SLOT_BUSY meanwhile, ABORT stops
+/// command ended. So: GetSlotStatus is CMD_SLOT_BUSY meanwhile, saying the
+/// card is gone (the core's card state; before, the port gave the last
+/// answer's status, present and active, until the command ended), ABORT stops
 /// the command, its Abort's slot status says the card is gone, and the removal
 /// is notified on the interrupt endpoint.
 #[test]
@@ -607,8 +609,8 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
     let busy = c.exchange(12, &ccid(0x65, 2, &[]));
     assert_eq!(
         busy,
-        [0x81, 0, 0, 0, 0, 0, 2, 0x40, 0xE0, 3],
-        "CMD_SLOT_BUSY"
+        [0x81, 0, 0, 0, 0, 0, 2, 0x42, 0xE0, 3],
+        "CMD_SLOT_BUSY, no card"
     );
 
     bulk_out(&mut c, 14, &ccid(0x72, 3, &[]));

@@ -54,7 +54,7 @@ type Ccid<'a, 'd> = CcidClass<
     MAX_MESSAGE,
 >;
 
-type Port<'a> = CcidPort<'a, VirtualBus, MAX_MESSAGE>;
+type Port<'a> = CcidPort<'a, VirtualBus, [Slot], MAX_MESSAGE>;
 
 /// The slot with card `kind` of card-sim's list (t0, t1, t0t1, t1crc, none).
 fn slot(kind: u8) -> Slot {

@@ -42,6 +42,7 @@
 //! reader's `with_pin_support` comes before [`CcidPort::new`], which copies the
 //! class descriptor.
 
+use readerkit::Device;
 use readerkit::platform::Platform;
 use usb_device::Result as UsbResult;
 use usb_device::bus::{UsbBus, UsbBusAllocator};
@@ -52,11 +53,11 @@ use usb_device::endpoint::EndpointAddress;
 
 use super::pipe::Pipe;
 use super::{class_request, request};
-use crate::answer::{Answer, IccStatus};
+use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
 use crate::descriptor;
-use crate::message::{HEADER_LEN, Message};
-use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, MAX_SLOTS};
+use crate::message::HEADER_LEN;
+use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, SlotCards};
 
 /// The runner's part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +84,9 @@ struct Values {
     len: usize,
 }
 
-/// The CCID interface with `N`-byte message buffers, for commands run outside.
-pub struct CcidPort<'a, B: UsbBus, const N: usize> {
+/// The CCID interface with `N`-byte message buffers, for commands run outside
+/// on the reader whose slots are `C` (`[Device<P, D, EVENTS>]`).
+pub struct CcidPort<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> {
     pipe: Pipe<'a, B, N>,
     descriptor: [u8; descriptor::LEN],
     clocks: Values,
@@ -94,17 +96,21 @@ pub struct CcidPort<'a, B: UsbBus, const N: usize> {
     job: Job,
     /// The PC_to_RDR_Abort for the running command's slot, run after it.
     queued_abort: [u8; HEADER_LEN],
-    /// `bmICCStatus` of each slot as its last answer said (for busy answers).
-    icc: [IccStatus; MAX_SLOTS],
+    /// The reader's slots, whose card state the busy answers give (read while
+    /// the runner holds the reader and the command its serialization lock).
+    cards: &'a C,
 }
 
-impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
+impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
+    CcidPort<'a, B, [Device<P, D, EVENTS>], N>
+{
     /// The interface on `alloc` for `reader` (its descriptor, slots, clocks and
-    /// data rates; the reader itself stays with the runner), bulk endpoints of
-    /// `max_packet_size` bytes. Errors as [`super::CcidClass::new`].
-    pub fn new<P: Platform, D, const EVENTS: usize>(
+    /// data rates; the reader itself stays with the runner, its slots are read
+    /// for the busy answers' card status), bulk endpoints of `max_packet_size`
+    /// bytes. Errors as [`super::CcidClass::new`].
+    pub fn new<'d: 'a>(
         alloc: &'a UsbBusAllocator<B>,
-        reader: &mut CcidReader<'_, P, D, EVENTS>,
+        reader: &mut CcidReader<'d, P, D, EVENTS>,
         max_packet_size: u16,
     ) -> Result<Self, ConfigError> {
         let class_descriptor = reader.descriptor();
@@ -124,10 +130,12 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
             gate: reader.gate(),
             job: Job::Idle,
             queued_abort: [0; HEADER_LEN],
-            icc: [IccStatus::Absent; MAX_SLOTS],
+            cards: reader.slots(),
         })
     }
+}
 
+impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// Copy the next admitted message into `message` for the runner; its slot is
     /// busy until [`CcidPort::finish`]. Returns its length, or `None` if none
     /// waits (or `message` is too short for it). A message left for
@@ -162,8 +170,7 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
     /// runner has no answer) goes out, as CMD_ABORTED if it was stopped (then
     /// `answer` is rewritten), or nowhere if its host has gone
-    /// ([`CcidPort::disown`]); its `bStatus` is the slot's card status from then
-    /// on (for CMD_SLOT_BUSY answers). Nothing past `len` is read. `false` while
+    /// ([`CcidPort::disown`]). Nothing past `len` is read. `false` while
     /// bulk-IN is busy: poll the bus and call again.
     pub fn finish(&mut self, answer: &mut [u8], len: usize) -> bool {
         let (slot, owned) = match self.job {
@@ -176,7 +183,7 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         }
         let finish = self.gate.finish(slot);
         if owned {
-            self.send_answer(slot, answer, len, finish);
+            self.send_answer(answer, len, finish);
         }
         self.job = if self.gate.is_busy(slot) {
             // A PC_to_RDR_Abort came for the stopped command (from the host
@@ -189,15 +196,12 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         true
     }
 
-    /// Send the answer of the command that ended on `slot` as `finish` says.
-    fn send_answer(&mut self, slot: u8, answer: &mut [u8], len: usize, finish: Finish) {
+    /// Send the answer of the command that ended as `finish` says.
+    fn send_answer(&mut self, answer: &mut [u8], len: usize, finish: Finish) {
         let mut len = len.min(answer.len()).min(N);
         if finish == Finish::Aborted && len > 0 {
             len = busy::answer_aborted(answer).unwrap_or(len);
         }
-        // Only an answer of `len` bytes with a header says how the card is; bytes
-        // past `len` are the runner's leftovers.
-        note_card(&mut self.icc, slot, answer.get(..len).unwrap_or(&[]));
         self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
         self.pipe.send(len);
     }
@@ -236,10 +240,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
         let pipe = &mut self.pipe;
         let message = pipe.incoming.get(..len).unwrap_or(&[]);
         let answered = handle(message, &mut pipe.outgoing[..]).unwrap_or(0);
-        let answer = pipe.outgoing.get(..answered).unwrap_or(&[]);
-        if let Ok(sent) = Message::new_checked(answer) {
-            note_card(&mut self.icc, sent.slot(), answer);
-        }
         pipe.send(answered);
         pipe.consume();
         true
@@ -326,8 +326,9 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
             Admission::Run if self.job != Job::Idle => {}
             Admission::Run => self.job = Job::Waiting,
             Admission::Busy => {
-                let slot = usize::from(message.get(5).copied().unwrap_or(0));
-                let icc = self.icc.get(slot).copied().unwrap_or(IccStatus::Absent);
+                // The card as the core knows it now (a removal while the
+                // command runs shows at once), not as the last answer said.
+                let icc = self.cards.icc_status(message.get(5).copied().unwrap_or(0));
                 let mut reply = [0u8; HEADER_LEN];
                 let answer_len = busy::answer_busy(message, icc, &mut reply).unwrap_or(0);
                 self.pipe.outgoing[..answer_len].copy_from_slice(&reply[..answer_len]);
@@ -342,14 +343,6 @@ impl<'a, B: UsbBus, const N: usize> CcidPort<'a, B, N> {
     }
 }
 
-/// Keep the card status `answer` (a whole answer, with its header) gives for
-/// `slot`, for the CMD_SLOT_BUSY answers to come.
-fn note_card(icc: &mut [IccStatus; MAX_SLOTS], slot: u8, answer: &[u8]) {
-    if let (Some(icc), Ok(sent)) = (icc.get_mut(usize::from(slot)), Message::new_checked(answer)) {
-        *icc = IccStatus::from_status_byte(sent.specific()[0]);
-    }
-}
-
 /// `true` for the standard request SET_CONFIGURATION.
 fn is_set_configuration(request: &Request) -> bool {
     request.request_type == RequestType::Standard
@@ -357,7 +350,7 @@ fn is_set_configuration(request: &Request) -> bool {
         && request.request == Request::SET_CONFIGURATION
 }
 
-impl<B: UsbBus, const N: usize> UsbClass<B> for CcidPort<'_, B, N> {
+impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<'_, B, C, N> {
     fn get_configuration_descriptors(&self, writer: &mut DescriptorWriter) -> UsbResult<()> {
         self.pipe.write_descriptors(writer, &self.descriptor)
     }

@@ -72,7 +72,7 @@ pub type Pins = readerkit_hal::interface::Pins<
 >;
 
 type Bus = UsbBus<USB>;
-type Port = CcidPort<'static, Bus, MAX_MESSAGE>;
+type Port = CcidPort<'static, Bus, [Dev], MAX_MESSAGE>;
 type Ccid = CcidReader<'static, SpinPlatform, Reader, DEFAULT_EVENT_CAPACITY>;
 
 /// What start-up made of the peripherals, taken by `pins` and `serve`.
