@@ -176,11 +176,15 @@ fn exchange<B: UsbBus>(
 
 /// Queue `bytes` on the bulk-OUT endpoint in 64-byte packets.
 fn send(wire: &Arc<Mutex<Wire>>, bytes: &[u8]) {
+    send_in_packets(wire, bytes, 64);
+}
+
+/// Queue `bytes` on the bulk-OUT endpoint in `packet`-byte packets (no
+/// zero-length packet after a full last one).
+fn send_in_packets(wire: &Arc<Mutex<Wire>>, bytes: &[u8], packet: usize) {
     let mut w = wire.lock().unwrap();
     let q = w.out.entry(1).or_default();
-    for chunk in bytes.chunks(64) {
-        q.push_back(chunk.to_vec());
-    }
+    q.extend(bytes.chunks(packet).map(<[u8]>::to_vec));
 }
 
 /// A USB device on `alloc`'s bus.
@@ -300,6 +304,113 @@ fn ccid_over_usb_device() {
     class.service();
     pump(&mut usb, &mut class, &wire);
     assert_eq!(take(&wire, 2), [vec![0x50, 0x02]]);
+}
+
+/// Each of `transfers` sent on bulk OUT to a [`CcidClass`] with `N`-byte
+/// buffers and bulk endpoints of `packet` bytes (the card powered on first), in
+/// packets of `packet` bytes and without a zero-length packet after one that
+/// fills its last packet (as libccid sends them: it never asks for one); the
+/// answers, split by their `dwLength`.
+fn framed<const N: usize>(packet: u16, transfers: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let (wire, alloc) = test_bus();
+    let slots = [slot()];
+    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut class = CcidClass::<_, _, _, 8, N>::new(&alloc, reader, packet).unwrap();
+    let mut usb = device(&alloc);
+    send_in_packets(&wire, &message(0x62, 0xA0, &[]), usize::from(packet));
+    pump(&mut usb, &mut class, &wire);
+    let power_on = take(&wire, 1).concat();
+    assert_eq!(power_on[..10], [0x80, 20, 0, 0, 0, 0, 0xA0, 0, 0, 0]);
+    for transfer in transfers {
+        send_in_packets(&wire, transfer, usize::from(packet));
+    }
+    pump(&mut usb, &mut class, &wire);
+    let mut stream = &take(&wire, 1).concat()[..];
+    let mut answers = Vec::new();
+    while stream.len() >= 10 {
+        let len = 10 + u32::from_le_bytes(stream[1..5].try_into().unwrap()) as usize;
+        let (answer, rest) = stream.split_at(len.min(stream.len()));
+        answers.push(answer.to_vec());
+        stream = rest;
+    }
+    assert!(stream.is_empty(), "a partial header: {stream:02X?}");
+    answers
+}
+
+/// A message's `dwLength` (bytes 1-4) set to `len` whatever its data.
+fn announcing(mut message: Vec<u8>, len: u32) -> Vec<u8> {
+    message[1..5].copy_from_slice(&len.to_le_bytes());
+    message
+}
+
+/// The bulk-OUT reassembly ends a message where its `dwLength` says (the
+/// header and `dwLength` bytes) or where a short packet ends the transfer (USB
+/// 2.0 §5.8.3), whichever comes first; it must not wait for a zero-length
+/// packet the host does not send. Checked with 8- and 64-byte packets, with
+/// buffers of exactly `dwMaxCCIDMessageLength` (271) and larger (1034):
+///
+/// - a message that fills its last packet (128 and 64 bytes), then others back
+///   to back: each answered, in order, with its own data;
+/// - `dwLength` beyond `dwMaxCCIDMessageLength` - 10 (the block "should never
+///   exceed" it, CCID 1.1 §6.1.4): CMD_FAILED with `bError` 1, the offset of
+///   `dwLength` (the slot error register, §6.2.6), and the next message is read
+///   from its own header;
+/// - a `dwLength` that lies, announcing more than the transfer carries: a short
+///   packet ends it, CMD_FAILED `bError` 1; when the lying transfer fills its
+///   last packet the reader cannot see its end, so the next transfer (a
+///   GetSlotStatus) is taken as its rest and answered with it; the one after is
+///   read from its own header again.
+///
+/// `announced_len` off by one either way fails the first case (the 128-byte
+/// message waits for a byte of the next, or ends a byte short).
+#[test]
+fn bulk_out_messages_end_where_dw_length_says() {
+    let status = |seq| message(0x65, seq, &[]);
+    let slot_status = |seq| vec![0x81, 0, 0, 0, 0, 0, seq, 0, 0, 0];
+    let failed_dw_length = |seq| vec![0x80, 0, 0, 0, 0, 0, seq, 0x40, 1, 0];
+    let (data_112, data_48) = ([0x5A; 112], [0xA5; 48]);
+    let echoed = |seq, data: &[u8]| {
+        let mut answer = message(0x80, seq, data);
+        answer.extend_from_slice(&[0x90, 0x00]);
+        answer[1..5].copy_from_slice(&(data.len() as u32 + 2).to_le_bytes());
+        answer
+    };
+    let exact_128 = message(0x6F, 1, &echo(&data_112));
+    let exact_64 = message(0x6F, 2, &echo(&data_48));
+    assert_eq!((exact_128.len(), exact_64.len()), (128, 64));
+    let too_long = message(0x6F, 4, &[0x00; 262]);
+    let lying_short = announcing(message(0x6F, 6, &[0x00; 20]), 50);
+    let lying_full = announcing(message(0x6F, 8, &[0x00; 54]), 100);
+    let cases: [(&str, Vec<Vec<u8>>, Vec<Vec<u8>>); 4] = [
+        (
+            "whole packets, back to back",
+            vec![exact_128, exact_64, status(3)],
+            vec![echoed(1, &data_112), echoed(2, &data_48), slot_status(3)],
+        ),
+        (
+            "dwLength beyond dwMaxCCIDMessageLength",
+            vec![too_long, status(5)],
+            vec![failed_dw_length(4), slot_status(5)],
+        ),
+        (
+            "a short packet before dwLength",
+            vec![lying_short, status(7)],
+            vec![failed_dw_length(6), slot_status(7)],
+        ),
+        (
+            "whole packets before dwLength",
+            vec![lying_full, status(9), status(10)],
+            vec![failed_dw_length(8), slot_status(10)],
+        ),
+    ];
+    for packet in [8, 64] {
+        for (what, transfers, expected) in &cases {
+            let answers = framed::<271>(packet, transfers);
+            assert_eq!(&answers, expected, "{what}, {packet}-byte packets, 271");
+            let answers = framed::<1034>(packet, transfers);
+            assert_eq!(&answers, expected, "{what}, {packet}-byte packets, 1034");
+        }
+    }
 }
 
 /// PC_to_RDR_Secure over USB with the class's keypad (card-sim's scripted one):
