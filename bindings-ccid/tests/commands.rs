@@ -52,11 +52,24 @@ fn answers(reader: &mut Reader<'_>, cases: &[Case]) {
     }
 }
 
+/// An RDR_to_PC header: `kind`, `dwLength` `len`, `bSlot`, `bSeq`, `bStatus`,
+/// `bError` and the message-specific byte.
 fn header(kind: u8, len: u32, slot: u8, seq: u8, status: u8, error: u8, specific: u8) -> Vec<u8> {
     let mut h = vec![kind];
     h.extend_from_slice(&len.to_le_bytes());
     h.extend_from_slice(&[slot, seq, status, error, specific]);
     h
+}
+
+/// A whole RDR_to_PC answer for slot 0: the [`header`] (its `dwLength` that of
+/// `data`), then `data`.
+fn reply(kind: u8, seq: u8, status: u8, error: u8, specific: u8, data: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(data.len()).unwrap();
+    [
+        header(kind, len, 0, seq, status, error, specific),
+        data.to_vec(),
+    ]
+    .concat()
 }
 
 fn apdu_config() -> CcidConfig {
@@ -214,8 +227,7 @@ fn no_card_is_absent_and_mute() {
 #[test]
 fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
     let mut r = reader(Some(Profile::t1()), apdu_config());
-    let mut atr_answer = header(0x80, 20, 0, 1, 0x00, 0x00, 0x00);
-    atr_answer.extend_from_slice(&ATR_T1);
+    let atr_answer = reply(0x80, 1, 0x00, 0x00, 0x00, &ATR_T1);
     assert_eq!(handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[])), atr_answer);
     // Any supported voltage is accepted too (a warm reset of the active card).
     assert_eq!(
@@ -227,17 +239,15 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
         &mut r,
         &msg(0x6F, 0, 3, [0; 3], &[0x80, 0xEE, 0, 0, 2, 0xAB, 0xCD, 0]),
     );
-    let mut expected = header(0x80, 4, 0, 3, 0x00, 0x00, 0x00);
-    expected.extend_from_slice(&[0xAB, 0xCD, 0x90, 0x00]);
+    let expected = reply(0x80, 3, 0x00, 0x00, 0x00, &[0xAB, 0xCD, 0x90, 0x00]);
     assert_eq!(answer, expected);
     // Case 1 APDU.
     let answer = handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
     assert_eq!(&answer[10..], &[0x6D, 0x00]);
     // GetParameters: T=1, Fi/Di 96, CRC off, BWI/CWI 4/5, IFSC FE.
     let answer = handle(&mut r, &msg(0x6C, 0, 5, [0; 3], &[]));
-    let mut expected = header(0x82, 7, 0, 5, 0x00, 0x00, 0x01);
-    expected.extend_from_slice(&[0x96, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00]);
-    assert_eq!(answer, expected);
+    let parameters = [0x96, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00];
+    assert_eq!(answer, reply(0x82, 5, 0x00, 0x00, 0x01, &parameters));
     answers(
         &mut r,
         &[
@@ -256,12 +266,14 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
             (
                 "SetDataRateAndClockFrequency answers what is in force",
                 msg(0x73, 0, 7, [0; 3], &[0; 8]),
-                [
-                    header(0x84, 8, 0, 7, 0x00, 0x00, 0x00),
-                    4000u32.to_le_bytes().to_vec(),
-                    250_000u32.to_le_bytes().to_vec(),
-                ]
-                .concat(),
+                reply(
+                    0x84,
+                    7,
+                    0x00,
+                    0x00,
+                    0x00,
+                    &[4000u32.to_le_bytes(), 250_000u32.to_le_bytes()].concat(),
+                ),
             ),
             (
                 "IccClock restart",
@@ -298,12 +310,8 @@ fn t0_case1_and_case4_at_tpdu_level() {
         &msg(0x6F, 0, 2, [0, 4, 0], &[0xFF, 0x10, 0x95, 0x7A]),
     );
     assert_eq!(
-        &answer[..],
-        &{
-            let mut e = header(0x80, 4, 0, 2, 0x00, 0x00, 0x00);
-            e.extend_from_slice(&[0xFF, 0x10, 0x95, 0x7A]);
-            e
-        }[..]
+        answer,
+        reply(0x80, 2, 0x00, 0x00, 0x00, &[0xFF, 0x10, 0x95, 0x7A])
     );
     // SetParameters T=0 with the negotiated Fi/Di.
     let answer = handle(
@@ -384,9 +392,8 @@ fn set_parameters_with_default_fidi_selects_without_pps() {
         &mut r,
         &msg(0x61, 0, 2, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
     );
-    let mut expected = header(0x82, 7, 0, 2, 0x00, 0x00, 0x01);
-    expected.extend_from_slice(&[0x11, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00]);
-    assert_eq!(answer, expected);
+    let parameters = [0x11, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00];
+    assert_eq!(answer, reply(0x82, 2, 0x00, 0x00, 0x01, &parameters));
     // At the default F/D, ResetParameters answers the parameters in force.
     let answer = handle(&mut r, &msg(0x6D, 0, 21, [0; 3], &[]));
     assert_eq!(answer[..10], header(0x82, 7, 0, 21, 0x00, 0x00, 0x01)[..]);
@@ -419,9 +426,8 @@ fn extended_apdu_in_one_message_and_chaining_refused() {
     let len = r
         .handle(&msg(0x6F, 0, 2, [0; 3], &apdu), &mut answer)
         .unwrap();
-    assert_eq!(answer[..10], header(0x80, 302, 0, 2, 0x00, 0x00, 0x00)[..]);
-    assert_eq!(&answer[10..len - 2], &data[..]);
-    assert_eq!(&answer[len - 2..len], &[0x90, 0x00]);
+    let response = [&data[..], &[0x90, 0x00]].concat();
+    assert_eq!(answer[..len], reply(0x80, 2, 0x00, 0x00, 0x00, &response));
     // An answer buffer too short for the response: overrun.
     let len = r
         .handle(&msg(0x6F, 0, 3, [0; 3], &apdu), &mut answer[..200])
@@ -466,9 +472,8 @@ fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
         let answer = handle(&mut r, &msg(0x6F, 0, 3, [0; 3], &block(0x00, &echo)));
         if with_line {
             // The card's I-block, N(S) = 0, as it sent it.
-            let mut expected = header(0x80, 8, 0, 3, 0x00, 0x00, 0x00);
-            expected.extend_from_slice(&block(0x00, &[0xAB, 0xCD, 0x90, 0x00]));
-            assert_eq!(answer, expected);
+            let card_block = block(0x00, &[0xAB, 0xCD, 0x90, 0x00]);
+            assert_eq!(answer, reply(0x80, 3, 0x00, 0x00, 0x00, &card_block));
             // A block whose LEN disagrees with its length: bError 10.
             let mut bad = block(0x40, &echo);
             bad[2] = 3;
@@ -537,25 +542,13 @@ fn chained_both_ways(r: &mut Reader<'_>) {
         let len = r
             .handle(&msg(0x6F, 0, seq, [0, lo, hi], part), &mut answer)
             .unwrap();
-        let status = if i == 5 { (0x40, 0x08) } else { (0x00, 0x00) };
-        let head = header(
-            0x80,
-            expected.len() as u32,
-            0,
-            seq,
-            status.0,
-            status.1,
-            chain,
-        );
-        assert_eq!(answer[..10], head[..], "step {i}");
-        assert_eq!(&answer[10..len], expected, "step {i}");
+        let (status, error) = if i == 5 { (0x40, 0x08) } else { (0x00, 0x00) };
+        let whole = reply(0x80, seq, status, error, chain, expected);
+        assert_eq!(answer[..len], whole, "step {i}");
     }
     // A whole APDU answers through the buffer with bChainParameter 00.
     let answer = handle(r, &msg(0x6F, 0, 9, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]));
-    assert_eq!(
-        answer,
-        [header(0x80, 3, 0, 9, 0, 0, 0), vec![0x77, 0x90, 0x00]].concat()
-    );
+    assert_eq!(answer, reply(0x80, 9, 0, 0, 0, &[0x77, 0x90, 0x00]));
 }
 
 #[test]

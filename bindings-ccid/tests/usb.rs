@@ -369,12 +369,9 @@ fn bulk_out_messages_end_where_dw_length_says() {
     let slot_status = |seq| vec![0x81, 0, 0, 0, 0, 0, seq, 0, 0, 0];
     let failed_dw_length = |seq| vec![0x80, 0, 0, 0, 0, 0, seq, 0x40, 1, 0];
     let (data_112, data_48) = ([0x5A; 112], [0xA5; 48]);
-    let echoed = |seq, data: &[u8]| {
-        let mut answer = message(0x80, seq, data);
-        answer.extend_from_slice(&[0x90, 0x00]);
-        answer[1..5].copy_from_slice(&(data.len() as u32 + 2).to_le_bytes());
-        answer
-    };
+    // A DataBlock is laid out as a PC_to_RDR message with bStatus, bError and
+    // bChainParameter 0.
+    let echoed = |seq, data: &[u8]| message(0x80, seq, &[data, &[0x90, 0x00]].concat());
     let exact_128 = message(0x6F, 1, &echo(&data_112));
     let exact_64 = message(0x6F, 2, &echo(&data_48));
     assert_eq!((exact_128.len(), exact_64.len()), (128, 64));
