@@ -196,7 +196,7 @@ pub fn icc_status(state: CardState) -> IccStatus {
 /// The cards of a reader's slots as `bmICCStatus`, read from the core's card
 /// state: its card-event queue is applied without the serialization lock, so
 /// this answers while a command holds that lock (a transport's CMD_SLOT_BUSY
-/// answers, [`crate::usb::port::CcidPort`]'s among them).
+/// answers, `usb::port::CcidPort`'s among them).
 pub trait SlotCards {
     /// The card of `slot` now as `bmICCStatus` (absent for a slot that does not
     /// exist).

@@ -337,6 +337,10 @@ fn framed<const N: usize>(packet: u16, transfers: &[Vec<u8>]) -> Vec<Vec<u8>> {
     answers
 }
 
+/// What a framing case checks (named in a failure), the transfers the host
+/// sends and the answers expected.
+type FramingCase = (&'static str, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// A message's `dwLength` (bytes 1-4) set to `len` whatever its data.
 fn announcing(mut message: Vec<u8>, len: u32) -> Vec<u8> {
     message[1..5].copy_from_slice(&len.to_le_bytes());
@@ -378,7 +382,7 @@ fn bulk_out_messages_end_where_dw_length_says() {
     let too_long = message(0x6F, 4, &[0x00; 262]);
     let lying_short = announcing(message(0x6F, 6, &[0x00; 20]), 50);
     let lying_full = announcing(message(0x6F, 8, &[0x00; 54]), 100);
-    let cases: [(&str, Vec<Vec<u8>>, Vec<Vec<u8>>); 4] = [
+    let cases: [FramingCase; 4] = [
         (
             "whole packets, back to back",
             vec![exact_128, exact_64, status(3)],
@@ -602,10 +606,7 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
 
     // ECHO AB CD; while the card works, GetSlotStatus (seq 3).
     let echo_ab_cd = echo(&[0xAB, 0xCD]);
-    *bus.during.borrow_mut() = vec![Send(message(0x65, 3, &[]))];
-    send(&bus.wire, &message(0x6F, 2, &echo_ab_cd));
-    run_port(bus, &mut reader, 2);
-    let answers = take(&bus.wire, 1);
+    let answers = echo_while(bus, &mut reader, vec![Send(message(0x65, 3, &[]))]);
     assert_eq!(
         answers[0],
         [0x80, 0, 0, 0, 0, 0, 2, 0x80, 2, 0],
@@ -692,10 +693,8 @@ fn port_answers_slot_busy_time_extensions_and_abort_while_a_command_runs() {
 #[test]
 fn port_busy_answer_shows_a_card_removed_while_a_command_runs() {
     let (bus, mut reader) = slow_port();
-    *bus.during.borrow_mut() = vec![RemoveCard, Send(message(0x65, 3, &[]))];
-    send(&bus.wire, &message(0x6F, 2, &echo(&[0xAB, 0xCD])));
-    run_port(bus, &mut reader, 2);
-    let answers = take(&bus.wire, 1);
+    let during = vec![RemoveCard, Send(message(0x65, 3, &[]))];
+    let answers = echo_while(bus, &mut reader, during);
     assert_eq!(
         answers[1],
         [0x81, 0, 0, 0, 0, 0, 3, 0x42, 0xE0, 3],
@@ -703,6 +702,19 @@ fn port_busy_answer_shows_a_card_removed_while_a_command_runs() {
     );
     assert_eq!(answers.len(), 3, "the ECHO's answer, after: {answers:02X?}");
     assert_eq!(answers[2][6], 2, "{answers:02X?}");
+}
+
+/// The slow card's ECHO AB CD (seq 2) runs while the host does `during`; the
+/// bulk-IN packets sent.
+fn echo_while(
+    bus: &Bus,
+    reader: &mut CcidReader<'_, SpinPlatform, LineReader<SlowLine>>,
+    during: Vec<HostStep>,
+) -> Vec<Vec<u8>> {
+    *bus.during.borrow_mut() = during;
+    send(&bus.wire, &message(0x6F, 2, &echo(&[0xAB, 0xCD])));
+    run_port(bus, reader, 2);
+    take(&bus.wire, 1)
 }
 
 /// Nothing is left stopping on the port, and a GetSlotStatus (`seq`) gets its
