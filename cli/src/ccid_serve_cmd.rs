@@ -25,10 +25,9 @@ use readerkit::line::LineReader;
 use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
-use readerkit_ccid::IccStatus;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{ExchangeLevel, icc_status};
+use readerkit_ccid::reader::{ExchangeLevel, SlotCards};
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
@@ -426,9 +425,7 @@ fn listen(
                         Admission::Busy => {}
                     }
                     let slot = message.get(5).copied().unwrap_or(0);
-                    let icc = slots
-                        .get(usize::from(slot))
-                        .map_or(IccStatus::Absent, |d| icc_status(d.state()));
+                    let icc = slots.icc_status(slot);
                     let len = busy::answer_busy(message, icc, &mut answer).unwrap_or(0);
                     if trace {
                         eprintln!("<- (busy) {}", hex::encode(&answer[..len], " "));
