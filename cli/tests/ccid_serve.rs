@@ -7,9 +7,8 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
-use readerkit_testkit::ccid::message;
+use readerkit_testkit::ccid::{busy_until_absent, message};
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::cli::assert_usage_errors;
 use readerkit_testkit::frozen::FrozenThread;
@@ -268,25 +267,11 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_host() {
     s.serve.remove(0);
     // The reading thread takes the line from stdin when it gets to it: until
     // then the busy answers say the card is in and powered (bmICCStatus 0),
-    // after it absent (2). At most 100 tries 20 ms apart, a hang guard.
-    let mut seq = 3u8;
-    loop {
-        let status = [0x65, 0, 0, 0, 0, 0, seq, 0, 0, 0];
-        s.port.write_all(&frame(&status)).unwrap();
-        let answer = read_message(&mut s.port);
-        let icc = answer[7] & 0x03;
-        assert_eq!(
-            answer,
-            [0x81, 0, 0, 0, 0, 0, seq, 0x40 | icc, 0xE0, 0x03],
-            "CMD_SLOT_BUSY"
-        );
-        if icc == 0x02 {
-            break;
-        }
-        assert!(seq < 103, "the removal is not seen in the slot status");
-        seq += 1;
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // after it absent (2).
+    let seq = busy_until_absent(3, |_, status| {
+        s.port.write_all(&frame(status)).unwrap();
+        read_message(&mut s.port)
+    });
 
     let abort = [0x72, 0, 0, 0, 0, 0, seq + 1, 0, 0, 0];
     s.port.write_all(&frame(&abort)).unwrap();

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use readerkit_testkit::ccid::message as ccid;
+use readerkit_testkit::ccid::{busy_until_absent, message as ccid};
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served;
 use readerkit_testkit::usbip::{
@@ -608,23 +608,10 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
     std::thread::sleep(Duration::from_millis(300));
     // Each busy answer gives the card as the core knows it: present and active
     // (bmICCStatus 0) until the device's thread has reported the removal, then
-    // absent (2), long before the command ends. At most 100 tries 20 ms apart,
-    // a hang guard.
-    for attempt in 0u8.. {
-        let seq = 0x20 + attempt;
-        let busy = c.exchange(100 + 2 * u32::from(attempt), &ccid(0x65, seq, &[]));
-        let icc = busy[7] & 0x03;
-        assert_eq!(
-            busy,
-            [0x81, 0, 0, 0, 0, 0, seq, 0x40 | icc, 0xE0, 3],
-            "CMD_SLOT_BUSY"
-        );
-        if icc == 0x02 {
-            break;
-        }
-        assert!(attempt < 100, "the removal never shows in the busy answers");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // absent (2), long before the command ends.
+    busy_until_absent(0x20, |seq, status| {
+        c.exchange(100 + 2 * u32::from(seq), status)
+    });
 
     bulk_out(&mut c, 14, &ccid(0x72, 3, &[]));
     let aborted = bulk_in(&mut c, 15);

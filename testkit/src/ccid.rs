@@ -19,6 +19,30 @@ pub fn message(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
     message_with(kind, 0, seq, [0; 3], data)
 }
 
+/// While a command runs on slot 0, send GetSlotStatus through `exchange` (given
+/// each try's `bSeq`, from `first_seq`, and the message; it returns the answer)
+/// until its CMD_SLOT_BUSY answer says the card is absent: each answer checked
+/// byte for byte (`bmICCStatus` present and active, or absent). At most 100
+/// tries 20 ms apart, a hang guard for a removal that never shows. Returns the
+/// last `bSeq` used.
+pub fn busy_until_absent(first_seq: u8, mut exchange: impl FnMut(u8, &[u8]) -> Vec<u8>) -> u8 {
+    for tries in 0u8..100 {
+        let seq = first_seq.wrapping_add(tries);
+        let answer = exchange(seq, &message(0x65, seq, &[]));
+        let icc = answer.get(7).map_or(0, |status| status & 0x03);
+        assert_eq!(
+            answer,
+            [0x81, 0, 0, 0, 0, 0, seq, 0x40 | icc, 0xE0, 0x03],
+            "CMD_SLOT_BUSY"
+        );
+        if icc == 0x02 {
+            return seq;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the removal never shows in the busy answers");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
