@@ -79,6 +79,23 @@ impl Firmware {
         self.stdin.flush().unwrap();
     }
 
+    /// CPU time QEMU has used so far (all its threads, user and system), in ms:
+    /// `/proc/<pid>/stat` fields 14 and 15, in USER_HZ ticks (100 a second on
+    /// Linux). The script execs QEMU, so the child's pid is QEMU's.
+    fn cpu_ms(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("QEMU's /proc stat");
+        // After the command name in parentheses: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .expect("stat has (comm)")
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |field: usize| -> u64 { fields[field - 3].parse().expect("a tick count") };
+        (ticks(14) + ticks(15)) * 10
+    }
+
     fn console(&self) -> String {
         self.console.lock().unwrap().clone()
     }
@@ -347,4 +364,30 @@ fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     assert_eq!(requests, [0x81; NULLS - 1], "time requests");
     assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 10, 0x00, 0x00, 0x00]);
     assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
+}
+
+/// The idle firmware sleeps (WFI until a byte comes on a UART) instead of
+/// spinning on the UART's status: a spinning guest keeps QEMU's vCPU thread on a
+/// whole host core, and on a loaded 2-core machine the host's scheduler then
+/// serves the emulated reader as a CPU hog, its answers late past libccid's
+/// 100 ms read time-out when it opens the reader. The firmware answers a slot
+/// status first (it is up and the pty is connected), then, with nobody talking
+/// to it for 2 s, QEMU uses under 5 % of a core (a spinning firmware: its whole
+/// share, 25 % or more of a core even with 8 busy processes on 2 cores).
+#[test]
+fn qemu_firmware_sleeps_while_idle() {
+    let firmware = Firmware::start();
+    let mut port = open_raw(&firmware.path);
+    let status = [0x65, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    send_echoed(&mut port, &status);
+    assert_eq!(read_message(&mut port)[..1], [0x81], "a slot status");
+    let (start, cpu_start) = (Instant::now(), firmware.cpu_ms());
+    std::thread::sleep(Duration::from_secs(2));
+    let (wall, cpu) = (start.elapsed(), firmware.cpu_ms() - cpu_start);
+    let wall_ms = u64::try_from(wall.as_millis()).unwrap();
+    eprintln!("idle QEMU: {cpu} ms of CPU in {wall_ms} ms");
+    assert!(
+        cpu * 20 < wall_ms,
+        "QEMU used {cpu} ms of CPU in {wall_ms} ms while the firmware was idle"
+    );
 }

@@ -56,6 +56,9 @@ pub trait HostPort {
     fn read(&mut self) -> Option<u8>;
     /// Send `bytes` to the host (blocking until they are queued).
     fn write(&mut self, bytes: &[u8]);
+    /// Wait, asleep, until a byte may have come from the host or the slot may
+    /// have changed (a spurious return is allowed: the caller looks again).
+    fn idle(&mut self);
 }
 
 /// What a board measures around each command.
@@ -245,6 +248,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                 port.write(&answer[..len]);
                 last = 0;
             }
+            port.idle();
             continue;
         };
         // SAFETY: `main` is the decoder no wait reads into (WAITING holds `side`).

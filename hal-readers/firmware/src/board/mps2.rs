@@ -114,14 +114,34 @@ impl CmsdkUart {
         }
     }
 
+    /// Also raise the UART's receive interrupt (CTRL bit 3) for each byte that
+    /// comes, so that [`HostUart::idle`] can sleep until one does.
+    #[cfg(feature = "ccid")]
+    fn init_waking(self) {
+        self.init();
+        // SAFETY: CTRL of a CMSDK UART of the board.
+        unsafe { write_volatile((self.0 + 0x08) as *mut u32, 3 | 8) };
+    }
+
+    /// A received byte waits in DATA.
+    fn has_byte(self) -> bool {
+        // SAFETY: STATE of a CMSDK UART.
+        unsafe { read_volatile((self.0 + 0x04) as *const u32) & 2 != 0 }
+    }
+
     fn read(self) -> Option<u8> {
-        // SAFETY: STATE and DATA of a CMSDK UART; reading DATA takes the byte.
-        unsafe {
-            if read_volatile((self.0 + 0x04) as *const u32) & 2 == 0 {
-                return None;
-            }
-            Some(read_volatile(self.0 as *const u32) as u8)
+        if !self.has_byte() {
+            return None;
         }
+        // SAFETY: DATA of a CMSDK UART; reading it takes the byte.
+        Some(unsafe { read_volatile(self.0 as *const u32) } as u8)
+    }
+
+    /// Clear the latched receive interrupt (INTSTATUS bit 1, write one to clear).
+    #[cfg(feature = "ccid")]
+    fn clear_receive_interrupt(self) {
+        // SAFETY: INTSTATUS of a CMSDK UART.
+        unsafe { write_volatile((self.0 + 0x0C) as *mut u32, 2) };
     }
 
     fn write(self, bytes: &[u8]) {
@@ -140,9 +160,16 @@ struct Console;
 
 impl Console {
     fn init() {
+        #[cfg(not(feature = "ccid"))]
         CmsdkUart(CONSOLE).init();
         #[cfg(feature = "ccid")]
-        CmsdkUart(UART0).init();
+        {
+            CmsdkUart(CONSOLE).init_waking();
+            CmsdkUart(UART0).init_waking();
+            // SAFETY: NVIC_ISER0 of the Cortex-M4: enables the two receive
+            // interrupts, whose handler (`uart_received`) is in the vector table.
+            unsafe { write_volatile(NVIC_ISER0 as *mut u32, RX_INTERRUPTS) };
+        }
     }
 }
 
@@ -464,7 +491,55 @@ impl crate::ccid::HostPort for HostUart {
     fn write(&mut self, bytes: &[u8]) {
         CmsdkUart(UART0).write(bytes)
     }
+    /// Sleep (WFI) until a byte comes from the host or on the console, whose
+    /// control lines move the card. A firmware spinning here instead keeps
+    /// QEMU's vCPU thread busy on a whole host core while idle, and the host's
+    /// scheduler then treats it as a CPU hog: on a loaded machine its answers
+    /// came up to 0.8 s late, past libccid's 100 ms read time-out at open.
+    fn idle(&mut self) {
+        // SAFETY: CPSID/CPSIE only mask and unmask interrupts, WFI only waits.
+        // With interrupts masked, a byte that comes after the look below still
+        // ends the WFI (a pending interrupt wakes it even while masked), and its
+        // handler runs at CPSIE: no byte is slept through.
+        unsafe {
+            core::arch::asm!("cpsid i", options(nostack, preserves_flags));
+            if !CmsdkUart(UART0).has_byte() && !CmsdkUart(CONSOLE).has_byte() {
+                core::arch::asm!("wfi", options(nostack, preserves_flags));
+            }
+            core::arch::asm!("cpsie i", options(nostack, preserves_flags));
+        }
+    }
 }
+
+/// NVIC_ISER0: a one enables external interrupt n (bit n).
+#[cfg(feature = "ccid")]
+const NVIC_ISER0: usize = 0xE000_E100;
+/// The receive interrupts of UART0 (IRQ 0) and UART1 (IRQ 2) on mps2-an386.
+#[cfg(feature = "ccid")]
+const RX_INTERRUPTS: u32 = 1 << 0 | 1 << 2;
+
+/// The handler of both receive interrupts: it only clears them (the bytes are
+/// read by the serving loop); taking it is what ends [`HostUart::idle`]'s sleep.
+#[cfg(feature = "ccid")]
+unsafe extern "C" fn uart_received() {
+    CmsdkUart(UART0).clear_receive_interrupt();
+    CmsdkUart(CONSOLE).clear_receive_interrupt();
+}
+
+/// External interrupts 0 to 2 (after the 15 exceptions of `rt`): UART0 receive,
+/// UART0 transmit (never enabled), UART1 receive.
+#[cfg(feature = "ccid")]
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[used]
+static INTERRUPTS: [crate::rt::Vector; 3] = [
+    crate::rt::Vector {
+        handler: uart_received,
+    },
+    crate::rt::Vector { reserved: 0 },
+    crate::rt::Vector {
+        handler: uart_received,
+    },
+];
 
 /// The host's port.
 #[cfg(feature = "ccid")]
