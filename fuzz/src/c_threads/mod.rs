@@ -43,8 +43,10 @@ struct Device {
 }
 
 impl Device {
-    fn ptr(&self) -> *const rk_device {
-        self.words.as_ptr().cast()
+    /// The storage, for every call (the library writes to it): from
+    /// `as_mut_ptr`, as `Vec::as_ptr`'s pointer must never be written through.
+    fn ptr(&mut self) -> *mut rk_device {
+        self.words.as_mut_ptr().cast()
     }
 }
 
@@ -176,10 +178,10 @@ pub fn run(data: &[u8]) {
     let threads = 2 + usize::from(head.first().copied().unwrap_or(0) % 2);
     let flags = head.get(1).copied().unwrap_or(0xFF);
     let shared = Arc::new(Shared::new());
-    let device = Device {
+    let mut device = Device {
         words: vec![0u64; RK_DEVICE_STORAGE_WORDS],
     };
-    let storage = device.ptr().cast_mut();
+    let storage = device.ptr();
     let table = driver::table(flags);
     let mut caps = std::mem::MaybeUninit::<rk_reader_caps>::zeroed();
     // SAFETY: a local out-pointer; zero is a valid rk_reader_caps.
@@ -215,7 +217,7 @@ pub fn run(data: &[u8]) {
         .map(|i| {
             let bytes = rest.chunks(part).nth(i).unwrap_or(&[]).to_vec();
             let (shared, done) = (Arc::clone(&shared), done_tx.clone());
-            let dev = DevPtr(device.ptr());
+            let dev = DevPtr(storage.cast_const());
             std::thread::spawn(move || worker(dev, shared, bytes, done))
         })
         .collect();
