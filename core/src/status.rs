@@ -366,9 +366,12 @@ impl Status {
     }
 
     /// A short English description, without the NTSTATUS name.
-    pub fn description(self) -> &'static str {
+    pub const fn description(self) -> &'static str {
         // Every description is ASCII (checked by a test), so never the empty default.
-        self.c_description().to_str().unwrap_or_default()
+        match core::str::from_utf8(self.c_description().to_bytes()) {
+            Ok(text) => text,
+            Err(_) => "",
+        }
     }
 
     /// [`Status::description`] as a NUL-terminated string, for C callers.
@@ -488,6 +491,9 @@ mod tests {
 
     #[test]
     fn descriptions_are_ascii_and_not_empty() {
+        // Usable in constants, as before the table held C strings.
+        const SUCCESS: &str = Status::Success.description();
+        assert_eq!(SUCCESS, "success");
         for s in Status::ALL {
             assert!(s.c_description().to_bytes().is_ascii(), "{s:?}");
             assert!(!s.description().is_empty(), "{s:?}");
