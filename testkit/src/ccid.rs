@@ -30,6 +30,11 @@ pub fn busy_until_absent(first_seq: u8, mut exchange: impl FnMut(u8, &[u8]) -> V
         let seq = first_seq.wrapping_add(tries);
         let answer = exchange(seq, &message(0x65, seq, &[]));
         let icc = answer.get(7).map_or(0, |status| status & 0x03);
+        // The icc read back from the answer itself: only these two may pass.
+        assert!(
+            icc == 0x00 || icc == 0x02,
+            "bmICCStatus {icc}, neither present and active nor absent: {answer:02X?}"
+        );
         assert_eq!(
             answer,
             [0x81, 0, 0, 0, 0, 0, seq, 0x40 | icc, 0xE0, 0x03],
@@ -54,5 +59,22 @@ mod tests {
             [0x6F, 2, 0, 0, 0, 1, 7, 2, 3, 4, 0xAA, 0xBB]
         );
         assert_eq!(message(0x65, 9, &[]), [0x65, 0, 0, 0, 0, 0, 9, 0, 0, 0]);
+    }
+
+    #[test]
+    fn busy_until_absent_returns_the_seq_of_the_first_absent_answer() {
+        let icc = |seq: u8| if seq < 3 { 0x00 } else { 0x02 };
+        let busy =
+            |seq: u8, _: &[u8]| std::vec![0x81, 0, 0, 0, 0, 0, seq, 0x40 | icc(seq), 0xE0, 3];
+        assert_eq!(busy_until_absent(1, busy), 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "bmICCStatus 1, neither present and active nor absent")]
+    fn busy_until_absent_refuses_a_card_present_but_inactive() {
+        // A powered card that the busy answer calls inactive (bmICCStatus 1).
+        busy_until_absent(1, |seq, _| {
+            std::vec![0x81, 0, 0, 0, 0, 0, seq, 0x41, 0xE0, 3]
+        });
     }
 }
