@@ -199,8 +199,13 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     /// Send the answer of the command that ended as `finish` says.
     fn send_answer(&mut self, answer: &mut [u8], len: usize, finish: Finish) {
         let mut len = len.min(answer.len()).min(N);
-        if finish == Finish::Aborted && len > 0 {
-            len = busy::answer_aborted(answer).unwrap_or(len);
+        match finish {
+            Finish::Completed => {}
+            Finish::Aborted if len > 0 => len = busy::answer_aborted(answer).unwrap_or(len),
+            Finish::Aborted => {}
+            // Its host has gone: nothing goes out (the job is orphaned then, so
+            // this is not reached; matched for the build to check it).
+            Finish::Disowned => return,
         }
         self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
         self.pipe.send(len);
