@@ -19,9 +19,9 @@ use {
     readerkit_ccid::busy::{self, Admission, Finish, Gate},
     readerkit_ccid::message::HEADER_LEN,
     readerkit_ccid::more_time::MoreTime,
-    readerkit_ccid::reader::icc_status,
+    readerkit_ccid::reader::SlotCards,
     readerkit_ccid::twin::{Decoder, Event},
-    readerkit_ccid::{CcidReader, IccStatus, tpdu},
+    readerkit_ccid::{CcidReader, tpdu},
 };
 
 /// The reader libccid's serial driver is told it talks to (`DEVICENAME
@@ -177,7 +177,10 @@ pub fn while_waiting() {
                 }
                 match waiting.gate.admit(message) {
                     Admission::Busy => {
-                        let icc = icc_of(waiting.slots, message);
+                        // The card as the core knows it now (readable while a
+                        // command runs on it); absent for a slot it lacks.
+                        let slot = message.get(5).copied().unwrap_or(0);
+                        let icc = waiting.slots.icc_status(slot);
                         if let Some(len) = busy::answer_busy(message, icc, &mut waiting.busy) {
                             send_frame(&mut port, &waiting.busy[..len]);
                         }
@@ -193,17 +196,6 @@ pub fn while_waiting() {
             Some(_) => port.write(&twin::NAK_FRAME),
         }
     }
-}
-
-/// The card of the slot `message` is for, as `bmICCStatus` (absent for a slot
-/// the reader does not have): the core's card state, which the device keeps
-/// readable while a command runs on it.
-#[cfg(all(feature = "qemu", feature = "ccid"))]
-fn icc_of(slots: &[Dev], message: &[u8]) -> IccStatus {
-    let slot = message.get(5).copied().unwrap_or(0);
-    slots
-        .get(usize::from(slot))
-        .map_or(IccStatus::Absent, |dev| icc_status(dev.state()))
 }
 
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
