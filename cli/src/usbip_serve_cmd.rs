@@ -137,7 +137,7 @@ enum Job {
     /// status when it opens the reader), then say [`Event::Forgotten`].
     Forget,
     /// Move the card on its line (the movement is reported to the core
-    /// already); its NotifySlotChange goes out with the next look at the card.
+    /// already); its NotifySlotChange goes out right after.
     Move(LineMove),
 }
 
@@ -298,8 +298,10 @@ fn serve(args: &Args) -> Result<(), String> {
 
 /// The command worker: run each message the port admitted on the reader (with
 /// the PIN pad, if it has one) and hand its answer back; move the card on
-/// `device`'s line when asked; between commands, look for card movements to
-/// notify.
+/// `device`'s line when asked; after each command and card movement, and when
+/// idle for [`SERVICE_INTERVAL_MS`], look for card movements to notify. Looking
+/// after each job (not only when idle) matters for a host sending commands back
+/// to back: it would otherwise hear of a movement only when it pauses.
 fn run_commands(
     reader: &Mutex<SimReader<'_>>,
     device: &SimDevice,
@@ -319,29 +321,39 @@ fn run_commands(
                 };
                 drop(reader);
                 let len = handled.unwrap_or(0);
-                Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec())
+                Some(Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec()))
             }
             Ok(Job::Move(line)) => {
                 line.apply(device);
-                continue;
+                None
             }
             Ok(Job::Forget) => {
                 let _ = locked(reader).slot_change(&mut [0u8; 8]);
-                Event::Forgotten
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                let mut note = [0u8; 8];
-                match locked(reader).slot_change(&mut note) {
-                    Some(len) => Event::Notify(note.get(..len).unwrap_or(&[]).to_vec()),
-                    None => continue,
+                if events.send(Event::Forgotten).is_err() {
+                    return;
                 }
+                continue;
             }
+            Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        if events.send(event).is_err() {
+        // The answer first: a movement seen after it is notified after it.
+        let note = slot_note(reader);
+        if event
+            .into_iter()
+            .chain(note)
+            .any(|e| events.send(e).is_err())
+        {
             return;
         }
     }
+}
+
+/// The NotifySlotChange of the movements the core has not notified yet, if any.
+fn slot_note(reader: &Mutex<SimReader<'_>>) -> Option<Event> {
+    let mut note = [0u8; 8];
+    let len = locked(reader).slot_change(&mut note)?;
+    Some(Event::Notify(note.get(..len).unwrap_or(&[]).to_vec()))
 }
 
 /// Read stdin: `keys KEYS` lines press keys on the PIN pad (`keys`, if the reader

@@ -9,7 +9,8 @@
 //! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT, and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
-//! client reaching the next one; an extended APDU chained across messages both
+//! client reaching the next one, a removal notified between XfrBlocks sent back
+//! to back; an extended APDU chained across messages both
 //! ways; with `--keys`, a PIN pad verifying the card's PIN through
 //! PC_to_RDR_Secure. Debian's own `usbip list` (package `usbip`) is run against
 //! it.
@@ -133,8 +134,7 @@ fn a_ccid_reader_over_usbip() {
     assert_eq!(answer[126..], [0x90, 0x00]);
 
     // The card is taken out: NotifySlotChange completes the interrupt IN URB.
-    c.send(&submit(20, true, 2, 8, [0; 8], &[]));
-    served.stdin.write_all(b"remove\n").unwrap();
+    remove_awaited(&mut served, &mut c, 20);
     assert_eq!(c.reply(true), reply(RET_SUBMIT, 20, 0, &[0x50, 0x02]));
     // Another interrupt URB, cancelled: RET_UNLINK -ECONNRESET and no RET_SUBMIT;
     // cancelling it again finds nothing (status 0).
@@ -216,6 +216,13 @@ fn malformed_peer_input_is_refused() {
 }
 
 /// Debian's `usbip list -r` (userspace only: no kernel module needed for a list).
+/// Submit an interrupt IN URB `seq` (waiting for a card movement), then take
+/// the card out (a `remove` line on stdin).
+fn remove_awaited(served: &mut Served, c: &mut Client, seq: u32) {
+    c.send(&submit(seq, true, 2, 8, [0; 8], &[]));
+    served.stdin.write_all(b"remove\n").unwrap();
+}
+
 fn usbip_lists(port: u16) {
     readerkit_testkit::pcscd::require("/usr/sbin/usbip", "usbip");
     let output = Command::new("usbip")
@@ -449,8 +456,7 @@ fn a_notification_whose_urb_is_unlinked_after_completing_is_sent_again() {
     // to the client unless the server sends it again.
     let (mut served, port) = serve();
     let mut c = power_on(Client::import(port));
-    c.send(&submit(20, true, 2, 8, [0; 8], &[]));
-    served.stdin.write_all(b"remove\n").unwrap();
+    remove_awaited(&mut served, &mut c, 20);
     assert_eq!(c.reply(true), reply(RET_SUBMIT, 20, 0, &[0x50, 0x02]));
     // The client's unlink of that URB, sent before it saw the completion.
     c.send(&unlink(21, 20));
@@ -626,4 +632,55 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
     assert_eq!(c.reply(true), reply(RET_SUBMIT, 17, 0, &[0x50, 0x02]));
     let status = c.exchange(18, &ccid(0x65, 4, &[]));
     assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 4, 0x02, 0, 3]);
+}
+
+/// A host sending XfrBlocks back to back (an application looping on APDUs, each
+/// run by the worker) hears of a card removal between two of them. Before, the
+/// worker looked for movements to notify only after 20 ms without a command, so
+/// the removal waited for the host to pause. Each command's bulk IN and OUT go
+/// out together and the next only after both completed, as libccid's would.
+/// The removal is notified, at the latest, before the answer of the command
+/// after the first one that finds the card gone: that command was handed to the
+/// worker after the card's move.
+#[test]
+fn a_card_removal_is_notified_between_commands_sent_back_to_back() {
+    let (mut served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    remove_awaited(&mut served, &mut c, 20);
+    let echo = ccid(0x6F, 1, &[0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0]);
+    let mut notified = None;
+    let mut first_absent = None;
+    // A hang guard: the removal is seen within a few commands.
+    for n in 0..2000u32 {
+        let seq = 100 + 2 * n;
+        let mut both = submit(seq, true, 1, BULK_IN_LEN, [0; 8], &[]);
+        both.extend_from_slice(&submit(seq + 1, false, 1, echo.len() as u32, [0; 8], &echo));
+        c.send(&both);
+        let mut answer = None;
+        let mut out_done = false;
+        while answer.is_none() || !out_done {
+            let mut done = c.header();
+            assert_eq!((done.command, done.status), (RET_SUBMIT, 0));
+            if done.seqnum != seq + 1 {
+                done.data = c.read(done.actual_length as usize);
+            }
+            match done.seqnum {
+                20 => notified = Some(done.data),
+                s if s == seq => answer = Some(done.data),
+                _ => out_done = true,
+            }
+        }
+        let answer = answer.unwrap_or_default();
+        if answer[7] & 3 == 2 {
+            first_absent.get_or_insert(n);
+        }
+        if let Some(first) = first_absent.filter(|&first| n > first) {
+            let note = notified.unwrap_or_else(|| {
+                panic!("no NotifySlotChange by command {n}; the card was gone at {first}")
+            });
+            assert_eq!(note, [0x50, 0x02], "the removal");
+            return;
+        }
+    }
+    panic!("the removal never showed in 2000 commands");
 }

@@ -148,7 +148,7 @@ impl Client {
     }
 
     /// Read a URB reply's 48-byte header: the reply, its data not read yet.
-    fn header(&mut self) -> Reply {
+    pub fn header(&mut self) -> Reply {
         let h = self.read(48);
         let word = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
         Reply {
