@@ -28,6 +28,9 @@ struct Firmware {
     stdin: ChildStdin,
     /// The firmware's console (UART1) so far.
     console: Arc<Mutex<String>>,
+    /// The harness's own descriptor of the pty, held until QEMU ends (see
+    /// [`Firmware::start`]); nothing reads it after the start.
+    _held: std::fs::File,
 }
 
 impl Firmware {
@@ -64,12 +67,23 @@ impl Firmware {
                 all.push('\n');
             }
         });
+        // QEMU looks whether anything holds its pty open only once a second
+        // (its pty chardev's reconnect timer) and reads nothing from it until it
+        // has seen so: a client's first bytes waited up to 1 s (libccid's first
+        // command, its firmware-version escape, took 0.99 s of its 2 s limit).
+        // So the harness opens the pty itself, waits for one slot status to come
+        // back (QEMU reads the pty from then on), and holds it open until QEMU
+        // ends: pcscd and raw peers find it connected.
+        let mut held = open_raw(&path);
+        send_echoed(&mut held, &[0x65, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(read_message(&mut held)[..1], [0x81], "a slot status");
         let stdin = child.stdin.take().unwrap();
         Firmware {
             path,
             child,
             stdin,
             console,
+            _held: held,
         }
     }
 
