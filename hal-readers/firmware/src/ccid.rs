@@ -177,10 +177,12 @@ pub fn while_waiting() {
                 }
                 match waiting.gate.admit(message) {
                     Admission::Busy => {
-                        // The card as the core knows it now (readable while a
-                        // command runs on it); absent for a slot it lacks.
-                        let slot = message.get(5).copied().unwrap_or(0);
-                        let icc = waiting.slots.icc_status(slot);
+                        // The card of the new message's slot (not the running
+                        // command's `slot`) as the core knows it now, readable
+                        // while a command runs on it; absent for a slot it lacks.
+                        let icc = waiting
+                            .slots
+                            .icc_status(message.get(5).copied().unwrap_or(0));
                         if let Some(len) = busy::answer_busy(message, icc, &mut waiting.busy) {
                             send_frame(&mut port, &waiting.busy[..len]);
                         }
