@@ -40,30 +40,34 @@ enum Serving {
     Error(ErrorKind),
 }
 
-/// The peer: its stream and schedule, and what the host did. What the targets
-/// read: `stream`, everything the peer sends, of which the first `at` bytes have
-/// been read; `echo`, every character the host sends comes back first (a shared
-/// I/O line); `written`, every byte the host wrote (`echoes`: those still to come
-/// back), and `written_at`, for each of them the stream offset `at` and the count
-/// `reads` when it was written; `reads`, the reads so far, `errors` those that
-/// gave a receive error and `last` what the last one gave; `delivered`, every byte
-/// the host read, echoes included, in order; `delay_ns`, the time the host's delay
-/// counted, in ns.
+/// The peer: its stream and schedule, and what the host did (the fields the
+/// targets read).
 #[derive(Debug)]
 pub struct Peer {
+    /// Everything the peer sends.
     pub stream: Vec<u8>,
+    /// How many bytes of `stream` the host has read.
     pub at: usize,
     schedule: Vec<u8>,
     scheduled: usize,
     serving: Serving,
+    /// Every character the host sends comes back first (a shared I/O line).
     pub echo: bool,
+    /// Every byte the host wrote.
     pub written: Vec<u8>,
+    /// For each byte of `written`: `at` and `reads` when it was written.
     pub written_at: Vec<(usize, u64)>,
+    /// The echoes still to come back.
     echoes: VecDeque<u8>,
+    /// The host's reads so far.
     pub reads: u64,
+    /// The reads that gave a receive error.
     pub errors: u64,
+    /// What the last read gave.
     pub last: LastRead,
+    /// Every byte the host read, echoes included, in order.
     pub delivered: Vec<u8>,
+    /// The time the host's delay counted, in ns.
     pub delay_ns: u64,
 }
 
