@@ -26,6 +26,18 @@ pub(crate) mod magic {
     pub(crate) const SIM_CARD: u32 = 0x4D49_5352;
     /// Every kind.
     pub(crate) const ALL: [u32; 5] = [DEVICE, T0_EXCHANGE, T1_ENGINE, T1_TRANSACTION, SIM_CARD];
+
+    /// `true` if `word` is one of [`ALL`] (usable in constants).
+    pub(crate) const fn is_listed(word: u32) -> bool {
+        let mut i = 0;
+        while i < ALL.len() {
+            if ALL[i] == word {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
 }
 
 /// A value that lives in caller storage, told apart from others by its magic word.
@@ -155,6 +167,13 @@ impl<T: Stored> Slot<T> {
         storage_len: usize,
         value: T,
     ) -> Result<*mut Slot<T>, rk_status> {
+        // A kind missing from `magic::ALL` would not be seen by `check_free`.
+        const {
+            assert!(
+                magic::is_listed(T::MAGIC),
+                "Stored::MAGIC not in magic::ALL"
+            )
+        };
         Slot::<T>::check_room(storage.cast_const(), storage_len)?;
         let slot = storage.cast::<Slot<T>>();
         // SAFETY: aligned, non-null, large enough (checked) and exclusively ours per
