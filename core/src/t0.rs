@@ -1459,8 +1459,13 @@ mod tests {
         let apdu = [0x00, 0x84, 0x00, 0x00, 0x08];
         let mut buf = [0u8; 16];
         let mut ex = header_sent(&apdu, &mut buf);
+        let waiting = std::format!("{:?}", ex.action());
         assert_eq!(ex.sent(), Err(Error::Sequence));
-        assert!(ex.action().is_ok(), "a refused step changes nothing");
+        assert_eq!(
+            std::format!("{:?}", ex.action()),
+            waiting,
+            "a refused step changes nothing"
+        );
         assert_eq!(ex.into_response(), Err(Error::Sequence));
         let mut ex = header_sent(&apdu, &mut buf);
         assert_eq!(ex.response(), None);
