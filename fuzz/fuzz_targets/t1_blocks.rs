@@ -115,7 +115,7 @@ fuzz_target!(|data: &[u8]| {
                         block[3..3 + inf.len()].copy_from_slice(inf);
                         let body = 3 + inf.len();
                         let code = edc.compute(&block[..body]);
-                        let edc_len = if edc == Edc::Lrc { 1 } else { 2 };
+                        let edc_len = edc.epilogue_len();
                         block[body..body + edc_len].copy_from_slice(&code[..edc_len]);
                         tx.receive(&block[..body + edc_len])
                     }
@@ -124,13 +124,14 @@ fuzz_target!(|data: &[u8]| {
         }
         // Ended: every input is refused and changes nothing.
         let end = format!("{:?}", tx.action());
-        for refused in [
-            tx.receive(input.data).map(|_| ()),
-            tx.timeout().map(|_| ()),
-            tx.line_error().map(|_| ()),
-        ] {
-            assert_eq!(refused, Err(Error::NoTransaction), "after {end}");
+        for step in 0..3 {
+            let refused = match step {
+                0 => tx.receive(input.data).map(|_| ()),
+                1 => tx.timeout().map(|_| ()),
+                _ => tx.line_error().map(|_| ()),
+            };
+            assert_eq!(refused, Err(Error::NoTransaction), "step {step} after {end}");
+            assert_eq!(format!("{:?}", tx.action()), end, "step {step} changed it");
         }
-        assert_eq!(format!("{:?}", tx.action()), end);
     }
 });
