@@ -215,7 +215,6 @@ fn malformed_peer_input_is_refused() {
     usbip_lists(port);
 }
 
-/// Debian's `usbip list -r` (userspace only: no kernel module needed for a list).
 /// Submit an interrupt IN URB `seq` (waiting for a card movement), then take
 /// the card out (a `remove` line on stdin).
 fn remove_awaited(served: &mut Served, c: &mut Client, seq: u32) {
@@ -223,6 +222,7 @@ fn remove_awaited(served: &mut Served, c: &mut Client, seq: u32) {
     served.stdin.write_all(b"remove\n").unwrap();
 }
 
+/// Debian's `usbip list -r` (userspace only: no kernel module needed for a list).
 fn usbip_lists(port: u16) {
     readerkit_testkit::pcscd::require("/usr/sbin/usbip", "usbip");
     let output = Command::new("usbip")
