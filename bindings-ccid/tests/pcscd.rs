@@ -12,6 +12,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::pcsc::reader_names;
 use support::{
     Libccid, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE, Serve, echo,
@@ -157,6 +158,42 @@ fn gempctwin_short_apdu_t1() {
 #[test]
 fn gempctwin_short_apdu_t0() {
     one_slot_scenario("t0", ATR_T0, Protocols::T0, Some(SHORT_APDU));
+}
+
+/// The flake under CPU load, with the real host: libccid opens the reader
+/// (firmware version, GET_FIRMWARE_FEATURES, slot status, each read with a
+/// short time-out) while ccid-serve's command worker is held still (ptrace: a
+/// thread the scheduler does not run). None of it needs a card, so the thread
+/// reading the terminal answers it: pcscd lists the reader, its slot empty,
+/// and libccid complains of nothing. Before, every message waited for the
+/// worker: libccid's open failed and pcscd listed no reader. Once the worker
+/// runs, a card put in is seen and used.
+#[test]
+fn libccid_opens_the_reader_while_the_worker_is_stalled() {
+    let mut serve = Serve::start(&["--reader", "gempctwin", "--card", "empty"]);
+    let worker = FrozenThread::freeze(serve.pid(), "ccid-worker");
+    let device = format!("{}:GemPCTwin", serve.path);
+    let (pcscd, ctx) = pcscd_for(&device, "RK Stalled", None);
+    let name = "RK Stalled 00 00";
+    assert_eq!(reader_names(&ctx), [name], "pcscd log:\n{}", pcscd.log());
+    assert!(
+        wait_card(&ctx, name, false, Duration::from_secs(5)),
+        "an empty slot, pcscd log:\n{}",
+        pcscd.log()
+    );
+    drop(worker);
+    serve.insert(0);
+    assert!(
+        wait_card(&ctx, name, true, Duration::from_secs(5)),
+        "insertion seen"
+    );
+    echo_after_insertion(&ctx, name, Protocols::T1);
+    drop(ctx);
+    let log = stop_and_check(pcscd);
+    assert!(
+        log.contains("Firmware: readerkit-ccid"),
+        "libccid read our firmware string"
+    );
 }
 
 /// The dual-slot SEC1210 profile: a T=0 card and a T=1 card used at once from
