@@ -121,11 +121,7 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
         Some(pcsc::Error::NoSmartcard)
     );
     serve.insert(0);
-    assert!(
-        wait_card(&ctx, name, true, Duration::from_secs(5)),
-        "insertion seen"
-    );
-    echo_after_insertion(&ctx, name, protocol);
+    echo_after_insertion(&ctx, name, protocol, Duration::from_secs(5));
     drop(ctx);
     let log = stop_and_check(pcscd);
     assert!(
@@ -183,11 +179,7 @@ fn libccid_opens_the_reader_while_the_worker_is_stalled() {
     );
     drop(worker);
     serve.insert(0);
-    assert!(
-        wait_card(&ctx, name, true, Duration::from_secs(5)),
-        "insertion seen"
-    );
-    echo_after_insertion(&ctx, name, Protocols::T1);
+    echo_after_insertion(&ctx, name, Protocols::T1, Duration::from_secs(5));
     drop(ctx);
     let log = stop_and_check(pcscd);
     assert!(

@@ -126,8 +126,15 @@ pub fn stop_and_check(pcscd: Pcscd) -> String {
     log
 }
 
-/// After an insertion: connect to `name` with `protocol` and ECHO two bytes.
-pub fn echo_after_insertion(ctx: &pcsc::Context, name: &str, protocol: pcsc::Protocols) {
+/// After an insertion: wait (up to `timeout`, a hang guard) for pcscd to see
+/// the card in `name`, connect with `protocol` and ECHO two bytes.
+pub fn echo_after_insertion(
+    ctx: &pcsc::Context,
+    name: &str,
+    protocol: pcsc::Protocols,
+    timeout: std::time::Duration,
+) {
+    assert!(wait_card(ctx, name, true, timeout), "insertion seen");
     let reader = std::ffi::CString::new(name).unwrap();
     let card = ctx
         .connect(&reader, pcsc::ShareMode::Shared, protocol)
