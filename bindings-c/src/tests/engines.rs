@@ -5,7 +5,7 @@
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use super::{Zeroed, misaligned};
+use super::{Zeroed, misaligned, t1_config};
 use crate::*;
 
 /// GET CHALLENGE, Le = 8.
@@ -209,12 +209,7 @@ fn t1_engine() -> Zeroed<rk_t1_engine> {
 /// A T=1 engine with the default configuration (no IFS request) as `tune` leaves it.
 fn t1_engine_with(tune: impl FnOnce(&mut rk_t1_config)) -> Zeroed<rk_t1_engine> {
     let engine = Zeroed::new();
-    let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
-    // SAFETY: valid for a write.
-    let st = unsafe { rk_t1_config_default(cfg.as_mut_ptr(), 32, RK_EDC_LRC) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    // SAFETY: written on success.
-    let mut cfg = unsafe { cfg.assume_init() };
+    let mut cfg = t1_config();
     cfg.send_ifs_request = 0;
     tune(&mut cfg);
     // SAFETY: zeroed storage, a valid config.
@@ -375,12 +370,9 @@ fn begin_and_init_check_the_storage_length_before_reading_it() {
 
     let engine_storage = t1_engine();
     let engine = engine_storage.ptr();
-    let mut cfg = MaybeUninit::<rk_t1_config>::uninit();
-    // SAFETY: valid for a write.
-    let st = unsafe { rk_t1_config_default(cfg.as_mut_ptr(), 32, RK_EDC_LRC) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    // SAFETY: `engine` is readable for (more than) 4 bytes; `cfg` was written above.
-    let st = unsafe { rk_t1_init(engine, 4, cfg.as_ptr()) };
+    let cfg = t1_config();
+    // SAFETY: `engine` is readable for (more than) 4 bytes; a local configuration.
+    let st = unsafe { rk_t1_init(engine, 4, &cfg) };
     assert_eq!(st, RK_STATUS_BUFFER_TOO_SMALL);
     // SAFETY: the engine initialised by t1_engine, idle.
     let st = unsafe { rk_t1_deinit(engine) };

@@ -95,6 +95,23 @@ unsafe fn answer(bytes: &[u8], buf: *mut u8, capacity: usize, len: *mut usize) -
     RK_STATUS_SUCCESS
 }
 
+/// A reader table with no callback at all.
+fn no_callbacks() -> rk_reader_functions {
+    // SAFETY: every field is an `Option` of a function pointer, for which all
+    // zeros is `None`.
+    unsafe { MaybeUninit::zeroed().assume_init() }
+}
+
+/// A T=1 configuration for a card with IFSC 32 and LRC.
+fn t1_config() -> rk_t1_config {
+    let mut config = MaybeUninit::<rk_t1_config>::uninit();
+    // SAFETY: a local out-pointer.
+    let st = unsafe { rk_t1_config_default(config.as_mut_ptr(), 32, RK_EDC_LRC) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written above.
+    unsafe { config.assume_init() }
+}
+
 /// A `usize` out-pointer one byte into `words`: inside the test's buffer, and
 /// misaligned.
 fn misaligned(words: &mut [usize; 2]) -> *mut usize {

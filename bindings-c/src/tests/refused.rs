@@ -6,15 +6,8 @@
 
 use core::ptr;
 
-use super::Zeroed;
+use super::{Zeroed, no_callbacks, t1_config};
 use crate::*;
-
-/// A reader table with no callback at all.
-pub(super) fn no_callbacks() -> rk_reader_functions {
-    // SAFETY: every field is an `Option` of a function pointer, for which all
-    // zeros is `None`.
-    unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
-}
 
 #[test]
 fn sim_read_refused_leaves_len_alone() {
@@ -80,7 +73,7 @@ fn device_control_refused_leaves_bytes_written_alone() {
 #[cfg_attr(miri, ignore = "compares raw storage bytes, padding included")]
 fn t1_begin_refused_leaves_the_engine_storage_alone() {
     let engine = Zeroed::<rk_t1_engine>::new();
-    let config = super::reuse::t1_config();
+    let config = t1_config();
     // SAFETY: zeroed engine storage; a local configuration.
     let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &config) };
     assert_eq!(st, RK_STATUS_SUCCESS);

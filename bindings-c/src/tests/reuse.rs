@@ -5,8 +5,7 @@
 
 use core::ptr;
 
-use super::refused::no_callbacks;
-use super::{Zeroed, init_device};
+use super::{Zeroed, init_device, no_callbacks, t1_config};
 use crate::*;
 
 /// The kinds of object a C caller keeps in its own storage.
@@ -35,16 +34,6 @@ struct Fixture {
     action: rk_action,
     engine: Zeroed<rk_t1_engine>,
     table: rk_reader_functions,
-}
-
-/// A T=1 configuration for a card with IFSC 32 and LRC.
-pub(super) fn t1_config() -> rk_t1_config {
-    let mut config = core::mem::MaybeUninit::<rk_t1_config>::uninit();
-    // SAFETY: a local out-pointer.
-    let st = unsafe { rk_t1_config_default(config.as_mut_ptr(), 32, RK_EDC_LRC) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    // SAFETY: written above.
-    unsafe { config.assume_init() }
 }
 
 impl Fixture {
