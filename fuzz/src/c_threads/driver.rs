@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use readerkit_c::*;
 
+use crate::c_api::callbacks::{ATR_T0, ATR_T1};
+
 /// What the threads of one run share: the device and the counters the oracles
 /// read. Handed to every callback as its context.
 pub(crate) struct Shared {
@@ -166,9 +168,6 @@ fn reenter(shared: &Shared) {
         }
     }
 }
-
-const ATR_T0: &[u8] = &[0x3B, 0x02, 0x14, 0x50];
-const ATR_T1: &[u8] = &[0x3B, 0x80, 0x81, 0x31, 0xFE, 0x45, 0x00, 0x71];
 
 /// A callback that answers bytes: the chosen `bytes` (cut to `cap`) into `buf`,
 /// their count into `*len`, and a status.
