@@ -201,6 +201,14 @@ pub trait SlotCards {
     /// The card of `slot` now as `bmICCStatus` (absent for a slot that does not
     /// exist).
     fn icc_status(&self, slot: u8) -> IccStatus;
+
+    /// The CMD_SLOT_BUSY answer to `message` ([`busy::answer_busy`]) with the
+    /// card of the message's slot as the core knows it now. Returns its length,
+    /// or `None` without a header or room for one.
+    fn answer_busy(&self, message: &[u8], answer: &mut [u8]) -> Option<usize> {
+        let slot = Message::new_checked(message).ok()?.slot();
+        busy::answer_busy(message, self.icc_status(slot), answer)
+    }
 }
 
 impl<P: Platform, D, const EVENTS: usize> SlotCards for [Device<P, D, EVENTS>] {
@@ -784,8 +792,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// [`SlotError::SlotBusy`] with the new command's `bSlot` and `bSeq`. Returns
     /// the answer's length, or `None` without a header or room for one.
     pub fn slot_busy(&self, message: &[u8], answer: &mut [u8]) -> Option<usize> {
-        let slot = Message::new_checked(message).ok()?.slot();
-        busy::answer_busy(message, self.slot_icc_status(slot), answer)
+        self.slots.answer_busy(message, answer)
     }
 
     /// The card of `slot` as `bmICCStatus` (absent for a slot that does not

@@ -424,9 +424,7 @@ fn listen(
                         }
                         Admission::Busy => {}
                     }
-                    let slot = message.get(5).copied().unwrap_or(0);
-                    let icc = slots.icc_status(slot);
-                    let len = busy::answer_busy(message, icc, &mut answer).unwrap_or(0);
+                    let len = slots.answer_busy(message, &mut answer).unwrap_or(0);
                     if trace {
                         eprintln!("<- (busy) {}", hex::encode(&answer[..len], " "));
                     }

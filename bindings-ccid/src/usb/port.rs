@@ -333,6 +333,8 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             Admission::Busy => {
                 // The card as the core knows it now (a removal while the
                 // command runs shows at once), not as the last answer said.
+                // (`SlotCards::answer_busy` spelled out: the USB firmware's
+                // stack is 16 B smaller, and flash 112 B, this way.)
                 let icc = self.cards.icc_status(message.get(5).copied().unwrap_or(0));
                 let mut reply = [0u8; HEADER_LEN];
                 let answer_len = busy::answer_busy(message, icc, &mut reply).unwrap_or(0);

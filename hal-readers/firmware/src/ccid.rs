@@ -178,12 +178,8 @@ pub fn while_waiting() {
                 match waiting.gate.admit(message) {
                     Admission::Busy => {
                         // The card of the new message's slot (not the running
-                        // command's `slot`) as the core knows it now, readable
-                        // while a command runs on it; absent for a slot it lacks.
-                        let icc = waiting
-                            .slots
-                            .icc_status(message.get(5).copied().unwrap_or(0));
-                        if let Some(len) = busy::answer_busy(message, icc, &mut waiting.busy) {
+                        // command's `slot`) as the core knows it now.
+                        if let Some(len) = waiting.slots.answer_busy(message, &mut waiting.busy) {
                             send_frame(&mut port, &waiting.busy[..len]);
                         }
                     }
