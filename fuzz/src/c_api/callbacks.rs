@@ -88,9 +88,9 @@ pub(crate) type Out = *mut usize;
 /// historical bytes. Shared with the `c_threads` driver.
 pub(crate) const ATR_T0: &[u8] = &[0x3B, 0x02, 0x14, 0x50];
 
-/// An ATR a table device's POWER answers: TD1 and TD2 name T=1. Shared with the
-/// `c_threads` driver.
-pub(crate) const ATR_T1: &[u8] = &[0x3B, 0x80, 0x81, 0x31, 0xFE, 0x45, 0x00, 0x71];
+/// An ATR a table device's POWER answers: TD1 and TD2 name T=1, IFSC 254, TCK
+/// last. Shared with the `c_threads` driver.
+pub(crate) const ATR_T1: &[u8] = &[0x3B, 0x80, 0x81, 0x31, 0xFE, 0x45, 0x8B];
 
 /// A table device's POWER and a line device's `reset` (one C signature): the
 /// line's resets the simulated card when there is one, or answer an ATR as the
