@@ -769,6 +769,12 @@ impl PlainPort {
         self.pump();
     }
 
+    /// The bytes the device sent on bulk IN since the last look, its packets
+    /// joined: the answers sent.
+    fn sent(&self) -> Vec<u8> {
+        take(&self.wire, 1).concat()
+    }
+
     /// The runner takes the admitted message.
     fn take(&mut self) -> Vec<u8> {
         let mut message = [0u8; 271];
@@ -811,7 +817,7 @@ fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
     ] {
         p.host_sends(&message(kind, seq, &[]));
         assert!(p.answer_at_once(), "{kind:02X}");
-        assert_eq!(take(&p.wire, 1).concat(), answer);
+        assert_eq!(p.sent(), answer);
         assert_eq!(p.port.take(&mut message_buffer), None, "answered already");
     }
 
@@ -829,27 +835,21 @@ fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
     p.port.service();
     p.pump();
     assert_eq!(
-        take(&p.wire, 1).concat(),
+        p.sent(),
         [0x81, 0, 0, 0, 0, 0, 4, 0x41, 0xE0, 3],
         "CMD_SLOT_BUSY while the power-on runs"
     );
     p.host_sends(&message(0x65, 5, &[]));
     assert!(!p.port.answer_at_once(untouched), "a command runs");
-    assert_eq!(take(&p.wire, 1).concat()[6..9], [5, 0x41, 0xE0]);
+    assert_eq!(p.sent()[6..9], [5, 0x41, 0xE0]);
     p.answer(&power_on, &mut [0u8; 271]);
-    assert_eq!(
-        take(&p.wire, 1).concat()[..9],
-        [0x80, 20, 0, 0, 0, 0, 3, 0, 0]
-    );
+    assert_eq!(p.sent()[..9], [0x80, 20, 0, 0, 0, 0, 3, 0, 0]);
 
     // Nothing runs again: at once, the card active (the busy answers to come
     // say so too).
     p.host_sends(&message(0x65, 6, &[]));
     assert!(p.answer_at_once());
-    assert_eq!(
-        take(&p.wire, 1).concat(),
-        [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]
-    );
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]);
 }
 
 /// A runner that has no answer to hand back (here its answer buffer is too
@@ -862,7 +862,7 @@ fn port_finish_without_an_answer_sends_nothing_and_busy_answers_keep_the_card() 
     p.host_sends(&message(0x62, 1, &[]));
     let power_on = p.take();
     p.answer(&power_on, &mut [0u8; 271]);
-    assert_eq!(take(&p.wire, 1).concat()[7], 0x00, "active");
+    assert_eq!(p.sent()[7], 0x00, "active");
 
     // GetSlotStatus (seq 2) with a 9-byte answer buffer whose stale bStatus says
     // "no card": no answer.
@@ -876,7 +876,7 @@ fn port_finish_without_an_answer_sends_nothing_and_busy_answers_keep_the_card() 
     p.take();
     p.host_sends(&message(0x65, 4, &[]));
     assert_eq!(
-        take(&p.wire, 1).concat(),
+        p.sent(),
         [0x81, 0, 0, 0, 0, 0, 4, 0x40, 0xE0, 3],
         "CMD_SLOT_BUSY, the card active"
     );
@@ -892,7 +892,7 @@ fn port_abort_of_a_waiting_message_ends_with_its_host() {
     // A power-on (it needs the card, so it waits for the runner; one that needs
     // none would wait for `answer_at_once`, admitted by nothing).
     p.host_sends(&message(0x62, 1, &[]));
-    p.wire.lock().unwrap().setup = Some([0x21, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00]);
+    p.wire.lock().unwrap().setup = Some(abort_request(0x01));
     p.pump();
     assert!(
         p.port.stopping(),
@@ -906,7 +906,7 @@ fn port_abort_of_a_waiting_message_ends_with_its_host() {
     assert!(!p.port.stopping());
     p.answer(&status, &mut [0u8; 271]);
     assert_eq!(
-        take(&p.wire, 1).concat(),
+        p.sent(),
         [0x81, 0, 0, 0, 0, 0, 2, 0x01, 0, 3],
         "its slot status"
     );
