@@ -72,6 +72,13 @@ fn reply(kind: u8, seq: u8, status: u8, error: u8, specific: u8, data: &[u8]) ->
     .concat()
 }
 
+/// A case answered by a bare RDR_to_PC header (`dwLength` 0) that echoes the
+/// message's `bSlot` and `bSeq`, with `[kind, bStatus, bError, specific]`.
+fn bare(what: &'static str, message: Vec<u8>, [kind, status, error, specific]: [u8; 4]) -> Case {
+    let answer = header(kind, 0, message[5], message[6], status, error, specific);
+    (what, message, answer)
+}
+
 fn apdu_config() -> CcidConfig {
     CcidConfig {
         escape: Some(twin::escape),
@@ -88,92 +95,92 @@ fn refusals_are_byte_exact() {
         &mut r,
         &[
             // Failed, ICC absent, bError 5 (offset of bSlot), a slot status.
-            (
+            bare(
                 "bad slot",
                 msg(0x65, 1, 7, [0; 3], &[]),
-                header(0x81, 0, 1, 7, 0x42, 0x05, 0x03),
+                [0x81, 0x42, 0x05, 0x03],
             ),
-            (
+            bare(
                 "bad slot on XfrBlock: a data block",
                 msg(0x6F, 9, 8, [0; 3], &get_challenge),
-                header(0x80, 0, 9, 8, 0x42, 0x05, 0x00),
+                [0x80, 0x42, 0x05, 0x00],
             ),
-            (
+            bare(
                 "DwLength says 2, one byte follows: bError 1",
                 msg(0x6F, 0, 9, [0; 3], &[0x00, 0x84])[..11].to_vec(),
-                header(0x80, 0, 0, 9, 0x41, 0x01, 0x00),
+                [0x80, 0x41, 0x01, 0x00],
             ),
-            (
+            bare(
                 "longer than dwMaxCCIDMessageLength (271): bError 1",
                 msg(0x6F, 0, 10, [0; 3], &[0u8; 262]),
-                header(0x80, 0, 0, 10, 0x41, 0x01, 0x00),
+                [0x80, 0x41, 0x01, 0x00],
             ),
-            (
+            bare(
                 "unknown command: slot status, command not supported",
                 msg(0x70, 0, 11, [0; 3], &[]),
-                header(0x81, 0, 0, 11, 0x41, 0x00, 0x03),
+                [0x81, 0x41, 0x00, 0x03],
             ),
-            (
+            bare(
                 "IccPowerOn with bPowerSelect 4: bError 7",
                 msg(0x62, 0, 12, [4, 0, 0], &[]),
-                header(0x80, 0, 0, 12, 0x41, 0x07, 0x00),
+                [0x80, 0x41, 0x07, 0x00],
             ),
-            (
+            bare(
                 "XfrBlock before power on: card inactive, mute",
                 msg(0x6F, 0, 13, [0; 3], &get_challenge),
-                header(0x80, 0, 0, 13, 0x41, 0xFE, 0x00),
+                [0x80, 0x41, 0xFE, 0x00],
             ),
-            (
+            bare(
                 "GetSlotStatus with data: bError 1",
                 msg(0x65, 0, 14, [0; 3], &[1]),
-                header(0x81, 0, 0, 14, 0x41, 0x01, 0x03),
+                [0x81, 0x41, 0x01, 0x03],
             ),
-            (
+            bare(
                 "Secure (no PIN pad): not supported",
                 msg(0x69, 0, 15, [0; 3], &[0; 4]),
-                header(0x80, 0, 0, 15, 0x41, 0x00, 0x00),
+                [0x80, 0x41, 0x00, 0x00],
             ),
-            (
+            bare(
                 "T0APDU: not supported",
                 msg(0x6A, 0, 16, [1, 0, 0], &[]),
-                header(0x81, 0, 0, 16, 0x41, 0x00, 0x03),
+                [0x81, 0x41, 0x00, 0x03],
             ),
-            (
+            bare(
                 "mechanical lock: not supported",
                 msg(0x71, 0, 17, [4, 0, 0], &[]),
-                header(0x81, 0, 0, 17, 0x41, 0x00, 0x03),
+                [0x81, 0x41, 0x00, 0x03],
             ),
-            (
+            bare(
                 "mechanical function 9: bError 7",
                 msg(0x71, 0, 18, [9, 0, 0], &[]),
-                header(0x81, 0, 0, 18, 0x41, 0x07, 0x03),
+                [0x81, 0x41, 0x07, 0x03],
             ),
             // Both SetParameters before power on would be mute, but the fields
             // are checked first.
-            (
+            bare(
                 "SetParameters T=2: bError 7",
                 msg(0x61, 0, 19, [2, 0, 0], &t1_params),
-                header(0x82, 0, 0, 19, 0x41, 0x07, 0x00),
+                [0x82, 0x41, 0x07, 0x00],
             ),
-            (
+            bare(
                 "SetParameters with a T=0 structure for T=1: bError 1",
                 msg(0x61, 0, 20, [1, 0, 0], &t1_params),
-                header(0x82, 0, 0, 20, 0x41, 0x01, 0x00),
+                [0x82, 0x41, 0x01, 0x00],
             ),
-            (
+            bare(
                 "an Escape the handler does not know: an Escape answer, not supported",
                 msg(0x6B, 0, 21, [0; 3], &[0x1F, 0x03]),
-                header(0x83, 0, 0, 21, 0x41, 0x00, 0x00),
+                [0x83, 0x41, 0x00, 0x00],
             ),
-            (
+            bare(
                 "IccClock stop: not supported",
                 msg(0x6E, 0, 22, [1, 0, 0], &[]),
-                header(0x81, 0, 0, 22, 0x41, 0x00, 0x03),
+                [0x81, 0x41, 0x00, 0x03],
             ),
-            (
+            bare(
                 "IccClock bClockCommand 2: bError 7",
                 msg(0x6E, 0, 23, [2, 0, 0], &[]),
-                header(0x81, 0, 0, 23, 0x41, 0x07, 0x03),
+                [0x81, 0x41, 0x07, 0x03],
             ),
         ],
     );
@@ -195,30 +202,30 @@ fn no_card_is_absent_and_mute() {
     answers(
         &mut r,
         &[
-            (
+            bare(
                 "GetSlotStatus: absent",
                 msg(0x65, 0, 1, [0; 3], &[]),
-                header(0x81, 0, 0, 1, 0x02, 0x00, 0x03),
+                [0x81, 0x02, 0x00, 0x03],
             ),
-            (
+            bare(
                 "IccPowerOn: mute",
                 msg(0x62, 0, 2, [0; 3], &[]),
-                header(0x80, 0, 0, 2, 0x42, 0xFE, 0x00),
+                [0x80, 0x42, 0xFE, 0x00],
             ),
-            (
+            bare(
                 "XfrBlock: mute",
                 msg(0x6F, 0, 3, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08]),
-                header(0x80, 0, 0, 3, 0x42, 0xFE, 0x00),
+                [0x80, 0x42, 0xFE, 0x00],
             ),
-            (
+            bare(
                 "GetParameters: mute",
                 msg(0x6C, 0, 4, [0; 3], &[]),
-                header(0x82, 0, 0, 4, 0x42, 0xFE, 0x00),
+                [0x82, 0x42, 0xFE, 0x00],
             ),
-            (
+            bare(
                 "IccPowerOff without a card succeeds",
                 msg(0x63, 0, 5, [0; 3], &[]),
-                header(0x81, 0, 0, 5, 0x02, 0x00, 0x03),
+                [0x81, 0x02, 0x00, 0x03],
             ),
         ],
     );
@@ -252,15 +259,15 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
         &mut r,
         &[
             // The parameters in force are not sent.
-            (
+            bare(
                 "SetParameters asking for Fi/Di 11 while 96 is in force: not changeable",
                 msg(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
-                header(0x82, 0, 0, 6, 0x40, 10, 0x00),
+                [0x82, 0x40, 10, 0x00],
             ),
-            (
+            bare(
                 "ResetParameters cannot bring F/D back to 11 while the card runs at 96",
                 msg(0x6D, 0, 61, [0; 3], &[]),
-                header(0x82, 0, 0, 61, 0x40, 10, 0x00),
+                [0x82, 0x40, 10, 0x00],
             ),
             // 4 MHz * 32 / 512 = 250000 bit/s.
             (
@@ -275,10 +282,10 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
                     &[4000u32.to_le_bytes(), 250_000u32.to_le_bytes()].concat(),
                 ),
             ),
-            (
+            bare(
                 "IccClock restart",
                 msg(0x6E, 0, 8, [0; 3], &[]),
-                header(0x81, 0, 0, 8, 0x00, 0x00, 0x00),
+                [0x81, 0x00, 0x00, 0x00],
             ),
         ],
     );
@@ -286,15 +293,15 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
     answers(
         &mut r,
         &[
-            (
+            bare(
                 "Abort after the class ABORT",
                 msg(0x72, 0, 9, [0; 3], &[]),
-                header(0x81, 0, 0, 9, 0x00, 0x00, 0x00),
+                [0x81, 0x00, 0x00, 0x00],
             ),
-            (
+            bare(
                 "IccPowerOff: inactive, clock stopped",
                 msg(0x63, 0, 10, [0; 3], &[]),
-                header(0x81, 0, 0, 10, 0x01, 0x00, 0x03),
+                [0x81, 0x01, 0x00, 0x03],
             ),
         ],
     );
