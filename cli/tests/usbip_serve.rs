@@ -135,10 +135,10 @@ fn a_ccid_reader_over_usbip() {
 
     // The card is taken out: NotifySlotChange completes the interrupt IN URB.
     remove_awaited(&mut served, &mut c, 20);
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 20, 0, &[0x50, 0x02]));
+    assert_eq!(c.reply(true), notified(20, REMOVED));
     // Another interrupt URB, cancelled: RET_UNLINK -ECONNRESET and no RET_SUBMIT;
     // cancelling it again finds nothing (status 0).
-    c.send(&submit(21, true, 2, 8, [0; 8], &[]));
+    c.send(&slot_change_urb(21));
     c.send(&unlink(22, 21));
     assert_eq!(c.reply(false), reply(RET_UNLINK, 22, -104, &[]));
     c.send(&unlink(23, 21));
@@ -155,15 +155,15 @@ fn transfers_in_flight_are_bounded() {
     // 64 interrupt IN transfers wait for a card movement; the 65th is refused at
     // once (-ENOMEM) ...
     for seq in 1..=64 {
-        c.send(&submit(seq, true, 2, 8, [0; 8], &[]));
+        c.send(&slot_change_urb(seq));
     }
-    c.send(&submit(65, true, 2, 8, [0; 8], &[]));
+    c.send(&slot_change_urb(65));
     assert_eq!(c.reply(true), reply(RET_SUBMIT, 65, -12, &[]));
     // ... until one of them is cancelled: then the next is taken (it is pending,
     // so its own unlink cancels it).
     c.send(&unlink(66, 1));
     assert_eq!(c.reply(false), reply(RET_UNLINK, 66, -104, &[]));
-    c.send(&submit(67, true, 2, 8, [0; 8], &[]));
+    c.send(&slot_change_urb(67));
     c.send(&unlink(68, 67));
     assert_eq!(c.reply(false), reply(RET_UNLINK, 68, -104, &[]));
 }
@@ -218,8 +218,33 @@ fn malformed_peer_input_is_refused() {
 /// Submit an interrupt IN URB `seq` (waiting for a card movement), then take
 /// the card out (a `remove` line on stdin).
 fn remove_awaited(served: &mut Served, c: &mut Client, seq: u32) {
-    c.send(&submit(seq, true, 2, 8, [0; 8], &[]));
+    c.send(&slot_change_urb(seq));
     served.stdin.write_all(b"remove\n").unwrap();
+}
+
+/// A server and a client with the card powered on (transfers 1 to 3), then
+/// taken out while interrupt URB 20 waits ([`remove_awaited`]).
+fn removed_while_awaited() -> (Served, Client) {
+    let (mut served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    remove_awaited(&mut served, &mut c, 20);
+    (served, c)
+}
+
+/// An interrupt IN URB `seq` on the CCID's interrupt endpoint (2, 8 bytes): it
+/// completes with the next RDR_to_PC_NotifySlotChange.
+fn slot_change_urb(seq: u32) -> Vec<u8> {
+    submit(seq, true, 2, 8, [0; 8], &[])
+}
+
+/// RDR_to_PC_NotifySlotChange for slot 0: changed, card absent.
+const REMOVED: [u8; 2] = [0x50, 0x02];
+/// RDR_to_PC_NotifySlotChange for slot 0: changed, card present.
+const INSERTED: [u8; 2] = [0x50, 0x03];
+
+/// The completion of interrupt URB `seq` (status 0) carrying `change`.
+fn notified(seq: u32, change: [u8; 2]) -> Reply {
+    reply(RET_SUBMIT, seq, 0, &change)
 }
 
 /// Debian's `usbip list -r` (userspace only: no kernel module needed for a list).
@@ -454,24 +479,22 @@ fn a_notification_whose_urb_is_unlinked_after_completing_is_sent_again() {
     // vhci-hcd gives back a URB it is unlinking as cancelled even when its
     // RET_SUBMIT crossed the unlink: the NotifySlotChange it carried is lost
     // to the client unless the server sends it again.
-    let (mut served, port) = serve();
-    let mut c = power_on(Client::import(port));
-    remove_awaited(&mut served, &mut c, 20);
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 20, 0, &[0x50, 0x02]));
+    let (mut served, mut c) = removed_while_awaited();
+    assert_eq!(c.reply(true), notified(20, REMOVED));
     // The client's unlink of that URB, sent before it saw the completion.
     c.send(&unlink(21, 20));
     assert_eq!(c.reply(false), reply(RET_UNLINK, 21, 0, &[]));
     // The next interrupt URB carries the removal again.
-    c.send(&submit(22, true, 2, 8, [0; 8], &[]));
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 22, 0, &[0x50, 0x02]));
+    c.send(&slot_change_urb(22));
+    assert_eq!(c.reply(true), notified(22, REMOVED));
     // An unlink of a URB that was still pending (cancelled) sends nothing again:
     // the URB after it waits for the next movement.
-    c.send(&submit(23, true, 2, 8, [0; 8], &[]));
+    c.send(&slot_change_urb(23));
     c.send(&unlink(24, 23));
     assert_eq!(c.reply(false), reply(RET_UNLINK, 24, -104, &[]));
-    c.send(&submit(25, true, 2, 8, [0; 8], &[]));
+    c.send(&slot_change_urb(25));
     served.stdin.write_all(b"insert\n").unwrap();
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 25, 0, &[0x50, 0x03]));
+    assert_eq!(c.reply(true), notified(25, INSERTED));
 }
 
 #[test]
@@ -494,16 +517,16 @@ fn a_notification_left_undelivered_by_a_client_never_reaches_the_next() {
     // The next client's first interrupt URB carries none of them: it is still
     // pending when cancelled (-ECONNRESET, no RET_SUBMIT before).
     let mut second = configured(Client::import(port));
-    second.send(&submit(20, true, 2, 8, [0; 8], &[]));
+    second.send(&slot_change_urb(20));
     second.send(&unlink(21, 20));
     assert_eq!(second.reply(false), reply(RET_UNLINK, 21, -104, &[]));
     // It learns the slot by asking: no card.
     let status = second.exchange(30, &ccid(0x65, 1, &[]));
     assert_eq!((status[0], status[7] & 3), (0x81, 2));
     // A movement now is its own: notified.
-    second.send(&submit(40, true, 2, 8, [0; 8], &[]));
+    second.send(&slot_change_urb(40));
     served.stdin.write_all(b"insert\n").unwrap();
-    assert_eq!(second.reply(true), reply(RET_SUBMIT, 40, 0, &[0x50, 0x03]));
+    assert_eq!(second.reply(true), notified(40, INSERTED));
 }
 
 /// `bPINSupport` of the CCID class descriptor in the configuration descriptor
@@ -628,8 +651,8 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
     );
     let abort = bulk_in(&mut c, 16);
     assert_eq!(abort[..9], [0x81, 0, 0, 0, 0, 0, 3, 0x02, 0], "absent");
-    c.send(&submit(17, true, 2, 8, [0; 8], &[]));
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 17, 0, &[0x50, 0x02]));
+    c.send(&slot_change_urb(17));
+    assert_eq!(c.reply(true), notified(17, REMOVED));
     let status = c.exchange(18, &ccid(0x65, 4, &[]));
     assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 4, 0x02, 0, 3]);
 }
@@ -644,9 +667,7 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
 /// worker after the card's move.
 #[test]
 fn a_card_removal_is_notified_between_commands_sent_back_to_back() {
-    let (mut served, port) = serve();
-    let mut c = power_on(Client::import(port));
-    remove_awaited(&mut served, &mut c, 20);
+    let (_served, mut c) = removed_while_awaited();
     let echo = ccid(0x6F, 1, &[0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0]);
     let mut notified = None;
     let mut first_absent = None;
@@ -678,7 +699,7 @@ fn a_card_removal_is_notified_between_commands_sent_back_to_back() {
             let note = notified.unwrap_or_else(|| {
                 panic!("no NotifySlotChange by command {n}; the card was gone at {first}")
             });
-            assert_eq!(note, [0x50, 0x02], "the removal");
+            assert_eq!(note, REMOVED, "the removal");
             return;
         }
     }
