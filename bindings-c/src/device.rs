@@ -18,7 +18,7 @@ use crate::guard::{
     Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, entry, write_opt,
 };
 use crate::line::{CLine, rk_line_ops};
-use crate::log::CLogSink;
+use crate::log::{C_LOG, CLogSink};
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
@@ -294,7 +294,7 @@ unsafe fn init(
         CDriver {
             table,
             ctx,
-            line: LineReader::new(TracedLine::new(line, CLogSink)),
+            line: LineReader::new(TracedLine::new(line, C_LOG)),
             keypad: None,
         },
         caps.into(),
@@ -395,7 +395,7 @@ pub unsafe extern "C" fn rk_device_control(
         // the request runs, so that a request cut short still reports 0 bytes.
         // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
         unsafe { write_opt(bytes_written, 0) };
-        let outcome = device.control_logged(code, input, output, &CLogSink);
+        let outcome = device.control_logged(code, input, output, &C_LOG);
         Ok(complete(outcome, bytes_written))
     })
 }

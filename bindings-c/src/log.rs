@@ -20,11 +20,11 @@
 //! `rk_device_*` functions of the device being logged. Set it before the devices
 //! are used.
 
-use core::ffi::{c_char, c_void};
+use core::ffi::{CStr, c_char, c_void};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use readerkit::device::RequestLog;
-use readerkit::trace::{Event, Level, Sink, TextBuf};
+use readerkit::trace::{C_LINE_MAX, CLines, Level, LineOutput};
+use static_assertions::const_assert_eq;
 
 use crate::guard::guard;
 use crate::status::*;
@@ -41,6 +41,7 @@ pub const RK_LOG_DEBUG: u32 = 3;
 pub const RK_LOG_TRACE: u32 = 4;
 /// The longest line handed to the callback, in bytes, with its terminating NUL.
 pub const RK_LOG_LINE_MAX: usize = 256;
+const_assert_eq!(RK_LOG_LINE_MAX, C_LINE_MAX);
 
 /// The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
 /// NUL-terminated UTF-8 text valid during the call only; `user` is what was given
@@ -89,57 +90,31 @@ fn code(level: Level) -> u32 {
     level as u32
 }
 
-/// Whether `level` is logged now.
-pub(crate) fn enabled(level: Level) -> bool {
-    level != Level::Off && code(level) <= LEVEL.load(Ordering::Acquire)
-}
-
-/// Log `value`'s text at `level`, bounded to [`RK_LOG_LINE_MAX`] bytes with the NUL.
-pub(crate) fn log(level: Level, value: &dyn core::fmt::Display) {
-    if !enabled(level) {
-        return;
-    }
-    let f = CALLBACK.load(Ordering::Acquire);
-    if f.is_null() {
-        return;
-    }
-    let text = TextBuf::<{ RK_LOG_LINE_MAX - 1 }>::render(value);
-    // All of the text fits with its NUL; a NUL inside it is shown as `?` so that it
-    // cannot end the C string early.
-    let mut storage = [0u8; RK_LOG_LINE_MAX];
-    let line = text.to_c_str(&mut storage);
-    // SAFETY: `f` was stored from a non-null `rk_log_fn` by rk_log_set, whose
-    // contract keeps it callable; a fn pointer round-trips through *mut ().
-    let callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char) =
-        unsafe { core::mem::transmute::<*mut (), _>(f) };
-    let user = USER.load(Ordering::Acquire);
-    // SAFETY: the callback's contract (rk_log_set); `line` is a C string (NUL-
-    // terminated) that outlives the call.
-    unsafe { callback(user, code(level), line.as_ptr()) };
-}
-
-/// The sink of a line device's trace: the log callback.
+/// The log callback as the output of the core's [`CLines`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CLogSink;
+pub(crate) struct CLog;
 
-impl Sink for CLogSink {
+impl LineOutput for CLog {
     fn enabled(&self, level: Level) -> bool {
-        enabled(level)
+        code(level) <= LEVEL.load(Ordering::Acquire)
     }
-    fn event(&mut self, event: &Event<'_>) {
-        log(event.level(), event);
-    }
-}
 
-/// The request log of `rk_device_control` (the core's `Device::control_logged`):
-/// the log callback, and in the `std` build a clock for each request's time.
-impl RequestLog for CLogSink {
-    fn enabled(&self, level: Level) -> bool {
-        enabled(level)
+    fn line(&self, level: Level, line: &CStr) {
+        let f = CALLBACK.load(Ordering::Acquire);
+        if f.is_null() {
+            return;
+        }
+        // SAFETY: `f` was stored from a non-null `rk_log_fn` by rk_log_set, whose
+        // contract keeps it callable; a fn pointer round-trips through *mut ().
+        let callback: unsafe extern "C" fn(*mut c_void, u32, *const c_char) =
+            unsafe { core::mem::transmute::<*mut (), _>(f) };
+        let user = USER.load(Ordering::Acquire);
+        // SAFETY: the callback's contract (rk_log_set); `line` is a C string (NUL-
+        // terminated) that outlives the call.
+        unsafe { callback(user, code(level), line.as_ptr()) };
     }
-    fn write(&self, level: Level, line: &dyn core::fmt::Display) {
-        log(level, line);
-    }
+
+    /// In the `std` build, a clock for each request's time.
     #[cfg(feature = "std")]
     fn now_us(&self) -> Option<u64> {
         static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -147,3 +122,10 @@ impl RequestLog for CLogSink {
         Some(u64::try_from(origin.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 }
+
+/// The log of a device: the trace sink of a line device and the request log of
+/// `rk_device_control`, both to the log callback.
+pub(crate) type CLogSink = CLines<CLog>;
+
+/// The one [`CLogSink`].
+pub(crate) const C_LOG: CLogSink = CLines::new(CLog);

@@ -14,7 +14,7 @@ use crate::Kernel;
 use crate::irp::{BufferError, IoStatus, Irp, Major, PowerParams, buffered_lengths, mn_power};
 use crate::ntstatus;
 use crate::remove_lock::RemoveLock;
-use crate::trace::KernelSink;
+use crate::trace::kernel_sink;
 use crate::tracking::{OnCancel, Parked, Slot, TrackingSlot};
 
 /// The core's [`Platform`] for a WDM reader: the kernel's locks, and tracking
@@ -194,7 +194,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// `Device::control`, logged up to the reader's level: a failed request at info,
     /// every request at debug, with its outcome ([`Device::control_logged`]).
     fn control_logged(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
-        let log = KernelSink::<K>::new(self.log_level.lock(|l| *l));
+        let log = kernel_sink::<K>(self.log_level.lock(|l| *l));
         self.device.control_logged(code, input, output, &log)
     }
 

@@ -10,15 +10,14 @@
 //!
 //! A reader logs up to its own level ([`WdmReader::set_log_level`](crate::WdmReader::set_log_level), default
 //! info): each failed request at info, each request with its outcome at debug; at
-//! trace, a line wrapped in [`readerkit::trace::TracedLine`] with a [`KernelSink`]
+//! trace, a line wrapped in [`readerkit::trace::TracedLine`] with a [`kernel_sink`]
 //! logs every exchange decoded. Every line is at most [`LINE_MAX`] bytes with its
 //! NUL, whatever the card or the caller sent.
 
-use core::fmt;
+use core::ffi::CStr;
 use core::marker::PhantomData;
 
-use readerkit::device::RequestLog;
-use readerkit::trace::{Event, Level, Sink, TextBuf};
+use readerkit::trace::{CLines, Level, LineOutput};
 
 use crate::Kernel;
 
@@ -33,7 +32,7 @@ pub const DPFLTR_INFO_LEVEL: u32 = 3;
 /// The filter level of readerkit's trace lines (a bit above the standard ones).
 pub const TRACE_LEVEL_BIT: u32 = 4;
 /// The longest line handed to the kernel, in bytes, with its NUL.
-pub const LINE_MAX: usize = 256;
+pub const LINE_MAX: usize = readerkit::trace::C_LINE_MAX;
 
 /// The `DbgPrintEx` level of `level` (`None` for [`Level::Off`]).
 pub const fn dbg_level(level: Level) -> Option<u32> {
@@ -46,47 +45,35 @@ pub const fn dbg_level(level: Level) -> Option<u32> {
     }
 }
 
-/// Render `value` (bounded to [`LINE_MAX`] - 1 bytes, `readerkit: ` first) and hand
-/// it to [`Kernel::log`] at `level`.
-pub fn log<K: Kernel>(level: Level, value: &dyn fmt::Display) {
-    let text = TextBuf::<{ LINE_MAX - 1 }>::render(&format_args!("readerkit: {value}"));
-    K::log(level, text.to_c_str(&mut [0; LINE_MAX]));
-}
-
-/// A trace sink into the kernel debugger, up to `level`.
+/// The kernel debugger ([`Kernel::log`]) up to `level`, as the output of the core's
+/// [`CLines`]; lines start with `readerkit: `.
 #[derive(Debug)]
-pub struct KernelSink<K> {
-    /// The most this sink passes on.
+pub struct KernelLog<K> {
+    /// The most this output passes on.
     pub level: Level,
     _kernel: PhantomData<fn() -> K>,
 }
 
-impl<K> KernelSink<K> {
-    /// A sink passing events up to `level`.
-    pub const fn new(level: Level) -> KernelSink<K> {
-        KernelSink {
-            level,
-            _kernel: PhantomData,
-        }
+impl<K: Kernel> LineOutput for KernelLog<K> {
+    const PREFIX: &'static str = "readerkit: ";
+
+    fn enabled(&self, level: Level) -> bool {
+        level <= self.level
+    }
+
+    fn line(&self, level: Level, line: &CStr) {
+        K::log(level, line);
     }
 }
 
-impl<K: Kernel> Sink for KernelSink<K> {
-    fn enabled(&self, level: Level) -> bool {
-        level != Level::Off && level <= self.level
-    }
-    fn event(&mut self, event: &Event<'_>) {
-        log::<K>(event.level(), event);
-    }
-}
+/// A trace sink and request log into the kernel debugger (no clock, so requests
+/// carry no times).
+pub type KernelSink<K> = CLines<KernelLog<K>>;
 
-/// A reader's request lines ([`readerkit::device::Device::control_logged`]); no
-/// clock, so no times.
-impl<K: Kernel> RequestLog for KernelSink<K> {
-    fn enabled(&self, level: Level) -> bool {
-        Sink::enabled(self, level)
-    }
-    fn write(&self, level: Level, line: &dyn fmt::Display) {
-        log::<K>(level, line);
-    }
+/// A [`KernelSink`] passing lines up to `level`.
+pub const fn kernel_sink<K: Kernel>(level: Level) -> KernelSink<K> {
+    CLines::new(KernelLog {
+        level,
+        _kernel: PhantomData,
+    })
 }

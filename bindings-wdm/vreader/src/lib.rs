@@ -19,7 +19,7 @@ use readerkit_card_sim::{Card, SimLine};
 use readerkit_wdm::DriverHooks;
 use readerkit_wdm::ffi::types::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 use readerkit_wdm::kernel::{self, KernelSync, Reader, ReaderDriver};
-use readerkit_wdm::trace::KernelSink;
+use readerkit_wdm::trace::{KernelSink, kernel_sink};
 
 /// Buffer capacity of the simulated card: the smallest card-sim allows, so that the
 /// device extension stays small and no stack frame in the driver needs `__chkstk`.
@@ -135,7 +135,7 @@ impl ReaderDriver for VirtualReader {
                         sim: SimLine::empty(),
                         present: false,
                     },
-                    KernelSink::new(Level::Trace),
+                    kernel_sink(Level::Trace),
                 ))
                 .with_t0_envelope(),
                 change: None,

@@ -17,12 +17,15 @@
 //! renders an event into a fixed buffer for sinks without an allocator.
 //!
 //! Sinks provided: `LogSink` (feature `log`, the `log` facade) and `DefmtSink`
-//! (feature `defmt`, for firmware); the two features exclude each other. Any other
-//! destination implements [`Sink`] (a closure through [`FnSink`]).
+//! (feature `defmt`, for firmware); the two features exclude each other; [`CLines`]
+//! for an output of bounded C strings (a C callback, `DbgPrintEx`), which is also a
+//! request log. Any other destination implements [`Sink`] (a closure through
+//! [`FnSink`]).
 
 #[cfg(all(feature = "log", feature = "defmt"))]
 compile_error!("features `log` and `defmt` are mutually exclusive: pick one logging backend");
 
+mod c_lines;
 mod decoder;
 #[cfg(feature = "defmt")]
 mod defmt_sink;
@@ -34,6 +37,7 @@ mod request;
 mod text;
 mod traced_line;
 
+pub use c_lines::{C_LINE_MAX, CLines, LineOutput};
 pub use decoder::Decoder;
 #[cfg(feature = "defmt")]
 pub use defmt_sink::DefmtSink;
