@@ -118,8 +118,6 @@ fn describe(atr: &Atr) -> rk_atr_info {
     let n = raw.len().min(RK_MAX_ATR_LEN);
     bytes[..n].copy_from_slice(&raw[..n]);
     let hist = atr.historical();
-    let tck_len = usize::from(atr.tck() != Tck::Absent);
-    let historical_offset = n.saturating_sub(hist.len() + tck_len);
     let (specific_mode, specific_protocol, specific_implicit, specific_can_change) = match p.mode {
         Mode::Negotiable => (false, 0, false, false),
         Mode::Specific {
@@ -132,7 +130,7 @@ fn describe(atr: &Atr) -> rk_atr_info {
         bytes,
         len: n as u8,
         inverse_convention: atr.convention() == Convention::Inverse,
-        historical_offset: historical_offset as u8,
+        historical_offset: atr.historical_offset() as u8,
         historical_len: hist.len() as u8,
         tck: match atr.tck() {
             Tck::Absent => RK_TCK_ABSENT,

@@ -143,9 +143,15 @@ impl Atr {
 
     /// The historical bytes (at most 15).
     pub fn historical(&self) -> &[u8] {
-        let start = usize::from(self.historical_start);
+        let start = self.historical_offset();
         let end = start + usize::from(self.historical_len);
         self.as_bytes().get(start..end).unwrap_or(&[])
+    }
+
+    /// Where the historical bytes begin in [`Atr::as_bytes`] (after the interface
+    /// characters; the ATR's length, less TCK, when there are none).
+    pub fn historical_offset(&self) -> usize {
+        usize::from(self.historical_start)
     }
 
     /// Whether TCK is absent, right or wrong.
@@ -312,6 +318,7 @@ mod tests {
         let atr = Atr::parse(&parse_hex("3B 02 14 50")).unwrap();
         assert_eq!(atr.convention(), Convention::Direct);
         assert_eq!(atr.historical(), &[0x14, 0x50]);
+        assert_eq!(atr.historical_offset(), 2);
         assert_eq!(atr.tck(), Tck::Absent);
         assert_eq!((atr.tck_byte(), atr.expected_tck()), (None, None));
         assert_eq!(atr.groups().count(), 1);
@@ -326,6 +333,7 @@ mod tests {
         assert_eq!(atr.tck(), Tck::Ok);
         assert_eq!((atr.tck_byte(), atr.expected_tck()), (Some(tck), Some(tck)));
         assert_eq!(atr.historical(), b"JCOP");
+        assert_eq!(atr.historical_offset(), 7, "after TA3 TB3, before TCK");
         let groups: heapless::Vec<Group, 4> = atr.groups().collect();
         assert_eq!(
             groups.as_slice(),
