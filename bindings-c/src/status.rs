@@ -14,6 +14,7 @@
 //! initialised (or de-initialised, or copied) is `RK_STATUS_INVALID_DEVICE_STATE`; a
 //! panic inside the library (a bug) is `RK_STATUS_UNSUCCESSFUL`.
 
+use readerkit::status::{NTSTATUS_PENDING, WIN32_IO_PENDING};
 use readerkit::{Failure, Status};
 
 /// A status code: `RK_STATUS_*`.
@@ -74,12 +75,6 @@ pub(crate) fn from_rk(code: rk_status) -> Option<Status> {
 pub(crate) fn callback_result(code: rk_status) -> Result<(), Failure> {
     from_rk(code).map_or(Err(Failure::Unsuccessful), Status::into_result)
 }
-
-/// `STATUS_PENDING`, the NTSTATUS of `RK_STATUS_PENDING` (not a core status: the
-/// core completes a pending request later instead of returning it).
-const NTSTATUS_PENDING: u32 = 0x0000_0103;
-/// `ERROR_IO_PENDING`, the Win32 error of `RK_STATUS_PENDING`.
-const WIN32_IO_PENDING: u32 = 997;
 
 /// The NTSTATUS value of `status` (`STATUS_PENDING` for `RK_STATUS_PENDING`,
 /// `STATUS_UNSUCCESSFUL` for an unknown code).

@@ -246,8 +246,8 @@ pub mod types {
     }
 
     // Constants.
-    pub const STATUS_SUCCESS: NTSTATUS = 0;
-    pub const STATUS_PENDING: NTSTATUS = 0x103;
+    pub const STATUS_SUCCESS: NTSTATUS = crate::ntstatus::SUCCESS as NTSTATUS;
+    pub const STATUS_PENDING: NTSTATUS = crate::ntstatus::PENDING as NTSTATUS;
     pub const STATUS_MORE_PROCESSING_REQUIRED: NTSTATUS = 0xC000_0016_u32 as i32;
     pub const IO_NO_INCREMENT: i8 = 0;
     pub const SL_PENDING_RETURNED: u8 = 0x01;

@@ -7,7 +7,7 @@ use readerkit::Status;
 /// `STATUS_SUCCESS`.
 pub const SUCCESS: u32 = Status::Success.to_ntstatus();
 /// `STATUS_PENDING`: returned by a dispatch routine that marked its IRP pending.
-pub const PENDING: u32 = 0x0000_0103;
+pub const PENDING: u32 = readerkit::status::NTSTATUS_PENDING;
 /// `STATUS_ACCESS_DENIED`: a second open of an exclusive reader.
 pub const ACCESS_DENIED: u32 = 0xC000_0022;
 /// `STATUS_DELETE_PENDING`: the device is being removed.
@@ -24,10 +24,10 @@ pub const CANCELLED: u32 = Status::Cancelled.to_ntstatus();
 pub const DEVICE_BUSY: u32 = Status::DeviceBusy.to_ntstatus();
 /// `STATUS_NOT_SUPPORTED`.
 pub const NOT_SUPPORTED: u32 = Status::NotSupported.to_ntstatus();
+/// `STATUS_NO_SUCH_DEVICE`: AddDevice could not attach to the device stack.
+pub const NO_SUCH_DEVICE: u32 = 0xC000_000E;
 
 /// `NT_SUCCESS`.
 pub const fn nt_success(status: u32) -> bool {
     (status as i32) >= 0
 }
-/// `STATUS_NO_SUCH_DEVICE`.
-pub const NO_SUCH_DEVICE: u32 = 0xC000_000E;

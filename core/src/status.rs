@@ -405,6 +405,13 @@ impl fmt::Display for Failure {
 
 impl core::error::Error for Failure {}
 
+/// `STATUS_PENDING`, the NTSTATUS of a request that completes later. No
+/// [`Status`]: the core completes a pending request later
+/// ([`Outcome::Pending`](crate::Outcome::Pending)) instead of returning it.
+pub const NTSTATUS_PENDING: u32 = 0x0000_0103;
+/// `ERROR_IO_PENDING`, the Win32 error of a request that completes later.
+pub const WIN32_IO_PENDING: u32 = 997;
+
 /// pcsc-lite `IFD_*` response codes (`ifdhandler.h`).
 pub mod ifd {
     /// `IFD_SUCCESS`
