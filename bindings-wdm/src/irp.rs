@@ -163,19 +163,35 @@ pub enum BufferError {
     Missing,
 }
 
+/// A device-control IRP's METHOD_BUFFERED data, checked by [`buffered`]: the input is
+/// the first `input_len` bytes of `buf`, the output the first `output_len` (the I/O
+/// manager's one system buffer holds both).
+#[derive(Debug)]
+pub struct Buffered<'a> {
+    /// The system buffer, exactly `max(input_len, output_len)` bytes.
+    pub buf: &'a mut [u8],
+    /// `Parameters.DeviceIoControl.InputBufferLength`.
+    pub input_len: usize,
+    /// `Parameters.DeviceIoControl.OutputBufferLength`.
+    pub output_len: usize,
+}
+
 /// Check a device-control IRP's buffer description: METHOD_BUFFERED, and a system
-/// buffer that covers both lengths. Returns `(input_len, output_len)`.
-pub fn buffered_lengths<I: Irp>(irp: &mut I) -> Result<(usize, usize), BufferError> {
+/// buffer that covers both lengths (none needed when both are 0).
+pub fn buffered<I: Irp>(irp: &mut I) -> Result<Buffered<'_>, BufferError> {
     if irp.ioctl_code() & 3 != METHOD_BUFFERED {
         return Err(BufferError::NotBuffered);
     }
     let (input_len, output_len) = (irp.input_len(), irp.output_len());
     let need = input_len.max(output_len);
-    if need == 0 {
-        return Ok((0, 0));
-    }
-    match irp.system_buffer() {
-        Some(buf) if buf.len() >= need => Ok((input_len, output_len)),
-        _ => Err(BufferError::Missing),
-    }
+    let buf = match irp.system_buffer() {
+        _ if need == 0 => &mut [][..],
+        Some(buf) => buf.get_mut(..need).ok_or(BufferError::Missing)?,
+        None => return Err(BufferError::Missing),
+    };
+    Ok(Buffered {
+        buf,
+        input_len,
+        output_len,
+    })
 }

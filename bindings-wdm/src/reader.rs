@@ -11,7 +11,7 @@ use readerkit::status::Status;
 use readerkit::trace::Level;
 
 use crate::Kernel;
-use crate::irp::{BufferError, IoStatus, Irp, Major, PowerParams, buffered_lengths, mn_power};
+use crate::irp::{BufferError, Buffered, IoStatus, Irp, Major, PowerParams, buffered, mn_power};
 use crate::ntstatus;
 use crate::remove_lock::RemoveLock;
 use crate::trace::kernel_sink;
@@ -338,19 +338,20 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             complete_now(irp, IoStatus::status(status))
         };
         let code = irp.ioctl_code();
+        let file = irp.file_object();
         let ioctl = Ioctl::from_code(code);
-        let (input_len, output_len) = match buffered_lengths(&mut irp) {
-            Ok(lengths) => lengths,
+        let data = match buffered(&mut irp) {
+            Ok(data) => data,
             Err(BufferError::NotBuffered) => {
                 return refuse(irp, ntstatus::INVALID_DEVICE_REQUEST);
             }
             Err(BufferError::Missing) => return refuse(irp, ntstatus::INVALID_PARAMETER),
         };
         let tracking = matches!(ioctl, Some(Ioctl::IsPresent | Ioctl::IsAbsent));
-        if tracking && !platform.tracking.reserve(irp.file_object()) {
+        if tracking && !platform.tracking.reserve(file) {
             return refuse(irp, ntstatus::DEVICE_BUSY);
         }
-        match self.run(&mut irp, code, input_len, output_len) {
+        match self.run(code, data) {
             Outcome::Complete {
                 status,
                 bytes_written,
@@ -389,17 +390,12 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// `Device::control` with the input copied out of the system buffer first (it
     /// shares the system buffer with the output).
-    fn run(&self, irp: &mut I, code: u32, input_len: usize, output_len: usize) -> Outcome {
-        let buf = match irp.system_buffer() {
-            Some(buf) if input_len.max(output_len) > 0 => buf,
-            _ => return self.control_logged(code, &[], &mut []),
-        };
-        if buf.len() < input_len.max(output_len) {
-            return Outcome::Complete {
-                status: Status::InvalidParameter,
-                bytes_written: 0,
-            };
-        }
+    fn run(&self, code: u32, data: Buffered<'_>) -> Outcome {
+        let Buffered {
+            buf,
+            input_len,
+            output_len,
+        } = data;
         if input_len <= INLINE_INPUT {
             let mut copy = [0u8; INLINE_INPUT];
             copy[..input_len].copy_from_slice(&buf[..input_len]);
