@@ -5,7 +5,7 @@
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
 use readerkit::event::CardEvent;
-use readerkit::ioctl::{ATR_BUFFER_LEN, Ioctl, PowerAction};
+use readerkit::ioctl::Ioctl;
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
 use readerkit::trace::Level;
@@ -516,13 +516,12 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// `IRP_MN_SET_POWER` for a system power state (`SYSTEM_POWER_STATE`: 1 = S0).
     ///
-    /// Going to sleep: remember whether a card is in, power it down (the core's POWER
-    /// request, so the ATR and protocol are forgotten) and run the sleep hook; requests
-    /// other than the pending tracking IRP get `STATUS_DEVICE_NOT_READY` until
-    /// wake-up. Waking: run the wake hook, then report a removal if a card was in
-    /// before and an insertion if one is in now — the reader saw no events while
-    /// asleep and the card may have been swapped (smclib's sample does the same).
-    /// The card is then present and unpowered; a pending tracking IRP completes.
+    /// Going to sleep: [`Device::suspend`] (the card, if in, is powered down), then
+    /// the sleep hook; requests other than the pending tracking IRP get
+    /// `STATUS_DEVICE_NOT_READY` until wake-up. Waking: the wake hook says whether a
+    /// card is in now, then [`Device::resume`] reports a removal and an insertion
+    /// for a card that may have been swapped (smclib's sample does the same); a
+    /// pending tracking IRP completes.
     pub fn set_system_power(&self, state: u32) {
         if state == crate::irp::POWER_SYSTEM_WORKING {
             let Power::Asleep { card_before } =
@@ -534,13 +533,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                 Some(wake) => self.device.with_driver(wake),
                 None => card_before,
             };
-            if card_before {
-                self.device.card_removed();
-            }
-            if present_now {
-                self.device.card_inserted();
-            }
-            self.device.process_events();
+            self.device.resume(card_before, present_now);
         } else {
             let fell_asleep = self.power.lock(|p| {
                 let awake = *p == Power::Awake;
@@ -552,7 +545,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             if !fell_asleep {
                 return;
             }
-            let card_before = self.device.state().card_present();
+            let card_before = self.device.suspend();
             self.power.lock(|p| {
                 if let Power::Asleep {
                     card_before: before,
@@ -561,11 +554,6 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                     *before = card_before;
                 }
             });
-            if card_before {
-                let _ = self
-                    .device
-                    .power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]);
-            }
             if let Some(sleep) = self.hooks.sleep {
                 self.device.with_driver(sleep);
             }
