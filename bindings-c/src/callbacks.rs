@@ -251,14 +251,7 @@ fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Fail
     // table for this context.
     let result = unsafe { f(d.ctx, &c, &mut timing) };
     callback_result(result)?;
-    if timing.f == 0 || timing.d == 0 || timing.clock_khz == 0 {
-        return Err(Failure::InvalidParameter);
-    }
-    Ok(Timing {
-        f: timing.f,
-        d: timing.d,
-        clock_khz: timing.clock_khz,
-    })
+    Timing::new(timing.f, timing.d, timing.clock_khz).ok_or(Failure::InvalidParameter)
 }
 
 fn card_tracking(d: &mut CDriver, wait: Wait) -> Result<(), Failure> {

@@ -5,11 +5,12 @@ use core::ffi::c_void;
 use core::mem::{align_of, size_of};
 use core::ptr;
 
+use readerkit::caps::ReaderCapabilities;
 use readerkit::event::CardEvent;
 use readerkit::line::LineReader;
 use readerkit::platform::{ContextId, Platform};
 use readerkit::trace::TracedLine;
-use readerkit::{Device, Outcome, ProtocolMask, Status};
+use readerkit::{Device, Outcome, Status};
 use static_assertions::const_assert;
 
 use crate::callbacks::{functions, rk_reader_functions};
@@ -270,17 +271,12 @@ unsafe fn init(
     } else {
         CLine::absent()
     };
-    // SAFETY: as above.
-    let caps = unsafe { caps.read() };
     if table.card_tracking.is_some() && table.tracking_complete.is_none() {
         return Err(RK_STATUS_INVALID_PARAMETER);
     }
-    if caps.max_ifsd == 0
-        || caps.max_ifsd == 255
-        || ProtocolMask(caps.protocols).protocols().is_empty()
-    {
-        return Err(RK_STATUS_INVALID_PARAMETER);
-    }
+    // SAFETY: as above.
+    let caps = ReaderCapabilities::from(unsafe { caps.read() });
+    caps.check().map_err(to_rk)?;
     // SAFETY: NULL or readable, its strings NUL-terminated, per the contract.
     let vendor = unsafe { vendor_attributes(vendor) }?;
     let platform = CPlatform {
@@ -297,7 +293,7 @@ unsafe fn init(
             line: LineReader::new(TracedLine::new(line, C_LOG)),
             keypad: None,
         },
-        caps.into(),
+        caps,
         vendor,
     );
     // SAFETY: valid, large enough and ours per the contract (checked again inside).

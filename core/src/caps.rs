@@ -3,6 +3,7 @@
 
 use crate::atr::{Atr, Parameters};
 use crate::protocol::{Protocol, ProtocolMask};
+use crate::status::Status;
 use crate::timing::Timing;
 
 /// Longest vendor string (`MAXIMUM_ATTR_STRING_LENGTH`), in bytes.
@@ -85,6 +86,16 @@ impl ReaderCapabilities {
             max_ifsd: 254,
             power_management: 1,
         }
+    }
+
+    /// `Ok(())` if these capabilities describe a reader (at least one protocol, an
+    /// IFSD of 1..=254 bytes); else `InvalidParameter`, for capabilities from an
+    /// untrusted source (a C driver, a configuration).
+    pub fn check(&self) -> Result<(), Status> {
+        if self.protocols.protocols().is_empty() || !(1..=254).contains(&self.max_ifsd) {
+            return Err(Status::InvalidParameter);
+        }
+        Ok(())
     }
 }
 
@@ -213,6 +224,30 @@ impl CardCapabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_wants_a_protocol_and_an_ifsd_of_1_to_254() {
+        let typical = ReaderCapabilities::typical();
+        assert_eq!(typical.check(), Ok(()));
+        for max_ifsd in [0, 255] {
+            let caps = ReaderCapabilities {
+                max_ifsd,
+                ..typical.clone()
+            };
+            assert_eq!(caps.check(), Err(Status::InvalidParameter), "{max_ifsd}");
+        }
+        for protocols in [0, ProtocolMask::RAW.0 << 1] {
+            let caps = ReaderCapabilities {
+                protocols: ProtocolMask(protocols),
+                ..typical.clone()
+            };
+            assert_eq!(
+                caps.check(),
+                Err(Status::InvalidParameter),
+                "{protocols:#x}"
+            );
+        }
+    }
 
     #[test]
     fn readerkit_readers_carry_this_crates_version() {

@@ -86,6 +86,15 @@ impl Timing {
         }
     }
 
+    /// F, D and the clock as an untrusted source gives them (a C driver, a
+    /// configuration), or `None` if any of them is 0.
+    pub const fn new(f: u16, d: u8, clock_khz: u32) -> Option<Timing> {
+        if f == 0 || d == 0 || clock_khz == 0 {
+            return None;
+        }
+        Some(Timing { f, d, clock_khz })
+    }
+
     /// Parameters for the ISO indices Fi/Di, or `None` if either is reserved.
     pub const fn from_indices(fi: u8, di: u8, clock_khz: u32) -> Option<Timing> {
         match (clock_rate_conversion(fi), baud_rate_adjustment(di)) {
@@ -202,6 +211,14 @@ pub const fn t1_cwt_etu(cwi: u8) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_refuses_a_zero_f_d_or_clock() {
+        assert_eq!(Timing::new(372, 1, 4_000), Some(Timing::default_at(4_000)));
+        assert_eq!(Timing::new(0, 1, 4_000), None);
+        assert_eq!(Timing::new(372, 0, 4_000), None);
+        assert_eq!(Timing::new(372, 1, 0), None);
+    }
 
     #[test]
     fn tables_match_iso_7816_3() {

@@ -74,6 +74,11 @@ int main(void)
     table.card_tracking = NULL;
     caps.max_ifsd = 0;
     CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    caps.max_ifsd = 255;
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
+    rk_reader_caps_typical(&caps);
+    caps.protocols = RK_PROTOCOL_DEFAULT; /* a modifier bit, no protocol */
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, NULL, &caps, NULL), RK_STATUS_INVALID_PARAMETER);
     rk_reader_caps_typical(&caps);
     memset(&vendor, 0, sizeof vendor);
     vendor.vendor_name = "a vendor name that is longer than thirty-two bytes";
