@@ -122,12 +122,17 @@ pub unsafe extern "C" fn rk_device_set_keypad(
         check_ptr(ops)?;
         // SAFETY: checked non-null and aligned; readable per the contract.
         let ops = unsafe { ops.read() };
-        if ops.next_key.is_none()
-            || ops.min_pin_digits == 0
-            || ops.min_pin_digits > ops.max_pin_digits
-        {
+        if ops.next_key.is_none() {
             return Err(RK_STATUS_INVALID_PARAMETER);
         }
+        let pad = PinPad {
+            next_key,
+            prompt: Some(prompt),
+            ctl_code: readerkit::ioctl::scard_ctl_code,
+            min_pin_digits: ops.min_pin_digits,
+            max_pin_digits: ops.max_pin_digits,
+        };
+        pad.check().map_err(to_rk)?;
         // From inside a callback the request that runs it holds a view of the
         // device: look with a shared view (ended at once) before taking the
         // exclusive one.
@@ -140,13 +145,7 @@ pub unsafe extern "C" fn rk_device_set_keypad(
         // callback runs, so no request holds a view of the device.
         let device = unsafe { Slot::<CDevice>::value_mut(dev) }?;
         device.with_driver(|d| d.keypad = Some(ops));
-        device.set_pin_pad(PinPad {
-            next_key,
-            prompt: Some(prompt),
-            ctl_code: readerkit::ioctl::scard_ctl_code,
-            min_pin_digits: ops.min_pin_digits,
-            max_pin_digits: ops.max_pin_digits,
-        });
+        device.set_pin_pad(pad);
         Ok(())
     })
 }

@@ -343,3 +343,18 @@ fn the_keypad_runs_under_the_serialization_lock() {
         d.device = None;
     });
 }
+
+#[test]
+fn a_pin_pad_wants_a_minimum_of_one_digit_not_above_its_maximum() {
+    let pad = |min_pin_digits, max_pin_digits| PinPad::<Driver> {
+        next_key,
+        prompt: None,
+        ctl_code: windows,
+        min_pin_digits,
+        max_pin_digits,
+    };
+    assert_eq!(pad(4, 8).check(), Ok(()));
+    assert_eq!(pad(8, 8).check(), Ok(()));
+    assert_eq!(pad(0, 8).check(), Err(Status::InvalidParameter));
+    assert_eq!(pad(9, 8).check(), Err(Status::InvalidParameter));
+}

@@ -45,6 +45,18 @@ pub struct PinPad<D> {
     pub max_pin_digits: u8,
 }
 
+impl<D> PinPad<D> {
+    /// `Ok(())` if the announced PIN sizes make sense (a minimum of at least one
+    /// digit, not above the maximum); else `InvalidParameter`, for a PIN pad
+    /// described by an untrusted source (a C driver).
+    pub fn check(&self) -> Result<(), Status> {
+        if self.min_pin_digits == 0 || self.min_pin_digits > self.max_pin_digits {
+            return Err(Status::InvalidParameter);
+        }
+        Ok(())
+    }
+}
+
 impl<D> Clone for PinPad<D> {
     fn clone(&self) -> Self {
         *self
