@@ -13,15 +13,11 @@
 //!    KMUTEX/KEVENT sound: initialised where they are, never entered twice). Generic over [`Irp`] and [`Kernel`] (the locks and event
 //!    of the host), so tests drive it with fake IRPs and real threads.
 //! 2. **Kernel FFI facade** ([`ffi`]): the only module naming kernel types and
-//!    routines. Hand-written `#[repr(C)]` layouts pinned with `static_assertions`
-//!    (checked on every 64-bit build, Linux included), routines imported from
-//!    `ntoskrnl.exe` with `raw-dylib` (no import library needed), and the accessors C
-//!    gets from inline macros. With `--features wdk` on a Windows host the routines come
-//!    from `wdk-sys` instead and the layouts are asserted equal to its.
-//! 3. **Kernel layer** (`kernel`, compiled for `target_os = "windows"` only): KMUTEX
-//!    serialization lock, spin lock, KEVENT, the IRP wrapper, dispatch routines,
-//!    AddDevice with the smart card reader device interface, written once against
-//!    the facade. The sample driver is `bindings-wdm/vreader`.
+//!    routines (pinned layouts, `raw-dylib` imports or `wdk-sys`; see its
+//!    documentation).
+//! 3. **Kernel layer** (`kernel`, compiled for `target_os = "windows"` only): the
+//!    kernel's locks and event, the IRP wrapper and the driver skeleton, written once
+//!    against the facade. The sample driver is `bindings-wdm/vreader`.
 #![cfg_attr(not(test), no_std)]
 
 pub mod ffi;
