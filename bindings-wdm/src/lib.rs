@@ -1,23 +1,5 @@
-//! # readerkit-wdm
-//!
-//! The Windows WDM binding of readerkit: a WDM smart card reader driver hands its
-//! IRPs to [`WdmReader`], as a WDM reader driver hands them to smclib's
-//! `SmartcardDeviceControl`. Three layers, split on purpose:
-//!
-//! 1. **Portable layer** (this crate's root modules, plain Rust, built and tested on
-//!    any host): [`irp`] (the [`Irp`] trait standing for "an IRP", METHOD_BUFFERED
-//!    buffer mapping, IoStatus), [`tracking`] (the pending card-tracking IRP and its
-//!    cancellation, completed exactly once), [`remove_lock`] (no IRP runs after
-//!    removal), [`reader`] (create exclusivity, cleanup, close, device control, PnP
-//!    state, system power), [`placement`] and [`reentry`] (what keeps the kernel's
-//!    KMUTEX/KEVENT sound: initialised where they are, never entered twice). Generic over [`Irp`] and [`Kernel`] (the locks and event
-//!    of the host), so tests drive it with fake IRPs and real threads.
-//! 2. **Kernel FFI facade** ([`ffi`]): the only module naming kernel types and
-//!    routines (pinned layouts, `raw-dylib` imports or `wdk-sys`; see its
-//!    documentation).
-//! 3. **Kernel layer** (`kernel`, compiled for `target_os = "windows"` only): the
-//!    kernel's locks and event, the IRP wrapper and the driver skeleton, written once
-//!    against the facade. The sample driver is `bindings-wdm/vreader`.
+// The crate documentation is the README (one text for both).
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
 
 pub mod ffi;
