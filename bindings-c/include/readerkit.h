@@ -1566,10 +1566,11 @@ rk_status rk_t1_reset(rk_t1_engine *engine);
  `tx` or `engine` (`*action` not in the APDU either): receive into a buffer of
  your own. Any overlap is `RK_STATUS_INVALID_PARAMETER` and changes nothing.
 
- A transaction that fails at once (the engine owes the card a resynchronisation
- and `max_resynchs` is 0) returns its status with a FAILED `*action` and is not
- stored: there is nothing to end, and the engine is free again (reset or
- reconfigure it). Any other status but `RK_STATUS_SUCCESS` also stores nothing.
+ A transaction the engine refuses (an empty APDU or one longer than 65 544
+ bytes; a resynchronisation owed to the card with `max_resynchs` 0, until
+ [`rk_t1_reset`]) returns its status with a FAILED `*action` and is not stored:
+ there is nothing to end, and the engine is free again. Any other status but
+ `RK_STATUS_SUCCESS` also stores nothing.
 
  # Safety
 

@@ -19,10 +19,10 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use readerkit::t1::{Config, Engine, Transaction};
+use readerkit::t1::{Action, Config, Engine, Transaction};
 use static_assertions::const_assert;
 
-use crate::action::{Open, RK_ACTION_FAILED, Stepped, report, rk_action, step, step_with_bytes};
+use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
 use crate::codes::{edc_code, edc_of};
 use crate::guard::{Region, check_ptr, entry, guard};
 use crate::held::Held;
@@ -255,10 +255,11 @@ pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
 /// `tx` or `engine` (`*action` not in the APDU either): receive into a buffer of
 /// your own. Any overlap is `RK_STATUS_INVALID_PARAMETER` and changes nothing.
 ///
-/// A transaction that fails at once (the engine owes the card a resynchronisation
-/// and `max_resynchs` is 0) returns its status with a FAILED `*action` and is not
-/// stored: there is nothing to end, and the engine is free again (reset or
-/// reconfigure it). Any other status but `RK_STATUS_SUCCESS` also stores nothing.
+/// A transaction the engine refuses (an empty APDU or one longer than 65 544
+/// bytes; a resynchronisation owed to the card with `max_resynchs` 0, until
+/// [`rk_t1_reset`]) returns its status with a FAILED `*action` and is not stored:
+/// there is nothing to end, and the engine is free again. Any other status but
+/// `RK_STATUS_SUCCESS` also stores nothing.
 ///
 /// # Safety
 ///
@@ -297,23 +298,20 @@ pub unsafe extern "C" fn rk_t1_begin(
         // SAFETY: the busy flag now guarantees this is the only borrow of the engine
         // until the transaction is dropped ('static stands for that).
         let engine: &'static mut Engine = unsafe { &mut (*e).value.engine };
-        let transaction = engine
-            .transmit(b.apdu, b.response)
-            .map_err(|err| to_rk(err.into()))
-            .inspect_err(|_| busy.store(false, Ordering::Release))?;
+        let transaction = match engine.transmit(b.apdu, b.response) {
+            Ok(transaction) => transaction,
+            Err(refusal) => {
+                // No transaction: the engine is free again and nothing is stored.
+                busy.store(false, Ordering::Release);
+                let failed = rk_action::from(Err::<Action<'_>, _>(refusal));
+                // SAFETY: checked non-null, aligned and outside the engine and `tx`.
+                return unsafe { report(failed, action) };
+            }
+        };
         let value = T1Tx {
             owner: e,
             tx: transaction,
         };
-        // A transaction that fails at once (a resynchronisation owed with
-        // `max_resynchs` 0) is not stored: dropping it gives the engine back, so a
-        // failed begin leaves nothing to end.
-        let first: rk_action = value.tx.action().into();
-        if first.kind == RK_ACTION_FAILED {
-            drop(value);
-            // SAFETY: checked non-null, aligned and outside the engine and `tx`.
-            return unsafe { report(first, action) };
-        }
         // Only once the transaction began (a refused or failed begin leaves the
         // engine's storage as it was).
         // SAFETY: the busy flag makes this the only user of the engine slot's

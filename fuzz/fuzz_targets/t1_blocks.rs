@@ -63,13 +63,25 @@ fuzz_target!(|data: &[u8]| {
     // Several APDUs per input, so that state carried between them is exercised.
     for round in 0..3 {
         let apdu = &apdu[..apdu.len().saturating_sub(round * 7)];
+        // Every exchange below runs to its end, so only a failed one leaves a
+        // resynchronisation owed; with none allowed, transmit refuses the next APDU
+        // (no transaction that fails before its first block).
+        let owed = !engine.is_synchronised() && config.max_resynchs == 0;
         let mut tx = match engine.transmit(apdu, &mut response) {
             Ok(tx) => tx,
-            Err(_) => {
-                assert!(apdu.is_empty());
+            Err(e) => {
+                let expected = if apdu.is_empty() {
+                    Error::EmptyApdu
+                } else {
+                    Error::TooManyErrors
+                };
+                assert_eq!(e, expected);
+                assert!(apdu.is_empty() || owed, "refused with {e}");
                 return;
             }
         };
+        assert!(!owed, "began owing a resynch with none allowed");
+        assert!(matches!(tx.action(), Ok(Action::Send { .. })), "no first block");
         let bound = (usize::from(config.max_resynchs) + 1)
             * (apdu.len() + MAX_RESPONSE_LEN + 2)
             * (usize::from(config.max_retries) + 2)

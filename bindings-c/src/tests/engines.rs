@@ -536,11 +536,11 @@ fn t1_steps_after_the_end_are_refused_and_change_nothing() {
     assert_eq!(response[..2], [0x90, 0x00]);
 }
 
-/// A transaction that fails at once (the engine owes a resynchronisation and none
-/// is allowed) returns its status with a FAILED action and stores nothing: there is
-/// no transaction to end, and the engine is free again.
+/// A transaction the engine refuses (an empty APDU; a resynchronisation owed and
+/// none allowed) returns its status with a FAILED action and stores nothing: there
+/// is no transaction to end, and the engine is free again.
 #[test]
-fn t1_begin_that_fails_at_once_stores_nothing() {
+fn t1_begin_that_the_engine_refuses_stores_nothing() {
     let engine_storage = t1_engine_with(|cfg| {
         cfg.max_retries = 0;
         cfg.max_resynchs = 0;
@@ -556,6 +556,19 @@ fn t1_begin_that_fails_at_once_stores_nothing() {
         unsafe { rk_t1_begin(tx, tx_len, engine, apdu, len, resp, 8, a) }
     };
     let mut a = no_action();
+    // An APDU the engine refuses: the same, whatever the engine's state.
+    let empty = |a: &mut rk_action| {
+        let tx_len = size_of::<rk_t1_transaction>();
+        // SAFETY: our own live storage and response; no APDU bytes.
+        unsafe { rk_t1_begin(tx, tx_len, engine, GET_CHALLENGE.as_ptr(), 0, resp, 8, a) }
+    };
+    assert_eq!(empty(&mut a), RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        (a.kind, a.status),
+        (RK_ACTION_FAILED, RK_STATUS_INVALID_PARAMETER)
+    );
+    // SAFETY: storage the refused begin did not initialise.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_INVALID_DEVICE_STATE);
     assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
     // A line error with no retry and no resynchronisation allowed ends the
     // transaction and leaves the engine owing a resynchronisation.

@@ -287,6 +287,13 @@ impl Engine {
     ///
     /// A bad `apdu` is refused with the engine untouched. Starting while an earlier
     /// transaction was left unfinished makes this one resynchronise first.
+    ///
+    /// A transaction that would fail before its first block is not returned: when
+    /// the engine owes the card a resynchronisation (an earlier exchange failed or
+    /// was abandoned) and [`Config::max_resynchs`] is 0, this is refused with
+    /// [`Error::TooManyErrors`]; the engine stays unsynchronised (every later APDU
+    /// is refused the same way) until [`Engine::reset`]. So every transaction
+    /// returned starts with an [`Action::Send`].
     pub fn transmit<'a>(
         &'a mut self,
         apdu: &'a [u8],
@@ -298,10 +305,7 @@ impl Engine {
         if apdu.len() > MAX_APDU_LEN {
             return Err(Error::ApduTooLong);
         }
-        let started = self.begin(apdu);
-        if let Err(e) = started {
-            self.fail(e);
-        }
+        self.begin(apdu).inspect_err(|&e| self.fail(e))?;
         Ok(Transaction {
             engine: self,
             apdu,

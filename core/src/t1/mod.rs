@@ -14,8 +14,11 @@
 //! block, reads the card's block within that time and feeds it back
 //! ([`Transaction::receive`]), or reports that nothing valid came
 //! ([`Transaction::timeout`], [`Transaction::line_error`]), until the engine says
-//! [`Action::Done`] or returns an [`Error`]. An input after the exchange ended is
-//! the driver's mistake, not the card's: it is refused with
+//! [`Action::Done`] or returns an [`Error`]. Every transaction starts with a block
+//! to send: one that could not ([`Engine::transmit`] when a resynchronisation is
+//! owed and [`Config::max_resynchs`] is 0) is refused by `transmit` itself with
+//! [`Error::TooManyErrors`], so no caller holds a dead transaction. An input after
+//! the exchange ended is the driver's mistake, not the card's: it is refused with
 //! [`Error::NoTransaction`] and changes nothing ([`Transaction::action`] still says
 //! how the exchange ended, and the engine's sequence numbers are kept), as the T=0
 //! and PPS engines refuse every step after their end. While the exchange runs no

@@ -792,11 +792,32 @@ fn zero_resynchs_configured() {
     let steps = script("00 00 05 00 B0 00 00 00 lrc | 00");
     let err = run_err(&mut e, &h(READ), 8, &steps);
     assert_eq!(err, Error::TooManyErrors);
-    // Needs a resynch but none is allowed: the failure shows at once.
+    // Needs a resynch but none is allowed: refused at once, no dead transaction,
+    // and so is every APDU after it until a reset.
     let apdu = h("00 B0 00 00 00");
     let mut response = [0u8; 8];
+    for _ in 0..2 {
+        assert_eq!(
+            e.transmit(&apdu, &mut response).err(),
+            Some(Error::TooManyErrors)
+        );
+        assert!(!e.is_synchronised());
+    }
+    e.reset();
     let tx = e.transmit(&apdu, &mut response).unwrap();
-    assert_eq!(tx.action(), Err(Error::TooManyErrors));
+    assert!(matches!(
+        tx.action(),
+        Ok(Action::Send {
+            block: [0x00, 0x00, 0x05, ..],
+            ..
+        })
+    ));
+    // Abandoned mid-way (`tx` not used again): the next APDU owes a resynch
+    // too, and is refused.
+    assert_eq!(
+        e.transmit(&apdu, &mut response).err(),
+        Some(Error::TooManyErrors)
+    );
 }
 
 #[test]
@@ -1103,8 +1124,24 @@ fn random_replies_always_terminate() {
                 * (usize::from(config.max_retries) + 2)
                 + (usize::from(config.max_card_requests) + 1)
                     * (usize::from(config.max_retries) + 2);
-            let mut tx = e.transmit(&apdu, &mut response).unwrap();
+            // Every exchange runs to its end: only a failed one leaves a
+            // resynchronisation owed, which no resynch allowed refuses.
+            let owed = !e.is_synchronised() && config.max_resynchs == 0;
+            let mut tx = match e.transmit(&apdu, &mut response) {
+                Ok(tx) => tx,
+                Err(refusal) => {
+                    assert!(owed, "round {round}: refused with {refusal:?}");
+                    assert_eq!(refusal, Error::TooManyErrors);
+                    *outcomes.entry("refused".into()).or_default() += 1;
+                    continue;
+                }
+            };
+            assert!(
+                !owed,
+                "round {round}: began owing a resynch with none allowed"
+            );
             let mut action = tx.action();
+            assert!(matches!(action, Ok(Action::Send { .. })), "round {round}");
             let mut steps = 0usize;
             while let Ok(Action::Send { block, .. }) = action {
                 assert!(block.len() >= 4 && block.len() <= MAX_BLOCK_LEN);
@@ -1170,6 +1207,7 @@ fn random_replies_always_terminate() {
         "TooManyErrors",
         "TooManyRequests",
         "BufferTooSmall",
+        "refused",
     ] {
         assert!(
             outcomes.get(kind).copied().unwrap_or(0) > 10,
