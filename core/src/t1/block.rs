@@ -16,7 +16,14 @@ pub const MAX_BLOCK_LEN: usize = PROLOGUE_LEN + MAX_INF_LEN + 2;
 /// Length of the whole block whose LEN field is `len` under `edc`, in bytes: what a
 /// reader has to read once it has the prologue.
 pub const fn block_len(len: u8, edc: Edc) -> usize {
-    PROLOGUE_LEN + len as usize + edc.epilogue_len()
+    len_with_inf(len as usize, edc)
+}
+
+/// Length of a block with an information field of `inf_len` bytes under `edc`, in
+/// bytes: the one formula, for any length (a [`Repr`]'s INF may be longer than LEN
+/// can say, which [`Repr::emit`] then refuses).
+const fn len_with_inf(inf_len: usize, edc: Edc) -> usize {
+    PROLOGUE_LEN + inf_len + edc.epilogue_len()
 }
 
 const PCB_S: u8 = 0xC0;
@@ -396,9 +403,10 @@ impl<'a> Repr<'a> {
         }
     }
 
-    /// The length of the emitted block with `edc`, in bytes (4 to 259).
+    /// The length of the emitted block with `edc`, in bytes (4 to 259 for a block
+    /// [`Repr::emit`] accepts).
     pub fn buffer_len(&self, edc: Edc) -> usize {
-        PROLOGUE_LEN + self.inf_len() + edc.epilogue_len()
+        len_with_inf(self.inf_len(), edc)
     }
 
     /// Write the block, with its epilogue, to the start of `buffer`; returns its length
