@@ -19,6 +19,7 @@ use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
 use readerkit_testkit::locks::{self, Counted};
+use readerkit_testkit::memory::{ATR_T0_T1, with_tck};
 use readerkit_testkit::thread::hang_guarded;
 
 /// What a tracking completion does besides being recorded.
@@ -156,12 +157,10 @@ impl<P: Platform + 'static> Driver<P> {
 }
 
 /// T=0 first, then T=1; negotiable; the last byte is the TCK slot.
-const ATR: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x00];
+const ATR: [u8; 9] = ATR_T0_T1;
 
 fn atr() -> [u8; 9] {
-    let mut atr = ATR;
-    atr[8] = atr[1..8].iter().fold(0, |a, b| a ^ b);
-    atr
+    with_tck(ATR)
 }
 
 fn power<P: Platform + 'static>(

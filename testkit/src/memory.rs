@@ -4,6 +4,7 @@
 
 use std::sync::Mutex as StdMutex;
 
+use readerkit::atr::Atr;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
 use readerkit::ioctl::PowerAction;
@@ -44,10 +45,11 @@ pub const ATR_T0_T1: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 
 /// T=1 only, specific mode (TA2 = 01: T=1 with TA1's parameters).
 pub const ATR_SPECIFIC_T1: [u8; 6] = [0x3B, 0x90, 0x11, 0x11, 0x01, 0x00];
 
-/// Fix the TCK (the XOR of T0 to the byte before it) of a test ATR in place.
+/// Fix the TCK (the XOR of T0 to the byte before it) of a test ATR in place, as the
+/// core's ATR module computes it.
 pub fn with_tck<const N: usize>(mut atr: [u8; N]) -> [u8; N] {
-    let tck = atr[1..N - 1].iter().fold(0, |a, b| a ^ b);
-    atr[N - 1] = tck;
+    let parsed = Atr::parse(&atr).expect("a test ATR");
+    atr[N - 1] = parsed.expected_tck().expect("a test ATR with a TCK");
     atr
 }
 

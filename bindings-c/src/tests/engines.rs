@@ -197,8 +197,7 @@ fn t0_feed_and_action_refuse_what_the_exchange_holds() {
 fn t1_card_block(data: &[u8]) -> Vec<u8> {
     let mut block = vec![0x00, 0x00, data.len() as u8];
     block.extend_from_slice(data);
-    let lrc = block.iter().fold(0, |a, b| a ^ b);
-    block.push(lrc);
+    block.push(readerkit::t1::lrc(&block));
     block
 }
 

@@ -26,7 +26,7 @@ fn framing(protocol: Protocol) -> Framing {
 
 fn lrc(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    out.push(bytes.iter().fold(0, |a, b| a ^ b));
+    out.push(crate::t1::lrc(bytes));
     out
 }
 
