@@ -26,6 +26,11 @@
 //! protocol end the exchange, also when they come while the engine has something
 //! to send: they are the card's whatever the split ([`Error::UnexpectedByte`]).
 //!
+//! Zero bytes are no event, but each call keeps its own rule: `feed(&[])` is taken
+//! (and changes nothing) wherever the exchange runs, as the line can always bring
+//! bytes; `received(0)` only with a data slot, as any `received` (without one it is
+//! a step out of order). After the end both are refused.
+//!
 //! ```
 //! use readerkit::t0::{Action, Config, Exchange};
 //!
@@ -512,15 +517,16 @@ impl<'a> Exchange<'a> {
     /// The driver wrote `n` data bytes into the slot [`Exchange::data_slot`] gave.
     /// Returns the next action; 0 changes nothing.
     ///
-    /// More bytes than the slot holds, or a call while no data is expected (the
-    /// engine waits to send, or for a procedure byte or SW2, or the exchange
-    /// ended), is refused with [`Error::Sequence`] and changes nothing:
-    /// [`Exchange::action`] still gives the pending action.
+    /// More bytes than the slot holds, or a call while there is no data slot (the
+    /// engine waits to send, or for a procedure byte or SW2, the data does not fit
+    /// the buffer, or the exchange ended), is refused with [`Error::Sequence`],
+    /// whatever `n`, and changes nothing: [`Exchange::action`] still gives the
+    /// pending action.
     pub fn received(&mut self, n: usize) -> Result<Action<'_>, Error> {
         match self.state {
             State::ReceiveData { left } => {
                 let slot = self.room().saturating_sub(self.len).min(left);
-                if n > slot {
+                if slot == 0 || n > slot {
                     return Err(Error::Sequence);
                 }
                 if n > 0 {
@@ -924,6 +930,75 @@ mod tests {
         assert!(ex.data_slot().is_none(), "SW1 expected");
         assert_eq!(ex.feed(&[0x90, 0x00]), Ok(Action::Done { response_len: 6 }));
         assert_eq!(ex.into_response(), Ok(&[1, 2, 3, 4, 0x90, 0x00][..]));
+    }
+
+    /// A driver step of [`zero_bytes_in_every_state`].
+    enum DriverStep {
+        Sent,
+        Feed(&'static [u8]),
+        Timeout,
+    }
+
+    /// `feed(&[])` and `received(0)` in every state (the module documentation's
+    /// rule): the first is taken wherever the exchange runs, the second only with
+    /// a data slot; refused otherwise; neither changes anything.
+    #[test]
+    fn zero_bytes_in_every_state() {
+        use DriverStep::{Feed, Sent, Timeout};
+        const GET4: &[u8] = &[0x00, 0x84, 0x00, 0x00, 0x04];
+        const UPDATE1: &[u8] = &[0x00, 0xD6, 0x00, 0x00, 0x01, 0x11];
+        // State, APDU, response buffer length, the steps there, whether a data
+        // slot is open there.
+        type Row = (
+            &'static str,
+            &'static [u8],
+            usize,
+            &'static [DriverStep],
+            bool,
+        );
+        let rows: [Row; 8] = [
+            ("header to send", GET4, 16, &[], false),
+            ("procedure byte", GET4, 16, &[Sent], false),
+            ("data, slot", GET4, 16, &[Sent, Feed(&[0x84])], true),
+            (
+                "data, buffer full",
+                GET4,
+                4,
+                &[Sent, Feed(&[0x84, 1, 2])],
+                false,
+            ),
+            ("SW2", GET4, 16, &[Sent, Feed(&[0x90])], false),
+            ("data to send", UPDATE1, 16, &[Sent, Feed(&[0xD6])], false),
+            ("complete", GET4, 16, &[Sent, Feed(&[0x90, 0x00])], false),
+            ("failed", GET4, 16, &[Sent, Timeout], false),
+        ];
+        for (state, apdu, cap, steps, slot) in rows {
+            for zero in ["feed", "received"] {
+                let mut buf = [0u8; 16];
+                let mut ex = Exchange::new(apdu, &mut buf[..cap], cfg()).unwrap();
+                for step in steps {
+                    let _ = match step {
+                        Sent => ex.sent(),
+                        Feed(bytes) => ex.feed(bytes),
+                        Timeout => ex.timeout(),
+                    };
+                }
+                assert_eq!(ex.data_slot().is_some(), slot, "{state}: data slot");
+                let running = !matches!(ex.state, State::Complete { .. } | State::Failed(_));
+                let before = pending(&mut ex);
+                let (taken, r) = match zero {
+                    "feed" => (running, std::format!("{:?}", ex.feed(&[]))),
+                    _ => (slot, std::format!("{:?}", ex.received(0))),
+                };
+                let expected = if taken {
+                    std::format!("{:?}", ex.action())
+                } else {
+                    std::format!("{:?}", Err::<Action<'_>, _>(Error::Sequence))
+                };
+                assert_eq!(r, expected, "{zero} zero bytes at {state}");
+                assert_eq!(pending(&mut ex), before, "{zero} zero bytes at {state}");
+            }
+        }
     }
 
     #[test]
