@@ -242,7 +242,8 @@ fn serve(args: &Args) -> Result<(), String> {
     println!("{bound}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     let (moves, card_moves) = mpsc::channel();
-    std::thread::spawn(move || read_stdin(moves, key_sender));
+    let trace = args.trace;
+    std::thread::spawn(move || read_stdin(moves, key_sender, trace));
     let (imports, imported) = mpsc::channel();
     let info = Arc::new(info);
     let exported = Exported {
@@ -357,8 +358,10 @@ fn slot_note(reader: &Mutex<SimReader<'_>>) -> Option<Event> {
 }
 
 /// Read stdin: `keys KEYS` lines press keys on the PIN pad (`keys`, if the reader
-/// has one); the others move the card.
-fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>) {
+/// has one); the others move the card (said on stderr with `trace` once the
+/// device's thread can take the movement: while no client holds the device,
+/// it is taken at the next import).
+fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>, trace: bool) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
         if let Some(script) = sim_keypad::keys_line(&line) {
@@ -371,8 +374,12 @@ fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>) {
         let Some(moved) = Move::from_control(line.trim(), "usbip-serve") else {
             continue;
         };
+        let said = format!("usbip: card {moved:?} asked");
         if moves.send(moved).is_err() {
             return;
+        }
+        if trace {
+            eprintln!("{said}");
         }
     }
 }

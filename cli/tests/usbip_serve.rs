@@ -17,7 +17,6 @@
 
 use std::io::Write;
 use std::process::Command;
-use std::time::Duration;
 
 use readerkit_testkit::ccid::{busy_until_absent, message as ccid};
 use readerkit_testkit::frozen::FrozenThread;
@@ -502,18 +501,21 @@ fn a_notification_left_undelivered_by_a_client_never_reaches_the_next() {
     // The first client submits no interrupt URB: the removal's NotifySlotChange
     // waits on the interrupt endpoint and the insertion's behind it when the
     // client goes; then the card moves again while no client is there. Each
-    // wait lets the server see the movement (it looks every 20 ms); a shorter
-    // one only makes this test weaker, never wrong.
-    let see = || std::thread::sleep(std::time::Duration::from_millis(300));
-    let (mut served, port) = serve();
+    // step waits (on `--trace` lines) until the server has it: the device's
+    // thread holding the notification, the movement taken off stdin.
+    let mut served = Served::start_watched(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["usbip-serve", "--port", "0", "--trace"],
+    );
+    let port = served.first_line.parse().unwrap();
     let first = power_on(Client::import(port));
-    for movement in ["remove\n", "insert\n"] {
+    for (movement, note) in [("remove\n", "[50, 02]"), ("insert\n", "[50, 03]")] {
         served.stdin.write_all(movement.as_bytes()).unwrap();
-        see();
+        served.wait_stderr(&format!("usbip: NotifySlotChange {note}"));
     }
     first.hang_up();
     served.stdin.write_all(b"remove\n").unwrap();
-    see();
+    served.wait_stderr("usbip: card Remove asked");
     // The next client's first interrupt URB carries none of them: it is still
     // pending when cancelled (-ECONNRESET, no RET_SUBMIT before).
     let mut second = configured(Client::import(port));
@@ -632,12 +634,10 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_device() {
     let (mut served, port) = serve_with(&["--slow", "--work-ms", "60000"]);
     let mut c = slow_echo_running(port);
     served.stdin.write_all(b"remove\n").unwrap();
-    // Time for the device's thread to take the line (it looks every 20 ms),
-    // so that a thread that waits for the command would be waiting by now.
-    std::thread::sleep(Duration::from_millis(300));
     // Each busy answer gives the card as the core knows it: present and active
     // (bmICCStatus 0) until the device's thread has reported the removal, then
-    // absent (2), long before the command ends.
+    // absent (2), long before the command ends. A device's thread that waited
+    // for the command on taking the line would answer none after that.
     busy_until_absent(0x20, |seq, status| {
         c.exchange(100 + 2 * u32::from(seq), status)
     });

@@ -22,12 +22,13 @@ pub fn message(kind: u8, seq: u8, data: &[u8]) -> Vec<u8> {
 /// While a command runs on slot 0, send GetSlotStatus through `exchange` (given
 /// each try's `bSeq`, from `first_seq`, and the message; it returns the answer)
 /// until its CMD_SLOT_BUSY answer says the card is absent: each answer checked
-/// byte for byte (`bmICCStatus` present and active, or absent). At most 100
-/// tries 20 ms apart, a hang guard for a removal that never shows. Returns the
-/// last `bSeq` used.
+/// byte for byte (`bmICCStatus` present and active, or absent). Tries 20 ms
+/// apart for at most 10 s, a hang guard for a removal that never shows.
+/// Returns the last `bSeq` used.
 pub fn busy_until_absent(first_seq: u8, mut exchange: impl FnMut(u8, &[u8]) -> Vec<u8>) -> u8 {
-    for tries in 0u8..100 {
-        let seq = first_seq.wrapping_add(tries);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seq = first_seq;
+    while std::time::Instant::now() < deadline {
         let answer = exchange(seq, &message(0x65, seq, &[]));
         let icc = answer.get(7).map_or(0, |status| status & 0x03);
         // The icc read back from the answer itself: only these two may pass.
@@ -43,6 +44,7 @@ pub fn busy_until_absent(first_seq: u8, mut exchange: impl FnMut(u8, &[u8]) -> V
         if icc == 0x02 {
             return seq;
         }
+        seq = seq.wrapping_add(1);
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     panic!("the removal never shows in the busy answers");

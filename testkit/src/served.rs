@@ -1,10 +1,16 @@
 //! A server process a test starts (`readerkit ccid-serve`, `readerkit usbip-serve`):
 //! the first line of its stdout, where these servers print their address, its
-//! stdin for control lines, and the process killed when dropped.
+//! stdin for control lines, optionally its stderr watched line by line, and the
+//! process killed when dropped.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How long [`Served::wait_stderr`] waits for its line: a hang guard.
+pub const STDERR_WAIT: Duration = Duration::from_secs(10);
 
 /// A running server, killed and reaped on drop.
 pub struct Served {
@@ -14,6 +20,8 @@ pub struct Served {
     pub stdin: ChildStdin,
     /// The first line it printed, without the line end.
     pub first_line: String,
+    /// Its stderr's lines, when started by [`Served::start_watched`].
+    stderr: Option<Receiver<String>>,
 }
 
 impl Served {
@@ -23,13 +31,40 @@ impl Served {
     /// # Panics
     /// If it cannot be started or closes stdout before a line.
     pub fn start(program: impl AsRef<OsStr>, args: &[&str]) -> Served {
+        Served::spawn(program.as_ref(), args, false)
+    }
+
+    /// As [`Served::start`], with its stderr read line by line on a thread of
+    /// its own (never left to fill the pipe) for [`Served::wait_stderr`]; each
+    /// line is passed on to this process's stderr too.
+    pub fn start_watched(program: impl AsRef<OsStr>, args: &[&str]) -> Served {
+        Served::spawn(program.as_ref(), args, true)
+    }
+
+    fn spawn(program: &OsStr, args: &[&str], watched: bool) -> Served {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if watched {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("the server starts");
+        let stderr = child.stderr.take().map(|pipe| {
+            let (lines, heard) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { return };
+                    eprintln!("{line}");
+                    // The test may have stopped listening: keep draining.
+                    let _ = lines.send(line);
+                }
+            });
+            heard
+        });
         let mut line = String::new();
         let stdout = child.stdout.take().expect("stdout is piped");
         BufReader::new(stdout)
@@ -40,6 +75,34 @@ impl Served {
             child,
             stdin,
             first_line: line.trim_end_matches('\n').to_string(),
+            stderr,
+        }
+    }
+
+    /// Wait for the next line on stderr that contains `needle` (the lines
+    /// before it are passed over) and return it.
+    ///
+    /// # Panics
+    /// If the server was not started by [`Served::start_watched`], or no such
+    /// line comes within [`STDERR_WAIT`] (or stderr closes before it).
+    pub fn wait_stderr(&self, needle: &str) -> String {
+        let lines = self
+            .stderr
+            .as_ref()
+            .expect("stderr watched: Served::start_watched");
+        let deadline = Instant::now() + STDERR_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no line with {needle:?} on stderr within {STDERR_WAIT:?}")
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("stderr closed before a line with {needle:?}")
+                }
+            }
         }
     }
 }
