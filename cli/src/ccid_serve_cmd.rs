@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, poll};
@@ -458,6 +458,7 @@ fn run_commands(
     let mut answer = [0u8; MAX_MESSAGE];
     let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
     for job in queue {
+        let mut done = JobDone::new(&running.jobs_out);
         let message = match job {
             Job::Message(message) => message,
             Job::Move { slot, line } => {
@@ -470,7 +471,6 @@ fn run_commands(
                     }
                     running.send(&answer[..n]);
                 }
-                running.jobs_out.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
         };
@@ -495,14 +495,13 @@ fn run_commands(
         };
         let Ok(len) = handled else {
             // No header: nothing was admitted, nothing to answer.
-            let _last = locked(&running.last_frame);
+            done.hold(&running.last_frame);
             locked(&running.echo).clear();
-            running.jobs_out.fetch_sub(1, Ordering::SeqCst);
             continue;
         };
         // Held until the answer is out, so that the reading thread's answer to
         // the host's next message (`Running::answer_at_once`) cannot overtake it.
-        let mut last = locked(&running.last_frame);
+        let last = done.hold(&running.last_frame);
         let len = match running.finish(slot) {
             Finish::Completed => len,
             Finish::Aborted => busy::answer_aborted(&mut answer).unwrap_or(len),
@@ -510,7 +509,6 @@ fn run_commands(
             // back); were it to, the answer would go to nobody.
             Finish::Disowned => {
                 locked(&running.echo).clear();
-                running.jobs_out.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
         };
@@ -522,8 +520,39 @@ fn run_commands(
         last.extend_from_slice(&frame[..len]);
         // The echo (if still pending) and the answer in one write: the host wakes
         // once for both.
-        running.send(&last);
-        running.jobs_out.fetch_sub(1, Ordering::SeqCst);
+        running.send(last);
+    }
+}
+
+/// A job the worker took, counted in `Running::jobs_out` until this is dropped
+/// (at the end of the job, whichever way it ends). If it holds `last_frame` (a
+/// message: the lock taken before its answer goes out), the count goes down
+/// before the lock is let go: the reading thread, which takes `last_frame`
+/// before it reads the count (`Running::answer_at_once`), finds the worker idle
+/// only once the answer is out, and answers nothing ahead of it.
+struct JobDone<'a> {
+    jobs_out: &'a AtomicUsize,
+    last_frame: Option<MutexGuard<'a, Vec<u8>>>,
+}
+
+impl<'a> JobDone<'a> {
+    fn new(jobs_out: &'a AtomicUsize) -> Self {
+        JobDone {
+            jobs_out,
+            last_frame: None,
+        }
+    }
+
+    /// Take `last_frame` until the job is done; the frame, to write the answer in.
+    fn hold(&mut self, last_frame: &'a Mutex<Vec<u8>>) -> &mut Vec<u8> {
+        self.last_frame.insert(locked(last_frame))
+    }
+}
+
+impl Drop for JobDone<'_> {
+    fn drop(&mut self) {
+        self.jobs_out.fetch_sub(1, Ordering::SeqCst);
+        // `last_frame`, a field, is let go after this body.
     }
 }
 
