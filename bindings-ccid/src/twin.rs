@@ -69,6 +69,9 @@ pub enum Event {
     TooLong,
     /// A byte outside any frame that is neither SYNC nor a notification; skipped.
     Stray(u8),
+    /// A frame the line went quiet inside ([`Decoder::line_quiet`]): its bytes
+    /// were dropped (answer with [`NAK_FRAME`]).
+    Cut,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,18 @@ impl<const N: usize> Decoder<N> {
     /// Whether the decoder is between frames.
     pub fn is_idle(&self) -> bool {
         self.state == State::Idle
+    }
+
+    /// The line has been quiet inside a frame for longer than the caller's
+    /// inter-byte time-out: the frame begun is dropped, so that the next SYNC
+    /// starts a new one instead of continuing a frame its host gave up on (a
+    /// host killed mid-write, a header whose length was garbled on the line and
+    /// would have the decoder skip up to 4 GiB). [`Event::Cut`] if a frame was
+    /// dropped, `None` between frames.
+    pub fn line_quiet(&mut self) -> Option<Event> {
+        let inside = !self.is_idle();
+        self.state = State::Idle;
+        inside.then_some(Event::Cut)
     }
 
     /// Feed one byte; returns what it completed, if anything.
@@ -429,6 +444,25 @@ mod tests {
         absurd[11] = 0;
         assert_eq!(feed(&mut d, &absurd), (0, None));
         assert!(!d.is_idle());
+        // Only a quiet line ends such a skip.
+        assert_eq!(d.line_quiet(), Some(Event::Cut));
+        assert!(d.is_idle());
+    }
+
+    #[test]
+    fn a_quiet_line_drops_the_frame_begun_and_the_next_one_decodes() {
+        let mut d = Decoder::<271>::new();
+        assert_eq!(d.line_quiet(), None, "between frames: nothing to drop");
+        // Half a header, then quiet: without the drop, the next frame's bytes
+        // would complete this header (dwLength 0x06030001: a skip of 100 MB).
+        assert_eq!(feed(&mut d, &FIRMWARE_REQUEST[..5]), (0, None));
+        assert_eq!(d.line_quiet(), Some(Event::Cut));
+        assert_eq!(feed(&mut d, &FIRMWARE_REQUEST), (1, Some(Event::Message)));
+        assert_eq!(d.message(), &FIRMWARE_REQUEST[2..13]);
+        // A NAK's SYNC and CTRL without its LRC, likewise.
+        assert_eq!(feed(&mut d, &NAK_FRAME[..2]), (0, None));
+        assert_eq!(d.line_quiet(), Some(Event::Cut));
+        assert_eq!(feed(&mut d, &NAK_FRAME), (1, Some(Event::Nak)));
     }
 
     #[test]

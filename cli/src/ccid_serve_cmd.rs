@@ -7,6 +7,9 @@
 //! served until the process is killed. Lines on stdin move cards:
 //! `remove [SLOT]`, `insert [SLOT]` (slot 0 by default), and press keys of the
 //! `gempcpinpad` reader's keypad: `keys KEYS` (see [`sim_keypad::parse_keys`]).
+//!
+//! A host frame the line goes quiet inside for [`FRAME_GAP`] is dropped and
+//! answered NAK, as a frame with a bad LRC is: the next frame starts afresh.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
@@ -96,6 +99,12 @@ pub(crate) const WORKER_NAME: &str = "ccid-worker";
 
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
 const MAX_MESSAGE: usize = 271;
+/// How long the line may stay quiet inside a host's frame before the frame is
+/// dropped and answered NAK (`twin::Decoder::line_quiet`), 1000 ms: libccid
+/// writes each frame whole, so a gap this long inside one means its host gave
+/// up (killed mid-write) or its header's length was garbled; a byte at 9600
+/// baud takes about 1 ms.
+const FRAME_GAP: Duration = Duration::from_millis(1000);
 
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
@@ -367,14 +376,20 @@ fn listen(
     let mut input = [0u8; 4096];
     let mut stdin_open = true;
     let mut line = String::new();
+    // While a frame is begun: when the line has been quiet inside it too long.
+    let mut cut_at: Option<Instant> = None;
     loop {
+        let timeout = cut_at.map_or(-1, |at| {
+            let left = at.saturating_duration_since(Instant::now()).as_millis();
+            i32::try_from(left).unwrap_or(i32::MAX)
+        });
         let (port_ready, stdin_ready) = {
             let stdin_fd = controls.as_fd();
             let mut fds = vec![PollFd::new(&port, PollFlags::POLLIN)];
             if stdin_open {
                 fds.push(PollFd::new(&stdin_fd, PollFlags::POLLIN));
             }
-            poll(&mut fds, -1).map_err(|e| format!("poll: {e}"))?;
+            poll(&mut fds, timeout).map_err(|e| format!("poll: {e}"))?;
             let ready = |fd: &PollFd<'_>| {
                 fd.revents()
                     .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
@@ -397,6 +412,15 @@ fn listen(
             }
         }
         if !port_ready {
+            if cut_at.is_some_and(|at| Instant::now() >= at) {
+                cut_at = None;
+                if decoder.line_quiet().is_some() {
+                    if trace {
+                        eprintln!("-> (a frame cut short: the line went quiet)");
+                    }
+                    running.send(&twin::NAK_FRAME);
+                }
+            }
             continue;
         }
         let n = match port.read(&mut input) {
@@ -441,6 +465,7 @@ fn listen(
                 Some(_) => running.send(&twin::NAK_FRAME),
             }
         }
+        cut_at = (!decoder.is_idle()).then(|| Instant::now() + FRAME_GAP);
     }
 }
 

@@ -2,7 +2,8 @@
 //! bytes libccid sends (no pcscd here; `bindings-ccid/tests/pcscd.rs` runs the real
 //! host stack): the path comes alone on the first line, a GemPC Twin echoes each
 //! frame and answers the firmware request, the SEC1210 does not echo, stdin moves
-//! cards, and bad options are usage errors.
+//! cards, and bad options are usage errors; hostile peers: a second command while
+//! one runs, a frame cut short, a frame trickled, a flood of frames.
 
 use std::fs::File;
 use std::io::Write;
@@ -288,4 +289,79 @@ fn a_card_moved_while_a_command_runs_does_not_hold_up_the_host() {
     // Nothing runs: a card put in is notified at once.
     s.serve.insert(0);
     assert_eq!(read_n(&mut s.port, 2), [0x50, 0x07], "the insertion");
+}
+
+/// A host's NAK frame (SYNC, NAK, LRC): send the last frame again.
+const NAK: [u8; 3] = [0x03, 0x15, 0x16];
+
+/// A peer that goes quiet inside a frame (killed mid-write, or a header whose
+/// dwLength was garbled on the line) is answered NAK once the line has been
+/// quiet for the reader's frame gap (1 s), and the next frame is served. Before,
+/// the next frame's bytes completed the half header (here dwLength 0x06...:
+/// 100 MB skipped) and the reader answered nothing again; a garbled length of
+/// FFFFFFFF made it deaf for 4 GiB of bytes.
+#[test]
+fn a_frame_cut_short_is_answered_nak_and_the_next_is_served() {
+    let mut s = serve(&["--reader", "gempctwin", "--card", "t1"]);
+    let status = |seq| frame(&[0x65, 0, 0, 0, 0, 0, seq, 0, 0, 0]);
+    let header_of_4_gib = [0x03, 0x06, 0x6F, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 0, 0, 0];
+    for (seq, cut) in [(1u8, &status(0)[..5]), (2, &header_of_4_gib[..])] {
+        s.port.write_all(cut).unwrap();
+        // Within read_n's 5 s: the frame gap and a margin.
+        assert_eq!(read_n(&mut s.port, 3), NAK, "NAK for {cut:02X?}");
+        assert_eq!(
+            exchange(&mut s.port, &status(seq)[2..12]),
+            [0x81, 0, 0, 0, 0, 0, seq, 0x01, 0x00, 0x03],
+            "served after {cut:02X?}"
+        );
+    }
+}
+
+/// A slow line (a byte every 100 ms, far under the frame gap) is no cut: the
+/// frame is answered whole, once.
+#[test]
+fn a_frame_trickled_a_byte_every_100_ms_is_served() {
+    let mut s = serve(&["--reader", "gempctwin", "--card", "t1"]);
+    let message = [0x65, 0, 0, 0, 0, 0, 5, 0, 0, 0];
+    for byte in frame(&message) {
+        s.port.write_all(&[byte]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(read_message(&mut s.port), message, "the echo");
+    assert_eq!(
+        read_message(&mut s.port),
+        [0x81, 0, 0, 0, 0, 0, 5, 0x01, 0x00, 0x03]
+    );
+}
+
+/// A flood: 64 frames in one write, a bad one and stray bytes among them. Each
+/// good frame gets its echo and answer, in order; the bad one a NAK in its place;
+/// the stray bytes nothing. Then the host's NAK gets the last answer again.
+#[test]
+fn a_flood_of_frames_is_answered_in_order() {
+    let mut s = serve(&["--reader", "gempctwin", "--card", "t1"]);
+    let message = |seq: u8| [0x65, 0, 0, 0, 0, 0, seq, 0, 0, 0];
+    let answer = |seq: u8| [0x81, 0, 0, 0, 0, 0, seq, 0x01, 0x00, 0x03];
+    let mut flood = Vec::new();
+    for seq in 0..64u8 {
+        let mut f = frame(&message(seq));
+        if seq == 20 {
+            f[12] ^= 0xFF;
+        }
+        flood.extend_from_slice(&f);
+        if seq % 8 == 0 {
+            flood.extend_from_slice(&[0x42, 0x00]);
+        }
+    }
+    s.port.write_all(&flood).unwrap();
+    for seq in 0..64u8 {
+        if seq == 20 {
+            assert_eq!(read_n(&mut s.port, 3), NAK, "the bad frame");
+            continue;
+        }
+        assert_eq!(read_message(&mut s.port), message(seq), "echo {seq}");
+        assert_eq!(read_message(&mut s.port), answer(seq), "answer {seq}");
+    }
+    s.port.write_all(&NAK).unwrap();
+    assert_eq!(read_n(&mut s.port, 13), frame(&answer(63)), "sent again");
 }
