@@ -12,8 +12,10 @@
 //! client reaching the next one, a removal notified between XfrBlocks sent back
 //! to back; an extended APDU chained across messages both
 //! ways; with `--keys`, a PIN pad verifying the card's PIN through
-//! PC_to_RDR_Secure. Debian's own `usbip list` (package `usbip`) is run against
-//! it.
+//! PC_to_RDR_Secure; hostile peers: a bulk IN unlinked while the card works, a
+//! client gone inside a message, unlinks of answered transfers, URBs trickled a
+//! byte at a time, a flood of exchanges in one write, a client quiet inside a
+//! URB. Debian's own `usbip list` (package `usbip`) is run against it.
 
 use std::io::Write;
 use std::process::Command;
@@ -704,4 +706,162 @@ fn a_card_removal_is_notified_between_commands_sent_back_to_back() {
         }
     }
     panic!("the removal never showed in 2000 commands");
+}
+
+/// libusb cancels a bulk IN transfer whose time-out ran out while the card
+/// works (libccid's read time-out): vhci-hcd sends CMD_UNLINK, then libccid
+/// submits another bulk IN. The unlinked one is cancelled (-ECONNRESET, no
+/// RET_SUBMIT) and the command's answer, when the card gives it, goes to the
+/// next bulk IN: nothing of it lost, nothing twice.
+#[test]
+fn a_bulk_in_unlinked_while_the_card_works_leaves_the_answer_for_the_next() {
+    let (_served, port) = serve_with(&["--slow", "--work-ms", "1500"]);
+    let mut c = slow_echo_running(port);
+    c.send(&submit(12, true, 1, BULK_IN_LEN, [0; 8], &[]));
+    c.send(&unlink(13, 12));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, 13, -104, &[]));
+    // The answer, after any further time extension, on the next bulk IN.
+    let mut seq = 14;
+    let answer = loop {
+        let answer = bulk_in(&mut c, seq);
+        seq += 1;
+        if answer[7] >> 6 != 2 || seq > 40 {
+            break answer;
+        }
+        assert_eq!(answer, [0x80, 0, 0, 0, 0, 0, 1, 0x80, 2, 0], "more time");
+    };
+    assert_eq!(
+        answer,
+        [0x80, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0x12, 0x34, 0x90, 0x00]
+    );
+    // Once: the next exchange gets its own answer.
+    let status = c.exchange(50, &ccid(0x65, 2, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+}
+
+/// A client gone inside a CCID message (its first bulk OUT packet sent, the
+/// rest never): the next client's messages are read from their first byte, not
+/// as the rest of that one.
+#[test]
+fn a_client_gone_inside_a_message_leaves_nothing_of_it_for_the_next() {
+    let (_served, port) = serve();
+    let mut first = configured(Client::import(port));
+    // An XfrBlock announcing 200 bytes: its first packet (64 bytes) only. The
+    // device takes the packet (the OUT transfer completes) and waits for more.
+    let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
+    apdu.extend_from_slice(&[0xA5; 195]);
+    let message = ccid(0x6F, 9, &apdu);
+    bulk_out(&mut first, 10, &message[..64]);
+    first.hang_up();
+    let mut second = configured(Client::import(port));
+    let status = second.exchange(2, &ccid(0x65, 0x42, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 0x42, 0x01, 0, 3]);
+}
+
+/// Unlinking transfers that were answered already (a client that cancels late)
+/// finds nothing (status 0) and sends nothing else: the next exchange gets its
+/// own answer.
+#[test]
+fn an_unlink_of_transfers_already_answered_changes_nothing() {
+    let (_served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    let status = c.exchange(10, &ccid(0x65, 1, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    for (seq, victim) in [(20, 10), (21, 11), (22, 2)] {
+        c.send(&unlink(seq, victim));
+        assert_eq!(c.reply(false), reply(RET_UNLINK, seq, 0, &[]));
+    }
+    let status = c.exchange(30, &ccid(0x65, 2, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+}
+
+/// URBs trickled a byte at a time (each its own TCP segment) are put together
+/// and served as if sent whole.
+#[test]
+fn urbs_trickled_a_byte_at_a_time_are_served() {
+    let (_served, port) = serve();
+    let mut c = Client::import(port);
+    let message = ccid(0x65, 3, &[]);
+    let mut bytes = submit(1, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]);
+    bytes.extend_from_slice(&submit(2, true, 1, BULK_IN_LEN, [0; 8], &[]));
+    bytes.extend_from_slice(&submit(3, false, 1, 10, [0; 8], &message));
+    for byte in bytes {
+        c.send(&[byte]);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 1, 0, &[]));
+    // The bulk IN (with the answer) and OUT complete in either order.
+    let mut replies: Vec<Reply> = (0..2)
+        .map(|_| {
+            let mut done = c.header();
+            if done.seqnum == 2 {
+                done.data = c.read(done.actual_length as usize);
+            }
+            done
+        })
+        .collect();
+    replies.sort_by_key(|r| r.seqnum);
+    let status = [0x81, 0, 0, 0, 0, 0, 3, 0x01, 0, 3];
+    assert_eq!(replies[0], reply(RET_SUBMIT, 2, 0, &status));
+    let out = Reply {
+        actual_length: 10,
+        ..reply(RET_SUBMIT, 3, 0, &[])
+    };
+    assert_eq!(replies[1], out);
+}
+
+/// A flood: 24 exchanges (each a bulk IN and a GetSlotStatus on bulk OUT) in
+/// one write, before any answer is read: each answer in its own bulk IN, in
+/// order, with its own bSeq.
+#[test]
+fn a_flood_of_exchanges_in_one_write_is_answered_in_order() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    let mut flood = Vec::new();
+    for n in 0..24u8 {
+        let seq = 100 + 2 * u32::from(n);
+        let message = ccid(0x65, n, &[]);
+        flood.extend_from_slice(&submit(seq, true, 1, BULK_IN_LEN, [0; 8], &[]));
+        flood.extend_from_slice(&submit(seq + 1, false, 1, 10, [0; 8], &message));
+    }
+    c.send(&flood);
+    let mut answers = Vec::new();
+    let mut outs = 0;
+    while answers.len() < 24 || outs < 24 {
+        let mut done = c.header();
+        assert_eq!((done.command, done.status), (RET_SUBMIT, 0), "{done:?}");
+        if done.seqnum % 2 == 1 {
+            outs += 1;
+            continue;
+        }
+        done.data = c.read(done.actual_length as usize);
+        answers.push((done.seqnum, done.data));
+    }
+    for (n, (seq, answer)) in answers.into_iter().enumerate() {
+        let n = n as u8;
+        assert_eq!(seq, 100 + 2 * u32::from(n), "in order");
+        assert_eq!(answer, [0x81, 0, 0, 0, 0, 0, n, 0x01, 0, 3], "answer {n}");
+    }
+}
+
+/// A client that sends half a URB header and goes quiet holds the device as an
+/// attached client does (USB/IP has no time-out; its stub driver neither): the
+/// device list is still answered and another import is refused busy; once the
+/// quiet client closes, the device is free again.
+#[test]
+fn a_client_quiet_inside_a_urb_holds_the_device_and_nothing_else() {
+    let (_served, port) = serve();
+    let mut quiet = Client::import(port);
+    quiet.send(&[0, 0, 0, 1, 0, 0, 0]);
+    let mut list = Client::connect(port);
+    list.send(&op(0x8005));
+    assert_eq!(list.read(12)[11], 1, "one device");
+    let mut other = Client::connect(port);
+    other.send(&op(0x8003));
+    other.send(&busid("1-1"));
+    assert_eq!(other.read(8), [1, 0x11, 0, 3, 0, 0, 0, 2], "busy");
+    quiet.hang_up();
+    let mut next = configured(Client::import(port));
+    let status = next.exchange(2, &ccid(0x65, 1, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]);
 }
