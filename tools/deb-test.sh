@@ -242,10 +242,10 @@ echo "deb-test: starting: systemd-socket-activate -l $socket $exec_start"
 pcscd_pid=$! # systemd-socket-activate execs pcscd in place
 # Ready when the socket listens, not when its file exists: systemd-socket-activate
 # binds (the file appears) before it listens, and a client connecting in between is
-# refused (libpcsclite: SCARD_E_NO_SERVICE). /proc/net/unix shows a listening socket
-# with the flag __SO_ACCEPTCON (00010000); reading it does not start pcscd.
+# refused (libpcsclite: SCARD_E_NO_SERVICE). tools/lib/unix-listening.awk reads the
+# kernel's socket table; reading it does not start pcscd.
 listening() {
-  awk -v path="$1" 'NR > 1 && $4 == "00010000" && $NF == path { found = 1 } END { exit !found }' /proc/net/unix
+  awk -v path="$1" -f "$root/tools/lib/unix-listening.awk" /proc/net/unix
 }
 for _ in $(seq 100); do listening "$socket" && break; sleep 0.1; done
 listening "$socket" || die "systemd-socket-activate never listened on $socket (log: $work/pcscd.log)"

@@ -101,7 +101,8 @@ port=$(head -1 "$work/port")
 [ -n "$port" ] || { echo "usbip-guest: FAILED: usbip-serve did not start" >&2; exit 1; }
 
 mkdir "$work/check"
-cp "$root/tools/usbip-guest/check.sh" "$root/tools/usbip-guest/client.py" "$work/check/"
+cp "$root/tools/usbip-guest/check.sh" "$root/tools/usbip-guest/client.py" \
+    "$root/tools/lib/unix-listening.awk" "$work/check/"
 echo "$port" >"$work/check/port"
 echo "${USBIP_SERVE_ARGS:-}" >"$work/check/serve-args"
 mke2fs -q -t ext2 -d "$work/check" "$work/check.ext2" 8M

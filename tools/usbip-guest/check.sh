@@ -27,13 +27,12 @@ for d in /sys/bus/usb/devices/*; do
 done
 dmesg | grep -E "usb [0-9]-[0-9]|vhci_hcd: " | tail -20
 pcscd --foreground --debug --apdu >/tmp/pcscd.log 2>&1 &
-# pcscd is ready for clients when its socket listens: /proc/net/unix shows the
-# path with Flags 00010000 (__SO_ACCEPTCON, the only flag it prints). The file
-# alone is not enough (it exists from bind(), before listen()). 30 s is a hang
-# guard, not a fixed sleep.
+# pcscd is ready for clients when its socket listens (unix-listening.awk, copied
+# here from tools/lib/ by usbip-guest.sh, reads the kernel's socket table): its file
+# alone is not enough. 30 s is a hang guard, not a fixed sleep.
 socket=/run/pcscd/pcscd.comm
 tries=0
-until awk -v path="$socket" '$8 == path && $4 == "00010000" { found = 1 } END { exit !found }' /proc/net/unix; do
+until awk -v path="$socket" -f /check/unix-listening.awk /proc/net/unix; do
     tries=$((tries + 1))
     if [ "$tries" -gt 300 ]; then
         echo "GUEST pcscd not listening on $socket after 30 s"
