@@ -66,16 +66,7 @@ fn a_ccid_reader_over_usbip() {
     assert!(c.closed(), "the list ends the connection");
 
     let mut c = Client::import(port);
-    // While it is imported: the list is still answered, another import is refused
-    // as busy (ST_DEV_BUSY).
-    let mut other = Client::connect(port);
-    other.send(&op(0x8005));
-    assert_eq!(other.read(12)[11], 1, "one device");
-    let mut other = Client::connect(port);
-    other.send(&op(0x8003));
-    other.send(&busid("1-1"));
-    assert_eq!(other.read(8), [1, 0x11, 0, 3, 0, 0, 0, 2]);
-    assert!(other.closed());
+    listed_and_busy(port);
     // GET_DESCRIPTOR(device): 18 bytes, the ids again.
     let (status, device) = c.control_in(1, [0x80, 6, 0, 1, 0, 0, 64, 0]);
     assert_eq!(status, 0);
@@ -147,6 +138,19 @@ fn a_ccid_reader_over_usbip() {
     // GetSlotStatus now: no card (bmICCStatus 2).
     let status = c.exchange(30, &ccid(0x65, 10, &[]));
     assert_eq!((status[0], status[7] & 3), (0x81, 2));
+}
+
+/// While a client holds the device: the device list is still answered (one
+/// device), another import is refused as busy (ST_DEV_BUSY) and closed.
+fn listed_and_busy(port: u16) {
+    let mut list = Client::connect(port);
+    list.send(&op(0x8005));
+    assert_eq!(list.read(12)[11], 1, "one device");
+    let mut other = Client::connect(port);
+    other.send(&op(0x8003));
+    other.send(&busid("1-1"));
+    assert_eq!(other.read(8), [1, 0x11, 0, 3, 0, 0, 0, 2], "busy");
+    assert!(other.closed());
 }
 
 #[test]
@@ -290,6 +294,15 @@ fn bulk_in(c: &mut Client, seq: u32) -> Vec<u8> {
         (RET_SUBMIT, seq, 0)
     );
     answer.data
+}
+
+/// GetSlotStatus (bSeq `seq`) as the exchange of transfers `transfer` and
+/// `transfer + 1`: answered with its own bSeq, not busy, the card as `icc` says
+/// (bmICCStatus: 0 active, its clock running; 1 present, not powered; 2 absent).
+fn assert_slot_status(c: &mut Client, transfer: u32, seq: u8, icc: u8) {
+    let status = c.exchange(transfer, &ccid(0x65, seq, &[]));
+    let clock = if icc == 0 { 0 } else { 3 };
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, seq, icc, 0, clock]);
 }
 
 /// Send a CCID message on bulk OUT as transfer `seq`; it completes whole.
@@ -735,8 +748,7 @@ fn a_bulk_in_unlinked_while_the_card_works_leaves_the_answer_for_the_next() {
         [0x80, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0x12, 0x34, 0x90, 0x00]
     );
     // Once: the next exchange gets its own answer.
-    let status = c.exchange(50, &ccid(0x65, 2, &[]));
-    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+    assert_slot_status(&mut c, 50, 2, 0);
 }
 
 /// A client gone inside a CCID message (its first bulk OUT packet sent, the
@@ -754,8 +766,7 @@ fn a_client_gone_inside_a_message_leaves_nothing_of_it_for_the_next() {
     bulk_out(&mut first, 10, &message[..64]);
     first.hang_up();
     let mut second = configured(Client::import(port));
-    let status = second.exchange(2, &ccid(0x65, 0x42, &[]));
-    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 0x42, 0x01, 0, 3]);
+    assert_slot_status(&mut second, 2, 0x42, 1);
 }
 
 /// Unlinking transfers that were answered already (a client that cancels late)
@@ -765,14 +776,12 @@ fn a_client_gone_inside_a_message_leaves_nothing_of_it_for_the_next() {
 fn an_unlink_of_transfers_already_answered_changes_nothing() {
     let (_served, port) = serve();
     let mut c = power_on(Client::import(port));
-    let status = c.exchange(10, &ccid(0x65, 1, &[]));
-    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    assert_slot_status(&mut c, 10, 1, 0);
     for (seq, victim) in [(20, 10), (21, 11), (22, 2)] {
         c.send(&unlink(seq, victim));
         assert_eq!(c.reply(false), reply(RET_UNLINK, seq, 0, &[]));
     }
-    let status = c.exchange(30, &ccid(0x65, 2, &[]));
-    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
+    assert_slot_status(&mut c, 30, 2, 0);
 }
 
 /// URBs trickled a byte at a time (each its own TCP segment) are put together
@@ -853,15 +862,8 @@ fn a_client_quiet_inside_a_urb_holds_the_device_and_nothing_else() {
     let (_served, port) = serve();
     let mut quiet = Client::import(port);
     quiet.send(&[0, 0, 0, 1, 0, 0, 0]);
-    let mut list = Client::connect(port);
-    list.send(&op(0x8005));
-    assert_eq!(list.read(12)[11], 1, "one device");
-    let mut other = Client::connect(port);
-    other.send(&op(0x8003));
-    other.send(&busid("1-1"));
-    assert_eq!(other.read(8), [1, 0x11, 0, 3, 0, 0, 0, 2], "busy");
+    listed_and_busy(port);
     quiet.hang_up();
     let mut next = configured(Client::import(port));
-    let status = next.exchange(2, &ccid(0x65, 1, &[]));
-    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]);
+    assert_slot_status(&mut next, 2, 1, 1);
 }
