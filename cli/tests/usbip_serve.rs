@@ -14,8 +14,9 @@
 //! ways; with `--keys`, a PIN pad verifying the card's PIN through
 //! PC_to_RDR_Secure; hostile peers: a bulk IN unlinked while the card works, a
 //! client gone inside a message, unlinks of answered transfers, URBs trickled a
-//! byte at a time, a flood of exchanges in one write, a client quiet inside a
-//! URB. Debian's own `usbip list` (package `usbip`) is run against it.
+//! byte at a time, a flood of exchanges in one write, clients quiet before
+//! their operation or inside a URB. Debian's own `usbip list` (package `usbip`)
+//! is run against it.
 
 use std::io::Write;
 use std::process::Command;
@@ -851,6 +852,22 @@ fn a_flood_of_exchanges_in_one_write_is_answered_in_order() {
         assert_eq!(seq, 100 + 2 * u32::from(n), "in order");
         assert_eq!(answer, [0x81, 0, 0, 0, 0, 0, n, 0x01, 0, 3], "answer {n}");
     }
+}
+
+/// Clients quiet in the operation phase (connected, half an operation header
+/// sent, or nothing) hold only their own handshake (each has a thread and 10 s):
+/// meanwhile the list is answered and the device imported and used.
+#[test]
+fn clients_quiet_before_their_operation_hold_up_nobody() {
+    let (_served, port) = serve();
+    // Three: handshakes taken one after the other would hold the import up
+    // for 30 s, past the client's 20 s hang guard.
+    let mut quiet: Vec<Client> = (0..3).map(|_| Client::connect(port)).collect();
+    quiet[2].send(&op(0x8003)[..4]);
+    let mut c = configured(Client::import(port));
+    listed_and_busy(port);
+    assert_slot_status(&mut c, 2, 1, 1);
+    drop(quiet);
 }
 
 /// A client that sends half a URB header and goes quiet holds the device as an
