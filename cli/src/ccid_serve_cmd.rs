@@ -129,7 +129,8 @@ struct Running {
     /// the answer in one write, or before the first request for more time or
     /// another frame.
     echo: Mutex<Vec<u8>>,
-    /// The last answer frame, sent again when the host NAKs.
+    /// The last answer frame (CMD_SLOT_BUSY answers included), sent again when
+    /// the host NAKs.
     last_frame: Mutex<Vec<u8>>,
     /// Jobs handed to the worker and not done yet (a message whose answer is not
     /// out, a card movement not notified). The reading thread adds one before
@@ -222,17 +223,24 @@ impl Running {
         if self.trace {
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
         }
+        self.send_answer(&mut last, message, &answer[..len], frame);
+        true
+    }
+
+    /// Send the echo of the host's `message` (if the reader echoes) and the
+    /// frame of `answer` in one write; the answer's frame becomes `last`, the
+    /// `last_frame` held by the caller, which a host's NAK gets again.
+    fn send_answer(&self, last: &mut Vec<u8>, message: &[u8], answer: &[u8], frame: &mut [u8]) {
         let mut out = Vec::new();
         if self.profile.echoes() {
             let echo = self.profile.echo(message, frame);
             out.extend_from_slice(&frame[..echo]);
         }
-        let len = twin::encode(&answer[..len], frame).unwrap_or(0);
+        let len = twin::encode(answer, frame).unwrap_or(0);
         last.clear();
         last.extend_from_slice(&frame[..len]);
-        out.extend_from_slice(&last);
+        out.extend_from_slice(last);
         self.send(&out);
-        true
     }
 
     /// The command on `slot` finished; the next one runs unstopped.
@@ -452,14 +460,9 @@ fn listen(
                     if trace {
                         eprintln!("<- (busy) {}", hex::encode(&answer[..len], " "));
                     }
-                    let mut out = Vec::new();
-                    if running.profile.echoes() {
-                        let echo = running.profile.echo(message, &mut frame);
-                        out.extend_from_slice(&frame[..echo]);
-                    }
-                    let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
-                    out.extend_from_slice(&frame[..len]);
-                    running.send(&out);
+                    // The busy answer is the last frame now: a NAK gets it again.
+                    let mut last = locked(&running.last_frame);
+                    running.send_answer(&mut last, message, &answer[..len], &mut frame);
                 }
                 // A bad LRC or a message too long: ask for the frame again.
                 Some(_) => running.send(&twin::NAK_FRAME),

@@ -3,7 +3,8 @@
 //! host stack): the path comes alone on the first line, a GemPC Twin echoes each
 //! frame and answers the firmware request, the SEC1210 does not echo, stdin moves
 //! cards, and bad options are usage errors; hostile peers: a second command while
-//! one runs, a frame cut short, a frame trickled, a flood of frames.
+//! one runs (and a NAK after its busy answer), a frame cut short, a frame
+//! trickled, a flood of frames.
 
 use std::fs::File;
 use std::io::Write;
@@ -364,4 +365,28 @@ fn a_flood_of_frames_is_answered_in_order() {
     }
     s.port.write_all(&NAK).unwrap();
     assert_eq!(read_n(&mut s.port, 13), frame(&answer(63)), "sent again");
+}
+
+/// A NAK gets exactly the last frame sent: a CMD_SLOT_BUSY answer given while a
+/// command runs, then the command's own answer once it came. Before, a busy
+/// answer was not kept as the last frame: the NAK got the power-on's ATR again.
+#[test]
+fn a_nak_after_a_busy_answer_gets_the_busy_answer() {
+    let mut s = slow_sec1210_powered("1500");
+    start_slow_command(&mut s.port, &get_challenge(2));
+    let busy = [0x81, 0, 0, 0, 0, 0, 3, 0x40, 0xE0, 0x03];
+    s.port
+        .write_all(&frame(&[0x65, 0, 0, 0, 0, 0, 3, 0, 0, 0]))
+        .unwrap();
+    assert_eq!(read_message(&mut s.port), busy, "CMD_SLOT_BUSY");
+    s.port.write_all(&NAK).unwrap();
+    assert_eq!(read_message(&mut s.port), busy, "the busy answer again");
+    let answer = read_message(&mut s.port);
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 2, 0x00, 0x00, 0x00]);
+    s.port.write_all(&NAK).unwrap();
+    assert_eq!(
+        read_message(&mut s.port),
+        answer,
+        "the command's answer again"
+    );
 }
