@@ -401,3 +401,31 @@ fn qemu_firmware_sleeps_while_idle() {
         "QEMU used {cpu} ms of CPU in {wall_ms} ms while the firmware was idle"
     );
 }
+
+/// A raw peer that goes quiet inside a frame (half a header: a host killed
+/// mid-write; a header announcing 4 GiB: its length garbled on the line) is
+/// answered NAK once the line has been quiet for the firmware's frame gap (1 s),
+/// and the next whole frame is echoed and answered. Before, the next frame's
+/// bytes completed the old header (dwLength read from them, 100 MB or 4 GiB
+/// skipped): the firmware answered nothing again.
+#[test]
+fn qemu_firmware_answers_nak_to_a_frame_cut_short_and_serves_the_next() {
+    let firmware = Firmware::start();
+    let mut port = open_raw(&firmware.path);
+    let status = |seq| [0x65, 0, 0, 0, 0, 0, seq, 0, 0, 0];
+    let header_of_4_gib = [0x03, 0x06, 0x6F, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1, 0, 0, 0];
+    for (seq, cut) in [(1u8, &frame(&status(0))[..5]), (2, &header_of_4_gib[..])] {
+        port.write_all(cut).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        port.write_all(&frame(&status(seq))).unwrap();
+        assert_eq!(
+            read_n(&mut port, 3),
+            [0x03, 0x15, 0x16],
+            "NAK for {cut:02X?}"
+        );
+        assert_eq!(read_message(&mut port), status(seq), "the echo");
+        let answer = read_message(&mut port);
+        assert_eq!(answer[..1], [0x81], "a slot status: {answer:02X?}");
+        assert_eq!(answer[6..9], [seq, 0x01, 0x00], "served after {cut:02X?}");
+    }
+}

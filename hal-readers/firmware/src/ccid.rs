@@ -59,6 +59,27 @@ pub trait HostPort {
     /// Wait, asleep, until a byte may have come from the host or the slot may
     /// have changed (a spurious return is allowed: the caller looks again).
     fn idle(&mut self);
+    /// How long the host's line has been quiet, in µs: since the last byte
+    /// [`HostPort::read`] returned.
+    fn quiet_us(&mut self) -> u32;
+}
+
+/// How long the line may stay quiet inside a host's frame before the frame is
+/// dropped and answered NAK, in µs (1 s, as `readerkit ccid-serve`): libccid
+/// writes each frame whole, so a gap this long inside one means its host gave
+/// up (killed mid-write) or the header's length was garbled on the line. Without
+/// it the next frame's bytes would be read as the rest of the old one.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+pub const FRAME_GAP_US: u32 = 1_000_000;
+
+/// Between the host's bytes: a frame begun in `decoder` that the line has been
+/// quiet inside for [`FRAME_GAP_US`] is dropped (`twin::Decoder::line_quiet`)
+/// and answered NAK.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn drop_if_quiet(decoder: &mut Decoder<MAX_MESSAGE>, port: &mut impl HostPort) {
+    if !decoder.is_idle() && port.quiet_us() >= FRAME_GAP_US && decoder.line_quiet().is_some() {
+        port.write(&twin::NAK_FRAME);
+    }
 }
 
 /// What a board measures around each command.
@@ -194,6 +215,7 @@ pub fn while_waiting() {
             Some(_) => port.write(&twin::NAK_FRAME),
         }
     }
+    drop_if_quiet(decoder, &mut port);
 }
 
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
@@ -207,9 +229,10 @@ fn send_frame(port: &mut impl HostPort, message: &[u8]) {
 
 /// Serve the CCID reader over `port` with the GemPC Twin framing, forever: each
 /// frame from the host is echoed, handled and answered; a NAK gets the last
-/// answer again, a damaged frame a NAK; between frames the slot is polled and a
-/// card's coming or going is notified (RDR_to_PC_NotifySlotChange). While a
-/// command runs the host is read too ([`while_waiting`]).
+/// answer again, a damaged frame a NAK, a frame the line goes quiet inside for
+/// [`FRAME_GAP_US`] a NAK too; between frames the slot is polled and a card's
+/// coming or going is notified (RDR_to_PC_NotifySlotChange). While a command
+/// runs the host is read too ([`while_waiting`]).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut impl Meter) -> ! {
     let slots = core::slice::from_ref(dev);
@@ -238,7 +261,14 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                 port.write(&answer[..len]);
                 last = 0;
             }
-            port.idle();
+            // SAFETY: as below.
+            let decoder = unsafe { &mut *main };
+            drop_if_quiet(decoder, port);
+            // Inside a frame no sleep: no byte may come to end it, and the frame
+            // gap is looked at here.
+            if decoder.is_idle() {
+                port.idle();
+            }
             continue;
         };
         // SAFETY: `main` is the decoder no wait reads into (WAITING holds `side`).

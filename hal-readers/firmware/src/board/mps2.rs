@@ -38,6 +38,8 @@
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
 use core::ptr::{read_volatile, write_volatile};
+#[cfg(feature = "ccid")]
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use embedded_hal::delay::DelayNs;
 use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
@@ -483,10 +485,27 @@ pub fn finish(_dev: &Dev, verdict: Verdict, probe: StackProbe) -> ! {
 #[cfg(feature = "ccid")]
 pub struct HostUart;
 
+/// When the host's last byte came: [`timer0`]'s count as it was read.
+#[cfg(feature = "ccid")]
+static LAST_HOST_BYTE: AtomicU32 = AtomicU32::new(0);
+
 #[cfg(feature = "ccid")]
 impl crate::ccid::HostPort for HostUart {
     fn read(&mut self) -> Option<u8> {
-        CmsdkUart(UART0).read()
+        let byte = CmsdkUart(UART0).read();
+        if byte.is_some() {
+            LAST_HOST_BYTE.store(timer0(), Ordering::Relaxed);
+        }
+        byte
+    }
+    /// On TIMER0, which wraps every 171 s: a gap is measured right if it is
+    /// looked at within that (the serving loop looks all the time while a frame
+    /// is begun).
+    fn quiet_us(&mut self) -> u32 {
+        LAST_HOST_BYTE
+            .load(Ordering::Relaxed)
+            .wrapping_sub(timer0())
+            / TICKS_PER_US
     }
     fn write(&mut self, bytes: &[u8]) {
         CmsdkUart(UART0).write(bytes)
@@ -625,8 +644,9 @@ const TIMER0: usize = 0x4000_0000;
 /// TIMER0 ticks per µs.
 const TICKS_PER_US: u32 = 25;
 
-/// Wait `us` µs of QEMU's clock on TIMER0 (free-running from its first use).
-fn spin_us(us: u32) {
+/// TIMER0's count, down from `u32::MAX` at [`TICKS_PER_US`] a µs (QEMU's
+/// clock), free-running from the first read: wraps every 171 s.
+fn timer0() -> u32 {
     // SAFETY: CTRL, VALUE and RELOAD of the board's TIMER0, used by nothing else.
     unsafe {
         if read_volatile(TIMER0 as *const u32) & 1 == 0 {
@@ -634,10 +654,15 @@ fn spin_us(us: u32) {
             write_volatile((TIMER0 + 4) as *mut u32, u32::MAX);
             write_volatile(TIMER0 as *mut u32, 1);
         }
-        let start = read_volatile((TIMER0 + 4) as *const u32);
-        let ticks = us.saturating_mul(TICKS_PER_US);
-        while start.wrapping_sub(read_volatile((TIMER0 + 4) as *const u32)) < ticks {}
+        read_volatile((TIMER0 + 4) as *const u32)
     }
+}
+
+/// Wait `us` µs of QEMU's clock on TIMER0.
+fn spin_us(us: u32) {
+    let start = timer0();
+    let ticks = us.saturating_mul(TICKS_PER_US);
+    while start.wrapping_sub(timer0()) < ticks {}
 }
 
 /// What the console's control line read so far says.
