@@ -5,7 +5,11 @@
 //! parameters, the check, the analysis and every timing must not panic; the checked
 //! view keeps all the bytes and at most 15 historical bytes. The historical bytes'
 //! checked view (of the ATR's, and of the input's first 15 bytes) walks objects that
-//! lie within them; every status word has a meaning that does not panic.
+//! lie within them; every status word has a meaning that does not panic. The
+//! historical bytes sit at `historical_offset`, right before TCK (or the end).
+//! `Timing::new` over the input's first bytes (F, D, clock as a C driver would
+//! give them) is `Some` exactly when none of them is 0 (its documented rule), and
+//! then keeps them and computes without panicking.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -31,6 +35,34 @@ fn fuzz_historical(bytes: &[u8]) {
     let _ = format!("{h:?}");
 }
 
+/// F (2 bytes, little endian), D and the clock (4 bytes, little endian) from an
+/// untrusted source.
+fn fuzz_untrusted_timing(data: &[u8]) {
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+    let f = u16::from_le_bytes([byte(0), byte(1)]);
+    let d = byte(2);
+    let clock = u32::from_le_bytes([byte(3), byte(4), byte(5), byte(6)]);
+    let t = Timing::new(f, d, clock);
+    assert_eq!(
+        t.is_some(),
+        f != 0 && d != 0 && clock != 0,
+        "{f} {d} {clock}"
+    );
+    if let Some(t) = t {
+        assert_eq!((t.f, t.d, t.clock_khz), (f, d, clock));
+        let _ = (t.etu_ns(), t.baud(), t.etu_to_us(u32::from(d)));
+        let _ = (t.guard_time_us(d, false), t.guard_time_us(d, true));
+        let _ = (
+            t.t0_waiting_time_us(d, f),
+            t.t1_character_waiting_time_us(d),
+        );
+        let _ = (
+            t.t1_block_waiting_time_us(d, 255),
+            t.t1_block_guard_time_us(),
+        );
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if let [sw1, sw2, ..] = data {
         let sw = StatusWord::new(*sw1, *sw2);
@@ -43,8 +75,22 @@ fuzz_target!(|data: &[u8]| {
     } else {
         (3580, data)
     };
+    fuzz_untrusted_timing(data);
     let Ok(atr) = Atr::parse(raw) else { return };
     fuzz_historical(atr.historical());
+    let start = atr.historical_offset();
+    let tck_len = usize::from(atr.tck_byte().is_some());
+    assert_eq!(
+        start + atr.historical().len() + tck_len,
+        raw.len(),
+        "the historical bytes end right before TCK"
+    );
+    // In the direct convention (an inverse ATR's bytes are decoded).
+    let bytes = atr.as_bytes();
+    assert_eq!(
+        &bytes[start..start + atr.historical().len()],
+        atr.historical()
+    );
     assert_eq!(atr.as_bytes().len(), raw.len());
     assert!(atr.historical().len() <= 15);
     assert!(matches!(atr.ts(), 0x3B | 0x3F));

@@ -81,7 +81,10 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         assert!(!owed, "began owing a resynch with none allowed");
-        assert!(matches!(tx.action(), Ok(Action::Send { .. })), "no first block");
+        assert!(
+            matches!(tx.action(), Ok(Action::Send { .. })),
+            "no first block"
+        );
         let bound = (usize::from(config.max_resynchs) + 1)
             * (apdu.len() + MAX_RESPONSE_LEN + 2)
             * (usize::from(config.max_retries) + 2)
@@ -142,7 +145,11 @@ fuzz_target!(|data: &[u8]| {
                 1 => tx.timeout().map(|_| ()),
                 _ => tx.line_error().map(|_| ()),
             };
-            assert_eq!(refused, Err(Error::NoTransaction), "step {step} after {end}");
+            assert_eq!(
+                refused,
+                Err(Error::NoTransaction),
+                "step {step} after {end}"
+            );
             assert_eq!(format!("{:?}", tx.action()), end, "step {step} changed it");
         }
     }

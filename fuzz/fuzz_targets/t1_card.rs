@@ -161,7 +161,10 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
         };
-        assert!(can_start, "began out of step with no resynchronisation allowed");
+        assert!(
+            can_start,
+            "began out of step with no resynchronisation allowed"
+        );
         let mut line_faults = false;
         let mut steps = 0;
         let mut action = tx.action();

@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_void};
 use readerkit_c::*;
 
 use super::arena::{R, SIM_SLOT};
-use super::model::{InCallback, Obj, byte, callbacks_exhausted, obj, u32le, with};
+use super::model::{InCallback, Obj, byte, callbacks_exhausted, obj, u16le, u32le, with};
 use super::pin::{KeySeen, TransmitSeen};
 
 /// A callback's status: mostly success, else any code (unknown ones included).
@@ -115,6 +115,9 @@ pub(crate) unsafe extern "C" fn cb_power(
     );
     assert_eq!(cap, RK_MAX_ATR_LEN);
     maybe_event(ctx);
+    if line {
+        with(|h| h.framing[ctx as usize] = None);
+    }
     match sim() {
         Some(card) if line && byte() < 200 => {
             // SAFETY: the live card; the library's buffer and out-pointer.
@@ -200,7 +203,24 @@ pub(crate) unsafe extern "C" fn cb_set_protocol(
             "rk_pps_accept: {st}"
         );
     }
-    callback_status()
+    if byte() >= 240 {
+        // A driver that answers a timing of its own, a zero F, D or clock included.
+        let pick = |v: u32| if byte() < 128 { 0 } else { v };
+        let t = rk_timing {
+            f: pick(u32::from(u16le())) as u16,
+            d: pick(u32::from(byte())) as u8,
+            clock_khz: pick(u32le()),
+        };
+        // SAFETY: the library's out-pointer.
+        unsafe { timing.write(t) };
+    }
+    let st = callback_status();
+    // SAFETY: written by the library or just now.
+    let t = unsafe { timing.read() };
+    with(|h| {
+        h.timing_ok = (st == RK_STATUS_SUCCESS).then_some(t.f != 0 && t.d != 0 && t.clock_khz != 0)
+    });
+    st
 }
 
 pub(crate) unsafe extern "C" fn cb_tracking(ctx: *mut c_void, wait: u32) -> rk_status {
@@ -270,6 +290,7 @@ pub(crate) fn line_status(honest: rk_status) -> rk_status {
 pub(crate) unsafe extern "C" fn ln_deactivate(ctx: *mut c_void) -> rk_status {
     let _cb = InCallback::enter();
     maybe_event(ctx);
+    with(|h| h.framing[ctx as usize] = None);
     if let Some(card) = sim() {
         // SAFETY: the live card.
         assert_eq!(
@@ -287,6 +308,11 @@ pub(crate) unsafe extern "C" fn ln_send(
 ) -> rk_status {
     let _cb = InCallback::enter();
     maybe_event(ctx);
+    if len > 0 {
+        // SAFETY: the library's bytes, `len` of them.
+        let sent = unsafe { std::slice::from_raw_parts(bytes, len) }.to_vec();
+        with(|h| h.sends.push(sent));
+    }
     let st = match sim() {
         // SAFETY: the live card; the library's bytes.
         Some(card) => unsafe { rk_sim_write(card, bytes, len) },
@@ -330,7 +356,7 @@ pub(crate) unsafe extern "C" fn ln_set_timing(
 }
 
 pub(crate) unsafe extern "C" fn ln_set_framing(
-    _ctx: *mut c_void,
+    ctx: *mut c_void,
     protocol: u32,
     _n: u8,
 ) -> rk_status {
@@ -339,7 +365,10 @@ pub(crate) unsafe extern "C" fn ln_set_framing(
         protocol == RK_PROTOCOL_T0 || protocol == RK_PROTOCOL_T1,
         "framing {protocol}"
     );
-    line_status(RK_STATUS_SUCCESS)
+    let st = line_status(RK_STATUS_SUCCESS);
+    let now = (st == RK_STATUS_SUCCESS).then_some(protocol);
+    with(|h| h.framing[ctx as usize] = now);
+    st
 }
 
 /// The keypad: the fuzzer's keys (past the end of the callbacks' bytes, no key

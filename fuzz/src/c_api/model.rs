@@ -105,6 +105,15 @@ pub(crate) struct Harness {
     /// The keys and the table TRANSMIT calls of the current call.
     pub(crate) keys: Vec<KeySeen>,
     pub(crate) transmits: Vec<TransmitSeen>,
+    /// What the line `send` callback was given during the current call, one entry
+    /// per send.
+    pub(crate) sends: Vec<Vec<u8>>,
+    /// Per slot: the protocol a line device last framed (`set_framing`), `None`
+    /// after a reset or deactivation or without `set_framing`.
+    pub(crate) framing: [Option<u32>; 6],
+    /// The timing the last SET_PROTOCOL callback of the current call left when it
+    /// returned success: whether F, D and the clock are all non-zero.
+    pub(crate) timing_ok: Option<bool>,
 }
 
 impl Harness {
@@ -124,6 +133,9 @@ impl Harness {
             transmit: [false; 6],
             keys: Vec::new(),
             transmits: Vec::new(),
+            sends: Vec::new(),
+            framing: [None; 6],
+            timing_ok: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub(crate) fn begin_call() {
         h.callback_unsuccessful = false;
         h.keys.clear();
         h.transmits.clear();
+        h.sends.clear();
+        h.timing_ok = None;
     });
 }
 

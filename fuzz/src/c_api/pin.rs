@@ -225,6 +225,9 @@ pub(crate) struct PinCall<'a> {
     pub(crate) served: bool,
     /// A table device: its TRANSMIT callbacks are recorded.
     pub(crate) table: bool,
+    /// A line device's protocol when the request began (`RK_PROTOCOL_T0` or
+    /// `_T1`, as `set_framing` last said; `None`: not known).
+    pub(crate) framing: Option<u32>,
     /// The output buffer and `bytes_written` (if usable).
     pub(crate) output: R,
     pub(crate) bytes_written: Option<usize>,
@@ -233,10 +236,11 @@ pub(crate) struct PinCall<'a> {
 /// Check the answer of a PIN request (status `st`) against the keys and the
 /// TRANSMIT calls recorded during it.
 pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
-    let (keys, transmits) = with(|h| {
+    let (keys, transmits, sends) = with(|h| {
         (
             std::mem::take(&mut h.keys),
             std::mem::take(&mut h.transmits),
+            std::mem::take(&mut h.sends),
         )
     });
     let parsed = match call.operation {
@@ -250,7 +254,7 @@ pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
                 "a key read for a structure refused ({e:?})"
             );
             assert!(
-                transmits.is_empty(),
+                transmits.is_empty() && sends.is_empty(),
                 "a command sent for a refused structure"
             );
             if call.served {
@@ -266,7 +270,10 @@ pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
     if keys.is_empty() {
         // Refused before the entry (no card, no protocol, a short output): no
         // command either.
-        assert!(transmits.is_empty(), "a PIN command sent without a key");
+        assert!(
+            transmits.is_empty() && sends.is_empty(),
+            "a PIN command sent without a key"
+        );
         return;
     }
     assert!(call.served, "a key read by a device without a PIN pad");
@@ -278,7 +285,7 @@ pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
     match expected(&request, &keys) {
         Err(sw2) => {
             assert!(
-                transmits.is_empty(),
+                transmits.is_empty() && sends.is_empty(),
                 "a command sent after entry outcome 64 {sw2:02X}"
             );
             assert_eq!(st, RK_STATUS_SUCCESS, "entry outcome 64 {sw2:02X}");
@@ -301,7 +308,58 @@ pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
                 assert_eq!(output(t.len), t.reply, "the card's answer");
             }
         }
-        Ok(_) => {}
+        Ok(command) => {
+            if st == RK_STATUS_SUCCESS {
+                assert!(
+                    !sends.is_empty(),
+                    "a PIN answer with nothing sent on the line"
+                );
+            }
+            match call.framing {
+                Some(RK_PROTOCOL_T0) => check_t0_sends(&command, &sends),
+                Some(RK_PROTOCOL_T1) => check_t1_sends(&command, &sends),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A line device's T=0 command: the bytes sent, in order, are the command
+/// (header, then its data however the procedure bytes cut it), cut short where
+/// the exchange failed, or followed by what the card's status asked for (GET
+/// RESPONSE).
+fn check_t0_sends(command: &[u8], sends: &[Vec<u8>]) {
+    let sent = sends.concat();
+    let n = sent.len().min(command.len());
+    assert_eq!(
+        sent[..n],
+        command[..n],
+        "the T=0 bytes sent are not the PIN command {command:02X?}"
+    );
+}
+
+/// A line device's T=1 command: each I-block sent (one block per send; NAD, PCB,
+/// LEN, INF, EDC) carries a piece of the command, the last of a chain (M bit
+/// clear) its end; R- and S-blocks carry none.
+fn check_t1_sends(command: &[u8], sends: &[Vec<u8>]) {
+    for block in sends {
+        let [_nad, pcb, len, rest @ ..] = block.as_slice() else {
+            panic!("a T=1 block of {} bytes", block.len());
+        };
+        if pcb & 0x80 != 0 {
+            continue;
+        }
+        let inf = &rest[..usize::from(*len).min(rest.len())];
+        assert!(
+            command.windows(inf.len().max(1)).any(|w| w == inf),
+            "an I-block's INF {inf:02X?} is not a piece of the PIN command {command:02X?}"
+        );
+        if pcb & 0x20 == 0 {
+            assert!(
+                command.ends_with(inf),
+                "the last I-block's INF {inf:02X?} does not end the PIN command {command:02X?}"
+            );
+        }
     }
 }
 

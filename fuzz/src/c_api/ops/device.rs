@@ -21,9 +21,10 @@ pub(crate) fn op_device_init(line: bool) {
     let with_table = !line || byte() & 1 == 0;
     let lops = line_ops();
     let caps = caps();
+    let long_ifd_type = byte() < 16;
     let vendor = rk_vendor_attrs {
         vendor_name: VENDOR.as_ptr().cast(),
-        ifd_type: if byte() < 16 {
+        ifd_type: if long_ifd_type {
             TOO_LONG.as_ptr().cast()
         } else {
             ptr::null()
@@ -33,6 +34,16 @@ pub(crate) fn op_device_init(line: bool) {
         ifd_version: 0x0100_0000,
     };
     let ctx = slot as *mut c_void;
+    // Everything but the capabilities as the documentation asks (storage aligned
+    // and large enough, free; no vendor string too long; tracking with its
+    // completion): then the capabilities alone decide.
+    let tracking_ok =
+        (line && !with_table) || table.card_tracking.is_none() || table.tracking_complete.is_some();
+    let clean = obj(slot) == Obj::Free
+        && st_r.off == slot_off(slot)
+        && len >= RK_DEVICE_STORAGE_SIZE
+        && !long_ifd_type
+        && tracking_ok;
     let what = if line {
         "rk_device_init_line"
     } else {
@@ -59,6 +70,22 @@ pub(crate) fn op_device_init(line: bool) {
             }
         });
     if let Some(st) = st {
+        let caps_ok = documented_caps(&caps);
+        assert!(
+            caps_ok || st != RK_STATUS_SUCCESS,
+            "{what} took capabilities the documentation refuses: protocols {:#x}, max_ifsd {}",
+            caps.protocols,
+            caps.max_ifsd
+        );
+        if clean {
+            assert_eq!(
+                st == RK_STATUS_SUCCESS,
+                caps_ok,
+                "{what} with every other argument right: status {st}, protocols {:#x}, max_ifsd {}",
+                caps.protocols,
+                caps.max_ifsd
+            );
+        }
         took(what, slot, st, Obj::Device { line });
         if st == RK_STATUS_SUCCESS {
             let transmit = line || table.transmit.is_some();
@@ -66,6 +93,7 @@ pub(crate) fn op_device_init(line: bool) {
                 h.outstanding[slot] = 0;
                 h.keypad[slot] = false;
                 h.transmit[slot] = transmit;
+                h.framing[slot] = None;
             });
         }
     }
@@ -126,10 +154,27 @@ pub(crate) fn op_device(kind: u8) {
                 min_pin_digits: byte() % 10,
                 max_pin_digits: byte() % 20,
             };
+            let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
             // SAFETY: as above; local ops.
             let st = site.run("rk_device_set_keypad", || unsafe {
                 rk_device_set_keypad(dev.ptr(), &ops)
             });
+            if let Some(st) = st
+                && live
+            {
+                // The header's rule, written here: a next_key, a minimum of at
+                // least one digit, not above the maximum.
+                let documented = ops.next_key.is_some()
+                    && ops.min_pin_digits >= 1
+                    && ops.min_pin_digits <= ops.max_pin_digits;
+                assert_eq!(
+                    st == RK_STATUS_SUCCESS,
+                    documented,
+                    "rk_device_set_keypad(min {}, max {}): {st}",
+                    ops.min_pin_digits,
+                    ops.max_pin_digits
+                );
+            }
             if st == Some(RK_STATUS_SUCCESS) {
                 with(|h| h.keypad[slot] = true);
             }
@@ -169,6 +214,13 @@ pub(crate) fn op_device(kind: u8) {
     }
 }
 
+/// The header's rule for `rk_reader_caps`, written here: `max_ifsd` 1..=254 and at
+/// least one of `RK_PROTOCOL_T0`, `_T1`, `_RAW` (other bits ignored).
+fn documented_caps(caps: &rk_reader_caps) -> bool {
+    let known = RK_PROTOCOL_T0 | RK_PROTOCOL_T1 | RK_PROTOCOL_RAW;
+    caps.max_ifsd != 0 && caps.max_ifsd != 255 && caps.protocols & known != 0
+}
+
 /// `rk_device_control` on `slot` through `dev` with a fuzzer-chosen request; the
 /// status (if the call was made) and whether a refusal must change nothing.
 fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
@@ -200,6 +252,7 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
             .map(|k| read(R::at(input.off + k, 1)))
             .collect(),
     };
+    let framing = with(|h| h.framing[slot]);
     let st = site.run("rk_device_control", || {
         // SAFETY: arena memory for every buffer and out-pointer.
         unsafe { rk_device_control(dev.ptr(), code, i, n, o, m, bw.ptr()) }
@@ -215,10 +268,18 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
             structure: &structure,
             served,
             table,
+            framing,
             output,
             bytes_written: pin::bytes_written(bw, output),
         };
         pin::check_answer(&call, st);
+    }
+    if st == Some(RK_STATUS_SUCCESS) && code == RK_IOCTL_SET_PROTOCOL {
+        assert_ne!(
+            with(|h| h.timing_ok),
+            Some(false),
+            "SET_PROTOCOL succeeded with a callback's timing whose F, D or clock is 0"
+        );
     }
     if let Some(st) = st {
         if st == RK_STATUS_PENDING {

@@ -95,6 +95,10 @@ pub(crate) fn op_misc(kind: u8) {
         1 => {
             let atr = buffer();
             let info = out::<rk_atr_info>();
+            let bytes: Vec<u8> = match atr.null {
+                true => Vec::new(),
+                false => (0..atr.len).map(|k| read(R::at(atr.off + k, 1))).collect(),
+            };
             let st = Site::on(&[])
                 .reads(&[atr])
                 .writes(&[info])
@@ -106,10 +110,20 @@ pub(crate) fn op_misc(kind: u8) {
             if st == Some(RK_STATUS_SUCCESS) {
                 let i: rk_atr_info = read(info);
                 assert!(usize::from(i.len) <= atr.len.min(RK_MAX_ATR_LEN));
-                assert!(
-                    usize::from(i.historical_offset) + usize::from(i.historical_len)
-                        <= usize::from(i.len)
+                let (off, n) = (
+                    usize::from(i.historical_offset),
+                    usize::from(i.historical_len),
                 );
+                assert!(off + n <= usize::from(i.len));
+                // The same bytes through the core: the C view names its
+                // historical bytes.
+                let core = readerkit::atr::Atr::parse(&bytes).expect("C parsed, the core did not");
+                assert_eq!(
+                    &i.bytes[off..off + n],
+                    core.historical(),
+                    "historical bytes"
+                );
+                assert_eq!(usize::from(i.len), core.as_bytes().len());
             }
         }
         2 => {
