@@ -15,11 +15,14 @@
 //! PC_to_RDR_Secure; hostile peers: a bulk IN unlinked while the card works, a
 //! client gone inside a message, unlinks of answered transfers, URBs trickled a
 //! byte at a time, a flood of exchanges in one write, clients quiet before
-//! their operation or inside a URB. Debian's own `usbip list` (package `usbip`)
-//! is run against it.
+//! their operation or inside a URB, connections by the dozen (handshakes in
+//! flight bounded), TCP keepalive on an imported connection. Debian's own
+//! `usbip list` (package `usbip`) is run against it.
 
-use std::io::Write;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use readerkit_testkit::ccid::{busy_until_absent, message as ccid};
 use readerkit_testkit::frozen::FrozenThread;
@@ -883,4 +886,95 @@ fn a_client_quiet_inside_a_urb_holds_the_device_and_nothing_else() {
     quiet.hang_up();
     let mut next = configured(Client::import(port));
     assert_slot_status(&mut next, 2, 1, 1);
+}
+
+/// The server's threads named `name` (`/proc/<pid>/task/*/comm`).
+fn threads_named(served: &Served, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{}/task", served.child.id()))
+        .expect("the server's /proc task list")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+/// At most 8 connections are in their operation phase at once (each holds a
+/// thread for up to 10 s): with 8 quiet ones held, each of 64 more connections
+/// is closed at once (end of stream or reset, not a 3 s read time-out) and 8
+/// handshake threads run, not 72: a peer opening connections by the thousand
+/// holds 8 threads, not thousands. Once the quiet ones hang up, the list is
+/// answered again. Before the bound, the first extra connection stayed open
+/// (its read timed out).
+#[test]
+fn handshakes_in_flight_are_bounded() {
+    let (served, port) = serve();
+    let quiet: Vec<Client> = (0..8).map(|_| Client::connect(port)).collect();
+    for i in 0..64 {
+        let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        extra
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        match extra.read(&mut [0u8; 1]) {
+            Ok(0) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            other => panic!("connection {i} over the bound not closed at once: {other:?}"),
+        }
+    }
+    // Accepted in order: the quiet ones' handshakes run, nothing else's.
+    assert_eq!(threads_named(&served, "usbip-handshake"), 8);
+    for client in quiet {
+        client.hang_up();
+    }
+    // The quiet ones' handshakes end as their ends of stream come.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !usbip_listed(port) {
+        assert!(Instant::now() < deadline, "the list is not answered again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ask for the device list; `true` if it came (one device), `false` if the
+/// connection was closed first.
+fn usbip_listed(port: u16) -> bool {
+    let mut list = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    list.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = [0u8; 12];
+    if list.write_all(&op(0x8005)).is_err() || list.read_exact(&mut reply).is_err() {
+        return false;
+    }
+    assert_eq!(reply[11], 1, "one device");
+    true
+}
+
+/// The kernel's keepalive timer of the server's end of an established
+/// connection from the client's `client_port` to the server's `port`: its time
+/// left in ms if it runs (`/proc/net/tcp`: field `tr` 2, the socket timer, the
+/// one keepalive uses; `tm->when` in USER_HZ ticks of 10 ms).
+fn keepalive_timer_ms(port: u16, client_port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let (local, remote) = (format!(":{port:04X}"), format!(":{client_port:04X}"));
+    let line = table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 5 && f[1].ends_with(&local) && f[2].ends_with(&remote) && f[3] == "01")
+        .expect("the server's end of the connection in /proc/net/tcp");
+    let (timer, when) = line[5].split_once(':').expect("tr:tm->when");
+    (timer == "02").then(|| u64::from_str_radix(when, 16).expect("hex ticks") * 10)
+}
+
+/// An imported connection has TCP keepalive on with a short idle time (its
+/// first probe within 30 s, not the system's default 2 hours): a client whose
+/// host vanishes without closing (no FIN, no RST) lets the device go. Checked on
+/// the server's socket in `/proc/net/tcp`; the vanishing itself (probes
+/// unanswered for a minute) is not played here. Before, no timer ran on it.
+#[test]
+fn an_imported_connection_has_a_keepalive_timer() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    assert_slot_status(&mut c, 2, 1, 1);
+    let left = keepalive_timer_ms(port, c.local_port());
+    assert!(
+        left.is_some_and(|ms| ms > 0 && ms <= 30_000),
+        "keepalive timer of the imported connection: {left:?} ms"
+    );
 }

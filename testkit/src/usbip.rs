@@ -118,6 +118,11 @@ impl Client {
         client
     }
 
+    /// The local port of this client's connection.
+    pub fn local_port(&self) -> u16 {
+        self.stream.local_addr().expect("a local address").port()
+    }
+
     /// Write `bytes`.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write to the server");

@@ -2,19 +2,41 @@
 //! list is answered at once (also while the device is imported), an import of the
 //! exported bus id is handed to the device's thread, which owns the device; an
 //! import while another holds the device is refused as busy, one of another bus id
-//! as no such device.
+//! as no such device. At most [`MAX_HANDSHAKES`] connections are in their
+//! operation phase at once: one over that is closed at once, so a peer opening
+//! connections by the thousand holds that many threads, not thousands. An
+//! imported connection gets TCP keepalive ([`keep_alive`]): a client that
+//! vanishes without closing lets the device go within about a minute.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
+use nix::sys::socket::{setsockopt, sockopt};
 use readerkit_usbip::protocol::{self, DeviceInfo, Operation};
 
 /// How long a client may take to send its operation and bus id, in s.
 const OPERATION_TIMEOUT_S: u64 = 10;
+/// Connections in their operation phase at once, at most (each on a thread of
+/// its own for up to [`OPERATION_TIMEOUT_S`]). `usbip` and the kernel's client
+/// open one at a time; a connection over this is closed at once.
+pub(crate) const MAX_HANDSHAKES: usize = 8;
+/// TCP keepalive of an imported connection: the first probe after this many
+/// seconds without traffic, in s.
+const KEEPALIVE_IDLE_S: u32 = 30;
+/// TCP keepalive: seconds between unanswered probes, in s.
+const KEEPALIVE_INTERVAL_S: u32 = 10;
+/// TCP keepalive: unanswered probes before the connection is given up (its
+/// reads fail, the device is free): after 30 + 3 × 10 = 60 s of silence.
+const KEEPALIVE_PROBES: u32 = 3;
+/// How long data sent on an imported connection may stay unacknowledged before
+/// the connection is given up, in ms (TCP_USER_TIMEOUT): keepalive probes only
+/// an idle connection, so a vanished client sent a notification would
+/// otherwise hold the device for the retransmissions' 15 minutes or so.
+const UNACKED_TIMEOUT_MS: u32 = 60_000;
 
 /// What the connections share.
 #[derive(Clone)]
@@ -31,21 +53,73 @@ pub(crate) struct Exported {
 
 /// Accept connections until the listener fails, each handshake on a thread of its
 /// own (a silent client holds only its own thread, for at most
-/// [`OPERATION_TIMEOUT_S`]).
+/// [`OPERATION_TIMEOUT_S`]); a connection that comes while [`MAX_HANDSHAKES`]
+/// are in flight is closed at once.
 pub(crate) fn accept(listener: &TcpListener, exported: &Exported) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => {
-                let exported = exported.clone();
-                std::thread::spawn(move || {
-                    if let Err(e) = handshake(stream, &exported) {
-                        eprintln!("readerkit usbip-serve: {e}");
-                    }
-                });
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("readerkit usbip-serve: accept: {e}");
+                continue;
             }
-            Err(e) => eprintln!("readerkit usbip-serve: accept: {e}"),
+        };
+        // Dropped, the stream closes the connection.
+        let Some(slot) = InFlight::take(&in_flight) else {
+            if exported.trace {
+                eprintln!("usbip: {MAX_HANDSHAKES} handshakes in flight: connection closed");
+            }
+            continue;
+        };
+        let exported = exported.clone();
+        let spawned = std::thread::Builder::new()
+            .name("usbip-handshake".into())
+            .spawn(move || {
+                let _slot = slot;
+                if let Err(e) = handshake(stream, &exported) {
+                    eprintln!("readerkit usbip-serve: {e}");
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("readerkit usbip-serve: handshake thread: {e}");
         }
     }
+}
+
+/// One of the [`MAX_HANDSHAKES`] handshakes in flight, counted until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// A place among the handshakes in flight, if one is free. Only the accepting
+    /// thread takes places (the others only give theirs back), so the count
+    /// never passes the bound.
+    fn take(count: &Arc<AtomicUsize>) -> Option<InFlight> {
+        if count.load(Ordering::Acquire) >= MAX_HANDSHAKES {
+            return None;
+        }
+        count.fetch_add(1, Ordering::AcqRel);
+        Some(InFlight(Arc::clone(count)))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Turn TCP keepalive on for an imported connection ([`KEEPALIVE_IDLE_S`],
+/// [`KEEPALIVE_INTERVAL_S`], [`KEEPALIVE_PROBES`]) and bound how long its data
+/// may go unacknowledged ([`UNACKED_TIMEOUT_MS`]): USB/IP itself has no
+/// time-out, so without them a client whose host vanished (powered off, its
+/// network gone: no FIN, no RST) would hold the device for good.
+fn keep_alive(stream: &TcpStream) -> nix::Result<()> {
+    setsockopt(stream, sockopt::KeepAlive, &true)?;
+    setsockopt(stream, sockopt::TcpKeepIdle, &KEEPALIVE_IDLE_S)?;
+    setsockopt(stream, sockopt::TcpKeepInterval, &KEEPALIVE_INTERVAL_S)?;
+    setsockopt(stream, sockopt::TcpKeepCount, &KEEPALIVE_PROBES)?;
+    setsockopt(stream, sockopt::TcpUserTimeout, &UNACKED_TIMEOUT_MS)
 }
 
 fn handshake(mut stream: TcpStream, exported: &Exported) -> Result<(), String> {
@@ -83,6 +157,10 @@ fn handshake(mut stream: TcpStream, exported: &Exported) -> Result<(), String> {
         return Err(format!("import of `{busid}` refused (status {status})"));
     }
     stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+    if let Err(e) = keep_alive(&stream) {
+        // Served all the same: only a vanished client would go unnoticed.
+        eprintln!("readerkit usbip-serve: TCP keepalive: {e}");
+    }
     if exported.imports.send(stream).is_err() {
         exported.imported.store(false, Ordering::Release);
         return Err("the device is gone".into());
