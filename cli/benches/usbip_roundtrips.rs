@@ -25,7 +25,8 @@ fn main() {
     );
     let port: u16 = served.first_line.parse().expect("the port");
     let mut client = Client::import(port);
-    let mut seq = 1u32;
+    client.configure(1);
+    let mut seq = 2u32;
     let atr = client.exchange(seq, &ccid(0x62, 0, &[]));
     assert_eq!(atr[0], 0x80, "IccPowerOn answered with a DataBlock");
     let mut apdu = vec![0x80, 0xEE, 0, 0, 16];

@@ -16,8 +16,9 @@
 //! client gone inside a message, unlinks of answered transfers, URBs trickled a
 //! byte at a time, a flood of exchanges in one write, clients quiet before
 //! their operation or inside a URB, connections by the dozen (handshakes in
-//! flight bounded), TCP keepalive on an imported connection. Debian's own
-//! `usbip list` (package `usbip`) is run against it.
+//! flight bounded), TCP keepalive on an imported connection, bulk and
+//! interrupt transfers after SET_CONFIGURATION 0. Debian's own `usbip list`
+//! (package `usbip`) is run against it.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -160,7 +161,7 @@ fn listed_and_busy(port: u16) {
 #[test]
 fn transfers_in_flight_are_bounded() {
     let (_served, port) = serve();
-    let mut c = Client::import(port);
+    let mut c = configured(Client::import(port));
     // 64 interrupt IN transfers wait for a card movement; the 65th is refused at
     // once (-ENOMEM) ...
     for seq in 1..=64 {
@@ -272,8 +273,7 @@ fn usbip_lists(port: u16) {
 
 /// Configure the imported device (SET_CONFIGURATION 1, transfer 1).
 fn configured(mut c: Client) -> Client {
-    c.send(&submit(1, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 1, 0, &[]));
+    c.configure(1);
     c
 }
 
@@ -977,4 +977,32 @@ fn an_imported_connection_has_a_keepalive_timer() {
         left.is_some_and(|ms| ms > 0 && ms <= 30_000),
         "keepalive timer of the imported connection: {left:?} ms"
     );
+}
+
+/// SET_CONFIGURATION 0 puts the device back in its Address state (USB 2.0
+/// §9.4.7), where only its default control pipe works: the interrupt IN pending
+/// then ends with -ESHUTDOWN (as the kernel ends an endpoint's transfers when a
+/// change of configuration disables it); a bulk OUT, a bulk IN and an
+/// interrupt IN submitted then are refused at once with -ENOENT (as
+/// `usb_submit_urb` refuses one for an endpoint not enabled); GET_CONFIGURATION
+/// says 0. Configured again, the device serves its bulk endpoints. Before, the
+/// bulk OUT was taken and completed as if the device were configured.
+#[test]
+fn an_unconfigured_device_serves_its_default_pipe_only() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    c.send(&slot_change_urb(2));
+    c.send(&submit(3, false, 0, 0, [0, 9, 0, 0, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 3, 0, &[]), "unconfigured");
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 2, -108, &[]), "shut down");
+    let status = ccid(0x65, 1, &[]);
+    c.send(&submit(4, false, 1, 10, [0; 8], &status));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, -2, &[]), "bulk OUT");
+    c.send(&submit(5, true, 1, BULK_IN_LEN, [0; 8], &[]));
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 5, -2, &[]), "bulk IN");
+    c.send(&slot_change_urb(6));
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 6, -2, &[]), "interrupt IN");
+    assert_eq!(c.control_in(7, [0x80, 8, 0, 0, 0, 0, 1, 0]), (0, vec![0]));
+    c.configure(8);
+    assert_slot_status(&mut c, 9, 1, 1);
 }

@@ -123,6 +123,19 @@ impl Client {
         self.stream.local_addr().expect("a local address").port()
     }
 
+    /// Configure the imported device (SET_CONFIGURATION 1 as transfer `seq`);
+    /// panics unless it completes with status 0. Until then its bulk and
+    /// interrupt endpoints are refused, as a real device's are.
+    pub fn configure(&mut self, seq: u32) {
+        self.send(&submit(seq, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
+        let done = self.header();
+        assert_eq!(
+            (done.command, done.seqnum, done.status, done.actual_length),
+            (RET_SUBMIT, seq, 0, 0),
+            "SET_CONFIGURATION 1"
+        );
+    }
+
     /// Write `bytes`.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write to the server");

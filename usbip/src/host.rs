@@ -7,16 +7,23 @@
 //! when the device has read their last packet; IN transfers wait until the device
 //! sends a short packet (a zero-length one included) or fills their buffer, which
 //! may be long after (an interrupt IN waits for the next card movement).
+//!
+//! Until the device is configured (SET_CONFIGURATION 0 puts it back in the
+//! Address state, USB 2.0 §9.4.7), only its default control pipe works: a bulk
+//! or interrupt transfer is refused at once with `-ENOENT`, as the kernel's
+//! `usb_submit_urb` refuses one for an endpoint not enabled, and those pending
+//! when the device leaves its configuration end with `-ESHUTDOWN`, as the
+//! kernel ends them when the change of configuration disables their endpoints.
 
 use std::collections::VecDeque;
 
 use usb_device::UsbDirection;
 use usb_device::class::UsbClass;
-use usb_device::device::UsbDevice;
+use usb_device::device::{UsbDevice, UsbDeviceState};
 
 use crate::protocol::{
-    self, DeviceInfo, Direction, STATUS_OVERFLOW, STATUS_STALL, STATUS_TIMED_OUT, Submit,
-    UrbCommand,
+    self, DeviceInfo, Direction, STATUS_OVERFLOW, STATUS_SHUT_DOWN, STATUS_STALL, STATUS_TIMED_OUT,
+    Submit, UrbCommand,
 };
 use crate::virtual_bus::VirtualBus;
 
@@ -85,6 +92,17 @@ impl Pending {
             Pending::In { submit, .. } | Pending::Out { submit, .. } => submit.seqnum,
         }
     }
+
+    /// Its end when its endpoint is disabled: `-ESHUTDOWN`, with the IN data
+    /// collected so far.
+    fn shut_down(self) -> Completion {
+        match self {
+            Pending::In { submit, data } => {
+                Completion::of(&submit, STATUS_SHUT_DOWN, data.len(), data)
+            }
+            Pending::Out { submit, .. } => Completion::of(&submit, STATUS_SHUT_DOWN, 0, Vec::new()),
+        }
+    }
 }
 
 /// Why a transfer could not be run at all.
@@ -96,13 +114,17 @@ pub enum TransferError {
     DataLength,
     /// [`MAX_PENDING`] transfers are in flight already.
     TooMany,
+    /// The device is not configured: endpoint `0` is its only one.
+    NotConfigured(u8),
 }
 
 impl TransferError {
     /// The negative errno the client is answered with.
     pub fn status(self) -> i32 {
         match self {
-            TransferError::NoEndpoint(_) => protocol::STATUS_NO_ENDPOINT,
+            TransferError::NoEndpoint(_) | TransferError::NotConfigured(_) => {
+                protocol::STATUS_NO_ENDPOINT
+            }
             TransferError::DataLength => protocol::STATUS_INVALID,
             TransferError::TooMany => protocol::STATUS_NO_ROOM,
         }
@@ -276,6 +298,9 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
             };
             return Ok(Some(completion));
         }
+        if !self.configured() {
+            return Err(TransferError::NotConfigured(submit.endpoint));
+        }
         let direction = match submit.direction {
             Direction::In => UsbDirection::In,
             Direction::Out => UsbDirection::Out,
@@ -356,8 +381,19 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         self.pending.len() != before
     }
 
-    /// Poll the device until nothing moves, and return the transfers that finished.
+    /// Whether the device is in its Configured state (its bulk and interrupt
+    /// endpoints usable).
+    pub fn configured(&self) -> bool {
+        self.usb.state() == UsbDeviceState::Configured
+    }
+
+    /// Poll the device until nothing moves, and return the transfers that
+    /// finished (all those pending with `-ESHUTDOWN` if the device is not
+    /// configured any more).
     pub fn pump(&mut self) -> Vec<Completion> {
+        if !self.configured() {
+            return self.pending.drain(..).map(Pending::shut_down).collect();
+        }
         let mut done = Vec::new();
         for _ in 0..PUMP_POLLS {
             self.poll();

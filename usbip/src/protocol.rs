@@ -57,6 +57,10 @@ pub const STATUS_INVALID: i32 = -22;
 pub const STATUS_STALL: i32 = -32;
 /// Negative errno of a transfer whose data did not fit its buffer (`-EOVERFLOW`).
 pub const STATUS_OVERFLOW: i32 = -75;
+/// Negative errno of a transfer its endpoint was shut down under (`-ESHUTDOWN`,
+/// what the kernel completes the transfers of an endpoint with when a change of
+/// configuration disables it).
+pub const STATUS_SHUT_DOWN: i32 = -108;
 /// Negative errno of an unlinked transfer (`-ECONNRESET`).
 pub const STATUS_UNLINKED: i32 = -104;
 /// Negative errno of a transfer the device did not finish (`-ETIMEDOUT`).
