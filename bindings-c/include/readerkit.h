@@ -691,7 +691,9 @@ typedef struct {
 typedef struct {
   /*
    POWER (`action`: `RK_POWER_*`). On a reset, write the ATR (at most
-   `atr_capacity` = 33 bytes) to `atr` and its length to `*atr_len`.
+   `atr_capacity` = 33 bytes) to `atr` and its length to `*atr_len`. A length
+   past `atr_capacity`, on any action, fails the request with
+   `RK_STATUS_BUFFER_OVERFLOW` (the card is then taken as unpowered).
    */
   rk_status (*power)(void *ctx, uint32_t action, uint8_t *atr, size_t atr_capacity, size_t *atr_len);
   /*

@@ -10,11 +10,10 @@ use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{Failure, ReaderFunctions};
 
-use crate::atr::RK_MAX_ATR_LEN;
 use crate::codes::{RK_WAIT_INSERTION, RK_WAIT_REMOVAL, edc_code};
 use crate::device::{CDriver, CLineReader};
 use crate::guard::{Region, bytes, check_disjoint, check_ptr, entry};
-use crate::line::fill_atr;
+use crate::line::call_for_atr;
 use crate::status::*;
 
 // The entry points the docs below name.
@@ -116,7 +115,9 @@ pub struct rk_protocol_call {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct rk_reader_functions {
     /// POWER (`action`: `RK_POWER_*`). On a reset, write the ATR (at most
-    /// `atr_capacity` = 33 bytes) to `atr` and its length to `*atr_len`.
+    /// `atr_capacity` = 33 bytes) to `atr` and its length to `*atr_len`. A length
+    /// past `atr_capacity`, on any action, fails the request with
+    /// `RK_STATUS_BUFFER_OVERFLOW` (the card is then taken as unpowered).
     pub power: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -189,17 +190,8 @@ pub struct rk_reader_functions {
 
 fn power(d: &mut CDriver, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     let f = d.table.power.ok_or(Failure::NotSupported)?;
-    let mut buf = [0u8; RK_MAX_ATR_LEN];
-    let mut len = 0usize;
-    let code = action.code();
-    // SAFETY: `buf` and `len` are valid for the call; the callback comes from the C
-    // table for this context.
-    let result = unsafe { f(d.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) };
-    callback_result(result)?;
-    match action {
-        PowerAction::PowerDown => Ok(()),
-        _ => fill_atr(atr, &buf, len, Failure::DeviceProtocolError),
-    }
+    // SAFETY: the callback comes from the C table for this context.
+    unsafe { call_for_atr(f, d.ctx, action, atr) }
 }
 
 fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result<usize, Failure> {

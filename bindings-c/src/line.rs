@@ -120,33 +120,48 @@ impl CLine {
     }
 }
 
-/// Put the first `len` bytes of `buf`, an ATR a C callback wrote, into `atr`; a
-/// count larger than `buf` is `too_long` (nothing past it is read).
-pub(crate) fn fill_atr(
+/// A C callback that answers with the card's ATR: the table's `power`
+/// ([`rk_reader_functions`](crate::callbacks::rk_reader_functions)) and the line's
+/// `reset` ([`rk_line_ops`]) have this one shape.
+pub(crate) type AtrCallback = unsafe extern "C" fn(
+    ctx: *mut c_void,
+    action: u32,
+    atr: *mut u8,
+    atr_capacity: usize,
+    atr_len: *mut usize,
+) -> rk_status;
+
+/// Call `f` for `action` with an ATR buffer of [`RK_MAX_ATR_LEN`] bytes and put the
+/// bytes it wrote into `atr`. The count the callback returns is untrusted: one past
+/// the buffer is [`Failure::BufferOverflow`] whatever the action (a power-down has
+/// no ATR to take, but such a count is still a broken callback), nothing past the
+/// buffer is read and `atr` stays as it was.
+///
+/// # Safety
+///
+/// `f` is a callback of the C table (or line table) that `ctx` was given with.
+pub(crate) unsafe fn call_for_atr(
+    f: AtrCallback,
+    ctx: *mut c_void,
+    action: PowerAction,
     atr: &mut AtrBuffer,
-    buf: &[u8],
-    len: usize,
-    too_long: Failure,
 ) -> Result<(), Failure> {
-    let bytes = buf.get(..len).ok_or(too_long)?;
+    let mut buf = [0u8; RK_MAX_ATR_LEN];
+    let mut len = 0usize;
+    // SAFETY: `buf` and `len` are valid for the call; the callback and its context
+    // per the contract.
+    callback_result(unsafe { f(ctx, action.code(), buf.as_mut_ptr(), buf.len(), &mut len) })?;
+    let written = buf.get(..len).ok_or(Failure::BufferOverflow)?;
     atr.clear();
-    atr.extend_from_slice(bytes).map_err(|_| too_long)
+    atr.extend_from_slice(written)
+        .map_err(|_| Failure::BufferOverflow)
 }
 
 impl Line for CLine {
     fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         let f = self.ops.reset.ok_or(MISSING)?;
-        let code = match reset {
-            Reset::Cold => PowerAction::ColdReset,
-            Reset::Warm => PowerAction::WarmReset,
-        }
-        .code();
-        let mut buf = [0u8; RK_MAX_ATR_LEN];
-        let mut len = 0usize;
-        // SAFETY: `buf` and `len` are valid for the call; the callback comes from the
-        // C line table for this context.
-        callback_result(unsafe { f(self.ctx, code, buf.as_mut_ptr(), buf.len(), &mut len) })?;
-        fill_atr(atr, &buf, len, Failure::BufferOverflow)
+        // SAFETY: the callback comes from the C line table for this context.
+        unsafe { call_for_atr(f, self.ctx, reset.into(), atr) }
     }
 
     fn deactivate(&mut self) -> Result<(), Failure> {

@@ -33,6 +33,17 @@ pub enum Reset {
     Warm,
 }
 
+/// The POWER action that asks for this reset (what a C line's `reset` callback is
+/// told, as a device's power callback is).
+impl From<Reset> for PowerAction {
+    fn from(reset: Reset) -> PowerAction {
+        match reset {
+            Reset::Cold => PowerAction::ColdReset,
+            Reset::Warm => PowerAction::WarmReset,
+        }
+    }
+}
+
 /// The card's I/O line and contacts, as a reader sees them.
 ///
 /// Errors are [`Failure`] values: [`Failure::NoMedia`] when the card is gone,
@@ -511,4 +522,15 @@ fn receive_block<L: Line>(
     let end = t1::block_len(block[2], edc).min(BLOCK_BUF_LEN);
     let more = line.receive(&mut block[3..end], cwt_us, cwt_us)?;
     Ok(3 + more)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_is_the_power_action_of_the_same_name() {
+        assert_eq!(PowerAction::from(Reset::Cold), PowerAction::ColdReset);
+        assert_eq!(PowerAction::from(Reset::Warm), PowerAction::WarmReset);
+    }
 }

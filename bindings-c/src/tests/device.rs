@@ -43,6 +43,9 @@ struct Ctx {
     /// The next POWER / TRANSMIT callback fails (after its `inside_*` action) with
     /// RK_STATUS_IO_TIMEOUT, as a driver does when the card leaves mid-exchange.
     fail_next: Cell<bool>,
+    /// The next POWER callback, whatever the action, reports one ATR byte more than
+    /// the buffer holds, as a broken driver might.
+    overlong_atr: Cell<bool>,
 }
 
 impl Ctx {
@@ -128,6 +131,10 @@ unsafe extern "C" fn power(
     act(c, c.inside_power.replace(Inside::Nothing));
     if c.fail_next.replace(false) {
         return RK_STATUS_IO_TIMEOUT;
+    }
+    if c.overlong_atr.replace(false) {
+        // SAFETY: the library's length out-pointer for this call.
+        unsafe { atr_len.write(capacity + 1) };
     }
     RK_STATUS_SUCCESS
 }
@@ -245,6 +252,7 @@ impl Fixture {
             rearm_on_completion: Cell::new(false),
             process_in_events_hook: Cell::new(false),
             fail_next: Cell::new(false),
+            overlong_atr: Cell::new(false),
         }));
         let table = rk_reader_functions {
             power: Some(power),
@@ -277,12 +285,12 @@ impl Fixture {
     }
 
     fn power_up(&self) -> rk_status {
-        control(
-            self.dev(),
-            RK_IOCTL_POWER,
-            &1u32.to_le_bytes(),
-            &mut [0u8; 33],
-        )
+        self.power(RK_POWER_COLD_RESET)
+    }
+
+    fn power(&self, action: u32) -> rk_status {
+        let input = action.to_le_bytes();
+        control(self.dev(), RK_IOCTL_POWER, &input, &mut [0u8; 33])
     }
 
     fn state(&self) -> u32 {
@@ -504,4 +512,28 @@ fn a_card_pulled_during_transmit_is_answered_like_power_and_tracking_may_rearm()
         assert_eq!(f.transmit(), RK_STATUS_SUCCESS);
         assert_eq!(f.state(), 1);
     });
+}
+
+/// In position, unpowered: where a failed POWER leaves the card.
+const SWALLOWED: u32 = 3;
+/// Powered, the ATR taken (this ATR offers a choice of protocol).
+const NEGOTIABLE: u32 = 5;
+
+#[test]
+fn a_power_callback_count_past_the_atr_buffer_is_buffer_overflow_on_every_action() {
+    let f = Fixture::new();
+    f.insert();
+    for action in [RK_POWER_COLD_RESET, RK_POWER_WARM_RESET, RK_POWER_DOWN] {
+        assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        assert_eq!(f.state(), NEGOTIABLE);
+        f.ctx().overlong_atr.set(true);
+        assert_eq!(
+            f.power(action),
+            RK_STATUS_BUFFER_OVERFLOW,
+            "action {action}"
+        );
+        assert_eq!(f.state(), SWALLOWED, "action {action}: no ATR was taken");
+    }
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device is intact");
+    assert_eq!(f.state(), NEGOTIABLE);
 }
