@@ -534,11 +534,11 @@ fn forward_and_wait(lower: *mut DEVICE_OBJECT, irp: *mut IRP) -> NTSTATUS {
     unsafe { io.u.Status }
 }
 
-fn complete_raw(irp: *mut IRP, status: NTSTATUS) -> NTSTATUS {
-    // SAFETY: an owned IRP.
-    unsafe { inline::set_io_status(irp, status, 0) };
-    // SAFETY: as above; completion gives it back.
-    unsafe { IofCompleteRequest(irp, IO_NO_INCREMENT) };
+/// Complete a PnP IRP this driver owns with `status` and no data, as
+/// [`KIrp::complete`] does; `status` again, for the dispatch routine to return.
+fn complete_raw<D: ReaderDriver>(irp: *mut IRP, status: NTSTATUS) -> NTSTATUS {
+    // SAFETY: an owned IRP; completing it gives it back to the I/O manager.
+    unsafe { KIrp::<D>::from_raw(irp) }.complete(IoStatus::status(status as u32));
     status
 }
 
@@ -550,7 +550,7 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
     let ext = unsafe { extension::<D>(device) };
     let reader = &ext.reader;
     if let Err(status) = reader.pnp_enter() {
-        return complete_raw(irp, status as i32);
+        return complete_raw::<D>(irp, status as i32);
     }
     // SAFETY: an owned IRP.
     let location = unsafe { inline::current_stack_location(irp) };
@@ -565,7 +565,7 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
                 D::started(reader);
                 status = STATUS_SUCCESS;
             }
-            complete_raw(irp, status)
+            complete_raw::<D>(irp, status)
         }
         mn_pnp::QUERY_STOP_DEVICE | mn_pnp::QUERY_REMOVE_DEVICE => {
             let status = if minor == mn_pnp::QUERY_STOP_DEVICE {
@@ -576,7 +576,7 @@ unsafe extern "system" fn dispatch_pnp<D: ReaderDriver>(
             if ntstatus::nt_success(status) {
                 pass_down(ext.lower, irp)
             } else {
-                complete_raw(irp, status as i32)
+                complete_raw::<D>(irp, status as i32)
             }
         }
         mn_pnp::CANCEL_STOP_DEVICE | mn_pnp::CANCEL_REMOVE_DEVICE => {
