@@ -54,22 +54,46 @@ const_assert!(core::mem::size_of::<Slot<T0>>() <= RK_T0_STORAGE_SIZE);
 const_assert!(core::mem::align_of::<Slot<T0>>() <= 8);
 const_assert!(RK_T0_STORAGE_WORDS * 8 == RK_T0_STORAGE_SIZE);
 
-fn config(c: &rk_t0_config) -> Result<Config, rk_status> {
-    let mut config = Config::new(c.waiting_time_us);
-    config.max_null_bytes = c.max_null_bytes;
-    config.max_rounds = c.max_rounds;
-    config.extended = if c.envelope != 0 {
-        Extended::Envelope
-    } else {
-        Extended::NotSupported
-    };
-    config.get_response_class = match c.get_response_class {
-        -1 => GetResponseClass::Interindustry,
-        -2 => GetResponseClass::FromCommand,
-        0..=255 => GetResponseClass::Fixed(c.get_response_class as u8),
-        _ => return Err(RK_STATUS_INVALID_PARAMETER),
-    };
-    Ok(config)
+impl From<Config> for rk_t0_config {
+    fn from(c: Config) -> rk_t0_config {
+        rk_t0_config {
+            waiting_time_us: c.waiting_time_us,
+            max_null_bytes: c.max_null_bytes,
+            max_rounds: c.max_rounds,
+            envelope: u8::from(c.extended == Extended::Envelope),
+            get_response_class: match c.get_response_class {
+                GetResponseClass::Interindustry => -1,
+                GetResponseClass::FromCommand => -2,
+                GetResponseClass::Fixed(class) => i16::from(class),
+            },
+        }
+    }
+}
+
+/// Refused (`RK_STATUS_INVALID_PARAMETER`): a GET RESPONSE class outside -2..=255.
+impl TryFrom<rk_t0_config> for Config {
+    type Error = rk_status;
+
+    fn try_from(c: rk_t0_config) -> Result<Config, rk_status> {
+        let get_response_class = match c.get_response_class {
+            -1 => GetResponseClass::Interindustry,
+            -2 => GetResponseClass::FromCommand,
+            class => u8::try_from(class)
+                .map(GetResponseClass::Fixed)
+                .map_err(|_| RK_STATUS_INVALID_PARAMETER)?,
+        };
+        let extended = match c.envelope {
+            0 => Extended::NotSupported,
+            _ => Extended::Envelope,
+        };
+        Ok(Config {
+            waiting_time_us: c.waiting_time_us,
+            max_null_bytes: c.max_null_bytes,
+            max_rounds: c.max_rounds,
+            extended,
+            get_response_class,
+        })
+    }
 }
 
 /// Fill `*config` with the defaults and waiting time `waiting_time_us`.
@@ -84,17 +108,8 @@ pub unsafe extern "C" fn rk_t0_config_default(
 ) -> rk_status {
     entry(|| {
         check_ptr(config.cast_const())?;
-        let d = Config::new(waiting_time_us);
         // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe {
-            config.write(rk_t0_config {
-                waiting_time_us,
-                max_null_bytes: d.max_null_bytes,
-                max_rounds: d.max_rounds,
-                envelope: 0,
-                get_response_class: -1,
-            })
-        };
+        unsafe { config.write(Config::new(waiting_time_us).into()) };
         Ok(())
     })
 }
@@ -138,7 +153,7 @@ pub unsafe extern "C" fn rk_t0_begin(
         } else {
             check_ptr(config)?;
             // SAFETY: checked non-null and aligned; readable per the contract.
-            self::config(unsafe { &*config })?
+            Config::try_from(unsafe { config.read() })?
         };
         let written = [Slot::<T0>::region(ex), Region::of(action)];
         // SAFETY: valid (and the response exclusive) until rk_t0_end per the contract.

@@ -593,3 +593,45 @@ fn t1_begin_that_the_engine_refuses_stores_nothing() {
     // SAFETY: an idle engine.
     assert_eq!(unsafe { rk_t1_deinit(engine) }, RK_STATUS_SUCCESS);
 }
+
+#[test]
+fn the_t0_config_round_trips_the_cores_and_a_class_outside_a_byte_is_refused() {
+    use readerkit::t0::{Config, Extended, GetResponseClass};
+    let mut config = MaybeUninit::<rk_t0_config>::uninit();
+    // SAFETY: a local out-pointer.
+    let st = unsafe { rk_t0_config_default(config.as_mut_ptr(), 9_600) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written by the call above.
+    let c = unsafe { config.assume_init() };
+    let fields = (
+        c.max_null_bytes,
+        c.max_rounds,
+        c.envelope,
+        c.get_response_class,
+    );
+    assert_eq!(fields, (1000, 300, 0, -1));
+    assert_eq!(Config::try_from(c), Ok(Config::new(9_600)));
+    let classes = [
+        (-2, Ok(GetResponseClass::FromCommand)),
+        (0xA0, Ok(GetResponseClass::Fixed(0xA0))),
+        (-3, Err(RK_STATUS_INVALID_PARAMETER)),
+        (256, Err(RK_STATUS_INVALID_PARAMETER)),
+    ];
+    for (class, expect) in classes {
+        let c = rk_t0_config {
+            get_response_class: class,
+            envelope: 7,
+            ..c
+        };
+        let parsed = Config::try_from(c);
+        assert_eq!(
+            parsed.map(|p| p.get_response_class),
+            expect,
+            "class {class}"
+        );
+        if let Ok(p) = parsed {
+            assert_eq!(p.extended, Extended::Envelope);
+            assert_eq!(rk_t0_config::from(p).get_response_class, class);
+        }
+    }
+}
