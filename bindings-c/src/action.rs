@@ -95,7 +95,7 @@ impl From<Result<t0::Action<'_>, t0::Error>> for rk_action {
                 ..rk_action::new(RK_ACTION_RECEIVE, count)
             },
             Ok(t0::Action::Done { response_len }) => rk_action::new(RK_ACTION_DONE, response_len),
-            Err(e) => rk_action::failed(to_rk(e.into()), 0),
+            Err(e) => rk_action::failed(to_rk(e), 0),
         }
     }
 }
@@ -110,7 +110,7 @@ impl From<Result<t1::Action<'_>, t1::Error>> for rk_action {
                     t1::Error::BufferTooSmall { needed } => needed,
                     _ => 0,
                 };
-                rk_action::failed(to_rk(e.into()), needed)
+                rk_action::failed(to_rk(e), needed)
             }
         }
     }
@@ -128,7 +128,7 @@ pub(crate) enum Moved {
 impl From<Result<t0::Action<'_>, t0::Error>> for Moved {
     fn from(step: Result<t0::Action<'_>, t0::Error>) -> Moved {
         match step {
-            Err(e @ t0::Error::Sequence) => Moved::Refused(to_rk(e.into())),
+            Err(e @ t0::Error::Sequence) => Moved::Refused(to_rk(e)),
             step => Moved::To(step.into()),
         }
     }
@@ -137,7 +137,7 @@ impl From<Result<t0::Action<'_>, t0::Error>> for Moved {
 impl From<Result<t1::Action<'_>, t1::Error>> for Moved {
     fn from(step: Result<t1::Action<'_>, t1::Error>) -> Moved {
         match step {
-            Err(e @ t1::Error::NoTransaction) => Moved::Refused(to_rk(e.into())),
+            Err(e @ t1::Error::NoTransaction) => Moved::Refused(to_rk(e)),
             step => Moved::To(step.into()),
         }
     }

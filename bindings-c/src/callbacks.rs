@@ -367,7 +367,7 @@ pub unsafe extern "C" fn rk_pps_accept(
         let response = unsafe { bytes(response, response_len) }?;
         let accepted = readerkit::pps::Response::parse(response)
             .and_then(|r| negotiation.accept(&r))
-            .map_err(|e| to_rk(e.into()))?;
+            .map_err(to_rk)?;
         // SAFETY: checked non-null and aligned; writable per the contract.
         unsafe { timing.write(accepted.into()) };
         Ok(())

@@ -56,9 +56,11 @@ pub const RK_STATUS_DEVICE_PROTOCOL_ERROR: rk_status = 15;
 /// will be completed through the table's `tracking_complete` callback.
 pub const RK_STATUS_PENDING: rk_status = 16;
 
-/// The C code of a status: its index in [`Status::ALL`] (the core's declaration
-/// order, which the `RK_STATUS_*` values follow).
-pub(crate) fn to_rk(status: Status) -> rk_status {
+/// The C code of a status (or of an error the core maps to one, as every engine
+/// error): its index in [`Status::ALL`] (the core's declaration order, which the
+/// `RK_STATUS_*` values follow).
+pub(crate) fn to_rk(status: impl Into<Status>) -> rk_status {
+    let status = status.into();
     Status::ALL
         .iter()
         .position(|s| *s == status)

@@ -158,7 +158,7 @@ pub unsafe extern "C" fn rk_t0_begin(
         let written = [Slot::<T0>::region(ex), Region::of(action)];
         // SAFETY: valid (and the response exclusive) until rk_t0_end per the contract.
         let b = unsafe { Held::borrow(apdu, apdu_len, response, response_len, &written) }?;
-        let exchange = Exchange::new(b.apdu, b.response, config).map_err(|e| to_rk(e.into()))?;
+        let exchange = Exchange::new(b.apdu, b.response, config).map_err(to_rk)?;
         let value = T0 {
             exchange,
             held: b.held,

@@ -189,7 +189,7 @@ pub unsafe extern "C" fn rk_t1_init(
         let value = T1Engine {
             busy: AtomicBool::new(false),
             held: Held::default(),
-            engine: Engine::new(config).map_err(|e| to_rk(e.into()))?,
+            engine: Engine::new(config).map_err(to_rk)?,
         };
         // SAFETY: forwarded contract.
         unsafe { Slot::init(engine, engine_len, value) }?;
