@@ -101,10 +101,8 @@ impl Stored for CDevice {
     const MAGIC: u32 = crate::slot::magic::DEVICE;
 }
 
-const_assert!(size_of::<Slot<CDevice>>() <= RK_DEVICE_STORAGE_SIZE);
 const_assert!(align_of::<Slot<CDevice>>() <= RK_DEVICE_STORAGE_ALIGN);
 const_assert!(size_of::<rk_device>() == RK_DEVICE_STORAGE_SIZE);
-const_assert!(align_of::<Slot<CDevice>>() <= align_of::<rk_device>());
 const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
 
 /// Run `f` on the initialised device in `dev` (under the FFI guard).

@@ -36,8 +36,6 @@ pub struct rk_sim_card {
 impl Stored for Card {
     const MAGIC: u32 = crate::slot::magic::SIM_CARD;
 }
-const_assert!(core::mem::size_of::<Slot<Card>>() <= RK_SIM_CARD_STORAGE_SIZE);
-const_assert!(core::mem::align_of::<Slot<Card>>() <= 8);
 const_assert!(RK_SIM_CARD_STORAGE_WORDS * 8 == RK_SIM_CARD_STORAGE_SIZE);
 
 /// Create a simulated card with `profile` (`RK_SIM_PROFILE_*`) in `card` storage.

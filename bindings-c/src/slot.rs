@@ -167,12 +167,19 @@ impl<T: Stored> Slot<T> {
         storage_len: usize,
         value: T,
     ) -> Result<*mut Slot<T>, rk_status> {
-        // A kind missing from `magic::ALL` would not be seen by `check_free`.
+        // A kind missing from `magic::ALL` would not be seen by `check_free`; and the
+        // C storage type (`rk_device`, `rk_t0_exchange`, ...) must hold the slot, so
+        // that storage of its size never fails `check_room`.
         const {
             assert!(
                 magic::is_listed(T::MAGIC),
                 "Stored::MAGIC not in magic::ALL"
-            )
+            );
+            assert!(size_of::<Slot<T>>() <= size_of::<S>(), "storage too small");
+            assert!(
+                align_of::<Slot<T>>() <= align_of::<S>(),
+                "storage underaligned"
+            );
         };
         Slot::<T>::check_room(storage.cast_const(), storage_len)?;
         let slot = storage.cast::<Slot<T>>();

@@ -50,8 +50,6 @@ struct T0 {
 impl Stored for T0 {
     const MAGIC: u32 = crate::slot::magic::T0_EXCHANGE;
 }
-const_assert!(core::mem::size_of::<Slot<T0>>() <= RK_T0_STORAGE_SIZE);
-const_assert!(core::mem::align_of::<Slot<T0>>() <= 8);
 const_assert!(RK_T0_STORAGE_WORDS * 8 == RK_T0_STORAGE_SIZE);
 
 impl From<Config> for rk_t0_config {

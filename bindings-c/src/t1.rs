@@ -106,10 +106,6 @@ impl Stored for T1Engine {
 impl Stored for T1Tx {
     const MAGIC: u32 = crate::slot::magic::T1_TRANSACTION;
 }
-const_assert!(core::mem::size_of::<Slot<T1Engine>>() <= RK_T1_ENGINE_STORAGE_SIZE);
-const_assert!(core::mem::size_of::<Slot<T1Tx>>() <= RK_T1_TRANSACTION_STORAGE_SIZE);
-const_assert!(core::mem::align_of::<Slot<T1Engine>>() <= 8);
-const_assert!(core::mem::align_of::<Slot<T1Tx>>() <= 8);
 const_assert!(RK_T1_ENGINE_STORAGE_WORDS * 8 == RK_T1_ENGINE_STORAGE_SIZE);
 const_assert!(RK_T1_TRANSACTION_STORAGE_WORDS * 8 == RK_T1_TRANSACTION_STORAGE_SIZE);
 
