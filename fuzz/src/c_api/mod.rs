@@ -16,7 +16,9 @@
 //! (read past their end: zeros, a driver that succeeds and answers honestly, the
 //! line moving the simulated card's bytes). The committed seeds run a line device
 //! over the simulated card through POWER, SET_PROTOCOL and TRANSMIT over T=0 and
-//! over T=1, and a table device through a pending IS_ABSENT.
+//! over T=1 (and then a PIN VERIFY or MODIFY, `seed-pin-line-*`), a table device
+//! through a pending IS_ABSENT and PIN entries, and `rk_atr_parse` on an ATR with
+//! TCK and a historical byte.
 //!
 //! What the harness never does, because the contract makes it undefined: name
 //! bytes that belong to ANOTHER live object (its storage, or the APDU and response
@@ -50,7 +52,15 @@
 //!   bytes run out), and `pin` checks the answer against its own model of the
 //!   entry: the keys asked for and their time-outs, 64 00 / 64 01 / 64 02 /
 //!   64 03 in two bytes, or exactly the formatted command sent and the card's
-//!   answer returned.
+//!   answer returned (a line device: what its `send` callback got, read as T=0
+//!   or T=1 after the framing `set_framing` last announced);
+//! * today's checks of untrusted C input, against rules written here from the
+//!   header: `rk_atr_parse`'s historical bytes are the core's for the same
+//!   bytes; `rk_device_init` refuses capabilities with `max_ifsd` 0 or 255 or no
+//!   protocol bit and, with every other argument right, takes the others;
+//!   `rk_device_set_keypad` succeeds exactly with a `next_key` and a minimum of
+//!   1 to the maximum; SET_PROTOCOL never succeeds when its callback answered a
+//!   timing with a zero F, D or clock.
 //!
 //! The pieces: `arena` (the memory and the write check), `model` (what the
 //! harness knows), `decode` (the arguments), `callbacks` (the driver),
