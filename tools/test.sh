@@ -49,6 +49,10 @@ fi
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
+# The workspaces the main one excludes (fuzz targets, firmware, the Wine test driver).
+for excluded in fuzz hal-readers/firmware bindings-wdm/vreader; do
+  (cd "$excluded" && cargo fmt --all -- --check)
+done
 
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets -- -D warnings
