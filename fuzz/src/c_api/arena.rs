@@ -133,6 +133,14 @@ pub(crate) fn read<T: Copy>(r: R) -> T {
     unsafe { ptr::read_unaligned(r.ptr::<T>()) }
 }
 
+/// The bytes `r` holds now (none for a null buffer).
+pub(crate) fn bytes(r: R) -> Vec<u8> {
+    if r.null {
+        return Vec::new();
+    }
+    (0..r.len).map(|k| read(R::at(r.off + k, 1))).collect()
+}
+
 pub(crate) fn usable_out<T>(r: R) -> bool {
     !r.null && (arena() as usize + r.off).is_multiple_of(align_of::<T>())
 }

@@ -17,7 +17,7 @@
 use readerkit::pin::{Conditions, EntryLimits, ModifyRequest, Pin, VerifyRequest};
 use readerkit_c::*;
 
-use super::arena::{R, read, usable_out};
+use super::arena::{R, bytes, read, usable_out};
 use super::model::{byte, with};
 
 /// The Windows control code of a part 10 function (`SCARD_CTL_CODE`).
@@ -277,11 +277,7 @@ pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
         return;
     }
     assert!(call.served, "a key read by a device without a PIN pad");
-    let output = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|i| read::<u8>(R::at(call.output.off + i, 1)))
-            .collect()
-    };
+    let output = |n: usize| bytes(R::at(call.output.off, n));
     match expected(&request, &keys) {
         Err(sw2) => {
             assert!(

@@ -7,7 +7,7 @@ use std::ptr;
 
 use readerkit_c::*;
 
-use crate::c_api::arena::{R, read, slot_off, usable_out};
+use crate::c_api::arena::{R, bytes, read, slot_off, usable_out};
 use crate::c_api::callbacks::{kp_next_key, kp_prompt};
 use crate::c_api::decode::*;
 use crate::c_api::model::*;
@@ -246,12 +246,7 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
     let ((i, n), (o, m)) = (input.parts(), output.parts());
     let site = site.kind(Kind::Request { must_refuse });
     // A PIN request's structure as the library gets it.
-    let structure: Vec<u8> = match input.null {
-        true => Vec::new(),
-        false => (0..input.len)
-            .map(|k| read(R::at(input.off + k, 1)))
-            .collect(),
-    };
+    let structure = bytes(input);
     let framing = with(|h| h.framing[slot]);
     let st = site.run("rk_device_control", || {
         // SAFETY: arena memory for every buffer and out-pointer.

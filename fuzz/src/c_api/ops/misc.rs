@@ -6,7 +6,7 @@ use std::ptr;
 
 use readerkit_c::*;
 
-use crate::c_api::arena::{R, SLOT_CAP, read, usable_out};
+use crate::c_api::arena::{R, SLOT_CAP, bytes, read, usable_out};
 use crate::c_api::callbacks::log_line;
 use crate::c_api::decode::*;
 use crate::c_api::model::*;
@@ -95,10 +95,7 @@ pub(crate) fn op_misc(kind: u8) {
         1 => {
             let atr = buffer();
             let info = out::<rk_atr_info>();
-            let bytes: Vec<u8> = match atr.null {
-                true => Vec::new(),
-                false => (0..atr.len).map(|k| read(R::at(atr.off + k, 1))).collect(),
-            };
+            let given = bytes(atr);
             let st = Site::on(&[])
                 .reads(&[atr])
                 .writes(&[info])
@@ -117,7 +114,7 @@ pub(crate) fn op_misc(kind: u8) {
                 assert!(off + n <= usize::from(i.len));
                 // The same bytes through the core: the C view names its
                 // historical bytes.
-                let core = readerkit::atr::Atr::parse(&bytes).expect("C parsed, the core did not");
+                let core = readerkit::atr::Atr::parse(&given).expect("C parsed, the core did not");
                 assert_eq!(
                     &i.bytes[off..off + n],
                     core.historical(),
