@@ -184,10 +184,12 @@ pub fn buffered<I: Irp>(irp: &mut I) -> Result<Buffered<'_>, BufferError> {
     }
     let (input_len, output_len) = (irp.input_len(), irp.output_len());
     let need = input_len.max(output_len);
-    let buf = match irp.system_buffer() {
-        _ if need == 0 => &mut [][..],
-        Some(buf) => buf.get_mut(..need).ok_or(BufferError::Missing)?,
-        None => return Err(BufferError::Missing),
+    let buf = if need == 0 {
+        &mut [][..]
+    } else {
+        irp.system_buffer()
+            .and_then(|buf| buf.get_mut(..need))
+            .ok_or(BufferError::Missing)?
     };
     Ok(Buffered {
         buf,
