@@ -4,7 +4,11 @@
 use crate::atr::{Atr, Parameters};
 use crate::protocol::{Protocol, ProtocolMask};
 use crate::status::Status;
+use crate::t1::MAX_INF_LEN;
 use crate::timing::Timing;
+
+/// Largest IFSD, in bytes: T=1's largest information field.
+const MAX_IFSD: u8 = MAX_INF_LEN as u8;
 
 /// Longest vendor string (`MAXIMUM_ATTR_STRING_LENGTH`), in bytes.
 pub const MAX_ATTR_STRING_LEN: usize = 32;
@@ -83,7 +87,7 @@ impl ReaderCapabilities {
             max_clock_khz: 4_000,
             default_data_rate: 9_600,
             max_data_rate: 115_200,
-            max_ifsd: 254,
+            max_ifsd: MAX_IFSD,
             power_management: 1,
         }
     }
@@ -92,7 +96,7 @@ impl ReaderCapabilities {
     /// IFSD of 1..=254 bytes); else `InvalidParameter`, for capabilities from an
     /// untrusted source (a C driver, a configuration).
     pub fn check(&self) -> Result<(), Status> {
-        if self.protocols.protocols().is_empty() || !(1..=254).contains(&self.max_ifsd) {
+        if self.protocols.protocols().is_empty() || !(1..=MAX_IFSD).contains(&self.max_ifsd) {
             return Err(Status::InvalidParameter);
         }
         Ok(())
@@ -198,7 +202,7 @@ impl CardCapabilities {
             selected,
             timing,
             // The IFSD the reader announces with its first S(IFS request).
-            ifsd: reader.max_ifsd.clamp(1, 254),
+            ifsd: reader.max_ifsd.clamp(1, MAX_IFSD),
         }
     }
 
