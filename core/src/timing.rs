@@ -87,7 +87,10 @@ impl Timing {
     }
 
     /// F, D and the clock as an untrusted source gives them (a C driver, a
-    /// configuration), or `None` if any of them is 0.
+    /// configuration), or `None` if any of them is 0. No method divides by a zero
+    /// (each is taken as 1 where it divides), but the times they give mean nothing:
+    /// with F = 0 an etu lasts 0 ns, with D = 0 F seconds (saturated at `u32::MAX`
+    /// ns).
     pub const fn new(f: u16, d: u8, clock_khz: u32) -> Option<Timing> {
         if f == 0 || d == 0 || clock_khz == 0 {
             return None;
@@ -146,9 +149,11 @@ impl Timing {
         self.cycles_to_us(n as u64 * self.f as u64, d)
     }
 
-    /// The bit rate on the I/O line, in bit/s (rounded down).
+    /// The bit rate on the I/O line, in bit/s (rounded down); an F of 0 is taken
+    /// as 1.
     pub const fn baud(&self) -> u32 {
-        let b = self.hz() * self.d as u64 / self.f as u64;
+        let f = if self.f == 0 { 1 } else { self.f as u64 };
+        let b = self.hz() * self.d as u64 / f;
         if b > u32::MAX as u64 {
             u32::MAX
         } else {
@@ -262,16 +267,26 @@ mod tests {
         };
         assert_eq!(t.t0_waiting_time_us(255, 2048), u32::MAX);
         assert!(t.t1_block_waiting_time_us(15, 255) == u32::MAX);
-        let z = Timing {
-            f: 372,
-            d: 0,
-            clock_khz: 0,
+        // The fields are public, so a `Timing` need not come from `Timing::new`: a
+        // zero F, D or clock divides nothing (each is taken as 1 where it divides).
+        for (f, d, clock_khz) in [(372, 0, 0), (0, 1, 4_000), (0, 0, 0)] {
+            let z = Timing { f, d, clock_khz };
+            let _ = (
+                z.etu_ns(),
+                z.etu_to_us(u32::MAX),
+                z.baud(),
+                z.t1_block_guard_time_us(),
+                z.t1_block_waiting_time_us(4, 1),
+            );
+        }
+        let f_zero = Timing {
+            f: 0,
+            ..Timing::default_at(4_000)
         };
-        let _ = (
-            z.etu_ns(),
-            z.etu_to_us(u32::MAX),
-            z.baud(),
-            z.t1_block_guard_time_us(),
-        );
+        let f_one = Timing {
+            f: 1,
+            ..Timing::default_at(4_000)
+        };
+        assert_eq!(f_zero.baud(), f_one.baud(), "F = 0 taken as 1");
     }
 }
