@@ -231,14 +231,22 @@ impl Running {
     /// frame of `answer` in one write; the answer's frame becomes `last`, the
     /// `last_frame` held by the caller, which a host's NAK gets again.
     fn send_answer(&self, last: &mut Vec<u8>, message: &[u8], answer: &[u8], frame: &mut [u8]) {
-        let mut out = Vec::new();
+        let mut echo = Vec::new();
         if self.profile.echoes() {
-            let echo = self.profile.echo(message, frame);
-            out.extend_from_slice(&frame[..echo]);
+            let len = self.profile.echo(message, frame);
+            echo.extend_from_slice(&frame[..len]);
         }
+        self.send_kept(last, echo, answer, frame);
+    }
+
+    /// Frame `answer` into `last` (the `last_frame` held by the caller, which a
+    /// host's NAK gets again) and send it after `before` and the echo still
+    /// pending, in one write: the host wakes once for all.
+    fn send_kept(&self, last: &mut Vec<u8>, before: Vec<u8>, answer: &[u8], frame: &mut [u8]) {
         let len = twin::encode(answer, frame).unwrap_or(0);
         last.clear();
         last.extend_from_slice(&frame[..len]);
+        let mut out = before;
         out.extend_from_slice(last);
         self.send(&out);
     }
@@ -543,12 +551,8 @@ fn run_commands(
         if running.trace {
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
         }
-        let len = twin::encode(&answer[..len], &mut frame).unwrap_or(0);
-        last.clear();
-        last.extend_from_slice(&frame[..len]);
-        // The echo (if still pending) and the answer in one write: the host wakes
-        // once for both.
-        running.send(last);
+        // The echo (if still pending) and the answer in one write.
+        running.send_kept(last, Vec::new(), &answer[..len], &mut frame);
     }
 }
 
