@@ -107,6 +107,7 @@ impl Pending {
 
 /// Why a transfer could not be run at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransferError {
     /// The device has no such endpoint in that direction.
     NoEndpoint(u8),

@@ -68,6 +68,7 @@ pub const STATUS_TIMED_OUT: i32 = -110;
 
 /// Why a client's message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// The operation header's version is not 0x0111 (USB/IP 1.1.1).
     Version(u16),
