@@ -359,8 +359,8 @@ fn slot_note(reader: &Mutex<SimReader<'_>>) -> Option<Event> {
 
 /// Read stdin: `keys KEYS` lines press keys on the PIN pad (`keys`, if the reader
 /// has one); the others move the card (said on stderr with `trace` once the
-/// device's thread can take the movement: while no client holds the device,
-/// it is taken at the next import).
+/// movement is queued for the device's thread, which takes it at its next
+/// turn: while no client holds the device, at the next import).
 fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>, trace: bool) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
@@ -374,12 +374,11 @@ fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>, trace: bool) {
         let Some(moved) = Move::from_control(line.trim(), "usbip-serve") else {
             continue;
         };
-        let said = format!("usbip: card {moved:?} asked");
         if moves.send(moved).is_err() {
             return;
         }
         if trace {
-            eprintln!("{said}");
+            eprintln!("usbip: card {moved:?} asked");
         }
     }
 }
