@@ -54,7 +54,7 @@
 //!   64 03 in two bytes, or exactly the formatted command sent and the card's
 //!   answer returned (a line device: what its `send` callback got, read as T=0
 //!   or T=1 after the framing `set_framing` last announced);
-//! * today's checks of untrusted C input, against rules written here from the
+//! * the checks of untrusted C input, against rules written here from the
 //!   header: `rk_atr_parse`'s historical bytes are the core's for the same
 //!   bytes; `rk_device_init` refuses capabilities with `max_ifsd` 0 or 255 or no
 //!   protocol bit and, with every other argument right, takes the others;
