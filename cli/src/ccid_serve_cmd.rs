@@ -130,8 +130,13 @@ struct Running {
     /// another frame.
     echo: Mutex<Vec<u8>>,
     /// The last answer frame (CMD_SLOT_BUSY answers included), sent again when
-    /// the host NAKs.
+    /// the host NAKs (unless a request for more time came after it).
     last_frame: Mutex<Vec<u8>>,
+    /// The SEC1210's request for more time (a frame of its own) sent after the
+    /// last answer, empty if none: a host's NAK gets it instead of
+    /// `last_frame`. Taken after `last_frame` (never before it) and by the
+    /// worker's `more_time`, which holds the reader but not `last_frame`.
+    more_time_frame: Mutex<Vec<u8>>,
     /// Jobs handed to the worker and not done yet (a message whose answer is not
     /// out, a card movement not notified). The reading thread adds one before
     /// each hand-off; the worker takes it away once the answer is sent, holding
@@ -168,6 +173,13 @@ impl Running {
             if self.trace {
                 eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
             }
+            // A GemPC Twin's is one byte outside any frame, not a frame to send
+            // again.
+            if self.profile == twin::Profile::Sec1210 {
+                let mut kept = locked(&self.more_time_frame);
+                kept.clear();
+                kept.extend_from_slice(&bytes[..len]);
+            }
             self.send(&bytes[..len]);
         }
         self.stop.work(self.work);
@@ -178,6 +190,18 @@ impl Running {
         let mut out = std::mem::take(&mut *locked(&self.echo));
         out.extend_from_slice(bytes);
         let _ = locked(&self.port).write_all(&out);
+    }
+
+    /// A host's NAK: send the last frame again (the SEC1210's request for more
+    /// time, if one came after the last answer).
+    fn send_again(&self) {
+        let last = locked(&self.last_frame);
+        let more_time = locked(&self.more_time_frame);
+        self.send(if more_time.is_empty() {
+            &last
+        } else {
+            &more_time
+        });
     }
 
     /// `true` while the command running is being aborted.
@@ -246,6 +270,7 @@ impl Running {
         let len = twin::encode(answer, frame).unwrap_or(0);
         last.clear();
         last.extend_from_slice(&frame[..len]);
+        locked(&self.more_time_frame).clear();
         let mut out = before;
         out.extend_from_slice(last);
         self.send(&out);
@@ -326,6 +351,7 @@ fn serve(options: &Options) -> Result<(), String> {
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(Vec::new()),
+        more_time_frame: Mutex::new(Vec::new()),
         jobs_out: AtomicUsize::new(0),
         gate: Mutex::new(Gate::new(profile.slots())),
         stop: StopSignal::default(),
@@ -446,7 +472,7 @@ fn listen(
         for &byte in &input[..n] {
             match decoder.push(byte) {
                 None | Some(Event::Stray(_)) => {}
-                Some(Event::Nak) => running.send(&locked(&running.last_frame)),
+                Some(Event::Nak) => running.send_again(),
                 Some(Event::Message) => {
                     let message = decoder.message();
                     if trace {

@@ -129,8 +129,8 @@ fn slow_sec1210_powered(work_ms: &str) -> Served {
 }
 
 /// Send `message` and read frames until its time extension (bmCommandStatus 2)
-/// has come: the card is at work behind it now.
-fn start_slow_command(port: &mut File, message: &[u8]) {
+/// has come: the card is at work behind it now. Returns the time extension.
+fn start_slow_command(port: &mut File, message: &[u8]) -> Vec<u8> {
     port.write_all(&frame(message)).unwrap();
     let extension = read_message(port);
     assert_eq!(extension[0], 0x80, "{extension:02X?}");
@@ -140,6 +140,7 @@ fn start_slow_command(port: &mut File, message: &[u8]) {
         0x80,
         "time extension: {extension:02X?}"
     );
+    extension
 }
 
 /// A hostile peer (not libccid) sends a second command while a slow card works:
@@ -389,4 +390,22 @@ fn a_nak_after_a_busy_answer_gets_the_busy_answer() {
         answer,
         "the command's answer again"
     );
+}
+
+/// A NAK right after the SEC1210's request for more time (a frame of its own)
+/// gets that request again, then the command's answer comes as usual. Before,
+/// the request was not kept as the last frame: the NAK got the power-on's ATR
+/// again, an answer with another bSeq.
+#[test]
+fn a_nak_after_a_time_extension_gets_the_time_extension() {
+    let mut s = slow_sec1210_powered("1500");
+    let extension = start_slow_command(&mut s.port, &get_challenge(2));
+    s.port.write_all(&NAK).unwrap();
+    assert_eq!(
+        read_message(&mut s.port),
+        extension,
+        "the time extension again"
+    );
+    let answer = read_message(&mut s.port);
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 2, 0x00, 0x00, 0x00]);
 }
