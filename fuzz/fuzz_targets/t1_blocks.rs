@@ -12,6 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::t1::{Action, Config, Edc, Engine, Error, MAX_BLOCK_LEN, MAX_RESPONSE_LEN, Repr};
+use readerkit_fuzz::t1;
 
 struct Input<'a> {
     data: &'a [u8],
@@ -66,25 +67,10 @@ fuzz_target!(|data: &[u8]| {
         // Every exchange below runs to its end, so only a failed one leaves a
         // resynchronisation owed; with none allowed, transmit refuses the next APDU
         // (no transaction that fails before its first block).
-        let owed = !engine.is_synchronised() && config.max_resynchs == 0;
-        let mut tx = match engine.transmit(apdu, &mut response) {
-            Ok(tx) => tx,
-            Err(e) => {
-                let expected = if apdu.is_empty() {
-                    Error::EmptyApdu
-                } else {
-                    Error::TooManyErrors
-                };
-                assert_eq!(e, expected);
-                assert!(apdu.is_empty() || owed, "refused with {e}");
-                return;
-            }
+        let can_start = t1::can_start(&engine, &config);
+        let Some(mut tx) = t1::began(can_start, apdu, engine.transmit(apdu, &mut response)) else {
+            return;
         };
-        assert!(!owed, "began owing a resynch with none allowed");
-        assert!(
-            matches!(tx.action(), Ok(Action::Send { .. })),
-            "no first block"
-        );
         let bound = (usize::from(config.max_resynchs) + 1)
             * (apdu.len() + MAX_RESPONSE_LEN + 2)
             * (usize::from(config.max_retries) + 2)

@@ -22,7 +22,7 @@ use readerkit::t1::{Action, Config, Edc, Engine, Error, MAX_BLOCK_LEN};
 use readerkit_card_sim::atr::T1Params;
 use readerkit_card_sim::fault::{IfsRequest, Mute, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config as CardConfig, Faults, Profile, edc};
-use readerkit_fuzz::{Input, apdu};
+use readerkit_fuzz::{Input, apdu, t1};
 
 /// Longest APDU the fuzzer builds, in bytes.
 const MAX_APDU: usize = 1100;
@@ -145,26 +145,11 @@ fuzz_target!(|data: &[u8]| {
         let cap = (usize::from(input.byte()) * 21).min(MAX_RESPONSE);
         let executed_before = card.log().total();
         // With no resynchronisation allowed, an engine that lost step stays so.
-        let can_start = engine.is_synchronised() || config.max_resynchs > 0;
-        let mut tx = match engine.transmit(&apdu, &mut response[..cap]) {
-            Ok(tx) => tx,
-            Err(e) => {
-                // Refused before any block: an empty APDU, or an engine out of step
-                // with no resynchronisation allowed.
-                let expected = if apdu.is_empty() {
-                    Error::EmptyApdu
-                } else {
-                    Error::TooManyErrors
-                };
-                assert_eq!(e, expected, "APDU of {} bytes refused: {e}", apdu.len());
-                assert!(apdu.is_empty() || !can_start, "refused with {e}");
-                continue;
-            }
+        let can_start = t1::can_start(&engine, &config);
+        let transmitted = engine.transmit(&apdu, &mut response[..cap]);
+        let Some(mut tx) = t1::began(can_start, &apdu, transmitted) else {
+            continue;
         };
-        assert!(
-            can_start,
-            "began out of step with no resynchronisation allowed"
-        );
         let mut line_faults = false;
         let mut steps = 0;
         let mut action = tx.action();

@@ -2,12 +2,13 @@
 //! UART whose far side the fuzzer plays ([`uart`]), a
 //! builder of well-formed command APDUs for the simulated card's application, and
 //! the C-caller harnesses of the `c_api` and `c_threads` targets ([`c_api`],
-//! [`c_threads`]).
+//! [`c_threads`]), and the rule of T=1 `transmit` both T=1 targets check ([`t1`]).
 
 use readerkit_card_sim::app;
 
 pub mod c_api;
 pub mod c_threads;
+pub mod t1;
 pub mod uart;
 
 /// The fuzzer's bytes, taken from the front; reads past the end give zeros (so
