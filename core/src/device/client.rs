@@ -20,32 +20,6 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         self.submit(Request::Power(action), atr).into_result()
     }
 
-    /// The reader goes to sleep (system sleep, selective suspend): the card, if one
-    /// is in, is powered down (the core's POWER request, so its ATR and protocol are
-    /// forgotten). Returns whether a card was in, for [`Device::resume`].
-    pub fn suspend(&self) -> bool {
-        let card_before = self.state().card_present();
-        if card_before {
-            let _ = self.power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]);
-        }
-        card_before
-    }
-
-    /// The reader woke up, with a card in it if `present_now`. It saw no events
-    /// while asleep and the card may have been swapped, so a removal is reported if
-    /// a card was in before (`card_before`, [`Device::suspend`]'s answer) and an
-    /// insertion if one is in now, and both are applied: the card is then present
-    /// and unpowered, and a pending tracking request completes.
-    pub fn resume(&self, card_before: bool, present_now: bool) {
-        if card_before {
-            self.card_removed();
-        }
-        if present_now {
-            self.card_inserted();
-        }
-        self.process_events();
-    }
-
     /// SET_PROTOCOL: select one of the protocols in `mask` (with PPS where the card
     /// is negotiable); returns the protocol selected.
     pub fn select_protocol(&self, mask: ProtocolMask) -> Result<Protocol, Status> {

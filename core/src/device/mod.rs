@@ -56,6 +56,7 @@ mod client;
 mod logged;
 mod perf;
 mod pinpad;
+mod sleep;
 
 pub use callbacks::{
     AtrBuffer, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn, Settings,
