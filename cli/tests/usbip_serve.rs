@@ -16,15 +16,18 @@
 //! client gone inside a message, unlinks of answered transfers, URBs trickled a
 //! byte at a time, a flood of exchanges in one write, clients quiet before
 //! their operation or inside a URB, connections by the dozen (handshakes in
-//! flight bounded), TCP keepalive on an imported connection, bulk and
+//! flight bounded, in all and by address: one address holding its share
+//! locks out nobody else), TCP keepalive on an imported connection, bulk and
 //! interrupt transfers after SET_CONFIGURATION 0. Debian's own `usbip list`
 //! (package `usbip`) is run against it.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
 use readerkit_testkit::ccid::{busy_until_absent, message as ccid};
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served;
@@ -859,13 +862,15 @@ fn a_flood_of_exchanges_in_one_write_is_answered_in_order() {
 
 /// Clients quiet in the operation phase (connected, half an operation header
 /// sent, or nothing) hold only their own handshake (each has a thread and 10 s):
-/// meanwhile the list is answered and the device imported and used.
+/// meanwhile the list is answered and the device imported and used. (They come
+/// from addresses of their own: two quiet ones from 127.0.0.1 would hold all
+/// its places.)
 #[test]
 fn clients_quiet_before_their_operation_hold_up_nobody() {
     let (_served, port) = serve();
     // Three: handshakes taken one after the other would hold the import up
     // for 30 s, past the client's 20 s hang guard.
-    let mut quiet: Vec<Client> = (0..3).map(|_| Client::connect(port)).collect();
+    let mut quiet: Vec<Client> = (2..5).map(|i| connect_from(loopback(i), port)).collect();
     quiet[2].send(&op(0x8003)[..4]);
     let mut c = configured(Client::import(port));
     listed_and_busy(port);
@@ -897,27 +902,65 @@ fn threads_named(served: &Served, name: &str) -> usize {
         .count()
 }
 
+/// A connection from `source` (an address of 127/8: Linux routes them all to
+/// `lo`) to the server on 127.0.0.1:`port`, as a client with a 20 s read
+/// time-out as a hang guard.
+fn connect_from(source: Ipv4Addr, port: u16) -> Client {
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("a TCP socket");
+    bind(
+        fd.as_raw_fd(),
+        &SockaddrIn::from(SocketAddrV4::new(source, 0)),
+    )
+    .unwrap_or_else(|e| panic!("bind to {source}: {e}"));
+    let server = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    connect(fd.as_raw_fd(), &server).expect("connect to the server");
+    let stream = TcpStream::from(fd);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    Client { stream }
+}
+
+/// The connection `i` is closed by the server at once: end of stream or reset,
+/// not a 3 s read time-out.
+fn assert_closed_at_once(c: Client, i: usize) {
+    let mut stream = c.stream;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    match stream.read(&mut [0u8; 1]) {
+        Ok(0) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+        other => panic!("connection {i} over the bound not closed at once: {other:?}"),
+    }
+}
+
+/// The address 127.0.0.`last`.
+fn loopback(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
+
 /// At most 8 connections are in their operation phase at once (each holds a
-/// thread for up to 10 s): with 8 quiet ones held, each of 64 more connections
-/// is closed at once (end of stream or reset, not a 3 s read time-out) and 8
-/// handshake threads run, not 72: a peer opening connections by the thousand
-/// holds 8 threads, not thousands. Once the quiet ones hang up, the list is
-/// answered again. Before the bound, the first extra connection stayed open
-/// (its read timed out).
+/// thread for up to 10 s): with 8 quiet ones held (2 from each of 4 addresses,
+/// each one's most), each of 64 more connections from a fifth address is
+/// closed at once and 8 handshake threads run, not 72: a peer opening
+/// connections by the thousand holds 8 threads, not thousands. Once the quiet
+/// ones hang up, the list is answered again. Before the bound, the first extra
+/// connection stayed open (its read timed out).
 #[test]
 fn handshakes_in_flight_are_bounded() {
     let (served, port) = serve();
-    let quiet: Vec<Client> = (0..8).map(|_| Client::connect(port)).collect();
+    let quiet: Vec<Client> = (0..8)
+        .map(|i| connect_from(loopback(2 + i / 2), port))
+        .collect();
     for i in 0..64 {
-        let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        extra
-            .set_read_timeout(Some(Duration::from_secs(3)))
-            .unwrap();
-        match extra.read(&mut [0u8; 1]) {
-            Ok(0) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-            other => panic!("connection {i} over the bound not closed at once: {other:?}"),
-        }
+        assert_closed_at_once(Client::connect(port), i);
     }
     // Accepted in order: the quiet ones' handshakes run, nothing else's.
     assert_eq!(threads_named(&served, "usbip-handshake"), 8);
@@ -930,6 +973,28 @@ fn handshakes_in_flight_are_bounded() {
         assert!(Instant::now() < deadline, "the list is not answered again");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// One address holding quiet connections (re-opened as each times out, a
+/// peer could keep them for good) takes its 2 places, not all 8: its further
+/// connections are closed at once, and meanwhile a client from another
+/// address lists and imports the device and uses it. Before, the hog's third
+/// connection was served (its read timed out) and 8 of them locked every other
+/// client out.
+#[test]
+fn a_peer_holding_quiet_connections_locks_out_nobody_else() {
+    let (served, port) = serve();
+    let hog = loopback(2);
+    let quiet: Vec<Client> = (0..2).map(|_| connect_from(hog, port)).collect();
+    for i in 2..8 {
+        assert_closed_at_once(connect_from(hog, port), i);
+    }
+    assert_eq!(threads_named(&served, "usbip-handshake"), 2);
+    // 127.0.0.1: another peer.
+    assert!(usbip_listed(port), "listed beside the hog");
+    let mut c = configured(Client::import(port));
+    assert_slot_status(&mut c, 2, 1, 1);
+    drop(quiet);
 }
 
 /// Ask for the device list; `true` if it came (one device), `false` if the

@@ -3,27 +3,27 @@
 //! exported bus id is handed to the device's thread, which owns the device; an
 //! import while another holds the device is refused as busy, one of another bus id
 //! as no such device. At most [`MAX_HANDSHAKES`] connections are in their
-//! operation phase at once: one over that is closed at once, so a peer opening
-//! connections by the thousand holds that many threads, not thousands. An
+//! operation phase at once, [`MAX_PER_PEER`] of them from one address
+//! ([`admission`](super::admission)): one over that is closed at once, so a peer
+//! opening connections by the thousand holds that many threads, not thousands,
+//! and one address cannot take every place. An
 //! imported connection gets TCP keepalive ([`keep_alive`]): a client that
 //! vanishes without closing lets the device go within about a minute.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use nix::sys::socket::{setsockopt, sockopt};
 use readerkit_usbip::protocol::{self, DeviceInfo, Operation};
 
+use super::admission::{Admission, MAX_HANDSHAKES, MAX_PER_PEER, Refused};
+
 /// How long a client may take to send its operation and bus id, in s.
 const OPERATION_TIMEOUT_S: u64 = 10;
-/// Connections in their operation phase at once, at most (each on a thread of
-/// its own for up to [`OPERATION_TIMEOUT_S`]). `usbip` and the kernel's client
-/// open one at a time; a connection over this is closed at once.
-pub(crate) const MAX_HANDSHAKES: usize = 8;
 /// TCP keepalive of an imported connection: the first probe after this many
 /// seconds without traffic, in s.
 const KEEPALIVE_IDLE_S: u32 = 30;
@@ -54,9 +54,9 @@ pub(crate) struct Exported {
 /// Accept connections until the listener fails, each handshake on a thread of its
 /// own (a silent client holds only its own thread, for at most
 /// [`OPERATION_TIMEOUT_S`]); a connection that comes while [`MAX_HANDSHAKES`]
-/// are in flight is closed at once.
+/// are in flight, or [`MAX_PER_PEER`] from its address, is closed at once.
 pub(crate) fn accept(listener: &TcpListener, exported: &Exported) {
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    let admission = Admission::default();
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
@@ -65,18 +65,26 @@ pub(crate) fn accept(listener: &TcpListener, exported: &Exported) {
                 continue;
             }
         };
+        let place = match stream.peer_addr() {
+            Ok(peer) => admission.admit(peer.ip()),
+            // Gone already (reset before this look): nothing to serve.
+            Err(_) => continue,
+        };
         // Dropped, the stream closes the connection.
-        let Some(slot) = InFlight::take(&in_flight) else {
-            if exported.trace {
-                eprintln!("usbip: {MAX_HANDSHAKES} handshakes in flight: connection closed");
+        let place = match place {
+            Ok(place) => place,
+            Err(refused) => {
+                if exported.trace {
+                    eprintln!("usbip: {}: connection closed", refusal(refused));
+                }
+                continue;
             }
-            continue;
         };
         let exported = exported.clone();
         let spawned = std::thread::Builder::new()
             .name("usbip-handshake".into())
             .spawn(move || {
-                let _slot = slot;
+                let _place = place;
                 if let Err(e) = handshake(stream, &exported) {
                     eprintln!("readerkit usbip-serve: {e}");
                 }
@@ -87,25 +95,11 @@ pub(crate) fn accept(listener: &TcpListener, exported: &Exported) {
     }
 }
 
-/// One of the [`MAX_HANDSHAKES`] handshakes in flight, counted until dropped.
-struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    /// A place among the handshakes in flight, if one is free. Only the accepting
-    /// thread takes places (the others only give theirs back), so the count
-    /// never passes the bound.
-    fn take(count: &Arc<AtomicUsize>) -> Option<InFlight> {
-        if count.load(Ordering::Acquire) >= MAX_HANDSHAKES {
-            return None;
-        }
-        count.fetch_add(1, Ordering::AcqRel);
-        Some(InFlight(Arc::clone(count)))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+/// What the trace says of a connection refused a place.
+fn refusal(refused: Refused) -> String {
+    match refused {
+        Refused::Full => format!("{MAX_HANDSHAKES} handshakes in flight"),
+        Refused::PeerFull(peer) => format!("{MAX_PER_PEER} handshakes in flight from {peer}"),
     }
 }
 

@@ -2,4 +2,5 @@
 //! server's sockets; the wire format, the URB stream and the virtual bus are the
 //! `readerkit-usbip` crate.
 
+pub(crate) mod admission;
 pub(crate) mod handshake;
