@@ -18,13 +18,14 @@ ensure_debs test "ATR corpus" pcsc-tools ||
   echo "note: the ATR corpus test fails without /usr/share/pcsc/smartcard_list.txt"
 
 # The pcsc-lite binding's end-to-end tests run Debian's pcscd with real clients
-# (pyscard, the pcsc crate, pcsc_scan) and vsmartcard's vicc, which imports
+# (pyscard, the pcsc crate, pcsc_scan, OpenSC's opensc-tool and opensc-explorer) and
+# vsmartcard's vicc, which imports
 # pycryptodome as `Crypto` (Debian's python3-pycryptodome ships it as `Cryptodome`;
 # the tests' vicc launcher maps one name onto the other).
 # The C binding's tests compile C programs with gcc/g++ and run them under valgrind;
 # llvm gives llvm-size for the firmware size check; usbip (Debian's USB/IP tool)
 # lists the device `readerkit usbip-serve` exports.
-pcsc_pkgs=(pcscd libccid usbip libpcsclite-dev dpkg-dev binutils pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard systemd pkg-config gcc g++ valgrind llvm)
+pcsc_pkgs=(pcscd libccid usbip libpcsclite-dev dpkg-dev binutils pcsc-tools python3-pyscard python3-pycryptodome vsmartcard-vpcd vsmartcard-vpicc python3-virtualsmartcard opensc systemd pkg-config gcc g++ valgrind llvm)
 ensure_debs test "pcscd end-to-end and C tests" "${pcsc_pkgs[@]}" ||
   echo "note: the pcscd end-to-end and C tests fail without them"
 

@@ -1,0 +1,179 @@
+//! OpenSC, a PC/SC client that users run every day and that we did not write,
+//! against readerkit's IFD handler in the real pcscd: `opensc-tool` lists the
+//! readers (with the PIN pad it finds in the PC/SC part 10 feature list), reads
+//! the ATRs and sends APDUs; `opensc-explorer` verifies a PIN on the reader's PIN
+//! pad, with the `FEATURE_VERIFY_PIN_DIRECT` structure OpenSC builds from its own
+//! reading of part 10 and of the reader's PIN properties. The `sim:` PIN pad plays
+//! the keys the key switch (vendor control 3502) loads; the simulated card's PIN
+//! is "1234" under reference 80 (OpenSC's `CHV128`), 3 tries.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pcsc::{Context, Protocols, Scope, ctl_code};
+use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
+use readerkit_testkit::pcscd::{Pcscd, require, require_pcscd};
+
+const T1: &str = "RK T1 00 00";
+const T0: &str = "RK T0 01 00";
+/// The ATRs as `opensc-tool --atr` prints them.
+const ATR_T1: &str = "3b:9b:96:81:71:fe:45:00:80:65:52:4b:53:49:4d:73:10:21:40:ef";
+const ATR_T0: &str = "3b:1b:95:80:65:52:4b:53:49:4d:73:10:21:40";
+/// The `sim:` key switch.
+const SIM_KEYS: u64 = ctl_code(3502);
+
+/// Run an OpenSC tool with `args`, `stdin` written to it; its standard output and
+/// error together. A hang guard of 30 s (coreutils `timeout`).
+fn opensc(tool: &str, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new("timeout")
+        .arg("30")
+        .arg(tool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {tool}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin.as_bytes())
+        .expect("write the tool's input");
+    let out = child.wait_with_output().expect("wait for the tool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(124), "{tool} hung: {text}");
+    text
+}
+
+/// Load `keys` into the PIN pad of reader `name` (through the pcsc crate).
+fn load_keys(ctx: &Context, name: &str, keys: &str) {
+    let card = connect(ctx, name, Protocols::ANY);
+    card.control(SIM_KEYS, keys.as_bytes(), &mut [])
+        .unwrap_or_else(|e| panic!("load keys into {name}: {e}"));
+    disconnect(card);
+}
+
+/// `opensc-explorer` on reader number `reader` verifies PIN reference 80 on the
+/// PIN pad after `keys` were loaded; what it prints of the verification.
+fn verify_on_pad(ctx: &Context, reader: &str, name: &str, keys: &str) -> String {
+    load_keys(ctx, name, keys);
+    let out = opensc(
+        "opensc-explorer",
+        &["--reader", reader],
+        "verify CHV128\nquit\n",
+    );
+    assert!(
+        out.contains("Please enter PIN on the reader's pin pad."),
+        "OpenSC took the reader's PIN pad: {out}"
+    );
+    out
+}
+
+#[test]
+fn opensc_lists_reads_and_verifies_on_the_pin_pad() {
+    let started = Instant::now();
+    require_pcscd();
+    require("/usr/bin/opensc-tool", "opensc");
+    require("/usr/bin/opensc-explorer", "opensc");
+    let mut pcscd = Pcscd::start_readerkit(&[("RK T1", "sim:t1"), ("RK T0", "sim:t0")]);
+    let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
+    for name in [T1, T0] {
+        assert!(
+            wait_card(&ctx, name, true, Duration::from_secs(10)),
+            "{name}"
+        );
+    }
+    step("pcscd up", started);
+
+    // Both readers, each with a card and the PIN pad OpenSC found in the part 10
+    // feature list (FEATURE_VERIFY_PIN_DIRECT).
+    let list = opensc("opensc-tool", &["--list-readers"], "");
+    for (number, name) in [("0", T1), ("1", T0)] {
+        let row = list
+            .lines()
+            .find(|l| l.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} listed: {list}"));
+        let columns: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            columns.get(..4),
+            Some(&[number, "Yes", "PIN", "pad"][..]),
+            "number, card, features: {row}"
+        );
+    }
+    step("opensc-tool --list-readers", started);
+
+    // The ATRs, and APDUs with data both ways (ECHO, case 4, answers its data; under
+    // T=0 the reader fetches it with GET RESPONSE).
+    for (number, atr) in [("0", ATR_T1), ("1", ATR_T0)] {
+        let out = opensc(
+            "opensc-tool",
+            &[
+                "--reader",
+                number,
+                "--atr",
+                "--send-apdu",
+                "00:A4:00:0C:02:3F:00",
+                "--send-apdu",
+                "80:EE:00:00:05:68:65:6C:6C:6F:00",
+            ],
+            "",
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&atr), "reader {number}: {out}");
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| **l == "Received (SW1=0x90, SW2=0x00)")
+                .count(),
+            1,
+            "SELECT MF without data, 9000: {out}"
+        );
+        assert!(
+            lines.ends_with(&["Received (SW1=0x90, SW2=0x00):", "68 65 6C 6C 6F hello"]),
+            "ECHO's data, 9000: {out}"
+        );
+    }
+    step("opensc-tool --atr --send-apdu", started);
+
+    // PIN entry on the pad, T=1 then T=0: the right PIN, a wrong one (counted by
+    // the card), the right one again (the counter back to 3), a cancel key, and
+    // no key at all (the pad times out).
+    for (number, name) in [("0", T1), ("1", T0)] {
+        let cases = [
+            ("1234E", "Code correct."),
+            ("9999E", "Incorrect code, 2 tries left."),
+            ("1234E", "Code correct."),
+            (
+                "12C",
+                "Unable to verify PIN code: Input operation cancelled by user",
+            ),
+            (
+                "",
+                "Unable to verify PIN code: Timed out while waiting for user input",
+            ),
+        ];
+        for (keys, said) in cases {
+            let out = verify_on_pad(&ctx, number, name, keys);
+            assert!(
+                out.lines().any(|l| l == said),
+                "{name}, keys {keys:?}: {said:?} in {out}"
+            );
+        }
+    }
+    step("opensc-explorer verify on the PIN pad", started);
+
+    // The PIN was typed on the pad: pcscd, which logs every APDU it passes (-a),
+    // never saw it.
+    let log = pcscd.log();
+    assert!(log.contains("APDU: 80 EE 00 00 05"), "pcscd logs APDUs");
+    for pin in ["31 32 33 34", "39 39 39 39"] {
+        assert!(!log.contains(pin), "a PIN ({pin}) in pcscd's log");
+    }
+    pcscd.stop_and_check_log();
+}
