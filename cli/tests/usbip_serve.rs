@@ -893,6 +893,19 @@ fn a_client_quiet_inside_a_urb_holds_the_device_and_nothing_else() {
     assert_slot_status(&mut next, 2, 1, 1);
 }
 
+/// The server's handshake threads, once `expected` of them have their name (a
+/// thread names itself when it first runs; a 5 s hang guard): their number then.
+fn handshake_threads(served: &Served, expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = threads_named(served, "usbip-handshake");
+        if running >= expected || Instant::now() > deadline {
+            return running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The server's threads named `name` (`/proc/<pid>/task/*/comm`).
 fn threads_named(served: &Served, name: &str) -> usize {
     std::fs::read_dir(format!("/proc/{}/task", served.child.id()))
@@ -963,7 +976,7 @@ fn handshakes_in_flight_are_bounded() {
         assert_closed_at_once(Client::connect(port), i);
     }
     // Accepted in order: the quiet ones' handshakes run, nothing else's.
-    assert_eq!(threads_named(&served, "usbip-handshake"), 8);
+    assert_eq!(handshake_threads(&served, 8), 8);
     for client in quiet {
         client.hang_up();
     }
@@ -989,7 +1002,7 @@ fn a_peer_holding_quiet_connections_locks_out_nobody_else() {
     for i in 2..8 {
         assert_closed_at_once(connect_from(hog, port), i);
     }
-    assert_eq!(threads_named(&served, "usbip-handshake"), 2);
+    assert_eq!(handshake_threads(&served, 2), 2);
     // 127.0.0.1: another peer.
     assert!(usbip_listed(port), "listed beside the hog");
     let mut c = configured(Client::import(port));

@@ -84,9 +84,16 @@ pub(crate) fn accept(listener: &TcpListener, exported: &Exported) {
         let spawned = std::thread::Builder::new()
             .name("usbip-handshake".into())
             .spawn(move || {
-                let _place = place;
-                if let Err(e) = handshake(stream, &exported) {
-                    eprintln!("readerkit usbip-serve: {e}");
+                let mut stream = stream;
+                let ended = handshake(&mut stream, &exported);
+                // Given back before the connection closes or goes to the
+                // device: a client that sees the end and connects again at
+                // once finds its place free.
+                drop(place);
+                match ended {
+                    Ok(Ended::Answered) => {}
+                    Ok(Ended::Imported) => hand_over(stream, &exported),
+                    Err(e) => eprintln!("readerkit usbip-serve: {e}"),
                 }
             });
         if let Err(e) = spawned {
@@ -116,7 +123,17 @@ fn keep_alive(stream: &TcpStream) -> nix::Result<()> {
     setsockopt(stream, sockopt::TcpUserTimeout, &UNACKED_TIMEOUT_MS)
 }
 
-fn handshake(mut stream: TcpStream, exported: &Exported) -> Result<(), String> {
+/// How a connection's operation phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Its operation was answered (the device list, or an import refused).
+    Answered,
+    /// Its import was accepted (the reply is the device thread's to send).
+    Imported,
+}
+
+/// Read the connection's operation and answer it, or accept its import.
+fn handshake(stream: &mut TcpStream, exported: &Exported) -> Result<Ended, String> {
     let timeout = Some(Duration::from_secs(OPERATION_TIMEOUT_S));
     stream
         .set_read_timeout(timeout)
@@ -132,7 +149,8 @@ fn handshake(mut stream: TcpStream, exported: &Exported) -> Result<(), String> {
     }
     if operation == Operation::DevList {
         let reply = protocol::devlist_reply(std::slice::from_ref(&*exported.info));
-        return stream.write_all(&reply).map_err(|e| e.to_string());
+        stream.write_all(&reply).map_err(|e| e.to_string())?;
+        return Ok(Ended::Answered);
     }
     let mut busid = [0u8; protocol::BUSID_LEN];
     stream
@@ -150,14 +168,22 @@ fn handshake(mut stream: TcpStream, exported: &Exported) -> Result<(), String> {
         let _ = stream.write_all(&protocol::import_refused(status));
         return Err(format!("import of `{busid}` refused (status {status})"));
     }
-    stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+    Ok(Ended::Imported)
+}
+
+/// Hand an accepted import to the device's thread, with TCP keepalive on.
+fn hand_over(stream: TcpStream, exported: &Exported) {
+    if let Err(e) = stream.set_read_timeout(None) {
+        exported.imported.store(false, Ordering::Release);
+        eprintln!("readerkit usbip-serve: {e}");
+        return;
+    }
     if let Err(e) = keep_alive(&stream) {
         // Served all the same: only a vanished client would go unnoticed.
         eprintln!("readerkit usbip-serve: TCP keepalive: {e}");
     }
     if exported.imports.send(stream).is_err() {
         exported.imported.store(false, Ordering::Release);
-        return Err("the device is gone".into());
+        eprintln!("readerkit usbip-serve: the device is gone");
     }
-    Ok(())
 }
