@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use pcsc::{Context, Protocols, Scope, ShareMode};
 use readerkit_ccid::firmware_features::{MAX_PIN_DIGITS_U8, MIN_PIN_DIGITS};
+use readerkit_testkit::opensc::{Said, require_opensc, verify_on_pin_pad};
 use support::{
     Entry, LIBCCIDTWIN, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE,
     Pcscd, Serve, feature_code, property, start_pcscd, tlv_properties, wait_card,
@@ -314,4 +315,29 @@ fn t0_pin_session(pad: &mut Pad<'_>) {
     assert_eq!(pad.modify("1234E8765E8765E", 0x03), [0x90, 0x00]);
     assert_eq!(pad.verify("8765E"), [0x90, 0x00], "new PIN");
     assert_eq!(pad.verify("C"), [0x64, 0x01], "cancel key");
+}
+
+/// OpenSC's own part 10 PIN_VERIFY_STRUCTURE (built from the properties libccid
+/// reports), through libccid's PC_to_RDR_Secure, onto our PIN pad: T=1 and T=0.
+#[test]
+fn opensc_verifies_on_the_pin_pad() {
+    require_opensc();
+    for (card_kind, protocol) in [("t1", Protocols::T1), ("t0", Protocols::T0)] {
+        with_pad(card_kind, &[], protocol, |pad, _| {
+            let cases = [
+                ("1234E", Said::Correct),
+                ("9999E", Said::Incorrect(2)),
+                ("12B234E", Said::Correct),
+                ("12C", Said::Cancelled),
+            ];
+            for (keys, said) in cases {
+                pad.serve.keys(keys);
+                let out = verify_on_pin_pad("0");
+                assert!(
+                    said.in_output(&out),
+                    "{card_kind}, keys {keys:?}: {said:?} in {out}"
+                );
+            }
+        });
+    }
 }

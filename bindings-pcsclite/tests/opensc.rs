@@ -7,13 +7,12 @@
 //! the keys the key switch (vendor control 3502) loads; the simulated card's PIN
 //! is "1234" under reference 80 (OpenSC's `CHV128`), 3 tries.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ctl_code};
+use readerkit_testkit::opensc::{self, Said, require_opensc, verify_on_pin_pad};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
-use readerkit_testkit::pcscd::{Pcscd, require, require_pcscd};
+use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 
 const T1: &str = "RK T1 00 00";
 const T0: &str = "RK T0 01 00";
@@ -23,34 +22,6 @@ const ATR_T0: &str = "3b:1b:95:80:65:52:4b:53:49:4d:73:10:21:40";
 /// The `sim:` key switch.
 const SIM_KEYS: u64 = ctl_code(3502);
 
-/// Run an OpenSC tool with `args`, `stdin` written to it; its standard output and
-/// error together. A hang guard of 30 s (coreutils `timeout`).
-fn opensc(tool: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new("timeout")
-        .arg("30")
-        .arg(tool)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {tool}: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(stdin.as_bytes())
-        .expect("write the tool's input");
-    let out = child.wait_with_output().expect("wait for the tool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_ne!(out.status.code(), Some(124), "{tool} hung: {text}");
-    text
-}
-
 /// Load `keys` into the PIN pad of reader `name` (through the pcsc crate).
 fn load_keys(ctx: &Context, name: &str, keys: &str) {
     let card = connect(ctx, name, Protocols::ANY);
@@ -59,28 +30,11 @@ fn load_keys(ctx: &Context, name: &str, keys: &str) {
     disconnect(card);
 }
 
-/// `opensc-explorer` on reader number `reader` verifies PIN reference 80 on the
-/// PIN pad after `keys` were loaded; what it prints of the verification.
-fn verify_on_pad(ctx: &Context, reader: &str, name: &str, keys: &str) -> String {
-    load_keys(ctx, name, keys);
-    let out = opensc(
-        "opensc-explorer",
-        &["--reader", reader],
-        "verify CHV128\nquit\n",
-    );
-    assert!(
-        out.contains("Please enter PIN on the reader's pin pad."),
-        "OpenSC took the reader's PIN pad: {out}"
-    );
-    out
-}
-
 #[test]
 fn opensc_lists_reads_and_verifies_on_the_pin_pad() {
     let started = Instant::now();
     require_pcscd();
-    require("/usr/bin/opensc-tool", "opensc");
-    require("/usr/bin/opensc-explorer", "opensc");
+    require_opensc();
     let mut pcscd = Pcscd::start_readerkit(&[("RK T1", "sim:t1"), ("RK T0", "sim:t0")]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     for name in [T1, T0] {
@@ -93,7 +47,7 @@ fn opensc_lists_reads_and_verifies_on_the_pin_pad() {
 
     // Both readers, each with a card and the PIN pad OpenSC found in the part 10
     // feature list (FEATURE_VERIFY_PIN_DIRECT).
-    let list = opensc("opensc-tool", &["--list-readers"], "");
+    let list = opensc::run("opensc-tool", &["--list-readers"], "");
     for (number, name) in [("0", T1), ("1", T0)] {
         let row = list
             .lines()
@@ -111,7 +65,7 @@ fn opensc_lists_reads_and_verifies_on_the_pin_pad() {
     // The ATRs, and APDUs with data both ways (ECHO, case 4, answers its data; under
     // T=0 the reader fetches it with GET RESPONSE).
     for (number, atr) in [("0", ATR_T1), ("1", ATR_T0)] {
-        let out = opensc(
+        let out = opensc::run(
             "opensc-tool",
             &[
                 "--reader",
@@ -146,22 +100,17 @@ fn opensc_lists_reads_and_verifies_on_the_pin_pad() {
     // no key at all (the pad times out).
     for (number, name) in [("0", T1), ("1", T0)] {
         let cases = [
-            ("1234E", "Code correct."),
-            ("9999E", "Incorrect code, 2 tries left."),
-            ("1234E", "Code correct."),
-            (
-                "12C",
-                "Unable to verify PIN code: Input operation cancelled by user",
-            ),
-            (
-                "",
-                "Unable to verify PIN code: Timed out while waiting for user input",
-            ),
+            ("1234E", Said::Correct),
+            ("9999E", Said::Incorrect(2)),
+            ("1234E", Said::Correct),
+            ("12C", Said::Cancelled),
+            ("", Said::TimedOut),
         ];
         for (keys, said) in cases {
-            let out = verify_on_pad(&ctx, number, name, keys);
+            load_keys(&ctx, name, keys);
+            let out = verify_on_pin_pad(number);
             assert!(
-                out.lines().any(|l| l == said),
+                said.in_output(&out),
                 "{name}, keys {keys:?}: {said:?} in {out}"
             );
         }

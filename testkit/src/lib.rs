@@ -29,6 +29,8 @@
 //! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process;
 //! - `listening` (feature `pcscd`): whether a daemon's socket listens yet, read
 //!   from the kernel's socket table;
+//! - `opensc` (feature `pcscd`): OpenSC's `opensc-tool` and `opensc-explorer` as
+//!   PC/SC clients (a PIN verified on the reader's PIN pad);
 //! - `frozen` (feature `pcscd`): one thread of a served process held still
 //!   (ptrace), a starved thread made deterministic.
 
@@ -46,6 +48,8 @@ pub mod hex;
 pub mod listening;
 pub mod locks;
 pub mod memory;
+#[cfg(feature = "pcscd")]
+pub mod opensc;
 #[cfg(feature = "pcscd")]
 pub mod pcsc;
 #[cfg(feature = "pcscd")]
