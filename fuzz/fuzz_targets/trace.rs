@@ -1,10 +1,14 @@
 //! Hostile bytes through the protocol-trace decoder.
 //!
-//! Input: a sequence of operations, each an op byte (low 3 bits) and its data: 0 a
-//! reset answered with the next LEN bytes (or failed), 1 framing (T=0, T=1, raw),
-//! 2 bytes sent, 3 bytes received (for a receive of LEN + extra asked), 4 a time-out,
-//! 5 deactivation, 6 the next LEN bytes (as UTF-8, invalid sequences replaced) as a
-//! request log line at the level in the op's high bits. The decoder must not panic,
+//! Input: the level filter's byte, then a sequence of operations, each an op byte
+//! (low 3 bits) and its data: 0 a reset answered with the next LEN bytes (or
+//! failed), 1 framing (T=0, T=1, raw), 2 bytes sent, 3 bytes received (for a
+//! receive of LEN + extra asked), 4 a time-out, 5 deactivation, 6 the next LEN
+//! bytes (as UTF-8, invalid sequences replaced) as a request log line at the level
+//! in the op's high bits. LEN follows the op byte: one byte below 0x80, else 15 bits
+//! over two bytes (big-endian, the first's top bit cleared), so a seed can say the
+//! exact pieces a real session hands the decoder (one T=0 procedure byte, a 3-byte
+//! T=1 prologue, a 258-byte block). The decoder must not panic,
 //! and every event's text must stay bounded (the longest possible line is well
 //! under 400 bytes) whatever the input.
 //!
@@ -107,6 +111,18 @@ impl Sink for Bounded {
     }
 }
 
+/// The data length after an op byte (see the module documentation), taken off
+/// `rest`; 0 when the input ends.
+fn take_len(rest: &mut &[u8]) -> usize {
+    let (len, used) = match *rest {
+        [high @ 0x80..=0xFF, low, ..] => (usize::from(high & 0x7F) << 8 | usize::from(*low), 2),
+        [short, ..] => (usize::from(*short), 1),
+        [] => (0, 0),
+    };
+    *rest = &rest[used..];
+    len
+}
+
 fuzz_target!(|data: &[u8]| {
     let most = LEVELS[usize::from(data.first().copied().unwrap_or(0)) % LEVELS.len()];
     let mut decoder = Decoder::new();
@@ -120,8 +136,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data.get(1..).unwrap_or(&[]);
     while let Some((&op, tail)) = rest.split_first() {
         rest = tail;
-        let len = usize::from(rest.first().copied().unwrap_or(0)) * 3;
-        rest = rest.get(1..).unwrap_or(&[]);
+        let len = take_len(&mut rest);
         let n = len.min(rest.len());
         let (bytes, tail) = rest.split_at(n);
         match op & 7 {
