@@ -612,9 +612,19 @@ impl Link<'_, '_> {
     /// the client unlinks the URB that carried it after it completed: the
     /// client had not seen the completion when it cancelled, and the kernel's
     /// vhci-hcd gives such a URB back as cancelled (libccid stops polling that
-    /// way), so the card movement would be lost.
+    /// way), so the card movement would be lost. A SET_CONFIGURATION the device
+    /// accepted emptied the interrupt endpoint (`Host::control`): the
+    /// notification waiting for it and the one to send again go too.
     fn redeliver(&mut self, command: UrbCommand, outcome: &Outcome) {
         match (command, outcome) {
+            (UrbCommand::Submit(submit), Outcome::Completed(done))
+                if submit.endpoint == 0
+                    && done.status == 0
+                    && protocol::is_set_configuration(&submit.setup) =>
+            {
+                self.notification = None;
+                self.last_notified = None;
+            }
             (UrbCommand::Submit(submit), Outcome::Pending)
                 if submit.endpoint == INTERRUPT_ENDPOINT =>
             {

@@ -18,7 +18,8 @@
 //! their operation or inside a URB, connections by the dozen (handshakes in
 //! flight bounded, in all and by address: one address holding its share
 //! locks out nobody else), TCP keepalive on an imported connection, bulk and
-//! interrupt transfers after SET_CONFIGURATION 0. Debian's own `usbip list`
+//! interrupt transfers after SET_CONFIGURATION 0, an answer left on bulk IN
+//! and notifications left undelivered across a configuration change. Debian's own `usbip list`
 //! (package `usbip`) is run against it.
 
 use std::io::{ErrorKind, Read, Write};
@@ -1083,4 +1084,65 @@ fn an_unconfigured_device_serves_its_default_pipe_only() {
     assert_eq!(c.control_in(7, [0x80, 8, 0, 0, 0, 0, 1, 0]), (0, vec![0]));
     c.configure(8);
     assert_slot_status(&mut c, 9, 1, 1);
+}
+
+/// What the device wrote for the host before a SET_CONFIGURATION and the host
+/// had not taken (a GetSlotStatus answer on bulk IN, no bulk-IN transfer there
+/// to take it) is not delivered after it: a configuration change resets the
+/// endpoints (USB 2.0 §9.1.1.5). Configured again (after 0, or with 1 again),
+/// the next bulk IN gets the answer of the next command. Before, it got the
+/// answer from before the change (bSeq 5, then 7).
+#[test]
+fn an_answer_left_on_bulk_in_does_not_outlive_a_configuration_change() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    bulk_out(&mut c, 2, &ccid(0x65, 5, &[]));
+    c.send(&submit(3, false, 0, 0, [0, 9, 0, 0, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 3, 0, &[]), "unconfigured");
+    c.configure(4);
+    assert_slot_status(&mut c, 5, 6, 1);
+    bulk_out(&mut c, 7, &ccid(0x65, 7, &[]));
+    c.configure(8);
+    assert_slot_status(&mut c, 9, 8, 1);
+}
+
+/// Run XfrBlock ECHOs on the worker from transfer `seq` on until one finds the
+/// card as `icc` says (bmICCStatus), then one more: that one was handed to the
+/// worker after the card's move, whose notification the worker sends before
+/// it runs the next command (a 10 s hang guard). Returns the next free
+/// transfer number.
+fn worker_past_move(c: &mut Client, mut seq: u32, icc: u8) -> u32 {
+    let echo = ccid(0x6F, 1, &[0x80, 0xEE, 0, 0, 2, 0x12, 0x34, 0]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.exchange(seq, &echo)[7] & 3 != icc {
+        assert!(Instant::now() < deadline, "bmICCStatus {icc} never showed");
+        seq += 2;
+    }
+    assert_eq!(c.exchange(seq + 2, &echo)[7] & 3, icc, "still");
+    seq + 4
+}
+
+/// The NotifySlotChanges of card movements made while no interrupt transfer
+/// was there to take them are not delivered after a SET_CONFIGURATION (of the
+/// configuration the device is in: its endpoints are reset all the same): the
+/// removal the device wrote on its interrupt endpoint and the insertion
+/// waiting behind it in the server. The next interrupt transfer waits for the
+/// next movement (cancelled: -ECONNRESET, no completion before). Both were
+/// there before the change ([`worker_past_move`]). Before, the next interrupt
+/// transfer carried the removal at once (the insertion, with the endpoint
+/// emptied but the server's own queue kept).
+#[test]
+fn notifications_left_undelivered_do_not_outlive_a_configuration_change() {
+    let (mut served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    served.stdin.write_all(b"remove\n").unwrap();
+    let seq = worker_past_move(&mut c, 10, 2);
+    served.stdin.write_all(b"insert\n").unwrap();
+    let seq = worker_past_move(&mut c, seq, 1);
+    // Configuration 1 again (0 first would leave the device unconfigured,
+    // where nothing reaches the host anyway).
+    c.configure(seq);
+    c.send(&slot_change_urb(seq + 2));
+    c.send(&unlink(seq + 3, seq + 2));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, seq + 3, -104, &[]));
 }

@@ -14,6 +14,9 @@
 //! `usb_submit_urb` refuses one for an endpoint not enabled, and those pending
 //! when the device leaves its configuration end with `-ESHUTDOWN`, as the
 //! kernel ends them when the change of configuration disables their endpoints.
+//! What the device wrote on its IN endpoints before a SET_CONFIGURATION (0, or a
+//! value again) and the host had not taken is dropped then: a configuration
+//! change resets the endpoints (USB 2.0 §9.1.1.5), so it is not delivered after.
 
 use std::collections::VecDeque;
 
@@ -234,8 +237,18 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         }
     }
 
-    /// Run one control transfer: the IN data, or a negative errno.
+    /// Run one control transfer: the IN data, or a negative errno. A
+    /// SET_CONFIGURATION the device accepts drops what its other IN endpoints
+    /// hold ([`VirtualBus::configuration_changed`]).
     pub fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
+        let result = self.run_control(setup, out);
+        if result.is_ok() && protocol::is_set_configuration(&setup) {
+            self.bus.configuration_changed();
+        }
+        result
+    }
+
+    fn run_control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
         let wanted = usize::from(u16::from_le_bytes([setup[6], setup[7]]));
         let device_to_host = setup[0] & 0x80 != 0;
         let packet = usize::from(self.bus.max_packet(0, UsbDirection::In).unwrap_or(8)).max(1);

@@ -178,6 +178,13 @@ impl Submit {
     }
 }
 
+/// Whether `setup` is SET_CONFIGURATION (a standard request to the device,
+/// bRequest 9, any configuration value): one the device accepts resets its
+/// endpoints other than 0 (USB 2.0 §9.1.1.5).
+pub fn is_set_configuration(setup: &[u8; 8]) -> bool {
+    setup[..2] == [0x00, 0x09]
+}
+
 /// A URB command from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrbCommand {

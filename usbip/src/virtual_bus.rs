@@ -7,7 +7,9 @@
 //! IN endpoint holds one packet the device wrote until the host takes it, and the
 //! next `poll` reports that endpoint's IN as complete. A SETUP packet clears
 //! endpoint 0 (its stall and any packet left of an earlier transfer), as a real
-//! controller does.
+//! controller does. A change of configuration empties the other IN endpoints
+//! ([`VirtualBus::configuration_changed`]): what the device wrote for the host
+//! before it is not delivered after.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,6 +76,21 @@ impl VirtualBus {
             ep.packets.clear();
             ep.stalled = false;
         }
+    }
+
+    /// Host side: the device's configuration was set (SET_CONFIGURATION, 0 or
+    /// another value, or the same again): the packets its IN endpoints other
+    /// than 0 hold are dropped, as their completions not reported yet, since a
+    /// configuration change resets those endpoints (USB 2.0 §9.1.1.5, §9.4.7).
+    /// OUT packets stay: the host's transfers that carried them end as the
+    /// host side decides.
+    pub fn configuration_changed(&self) {
+        let mut guard = self.wire();
+        let w = &mut *guard;
+        for ep in w.r#in.iter_mut().skip(1).flatten() {
+            ep.packets.clear();
+        }
+        w.in_complete &= 1;
     }
 
     /// Host side: a SETUP packet on endpoint 0, which starts a control transfer.
@@ -250,5 +267,47 @@ impl UsbBus for VirtualBus {
             ep_in_complete,
             ep_setup,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configuration_change_empties_the_in_endpoints_but_0() {
+        let mut bus = VirtualBus::default();
+        let kinds = [
+            (EndpointType::Control, 64, 0),
+            (EndpointType::Bulk, 64, 0),
+            (EndpointType::Interrupt, 8, 16),
+        ];
+        let [control_in, bulk_in, interrupt_in] = kinds.map(|(kind, size, interval)| {
+            bus.alloc_ep(UsbDirection::In, None, kind, size, interval)
+                .unwrap()
+        });
+        bus.alloc_ep(UsbDirection::Out, None, EndpointType::Bulk, 64, 0)
+            .unwrap();
+        for (ep, packet) in [(control_in, [0u8]), (bulk_in, [1]), (interrupt_in, [2])] {
+            assert_eq!(bus.write(ep, &packet), Ok(1));
+        }
+        // A packet taken, its completion not polled yet.
+        assert_eq!(bus.take(2), Some(vec![2]));
+        assert_eq!(bus.write(interrupt_in, &[3]), Ok(1));
+        assert!(bus.send(1, &[4]));
+        bus.configuration_changed();
+        assert_eq!((bus.take(1), bus.take(2)), (None, None));
+        assert_eq!(bus.take(0), Some(vec![0]), "endpoint 0 keeps its packet");
+        assert_eq!(bus.waiting(1), 1, "OUT packets stay");
+        assert!(matches!(
+            bus.poll(),
+            PollResult::Data {
+                ep_in_complete: 1,
+                ..
+            }
+        ));
+        // The endpoints are usable again.
+        assert_eq!(bus.write(bulk_in, &[5]), Ok(1));
+        assert_eq!(bus.take(1), Some(vec![5]));
     }
 }
