@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use readerkit::atr::{
-    Atr, Character, ClockStop, Convention, Edc, Flags, Kind, Meaning, Mode, Parameters, Spu, Tck,
+    Atr, Character, ClockStop, Convention, Flags, Kind, Meaning, Mode, Parameters, Spu, Tck,
 };
 use readerkit::timing::{self, Timing};
 use serde::Serialize;
@@ -190,13 +190,6 @@ fn tck_name(t: Tck) -> &'static str {
     }
 }
 
-fn edc_name(e: Edc) -> &'static str {
-    match e {
-        Edc::Lrc => "lrc",
-        Edc::Crc => "crc",
-    }
-}
-
 fn clock_stop_name(c: ClockStop) -> &'static str {
     match c {
         ClockStop::NotSupported => "not_supported",
@@ -308,7 +301,7 @@ struct AtrJson<'a> {
     ifsc: u8,
     bwi: u8,
     cwi: u8,
-    edc: &'static str,
+    edc: String,
     mode: &'static str,
     specific: bool,
     specific_protocol: Option<u8>,
@@ -385,7 +378,7 @@ fn json<'a>(atr: &Atr, clock_khz: u32, identification: Option<&'a Identification
         ifsc: p.ifsc,
         bwi: p.bwi,
         cwi: p.cwi,
-        edc: edc_name(p.edc),
+        edc: p.edc.to_string().to_lowercase(),
         mode: if specific { "specific" } else { "negotiable" },
         specific,
         specific_protocol: spec_t,
@@ -490,14 +483,7 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
     let _ = writeln!(
         s,
         "  Fi = {}, Di = {}, N = {}, WI = {}; T=1: IFSC = {}, BWI = {}, CWI = {}, EDC = {}",
-        p.fi,
-        p.di,
-        p.n,
-        p.wi,
-        p.ifsc,
-        p.bwi,
-        p.cwi,
-        edc_name(p.edc).to_uppercase()
+        p.fi, p.di, p.n, p.wi, p.ifsc, p.bwi, p.cwi, p.edc
     );
     let _ = writeln!(s, "  usable by a reader: {}", check_text(atr, &p));
     if a.flags.is_empty() {
@@ -636,7 +622,7 @@ fn meaning_text(c: &Character) -> String {
         ),
         Meaning::ErrorDetection { edc } => format!(
             "Error detection code: {}{}{}",
-            edc_name(edc).to_uppercase(),
+            edc,
             rfu(Flags::T1_TC_RFU_BITS, " (bits 8-2 RFU, not 0!)"),
             ignored("T=1 TC")
         ),

@@ -14,6 +14,17 @@ pub enum Protocol {
     Raw,
 }
 
+/// The protocol's name as ISO/IEC 7816-3 writes it: `T=0`, `T=1`; `raw`.
+impl core::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Protocol::T0 => "T=0",
+            Protocol::T1 => "T=1",
+            Protocol::Raw => "raw",
+        })
+    }
+}
+
 impl Protocol {
     /// The protocol's bit in a [`ProtocolMask`] (`SCARD_PROTOCOL_T0`, ...).
     pub const fn bit(self) -> u32 {
@@ -123,6 +134,13 @@ mod tests {
             assert_eq!(Protocol::from_bit(p.bit()), Some(p));
         }
         assert_eq!(Protocol::from_bit(3), None);
+    }
+
+    #[test]
+    fn names_as_iso_writes_them() {
+        use std::string::ToString;
+        let names = [Protocol::T0, Protocol::T1, Protocol::Raw].map(|p| p.to_string());
+        assert_eq!(names, ["T=0", "T=1", "raw"]);
     }
 
     #[test]

@@ -52,6 +52,16 @@ impl Edc {
     }
 }
 
+/// The code's name: `LRC` or `CRC`.
+impl core::fmt::Display for Edc {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Edc::Lrc => "LRC",
+            Edc::Crc => "CRC",
+        })
+    }
+}
+
 /// LRC of `data`: the exclusive-or of all bytes.
 pub fn lrc(data: &[u8]) -> u8 {
     data.iter().fold(0, |acc, &b| acc ^ b)
@@ -94,6 +104,12 @@ pub fn crc16(data: &[u8]) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names() {
+        use std::string::ToString;
+        assert_eq!([Edc::Lrc, Edc::Crc].map(|e| e.to_string()), ["LRC", "CRC"]);
+    }
 
     #[test]
     fn crc_check_value() {

@@ -7,8 +7,7 @@ use super::hex::BoundedHex;
 use crate::atr::Atr;
 use crate::line::{Framing, Reset};
 use crate::status::Failure;
-use crate::t1::Edc;
-use crate::t1::Repr;
+use crate::t1::{Edc, Repr};
 use crate::timing::Timing;
 use crate::{pps, protocol::Protocol};
 
@@ -133,21 +132,6 @@ fn reset_name(reset: Reset) -> &'static str {
     }
 }
 
-fn protocol_name(protocol: Protocol) -> &'static str {
-    match protocol {
-        Protocol::T0 => "T=0",
-        Protocol::T1 => "T=1",
-        Protocol::Raw => "raw",
-    }
-}
-
-fn edc_name(edc: Edc) -> &'static str {
-    match edc {
-        Edc::Lrc => "LRC",
-        Edc::Crc => "CRC",
-    }
-}
-
 /// The ATR's decoded parameters, or why it does not parse.
 struct AtrSummary<'a>(&'a [u8]);
 
@@ -159,10 +143,10 @@ impl fmt::Display for AtrSummary<'_> {
         };
         let p = atr.parameters();
         let mut first = true;
-        for (protocol, name) in [(Protocol::T0, "T=0"), (Protocol::T1, "T=1")] {
+        for protocol in [Protocol::T0, Protocol::T1] {
             if p.protocols.contains(protocol) {
                 f.write_str(if first { "" } else { " " })?;
-                f.write_str(name)?;
+                write!(f, "{protocol}")?;
                 first = false;
             }
         }
@@ -184,10 +168,7 @@ impl fmt::Display for AtrSummary<'_> {
             write!(
                 f,
                 ", IFSC={} CWI={} BWI={} EDC {}",
-                p.ifsc,
-                p.cwi,
-                p.bwi,
-                edc_name(p.edc)
+                p.ifsc, p.cwi, p.bwi, p.edc
             )?;
         }
         if !atr.historical().is_empty() {
@@ -247,8 +228,7 @@ impl fmt::Display for Event<'_> {
             Event::Framing(framing) => write!(
                 f,
                 "protocol {} established, N={}",
-                protocol_name(framing.protocol),
-                framing.extra_guard_n
+                framing.protocol, framing.extra_guard_n
             ),
             Event::T0Header(bytes) => match bytes {
                 [cla, ins, p1, p2, p3] => write!(

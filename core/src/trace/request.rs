@@ -6,6 +6,7 @@ use super::Level;
 use super::hex::BoundedHex;
 use crate::device::Outcome;
 use crate::ioctl::{PowerAction, Request};
+use crate::protocol::Protocol;
 use crate::status::Status;
 
 /// A request with its outcome and duration, for a binding's log (the core has no
@@ -50,17 +51,11 @@ impl fmt::Display for RequestSummary<'_> {
             }
             Request::Confiscate => f.write_str("CONFISCATE"),
             Request::Transmit(t) => {
-                let protocol = match t.protocol {
-                    1 => "T=0",
-                    2 => "T=1",
-                    _ => "protocol ?",
-                };
-                write!(
-                    f,
-                    "TRANSMIT {protocol}, {} bytes: {}",
-                    t.apdu.len(),
-                    BoundedHex(t.apdu)
-                )
+                match Protocol::from_bit(t.protocol) {
+                    Some(protocol) => write!(f, "TRANSMIT {protocol}")?,
+                    None => write!(f, "TRANSMIT protocol {:#X}", t.protocol)?,
+                }
+                write!(f, ", {} bytes: {}", t.apdu.len(), BoundedHex(t.apdu))
             }
             Request::Eject => f.write_str("EJECT"),
             Request::Swallow => f.write_str("SWALLOW"),

@@ -184,6 +184,34 @@ fn request_lines_are_bounded_and_say_the_outcome() {
     assert_eq!(line.level(), Level::Info);
 }
 
+#[test]
+fn transmit_lines_name_the_protocol_or_show_its_bits() {
+    use crate::device::Outcome;
+    use crate::ioctl::{Request, Transmit};
+    let outcome = Outcome::Complete {
+        status: crate::Status::Success,
+        bytes_written: 0,
+    };
+    for (bits, start) in [
+        (1, "TRANSMIT T=0, 1 bytes: 00"),
+        (2, "TRANSMIT T=1, 1 bytes: 00"),
+        (0x1_0000, "TRANSMIT raw, 1 bytes: 00"),
+        (3, "TRANSMIT protocol 0x3, 1 bytes: 00"),
+    ] {
+        let request = Request::Transmit(Transmit {
+            protocol: bits,
+            apdu: &[0],
+        });
+        let line = RequestLine {
+            request: &request,
+            outcome,
+            elapsed_us: None,
+        };
+        let text = line.to_string();
+        assert!(text.starts_with(start), "{text}");
+    }
+}
+
 #[cfg(feature = "log")]
 #[test]
 fn log_sink_sends_events_at_their_level_under_its_target() {
