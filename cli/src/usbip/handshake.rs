@@ -187,3 +187,36 @@ fn hand_over(stream: TcpStream, exported: &Exported) {
         eprintln!("readerkit usbip-serve: the device is gone");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::socket::getsockopt;
+    use std::net::Ipv4Addr;
+
+    /// `keep_alive` on the server's end of a connected loopback pair: the
+    /// options read back are the ones an imported connection is meant to
+    /// have (the integration test `an_imported_connection_has_a_keepalive_timer`
+    /// shows the handshake calls it on one). A peer vanishing for real (probes
+    /// or data unanswered for a minute) is not played out.
+    #[test]
+    fn keep_alive_sets_the_keepalive_timers_and_the_user_timeout() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (served, _) = listener.accept().unwrap();
+        assert_eq!(getsockopt(&served, sockopt::TcpUserTimeout), Ok(0));
+        keep_alive(&served).unwrap();
+        let read_back = (
+            getsockopt(&served, sockopt::KeepAlive),
+            getsockopt(&served, sockopt::TcpKeepIdle),
+            getsockopt(&served, sockopt::TcpKeepInterval),
+            getsockopt(&served, sockopt::TcpKeepCount),
+            getsockopt(&served, sockopt::TcpUserTimeout),
+        );
+        assert_eq!(
+            read_back,
+            (Ok(true), Ok(30), Ok(10), Ok(3), Ok(60_000)),
+            "SO_KEEPALIVE, TCP_KEEPIDLE s, TCP_KEEPINTVL s, TCP_KEEPCNT, TCP_USER_TIMEOUT ms"
+        );
+    }
+}
