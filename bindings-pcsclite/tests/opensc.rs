@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ctl_code};
 use readerkit_testkit::opensc::{self, Said, require_opensc, verify_on_pin_pad};
-use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
+use readerkit_testkit::pcsc::{connect, disconnect, step, wait_cards};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 
 const T1: &str = "RK T1 00 00";
@@ -37,12 +37,7 @@ fn opensc_lists_reads_and_verifies_on_the_pin_pad() {
     require_opensc();
     let mut pcscd = Pcscd::start_readerkit(&[("RK T1", "sim:t1"), ("RK T0", "sim:t0")]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
-    for name in [T1, T0] {
-        assert!(
-            wait_card(&ctx, name, true, Duration::from_secs(10)),
-            "{name}"
-        );
-    }
+    wait_cards(&ctx, &[T1, T0], Duration::from_secs(10));
     step("pcscd up", started);
 
     // Both readers, each with a card and the PIN pad OpenSC found in the part 10

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Error, Protocols, Scope, ctl_code};
-use readerkit_testkit::pcsc::{connect, disconnect, step, wait_card};
+use readerkit_testkit::pcsc::{connect, disconnect, step, wait_cards};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
 
@@ -65,12 +65,7 @@ fn verify_and_modify_pin_direct_through_pcscd() {
         ("RK PINPAD T0", "sim:t0"),
     ]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
-    for name in [T1, T0] {
-        assert!(
-            wait_card(&ctx, name, true, Duration::from_secs(10)),
-            "{name}"
-        );
-    }
+    wait_cards(&ctx, &[T1, T0], Duration::from_secs(10));
     step("pcscd up", started);
 
     let card = connect(&ctx, T1, Protocols::T1);

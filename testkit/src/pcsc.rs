@@ -79,6 +79,17 @@ pub fn wait_card(ctx: &Context, name: &str, present: bool, timeout: Duration) ->
     }
 }
 
+/// Wait until each reader of `names` shows a card, `timeout` for each; panics
+/// naming the first that does not.
+pub fn wait_cards(ctx: &Context, names: &[&str], timeout: Duration) {
+    for name in names {
+        assert!(
+            wait_card(ctx, name, true, timeout),
+            "no card in {name} within {timeout:?}"
+        );
+    }
+}
+
 /// Round trips per second of `command` on `card`: as many as fit in `budget`, at
 /// least `min`, after three to warm up; `check` sees every response (it asserts).
 pub fn round_trips_per_second(
