@@ -46,6 +46,7 @@ pub(crate) type CLineReader = LineReader<TracedLine<CLine, CLogSink>>;
 /// The C driver's table and context, and the line reader of a device made with
 /// [`rk_device_init_line`] (a table device has one over [`CLine::absent`], never
 /// called): the core's driver context `D`.
+#[derive(Debug)]
 pub(crate) struct CDriver {
     pub(crate) table: rk_reader_functions,
     pub(crate) ctx: *mut c_void,
@@ -55,6 +56,7 @@ pub(crate) struct CDriver {
 }
 
 /// The platform: the locks and the tracking completion through the C table.
+#[derive(Debug)]
 pub(crate) struct CPlatform {
     tracking_complete: Option<unsafe extern "C" fn(*mut c_void, rk_status)>,
     events_pending: Option<unsafe extern "C" fn(*mut c_void)>,

@@ -12,6 +12,9 @@ pub mod callbacks;
 pub mod caps;
 pub mod codes;
 pub mod device;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod held;
 pub mod keypad;

@@ -89,6 +89,7 @@ pub struct rk_line_ops {
 /// The C driver's line: the core's [`Line`] over an [`rk_line_ops`] table, built
 /// from a table whose required callbacks are all set ([`CLine::new`]), or no line
 /// at all ([`CLine::absent`]).
+#[derive(Debug)]
 pub(crate) struct CLine {
     ops: rk_line_ops,
     ctx: *mut c_void,

@@ -57,6 +57,23 @@ pub(crate) struct Slot<T> {
     pub(crate) value: T,
 }
 
+impl Slot<()> {
+    /// The two fields every slot starts with (`repr(C)`), whatever its value: the
+    /// magic word and the address it was stored at.
+    ///
+    /// # Safety
+    ///
+    /// `header` is non-null, aligned and readable for a `Slot<()>`, zeroed or
+    /// initialised with [`Slot::init`] (of any `T`).
+    pub(crate) unsafe fn header(header: *const Slot<()>) -> (u32, usize) {
+        // SAFETY: readable per the caller; any bit pattern is a u32.
+        let magic = unsafe { &(*header).magic }.load(Ordering::Acquire);
+        // SAFETY: as above; any bit pattern is a usize.
+        let this = unsafe { (*header).this };
+        (magic, this)
+    }
+}
+
 impl<T: Stored> Slot<T> {
     /// The bytes a slot in `storage` occupies (for overlap checks).
     pub(crate) fn region<S>(storage: *const S) -> Region {
@@ -140,15 +157,9 @@ impl<T: Stored> Slot<T> {
         storage_len: usize,
     ) -> Result<(), rk_status> {
         Slot::<T>::check_room(storage, storage_len)?;
-        // Every slot starts with the same two fields (`repr(C)`), whatever its value:
-        // read them as a slot of `()`.
-        let header = storage.cast::<Slot<()>>();
         // SAFETY: non-null, aligned and readable for a whole slot of `T`, which
-        // begins with the header (checked above and per the caller); any bit pattern
-        // is a u32.
-        let found = unsafe { &(*header).magic }.load(Ordering::Acquire);
-        // SAFETY: as above; any bit pattern is a usize.
-        let this = unsafe { (*header).this };
+        // begins with the header (checked above and per the caller).
+        let (found, this) = unsafe { Slot::header(storage.cast()) };
         if magic::ALL.contains(&found) && this == storage as usize {
             return Err(RK_STATUS_DEVICE_BUSY);
         }

@@ -42,7 +42,8 @@ pub struct rk_t0_config {
 }
 
 /// An open exchange and the caller's buffers it holds until [`rk_t0_end`].
-struct T0 {
+#[derive(Debug)]
+pub(crate) struct T0 {
     exchange: Exchange<'static>,
     held: Held,
 }

@@ -75,7 +75,7 @@ pub struct rk_t1_config {
     pub max_card_requests: u16,
 }
 
-struct T1Engine {
+pub(crate) struct T1Engine {
     /// A transaction borrows `engine` (set by [`rk_t1_begin`], cleared when the
     /// transaction is dropped: by [`rk_t1_end`], or by a begin that fails).
     busy: AtomicBool,
@@ -84,7 +84,8 @@ struct T1Engine {
     engine: Engine,
 }
 
-struct T1Tx {
+#[derive(Debug)]
+pub(crate) struct T1Tx {
     /// The engine slot the transaction borrows (its `engine` field only).
     owner: *mut Slot<T1Engine>,
     tx: Transaction<'static>,
@@ -97,6 +98,31 @@ impl Drop for T1Tx {
         // reference to the busy flag only (the transaction borrows the `engine`
         // field, and nothing runs on it until this drop is over).
         unsafe { &(*self.owner).value.busy }.store(false, Ordering::Release);
+    }
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl T1Engine {
+    /// Every field of the engine stored at `storage` as text, without a reference
+    /// to the `engine` field while a transaction borrows it (then its state is the
+    /// transaction's, and only `busy` and `held` are read, as [`T1Tx`]'s drop does).
+    ///
+    /// # Safety
+    ///
+    /// `storage` holds a live `T1Engine` (its magic word and address checked);
+    /// no call runs on it or on its transaction.
+    pub(crate) unsafe fn describe(storage: *const Slot<T1Engine>) -> std::string::String {
+        // SAFETY: live per the caller; a field's place, no reference to the whole
+        // value.
+        let busy = unsafe { &(*storage).value.busy };
+        // SAFETY: as above (a copy of the field).
+        let held = unsafe { (*storage).value.held };
+        if busy.load(Ordering::Acquire) {
+            return std::format!("T1Engine {{ busy: true, held: {held:?} }}");
+        }
+        // SAFETY: live and not borrowed by a transaction (not busy).
+        let engine = unsafe { &(*storage).value.engine };
+        std::format!("T1Engine {{ busy: false, held: {held:?}, engine: {engine:?} }}")
     }
 }
 

@@ -171,7 +171,7 @@ enum Selected {
 }
 
 /// The application state: file contents, selection, PIN state, random generator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct App {
     config: Config,
     selected: Selected,

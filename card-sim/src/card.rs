@@ -206,7 +206,7 @@ pub struct Session {
 
 /// A simulated card with command and response buffers of `N` bytes each (see
 /// [`DEFAULT_CAPACITY`]; `N` must be at least 512).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Card<const N: usize = DEFAULT_CAPACITY> {
     profile: Profile,
     faults: Faults,

@@ -86,7 +86,7 @@ pub struct ApduRecord {
 }
 
 /// The last [`LOG_LEN`] APDUs the application executed, oldest first.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApduLog {
     records: HistoryBuf<ApduRecord, LOG_LEN>,
     total: u32,

@@ -51,12 +51,14 @@ pub enum Popped {
     Overflowed(CardEvent),
 }
 
+#[derive(Debug)]
 struct Slot {
     sequence: AtomicUsize,
     event: AtomicU8,
 }
 
 /// A lock-free queue of up to `N` card events; `N` must be a power of two.
+#[derive(Debug)]
 pub struct EventQueue<const N: usize> {
     slots: [Slot; N],
     enqueue_pos: AtomicUsize,

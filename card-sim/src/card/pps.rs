@@ -4,7 +4,7 @@ use readerkit::timing::{baud_rate_adjustment, clock_rate_conversion};
 
 use super::{Card, State};
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Pps {
     buf: [u8; 6],
     len: usize,

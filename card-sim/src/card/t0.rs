@@ -19,7 +19,7 @@ enum Rx {
     Data { remaining: usize },
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct T0 {
     hdr: [u8; 5],
     hdr_len: usize,

@@ -37,7 +37,7 @@ enum Mode {
     AwaitingIfs(u8),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct T1 {
     rx: [u8; BLOCK_MAX],
     rx_len: usize,

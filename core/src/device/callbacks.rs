@@ -45,6 +45,7 @@ pub type VendorFn<D> = fn(&mut D, u32, &[u8], &mut [u8]) -> Result<usize, Failur
 pub type MechanismFn<D> = fn(&mut D) -> Result<(), Failure>;
 
 /// The reader driver's callbacks; `None` = not supported.
+#[derive(Debug)]
 pub struct ReaderFunctions<D> {
     /// `RDF_CARD_POWER`.
     pub power: Option<PowerFn<D>>,

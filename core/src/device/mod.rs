@@ -66,6 +66,8 @@ pub use logged::{RequestLog, submit_logged};
 pub use perf::PerfCounters;
 pub use pinpad::{KeyFn, PinPad, PromptFn};
 
+use core::fmt;
+
 use crate::atr::{Atr, Mode};
 use crate::caps::{CardCapabilities, ReaderCapabilities, VendorAttributes};
 use crate::event::{CardEvent, EventQueue, Popped};
@@ -151,6 +153,7 @@ impl Outcome {
 }
 
 /// State only callbacks' callers touch; lives under the serialization lock.
+#[derive(Debug)]
 struct Exclusive<D> {
     driver: D,
     settings: Settings,
@@ -198,6 +201,32 @@ fn write_u32(output: &mut [u8], value: u32) -> Result<usize, Status> {
     let dest = output.get_mut(..4).ok_or(Status::BufferTooSmall)?;
     dest.copy_from_slice(&value.to_le_bytes());
     Ok(4)
+}
+
+/// Every field; the ones under a lock are read under it, so not from inside a
+/// callback of this device (the serialization lock is held there) nor while
+/// another context holds a lock.
+impl<P, D, const EVENTS: usize> fmt::Debug for Device<P, D, EVENTS>
+where
+    P: Platform + fmt::Debug,
+    D: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Device");
+        out.field("platform", &self.platform)
+            .field("functions", &self.functions)
+            .field("pin_pad", &self.pin_pad)
+            .field("reader", &self.reader)
+            .field("vendor", &self.vendor);
+        self.exclusive
+            .lock(|exclusive| out.field("exclusive", exclusive));
+        out.field("serial_holder", &self.serial_holder)
+            .field("last_error", &self.last_error);
+        self.card.lock(|card| out.field("card", card));
+        out.field("events", &self.events)
+            .field("perf", &self.perf)
+            .finish()
+    }
 }
 
 impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {

@@ -31,6 +31,7 @@ pub type KeyFn<D> = fn(&mut D, u32) -> Option<Key>;
 pub type PromptFn<D> = fn(&mut D, Prompt);
 
 /// A reader's PIN pad: its callbacks and what the TLV properties announce.
+#[derive(Debug)]
 pub struct PinPad<D> {
     /// Reads the next key.
     pub next_key: KeyFn<D>,

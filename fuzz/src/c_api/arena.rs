@@ -1,12 +1,10 @@
 //! The arena every call of a run works in: six aligned storage slots (two the
 //! size of a device, three of an engine, one of a simulated card, each with room
 //! to spare), then a byte area for buffers and out-pointers, guard bytes after
-//! each; [`R`], a range of it; and the check that a call wrote only where it may.
+//! each; and [`R`], a range of it. What a call changed in it: `snapshot`.
 
 use std::cell::Cell;
 use std::ptr;
-
-use readerkit_c::rk_status;
 
 /// Storage slots: two the size of a device, three of an engine, one of a card;
 /// each with room to spare so that a storage length may be too big.
@@ -102,30 +100,6 @@ pub(crate) fn arena() -> *mut u8 {
 /// Use `arena` (`ARENA_LEN` bytes, aligned for `u64`) from now on.
 pub(crate) fn set_arena(arena: *mut u8) {
     ARENA.with(|a| a.set(arena));
-}
-
-pub(crate) fn snapshot() -> Vec<u8> {
-    // SAFETY: the arena is ARENA_LEN bytes; a copy by raw pointer.
-    unsafe { std::slice::from_raw_parts(arena(), ARENA_LEN) }.to_vec()
-}
-
-/// Assert that every byte changed since `before` lies in one of `allowed`.
-pub(crate) fn check_writes(what: &str, st: rk_status, before: &[u8], allowed: &[R]) {
-    // SAFETY: as in `snapshot`.
-    let now = unsafe { std::slice::from_raw_parts(arena(), ARENA_LEN) };
-    // Whole chunks first (one memcmp each, not a comparison per byte the
-    // coverage instrumentation would trace), then the bytes of a chunk that differs.
-    for (c, (b, n)) in before.chunks(256).zip(now.chunks(256)).enumerate() {
-        if b == n {
-            continue;
-        }
-        for at in (0..b.len()).filter(|&i| b[i] != n[i]).map(|i| c * 256 + i) {
-            assert!(
-                allowed.iter().any(|r| r.contains(at)),
-                "{what} (status {st}): byte {at} of the arena written outside {allowed:?}"
-            );
-        }
-    }
 }
 
 pub(crate) fn read<T: Copy>(r: R) -> T {

@@ -36,7 +36,8 @@
 //!   and out-pointers it names (the guard bytes included), and a refused call
 //!   (`RK_STATUS_INVALID_PARAMETER`, `_INVALID_DEVICE_STATE`, `_DEVICE_BUSY`, a
 //!   storage too small) changed nothing at all (an engine step out of order:
-//!   nothing but its action, the pending one again); a device request refused without
+//!   nothing but its action, the pending one again); a live object's storage
+//!   is compared by its state, not its bytes (`snapshot`); a device request refused without
 //!   calling a callback leaves `rk_device_state` as it was;
 //! * a storage that holds a live object of any kind is never taken by an init or
 //!   begin call (and the objects the harness tracks are exactly the live ones: at
@@ -62,7 +63,7 @@
 //!   1 to the maximum; SET_PROTOCOL never succeeds when its callback answered a
 //!   timing with a zero F, D or clock.
 //!
-//! The pieces: `arena` (the memory and the write check), `model` (what the
+//! The pieces: `arena` (the memory), `snapshot` (the write check), `model` (what the
 //! harness knows), `decode` (the arguments), `callbacks` (the driver),
 //! `oracle` (the checks every call gets), `pin` (PIN requests and their
 //! oracle) and `ops` (the calls).
@@ -74,6 +75,7 @@ pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod oracle;
 pub(crate) mod pin;
+pub(crate) mod snapshot;
 
 use arena::{ARENA_LEN, set_arena};
 use model::{H, Harness, byte, exhausted};
@@ -85,6 +87,7 @@ const MAX_CALLS: usize = 96;
 pub fn run(data: &[u8]) {
     let mut words = vec![0u64; ARENA_LEN.div_ceil(8)];
     set_arena(words.as_mut_ptr().cast());
+    snapshot::forget(None);
     // Input: the length of the calls' stream (two bytes, little endian), the calls'
     // bytes, then the callbacks' bytes.
     let split = usize::from(u16::from_le_bytes([

@@ -226,6 +226,8 @@ pub(crate) fn device_state(slot: usize) -> Option<u32> {
         return None;
     }
     let mut state = 0u32;
+    // Asked its state, a device processes its queued card events.
+    super::snapshot::forget(Some(slot));
     // SAFETY: a live device; a local out-pointer.
     let st = unsafe { rk_device_state(R::slot(slot).ptr(), &mut state) };
     assert_eq!(st, RK_STATUS_SUCCESS);

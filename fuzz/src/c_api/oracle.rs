@@ -5,8 +5,9 @@
 
 use readerkit_c::*;
 
-use super::arena::{R, check_writes, read, snapshot, usable_out};
+use super::arena::{R, read, usable_out};
 use super::model::{obj, permitted, set_obj, with};
+use super::snapshot::{check_writes, snapshot};
 
 /// The statuses a call refuses with, changing nothing.
 pub(crate) fn refused(st: rk_status) -> bool {
