@@ -17,7 +17,7 @@ use readerkit::{Device, Failure, Status};
 use crate::vendor;
 
 /// A platform on std locks that records every tracking completion.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct TestPlatform {
     /// The completions handed to [`Platform::complete_tracking`], in order.
     pub completions: StdMutex<Vec<Status>>,
@@ -54,6 +54,7 @@ pub fn with_tck<const N: usize>(mut atr: [u8; N]) -> [u8; N] {
 }
 
 /// An in-memory reader: the card answers every APDU with its data echoed and 90 00.
+#[derive(Debug)]
 pub struct MemReader {
     /// The ATR the card answers a reset with.
     pub atr: Vec<u8>,

@@ -203,9 +203,13 @@ fn write_u32(output: &mut [u8], value: u32) -> Result<usize, Status> {
     Ok(4)
 }
 
-/// Every field; the ones under a lock are read under it, so not from inside a
-/// callback of this device (the serialization lock is held there) nor while
-/// another context holds a lock.
+/// Every field. The driver's state and the settings (under the serialization
+/// lock) show as `<locked: a callback runs>` while a context holds that lock, as
+/// `std`'s `Mutex` shows a locked value, so formatting a device inside its own
+/// callback does not deadlock (and elsewhere waits at most for a callback that
+/// took the lock just after the look). The card state is read under the short
+/// lock, which is never held across a callback: do not format a device in
+/// interrupt context.
 impl<P, D, const EVENTS: usize> fmt::Debug for Device<P, D, EVENTS>
 where
     P: Platform + fmt::Debug,
@@ -218,8 +222,12 @@ where
             .field("pin_pad", &self.pin_pad)
             .field("reader", &self.reader)
             .field("vendor", &self.vendor);
-        self.exclusive
-            .lock(|exclusive| out.field("exclusive", exclusive));
+        if self.callback_running() {
+            out.field("exclusive", &format_args!("<locked: a callback runs>"));
+        } else {
+            self.exclusive
+                .lock(|exclusive| out.field("exclusive", exclusive));
+        }
         out.field("serial_holder", &self.serial_holder)
             .field("last_error", &self.last_error);
         self.card.lock(|card| out.field("card", card));
