@@ -102,6 +102,17 @@ step "WDM sample driver: kernel image linked on Linux (inspected by the readerki
 cargo +nightly clippy -p readerkit-wdm --lib -Zbuild-std=core,compiler_builtins \
   -Zbuild-std-features=compiler-builtins-mem --target x86_64-pc-windows-msvc \
   --target-dir target/wdm/clippy -- -D warnings
+# Lints of the workspaces the main one excludes: the fuzz targets (nightly, as
+# cargo-fuzz builds them), the firmware (each feature set its scripts build) and the
+# Wine test driver (its own target dir: its .cargo/config.toml sets other flags).
+(cd fuzz && cargo +nightly clippy --all-targets -- -D warnings)
+for features in "" qemu qemu,ccid; do
+  (cd hal-readers/firmware && cargo clippy --locked --all-targets --target "$embedded_target" \
+    ${features:+--features "$features"} -- -D warnings)
+done
+(cd bindings-wdm/vreader && cargo +nightly clippy --locked --all-targets -Zbuild-std=core,compiler_builtins \
+  -Zbuild-std-features=compiler-builtins-mem --target x86_64-pc-windows-msvc \
+  --target-dir ../../target/wdm/vreader-clippy -- -D warnings)
 
 step "WDM sample driver in Wine's NT kernel, driven by a Win32 client (tools/wdm-wine.sh)"
 ./tools/wdm-wine.sh
