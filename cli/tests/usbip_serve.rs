@@ -1086,6 +1086,21 @@ fn an_unconfigured_device_serves_its_default_pipe_only() {
     assert_slot_status(&mut c, 9, 1, 1);
 }
 
+/// A SET_CONFIGURATION of the configuration the device is in resets its
+/// endpoints all the same (USB 2.0 §9.1.1.5): the interrupt IN pending then ends
+/// with -ESHUTDOWN, as at SET_CONFIGURATION 0, and the device serves on. Before,
+/// the transfer stayed pending across the change.
+#[test]
+fn a_transfer_pending_at_a_configuration_change_ends() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    c.send(&slot_change_urb(2));
+    c.send(&submit(3, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 3, 0, &[]), "configured");
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 2, -108, &[]), "shut down");
+    assert_slot_status(&mut c, 4, 1, 1);
+}
+
 /// What the device wrote for the host before a SET_CONFIGURATION and the host
 /// had not taken (a GetSlotStatus answer on bulk IN, no bulk-IN transfer there
 /// to take it) is not delivered after it: a configuration change resets the

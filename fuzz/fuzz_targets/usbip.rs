@@ -126,10 +126,14 @@ impl InFlight {
         check_reply(&done.encode());
         let actual = done.actual_length;
         let data = done.data.len();
+        // Ended by a configuration change: an OUT transfer with what the
+        // device had read of it.
+        let shut_down = done.status == protocol::STATUS_SHUT_DOWN;
         self.end(done.seqnum, |length, dir_in| {
-            // IN: the data carried, within the length asked for; OUT: all of it.
+            // IN: the data carried, within the length asked for; OUT: all of it
+            // (no more if shut down).
             (dir_in && actual == data && data <= length)
-                || (!dir_in && data == 0 && actual == length)
+                || (!dir_in && data == 0 && (actual == length || shut_down && actual <= length))
         });
     }
 }

@@ -11,12 +11,14 @@
 //! Until the device is configured (SET_CONFIGURATION 0 puts it back in the
 //! Address state, USB 2.0 §9.4.7), only its default control pipe works: a bulk
 //! or interrupt transfer is refused at once with `-ENOENT`, as the kernel's
-//! `usb_submit_urb` refuses one for an endpoint not enabled, and those pending
-//! when the device leaves its configuration end with `-ESHUTDOWN`, as the
-//! kernel ends them when the change of configuration disables their endpoints.
-//! What the device wrote on its IN endpoints before a SET_CONFIGURATION (0, or a
-//! value again) and the host had not taken is dropped then: a configuration
-//! change resets the endpoints (USB 2.0 §9.1.1.5), so it is not delivered after.
+//! `usb_submit_urb` refuses one for an endpoint not enabled.
+//! A SET_CONFIGURATION the device accepts (0, another value, or the same again)
+//! resets its endpoints but 0 (USB 2.0 §9.1.1.5): every bulk and interrupt
+//! transfer pending then ends with `-ESHUTDOWN` (an IN one with what it had
+//! collected, an OUT one with what the device had read), as a real device's
+//! server would end its URBs when the endpoints are disabled, and what either
+//! side had written and the other not read is dropped, so nothing from before
+//! the change is delivered after it.
 
 use std::collections::VecDeque;
 
@@ -85,8 +87,13 @@ impl Completion {
 enum Pending {
     /// IN: `data` collected so far, at most `submit.length`.
     In { submit: Submit, data: Vec<u8> },
-    /// OUT: done once the endpoint's packet count read reaches `until`.
-    Out { submit: Submit, until: u64 },
+    /// OUT: its packets are the endpoint's packets `from + 1 ..= until` in the
+    /// count of those sent; done once the count read reaches `until`.
+    Out {
+        submit: Submit,
+        from: u64,
+        until: u64,
+    },
 }
 
 impl Pending {
@@ -96,14 +103,26 @@ impl Pending {
         }
     }
 
-    /// Its end when its endpoint is disabled: `-ESHUTDOWN`, with the IN data
-    /// collected so far.
-    fn shut_down(self) -> Completion {
+    /// Its end when its endpoint is reset: `-ESHUTDOWN`, with the IN data
+    /// collected so far, or the OUT bytes in the packets the device had read
+    /// (`read`: the endpoint's count of packets read; `packet`: its size).
+    fn shut_down(self, read: u64, packet: usize) -> Completion {
         match self {
             Pending::In { submit, data } => {
                 Completion::of(&submit, STATUS_SHUT_DOWN, data.len(), data)
             }
-            Pending::Out { submit, .. } => Completion::of(&submit, STATUS_SHUT_DOWN, 0, Vec::new()),
+            Pending::Out {
+                submit,
+                from,
+                until,
+            } => {
+                let packets = read.clamp(from, until) - from;
+                let bytes = usize::try_from(packets)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(packet)
+                    .min(submit.length);
+                Completion::of(&submit, STATUS_SHUT_DOWN, bytes, Vec::new())
+            }
         }
     }
 }
@@ -186,6 +205,8 @@ pub struct Host<'a, C> {
     /// movements to notify).
     service: fn(&mut C),
     pending: VecDeque<Pending>,
+    /// Transfers a configuration change ended, for the next [`Host::pump`].
+    ended: Vec<Completion>,
     /// OUT packets sent per endpoint since the last reset.
     sent: [u64; 16],
 }
@@ -205,6 +226,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
             bus,
             service,
             pending: VecDeque::new(),
+            ended: Vec::new(),
             sent: [0; 16],
         }
     }
@@ -224,6 +246,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// host controller: the server's device is already addressed).
     pub fn attach(&mut self) -> Result<(), i32> {
         self.pending.clear();
+        self.ended.clear();
         self.sent = [0; 16];
         self.bus.bus_reset();
         self.poll();
@@ -238,14 +261,34 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// Run one control transfer: the IN data, or a negative errno. A
-    /// SET_CONFIGURATION the device accepts drops what its other IN endpoints
-    /// hold ([`VirtualBus::configuration_changed`]).
+    /// SET_CONFIGURATION the device accepts resets its other endpoints
+    /// ([`Host::reset_endpoints`]).
     pub fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
         let result = self.run_control(setup, out);
         if result.is_ok() && protocol::is_set_configuration(&setup) {
-            self.bus.configuration_changed();
+            self.reset_endpoints();
         }
         result
+    }
+
+    /// Every pending bulk and interrupt transfer ends with `-ESHUTDOWN` (reported
+    /// by the next [`Host::pump`]) and the endpoints but 0 are emptied
+    /// ([`VirtualBus::configuration_changed`]).
+    fn reset_endpoints(&mut self) {
+        for pending in self.pending.drain(..) {
+            let (read, packet) = match &pending {
+                Pending::Out { submit, .. } => {
+                    let endpoint = submit.endpoint;
+                    let waiting = self.bus.waiting(endpoint) as u64;
+                    let read = self.sent[usize::from(endpoint)].saturating_sub(waiting);
+                    let packet = self.bus.max_packet(endpoint, UsbDirection::Out);
+                    (read, usize::from(packet.unwrap_or(0)))
+                }
+                Pending::In { .. } => (0, 0),
+            };
+            self.ended.push(pending.shut_down(read, packet));
+        }
+        self.bus.configuration_changed();
     }
 
     fn run_control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
@@ -344,9 +387,11 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                     count += 1;
                 }
                 let sent = &mut self.sent[usize::from(submit.endpoint)];
+                let from = *sent;
                 *sent += count;
                 Pending::Out {
                     submit,
+                    from,
                     until: *sent,
                 }
             }
@@ -402,13 +447,12 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// Poll the device until nothing moves, and return the transfers that
-    /// finished (all those pending with `-ESHUTDOWN` if the device is not
-    /// configured any more).
+    /// finished (first those a configuration change ended).
     pub fn pump(&mut self) -> Vec<Completion> {
+        let mut done = std::mem::take(&mut self.ended);
         if !self.configured() {
-            return self.pending.drain(..).map(Pending::shut_down).collect();
+            return done;
         }
-        let mut done = Vec::new();
         for _ in 0..PUMP_POLLS {
             self.poll();
             let moved = self.collect(&mut done);
@@ -453,7 +497,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                         _ => None,
                     }
                 }
-                Pending::Out { submit, until } => {
+                Pending::Out { submit, until, .. } => {
                     let endpoint = usize::from(submit.endpoint);
                     let waiting = self.bus.waiting(submit.endpoint) as u64;
                     let read = self.sent[endpoint].saturating_sub(waiting);

@@ -79,15 +79,15 @@ impl VirtualBus {
     }
 
     /// Host side: the device's configuration was set (SET_CONFIGURATION, 0 or
-    /// another value, or the same again): the packets its IN endpoints other
-    /// than 0 hold are dropped, as their completions not reported yet, since a
-    /// configuration change resets those endpoints (USB 2.0 §9.1.1.5, §9.4.7).
-    /// OUT packets stay: the host's transfers that carried them end as the
-    /// host side decides.
+    /// another value, or the same again): every endpoint but 0 is emptied, IN
+    /// packets with their completions not reported yet and OUT packets the device
+    /// has not read, since a configuration change resets those endpoints (USB 2.0
+    /// §9.1.1.5, §9.4.7): nothing written before it is delivered after.
     pub fn configuration_changed(&self) {
         let mut guard = self.wire();
         let w = &mut *guard;
-        for ep in w.r#in.iter_mut().skip(1).flatten() {
+        let out = w.out.iter_mut().skip(1);
+        for ep in out.chain(w.r#in.iter_mut().skip(1)).flatten() {
             ep.packets.clear();
         }
         w.in_complete &= 1;
@@ -275,7 +275,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_configuration_change_empties_the_in_endpoints_but_0() {
+    fn a_configuration_change_empties_the_endpoints_but_0() {
         let mut bus = VirtualBus::default();
         let kinds = [
             (EndpointType::Control, 64, 0),
@@ -298,7 +298,7 @@ mod tests {
         bus.configuration_changed();
         assert_eq!((bus.take(1), bus.take(2)), (None, None));
         assert_eq!(bus.take(0), Some(vec![0]), "endpoint 0 keeps its packet");
-        assert_eq!(bus.waiting(1), 1, "OUT packets stay");
+        assert_eq!(bus.waiting(1), 0, "OUT packets go too");
         assert!(matches!(
             bus.poll(),
             PollResult::Data {
