@@ -1058,6 +1058,25 @@ fn an_imported_connection_has_a_keepalive_timer() {
     );
 }
 
+/// An interrupt IN pending (transfer `seq`), then SET_CONFIGURATION `value`
+/// (transfer `seq + 1`): the request is answered, and the interrupt IN ends
+/// with -ESHUTDOWN.
+fn configuration_ends_interrupt_in(c: &mut Client, seq: u32, value: u8) {
+    c.send(&slot_change_urb(seq));
+    let set_configuration = [0, 9, value, 0, 0, 0, 0, 0];
+    c.send(&submit(seq + 1, false, 0, 0, set_configuration, &[]));
+    assert_eq!(
+        c.reply(false),
+        reply(RET_SUBMIT, seq + 1, 0, &[]),
+        "SET_CONFIGURATION {value}"
+    );
+    assert_eq!(
+        c.reply(true),
+        reply(RET_SUBMIT, seq, -108, &[]),
+        "shut down"
+    );
+}
+
 /// SET_CONFIGURATION 0 puts the device back in its Address state (USB 2.0
 /// §9.4.7), where only its default control pipe works: the interrupt IN pending
 /// then ends with -ESHUTDOWN (as the kernel ends an endpoint's transfers when a
@@ -1070,10 +1089,7 @@ fn an_imported_connection_has_a_keepalive_timer() {
 fn an_unconfigured_device_serves_its_default_pipe_only() {
     let (_served, port) = serve();
     let mut c = configured(Client::import(port));
-    c.send(&slot_change_urb(2));
-    c.send(&submit(3, false, 0, 0, [0, 9, 0, 0, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 3, 0, &[]), "unconfigured");
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 2, -108, &[]), "shut down");
+    configuration_ends_interrupt_in(&mut c, 2, 0);
     let status = ccid(0x65, 1, &[]);
     c.send(&submit(4, false, 1, 10, [0; 8], &status));
     assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, -2, &[]), "bulk OUT");
@@ -1094,10 +1110,7 @@ fn an_unconfigured_device_serves_its_default_pipe_only() {
 fn a_transfer_pending_at_a_configuration_change_ends() {
     let (_served, port) = serve();
     let mut c = configured(Client::import(port));
-    c.send(&slot_change_urb(2));
-    c.send(&submit(3, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 3, 0, &[]), "configured");
-    assert_eq!(c.reply(true), reply(RET_SUBMIT, 2, -108, &[]), "shut down");
+    configuration_ends_interrupt_in(&mut c, 2, 1);
     assert_slot_status(&mut c, 4, 1, 1);
 }
 
