@@ -16,7 +16,9 @@
 //!   PIN(s) read from the keypad, the APDU built and sent to the card; the answer is
 //!   the card's response, or the entry outcome's status word (64 00 time-out,
 //!   64 01 cancel, 64 02 new PINs differ, 64 03 length). The PIN and the command
-//!   holding it are wiped before the request ends.
+//!   holding it are wiped before the request ends, and so is the T=1 engine's
+//!   copy of the blocks that carried it ([`crate::t1::Engine`] wipes its block
+//!   buffer when an exchange ends).
 
 use zeroize::Zeroize;
 

@@ -4,6 +4,8 @@ use super::block::{Kind, MAX_BLOCK_LEN, RCode, Repr, SBlock, Seq};
 use super::{Config, Error, MAX_APDU_LEN, MAX_RESPONSE_LEN};
 use crate::timing::Timing;
 
+use zeroize::Zeroize;
+
 /// How long to wait for the card's answer to a block just sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Wait {
@@ -157,7 +159,11 @@ impl Failure {
 /// Create it after the ATR (and PPS) with the card's parameters, call
 /// [`Engine::transmit`] for each APDU, and [`Engine::reset`] after every new ATR.
 /// It holds the sequence numbers, the IFSC in force and a 259-byte block buffer;
-/// it never allocates.
+/// it never allocates. The block buffer holds command bytes (a PIN a PIN pad sent,
+/// too) only while a transaction runs: it is wiped when the transaction completes
+/// or fails, and one abandoned half-way is wiped by the next
+/// [`Engine::transmit`] or [`Engine::reset`], so neither the engine's memory nor
+/// its `Debug` keeps a command once its exchange is over.
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: Config,
@@ -246,6 +252,13 @@ impl Engine {
         self.phase = Phase::Idle;
         self.start_exchange();
         self.wtx = 1;
+        self.wipe_sent();
+    }
+
+    /// Wipe the block buffer (blocks sent, which hold command bytes) and forget
+    /// its length.
+    fn wipe_sent(&mut self) {
+        self.tx.zeroize();
         self.tx_len = 0;
     }
 
@@ -314,6 +327,8 @@ impl Engine {
     }
 
     fn begin(&mut self, apdu: &[u8]) -> Result<(), Error> {
+        // What a transaction abandoned half-way left.
+        self.wipe_sent();
         if self.phase.in_flight() {
             self.link = Link::NeedsResynch;
         }
@@ -353,6 +368,7 @@ impl Engine {
 
     fn fail(&mut self, e: Error) {
         self.phase = Phase::Failed(e);
+        self.wipe_sent();
         if matches!(
             e,
             Error::Aborted
@@ -613,6 +629,7 @@ impl Engine {
             Err(Error::BufferTooSmall { needed: end })
         } else {
             self.phase = Phase::Complete { response_len: end };
+            self.wipe_sent();
             Ok(())
         }
     }

@@ -1242,3 +1242,49 @@ fn unanswered_exchanges_end_within_the_documented_bound() {
         }
     }
 }
+
+// ---------------------------------------------------------------- what stays behind
+
+/// A VERIFY with the PIN 1234 (ASCII, FF padded), as a PIN pad sends it.
+const VERIFY_1234: &str = "00 20 00 80 08 31 32 33 34 FF FF FF FF";
+/// The PIN's bytes as `Debug` shows them.
+const PIN_DEBUG: &str = "49, 50, 51, 52";
+
+/// The block buffer holds the command while the transaction runs (the engine's
+/// `Debug` shows it) and nothing once it is over: completed, failed, or
+/// abandoned half-way and followed by the next transmit.
+#[test]
+fn the_command_is_wiped_when_the_exchange_ends() {
+    let mut engine = lrc_engine(32);
+    let mut response = [0u8; 16];
+    let apdu = h(VERIFY_1234);
+    let tx = engine.transmit(&apdu, &mut response).unwrap();
+    assert!(std::format!("{:?}", tx.engine()).contains(PIN_DEBUG));
+
+    // Abandoned: the next one wipes it, resynchronises, then sends the command
+    // again.
+    let answer = exchange(
+        &mut engine,
+        VERIFY_1234,
+        "00 C0 00 lrc | 00 E0 00 lrc
+         00 00 0D 00 20 00 80 08 31 32 33 34 FF FF FF FF lrc | 00 00 02 90 00 lrc",
+    );
+    assert_eq!(answer, [0x90, 0x00]);
+    assert!(!std::format!("{engine:?}").contains(PIN_DEBUG), "completed");
+
+    let error = exchange_err(
+        &mut engine,
+        VERIFY_1234,
+        "00 40 0D 00 20 00 80 08 31 32 33 34 FF FF FF FF lrc | 00 C2 00 lrc
+         00 E2 00 lrc | timeout",
+    );
+    assert_eq!(error, Error::Aborted, "{error:?}");
+    assert!(!std::format!("{engine:?}").contains(PIN_DEBUG), "failed");
+
+    // A reset wipes what an abandoned transaction left.
+    engine.reset();
+    let tx = engine.transmit(&apdu, &mut response).unwrap();
+    assert!(std::format!("{:?}", tx.engine()).contains(PIN_DEBUG));
+    engine.reset();
+    assert!(!std::format!("{engine:?}").contains(PIN_DEBUG), "reset");
+}
