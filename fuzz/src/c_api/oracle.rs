@@ -60,6 +60,17 @@ pub(crate) enum Kind {
     /// An init, a begin, an ATR parse: every failure is a refusal (nothing stored, nothing
     /// written).
     Begin,
+    /// `rk_t1_begin`: a failure stores nothing, but the engine may refuse the
+    /// command itself, as documented, with its status in a FAILED `*action`
+    /// (`action`): an APDU empty or too long (`command_refusable`), then only
+    /// `*action` is written; or a resynchronisation owed that `max_resynchs` 0
+    /// forbids (`RK_STATUS_DEVICE_PROTOCOL_ERROR`), then the engine in slot
+    /// `engine` records the failure too.
+    T1Begin {
+        action: R,
+        engine: usize,
+        command_refusable: bool,
+    },
 }
 
 /// What a call names: its own slots, the bytes it reads and writes, what else it
@@ -131,7 +142,7 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
             matches!(st, RK_STATUS_INVALID_PARAMETER | RK_STATUS_DEVICE_BUSY)
                 || (!live && st == RK_STATUS_INVALID_DEVICE_STATE)
         }
-        Kind::Begin => st != RK_STATUS_SUCCESS,
+        Kind::Begin | Kind::T1Begin { .. } => st != RK_STATUS_SUCCESS,
         Kind::Request { must_refuse } => {
             if must_refuse {
                 assert!(
@@ -158,6 +169,19 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
                 a.kind <= RK_ACTION_FAILED && !(a.kind == RK_ACTION_FAILED && a.status == st),
                 "{what}: refused step wrote {a:?}"
             );
+        }
+    } else if let Kind::T1Begin {
+        action,
+        engine,
+        command_refusable,
+    } = kind
+        && refusal
+    {
+        // What the engine's own refusals may write.
+        match st {
+            RK_STATUS_INVALID_PARAMETER if command_refusable => allowed.push(action),
+            RK_STATUS_DEVICE_PROTOCOL_ERROR => allowed.extend([action, R::slot(engine)]),
+            _ => {}
         }
     } else if !quiet_refusal {
         allowed.extend(own.iter().map(|&s| R::slot(s)));

@@ -3,7 +3,9 @@
 
 use readerkit_c::*;
 
-use crate::c_api::arena::R;
+use readerkit::t1::MAX_APDU_LEN;
+
+use crate::c_api::arena::{R, read, usable_out};
 use crate::c_api::decode::{buffer, object, out, pick_slot, storage};
 use crate::c_api::model::*;
 use crate::c_api::oracle::{Kind, Site, check_action, check_end};
@@ -166,16 +168,32 @@ pub(crate) fn t1_begin(slot: usize, action: R) {
         &[slot, engine]
     };
     let (reads, writes) = ([apdu], [response, action, tx]);
+    let ((a, an), (r, rn)) = (apdu.parts(), response.parts());
     let site = Site::on(own)
         .reads(&reads)
         .writes(&writes)
-        .kind(Kind::Begin);
-    let ((a, an), (r, rn)) = (apdu.parts(), response.parts());
+        .kind(Kind::T1Begin {
+            action,
+            engine,
+            command_refusable: an == 0 || an > MAX_APDU_LEN,
+        });
+    let action_before = usable_out::<rk_action>(action).then(|| read::<rk_action>(action));
     let st = site.run("rk_t1_begin", || {
         // SAFETY: arena memory.
         unsafe { rk_t1_begin(tx.ptr(), len, eng.ptr(), a, an, r, rn, action.ptr()) }
     });
     let Some(st) = st else { return };
+    // An action the engine's refusal wrote is FAILED with the call's status.
+    if let Some(before) = action_before
+        && st != RK_STATUS_SUCCESS
+    {
+        let now: rk_action = read(action);
+        let fields = |a: rk_action| (a.kind, a.data, a.len, a.timeout_us, a.wtx, a.status);
+        assert!(
+            fields(now) == fields(before) || (now.kind == RK_ACTION_FAILED && now.status == st),
+            "rk_t1_begin (status {st}) wrote {now:?}"
+        );
+    }
     if st == RK_STATUS_SUCCESS {
         let was = obj(engine);
         assert_eq!(
