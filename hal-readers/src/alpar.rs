@@ -53,6 +53,7 @@ use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
 use readerkit::status::Failure;
 use readerkit::timing::Timing;
+use zeroize::Zeroize;
 
 use crate::CardEvent;
 use crate::chip::Class;
@@ -464,6 +465,20 @@ where
     ) -> Result<usize, Failure> {
         let mut frame = [0u8; MAX_FRAME];
         let len = encode(command, payload, &mut frame).map_err(|_| Failure::InvalidParameter)?;
+        let sent = self.send_frame(command, &frame[..len]);
+        // The frame holds the whole command (a PIN pad's VERIFY: the PIN).
+        frame.zeroize();
+        sent?;
+        match self.wait(reply) {
+            Waited::Answer(answer) => answer,
+            Waited::TimedOut => Err(Failure::IoTimeout),
+            Waited::ReadError => Err(Failure::DeviceProtocolError),
+        }
+    }
+
+    /// Settle an answer still owed (see [`Reader::command`]), then write `frame`,
+    /// a frame of `command`, to the chip and flush it.
+    fn send_frame(&mut self, command: u8, frame: &[u8]) -> Result<(), Failure> {
         if let Pending::Answer { .. } = self.pending {
             match self.wait(&mut []) {
                 // Whatever it says, it answers an earlier command: discarded.
@@ -474,15 +489,10 @@ where
             }
         }
         self.pending = Pending::Answer { command };
-        for &b in &frame[..len] {
+        for &b in frame {
             nb::block!(self.uart.write(b)).map_err(|_| Failure::Unsuccessful)?;
         }
-        nb::block!(self.uart.flush()).map_err(|_| Failure::Unsuccessful)?;
-        match self.wait(reply) {
-            Waited::Answer(answer) => answer,
-            Waited::TimedOut => Err(Failure::IoTimeout),
-            Waited::ReadError => Err(Failure::DeviceProtocolError),
-        }
+        nb::block!(self.uart.flush()).map_err(|_| Failure::Unsuccessful)
     }
 
     /// Read until the owed answer comes (its payload into `reply`), at most the

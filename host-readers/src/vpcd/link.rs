@@ -23,6 +23,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use readerkit::Failure;
+use zeroize::Zeroize;
 
 use super::frame::Assembler;
 use super::inbox::Inbox;
@@ -283,7 +284,11 @@ impl Link {
         let mut frame = Vec::with_capacity(2 + message.len());
         frame.extend_from_slice(&len.to_be_bytes());
         frame.extend_from_slice(message);
-        if let Err(why) = write_all(stream, &frame, deadline) {
+        let written = write_all(stream, &frame, deadline);
+        // The frame holds the whole command (a PIN pad's VERIFY: the PIN); the
+        // allocator would keep its bytes.
+        frame.as_mut_slice().zeroize();
+        if let Err(why) = written {
             self.end(id, why);
             return Err(if why == End::Deadline {
                 Failure::IoTimeout
