@@ -11,7 +11,7 @@ use readerkit_testkit::pcsc::{connect, disconnect, step, wait_cards};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
 
-/// Traced at the most verbose level: its log must still show no PIN.
+/// Traced at the most verbose level (both): their log must still show no PIN.
 const T1: &str = "RK PINPAD T1 00 00";
 const T0: &str = "RK PINPAD T0 01 00";
 
@@ -62,7 +62,7 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     require_pcscd();
     let mut pcscd = Pcscd::start_readerkit(&[
         ("RK PINPAD T1", "sim:t1:log=trace"),
-        ("RK PINPAD T0", "sim:t0"),
+        ("RK PINPAD T0", "sim:t0:log=trace"),
     ]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     wait_cards(&ctx, &[T1, T0], Duration::from_secs(10));
@@ -199,10 +199,13 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     let log = pcscd.log();
     // The trace shows the key switch's script (the host sent it) and the
     // structures (no PIN in them), but never the command built with the PIN.
+    // T=0 sends the PIN block as data of its own (after the header's ACK).
     for command in [
         "80 08 31 32 33 34",
         "80 08 35 36 37 38",
         "80 10 31 32 33 34",
+        "31 32 33 34 FF FF FF FF",
+        "35 36 37 38 FF FF FF FF",
     ] {
         assert!(
             !log.contains(command),
@@ -211,6 +214,10 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     }
     assert!(
         log.contains("-> I(N(S)=0, M=0) 13 bytes"),
-        "the traced reader did log its exchanges:\n{log}"
+        "the traced T=1 reader did log its exchanges:\n{log}"
+    );
+    assert!(
+        log.contains("-> T=0 data 8 bytes"),
+        "the traced T=0 reader did log its exchanges:\n{log}"
     );
 }

@@ -86,7 +86,7 @@ fn trace_decodes_every_exchange() {
     for line in [
         "trace: -> T=0 header CLA 00 INS A4 P1 00 P2 0C P3 02",
         "trace: <- T=0 procedure ACK A4 (all data)",
-        "trace: -> T=0 data 2 bytes: 3F 00",
+        "trace: -> T=0 data 2 bytes\n",
         "trace: <- T=0 status 61 0D",
         "trace: <- T=0 data 13 bytes: 6F 0B 82 01",
     ] {

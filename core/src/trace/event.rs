@@ -86,7 +86,9 @@ pub enum Event<'a> {
     T0Data {
         /// Which way.
         direction: Direction,
-        /// The bytes (their count is shown, and the first few).
+        /// The bytes: their count is shown, and for data from the card the first
+        /// few. Data to the card is shown by its count only, as T=1 blocks are:
+        /// it may hold a PIN the reader's PIN pad read.
         bytes: &'a [u8],
     },
     /// A T=1 block, either way: decoded if valid, else said why not.
@@ -239,9 +241,16 @@ impl fmt::Display for Event<'_> {
             },
             Event::T0Procedure(procedure) => write!(f, "<- T=0 procedure {procedure}"),
             Event::T0Status(sw1, sw2) => write!(f, "<- T=0 status {sw1:02X} {sw2:02X}"),
-            Event::T0Data { direction, bytes } => write!(
+            Event::T0Data {
+                direction: Direction::ToCard,
+                bytes,
+            } => write!(f, "-> T=0 data {} bytes", bytes.len()),
+            Event::T0Data {
+                direction: Direction::FromCard,
+                bytes,
+            } => write!(
                 f,
-                "{direction} T=0 data {} bytes: {}",
+                "<- T=0 data {} bytes: {}",
                 bytes.len(),
                 BoundedHex(bytes)
             ),

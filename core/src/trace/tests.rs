@@ -109,7 +109,10 @@ fn pps_and_t0_procedure_bytes_are_decoded() {
     assert_eq!(lines[4], "-> T=0 header CLA 00 INS A4 P1 04 P2 00 P3 02");
     assert_eq!(lines[5], "<- T=0 procedure NULL 60 (more time)");
     assert_eq!(lines[6], "<- T=0 procedure ACK A4 (all data)");
-    assert_eq!(lines[7], "-> T=0 data 2 bytes: 3F 00");
+    assert_eq!(
+        lines[7], "-> T=0 data 2 bytes",
+        "data to the card: its count only"
+    );
     assert_eq!(lines[8], "<- T=0 procedure SW1 61");
     assert_eq!(lines[9], "<- T=0 status 61 10");
 }
