@@ -104,7 +104,8 @@ pub enum Event<'a> {
     Bytes {
         /// Which way.
         direction: Direction,
-        /// The bytes.
+        /// The bytes: their count is shown, and for bytes from the card the first
+        /// few (bytes to the card by their count only, as T=0 data).
         bytes: &'a [u8],
     },
     /// Nothing arrived within the time allowed.
@@ -267,14 +268,14 @@ impl fmt::Display for Event<'_> {
                     BoundedHex(bytes)
                 ),
             },
-            Event::Bytes { direction, bytes } => {
-                write!(
-                    f,
-                    "{direction} {} bytes: {}",
-                    bytes.len(),
-                    BoundedHex(bytes)
-                )
-            }
+            Event::Bytes {
+                direction: Direction::ToCard,
+                bytes,
+            } => write!(f, "-> {} bytes", bytes.len()),
+            Event::Bytes {
+                direction: Direction::FromCard,
+                bytes,
+            } => write!(f, "<- {} bytes: {}", bytes.len(), BoundedHex(bytes)),
             Event::Timeout { first_us } => write!(f, "<- nothing within {first_us} µs"),
             Event::LineError(status) => write!(f, "line error: {status}"),
         }

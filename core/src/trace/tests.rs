@@ -117,6 +117,42 @@ fn pps_and_t0_procedure_bytes_are_decoded() {
     assert_eq!(lines[9], "<- T=0 status 61 10");
 }
 
+/// What the reader sends is shown by its count only (it may hold a PIN its PIN
+/// pad read); what the card sends keeps its first bytes.
+#[test]
+fn data_to_the_card_shows_its_count_only() {
+    use super::event::Direction::{FromCard, ToCard};
+    let pin = [0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF];
+    let lines = [
+        Event::T0Data {
+            direction: ToCard,
+            bytes: &pin,
+        },
+        Event::Bytes {
+            direction: ToCard,
+            bytes: &pin,
+        },
+        Event::T0Data {
+            direction: FromCard,
+            bytes: &pin,
+        },
+        Event::Bytes {
+            direction: FromCard,
+            bytes: &pin,
+        },
+    ]
+    .map(|event| event.to_string());
+    assert_eq!(
+        lines,
+        [
+            "-> T=0 data 8 bytes",
+            "-> 8 bytes",
+            "<- T=0 data 8 bytes: 31 32 33 34 FF FF FF FF",
+            "<- 8 bytes: 31 32 33 34 FF FF FF FF",
+        ]
+    );
+}
+
 #[test]
 fn a_hostile_megabyte_gives_bounded_lines() {
     let hostile = std::vec![0x5Au8; 1 << 20];
