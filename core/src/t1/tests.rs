@@ -1261,8 +1261,18 @@ fn the_command_is_wiped_when_the_exchange_ends() {
     let tx = engine.transmit(&apdu, &mut response).unwrap();
     assert!(std::format!("{:?}", tx.engine()).contains(PIN_DEBUG));
 
-    // Abandoned: the next one wipes it, resynchronises, then sends the command
-    // again.
+    // Abandoned: the next one wipes it as it begins, before its first block (an
+    // S(RESYNCH request), shorter than the VERIFY's I-block) is written.
+    let select = h(SELECT);
+    let tx = engine.transmit(&select, &mut response).unwrap();
+    assert!(
+        matches!(tx.action(), Ok(Action::Send { block, .. }) if block == l("00 C0 00")),
+        "the next transaction resynchronises first"
+    );
+    let shown = std::format!("{:?}", tx.engine());
+    assert!(!shown.contains(PIN_DEBUG), "abandoned: {shown}");
+
+    // That one abandoned too: the next resynchronises, then sends its command.
     let answer = exchange(
         &mut engine,
         VERIFY_1234,
