@@ -91,7 +91,9 @@ pub enum Event<'a> {
         /// it may hold a PIN the reader's PIN pad read.
         bytes: &'a [u8],
     },
-    /// A T=1 block, either way: decoded if valid, else said why not.
+    /// A T=1 block, either way: decoded if valid (an I-block's information field
+    /// by its length only), else said why not, with the first few bytes of a block
+    /// from the card (a block to the card by its count only: it may hold a PIN).
     T1Block {
         /// Which way.
         direction: Direction,
@@ -261,12 +263,17 @@ impl fmt::Display for Event<'_> {
                 edc,
             } => match Repr::parse_bytes(bytes, edc) {
                 Ok(repr) => write!(f, "{direction} {repr}"),
-                Err(error) => write!(
-                    f,
-                    "{direction} invalid T=1 block ({error}), {} bytes: {}",
-                    bytes.len(),
-                    BoundedHex(bytes)
-                ),
+                Err(error) => {
+                    write!(
+                        f,
+                        "{direction} invalid T=1 block ({error}), {} bytes",
+                        bytes.len()
+                    )?;
+                    match direction {
+                        Direction::ToCard => Ok(()),
+                        Direction::FromCard => write!(f, ": {}", BoundedHex(bytes)),
+                    }
+                }
             },
             Event::Bytes {
                 direction: Direction::ToCard,

@@ -123,6 +123,12 @@ fn pps_and_t0_procedure_bytes_are_decoded() {
 fn data_to_the_card_shows_its_count_only() {
     use super::event::Direction::{FromCard, ToCard};
     let pin = [0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF];
+    // The VERIFY's I-block with a CRC, read as LRC (a decoder that missed the
+    // ATR): invalid, either way.
+    let mut block = std::vec![0x00, 0x00, 0x0D, 0x00, 0x20, 0x00, 0x80, 0x08];
+    block.extend_from_slice(&pin);
+    let crc = Edc::Crc.compute(&block);
+    block.extend_from_slice(&crc);
     let lines = [
         Event::T0Data {
             direction: ToCard,
@@ -140,6 +146,16 @@ fn data_to_the_card_shows_its_count_only() {
             direction: FromCard,
             bytes: &pin,
         },
+        Event::T1Block {
+            direction: ToCard,
+            bytes: &block,
+            edc: Edc::Lrc,
+        },
+        Event::T1Block {
+            direction: FromCard,
+            bytes: &block,
+            edc: Edc::Lrc,
+        },
     ]
     .map(|event| event.to_string());
     assert_eq!(
@@ -149,6 +165,9 @@ fn data_to_the_card_shows_its_count_only() {
             "-> 8 bytes",
             "<- T=0 data 8 bytes: 31 32 33 34 FF FF FF FF",
             "<- 8 bytes: 31 32 33 34 FF FF FF FF",
+            "-> invalid T=1 block (T=1 block EDC mismatch), 18 bytes",
+            "<- invalid T=1 block (T=1 block EDC mismatch), 18 bytes: \
+             00 00 0D 00 20 00 80 08 31 32 33 34 FF FF FF FF 88 D9",
         ]
     );
 }
