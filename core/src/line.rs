@@ -492,7 +492,11 @@ fn run_t1<L: Line>(
         let wait = match action? {
             t1::Action::Done { response_len } => return Ok(response_len),
             t1::Action::Send { block: bytes, wait } => {
-                line.send(bytes)?;
+                if let Err(status) = line.send(bytes) {
+                    // Not left in the engine's buffer until the next APDU.
+                    transaction.abandon();
+                    return Err(status);
+                }
                 wait.bwt_us(&card.timing, bwi)
             }
         };
@@ -500,7 +504,10 @@ fn run_t1<L: Line>(
             Ok(0) => transaction.timeout(),
             Ok(n) => transaction.receive(&block[..n]),
             Err(Failure::DeviceProtocolError) => transaction.line_error(),
-            Err(status) => return Err(status),
+            Err(status) => {
+                transaction.abandon();
+                return Err(status);
+            }
         };
     }
 }

@@ -161,9 +161,9 @@ impl Failure {
 /// It holds the sequence numbers, the IFSC in force and a 259-byte block buffer;
 /// it never allocates. The block buffer holds command bytes (a PIN a PIN pad sent,
 /// too) only while a transaction runs: it is wiped when the transaction completes
-/// or fails, and one abandoned half-way is wiped by the next
-/// [`Engine::transmit`] or [`Engine::reset`], so neither the engine's memory nor
-/// its `Debug` keeps a command once its exchange is over.
+/// or fails, or is [abandoned](Transaction::abandon); one dropped half-way is
+/// wiped by the next [`Engine::transmit`] or [`Engine::reset`], so neither the
+/// engine's memory nor its `Debug` keeps a command once its exchange is over.
 #[derive(Debug, Clone)]
 pub struct Engine {
     config: Config,
@@ -692,5 +692,14 @@ impl Transaction<'_> {
     /// The engine this transaction runs on (for its IFSC and state).
     pub fn engine(&self) -> &Engine {
         self.engine
+    }
+
+    /// End the transaction unfinished (the driver's line failed: the card went,
+    /// the reader broke): the engine's block buffer, which may hold the command
+    /// (a PIN a PIN pad sent), is wiped now rather than at the next
+    /// [`Engine::transmit`], which resynchronises first as after any transaction
+    /// dropped unfinished.
+    pub fn abandon(self) {
+        self.engine.wipe_sent();
     }
 }
