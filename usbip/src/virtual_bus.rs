@@ -7,9 +7,9 @@
 //! IN endpoint holds one packet the device wrote until the host takes it, and the
 //! next `poll` reports that endpoint's IN as complete. A SETUP packet clears
 //! endpoint 0 (its stall and any packet left of an earlier transfer), as a real
-//! controller does. A change of configuration empties the other IN endpoints
-//! ([`VirtualBus::configuration_changed`]): what the device wrote for the host
-//! before it is not delivered after.
+//! controller does. A change of configuration empties the other endpoints, IN
+//! and OUT ([`VirtualBus::configuration_changed`]): what either side wrote
+//! before it and the other had not read is not delivered after.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
