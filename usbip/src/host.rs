@@ -261,8 +261,10 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// Run one control transfer: the IN data, or a negative errno. A
-    /// SET_CONFIGURATION the device accepts resets its other endpoints
-    /// ([`Host::reset_endpoints`]).
+    /// SET_CONFIGURATION the device accepts resets its other endpoints: every
+    /// bulk and interrupt transfer pending ends with `-ESHUTDOWN` (reported by the
+    /// next [`Host::pump`]) and what they hold is dropped
+    /// ([`VirtualBus::configuration_changed`]).
     pub fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
         let result = self.run_control(setup, out);
         if result.is_ok() && protocol::is_set_configuration(&setup) {
