@@ -91,9 +91,12 @@ pub(crate) struct T1Tx {
     tx: Transaction<'static>,
 }
 
-/// Ending a transaction (released or never stored) gives the engine back.
+/// Ending a transaction (released or never stored) gives the engine back, its
+/// block buffer wiped first (the blocks sent may hold a PIN): a transaction
+/// ended half-way leaves no command bytes in the engine's storage.
 impl Drop for T1Tx {
     fn drop(&mut self) {
+        self.tx.abandon();
         // SAFETY: the engine slot outlives its transactions per the contract; a
         // reference to the busy flag only (the transaction borrows the `engine`
         // field, and nothing runs on it until this drop is over).

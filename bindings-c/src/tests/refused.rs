@@ -105,3 +105,70 @@ fn t1_begin_refused_leaves_the_engine_storage_alone() {
     // SAFETY: the engine made above, idle.
     assert_eq!(unsafe { rk_t1_deinit(engine.ptr()) }, RK_STATUS_SUCCESS);
 }
+
+/// A transaction ended half-way (`rk_t1_end` before DONE) leaves no command
+/// bytes in the engine's storage: the block sent (a VERIFY with the PIN 1234)
+/// is wiped when the engine is given back, not at the next begin.
+#[test]
+fn t1_end_half_way_wipes_the_command_from_the_engine() {
+    let engine = Zeroed::<rk_t1_engine>::new();
+    let config = t1_config();
+    // SAFETY: zeroed engine storage; a local configuration.
+    let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &config) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: the engine storage (aligned, a live engine), no call running.
+    let shown = || unsafe { crate::t1::T1Engine::describe(engine.ptr().cast()) };
+    let verify = [0x00, 0x20, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34];
+    let tx = Zeroed::<rk_t1_transaction>::new();
+    let mut response = [0u8; 8];
+    let mut action = core::mem::MaybeUninit::<rk_action>::uninit();
+    let (len, tx_len) = (response.len(), size_of::<rk_t1_transaction>());
+    // SAFETY: our storage, buffers and out-pointer.
+    let st = unsafe {
+        rk_t1_begin(
+            tx.ptr(),
+            tx_len,
+            engine.ptr(),
+            verify.as_ptr(),
+            verify.len(),
+            response.as_mut_ptr(),
+            len,
+            action.as_mut_ptr(),
+        )
+    };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written by the successful begin.
+    let first = unsafe { action.assume_init() };
+    assert_eq!(first.kind, RK_ACTION_SEND);
+    // The engine announces its IFSD first: the card's S(IFS response) echoes
+    // the request (PCB C1 -> E1, LRC again); the I-block with the VERIFY follows.
+    // SAFETY: the engine's block, valid until the next call on the transaction.
+    let mut answer = unsafe { core::slice::from_raw_parts(first.data, first.len) }.to_vec();
+    answer[1] |= 0x20;
+    let last = answer.len() - 1;
+    answer[last] = answer[..last].iter().fold(0, |lrc, b| lrc ^ b);
+    // SAFETY: the transaction made above; our block and out-pointer.
+    let st = unsafe { rk_t1_receive(tx.ptr(), answer.as_ptr(), answer.len(), action.as_mut_ptr()) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written by the successful step.
+    let second = unsafe { action.assume_init() };
+    assert_eq!(second.kind, RK_ACTION_SEND);
+    // SAFETY: as above.
+    let sent = unsafe { core::slice::from_raw_parts(second.data, second.len) };
+    // `sent` lies in the engine's storage: the PIN is there now.
+    assert_eq!(
+        sent[3..sent.len() - 1],
+        verify,
+        "the I-block carries the VERIFY"
+    );
+    // SAFETY: the transaction made above, idle.
+    assert_eq!(unsafe { rk_t1_end(tx.ptr()) }, RK_STATUS_SUCCESS);
+    let text = shown();
+    assert!(text.contains("busy: false"), "{text}");
+    assert!(
+        !text.contains("49, 50, 51, 52"),
+        "the PIN in the engine: {text}"
+    );
+    // SAFETY: the engine made above, idle.
+    assert_eq!(unsafe { rk_t1_deinit(engine.ptr()) }, RK_STATUS_SUCCESS);
+}

@@ -694,12 +694,20 @@ impl Transaction<'_> {
         self.engine
     }
 
-    /// End the transaction unfinished (the driver's line failed: the card went,
-    /// the reader broke): the engine's block buffer, which may hold the command
-    /// (a PIN a PIN pad sent), is wiped now rather than at the next
-    /// [`Engine::transmit`], which resynchronises first as after any transaction
-    /// dropped unfinished.
-    pub fn abandon(self) {
-        self.engine.wipe_sent();
+    /// End the transaction, finished or not (the driver's line failed: the card
+    /// went, the reader broke; or the caller is done with it): the engine's
+    /// block buffer, which may hold the command (a PIN a PIN pad sent), is wiped
+    /// now rather than at the next [`Engine::transmit`]. An unfinished one is
+    /// ended as if dropped: the next transmit resynchronises first, and every
+    /// step of this one is refused with [`Error::NoTransaction`] from here on.
+    /// Takes `&mut self` so that a transaction stored in place (a C binding's
+    /// storage) can be ended without being moved.
+    pub fn abandon(&mut self) {
+        let engine = &mut *self.engine;
+        if engine.phase.in_flight() {
+            engine.link = Link::NeedsResynch;
+            engine.phase = Phase::Idle;
+        }
+        engine.wipe_sent();
     }
 }
