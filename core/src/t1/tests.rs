@@ -1298,3 +1298,31 @@ fn the_command_is_wiped_when_the_exchange_ends() {
     engine.reset();
     assert!(!std::format!("{engine:?}").contains(PIN_DEBUG), "reset");
 }
+
+/// `Transaction::abandon` ends an unfinished transaction in place: its command is
+/// wiped at once, its steps are refused, and the next transmit resynchronises
+/// first, as after a transaction dropped unfinished.
+#[test]
+fn abandon_ends_a_transaction_in_place() {
+    let mut engine = lrc_engine(32);
+    let mut response = [0u8; 16];
+    let apdu = h(VERIFY_1234);
+    let mut tx = engine.transmit(&apdu, &mut response).unwrap();
+    assert!(std::format!("{:?}", tx.engine()).contains(PIN_DEBUG));
+    tx.abandon();
+    assert!(!std::format!("{:?}", tx.engine()).contains(PIN_DEBUG));
+    assert_eq!(tx.action().err(), Some(Error::NoTransaction));
+    assert_eq!(
+        tx.receive(&l("00 00 02 90 00")).err(),
+        Some(Error::NoTransaction)
+    );
+    assert_eq!(tx.timeout().err(), Some(Error::NoTransaction));
+    assert!(!tx.engine().is_synchronised());
+    let answer = exchange(
+        &mut engine,
+        SELECT,
+        "00 C0 00 lrc | 00 E0 00 lrc
+         00 00 07 00 A4 04 00 02 3F 00 lrc | 00 00 02 90 00 lrc",
+    );
+    assert_eq!(answer, [0x90, 0x00]);
+}
