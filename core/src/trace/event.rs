@@ -29,6 +29,33 @@ impl fmt::Display for Direction {
     }
 }
 
+/// Bytes crossing the line, as a trace line shows them: `N bytes`, followed for
+/// bytes from the card by their first few as hex (`N bytes: 6F 0B ...`). Bytes to
+/// the card show their count only: they may hold a PIN the reader's PIN pad read.
+struct Data<'a> {
+    direction: Direction,
+    bytes: &'a [u8],
+}
+
+impl<'a> Data<'a> {
+    const fn to_card(bytes: &'a [u8]) -> Data<'a> {
+        Data {
+            direction: Direction::ToCard,
+            bytes,
+        }
+    }
+}
+
+impl fmt::Display for Data<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.bytes.len())?;
+        match self.direction {
+            Direction::ToCard => Ok(()),
+            Direction::FromCard => write!(f, ": {}", BoundedHex(self.bytes)),
+        }
+    }
+}
+
 /// A T=0 procedure byte, as ISO/IEC 7816-3 10.3.3 reads it after a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum T0Procedure {
@@ -240,49 +267,28 @@ impl fmt::Display for Event<'_> {
                     f,
                     "-> T=0 header CLA {cla:02X} INS {ins:02X} P1 {p1:02X} P2 {p2:02X} P3 {p3:02X}"
                 ),
-                _ => write!(f, "-> T=0 header? {}", BoundedHex(bytes)),
+                _ => write!(f, "-> T=0 header? {}", Data::to_card(bytes)),
             },
             Event::T0Procedure(procedure) => write!(f, "<- T=0 procedure {procedure}"),
             Event::T0Status(sw1, sw2) => write!(f, "<- T=0 status {sw1:02X} {sw2:02X}"),
-            Event::T0Data {
-                direction: Direction::ToCard,
-                bytes,
-            } => write!(f, "-> T=0 data {} bytes", bytes.len()),
-            Event::T0Data {
-                direction: Direction::FromCard,
-                bytes,
-            } => write!(
-                f,
-                "<- T=0 data {} bytes: {}",
-                bytes.len(),
-                BoundedHex(bytes)
-            ),
+            Event::T0Data { direction, bytes } => {
+                write!(f, "{direction} T=0 data {}", Data { direction, bytes })
+            }
             Event::T1Block {
                 direction,
                 bytes,
                 edc,
             } => match Repr::parse_bytes(bytes, edc) {
                 Ok(repr) => write!(f, "{direction} {repr}"),
-                Err(error) => {
-                    write!(
-                        f,
-                        "{direction} invalid T=1 block ({error}), {} bytes",
-                        bytes.len()
-                    )?;
-                    match direction {
-                        Direction::ToCard => Ok(()),
-                        Direction::FromCard => write!(f, ": {}", BoundedHex(bytes)),
-                    }
-                }
+                Err(error) => write!(
+                    f,
+                    "{direction} invalid T=1 block ({error}), {}",
+                    Data { direction, bytes }
+                ),
             },
-            Event::Bytes {
-                direction: Direction::ToCard,
-                bytes,
-            } => write!(f, "-> {} bytes", bytes.len()),
-            Event::Bytes {
-                direction: Direction::FromCard,
-                bytes,
-            } => write!(f, "<- {} bytes: {}", bytes.len(), BoundedHex(bytes)),
+            Event::Bytes { direction, bytes } => {
+                write!(f, "{direction} {}", Data { direction, bytes })
+            }
             Event::Timeout { first_us } => write!(f, "<- nothing within {first_us} µs"),
             Event::LineError(status) => write!(f, "line error: {status}"),
         }

@@ -138,6 +138,7 @@ fn data_to_the_card_shows_its_count_only() {
             direction: ToCard,
             bytes: &pin,
         },
+        Event::T0Header(&pin),
         Event::T0Data {
             direction: FromCard,
             bytes: &pin,
@@ -163,6 +164,7 @@ fn data_to_the_card_shows_its_count_only() {
         [
             "-> T=0 data 8 bytes",
             "-> 8 bytes",
+            "-> T=0 header? 8 bytes",
             "<- T=0 data 8 bytes: 31 32 33 34 FF FF FF FF",
             "<- 8 bytes: 31 32 33 34 FF FF FF FF",
             "-> invalid T=1 block (T=1 block EDC mismatch), 18 bytes",
