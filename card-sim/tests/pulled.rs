@@ -1,6 +1,7 @@
-//! A card pulled out while a T=1 command is on its way: the request fails, and
-//! the command (a VERIFY's PIN) is not left behind in the line reader's T=1
-//! engine, whose block buffer the device's `Debug` shows.
+//! A card pulled out while a T=1 command is on its way (as its block goes out, or
+//! right after): the request fails, and the command (a VERIFY's PIN) is not left
+//! behind in the line reader's T=1 engine, whose block buffer the device's `Debug`
+//! shows.
 
 use readerkit::Failure;
 use readerkit::caps::ReaderCapabilities;
@@ -11,12 +12,21 @@ use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_testkit::client::{apdu, power_up, select};
 use readerkit_testkit::sim::line_device;
 
-/// The simulated card's line, whose card is taken out right after the next
-/// send once `pull` is set (the card got the bytes; nothing comes back).
+/// When the card is taken out, relative to the next send.
+#[derive(Debug, Clone, Copy)]
+enum Pull {
+    /// Before it: the send fails.
+    BeforeSend,
+    /// Right after it: the card got the bytes, nothing comes back.
+    AfterSend,
+}
+
+/// The simulated card's line, whose card is taken out at the next send once
+/// `pull` is set.
 #[derive(Debug)]
 struct Pulled {
     line: SimLine,
-    pull: bool,
+    pull: Option<Pull>,
 }
 
 impl Line for Pulled {
@@ -29,8 +39,11 @@ impl Line for Pulled {
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        if let Some(Pull::BeforeSend) = self.pull {
+            self.line.remove();
+        }
         let sent = self.line.send(bytes);
-        if self.pull {
+        if let Some(Pull::AfterSend) = self.pull {
             self.line.remove();
         }
         sent
@@ -51,9 +64,15 @@ impl Line for Pulled {
 
 #[test]
 fn a_command_cut_off_by_a_removal_is_not_kept_in_the_t1_engine() {
+    for pull in [Pull::BeforeSend, Pull::AfterSend] {
+        cut_off(pull);
+    }
+}
+
+fn cut_off(pull: Pull) {
     let line = Pulled {
         line: SimLine::holding(Some(Card::new(Profile::t1()))),
-        pull: false,
+        pull: None,
     };
     let dev = line_device(LineReader::new(line), ReaderCapabilities::typical());
     dev.card_inserted();
@@ -64,16 +83,22 @@ fn a_command_cut_off_by_a_removal_is_not_kept_in_the_t1_engine() {
     let select_mf = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
     assert_eq!(apdu(&dev, 2, &select_mf), Ok(vec![0x90, 0x00]));
 
-    dev.with_driver(|reader| reader.line_mut().pull = true);
+    dev.with_driver(|reader| reader.line_mut().pull = Some(pull));
     let verify = [
         0x00, 0x20, 0x00, 0x80, 0x08, 0x31, 0x32, 0x33, 0x34, 0xFF, 0xFF, 0xFF, 0xFF,
     ];
     let failed = apdu(&dev, 2, &verify);
-    assert!(failed.is_err(), "the card went mid-exchange: {failed:?}");
+    assert!(
+        failed.is_err(),
+        "{pull:?}: the card went mid-exchange: {failed:?}"
+    );
     let shown = format!("{dev:?}");
-    assert!(shown.contains("card: None"), "the card is out: {shown}");
+    assert!(
+        shown.contains("card: None"),
+        "{pull:?}: the card is out: {shown}"
+    );
     assert!(
         !shown.contains("49, 50, 51, 52"),
-        "the PIN in the device's state: {shown}"
+        "{pull:?}: the PIN in the device's state: {shown}"
     );
 }
