@@ -12,16 +12,27 @@ use readerkit_c::rk_status;
 
 use super::arena::{ARENA_LEN, R, SLOT_CAP, arena, slot_off};
 
+/// Per slot: the bytes of the live object stored at its start (0: none), and
+/// the slot's state.
+type Objects = [(usize, SlotState); SLOT_CAP.len()];
+
 /// The arena between two calls.
 pub(crate) struct Snapshot {
     /// Every byte but the storage of live objects (zero there).
     bytes: Vec<u8>,
-    /// Per slot: the bytes of the live object stored at its start (0: none),
-    /// and the slot's state.
-    objects: [(usize, SlotState); SLOT_CAP.len()],
+    /// The live objects.
+    objects: Objects,
 }
 
 impl Snapshot {
+    /// The arena with the live `objects` found in it.
+    fn of(objects: Objects) -> Snapshot {
+        Snapshot {
+            bytes: bytes(&objects),
+            objects,
+        }
+    }
+
     /// `true` if `at` lies in the storage of a live object.
     fn in_object(&self, at: usize) -> bool {
         self.objects
@@ -30,10 +41,6 @@ impl Snapshot {
             .any(|(i, &(len, _))| (slot_off(i)..slot_off(i) + len).contains(&at))
     }
 }
-
-/// Per slot: the bytes of the live object stored at its start (0: none), and
-/// the slot's state.
-type Objects = [(usize, SlotState); SLOT_CAP.len()];
 
 thread_local! {
     /// Per slot, the object as the last call left it, if nothing changed it
@@ -91,10 +98,7 @@ pub(crate) fn snapshot() -> Snapshot {
         let mut last = last.borrow_mut();
         array::from_fn(|i| last[i].take().unwrap_or_else(|| object(i)))
     });
-    Snapshot {
-        bytes: bytes(&objects),
-        objects,
-    }
+    Snapshot::of(objects)
 }
 
 /// Assert that every byte changed since `before` lies in one of `allowed`, and
@@ -103,11 +107,7 @@ pub(crate) fn snapshot() -> Snapshot {
 /// its padding and value bytes zeroed, the header's fields kept, so that
 /// the next snapshot reads only defined bytes there.
 pub(crate) fn check_writes(what: &str, st: rk_status, before: &Snapshot, allowed: &[R]) {
-    let objects = array::from_fn(object);
-    let now = Snapshot {
-        bytes: bytes(&objects),
-        objects,
-    };
+    let now = Snapshot::of(array::from_fn(object));
     // Whole chunks first (one memcmp each, not a comparison per byte the
     // coverage instrumentation would trace), then the bytes of a chunk that differs.
     for (c, (b, n)) in before
