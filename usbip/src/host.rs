@@ -196,6 +196,13 @@ impl Outcome {
     }
 }
 
+/// OUT packets of `endpoint` the device has read since the last reset: those
+/// `sent` (per endpoint) less those still waiting on `bus`.
+fn packets_read(bus: &VirtualBus, sent: &[u64; 16], endpoint: u8) -> u64 {
+    let waiting = bus.waiting(endpoint) as u64;
+    sent[usize::from(endpoint)].saturating_sub(waiting)
+}
+
 /// A usb-device stack with one class `C` on a [`VirtualBus`], seen from the host.
 pub struct Host<'a, C> {
     usb: UsbDevice<'a, VirtualBus>,
@@ -277,14 +284,15 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// by the next [`Host::pump`]) and the endpoints but 0 are emptied
     /// ([`VirtualBus::configuration_changed`]).
     fn reset_endpoints(&mut self) {
-        for pending in self.pending.drain(..) {
+        for pending in std::mem::take(&mut self.pending) {
             let (read, packet) = match &pending {
                 Pending::Out { submit, .. } => {
                     let endpoint = submit.endpoint;
-                    let waiting = self.bus.waiting(endpoint) as u64;
-                    let read = self.sent[usize::from(endpoint)].saturating_sub(waiting);
                     let packet = self.bus.max_packet(endpoint, UsbDirection::Out);
-                    (read, usize::from(packet.unwrap_or(0)))
+                    (
+                        packets_read(&self.bus, &self.sent, endpoint),
+                        usize::from(packet.unwrap_or(0)),
+                    )
                 }
                 Pending::In { .. } => (0, 0),
             };
@@ -500,10 +508,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                     }
                 }
                 Pending::Out { submit, until, .. } => {
-                    let endpoint = usize::from(submit.endpoint);
-                    let waiting = self.bus.waiting(submit.endpoint) as u64;
-                    let read = self.sent[endpoint].saturating_sub(waiting);
-                    (read >= *until).then_some(0)
+                    (packets_read(&self.bus, &self.sent, submit.endpoint) >= *until).then_some(0)
                 }
             };
             match finished {
