@@ -934,11 +934,7 @@ fn connect_from(source: Ipv4Addr, port: u16) -> Client {
     .unwrap_or_else(|e| panic!("bind to {source}: {e}"));
     let server = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
     connect(fd.as_raw_fd(), &server).expect("connect to the server");
-    let stream = TcpStream::from(fd);
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    Client { stream }
+    Client::over(TcpStream::from(fd))
 }
 
 /// The connection `i` is closed by the server at once: end of stream or reset,

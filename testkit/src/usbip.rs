@@ -99,7 +99,12 @@ impl Client {
     /// # Panics
     /// If the server is not there.
     pub fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+        Client::over(TcpStream::connect(("127.0.0.1", port)).expect("connect to the server"))
+    }
+
+    /// A client on `stream`, a connection to the server made by the caller (from
+    /// an address of its choice), with a 20 s read time-out as a hang guard.
+    pub fn over(stream: TcpStream) -> Client {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .expect("set a read time-out");
