@@ -273,6 +273,12 @@ impl Profile {
         encode(&header, out).unwrap_or(0)
     }
 
+    /// Whether [`Profile::time_extension`] is a frame (the SEC1210's), which a
+    /// host's NAK may ask for again, rather than a GemPC Twin's unframed byte.
+    pub const fn frames_time_extension(self) -> bool {
+        matches!(self, Profile::Sec1210)
+    }
+
     /// The bytes that ask the host for more time while the command `slot`/`seq`
     /// runs, written into `out`; returns their length (0 if `out` is too short).
     /// A GemPC Twin sends its unframed [`time_request`] byte: libccid reads the echo
@@ -497,6 +503,11 @@ mod tests {
             ]
         );
         assert_eq!(Profile::Sec1210.time_extension(1, 9, 2, &mut out[..12]), 0);
+        // A frame where said, else the one unframed byte.
+        for profile in [Profile::GemPcTwin, Profile::Sec1210, Profile::GemPcPinPad] {
+            let len = profile.time_extension(0, 9, 2, &mut out);
+            assert_eq!(profile.frames_time_extension(), len > 1, "{profile:?}");
+        }
     }
 
     /// What an Escape to slot 0 of a reader at the TPDU level sees.

@@ -175,7 +175,7 @@ impl Running {
             }
             // A GemPC Twin's is one byte outside any frame, not a frame to send
             // again.
-            if self.profile == twin::Profile::Sec1210 {
+            if self.profile.frames_time_extension() {
                 let mut kept = locked(&self.more_time_frame);
                 kept.clear();
                 kept.extend_from_slice(&bytes[..len]);
