@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ctl_code};
+use readerkit_host_readers::sim::FN_SIM_KEYS;
 use readerkit_testkit::opensc::{self, Said, require_opensc, verify_on_pin_pad};
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_cards};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
@@ -20,7 +21,7 @@ const T0: &str = "RK T0 01 00";
 const ATR_T1: &str = "3b:9b:96:81:71:fe:45:00:80:65:52:4b:53:49:4d:73:10:21:40:ef";
 const ATR_T0: &str = "3b:1b:95:80:65:52:4b:53:49:4d:73:10:21:40";
 /// The `sim:` key switch.
-const SIM_KEYS: u64 = ctl_code(3502);
+const SIM_KEYS: u64 = ctl_code(FN_SIM_KEYS as u64);
 
 /// Load `keys` into the PIN pad of reader `name` (through the pcsc crate).
 fn load_keys(ctx: &Context, name: &str, keys: &str) {

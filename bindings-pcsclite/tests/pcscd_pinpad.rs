@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Error, Protocols, Scope, ctl_code};
+use readerkit_host_readers::sim::FN_SIM_KEYS;
 use readerkit_testkit::pcsc::{connect, disconnect, step, wait_cards};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
@@ -16,7 +17,7 @@ const T1: &str = "RK PINPAD T1 00 00";
 const T0: &str = "RK PINPAD T0 01 00";
 
 /// The `sim:` key switch.
-const SIM_KEYS: u64 = ctl_code(3502);
+const SIM_KEYS: u64 = ctl_code(FN_SIM_KEYS as u64);
 
 /// The part 10 feature list as (tag, control code) pairs.
 fn features(card: &Card) -> Vec<(u8, u64)> {
