@@ -14,6 +14,9 @@ use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 const TRACED: &str = "RK TRACED 00 00";
 const QUIET: &str = "RK QUIET 01 00";
 const INFO: &str = "RK INFO 02 00";
+/// VERIFY with the simulated card's PIN, "1234", as a client typing it on the PC
+/// sends it.
+const VERIFY_ON_PC: [u8; 9] = [0x00, 0x20, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34];
 /// A vendor function no reader offers (the control fails: not supported).
 const UNKNOWN_FUNCTION: u16 = 3999;
 
@@ -39,6 +42,8 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
         let card = connect(&ctx, name, Protocols::T0 | Protocols::T1);
         let select = tx(&card, &SELECT_MF).unwrap();
         assert_eq!(select, [0x90, 0x00]);
+        // A PIN typed on the PC: pcscd's `-a` logs it, the readers' lines do not.
+        assert_eq!(tx(&card, &VERIFY_ON_PC).unwrap(), [0x90, 0x00]);
         let data: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
         let answer = tx(&card, &echo(&data)).unwrap();
         assert_eq!(&answer[..answer.len() - 2], &data[..]);
@@ -69,20 +74,33 @@ fn a_log_trace_reader_decodes_its_exchanges_into_pcscds_log() {
         traced("<- R(N(R)=0)"),
         traced("POWER cold reset -> success, 20 bytes in "),
         // The answer counts the 8-byte SCARD_IO_REQUEST header before R-APDU.
-        traced("TRANSMIT T=1, 7 bytes: 00 A4 00 0C 02 3F 00 -> success, 10 bytes in "),
+        traced("TRANSMIT T=1, 7 bytes: 00 A4 00 0C 02 <2 data bytes> -> success, 10 bytes in "),
+        traced("TRANSMIT T=1, 9 bytes: 00 20 00 80 04 <4 data bytes> -> success, 10 bytes in "),
     ] {
         assert!(log.contains(&line), "pcscd log lacks {line:?}:\n{log}");
     }
     let quiet = |what: &str| format!("readerkit: sim:t0: {what}");
     assert!(
         log.contains(&quiet(
-            "TRANSMIT T=0, 7 bytes: 00 A4 00 0C 02 3F 00 -> success, 10 bytes in "
+            "TRANSMIT T=0, 7 bytes: 00 A4 00 0C 02 <2 data bytes> -> success, 10 bytes in "
         )),
         "READERKIT_LOG=debug: the other reader logs its requests:\n{log}"
     );
     assert!(
         !log.contains(&quiet("-> T=0 header")) && !log.contains(&quiet("<- ATR")),
         "READERKIT_LOG=debug: but not its line:\n{log}"
+    );
+    let pin_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("readerkit: ") && l.contains("31 32 33 34"))
+        .collect();
+    assert!(
+        pin_lines.is_empty(),
+        "the PIN in the readers' own lines: {pin_lines:#?}"
+    );
+    assert!(
+        log.contains("APDU: 00 20 00 80 04 31 32 33 34"),
+        "pcscd's -a log has the VERIFY (the check above looked at the right bytes):\n{log}"
     );
     let info = "readerkit: sim:t1:log=info: ";
     let info_lines: Vec<&str> = log.lines().filter(|l| l.contains(info)).collect();

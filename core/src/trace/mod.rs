@@ -16,8 +16,10 @@
 //! bytes shown as hex, then a count), whatever the line delivers. The data a
 //! reader sends is shown by its count only (T=0 data, T=1 information fields,
 //! a T=1 block the trace cannot decode, bytes outside a protocol): it may hold
-//! a PIN the reader's PIN pad read. The protocol around it (headers, PPS, block
-//! types) and what the card answers are shown. [`TextBuf`]
+//! a PIN the reader's PIN pad read. A [`RequestLine`] shows a client's command
+//! data and vendor IOCTL input the same way (a VERIFY typed on the PC holds the
+//! PIN). The protocol around it (headers, PPS, block types) and what the card
+//! answers are shown. [`TextBuf`]
 //! renders an event into a fixed buffer for sinks without an allocator.
 //!
 //! Sinks provided: `LogSink` (feature `log`, the `log` facade) and `DefmtSink`

@@ -272,6 +272,64 @@ fn transmit_lines_name_the_protocol_or_show_its_bits() {
     }
 }
 
+#[test]
+fn transmit_lines_show_a_commands_data_by_its_count_only() {
+    use crate::device::Outcome;
+    use crate::ioctl::{Request, Transmit};
+    let outcome = Outcome::Complete {
+        status: crate::Status::Success,
+        bytes_written: 0,
+    };
+    let mut extended = std::vec![0x00, 0x20, 0x00, 0x81, 0x00, 0x01, 0x2C];
+    extended.extend([0x31; 300]);
+    extended.extend([0x01, 0x00]);
+    for (apdu, shown) in [
+        // Case 1 and case 2: no data, shown whole.
+        (&[0x00, 0x70, 0x80, 0x00][..], "00 70 80 00"),
+        (&[0x00, 0x84, 0x00, 0x00, 0x08], "00 84 00 00 08"),
+        (
+            &[0x00, 0x84, 0x00, 0x00, 0x00, 0x01, 0x00],
+            "00 84 00 00 00 01 00",
+        ),
+        // Case 3 and 4, short: a VERIFY typed on the PC, a SELECT with Le.
+        (
+            &[0x00, 0x20, 0x00, 0x81, 0x04, 0x31, 0x32, 0x33, 0x34],
+            "00 20 00 81 04 <4 data bytes>",
+        ),
+        (
+            &[0x00, 0xA4, 0x04, 0x00, 0x02, 0x31, 0x32, 0x00],
+            "00 A4 04 00 02 <2 data bytes> 00",
+        ),
+        // Case 4 extended.
+        (&extended, "00 20 00 81 00 01 2C <300 data bytes> 01 00"),
+        // No APDU: the header's place in hex, the rest counted.
+        (
+            &[0x00, 0x20, 0x00, 0x81, 0x09, 0x31, 0x32, 0x33, 0x34],
+            "00 20 00 81 <5 bytes, not an APDU>",
+        ),
+        (&[0x31, 0x32, 0x33], "31 32 33"),
+        (&[], ""),
+    ] {
+        let request = Request::Transmit(Transmit { protocol: 2, apdu });
+        let line = RequestLine {
+            request: &request,
+            outcome,
+            elapsed_us: None,
+        };
+        let expected = std::format!(
+            "TRANSMIT T=1, {} bytes: {shown} -> success, 0 bytes",
+            apdu.len()
+        );
+        assert_eq!(line.to_string(), expected);
+    }
+    let request = Request::Vendor {
+        code: 0x0031_3520,
+        input: &[0x31, 0x32, 0x33, 0x34],
+    };
+    let text = RequestSummary(&request).to_string();
+    assert_eq!(text, "vendor IOCTL 0x00313520, input 4 bytes");
+}
+
 #[cfg(feature = "log")]
 #[test]
 fn log_sink_sends_events_at_their_level_under_its_target() {
