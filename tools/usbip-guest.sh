@@ -34,7 +34,7 @@
 #
 # Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, usbip. The last
 # line is the summary:
-#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s[, card moves seen[, PIN pad checked]]
+#   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s[, card moves seen[, reconfigured][, PIN pad checked]]
 # and the whole guest console (with pcscd's debug log) is kept in
 # $USBIP_GUEST_DIR/console.log.
 set -euo pipefail
@@ -146,7 +146,7 @@ while kill -0 "$qemu" 2>/dev/null; do
 done
 wait "$qemu" || true
 
-grep -E "^(GUEST|READERS|ATR|APDUS|PINPAD|ROUNDTRIPS|MOVES|CLIENT)" "$dir/console.log" || true
+grep -E "^(GUEST|READERS|ATR|APDUS|PINPAD|ROUNDTRIPS|MOVES|RECONFIGURE|CLIENT)" "$dir/console.log" || true
 echo "libccid (pcscd -d) lines it did not like:"
 grep "^PCSCD" "$dir/console.log" | grep -i -E "error|fail|not supported|warning|unknown" | head -20 || true
 seen=$(grep -q "^READERS \['[^]]" "$dir/console.log" && echo seen || echo "not seen")
@@ -154,7 +154,8 @@ checked=$(sed -n 's/^CLIENT ok \([0-9]*\) APDUs.*/\1/p' "$dir/console.log")
 rate=$(sed -n 's/^ROUNDTRIPS .*: \([0-9]*\)\/s.*/\1/p' "$dir/console.log")
 if grep -q "^CLIENT ok" "$dir/console.log"; then
     pin_pad=$(grep -q "^CLIENT ok .*PIN pad checked" "$dir/console.log" && echo ", PIN pad checked" || true)
-    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s, card moves seen$pin_pad"
+    reconfigured=$(grep -q "^CLIENT ok .*reconfigured" "$dir/console.log" && echo ", reconfigured" || true)
+    echo "usbip-guest: ok: reader $seen, $checked APDUs checked, $rate round trips/s, card moves seen$reconfigured$pin_pad"
 else
     echo "usbip-guest: FAILED: reader $seen, ${checked:-0} APDUs checked, ${rate:-0} round trips/s"
     exit 1

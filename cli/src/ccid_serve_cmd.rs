@@ -84,7 +84,9 @@ pub(crate) struct Args {
     card: Vec<String>,
     #[command(flatten)]
     behaviour: CardBehaviour,
-    /// Print every frame on stderr.
+    /// Print every frame on stderr in hex: the host's commands in full, as
+    /// `pcscd --apdu` logs them (a PIN typed on the PC too; keys pressed on the
+    /// keypad show as `digit`).
     #[arg(long)]
     trace: bool,
     /// Keys pressed on the gempcpinpad's keypad at start (more come as `keys KEYS`

@@ -13,8 +13,12 @@ PIN_MODIFY_STRUCTURE to FEATURE_MODIFY_PIN_DIRECT changing the PIN to "5678"
 (90 00), a verification of it and the change back (90 00 each); the later key
 scripts are asked of the host with `CLIENT keys KEYS` lines, which
 tools/usbip-guest.sh passes to usbip-serve's stdin as `keys KEYS`. Prints
-`CLIENT ok ...` or `CLIENT failed ...` as its last line."""
+Last, the guest's kernel reconfigures the device (bConfigurationValue 0, then 1:
+two SET_CONFIGURATION requests through vhci-hcd while libccid has its
+interrupt transfer pending); the reader must leave pcscd's list, come back and
+answer again. Prints `CLIENT ok ...` or `CLIENT failed ...` as its last line."""
 
+import glob
 import sys
 import time
 
@@ -190,6 +194,52 @@ def wait_for_reader():
     return names
 
 
+def device_dir():
+    """The attached reader's sysfs folder (GemPC Twin's vendor id)."""
+    for d in sorted(glob.glob("/sys/bus/usb/devices/*")):
+        try:
+            with open(f"{d}/idVendor") as f:
+                if int(f.read(), 16) == GEMPC_TWIN[0]:
+                    return d
+        except (OSError, ValueError):
+            continue
+    raise AssertionError("the attached reader is not in /sys/bus/usb/devices")
+
+
+def wait_for_list(present, what):
+    """Wait until pcscd lists a reader (present) or none (not present)."""
+    deadline = time.monotonic() + MOVE_TIMEOUT_SECONDS
+    while bool(readers()) != present:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {MOVE_TIMEOUT_SECONDS:.0f} s")
+        time.sleep(0.1)
+    print(f"RECONFIGURE {what} seen in pcscd's reader list", flush=True)
+    return readers()
+
+
+def reconfigure():
+    """bConfigurationValue 0 then 1: the kernel sends SET_CONFIGURATION 0 and 1,
+    libccid lets the reader go and takes it again; then GET CHALLENGE answers."""
+    value = f"{device_dir()}/bConfigurationValue"
+    with open(value, "w") as f:
+        f.write("0")
+    wait_for_list(False, "reader gone (configuration 0)")
+    with open(value, "w") as f:
+        f.write("1")
+    names = wait_for_list(True, "reader back (configuration 1)")
+    with open(value) as f:
+        configured = f.read().strip()
+    if configured != "1":
+        raise AssertionError(f"bConfigurationValue reads {configured!r} after writing 1")
+    connection = names[0].createConnection()
+    connection.connect()
+    answer, sw1, sw2 = connection.transmit([0x00, 0x84, 0x00, 0x00, 0x08])
+    if (sw1, sw2) != (0x90, 0x00) or len(answer) != 8:
+        raise AssertionError(f"GET CHALLENGE after reconfiguring: {sw1:02X} {sw2:02X}")
+    connection.disconnect()
+    print("RECONFIGURE the reader answers after SET_CONFIGURATION 0 and 1", flush=True)
+
+
 def main():
     names = wait_for_reader()
     print("READERS", [str(r) for r in names], flush=True)
@@ -256,7 +306,14 @@ def main():
     if (sw1, sw2) != (0x90, 0x00):
         raise AssertionError(f"GET CHALLENGE on the new card: {sw1:02X} {sw2:02X}")
     checks += 1
-    print(f"CLIENT ok {checks} APDUs checked, {rate:.0f} round trips/s, card moves seen{pin_pad}")
+    again.disconnect()
+    scard.SCardReleaseContext(context)
+    reconfigure()
+    checks += 1
+    print(
+        f"CLIENT ok {checks} APDUs checked, {rate:.0f} round trips/s, card moves seen, "
+        f"reconfigured{pin_pad}"
+    )
     return 0
 
 
