@@ -5,12 +5,21 @@
 //! failed), 1 framing (T=0, T=1, raw), 2 bytes sent, 3 bytes received (for a
 //! receive of LEN + extra asked), 4 a time-out, 5 deactivation, 6 the next LEN
 //! bytes (as UTF-8, invalid sequences replaced) as a request log line at the level
-//! in the op's high bits. LEN follows the op byte: one byte below 0x80, else 15 bits
+//! in the op's high bits, 7 the next LEN bytes as a new timing (F and the clock in
+//! kHz big-endian, D between them, missing bytes 0: `Decoder::timing`) or, with the
+//! op's top bit set, a failed line call (the first byte picks the failure:
+//! `Decoder::error`). LEN follows the op byte: one byte below 0x80, else 15 bits
 //! over two bytes (big-endian, the first's top bit cleared), so a seed can say the
 //! exact pieces a real session hands the decoder (one T=0 procedure byte, a 3-byte
-//! T=1 prologue, a 258-byte block). The decoder must not panic,
-//! and every event's text must stay bounded (the longest possible line is well
-//! under 400 bytes) whatever the input.
+//! T=1 prologue, a 258-byte block). The decoder must not panic, and every event's
+//! text must stay bounded whatever the input: under 400 bytes (the longest possible
+//! line is well under that), at most `MAX_SHOWN_BYTES` bytes shown as hex in a row.
+//!
+//! What the reader sends to the card may hold a PIN, so the trace shows it by its
+//! count only (the module's promise): an event carrying T=0 data or bytes outside a
+//! protocol sent to the card renders the same with every byte of it changed, a
+//! T=1 I-block sent the same with its information field changed (EDC recomputed),
+//! and a block sent that does not decode as its error and its count only.
 //!
 //! Every event and request line also goes through the core's C-string lines
 //! (`trace::CLines`, what the C log callback and the WDM kernel debugger get),
@@ -28,8 +37,12 @@ use libfuzzer_sys::fuzz_target;
 use readerkit::Protocol;
 use readerkit::device::RequestLog;
 use readerkit::line::{Framing, Reset};
-use readerkit::status::Failure;
-use readerkit::trace::{C_LINE_MAX, CLines, Decoder, Event, Level, LineOutput, Sink};
+use readerkit::status::{Failure, Status};
+use readerkit::t1::{Kind, Repr};
+use readerkit::timing::Timing;
+use readerkit::trace::{
+    C_LINE_MAX, CLines, Decoder, Direction, Event, Level, LineOutput, MAX_SHOWN_BYTES, Sink,
+};
 
 const LEVELS: [Level; 5] = [
     Level::Off,
@@ -96,6 +109,92 @@ impl Bounded {
     }
 }
 
+/// The longest run of hex bytes (`3B 9F 00`, space-separated tokens of two
+/// upper-case hex digits) in `text`.
+fn longest_hex_run(text: &str) -> usize {
+    let is_hex_byte = |token: &str| {
+        token.len() == 2
+            && token
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F'))
+    };
+    let mut run = 0;
+    let mut longest = 0;
+    for token in text.split(' ') {
+        run = if is_hex_byte(token) { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// Every byte of `bytes` changed.
+fn changed(bytes: &[u8]) -> Vec<u8> {
+    bytes.iter().map(|b| !b).collect()
+}
+
+/// Checks that `text`, `event` rendered, shows nothing of the data it carries to the
+/// card but its count: the same event with that data changed renders the same.
+fn check_sent_data_hidden(event: &Event<'_>, text: &str) {
+    let same_with = |other: Event<'_>| {
+        assert_eq!(
+            text,
+            other.to_string(),
+            "data sent to the card shows in the trace"
+        );
+    };
+    match *event {
+        Event::T0Data {
+            direction: Direction::ToCard,
+            bytes,
+        }
+        | Event::Bytes {
+            direction: Direction::ToCard,
+            bytes,
+        } => {
+            let (direction, bytes) = (Direction::ToCard, &changed(bytes)[..]);
+            same_with(match event {
+                Event::T0Data { .. } => Event::T0Data { direction, bytes },
+                _ => Event::Bytes { direction, bytes },
+            });
+        }
+        Event::T1Block {
+            direction: Direction::ToCard,
+            bytes,
+            edc,
+        } => match Repr::parse_bytes(bytes, edc) {
+            Ok(Repr {
+                nad,
+                kind: Kind::I { ns, more, inf },
+            }) => {
+                let inf = changed(inf);
+                let repr = Repr {
+                    nad,
+                    kind: Kind::I {
+                        ns,
+                        more,
+                        inf: &inf,
+                    },
+                };
+                let mut block = vec![0; repr.buffer_len(edc)];
+                repr.emit(&mut block, edc).unwrap();
+                same_with(Event::T1Block {
+                    direction: Direction::ToCard,
+                    bytes: &block,
+                    edc,
+                });
+            }
+            // R- and S-blocks carry no data; their fields are the protocol.
+            Ok(_) => {}
+            Err(error) => assert_eq!(
+                text,
+                format!("-> invalid T=1 block ({error}), {} bytes", bytes.len()),
+                "a block sent that does not decode shows more than its count"
+            ),
+        },
+        _ => {}
+    }
+}
+
 impl Sink for Bounded {
     fn event(&mut self, event: &Event<'_>) {
         self.text.clear();
@@ -106,6 +205,12 @@ impl Sink for Bounded {
             self.text.len(),
             self.text
         );
+        assert!(
+            longest_hex_run(&self.text) <= MAX_SHOWN_BYTES,
+            "more than {MAX_SHOWN_BYTES} bytes shown: {}",
+            self.text
+        );
+        check_sent_data_hidden(event, &self.text);
         Sink::event(&mut self.lines, event);
         self.check_line(event.level(), event);
     }
@@ -123,6 +228,27 @@ fn take_len(rest: &mut &[u8]) -> usize {
     len
 }
 
+/// The timing `bytes` say: F (2 bytes), D, the clock in kHz (4 bytes), big-endian,
+/// missing bytes 0.
+fn timing_of(bytes: &[u8]) -> Timing {
+    let mut b = [0u8; 7];
+    let n = bytes.len().min(b.len());
+    b[..n].copy_from_slice(&bytes[..n]);
+    Timing {
+        f: u16::from_be_bytes([b[0], b[1]]),
+        d: b[2],
+        clock_khz: u32::from_be_bytes([b[3], b[4], b[5], b[6]]),
+    }
+}
+
+/// The failure `byte` picks.
+fn failure_of(byte: u8) -> Failure {
+    let failures = &Status::ALL[1..];
+    failures[usize::from(byte) % failures.len()]
+        .failure()
+        .expect("every status but the first is a failure")
+}
+
 fuzz_target!(|data: &[u8]| {
     let most = LEVELS[usize::from(data.first().copied().unwrap_or(0)) % LEVELS.len()];
     let mut decoder = Decoder::new();
@@ -133,6 +259,12 @@ fuzz_target!(|data: &[u8]| {
             lines: RefCell::new(Vec::new()),
         }),
     };
+    // A binding runs the decoder only for a sink that wants line events.
+    assert_eq!(
+        Decoder::wanted(&sink.lines),
+        most >= Level::Debug,
+        "wanted at {most:?}"
+    );
     let mut rest = data.get(1..).unwrap_or(&[]);
     while let Some((&op, tail)) = rest.split_first() {
         rest = tail;
@@ -162,9 +294,13 @@ fuzz_target!(|data: &[u8]| {
                 RequestLog::write(&sink.lines, level, &text);
                 sink.check_line(level, &text);
             }
+            7 if op & 0x80 != 0 => {
+                decoder.error(&mut sink, failure_of(bytes.first().copied().unwrap_or(0)))
+            }
+            7 => decoder.timing(&mut sink, timing_of(bytes)),
             _ => decoder.deactivated(&mut sink),
         }
-        rest = if matches!(op & 7, 0 | 2 | 3 | 6) {
+        rest = if matches!(op & 7, 0 | 2 | 3 | 6 | 7) {
             tail
         } else {
             rest
