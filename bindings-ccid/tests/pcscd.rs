@@ -314,3 +314,57 @@ fn sec1210_time_extension_for_a_slow_t0_card() {
         "Time extension requested: 0x01",
     );
 }
+
+/// pcscd killed (a crash, or a restart that does not wait) while the card works
+/// on a command, then started again on the same reader: the new pcscd's libccid
+/// opens the reader cleanly (firmware version and features read, no complaint)
+/// and the card answers its client. Before, the reader went on with the dead
+/// host's command and then sent its answer to the new host: libccid's open got
+/// CMD_SLOT_BUSY for everything (no firmware features, an empty ATR, so
+/// `SCardConnect` failed with SCARD_E_PROTO_MISMATCH), and once the stale answer
+/// came every read was one frame behind ("Wrong value for frame size"), so the
+/// reader stayed unusable until ccid-serve itself was restarted.
+#[test]
+fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
+    // A T=0 card that asks for more time and then works 1.5 s behind each
+    // request: the first pcscd dies inside that time.
+    let serve = Serve::start_watched(&[
+        "--reader",
+        "gempctwin",
+        "--card",
+        "t0",
+        "--slow",
+        "--work-ms",
+        "1500",
+        "--trace",
+    ]);
+    let device = format!("{}:GemPCTwin", serve.path);
+    let name = "RK Restart 00 00";
+    let (mut pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
+    assert!(
+        wait_card(&ctx, name, true, Duration::from_secs(5)),
+        "pcscd log:\n{}",
+        pcscd.log()
+    );
+    let card = ctx
+        .connect(&reader(name), ShareMode::Shared, Protocols::T0)
+        .expect("connect");
+    let client = std::thread::spawn(move || tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]));
+    serve.wait_stderr("(more time)");
+    pcscd.kill();
+    assert!(
+        client.join().expect("client thread").is_err(),
+        "the transmit ends with its pcscd"
+    );
+    drop(ctx);
+    drop(pcscd);
+
+    let (pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
+    echo_after_insertion(&ctx, name, Protocols::T0, Duration::from_secs(5));
+    drop(ctx);
+    let log = stop_and_check(pcscd);
+    assert!(
+        log.contains("Firmware: readerkit-ccid"),
+        "libccid read our firmware string:\n{log}"
+    );
+}

@@ -10,6 +10,12 @@
 //!
 //! A host frame the line goes quiet inside for [`FRAME_GAP`] is dropped and
 //! answered NAK, as a frame with a bad LRC is: the next frame starts afresh.
+//!
+//! The host may close the terminal and open it again (pcscd stopped, killed or
+//! restarted): ccid-serve keeps no end of the terminal open but its own, so it
+//! sees the close ([`HostLine`]), and what the gone host asked is no business of
+//! the next one: the command running is stopped and its answer sent to nobody
+//! ([`Running::host_gone`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -98,6 +104,21 @@ pub(crate) struct Args {
 /// The name of the thread that runs the commands needing the card (tests find it
 /// by this name in `/proc`).
 pub(crate) const WORKER_NAME: &str = "ccid-worker";
+
+/// How often the terminal is looked at while no host has it open, in ms: a
+/// closed terminal's master side polls as hung up at once, every time.
+const HOST_LOOK_MS: u16 = 20;
+
+/// Whether a host has the terminal open. While no process has the slave side
+/// open, its master side polls hung up (POLLHUP) and reads EIO; the next open
+/// ends that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostLine {
+    /// No host has the terminal open (none yet, or it closed it).
+    Closed,
+    /// A host has it open.
+    Open,
+}
 
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
 const MAX_MESSAGE: usize = 271;
@@ -278,6 +299,24 @@ impl Running {
         self.send(&out);
     }
 
+    /// The host closed the terminal: the command running (on any slot) is
+    /// disowned, stopped as an abort stops it, and its answer goes to nobody
+    /// ([`Finish::Disowned`]); the frame kept for a NAK is forgotten. A host
+    /// that opens the terminal next knows nothing of either.
+    fn host_gone(&self) {
+        let mut last = locked(&self.last_frame);
+        last.clear();
+        locked(&self.more_time_frame).clear();
+        let mut gate = locked(&self.gate);
+        let mut runs = false;
+        for slot in 0..self.profile.slots() {
+            runs |= u8::try_from(slot).is_ok_and(|slot| gate.disown(slot));
+        }
+        if runs {
+            self.stop.stop();
+        }
+    }
+
     /// The command on `slot` finished; the next one runs unstopped.
     fn finish(&self, slot: u8) -> Finish {
         let mut gate = locked(&self.gate);
@@ -342,9 +381,9 @@ fn serve(options: &Options) -> Result<(), String> {
     tcsetattr(pty.slave.as_fd(), SetArg::TCSANOW, &termios)
         .map_err(|e| format!("raw mode: {e}"))?;
     let path = nix::unistd::ttyname(pty.slave.as_raw_fd()).map_err(|e| format!("ttyname: {e}"))?;
-    // The slave stays open here too, so the master never reads EIO while pcscd has
-    // it closed.
-    let _slave = pty.slave;
+    // Closed here (the raw mode stays with the terminal): only the host keeps the
+    // slave side open, so its close shows on the master side (`HostLine`).
+    drop(pty.slave);
     let port = File::from(pty.master);
     let running = Arc::new(Running {
         profile,
@@ -422,23 +461,36 @@ fn listen(
     let mut line = String::new();
     // While a frame is begun: when the line has been quiet inside it too long.
     let mut cut_at: Option<Instant> = None;
+    let mut host = HostLine::Closed;
     loop {
-        let timeout = cut_at.map_or(-1, |at| {
-            let left = at.saturating_duration_since(Instant::now()).as_millis();
-            i32::try_from(left).unwrap_or(i32::MAX)
-        });
+        let timeout = match host {
+            // The master side of a closed terminal polls hung up at once: it is
+            // looked at again after a while instead.
+            HostLine::Closed => i32::from(HOST_LOOK_MS),
+            HostLine::Open => cut_at.map_or(-1, |at| {
+                let left = at.saturating_duration_since(Instant::now()).as_millis();
+                i32::try_from(left).unwrap_or(i32::MAX)
+            }),
+        };
         let (port_ready, stdin_ready) = {
             let stdin_fd = controls.as_fd();
-            let mut fds = vec![PollFd::new(&port, PollFlags::POLLIN)];
+            let mut fds = Vec::with_capacity(2);
             if stdin_open {
                 fds.push(PollFd::new(&stdin_fd, PollFlags::POLLIN));
+            }
+            if host == HostLine::Open {
+                fds.push(PollFd::new(&port, PollFlags::POLLIN));
             }
             poll(&mut fds, timeout).map_err(|e| format!("poll: {e}"))?;
             let ready = |fd: &PollFd<'_>| {
                 fd.revents()
                     .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
             };
-            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+            let stdin_ready = stdin_open && fds.first().is_some_and(ready);
+            (
+                fds.last().is_some_and(ready) && host == HostLine::Open,
+                stdin_ready,
+            )
         };
         if stdin_ready {
             let mut chunk = [0u8; 256];
@@ -455,6 +507,15 @@ fn listen(
                 }
             }
         }
+        if host == HostLine::Closed {
+            if !hung_up(&port)? {
+                if trace {
+                    eprintln!("-> (the host opened the terminal)");
+                }
+                host = HostLine::Open;
+            }
+            continue;
+        }
         if !port_ready {
             if cut_at.is_some_and(|at| Instant::now() >= at) {
                 cut_at = None;
@@ -468,7 +529,19 @@ fn listen(
             continue;
         }
         let n = match port.read(&mut input) {
-            Ok(n) => n,
+            Ok(n) if n > 0 => n,
+            // EIO (or an end of file): the host closed the terminal.
+            Ok(_) | Err(_) if hung_up(&port)? => {
+                if trace {
+                    eprintln!("-> (the host closed the terminal)");
+                }
+                running.host_gone();
+                decoder = Decoder::new();
+                cut_at = None;
+                host = HostLine::Closed;
+                continue;
+            }
+            Ok(_) => continue,
             Err(e) => return Err(format!("reading the terminal: {e}")),
         };
         for &byte in &input[..n] {
@@ -506,6 +579,16 @@ fn listen(
         }
         cut_at = (!decoder.is_idle()).then(|| Instant::now() + FRAME_GAP);
     }
+}
+
+/// `true` while no host has the terminal open: its master side `port` polls hung
+/// up.
+fn hung_up(port: &File) -> Result<bool, String> {
+    let mut fds = [PollFd::new(port, PollFlags::empty())];
+    poll(&mut fds, 0).map_err(|e| format!("poll: {e}"))?;
+    Ok(fds[0]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLHUP)))
 }
 
 /// The command worker: do the jobs in order: run each admitted message on the
@@ -569,8 +652,8 @@ fn run_commands(
         let len = match running.finish(slot) {
             Finish::Completed => len,
             Finish::Aborted => busy::answer_aborted(&mut answer).unwrap_or(len),
-            // Nothing disowns here (a serial line's host does not go and come
-            // back); were it to, the answer would go to nobody.
+            // The host closed the terminal meanwhile (`Running::host_gone`):
+            // the answer goes to nobody.
             Finish::Disowned => {
                 locked(&running.echo).clear();
                 continue;

@@ -26,9 +26,23 @@ impl Serve {
     /// own tests give theirs) and read the terminal's path, which it prints alone
     /// on its first line. Its stderr is this process's.
     pub fn start_program(program: &Path, args: &[&str]) -> Serve {
+        Serve::spawn(program, args, false)
+    }
+
+    /// As [`Serve::start`], with its stderr watched line by line for
+    /// [`Serve::wait_stderr`] (give it `--trace` to see its frames there).
+    pub fn start_watched(args: &[&str]) -> Serve {
+        Serve::spawn(&cli(), args, true)
+    }
+
+    fn spawn(program: &Path, args: &[&str], watched: bool) -> Serve {
         let mut all = vec!["ccid-serve"];
         all.extend_from_slice(args);
-        let process = Served::start(program, &all);
+        let process = if watched {
+            Served::start_watched(program, &all)
+        } else {
+            Served::start(program, &all)
+        };
         let path = process.first_line.trim().to_string();
         assert!(
             path.starts_with("/dev/pts/"),
@@ -36,6 +50,12 @@ impl Serve {
             process.first_line
         );
         Serve { path, process }
+    }
+
+    /// Wait (a hang guard: [`crate::served::STDERR_WAIT`]) for the next line on its
+    /// stderr that contains `needle`; only for [`Serve::start_watched`].
+    pub fn wait_stderr(&self, needle: &str) -> String {
+        self.process.wait_stderr(needle)
     }
 
     /// The process id of the `readerkit ccid-serve` process.

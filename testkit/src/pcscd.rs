@@ -324,6 +324,15 @@ impl Pcscd {
         }
     }
 
+    /// Kill pcscd with SIGKILL, as a crash ends it (no driver's IFDHCloseChannel
+    /// runs, its clients' calls fail), and wait for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stop pcscd with SIGINT and check that it went cleanly: it exited by itself,
     /// its log shows no error from readerkit's driver, and the driver was unloaded
     /// (so IFDHCloseChannel ran).
