@@ -15,8 +15,8 @@ use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::pcsc::reader_names;
 use support::{
-    Libccid, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE, Serve, echo,
-    echo_after_insertion, hex, pcscd_for, property, stop_after_grace, stop_and_check,
+    Libccid, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE, Pcscd, Serve,
+    echo, echo_after_insertion, hex, pcscd_for, property, stop_after_grace, stop_and_check,
     tlv_properties, tx, wait_card,
 };
 
@@ -179,12 +179,19 @@ fn libccid_opens_the_reader_while_the_worker_is_stalled() {
     );
     drop(worker);
     serve.insert(0);
-    echo_after_insertion(&ctx, name, Protocols::T1, Duration::from_secs(5));
+    echo_then_stop_clean(ctx, pcscd, name, Protocols::T1);
+}
+
+/// ECHO once pcscd sees the card in `name` ([`echo_after_insertion`], 5 s as a
+/// hang guard), then stop pcscd: libccid complained of nothing
+/// ([`stop_and_check`]) and read our firmware string on open.
+fn echo_then_stop_clean(ctx: Context, pcscd: Pcscd, name: &str, protocol: Protocols) {
+    echo_after_insertion(&ctx, name, protocol, Duration::from_secs(5));
     drop(ctx);
     let log = stop_and_check(pcscd);
     assert!(
         log.contains("Firmware: readerkit-ccid"),
-        "libccid read our firmware string"
+        "libccid read our firmware string:\n{log}"
     );
 }
 
@@ -360,11 +367,5 @@ fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
     drop(pcscd);
 
     let (pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
-    echo_after_insertion(&ctx, name, Protocols::T0, Duration::from_secs(5));
-    drop(ctx);
-    let log = stop_and_check(pcscd);
-    assert!(
-        log.contains("Firmware: readerkit-ccid"),
-        "libccid read our firmware string:\n{log}"
-    );
+    echo_then_stop_clean(ctx, pcscd, name, Protocols::T0);
 }
