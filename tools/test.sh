@@ -42,7 +42,7 @@ fi
 if ! rustup component list --toolchain nightly --installed | grep -q '^clippy'; then
   rustup component add clippy --toolchain nightly
 fi
-# Miri (nightly) runs the C binding's unit tests for undefined behaviour.
+# Miri (nightly) runs the C and pcsc-lite bindings' entry points for undefined behaviour.
 if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; then
   step "installing Miri (nightly)"
   rustup component add miri --toolchain nightly
@@ -128,8 +128,8 @@ step "the Debian package: cargo-deb, dpkg -i, a session through the stock pcscd,
 cargo deb --version >/dev/null 2>&1 || cargo install cargo-deb --locked --version 3.8.0
 ./tools/deb-test.sh
 
-step "the C ABI's unit tests under Miri (tools/miri-c.sh)"
-./tools/miri-c.sh
+step "the C entry points of the C and pcsc-lite bindings under Miri (tools/miri.sh)"
+./tools/miri.sh
 
 step "loom model checking (RUSTFLAGS=--cfg loom)"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p readerkit --test loom --release

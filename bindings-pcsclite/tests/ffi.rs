@@ -299,9 +299,12 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
 type Poll = unsafe extern "C" fn(DWORD, c_int) -> RESPONSECODE;
 type Stop = unsafe extern "C" fn(DWORD) -> RESPONSECODE;
 
-fn fn_cap(lun: DWORD, tag: DWORD) -> usize {
+/// The function address the capability `tag` hands out, as pcscd reads it: an
+/// integer made a pointer again (an `as` cast, which Miri accepts as the C side's
+/// copy of the bytes; a transmute of the integer would have no provenance).
+fn fn_cap(lun: DWORD, tag: DWORD) -> *const () {
     let bytes = cap(lun, tag, 8).unwrap();
-    usize::from_ne_bytes(bytes.try_into().unwrap())
+    usize::from_ne_bytes(bytes.try_into().unwrap()) as *const ()
 }
 
 #[test]
@@ -311,8 +314,11 @@ fn polling_waits_for_the_timeout_or_the_stop_function() {
     // SAFETY: the capability hands out these exact function types.
     let (poll, stop) = unsafe {
         (
-            std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT)),
-            std::mem::transmute::<usize, Stop>(fn_cap(lun, TAG_IFD_STOP_POLLING_THREAD)),
+            std::mem::transmute::<*const (), Poll>(fn_cap(
+                lun,
+                TAG_IFD_POLLING_THREAD_WITH_TIMEOUT,
+            )),
+            std::mem::transmute::<*const (), Stop>(fn_cap(lun, TAG_IFD_STOP_POLLING_THREAD)),
         )
     };
     let start = Instant::now();
@@ -350,7 +356,7 @@ fn vpcd_presence_follows_the_connection() {
     let poll: Poll = {
         // SAFETY: the capability hands out this exact function type.
         unsafe {
-            std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
+            std::mem::transmute::<*const (), Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
         }
     };
     let poller = std::thread::spawn(move || {
@@ -433,7 +439,7 @@ fn a_card_swapped_between_two_looks_is_reported_absent_once() {
     assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
     // SAFETY: the capability hands out this exact function type.
     let poll = unsafe {
-        std::mem::transmute::<usize, Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
+        std::mem::transmute::<*const (), Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
     };
     let quick_poll = || {
         let start = Instant::now();

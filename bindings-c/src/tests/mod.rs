@@ -1,5 +1,5 @@
 //! The C ABI's contracts, exercised through the `extern "C"` functions themselves
-//! (no C compiler involved, so that Miri can run them: `tools/miri-c.sh`).
+//! (no C compiler involved, so that Miri can run them: `tools/miri.sh`).
 
 mod device;
 mod engines;
