@@ -72,8 +72,7 @@ pub(crate) enum ReaderArg {
         "  readerkit ccid-serve --reader gempcpinpad --keys 1234E\n\n",
         "Keys (--keys and `keys KEYS` lines on stdin): 0-9 digits, E enter (OK),\n",
         "C cancel, B backspace, L clear, `.` a pause of 100 ms before the next key.\n\n",
-        "Exit status:\n",
-        "  0  served until stdin closed or the process was stopped\n",
+        "Exit status (it serves until killed; the end of stdin does not stop it):\n",
         "  1  the terminal could not be set up or served\n",
         "  2  usage error (unknown option, bad or missing argument)"
     )
@@ -359,18 +358,36 @@ fn open_ccid_slot(
 
 /// Run `readerkit ccid-serve`.
 pub(crate) fn run(args: Args) -> ExitCode {
+    let slots = reader_profile(args.reader).slots();
+    if args.card.len() > slots {
+        crate::usage_error(
+            "ccid-serve",
+            format!(
+                "--card gives {} cards, the reader has {slots} slot(s)",
+                args.card.len()
+            ),
+        );
+    }
+    if args.keys.is_some() && args.reader != ReaderArg::GemPcPinPad {
+        crate::usage_error("ccid-serve", "--keys needs a keypad: --reader gempcpinpad");
+    }
     let options = Options {
-        profile: match args.reader {
-            ReaderArg::GemPcTwin => twin::Profile::GemPcTwin,
-            ReaderArg::Sec1210 => twin::Profile::Sec1210,
-            ReaderArg::GemPcPinPad => twin::Profile::GemPcPinPad,
-        },
+        profile: reader_profile(args.reader),
         cards: args.card,
         behaviour: args.behaviour,
         trace: args.trace,
         keys: sim_keypad::script_of(args.keys.as_deref()),
     };
     crate::serve_status("ccid-serve", serve(&options))
+}
+
+/// The GemPC Twin framing profile of `--reader`.
+fn reader_profile(reader: ReaderArg) -> twin::Profile {
+    match reader {
+        ReaderArg::GemPcTwin => twin::Profile::GemPcTwin,
+        ReaderArg::Sec1210 => twin::Profile::Sec1210,
+        ReaderArg::GemPcPinPad => twin::Profile::GemPcPinPad,
+    }
 }
 
 fn serve(options: &Options) -> Result<(), String> {

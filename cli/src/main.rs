@@ -41,13 +41,12 @@ pub(crate) fn bad_input(command: &str, json: bool, message: &str) -> ExitCode {
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
-/// The exit status section of every `--help`.
+/// The exit status section of the top-level `--help`.
 macro_rules! exit_codes {
     () => {
         "Exit status:\n  0  success\n  1  the input was analysed and is bad (not an ATR, no reader, pcscd not running, card error...)\n  2  usage error (unknown option, bad or missing argument)"
     };
 }
-pub(crate) use exit_codes;
 
 /// readerkit - smart-card reader driver toolkit.
 #[derive(Debug, Parser)]

@@ -11,9 +11,9 @@ use pcsc::{Context, ReaderState, State};
 use serde::Serialize;
 
 use crate::atr_cmd::{self, Identification, Source};
+use crate::bad_input;
 use crate::hex;
 use crate::pcsc_client::{self, explain};
-use crate::{bad_input, exit_codes};
 
 /// Arguments of `readerkit scan`.
 #[derive(Debug, clap::Args)]
@@ -22,19 +22,23 @@ use crate::{bad_input, exit_codes};
         "Examples:\n",
         "  readerkit scan\n",
         "  readerkit scan --json --events 2 --timeout 30\n\n",
-        exit_codes!()
+        "Exit status:\n",
+        "  0  listed, and followed until --events or --timeout\n",
+        "  1  pcscd not running, or a PC/SC call failed\n",
+        "  2  usage error (unknown option, bad or missing argument)"
     )
 )]
 pub(crate) struct Args {
     /// One JSON object per line and event.
     #[arg(long)]
     json: bool,
-    /// Stop after this many events following the initial listing (0: list and stop).
+    /// Stop after this many events following the initial listing (0: list and stop;
+    /// default: follow until interrupted).
     #[arg(long, value_name = "N")]
     events: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
+    /// Stop after this many seconds (default: follow until interrupted).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Option<Duration>,
     /// smartcard_list.txt to identify the cards with (see `readerkit atr --help`).
     #[arg(long, value_name = "PATH")]
     list: Option<PathBuf>,
@@ -151,27 +155,26 @@ fn watched(name: CString) -> Watched {
     }
 }
 
+/// `--timeout`: a number of seconds from 0 to 1e19 (what a `Duration` holds: not
+/// NaN, not infinite, not 1e300).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| "a number of seconds from 0 to 1e19".to_string())
+}
+
 /// Run the subcommand.
 pub(crate) fn run(args: Args) -> ExitCode {
-    if let Some(t) = args.timeout {
-        if !(t.is_finite() && t >= 0.0) {
-            crate::usage_error(
-                "scan",
-                format!(
-                    "invalid value '{t}' for '--timeout <SECONDS>': a number of seconds, 0 or more"
-                ),
-            );
-        }
-    }
     let source = (!args.no_list).then(|| atr_cmd::identification_source(args.list.as_deref()));
     let scan = Scan {
         json: args.json,
         started: Instant::now(),
         source,
     };
-    let deadline = args
-        .timeout
-        .map(|t| scan.started + Duration::from_secs_f64(t));
+    // A time-out past what the clock can count never comes: no deadline.
+    let deadline = args.timeout.and_then(|t| scan.started.checked_add(t));
     match watch(&scan, args.events, deadline) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => bad_input("scan", scan.json, &message),

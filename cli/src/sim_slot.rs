@@ -30,7 +30,7 @@ pub(crate) struct CardBehaviour {
     /// With --slow: the card works this long (ms) behind each request for more
     /// time. The reader keeps listening meanwhile: another command gets
     /// CMD_SLOT_BUSY, a PC_to_RDR_Abort stops the command (CMD_ABORTED).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "slow")]
     pub(crate) work_ms: u64,
 }
 

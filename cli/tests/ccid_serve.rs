@@ -91,7 +91,19 @@ fn bad_options_are_usage_errors() {
     assert_usage_errors(
         Path::new(env!("CARGO_BIN_EXE_readerkit")),
         "ccid-serve",
-        &[&["--reader", "omnikey"], &["--card", "t9"], &["--bogus"]],
+        &[
+            &["--reader", "omnikey"],
+            &["--card", "t9"],
+            &["--bogus"],
+            // More cards than the reader has slots.
+            &["--card", "t0,t1"],
+            &["--reader", "sec1210", "--card", "t0,t1,t1"],
+            // Keys for a reader without a keypad.
+            &["--keys", "1234E"],
+            &["--reader", "sec1210", "--keys", "1"],
+            // A card's work without a card that asks for time.
+            &["--work-ms", "50"],
+        ],
     );
 }
 

@@ -10,13 +10,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
-use readerkit_testkit::cli::{assert_contains_all, assert_success};
+use readerkit_testkit::cli::{assert_contains_all, assert_success, assert_usage_errors};
 use readerkit_testkit::pcsc::{reader, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
 use serde_json::Value;
@@ -192,6 +192,35 @@ impl Scan {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Usage errors are found before pcscd is asked anything.
+#[test]
+fn bad_options_are_usage_errors() {
+    let program = Path::new(env!("CARGO_BIN_EXE_readerkit"));
+    assert_usage_errors(
+        program,
+        "scan",
+        &[
+            &["--timeout", "nan"],
+            &["--timeout", "inf"],
+            &["--timeout=-1"],
+            // Seconds past what a Duration holds.
+            &["--timeout", "1e300"],
+            &["--events", "many"],
+            &["--list", "x", "--no-list"],
+        ],
+    );
+    assert_usage_errors(
+        program,
+        "apdu",
+        &[
+            &[],
+            &["00A4"],
+            &["00A4000005FF"],
+            &["--protocol", "t2", "00A40000"],
+        ],
+    );
 }
 
 #[test]

@@ -25,11 +25,13 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
 use readerkit_testkit::ccid::{busy_until_absent, message as ccid};
+use readerkit_testkit::cli::assert_usage_errors;
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served;
 use readerkit_testkit::usbip::{
@@ -48,6 +50,23 @@ fn serve_with(options: &[&str]) -> (Served, u16) {
 /// `readerkit usbip-serve` on a free port, and that port.
 fn serve() -> (Served, u16) {
     serve_with(&[])
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    // Nothing on stdout: no port printed, nothing served.
+    assert_usage_errors(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        "usbip-serve",
+        &[
+            &["--card", "t0,t1"],
+            &["--level", "long"],
+            &["--port", "65536"],
+            &["--keys", "12Q"],
+            // A card's work without a card that asks for time.
+            &["--port", "0", "--work-ms", "50"],
+        ],
+    );
 }
 
 fn reply(command: u32, seqnum: u32, status: i32, data: &[u8]) -> Reply {
