@@ -72,7 +72,8 @@ pub(crate) enum ReaderArg {
         "  readerkit ccid-serve --reader gempcpinpad --keys 1234E\n\n",
         "Keys (--keys and `keys KEYS` lines on stdin): 0-9 digits, E enter (OK),\n",
         "C cancel, B backspace, L clear, `.` a pause of 100 ms before the next key.\n\n",
-        "Exit status (it serves until killed; the end of stdin does not stop it):\n",
+        "Exit status:\n",
+        "  -  none while it serves: it serves until killed (the end of stdin does not stop it)\n",
         "  1  the terminal could not be set up or served\n",
         "  2  usage error (unknown option, bad or missing argument)"
     )

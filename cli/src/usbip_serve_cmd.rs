@@ -99,7 +99,8 @@ pub(crate) enum LevelArg {
     "  (then, on the client: modprobe vhci-hcd; usbip attach -r HOST -b 1-1)\n\n",
     "Keys (--keys and `keys KEYS` lines on stdin): 0-9 digits, E enter (OK),\n",
     "C cancel, B backspace, L clear, `.` a pause of 100 ms before the next key.\n\n",
-    "Exit status (it serves until killed):\n",
+    "Exit status:\n",
+    "  -  none while it serves: it serves until killed\n",
     "  1  the port could not be bound or the device could not be set up\n",
     "  2  usage error (unknown option, bad or missing argument)"
 ))]

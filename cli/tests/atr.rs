@@ -314,7 +314,7 @@ fn help() {
         assert!(text.contains("Exit status:"), "{text}");
     }
     // Every subcommand has a help with an example and the exit codes.
-    for sub in ["atr", "scan", "apdu", "demo", "ccid-serve"] {
+    for sub in ["atr", "scan", "apdu", "demo", "ccid-serve", "usbip-serve"] {
         for args in [&[sub, "--help"][..], &["help", sub][..]] {
             let out = run(args);
             assert_eq!(out.status.code(), Some(0), "{args:?}");
