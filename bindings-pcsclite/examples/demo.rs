@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pcsc::{Attribute, Context, Disposition, Protocols, Scope, ShareMode};
+use pcsc::{Attribute, Context, Disposition, Protocol, Protocols, Scope, ShareMode};
 use readerkit_testkit::apdu::{echo, get_challenge};
 use readerkit_testkit::hex;
 use readerkit_testkit::pcscd::{Entry, Pcscd};
@@ -69,7 +69,13 @@ fn main() -> ExitCode {
     println!("ATR: {}", hex(&atr));
     let mut names = [0u8; 256];
     let status = card.status2(&mut names, &mut buf).unwrap();
-    println!("protocol: {:?}", status.protocol2());
+    let protocol = match status.protocol2() {
+        Some(Protocol::T0) => "T=0",
+        Some(Protocol::T1) => "T=1",
+        Some(Protocol::RAW) => "raw",
+        _ => "none",
+    };
+    println!("protocol: {protocol}");
     let session: [(&str, Vec<u8>); 5] = [
         ("SELECT MF", vec![0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]),
         ("GET CHALLENGE", get_challenge(8).to_vec()),

@@ -18,7 +18,7 @@ use readerkit::platform::SpinPlatform;
 use readerkit::protocol::ProtocolMask;
 use readerkit::timing::Timing;
 use readerkit::trace::{Event, Sink, TracedLine};
-use readerkit::{Device, Failure, Outcome, Status, attr};
+use readerkit::{CardState, Device, Failure, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
 
 use crate::hex;
@@ -127,7 +127,7 @@ impl<L: Line> Line for Traced<L> {
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         if WIRE.with(Cell::get) {
             println!(
-                "      framing for {:?}, extra guard time N = {} etu",
+                "      framing for {}, extra guard time N = {} etu",
                 framing.protocol, framing.extra_guard_n
             );
         }
@@ -166,7 +166,7 @@ impl Session {
                 Some(out)
             }
             Outcome::Complete { status, .. } => {
-                println!("  < {status} (NTSTATUS {:#010X})", status.to_ntstatus());
+                println!("  < {}", completion(Some(status)));
                 None
             }
             Outcome::Pending => {
@@ -238,6 +238,15 @@ fn profile(name: ProfileName) -> (Profile, &'static str) {
     }
 }
 
+/// A request's end as the demo prints it: the status with its NTSTATUS, or
+/// `pending` while it has none.
+fn completion(status: Option<Status>) -> String {
+    match status {
+        Some(status) => format!("{status} (NTSTATUS {:#010X})", status.to_ntstatus()),
+        None => "pending".to_string(),
+    }
+}
+
 /// Run `readerkit demo`.
 pub(crate) fn run(args: Args) -> ExitCode {
     if args.no_wire {
@@ -262,7 +271,14 @@ pub(crate) fn run(args: Args) -> ExitCode {
     );
     let mut s = Session { dev, failures: 0 };
     if let Some(state) = s.request("GET_STATE", Request::GetState, 4) {
-        println!("  < {state:02X?} (SCARD_ABSENT)");
+        let value = u32::from_le_bytes(state.try_into().unwrap_or([0xFF; 4]));
+        match CardState::from_windows(value) {
+            Some(CardState::Absent) => println!("  < {value} (SCARD_ABSENT)"),
+            _ => {
+                println!("  < {value}: expected 1 (SCARD_ABSENT)");
+                s.failures += 1;
+            }
+        }
     }
     s.request("IS_PRESENT (wait for a card)", Request::IsPresent, 0);
     println!("* a card is inserted; the insertion event goes through the event queue");
@@ -271,8 +287,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
     s.dev.card_inserted();
     s.dev.process_events();
     println!(
-        "  tracking request completed: {:?}",
-        s.dev.platform().take_completion()
+        "  tracking request completed: {}",
+        completion(s.dev.platform().take_completion())
     );
     match s.request(
         "POWER cold reset",
@@ -364,8 +380,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
     s.dev.card_removed();
     s.dev.process_events();
     println!(
-        "  tracking request completed: {:?}",
-        s.dev.platform().take_completion()
+        "  tracking request completed: {}",
+        completion(s.dev.platform().take_completion())
     );
     println!("> TRANSMIT GET CHALLENGE after removal");
     let get_challenge = Request::Transmit(Transmit {
@@ -373,7 +389,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         apdu: &[0x00, 0x84, 0x00, 0x00, 0x08],
     });
     let outcome = s.dev.submit(get_challenge, &mut [0u8; 64]);
-    println!("  < {:?}", outcome.status());
+    println!("  < {}", completion(outcome.status()));
     if outcome.status() != Some(Status::NoMedia) {
         s.failures += 1;
     }

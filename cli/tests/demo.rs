@@ -25,13 +25,18 @@ fn every_profile_completes_the_session() {
             "{profile}"
         );
         assert!(
-            text.contains("tracking request completed: Some(Success)"),
+            text.contains("tracking request completed: success (NTSTATUS 0x00000000)"),
             "{profile}"
         );
         assert!(
-            text.contains("< Some(NoMedia)"),
+            text.contains("< no card (NTSTATUS 0xC0000178)"),
             "{profile}: removal gives NoMedia"
         );
+        assert!(text.contains("< 1 (SCARD_ABSENT)"), "{profile}: GET_STATE");
+        // What a user reads is never Rust's debug format.
+        for debug in ["Some(", "None", "[0"] {
+            assert!(!text.contains(debug), "{profile}: {debug} in\n{text}");
+        }
         assert!(
             text.contains("(1024 bytes)  SW 9000"),
             "{profile}: extended ECHO"
@@ -45,7 +50,7 @@ fn t1_session_shows_pps_and_ifs_on_the_wire() {
     assert!(ok);
     assert!(text.contains("-> FF 11 95 7B"), "PPS request on the wire");
     assert!(text.contains("line now F=512 D=16 at 3580 kHz"));
-    assert!(text.contains("framing for T1, extra guard time N = 0 etu"));
+    assert!(text.contains("framing for T=1, extra guard time N = 0 etu"));
     assert!(
         text.contains("-> 00 C1 01 FE 3E"),
         "S(IFS request) announcing IFSD 254"
