@@ -31,9 +31,13 @@ fn power(_: &mut InMemoryReader, action: PowerAction, atr: &mut AtrBuffer) -> Re
 }
 
 fn set_protocol(_: &mut InMemoryReader, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
-    let pps = call.negotiation.request.as_ref().map(|r| hex(r.as_bytes()));
+    let pps = call
+        .negotiation
+        .request
+        .as_ref()
+        .map_or_else(|| "none".to_string(), |r| hex(r.as_bytes()));
     println!(
-        "    [callback] set protocol {:?}, PPS request {pps:?}",
+        "    [callback] set protocol {}, PPS request {pps}",
         call.protocol
     );
     // The in-memory card accepts every PPS.
@@ -46,7 +50,7 @@ fn transmit(
     reply: &mut [u8],
 ) -> Result<usize, Failure> {
     println!(
-        "    [callback] transmit {} over {:?}",
+        "    [callback] transmit {} over {}",
         hex(call.apdu),
         call.protocol
     );
@@ -83,10 +87,10 @@ fn card_event(dev: &Dev, what: &str, report: fn(&Dev)) {
     println!("* {what}");
     report(dev);
     dev.process_events();
-    println!(
-        "  tracking completion handed to the platform: {:?}",
-        dev.platform().take_completion()
-    );
+    match dev.platform().take_completion() {
+        Some(status) => println!("  tracking completion handed to the platform: {status}"),
+        None => println!("  no tracking completion"),
+    }
 }
 
 fn request(dev: &Dev, what: &str, ioctl: Ioctl, input: &[u8], out_len: usize) {
