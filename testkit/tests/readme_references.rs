@@ -1,0 +1,165 @@
+//! The READMEs name what exists: every repository path they write in code
+//! (`host-readers/src/serial/mod.rs`, `tests/c/check.h`, `./tools/demo.sh`), read
+//! from the repository root or from the README's own folder, is a file or folder
+//! of the tree, and every test they name by its path (`tracking::tests::NAME`) is a
+//! function of the workspace. Build outputs (`target/...`), absolute paths and
+//! patterns (`corpus/TARGET/seed-*`) are not checked.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The repository root (this crate is `testkit/`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit/ has a parent")
+        .to_path_buf()
+}
+
+/// The top-level Markdown files and every README one or two folders down.
+fn readmes(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![(root.to_path_buf(), 0)];
+    while let Some((folder, depth)) = folders.pop() {
+        for entry in fs::read_dir(&folder).expect("read a folder") {
+            let path = entry.expect("a folder entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if depth < 2 && !name.starts_with('.') && name != "target" {
+                    folders.push((path, depth + 1));
+                }
+            } else if (depth == 0 && name.ends_with(".md")) || name == "README.md" {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Every `.rs` file's text under `folder` (build outputs and `.git` left out).
+fn rust_sources(folder: &Path, texts: &mut Vec<String>) {
+    for entry in fs::read_dir(folder).expect("read a folder") {
+        let path = entry.expect("a folder entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if !name.starts_with('.') && name != "target" {
+                rust_sources(&path, texts);
+            }
+        } else if name.ends_with(".rs") {
+            texts.push(fs::read_to_string(&path).expect("read a Rust file"));
+        }
+    }
+}
+
+/// The characters of a repository path as the READMEs write them.
+fn path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-')
+}
+
+/// Whether `word` is a repository path: relative, with a folder, and ending in a
+/// file name with an extension or (`dirs`) in a `/`.
+fn is_repository_path(word: &str, dirs: bool) -> bool {
+    let last = word.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    !word.is_empty()
+        && word.chars().all(path_char)
+        && word.contains('/')
+        && !word.starts_with('/')
+        && !word.trim_start_matches("./").starts_with("target/")
+        && !word.contains("...")
+        && (last.contains('.') || (dirs && word.ends_with('/')))
+}
+
+/// What one README names: repository paths and tests.
+#[derive(Default)]
+struct Names {
+    paths: Vec<String>,
+    tests: Vec<String>,
+}
+
+fn names_in(text: &str) -> Names {
+    let mut names = Names::default();
+    let mut in_block = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            // A command: any word that is a path to a file.
+            let words = line.split(|c: char| !path_char(c));
+            let paths = words.filter(|w| is_repository_path(w, false));
+            names.paths.extend(paths.map(str::to_owned));
+            continue;
+        }
+        // Code spans: the odd pieces between backticks.
+        for span in line.split('`').skip(1).step_by(2) {
+            if is_repository_path(span, true) {
+                names.paths.push(span.to_owned());
+            } else if let Some((_, test)) = span.split_once("::tests::") {
+                if test.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    names.tests.push(test.to_owned());
+                }
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn every_path_and_test_a_readme_names_exists() {
+    let root = root();
+    let mut sources = Vec::new();
+    rust_sources(&root, &mut sources);
+    let readmes = readmes(&root);
+    assert!(
+        readmes.len() >= 10,
+        "the READMEs: {readmes:?} (the search went wrong)"
+    );
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for readme in &readmes {
+        let text = fs::read_to_string(readme).expect("read a README");
+        let folder = readme.parent().expect("a README's folder");
+        let shown = readme.strip_prefix(&root).unwrap_or(readme).display();
+        let names = names_in(&text);
+        for path in &names.paths {
+            checked += 1;
+            if !root.join(path).exists() && !folder.join(path).exists() {
+                missing.push(format!("{shown}: no file or folder `{path}`"));
+            }
+        }
+        for test in &names.tests {
+            checked += 1;
+            let defined = format!("fn {test}(");
+            if !sources.iter().any(|s| s.contains(&defined)) {
+                missing.push(format!("{shown}: no test function `{test}`"));
+            }
+        }
+    }
+    assert!(
+        checked > 100,
+        "only {checked} names found: the scan went wrong"
+    );
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn paths_are_told_from_other_code() {
+    let names = names_in(
+        "`core/src/line.rs`, `firmware/`, `./tools/demo.sh`, `x::tests::a_b`\n\
+         `target/debug/x.so`, `/usr/lib/x.so`, `corpus/TARGET/seed-*`, `T=0/T=1`\n\
+         `rk_status_to_ntstatus/_win32`, `https://e.org/a.html`, `cargo test -p a`\n\
+         ```sh\n./bindings-c/build.sh --out target/x/y.a -Ia/b /etc/x.conf\n```\n",
+    );
+    assert_eq!(
+        names.paths,
+        [
+            "core/src/line.rs",
+            "firmware/",
+            "./tools/demo.sh",
+            "./bindings-c/build.sh"
+        ]
+    );
+    assert_eq!(names.tests, ["a_b"]);
+}
