@@ -56,6 +56,37 @@ pub fn stored_len(magic: u32) -> usize {
     }
 }
 
+/// The kinds of object a C caller keeps in its storage, for [`object_len`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A device (`rk_device`).
+    Device,
+    /// A T=0 exchange (`rk_t0_exchange`).
+    T0Exchange,
+    /// A T=1 engine (`rk_t1_engine`).
+    T1Engine,
+    /// A T=1 transaction (`rk_t1_transaction`).
+    T1Transaction,
+    /// A simulated card (`rk_sim_card`).
+    #[cfg(feature = "sim")]
+    SimCard,
+}
+
+/// The bytes from a storage's start an object of `kind` occupies: the region the
+/// library's overlap checks give the object at a pointer, which no buffer or
+/// out-pointer written by a call on it may share (at most the storage size the
+/// header documents).
+pub fn object_len(kind: ObjectKind) -> usize {
+    stored_len(match kind {
+        ObjectKind::Device => magic::DEVICE,
+        ObjectKind::T0Exchange => magic::T0_EXCHANGE,
+        ObjectKind::T1Engine => magic::T1_ENGINE,
+        ObjectKind::T1Transaction => magic::T1_TRANSACTION,
+        #[cfg(feature = "sim")]
+        ObjectKind::SimCard => magic::SIM_CARD,
+    })
+}
+
 /// The state of the storage at `storage`.
 ///
 /// # Safety

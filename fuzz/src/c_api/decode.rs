@@ -14,20 +14,29 @@ use super::pin;
 /// A buffer: mostly in the byte area, sometimes anywhere in the arena (over an
 /// object), sometimes NULL (with a length that may lie).
 pub(crate) fn buffer() -> R {
+    buffer_over(&[])
+}
+
+/// A buffer as [`buffer`] gives, but where that would put it anywhere in the
+/// arena, half the time over one of `targets` (the call's own objects, buffers
+/// and out-pointers, which the library refuses to see overlap where one is
+/// written).
+pub(crate) fn buffer_over(targets: &[R]) -> R {
     let mode = byte();
     let a = usize::from(u16le());
     let b = usize::from(u16le());
-    match mode {
-        0..=7 => R {
+    match (mode, pick(targets, mode)) {
+        (0..=7, _) => R {
             off: 0,
             len: b % 4,
             null: true,
         },
-        8..=23 => {
+        (16..=23, Some(target)) => over(target, b % 300 + 1, 1, a),
+        (8..=23, _) => {
             let off = a % ARENA_LEN;
             R::at(off, b % (ARENA_LEN - off).min(300) + 1)
         }
-        _ => {
+        (_, _) => {
             let off = a % BUF_LEN;
             R::at(BUF_OFF + off, b % (BUF_LEN - off + 1))
         }
@@ -37,19 +46,50 @@ pub(crate) fn buffer() -> R {
 /// An out-pointer for a `T`: mostly aligned in the byte area, sometimes misaligned,
 /// sometimes NULL, sometimes inside an object.
 pub(crate) fn out<T>() -> R {
+    out_over::<T>(&[])
+}
+
+/// An out-pointer as [`out`] gives, but where that would put it anywhere in the
+/// arena, half the time over one of `targets` (as [`buffer_over`]), mostly
+/// aligned for `T` so that the overlap is what the library sees first.
+pub(crate) fn out_over<T>(targets: &[R]) -> R {
     let size = size_of::<T>();
     let align = align_of::<T>();
     let mode = byte();
     let a = usize::from(u16le());
-    match mode {
-        0..=11 => R::NONE,
-        12..=27 => {
+    match (mode, pick(targets, mode)) {
+        (0..=11, _) => R::NONE,
+        (20..=27, Some(target)) => {
+            let align = if mode & 1 == 0 { align } else { 1 };
+            over(target, size, align, a)
+        }
+        (12..=27, _) => {
             let off = a % (ARENA_LEN - size);
             R::at(off, size)
         }
-        28..=59 => R::at(BUF_OFF + a % (BUF_LEN - size), size),
-        _ => R::at(BUF_OFF + (a % (BUF_LEN - size)) / align * align, size),
+        (28..=59, _) => R::at(BUF_OFF + a % (BUF_LEN - size), size),
+        (_, _) => R::at(BUF_OFF + (a % (BUF_LEN - size)) / align * align, size),
     }
+}
+
+/// One of the `targets` that names bytes, chosen by `choice`.
+fn pick(targets: &[R], choice: u8) -> Option<R> {
+    let named: Vec<R> = targets
+        .iter()
+        .copied()
+        .filter(|t| !t.null && t.len != 0)
+        .collect();
+    named.get(usize::from(choice) % named.len().max(1)).copied()
+}
+
+/// `len` bytes sharing some with `target` (the first of them `a` bytes on from
+/// `len - 1` before its start, modulo the span), aligned down to `align`, inside
+/// the arena.
+fn over(target: R, len: usize, align: usize, a: usize) -> R {
+    let span = target.len + len - 1;
+    let start = (target.off + a % span).saturating_sub(len - 1);
+    let start = start.min(ARENA_LEN - len) / align * align;
+    R::at(start, len)
 }
 
 /// A slot pointer for a call on an object: its slot, rarely misaligned or NULL.

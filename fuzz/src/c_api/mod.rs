@@ -23,7 +23,12 @@
 //! What the harness never does, because the contract makes it undefined: name
 //! bytes that belong to ANOTHER live object (its storage, or the APDU and response
 //! buffers an open exchange holds) in a call on some object. Within one call's own
-//! objects anything goes: the library promises to refuse the overlap.
+//! objects anything goes: the library promises to refuse the overlap, and the
+//! decoder aims for it: where a buffer or out-pointer would go anywhere in the
+//! arena, half the time it goes over one of the call's own objects (at the size
+//! the library gives it, readerkit-c's `fuzzing::object_len`), the buffers an
+//! engine holds, or the call's other arguments (`decode::buffer_over`,
+//! `out_over`).
 //!
 //! Checks, after every call:
 //! * no panic: libfuzzer-sys's panic hook aborts before `catch_unwind` in the FFI
@@ -37,8 +42,15 @@
 //!   (`RK_STATUS_INVALID_PARAMETER`, `_INVALID_DEVICE_STATE`, `_DEVICE_BUSY`, a
 //!   storage too small) changed nothing at all (an engine step out of order:
 //!   nothing but its action, the pending one again); a live object's storage
-//!   is compared by its state, not its bytes (`snapshot`); a device request refused without
+//!   is compared by its state, not its bytes (`snapshot`), and a C struct the
+//!   call writes whole (an action, an ATR's description, a default config) by
+//!   its fields, not its padding (`padding`); a device request refused without
 //!   calling a callback leaves `rk_device_state` as it was;
+//! * a call whose arguments overlap where the library's rule refuses them (a
+//!   region it writes, the object's storage included, sharing a byte with
+//!   another it writes or reads; an engine step's too with the buffers the
+//!   engine holds) is refused, with `RK_STATUS_INVALID_PARAMETER` where the
+//!   library checks that first, and changes nothing at all (`oracle::Overlap`);
 //! * a storage that holds a live object of any kind is never taken by an init or
 //!   begin call (and the objects the harness tracks are exactly the live ones: at
 //!   the end each is released with success, and LeakSanitizer sees no leak);
@@ -63,7 +75,8 @@
 //!   1 to the maximum; SET_PROTOCOL never succeeds when its callback answered a
 //!   timing with a zero F, D or clock.
 //!
-//! The pieces: `arena` (the memory), `snapshot` (the write check), `model` (what the
+//! The pieces: `arena` (the memory), `snapshot` (the write check), `padding` (the
+//! C structs compared by their fields), `model` (what the
 //! harness knows), `decode` (the arguments), `callbacks` (the driver),
 //! `oracle` (the checks every call gets), `pin` (PIN requests and their
 //! oracle) and `ops` (the calls).
@@ -74,6 +87,7 @@ pub(crate) mod decode;
 pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod oracle;
+pub(crate) mod padding;
 pub(crate) mod pin;
 pub(crate) mod snapshot;
 

@@ -5,8 +5,11 @@
 
 use readerkit_c::*;
 
+use readerkit_c::fuzzing::{ObjectKind, object_len};
+
 use super::arena::{R, read, usable_out};
 use super::model::{obj, permitted, set_obj, with};
+use super::padding::Written;
 use super::snapshot::{check_writes, snapshot};
 
 /// The statuses a call refuses with, changing nothing.
@@ -73,15 +76,94 @@ pub(crate) enum Kind {
     },
 }
 
-/// What a call names: its own slots, the bytes it reads and writes, what else it
-/// may write (held buffers, the card the line uses), and what kind of call it is.
+/// Whether a call's arguments overlap where the library refuses them: a region
+/// the call writes shares a byte with another it writes or one it reads
+/// (readerkit-c's `guard::check_disjoint`), from the regions the library gives
+/// each buffer, out-pointer and object ([`object_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overlap {
+    /// No such overlap.
+    Disjoint,
+    /// Some: the call is refused and changes nothing (with the status of
+    /// whatever the library checks first).
+    Refused,
+    /// Some, and the library checks them before anything else that could fail
+    /// here: refused with `RK_STATUS_INVALID_PARAMETER`, changing nothing.
+    InvalidParameter,
+}
+
+impl Overlap {
+    /// `Refused` if a `written` region shares a byte with another `written` one
+    /// or a `read` one, else `Disjoint`.
+    pub(crate) fn of(written: &[R], read: &[R]) -> Overlap {
+        let clash = written.iter().enumerate().any(|(i, w)| {
+            written[i + 1..]
+                .iter()
+                .chain(read)
+                .any(|other| w.overlaps(*other))
+        });
+        if clash {
+            Overlap::Refused
+        } else {
+            Overlap::Disjoint
+        }
+    }
+
+    /// A T=0 or T=1 begin's rule (readerkit-c's `Held::borrow`): the response
+    /// buffer clear of the APDU, what the call writes clear of both.
+    pub(crate) fn begin(apdu: R, response: R, written: &[R]) -> Overlap {
+        Overlap::of(&[response], &[apdu]).or(Overlap::of(written, &[apdu, response]))
+    }
+
+    /// An engine step's rule (`Held::check_call`): the card's bytes `read` clear
+    /// of the response buffer the engine holds, what the step writes clear of
+    /// them, the held buffers and each other.
+    pub(crate) fn step(held: (R, R), written: &[R], read: R) -> Overlap {
+        let (apdu, response) = held;
+        Overlap::of(&[response], &[read, apdu]).or(Overlap::of(written, &[read, apdu, response]))
+    }
+
+    /// This, or `other` if this is `Disjoint`.
+    fn or(self, other: Overlap) -> Overlap {
+        match self {
+            Overlap::Disjoint => other,
+            refused => refused,
+        }
+    }
+
+    /// `InvalidParameter` for `Refused` when `first`: the library checks the
+    /// overlap before anything else that fails.
+    pub(crate) fn checked_first(self, first: bool) -> Overlap {
+        match self {
+            Overlap::Refused if first => Overlap::InvalidParameter,
+            o => o,
+        }
+    }
+}
+
+/// The bytes the library's overlap checks give an object of `kind` at `ptr`
+/// (NULL: none).
+pub(crate) fn object_at(ptr: R, kind: ObjectKind) -> R {
+    if ptr.null {
+        R::NONE
+    } else {
+        R::at(ptr.off, object_len(kind))
+    }
+}
+
+/// What a call names: its own slots, the bytes it reads and writes (and the C
+/// structs among them it writes whole), what else it may write (held buffers,
+/// the card the line uses), what kind of call it is and whether its arguments
+/// overlap.
 #[derive(Clone, Copy)]
 pub(crate) struct Site<'a> {
     pub(crate) own: &'a [usize],
     pub(crate) reads: &'a [R],
     pub(crate) writes: &'a [R],
+    pub(crate) structs: &'a [Written],
     pub(crate) extra: &'a [R],
     pub(crate) kind: Kind,
+    pub(crate) overlap: Overlap,
 }
 
 impl<'a> Site<'a> {
@@ -91,8 +173,10 @@ impl<'a> Site<'a> {
             own,
             reads: &[],
             writes: &[],
+            structs: &[],
             extra: &[],
             kind: Kind::Plain,
+            overlap: Overlap::Disjoint,
         }
     }
 
@@ -102,6 +186,14 @@ impl<'a> Site<'a> {
 
     pub(crate) fn writes(self, writes: &'a [R]) -> Site<'a> {
         Site { writes, ..self }
+    }
+
+    pub(crate) fn structs(self, structs: &'a [Written]) -> Site<'a> {
+        Site { structs, ..self }
+    }
+
+    pub(crate) fn overlap(self, overlap: Overlap) -> Site<'a> {
+        Site { overlap, ..self }
     }
 
     pub(crate) fn extra(self, extra: &'a [R]) -> Site<'a> {
@@ -126,8 +218,10 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
         own,
         reads,
         writes,
+        structs,
         extra,
         kind,
+        overlap,
     } = site;
     if !permitted(own, reads, writes) {
         return None;
@@ -136,6 +230,17 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
     begin_call();
     let st = f();
     check_status(what, st, matches!(kind, Kind::Request { .. }));
+    match overlap {
+        Overlap::Disjoint => {}
+        Overlap::Refused => assert!(
+            !matches!(st, RK_STATUS_SUCCESS | RK_STATUS_PENDING) && !with(|h| h.callback_ran),
+            "{what}: {st} with arguments that overlap"
+        ),
+        Overlap::InvalidParameter => assert_eq!(
+            st, RK_STATUS_INVALID_PARAMETER,
+            "{what} with arguments that overlap"
+        ),
+    }
     let refusal = match kind {
         Kind::Plain => refused(st),
         Kind::Step { live } => {
@@ -159,7 +264,9 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
     let quiet_refusal = refusal && !with(|h| h.callback_ran);
     let step_refused = kind == (Kind::Step { live: true }) && st == RK_STATUS_INVALID_DEVICE_STATE;
     let mut allowed: Vec<R> = Vec::new();
-    if step_refused {
+    if overlap != Overlap::Disjoint {
+        // Refused before anything was written: nothing changed.
+    } else if step_refused {
         // State intact: only the action may be written, and it is the pending
         // action, not this call's failure.
         allowed.extend_from_slice(writes);
@@ -188,7 +295,7 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
         allowed.extend_from_slice(writes);
         allowed.extend_from_slice(extra);
     }
-    check_writes(what, st, &before, &allowed);
+    check_writes(what, st, &before, &allowed, structs);
     Some(st)
 }
 

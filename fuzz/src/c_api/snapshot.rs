@@ -2,7 +2,8 @@
 //! storage of a live object: its padding bytes are undefined once the library
 //! writes it (reading them is undefined behaviour), so it is compared by its
 //! state (`readerkit_c::fuzzing::slot_state`: the slot header's fields and the
-//! `Debug` text of every field of the object).
+//! `Debug` text of every field of the object); and a C struct a call wrote whole,
+//! whose padding is put back as it was (`padding`).
 
 use std::array;
 use std::cell::RefCell;
@@ -11,6 +12,7 @@ use readerkit_c::fuzzing::{SlotState, slot_state, stored_len};
 use readerkit_c::rk_status;
 
 use super::arena::{ARENA_LEN, R, SLOT_CAP, arena, slot_off};
+use super::padding::{Written, restore};
 
 /// Per slot: the bytes of the live object stored at its start (0: none), and
 /// the slot's state.
@@ -35,11 +37,16 @@ impl Snapshot {
 
     /// `true` if `at` lies in the storage of a live object.
     fn in_object(&self, at: usize) -> bool {
-        self.objects
-            .iter()
-            .enumerate()
-            .any(|(i, &(len, _))| (slot_off(i)..slot_off(i) + len).contains(&at))
+        in_object(&self.objects, at)
     }
+}
+
+/// `true` if `at` lies in the storage of one of the live `objects`.
+fn in_object(objects: &Objects, at: usize) -> bool {
+    objects
+        .iter()
+        .enumerate()
+        .any(|(i, &(len, _))| (slot_off(i)..slot_off(i) + len).contains(&at))
 }
 
 thread_local! {
@@ -103,11 +110,24 @@ pub(crate) fn snapshot() -> Snapshot {
 
 /// Assert that every byte changed since `before` lies in one of `allowed`, and
 /// that every live object (before or now) whose slot is not allowed as a whole
-/// is in the same state. Then clean the storage of an object the call released:
-/// its padding and value bytes zeroed, the header's fields kept, so that
-/// the next snapshot reads only defined bytes there.
-pub(crate) fn check_writes(what: &str, st: rk_status, before: &Snapshot, allowed: &[R]) {
-    let now = Snapshot::of(array::from_fn(object));
+/// is in the same state; the C structs the call may have written whole
+/// (`structs`) are compared by their fields: their padding is first put back as
+/// it was (outside live objects). Then clean the storage of an object the call
+/// released: its padding and value bytes zeroed, the header's fields kept, so
+/// that the next snapshot reads only defined bytes there.
+pub(crate) fn check_writes(
+    what: &str,
+    st: rk_status,
+    before: &Snapshot,
+    allowed: &[R],
+    structs: &[Written],
+) {
+    let objects = array::from_fn(object);
+    let padding = structs.iter().flat_map(Written::padding);
+    for at in padding.filter(|&at| !before.in_object(at) && !in_object(&objects, at)) {
+        restore(at, before.bytes[at]);
+    }
+    let now = Snapshot::of(objects);
     // Whole chunks first (one memcmp each, not a comparison per byte the
     // coverage instrumentation would trace), then the bytes of a chunk that differs.
     for (c, (b, n)) in before

@@ -11,8 +11,9 @@ use crate::c_api::arena::{R, bytes, read, slot_off, usable_out};
 use crate::c_api::callbacks::{kp_next_key, kp_prompt};
 use crate::c_api::decode::*;
 use crate::c_api::model::*;
-use crate::c_api::oracle::{Kind, Site, refused};
+use crate::c_api::oracle::{Kind, Overlap, Site, object_at, refused};
 use crate::c_api::pin::{self, PinCall};
+use readerkit_c::fuzzing::ObjectKind;
 
 pub(crate) fn op_device_init(line: bool) {
     let slot = pick_slot();
@@ -109,6 +110,11 @@ pub(crate) fn op_device(kind: u8) {
     // the harness sees a broken precondition).
     let refusal_expected = Cell::new(true);
     let site = Site::on(own).extra(&extra);
+    // The device's storage at `dev` as the library sees it, and the rule of a
+    // call that writes one value through `out`: not into the device (checked
+    // first).
+    let stored = object_at(dev, ObjectKind::Device);
+    let answer_overlap = |out: R| Overlap::of(&[out, stored], &[]).checked_first(true);
     let st = match kind % 7 {
         0 => {
             let (st, must_refuse) = control(slot, dev, site);
@@ -130,17 +136,19 @@ pub(crate) fn op_device(kind: u8) {
             rk_process_events(dev.ptr())
         }),
         3 => {
-            let writes = [out::<bool>()];
+            let writes = [out_over::<bool>(&[stored])];
+            let site = site.writes(&writes).overlap(answer_overlap(writes[0]));
             // SAFETY: as above; an out-pointer in the arena.
             let cancel = || unsafe { rk_cancel_tracking(dev.ptr(), writes[0].ptr()) };
-            site.writes(&writes).run("rk_cancel_tracking", cancel)
+            site.run("rk_cancel_tracking", cancel)
         }
         4 => {
-            let writes = [out::<u32>()];
+            let writes = [out_over::<u32>(&[stored])];
             let [state] = writes;
+            let site = site.writes(&writes).overlap(answer_overlap(state));
             // SAFETY: as above.
             let get = || unsafe { rk_device_state(dev.ptr(), state.ptr()) };
-            let st = site.writes(&writes).run("rk_device_state", get);
+            let st = site.run("rk_device_state", get);
             if st == Some(RK_STATUS_SUCCESS) {
                 let s: u32 = read(state);
                 assert!(s <= 6, "state {s}");
@@ -225,24 +233,26 @@ fn documented_caps(caps: &rk_reader_caps) -> bool {
 /// status (if the call was made) and whether a refusal must change nothing.
 fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
     let code = ioctl_code();
-    let mut input = buffer();
+    let stored = object_at(dev, ObjectKind::Device);
+    let mut input = buffer_over(&[stored]);
     if byte() < 192 {
         input = well_formed_input(code, input);
     }
-    let output = buffer();
-    let bw = out::<usize>();
+    let output = buffer_over(&[stored, input]);
+    let bw = out_over::<usize>(&[stored, input, output]);
     let before: usize = if bw.null { 0 } else { read(bw) };
     let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
     let null_with_len = |r: R| r.null && r.len != 0;
+    // The output, the count and the device written, the input read: checked
+    // first (after the count's alignment, refused the same way).
+    let overlap = Overlap::of(&[output, bw, stored], &[input]).checked_first(true);
     let must_refuse = !live
         || (!bw.null && !usable_out::<usize>(bw))
-        || input.overlaps(output)
-        || bw.overlaps(input)
-        || bw.overlaps(output)
+        || overlap != Overlap::Disjoint
         || null_with_len(input)
         || null_with_len(output);
     let (reads, writes) = ([input], [output, bw]);
-    let site = site.reads(&reads).writes(&writes);
+    let site = site.reads(&reads).writes(&writes).overlap(overlap);
     let ((i, n), (o, m)) = (input.parts(), output.parts());
     let site = site.kind(Kind::Request { must_refuse });
     // A PIN request's structure as the library gets it.

@@ -5,42 +5,71 @@ use readerkit_c::*;
 
 use readerkit::t1::MAX_APDU_LEN;
 
-use crate::c_api::arena::{R, read, usable_out};
-use crate::c_api::decode::{buffer, object, out, pick_slot, storage};
+use crate::c_api::arena::{R, read, slot_off, usable_out};
+use crate::c_api::decode::{buffer_over, object, out, out_over, pick_slot, storage};
 use crate::c_api::model::*;
-use crate::c_api::oracle::{Kind, Site, check_action, check_end};
+use crate::c_api::oracle::{Kind, Overlap, Site, check_action, check_end, object_at};
+use crate::c_api::padding::Written;
+use readerkit_c::fuzzing::ObjectKind;
+
+/// What the engine the harness has in `slot` lies in, as the library sees it:
+/// its storage (`kind` at the slot's start) and a T=1 transaction's engine.
+fn lies_in(slot: usize, kind: ObjectKind) -> [R; 2] {
+    let at = |slot| R::at(slot_off(slot), 8);
+    let engine = match obj(slot) {
+        Obj::T1Tx { engine, .. } => object_at(at(engine), ObjectKind::T1Engine),
+        _ => R::NONE,
+    };
+    [object_at(at(slot), kind), engine]
+}
+
+/// An action out-pointer for a call on `slot`, sometimes over what the engine
+/// there lies in (`kind` at the slot's start) or holds.
+fn action_for(slot: usize, kind: ObjectKind) -> R {
+    let [storage, engine] = lies_in(slot, kind);
+    let (apdu, response) = held(slot);
+    out_over::<rk_action>(&[storage, engine, apdu, response])
+}
 
 pub(crate) fn op_t0(kind: u8) {
     let slot = pick_slot();
-    let action = out::<rk_action>();
+    let action = action_for(slot, ObjectKind::T0Exchange);
     let k = kind % 5;
     if k == 0 {
         return t0_begin(slot, action);
     }
     let ex = object(slot);
     let (own, writes, extra) = ([slot], [action], [held(slot).1]);
+    let structs = [Written::of::<rk_action>(action)];
     let step = Site::on(&own).writes(&writes).extra(&extra);
     let live = t0_live(slot, ex);
-    let step = step.kind(Kind::Step { live });
+    let step = step.kind(Kind::Step { live }).structs(&structs);
+    // What the step writes and lies in, which the card's bytes must not touch.
+    let written = [action, object_at(ex, ObjectKind::T0Exchange)];
+    let overlap = |read: R| Overlap::step(held(slot), &written, read).checked_first(live);
     let (what, st) = match k {
         1 => ("rk_t0_sent", {
             // SAFETY: arena memory.
-            step.run("rk_t0_sent", || unsafe {
+            step.overlap(overlap(R::NONE)).run("rk_t0_sent", || unsafe {
                 rk_t0_sent(ex.ptr(), action.ptr())
             })
         }),
         2 => ("rk_t0_feed", {
-            let reads = [buffer()];
+            let (apdu, response) = held(slot);
+            let reads = [buffer_over(&[written[0], written[1], apdu, response])];
             let [data] = reads;
             // SAFETY: arena memory.
             let feed = || unsafe { rk_t0_feed(ex.ptr(), data.ptr(), data.len, action.ptr()) };
-            step.reads(&reads).run("rk_t0_feed", feed)
+            step.reads(&reads)
+                .overlap(overlap(data))
+                .run("rk_t0_feed", feed)
         }),
         3 => ("rk_t0_timeout", {
             // SAFETY: arena memory.
-            step.run("rk_t0_timeout", || unsafe {
-                rk_t0_timeout(ex.ptr(), action.ptr())
-            })
+            step.overlap(overlap(R::NONE))
+                .run("rk_t0_timeout", || unsafe {
+                    rk_t0_timeout(ex.ptr(), action.ptr())
+                })
         }),
         _ => {
             // SAFETY: arena memory.
@@ -66,16 +95,21 @@ pub(crate) fn op_t0(kind: u8) {
 
 pub(crate) fn t0_begin(slot: usize, action: R) {
     let (ex, len) = storage(slot, RK_T0_STORAGE_SIZE);
-    let (apdu, response) = (buffer(), buffer());
+    let stored = object_at(ex, ObjectKind::T0Exchange);
+    let apdu = buffer_over(&[action, stored]);
+    let response = buffer_over(&[action, stored, apdu]);
     let config = if byte() < 64 {
         out::<rk_t0_config>()
     } else {
         R::NONE
     };
     let (own, reads, writes) = ([slot], [apdu, config], [response, action, ex]);
+    let structs = [Written::of::<rk_action>(action)];
     let site = Site::on(&own)
         .reads(&reads)
         .writes(&writes)
+        .structs(&structs)
+        .overlap(Overlap::begin(apdu, response, &[stored, action]))
         .kind(Kind::Begin);
     let ((a, an), (r, rn)) = (apdu.parts(), response.parts());
     let st = site.run("rk_t0_begin", || {
@@ -99,7 +133,7 @@ pub(crate) fn t0_begin(slot: usize, action: R) {
 
 pub(crate) fn op_t1(kind: u8) {
     let slot = pick_slot();
-    let action = out::<rk_action>();
+    let action = action_for(slot, ObjectKind::T1Transaction);
     match kind % 8 {
         0 => {
             let (eng, len) = storage(slot, RK_T1_ENGINE_STORAGE_SIZE);
@@ -161,17 +195,29 @@ pub(crate) fn t1_begin(slot: usize, action: R) {
     let (tx, len) = storage(slot, RK_T1_TRANSACTION_STORAGE_SIZE);
     let engine = pick_slot();
     let eng = object(engine);
-    let (apdu, response) = (buffer(), buffer());
+    let stored = [
+        object_at(tx, ObjectKind::T1Transaction),
+        object_at(eng, ObjectKind::T1Engine),
+    ];
+    let apdu = buffer_over(&[action, stored[0], stored[1]]);
+    let response = buffer_over(&[action, stored[0], stored[1], apdu]);
     let own: &[usize] = if engine == slot {
         &[slot]
     } else {
         &[slot, engine]
     };
     let (reads, writes) = ([apdu], [response, action, tx]);
+    let structs = [Written::of::<rk_action>(action)];
     let ((a, an), (r, rn)) = (apdu.parts(), response.parts());
     let site = Site::on(own)
         .reads(&reads)
         .writes(&writes)
+        .structs(&structs)
+        .overlap(Overlap::begin(
+            apdu,
+            response,
+            &[action, stored[0], stored[1]],
+        ))
         .kind(Kind::T1Begin {
             action,
             engine,
@@ -227,29 +273,41 @@ pub(crate) fn t1_step(slot: usize, action: R, k: u8) {
         _ => [slot, slot],
     };
     let (writes, extra) = ([action], [held(slot).1]);
+    let structs = [Written::of::<rk_action>(action)];
     let step = Site::on(&own).writes(&writes).extra(&extra);
     let live = t1_live(slot, tx);
-    let step = step.kind(Kind::Step { live });
-    let reads = [buffer()];
+    let step = step.kind(Kind::Step { live }).structs(&structs);
+    // What the step writes and lies in: the action, the transaction, its engine.
+    let [_, engine] = lies_in(slot, ObjectKind::T1Transaction);
+    let written = [action, object_at(tx, ObjectKind::T1Transaction), engine];
+    let (apdu, response) = held(slot);
+    let reads = [buffer_over(&[
+        written[0], written[1], written[2], apdu, response,
+    ])];
     let [block] = reads;
+    let overlap = |read: R| Overlap::step(held(slot), &written, read).checked_first(live);
     let (t, a) = (tx.ptr(), action.ptr());
     let (what, st) = match k {
         // SAFETY: arena memory.
         4 => (
             "rk_t1_receive",
-            step.reads(&reads).run("rk_t1_receive", || unsafe {
-                rk_t1_receive(t, block.ptr(), block.len, a)
-            }),
+            step.reads(&reads)
+                .overlap(overlap(block))
+                .run("rk_t1_receive", || unsafe {
+                    rk_t1_receive(t, block.ptr(), block.len, a)
+                }),
         ),
         // SAFETY: arena memory.
         5 => (
             "rk_t1_timeout",
-            step.run("rk_t1_timeout", || unsafe { rk_t1_timeout(t, a) }),
+            step.overlap(overlap(R::NONE))
+                .run("rk_t1_timeout", || unsafe { rk_t1_timeout(t, a) }),
         ),
         // SAFETY: arena memory.
         _ => (
             "rk_t1_line_error",
-            step.run("rk_t1_line_error", || unsafe { rk_t1_line_error(t, a) }),
+            step.overlap(overlap(R::NONE))
+                .run("rk_t1_line_error", || unsafe { rk_t1_line_error(t, a) }),
         ),
     };
     if let Some(st) = st {

@@ -10,7 +10,9 @@ use crate::c_api::arena::{R, SLOT_CAP, bytes, read, usable_out};
 use crate::c_api::callbacks::log_line;
 use crate::c_api::decode::*;
 use crate::c_api::model::*;
-use crate::c_api::oracle::{Kind, Site, begin_call, check_status};
+use crate::c_api::oracle::{Kind, Overlap, Site, begin_call, check_status, object_at};
+use crate::c_api::padding::Written;
+use readerkit_c::fuzzing::ObjectKind;
 
 pub(crate) fn op_sim(kind: u8) {
     let slot = pick_slot();
@@ -56,21 +58,32 @@ pub(crate) fn op_sim(kind: u8) {
         }
         3 => {
             let card = object(slot);
-            let reads = [buffer()];
+            let stored = object_at(card, ObjectKind::SimCard);
+            let reads = [buffer_over(&[stored])];
             let (d, n) = reads[0].parts();
+            // The card's bytes must not lie in the card (checked first).
+            let overlap = Overlap::of(&[stored], &reads).checked_first(true);
             // SAFETY: arena memory.
             let write = || unsafe { rk_sim_write(card.ptr(), d, n) };
-            Site::on(&[slot]).reads(&reads).run("rk_sim_write", write);
+            Site::on(&[slot])
+                .reads(&reads)
+                .overlap(overlap)
+                .run("rk_sim_write", write);
         }
         _ => {
             let card = object(slot);
-            let data = buffer();
-            let len = out::<usize>();
+            let stored = object_at(card, ObjectKind::SimCard);
+            let data = buffer_over(&[stored]);
+            let len = out_over::<usize>(&[stored, data]);
             let writes = [data, len];
+            // The bytes, their count and the card, all written: apart (checked
+            // first, after the count's alignment, refused the same way).
+            let overlap = Overlap::of(&[data, len, stored], &[]).checked_first(true);
             // SAFETY: arena memory.
             let sim_read = || unsafe { rk_sim_read(card.ptr(), data.ptr(), data.len, len.ptr()) };
             let st = Site::on(&[slot])
                 .writes(&writes)
+                .overlap(overlap)
                 .run("rk_sim_read", sim_read);
             if st == Some(RK_STATUS_SUCCESS) && usable_out::<usize>(len) {
                 let n: usize = read(len);
@@ -94,11 +107,14 @@ pub(crate) fn op_misc(kind: u8) {
         }
         1 => {
             let atr = buffer();
-            let info = out::<rk_atr_info>();
+            let info = out_over::<rk_atr_info>(&[atr]);
             let given = bytes(atr);
+            let overlap = Overlap::of(&[info], &[atr]).checked_first(true);
             let st = Site::on(&[])
                 .reads(&[atr])
                 .writes(&[info])
+                .structs(&[Written::of::<rk_atr_info>(info)])
+                .overlap(overlap)
                 .kind(Kind::Begin)
                 .run("rk_atr_parse", || {
                     // SAFETY: arena memory.
@@ -159,6 +175,7 @@ pub(crate) fn op_misc(kind: u8) {
             let wt = u32le();
             Site::on(&[])
                 .writes(&[config])
+                .structs(&[Written::of::<rk_t0_config>(config)])
                 .run("rk_t0_config_default", || {
                     // SAFETY: arena memory.
                     unsafe { rk_t0_config_default(config.ptr(), wt) }
@@ -169,6 +186,7 @@ pub(crate) fn op_misc(kind: u8) {
             let (ifsc, edc) = (byte(), byte() % 3);
             Site::on(&[])
                 .writes(&[config])
+                .structs(&[Written::of::<rk_t1_config>(config)])
                 .run("rk_t1_config_default", || {
                     // SAFETY: arena memory.
                     unsafe { rk_t1_config_default(config.ptr(), ifsc, edc) }
