@@ -347,7 +347,7 @@ fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
     ]);
     let device = format!("{}:GemPCTwin", serve.path);
     let name = "RK Restart 00 00";
-    let (mut pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
+    let (pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
     assert!(
         wait_card(&ctx, name, true, Duration::from_secs(5)),
         "pcscd log:\n{}",
@@ -356,15 +356,13 @@ fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
     let card = ctx
         .connect(&reader(name), ShareMode::Shared, Protocols::T0)
         .expect("connect");
-    let client = std::thread::spawn(move || tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]));
-    serve.wait_stderr("(more time)");
-    pcscd.kill();
-    assert!(
-        client.join().expect("client thread").is_err(),
-        "the transmit ends with its pcscd"
+    pcscd.kill_during(
+        move || tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        || {
+            serve.wait_stderr("(more time)");
+        },
     );
     drop(ctx);
-    drop(pcscd);
 
     let (pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
     echo_then_stop_clean(ctx, pcscd, name, Protocols::T0);

@@ -157,17 +157,22 @@ fn start(card_kind: &str, more: &[&str]) -> (Serve, Pcscd) {
     let mut args = vec!["--reader", "gempcpinpad", "--card", card_kind];
     args.extend_from_slice(more);
     let serve = Serve::start(&args);
+    let pcscd = pcscd_over(&serve);
+    (serve, pcscd)
+}
+
+/// pcscd with libccid's GemPC PinPad reader on `serve`'s terminal.
+fn pcscd_over(serve: &Serve) -> Pcscd {
     let device = format!("{}:GemPCPinPad", serve.path);
     let lib = std::path::PathBuf::from(LIBCCIDTWIN);
-    let pcscd = start_pcscd(
+    start_pcscd(
         &[Entry {
             name: "RK PinPad",
             device: &device,
             lib: &lib,
         }],
         None,
-    );
-    (serve, pcscd)
+    )
 }
 
 const NAME: &str = "RK PinPad 00 00";
@@ -205,17 +210,28 @@ fn with_pad(
     test: impl FnOnce(&mut Pad<'_>, &Pcscd),
 ) {
     let (mut serve, pcscd) = start(card_kind, more);
+    pad_session(&mut serve, &pcscd, protocol, test);
+}
+
+/// A client of `pcscd`'s PIN pad reader on `serve`, connected with `protocol`
+/// (the PIN properties checked): `test` runs on its pad.
+fn pad_session(
+    serve: &mut Serve,
+    pcscd: &Pcscd,
+    protocol: Protocols,
+    test: impl FnOnce(&mut Pad<'_>, &Pcscd),
+) {
     let ctx = Context::establish(Scope::User).expect("establish context");
-    let card = connect(&ctx, &pcscd, protocol);
-    check_pin_properties(&card, &pcscd);
+    let card = connect(&ctx, pcscd, protocol);
+    check_pin_properties(&card, pcscd);
     let (verify, modify) = pin_features(&card);
     let mut pad = Pad {
-        serve: &mut serve,
+        serve,
         card: &card,
         verify,
         modify,
     };
-    test(&mut pad, &pcscd);
+    test(&mut pad, pcscd);
 }
 
 #[test]
@@ -340,4 +356,34 @@ fn opensc_verifies_on_the_pin_pad() {
             }
         });
     }
+}
+
+/// pcscd killed (a crash, or a restart that does not wait) while the reader
+/// waits for the user's keys (a VERIFY_PIN_DIRECT, nobody typing), then started
+/// again: the new pcscd's libccid opens the reader cleanly and the PIN pad
+/// verifies. Before, the PIN entry went on for the gone host until its key
+/// time-out (30 s here, up to 255 s): the new libccid's open got CMD_SLOT_BUSY
+/// (no firmware, GET_FIRMWARE_FEATURES failed) and pcscd listed no reader at all.
+#[test]
+fn pcscd_killed_mid_pin_entry_then_restarted_finds_the_pin_pad_working() {
+    let mut serve = Serve::start_watched(&["--reader", "gempcpinpad", "--card", "t1", "--trace"]);
+    let pcscd = pcscd_over(&serve);
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let card = connect(&ctx, &pcscd, Protocols::T1);
+    let (verify, _) = pin_features(&card);
+    let entry = move || {
+        let mut buf = [0u8; 258];
+        // bTimerOut 0: the reader's default, 30 s for each key.
+        card.control(verify, &verify_structure(0, ASCII, [4, 8]), &mut buf)
+            .map(<[u8]>::to_vec)
+    };
+    pcscd.kill_during(entry, || {
+        serve.wait_stderr("keypad: ");
+    });
+    drop(ctx);
+
+    let pcscd = pcscd_over(&serve);
+    pad_session(&mut serve, &pcscd, Protocols::T1, |pad, _| {
+        assert_eq!(pad.verify("1234E"), [0x90, 0x00], "right PIN");
+    });
 }

@@ -109,6 +109,12 @@ pub(crate) const WORKER_NAME: &str = "ccid-worker";
 /// closed terminal's master side polls as hung up at once, every time.
 const HOST_LOOK_MS: u16 = 20;
 
+/// The longest the next host's messages wait in the terminal for the gone host's
+/// command to end (it is being stopped, which takes a few ms), in ms: then the
+/// next host starts on a free reader instead of hearing CMD_SLOT_BUSY. One that
+/// does not end by then is left to the gate (CMD_SLOT_BUSY until it does).
+const WIND_DOWN_MS: u64 = 1000;
+
 /// Whether a host has the terminal open. While no process has the slave side
 /// open, its master side polls hung up (POLLHUP) and reads EIO; the next open
 /// ends that.
@@ -317,6 +323,12 @@ impl Running {
         }
     }
 
+    /// `true` while a command is being stopped (the gone host's, or one it
+    /// aborted) and has not ended yet.
+    fn winding_down(&self) -> bool {
+        locked(&self.gate).stopping()
+    }
+
     /// The command on `slot` finished; the next one runs unstopped.
     fn finish(&self, slot: u8) -> Finish {
         let mut gate = locked(&self.gate);
@@ -425,7 +437,9 @@ fn serve(options: &Options) -> Result<(), String> {
         .with_line_access(tpdu::line_of::<CardLine>)
         .with_pin_support(profile.pin_support());
     *locked(&running.gate) = reader.gate();
-    let (key_sender, keypad) = QueuedKeypad::new(options.trace);
+    let stopping = Arc::clone(&running);
+    let (key_sender, keypad) =
+        QueuedKeypad::new(options.trace, Box::new(move || stopping.stopping()));
     sim_keypad::press(&key_sender, &options.keys);
     // stdin is read on a thread of its own, so keys reach the keypad while a PIN
     // entry holds the worker; the other lines come back through `controls`, to
@@ -480,6 +494,9 @@ fn listen(
     // While a frame is begun: when the line has been quiet inside it too long.
     let mut cut_at: Option<Instant> = None;
     let mut host = HostLine::Closed;
+    // When the next host opened the terminal, while the gone host's command was
+    // still being stopped.
+    let mut opened_at: Option<Instant> = None;
     loop {
         let timeout = match host {
             // The master side of a closed terminal polls hung up at once: it is
@@ -526,12 +543,21 @@ fn listen(
             }
         }
         if host == HostLine::Closed {
-            if !hung_up(&port)? {
-                if trace {
-                    eprintln!("-> (the host opened the terminal)");
-                }
-                host = HostLine::Open;
+            if hung_up(&port)? {
+                opened_at = None;
+                continue;
             }
+            // Its messages wait in the terminal until the gone host's command
+            // has ended (`WIND_DOWN_MS` at most).
+            let opened = *opened_at.get_or_insert_with(Instant::now);
+            if running.winding_down() && opened.elapsed() < Duration::from_millis(WIND_DOWN_MS) {
+                continue;
+            }
+            if trace {
+                eprintln!("-> (the host opened the terminal)");
+            }
+            opened_at = None;
+            host = HostLine::Open;
             continue;
         }
         if !port_ready {

@@ -3,10 +3,16 @@
 //! `keys KEYS` lines on stdin, are pressed into a queue that a PIN entry
 //! (PC_to_RDR_Secure) reads.
 
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::time::Duration;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 use readerkit::pin::{Key, Keypad, Prompt};
+
+use crate::sim_slot::Stopping;
+
+/// How often a PIN entry waiting for a key looks whether its command is being
+/// stopped, in ms.
+const STOP_LOOK_MS: u64 = 50;
 
 /// One step of a key script: a key, or a pause before the next one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,24 +87,48 @@ pub(crate) fn press_line(keys: &Sender<Key>, script: &str, command: &str) {
 /// and wait there until a PIN entry reads them.
 pub(crate) struct QueuedKeypad {
     keys: Receiver<Key>,
+    /// Whether the command running (the PIN entry) is being stopped (an abort,
+    /// or its host gone): then no key comes, as at a time-out.
+    stopping: Stopping,
     /// Say each key's kind and each prompt on stderr (never a digit's value).
     trace: bool,
 }
 
 impl QueuedKeypad {
-    /// A keypad, and the sender that presses its keys.
-    pub(crate) fn new(trace: bool) -> (Sender<Key>, QueuedKeypad) {
+    /// A keypad whose PIN entry gives up waiting once `stopping` says so, and the
+    /// sender that presses its keys.
+    pub(crate) fn new(trace: bool, stopping: Stopping) -> (Sender<Key>, QueuedKeypad) {
         let (sender, keys) = mpsc::channel();
-        (sender, QueuedKeypad { keys, trace })
+        let keypad = QueuedKeypad {
+            keys,
+            stopping,
+            trace,
+        };
+        (sender, keypad)
+    }
+
+    /// The next key within `timeout`, or `None` at the time-out or as soon as
+    /// the command is being stopped (looked at every [`STOP_LOOK_MS`]).
+    fn wait_key(&self, timeout: Duration) -> Option<Key> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if (self.stopping)() {
+                return None;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = left.min(Duration::from_millis(STOP_LOOK_MS));
+            match self.keys.recv_timeout(slice) {
+                Ok(key) => return Some(key),
+                Err(RecvTimeoutError::Timeout) if slice < left => {}
+                Err(_) => return None,
+            }
+        }
     }
 }
 
 impl Keypad for QueuedKeypad {
     fn next_key(&mut self, timeout_ms: u32) -> Option<Key> {
-        let key = self
-            .keys
-            .recv_timeout(Duration::from_millis(u64::from(timeout_ms)))
-            .ok();
+        let key = self.wait_key(Duration::from_millis(u64::from(timeout_ms)));
         if self.trace {
             // The key's kind only: a digit is never shown.
             match key {

@@ -210,7 +210,8 @@ fn serve(args: &Args) -> Result<(), String> {
     let (key_sender, keypad) = match args.keys.as_deref() {
         Some(script) => {
             reader = reader.with_pin_support(PinSupport::BOTH);
-            let (sender, keypad) = QueuedKeypad::new(args.trace);
+            let stop = Arc::clone(&stop);
+            let (sender, keypad) = QueuedKeypad::new(args.trace, Box::new(move || stop.stopping()));
             sim_keypad::press(&sender, &sim_keypad::script_of(Some(script)));
             (Some(sender), Some(keypad))
         }

@@ -333,6 +333,24 @@ impl Pcscd {
         }
     }
 
+    /// Kill pcscd ([`Pcscd::kill`]) in the middle of a client's call: `call` runs
+    /// on a thread of its own, `underway` returns once it is under way (say, when
+    /// the peer has printed that it works on it); the call must then fail with
+    /// its pcscd. The daemon is gone, its lock free for the next, on return.
+    pub fn kill_during<T: Send + 'static, E: Send + 'static>(
+        mut self,
+        call: impl FnOnce() -> Result<T, E> + Send + 'static,
+        underway: impl FnOnce(),
+    ) {
+        let client = std::thread::spawn(call);
+        underway();
+        self.kill();
+        assert!(
+            client.join().expect("the client's thread").is_err(),
+            "the client's call ends with its pcscd"
+        );
+    }
+
     /// Stop pcscd with SIGINT and check that it went cleanly: it exited by itself,
     /// its log shows no error from readerkit's driver, and the driver was unloaded
     /// (so IFDHCloseChannel ran).
