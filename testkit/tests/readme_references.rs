@@ -3,7 +3,10 @@
 //! from the repository root or from the README's own folder, is a file or folder
 //! of the tree, and every test they name by its path (`tracking::tests::NAME`) is a
 //! function of the workspace. Build outputs (`target/...`), absolute paths and
-//! patterns (`corpus/TARGET/seed-*`) are not checked.
+//! patterns (`corpus/TARGET/seed-*`) are not checked. The tables that map the tree
+//! match it: a README's module table lists every public module of its crate (the
+//! top README's, the core's), and the top README's crate table every folder the
+//! workspace's `Cargo.toml` names.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -162,4 +165,99 @@ fn paths_are_told_from_other_code() {
         ]
     );
     assert_eq!(names.tests, ["a_b"]);
+}
+
+/// The backticked words of the first cell of each row of every table whose header
+/// row starts with `| HEADER |`.
+fn first_column(text: &str, header: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if line.starts_with(&format!("| {header} |")) {
+            in_table = true;
+            continue;
+        }
+        let first = line.split('|').nth(1).unwrap_or("");
+        if in_table && !first.trim_start().starts_with("---") {
+            let spans = first.split('`').skip(1).step_by(2);
+            words.extend(spans.map(str::to_owned));
+        }
+    }
+    words
+}
+
+/// The `pub mod NAME;` lines of a crate root (feature-gated ones included).
+fn public_modules(lib: &str) -> Vec<String> {
+    lib.lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .filter_map(|rest| rest.strip_suffix(';'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_module_table_lists_every_public_module() {
+    let root = root();
+    let mut tables = 0;
+    let mut missing = Vec::new();
+    for readme in readmes(&root) {
+        let text = fs::read_to_string(&readme).expect("read a README");
+        let listed = first_column(&text, "module");
+        if listed.is_empty() {
+            continue;
+        }
+        tables += 1;
+        let folder = readme.parent().expect("a README's folder");
+        let crate_folder = if folder == root {
+            root.join("core")
+        } else {
+            folder.to_path_buf()
+        };
+        let lib = fs::read_to_string(crate_folder.join("src/lib.rs")).expect("read lib.rs");
+        let shown = readme.strip_prefix(&root).unwrap_or(&readme).display();
+        for module in public_modules(&lib) {
+            if !listed.contains(&module) {
+                missing.push(format!("{shown}: module `{module}` not in its table"));
+            }
+        }
+    }
+    assert!(tables >= 5, "only {tables} module tables found");
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn the_crate_table_names_every_workspace_folder() {
+    let root = root();
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
+    let readme = fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let listed = first_column(&readme, "folder");
+    let folders: Vec<&str> = manifest
+        .lines()
+        .filter(|l| l.starts_with("members") || l.starts_with("exclude"))
+        .flat_map(|l| l.split('"').skip(1).step_by(2))
+        .collect();
+    assert!(folders.len() >= 10, "the workspace's folders: {folders:?}");
+    for folder in folders {
+        // An excluded workspace inside a member's folder is described with it.
+        let top = folder.split('/').next().unwrap_or(folder);
+        assert!(
+            listed.contains(&format!("{top}/")),
+            "README.md's crate table has no row for `{top}/`"
+        );
+    }
+}
+
+#[test]
+fn table_cells_are_read_from_the_first_column() {
+    let text = "| module | what |\n| --- | --- |\n| `a`, `b` | `c` |\n| `d` (feature `e`) | f |\n\n\
+                | other | x |\n| `g` | h |\n";
+    assert_eq!(first_column(text, "module"), ["a", "b", "d", "e"]);
+    assert_eq!(
+        public_modules("pub mod a;\nmod b;\n#[cfg(x)]\npub mod c;\n"),
+        ["a", "c"]
+    );
 }
