@@ -40,9 +40,23 @@ use readerkit_testkit::usbip::{
 
 /// `readerkit usbip-serve` on a free port with `options`, and that port.
 fn serve_with(options: &[&str]) -> (Served, u16) {
+    start_serve(options, false)
+}
+
+/// [`serve_with`], its stderr watched ([`Served::wait_stderr`]).
+fn serve_watched(options: &[&str]) -> (Served, u16) {
+    start_serve(options, true)
+}
+
+fn start_serve(options: &[&str], watched: bool) -> (Served, u16) {
     let mut args = vec!["usbip-serve", "--port", "0"];
     args.extend_from_slice(options);
-    let served = Served::start(env!("CARGO_BIN_EXE_readerkit"), &args);
+    let program = env!("CARGO_BIN_EXE_readerkit");
+    let served = if watched {
+        Served::start_watched(program, &args)
+    } else {
+        Served::start(program, &args)
+    };
     let port = served.first_line.parse().unwrap();
     (served, port)
 }
@@ -591,6 +605,35 @@ fn pin_support(c: &mut Client, seq: u32) -> u8 {
     class[52]
 }
 
+/// PC_to_RDR_Secure's data: bPINOperation 0 (verify), then the PIN verification
+/// structure: the reader's key time-out (30 s), ASCII, 4 to 8 digits, OK key,
+/// into VERIFY 00 20 00 80 08 FF..FF.
+fn secure_verify() -> Vec<u8> {
+    let mut verify = vec![
+        0, 0, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0,
+    ];
+    verify.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
+    verify.extend_from_slice(&[0xFF; 8]);
+    verify
+}
+
+/// A client gone while the PIN pad waits for keys (PC_to_RDR_Secure, nobody
+/// typing): the PIN entry ends with it, the device is let go at once and the
+/// next client finds the slot free. Before, the entry ran on for nobody until
+/// its key time-out (30 s) and the gone client held the device meanwhile: the
+/// next import was refused.
+#[test]
+fn a_client_gone_mid_pin_entry_lets_the_device_go_at_once() {
+    let (served, port) = serve_watched(&["--keys", "", "--trace"]);
+    let mut c = power_on(Client::import(port));
+    bulk_out(&mut c, 10, &ccid(0x69, 2, &secure_verify()));
+    served.wait_stderr("keypad: ");
+    c.hang_up();
+    let mut second = configured(Client::import(port));
+    let status = second.exchange(2, &ccid(0x65, 0x42, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 0x42, 0, 0, 0]);
+}
+
 /// With `--keys` the reader has a PIN pad: the class descriptor says PIN
 /// verification and modification (bPINSupport 03), and PC_to_RDR_Secure reads
 /// the keys pressed by `--keys` (the card's PIN, 1234: 90 00), then those of a
@@ -605,13 +648,7 @@ fn a_pin_pad_from_keys_verifies_the_pin() {
     let mut c = Client::import(port);
     assert_eq!(pin_support(&mut c, 1), 0x03);
     let mut c = power_on(c);
-    // PC_to_RDR_Secure: bPINOperation 0 (verify), then the PIN verification
-    // structure: ASCII, 4 to 8 digits, OK key, into VERIFY 00 20 00 80 08 FF..FF.
-    let mut verify = vec![
-        0, 0, 0x82, 0x08, 0x00, 8, 4, 0x02, 0x01, 0x09, 0x04, 0, 0, 0, 0,
-    ];
-    verify.extend_from_slice(&[0x00, 0x20, 0x00, 0x80, 0x08]);
-    verify.extend_from_slice(&[0xFF; 8]);
+    let verify = secure_verify();
     let answer = c.exchange(10, &ccid(0x69, 2, &verify));
     assert_eq!(answer, [0x80, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0x90, 0x00]);
     served.stdin.write_all(b"keys 9999E\n").unwrap();
