@@ -84,6 +84,11 @@ pub use line::SimLine;
 pub use slot::SlotCard;
 pub use stats::Stats;
 
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;
+
 /// The default capacity of a [`Card`]'s command and response buffers, in bytes.
 ///
 /// The command buffer holds a whole command APDU (header and length fields
