@@ -64,7 +64,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     let identification = if args.no_list {
         None
     } else {
-        Some(identification_source(args.list.as_deref()))
+        Some(identification_source("atr", args.list.as_deref()))
     };
     let atr = crate::hex::parse(&args.hex)
         .and_then(|bytes| Atr::parse(&bytes).map_err(|e| format!("not an ATR: {e}")));
@@ -98,13 +98,13 @@ pub(crate) enum Source {
 }
 
 /// Load the list named by `--list`, or the first default one. An unreadable
-/// `--list` file is a usage error naming it.
-pub(crate) fn identification_source(given: Option<&std::path::Path>) -> Source {
+/// `--list` file is a usage error of `readerkit SUBCOMMAND` naming it.
+pub(crate) fn identification_source(subcommand: &str, given: Option<&std::path::Path>) -> Source {
     match given {
         Some(path) => match List::load(path) {
             Ok(list) => Source::Loaded(list),
             Err(e) => crate::usage_error(
-                "atr",
+                subcommand,
                 format!(
                     "invalid value '{}' for '--list <PATH>': {e}",
                     path.display()

@@ -167,7 +167,8 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 
 /// Run the subcommand.
 pub(crate) fn run(args: Args) -> ExitCode {
-    let source = (!args.no_list).then(|| atr_cmd::identification_source(args.list.as_deref()));
+    let source =
+        (!args.no_list).then(|| atr_cmd::identification_source("scan", args.list.as_deref()));
     let scan = Scan {
         json: args.json,
         started: Instant::now(),

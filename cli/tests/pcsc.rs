@@ -221,6 +221,14 @@ fn bad_options_are_usage_errors() {
             &["--protocol", "t2", "00A40000"],
         ],
     );
+    // An unreadable --list is scan's usage error, shown with scan's usage.
+    let out = readerkit(&["scan", "--list", "/nonexistent/smartcard_list.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("'--list <PATH>'") && stderr.contains("Usage: readerkit scan"),
+        "{stderr}"
+    );
 }
 
 #[test]
