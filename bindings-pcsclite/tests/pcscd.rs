@@ -27,6 +27,7 @@ use support::Vicc;
 const T1: &str = "RK T1 00 00";
 const T0: &str = "RK T0 01 00";
 const VPCD: &str = "RK VPCD 02 00";
+const DUAL: &str = "RK DUAL 03 00";
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
 const ATR_VICC: &str = "3B 95 13 81 01 80 73 FF 01 00 0B";
@@ -45,18 +46,21 @@ fn pcscd_end_to_end() {
         ("RK T1", "sim:t1"),
         ("RK T0", "sim:t0"),
         ("RK VPCD", &vpcd_dev),
+        ("RK DUAL", "sim:t0t1"),
     ]);
     let ctx = Context::establish(Scope::User).expect("establish context (pcscd started)");
     step("pcscd up", started);
 
     // Readers listed with their names.
     let names = reader_names(&ctx);
-    assert_eq!(names, [T1, T0, VPCD]);
+    assert_eq!(names, [T1, T0, VPCD, DUAL]);
 
     t1_session(&ctx);
     step("T=1 session (pcsc crate)", started);
     t0_session(&ctx);
     step("T=0 session (pcsc crate)", started);
+    dual_protocol_card(&ctx);
+    step("a T=0 + T=1 card switched by SCardReconnect", started);
     attributes_pcscd_relies_on(&ctx);
     step(
         "attributes: names, MAXINPUT, ATR of an unpowered card",
@@ -189,6 +193,47 @@ fn t0_session(ctx: &Context) {
     }
     // T=0 cannot carry INS 9X (ISO 7816-3): use another unknown INS.
     assert_eq!(tx(&card, &[0x00, 0x50, 0x00, 0x00]).unwrap(), [0x6D, 0x00]);
+    disconnect_with(card, Disposition::ResetCard);
+}
+
+/// A card offering T=0 and T=1 (TA2 absent: negotiable): pcscd prefers T=1; a
+/// SCardReconnect with a reset switches it to T=0 (PPS again) and back, each
+/// protocol carrying its own kind of exchange (T=0's 61xx GET RESPONSE, T=1's
+/// chaining).
+fn dual_protocol_card(ctx: &Context) {
+    let protocol = |card: &pcsc::Card| {
+        let mut proto = [0u8; 4];
+        let attribute = card.get_attribute(Attribute::CurrentProtocolType, &mut proto);
+        let mut names = [0u8; 64];
+        let mut atr = [0u8; 64];
+        let status = card.status2(&mut names, &mut atr).unwrap();
+        (status.protocol2(), attribute.unwrap().to_vec())
+    };
+    let mut card = connect(ctx, DUAL, Protocols::T0 | Protocols::T1);
+    assert_eq!(
+        protocol(&card),
+        (Some(pcsc::Protocol::T1), 2u32.to_le_bytes().to_vec())
+    );
+    assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
+    for (wanted, active, number) in [
+        (Protocols::T0, pcsc::Protocol::T0, 1u32),
+        (Protocols::T1, pcsc::Protocol::T1, 2),
+        (Protocols::T0, pcsc::Protocol::T0, 1),
+    ] {
+        card.reconnect(ShareMode::Shared, wanted, Disposition::ResetCard)
+            .unwrap_or_else(|e| panic!("reconnect with a reset to {active:?}: {e}"));
+        assert_eq!(
+            protocol(&card),
+            (Some(active), number.to_le_bytes().to_vec())
+        );
+        // A case 4 SELECT with FCI (T=0: case 3 and GET RESPONSE), and an ECHO
+        // longer than one T=1 block.
+        let fci = tx(&card, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+        assert_eq!((fci[0], &fci[fci.len() - 2..]), (0x6F, &[0x90, 0x00][..]));
+        let data = vec![0x5A; 255];
+        let r = tx(&card, &echo(&data)).unwrap();
+        assert_eq!((&r[..255], &r[255..]), (&data[..], &[0x90, 0x00][..]));
+    }
     disconnect_with(card, Disposition::ResetCard);
 }
 
