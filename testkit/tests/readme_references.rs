@@ -252,6 +252,30 @@ fn the_crate_table_names_every_workspace_folder() {
 }
 
 #[test]
+fn the_fuzz_readme_describes_every_target() {
+    let fuzz = root().join("fuzz");
+    let manifest = fs::read_to_string(fuzz.join("Cargo.toml")).expect("read fuzz/Cargo.toml");
+    let readme = fs::read_to_string(fuzz.join("README.md")).expect("read fuzz/README.md");
+    let described = first_column(&readme, "target | what it drives");
+    // Each target is a `[[bin]]` whose name is the line after the section header.
+    let mut lines = manifest.lines();
+    let mut targets = Vec::new();
+    while let Some(line) = lines.next() {
+        if line.trim() == "[[bin]]" {
+            let name = lines.next().and_then(|l| l.split('"').nth(1));
+            targets.push(name.expect("a [[bin]] starts with its name"));
+        }
+    }
+    assert!(targets.len() >= 10, "the fuzz targets: {targets:?}");
+    for target in targets {
+        assert!(
+            described.iter().any(|d| d == target),
+            "fuzz/README.md's target table has no row for `{target}`"
+        );
+    }
+}
+
+#[test]
 fn table_cells_are_read_from_the_first_column() {
     let text = "| module | what |\n| --- | --- |\n| `a`, `b` | `c` |\n| `d` (feature `e`) | f |\n\n\
                 | other | x |\n| `g` | h |\n";
