@@ -445,7 +445,9 @@ fn serve(options: &Options) -> Result<(), String> {
     // entry holds the worker; the other lines come back through `controls`, to
     // the reading thread, which hands card movements to the worker.
     let (controls, control_writer) = UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
-    std::thread::spawn(move || read_stdin(control_writer, key_sender));
+    // Keys lines reach a keypad only on a reader that has one.
+    let keys = (profile.pin_support() != PinSupport::NONE).then_some(key_sender);
+    std::thread::spawn(move || read_stdin(control_writer, keys));
     let reader = Mutex::new(reader);
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
@@ -744,8 +746,9 @@ impl Drop for JobDone<'_> {
 }
 
 /// Read stdin: `keys KEYS` lines press keys (pauses included) on the keypad's
-/// channel; every other line goes to `controls`. The end of stdin closes it.
-fn read_stdin(mut controls: UnixStream, keys: Sender<Key>) {
+/// channel (`keys`, if the reader has a keypad); every other line goes to
+/// `controls`. The end of stdin closes it.
+fn read_stdin(mut controls: UnixStream, keys: Option<Sender<Key>>) {
     let stdin = std::io::stdin();
     let mut line = String::new();
     loop {
@@ -755,7 +758,12 @@ fn read_stdin(mut controls: UnixStream, keys: Sender<Key>) {
             Ok(_) => {}
         }
         match sim_keypad::keys_line(&line) {
-            Some(script) => sim_keypad::press_line(&keys, script, "ccid-serve"),
+            Some(script) => match &keys {
+                Some(keys) => sim_keypad::press_line(keys, script, "ccid-serve"),
+                None => {
+                    eprintln!("readerkit ccid-serve: no keypad (start with --reader gempcpinpad)")
+                }
+            },
             None => {
                 if controls.write_all(line.as_bytes()).is_err() {
                     return;
@@ -774,18 +782,26 @@ fn card_kind(options: &Options, slot: usize) -> &str {
         .map_or("t1", String::as_str)
 }
 
-/// A control line from stdin: `remove [SLOT]` or `insert [SLOT]`, reported to
+/// A control line from stdin: `remove [SLOT]` or `insert [SLOT]` (anything else
+/// is refused on stderr and moves nothing), reported to
 /// the slot's core at once ([`Move::report`], which never blocks); returns the
 /// slot and what is left to do on its line.
 fn control(slots: &[SimDevice], options: &Options, command: &str) -> Option<(usize, LineMove)> {
     let mut words = command.split_whitespace();
-    let verb = words.next().unwrap_or("");
-    let slot: usize = words.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let Some(device) = slots.get(slot) else {
-        eprintln!("readerkit ccid-serve: no slot {slot}");
+    let moved = Move::from_control(words.next().unwrap_or(""), "ccid-serve")?;
+    let slot = words.next();
+    if words.next().is_some() {
+        eprintln!("readerkit ccid-serve: unknown control `{command}`");
+        return None;
+    }
+    // No slot number is slot 0; a word that is not one of the slots is refused.
+    let Some((slot, device)) = slot
+        .map_or(Some(0), |word| word.parse::<usize>().ok())
+        .and_then(|n| Some((n, slots.get(n)?)))
+    else {
+        eprintln!("readerkit ccid-serve: no slot `{}`", slot.unwrap_or("0"));
         return None;
     };
-    let moved = Move::from_control(verb, "ccid-serve")?;
     let line = moved.report(device, card_kind(options, slot), options.behaviour)?;
     Some((slot, line))
 }

@@ -14,6 +14,7 @@ use readerkit_testkit::ccid::{busy_until_absent, message};
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::cli::assert_usage_errors;
 use readerkit_testkit::frozen::FrozenThread;
+use readerkit_testkit::served::Served as Watched;
 use readerkit_testkit::twin_peer::{frame, open_raw, read_message, read_n};
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
@@ -82,6 +83,33 @@ fn sec1210_has_two_slots_and_no_echo() {
     assert_eq!(
         read_n(&mut s.port, 13),
         frame(&[0x81, 0, 0, 0, 0, 2, 10, 0x42, 0x05, 0x03])
+    );
+}
+
+#[test]
+fn control_lines_that_name_no_slot_or_keypad_move_nothing() {
+    let mut served = Watched::start_watched(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["ccid-serve", "--reader", "gempctwin", "--card", "t1"],
+    );
+    let mut port = open_raw(&served.first_line);
+    for (line, said) in [
+        ("remove x", "no slot `x`"),
+        ("remove 1", "no slot `1`"),
+        ("remove 0 now", "unknown control `remove 0 now`"),
+        ("keys 12", "no keypad (start with --reader gempcpinpad)"),
+    ] {
+        writeln!(served.stdin, "{line}").unwrap();
+        served.wait_stderr(said);
+    }
+    // Slot 0 still holds its card: no NotifySlotChange (50 02) came before the
+    // echo, and GetSlotStatus says present, not powered.
+    let status = [0x65, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    port.write_all(&frame(&status)).unwrap();
+    assert_eq!(read_n(&mut port, 13), frame(&status), "the echo");
+    assert_eq!(
+        read_n(&mut port, 13),
+        frame(&[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0x00, 0x03])
     );
 }
 
