@@ -73,6 +73,22 @@ fn is_repository_path(word: &str, dirs: bool) -> bool {
         && (last.contains('.') || (dirs && word.ends_with('/')))
 }
 
+/// `dir/{a,b}.rs` as `dir/a.rs` and `dir/b.rs` (one brace group); any other
+/// text as itself.
+fn expand_braces(text: &str) -> Vec<String> {
+    let group = text.split_once('{').and_then(|(head, rest)| {
+        let (choices, tail) = rest.split_once('}')?;
+        Some((head, choices, tail))
+    });
+    match group {
+        Some((head, choices, tail)) => choices
+            .split(',')
+            .map(|choice| format!("{head}{choice}{tail}"))
+            .collect(),
+        None => vec![text.to_owned()],
+    }
+}
+
 /// What one README names: repository paths and tests.
 #[derive(Default)]
 struct Names {
@@ -97,8 +113,9 @@ fn names_in(text: &str) -> Names {
         }
         // Code spans: the odd pieces between backticks.
         for span in line.split('`').skip(1).step_by(2) {
-            if is_repository_path(span, true) {
-                names.paths.push(span.to_owned());
+            let paths = expand_braces(span);
+            if paths.iter().all(|p| is_repository_path(p, true)) {
+                names.paths.extend(paths);
             } else if let Some((_, test)) = span.split_once("::tests::") {
                 if test.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     names.tests.push(test.to_owned());
@@ -150,7 +167,7 @@ fn every_path_and_test_a_readme_names_exists() {
 #[test]
 fn paths_are_told_from_other_code() {
     let names = names_in(
-        "`core/src/line.rs`, `firmware/`, `./tools/demo.sh`, `x::tests::a_b`\n\
+        "`core/src/line.rs`, `firmware/`, `./tools/demo.sh`, `x::tests::a_b`, `d/{e,f}.rs`\n\
          `target/debug/x.so`, `/usr/lib/x.so`, `corpus/TARGET/seed-*`, `T=0/T=1`\n\
          `rk_status_to_ntstatus/_win32`, `https://e.org/a.html`, `cargo test -p a`\n\
          ```sh\n./bindings-c/build.sh --out target/x/y.a -Ia/b /etc/x.conf\n```\n",
@@ -161,6 +178,8 @@ fn paths_are_told_from_other_code() {
             "core/src/line.rs",
             "firmware/",
             "./tools/demo.sh",
+            "d/e.rs",
+            "d/f.rs",
             "./bindings-c/build.sh"
         ]
     );
