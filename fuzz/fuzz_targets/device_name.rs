@@ -66,12 +66,12 @@ fn divider(divider: ClockDivider) -> u32 {
     }
 }
 
-/// `spec` printed back in the syntax of `vpcd/mod.rs`, every option spelt out.
+/// `spec` printed back in the syntax of `host-readers/src/vpcd/mod.rs`, every option spelt out.
 fn vpcd_name(spec: &VpcdSpec) -> String {
     format!("vpcd:{}:timeout={}", spec.address, spec.deadline.as_secs())
 }
 
-/// `spec` printed back in the syntax of `serial/mod.rs`, every option spelt out.
+/// `spec` printed back in the syntax of `host-readers/src/serial/mod.rs`, every option spelt out.
 fn serial_name(spec: &SerialSpec) -> String {
     match spec {
         SerialSpec::Alpar {
