@@ -367,3 +367,26 @@ fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
     let (pcscd, ctx) = pcscd_for(&device, "RK Restart", None);
     echo_then_stop_clean(ctx, pcscd, name, Protocols::T0);
 }
+
+/// A T=1 card at libccid's TPDU level that asks for more time (S(WTX), BWT x 2)
+/// before each answer and then works 3 s: longer than libccid waits for a block
+/// on its own (about 2.5 s), within the time its WTX grant gives. The S(WTX)
+/// reaches libccid at once, libccid grants it, and the card's answer comes.
+/// Before, ccid-serve let the card work before its S(WTX) went out: libccid
+/// heard nothing for 3 s and gave up ("T=1 state machine is DEAD", the
+/// transmit SCARD_E_NOT_TRANSACTED).
+#[test]
+fn gempctwin_tpdu_t1_card_works_after_its_wtx_is_granted() {
+    let serve = Serve::start(&[
+        "--reader",
+        "gempctwin",
+        "--card",
+        "t1",
+        "--slow",
+        "--work-ms",
+        "3000",
+    ]);
+    let device = format!("{}:GemPCTwin", serve.path);
+    let (pcscd, ctx) = pcscd_for(&device, "RK Wtx", None);
+    echo_then_stop_clean(ctx, pcscd, "RK Wtx 00 00", Protocols::T1);
+}

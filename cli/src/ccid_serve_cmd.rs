@@ -35,6 +35,7 @@ use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
+use readerkit_ccid::message::pc_to_rdr::XFR_BLOCK;
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{ExchangeLevel, SlotCards};
 use readerkit_ccid::tpdu;
@@ -153,6 +154,10 @@ struct Running {
     command: Mutex<Option<(u8, u8)>>,
     /// The reader is at the TPDU level (the host runs T=1 and sees S(WTX) itself).
     tpdu: AtomicBool,
+    /// The card's S(WTX request) went to the host as it is (TPDU level): the
+    /// card does its work (`--work-ms`) once the host's next block (its S(WTX)
+    /// response) has reached it, not before the host has even seen the request.
+    work_owed: AtomicBool,
     port: Mutex<File>,
     /// The echo of the command running (GemPC Twin), not sent yet: it goes out with
     /// the answer in one write, or before the first request for more time or
@@ -184,34 +189,44 @@ struct Running {
 
 impl Running {
     /// Ask the host for more time for the command running, then let the card
-    /// work for `--work-ms` (cut short by an abort).
+    /// work for `--work-ms` (cut short by an abort). At the TPDU level a T=1
+    /// card's S(WTX) block itself goes to the host, which grants it with its
+    /// next block: the card works then ([`Running::owed_work`]).
     fn more_time(&self, more: MoreTime) {
         let Some((slot, seq)) = *locked(&self.command) else {
             return;
         };
-        let multiplier = match more {
-            // At the TPDU level the S(WTX) block itself goes to the host.
-            MoreTime::T1Wtx { .. } if self.tpdu.load(Ordering::Relaxed) => None,
-            more => Some(more.bwt_multiplier()),
-        };
-        if let Some(multiplier) = multiplier {
-            let mut bytes = [0u8; 16];
-            let len = self
-                .profile
-                .time_extension(slot, seq, multiplier, &mut bytes);
-            if self.trace {
-                eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
-            }
-            // A GemPC Twin's is one byte outside any frame, not a frame to send
-            // again.
-            if self.profile.frames_time_extension() {
-                let mut kept = locked(&self.more_time_frame);
-                kept.clear();
-                kept.extend_from_slice(&bytes[..len]);
-            }
-            self.send(&bytes[..len]);
+        if matches!(more, MoreTime::T1Wtx { .. }) && self.tpdu.load(Ordering::Relaxed) {
+            self.work_owed.store(true, Ordering::SeqCst);
+            return;
         }
+        let mut bytes = [0u8; 16];
+        let len = self
+            .profile
+            .time_extension(slot, seq, more.bwt_multiplier(), &mut bytes);
+        if self.trace {
+            eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
+        }
+        // A GemPC Twin's is one byte outside any frame, not a frame to send
+        // again.
+        if self.profile.frames_time_extension() {
+            let mut kept = locked(&self.more_time_frame);
+            kept.clear();
+            kept.extend_from_slice(&bytes[..len]);
+        }
+        self.send(&bytes[..len]);
         self.stop.work(self.work);
+    }
+
+    /// Before the worker runs `message`: the work a T=1 card owes since its
+    /// S(WTX) went to the host, done now if `message` is the host's next block
+    /// (an XfrBlock: the grant), as part of that command (an abort cuts it
+    /// short); any other message forgets it (the host powered the card off).
+    fn owed_work(&self, message: &[u8]) {
+        let owed = self.work_owed.swap(false, Ordering::SeqCst);
+        if owed && message.first() == Some(&XFR_BLOCK) {
+            self.stop.work(self.work);
+        }
     }
 
     /// Write `bytes` to the host, after the echo still pending (if any).
@@ -307,9 +322,11 @@ impl Running {
 
     /// The host closed the terminal: the command running (on any slot) is
     /// disowned, stopped as an abort stops it, and its answer goes to nobody
-    /// ([`Finish::Disowned`]); the frame kept for a NAK is forgotten. A host
+    /// ([`Finish::Disowned`]); the frame kept for a NAK and the work a card owes
+    /// the gone host's S(WTX) grant are forgotten. A host
     /// that opens the terminal next knows nothing of either.
     fn host_gone(&self) {
+        self.work_owed.store(false, Ordering::SeqCst);
         let mut last = locked(&self.last_frame);
         last.clear();
         locked(&self.more_time_frame).clear();
@@ -419,6 +436,7 @@ fn serve(options: &Options) -> Result<(), String> {
         profile,
         command: Mutex::new(None),
         tpdu: AtomicBool::new(true),
+        work_owed: AtomicBool::new(false),
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(Vec::new()),
@@ -672,6 +690,7 @@ fn run_commands(
             *locked(&running.echo) = frame[..len].to_vec();
         }
         let slot = message.get(5).copied().unwrap_or(0);
+        running.owed_work(&message);
         let handled = {
             let mut reader = locked(reader);
             running
