@@ -120,7 +120,8 @@ enum Command {
     /// attach, vhci-hcd and libccid on a Linux host).
     ///
     /// The reader is the readerkit-ccid usb-device class on a virtual bus, seen by
-    /// the client as a GemPC Twin USB (08E6:3437, bus id 1-1) at the short APDU level.
+    /// the client as a GemPC Twin USB (08E6:3437, bus id 1-1), at the exchange level
+    /// --level picks (short APDU by default).
     /// Listens on 127.0.0.1; prints the port alone on the first line, then serves
     /// until killed. Lines on stdin move the card: `remove`, `insert`.
     UsbipServe(usbip_serve_cmd::Args),
