@@ -22,6 +22,14 @@
 //! * [`atr`], [`timing`], [`pps`], [`t0`], [`t1`]: ISO/IEC 7816-3, as sans-I/O state
 //!   machines: the engine says what to send and how long to wait; the driver does the
 //!   I/O and feeds the card's bytes back.
+//! * [`line`](mod@line): [`line::Line`], a card's byte-level I/O line (reset, send, receive
+//!   within µs limits, set timing), and [`line::LineReader`], the power,
+//!   SET_PROTOCOL and TRANSMIT callbacks written once over any `Line`.
+//! * [`caps`]: reader, vendor and card capabilities; [`apdu`] and [`sw`]: command
+//!   APDUs and status words.
+//! * [`pin`] and [`part10`]: secure PIN entry on a reader's keypad and the PC/SC
+//!   part 10 features every binding answers the same way.
+//! * [`trace`]: protocol traces and request logs, every line bounded.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
