@@ -193,6 +193,37 @@ fn t0_session(ctx: &Context) {
     }
     // T=0 cannot carry INS 9X (ISO 7816-3): use another unknown INS.
     assert_eq!(tx(&card, &[0x00, 0x50, 0x00, 0x00]).unwrap(), [0x6D, 0x00]);
+    t0_out_of_step_until_reset(card);
+}
+
+/// A command the card reads otherwise than the client meant breaks the T=0
+/// exchange after its header went out: SELECT with Le 1 and no data (the card
+/// waits for a data byte, the reader for response data), GET CHALLENGE without
+/// P3 (the card sends 256 bytes to a case 1 command). It fails, and so does
+/// every command after it until the client reconnects with a reset. Before, the
+/// next command read the failed one's bytes as its answer (the SELECT's 6A 86,
+/// then 6E 00 for the rest of its header; the challenge's first two bytes as a
+/// status word), and every answer after it was another command's.
+fn t0_out_of_step_until_reset(mut card: pcsc::Card) {
+    for broken in [
+        &[0x00, 0xA4, 0x04, 0x00, 0x01][..],
+        &[0x00, 0x84, 0x00, 0x00],
+    ] {
+        assert_eq!(
+            tx(&card, broken),
+            Err(Error::NotTransacted),
+            "{broken:02X?}"
+        );
+        for _ in 0..2 {
+            assert_eq!(
+                tx(&card, &get_challenge(8)),
+                Err(Error::NotTransacted),
+                "after {broken:02X?}: refused, not another command's bytes"
+            );
+        }
+        reset(&mut card, Protocols::T0);
+        assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
+    }
     disconnect_with(card, Disposition::ResetCard);
 }
 

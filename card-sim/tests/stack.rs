@@ -5,7 +5,7 @@
 use readerkit::atr::Convention as AtrConvention;
 use readerkit::ioctl::Ioctl;
 use readerkit::timing::Timing;
-use readerkit::{CardState, Status, attr};
+use readerkit::{CardState, Protocol, Status, attr};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::Mute;
 use readerkit_card_sim::{Card, Config, Profile};
@@ -171,4 +171,44 @@ fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
             .set_faults(faults(|f| f.mute = Mute::AfterAnswers(1)))
     });
     check_mute_after_one_answer(&dev, 2);
+}
+
+/// A T=0 exchange that fails once its header is out leaves the card somewhere in
+/// it: waiting for a data byte (SELECT with Le 1 and no data: the card reads P3
+/// as Lc while the reader waits for response data), or still sending (GET
+/// CHALLENGE with no P3 byte: the reader sends P3 00 for case 1, the card reads
+/// Le 256 and sends 256 bytes). Every command after it fails until a reset,
+/// instead of reading the failed command's bytes as its answer (the SELECT's
+/// 6A 86, the challenge's first bytes), and after the reset the card answers
+/// again. A command refused before it went out, or one whose response did not
+/// fit, leaves the card in step.
+#[test]
+fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
+    let (dev, protocol) = session(Profile::t0(), 1);
+    let challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    // 8 bytes of the SCARD_IO_REQUEST header and room for 4 of the 10.
+    let mut out = [0u8; 12];
+    assert_eq!(
+        dev.transmit_apdu(Protocol::T0, &challenge, &mut out),
+        Err(Status::BufferTooSmall),
+        "10 bytes into 4"
+    );
+    assert_eq!(apdu(&dev, protocol, &[0x00]), Err(Status::InvalidParameter));
+    assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
+    for broken in [
+        &[0x00, 0xA4, 0x04, 0x00, 0x01][..],
+        &[0x00, 0x84, 0x00, 0x00],
+    ] {
+        assert!(apdu(&dev, protocol, broken).is_err(), "{broken:02X?}");
+        for _ in 0..2 {
+            assert_eq!(
+                apdu(&dev, protocol, &challenge),
+                Err(Status::InvalidDeviceState),
+                "after {broken:02X?}: refused, not answered with stale bytes"
+            );
+        }
+        power_up(&dev).expect("reset");
+        assert_eq!(select(&dev, 1), Ok(1));
+        assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
+    }
 }

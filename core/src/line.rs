@@ -98,6 +98,12 @@ enum Session {
     Idle,
     /// T=0 exchanges with these settings.
     T0(t0::Config),
+    /// A T=0 exchange failed after its header went to the card (a time-out, a
+    /// procedure byte out of place, a line error): the card may still be sending
+    /// or waiting for data, and T=0 has no way back into step but a reset. Every
+    /// TRANSMIT fails until then, rather than read the last command's bytes as
+    /// the next one's answer.
+    T0OutOfStep,
     /// T=1 on [`LineReader`]'s engine (sequence numbers, IFSC live there between
     /// APDUs).
     T1,
@@ -378,7 +384,7 @@ impl<L: Line> LineReader<L> {
         reply: &mut [u8],
     ) -> Result<usize, Failure> {
         let current = match self.session {
-            Session::T0(_) => Some(Protocol::T0),
+            Session::T0(_) | Session::T0OutOfStep => Some(Protocol::T0),
             Session::T1 => Some(Protocol::T1),
             Session::Idle => None,
         };
@@ -393,7 +399,15 @@ impl<L: Line> LineReader<L> {
             )?;
         }
         match self.session {
-            Session::T0(config) => run_t0(&mut self.line, config, call.apdu, reply),
+            Session::T0(config) => match run_t0(&mut self.line, config, call.apdu, reply) {
+                Ok(len) => Ok(len),
+                Err(T0Failure::InStep(failure)) => Err(failure),
+                Err(T0Failure::OutOfStep(failure)) => {
+                    self.session = Session::T0OutOfStep;
+                    Err(failure)
+                }
+            },
+            Session::T0OutOfStep => Err(Failure::InvalidDeviceState),
             Session::T1 => run_t1(
                 &mut self.line,
                 &mut self.t1,
@@ -420,6 +434,26 @@ fn t1_config(card: &CardCapabilities, suppress_ifs_request: bool) -> t1::Config 
     config
 }
 
+/// How a T=0 exchange failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum T0Failure {
+    /// The card is where a new command can start: the command was refused
+    /// before anything went to it, or the exchange ended after its status word.
+    InStep(Failure),
+    /// The card may still be inside the exchange ([`Session::T0OutOfStep`]).
+    OutOfStep(Failure),
+}
+
+impl From<t0::Error> for T0Failure {
+    fn from(error: t0::Error) -> T0Failure {
+        if error.leaves_card_mid_exchange() {
+            T0Failure::OutOfStep(Failure::from(error))
+        } else {
+            T0Failure::InStep(Failure::from(error))
+        }
+    }
+}
+
 // Not inlined: only one protocol's locals are on the stack at a time.
 #[inline(never)]
 fn run_t0<L: Line>(
@@ -427,14 +461,23 @@ fn run_t0<L: Line>(
     config: t0::Config,
     apdu: &[u8],
     reply: &mut [u8],
-) -> Result<usize, Failure> {
+) -> Result<usize, T0Failure> {
     // The exchange is used where `start_t0` put it, inside the result: no copy of
     // it on this frame, which stays live under every line call.
     let mut started = start_t0(apdu, reply, config);
     let exchange = match &mut started {
         Ok(exchange) => exchange,
-        Err(error) => return Err(Failure::from(*error)),
+        Err(error) => return Err(T0Failure::from(*error)),
     };
+    run_t0_exchange(line, exchange)
+}
+
+/// Drive a started T=0 exchange over `line` to its end.
+/// A failed line call leaves the card wherever it was in the exchange.
+fn run_t0_exchange<L: Line>(
+    line: &mut L,
+    exchange: &mut t0::Exchange<'_>,
+) -> Result<usize, T0Failure> {
     // Procedure bytes, status words and data that does not fit the response
     // buffer; data bursts go straight into the response buffer.
     let mut buf = [0u8; 8];
@@ -442,17 +485,23 @@ fn run_t0<L: Line>(
     loop {
         action = match action? {
             t0::Action::Send(bytes) => {
-                line.send(bytes)?;
+                line.send(bytes).map_err(T0Failure::OutOfStep)?;
                 exchange.sent()
             }
             t0::Action::Expect { count, timeout_us } => match exchange.data_slot() {
-                Some(slot) => match line.receive(slot, timeout_us, timeout_us)? {
+                Some(slot) => match line
+                    .receive(slot, timeout_us, timeout_us)
+                    .map_err(T0Failure::OutOfStep)?
+                {
                     0 => exchange.timeout(),
                     got => exchange.received(got),
                 },
                 None => {
                     let want = count.clamp(1, buf.len());
-                    match line.receive(&mut buf[..want], timeout_us, timeout_us)? {
+                    match line
+                        .receive(&mut buf[..want], timeout_us, timeout_us)
+                        .map_err(T0Failure::OutOfStep)?
+                    {
                         0 => exchange.timeout(),
                         got => exchange.feed(&buf[..got]),
                     }

@@ -146,6 +146,25 @@ pub enum Error {
     Sequence,
 }
 
+impl Error {
+    /// `true` if the card may still be inside the exchange when it ends with
+    /// this error (no answer in time, a byte out of place, NULL bytes without
+    /// end, or a step out of order): it may still be sending, or waiting for
+    /// data, and T=0 has no way back into step but a reset. `false` for a command
+    /// refused before its header went out, and for an exchange ended after the
+    /// card's status word (a response too large, too many rounds).
+    pub const fn leaves_card_mid_exchange(self) -> bool {
+        !matches!(
+            self,
+            Error::Apdu(_)
+                | Error::InvalidIns(_)
+                | Error::ExtendedNotSupported
+                | Error::ResponseBufferTooSmall
+                | Error::TooManyRounds
+        )
+    }
+}
+
 /// The request status for a T=0 error.
 ///
 /// | error | status |
