@@ -16,6 +16,9 @@
 //!   back ([`card::Card::read`]). The card decides, per phase, what comes back: the
 //!   ATR, a PPS answer, T=0 procedure bytes and status words, T=1 blocks.
 //! * [`atr`]: card profiles ([`atr::Profile`]) and the ATR they produce.
+//! * [`line`](mod@line): the card as the core's `readerkit::line::Line` ([`line::SimLine`]):
+//!   what a UART and a card interface chip would give a reader driver, with the
+//!   card behind it (the tests', the demo's and the `sim:` reader's line).
 //! * [`fault`]: fault injection ([`fault::Faults`]): corrupted or truncated T=1
 //!   blocks, wrong sequence numbers, WTX and IFS requests from the card, a mute card,
 //!   T=0 parity errors, a card that splits its answers into many 61xx parts, ...

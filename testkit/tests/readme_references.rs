@@ -295,6 +295,39 @@ fn the_fuzz_readme_describes_every_target() {
 }
 
 #[test]
+fn crate_docs_with_layers_link_every_public_module() {
+    let root = root();
+    let mut listed = 0;
+    for entry in fs::read_dir(&root).expect("read the root") {
+        let lib_path = entry.expect("a folder entry").path().join("src/lib.rs");
+        let Ok(lib) = fs::read_to_string(&lib_path) else {
+            continue;
+        };
+        // `//!` lines and `doc = "..."` attributes (a link only some features make).
+        let docs: Vec<&str> = lib
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("//!")
+                    .or_else(|| l.split_once("doc = \"").map(|d| d.1))
+            })
+            .collect();
+        if !docs.iter().any(|l| l.starts_with(" ## Layers")) {
+            continue;
+        }
+        listed += 1;
+        let docs = docs.join("\n");
+        for module in public_modules(&lib) {
+            assert!(
+                docs.contains(&format!("[`{module}`]")),
+                "{}: the crate docs do not link the module `{module}`",
+                lib_path.display()
+            );
+        }
+    }
+    assert!(listed >= 2, "only {listed} crate roots list their layers");
+}
+
+#[test]
 fn table_cells_are_read_from_the_first_column() {
     let text = "| module | what |\n| --- | --- |\n| `a`, `b` | `c` |\n| `d` (feature `e`) | f |\n\n\
                 | other | x |\n| `g` | h |\n";
