@@ -16,7 +16,7 @@ use readerkit_testkit::apdu::SELECT_MF;
 use readerkit_testkit::pcsc::{
     connect, disconnect, reader_names, round_trips_per_second, wait_card,
 };
-use readerkit_testkit::pcscd::{Entry, Pcscd, free_port, ifd_driver};
+use readerkit_testkit::pcscd::{Entry, Pcscd, free_port_runs, ifd_driver};
 use support::Vicc;
 
 /// Round trips per second on `reader`: as many as fit in `budget` (at least `min`).
@@ -34,8 +34,9 @@ fn main() {
     support::require_vicc();
     support::require_debian_vpcd();
     let lib = ifd_driver();
-    let ours_port = free_port();
-    let debian_port = free_port();
+    // Debian's vpcd listens on its port and the next (two slots).
+    let ports = free_port_runs(&[1, 2]);
+    let (ours_port, debian_port) = (ports[0], ports[1]);
     let ours = format!("vpcd:{ours_port}");
     let debian = format!("/dev/null:{debian_port}");
     let _pcscd = Pcscd::start(&[

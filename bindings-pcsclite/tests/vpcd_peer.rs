@@ -23,7 +23,7 @@ use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{
     connect, disconnect, disconnect_with, reader_names, reader_state, tx,
 };
-use readerkit_testkit::pcscd::{Pcscd, free_port};
+use readerkit_testkit::pcscd::{Pcscd, free_port_runs};
 use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
 const SLOW: &str = "VP SLOW 00 00";
@@ -109,7 +109,7 @@ fn scenario(name: &str, failures: &mut Vec<String>, started: Instant, f: impl Fn
 #[test]
 fn vpcd_against_scripted_peers_under_pcscd() {
     let started = Instant::now();
-    let ports: Vec<u16> = (0..7).map(|_| free_port()).collect();
+    let ports = free_port_runs(&[1; 7]);
     let devices = [
         format!("vpcd:{}", ports[0]),
         format!("vpcd:{}:timeout={SHORT_DEADLINE_S}", ports[1]),

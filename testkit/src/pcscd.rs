@@ -123,6 +123,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The first ports of runs of free TCP ports on 127.0.0.1, `widths[i]` consecutive
+/// ports for run `i`, no two runs sharing a port (Debian's vpcd listens on its
+/// port and the next, one per slot: a run of 2). All are held at once while
+/// chosen, then let go for the peers to bind.
+pub fn free_port_runs(widths: &[u16]) -> Vec<u16> {
+    use std::net::TcpListener;
+    'again: loop {
+        let mut held = Vec::new();
+        let mut firsts = Vec::new();
+        for &width in widths {
+            let first = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+            let port = first.local_addr().expect("a bound port").port();
+            held.push(first);
+            for next in 1..width {
+                let taken = port
+                    .checked_add(next)
+                    .and_then(|p| TcpListener::bind(("127.0.0.1", p)).ok());
+                match taken {
+                    Some(listener) => held.push(listener),
+                    None => continue 'again,
+                }
+            }
+            firsts.push(port);
+        }
+        return firsts;
+    }
+}
+
 /// One reader.conf entry.
 pub struct Entry<'a> {
     /// FRIENDLYNAME: pcscd appends the slot's " NN 00".
