@@ -163,7 +163,7 @@ fn verify_and_modify_pin_direct_through_pcscd() {
             (b"", verify, &v, [0x64, 0x00]),
             (b"12E", verify, &v, [0x64, 0x03]),
             // Clear and backspace edit the PIN before it goes out.
-            (b"99X1235B4E", verify, &v, [0x90, 0x00]),
+            (b"99L1235B4E", verify, &v, [0x90, 0x00]),
             // Modification: current PIN, new PIN twice; a mismatch changes nothing.
             (b"1234E5678E5679E", modify, &m, [0x64, 0x02]),
             (b"1234E5678E5678E", modify, &m, [0x90, 0x00]),

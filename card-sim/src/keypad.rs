@@ -4,6 +4,21 @@
 use heapless::Vec;
 use readerkit::pin::{Key, Keypad, Prompt};
 
+/// The key a letter of a key script stands for, in every script readerkit's
+/// simulated PIN pads take (a `sim:` reader's key switch, the serving commands'
+/// `--keys`): `0`-`9` a digit, `E` Enter, `C` Cancel, `B` Backspace, `L` Clear,
+/// in either case; `None` for any other byte.
+pub fn key_of_letter(letter: u8) -> Option<Key> {
+    Some(match letter.to_ascii_uppercase() {
+        digit @ b'0'..=b'9' => Key::Digit(digit - b'0'),
+        b'E' => Key::Enter,
+        b'C' => Key::Cancel,
+        b'B' => Key::Backspace,
+        b'L' => Key::Clear,
+        _ => return None,
+    })
+}
+
 /// One scripted press: the key, after `after_ms` of silence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Press {
@@ -140,5 +155,25 @@ mod tests {
             read_pin(&mut pad, &limits(), Prompt::EnterPin, &mut pin),
             Err(PinError::Cancelled)
         );
+    }
+
+    #[test]
+    fn script_letters_name_every_key_in_either_case_and_nothing_else() {
+        let named: std::vec::Vec<(u8, Key)> = (0..=u8::MAX)
+            .filter_map(|b| key_of_letter(b).map(|k| (b, k)))
+            .collect();
+        let mut expected: std::vec::Vec<(u8, Key)> =
+            (0..10).map(|d| (b'0' + d, Key::Digit(d))).collect();
+        for (letter, key) in [
+            (b'B', Key::Backspace),
+            (b'C', Key::Cancel),
+            (b'E', Key::Enter),
+            (b'L', Key::Clear),
+        ] {
+            expected.push((letter, key));
+            expected.push((letter.to_ascii_lowercase(), key));
+        }
+        expected.sort_by_key(|&(b, _)| b);
+        assert_eq!(named, expected);
     }
 }

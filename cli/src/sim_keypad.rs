@@ -7,6 +7,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use readerkit::pin::{Key, Keypad, Prompt};
+use readerkit_card_sim::keypad::key_of_letter;
 
 use crate::sim_slot::Stopping;
 
@@ -22,22 +23,20 @@ pub(crate) enum KeyStep {
     Pause(u64),
 }
 
-/// Parse a key script: `0`-`9` digits, `E` enter, `C` cancel, `B` backspace, `L`
-/// clear, `.` a pause of 100 ms; spaces are ignored.
+/// Parse a key script: the simulated PIN pads' key letters (card-sim's
+/// [`key_of_letter`]: `0`-`9` digits, `E` enter, `C` cancel, `B` backspace, `L`
+/// clear), `.` a pause of 100 ms; spaces are ignored.
 pub(crate) fn parse_keys(script: &str) -> Result<Vec<KeyStep>, String> {
     script
         .chars()
         .filter(|c| !c.is_whitespace())
-        .map(|c| {
-            Ok(match c.to_ascii_uppercase() {
-                d @ '0'..='9' => KeyStep::Press(Key::Digit(d as u8 - b'0')),
-                'E' => KeyStep::Press(Key::Enter),
-                'C' => KeyStep::Press(Key::Cancel),
-                'B' => KeyStep::Press(Key::Backspace),
-                'L' => KeyStep::Press(Key::Clear),
-                '.' => KeyStep::Pause(100),
-                other => return Err(format!("unknown key `{other}`")),
-            })
+        .map(|c| match c {
+            '.' => Ok(KeyStep::Pause(100)),
+            _ => u8::try_from(c)
+                .ok()
+                .and_then(key_of_letter)
+                .map(KeyStep::Press)
+                .ok_or_else(|| format!("unknown key `{}`", c.to_ascii_uppercase())),
         })
         .collect()
 }

@@ -8,11 +8,12 @@ use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Outcome, PinPad};
 use readerkit::ioctl::Request;
 use readerkit::line::LineReader;
-use readerkit::pin::{Key, Keypad};
+use readerkit::pin::Keypad;
 use readerkit::trace::TracedLine;
 
 use readerkit::{Device, Failure, Ioctl, ReaderFunctions, Status};
 use readerkit_card_sim::fault::{Faults, Mute};
+use readerkit_card_sim::keypad::key_of_letter;
 use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine, SlotCard};
 
 use readerkit::platform::StdPlatform;
@@ -34,7 +35,8 @@ pub const FN_SIM_CARD: u16 = 3501;
 
 /// The simulated reader's key switch (a readerkit vendor function, `sim:` only):
 /// the input is the script its PIN pad plays next, one byte a key: `0`-`9`, `E`
-/// Enter, `C` Cancel, `X` Clear, `B` Backspace (100 ms of simulated time apart);
+/// Enter, `C` Cancel, `B` Backspace, `L` Clear, in either case (100 ms of simulated
+/// time apart; card-sim's `key_of_letter`);
 /// after the script, silence, so an empty script times out at once. Any other
 /// byte is refused (invalid parameter).
 pub const FN_SIM_KEYS: u16 = 3502;
@@ -85,20 +87,13 @@ fn pin_pad<H: Host>() -> PinPad<SimReader> {
     }
 }
 
-/// The key switch's script: `0`-`9` digits, `E` Enter, `C` Cancel, `X` Clear, `B`
-/// Backspace, each [`KEY_GAP_MS`] after the previous; after the last, silence (a
-/// time-out). `None` for any other byte or a script longer than the keypad holds.
+/// The key switch's script, one letter a key ([`key_of_letter`]), each
+/// [`KEY_GAP_MS`] after the previous; after the last, silence (a time-out). `None`
+/// for any other byte or a script longer than the keypad holds.
 fn key_script(script: &[u8]) -> Option<ScriptedKeypad> {
     let mut keypad = ScriptedKeypad::new();
-    for byte in script {
-        let key = match byte {
-            b'0'..=b'9' => Key::Digit(byte - b'0'),
-            b'E' => Key::Enter,
-            b'C' => Key::Cancel,
-            b'X' => Key::Clear,
-            b'B' => Key::Backspace,
-            _ => return None,
-        };
+    for &letter in script {
+        let key = key_of_letter(letter)?;
         if !keypad.press(KEY_GAP_MS, key) {
             return None;
         }
