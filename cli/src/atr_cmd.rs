@@ -38,9 +38,11 @@ pub(crate) struct Args {
     /// Print exactly one JSON object (on error: {"error": "..."}).
     #[arg(long)]
     json: bool,
-    /// Card clock frequency for the timing, in kHz.
+    /// Card clock frequency for the timing, in kHz: 1000 to 20000 (ISO/IEC 7816-3
+    /// clocks a card at 1 MHz at least; 20 MHz is the highest f(max) an ATR's TA1
+    /// announces).
     #[arg(long, value_name = "KHZ", default_value_t = DEFAULT_CLOCK_KHZ,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1000..=20_000))]
     clock_khz: u32,
     /// smartcard_list.txt to identify the card with (instead of the default places).
     #[arg(long, value_name = "PATH")]

@@ -293,6 +293,16 @@ fn usage_errors_exit_2_and_name_the_argument() {
             &["atr", "--clock-khz", "fast", T0_ONLY][..],
             "'--clock-khz <KHZ>'",
         ),
+        // Below ISO's 1 MHz the T=1 BWT no longer fits the core's µs figures (at
+        // 1 kHz it printed the saturated 4294967.3 ms); above 20 MHz no card runs.
+        (
+            &["atr", "--clock-khz", "999", T0_ONLY][..],
+            "'--clock-khz <KHZ>'",
+        ),
+        (
+            &["atr", "--clock-khz", "20001", T0_ONLY][..],
+            "'--clock-khz <KHZ>'",
+        ),
         (
             &["atr", "--list", "/nonexistent/smartcard_list.txt", T0_ONLY][..],
             "'--list <PATH>'",
