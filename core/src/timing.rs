@@ -181,14 +181,16 @@ impl Timing {
     }
 
     /// T=1 block waiting time BWT = 11 etu + 2^BWI × 960 × 372 / f, in microseconds
-    /// (clause 11.4.3), optionally multiplied by a WTX factor (1 for none).
+    /// (clause 11.4.3), multiplied as a whole by a WTX factor (1 for none): the
+    /// card's S(WTX request) conveys "an integer multiplier of the BWT value"
+    /// (clause 11.6.2.3, rule 3), so the 11 etu are multiplied too.
     pub const fn t1_block_waiting_time_us(&self, bwi: u8, wtx: u8) -> u32 {
         let bwi = if bwi > 15 { 15 } else { bwi };
         let wtx = if wtx == 0 { 1 } else { wtx as u64 };
         let d = if self.d == 0 { 1 } else { self.d as u64 };
         // 11 etu = 11 F / D cycles; the second term is (2^BWI · 960 · 372) cycles.
-        let wait = (1u64 << bwi) * 960 * F_DEFAULT as u64 * wtx;
-        self.cycles_to_us(11 * self.f as u64 + wait * d, d)
+        let bwt = 11 * self.f as u64 + (1u64 << bwi) * 960 * F_DEFAULT as u64 * d;
+        self.cycles_to_us(bwt * wtx, d)
     }
 
     /// T=1 block guard time BGT = 22 etu, in microseconds (clause 11.4.3).
@@ -253,7 +255,14 @@ mod tests {
         assert_eq!(t1_cwt_etu(13), 8_203);
         // BWT (BWI 4) = 11 etu + 16 × 960 × 372 cycles
         assert_eq!(t.t1_block_waiting_time_us(4, 1), 1_601_236);
-        assert_eq!(t.t1_block_waiting_time_us(4, 2), 3_201_326);
+        // WTX multiplies the whole BWT, its 11 etu included (rule 3): wtx × (11 × 372
+        // + 16 × 960 × 372) cycles at 3.571 MHz, rounded up.
+        for wtx in [1u64, 2, 3, 255] {
+            let cycles = wtx * (11 * 372 + 16 * 960 * 372);
+            let us = (cycles * 1_000_000).div_ceil(3_571_000) as u32;
+            assert_eq!(t.t1_block_waiting_time_us(4, wtx as u8), us, "wtx {wtx}");
+        }
+        assert_eq!(t.t1_block_waiting_time_us(4, 2), 3_202_472);
         assert_eq!(t.guard_time_us(0, false), 1_251);
         assert_eq!(guard_time_etu(255, true), 11);
     }
