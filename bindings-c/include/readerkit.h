@@ -971,7 +971,8 @@ typedef struct {
    */
   uint8_t edc;
   /*
-   NAD to send.
+   NAD to send: DAD in b7–b5, SAD in b3–b1; b8 and b4 must be 0 (else the
+   configuration is refused).
    */
   uint8_t nad;
   /*

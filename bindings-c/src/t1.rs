@@ -62,7 +62,8 @@ pub struct rk_t1_config {
     pub ifsd: u8,
     /// `RK_EDC_LRC` or `RK_EDC_CRC`.
     pub edc: u8,
-    /// NAD to send.
+    /// NAD to send: DAD in b7–b5, SAD in b3–b1; b8 and b4 must be 0 (else the
+    /// configuration is refused).
     pub nad: u8,
     /// Non-zero: announce IFSD with an S(IFS request) first. A byte, not a C `bool`,
     /// so that any value C stores is valid.

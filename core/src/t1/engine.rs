@@ -4,6 +4,9 @@ use super::block::{Kind, MAX_BLOCK_LEN, RCode, Repr, SBlock, Seq};
 use super::{Config, Error, MAX_APDU_LEN, MAX_RESPONSE_LEN};
 use crate::timing::Timing;
 
+/// The address bits of a NAD: DAD in b7–b5, SAD in b3–b1 (b8 and b4 are not used).
+pub(super) const NAD_ADDRESS_BITS: u8 = 0x77;
+
 use zeroize::Zeroize;
 
 /// How long to wait for the card's answer to a block just sent.
@@ -468,6 +471,14 @@ impl Engine {
         }
     }
 
+    /// Whether `nad`, from a card's block, is the one it owes us (ISO/IEC 7816-3:2006
+    /// 11.3.2.1): our NAD with SAD and DAD swapped. Bits b8 and b4 are not used: the
+    /// card is to set them to 0 and the interface device ignores them. `FF` is
+    /// invalid whatever the addresses (reserved: it reads as PPSS).
+    fn is_card_nad(&self, nad: u8) -> bool {
+        nad != 0xFF && nad & NAD_ADDRESS_BITS == self.config.nad.rotate_left(4)
+    }
+
     /// The card's block was invalid or did not come.
     fn on_failure(&mut self, failure: Failure, apdu: &[u8]) -> Result<(), Error> {
         self.awaiting_card()?;
@@ -502,7 +513,7 @@ impl Engine {
             Err(e) if e.is_edc() => return self.on_failure(Failure::Edc, apdu),
             Err(_) => return self.on_failure(Failure::Other, apdu),
         };
-        if repr.nad != self.config.nad.rotate_left(4) {
+        if !self.is_card_nad(repr.nad) {
             return self.on_failure(Failure::Other, apdu);
         }
         if let Kind::I { inf, .. } = repr.kind {

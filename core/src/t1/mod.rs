@@ -98,8 +98,10 @@ pub struct Config {
     pub ifsd: u8,
     /// The error detection code (first TC for T=1 in the ATR).
     pub edc: Edc,
-    /// The NAD byte to send (destination address b7–b5, source b3–b1, usually 0). The
-    /// card's blocks must carry it with the addresses swapped.
+    /// The NAD byte to send (destination address b7–b5, source b3–b1, usually 0;
+    /// b8 and b4 are not used and must be 0). The card's blocks must carry it with
+    /// the addresses swapped; their b8 and b4 are ignored, and a NAD of `FF` from
+    /// the card is invalid (ISO/IEC 7816-3:2006 11.3.2.1).
     pub nad: u8,
     /// Announce `ifsd` with an S(IFS request) before the first I-block after the ATR
     /// (and after each resynchronisation). Set it to `false` when the reader already
@@ -133,8 +135,12 @@ impl Config {
         }
     }
 
-    /// Check the values: IFSC and IFSD from 1 to 254 bytes.
+    /// Check the values: IFSC and IFSD from 1 to 254 bytes, the NAD's unused bits
+    /// b8 and b4 clear.
     pub const fn validate(&self) -> Result<(), Error> {
+        if self.nad & !engine::NAD_ADDRESS_BITS != 0 {
+            return Err(Error::InvalidConfig);
+        }
         if self.ifsc == 0 || self.ifsc as usize > MAX_INF_LEN {
             return Err(Error::InvalidConfig);
         }
@@ -156,7 +162,8 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
-    /// [`Config`] has an IFSC or IFSD outside 1 to 254 bytes.
+    /// [`Config`] has an IFSC or IFSD outside 1 to 254 bytes, or a NAD with b8 or
+    /// b4 set.
     InvalidConfig,
     /// The command APDU is empty.
     EmptyApdu,
@@ -204,7 +211,9 @@ impl From<Error> for Failure {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidConfig => f.write_str("T=1 IFSC or IFSD outside 1..=254"),
+            Error::InvalidConfig => {
+                f.write_str("T=1 IFSC or IFSD outside 1..=254, or NAD with b8 or b4 set")
+            }
             Error::EmptyApdu => f.write_str("empty command APDU"),
             Error::ApduTooLong => f.write_str("command APDU longer than 65544 bytes"),
             Error::NoTransaction => f.write_str("no T=1 exchange in progress"),

@@ -243,6 +243,50 @@ fn nad_is_sent_and_expected_swapped() {
     );
 }
 
+/// ISO/IEC 7816-3:2006 11.3.2.1: b8 and b4 of the NAD are not used, the interface
+/// device ignores them; `FF` is invalid (it reads as PPSS) and gets an R-block.
+/// A wrong address is invalid too.
+#[test]
+fn nad_unused_bits_are_ignored_and_ff_is_invalid() {
+    let mut e = quiet_engine(Config {
+        nad: 0x21,
+        ..Config::default()
+    });
+    exchange(
+        &mut e,
+        READ,
+        "
+        21 00 05 00 B0 00 00 00 lrc | FF 00 02 90 00 lrc  # reserved
+        21 82 00 lrc                | 13 00 02 90 00 lrc  # another source
+        21 82 00 lrc                | 9A 00 02 90 00 lrc  # 12 with b8 and b4 set
+        ",
+    );
+    exchange(
+        &mut e,
+        READ,
+        "
+        21 40 05 00 B0 00 00 00 lrc | 92 40 02 90 00 lrc  # 12 with b8 set
+        ",
+    );
+    let mut e = lrc_engine(32);
+    exchange(
+        &mut e,
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | FF 00 02 90 00 lrc
+        00 82 00 lrc                | 88 00 02 90 00 lrc  # 00 with b8 and b4 set
+        ",
+    );
+    // Our own NAD may not use b8 or b4.
+    for nad in [0x08, 0x80, 0xFF] {
+        let config = Config {
+            nad,
+            ..Config::default()
+        };
+        assert_eq!(Engine::new(config).err(), Some(Error::InvalidConfig), "{nad:02X}");
+    }
+}
+
 /// UPDATE BINARY of 5 bytes: a 10-byte APDU.
 const UPDATE: &str = "00 D6 00 00 05 01 02 03 04 05";
 
@@ -1103,7 +1147,7 @@ fn random_replies_always_terminate() {
             ifsd: 1 + rng.below(254) as u8,
             edc,
             nad: if rng.below(4) == 0 {
-                rng.next_u64() as u8
+                rng.next_u64() as u8 & 0x77
             } else {
                 0
             },
