@@ -3,11 +3,11 @@
 //! profile, with card removal mid-session and a mute card.
 
 use readerkit::atr::Convention as AtrConvention;
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::timing::Timing;
 use readerkit::{CardState, Protocol, Status, attr};
 use readerkit_card_sim::atr::Convention;
-use readerkit_card_sim::fault::Mute;
+use readerkit_card_sim::fault::{Faults, Mute, Trigger};
 use readerkit_card_sim::{Card, Config, Profile};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::client::{
@@ -211,4 +211,54 @@ fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
         assert_eq!(select(&dev, 1), Ok(1));
         assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
     }
+}
+
+/// ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4: when resynchronisation fails (every
+/// S(RESYNCH request) of the exchange answered with a corrupted block here), the
+/// interface device deactivates the card (or warm-resets it). Nothing more goes to
+/// the card until the caller resets it; then it works again.
+#[test]
+fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
+    let (dev, protocol) = session(Profile::t1(), 2);
+    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    assert!(apdu(&dev, protocol, &get_challenge).is_ok());
+    dev.with_driver(|r| {
+        r.line_mut()
+            .card_mut()
+            .unwrap()
+            .set_faults(faults(|f| f.corrupt_edc = Trigger::Every))
+    });
+    assert_eq!(
+        apdu(&dev, protocol, &get_challenge),
+        Err(Status::DeviceProtocolError)
+    );
+    let (powered, blocks) = dev.with_driver(|r| {
+        let card = r.line_mut().card_mut().unwrap();
+        (card.is_powered(), card.stats().blocks_to_card)
+    });
+    assert!(
+        !powered,
+        "the card was left active after resynchronisation failed"
+    );
+    assert_eq!(
+        apdu(&dev, protocol, &get_challenge),
+        Err(Status::InvalidDeviceState)
+    );
+    dev.with_driver(|r| {
+        let card = r.line_mut().card_mut().unwrap();
+        assert_eq!(
+            card.stats().blocks_to_card,
+            blocks,
+            "a block went to the card"
+        );
+        card.set_faults(Faults::default());
+    });
+    assert_eq!(select(&dev, protocol), Err(Status::InvalidDeviceState));
+    // The device still takes the card for active: its warm reset (a CCID host's
+    // power-on) reactivates the card.
+    let mut atr = [0u8; 33];
+    dev.power_card(PowerAction::WarmReset, &mut atr)
+        .expect("warm reset after the deactivation");
+    assert_eq!(select(&dev, protocol), Ok(protocol));
+    assert!(apdu(&dev, protocol, &get_challenge).is_ok());
 }

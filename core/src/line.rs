@@ -107,6 +107,9 @@ enum Session {
     /// T=1 on [`LineReader`]'s engine (sequence numbers, IFSC live there between
     /// APDUs).
     T1,
+    /// T=1 resynchronisation failed and the card was deactivated (ISO/IEC 7816-3:2006
+    /// 11.6.3.2 rule 6.4): nothing goes to the card until the next reset.
+    Deactivated,
 }
 
 /// The protocol options of a [`LineReader`]: what the card's ATR does not say.
@@ -277,12 +280,16 @@ impl<L: Line> LineReader<L> {
         Ok(())
     }
 
-    /// POWER callback.
+    /// POWER callback. A warm reset of a card this reader deactivated (after a
+    /// failed T=1 resynchronisation, see [`LineReader::transmit`]) is a cold reset:
+    /// its contacts are off, so only an activation can bring it back.
     pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
+        let deactivated = self.session == Session::Deactivated;
         self.session = Session::Idle;
         match action {
             PowerAction::PowerDown => self.line.deactivate(),
             PowerAction::ColdReset => self.line.reset(Reset::Cold, atr),
+            PowerAction::WarmReset if deactivated => self.line.reset(Reset::Cold, atr),
             PowerAction::WarmReset => self.line.reset(Reset::Warm, atr),
         }
     }
@@ -290,6 +297,9 @@ impl<L: Line> LineReader<L> {
     /// SET_PROTOCOL callback: the PPS exchange the call carries, then the new
     /// parameters on the line and a fresh protocol session.
     pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
+        if self.session == Session::Deactivated {
+            return Err(Failure::InvalidDeviceState);
+        }
         let timing = match self.exchange_pps(&call.negotiation, call.card) {
             Ok(timing) => timing,
             Err(status) => {
@@ -378,6 +388,15 @@ impl<L: Line> LineReader<L> {
     }
 
     /// TRANSMIT callback: the APDU through the selected protocol's engine.
+    ///
+    /// When T=1 resynchronisation fails (the engine's [`t1::Error::TooManyErrors`]
+    /// or [`t1::Error::Timeout`]: every S(RESYNCH request) the exchange allowed
+    /// went unanswered or got an invalid block), the card is deactivated
+    /// (ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4 leaves the choice between a warm
+    /// reset and a deactivation; a warm reset would change the ATR and the timing
+    /// under the device's feet). TRANSMIT and SET_PROTOCOL are then refused with
+    /// [`Failure::InvalidDeviceState`] and send nothing, until the POWER callback
+    /// resets the card.
     pub fn transmit(
         &mut self,
         call: &TransmitCall<'_>,
@@ -387,6 +406,7 @@ impl<L: Line> LineReader<L> {
             Session::T0(_) | Session::T0OutOfStep => Some(Protocol::T0),
             Session::T1 => Some(Protocol::T1),
             Session::Idle => None,
+            Session::Deactivated => return Err(Failure::InvalidDeviceState),
         };
         if current != Some(call.protocol) {
             // Specific mode: the protocol applies from the ATR on, with no SET_PROTOCOL
@@ -408,15 +428,27 @@ impl<L: Line> LineReader<L> {
                 }
             },
             Session::T0OutOfStep => Err(Failure::InvalidDeviceState),
-            Session::T1 => run_t1(
-                &mut self.line,
-                &mut self.t1,
-                &mut self.block,
-                call.card,
-                call.apdu,
-                reply,
-            ),
-            Session::Idle => Err(Failure::InvalidDeviceState),
+            Session::T1 => {
+                let result = run_t1(
+                    &mut self.line,
+                    &mut self.t1,
+                    &mut self.block,
+                    call.card,
+                    call.apdu,
+                    reply,
+                );
+                if let Err(T1Failure::Protocol(t1::Error::TooManyErrors | t1::Error::Timeout)) =
+                    result
+                {
+                    // Rule 6.4: resynchronisation failed (every S(RESYNCH request)
+                    // of the exchange went unanswered or invalid): deactivate, as
+                    // after a failed PPS; the caller resets the card.
+                    self.session = Session::Deactivated;
+                    let _ = self.line.deactivate();
+                }
+                result.map_err(Failure::from)
+            }
+            Session::Idle | Session::Deactivated => Err(Failure::InvalidDeviceState),
         }
     }
 }
@@ -523,6 +555,27 @@ fn start_t0<'a>(
     t0::Exchange::new(apdu, reply, config)
 }
 
+/// Why a T=1 APDU failed: the engine's verdict on the card, or the line.
+enum T1Failure {
+    Protocol(t1::Error),
+    Line(Failure),
+}
+
+impl From<t1::Error> for T1Failure {
+    fn from(e: t1::Error) -> T1Failure {
+        T1Failure::Protocol(e)
+    }
+}
+
+impl From<T1Failure> for Failure {
+    fn from(e: T1Failure) -> Failure {
+        match e {
+            T1Failure::Protocol(e) => Failure::from(e),
+            T1Failure::Line(status) => status,
+        }
+    }
+}
+
 #[inline(never)]
 fn run_t1<L: Line>(
     line: &mut L,
@@ -531,7 +584,7 @@ fn run_t1<L: Line>(
     card: &CardCapabilities,
     apdu: &[u8],
     reply: &mut [u8],
-) -> Result<usize, Failure> {
+) -> Result<usize, T1Failure> {
     let cwt_us = card.cwt_us();
     let bwi = card.parameters.bwi;
     let edc = card.parameters.edc;
@@ -544,7 +597,7 @@ fn run_t1<L: Line>(
                 if let Err(status) = line.send(bytes) {
                     // Not left in the engine's buffer until the next APDU.
                     transaction.abandon();
-                    return Err(status);
+                    return Err(T1Failure::Line(status));
                 }
                 wait.bwt_us(&card.timing, bwi)
             }
@@ -555,7 +608,7 @@ fn run_t1<L: Line>(
             Err(Failure::DeviceProtocolError) => transaction.line_error(),
             Err(status) => {
                 transaction.abandon();
-                return Err(status);
+                return Err(T1Failure::Line(status));
             }
         };
     }
