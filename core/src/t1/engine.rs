@@ -576,10 +576,11 @@ impl Engine {
                 }
             }
             (Phase::Receiving, Kind::R { .. }) => {
-                // The card did not get our last block: send it again (rule 7.2).
+                // The card did not get our last block: send it again (rule 7.2),
+                // with the same wait (an S(WTX response) grants its extension
+                // again).
                 if self.may_retry() {
                     self.last_failure = Failure::Other;
-                    self.wtx = 1;
                     Ok(())
                 } else {
                     self.resynch()

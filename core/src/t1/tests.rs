@@ -283,7 +283,11 @@ fn nad_unused_bits_are_ignored_and_ff_is_invalid() {
             nad,
             ..Config::default()
         };
-        assert_eq!(Engine::new(config).err(), Some(Error::InvalidConfig), "{nad:02X}");
+        assert_eq!(
+            Engine::new(config).err(),
+            Some(Error::InvalidConfig),
+            "{nad:02X}"
+        );
     }
 }
 
@@ -367,6 +371,25 @@ fn wtx_request_is_answered_and_extends_the_next_wait() {
         Wait { wtx: 2 }.bwt_us(&timing, 4),
         timing.t1_block_waiting_time_us(4, 2)
     );
+}
+
+/// An S(WTX response) sent again (the card's R-block says it did not get it) grants
+/// the extension again: the wait after it is BWT × the multiplier, as after the
+/// first one (rule 3: the extended time starts at the S(WTX response)).
+#[test]
+fn wtx_response_sent_again_extends_the_wait_again() {
+    let mut e = lrc_engine(32);
+    let r = exchange(
+        &mut e,
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | 00 20 01 01 lrc    # chained response
+        00 90 00 90                 | 00 C3 01 03 C1
+        00 E3 01 03 E1              | 00 80 00 80        | wtx 3
+        00 E3 01 03 E1              | 00 40 02 90 00 lrc | wtx 3
+        ",
+    );
+    assert_eq!(r, h("01 90 00"));
 }
 
 /// Annex A: IFS request from the card in the middle of a chain; the next I-blocks use
