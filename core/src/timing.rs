@@ -264,7 +264,13 @@ mod tests {
         }
         assert_eq!(t.t1_block_waiting_time_us(4, 2), 3_202_472);
         assert_eq!(t.guard_time_us(0, false), 1_251);
+        // TC1 = 255: the minimum guard time, 12 etu under T=0 and 11 etu under T=1
+        // (clause 8.3; the same CGT as 11.2's); BGT is 22 etu (11.2).
         assert_eq!(guard_time_etu(255, true), 11);
+        assert_eq!(guard_time_etu(255, false), 12);
+        assert_eq!(guard_time_etu(254, true), 12 + 254);
+        assert_eq!(t.t1_block_guard_time_us(), t.etu_to_us(22));
+        assert_eq!(t.t1_block_guard_time_us(), 2_292);
     }
 
     #[test]

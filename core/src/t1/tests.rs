@@ -575,6 +575,41 @@ fn invalid_blocks_get_other_error() {
     );
 }
 
+/// S-blocks from the card where it owes another block: an S(WTX request) answering
+/// our S(IFS request), an S(IFS request) answering our S(RESYNCH request) (each
+/// invalid: the request goes again, rule 7.3), an S(RESYNCH request) (only the
+/// interface device may send one, rule 6) and an S(IFS response) nobody asked for
+/// (each invalid: R-block, rule 7.1).
+#[test]
+fn card_s_blocks_out_of_place_are_invalid() {
+    let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
+    exchange(
+        &mut e,
+        READ,
+        "
+        00 C1 01 FE 3E              | 00 C3 01 02 C0  # WTX request
+        00 C1 01 FE 3E              | 00 E1 01 FE 1E
+        00 00 05 00 B0 00 00 00 lrc | 00 C0 00 C0     # RESYNCH request
+        00 82 00 82                 | 00 E1 01 FE 1E  # unsolicited IFS response
+        00 82 00 82                 | 00 00 02 90 00 lrc
+        ",
+    );
+    let mut e = quiet_engine(Config {
+        max_retries: 0,
+        ..Config::default()
+    });
+    exchange(
+        &mut e,
+        READ,
+        "
+        00 00 05 00 B0 00 00 00 lrc | timeout
+        00 C0 00 C0                 | 00 C1 01 20 E0  # IFS request
+        00 C0 00 C0                 | 00 E0 00 E0
+        00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
+        ",
+    );
+}
+
 /// Annex A: repeated errors lead to S(RESYNCH request); after the response the IFSD is
 /// announced again and the APDU restarts with N(S) = 0.
 #[test]
