@@ -262,3 +262,18 @@ fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
     assert_eq!(select(&dev, protocol), Ok(protocol));
     assert!(apdu(&dev, protocol, &get_challenge).is_ok());
 }
+
+/// ISO/IEC 7816-3:2006 9.3: a PPS exchange that fails (here the card takes the
+/// request as damaged and stays silent) leaves the card to be deactivated.
+#[test]
+fn failed_pps_deactivates_the_card() {
+    let config = Config::new(Profile::t1()).with_faults(faults(|f| {
+        f.parity_error = Trigger::Nth(1);
+    }));
+    let dev = device(Some(Card::with_config(config)));
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    assert!(select(&dev, 2).is_err(), "the PPS succeeded");
+    let powered = dev.with_driver(|r| r.line_mut().card_mut().unwrap().is_powered());
+    assert!(!powered, "the card was left active after the failed PPS");
+}
