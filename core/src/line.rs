@@ -389,9 +389,9 @@ impl<L: Line> LineReader<L> {
 
     /// TRANSMIT callback: the APDU through the selected protocol's engine.
     ///
-    /// When T=1 resynchronisation fails (the engine's [`t1::Error::TooManyErrors`]
-    /// or [`t1::Error::Timeout`]: every S(RESYNCH request) the exchange allowed
-    /// went unanswered or got an invalid block), the card is deactivated
+    /// When T=1 resynchronisation fails ([`t1::Engine::resynch_failed`]: every
+    /// S(RESYNCH request) the exchange allowed went unanswered or got an invalid
+    /// block), the card is deactivated
     /// (ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4 leaves the choice between a warm
     /// reset and a deactivation; a warm reset would change the ATR and the timing
     /// under the device's feet). TRANSMIT and SET_PROTOCOL are then refused with
@@ -437,16 +437,14 @@ impl<L: Line> LineReader<L> {
                     call.apdu,
                     reply,
                 );
-                if let Err(T1Failure::Protocol(t1::Error::TooManyErrors | t1::Error::Timeout)) =
-                    result
-                {
+                if result.is_err() && self.t1.resynch_failed() {
                     // Rule 6.4: resynchronisation failed (every S(RESYNCH request)
                     // of the exchange went unanswered or invalid): deactivate, as
                     // after a failed PPS; the caller resets the card.
                     self.session = Session::Deactivated;
                     let _ = self.line.deactivate();
                 }
-                result.map_err(Failure::from)
+                result
             }
             Session::Idle | Session::Deactivated => Err(Failure::InvalidDeviceState),
         }
@@ -555,27 +553,6 @@ fn start_t0<'a>(
     t0::Exchange::new(apdu, reply, config)
 }
 
-/// Why a T=1 APDU failed: the engine's verdict on the card, or the line.
-enum T1Failure {
-    Protocol(t1::Error),
-    Line(Failure),
-}
-
-impl From<t1::Error> for T1Failure {
-    fn from(e: t1::Error) -> T1Failure {
-        T1Failure::Protocol(e)
-    }
-}
-
-impl From<T1Failure> for Failure {
-    fn from(e: T1Failure) -> Failure {
-        match e {
-            T1Failure::Protocol(e) => Failure::from(e),
-            T1Failure::Line(status) => status,
-        }
-    }
-}
-
 #[inline(never)]
 fn run_t1<L: Line>(
     line: &mut L,
@@ -584,7 +561,7 @@ fn run_t1<L: Line>(
     card: &CardCapabilities,
     apdu: &[u8],
     reply: &mut [u8],
-) -> Result<usize, T1Failure> {
+) -> Result<usize, Failure> {
     let cwt_us = card.cwt_us();
     let bwi = card.parameters.bwi;
     let edc = card.parameters.edc;
@@ -597,7 +574,7 @@ fn run_t1<L: Line>(
                 if let Err(status) = line.send(bytes) {
                     // Not left in the engine's buffer until the next APDU.
                     transaction.abandon();
-                    return Err(T1Failure::Line(status));
+                    return Err(status);
                 }
                 wait.bwt_us(&card.timing, bwi)
             }
@@ -608,7 +585,7 @@ fn run_t1<L: Line>(
             Err(Failure::DeviceProtocolError) => transaction.line_error(),
             Err(status) => {
                 transaction.abandon();
-                return Err(T1Failure::Line(status));
+                return Err(status);
             }
         };
     }

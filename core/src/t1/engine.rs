@@ -297,6 +297,18 @@ impl Engine {
         matches!(self.link, Link::Synchronised)
     }
 
+    /// `true` when the last exchange failed because resynchronisation failed
+    /// ([`Error::TooManyErrors`] or [`Error::Timeout`]; also when `transmit`
+    /// refused to start for want of one): ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4
+    /// then has the interface device warm-reset or deactivate the card. Until the
+    /// next [`Engine::transmit`] or [`Engine::reset`].
+    pub const fn resynch_failed(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Failed(Error::TooManyErrors | Error::Timeout)
+        )
+    }
+
     /// Start exchanging the command `apdu` (1 to [`super::MAX_APDU_LEN`] bytes); the
     /// response will be written to `response`. The first block to send is
     /// [`Transaction::action`].

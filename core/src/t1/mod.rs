@@ -186,8 +186,9 @@ pub enum Error {
     TooManyRequests,
     /// Transmission errors persisted through every retry and resynchronisation.
     /// Resynchronisation failed: ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4 has the
-    /// interface device warm-reset or deactivate the card now (the engine, which
-    /// does no I/O, would otherwise resynchronise first at the next APDU).
+    /// interface device warm-reset or deactivate the card now
+    /// ([`Engine::resynch_failed`]; the engine, which does no I/O, would otherwise
+    /// resynchronise first at the next APDU).
     TooManyErrors,
     /// The card stopped answering: the last attempts all timed out. Resynchronisation
     /// failed, as for [`Error::TooManyErrors`] (rule 6.4).

@@ -394,6 +394,10 @@ fn abort_from_card() {
     assert_eq!(err, Error::Aborted);
     assert_eq!(Status::from(err), Status::DeviceProtocolError);
     assert!(!e.is_synchronised());
+    assert!(
+        !e.resynch_failed(),
+        "an abort is no failed resynchronisation"
+    );
     exchange(
         &mut e,
         READ,
@@ -659,6 +663,7 @@ fn silent_card_times_out() {
     assert_eq!(err, Error::Timeout);
     assert_eq!(Status::from(err), Status::IoTimeout);
     assert!(!e.is_synchronised());
+    assert!(e.resynch_failed(), "rule 6.4 applies");
 }
 
 #[test]
@@ -683,7 +688,9 @@ fn garbage_card_gives_too_many_errors_and_next_apdu_resynchs() {
     );
     assert_eq!(err, Error::TooManyErrors);
     assert_eq!(Status::from(err), Status::DeviceProtocolError);
-    // The engine is still usable: the next APDU resynchronises first.
+    assert!(e.resynch_failed(), "rule 6.4 applies");
+    // The engine is still usable (after the driver's reset, or if it chose not to
+    // reset): the next APDU resynchronises first.
     exchange(
         &mut e,
         READ,
@@ -693,6 +700,7 @@ fn garbage_card_gives_too_many_errors_and_next_apdu_resynchs() {
         00 00 05 00 B0 00 00 00 lrc | 00 00 02 90 00 lrc
         ",
     );
+    assert!(!e.resynch_failed());
 }
 
 /// The card asks for our I-block again more often than allowed.
