@@ -44,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
         ifsc: p[0],
         ifsd: p[1],
         edc,
-        nad: p[3],
+        // b8 and b4 of a NAD are unused: a config with them set is refused.
+        nad: p[3] & 0x77,
         send_ifs_request: p[4] & 1 != 0,
         max_retries: p[5] % 5,
         max_resynchs: p[6] % 5,
