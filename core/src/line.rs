@@ -389,6 +389,13 @@ impl<L: Line> LineReader<L> {
 
     /// TRANSMIT callback: the APDU through the selected protocol's engine.
     ///
+    /// A T=0 exchange that fails after its header went to the card (no answer in
+    /// time, a byte out of place, a failed line call) leaves the card out of step:
+    /// it may still be sending, or waiting for data, and T=0 has no way back but
+    /// a reset. Every TRANSMIT then fails with [`Failure::InvalidDeviceState`]
+    /// until the POWER callback resets the card, so that no command reads another
+    /// one's bytes as its answer.
+    ///
     /// When T=1 resynchronisation fails ([`t1::Engine::resynch_failed`]: every
     /// S(RESYNCH request) the exchange allowed went unanswered or got an invalid
     /// block), the card is deactivated
