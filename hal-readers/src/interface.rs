@@ -53,7 +53,9 @@
 //! every character sent comes back on RX and is checked. A framing or parity error
 //! on the echo is the card's T=0 error signal (it pulled I/O low at 10.5 etu): the
 //! character is repeated after 2 etu, at most [`Config::max_repetitions`] times,
-//! then the send fails with [`Failure::DeviceProtocolError`]. A plain UART cannot
+//! then the send fails with [`Failure::DeviceProtocolError`]. Under T=1 there is no
+//! error signal and no repetition (ISO/IEC 7816-3:2006 11.2): such an echo is
+//! noise the card may have seen too, and the block's EDC tells it. A plain UART cannot
 //! send the error signal itself, so a character received with a parity error fails
 //! the receive with [`Failure::DeviceProtocolError`] once the line has been quiet
 //! (T=1 recovers with an R-block; a T=0 exchange fails). A UART with a smartcard
@@ -295,6 +297,8 @@ pub struct Interface<C, P, U, D> {
     guard_etu: u8,
     /// Turnaround in force, in etu.
     turnaround_etu: u16,
+    /// The protocol [`Line::set_framing`] put in force; `None` before (ATR, PPS).
+    protocol: Option<Protocol>,
     _chip: core::marker::PhantomData<C>,
 }
 
@@ -325,6 +329,7 @@ where
             now_us: 0,
             guard_etu: config.extra_guard_etu,
             turnaround_etu: config.turnaround_etu,
+            protocol: None,
             _chip: core::marker::PhantomData,
         })
     }
@@ -375,6 +380,7 @@ where
     fn default_framing(&mut self) {
         self.guard_etu = self.config.extra_guard_etu;
         self.turnaround_etu = self.config.turnaround_etu;
+        self.protocol = None;
     }
 
     /// Time the driver has spent in delays since it was made, in µs.
@@ -741,6 +747,14 @@ where
                     Polled::Byte(e) if e == raw => break,
                     // Someone else drove the line: a collision, not our character.
                     Polled::Byte(_) => return Err(Failure::DeviceProtocolError),
+                    // T=1 has no error signal and no repetition (ISO/IEC 7816-3:2006
+                    // 11.2): the card takes the character once, right or not, and
+                    // the block's EDC tells it.
+                    Polled::Error(ErrorKind::FrameFormat | ErrorKind::Parity)
+                        if self.protocol == Some(Protocol::T1) =>
+                    {
+                        break;
+                    }
                     Polled::Error(ErrorKind::FrameFormat | ErrorKind::Parity) => {
                         repetitions += 1;
                         if repetitions > self.config.max_repetitions {
@@ -803,6 +817,7 @@ where
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.check_session()?;
         self.guard_etu = framing.extra_guard_n;
+        self.protocol = Some(framing.protocol);
         self.turnaround_etu = match framing.protocol {
             Protocol::T0 => T0_TURNAROUND_ETU,
             // T=1: the block guard time; raw mode keeps the board's value.

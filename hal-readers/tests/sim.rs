@@ -48,6 +48,8 @@ struct Chip {
     rx: VecDeque<Result<u8, ErrorKind>>,
     /// Pull the card out when this many bytes have been written.
     remove_after_writes: Option<usize>,
+    /// Break the echo of this write (noise on the line: the card got the byte).
+    garbled_echo: Option<usize>,
     writes: usize,
     vsel: Vec<(bool, bool)>,
     vsel0: bool,
@@ -201,6 +203,7 @@ impl serial::Write<u8> for Uart {
         let echo = if c.powered && c.rst {
             match c.card.as_mut().map(|card| card.write(&[word])) {
                 Some(Err(_)) => Err(ErrorKind::FrameFormat),
+                _ if c.garbled_echo == Some(c.writes) => Err(ErrorKind::Parity),
                 _ => Ok(word),
             }
         } else {
@@ -320,6 +323,27 @@ fn t0_session_with_get_response_and_character_repetition() {
     assert_eq!(challenge.len(), 10);
     let data: Vec<u8> = (0..300).map(|i| i as u8).collect();
     assert_eq!(apdu(&dev, 1, &echo(&data)).unwrap()[..300], data[..]);
+}
+
+/// ISO/IEC 7816-3:2006 11.2: T=1 has no error signal and no character
+/// repetition. An echo broken by noise (the card got the character) is not sent
+/// again: the I-block reaches the card once, intact.
+#[test]
+fn t1_never_repeats_a_character() {
+    let (dev, chip, protocol) = session(Card::new(Profile::t1()), 2);
+    let challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
+    let (writes, invalid) = {
+        let c = chip.borrow();
+        (c.writes, c.card.as_ref().unwrap().stats().invalid_blocks)
+    };
+    // The echo of the next I-block's PCB.
+    chip.borrow_mut().garbled_echo = Some(writes + 2);
+    assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
+    let c = chip.borrow();
+    // NAD PCB LEN, the 5-byte command, LRC: 9 characters, none twice.
+    assert_eq!(c.writes, writes + 9, "a character was sent again");
+    assert_eq!(c.card.as_ref().unwrap().stats().invalid_blocks, invalid);
 }
 
 #[test]
