@@ -111,10 +111,10 @@ pub(crate) const WORKER_NAME: &str = "ccid-worker";
 const HOST_LOOK_MS: u16 = 20;
 
 /// The longest the next host's messages wait in the terminal for the gone host's
-/// command to end (it is being stopped, which takes a few ms), in ms: then the
-/// next host starts on a free reader instead of hearing CMD_SLOT_BUSY. One that
-/// does not end by then is left to the gate (CMD_SLOT_BUSY until it does).
-const WIND_DOWN_MS: u64 = 1000;
+/// command to end (it is being stopped, which takes a few ms): then the next
+/// host starts on a free reader instead of hearing CMD_SLOT_BUSY. One that does
+/// not end by then is left to the gate (CMD_SLOT_BUSY until it does).
+const WIND_DOWN: Duration = Duration::from_secs(1);
 
 /// Whether a host has the terminal open. While no process has the slave side
 /// open, its master side polls hung up (POLLHUP) and reads EIO; the next open
@@ -568,9 +568,9 @@ fn listen(
                 continue;
             }
             // Its messages wait in the terminal until the gone host's command
-            // has ended (`WIND_DOWN_MS` at most).
+            // has ended (`WIND_DOWN` at most).
             let opened = *opened_at.get_or_insert_with(Instant::now);
-            if running.winding_down() && opened.elapsed() < Duration::from_millis(WIND_DOWN_MS) {
+            if running.winding_down() && opened.elapsed() < WIND_DOWN {
                 continue;
             }
             if trace {
