@@ -1,8 +1,11 @@
 //! A card line that gives up when the transport stops the running command: the
 //! ABORT of CCID 1.1 §5.3.1 / §6.1.13 ([`crate::busy`]). Once `stopping` says
-//! so, whatever the card sends is not heard (the reader stops waiting), so the
-//! core's engine fails the exchange at once and the transport answers the
-//! command CMD_ABORTED.
+//! so, whatever the card sends is not heard and every receive fails
+//! [`Failure::Cancelled`]: the core's engine gives the exchange up at once (a T=1
+//! exchange owes the card a resynchronisation, a T=0 one a reset), sends the card
+//! nothing more, and the transport answers the command CMD_ABORTED. Not a
+//! silence: an engine would take that for the card's and retry, then judge the
+//! card unresponsive (T=1 rule 6.4: deactivated).
 
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
@@ -47,8 +50,14 @@ impl<L: Line, S: Fn() -> bool> Line for StoppableLine<L, S> {
     }
 
     fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
+        if (self.stopping)() {
+            return Err(Failure::Cancelled);
+        }
         let got = self.line.receive(buf, first_us, next_us)?;
-        Ok(if (self.stopping)() { 0 } else { got })
+        match (self.stopping)() {
+            true => Err(Failure::Cancelled),
+            false => Ok(got),
+        }
     }
 
     fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {

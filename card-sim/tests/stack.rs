@@ -240,6 +240,8 @@ fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
         !powered,
         "the card was left active after resynchronisation failed"
     );
+    // The device knows: GET_STATE says unpowered, as after a POWER down.
+    assert_eq!(dev.state(), CardState::Swallowed);
     assert_eq!(
         apdu(&dev, protocol, &get_challenge),
         Err(Status::InvalidDeviceState)
@@ -254,8 +256,7 @@ fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
         card.set_faults(Faults::default());
     });
     assert_eq!(select(&dev, protocol), Err(Status::InvalidDeviceState));
-    // The device still takes the card for active: its warm reset (a CCID host's
-    // power-on) reactivates the card.
+    // A warm reset (a CCID host's power-on asks for one) reactivates the card.
     let mut atr = [0u8; 33];
     dev.power_card(PowerAction::WarmReset, &mut atr)
         .expect("warm reset after the deactivation");
@@ -276,4 +277,9 @@ fn failed_pps_deactivates_the_card() {
     assert!(select(&dev, 2).is_err(), "the PPS succeeded");
     let powered = dev.with_driver(|r| r.line_mut().card_mut().unwrap().is_powered());
     assert!(!powered, "the card was left active after the failed PPS");
+    assert_eq!(
+        dev.state(),
+        CardState::Swallowed,
+        "the device took the deactivated card for powered"
+    );
 }

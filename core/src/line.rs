@@ -304,9 +304,11 @@ impl<L: Line> LineReader<L> {
             Ok(timing) => timing,
             Err(status) => {
                 // ISO/IEC 7816-3 9.3: after a failed PPS the card must be
-                // deactivated; the caller resets and retries with the defaults.
+                // deactivated (and the device told); the caller resets and
+                // retries with the defaults.
                 self.session = Session::Idle;
                 let _ = self.line.deactivate();
+                call.deactivation.report();
                 return Err(status);
             }
         };
@@ -401,9 +403,10 @@ impl<L: Line> LineReader<L> {
     /// block), the card is deactivated
     /// (ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4 leaves the choice between a warm
     /// reset and a deactivation; a warm reset would change the ATR and the timing
-    /// under the device's feet). TRANSMIT and SET_PROTOCOL are then refused with
-    /// [`Failure::InvalidDeviceState`] and send nothing, until the POWER callback
-    /// resets the card.
+    /// under the device's feet) and the device told so (`call.deactivation`: it
+    /// takes the card for unpowered). TRANSMIT and SET_PROTOCOL are then refused
+    /// with [`Failure::InvalidDeviceState`] and send nothing, until the POWER
+    /// callback resets the card.
     pub fn transmit(
         &mut self,
         call: &TransmitCall<'_>,
@@ -450,6 +453,7 @@ impl<L: Line> LineReader<L> {
                     // after a failed PPS; the caller resets the card.
                     self.session = Session::Deactivated;
                     let _ = self.line.deactivate();
+                    call.deactivation.report();
                 }
                 result
             }

@@ -7,6 +7,8 @@
 //! The library holds the serialization lock around every call, so no two callbacks
 //! ever run at once, and it validates the request and the card state before calling.
 
+use core::cell::Cell;
+
 use crate::caps::{CardCapabilities, ReaderCapabilities};
 use crate::ioctl::PowerAction;
 use crate::pps;
@@ -94,6 +96,28 @@ pub struct Settings {
     pub suppress_t1_ifs_request: bool,
 }
 
+/// A callback's word that it deactivated the card's contacts itself, as ISO/IEC
+/// 7816-3 asks after a failed PPS (9.3) or a failed T=1 resynchronisation (11.6.3.2
+/// rule 6.4). Once the callback returns, the device takes the card for unpowered,
+/// as after a POWER down (GET_STATE says so; TRANSMIT and SET_PROTOCOL wait for a
+/// reset), and the request fails: with the callback's failure, or
+/// [`Status::InvalidDeviceState`](crate::Status::InvalidDeviceState) if it claimed
+/// success.
+#[derive(Debug, Default)]
+pub struct Deactivation(Cell<bool>);
+
+impl Deactivation {
+    /// Say the card's contacts are now deactivated.
+    pub fn report(&self) {
+        self.0.set(true);
+    }
+
+    /// Whether [`Deactivation::report`] was called.
+    pub fn reported(&self) -> bool {
+        self.0.get()
+    }
+}
+
 /// What a TRANSMIT callback gets besides the reply buffer.
 #[derive(Debug)]
 pub struct TransmitCall<'a> {
@@ -105,6 +129,8 @@ pub struct TransmitCall<'a> {
     pub card: &'a CardCapabilities,
     /// Settings from SET_ATTRIBUTE.
     pub settings: Settings,
+    /// Where the callback says it deactivated the card.
+    pub deactivation: Deactivation,
 }
 
 /// What a SET_PROTOCOL callback gets.
@@ -115,8 +141,8 @@ pub struct ProtocolCall<'a> {
     /// What to send: the PPS request, if any (`negotiation.request`), and the
     /// parameters to switch to once the card accepted it ([`pps::Negotiation::accept`]
     /// says which). Without a request, switch to `negotiation.timing` directly.
-    /// After a failed PPS, reset the card and fail (the caller may retry with
-    /// `SCARD_PROTOCOL_DEFAULT`).
+    /// After a failed PPS, deactivate the card, say so in `deactivation` and fail
+    /// (the caller resets it and may retry with `SCARD_PROTOCOL_DEFAULT`).
     pub negotiation: pps::Negotiation,
     /// The card's capabilities.
     pub card: &'a CardCapabilities,
@@ -124,4 +150,6 @@ pub struct ProtocolCall<'a> {
     pub reader: &'a ReaderCapabilities,
     /// Settings from SET_ATTRIBUTE.
     pub settings: Settings,
+    /// Where the callback says it deactivated the card.
+    pub deactivation: Deactivation,
 }

@@ -59,8 +59,8 @@ mod pinpad;
 mod sleep;
 
 pub use callbacks::{
-    AtrBuffer, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn, Settings,
-    TrackingFn, TransmitCall, TransmitFn, VendorFn,
+    AtrBuffer, Deactivation, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn,
+    Settings, TrackingFn, TransmitCall, TransmitFn, VendorFn,
 };
 pub use logged::{RequestLog, submit_logged};
 pub use perf::PerfCounters;
@@ -682,10 +682,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 reader: &self.reader,
                 settings: ex.settings,
+                deactivation: Deactivation::default(),
             };
             let result = callback(&mut ex.driver, &call).map_err(Status::from);
             let record = |c: &mut CardSlot, result: Result<timing::Timing, Status>| {
-                let timing = result?;
+                let timing = self.unless_deactivated(c, &call.deactivation, result)?;
                 if let Some(caps) = c.card.as_mut() {
                     caps.selected = Some(protocol);
                     caps.timing = timing;
@@ -716,6 +717,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 apdu: request.apdu,
                 card,
                 settings: ex.settings,
+                deactivation: Deactivation::default(),
             };
             let len = self.send_to_card(callback, &mut ex.driver, &seen, &call, reply)?;
             header[..4].copy_from_slice(&selected.bit().to_le_bytes());
@@ -847,15 +849,33 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 apdu: command.as_bytes(),
                 card,
                 settings: ex.settings,
+                deactivation: Deactivation::default(),
             };
             self.send_to_card(callback, &mut ex.driver, &seen, &call, output)
         })
     }
 
+    /// A callback's `result`, unless it said it deactivated the card: then the
+    /// card is taken for unpowered (as after a POWER down) and the request fails,
+    /// with the callback's failure or, if it claimed success,
+    /// [`Status::InvalidDeviceState`].
+    fn unless_deactivated<T>(
+        &self,
+        c: &mut CardSlot,
+        deactivation: &Deactivation,
+        result: Result<T, Status>,
+    ) -> Result<T, Status> {
+        if !deactivation.reported() {
+            return result;
+        }
+        c.forget_card(card::unpowered_state(&self.reader));
+        result.and(Err(Status::InvalidDeviceState))
+    }
+
     /// Run the driver's transmit `callback` for `call`, the card's response into
     /// `reply`: its length, checked (SW1 SW2 at least, within `reply`) and
-    /// counted. Nothing to record; a failure during a card change gets the
-    /// change's status.
+    /// counted. A callback that deactivated the card leaves it unpowered; a
+    /// failure during a card change gets the change's status.
     fn send_to_card(
         &self,
         callback: TransmitFn<D>,
@@ -865,7 +885,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         reply: &mut [u8],
     ) -> Result<usize, Status> {
         let result = callback(driver, call, reply).map_err(Status::from);
-        let len = self.settle(seen, result, |_, result| result, Ok)?;
+        let record =
+            |c: &mut CardSlot, result| self.unless_deactivated(c, &call.deactivation, result);
+        let len = self.settle(seen, result, record, Ok)?;
         if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
             return Err(Status::DeviceProtocolError);
         }
