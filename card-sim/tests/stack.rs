@@ -256,7 +256,8 @@ fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
         card.set_faults(Faults::default());
     });
     assert_eq!(select(&dev, protocol), Err(Status::InvalidDeviceState));
-    // A warm reset (a CCID host's power-on asks for one) reactivates the card.
+    // A warm reset (Windows' SCARD_WARM_RESET) reactivates the card: the device
+    // makes it a cold reset.
     let mut atr = [0u8; 33];
     dev.power_card(PowerAction::WarmReset, &mut atr)
         .expect("warm reset after the deactivation");
@@ -282,4 +283,16 @@ fn failed_pps_deactivates_the_card() {
         CardState::Swallowed,
         "the device took the deactivated card for powered"
     );
+    // A warm reset (Windows' SCARD_WARM_RESET) of the deactivated card activates
+    // it: its contacts are off, so only a cold reset can bring it back.
+    dev.with_driver(|r| {
+        r.line_mut()
+            .card_mut()
+            .unwrap()
+            .set_faults(Faults::default())
+    });
+    let mut atr = [0u8; 33];
+    dev.power_card(PowerAction::WarmReset, &mut atr)
+        .expect("warm reset after the deactivation");
+    assert_eq!(select(&dev, 2), Ok(2), "the PPS again, now answered");
 }

@@ -280,16 +280,14 @@ impl<L: Line> LineReader<L> {
         Ok(())
     }
 
-    /// POWER callback. A warm reset of a card this reader deactivated (after a
-    /// failed T=1 resynchronisation, see [`LineReader::transmit`]) is a cold reset:
-    /// its contacts are off, so only an activation can bring it back.
+    /// POWER callback. A device asks no warm reset of a card whose contacts are
+    /// off (this reader deactivated it after a failed PPS or T=1
+    /// resynchronisation, and told the device so): it asks a cold reset instead.
     pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
-        let deactivated = self.session == Session::Deactivated;
         self.session = Session::Idle;
         match action {
             PowerAction::PowerDown => self.line.deactivate(),
             PowerAction::ColdReset => self.line.reset(Reset::Cold, atr),
-            PowerAction::WarmReset if deactivated => self.line.reset(Reset::Cold, atr),
             PowerAction::WarmReset => self.line.reset(Reset::Warm, atr),
         }
     }

@@ -611,6 +611,53 @@ fn removal_during_a_power_callback_keeps_the_atr_but_records_nothing() {
 }
 
 #[test]
+fn a_warm_reset_of_a_card_not_powered_reaches_the_driver_as_a_cold_one() {
+    use readerkit::ioctl::PowerAction;
+    thread_local! {
+        static ASKED: RefCell<Vec<PowerAction>> = const { RefCell::new(Vec::new()) };
+    }
+    fn power_noted(
+        r: &mut MemReader,
+        action: PowerAction,
+        atr: &mut readerkit::device::AtrBuffer,
+    ) -> Result<(), Failure> {
+        ASKED.with(|asked| asked.borrow_mut().push(action));
+        power(r, action, atr)
+    }
+    let dev = device_with(
+        ReaderFunctions {
+            power: Some(power_noted),
+            ..all_functions()
+        },
+        &with_tck(ATR_T0_T1),
+    );
+    dev.card_inserted();
+    let warm = u32_input(2);
+    let down = u32_input(0);
+    for (input, state) in [
+        // Never powered, then powered, then powered down.
+        (&warm, CardState::Negotiable),
+        (&warm, CardState::Negotiable),
+        (&down, CardState::Swallowed),
+        (&warm, CardState::Negotiable),
+    ] {
+        let (outcome, _) = call(&dev, Ioctl::Power, input, 33);
+        assert_eq!(status_of(outcome), Status::Success);
+        assert_eq!(dev.state(), state);
+    }
+    let asked = ASKED.with(|asked| asked.borrow().clone());
+    assert_eq!(
+        asked,
+        [
+            PowerAction::ColdReset,
+            PowerAction::WarmReset,
+            PowerAction::PowerDown,
+            PowerAction::ColdReset,
+        ]
+    );
+}
+
+#[test]
 fn vendor_ioctls_and_unknown_codes() {
     let dev = device();
     let code = scard_ctl_code(3400);

@@ -613,6 +613,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             if !seen.state.card_present() {
                 return Err(Status::NoMedia);
             }
+            let action = driver_power_action(action, seen.state);
             let mut atr = AtrBuffer::new();
             let result = callback(&mut ex.driver, action, &mut atr).map_err(Status::from);
             let record = |c: &mut CardSlot, result| {
@@ -904,6 +905,17 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
             Ok(len)
         })
+    }
+}
+
+/// The action the POWER callback gets for a client's `action` on a card in
+/// `state`: a warm reset of a card whose contacts are off (never powered, powered
+/// down, or deactivated by the driver after a failed PPS or T=1
+/// resynchronisation) is a cold reset, the only one that can activate it.
+fn driver_power_action(action: PowerAction, state: CardState) -> PowerAction {
+    match action {
+        PowerAction::WarmReset if !state.card_powered() => PowerAction::ColdReset,
+        action => action,
     }
 }
 

@@ -121,7 +121,8 @@ pub enum PowerAction {
     PowerDown,
     /// `SCARD_COLD_RESET` (1): power up (or cycle power) and reset.
     ColdReset,
-    /// `SCARD_WARM_RESET` (2): reset without removing power.
+    /// `SCARD_WARM_RESET` (2): reset without removing power. A device makes it a
+    /// cold reset for a card that is not powered.
     WarmReset,
 }
 
