@@ -613,9 +613,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             if !seen.state.card_present() {
                 return Err(Status::NoMedia);
             }
-            let action = driver_power_action(action, seen.state);
             let mut atr = AtrBuffer::new();
-            let result = callback(&mut ex.driver, action, &mut atr).map_err(Status::from);
+            let asked = driver_power_action(action, seen.state);
+            let result = callback(&mut ex.driver, asked, &mut atr).map_err(Status::from);
             let record = |c: &mut CardSlot, result| {
                 match (action, result) {
                     (_, Err(status)) => {
