@@ -14,7 +14,8 @@
 //! The host may close the terminal and open it again (pcscd stopped, killed or
 //! restarted): ccid-serve keeps no end of the terminal open but its own, so it
 //! sees the close ([`HostLine`]), and what the gone host asked is no business of
-//! the next one: the command running is stopped and its answer sent to nobody
+//! the next one: the command running is stopped, and its answer, like that of
+//! any message the gone host left queued, goes to nobody
 //! ([`Running::host_gone`]).
 
 use std::fs::File;
@@ -22,7 +23,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -111,7 +112,8 @@ pub(crate) const WORKER_NAME: &str = "ccid-worker";
 const HOST_LOOK_MS: u16 = 20;
 
 /// The longest the next host's messages wait in the terminal for the gone host's
-/// command to end (it is being stopped, which takes a few ms): then the next
+/// command, and what it left queued behind it, to end (it is being stopped,
+/// which takes a few ms; [`Running::winding_down`]): then the next
 /// host starts on a free reader instead of hearing CMD_SLOT_BUSY. One that does
 /// not end by then is left to the gate (CMD_SLOT_BUSY until it does).
 const WIND_DOWN: Duration = Duration::from_secs(1);
@@ -140,8 +142,9 @@ type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 
 /// What the reading thread hands to the command worker, which does each in turn.
 enum Job {
-    /// A message to run on the reader (admitted by the gate).
-    Message(Vec<u8>),
+    /// A message to run on the reader (admitted by the gate), from the host that
+    /// had the terminal when it came: `host` is [`Running::hosts_gone`] then.
+    Message { message: Vec<u8>, host: u64 },
     /// A card movement on slot `slot`, reported to the core already: the card
     /// goes on or off the line, then the NotifySlotChange goes out.
     Move { slot: usize, line: LineMove },
@@ -178,6 +181,10 @@ struct Running {
     /// worker is idle: a message for a slot that does not exist, admitted while
     /// a command runs, goes to the worker without making anything busy.
     jobs_out: AtomicUsize,
+    /// How many hosts have closed the terminal ([`Running::host_gone`]): a
+    /// message's answer goes to nobody once the count has moved on since it
+    /// came. Counted, and read before an answer goes out, holding `last_frame`.
+    hosts_gone: AtomicU64,
     /// Which slots run a command (CMD_SLOT_BUSY and ABORT decisions).
     gate: Mutex<Gate>,
     /// The command running is being aborted.
@@ -328,6 +335,7 @@ impl Running {
     fn host_gone(&self) {
         self.work_owed.store(false, Ordering::SeqCst);
         let mut last = locked(&self.last_frame);
+        self.hosts_gone.fetch_add(1, Ordering::SeqCst);
         last.clear();
         locked(&self.more_time_frame).clear();
         let mut gate = locked(&self.gate);
@@ -340,10 +348,11 @@ impl Running {
         }
     }
 
-    /// `true` while a command is being stopped (the gone host's, or one it
-    /// aborted) and has not ended yet.
+    /// `true` while the worker has jobs left: after a host has gone, its
+    /// command being stopped, or a message it left queued (a PC_to_RDR_Abort
+    /// of its command, which the gate forgot with it).
     fn winding_down(&self) -> bool {
-        locked(&self.gate).stopping()
+        self.jobs_out.load(Ordering::SeqCst) != 0
     }
 
     /// The command on `slot` finished; the next one runs unstopped.
@@ -442,6 +451,7 @@ fn serve(options: &Options) -> Result<(), String> {
         last_frame: Mutex::new(Vec::new()),
         more_time_frame: Mutex::new(Vec::new()),
         jobs_out: AtomicUsize::new(0),
+        hosts_gone: AtomicU64::new(0),
         gate: Mutex::new(Gate::new(profile.slots())),
         stop: StopSignal::default(),
         work: options.behaviour.work(),
@@ -567,8 +577,9 @@ fn listen(
                 opened_at = None;
                 continue;
             }
-            // Its messages wait in the terminal until the gone host's command
-            // has ended (`WIND_DOWN` at most).
+            // Its messages wait in the terminal until the gone host's jobs have
+            // ended (`WIND_DOWN` at most): none of them can then finish on the
+            // gate a command of the new host's.
             let opened = *opened_at.get_or_insert_with(Instant::now);
             if running.winding_down() && opened.elapsed() < WIND_DOWN {
                 continue;
@@ -623,7 +634,10 @@ fn listen(
                     match running.admit(message) {
                         Admission::Run | Admission::Abort => {
                             running.jobs_out.fetch_add(1, Ordering::SeqCst);
-                            let job = Job::Message(message.to_vec());
+                            let job = Job::Message {
+                                message: message.to_vec(),
+                                host: running.hosts_gone.load(Ordering::SeqCst),
+                            };
                             jobs.send(job).map_err(|e| e.to_string())?;
                             continue;
                         }
@@ -670,8 +684,8 @@ fn run_commands(
     let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
     for job in queue {
         let mut done = JobDone::new(&running.jobs_out);
-        let message = match job {
-            Job::Message(message) => message,
+        let (message, host) = match job {
+            Job::Message { message, host } => (message, host),
             Job::Move { slot, line } => {
                 if let Some(device) = slots.get(slot) {
                     line.apply(device);
@@ -715,14 +729,17 @@ fn run_commands(
         // the host's next message (`Running::answer_at_once`) cannot overtake it.
         let last = done.hold(&running.last_frame);
         let len = match running.finish(slot) {
-            Finish::Completed => len,
-            Finish::Aborted => busy::answer_aborted(&mut answer).unwrap_or(len),
-            // The host closed the terminal meanwhile (`Running::host_gone`):
-            // the answer goes to nobody.
-            Finish::Disowned => {
-                locked(&running.echo).clear();
-                continue;
-            }
+            Finish::Completed => Some(len),
+            Finish::Aborted => Some(busy::answer_aborted(&mut answer).unwrap_or(len)),
+            // The host closed the terminal meanwhile (`Running::host_gone`).
+            Finish::Disowned => None,
+        };
+        // Its host has gone (this command disowned, or a message left queued
+        // behind it): the answer goes to nobody, not to the next host.
+        let sent_by_host_there = running.hosts_gone.load(Ordering::SeqCst) == host;
+        let Some(len) = len.filter(|_| sent_by_host_there) else {
+            locked(&running.echo).clear();
+            continue;
         };
         if running.trace {
             eprintln!("<- {}", hex::encode(&answer[..len], " "));

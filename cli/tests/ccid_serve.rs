@@ -148,10 +148,10 @@ fn get_challenge(seq: u8) -> Vec<u8> {
     ]
 }
 
-/// A SEC1210 with a slow T=0 card in slot 0 (working `work_ms` behind each
-/// request for more time) and a T=1 card in slot 1; slot 0 powered (seq 1).
-fn slow_sec1210_powered(work_ms: &str) -> Served {
-    let mut s = serve(&[
+/// The options of a SEC1210 with a slow T=0 card in slot 0 (working `work_ms`
+/// behind each request for more time) and a T=1 card in slot 1.
+fn slow_sec1210(work_ms: &str) -> [&str; 7] {
+    [
         "--reader",
         "sec1210",
         "--card",
@@ -159,13 +159,23 @@ fn slow_sec1210_powered(work_ms: &str) -> Served {
         "--slow",
         "--work-ms",
         work_ms,
-    ]);
+    ]
+}
+
+/// [`slow_sec1210`] with slot 0 powered (seq 1).
+fn slow_sec1210_powered(work_ms: &str) -> Served {
+    let mut s = serve(&slow_sec1210(work_ms));
+    power_slot_0(&mut s.port);
+    s
+}
+
+/// Power the card in slot 0 on (seq 1).
+fn power_slot_0(port: &mut File) {
     let power_on = [0x62, 0, 0, 0, 0, 0, 1, 0, 0, 0];
-    s.port.write_all(&frame(&power_on)).unwrap();
-    let atr = read_message(&mut s.port);
+    port.write_all(&frame(&power_on)).unwrap();
+    let atr = read_message(port);
     assert_eq!(atr[..1], [0x80]);
     assert_eq!(atr[6..9], [1, 0x00, 0x00], "powered: {atr:02X?}");
-    s
 }
 
 /// Send `message` and read frames until its time extension (bmCommandStatus 2)
@@ -448,4 +458,33 @@ fn a_nak_after_a_time_extension_gets_the_time_extension() {
     );
     let answer = read_message(&mut s.port);
     assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 2, 0x00, 0x00, 0x00]);
+}
+
+/// A host that sends PC_to_RDR_Abort and closes the terminal before the abort is
+/// answered (pcscd killed as it aborts): the gate forgets that Abort with its
+/// host (`Gate::disown`), and the next host to open the terminal hears nothing
+/// of it, only the answers to what it sends itself. The worker is held still
+/// from the abort until the next host has opened the terminal, so the gone
+/// host's command and its Abort end while the next host listens. Before, the
+/// worker still ran the Abort and sent its slot status (bSeq 3) to the next host
+/// ahead of that host's own answer.
+#[test]
+fn an_abort_left_by_a_gone_host_is_not_answered_to_the_next() {
+    let mut args = vec!["ccid-serve", "--trace"];
+    args.extend(slow_sec1210("60000"));
+    let served = Watched::start_watched(env!("CARGO_BIN_EXE_readerkit"), &args);
+    let path = served.first_line.trim();
+    let mut port = open_raw(path);
+    power_slot_0(&mut port);
+    start_slow_command(&mut port, &get_challenge(2));
+    let worker = FrozenThread::freeze(served.child.id(), "ccid-worker");
+    port.write_all(&frame(&message(0x72, 3, &[]))).unwrap();
+    served.wait_stderr("-> 72 00 00 00 00 00 03");
+    drop(port);
+    served.wait_stderr("(the host closed the terminal)");
+    let mut port = open_raw(path);
+    drop(worker);
+    port.write_all(&frame(&message(0x65, 4, &[]))).unwrap();
+    let status = read_message(&mut port);
+    assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, 4], "{status:02X?}");
 }
