@@ -207,6 +207,18 @@ fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
                 "after {broken:02X?}: refused, not answered with stale bytes"
             );
         }
+        // Selecting the protocol again sends no PPS (it is selected already) and
+        // resets nothing: the card is still out of step.
+        assert_eq!(
+            select(&dev, 1),
+            Err(Status::InvalidDeviceState),
+            "after {broken:02X?}: SET_PROTOCOL with no reset"
+        );
+        assert_eq!(
+            apdu(&dev, protocol, &challenge),
+            Err(Status::InvalidDeviceState),
+            "after {broken:02X?} and SET_PROTOCOL: refused, not answered with stale bytes"
+        );
         power_up(&dev).expect("reset");
         assert_eq!(select(&dev, 1), Ok(1));
         assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);

@@ -102,7 +102,7 @@ enum Session {
     /// procedure byte out of place, a line error): the card may still be sending
     /// or waiting for data, and T=0 has no way back into step but a reset. Every
     /// TRANSMIT fails until then, rather than read the last command's bytes as
-    /// the next one's answer.
+    /// the next one's answer, and so does SET_PROTOCOL (which resets nothing).
     T0OutOfStep,
     /// T=1 on [`LineReader`]'s engine (sequence numbers, IFSC live there between
     /// APDUs).
@@ -293,9 +293,12 @@ impl<L: Line> LineReader<L> {
     }
 
     /// SET_PROTOCOL callback: the PPS exchange the call carries, then the new
-    /// parameters on the line and a fresh protocol session.
+    /// parameters on the line and a fresh protocol session. Refused with
+    /// [`Failure::InvalidDeviceState`] while the card waits for a reset (see
+    /// [`LineReader::transmit`]): a protocol selected again sends no PPS and
+    /// resets nothing.
     pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
-        if self.session == Session::Deactivated {
+        if matches!(self.session, Session::Deactivated | Session::T0OutOfStep) {
             return Err(Failure::InvalidDeviceState);
         }
         let timing = match self.exchange_pps(&call.negotiation, call.card) {
@@ -392,9 +395,9 @@ impl<L: Line> LineReader<L> {
     /// A T=0 exchange that fails after its header went to the card (no answer in
     /// time, a byte out of place, a failed line call) leaves the card out of step:
     /// it may still be sending, or waiting for data, and T=0 has no way back but
-    /// a reset. Every TRANSMIT then fails with [`Failure::InvalidDeviceState`]
-    /// until the POWER callback resets the card, so that no command reads another
-    /// one's bytes as its answer.
+    /// a reset. Every TRANSMIT and SET_PROTOCOL then fails with
+    /// [`Failure::InvalidDeviceState`] until the POWER callback resets the card,
+    /// so that no command reads another one's bytes as its answer.
     ///
     /// When T=1 resynchronisation fails ([`t1::Engine::resynch_failed`]: every
     /// S(RESYNCH request) the exchange allowed went unanswered or got an invalid
