@@ -301,7 +301,8 @@ impl Engine {
     /// ([`Error::TooManyErrors`] or [`Error::Timeout`]; also when `transmit`
     /// refused to start for want of one): ISO/IEC 7816-3:2006 11.6.3.2 rule 6.4
     /// then has the interface device warm-reset or deactivate the card. Until the
-    /// next [`Engine::transmit`] or [`Engine::reset`].
+    /// next [`Engine::transmit`] that gets past its command checks (an empty or
+    /// too long APDU leaves this as it was) or [`Engine::reset`].
     pub const fn resynch_failed(&self) -> bool {
         matches!(
             self.phase,

@@ -689,6 +689,12 @@ fn garbage_card_gives_too_many_errors_and_next_apdu_resynchs() {
     assert_eq!(err, Error::TooManyErrors);
     assert_eq!(Status::from(err), Status::DeviceProtocolError);
     assert!(e.resynch_failed(), "rule 6.4 applies");
+    let mut response = [0u8; 8];
+    assert!(matches!(
+        e.transmit(&[], &mut response),
+        Err(Error::EmptyApdu)
+    ));
+    assert!(e.resynch_failed(), "a refused command starts no exchange");
     // The engine is still usable (after the driver's reset, or if it chose not to
     // reset): the next APDU resynchronises first.
     exchange(
