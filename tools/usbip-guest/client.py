@@ -12,7 +12,7 @@ PIN_VERIFY_STRUCTURE sent to FEATURE_VERIFY_PIN_DIRECT with the right keys (90
 PIN_MODIFY_STRUCTURE to FEATURE_MODIFY_PIN_DIRECT changing the PIN to "5678"
 (90 00), a verification of it and the change back (90 00 each); the later key
 scripts are asked of the host with `CLIENT keys KEYS` lines, which
-tools/usbip-guest.sh passes to usbip-serve's stdin as `keys KEYS`. Prints
+tools/usbip-guest.sh passes to usbip-serve's stdin as `keys KEYS`.
 Last, the guest's kernel reconfigures the device (bConfigurationValue 0, then 1:
 two SET_CONFIGURATION requests through vhci-hcd while libccid has its
 interrupt transfer pending); the reader must leave pcscd's list, come back and
