@@ -482,14 +482,14 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         {
             return Err(SlotError::BadField(7));
         }
-        let action = match icc_status(device.state()) {
-            IccStatus::Absent => return Err(SlotError::IccMute),
-            IccStatus::PresentActive => PowerAction::WarmReset,
-            IccStatus::PresentInactive => PowerAction::ColdReset,
-        };
+        if icc_status(device.state()) == IccStatus::Absent {
+            return Err(SlotError::IccMute);
+        }
         let mut atr = [0u8; ATR_BUFFER_LEN];
+        // An active card's IccPowerOn is a warm reset; the device makes it a cold
+        // reset for a card that is not powered.
         let len = device
-            .power_card(action, &mut atr)
+            .power_card(PowerAction::WarmReset, &mut atr)
             .map_err(SlotError::from_status)?;
         Ok(done(put_data(data, &atr[..len])?))
     }

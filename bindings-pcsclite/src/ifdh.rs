@@ -491,8 +491,8 @@ pub unsafe extern "C" fn IFDHPowerICC(
         let action = match Action {
             IFD_POWER_DOWN => PowerAction::PowerDown,
             IFD_POWER_UP => PowerAction::ColdReset,
-            IFD_RESET if reader.port.device().state().card_powered() => PowerAction::WarmReset,
-            IFD_RESET => PowerAction::ColdReset,
+            // The device makes it a cold reset for a card that is not powered.
+            IFD_RESET => PowerAction::WarmReset,
             _ => return IFD_NOT_SUPPORTED,
         };
         // A power-up or reset with nowhere to put the ATR is refused before the card
