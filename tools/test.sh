@@ -138,6 +138,8 @@ step "fuzz smoke runs (${fuzz_seconds} s per target)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked
 fi
+# The fuzz crate's own unit tests (the C structs' field and padding lists).
+(cd fuzz && cargo +nightly test --lib)
 (
   targets=$(cd fuzz && cargo +nightly fuzz list)
   for target in $targets; do
