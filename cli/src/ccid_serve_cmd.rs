@@ -21,7 +21,9 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
@@ -29,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
-use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+use nix::sys::termios::{FlushArg, SetArg, cfmakeraw, tcflush, tcgetattr, tcsetattr};
 use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::pin::Key;
@@ -162,6 +164,8 @@ struct Running {
     /// response) has reached it, not before the host has even seen the request.
     work_owed: AtomicBool,
     port: Mutex<File>,
+    /// The terminal's host side (its path, for [`flush_host_input`]).
+    terminal: PathBuf,
     /// The echo of the command running (GemPC Twin), not sent yet: it goes out with
     /// the answer in one write, or before the first request for more time or
     /// another frame.
@@ -336,6 +340,10 @@ impl Running {
         self.work_owed.store(false, Ordering::SeqCst);
         let mut last = locked(&self.last_frame);
         self.hosts_gone.fetch_add(1, Ordering::SeqCst);
+        // With `last_frame` held no answer is on its way, and none of the gone
+        // host's will go out now; one that went out as the host closed waits
+        // unread in the terminal and would be the next host's first read.
+        flush_host_input(&self.terminal);
         last.clear();
         locked(&self.more_time_frame).clear();
         let mut gate = locked(&self.gate);
@@ -447,6 +455,7 @@ fn serve(options: &Options) -> Result<(), String> {
         tpdu: AtomicBool::new(true),
         work_owed: AtomicBool::new(false),
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
+        terminal: PathBuf::from(&path),
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(Vec::new()),
         more_time_frame: Mutex::new(Vec::new()),
@@ -603,14 +612,17 @@ fn listen(
             }
             continue;
         }
-        let n = match port.read(&mut input) {
-            Ok(n) if n > 0 => n,
-            // EIO (or an end of file): the host closed the terminal.
-            Ok(_) | Err(_) if hung_up(&port)? => {
+        let read = port.read(&mut input);
+        let n = match &read {
+            Ok(n) if *n > 0 => *n,
+            // EIO (or an end of file): the host closed the terminal. EIO says so
+            // even when the next host opened it again before the look.
+            Ok(_) | Err(_) if is_eio(&read) || hung_up(&port)? => {
+                running.host_gone();
+                // Said once the gone host's commands and answers are let go.
                 if trace {
                     eprintln!("-> (the host closed the terminal)");
                 }
-                running.host_gone();
                 decoder = Decoder::new();
                 cut_at = None;
                 host = HostLine::Closed;
@@ -657,6 +669,26 @@ fn listen(
         }
         cut_at = (!decoder.is_idle()).then(|| Instant::now() + FRAME_GAP);
     }
+}
+
+/// Drop what the terminal at `path` holds for its host and the host has not read
+/// (the master side cannot: its flush leaves the host's input alone). Opened and
+/// closed at once, on the host's side; a failure leaves the bytes there.
+fn flush_host_input(path: &Path) {
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+        .open(path);
+    if let Ok(host_side) = opened {
+        let _ = tcflush(host_side.as_fd(), FlushArg::TCIFLUSH);
+    }
+}
+
+/// `true` for the EIO a terminal's master side reads once the host closed it.
+fn is_eio(read: &std::io::Result<usize>) -> bool {
+    read.as_ref()
+        .is_err_and(|e| e.raw_os_error() == Some(nix::errno::Errno::EIO as i32))
 }
 
 /// `true` while no host has the terminal open: its master side `port` polls hung

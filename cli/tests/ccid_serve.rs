@@ -460,6 +460,19 @@ fn a_nak_after_a_time_extension_gets_the_time_extension() {
     assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 2, 0x00, 0x00, 0x00]);
 }
 
+/// ccid-serve `--trace` on a slow SEC1210 (`work_ms` of work), its terminal open,
+/// slot 0 powered (seq 1) and a GET CHALLENGE (seq 2) working: the time extension
+/// read.
+fn traced_slow_get_challenge(work_ms: &str) -> (Watched, File) {
+    let mut args = vec!["ccid-serve", "--trace"];
+    args.extend(slow_sec1210(work_ms));
+    let served = Watched::start_watched(env!("CARGO_BIN_EXE_readerkit"), &args);
+    let mut port = open_raw(served.first_line.trim());
+    power_slot_0(&mut port);
+    start_slow_command(&mut port, &get_challenge(2));
+    (served, port)
+}
+
 /// A host that sends PC_to_RDR_Abort and closes the terminal before the abort is
 /// answered (pcscd killed as it aborts): the gate forgets that Abort with its
 /// host (`Gate::disown`), and the next host to open the terminal hears nothing
@@ -470,13 +483,8 @@ fn a_nak_after_a_time_extension_gets_the_time_extension() {
 /// ahead of that host's own answer.
 #[test]
 fn an_abort_left_by_a_gone_host_is_not_answered_to_the_next() {
-    let mut args = vec!["ccid-serve", "--trace"];
-    args.extend(slow_sec1210("60000"));
-    let served = Watched::start_watched(env!("CARGO_BIN_EXE_readerkit"), &args);
+    let (served, mut port) = traced_slow_get_challenge("60000");
     let path = served.first_line.trim();
-    let mut port = open_raw(path);
-    power_slot_0(&mut port);
-    start_slow_command(&mut port, &get_challenge(2));
     let worker = FrozenThread::freeze(served.child.id(), "ccid-worker");
     port.write_all(&frame(&message(0x72, 3, &[]))).unwrap();
     served.wait_stderr("-> 72 00 00 00 00 00 03");
@@ -484,6 +492,30 @@ fn an_abort_left_by_a_gone_host_is_not_answered_to_the_next() {
     served.wait_stderr("(the host closed the terminal)");
     let mut port = open_raw(path);
     drop(worker);
+    port.write_all(&frame(&message(0x65, 4, &[]))).unwrap();
+    let status = read_message(&mut port);
+    assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, 4], "{status:02X?}");
+}
+
+/// An answer that goes out as its host closes the terminal, before the reading
+/// thread has seen the close (pcscd killed as a command ends), waits unread in
+/// the terminal. The next host must not read it ahead of its own answers: once
+/// ccid-serve sees the close it empties what the terminal holds for the host.
+/// The reading thread is held still while the gone host's command (bSeq 2)
+/// finishes and its answer is written. Before, the next host's first read was
+/// that answer instead of its own slot status (bSeq 4).
+#[test]
+fn an_answer_sent_as_its_host_closes_is_not_read_by_the_next() {
+    let (served, port) = traced_slow_get_challenge("300");
+    let path = served.first_line.trim();
+    let reading = FrozenThread::freeze_main(served.child.id());
+    drop(port);
+    // The worker passed the gone-host check before printing this; the answer
+    // follows into the terminal.
+    served.wait_stderr("<- 80 0A 00 00 00 00 02");
+    drop(reading);
+    served.wait_stderr("(the host closed the terminal)");
+    let mut port = open_raw(path);
     port.write_all(&frame(&message(0x65, 4, &[]))).unwrap();
     let status = read_message(&mut port);
     assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, 4], "{status:02X?}");

@@ -22,9 +22,21 @@ impl FrozenThread {
     /// # Panics
     /// If no such thread appears, or ptrace refuses.
     pub fn freeze(pid: u32, name: &str) -> FrozenThread {
-        let tid = Pid::from_raw(find_thread(pid, name) as i32);
+        FrozenThread::stop(Pid::from_raw(find_thread(pid, name) as i32))
+    }
+
+    /// Stop the main thread of process `pid` (its thread id is the process id;
+    /// unnamed threads share its `comm`, so [`FrozenThread::freeze`] cannot name it).
+    ///
+    /// # Panics
+    /// If ptrace refuses.
+    pub fn freeze_main(pid: u32) -> FrozenThread {
+        FrozenThread::stop(Pid::from_raw(pid as i32))
+    }
+
+    fn stop(tid: Pid) -> FrozenThread {
         ptrace::seize(tid, ptrace::Options::empty())
-            .unwrap_or_else(|e| panic!("PTRACE_SEIZE of thread {tid} ({name}): {e}"));
+            .unwrap_or_else(|e| panic!("PTRACE_SEIZE of thread {tid}: {e}"));
         ptrace::interrupt(tid).unwrap_or_else(|e| panic!("PTRACE_INTERRUPT of {tid}: {e}"));
         waitpid(tid, Some(WaitPidFlag::__WALL))
             .unwrap_or_else(|e| panic!("waiting for {tid} to stop: {e}"));
