@@ -121,13 +121,7 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
         Some(pcsc::Error::NoSmartcard)
     );
     serve.insert(0);
-    echo_after_insertion(&ctx, name, protocol, Duration::from_secs(5));
-    drop(ctx);
-    let log = stop_and_check(pcscd);
-    assert!(
-        log.contains("Firmware: readerkit-ccid"),
-        "libccid read our firmware string"
-    );
+    let log = echo_then_stop_clean(ctx, pcscd, name, protocol);
     if libccid.is_some() {
         assert!(
             log.contains("DriverOptions: 0x0002"),
@@ -184,8 +178,8 @@ fn libccid_opens_the_reader_while_the_worker_is_stalled() {
 
 /// ECHO once pcscd sees the card in `name` ([`echo_after_insertion`], 5 s as a
 /// hang guard), then stop pcscd: libccid complained of nothing
-/// ([`stop_and_check`]) and read our firmware string on open.
-fn echo_then_stop_clean(ctx: Context, pcscd: Pcscd, name: &str, protocol: Protocols) {
+/// ([`stop_and_check`]) and read our firmware string on open. Returns pcscd's log.
+fn echo_then_stop_clean(ctx: Context, pcscd: Pcscd, name: &str, protocol: Protocols) -> String {
     echo_after_insertion(&ctx, name, protocol, Duration::from_secs(5));
     drop(ctx);
     let log = stop_and_check(pcscd);
@@ -193,6 +187,7 @@ fn echo_then_stop_clean(ctx: Context, pcscd: Pcscd, name: &str, protocol: Protoc
         log.contains("Firmware: readerkit-ccid"),
         "libccid read our firmware string:\n{log}"
     );
+    log
 }
 
 /// The dual-slot SEC1210 profile: a T=0 card and a T=1 card used at once from
