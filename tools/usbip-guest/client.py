@@ -182,13 +182,14 @@ def serve_args():
         return ""
 
 
-def wait_for_reader():
-    """The readers pcscd lists, once it lists one: libccid opens the attached
-    device on pcscd's hotplug thread, maybe after pcscd already serves clients
-    (MOVE_TIMEOUT_SECONDS is the hang guard)."""
+def wait_for_readers(present=True):
+    """The readers pcscd lists, once it lists one (`present`) or none: libccid
+    opens and lets go of the attached device on pcscd's hotplug thread, maybe
+    after pcscd already serves clients (MOVE_TIMEOUT_SECONDS is the hang guard;
+    past it, the list as it is)."""
     deadline = time.monotonic() + MOVE_TIMEOUT_SECONDS
     names = readers()
-    while not names and time.monotonic() < deadline:
+    while bool(names) != present and time.monotonic() < deadline:
         time.sleep(0.1)
         names = readers()
     return names
@@ -208,13 +209,11 @@ def device_dir():
 
 def wait_for_list(present, what):
     """Wait until pcscd lists a reader (present) or none (not present)."""
-    deadline = time.monotonic() + MOVE_TIMEOUT_SECONDS
-    while bool(readers()) != present:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {MOVE_TIMEOUT_SECONDS:.0f} s")
-        time.sleep(0.1)
+    names = wait_for_readers(present)
+    if bool(names) != present:
+        raise AssertionError(f"no {what} within {MOVE_TIMEOUT_SECONDS:.0f} s")
     print(f"RECONFIGURE {what} seen in pcscd's reader list", flush=True)
-    return readers()
+    return names
 
 
 def reconfigure():
@@ -241,7 +240,7 @@ def reconfigure():
 
 
 def main():
-    names = wait_for_reader()
+    names = wait_for_readers()
     print("READERS", [str(r) for r in names], flush=True)
     if not names:
         print("CLIENT failed: no reader")
