@@ -233,10 +233,13 @@ fn crc_exchange() {
 /// wrong address.
 #[test]
 fn nad_is_sent_and_expected_swapped_its_unused_bits_ignored() {
-    let mut e = quiet_engine(Config {
-        nad: 0x21,
-        ..Config::default()
-    });
+    let with_nad = |nad| {
+        quiet_engine(Config {
+            nad,
+            ..Config::default()
+        })
+    };
+    let mut e = with_nad(0x21);
     exchange(
         &mut e,
         READ,
@@ -261,6 +264,15 @@ fn nad_is_sent_and_expected_swapped_its_unused_bits_ignored() {
         "
         00 00 05 00 B0 00 00 00 lrc | FF 00 02 90 00 lrc
         00 82 00 lrc                | 88 00 02 90 00 lrc  # 00 with b8 and b4 set
+        ",
+    );
+    // FF is refused even where its address bits are the ones owed (77 for 77).
+    exchange(
+        &mut with_nad(0x77),
+        READ,
+        "
+        77 00 05 00 B0 00 00 00 lrc | FF 00 02 90 00 lrc  # reserved
+        77 82 00 lrc                | 77 00 02 90 00 lrc
         ",
     );
     // Our own NAD may not use b8 or b4.
