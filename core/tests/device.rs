@@ -52,6 +52,13 @@ fn device_tracking_with(tracking: Option<TrackingFn<MemReader>>) -> TestDevice {
     )
 }
 
+/// A device with `functions` and a card (T=0 and T=1) inserted, not powered.
+fn device_with_card(functions: ReaderFunctions<MemReader>) -> TestDevice {
+    let dev = device_with(functions, &with_tck(ATR_T0_T1));
+    dev.card_inserted();
+    dev
+}
+
 /// Everything a refused request must leave untouched.
 fn observable(dev: &TestDevice) -> (u32, Vec<u8>, Vec<u8>, Vec<u8>, Vec<&'static str>) {
     let (_, atr) = call(dev, Ioctl::GetAttribute, &u32_input(attr::ATR_STRING), 64);
@@ -319,14 +326,10 @@ fn transmit_paths() {
     let (_, perf) = call(&dev, Ioctl::GetPerfCounter, &[], 12);
     assert_eq!(perf, [1, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0]);
 
-    let no_transmit = device_with(
-        ReaderFunctions {
-            transmit: None,
-            ..all_functions()
-        },
-        &with_tck(ATR_T0_T1),
-    );
-    no_transmit.card_inserted();
+    let no_transmit = device_with_card(ReaderFunctions {
+        transmit: None,
+        ..all_functions()
+    });
     power_up(&no_transmit);
     assert_eq!(status_of(select(&no_transmit, T1).0), Status::Success);
     assert_eq!(
@@ -624,14 +627,10 @@ fn a_warm_reset_of_a_card_not_powered_reaches_the_driver_as_a_cold_one() {
         ASKED.with(|asked| asked.borrow_mut().push(action));
         power(r, action, atr)
     }
-    let dev = device_with(
-        ReaderFunctions {
-            power: Some(power_noted),
-            ..all_functions()
-        },
-        &with_tck(ATR_T0_T1),
-    );
-    dev.card_inserted();
+    let dev = device_with_card(ReaderFunctions {
+        power: Some(power_noted),
+        ..all_functions()
+    });
     let warm = u32_input(2);
     let down = u32_input(0);
     for (input, state) in [
@@ -654,6 +653,39 @@ fn a_warm_reset_of_a_card_not_powered_reaches_the_driver_as_a_cold_one() {
             PowerAction::PowerDown,
             PowerAction::ColdReset,
         ]
+    );
+}
+
+/// A TRANSMIT callback that says it deactivated the card yet claims success: the
+/// request fails, and the device takes the card for unpowered (as after a POWER
+/// down), so the next TRANSMIT is refused without reaching the driver.
+#[test]
+fn a_callback_that_deactivated_the_card_fails_its_request() {
+    fn transmit_deactivating(
+        r: &mut MemReader,
+        call: &readerkit::device::TransmitCall<'_>,
+        reply: &mut [u8],
+    ) -> Result<usize, Failure> {
+        call.deactivation.report();
+        transmit(r, call, reply)
+    }
+    let dev = device_with_card(ReaderFunctions {
+        transmit: Some(transmit_deactivating),
+        ..all_functions()
+    });
+    power_up(&dev);
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    let apdu = [0x00, 0xB0, 0x00, 0x00, 0x02, 0xAB, 0xCD];
+    for _ in 0..2 {
+        assert_eq!(
+            call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64).0,
+            complete(Status::InvalidDeviceState, 0)
+        );
+        assert_eq!(dev.state(), CardState::Swallowed);
+    }
+    assert_eq!(
+        dev.with_driver(|r| r.calls.iter().filter(|c| **c == "transmit").count()),
+        1
     );
 }
 
