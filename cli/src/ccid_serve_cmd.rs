@@ -405,7 +405,8 @@ fn open_ccid_slot(
 
 /// Run `readerkit ccid-serve`.
 pub(crate) fn run(args: Args) -> ExitCode {
-    let slots = reader_profile(args.reader).slots();
+    let profile = reader_profile(args.reader);
+    let slots = profile.slots();
     if args.card.len() > slots {
         crate::usage_error(
             "ccid-serve",
@@ -415,11 +416,11 @@ pub(crate) fn run(args: Args) -> ExitCode {
             ),
         );
     }
-    if args.keys.is_some() && args.reader != ReaderArg::GemPcPinPad {
+    if args.keys.is_some() && profile.pin_support() == PinSupport::NONE {
         crate::usage_error("ccid-serve", "--keys needs a keypad: --reader gempcpinpad");
     }
     let options = Options {
-        profile: reader_profile(args.reader),
+        profile,
         cards: args.card,
         behaviour: args.behaviour,
         trace: args.trace,
