@@ -307,20 +307,25 @@ fn fn_cap(lun: DWORD, tag: DWORD) -> *const () {
     usize::from_ne_bytes(bytes.try_into().unwrap()) as *const ()
 }
 
+/// The polling function `lun` hands out (TAG_IFD_POLLING_THREAD_WITH_TIMEOUT).
+fn polling_fn(lun: DWORD) -> Poll {
+    let address = fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT);
+    // SAFETY: the capability hands out this exact function type.
+    unsafe { std::mem::transmute::<*const (), Poll>(address) }
+}
+
+/// The function that stops `lun`'s polling (TAG_IFD_STOP_POLLING_THREAD).
+fn stop_polling_fn(lun: DWORD) -> Stop {
+    let address = fn_cap(lun, TAG_IFD_STOP_POLLING_THREAD);
+    // SAFETY: the capability hands out this exact function type.
+    unsafe { std::mem::transmute::<*const (), Stop>(address) }
+}
+
 #[test]
 fn polling_waits_for_the_timeout_or_the_stop_function() {
     let lun: DWORD = 0x00B0_0000;
     assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
-    // SAFETY: the capability hands out these exact function types.
-    let (poll, stop) = unsafe {
-        (
-            std::mem::transmute::<*const (), Poll>(fn_cap(
-                lun,
-                TAG_IFD_POLLING_THREAD_WITH_TIMEOUT,
-            )),
-            std::mem::transmute::<*const (), Stop>(fn_cap(lun, TAG_IFD_STOP_POLLING_THREAD)),
-        )
-    };
+    let (poll, stop) = (polling_fn(lun), stop_polling_fn(lun));
     let start = Instant::now();
     // SAFETY: plain calls through the driver's function pointers.
     assert_eq!(unsafe { poll(lun, 200) }, IFD_SUCCESS);
@@ -353,12 +358,7 @@ fn vpcd_presence_follows_the_connection() {
     assert_eq!(open(lun, &format!("vpcd:{port}")), IFD_SUCCESS);
     // SAFETY: plain calls.
     unsafe { assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT) };
-    let poll: Poll = {
-        // SAFETY: the capability hands out this exact function type.
-        unsafe {
-            std::mem::transmute::<*const (), Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
-        }
-    };
+    let poll = polling_fn(lun);
     let poller = std::thread::spawn(move || {
         let start = Instant::now();
         // SAFETY: as above.
@@ -437,10 +437,7 @@ fn slot_switch(lun: DWORD, action: u8) -> RESPONSECODE {
 fn a_card_swapped_between_two_looks_is_reported_absent_once() {
     let lun: DWORD = 0x00B3_0000;
     assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
-    // SAFETY: the capability hands out this exact function type.
-    let poll = unsafe {
-        std::mem::transmute::<*const (), Poll>(fn_cap(lun, TAG_IFD_POLLING_THREAD_WITH_TIMEOUT))
-    };
+    let poll = polling_fn(lun);
     let quick_poll = || {
         let start = Instant::now();
         // SAFETY: a plain call through the driver's function pointer.
