@@ -346,6 +346,27 @@ fn t1_never_repeats_a_character() {
     assert_eq!(c.card.as_ref().unwrap().stats().invalid_blocks, invalid);
 }
 
+/// A reset ends the T=1 session: the PPS after it is sent as in the ATR phase,
+/// where the card's error signal has the character sent again.
+#[test]
+fn repetition_is_back_after_a_reset_of_a_t1_session() {
+    // T=0 first in its ATR: the card gives the error signal during the PPS.
+    let (dev, chip, protocol) = session(Card::new(Profile::t0_t1()), 2);
+    assert_eq!(protocol, 2);
+    control(&dev, Ioctl::Power, &2u32.to_le_bytes(), 33).unwrap();
+    let writes = chip.borrow().writes;
+    // The card refuses the PPS request's first character, PPSS.
+    let refuse_first = faults(|f| f.parity_error = Trigger::Nth(1));
+    chip.borrow_mut()
+        .card
+        .as_mut()
+        .unwrap()
+        .set_faults(refuse_first);
+    assert_eq!(select(&dev, 2), Ok(2));
+    // PPSS twice, then PPS0 PPS1 PCK.
+    assert_eq!(chip.borrow().writes, writes + 5);
+}
+
 #[test]
 fn t0_card_refusing_every_character_fails_cleanly() {
     let faults = faults(|f| f.parity_error = Trigger::Every);
