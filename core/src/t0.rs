@@ -1694,4 +1694,25 @@ mod tests {
         // Both ends are reached.
         assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
     }
+
+    /// Which errors leave the card inside the exchange (the LineReader then
+    /// refuses every command until a reset): none refused before the header went
+    /// out, none ended after the card's status word.
+    #[test]
+    fn errors_that_leave_the_card_mid_exchange() {
+        for (error, mid_exchange) in [
+            (Error::Apdu(apdu::Error::TooShort), false),
+            (Error::InvalidIns(0x60), false),
+            (Error::ExtendedNotSupported, false),
+            (Error::ResponseBufferTooSmall, false),
+            (Error::TooManyRounds, false),
+            (Error::UnexpectedProcedureByte(0x55), true),
+            (Error::UnexpectedByte(0x55), true),
+            (Error::TooManyNullBytes, true),
+            (Error::Timeout, true),
+            (Error::Sequence, true),
+        ] {
+            assert_eq!(error.leaves_card_mid_exchange(), mid_exchange, "{error:?}");
+        }
+    }
 }
