@@ -139,6 +139,9 @@ pub enum Error {
     Truncated,
     /// More bytes than the answer's PPS0 announces.
     TooLong,
+    /// Bytes from the card while no answer was awaited: before the request went
+    /// out, or an answer to a negotiation that sends no request.
+    Unsolicited,
     /// A well-formed answer that is no valid answer to the request (another
     /// protocol, another PPS1..PPS3, or a PPSx not asked for).
     Mismatch,
@@ -163,6 +166,7 @@ impl Error {
                 | Error::BadPck
                 | Error::Truncated
                 | Error::TooLong
+                | Error::Unsolicited
                 | Error::Mismatch
         )
     }
@@ -185,6 +189,7 @@ impl From<Error> for Failure {
             | Error::BadPck
             | Error::Truncated
             | Error::TooLong
+            | Error::Unsolicited
             | Error::Mismatch => Failure::DeviceProtocolError,
             Error::Sequence => Failure::InvalidDeviceState,
         }
@@ -203,6 +208,9 @@ impl fmt::Display for Error {
             Error::BadPck => f.write_str("PPS answer has a wrong PCK"),
             Error::Truncated => f.write_str("PPS answer truncated"),
             Error::TooLong => f.write_str("PPS answer too long"),
+            Error::Unsolicited => {
+                f.write_str("bytes from the card while no PPS answer was awaited")
+            }
             Error::Mismatch => f.write_str("PPS answer does not match the request"),
             Error::Timeout => f.write_str("no PPS answer"),
             Error::Sequence => f.write_str("step called out of order: refused, nothing changed"),
@@ -628,9 +636,9 @@ impl Negotiation {
     /// ([`Negotiation::timing`] if PPS1 was echoed, else the default).
     ///
     /// An error means the PPS failed: reset the card and negotiate again with
-    /// [`Choice::Default`]. Without a request, any answer is [`Error::TooLong`].
+    /// [`Choice::Default`]. Without a request, any answer is [`Error::Unsolicited`].
     pub fn accept(&self, response: &Response) -> Result<Timing, Error> {
-        let request = self.request.as_ref().ok_or(Error::TooLong)?;
+        let request = self.request.as_ref().ok_or(Error::Unsolicited)?;
         let accepted = request.check(response)?;
         Ok(if accepted.pps1 {
             self.timing
@@ -736,14 +744,14 @@ impl Exchange {
 
     /// Bytes of the card's answer, in any split. Returns the next action: more
     /// bytes to expect, or done once the answer is complete and accepted. Bytes
-    /// before the request went out, or beyond the answer in the call that
-    /// completes it, fail the exchange ([`Error::TooLong`]), as does a bad or
-    /// mismatching answer. After the exchange ended the call is refused with
+    /// before the request went out fail the exchange ([`Error::Unsolicited`]), as
+    /// do bytes beyond the answer in the call that completes it
+    /// ([`Error::TooLong`]) and a bad or mismatching answer. After the exchange ended the call is refused with
     /// [`Error::Sequence`] and changes nothing.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Action<'_>, Error> {
         match self.state {
             State::Receive => self.state = self.take(bytes),
-            State::Send if !bytes.is_empty() => self.state = State::Failed(Error::TooLong),
+            State::Send if !bytes.is_empty() => self.state = State::Failed(Error::Unsolicited),
             State::Send => {}
             State::Done(_) | State::Failed(_) => return Err(Error::Sequence),
         }

@@ -309,6 +309,11 @@ fn response_validation() {
     assert!(Error::BadPck.needs_reset() && Error::Timeout.needs_reset());
     assert!(!Error::ProtocolNotOffered.needs_reset());
     assert!(!Error::Sequence.needs_reset());
+    assert!(Error::Unsolicited.needs_reset());
+    assert_eq!(
+        Status::from(Error::Unsolicited),
+        Status::DeviceProtocolError
+    );
     assert_eq!(Status::from(Error::Sequence), Status::InvalidDeviceState);
     // Declined PPS2, accepted PPS1.
     let req = Request::new(0, Some(0x13), Some(0x01), None);
@@ -331,7 +336,7 @@ fn response_validation() {
     let none = negotiate(&offer, &reader(), &Wanted::default_parameters(Protocol::T0)).unwrap();
     assert_eq!(
         none.accept(&Response::parse(&[0xFF, 0x00, 0xFF]).unwrap()),
-        Err(Error::TooLong)
+        Err(Error::Unsolicited)
     );
 }
 
@@ -478,7 +483,7 @@ fn exchange_failures_stick() {
 
     // The card's bytes before the request went out.
     let mut pps = n.exchange(9_600);
-    assert_eq!(pps.feed(&[0xFF]), Err(Error::TooLong));
+    assert_eq!(pps.feed(&[0xFF]), Err(Error::Unsolicited));
     // No bytes: nothing happened.
     let mut pps = n.exchange(9_600);
     let before = pps;
