@@ -856,21 +856,8 @@ fn card_kind(options: &Options, slot: usize) -> &str {
 /// the slot's core at once ([`Move::report`], which never blocks); returns the
 /// slot and what is left to do on its line.
 fn control(slots: &[SimDevice], options: &Options, command: &str) -> Option<(usize, LineMove)> {
-    let mut words = command.split_whitespace();
-    let moved = Move::from_control(words.next().unwrap_or(""), "ccid-serve")?;
-    let slot = words.next();
-    if words.next().is_some() {
-        eprintln!("readerkit ccid-serve: unknown control `{command}`");
-        return None;
-    }
-    // No slot number is slot 0; a word that is not one of the slots is refused.
-    let Some((slot, device)) = slot
-        .map_or(Some(0), |word| word.parse::<usize>().ok())
-        .and_then(|n| Some((n, slots.get(n)?)))
-    else {
-        eprintln!("readerkit ccid-serve: no slot `{}`", slot.unwrap_or("0"));
-        return None;
-    };
+    let (moved, slot) = Move::from_control(command, slots.len(), "ccid-serve")?;
+    let device = slots.get(slot)?;
     let line = moved.report(device, card_kind(options, slot), options.behaviour)?;
     Some((slot, line))
 }

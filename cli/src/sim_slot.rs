@@ -105,16 +105,30 @@ pub(crate) enum Move {
 }
 
 impl Move {
-    /// The movement a control word read on stdin names (`remove`, `insert`);
-    /// `None` for an empty line, and for an unknown word, which is reported on
-    /// stderr as `readerkit COMMAND: unknown control `WORD``.
-    pub(crate) fn from_control(word: &str, command: &str) -> Option<Move> {
-        match word {
-            "remove" => Some(Move::Remove),
-            "insert" => Some(Move::Insert),
-            "" => None,
-            other => {
-                eprintln!("readerkit {command}: unknown control `{other}`");
+    /// The movement and slot a control line read on stdin names: `remove [SLOT]`
+    /// or `insert [SLOT]`, no slot number being slot 0, for a reader of `slots`
+    /// slots. `None` for an empty line, and for anything else, which is reported
+    /// on stderr as `readerkit COMMAND: unknown control `LINE`` or `no slot `N``.
+    pub(crate) fn from_control(line: &str, slots: usize, command: &str) -> Option<(Move, usize)> {
+        let mut words = line.split_whitespace();
+        let moved = match words.next() {
+            None => return None,
+            Some("remove") => Move::Remove,
+            Some("insert") => Move::Insert,
+            Some(_) => {
+                eprintln!("readerkit {command}: unknown control `{}`", line.trim());
+                return None;
+            }
+        };
+        let slot = words.next();
+        if words.next().is_some() {
+            eprintln!("readerkit {command}: unknown control `{}`", line.trim());
+            return None;
+        }
+        match slot.map_or(Some(0), |word| word.parse::<usize>().ok()) {
+            Some(n) if n < slots => Some((moved, n)),
+            _ => {
+                eprintln!("readerkit {command}: no slot `{}`", slot.unwrap_or("0"));
                 None
             }
         }
@@ -214,16 +228,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn control_words_name_movements_and_nothing_else_moves() {
+    fn control_lines_name_movements_and_slots_and_nothing_else_moves() {
         let cases = [
-            ("remove", Some(Move::Remove)),
-            ("insert", Some(Move::Insert)),
+            ("remove", Some((Move::Remove, 0))),
+            ("insert", Some((Move::Insert, 0))),
+            (" insert  1 ", Some((Move::Insert, 1))),
+            ("remove 0", Some((Move::Remove, 0))),
+            ("remove 2", None),
+            ("remove x", None),
+            ("remove 1 1", None),
             ("", None),
             ("eject", None),
             ("Remove", None),
         ];
-        for (word, moved) in cases {
-            assert_eq!(Move::from_control(word, "test"), moved, "`{word}`");
+        for (line, moved) in cases {
+            assert_eq!(Move::from_control(line, 2, "test"), moved, "`{line}`");
         }
+        // A one-slot reader (usbip-serve) has slot 0 only.
+        assert_eq!(
+            Move::from_control("remove 0", 1, "test"),
+            Some((Move::Remove, 0))
+        );
+        assert_eq!(Move::from_control("remove 1", 1, "test"), None);
     }
 }

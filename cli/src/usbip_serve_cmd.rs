@@ -14,7 +14,8 @@
 //! sent to the next client). The bound port is printed alone on the first line of
 //! stdout (`--port 0` picks a free one). Device lists are answered at any time; an
 //! import holds the device until its connection closes (another import meanwhile
-//! is refused as busy). Lines on stdin move the card: `remove`, `insert` (while
+//! is refused as busy). Lines on stdin move the card: `remove`, `insert` (or with
+//! the slot number, `remove 0`, as for `ccid-serve`; while
 //! no client holds the device, at the next import). A client is notified only of
 //! the movements after its import: it learns the slot as it is by asking. With
 //! `--keys` the reader has a PIN pad (`bPINSupport` verification and
@@ -372,7 +373,7 @@ fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>, trace: bool) {
             }
             continue;
         }
-        let Some(moved) = Move::from_control(line.trim(), "usbip-serve") else {
+        let Some((moved, _slot)) = Move::from_control(&line, 1, "usbip-serve") else {
             continue;
         };
         if moves.send(moved).is_err() {

@@ -263,10 +263,11 @@ fn malformed_peer_input_is_refused() {
 }
 
 /// Submit an interrupt IN URB `seq` (waiting for a card movement), then take
-/// the card out (a `remove` line on stdin).
+/// the card out (a `remove 0` line on stdin: the slot number, as `ccid-serve`
+/// takes it).
 fn remove_awaited(served: &mut Served, c: &mut Client, seq: u32) {
     c.send(&slot_change_urb(seq));
-    served.stdin.write_all(b"remove\n").unwrap();
+    served.stdin.write_all(b"remove 0\n").unwrap();
 }
 
 /// A server and a client with the card powered on (transfers 1 to 3), then
