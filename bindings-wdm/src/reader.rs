@@ -5,7 +5,7 @@
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
 use readerkit::event::CardEvent;
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{Ioctl, Request};
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
 use readerkit::trace::Level;
@@ -389,13 +389,16 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     }
 
     /// `Device::control` with the input copied out of the system buffer first (it
-    /// shares the system buffer with the output).
+    /// shares the system buffer with the output): only the bytes the core reads for
+    /// this code ([`Request::input_read`]), so an oversized input to a request that
+    /// reads none (GET_STATE, an undefined code) is answered, not refused for its size.
     fn run(&self, code: u32, data: Buffered<'_>) -> Outcome {
         let Buffered {
             buf,
             input_len,
             output_len,
         } = data;
+        let input_len = Request::input_read(code, input_len);
         if input_len <= INLINE_INPUT {
             let mut copy = [0u8; INLINE_INPUT];
             copy[..input_len].copy_from_slice(&buf[..input_len]);

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 
-use readerkit::ioctl::{Ioctl, transmit_response};
+use readerkit::ioctl::{Ioctl, scard_ctl_code, transmit_response};
 use readerkit::status::Status;
 use readerkit_card_sim::atr::Profile;
 use readerkit_testkit::client::transmit_input;
@@ -145,6 +145,37 @@ fn bad_buffers_are_refused_by_the_binding() {
     let input = vec![0u8; 2000];
     let io = done(Status::InsufficientResources, 0);
     answered(&r, Ioctl::Transmit.code(), &input, 300, io);
+}
+
+/// Found by tools/wdm-wine.sh's hostile caller: a 2000-byte input to a request that
+/// reads none or one word was refused STATUS_INSUFFICIENT_RESOURCES (the binding
+/// copies at most 1024 input bytes); only the bytes the core reads are copied, so the
+/// request gets smclib's answer.
+#[test]
+fn an_oversized_input_is_refused_only_where_it_is_read() {
+    let r = reader();
+    let mut input = vec![0xEEu8; 2000];
+    let rec = answered(
+        &r,
+        Ioctl::GetState.code(),
+        &input,
+        4,
+        done(Status::Success, 4),
+    );
+    assert_eq!(rec.output(), 1u32.to_le_bytes(), "SCARD_ABSENT");
+    let io = done(Status::InvalidDeviceRequest, 0);
+    answered(&r, scard_ctl_code(99), &input, 0, io);
+    input[..4].copy_from_slice(&0x0001_0100u32.to_le_bytes()); // SCARD_ATTR_VENDOR_NAME
+    let rec = answered(
+        &r,
+        Ioctl::GetAttribute.code(),
+        &input,
+        64,
+        done(Status::Success, 9),
+    );
+    assert_eq!(rec.output(), b"readerkit");
+    let io = done(Status::InsufficientResources, 0);
+    answered(&r, Ioctl::SetAttribute.code(), &input, 0, io);
 }
 
 #[test]

@@ -92,6 +92,25 @@ impl<'a> Request<'a> {
         Ok(request)
     }
 
+    /// How many leading bytes of an input of `input_len` bytes [`Request::parse`]
+    /// reads for the IOCTL `code`: all of them for TRANSMIT, SET_ATTRIBUTE and vendor
+    /// IOCTLs, at most 4 (the word) for POWER, GET_ATTRIBUTE and SET_PROTOCOL, none
+    /// for the other IOCTLs and for a code that is no smart card IOCTL.
+    ///
+    /// Parsing that prefix gives the same request, or the same refusal, as parsing
+    /// the whole input: a binding that must copy the input out of a buffer it shares
+    /// with the output (METHOD_BUFFERED) copies this many bytes, and a caller's
+    /// oversized input to GET_STATE or to an undefined code is answered as smclib
+    /// answers it, not refused for its size.
+    pub const fn input_read(code: u32, input_len: usize) -> usize {
+        let read = match Ioctl::from_code(code) {
+            Some(Ioctl::Transmit | Ioctl::SetAttribute | Ioctl::Vendor(_)) => return input_len,
+            Some(Ioctl::Power | Ioctl::GetAttribute | Ioctl::SetProtocol) => 4,
+            Some(_) | None => 0,
+        };
+        if input_len < read { input_len } else { read }
+    }
+
     /// The request an input buffer holds, before the checks of [`Request::check`].
     fn parse_input(code: u32, input: &'a [u8]) -> Result<Request<'a>, Status> {
         let ioctl = Ioctl::from_code(code).ok_or(Status::InvalidDeviceRequest)?;
@@ -295,6 +314,44 @@ mod tests {
                 Ok(request)
             );
         }
+    }
+
+    #[test]
+    fn parsing_the_prefix_input_read_names_gives_the_same_answer() {
+        let mut input = [0u8; 40];
+        for (i, b) in input.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(37) ^ 0x5A;
+        }
+        // A TRANSMIT header whose cbPciLength is 8, a POWER word of 1.
+        input[4..8].copy_from_slice(&8u32.to_le_bytes());
+        let words = [[1, 0, 0, 0], input[..4].try_into().unwrap()];
+        let codes = (0..4096u32)
+            .map(|function| 0x0031_0000 | function << 2)
+            .chain([0x0031_4004, 0x0031_0005, 0x0022_0004, 0]);
+        for code in codes {
+            for word in words {
+                input[..4].copy_from_slice(&word);
+                for len in 0..input.len() {
+                    let read = Request::input_read(code, len);
+                    assert!(read <= len, "{code:#010X} {len}");
+                    for output_len in [0, 4, 64] {
+                        assert_eq!(
+                            Request::parse(code, &input[..read], output_len),
+                            Request::parse(code, &input[..len], output_len),
+                            "{code:#010X}, {len} input bytes, {read} read"
+                        );
+                    }
+                }
+            }
+        }
+        // The oversized input of a request that reads none, or a word.
+        assert_eq!(Request::input_read(Ioctl::GetState.code(), 1 << 20), 0);
+        assert_eq!(Request::input_read(Ioctl::Power.code(), 1 << 20), 4);
+        assert_eq!(Request::input_read(0x0031_0000 | 99 << 2, 1 << 20), 0);
+        assert_eq!(
+            Request::input_read(Ioctl::Transmit.code(), 1 << 20),
+            1 << 20
+        );
     }
 
     #[test]
