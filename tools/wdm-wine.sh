@@ -10,8 +10,12 @@
 #    Win32 programs of bindings-wdm/wine/ with x86_64-w64-mingw32-gcc;
 # 3. makes a fresh private WINEPREFIX (target/wdm-wine/prefix), wineboot -i, waits;
 # 4. install.exe add: the .sys as a root-enumerated PnP device (SetupAPI + newdev);
-# 5. client.exe run: one line per check; client.exe remove: DIF_REMOVE with a tracking
-#    request pending, then the device must be deleted (the driver's DbgPrint, seen via
+# 5. client.exe run: one line per check; hostile.exe SEED CALLS: an untrusted caller
+#    (a seeded storm of malformed requests, cancels from several threads, tracking from
+#    two handles while the card moves, lying TRANSMIT headers, a close in flight);
+#    WDM_STORM_SEED (default 27) and WDM_STORM_CALLS (default 3000) choose the storm;
+#    client.exe remove: DIF_REMOVE with a tracking request pending and requests racing
+#    it, then the device must be deleted (the driver's DbgPrint, seen via
 #    WINEDEBUG=warn+debugstr) and its interface gone;
 # 6. prints "wdm-wine: N passed, M failed" and exits non-zero on any failure. The
 #    wineserver of the private prefix is always killed at the end.
@@ -40,7 +44,8 @@ mkdir -p "$bin"
 cp "$root/target/wdm/readerkit-vreader.sys" "$root/target/wdm/readerkit-vreader.inf" "$bin/"
 cc=(x86_64-w64-mingw32-gcc -municode -O2 -Wall -Wextra -Werror)
 "${cc[@]}" -o "$bin/install.exe" "$root/bindings-wdm/wine/install.c" -lsetupapi -lnewdev
-"${cc[@]}" -o "$bin/client.exe" "$root/bindings-wdm/wine/client.c" -lsetupapi
+"${cc[@]}" -o "$bin/client.exe" "$root/bindings-wdm/wine/client.c" "$root/bindings-wdm/wine/io.c" -lsetupapi
+"${cc[@]}" -o "$bin/hostile.exe" "$root/bindings-wdm/wine/hostile.c" "$root/bindings-wdm/wine/io.c" -lsetupapi
 t_built=$(date +%s)
 
 export WINEPREFIX="$work/prefix" WINEARCH=win64 DISPLAY= WAYLAND_DISPLAY=
@@ -105,6 +110,13 @@ timeout 300 wine client.exe run </dev/null >"$work/client-run.out" 2>>"$log" || 
 sed -e 's/\r$//' "$work/client-run.out" | grep -vE '^client: ' || true
 count_client <(sed -e 's/\r$//' "$work/client-run.out") run
 
+seed=${WDM_STORM_SEED:-27}
+calls=${WDM_STORM_CALLS:-3000}
+echo "wdm-wine: hostile.exe seed $seed, $calls calls (WDM_STORM_SEED / WDM_STORM_CALLS)"
+timeout 300 wine hostile.exe "$seed" "$calls" </dev/null >"$work/hostile.out" 2>>"$log" || true
+sed -e 's/\r$//' "$work/hostile.out" | grep -vE '^client: ' || true
+count_client <(sed -e 's/\r$//' "$work/hostile.out") "hostile $seed"
+
 timeout 120 wine client.exe remove </dev/null >"$work/client-remove.out" 2>>"$log" || true
 sed -e 's/\r$//' "$work/client-remove.out" | grep -vE '^client: ' || true
 count_client <(sed -e 's/\r$//' "$work/client-remove.out") remove
@@ -127,8 +139,8 @@ if wait_for_log "readerkit: REMOVE_DEVICE: device deleted"; then
 else
     say FAIL "REMOVE_DEVICE: no 'device deleted' line from the driver in $log"
 fi
-if grep -qiE "err:seh|Unhandled exception|page fault|KeBugCheck" "$log"; then
-    say FAIL "no crash or bug check in winedevice: $(grep -iE 'err:seh|Unhandled exception|page fault|KeBugCheck' "$log" | head -1)"
+if grep -qiE "err:seh|err:heap|err:ntoskrnl|Unhandled exception|page fault|KeBugCheck" "$log"; then
+    say FAIL "no crash or bug check in winedevice: $(grep -iE 'err:seh|err:heap|err:ntoskrnl|Unhandled exception|page fault|KeBugCheck' "$log" | head -1)"
 else
     say ok "no crash or bug check in winedevice"
 fi

@@ -23,196 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* GUID_DEVINTERFACE_SMARTCARD_READER has the value of the class GUID. */
-DEFINE_GUID(READER_INTERFACE, 0x50dd5230, 0xba8a, 0x11d1, 0xbf, 0x5d, 0x00, 0x00, 0xf8, 0x05,
-            0xf5, 0x30);
-
-/* The sample's test control: input 0 = take the card out, 1 = put it back. */
-#define IOCTL_VREADER_CARD SCARD_CTL_CODE(2048)
-/* A function code no one defines. */
-#define IOCTL_UNKNOWN SCARD_CTL_CODE(99)
-
-/* Profile::t0_t1 of card-sim: T=0 (default) and T=1 offered. */
-static const BYTE EXPECTED_ATR[] = {0x3B, 0x9B, 0x96, 0x80, 0x71, 0xFE, 0x45, 0x00, 0x80, 0x65,
-                                    0x52, 0x4B, 0x53, 0x49, 0x4D, 0x73, 0x10, 0x21, 0x40, 0xEE};
-
-#define STATUS_CANCELLED_NT 0xC0000120UL
-
-static int passed, failed;
-static WCHAR path[512];
-
-static void check(int ok, const char *name, const char *fmt, ...)
-{
-    if (ok) {
-        printf("ok   %s\n", name);
-        passed++;
-        return;
-    }
-    printf("FAIL %s: ", name);
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    failed++;
-}
-
-static void hex(char *out, size_t cap, const BYTE *b, DWORD n)
-{
-    size_t at = 0;
-    out[0] = 0;
-    for (DWORD i = 0; i < n && at + 4 < cap; i++)
-        at += (size_t)snprintf(out + at, cap - at, "%02X ", b[i]);
-}
-
-/* Find the reader's interface path; waits up to `ms` for it to appear. */
-static int find_reader(DWORD ms)
-{
-    for (DWORD waited = 0;; waited += 100) {
-        HDEVINFO set = SetupDiGetClassDevsW(&READER_INTERFACE, NULL, NULL,
-                                            DIGCF_PRESENT | DIGCF_DEVICEINTERFACE);
-        if (set != INVALID_HANDLE_VALUE) {
-            SP_DEVICE_INTERFACE_DATA itf = {.cbSize = sizeof itf};
-            if (SetupDiEnumDeviceInterfaces(set, NULL, &READER_INTERFACE, 0, &itf)) {
-                BYTE buf[sizeof(SP_DEVICE_INTERFACE_DETAIL_DATA_W) + sizeof path];
-                SP_DEVICE_INTERFACE_DETAIL_DATA_W *detail = (void *)buf;
-                detail->cbSize = sizeof *detail;
-                if (SetupDiGetDeviceInterfaceDetailW(set, &itf, detail, sizeof buf, NULL, NULL)) {
-                    wcsncpy(path, detail->DevicePath, 511);
-                    SetupDiDestroyDeviceInfoList(set);
-                    return 1;
-                }
-            }
-            SetupDiDestroyDeviceInfoList(set);
-        }
-        if (waited >= ms)
-            return 0;
-        Sleep(100);
-    }
-}
-
-static HANDLE open_reader(void)
-{
-    return CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
-                       FILE_FLAG_OVERLAPPED, NULL);
-}
-
-/* A request in flight. */
-typedef struct {
-    OVERLAPPED ov;
-    HANDLE h;
-    DWORD started; /* 0, or the error DeviceIoControl gave at once */
-    int pending;
-} Async;
-
-static void start(Async *a, HANDLE h, DWORD code, const void *in, DWORD inlen, void *out,
-                  DWORD outlen)
-{
-    memset(a, 0, sizeof *a);
-    a->h = h;
-    a->ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (DeviceIoControl(h, code, (void *)in, inlen, out, outlen, NULL, &a->ov)) {
-        a->started = 0;
-    } else {
-        a->started = GetLastError();
-        a->pending = a->started == ERROR_IO_PENDING;
-    }
-}
-
-/* Wait up to `ms`; returns 1 and the result if it completed. */
-static int finish(Async *a, DWORD ms, DWORD *error, DWORD *bytes)
-{
-    if (WaitForSingleObject(a->ov.hEvent, ms) != WAIT_OBJECT_0)
-        return 0;
-    *bytes = 0;
-    *error = GetOverlappedResult(a->h, &a->ov, bytes, FALSE) ? 0 : GetLastError();
-    return 1;
-}
-
-static void done(Async *a)
-{
-    CloseHandle(a->ov.hEvent);
-}
-
-/* A request, waited for (10 s hang guard). Returns the Win32 error (0 = success). */
-static DWORD ioctl(HANDLE h, DWORD code, const void *in, DWORD inlen, void *out, DWORD outlen,
-                   DWORD *bytes)
-{
-    Async a;
-    DWORD error = 0, n = 0;
-    start(&a, h, code, in, inlen, out, outlen);
-    if (a.started && !a.pending) {
-        done(&a);
-        if (bytes)
-            *bytes = 0;
-        return a.started;
-    }
-    if (!finish(&a, 10000, &error, &n)) {
-        CancelIo(h);
-        finish(&a, 10000, &error, &n);
-        error = WAIT_TIMEOUT;
-    }
-    done(&a);
-    if (bytes)
-        *bytes = n;
-    return error;
-}
-
-static DWORD get_state(HANDLE h, DWORD *state)
-{
-    DWORD n = 0;
-    *state = 0;
-    DWORD e = ioctl(h, IOCTL_SMARTCARD_GET_STATE, NULL, 0, state, sizeof *state, &n);
-    return e ? e : (n == 4 ? 0 : ERROR_INVALID_DATA);
-}
-
-static DWORD power(HANDLE h, DWORD action, BYTE *atr, DWORD *atrlen)
-{
-    return ioctl(h, IOCTL_SMARTCARD_POWER, &action, sizeof action, atr, atr ? 64 : 0, atrlen);
-}
-
-static DWORD set_protocol(HANDLE h, DWORD mask, DWORD *selected)
-{
-    DWORD n = 0;
-    *selected = 0;
-    return ioctl(h, IOCTL_SMARTCARD_SET_PROTOCOL, &mask, sizeof mask, selected, sizeof *selected,
-                 &n);
-}
-
-static DWORD card(HANDLE h, BYTE in)
-{
-    return ioctl(h, IOCTL_VREADER_CARD, &in, 1, NULL, 0, NULL);
-}
-
-/* TRANSMIT: SCARD_IO_REQUEST header + APDU in; header + response out. */
-static DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp,
-                      DWORD *resplen)
-{
-    BYTE in[300], out[300];
-    SCARD_IO_REQUEST hdr = {protocol, sizeof hdr};
-    memcpy(in, &hdr, sizeof hdr);
-    memcpy(in + sizeof hdr, apdu, len);
-    DWORD n = 0;
-    DWORD e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, sizeof hdr + len, out, sizeof out, &n);
-    *resplen = 0;
-    if (e)
-        return e;
-    if (n < sizeof hdr)
-        return ERROR_INVALID_DATA;
-    *resplen = n - sizeof hdr;
-    memcpy(resp, out + sizeof hdr, *resplen);
-    return 0;
-}
-
-static int ends_9000(const BYTE *r, DWORD n)
-{
-    return n >= 2 && r[n - 2] == 0x90 && r[n - 1] == 0x00;
-}
-
-static DWORD get_attr(HANDLE h, DWORD tag, BYTE *out, DWORD cap, DWORD *n)
-{
-    return ioctl(h, IOCTL_SMARTCARD_GET_ATTRIBUTE, &tag, sizeof tag, out, cap, n);
-}
+#include "io.h"
 
 static void check_string_attr(HANDLE h, const char *name, DWORD tag, const char *want)
 {
@@ -288,12 +99,8 @@ static void transmit_checks(HANDLE h, DWORD proto, const char *label)
     BYTE r[300];
     DWORD n = 0, e;
     /* ECHO, case 4: data back, 9000 (under T=0 through GET RESPONSE). */
-    static const BYTE echo[] = {0x80, 0xEE, 0x00, 0x00, 0x03, 0xAA, 0xBB, 0xCC, 0x00};
-    e = transmit(h, proto, echo, sizeof echo, r, &n);
-    hex(a, sizeof a, r, n);
     snprintf(name, sizeof name, "TRANSMIT %s ECHO (case 4) -> AA BB CC 90 00", label);
-    check(!e && n == 5 && r[0] == 0xAA && r[1] == 0xBB && r[2] == 0xCC && ends_9000(r, n), name,
-          "error %lu, %s", e, a);
+    check_echo(h, proto, 0xAA, 0xBB, 0xCC, name);
     /* GET CHALLENGE, case 2: 8 bytes, 9000. */
     static const BYTE chal[] = {0x00, 0x84, 0x00, 0x00, 0x08};
     e = transmit(h, proto, chal, sizeof chal, r, &n);
@@ -599,6 +406,73 @@ static int remove_device(void)
     return removed;
 }
 
+/* Requests on the open handle while the device is removed under it. */
+typedef struct {
+    HANDLE h;
+    volatile LONG stop;
+    LONG answered, after, hung, wrong;
+    int deleted; /* ERROR_INVALID_FUNCTION seen: the device object is gone */
+    char errors[128];
+} Racer;
+
+/* After the surprise removal the driver answers STATUS_DELETE_PENDING
+ * (ERROR_ACCESS_DENIED); once the device is deleted, Wine's server fails the request
+ * itself with STATUS_INVALID_DEVICE_REQUEST (ERROR_INVALID_FUNCTION). Nothing else,
+ * and not in the other order. */
+static int removal_error(Racer *r, DWORD e)
+{
+    if (e == ERROR_ACCESS_DENIED)
+        return !r->deleted;
+    if (e == ERROR_INVALID_FUNCTION)
+        return r->deleted = 1;
+    return 0;
+}
+
+static DWORD WINAPI race(void *arg)
+{
+    Racer *r = arg;
+    static const BYTE echo[] = {0x80, 0xEE, 0x00, 0x00, 0x01, 0x00, 0x00};
+    for (int i = 0; !r->stop; i++) {
+        BYTE apdu[sizeof echo], resp[16];
+        DWORD e, n = 0, state;
+        memcpy(apdu, echo, sizeof echo);
+        apdu[5] = (BYTE)i;
+        Async a;
+        if (i % 2) {
+            start(&a, r->h, IOCTL_SMARTCARD_GET_STATE, NULL, 0, &state, sizeof state);
+        } else {
+            BYTE in[32];
+            SCARD_IO_REQUEST hdr = {SCARD_PROTOCOL_T1, sizeof hdr};
+            memcpy(in, &hdr, sizeof hdr);
+            memcpy(in + sizeof hdr, apdu, sizeof apdu);
+            start(&a, r->h, IOCTL_SMARTCARD_TRANSMIT, in, sizeof hdr + sizeof apdu, resp,
+                  sizeof resp);
+        }
+        e = a.started;
+        if ((!a.started || a.pending) && !finish(&a, 10000, &e, &n)) {
+            r->hung++;
+            return 0;
+        }
+        done(&a);
+        r->answered++;
+        r->after += r->after || e;
+        /* Before the removal: GET_STATE's state, the ECHO of this round's byte (the
+         * earlier programs left T=1 selected). */
+        int right = i % 2 ? !e && n == 4 : !e && n == 11 && resp[8] == (BYTE)i && resp[9] == 0x90;
+        right = right || removal_error(r, e);
+        if (!right && r->wrong++ < 3)
+            printf("note racing request %d (%s): error %lu, %lu bytes\n", i,
+                   i % 2 ? "GET_STATE" : "TRANSMIT", e, n);
+        char tag[16];
+        snprintf(tag, sizeof tag, " %lu", e);
+        if (e && !strstr(r->errors, tag) && strlen(r->errors) + strlen(tag) < sizeof r->errors)
+            strcat(r->errors, tag);
+        if (e == ERROR_INVALID_HANDLE)
+            break;
+    }
+    return 0;
+}
+
 static int removal(void)
 {
     int found = find_reader(15000);
@@ -610,9 +484,27 @@ static int removal(void)
     Async a;
     int pending = h != INVALID_HANDLE_VALUE &&
                   pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends before the removal");
+    Racer racer = {.h = h};
+    HANDLE th = h != INVALID_HANDLE_VALUE ? CreateThread(NULL, 0, race, &racer, 0, NULL) : NULL;
+    while (th && !racer.answered)
+        Sleep(1);
     int removed = remove_device();
     check(removed == 1, "DIF_REMOVE of the device", "%d removed, error %lu", removed,
           GetLastError());
+    if (th) {
+        InterlockedExchange(&racer.stop, 1);
+        DWORD wait = WaitForSingleObject(th, 30000);
+        CloseHandle(th);
+        printf("note requests racing the removal: %ld answered, %ld after the first failure; "
+               "errors seen:%s\n",
+               racer.answered, racer.after, racer.errors);
+        check(wait == WAIT_OBJECT_0 && !racer.hung,
+              "TRANSMIT and GET_STATE racing the removal: every one completes (10 s guard)",
+              "wait %lu, %ld hung", wait, racer.hung);
+        check(!racer.wrong,
+              "... each a right answer, or STATUS_DELETE_PENDING / the device gone",
+              "%ld otherwise (%s)", racer.wrong, racer.errors);
+    }
     if (pending)
         expect_completion(&a, ERROR_OPERATION_ABORTED,
                           "the removal cancels the pending tracking request");
@@ -644,6 +536,6 @@ int wmain(int argc, WCHAR **argv)
         fprintf(stderr, "usage: client.exe run | client.exe remove\n");
         return 2;
     }
-    printf("client: %d passed, %d failed\n", passed, failed);
+    printf("client: %ld passed, %ld failed\n", passed, failed);
     return rc || failed;
 }
