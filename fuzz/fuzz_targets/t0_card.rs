@@ -224,11 +224,13 @@ fuzz_target!(|data: &[u8]| {
                     }
                     assert_eq!(done.command, tpdu, "the card received another command");
                 }
-                // The answer: all of it, or the first Ne bytes and 61 xx.
+                // The answer: all of it, or the first Ne bytes and 61 xx; data
+                // from the card beyond Ne (after 6C xx) is not kept.
                 let n = done.data.len();
                 let mut expected = Vec::new();
                 if apdu.direction == Direction::FromCard || n == 0 {
-                    expected.extend_from_slice(done.data);
+                    let kept = apdu.ne.map_or(n, |ne| ne.min(n));
+                    expected.extend_from_slice(&done.data[..kept]);
                     expected.extend_from_slice(&done.sw.to_be_bytes());
                 } else {
                     match apdu.ne {

@@ -72,6 +72,10 @@
 //! | 3E, 4E with Nc ≤ 255 | as 3S, 4S |
 //! | 3E, 4E with Nc > 255 | with [`Extended::Envelope`]: the whole APDU in ENVELOPE (INS `C2`) commands of up to 255 bytes, command chaining (CLA bit b5) on all but the last, each answered `90 00`; the last one's `61 xx` ⇒ GET RESPONSE. Otherwise [`Error::ExtendedNotSupported`] |
 //!
+//! After `6C xx` the card sends `xx` bytes; when that is more than Ne, the response
+//! keeps the first Ne of them and the status word (ISO/IEC 7816-4:1995 Annex A,
+//! case 2: La > Le), so a client's buffer of Ne + 2 bytes always holds the answer.
+//!
 //! GET RESPONSE is `CLA C0 00 00 Na` with Na = min(xx, Ne − bytes already received)
 //! (xx = 00 meaning 256). The class byte follows [`GetResponseClass`]; the default,
 //! [`GetResponseClass::Interindustry`], is `00` carrying the logical channel of the
@@ -518,16 +522,17 @@ impl<'a> Exchange<'a> {
     }
 
     /// Where the card's next data bytes go while the engine receives a burst of data
-    /// that fits the response buffer: the driver may read up to `len()` bytes
-    /// straight into this part of the response buffer and report how many with
+    /// that the response keeps: the driver may read up to `len()` bytes straight
+    /// into this part of the response buffer and report how many with
     /// [`Exchange::received`], instead of copying them in with [`Exchange::feed`].
     /// `None` when no data is expected (procedure bytes, status words) or none of it
-    /// fits the buffer (then [`Exchange::feed`] counts and discards it).
+    /// is kept (beyond the buffer, or beyond Ne after a `6C xx`: then
+    /// [`Exchange::feed`] counts and discards it).
     pub fn data_slot(&mut self) -> Option<&mut [u8]> {
         let State::ReceiveData { left } = self.state else {
             return None;
         };
-        let end = self.len.saturating_add(left).min(self.room());
+        let end = self.len.saturating_add(left).min(self.kept());
         self.response
             .get_mut(self.len..end)
             .filter(|slot| !slot.is_empty())
@@ -544,7 +549,7 @@ impl<'a> Exchange<'a> {
     pub fn received(&mut self, n: usize) -> Result<Action<'_>, Error> {
         match self.state {
             State::ReceiveData { left } => {
-                let slot = self.room().saturating_sub(self.len).min(left);
+                let slot = self.kept().saturating_sub(self.len).min(left);
                 if slot == 0 || n > slot {
                     return Err(Error::Sequence);
                 }
@@ -697,16 +702,31 @@ impl<'a> Exchange<'a> {
         self.response.len().saturating_sub(2)
     }
 
-    /// Data bytes from the card into the response buffer; what does not fit is
-    /// dropped and marks the overflow.
+    /// The command's Ne in bytes (0 without Le).
+    fn ne(&self) -> usize {
+        self.command
+            .ne()
+            .map_or(0, |ne| usize::try_from(ne).unwrap_or(usize::MAX))
+    }
+
+    /// The most data bytes the response keeps: Ne (none for a command without
+    /// Le), and no more than the buffer holds besides SW1 SW2.
+    fn kept(&self) -> usize {
+        self.ne().min(self.room())
+    }
+
+    /// Data bytes from the card into the response buffer. Bytes beyond Ne are
+    /// dropped (a `6C xx` asked for more than Ne); bytes within Ne that do not fit
+    /// the buffer are dropped and mark the overflow.
     fn store_all(&mut self, data: &[u8]) {
-        let fit = self.room().saturating_sub(self.len).min(data.len());
+        let wanted = self.ne().saturating_sub(self.len).min(data.len());
+        let fit = self.kept().saturating_sub(self.len).min(wanted);
         let end = self.len + fit;
         if let (Some(dst), Some(src)) = (self.response.get_mut(self.len..end), data.get(..fit)) {
             dst.copy_from_slice(src);
             self.len = end;
         }
-        if fit < data.len() {
+        if fit < wanted {
             self.overflow = true;
         }
     }
@@ -748,7 +768,7 @@ impl<'a> Exchange<'a> {
             return;
         }
         if sw1 == 0x61 {
-            let ne = self.command.ne().unwrap_or(0) as usize;
+            let ne = self.ne();
             let left = ne.saturating_sub(self.len);
             if left > 0 {
                 let available = if sw2 == 0 { 256 } else { usize::from(sw2) };

@@ -320,6 +320,29 @@ fn case_2s_6cxx_resends_with_corrected_p3() {
 }
 
 #[test]
+fn case_2s_6cxx_beyond_ne_keeps_the_first_ne_bytes() {
+    // GET CHALLENGE with Le = 4 to a card that gives 8 only: 6C 08, then the
+    // resend with P3 = 08 brings 8 bytes. The response keeps the first 4 and the
+    // status word (ISO/IEC 7816-4:1995 Annex A, La > Le), so a buffer of Ne + 2
+    // bytes holds it, in place (data slots) or fed in any split.
+    let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
+    let script: [Step<'_>; 2] = [
+        (&apdu, &[0x6C, 0x08]),
+        (
+            &[0x00, 0x84, 0x00, 0x00, 0x08],
+            &[0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00],
+        ),
+    ];
+    for cap in [6, 10, 64] {
+        let r = run_all_splits(&apdu, cap, cfg(), &script);
+        assert_eq!(r.result, Ok(std::vec![1, 2, 3, 4, 0x90, 0x00]), "cap {cap}");
+    }
+    // A buffer short of Ne + 2 still fails.
+    let r = run_all_splits(&apdu, 5, cfg(), &script);
+    assert_eq!(r.result, Err(Error::ResponseBufferTooSmall));
+}
+
+#[test]
 fn case_2s_61xx_in_many_parts() {
     // The card answers 61 02 four times, 2 bytes at a time, then 90 00.
     let apdu = [0x00, 0xCA, 0x01, 0x02, 0x00];
