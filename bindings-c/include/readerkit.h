@@ -553,10 +553,69 @@ typedef struct {
    */
   rk_timing default_timing;
   /*
-   Internal: lets [`rk_pps_accept`] check the card's answer.
+   Internal: lets [`rk_pps_accept`] check the card's answer and
+   [`rk_protocol_report_deactivation`] reach this call.
    */
   const void *internal;
 } rk_protocol_call;
+
+/*
+ What a TRANSMIT callback gets (valid only during the callback).
+ */
+typedef struct {
+  /*
+   The protocol in force: `RK_PROTOCOL_T0`, `RK_PROTOCOL_T1` or `RK_PROTOCOL_RAW`.
+   */
+  uint32_t protocol;
+  /*
+   The command APDU (checked: consistent lengths).
+   */
+  const uint8_t *apdu;
+  /*
+   Its length in bytes.
+   */
+  size_t apdu_len;
+  /*
+   F, D and clock in force.
+   */
+  rk_timing timing;
+  /*
+   T=1: the card's IFSC.
+   */
+  uint8_t ifsc;
+  /*
+   T=1: the IFSD the reader announces.
+   */
+  uint8_t ifsd;
+  /*
+   T=1: `RK_EDC_LRC` or `RK_EDC_CRC`.
+   */
+  uint8_t edc;
+  /*
+   T=1: BWI from the ATR.
+   */
+  uint8_t bwi;
+  /*
+   T=1 block waiting time in force, µs.
+   */
+  uint32_t bwt_us;
+  /*
+   T=1 character waiting time in force, µs.
+   */
+  uint32_t cwt_us;
+  /*
+   T=0 work waiting time in force, µs.
+   */
+  uint32_t wwt_us;
+  /*
+   SET_ATTRIBUTE `SCARD_ATTR_SUPRESS_T1_IFS_REQUEST`: do not send S(IFS request).
+   */
+  bool suppress_t1_ifs_request;
+  /*
+   Internal: lets [`rk_transmit_report_deactivation`] reach this call.
+   */
+  const void *internal;
+} rk_transmit_call;
 
 /*
  The reader's capabilities (`SCARD_READER_CAPABILITIES`).
@@ -617,60 +676,6 @@ typedef struct {
 } rk_device;
 
 /*
- What a TRANSMIT callback gets (valid only during the callback).
- */
-typedef struct {
-  /*
-   The protocol in force: `RK_PROTOCOL_T0`, `RK_PROTOCOL_T1` or `RK_PROTOCOL_RAW`.
-   */
-  uint32_t protocol;
-  /*
-   The command APDU (checked: consistent lengths).
-   */
-  const uint8_t *apdu;
-  /*
-   Its length in bytes.
-   */
-  size_t apdu_len;
-  /*
-   F, D and clock in force.
-   */
-  rk_timing timing;
-  /*
-   T=1: the card's IFSC.
-   */
-  uint8_t ifsc;
-  /*
-   T=1: the IFSD the reader announces.
-   */
-  uint8_t ifsd;
-  /*
-   T=1: `RK_EDC_LRC` or `RK_EDC_CRC`.
-   */
-  uint8_t edc;
-  /*
-   T=1: BWI from the ATR.
-   */
-  uint8_t bwi;
-  /*
-   T=1 block waiting time in force, µs.
-   */
-  uint32_t bwt_us;
-  /*
-   T=1 character waiting time in force, µs.
-   */
-  uint32_t cwt_us;
-  /*
-   T=0 work waiting time in force, µs.
-   */
-  uint32_t wwt_us;
-  /*
-   SET_ATTRIBUTE `SCARD_ATTR_SUPRESS_T1_IFS_REQUEST`: do not send S(IFS request).
-   */
-  bool suppress_t1_ifs_request;
-} rk_transmit_call;
-
-/*
  The reader driver's callbacks; `NULL` = not supported. Every callback gets the
  `ctx` given to [`rk_device_init`] and returns an `RK_STATUS_*` code. No two
  callbacks of one device run at once (the serialization lock); the library checks
@@ -699,7 +704,9 @@ typedef struct {
   /*
    TRANSMIT: send `call->apdu` with `call->protocol` and write the response APDU
    (data, SW1 SW2) to `reply` (at most `reply_capacity` bytes), its length to
-   `*reply_len`.
+   `*reply_len`. A callback that deactivated the card (ISO/IEC 7816-3 rule 6.4,
+   after a failed T=1 resynchronisation) says so with
+   [`rk_transmit_report_deactivation`] before it returns.
    */
   rk_status (*transmit)(void *ctx,
                         const rk_transmit_call *call,
@@ -708,7 +715,10 @@ typedef struct {
                         size_t *reply_len);
   /*
    SET_PROTOCOL: do the PPS exchange if `call->pps_len > 0` (check the answer with
-   [`rk_pps_accept`]) and write the parameters now in force to `*timing`.
+   [`rk_pps_accept`]) and write the parameters now in force to `*timing`. After a
+   failed PPS, deactivate the card, say so with
+   [`rk_protocol_report_deactivation`] and fail (the caller resets the card and
+   may retry with the default protocol).
    */
   rk_status (*set_protocol)(void *ctx, const rk_protocol_call *call, rk_timing *timing);
   /*
@@ -1136,6 +1146,43 @@ rk_status rk_pps_accept(const rk_protocol_call *call,
                         rk_timing *timing);
 
 /*
+ From a SET_PROTOCOL callback: say that the callback deactivated the card's
+ contacts (ISO/IEC 7816-3 9.3, after a failed PPS). Once the callback returns,
+ the device takes the card for unpowered, as after `RK_POWER_DOWN` (GET_STATE
+ says so, TRANSMIT and SET_PROTOCOL wait for a reset, a warm reset becomes a cold
+ one), and the request fails: with the callback's status, or
+ `RK_STATUS_INVALID_DEVICE_STATE` if it returned `RK_STATUS_SUCCESS`. (A card
+ removed or replaced during the callback overrides this, as for any callback.)
+ `RK_STATUS_SUCCESS`, or `RK_STATUS_INVALID_PARAMETER` for a NULL or misaligned
+ `call` or one the library did not make (`internal` NULL).
+
+ # Safety
+
+ `call` is NULL or the pointer the SET_PROTOCOL callback received, used during
+ that callback.
+ */
+rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
+
+/*
+ From a TRANSMIT callback: say that the callback deactivated the card's
+ contacts (ISO/IEC 7816-3 11.6.3.2 rule 6.4, after a failed T=1
+ resynchronisation). Once the callback returns, the device takes the card for
+ unpowered, as after `RK_POWER_DOWN` (GET_STATE says so, TRANSMIT and
+ SET_PROTOCOL wait for a reset, a warm reset becomes a cold one), and the
+ request fails: with the callback's status, or `RK_STATUS_INVALID_DEVICE_STATE`
+ if it returned `RK_STATUS_SUCCESS`. (A card removed or replaced during the
+ callback overrides this, as for any callback.) `RK_STATUS_SUCCESS`, or
+ `RK_STATUS_INVALID_PARAMETER` for a NULL or misaligned `call` or one the library
+ did not make (`internal` NULL).
+
+ # Safety
+
+ `call` is NULL or the pointer the TRANSMIT callback received, used during that
+ callback.
+ */
+rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
+
+/*
  Fill `*caps` with a typical UART reader's capabilities: T=0 and T=1, 3.58 MHz
  default and 4 MHz max clock, 9600 to 115200 bit/s, IFSD 254.
 
@@ -1556,6 +1603,25 @@ rk_status rk_t1_deinit(rk_t1_engine *engine);
  `engine` is NULL or engine storage used by this thread only.
  */
 rk_status rk_t1_reset(rk_t1_engine *engine);
+
+/*
+ Whether the engine's last exchange failed because resynchronisation failed:
+ `*failed` = `true` after a transaction that ended with the card's errors
+ persisting through every retry and resynchronisation, or with the card silent
+ (also after a begin refused for want of a resynchronisation). ISO/IEC 7816-3
+ 11.6.3.2 rule 6.4 then has the reader deactivate (or warm-reset) the card; a
+ TRANSMIT callback that deactivates it says so with
+ [`rk_transmit_report_deactivation`](crate::callbacks::rk_transmit_report_deactivation).
+ Stays so until the next transaction the engine starts or [`rk_t1_reset`].
+ `RK_STATUS_DEVICE_BUSY` while a transaction is open; `failed` must not lie in
+ the engine (`RK_STATUS_INVALID_PARAMETER`).
+
+ # Safety
+
+ `engine` is NULL or engine storage used by this thread only; `failed` is NULL
+ or valid for a write.
+ */
+rk_status rk_t1_resynch_failed(const rk_t1_engine *engine, bool *failed);
 
 /*
  Start a transaction in `tx` (`tx_len` bytes): the command `apdu`, the response

@@ -2,6 +2,7 @@
 //! and the adapters through which the core calls them.
 
 use core::ffi::c_void;
+use core::mem::offset_of;
 use core::ptr;
 
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
@@ -9,6 +10,7 @@ use readerkit::ioctl::PowerAction;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{Failure, ReaderFunctions};
+use static_assertions::const_assert_eq;
 
 use crate::codes::{RK_WAIT_INSERTION, RK_WAIT_REMOVAL, edc_code};
 use crate::device::{CDriver, CLineReader};
@@ -73,7 +75,21 @@ pub struct rk_transmit_call {
     pub wwt_us: u32,
     /// SET_ATTRIBUTE `SCARD_ATTR_SUPRESS_T1_IFS_REQUEST`: do not send S(IFS request).
     pub suppress_t1_ifs_request: bool,
+    /// Internal: lets [`rk_transmit_report_deactivation`] reach this call.
+    pub internal: *const c_void,
 }
+
+// `internal` was appended to the call structs: every field a driver built against
+// an older header reads keeps its offset (`repr(C)` places a field by the ones
+// before it), and the library, which makes the structs, is the only writer.
+const_assert_eq!(
+    offset_of!(rk_transmit_call, internal) + size_of::<*const c_void>(),
+    size_of::<rk_transmit_call>()
+);
+const_assert_eq!(
+    offset_of!(rk_protocol_call, internal) + size_of::<*const c_void>(),
+    size_of::<rk_protocol_call>()
+);
 
 /// What a SET_PROTOCOL callback gets (valid only during the callback).
 #[repr(C)]
@@ -91,7 +107,8 @@ pub struct rk_protocol_call {
     /// F = 372, D = 1 at the default clock: what applies when the card answers
     /// without PPS1, and after a reset following a failed PPS.
     pub default_timing: rk_timing,
-    /// Internal: lets [`rk_pps_accept`] check the card's answer.
+    /// Internal: lets [`rk_pps_accept`] check the card's answer and
+    /// [`rk_protocol_report_deactivation`] reach this call.
     pub internal: *const c_void,
 }
 
@@ -129,7 +146,9 @@ pub struct rk_reader_functions {
     >,
     /// TRANSMIT: send `call->apdu` with `call->protocol` and write the response APDU
     /// (data, SW1 SW2) to `reply` (at most `reply_capacity` bytes), its length to
-    /// `*reply_len`.
+    /// `*reply_len`. A callback that deactivated the card (ISO/IEC 7816-3 rule 6.4,
+    /// after a failed T=1 resynchronisation) says so with
+    /// [`rk_transmit_report_deactivation`] before it returns.
     pub transmit: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -140,7 +159,10 @@ pub struct rk_reader_functions {
         ) -> rk_status,
     >,
     /// SET_PROTOCOL: do the PPS exchange if `call->pps_len > 0` (check the answer with
-    /// [`rk_pps_accept`]) and write the parameters now in force to `*timing`.
+    /// [`rk_pps_accept`]) and write the parameters now in force to `*timing`. After a
+    /// failed PPS, deactivate the card, say so with
+    /// [`rk_protocol_report_deactivation`] and fail (the caller resets the card and
+    /// may retry with the default protocol).
     pub set_protocol: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -210,6 +232,7 @@ fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Resul
         cwt_us: card.cwt_us(),
         wwt_us: card.wwt_us(),
         suppress_t1_ifs_request: call.settings.suppress_t1_ifs_request,
+        internal: ptr::from_ref(call).cast(),
     };
     let mut len = 0usize;
     // SAFETY: `c`, `reply` and `len` are valid for the call; the callback comes from
@@ -236,7 +259,7 @@ fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Fail
         pps_len,
         timing: n.timing.into(),
         default_timing: n.default_timing.into(),
-        internal: ptr::from_ref(n).cast(),
+        internal: ptr::from_ref(call).cast(),
     };
     let mut timing = rk_timing::from(n.timing);
     // SAFETY: `c` and `timing` are valid for the call; the callback comes from the C
@@ -357,12 +380,12 @@ pub unsafe extern "C" fn rk_pps_accept(
             &[Region::of(call), Region::bytes(response, response_len)],
         )?;
         // SAFETY: checked; valid during the callback per the contract.
-        let call = unsafe { &*call };
-        let negotiation = call.internal.cast::<readerkit::pps::Negotiation>();
-        check_ptr(negotiation)?;
-        check_disjoint(&[Region::of(timing)], &[Region::of(negotiation)])?;
-        // SAFETY: `internal` points to the negotiation of this callback, alive during it.
-        let negotiation = unsafe { &*negotiation };
+        let core_call = unsafe { protocol_call(call) }?;
+        check_disjoint(
+            &[Region::of(timing)],
+            &[Region::of(ptr::from_ref(core_call))],
+        )?;
+        let negotiation = &core_call.negotiation;
         // SAFETY: valid for `response_len` bytes per the contract.
         let response = unsafe { bytes(response, response_len) }?;
         let accepted = readerkit::pps::Response::parse(response)
@@ -370,6 +393,81 @@ pub unsafe extern "C" fn rk_pps_accept(
             .map_err(to_rk)?;
         // SAFETY: checked non-null and aligned; writable per the contract.
         unsafe { timing.write(accepted.into()) };
+        Ok(())
+    })
+}
+
+/// The core's call behind `call` (a pointer a SET_PROTOCOL callback received):
+/// `RK_STATUS_INVALID_PARAMETER` if it or its `internal` is NULL or misaligned.
+///
+/// # Safety
+///
+/// `call` is NULL or the pointer a SET_PROTOCOL callback received, used during
+/// that callback.
+unsafe fn protocol_call<'a>(
+    call: *const rk_protocol_call,
+) -> Result<&'a ProtocolCall<'a>, rk_status> {
+    check_ptr(call)?;
+    // SAFETY: checked; valid during the callback per the contract.
+    let inner = unsafe { (*call).internal }.cast::<ProtocolCall<'a>>();
+    check_ptr(inner)?;
+    // SAFETY: `internal` points to the core's call of this callback, alive during it.
+    Ok(unsafe { &*inner })
+}
+
+/// From a SET_PROTOCOL callback: say that the callback deactivated the card's
+/// contacts (ISO/IEC 7816-3 9.3, after a failed PPS). Once the callback returns,
+/// the device takes the card for unpowered, as after `RK_POWER_DOWN` (GET_STATE
+/// says so, TRANSMIT and SET_PROTOCOL wait for a reset, a warm reset becomes a cold
+/// one), and the request fails: with the callback's status, or
+/// `RK_STATUS_INVALID_DEVICE_STATE` if it returned `RK_STATUS_SUCCESS`. (A card
+/// removed or replaced during the callback overrides this, as for any callback.)
+/// `RK_STATUS_SUCCESS`, or `RK_STATUS_INVALID_PARAMETER` for a NULL or misaligned
+/// `call` or one the library did not make (`internal` NULL).
+///
+/// # Safety
+///
+/// `call` is NULL or the pointer the SET_PROTOCOL callback received, used during
+/// that callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_protocol_report_deactivation(
+    call: *const rk_protocol_call,
+) -> rk_status {
+    entry(|| {
+        // SAFETY: forwarded contract.
+        let call = unsafe { protocol_call(call) }?;
+        call.deactivation.report();
+        Ok(())
+    })
+}
+
+/// From a TRANSMIT callback: say that the callback deactivated the card's
+/// contacts (ISO/IEC 7816-3 11.6.3.2 rule 6.4, after a failed T=1
+/// resynchronisation). Once the callback returns, the device takes the card for
+/// unpowered, as after `RK_POWER_DOWN` (GET_STATE says so, TRANSMIT and
+/// SET_PROTOCOL wait for a reset, a warm reset becomes a cold one), and the
+/// request fails: with the callback's status, or `RK_STATUS_INVALID_DEVICE_STATE`
+/// if it returned `RK_STATUS_SUCCESS`. (A card removed or replaced during the
+/// callback overrides this, as for any callback.) `RK_STATUS_SUCCESS`, or
+/// `RK_STATUS_INVALID_PARAMETER` for a NULL or misaligned `call` or one the library
+/// did not make (`internal` NULL).
+///
+/// # Safety
+///
+/// `call` is NULL or the pointer the TRANSMIT callback received, used during that
+/// callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_transmit_report_deactivation(
+    call: *const rk_transmit_call,
+) -> rk_status {
+    entry(|| {
+        check_ptr(call)?;
+        // SAFETY: checked; valid during the callback per the contract.
+        let inner = unsafe { (*call).internal }.cast::<TransmitCall<'_>>();
+        check_ptr(inner)?;
+        // SAFETY: `internal` points to the core's call of this callback, alive
+        // during it.
+        unsafe { &*inner }.deactivation.report();
         Ok(())
     })
 }

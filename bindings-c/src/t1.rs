@@ -24,7 +24,7 @@ use static_assertions::const_assert;
 
 use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
 use crate::codes::{edc_code, edc_of};
-use crate::guard::{Region, check_ptr, entry, guard};
+use crate::guard::{Region, check_disjoint, check_ptr, entry, guard};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -232,14 +232,25 @@ pub unsafe extern "C" fn rk_t1_init(
 unsafe fn idle_engine(engine: *mut rk_t1_engine, f: impl FnOnce(*mut Slot<T1Engine>)) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
-        let s = unsafe { Slot::<T1Engine>::find(engine) }?;
-        // SAFETY: initialised; the busy flag is only read through a shared ref.
-        if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
-        f(s);
+        f(unsafe { idle(engine) }?);
         Ok(())
     })
+}
+
+/// The engine in `engine` if no transaction borrows it (`RK_STATUS_DEVICE_BUSY`
+/// if one does; the errors of [`Slot::find`]).
+///
+/// # Safety
+///
+/// As [`idle_engine`].
+unsafe fn idle(engine: *const rk_t1_engine) -> Result<*mut Slot<T1Engine>, rk_status> {
+    // SAFETY: forwarded contract.
+    let s = unsafe { Slot::<T1Engine>::find(engine) }?;
+    // SAFETY: initialised; the busy flag is only read through a shared ref.
+    if unsafe { &(*s).value.busy }.load(Ordering::Acquire) {
+        return Err(RK_STATUS_DEVICE_BUSY);
+    }
+    Ok(s)
 }
 
 /// Release a T=1 engine (`RK_STATUS_DEVICE_BUSY` while a transaction is open).
@@ -268,6 +279,39 @@ pub unsafe extern "C" fn rk_t1_reset(engine: *mut rk_t1_engine) -> rk_status {
     let reset = |s: *mut Slot<T1Engine>| unsafe { (*s).value.engine.reset() };
     // SAFETY: forwarded contract.
     unsafe { idle_engine(engine, reset) }
+}
+
+/// Whether the engine's last exchange failed because resynchronisation failed:
+/// `*failed` = `true` after a transaction that ended with the card's errors
+/// persisting through every retry and resynchronisation, or with the card silent
+/// (also after a begin refused for want of a resynchronisation). ISO/IEC 7816-3
+/// 11.6.3.2 rule 6.4 then has the reader deactivate (or warm-reset) the card; a
+/// TRANSMIT callback that deactivates it says so with
+/// [`rk_transmit_report_deactivation`](crate::callbacks::rk_transmit_report_deactivation).
+/// Stays so until the next transaction the engine starts or [`rk_t1_reset`].
+/// `RK_STATUS_DEVICE_BUSY` while a transaction is open; `failed` must not lie in
+/// the engine (`RK_STATUS_INVALID_PARAMETER`).
+///
+/// # Safety
+///
+/// `engine` is NULL or engine storage used by this thread only; `failed` is NULL
+/// or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_resynch_failed(
+    engine: *const rk_t1_engine,
+    failed: *mut bool,
+) -> rk_status {
+    entry(|| {
+        check_ptr(failed.cast_const())?;
+        check_disjoint(&[Region::of(failed)], &[Slot::<T1Engine>::region(engine)])?;
+        // SAFETY: forwarded contract.
+        let s = unsafe { idle(engine) }?;
+        // SAFETY: initialised and not borrowed by a transaction (checked), read only.
+        let failed_now = unsafe { &(*s).value.engine }.resynch_failed();
+        // SAFETY: aligned, outside the engine (checked), writable per the contract.
+        unsafe { failed.write(failed_now) };
+        Ok(())
+    })
 }
 
 /// Start a transaction in `tx` (`tx_len` bytes): the command `apdu`, the response

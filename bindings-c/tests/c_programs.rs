@@ -148,6 +148,11 @@ fn c_programs_against_the_library() {
         ),
         ("log_test", dir.join("tests/c/log_test.c"), "log_test: OK"),
         (
+            "deactivation_test",
+            dir.join("tests/c/deactivation_test.c"),
+            "deactivation_test: OK",
+        ),
+        (
             "minimal_driver",
             dir.join("examples/minimal_driver.c"),
             "minimal_driver: OK",

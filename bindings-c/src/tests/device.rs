@@ -46,6 +46,12 @@ struct Ctx {
     /// The next POWER callback, whatever the action, reports one ATR byte more than
     /// the buffer holds, as a broken driver might.
     overlong_atr: Cell<bool>,
+    /// The next SET_PROTOCOL / TRANSMIT callback says it deactivated the card (a
+    /// SET_PROTOCOL one then fails as after a refused PPS; a TRANSMIT one fails if
+    /// `fail_next`, else claims success).
+    deactivate_next: Cell<bool>,
+    /// The action of the last POWER callback.
+    last_power: Cell<u32>,
 }
 
 impl Ctx {
@@ -124,6 +130,7 @@ unsafe extern "C" fn power(
     // SAFETY: the context given at init.
     let c = unsafe { ctx::<Ctx>(c) };
     c.power_calls.set(c.power_calls.get() + 1);
+    c.last_power.set(action);
     if action != RK_POWER_DOWN {
         // SAFETY: the library's ATR buffer and length out-pointer for this call.
         unsafe { answer(&ATR, atr, capacity, atr_len) };
@@ -153,7 +160,7 @@ fn act(c: &Ctx, inside: Inside) {
 
 unsafe extern "C" fn transmit(
     c: *mut c_void,
-    _call: *const rk_transmit_call,
+    call: *const rk_transmit_call,
     reply: *mut u8,
     capacity: usize,
     reply_len: *mut usize,
@@ -161,6 +168,11 @@ unsafe extern "C" fn transmit(
     // SAFETY: the context given at init.
     let c = unsafe { ctx::<Ctx>(c) };
     act(c, c.inside_transmit.replace(Inside::Nothing));
+    if c.deactivate_next.replace(false) {
+        // SAFETY: the call this callback received.
+        let st = unsafe { rk_transmit_report_deactivation(call) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+    }
     if c.fail_next.replace(false) {
         return RK_STATUS_IO_TIMEOUT;
     }
@@ -169,10 +181,18 @@ unsafe extern "C" fn transmit(
 }
 
 unsafe extern "C" fn set_protocol(
-    _c: *mut c_void,
+    c: *mut c_void,
     call: *const rk_protocol_call,
     timing: *mut rk_timing,
 ) -> rk_status {
+    // SAFETY: the context given at init.
+    if unsafe { ctx::<Ctx>(c) }.deactivate_next.replace(false) {
+        // The card refused the PPS; the contacts are deactivated (ISO/IEC 7816-3 9.3).
+        // SAFETY: the call this callback received.
+        let st = unsafe { rk_protocol_report_deactivation(call) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        return RK_STATUS_DEVICE_PROTOCOL_ERROR;
+    }
     // SAFETY: the library's call and out-pointer.
     let call = unsafe { &*call };
     if call.pps_len == 0 {
@@ -253,6 +273,8 @@ impl Fixture {
             process_in_events_hook: Cell::new(false),
             fail_next: Cell::new(false),
             overlong_atr: Cell::new(false),
+            deactivate_next: Cell::new(false),
+            last_power: Cell::new(RK_POWER_DOWN),
         }));
         let table = rk_reader_functions {
             power: Some(power),
@@ -299,6 +321,11 @@ impl Fixture {
         let st = unsafe { rk_device_state(self.dev(), &mut state) };
         assert_eq!(st, RK_STATUS_SUCCESS);
         state
+    }
+
+    fn set_protocol_t1(&self) -> rk_status {
+        let t1 = 2u32.to_le_bytes();
+        control(self.dev(), RK_IOCTL_SET_PROTOCOL, &t1, &mut [0u8; 4])
     }
 
     fn transmit(&self) -> rk_status {
@@ -536,4 +563,89 @@ fn a_power_callback_count_past_the_atr_buffer_is_buffer_overflow_on_every_action
     }
     assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device is intact");
     assert_eq!(f.state(), NEGOTIABLE);
+}
+
+/// Powered, a protocol in force.
+const SPECIFIC: u32 = 6;
+
+#[test]
+fn a_callback_that_deactivated_the_card_leaves_it_unpowered() {
+    let f = Fixture::new();
+    let c = f.ctx();
+    f.insert();
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    // A refused PPS: SET_PROTOCOL fails with the callback's status, the card is
+    // unpowered, and a warm reset is done as a cold one.
+    c.deactivate_next.set(true);
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_DEVICE_PROTOCOL_ERROR);
+    assert_eq!(f.state(), SWALLOWED, "unpowered after SET_PROTOCOL");
+    assert_eq!(f.power(RK_POWER_WARM_RESET), RK_STATUS_SUCCESS);
+    assert_eq!(c.last_power.get(), RK_POWER_COLD_RESET);
+    assert_eq!(f.state(), NEGOTIABLE);
+    // A failed T=1 resynchronisation: TRANSMIT fails with the callback's status,
+    // and the next TRANSMIT waits for a reset.
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_SUCCESS);
+    c.deactivate_next.set(true);
+    c.fail_next.set(true);
+    assert_eq!(f.transmit(), RK_STATUS_IO_TIMEOUT);
+    assert_eq!(f.state(), SWALLOWED, "unpowered after TRANSMIT");
+    assert_eq!(f.transmit(), RK_STATUS_INVALID_DEVICE_STATE);
+    // A callback that says it deactivated the card but claims success: the
+    // request fails all the same.
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_SUCCESS);
+    assert_eq!(f.state(), SPECIFIC);
+    c.deactivate_next.set(true);
+    assert_eq!(f.transmit(), RK_STATUS_INVALID_DEVICE_STATE);
+    assert_eq!(f.state(), SWALLOWED);
+    // Without a report, the same failure leaves the card powered.
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_SUCCESS);
+    c.fail_next.set(true);
+    assert_eq!(f.transmit(), RK_STATUS_IO_TIMEOUT);
+    assert_eq!(f.state(), SPECIFIC);
+}
+
+#[test]
+fn a_deactivation_report_on_a_call_the_library_did_not_make_is_refused() {
+    // SAFETY: NULL is refused.
+    let st = unsafe { rk_transmit_report_deactivation(ptr::null()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let st = unsafe { rk_protocol_report_deactivation(ptr::null()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let timing = rk_timing {
+        f: 372,
+        d: 1,
+        clock_khz: 4000,
+    };
+    let transmit = rk_transmit_call {
+        protocol: RK_PROTOCOL_T1,
+        apdu: ptr::null(),
+        apdu_len: 0,
+        timing,
+        ifsc: 32,
+        ifsd: 254,
+        edc: RK_EDC_LRC,
+        bwi: 4,
+        bwt_us: 0,
+        cwt_us: 0,
+        wwt_us: 0,
+        suppress_t1_ifs_request: false,
+        internal: ptr::null(),
+    };
+    // SAFETY: a local call with no internal pointer: refused.
+    let st = unsafe { rk_transmit_report_deactivation(&transmit) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let protocol = rk_protocol_call {
+        protocol: RK_PROTOCOL_T1,
+        pps: [0; 6],
+        pps_len: 0,
+        timing,
+        default_timing: timing,
+        internal: ptr::null(),
+    };
+    // SAFETY: as above.
+    let st = unsafe { rk_protocol_report_deactivation(&protocol) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
 }

@@ -635,3 +635,63 @@ fn the_t0_config_round_trips_the_cores_and_a_class_outside_a_byte_is_refused() {
         }
     }
 }
+
+/// `rk_t1_resynch_failed` of `engine` into a local: (status, answer).
+fn resynch_failed(engine: *const rk_t1_engine) -> (rk_status, bool) {
+    let mut failed = false;
+    // SAFETY: engine storage of this thread, a local out-pointer.
+    let st = unsafe { rk_t1_resynch_failed(engine, &mut failed) };
+    (st, failed)
+}
+
+#[test]
+fn t1_resynch_failed_says_when_rule_6_4_applies() {
+    let (engine_storage, tx_storage) = (t1_engine(), Zeroed::<rk_t1_transaction>::new());
+    let (engine, tx) = (engine_storage.ptr(), tx_storage.ptr());
+    let mut response = [0u8; 8];
+    let resp = response.as_mut_ptr();
+    let begin = |a: &mut rk_action| {
+        let tx_len = size_of::<rk_t1_transaction>();
+        let (apdu, len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
+        // SAFETY: our own live storage, APDU and response, kept until rk_t1_end.
+        unsafe { rk_t1_begin(tx, tx_len, engine, apdu, len, resp, 8, a) }
+    };
+    assert_eq!(resynch_failed(engine), (RK_STATUS_SUCCESS, false));
+    let mut a = no_action();
+    assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);
+    assert_eq!(
+        resynch_failed(engine).0,
+        RK_STATUS_DEVICE_BUSY,
+        "a transaction borrows the engine"
+    );
+    // A silent card: every retry and resynchronisation times out.
+    let mut st = RK_STATUS_SUCCESS;
+    for _ in 0..64 {
+        // SAFETY: an open transaction, our own action.
+        st = unsafe { rk_t1_timeout(tx, &mut a) };
+        if st != RK_STATUS_SUCCESS {
+            break;
+        }
+    }
+    assert_eq!((a.kind, a.status), (RK_ACTION_FAILED, st));
+    // SAFETY: an open transaction.
+    assert_eq!(unsafe { rk_t1_end(tx) }, RK_STATUS_SUCCESS);
+    assert_eq!(resynch_failed(engine), (RK_STATUS_SUCCESS, true));
+    // The answer refused: NULL, or inside the engine.
+    // SAFETY: NULL is refused.
+    let st = unsafe { rk_t1_resynch_failed(engine, ptr::null_mut()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let inside = engine.cast::<bool>().wrapping_add(64);
+    // SAFETY: refused before anything is written.
+    let st = unsafe { rk_t1_resynch_failed(engine, inside) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: no engine there.
+    let st = unsafe { rk_t1_resynch_failed(ptr::null(), &mut false) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // After the card's reset, the engine starts afresh.
+    // SAFETY: an idle engine.
+    assert_eq!(unsafe { rk_t1_reset(engine) }, RK_STATUS_SUCCESS);
+    assert_eq!(resynch_failed(engine), (RK_STATUS_SUCCESS, false));
+    // SAFETY: an idle engine.
+    assert_eq!(unsafe { rk_t1_deinit(engine) }, RK_STATUS_SUCCESS);
+}

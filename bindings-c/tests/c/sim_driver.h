@@ -1,5 +1,7 @@
 /* A small reader driver in C, its callbacks backed by the simulated card
- * (rk_sim_*, test-only), using the library's T=0 and T=1 engines for TRANSMIT. */
+ * (rk_sim_*, test-only), using the library's T=0 and T=1 engines for TRANSMIT.
+ * As ISO/IEC 7816-3 asks, it deactivates the card after a failed PPS and after a
+ * failed T=1 resynchronisation, and tells the library so. */
 #ifndef SIM_DRIVER_H
 #define SIM_DRIVER_H
 #include <string.h>
@@ -11,12 +13,33 @@ struct sim_driver {
     int t1_ready;
     int tracking_calls;
     int vendor_calls;
+    /* Faults a test injects: the card's PPS answer arrives corrupted / the card
+     * stops answering (the driver reads nothing from it). */
+    int corrupt_pps;
+    int silent;
+    /* The last POWER action the driver was asked for. */
+    uint32_t last_power;
 };
+
+/* Deactivate the card's contacts: the engine's state goes with it. */
+static void drv_deactivate(struct sim_driver *d)
+{
+    if (d->t1_ready) { rk_t1_deinit(&d->t1); d->t1_ready = 0; }
+    rk_sim_power(&d->card, RK_POWER_DOWN);
+}
+
+/* What the card sent, unless the test made it silent. */
+static void drv_read(struct sim_driver *d, uint8_t *buf, size_t cap, size_t *n)
+{
+    *n = 0;
+    if (!d->silent) rk_sim_read(&d->card, buf, cap, n);
+}
 
 static rk_status drv_power(void *ctx, uint32_t action, uint8_t *atr, size_t cap, size_t *len)
 {
     struct sim_driver *d = (struct sim_driver *)ctx;
     rk_status st;
+    d->last_power = action;
     if (d->t1_ready) { rk_t1_deinit(&d->t1); d->t1_ready = 0; }
     st = rk_sim_power(&d->card, action);
     if (st != RK_STATUS_SUCCESS || action == RK_POWER_DOWN) return st;
@@ -32,9 +55,15 @@ static rk_status drv_set_protocol(void *ctx, const rk_protocol_call *call, rk_ti
     if (call->pps_len == 0) { *timing = call->timing; return RK_STATUS_SUCCESS; }
     st = rk_sim_write(&d->card, call->pps, call->pps_len);
     if (st != RK_STATUS_SUCCESS) return st;
-    st = rk_sim_read(&d->card, answer, sizeof answer, &n);
-    if (st != RK_STATUS_SUCCESS) return st;
-    return rk_pps_accept(call, answer, n, timing);
+    drv_read(d, answer, sizeof answer, &n);
+    if (d->corrupt_pps && n > 1) answer[1] ^= 0x01;
+    st = rk_pps_accept(call, answer, n, timing);
+    if (st != RK_STATUS_SUCCESS) {
+        /* A failed PPS: deactivate the card (ISO/IEC 7816-3 9.3) and say so. */
+        drv_deactivate(d);
+        rk_protocol_report_deactivation(call);
+    }
+    return st;
 }
 
 static rk_status drv_t0(struct sim_driver *d, const rk_transmit_call *call, uint8_t *reply,
@@ -53,7 +82,7 @@ static rk_status drv_t0(struct sim_driver *d, const rk_transmit_call *call, uint
             if (st == RK_STATUS_SUCCESS) st = rk_t0_sent(&ex, &a);
         } else { /* RK_ACTION_RECEIVE */
             size_t n = 0, want = a.len < sizeof buf ? a.len : sizeof buf;
-            rk_sim_read(&d->card, buf, want, &n);
+            drv_read(d, buf, want, &n);
             st = n ? rk_t0_feed(&ex, buf, n, &a) : rk_t0_timeout(&ex, &a);
         }
     }
@@ -86,11 +115,19 @@ static rk_status drv_t1(struct sim_driver *d, const rk_transmit_call *call, uint
         size_t n = 0;
         st = rk_sim_write(&d->card, a.data, a.len);
         if (st != RK_STATUS_SUCCESS) break;
-        rk_sim_read(&d->card, block, sizeof block, &n);
+        drv_read(d, block, sizeof block, &n);
         st = n ? rk_t1_receive(&tx, block, n, &a) : rk_t1_timeout(&tx, &a);
     }
     if (st == RK_STATUS_SUCCESS) *len = a.len;
     rk_t1_end(&tx);
+    if (st != RK_STATUS_SUCCESS) {
+        bool failed = false;
+        if (rk_t1_resynch_failed(&d->t1, &failed) == RK_STATUS_SUCCESS && failed) {
+            /* Rule 6.4: resynchronisation failed; deactivate the card, say so. */
+            drv_deactivate(d);
+            rk_transmit_report_deactivation(call);
+        }
+    }
     return st;
 }
 

@@ -68,6 +68,9 @@ pub(crate) fn maybe_event(ctx: *mut c_void) {
             st == RK_STATUS_SUCCESS
                 || (st == RK_STATUS_INVALID_PARAMETER && !(1..=3).contains(&event))
         );
+        if st == RK_STATUS_SUCCESS {
+            with(|h| h.event_posted = true);
+        }
     }
     if byte() >= 240 {
         let mut state = 0u32;
@@ -154,6 +157,13 @@ pub(crate) unsafe extern "C" fn cb_transmit(
         apdu.len()
     );
     maybe_event(ctx);
+    let deactivated = byte() >= 248;
+    if deactivated {
+        // SAFETY: the call this callback received.
+        let st = unsafe { rk_transmit_report_deactivation(call) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        with(|h| h.deactivated = true);
+    }
     // SAFETY: the library's reply buffer and out-pointer.
     unsafe { answer(reply, cap, len, &[0x90, 0x00]) };
     let status = callback_status();
@@ -168,6 +178,7 @@ pub(crate) unsafe extern "C" fn cb_transmit(
         len,
         reply,
         capacity: cap,
+        deactivated,
     };
     with(|h| h.transmits.push(seen));
     status
@@ -213,6 +224,13 @@ pub(crate) unsafe extern "C" fn cb_set_protocol(
         };
         // SAFETY: the library's out-pointer.
         unsafe { timing.write(t) };
+    }
+    if byte() >= 248 {
+        // A refused PPS: the driver deactivated the card.
+        // SAFETY: the call this callback received.
+        let st = unsafe { rk_protocol_report_deactivation(call) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        with(|h| h.deactivated = true);
     }
     let st = callback_status();
     // SAFETY: written by the library or just now.

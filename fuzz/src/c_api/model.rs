@@ -114,6 +114,11 @@ pub(crate) struct Harness {
     /// The timing the last SET_PROTOCOL callback of the current call left when it
     /// returned success: whether F, D and the clock are all non-zero.
     pub(crate) timing_ok: Option<bool>,
+    /// A SET_PROTOCOL or TRANSMIT callback of the current call said it
+    /// deactivated the card.
+    pub(crate) deactivated: bool,
+    /// A callback of the current call posted a card event the device took.
+    pub(crate) event_posted: bool,
 }
 
 impl Harness {
@@ -136,6 +141,8 @@ impl Harness {
             sends: Vec::new(),
             framing: [None; 6],
             timing_ok: None,
+            deactivated: false,
+            event_posted: false,
         }
     }
 }

@@ -29,6 +29,8 @@ pub(crate) fn begin_call() {
         h.transmits.clear();
         h.sends.clear();
         h.timing_ok = None;
+        h.deactivated = false;
+        h.event_posted = false;
     });
 }
 

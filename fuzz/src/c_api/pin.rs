@@ -65,6 +65,8 @@ pub(crate) struct TransmitSeen {
     pub(crate) reply: Vec<u8>,
     /// The reply buffer's capacity, in bytes.
     pub(crate) capacity: usize,
+    /// The callback said it deactivated the card.
+    pub(crate) deactivated: bool,
 }
 
 /// A structure for `operation` with fields the fuzzer chooses, mostly well formed
@@ -236,11 +238,12 @@ pub(crate) struct PinCall<'a> {
 /// Check the answer of a PIN request (status `st`) against the keys and the
 /// TRANSMIT calls recorded during it.
 pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
-    let (keys, transmits, sends) = with(|h| {
+    let (keys, transmits, sends, event_posted) = with(|h| {
         (
             std::mem::take(&mut h.keys),
             std::mem::take(&mut h.transmits),
             std::mem::take(&mut h.sends),
+            h.event_posted,
         )
     });
     let parsed = match call.operation {
@@ -296,6 +299,12 @@ pub(crate) fn check_answer(call: &PinCall<'_>, st: rk_status) {
             };
             assert_eq!(t.apdu, command, "the PIN command sent");
             let honest = t.status == RK_STATUS_SUCCESS && (2..=t.capacity).contains(&t.len);
+            if t.deactivated && event_posted {
+                // A card change during the call decides, not the report (the
+                // device oracle checks the report alone).
+                return;
+            }
+            let honest = honest && !t.deactivated;
             assert_eq!(st == RK_STATUS_SUCCESS, honest, "status {st} after {t:?}");
             if honest {
                 if let Some(n) = call.bytes_written {

@@ -286,6 +286,18 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
             "SET_PROTOCOL succeeded with a callback's timing whose F, D or clock is 0"
         );
     }
+    if let Some(st) = st
+        && with(|h| h.deactivated && !h.event_posted)
+    {
+        // The header's rule: a callback that deactivated the card fails its
+        // request and leaves the card unpowered (unless the card changed).
+        assert_ne!(st, RK_STATUS_SUCCESS, "success after a deactivation");
+        let state = device_state(slot);
+        assert!(
+            matches!(state, Some(2 | 3)),
+            "state {state:?} after a deactivation"
+        );
+    }
     if let Some(st) = st {
         if st == RK_STATUS_PENDING {
             with(|h| h.outstanding[slot] += 1);

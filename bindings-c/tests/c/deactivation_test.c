@@ -1,0 +1,108 @@
+/* A C driver that deactivates the card itself, after a failed PPS or a failed T=1
+ * resynchronisation (sim_driver.h), tells the library so
+ * (rk_protocol_report_deactivation, rk_transmit_report_deactivation): the card is
+ * then taken for unpowered, TRANSMIT waits for a reset, and a warm reset is done
+ * as a cold one. */
+#include <stdio.h>
+#include <string.h>
+#include "check.h"
+#include "sim_driver.h"
+
+#define STATE_SWALLOWED 3 /* in position, unpowered */
+#define STATE_NEGOTIABLE 5
+#define STATE_SPECIFIC 6
+
+static rk_device dev;
+static struct sim_driver drv;
+
+static rk_status control(uint32_t code, const void *in, size_t in_len)
+{
+    uint8_t out[300];
+    size_t n = 0;
+    return rk_device_control(&dev, code, (const uint8_t *)in, in_len, out, sizeof out, &n);
+}
+
+static rk_status power(uint32_t action)
+{
+    return control(RK_IOCTL_POWER, &action, sizeof action);
+}
+
+static rk_status set_t1(void)
+{
+    uint32_t mask = RK_PROTOCOL_T1;
+    return control(RK_IOCTL_SET_PROTOCOL, &mask, sizeof mask);
+}
+
+static rk_status select_mf(void)
+{
+    static const uint8_t apdu[] = {0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
+    uint8_t in[8 + sizeof apdu];
+    uint32_t hdr[2];
+    hdr[0] = RK_PROTOCOL_T1;
+    hdr[1] = 8;
+    memcpy(in, hdr, 8);
+    memcpy(in + 8, apdu, sizeof apdu);
+    return control(RK_IOCTL_TRANSMIT, in, sizeof in);
+}
+
+static uint32_t state(void)
+{
+    uint32_t s = 0;
+    CHECK_ST(rk_device_state(&dev, &s), RK_STATUS_SUCCESS);
+    return s;
+}
+
+int main(void)
+{
+    rk_reader_functions table;
+    rk_reader_caps caps;
+    rk_status st;
+
+    sim_driver_table(&table);
+    CHECK_ST(rk_reader_caps_typical(&caps), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_init(&dev, sizeof dev, &table, &drv, &caps, NULL), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_sim_init(&drv.card, sizeof drv.card, RK_SIM_PROFILE_T1), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
+    CHECK_ST(power(RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
+    CHECK(state() == STATE_NEGOTIABLE);
+
+    /* The card's PPS answer is corrupted: the driver deactivates the card. */
+    drv.corrupt_pps = 1;
+    st = set_t1();
+    drv.corrupt_pps = 0;
+    printf("failed PPS: %s\n", rk_status_description(st));
+    CHECK(st != RK_STATUS_SUCCESS);
+    CHECK(state() == STATE_SWALLOWED);
+    CHECK_ST(select_mf(), RK_STATUS_INVALID_DEVICE_STATE);
+    CHECK_ST(power(RK_POWER_WARM_RESET), RK_STATUS_SUCCESS);
+    CHECK(drv.last_power == RK_POWER_COLD_RESET);
+    CHECK(state() == STATE_NEGOTIABLE);
+
+    /* The card falls silent mid-session: T=1 resynchronisation fails. */
+    CHECK_ST(set_t1(), RK_STATUS_SUCCESS);
+    CHECK(state() == STATE_SPECIFIC);
+    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    drv.silent = 1;
+    st = select_mf();
+    drv.silent = 0;
+    printf("failed resynchronisation: %s\n", rk_status_description(st));
+    CHECK(st != RK_STATUS_SUCCESS);
+    CHECK(state() == STATE_SWALLOWED);
+    CHECK(!drv.t1_ready);
+    CHECK_ST(select_mf(), RK_STATUS_INVALID_DEVICE_STATE);
+
+    /* A reset brings the card back. */
+    CHECK_ST(power(RK_POWER_WARM_RESET), RK_STATUS_SUCCESS);
+    CHECK(drv.last_power == RK_POWER_COLD_RESET);
+    CHECK_ST(set_t1(), RK_STATUS_SUCCESS);
+    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+
+    /* Outside a callback there is no call to report on. */
+    CHECK_ST(rk_transmit_report_deactivation(NULL), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_protocol_report_deactivation(NULL), RK_STATUS_INVALID_PARAMETER);
+
+    CHECK_ST(power(RK_POWER_DOWN), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_sim_deinit(&drv.card), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_deinit(&dev), RK_STATUS_SUCCESS);
+    return finish("deactivation_test");
+}
