@@ -1340,6 +1340,46 @@ rk_status rk_cancel_tracking(const rk_device *dev, bool *was_pending);
 rk_status rk_device_state(const rk_device *dev, uint32_t *state);
 
 /*
+ How many card insertions the device has applied (wrapping) into `*count`
+ (aligned, not inside the device storage), after processing queued events. A
+ host that polls presence compares it with the count it last saw: a different
+ count with a card present is a new card, even if the removal in between was
+ never seen.
+
+ # Safety
+
+ `dev` is NULL or device storage; `count` is NULL or valid for a write.
+ */
+rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
+
+/*
+ The reader goes to sleep (system sleep, selective suspend): the card, if one is
+ in, is powered down through the driver's POWER (its ATR and protocol are
+ forgotten). `*card_before` (aligned, not inside the device storage) says whether
+ a card was in, for [`rk_device_resume`]. Like any request, from inside a
+ callback it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+
+ # Safety
+
+ `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
+ */
+rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
+
+/*
+ The reader woke up, with a card in it if `present_now`. It saw no card events
+ while asleep and the card may have been swapped: a removal is reported if a card
+ was in before (`card_before`, [`rk_device_suspend`]'s answer) and an insertion
+ if one is in now, and both are applied at once (the card is then present and
+ unpowered; a pending IS_PRESENT / IS_ABSENT completes through
+ `tracking_complete`).
+
+ # Safety
+
+ `dev` is NULL or device storage.
+ */
+rk_status rk_device_resume(const rk_device *dev, bool card_before, bool present_now);
+
+/*
  Give an initialised device its keypad (copied): from then on GET_FEATURE_REQUEST
  (vendor function 3400) announces `FEATURE_VERIFY_PIN_DIRECT` and
  `FEATURE_MODIFY_PIN_DIRECT` after the driver's own answer, with their Windows

@@ -453,3 +453,73 @@ pub unsafe extern "C" fn rk_device_state(dev: *const rk_device, state: *mut u32)
     // SAFETY: forwarded contract.
     unsafe { answer(dev, state, check_ptr, |d| d.state().to_windows()) }
 }
+
+/// How many card insertions the device has applied (wrapping) into `*count`
+/// (aligned, not inside the device storage), after processing queued events. A
+/// host that polls presence compares it with the count it last saw: a different
+/// count with a card present is a new card, even if the removal in between was
+/// never seen.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage; `count` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_card_insertions(
+    dev: *const rk_device,
+    count: *mut u32,
+) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { answer(dev, count, check_ptr, CDevice::card_insertions) }
+}
+
+/// The reader goes to sleep (system sleep, selective suspend): the card, if one is
+/// in, is powered down through the driver's POWER (its ATR and protocol are
+/// forgotten). `*card_before` (aligned, not inside the device storage) says whether
+/// a card was in, for [`rk_device_resume`]. Like any request, from inside a
+/// callback it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_suspend(
+    dev: *const rk_device,
+    card_before: *mut bool,
+) -> rk_status {
+    entry(|| {
+        check_ptr(card_before.cast_const())?;
+        check_disjoint(
+            &[Region::of(card_before), Slot::<CDevice>::region(dev)],
+            &[],
+        )?;
+        // SAFETY: forwarded contract.
+        let device = unsafe { Slot::<CDevice>::value(dev) }?;
+        if device.in_own_callback() {
+            return Err(RK_STATUS_DEVICE_BUSY);
+        }
+        let before = device.suspend();
+        // SAFETY: checked aligned, outside the device; writable per the contract.
+        unsafe { card_before.write(before) };
+        Ok(())
+    })
+}
+
+/// The reader woke up, with a card in it if `present_now`. It saw no card events
+/// while asleep and the card may have been swapped: a removal is reported if a card
+/// was in before (`card_before`, [`rk_device_suspend`]'s answer) and an insertion
+/// if one is in now, and both are applied at once (the card is then present and
+/// unpowered; a pending IS_PRESENT / IS_ABSENT completes through
+/// `tracking_complete`).
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_resume(
+    dev: *const rk_device,
+    card_before: bool,
+    present_now: bool,
+) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { on_device(dev, |d| d.resume(card_before, present_now)) }
+}

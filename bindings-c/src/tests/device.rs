@@ -118,6 +118,16 @@ fn call_back(c: &Ctx) {
     c.saw("state", unsafe { rk_device_state(dev, &mut state) });
     // SAFETY: an initialised device.
     c.saw("process events", unsafe { rk_process_events(dev) });
+    let mut card_before = false;
+    // SAFETY: an initialised device, our out-pointer.
+    c.saw("suspend", unsafe {
+        rk_device_suspend(dev, &mut card_before)
+    });
+    let mut count = 0u32;
+    // SAFETY: an initialised device, our out-pointer.
+    c.saw("insertions", unsafe {
+        rk_device_card_insertions(dev, &mut count)
+    });
 }
 
 unsafe extern "C" fn power(
@@ -457,6 +467,8 @@ fn calls_from_inside_a_callback_never_wait_for_its_lock() {
                 ("deinit", busy),
                 ("state", ok),
                 ("process events", ok),
+                ("suspend", busy),
+                ("insertions", ok),
             ]
         );
         assert_eq!(f.ctx().power_calls.get(), 1, "no POWER ran re-entrantly");
@@ -647,5 +659,75 @@ fn a_deactivation_report_on_a_call_the_library_did_not_make_is_refused() {
     };
     // SAFETY: as above.
     let st = unsafe { rk_protocol_report_deactivation(&protocol) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+}
+
+impl Fixture {
+    fn insertions(&self) -> u32 {
+        let mut count = 0u32;
+        // SAFETY: an initialised device, our out-pointer.
+        let st = unsafe { rk_device_card_insertions(self.dev(), &mut count) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        count
+    }
+
+    fn suspend(&self) -> bool {
+        let mut card_before = false;
+        // SAFETY: an initialised device, our out-pointer.
+        let st = unsafe { rk_device_suspend(self.dev(), &mut card_before) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        card_before
+    }
+
+    fn resume(&self, card_before: bool, present_now: bool) {
+        // SAFETY: an initialised device.
+        let st = unsafe { rk_device_resume(self.dev(), card_before, present_now) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+    }
+}
+
+/// Absent.
+const ABSENT: u32 = 1;
+
+#[test]
+fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
+    let f = Fixture::new();
+    let c = f.ctx();
+    assert_eq!(f.insertions(), 0);
+    assert!(!f.suspend(), "no card in");
+    assert_eq!(c.power_calls.get(), 0, "nothing to power down");
+    f.resume(false, false);
+    assert_eq!(f.state(), ABSENT);
+    f.insert();
+    assert_eq!(f.insertions(), 1);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    assert_eq!(
+        control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
+        RK_STATUS_PENDING
+    );
+    assert!(f.suspend(), "a card was in");
+    assert_eq!(c.last_power.get(), RK_POWER_DOWN);
+    assert_eq!(f.state(), SWALLOWED, "unpowered");
+    // A card in on waking: maybe another one. The removal completes IS_ABSENT, the
+    // insertion counts.
+    f.resume(true, true);
+    assert_eq!(*c.completions.borrow(), vec![RK_STATUS_SUCCESS]);
+    assert_eq!(f.insertions(), 2, "a new card for a polling host");
+    assert_eq!(f.state(), SWALLOWED, "present, unpowered");
+    // Taken out while asleep.
+    assert!(f.suspend());
+    f.resume(true, false);
+    assert_eq!(f.state(), ABSENT);
+    assert_eq!(f.insertions(), 2);
+    // Refused: a NULL or inside-the-device out-pointer, no device.
+    // SAFETY: refused before anything is written.
+    let st = unsafe { rk_device_suspend(f.dev(), ptr::null_mut()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let inside = f.dev().cast::<u32>().cast_mut().wrapping_add(8);
+    // SAFETY: as above.
+    let st = unsafe { rk_device_card_insertions(f.dev(), inside) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: NULL is refused.
+    let st = unsafe { rk_device_resume(ptr::null(), true, true) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
 }

@@ -2,7 +2,8 @@
  * resynchronisation (sim_driver.h), tells the library so
  * (rk_protocol_report_deactivation, rk_transmit_report_deactivation): the card is
  * then taken for unpowered, TRANSMIT waits for a reset, and a warm reset is done
- * as a cold one. */
+ * as a cold one. And the other way a card loses power: the reader's sleep
+ * (rk_device_suspend / rk_device_resume). */
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
@@ -100,6 +101,23 @@ int main(void)
     /* Outside a callback there is no call to report on. */
     CHECK_ST(rk_transmit_report_deactivation(NULL), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_protocol_report_deactivation(NULL), RK_STATUS_INVALID_PARAMETER);
+
+    /* System sleep: the card is powered down; on waking it may be another card. */
+    {
+        bool card_before = false;
+        uint32_t before = 0, after = 0;
+        CHECK_ST(rk_device_card_insertions(&dev, &before), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_suspend(&dev, &card_before), RK_STATUS_SUCCESS);
+        CHECK(card_before);
+        CHECK(drv.last_power == RK_POWER_DOWN);
+        CHECK(state() == STATE_SWALLOWED);
+        CHECK_ST(rk_device_resume(&dev, card_before, true), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);
+        CHECK(after == before + 1);
+        CHECK(state() == STATE_SWALLOWED);
+        CHECK_ST(power(RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
+        CHECK(state() == STATE_NEGOTIABLE);
+    }
 
     CHECK_ST(power(RK_POWER_DOWN), RK_STATUS_SUCCESS);
     CHECK_ST(rk_sim_deinit(&drv.card), RK_STATUS_SUCCESS);
