@@ -876,6 +876,33 @@ typedef struct {
 } rk_keypad_ops;
 
 /*
+ The protocol options of a device over a line ([`rk_device_init_line`]).
+ */
+typedef struct {
+  /*
+   Non-zero: carry extended APDUs over T=0 in chained ENVELOPE commands, for
+   cards that take ENVELOPE (default 0: refuse them). A byte, not a C `bool`,
+   so that any value C stores is valid.
+   */
+  uint8_t t0_envelope;
+  /*
+   The class byte of the GET RESPONSE and ENVELOPE commands T=0 generates: -1
+   = interindustry (default), -2 = the command's own class (GSM SIM cards,
+   `A0`), 0..=255 = this class byte.
+   */
+  int16_t t0_get_response_class;
+  /*
+   T=1: consecutive error-recovery transmissions before a resynchronisation.
+   */
+  uint8_t t1_max_retries;
+  /*
+   T=1: resynchronisations per APDU before the exchange fails (and the card is
+   deactivated, ISO/IEC 7816-3 rule 6.4).
+   */
+  uint8_t t1_max_resynchs;
+} rk_line_config;
+
+/*
  The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
  NUL-terminated UTF-8 text valid during the call only; `user` is what was given
  to [`rk_log_set`].
@@ -1404,6 +1431,30 @@ rk_status rk_device_resume(const rk_device *dev, bool card_before, bool present_
  it right after initialisation); `ops` is NULL or valid for reads.
  */
 rk_status rk_device_set_keypad(rk_device *dev, const rk_keypad_ops *ops);
+
+/*
+ Fill `*config` with the defaults a line device starts with.
+
+ # Safety
+
+ `config` is NULL or valid for a write.
+ */
+rk_status rk_line_config_default(rk_line_config *config);
+
+/*
+ Set the protocol options of a device over a line: they apply from the next
+ SET_PROTOCOL (a T=1 session keeps its retry limits until then). Errors:
+ `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned `config`, a GET RESPONSE
+ class outside -2..=255), `RK_STATUS_NOT_SUPPORTED` (a device made with
+ `rk_device_init`, which has no line), `RK_STATUS_INVALID_DEVICE_STATE` (storage
+ that holds no device), `RK_STATUS_DEVICE_BUSY` (called from inside one of the
+ device's callbacks). Waits for a callback running on another thread.
+
+ # Safety
+
+ `dev` is NULL or device storage; `config` is NULL or valid for reads.
+ */
+rk_status rk_device_set_line_config(const rk_device *dev, const rk_line_config *config);
 
 /*
  Set the log callback and the most it receives (`RK_LOG_OFF` .. `RK_LOG_TRACE`);

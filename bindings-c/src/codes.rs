@@ -2,6 +2,7 @@
 //! events, tracking waits, protocol bits and T=1 error detection codes.
 
 use readerkit::atr::Edc;
+use readerkit::t0::{Extended, GetResponseClass};
 
 use crate::status::*;
 
@@ -68,6 +69,41 @@ pub const RK_PROTOCOL_DEFAULT: u32 = 0x8000_0000;
 pub const RK_EDC_LRC: u8 = 0;
 /// T=1 error detection code: CRC.
 pub const RK_EDC_CRC: u8 = 1;
+
+/// The C code of a GET RESPONSE / ENVELOPE class: -1 = interindustry, -2 = from
+/// the command, 0..=255 = this class byte.
+pub(crate) fn class_code(class: GetResponseClass) -> i16 {
+    match class {
+        GetResponseClass::Interindustry => -1,
+        GetResponseClass::FromCommand => -2,
+        GetResponseClass::Fixed(class) => i16::from(class),
+    }
+}
+
+/// The GET RESPONSE / ENVELOPE class of a C code ([`class_code`]); one outside
+/// -2..=255 is `RK_STATUS_INVALID_PARAMETER`.
+pub(crate) fn class_of(code: i16) -> Result<GetResponseClass, rk_status> {
+    match code {
+        -1 => Ok(GetResponseClass::Interindustry),
+        -2 => Ok(GetResponseClass::FromCommand),
+        class => u8::try_from(class)
+            .map(GetResponseClass::Fixed)
+            .map_err(|_| RK_STATUS_INVALID_PARAMETER),
+    }
+}
+
+/// The C code of a T=0 extended-APDU policy: 1 = ENVELOPE, 0 = refuse.
+pub(crate) fn envelope_code(extended: Extended) -> u8 {
+    u8::from(extended == Extended::Envelope)
+}
+
+/// The T=0 extended-APDU policy of a C byte: non-zero = ENVELOPE.
+pub(crate) fn envelope_of(code: u8) -> Extended {
+    match code {
+        0 => Extended::NotSupported,
+        _ => Extended::Envelope,
+    }
+}
 
 /// The C code of an error detection code: `RK_EDC_LRC` or `RK_EDC_CRC`.
 pub(crate) fn edc_code(edc: Edc) -> u8 {

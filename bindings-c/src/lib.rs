@@ -19,6 +19,7 @@ mod guard;
 mod held;
 pub mod keypad;
 pub mod line;
+pub mod line_config;
 pub mod log;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -37,6 +38,7 @@ pub use codes::*;
 pub use device::*;
 pub use keypad::*;
 pub use line::*;
+pub use line_config::*;
 pub use log::*;
 #[cfg(feature = "sim")]
 pub use sim::*;

@@ -110,6 +110,11 @@ impl CLine {
         complete.then_some(CLine { ops, ctx })
     }
 
+    /// `true` for [`CLine::absent`]: a device over a callback table.
+    pub(crate) fn is_absent(&self) -> bool {
+        self.ops.reset.is_none()
+    }
+
     /// No line: the line reader of a device whose power, SET_PROTOCOL and TRANSMIT
     /// come from the C table holds this one and never calls it; every callback
     /// would answer `NotSupported`.

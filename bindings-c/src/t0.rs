@@ -2,10 +2,11 @@
 //! that moves the exchange on writes the next [`rk_action`] and returns the engine's
 //! status (the loop is in [`action`](crate::action)).
 
-use readerkit::t0::{Config, Exchange, Extended, GetResponseClass};
+use readerkit::t0::{Config, Exchange};
 use static_assertions::const_assert;
 
 use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
+use crate::codes::{class_code, class_of, envelope_code, envelope_of};
 use crate::guard::{Region, check_ptr, entry, guard};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
@@ -59,12 +60,8 @@ impl From<Config> for rk_t0_config {
             waiting_time_us: c.waiting_time_us,
             max_null_bytes: c.max_null_bytes,
             max_rounds: c.max_rounds,
-            envelope: u8::from(c.extended == Extended::Envelope),
-            get_response_class: match c.get_response_class {
-                GetResponseClass::Interindustry => -1,
-                GetResponseClass::FromCommand => -2,
-                GetResponseClass::Fixed(class) => i16::from(class),
-            },
+            envelope: envelope_code(c.extended),
+            get_response_class: class_code(c.get_response_class),
         }
     }
 }
@@ -74,23 +71,12 @@ impl TryFrom<rk_t0_config> for Config {
     type Error = rk_status;
 
     fn try_from(c: rk_t0_config) -> Result<Config, rk_status> {
-        let get_response_class = match c.get_response_class {
-            -1 => GetResponseClass::Interindustry,
-            -2 => GetResponseClass::FromCommand,
-            class => u8::try_from(class)
-                .map(GetResponseClass::Fixed)
-                .map_err(|_| RK_STATUS_INVALID_PARAMETER)?,
-        };
-        let extended = match c.envelope {
-            0 => Extended::NotSupported,
-            _ => Extended::Envelope,
-        };
         Ok(Config {
             waiting_time_us: c.waiting_time_us,
             max_null_bytes: c.max_null_bytes,
             max_rounds: c.max_rounds,
-            extended,
-            get_response_class,
+            extended: envelope_of(c.envelope),
+            get_response_class: class_of(c.get_response_class)?,
         })
     }
 }

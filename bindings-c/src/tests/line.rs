@@ -6,12 +6,13 @@
 
 use core::cell::{Cell, RefCell};
 use core::ffi::c_void;
+use core::mem::MaybeUninit;
 use core::ptr;
 
 use readerkit_testkit::thread::hang_guarded;
 
 use super::device::control;
-use super::{ctx, typical_caps};
+use super::{ctx, init_device, no_callbacks, typical_caps};
 use crate::*;
 
 /// How the line behaves besides moving the simulated card's bytes.
@@ -183,6 +184,11 @@ fn call_back(c: &Ctx) {
         )
     };
     c.saw("init again", again);
+    let config = default_line_config();
+    // SAFETY: an initialised device; our config.
+    c.saw("line config", unsafe {
+        rk_device_set_line_config(c.dev, &config)
+    });
 }
 
 impl Ctx {
@@ -512,12 +518,13 @@ fn calls_from_inside_a_line_callback_are_refused_and_the_request_completes() {
         assert_eq!(&response[8..], &[0x90, 0x00]);
         let seen = f.ctx().seen.borrow().clone();
         assert_eq!(
-            &seen[..4],
+            &seen[..5],
             &[
                 ("transmit", RK_STATUS_DEVICE_BUSY),
                 ("get state", RK_STATUS_SUCCESS),
                 ("deinit", RK_STATUS_DEVICE_BUSY),
                 ("init again", RK_STATUS_DEVICE_BUSY),
+                ("line config", RK_STATUS_DEVICE_BUSY),
             ]
         );
         assert_eq!(f.state(), SPECIFIC);
@@ -541,4 +548,81 @@ fn card_tracking_pends_with_tracking_complete_and_is_unsupported_without() {
     // SAFETY: as above.
     assert_eq!(unsafe { rk_process_events(with.dev) }, RK_STATUS_SUCCESS);
     assert_eq!(*with.ctx().completions.borrow(), [RK_STATUS_SUCCESS]);
+}
+
+/// `rk_line_config_default` into a local.
+fn default_line_config() -> rk_line_config {
+    let mut config = MaybeUninit::<rk_line_config>::uninit();
+    // SAFETY: a local out-pointer.
+    let st = unsafe { rk_line_config_default(config.as_mut_ptr()) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: written above.
+    unsafe { config.assume_init() }
+}
+
+#[test]
+fn the_line_config_sets_the_t1_retry_limits_from_the_next_set_protocol() {
+    hang_guarded("line config", || {
+        let d = default_line_config();
+        assert_eq!((d.t0_envelope, d.t0_get_response_class), (0, -1));
+        assert_eq!(
+            (d.t1_max_retries, d.t1_max_resynchs),
+            (
+                readerkit::t1::DEFAULT_MAX_RETRIES,
+                readerkit::t1::DEFAULT_MAX_RESYNCHS
+            )
+        );
+        let f = Fixture::new(RK_SIM_PROFILE_T1, false);
+        // How many times a T=1 exchange with a silent card waits for it.
+        let waits = |f: &Fixture| {
+            assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+            assert_eq!(f.set_protocol(RK_PROTOCOL_T1), RK_STATUS_SUCCESS);
+            f.ctx().mode.set(Mode::Silent);
+            f.ctx().receives.set(0);
+            assert_eq!(f.get_challenge(RK_PROTOCOL_T1).0, RK_STATUS_IO_TIMEOUT);
+            f.ctx().mode.set(Mode::Card);
+            f.ctx().receives.get()
+        };
+        let with_defaults = waits(&f);
+        let set = |config: &rk_line_config| {
+            // SAFETY: an initialised device; our config.
+            unsafe { rk_device_set_line_config(f.dev(), config) }
+        };
+        let strict = rk_line_config {
+            t1_max_retries: 0,
+            t1_max_resynchs: 0,
+            ..d
+        };
+        assert_eq!(set(&strict), RK_STATUS_SUCCESS);
+        let strict_waits = waits(&f);
+        assert!(
+            strict_waits < with_defaults,
+            "{strict_waits} waits with no retry, {with_defaults} with the defaults"
+        );
+        // Refused, the config unchanged: a class outside -2..=255, NULL.
+        for class in [-3, 256] {
+            let bad = rk_line_config {
+                t0_get_response_class: class,
+                ..d
+            };
+            assert_eq!(set(&bad), RK_STATUS_INVALID_PARAMETER, "class {class}");
+        }
+        // SAFETY: NULL is refused.
+        let st = unsafe { rk_device_set_line_config(f.dev(), ptr::null()) };
+        assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+        assert_eq!(waits(&f), strict_waits, "the refusals changed nothing");
+        assert_eq!(set(&d), RK_STATUS_SUCCESS);
+        assert_eq!(waits(&f), with_defaults);
+        // A device over a callback table has no line to configure.
+        let table_dev = super::Zeroed::<rk_device>::new();
+        // SAFETY: zeroed storage; no callbacks, no context.
+        let st = unsafe { init_device(table_dev.ptr(), &no_callbacks(), ptr::null_mut()) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        // SAFETY: an initialised device; our config.
+        let st = unsafe { rk_device_set_line_config(table_dev.ptr(), &d) };
+        assert_eq!(st, RK_STATUS_NOT_SUPPORTED);
+        // SAFETY: an idle device.
+        let st = unsafe { rk_device_deinit(table_dev.ptr()) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+    });
 }

@@ -195,6 +195,20 @@ int main(void)
         CHECK_ST(rk_device_state(&line_dev, &state), RK_STATUS_SUCCESS);
         if (state != 3) { fprintf(stderr, "line device state %u after a lying reset, want 3\n", (unsigned)state); failures++; }
         CHECK_ST(rk_device_control(&line_dev, RK_IOCTL_IS_ABSENT, NULL, 0, NULL, 0, &n), RK_STATUS_NOT_SUPPORTED);
+        /* protocol options: a class outside -2..=255 and NULL refused */
+        {
+            rk_line_config cfg;
+            CHECK_ST(rk_line_config_default(NULL), RK_STATUS_INVALID_PARAMETER);
+            CHECK_ST(rk_line_config_default(&cfg), RK_STATUS_SUCCESS);
+            CHECK(cfg.t0_envelope == 0 && cfg.t0_get_response_class == -1);
+            CHECK_ST(rk_device_set_line_config(&line_dev, NULL), RK_STATUS_INVALID_PARAMETER);
+            cfg.t0_get_response_class = 256;
+            CHECK_ST(rk_device_set_line_config(&line_dev, &cfg), RK_STATUS_INVALID_PARAMETER);
+            cfg.t0_get_response_class = 0xA0; /* GSM SIM class */
+            cfg.t0_envelope = 1;
+            CHECK_ST(rk_device_set_line_config(&line_dev, &cfg), RK_STATUS_SUCCESS);
+            CHECK_ST(rk_device_set_line_config(NULL, &cfg), RK_STATUS_INVALID_PARAMETER);
+        }
         CHECK_ST(rk_device_deinit(&line_dev), RK_STATUS_SUCCESS);
     }
 

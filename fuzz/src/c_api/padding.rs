@@ -7,7 +7,7 @@
 
 use std::mem::offset_of;
 
-use readerkit_c::{rk_action, rk_atr_info, rk_t0_config, rk_t1_config};
+use readerkit_c::{rk_action, rk_atr_info, rk_line_config, rk_t0_config, rk_t1_config};
 
 use super::arena::{ARENA_LEN, R, arena};
 
@@ -105,6 +105,17 @@ impl CStruct for rk_t1_config {
     }
 }
 
+impl CStruct for rk_line_config {
+    fn fields() -> Vec<(usize, usize)> {
+        fields!(rk_line_config {
+            t0_envelope,
+            t0_get_response_class,
+            t1_max_retries,
+            t1_max_resynchs
+        })
+    }
+}
+
 /// Where a call may write a C struct whole: its place in the arena and the
 /// struct's padding (offsets from its start).
 #[derive(Debug, Clone)]
@@ -155,5 +166,12 @@ mod tests {
         // kind (u32) then the pointer: 4 bytes; wtx (u8) then status (u32): 3;
         // status, then the end of the 8-aligned struct: 4.
         assert_eq!(padding, vec![4, 5, 6, 7, 29, 30, 31, 36, 37, 38, 39]);
+    }
+
+    #[test]
+    fn a_line_config_has_padding_after_the_envelope_byte() {
+        let at = R::at(0, size_of::<rk_line_config>());
+        // t0_envelope (u8), then the 2-aligned class: 1 byte.
+        assert_eq!(Written::of::<rk_line_config>(at).padding, vec![1]);
     }
 }

@@ -115,7 +115,7 @@ pub(crate) fn op_device(kind: u8) {
     // first).
     let stored = object_at(dev, ObjectKind::Device);
     let answer_overlap = |out: R| Overlap::of(&[out, stored], &[]).checked_first(true);
-    let st = match kind % 7 {
+    let st = match kind % 11 {
         0 => {
             let (st, must_refuse) = control(slot, dev, site);
             refusal_expected.set(must_refuse);
@@ -185,6 +185,58 @@ pub(crate) fn op_device(kind: u8) {
             }
             if st == Some(RK_STATUS_SUCCESS) {
                 with(|h| h.keypad[slot] = true);
+            }
+            st
+        }
+        6 => {
+            let writes = [out_over::<bool>(&[stored])];
+            let site = site.writes(&writes).overlap(answer_overlap(writes[0]));
+            // SAFETY: as above; an out-pointer in the arena.
+            let suspend = || unsafe { rk_device_suspend(dev.ptr(), writes[0].ptr()) };
+            site.run("rk_device_suspend", suspend)
+        }
+        7 => {
+            let (before, now) = (byte() & 1 == 1, byte() & 1 == 1);
+            // SAFETY: as above.
+            site.run("rk_device_resume", || unsafe {
+                rk_device_resume(dev.ptr(), before, now)
+            })
+        }
+        8 => {
+            let writes = [out_over::<u32>(&[stored])];
+            let site = site.writes(&writes).overlap(answer_overlap(writes[0]));
+            // SAFETY: as above.
+            let get = || unsafe { rk_device_card_insertions(dev.ptr(), writes[0].ptr()) };
+            site.run("rk_device_card_insertions", get)
+        }
+        9 => {
+            let config = rk_line_config {
+                t0_envelope: byte(),
+                t0_get_response_class: match byte() {
+                    0..=199 => -1,
+                    200..=219 => -2,
+                    _ => u16le() as i16,
+                },
+                t1_max_retries: byte() % 4,
+                t1_max_resynchs: byte() % 4,
+            };
+            let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
+            // SAFETY: as above; a local config.
+            let st = site.run("rk_device_set_line_config", || unsafe {
+                rk_device_set_line_config(dev.ptr(), &config)
+            });
+            if let Some(st) = st
+                && live
+            {
+                // The header's rule: a class in -2..=255, a device over a line.
+                let class_ok = (-2..=255).contains(&config.t0_get_response_class);
+                let line = obj(slot) == (Obj::Device { line: true });
+                let want = match (class_ok, line) {
+                    (false, _) => RK_STATUS_INVALID_PARAMETER,
+                    (true, false) => RK_STATUS_NOT_SUPPORTED,
+                    (true, true) => RK_STATUS_SUCCESS,
+                };
+                assert_eq!(st, want, "rk_device_set_line_config({config:?})");
             }
             st
         }

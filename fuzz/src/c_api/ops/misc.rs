@@ -94,7 +94,7 @@ pub(crate) fn op_sim(kind: u8) {
 }
 
 pub(crate) fn op_misc(kind: u8) {
-    match kind % 6 {
+    match kind % 7 {
         0 => {
             // The caller prepares a buffer (an APDU, a request, a config).
             let r = buffer();
@@ -179,6 +179,16 @@ pub(crate) fn op_misc(kind: u8) {
                 .run("rk_t0_config_default", || {
                     // SAFETY: arena memory.
                     unsafe { rk_t0_config_default(config.ptr(), wt) }
+                });
+        }
+        5 => {
+            let config = out::<rk_line_config>();
+            Site::on(&[])
+                .writes(&[config])
+                .structs(&[Written::of::<rk_line_config>(config)])
+                .run("rk_line_config_default", || {
+                    // SAFETY: arena memory.
+                    unsafe { rk_line_config_default(config.ptr()) }
                 });
         }
         _ => {
