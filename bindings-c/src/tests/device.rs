@@ -325,12 +325,20 @@ impl Fixture {
         control(self.dev(), RK_IOCTL_POWER, &input, &mut [0u8; 33])
     }
 
-    fn state(&self) -> u32 {
-        let mut state = 0u32;
+    /// What `get` (`rk_device_state` and the like) writes, asserted a success.
+    fn read<T: Default>(
+        &self,
+        get: unsafe extern "C" fn(*const rk_device, *mut T) -> rk_status,
+    ) -> T {
+        let mut value = T::default();
         // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_state(self.dev(), &mut state) };
+        let st = unsafe { get(self.dev(), &mut value) };
         assert_eq!(st, RK_STATUS_SUCCESS);
-        state
+        value
+    }
+
+    fn state(&self) -> u32 {
+        self.read(rk_device_state)
     }
 
     fn set_protocol_t1(&self) -> rk_status {
@@ -664,19 +672,11 @@ fn a_deactivation_report_on_a_call_the_library_did_not_make_is_refused() {
 
 impl Fixture {
     fn insertions(&self) -> u32 {
-        let mut count = 0u32;
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_card_insertions(self.dev(), &mut count) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        count
+        self.read(rk_device_card_insertions)
     }
 
     fn suspend(&self) -> bool {
-        let mut card_before = false;
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_suspend(self.dev(), &mut card_before) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        card_before
+        self.read(rk_device_suspend)
     }
 
     fn resume(&self, card_before: bool, present_now: bool) {

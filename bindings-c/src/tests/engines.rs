@@ -201,6 +201,24 @@ fn t1_card_block(data: &[u8]) -> Vec<u8> {
     block
 }
 
+/// `rk_t1_begin` of GET CHALLENGE in `tx` on `engine`, the response into `resp`.
+///
+/// # Safety
+///
+/// `tx` and `engine` are this thread's storage; `resp` is valid for 8 bytes until
+/// `rk_t1_end`.
+unsafe fn begin_get_challenge(
+    tx: *mut rk_t1_transaction,
+    engine: *mut rk_t1_engine,
+    resp: *mut u8,
+    a: &mut rk_action,
+) -> rk_status {
+    let tx_len = size_of::<rk_t1_transaction>();
+    let (apdu, len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
+    // SAFETY: per the contract; the APDU is static.
+    unsafe { rk_t1_begin(tx, tx_len, engine, apdu, len, resp, 8, a) }
+}
+
 fn t1_engine() -> Zeroed<rk_t1_engine> {
     t1_engine_with(|_| {})
 }
@@ -548,12 +566,8 @@ fn t1_begin_that_the_engine_refuses_stores_nothing() {
     let (engine, tx) = (engine_storage.ptr(), tx_storage.ptr());
     let mut response = [0u8; 8];
     let resp = response.as_mut_ptr();
-    let begin = |a: &mut rk_action| {
-        let tx_len = size_of::<rk_t1_transaction>();
-        let (apdu, len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
-        // SAFETY: our own live storage, APDU and response, kept until rk_t1_end.
-        unsafe { rk_t1_begin(tx, tx_len, engine, apdu, len, resp, 8, a) }
-    };
+    // SAFETY: our own live storage and response, kept until rk_t1_end.
+    let begin = |a: &mut rk_action| unsafe { begin_get_challenge(tx, engine, resp, a) };
     let mut a = no_action();
     // An APDU the engine refuses: the same, whatever the engine's state.
     let empty = |a: &mut rk_action| {
@@ -650,12 +664,8 @@ fn t1_resynch_failed_says_when_rule_6_4_applies() {
     let (engine, tx) = (engine_storage.ptr(), tx_storage.ptr());
     let mut response = [0u8; 8];
     let resp = response.as_mut_ptr();
-    let begin = |a: &mut rk_action| {
-        let tx_len = size_of::<rk_t1_transaction>();
-        let (apdu, len) = (GET_CHALLENGE.as_ptr(), GET_CHALLENGE.len());
-        // SAFETY: our own live storage, APDU and response, kept until rk_t1_end.
-        unsafe { rk_t1_begin(tx, tx_len, engine, apdu, len, resp, 8, a) }
-    };
+    // SAFETY: our own live storage and response, kept until rk_t1_end.
+    let begin = |a: &mut rk_action| unsafe { begin_get_challenge(tx, engine, resp, a) };
     assert_eq!(resynch_failed(engine), (RK_STATUS_SUCCESS, false));
     let mut a = no_action();
     assert_eq!(begin(&mut a), RK_STATUS_SUCCESS);

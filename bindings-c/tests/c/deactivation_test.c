@@ -53,11 +53,24 @@ static uint32_t state(void)
     return s;
 }
 
+/* `request` with the driver's `fault` on fails, and the driver's deactivation
+ * leaves the card unpowered: TRANSMIT waits for a reset. */
+static void deactivated_by(int *fault, rk_status (*request)(void), const char *what)
+{
+    rk_status st;
+    *fault = 1;
+    st = request();
+    *fault = 0;
+    printf("%s: %s\n", what, rk_status_description(st));
+    CHECK(st != RK_STATUS_SUCCESS);
+    CHECK(state() == STATE_SWALLOWED);
+    CHECK_ST(select_mf(), RK_STATUS_INVALID_DEVICE_STATE);
+}
+
 int main(void)
 {
     rk_reader_functions table;
     rk_reader_caps caps;
-    rk_status st;
 
     sim_driver_table(&table);
     CHECK_ST(rk_reader_caps_typical(&caps), RK_STATUS_SUCCESS);
@@ -68,13 +81,7 @@ int main(void)
     CHECK(state() == STATE_NEGOTIABLE);
 
     /* The card's PPS answer is corrupted: the driver deactivates the card. */
-    drv.corrupt_pps = 1;
-    st = set_t1();
-    drv.corrupt_pps = 0;
-    printf("failed PPS: %s\n", rk_status_description(st));
-    CHECK(st != RK_STATUS_SUCCESS);
-    CHECK(state() == STATE_SWALLOWED);
-    CHECK_ST(select_mf(), RK_STATUS_INVALID_DEVICE_STATE);
+    deactivated_by(&drv.corrupt_pps, set_t1, "failed PPS");
     CHECK_ST(power(RK_POWER_WARM_RESET), RK_STATUS_SUCCESS);
     CHECK(drv.last_power == RK_POWER_COLD_RESET);
     CHECK(state() == STATE_NEGOTIABLE);
@@ -83,14 +90,8 @@ int main(void)
     CHECK_ST(set_t1(), RK_STATUS_SUCCESS);
     CHECK(state() == STATE_SPECIFIC);
     CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
-    drv.silent = 1;
-    st = select_mf();
-    drv.silent = 0;
-    printf("failed resynchronisation: %s\n", rk_status_description(st));
-    CHECK(st != RK_STATUS_SUCCESS);
-    CHECK(state() == STATE_SWALLOWED);
+    deactivated_by(&drv.silent, select_mf, "failed resynchronisation");
     CHECK(!drv.t1_ready);
-    CHECK_ST(select_mf(), RK_STATUS_INVALID_DEVICE_STATE);
 
     /* A reset brings the card back. */
     CHECK_ST(power(RK_POWER_WARM_RESET), RK_STATUS_SUCCESS);

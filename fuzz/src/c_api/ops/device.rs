@@ -106,15 +106,12 @@ pub(crate) fn op_device(kind: u8) {
     let own: &[usize] = &[slot];
     let extra = device_extra(slot);
     let state_before = device_state(slot);
+    // `dev` names the live device of `slot` (not a pointer into it, not NULL).
+    let live = live_device(slot, dev);
     // Whether a refusal leaves everything as it was (device_control: only when
     // the harness sees a broken precondition).
     let refusal_expected = Cell::new(true);
     let site = Site::on(own).extra(&extra);
-    // The device's storage at `dev` as the library sees it, and the rule of a
-    // call that writes one value through `out`: not into the device (checked
-    // first).
-    let stored = object_at(dev, ObjectKind::Device);
-    let answer_overlap = |out: R| Overlap::of(&[out, stored], &[]).checked_first(true);
     let st = match kind % 11 {
         0 => {
             let (st, must_refuse) = control(slot, dev, site);
@@ -135,20 +132,9 @@ pub(crate) fn op_device(kind: u8) {
         2 => site.run("rk_process_events", || unsafe {
             rk_process_events(dev.ptr())
         }),
-        3 => {
-            let writes = [out_over::<bool>(&[stored])];
-            let site = site.writes(&writes).overlap(answer_overlap(writes[0]));
-            // SAFETY: as above; an out-pointer in the arena.
-            let cancel = || unsafe { rk_cancel_tracking(dev.ptr(), writes[0].ptr()) };
-            site.run("rk_cancel_tracking", cancel)
-        }
+        3 => answer_call(site, dev, "rk_cancel_tracking", rk_cancel_tracking).0,
         4 => {
-            let writes = [out_over::<u32>(&[stored])];
-            let [state] = writes;
-            let site = site.writes(&writes).overlap(answer_overlap(state));
-            // SAFETY: as above.
-            let get = || unsafe { rk_device_state(dev.ptr(), state.ptr()) };
-            let st = site.run("rk_device_state", get);
+            let (st, state) = answer_call(site, dev, "rk_device_state", rk_device_state);
             if st == Some(RK_STATUS_SUCCESS) {
                 let s: u32 = read(state);
                 assert!(s <= 6, "state {s}");
@@ -162,7 +148,6 @@ pub(crate) fn op_device(kind: u8) {
                 min_pin_digits: byte() % 10,
                 max_pin_digits: byte() % 20,
             };
-            let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
             // SAFETY: as above; local ops.
             let st = site.run("rk_device_set_keypad", || unsafe {
                 rk_device_set_keypad(dev.ptr(), &ops)
@@ -188,13 +173,7 @@ pub(crate) fn op_device(kind: u8) {
             }
             st
         }
-        6 => {
-            let writes = [out_over::<bool>(&[stored])];
-            let site = site.writes(&writes).overlap(answer_overlap(writes[0]));
-            // SAFETY: as above; an out-pointer in the arena.
-            let suspend = || unsafe { rk_device_suspend(dev.ptr(), writes[0].ptr()) };
-            site.run("rk_device_suspend", suspend)
-        }
+        6 => answer_call(site, dev, "rk_device_suspend", rk_device_suspend).0,
         7 => {
             let (before, now) = (byte() & 1 == 1, byte() & 1 == 1);
             // SAFETY: as above.
@@ -203,11 +182,13 @@ pub(crate) fn op_device(kind: u8) {
             })
         }
         8 => {
-            let writes = [out_over::<u32>(&[stored])];
-            let site = site.writes(&writes).overlap(answer_overlap(writes[0]));
-            // SAFETY: as above.
-            let get = || unsafe { rk_device_card_insertions(dev.ptr(), writes[0].ptr()) };
-            site.run("rk_device_card_insertions", get)
+            answer_call(
+                site,
+                dev,
+                "rk_device_card_insertions",
+                rk_device_card_insertions,
+            )
+            .0
         }
         9 => {
             let config = rk_line_config {
@@ -220,23 +201,12 @@ pub(crate) fn op_device(kind: u8) {
                 t1_max_retries: byte() % 4,
                 t1_max_resynchs: byte() % 4,
             };
-            let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
             // SAFETY: as above; a local config.
             let st = site.run("rk_device_set_line_config", || unsafe {
                 rk_device_set_line_config(dev.ptr(), &config)
             });
-            if let Some(st) = st
-                && live
-            {
-                // The header's rule: a class in -2..=255, a device over a line.
-                let class_ok = (-2..=255).contains(&config.t0_get_response_class);
-                let line = obj(slot) == (Obj::Device { line: true });
-                let want = match (class_ok, line) {
-                    (false, _) => RK_STATUS_INVALID_PARAMETER,
-                    (true, false) => RK_STATUS_NOT_SUPPORTED,
-                    (true, true) => RK_STATUS_SUCCESS,
-                };
-                assert_eq!(st, want, "rk_device_set_line_config({config:?})");
+            if let Some(st) = st.filter(|_| live) {
+                check_line_config(st, &config, obj(slot) == (Obj::Device { line: true }));
             }
             st
         }
@@ -274,6 +244,43 @@ pub(crate) fn op_device(kind: u8) {
     }
 }
 
+/// A call on the device at `dev` that writes one `T` through an out-pointer in
+/// the arena, which must not lie in the device (refused first): its status and
+/// the out-pointer.
+fn answer_call<T>(
+    site: Site<'_>,
+    dev: R,
+    what: &str,
+    f: unsafe extern "C" fn(*const rk_device, *mut T) -> rk_status,
+) -> (Option<rk_status>, R) {
+    let stored = object_at(dev, ObjectKind::Device);
+    let writes = [out_over::<T>(&[stored])];
+    let [out] = writes;
+    let overlap = Overlap::of(&[out, stored], &[]).checked_first(true);
+    // SAFETY: the device pointer and an out-pointer in the arena.
+    let call = || unsafe { f(dev.ptr(), out.ptr()) };
+    (site.writes(&writes).overlap(overlap).run(what, call), out)
+}
+
+/// Whether `dev` names the live device of `slot` (its storage's start).
+fn live_device(slot: usize, dev: R) -> bool {
+    matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot)
+}
+
+/// The header's rule for `rk_device_set_line_config` on a live device: a class in
+/// -2..=255 (else INVALID_PARAMETER), then a device over a line (else
+/// NOT_SUPPORTED).
+fn check_line_config(st: rk_status, config: &rk_line_config, line: bool) {
+    let want = if !(-2..=255).contains(&config.t0_get_response_class) {
+        RK_STATUS_INVALID_PARAMETER
+    } else if !line {
+        RK_STATUS_NOT_SUPPORTED
+    } else {
+        RK_STATUS_SUCCESS
+    };
+    assert_eq!(st, want, "rk_device_set_line_config({config:?})");
+}
+
 /// The header's rule for `rk_reader_caps`, written here: `max_ifsd` 1..=254 and at
 /// least one of `RK_PROTOCOL_T0`, `_T1`, `_RAW` (other bits ignored).
 fn documented_caps(caps: &rk_reader_caps) -> bool {
@@ -293,7 +300,7 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
     let output = buffer_over(&[stored, input]);
     let bw = out_over::<usize>(&[stored, input, output]);
     let before: usize = if bw.null { 0 } else { read(bw) };
-    let live = matches!(obj(slot), Obj::Device { .. }) && dev.off == slot_off(slot);
+    let live = live_device(slot, dev);
     let null_with_len = |r: R| r.null && r.len != 0;
     // The output, the count and the device written, the input read: checked
     // first (after the count's alignment, refused the same way).
