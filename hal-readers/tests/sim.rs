@@ -54,6 +54,11 @@ struct Chip {
     vsel: Vec<(bool, bool)>,
     vsel0: bool,
     delay_ns: u64,
+    /// When RST last rose (`delay_ns` then).
+    rst_rose_ns: u64,
+    /// The card's answer starts this long after RST rises (ISO/IEC 7816-3 8.2:
+    /// between 400 and 40 000 clock cycles).
+    ts_after_ns: u64,
 }
 
 type Shared = Rc<RefCell<Chip>>;
@@ -115,6 +120,9 @@ impl OutputPin for RstPin {
         let mut c = self.0.borrow_mut();
         let rising = !c.rst;
         c.rst = true;
+        if rising {
+            c.rst_rose_ns = c.delay_ns;
+        }
         if rising && c.powered {
             if let Some(card) = c.card.as_mut() {
                 card.cold_reset();
@@ -172,7 +180,7 @@ impl serial::Read<u8> for Uart {
         if let Some(r) = c.rx.pop_front() {
             return r.map_err(|k| nb::Error::Other(FakeError(k)));
         }
-        if !(c.powered && c.rst) {
+        if !(c.powered && c.rst) || c.delay_ns < c.rst_rose_ns + c.ts_after_ns {
             return Err(nb::Error::WouldBlock);
         }
         let parity = c.parity;
@@ -440,6 +448,28 @@ fn mute_card_times_out_after_trying_every_class() {
     // about 3 × (3.5 + 11.2 + 11.2) ms plus two 10 ms pauses; bounded, no hang.
     let ms = chip.borrow().delay_ns / 1_000_000;
     assert!((70..200).contains(&ms), "{ms} ms");
+}
+
+/// TS must start within 40 000 clock cycles of RST rising (ISO/IEC 7816-3 8.2):
+/// at 3.58 MHz 11.17 ms, and the interface allows 12 etu more to receive it
+/// (1.25 ms). A card starting at 12 ms is taken; one starting at 13 ms is mute:
+/// every class is tried, then the card is deactivated.
+#[test]
+fn ts_after_40_000_clock_cycles_is_a_mute_card() {
+    for (after_ms, answered) in [(12, true), (13, false)] {
+        let (dev, chip) = rig(Some(Card::new(Profile::t1())));
+        chip.borrow_mut().ts_after_ns = after_ms * 1_000_000;
+        poll(&dev);
+        let result = power_up(&dev);
+        if answered {
+            assert_eq!(result.as_deref(), Ok(Profile::t1().atr().as_slice()));
+            assert!(chip.borrow().powered);
+        } else {
+            assert_eq!(result, Err(Status::IoTimeout), "TS at {after_ms} ms");
+            assert_eq!(chip.borrow().vsel.len(), 3, "classes C, B and A tried");
+            assert!(!chip.borrow().powered);
+        }
+    }
 }
 
 #[test]
