@@ -59,6 +59,12 @@ struct Chip {
     /// The card's answer starts this long after RST rises (ISO/IEC 7816-3 8.2:
     /// between 400 and 40 000 clock cycles).
     ts_after_ns: u64,
+    /// The card waits this long (ns) before its character number `.0` (counted
+    /// from TS = 0 after RST rose).
+    gap_before: Option<(usize, u64)>,
+    /// Characters the card sent since RST rose, and when the last one came.
+    card_chars: usize,
+    last_char_ns: u64,
 }
 
 type Shared = Rc<RefCell<Chip>>;
@@ -122,6 +128,7 @@ impl OutputPin for RstPin {
         c.rst = true;
         if rising {
             c.rst_rose_ns = c.delay_ns;
+            c.card_chars = 0;
         }
         if rising && c.powered {
             if let Some(card) = c.card.as_mut() {
@@ -183,6 +190,11 @@ impl serial::Read<u8> for Uart {
         if !(c.powered && c.rst) || c.delay_ns < c.rst_rose_ns + c.ts_after_ns {
             return Err(nb::Error::WouldBlock);
         }
+        if let Some((at, gap_ns)) = c.gap_before {
+            if c.card_chars == at && c.delay_ns < c.last_char_ns + gap_ns {
+                return Err(nb::Error::WouldBlock);
+            }
+        }
         let parity = c.parity;
         let Some(card) = c.card.as_mut() else {
             return Err(nb::Error::WouldBlock);
@@ -192,6 +204,8 @@ impl serial::Read<u8> for Uart {
             return Err(nb::Error::WouldBlock);
         }
         let inverse = card.profile().convention == Convention::Inverse;
+        c.card_chars += 1;
+        c.last_char_ns = c.delay_ns;
         let expected = if inverse { Parity::Odd } else { Parity::Even };
         if parity != Some(expected) {
             return Err(nb::Error::Other(FakeError(ErrorKind::Parity)));
@@ -469,6 +483,30 @@ fn ts_after_40_000_clock_cycles_is_a_mute_card() {
             assert_eq!(chip.borrow().vsel.len(), 3, "classes C, B and A tried");
             assert!(!chip.borrow().powered);
         }
+    }
+}
+
+/// At most 9 600 etu between two ATR characters (ISO/IEC 7816-3 8.2): at 3.58 MHz
+/// 997.5 ms. A card pausing 990 ms before T0 gives its whole ATR; one pausing
+/// 1 010 ms is cut after TS: the core refuses the truncated ATR and takes the
+/// card for powered but unusable, as the line left it; a warm reset recovers it.
+#[test]
+fn a_gap_over_9_600_etu_in_the_atr_ends_it() {
+    for (gap_ms, answered) in [(990, true), (1_010, false)] {
+        let (dev, chip) = rig(Some(Card::new(Profile::t1())));
+        chip.borrow_mut().gap_before = Some((1, gap_ms * 1_000_000));
+        poll(&dev);
+        let result = power_up(&dev);
+        if answered {
+            assert_eq!(result.as_deref(), Ok(Profile::t1().atr().as_slice()));
+            continue;
+        }
+        assert_eq!(result, Err(Status::UnrecognizedMedia), "gap of {gap_ms} ms");
+        assert_eq!(dev.state(), CardState::Powered);
+        assert!(chip.borrow().powered);
+        chip.borrow_mut().gap_before = None;
+        let atr = control(&dev, Ioctl::Power, &2u32.to_le_bytes(), 33);
+        assert_eq!(atr.as_deref(), Ok(Profile::t1().atr().as_slice()));
     }
 }
 
