@@ -304,42 +304,44 @@ fn case_2s_le_zero_is_256() {
     assert_eq!(&resp[256..], [0x90, 0x00]);
 }
 
+/// READ BINARY with Le = 16 answered `6C 04`: the resend with P3 = 04 brings 4
+/// bytes. GET CHALLENGE with Le = 4 answered `6C 08`: the resend brings 8, of which
+/// the response keeps the first 4 and the status word (ISO/IEC 7816-4:1995 Annex A,
+/// La > Le), so a buffer of Ne + 2 bytes holds it, in place (data slots) or fed in
+/// any split; a smaller one still fails.
 #[test]
 fn case_2s_6cxx_resends_with_corrected_p3() {
-    let apdu = [0x00, 0xB0, 0x00, 0x00, 0x10];
-    let script: [Step<'_>; 2] = [
-        (&apdu, &[0x6C, 0x04]),
+    let cases: [(u8, u8, &[u8], &[u8]); 2] = [
         (
-            &[0x00, 0xB0, 0x00, 0x00, 0x04],
+            0xB0,
+            0x10,
             &[0xB0, 9, 8, 7, 6, 0x90, 0x00],
+            &[9, 8, 7, 6, 0x90, 0x00],
         ),
-    ];
-    let r = run_all_splits(&apdu, 64, cfg(), &script);
-    assert_eq!(r.result, Ok(std::vec![9, 8, 7, 6, 0x90, 0x00]));
-    assert_eq!(flat(&r.sent), [0, 0xB0, 0, 0, 0x10, 0, 0xB0, 0, 0, 0x04]);
-}
-
-#[test]
-fn case_2s_6cxx_beyond_ne_keeps_the_first_ne_bytes() {
-    // GET CHALLENGE with Le = 4 to a card that gives 8 only: 6C 08, then the
-    // resend with P3 = 08 brings 8 bytes. The response keeps the first 4 and the
-    // status word (ISO/IEC 7816-4:1995 Annex A, La > Le), so a buffer of Ne + 2
-    // bytes holds it, in place (data slots) or fed in any split.
-    let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
-    let script: [Step<'_>; 2] = [
-        (&apdu, &[0x6C, 0x08]),
         (
-            &[0x00, 0x84, 0x00, 0x00, 0x08],
+            0x84,
+            0x04,
             &[0x84, 1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00],
+            &[1, 2, 3, 4, 0x90, 0x00],
         ),
     ];
-    for cap in [6, 10, 64] {
-        let r = run_all_splits(&apdu, cap, cfg(), &script);
-        assert_eq!(r.result, Ok(std::vec![1, 2, 3, 4, 0x90, 0x00]), "cap {cap}");
+    for (ins, le, reply, response) in cases {
+        let apdu = [0x00, ins, 0x00, 0x00, le];
+        let la = reply.len() as u8 - 3;
+        let resend = [0x00, ins, 0x00, 0x00, la];
+        let script: [Step<'_>; 2] = [(&apdu, &[0x6C, la]), (&resend, reply)];
+        for cap in [response.len(), 64] {
+            let r = run_all_splits(&apdu, cap, cfg(), &script);
+            assert_eq!(
+                r.result.as_deref(),
+                Ok(response),
+                "INS {ins:02X}, cap {cap}"
+            );
+            assert_eq!(flat(&r.sent), [&apdu[..], &resend].concat());
+        }
+        let r = run_all_splits(&apdu, response.len() - 1, cfg(), &script);
+        assert_eq!(r.result, Err(Error::ResponseBufferTooSmall));
     }
-    // A buffer short of Ne + 2 still fails.
-    let r = run_all_splits(&apdu, 5, cfg(), &script);
-    assert_eq!(r.result, Err(Error::ResponseBufferTooSmall));
 }
 
 #[test]
