@@ -15,7 +15,8 @@
  *
  * Phases: 1. a storm of DeviceIoControl calls (every METHOD_*, access bits, defined,
  * undefined and vendor functions, lengths 0..1 MiB, page-crossing buffers, NULL buffers
- * with zero lengths, random attribute tags, TRANSMIT headers); 2. threads cancelling
+ * with zero lengths, random attribute tags, TRANSMIT headers), then the same from three
+ * threads at once (seeds SEED+1..3, CALLS/3 calls each); 2. threads cancelling
  * their own requests with CancelIoEx at random points; 3. tracking requests from two
  * handles, cancelled and re-issued while another thread moves the card; 4. TRANSMIT
  * headers that lie; 5. a handle closed with requests in flight.
@@ -86,17 +87,18 @@ static const char *const KIND_NAME[KINDS] = {
  * input (TRANSMIT, SET_ATTRIBUTE, vendor); the others read at most a word of it. */
 #define END 0xFFFFFFFF
 static const DWORD EXPECTED[KINDS][12] = {
-    [K_POWER] = {0, ERROR_INVALID_PARAMETER, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MEDIA, END},
+    [K_POWER] = {0, ERROR_INVALID_PARAMETER, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MEDIA,
+                 ERROR_SEM_TIMEOUT, END},
     [K_GET_ATTR] = {0, ERROR_INVALID_PARAMETER, ERROR_INSUFFICIENT_BUFFER, ERROR_NOT_SUPPORTED,
                     ERROR_BAD_COMMAND, ERROR_NO_MEDIA, END},
     [K_SET_ATTR] = {0, ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED, ERROR_BAD_COMMAND,
                     ERROR_NO_SYSTEM_RESOURCES, END},
     [K_TRANSMIT] = {0, ERROR_INVALID_PARAMETER, ERROR_INSUFFICIENT_BUFFER, ERROR_BAD_COMMAND,
                     ERROR_NO_MEDIA, ERROR_IO_DEVICE, ERROR_MORE_DATA, ERROR_NO_SYSTEM_RESOURCES,
-                    END},
+                    ERROR_SEM_TIMEOUT, END},
     [K_SET_PROTOCOL] = {0, ERROR_INVALID_PARAMETER, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MEDIA,
                         ERROR_BAD_COMMAND, ERROR_NOT_SUPPORTED, ERROR_INVALID_FUNCTION,
-                        ERROR_IO_DEVICE, END},
+                        ERROR_IO_DEVICE, ERROR_SEM_TIMEOUT, END},
     [K_GET_STATE] = {0, ERROR_INSUFFICIENT_BUFFER, END},
     [K_TRACKING] = {0, ERROR_OPERATION_ABORTED, ERROR_BUSY, END},
     [K_MECHANISM] = {0, ERROR_NOT_SUPPORTED, ERROR_NO_MEDIA, END},
@@ -229,6 +231,27 @@ static void put32(BYTE *p, DWORD v)
     memcpy(p, &v, 4);
 }
 
+/* A TRANSMIT the card answers when T=0 or T=1 is selected and named: the sample's ECHO
+ * (80 EE) filling `inlen` bytes, case 1, 2, 4 or extended 4 by its length, random Le. */
+static void well_formed_echo(Rng *r, BYTE *in, DWORD inlen)
+{
+    DWORD n = inlen - 8;
+    put32(in, 1 + below(r, 2));
+    put32(in + 4, 8);
+    BYTE *apdu = in + 8;
+    apdu[0] = 0x80, apdu[1] = 0xEE, apdu[2] = 0, apdu[3] = 0;
+    if (n == 5) {
+        apdu[4] = (BYTE)rnd(r); /* case 2: Le */
+    } else if (n >= 6 && n <= 261) {
+        apdu[4] = (BYTE)(n - 6); /* case 4: Lc, data, Le */
+        apdu[n - 1] = (BYTE)rnd(r);
+    } else if (n > 261) {
+        DWORD lc = n - 9; /* extended case 4: 00 Lc Lc, data, Le Le */
+        apdu[4] = 0, apdu[5] = (BYTE)(lc >> 8), apdu[6] = (BYTE)lc;
+        apdu[n - 2] = (BYTE)rnd(r), apdu[n - 1] = (BYTE)rnd(r);
+    }
+}
+
 /* A random call of a random kind into the buffers `inbase`/`outbase`. */
 static void make_call(Rng *r, Call *c, BYTE *inbase, BYTE *outbase, DWORD page)
 {
@@ -298,7 +321,9 @@ static void make_call(Rng *r, Call *c, BYTE *inbase, BYTE *outbase, DWORD page)
         }
         break;
     case K_TRANSMIT:
-        if (c->inlen >= 8) {
+        if (c->inlen >= 12 && c->inlen <= 8 + 9 + 65535 && below(r, 3) == 0) {
+            well_formed_echo(r, c->in, c->inlen);
+        } else if (c->inlen >= 8) {
             static const DWORD PROTOCOLS[] = {0, 1, 2, 3, 4, 0x10000, 0x80000002, 0xFFFFFFFF};
             DWORD lies[] = {0, 4, 7, 8, 8, 8, 9, 12, c->inlen, c->inlen + 1, 0x7FFFFFFF,
                             0xFFFFFFFF};
@@ -333,8 +358,9 @@ static int overrun(const Call *c)
     return 0;
 }
 
-static int storm(HANDLE h, unsigned long long seed, int calls)
+static int storm(HANDLE h, unsigned long long seed, int calls, const char *label)
 {
+    char name[128];
     Rng r;
     rng_seed(&r, seed);
     SYSTEM_INFO si;
@@ -346,13 +372,22 @@ static int storm(HANDLE h, unsigned long long seed, int calls)
     int hung = 0, unexpected = 0, overruns = 0, answered = 0, printed = 0;
     char text[256];
     for (int i = 0; i < calls && hung == 0; i++) {
+        if (i % 40 == 0) {
+            /* Now and then the card is put back, reset and a protocol selected, so that
+             * well-formed TRANSMITs reach the card (answers checked after the storm). */
+            BYTE atr[64];
+            DWORD n, sel;
+            card(h, 1);
+            power(h, SCARD_COLD_RESET, atr, &n);
+            set_protocol(h, 1 + below(&r, 2), &sel);
+        }
         Call c;
         make_call(&r, &c, inbase, outbase, page);
         Result res = issue(h, &c, below(&r, 30));
         if (!res.completed) {
             describe(text, sizeof text, &c);
-            check(0, "storm: every call completes", "call %d still pending 10 s after CancelIoEx: %s",
-                  i, text);
+            snprintf(name, sizeof name, "%s: every call completes", label);
+            check(0, name, "call %d still pending 10 s after CancelIoEx: %s", i, text);
             hung++;
             break;
         }
@@ -365,24 +400,56 @@ static int storm(HANDLE h, unsigned long long seed, int calls)
                         (res.error && res.error != ERROR_MORE_DATA && res.bytes);
         if ((bad_error || bad_bytes) && printed++ < 20) {
             describe(text, sizeof text, &c);
-            check(0, bad_error ? "storm: error is a documented one for the request"
-                               : "storm: nothing reported or written past the output",
+            snprintf(name, sizeof name, "%s: %s", label,
+                     bad_error ? "error is a documented one for the request"
+                               : "nothing reported or written past the output");
+            check(0, name,
                   "call %d: %s -> error %lu, %lu bytes", i, text, res.error, res.bytes);
         }
         unexpected += bad_error;
         overruns += bad_bytes;
     }
-    printf("note storm: seed %llu, %d of %d calls answered\n", seed, answered, calls);
-    print_seen();
-    check(!hung && answered == calls, "storm: every call completes (10 s guard)", "%d of %d",
-          answered, calls);
-    check(!unexpected, "storm: every error is a documented mapping for its request",
-          "%d calls answered otherwise (first ones above)", unexpected);
-    check(!overruns, "storm: no byte reported or written past the output length",
-          "%d calls (first ones above)", overruns);
+    printf("note %s: seed %llu, %d of %d calls answered\n", label, seed, answered, calls);
+    snprintf(name, sizeof name, "%s: every call completes (10 s guard)", label);
+    check(!hung && answered == calls, name, "%d of %d", answered, calls);
+    snprintf(name, sizeof name, "%s: every error is a documented mapping for its request", label);
+    check(!unexpected, name, "%d calls answered otherwise (first ones above)", unexpected);
+    snprintf(name, sizeof name, "%s: no byte reported or written past the output length", label);
+    check(!overruns, name, "%d calls (first ones above)", overruns);
     VirtualFree(inbase, 0, MEM_RELEASE);
     VirtualFree(outbase, 0, MEM_RELEASE);
     return !hung;
+}
+
+/* The storm from three threads at once (seeds SEED+1..3, CALLS/3 calls each). */
+typedef struct {
+    HANDLE h;
+    unsigned long long seed;
+    int calls, ok;
+    char label[48];
+} StormThread;
+
+static DWORD WINAPI storm_thread(void *arg)
+{
+    StormThread *t = arg;
+    t->ok = storm(t->h, t->seed, t->calls, t->label);
+    return 0;
+}
+
+static int concurrent_storm(HANDLE h, unsigned long long seed, int calls)
+{
+    StormThread t[3];
+    HANDLE th[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (StormThread){.h = h, .seed = seed + 1 + i, .calls = calls / 3 + 1};
+        snprintf(t[i].label, sizeof t[i].label, "storm thread %d of 3", i + 1);
+        th[i] = CreateThread(NULL, 0, storm_thread, &t[i], 0, NULL);
+    }
+    DWORD wait = WaitForMultipleObjects(3, th, TRUE, 240000);
+    for (int i = 0; i < 3; i++)
+        CloseHandle(th[i]);
+    check(wait == WAIT_OBJECT_0, "the storm from 3 threads at once ends", "wait %lu", wait);
+    return wait == WAIT_OBJECT_0 && t[0].ok && t[1].ok && t[2].ok;
 }
 
 /* ---- the reader still works ---- */
@@ -641,6 +708,33 @@ static DWORD transmit_raw(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu,
     return ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, 8 + len, out, outlen, n);
 }
 
+/* Under T=0 the card, not the APDU, decides the direction: a case 2 command (80 EE 00
+ * 00 C7, expecting 0xC7 bytes) to the ECHO, which takes P3 as the length of data it is
+ * to receive, leaves the card waiting for data the reader never sends: the TRANSMIT
+ * times out (STATUS_IO_TIMEOUT), and as T=0 has no way back into step but a reset,
+ * every TRANSMIT is refused (STATUS_INVALID_DEVICE_STATE) until a POWER reset; GET_STATE
+ * meanwhile still says SPECIFIC. Found by the storm (seed 5, 20,000 calls). */
+static void t0_wrong_direction(HANDLE h)
+{
+    BYTE atr[64], r[300];
+    DWORD n = 0, sel = 0;
+    power(h, SCARD_COLD_RESET, atr, &n);
+    DWORD e = set_protocol(h, SCARD_PROTOCOL_T0, &sel);
+    check(!e && sel == SCARD_PROTOCOL_T0, "SET_PROTOCOL T=0", "error %lu", e);
+    static const BYTE wrong[] = {0x80, 0xEE, 0x00, 0x00, 0xC7};
+    e = transmit(h, SCARD_PROTOCOL_T0, wrong, sizeof wrong, r, &n);
+    check(e == ERROR_SEM_TIMEOUT, "T=0 case 2 to a case 3 INS -> ERROR_SEM_TIMEOUT", "error %lu",
+          e);
+    static const BYTE challenge[] = {0x00, 0x84, 0x00, 0x00, 0x08};
+    e = transmit(h, SCARD_PROTOCOL_T0, challenge, sizeof challenge, r, &n);
+    check(e == ERROR_BAD_COMMAND, "... then TRANSMIT is refused (out of step) -> ERROR_BAD_COMMAND",
+          "error %lu", e);
+    e = power(h, SCARD_COLD_RESET, atr, &n);
+    DWORD e2 = set_protocol(h, SCARD_PROTOCOL_T0, &sel);
+    check(!e && !e2, "... until POWER cold reset and SET_PROTOCOL T=0", "errors %lu, %lu", e, e2);
+    check_echo(h, SCARD_PROTOCOL_T0, 0x01, 0x02, 0x03, "... after which the T=0 ECHO works");
+}
+
 static void lying_headers(HANDLE h)
 {
     static BYTE out[65600];
@@ -696,6 +790,7 @@ static void lying_headers(HANDLE h)
           "TRANSMIT of a 65 KiB extended APDU -> refused with a documented error",
           "error %lu, %lu bytes", e, n);
     printf("note 65 KiB extended APDU: error %lu\n", e);
+    t0_wrong_direction(h);
     still_works(h, "the lying headers");
 }
 
@@ -762,8 +857,13 @@ int wmain(int argc, WCHAR **argv)
         printf("client: %ld passed, %ld failed\n", passed, failed);
         return 1;
     }
-    if (storm(h, seed, calls)) {
+    int calm = storm(h, seed, calls, "storm");
+    if (calm)
         still_works(h, "the storm");
+    calm = calm && concurrent_storm(h, seed, calls);
+    print_seen();
+    if (calm) {
+        still_works(h, "the storm from 3 threads");
         cancel_phase(h, seed);
         tracking_phase(h, seed);
         lying_headers(h);
