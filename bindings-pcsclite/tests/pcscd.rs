@@ -15,6 +15,7 @@ use std::ptr::null;
 use std::time::{Duration, Instant};
 
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
+use readerkit_card_sim::app::SERIAL_NUMBER;
 use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
 use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{
@@ -184,6 +185,15 @@ fn t0_session(ctx: &Context) {
     );
     let r = tx(&card, &[0x00, 0xB0, 0x01, 0xF4, 0x20]).unwrap();
     assert_eq!(r.len(), 14, "12 bytes and SW: {}", hex(&r));
+    // 6Cxx above Le: GET DATA of the 8-byte serial number with Le = 4 into a
+    // buffer of Ne + 2 bytes, as a client sizes it. The card answers 6C 08, the
+    // engine re-asks with P3 = 08 and keeps the first 4 bytes (ISO/IEC 7816-4
+    // Annex A); keeping all 8 overflowed the buffer (SCARD_E_INSUFFICIENT_BUFFER).
+    let mut exact = [0u8; 6];
+    let serial = card
+        .transmit(&[0x00, 0xCA, 0x01, 0x01, 0x04], &mut exact)
+        .unwrap();
+    assert_eq!(serial, [&SERIAL_NUMBER[..4], &[0x90, 0x00]].concat());
     let challenge = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x10]).unwrap();
     assert_eq!((challenge.len(), &challenge[16..]), (18, &[0x90, 0x00][..]));
     for n in [1usize, 255] {

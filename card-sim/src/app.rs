@@ -22,6 +22,7 @@
 //! | READ BINARY | `00 B0 P1 P2 Le` (offset P1P2 < 8000) | data, 9000; 6282 if the file ends before Ne bytes; 6B00 offset at or past the end; 6986 no EF selected; 6A81 P1 b8 (SFI) |
 //! | UPDATE BINARY | `00 D6 P1 P2 Lc data` | 9000; 6A84 past the end; 6982 EF 2F00 without VERIFY; 6700 no data |
 //! | GET CHALLENGE | `00 84 00 00 Le` | Ne pseudo-random bytes (xorshift64*, seeded by [`Config::seed`]), 9000 |
+//! | GET DATA | `00 CA 01 01 Le`: the serial number | its 8 bytes ([`SERIAL_NUMBER`]), 9000; `6C 08` when Ne is under 8 (a wrong Le: the exact length in SW2); 6A88 other P1 P2 |
 //! | VERIFY | `00 20 00 80 [Lc PIN]` | 9000; 63Cx (x tries left, 63C0 on the attempt that blocks); 6983 blocked; no data: 9000 if verified, else 63Cx; 6A88 P2 not 80 |
 //! | CHANGE REFERENCE DATA | `00 24 00 80 Lc current‖new` (two blocks of equal length), `00 24 01 80 Lc new` (after VERIFY) | 9000 and the new PIN is kept; 63Cx / 6983 as VERIFY for a wrong current PIN; 6982 P1 01 without VERIFY; 6A80 a new PIN not of 4-16 digits or blocks of odd total length; 6A88 P2 not 80 |
 //! | ECHO | `80 EE 00 00 Lc data [Le]` | the data back (at most Ne bytes if Le is present), 9000 |
@@ -44,6 +45,8 @@ pub mod sw {
     pub const WRONG_PIN: u16 = 0x63C0;
     /// Wrong length.
     pub const WRONG_LENGTH: u16 = 0x6700;
+    /// Wrong Le field, `xx` bytes available (`0x6C00 | xx`).
+    pub const WRONG_LE: u16 = 0x6C00;
     /// Command incompatible with file structure / no current EF.
     pub const NO_CURRENT_EF: u16 = 0x6986;
     /// Security status not satisfied.
@@ -80,6 +83,13 @@ pub const INS_READ_BINARY: u8 = 0xB0;
 pub const INS_UPDATE_BINARY: u8 = 0xD6;
 /// INS of GET CHALLENGE.
 pub const INS_GET_CHALLENGE: u8 = 0x84;
+/// INS of GET DATA.
+pub const INS_GET_DATA: u8 = 0xCA;
+/// P1 P2 of GET DATA for the card's serial number.
+pub const TAG_SERIAL_NUMBER: u16 = 0x0101;
+/// The card's serial number, as GET DATA gives it: always all 8 bytes, so a
+/// client asking fewer gets `6C 08`.
+pub const SERIAL_NUMBER: [u8; 8] = *b"RKSIM001";
 /// INS of VERIFY.
 pub const INS_VERIFY: u8 = 0x20;
 /// INS of CHANGE REFERENCE DATA.
@@ -124,6 +134,7 @@ pub(crate) const fn known_ins(cla: u8, ins: u8) -> bool {
                 | INS_READ_BINARY
                 | INS_UPDATE_BINARY
                 | INS_GET_CHALLENGE
+                | INS_GET_DATA
                 | INS_VERIFY
                 | INS_CHANGE_REFERENCE_DATA
                 | INS_GET_RESPONSE
@@ -137,6 +148,30 @@ pub(crate) const fn known_ins(cla: u8, ins: u8) -> bool {
 /// Whether a class byte is one this application knows.
 pub(crate) const fn known_cla(cla: u8) -> bool {
     matches!(cla, 0x00 | CLA_PROPRIETARY)
+}
+
+/// GET DATA: the serial number whole, or `6C 08` for an Le under its length.
+fn get_data(cmd: &Command<'_>, out: &mut [u8]) -> Answer {
+    if u16::from_be_bytes([cmd.p1, cmd.p2]) != TAG_SERIAL_NUMBER {
+        return Answer::sw(sw::REFERENCE_NOT_FOUND);
+    }
+    let Some(ne) = cmd.ne else {
+        return Answer::sw(sw::WRONG_LENGTH);
+    };
+    if !cmd.data.is_empty() {
+        return Answer::sw(sw::WRONG_LENGTH);
+    }
+    let n = SERIAL_NUMBER.len();
+    if ne < n {
+        return Answer::sw(sw::WRONG_LE | n as u16);
+    }
+    match out.get_mut(..n) {
+        Some(dst) => {
+            dst.copy_from_slice(&SERIAL_NUMBER);
+            Answer { len: n, sw: sw::OK }
+        }
+        None => Answer::sw(sw::WRONG_LE | n as u16),
+    }
 }
 
 /// Application settings.
@@ -271,6 +306,7 @@ impl App {
             INS_READ_BINARY => self.read_binary(cmd, out),
             INS_UPDATE_BINARY => self.update_binary(cmd),
             INS_GET_CHALLENGE => self.get_challenge(cmd, out),
+            INS_GET_DATA => get_data(cmd, out),
             INS_VERIFY => self.verify(cmd),
             INS_CHANGE_REFERENCE_DATA => self.change_reference_data(cmd),
             INS_ECHO => {
@@ -615,6 +651,21 @@ mod tests {
         assert_ne!(x, run(&mut c, &[0, 0x84, 0, 0, 13]).0);
         assert_eq!(run(&mut a, &[0, 0x84, 0, 0]).1, sw::WRONG_LENGTH);
         assert_eq!(run(&mut a, &[0, 0x84, 1, 0, 8]).1, sw::WRONG_P1P2);
+    }
+
+    #[test]
+    fn get_data_gives_the_serial_number_whole_or_its_length() {
+        let mut app = App::new(Config::default());
+        let serial = SERIAL_NUMBER.to_vec();
+        assert_eq!(run(&mut app, &[0, 0xCA, 1, 1, 8]), (serial.clone(), sw::OK));
+        assert_eq!(run(&mut app, &[0, 0xCA, 1, 1, 0]), (serial, sw::OK));
+        assert_eq!(run(&mut app, &[0, 0xCA, 1, 1, 4]), (vec![], 0x6C08));
+        assert_eq!(
+            run(&mut app, &[0, 0xCA, 1, 2, 8]).1,
+            sw::REFERENCE_NOT_FOUND
+        );
+        assert_eq!(run(&mut app, &[0, 0xCA, 1, 1]).1, sw::WRONG_LENGTH);
+        assert_eq!(run(&mut app, &[0, 0xCA, 1, 1, 1, 0, 8]).1, sw::WRONG_LENGTH);
     }
 
     #[test]

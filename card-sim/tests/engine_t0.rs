@@ -219,7 +219,7 @@ fn verify_blocks_after_three_wrong_pins() {
 fn errors_6d00_6e00_6700() {
     let mut card = t0_card();
     assert_eq!(
-        t0_apdu(&mut card, &[0x00, 0xCA, 0x00, 0x00, 0x00]),
+        t0_apdu(&mut card, &[0x00, 0x12, 0x00, 0x00, 0x00]),
         Ok(vec![0x6D, 0x00])
     );
     assert_eq!(

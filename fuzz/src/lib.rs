@@ -96,7 +96,8 @@ pub fn apdu(input: &mut Input<'_>, max_nc: usize) -> Apdu {
         0 => (0x00, app::INS_SELECT, Direction::ToCard),
         1 => (0x00, app::INS_READ_BINARY, Direction::FromCard),
         2 => (0x00, app::INS_UPDATE_BINARY, Direction::ToCard),
-        3 => (0x00, app::INS_GET_CHALLENGE, Direction::FromCard),
+        3 if pick & 0x80 == 0 => (0x00, app::INS_GET_CHALLENGE, Direction::FromCard),
+        3 => (0x00, app::INS_GET_DATA, Direction::FromCard),
         4 => (0x00, app::INS_VERIFY, Direction::ToCard),
         5 => (app::CLA_PROPRIETARY, app::INS_ECHO, Direction::ToCard),
         6 => {
@@ -107,6 +108,7 @@ pub fn apdu(input: &mut Input<'_>, max_nc: usize) -> Apdu {
                 | app::INS_READ_BINARY
                 | app::INS_UPDATE_BINARY
                 | app::INS_GET_CHALLENGE
+                | app::INS_GET_DATA
                 | app::INS_VERIFY
                 | app::INS_GET_RESPONSE
                 | app::INS_ENVELOPE => 0x12,

@@ -38,7 +38,7 @@ pub(super) struct T0 {
 const fn outgoing(ins: u8) -> bool {
     matches!(
         ins,
-        app::INS_READ_BINARY | app::INS_GET_CHALLENGE | INS_GET_RESPONSE
+        app::INS_READ_BINARY | app::INS_GET_CHALLENGE | app::INS_GET_DATA | INS_GET_RESPONSE
     )
 }
 
