@@ -114,7 +114,7 @@ done
   -Zbuild-std-features=compiler-builtins-mem --target x86_64-pc-windows-msvc \
   --target-dir ../../target/wdm/vreader-clippy -- -D warnings)
 
-step "WDM sample driver in Wine's NT kernel, driven by a Win32 client (tools/wdm-wine.sh)"
+step "WDM sample driver in Wine's NT kernel, driven by a polite and a hostile Win32 client (tools/wdm-wine.sh)"
 ./tools/wdm-wine.sh
 
 step "unit, integration and doc tests; benchmarks once in test mode"
