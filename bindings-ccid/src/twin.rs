@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  frame     SYNC (03)  CTRL (06 = ACK)  CCID message (10 + dwLength bytes)  LRC
-//!  NAK       03 15 16                    (resend the last frame)
+//!  NAK       03 15 16                    (resend the last frame: [`Sent`])
 //!  movement  50 bmSlotICCState           (unframed, between frames)
 //!  T=0 time  one byte 80..FF             (unframed: the card asked for more time)
 //! ```
@@ -52,6 +52,43 @@ pub fn encode(message: &[u8], out: &mut [u8]) -> Option<usize> {
     out[2..len - 1].copy_from_slice(message);
     out[len - 1] = lrc(&out[..len - 1]);
     Some(len)
+}
+
+/// The last thing a reader sent that a host's NAK asks for again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Nothing to send again: no frame yet, or only unframed bytes since (a
+    /// card movement notification).
+    Nothing,
+    /// The reader's own NAK (the host's last frame was damaged or cut short):
+    /// a NAK asks for it again, not for an older answer the host would take
+    /// for the answer to the frame it sent since.
+    Nak,
+    /// An answer message of this many bytes, kept by the reader.
+    Answer(usize),
+}
+
+/// What a host's NAK gets ([`Sent::again`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again<'a> {
+    /// Nothing.
+    Nothing,
+    /// [`NAK_FRAME`].
+    Nak,
+    /// This message, framed again.
+    Message(&'a [u8]),
+}
+
+impl Sent {
+    /// What a host's NAK gets, the answer message taken from `kept` (the
+    /// reader's answer buffer); an answer longer than `kept` gets nothing.
+    pub fn again(self, kept: &[u8]) -> Again<'_> {
+        match self {
+            Sent::Nothing => Again::Nothing,
+            Sent::Nak => Again::Nak,
+            Sent::Answer(len) => kept.get(..len).map_or(Again::Nothing, Again::Message),
+        }
+    }
 }
 
 /// What a byte fed to the [`Decoder`] completed.
@@ -469,6 +506,18 @@ mod tests {
         assert_eq!(feed(&mut d, &NAK_FRAME[..2]), (0, None));
         assert_eq!(d.line_quiet(), Some(Event::Cut));
         assert_eq!(feed(&mut d, &NAK_FRAME), (1, Some(Event::Nak)));
+    }
+
+    #[test]
+    fn a_nak_after_the_readers_nak_gets_the_nak_not_an_older_answer() {
+        let kept = [0x81, 0, 0, 0, 0, 0, 4, 0x01, 0, 0];
+        assert_eq!(Sent::Answer(10).again(&kept), Again::Message(&kept));
+        // The host's next frame was damaged: the reader NAKed it. A NAK from
+        // the host now (it lost the reader's NAK) must not get the answer of
+        // bSeq 4, which it would take for the answer to its damaged frame.
+        assert_eq!(Sent::Nak.again(&kept), Again::Nak);
+        assert_eq!(Sent::Nothing.again(&kept), Again::Nothing);
+        assert_eq!(Sent::Answer(11).again(&kept), Again::Nothing);
     }
 
     #[test]

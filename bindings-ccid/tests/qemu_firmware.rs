@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcsc::{Disposition, Protocols, ShareMode};
+use readerkit_testkit::twin_abuse::{Abuse, Abuser};
 use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
 use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
 
@@ -428,4 +429,36 @@ fn qemu_firmware_answers_nak_to_a_frame_cut_short_and_serves_the_next() {
         assert_eq!(answer[..1], [0x81], "a slot status: {answer:02X?}");
         assert_eq!(answer[6..9], [seq, 0x01, 0x00], "served after {cut:02X?}");
     }
+}
+
+/// A hostile host (`readerkit_testkit::twin_abuse`, the script `readerkit
+/// ccid-serve` gets in the CLI's `ccid_serve_abuse.rs`): each abuse once, a
+/// seeded script of them, every PC_to_RDR type with a malformed field, answers
+/// left unread until the terminal is full; after each, a plain GetSlotStatus
+/// gets its answer. Then pcscd and libccidtwin open the reader and an APDU
+/// goes round. Before, a NAK after the firmware's own NAK got the last answer
+/// again, an answer the host would take for the one to its damaged frame.
+#[test]
+fn qemu_firmware_holds_up_against_a_hostile_host() {
+    let firmware = Firmware::start();
+    let mut host = Abuser::new(open_raw(&firmware.path), 0x5EED_2027);
+    for abuse in Abuse::ALL {
+        host.abuse(abuse);
+        host.probe();
+    }
+    host.run(12);
+    host.every_malformed();
+    host.unread_answers(8000, Duration::from_secs(2));
+    host.probe();
+    drop(host);
+    let device = format!("{}:GemPCTwin", firmware.path);
+    let (pcscd, ctx) = pcscd_for(&device, "RK QEMU", None);
+    echo_after_insertion(
+        &ctx,
+        "RK QEMU 00 00",
+        Protocols::T1,
+        Duration::from_secs(10),
+    );
+    drop(ctx);
+    stop_and_check(pcscd);
 }

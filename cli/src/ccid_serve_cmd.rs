@@ -170,8 +170,8 @@ struct Running {
     /// the answer in one write, or before the first request for more time or
     /// another frame.
     echo: Mutex<Vec<u8>>,
-    /// The last answer frame (CMD_SLOT_BUSY answers included), sent again when
-    /// the host NAKs (unless a request for more time came after it).
+    /// The last answer frame (CMD_SLOT_BUSY answers included) or NAK, sent again
+    /// when the host NAKs (unless a request for more time came after it).
     last_frame: Mutex<Vec<u8>>,
     /// The SEC1210's request for more time (a frame of its own) sent after the
     /// last answer, empty if none: a host's NAK gets it instead of
@@ -257,6 +257,18 @@ impl Running {
         } else {
             &more_time
         });
+    }
+
+    /// Ask the host for its frame again (damaged, too long or cut short). The
+    /// NAK is the last frame now: a host's NAK gets it again, not an older
+    /// answer the host would take for the answer to the frame it damaged
+    /// ([`twin::Sent::Nak`]).
+    fn send_nak(&self) {
+        let mut last = locked(&self.last_frame);
+        last.clear();
+        last.extend_from_slice(&twin::NAK_FRAME);
+        locked(&self.more_time_frame).clear();
+        self.send(&twin::NAK_FRAME);
     }
 
     /// `true` while the command running is being aborted.
@@ -608,7 +620,7 @@ fn listen(
                     if trace {
                         eprintln!("-> (a frame cut short: the line went quiet)");
                     }
-                    running.send(&twin::NAK_FRAME);
+                    running.send_nak();
                 }
             }
             continue;
@@ -665,7 +677,7 @@ fn listen(
                     running.send_answer(&mut last, message, &answer[..len], &mut frame);
                 }
                 // A bad LRC or a message too long: ask for the frame again.
-                Some(_) => running.send(&twin::NAK_FRAME),
+                Some(_) => running.send_nak(),
             }
         }
         cut_at = (!decoder.is_idle()).then(|| Instant::now() + FRAME_GAP);

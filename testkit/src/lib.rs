@@ -32,7 +32,9 @@
 //! - `opensc` (feature `pcscd`): OpenSC's `opensc-tool` and `opensc-explorer` as
 //!   PC/SC clients (a PIN verified on the reader's PIN pad);
 //! - `frozen` (feature `pcscd`): one thread of a served process held still
-//!   (ptrace), a starved thread made deterministic.
+//!   (ptrace), a starved thread made deterministic;
+//! - `twin_peer` and `twin_abuse` (feature `pcscd`): a raw peer on a GemPC Twin
+//!   serial line, and a hostile host built on it (a seeded script of abuses).
 
 pub mod ack;
 pub mod apdu;
@@ -60,6 +62,8 @@ pub mod served;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod thread;
+#[cfg(feature = "pcscd")]
+pub mod twin_abuse;
 #[cfg(feature = "pcscd")]
 pub mod twin_peer;
 pub mod usbip;

@@ -74,12 +74,15 @@ pub const FRAME_GAP_US: u32 = 1_000_000;
 
 /// Between the host's bytes: a frame begun in `decoder` that the line has been
 /// quiet inside for [`FRAME_GAP_US`] is dropped (`twin::Decoder::line_quiet`)
-/// and answered NAK.
+/// and answered NAK; `true` if it was.
 #[cfg(all(feature = "qemu", feature = "ccid"))]
-fn drop_if_quiet(decoder: &mut Decoder<MAX_MESSAGE>, port: &mut impl HostPort) {
-    if !decoder.is_idle() && port.quiet_us() >= FRAME_GAP_US && decoder.line_quiet().is_some() {
+fn drop_if_quiet(decoder: &mut Decoder<MAX_MESSAGE>, port: &mut impl HostPort) -> bool {
+    let dropped =
+        !decoder.is_idle() && port.quiet_us() >= FRAME_GAP_US && decoder.line_quiet().is_some();
+    if dropped {
         port.write(&twin::NAK_FRAME);
     }
+    dropped
 }
 
 /// What a board measures around each command.
@@ -253,17 +256,20 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
     // opens the reader, so the first notification is not sent.
     poll(dev);
     let _ = reader.slot_change(answer);
-    let mut last = 0;
+    // What a host's NAK gets again (the answer kept in `answer`).
+    let mut last = twin::Sent::Nothing;
     loop {
         let Some(byte) = port.read() else {
             poll(dev);
             if let Some(len) = reader.slot_change(answer) {
                 port.write(&answer[..len]);
-                last = 0;
+                last = twin::Sent::Nothing;
             }
             // SAFETY: as below.
             let decoder = unsafe { &mut *main };
-            drop_if_quiet(decoder, port);
+            if drop_if_quiet(decoder, port) {
+                last = twin::Sent::Nak;
+            }
             // Inside a frame no sleep: no byte may come to end it, and the frame
             // gap is looked at here.
             if decoder.is_idle() {
@@ -274,8 +280,11 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
         // SAFETY: `main` is the decoder no wait reads into (WAITING holds `side`).
         match unsafe { (*main).push(byte) } {
             None | Some(Event::Stray(_)) => {}
-            Some(Event::Nak) if last > 0 => send_frame(port, &answer[..last]),
-            Some(Event::Nak) => {}
+            Some(Event::Nak) => match last.again(answer) {
+                twin::Again::Message(kept) => send_frame(port, kept),
+                twin::Again::Nak => port.write(&twin::NAK_FRAME),
+                twin::Again::Nothing => {}
+            },
             Some(Event::Message) => {
                 if PROFILE.echoes() {
                     // SAFETY: as above.
@@ -294,7 +303,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                         .answered
                         .and_then(|len| aborted(ran.finish, answer, len))
                     {
-                        last = len;
+                        last = twin::Sent::Answer(len);
                         send_frame(port, &answer[..len]);
                     }
                     // The decoder that read the host meanwhile holds what came
@@ -306,7 +315,10 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                 }
             }
             // A bad LRC or a message too long: ask for the frame again.
-            Some(_) => port.write(&twin::NAK_FRAME),
+            Some(_) => {
+                port.write(&twin::NAK_FRAME);
+                last = twin::Sent::Nak;
+            }
         }
     }
 }

@@ -1,0 +1,49 @@
+//! `readerkit ccid-serve` against a hostile host on its terminal
+//! (`readerkit_testkit::twin_abuse`): a seeded script of abuses, each followed by
+//! a plain command that must get its answer; every PC_to_RDR type with a
+//! malformed field; answers left unread until the terminal is full.
+
+use std::path::Path;
+use std::time::Duration;
+
+use readerkit_testkit::ccid_serve::Serve;
+use readerkit_testkit::twin_abuse::{Abuse, Abuser};
+use readerkit_testkit::twin_peer::open_raw;
+
+fn abuser(seed: u64) -> (Serve, Abuser) {
+    let serve = Serve::start_program(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        &["--reader", "gempctwin", "--card", "t1"],
+    );
+    let port = open_raw(&serve.path);
+    (serve, Abuser::new(port, seed))
+}
+
+#[test]
+fn each_abuse_once_then_the_next_command_is_answered() {
+    let (_serve, mut host) = abuser(1);
+    for abuse in Abuse::ALL {
+        host.abuse(abuse);
+        host.probe();
+    }
+}
+
+#[test]
+fn a_seeded_script_of_abuses() {
+    let (_serve, mut host) = abuser(0x5EED_2026);
+    host.run(24);
+}
+
+#[test]
+fn every_command_type_with_a_malformed_field_names_the_field() {
+    let (_serve, mut host) = abuser(7);
+    host.every_malformed();
+    host.probe();
+}
+
+#[test]
+fn answers_left_unread_until_the_terminal_is_full_all_arrive() {
+    let (_serve, mut host) = abuser(9);
+    host.unread_answers(8000, Duration::from_secs(2));
+    host.probe();
+}
