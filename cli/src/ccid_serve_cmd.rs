@@ -16,7 +16,13 @@
 //! sees the close ([`HostLine`]), and what the gone host asked is no business of
 //! the next one: the command running is stopped, and its answer, like that of
 //! any message the gone host left queued, goes to nobody
-//! ([`Running::host_gone`]).
+//! ([`Running::host_gone`]). Nor are the bytes it wrote and left unread: those
+//! read while no host has the terminal open are dropped ([`discard_input`]),
+//! those of a host that opened, wrote and closed between two looks included.
+//! One race stays: a host that closes and a next that opens within one look
+//! (20 ms) look like one host, and the first one's bytes are answered to the
+//! second (libccid's flush on open does not reach them: they wait on the
+//! master's side).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -596,6 +602,15 @@ fn listen(
         }
         if host == HostLine::Closed {
             if hung_up(&port)? {
+                // A host that opened the terminal, wrote and closed it between
+                // two looks was never seen: what it wrote is nobody's to answer,
+                // least of all the next host's.
+                let dropped = discard_input(&mut port);
+                if trace && dropped > 0 {
+                    eprintln!(
+                        "-> (the host closed the terminal: {dropped} bytes it wrote dropped)"
+                    );
+                }
                 opened_at = None;
                 continue;
             }
@@ -626,12 +641,16 @@ fn listen(
             continue;
         }
         let read = port.read(&mut input);
+        // EIO (or an end of file): the host closed the terminal. EIO says so
+        // even when the next host opened it again before the look. Bytes read
+        // while the terminal is hung up are a gone host's too (the terminal
+        // gives them before its EIO): nobody is there for their answers, and
+        // the next host would read them ahead of its own.
+        let gone = is_eio(&read) || hung_up(&port)?;
         let n = match &read {
-            Ok(n) if *n > 0 => *n,
-            // EIO (or an end of file): the host closed the terminal. EIO says so
-            // even when the next host opened it again before the look.
-            Ok(_) | Err(_) if is_eio(&read) || hung_up(&port)? => {
+            _ if gone => {
                 running.host_gone();
+                discard_input(&mut port);
                 // Said once the gone host's commands and answers are let go.
                 if trace {
                     eprintln!("-> (the host closed the terminal)");
@@ -641,6 +660,7 @@ fn listen(
                 host = HostLine::Closed;
                 continue;
             }
+            Ok(n) if *n > 0 => *n,
             Ok(_) => continue,
             Err(e) => return Err(format!("reading the terminal: {e}")),
         };
@@ -695,6 +715,28 @@ fn flush_host_input(path: &Path) {
         .open(path);
     if let Ok(host_side) = opened {
         let _ = tcflush(host_side.as_fd(), FlushArg::TCIFLUSH);
+    }
+}
+
+/// Read and drop what the terminal's master side `port` holds from a host that
+/// has closed it; returns how many bytes. Reads only what is there: never
+/// waits.
+fn discard_input(port: &mut File) -> usize {
+    let mut dropped = 0;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut fds = [PollFd::new(&*port, PollFlags::POLLIN)];
+        let waiting = poll(&mut fds, 0).is_ok_and(|n| n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        if !waiting {
+            return dropped;
+        }
+        match port.read(&mut chunk) {
+            Ok(n) if n > 0 => dropped += n,
+            _ => return dropped,
+        }
     }
 }
 

@@ -1,13 +1,15 @@
 //! `readerkit ccid-serve` against a hostile host on its terminal
 //! (`readerkit_testkit::twin_abuse`): a seeded script of abuses, each followed by
 //! a plain command that must get its answer; every PC_to_RDR type with a
-//! malformed field; answers left unread until the terminal is full.
+//! malformed field; answers left unread until the terminal is full; a host
+//! that writes and leaves before it is seen.
 
 use std::path::Path;
 use std::time::Duration;
 
 use readerkit_testkit::ccid_serve::Serve;
-use readerkit_testkit::twin_abuse::{Abuse, Abuser};
+use readerkit_testkit::served::Served;
+use readerkit_testkit::twin_abuse::{Abuse, Abuser, flood_and_leave};
 use readerkit_testkit::twin_peer::open_raw;
 
 fn abuser(seed: u64) -> (Serve, Abuser) {
@@ -46,4 +48,25 @@ fn answers_left_unread_until_the_terminal_is_full_all_arrive() {
     let (_serve, mut host) = abuser(9);
     host.unread_answers(8000, Duration::from_secs(2));
     host.probe();
+}
+
+/// A host that opens the terminal, writes 200 commands and a frame cut short,
+/// and closes it at once (all between two of ccid-serve's looks at the
+/// terminal, 20 ms apart): the next host's first read is the answer to its own
+/// command. Before, ccid-serve never saw that host, read its bytes once the
+/// next host had opened the terminal and answered them to it: libccid read the
+/// answer to a GetSlotStatus as its firmware version, and every answer after
+/// that was one behind.
+#[test]
+fn what_a_host_wrote_before_it_left_unseen_is_not_answered_to_the_next() {
+    let served = Served::start_watched(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["ccid-serve", "--trace", "--reader", "gempctwin"],
+    );
+    let path = served.first_line.trim();
+    flood_and_leave(path);
+    // Seen at a look (its bytes dropped), or seen open and then gone.
+    served.wait_stderr("(the host closed the terminal");
+    let mut next = Abuser::new(open_raw(path), 5);
+    next.probe();
 }

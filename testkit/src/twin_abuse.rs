@@ -389,3 +389,15 @@ impl Abuser {
             .expect("all frames written");
     }
 }
+
+/// A host that opens the terminal at `path`, writes 200 GetSlotStatus frames and
+/// a power-on cut short after them, and closes it at once, reading nothing.
+pub fn flood_and_leave(path: &str) {
+    let mut port = crate::twin_peer::open_raw(path);
+    let mut flood = Vec::new();
+    for seq in 0..200u8 {
+        flood.extend_from_slice(&frame(&message(0x65, seq, &[])));
+    }
+    flood.extend_from_slice(&frame(&message(0x62, 200, &[]))[..6]);
+    port.write_all(&flood).expect("write to the reader");
+}
