@@ -221,7 +221,7 @@ impl Abuser {
                 let last = bad.len() - 1;
                 bad[last] ^= 1 + self.rng.below(255) as u8;
                 self.write(&bad);
-                assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
+                self.expect_nak();
             }
             Abuse::HugeLength => {
                 let length = match self.rng.below(3) {
@@ -236,16 +236,11 @@ impl Abuser {
                 header.extend_from_slice(&vec![0x00; some_data]);
                 self.log.push(format!("dwLength {length:#X}"));
                 self.write(&header);
-                std::thread::sleep(SILENCE);
-                assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
+                self.expect_nak();
             }
             Abuse::CutShort => {
-                let whole = frame(&message(0x65, self.next_seq(), &[]));
-                let cut = 1 + self.rng.below(whole.len() - 1);
-                self.log.push(format!("cut at {cut}"));
-                self.write(&whole[..cut]);
-                std::thread::sleep(SILENCE);
-                assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
+                self.frame_then_silence();
+                self.expect_nak();
             }
             Abuse::Trickle => {
                 let seq = self.next_seq();
@@ -259,12 +254,8 @@ impl Abuser {
                 assert_eq!(answer[5..7], [0, seq], "{answer:02X?}; {:?}", self.log);
             }
             Abuse::TrickleBroken => {
-                let whole = frame(&message(0x65, self.next_seq(), &[]));
-                let at = 1 + self.rng.below(whole.len() - 1);
-                self.log.push(format!("gap after {at}"));
-                self.write(&whole[..at]);
-                std::thread::sleep(SILENCE);
-                for &byte in &whole[at..] {
+                let rest = self.frame_then_silence();
+                for byte in rest {
                     self.write(&[byte]);
                     std::thread::sleep(Duration::from_millis(10));
                 }
@@ -291,18 +282,9 @@ impl Abuser {
                 }
             }
             Abuse::Malformed => {
-                let seq = self.next_seq();
-                let mut all = malformed(seq);
+                let mut all = malformed(0);
                 let one = all.swap_remove(self.rng.below(all.len()));
-                self.log.push(format!("malformed {:02X?}", one.message));
-                self.write(&frame(&one.message));
-                let answer = self.answer_to(&one.message);
-                assert_eq!(
-                    [answer[0], answer[6], answer[7] & 0xC0, answer[8]],
-                    [one.answer_type, seq, 0x40, one.error],
-                    "{answer:02X?}; {:?}",
-                    self.log
-                );
+                self.send_malformed(one);
             }
             Abuse::NakAfterAnswer => {
                 let seq = self.next_seq();
@@ -316,9 +298,9 @@ impl Abuser {
                 let mut bad = frame(&message(0x65, self.next_seq(), &[]));
                 bad[2] ^= 0x80;
                 self.write(&bad);
-                assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
+                self.expect_nak();
                 self.write(&NAK);
-                assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
+                self.expect_nak();
             }
         }
     }
@@ -336,19 +318,42 @@ impl Abuser {
     /// checked.
     pub fn every_malformed(&mut self) {
         for one in malformed(0) {
-            let seq = self.next_seq();
-            let mut sent = one.message.clone();
-            sent[6] = seq;
-            self.log.push(format!("malformed {sent:02X?}"));
-            self.write(&frame(&sent));
-            let answer = self.answer_to(&sent);
-            assert_eq!(
-                [answer[0], answer[6], answer[7] & 0xC0, answer[8]],
-                [one.answer_type, seq, 0x40, one.error],
-                "{answer:02X?}; {:?}",
-                self.log
-            );
+            self.send_malformed(one);
         }
+    }
+
+    /// Send `one` with the next `bSeq`: CMD_FAILED, the `bError` of the table.
+    fn send_malformed(&mut self, one: Malformed) {
+        let seq = self.next_seq();
+        let mut sent = one.message;
+        sent[6] = seq;
+        self.log.push(format!("malformed {sent:02X?}"));
+        self.write(&frame(&sent));
+        let answer = self.answer_to(&sent);
+        assert_eq!(
+            [answer[0], answer[6], answer[7] & 0xC0, answer[8]],
+            [one.answer_type, seq, 0x40, one.error],
+            "{answer:02X?}; {:?}",
+            self.log
+        );
+    }
+
+    /// Write the start of a GetSlotStatus frame (cut at a point drawn from the
+    /// seed), then keep quiet for [`SILENCE`]; returns the rest of the frame.
+    fn frame_then_silence(&mut self) -> Vec<u8> {
+        let mut whole = frame(&message(0x65, self.next_seq(), &[]));
+        let cut = 1 + self.rng.below(whole.len() - 1);
+        self.log.push(format!("cut at {cut}"));
+        let rest = whole.split_off(cut);
+        self.write(&whole);
+        std::thread::sleep(SILENCE);
+        rest
+    }
+
+    /// The reader's NAK (within `read_n`'s 5 s: the host keeps quiet
+    /// meanwhile, so a frame begun is dropped after the reader's frame gap).
+    fn expect_nak(&mut self) {
+        assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
     }
 
     /// `count` GetSlotStatus frames written from another thread while this host
