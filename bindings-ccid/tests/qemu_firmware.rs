@@ -434,7 +434,8 @@ fn qemu_firmware_answers_nak_to_a_frame_cut_short_and_serves_the_next() {
 /// A hostile host (`readerkit_testkit::twin_abuse`, the script `readerkit
 /// ccid-serve` gets in the CLI's `ccid_serve_abuse.rs`): each abuse once, a
 /// seeded script of them, every PC_to_RDR type with a malformed field, answers
-/// left unread until the terminal is full; after each, a plain GetSlotStatus
+/// (a 256-byte GET CHALLENGE's last) left unread until the terminal is full;
+/// after each, a plain GetSlotStatus
 /// gets its answer. Then pcscd and libccidtwin open the reader and an APDU
 /// goes round. Before, a NAK after the firmware's own NAK got the last answer
 /// again, an answer the host would take for the one to its damaged frame.
@@ -448,7 +449,18 @@ fn qemu_firmware_holds_up_against_a_hostile_host() {
     }
     host.run(12);
     host.every_malformed();
-    host.unread_answers(8000, Duration::from_secs(2));
+    let atr = host.command(&power_on(0));
+    assert_eq!(
+        [atr[0], atr[7], atr[8]],
+        [0x80, 0, 0],
+        "powered: {atr:02X?}"
+    );
+    assert_eq!(host.command(&set_t0(0))[7..9], [0, 0], "T=0 set");
+    let mut get_256 = get_challenge(0);
+    get_256[14] = 0x00;
+    let answer = host.unread_answers(8000, Duration::from_secs(2), &get_256);
+    assert_eq!(answer[..5], [0x80, 2, 1, 0, 0], "258 bytes: {answer:02X?}");
+    assert_eq!(answer[answer.len() - 2..], [0x90, 0x00]);
     host.probe();
     drop(host);
     let device = format!("{}:GemPCTwin", firmware.path);

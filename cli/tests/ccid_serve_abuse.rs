@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use readerkit_testkit::ccid::message;
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::served::Served;
 use readerkit_testkit::twin_abuse::{Abuse, Abuser, flood_and_leave};
@@ -43,10 +44,28 @@ fn every_command_type_with_a_malformed_field_names_the_field() {
     host.probe();
 }
 
+/// 8000 GetSlotStatus and a GET CHALLENGE for 256 bytes (a T=0 card's
+/// longest answer, 271 bytes framed) written while the host reads nothing:
+/// the answers fill the terminal, ccid-serve's writes wait and it stops
+/// reading, the host's writes wait in turn. Once the host reads, every answer
+/// comes in order, the card's last, and the next command is served.
 #[test]
 fn answers_left_unread_until_the_terminal_is_full_all_arrive() {
-    let (_serve, mut host) = abuser(9);
-    host.unread_answers(8000, Duration::from_secs(2));
+    let serve = Serve::start_program(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        &["--reader", "gempctwin", "--card", "t0"],
+    );
+    let mut host = Abuser::new(open_raw(&serve.path), 9);
+    let atr = host.command(&message(0x62, 0, &[]));
+    assert_eq!(
+        [atr[0], atr[7], atr[8]],
+        [0x80, 0, 0],
+        "powered: {atr:02X?}"
+    );
+    let get_challenge = message(0x6F, 0, &[0x00, 0x84, 0x00, 0x00, 0x00]);
+    let answer = host.unread_answers(8000, Duration::from_secs(2), &get_challenge);
+    assert_eq!(answer[..5], [0x80, 2, 1, 0, 0], "258 bytes: {answer:02X?}");
+    assert_eq!(answer[answer.len() - 2..], [0x90, 0x00]);
     host.probe();
 }
 

@@ -356,20 +356,34 @@ impl Abuser {
         assert_eq!(read_n(&mut self.port, 3), NAK, "{:?}", self.log);
     }
 
-    /// `count` GetSlotStatus frames written from another thread while this host
-    /// reads nothing for `stall`, then read: every echo and answer, in order.
+    /// Send `message` with the next `bSeq` (in place of its own) and return the
+    /// answer (its echo checked).
+    pub fn command(&mut self, message: &[u8]) -> Vec<u8> {
+        let mut sent = message.to_vec();
+        sent[6] = self.next_seq();
+        self.write(&frame(&sent));
+        self.answer_to(&sent)
+    }
+
+    /// `count` GetSlotStatus frames and `last` after them (with the next `bSeq`
+    /// in place of its own: a command whose answer is long, a card's) written
+    /// from another thread while this host reads nothing for `stall`, then
+    /// read: every echo and answer, in order; returns the answer to `last`.
     /// `count` must be large enough that the reader's answers fill the terminal
     /// (about 68 KiB: its line buffer and its flip buffers) and the reader stops
     /// reading while its writes wait: the writer is then still writing after
     /// `stall`, which is checked.
-    pub fn unread_answers(&mut self, count: usize, stall: Duration) {
-        let first = self.seq.wrapping_add(1);
+    pub fn unread_answers(&mut self, count: usize, stall: Duration, last: &[u8]) -> Vec<u8> {
         let mut flood = Vec::new();
         let mut sent = Vec::new();
         for _ in 0..count {
-            let status = message(0x65, self.next_seq(), &[]);
-            flood.extend_from_slice(&frame(&status));
-            sent.push(status);
+            sent.push(message(0x65, self.next_seq(), &[]));
+        }
+        let mut long = last.to_vec();
+        long[6] = self.next_seq();
+        sent.push(long);
+        for message in &sent {
+            flood.extend_from_slice(&frame(message));
         }
         let mut writer = self.port.try_clone().expect("clone the terminal");
         let writing = std::thread::spawn(move || writer.write_all(&flood));
@@ -378,13 +392,13 @@ impl Abuser {
             !writing.is_finished(),
             "{count} frames fit in the terminal: nothing was left unread"
         );
-        for (i, status) in sent.iter().enumerate() {
-            let answer = self.answer_to(status);
-            let seq = first.wrapping_add(i as u8);
+        let mut answer = Vec::new();
+        for (i, message) in sent.iter().enumerate() {
+            answer = self.answer_to(message);
             assert_eq!(
-                answer[5..9],
-                [0, seq, 0x01, 0],
-                "answer {i}; {:?}",
+                [answer[5], answer[6], answer[7] & 0xC0],
+                [0, message[6], 0],
+                "answer {i}: {answer:02X?}; {:?}",
                 self.log
             );
         }
@@ -392,6 +406,7 @@ impl Abuser {
             .join()
             .expect("the writer")
             .expect("all frames written");
+        answer
     }
 }
 
