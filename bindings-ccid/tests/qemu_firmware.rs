@@ -474,3 +474,44 @@ fn qemu_firmware_holds_up_against_a_hostile_host() {
     drop(ctx);
     stop_and_check(pcscd);
 }
+
+/// Read the firmware's NAK frame, skipping time requests (`80 | multiplier`)
+/// before it.
+fn read_nak(port: &mut std::fs::File) {
+    let mut byte = read_n(port, 1);
+    while byte[0] >= 0x80 {
+        byte = read_n(port, 1);
+    }
+    byte.extend(read_n(port, 2));
+    assert_eq!(byte, [0x03, 0x15, 0x16], "a NAK");
+}
+
+/// While a slow command runs, a host's NAK gets the last frame the firmware
+/// sent meanwhile: the CMD_SLOT_BUSY answer to a second command, then, after a
+/// damaged frame, the firmware's own NAK; the command's answer comes after.
+/// Before, a NAK while a command ran was ignored (the host waited for a frame
+/// that never came).
+#[test]
+fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
+    let mut firmware = Firmware::start();
+    firmware.control("slow 5");
+    firmware.wait_console("slow card: 5 NULL bytes");
+    let mut port = open_raw(&firmware.path);
+    power_on_t0(&mut port, 1);
+    start_slow_command(&mut port, &get_challenge(3));
+    let status = [0x65, 0, 0, 0, 0, 0, 4, 0, 0, 0];
+    port.write_all(&frame(&status)).unwrap();
+    assert_eq!(read_answer(&mut port).1, status, "the echo");
+    let busy = [0x81, 0, 0, 0, 0, 0, 4, 0x40, 0xE0, 0x03];
+    assert_eq!(read_answer(&mut port).1, busy, "CMD_SLOT_BUSY");
+    port.write_all(&[0x03, 0x15, 0x16]).unwrap();
+    assert_eq!(read_answer(&mut port).1, busy, "CMD_SLOT_BUSY again");
+    let mut damaged = frame(&status);
+    damaged[12] ^= 0xFF;
+    port.write_all(&damaged).unwrap();
+    read_nak(&mut port);
+    port.write_all(&[0x03, 0x15, 0x16]).unwrap();
+    read_nak(&mut port);
+    let answer = read_answer(&mut port).1;
+    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]);
+}

@@ -136,6 +136,9 @@ struct Waiting {
     stop: bool,
     /// A CMD_SLOT_BUSY answer.
     busy: [u8; HEADER_LEN],
+    /// What a host's NAK gets while the command runs: the last CMD_SLOT_BUSY
+    /// answer (in `busy`) or NAK sent since it started, else nothing.
+    sent: twin::Sent,
     /// The reader's slots, whose cards a CMD_SLOT_BUSY answer reports.
     slots: &'static [Dev],
 }
@@ -147,6 +150,7 @@ static WAITING: StaticCell<Waiting> = StaticCell::new(Waiting {
     side: core::ptr::null_mut(),
     stop: false,
     busy: [0; HEADER_LEN],
+    sent: twin::Sent::Nothing,
     slots: &[],
 });
 
@@ -178,7 +182,8 @@ pub fn more_time(more: MoreTime) {
 /// Called while the card line waits (the board's delay): while a command runs,
 /// read the host; a new command gets CMD_SLOT_BUSY at once (echoed first, as a
 /// GemPC Twin does), a PC_to_RDR_Abort stops the command running and waits for
-/// it to end, as does a message the dispatcher refuses.
+/// it to end, as does a message the dispatcher refuses; a NAK gets the last
+/// CMD_SLOT_BUSY answer or NAK sent meanwhile again (`Waiting::sent`).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn while_waiting() {
     // SAFETY: as in `stopping`: the reference ends before this returns, and the
@@ -193,7 +198,12 @@ pub fn while_waiting() {
     let decoder = unsafe { &mut *waiting.side };
     while let Some(byte) = port.read() {
         match decoder.push(byte) {
-            None | Some(Event::Stray(_)) | Some(Event::Nak) => {}
+            None | Some(Event::Stray(_)) => {}
+            Some(Event::Nak) => match waiting.sent.again(&waiting.busy) {
+                twin::Again::Message(kept) => send_frame(&mut port, kept),
+                twin::Again::Nak => port.write(&twin::NAK_FRAME),
+                twin::Again::Nothing => {}
+            },
             Some(Event::Message) => {
                 let message = decoder.message();
                 if PROFILE.echoes() {
@@ -205,6 +215,7 @@ pub fn while_waiting() {
                         // command's `slot`) as the core knows it now.
                         if let Some(len) = waiting.slots.answer_busy(message, &mut waiting.busy) {
                             send_frame(&mut port, &waiting.busy[..len]);
+                            waiting.sent = twin::Sent::Answer(len);
                         }
                     }
                     admission @ (Admission::Run | Admission::Abort) => {
@@ -215,10 +226,15 @@ pub fn while_waiting() {
                 }
             }
             // A bad LRC or a message too long: ask for the frame again.
-            Some(_) => port.write(&twin::NAK_FRAME),
+            Some(_) => {
+                port.write(&twin::NAK_FRAME);
+                waiting.sent = twin::Sent::Nak;
+            }
         }
     }
-    drop_if_quiet(decoder, &mut port);
+    if drop_if_quiet(decoder, &mut port) {
+        waiting.sent = twin::Sent::Nak;
+    }
 }
 
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
@@ -354,6 +370,7 @@ fn run(
             waiting.gate.admit(message);
         }
         waiting.side = side;
+        waiting.sent = twin::Sent::Nothing;
         waiting.link = Link::Listening { slot, seq };
     }
     let answered = command();
