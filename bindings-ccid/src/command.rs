@@ -206,6 +206,9 @@ impl<'a> Command<'a> {
                 if data.len() != len {
                     return Err(bad(field::LENGTH));
                 }
+                if let Some(offset) = crate::parameters::malformed_field(protocol, data) {
+                    return Err(bad(offset));
+                }
                 Command::SetParameters { protocol, data }
             }
             pc_to_rdr::ESCAPE => Command::Escape { data },
@@ -424,7 +427,7 @@ mod tests {
     #[test]
     fn bad_fields_are_named_by_their_offset() {
         use SlotError::{BadField, CommandNotSupported};
-        let cases: [(&[u8], SlotError); 8] = [
+        let cases: [(&[u8], SlotError); 10] = [
             // IccPowerOn with bPowerSelect = 4.
             (&[0x62, 0, 0, 0, 0, 0, 0, 4, 0, 0], BadField(7)),
             // GetSlotStatus with a data byte.
@@ -436,6 +439,17 @@ mod tests {
             ),
             // SetParameters for T=2.
             (&[0x61, 0, 0, 0, 0, 0, 0, 2, 0, 0], BadField(7)),
+            // SetParameters T=0 with bmTCCKST0 03 (bit 0 set), T=1 with bIFSC 0.
+            (
+                &[0x61, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x03, 0, 0x0A, 0],
+                BadField(11),
+            ),
+            (
+                &[
+                    0x61, 7, 0, 0, 0, 0, 0, 1, 0, 0, 0x11, 0x10, 0, 0x45, 0, 0, 0,
+                ],
+                BadField(15),
+            ),
             // Mechanical function 0 and 6.
             (&[0x71, 0, 0, 0, 0, 0, 0, 0, 0, 0], BadField(7)),
             (&[0x71, 0, 0, 0, 0, 0, 0, 6, 0, 0], BadField(7)),

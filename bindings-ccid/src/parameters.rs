@@ -12,6 +12,39 @@ pub const T0_LEN: usize = 5;
 /// Length of the T=1 structure, in bytes.
 pub const T1_LEN: usize = 7;
 
+/// The offset in its message (10 + the field's index) of the first field of a
+/// SetParameters protocol data structure that is malformed whatever the card
+/// (CCID 1.1 Tables 6.1-6 and 6.1-7), `None` if there is none: `bmTCCKST0`
+/// other than 00 or 02 (only bit 1, the convention, may be set), `bmTCCKST1`
+/// other than 10 to 13 (bit 4 set; bit 0 the checksum, bit 1 the convention),
+/// `bClockStop` above 3, `bIFSC` 00 or FF (ISO/IEC 7816-3 11.4.2: 01 to FE).
+/// `data` has the protocol's length already ([`T0_LEN`], [`T1_LEN`]); whether
+/// `bmFindexDindex` can be had is the reader's decision.
+pub fn malformed_field(protocol: Protocol, data: &[u8]) -> Option<usize> {
+    const DATA: usize = crate::message::HEADER_LEN;
+    const TCCKS: usize = 1;
+    const CLOCK_STOP: usize = 4;
+    const IFSC: usize = 5;
+    let t1 = protocol == Protocol::T1;
+    let tccks_ok = |b: u8| {
+        if t1 {
+            b & !0x03 == 0x10
+        } else {
+            b & !0x02 == 0
+        }
+    };
+    if !data.get(TCCKS).copied().is_some_and(tccks_ok) {
+        return Some(DATA + TCCKS);
+    }
+    if data.get(CLOCK_STOP).is_none_or(|&b| b > 3) {
+        return Some(DATA + CLOCK_STOP);
+    }
+    if t1 && data.get(IFSC).is_none_or(|&b| b == 0x00 || b == 0xFF) {
+        return Some(DATA + IFSC);
+    }
+    None
+}
+
 /// `bmFindexDindex` of the parameters in force: the ISO indices of `timing`'s F
 /// and D (Fi is the card's own where it gives the same F; F = 372 is written as
 /// Fi = 1, the ATR's default TA1 = 0x11).
@@ -63,5 +96,48 @@ pub fn emit(protocol: Protocol, card: &CardCapabilities, out: &mut [u8]) -> Opti
             Some(T1_LEN)
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_fields_are_named_by_their_offset() {
+        let t0 = [0x11, 0x00, 0x00, 0x0A, 0x00];
+        let t1 = [0x11, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00];
+        assert_eq!(malformed_field(Protocol::T0, &t0), None);
+        assert_eq!(malformed_field(Protocol::T1, &t1), None);
+        // Inverse convention, CRC, clock stop 3, IFSC 1: well formed.
+        assert_eq!(
+            malformed_field(Protocol::T0, &[0x11, 0x02, 0, 0x0A, 3]),
+            None
+        );
+        assert_eq!(
+            malformed_field(Protocol::T1, &[0x11, 0x13, 0, 0x45, 3, 1, 0]),
+            None
+        );
+        // (protocol, the well-formed structure, index changed, value, offset named)
+        let cases: [(Protocol, &[u8], usize, u8, usize); 10] = [
+            (Protocol::T0, &t0, 1, 0x01, 11),
+            (Protocol::T0, &t0, 1, 0x10, 11),
+            (Protocol::T0, &t0, 4, 4, 14),
+            (Protocol::T0, &t0, 4, 0xFF, 14),
+            (Protocol::T1, &t1, 1, 0x00, 11),
+            (Protocol::T1, &t1, 1, 0x14, 11),
+            (Protocol::T1, &t1, 1, 0x30, 11),
+            (Protocol::T1, &t1, 4, 4, 14),
+            (Protocol::T1, &t1, 5, 0x00, 15),
+            (Protocol::T1, &t1, 5, 0xFF, 15),
+        ];
+        for (protocol, good, at, value, offset) in cases {
+            let mut bad = good.to_vec();
+            bad[at] = value;
+            assert_eq!(malformed_field(protocol, &bad), Some(offset), "{bad:02X?}");
+        }
+        // Too short (the caller checks the length first): named, not read past.
+        assert_eq!(malformed_field(Protocol::T1, &t1[..5]), Some(15));
+        assert_eq!(malformed_field(Protocol::T0, &[]), Some(11));
     }
 }

@@ -100,6 +100,19 @@ fn malformed(seq: u8) -> Vec<Malformed> {
         bad(with(0x61, [2, 0, 0], &[0x11, 0, 0, 0, 0]), 0x82, 7),
         bad(with(0x61, [0, 0, 0], &[0x11, 0, 0, 0]), 0x82, 1),
         bad(with(0x61, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0]), 0x82, 1),
+        // SetParameters: bmTCCKST0 03, bClockStop 4; bmTCCKST1 00, bIFSC FF.
+        bad(with(0x61, [0, 0, 0], &[0x11, 0x03, 0, 0x0A, 0]), 0x82, 11),
+        bad(with(0x61, [0, 0, 0], &[0x11, 0x00, 0, 0x0A, 4]), 0x82, 14),
+        bad(
+            with(0x61, [1, 0, 0], &[0x11, 0x00, 0, 0x45, 0, 0xFE, 0]),
+            0x82,
+            11,
+        ),
+        bad(
+            with(0x61, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFF, 0]),
+            0x82,
+            15,
+        ),
         // IccClock: bClockCommand 2.
         bad(with(0x6E, [2, 0, 0], &[]), 0x81, 7),
         // T0APDU: bmChanges 4.
