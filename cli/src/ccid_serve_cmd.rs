@@ -177,7 +177,8 @@ struct Running {
     /// another frame.
     echo: Mutex<Vec<u8>>,
     /// The last answer frame (CMD_SLOT_BUSY answers included) or NAK, sent again
-    /// when the host NAKs (unless a request for more time came after it).
+    /// when the host NAKs (unless a request for more time came after it); empty
+    /// from a command's start until its answer ([`Running::forget_last_frame`]).
     last_frame: Mutex<Vec<u8>>,
     /// The SEC1210's request for more time (a frame of its own) sent after the
     /// last answer, empty if none: a host's NAK gets it instead of
@@ -275,6 +276,14 @@ impl Running {
         last.extend_from_slice(&twin::NAK_FRAME);
         locked(&self.more_time_frame).clear();
         self.send(&twin::NAK_FRAME);
+    }
+
+    /// A command goes to the worker: until its answer is out no frame of it can
+    /// be sent again, and a host's NAK must not get an older answer, which the
+    /// host would take for this command's (as [`twin::Sent::Nothing`]).
+    fn forget_last_frame(&self) {
+        locked(&self.last_frame).clear();
+        locked(&self.more_time_frame).clear();
     }
 
     /// `true` while the command running is being aborted.
@@ -677,7 +686,10 @@ fn listen(
                         continue;
                     }
                     match running.admit(message) {
-                        Admission::Run | Admission::Abort => {
+                        admission @ (Admission::Run | Admission::Abort) => {
+                            if admission == Admission::Run {
+                                running.forget_last_frame();
+                            }
                             running.jobs_out.fetch_add(1, Ordering::SeqCst);
                             let job = Job::Message {
                                 message: message.to_vec(),

@@ -4,14 +4,15 @@
 //! malformed field; answers left unread until the terminal is full; a host
 //! that writes and leaves before it is seen.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use readerkit_testkit::ccid::message;
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::served::Served;
-use readerkit_testkit::twin_abuse::{Abuse, Abuser, flood_and_leave};
-use readerkit_testkit::twin_peer::open_raw;
+use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK, flood_and_leave};
+use readerkit_testkit::twin_peer::{frame, open_raw, read_answer};
 
 fn abuser(seed: u64) -> (Serve, Abuser) {
     let serve = Serve::start_program(
@@ -88,4 +89,36 @@ fn what_a_host_wrote_before_it_left_unseen_is_not_answered_to_the_next() {
     served.wait_stderr("(the host closed the terminal");
     let mut next = Abuser::new(open_raw(path), 5);
     next.probe();
+}
+
+/// A NAK while a command runs on a GemPC Twin, after its echo and before any
+/// other frame: nothing is sent again (the command's answer is not out yet),
+/// and the next frame is that answer. Before, the NAK got the last answer sent
+/// (the power-on's ATR, bSeq 1), which the host would take for the answer to
+/// the command running (bSeq 2).
+#[test]
+fn a_nak_while_a_command_runs_gets_no_older_answer() {
+    let serve = Serve::start_program(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        &[
+            "--reader",
+            "gempctwin",
+            "--card",
+            "t0",
+            "--slow",
+            "--work-ms",
+            "300",
+        ],
+    );
+    let mut port = open_raw(&serve.path);
+    let power_on = message(0x62, 1, &[]);
+    port.write_all(&frame(&power_on)).unwrap();
+    assert_eq!(read_answer(&mut port).1, power_on, "the echo");
+    assert_eq!(read_answer(&mut port).1[..7], [0x80, 14, 0, 0, 0, 0, 1]);
+    let get_challenge = message(0x6F, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]);
+    port.write_all(&frame(&get_challenge)).unwrap();
+    assert_eq!(read_answer(&mut port).1, get_challenge, "the echo");
+    port.write_all(&NAK).unwrap();
+    let answer = read_answer(&mut port).1;
+    assert_eq!(answer[..7], [0x80, 10, 0, 0, 0, 0, 2], "{answer:02X?}");
 }
