@@ -12,6 +12,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use readerkit_testkit::ccid_serve::slow_gempctwin_t0;
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::pcsc::reader_names;
 use support::{
@@ -330,16 +331,7 @@ fn sec1210_time_extension_for_a_slow_t0_card() {
 fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
     // A T=0 card that asks for more time and then works 1.5 s behind each
     // request: the first pcscd dies inside that time.
-    let serve = Serve::start_watched(&[
-        "--reader",
-        "gempctwin",
-        "--card",
-        "t0",
-        "--slow",
-        "--work-ms",
-        "1500",
-        "--trace",
-    ]);
+    let serve = Serve::start_watched(&[&slow_gempctwin_t0("1500")[..], &["--trace"]].concat());
     let device = format!("{}:GemPCTwin", serve.path);
     let name = "RK Restart 00 00";
     let (pcscd, ctx) = pcscd_for(&device, "RK Restart", None);

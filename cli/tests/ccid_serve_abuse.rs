@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use readerkit_testkit::ccid::message;
-use readerkit_testkit::ccid_serve::Serve;
+use readerkit_testkit::ccid_serve::{Serve, slow_gempctwin_t0};
 use readerkit_testkit::served::Served;
 use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK, flood_and_leave};
 use readerkit_testkit::twin_peer::{frame, open_raw, read_answer};
@@ -100,15 +100,7 @@ fn what_a_host_wrote_before_it_left_unseen_is_not_answered_to_the_next() {
 fn a_nak_while_a_command_runs_gets_no_older_answer() {
     let serve = Serve::start_program(
         Path::new(env!("CARGO_BIN_EXE_readerkit")),
-        &[
-            "--reader",
-            "gempctwin",
-            "--card",
-            "t0",
-            "--slow",
-            "--work-ms",
-            "300",
-        ],
+        &slow_gempctwin_t0("300"),
     );
     let mut port = open_raw(&serve.path);
     let power_on = message(0x62, 1, &[]);

@@ -85,3 +85,17 @@ impl Serve {
         self.control(&format!("keys {keys}"));
     }
 }
+
+/// The arguments of a GemPC Twin whose T=0 card asks for more time (`--slow`)
+/// and works `work_ms` ms behind each request.
+pub fn slow_gempctwin_t0(work_ms: &str) -> [&str; 7] {
+    [
+        "--reader",
+        "gempctwin",
+        "--card",
+        "t0",
+        "--slow",
+        "--work-ms",
+        work_ms,
+    ]
+}
