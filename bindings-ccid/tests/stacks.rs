@@ -1,0 +1,638 @@
+//! One card, two PC/SC stacks, one client script: what a client sees of a reader
+//! must not depend on which of readerkit's stacks carries the card.
+//!
+//! - stack 1: readerkit's IFD handler (`libifd_readerkit.so`) with `sim:t0` and
+//!   `sim:t1` readers;
+//! - stack 2: Debian's libccid (`libccidtwin.so`) talking to `readerkit ccid-serve`
+//!   over a pseudo-terminal, with the same simulated T=0 and T=1 cards: once at
+//!   libccid's default TPDU level (SEC1210 profile, two slots), once at the short
+//!   APDU level (GemPC Twin profile, libccid's driver option 2), where readerkit's
+//!   core behind the CCID device runs the protocol.
+//!
+//! Both stacks run in one pcscd (socket-activated, private), one pcscd per level. The same script
+//! ([`script`]) runs on each reader; its answers, step by step, must agree
+//! between the stacks, except for the steps in [`EXPECTED`], each with its reason
+//! (a difference that vanishes is a failure too, so the list stays true). libccid
+//! is the reference for what pcscd and its clients expect of a reader.
+//!
+//! (Stack 3, the IFD handler's `vpcd:` reader with vsmartcard's vicc, carries a
+//! different card; `bindings-pcsclite/tests/vpcd_ifd.rs` checks it.)
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::fmt::Debug;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pcsc::{Attribute, Card, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
+use readerkit_testkit::pcsc::{reader, reader_names, reader_state};
+use support::{
+    Entry, GET_FEATURE_REQUEST, LIBCCIDTWIN, Libccid, Serve, echo, hex, ifd_driver, start_pcscd,
+    tx, wait_card,
+};
+
+const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
+const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
+
+/// `SCARD_CTL_CODE(3501)`: the `sim:` reader's slot switch (0 out, 1 in).
+const SIM_CARD: u64 = ctl_code(3501);
+
+/// SELECT MF (P2 0C: no FCI).
+const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+
+/// At which level libccid talks to `ccid-serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Level {
+    /// libccid's default for a serial reader: TPDUs, libccid runs T=0 and T=1
+    /// itself (SEC1210 profile, a T=0 card in slot 0, a T=1 card in slot 1).
+    Tpdu,
+    /// libccid's driver option 2 (GemPC Twin profile, a T=1 card): short APDUs,
+    /// readerkit's core behind the CCID device runs the protocol.
+    ShortApdu,
+}
+
+/// Steps whose answers differ between the stacks (at the given libccid levels),
+/// and why that is right.
+const EXPECTED: &[(&[Level], &str, &str)] = &[
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "attribute VendorName",
+        "libccid takes it from the USB iManufacturer string; a serial reader has none (empty)",
+    ),
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "attribute VendorIfdVersion",
+        "libccid takes it from the USB bcdDevice; a serial reader has none (0)",
+    ),
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "attribute VendorIfdSerialNo",
+        "libccid takes it from the USB iSerialNumber; a serial reader has none (empty)",
+    ),
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "attribute Maxinput",
+        "each reader's own: the sim reader takes extended APDUs (65544), the CCID \
+         reader's dwMaxCCIDMessageLength 271 less the 10-byte header (261)",
+    ),
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "attribute (libccid lacks)",
+        "libccid answers only the ATR, presence, interface status, vendor, MAXINPUT \
+         and (USB only) channel attributes; readerkit's core answers every PC/SC part 3 \
+         reader and card attribute it knows (UNSUPPORTED_FEATURE vs a value)",
+    ),
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "feature list",
+        "the sim reader has a PIN pad (VERIFY/MODIFY_PIN_DIRECT), the CCID readers none",
+    ),
+    (
+        &[Level::Tpdu, Level::ShortApdu],
+        "control SCARD_CTL_CODE(1)",
+        "libccid refuses the CCID Escape (IOCTL_SMARTCARD_VENDOR_IFD_EXCHANGE) unless its \
+         driver option allows it, with IFD_COMMUNICATION_ERROR; the sim reader has no \
+         escape: IFD_ERROR_NOT_SUPPORTED, as ifdhandler.h asks for an unsupported code",
+    ),
+    (
+        &[Level::Tpdu],
+        "transmit case 4E ECHO 1000 at T=0",
+        "libccid at the TPDU level sends no extended APDU at T=0 (NOT_TRANSACTED); \
+         readerkit's T=0 engine carries it in ENVELOPE commands (ISO/IEC 7816-4 5.2, \
+         the sim card takes them)",
+    ),
+    (
+        &[Level::Tpdu],
+        "transmit malformed",
+        "at T=1 libccid (TPDU) passes any bytes to the card, which answers 67 00; \
+         readerkit's core refuses a command APDU whose length fields lie before the \
+         card (INVALID_PARAMETER, as Windows' HLK expects), as libccid does at T=0 \
+         and as the CCID device does at the short APDU level",
+    ),
+    (
+        &[Level::ShortApdu],
+        "property dwMaxAPDUDataSize",
+        "libccid says 0 (short APDUs only) of a reader it talks short APDUs to",
+    ),
+    (
+        &[Level::ShortApdu],
+        "transmit case 4E ECHO 1000 at T=1",
+        "libccid sends no APDU longer than a short one at the short APDU level \
+         (NOT_TRANSACTED); the sim reader takes extended APDUs",
+    ),
+];
+
+/// One step's answer, as text.
+type Answers = Vec<(String, String)>;
+
+fn record(answers: &mut Answers, step: impl Into<String>, answer: impl Debug) {
+    answers.push((step.into(), format!("{answer:?}")));
+}
+
+/// How a reader's card is taken out and put back.
+enum Slot<'a> {
+    /// The `sim:` reader's slot switch, through a direct connection.
+    Sim,
+    /// `ccid-serve`'s stdin, for slot N.
+    Serve(&'a mut Serve, usize),
+}
+
+impl Slot<'_> {
+    fn set(&mut self, ctx: &Context, name: &str, present: bool) {
+        match self {
+            Slot::Sim => {
+                let direct = ctx
+                    .connect(&reader(name), ShareMode::Direct, Protocols::UNDEFINED)
+                    .expect("direct connection");
+                let mut buf = [0u8; 4];
+                direct
+                    .control(SIM_CARD, &[u8::from(present)], &mut buf)
+                    .expect("sim slot switch");
+                let _ = direct.disconnect(Disposition::LeaveCard);
+            }
+            Slot::Serve(serve, slot) if present => serve.insert(*slot),
+            Slot::Serve(serve, slot) => serve.remove(*slot),
+        }
+        assert!(
+            wait_card(ctx, name, present, Duration::from_secs(5)),
+            "{name}: card present = {present} seen"
+        );
+    }
+}
+
+/// SCardStatus: state, protocol, ATR.
+fn status(card: &Card) -> Result<String, Error> {
+    let s = card.status2_owned()?;
+    Ok(format!(
+        "{:?} {:?} {}",
+        s.status(),
+        s.protocol2(),
+        hex(s.atr())
+    ))
+}
+
+fn ok_hex(r: Result<Vec<u8>, Error>) -> Result<String, Error> {
+    r.map(|b| hex(&b))
+}
+
+fn connect(ctx: &Context, name: &str) -> Result<Card, Error> {
+    ctx.connect(&reader(name), ShareMode::Shared, Protocols::ANY)
+}
+
+/// The attributes libccid answers UNSUPPORTED_FEATURE for (of a serial reader)
+/// and readerkit's core answers.
+const LIBCCID_LACKS: [Attribute; 21] = [
+    Attribute::VendorIfdType,
+    Attribute::ChannelId,
+    Attribute::CurrentProtocolType,
+    Attribute::DefaultClk,
+    Attribute::MaxClk,
+    Attribute::DefaultDataRate,
+    Attribute::MaxDataRate,
+    Attribute::MaxIfsd,
+    Attribute::CurrentClk,
+    Attribute::CurrentF,
+    Attribute::CurrentD,
+    Attribute::CurrentN,
+    Attribute::CurrentW,
+    Attribute::CurrentIfsc,
+    Attribute::CurrentIfsd,
+    Attribute::CurrentBwt,
+    Attribute::CurrentCwt,
+    Attribute::CurrentEbcEncoding,
+    Attribute::AsyncProtocolTypes,
+    Attribute::PowerMgmtSupport,
+    Attribute::Characteristics,
+];
+
+const ATTRIBUTES: [Attribute; 33] = [
+    Attribute::AtrString,
+    Attribute::IccPresence,
+    Attribute::IccInterfaceStatus,
+    Attribute::VendorName,
+    Attribute::VendorIfdType,
+    Attribute::VendorIfdVersion,
+    Attribute::VendorIfdSerialNo,
+    Attribute::Maxinput,
+    Attribute::ChannelId,
+    Attribute::CurrentProtocolType,
+    Attribute::DefaultClk,
+    Attribute::MaxClk,
+    Attribute::DefaultDataRate,
+    Attribute::MaxDataRate,
+    Attribute::MaxIfsd,
+    Attribute::CurrentClk,
+    Attribute::CurrentF,
+    Attribute::CurrentD,
+    Attribute::CurrentN,
+    Attribute::CurrentW,
+    Attribute::CurrentIfsc,
+    Attribute::CurrentIfsd,
+    Attribute::CurrentBwt,
+    Attribute::CurrentCwt,
+    Attribute::CurrentEbcEncoding,
+    Attribute::AsyncProtocolTypes,
+    Attribute::SyncProtocolTypes,
+    Attribute::PowerMgmtSupport,
+    Attribute::Characteristics,
+    Attribute::DeviceUnit,
+    Attribute::DeviceFriendlyName,
+    Attribute::DeviceSystemName,
+    Attribute::ExtendedBwt,
+];
+
+/// The client script: every answer a client can get from the reader `name` with
+/// one card in it, recorded step by step.
+fn script(ctx: &Context, name: &str, slot: &mut Slot<'_>) -> Answers {
+    let mut a = Answers::new();
+    assert!(wait_card(ctx, name, true, Duration::from_secs(5)));
+    let mut card = connect(ctx, name).expect("connect");
+    record(&mut a, "status after connect", status(&card));
+
+    for attribute in ATTRIBUTES {
+        let value = ok_hex(card.get_attribute_owned(attribute));
+        let lacks = if LIBCCID_LACKS.contains(&attribute) {
+            "(libccid lacks) "
+        } else {
+            ""
+        };
+        record(&mut a, format!("attribute {lacks}{attribute:?}"), value);
+    }
+    let mut small = [0u8; 2];
+    let atr = card
+        .get_attribute(Attribute::AtrString, &mut small)
+        .map(hex);
+    record(&mut a, "ATR_STRING into 2 bytes", atr);
+    let mut empty = [0u8; 0];
+    let presence = card
+        .get_attribute(Attribute::IccPresence, &mut empty)
+        .map(hex);
+    record(&mut a, "ICC_PRESENCE into 0 bytes", presence);
+
+    for disposition in [
+        Disposition::LeaveCard,
+        Disposition::ResetCard,
+        Disposition::UnpowerCard,
+    ] {
+        let r = card.reconnect(ShareMode::Shared, Protocols::ANY, disposition);
+        record(&mut a, format!("reconnect {disposition:?}"), r);
+        record(
+            &mut a,
+            format!("status after reconnect {disposition:?}"),
+            status(&card),
+        );
+        let r = ok_hex(tx(&card, &SELECT_MF));
+        record(&mut a, format!("SELECT after reconnect {disposition:?}"), r);
+    }
+
+    control(&card, &mut a);
+    transmit(&card, &mut a);
+
+    for disposition in [
+        Disposition::LeaveCard,
+        Disposition::ResetCard,
+        Disposition::UnpowerCard,
+        Disposition::EjectCard,
+    ] {
+        let r = card.disconnect(disposition).map_err(|(_, e)| e);
+        record(&mut a, format!("disconnect {disposition:?}"), r);
+        let state = reader_state(ctx, name).event_state();
+        let state = state & (pcsc::State::PRESENT | pcsc::State::EMPTY | pcsc::State::MUTE);
+        record(
+            &mut a,
+            format!("reader after disconnect {disposition:?}"),
+            state,
+        );
+        card = connect(ctx, name).expect("connect again");
+        record(
+            &mut a,
+            format!("status after disconnect {disposition:?} and connect"),
+            status(&card),
+        );
+    }
+
+    // Another handle resets the card.
+    let mut other = connect(ctx, name).expect("a second handle");
+    let r = other.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard);
+    record(&mut a, "second handle resets", r);
+    record(
+        &mut a,
+        "transmit after the other's reset",
+        ok_hex(tx(&card, &SELECT_MF)),
+    );
+    record(&mut a, "status after the other's reset", status(&card));
+    let r = card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard);
+    record(&mut a, "reconnect after the other's reset", r);
+    record(&mut a, "SELECT after that", ok_hex(tx(&card, &SELECT_MF)));
+    drop(other);
+
+    // The card is taken out while connected, then put back.
+    slot.set(ctx, name, false);
+    record(
+        &mut a,
+        "transmit after removal",
+        ok_hex(tx(&card, &SELECT_MF)),
+    );
+    record(&mut a, "status after removal", status(&card));
+    let r = card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard);
+    record(&mut a, "reconnect without a card", r);
+    record(&mut a, "connect without a card", connect(ctx, name).err());
+    slot.set(ctx, name, true);
+    record(
+        &mut a,
+        "old handle after insertion",
+        ok_hex(tx(&card, &SELECT_MF)),
+    );
+    record(&mut a, "old handle's status after insertion", status(&card));
+    let r = card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard);
+    record(&mut a, "old handle reconnects", r);
+    record(
+        &mut a,
+        "SELECT on the reconnected handle",
+        ok_hex(tx(&card, &SELECT_MF)),
+    );
+    let new = connect(ctx, name).expect("connect to the new card");
+    record(&mut a, "status of a new handle", status(&new));
+    a
+}
+
+/// CM_IOCTL_GET_FEATURE_REQUEST, the TLV properties, codes nobody has.
+fn control(card: &Card, a: &mut Answers) {
+    let mut buf = [0u8; 256];
+    let features = card
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
+        .map(<[u8]>::to_vec);
+    let features = features.expect("CM_IOCTL_GET_FEATURE_REQUEST");
+    assert_eq!(features.len() % 6, 0, "6-byte TLVs: {}", hex(&features));
+    let tags: Vec<u8> = features.chunks(6).map(|t| t[0]).collect();
+    assert!(features.chunks(6).all(|t| t[1] == 4), "{}", hex(&features));
+    record(a, "feature list", &tags);
+    let code = |tag: u8| {
+        features
+            .chunks(6)
+            .find(|t| t[0] == tag)
+            .map(|t| u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])))
+    };
+    // FEATURE_IFD_PIN_PROPERTIES (0A) and FEATURE_CCID_ESC_COMMAND (13): neither
+    // reader has them.
+    record(a, "feature IFD_PIN_PROPERTIES", code(0x0A));
+    record(a, "feature CCID_ESC_COMMAND", code(0x13));
+    let tlv = code(0x12).expect("FEATURE_GET_TLV_PROPERTIES");
+    let properties = card.control(tlv, &[], &mut buf).map(<[u8]>::to_vec);
+    let properties = properties.expect("FEATURE_GET_TLV_PROPERTIES");
+    let mut rest = &properties[..];
+    let mut seen = Vec::new();
+    while let [tag, len, more @ ..] = rest {
+        let len = usize::from(*len);
+        assert!(len <= more.len(), "truncated property {tag}");
+        seen.push((*tag, more[..len].to_vec()));
+        rest = &more[len..];
+    }
+    let value = |tag: u8| seen.iter().find(|(t, _)| *t == tag).map(|(_, v)| hex(v));
+    // wLcdLayout (none) and dwMaxAPDUDataSize, what both readers report.
+    record(a, "property wLcdLayout", value(0x01));
+    record(a, "property dwMaxAPDUDataSize", value(0x0A));
+    // The answer into a buffer too small for it.
+    let mut small = [0u8; 3];
+    let r = card.control(tlv, &[], &mut small).map(hex);
+    record(a, "TLV properties into 3 bytes", r);
+    // A vendor code of nobody's, and the CCID escape.
+    let r = card.control(ctl_code(3600), &[0xAA], &mut buf).map(hex);
+    record(a, "control SCARD_CTL_CODE(3600)", r);
+    let r = card.control(ctl_code(1), &[0xAA], &mut buf).map(hex);
+    record(a, "control SCARD_CTL_CODE(1)", r);
+}
+
+/// Each APDU case, Le = 00, extended APDUs, malformed ones, a response bigger
+/// than the client's buffer.
+fn transmit(card: &Card, a: &mut Answers) {
+    let protocol = match card.status2_owned().map(|s| s.protocol2()) {
+        Ok(Some(pcsc::Protocol::T0)) => "T=0",
+        Ok(Some(pcsc::Protocol::T1)) => "T=1",
+        other => panic!("a card in T=0 or T=1: {other:?}"),
+    };
+    let data255: Vec<u8> = (0..255u8).collect();
+    let data1000: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+    let apdus: [(&str, Vec<u8>); 8] = [
+        ("case 1", vec![0x00, 0xA4, 0x00, 0x0C]),
+        ("case 3", SELECT_MF.to_vec()),
+        ("case 4 ECHO 2", echo(&[0xAB, 0xCD])),
+        ("case 2 ECHO Le=00", vec![0x80, 0xEE, 0, 0, 0x00]),
+        ("case 4 ECHO 255 Le=00", echo(&data255)),
+        (
+            "case 4E ECHO 3",
+            vec![0x80, 0xEE, 0, 0, 0, 0, 3, 1, 2, 3, 0, 0],
+        ),
+        ("case 2E Le=0000", vec![0x80, 0xEE, 0, 0, 0, 0, 0]),
+        ("unknown INS", vec![0x00, 0x12, 0x00, 0x00]),
+    ];
+    for (what, apdu) in apdus {
+        record(a, format!("transmit {what}"), ok_hex(tx(card, &apdu)));
+    }
+    let r = tx(card, &echo(&data1000)).map(|r| {
+        (
+            r.len(),
+            r.get(..1000) == Some(&data1000[..]),
+            hex(&r[r.len().saturating_sub(2)..]),
+        )
+    });
+    record(a, format!("transmit case 4E ECHO 1000 at {protocol}"), r);
+    let r = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).map(|r| r.len());
+    record(a, "transmit GET CHALLENGE 8 (length)", r);
+    for (what, apdu) in [
+        ("3 bytes", &[0x00, 0xA4, 0x00][..]),
+        ("1 byte", &[0x00][..]),
+        (
+            "Lc 5 with 2 bytes",
+            &[0x00, 0xA4, 0x00, 0x0C, 0x05, 0x3F, 0x00][..],
+        ),
+        (
+            "Lc 3 with 2 bytes",
+            &[0x00, 0xA4, 0x00, 0x0C, 0x03, 0x3F, 0x00][..],
+        ),
+    ] {
+        record(
+            a,
+            format!("transmit malformed {what}"),
+            ok_hex(tx(card, apdu)),
+        );
+    }
+    record(a, "transmit after malformed", ok_hex(tx(card, &SELECT_MF)));
+    // A 10-byte answer for a 4-byte buffer.
+    let mut small = [0u8; 4];
+    let r = card
+        .transmit2(&[0x00, 0x84, 0x00, 0x00, 0x08], &mut small)
+        .map(hex);
+    record(a, "GET CHALLENGE into 4 bytes", r);
+    record(a, "transmit after that", ok_hex(tx(card, &SELECT_MF)));
+}
+
+/// [`EXPECTED`] at `level`: (step prefix, reason).
+fn expected_at(level: Level) -> impl Iterator<Item = (&'static str, &'static str)> {
+    EXPECTED
+        .iter()
+        .filter(move |(levels, _, _)| levels.contains(&level))
+        .map(|(_, prefix, why)| (*prefix, *why))
+}
+
+/// The reason a step's answers may differ at `level`, if there is one.
+fn expected(level: Level, step: &str) -> Option<&'static str> {
+    expected_at(level)
+        .find(|(prefix, _)| step.starts_with(prefix))
+        .map(|(_, why)| why)
+}
+
+/// Compare two readers' answers step by step: the same steps, equal answers
+/// except where [`EXPECTED`] gives a reason. Returns the failures.
+fn compare(level: Level, ours: &Answers, ccid: &Answers, failures: &mut Vec<String>) {
+    assert_eq!(
+        ours.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+        ccid.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+        "the same script ran"
+    );
+    for ((step, mine), (_, theirs)) in ours.iter().zip(ccid) {
+        match (mine == theirs, expected(level, step)) {
+            (true, _) => eprintln!("   {step}: {mine}"),
+            (false, Some(_))
+                if step.contains("(libccid lacks)")
+                    && (!mine.starts_with("Ok(") || theirs != "Err(UnsupportedFeature)") =>
+            {
+                failures.push(format!("{step}: sim {mine}, libccid {theirs}"));
+            }
+            (false, Some(_)) => eprintln!("~~ {step}: sim {mine} | libccid {theirs}"),
+            (false, None) => {
+                eprintln!("!! {step}: sim {mine} | libccid {theirs}");
+                failures.push(format!("{step}: sim {mine}, libccid {theirs}"));
+            }
+        }
+    }
+}
+
+/// A step's answer in `answers`.
+fn answer<'a>(answers: &'a Answers, step: &str) -> &'a str {
+    &answers
+        .iter()
+        .find(|(s, _)| s == step)
+        .unwrap_or_else(|| panic!("no step {step}"))
+        .1
+}
+
+/// Run [`script`] on the `sim:` readers and on libccid's readers of one
+/// `ccid-serve` (at `level`), all in one pcscd, and compare.
+fn sim_and_libccid_alike(level: Level) {
+    let (serve_args, suffix, libccid, pairs): (_, _, _, &[(&str, usize, &str, &str)]) = match level
+    {
+        Level::Tpdu => (
+            ["--reader", "sec1210", "--card", "t0,t1"],
+            "SEC1210",
+            None,
+            &[
+                ("RK Sim T0", 0, ATR_T0, "Some(T0)"),
+                ("RK Sim T1", 1, ATR_T1, "Some(T1)"),
+            ],
+        ),
+        Level::ShortApdu => (
+            ["--reader", "gempctwin", "--card", "t1"],
+            "GemPCTwin",
+            Some(Libccid {
+                driver_options: 2,
+                log_level: 3,
+            }),
+            &[("RK Sim T1", 0, ATR_T1, "Some(T1)")],
+        ),
+    };
+    let mut serve = Serve::start(&serve_args);
+    let ccid_device = format!("{}:{suffix}", serve.path);
+    let ifd = ifd_driver();
+    let lib = PathBuf::from(LIBCCIDTWIN);
+    let pcscd = start_pcscd(
+        &[
+            Entry {
+                name: "RK Sim T0",
+                device: "sim:t0",
+                lib: &ifd,
+            },
+            Entry {
+                name: "RK Sim T1",
+                device: "sim:t1",
+                lib: &ifd,
+            },
+            Entry {
+                name: "RK CCID",
+                device: &ccid_device,
+                lib: &lib,
+            },
+        ],
+        libccid,
+    );
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let mut failures = Vec::new();
+    let mut differences_seen = Vec::new();
+    // pcscd numbers the readers of one driver: "RK Sim T1 01 00".
+    let names = reader_names(&ctx);
+    let named = |prefix: &str| {
+        names
+            .iter()
+            .find(|n| n.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no reader {prefix} in {names:?}"))
+            .clone()
+    };
+    for &(sim, ccid_slot, atr, protocol) in pairs {
+        let sim = &named(sim);
+        let ccid = format!("RK CCID 00 {ccid_slot:02}");
+        eprintln!("== {sim} vs {ccid} ({level:?})");
+        let ours = script(&ctx, sim, &mut Slot::Sim);
+        let theirs = script(&ctx, &ccid, &mut Slot::Serve(&mut serve, ccid_slot));
+        compare(level, &ours, &theirs, &mut failures);
+        for ((step, mine), (_, other)) in ours.iter().zip(&theirs) {
+            if mine != other {
+                differences_seen.push(step.clone());
+            }
+        }
+        // What both must say, not only alike.
+        assert_eq!(
+            answer(&ours, "status after connect"),
+            format!("Ok(\"Status(PRESENT | POWERED | NEGOTIABLE) {protocol} {atr}\")")
+        );
+        for (step, said) in [
+            ("transmit case 3", "Ok(\"90 00\")"),
+            ("transmit case 4 ECHO 2", "Ok(\"AB CD 90 00\")"),
+            ("transmit unknown INS", "Ok(\"6D 00\")"),
+            ("ATR_STRING into 2 bytes", "Err(InsufficientBuffer)"),
+            (
+                "GET CHALLENGE into 4 bytes",
+                "Err((InsufficientBuffer, 10))",
+            ),
+            ("transmit after the other's reset", "Err(ResetCard)"),
+            ("transmit after removal", "Err(RemovedCard)"),
+            ("old handle after insertion", "Err(RemovedCard)"),
+            ("SELECT on the reconnected handle", "Ok(\"90 00\")"),
+        ] {
+            assert_eq!(answer(&ours, step), said, "{step}");
+        }
+    }
+    // Every documented difference is still one (else the list has gone stale).
+    for (prefix, why) in expected_at(level) {
+        if !differences_seen.iter().any(|s| s.starts_with(prefix)) {
+            failures.push(format!("no longer differs: {prefix} ({why})"));
+        }
+    }
+    drop(ctx);
+    support::stop_after_grace(pcscd);
+    assert!(
+        failures.is_empty(),
+        "the stacks differ:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn sim_and_libccid_tpdu_answer_a_client_alike() {
+    sim_and_libccid_alike(Level::Tpdu);
+}
+
+#[test]
+fn sim_and_libccid_short_apdu_answer_a_client_alike() {
+    sim_and_libccid_alike(Level::ShortApdu);
+}
