@@ -86,7 +86,8 @@ const EXPECTED: &[(&[Level], &str, &str)] = &[
     (
         &[Level::Tpdu, Level::ShortApdu],
         "feature list",
-        "the sim reader has a PIN pad (VERIFY/MODIFY_PIN_DIRECT), the CCID readers none",
+        "the sim reader has a PIN pad (VERIFY/MODIFY_PIN_DIRECT, IFD_PIN_PROPERTIES), \
+         the CCID readers none",
     ),
     (
         &[Level::Tpdu, Level::ShortApdu],
@@ -374,9 +375,8 @@ fn control(card: &Card, a: &mut Answers) {
             .find(|t| t[0] == tag)
             .map(|t| u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])))
     };
-    // FEATURE_IFD_PIN_PROPERTIES (0A) and FEATURE_CCID_ESC_COMMAND (13): neither
-    // reader has them.
-    record(a, "feature IFD_PIN_PROPERTIES", code(0x0A));
+    // FEATURE_CCID_ESC_COMMAND (13): neither reader has it (the PIN pad's
+    // features, the sim reader's, are compared by the PIN pad test).
     record(a, "feature CCID_ESC_COMMAND", code(0x13));
     let tlv = code(0x12).expect("FEATURE_GET_TLV_PROPERTIES");
     let properties = card.control(tlv, &[], &mut buf).map(<[u8]>::to_vec);
@@ -476,23 +476,29 @@ fn expected_at(level: Level) -> impl Iterator<Item = (&'static str, &'static str
         .map(|(_, prefix, why)| (*prefix, *why))
 }
 
-/// The reason a step's answers may differ at `level`, if there is one.
-fn expected(level: Level, step: &str) -> Option<&'static str> {
-    expected_at(level)
+/// The reason a step's answers may differ, if `expected` (step prefix, reason)
+/// gives one.
+fn expected<'a>(expected: &[(&str, &'a str)], step: &str) -> Option<&'a str> {
+    expected
+        .iter()
         .find(|(prefix, _)| step.starts_with(prefix))
-        .map(|(_, why)| why)
+        .map(|(_, why)| *why)
 }
 
 /// Compare two readers' answers step by step: the same steps, equal answers
 /// except where [`EXPECTED`] gives a reason. Returns the failures.
-fn compare(level: Level, ours: &Answers, ccid: &Answers, failures: &mut Vec<String>) {
-    assert_eq!(
-        ours.iter().map(|(s, _)| s).collect::<Vec<_>>(),
-        ccid.iter().map(|(s, _)| s).collect::<Vec<_>>(),
-        "the same script ran"
-    );
-    for ((step, mine), (_, theirs)) in ours.iter().zip(ccid) {
-        match (mine == theirs, expected(level, step)) {
+fn compare(allowed: &[(&str, &str)], ours: &Answers, ccid: &Answers, failures: &mut Vec<String>) {
+    // Steps in the order they ran; a step one side did not take (a property one
+    // reader does not report) is "absent" there.
+    let mut steps: Vec<&str> = ours.iter().map(|(s, _)| s.as_str()).collect();
+    for (step, _) in ccid {
+        if !steps.contains(&step.as_str()) {
+            steps.push(step);
+        }
+    }
+    for step in steps {
+        let (mine, theirs) = (answer_or_absent(ours, step), answer_or_absent(ccid, step));
+        match (mine == theirs, expected(allowed, step)) {
             (true, _) => eprintln!("   {step}: {mine}"),
             (false, Some(_))
                 if step.contains("(libccid lacks)")
@@ -507,6 +513,14 @@ fn compare(level: Level, ours: &Answers, ccid: &Answers, failures: &mut Vec<Stri
             }
         }
     }
+}
+
+/// A step's answer in `answers`, or "absent".
+fn answer_or_absent(answers: &Answers, step: &str) -> String {
+    answers
+        .iter()
+        .find(|(s, _)| s == step)
+        .map_or_else(|| "absent".to_string(), |(_, a)| a.clone())
 }
 
 /// A step's answer in `answers`.
@@ -584,7 +598,8 @@ fn sim_and_libccid_alike(level: Level) {
         eprintln!("== {sim} vs {ccid} ({level:?})");
         let ours = script(&ctx, sim, &mut Slot::Sim);
         let theirs = script(&ctx, &ccid, &mut Slot::Serve(&mut serve, ccid_slot));
-        compare(level, &ours, &theirs, &mut failures);
+        let allowed: Vec<_> = expected_at(level).collect();
+        compare(&allowed, &ours, &theirs, &mut failures);
         for ((step, mine), (_, other)) in ours.iter().zip(&theirs) {
             if mine != other {
                 differences_seen.push(step.clone());
@@ -635,4 +650,225 @@ fn sim_and_libccid_tpdu_answer_a_client_alike() {
 #[test]
 fn sim_and_libccid_short_apdu_answer_a_client_alike() {
     sim_and_libccid_alike(Level::ShortApdu);
+}
+
+/// `SCARD_CTL_CODE(3502)`: the `sim:` reader's key switch (the keys the next PIN
+/// entry reads).
+const SIM_KEYS: u64 = ctl_code(3502);
+
+/// The PIN pad steps whose answers differ between the `sim:` reader and libccid's
+/// GemPC PinPad on `ccid-serve`, and why.
+const PIN_PAD_EXPECTED: &[(&str, &str)] = &[
+    (
+        "property 02",
+        "each reader's own bEntryValidationCondition: the sim PIN pad ends an entry on \
+         the maximum size, the OK key or a time-out (07); ccid-serve's GemPC PinPad \
+         profile announces the OK key only (02) in its GET_FIRMWARE_FEATURES, which \
+         libccid reports",
+    ),
+    (
+        "IFD_PIN_PROPERTIES",
+        "its bEntryValidationCondition, as property 02",
+    ),
+    (
+        "property 06",
+        "each reader's own bMinPINSize: the sim PIN pad's 4, the CCID profile's core \
+         limit 1 (from GET_FIRMWARE_FEATURES)",
+    ),
+    (
+        "property 07",
+        "each reader's own bMaxPINSize: the sim PIN pad's 12, the CCID profile's core \
+         limit 32",
+    ),
+    (
+        "property 08",
+        "sFirmwareID: libccid reports the firmware string of the reader's Escape 02 \
+         (\"readerkit-ccid GemPC Twin 0.1\"), the core its own \"readerkit\"",
+    ),
+    (
+        "property 03",
+        "bTimeOut2: libccid always reports it (0); the core leaves the optional \
+         property out (no second time-out)",
+    ),
+    (
+        "property 09",
+        "bPPDUSupport: libccid always reports it (0: none); the core leaves the \
+         optional property out (no PPDU either)",
+    ),
+    (
+        "property 0B",
+        "wIdVendor: libccid reports the USB vendor id of the profile (08E6); a sim \
+         reader has none",
+    ),
+    (
+        "property 0C",
+        "wIdProduct: libccid reports the USB product id of the profile (3478); a sim \
+         reader has none",
+    ),
+    (
+        "VERIFY_PIN_DIRECT malformed",
+        "a structure it cannot read (shorter than its header, ulDataLength that \
+         disagrees with its length) libccid refuses with IFD_NOT_SUPPORTED \
+         (UNSUPPORTED_FEATURE), one whose fields the reader refuses with \
+         IFD_COMMUNICATION_ERROR (NOT_TRANSACTED); readerkit's core refuses both \
+         before any key with INVALID_PARAMETER, which pcscd can only carry as \
+         NOT_TRANSACTED (its IFDHControl mapping knows no invalid parameter)",
+    ),
+];
+
+/// How keys reach a reader's keypad.
+enum Keypad<'a> {
+    /// The `sim:` reader's key switch, on the connected handle.
+    Sim,
+    /// `ccid-serve`'s stdin (a `gempcpinpad` reader).
+    Serve(&'a mut Serve),
+}
+
+/// The PIN pad script: the part 10 features and properties, PIN entries with
+/// their keys, and malformed PIN structures.
+fn pin_script(ctx: &Context, name: &str, keypad: &mut Keypad<'_>) -> Answers {
+    let mut a = Answers::new();
+    assert!(wait_card(ctx, name, true, Duration::from_secs(5)));
+    let card = connect(ctx, name).expect("connect");
+    let mut buf = [0u8; 256];
+    let features = card
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
+        .expect("CM_IOCTL_GET_FEATURE_REQUEST")
+        .to_vec();
+    let code = |tag: u8| {
+        features
+            .chunks(6)
+            .find(|t| t[0] == tag)
+            .map(|t| u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])))
+    };
+    record(&mut a, "feature list (sorted)", {
+        let mut tags: Vec<u8> = features.chunks(6).map(|t| t[0]).collect();
+        tags.sort_unstable();
+        tags
+    });
+    let pin_properties = code(0x0A).expect("FEATURE_IFD_PIN_PROPERTIES");
+    let r = card.control(pin_properties, &[], &mut buf).map(hex);
+    record(&mut a, "IFD_PIN_PROPERTIES", r);
+    let r = card.control(pin_properties, &[], &mut buf[..3]).map(hex);
+    record(&mut a, "IFD_PIN_PROPERTIES into 3 bytes", r);
+    let tlv = code(0x12).expect("FEATURE_GET_TLV_PROPERTIES");
+    let properties = card
+        .control(tlv, &[], &mut buf)
+        .expect("TLV properties")
+        .to_vec();
+    let mut rest = &properties[..];
+    while let [tag, len, more @ ..] = rest {
+        let len = usize::from(*len).min(more.len());
+        record(&mut a, format!("property {tag:02X}"), hex(&more[..len]));
+        rest = &more[len..];
+    }
+    let verify = code(0x06).expect("FEATURE_VERIFY_PIN_DIRECT");
+    let modify = code(0x07).expect("FEATURE_MODIFY_PIN_DIRECT");
+    let run = |keypad: &mut Keypad<'_>, code: u64, keys: &str, structure: &[u8]| {
+        match keypad {
+            Keypad::Sim => {
+                let mut none = [0u8; 4];
+                card.control(SIM_KEYS, keys.as_bytes(), &mut none)
+                    .expect("sim key switch");
+            }
+            Keypad::Serve(serve) => {
+                if !keys.is_empty() {
+                    serve.keys(keys);
+                }
+            }
+        }
+        let mut out = [0u8; 64];
+        card.control(code, structure, &mut out).map(hex)
+    };
+    let good = readerkit_testkit::pin::verify_structure();
+    for (what, keys) in [
+        ("right PIN", "1234E"),
+        ("wrong PIN", "9999E"),
+        ("right PIN again", "1234E"),
+        ("cancel key", "12C"),
+        ("too short", "12E"),
+        ("backspace", "12B34E"),
+    ] {
+        let r = run(keypad, verify, keys, &good);
+        record(&mut a, format!("VERIFY_PIN_DIRECT {what}"), r);
+    }
+    let mut bad_format = good.clone();
+    bad_format[2] = 0x83;
+    let mut min_above_max = good.clone();
+    min_above_max[5..7].copy_from_slice(&[8, 9]);
+    let mut length_too_long = good.clone();
+    length_too_long[15] += 1;
+    let mut length_too_short = good.clone();
+    length_too_short[15] -= 1;
+    let malformed: [(&str, &[u8]); 6] = [
+        ("empty", &[]),
+        ("10 bytes", &good[..10]),
+        ("bmFormatString 83", &bad_format),
+        ("min above max", &min_above_max),
+        ("ulDataLength one too many", &length_too_long),
+        ("ulDataLength one too few", &length_too_short),
+    ];
+    for (what, structure) in malformed {
+        let r = run(keypad, verify, "", structure);
+        record(&mut a, format!("VERIFY_PIN_DIRECT malformed {what}"), r);
+    }
+    let r = run(keypad, verify, "1234E", &good);
+    record(&mut a, "VERIFY_PIN_DIRECT after the malformed", r);
+    let r = run(
+        keypad,
+        modify,
+        "1234E5678E5678E",
+        &readerkit_testkit::pin::modify_structure(),
+    );
+    record(&mut a, "MODIFY_PIN_DIRECT", r);
+    let r = run(keypad, verify, "5678E", &good);
+    record(&mut a, "VERIFY_PIN_DIRECT the new PIN", r);
+    a
+}
+
+/// The `sim:` reader's PIN pad and `ccid-serve`'s GemPC PinPad through libccid
+/// answer the same PIN requests alike.
+#[test]
+fn sim_and_libccid_pin_pads_answer_a_client_alike() {
+    let mut serve = Serve::start(&["--reader", "gempcpinpad", "--card", "t1"]);
+    let device = format!("{}:GemPCPinPad", serve.path);
+    let ifd = ifd_driver();
+    let lib = PathBuf::from(LIBCCIDTWIN);
+    let pcscd = start_pcscd(
+        &[
+            Entry {
+                name: "RK Sim",
+                device: "sim:t1",
+                lib: &ifd,
+            },
+            Entry {
+                name: "RK PinPad",
+                device: &device,
+                lib: &lib,
+            },
+        ],
+        None,
+    );
+    let ctx = Context::establish(Scope::User).expect("establish context");
+    let ours = pin_script(&ctx, "RK Sim 00 00", &mut Keypad::Sim);
+    let theirs = pin_script(&ctx, "RK PinPad 00 00", &mut Keypad::Serve(&mut serve));
+    let mut failures = Vec::new();
+    compare(PIN_PAD_EXPECTED, &ours, &theirs, &mut failures);
+    for (prefix, why) in PIN_PAD_EXPECTED {
+        let differs = ours
+            .iter()
+            .chain(&theirs)
+            .filter(|(step, _)| step.starts_with(prefix))
+            .any(|(step, _)| answer_or_absent(&ours, step) != answer_or_absent(&theirs, step));
+        if !differs {
+            failures.push(format!("no longer differs: {prefix} ({why})"));
+        }
+    }
+    drop(ctx);
+    support::stop_after_grace(pcscd);
+    assert!(
+        failures.is_empty(),
+        "the PIN pads differ:\n{}",
+        failures.join("\n")
+    );
 }

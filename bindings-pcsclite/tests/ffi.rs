@@ -257,12 +257,14 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
         );
         let (rc, features) = control(lun, 0x4200_0D48, 64);
         assert_eq!(rc, IFD_SUCCESS);
-        // The TLV properties, then the PIN pad's two features (a `sim:` reader
+        // The TLV properties, then the PIN pad's three features (a `sim:` reader
         // has a scripted keypad), in pcsc-lite's encoding.
-        assert_eq!(features.len(), 18);
+        assert_eq!(features.len(), 24);
         assert_eq!(
-            features[6..18],
-            [6, 4, 0x42, 0, 0x0D, 0x4E, 7, 4, 0x42, 0, 0x0D, 0x4F]
+            features[6..24],
+            [
+                6, 4, 0x42, 0, 0x0D, 0x4E, 7, 4, 0x42, 0, 0x0D, 0x4F, 0x0A, 4, 0x42, 0, 0x0D, 0x52
+            ]
         );
         // The Windows code of the same request reaches the same answer.
         assert_eq!(control(lun, 0x0031_3520, 64), (IFD_SUCCESS, features));

@@ -137,7 +137,7 @@ fn t1_session(ctx: &Context) {
         .unwrap()
         .to_vec();
     // The TLV properties, then the PIN pad's features (tests/pcscd_pinpad.rs).
-    assert_eq!(features.len(), 18);
+    assert_eq!(features.len(), 24);
     assert_eq!(features[..2], [0x12, 4], "FEATURE_GET_TLV_PROPERTIES");
     let code = u64::from(u32::from_be_bytes(features[2..6].try_into().unwrap()));
     let props = card.control(code, &[], &mut buf).unwrap();

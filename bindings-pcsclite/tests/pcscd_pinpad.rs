@@ -78,9 +78,17 @@ fn verify_and_modify_pin_direct_through_pcscd() {
         [
             (0x12, ctl_code(3418)),
             (0x06, ctl_code(3406)),
-            (0x07, ctl_code(3407))
+            (0x07, ctl_code(3407)),
+            (0x0A, ctl_code(3410))
         ]
     );
+    // FEATURE_IFD_PIN_PROPERTIES: no display, the entry ends on the maximum size,
+    // the OK key or a time-out, no second time-out (as libccid's answer is laid out).
+    let mut pin_properties = [0u8; 8];
+    let pin_properties = card
+        .control(ctl_code(3410), &[], &mut pin_properties)
+        .unwrap();
+    assert_eq!(pin_properties, [0, 0, 7, 0]);
     let verify = ctl_code(3406);
     let modify = ctl_code(3407);
     let mut buf = [0u8; 64];

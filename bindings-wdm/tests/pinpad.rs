@@ -111,8 +111,12 @@ fn feature_request_names_the_pin_features_with_windows_codes() {
     assert_eq!(st, ntstatus::SUCCESS);
     assert_eq!(
         rec.output(),
-        [6, 4, 0x00, 0x31, 0x35, 0x38, 7, 4, 0x00, 0x31, 0x35, 0x3C],
-        "FEATURE_VERIFY_PIN_DIRECT = SCARD_CTL_CODE(3406), MODIFY = (3407)"
+        [
+            6, 4, 0x00, 0x31, 0x35, 0x38, 7, 4, 0x00, 0x31, 0x35, 0x3C, 0x0A, 4, 0x00, 0x31, 0x35,
+            0x48
+        ],
+        "FEATURE_VERIFY_PIN_DIRECT = SCARD_CTL_CODE(3406), MODIFY = (3407), \
+         IFD_PIN_PROPERTIES = (3410)"
     );
     let (st, rec) = ioctl(&r, Ioctl::Vendor(3418).code(), &[], 64);
     assert_eq!(st, ntstatus::SUCCESS);

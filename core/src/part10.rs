@@ -27,6 +27,13 @@ pub const FN_VERIFY_PIN_DIRECT: u16 =
 /// The control function of `FEATURE_MODIFY_PIN_DIRECT` (3400 + tag).
 pub const FN_MODIFY_PIN_DIRECT: u16 =
     FN_GET_FEATURE_REQUEST + crate::pin::FEATURE_MODIFY_PIN_DIRECT as u16;
+/// PC/SC part 10 feature tag `FEATURE_IFD_PIN_PROPERTIES`.
+pub const FEATURE_IFD_PIN_PROPERTIES: u8 = 0x0A;
+/// The control function of `FEATURE_IFD_PIN_PROPERTIES` (3400 + tag).
+pub const FN_IFD_PIN_PROPERTIES: u16 = FN_GET_FEATURE_REQUEST + FEATURE_IFD_PIN_PROPERTIES as u16;
+/// The PIN pad's `bEntryValidationCondition`: the entry ends when the maximum size
+/// is reached (01h), on the validation key (02h) or on a time-out (04h).
+pub const ENTRY_VALIDATION_CONDITION: u8 = 0x07;
 /// TLV property tag `wLcdLayout` (2 bytes; 0: no display).
 pub const PROPERTY_LCD_LAYOUT: u8 = 0x01;
 /// TLV property tag `bEntryValidationCondition` (1 byte).
@@ -82,18 +89,19 @@ pub fn answer(
     }
 }
 
-/// Append the PIN features (`FEATURE_VERIFY_PIN_DIRECT`, `FEATURE_MODIFY_PIN_DIRECT`)
-/// to a `GET_FEATURE_REQUEST` answer whose first `used` bytes are written; returns
-/// the new length in bytes.
+/// Append the PIN features (`FEATURE_VERIFY_PIN_DIRECT`, `FEATURE_MODIFY_PIN_DIRECT`,
+/// `FEATURE_IFD_PIN_PROPERTIES`) to a `GET_FEATURE_REQUEST` answer whose first
+/// `used` bytes are written; returns the new length in bytes.
 pub fn append_pin_features(
     output: &mut [u8],
     used: usize,
     ctl_code: fn(u16) -> u32,
 ) -> Result<usize, Failure> {
-    let mut tlvs = [0u8; 12];
+    let mut tlvs = [0u8; 18];
     for (tlv, (tag, function)) in tlvs.chunks_exact_mut(6).zip([
         (crate::pin::FEATURE_VERIFY_PIN_DIRECT, FN_VERIFY_PIN_DIRECT),
         (crate::pin::FEATURE_MODIFY_PIN_DIRECT, FN_MODIFY_PIN_DIRECT),
+        (FEATURE_IFD_PIN_PROPERTIES, FN_IFD_PIN_PROPERTIES),
     ]) {
         tlv[..2].copy_from_slice(&[tag, 4]);
         tlv[2..].copy_from_slice(&ctl_code(function).to_be_bytes());
@@ -102,8 +110,16 @@ pub fn append_pin_features(
     Ok(used + put(rest, &tlvs)?)
 }
 
+/// The PIN pad's `FEATURE_IFD_PIN_PROPERTIES` answer, PIN_PROPERTIES_STRUCTURE
+/// (4 bytes): `wLcdLayout` 0 (no display, little-endian), `bEntryValidationCondition`
+/// ([`ENTRY_VALIDATION_CONDITION`]), `bTimeOut2` 0 (no second time-out); returns
+/// its length in bytes.
+pub fn pin_properties(output: &mut [u8]) -> Result<usize, Failure> {
+    put(output, &[0, 0, ENTRY_VALIDATION_CONDITION, 0])
+}
+
 /// Append the PIN pad's TLV properties (`wLcdLayout` 0: no display,
-/// `bEntryValidationCondition` 07h: maximum size, key, time-out, `bMinPINSize`,
+/// `bEntryValidationCondition` ([`ENTRY_VALIDATION_CONDITION`]), `bMinPINSize`,
 /// `bMaxPINSize`, in digits) to a `FEATURE_GET_TLV_PROPERTIES` answer whose first
 /// `used` bytes are written; returns the new length in bytes.
 pub fn append_pin_properties(
@@ -119,7 +135,7 @@ pub fn append_pin_properties(
         0,
         PROPERTY_ENTRY_VALIDATION_CONDITION,
         1,
-        0x07,
+        ENTRY_VALIDATION_CONDITION,
         PROPERTY_MIN_PIN_SIZE,
         1,
         min_pin,
@@ -167,11 +183,12 @@ mod tests {
     fn pin_features_and_properties_are_appended() {
         let mut out = [0u8; 32];
         let used = answer(3400, &mut out, 0, pcsclite).unwrap().unwrap();
-        assert_eq!(append_pin_features(&mut out, used, pcsclite), Ok(18));
+        assert_eq!(append_pin_features(&mut out, used, pcsclite), Ok(24));
         assert_eq!(out[6..12], [0x06, 4, 0x42, 0x00, 0x0D, 0x4E]);
         assert_eq!(out[12..18], [0x07, 4, 0x42, 0x00, 0x0D, 0x4F]);
+        assert_eq!(out[18..24], [0x0A, 4, 0x42, 0x00, 0x0D, 0x52]);
         assert_eq!(
-            append_pin_features(&mut out[..17], used, pcsclite),
+            append_pin_features(&mut out[..23], used, pcsclite),
             Err(Failure::BufferTooSmall)
         );
         assert_eq!(
@@ -184,5 +201,13 @@ mod tests {
             append_pin_properties(&mut out, 40, 4, 8),
             Err(Failure::BufferTooSmall)
         );
+    }
+
+    #[test]
+    fn ifd_pin_properties_is_the_four_byte_structure() {
+        let mut out = [0xEEu8; 6];
+        assert_eq!(pin_properties(&mut out), Ok(4));
+        assert_eq!(out, [0, 0, 0x07, 0, 0xEE, 0xEE]);
+        assert_eq!(pin_properties(&mut out[..3]), Err(Failure::BufferTooSmall));
     }
 }

@@ -184,13 +184,23 @@ fn modify_structure() -> Vec<u8> {
 fn feature_list_adds_the_pin_features_to_the_drivers_answer() {
     let dev = device(true);
     let (outcome, list) = control(&dev, 3400, &[], 64);
-    assert_eq!(outcome, ok(18));
+    assert_eq!(outcome, ok(24));
     assert_eq!(
         list[0], 0x12,
         "the driver's TLV properties entry comes first"
     );
     assert_eq!(list[6..12], [0x06, 4, 0x00, 0x31, 0x35, 0x38]);
     assert_eq!(list[12..18], [0x07, 4, 0x00, 0x31, 0x35, 0x3C]);
+    assert_eq!(list[18..24], [0x0A, 4, 0x00, 0x31, 0x35, 0x48]);
+    // FEATURE_IFD_PIN_PROPERTIES: PIN_PROPERTIES_STRUCTURE, no display, the entry
+    // ends on the maximum size, the key or a time-out, no second time-out.
+    let (outcome, properties) = control(&dev, 3410, &[], 64);
+    assert_eq!(outcome, ok(4));
+    assert_eq!(properties, [0, 0, 0x07, 0]);
+    assert_eq!(
+        control(&dev, 3410, &[], 3).0,
+        refused(Status::BufferTooSmall)
+    );
     let (outcome, props) = control(&dev, 3418, &[], 64);
     assert_eq!(outcome, ok(17 + 13));
     assert_eq!(props[17..], [1, 2, 0, 0, 2, 1, 7, 6, 1, 4, 7, 1, 8]);
@@ -200,7 +210,7 @@ fn feature_list_adds_the_pin_features_to_the_drivers_answer() {
     );
     // Without a vendor callback: the PIN features alone.
     let bare = device(false);
-    assert_eq!(control(&bare, 3400, &[], 64).0, ok(12));
+    assert_eq!(control(&bare, 3400, &[], 64).0, ok(18));
 }
 
 #[test]

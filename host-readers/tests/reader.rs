@@ -2,7 +2,9 @@
 //! uses them (no pcscd, no IFDH calls).
 
 use readerkit::ioctl::{Request, scard_ctl_code};
-use readerkit::part10::{FEATURE_GET_TLV_PROPERTIES, FN_GET_FEATURE_REQUEST};
+use readerkit::part10::{
+    FEATURE_GET_TLV_PROPERTIES, FEATURE_IFD_PIN_PROPERTIES, FN_GET_FEATURE_REQUEST,
+};
 use readerkit::pin::{FEATURE_MODIFY_PIN_DIRECT, FEATURE_VERIFY_PIN_DIRECT};
 use readerkit::trace::Level;
 use readerkit::{Outcome, Status};
@@ -45,6 +47,7 @@ fn part10_answers_announce_the_hosts_control_codes() {
         FEATURE_GET_TLV_PROPERTIES,
         FEATURE_VERIFY_PIN_DIRECT,
         FEATURE_MODIFY_PIN_DIRECT,
+        FEATURE_IFD_PIN_PROPERTIES,
     ] {
         let code = Tagged::ctl_code(FN_GET_FEATURE_REQUEST + u16::from(tag));
         assert!(

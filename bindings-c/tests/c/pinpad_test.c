@@ -100,12 +100,13 @@ int main(void)
     CHECK_ST(rk_device_set_keypad(&dev, &keypad), RK_STATUS_SUCCESS);
 
     /* The feature list: the driver's answer (its vendor callback echoes the empty
-     * input: nothing), then the two PIN features with their Windows codes. */
+     * input: nothing), then the three PIN features with their Windows codes. */
     CHECK_ST(rk_device_control(&dev, CTL(3400), NULL, 0, out, sizeof out, &n), RK_STATUS_SUCCESS);
-    CHECK(n == 12);
+    CHECK(n == 18);
     CHECK(out[0] == 0x06 && out[1] == 4 && out[2] == 0x00 && out[3] == 0x31 && out[4] == 0x35 &&
           out[5] == 0x38);
     CHECK(out[6] == 0x07 && out[11] == 0x3C);
+    CHECK(out[12] == 0x0A && out[17] == 0x48);
 
     rk_card_event(&dev, RK_CARD_INSERTED);
     memset(&drv.card, 0, sizeof drv.card);

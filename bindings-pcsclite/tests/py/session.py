@@ -39,9 +39,11 @@ for _ in range(rounds):
     check(r == [0x6D, 0x00], "6D00: %r" % r)
     rv, feat = SCardControl(h, SCARD_CTL_CODE(3400), [])
     ok(rv, "GET_FEATURE_REQUEST")
-    # FEATURE_GET_TLV_PROPERTIES, then the sim PIN pad's VERIFY/MODIFY_PIN_DIRECT.
-    check(len(feat) == 18 and feat[0] == 0x12 and feat[1] == 4
-          and feat[6] == 0x06 and feat[12] == 0x07, "feature list %r" % feat)
+    # FEATURE_GET_TLV_PROPERTIES, then the sim PIN pad's VERIFY/MODIFY_PIN_DIRECT
+    # and IFD_PIN_PROPERTIES.
+    check(len(feat) == 24 and feat[0] == 0x12 and feat[1] == 4
+          and feat[6] == 0x06 and feat[12] == 0x07 and feat[18] == 0x0A,
+          "feature list %r" % feat)
     tlv_code = int.from_bytes(bytes(feat[2:6]), "big")
     rv, props = SCardControl(h, tlv_code, [])
     ok(rv, "GET_TLV_PROPERTIES")

@@ -788,6 +788,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                     part10::append_pin_features(output, used, pad.ctl_code)
                 })
             }
+            part10::FN_IFD_PIN_PROPERTIES => part10::pin_properties(output).map_err(Status::from),
             part10::FN_GET_TLV_PROPERTIES => {
                 self.driver_vendor_then(code, input, output, |output, used| {
                     let (min, max) = (pad.min_pin_digits, pad.max_pin_digits);
