@@ -36,10 +36,9 @@ pub const PROPERTY_MIN_PIN_SIZE: u8 = 6;
 /// PC/SC part 10 properties: `bMaxPINSize`.
 pub const PROPERTY_MAX_PIN_SIZE: u8 = 7;
 
-/// The control code libccid gives the part 10 feature `tag` on `card` (its
-/// CM_IOCTL_GET_FEATURE_REQUEST answer: 6-byte TLVs, code big-endian); panics
-/// naming the list if it is not there.
-pub fn feature_code(card: &pcsc::Card, tag: u8) -> u64 {
+/// The reader's CM_IOCTL_GET_FEATURE_REQUEST answer as (tag, control code)
+/// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs.
+pub fn feature_list(card: &pcsc::Card) -> Vec<(u8, u64)> {
     let mut buf = [0u8; 256];
     let features = card
         .control(GET_FEATURE_REQUEST, &[], &mut buf)
@@ -47,9 +46,25 @@ pub fn feature_code(card: &pcsc::Card, tag: u8) -> u64 {
     assert_eq!(features.len() % 6, 0, "TLVs of 6 bytes: {}", hex(features));
     features
         .chunks(6)
-        .find(|t| t[0] == tag && t[1] == 4)
-        .map(|t| u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])))
-        .unwrap_or_else(|| panic!("no feature {tag:02X} in {}", hex(features)))
+        .map(|t| {
+            assert_eq!(t[1], 4, "a 4-byte code: {}", hex(features));
+            (
+                t[0],
+                u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])),
+            )
+        })
+        .collect()
+}
+
+/// The control code the reader gives the part 10 feature `tag` on `card`;
+/// panics naming the list if it is not there.
+pub fn feature_code(card: &pcsc::Card, tag: u8) -> u64 {
+    let features = feature_list(card);
+    features
+        .iter()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, code)| *code)
+        .unwrap_or_else(|| panic!("no feature {tag:02X} in {features:02X?}"))
 }
 
 /// The reader's FEATURE_GET_TLV_PROPERTIES answer as (tag, value) pairs.
