@@ -487,8 +487,9 @@ fn read_nak(port: &mut std::fs::File) {
 }
 
 /// While a slow command runs, a host's NAK gets the last frame the firmware
-/// sent meanwhile: the CMD_SLOT_BUSY answer to a second command, then, after a
-/// damaged frame, the firmware's own NAK; the command's answer comes after.
+/// sent meanwhile: nothing before any, then the CMD_SLOT_BUSY answer to a
+/// second command, then, after a damaged frame, the firmware's own NAK; the
+/// command's answer comes after.
 /// Before, a NAK while a command ran was ignored (the host waited for a frame
 /// that never came).
 #[test]
@@ -499,6 +500,9 @@ fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
     let mut port = open_raw(&firmware.path);
     power_on_t0(&mut port, 1);
     start_slow_command(&mut port, &get_challenge(3));
+    // Nothing sent since the echo: the NAK gets nothing (not the parameters
+    // answer, bSeq 2), so the next frame is the echo of the slot status.
+    port.write_all(&[0x03, 0x15, 0x16]).unwrap();
     let status = [0x65, 0, 0, 0, 0, 0, 4, 0, 0, 0];
     port.write_all(&frame(&status)).unwrap();
     assert_eq!(read_answer(&mut port).1, status, "the echo");
