@@ -712,8 +712,9 @@ static DWORD transmit_raw(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu,
  * 00 C7, expecting 0xC7 bytes) to the ECHO, which takes P3 as the length of data it is
  * to receive, leaves the card waiting for data the reader never sends: the TRANSMIT
  * times out (STATUS_IO_TIMEOUT), and as T=0 has no way back into step but a reset,
- * every TRANSMIT is refused (STATUS_INVALID_DEVICE_STATE) until a POWER reset; GET_STATE
- * meanwhile still says SPECIFIC. Found by the storm (seed 5, 20,000 calls). */
+ * the card is deactivated: GET_STATE says SWALLOWED and every TRANSMIT is refused
+ * (STATUS_INVALID_DEVICE_STATE) until a POWER reset. Found by the storm (seed 5, 20,000
+ * calls). */
 static void t0_wrong_direction(HANDLE h)
 {
     BYTE atr[64], r[300];
@@ -729,6 +730,10 @@ static void t0_wrong_direction(HANDLE h)
     e = transmit(h, SCARD_PROTOCOL_T0, challenge, sizeof challenge, r, &n);
     check(e == ERROR_BAD_COMMAND, "... then TRANSMIT is refused (out of step) -> ERROR_BAD_COMMAND",
           "error %lu", e);
+    DWORD state = 0;
+    e = get_state(h, &state);
+    check(!e && state == SCARD_SWALLOWED, "... and GET_STATE = SWALLOWED (card deactivated)",
+          "error %lu, state %lu", e, state);
     e = power(h, SCARD_COLD_RESET, atr, &n);
     DWORD e2 = set_protocol(h, SCARD_PROTOCOL_T0, &sel);
     check(!e && !e2, "... until POWER cold reset and SET_PROTOCOL T=0", "errors %lu, %lu", e, e2);

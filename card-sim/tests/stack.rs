@@ -177,10 +177,10 @@ fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
 /// it: waiting for a data byte (SELECT with Le 1 and no data: the card reads P3
 /// as Lc while the reader waits for response data), or still sending (GET
 /// CHALLENGE with no P3 byte: the reader sends P3 00 for case 1, the card reads
-/// Le 256 and sends 256 bytes). Every command after it fails until a reset,
-/// instead of reading the failed command's bytes as its answer (the SELECT's
-/// 6A 86, the challenge's first bytes), and after the reset the card answers
-/// again. A command refused before it went out, or one whose response did not
+/// Le 256 and sends 256 bytes). The card is deactivated, and every command after
+/// it fails until a reset, instead of reading the failed command's bytes as its
+/// answer (the SELECT's 6A 86, the challenge's first bytes); after the reset the
+/// card answers again. A command refused before it went out, or one whose response did not
 /// fit, leaves the card in step.
 #[test]
 fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
@@ -200,6 +200,12 @@ fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
         &[0x00, 0x84, 0x00, 0x00],
     ] {
         assert!(apdu(&dev, protocol, broken).is_err(), "{broken:02X?}");
+        // T=0 has no way back into step but a reset: the line reader deactivated
+        // the card and told the device, which says unpowered, as after a POWER
+        // down or a failed T=1 resynchronisation.
+        let powered = dev.with_driver(|r| r.line_mut().card_mut().unwrap().is_powered());
+        assert!(!powered, "after {broken:02X?}: the card was left active");
+        assert_eq!(dev.state(), CardState::Swallowed, "after {broken:02X?}");
         for _ in 0..2 {
             assert_eq!(
                 apdu(&dev, protocol, &challenge),
@@ -207,8 +213,7 @@ fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
                 "after {broken:02X?}: refused, not answered with stale bytes"
             );
         }
-        // Selecting the protocol again sends no PPS (it is selected already) and
-        // resets nothing: the card is still out of step.
+        // SET_PROTOCOL resets nothing: refused on the unpowered card.
         assert_eq!(
             select(&dev, 1),
             Err(Status::InvalidDeviceState),
@@ -219,7 +224,11 @@ fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
             Err(Status::InvalidDeviceState),
             "after {broken:02X?} and SET_PROTOCOL: refused, not answered with stale bytes"
         );
-        power_up(&dev).expect("reset");
+        // A warm reset (what pcscd's SCARD_RESET_CARD asks) reactivates it: the
+        // device makes it a cold reset.
+        let mut atr = [0u8; 33];
+        dev.power_card(PowerAction::WarmReset, &mut atr)
+            .expect("reset");
         assert_eq!(select(&dev, 1), Ok(1));
         assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
     }

@@ -17,7 +17,7 @@
 //! ```
 
 use crate::caps::CardCapabilities;
-use crate::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
+use crate::device::{AtrBuffer, Deactivation, ProtocolCall, ReaderFunctions, TransmitCall};
 use crate::ioctl::PowerAction;
 use crate::protocol::Protocol;
 use crate::status::Failure;
@@ -98,17 +98,12 @@ enum Session {
     Idle,
     /// T=0 exchanges with these settings.
     T0(t0::Config),
-    /// A T=0 exchange failed after its header went to the card (a time-out, a
-    /// procedure byte out of place, a line error): the card may still be sending
-    /// or waiting for data, and T=0 has no way back into step but a reset. Every
-    /// TRANSMIT fails until then, rather than read the last command's bytes as
-    /// the next one's answer, and so does SET_PROTOCOL (which resets nothing).
-    T0OutOfStep,
     /// T=1 on [`LineReader`]'s engine (sequence numbers, IFSC live there between
     /// APDUs).
     T1,
-    /// T=1 resynchronisation failed and the card was deactivated (ISO/IEC 7816-3:2006
-    /// 11.6.3.2 rule 6.4): nothing goes to the card until the next reset.
+    /// The protocol lost the card and this reader deactivated it (a T=0 exchange
+    /// broken after its header went out, T=1 resynchronisation failed, a PPS
+    /// failed): nothing goes to the card until the next reset.
     Deactivated,
 }
 
@@ -298,7 +293,7 @@ impl<L: Line> LineReader<L> {
     /// [`LineReader::transmit`]): a protocol selected again sends no PPS and
     /// resets nothing.
     pub fn set_protocol(&mut self, call: &ProtocolCall<'_>) -> Result<Timing, Failure> {
-        if matches!(self.session, Session::Deactivated | Session::T0OutOfStep) {
+        if self.session == Session::Deactivated {
             return Err(Failure::InvalidDeviceState);
         }
         let timing = match self.exchange_pps(&call.negotiation, call.card) {
@@ -307,9 +302,7 @@ impl<L: Line> LineReader<L> {
                 // ISO/IEC 7816-3 9.3: after a failed PPS the card must be
                 // deactivated (and the device told); the caller resets and
                 // retries with the defaults.
-                self.session = Session::Idle;
-                let _ = self.line.deactivate();
-                call.deactivation.report();
+                self.deactivate_for(&call.deactivation);
                 return Err(status);
             }
         };
@@ -320,6 +313,15 @@ impl<L: Line> LineReader<L> {
             call.settings.suppress_t1_ifs_request,
         )?;
         Ok(timing)
+    }
+
+    /// Switch the card's contacts off after the protocol lost it, refuse
+    /// everything but a reset from now on, and tell the device (`deactivation`:
+    /// it takes the card for unpowered).
+    fn deactivate_for(&mut self, deactivation: &Deactivation) {
+        self.session = Session::Deactivated;
+        let _ = self.line.deactivate();
+        deactivation.report();
     }
 
     /// Put the line on `timing` and the protocol's framing, and start a fresh
@@ -395,9 +397,8 @@ impl<L: Line> LineReader<L> {
     /// A T=0 exchange that fails after its header went to the card (no answer in
     /// time, a byte out of place, a failed line call) leaves the card out of step:
     /// it may still be sending, or waiting for data, and T=0 has no way back but
-    /// a reset. Every TRANSMIT and SET_PROTOCOL then fails with
-    /// [`Failure::InvalidDeviceState`] until the POWER callback resets the card,
-    /// so that no command reads another one's bytes as its answer.
+    /// a reset. The card is then deactivated, and the device told, as below, so
+    /// that no command reads another one's bytes as its answer.
     ///
     /// When T=1 resynchronisation fails ([`t1::Engine::resynch_failed`]: every
     /// S(RESYNCH request) the exchange allowed went unanswered or got an invalid
@@ -414,7 +415,7 @@ impl<L: Line> LineReader<L> {
         reply: &mut [u8],
     ) -> Result<usize, Failure> {
         let current = match self.session {
-            Session::T0(_) | Session::T0OutOfStep => Some(Protocol::T0),
+            Session::T0(_) => Some(Protocol::T0),
             Session::T1 => Some(Protocol::T1),
             Session::Idle => None,
             Session::Deactivated => return Err(Failure::InvalidDeviceState),
@@ -434,11 +435,10 @@ impl<L: Line> LineReader<L> {
                 Ok(len) => Ok(len),
                 Err(T0Failure::InStep(failure)) => Err(failure),
                 Err(T0Failure::OutOfStep(failure)) => {
-                    self.session = Session::T0OutOfStep;
+                    self.deactivate_for(&call.deactivation);
                     Err(failure)
                 }
             },
-            Session::T0OutOfStep => Err(Failure::InvalidDeviceState),
             Session::T1 => {
                 let result = run_t1(
                     &mut self.line,
@@ -452,9 +452,7 @@ impl<L: Line> LineReader<L> {
                     // Rule 6.4: resynchronisation failed (every S(RESYNCH request)
                     // of the exchange went unanswered or invalid): deactivate, as
                     // after a failed PPS; the caller resets the card.
-                    self.session = Session::Deactivated;
-                    let _ = self.line.deactivate();
-                    call.deactivation.report();
+                    self.deactivate_for(&call.deactivation);
                 }
                 result
             }
@@ -482,7 +480,7 @@ enum T0Failure {
     /// The card is where a new command can start: the command was refused
     /// before anything went to it, or the exchange ended after its status word.
     InStep(Failure),
-    /// The card may still be inside the exchange ([`Session::T0OutOfStep`]).
+    /// The card may still be inside the exchange: it is deactivated.
     OutOfStep(Failure),
 }
 
