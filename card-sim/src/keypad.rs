@@ -19,6 +19,19 @@ pub fn key_of_letter(letter: u8) -> Option<Key> {
     })
 }
 
+/// The upper-case letter of `key` in a key script, the inverse of
+/// [`key_of_letter`]; `None` for a digit above 9 (no key of a pad).
+pub fn letter_of_key(key: Key) -> Option<u8> {
+    Some(match key {
+        Key::Digit(digit @ 0..=9) => b'0' + digit,
+        Key::Digit(_) => return None,
+        Key::Enter => b'E',
+        Key::Cancel => b'C',
+        Key::Backspace => b'B',
+        Key::Clear => b'L',
+    })
+}
+
 /// One scripted press: the key, after `after_ms` of silence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Press {
@@ -175,5 +188,9 @@ mod tests {
         }
         expected.sort_by_key(|&(b, _)| b);
         assert_eq!(named, expected);
+        for (letter, key) in named {
+            assert_eq!(letter_of_key(key), Some(letter.to_ascii_uppercase()));
+        }
+        assert_eq!(letter_of_key(Key::Digit(10)), None);
     }
 }

@@ -6,7 +6,7 @@
 //! The terminal's path is printed alone on the first line of stdout; the reader is
 //! served until the process is killed. Lines on stdin move cards:
 //! `remove [SLOT]`, `insert [SLOT]` (slot 0 by default), and press keys of the
-//! `gempcpinpad` reader's keypad: `keys KEYS` (see [`sim_keypad::parse_keys`]).
+//! `gempcpinpad` reader's keypad: `keys KEYS` (see [`key_script`]).
 //!
 //! A host frame the line goes quiet inside for [`FRAME_GAP`] is dropped and
 //! answered NAK, as a frame with a bad LRC is: the next frame starts afresh.
@@ -52,10 +52,11 @@ use readerkit_ccid::twin::{self, Decoder, Event};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
-use crate::sim_keypad::{self, KeyStep, QueuedKeypad, parse_keys_arg};
+use crate::sim_keypad::{self, QueuedKeypad};
 use crate::sim_slot::{
-    CardBehaviour, CardLine, LineMove, Move, SimDevice, StopSignal, locked, open_slot,
+    self, CardBehaviour, CardLine, LineMove, SimDevice, StopSignal, locked, open_slot,
 };
+use readerkit_cli::key_script::{self, KeyStep};
 
 /// `--reader`: which CCID reader is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -107,7 +108,7 @@ pub(crate) struct Args {
     trace: bool,
     /// Keys pressed on the gempcpinpad's keypad at start (more come as `keys KEYS`
     /// lines on stdin); they wait in a queue until a PIN entry reads them.
-    #[arg(long, value_name = "KEYS", value_parser = parse_keys_arg)]
+    #[arg(long, value_name = "KEYS", value_parser = key_script::parse_arg)]
     keys: Option<String>,
 }
 
@@ -892,7 +893,7 @@ fn read_stdin(mut controls: UnixStream, keys: Option<Sender<Key>>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        match sim_keypad::keys_line(&line) {
+        match key_script::keys_line(&line) {
             Some(script) => match &keys {
                 Some(keys) => sim_keypad::press_line(keys, script, "ccid-serve"),
                 None => {
@@ -919,11 +920,11 @@ fn card_kind(options: &Options, slot: usize) -> &str {
 
 /// A control line from stdin: `remove [SLOT]` or `insert [SLOT]` (anything else
 /// is refused on stderr and moves nothing), reported to
-/// the slot's core at once ([`Move::report`], which never blocks); returns the
+/// the slot's core at once ([`sim_slot::report`], which never blocks); returns the
 /// slot and what is left to do on its line.
 fn control(slots: &[SimDevice], options: &Options, command: &str) -> Option<(usize, LineMove)> {
-    let (moved, slot) = Move::from_control(command, slots.len(), "ccid-serve")?;
+    let (moved, slot) = sim_slot::control_move(command, slots.len(), "ccid-serve")?;
     let device = slots.get(slot)?;
-    let line = moved.report(device, card_kind(options, slot), options.behaviour)?;
+    let line = sim_slot::report(moved, device, card_kind(options, slot), options.behaviour)?;
     Some((slot, line))
 }

@@ -2,7 +2,7 @@
 //! `3B021450`, split over arguments or not) and the forms readerkit prints.
 
 /// Hex words to bytes; spaces, tabs and colons separate nothing and are dropped.
-pub(crate) fn parse(words: &[String]) -> Result<Vec<u8>, String> {
+pub fn parse(words: &[String]) -> Result<Vec<u8>, String> {
     let digits: Vec<char> = words
         .iter()
         .flat_map(|w| w.chars())
@@ -25,7 +25,7 @@ pub(crate) fn parse(words: &[String]) -> Result<Vec<u8>, String> {
 }
 
 /// `bytes` in upper-case hex, `sep` between bytes.
-pub(crate) fn encode(bytes: &[u8], sep: &str) -> String {
+pub fn encode(bytes: &[u8], sep: &str) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -35,7 +35,7 @@ pub(crate) fn encode(bytes: &[u8], sep: &str) -> String {
 
 /// `bytes` in upper-case hex, spaced; past `max` bytes, the first `max` and the
 /// count (`00 A4 ... (300 bytes)`).
-pub(crate) fn shortened(bytes: &[u8], max: usize) -> String {
+pub fn shortened(bytes: &[u8], max: usize) -> String {
     match bytes.get(..max) {
         Some(head) if bytes.len() > max => {
             format!("{} ... ({} bytes)", encode(head, " "), bytes.len())
@@ -45,7 +45,7 @@ pub(crate) fn shortened(bytes: &[u8], max: usize) -> String {
 }
 
 /// `bytes` as ASCII, `.` for what is not printable.
-pub(crate) fn ascii(bytes: &[u8]) -> String {
+pub fn ascii(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|&b| {

@@ -2,7 +2,9 @@
 //!
 //! Arguments, help and usage errors come from clap (derive); every JSON output is
 //! serialised by serde_json from typed structs. One module per subcommand; `main`
-//! only dispatches.
+//! only dispatches. The parsers of what users and other packages hand the tool
+//! (hex, smartcard_list.txt, key scripts, control lines, seconds) are the
+//! crate's library (`src/lib.rs`), which the fuzz crate reaches.
 //!
 //! Exit codes, for every subcommand: 0 success, 1 the input was analysed and is bad
 //! (not an ATR, a card error, no reader...), 2 usage error (clap's own code).
@@ -11,17 +13,17 @@ mod apdu_cmd;
 mod atr_cmd;
 mod ccid_serve_cmd;
 mod demo_cmd;
-mod hex;
 mod historical_fmt;
 mod pcsc_client;
 mod scan_cmd;
 mod sim_keypad;
 mod sim_slot;
-mod smartcard_list;
 mod usbip;
 mod usbip_serve_cmd;
 
 use std::process::ExitCode;
+
+use readerkit_cli::{hex, smartcard_list};
 
 use clap::{Parser, Subcommand};
 

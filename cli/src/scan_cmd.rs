@@ -37,7 +37,7 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N")]
     events: Option<u64>,
     /// Stop after this many seconds (default: follow until interrupted).
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = readerkit_cli::seconds::parse)]
     timeout: Option<Duration>,
     /// smartcard_list.txt to identify the cards with (see `readerkit atr --help`).
     #[arg(long, value_name = "PATH")]
@@ -153,16 +153,6 @@ fn watched(name: CString) -> Watched {
         present: false,
         atr: Vec::new(),
     }
-}
-
-/// `--timeout`: a number of seconds from 0 to 1e19 (what a `Duration` holds: not
-/// NaN, not infinite, not 1e300).
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| "a number of seconds from 0 to 1e19".to_string())
 }
 
 /// Run the subcommand.

@@ -1,13 +1,13 @@
 //! The simulated PIN pad of the serving commands (`ccid-serve --reader
 //! gempcpinpad`, `usbip-serve --keys`): key scripts, from `--keys KEYS` and from
 //! `keys KEYS` lines on stdin, are pressed into a queue that a PIN entry
-//! (PC_to_RDR_Secure) reads.
+//! (PC_to_RDR_Secure) reads. The scripts' syntax is [`key_script`]'s.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use readerkit::pin::{Key, Keypad, Prompt};
-use readerkit_card_sim::keypad::key_of_letter;
+use readerkit_cli::key_script::{self, KeyStep, PAUSE_MS};
 
 use crate::sim_slot::Stopping;
 
@@ -15,40 +15,9 @@ use crate::sim_slot::Stopping;
 /// stopped, in ms.
 const STOP_LOOK_MS: u64 = 50;
 
-/// One step of a key script: a key, or a pause before the next one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyStep {
-    Press(Key),
-    /// Wait this many ms.
-    Pause(u64),
-}
-
-/// Parse a key script: the simulated PIN pads' key letters (card-sim's
-/// [`key_of_letter`]: `0`-`9` digits, `E` enter, `C` cancel, `B` backspace, `L`
-/// clear), `.` a pause of 100 ms; spaces are ignored.
-pub(crate) fn parse_keys(script: &str) -> Result<Vec<KeyStep>, String> {
-    script
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '.' => Ok(KeyStep::Pause(100)),
-            _ => u8::try_from(c)
-                .ok()
-                .and_then(key_of_letter)
-                .map(KeyStep::Press)
-                .ok_or_else(|| format!("unknown key `{}`", c.to_ascii_uppercase())),
-        })
-        .collect()
-}
-
-/// `--keys` as clap checks it: a key script that parses, kept as text.
-pub(crate) fn parse_keys_arg(script: &str) -> Result<String, String> {
-    parse_keys(script).map(|_| script.to_string())
-}
-
 /// The steps of a `--keys` value clap has checked (none without the option).
 pub(crate) fn script_of(arg: Option<&str>) -> Vec<KeyStep> {
-    arg.and_then(|script| parse_keys(script).ok())
+    arg.and_then(|script| key_script::parse(script).ok())
         .unwrap_or_default()
 }
 
@@ -59,24 +28,15 @@ pub(crate) fn press(keys: &Sender<Key>, script: &[KeyStep]) {
             KeyStep::Press(key) => {
                 let _ = keys.send(*key);
             }
-            KeyStep::Pause(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+            KeyStep::Pause => std::thread::sleep(Duration::from_millis(PAUSE_MS)),
         }
-    }
-}
-
-/// The key script of a `keys KEYS` control line (`keys` alone: none), or `None`
-/// for any other line.
-pub(crate) fn keys_line(line: &str) -> Option<&str> {
-    match line.trim().strip_prefix("keys") {
-        Some(script) if script.is_empty() || script.starts_with(' ') => Some(script),
-        _ => None,
     }
 }
 
 /// Press the keys of a `keys KEYS` line's `script`; a script that does not parse
 /// is reported on stderr (`readerkit <command>: ...`) and presses nothing.
 pub(crate) fn press_line(keys: &Sender<Key>, script: &str, command: &str) {
-    match parse_keys(script) {
+    match key_script::parse(script) {
         Ok(script) => press(keys, &script),
         Err(e) => eprintln!("readerkit {command}: {e}"),
     }
@@ -143,34 +103,5 @@ impl Keypad for QueuedKeypad {
         if self.trace {
             eprintln!("keypad: {prompt:?}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_scripts_parse_and_unknown_keys_are_refused() {
-        assert_eq!(
-            parse_keys("1 2e.c"),
-            Ok(vec![
-                KeyStep::Press(Key::Digit(1)),
-                KeyStep::Press(Key::Digit(2)),
-                KeyStep::Press(Key::Enter),
-                KeyStep::Pause(100),
-                KeyStep::Press(Key::Cancel),
-            ])
-        );
-        assert_eq!(parse_keys(""), Ok(vec![]));
-        assert_eq!(parse_keys("12x"), Err("unknown key `X`".to_string()));
-    }
-
-    #[test]
-    fn keys_lines_are_told_from_other_controls() {
-        assert_eq!(keys_line("keys 1234E"), Some(" 1234E"));
-        assert_eq!(keys_line("  keys\n"), Some(""));
-        assert_eq!(keys_line("keysE"), None);
-        assert_eq!(keys_line("remove"), None);
     }
 }

@@ -14,6 +14,7 @@ use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::stop::StoppableLine;
+use readerkit_cli::control::Move;
 
 /// Buffer size of each simulated card, in bytes (the longest APDU it takes or
 /// answers, extended ones included, is a little shorter).
@@ -95,73 +96,44 @@ pub(crate) fn open_slot(
     device
 }
 
-/// A card movement asked for on stdin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Move {
-    /// `remove`: the card is taken out.
-    Remove,
-    /// `insert`: a fresh card goes in.
-    Insert,
+/// The movement and slot a control line read on stdin names ([`Move::parse`],
+/// for a reader of `slots` slots); `None` for an empty line, and for anything
+/// else, which is reported on stderr as `readerkit COMMAND: unknown control
+/// `LINE`` or `no slot `N``.
+pub(crate) fn control_move(line: &str, slots: usize, command: &str) -> Option<(Move, usize)> {
+    Move::parse(line, slots).unwrap_or_else(|refusal| {
+        eprintln!("readerkit {command}: {refusal}");
+        None
+    })
 }
 
-impl Move {
-    /// The movement and slot a control line read on stdin names: `remove [SLOT]`
-    /// or `insert [SLOT]`, no slot number being slot 0, for a reader of `slots`
-    /// slots. `None` for an empty line, and for anything else, which is reported
-    /// on stderr as `readerkit COMMAND: unknown control `LINE`` or `no slot `N``.
-    pub(crate) fn from_control(line: &str, slots: usize, command: &str) -> Option<(Move, usize)> {
-        let mut words = line.split_whitespace();
-        let moved = match words.next() {
-            None => return None,
-            Some("remove") => Move::Remove,
-            Some("insert") => Move::Insert,
-            Some(_) => {
-                eprintln!("readerkit {command}: unknown control `{}`", line.trim());
-                return None;
-            }
-        };
-        let slot = words.next();
-        if words.next().is_some() {
-            eprintln!("readerkit {command}: unknown control `{}`", line.trim());
-            return None;
+/// Report `moved` to `device`'s core at once (its card-event queue: never
+/// blocks, also while a command runs on the slot, so the slot status tells it
+/// from now on) and return what is left to do on the card's line
+/// ([`LineMove::apply`], where no command runs). An inserted card is of `kind`
+/// (`empty`: t1); `None` if none can be made (nothing is reported).
+pub(crate) fn report(
+    moved: Move,
+    device: &SimDevice,
+    kind: &str,
+    behaviour: CardBehaviour,
+) -> Option<LineMove> {
+    let line = match moved {
+        Move::Remove => LineMove::Remove,
+        Move::Insert => {
+            let kind = if kind == "empty" { "t1" } else { kind };
+            LineMove::Insert(Box::new(new_card(kind, behaviour.slow)?))
         }
-        match slot.map_or(Some(0), |word| word.parse::<usize>().ok()) {
-            Some(n) if n < slots => Some((moved, n)),
-            _ => {
-                eprintln!("readerkit {command}: no slot `{}`", slot.unwrap_or("0"));
-                None
-            }
-        }
+    };
+    match line {
+        LineMove::Remove => device.card_removed(),
+        LineMove::Insert(_) => device.card_inserted(),
     }
-
-    /// Report it to `device`'s core at once (its card-event queue: never
-    /// blocks, also while a command runs on the slot, so the slot status tells
-    /// it from now on) and return what is left to do on the card's line
-    /// ([`LineMove::apply`], where no command runs). An inserted card is of
-    /// `kind` (`empty`: t1); `None` if none can be made (nothing is reported).
-    pub(crate) fn report(
-        self,
-        device: &SimDevice,
-        kind: &str,
-        behaviour: CardBehaviour,
-    ) -> Option<LineMove> {
-        let line = match self {
-            Move::Remove => LineMove::Remove,
-            Move::Insert => {
-                let kind = if kind == "empty" { "t1" } else { kind };
-                LineMove::Insert(Box::new(new_card(kind, behaviour.slow)?))
-            }
-        };
-        match line {
-            LineMove::Remove => device.card_removed(),
-            LineMove::Insert(_) => device.card_inserted(),
-        }
-        Some(line)
-    }
+    Some(line)
 }
 
 /// The line's part of a card movement already reported to the core
-/// ([`Move::report`]): the card taken off the simulated line or put on it.
+/// ([`report`]): the card taken off the simulated line or put on it.
 pub(crate) enum LineMove {
     /// The card leaves the line.
     Remove,
@@ -220,35 +192,5 @@ impl StopSignal {
     pub(crate) fn work(&self, work: Duration) {
         let stop = locked(&self.stop);
         let _ = self.stopped.wait_timeout_while(stop, work, |stop| !*stop);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_lines_name_movements_and_slots_and_nothing_else_moves() {
-        let cases = [
-            ("remove", Some((Move::Remove, 0))),
-            ("insert", Some((Move::Insert, 0))),
-            (" insert  1 ", Some((Move::Insert, 1))),
-            ("remove 0", Some((Move::Remove, 0))),
-            ("remove 2", None),
-            ("remove x", None),
-            ("remove 1 1", None),
-            ("", None),
-            ("eject", None),
-            ("Remove", None),
-        ];
-        for (line, moved) in cases {
-            assert_eq!(Move::from_control(line, 2, "test"), moved, "`{line}`");
-        }
-        // A one-slot reader (usbip-serve) has slot 0 only.
-        assert_eq!(
-            Move::from_control("remove 0", 1, "test"),
-            Some((Move::Remove, 0))
-        );
-        assert_eq!(Move::from_control("remove 1", 1, "test"), None);
     }
 }

@@ -19,7 +19,7 @@ use regex::Regex;
 use serde::Serialize;
 
 /// The system copy (Debian package pcsc-tools).
-pub(crate) const SYSTEM_LIST: &str = "/usr/share/pcsc/smartcard_list.txt";
+pub const SYSTEM_LIST: &str = "/usr/share/pcsc/smartcard_list.txt";
 
 /// One ATR pattern of the list with its descriptions.
 #[derive(Debug)]
@@ -38,14 +38,14 @@ struct Entry {
 
 /// A loaded list.
 #[derive(Debug)]
-pub(crate) struct List {
+pub struct List {
     path: PathBuf,
     entries: Vec<Entry>,
 }
 
 /// One pattern that matches an ATR.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Match {
+pub struct Match {
     /// The ATR line of the list, as written there.
     pub pattern: String,
     /// Its description lines, without the leading tab.
@@ -54,7 +54,7 @@ pub(crate) struct Match {
 
 /// Where the list was looked for when none was found.
 #[derive(Debug)]
-pub(crate) struct Absent {
+pub struct Absent {
     /// Each place tried, in order.
     pub tried: Vec<PathBuf>,
 }
@@ -85,7 +85,7 @@ fn default_places() -> Vec<PathBuf> {
 }
 
 /// The first non-empty list among the default places.
-pub(crate) fn locate_default() -> Result<PathBuf, Absent> {
+pub fn locate_default() -> Result<PathBuf, Absent> {
     locate(default_places())
 }
 
@@ -101,23 +101,27 @@ fn locate(tried: Vec<PathBuf>) -> Result<PathBuf, Absent> {
 
 impl List {
     /// Read and compile the list at `path`.
-    pub(crate) fn load(path: &Path) -> std::io::Result<List> {
+    pub fn load(path: &Path) -> std::io::Result<List> {
         let bytes = std::fs::read(path)?;
         // The list is UTF-8 today; older copies had Latin-1 descriptions.
-        let text = String::from_utf8_lossy(&bytes);
-        Ok(List {
+        Ok(List::from_text(path, &String::from_utf8_lossy(&bytes)))
+    }
+
+    /// The list whose text is `text`, said to be read from `path`.
+    pub fn from_text(path: &Path, text: &str) -> List {
+        List {
             path: path.to_path_buf(),
-            entries: parse(&text),
-        })
+            entries: parse(text),
+        }
     }
 
     /// The file it was read from.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Every entry whose pattern matches `atr`, in list order.
-    pub(crate) fn identify(&self, atr: &[u8]) -> Vec<Match> {
+    pub fn identify(&self, atr: &[u8]) -> Vec<Match> {
         let text = crate::hex::encode(atr, " ");
         self.entries
             .iter()

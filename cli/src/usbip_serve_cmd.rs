@@ -43,10 +43,12 @@ use readerkit_ccid::{CcidReader, PinSupport};
 use usb_device::bus::UsbBusAllocator;
 use usb_device::device::{StringDescriptors, UsbDeviceBuilder, UsbVidPid};
 
-use crate::sim_keypad::{self, QueuedKeypad, parse_keys_arg};
+use crate::sim_keypad::{self, QueuedKeypad};
 use crate::sim_slot::{
-    CardBehaviour, CardLine, LineMove, Move, SimDevice, StopSignal, locked, open_slot,
+    self, CardBehaviour, CardLine, LineMove, SimDevice, StopSignal, locked, open_slot,
 };
+use readerkit_cli::control::Move;
+use readerkit_cli::key_script;
 use readerkit_usbip::host::{Completion, Host, Outcome};
 use readerkit_usbip::protocol::{self, UrbCommand};
 use readerkit_usbip::stream::UrbStream;
@@ -123,7 +125,7 @@ pub(crate) struct Args {
     /// Give the reader a PIN pad (PIN verification and modification through
     /// PC_to_RDR_Secure) and press these keys on it at start (more come as `keys
     /// KEYS` lines on stdin); they wait in a queue until a PIN entry reads them.
-    #[arg(long, value_name = "KEYS", value_parser = parse_keys_arg)]
+    #[arg(long, value_name = "KEYS", value_parser = key_script::parse_arg)]
     keys: Option<String>,
 }
 
@@ -366,14 +368,14 @@ fn slot_note(reader: &Mutex<SimReader<'_>>) -> Option<Event> {
 fn read_stdin(moves: Sender<Move>, keys: Option<Sender<Key>>, trace: bool) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { return };
-        if let Some(script) = sim_keypad::keys_line(&line) {
+        if let Some(script) = key_script::keys_line(&line) {
             match &keys {
                 Some(keys) => sim_keypad::press_line(keys, script, "usbip-serve"),
                 None => eprintln!("readerkit usbip-serve: no PIN pad (start with --keys)"),
             }
             continue;
         }
-        let Some((moved, _slot)) = Move::from_control(&line, 1, "usbip-serve") else {
+        let Some((moved, _slot)) = sim_slot::control_move(&line, 1, "usbip-serve") else {
             continue;
         };
         if moves.send(moved).is_err() {
@@ -676,7 +678,9 @@ impl Link<'_, '_> {
             if self.args.trace {
                 eprintln!("usbip: card {moved:?}");
             }
-            if let Some(line) = moved.report(device, &self.args.card, self.args.behaviour) {
+            if let Some(line) =
+                sim_slot::report(moved, device, &self.args.card, self.args.behaviour)
+            {
                 self.jobs.send(Job::Move(line)).map_err(|e| e.to_string())?;
             }
         }
