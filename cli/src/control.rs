@@ -19,11 +19,14 @@ pub enum Refusal {
     NoSlot(String),
 }
 
+/// The message: `unknown control `LINE`` or `no slot `WORD`` (control characters
+/// escaped).
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::shown::escaped;
         match self {
-            Refusal::Unknown(line) => write!(f, "unknown control `{line}`"),
-            Refusal::NoSlot(word) => write!(f, "no slot `{word}`"),
+            Refusal::Unknown(line) => write!(f, "unknown control `{}`", escaped(line)),
+            Refusal::NoSlot(word) => write!(f, "no slot `{}`", escaped(word)),
         }
     }
 }
@@ -88,6 +91,16 @@ mod tests {
         assert_eq!(
             Move::parse(" eject ", 2).map_err(|e| e.to_string()),
             Err("unknown control `eject`".to_string())
+        );
+        // What was typed is shown with its control characters escaped: the
+        // refusal goes to a terminal.
+        assert_eq!(
+            Move::parse("eject\x1b[2J", 2).map_err(|e| e.to_string()),
+            Err("unknown control `eject\\u{1b}[2J`".to_string())
+        );
+        assert_eq!(
+            Move::parse("remove \x07", 2).map_err(|e| e.to_string()),
+            Err("no slot `\\u{7}`".to_string())
         );
         // A one-slot reader (usbip-serve) has slot 0 only.
         assert_eq!(Move::parse("remove 0", 1), Ok(Some((Move::Remove, 0))));

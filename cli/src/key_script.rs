@@ -30,7 +30,10 @@ pub fn parse(script: &str) -> Result<Vec<KeyStep>, String> {
                 .ok()
                 .and_then(key_of_letter)
                 .map(KeyStep::Press)
-                .ok_or_else(|| format!("unknown key `{}`", c.to_ascii_uppercase())),
+                .ok_or_else(|| {
+                    let shown = crate::shown::escaped(&c.to_ascii_uppercase().to_string());
+                    format!("unknown key `{shown}`")
+                }),
         })
         .collect()
 }
@@ -79,6 +82,8 @@ mod tests {
         assert_eq!(text(&[KeyStep::Press(Key::Digit(10))]), None);
         assert_eq!(parse(""), Ok(vec![]));
         assert_eq!(parse("12x"), Err("unknown key `X`".to_string()));
+        // Shown with its control characters escaped: the refusal goes to a terminal.
+        assert_eq!(parse("1\x1b"), Err("unknown key `\\u{1b}`".to_string()));
     }
 
     #[test]
