@@ -194,3 +194,30 @@ impl StopSignal {
         let _ = self.stopped.wait_timeout_while(stop, work, |stop| !*stop);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// `--work-ms` takes any u64 (clap refuses the rest): the longest work
+    /// waits, without overflowing a deadline, until a stop cuts it.
+    #[test]
+    fn the_longest_work_waits_until_stopped() {
+        let signal = Arc::new(StopSignal::default());
+        let stopper = {
+            let signal = Arc::clone(&signal);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                signal.stop();
+            })
+        };
+        let behaviour = CardBehaviour {
+            slow: true,
+            work_ms: u64::MAX,
+        };
+        signal.work(behaviour.work());
+        assert!(signal.stopping(), "the work ended only by the stop");
+        stopper.join().unwrap();
+    }
+}
