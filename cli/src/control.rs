@@ -84,24 +84,18 @@ mod tests {
             assert_eq!(Move::parse(line, 2).ok().flatten(), moved, "`{line}`");
         }
         assert_eq!(Move::parse(" ", 2), Ok(None));
-        assert_eq!(
-            Move::parse("remove 2", 2).map_err(|e| e.to_string()),
-            Err("no slot `2`".to_string())
-        );
-        assert_eq!(
-            Move::parse(" eject ", 2).map_err(|e| e.to_string()),
-            Err("unknown control `eject`".to_string())
-        );
         // What was typed is shown with its control characters escaped: the
         // refusal goes to a terminal.
-        assert_eq!(
-            Move::parse("eject\x1b[2J", 2).map_err(|e| e.to_string()),
-            Err("unknown control `eject\\u{1b}[2J`".to_string())
-        );
-        assert_eq!(
-            Move::parse("remove \x07", 2).map_err(|e| e.to_string()),
-            Err("no slot `\\u{7}`".to_string())
-        );
+        let refusals = [
+            ("remove 2", "no slot `2`"),
+            (" eject ", "unknown control `eject`"),
+            ("eject\x1b[2J", "unknown control `eject\\u{1b}[2J`"),
+            ("remove \x07", "no slot `\\u{7}`"),
+        ];
+        for (line, message) in refusals {
+            let refusal = Move::parse(line, 2).map_err(|e| e.to_string());
+            assert_eq!(refusal, Err(message.to_string()), "`{line}`");
+        }
         // A one-slot reader (usbip-serve) has slot 0 only.
         assert_eq!(Move::parse("remove 0", 1), Ok(Some((Move::Remove, 0))));
         assert!(Move::parse("remove 1", 1).is_err());

@@ -126,15 +126,24 @@ impl List {
         self.entries
             .iter()
             .filter(|e| e.matches(&text))
-            .map(|e| Match {
-                pattern: e.pattern.clone(),
-                descriptions: e.descriptions.clone(),
-            })
+            .map(Entry::shown)
             .collect()
+    }
+
+    /// Every entry of the list, in list order, each with its descriptions.
+    pub fn entries(&self) -> impl Iterator<Item = Match> + '_ {
+        self.entries.iter().map(Entry::shown)
     }
 }
 
 impl Entry {
+    fn shown(&self) -> Match {
+        Match {
+            pattern: self.pattern.clone(),
+            descriptions: self.descriptions.clone(),
+        }
+    }
+
     fn matches(&self, atr: &str) -> bool {
         if self.plain {
             return self.pattern.eq_ignore_ascii_case(atr);

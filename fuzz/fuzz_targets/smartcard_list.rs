@@ -4,10 +4,10 @@
 //!
 //! Input: a byte of ATR length (0 to 33), the ATR, then the list's text (at most
 //! `MAX_LIST` bytes, invalid UTF-8 replaced as `List::load` reads it). Oracles:
-//! * the entries `identify` finds are exactly those whose pattern the regex
-//!   crate matches against the ATR's spaced upper-case hex
-//!   (`(?i)^(?:PATTERN)$`, pcsc-tools' `m/^$line$/i`), in list order, each with
-//!   its description lines: the list's shortcuts (a plain pattern compared as
+//! * the entries `identify` finds are exactly those of the list (`entries`)
+//!   whose pattern the regex crate matches against the ATR's spaced upper-case
+//!   hex (`(?i)^(?:PATTERN)$`, pcsc-tools' `m/^$line$/i`), in list order, with
+//!   their descriptions: the list's shortcuts (a plain pattern compared as
 //!   text, a plain prefix tried before the regex) never change the answer;
 //! * an entry written as plain hex bytes is found for those bytes.
 #![no_main]
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let (atr, text) = rest.split_at(len);
     let text = String::from_utf8_lossy(&text[..text.len().min(MAX_LIST)]);
     let list = List::from_text(std::path::Path::new("fuzz"), &text);
-    let entries = reference_entries(&text);
+    let entries: Vec<Match> = list.entries().collect();
     let atr_text = hex::encode(atr, " ");
     let expected: Vec<Match> = entries
         .iter()
@@ -58,28 +58,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
-
-/// pcsc-tools' reading of the list: the entries, each with its descriptions.
-fn reference_entries(text: &str) -> Vec<Match> {
-    let mut entries: Vec<Match> = Vec::new();
-    let mut describing = false;
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            describing = false;
-        } else if let Some(description) = line.strip_prefix('\t') {
-            if let Some(entry) = entries.last_mut().filter(|_| describing) {
-                entry.descriptions.push(description.trim_end().to_string());
-            }
-        } else {
-            entries.push(Match {
-                pattern: line.trim_end().to_string(),
-                descriptions: Vec::new(),
-            });
-            describing = true;
-        }
-    }
-    entries
-}
 
 fn reference_matches(pattern: &str, atr_text: &str) -> bool {
     Regex::new(&format!("(?i)^(?:{pattern})$")).is_ok_and(|regex| regex.is_match(atr_text))
