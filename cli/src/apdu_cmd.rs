@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::EXIT_BAD_INPUT;
 use crate::hex;
 use crate::pcsc_client::{self, explain};
+use readerkit_cli::shown::escaped;
 
 /// At most this many GET RESPONSE commands follow one APDU (a card answering
 /// `61 xx` for ever is cut off).
@@ -149,8 +150,10 @@ fn exchange_all(args: &Args, apdus: &[Vec<u8>], session: &mut Session) -> Result
     };
     let card = ctx
         .connect(&reader, ShareMode::Shared, protocols)
-        .map_err(|e| explain(e, Some(&name)))?;
-    let status = card.status2_owned().map_err(|e| explain(e, Some(&name)))?;
+        .map_err(|e| explain(e, Some(&escaped(&name))))?;
+    let status = card
+        .status2_owned()
+        .map_err(|e| explain(e, Some(&escaped(&name))))?;
     session.reader = name.clone();
     session.protocol = match status.protocol2() {
         Some(pcsc::Protocol::T0) => "T=0",
@@ -161,7 +164,8 @@ fn exchange_all(args: &Args, apdus: &[Vec<u8>], session: &mut Session) -> Result
     session.atr = hex::encode(status.atr(), "");
     if !args.json {
         println!(
-            "Reader: {name} ({}), ATR {}",
+            "Reader: {} ({}), ATR {}",
+            escaped(&name),
             session.protocol,
             hex::encode(status.atr(), " ")
         );
@@ -191,11 +195,12 @@ fn choose_reader(ctx: &Context, wanted: Option<&str>) -> Result<CString, String>
     let shown: Vec<String> = names.iter().map(|n| pcsc_client::name(n)).collect();
     let list = shown
         .iter()
-        .map(|n| format!("`{n}`"))
+        .map(|n| format!("`{}`", escaped(n)))
         .collect::<Vec<_>>()
         .join(", ");
     match wanted {
         Some(wanted) => {
+            let shown_wanted = escaped(wanted);
             if let Some(i) = shown.iter().position(|n| n == wanted) {
                 return Ok(names[i].clone());
             }
@@ -206,10 +211,10 @@ fn choose_reader(ctx: &Context, wanted: Option<&str>) -> Result<CString, String>
             match hits.as_slice() {
                 [i] => Ok(names[*i].clone()),
                 [] => Err(format!(
-                    "no reader named `{wanted}` (--reader): the readers are {list}"
+                    "no reader named `{shown_wanted}` (--reader): the readers are {list}"
                 )),
                 _ => Err(format!(
-                    "`{wanted}` (--reader) names several readers: {list}; give more of the name"
+                    "`{shown_wanted}` (--reader) names several readers: {list}; give more of the name"
                 )),
             }
         }

@@ -14,6 +14,7 @@ use crate::atr_cmd::{self, Identification, Source};
 use crate::bad_input;
 use crate::hex;
 use crate::pcsc_client::{self, explain};
+use readerkit_cli::shown::escaped;
 
 /// Arguments of `readerkit scan`.
 #[derive(Debug, clap::Args)]
@@ -132,7 +133,7 @@ impl Scan {
             "card_inserted" => "card inserted",
             _ => "card removed",
         };
-        println!("{when} {what}: {reader}");
+        println!("{when} {what}: {}", escaped(&reader));
         if !gone {
             println!("  state: {}", flags(state).join(", "));
         }

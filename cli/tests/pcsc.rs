@@ -550,3 +550,34 @@ fn apdu_errors_say_what_to_do() {
     );
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+/// A reader's name comes from its driver (libccid's from the USB device's
+/// product string), so it can hold anything: the text output shows its control
+/// characters escaped (the terminal would act on them), the JSON the name itself
+/// (JSON escapes them).
+#[test]
+fn reader_names_are_shown_with_control_characters_escaped() {
+    let _pcscd = Pcscd::start_readerkit(&[("RK \x1b[2J", "sim:t1")]);
+    let name = "RK \x1b[2J 00 00";
+    let shown = "RK \\u{1b}[2J 00 00";
+    let ctx = Context::establish(Scope::User).expect("context");
+    assert!(wait_card(&ctx, name, true, Duration::from_secs(10)));
+    let scan = readerkit(&["scan", "--events", "0", "--no-list"]);
+    let text = assert_success(&scan);
+    assert!(text.contains(shown) && !text.contains('\x1b'), "{text:?}");
+    let json = readerkit(&["scan", "--events", "0", "--no-list", "--json"]);
+    let events = json_lines(assert_success(&json).as_bytes());
+    assert_eq!(events[0]["reader"], name, "{events:?}");
+    let apdu = readerkit(&["apdu", "00A4040007A0000005275242"]);
+    let text = String::from_utf8_lossy(&apdu.stdout);
+    assert!(
+        text.contains(&format!("Reader: {shown}")) && !text.contains('\x1b'),
+        "{text:?}"
+    );
+    let wrong = readerkit(&["apdu", "--reader", "nothing", "00A40000"]);
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains(shown) && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
+}
