@@ -705,7 +705,8 @@ typedef struct {
    TRANSMIT: send `call->apdu` with `call->protocol` and write the response APDU
    (data, SW1 SW2) to `reply` (at most `reply_capacity` bytes), its length to
    `*reply_len`. A callback that deactivated the card (ISO/IEC 7816-3 rule 6.4,
-   after a failed T=1 resynchronisation) says so with
+   after a failed T=1 resynchronisation; after a T=0 exchange that left the
+   card out of step, `rk_t0_out_of_step`) says so with
    [`rk_transmit_report_deactivation`] before it returns.
    */
   rk_status (*transmit)(void *ctx,
@@ -1193,7 +1194,8 @@ rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
 /*
  From a TRANSMIT callback: say that the callback deactivated the card's
  contacts (ISO/IEC 7816-3 11.6.3.2 rule 6.4, after a failed T=1
- resynchronisation). Once the callback returns, the device takes the card for
+ resynchronisation; after a T=0 exchange that left the card out of step,
+ `rk_t0_out_of_step`). Once the callback returns, the device takes the card for
  unpowered, as after `RK_POWER_DOWN` (GET_STATE says so, TRANSMIT and
  SET_PROTOCOL wait for a reset, a warm reset becomes a cold one), and the
  request fails: with the callback's status, or `RK_STATUS_INVALID_DEVICE_STATE`
@@ -1645,6 +1647,26 @@ rk_status rk_t0_feed(rk_t0_exchange *ex, const uint8_t *data, size_t len, rk_act
  `ex` is NULL or exchange storage; `action` NULL or valid for a write.
  */
 rk_status rk_t0_timeout(rk_t0_exchange *ex, rk_action *action);
+
+/*
+ Whether the card may still be inside the exchange in `ex` if it ends now
+ (`*out_of_step`): `true` after a FAILED the card may not have finished (no
+ answer in time, a byte out of place, NULL bytes without end) and for an
+ exchange abandoned before DONE or FAILED (a failed line call); `false` after
+ DONE and after a failure the card's status word ended (a response too large,
+ too many rounds). T=0 has no way back into step but a reset: a TRANSMIT
+ callback then deactivates the card and says so with
+ [`rk_transmit_report_deactivation`](crate::callbacks::rk_transmit_report_deactivation),
+ as the library's line devices do. Call it before [`rk_t0_end`]; `out_of_step`
+ must not lie in `ex`, the APDU or the response buffer
+ (`RK_STATUS_INVALID_PARAMETER`).
+
+ # Safety
+
+ `ex` is NULL or exchange storage used by this thread only; `out_of_step` is
+ NULL or valid for a write.
+ */
+rk_status rk_t0_out_of_step(const rk_t0_exchange *ex, bool *out_of_step);
 
 /*
  Close the exchange (at any point); the storage may be reused.

@@ -147,7 +147,8 @@ pub struct rk_reader_functions {
     /// TRANSMIT: send `call->apdu` with `call->protocol` and write the response APDU
     /// (data, SW1 SW2) to `reply` (at most `reply_capacity` bytes), its length to
     /// `*reply_len`. A callback that deactivated the card (ISO/IEC 7816-3 rule 6.4,
-    /// after a failed T=1 resynchronisation) says so with
+    /// after a failed T=1 resynchronisation; after a T=0 exchange that left the
+    /// card out of step, `rk_t0_out_of_step`) says so with
     /// [`rk_transmit_report_deactivation`] before it returns.
     pub transmit: Option<
         unsafe extern "C" fn(
@@ -443,7 +444,8 @@ pub unsafe extern "C" fn rk_protocol_report_deactivation(
 
 /// From a TRANSMIT callback: say that the callback deactivated the card's
 /// contacts (ISO/IEC 7816-3 11.6.3.2 rule 6.4, after a failed T=1
-/// resynchronisation). Once the callback returns, the device takes the card for
+/// resynchronisation; after a T=0 exchange that left the card out of step,
+/// `rk_t0_out_of_step`). Once the callback returns, the device takes the card for
 /// unpowered, as after `RK_POWER_DOWN` (GET_STATE says so, TRANSMIT and
 /// SET_PROTOCOL wait for a reset, a warm reset becomes a cold one), and the
 /// request fails: with the callback's status, or `RK_STATUS_INVALID_DEVICE_STATE`

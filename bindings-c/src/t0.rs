@@ -233,6 +233,46 @@ pub unsafe extern "C" fn rk_t0_timeout(
     unsafe { step::<T0>(ex, action, Region::NONE, |x| Ok(x.timeout().into())) }
 }
 
+/// Whether the card may still be inside the exchange in `ex` if it ends now
+/// (`*out_of_step`): `true` after a FAILED the card may not have finished (no
+/// answer in time, a byte out of place, NULL bytes without end) and for an
+/// exchange abandoned before DONE or FAILED (a failed line call); `false` after
+/// DONE and after a failure the card's status word ended (a response too large,
+/// too many rounds). T=0 has no way back into step but a reset: a TRANSMIT
+/// callback then deactivates the card and says so with
+/// [`rk_transmit_report_deactivation`](crate::callbacks::rk_transmit_report_deactivation),
+/// as the library's line devices do. Call it before [`rk_t0_end`]; `out_of_step`
+/// must not lie in `ex`, the APDU or the response buffer
+/// (`RK_STATUS_INVALID_PARAMETER`).
+///
+/// # Safety
+///
+/// `ex` is NULL or exchange storage used by this thread only; `out_of_step` is
+/// NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t0_out_of_step(
+    ex: *const rk_t0_exchange,
+    out_of_step: *mut bool,
+) -> rk_status {
+    entry(|| {
+        check_ptr(out_of_step.cast_const())?;
+        // SAFETY: forwarded contract.
+        let s = unsafe { Slot::<T0>::find(ex) }?;
+        // SAFETY: initialised (checked); a plain copy.
+        let held = unsafe { (*s).value.held };
+        held.check_call(
+            &[Region::of(out_of_step), Slot::<T0>::region(ex)],
+            Region::NONE,
+        )?;
+        // SAFETY: initialised, used by this thread only, read only.
+        let mid = unsafe { &(*s).value.exchange }.leaves_card_mid_exchange();
+        // SAFETY: aligned, outside the exchange and its buffers (checked), writable
+        // per the contract.
+        unsafe { out_of_step.write(mid) };
+        Ok(())
+    })
+}
+
 /// Close the exchange (at any point); the storage may be reused.
 ///
 /// # Safety

@@ -650,12 +650,21 @@ fn the_t0_config_round_trips_the_cores_and_a_class_outside_a_byte_is_refused() {
     }
 }
 
-/// `rk_t1_resynch_failed` of `engine` into a local: (status, answer).
+/// A yes/no query of an engine's storage (`rk_t1_resynch_failed`,
+/// `rk_t0_out_of_step`) into a local: (status, answer).
+fn ask<S>(
+    query: unsafe extern "C" fn(*const S, *mut bool) -> rk_status,
+    storage: *const S,
+) -> (rk_status, bool) {
+    let mut answer = false;
+    // SAFETY: engine or exchange storage of this thread, a local out-pointer.
+    let st = unsafe { query(storage, &mut answer) };
+    (st, answer)
+}
+
+/// `rk_t1_resynch_failed` of `engine`: (status, answer).
 fn resynch_failed(engine: *const rk_t1_engine) -> (rk_status, bool) {
-    let mut failed = false;
-    // SAFETY: engine storage of this thread, a local out-pointer.
-    let st = unsafe { rk_t1_resynch_failed(engine, &mut failed) };
-    (st, failed)
+    ask(rk_t1_resynch_failed, engine)
 }
 
 #[test]
@@ -704,4 +713,51 @@ fn t1_resynch_failed_says_when_rule_6_4_applies() {
     assert_eq!(resynch_failed(engine), (RK_STATUS_SUCCESS, false));
     // SAFETY: an idle engine.
     assert_eq!(unsafe { rk_t1_deinit(engine) }, RK_STATUS_SUCCESS);
+}
+
+/// `rk_t0_out_of_step` of `ex`: (status, answer).
+fn out_of_step(ex: *const rk_t0_exchange) -> (rk_status, bool) {
+    ask(rk_t0_out_of_step, ex)
+}
+
+#[test]
+fn t0_out_of_step_says_when_the_card_may_be_mid_exchange() {
+    // (what the card sends, then silence; the response buffer; mid-exchange)
+    let cases: [(&[u8], usize, bool); 3] = [
+        (&T0_CARD, 16, false),
+        (&[], 16, true),
+        // 90 00 ended it: the 8 bytes did not fit, the card is in step.
+        (&T0_CARD, 8, false),
+    ];
+    for (card, cap, mid) in cases {
+        let mut response = [0u8; 16];
+        let (exchange, a) = t0_open(response.as_mut_ptr(), cap);
+        let ex = exchange.ptr();
+        assert_eq!(out_of_step(ex), (RK_STATUS_SUCCESS, true), "not ended yet");
+        let _ = t0_finish(ex, a, card);
+        assert_eq!(
+            out_of_step(ex),
+            (RK_STATUS_SUCCESS, mid),
+            "{card:02X?}, {cap}"
+        );
+        // The answer refused: NULL, inside the exchange or the response buffer.
+        // SAFETY: NULL is refused.
+        let st = unsafe { rk_t0_out_of_step(ex, ptr::null_mut()) };
+        assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+        for inside in [
+            ex.cast::<bool>().wrapping_add(64),
+            response.as_mut_ptr().cast(),
+        ] {
+            // SAFETY: refused before anything is written.
+            let st = unsafe { rk_t0_out_of_step(ex, inside) };
+            assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+        }
+        // SAFETY: an open exchange.
+        assert_eq!(unsafe { rk_t0_end(ex) }, RK_STATUS_SUCCESS);
+        assert_eq!(
+            out_of_step(ex).0,
+            RK_STATUS_INVALID_DEVICE_STATE,
+            "no exchange after rk_t0_end"
+        );
+    }
 }

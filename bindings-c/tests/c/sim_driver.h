@@ -1,7 +1,8 @@
 /* A small reader driver in C, its callbacks backed by the simulated card
  * (rk_sim_*, test-only), using the library's T=0 and T=1 engines for TRANSMIT.
  * As ISO/IEC 7816-3 asks, it deactivates the card after a failed PPS and after a
- * failed T=1 resynchronisation, and tells the library so. */
+ * failed T=1 resynchronisation, and after a T=0 exchange that left the card out of
+ * step (as the library's line devices do), and tells the library so. */
 #ifndef SIM_DRIVER_H
 #define SIM_DRIVER_H
 #include <string.h>
@@ -87,6 +88,15 @@ static rk_status drv_t0(struct sim_driver *d, const rk_transmit_call *call, uint
         }
     }
     if (st == RK_STATUS_SUCCESS) *len = a.len;
+    if (st != RK_STATUS_SUCCESS) {
+        bool mid = false;
+        if (rk_t0_out_of_step(&ex, &mid) == RK_STATUS_SUCCESS && mid) {
+            /* The card may still be sending or waiting: T=0 has no way back into
+             * step but a reset. Deactivate it and say so. */
+            drv_deactivate(d);
+            rk_transmit_report_deactivation(call);
+        }
+    }
     rk_t0_end(&ex);
     return st;
 }

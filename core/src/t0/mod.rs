@@ -472,6 +472,20 @@ impl<'a> Exchange<'a> {
         }
     }
 
+    /// `true` if the card may still be inside the exchange when the driver ends it
+    /// now: it failed with an error that [`Error::leaves_card_mid_exchange`], or it
+    /// has not ended (the driver abandons it, after a failed line call say, wherever
+    /// the card is in it). `false` once complete, and after a failure the card's
+    /// status word ended. T=0 has no way back into step but a reset: a driver then
+    /// deactivates the card and tells the device, as `LineReader` does.
+    pub fn leaves_card_mid_exchange(&self) -> bool {
+        match self.action() {
+            Ok(Action::Done { .. }) => false,
+            Ok(Action::Send(_) | Action::Expect { .. }) => true,
+            Err(error) => error.leaves_card_mid_exchange(),
+        }
+    }
+
     /// The bytes of the last [`Action::Send`] went out. Returns the next action.
     ///
     /// Called while the engine waits for the card (there was nothing to send) or

@@ -945,3 +945,31 @@ fn errors_that_leave_the_card_mid_exchange() {
         assert_eq!(error.leaves_card_mid_exchange(), mid_exchange, "{error:?}");
     }
 }
+
+#[test]
+fn an_exchange_says_whether_it_leaves_the_card_mid_exchange() {
+    // GET CHALLENGE, Le = 4: the card's ACK, 4 bytes, 90 00.
+    let apdu = [0x00, 0x84, 0x00, 0x00, 0x04];
+    let card = [0x84, 1, 2, 3, 4, 0x90, 0x00];
+    // (case, response buffer, what the card sends, then silence, mid-exchange)
+    let cases: [(&str, usize, &[u8], bool); 5] = [
+        ("complete", 6, &card, false),
+        ("not begun: abandoned", 6, &[], true),
+        ("header sent, the card silent", 6, &[], true),
+        ("ended by 90 00, the response too large", 5, &card, false),
+        ("a byte out of place", 6, &[0x84, 1, 2, 3, 4, 0x12], true),
+    ];
+    for (case, cap, bytes, mid) in cases {
+        let mut response = [0u8; 8];
+        let mut ex = Exchange::new(&apdu, &mut response[..cap], cfg()).unwrap();
+        if case != "not begun: abandoned" {
+            ex.sent().unwrap();
+            if bytes.is_empty() {
+                assert_eq!(ex.timeout(), Err(Error::Timeout), "{case}");
+            } else {
+                let _ = ex.feed(bytes);
+            }
+        }
+        assert_eq!(ex.leaves_card_mid_exchange(), mid, "{case}");
+    }
+}
