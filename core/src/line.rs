@@ -276,8 +276,9 @@ impl<L: Line> LineReader<L> {
     }
 
     /// POWER callback. A device asks no warm reset of a card whose contacts are
-    /// off (this reader deactivated it after a failed PPS or T=1
-    /// resynchronisation, and told the device so): it asks a cold reset instead.
+    /// off (this reader deactivated it after a failed PPS, a failed T=1
+    /// resynchronisation or a T=0 exchange broken mid-way, and told the device
+    /// so): it asks a cold reset instead.
     pub fn power(&mut self, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.session = Session::Idle;
         match action {
