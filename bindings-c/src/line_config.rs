@@ -73,7 +73,8 @@ pub unsafe extern "C" fn rk_line_config_default(config: *mut rk_line_config) -> 
 }
 
 /// Set the protocol options of a device over a line: they apply from the next
-/// SET_PROTOCOL (a T=1 session keeps its retry limits until then). Errors:
+/// protocol established, by SET_PROTOCOL or, for a card in specific mode, by the
+/// first TRANSMIT after a reset (a session keeps its options until then). Errors:
 /// `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned `config`, a GET RESPONSE
 /// class outside -2..=255), `RK_STATUS_NOT_SUPPORTED` (a device made with
 /// `rk_device_init`, which has no line), `RK_STATUS_INVALID_DEVICE_STATE` (storage
