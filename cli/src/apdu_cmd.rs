@@ -150,10 +150,8 @@ fn exchange_all(args: &Args, apdus: &[Vec<u8>], session: &mut Session) -> Result
     };
     let card = ctx
         .connect(&reader, ShareMode::Shared, protocols)
-        .map_err(|e| explain(e, Some(&escaped(&name))))?;
-    let status = card
-        .status2_owned()
-        .map_err(|e| explain(e, Some(&escaped(&name))))?;
+        .map_err(|e| explain(e, Some(&name)))?;
+    let status = card.status2_owned().map_err(|e| explain(e, Some(&name)))?;
     session.reader = name.clone();
     session.protocol = match status.protocol2() {
         Some(pcsc::Protocol::T0) => "T=0",

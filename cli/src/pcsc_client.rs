@@ -5,10 +5,13 @@
 use std::ffi::{CStr, CString};
 
 use pcsc::{Context, Error, Scope};
+use readerkit_cli::shown::escaped;
 
-/// A PC/SC failure explained for a person, on one line.
+/// A PC/SC failure explained for a person, on one line; `reader`'s name is
+/// shown with its control characters escaped (a driver chose it, and the line
+/// goes to a terminal).
 pub(crate) fn explain(e: Error, reader: Option<&str>) -> String {
-    let reader = reader.unwrap_or("the reader");
+    let reader = reader.map_or_else(|| "the reader".to_string(), escaped);
     match e {
         Error::NoService | Error::ServiceStopped | Error::CommError => format!(
             "pcscd is not running ({e}): start it (`systemctl start pcscd.socket`, or `pcscd -f` as root) and try again"
@@ -52,4 +55,30 @@ pub(crate) fn readers(ctx: &Context) -> Result<Vec<CString>, String> {
 /// A reader name for display.
 pub(crate) fn name(reader: &CStr) -> String {
     reader.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message that names the reader shows its control characters
+    /// escaped, whichever call site hands the name in.
+    #[test]
+    fn explained_errors_escape_the_readers_name() {
+        let errors = [
+            Error::RemovedCard,
+            Error::ReaderUnavailable,
+            Error::UnresponsiveCard,
+            Error::ProtoMismatch,
+            Error::SharingViolation,
+            Error::InvalidParameter,
+        ];
+        for e in errors {
+            let message = explain(e, Some("RK \x1b[2J 00 00"));
+            assert!(
+                message.contains("`RK \\u{1b}[2J 00 00`") && !message.contains('\x1b'),
+                "{message:?}"
+            );
+        }
+    }
 }
