@@ -59,7 +59,9 @@ pub fn text(steps: &[KeyStep]) -> Option<String> {
 /// for any other line.
 pub fn keys_line(line: &str) -> Option<&str> {
     match line.trim().strip_prefix("keys") {
-        Some(script) if script.is_empty() || script.starts_with(' ') => Some(script),
+        Some(script) if script.is_empty() || script.starts_with(char::is_whitespace) => {
+            Some(script)
+        }
         _ => None,
     }
 }
@@ -90,6 +92,9 @@ mod tests {
     fn keys_lines_are_told_from_other_controls() {
         assert_eq!(keys_line("keys 1234E"), Some(" 1234E"));
         assert_eq!(keys_line("  keys\n"), Some(""));
+        // Any white space parts the word from the script, as it parts the
+        // words of `remove 1` (`control::Move::parse`).
+        assert_eq!(keys_line("keys\t12E"), Some("\t12E"));
         assert_eq!(keys_line("keysE"), None);
         assert_eq!(keys_line("remove"), None);
     }

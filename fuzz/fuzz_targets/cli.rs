@@ -104,7 +104,7 @@ fn key_script(script: &str) {
         }
     }
     if let Some(keys) = key_script::keys_line(script) {
-        assert!(keys.is_empty() || keys.starts_with(' '));
+        assert!(keys.is_empty() || keys.starts_with(char::is_whitespace));
         assert_eq!(script.trim(), format!("keys{keys}"));
     }
 }
