@@ -24,6 +24,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use readerkit_cli::control::Move;
+use readerkit_cli::shown::escaped;
 use readerkit_cli::{hex, key_script, seconds};
 
 fuzz_target!(|data: &[u8]| {
@@ -97,10 +98,8 @@ fn key_script(script: &str) {
                     !c.is_whitespace() && c != '.' && key_script::parse(&c.to_string()).is_err()
                 })
                 .expect("a refused script has a character that is no key");
-            assert!(
-                message.starts_with("unknown key `"),
-                "{message} (for {bad:?})"
-            );
+            let shown = escaped(&bad.to_ascii_uppercase().to_string());
+            assert_eq!(message, format!("unknown key `{shown}`"), "{script:?}");
         }
     }
     if let Some(keys) = key_script::keys_line(script) {
