@@ -10,7 +10,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         .parse::<f64>()
         .ok()
         .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| "a number of seconds from 0 to 1e19".to_string())
+        .ok_or_else(|| "a number of seconds from 0 to 1.8e19".to_string())
 }
 
 #[cfg(test)]
@@ -21,6 +21,13 @@ mod tests {
     fn seconds_in_range_and_the_rest_refused() {
         assert_eq!(parse(" 2.5 "), Ok(Duration::from_millis(2500)));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
+        // The refusal's range is the one taken: 1.5e19 s is, 1.9e19 s is not.
+        assert_eq!(
+            parse("1.5e19"),
+            Ok(Duration::from_secs(15_000_000_000_000_000_000))
+        );
+        let refusal = parse("1.9e19").unwrap_err();
+        assert_eq!(refusal, "a number of seconds from 0 to 1.8e19");
         for bad in ["nan", "inf", "-1", "1e300", "", "1s"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
