@@ -728,7 +728,7 @@ static void t0_wrong_direction(HANDLE h)
           e);
     static const BYTE challenge[] = {0x00, 0x84, 0x00, 0x00, 0x08};
     e = transmit(h, SCARD_PROTOCOL_T0, challenge, sizeof challenge, r, &n);
-    check(e == ERROR_BAD_COMMAND, "... then TRANSMIT is refused (out of step) -> ERROR_BAD_COMMAND",
+    check(e == ERROR_BAD_COMMAND, "... then TRANSMIT is refused (card deactivated) -> ERROR_BAD_COMMAND",
           "error %lu", e);
     DWORD state = 0;
     e = get_state(h, &state);
