@@ -144,10 +144,7 @@ fn seconds(text: &str) {
         Err(message) => {
             assert_printable(&message);
             if let Some(v) = number {
-                assert!(
-                    !(0.0..1.8e19).contains(&v),
-                    "{text:?} refused"
-                );
+                assert!(!(0.0..1.8e19).contains(&v), "{text:?} refused");
             }
         }
     }
