@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::hex::encode as hex;
 use crate::smartcard_list::{self, List, Match};
 use crate::{bad_input, historical_fmt};
+use readerkit_cli::shown::escaped;
 
 /// Card clock assumed when `--clock-khz` is not given: 3.58 MHz, the usual reader
 /// clock (the NTSC colour-burst crystal that most readers run the card at).
@@ -150,7 +151,8 @@ pub(crate) fn identify(source: &Source, atr: &[u8]) -> Identification {
     }
 }
 
-/// The identification for a human.
+/// The identification for a human (the list's lines with their control
+/// characters escaped).
 pub(crate) fn identification_text(id: &Identification) -> String {
     let mut s = String::new();
     match (&id.list, &id.absent) {
@@ -159,10 +161,12 @@ pub(crate) fn identification_text(id: &Identification) -> String {
             if id.matches.is_empty() {
                 s.push_str("\tNONE (not in the list)\n");
             }
+            // The list is any package's to change: its lines are shown with their
+            // control characters escaped, as reader names are.
             for m in &id.matches {
-                let _ = writeln!(s, "{}", m.pattern);
+                let _ = writeln!(s, "{}", escaped(&m.pattern));
                 for d in &m.descriptions {
-                    let _ = writeln!(s, "\t{d}");
+                    let _ = writeln!(s, "\t{}", escaped(d));
                 }
             }
         }
@@ -727,5 +731,28 @@ fn spu_meaning(spu: Spu) -> String {
         Spu::NotUsed => "SPU: contact C6 not used".to_string(),
         Spu::Proprietary { value } => format!("SPU: proprietary use of C6 (value {value:02X})"),
         Spu::Standard { value } => format!("SPU: standard use of C6 (value {value:02X})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A description (or pattern) of smartcard_list.txt holding terminal
+    /// controls is shown escaped in the text output.
+    #[test]
+    fn list_lines_are_shown_with_control_characters_escaped() {
+        let id = Identification {
+            list: Some("list.txt".to_string()),
+            absent: None,
+            matches: vec![Match {
+                pattern: "3B 02 14 50\x1b]0;x\x07".to_string(),
+                descriptions: vec!["Card \x1b[2J".to_string()],
+            }],
+        };
+        let text = identification_text(&id);
+        assert!(!text.contains(['\x1b', '\x07']), "{text:?}");
+        assert!(text.contains("3B 02 14 50\\u{1b}]0;x\\u{7}\n"), "{text:?}");
+        assert!(text.contains("\tCard \\u{1b}[2J\n"), "{text:?}");
     }
 }
