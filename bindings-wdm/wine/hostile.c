@@ -243,7 +243,7 @@ static void well_formed_echo(Rng *r, BYTE *in, DWORD inlen)
     if (n == 5) {
         apdu[4] = (BYTE)rnd(r); /* case 2: Le */
     } else if (n >= 6 && n <= 261) {
-        apdu[4] = (BYTE)(n - 6); /* case 4: Lc, data, Le */
+        apdu[4] = (BYTE)(n - 6); /* case 4: Lc, data, Le (n = 6 gives Lc 0: malformed, refused) */
         apdu[n - 1] = (BYTE)rnd(r);
     } else if (n > 261) {
         DWORD lc = n - 9; /* extended case 4: 00 Lc Lc, data, Le Le */
