@@ -57,6 +57,14 @@
 //! * `*bytes_written`, an action's DONE length, `rk_sim_read`'s count and a parsed
 //!   ATR's lengths never exceed the buffer given; a SEND action's bytes are
 //!   readable; an action is FAILED exactly when the status is a failure;
+//! * the queries `rk_t0_out_of_step` and `rk_t1_resynch_failed` (on a live,
+//!   busy, freed or other kind of object, the out-pointer NULL or over the
+//!   object or the buffers an exchange holds) succeed exactly on a live exchange
+//!   / idle engine with a clear out-pointer (a busy engine: `_DEVICE_BUSY`),
+//!   then write one bool and change no object's state, and otherwise nothing;
+//!   the answer is the model's where it knows it: an exchange that completed
+//!   or an engine just initialised or reset is in step, one begun and not
+//!   ended or timed out is out of step (`model::Harness::known`);
 //! * tracking: each pending request completes exactly once, with a documented
 //!   status; log lines are NUL-terminated within `RK_LOG_LINE_MAX` bytes;
 //! * PIN pad: `VERIFY_PIN_DIRECT` / `MODIFY_PIN_DIRECT` get well-formed

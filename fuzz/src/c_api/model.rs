@@ -119,6 +119,10 @@ pub(crate) struct Harness {
     pub(crate) deactivated: bool,
     /// A callback of the current call posted a card event the device took.
     pub(crate) event_posted: bool,
+    /// Per slot, where the harness knows it: what `rk_t0_out_of_step` answers for
+    /// the exchange there, what `rk_t1_resynch_failed` answers for the engine
+    /// there, and for a transaction what its engine answers once it is ended.
+    pub(crate) known: [Option<bool>; 6],
 }
 
 impl Harness {
@@ -143,6 +147,7 @@ impl Harness {
             timing_ok: None,
             deactivated: false,
             event_posted: false,
+            known: [None; 6],
         }
     }
 }
@@ -208,6 +213,16 @@ pub(crate) fn obj(slot: usize) -> Obj {
 
 pub(crate) fn set_obj(slot: usize, o: Obj) {
     with(|h| h.slots[slot] = o);
+}
+
+/// What the harness knows the query of the object in `slot` answers
+/// ([`Harness::known`]).
+pub(crate) fn known(slot: usize) -> Option<bool> {
+    with(|h| h.known[slot])
+}
+
+pub(crate) fn set_known(slot: usize, answer: Option<bool>) {
+    with(|h| h.known[slot] = answer);
 }
 
 /// Whether a call on `own` slots may name `reads` and `writes`: nothing of

@@ -8,7 +8,7 @@ use readerkit_c::*;
 use readerkit_c::fuzzing::{ObjectKind, object_len};
 
 use super::arena::{R, read, usable_out};
-use super::model::{obj, permitted, set_obj, with};
+use super::model::{Obj, obj, permitted, set_known, set_obj, with};
 use super::padding::Written;
 use super::snapshot::{check_writes, snapshot};
 
@@ -62,6 +62,11 @@ pub(crate) enum Kind {
     /// `bytes_written`, overlapping buffers, NULL with a length), and then
     /// nothing at all may change.
     Request { must_refuse: bool },
+    /// A query of an engine's state (`rk_t0_out_of_step`,
+    /// `rk_t1_resynch_failed`): refuses with `refused` statuses, changing nothing,
+    /// and otherwise writes its out-pointer and nothing else: not even its own
+    /// object's state changes.
+    Query,
     /// An init, a begin, an ATR parse: every failure is a refusal (nothing stored, nothing
     /// written).
     Begin,
@@ -244,7 +249,7 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
         ),
     }
     let refusal = match kind {
-        Kind::Plain => refused(st),
+        Kind::Plain | Kind::Query => refused(st),
         Kind::Step { live } => {
             matches!(st, RK_STATUS_INVALID_PARAMETER | RK_STATUS_DEVICE_BUSY)
                 || (!live && st == RK_STATUS_INVALID_DEVICE_STATE)
@@ -291,6 +296,10 @@ pub(crate) fn call(what: &str, site: Site<'_>, f: impl FnOnce() -> rk_status) ->
             RK_STATUS_INVALID_PARAMETER if command_refusable => allowed.push(action),
             RK_STATUS_DEVICE_PROTOCOL_ERROR => allowed.extend([action, R::slot(engine)]),
             _ => {}
+        }
+    } else if kind == Kind::Query {
+        if !quiet_refusal {
+            allowed.extend_from_slice(writes);
         }
     } else if !quiet_refusal {
         allowed.extend(own.iter().map(|&s| R::slot(s)));
@@ -363,5 +372,20 @@ pub(crate) fn check_end(what: &str, slot: usize, st: rk_status, action: R) {
         RK_STATUS_INVALID_DEVICE_STATE => false,
         _ => true,
     };
+    if now {
+        // Completed: the card is in step (a T=0 exchange is not out of step, a
+        // T=1 engine's resynchronisation did not fail); a T=0 exchange the card
+        // left unanswered is out of step; any other failure: the header leaves
+        // it to the error.
+        let t0 = matches!(obj(slot), Obj::T0 { .. });
+        set_known(
+            slot,
+            match st {
+                RK_STATUS_SUCCESS => Some(false),
+                RK_STATUS_IO_TIMEOUT if t0 => Some(true),
+                _ => None,
+            },
+        );
+    }
     set_obj(slot, obj(slot).with_ended(now));
 }

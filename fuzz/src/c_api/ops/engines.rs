@@ -1,5 +1,6 @@
 //! Calls on the T=0 and T=1 engines: begin, steps in any order, end; init,
-//! reset and deinit of a T=1 engine.
+//! reset and deinit of a T=1 engine; the queries `rk_t0_out_of_step` and
+//! `rk_t1_resynch_failed`.
 
 use readerkit_c::*;
 
@@ -33,6 +34,9 @@ fn action_for(slot: usize, kind: ObjectKind) -> R {
 
 pub(crate) fn op_t0(kind: u8) {
     let slot = pick_slot();
+    if kind >= 30 {
+        return t0_out_of_step(slot);
+    }
     let action = action_for(slot, ObjectKind::T0Exchange);
     let k = kind % 5;
     if k == 0 {
@@ -127,12 +131,20 @@ pub(crate) fn t0_begin(slot: usize, action: R) {
                 ended: false,
             },
         );
+        if st == RK_STATUS_SUCCESS {
+            // The command's header waits to be sent: abandoned now, the
+            // exchange is out of step.
+            set_known(slot, Some(true));
+        }
         check_action("rk_t0_begin", st, action, response);
     }
 }
 
 pub(crate) fn op_t1(kind: u8) {
     let slot = pick_slot();
+    if kind >= 30 {
+        return t1_resynch_failed(slot);
+    }
     let action = action_for(slot, ObjectKind::T1Transaction);
     match kind % 8 {
         0 => {
@@ -148,6 +160,9 @@ pub(crate) fn op_t1(kind: u8) {
             });
             if let Some(st) = st {
                 took("rk_t1_init", slot, st, Obj::T1Engine { busy: false });
+                if st == RK_STATUS_SUCCESS {
+                    set_known(slot, Some(false));
+                }
             }
         }
         1 | 2 => {
@@ -168,6 +183,8 @@ pub(crate) fn op_t1(kind: u8) {
                 );
                 if what == "rk_t1_deinit" {
                     set_obj(slot, Obj::Free);
+                } else {
+                    set_known(slot, Some(false));
                 }
             }
         }
@@ -185,6 +202,7 @@ pub(crate) fn op_t1(kind: u8) {
                 let engine = engine.unwrap_or_else(|| panic!("rk_t1_end on {:?}", obj(slot)));
                 set_obj(slot, Obj::Free);
                 set_obj(engine, Obj::T1Engine { busy: false });
+                set_known(engine, known(slot));
             }
         }
         k => t1_step(slot, action, k),
@@ -261,6 +279,14 @@ pub(crate) fn t1_begin(slot: usize, action: R) {
     );
     if st == RK_STATUS_SUCCESS {
         set_obj(engine, Obj::T1Engine { busy: true });
+        // What the engine answers after this transaction: unknown until it ends.
+        set_known(slot, None);
+    } else if st == RK_STATUS_DEVICE_PROTOCOL_ERROR
+        && obj(engine) == (Obj::T1Engine { busy: false })
+    {
+        // Refused for want of a resynchronisation: the header counts it as one
+        // that failed.
+        set_known(engine, Some(true));
     }
     check_action("rk_t1_begin", st, action, response);
 }
@@ -314,6 +340,77 @@ pub(crate) fn t1_step(slot: usize, action: R, k: u8) {
         check_action(what, st, action, extra[0]);
         if live {
             check_end(what, slot, st, action);
+        }
+    }
+}
+
+/// `rk_t0_out_of_step` on the object in `slot` (a live exchange, or anything
+/// else), its out-pointer sometimes NULL or over the exchange or the buffers it
+/// holds.
+fn t0_out_of_step(slot: usize) {
+    let ex = object(slot);
+    let stored = object_at(ex, ObjectKind::T0Exchange);
+    let (apdu, response) = held(slot);
+    let out = out_over::<bool>(&[stored, apdu, response]);
+    let live = t0_live(slot, ex);
+    let overlap = Overlap::step(held(slot), &[out, stored], R::NONE).checked_first(live);
+    // SAFETY: arena memory.
+    let f = || unsafe { rk_t0_out_of_step(ex.ptr(), out.ptr()) };
+    let st = query(slot, "rk_t0_out_of_step", out, overlap, f);
+    let answers = live && !out.null && overlap == Overlap::Disjoint;
+    check_answer("rk_t0_out_of_step", st, answers, out, known(slot));
+}
+
+/// `rk_t1_resynch_failed` on the object in `slot` (an idle or busy engine, or
+/// anything else), its out-pointer sometimes NULL or over the engine.
+fn t1_resynch_failed(slot: usize) {
+    let eng = object(slot);
+    let stored = object_at(eng, ObjectKind::T1Engine);
+    let out = out_over::<bool>(&[stored]);
+    let overlap = Overlap::of(&[out, stored], &[]).checked_first(true);
+    // SAFETY: arena memory.
+    let f = || unsafe { rk_t1_resynch_failed(eng.ptr(), out.ptr()) };
+    let st = query(slot, "rk_t1_resynch_failed", out, overlap, f);
+    let engine = (!eng.null && eng.off == slot_off(slot)).then(|| obj(slot));
+    let args_right = !out.null && overlap == Overlap::Disjoint;
+    if let Some(st) = st
+        && args_right
+        && engine == Some(Obj::T1Engine { busy: true })
+    {
+        assert_eq!(
+            st, RK_STATUS_DEVICE_BUSY,
+            "rk_t1_resynch_failed on a busy engine"
+        );
+    }
+    let answers = args_right && engine == Some(Obj::T1Engine { busy: false });
+    check_answer("rk_t1_resynch_failed", st, answers, out, known(slot));
+}
+
+/// Run the query `f` on the object in `slot`, which writes a bool to `out`
+/// (arguments that overlap as `overlap` says) and nothing else.
+fn query(
+    slot: usize,
+    what: &str,
+    out: R,
+    overlap: Overlap,
+    f: impl FnOnce() -> rk_status,
+) -> Option<rk_status> {
+    let (own, writes) = ([slot], [out]);
+    let site = Site::on(&own).writes(&writes).overlap(overlap);
+    site.kind(Kind::Query).run(what, f)
+}
+
+/// A query's status and answer: it succeeds exactly when it `answers` (a live
+/// object of its kind, an out-pointer clear of it), then `*out` is a bool, the
+/// one the harness expects where it knows it.
+fn check_answer(what: &str, st: Option<rk_status>, answers: bool, out: R, known: Option<bool>) {
+    let Some(st) = st else { return };
+    assert_eq!(st == RK_STATUS_SUCCESS, answers, "{what}: status {st}");
+    if st == RK_STATUS_SUCCESS {
+        let byte: u8 = read(out);
+        assert!(byte <= 1, "{what} wrote {byte}, no bool");
+        if let Some(want) = known {
+            assert_eq!(byte == 1, want, "{what} answered {}", byte == 1);
         }
     }
 }
