@@ -199,11 +199,7 @@ pub fn while_waiting() {
     while let Some(byte) = port.read() {
         match decoder.push(byte) {
             None | Some(Event::Stray(_)) => {}
-            Some(Event::Nak) => match waiting.sent.again(&waiting.busy) {
-                twin::Again::Message(kept) => send_frame(&mut port, kept),
-                twin::Again::Nak => port.write(&twin::NAK_FRAME),
-                twin::Again::Nothing => {}
-            },
+            Some(Event::Nak) => send_again(&mut port, waiting.sent, &waiting.busy),
             Some(Event::Message) => {
                 let message = decoder.message();
                 if PROFILE.echoes() {
@@ -244,6 +240,17 @@ fn send_frame(port: &mut impl HostPort, message: &[u8]) {
     port.write(&head);
     port.write(message);
     port.write(&[twin::lrc(&head) ^ twin::lrc(message)]);
+}
+
+/// Answer a host's NAK with what `sent` says it gets ([`twin::Sent::again`]): the
+/// answer kept in `kept` framed again, the NAK again, or nothing.
+#[cfg(all(feature = "qemu", feature = "ccid"))]
+fn send_again(port: &mut impl HostPort, sent: twin::Sent, kept: &[u8]) {
+    match sent.again(kept) {
+        twin::Again::Message(message) => send_frame(port, message),
+        twin::Again::Nak => port.write(&twin::NAK_FRAME),
+        twin::Again::Nothing => {}
+    }
 }
 
 /// Serve the CCID reader over `port` with the GemPC Twin framing, forever: each
@@ -296,11 +303,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
         // SAFETY: `main` is the decoder no wait reads into (WAITING holds `side`).
         match unsafe { (*main).push(byte) } {
             None | Some(Event::Stray(_)) => {}
-            Some(Event::Nak) => match last.again(answer) {
-                twin::Again::Message(kept) => send_frame(port, kept),
-                twin::Again::Nak => port.write(&twin::NAK_FRAME),
-                twin::Again::Nothing => {}
-            },
+            Some(Event::Nak) => send_again(port, last, answer),
             Some(Event::Message) => {
                 if PROFILE.echoes() {
                     // SAFETY: as above.
