@@ -132,11 +132,27 @@ unsafe fn answer<T>(
     check: fn(*const T) -> Result<(), rk_status>,
     f: impl FnOnce(&CDevice) -> T,
 ) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { try_answer(dev, out, check, |d| Ok(f(d))) }
+}
+
+/// As [`answer`], for an `f` that may refuse: its error is returned and nothing
+/// is written.
+///
+/// # Safety
+///
+/// As [`answer`].
+unsafe fn try_answer<T>(
+    dev: *const rk_device,
+    out: *mut T,
+    check: fn(*const T) -> Result<(), rk_status>,
+    f: impl FnOnce(&CDevice) -> Result<T, rk_status>,
+) -> rk_status {
     entry(|| {
         check(out.cast_const())?;
         check_disjoint(&[Region::of(out), Slot::<CDevice>::region(dev)], &[])?;
         // SAFETY: forwarded contract.
-        let value = f(unsafe { Slot::<CDevice>::value(dev) }?);
+        let value = f(unsafe { Slot::<CDevice>::value(dev) }?)?;
         // SAFETY: NULL, or checked aligned and valid for a write per the contract.
         unsafe { write_opt(out, value) };
         Ok(())
@@ -486,22 +502,14 @@ pub unsafe extern "C" fn rk_device_suspend(
     dev: *const rk_device,
     card_before: *mut bool,
 ) -> rk_status {
-    entry(|| {
-        check_ptr(card_before.cast_const())?;
-        check_disjoint(
-            &[Region::of(card_before), Slot::<CDevice>::region(dev)],
-            &[],
-        )?;
-        // SAFETY: forwarded contract.
-        let device = unsafe { Slot::<CDevice>::value(dev) }?;
+    let suspend = |device: &CDevice| {
         if device.in_own_callback() {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
-        let before = device.suspend();
-        // SAFETY: checked aligned, outside the device; writable per the contract.
-        unsafe { card_before.write(before) };
-        Ok(())
-    })
+        Ok(device.suspend())
+    };
+    // SAFETY: forwarded contract.
+    unsafe { try_answer(dev, card_before, check_ptr, suspend) }
 }
 
 /// The reader woke up, with a card in it if `present_now`. It saw no card events
