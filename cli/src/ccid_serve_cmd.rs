@@ -273,18 +273,24 @@ impl Running {
     /// ([`twin::Sent::Nak`]).
     fn send_nak(&self) {
         let mut last = locked(&self.last_frame);
-        last.clear();
-        last.extend_from_slice(&twin::NAK_FRAME);
-        locked(&self.more_time_frame).clear();
+        self.keep_for_nak(&mut last, &twin::NAK_FRAME);
         self.send(&twin::NAK_FRAME);
+    }
+
+    /// `frame` (empty: nothing) is what a host's NAK gets from now on: it
+    /// becomes `last`, the `last_frame` held by the caller, and a request for
+    /// more time sent before it is forgotten.
+    fn keep_for_nak(&self, last: &mut Vec<u8>, frame: &[u8]) {
+        last.clear();
+        last.extend_from_slice(frame);
+        locked(&self.more_time_frame).clear();
     }
 
     /// A command goes to the worker: until its answer is out no frame of it can
     /// be sent again, and a host's NAK must not get an older answer, which the
     /// host would take for this command's (as [`twin::Sent::Nothing`]).
     fn forget_last_frame(&self) {
-        locked(&self.last_frame).clear();
-        locked(&self.more_time_frame).clear();
+        self.keep_for_nak(&mut locked(&self.last_frame), &[]);
     }
 
     /// `true` while the command running is being aborted.
@@ -351,9 +357,7 @@ impl Running {
     /// pending, in one write: the host wakes once for all.
     fn send_kept(&self, last: &mut Vec<u8>, before: Vec<u8>, answer: &[u8], frame: &mut [u8]) {
         let len = twin::encode(answer, frame).unwrap_or(0);
-        last.clear();
-        last.extend_from_slice(&frame[..len]);
-        locked(&self.more_time_frame).clear();
+        self.keep_for_nak(last, &frame[..len]);
         let mut out = before;
         out.extend_from_slice(last);
         self.send(&out);
@@ -372,8 +376,7 @@ impl Running {
         // host's will go out now; one that went out as the host closed waits
         // unread in the terminal and would be the next host's first read.
         flush_host_input(&self.terminal);
-        last.clear();
-        locked(&self.more_time_frame).clear();
+        self.keep_for_nak(&mut last, &[]);
         let mut gate = locked(&self.gate);
         let mut runs = false;
         for slot in 0..self.profile.slots() {
