@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcsc::{Disposition, Protocols, ShareMode};
-use readerkit_testkit::twin_abuse::{Abuse, Abuser};
+use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK};
 use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
 use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
 
@@ -421,11 +421,7 @@ fn qemu_firmware_answers_nak_to_a_frame_cut_short_and_serves_the_next() {
         port.write_all(cut).unwrap();
         std::thread::sleep(Duration::from_millis(1500));
         port.write_all(&frame(&status(seq))).unwrap();
-        assert_eq!(
-            read_n(&mut port, 3),
-            [0x03, 0x15, 0x16],
-            "NAK for {cut:02X?}"
-        );
+        assert_eq!(read_n(&mut port, 3), NAK, "NAK for {cut:02X?}");
         assert_eq!(read_message(&mut port), status(seq), "the echo");
         let answer = read_message(&mut port);
         assert_eq!(answer[..1], [0x81], "a slot status: {answer:02X?}");
@@ -485,7 +481,7 @@ fn read_nak(port: &mut std::fs::File) {
         byte = read_n(port, 1);
     }
     byte.extend(read_n(port, 2));
-    assert_eq!(byte, [0x03, 0x15, 0x16], "a NAK");
+    assert_eq!(byte, NAK, "a NAK");
 }
 
 /// While a slow command runs, a host's NAK gets the last frame the firmware
@@ -504,19 +500,19 @@ fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
     start_slow_command(&mut port, &get_challenge(3));
     // Nothing sent since the echo: the NAK gets nothing (not the parameters
     // answer, bSeq 2), so the next frame is the echo of the slot status.
-    port.write_all(&[0x03, 0x15, 0x16]).unwrap();
+    port.write_all(&NAK).unwrap();
     let status = [0x65, 0, 0, 0, 0, 0, 4, 0, 0, 0];
     port.write_all(&frame(&status)).unwrap();
     assert_eq!(read_answer(&mut port).1, status, "the echo");
     let busy = [0x81, 0, 0, 0, 0, 0, 4, 0x40, 0xE0, 0x03];
     assert_eq!(read_answer(&mut port).1, busy, "CMD_SLOT_BUSY");
-    port.write_all(&[0x03, 0x15, 0x16]).unwrap();
+    port.write_all(&NAK).unwrap();
     assert_eq!(read_answer(&mut port).1, busy, "CMD_SLOT_BUSY again");
     let mut damaged = frame(&status);
     damaged[12] ^= 0xFF;
     port.write_all(&damaged).unwrap();
     read_nak(&mut port);
-    port.write_all(&[0x03, 0x15, 0x16]).unwrap();
+    port.write_all(&NAK).unwrap();
     read_nak(&mut port);
     let answer = read_answer(&mut port).1;
     assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]);
