@@ -33,6 +33,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+. tools/lib/debs.sh
+# On stderr: in `ccid` mode stdout's first line is the terminal's path alone.
+ensure_debs qemu-firmware "QEMU's Cortex-M4, llvm-nm and llvm-objdump" qemu-system-arm llvm >&2 || exit 1
 for tool in qemu-system-arm llvm-nm llvm-objdump; do
   command -v "$tool" >/dev/null || {
     echo "qemu-firmware: $tool missing (Debian: qemu-system-arm, llvm)" >&2

@@ -3,8 +3,9 @@
 #   ./tools/test.sh           everything
 #   FUZZ_SECONDS=60 ./tools/test.sh   longer fuzz smoke runs (default 10 s per target)
 # It installs what it needs that is missing (Debian packages when run as root, the
-# thumbv7em target, the nightly toolchain with rust-src and miri, cargo-fuzz) and says so; a
-# check whose tools cannot be had fails, it is never reported as passed.
+# thumbv7em target, the nightly toolchain with rust-src, clippy and miri, cargo-fuzz,
+# cargo-deb) and says so; a check whose tools cannot be had fails, it is never
+# reported as passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/lib/debs.sh

@@ -1385,8 +1385,10 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
  The reader goes to sleep (system sleep, selective suspend): the card, if one is
  in, is powered down through the driver's POWER (its ATR and protocol are
  forgotten). `*card_before` (aligned, not inside the device storage) says whether
- a card was in, for [`rk_device_resume`]. Like any request, from inside a
- callback it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+ a card was in, for [`rk_device_resume`]. Errors (nothing written): from inside a
+ callback `RK_STATUS_DEVICE_BUSY` and nothing changes; a POWER callback that
+ fails to power the card down, its status (the card is then unpowered, as after
+ any failed POWER; on waking, pass `true`: a card was in).
 
  # Safety
 

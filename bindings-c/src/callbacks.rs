@@ -380,8 +380,9 @@ pub unsafe extern "C" fn rk_pps_accept(
             &[Region::of(timing)],
             &[Region::of(call), Region::bytes(response, response_len)],
         )?;
-        // SAFETY: checked; valid during the callback per the contract.
-        let core_call = unsafe { protocol_call(call) }?;
+        // SAFETY: checked; valid during the callback per the contract, and the
+        // library makes `internal` point to a `ProtocolCall`.
+        let core_call: &ProtocolCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
         check_disjoint(
             &[Region::of(timing)],
             &[Region::of(ptr::from_ref(core_call))],
@@ -398,19 +399,21 @@ pub unsafe extern "C" fn rk_pps_accept(
     })
 }
 
-/// The core's call behind `call` (a pointer a SET_PROTOCOL callback received):
-/// `RK_STATUS_INVALID_PARAMETER` if it or its `internal` is NULL or misaligned.
+/// The core's call behind `call` (a pointer a SET_PROTOCOL or TRANSMIT callback
+/// received, whose `internal` field `internal` reads): `RK_STATUS_INVALID_PARAMETER`
+/// if it or its `internal` is NULL or misaligned.
 ///
 /// # Safety
 ///
-/// `call` is NULL or the pointer a SET_PROTOCOL callback received, used during
-/// that callback.
-unsafe fn protocol_call<'a>(
-    call: *const rk_protocol_call,
-) -> Result<&'a ProtocolCall<'a>, rk_status> {
+/// `call` is NULL or the pointer a callback received, used during that callback,
+/// and `T` the core's call behind that kind of call struct.
+unsafe fn core_call<'a, C, T>(
+    call: *const C,
+    internal: fn(&C) -> *const c_void,
+) -> Result<&'a T, rk_status> {
     check_ptr(call)?;
     // SAFETY: checked; valid during the callback per the contract.
-    let inner = unsafe { (*call).internal }.cast::<ProtocolCall<'a>>();
+    let inner = internal(unsafe { &*call }).cast::<T>();
     check_ptr(inner)?;
     // SAFETY: `internal` points to the core's call of this callback, alive during it.
     Ok(unsafe { &*inner })
@@ -435,8 +438,9 @@ pub unsafe extern "C" fn rk_protocol_report_deactivation(
     call: *const rk_protocol_call,
 ) -> rk_status {
     entry(|| {
-        // SAFETY: forwarded contract.
-        let call = unsafe { protocol_call(call) }?;
+        // SAFETY: forwarded contract; the library makes `internal` point to a
+        // `ProtocolCall`.
+        let call: &ProtocolCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
         call.deactivation.report();
         Ok(())
     })
@@ -463,13 +467,10 @@ pub unsafe extern "C" fn rk_transmit_report_deactivation(
     call: *const rk_transmit_call,
 ) -> rk_status {
     entry(|| {
-        check_ptr(call)?;
-        // SAFETY: checked; valid during the callback per the contract.
-        let inner = unsafe { (*call).internal }.cast::<TransmitCall<'_>>();
-        check_ptr(inner)?;
-        // SAFETY: `internal` points to the core's call of this callback, alive
-        // during it.
-        unsafe { &*inner }.deactivation.report();
+        // SAFETY: forwarded contract; the library makes `internal` point to a
+        // `TransmitCall`.
+        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        call.deactivation.report();
         Ok(())
     })
 }

@@ -491,8 +491,10 @@ pub unsafe extern "C" fn rk_device_card_insertions(
 /// The reader goes to sleep (system sleep, selective suspend): the card, if one is
 /// in, is powered down through the driver's POWER (its ATR and protocol are
 /// forgotten). `*card_before` (aligned, not inside the device storage) says whether
-/// a card was in, for [`rk_device_resume`]. Like any request, from inside a
-/// callback it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+/// a card was in, for [`rk_device_resume`]. Errors (nothing written): from inside a
+/// callback `RK_STATUS_DEVICE_BUSY` and nothing changes; a POWER callback that
+/// fails to power the card down, its status (the card is then unpowered, as after
+/// any failed POWER; on waking, pass `true`: a card was in).
 ///
 /// # Safety
 ///
@@ -502,14 +504,8 @@ pub unsafe extern "C" fn rk_device_suspend(
     dev: *const rk_device,
     card_before: *mut bool,
 ) -> rk_status {
-    let suspend = |device: &CDevice| {
-        if device.in_own_callback() {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
-        Ok(device.suspend())
-    };
     // SAFETY: forwarded contract.
-    unsafe { try_answer(dev, card_before, check_ptr, suspend) }
+    unsafe { try_answer(dev, card_before, check_ptr, |d| d.suspend().map_err(to_rk)) }
 }
 
 /// The reader woke up, with a card in it if `present_now`. It saw no card events

@@ -95,16 +95,14 @@ pub unsafe extern "C" fn rk_device_set_line_config(
         let config = Config::try_from(unsafe { config.read() })?;
         // SAFETY: forwarded contract.
         let device = unsafe { Slot::<CDevice>::value(dev) }?;
-        if device.in_own_callback() {
-            return Err(RK_STATUS_DEVICE_BUSY);
-        }
-        device.with_driver(|d| {
+        let set = device.try_with_driver(|d| {
             let reader: &mut CLineReader = d.as_mut();
             if reader.line().line().is_absent() {
                 return Err(RK_STATUS_NOT_SUPPORTED);
             }
             *reader.config_mut() = config;
             Ok(())
-        })
+        });
+        set.map_err(to_rk)?
     })
 }

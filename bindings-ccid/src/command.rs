@@ -6,6 +6,30 @@ use readerkit::Protocol;
 use crate::error::SlotError;
 use crate::message::{self, Message, emit_header, field, pc_to_rdr};
 
+/// The byte of each value of a command-specific field, written once: `code` (the
+/// byte in the message) and `from_code` (the value of a byte, `None` for one CCID
+/// does not define) for `Enum { Variant = byte, .. }`.
+macro_rules! byte_codes {
+    ($name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
+        impl $name {
+            /// The byte in the message.
+            pub const fn code(self) -> u8 {
+                match self {
+                    $($name::$variant => $code,)+
+                }
+            }
+
+            /// The value of a byte; `None` for one CCID does not define.
+            pub const fn from_code(code: u8) -> Option<$name> {
+                match code {
+                    $($code => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 /// `bPowerSelect` of IccPowerOn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Voltage {
@@ -20,16 +44,6 @@ pub enum Voltage {
 }
 
 impl Voltage {
-    /// The `bPowerSelect` byte.
-    pub const fn code(self) -> u8 {
-        match self {
-            Voltage::Automatic => 0,
-            Voltage::V5 => 1,
-            Voltage::V3 => 2,
-            Voltage::V1_8 => 3,
-        }
-    }
-
     /// The bit of this voltage in the descriptor's `bVoltageSupport` (0 for
     /// automatic).
     pub const fn support_bit(self) -> u8 {
@@ -65,6 +79,10 @@ pub enum MechanicalFunction {
     /// 5: unlock the card.
     Unlock,
 }
+
+byte_codes!(Voltage { Automatic = 0, V5 = 1, V3 = 2, V1_8 = 3 });
+byte_codes!(ClockCommand { Restart = 0, Stop = 1 });
+byte_codes!(MechanicalFunction { Accept = 1, Eject = 2, Capture = 3, Lock = 4, Unlock = 5 });
 
 /// A PC_to_RDR command, its fields checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,13 +185,7 @@ impl<'a> Command<'a> {
         Ok(match message.message_type() {
             pc_to_rdr::ICC_POWER_ON => {
                 no_data(message)?;
-                let voltage = match b7 {
-                    0 => Voltage::Automatic,
-                    1 => Voltage::V5,
-                    2 => Voltage::V3,
-                    3 => Voltage::V1_8,
-                    _ => return Err(bad(7)),
-                };
+                let voltage = Voltage::from_code(b7).ok_or(bad(7))?;
                 Command::IccPowerOn { voltage }
             }
             pc_to_rdr::ICC_POWER_OFF => {
@@ -214,11 +226,7 @@ impl<'a> Command<'a> {
             pc_to_rdr::ESCAPE => Command::Escape { data },
             pc_to_rdr::ICC_CLOCK => {
                 no_data(message)?;
-                let command = match b7 {
-                    0 => ClockCommand::Restart,
-                    1 => ClockCommand::Stop,
-                    _ => return Err(bad(7)),
-                };
+                let command = ClockCommand::from_code(b7).ok_or(bad(7))?;
                 Command::IccClock { command }
             }
             pc_to_rdr::T0_APDU => {
@@ -239,14 +247,7 @@ impl<'a> Command<'a> {
             },
             pc_to_rdr::MECHANICAL => {
                 no_data(message)?;
-                let function = match b7 {
-                    1 => MechanicalFunction::Accept,
-                    2 => MechanicalFunction::Eject,
-                    3 => MechanicalFunction::Capture,
-                    4 => MechanicalFunction::Lock,
-                    5 => MechanicalFunction::Unlock,
-                    _ => return Err(bad(7)),
-                };
+                let function = MechanicalFunction::from_code(b7).ok_or(bad(7))?;
                 Command::Mechanical { function }
             }
             pc_to_rdr::ABORT => {
@@ -313,35 +314,16 @@ impl<'a> Command<'a> {
                 ([*bwi, l0, l1], data)
             }
             Command::SetParameters { protocol, data } => {
-                let number = match protocol {
-                    Protocol::T1 => 1,
-                    _ => 0,
-                };
-                ([number, 0, 0], data)
+                ([protocol.iso_number().unwrap_or(0), 0, 0], data)
             }
             Command::Escape { data } => ([0; 3], data),
-            Command::IccClock { command } => {
-                let code = match command {
-                    ClockCommand::Restart => 0,
-                    ClockCommand::Stop => 1,
-                };
-                ([code, 0, 0], &[])
-            }
+            Command::IccClock { command } => ([command.code(), 0, 0], &[]),
             Command::T0Apdu {
                 changes,
                 class_get_response,
                 class_envelope,
             } => ([*changes, *class_get_response, *class_envelope], &[]),
-            Command::Mechanical { function } => {
-                let code = match function {
-                    MechanicalFunction::Accept => 1,
-                    MechanicalFunction::Eject => 2,
-                    MechanicalFunction::Capture => 3,
-                    MechanicalFunction::Lock => 4,
-                    MechanicalFunction::Unlock => 5,
-                };
-                ([code, 0, 0], &[])
-            }
+            Command::Mechanical { function } => ([function.code(), 0, 0], &[]),
             Command::SetDataRateAndClock {
                 clock_khz,
                 data_rate,
@@ -421,6 +403,44 @@ mod tests {
             assert_eq!(message.check_len(), Ok(()));
             assert_eq!((message.slot(), message.seq()), (1, 0x42));
             assert_eq!(Command::parse(&message), Ok(command), "{command:?}");
+        }
+    }
+
+    /// Every byte of `bPowerSelect`, `bClockCommand` and `bFunction`: a value CCID
+    /// defines reads as the variant whose code it is, any other is `BadField(7)`.
+    #[test]
+    fn specific_bytes_read_as_their_variant_or_are_refused() {
+        for b in 0..=u8::MAX {
+            let message = |kind: u8| [kind, 0, 0, 0, 0, 0, 0, b, 0, 0];
+            let (power_on, clock, mechanical) = (message(0x62), message(0x6E), message(0x71));
+            let (power_on, clock, mechanical) =
+                (parse(&power_on), parse(&clock), parse(&mechanical));
+            let expected_power_on = match b {
+                0..=3 => Ok(Command::IccPowerOn {
+                    voltage: [Voltage::Automatic, Voltage::V5, Voltage::V3, Voltage::V1_8]
+                        [usize::from(b)],
+                }),
+                _ => Err(SlotError::BadField(7)),
+            };
+            let expected_clock = match b {
+                0 => Ok(Command::IccClock {
+                    command: ClockCommand::Restart,
+                }),
+                1 => Ok(Command::IccClock {
+                    command: ClockCommand::Stop,
+                }),
+                _ => Err(SlotError::BadField(7)),
+            };
+            use MechanicalFunction::*;
+            let expected_mechanical = match b {
+                1..=5 => Ok(Command::Mechanical {
+                    function: [Accept, Eject, Capture, Lock, Unlock][usize::from(b - 1)],
+                }),
+                _ => Err(SlotError::BadField(7)),
+            };
+            assert_eq!(power_on, expected_power_on, "bPowerSelect {b:02X}");
+            assert_eq!(clock, expected_clock, "bClockCommand {b:02X}");
+            assert_eq!(mechanical, expected_mechanical, "bFunction {b:02X}");
         }
     }
 

@@ -110,9 +110,15 @@ impl<T: AsRef<[u8]>> Message<T> {
         Ok(Message { buffer })
     }
 
-    /// Check that `dwLength` counts exactly the bytes after the header.
+    /// Check that `dwLength` counts exactly the bytes after the header
+    /// ([`Error::Truncated`] for an unchecked buffer shorter than a header).
     pub fn check_len(&self) -> Result<(), Error> {
-        let after = self.buffer.as_ref().len() - HEADER_LEN;
+        let after = self
+            .buffer
+            .as_ref()
+            .len()
+            .checked_sub(HEADER_LEN)
+            .ok_or(Error::Truncated)?;
         if u32::try_from(after).ok() == Some(self.length()) {
             Ok(())
         } else {
@@ -121,8 +127,9 @@ impl<T: AsRef<[u8]>> Message<T> {
     }
 
     fn header(&self) -> &[u8; HEADER_LEN] {
-        self.buffer.as_ref()[..HEADER_LEN]
-            .try_into()
+        self.buffer
+            .as_ref()
+            .first_chunk()
             .unwrap_or(&[0; HEADER_LEN])
     }
 
@@ -216,6 +223,18 @@ mod tests {
         bytes[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
         let m = Message::new_checked(&bytes[..10]).unwrap();
         assert_eq!(m.check_len(), Err(Error::LengthMismatch));
+    }
+
+    #[test]
+    fn an_unchecked_short_buffer_reads_zeros_and_fails_its_length_check() {
+        let m = Message::new_unchecked(&[0x6F, 1, 2][..]);
+        assert_eq!(
+            (m.message_type(), m.length(), m.slot(), m.seq()),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(m.specific(), [0; 3]);
+        assert_eq!(m.data(), &[] as &[u8]);
+        assert_eq!(m.check_len(), Err(Error::Truncated));
     }
 
     #[test]

@@ -193,10 +193,28 @@ pub fn icc_status(state: CardState) -> IccStatus {
     }
 }
 
-/// The cards of a reader's slots as `bmICCStatus`, read from the core's card
-/// state: its card-event queue is applied without the serialization lock, so
-/// this answers while a command holds that lock (a transport's CMD_SLOT_BUSY
-/// answers, `usb::port::CcidPort`'s among them).
+/// The card of `device` as `bmICCStatus` tells the host: as its state says
+/// ([`icc_status`]), except that a card the core lost ([`Device::card_lost`]:
+/// the protocol lost it mid-exchange and the reader deactivated it) stays
+/// present and active until the host powers it off or on; every exchange with
+/// it fails ICC_MUTE meanwhile, as with a card that went mute. A stock host
+/// driver takes a card it powered that turns up inactive for one swapped
+/// between two looks (libccid's `IFDHICCPresence` then reports it absent
+/// once), and pcscd would tell every watcher the card went and came and end
+/// every handle to it (SCARD_W_REMOVED_CARD).
+pub fn host_icc_status<P: Platform, D, const EVENTS: usize>(
+    device: &Device<P, D, EVENTS>,
+) -> IccStatus {
+    match icc_status(device.state()) {
+        IccStatus::PresentInactive if device.card_lost() => IccStatus::PresentActive,
+        status => status,
+    }
+}
+
+/// The cards of a reader's slots as `bmICCStatus` ([`host_icc_status`]), read
+/// from the core's card state: its card-event queue is applied without the
+/// serialization lock, so this answers while a command holds that lock (a
+/// transport's CMD_SLOT_BUSY answers, `usb::port::CcidPort`'s among them).
 pub trait SlotCards {
     /// The card of `slot` now as `bmICCStatus` (absent for a slot that does not
     /// exist).
@@ -214,7 +232,7 @@ pub trait SlotCards {
 impl<P: Platform, D, const EVENTS: usize> SlotCards for [Device<P, D, EVENTS>] {
     fn icc_status(&self, slot: u8) -> IccStatus {
         self.get(usize::from(slot))
-            .map_or(IccStatus::Absent, |device| icc_status(device.state()))
+            .map_or(IccStatus::Absent, host_icc_status)
     }
 }
 
@@ -358,7 +376,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         } else {
             Command::parse(&message).and_then(|command| self.execute(slot, command, answer, keypad))
         };
-        reply.icc = icc_status(device.state());
+        reply.icc = host_icc_status(device);
         match result {
             Ok(done) => {
                 reply.specific = done.specific;

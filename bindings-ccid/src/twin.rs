@@ -36,10 +36,16 @@ pub const NAK: u8 = 0x15;
 pub const NAK_FRAME: [u8; 3] = [SYNC, NAK, SYNC ^ NAK];
 /// Bytes a frame adds around its message.
 pub const FRAMING_LEN: usize = 3;
+/// The bytes before a frame's message.
+pub const HEAD: [u8; 2] = [SYNC, ACK];
 
-/// XOR of `bytes`.
-pub fn lrc(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |acc, b| acc ^ b)
+/// XOR of the bytes: the core's T=1 LRC, the same sum.
+pub use readerkit::t1::lrc;
+
+/// The last byte of the frame of `message`: the LRC of [`HEAD`] and `message`.
+/// For a writer that sends a frame in pieces, without a buffer for it whole.
+pub fn frame_lrc(message: &[u8]) -> u8 {
+    lrc(&HEAD) ^ lrc(message)
 }
 
 /// Write `message` as a frame into `out`; returns the frame's length, or `None` if
@@ -47,10 +53,9 @@ pub fn lrc(bytes: &[u8]) -> u8 {
 pub fn encode(message: &[u8], out: &mut [u8]) -> Option<usize> {
     let len = message.len().checked_add(FRAMING_LEN)?;
     let out = out.get_mut(..len)?;
-    out[0] = SYNC;
-    out[1] = ACK;
-    out[2..len - 1].copy_from_slice(message);
-    out[len - 1] = lrc(&out[..len - 1]);
+    out[..HEAD.len()].copy_from_slice(&HEAD);
+    out[HEAD.len()..len - 1].copy_from_slice(message);
+    out[len - 1] = frame_lrc(message);
     Some(len)
 }
 
@@ -79,6 +84,21 @@ pub enum Again<'a> {
     Message(&'a [u8]),
 }
 
+impl Again<'_> {
+    /// Write what a host's NAK gets into `out`, framed; returns its length (0 for
+    /// nothing), or `None` if `out` is too short.
+    pub fn encode(self, out: &mut [u8]) -> Option<usize> {
+        match self {
+            Again::Nothing => Some(0),
+            Again::Nak => {
+                out.get_mut(..NAK_FRAME.len())?.copy_from_slice(&NAK_FRAME);
+                Some(NAK_FRAME.len())
+            }
+            Again::Message(message) => encode(message, out),
+        }
+    }
+}
+
 impl Sent {
     /// What a host's NAK gets, the answer message taken from `kept` (the
     /// reader's answer buffer); an answer longer than `kept` gets nothing.
@@ -88,6 +108,62 @@ impl Sent {
             Sent::Nak => Again::Nak,
             Sent::Answer(len) => kept.get(..len).map_or(Again::Nothing, Again::Message),
         }
+    }
+}
+
+/// What a host's NAK gets ([`Sent`]) with its own copy of the answer message, up
+/// to `N` bytes: for a reader whose answer buffer serves the next command before
+/// a NAK may come (the firmware keeps [`Sent`] beside a buffer of its own
+/// instead).
+#[derive(Debug, Clone)]
+pub struct LastFrame<const N: usize> {
+    sent: Sent,
+    message: [u8; N],
+}
+
+impl<const N: usize> Default for LastFrame<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> LastFrame<N> {
+    /// Nothing sent yet.
+    pub const fn new() -> LastFrame<N> {
+        LastFrame {
+            sent: Sent::Nothing,
+            message: [0; N],
+        }
+    }
+
+    /// A command started: until its answer a NAK gets nothing, not an older
+    /// answer the host would take for this command's ([`Sent::Nothing`]).
+    pub fn forget(&mut self) {
+        self.sent = Sent::Nothing;
+    }
+
+    /// The reader sent [`NAK_FRAME`]: a NAK gets it again ([`Sent::Nak`]).
+    pub fn nak(&mut self) {
+        self.sent = Sent::Nak;
+    }
+
+    /// The reader sent `message` framed (an answer, or a SEC1210's request for
+    /// more time, [`Profile::time_extension_message`]): a NAK gets it again. A
+    /// message longer than `N` bytes is not kept: a NAK gets nothing rather than
+    /// part of it.
+    pub fn keep(&mut self, message: &[u8]) {
+        self.sent = match self.message.get_mut(..message.len()) {
+            Some(kept) => {
+                kept.copy_from_slice(message);
+                Sent::Answer(message.len())
+            }
+            None => Sent::Nothing,
+        };
+    }
+
+    /// What a host's NAK gets now.
+    pub fn again(&self) -> Again<'_> {
+        self.sent.again(&self.message)
     }
 }
 
@@ -195,7 +271,7 @@ impl<const N: usize> Decoder<N> {
             State::Skip { left: 0 } => (State::Idle, Some(Event::TooLong)),
             State::Skip { left } => (State::Skip { left: left - 1 }, None),
             State::Lrc { len } => {
-                let expected = SYNC ^ ACK ^ lrc(self.buffer.get(..len).unwrap_or(&[]));
+                let expected = frame_lrc(self.buffer.get(..len).unwrap_or(&[]));
                 self.len = len;
                 if byte == expected {
                     (State::Idle, Some(Event::Message))
@@ -333,13 +409,29 @@ impl Profile {
             },
             Profile::Sec1210 => {
                 let mut message = [0u8; HEADER_LEN];
-                let answer = crate::Answer::time_extension(slot, seq, multiplier);
-                match answer.emit(0, &mut message) {
+                match self.time_extension_message(slot, seq, multiplier, &mut message) {
                     Some(len) => encode(&message[..len], out).unwrap_or(0),
                     None => 0,
                 }
             }
         }
+    }
+
+    /// The message that [`Profile::time_extension`] frames, written into `out`;
+    /// returns its length: the SEC1210's DataBlock, which a host's NAK gets again
+    /// ([`LastFrame::keep`]). `None` for a GemPC Twin's unframed byte (no frame, so
+    /// nothing a NAK asks for) or if `out` is too short.
+    pub fn time_extension_message(
+        self,
+        slot: u8,
+        seq: u8,
+        multiplier: u8,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        if !self.frames_time_extension() {
+            return None;
+        }
+        crate::Answer::time_extension(slot, seq, multiplier).emit(0, out)
     }
 
     /// The binding's configuration: TPDU level, 271-byte messages (libccid's
@@ -518,6 +610,58 @@ mod tests {
         assert_eq!(Sent::Nak.again(&kept), Again::Nak);
         assert_eq!(Sent::Nothing.again(&kept), Again::Nothing);
         assert_eq!(Sent::Answer(11).again(&kept), Again::Nothing);
+        // Framed: the answer's frame, the NAK frame, nothing.
+        let mut out = [0u8; 13];
+        assert_eq!(Sent::Answer(10).again(&kept).encode(&mut out), Some(13));
+        assert_eq!(out[..2], HEAD);
+        assert_eq!(out[2..12], kept);
+        assert_eq!(out[12], frame_lrc(&kept));
+        assert_eq!(Sent::Nak.again(&kept).encode(&mut out), Some(3));
+        assert_eq!(out[..3], NAK_FRAME);
+        assert_eq!(Sent::Nothing.again(&kept).encode(&mut out), Some(0));
+        assert_eq!(Sent::Answer(10).again(&kept).encode(&mut out[..12]), None);
+        assert_eq!(Sent::Nak.again(&kept).encode(&mut out[..2]), None);
+    }
+
+    #[test]
+    fn last_frame_keeps_its_own_copy_until_the_next_thing_sent() {
+        let mut last = LastFrame::<10>::new();
+        assert_eq!(last.again(), Again::Nothing);
+        let mut answer = [0x81, 0, 0, 0, 0, 0, 4, 0x01, 0, 0];
+        last.keep(&answer);
+        // The caller's buffer serves the next command: the copy stays.
+        answer[6] = 5;
+        assert_eq!(
+            last.again(),
+            Again::Message(&[0x81, 0, 0, 0, 0, 0, 4, 0x01, 0, 0])
+        );
+        last.nak();
+        assert_eq!(last.again(), Again::Nak);
+        last.keep(&answer);
+        last.forget();
+        assert_eq!(last.again(), Again::Nothing);
+        // Too long to keep: nothing, not the first 10 bytes nor the older answer.
+        last.keep(&answer);
+        last.keep(&[0; 11]);
+        assert_eq!(last.again(), Again::Nothing);
+    }
+
+    #[test]
+    fn the_sec1210s_time_extension_is_the_message_it_frames() {
+        let mut message = [0u8; HEADER_LEN];
+        let mut framed = [0u8; 16];
+        let len = Profile::Sec1210.time_extension_message(1, 9, 2, &mut message);
+        assert_eq!(len, Some(HEADER_LEN));
+        let framed_len = Profile::Sec1210.time_extension(1, 9, 2, &mut framed);
+        assert_eq!(framed[2..framed_len - 1], message);
+        assert_eq!(
+            Profile::Sec1210.time_extension_message(1, 9, 2, &mut message[..9]),
+            None
+        );
+        // A GemPC Twin's is one unframed byte: nothing a NAK asks for again.
+        for profile in [Profile::GemPcTwin, Profile::GemPcPinPad] {
+            assert_eq!(profile.time_extension_message(1, 9, 2, &mut message), None);
+        }
     }
 
     #[test]

@@ -364,12 +364,14 @@ fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     assert_eq!(echo, abort, "the echo of the abort");
     // CMD_ABORTED for the command and the Abort's slot status: the T=0 card was
     // left inside its exchange, which only a reset ends, so the line deactivated
-    // it (bmICCStatus 1: present, inactive); the host powers it on again.
+    // it, yet the slot stays active for the host (bmICCStatus 0: a stock driver
+    // takes an inactive card it powered for a swapped one) until it powers the
+    // card on again.
     let (_, aborted) = read_answer(&mut port);
-    assert_eq!(aborted, [0x80, 0, 0, 0, 0, 0, 6, 0x41, 0xFF, 0x00]);
+    assert_eq!(aborted, [0x80, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0x00]);
     let (_, abort_status) = read_answer(&mut port);
     assert_eq!(abort_status[..1], [0x81], "{abort_status:02X?}");
-    assert_eq!(abort_status[6..9], [7, 0x01, 0x00], "{abort_status:02X?}");
+    assert_eq!(abort_status[6..9], [7, 0x00, 0x00], "{abort_status:02X?}");
 
     power_on_t0(&mut port, 8);
     start_slow_command(&mut port, &get_challenge(10));

@@ -15,8 +15,9 @@
 //! (a difference that vanishes is a failure too, so the list stays true). libccid
 //! is the reference for what pcscd and its clients expect of a reader.
 //!
-//! (Stack 3, the IFD handler's `vpcd:` reader with vsmartcard's vicc, carries a
-//! different card; `bindings-pcsclite/tests/vpcd_ifd.rs` checks it.)
+//! (Stack 3, vsmartcard's vicc behind the IFD handler's `vpcd:` reader and
+//! behind Debian's vpcd, carries a different card: `tests/stacks_vicc.rs`
+//! compares what two cards share.)
 
 #[path = "support/mod.rs"]
 mod support;
@@ -28,8 +29,9 @@ use std::time::Duration;
 use pcsc::{Attribute, Card, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::pcsc::{reader, reader_names, reader_state};
 use support::{
-    Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, echo, feature_list, hex, ifd_driver, property,
-    start_pcscd, tlv_properties, tx, wait_card,
+    Answers, Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, compare_steps, echo, feature_list, hex,
+    ifd_driver, property, reconnect_each, record, stale_differences, start_pcscd, tlv_properties,
+    tx, wait_card,
 };
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
@@ -123,13 +125,6 @@ const EXPECTED: &[(&[Level], &str, &str)] = &[
          (NOT_TRANSACTED); the sim reader takes extended APDUs",
     ),
 ];
-
-/// One step's answer, as text.
-type Answers = Vec<(String, String)>;
-
-fn record(answers: &mut Answers, step: impl Into<String>, answer: impl Debug) {
-    answers.push((step.into(), format!("{answer:?}")));
-}
 
 /// How a reader's card is taken out and put back.
 enum Slot<'a> {
@@ -258,21 +253,12 @@ fn script(ctx: &Context, name: &str, slot: &mut Slot<'_>) -> Answers {
         .map(hex);
     record(&mut a, "ICC_PRESENCE into 0 bytes", presence);
 
-    for disposition in [
-        Disposition::LeaveCard,
-        Disposition::ResetCard,
-        Disposition::UnpowerCard,
-    ] {
-        let r = card.reconnect(ShareMode::Shared, Protocols::ANY, disposition);
-        record(&mut a, format!("reconnect {disposition:?}"), r);
-        record(
-            &mut a,
-            format!("status after reconnect {disposition:?}"),
-            status(&card),
-        );
-        let r = ok_hex(tx(&card, &SELECT_MF));
-        record(&mut a, format!("SELECT after reconnect {disposition:?}"), r);
-    }
+    reconnect_each(
+        &mut card,
+        &mut a,
+        status,
+        ("SELECT", |card: &Card| ok_hex(tx(card, &SELECT_MF))),
+    );
 
     control(&card, &mut a);
     transmit(&card, &mut a);
@@ -420,77 +406,40 @@ fn expected_at(level: Level) -> impl Iterator<Item = (&'static str, &'static str
         .map(|(_, prefix, why)| (*prefix, *why))
 }
 
-/// The reason a step's answers may differ, if `expected` (step prefix, reason)
-/// gives one.
-fn expected<'a>(expected: &[(&str, &'a str)], step: &str) -> Option<&'a str> {
-    expected
-        .iter()
-        .find(|(prefix, _)| step.starts_with(prefix))
-        .map(|(_, why)| *why)
-}
-
 /// Compare two readers' answers step by step: the same steps, equal answers
-/// except where [`EXPECTED`] gives a reason. Returns the failures.
+/// except where [`EXPECTED`] gives a reason, and an attribute libccid lacks
+/// answered by readerkit and refused UNSUPPORTED_FEATURE by libccid. Failures
+/// go into `failures`; returns the steps that differ.
 fn compare(
     allowed: &[(&str, &str)],
     ours: &Answers,
     ccid: &Answers,
     failures: &mut Vec<String>,
 ) -> Vec<String> {
-    let mut differed = Vec::new();
     // Steps in the order they ran; a step one side did not take (a property one
     // reader does not report) is "absent" there.
-    let mut steps: Vec<&str> = ours.iter().map(|(s, _)| s.as_str()).collect();
-    for (step, _) in ccid {
-        if !steps.contains(&step.as_str()) {
-            steps.push(step);
-        }
-    }
-    for step in steps {
-        let (mine, theirs) = (answer_or_absent(ours, step), answer_or_absent(ccid, step));
-        if mine != theirs {
-            differed.push(step.to_string());
-        }
-        match (mine == theirs, expected(allowed, step)) {
-            (true, _) => eprintln!("   {step}: {mine}"),
-            (false, Some(_))
-                if step.contains("(libccid lacks)")
-                    && (!mine.starts_with("Ok(") || theirs != "Err(UnsupportedFeature)") =>
-            {
-                failures.push(format!("{step}: sim {mine}, libccid {theirs}"));
-            }
-            (false, Some(_)) => eprintln!("~~ {step}: sim {mine} | libccid {theirs}"),
-            (false, None) => {
-                eprintln!("!! {step}: sim {mine} | libccid {theirs}");
-                failures.push(format!("{step}: sim {mine}, libccid {theirs}"));
-            }
-        }
-    }
-    differed
+    compare_steps(
+        ["sim", "libccid"],
+        allowed,
+        (ours, ccid),
+        |step, mine, theirs| {
+            step.contains("(libccid lacks)")
+                && (!mine.starts_with("Ok(") || theirs != "Err(UnsupportedFeature)")
+        },
+        failures,
+    )
 }
 
 /// Fail for each difference of `allowed` that none of the `differed` steps
 /// shows (the list has gone stale), then stop pcscd and report every failure.
 fn finish(allowed: &[(&str, &str)], differed: &[String], failures: &mut Vec<String>, pcscd: Pcscd) {
-    for (prefix, why) in allowed {
-        if !differed.iter().any(|s| s.starts_with(prefix)) {
-            failures.push(format!("no longer differs: {prefix} ({why})"));
-        }
-    }
+    failures.extend(stale_differences(allowed, differed));
     support::stop_after_grace(pcscd);
     assert!(
         failures.is_empty(),
         "the answers differ:\n{}",
         failures.join("\n")
     );
-}
-
-/// A step's answer in `answers`, or "absent".
-fn answer_or_absent(answers: &Answers, step: &str) -> String {
-    answers
-        .iter()
-        .find(|(s, _)| s == step)
-        .map_or_else(|| "absent".to_string(), |(_, a)| a.clone())
 }
 
 /// A step's answer in `answers`.

@@ -31,7 +31,7 @@ const VPCD: &str = "RK VPCD 02 00";
 const DUAL: &str = "RK DUAL 03 00";
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
-const ATR_VICC: &str = "3B 95 13 81 01 80 73 FF 01 00 0B";
+use readerkit_testkit::vicc::ATR_VICC;
 
 #[test]
 fn pcscd_end_to_end() {

@@ -1,6 +1,8 @@
 //! "An IRP", as the portable layer sees it, and the METHOD_BUFFERED mapping of an
 //! IRP to a core request.
 
+use readerkit::tracking::handoff::Cancelable;
+
 /// `IRP_MJ_*` values the binding dispatches.
 pub mod mj {
     /// `IRP_MJ_CREATE`.
@@ -115,8 +117,11 @@ impl IoStatus {
 /// it, so a completed IRP cannot be touched again.
 ///
 /// The kernel layer implements it over a `PIRP` (`kernel::KIrp`);
-/// tests implement it over a shared record that counts completions.
-pub trait Irp: Send {
+/// tests implement it over a shared record that counts completions. As a pending
+/// tracking request it is the core's [`Cancelable`]: its identity (the IRP's
+/// address), its handle (the file object) and its cancel routine
+/// (`IoSetCancelRoutine`, `Irp->Cancel`).
+pub trait Irp: Send + Cancelable {
     /// Major function of the current stack location.
     fn major(&self) -> Major;
     /// `Parameters.DeviceIoControl.IoControlCode`.
@@ -131,22 +136,12 @@ pub trait Irp: Send {
     fn system_buffer(&mut self) -> Option<&mut [u8]>;
     /// `Parameters.Power` of a power IRP.
     fn power(&self) -> Option<PowerParams>;
-    /// An identity (the IRP's address), to match a cancel routine call.
-    fn id(&self) -> usize;
     /// The identity of the file object the request came through (the current stack
     /// location's `FileObject` address; 0 if none): one per open handle, the same in
     /// its CREATE, its requests, its CLEANUP and its CLOSE.
     fn file_object(&self) -> usize;
     /// `IoMarkIrpPending`.
     fn mark_pending(&mut self);
-    /// `IoSetCancelRoutine(irp, <the binding's cancel routine>)`.
-    fn set_cancel_routine(&mut self);
-    /// `IoSetCancelRoutine(irp, NULL) != NULL`: `true` if the cancel routine was still
-    /// set, so it will not run and the caller owns the IRP; `false` if the I/O manager
-    /// has taken it (the cancel routine runs or will run).
-    fn clear_cancel_routine(&mut self) -> bool;
-    /// `Irp->Cancel`.
-    fn cancelled(&self) -> bool;
     /// Set IoStatus and `IoCompleteRequest(irp, IO_NO_INCREMENT)`.
     fn complete(self, io: IoStatus);
 }

@@ -13,6 +13,7 @@ use core::marker::PhantomData;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use readerkit::platform::Mutex;
+use readerkit::tracking::handoff::Cancelable;
 
 use crate::ffi::inline;
 use crate::ffi::routines::*;
@@ -249,6 +250,31 @@ impl<D: ReaderDriver> KIrp<D> {
     }
 }
 
+impl<D: ReaderDriver> Cancelable for KIrp<D> {
+    fn id(&self) -> usize {
+        self.irp as usize
+    }
+
+    fn handle(&self) -> usize {
+        self.file_object()
+    }
+
+    fn arm_cancel(&mut self) {
+        // SAFETY: a live, owned IRP.
+        let _ = unsafe { inline::set_cancel_routine(self.irp, Some(cancel_routine::<D>)) };
+    }
+
+    fn disarm_cancel(&mut self) -> bool {
+        // SAFETY: a live, owned IRP.
+        unsafe { inline::set_cancel_routine(self.irp, None) }.is_some()
+    }
+
+    fn cancel_requested(&self) -> bool {
+        // SAFETY: a live, owned IRP.
+        unsafe { inline::is_cancelled(self.irp) }
+    }
+}
+
 impl<D: ReaderDriver> Irp for KIrp<D> {
     fn major(&self) -> Major {
         let s = self.stack();
@@ -297,10 +323,6 @@ impl<D: ReaderDriver> Irp for KIrp<D> {
         })
     }
 
-    fn id(&self) -> usize {
-        self.irp as usize
-    }
-
     fn file_object(&self) -> usize {
         self.stack().FileObject as usize
     }
@@ -308,21 +330,6 @@ impl<D: ReaderDriver> Irp for KIrp<D> {
     fn mark_pending(&mut self) {
         // SAFETY: a live, owned IRP.
         unsafe { inline::mark_irp_pending(self.irp) }
-    }
-
-    fn set_cancel_routine(&mut self) {
-        // SAFETY: a live, owned IRP.
-        let _ = unsafe { inline::set_cancel_routine(self.irp, Some(cancel_routine::<D>)) };
-    }
-
-    fn clear_cancel_routine(&mut self) -> bool {
-        // SAFETY: a live, owned IRP.
-        unsafe { inline::set_cancel_routine(self.irp, None) }.is_some()
-    }
-
-    fn cancelled(&self) -> bool {
-        // SAFETY: a live, owned IRP.
-        unsafe { inline::is_cancelled(self.irp) }
     }
 
     fn complete(self, io: IoStatus) {

@@ -12,7 +12,6 @@ pub mod reader;
 pub mod reentry;
 pub mod remove_lock;
 pub mod trace;
-pub mod tracking;
 
 pub use irp::{IoStatus, Irp, Major, PowerParams};
 pub use reader::{DriverHooks, PnpState, WdmPlatform, WdmReader};

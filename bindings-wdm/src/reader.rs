@@ -9,31 +9,31 @@ use readerkit::ioctl::{Ioctl, Request};
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
 use readerkit::trace::Level;
+use readerkit::tracking::handoff::{Handoff, OnCancel, Parked, State};
 
 use crate::Kernel;
 use crate::irp::{BufferError, Buffered, IoStatus, Irp, Major, PowerParams, buffered, mn_power};
 use crate::ntstatus;
 use crate::remove_lock::RemoveLock;
 use crate::trace::kernel_sink;
-use crate::tracking::{OnCancel, Parked, Slot, TrackingSlot};
 
 /// The core's [`Platform`] for a WDM reader: the kernel's locks, and tracking
-/// completion through the [`TrackingSlot`] to `IoCompleteRequest`.
+/// completion through the core's [`Handoff`] to `IoCompleteRequest`.
 pub struct WdmPlatform<K: Kernel, I: Irp> {
-    tracking: TrackingSlot<I, K::Short<Slot<I>>>,
+    tracking: Handoff<I, K::Short<State<I>>>,
     remove_lock: RemoveLock<K::Event>,
 }
 
 impl<K: Kernel, I: Irp> WdmPlatform<K, I> {
     fn new() -> Self {
         WdmPlatform {
-            tracking: TrackingSlot::new(),
+            tracking: Handoff::new(),
             remove_lock: RemoveLock::new(),
         }
     }
 
-    /// The tracking slot.
-    pub fn tracking(&self) -> &TrackingSlot<I, K::Short<Slot<I>>> {
+    /// The tracking IRP's hand-off.
+    pub fn tracking(&self) -> &Handoff<I, K::Short<State<I>>> {
         &self.tracking
     }
 
@@ -519,12 +519,12 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// `IRP_MN_SET_POWER` for a system power state (`SYSTEM_POWER_STATE`: 1 = S0).
     ///
-    /// Going to sleep: [`Device::suspend`] (the card, if in, is powered down), then
-    /// the sleep hook; requests other than the pending tracking IRP get
-    /// `STATUS_DEVICE_NOT_READY` until wake-up. Waking: the wake hook says whether a
-    /// card is in now, then [`Device::resume`] reports a removal and an insertion
-    /// for a card that may have been swapped (smclib's sample does the same); a
-    /// pending tracking IRP completes.
+    /// Going to sleep: [`Device::suspend`] (the card, if in, is powered down; if
+    /// that fails, a card was in), then the sleep hook; requests other than the
+    /// pending tracking IRP get `STATUS_DEVICE_NOT_READY` until wake-up. Waking:
+    /// the wake hook says whether a card is in now, then [`Device::resume`]
+    /// reports a removal and an insertion for a card that may have been swapped
+    /// (smclib's sample does the same); a pending tracking IRP completes.
     pub fn set_system_power(&self, state: u32) {
         if state == crate::irp::POWER_SYSTEM_WORKING {
             let Power::Asleep { card_before } =
@@ -548,7 +548,10 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             if !fell_asleep {
                 return;
             }
-            let card_before = self.device.suspend();
+            // The system sleeps whatever the card does (a system SET_POWER cannot
+            // fail): a power-down that failed leaves a card in, so on waking it is
+            // taken as possibly swapped, as one powered down is.
+            let card_before = self.device.suspend().unwrap_or(true);
             self.power.lock(|p| {
                 if let Power::Asleep {
                     card_before: before,

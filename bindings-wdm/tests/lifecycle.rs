@@ -373,16 +373,22 @@ fn query_stop_refused_while_open_query_remove_accepted() {
     assert_eq!(open(&r), ntstatus::SUCCESS);
 }
 
+/// Inserts a card, powers it and sends an IS_ABSENT, which pends.
+fn powered_card_and_pending_is_absent(r: &Reader) -> Arc<Record> {
+    insert(r);
+    let (st, _) = ioctl(r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert!(state(r) >= 4, "powered");
+    let (st, absent) = ioctl(r, Ioctl::IsAbsent.code(), &[], 0);
+    assert_eq!(st, ntstatus::PENDING);
+    absent
+}
+
 #[test]
 fn sleep_powers_the_card_down_and_wake_restores_presence() {
     let r = reader();
-    insert(&r);
-    let (st, _) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert!(state(&r) >= 4, "powered");
     // A pending IS_ABSENT across sleep.
-    let (st, absent) = ioctl(&r, Ioctl::IsAbsent.code(), &[], 0);
-    assert_eq!(st, ntstatus::PENDING);
+    let absent = powered_card_and_pending_is_absent(&r);
 
     r.set_system_power(S3);
     assert!(r.asleep());
@@ -414,6 +420,43 @@ fn sleep_powers_the_card_down_and_wake_restores_presence() {
     let (st, rec) = ioctl(&r, Ioctl::Power.code(), &1u32.to_le_bytes(), 33);
     assert_eq!(st, ntstatus::SUCCESS);
     assert!(rec.completed().unwrap().information > 0);
+}
+
+/// A card whose power-down fails at sleep: the system sleeps anyway and the card is
+/// taken as in (`Device::suspend`'s error), so waking with a card present reports a
+/// removal and an insertion (a pending IS_ABSENT completes) and leaves the card
+/// present and unpowered.
+#[test]
+fn failed_power_down_at_sleep_still_reports_a_possible_swap() {
+    let r = reader_with(ReaderFunctions {
+        power: Some(|d: &mut Driver, action, atr| match action {
+            readerkit::ioctl::PowerAction::PowerDown => Err(Failure::IoTimeout),
+            _ => d.power(action, atr),
+        }),
+        ..LineReader::functions()
+    });
+    let absent = powered_card_and_pending_is_absent(&r);
+
+    r.set_system_power(S3);
+    assert!(r.asleep(), "the system sleeps whatever the card does");
+    assert_eq!(absent.completed(), None, "no event while asleep");
+
+    r.set_system_power(S0);
+    assert!(!r.asleep());
+    // The removal is reported: the IS_ABSENT pending across sleep completes.
+    assert_eq!(
+        absent.completed(),
+        Some(IoStatus::status(ntstatus::SUCCESS)),
+        "a failed power-down counts as a card that was in"
+    );
+    // Then the insertion: the card is present and unpowered.
+    assert_eq!(state(&r), 3, "in position, unpowered (SCARD_SWALLOWED)");
+    let (st, present) = ioctl(&r, Ioctl::IsPresent.code(), &[], 0);
+    assert_eq!(st, ntstatus::SUCCESS, "a card is in after wake");
+    assert_eq!(
+        present.completed(),
+        Some(IoStatus::status(ntstatus::SUCCESS))
+    );
 }
 
 /// The dispatch routine acts on a system SET_POWER (sleep, wake) and hands every

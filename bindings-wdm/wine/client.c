@@ -103,13 +103,13 @@ static void transmit_checks(HANDLE h, DWORD proto, const char *label)
     check_echo(h, proto, 0xAA, 0xBB, 0xCC, name);
     /* GET CHALLENGE, case 2: 8 bytes, 9000. */
     static const BYTE chal[] = {0x00, 0x84, 0x00, 0x00, 0x08};
-    e = transmit(h, proto, chal, sizeof chal, r, &n);
+    e = transmit(h, proto, chal, sizeof chal, r, sizeof r, &n);
     hex(a, sizeof a, r, n);
     snprintf(name, sizeof name, "TRANSMIT %s GET CHALLENGE (case 2) -> 8 bytes 90 00", label);
     check(!e && n == 10 && ends_9000(r, n), name, "error %lu, %s", e, a);
     /* SELECT MF, case 3 (P2=0C): 9000. */
     static const BYTE sel[] = {0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
-    e = transmit(h, proto, sel, sizeof sel, r, &n);
+    e = transmit(h, proto, sel, sizeof sel, r, sizeof r, &n);
     hex(a, sizeof a, r, n);
     snprintf(name, sizeof name, "TRANSMIT %s SELECT MF (case 3) -> 90 00", label);
     check(!e && n == 2 && ends_9000(r, n), name, "error %lu, %s", e, a);
@@ -126,7 +126,7 @@ static void protocol_checks(HANDLE h)
           "error %lu, state %lu", e, state);
     static const BYTE apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
     BYTE r[64];
-    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n);
+    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, sizeof r, &n);
     check(e == ERROR_BAD_COMMAND, "TRANSMIT before POWER -> ERROR_BAD_COMMAND", "error %lu", e);
 
     e = power(h, SCARD_COLD_RESET, atr, &atrlen);
@@ -140,7 +140,7 @@ static void protocol_checks(HANDLE h)
     e = get_state(h, &state);
     check(!e && state == SCARD_NEGOTIABLE, "GET_STATE after reset = NEGOTIABLE",
           "error %lu, state %lu", e, state);
-    e = transmit(h, SCARD_PROTOCOL_T0, apdu, sizeof apdu, r, &n);
+    e = transmit(h, SCARD_PROTOCOL_T0, apdu, sizeof apdu, r, sizeof r, &n);
     check(e == ERROR_BAD_COMMAND, "TRANSMIT before SET_PROTOCOL -> ERROR_BAD_COMMAND",
           "error %lu", e);
 
@@ -214,7 +214,7 @@ static void tracking_checks(HANDLE h)
     check(e == ERROR_NO_MEDIA_IN_DRIVE, "POWER without a card -> ERROR_NO_MEDIA_IN_DRIVE",
           "error %lu", e);
     static const BYTE apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
-    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n);
+    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, sizeof r, &n);
     check(e == ERROR_NO_MEDIA_IN_DRIVE, "TRANSMIT without a card -> ERROR_NO_MEDIA_IN_DRIVE",
           "error %lu", e);
     start(&a, h, IOCTL_SMARTCARD_IS_ABSENT, NULL, 0, NULL, 0);
@@ -324,7 +324,7 @@ static DWORD WINAPI hammer(void *arg)
             }
             continue;
         }
-        if (!transmit(t->h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n)) {
+        if (!transmit(t->h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, sizeof r, &n)) {
             t->answered++;
             t->ok += n == 4 && r[0] == t->tag && r[1] == (BYTE)i && ends_9000(r, n);
         }
@@ -358,7 +358,7 @@ static void throughput(HANDLE h)
     QueryPerformanceFrequency(&f);
     QueryPerformanceCounter(&t0);
     for (int i = 0; i < rounds; i++)
-        good += !transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, &n) && n == 6;
+        good += !transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, sizeof r, &n) && n == 6;
     QueryPerformanceCounter(&t1);
     double s = (double)(t1.QuadPart - t0.QuadPart) / (double)f.QuadPart;
     check(good == rounds, "throughput run: every TRANSMIT answered", "%d of %d", good, rounds);

@@ -698,16 +698,6 @@ static void tracking_phase(HANDLE h, unsigned long long seed)
 
 /* ---- phase 4: TRANSMIT headers that lie ---- */
 
-static DWORD transmit_raw(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu, DWORD len,
-                          BYTE *out, DWORD outlen, DWORD *n)
-{
-    static BYTE in[8 + 65544 + 16];
-    put32(in, protocol);
-    put32(in + 4, pci);
-    memcpy(in + 8, apdu, len);
-    return ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, 8 + len, out, outlen, n);
-}
-
 /* Under T=0 the card, not the APDU, decides the direction: a case 2 command (80 EE 00
  * 00 C7, expecting 0xC7 bytes) to the ECHO, which takes P3 as the length of data it is
  * to receive, leaves the card waiting for data the reader never sends: the TRANSMIT
@@ -723,11 +713,11 @@ static void t0_wrong_direction(HANDLE h)
     DWORD e = set_protocol(h, SCARD_PROTOCOL_T0, &sel);
     check(!e && sel == SCARD_PROTOCOL_T0, "SET_PROTOCOL T=0", "error %lu", e);
     static const BYTE wrong[] = {0x80, 0xEE, 0x00, 0x00, 0xC7};
-    e = transmit(h, SCARD_PROTOCOL_T0, wrong, sizeof wrong, r, &n);
+    e = transmit(h, SCARD_PROTOCOL_T0, wrong, sizeof wrong, r, sizeof r, &n);
     check(e == ERROR_SEM_TIMEOUT, "T=0 case 2 to a case 3 INS -> ERROR_SEM_TIMEOUT", "error %lu",
           e);
     static const BYTE challenge[] = {0x00, 0x84, 0x00, 0x00, 0x08};
-    e = transmit(h, SCARD_PROTOCOL_T0, challenge, sizeof challenge, r, &n);
+    e = transmit(h, SCARD_PROTOCOL_T0, challenge, sizeof challenge, r, sizeof r, &n);
     check(e == ERROR_BAD_COMMAND, "... then TRANSMIT is refused (card deactivated) -> ERROR_BAD_COMMAND",
           "error %lu", e);
     DWORD state = 0;
@@ -766,12 +756,12 @@ static void lying_headers(HANDLE h)
     char name[200], a[64];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         DWORD n = 0;
-        DWORD e = transmit_raw(h, cases[i].protocol, cases[i].pci, echo, cases[i].len, out, 64, &n);
+        DWORD e = transmit_request(h, cases[i].protocol, cases[i].pci, echo, cases[i].len, out, 64, &n);
         snprintf(name, sizeof name, "TRANSMIT with %s -> error %lu, then ECHO works", cases[i].name,
                  cases[i].want);
         BYTE r[16];
         DWORD rn = 0;
-        DWORD after = transmit(h, SCARD_PROTOCOL_T1, echo, len, r, &rn);
+        DWORD after = transmit(h, SCARD_PROTOCOL_T1, echo, len, r, sizeof r, &rn);
         check(e == cases[i].want && !after && rn == 4 && r[0] == 0x77, name,
               "error %lu (%lu bytes), the ECHO after it: error %lu, %lu bytes", e, n, after, rn);
     }
@@ -780,7 +770,7 @@ static void lying_headers(HANDLE h)
     memset(padded, 0, 4);
     memcpy(padded + 4, echo, sizeof echo);
     DWORD n = 0;
-    DWORD e = transmit_raw(h, SCARD_PROTOCOL_T1, 12, padded, sizeof padded, out, 64, &n);
+    DWORD e = transmit_request(h, SCARD_PROTOCOL_T1, 12, padded, sizeof padded, out, 64, &n);
     hex(a, sizeof a, out, n);
     check(!e && n == 12 && out[8] == 0x77 && out[9] == 0x88 && out[10] == 0x90,
           "TRANSMIT with 4 bytes of PCI after the header (cbPciLength 12) -> the ECHO",
@@ -790,11 +780,24 @@ static void lying_headers(HANDLE h)
     big[0] = 0x80, big[1] = 0xEE, big[2] = 0, big[3] = 0, big[4] = 0, big[5] = 0xFF, big[6] = 0xFF;
     memset(big + 7, 0x42, 65535);
     n = 0;
-    e = transmit_raw(h, SCARD_PROTOCOL_T1, 8, big, sizeof big, out, sizeof out, &n);
+    e = transmit_request(h, SCARD_PROTOCOL_T1, 8, big, sizeof big, out, sizeof out, &n);
     check(e == ERROR_NO_SYSTEM_RESOURCES || e == ERROR_MORE_DATA || e == ERROR_INVALID_PARAMETER,
           "TRANSMIT of a 65 KiB extended APDU -> refused with a documented error",
           "error %lu, %lu bytes", e, n);
     printf("note 65 KiB extended APDU: error %lu\n", e);
+    /* The program's own bounds: an APDU longer than transmit sends, or a response
+     * longer than the caller's buffer, is refused, not copied past the end. */
+    static BYTE huge[TRANSMIT_MAX_APDU + 1];
+    BYTE small[4];
+    DWORD rn = 1;
+    e = transmit(h, SCARD_PROTOCOL_T1, huge, sizeof huge, small, sizeof small, &rn);
+    check(e == ERROR_INSUFFICIENT_BUFFER && rn == 0,
+          "transmit of an APDU over TRANSMIT_MAX_APDU bytes -> refused, nothing sent",
+          "error %lu, %lu bytes", e, rn);
+    e = transmit(h, SCARD_PROTOCOL_T1, echo, sizeof echo, small, 3, &rn);
+    check(e == ERROR_INSUFFICIENT_BUFFER && rn == 0,
+          "transmit of the ECHO (4 bytes back) into 3 bytes -> refused, nothing copied",
+          "error %lu, %lu bytes", e, rn);
     t0_wrong_direction(h);
     still_works(h, "the lying headers");
 }

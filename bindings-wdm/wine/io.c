@@ -5,6 +5,7 @@
 #include <initguid.h>
 #include <setupapi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io.h"
@@ -154,21 +155,39 @@ DWORD card(HANDLE h, BYTE in)
     return ioctl(h, IOCTL_VREADER_CARD, &in, 1, NULL, 0, NULL);
 }
 
-/* TRANSMIT: SCARD_IO_REQUEST header + APDU in; header + response out. */
-DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp,
+DWORD transmit_request(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu, DWORD len,
+                       BYTE *out, DWORD outlen, DWORD *n)
+{
+    *n = 0;
+    if (len > TRANSMIT_MAX_APDU)
+        return ERROR_INSUFFICIENT_BUFFER;
+    /* Its own buffer: client.c transmits from several threads at once. */
+    BYTE *in = malloc(8 + len);
+    if (!in)
+        return ERROR_NOT_ENOUGH_MEMORY;
+    memcpy(in, &protocol, 4);
+    memcpy(in + 4, &pci, 4);
+    memcpy(in + 8, apdu, len);
+    DWORD e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, 8 + len, out, outlen, n);
+    free(in);
+    return e;
+}
+
+DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp, DWORD cap,
                DWORD *resplen)
 {
-    BYTE in[300], out[300];
+    BYTE out[300];
     SCARD_IO_REQUEST hdr = {protocol, sizeof hdr};
-    memcpy(in, &hdr, sizeof hdr);
-    memcpy(in + sizeof hdr, apdu, len);
     DWORD n = 0;
-    DWORD e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, sizeof hdr + len, out, sizeof out, &n);
     *resplen = 0;
+    DWORD e = transmit_request(h, hdr.dwProtocol, hdr.cbPciLength, apdu, len, out, sizeof out,
+                               &n);
     if (e)
         return e;
     if (n < sizeof hdr)
         return ERROR_INVALID_DATA;
+    if (n - sizeof hdr > cap)
+        return ERROR_INSUFFICIENT_BUFFER;
     *resplen = n - sizeof hdr;
     memcpy(resp, out + sizeof hdr, *resplen);
     return 0;
@@ -191,7 +210,7 @@ void check_echo(HANDLE h, DWORD protocol, BYTE x, BYTE y, BYTE z, const char *na
     BYTE r[300];
     char a[256];
     DWORD n = 0;
-    DWORD e = transmit(h, protocol, echo, sizeof echo, r, &n);
+    DWORD e = transmit(h, protocol, echo, sizeof echo, r, sizeof r, &n);
     hex(a, sizeof a, r, n);
     check(!e && n == 5 && r[0] == x && r[1] == y && r[2] == z && ends_9000(r, n), name,
           "error %lu, %s", e, a);

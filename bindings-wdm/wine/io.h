@@ -53,8 +53,20 @@ DWORD get_state(HANDLE h, DWORD *state);
 DWORD power(HANDLE h, DWORD action, BYTE *atr, DWORD *atrlen);
 DWORD set_protocol(HANDLE h, DWORD mask, DWORD *selected);
 DWORD card(HANDLE h, BYTE in);
-/* TRANSMIT: SCARD_IO_REQUEST header + APDU in; header + response out. */
-DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp,
+/* The most bytes transmit_request sends after the 8-byte header: an extended APDU of
+ * 65535 data bytes (7 + 65535 + 2) and 16 bytes of PCI. */
+#define TRANSMIT_MAX_APDU (7 + 65535 + 2 + 16)
+/* TRANSMIT as a caller writes it, lies included: a SCARD_IO_REQUEST header of
+ * dwProtocol `protocol` and cbPciLength `pci`, then `len` bytes of `apdu` (any PCI
+ * bytes after the header among them); the driver's output (header + response) in
+ * `out`, `outlen` bytes at most, its length in `*n`. More than TRANSMIT_MAX_APDU bytes
+ * are refused with ERROR_INSUFFICIENT_BUFFER, nothing sent. Returns the Win32 error. */
+DWORD transmit_request(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu, DWORD len,
+                       BYTE *out, DWORD outlen, DWORD *n);
+/* TRANSMIT with a true header (cbPciLength 8): the response without the header in
+ * `resp`, `cap` bytes at most (a longer one: ERROR_INSUFFICIENT_BUFFER), its length in
+ * `*resplen`. An APDU over TRANSMIT_MAX_APDU bytes is refused as transmit_request does. */
+DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp, DWORD cap,
                DWORD *resplen);
 int ends_9000(const BYTE *r, DWORD n);
 DWORD get_attr(HANDLE h, DWORD tag, BYTE *out, DWORD cap, DWORD *n);

@@ -44,11 +44,12 @@ use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
+use readerkit_ccid::message::Message;
 use readerkit_ccid::message::pc_to_rdr::XFR_BLOCK;
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{ExchangeLevel, SlotCards};
 use readerkit_ccid::tpdu;
-use readerkit_ccid::twin::{self, Decoder, Event};
+use readerkit_ccid::twin::{self, Decoder, Event, LastFrame};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
@@ -160,6 +161,12 @@ enum Job {
 }
 
 /// What the I/O loop, the command worker and the card lines share.
+///
+/// Lock order: the reader (held by the worker while a command runs, during which
+/// the card line's [`Running::more_time`] takes `last_frame`), then
+/// `last_frame`, then `gate`; `command`, `echo`, `port` and the stop signal's are
+/// taken last and alone. The reading thread never holds `last_frame` while it
+/// waits for the reader ([`Running::answer_at_once`]).
 struct Running {
     profile: twin::Profile,
     /// (bSlot, bSeq) of the command being handled.
@@ -177,15 +184,10 @@ struct Running {
     /// the answer in one write, or before the first request for more time or
     /// another frame.
     echo: Mutex<Vec<u8>>,
-    /// The last answer frame (CMD_SLOT_BUSY answers included) or NAK, sent again
-    /// when the host NAKs (unless a request for more time came after it); empty
+    /// What a host's NAK gets again: the last answer (CMD_SLOT_BUSY answers
+    /// included), the SEC1210's request for more time, or NAK sent; nothing
     /// from a command's start until its answer ([`Running::forget_last_frame`]).
-    last_frame: Mutex<Vec<u8>>,
-    /// The SEC1210's request for more time (a frame of its own) sent after the
-    /// last answer, empty if none: a host's NAK gets it instead of
-    /// `last_frame`. Taken after `last_frame` (never before it) and by the
-    /// worker's `more_time`, which holds the reader but not `last_frame`.
-    more_time_frame: Mutex<Vec<u8>>,
+    last_frame: Mutex<LastFrame<MAX_MESSAGE>>,
     /// Jobs handed to the worker and not done yet (a message whose answer is not
     /// out, a card movement not notified). The reading thread adds one before
     /// each hand-off; the worker takes it away once the answer is sent, holding
@@ -219,21 +221,27 @@ impl Running {
             self.work_owed.store(true, Ordering::SeqCst);
             return;
         }
+        let multiplier = more.bwt_multiplier();
         let mut bytes = [0u8; 16];
         let len = self
             .profile
-            .time_extension(slot, seq, more.bwt_multiplier(), &mut bytes);
+            .time_extension(slot, seq, multiplier, &mut bytes);
         if self.trace {
             eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
         }
-        // A GemPC Twin's is one byte outside any frame, not a frame to send
-        // again.
-        if self.profile.frames_time_extension() {
-            let mut kept = locked(&self.more_time_frame);
-            kept.clear();
-            kept.extend_from_slice(&bytes[..len]);
+        {
+            let mut last = locked(&self.last_frame);
+            // The SEC1210's is a frame a NAK gets again; a GemPC Twin's is one
+            // byte outside any frame, and a NAK gets what it got before.
+            let mut message = [0u8; 16];
+            if let Some(n) =
+                self.profile
+                    .time_extension_message(slot, seq, multiplier, &mut message)
+            {
+                last.keep(&message[..n]);
+            }
+            self.send(&bytes[..len]);
         }
-        self.send(&bytes[..len]);
         self.stop.work(self.work);
     }
 
@@ -255,16 +263,13 @@ impl Running {
         let _ = locked(&self.port).write_all(&out);
     }
 
-    /// A host's NAK: send the last frame again (the SEC1210's request for more
-    /// time, if one came after the last answer).
+    /// A host's NAK: send the last frame again ([`LastFrame::again`]); the
+    /// echo still pending goes out in any case.
     fn send_again(&self) {
         let last = locked(&self.last_frame);
-        let more_time = locked(&self.more_time_frame);
-        self.send(if more_time.is_empty() {
-            &last
-        } else {
-            &more_time
-        });
+        let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
+        let len = last.again().encode(&mut frame).unwrap_or(0);
+        self.send(&frame[..len]);
     }
 
     /// Ask the host for its frame again (damaged, too long or cut short). The
@@ -273,24 +278,15 @@ impl Running {
     /// ([`twin::Sent::Nak`]).
     fn send_nak(&self) {
         let mut last = locked(&self.last_frame);
-        self.keep_for_nak(&mut last, &twin::NAK_FRAME);
+        last.nak();
         self.send(&twin::NAK_FRAME);
-    }
-
-    /// `frame` (empty: nothing) is what a host's NAK gets from now on: it
-    /// becomes `last`, the `last_frame` held by the caller, and a request for
-    /// more time sent before it is forgotten.
-    fn keep_for_nak(&self, last: &mut Vec<u8>, frame: &[u8]) {
-        last.clear();
-        last.extend_from_slice(frame);
-        locked(&self.more_time_frame).clear();
     }
 
     /// A command goes to the worker: until its answer is out no frame of it can
     /// be sent again, and a host's NAK must not get an older answer, which the
-    /// host would take for this command's (as [`twin::Sent::Nothing`]).
+    /// host would take for this command's ([`LastFrame::forget`]).
     fn forget_last_frame(&self) {
-        self.keep_for_nak(&mut locked(&self.last_frame), &[]);
+        locked(&self.last_frame).forget();
     }
 
     /// `true` while the command running is being aborted.
@@ -322,13 +318,20 @@ impl Running {
         answer: &mut [u8],
         frame: &mut [u8],
     ) -> bool {
-        // Taken first, as the worker does before it frees the slot: the answer
-        // of a command that has just finished goes out before this one.
-        let mut last = locked(&self.last_frame);
-        if self.jobs_out.load(Ordering::SeqCst) != 0 || !locked(&self.gate).answers_at_once(message)
         {
-            return false;
+            // Taken first, as the worker does before it frees the slot: the
+            // answer of a command that has just finished goes out before this
+            // one.
+            let _last = locked(&self.last_frame);
+            if self.jobs_out.load(Ordering::SeqCst) != 0
+                || !locked(&self.gate).answers_at_once(message)
+            {
+                return false;
+            }
         }
+        // The worker is idle and gets no job but from this thread: no frame
+        // goes out before this answer. `last_frame` is let go while the reader
+        // is held (the lock order of `Running`).
         let Ok(len) = locked(reader).handle(message, answer) else {
             // No header: nothing to answer.
             return true;
@@ -336,6 +339,7 @@ impl Running {
         if self.trace {
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
         }
+        let mut last = locked(&self.last_frame);
         self.send_answer(&mut last, message, &answer[..len], frame);
         true
     }
@@ -343,7 +347,13 @@ impl Running {
     /// Send the echo of the host's `message` (if the reader echoes) and the
     /// frame of `answer` in one write; the answer's frame becomes `last`, the
     /// `last_frame` held by the caller, which a host's NAK gets again.
-    fn send_answer(&self, last: &mut Vec<u8>, message: &[u8], answer: &[u8], frame: &mut [u8]) {
+    fn send_answer(
+        &self,
+        last: &mut LastFrame<MAX_MESSAGE>,
+        message: &[u8],
+        answer: &[u8],
+        frame: &mut [u8],
+    ) {
         let mut echo = Vec::new();
         if self.profile.echoes() {
             let len = self.profile.echo(message, frame);
@@ -352,14 +362,20 @@ impl Running {
         self.send_kept(last, echo, answer, frame);
     }
 
-    /// Frame `answer` into `last` (the `last_frame` held by the caller, which a
-    /// host's NAK gets again) and send it after `before` and the echo still
-    /// pending, in one write: the host wakes once for all.
-    fn send_kept(&self, last: &mut Vec<u8>, before: Vec<u8>, answer: &[u8], frame: &mut [u8]) {
+    /// Keep `answer` in `last` (the `last_frame` held by the caller, which a
+    /// host's NAK gets again) and send its frame after `before` and the echo
+    /// still pending, in one write: the host wakes once for all.
+    fn send_kept(
+        &self,
+        last: &mut LastFrame<MAX_MESSAGE>,
+        before: Vec<u8>,
+        answer: &[u8],
+        frame: &mut [u8],
+    ) {
         let len = twin::encode(answer, frame).unwrap_or(0);
-        self.keep_for_nak(last, &frame[..len]);
+        last.keep(answer);
         let mut out = before;
-        out.extend_from_slice(last);
+        out.extend_from_slice(&frame[..len]);
         self.send(&out);
     }
 
@@ -376,7 +392,7 @@ impl Running {
         // host's will go out now; one that went out as the host closed waits
         // unread in the terminal and would be the next host's first read.
         flush_host_input(&self.terminal);
-        self.keep_for_nak(&mut last, &[]);
+        last.forget();
         let mut gate = locked(&self.gate);
         let mut runs = false;
         for slot in 0..self.profile.slots() {
@@ -489,8 +505,7 @@ fn serve(options: &Options) -> Result<(), String> {
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         terminal: PathBuf::from(&path),
         echo: Mutex::new(Vec::new()),
-        last_frame: Mutex::new(Vec::new()),
-        more_time_frame: Mutex::new(Vec::new()),
+        last_frame: Mutex::new(LastFrame::new()),
         jobs_out: AtomicUsize::new(0),
         hosts_gone: AtomicU64::new(0),
         gate: Mutex::new(Gate::new(profile.slots())),
@@ -806,14 +821,15 @@ fn run_commands(
             let len = profile.echo(&message, &mut frame);
             *locked(&running.echo) = frame[..len].to_vec();
         }
-        let slot = message.get(5).copied().unwrap_or(0);
+        let header = Message::new_unchecked(&message[..]);
+        let slot = header.slot();
         running.owed_work(&message);
         let handled = {
             let mut reader = locked(reader);
             running
                 .tpdu
                 .store(reader.level() == ExchangeLevel::Tpdu, Ordering::Relaxed);
-            *locked(&running.command) = Some((slot, message.get(6).copied().unwrap_or(0)));
+            *locked(&running.command) = Some((slot, header.seq()));
             let handled = if profile.pin_support() == PinSupport::NONE {
                 reader.handle(&message, &mut answer)
             } else {
@@ -860,7 +876,7 @@ fn run_commands(
 /// only once the answer is out, and answers nothing ahead of it.
 struct JobDone<'a> {
     jobs_out: &'a AtomicUsize,
-    last_frame: Option<MutexGuard<'a, Vec<u8>>>,
+    last_frame: Option<MutexGuard<'a, LastFrame<MAX_MESSAGE>>>,
 }
 
 impl<'a> JobDone<'a> {
@@ -871,8 +887,11 @@ impl<'a> JobDone<'a> {
         }
     }
 
-    /// Take `last_frame` until the job is done; the frame, to write the answer in.
-    fn hold(&mut self, last_frame: &'a Mutex<Vec<u8>>) -> &mut Vec<u8> {
+    /// Take `last_frame` until the job is done; the frame, to keep the answer in.
+    fn hold(
+        &mut self,
+        last_frame: &'a Mutex<LastFrame<MAX_MESSAGE>>,
+    ) -> &mut LastFrame<MAX_MESSAGE> {
         self.last_frame.insert(locked(last_frame))
     }
 }

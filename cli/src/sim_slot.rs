@@ -10,7 +10,7 @@ use readerkit::Device;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
-use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
+use readerkit_card_sim::fault::{Faults, Mute, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
 use readerkit_ccid::stop::StoppableLine;
@@ -33,6 +33,12 @@ pub(crate) struct CardBehaviour {
     /// CMD_SLOT_BUSY, a PC_to_RDR_Abort stops the command (CMD_ABORTED).
     #[arg(long, value_name = "MS", default_value_t = 0, requires = "slow")]
     pub(crate) work_ms: u64,
+    /// The cards answer this many commands after each reset (over T=0 every
+    /// command header counts, GET RESPONSE included), then fall silent in the
+    /// middle of the next one until the card is reset: a card that stops
+    /// answering mid-exchange.
+    #[arg(long, value_name = "N")]
+    pub(crate) mute_after: Option<u32>,
 }
 
 impl CardBehaviour {
@@ -53,15 +59,16 @@ pub(crate) type CardLine = WatchedLine<StoppableLine<SimLine<CARD_CAPACITY>, Sto
 /// A slot's device over that line.
 pub(crate) type SimDevice = Device<SpinPlatform, LineReader<CardLine>>;
 
-/// A card of `kind` (one of card-sim's [`SlotCard::NAMES`]; `None` for `empty`),
-/// asking for more time before every answer if `slow`.
-pub(crate) fn new_card(kind: &str, slow: bool) -> Option<Card<CARD_CAPACITY>> {
+/// A card of `kind` (one of card-sim's [`SlotCard::NAMES`]; `None` for `empty`)
+/// that behaves as `behaviour` says.
+pub(crate) fn new_card(kind: &str, behaviour: CardBehaviour) -> Option<Card<CARD_CAPACITY>> {
     let faults = Faults {
-        wtx: slow.then_some(Wtx {
+        wtx: behaviour.slow.then_some(Wtx {
             answer: Trigger::Every,
             multiplier: 2,
             count: 1,
         }),
+        mute: behaviour.mute_after.map_or(Mute::Never, Mute::AfterAnswers),
         ..Faults::default()
     };
     SlotCard::from_name(kind)?
@@ -79,7 +86,7 @@ pub(crate) fn open_slot(
     capabilities: ReaderCapabilities,
     vendor: VendorAttributes,
 ) -> SimDevice {
-    let card = new_card(kind, behaviour.slow);
+    let card = new_card(kind, behaviour);
     let present = card.is_some();
     let line = StoppableLine::new(SimLine::holding(card), stopping);
     let line = WatchedLine::new(line, notify);
@@ -122,7 +129,7 @@ pub(crate) fn report(
         Move::Remove => LineMove::Remove,
         Move::Insert => {
             let kind = if kind == "empty" { "t1" } else { kind };
-            LineMove::Insert(Box::new(new_card(kind, behaviour.slow)?))
+            LineMove::Insert(Box::new(new_card(kind, behaviour)?))
         }
     };
     match line {
@@ -215,6 +222,7 @@ mod tests {
         let behaviour = CardBehaviour {
             slow: true,
             work_ms: u64::MAX,
+            mute_after: None,
         };
         signal.work(behaviour.work());
         assert!(signal.stopping(), "the work ended only by the stop");

@@ -231,10 +231,12 @@ fn second_command_while_one_runs_is_slot_busy_and_abort_stops_it() {
     let abort = [0x72, 0, 0, 0, 0, 0, 6, 0, 0, 0];
     s.port.write_all(&frame(&abort)).unwrap();
     // CMD_ABORTED for the command, then the Abort's slot status: the T=0 card was
-    // left inside its exchange, which only a reset ends, so it was deactivated
-    // (bmICCStatus 1); the power-on below activates it again.
-    assert_header(&read_message(&mut s.port), [0x80, 0, 5, 0x41, 0xFF]);
-    assert_header(&read_message(&mut s.port), [0x81, 0, 6, 0x01, 0x00]);
+    // left inside its exchange, which only a reset ends, so it was deactivated,
+    // yet the slot stays active for the host (bmICCStatus 0: a stock driver takes
+    // an inactive card it powered for a swapped one) until the power-on below
+    // resets it.
+    assert_header(&read_message(&mut s.port), [0x80, 0, 5, 0x40, 0xFF]);
+    assert_header(&read_message(&mut s.port), [0x81, 0, 6, 0x00, 0x00]);
 
     s.port.write_all(&frame(&power_on(7))).unwrap();
     assert_eq!(read_message(&mut s.port)[6..9], [7, 0x00, 0x00]);

@@ -67,16 +67,18 @@ fn scan_timeout_and_events() {
 }
 
 #[test]
-fn serving_ports_and_work_times() {
+fn serving_ports_work_times_and_mute_counts() {
     let mut port = NOT_AN_INTEGER.to_vec();
     port.extend(["65536", "4294967296", PAST_U64]);
     let mut work = NOT_AN_INTEGER.to_vec();
     work.push(PAST_U64);
     let mut usbip = with_each(&[], "--port", &port, &[]);
     usbip.extend(with_each(&["--slow"], "--work-ms", &work, &[]));
+    let mut mute = NOT_AN_INTEGER.to_vec();
+    mute.push("4294967296");
+    usbip.extend(with_each(&[], "--mute-after", &mute, &[]));
     assert_all_usage_errors("usbip-serve", &usbip);
-    assert_all_usage_errors(
-        "ccid-serve",
-        &with_each(&["--slow"], "--work-ms", &work, &[]),
-    );
+    let mut ccid = with_each(&["--slow"], "--work-ms", &work, &[]);
+    ccid.extend(with_each(&[], "--mute-after", &mute, &[]));
+    assert_all_usage_errors("ccid-serve", &ccid);
 }

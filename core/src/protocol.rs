@@ -37,10 +37,10 @@ impl Protocol {
 
     /// The protocol whose bit is exactly `bits`, if any.
     pub const fn from_bit(bits: u32) -> Option<Protocol> {
-        match bits {
-            0x0000_0001 => Some(Protocol::T0),
-            0x0000_0002 => Some(Protocol::T1),
-            0x0001_0000 => Some(Protocol::Raw),
+        match ProtocolMask(bits) {
+            ProtocolMask::T0 => Some(Protocol::T0),
+            ProtocolMask::T1 => Some(Protocol::T1),
+            ProtocolMask::RAW => Some(Protocol::Raw),
             _ => None,
         }
     }
@@ -71,7 +71,7 @@ impl ProtocolMask {
     /// `SCARD_PROTOCOL_DEFAULT`: no PPS, use the default parameters.
     pub const DEFAULT: ProtocolMask = ProtocolMask(0x8000_0000);
     /// Every bit that names a protocol.
-    pub const PROTOCOLS: ProtocolMask = ProtocolMask(0x0001_0003);
+    pub const PROTOCOLS: ProtocolMask = ProtocolMask(Self::T0.0 | Self::T1.0 | Self::RAW.0);
 
     /// The bits that name protocols, without modifier bits.
     pub const fn protocols(self) -> ProtocolMask {

@@ -658,7 +658,9 @@ fn a_warm_reset_of_a_card_not_powered_reaches_the_driver_as_a_cold_one() {
 
 /// A TRANSMIT callback that says it deactivated the card yet claims success: the
 /// request fails, and the device takes the card for unpowered (as after a POWER
-/// down), so the next TRANSMIT is refused without reaching the driver.
+/// down), so the next TRANSMIT is refused without reaching the driver. The card
+/// is lost ([`Device::card_lost`]) until a power request, and after a removal
+/// and an insertion it is not.
 #[test]
 fn a_callback_that_deactivated_the_card_fails_its_request() {
     fn transmit_deactivating(
@@ -682,11 +684,21 @@ fn a_callback_that_deactivated_the_card_fails_its_request() {
             complete(Status::InvalidDeviceState, 0)
         );
         assert_eq!(dev.state(), CardState::Swallowed);
+        assert!(dev.card_lost());
     }
     assert_eq!(
         dev.with_driver(|r| r.calls.iter().filter(|c| **c == "transmit").count()),
         1
     );
+    power_up(&dev);
+    assert!(!dev.card_lost(), "a reset finds the card again");
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    let _ = call(&dev, Ioctl::Transmit, &transmit_input(T1, &apdu), 64);
+    assert!(dev.card_lost());
+    dev.card_removed();
+    assert!(!dev.card_lost(), "no card, none lost");
+    dev.card_inserted();
+    assert!(!dev.card_lost(), "a new card is not lost");
 }
 
 #[test]

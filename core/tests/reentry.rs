@@ -567,3 +567,20 @@ fn a_card_replaced_during_the_callback_records_nothing_and_a_failure_is_invalid_
         assert_eq!(dev.card_capabilities(), None);
     });
 }
+
+/// `try_with_driver` is `with_driver` for a caller that may be inside a callback:
+/// there it is refused and its closure does not run, instead of waiting for the
+/// lock its own caller holds.
+#[test]
+fn try_with_driver_from_inside_a_callback_is_refused() {
+    let dev = readerkit_testkit::memory::spin_device();
+    let mut ran = false;
+    let inside = dev.with_driver(|_| dev.try_with_driver(|_| ran = true));
+    assert_eq!(inside, Err(Status::DeviceBusy));
+    assert!(!ran, "the closure did not run");
+    assert_eq!(
+        dev.try_with_driver(|r| r.calls.len()),
+        Ok(0),
+        "outside: runs"
+    );
+}

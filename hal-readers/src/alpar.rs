@@ -134,10 +134,8 @@ impl core::fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
-/// XOR of `bytes`.
-pub fn lrc(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |a, b| a ^ b)
-}
+/// XOR of the bytes: the core's T=1 LRC, the same sum.
+pub use readerkit::t1::lrc;
 
 /// Build the host frame `60 LEN_H LEN_L command payload LRC` into `out`; returns
 /// its length in bytes.

@@ -20,7 +20,8 @@
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
 //! - [`served`]: a server process a test starts, its first line of stdout, killed
 //!   on drop;
-//! - [`thread`]: a hang guard for scenarios whose failure is a deadlock;
+//! - [`thread`]: a hang guard for scenarios whose failure is a deadlock or a
+//!   peer that never answers;
 //! - [`usbip`]: a scripted USB/IP client (for `readerkit usbip-serve`);
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`, and the simulated
 //!   card's fault switches built in one line;
@@ -33,6 +34,7 @@
 //!   PC/SC clients (a PIN verified on the reader's PIN pad);
 //! - `frozen` (feature `pcscd`): one thread of a served process held still
 //!   (ptrace), a starved thread made deterministic;
+//! - `vicc` (feature `pcscd`): vsmartcard's virtual card for a vpcd reader;
 //! - `twin_peer` and `twin_abuse` (feature `pcscd`): a raw peer on a GemPC Twin
 //!   serial line, and a hostile host built on it (a seeded script of abuses).
 
@@ -68,5 +70,7 @@ pub mod twin_abuse;
 pub mod twin_peer;
 pub mod usbip;
 pub mod vendor;
+#[cfg(feature = "pcscd")]
+pub mod vicc;
 
 pub use hex::hex;

@@ -8,7 +8,7 @@ use readerkit::atr::Atr;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::{AtrBuffer, ProtocolCall, ReaderFunctions, TransmitCall};
 use readerkit::ioctl::PowerAction;
-use readerkit::platform::Platform;
+use readerkit::platform::{Platform, SpinPlatform};
 use readerkit::pps::Negotiation;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
@@ -172,8 +172,17 @@ pub type TestDevice = Device<TestPlatform, MemReader>;
 /// A device with `functions` whose card answers `atr`, with the typical
 /// capabilities and [`vendor::attributes`].
 pub fn device_with(functions: ReaderFunctions<MemReader>, atr: &[u8]) -> TestDevice {
+    device_on(TestPlatform::default(), functions, atr)
+}
+
+/// [`device_with`] on `platform`.
+fn device_on<P: Platform>(
+    platform: P,
+    functions: ReaderFunctions<MemReader>,
+    atr: &[u8],
+) -> Device<P, MemReader> {
     Device::new(
-        TestPlatform::default(),
+        platform,
         functions,
         MemReader::new(atr),
         ReaderCapabilities::typical(),
@@ -184,4 +193,10 @@ pub fn device_with(functions: ReaderFunctions<MemReader>, atr: &[u8]) -> TestDev
 /// A device with every callback whose card answers [`ATR_T0_T1`].
 pub fn device() -> TestDevice {
     device_with(all_functions(), &with_tck(ATR_T0_T1))
+}
+
+/// [`device`] on a [`SpinPlatform`], which names its one context: a call made
+/// from inside one of the device's callbacks (or `with_driver`) is refused.
+pub fn spin_device() -> Device<SpinPlatform, MemReader> {
+    device_on(SpinPlatform::new(), all_functions(), &with_tck(ATR_T0_T1))
 }

@@ -320,6 +320,14 @@ impl Fixture {
         self.power(RK_POWER_COLD_RESET)
     }
 
+    /// A device with a card in, powered.
+    fn powered() -> Fixture {
+        let f = Fixture::new();
+        f.insert();
+        assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        f
+    }
+
     fn power(&self, action: u32) -> rk_status {
         let input = action.to_le_bytes();
         control(self.dev(), RK_IOCTL_POWER, &input, &mut [0u8; 33])
@@ -590,10 +598,8 @@ const SPECIFIC: u32 = 6;
 
 #[test]
 fn a_callback_that_deactivated_the_card_leaves_it_unpowered() {
-    let f = Fixture::new();
+    let f = Fixture::powered();
     let c = f.ctx();
-    f.insert();
-    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
     // A refused PPS: SET_PROTOCOL fails with the callback's status, the card is
     // unpowered, and a warm reset is done as a cold one.
     c.deactivate_next.set(true);
@@ -730,4 +736,19 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     // SAFETY: NULL is refused.
     let st = unsafe { rk_device_resume(ptr::null(), true, true) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+}
+
+#[test]
+fn suspend_reports_a_power_down_that_failed_and_writes_nothing() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    c.fail_next.set(true);
+    let mut card_before = false;
+    // SAFETY: an initialised device and a bool of ours.
+    let st = unsafe { rk_device_suspend(f.dev(), &mut card_before) };
+    assert_eq!(st, RK_STATUS_IO_TIMEOUT, "the POWER callback's status");
+    assert_eq!(c.last_power.get(), RK_POWER_DOWN);
+    assert!(!card_before, "nothing written");
+    assert_eq!(f.state(), SWALLOWED, "unpowered, as after any failed POWER");
+    assert!(f.suspend(), "a card is in: it powers down now");
 }

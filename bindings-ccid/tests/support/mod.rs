@@ -159,3 +159,112 @@ pub fn echo_after_insertion(
         [0xAB, 0xCD, 0x90, 0x00]
     );
 }
+
+/// One step's answer of a client script, as text (step, answer).
+pub type Answers = Vec<(String, String)>;
+
+/// Record `answer` for `step`.
+pub fn record(answers: &mut Answers, step: impl Into<String>, answer: impl std::fmt::Debug) {
+    answers.push((step.into(), format!("{answer:?}")));
+}
+
+/// SCardReconnect `card` with each of leave, reset and unpower: the result, then
+/// `status` of the handle and `select` (SELECT MF as the script shows it,
+/// recorded as `{select_step} after reconnect ...`).
+pub fn reconnect_each<S: std::fmt::Debug, T: std::fmt::Debug>(
+    card: &mut pcsc::Card,
+    a: &mut Answers,
+    status: impl Fn(&pcsc::Card) -> S,
+    (select_step, select): (&str, impl Fn(&pcsc::Card) -> T),
+) {
+    for disposition in [
+        pcsc::Disposition::LeaveCard,
+        pcsc::Disposition::ResetCard,
+        pcsc::Disposition::UnpowerCard,
+    ] {
+        let r = card.reconnect(pcsc::ShareMode::Shared, pcsc::Protocols::ANY, disposition);
+        record(a, format!("reconnect {disposition:?}"), r);
+        record(
+            a,
+            format!("status after reconnect {disposition:?}"),
+            status(card),
+        );
+        record(
+            a,
+            format!("{select_step} after reconnect {disposition:?}"),
+            select(card),
+        );
+    }
+}
+
+/// The steps of two scripts' answers in the order they ran, `left`'s first,
+/// then those only `right` took.
+pub fn all_steps<'a>(left: &'a Answers, right: &'a Answers) -> Vec<&'a str> {
+    let mut steps: Vec<&str> = left.iter().map(|(s, _)| s.as_str()).collect();
+    for (step, _) in right {
+        if !steps.contains(&step.as_str()) {
+            steps.push(step);
+        }
+    }
+    steps
+}
+
+/// A step's answer in `answers`, or "absent".
+pub fn answer_or_absent(answers: &Answers, step: &str) -> String {
+    answers
+        .iter()
+        .find(|(s, _)| s == step)
+        .map_or_else(|| "absent".to_string(), |(_, a)| a.clone())
+}
+
+/// The reason a step's answers may differ, if `allowed` (step prefix, reason)
+/// gives one.
+pub fn allowed_difference<'a>(allowed: &[(&str, &'a str)], step: &str) -> Option<&'a str> {
+    allowed
+        .iter()
+        .find(|(prefix, _)| step.starts_with(prefix))
+        .map(|(_, why)| *why)
+}
+
+/// Compare two scripts' answers step by step ([`all_steps`]): each step is
+/// printed, equal (`   `), differing for a reason `allowed` gives (`~~`) or not
+/// (`!!`, a failure). `refused` may still fail an allowed difference (step,
+/// left's answer, right's). Returns the steps whose answers differ.
+pub fn compare_steps(
+    [l, r]: [&str; 2],
+    allowed: &[(&str, &str)],
+    (left, right): (&Answers, &Answers),
+    refused: impl Fn(&str, &str, &str) -> bool,
+    failures: &mut Vec<String>,
+) -> Vec<String> {
+    let mut differed = Vec::new();
+    for step in all_steps(left, right) {
+        let (mine, theirs) = (answer_or_absent(left, step), answer_or_absent(right, step));
+        if mine == theirs {
+            eprintln!("   {step}: {mine}");
+            continue;
+        }
+        differed.push(step.to_string());
+        match allowed_difference(allowed, step) {
+            Some(_) if refused(step, &mine, &theirs) => {
+                failures.push(format!("{step}: {l} {mine}, {r} {theirs}"));
+            }
+            Some(_) => eprintln!("~~ {step}: {l} {mine} | {r} {theirs}"),
+            None => {
+                eprintln!("!! {step}: {l} {mine} | {r} {theirs}");
+                failures.push(format!("{step}: {l} {mine}, {r} {theirs}"));
+            }
+        }
+    }
+    differed
+}
+
+/// A failure for each difference of `allowed` (step prefix, reason) that none
+/// of the `differed` steps shows: the list has gone stale.
+pub fn stale_differences<S: AsRef<str>>(allowed: &[(&str, &str)], differed: &[S]) -> Vec<String> {
+    allowed
+        .iter()
+        .filter(|(prefix, _)| !differed.iter().any(|s| s.as_ref().starts_with(prefix)))
+        .map(|(prefix, why)| format!("no longer differs: {prefix} ({why})"))
+        .collect()
+}

@@ -6,9 +6,11 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 use std::thread;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::device::ReaderFunctions;
 use readerkit::event::CardEvent;
 use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
+use readerkit::tracking::handoff::Cancelable;
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::{Card, SimLine};
 use readerkit_wdm::irp::{IoStatus, Irp, Major, PowerParams, mj};
@@ -154,6 +156,24 @@ impl FakeIrp {
     }
 }
 
+impl Cancelable for FakeIrp {
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.rec) as usize
+    }
+    fn handle(&self) -> usize {
+        self.file
+    }
+    fn arm_cancel(&mut self) {
+        self.rec.routine.store(true, Ordering::SeqCst);
+    }
+    fn disarm_cancel(&mut self) -> bool {
+        self.rec.routine.swap(false, Ordering::SeqCst)
+    }
+    fn cancel_requested(&self) -> bool {
+        self.rec.cancel.load(Ordering::SeqCst)
+    }
+}
+
 impl Irp for FakeIrp {
     fn major(&self) -> Major {
         self.major
@@ -173,23 +193,11 @@ impl Irp for FakeIrp {
     fn power(&self) -> Option<PowerParams> {
         self.power
     }
-    fn id(&self) -> usize {
-        Arc::as_ptr(&self.rec) as usize
-    }
     fn file_object(&self) -> usize {
         self.file
     }
     fn mark_pending(&mut self) {
         self.rec.pending.store(true, Ordering::SeqCst);
-    }
-    fn set_cancel_routine(&mut self) {
-        self.rec.routine.store(true, Ordering::SeqCst);
-    }
-    fn clear_cancel_routine(&mut self) -> bool {
-        self.rec.routine.swap(false, Ordering::SeqCst)
-    }
-    fn cancelled(&self) -> bool {
-        self.rec.cancel.load(Ordering::SeqCst)
     }
     fn complete(self, io: IoStatus) {
         assert!(
@@ -222,8 +230,13 @@ fn wake(driver: &mut Driver) -> bool {
 
 /// A started reader with an empty slot.
 pub fn reader() -> Reader {
+    reader_with(LineReader::functions())
+}
+
+/// [`reader`] with the driver's `functions`.
+pub fn reader_with(functions: ReaderFunctions<Driver>) -> Reader {
     let r = Reader::new(
-        LineReader::functions(),
+        functions,
         LineReader::new(SimLine::empty()).with_t0_envelope(),
         ReaderCapabilities::typical(),
         vendor(),

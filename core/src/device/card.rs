@@ -30,6 +30,11 @@ pub(super) struct CardSlot {
     /// happens once no library lock is held). At most one: the slot refuses a new
     /// tracking request while a completion is owed, so no second one can be decided.
     pub(super) owed: Option<Status>,
+    /// The driver deactivated the card on its own during a request (the
+    /// protocol lost it: [`Deactivation`](super::Deactivation)), and no power
+    /// request or card event came since: the card is present, unpowered, and
+    /// waits for the reset its client has not asked for yet.
+    pub(super) lost: bool,
 }
 
 /// What a request saw of the card before its callback ran.
@@ -66,6 +71,7 @@ impl CardSlot {
             insertions: 0,
             tracking: Slot::Idle,
             owed: None,
+            lost: false,
         }
     }
 
@@ -100,8 +106,17 @@ impl CardSlot {
     /// Forget the powered card (its ATR and capabilities) and move to `state`.
     pub(super) fn forget_card(&mut self, state: CardState) {
         self.state = state;
+        self.lost = false;
         self.atr.clear();
         self.card = None;
+    }
+
+    /// Forget the card the driver deactivated on its own (see
+    /// [`CardSlot::lost`]): unpowered, and lost until a power request or a card
+    /// event.
+    pub(super) fn lose_card(&mut self, reader: &ReaderCapabilities) {
+        self.forget_card(unpowered_state(reader));
+        self.lost = true;
     }
 
     /// Apply one event; returns a tracking completion if the event satisfied it.

@@ -297,6 +297,18 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         self.card.lock(|c| c.state)
     }
 
+    /// `true` while the card is lost: the driver deactivated it on its own in
+    /// the middle of a request (the protocol lost it: a T=0 exchange broken
+    /// after its header went out, T=1 resynchronisation failed, a PPS failed),
+    /// and no power request, insertion or removal came since. The card is
+    /// present and unpowered ([`Device::state`]); its client was only told
+    /// that the request failed, and has yet to reset it. After processing
+    /// queued events.
+    pub fn card_lost(&self) -> bool {
+        self.process_events();
+        self.card.lock(|c| c.lost)
+    }
+
     /// How many card insertions the device has applied (wrapping), after
     /// processing queued events. A host that polls presence compares it with the
     /// count it last saw: a different count with a card present is a new card, even
@@ -323,6 +335,16 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// lock is held there already (check with [`Device::in_own_callback`]).
     pub fn with_driver<R>(&self, f: impl FnOnce(&mut D) -> R) -> R {
         self.serial(|ex| f(&mut ex.driver))
+    }
+
+    /// [`Device::with_driver`] for a caller that may run inside one of this
+    /// device's callbacks: there it is refused with [`Status::DeviceBusy`] and `f`
+    /// does not run (the lock is held already), as any request is.
+    pub fn try_with_driver<R>(&self, f: impl FnOnce(&mut D) -> R) -> Result<R, Status> {
+        if self.in_own_callback() {
+            return Err(Status::DeviceBusy);
+        }
+        Ok(self.with_driver(f))
     }
 
     /// `true` if the caller runs inside one of this device's callbacks (or a
@@ -858,7 +880,8 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     /// A callback's `result`, unless it said it deactivated the card: then the
-    /// card is taken for unpowered (as after a POWER down) and the request fails,
+    /// card is lost ([`Device::card_lost`]: unpowered, as after a POWER down,
+    /// until the next power request or card event) and the request fails,
     /// with the callback's failure or, if it claimed success,
     /// [`Status::InvalidDeviceState`].
     fn unless_deactivated<T>(
@@ -870,7 +893,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         if !deactivation.reported() {
             return result;
         }
-        c.forget_card(card::unpowered_state(&self.reader));
+        c.lose_card(&self.reader);
         result.and(Err(Status::InvalidDeviceState))
     }
 

@@ -17,7 +17,7 @@ use {
     crate::rt::StaticCell,
     crate::{Dev, poll},
     readerkit_ccid::busy::{self, Admission, Finish, Gate},
-    readerkit_ccid::message::HEADER_LEN,
+    readerkit_ccid::message::{HEADER_LEN, Message},
     readerkit_ccid::more_time::MoreTime,
     readerkit_ccid::reader::SlotCards,
     readerkit_ccid::twin::{Decoder, Event},
@@ -236,10 +236,9 @@ pub fn while_waiting() {
 /// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 fn send_frame(port: &mut impl HostPort, message: &[u8]) {
-    let head = [twin::SYNC, twin::ACK];
-    port.write(&head);
+    port.write(&twin::HEAD);
     port.write(message);
-    port.write(&[twin::lrc(&head) ^ twin::lrc(message)]);
+    port.write(&[twin::frame_lrc(message)]);
 }
 
 /// Answer a host's NAK with what `sent` says it gets ([`twin::Sent::again`]): the
@@ -361,8 +360,8 @@ fn run(
     side: *mut Decoder<MAX_MESSAGE>,
     command: impl FnOnce() -> Option<usize>,
 ) -> Ran {
-    let slot = message.get(5).copied().unwrap_or(0);
-    let seq = message.get(6).copied().unwrap_or(0);
+    let header = Message::new_unchecked(message);
+    let (slot, seq) = (header.slot(), header.seq());
     // SAFETY: no reference into WAITING is live across `command` (the line's
     // callbacks take their own).
     unsafe {

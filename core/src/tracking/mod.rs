@@ -7,6 +7,8 @@
 //! the request completes at once instead of being left pending for an event that
 //! already happened. Once armed, the event processor or a cancel finishes it.
 
+pub mod handoff;
+
 use crate::state::CardState;
 use crate::status::{Failure, Status};
 
