@@ -964,3 +964,100 @@ fn pps_exchange<P: Platform, D, const E: usize>(
     let response = pps::Request::new(protocol_number(protocol), pps1, None, None);
     Ok(done(put_data(data, response.as_bytes())?))
 }
+
+/// What the host is told of a slot's card in each state, over the simulated card
+/// (the end-to-end case, with pcscd and libccid, is `tests/mute_card.rs`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use readerkit::caps::ReaderCapabilities;
+    use readerkit::ioctl::PowerAction;
+    use readerkit_card_sim::fault::Mute;
+    use readerkit_card_sim::{Card, Config as CardConfig, DEFAULT_CAPACITY, Profile, SimLine};
+    use readerkit_testkit::client::{apdu, power_up, select};
+    use readerkit_testkit::sim::{LineDevice, faults, inserted};
+
+    const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
+    const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
+    const OK: &[u8] = &[0x90, 0x00];
+
+    type Slot = LineDevice<SimLine<DEFAULT_CAPACITY>>;
+
+    /// A slot holding a T=0 card (reported inserted) that answers one command
+    /// after each reset and then falls silent.
+    fn mute_after_one() -> Slot {
+        let mute = faults(|f| f.mute = Mute::AfterAnswers(1));
+        let card = Card::create(CardConfig::new(Profile::t0()).with_faults(mute));
+        inserted(Some(card), ReaderCapabilities::typical())
+    }
+
+    /// Power `slot`'s card, select T=0 and let it go mute in the middle of GET
+    /// CHALLENGE (its header answered by silence): the core loses the card.
+    fn lose_card(slot: &Slot) {
+        power_up(slot).expect("power up");
+        assert_eq!(select(slot, 1), Ok(1));
+        assert_eq!(apdu(slot, 1, &SELECT_MF).as_deref(), Ok(OK));
+        assert!(apdu(slot, 1, &GET_CHALLENGE).is_err());
+        assert!(slot.card_lost(), "the reader deactivated the card");
+        assert_eq!(
+            icc_status(slot.state()),
+            IccStatus::PresentInactive,
+            "the core's own state: unpowered"
+        );
+    }
+
+    #[test]
+    fn an_empty_slot_is_absent() {
+        let slot: Slot = inserted(None, ReaderCapabilities::typical());
+        assert_eq!(host_icc_status(&slot), IccStatus::Absent);
+    }
+
+    #[test]
+    fn a_card_not_yet_powered_is_present_and_inactive() {
+        let slot = mute_after_one();
+        assert!(!slot.card_lost());
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentInactive);
+    }
+
+    #[test]
+    fn a_powered_card_is_present_and_active() {
+        let slot = mute_after_one();
+        power_up(&slot).expect("power up");
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentActive);
+        assert_eq!(select(&slot, 1), Ok(1));
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentActive);
+    }
+
+    #[test]
+    fn a_lost_card_stays_active_until_the_host_powers_it_off() {
+        let slot = mute_after_one();
+        lose_card(&slot);
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentActive);
+        // Every exchange fails meanwhile, and the card stays active for the host.
+        assert!(apdu(&slot, 1, &SELECT_MF).is_err());
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentActive);
+        let mut atr = [0u8; ATR_BUFFER_LEN];
+        assert_eq!(slot.power_card(PowerAction::PowerDown, &mut atr), Ok(0));
+        assert!(!slot.card_lost());
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentInactive);
+    }
+
+    #[test]
+    fn a_lost_card_powered_up_again_is_active_and_answers() {
+        let slot = mute_after_one();
+        lose_card(&slot);
+        power_up(&slot).expect("power up after the loss");
+        assert!(!slot.card_lost());
+        assert_eq!(host_icc_status(&slot), IccStatus::PresentActive);
+        assert_eq!(select(&slot, 1), Ok(1));
+        assert_eq!(apdu(&slot, 1, &SELECT_MF).as_deref(), Ok(OK));
+    }
+
+    #[test]
+    fn a_lost_card_removed_is_absent() {
+        let slot = mute_after_one();
+        lose_card(&slot);
+        slot.card_removed();
+        assert_eq!(host_icc_status(&slot), IccStatus::Absent);
+    }
+}
