@@ -60,10 +60,16 @@ pub fn encode(message: &[u8], out: &mut [u8]) -> Option<usize> {
 }
 
 /// The last thing a reader sent that a host's NAK asks for again.
+///
+/// Only frames count ([`Sent::after`]): bytes outside any frame, a card movement
+/// notification (`50 bmSlotICCState`) or a GemPC Twin's time request (80..FF),
+/// leave it as it was. A host skips them between frames (libccid reads them and
+/// reads on for the frame it waits for), so a host that finds the answer before
+/// a notification damaged and NAKs still waits for that answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sent {
-    /// Nothing to send again: no frame yet, or only unframed bytes since (a
-    /// card movement notification).
+    /// Nothing to send again: no frame yet, or a command started (its echo
+    /// sent, if the reader echoes) and its answer not out yet.
     Nothing,
     /// The reader's own NAK (the host's last frame was damaged or cut short):
     /// a NAK asks for it again, not for an older answer the host would take
@@ -99,7 +105,34 @@ impl Again<'_> {
     }
 }
 
+/// What a reader does that may change what a host's NAK gets ([`Sent::after`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A command from the host starts (echoed first, if the reader echoes).
+    Command,
+    /// The reader sends [`NAK_FRAME`].
+    Nak,
+    /// The reader sends a message of this many bytes framed (an answer, or a
+    /// SEC1210's request for more time), kept in its answer buffer.
+    Frame(usize),
+    /// The reader sends bytes outside any frame: a card movement notification or
+    /// a GemPC Twin's time request ([`time_request`]).
+    Unframed,
+}
+
 impl Sent {
+    /// What a host's NAK gets once the reader has done `step`, having sent `self`
+    /// before: nothing from a command's start until its answer, then the last
+    /// frame; unframed bytes change nothing.
+    pub const fn after(self, step: Step) -> Sent {
+        match step {
+            Step::Command => Sent::Nothing,
+            Step::Nak => Sent::Nak,
+            Step::Frame(len) => Sent::Answer(len),
+            Step::Unframed => self,
+        }
+    }
+
     /// What a host's NAK gets, the answer message taken from `kept` (the
     /// reader's answer buffer); an answer longer than `kept` gets nothing.
     pub fn again(self, kept: &[u8]) -> Again<'_> {
@@ -139,23 +172,24 @@ impl<const N: usize> LastFrame<N> {
     /// A command started: until its answer a NAK gets nothing, not an older
     /// answer the host would take for this command's ([`Sent::Nothing`]).
     pub fn forget(&mut self) {
-        self.sent = Sent::Nothing;
+        self.sent = self.sent.after(Step::Command);
     }
 
     /// The reader sent [`NAK_FRAME`]: a NAK gets it again ([`Sent::Nak`]).
     pub fn nak(&mut self) {
-        self.sent = Sent::Nak;
+        self.sent = self.sent.after(Step::Nak);
     }
 
     /// The reader sent `message` framed (an answer, or a SEC1210's request for
     /// more time, [`Profile::time_extension_message`]): a NAK gets it again. A
     /// message longer than `N` bytes is not kept: a NAK gets nothing rather than
-    /// part of it.
+    /// part of it. Unframed bytes sent (a card movement notification) need no
+    /// call: they change nothing ([`Step::Unframed`]).
     pub fn keep(&mut self, message: &[u8]) {
         self.sent = match self.message.get_mut(..message.len()) {
             Some(kept) => {
                 kept.copy_from_slice(message);
-                Sent::Answer(message.len())
+                self.sent.after(Step::Frame(message.len()))
             }
             None => Sent::Nothing,
         };
@@ -621,6 +655,28 @@ mod tests {
         assert_eq!(Sent::Nothing.again(&kept).encode(&mut out), Some(0));
         assert_eq!(Sent::Answer(10).again(&kept).encode(&mut out[..12]), None);
         assert_eq!(Sent::Nak.again(&kept).encode(&mut out[..2]), None);
+    }
+
+    #[test]
+    fn a_nak_after_a_notification_or_a_time_request_gets_the_frame_before() {
+        let kept = [0x81, 0, 0, 0, 0, 0, 4, 0x00, 0, 0];
+        // An answer, then a card movement notification (50 02) or a GemPC
+        // Twin's time request: the host skipped those bytes and still waits for
+        // the answer, which its NAK gets.
+        let answered = Sent::Nothing.after(Step::Frame(10));
+        assert_eq!(answered.after(Step::Unframed), Sent::Answer(10));
+        assert_eq!(
+            answered.after(Step::Unframed).again(&kept),
+            Again::Message(&kept)
+        );
+        for sent in [Sent::Nothing, Sent::Nak, Sent::Answer(3)] {
+            assert_eq!(sent.after(Step::Unframed), sent, "{sent:?}");
+        }
+        // Frames do change it: a command's start forgets, a NAK or a frame is
+        // what a NAK gets next.
+        assert_eq!(answered.after(Step::Command), Sent::Nothing);
+        assert_eq!(answered.after(Step::Nak), Sent::Nak);
+        assert_eq!(Sent::Nak.after(Step::Frame(7)), Sent::Answer(7));
     }
 
     #[test]

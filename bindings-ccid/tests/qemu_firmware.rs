@@ -519,3 +519,31 @@ fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
     let answer = read_answer(&mut port).1;
     assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]);
 }
+
+/// A NAK after a card movement notification gets the answer before it: the
+/// notification (`50 bmSlotICCState`) is outside any frame and the host skips
+/// it (libccid reads it and reads on), so a host that found that answer damaged
+/// still waits for it. Before, the firmware wrote the notification over the
+/// answer it kept and answered such a NAK with nothing: the host waited for an
+/// answer that never came. Then the next command sees the card gone.
+#[test]
+fn qemu_firmware_answers_a_nak_after_a_notification_with_the_answer_before_it() {
+    let mut firmware = Firmware::start();
+    let mut port = open_raw(&firmware.path);
+    let status = |seq| [0x65, 0, 0, 0, 0, 0, seq, 0, 0, 0];
+    send_echoed(&mut port, &status(1));
+    let present = read_message(&mut port);
+    assert_eq!(present[..7], [0x81, 0, 0, 0, 0, 0, 1], "{present:02X?}");
+    assert_ne!(present[7] & 0x03, 0x02, "a card: {present:02X?}");
+    firmware.control("remove");
+    assert_eq!(read_n(&mut port, 2), [0x50, 0x02], "the card went");
+    port.write_all(&NAK).unwrap();
+    assert_eq!(read_message(&mut port), present, "the answer again");
+    send_echoed(&mut port, &status(2));
+    let absent = read_message(&mut port);
+    assert_eq!(
+        absent[..9],
+        [0x81, 0, 0, 0, 0, 0, 2, 0x02, 0],
+        "no card: {absent:02X?}"
+    );
+}

@@ -187,6 +187,8 @@ struct Running {
     /// What a host's NAK gets again: the last answer (CMD_SLOT_BUSY answers
     /// included), the SEC1210's request for more time, or NAK sent; nothing
     /// from a command's start until its answer ([`Running::forget_last_frame`]).
+    /// Card movement notifications and time request bytes, unframed, leave it
+    /// alone.
     last_frame: Mutex<LastFrame<MAX_MESSAGE>>,
     /// Jobs handed to the worker and not done yet (a message whose answer is not
     /// out, a card movement not notified). The reading thread adds one before
@@ -812,6 +814,8 @@ fn run_commands(
                     if running.trace {
                         eprintln!("<- {}", hex::encode(&answer[..n], " "));
                     }
+                    // Unframed: `last_frame` stays as it is, a NAK after the
+                    // notification gets the answer before it (`twin::Step::Unframed`).
                     running.send(&answer[..n]);
                 }
                 continue;

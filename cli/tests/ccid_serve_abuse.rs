@@ -12,7 +12,7 @@ use readerkit_testkit::ccid::message;
 use readerkit_testkit::ccid_serve::{Serve, slow_gempctwin_t0};
 use readerkit_testkit::served::Served;
 use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK, flood_and_leave};
-use readerkit_testkit::twin_peer::{frame, open_raw, read_answer};
+use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_n};
 
 fn abuser(seed: u64) -> (Serve, Abuser) {
     let serve = Serve::start_program(
@@ -113,4 +113,41 @@ fn a_nak_while_a_command_runs_gets_no_older_answer() {
     port.write_all(&NAK).unwrap();
     let answer = read_answer(&mut port).1;
     assert_eq!(answer[..7], [0x80, 10, 0, 0, 0, 0, 2], "{answer:02X?}");
+}
+
+/// A GetSlotStatus `seq` for slot 0 sent on `port`: its echo checked, its answer.
+fn slot_status(port: &mut std::fs::File, seq: u8) -> Vec<u8> {
+    let status = message(0x65, seq, &[]);
+    port.write_all(&frame(&status)).unwrap();
+    assert_eq!(read_answer(port).1, status, "the echo");
+    read_answer(port).1
+}
+
+/// A NAK after a card movement notification gets the answer before it: the
+/// notification (`50 bmSlotICCState`) is outside any frame and the host skips
+/// it (libccid reads it and reads on), so a host that found that answer damaged
+/// still waits for it. Then the next command sees the card gone.
+#[test]
+fn a_nak_after_a_card_movement_notification_gets_the_answer_before_it() {
+    let mut serve = Serve::start_program(
+        Path::new(env!("CARGO_BIN_EXE_readerkit")),
+        &["--reader", "gempctwin", "--card", "t1"],
+    );
+    let mut port = open_raw(&serve.path);
+    let present = slot_status(&mut port, 1);
+    assert_eq!(
+        present[..9],
+        [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0],
+        "{present:02X?}"
+    );
+    serve.remove(0);
+    assert_eq!(read_n(&mut port, 2), [0x50, 0x02], "the card went");
+    port.write_all(&NAK).unwrap();
+    assert_eq!(read_answer(&mut port).1, present, "the answer again");
+    let absent = slot_status(&mut port, 2);
+    assert_eq!(
+        absent[..9],
+        [0x81, 0, 0, 0, 0, 0, 2, 0x02, 0],
+        "no card: {absent:02X?}"
+    );
 }

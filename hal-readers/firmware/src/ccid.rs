@@ -19,8 +19,9 @@ use {
     readerkit_ccid::busy::{self, Admission, Finish, Gate},
     readerkit_ccid::message::{HEADER_LEN, Message},
     readerkit_ccid::more_time::MoreTime,
+    readerkit_ccid::notify::slot_change_len,
     readerkit_ccid::reader::SlotCards,
-    readerkit_ccid::twin::{Decoder, Event},
+    readerkit_ccid::twin::{Decoder, Event, Step},
     readerkit_ccid::{CcidReader, tpdu},
 };
 
@@ -211,7 +212,7 @@ pub fn while_waiting() {
                         // command's `slot`) as the core knows it now.
                         if let Some(len) = waiting.slots.answer_busy(message, &mut waiting.busy) {
                             send_frame(&mut port, &waiting.busy[..len]);
-                            waiting.sent = twin::Sent::Answer(len);
+                            waiting.sent = waiting.sent.after(Step::Frame(len));
                         }
                     }
                     admission @ (Admission::Run | Admission::Abort) => {
@@ -224,12 +225,12 @@ pub fn while_waiting() {
             // A bad LRC or a message too long: ask for the frame again.
             Some(_) => {
                 port.write(&twin::NAK_FRAME);
-                waiting.sent = twin::Sent::Nak;
+                waiting.sent = waiting.sent.after(Step::Nak);
             }
         }
     }
     if drop_if_quiet(decoder, &mut port) {
-        waiting.sent = twin::Sent::Nak;
+        waiting.sent = waiting.sent.after(Step::Nak);
     }
 }
 
@@ -256,8 +257,9 @@ fn send_again(port: &mut impl HostPort, sent: twin::Sent, kept: &[u8]) {
 /// frame from the host is echoed, handled and answered; a NAK gets the last
 /// answer again, a damaged frame a NAK, a frame the line goes quiet inside for
 /// [`FRAME_GAP_US`] a NAK too; between frames the slot is polled and a card's
-/// coming or going is notified (RDR_to_PC_NotifySlotChange). While a command
-/// runs the host is read too ([`while_waiting`]).
+/// coming or going is notified (RDR_to_PC_NotifySlotChange, unframed: a NAK
+/// after it still gets the answer before it, `twin::Step::Unframed`). While a
+/// command runs the host is read too ([`while_waiting`]).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut impl Meter) -> ! {
     let slots = core::slice::from_ref(dev);
@@ -274,23 +276,26 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
     let [first, second] = unsafe { &mut (*buffers).decoders };
     let mut main: *mut Decoder<MAX_MESSAGE> = first;
     let mut side: *mut Decoder<MAX_MESSAGE> = second;
+    // The card movement notifications: a buffer of their own, so that the
+    // answer a NAK may ask for stays in `answer`.
+    let mut notice = [0u8; slot_change_len(1)];
     // The card already in the slot; the host asks for the slot status when it
     // opens the reader, so the first notification is not sent.
     poll(dev);
-    let _ = reader.slot_change(answer);
+    let _ = reader.slot_change(&mut notice);
     // What a host's NAK gets again (the answer kept in `answer`).
     let mut last = twin::Sent::Nothing;
     loop {
         let Some(byte) = port.read() else {
             poll(dev);
-            if let Some(len) = reader.slot_change(answer) {
-                port.write(&answer[..len]);
-                last = twin::Sent::Nothing;
+            if let Some(len) = reader.slot_change(&mut notice) {
+                port.write(&notice[..len]);
+                last = last.after(Step::Unframed);
             }
             // SAFETY: as below.
             let decoder = unsafe { &mut *main };
             if drop_if_quiet(decoder, port) {
-                last = twin::Sent::Nak;
+                last = last.after(Step::Nak);
             }
             // Inside a frame no sleep: no byte may come to end it, and the frame
             // gap is looked at here.
@@ -308,6 +313,9 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                     // SAFETY: as above.
                     send_frame(port, unsafe { (*main).message() });
                 }
+                // `answer` serves this command: a NAK gets nothing until its
+                // answer is out.
+                last = last.after(Step::Command);
                 // The message, then any that came while it ran and must run
                 // after it (echoed when they came).
                 loop {
@@ -321,7 +329,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                         .answered
                         .and_then(|len| aborted(ran.finish, answer, len))
                     {
-                        last = twin::Sent::Answer(len);
+                        last = last.after(Step::Frame(len));
                         send_frame(port, &answer[..len]);
                     }
                     // The decoder that read the host meanwhile holds what came
@@ -335,7 +343,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
             // A bad LRC or a message too long: ask for the frame again.
             Some(_) => {
                 port.write(&twin::NAK_FRAME);
-                last = twin::Sent::Nak;
+                last = last.after(Step::Nak);
             }
         }
     }
@@ -372,7 +380,7 @@ fn run(
             waiting.gate.admit(message);
         }
         waiting.side = side;
-        waiting.sent = twin::Sent::Nothing;
+        waiting.sent = waiting.sent.after(Step::Command);
         waiting.link = Link::Listening { slot, seq };
     }
     let answered = command();
