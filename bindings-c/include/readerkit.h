@@ -1384,11 +1384,14 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
 /*
  The reader goes to sleep (system sleep, selective suspend): the card, if one is
  in, is powered down through the driver's POWER (its ATR and protocol are
- forgotten). `*card_before` (aligned, not inside the device storage) says whether
- a card was in, for [`rk_device_resume`]. Errors (nothing written): from inside a
- callback `RK_STATUS_DEVICE_BUSY` and nothing changes; a POWER callback that
- fails to power the card down, its status (the card is then unpowered, as after
- any failed POWER; on waking, pass `true`: a card was in).
+ forgotten), and the device is asleep until [`rk_device_resume`]; it remembers
+ whether a card was in. `*card_before` (aligned, not inside the device storage)
+ says so, for information. Already asleep: nothing is done
+ again, and `*card_before` is the first call's answer. Errors (nothing written):
+ from inside a callback `RK_STATUS_DEVICE_BUSY` and nothing changes (the device
+ stays awake); a POWER callback that fails to power the card down, its status
+ (the card is then unpowered, as after any failed POWER; the device is asleep
+ all the same and takes the card as in, so waking reports its removal).
 
  # Safety
 
@@ -1397,18 +1400,19 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
 rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
 
 /*
- The reader woke up, with a card in it if `present_now`. It saw no card events
- while asleep and the card may have been swapped: a removal is reported if a card
- was in before (`card_before`, [`rk_device_suspend`]'s answer) and an insertion
- if one is in now, and both are applied at once (the card is then present and
- unpowered; a pending IS_PRESENT / IS_ABSENT completes through
- `tracking_complete`).
+ The reader woke up, with a card in it if `present_now`. Only if the device is
+ asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
+ may have been swapped, so a removal is reported if a card was in when it went
+ to sleep and an insertion if one is in now, both are applied at once (the card
+ is then present and unpowered; a pending IS_PRESENT / IS_ABSENT completes
+ through `tracking_complete`), and the device is awake. Awake (no suspend
+ before, or a second resume): nothing is done, and `RK_STATUS_SUCCESS`.
 
  # Safety
 
  `dev` is NULL or device storage.
  */
-rk_status rk_device_resume(const rk_device *dev, bool card_before, bool present_now);
+rk_status rk_device_resume(const rk_device *dev, bool present_now);
 
 /*
  Give an initialised device its keypad (copied): from then on GET_FEATURE_REQUEST

@@ -490,11 +490,14 @@ pub unsafe extern "C" fn rk_device_card_insertions(
 
 /// The reader goes to sleep (system sleep, selective suspend): the card, if one is
 /// in, is powered down through the driver's POWER (its ATR and protocol are
-/// forgotten). `*card_before` (aligned, not inside the device storage) says whether
-/// a card was in, for [`rk_device_resume`]. Errors (nothing written): from inside a
-/// callback `RK_STATUS_DEVICE_BUSY` and nothing changes; a POWER callback that
-/// fails to power the card down, its status (the card is then unpowered, as after
-/// any failed POWER; on waking, pass `true`: a card was in).
+/// forgotten), and the device is asleep until [`rk_device_resume`]; it remembers
+/// whether a card was in. `*card_before` (aligned, not inside the device storage)
+/// says so, for information. Already asleep: nothing is done
+/// again, and `*card_before` is the first call's answer. Errors (nothing written):
+/// from inside a callback `RK_STATUS_DEVICE_BUSY` and nothing changes (the device
+/// stays awake); a POWER callback that fails to power the card down, its status
+/// (the card is then unpowered, as after any failed POWER; the device is asleep
+/// all the same and takes the card as in, so waking reports its removal).
 ///
 /// # Safety
 ///
@@ -508,22 +511,19 @@ pub unsafe extern "C" fn rk_device_suspend(
     unsafe { try_answer(dev, card_before, check_ptr, |d| d.suspend().map_err(to_rk)) }
 }
 
-/// The reader woke up, with a card in it if `present_now`. It saw no card events
-/// while asleep and the card may have been swapped: a removal is reported if a card
-/// was in before (`card_before`, [`rk_device_suspend`]'s answer) and an insertion
-/// if one is in now, and both are applied at once (the card is then present and
-/// unpowered; a pending IS_PRESENT / IS_ABSENT completes through
-/// `tracking_complete`).
+/// The reader woke up, with a card in it if `present_now`. Only if the device is
+/// asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
+/// may have been swapped, so a removal is reported if a card was in when it went
+/// to sleep and an insertion if one is in now, both are applied at once (the card
+/// is then present and unpowered; a pending IS_PRESENT / IS_ABSENT completes
+/// through `tracking_complete`), and the device is awake. Awake (no suspend
+/// before, or a second resume): nothing is done, and `RK_STATUS_SUCCESS`.
 ///
 /// # Safety
 ///
 /// `dev` is NULL or device storage.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_device_resume(
-    dev: *const rk_device,
-    card_before: bool,
-    present_now: bool,
-) -> rk_status {
+pub unsafe extern "C" fn rk_device_resume(dev: *const rk_device, present_now: bool) -> rk_status {
     // SAFETY: forwarded contract.
-    unsafe { on_device(dev, |d| d.resume(card_before, present_now)) }
+    unsafe { on_device(dev, |d| d.resume(present_now)) }
 }

@@ -3,7 +3,7 @@
 //! PnP state and system power.
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::device::{Device, Outcome, ReaderFunctions};
+use readerkit::device::{Device, Outcome, ReaderFunctions, Sleep};
 use readerkit::event::CardEvent;
 use readerkit::ioctl::{Ioctl, Request};
 use readerkit::platform::{ContextId, Mutex, Platform};
@@ -120,18 +120,6 @@ enum Owner {
 /// Largest input copied to the stack; longer inputs go through the scratch buffer.
 pub const INLINE_INPUT: usize = 272;
 
-/// The system power state, as the reader keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Power {
-    /// S0: requests are served.
-    Awake,
-    /// Sleeping (S1..S5), with whether a card was in before.
-    Asleep {
-        /// A card was in the reader when it went to sleep.
-        card_before: bool,
-    },
-}
-
 /// What [`WdmReader::dispatch`] did with an IRP.
 #[derive(Debug)]
 pub enum Dispatch<I> {
@@ -152,7 +140,6 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     device: Device<WdmPlatform<K, I>, D, EVENTS>,
     owner: K::Short<Owner>,
     pnp: K::Short<PnpState>,
-    power: K::Short<Power>,
     hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
     /// The most this reader logs (see [`crate::trace`]).
@@ -179,7 +166,6 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             device: Device::new(WdmPlatform::new(), functions, driver, reader, vendor),
             owner: K::Short::new(Owner::Nobody),
             pnp: K::Short::new(PnpState::NotStarted),
-            power: K::Short::new(Power::Awake),
             hooks,
             scratch: K::Serial::new([0; SCRATCH]),
             log_level: K::Short::new(Level::Info),
@@ -227,9 +213,10 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         self.pnp.lock(|p| *p = state);
     }
 
-    /// `true` between a sleep and the following wake-up.
+    /// `true` between a sleep and the following wake-up (the core's
+    /// [`Device::asleep`]).
     pub fn asleep(&self) -> bool {
-        self.power.lock(|p| *p != Power::Awake)
+        self.device.asleep()
     }
 
     /// `true` while a handle is open.
@@ -524,42 +511,23 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// pending tracking IRP get `STATUS_DEVICE_NOT_READY` until wake-up. Waking:
     /// the wake hook says whether a card is in now, then [`Device::resume`]
     /// reports a removal and an insertion for a card that may have been swapped
-    /// (smclib's sample does the same); a pending tracking IRP completes.
+    /// (smclib's sample does the same); a pending tracking IRP completes. A
+    /// repeated sleep or wake does nothing (the power manager sends a device's
+    /// system SET_POWER IRPs one at a time).
     pub fn set_system_power(&self, state: u32) {
         if state == crate::irp::POWER_SYSTEM_WORKING {
-            let Power::Asleep { card_before } =
-                self.power.lock(|p| core::mem::replace(p, Power::Awake))
-            else {
+            let Sleep::Asleep { card_before } = self.device.sleep_state() else {
                 return;
             };
             let present_now = match self.hooks.wake {
                 Some(wake) => self.device.with_driver(wake),
                 None => card_before,
             };
-            self.device.resume(card_before, present_now);
-        } else {
-            let fell_asleep = self.power.lock(|p| {
-                let awake = *p == Power::Awake;
-                if awake {
-                    *p = Power::Asleep { card_before: false };
-                }
-                awake
-            });
-            if !fell_asleep {
-                return;
-            }
+            self.device.resume(present_now);
+        } else if !self.asleep() {
             // The system sleeps whatever the card does (a system SET_POWER cannot
-            // fail): a power-down that failed leaves a card in, so on waking it is
-            // taken as possibly swapped, as one powered down is.
-            let card_before = self.device.suspend().unwrap_or(true);
-            self.power.lock(|p| {
-                if let Power::Asleep {
-                    card_before: before,
-                } = p
-                {
-                    *before = card_before;
-                }
-            });
+            // fail); the core takes a card whose power-down failed as in.
+            let _ = self.device.suspend();
             if let Some(sleep) = self.hooks.sleep {
                 self.device.with_driver(sleep);
             }

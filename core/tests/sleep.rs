@@ -1,7 +1,7 @@
 //! The reader's sleep and wake-up: [`Device::suspend`] powers the card down,
 //! [`Device::resume`] reports what may have changed while the reader saw nothing.
 
-use readerkit::device::AtrBuffer;
+use readerkit::device::{AtrBuffer, Sleep};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::{CardState, Failure, ReaderFunctions, Status};
 use readerkit_testkit::client::*;
@@ -11,6 +11,9 @@ use readerkit_testkit::memory::*;
 fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     let dev = device();
     assert_eq!(dev.suspend(), Ok(false), "no card: nothing to power down");
+    assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: false });
+    dev.resume(false);
+    assert_eq!(dev.state(), CardState::Absent);
     dev.card_inserted();
     let mut atr = [0u8; 33];
     dev.power_card(PowerAction::ColdReset, &mut atr).unwrap();
@@ -25,17 +28,75 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     // Asleep, a tracking request for the removal waits.
     let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
     assert_eq!(outcome, readerkit::Outcome::Pending);
+    assert!(dev.asleep());
+    assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: true });
     // Woken with a card in: the old one counts as removed, a new one as inserted.
-    dev.resume(true, true);
+    dev.resume(true);
+    assert!(!dev.asleep());
     assert!(dev.state().card_present());
     assert!(dev.card_capabilities().is_none(), "unpowered, no ATR");
     assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
     assert_eq!(dev.platform().completions(), [Status::Success]);
     // Woken without the card it had: absent. Without a card before and after: no event.
-    dev.resume(true, false);
+    assert_eq!(dev.suspend(), Ok(true));
+    dev.resume(false);
     assert_eq!(dev.state(), CardState::Absent);
-    dev.resume(false, false);
+    assert_eq!(dev.suspend(), Ok(false));
+    assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: false });
+    dev.resume(false);
     assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
+}
+
+#[test]
+fn a_second_suspend_does_nothing_and_answers_as_the_first() {
+    let dev = device();
+    dev.card_inserted();
+    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
+        .unwrap();
+    assert_eq!(dev.suspend(), Ok(true));
+    assert_eq!(dev.with_driver(|r| r.calls.clone()), ["power", "power"]);
+    // A card put in and powered while asleep (a driver that still reports):
+    // a second suspend neither powers it down nor forgets the first answer.
+    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
+        .unwrap();
+    let calls = dev.with_driver(|r| r.calls.len());
+    assert_eq!(dev.suspend(), Ok(true), "as the first answered");
+    assert_eq!(dev.with_driver(|r| r.calls.len()), calls, "no power-down");
+    assert!(dev.state().card_powered(), "still powered");
+    assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: true });
+    // One resume wakes it; the removal is reported once.
+    let insertions = dev.card_insertions();
+    dev.resume(true);
+    assert!(!dev.asleep());
+    assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
+}
+
+#[test]
+fn resume_without_a_suspend_reports_nothing() {
+    let dev = device();
+    dev.card_inserted();
+    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
+        .unwrap();
+    let (before, insertions) = (dev.state(), dev.card_insertions());
+    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
+    assert_eq!(outcome, readerkit::Outcome::Pending);
+    // Awake: no removal, no insertion, the card keeps its power and ATR.
+    dev.resume(true);
+    dev.resume(false);
+    assert_eq!(dev.state(), before);
+    assert!(dev.card_capabilities().is_some(), "its ATR kept");
+    assert_eq!(dev.card_insertions(), insertions);
+    assert!(
+        dev.platform().completions().is_empty(),
+        "IS_ABSENT still waits"
+    );
+    // A second resume after a suspend does nothing either.
+    assert_eq!(dev.suspend(), Ok(true));
+    dev.resume(true);
+    assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
+    dev.resume(false);
+    assert!(dev.state().card_present(), "no second removal");
     assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
 }
 
@@ -72,6 +133,17 @@ fn suspend_reports_a_failing_power_down_instead_of_a_card_powered_down() {
     // As after any failed POWER: the card is in, unpowered, its ATR forgotten.
     assert!(dev.state().card_present());
     assert!(dev.card_capabilities().is_none());
+    // Asleep all the same, with the card taken as in.
+    assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: true });
+    assert_eq!(dev.suspend(), Ok(true), "already asleep: the card was in");
+    // Waking, with or without a card, reports its removal: a pending IS_ABSENT
+    // completes.
+    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
+    assert_eq!(outcome, readerkit::Outcome::Pending);
+    dev.resume(false);
+    assert!(!dev.asleep());
+    assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(dev.platform().completions(), [Status::Success]);
 }
 
 /// A POWER callback that powers the card up as [`power`] does and says the card
@@ -103,9 +175,9 @@ fn suspend_reports_a_callbacks_no_media_while_the_card_is_still_in() {
     // No removal seen: the card is still in, so suspend may not say none was.
     assert_eq!(dev.suspend(), Err(Status::NoMedia), "the callback's status");
     assert!(dev.state().card_present());
-    // Waking with a card (perhaps another): taken as a swap, as a failed
-    // power-down's caller is told (`card_before` true).
-    dev.resume(true, true);
+    // Waking with a card (perhaps another): taken as a swap, since the failed
+    // power-down left the device asleep with a card in.
+    dev.resume(true);
     assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
 }
 
@@ -130,6 +202,12 @@ fn suspend_from_inside_a_callback_is_refused_and_changes_nothing() {
         ["power"],
         "no power-down"
     );
+    // Still awake: a later resume reports no removal and keeps the card powered.
+    assert!(!dev.asleep());
+    let insertions = dev.card_insertions();
+    dev.resume(true);
+    assert_eq!(dev.state(), before, "still powered after the resume");
+    assert_eq!(dev.card_insertions(), insertions, "no swap reported");
     assert_eq!(
         dev.suspend(),
         Ok(true),

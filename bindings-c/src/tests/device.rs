@@ -685,9 +685,9 @@ impl Fixture {
         self.read(rk_device_suspend)
     }
 
-    fn resume(&self, card_before: bool, present_now: bool) {
+    fn resume(&self, present_now: bool) {
         // SAFETY: an initialised device.
-        let st = unsafe { rk_device_resume(self.dev(), card_before, present_now) };
+        let st = unsafe { rk_device_resume(self.dev(), present_now) };
         assert_eq!(st, RK_STATUS_SUCCESS);
     }
 }
@@ -702,7 +702,7 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     assert_eq!(f.insertions(), 0);
     assert!(!f.suspend(), "no card in");
     assert_eq!(c.power_calls.get(), 0, "nothing to power down");
-    f.resume(false, false);
+    f.resume(false);
     assert_eq!(f.state(), ABSENT);
     f.insert();
     assert_eq!(f.insertions(), 1);
@@ -716,13 +716,17 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     assert_eq!(f.state(), SWALLOWED, "unpowered");
     // A card in on waking: maybe another one. The removal completes IS_ABSENT, the
     // insertion counts.
-    f.resume(true, true);
+    f.resume(true);
     assert_eq!(*c.completions.borrow(), vec![RK_STATUS_SUCCESS]);
     assert_eq!(f.insertions(), 2, "a new card for a polling host");
     assert_eq!(f.state(), SWALLOWED, "present, unpowered");
+    // Awake: a second resume reports nothing (no removal, no new card).
+    f.resume(true);
+    assert_eq!(f.insertions(), 2);
+    assert_eq!(c.completions.borrow().len(), 1);
     // Taken out while asleep.
     assert!(f.suspend());
-    f.resume(true, false);
+    f.resume(false);
     assert_eq!(f.state(), ABSENT);
     assert_eq!(f.insertions(), 2);
     // Refused: a NULL or inside-the-device out-pointer, no device.
@@ -734,7 +738,7 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     let st = unsafe { rk_device_card_insertions(f.dev(), inside) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     // SAFETY: NULL is refused.
-    let st = unsafe { rk_device_resume(ptr::null(), true, true) };
+    let st = unsafe { rk_device_resume(ptr::null(), true) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
 }
 
@@ -750,5 +754,11 @@ fn suspend_reports_a_power_down_that_failed_and_writes_nothing() {
     assert_eq!(c.last_power.get(), RK_POWER_DOWN);
     assert!(!card_before, "nothing written");
     assert_eq!(f.state(), SWALLOWED, "unpowered, as after any failed POWER");
-    assert!(f.suspend(), "a card is in: it powers down now");
+    // Asleep all the same, with the card taken as in: a second suspend does
+    // nothing and says so; waking without a card reports the removal.
+    let power_calls = c.power_calls.get();
+    assert!(f.suspend(), "a card was in");
+    assert_eq!(c.power_calls.get(), power_calls, "no second power-down");
+    f.resume(false);
+    assert_eq!(f.state(), ABSENT, "the removal reported");
 }

@@ -170,10 +170,14 @@ int main(void)
         CHECK(card_before);
         CHECK(drv.last_power == RK_POWER_DOWN);
         CHECK(state() == STATE_SWALLOWED);
-        CHECK_ST(rk_device_resume(&dev, card_before, true), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_resume(&dev, true), RK_STATUS_SUCCESS);
         CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);
         CHECK(after == before + 1);
         CHECK(state() == STATE_SWALLOWED);
+        /* Awake: a second resume reports no swap. */
+        CHECK_ST(rk_device_resume(&dev, true), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);
+        CHECK(after == before + 1);
         CHECK_ST(power(RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
         CHECK(state() == STATE_NEGOTIABLE);
     }

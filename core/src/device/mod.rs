@@ -65,6 +65,7 @@ pub use callbacks::{
 pub use logged::{RequestLog, submit_logged};
 pub use perf::PerfCounters;
 pub use pinpad::{KeyFn, PinPad, PromptFn};
+pub use sleep::Sleep;
 
 use core::fmt;
 
@@ -193,6 +194,8 @@ pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> 
     /// outside the serialization lock so that it can be read from a callback.
     last_error: AtomicU32,
     card: P::Short<CardSlot>,
+    /// Whether the reader sleeps ([`Device::suspend`], [`Device::resume`]).
+    sleep: P::Short<Sleep>,
     events: EventQueue<EVENTS>,
     perf: PerfCounters,
 }
@@ -231,6 +234,7 @@ where
         out.field("serial_holder", &self.serial_holder)
             .field("last_error", &self.last_error);
         self.card.lock(|card| out.field("card", card));
+        self.sleep.lock(|sleep| out.field("sleep", sleep));
         out.field("events", &self.events)
             .field("perf", &self.perf)
             .finish()
@@ -260,6 +264,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             serial_holder: AtomicUsize::new(NO_HOLDER),
             last_error: AtomicU32::new(0),
             card: P::Short::new(CardSlot::new()),
+            sleep: P::Short::new(Sleep::Awake),
             events: EventQueue::new(),
             perf: PerfCounters::new(),
         }

@@ -1,29 +1,83 @@
 //! The reader's sleep and wake-up (system sleep, selective suspend): what a binding
 //! calls around a low-power state so that the card state stays true. A sleeping
 //! reader sees no card events, so on waking the card is taken as possibly swapped.
+//!
+//! The device keeps whether it sleeps ([`Sleep`], under the short lock), so a
+//! binding only says when the reader goes to sleep ([`Device::suspend`]) and wakes
+//! ([`Device::resume`]); repeated or unmatched calls are harmless.
 
 use super::Device;
 use crate::ioctl::{ATR_BUFFER_LEN, PowerAction};
-use crate::platform::Platform;
+use crate::platform::{Mutex, Platform};
 use crate::status::Status;
+
+/// Whether the reader sleeps, as [`Device::suspend`] and [`Device::resume`] set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sleep {
+    /// Awake: card events are seen as they happen (the state of a new device).
+    Awake,
+    /// Asleep, from the start of [`Device::suspend`] until [`Device::resume`].
+    Asleep {
+        /// A card was in the reader when it went to sleep (or may have been: its
+        /// power-down failed), so waking reports its removal.
+        card_before: bool,
+    },
+}
 
 impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// The reader goes to sleep (system sleep, selective suspend): the card, if one
     /// is in, is powered down (the core's POWER request, so its ATR and protocol are
-    /// forgotten). Returns whether a card was in, for [`Device::resume`].
+    /// forgotten) and the device is asleep ([`Sleep::Asleep`]) from the start of the
+    /// call until [`Device::resume`]. Returns whether a card was in.
+    ///
+    /// Already asleep: nothing is done again, and the answer is whether a card was
+    /// in when the reader went to sleep (`true` after a power-down that failed).
     ///
     /// Errors, as the POWER request answers them: [`Status::DeviceBusy`] when
     /// called from inside one of this device's callbacks (nothing changes, a card
-    /// or not); the power-down callback's own status when it fails (a card was
-    /// in; it is then unpowered and its ATR forgotten, as after any failed POWER).
-    /// A card whose removal is seen before or during its power-down is no card:
-    /// `Ok(false)`. A device without a POWER callback has nothing to power down:
-    /// `Ok` at once.
+    /// or not, and the device stays awake); the power-down callback's own status
+    /// when it fails (a card was in; it is then unpowered and its ATR forgotten, as
+    /// after any failed POWER). The device is asleep all the same, and takes the
+    /// card as in: on waking it is reported removed, since it may have been
+    /// swapped. A card whose removal is seen before or during its power-down is no
+    /// card: `Ok(false)`. A device without a POWER callback has nothing to power
+    /// down: `Ok` at once.
     pub fn suspend(&self) -> Result<bool, Status> {
         if self.in_own_callback() {
             return Err(Status::DeviceBusy);
         }
-        if !self.state().card_present() {
+        let card_in = self.state().card_present();
+        let already = self.sleep.lock(|sleep| match *sleep {
+            Sleep::Awake => {
+                *sleep = Sleep::Asleep {
+                    card_before: card_in,
+                };
+                None
+            }
+            Sleep::Asleep { card_before } => Some(card_before),
+        });
+        if let Some(card_before) = already {
+            return Ok(card_before);
+        }
+        let powered_down = self.power_down_for_sleep(card_in);
+        // A power-down that failed leaves a card in: taken as possibly swapped.
+        let card_before = powered_down.unwrap_or(true);
+        self.sleep.lock(|sleep| {
+            // A resume that came meanwhile woke the device: it stays awake.
+            if let Sleep::Asleep {
+                card_before: before,
+            } = sleep
+            {
+                *before = card_before;
+            }
+        });
+        powered_down
+    }
+
+    /// Power the card down for [`Device::suspend`]; `card_in`: one was in at the
+    /// start. Returns whether a card was in.
+    fn power_down_for_sleep(&self, card_in: bool) -> Result<bool, Status> {
+        if !card_in {
             return Ok(false);
         }
         if self.functions.power.is_none() {
@@ -40,12 +94,22 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         }
     }
 
-    /// The reader woke up, with a card in it if `present_now`. It saw no events
-    /// while asleep and the card may have been swapped, so a removal is reported if
-    /// a card was in before (`card_before`, [`Device::suspend`]'s answer) and an
-    /// insertion if one is in now, and both are applied: the card is then present
-    /// and unpowered, and a pending tracking request completes.
-    pub fn resume(&self, card_before: bool, present_now: bool) {
+    /// The reader woke up, with a card in it if `present_now`. Only if the device
+    /// is asleep ([`Device::suspend`]): it saw no events while asleep and the card
+    /// may have been swapped, so a removal is reported if a card was in before
+    /// ([`Sleep::Asleep`]'s `card_before`) and an insertion if one is in now, both
+    /// are applied (the card is then present and unpowered, and a pending tracking
+    /// request completes), and the device is awake.
+    ///
+    /// Awake (no suspend before, or a second resume): nothing is done, so a resume
+    /// without a suspend reports no removal that did not happen.
+    pub fn resume(&self, present_now: bool) {
+        let Sleep::Asleep { card_before } = self
+            .sleep
+            .lock(|sleep| core::mem::replace(sleep, Sleep::Awake))
+        else {
+            return;
+        };
         if card_before {
             self.card_removed();
         }
@@ -53,5 +117,16 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             self.card_inserted();
         }
         self.process_events();
+    }
+
+    /// Whether the reader sleeps now ([`Sleep`]). A snapshot: it can change right
+    /// after.
+    pub fn sleep_state(&self) -> Sleep {
+        self.sleep.lock(|sleep| *sleep)
+    }
+
+    /// `true` between [`Device::suspend`] (from its start) and [`Device::resume`].
+    pub fn asleep(&self) -> bool {
+        self.sleep_state() != Sleep::Awake
     }
 }

@@ -175,10 +175,10 @@ pub(crate) fn op_device(kind: u8) {
         }
         6 => answer_call(site, dev, "rk_device_suspend", rk_device_suspend).0,
         7 => {
-            let (before, now) = (byte() & 1 == 1, byte() & 1 == 1);
+            let now = byte() & 1 == 1;
             // SAFETY: as above.
             site.run("rk_device_resume", || unsafe {
-                rk_device_resume(dev.ptr(), before, now)
+                rk_device_resume(dev.ptr(), now)
             })
         }
         8 => {
