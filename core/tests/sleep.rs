@@ -1,11 +1,18 @@
 //! The reader's sleep and wake-up: [`Device::suspend`] powers the card down,
 //! [`Device::resume`] reports what may have changed while the reader saw nothing.
 
-use readerkit::device::{AtrBuffer, Sleep};
+use readerkit::device::{AtrBuffer, Device, Sleep};
 use readerkit::ioctl::{Ioctl, PowerAction};
+use readerkit::platform::Platform;
 use readerkit::{CardState, Failure, ReaderFunctions, Status};
 use readerkit_testkit::client::*;
 use readerkit_testkit::memory::*;
+
+/// A card inserted and powered (cold reset).
+fn insert_and_power<P: Platform, const E: usize>(dev: &Device<P, MemReader, E>) {
+    dev.card_inserted();
+    power_up(dev).unwrap();
+}
 
 #[test]
 fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
@@ -51,15 +58,12 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
 #[test]
 fn a_second_suspend_does_nothing_and_answers_as_the_first() {
     let dev = device();
-    dev.card_inserted();
-    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
-        .unwrap();
+    insert_and_power(&dev);
     assert_eq!(dev.suspend(), Ok(true));
     assert_eq!(dev.with_driver(|r| r.calls.clone()), ["power", "power"]);
     // A card put in and powered while asleep (a driver that still reports):
     // a second suspend neither powers it down nor forgets the first answer.
-    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
-        .unwrap();
+    power_up(&dev).unwrap();
     let calls = dev.with_driver(|r| r.calls.len());
     assert_eq!(dev.suspend(), Ok(true), "as the first answered");
     assert_eq!(dev.with_driver(|r| r.calls.len()), calls, "no power-down");
@@ -75,9 +79,7 @@ fn a_second_suspend_does_nothing_and_answers_as_the_first() {
 #[test]
 fn resume_without_a_suspend_reports_nothing() {
     let dev = device();
-    dev.card_inserted();
-    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
-        .unwrap();
+    insert_and_power(&dev);
     let (before, insertions) = (dev.state(), dev.card_insertions());
     let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
     assert_eq!(outcome, readerkit::Outcome::Pending);
@@ -122,9 +124,7 @@ fn suspend_reports_a_failing_power_down_instead_of_a_card_powered_down() {
         },
         &with_tck(ATR_T0_T1),
     );
-    dev.card_inserted();
-    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
-        .unwrap();
+    insert_and_power(&dev);
     assert_eq!(
         dev.suspend(),
         Err(Status::DeviceBusy),
@@ -168,9 +168,7 @@ fn suspend_reports_a_callbacks_no_media_while_the_card_is_still_in() {
         },
         &with_tck(ATR_T0_T1),
     );
-    dev.card_inserted();
-    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
-        .unwrap();
+    insert_and_power(&dev);
     let insertions = dev.card_insertions();
     // No removal seen: the card is still in, so suspend may not say none was.
     assert_eq!(dev.suspend(), Err(Status::NoMedia), "the callback's status");
@@ -190,9 +188,7 @@ fn suspend_from_inside_a_callback_is_refused_and_changes_nothing() {
         Err(Status::DeviceBusy),
         "refused with no card, too"
     );
-    dev.card_inserted();
-    dev.power_card(PowerAction::ColdReset, &mut [0; 33])
-        .unwrap();
+    insert_and_power(&dev);
     let before = dev.state();
     assert_eq!(dev.with_driver(|_| dev.suspend()), Err(Status::DeviceBusy));
     assert_eq!(dev.state(), before, "still powered");
