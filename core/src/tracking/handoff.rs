@@ -34,8 +34,8 @@ use crate::status::Status;
 pub trait Cancelable {
     /// An identity (an IRP's address), to match a cancel notification with it.
     fn id(&self) -> usize;
-    /// The identity of the open handle it came through (a WDM file object; 0 if
-    /// none), the same for every request of that handle.
+    /// The identity of the open handle it came through (in WDM the IRP's file
+    /// object; 0 if none), the same for every request of that handle.
     fn handle(&self) -> usize;
     /// Let the OS cancel it from now on (`IoSetCancelRoutine(irp, routine)`).
     fn arm_cancel(&mut self);
@@ -57,7 +57,7 @@ pub enum State<I> {
     /// that arrived before the object was parked.
     Reserved {
         /// The handle the request came through ([`Cancelable::handle`]).
-        file: usize,
+        handle: usize,
         /// The core's status, if it came first.
         early: Option<Status>,
     },
@@ -122,25 +122,29 @@ impl<I: Cancelable, S: Mutex<State<I>>> Handoff<I, S> {
         }
     }
 
-    /// Reserve the hand-off for a tracking request about to enter the core, from
-    /// the handle `file`; `false` if another one is pending (`STATUS_DEVICE_BUSY`).
-    pub fn reserve(&self, file: usize) -> bool {
+    /// Reserve the hand-off for a tracking request about to enter the core, which
+    /// came through `handle` ([`Cancelable::handle`]); `false` if another one is
+    /// pending (`STATUS_DEVICE_BUSY`).
+    pub fn reserve(&self, handle: usize) -> bool {
         self.state.lock(|s| match s {
             State::Idle => {
-                *s = State::Reserved { file, early: None };
+                *s = State::Reserved {
+                    handle,
+                    early: None,
+                };
                 true
             }
             _ => false,
         })
     }
 
-    /// `true` if the tracking request reserved or pending came through the handle
-    /// `file` (which is being cleaned up or closed).
-    pub fn held_by(&self, file: usize) -> bool {
+    /// `true` if the tracking request reserved or pending came through `handle`
+    /// ([`Cancelable::handle`]; the handle is being cleaned up or closed).
+    pub fn held_by(&self, handle: usize) -> bool {
         self.state.lock(|s| match s {
             State::Idle => false,
-            State::Reserved { file: f, .. } => *f == file,
-            State::Parked { request, .. } => request.handle() == file,
+            State::Reserved { handle: h, .. } => *h == handle,
+            State::Parked { request, .. } => request.handle() == handle,
         })
     }
 
