@@ -1,10 +1,12 @@
-//! Model checking of the event queue and the tracking hand-off with loom.
+//! Model checking with loom of the event queue, the core's card tracking, and the
+//! tracking hand-off ([`Handoff`]) of a pending request object that its OS can
+//! cancel on its own (a WDM IRP).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p readerkit --test loom --release`.
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use loom::thread;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
@@ -12,6 +14,7 @@ use readerkit::event::{CardEvent, EventQueue, Popped};
 use readerkit::ioctl::Ioctl;
 use readerkit::platform::{Mutex, Platform};
 use readerkit::tracking::Wait;
+use readerkit::tracking::handoff::{Cancelable, Handoff, OnCancel, Parked, State};
 use readerkit::{Device, Failure, Outcome, ReaderFunctions, Status};
 
 struct LoomMutex<T>(loom::sync::Mutex<T>);
@@ -25,10 +28,39 @@ impl<T> Mutex<T> for LoomMutex<T> {
     }
 }
 
-/// Counts completions: successes and cancellations.
-struct LoomPlatform {
+/// The tracking completions the core decided: successes and cancellations.
+#[derive(Default)]
+struct Decided {
     successes: AtomicUsize,
     cancellations: AtomicUsize,
+}
+
+impl Decided {
+    fn record(&self, status: Status) {
+        match status {
+            Status::Success => self.successes.fetch_add(1, Ordering::SeqCst),
+            Status::Cancelled => self.cancellations.fetch_add(1, Ordering::SeqCst),
+            other => panic!("unexpected completion {other:?}"),
+        };
+    }
+
+    /// The one status decided, `None` if none was; panics on more than one.
+    fn only(&self) -> Option<Status> {
+        match (
+            self.successes.load(Ordering::SeqCst),
+            self.cancellations.load(Ordering::SeqCst),
+        ) {
+            (0, 0) => None,
+            (1, 0) => Some(Status::Success),
+            (0, 1) => Some(Status::Cancelled),
+            (s, c) => panic!("{s} successes and {c} cancellations decided"),
+        }
+    }
+}
+
+/// Records the tracking completions the core hands it.
+struct LoomPlatform {
+    decided: Decided,
 }
 
 impl Platform for LoomPlatform {
@@ -36,11 +68,7 @@ impl Platform for LoomPlatform {
     type Short<T> = LoomMutex<T>;
 
     fn complete_tracking(&self, status: Status) {
-        match status {
-            Status::Success => self.successes.fetch_add(1, Ordering::SeqCst),
-            Status::Cancelled => self.cancellations.fetch_add(1, Ordering::SeqCst),
-            other => panic!("unexpected completion {other:?}"),
-        };
+        self.decided.record(status);
     }
 }
 
@@ -48,12 +76,9 @@ fn track(_: &mut (), _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 
-fn device() -> Device<LoomPlatform, (), 2> {
+fn device_on<P: Platform>(platform: P) -> Device<P, (), 2> {
     Device::new(
-        LoomPlatform {
-            successes: AtomicUsize::new(0),
-            cancellations: AtomicUsize::new(0),
-        },
+        platform,
         ReaderFunctions {
             card_tracking: Some(track),
             ..ReaderFunctions::NONE
@@ -64,7 +89,13 @@ fn device() -> Device<LoomPlatform, (), 2> {
     )
 }
 
-fn is_present(dev: &Device<LoomPlatform, (), 2>) -> Outcome {
+fn device() -> Device<LoomPlatform, (), 2> {
+    device_on(LoomPlatform {
+        decided: Decided::default(),
+    })
+}
+
+fn is_present<P: Platform>(dev: &Device<P, (), 2>) -> Outcome {
     dev.control(Ioctl::IsPresent.code(), &[], &mut [])
 }
 
@@ -117,9 +148,9 @@ fn insertion_racing_is_present_completes_exactly_once() {
             Outcome::Pending => 0,
             other => panic!("{other:?}"),
         };
-        let p = dev.platform();
-        assert_eq!(inline + p.successes.load(Ordering::SeqCst), 1);
-        assert_eq!(p.cancellations.load(Ordering::SeqCst), 0);
+        let d = &dev.platform().decided;
+        assert_eq!(inline + d.successes.load(Ordering::SeqCst), 1);
+        assert_eq!(d.cancellations.load(Ordering::SeqCst), 0);
     });
 }
 
@@ -135,9 +166,220 @@ fn cancel_racing_insertion_completes_exactly_once() {
         dev.card_inserted();
         dev.process_events();
         let cancelled = canceller.join().unwrap();
-        let p = dev.platform();
-        let total = p.successes.load(Ordering::SeqCst) + p.cancellations.load(Ordering::SeqCst);
-        assert_eq!(total, 1);
-        assert_eq!(cancelled, p.cancellations.load(Ordering::SeqCst) == 1);
+        let decided = dev.platform().decided.only().expect("one completion");
+        assert_eq!(cancelled, decided == Status::Cancelled);
+    });
+}
+
+// The hand-off of a pending IRP, as the WDM binding runs it (`bindings-wdm`'s
+// `WdmReader::device_control`, `cancel_routine` and `WdmPlatform::complete_tracking`),
+// over the core's tracking: every parked IRP is completed exactly once, with the
+// status the core decided.
+
+/// Preemptions per run in the three-thread model (unbounded takes more than ten
+/// minutes).
+const PREEMPTIONS: usize = 4;
+
+/// The IRP's identity ([`Cancelable::id`]) and its handle's.
+const IRP: usize = 0x1000;
+const HANDLE: usize = 7;
+
+/// What the I/O manager knows of one IRP: its cancel routine (set or not;
+/// `IoSetCancelRoutine` is an atomic exchange), `Irp->Cancel`, and its
+/// completions and their status.
+#[derive(Default)]
+struct IrpRecord {
+    routine: AtomicBool,
+    cancel: AtomicBool,
+    completions: AtomicUsize,
+    status: AtomicU32,
+}
+
+/// An IRP double over its record.
+struct LoomIrp(Arc<IrpRecord>);
+
+impl LoomIrp {
+    /// `IoCompleteRequest`, which bug-checks an IRP whose cancel routine is still set.
+    fn complete(self, status: Status) {
+        assert!(
+            !self.0.routine.load(Ordering::SeqCst),
+            "completed with its cancel routine set"
+        );
+        self.0.status.store(status.to_ntstatus(), Ordering::SeqCst);
+        self.0.completions.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Cancelable for LoomIrp {
+    fn id(&self) -> usize {
+        IRP
+    }
+    fn handle(&self) -> usize {
+        HANDLE
+    }
+    fn arm_cancel(&mut self) {
+        // An exchange, as IoSetCancelRoutine's: with a plain store, loom finds the
+        // request path missing a `Cancel` the OS set before it found no routine.
+        self.0.routine.swap(true, Ordering::SeqCst);
+    }
+    fn disarm_cancel(&mut self) -> bool {
+        self.0.routine.swap(false, Ordering::SeqCst)
+    }
+    fn cancel_requested(&self) -> bool {
+        self.0.cancel.load(Ordering::SeqCst)
+    }
+}
+
+/// A platform that completes the core's decisions through the hand-off.
+struct IrpPlatform {
+    handoff: Handoff<LoomIrp, LoomMutex<State<LoomIrp>>>,
+    decided: Decided,
+}
+
+impl Platform for IrpPlatform {
+    type Serial<T> = LoomMutex<T>;
+    type Short<T> = LoomMutex<T>;
+
+    fn complete_tracking(&self, status: Status) {
+        self.decided.record(status);
+        if let Some((irp, status)) = self.handoff.complete(status) {
+            irp.complete(status);
+        }
+    }
+}
+
+type IrpDevice = Device<IrpPlatform, (), 2>;
+
+fn irp_device() -> Arc<IrpDevice> {
+    Arc::new(device_on(IrpPlatform {
+        handoff: Handoff::new(),
+        decided: Decided::default(),
+    }))
+}
+
+fn irp() -> (LoomIrp, Arc<IrpRecord>) {
+    let record = Arc::new(IrpRecord::default());
+    (LoomIrp(record.clone()), record)
+}
+
+/// The request path of IS_PRESENT: reserve, the core, then complete at once or
+/// park. `true` if the core completed it at once.
+fn request(dev: &IrpDevice, irp: LoomIrp) -> bool {
+    let handoff = &dev.platform().handoff;
+    assert!(handoff.reserve(HANDLE));
+    match is_present(dev) {
+        Outcome::Complete { status, .. } => {
+            handoff.unreserve();
+            irp.complete(status);
+            true
+        }
+        Outcome::Pending => {
+            match handoff.park(irp) {
+                Parked::Waiting => {}
+                Parked::Complete(irp, status) => irp.complete(status),
+                Parked::CancelNow => {
+                    dev.cancel_tracking();
+                }
+            }
+            false
+        }
+    }
+}
+
+/// The OS cancels the IRP on its own: `IoCancelIrp` sets `Cancel` and takes the
+/// cancel routine; if it found one, the routine runs.
+fn os_cancel(dev: &IrpDevice, record: &IrpRecord) {
+    record.cancel.store(true, Ordering::SeqCst);
+    if !record.routine.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    // The routine reads the IRP (`IoReleaseCancelSpinLock(Irp->CancelIrql)`): no one
+    // may have completed (freed) it since the OS took the routine.
+    assert_eq!(
+        record.completions.load(Ordering::SeqCst),
+        0,
+        "the cancel routine runs on a completed IRP"
+    );
+    match dev.platform().handoff.on_cancel(IRP) {
+        OnCancel::Nothing => {}
+        OnCancel::CancelInCore => {
+            dev.cancel_tracking();
+        }
+        OnCancel::Complete(irp, status) => irp.complete(status),
+    }
+}
+
+/// A card is inserted and the event processed.
+fn insert(dev: &IrpDevice) {
+    dev.card_inserted();
+    dev.process_events();
+}
+
+fn spawn(dev: &Arc<IrpDevice>, f: fn(&IrpDevice)) -> thread::JoinHandle<()> {
+    let dev = dev.clone();
+    thread::spawn(move || f(&dev))
+}
+
+/// Once every thread is done: the IRP was completed exactly once, with the status
+/// the core decided (success if it answered at once, `inline`), and the hand-off
+/// is free. Returns that status.
+fn completed_once(dev: &IrpDevice, record: &IrpRecord, inline: bool) -> Status {
+    assert_eq!(record.completions.load(Ordering::SeqCst), 1, "completions");
+    let status = match dev.platform().decided.only() {
+        None if inline => Status::Success,
+        Some(status) if !inline => status,
+        other => panic!("decided {other:?}, answered at once: {inline}"),
+    };
+    assert_eq!(record.status.load(Ordering::SeqCst), status.to_ntstatus());
+    assert!(!dev.platform().handoff.busy(), "the hand-off is free");
+    status
+}
+
+/// The request path of one IRP, raced by an insertion if `insertion` and by the
+/// OS's cancel if `cancel`; the status the IRP was completed with (once).
+fn park_racing(insertion: bool, cancel: bool) -> Status {
+    let dev = irp_device();
+    let (irp, record) = irp();
+    let events = insertion.then(|| spawn(&dev, insert));
+    let os = cancel.then(|| {
+        let (dev, record) = (dev.clone(), record.clone());
+        thread::spawn(move || os_cancel(&dev, &record))
+    });
+    let inline = request(&dev, irp);
+    for racer in events.into_iter().chain(os) {
+        racer.join().unwrap();
+    }
+    completed_once(&dev, &record, inline)
+}
+
+#[test]
+fn handoff_park_racing_an_insertion_completes_once() {
+    loom::model(|| assert_eq!(park_racing(true, false), Status::Success));
+}
+
+#[test]
+fn handoff_park_racing_an_os_cancel_completes_once_cancelled() {
+    loom::model(|| assert_eq!(park_racing(false, true), Status::Cancelled));
+}
+
+#[test]
+fn handoff_insertion_racing_an_os_cancel_completes_once() {
+    loom::model(|| {
+        let dev = irp_device();
+        let (irp, record) = irp();
+        assert!(!request(&dev, irp), "pends");
+        let events = spawn(&dev, insert);
+        os_cancel(&dev, &record);
+        events.join().unwrap();
+        completed_once(&dev, &record, false);
+    });
+}
+
+#[test]
+fn handoff_park_insertion_and_os_cancel_complete_once() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(PREEMPTIONS);
+    model.check(|| {
+        park_racing(true, true);
     });
 }

@@ -23,6 +23,10 @@
 //! The hand-off is reserved *before* the core sees a tracking request, so a second
 //! one is refused (`STATUS_DEVICE_BUSY`) until the first is completed, and a
 //! completion can never be matched with the wrong object.
+//!
+//! `core/tests/loom.rs` model-checks it over the core's tracking with an IRP double
+//! (its cancel routine an atomic exchanged as `IoSetCancelRoutine` does): parking,
+//! an insertion's completion and the OS's own cancel, two or all three at once.
 
 use core::marker::PhantomData;
 
