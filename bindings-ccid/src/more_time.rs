@@ -5,13 +5,16 @@
 //! T=0 NULL procedure bytes); [`WatchedLine`] wraps the card's [`Line`] and reports
 //! each one as its bytes go by, without changing them. The transport answers with
 //! [`Answer::time_extension`](crate::Answer::time_extension) for the command
-//! running, with the request's [`MoreTime::bwt_multiplier`].
+//! running, with the request's [`MoreTime::bwt_multiplier`], where
+//! [`MoreTime::time_extension`] says the host is to be asked.
 
 use readerkit::Protocol;
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
 use readerkit::status::Failure;
 use readerkit::timing::Timing;
+
+use crate::reader::ExchangeLevel;
 
 /// PCB of a T=1 S(WTX request) block.
 const PCB_WTX_REQUEST: u8 = 0xC3;
@@ -38,6 +41,21 @@ impl MoreTime {
         match self {
             MoreTime::T1Wtx { multiplier } => multiplier,
             MoreTime::T0Null => 1,
+        }
+    }
+
+    /// The BWT multiplier of the time extension that asks the host for more
+    /// time for this request while the reader runs at `level`, or `None` where
+    /// the host sees the request itself: at the TPDU level a T=1 card's S(WTX)
+    /// request block is relayed to the host as the card's answer, and the host's
+    /// T=1 engine grants it with its next block. A T=0 NULL byte (the reader's
+    /// T=0 engine takes procedure bytes at every level) and an S(WTX) the
+    /// reader's own T=1 engine grants (APDU levels) go to the host as time
+    /// extensions ([`MoreTime::bwt_multiplier`]).
+    pub const fn time_extension(self, level: ExchangeLevel) -> Option<u8> {
+        match (self, level) {
+            (MoreTime::T1Wtx { .. }, ExchangeLevel::Tpdu) => None,
+            _ => Some(self.bwt_multiplier()),
         }
     }
 }
@@ -146,5 +164,21 @@ mod tests {
             assert_eq!(more.bwt_multiplier(), multiplier);
         }
         assert_eq!(MoreTime::T0Null.bwt_multiplier(), 1);
+    }
+
+    #[test]
+    fn a_t1_wtx_goes_to_the_host_itself_at_the_tpdu_level_only() {
+        let wtx = MoreTime::T1Wtx { multiplier: 3 };
+        assert_eq!(wtx.time_extension(ExchangeLevel::Tpdu), None);
+        for level in [ExchangeLevel::ShortApdu, ExchangeLevel::ExtendedApdu] {
+            assert_eq!(wtx.time_extension(level), Some(3), "{level:?}");
+        }
+        for level in [
+            ExchangeLevel::Tpdu,
+            ExchangeLevel::ShortApdu,
+            ExchangeLevel::ExtendedApdu,
+        ] {
+            assert_eq!(MoreTime::T0Null.time_extension(level), Some(1), "{level:?}");
+        }
     }
 }

@@ -23,6 +23,7 @@ use crate::answer::put_data;
 use crate::error::SlotError;
 use crate::firmware_features::{ALL_CONDITIONS, FirmwareFeatures};
 use crate::message::{HEADER_LEN, Message};
+use crate::more_time::MoreTime;
 use crate::reader::{Config, EscapeContext, ExchangeLevel};
 use crate::secure::PinSupport;
 
@@ -181,7 +182,7 @@ impl<const N: usize> LastFrame<N> {
     }
 
     /// The reader sent `message` framed (an answer, or a SEC1210's request for
-    /// more time, [`Profile::time_extension_message`]): a NAK gets it again. A
+    /// more time, [`TimeExtension::message`]): a NAK gets it again. A
     /// message longer than `N` bytes is not kept: a NAK gets nothing rather than
     /// part of it. Unframed bytes sent (a card movement notification) need no
     /// call: they change nothing ([`Step::Unframed`]).
@@ -368,6 +369,41 @@ pub const fn time_request(multiplier: u8) -> u8 {
     0x80 | if multiplier > 0x7F { 0x7F } else { multiplier }
 }
 
+/// A request for more time as a reader in this framing sends it
+/// ([`Profile::time_extension`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeExtension {
+    /// A GemPC Twin's unframed time request byte: a NAK after it gets what it
+    /// got before ([`Step::Unframed`]).
+    Byte(u8),
+    /// The SEC1210's time extension message (a DataBlock with
+    /// `bmCommandStatus` = 2), sent framed: a NAK gets it again.
+    Message([u8; HEADER_LEN]),
+}
+
+impl TimeExtension {
+    /// Its bytes on the line, written into `out`: the byte, or the message
+    /// framed. Returns their length, or `None` if `out` is too short.
+    pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
+        match self {
+            TimeExtension::Byte(byte) => {
+                *out.first_mut()? = *byte;
+                Some(1)
+            }
+            TimeExtension::Message(message) => encode(message, out),
+        }
+    }
+
+    /// The message a host's NAK gets again once it is sent ([`LastFrame::keep`]),
+    /// `None` for an unframed byte.
+    pub fn message(&self) -> Option<&[u8]> {
+        match self {
+            TimeExtension::Byte(_) => None,
+            TimeExtension::Message(message) => Some(message),
+        }
+    }
+}
+
 /// The firmware string answered to libccid's version request.
 pub const FIRMWARE: &[u8] = b"readerkit-ccid GemPC Twin 0.1";
 
@@ -420,52 +456,38 @@ impl Profile {
         encode(&header, out).unwrap_or(0)
     }
 
-    /// Whether [`Profile::time_extension`] is a frame (the SEC1210's), which a
-    /// host's NAK may ask for again, rather than a GemPC Twin's unframed byte.
-    pub const fn frames_time_extension(self) -> bool {
-        matches!(self, Profile::Sec1210)
-    }
-
-    /// The bytes that ask the host for more time while the command `slot`/`seq`
-    /// runs, written into `out`; returns their length (0 if `out` is too short).
-    /// A GemPC Twin sends its unframed [`time_request`] byte: libccid reads the echo
-    /// of the command again after a framed time extension, so a frame would be
-    /// mistaken for it. The SEC1210 (no echo) sends a framed DataBlock with
-    /// `bmCommandStatus` = 2 and the multiplier in `bError`.
-    pub fn time_extension(self, slot: u8, seq: u8, multiplier: u8, out: &mut [u8]) -> usize {
+    /// The request for more time for the command `slot`/`seq` with BWT
+    /// `multiplier`: a GemPC Twin's unframed [`time_request`] byte (libccid reads
+    /// the echo of the command again after a framed time extension, so a frame
+    /// would be mistaken for it); the SEC1210's (no echo) DataBlock with
+    /// `bmCommandStatus` = 2 and the multiplier in `bError`, framed.
+    pub fn time_extension(self, slot: u8, seq: u8, multiplier: u8) -> TimeExtension {
         match self {
-            Profile::GemPcTwin | Profile::GemPcPinPad => match out.first_mut() {
-                Some(byte) => {
-                    *byte = time_request(multiplier);
-                    1
-                }
-                None => 0,
-            },
+            Profile::GemPcTwin | Profile::GemPcPinPad => {
+                TimeExtension::Byte(time_request(multiplier))
+            }
             Profile::Sec1210 => {
                 let mut message = [0u8; HEADER_LEN];
-                match self.time_extension_message(slot, seq, multiplier, &mut message) {
-                    Some(len) => encode(&message[..len], out).unwrap_or(0),
-                    None => 0,
-                }
+                // A header with no data always fits its HEADER_LEN bytes.
+                let _ = crate::Answer::time_extension(slot, seq, multiplier).emit(0, &mut message);
+                TimeExtension::Message(message)
             }
         }
     }
 
-    /// The message that [`Profile::time_extension`] frames, written into `out`;
-    /// returns its length: the SEC1210's DataBlock, which a host's NAK gets again
-    /// ([`LastFrame::keep`]). `None` for a GemPC Twin's unframed byte (no frame, so
-    /// nothing a NAK asks for) or if `out` is too short.
-    pub fn time_extension_message(
+    /// What the reader sends the host for the card's request for more time
+    /// `more` while the command `slot`/`seq` runs at `level`: its
+    /// [`Profile::time_extension`], or `None` where the host sees the request
+    /// itself (a T=1 S(WTX) at the TPDU level, [`MoreTime::time_extension`]).
+    pub fn more_time(
         self,
+        more: MoreTime,
+        level: ExchangeLevel,
         slot: u8,
         seq: u8,
-        multiplier: u8,
-        out: &mut [u8],
-    ) -> Option<usize> {
-        if !self.frames_time_extension() {
-            return None;
-        }
-        crate::Answer::time_extension(slot, seq, multiplier).emit(0, out)
+    ) -> Option<TimeExtension> {
+        let multiplier = more.time_extension(level)?;
+        Some(self.time_extension(slot, seq, multiplier))
     }
 
     /// The binding's configuration: TPDU level, 271-byte messages (libccid's
@@ -704,19 +726,42 @@ mod tests {
 
     #[test]
     fn the_sec1210s_time_extension_is_the_message_it_frames() {
-        let mut message = [0u8; HEADER_LEN];
+        let extension = Profile::Sec1210.time_extension(1, 9, 2);
+        let message = [0x80, 0, 0, 0, 0, 1, 9, 0x80, 2, 0];
+        assert_eq!(extension, TimeExtension::Message(message));
+        assert_eq!(extension.message(), Some(&message[..]));
         let mut framed = [0u8; 16];
-        let len = Profile::Sec1210.time_extension_message(1, 9, 2, &mut message);
-        assert_eq!(len, Some(HEADER_LEN));
-        let framed_len = Profile::Sec1210.time_extension(1, 9, 2, &mut framed);
-        assert_eq!(framed[2..framed_len - 1], message);
-        assert_eq!(
-            Profile::Sec1210.time_extension_message(1, 9, 2, &mut message[..9]),
-            None
-        );
+        assert_eq!(extension.encode(&mut framed), Some(13));
+        assert_eq!(framed[..2], HEAD);
+        assert_eq!(framed[2..12], message);
+        assert_eq!(framed[12], 0x03 ^ 0x06 ^ 0x80 ^ 1 ^ 9 ^ 0x80 ^ 2);
+        assert_eq!(extension.encode(&mut framed[..12]), None);
         // A GemPC Twin's is one unframed byte: nothing a NAK asks for again.
         for profile in [Profile::GemPcTwin, Profile::GemPcPinPad] {
-            assert_eq!(profile.time_extension_message(1, 9, 2, &mut message), None);
+            let extension = profile.time_extension(1, 9, 2);
+            assert_eq!(extension, TimeExtension::Byte(0x82));
+            assert_eq!(extension.message(), None);
+            assert_eq!(extension.encode(&mut framed), Some(1));
+            assert_eq!(framed[0], 0x82);
+            assert_eq!(extension.encode(&mut []), None);
+        }
+        assert_eq!(time_request(0xFF), 0xFF);
+    }
+
+    #[test]
+    fn a_cards_request_for_more_time_to_the_host_per_level() {
+        let wtx = MoreTime::T1Wtx { multiplier: 5 };
+        for profile in [Profile::GemPcTwin, Profile::Sec1210, Profile::GemPcPinPad] {
+            // The host relays T=1 blocks at the TPDU level: it sees the S(WTX).
+            assert_eq!(profile.more_time(wtx, ExchangeLevel::Tpdu, 0, 3), None);
+            assert_eq!(
+                profile.more_time(wtx, ExchangeLevel::ShortApdu, 0, 3),
+                Some(profile.time_extension(0, 3, 5))
+            );
+            assert_eq!(
+                profile.more_time(MoreTime::T0Null, ExchangeLevel::Tpdu, 0, 3),
+                Some(profile.time_extension(0, 3, 1))
+            );
         }
     }
 
@@ -724,39 +769,6 @@ mod tests {
     fn default_data_rate_is_the_default_clock_over_372() {
         let rates = [Profile::GemPcTwin, Profile::Sec1210].map(|p| p.capabilities());
         assert_eq!(rates.map(|c| c.default_data_rate), [10_752, 12_903]);
-    }
-
-    #[test]
-    fn time_extension_bytes_per_profile() {
-        let mut out = [0u8; 16];
-        assert_eq!(Profile::GemPcTwin.time_extension(0, 9, 2, &mut out), 1);
-        assert_eq!(out[0], 0x82);
-        assert_eq!(time_request(0xFF), 0xFF);
-        assert_eq!(Profile::Sec1210.time_extension(1, 9, 2, &mut out), 13);
-        assert_eq!(
-            out[..13],
-            [
-                0x03,
-                0x06,
-                0x80,
-                0,
-                0,
-                0,
-                0,
-                1,
-                9,
-                0x80,
-                2,
-                0,
-                0x03 ^ 0x06 ^ 0x80 ^ 1 ^ 9 ^ 0x80 ^ 2
-            ]
-        );
-        assert_eq!(Profile::Sec1210.time_extension(1, 9, 2, &mut out[..12]), 0);
-        // A frame where said, else the one unframed byte.
-        for profile in [Profile::GemPcTwin, Profile::Sec1210, Profile::GemPcPinPad] {
-            let len = profile.time_extension(0, 9, 2, &mut out);
-            assert_eq!(profile.frames_time_extension(), len > 1, "{profile:?}");
-        }
     }
 
     /// What an Escape to slot 0 of a reader at the TPDU level sees.

@@ -44,8 +44,8 @@ use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
-use readerkit_ccid::message::Message;
 use readerkit_ccid::message::pc_to_rdr::XFR_BLOCK;
+use readerkit_ccid::message::{HEADER_LEN, Message};
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{ExchangeLevel, SlotCards};
 use readerkit_ccid::tpdu;
@@ -169,10 +169,8 @@ enum Job {
 /// waits for the reader ([`Running::answer_at_once`]).
 struct Running {
     profile: twin::Profile,
-    /// (bSlot, bSeq) of the command being handled.
-    command: Mutex<Option<(u8, u8)>>,
-    /// The reader is at the TPDU level (the host runs T=1 and sees S(WTX) itself).
-    tpdu: AtomicBool,
+    /// The command being handled.
+    command: Mutex<Option<Handling>>,
     /// The card's S(WTX request) went to the host as it is (TPDU level): the
     /// card does its work (`--work-ms`) once the host's next block (its S(WTX)
     /// response) has reached it, not before the host has even seen the request.
@@ -210,24 +208,31 @@ struct Running {
     trace: bool,
 }
 
+/// The command the worker is handling, as a request for more time names it.
+#[derive(Debug, Clone, Copy)]
+struct Handling {
+    slot: u8,
+    seq: u8,
+    /// The reader's exchange level when it started.
+    level: ExchangeLevel,
+}
+
 impl Running {
-    /// Ask the host for more time for the command running, then let the card
-    /// work for `--work-ms` (cut short by an abort). At the TPDU level a T=1
-    /// card's S(WTX) block itself goes to the host, which grants it with its
-    /// next block: the card works then ([`Running::owed_work`]).
+    /// Ask the host for more time for the command running
+    /// (`twin::Profile::more_time`), then let the card work for `--work-ms`
+    /// (cut short by an abort). Where the host sees the request itself (a T=1
+    /// card's S(WTX) block at the TPDU level), it grants it with its next block:
+    /// the card works then ([`Running::owed_work`]).
     fn more_time(&self, more: MoreTime) {
-        let Some((slot, seq)) = *locked(&self.command) else {
+        let Some(Handling { slot, seq, level }) = *locked(&self.command) else {
             return;
         };
-        if matches!(more, MoreTime::T1Wtx { .. }) && self.tpdu.load(Ordering::Relaxed) {
+        let Some(extension) = self.profile.more_time(more, level, slot, seq) else {
             self.work_owed.store(true, Ordering::SeqCst);
             return;
-        }
-        let multiplier = more.bwt_multiplier();
-        let mut bytes = [0u8; 16];
-        let len = self
-            .profile
-            .time_extension(slot, seq, multiplier, &mut bytes);
+        };
+        let mut bytes = [0u8; HEADER_LEN + twin::FRAMING_LEN];
+        let len = extension.encode(&mut bytes).unwrap_or(0);
         if self.trace {
             eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
         }
@@ -235,12 +240,8 @@ impl Running {
             let mut last = locked(&self.last_frame);
             // The SEC1210's is a frame a NAK gets again; a GemPC Twin's is one
             // byte outside any frame, and a NAK gets what it got before.
-            let mut message = [0u8; 16];
-            if let Some(n) =
-                self.profile
-                    .time_extension_message(slot, seq, multiplier, &mut message)
-            {
-                last.keep(&message[..n]);
+            if let Some(message) = extension.message() {
+                last.keep(message);
             }
             self.send(&bytes[..len]);
         }
@@ -502,7 +503,6 @@ fn serve(options: &Options) -> Result<(), String> {
     let running = Arc::new(Running {
         profile,
         command: Mutex::new(None),
-        tpdu: AtomicBool::new(true),
         work_owed: AtomicBool::new(false),
         port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
         terminal: PathBuf::from(&path),
@@ -830,10 +830,11 @@ fn run_commands(
         running.owed_work(&message);
         let handled = {
             let mut reader = locked(reader);
-            running
-                .tpdu
-                .store(reader.level() == ExchangeLevel::Tpdu, Ordering::Relaxed);
-            *locked(&running.command) = Some((slot, header.seq()));
+            *locked(&running.command) = Some(Handling {
+                slot,
+                seq: header.seq(),
+                level: reader.level(),
+            });
             let handled = if profile.pin_support() == PinSupport::NONE {
                 reader.handle(&message, &mut answer)
             } else {

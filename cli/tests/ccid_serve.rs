@@ -15,7 +15,7 @@ use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::cli::assert_usage_errors;
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served as Watched;
-use readerkit_testkit::twin_peer::{frame, open_raw, read_message, read_n};
+use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
 const FIRMWARE_REQUEST: [u8; 14] = [
@@ -523,4 +523,43 @@ fn an_answer_sent_as_its_host_closes_is_not_read_by_the_next() {
     port.write_all(&frame(&message(0x65, 4, &[]))).unwrap();
     let status = read_message(&mut port);
     assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, 4], "{status:02X?}");
+}
+
+/// A T=1 card's S(WTX request) (`--slow`: multiplier 2) reaches a GemPC Twin's
+/// host as the exchange level says (`twin::Profile::more_time`): at the TPDU
+/// level the host relays T=1 blocks and gets the S(WTX) block itself as the
+/// answer, with no time request; at the short APDU level (Escape `1F 02`) the
+/// reader's T=1 engine grants it and the host gets the time request byte 82
+/// before the APDU's answer.
+#[test]
+fn a_t1_cards_wtx_reaches_the_host_as_the_exchange_level_says() {
+    let mut s = serve(&["--reader", "gempctwin", "--card", "t1", "--slow"]);
+    let port = &mut s.port;
+    let atr = exchange(port, &message(0x62, 1, &[]));
+    assert_eq!(atr[7..9], [0, 0], "powered: {atr:02X?}");
+    // TPDU level: an I-block with GET CHALLENGE; the card's answer is S(WTX).
+    let mut block = vec![0x00, 0x00, 0x05, 0x00, 0x84, 0x00, 0x00, 0x08];
+    block.push(block.iter().fold(0, |a, b| a ^ b));
+    let xfr = message(0x6F, 2, &block);
+    port.write_all(&frame(&xfr)).unwrap();
+    assert_eq!(read_message(port), xfr, "the echo");
+    let (requests, answer) = read_answer(port);
+    assert_eq!(requests, [], "no time request at the TPDU level");
+    assert_eq!(answer[10..13], [0x00, 0xC3, 0x01], "S(WTX): {answer:02X?}");
+    // Short APDU level: the reader grants the S(WTX), the host is asked.
+    let switched = exchange(port, &message(0x6B, 3, &[0x1F, 0x02]));
+    assert_eq!(switched[7..9], [0, 0], "{switched:02X?}");
+    let atr = exchange(port, &message(0x62, 4, &[]));
+    assert_eq!(atr[7..9], [0, 0], "powered: {atr:02X?}");
+    let apdu = message(0x6F, 5, &[0x00, 0x84, 0x00, 0x00, 0x08]);
+    port.write_all(&frame(&apdu)).unwrap();
+    assert_eq!(read_message(port), apdu, "the echo");
+    let (requests, answer) = read_answer(port);
+    assert_eq!(requests, [0x82], "the time request for S(WTX) x2");
+    assert_eq!(
+        answer[..10],
+        [0x80, 10, 0, 0, 0, 0, 5, 0, 0, 0],
+        "{answer:02X?}"
+    );
+    assert_eq!(answer[18..], [0x90, 0x00]);
 }

@@ -20,7 +20,7 @@ use {
     readerkit_ccid::message::{HEADER_LEN, Message},
     readerkit_ccid::more_time::MoreTime,
     readerkit_ccid::notify::slot_change_len,
-    readerkit_ccid::reader::SlotCards,
+    readerkit_ccid::reader::{ExchangeLevel, SlotCards},
     readerkit_ccid::twin::{Decoder, Event, Step},
     readerkit_ccid::{CcidReader, tpdu},
 };
@@ -131,14 +131,19 @@ struct Waiting {
     /// Which slot runs a command (the binding's busy decision).
     gate: Gate,
     link: Link,
+    /// The reader's exchange level when the command running started (whether
+    /// the host sees a T=1 card's S(WTX) itself).
+    level: ExchangeLevel,
     /// The decoder reading the host while a command runs.
     side: *mut Decoder<MAX_MESSAGE>,
     /// An abort stops the command running: the card line is deaf.
     stop: bool,
-    /// A CMD_SLOT_BUSY answer.
+    /// A CMD_SLOT_BUSY answer or a framed time extension sent while the
+    /// command runs.
     busy: [u8; HEADER_LEN],
     /// What a host's NAK gets while the command runs: the last CMD_SLOT_BUSY
-    /// answer (in `busy`) or NAK sent since it started, else nothing.
+    /// answer or framed time extension (in `busy`) or NAK sent since it
+    /// started, else nothing.
     sent: twin::Sent,
     /// The reader's slots, whose cards a CMD_SLOT_BUSY answer reports.
     slots: &'static [Dev],
@@ -148,6 +153,7 @@ struct Waiting {
 static WAITING: StaticCell<Waiting> = StaticCell::new(Waiting {
     gate: Gate::new(1),
     link: Link::Idle,
+    level: ExchangeLevel::Tpdu,
     side: core::ptr::null_mut(),
     stop: false,
     busy: [0; HEADER_LEN],
@@ -164,19 +170,27 @@ pub fn stopping() -> bool {
 }
 
 /// The card line's report of a request for more time: a time extension for the
-/// command running (T=0 NULL bytes; at the TPDU level a T=1 S(WTX) block goes to
-/// the host itself, as the card's answer).
+/// command running, where the host does not see the request itself
+/// (`twin::Profile::more_time`: at the TPDU level a T=1 S(WTX) block goes to the
+/// host as the card's answer). A framed one is what a host's NAK gets next.
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 pub fn more_time(more: MoreTime) {
     // SAFETY: as in `stopping`; the reference ends before this returns.
-    let waiting = unsafe { &*WAITING.get() };
+    let waiting = unsafe { &mut *WAITING.get() };
     let (Link::Listening { slot, seq } | Link::Holding { slot, seq }) = waiting.link else {
         return;
     };
-    if let MoreTime::T0Null = more {
-        let mut bytes = [0u8; HEADER_LEN + twin::FRAMING_LEN];
-        let len = PROFILE.time_extension(slot, seq, more.bwt_multiplier(), &mut bytes);
-        crate::board::host_port().write(&bytes[..len]);
+    let Some(extension) = PROFILE.more_time(more, waiting.level, slot, seq) else {
+        return;
+    };
+    let mut port = crate::board::host_port();
+    match extension {
+        twin::TimeExtension::Byte(byte) => port.write(&[byte]),
+        twin::TimeExtension::Message(message) => {
+            send_frame(&mut port, &message);
+            waiting.busy = message;
+            waiting.sent = waiting.sent.after(Step::Frame(HEADER_LEN));
+        }
     }
 }
 
@@ -322,7 +336,8 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                     // SAFETY: as above; the message stays put until `main` is
                     // pushed to.
                     let message = unsafe { (*main).message() };
-                    let ran = run(message, side, || {
+                    let level = reader.level();
+                    let ran = run(message, level, side, || {
                         meter.command(|| reader.handle(message, answer)).ok()
                     });
                     if let Some(len) = ran
@@ -360,11 +375,12 @@ struct Ran {
     next: bool,
 }
 
-/// Run `message` (by `command`, which returns its answer's length) through the
-/// gate, reading the host into `side` while it runs.
+/// Run `message` (by `command`, which returns its answer's length, at exchange
+/// level `level`) through the gate, reading the host into `side` while it runs.
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 fn run(
     message: &[u8],
+    level: ExchangeLevel,
     side: *mut Decoder<MAX_MESSAGE>,
     command: impl FnOnce() -> Option<usize>,
 ) -> Ran {
@@ -380,6 +396,7 @@ fn run(
             waiting.gate.admit(message);
         }
         waiting.side = side;
+        waiting.level = level;
         waiting.sent = waiting.sent.after(Step::Command);
         waiting.link = Link::Listening { slot, seq };
     }
