@@ -16,6 +16,7 @@ use std::time::Duration;
 use pcsc::{Card, Context, Disposition, Error, Protocols, ShareMode, State, Status};
 use readerkit_testkit::hex::parse;
 use readerkit_testkit::pcsc::{connect, reader_state};
+use readerkit_testkit::thread::hang_guarded_for;
 use support::{Serve, pcscd_for, stop_and_check, tx, wait_card};
 
 const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
@@ -78,6 +79,34 @@ fn still_present(serve: &Serve, ctx: &Context, name: &str, card: &Card, events: 
     assert_eq!(state.event_count(), events, "no removal, no insertion");
 }
 
+/// The reader pcscd names after the reader.conf entry "RK Mute".
+const NAME: &str = "RK Mute 00 00";
+
+/// How long the client's part may take before it counts as hung (a hang guard,
+/// not a speed check: a working run takes about 5 s).
+const CLIENT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The client's part of the test below, on pcscd's reader [`NAME`].
+fn mute_and_reset(serve: &Serve, ctx: &Context) {
+    let mut card = connect(ctx, NAME, Protocols::T0);
+    let events = reader_state(ctx, NAME).event_count();
+
+    card_goes_mute(serve, &card);
+    still_present(serve, ctx, NAME, &card, events);
+    // Nothing reaches the card until it is reset: the same failure at once.
+    assert_eq!(tx(&card, &SELECT_MF), Err(Error::NotTransacted));
+
+    for disposition in [Disposition::ResetCard, Disposition::UnpowerCard] {
+        card.reconnect(ShareMode::Shared, Protocols::T0, disposition)
+            .unwrap_or_else(|e| panic!("reconnect ({disposition:?}): {e}"));
+        card_goes_mute(serve, &card);
+        still_present(serve, ctx, NAME, &card, events);
+    }
+    card.disconnect(Disposition::ResetCard)
+        .map_err(|(_, e)| e)
+        .expect("disconnect");
+}
+
 /// The card goes mute after SELECT: the handle lives on, pcscd reports no card
 /// movement, every transmit fails until the client resets the card; a
 /// reconnect with SCARD_RESET_CARD brings it back and SELECT works; it goes
@@ -95,31 +124,21 @@ fn a_t0_card_mute_mid_exchange_keeps_its_handle_until_a_reset() {
     let serve = Serve::start_watched(&args.split(' ').collect::<Vec<_>>());
     let device = format!("{}:GemPCTwin", serve.path);
     let (pcscd, ctx) = pcscd_for(&device, "RK Mute", None);
-    let name = "RK Mute 00 00";
     assert!(
-        wait_card(&ctx, name, true, Duration::from_secs(5)),
+        wait_card(&ctx, NAME, true, Duration::from_secs(5)),
         "pcscd log:\n{}",
         pcscd.log()
     );
-    let mut card = connect(&ctx, name, Protocols::T0);
-    let events = reader_state(&ctx, name).event_count();
-
-    card_goes_mute(&serve, &card);
-    still_present(&serve, &ctx, name, &card, events);
-    // Nothing reaches the card until it is reset: the same failure at once.
-    assert_eq!(tx(&card, &SELECT_MF), Err(Error::NotTransacted));
-
-    for disposition in [Disposition::ResetCard, Disposition::UnpowerCard] {
-        card.reconnect(ShareMode::Shared, Protocols::T0, disposition)
-            .unwrap_or_else(|e| panic!("reconnect ({disposition:?}): {e}"));
-        card_goes_mute(&serve, &card);
-        still_present(&serve, &ctx, name, &card, events);
-    }
-    card.disconnect(Disposition::ResetCard)
-        .map_err(|(_, e)| e)
-        .expect("disconnect");
+    // pcscd stays here: if the client hangs, the failure's unwinding stops it,
+    // and with it the call the client is blocked in.
+    let client_ctx = ctx.clone();
+    let serve = hang_guarded_for("mute card client", CLIENT_LIMIT, move || {
+        mute_and_reset(&serve, &client_ctx);
+        serve
+    });
     drop(ctx);
     let log = stop_and_check(pcscd);
+    drop(serve);
     assert!(
         !log.contains("Card Removed"),
         "pcscd saw no removal:\n{log}"
