@@ -44,19 +44,30 @@ pub const HEAD: [u8; 2] = [SYNC, ACK];
 pub use readerkit::t1::lrc;
 
 /// The last byte of the frame of `message`: the LRC of [`HEAD`] and `message`.
-/// For a writer that sends a frame in pieces, without a buffer for it whole.
-pub fn frame_lrc(message: &[u8]) -> u8 {
+fn frame_lrc(message: &[u8]) -> u8 {
     lrc(&HEAD) ^ lrc(message)
+}
+
+/// Hand the frame of `message` to `write` in its three pieces, in order:
+/// [`HEAD`], `message`, the LRC. For a writer without a buffer for the frame
+/// whole (the firmware's UART); [`encode`] writes the same bytes into a buffer.
+pub fn write_frame(message: &[u8], mut write: impl FnMut(&[u8])) {
+    write(&HEAD);
+    write(message);
+    write(&[frame_lrc(message)]);
 }
 
 /// Write `message` as a frame into `out`; returns the frame's length, or `None` if
 /// `out` is too short.
 pub fn encode(message: &[u8], out: &mut [u8]) -> Option<usize> {
     let len = message.len().checked_add(FRAMING_LEN)?;
-    let out = out.get_mut(..len)?;
-    out[..HEAD.len()].copy_from_slice(&HEAD);
-    out[HEAD.len()..len - 1].copy_from_slice(message);
-    out[len - 1] = frame_lrc(message);
+    let mut rest = out.get_mut(..len)?;
+    write_frame(message, |piece| {
+        // The pieces add up to `len`: each fits what is left.
+        let (this, after) = core::mem::take(&mut rest).split_at_mut(piece.len());
+        this.copy_from_slice(piece);
+        rest = after;
+    });
     Some(len)
 }
 
@@ -92,6 +103,16 @@ pub enum Again<'a> {
 }
 
 impl Again<'_> {
+    /// Hand what a host's NAK gets to `write`: the message's frame in pieces
+    /// ([`write_frame`]), [`NAK_FRAME`], or nothing.
+    pub fn write(self, mut write: impl FnMut(&[u8])) {
+        match self {
+            Again::Nothing => {}
+            Again::Nak => write(&NAK_FRAME),
+            Again::Message(message) => write_frame(message, write),
+        }
+    }
+
     /// Write what a host's NAK gets into `out`, framed; returns its length (0 for
     /// nothing), or `None` if `out` is too short.
     pub fn encode(self, out: &mut [u8]) -> Option<usize> {
@@ -382,6 +403,15 @@ pub enum TimeExtension {
 }
 
 impl TimeExtension {
+    /// Hand its bytes on the line to `write`: the byte, or the message's frame
+    /// in pieces ([`write_frame`]).
+    pub fn write(&self, mut write: impl FnMut(&[u8])) {
+        match self {
+            TimeExtension::Byte(byte) => write(&[*byte]),
+            TimeExtension::Message(message) => write_frame(message, write),
+        }
+    }
+
     /// Its bytes on the line, written into `out`: the byte, or the message
     /// framed. Returns their length, or `None` if `out` is too short.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
@@ -609,6 +639,38 @@ mod tests {
         let len = encode(&FIRMWARE_REQUEST[2..13], &mut out).unwrap();
         assert_eq!(&out[..len], &FIRMWARE_REQUEST);
         assert_eq!(encode(&FIRMWARE_REQUEST[2..13], &mut out[..13]), None);
+    }
+
+    /// What a writer handed pieces by `pieces` gets: the bytes (up to 32)
+    /// and how many pieces.
+    fn collect(pieces: impl FnOnce(&mut dyn FnMut(&[u8]))) -> ([u8; 32], usize, usize) {
+        let (mut all, mut len, mut count) = ([0u8; 32], 0, 0);
+        pieces(&mut |piece: &[u8]| {
+            all[len..len + piece.len()].copy_from_slice(piece);
+            len += piece.len();
+            count += 1;
+        });
+        (all, len, count)
+    }
+
+    #[test]
+    fn the_pieces_a_writer_gets_are_the_encoded_frame() {
+        let message = &FIRMWARE_REQUEST[2..13];
+        let (all, len, count) = collect(|w| write_frame(message, w));
+        assert_eq!((&all[..len], count), (&FIRMWARE_REQUEST[..], 3));
+        // What a NAK gets and a time extension, likewise.
+        let (all, len, _) = collect(|w| Again::Message(message).write(w));
+        assert_eq!(all[..len], FIRMWARE_REQUEST);
+        let (all, len, _) = collect(|w| Again::Nak.write(w));
+        assert_eq!(all[..len], NAK_FRAME);
+        assert_eq!(collect(|w| Again::Nothing.write(w)).1, 0);
+        for profile in [Profile::GemPcTwin, Profile::Sec1210] {
+            let extension = profile.time_extension(0, 4, 2);
+            let (all, len, _) = collect(|w| extension.write(w));
+            let mut out = [0u8; 16];
+            assert_eq!(extension.encode(&mut out), Some(len), "{profile:?}");
+            assert_eq!(all[..len], out[..len], "{profile:?}");
+        }
     }
 
     #[test]

@@ -184,13 +184,10 @@ pub fn more_time(more: MoreTime) {
         return;
     };
     let mut port = crate::board::host_port();
-    match extension {
-        twin::TimeExtension::Byte(byte) => port.write(&[byte]),
-        twin::TimeExtension::Message(message) => {
-            send_frame(&mut port, &message);
-            waiting.busy = message;
-            waiting.sent = waiting.sent.after(Step::Frame(HEADER_LEN));
-        }
+    extension.write(|piece| port.write(piece));
+    if let twin::TimeExtension::Message(message) = extension {
+        waiting.busy = message;
+        waiting.sent = waiting.sent.after(Step::Frame(HEADER_LEN));
     }
 }
 
@@ -248,23 +245,17 @@ pub fn while_waiting() {
     }
 }
 
-/// Write `message` as one GemPC Twin frame (SYNC, ACK, message, LRC).
+/// Write `message` as one GemPC Twin frame, in pieces (`twin::write_frame`).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 fn send_frame(port: &mut impl HostPort, message: &[u8]) {
-    port.write(&twin::HEAD);
-    port.write(message);
-    port.write(&[twin::frame_lrc(message)]);
+    twin::write_frame(message, |piece| port.write(piece));
 }
 
 /// Answer a host's NAK with what `sent` says it gets ([`twin::Sent::again`]): the
 /// answer kept in `kept` framed again, the NAK again, or nothing.
 #[cfg(all(feature = "qemu", feature = "ccid"))]
 fn send_again(port: &mut impl HostPort, sent: twin::Sent, kept: &[u8]) {
-    match sent.again(kept) {
-        twin::Again::Message(message) => send_frame(port, message),
-        twin::Again::Nak => port.write(&twin::NAK_FRAME),
-        twin::Again::Nothing => {}
-    }
+    sent.again(kept).write(|piece| port.write(piece));
 }
 
 /// Serve the CCID reader over `port` with the GemPC Twin framing, forever: each
