@@ -756,7 +756,9 @@ static void lying_headers(HANDLE h)
     char name[200], a[64];
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         DWORD n = 0;
-        DWORD e = transmit_request(h, cases[i].protocol, cases[i].pci, echo, cases[i].len, out, 64, &n);
+        /* No APDU (NULL) for the zero-length case: the header alone goes out. */
+        const BYTE *apdu = cases[i].len ? echo : NULL;
+        DWORD e = transmit_request(h, cases[i].protocol, cases[i].pci, apdu, cases[i].len, out, 64, &n);
         snprintf(name, sizeof name, "TRANSMIT with %s -> error %lu, then ECHO works", cases[i].name,
                  cases[i].want);
         BYTE r[16];

@@ -167,7 +167,8 @@ DWORD transmit_request(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu, DW
         return ERROR_NOT_ENOUGH_MEMORY;
     memcpy(in, &protocol, 4);
     memcpy(in + 4, &pci, 4);
-    memcpy(in + 8, apdu, len);
+    if (len) /* apdu may be NULL for none, and memcpy from NULL is undefined even for 0 */
+        memcpy(in + 8, apdu, len);
     DWORD e = ioctl(h, IOCTL_SMARTCARD_TRANSMIT, in, 8 + len, out, outlen, n);
     free(in);
     return e;
@@ -189,7 +190,8 @@ DWORD transmit(HANDLE h, DWORD protocol, const BYTE *apdu, DWORD len, BYTE *resp
     if (n - sizeof hdr > cap)
         return ERROR_INSUFFICIENT_BUFFER;
     *resplen = n - sizeof hdr;
-    memcpy(resp, out + sizeof hdr, *resplen);
+    if (*resplen) /* resp may be NULL when cap is 0 */
+        memcpy(resp, out + sizeof hdr, *resplen);
     return 0;
 }
 

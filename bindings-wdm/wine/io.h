@@ -58,9 +58,10 @@ DWORD card(HANDLE h, BYTE in);
 #define TRANSMIT_MAX_APDU (7 + 65535 + 2 + 16)
 /* TRANSMIT as a caller writes it, lies included: a SCARD_IO_REQUEST header of
  * dwProtocol `protocol` and cbPciLength `pci`, then `len` bytes of `apdu` (any PCI
- * bytes after the header among them); the driver's output (header + response) in
- * `out`, `outlen` bytes at most, its length in `*n`. More than TRANSMIT_MAX_APDU bytes
- * are refused with ERROR_INSUFFICIENT_BUFFER, nothing sent. Returns the Win32 error. */
+ * bytes after the header among them; NULL for none); the driver's output (header +
+ * response) in `out`, `outlen` bytes at most, its length in `*n`. More than
+ * TRANSMIT_MAX_APDU bytes are refused with ERROR_INSUFFICIENT_BUFFER, nothing sent.
+ * Returns the Win32 error. */
 DWORD transmit_request(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu, DWORD len,
                        BYTE *out, DWORD outlen, DWORD *n);
 /* TRANSMIT with a true header (cbPciLength 8): the response without the header in
