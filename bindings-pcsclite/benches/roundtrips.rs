@@ -5,9 +5,6 @@
 //! `cargo bench -p readerkit-pcsclite --bench roundtrips` (root, Debian packages as
 //! for the end-to-end test).
 
-#[path = "../tests/support/pcscd.rs"]
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,7 +14,7 @@ use readerkit_testkit::pcsc::{
     connect, disconnect, reader_names, round_trips_per_second, wait_card,
 };
 use readerkit_testkit::pcscd::{Entry, Pcscd, free_port_runs, ifd_driver};
-use support::Vicc;
+use readerkit_testkit::vicc::{DEBIAN_VPCD, Vicc, require_debian_vpcd, require_vicc};
 
 /// Round trips per second on `reader`: as many as fit in `budget` (at least `min`).
 fn measure(ctx: &Context, reader: &str, budget: Duration, min: u32) -> f64 {
@@ -31,8 +28,8 @@ fn measure(ctx: &Context, reader: &str, budget: Duration, min: u32) -> f64 {
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
-    support::require_vicc();
-    support::require_debian_vpcd();
+    require_vicc();
+    require_debian_vpcd();
     let lib = ifd_driver();
     // Debian's vpcd listens on its port and the next (two slots).
     let ports = free_port_runs(&[1, 2]);
@@ -53,7 +50,7 @@ fn main() {
         Entry {
             name: "Debian VPCD",
             device: &debian,
-            lib: Path::new(support::DEBIAN_VPCD),
+            lib: Path::new(DEBIAN_VPCD),
         },
     ]);
     let ctx = Context::establish(Scope::User).expect("establish");

@@ -23,7 +23,6 @@ use readerkit_testkit::pcsc::{
     wait_card,
 };
 use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
-use support::Vicc;
 
 const T1: &str = "RK T1 00 00";
 const T0: &str = "RK T0 01 00";
@@ -31,7 +30,7 @@ const VPCD: &str = "RK VPCD 02 00";
 const DUAL: &str = "RK DUAL 03 00";
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
-use readerkit_testkit::vicc::ATR_VICC;
+use readerkit_testkit::vicc::{ATR_VICC, Vicc, require_vicc};
 
 #[test]
 fn pcscd_end_to_end() {
@@ -40,7 +39,7 @@ fn pcscd_end_to_end() {
     require_pcscd();
     support::require_pyscard();
     support::require_pcsc_scan();
-    support::require_vicc();
+    require_vicc();
     let port = free_port();
     let vpcd_dev = format!("vpcd:{port}");
     let mut pcscd = Pcscd::start_readerkit(&[
