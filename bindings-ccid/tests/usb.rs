@@ -945,3 +945,51 @@ fn port_answers_a_new_hosts_abort_once_the_gone_hosts_command_stops() {
         the_next_command_runs(bus, &mut reader, 0x32);
     }
 }
+
+/// The port reads a message's bSlot and bSeq through the checked header view
+/// (`Message::new_checked`), never by offset: a transfer shorter than a header
+/// is dropped (nothing to take, nothing sent); a GetSlotStatus for a slot the
+/// reader lacks (bSlot 7) runs as slot 7's, bSeq 3's (a time extension meanwhile
+/// names them) and is refused with bError 5 for its own bSlot and bSeq; a header
+/// announcing 5 bytes of data that never come gets bError 1 (dwLength). The next
+/// message is served as usual.
+#[test]
+fn port_reads_a_short_or_garbled_message_through_the_checked_view() {
+    let mut p = PlainPort::new();
+    let mut buffer = [0u8; 271];
+    p.host_sends(&[0x65, 0, 0, 0, 0]);
+    assert_eq!(p.port.take(&mut buffer), None, "no header, nothing to run");
+    assert_eq!(p.sent(), [], "nothing answered");
+
+    let no_such_slot = [0x65, 0, 0, 0, 0, 7, 3, 0, 0, 0];
+    p.host_sends(&no_such_slot);
+    let taken = p.take();
+    assert_eq!(taken, no_such_slot);
+    assert!(p.port.time_extension(2), "a time extension for it");
+    p.pump();
+    assert_eq!(p.sent(), [0x80, 0, 0, 0, 0, 7, 3, 0x80, 2, 0]);
+    p.answer(&taken, &mut [0u8; 271]);
+    let refused = p.sent();
+    assert_eq!(refused[..7], [0x81, 0, 0, 0, 0, 7, 3], "{refused:02X?}");
+    assert_eq!(
+        [refused[7] & 0xC0, refused[8]],
+        [0x40, 5],
+        "bError 5: {refused:02X?}"
+    );
+
+    let length_lies = [0x62, 5, 0, 0, 0, 0, 4, 0, 0, 0];
+    p.host_sends(&length_lies);
+    let taken = p.take();
+    p.answer(&taken, &mut [0u8; 271]);
+    let refused = p.sent();
+    assert_eq!(refused[5..7], [0, 4], "{refused:02X?}");
+    assert_eq!(
+        [refused[7] & 0xC0, refused[8]],
+        [0x40, 1],
+        "bError 1: {refused:02X?}"
+    );
+
+    p.host_sends(&message(0x65, 5, &[]));
+    assert!(p.answer_at_once());
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 5, 0x01, 0, 3]);
+}

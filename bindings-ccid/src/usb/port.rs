@@ -56,7 +56,7 @@ use super::{class_request, request};
 use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
 use crate::descriptor;
-use crate::message::HEADER_LEN;
+use crate::message::{HEADER_LEN, Message};
 use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, SlotCards};
 
 /// The runner's part.
@@ -138,7 +138,7 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// Copy the next admitted message into `message` for the runner; its slot is
     /// busy until [`CcidPort::finish`]. Returns its length, or `None` if none
-    /// waits (or `message` is too short for it). A message left for
+    /// waits (or `message` is too short for it, or it has no header: dropped). A message left for
     /// [`CcidPort::answer_at_once`] is admitted and taken here too.
     pub fn take(&mut self, message: &mut [u8]) -> Option<usize> {
         if self.job == Job::Idle {
@@ -155,11 +155,18 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             Job::Idle | Job::Running { .. } | Job::Orphaned { .. } => return None,
         };
         let len = source.len();
-        message.get_mut(..len)?.copy_from_slice(source);
-        let (slot, seq) = match source {
-            [_, _, _, _, _, slot, seq, ..] => (*slot, *seq),
-            _ => (0, 0),
+        let header = Message::new_checked(source).map(|m| (m.slot(), m.seq()));
+        let Ok((slot, seq)) = header else {
+            // No header (the pipe completes no message shorter than one; a
+            // queued Abort is a whole header): nothing to run, no slot to
+            // answer for. Dropped, as the pipe drops such a transfer.
+            if self.job == Job::Waiting {
+                self.pipe.consume();
+            }
+            self.job = Job::Idle;
+            return None;
         };
+        message.get_mut(..len)?.copy_from_slice(source);
         if self.job == Job::Waiting {
             self.pipe.consume();
         }
@@ -287,15 +294,21 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
         match self.job {
             Job::Idle => false,
             Job::Waiting => {
-                if let Some(&slot) = self.pipe.incoming.get(5) {
-                    self.gate.release(slot);
+                let waiting = self
+                    .pipe
+                    .message_len()
+                    .and_then(|len| self.pipe.incoming.get(..len));
+                if let Some(Ok(header)) = waiting.map(Message::new_checked) {
+                    self.gate.release(header.slot());
                 }
                 self.pipe.consume();
                 self.job = Job::Idle;
                 false
             }
             Job::AbortWaiting => {
-                self.gate.release(self.queued_abort[5]);
+                // A whole header, copied from a checked message.
+                self.gate
+                    .release(Message::new_unchecked(&self.queued_abort).slot());
                 self.job = Job::Idle;
                 false
             }
@@ -335,7 +348,9 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
                 // command runs shows at once), not as the last answer said.
                 // (`SlotCards::answer_busy` spelled out: the USB firmware's
                 // stack is 16 B smaller, and flash 112 B, this way.)
-                let icc = self.cards.icc_status(message.get(5).copied().unwrap_or(0));
+                // Busy only for a message the gate read a header from.
+                let slot = Message::new_checked(message).map_or(0, |m| m.slot());
+                let icc = self.cards.icc_status(slot);
                 let mut reply = [0u8; HEADER_LEN];
                 let answer_len = busy::answer_busy(message, icc, &mut reply).unwrap_or(0);
                 self.pipe.outgoing[..answer_len].copy_from_slice(&reply[..answer_len]);
