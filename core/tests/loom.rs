@@ -309,6 +309,14 @@ fn os_cancel(dev: &IrpDevice, record: &IrpRecord) {
     }
 }
 
+/// The handle the request came through is closed (the WDM binding's CLEANUP or
+/// CLOSE): the core cancels the request if the hand-off holds one of that handle.
+fn close(dev: &IrpDevice) {
+    if dev.platform().handoff.held_by(HANDLE) {
+        dev.cancel_tracking();
+    }
+}
+
 /// A card is inserted and the event processed.
 fn insert(dev: &IrpDevice) {
     dev.card_inserted();
@@ -362,17 +370,28 @@ fn handoff_park_racing_an_os_cancel_completes_once_cancelled() {
     loom::model(|| assert_eq!(park_racing(false, true), Status::Cancelled));
 }
 
+/// A pending IRP completed by `racer` (on its own thread) while the OS cancels it;
+/// the status it was completed with (once).
+fn pending_racing_an_os_cancel(racer: fn(&IrpDevice)) -> Status {
+    let dev = irp_device();
+    let (irp, record) = irp();
+    assert!(!request(&dev, irp), "pends");
+    let racer = spawn(&dev, racer);
+    os_cancel(&dev, &record);
+    racer.join().unwrap();
+    completed_once(&dev, &record, false)
+}
+
 #[test]
 fn handoff_insertion_racing_an_os_cancel_completes_once() {
     loom::model(|| {
-        let dev = irp_device();
-        let (irp, record) = irp();
-        assert!(!request(&dev, irp), "pends");
-        let events = spawn(&dev, insert);
-        os_cancel(&dev, &record);
-        events.join().unwrap();
-        completed_once(&dev, &record, false);
+        pending_racing_an_os_cancel(insert);
     });
+}
+
+#[test]
+fn handoff_close_racing_an_os_cancel_completes_once_cancelled() {
+    loom::model(|| assert_eq!(pending_racing_an_os_cancel(close), Status::Cancelled));
 }
 
 #[test]
