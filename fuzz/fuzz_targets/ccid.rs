@@ -8,7 +8,12 @@
 //! is either that stream or messages, each prefixed by its length (one byte).
 //! Every message with a header must get an answer that echoes its bSlot and bSeq,
 //! whose dwLength counts its data, of the kind its command gets, and whose
-//! bmICCStatus agrees with the slot's card state afterwards.
+//! bmICCStatus agrees with the slot's card state afterwards. In a serial stream, a
+//! host's NAK must get what the oracle's own bookkeeping says (`Expected`): the
+//! reader's last frame since the command started (its answer, or its NAK after a
+//! damaged frame), nothing before the answer, and bytes outside frames (card
+//! movement notifications; a stray byte from 80 stands for a time request the
+//! reader sent) change nothing, as `twin::Sent::after` rules.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,7 +23,7 @@ use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel, icc_status};
 use readerkit_ccid::tpdu;
-use readerkit_ccid::twin::{self, Decoder, Event};
+use readerkit_ccid::twin::{self, Decoder, Event, Sent, Step};
 use readerkit_ccid::{AnswerKind, CcidReader, HandleError};
 use readerkit_testkit::sim::inserted;
 
@@ -37,10 +42,39 @@ fn slot(kind: u8) -> Slot {
     inserted(card, twin::Profile::GemPcTwin.capabilities())
 }
 
-fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) {
+/// What a host's NAK must get, by the oracle's own bookkeeping.
+enum Expected {
+    Nothing,
+    Nak,
+    /// The frame of this answer.
+    Frame(Vec<u8>),
+}
+
+impl Expected {
+    /// The bytes on the line, framed here (not by `twin::encode`).
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            Expected::Nothing => Vec::new(),
+            Expected::Nak => vec![0x03, 0x15, 0x16],
+            Expected::Frame(message) => {
+                let mut frame = vec![0x03, 0x06];
+                frame.extend_from_slice(message);
+                frame.push(frame.iter().fold(0, |a, b| a ^ b));
+                frame
+            }
+        }
+    }
+}
+
+/// Handle `message` and check its answer; returns the answer (none without a
+/// header) and whether a card movement notification went out after it.
+fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) -> (Option<Vec<u8>>, bool) {
     let mut answer = [0u8; 1100];
-    match reader.handle(message, &mut answer) {
-        Err(HandleError::Truncated) => assert!(message.len() < 10),
+    let answered = match reader.handle(message, &mut answer) {
+        Err(HandleError::Truncated) => {
+            assert!(message.len() < 10);
+            None
+        }
         Err(e) => panic!("{e:?}"),
         Ok(len) => {
             assert!((10..=answer.len()).contains(&len));
@@ -70,9 +104,10 @@ fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) {
             } else {
                 assert_eq!((a[7], a[8]), (0x42, 5), "bad slot");
             }
+            Some(a.to_vec())
         }
-    }
-    let _ = reader.slot_change(&mut answer);
+    };
+    (answered, reader.slot_change(&mut answer).is_some())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -102,14 +137,42 @@ fuzz_target!(|data: &[u8]| {
         reader
     };
     if control & 0x20 != 0 {
-        check(&mut reader, &slots, &[0x62, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = check(&mut reader, &slots, &[0x62, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
     if control & 0x40 != 0 {
         let mut decoder = Decoder::<1024>::new();
+        // What the reader keeps for a host's NAK, and what the oracle expects.
+        let (mut sent, mut kept, mut expected) = (Sent::Nothing, [0u8; 1100], Expected::Nothing);
         for &byte in rest {
-            if decoder.push(byte) == Some(Event::Message) {
-                let message = decoder.message().to_vec();
-                check(&mut reader, &slots, &message);
+            match decoder.push(byte) {
+                Some(Event::Message) => {
+                    let message = decoder.message().to_vec();
+                    sent = sent.after(Step::Command);
+                    expected = Expected::Nothing;
+                    let (answer, notified) = check(&mut reader, &slots, &message);
+                    if let Some(answer) = answer {
+                        kept[..answer.len()].copy_from_slice(&answer);
+                        sent = sent.after(Step::Frame(answer.len()));
+                        expected = Expected::Frame(answer);
+                    }
+                    if notified {
+                        sent = sent.after(Step::Unframed);
+                    }
+                }
+                Some(Event::Nak) => {
+                    let mut out = [0u8; 1103];
+                    let len = sent
+                        .again(&kept)
+                        .encode(&mut out)
+                        .expect("room for a frame");
+                    assert_eq!(out[..len], expected.bytes()[..], "what a NAK gets");
+                }
+                Some(Event::Stray(0x80..)) => sent = sent.after(Step::Unframed),
+                Some(Event::BadLrc | Event::TooLong | Event::Cut) => {
+                    sent = sent.after(Step::Nak);
+                    expected = Expected::Nak;
+                }
+                Some(_) | None => {}
             }
         }
     } else {
@@ -117,7 +180,7 @@ fuzz_target!(|data: &[u8]| {
         while let Some((&len, tail)) = rest.split_first() {
             let take = usize::from(len).min(tail.len());
             let (message, next) = tail.split_at(take);
-            check(&mut reader, &slots, message);
+            let _ = check(&mut reader, &slots, message);
             rest = next;
         }
     }
