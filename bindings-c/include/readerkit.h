@@ -1403,10 +1403,11 @@ rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
  The reader woke up, with a card in it if `present_now`. Only if the device is
  asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
  may have been swapped, so a removal is reported if a card was in when it went
- to sleep and an insertion if one is in now, both are applied at once (the card
- is then present and unpowered; a pending IS_PRESENT / IS_ABSENT completes
- through `tracking_complete`), and the device is awake. Awake (no suspend
- before, or a second resume): nothing is done, and `RK_STATUS_SUCCESS`.
+ to sleep or the device holds one now (reported inserted since) and an
+ insertion if one is in now, both are applied at once (the card is then present
+ and unpowered; a pending IS_PRESENT / IS_ABSENT completes through
+ `tracking_complete`), and the device is awake. Awake (no suspend before, or a
+ second resume): nothing is done, and `RK_STATUS_SUCCESS`.
 
  # Safety
 

@@ -3,7 +3,7 @@
 //! PnP state and system power.
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::device::{Device, Outcome, ReaderFunctions, Sleep};
+use readerkit::device::{Device, Outcome, ReaderFunctions};
 use readerkit::event::CardEvent;
 use readerkit::ioctl::{Ioctl, Request};
 use readerkit::platform::{ContextId, Mutex, Platform};
@@ -70,7 +70,8 @@ pub struct DriverHooks<D> {
     /// down).
     pub sleep: Option<fn(&mut D)>,
     /// After wake-up: bring the reader back and say whether a card is in it now.
-    /// Without a hook, the card present before sleep is taken as present after.
+    /// Without a hook, a card the core holds at wake-up (one in before sleep, or
+    /// reported since) is taken as present after.
     pub wake: Option<fn(&mut D) -> bool>,
     /// After a vendor IOCTL: a card event the driver made or noticed while serving
     /// it (a virtual reader's test controls, say). The binding reports it to the core
@@ -516,12 +517,12 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// system SET_POWER IRPs one at a time).
     pub fn set_system_power(&self, state: u32) {
         if state == crate::irp::POWER_SYSTEM_WORKING {
-            let Sleep::Asleep { card_before } = self.device.sleep_state() else {
+            if !self.asleep() {
                 return;
-            };
+            }
             let present_now = match self.hooks.wake {
                 Some(wake) => self.device.with_driver(wake),
-                None => card_before,
+                None => self.device.state().card_present(),
             };
             self.device.resume(present_now);
         } else if !self.asleep() {

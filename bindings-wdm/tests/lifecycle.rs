@@ -511,6 +511,43 @@ fn card_inserted_or_removed_while_asleep() {
     assert_eq!(state(&r), 1);
 }
 
+/// Without a wake hook, the card the core holds at wake-up is taken as still in
+/// (one in before sleep, or reported while the reader went to sleep), and as
+/// possibly swapped: it counts as a new card.
+#[test]
+fn without_a_wake_hook_the_card_held_is_taken_as_in_and_possibly_swapped() {
+    let r = Reader::new(
+        LineReader::functions(),
+        LineReader::new(SimLine::empty()).with_t0_envelope(),
+        ReaderCapabilities::typical(),
+        vendor(),
+        DriverHooks::NONE,
+    );
+    r.start();
+    let insertions = || r.device().card_insertions();
+    // In before sleep: still in after, a new card.
+    insert(&r);
+    r.set_system_power(S3);
+    r.set_system_power(S0);
+    assert!((2..=3).contains(&state(&r)), "present, got {}", state(&r));
+    assert_eq!(insertions(), 2);
+    // None before sleep, one reported as the reader went to sleep: in after, and
+    // counted again (it may have been swapped while asleep).
+    remove(&r);
+    r.set_system_power(S3);
+    insert(&r);
+    assert_eq!(insertions(), 3);
+    r.set_system_power(S0);
+    assert!((2..=3).contains(&state(&r)), "present, got {}", state(&r));
+    assert_eq!(insertions(), 4, "taken as possibly swapped");
+    // None before sleep and none reported: absent after.
+    remove(&r);
+    r.set_system_power(S3);
+    r.set_system_power(S0);
+    assert_eq!(state(&r), 1, "absent");
+    assert_eq!(insertions(), 4);
+}
+
 /// A driver with a vendor test control that takes the card out or puts it in (as the
 /// sample virtual reader has), reported through `DriverHooks::card_change`; the
 /// other callbacks are its `LineReader`'s.

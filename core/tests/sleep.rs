@@ -55,6 +55,37 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
 }
 
+/// A card that comes in after suspend read the state (reported as the reader went
+/// to sleep, or by a driver that still reports while asleep) is held by the device
+/// but was not in `card_before`: waking with a card in still takes it as possibly
+/// swapped, so a pending IS_ABSENT completes and the card counts as a new one.
+#[test]
+fn a_card_inserted_after_suspend_is_taken_as_swapped_on_waking() {
+    let dev = device();
+    assert_eq!(dev.suspend(), Ok(false), "no card when it went to sleep");
+    dev.card_inserted();
+    assert!(dev.state().card_present());
+    let insertions = dev.card_insertions();
+    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
+    assert_eq!(outcome, readerkit::Outcome::Pending);
+    dev.resume(true);
+    assert_eq!(
+        dev.platform().completions(),
+        [Status::Success],
+        "the removal reported: IS_ABSENT completes"
+    );
+    assert_eq!(
+        dev.card_insertions(),
+        insertions.wrapping_add(1),
+        "a new card"
+    );
+    assert!(dev.state().card_present());
+    // Woken without it: absent.
+    assert_eq!(dev.suspend(), Ok(true));
+    dev.resume(false);
+    assert_eq!(dev.state(), CardState::Absent);
+}
+
 #[test]
 fn a_second_suspend_does_nothing_and_answers_as_the_first() {
     let dev = device();

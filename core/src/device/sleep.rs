@@ -97,9 +97,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// The reader woke up, with a card in it if `present_now`. Only if the device
     /// is asleep ([`Device::suspend`]): it saw no events while asleep and the card
     /// may have been swapped, so a removal is reported if a card was in before
-    /// ([`Sleep::Asleep`]'s `card_before`) and an insertion if one is in now, both
-    /// are applied (the card is then present and unpowered, and a pending tracking
-    /// request completes), and the device is awake.
+    /// ([`Sleep::Asleep`]'s `card_before`) or the device holds one now (one
+    /// reported inserted after suspend read the state, or while asleep), and an
+    /// insertion if one is in now; both are applied (the card is then present and
+    /// unpowered, and a pending tracking request completes), and the device is
+    /// awake.
     ///
     /// Awake (no suspend before, or a second resume): nothing is done, so a resume
     /// without a suspend reports no removal that did not happen.
@@ -110,7 +112,8 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         else {
             return;
         };
-        if card_before {
+        // A card the device holds may be another one now, whenever it came in.
+        if card_before || self.state().card_present() {
             self.card_removed();
         }
         if present_now {
