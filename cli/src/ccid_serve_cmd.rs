@@ -211,7 +211,9 @@ struct Running {
 /// The command the worker is handling, as a request for more time names it.
 #[derive(Debug, Clone, Copy)]
 struct Handling {
+    /// Its bSlot.
     slot: u8,
+    /// Its bSeq.
     seq: u8,
     /// The reader's exchange level when it started.
     level: ExchangeLevel,
