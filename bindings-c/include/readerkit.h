@@ -1386,12 +1386,13 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
  in, is powered down through the driver's POWER (its ATR and protocol are
  forgotten), and the device is asleep until [`rk_device_resume`]; it remembers
  whether a card was in. `*card_before` (aligned, not inside the device storage)
- says so, for information. Already asleep: nothing is done
- again, and `*card_before` is the first call's answer. Errors (nothing written):
- from inside a callback `RK_STATUS_DEVICE_BUSY` and nothing changes (the device
- stays awake); a POWER callback that fails to power the card down, its status
- (the card is then unpowered, as after any failed POWER; the device is asleep
- all the same and takes the card as in, so waking reports its removal).
+ says so, for information. Already asleep: nothing is done again, and
+ `*card_before` says whether a card was in when it went to sleep (`true` after a
+ power-down that failed). Errors (nothing written): from inside a callback
+ `RK_STATUS_DEVICE_BUSY` and nothing changes (an awake device stays awake); a
+ POWER callback that fails to power the card down, its status (the card is then
+ unpowered, as after any failed POWER; the device is asleep all the same and
+ takes the card as in, so waking reports its removal).
 
  # Safety
 

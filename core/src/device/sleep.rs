@@ -35,7 +35,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     ///
     /// Errors, as the POWER request answers them: [`Status::DeviceBusy`] when
     /// called from inside one of this device's callbacks (nothing changes, a card
-    /// or not, and the device stays awake); the power-down callback's own status
+    /// or not, and an awake device stays awake); the power-down callback's own status
     /// when it fails (a card was in; it is then unpowered and its ATR forgotten, as
     /// after any failed POWER). The device is asleep all the same, and takes the
     /// card as in: on waking it is reported removed, since it may have been
