@@ -1,6 +1,6 @@
-//! Model checking with loom of the event queue, the core's card tracking, and the
-//! tracking hand-off ([`Handoff`]) of a pending request object that its OS can
-//! cancel on its own (a WDM IRP).
+//! Model checking with loom of the event queue, the core's card tracking, the
+//! reader's sleep racing a card event, and the tracking hand-off ([`Handoff`]) of a
+//! pending request object that its OS can cancel on its own (a WDM IRP).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p readerkit --test loom --release`.
 #![cfg(loom)]
@@ -99,6 +99,24 @@ fn is_present<P: Platform>(dev: &Device<P, (), 2>) -> Outcome {
     dev.control(Ioctl::IsPresent.code(), &[], &mut [])
 }
 
+/// A card is inserted and the event processed.
+fn insert<P: Platform>(dev: &Device<P, (), 2>) {
+    dev.card_inserted();
+    dev.process_events();
+}
+
+/// Run `f` on the device on a thread of its own.
+fn spawn<P: Platform + 'static>(
+    dev: &Arc<Device<P, (), 2>>,
+    f: fn(&Device<P, (), 2>),
+) -> thread::JoinHandle<()>
+where
+    Device<P, (), 2>: Send + Sync,
+{
+    let dev = dev.clone();
+    thread::spawn(move || f(&dev))
+}
+
 #[test]
 fn queue_two_producers_one_consumer() {
     loom::model(|| {
@@ -130,13 +148,7 @@ fn queue_two_producers_one_consumer() {
 fn insertion_racing_is_present_completes_exactly_once() {
     loom::model(|| {
         let dev = Arc::new(device());
-        let events = {
-            let dev = dev.clone();
-            thread::spawn(move || {
-                dev.card_inserted();
-                dev.process_events();
-            })
-        };
+        let events = spawn(&dev, insert);
         let outcome = is_present(&dev);
         events.join().unwrap();
         dev.process_events();
@@ -168,6 +180,25 @@ fn cancel_racing_insertion_completes_exactly_once() {
         let cancelled = canceller.join().unwrap();
         let decided = dev.platform().decided.only().expect("one completion");
         assert_eq!(cancelled, decided == Status::Cancelled);
+    });
+}
+
+/// The reader goes to sleep while a card is inserted (before or after suspend reads
+/// the state, or while it marks the device asleep), then wakes with the card in: it
+/// is always taken as possibly swapped, a removal and an insertion (two insertions
+/// counted in all), and the device is awake.
+#[test]
+fn suspend_racing_an_insertion_takes_the_card_as_swapped_on_waking() {
+    loom::model(|| {
+        let dev = Arc::new(device());
+        let events = spawn(&dev, insert);
+        let _ = dev.suspend();
+        events.join().unwrap();
+        assert!(dev.asleep());
+        dev.resume(true);
+        assert!(!dev.asleep());
+        assert!(dev.state().card_present());
+        assert_eq!(dev.card_insertions(), 2, "the card counts as a new one");
     });
 }
 
@@ -315,17 +346,6 @@ fn close(dev: &IrpDevice) {
     if dev.platform().handoff.held_by(HANDLE) {
         dev.cancel_tracking();
     }
-}
-
-/// A card is inserted and the event processed.
-fn insert(dev: &IrpDevice) {
-    dev.card_inserted();
-    dev.process_events();
-}
-
-fn spawn(dev: &Arc<IrpDevice>, f: fn(&IrpDevice)) -> thread::JoinHandle<()> {
-    let dev = dev.clone();
-    thread::spawn(move || f(&dev))
 }
 
 /// Once every thread is done: the IRP was completed exactly once, with the status
