@@ -510,7 +510,8 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// Going to sleep: [`Device::suspend`] (the card, if in, is powered down; if
     /// that fails, a card was in), then the sleep hook; requests other than the
     /// pending tracking IRP get `STATUS_DEVICE_NOT_READY` until wake-up. Waking:
-    /// the wake hook says whether a card is in now, then [`Device::resume`]
+    /// the wake hook says whether a card is in now (without one, the card the core
+    /// holds is taken as in), then [`Device::resume`]
     /// reports a removal and an insertion for a card that may have been swapped
     /// (smclib's sample does the same); a pending tracking IRP completes. A
     /// repeated sleep or wake does nothing (the power manager sends a device's
