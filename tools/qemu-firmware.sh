@@ -29,7 +29,8 @@
 # (UART1) follows on stdout (stack high-water marks as they grow); lines on stdin
 # move the card: `remove`, `insert`; `slow N` makes the T=0 card send N NULL
 # bytes (requests for more time) before every answer, about 0.2 s of work each,
-# and work about 0.2 s before its ATR.
+# and work about 0.2 s before its ATR; `wtx N` makes the card send an S(WTX
+# request) with multiplier N before every T=1 answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -547,3 +547,108 @@ fn qemu_firmware_answers_a_nak_after_a_notification_with_the_answer_before_it() 
         "no card: {absent:02X?}"
     );
 }
+
+/// PC_to_RDR_SetParameters, slot 0: T=1, Fi/Di 1/1, LRC, BWI 4 / CWI 13, IFSC 32.
+fn set_t1(seq: u8) -> [u8; 17] {
+    [
+        0x61, 7, 0, 0, 0, 0, seq, 1, 0, 0, 0x11, 0x10, 0, 0x4D, 0, 0x20, 0,
+    ]
+}
+
+/// The card powered and set to T=1 (the answers checked).
+fn power_on_t1(port: &mut std::fs::File, seq: u8) {
+    send_echoed(port, &power_on(seq));
+    let atr = read_message(port);
+    assert_eq!(atr[6..9], [seq, 0x00, 0x00], "powered: {atr:02X?}");
+    send_echoed(port, &set_t1(seq + 1));
+    let parameters = read_message(port);
+    assert_eq!(parameters[..1], [0x82], "{parameters:02X?}");
+    assert_eq!(
+        parameters[6..10],
+        [seq + 1, 0x00, 0x00, 1],
+        "T=1: {parameters:02X?}"
+    );
+}
+
+/// A T=1 block (NAD 0, LRC) with `pcb` and `inf` in an XfrBlock for slot 0.
+fn t1_block(seq: u8, pcb: u8, inf: &[u8]) -> Vec<u8> {
+    let mut block = vec![0x00, pcb, inf.len() as u8];
+    block.extend_from_slice(inf);
+    block.push(block.iter().fold(0, |a, b| a ^ b));
+    let mut message = vec![0x6F, block.len() as u8, 0, 0, 0, 0, seq, 0, 0, 0];
+    message.extend_from_slice(&block);
+    message
+}
+
+/// A T=1 card's request for more time (`wtx 3`: an S(WTX request) with
+/// multiplier 3 before every answer) reaches the host as the exchange level says
+/// (`twin::Profile::more_time` in the firmware's `ccid::more_time`): at the TPDU
+/// level the host relays T=1 blocks, so the S(WTX request) block itself is the
+/// answer to its I-block, with no time request byte, and the host's S(WTX
+/// response) gets the card's I-block; at the short APDU level (Escape `1F 02`)
+/// the reader's own T=1 engine grants it and the host is asked with the time
+/// request byte `83` before the APDU's answer.
+#[test]
+fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
+    let mut firmware = Firmware::start();
+    firmware.control("wtx 3");
+    firmware.wait_console("wtx card: S(WTX) x3");
+    let mut port = open_raw(&firmware.path);
+    power_on_t1(&mut port, 1);
+
+    // TPDU level: GET CHALLENGE in an I-block; the card's answer is S(WTX).
+    send_echoed(
+        &mut port,
+        &t1_block(3, 0x00, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+    );
+    let (requests, answer) = read_answer(&mut port);
+    assert_eq!(requests, [], "no time request at the TPDU level");
+    assert_eq!(
+        answer[..10],
+        [0x80, 5, 0, 0, 0, 0, 3, 0, 0, 0],
+        "{answer:02X?}"
+    );
+    assert_eq!(
+        answer[10..14],
+        [0x00, 0xC3, 0x01, 0x03],
+        "S(WTX x3): {answer:02X?}"
+    );
+    // The host grants it: the card's I-block with the challenge and 90 00.
+    send_echoed(&mut port, &t1_block(4, 0xE3, &[0x03]));
+    let (requests, answer) = read_answer(&mut port);
+    assert_eq!(requests, [], "{answer:02X?}");
+    assert_eq!(
+        answer[..10],
+        [0x80, 14, 0, 0, 0, 0, 4, 0, 0, 0],
+        "{answer:02X?}"
+    );
+    assert_eq!(
+        answer[10..13],
+        [0x00, 0x00, 10],
+        "an I-block: {answer:02X?}"
+    );
+    assert_eq!(answer[21..23], [0x90, 0x00], "{answer:02X?}");
+
+    // Short APDU level: the reader's T=1 engine grants the S(WTX), the host is
+    // asked for the time.
+    send_echoed(&mut port, &[0x6B, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0x1F, 0x02]);
+    let switched = read_message(&mut port);
+    assert_eq!(
+        switched[..9],
+        [0x83, 0, 0, 0, 0, 0, 5, 0, 0],
+        "{switched:02X?}"
+    );
+    power_on_t1(&mut port, 6);
+    let apdu = [
+        0x6F, 5, 0, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08,
+    ];
+    send_echoed(&mut port, &apdu);
+    let (requests, answer) = read_answer(&mut port);
+    assert_eq!(requests, [0x83], "the time request for S(WTX) x3");
+    assert_eq!(
+        answer[..10],
+        [0x80, 10, 0, 0, 0, 0, 8, 0, 0, 0],
+        "{answer:02X?}"
+    );
+    assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
+}

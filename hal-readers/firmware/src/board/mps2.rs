@@ -6,7 +6,8 @@
 //!   feature `ccid` UART0 carries the CCID reader's GemPC Twin framing instead
 //!   (`-serial pty`), and the console is UART1 at `0x4000_5000`, which also takes
 //!   control lines: `remove` takes the card out of the slot, `insert` puts a fresh
-//!   one in, `slow N` makes the card slow (below; `slow 0`: prompt again).
+//!   one in, `slow N` makes the card slow (below; `slow 0`: prompt again),
+//!   `wtx N` makes it ask for more time in T=1 (below; `wtx 0`: never).
 //! * A slow card (`slow N`): before every answer the T=0 card sends N NULL
 //!   procedure bytes (requests for more time) and works after each for
 //!   [`WORK_POLLS`] polls of the line of [`WORK_POLL_US`] µs each (measured on
@@ -17,6 +18,11 @@
 //!   first character's 40 000 clock cycles: a power on takes long enough for the
 //!   host's next command to come while it runs. The CCID reader reads the host in
 //!   the line's waits (the delay calls `ccid::while_waiting`).
+//! * A card asking for more time in T=1 (`wtx N`, N from 1 to 255): before every
+//!   answer the card sends one S(WTX request) block with multiplier N, and
+//!   answers once the reader's S(WTX response) has come (over T=0 it sends one
+//!   NULL byte instead). It does no work behind it: the request is what the
+//!   host's side is tested on (who is asked for the time, `ccid::more_time`).
 //! * The card line: the chip's pins and the UART on the card's I/O line are the
 //!   simulated hardware of this module ([`readerkit_card_sim::Card`] behind a
 //!   TDA8035 model: CMDVCC low powers the card, RSTIN rising resets it and its ATR
@@ -46,7 +52,7 @@ use embedded_hal::digital::{ErrorType, InputPin, OutputPin};
 use embedded_hal_nb::serial::{self, ErrorKind};
 #[cfg(not(feature = "ccid"))]
 use readerkit::Outcome;
-use readerkit_card_sim::fault::Faults;
+use readerkit_card_sim::fault::{Faults, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
@@ -309,6 +315,7 @@ pub fn start() -> ! {
             echo: None,
             control: Control::LineStart,
             slow: 0,
+            wtx: 0,
             work: Work::Answering,
         });
     }
@@ -670,10 +677,19 @@ fn spin_us(us: u32) {
 enum Control {
     /// At the start of a line.
     LineStart,
-    /// `slow N`: the digits so far.
-    Slow(u8),
+    /// `slow N` or `wtx N`: the setting and the digits so far.
+    Number(Setting, u8),
     /// The rest of the line means nothing.
     Skip,
+}
+
+/// What a control line with a number sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Setting {
+    /// `slow N`: the T=0 card's NULL bytes before every answer.
+    Slow,
+    /// `wtx N`: the multiplier of the card's S(WTX request) before every answer.
+    Wtx,
 }
 
 /// Where a slow card is between answers.
@@ -740,6 +756,9 @@ struct Hardware {
     control: Control,
     /// NULL bytes the T=0 card sends before every answer (`slow N`).
     slow: u8,
+    /// The multiplier of the S(WTX request) the T=1 card sends before every
+    /// answer, 0 for none (`wtx N`).
+    wtx: u8,
     /// The slow card's work.
     work: Work,
 }
@@ -808,14 +827,21 @@ unsafe extern "C" fn svcall() {
 impl Hardware {
     /// Control lines from the console: a line starting with `r` takes the card
     /// out (the chip deactivates it), one starting with `i` puts a fresh card in,
-    /// `slow N` makes the card send N NULL bytes before every answer.
+    /// `slow N` makes the card send N NULL bytes before every answer, `wtx N`
+    /// an S(WTX request) with multiplier N.
     fn controls(&mut self) {
         while let Some(b) = CmsdkUart(CONSOLE).read() {
             self.control = match (self.control, b) {
-                (Control::Slow(n), b'\n') => {
+                (Control::Number(Setting::Slow, n), b'\n') => {
                     self.slow = n;
                     self.card.set_faults(self.faults());
                     let _ = writeln!(Console, "slow card: {n} NULL bytes before every answer");
+                    Control::LineStart
+                }
+                (Control::Number(Setting::Wtx, n), b'\n') => {
+                    self.wtx = n;
+                    self.card.set_faults(self.faults());
+                    let _ = writeln!(Console, "wtx card: S(WTX) x{n} before every answer");
                     Control::LineStart
                 }
                 (_, b'\n') => Control::LineStart,
@@ -831,20 +857,26 @@ impl Hardware {
                     self.present = true;
                     Control::Skip
                 }
-                (Control::LineStart, b's') => Control::Slow(0),
-                (Control::Slow(n), b'0'..=b'9') => {
-                    Control::Slow(n.saturating_mul(10).saturating_add(b - b'0'))
+                (Control::LineStart, b's') => Control::Number(Setting::Slow, 0),
+                (Control::LineStart, b'w') => Control::Number(Setting::Wtx, 0),
+                (Control::Number(setting, n), b'0'..=b'9') => {
+                    Control::Number(setting, n.saturating_mul(10).saturating_add(b - b'0'))
                 }
-                (Control::Slow(n), _) => Control::Slow(n),
+                (number @ Control::Number(..), _) => number,
                 _ => Control::Skip,
             };
         }
     }
 
-    /// The card's faults: a slow card's NULL bytes.
+    /// The card's faults: a slow card's NULL bytes, its S(WTX request).
     fn faults(&self) -> Faults {
         Faults {
             t0_null_bytes: self.slow,
+            wtx: (self.wtx > 0).then_some(Wtx {
+                answer: Trigger::Every,
+                multiplier: self.wtx,
+                count: 1,
+            }),
             ..Faults::default()
         }
     }
