@@ -167,12 +167,21 @@ enum Event {
 }
 
 /// The slot: the card of `args`, its requests for more time sent to the device's
-/// thread, deaf while `stop` says so.
-fn slot(args: &Args, events: &SyncSender<Event>, stop: &Arc<StopSignal>) -> SimDevice {
+/// thread as time extensions where [`MoreTime::time_extension`] says the host is
+/// asked at `level` (an APDU level: the reader starts there and Escape `1F 02`
+/// only switches to short APDUs, so always), deaf while `stop` says so.
+fn slot(
+    args: &Args,
+    level: ExchangeLevel,
+    events: &SyncSender<Event>,
+    stop: &Arc<StopSignal>,
+) -> SimDevice {
     let (events, stopping, working) = (events.clone(), Arc::clone(stop), Arc::clone(stop));
     let work = args.behaviour.work();
     let notify = move |more: MoreTime| {
-        let _ = events.send(Event::MoreTime(more.bwt_multiplier()));
+        if let Some(multiplier) = more.time_extension(level) {
+            let _ = events.send(Event::MoreTime(multiplier));
+        }
         working.work(work);
     };
     open_slot(
@@ -193,11 +202,11 @@ pub(crate) fn run(args: Args) -> ExitCode {
 fn serve(args: &Args) -> Result<(), String> {
     let (events, heard) = mpsc::sync_channel(EVENT_QUEUE);
     let stop = Arc::new(StopSignal::default());
-    let slots = [slot(args, &events, &stop)];
     let level = match args.level {
         LevelArg::Short => ExchangeLevel::ShortApdu,
         LevelArg::Extended => ExchangeLevel::ExtendedApdu,
     };
+    let slots = [slot(args, level, &events, &stop)];
     let config = CcidConfig {
         level,
         escape: Some(twin::escape),

@@ -26,7 +26,7 @@ use readerkit::device::DEFAULT_EVENT_CAPACITY;
 use readerkit::platform::SpinPlatform;
 use readerkit_ccid::CcidReader;
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::Config as CcidConfig;
+use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::usb::port::CcidPort;
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
@@ -205,10 +205,17 @@ pub fn stopping() -> bool {
     port(|p| p.stopping())
 }
 
+/// The CCID reader's exchange level (its configuration has no Escape, so it
+/// stays).
+const LEVEL: ExchangeLevel = ExchangeLevel::ShortApdu;
+
 /// The card line's report of a request for more time: a time extension for the
-/// command running, with the request's [`MoreTime::bwt_multiplier`].
+/// command running where [`MoreTime::time_extension`] says the host is asked
+/// (always, at the APDU [`LEVEL`]).
 pub fn more_time(more: MoreTime) {
-    port(|p| p.time_extension(more.bwt_multiplier()));
+    if let Some(multiplier) = more.time_extension(LEVEL) {
+        port(|p| p.time_extension(multiplier));
+    }
 }
 
 /// The USB bus, the CCID class over `dev` and the USB device, built into their
@@ -216,7 +223,10 @@ pub fn more_time(more: MoreTime) {
 /// are off the stack once it returns.
 #[inline(never)]
 fn set_up_usb(dev: &'static Dev) {
-    let config = CcidConfig::short_apdu();
+    let config = CcidConfig {
+        level: LEVEL,
+        ..CcidConfig::short_apdu()
+    };
     let Ok(reader) = CcidReader::new(core::slice::from_ref(dev), config) else {
         fault()
     };
