@@ -489,7 +489,9 @@ fn traced_slow_get_challenge(work_ms: &str) -> (Watched, File) {
 fn an_abort_left_by_a_gone_host_is_not_answered_to_the_next() {
     let (served, mut port) = traced_slow_get_challenge("60000");
     let path = served.first_line.trim();
-    let worker = FrozenThread::freeze(served.child.id(), "ccid-worker");
+    // At rest in the card's work: frozen at once it could still hold the
+    // frame kept for a NAK, which the close needs.
+    let worker = FrozenThread::freeze_waiting(served.child.id(), "ccid-worker");
     port.write_all(&frame(&message(0x72, 3, &[]))).unwrap();
     served.wait_stderr("-> 72 00 00 00 00 00 03");
     drop(port);

@@ -25,6 +25,29 @@ impl FrozenThread {
         FrozenThread::stop(Pid::from_raw(find_thread(pid, name) as i32))
     }
 
+    /// Stop the thread named `name` of process `pid` once it sleeps in a futex
+    /// wait (a condition variable, a channel, a lock), waiting up to 5 s for
+    /// that: a worker held still at rest, not in the middle of what it was
+    /// doing. A thread frozen at once may be caught on its way out of a write
+    /// whose bytes the test has already read, the locks it writes under still
+    /// held, and then the threads of its process that need them wait for it too.
+    ///
+    /// # Panics
+    /// If no such thread appears, it does not sleep within 5 s, or ptrace
+    /// refuses.
+    pub fn freeze_waiting(pid: u32, name: &str) -> FrozenThread {
+        let tid = find_thread(pid, name);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !in_futex_wait(pid, tid) {
+            assert!(
+                Instant::now() < deadline,
+                "thread {name:?} of {pid} never waited"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        FrozenThread::stop(Pid::from_raw(tid as i32))
+    }
+
     /// Stop the main thread of process `pid` (its thread id is the process id;
     /// unnamed threads share its `comm`, so [`FrozenThread::freeze`] cannot name it).
     ///
@@ -48,6 +71,23 @@ impl Drop for FrozenThread {
     fn drop(&mut self) {
         let _ = ptrace::detach(self.tid, None);
     }
+}
+
+/// `true` if thread `tid` of process `pid` sleeps in the futex system call
+/// (`/proc/PID/task/TID/stat`'s state S, and `syscall` naming it).
+fn in_futex_wait(pid: u32, tid: u32) -> bool {
+    let task = format!("/proc/{pid}/task/{tid}");
+    let stat = std::fs::read_to_string(format!("{task}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses.
+    let sleeping = stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'));
+    let syscall = std::fs::read_to_string(format!("{task}/syscall")).unwrap_or_default();
+    let number = syscall
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok());
+    sleeping && number == Some(nix::libc::SYS_futex)
 }
 
 /// The id of the thread named `name` in process `pid` (polled in
