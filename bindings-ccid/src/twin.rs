@@ -191,8 +191,10 @@ impl<const N: usize> LastFrame<N> {
         }
     }
 
-    /// A command started: until its answer a NAK gets nothing, not an older
-    /// answer the host would take for this command's ([`Sent::Nothing`]).
+    /// Nothing may be sent again ([`Sent::Nothing`]): a command started, and until
+    /// its answer a NAK must not get an older answer the host would take for this
+    /// command's; or the host went away, and the next host's NAK must not get an
+    /// answer meant for the one before.
     pub fn forget(&mut self) {
         self.sent = self.sent.after(Step::Command);
     }

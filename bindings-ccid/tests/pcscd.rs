@@ -162,7 +162,7 @@ fn gempctwin_short_apdu_t0() {
 #[test]
 fn libccid_opens_the_reader_while_the_worker_is_stalled() {
     let mut serve = Serve::start(&["--reader", "gempctwin", "--card", "empty"]);
-    let worker = FrozenThread::freeze(serve.pid(), "ccid-worker");
+    let worker = FrozenThread::freeze_waiting(serve.pid(), "ccid-worker");
     let device = format!("{}:GemPCTwin", serve.path);
     let (pcscd, ctx) = pcscd_for(&device, "RK Stalled", None);
     let name = "RK Stalled 00 00";

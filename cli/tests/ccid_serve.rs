@@ -264,7 +264,7 @@ fn exchange(port: &mut File, message: &[u8]) -> Vec<u8> {
 #[test]
 fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
     let mut s = serve(&["--reader", "gempctwin", "--card", "t1"]);
-    let worker = FrozenThread::freeze(s.serve.pid(), "ccid-worker");
+    let worker = FrozenThread::freeze_waiting(s.serve.pid(), "ccid-worker");
     let port = &mut s.port;
     // libccid 1.5.2's open of a GemPC Twin with driver option 2 (short APDU).
     let firmware = exchange(port, &message(0x6B, 0, &[0x02]));

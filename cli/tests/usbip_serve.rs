@@ -670,7 +670,7 @@ fn what_needs_no_card_is_answered_while_the_worker_is_stalled() {
     // The import waits for the worker (it forgets old notifications): freeze
     // it after.
     let mut c = configured(Client::import(port));
-    let worker = FrozenThread::freeze(served.child.id(), "usbip-worker");
+    let worker = FrozenThread::freeze_waiting(served.child.id(), "usbip-worker");
     // GetSlotStatus: the card present, not powered.
     let status = c.exchange(10, &ccid(0x65, 1, &[]));
     assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]);

@@ -249,7 +249,8 @@ impl Cancelable for LoomIrp {
         HANDLE
     }
     fn arm_cancel(&mut self) {
-        // An exchange, as IoSetCancelRoutine's: with a plain store, loom finds the
+        // An exchange, as IoSetCancelRoutine's. A SeqCst store would also do under
+        // the memory model, but loom models SeqCst as AcqRel and then reports the
         // request path missing a `Cancel` the OS set before it found no routine.
         self.0.routine.swap(true, Ordering::SeqCst);
     }

@@ -17,20 +17,13 @@ pub struct FrozenThread {
 
 impl FrozenThread {
     /// Stop the thread named `name` (its `comm`, as `std::thread::Builder::name`
-    /// sets it) of process `pid`, waiting up to 5 s for the thread to exist.
-    ///
-    /// # Panics
-    /// If no such thread appears, or ptrace refuses.
-    pub fn freeze(pid: u32, name: &str) -> FrozenThread {
-        FrozenThread::stop(Pid::from_raw(find_thread(pid, name) as i32))
-    }
-
-    /// Stop the thread named `name` of process `pid` once it sleeps in a futex
-    /// wait (a condition variable, a channel, a lock), waiting up to 5 s for
-    /// that: a worker held still at rest, not in the middle of what it was
-    /// doing. A thread frozen at once may be caught on its way out of a write
-    /// whose bytes the test has already read, the locks it writes under still
-    /// held, and then the threads of its process that need them wait for it too.
+    /// sets it) of process `pid` once it sleeps in a futex wait (a condition
+    /// variable, a channel, a lock), waiting up to 5 s for the thread to exist and
+    /// up to 5 s for that: a worker held still at rest, not in the middle of what
+    /// it was doing. A thread frozen at once may be caught on its way out of a
+    /// write whose bytes the test has already read, the locks it writes under
+    /// still held, and then the threads of its process that need them wait for it
+    /// too.
     ///
     /// # Panics
     /// If no such thread appears, it does not sleep within 5 s, or ptrace
@@ -49,7 +42,8 @@ impl FrozenThread {
     }
 
     /// Stop the main thread of process `pid` (its thread id is the process id;
-    /// unnamed threads share its `comm`, so [`FrozenThread::freeze`] cannot name it).
+    /// unnamed threads share its `comm`, so [`FrozenThread::freeze_waiting`]
+    /// cannot name it).
     ///
     /// # Panics
     /// If ptrace refuses.

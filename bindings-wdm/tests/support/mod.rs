@@ -164,7 +164,8 @@ impl Cancelable for FakeIrp {
         self.file
     }
     fn arm_cancel(&mut self) {
-        self.rec.routine.store(true, Ordering::SeqCst);
+        // An exchange, as IoSetCancelRoutine's.
+        self.rec.routine.swap(true, Ordering::SeqCst);
     }
     fn disarm_cancel(&mut self) -> bool {
         self.rec.routine.swap(false, Ordering::SeqCst)
