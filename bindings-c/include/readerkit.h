@@ -1401,6 +1401,18 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
 rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
 
 /*
+ Whether the device is asleep, between [`rk_device_suspend`] and
+ [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage):
+ for a driver that refuses requests while its reader sleeps (the device itself
+ serves them).
+
+ # Safety
+
+ `dev` is NULL or device storage; `asleep` is NULL or valid for a write.
+ */
+rk_status rk_device_asleep(const rk_device *dev, bool *asleep);
+
+/*
  The reader woke up, with a card in it if `present_now`. Only if the device is
  asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
  may have been swapped, so a removal is reported if a card was in when it went

@@ -512,6 +512,20 @@ pub unsafe extern "C" fn rk_device_suspend(
     unsafe { try_answer(dev, card_before, check_ptr, |d| d.suspend().map_err(to_rk)) }
 }
 
+/// Whether the device is asleep, between [`rk_device_suspend`] and
+/// [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage):
+/// for a driver that refuses requests while its reader sleeps (the device itself
+/// serves them).
+///
+/// # Safety
+///
+/// `dev` is NULL or device storage; `asleep` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_device_asleep(dev: *const rk_device, asleep: *mut bool) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { answer(dev, asleep, check_ptr, CDevice::asleep) }
+}
+
 /// The reader woke up, with a card in it if `present_now`. Only if the device is
 /// asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
 /// may have been swapped, so a removal is reported if a card was in when it went

@@ -685,6 +685,10 @@ impl Fixture {
         self.read(rk_device_suspend)
     }
 
+    fn asleep(&self) -> bool {
+        self.read(rk_device_asleep)
+    }
+
     fn resume(&self, present_now: bool) {
         // SAFETY: an initialised device.
         let st = unsafe { rk_device_resume(self.dev(), present_now) };
@@ -700,9 +704,12 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     let f = Fixture::new();
     let c = f.ctx();
     assert_eq!(f.insertions(), 0);
+    assert!(!f.asleep());
     assert!(!f.suspend(), "no card in");
+    assert!(f.asleep());
     assert_eq!(c.power_calls.get(), 0, "nothing to power down");
     f.resume(false);
+    assert!(!f.asleep());
     assert_eq!(f.state(), ABSENT);
     f.insert();
     assert_eq!(f.insertions(), 1);
@@ -740,6 +747,9 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     // SAFETY: NULL is refused.
     let st = unsafe { rk_device_resume(ptr::null(), true) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let st = unsafe { rk_device_asleep(f.dev(), ptr::null_mut()) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
 }
 
 #[test]
@@ -754,6 +764,7 @@ fn suspend_reports_a_power_down_that_failed_and_writes_nothing() {
     assert_eq!(c.last_power.get(), RK_POWER_DOWN);
     assert!(!card_before, "nothing written");
     assert_eq!(f.state(), SWALLOWED, "unpowered, as after any failed POWER");
+    assert!(f.asleep(), "asleep all the same");
     // Asleep all the same, with the card taken as in: a second suspend does
     // nothing and says so; waking without a card reports the removal.
     let power_calls = c.power_calls.get();

@@ -166,11 +166,16 @@ int main(void)
         bool card_before = false;
         uint32_t before = 0, after = 0;
         CHECK_ST(rk_device_card_insertions(&dev, &before), RK_STATUS_SUCCESS);
+        bool asleep = false;
         CHECK_ST(rk_device_suspend(&dev, &card_before), RK_STATUS_SUCCESS);
         CHECK(card_before);
+        CHECK_ST(rk_device_asleep(&dev, &asleep), RK_STATUS_SUCCESS);
+        CHECK(asleep);
         CHECK(drv.last_power == RK_POWER_DOWN);
         CHECK(state() == STATE_SWALLOWED);
         CHECK_ST(rk_device_resume(&dev, true), RK_STATUS_SUCCESS);
+        CHECK_ST(rk_device_asleep(&dev, &asleep), RK_STATUS_SUCCESS);
+        CHECK(!asleep);
         CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);
         CHECK(after == before + 1);
         CHECK(state() == STATE_SWALLOWED);

@@ -173,13 +173,19 @@ pub(crate) fn op_device(kind: u8) {
             }
             st
         }
-        6 => answer_call(site, dev, "rk_device_suspend", rk_device_suspend).0,
+        6 => {
+            let st = answer_call(site, dev, "rk_device_suspend", rk_device_suspend).0;
+            check_asleep(live, dev, st, true);
+            st
+        }
         7 => {
             let now = byte() & 1 == 1;
             // SAFETY: as above.
-            site.run("rk_device_resume", || unsafe {
+            let st = site.run("rk_device_resume", || unsafe {
                 rk_device_resume(dev.ptr(), now)
-            })
+            });
+            check_asleep(live, dev, st, false);
+            st
         }
         8 => {
             answer_call(
@@ -260,6 +266,19 @@ fn answer_call<T>(
     // SAFETY: the device pointer and an out-pointer in the arena.
     let call = || unsafe { f(dev.ptr(), out.ptr()) };
     (site.writes(&writes).overlap(overlap).run(what, call), out)
+}
+
+/// The header's rule for `rk_device_asleep` after a suspend (`asleep`) or a
+/// resume of a live device that succeeded: asleep until the resume, awake after.
+fn check_asleep(live: bool, dev: R, st: Option<rk_status>, asleep: bool) {
+    if !live || st != Some(RK_STATUS_SUCCESS) {
+        return;
+    }
+    let mut now = !asleep;
+    // SAFETY: the live device and a bool of ours, outside the arena.
+    let query = unsafe { rk_device_asleep(dev.ptr(), &mut now) };
+    assert_eq!(query, RK_STATUS_SUCCESS, "rk_device_asleep");
+    assert_eq!(now, asleep, "rk_device_asleep after a suspend or resume");
 }
 
 /// Whether `dev` names the live device of `slot` (its storage's start).
