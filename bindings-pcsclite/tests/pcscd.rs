@@ -23,6 +23,7 @@ use readerkit_testkit::pcsc::{
     wait_card,
 };
 use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
+use readerkit_testkit::vicc::{ATR_VICC, Vicc, require_vicc};
 
 const T1: &str = "RK T1 00 00";
 const T0: &str = "RK T0 01 00";
@@ -30,7 +31,6 @@ const VPCD: &str = "RK VPCD 02 00";
 const DUAL: &str = "RK DUAL 03 00";
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
-use readerkit_testkit::vicc::{ATR_VICC, Vicc, require_vicc};
 
 #[test]
 fn pcscd_end_to_end() {
