@@ -516,14 +516,7 @@ fn card_inserted_or_removed_while_asleep() {
 /// possibly swapped: it counts as a new card.
 #[test]
 fn without_a_wake_hook_the_card_held_is_taken_as_in_and_possibly_swapped() {
-    let r = Reader::new(
-        LineReader::functions(),
-        LineReader::new(SimLine::empty()).with_t0_envelope(),
-        ReaderCapabilities::typical(),
-        vendor(),
-        DriverHooks::NONE,
-    );
-    r.start();
+    let r = reader_with_hooks(LineReader::functions(), DriverHooks::NONE);
     let insertions = || r.device().card_insertions();
     // In before sleep: still in after, a new card.
     insert(&r);

@@ -236,15 +236,23 @@ pub fn reader() -> Reader {
 
 /// [`reader`] with the driver's `functions`.
 pub fn reader_with(functions: ReaderFunctions<Driver>) -> Reader {
+    reader_with_hooks(
+        functions,
+        DriverHooks {
+            wake: Some(wake),
+            ..DriverHooks::NONE
+        },
+    )
+}
+
+/// [`reader_with`] with the binding's `hooks` instead of the wake hook.
+pub fn reader_with_hooks(functions: ReaderFunctions<Driver>, hooks: DriverHooks<Driver>) -> Reader {
     let r = Reader::new(
         functions,
         LineReader::new(SimLine::empty()).with_t0_envelope(),
         ReaderCapabilities::typical(),
         vendor(),
-        DriverHooks {
-            wake: Some(wake),
-            ..DriverHooks::NONE
-        },
+        hooks,
     );
     r.start();
     r
