@@ -138,8 +138,11 @@ pub trait Irp: Send + Cancelable {
     fn power(&self) -> Option<PowerParams>;
     /// The identity of the file object the request came through (the current stack
     /// location's `FileObject` address; 0 if none): one per open handle, the same in
-    /// its CREATE, its requests, its CLEANUP and its CLOSE.
-    fn file_object(&self) -> usize;
+    /// its CREATE, its requests, its CLEANUP and its CLOSE. It is the request's
+    /// [`Cancelable::handle`], which an implementation gives.
+    fn file_object(&self) -> usize {
+        self.handle()
+    }
     /// `IoMarkIrpPending`.
     fn mark_pending(&mut self);
     /// Set IoStatus and `IoCompleteRequest(irp, IO_NO_INCREMENT)`.

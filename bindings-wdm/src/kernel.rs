@@ -256,7 +256,7 @@ impl<D: ReaderDriver> Cancelable for KIrp<D> {
     }
 
     fn handle(&self) -> usize {
-        self.file_object()
+        self.stack().FileObject as usize
     }
 
     fn arm_cancel(&mut self) {
@@ -321,10 +321,6 @@ impl<D: ReaderDriver> Irp for KIrp<D> {
         } else {
             PowerParams::Device(p.State)
         })
-    }
-
-    fn file_object(&self) -> usize {
-        self.stack().FileObject as usize
     }
 
     fn mark_pending(&mut self) {

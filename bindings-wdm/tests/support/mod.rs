@@ -194,9 +194,6 @@ impl Irp for FakeIrp {
     fn power(&self) -> Option<PowerParams> {
         self.power
     }
-    fn file_object(&self) -> usize {
-        self.file
-    }
     fn mark_pending(&mut self) {
         self.rec.pending.store(true, Ordering::SeqCst);
     }
