@@ -66,10 +66,14 @@ impl Expected {
     }
 }
 
+/// Room for a reader's answer (bytes): the oracle's answer buffer and its copy
+/// kept for a host's NAK.
+const ANSWER_CAP: usize = 1100;
+
 /// Handle `message` and check its answer; returns the answer (none without a
 /// header) and whether a card movement notification went out after it.
 fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) -> (Option<Vec<u8>>, bool) {
-    let mut answer = [0u8; 1100];
+    let mut answer = [0u8; ANSWER_CAP];
     let answered = match reader.handle(message, &mut answer) {
         Err(HandleError::Truncated) => {
             assert!(message.len() < 10);
@@ -142,7 +146,8 @@ fuzz_target!(|data: &[u8]| {
     if control & 0x40 != 0 {
         let mut decoder = Decoder::<1024>::new();
         // What the reader keeps for a host's NAK, and what the oracle expects.
-        let (mut sent, mut kept, mut expected) = (Sent::Nothing, [0u8; 1100], Expected::Nothing);
+        let (mut sent, mut kept, mut expected) =
+            (Sent::Nothing, [0u8; ANSWER_CAP], Expected::Nothing);
         for &byte in rest {
             match decoder.push(byte) {
                 Some(Event::Message) => {
@@ -160,7 +165,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 Some(Event::Nak) => {
-                    let mut out = [0u8; 1103];
+                    let mut out = [0u8; ANSWER_CAP + twin::FRAMING_LEN];
                     let len = sent
                         .again(&kept)
                         .encode(&mut out)
