@@ -60,9 +60,19 @@ pub fn write_frame(message: &[u8], mut write: impl FnMut(&[u8])) {
 /// Write `message` as a frame into `out`; returns the frame's length, or `None` if
 /// `out` is too short.
 pub fn encode(message: &[u8], out: &mut [u8]) -> Option<usize> {
-    let len = message.len().checked_add(FRAMING_LEN)?;
+    write_into(out, |write| write_frame(message, write))
+}
+
+/// Write the pieces `pieces` hands on, in order, into `out` (the buffer twin of a
+/// piecewise writer: [`encode`] of [`write_frame`], [`Again::encode`],
+/// [`TimeExtension::encode`]); returns their length, or `None` if `out` is too
+/// short (then `out` is left as it was). `pieces` hands on the same pieces each
+/// time it is called.
+fn write_into(out: &mut [u8], pieces: impl Fn(&mut dyn FnMut(&[u8]))) -> Option<usize> {
+    let mut len = 0usize;
+    pieces(&mut |piece| len = len.saturating_add(piece.len()));
     let mut rest = out.get_mut(..len)?;
-    write_frame(message, |piece| {
+    pieces(&mut |piece| {
         // The pieces add up to `len`: each fits what is left.
         let (this, after) = core::mem::take(&mut rest).split_at_mut(piece.len());
         this.copy_from_slice(piece);
@@ -116,14 +126,7 @@ impl Again<'_> {
     /// Write what a host's NAK gets into `out`, framed; returns its length (0 for
     /// nothing), or `None` if `out` is too short.
     pub fn encode(self, out: &mut [u8]) -> Option<usize> {
-        match self {
-            Again::Nothing => Some(0),
-            Again::Nak => {
-                out.get_mut(..NAK_FRAME.len())?.copy_from_slice(&NAK_FRAME);
-                Some(NAK_FRAME.len())
-            }
-            Again::Message(message) => encode(message, out),
-        }
+        write_into(out, |write| self.write(write))
     }
 }
 
@@ -417,13 +420,7 @@ impl TimeExtension {
     /// Its bytes on the line, written into `out`: the byte, or the message
     /// framed. Returns their length, or `None` if `out` is too short.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        match self {
-            TimeExtension::Byte(byte) => {
-                *out.first_mut()? = *byte;
-                Some(1)
-            }
-            TimeExtension::Message(message) => encode(message, out),
-        }
+        write_into(out, |write| self.write(write))
     }
 
     /// The message a host's NAK gets again once it is sent ([`LastFrame::keep`]),
