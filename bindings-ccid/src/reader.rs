@@ -974,11 +974,11 @@ mod tests {
     use readerkit::ioctl::PowerAction;
     use readerkit_card_sim::fault::Mute;
     use readerkit_card_sim::{Card, Config as CardConfig, DEFAULT_CAPACITY, Profile, SimLine};
+    use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
     use readerkit_testkit::client::{apdu, power_up, select};
     use readerkit_testkit::sim::{LineDevice, faults, inserted};
 
-    const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
-    const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
+    const GET_CHALLENGE: [u8; 5] = get_challenge(8);
     const OK: &[u8] = &[0x90, 0x00];
 
     type Slot = LineDevice<SimLine<DEFAULT_CAPACITY>>;

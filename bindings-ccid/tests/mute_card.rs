@@ -14,13 +14,14 @@ mod support;
 use std::time::Duration;
 
 use pcsc::{Card, Context, Disposition, Error, Protocols, ShareMode, State, Status};
+use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::hex::parse;
 use readerkit_testkit::pcsc::{connect, reader_state};
 use readerkit_testkit::thread::hang_guarded_for;
 use support::{Serve, pcscd_for, stop_and_check, tx, wait_card};
 
-const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
-const GET_CHALLENGE: [u8; 5] = [0x00, 0x84, 0x00, 0x00, 0x08];
+/// GET CHALLENGE for 8 bytes: the command the card goes mute in.
+const GET_CHALLENGE: [u8; 5] = get_challenge(8);
 
 /// Run SELECT MF (the one command the card answers after each reset), then GET
 /// CHALLENGE, whose header the card leaves unanswered. The transmit fails
