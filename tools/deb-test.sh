@@ -314,7 +314,7 @@ session() { timeout 60 /usr/bin/python3 "$work/session.py" "$@" >>"$work/session
 session readers "$sim_name" "$vpcd_name"
 readers_rc=$?
 # A virtual card for the vpcd example: vsmartcard's vicc, with Debian's pycryptodome.
-PYTHONPATH=$vicc_modules /usr/bin/python3 bindings-pcsclite/tests/py/vicc.py \
+PYTHONPATH=$vicc_modules /usr/bin/python3 testkit/py/vicc.py \
   -t iso7816 -P "$vpcd_port" >"$work/vicc.log" 2>&1 &
 vicc_pid=$!
 select_mf='00 A4 00 0C 02 3F 00'

@@ -1,7 +1,6 @@
 //! vsmartcard's virtual card `vicc` (Debian's `vsmartcard-vpicc`) for a vpcd
 //! reader (readerkit's `vpcd:` backend, or Debian's own vpcd driver), started
-//! through `bindings-pcsclite/tests/py/vicc.py`, which gives it Debian's
-//! pycryptodome.
+//! through `testkit/py/vicc.py`, which gives it Debian's pycryptodome.
 //!
 //! A missing tool is a failure saying what to install (`tools/test.sh` installs
 //! everything), never a skip.
@@ -60,7 +59,7 @@ impl Vicc {
     /// Start vicc as a card for the vpcd reader listening on `port`.
     pub fn start(port: u16) -> Vicc {
         require_vicc();
-        let wrapper = workspace().join("bindings-pcsclite/tests/py/vicc.py");
+        let wrapper = workspace().join("testkit/py/vicc.py");
         let child = Command::new("/usr/bin/python3")
             .arg(wrapper)
             .args(["-t", "iso7816", "-P", &port.to_string()])
