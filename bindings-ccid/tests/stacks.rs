@@ -29,9 +29,9 @@ use std::time::Duration;
 use pcsc::{Attribute, Card, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::pcsc::{reader, reader_names, reader_state};
 use support::{
-    Answers, Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, compare_steps, echo, feature_list, hex,
-    ifd_driver, property, reconnect_each, record, stale_differences, start_pcscd, tlv_properties,
-    tx, wait_card,
+    Answers, Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, answer_of, compare_steps, echo,
+    feature_list, hex, ifd_driver, property, reconnect_each, record, stale_differences,
+    start_pcscd, tlv_properties, tx, wait_card,
 };
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
@@ -444,11 +444,7 @@ fn finish(allowed: &[(&str, &str)], differed: &[String], failures: &mut Vec<Stri
 
 /// A step's answer in `answers`.
 fn answer<'a>(answers: &'a Answers, step: &str) -> &'a str {
-    &answers
-        .iter()
-        .find(|(s, _)| s == step)
-        .unwrap_or_else(|| panic!("no step {step}"))
-        .1
+    answer_of(answers, step).unwrap_or_else(|| panic!("no step {step}"))
 }
 
 /// One pcscd with readerkit's IFD handler for each `(FRIENDLYNAME, DEVICENAME)` of

@@ -27,7 +27,7 @@ use readerkit_testkit::pcscd::free_port_runs;
 use readerkit_testkit::thread::hang_guarded_for;
 use readerkit_testkit::vicc::{DEBIAN_VPCD, Vicc, require_debian_vpcd};
 use support::{
-    Answers, Entry, Pcscd, compare_steps, hex, ifd_driver, reconnect_each, record,
+    Answers, Entry, Pcscd, answer_of, compare_steps, hex, ifd_driver, reconnect_each, record,
     stale_differences, tx, wait_card,
 };
 
@@ -266,11 +266,7 @@ fn sim_card_and_vicc_agree_on_what_cards_share() {
         ("malformed 3 bytes", "Err(NotTransacted)"),
         ("SW after malformed", "Ok(\"90 00\")"),
     ] {
-        let found = vpcd
-            .iter()
-            .find(|(s, _)| s == step)
-            .map(|(_, a)| a.as_str());
-        assert_eq!(found, Some(said), "{step}");
+        assert_eq!(answer_of(&vpcd, step), Some(said), "{step}");
     }
     drop(ctx);
     assert!(pcscd.stop(), "pcscd exits on SIGINT");

@@ -209,12 +209,17 @@ pub fn all_steps<'a>(left: &'a Answers, right: &'a Answers) -> Vec<&'a str> {
     steps
 }
 
-/// A step's answer in `answers`, or "absent".
-pub fn answer_or_absent(answers: &Answers, step: &str) -> String {
+/// A step's answer in `answers`, if the script took the step.
+pub fn answer_of<'a>(answers: &'a Answers, step: &str) -> Option<&'a str> {
     answers
         .iter()
         .find(|(s, _)| s == step)
-        .map_or_else(|| "absent".to_string(), |(_, a)| a.clone())
+        .map(|(_, a)| a.as_str())
+}
+
+/// A step's answer in `answers`, or "absent".
+pub fn answer_or_absent(answers: &Answers, step: &str) -> String {
+    answer_of(answers, step).unwrap_or("absent").to_string()
 }
 
 /// The reason a step's answers may differ, if `allowed` (step prefix, reason)
