@@ -236,14 +236,14 @@ fn sec1210_two_cards_at_once() {
 /// Cards that ask for more time before every answer (T=1 S(WTX), T=0 NULL bytes):
 /// the reader passes each request on to libccid while the command runs (the GemPC
 /// Twin's time-request byte, the SEC1210's time-extension DataBlock), and libccid
-/// logs it at its byte-level log level.
+/// logs it at its byte-level log level. Returns pcscd's log.
 fn slow_card_scenario(
     reader_kind: &str,
     card_kind: &str,
     protocol: Protocols,
     libccid: Libccid,
     seen: &str,
-) {
+) -> String {
     let serve = Serve::start(&["--reader", reader_kind, "--card", card_kind, "--slow"]);
     let suffix = if reader_kind == "sec1210" {
         "SEC1210"
@@ -271,6 +271,7 @@ fn slow_card_scenario(
     drop(ctx);
     let log = stop_after_grace(pcscd);
     assert!(log.contains(seen), "libccid logged {seen:?}:\n{log}");
+    log
 }
 
 #[test]
@@ -300,6 +301,28 @@ fn gempctwin_time_requests_for_t1_wtx_at_short_apdu_level() {
         Protocols::T1,
         log_bytes,
         "time request: 0x82",
+    );
+}
+
+/// At the TPDU level a T=1 card's S(WTX request) goes to libccid as the card's
+/// answer, and libccid's own T=1 engine grants it; the reader sends no time
+/// request byte of its own (`MoreTime::time_extension`).
+#[test]
+fn gempctwin_relays_t1_wtx_to_libccids_t1_engine_at_tpdu_level() {
+    let log_bytes = Libccid {
+        driver_options: 0,
+        log_level: 7,
+    };
+    let log = slow_card_scenario(
+        "gempctwin",
+        "t1",
+        Protocols::T1,
+        log_bytes,
+        "CT sent S-block with wtx=2",
+    );
+    assert!(
+        !log.contains("time request"),
+        "no time request at the TPDU level:\n{log}"
     );
 }
 
