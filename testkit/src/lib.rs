@@ -28,6 +28,9 @@
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
 //! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process;
+//! - `line_tap` (feature `pcscd`): a go-between on a GemPC Twin serial line
+//!   (host's terminal ↔ reader's terminal) that logs what it relays and damages
+//!   or NAKs one reader frame when told to;
 //! - `listening` (feature `pcscd`): whether a daemon's socket listens yet, read
 //!   from the kernel's socket table;
 //! - `opensc` (feature `pcscd`): OpenSC's `opensc-tool` and `opensc-explorer` as
@@ -48,6 +51,8 @@ pub mod client;
 #[cfg(feature = "pcscd")]
 pub mod frozen;
 pub mod hex;
+#[cfg(feature = "pcscd")]
+pub mod line_tap;
 #[cfg(feature = "pcscd")]
 pub mod listening;
 pub mod locks;
