@@ -17,6 +17,7 @@ use pcsc::{Card, Context, Disposition, Error, Protocols, ShareMode, State, Statu
 use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::hex::parse;
 use readerkit_testkit::pcsc::{connect, reader_state};
+use readerkit_testkit::served::StderrLines;
 use readerkit_testkit::thread::hang_guarded_for;
 use support::{Serve, pcscd_for, stop_and_check, tx, wait_card};
 
@@ -28,11 +29,11 @@ const GET_CHALLENGE: [u8; 5] = get_challenge(8);
 /// SCARD_E_NOT_TRANSACTED, and the reader's answer (read in ccid-serve's trace)
 /// is a failed DataBlock with bmICCStatus 0 (present, active) and bError FE
 /// (ICC_MUTE).
-fn card_goes_mute(serve: &Serve, card: &Card) {
+fn card_goes_mute(trace: &StderrLines, card: &Card) {
     assert_eq!(tx(card, &SELECT_MF), Ok(vec![0x90, 0x00]), "SELECT MF");
     assert_eq!(tx(card, &GET_CHALLENGE), Err(Error::NotTransacted));
     let failed = loop {
-        let answer = answer_in_trace(serve, "<- 80 ");
+        let answer = answer_in_trace(trace, "<- 80 ");
         if answer[8] != 0x00 {
             break answer;
         }
@@ -46,8 +47,8 @@ fn card_goes_mute(serve: &Serve, card: &Card) {
 
 /// The next answer in ccid-serve's trace whose line starts with `start`
 /// (`<- ` and its message type): its bytes, 10 at least.
-fn answer_in_trace(serve: &Serve, start: &str) -> Vec<u8> {
-    let line = serve.wait_stderr(start);
+fn answer_in_trace(trace: &StderrLines, start: &str) -> Vec<u8> {
+    let line = trace.wait(start);
     let answer = parse(line.trim().trim_start_matches("<- "));
     assert!(answer.len() >= 10, "an answer: {line}");
     answer
@@ -57,9 +58,9 @@ fn answer_in_trace(serve: &Serve, start: &str) -> Vec<u8> {
 /// once libccid has polled the slot twice since (two GetSlotStatus answers in
 /// ccid-serve's trace: pcscd has taken in the first when it sends the second):
 /// present and powered in T=0, no card event since `events`.
-fn still_present(serve: &Serve, ctx: &Context, name: &str, card: &Card, events: u32) {
+fn still_present(trace: &StderrLines, ctx: &Context, name: &str, card: &Card, events: u32) {
     for _ in 0..2 {
-        let poll = answer_in_trace(serve, "<- 81 ");
+        let poll = answer_in_trace(trace, "<- 81 ");
         assert_eq!(poll[7..9], [0x00, 0x00], "present, active: {poll:02X?}");
     }
     let mut names = [0u8; 256];
@@ -88,20 +89,20 @@ const NAME: &str = "RK Mute 00 00";
 const CLIENT_LIMIT: Duration = Duration::from_secs(60);
 
 /// The client's part of the test below, on pcscd's reader [`NAME`].
-fn mute_and_reset(serve: &Serve, ctx: &Context) {
+fn mute_and_reset(trace: &StderrLines, ctx: &Context) {
     let mut card = connect(ctx, NAME, Protocols::T0);
     let events = reader_state(ctx, NAME).event_count();
 
-    card_goes_mute(serve, &card);
-    still_present(serve, ctx, NAME, &card, events);
+    card_goes_mute(trace, &card);
+    still_present(trace, ctx, NAME, &card, events);
     // Nothing reaches the card until it is reset: the same failure at once.
     assert_eq!(tx(&card, &SELECT_MF), Err(Error::NotTransacted));
 
     for disposition in [Disposition::ResetCard, Disposition::UnpowerCard] {
         card.reconnect(ShareMode::Shared, Protocols::T0, disposition)
             .unwrap_or_else(|e| panic!("reconnect ({disposition:?}): {e}"));
-        card_goes_mute(serve, &card);
-        still_present(serve, ctx, NAME, &card, events);
+        card_goes_mute(trace, &card);
+        still_present(trace, ctx, NAME, &card, events);
     }
     card.disconnect(Disposition::ResetCard)
         .map_err(|(_, e)| e)
@@ -122,7 +123,7 @@ fn mute_and_reset(serve: &Serve, ctx: &Context) {
 #[test]
 fn a_t0_card_mute_mid_exchange_keeps_its_handle_until_a_reset() {
     let args = "--reader gempctwin --card t0 --mute-after 1 --trace";
-    let serve = Serve::start_watched(&args.split(' ').collect::<Vec<_>>());
+    let mut serve = Serve::start_watched(&args.split(' ').collect::<Vec<_>>());
     let device = format!("{}:GemPCTwin", serve.path);
     let (pcscd, ctx) = pcscd_for(&device, "RK Mute", None);
     assert!(
@@ -130,12 +131,14 @@ fn a_t0_card_mute_mid_exchange_keeps_its_handle_until_a_reset() {
         "pcscd log:\n{}",
         pcscd.log()
     );
-    // pcscd stays here: if the client hangs, the failure's unwinding stops it,
-    // and with it the call the client is blocked in.
+    // pcscd and ccid-serve stay here, the client's thread has only ccid-serve's
+    // trace: if the client hangs, the failure's unwinding stops both, and with
+    // them the call the client is blocked in (the thread cannot keep ccid-serve
+    // alive past the test).
+    let trace = serve.take_stderr();
     let client_ctx = ctx.clone();
-    let serve = hang_guarded_for("mute card client", CLIENT_LIMIT, move || {
-        mute_and_reset(&serve, &client_ctx);
-        serve
+    hang_guarded_for("mute card client", CLIENT_LIMIT, move || {
+        mute_and_reset(&trace, &client_ctx);
     });
     drop(ctx);
     let log = stop_and_check(pcscd);

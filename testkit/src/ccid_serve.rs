@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::pcscd::cli;
-use crate::served::Served;
+use crate::served::{Served, StderrLines};
 
 /// A running `readerkit ccid-serve`; killed on drop.
 pub struct Serve {
@@ -56,6 +56,14 @@ impl Serve {
     /// stderr that contains `needle`; only for [`Serve::start_watched`].
     pub fn wait_stderr(&self, needle: &str) -> String {
         self.process.wait_stderr(needle)
+    }
+
+    /// Take its stderr's lines ([`Served::take_stderr`]; only for
+    /// [`Serve::start_watched`]): for a thread of the test that reads them while
+    /// the test keeps the process, which then dies with a failed test even if
+    /// that thread hangs.
+    pub fn take_stderr(&mut self) -> StderrLines {
+        self.process.take_stderr()
     }
 
     /// The process id of the `readerkit ccid-serve` process.

@@ -20,8 +20,38 @@ pub struct Served {
     pub stdin: ChildStdin,
     /// The first line it printed, without the line end.
     pub first_line: String,
-    /// Its stderr's lines, when started by [`Served::start_watched`].
-    stderr: Option<Receiver<String>>,
+    /// Its stderr's lines, when started by [`Served::start_watched`] (and not
+    /// taken by [`Served::take_stderr`]).
+    stderr: Option<StderrLines>,
+}
+
+/// A served process's stderr, line by line (read on a thread of its own): what
+/// [`Served::wait_stderr`] waits on, or a thread of the test's that has it from
+/// [`Served::take_stderr`] while the test keeps the process.
+pub struct StderrLines(Receiver<String>);
+
+impl StderrLines {
+    /// Wait for the next line that contains `needle` (the lines before it are
+    /// passed over) and return it.
+    ///
+    /// # Panics
+    /// If no such line comes within [`STDERR_WAIT`] (or stderr closes before it).
+    pub fn wait(&self, needle: &str) -> String {
+        let deadline = Instant::now() + STDERR_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no line with {needle:?} on stderr within {STDERR_WAIT:?}")
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("stderr closed before a line with {needle:?}")
+                }
+            }
+        }
+    }
 }
 
 impl Served {
@@ -63,7 +93,7 @@ impl Served {
                     let _ = lines.send(line);
                 }
             });
-            heard
+            StderrLines(heard)
         });
         let mut line = String::new();
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -79,31 +109,30 @@ impl Served {
         }
     }
 
-    /// Wait for the next line on stderr that contains `needle` (the lines
-    /// before it are passed over) and return it.
+    /// Wait for the next line on stderr that contains `needle`
+    /// ([`StderrLines::wait`]).
     ///
     /// # Panics
-    /// If the server was not started by [`Served::start_watched`], or no such
-    /// line comes within [`STDERR_WAIT`] (or stderr closes before it).
+    /// If the server was not started by [`Served::start_watched`] or its stderr
+    /// was taken, or as [`StderrLines::wait`].
     pub fn wait_stderr(&self, needle: &str) -> String {
-        let lines = self
-            .stderr
+        self.stderr
             .as_ref()
-            .expect("stderr watched: Served::start_watched");
-        let deadline = Instant::now() + STDERR_WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no line with {needle:?} on stderr within {STDERR_WAIT:?}")
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("stderr closed before a line with {needle:?}")
-                }
-            }
-        }
+            .expect("stderr watched: Served::start_watched, not taken")
+            .wait(needle)
+    }
+
+    /// Take its stderr's lines, for a thread that waits on them while the test
+    /// keeps this process (so that a failure's unwinding kills it even if that
+    /// thread hangs).
+    ///
+    /// # Panics
+    /// If the server was not started by [`Served::start_watched`], or its
+    /// stderr was taken already.
+    pub fn take_stderr(&mut self) -> StderrLines {
+        self.stderr
+            .take()
+            .expect("stderr watched: Served::start_watched, not taken")
     }
 }
 
