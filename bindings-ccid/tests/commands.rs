@@ -10,8 +10,10 @@ use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::{CcidReader, HandleError, PinSupport};
+use readerkit_testkit::apdu::get_challenge;
 use readerkit_testkit::ccid::message_with as msg;
 use readerkit_testkit::sim::inserted;
+use readerkit_testkit::t1::block;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
 type Reader<'a> = CcidReader<'a, SpinPlatform, LineReader<SimLine<1024>>>;
@@ -89,7 +91,7 @@ fn apdu_config() -> CcidConfig {
 #[test]
 fn refusals_are_byte_exact() {
     let mut r = reader(Some(Profile::t1()), apdu_config());
-    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let get_challenge = get_challenge(8);
     let t1_params = [0x11, 0, 0, 0x0A, 0];
     answers(
         &mut r,
@@ -214,7 +216,7 @@ fn no_card_is_absent_and_mute() {
             ),
             bare(
                 "XfrBlock: mute",
-                msg(0x6F, 0, 3, [0; 3], &[0x00, 0x84, 0x00, 0x00, 0x08]),
+                msg(0x6F, 0, 3, [0; 3], &get_challenge(8)),
                 [0x80, 0x42, 0xFE, 0x00],
             ),
             bare(
@@ -455,13 +457,6 @@ fn extended_apdu_in_one_message_and_chaining_refused() {
 
 #[test]
 fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
-    let lrc = |b: &[u8]| b.iter().fold(0u8, |a, x| a ^ x);
-    let block = |pcb: u8, inf: &[u8]| {
-        let mut b = vec![0x00, pcb, inf.len() as u8];
-        b.extend_from_slice(inf);
-        b.push(lrc(&b));
-        b
-    };
     let echo = [0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00];
     for with_line in [false, true] {
         let reader = reader(Some(Profile::t1()), twin::Profile::GemPcTwin.config());

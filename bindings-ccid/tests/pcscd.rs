@@ -12,6 +12,7 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
+use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::ccid_serve::slow_gempctwin_t0;
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::pcsc::reader_names;
@@ -30,13 +31,9 @@ fn reader(name: &str) -> CString {
 
 /// SELECT, GET CHALLENGE, ECHO of every short length, an unknown instruction.
 fn session(card: &pcsc::Card) {
-    assert_eq!(
-        tx(card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
-        [0x90, 0x00],
-        "SELECT MF"
-    );
-    let a = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
-    let b = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!(tx(card, &SELECT_MF).unwrap(), [0x90, 0x00], "SELECT MF");
+    let a = tx(card, &get_challenge(8)).unwrap();
+    let b = tx(card, &get_challenge(8)).unwrap();
     assert_eq!((a.len(), &a[8..]), (10, &[0x90, 0x00][..]), "GET CHALLENGE");
     assert_ne!(a, b, "two challenges differ");
     for n in 1..=255usize {
@@ -102,10 +99,7 @@ fn one_slot_scenario(card_kind: &str, atr: &str, protocol: Protocols, libccid: O
     let mut card = card;
     card.reconnect(ShareMode::Shared, protocol, Disposition::ResetCard)
         .expect("reconnect with reset");
-    assert_eq!(
-        tx(&card, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
-        [0x90, 0x00]
-    );
+    assert_eq!(tx(&card, &SELECT_MF).unwrap(), [0x90, 0x00]);
     card.disconnect(Disposition::UnpowerCard)
         .map_err(|(_, e)| e)
         .unwrap();
@@ -367,7 +361,7 @@ fn pcscd_killed_mid_command_then_restarted_finds_the_reader_working() {
         .connect(&reader(name), ShareMode::Shared, Protocols::T0)
         .expect("connect");
     pcscd.kill_during(
-        move || tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        move || tx(&card, &get_challenge(8)),
         || {
             serve.wait_stderr("(more time)");
         },

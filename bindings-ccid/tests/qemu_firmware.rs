@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcsc::{Disposition, Protocols, ShareMode};
+use readerkit_testkit::apdu::{self, SELECT_MF};
+use readerkit_testkit::ccid::message;
+use readerkit_testkit::t1;
 use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK};
 use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
 use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
@@ -132,13 +135,11 @@ impl Drop for Firmware {
     }
 }
 
-const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
-
 /// SELECT, GET CHALLENGE, ECHO of `lengths`, an unknown instruction.
 fn session(card: &pcsc::Card, lengths: impl Iterator<Item = usize>) {
     assert_eq!(tx(card, &SELECT_MF).unwrap(), [0x90, 0x00], "SELECT MF");
-    let a = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
-    let b = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    let a = tx(card, &apdu::get_challenge(8)).unwrap();
+    let b = tx(card, &apdu::get_challenge(8)).unwrap();
     assert_eq!((a.len(), &a[8..]), (10, &[0x90, 0x00][..]), "GET CHALLENGE");
     assert_ne!(a, b, "two challenges differ");
     for n in lengths {
@@ -249,10 +250,8 @@ fn set_t0(seq: u8) -> [u8; 15] {
 }
 
 /// GET CHALLENGE for 8 bytes, a T=0 TPDU in an XfrBlock for slot 0.
-fn get_challenge(seq: u8) -> [u8; 15] {
-    [
-        0x6F, 5, 0, 0, 0, 0, seq, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08,
-    ]
+fn get_challenge(seq: u8) -> Vec<u8> {
+    message(0x6F, seq, &apdu::get_challenge(8))
 }
 
 /// Send `message` (a GemPC Twin echoes it) and check the echo.
@@ -456,8 +455,7 @@ fn qemu_firmware_holds_up_against_a_hostile_host() {
         "powered: {atr:02X?}"
     );
     assert_eq!(host.command(&set_t0(0))[7..9], [0, 0], "T=0 set");
-    let mut get_256 = get_challenge(0);
-    get_256[14] = 0x00;
+    let get_256 = message(0x6F, 0, &apdu::get_challenge(0));
     let answer = host.unread_answers(8000, Duration::from_secs(2), &get_256);
     assert_eq!(answer[..5], [0x80, 2, 1, 0, 0], "258 bytes: {answer:02X?}");
     assert_eq!(answer[answer.len() - 2..], [0x90, 0x00]);
@@ -572,12 +570,7 @@ fn power_on_t1(port: &mut std::fs::File, seq: u8) {
 
 /// A T=1 block (NAD 0, LRC) with `pcb` and `inf` in an XfrBlock for slot 0.
 fn t1_block(seq: u8, pcb: u8, inf: &[u8]) -> Vec<u8> {
-    let mut block = vec![0x00, pcb, inf.len() as u8];
-    block.extend_from_slice(inf);
-    block.push(block.iter().fold(0, |a, b| a ^ b));
-    let mut message = vec![0x6F, block.len() as u8, 0, 0, 0, 0, seq, 0, 0, 0];
-    message.extend_from_slice(&block);
-    message
+    message(0x6F, seq, &t1::block(pcb, inf))
 }
 
 /// A T=1 card's request for more time (`wtx 3`: an S(WTX request) with
@@ -597,10 +590,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
     power_on_t1(&mut port, 1);
 
     // TPDU level: GET CHALLENGE in an I-block; the card's answer is S(WTX).
-    send_echoed(
-        &mut port,
-        &t1_block(3, 0x00, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-    );
+    send_echoed(&mut port, &t1_block(3, 0x00, &apdu::get_challenge(8)));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [], "no time request at the TPDU level");
     assert_eq!(

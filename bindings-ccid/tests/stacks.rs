@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pcsc::{Attribute, Card, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
+use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::pcsc::{reader, reader_names, reader_state};
 use support::{
     Answers, Entry, LIBCCIDTWIN, Libccid, Pcscd, Serve, answer_of, compare_steps, echo,
@@ -39,9 +40,6 @@ const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
 
 /// `SCARD_CTL_CODE(3501)`: the `sim:` reader's slot switch (0 out, 1 in).
 const SIM_CARD: u64 = ctl_code(3501);
-
-/// SELECT MF (P2 0C: no FCI).
-const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
 
 /// At which level libccid talks to `ccid-serve`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -368,7 +366,7 @@ fn transmit(card: &Card, a: &mut Answers) {
         )
     });
     record(a, format!("transmit case 4E ECHO 1000 at {protocol}"), r);
-    let r = tx(card, &[0x00, 0x84, 0x00, 0x00, 0x08]).map(|r| r.len());
+    let r = tx(card, &get_challenge(8)).map(|r| r.len());
     record(a, "transmit GET CHALLENGE 8 (length)", r);
     for (what, apdu) in [
         ("3 bytes", &[0x00, 0xA4, 0x00][..]),
@@ -391,9 +389,7 @@ fn transmit(card: &Card, a: &mut Answers) {
     record(a, "transmit after malformed", ok_hex(tx(card, &SELECT_MF)));
     // A 10-byte answer for a 4-byte buffer.
     let mut small = [0u8; 4];
-    let r = card
-        .transmit2(&[0x00, 0x84, 0x00, 0x00, 0x08], &mut small)
-        .map(hex);
+    let r = card.transmit2(&get_challenge(8), &mut small).map(hex);
     record(a, "GET CHALLENGE into 4 bytes", r);
     record(a, "transmit after that", ok_hex(tx(card, &SELECT_MF)));
 }

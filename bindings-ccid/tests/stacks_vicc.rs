@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pcsc::{Card, Context, Disposition, Error, Protocols, Scope, ShareMode, State};
-use readerkit_testkit::apdu::SELECT_MF;
+use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::pcsc::{reader, reader_names, reader_state};
 use readerkit_testkit::pcscd::free_port_runs;
 use readerkit_testkit::thread::hang_guarded_for;
@@ -66,13 +66,11 @@ fn script(ctx: &Context, name: &str, malformed: bool) -> Answers {
     for (what, apdu) in apdus {
         record(&mut a, format!("SW {what}"), sw(tx(&card, apdu)));
     }
-    let r = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x08]).map(|r| r.len());
+    let r = tx(&card, &get_challenge(8)).map(|r| r.len());
     record(&mut a, "GET CHALLENGE 8 (length)", r);
     // A 10-byte answer for a 4-byte buffer.
     let mut small = [0u8; 4];
-    let r = card
-        .transmit2(&[0x00, 0x84, 0x00, 0x00, 0x08], &mut small)
-        .map(hex);
+    let r = card.transmit2(&get_challenge(8), &mut small).map(hex);
     record(&mut a, "GET CHALLENGE into 4 bytes", r);
     record(&mut a, "SW after that", sw(tx(&card, &SELECT_MF)));
     reconnect_each(

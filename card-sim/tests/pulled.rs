@@ -9,6 +9,7 @@ use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::timing::Timing;
 use readerkit_card_sim::{Card, Profile, SimLine};
+use readerkit_testkit::apdu::SELECT_MF;
 use readerkit_testkit::client::{apdu, power_up, select};
 use readerkit_testkit::sim::line_device;
 
@@ -80,8 +81,7 @@ fn cut_off(pull: Pull) {
     assert_eq!(select(&dev, 2), Ok(2), "T=1");
     // A first APDU: the IFSD announcement is behind, the next block out is the
     // VERIFY's I-block.
-    let select_mf = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
-    assert_eq!(apdu(&dev, 2, &select_mf), Ok(vec![0x90, 0x00]));
+    assert_eq!(apdu(&dev, 2, &SELECT_MF), Ok(vec![0x90, 0x00]));
 
     dev.with_driver(|reader| reader.line_mut().pull = Some(pull));
     let verify = [

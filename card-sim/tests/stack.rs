@@ -9,7 +9,7 @@ use readerkit::{CardState, Protocol, Status, attr};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute, Trigger};
 use readerkit_card_sim::{Card, Config, Profile};
-use readerkit_testkit::apdu::echo;
+use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
 use readerkit_testkit::client::{
     apdu, check_inverse_convention_t1, check_mute_after_one_answer, control, power_up, select,
 };
@@ -42,11 +42,8 @@ fn t1_card_negotiates_pps_and_moves_short_and_extended_apdus() {
     let out = control(&dev, Ioctl::GetAttribute, &attr::CURRENT_D.to_le_bytes(), 4).unwrap();
     assert_eq!(out, 16u32.to_le_bytes());
 
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
-        [0x90, 0x00]
-    );
-    let challenge = apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    assert_eq!(apdu(&dev, 2, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    let challenge = apdu(&dev, 2, &get_challenge(8)).unwrap();
     assert_eq!(challenge.len(), 10);
     assert_eq!(challenge[8..], [0x90, 0x00]);
     for len in [1usize, 200, 255, 256, 1000, 4096] {
@@ -79,7 +76,7 @@ fn t0_card_runs_get_response_and_envelope() {
     let response = apdu(&dev, 1, &echo(&data)).unwrap();
     assert_eq!(response[..600], data[..], "extended ECHO through ENVELOPE");
     assert_eq!(
-        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+        apdu(&dev, 2, &get_challenge(8)),
         Err(Status::InvalidParameter),
         "wrong header protocol"
     );
@@ -132,10 +129,7 @@ fn removal_mid_session_is_no_media_and_reinsertion_starts_fresh() {
     let (dev, _) = session(Profile::t1(), 2);
     dev.with_driver(|r| r.line_mut().remove());
     dev.card_removed();
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        Err(Status::NoMedia)
-    );
+    assert_eq!(apdu(&dev, 2, &get_challenge(8)), Err(Status::NoMedia));
     assert_eq!(dev.state(), CardState::Absent);
     // The card vanishes under the driver before the event arrives: a clean error.
     dev.with_driver(|r| r.line_mut().insert(Card::new(Profile::t1())));
@@ -143,10 +137,7 @@ fn removal_mid_session_is_no_media_and_reinsertion_starts_fresh() {
     power_up(&dev).unwrap();
     select(&dev, 2).unwrap();
     dev.with_driver(|r| r.line_mut().remove());
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        Err(Status::NoMedia)
-    );
+    assert_eq!(apdu(&dev, 2, &get_challenge(8)), Err(Status::NoMedia));
     dev.with_driver(|r| r.line_mut().insert(Card::new(Profile::t0())));
     dev.card_removed();
     dev.card_inserted();
@@ -185,7 +176,7 @@ fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
 #[test]
 fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
     let (dev, protocol) = session(Profile::t0(), 1);
-    let challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let challenge = get_challenge(8);
     // 8 bytes of the SCARD_IO_REQUEST header and room for 4 of the 10.
     let mut out = [0u8; 12];
     assert_eq!(
@@ -241,7 +232,7 @@ fn a_t0_exchange_broken_mid_way_fails_every_command_until_a_reset() {
 #[test]
 fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
     let (dev, protocol) = session(Profile::t1(), 2);
-    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let get_challenge = get_challenge(8);
     assert!(apdu(&dev, protocol, &get_challenge).is_ok());
     dev.with_driver(|r| {
         r.line_mut()

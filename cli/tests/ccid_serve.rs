@@ -10,11 +10,13 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+use readerkit_testkit::apdu;
 use readerkit_testkit::ccid::{busy_until_absent, message};
 use readerkit_testkit::ccid_serve::Serve;
 use readerkit_testkit::cli::assert_usage_errors;
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served as Watched;
+use readerkit_testkit::t1;
 use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
@@ -143,9 +145,7 @@ fn assert_header(answer: &[u8], [kind, slot, seq, status, error]: [u8; 5]) {
 
 /// GET CHALLENGE for 8 bytes, a T=0 TPDU in an XfrBlock for slot 0.
 fn get_challenge(seq: u8) -> Vec<u8> {
-    vec![
-        0x6F, 5, 0, 0, 0, 0, seq, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08,
-    ]
+    message(0x6F, seq, &apdu::get_challenge(8))
 }
 
 /// The options of a SEC1210 with a slow T=0 card in slot 0 (working `work_ms`
@@ -540,9 +540,7 @@ fn a_t1_cards_wtx_reaches_the_host_as_the_exchange_level_says() {
     let atr = exchange(port, &message(0x62, 1, &[]));
     assert_eq!(atr[7..9], [0, 0], "powered: {atr:02X?}");
     // TPDU level: an I-block with GET CHALLENGE; the card's answer is S(WTX).
-    let mut block = vec![0x00, 0x00, 0x05, 0x00, 0x84, 0x00, 0x00, 0x08];
-    block.push(block.iter().fold(0, |a, b| a ^ b));
-    let xfr = message(0x6F, 2, &block);
+    let xfr = message(0x6F, 2, &t1::block(0x00, &apdu::get_challenge(8)));
     port.write_all(&frame(&xfr)).unwrap();
     assert_eq!(read_message(port), xfr, "the echo");
     let (requests, answer) = read_answer(port);
@@ -553,7 +551,7 @@ fn a_t1_cards_wtx_reaches_the_host_as_the_exchange_level_says() {
     assert_eq!(switched[7..9], [0, 0], "{switched:02X?}");
     let atr = exchange(port, &message(0x62, 4, &[]));
     assert_eq!(atr[7..9], [0, 0], "powered: {atr:02X?}");
-    let apdu = message(0x6F, 5, &[0x00, 0x84, 0x00, 0x00, 0x08]);
+    let apdu = get_challenge(5);
     port.write_all(&frame(&apdu)).unwrap();
     assert_eq!(read_message(port), apdu, "the echo");
     let (requests, answer) = read_answer(port);

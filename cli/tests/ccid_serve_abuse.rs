@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use readerkit_testkit::apdu::get_challenge;
 use readerkit_testkit::ccid::message;
 use readerkit_testkit::ccid_serve::{Serve, slow_gempctwin_t0};
 use readerkit_testkit::served::Served;
@@ -63,7 +64,7 @@ fn answers_left_unread_until_the_terminal_is_full_all_arrive() {
         [0x80, 0, 0],
         "powered: {atr:02X?}"
     );
-    let get_challenge = message(0x6F, 0, &[0x00, 0x84, 0x00, 0x00, 0x00]);
+    let get_challenge = message(0x6F, 0, &get_challenge(0));
     let answer = host.unread_answers(8000, Duration::from_secs(2), &get_challenge);
     assert_eq!(answer[..5], [0x80, 2, 1, 0, 0], "258 bytes: {answer:02X?}");
     assert_eq!(answer[answer.len() - 2..], [0x90, 0x00]);
@@ -107,7 +108,7 @@ fn a_nak_while_a_command_runs_gets_no_older_answer() {
     port.write_all(&frame(&power_on)).unwrap();
     assert_eq!(read_answer(&mut port).1, power_on, "the echo");
     assert_eq!(read_answer(&mut port).1[..7], [0x80, 14, 0, 0, 0, 0, 1]);
-    let get_challenge = message(0x6F, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]);
+    let get_challenge = message(0x6F, 2, &get_challenge(8));
     port.write_all(&frame(&get_challenge)).unwrap();
     assert_eq!(read_answer(&mut port).1, get_challenge, "the echo");
     port.write_all(&NAK).unwrap();

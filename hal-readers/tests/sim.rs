@@ -27,7 +27,7 @@ use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::chip::Tda8035;
 use readerkit_hal::interface::{Config, Interface, NoPin, Pins};
 use readerkit_hal::{CardEvent, Class, ConfigError, Parity, UartConfig};
-use readerkit_testkit::apdu::echo;
+use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
 use readerkit_testkit::client::{
     apdu, check_inverse_convention_t1, check_mute_after_one_answer, control, power_up, select,
 };
@@ -316,10 +316,7 @@ fn t1_session_atr_pps_baud_change_and_apdus() {
     assert_eq!(select(&dev, 3), Ok(2));
     // PPS to F = 512, D = 16 at 3.58 MHz: the UART now runs 3 580 000 * 16 / 512.
     assert_eq!(chip.borrow().bauds.last(), Some(&111_875));
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]).unwrap(),
-        [0x90, 0x00]
-    );
+    assert_eq!(apdu(&dev, 2, &SELECT_MF).unwrap(), [0x90, 0x00]);
     for len in [1usize, 254, 255, 1000] {
         let data: Vec<u8> = (0..len).map(|i| (i * 3 + len) as u8).collect();
         let response = apdu(&dev, 2, &echo(&data)).unwrap();
@@ -341,7 +338,7 @@ fn t0_session_with_get_response_and_character_repetition() {
     let fci = apdu(&dev, 1, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
     assert_eq!(fci[0], 0x6F);
     assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
-    let challenge = apdu(&dev, 1, &[0x00, 0x84, 0x00, 0x00, 0x08]).unwrap();
+    let challenge = apdu(&dev, 1, &get_challenge(8)).unwrap();
     assert_eq!(challenge.len(), 10);
     let data: Vec<u8> = (0..300).map(|i| i as u8).collect();
     assert_eq!(apdu(&dev, 1, &echo(&data)).unwrap()[..300], data[..]);
@@ -353,7 +350,7 @@ fn t0_session_with_get_response_and_character_repetition() {
 #[test]
 fn t1_never_repeats_a_character() {
     let (dev, chip, protocol) = session(Card::new(Profile::t1()), 2);
-    let challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    let challenge = get_challenge(8);
     assert_eq!(apdu(&dev, protocol, &challenge).unwrap().len(), 10);
     let (writes, invalid) = {
         let c = chip.borrow();
@@ -398,7 +395,7 @@ fn t0_card_refusing_every_character_fails_cleanly() {
     power_up(&dev).unwrap();
     // T=0 card, no PPS needed for its defaults? Either the PPS or the APDU fails
     // with a protocol error after the repetitions, never a hang.
-    let result = select(&dev, 1).and_then(|_| apdu(&dev, 1, &[0x00, 0x84, 0x00, 0x00, 0x08]));
+    let result = select(&dev, 1).and_then(|_| apdu(&dev, 1, &get_challenge(8)));
     assert_eq!(result, Err(Status::DeviceProtocolError));
 }
 
@@ -434,17 +431,14 @@ fn card_removed_mid_apdu_is_no_media_then_absent() {
 fn overcurrent_during_a_session_is_a_fault_not_a_removal() {
     let (dev, chip, _) = session(Card::new(Profile::t1()), 2);
     chip.borrow_mut().fault = true;
-    assert_eq!(
-        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
-        Err(Status::Unsuccessful)
-    );
+    assert_eq!(apdu(&dev, 2, &get_challenge(8)), Err(Status::Unsuccessful));
     assert!(!chip.borrow().powered);
     assert_eq!(poll(&dev), Some(CardEvent::Fault));
     chip.borrow_mut().fault = false;
     assert_ne!(dev.state(), CardState::Absent);
     power_up(&dev).unwrap();
     select(&dev, 2).unwrap();
-    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+    assert!(apdu(&dev, 2, &get_challenge(8)).is_ok());
 }
 
 #[test]
@@ -533,7 +527,7 @@ fn warm_reset_keeps_power_and_class_and_restarts_the_card() {
     assert_eq!(chip.borrow().bauds.last(), Some(&9_623));
     assert_eq!(select(&dev, 2), Ok(2));
     assert_eq!(chip.borrow().bauds.last(), Some(&111_875));
-    assert!(apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x08]).is_ok());
+    assert!(apdu(&dev, 2, &get_challenge(8)).is_ok());
 }
 
 /// `Line::set_framing` (called by the core after every SET_PROTOCOL) puts TC1's N

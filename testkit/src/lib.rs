@@ -20,6 +20,7 @@
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
 //! - [`served`]: a server process a test starts, its first line of stdout, killed
 //!   on drop;
+//! - [`t1`]: T=1 blocks written out, with an LRC of their own (not the core's);
 //! - [`thread`]: a hang guard for scenarios whose failure is a deadlock or a
 //!   peer that never answers;
 //! - [`usbip`]: a scripted USB/IP client (for `readerkit usbip-serve`);
@@ -68,6 +69,7 @@ pub mod rng;
 pub mod served;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod t1;
 pub mod thread;
 #[cfg(feature = "pcscd")]
 pub mod twin_abuse;

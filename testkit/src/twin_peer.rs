@@ -47,7 +47,7 @@ pub fn read_n(port: &mut File, n: usize) -> Vec<u8> {
 pub fn frame(message: &[u8]) -> Vec<u8> {
     let mut f = vec![0x03, 0x06];
     f.extend_from_slice(message);
-    f.push(f.iter().fold(0, |a, b| a ^ b));
+    f.push(crate::t1::lrc(&f));
     f
 }
 
@@ -78,6 +78,6 @@ pub fn read_answer(port: &mut File) -> (Vec<u8>, Vec<u8>) {
     assert_eq!(whole[1], 0x06, "{whole:02X?}");
     let len = u32::from_le_bytes([whole[3], whole[4], whole[5], whole[6]]) as usize;
     whole.extend_from_slice(&read_n(port, len + 1));
-    assert_eq!(whole.iter().fold(0, |a, b| a ^ b), 0, "LRC of {whole:02X?}");
+    assert_eq!(crate::t1::lrc(&whole), 0, "LRC of {whole:02X?}");
     (requests, whole[2..whole.len() - 1].to_vec())
 }
