@@ -17,6 +17,7 @@
 
 use readerkit::caps::ReaderCapabilities;
 use readerkit::pin::entry::Conditions;
+use readerkit::t1::lrc;
 use readerkit::timing::Timing;
 
 use crate::answer::put_data;
@@ -39,9 +40,6 @@ pub const NAK_FRAME: [u8; 3] = [SYNC, NAK, SYNC ^ NAK];
 pub const FRAMING_LEN: usize = 3;
 /// The bytes before a frame's message.
 pub const HEAD: [u8; 2] = [SYNC, ACK];
-
-/// XOR of the bytes: the core's T=1 LRC, the same sum.
-pub use readerkit::t1::lrc;
 
 /// The last byte of the frame of `message`: the LRC of [`HEAD`] and `message`.
 fn frame_lrc(message: &[u8]) -> u8 {

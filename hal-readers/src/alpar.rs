@@ -52,6 +52,7 @@ use readerkit::ReaderFunctions;
 use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
 use readerkit::status::Failure;
+use readerkit::t1::lrc;
 use readerkit::timing::Timing;
 use zeroize::Zeroize;
 
@@ -133,9 +134,6 @@ impl core::fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
-
-/// XOR of the bytes: the core's T=1 LRC, the same sum.
-pub use readerkit::t1::lrc;
 
 /// Build the host frame `60 LEN_H LEN_L command payload LRC` into `out`; returns
 /// its length in bytes.

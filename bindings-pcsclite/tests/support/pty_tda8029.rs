@@ -129,7 +129,7 @@ fn frame(command: u8, payload: &[u8]) -> Vec<u8> {
 
 fn error_frame(command: u8, code: u8) -> Vec<u8> {
     let mut f = vec![alpar::NAK, 0x00, 0x01, command, code];
-    f.push(alpar::lrc(&f));
+    f.push(readerkit::t1::lrc(&f));
     f
 }
 
