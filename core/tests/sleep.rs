@@ -1,7 +1,7 @@
 //! The reader's sleep and wake-up: [`Device::suspend`] powers the card down,
 //! [`Device::resume`] reports what may have changed while the reader saw nothing.
 
-use readerkit::device::{AtrBuffer, Device, Sleep};
+use readerkit::device::{Device, Sleep};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::Platform;
 use readerkit::{CardState, Failure, ReaderFunctions, Status};
@@ -133,29 +133,19 @@ fn resume_without_a_suspend_reports_nothing() {
     assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
 }
 
-/// A POWER callback that powers the card up as [`power`] does and refuses to
-/// power it down: the reader is busy.
-fn power_down_busy(
-    r: &mut MemReader,
-    action: PowerAction,
-    atr: &mut AtrBuffer,
-) -> Result<(), Failure> {
-    match action {
-        PowerAction::PowerDown => Err(Failure::DeviceBusy),
-        _ => power(r, action, atr),
-    }
+/// [`device`] with a card inserted and powered, whose POWER callback ([`power`])
+/// then fails a power-down with `failure` ([`MemReader::power_down_status`]).
+fn powered_failing_power_down(failure: Failure) -> TestDevice {
+    let dev = device();
+    insert_and_power(&dev);
+    dev.with_driver(|r| r.power_down_status = Some(failure));
+    dev
 }
 
 #[test]
 fn suspend_reports_a_failing_power_down_instead_of_a_card_powered_down() {
-    let dev = device_with(
-        ReaderFunctions {
-            power: Some(power_down_busy),
-            ..all_functions()
-        },
-        &with_tck(ATR_T0_T1),
-    );
-    insert_and_power(&dev);
+    // The reader is busy.
+    let dev = powered_failing_power_down(Failure::DeviceBusy);
     assert_eq!(
         dev.suspend(),
         Err(Status::DeviceBusy),
@@ -177,29 +167,10 @@ fn suspend_reports_a_failing_power_down_instead_of_a_card_powered_down() {
     assert_eq!(dev.platform().completions(), [Status::Success]);
 }
 
-/// A POWER callback that powers the card up as [`power`] does and says the card
-/// is gone when asked to power it down, while no removal was reported.
-fn power_down_no_media(
-    r: &mut MemReader,
-    action: PowerAction,
-    atr: &mut AtrBuffer,
-) -> Result<(), Failure> {
-    match action {
-        PowerAction::PowerDown => Err(Failure::NoMedia),
-        _ => power(r, action, atr),
-    }
-}
-
 #[test]
 fn suspend_reports_a_callbacks_no_media_while_the_card_is_still_in() {
-    let dev = device_with(
-        ReaderFunctions {
-            power: Some(power_down_no_media),
-            ..all_functions()
-        },
-        &with_tck(ATR_T0_T1),
-    );
-    insert_and_power(&dev);
+    // The callback says the card is gone, while no removal was reported.
+    let dev = powered_failing_power_down(Failure::NoMedia);
     let insertions = dev.card_insertions();
     // No removal seen: the card is still in, so suspend may not say none was.
     assert_eq!(dev.suspend(), Err(Status::NoMedia), "the callback's status");

@@ -62,6 +62,9 @@ pub struct MemReader {
     pub calls: Vec<&'static str>,
     /// When set, TRANSMIT fails with this status.
     pub transmit_status: Option<Failure>,
+    /// When set, POWER fails a power-down with this status (a reset still
+    /// answers the ATR).
+    pub power_down_status: Option<Failure>,
     /// The waits card tracking was started for.
     pub tracking_waits: Vec<Wait>,
     /// The negotiation of the last SET_PROTOCOL.
@@ -75,20 +78,22 @@ impl MemReader {
             atr: atr.to_vec(),
             calls: Vec::new(),
             transmit_status: None,
+            power_down_status: None,
             tracking_waits: Vec::new(),
             last_protocol_call: None,
         }
     }
 }
 
-/// POWER: the ATR on a reset, nothing on power-down.
+/// POWER: the ATR on a reset, nothing on power-down (or
+/// [`MemReader::power_down_status`]).
 pub fn power(r: &mut MemReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
     r.calls.push("power");
-    if action != PowerAction::PowerDown {
-        atr.extend_from_slice(&r.atr)
-            .map_err(|_| Failure::BufferOverflow)?;
+    if action == PowerAction::PowerDown {
+        return r.power_down_status.map_or(Ok(()), Err);
     }
-    Ok(())
+    atr.extend_from_slice(&r.atr)
+        .map_err(|_| Failure::BufferOverflow)
 }
 
 /// TRANSMIT: the command's data (after a 5-byte header) and 90 00, or
