@@ -155,23 +155,24 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             Job::Idle | Job::Running { .. } | Job::Orphaned { .. } => return None,
         };
         let len = source.len();
-        let header = Message::new_checked(source).map(|m| (m.slot(), m.seq()));
-        let Ok((slot, seq)) = header else {
+        let running = match Message::new_checked(source) {
+            Ok(header) => {
+                message.get_mut(..len)?.copy_from_slice(source);
+                Some(Job::Running {
+                    slot: header.slot(),
+                    seq: header.seq(),
+                })
+            }
             // No header (the pipe completes no message shorter than one; a
             // queued Abort is a whole header): nothing to run, no slot to
             // answer for. Dropped, as the pipe drops such a transfer.
-            if self.job == Job::Waiting {
-                self.pipe.consume();
-            }
-            self.job = Job::Idle;
-            return None;
+            Err(_) => None,
         };
-        message.get_mut(..len)?.copy_from_slice(source);
         if self.job == Job::Waiting {
             self.pipe.consume();
         }
-        self.job = Job::Running { slot, seq };
-        Some(len)
+        self.job = running.unwrap_or(Job::Idle);
+        running.map(|_| len)
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
