@@ -832,16 +832,18 @@ impl Hardware {
     fn controls(&mut self) {
         while let Some(b) = CmsdkUart(CONSOLE).read() {
             self.control = match (self.control, b) {
-                (Control::Number(Setting::Slow, n), b'\n') => {
-                    self.slow = n;
+                (Control::Number(setting, n), b'\n') => {
+                    let _ = match setting {
+                        Setting::Slow => {
+                            self.slow = n;
+                            writeln!(Console, "slow card: {n} NULL bytes before every answer")
+                        }
+                        Setting::Wtx => {
+                            self.wtx = n;
+                            writeln!(Console, "wtx card: S(WTX) x{n} before every answer")
+                        }
+                    };
                     self.card.set_faults(self.faults());
-                    let _ = writeln!(Console, "slow card: {n} NULL bytes before every answer");
-                    Control::LineStart
-                }
-                (Control::Number(Setting::Wtx, n), b'\n') => {
-                    self.wtx = n;
-                    self.card.set_faults(self.faults());
-                    let _ = writeln!(Console, "wtx card: S(WTX) x{n} before every answer");
                     Control::LineStart
                 }
                 (_, b'\n') => Control::LineStart,
