@@ -621,7 +621,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
 
     // Short APDU level: the reader's T=1 engine grants the S(WTX), the host is
     // asked for the time.
-    send_echoed(&mut port, &[0x6B, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0x1F, 0x02]);
+    send_echoed(&mut port, &message(0x6B, 5, &[0x1F, 0x02]));
     let switched = read_message(&mut port);
     assert_eq!(
         switched[..9],
@@ -629,10 +629,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
         "{switched:02X?}"
     );
     power_on_t1(&mut port, 6);
-    let apdu = [
-        0x6F, 5, 0, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08,
-    ];
-    send_echoed(&mut port, &apdu);
+    send_echoed(&mut port, &get_challenge(8));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [0x83], "the time request for S(WTX) x3");
     assert_eq!(

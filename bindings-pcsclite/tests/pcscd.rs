@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Attribute, Context, Disposition, Error, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_card_sim::app::SERIAL_NUMBER;
-use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
+use readerkit_testkit::apdu::{SELECT_MF, SELECT_MF_FCI, echo, get_challenge};
 use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{
     connect, disconnect, disconnect_with, reader, reader_names, reader_state, reset, step, tx,
@@ -174,7 +174,7 @@ fn t0_session(ctx: &Context) {
         ATR_T0
     );
     // 61xx: a case 4 SELECT with FCI travels as case 3 + GET RESPONSE.
-    let fci = tx(&card, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    let fci = tx(&card, &SELECT_MF_FCI).unwrap();
     assert_eq!(fci[0], 0x6F);
     assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
     // 6Cxx: READ BINARY asking 32 bytes where 12 are left; the engine re-asks with Le = 12.
@@ -193,7 +193,7 @@ fn t0_session(ctx: &Context) {
         .transmit(&[0x00, 0xCA, 0x01, 0x01, 0x04], &mut exact)
         .unwrap();
     assert_eq!(serial, [&SERIAL_NUMBER[..4], &[0x90, 0x00]].concat());
-    let challenge = tx(&card, &[0x00, 0x84, 0x00, 0x00, 0x10]).unwrap();
+    let challenge = tx(&card, &get_challenge(16)).unwrap();
     assert_eq!((challenge.len(), &challenge[16..]), (18, &[0x90, 0x00][..]));
     for n in [1usize, 255] {
         let data = vec![0xA5; n];
@@ -268,7 +268,7 @@ fn dual_protocol_card(ctx: &Context) {
         );
         // A case 4 SELECT with FCI (T=0: case 3 and GET RESPONSE), and an ECHO
         // longer than one T=1 block.
-        let fci = tx(&card, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+        let fci = tx(&card, &SELECT_MF_FCI).unwrap();
         assert_eq!((fci[0], &fci[fci.len() - 2..]), (0x6F, &[0x90, 0x00][..]));
         let data = vec![0x5A; 255];
         let r = tx(&card, &echo(&data)).unwrap();

@@ -19,6 +19,7 @@ use readerkit::t0::{self, Extended};
 use readerkit_card_sim::app::EF_DIR;
 use readerkit_card_sim::fault::{Mute, T0Procedure, Trigger};
 use readerkit_card_sim::{Card, Faults, Profile};
+use readerkit_testkit::apdu::SELECT_MF_FCI;
 
 fn t0_card() -> Card {
     card(Profile::t0())
@@ -139,7 +140,7 @@ fn case4s_select_fci_and_echo_via_get_response() {
     );
     assert_eq!(card.stats().get_responses, 1);
     // SELECT of the MF with FCI.
-    let r = t0_apdu(&mut card, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    let r = t0_apdu(&mut card, &SELECT_MF_FCI).unwrap();
     assert_eq!(
         r,
         [

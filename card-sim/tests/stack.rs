@@ -9,7 +9,7 @@ use readerkit::{CardState, Protocol, Status, attr};
 use readerkit_card_sim::atr::Convention;
 use readerkit_card_sim::fault::{Faults, Mute, Trigger};
 use readerkit_card_sim::{Card, Config, Profile};
-use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
+use readerkit_testkit::apdu::{SELECT_MF, SELECT_MF_FCI, echo, get_challenge};
 use readerkit_testkit::client::{
     apdu, check_inverse_convention_t1, check_mute_after_one_answer, control, power_up, select,
 };
@@ -69,7 +69,7 @@ fn t0_card_runs_get_response_and_envelope() {
     let (dev, protocol) = session(Profile::t0(), 3);
     assert_eq!(protocol, 1, "T=0 is all this card offers");
     // SELECT with FCI: case 4 turned into case 3 + GET RESPONSE.
-    let fci = apdu(&dev, 1, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    let fci = apdu(&dev, 1, &SELECT_MF_FCI).unwrap();
     assert_eq!(fci[0], 0x6F, "FCI template");
     assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
     let data: Vec<u8> = (0..600).map(|i| i as u8).collect();

@@ -27,7 +27,7 @@ use readerkit_card_sim::{Card, Config as CardConfig, Profile};
 use readerkit_hal::chip::Tda8035;
 use readerkit_hal::interface::{Config, Interface, NoPin, Pins};
 use readerkit_hal::{CardEvent, Class, ConfigError, Parity, UartConfig};
-use readerkit_testkit::apdu::{SELECT_MF, echo, get_challenge};
+use readerkit_testkit::apdu::{SELECT_MF, SELECT_MF_FCI, echo, get_challenge};
 use readerkit_testkit::client::{
     apdu, check_inverse_convention_t1, check_mute_after_one_answer, control, power_up, select,
 };
@@ -335,7 +335,7 @@ fn t0_session_with_get_response_and_character_repetition() {
     assert_eq!(protocol, 1);
     // The card refuses the 3rd character it receives (error signal): the driver
     // sees a framing error on the echo and repeats the character.
-    let fci = apdu(&dev, 1, &[0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00]).unwrap();
+    let fci = apdu(&dev, 1, &SELECT_MF_FCI).unwrap();
     assert_eq!(fci[0], 0x6F);
     assert_eq!(fci[fci.len() - 2..], [0x90, 0x00]);
     let challenge = apdu(&dev, 1, &get_challenge(8)).unwrap();

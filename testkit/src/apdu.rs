@@ -41,6 +41,11 @@ pub fn with_sw(data: &[u8], sw: u16) -> Vec<u8> {
 /// (`00 A4 00 0C 02 3F 00`): answered `90 00` by the simulated card and vicc.
 pub const SELECT_MF: [u8; 7] = [0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00];
 
+/// SELECT of the master file asking for its FCI (`00 A4 00 00 02 3F 00 00`, case
+/// 4): the simulated card answers its FCI template (`6F ...`) and `90 00`; not for
+/// vicc, whose ISO 7816 card fails on P2 = 00.
+pub const SELECT_MF_FCI: [u8; 8] = [0x00, 0xA4, 0x00, 0x00, 0x02, 0x3F, 0x00, 0x00];
+
 /// GET CHALLENGE for `le` bytes (`00 84 00 00 Le`).
 pub const fn get_challenge(le: u8) -> [u8; 5] {
     [0x00, 0x84, 0x00, 0x00, le]
