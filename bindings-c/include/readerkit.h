@@ -1133,10 +1133,17 @@ typedef struct {
 #define RK_STATUS_DEVICE_PROTOCOL_ERROR 15
 
 /*
- Not a failure: the request (IS_PRESENT / IS_ABSENT) waits for a card event and
- will be completed through the table's `tracking_complete` callback.
+ `Status::DeviceNotReady`: NTSTATUS `0xc00000a3`. The device is asleep
+ (`rk_device_suspend`) and the request needs the reader or the card.
  */
-#define RK_STATUS_PENDING 16
+#define RK_STATUS_DEVICE_NOT_READY 16
+
+/*
+ Not a failure: the request (IS_PRESENT / IS_ABSENT) waits for a card event and
+ will be completed through the table's `tracking_complete` callback. One past
+ the last status.
+ */
+#define RK_STATUS_PENDING 17
 
 #ifdef __cplusplus
 extern "C" {
@@ -1394,6 +1401,13 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
  unpowered, as after any failed POWER; the device is asleep all the same and
  takes the card as in, so waking reports its removal).
 
+ While asleep, `rk_device_control` itself answers a request that needs the
+ reader or the card `RK_STATUS_DEVICE_NOT_READY` (POWER, SET_PROTOCOL,
+ TRANSMIT, EJECT, SWALLOW, CONFISCATE, vendor requests, SET_ATTRIBUTE, new
+ IS_PRESENT / IS_ABSENT) and calls no callback; GET_STATE, GET_ATTRIBUTE,
+ GET_LAST_ERROR and GET_PERF_CNTR are answered, and an IS_PRESENT / IS_ABSENT
+ pending before stays pending. The driver needs no check of its own.
+
  # Safety
 
  `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
@@ -1402,9 +1416,10 @@ rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
 
 /*
  Whether the device is asleep, between [`rk_device_suspend`] and
- [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage):
- for a driver that refuses requests while its reader sleeps (the device itself
- serves them).
+ [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage),
+ for information: the device itself refuses the requests that need the reader
+ while asleep (`RK_STATUS_DEVICE_NOT_READY`, see [`rk_device_suspend`]), so a
+ driver need not ask before `rk_device_control`.
 
  # Safety
 

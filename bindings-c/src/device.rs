@@ -500,6 +500,13 @@ pub unsafe extern "C" fn rk_device_card_insertions(
 /// unpowered, as after any failed POWER; the device is asleep all the same and
 /// takes the card as in, so waking reports its removal).
 ///
+/// While asleep, `rk_device_control` itself answers a request that needs the
+/// reader or the card `RK_STATUS_DEVICE_NOT_READY` (POWER, SET_PROTOCOL,
+/// TRANSMIT, EJECT, SWALLOW, CONFISCATE, vendor requests, SET_ATTRIBUTE, new
+/// IS_PRESENT / IS_ABSENT) and calls no callback; GET_STATE, GET_ATTRIBUTE,
+/// GET_LAST_ERROR and GET_PERF_CNTR are answered, and an IS_PRESENT / IS_ABSENT
+/// pending before stays pending. The driver needs no check of its own.
+///
 /// # Safety
 ///
 /// `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
@@ -513,9 +520,10 @@ pub unsafe extern "C" fn rk_device_suspend(
 }
 
 /// Whether the device is asleep, between [`rk_device_suspend`] and
-/// [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage):
-/// for a driver that refuses requests while its reader sleeps (the device itself
-/// serves them).
+/// [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage),
+/// for information: the device itself refuses the requests that need the reader
+/// while asleep (`RK_STATUS_DEVICE_NOT_READY`, see [`rk_device_suspend`]), so a
+/// driver need not ask before `rk_device_control`.
 ///
 /// # Safety
 ///

@@ -52,9 +52,13 @@ pub const RK_STATUS_NO_MEDIA: rk_status = 13;
 pub const RK_STATUS_INVALID_DEVICE_STATE: rk_status = 14;
 /// `Status::DeviceProtocolError`: NTSTATUS `0xc0000186`.
 pub const RK_STATUS_DEVICE_PROTOCOL_ERROR: rk_status = 15;
+/// `Status::DeviceNotReady`: NTSTATUS `0xc00000a3`. The device is asleep
+/// (`rk_device_suspend`) and the request needs the reader or the card.
+pub const RK_STATUS_DEVICE_NOT_READY: rk_status = 16;
 /// Not a failure: the request (IS_PRESENT / IS_ABSENT) waits for a card event and
-/// will be completed through the table's `tracking_complete` callback.
-pub const RK_STATUS_PENDING: rk_status = 16;
+/// will be completed through the table's `tracking_complete` callback. One past
+/// the last status.
+pub const RK_STATUS_PENDING: rk_status = 17;
 
 /// The C code of a status (or of an error the core maps to one, as every engine
 /// error): its index in [`Status::ALL`] (the core's declaration order, which the

@@ -74,9 +74,9 @@ fn define(header: &str, name: &str) -> Option<u64> {
     })
 }
 
-/// The C status codes are an API with frozen values; the core owns the order. Every
-/// `RK_STATUS_*` is the status's place in the core's order, as C sees it in the
-/// header, and the header has no second copy of the core's status table (the
+/// The C status codes are an API with frozen values; the core owns the order (a new
+/// status comes last). Every `RK_STATUS_*` is the status's place in the core's
+/// order, as C sees it in the header, `RK_STATUS_PENDING` one past the last, and the header has no second copy of the core's status table (the
 /// `rk_status_to_*` functions read the core's).
 #[test]
 fn header_status_constants_are_the_cores_order() {
@@ -85,7 +85,8 @@ fn header_status_constants_are_the_cores_order() {
         let constant = format!("RK_STATUS_{}", c_name(*status));
         assert_eq!(define(&header, &constant), Some(i as u64), "{constant}");
     }
-    assert_eq!(define(&header, "RK_STATUS_PENDING"), Some(16));
+    assert_eq!(define(&header, "RK_STATUS_DEVICE_NOT_READY"), Some(16));
+    assert_eq!(define(&header, "RK_STATUS_PENDING"), Some(17));
     for space in ["NTSTATUS", "WIN32", "IFD", "SCARD"] {
         let copy = format!("#define RK_{space}_");
         assert!(

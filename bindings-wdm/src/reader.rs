@@ -143,6 +143,9 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     pnp: K::Short<PnpState>,
     hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
+    /// Held through a system SET_POWER ([`WdmReader::set_system_power`]), so that
+    /// two at once go to sleep or wake up once, each hook run once.
+    power: K::Serial<()>,
     /// The most this reader logs (see [`crate::trace`]).
     log_level: K::Short<Level>,
 }
@@ -169,6 +172,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             pnp: K::Short::new(PnpState::NotStarted),
             hooks,
             scratch: K::Serial::new([0; SCRATCH]),
+            power: K::Serial::new(()),
             log_level: K::Short::new(Level::Info),
         }
     }
@@ -215,7 +219,8 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     }
 
     /// `true` between a sleep and the following wake-up (the core's
-    /// [`Device::asleep`]).
+    /// [`Device::asleep`]; the core then refuses requests that need the reader with
+    /// `STATUS_DEVICE_NOT_READY`).
     pub fn asleep(&self) -> bool {
         self.device.asleep()
     }
@@ -245,16 +250,18 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
     }
 
-    /// Take a remove-lock reference for a request, if requests are served now;
-    /// otherwise the status to complete it with (and no reference is held).
+    /// Take a remove-lock reference for a request, if the PnP state lets requests
+    /// in; otherwise the status to complete it with (and no reference is held).
+    /// Sleep is the core's rule, not this one's: while asleep the core answers
+    /// the requests that need the reader `STATUS_DEVICE_NOT_READY` itself
+    /// ([`Device::suspend`]).
     fn admit(&self) -> Result<(), u32> {
         let rl = &self.platform().remove_lock;
         rl.acquire().map_err(|_| ntstatus::DELETE_PENDING)?;
         let refusal = match self.pnp_state() {
-            PnpState::Started if !self.asleep() => return Ok(()),
+            PnpState::Started => return Ok(()),
             PnpState::SurpriseRemoved | PnpState::Removed => ntstatus::DELETE_PENDING,
-            PnpState::Started
-            | PnpState::NotStarted
+            PnpState::NotStarted
             | PnpState::StopPending
             | PnpState::Stopped
             | PnpState::RemovePending => ntstatus::DEVICE_NOT_READY,
@@ -508,32 +515,39 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// `IRP_MN_SET_POWER` for a system power state (`SYSTEM_POWER_STATE`: 1 = S0).
     ///
     /// Going to sleep: [`Device::suspend`] (the card, if in, is powered down; if
-    /// that fails, a card was in), then the sleep hook; requests other than the
-    /// pending tracking IRP get `STATUS_DEVICE_NOT_READY` until wake-up. Waking:
+    /// that fails, a card was in), then the sleep hook; until wake-up the core
+    /// answers the requests that need the reader `STATUS_DEVICE_NOT_READY` (the
+    /// read-only ones are served, a pending tracking IRP stays pending). Waking:
     /// the wake hook says whether a card is in now (without one, the card the core
     /// holds is taken as in), then [`Device::resume`]
     /// reports a removal and an insertion for a card that may have been swapped
     /// (smclib's sample does the same); a pending tracking IRP completes. A
-    /// repeated sleep or wake does nothing (the power manager sends a device's
-    /// system SET_POWER IRPs one at a time).
+    /// repeated sleep or wake does nothing. The whole transition, the look at
+    /// whether the reader sleeps included, is one step under the reader's power
+    /// lock: two SET_POWER IRPs at once (the power manager sends a device's one at
+    /// a time, but nothing else guarantees it) put it to sleep or wake it once,
+    /// and run each hook once, never the sleep hook of one inside the wake of the
+    /// other.
     pub fn set_system_power(&self, state: u32) {
-        if state == crate::irp::POWER_SYSTEM_WORKING {
-            if !self.asleep() {
-                return;
+        self.power.lock(|()| {
+            if state == crate::irp::POWER_SYSTEM_WORKING {
+                if !self.asleep() {
+                    return;
+                }
+                let present_now = match self.hooks.wake {
+                    Some(wake) => self.device.with_driver(wake),
+                    None => self.device.state().card_present(),
+                };
+                self.device.resume(present_now);
+            } else if !self.asleep() {
+                // The system sleeps whatever the card does (a system SET_POWER
+                // cannot fail); the core takes a card whose power-down failed as in.
+                let _ = self.device.suspend();
+                if let Some(sleep) = self.hooks.sleep {
+                    self.device.with_driver(sleep);
+                }
             }
-            let present_now = match self.hooks.wake {
-                Some(wake) => self.device.with_driver(wake),
-                None => self.device.state().card_present(),
-            };
-            self.device.resume(present_now);
-        } else if !self.asleep() {
-            // The system sleeps whatever the card does (a system SET_POWER cannot
-            // fail); the core takes a card whose power-down failed as in.
-            let _ = self.device.suspend();
-            if let Some(sleep) = self.hooks.sleep {
-                self.device.with_driver(sleep);
-            }
-        }
+        });
     }
 
     /// A card event for drivers that detect them at PASSIVE_LEVEL: queued and

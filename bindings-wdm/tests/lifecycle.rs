@@ -398,8 +398,21 @@ fn sleep_powers_the_card_down_and_wake_restores_presence() {
         "{:?}",
         r.device().state()
     );
-    let (st, _) = ioctl(&r, Ioctl::GetState.code(), &[], 4);
-    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    // The core's rule, not the binding's: what needs the reader is refused, the
+    // read-only requests are served.
+    for (code, input) in [
+        (Ioctl::Power.code(), &1u32.to_le_bytes()[..]),
+        (Ioctl::SetProtocol.code(), &2u32.to_le_bytes()[..]),
+        (Ioctl::Eject.code(), &[][..]),
+    ] {
+        let (st, rec) = ioctl(&r, code, input, 33);
+        assert_eq!(st, ntstatus::DEVICE_NOT_READY, "{code:#x}");
+        assert_eq!(
+            rec.completed(),
+            Some(IoStatus::status(ntstatus::DEVICE_NOT_READY))
+        );
+    }
+    assert_eq!(state(&r), 3, "GET_STATE served: in position, unpowered");
     assert_eq!(
         absent.completed(),
         None,
@@ -479,6 +492,61 @@ fn set_power_irps_are_acted_on_and_handed_back() {
     assert!(r.asleep());
     power(mn_power::SET_POWER, PowerParams::System(S0));
     assert!(!r.asleep());
+}
+
+/// Sleep and wake hooks that count their runs and take a while (a reader powering
+/// down or coming back), so that a second SET_POWER arrives while one runs.
+static SLEEP_HOOKS: AtomicUsize = AtomicUsize::new(0);
+static WAKE_HOOKS: AtomicUsize = AtomicUsize::new(0);
+
+fn slow_sleep(_: &mut Driver) {
+    SLEEP_HOOKS.fetch_add(1, Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(5));
+}
+
+fn slow_wake(d: &mut Driver) -> bool {
+    WAKE_HOOKS.fetch_add(1, Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(5));
+    d.line().card().is_some()
+}
+
+/// Two system SET_POWER IRPs at once (fake IRPs through `dispatch`, on two
+/// threads released together): the reader goes to sleep once and wakes once,
+/// each hook runs once per transition, and each wake reports the possible swap
+/// once (one new card counted, not two).
+#[test]
+fn two_set_power_irps_at_once_make_one_transition() {
+    let r = Arc::new(reader_with_hooks(
+        LineReader::functions(),
+        DriverHooks {
+            sleep: Some(slow_sleep),
+            wake: Some(slow_wake),
+            ..DriverHooks::NONE
+        },
+    ));
+    insert(&r);
+    let set_power = |state: u32| {
+        let r = r.clone();
+        move || {
+            let (mut irp, rec) = FakeIrp::new(Major::from_codes(mj::POWER, mn_power::SET_POWER));
+            irp.power = Some(PowerParams::System(state));
+            assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
+            assert_eq!(rec.completed(), None, "passed down");
+        }
+    };
+    for round in 1..=5 {
+        race(2, set_power(S3));
+        assert!(r.asleep());
+        assert_eq!(SLEEP_HOOKS.load(Ordering::SeqCst), round, "one sleep hook");
+        race(2, set_power(S0));
+        assert!(!r.asleep());
+        assert_eq!(WAKE_HOOKS.load(Ordering::SeqCst), round, "one wake hook");
+        assert_eq!(
+            r.device().card_insertions(),
+            1 + round as u32,
+            "one swap reported per wake"
+        );
+    }
 }
 
 #[test]

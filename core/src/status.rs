@@ -229,6 +229,17 @@ status_table! {
             scard: scard::F_COMM_ERROR,
             description: c"device protocol error",
         },
+        /// The reader sleeps and cannot take the request (`STATUS_DEVICE_NOT_READY`):
+        /// between [`Device::suspend`](crate::Device::suspend) and
+        /// [`Device::resume`](crate::Device::resume), every request but the
+        /// read-only ones.
+        DeviceNotReady => Codes {
+            ntstatus: 0xC000_00A3,
+            win32: 21, // ERROR_NOT_READY
+            ifd: ifd::COMMUNICATION_ERROR,
+            scard: scard::E_NOT_READY,
+            description: c"device not ready (asleep)",
+        },
     }
 
     /// Why a reader-driver callback or a [`Line`](crate::line::Line) failed: every
@@ -512,7 +523,7 @@ mod tests {
         for s in Status::ALL {
             assert_eq!(Status::from_ntstatus(s.to_ntstatus()), Some(s), "{s:?}");
         }
-        let mut codes: heapless::Vec<u32, 16> =
+        let mut codes: heapless::Vec<u32, { Status::ALL.len() }> =
             Status::ALL.iter().map(|s| s.to_ntstatus()).collect();
         codes.sort_unstable();
         for pair in codes.windows(2) {

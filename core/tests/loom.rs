@@ -10,6 +10,7 @@ use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use loom::thread;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
+use readerkit::device::Sleep;
 use readerkit::event::{CardEvent, EventQueue, Popped};
 use readerkit::ioctl::Ioctl;
 use readerkit::platform::{Mutex, Platform};
@@ -199,6 +200,32 @@ fn suspend_racing_an_insertion_takes_the_card_as_swapped_on_waking() {
         assert!(!dev.asleep());
         assert!(dev.state().card_present());
         assert_eq!(dev.card_insertions(), 2, "the card counts as a new one");
+    });
+}
+
+/// A suspend still finishing (between marking the device asleep and writing its
+/// answer) while a resume and a second suspend come from another thread: the first
+/// suspend writes only into the sleep it began, so the sleep the second one began
+/// keeps its own answer. The card is only taken out by the resume's removal, so
+/// at the end the device sleeps with `card_before` equal to whether the card is
+/// still in, whichever order the calls ran in.
+#[test]
+fn suspend_finishing_late_keeps_the_answer_of_a_later_sleep() {
+    loom::model(|| {
+        let dev = Arc::new(device());
+        insert(&dev);
+        let other = spawn(&dev, |dev| {
+            dev.resume(false);
+            let _ = dev.suspend();
+        });
+        let _ = dev.suspend();
+        other.join().unwrap();
+        assert_eq!(
+            dev.sleep_state(),
+            Sleep::Asleep {
+                card_before: dev.state().card_present()
+            }
+        );
     });
 }
 

@@ -25,6 +25,9 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
     let mut atr = [0u8; 33];
     dev.power_card(PowerAction::ColdReset, &mut atr).unwrap();
     let insertions = dev.card_insertions();
+    // A tracking request for the removal, pending across the sleep.
+    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
+    assert_eq!(outcome, readerkit::Outcome::Pending);
     assert_eq!(dev.suspend(), Ok(true), "a card was in");
     assert_eq!(
         dev.state(),
@@ -32,9 +35,7 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
         "powered down, still there"
     );
     assert_eq!(dev.with_driver(|r| r.calls.last().copied()), Some("power"));
-    // Asleep, a tracking request for the removal waits.
-    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
-    assert_eq!(outcome, readerkit::Outcome::Pending);
+    assert!(dev.platform().completions().is_empty(), "still pending");
     assert!(dev.asleep());
     assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: true });
     // Woken with a card in: the old one counts as removed, a new one as inserted.
@@ -58,7 +59,7 @@ fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {
 /// A card that comes in after suspend read the state (reported as the reader went
 /// to sleep, or by a driver that still reports while asleep) is held by the device
 /// but was not in `card_before`: waking with a card in still takes it as possibly
-/// swapped, so a pending IS_ABSENT completes and the card counts as a new one.
+/// swapped: its removal is reported and the card counts as a new one.
 #[test]
 fn a_card_inserted_after_suspend_is_taken_as_swapped_on_waking() {
     let dev = device();
@@ -67,13 +68,8 @@ fn a_card_inserted_after_suspend_is_taken_as_swapped_on_waking() {
     assert!(dev.state().card_present());
     let insertions = dev.card_insertions();
     let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
-    assert_eq!(outcome, readerkit::Outcome::Pending);
+    assert_eq!(outcome.status(), Some(Status::DeviceNotReady), "asleep");
     dev.resume(true);
-    assert_eq!(
-        dev.platform().completions(),
-        [Status::Success],
-        "the removal reported: IS_ABSENT completes"
-    );
     assert_eq!(
         dev.card_insertions(),
         insertions.wrapping_add(1),
@@ -92,13 +88,13 @@ fn a_second_suspend_does_nothing_and_answers_as_the_first() {
     insert_and_power(&dev);
     assert_eq!(dev.suspend(), Ok(true));
     assert_eq!(dev.with_driver(|r| r.calls.clone()), ["power", "power"]);
-    // A card put in and powered while asleep (a driver that still reports):
-    // a second suspend neither powers it down nor forgets the first answer.
-    power_up(&dev).unwrap();
+    // A card swapped while asleep (a driver that still reports): a second
+    // suspend neither powers it down nor forgets the first answer.
+    dev.card_removed();
+    dev.card_inserted();
     let calls = dev.with_driver(|r| r.calls.len());
     assert_eq!(dev.suspend(), Ok(true), "as the first answered");
     assert_eq!(dev.with_driver(|r| r.calls.len()), calls, "no power-down");
-    assert!(dev.state().card_powered(), "still powered");
     assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: true });
     // One resume wakes it; the removal is reported once.
     let insertions = dev.card_insertions();
@@ -146,6 +142,9 @@ fn powered_failing_power_down(failure: Failure) -> TestDevice {
 fn suspend_reports_a_failing_power_down_instead_of_a_card_powered_down() {
     // The reader is busy.
     let dev = powered_failing_power_down(Failure::DeviceBusy);
+    // A tracking request for the removal, pending across the sleep.
+    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
+    assert_eq!(outcome, readerkit::Outcome::Pending);
     assert_eq!(
         dev.suspend(),
         Err(Status::DeviceBusy),
@@ -157,10 +156,9 @@ fn suspend_reports_a_failing_power_down_instead_of_a_card_powered_down() {
     // Asleep all the same, with the card taken as in.
     assert_eq!(dev.sleep_state(), Sleep::Asleep { card_before: true });
     assert_eq!(dev.suspend(), Ok(true), "already asleep: the card was in");
-    // Waking, with or without a card, reports its removal: a pending IS_ABSENT
+    // Waking, with or without a card, reports its removal: the pending IS_ABSENT
     // completes.
-    let (outcome, _) = call(&dev, Ioctl::IsAbsent, &[], 0);
-    assert_eq!(outcome, readerkit::Outcome::Pending);
+    assert!(dev.platform().completions().is_empty(), "still pending");
     dev.resume(false);
     assert!(!dev.asleep());
     assert_eq!(dev.state(), CardState::Absent);
@@ -227,4 +225,121 @@ fn suspend_without_a_power_callback_reports_the_card_and_changes_nothing() {
     assert_eq!(dev.suspend(), Ok(true), "a card was in");
     assert_eq!(dev.state(), before, "nothing to power down");
     assert!(dev.with_driver(|r| r.calls.is_empty()), "no callback ran");
+}
+
+/// Every request that needs the reader or the card, as bytes: its IOCTL and input.
+fn requests_that_need_the_reader() -> Vec<(Ioctl, Vec<u8>, usize)> {
+    vec![
+        (Ioctl::Power, u32_input(1).to_vec(), 33),
+        (Ioctl::SetProtocol, u32_input(2).to_vec(), 4),
+        (
+            Ioctl::Transmit,
+            transmit_input(2, &[0x00, 0x84, 0x00, 0x00, 0x08]),
+            64,
+        ),
+        (Ioctl::Eject, vec![], 0),
+        (Ioctl::Swallow, vec![], 0),
+        (Ioctl::Confiscate, vec![], 0),
+        (Ioctl::Vendor(3500), vec![1, 2], 16),
+        (
+            Ioctl::SetAttribute,
+            [u32_input(readerkit::attr::DEVICE_IN_USE), [1; 4]].concat(),
+            0,
+        ),
+        (Ioctl::IsPresent, vec![], 0),
+        (Ioctl::IsAbsent, vec![], 0),
+    ]
+}
+
+/// The one rule of the core, for every binding: while asleep a request that
+/// needs the reader or the card is refused with `DeviceNotReady` (no callback,
+/// nothing changes), the read-only ones are answered, a malformed one still gets
+/// its parameter error; after waking the same requests are served.
+#[test]
+fn requests_that_need_the_reader_are_refused_while_asleep_and_served_after() {
+    let dev = device();
+    insert_and_power(&dev);
+    assert_eq!(select(&dev, 2), Ok(2));
+    // Served awake (the card then powered again for the next one).
+    for (ioctl, input, out_len) in requests_that_need_the_reader() {
+        let (outcome, _) = call(&dev, ioctl, &input, out_len);
+        assert_ne!(
+            outcome.status(),
+            Some(Status::DeviceNotReady),
+            "{ioctl:?} awake"
+        );
+        let _ = dev.cancel_tracking();
+    }
+    insert_and_power(&dev);
+    let errors_before = control(&dev, Ioctl::GetLastError, &[], 4);
+    let completions = dev.platform().completions();
+    assert_eq!(dev.suspend(), Ok(true));
+    let (state, calls) = (dev.state(), dev.with_driver(|r| r.calls.len()));
+    for (ioctl, input, out_len) in requests_that_need_the_reader() {
+        let (outcome, out) = call(&dev, ioctl, &input, out_len);
+        assert_eq!(
+            outcome.status(),
+            Some(Status::DeviceNotReady),
+            "{ioctl:?} asleep"
+        );
+        assert!(out.is_empty(), "{ioctl:?}: nothing written");
+    }
+    // The typed client side is the same entry point.
+    assert_eq!(power_up(&dev), Err(Status::DeviceNotReady));
+    assert_eq!(dev.with_driver(|r| r.calls.len()), calls, "no callback ran");
+    assert_eq!(dev.state(), state, "nothing changed");
+    assert_eq!(dev.platform().completions(), completions, "none pended");
+    // Validation first: a malformed request gets its own error.
+    let (outcome, _) = call(&dev, Ioctl::Power, &[1], 33);
+    assert_eq!(outcome.status(), Some(Status::InvalidParameter));
+    // The read-only requests are answered from what the device keeps.
+    assert_eq!(
+        control(&dev, Ioctl::GetState, &[], 4),
+        Ok(u32_input(CardState::Swallowed.to_windows()).to_vec()),
+        "powered down for the sleep"
+    );
+    let name = control(
+        &dev,
+        Ioctl::GetAttribute,
+        &u32_input(readerkit::attr::VENDOR_NAME),
+        64,
+    );
+    assert!(name.is_ok_and(|n| !n.is_empty()), "vendor name");
+    assert_eq!(
+        control(&dev, Ioctl::GetLastError, &[], 4),
+        errors_before,
+        "a refusal while asleep is no failed request"
+    );
+    assert_eq!(
+        control(&dev, Ioctl::GetPerfCounter, &[], 12).map(|b| b.len()),
+        Ok(12)
+    );
+    // Awake: served again.
+    dev.resume(true);
+    assert!(power_up(&dev).is_ok());
+    assert_eq!(select(&dev, 2), Ok(2));
+    assert_eq!(
+        apdu(&dev, 2, &[0x00, 0x84, 0x00, 0x00, 0x02, 0xAB, 0xCD]),
+        Ok(vec![0xAB, 0xCD, 0x90, 0x00])
+    );
+}
+
+/// A tracking request may not start while asleep, but one pending before
+/// completes on waking when the card may have changed.
+#[test]
+fn tracking_pending_before_the_sleep_completes_on_waking_a_new_one_is_refused() {
+    let dev = device();
+    let (outcome, _) = call(&dev, Ioctl::IsPresent, &[], 0);
+    assert_eq!(outcome, readerkit::Outcome::Pending);
+    assert_eq!(dev.suspend(), Ok(false));
+    let (outcome, _) = call(&dev, Ioctl::IsPresent, &[], 0);
+    assert_eq!(outcome.status(), Some(Status::DeviceNotReady));
+    assert!(dev.platform().completions().is_empty(), "still pending");
+    dev.resume(true);
+    assert_eq!(dev.platform().completions(), [Status::Success]);
+    assert_eq!(
+        dev.with_driver(|r| r.tracking_waits.len()),
+        1,
+        "the refused one armed nothing"
+    );
 }

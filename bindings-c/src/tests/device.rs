@@ -773,3 +773,62 @@ fn suspend_reports_a_power_down_that_failed_and_writes_nothing() {
     f.resume(false);
     assert_eq!(f.state(), ABSENT, "the removal reported");
 }
+
+/// While asleep `rk_device_control` itself refuses what needs the reader or the
+/// card (`RK_STATUS_DEVICE_NOT_READY`, no callback runs, nothing written), answers
+/// the read-only requests, and keeps a tracking request pending from before; after
+/// `rk_device_resume` the same requests are served. The driver asks nothing.
+#[test]
+fn requests_that_need_the_reader_are_refused_while_asleep() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_SUCCESS);
+    assert_eq!(
+        control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
+        RK_STATUS_PENDING
+    );
+    assert!(f.suspend());
+    let (power_calls, tracking_calls) = (c.power_calls.get(), c.tracking_calls.get());
+    assert_eq!(f.power_up(), RK_STATUS_DEVICE_NOT_READY);
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_DEVICE_NOT_READY);
+    assert_eq!(f.transmit(), RK_STATUS_DEVICE_NOT_READY);
+    assert_eq!(
+        control(f.dev(), RK_IOCTL_IS_PRESENT, &[], &mut []),
+        RK_STATUS_DEVICE_NOT_READY
+    );
+    let mut n = 99usize;
+    let mut out = [0xEEu8; 33];
+    // SAFETY: our buffers, disjoint.
+    let st = unsafe {
+        rk_device_control(
+            f.dev(),
+            RK_IOCTL_POWER,
+            [1u8, 0, 0, 0].as_ptr(),
+            4,
+            out.as_mut_ptr(),
+            out.len(),
+            &mut n,
+        )
+    };
+    assert_eq!(st, RK_STATUS_DEVICE_NOT_READY);
+    assert_eq!((n, out), (0, [0xEE; 33]), "nothing written");
+    assert_eq!(c.power_calls.get(), power_calls, "no POWER callback");
+    assert_eq!(c.tracking_calls.get(), tracking_calls, "no tracking armed");
+    // Read-only requests are answered.
+    let mut state = [0u8; 4];
+    assert_eq!(
+        control(f.dev(), RK_IOCTL_GET_STATE, &[], &mut state),
+        RK_STATUS_SUCCESS
+    );
+    assert_eq!(
+        u32::from_le_bytes(state),
+        SWALLOWED,
+        "powered down for sleep"
+    );
+    assert!(c.completions.borrow().is_empty(), "IS_ABSENT still pending");
+    f.resume(true);
+    assert_eq!(*c.completions.borrow(), vec![RK_STATUS_SUCCESS]);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    assert_eq!(f.set_protocol_t1(), RK_STATUS_SUCCESS);
+    assert_eq!(f.transmit(), RK_STATUS_SUCCESS);
+}

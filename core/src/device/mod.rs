@@ -17,6 +17,15 @@
 //! completes it, as with smclib, where the caller completes a request the library
 //! refused.
 //!
+//! ## While the reader sleeps
+//!
+//! From the start of [`Device::suspend`] until [`Device::resume`], a request that
+//! needs the reader or the card (every one but GET_STATE, GET_ATTRIBUTE,
+//! GET_LAST_ERROR and GET_PERF_CNTR, new IS_PRESENT / IS_ABSENT included) gets
+//! [`Status::DeviceNotReady`] after its parameters are checked, and changes
+//! nothing; a tracking request pending before stays pending. One rule for every
+//! binding, kept here: see [`Device::suspend`].
+//!
 //! ## When the card changes while a callback runs
 //!
 //! A request that works on the card (POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW,
@@ -66,6 +75,7 @@ pub use logged::{RequestLog, submit_logged};
 pub use perf::PerfCounters;
 pub use pinpad::{KeyFn, PinPad, PromptFn};
 pub use sleep::Sleep;
+use sleep::SleepSlot;
 
 use core::fmt;
 
@@ -195,7 +205,7 @@ pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> 
     last_error: AtomicU32,
     card: P::Short<CardSlot>,
     /// Whether the reader sleeps ([`Device::suspend`], [`Device::resume`]).
-    sleep: P::Short<Sleep>,
+    sleep: P::Short<SleepSlot>,
     events: EventQueue<EVENTS>,
     perf: PerfCounters,
 }
@@ -234,7 +244,7 @@ where
         out.field("serial_holder", &self.serial_holder)
             .field("last_error", &self.last_error);
         self.card.lock(|card| out.field("card", card));
-        self.sleep.lock(|sleep| out.field("sleep", sleep));
+        self.sleep.lock(|slot| out.field("sleep", &slot.now));
         out.field("events", &self.events)
             .field("perf", &self.perf)
             .finish()
@@ -264,7 +274,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             serial_holder: AtomicUsize::new(NO_HOLDER),
             last_error: AtomicU32::new(0),
             card: P::Short::new(CardSlot::new()),
-            sleep: P::Short::new(Sleep::Awake),
+            sleep: P::Short::new(SleepSlot::AWAKE),
             events: EventQueue::new(),
             perf: PerfCounters::new(),
         }
@@ -474,7 +484,8 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Handle one request: `code` is the IOCTL, `input` its input bytes, `output`
     /// the caller's output buffer. See the module documentation; from inside one of
     /// this device's callbacks only the read-only requests are answered, the others
-    /// get [`Status::DeviceBusy`] (the same for [`Device::submit`]).
+    /// get [`Status::DeviceBusy`], and while the reader sleeps ([`Device::suspend`])
+    /// the others get [`Status::DeviceNotReady`] (the same for [`Device::submit`]).
     pub fn control(&self, code: u32, input: &[u8], output: &mut [u8]) -> Outcome {
         match Request::parse(code, input, output.len()) {
             Ok(request) => self.execute(request, output),
@@ -495,8 +506,13 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Answer a checked request.
     fn execute(&self, request: Request<'_>, output: &mut [u8]) -> Outcome {
         self.process_events();
-        if !answered_without_serial_lock(&request) && self.in_own_callback() {
-            return Outcome::refused(Status::DeviceBusy);
+        if !read_only(&request) {
+            if self.in_own_callback() {
+                return Outcome::refused(Status::DeviceBusy);
+            }
+            if self.asleep() {
+                return Outcome::refused(Status::DeviceNotReady);
+            }
         }
         let result = match request {
             Request::GetState => {
@@ -959,9 +975,10 @@ fn usable_atr(atr: &[u8]) -> Result<Atr, Status> {
     Ok(parsed)
 }
 
-/// Requests [`Device::control`] answers from inside a callback: they read state kept
-/// outside the serialization lock and call no callback.
-fn answered_without_serial_lock(request: &Request<'_>) -> bool {
+/// The read-only requests: they read state kept outside the serialization lock and
+/// call no callback, so [`Device::control`] answers them from inside a callback and
+/// while the reader sleeps.
+fn read_only(request: &Request<'_>) -> bool {
     matches!(
         request,
         Request::GetState

@@ -5,6 +5,29 @@
 //! The device keeps whether it sleeps ([`Sleep`], under the short lock), so a
 //! binding only says when the reader goes to sleep ([`Device::suspend`]) and wakes
 //! ([`Device::resume`]); repeated or unmatched calls are harmless.
+//!
+//! ## Requests while the reader sleeps
+//!
+//! The one rule, for every binding (WDM, pcsc-lite, C, CCID): from the start of
+//! [`Device::suspend`] until [`Device::resume`], [`Device::control`] and
+//! [`Device::submit`] answer a request that needs the reader or the card with
+//! [`Status::DeviceNotReady`] (`STATUS_DEVICE_NOT_READY`, `SCARD_E_NOT_READY`,
+//! `RK_STATUS_DEVICE_NOT_READY`), after its parameters are checked and without
+//! changing anything: POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW, CONFISCATE,
+//! vendor requests (the PIN pad's included), SET_ATTRIBUTE, and new IS_PRESENT /
+//! IS_ABSENT requests (they arm the driver's tracking callback, and Microsoft
+//! calls them power-managed requests: they need the reader awake).
+//!
+//! What still passes are the read-only requests, the same ones answered from inside
+//! a callback: GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR and GET_PERF_CNTR. They
+//! touch no hardware and read what the device keeps: the card as it was when the
+//! reader went to sleep, powered down (so card attributes answer as for an
+//! unpowered card); the changes the reader could not see are reported on waking.
+//! A tracking request pending when the reader went to sleep stays pending across
+//! the sleep and completes on waking if the card may have changed (smclib's
+//! samples do the same: a sleeping reader sees no card events). A request that
+//! was admitted before the sleep began runs to its end; the power-down waits for
+//! it under the serialization lock.
 
 use super::Device;
 use crate::ioctl::{ATR_BUFFER_LEN, PowerAction};
@@ -12,6 +35,8 @@ use crate::platform::{Mutex, Platform};
 use crate::status::Status;
 
 /// Whether the reader sleeps, as [`Device::suspend`] and [`Device::resume`] set it.
+/// Requests that need the reader are refused while it sleeps (see
+/// [`Device::suspend`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sleep {
     /// Awake: card events are seen as they happen (the state of a new device).
@@ -24,11 +49,43 @@ pub enum Sleep {
     },
 }
 
+/// [`Sleep`] and how many sleeps began, so that a suspend finishing late writes
+/// only into the sleep it began (a resume and another suspend may have come
+/// meanwhile).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SleepSlot {
+    /// Whether the reader sleeps now.
+    pub(super) now: Sleep,
+    /// Sleeps begun since the device was made (wrapping): the current sleep's
+    /// number while asleep.
+    begun: u32,
+}
+
+impl SleepSlot {
+    /// A new device's: awake, no sleep begun.
+    pub(super) const AWAKE: SleepSlot = SleepSlot {
+        now: Sleep::Awake,
+        begun: 0,
+    };
+}
+
 impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// The reader goes to sleep (system sleep, selective suspend): the card, if one
     /// is in, is powered down (the core's POWER request, so its ATR and protocol are
     /// forgotten) and the device is asleep ([`Sleep::Asleep`]) from the start of the
     /// call until [`Device::resume`]. Returns whether a card was in.
+    ///
+    /// While asleep, requests that need the reader or the card are refused with
+    /// [`Status::DeviceNotReady`] (after their parameters are checked, changing
+    /// nothing): POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW, CONFISCATE, vendor
+    /// requests, SET_ATTRIBUTE and new IS_PRESENT / IS_ABSENT requests (which arm
+    /// the tracking callback; Microsoft calls them power-managed). The read-only
+    /// ones (GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR, GET_PERF_CNTR) touch no
+    /// hardware and are answered from what the device keeps (the card as it was
+    /// at sleep, powered down), and a tracking request pending before stays
+    /// pending until waking reports the card's possible swap. A request admitted
+    /// before the sleep began runs to its end (the power-down waits for it). A
+    /// binding needs no check of its own.
     ///
     /// Already asleep: nothing is done again, and the answer is whether a card was
     /// in when the reader went to sleep (`true` after a power-down that failed).
@@ -47,26 +104,32 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             return Err(Status::DeviceBusy);
         }
         let card_in = self.state().card_present();
-        let already = self.sleep.lock(|sleep| match *sleep {
+        // `Ok(number of the sleep begun)`, or `Err(card_before)` if asleep already.
+        let begun = self.sleep.lock(|slot| match slot.now {
             Sleep::Awake => {
-                *sleep = Sleep::Asleep {
+                slot.begun = slot.begun.wrapping_add(1);
+                slot.now = Sleep::Asleep {
                     card_before: card_in,
                 };
-                None
+                Ok(slot.begun)
             }
-            Sleep::Asleep { card_before } => Some(card_before),
+            Sleep::Asleep { card_before } => Err(card_before),
         });
-        if let Some(card_before) = already {
-            return Ok(card_before);
-        }
+        let mine = match begun {
+            Ok(mine) => mine,
+            Err(card_before) => return Ok(card_before),
+        };
         let powered_down = self.power_down_for_sleep(card_in);
         // A power-down that failed leaves a card in: taken as possibly swapped.
         let card_before = powered_down.unwrap_or(true);
-        self.sleep.lock(|sleep| {
-            // A resume that came meanwhile woke the device: it stays awake.
+        self.sleep.lock(|slot| {
+            // Only into the sleep this call began: a resume that came meanwhile
+            // woke the device (it stays awake), and a suspend after that began
+            // another sleep with its own answer.
             if let Sleep::Asleep {
                 card_before: before,
-            } = sleep
+            } = &mut slot.now
+                && slot.begun == mine
             {
                 *before = card_before;
             }
@@ -83,7 +146,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         if self.functions.power.is_none() {
             return Ok(true);
         }
-        match self.power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]) {
+        // The POWER request's own path, past the refusal of requests while asleep
+        // (the device is asleep already).
+        match self.power(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]) {
             Ok(_) => Ok(true),
             // Removed before the callback ran, or while a failing one ran: the
             // removal is applied, so resume has none to report. A callback's own
@@ -108,7 +173,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     pub fn resume(&self, present_now: bool) {
         let Sleep::Asleep { card_before } = self
             .sleep
-            .lock(|sleep| core::mem::replace(sleep, Sleep::Awake))
+            .lock(|slot| core::mem::replace(&mut slot.now, Sleep::Awake))
         else {
             return;
         };
@@ -125,10 +190,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Whether the reader sleeps now ([`Sleep`]). A snapshot: it can change right
     /// after.
     pub fn sleep_state(&self) -> Sleep {
-        self.sleep.lock(|sleep| *sleep)
+        self.sleep.lock(|slot| slot.now)
     }
 
-    /// `true` between [`Device::suspend`] (from its start) and [`Device::resume`].
+    /// `true` between [`Device::suspend`] (from its start) and [`Device::resume`]:
+    /// requests that need the reader are refused then ([`Status::DeviceNotReady`]).
     pub fn asleep(&self) -> bool {
         self.sleep_state() != Sleep::Awake
     }

@@ -270,6 +270,9 @@ fn answer_call<T>(
 
 /// The header's rule for `rk_device_asleep` after a suspend (`asleep`) or a
 /// resume of a live device that succeeded: asleep until the resume, awake after.
+/// Asleep, `rk_device_control` refuses a POWER request itself
+/// (`RK_STATUS_DEVICE_NOT_READY`, nothing written, no callback) and answers
+/// GET_STATE.
 fn check_asleep(live: bool, dev: R, st: Option<rk_status>, asleep: bool) {
     if !live || st != Some(RK_STATUS_SUCCESS) {
         return;
@@ -279,6 +282,38 @@ fn check_asleep(live: bool, dev: R, st: Option<rk_status>, asleep: bool) {
     let query = unsafe { rk_device_asleep(dev.ptr(), &mut now) };
     assert_eq!(query, RK_STATUS_SUCCESS, "rk_device_asleep");
     assert_eq!(now, asleep, "rk_device_asleep after a suspend or resume");
+    if !asleep {
+        return;
+    }
+    let control = |code: u32, input: &[u8], out: &mut [u8; 33]| {
+        let mut written = usize::MAX;
+        // SAFETY: the live device; our buffers, outside the arena and disjoint.
+        let st = unsafe {
+            rk_device_control(
+                dev.ptr(),
+                code,
+                input.as_ptr(),
+                input.len(),
+                out.as_mut_ptr(),
+                out.len(),
+                &mut written,
+            )
+        };
+        (st, written)
+    };
+    let mut out = [0xA5; 33];
+    let cold_reset = RK_POWER_COLD_RESET.to_le_bytes();
+    assert_eq!(
+        control(RK_IOCTL_POWER, &cold_reset, &mut out),
+        (RK_STATUS_DEVICE_NOT_READY, 0),
+        "POWER while asleep"
+    );
+    assert_eq!(out, [0xA5; 33], "POWER while asleep wrote nothing");
+    assert_eq!(
+        control(RK_IOCTL_GET_STATE, &[], &mut out).0,
+        RK_STATUS_SUCCESS,
+        "GET_STATE while asleep"
+    );
 }
 
 /// Whether `dev` names the live device of `slot` (its storage's start).
