@@ -107,7 +107,8 @@ fn a_nak_after_a_removal_notification_gets_the_answer_before_it() {
         last_units(&tap.log())
     );
     // Left as it is: a reset here would fail on the absent card, and pcscd would
-    // mark the reader empty before its own poll saw the removal.
+    // mark the reader empty before its own poll saw the removal (pcscd's doing:
+    // tests/quick_reinsert.rs, bindings-ccid/README "Known host behaviour").
     disconnect_with(card, Disposition::LeaveCard);
 
     let log = tap.log();

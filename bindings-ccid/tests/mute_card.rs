@@ -19,7 +19,7 @@ use readerkit_testkit::hex::parse;
 use readerkit_testkit::pcsc::{connect, reader_state};
 use readerkit_testkit::served::StderrLines;
 use readerkit_testkit::thread::hang_guarded_for;
-use support::{Serve, pcscd_for, stop_and_check, tx, wait_card};
+use support::{stop_and_check, tx, watched_twin};
 
 /// GET CHALLENGE for 8 bytes: the command the card goes mute in.
 const GET_CHALLENGE: [u8; 5] = get_challenge(8);
@@ -123,14 +123,7 @@ fn mute_and_reset(trace: &StderrLines, ctx: &Context) {
 #[test]
 fn a_t0_card_mute_mid_exchange_keeps_its_handle_until_a_reset() {
     let args = "--reader gempctwin --card t0 --mute-after 1 --trace";
-    let mut serve = Serve::start_watched(&args.split(' ').collect::<Vec<_>>());
-    let device = format!("{}:GemPCTwin", serve.path);
-    let (pcscd, ctx) = pcscd_for(&device, "RK Mute", None);
-    assert!(
-        wait_card(&ctx, NAME, true, Duration::from_secs(5)),
-        "pcscd log:\n{}",
-        pcscd.log()
-    );
+    let (mut serve, pcscd, ctx) = watched_twin(&args.split(' ').collect::<Vec<_>>(), "RK Mute");
     // pcscd and ccid-serve stay here, the client's thread has only ccid-serve's
     // trace: if the client hangs, the failure's unwinding stops both, and with
     // them the call the client is blocked in (the thread cannot keep ccid-serve

@@ -37,12 +37,28 @@ impl StderrLines {
     /// # Panics
     /// If no such line comes within [`STDERR_WAIT`] (or stderr closes before it).
     pub fn wait(&self, needle: &str) -> String {
+        let mut lines = self.until(needle);
+        lines.pop().expect("until ends with the line it waited for")
+    }
+
+    /// Wait for the next line that contains `needle` and return the lines up
+    /// to it, that line last (the lines passed over by [`StderrLines::wait`]).
+    ///
+    /// # Panics
+    /// As [`StderrLines::wait`].
+    pub fn until(&self, needle: &str) -> Vec<String> {
         let deadline = Instant::now() + STDERR_WAIT;
+        let mut lines = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.0.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("no line with {needle:?} on stderr within {STDERR_WAIT:?}")
                 }
@@ -51,6 +67,11 @@ impl StderrLines {
                 }
             }
         }
+    }
+
+    /// The lines that have come and not been taken yet, without waiting.
+    pub fn pending(&self) -> Vec<String> {
+        self.0.try_iter().collect()
     }
 }
 

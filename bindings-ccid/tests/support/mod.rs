@@ -118,6 +118,26 @@ pub fn pcscd_for(device: &str, name: &str, libccid: Option<Libccid>) -> (Pcscd, 
     (pcscd, ctx)
 }
 
+/// `readerkit ccid-serve ARGS` with its stderr watched (`Serve::start_watched`)
+/// serving a GemPC Twin, pcscd with its libccidtwin.so reader `name` (pcscd
+/// calls it `name 00 00`), and its card seen present (within 5 s).
+pub fn watched_twin(args: &[&str], name: &str) -> (Serve, Pcscd, pcsc::Context) {
+    let serve = Serve::start_watched(args);
+    let device = format!("{}:GemPCTwin", serve.path);
+    let (pcscd, ctx) = pcscd_for(&device, name, None);
+    assert!(
+        wait_card(
+            &ctx,
+            &format!("{name} 00 00"),
+            true,
+            std::time::Duration::from_secs(5)
+        ),
+        "card seen; pcscd log:\n{}",
+        pcscd.log()
+    );
+    (serve, pcscd, ctx)
+}
+
 /// Stop pcscd after its grace period has powered the card down (pcscd 1.9.9 can
 /// hang in its shutdown when the two meet), print what libccid complained about,
 /// and return the log.
