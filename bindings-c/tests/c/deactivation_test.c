@@ -3,7 +3,8 @@
  * (rk_protocol_report_deactivation, rk_transmit_report_deactivation): the card is
  * then taken for unpowered, TRANSMIT waits for a reset, and a warm reset is done
  * as a cold one. And the other way a card loses power: the reader's sleep
- * (rk_device_suspend / rk_device_resume). */
+ * (rk_device_suspend / rk_device_resume), during which the device refuses what
+ * needs the reader (RK_STATUS_DEVICE_NOT_READY). */
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
@@ -172,6 +173,12 @@ int main(void)
         CHECK_ST(rk_device_asleep(&dev, &asleep), RK_STATUS_SUCCESS);
         CHECK(asleep);
         CHECK(drv.last_power == RK_POWER_DOWN);
+        CHECK(state() == STATE_SWALLOWED);
+        /* Asleep, the device itself refuses what needs the reader: the driver
+         * asks nothing and its POWER callback is not called. */
+        CHECK_ST(power(RK_POWER_COLD_RESET), RK_STATUS_DEVICE_NOT_READY);
+        CHECK(drv.last_power == RK_POWER_DOWN);
+        CHECK_ST(set_t1(), RK_STATUS_DEVICE_NOT_READY);
         CHECK(state() == STATE_SWALLOWED);
         CHECK_ST(rk_device_resume(&dev, true), RK_STATUS_SUCCESS);
         CHECK_ST(rk_device_asleep(&dev, &asleep), RK_STATUS_SUCCESS);
