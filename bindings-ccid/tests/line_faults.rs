@@ -15,9 +15,9 @@ mod support;
 
 use std::time::Duration;
 
-use pcsc::{Context, Disposition, Protocols};
+use pcsc::{Context, Protocols};
 use readerkit_testkit::line_tap::{Action, Byte, Fault, LineTap, Pick, Relayed, Unit};
-use readerkit_testkit::pcsc::{connect, disconnect_with};
+use readerkit_testkit::pcsc::{connect, disconnect, reader_state, wait_removal};
 use support::{
     Libccid, Pcscd, Serve, echo, echo_after_insertion, pcscd_for, stop_after_grace, tx, wait_card,
 };
@@ -82,6 +82,8 @@ fn stop_after_a_bad_lrc(ctx: Context, pcscd: Pcscd, tap: &LineTap) {
 #[test]
 fn a_nak_after_a_removal_notification_gets_the_answer_before_it() {
     let (mut serve, tap, pcscd, ctx) = start();
+    // Read before the client's transmit holds the context.
+    let events = reader_state(&ctx, NAME).event_count();
     let card = connect(&ctx, NAME, Protocols::T1);
     let data = [0x4E, 0x41, 0x4B];
     tap.arm(Fault {
@@ -109,7 +111,7 @@ fn a_nak_after_a_removal_notification_gets_the_answer_before_it() {
     // Left as it is: a reset here would fail on the absent card, and pcscd would
     // mark the reader empty before its own poll saw the removal (pcscd's doing:
     // tests/quick_reinsert.rs, bindings-ccid/README "Known host behaviour").
-    disconnect_with(card, Disposition::LeaveCard);
+    disconnect(card);
 
     let log = tap.log();
     no_host_nak(&log);
@@ -134,8 +136,10 @@ fn a_nak_after_a_removal_notification_gets_the_answer_before_it() {
         last_units(&log)
     );
 
+    // pcscd's poll must have seen the removal before the card goes back, or a
+    // poll might never see it.
     assert!(
-        wait_card(&ctx, NAME, false, Duration::from_secs(5)),
+        wait_removal(&ctx, NAME, events, Duration::from_secs(5)),
         "removal seen"
     );
     serve.insert(0);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::cli::{assert_contains_all, assert_success, assert_usage_errors};
-use readerkit_testkit::pcsc::{reader, wait_card};
+use readerkit_testkit::pcsc::{disconnect, reader, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
 use serde_json::Value;
 
@@ -67,6 +67,8 @@ fn json_lines(text: &[u8]) -> Vec<Value> {
 }
 
 /// The sim slot switch on `name` (through a DIRECT connection, which needs no card).
+/// The connection leaves the card: dropped, it would reset the card it just took
+/// out (testkit's `pcsc::disconnect` says why that is a trap).
 fn sim_card(ctx: &Context, name: &str, action: u8) {
     let card = ctx
         .connect(&reader(name), ShareMode::Direct, Protocols::UNDEFINED)
@@ -74,6 +76,7 @@ fn sim_card(ctx: &Context, name: &str, action: u8) {
     let mut buf = [0u8; 16];
     card.control(SIM_CARD, &[action], &mut buf)
         .expect("sim slot switch");
+    disconnect(card);
 }
 
 /// A card for the vpcd reader on `port`, answering through `answer` until the

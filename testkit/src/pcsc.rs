@@ -12,12 +12,23 @@ pub fn reader(name: &str) -> CString {
 }
 
 /// SCardConnect in shared mode with `protocols`; panics naming the reader on failure.
+///
+/// The `pcsc` crate's `Card` disconnects with SCARD_RESET_CARD when dropped (a
+/// direct connection's too): if the card may have gone, end it with
+/// [`disconnect`] instead (see there).
 pub fn connect(ctx: &Context, name: &str, protocols: Protocols) -> Card {
     ctx.connect(&reader(name), ShareMode::Shared, protocols)
         .unwrap_or_else(|e| panic!("connect {name}: {e}"))
 }
 
 /// SCardDisconnect leaving the card as it is; panics on failure.
+///
+/// The way to end a handle whose card may have gone (removed while connected,
+/// or a slot switched through it). Dropping the `Card` resets instead, and a
+/// reset that finds the card out makes pcscd 1.9.9 mark the reader empty
+/// without counting a removal; if the card is back before pcscd's next poll
+/// (400 ms for a serial reader) pcscd says empty with the card in until a poll
+/// sees a removal (bindings-ccid/README, "Known host behaviour").
 pub fn disconnect(card: Card) {
     disconnect_with(card, Disposition::LeaveCard);
 }
@@ -76,6 +87,28 @@ pub fn wait_card(ctx: &Context, name: &str, present: bool, timeout: Duration) ->
         }
         state = s;
         state.sync_current_state();
+    }
+}
+
+/// Wait until pcscd's own poll has seen the card leave reader `name`: the
+/// reader empty with its event count (pcscd's count of removals and
+/// insertions) moved from `events`, the count read before the removal; `false` if
+/// `timeout` passed first. Unlike `wait_card(.., false, ..)` this is not
+/// satisfied by a reset or an unpower that found the card gone (pcscd writes
+/// "empty" then without counting; bindings-ccid/README, "Known host
+/// behaviour"), so a card put back after it is seen as an insertion.
+pub fn wait_removal(ctx: &Context, name: &str, events: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = reader_state(ctx, name);
+        let now = state.event_state();
+        if now.contains(State::EMPTY) && state.event_count() != events {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
