@@ -21,7 +21,9 @@ use readerkit_testkit::apdu::{self, SELECT_MF};
 use readerkit_testkit::ccid::message;
 use readerkit_testkit::t1;
 use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK};
-use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
+use readerkit_testkit::twin_peer::{
+    frame, open_raw, read_answer, read_message, read_n, send_echoed,
+};
 use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
 
 /// The firmware under QEMU (`tools/qemu-firmware.sh ccid`); killed on drop.
@@ -252,16 +254,6 @@ fn set_t0(seq: u8) -> [u8; 15] {
 /// GET CHALLENGE for 8 bytes, a T=0 TPDU in an XfrBlock for slot 0.
 fn get_challenge(seq: u8) -> Vec<u8> {
     message(0x6F, seq, &apdu::get_challenge(8))
-}
-
-/// Send `message` (a GemPC Twin echoes it) and check the echo.
-fn send_echoed(port: &mut std::fs::File, message: &[u8]) {
-    port.write_all(&frame(message)).unwrap();
-    assert_eq!(
-        read_n(port, message.len() + 3),
-        frame(message),
-        "the echo of {message:02X?}"
-    );
 }
 
 /// The card powered and set to T=0 (the answers checked).

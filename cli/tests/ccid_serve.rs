@@ -17,7 +17,9 @@ use readerkit_testkit::cli::assert_usage_errors;
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::served::Served as Watched;
 use readerkit_testkit::t1;
-use readerkit_testkit::twin_peer::{frame, open_raw, read_answer, read_message, read_n};
+use readerkit_testkit::twin_peer::{
+    frame, open_raw, read_answer, read_message, read_n, send_echoed,
+};
 
 /// libccid's first frame on open: Escape `02` (firmware version), seq 0.
 const FIRMWARE_REQUEST: [u8; 14] = [
@@ -58,8 +60,7 @@ fn gempctwin_echoes_and_answers_the_firmware_request() {
     s.serve.remove(0);
     assert_eq!(read_n(&mut s.port, 2), [0x50, 0x02]);
     let status = [0x65, 0, 0, 0, 0, 0, 7, 0, 0, 0];
-    s.port.write_all(&frame(&status)).unwrap();
-    assert_eq!(read_n(&mut s.port, 13), frame(&status), "the echo");
+    send_echoed(&mut s.port, &status);
     assert_eq!(
         read_n(&mut s.port, 13),
         frame(&[0x81, 0, 0, 0, 0, 0, 7, 0x02, 0x00, 0x03])
@@ -107,8 +108,7 @@ fn control_lines_that_name_no_slot_or_keypad_move_nothing() {
     // Slot 0 still holds its card: no NotifySlotChange (50 02) came before the
     // echo, and GetSlotStatus says present, not powered.
     let status = [0x65, 0, 0, 0, 0, 0, 1, 0, 0, 0];
-    port.write_all(&frame(&status)).unwrap();
-    assert_eq!(read_n(&mut port, 13), frame(&status), "the echo");
+    send_echoed(&mut port, &status);
     assert_eq!(
         read_n(&mut port, 13),
         frame(&[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0x00, 0x03])
@@ -248,8 +248,7 @@ fn second_command_while_one_runs_is_slot_busy_and_abort_stops_it() {
 
 /// Send `message` to a GemPC Twin, read its echo and return its answer.
 fn exchange(port: &mut File, message: &[u8]) -> Vec<u8> {
-    port.write_all(&frame(message)).unwrap();
-    assert_eq!(read_message(port), message, "the echo");
+    send_echoed(port, message);
     read_message(port)
 }
 
@@ -541,8 +540,7 @@ fn a_t1_cards_wtx_reaches_the_host_as_the_exchange_level_says() {
     assert_eq!(atr[7..9], [0, 0], "powered: {atr:02X?}");
     // TPDU level: an I-block with GET CHALLENGE; the card's answer is S(WTX).
     let xfr = message(0x6F, 2, &t1::block(0x00, &apdu::get_challenge(8)));
-    port.write_all(&frame(&xfr)).unwrap();
-    assert_eq!(read_message(port), xfr, "the echo");
+    send_echoed(port, &xfr);
     let (requests, answer) = read_answer(port);
     assert_eq!(requests, [], "no time request at the TPDU level");
     assert_eq!(answer[10..13], [0x00, 0xC3, 0x01], "S(WTX): {answer:02X?}");
@@ -552,8 +550,7 @@ fn a_t1_cards_wtx_reaches_the_host_as_the_exchange_level_says() {
     let atr = exchange(port, &message(0x62, 4, &[]));
     assert_eq!(atr[7..9], [0, 0], "powered: {atr:02X?}");
     let apdu = get_challenge(5);
-    port.write_all(&frame(&apdu)).unwrap();
-    assert_eq!(read_message(port), apdu, "the echo");
+    send_echoed(port, &apdu);
     let (requests, answer) = read_answer(port);
     assert_eq!(requests, [0x82], "the time request for S(WTX) x2");
     assert_eq!(

@@ -4,7 +4,7 @@
 //! `readerkit ccid-serve` or the QEMU firmware on their pseudo-terminals.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,17 @@ pub fn frame(message: &[u8]) -> Vec<u8> {
     f.extend_from_slice(message);
     f.push(crate::t1::lrc(&f));
     f
+}
+
+/// Send `message` as one frame and check the reader's echo (a GemPC Twin echoes
+/// each frame): the same frame back, byte for byte, with nothing before it.
+pub fn send_echoed(port: &mut File, message: &[u8]) {
+    port.write_all(&frame(message)).unwrap();
+    assert_eq!(
+        read_n(port, message.len() + 3),
+        frame(message),
+        "the echo of {message:02X?}"
+    );
 }
 
 /// Read one frame and return its message (the frame's SYNC/ACK, length and LRC
