@@ -193,12 +193,10 @@ fn t0_feed_and_action_refuse_what_the_exchange_holds() {
     assert_eq!(got[..10], T0_CARD[1..]);
 }
 
-/// A T=1 I-block from the card (NAD 0, N(S) 0) carrying `data`, with its LRC.
+/// A T=1 I-block from the card (NAD 0, N(S) 0) carrying `data`, with its LRC
+/// (testkit's, not the core's: the engine under test must not check itself).
 fn t1_card_block(data: &[u8]) -> Vec<u8> {
-    let mut block = vec![0x00, 0x00, data.len() as u8];
-    block.extend_from_slice(data);
-    block.push(readerkit::t1::lrc(&block));
-    block
+    readerkit_testkit::t1::block(0x00, data)
 }
 
 /// `rk_t1_begin` of GET CHALLENGE in `tx` on `engine`, the response into `resp`.

@@ -147,7 +147,7 @@ fn t1_end_half_way_wipes_the_command_from_the_engine() {
     let mut answer = unsafe { core::slice::from_raw_parts(first.data, first.len) }.to_vec();
     answer[1] |= 0x20;
     let last = answer.len() - 1;
-    answer[last] = readerkit::t1::lrc(&answer[..last]);
+    answer[last] = readerkit_testkit::t1::lrc(&answer[..last]);
     // SAFETY: the transaction made above; our block and out-pointer.
     let st = unsafe { rk_t1_receive(tx.ptr(), answer.as_ptr(), answer.len(), action.as_mut_ptr()) };
     assert_eq!(st, RK_STATUS_SUCCESS);
