@@ -11,6 +11,7 @@
 
 use std::ffi::{CStr, c_char, c_int, c_long, c_uchar, c_ulong};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use readerkit::device::submit_logged;
@@ -24,7 +25,8 @@ use readerkit_host_readers::Reader;
 
 use crate::log::{self, ERROR, INFO};
 use crate::part10::{Pcsclite, pcsclite_ctl_code};
-use crate::registry::{self, Channel, Reported};
+use crate::presence::{Answer, PollStart};
+use crate::registry::{self, Channel};
 
 /// `DWORD` on Linux (8 bytes on x86_64).
 pub type DWORD = c_ulong;
@@ -680,7 +682,8 @@ pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
 }
 
 /// `IFD_ICC_PRESENT` or `IFD_ICC_NOT_PRESENT`, from the core's card state, as pcscd
-/// must see it (a card swapped between two looks is reported absent once).
+/// must see it (a card swapped between two looks is reported absent until pcscd's
+/// event thread has seen it: [`crate::presence`]).
 ///
 /// # Safety
 /// Always safe to call.
@@ -693,23 +696,34 @@ pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
     })
 }
 
-/// The presence to report: the core's, except that a card swapped since pcscd was
+/// The presence to report: the core's, except for a card swapped since pcscd was
 /// last told "present" (removed and another inserted between two looks, so the
-/// state alone shows no change) is reported absent once. pcscd then ends the old
-/// card's handles (`SCARD_W_REMOVED_CARD`) and powers the new card on the next
-/// look, instead of keeping the old ATR for a card it never saw leave.
+/// state alone shows no change). That is reported absent, so that pcscd ends the
+/// old card's handles (`SCARD_W_REMOVED_CARD`) and powers the new card, and it
+/// stays owed ([`Told::SwapOwed`](crate::presence::Told::SwapOwed)) until pcscd's
+/// event thread has read it: the thread that runs the polling function, told
+/// "absent" by its look just before it enters the polling function again. A
+/// reset's or power-down's own presence check (pcscd's `IFDPowerICC` looks first)
+/// does not take it away; a swap first seen by such a check wakes the poll so
+/// that the event thread looks now. A host that never entered the polling
+/// function gets at most
+/// [`UNPOLLED_SWAP_ANSWERS`](crate::presence::UNPOLLED_SWAP_ANSWERS) "absent"
+/// answers for a swap.
 fn presence(channel: &Channel) -> bool {
-    let reader = &channel.reader;
-    let insertions = reader.port.device().card_insertions();
-    let present = reader.port.device().state().card_present();
-    let mut reported = channel.reported.lock().unwrap_or_else(|e| e.into_inner());
-    let swapped = matches!(*reported, Some(r) if r.present && r.insertions != insertions);
-    let answer = present && !swapped;
-    *reported = Some(Reported {
-        present: answer,
-        insertions,
-    });
-    answer
+    let device = channel.reader.port.device();
+    let insertions = device.card_insertions();
+    let present = device.state().card_present();
+    let answer = channel
+        .presence()
+        .answer(present, insertions, thread::current().id());
+    match answer {
+        Answer::Present => true,
+        Answer::Absent => false,
+        Answer::AbsentWakePoll => {
+            device.platform().stop();
+            false
+        }
+    }
 }
 
 /// pcscd's polling function (`TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`): wait, through
@@ -729,17 +743,25 @@ fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
     let reader = &channel.reader;
     let platform = reader.port.device().platform();
     let deadline = Instant::now() + timeout;
+    // This thread is pcscd's event thread for the reader; a swap's "absent" it has
+    // not read yet makes it look at once.
+    let start = channel.presence().poll_entered(
+        thread::current().id(),
+        reader.port.device().state().card_present(),
+    );
+    let (present, insertions) = match start {
+        PollStart::LookNow => return IFD_SUCCESS,
+        PollStart::Track {
+            present,
+            insertions,
+        } => (present, insertions),
+    };
     if platform.arm() {
         return IFD_SUCCESS;
     }
     // Wait for a change from what pcscd was last told (a swap it was told about as
     // a removal is a card to report at once), or from the state if it was told
     // nothing yet.
-    let reported = *channel.reported.lock().unwrap_or_else(|e| e.into_inner());
-    let present = match reported {
-        Some(r) => r.present,
-        None => reader.port.device().state().card_present(),
-    };
     let tracking = if present {
         Request::IsAbsent
     } else {
@@ -747,10 +769,8 @@ fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
     };
     // A card swapped since pcscd was told "present" leaves the state as it was: no
     // tracking request would ever complete for it, so pcscd must look now.
-    let swapped = || {
-        reported
-            .is_some_and(|r| r.present && r.insertions != reader.port.device().card_insertions())
-    };
+    let swapped =
+        || insertions.is_some_and(|told| told != reader.port.device().card_insertions());
     if swapped() {
         return IFD_SUCCESS;
     }

@@ -17,6 +17,7 @@
 pub mod ifdh;
 mod log;
 pub mod part10;
+pub mod presence;
 pub mod registry;
 pub mod trace;
 

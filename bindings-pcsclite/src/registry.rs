@@ -7,23 +7,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use readerkit_host_readers::Reader;
 
-/// One open Lun: the reader, and what `IFDHICCPresence` last told pcscd.
+use crate::presence::Presence;
+
+/// One open Lun: the reader, and what `IFDHICCPresence` told pcscd of it.
 #[derive(Debug)]
 pub struct Channel {
     /// The reader behind the Lun.
     pub reader: Reader,
-    /// What `IFDHICCPresence` last told pcscd (`None` before the first call).
-    pub reported: Mutex<Option<Reported>>,
+    /// What `IFDHICCPresence` told pcscd, and which thread polls.
+    pub presence: Mutex<Presence>,
 }
 
-/// What pcscd was last told of the slot: a card or none, and which card (the
-/// device's insertion count when it was told).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reported {
-    /// A card was reported present.
-    pub present: bool,
-    /// [`readerkit_host_readers::AnyDevice::card_insertions`] at that time.
-    pub insertions: u32,
+impl Channel {
+    /// The presence told, locked (a poisoned lock is taken over: the state is
+    /// plain data, valid after any panic).
+    pub fn presence(&self) -> MutexGuard<'_, Presence> {
+        self.presence.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 static CHANNELS: Mutex<BTreeMap<c_ulong, Arc<Channel>>> = Mutex::new(BTreeMap::new());
@@ -46,7 +46,7 @@ pub fn insert(lun: c_ulong, reader: Reader) -> bool {
     }
     let channel = Channel {
         reader,
-        reported: Mutex::new(None),
+        presence: Mutex::new(Presence::new()),
     };
     t.insert(lun, Arc::new(channel));
     true

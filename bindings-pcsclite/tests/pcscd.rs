@@ -72,6 +72,11 @@ fn pcscd_end_to_end() {
     step("mute card, recovery after reset", started);
     swapped_card_is_a_new_card(&ctx);
     step("card swapped at once: removal + insertion seen", started);
+    swap_then_reset_reaches_the_poll(&ctx);
+    step(
+        "card swapped, handle reset at once: removal + insertion seen",
+        started,
+    );
     concurrent_clients(&pcscd);
     step(
         "two readers, two clients at once (pcsc crate + pyscard)",
@@ -414,6 +419,49 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
     let card = connect(ctx, T1, Protocols::T1);
     assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
     disconnect_with(card, Disposition::ResetCard);
+}
+
+/// A card swapped at once, then the handle that swapped it disconnected with
+/// SCARD_RESET_CARD at once: pcscd's reset path asks IFDHICCPresence before the
+/// event thread does (IFDPowerICC checks presence first), and the "absent" the
+/// swap owes must still reach the event thread's poll. Else pcscd marks the
+/// reader empty without counting, its event thread still thinks "present" and
+/// sees no change: empty for good with the new card in. Several rounds, since
+/// the two threads race.
+fn swap_then_reset_reaches_the_poll(ctx: &Context) {
+    for round in 0..40 {
+        let card = connect(ctx, T1, Protocols::T1);
+        assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
+        let before = reader_state(ctx, T1).event_count();
+        let mut buf = [0u8; 16];
+        card.control(ctl_code(3501), &[2], &mut buf).unwrap();
+        disconnect_with(card, Disposition::ResetCard);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let state = reader_state(ctx, T1);
+            let counted = state.event_count().wrapping_sub(before);
+            if counted >= 2 && state.event_state().contains(pcsc::State::PRESENT) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: pcscd counted a removal and an insertion \
+                 ({before} -> {}, state {:?})",
+                state.event_count(),
+                state.event_state()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let card = connect(ctx, T1, Protocols::T1);
+        let mut atr = [0u8; 64];
+        assert_eq!(
+            hex(card.get_attribute(Attribute::AtrString, &mut atr).unwrap()),
+            ATR_T1,
+            "round {round}: the new card's ATR"
+        );
+        assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
+        disconnect(card);
+    }
 }
 
 fn mute_card_recovers(ctx: &Context) {

@@ -1,0 +1,316 @@
+//! What `IFDHICCPresence` has told pcscd of one slot, and how a card swapped
+//! between two looks reaches pcscd's event thread as a removal.
+//!
+//! A swap (the card removed and another inserted between two looks) leaves the
+//! core's state "present"; only the device's insertion count moved. The driver
+//! reports it as one "absent", so pcscd ends the old card's handles and powers
+//! the new one. That "absent" must reach pcscd's *event thread*: pcsc-lite
+//! 1.9.9's reset and power paths (`IFDPowerICC`, from `SCardDisconnect`,
+//! `SCardReconnect`, `SCardEndTransaction` and the event thread's own power-down)
+//! ask `IFDHICCPresence` first too; when one of them takes the "absent", pcscd
+//! writes the reader's public state "empty" without counting an event, while the
+//! event thread, whose private copy still says "present", then reads "present"
+//! and sees no change: the reader stays empty with the new card in it.
+//!
+//! The event thread runs `IFDStatusICC` (→ `IFDHICCPresence`), then the polling
+//! function, in a loop; nothing else enters the polling function. So the
+//! "absent" stays owed ([`Told::SwapOwed`]) until the polling thread has been
+//! told it by the look just before it enters the polling function again.
+
+use std::thread::ThreadId;
+
+/// How many "absent" answers a swap gets at most on a host that never entered
+/// the polling function (which thread is its event thread is unknown there):
+/// one for a reset's check that may come first, one for the event thread.
+pub const UNPOLLED_SWAP_ANSWERS: u8 = 2;
+
+/// What pcscd was last told of the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    /// Nothing yet (before the first `IFDHICCPresence`).
+    Nothing,
+    /// A card, the one the device's insertion count named then
+    /// ([`readerkit_host_readers::AnyDevice::card_insertions`]).
+    Present {
+        /// The insertion count when pcscd was told.
+        insertions: u32,
+    },
+    /// No card.
+    Absent,
+    /// The card pcscd was told of was swapped: every look answers "absent" until
+    /// pcscd's event thread has been told so (see the module documentation).
+    SwapOwed {
+        /// "Absent" answers given for this swap so far.
+        answers: u8,
+        /// The polling thread's latest look was answered "absent" for it.
+        poller_told: bool,
+        /// The polling function already returned at once once for it, so that
+        /// pcscd looks again (a host whose polling thread never looks itself is
+        /// not held for ever).
+        poll_cut_short: bool,
+    },
+}
+
+/// `IFDHICCPresence`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// `IFD_ICC_PRESENT`.
+    Present,
+    /// `IFD_ICC_NOT_PRESENT`.
+    Absent,
+    /// `IFD_ICC_NOT_PRESENT` for a swap just seen off the polling thread: wake the
+    /// polling function so that pcscd's event thread looks now.
+    AbsentWakePoll,
+}
+
+/// How the polling function starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollStart {
+    /// Return at once: pcscd's event thread has a swap's "absent" to read.
+    LookNow,
+    /// Wait for the slot to change from what pcscd was told.
+    Track {
+        /// pcscd was told a card is present (else absent).
+        present: bool,
+        /// The insertion count pcscd's card had, if it was told one: a different
+        /// count now is a swap to report at once.
+        insertions: Option<u32>,
+    },
+}
+
+/// The slot's presence as told to pcscd, and which thread runs the polling
+/// function (pcscd's event thread for the reader).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    /// What pcscd was last told.
+    pub told: Told,
+    /// The thread that last entered the polling function, if any did.
+    pub poller: Option<ThreadId>,
+}
+
+impl Default for Presence {
+    fn default() -> Presence {
+        Presence::new()
+    }
+}
+
+impl Presence {
+    /// Nothing told, no poll seen.
+    pub const fn new() -> Presence {
+        Presence {
+            told: Told::Nothing,
+            poller: None,
+        }
+    }
+
+    /// The answer to a look by thread `caller`, the core showing a card
+    /// (`present`) and `insertions` cards inserted so far.
+    ///
+    /// The core's state, except for a swap: a card pcscd was told of whose
+    /// insertion count moved while the state still shows a card. That is
+    /// "absent", owed ([`Told::SwapOwed`]) until the polling thread is told so
+    /// and enters the polling function again (see [`Presence::poll_entered`]); on
+    /// a host that never entered the polling function, for at most
+    /// [`UNPOLLED_SWAP_ANSWERS`] looks.
+    pub fn answer(&mut self, present: bool, insertions: u32, caller: ThreadId) -> Answer {
+        let on_poller = self.poller == Some(caller);
+        match self.told {
+            Told::SwapOwed {
+                answers,
+                poller_told,
+                poll_cut_short,
+            } => {
+                let answers = answers.saturating_add(1);
+                self.told = if self.poller.is_none() && answers >= UNPOLLED_SWAP_ANSWERS {
+                    Told::Absent
+                } else {
+                    Told::SwapOwed {
+                        answers,
+                        poller_told: poller_told || on_poller,
+                        poll_cut_short,
+                    }
+                };
+                Answer::Absent
+            }
+            Told::Present { insertions: told } if present && told != insertions => {
+                self.told = Told::SwapOwed {
+                    answers: 1,
+                    poller_told: on_poller,
+                    poll_cut_short: false,
+                };
+                if self.poller.is_some() && !on_poller {
+                    Answer::AbsentWakePoll
+                } else {
+                    Answer::Absent
+                }
+            }
+            _ if present => {
+                self.told = Told::Present { insertions };
+                Answer::Present
+            }
+            _ => {
+                self.told = Told::Absent;
+                Answer::Absent
+            }
+        }
+    }
+
+    /// Thread `caller` enters the polling function, the core showing a card
+    /// (`present`) now: it is the polling thread from now on. A swap's owed
+    /// "absent" is settled if the polling thread's latest look was told it, else
+    /// the poll returns at once (once) so that it looks again.
+    pub fn poll_entered(&mut self, caller: ThreadId, present: bool) -> PollStart {
+        if self.poller != Some(caller) {
+            self.poller = Some(caller);
+            if let Told::SwapOwed {
+                answers,
+                poll_cut_short,
+                ..
+            } = self.told
+            {
+                // A new polling thread has been told nothing yet.
+                self.told = Told::SwapOwed {
+                    answers,
+                    poller_told: false,
+                    poll_cut_short,
+                };
+            }
+        }
+        match self.told {
+            Told::SwapOwed {
+                answers,
+                poller_told: false,
+                poll_cut_short: false,
+            } => {
+                self.told = Told::SwapOwed {
+                    answers,
+                    poller_told: false,
+                    poll_cut_short: true,
+                };
+                PollStart::LookNow
+            }
+            Told::SwapOwed { .. } | Told::Absent => {
+                self.told = Told::Absent;
+                PollStart::Track {
+                    present: false,
+                    insertions: None,
+                }
+            }
+            Told::Present { insertions } => PollStart::Track {
+                present: true,
+                insertions: Some(insertions),
+            },
+            Told::Nothing => PollStart::Track {
+                present,
+                insertions: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn other_thread() -> ThreadId {
+        std::thread::spawn(|| std::thread::current().id())
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn plain_presence_follows_the_core() {
+        let me = std::thread::current().id();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(false, 0, me), Answer::Absent);
+        assert_eq!(p.answer(true, 1, me), Answer::Present);
+        assert_eq!(p.answer(true, 1, me), Answer::Present);
+        assert_eq!(p.answer(false, 1, me), Answer::Absent);
+        assert_eq!(p.told, Told::Absent);
+    }
+
+    #[test]
+    fn unpolled_host_gets_two_absent_answers_for_a_swap() {
+        let me = std::thread::current().id();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, me), Answer::Present);
+        assert_eq!(p.answer(true, 2, me), Answer::Absent);
+        assert_eq!(p.answer(true, 2, me), Answer::Absent);
+        assert_eq!(p.answer(true, 2, me), Answer::Present);
+        assert_eq!(p.answer(true, 2, me), Answer::Present);
+    }
+
+    #[test]
+    fn swap_seen_by_the_poller_itself_is_settled_at_its_next_poll() {
+        let poller = std::thread::current().id();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, poller), Answer::Present);
+        assert!(matches!(
+            p.poll_entered(poller, true),
+            PollStart::Track {
+                present: true,
+                insertions: Some(1)
+            }
+        ));
+        assert_eq!(p.answer(true, 2, poller), Answer::Absent);
+        assert_eq!(
+            p.poll_entered(poller, true),
+            PollStart::Track {
+                present: false,
+                insertions: None
+            }
+        );
+        assert_eq!(p.answer(true, 2, poller), Answer::Present);
+    }
+
+    #[test]
+    fn a_reset_taking_the_swap_first_leaves_it_owed_to_the_poller() {
+        let poller = std::thread::current().id();
+        let reset = other_thread();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, poller), Answer::Present);
+        p.poll_entered(poller, true);
+        // pcscd's reset path looks first, as often as it likes.
+        assert_eq!(p.answer(true, 2, reset), Answer::AbsentWakePoll);
+        for _ in 0..5 {
+            assert_eq!(p.answer(true, 2, reset), Answer::Absent);
+        }
+        // The event thread's look still says absent, then its poll settles it.
+        assert_eq!(p.answer(true, 2, poller), Answer::Absent);
+        assert_eq!(p.answer(true, 2, reset), Answer::Absent, "still owed");
+        assert_eq!(p.answer(true, 2, poller), Answer::Absent);
+        assert!(matches!(
+            p.poll_entered(poller, true),
+            PollStart::Track { present: false, .. }
+        ));
+        assert_eq!(p.answer(true, 2, reset), Answer::Present);
+    }
+
+    #[test]
+    fn a_poll_before_the_poller_looked_returns_at_once_once() {
+        let poller = std::thread::current().id();
+        let reset = other_thread();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, poller), Answer::Present);
+        p.poll_entered(poller, true);
+        assert_eq!(p.answer(true, 2, reset), Answer::AbsentWakePoll);
+        // The event thread looked before the swap and enters its poll now.
+        assert_eq!(p.poll_entered(poller, true), PollStart::LookNow);
+        assert_eq!(p.answer(true, 2, poller), Answer::Absent);
+        assert!(matches!(
+            p.poll_entered(poller, true),
+            PollStart::Track { present: false, .. }
+        ));
+        // A host whose polling thread never looks itself: held one poll only.
+        let mut q = Presence::new();
+        assert_eq!(q.answer(true, 1, reset), Answer::Present);
+        q.poll_entered(poller, true);
+        assert_eq!(q.answer(true, 2, reset), Answer::AbsentWakePoll);
+        assert_eq!(q.poll_entered(poller, true), PollStart::LookNow);
+        assert!(matches!(
+            q.poll_entered(poller, true),
+            PollStart::Track { present: false, .. }
+        ));
+        assert_eq!(q.answer(true, 2, reset), Answer::Present);
+    }
+}
