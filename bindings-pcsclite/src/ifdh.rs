@@ -769,8 +769,7 @@ fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
     };
     // A card swapped since pcscd was told "present" leaves the state as it was: no
     // tracking request would ever complete for it, so pcscd must look now.
-    let swapped =
-        || insertions.is_some_and(|told| told != reader.port.device().card_insertions());
+    let swapped = || insertions.is_some_and(|told| told != reader.port.device().card_insertions());
     if swapped() {
         return IFD_SUCCESS;
     }

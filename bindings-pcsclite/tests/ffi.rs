@@ -473,3 +473,67 @@ fn a_card_swapped_between_two_looks_is_reported_absent_once() {
         assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS);
     }
 }
+
+/// pcscd's call order when a client resets its handle right after a swap
+/// (pcsc-lite 1.9.9): the reset's `IFDPowerICC` looks first, from a client
+/// thread, before the event thread's look; the event thread must still read the
+/// swap's "absent" (else it sees no change and the reader stays empty with the new
+/// card in), and its next poll and look bring the new card.
+#[test]
+fn a_reset_looking_first_leaves_the_swap_to_the_polling_thread() {
+    let lun: DWORD = 0x00B4_0000;
+    assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
+    let poll = polling_fn(lun);
+    let (go, wait_go) = std::sync::mpsc::channel::<()>();
+    let (polled, wait_polled) = std::sync::mpsc::channel::<()>();
+    // pcscd's event thread: look, poll, look, ...
+    let event_thread = std::thread::spawn(move || {
+        // SAFETY: plain calls with a registered Lun, through the driver's pointer.
+        unsafe {
+            let first = IFDHICCPresence(lun);
+            polled.send(()).unwrap();
+            let start = Instant::now();
+            assert_eq!(poll(lun, 10_000), IFD_SUCCESS);
+            let woke = start.elapsed();
+            wait_go.recv().unwrap();
+            let after_swap = IFDHICCPresence(lun);
+            let start = Instant::now();
+            assert_eq!(poll(lun, 10_000), IFD_SUCCESS);
+            let quick = start.elapsed();
+            let new_card = IFDHICCPresence(lun);
+            (first, woke, after_swap, quick, new_card)
+        }
+    });
+    wait_polled.recv().unwrap();
+    // Let the event thread's poll start waiting.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(power_up(lun).is_ok());
+    assert_eq!(slot_switch(lun, 2), IFD_SUCCESS);
+    // The reset's own presence check (a client thread) comes first, twice.
+    // SAFETY: plain calls with a registered Lun.
+    unsafe {
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT);
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT, "still owed");
+    }
+    go.send(()).unwrap();
+    let (first, woke, after_swap, quick, new_card) = event_thread.join().unwrap();
+    assert_eq!(first, IFD_ICC_PRESENT);
+    assert!(
+        woke < Duration::from_secs(5),
+        "the swap woke the poll: {woke:?}"
+    );
+    assert_eq!(
+        after_swap, IFD_ICC_NOT_PRESENT,
+        "the event thread reads the swap's absent"
+    );
+    assert!(
+        quick < Duration::from_secs(1),
+        "the new card at once: {quick:?}"
+    );
+    assert_eq!(new_card, IFD_ICC_PRESENT);
+    // SAFETY: plain calls with a registered Lun.
+    unsafe {
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT, "settled");
+        assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS);
+    }
+}

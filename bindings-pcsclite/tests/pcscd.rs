@@ -429,7 +429,11 @@ fn swapped_card_is_a_new_card(ctx: &Context) {
 /// sees no change: empty for good with the new card in. Several rounds, since
 /// the two threads race.
 fn swap_then_reset_reaches_the_poll(ctx: &Context) {
-    for round in 0..40 {
+    for round in 0..200 {
+        // As after the swap test before: a reset on the last disconnect, which
+        // also stops pcscd's poll (its event thread then looks and polls again).
+        let warm = connect(ctx, T1, Protocols::T1);
+        disconnect_with(warm, Disposition::ResetCard);
         let card = connect(ctx, T1, Protocols::T1);
         assert_eq!(tx(&card, &get_challenge(8)).unwrap().len(), 10);
         let before = reader_state(ctx, T1).event_count();
