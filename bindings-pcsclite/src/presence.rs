@@ -218,6 +218,18 @@ mod tests {
             .unwrap()
     }
 
+    /// A card told present to the polling thread, swapped, and the swap seen
+    /// first by another thread's look (a reset's): that look wakes the poll.
+    fn swap_seen_first_off_the_poller() -> (Presence, ThreadId, ThreadId) {
+        let poller = std::thread::current().id();
+        let reset = other_thread();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, poller), Answer::Present);
+        p.poll_entered(poller, true);
+        assert_eq!(p.answer(true, 2, reset), Answer::AbsentWakePoll);
+        (p, poller, reset)
+    }
+
     #[test]
     fn plain_presence_follows_the_core() {
         let me = std::thread::current().id();
@@ -265,13 +277,8 @@ mod tests {
 
     #[test]
     fn a_reset_taking_the_swap_first_leaves_it_owed_to_the_poller() {
-        let poller = std::thread::current().id();
-        let reset = other_thread();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, poller), Answer::Present);
-        p.poll_entered(poller, true);
+        let (mut p, poller, reset) = swap_seen_first_off_the_poller();
         // pcscd's reset path looks first, as often as it likes.
-        assert_eq!(p.answer(true, 2, reset), Answer::AbsentWakePoll);
         for _ in 0..5 {
             assert_eq!(p.answer(true, 2, reset), Answer::Absent);
         }
@@ -288,12 +295,7 @@ mod tests {
 
     #[test]
     fn a_poll_before_the_poller_looked_returns_at_once_once() {
-        let poller = std::thread::current().id();
-        let reset = other_thread();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, poller), Answer::Present);
-        p.poll_entered(poller, true);
-        assert_eq!(p.answer(true, 2, reset), Answer::AbsentWakePoll);
+        let (mut p, poller, _) = swap_seen_first_off_the_poller();
         // The event thread looked before the swap and enters its poll now.
         assert_eq!(p.poll_entered(poller, true), PollStart::LookNow);
         assert_eq!(p.answer(true, 2, poller), Answer::Absent);
@@ -302,10 +304,7 @@ mod tests {
             PollStart::Track { present: false, .. }
         ));
         // A host whose polling thread never looks itself: held one poll only.
-        let mut q = Presence::new();
-        assert_eq!(q.answer(true, 1, reset), Answer::Present);
-        q.poll_entered(poller, true);
-        assert_eq!(q.answer(true, 2, reset), Answer::AbsentWakePoll);
+        let (mut q, poller, reset) = swap_seen_first_off_the_poller();
         assert_eq!(q.poll_entered(poller, true), PollStart::LookNow);
         assert!(matches!(
             q.poll_entered(poller, true),
