@@ -12,7 +12,7 @@ use loom::thread;
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::Sleep;
 use readerkit::event::{CardEvent, EventQueue, Popped};
-use readerkit::ioctl::Ioctl;
+use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::{Mutex, Platform};
 use readerkit::tracking::Wait;
 use readerkit::tracking::handoff::{Cancelable, Handoff, OnCancel, Parked, State};
@@ -78,12 +78,19 @@ fn track(_: &mut (), _: Wait) -> Result<(), Failure> {
 }
 
 fn device_on<P: Platform>(platform: P) -> Device<P, (), 2> {
-    Device::new(
+    device_on_with(
         platform,
         ReaderFunctions {
             card_tracking: Some(track),
             ..ReaderFunctions::NONE
         },
+    )
+}
+
+fn device_on_with<P: Platform>(platform: P, functions: ReaderFunctions<()>) -> Device<P, (), 2> {
+    Device::new(
+        platform,
+        functions,
         (),
         ReaderCapabilities::typical(),
         VendorAttributes::default(),
@@ -225,6 +232,37 @@ fn suspend_finishing_late_keeps_the_answer_of_a_later_sleep() {
             Sleep::Asleep {
                 card_before: dev.state().card_present()
             }
+        );
+    });
+}
+
+/// A POWER request that found the device awake but waits for the serialization
+/// lock while a suspend marks the device asleep and powers the card down: it is
+/// refused then (no POWER callback after the power-down), so the card sleeps
+/// unpowered whichever order the calls ran in.
+#[test]
+fn a_power_request_racing_suspend_leaves_the_card_powered_down() {
+    loom::model(|| {
+        let dev = Arc::new(device_on_with(
+            LoomPlatform {
+                decided: Decided::default(),
+            },
+            ReaderFunctions {
+                power: Some(readerkit_testkit::ack::power),
+                ..ReaderFunctions::NONE
+            },
+        ));
+        insert(&dev);
+        let request = spawn(&dev, |dev| {
+            let _ = dev.power_card(PowerAction::ColdReset, &mut [0; 33]);
+        });
+        let _ = dev.suspend();
+        request.join().unwrap();
+        assert!(dev.asleep());
+        assert!(
+            !dev.state().card_powered(),
+            "{:?}: powered while asleep",
+            dev.state()
         );
     });
 }

@@ -529,7 +529,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             }
             Request::IsPresent => return self.track(Wait::Insertion),
             Request::IsAbsent => return self.track(Wait::Removal),
-            Request::Power(action) => self.power(action, output),
+            Request::Power(action) => self.power(Caller::Client, action, output),
             Request::SetProtocol(mask) => self.set_protocol(mask, output),
             Request::Transmit(transmit) => self.transmit(transmit, output),
             Request::Eject => self.mechanism(self.functions.eject, Request::Eject),
@@ -541,12 +541,29 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     /// Run `f` under the serialization lock with a snapshot of the card, and record
-    /// a failure as the last error.
+    /// a failure as the last error; a client's request refused if the reader went
+    /// to sleep meanwhile (see [`Device::serialized_as`]).
     fn serialized<R>(
         &self,
         f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
     ) -> Result<R, Status> {
+        self.serialized_as(Caller::Client, f)
+    }
+
+    /// [`Device::serialized`] for `caller`. A client's request that found the
+    /// device awake in [`Device::execute`] may wait for the lock while
+    /// [`Device::suspend`] marks it asleep and powers the card down: it is refused
+    /// then with [`Status::DeviceNotReady`] (not recorded as the last error, as
+    /// the refusal before the lock), so no callback runs after the power-down.
+    fn serialized_as<R>(
+        &self,
+        caller: Caller,
+        f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
+    ) -> Result<R, Status> {
         self.serial(|ex| {
+            if caller == Caller::Client && self.asleep() {
+                return Err(Status::DeviceNotReady);
+            }
             // Events are applied under the serialization lock, so any tracking
             // completion they make is delivered after it is released.
             self.apply_events();
@@ -650,9 +667,14 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         }
     }
 
-    fn power(&self, action: PowerAction, output: &mut [u8]) -> Result<usize, Status> {
+    fn power(
+        &self,
+        caller: Caller,
+        action: PowerAction,
+        output: &mut [u8],
+    ) -> Result<usize, Status> {
         let callback = self.functions.power.ok_or(Status::NotSupported)?;
-        self.serialized(|ex, seen| {
+        self.serialized_as(caller, |ex, seen| {
             if !seen.state.card_present() {
                 return Err(Status::NoMedia);
             }
@@ -973,6 +995,16 @@ fn usable_atr(atr: &[u8]) -> Result<Atr, Status> {
         .check(parsed.tck())
         .map_err(|_| Status::UnrecognizedMedia)?;
     Ok(parsed)
+}
+
+/// Who runs a card request under the serialization lock
+/// ([`Device::serialized_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// A client's request: refused while the reader sleeps.
+    Client,
+    /// [`Device::suspend`]'s power-down, which runs with the device asleep.
+    Suspend,
 }
 
 /// The read-only requests: they read state kept outside the serialization lock and

@@ -25,11 +25,16 @@
 //! unpowered card); the changes the reader could not see are reported on waking.
 //! A tracking request pending when the reader went to sleep stays pending across
 //! the sleep and completes on waking if the card may have changed (smclib's
-//! samples do the same: a sleeping reader sees no card events). A request that
-//! was admitted before the sleep began runs to its end; the power-down waits for
-//! it under the serialization lock.
+//! samples do the same: a sleeping reader sees no card events). A request whose
+//! callback runs when the sleep begins runs to its end (the power-down waits for
+//! it under the serialization lock); one that found the device awake but still
+//! waits for that lock is refused once it has it, so no POWER, SET_PROTOCOL,
+//! TRANSMIT, mechanism or vendor callback runs after the power-down. (A new
+//! IS_PRESENT / IS_ABSENT that reserved the tracking slot before the sleep began
+//! may still arm the tracking callback during it; it then stays pending, as one
+//! pending before.)
 
-use super::Device;
+use super::{Caller, Device};
 use crate::ioctl::{ATR_BUFFER_LEN, PowerAction};
 use crate::platform::{Mutex, Platform};
 use crate::status::Status;
@@ -83,8 +88,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// ones (GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR, GET_PERF_CNTR) touch no
     /// hardware and are answered from what the device keeps (the card as it was
     /// at sleep, powered down), and a tracking request pending before stays
-    /// pending until waking reports the card's possible swap. A request admitted
-    /// before the sleep began runs to its end (the power-down waits for it). A
+    /// pending until waking reports the card's possible swap. A request whose
+    /// callback runs when the sleep begins runs to its end (the power-down waits
+    /// for it); one still waiting for the serialization lock is refused then. A
     /// binding needs no check of its own.
     ///
     /// Already asleep: nothing is done again, and the answer is whether a card was
@@ -148,7 +154,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         }
         // The POWER request's own path, past the refusal of requests while asleep
         // (the device is asleep already).
-        match self.power(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]) {
+        match self.power(
+            Caller::Suspend,
+            PowerAction::PowerDown,
+            &mut [0; ATR_BUFFER_LEN],
+        ) {
             Ok(_) => Ok(true),
             // Removed before the callback ran, or while a failing one ran: the
             // removal is applied, so resume has none to report. A callback's own
