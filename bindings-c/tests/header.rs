@@ -76,8 +76,11 @@ fn define(header: &str, name: &str) -> Option<u64> {
 
 /// The C status codes are an API with frozen values; the core owns the order (a new
 /// status comes last). Every `RK_STATUS_*` is the status's place in the core's
-/// order, as C sees it in the header, `RK_STATUS_PENDING` one past the last, and the header has no second copy of the core's status table (the
-/// `rk_status_to_*` functions read the core's).
+/// order, as C sees it in the header; `RK_STATUS_PENDING` is one past the last, so
+/// it is the one value that moves when a status is added (16 -> 17 with
+/// `RK_STATUS_DEVICE_NOT_READY`: a C driver is rebuilt against the new header).
+/// And the header has no second copy of the core's status table (the `rk_status_to_*`
+/// functions read the core's).
 #[test]
 fn header_status_constants_are_the_cores_order() {
     let header = std::fs::read_to_string(crate_dir().join("include/readerkit.h")).unwrap();
