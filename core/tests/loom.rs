@@ -10,7 +10,7 @@ use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use loom::thread;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::device::Sleep;
+use readerkit::device::{AtrBuffer, Sleep};
 use readerkit::event::{CardEvent, EventQueue, Popped};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::{Mutex, Platform};
@@ -263,6 +263,74 @@ fn a_power_request_racing_suspend_leaves_the_card_powered_down() {
             !dev.state().card_powered(),
             "{:?}: powered while asleep",
             dev.state()
+        );
+    });
+}
+
+/// A driver that knows whether its reader went to sleep: set after
+/// [`Device::suspend`] returned, as a driver's own sleep would follow it.
+type Sleeping = Arc<AtomicBool>;
+
+/// POWER for [`Sleeping`]: [`readerkit_testkit::ack::ATR`] on a reset.
+fn power_sleeping(
+    _: &mut Sleeping,
+    action: PowerAction,
+    atr: &mut AtrBuffer,
+) -> Result<(), Failure> {
+    readerkit_testkit::ack::power(&mut (), action, atr)
+}
+
+/// Card tracking for [`Sleeping`]: never armed once the reader sleeps.
+fn track_awake(slept: &mut Sleeping, _: Wait) -> Result<(), Failure> {
+    assert!(
+        !slept.load(Ordering::SeqCst),
+        "tracking armed after the sleep"
+    );
+    Ok(())
+}
+
+/// An IS_ABSENT that reserved the tracking slot while the device was awake but
+/// waits for the serialization lock while a suspend powers the card down: it is
+/// refused then, and the tracking callback is not armed on a sleeping reader;
+/// otherwise it was armed before the sleep and stays pending.
+#[test]
+fn a_tracking_request_racing_suspend_is_not_armed_after_the_sleep() {
+    loom::model(|| {
+        let slept = Sleeping::default();
+        let dev = Arc::new(Device::<_, Sleeping, 2>::new(
+            LoomPlatform {
+                decided: Decided::default(),
+            },
+            ReaderFunctions {
+                power: Some(power_sleeping),
+                card_tracking: Some(track_awake),
+                ..ReaderFunctions::NONE
+            },
+            slept.clone(),
+            ReaderCapabilities::typical(),
+            VendorAttributes::default(),
+        ));
+        dev.card_inserted();
+        dev.process_events();
+        dev.power_card(PowerAction::ColdReset, &mut [0; 33])
+            .unwrap();
+        let request = {
+            let dev = dev.clone();
+            thread::spawn(move || dev.control(Ioctl::IsAbsent.code(), &[], &mut []))
+        };
+        let _ = dev.suspend();
+        slept.store(true, Ordering::SeqCst);
+        let outcome = request.join().unwrap();
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Pending
+                    | Outcome::Complete {
+                        status: Status::DeviceNotReady,
+                        ..
+                    }
+            ),
+            "{outcome:?}"
         );
     });
 }

@@ -658,7 +658,15 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             };
         }
         let callback_result = match self.functions.card_tracking {
-            Some(callback) => self.serial(|ex| callback(&mut ex.driver, wait)),
+            // Refused, not armed, if the reader went to sleep while this waited
+            // for the lock (the slot is given back below).
+            Some(callback) => self.serial(|ex| {
+                if self.refused_asleep(Caller::Client) {
+                    Err(Failure::DeviceNotReady)
+                } else {
+                    callback(&mut ex.driver, wait)
+                }
+            }),
             None => Err(Failure::NotSupported),
         };
         // Events that arrived while the callback ran are applied now, so that the

@@ -29,10 +29,7 @@
 //! callback runs when the sleep begins runs to its end (the power-down waits for
 //! it under the serialization lock); one that found the device awake but still
 //! waits for that lock is refused once it has it, so no POWER, SET_PROTOCOL,
-//! TRANSMIT, mechanism or vendor callback runs after the power-down. (A new
-//! IS_PRESENT / IS_ABSENT that reserved the tracking slot before the sleep began
-//! may still arm the tracking callback during it; it then stays pending, as one
-//! pending before.)
+//! TRANSMIT, mechanism, vendor or tracking callback runs after the power-down.
 
 use super::{Caller, Device};
 use crate::ioctl::{ATR_BUFFER_LEN, PowerAction};
