@@ -745,10 +745,11 @@ fn poll(channel: &Channel, timeout: Duration) -> RESPONSECODE {
     let deadline = Instant::now() + timeout;
     // This thread is pcscd's event thread for the reader; a swap's "absent" it has
     // not read yet makes it look at once.
-    let start = channel.presence().poll_entered(
-        thread::current().id(),
-        reader.port.device().state().card_present(),
-    );
+    // The state is read before the presence lock is taken, as in `presence`.
+    let present_now = reader.port.device().state().card_present();
+    let start = channel
+        .presence()
+        .poll_entered(thread::current().id(), present_now);
     let (present, insertions) = match start {
         PollStart::LookNow => return IFD_SUCCESS,
         PollStart::Track {

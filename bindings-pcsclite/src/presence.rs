@@ -5,9 +5,10 @@
 //! core's state "present"; only the device's insertion count moved. The driver
 //! reports it as one "absent", so pcscd ends the old card's handles and powers
 //! the new one. That "absent" must reach pcscd's *event thread*: pcsc-lite
-//! 1.9.9's reset and power paths (`IFDPowerICC`, from `SCardDisconnect`,
-//! `SCardReconnect`, `SCardEndTransaction` and the event thread's own power-down)
-//! ask `IFDHICCPresence` first too; when one of them takes the "absent", pcscd
+//! 1.9.9's power paths ask `IFDHICCPresence` first too (`IFDPowerICC`, from
+//! `SCardConnect`'s power-up of an unpowered card, `SCardDisconnect`,
+//! `SCardReconnect` and `SCardEndTransaction`, and from the event thread's own
+//! power-up and power-down); when a client's reset takes the "absent", pcscd
 //! writes the reader's public state "empty" without counting an event, while the
 //! event thread, whose private copy still says "present", then reads "present"
 //! and sees no change: the reader stays empty with the new card in it.
@@ -42,13 +43,25 @@ pub enum Told {
     SwapOwed {
         /// "Absent" answers given for this swap so far.
         answers: u8,
-        /// The polling thread's latest look was answered "absent" for it.
-        poller_told: bool,
-        /// The polling function already returned at once once for it, so that
-        /// pcscd looks again (a host whose polling thread never looks itself is
-        /// not held for ever).
-        poll_cut_short: bool,
+        /// How far the "absent" has reached the polling thread.
+        to_poller: Owed,
     },
+}
+
+/// How far a swap's owed "absent" has reached the polling thread, which decides
+/// what its next entry into the polling function does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owed {
+    /// The polling thread has not been told yet: its next poll returns at once,
+    /// so that it looks.
+    Untold,
+    /// The polling thread's latest look was answered "absent": its next poll
+    /// settles the swap.
+    Told,
+    /// The polling function already returned at once for it: the next poll
+    /// settles the swap whether or not the polling thread looked in between (a
+    /// host whose polling thread never looks itself is not held for ever).
+    CutShort,
 }
 
 /// `IFDHICCPresence`'s answer.
@@ -115,28 +128,23 @@ impl Presence {
     pub fn answer(&mut self, present: bool, insertions: u32, caller: ThreadId) -> Answer {
         let on_poller = self.poller == Some(caller);
         match self.told {
-            Told::SwapOwed {
-                answers,
-                poller_told,
-                poll_cut_short,
-            } => {
+            Told::SwapOwed { answers, to_poller } => {
                 let answers = answers.saturating_add(1);
                 self.told = if self.poller.is_none() && answers >= UNPOLLED_SWAP_ANSWERS {
                     Told::Absent
                 } else {
-                    Told::SwapOwed {
-                        answers,
-                        poller_told: poller_told || on_poller,
-                        poll_cut_short,
-                    }
+                    let to_poller = match to_poller {
+                        Owed::Untold if on_poller => Owed::Told,
+                        other => other,
+                    };
+                    Told::SwapOwed { answers, to_poller }
                 };
                 Answer::Absent
             }
             Told::Present { insertions: told } if present && told != insertions => {
                 self.told = Told::SwapOwed {
                     answers: 1,
-                    poller_told: on_poller,
-                    poll_cut_short: false,
+                    to_poller: if on_poller { Owed::Told } else { Owed::Untold },
                 };
                 if self.poller.is_some() && !on_poller {
                     Answer::AbsentWakePoll
@@ -164,28 +172,24 @@ impl Presence {
             self.poller = Some(caller);
             if let Told::SwapOwed {
                 answers,
-                poll_cut_short,
-                ..
+                to_poller: Owed::Told,
             } = self.told
             {
                 // A new polling thread has been told nothing yet.
                 self.told = Told::SwapOwed {
                     answers,
-                    poller_told: false,
-                    poll_cut_short,
+                    to_poller: Owed::Untold,
                 };
             }
         }
         match self.told {
             Told::SwapOwed {
                 answers,
-                poller_told: false,
-                poll_cut_short: false,
+                to_poller: Owed::Untold,
             } => {
                 self.told = Told::SwapOwed {
                     answers,
-                    poller_told: false,
-                    poll_cut_short: true,
+                    to_poller: Owed::CutShort,
                 };
                 PollStart::LookNow
             }
@@ -311,5 +315,23 @@ mod tests {
             PollStart::Track { present: false, .. }
         ));
         assert_eq!(q.answer(true, 2, reset), Answer::Present);
+    }
+
+    #[test]
+    fn a_new_polling_thread_is_owed_the_swap_again() {
+        let old = std::thread::current().id();
+        let new = other_thread();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, old), Answer::Present);
+        p.poll_entered(old, true);
+        // The old polling thread read the swap, but a new one polls now.
+        assert_eq!(p.answer(true, 2, old), Answer::Absent);
+        assert_eq!(p.poll_entered(new, true), PollStart::LookNow);
+        assert_eq!(p.answer(true, 2, new), Answer::Absent);
+        assert!(matches!(
+            p.poll_entered(new, true),
+            PollStart::Track { present: false, .. }
+        ));
+        assert_eq!(p.answer(true, 2, new), Answer::Present);
     }
 }
