@@ -1,6 +1,7 @@
 //! Model checking with loom of the event queue, the core's card tracking, the
-//! reader's sleep racing a card event, and the tracking hand-off ([`Handoff`]) of a
-//! pending request object that its OS can cancel on its own (a WDM IRP).
+//! reader's sleep racing a card event, a resume or a request, and the tracking
+//! hand-off ([`Handoff`]) of a pending request object that its OS can cancel on
+//! its own (a WDM IRP).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p readerkit --test loom --release`.
 #![cfg(loom)]
