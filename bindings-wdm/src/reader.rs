@@ -75,7 +75,9 @@ pub struct DriverHooks<D> {
     pub wake: Option<fn(&mut D) -> bool>,
     /// After a vendor IOCTL: a card event the driver made or noticed while serving
     /// it (a virtual reader's test controls, say). The binding reports it to the core
-    /// before completing the IRP, so a pending tracking IRP completes first.
+    /// before completing the IRP, so a pending tracking IRP completes first. Not
+    /// called while the reader sleeps (the core refuses the IOCTL then, without
+    /// calling the driver).
     pub card_change: Option<fn(&mut D) -> Option<CardEvent>>,
 }
 
@@ -354,10 +356,14 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                 if tracking {
                     platform.tracking.unreserve();
                 }
-                if let (Some(Ioctl::Vendor(_)), Some(hook)) = (ioctl, self.hooks.card_change) {
-                    if let Some(event) = self.device.with_driver(hook) {
-                        self.report(event);
-                    }
+                // Not on a sleeping reader: the core refused the request
+                // (DeviceNotReady) without calling the driver, and no driver
+                // function runs between sleep and wake but the wake hook.
+                if let (Some(Ioctl::Vendor(_)), Some(hook)) = (ioctl, self.hooks.card_change)
+                    && !self.device.asleep()
+                    && let Some(event) = self.device.with_driver(hook)
+                {
+                    self.report(event);
                 }
                 rl.release();
                 complete_now(

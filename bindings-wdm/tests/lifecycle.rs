@@ -615,6 +615,8 @@ fn without_a_wake_hook_the_card_held_is_taken_as_in_and_possibly_swapped() {
 struct Controlled {
     reader: LineReader<SimLine>,
     change: Option<CardEvent>,
+    /// Times the `card_change` hook ran.
+    hook_calls: u32,
 }
 
 impl AsMut<LineReader<SimLine>> for Controlled {
@@ -652,11 +654,15 @@ fn vendor_control_reports_card_changes_before_completing() {
         Controlled {
             reader: LineReader::new(SimLine::empty()),
             change: None,
+            hook_calls: 0,
         },
         ReaderCapabilities::typical(),
         vendor(),
         readerkit_wdm::DriverHooks {
-            card_change: Some(|d: &mut Controlled| d.change.take()),
+            card_change: Some(|d: &mut Controlled| {
+                d.hook_calls += 1;
+                d.change.take()
+            }),
             ..readerkit_wdm::DriverHooks::NONE
         },
     );
@@ -682,4 +688,20 @@ fn vendor_control_reports_card_changes_before_completing() {
     assert_eq!(st, ntstatus::INVALID_PARAMETER);
     assert_eq!(r.device().state(), readerkit::state::CardState::Absent);
     assert_eq!(r.device().platform().remove_lock().holders(), 1);
+    // Asleep: the core refuses the control without calling the driver, and the
+    // hook does not run on the sleeping reader either.
+    let calls = r.device().with_driver(|d| d.hook_calls);
+    r.set_system_power(S3);
+    let (st, _) = send(Ioctl::Vendor(2048).code(), &[1]);
+    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    assert_eq!(
+        r.device().with_driver(|d| d.hook_calls),
+        calls,
+        "hook run asleep"
+    );
+    r.set_system_power(S0);
+    let (st, _) = send(Ioctl::Vendor(2048).code(), &[1]);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(r.device().with_driver(|d| d.hook_calls), calls + 1);
+    assert!(r.device().state().card_present(), "the insertion reported");
 }
