@@ -58,7 +58,7 @@ impl Unit {
     /// The CCID message of a frame (without SYNC, ACK and LRC).
     pub fn message(&self) -> Option<&[u8]> {
         match self {
-            Unit::Frame(bytes) => bytes.get(2..bytes.len() - 1),
+            Unit::Frame(bytes) => bytes.get(2..bytes.len().saturating_sub(1)),
             _ => None,
         }
     }
@@ -310,8 +310,14 @@ impl Relay {
 
     /// One whole unit from the reader: passed on, damaged or withheld, as the
     /// plan says.
+    ///
+    /// The plan stays locked until it is written back, so that a
+    /// [`LineTap::arm`] meanwhile waits and is not overwritten by the plan
+    /// read before it.
     fn reader_unit(&mut self, unit: Unit) {
-        let mut plan = locked(&self.shared.plan).clone();
+        let shared = self.shared.clone();
+        let mut held = locked(&shared.plan);
+        let mut plan = held.clone();
         let bytes = unit_bytes(&unit);
         match (&mut plan, &unit) {
             (Plan::Holding, Unit::Movement(_)) => {
@@ -371,7 +377,7 @@ impl Relay {
                 self.record(Relayed::FromReader(unit));
             }
         }
-        *locked(&self.shared.plan) = plan;
+        *held = plan;
     }
 }
 
@@ -437,5 +443,16 @@ mod tests {
         );
         assert!(units[2].is_answer());
         assert_eq!(line, [0x03, 0x06, 0x80, 2], "a frame cut short stays");
+    }
+
+    #[test]
+    fn a_frame_too_short_for_a_message_has_none() {
+        for bytes in [vec![], vec![SYNC], vec![SYNC, ACK]] {
+            assert_eq!(Unit::Frame(bytes).message(), None);
+        }
+        assert_eq!(
+            Unit::Frame(vec![SYNC, ACK, 0x81, 0x84]).message(),
+            Some(&[0x81][..])
+        );
     }
 }
