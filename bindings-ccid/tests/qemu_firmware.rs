@@ -12,13 +12,14 @@ mod support;
 
 use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pcsc::{Disposition, Protocols, ShareMode};
 use readerkit_testkit::apdu::{self, SELECT_MF};
 use readerkit_testkit::ccid::message;
+use readerkit_testkit::owned_child::OwnedChild;
 use readerkit_testkit::t1;
 use readerkit_testkit::twin_abuse::{Abuse, Abuser, NAK};
 use readerkit_testkit::twin_peer::{
@@ -26,11 +27,13 @@ use readerkit_testkit::twin_peer::{
 };
 use support::{echo, echo_after_insertion, hex, pcscd_for, stop_and_check, tx, wait_card};
 
-/// The firmware under QEMU (`tools/qemu-firmware.sh ccid`); killed on drop.
+/// The firmware under QEMU (`tools/qemu-firmware.sh ccid`); killed on drop
+/// (QEMU and its `sed` with the script's process group, also when
+/// [`Firmware::start`] fails half way: an [`OwnedChild`]).
 struct Firmware {
     /// The pseudo-terminal of its UART.
     path: String,
-    child: Child,
+    child: OwnedChild,
     stdin: ChildStdin,
     /// The firmware's console (UART1) so far.
     console: Arc<Mutex<String>>,
@@ -42,18 +45,19 @@ struct Firmware {
 impl Firmware {
     fn start() -> Firmware {
         let script = support::workspace().join("tools/qemu-firmware.sh");
-        let mut child = Command::new(&script)
-            .arg("ccid")
-            // Its own target directory: never waits on the test build's lock.
-            .env(
-                "CARGO_TARGET_DIR",
-                support::target_dir().join("qemu-firmware"),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
+        let mut child = OwnedChild::spawn(
+            Command::new(&script)
+                .arg("ccid")
+                // Its own target directory: never waits on the test build's lock.
+                .env(
+                    "CARGO_TARGET_DIR",
+                    support::target_dir().join("qemu-firmware"),
+                )
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
@@ -127,13 +131,6 @@ impl Firmware {
             assert!(Instant::now() < deadline, "console never said {line:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Firmware {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

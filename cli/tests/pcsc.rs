@@ -11,12 +11,13 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
 use readerkit_testkit::cli::{assert_contains_all, assert_success, assert_usage_errors};
+use readerkit_testkit::owned_child::OwnedChild;
 use readerkit_testkit::pcsc::{disconnect, reader, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
 use serde_json::Value;
@@ -146,22 +147,24 @@ fn scripted(apdu: &[u8]) -> Vec<u8> {
     }
 }
 
-/// `readerkit scan` running, with its stdout read line by line.
+/// `readerkit scan` running, with its stdout read line by line; killed on drop
+/// (a failed test's scan never outlives it: an [`OwnedChild`]).
 struct Scan {
-    child: Child,
+    child: OwnedChild,
     lines: mpsc::Receiver<String>,
 }
 
 impl Scan {
     fn start(args: &[&str]) -> Scan {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_readerkit"))
-            .arg("scan")
-            .args(args)
-            .env("HOME", scratch())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start readerkit scan");
+        let mut child = OwnedChild::spawn(
+            Command::new(env!("CARGO_BIN_EXE_readerkit"))
+                .arg("scan")
+                .args(args)
+                .env("HOME", scratch())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .expect("start readerkit scan");
         let stdout: ChildStdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -18,8 +18,6 @@
 //!   structures (the core's `emit`);
 //! - [`locks`]: a platform mutex that counts the locks a thread holds;
 //! - [`rng`]: a deterministic PRNG (xorshift64) for randomized tests;
-//! - [`served`]: a server process a test starts, its first line of stdout, killed
-//!   on drop;
 //! - [`t1`]: T=1 blocks written out, with an LRC of their own (not the core's);
 //! - [`thread`]: a hang guard for scenarios whose failure is a deadlock or a
 //!   peer that never answers;
@@ -28,6 +26,11 @@
 //!   card's fault switches built in one line;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
+//! - `owned_child` (feature `pcscd`): a child process in a process group of its
+//!   own, killed with the group on drop and by the kernel when the thread that
+//!   started it ends (a failed or killed test leaves no QEMU or server behind);
+//! - `served` (feature `pcscd`): a server process a test starts, its first line
+//!   of stdout, its process an `owned_child`;
 //! - `ccid_serve` (feature `pcscd`): `readerkit ccid-serve` as a child process;
 //! - `line_tap` (feature `pcscd`): a go-between on a GemPC Twin serial line
 //!   (host's terminal ↔ reader's terminal) that logs what it relays and damages
@@ -61,11 +64,14 @@ pub mod memory;
 #[cfg(feature = "pcscd")]
 pub mod opensc;
 #[cfg(feature = "pcscd")]
+pub mod owned_child;
+#[cfg(feature = "pcscd")]
 pub mod pcsc;
 #[cfg(feature = "pcscd")]
 pub mod pcscd;
 pub mod pin;
 pub mod rng;
+#[cfg(feature = "pcscd")]
 pub mod served;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,21 +1,25 @@
 //! A server process a test starts (`readerkit ccid-serve`, `readerkit usbip-serve`):
 //! the first line of its stdout, where these servers print their address, its
 //! stdin for control lines, optionally its stderr watched line by line, and the
-//! process killed when dropped.
+//! process an [`OwnedChild`]: killed when dropped, also while a failed start
+//! unwinds, and by the kernel with a test process that is killed.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
+
+use crate::owned_child::OwnedChild;
 
 /// How long [`Served::wait_stderr`] waits for its line: a hang guard.
 pub const STDERR_WAIT: Duration = Duration::from_secs(10);
 
-/// A running server, killed and reaped on drop.
+/// A running server, killed and reaped on drop (with its process group: an
+/// [`OwnedChild`]).
 pub struct Served {
     /// The process.
-    pub child: Child,
+    pub child: OwnedChild,
     /// Its stdin (control lines such as `remove` / `insert`).
     pub stdin: ChildStdin,
     /// The first line it printed, without the line end.
@@ -93,17 +97,18 @@ impl Served {
     }
 
     fn spawn(program: &OsStr, args: &[&str], watched: bool) -> Served {
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(if watched {
-                Stdio::piped()
-            } else {
-                Stdio::inherit()
-            })
-            .spawn()
-            .expect("the server starts");
+        let mut child = OwnedChild::spawn(
+            Command::new(program)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(if watched {
+                    Stdio::piped()
+                } else {
+                    Stdio::inherit()
+                }),
+        )
+        .expect("the server starts");
         let stderr = child.stderr.take().map(|pipe| {
             let (lines, heard) = mpsc::channel();
             std::thread::spawn(move || {
@@ -154,12 +159,5 @@ impl Served {
         self.stderr
             .take()
             .expect("stderr watched: Served::start_watched, not taken")
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
