@@ -175,6 +175,26 @@ fn insertion_racing_is_present_completes_exactly_once() {
     });
 }
 
+/// A card swapped (its removal and the new card's insertion queued in that
+/// order) while another thread applies queued events too (pcscd's poll waking on
+/// the events while a client reads the state): the events are applied in the
+/// order they were queued, whichever thread pops which, so the new card is
+/// present at the end, not taken for gone.
+#[test]
+fn a_swap_applied_by_two_threads_leaves_the_new_card_present() {
+    loom::model(|| {
+        let dev = Arc::new(device());
+        insert(&dev);
+        let other = spawn(&dev, |dev| dev.process_events());
+        dev.card_removed();
+        dev.card_inserted();
+        dev.process_events();
+        other.join().unwrap();
+        assert!(dev.state().card_present(), "the new card taken for gone");
+        assert_eq!(dev.card_insertions(), 2);
+    });
+}
+
 #[test]
 fn cancel_racing_insertion_completes_exactly_once() {
     loom::model(|| {

@@ -448,13 +448,18 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Apply queued events: a tracking completion they produce is kept in the slot
     /// and handed to the platform by [`Device::deliver_owed_completion`] once no
     /// library lock is held.
+    ///
+    /// Popped under the short lock too: two threads applying at once (a poll woken
+    /// by the events, a client reading the state) would otherwise each pop one
+    /// event and could apply them out of order (a swap's insertion, then its
+    /// removal: the new card taken for gone).
     fn apply_events(&self) {
-        while let Some(popped) = self.events.pop() {
-            self.card.lock(|c| {
+        self.card.lock(|c| {
+            while let Some(popped) = self.events.pop() {
                 let completion = Self::apply_popped(c, popped, &self.reader);
                 c.owe(completion);
-            });
-        }
+            }
+        });
     }
 
     /// Hand an owed tracking completion to the platform; call with no library lock
