@@ -11,11 +11,12 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::listening::wait_for_unix;
+use crate::owned_child::OwnedChild;
 
 /// The lock every pcscd of the workspace's tests holds while it runs.
 const LOCK: &str = "/tmp/readerkit-pcscd.lock";
@@ -187,7 +188,8 @@ pub struct Pcscd {
     pub dir: PathBuf,
     /// The socket clients of this process reach it on.
     pub socket: PathBuf,
-    child: Option<Child>,
+    /// An [`OwnedChild`]: never outlives a failed or killed test.
+    child: Option<OwnedChild>,
     _lock: File,
 }
 
@@ -283,14 +285,15 @@ impl Pcscd {
             command.arg("--setenv=READERKIT_LOG");
         }
         let log = File::create(dir.join("pcscd.log")).unwrap();
-        let child = command
-            .args(["/usr/sbin/pcscd", "-f", "-d", "-a", "-c"])
-            .arg(dir.join("conf"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start systemd-socket-activate");
+        let child = OwnedChild::spawn(
+            command
+                .args(["/usr/sbin/pcscd", "-f", "-d", "-a", "-c"])
+                .arg(dir.join("conf"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log),
+        )
+        .expect("start systemd-socket-activate");
         // From here a failure stops the child and keeps the log (drop).
         let mut pcscd = Pcscd {
             dir,
@@ -344,8 +347,7 @@ impl Pcscd {
                 woken = true;
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
+                child.kill();
                 return false;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -356,8 +358,7 @@ impl Pcscd {
     /// runs, its clients' calls fail), and wait for it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
         }
     }
 

@@ -6,8 +6,9 @@
 //! everything), never a skip.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use crate::owned_child::OwnedChild;
 use crate::pcscd::{require, workspace};
 
 /// Debian's vpcd driver (package `vsmartcard-vpcd`).
@@ -50,9 +51,10 @@ pub fn require_debian_vpcd() {
     require(DEBIAN_VPCD, "vsmartcard-vpcd");
 }
 
-/// A running `vicc -t iso7816` connecting to a vpcd reader on `port`; killed on drop.
+/// A running `vicc -t iso7816` connecting to a vpcd reader on `port`; killed on drop
+/// (an [`OwnedChild`]: also with a test process that is killed).
 pub struct Vicc {
-    child: Child,
+    child: OwnedChild,
 }
 
 impl Vicc {
@@ -60,28 +62,28 @@ impl Vicc {
     pub fn start(port: u16) -> Vicc {
         require_vicc();
         let wrapper = workspace().join("testkit/py/vicc.py");
-        let child = Command::new("/usr/bin/python3")
-            .arg(wrapper)
-            .args(["-t", "iso7816", "-P", &port.to_string()])
-            .env(
-                "PYTHONPATH",
-                match pip_pycryptodome() {
-                    Some(dir) => format!("{VICC_PYTHONPATH}:{}", dir.display()),
-                    None => VICC_PYTHONPATH.to_owned(),
-                },
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vicc");
+        let child = OwnedChild::spawn(
+            Command::new("/usr/bin/python3")
+                .arg(wrapper)
+                .args(["-t", "iso7816", "-P", &port.to_string()])
+                .env(
+                    "PYTHONPATH",
+                    match pip_pycryptodome() {
+                        Some(dir) => format!("{VICC_PYTHONPATH}:{}", dir.display()),
+                        None => VICC_PYTHONPATH.to_owned(),
+                    },
+                )
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("start vicc");
         Vicc { child }
     }
 
     /// Kill vicc (its reader sees the card go) and wait for it.
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 }
 
