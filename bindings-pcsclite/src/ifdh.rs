@@ -698,17 +698,18 @@ pub unsafe extern "C" fn IFDHICCPresence(Lun: DWORD) -> RESPONSECODE {
 
 /// The presence to report: the core's, except for a card swapped since pcscd was
 /// last told "present" (removed and another inserted between two looks, so the
-/// state alone shows no change). That is reported absent, so that pcscd ends the
-/// old card's handles (`SCARD_W_REMOVED_CARD`) and powers the new card, and it
-/// stays owed ([`Told::SwapOwed`](crate::presence::Told::SwapOwed)) until pcscd's
-/// event thread has read it: the thread that runs the polling function, told
-/// "absent" by its look just before it enters the polling function again. A
-/// reset's or power-down's own presence check (pcscd's `IFDPowerICC` looks first)
-/// does not take it away; a swap first seen by such a check wakes the poll so
-/// that the event thread looks now. A host that never entered the polling
-/// function gets at most
-/// [`UNPOLLED_SWAP_ANSWERS`](crate::presence::UNPOLLED_SWAP_ANSWERS) "absent"
-/// answers for a swap.
+/// state alone shows no change). That is reported absent to pcscd's event thread
+/// (the thread that runs the polling function), so that pcscd ends the old card's
+/// handles (`SCARD_W_REMOVED_CARD`) and powers the new card, and it stays owed
+/// ([`Told::SwapOwed`](crate::presence::Told::SwapOwed)) until that thread, told
+/// "absent" by its look just before it enters the polling function again, has
+/// read it. A client thread's presence check (pcscd's `IFDPowerICC` looks first,
+/// for a reset or a power-up) gets the core's state: the new card is in; the
+/// first such check to see the swap wakes the poll so that the event thread
+/// looks now. A host that never entered the polling function gets "absent" on
+/// any thread, at most
+/// [`UNPOLLED_SWAP_ANSWERS`](crate::presence::UNPOLLED_SWAP_ANSWERS) times for a
+/// swap.
 fn presence(channel: &Channel) -> bool {
     let device = channel.reader.port.device();
     let insertions = device.card_insertions();
@@ -719,9 +720,9 @@ fn presence(channel: &Channel) -> bool {
     match answer {
         Answer::Present => true,
         Answer::Absent => false,
-        Answer::AbsentWakePoll => {
+        Answer::PresentWakePoll => {
             device.platform().stop();
-            false
+            true
         }
     }
 }

@@ -4,19 +4,25 @@
 //! A swap (the card removed and another inserted between two looks) leaves the
 //! core's state "present"; only the device's insertion count moved. The driver
 //! reports it as one "absent", so pcscd ends the old card's handles and powers
-//! the new one. That "absent" must reach pcscd's *event thread*: pcsc-lite
-//! 1.9.9's power paths ask `IFDHICCPresence` first too (`IFDPowerICC`, from
-//! `SCardConnect`'s power-up of an unpowered card, `SCardDisconnect`,
+//! the new one. That "absent" must reach pcscd's *event thread*, and only it:
+//! pcsc-lite 1.9.9's power paths ask `IFDHICCPresence` first too (`IFDPowerICC`,
+//! from `SCardConnect`'s power-up of an unpowered card, `SCardDisconnect`,
 //! `SCardReconnect` and `SCardEndTransaction`, and from the event thread's own
-//! power-up and power-down); when a client's reset takes the "absent", pcscd
-//! writes the reader's public state "empty" without counting an event, while the
-//! event thread, whose private copy still says "present", then reads "present"
-//! and sees no change: the reader stays empty with the new card in it.
+//! power-up and power-down). A client's reset told "absent" makes pcscd write the
+//! reader's public state "empty" without counting an event, from the client's
+//! thread, with no lock against the event thread: when the event thread reads
+//! the "absent" first, the reset's "empty" can land after its insertion, and when
+//! the reset reads it first, the event thread (whose private copy still says
+//! "present") sees no change. Either way the reader stays empty with the new card
+//! in it.
 //!
 //! The event thread runs `IFDStatusICC` (→ `IFDHICCPresence`), then the polling
-//! function, in a loop; nothing else enters the polling function. So the
-//! "absent" stays owed ([`Told::SwapOwed`]) until the polling thread has been
-//! told it by the look just before it enters the polling function again.
+//! function, in a loop; nothing else enters the polling function. So once that
+//! thread is known, the "absent" is the polling thread's alone: owed
+//! ([`Told::SwapOwed`]) until it has been told it by the look just before it
+//! enters the polling function again. Other threads' looks get the core's state
+//! (the new card is in: a reset finds it), and the first of them to see the swap
+//! wakes the poll so that the event thread looks now.
 
 use std::thread::ThreadId;
 
@@ -38,8 +44,9 @@ pub enum Told {
     },
     /// No card.
     Absent,
-    /// The card pcscd was told of was swapped: every look answers "absent" until
-    /// pcscd's event thread has been told so (see the module documentation).
+    /// The card pcscd was told of was swapped: the polling thread's looks answer
+    /// "absent" until it has been told so (other threads' looks, the core's
+    /// state; see the module documentation).
     SwapOwed {
         /// "Absent" answers given for this swap so far.
         answers: u8,
@@ -71,9 +78,9 @@ pub enum Answer {
     Present,
     /// `IFD_ICC_NOT_PRESENT`.
     Absent,
-    /// `IFD_ICC_NOT_PRESENT` for a swap just seen off the polling thread: wake the
+    /// `IFD_ICC_PRESENT` for a swap just seen off the polling thread: wake the
     /// polling function so that pcscd's event thread looks now.
-    AbsentWakePoll,
+    PresentWakePoll,
 }
 
 /// How the polling function starts.
@@ -121,13 +128,23 @@ impl Presence {
     ///
     /// The core's state, except for a swap: a card pcscd was told of whose
     /// insertion count moved while the state still shows a card. That is
-    /// "absent", owed ([`Told::SwapOwed`]) until the polling thread is told so
-    /// and enters the polling function again (see [`Presence::poll_entered`]); on
-    /// a host that never entered the polling function, for at most
+    /// "absent" to the polling thread, owed ([`Told::SwapOwed`]) until it is told
+    /// so and enters the polling function again (see [`Presence::poll_entered`]);
+    /// another thread's look gets the core's state, and the first to see the swap
+    /// wakes the poll ([`Answer::PresentWakePoll`]). On a host that never entered
+    /// the polling function any look gets the "absent", for at most
     /// [`UNPOLLED_SWAP_ANSWERS`] looks.
     pub fn answer(&mut self, present: bool, insertions: u32, caller: ThreadId) -> Answer {
         let on_poller = self.poller == Some(caller);
+        let off_poller = self.poller.is_some() && !on_poller;
         match self.told {
+            Told::SwapOwed { .. } if off_poller => {
+                if present {
+                    Answer::Present
+                } else {
+                    Answer::Absent
+                }
+            }
             Told::SwapOwed { answers, to_poller } => {
                 let answers = answers.saturating_add(1);
                 self.told = if self.poller.is_none() && answers >= UNPOLLED_SWAP_ANSWERS {
@@ -146,8 +163,8 @@ impl Presence {
                     answers: 1,
                     to_poller: if on_poller { Owed::Told } else { Owed::Untold },
                 };
-                if self.poller.is_some() && !on_poller {
-                    Answer::AbsentWakePoll
+                if off_poller {
+                    Answer::PresentWakePoll
                 } else {
                     Answer::Absent
                 }
@@ -230,7 +247,7 @@ mod tests {
         let mut p = Presence::new();
         assert_eq!(p.answer(true, 1, poller), Answer::Present);
         p.poll_entered(poller, true);
-        assert_eq!(p.answer(true, 2, reset), Answer::AbsentWakePoll);
+        assert_eq!(p.answer(true, 2, reset), Answer::PresentWakePoll);
         (p, poller, reset)
     }
 
@@ -280,16 +297,25 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_taking_the_swap_first_leaves_it_owed_to_the_poller() {
+    fn a_reset_seeing_the_swap_first_leaves_it_owed_to_the_poller() {
         let (mut p, poller, reset) = swap_seen_first_off_the_poller();
-        // pcscd's reset path looks first, as often as it likes.
+        // pcscd's reset path looks first, as often as it likes: the card is in.
         for _ in 0..5 {
-            assert_eq!(p.answer(true, 2, reset), Answer::Absent);
+            assert_eq!(p.answer(true, 2, reset), Answer::Present);
         }
-        // The event thread's look still says absent, then its poll settles it.
+        // The event thread's look says absent, then its poll settles it.
         assert_eq!(p.answer(true, 2, poller), Answer::Absent);
-        assert_eq!(p.answer(true, 2, reset), Answer::Absent, "still owed");
-        assert_eq!(p.answer(true, 2, poller), Answer::Absent);
+        assert_eq!(
+            p.answer(true, 2, reset),
+            Answer::Present,
+            "never the reset's"
+        );
+        assert_eq!(
+            p.answer(false, 2, reset),
+            Answer::Absent,
+            "the core's state"
+        );
+        assert_eq!(p.answer(true, 2, poller), Answer::Absent, "still owed");
         assert!(matches!(
             p.poll_entered(poller, true),
             PollStart::Track { present: false, .. }

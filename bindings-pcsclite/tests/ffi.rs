@@ -476,9 +476,11 @@ fn a_card_swapped_between_two_looks_is_reported_absent_once() {
 
 /// pcscd's call order when a client resets its handle right after a swap
 /// (pcsc-lite 1.9.9): the reset's `IFDPowerICC` looks first, from a client
-/// thread, before the event thread's look; the event thread must still read the
-/// swap's "absent" (else it sees no change and the reader stays empty with the new
-/// card in), and its next poll and look bring the new card.
+/// thread, before the event thread's look. The reset finds the new card (told
+/// "absent", pcscd would write the reader "empty" from the client's thread, racing
+/// the event thread's own removal and insertion), its look wakes the poll, and the
+/// event thread reads the swap's "absent" (else it sees no change) and its next
+/// poll and look bring the new card.
 #[test]
 fn a_reset_looking_first_leaves_the_swap_to_the_polling_thread() {
     let lun: DWORD = 0x00B4_0000;
@@ -491,6 +493,8 @@ fn a_reset_looking_first_leaves_the_swap_to_the_polling_thread() {
         // SAFETY: plain calls with a registered Lun, through the driver's pointer.
         unsafe {
             let first = IFDHICCPresence(lun);
+            // A first poll makes this thread the polling thread before the swap.
+            assert_eq!(poll(lun, 1), IFD_SUCCESS);
             polled.send(()).unwrap();
             let start = Instant::now();
             assert_eq!(poll(lun, 10_000), IFD_SUCCESS);
@@ -509,11 +513,16 @@ fn a_reset_looking_first_leaves_the_swap_to_the_polling_thread() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(power_up(lun).is_ok());
     assert_eq!(slot_switch(lun, 2), IFD_SUCCESS);
-    // The reset's own presence check (a client thread) comes first, twice.
+    // The reset's own presence check (a client thread) comes first, twice: the
+    // card is in, the "absent" is the event thread's.
     // SAFETY: plain calls with a registered Lun.
     unsafe {
-        assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT);
-        assert_eq!(IFDHICCPresence(lun), IFD_ICC_NOT_PRESENT, "still owed");
+        assert_eq!(IFDHICCPresence(lun), IFD_ICC_PRESENT, "the reset's look");
+        assert_eq!(
+            IFDHICCPresence(lun),
+            IFD_ICC_PRESENT,
+            "the reset's look again"
+        );
     }
     go.send(()).unwrap();
     let (first, woke, after_swap, quick, new_card) = event_thread.join().unwrap();
