@@ -223,7 +223,7 @@ pub(crate) struct PinCall<'a> {
     /// The structure, as it was in the input before the call.
     pub(crate) structure: &'a [u8],
     /// The device serves PIN requests: it has a keypad and a TRANSMIT callback
-    /// (or a line).
+    /// (or a line), and it is awake.
     pub(crate) served: bool,
     /// A table device: its TRANSMIT callbacks are recorded.
     pub(crate) table: bool,

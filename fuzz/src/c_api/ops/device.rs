@@ -379,7 +379,15 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
         && let Some(operation) = pin::operation(code)
         && !must_refuse
     {
-        let served = with(|h| h.keypad[slot] && h.transmit[slot]);
+        // Asleep, the device refuses the request before it reads the structure.
+        let mut asleep = false;
+        // SAFETY: a live device (not refused for its pointers) and a local flag.
+        let query = unsafe { rk_device_asleep(dev.ptr(), &mut asleep) };
+        assert_eq!(query, RK_STATUS_SUCCESS, "rk_device_asleep");
+        if asleep {
+            assert_eq!(st, RK_STATUS_DEVICE_NOT_READY, "a PIN request while asleep");
+        }
+        let served = !asleep && with(|h| h.keypad[slot] && h.transmit[slot]);
         let table = obj(slot) == (Obj::Device { line: false });
         let call = PinCall {
             operation,
