@@ -358,10 +358,14 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                 }
                 // Not on a sleeping reader: the core refused the request
                 // (DeviceNotReady) without calling the driver, and no driver
-                // function runs between sleep and wake but the wake hook.
+                // function runs between sleep and wake but the wake hook. Asked
+                // under the serialization lock, as the core asks for a request: a
+                // suspend that begins after the look waits for the hook to end
+                // before its power-down and the sleep hook.
                 if let (Some(Ioctl::Vendor(_)), Some(hook)) = (ioctl, self.hooks.card_change)
-                    && !self.device.asleep()
-                    && let Some(event) = self.device.with_driver(hook)
+                    && let Some(event) = self
+                        .device
+                        .with_driver(|d| if self.device.asleep() { None } else { hook(d) })
                 {
                     self.report(event);
                 }
