@@ -61,6 +61,7 @@ impl Decided {
 }
 
 /// Records the tracking completions the core hands it.
+#[derive(Default)]
 struct LoomPlatform {
     decided: Decided,
 }
@@ -99,9 +100,7 @@ fn device_on_with<P: Platform>(platform: P, functions: ReaderFunctions<()>) -> D
 }
 
 fn device() -> Device<LoomPlatform, (), 2> {
-    device_on(LoomPlatform {
-        decided: Decided::default(),
-    })
+    device_on(LoomPlatform::default())
 }
 
 fn is_present<P: Platform>(dev: &Device<P, (), 2>) -> Outcome {
@@ -265,9 +264,7 @@ fn suspend_finishing_late_keeps_the_answer_of_a_later_sleep() {
 fn a_power_request_racing_suspend_leaves_the_card_powered_down() {
     loom::model(|| {
         let dev = Arc::new(device_on_with(
-            LoomPlatform {
-                decided: Decided::default(),
-            },
+            LoomPlatform::default(),
             ReaderFunctions {
                 power: Some(readerkit_testkit::ack::power),
                 ..ReaderFunctions::NONE
@@ -319,9 +316,7 @@ fn a_tracking_request_racing_suspend_is_not_armed_after_the_sleep() {
     loom::model(|| {
         let slept = Sleeping::default();
         let dev = Arc::new(Device::<_, Sleeping, 2>::new(
-            LoomPlatform {
-                decided: Decided::default(),
-            },
+            LoomPlatform::default(),
             ReaderFunctions {
                 power: Some(power_sleeping),
                 card_tracking: Some(track_awake),
