@@ -8,7 +8,9 @@
 //!
 //! ## Requests while the reader sleeps
 //!
-//! The one rule, for every binding (WDM, pcsc-lite, C, CCID): from the start of
+//! The one rule, for every binding that puts the reader to sleep (today WDM's
+//! SET_POWER and a C driver's `rk_device_suspend`; the pcsc-lite and CCID bindings
+//! never suspend, so their mappings of the status are never used): from the start of
 //! [`Device::suspend`] until [`Device::resume`], [`Device::control`] and
 //! [`Device::submit`] answer a request that needs the reader or the card with
 //! [`Status::DeviceNotReady`] (`STATUS_DEVICE_NOT_READY`, `SCARD_E_NOT_READY`,
