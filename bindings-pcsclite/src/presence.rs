@@ -239,6 +239,15 @@ mod tests {
             .unwrap()
     }
 
+    /// `caller` enters the polling function and it settles the swap: it tracks
+    /// the slot as told absent.
+    fn poll_settles(p: &mut Presence, caller: ThreadId) -> bool {
+        matches!(
+            p.poll_entered(caller, true),
+            PollStart::Track { present: false, .. }
+        )
+    }
+
     /// A card told present to the polling thread, swapped, and the swap seen
     /// first by another thread's look (a reset's): that look wakes the poll.
     fn swap_seen_first_off_the_poller() -> (Presence, ThreadId, ThreadId) {
@@ -316,10 +325,7 @@ mod tests {
             "the core's state"
         );
         assert_eq!(p.answer(true, 2, poller), Answer::Absent, "still owed");
-        assert!(matches!(
-            p.poll_entered(poller, true),
-            PollStart::Track { present: false, .. }
-        ));
+        assert!(poll_settles(&mut p, poller));
         assert_eq!(p.answer(true, 2, reset), Answer::Present);
     }
 
@@ -329,17 +335,11 @@ mod tests {
         // The event thread looked before the swap and enters its poll now.
         assert_eq!(p.poll_entered(poller, true), PollStart::LookNow);
         assert_eq!(p.answer(true, 2, poller), Answer::Absent);
-        assert!(matches!(
-            p.poll_entered(poller, true),
-            PollStart::Track { present: false, .. }
-        ));
+        assert!(poll_settles(&mut p, poller));
         // A host whose polling thread never looks itself: held one poll only.
         let (mut q, poller, reset) = swap_seen_first_off_the_poller();
         assert_eq!(q.poll_entered(poller, true), PollStart::LookNow);
-        assert!(matches!(
-            q.poll_entered(poller, true),
-            PollStart::Track { present: false, .. }
-        ));
+        assert!(poll_settles(&mut q, poller));
         assert_eq!(q.answer(true, 2, reset), Answer::Present);
     }
 
@@ -354,10 +354,7 @@ mod tests {
         assert_eq!(p.answer(true, 2, old), Answer::Absent);
         assert_eq!(p.poll_entered(new, true), PollStart::LookNow);
         assert_eq!(p.answer(true, 2, new), Answer::Absent);
-        assert!(matches!(
-            p.poll_entered(new, true),
-            PollStart::Track { present: false, .. }
-        ));
+        assert!(poll_settles(&mut p, new));
         assert_eq!(p.answer(true, 2, new), Answer::Present);
     }
 }
