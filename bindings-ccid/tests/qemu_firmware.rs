@@ -243,6 +243,12 @@ fn power_on(seq: u8) -> [u8; 10] {
     [0x62, 0, 0, 0, 0, 0, seq, 0, 0, 0]
 }
 
+/// The header of an RDR_to_PC_DataBlock for slot 0 with `len` bytes of data
+/// (below 256) answering message `seq`, with no error.
+fn data_block(len: u8, seq: u8) -> [u8; 10] {
+    [0x80, len, 0, 0, 0, 0, seq, 0, 0, 0]
+}
+
 /// PC_to_RDR_SetParameters, slot 0: T=0, Fi/Di 1/1, WI 10.
 fn set_t0(seq: u8) -> [u8; 15] {
     [0x61, 5, 0, 0, 0, 0, seq, 0, 0, 0, 0x11, 0, 0, 0x0A, 0]
@@ -333,7 +339,7 @@ fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     );
     let (more, answer) = read_answer(&mut port);
     requests.extend(more);
-    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[..10], data_block(10, 3));
     assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
     // One time request for each NULL byte (the first one read above).
     assert_eq!(requests, [0x81; NULLS - 1], "time requests");
@@ -365,7 +371,7 @@ fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     start_slow_command(&mut port, &get_challenge(10));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [0x81; NULLS - 1], "time requests");
-    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 10, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[..10], data_block(10, 10));
     assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
 }
 
@@ -504,7 +510,7 @@ fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
     port.write_all(&NAK).unwrap();
     read_nak(&mut port);
     let answer = read_answer(&mut port).1;
-    assert_eq!(answer[..10], [0x80, 10, 0, 0, 0, 0, 3, 0x00, 0x00, 0x00]);
+    assert_eq!(answer[..10], data_block(10, 3));
 }
 
 /// A NAK after a card movement notification gets the answer before it: the
@@ -582,11 +588,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
     send_echoed(&mut port, &t1_block(3, 0x00, &apdu::get_challenge(8)));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [], "no time request at the TPDU level");
-    assert_eq!(
-        answer[..10],
-        [0x80, 5, 0, 0, 0, 0, 3, 0, 0, 0],
-        "{answer:02X?}"
-    );
+    assert_eq!(answer[..10], data_block(5, 3), "{answer:02X?}");
     assert_eq!(
         answer[10..14],
         [0x00, 0xC3, 0x01, 0x03],
@@ -596,11 +598,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
     send_echoed(&mut port, &t1_block(4, 0xE3, &[0x03]));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [], "{answer:02X?}");
-    assert_eq!(
-        answer[..10],
-        [0x80, 14, 0, 0, 0, 0, 4, 0, 0, 0],
-        "{answer:02X?}"
-    );
+    assert_eq!(answer[..10], data_block(14, 4), "{answer:02X?}");
     assert_eq!(
         answer[10..13],
         [0x00, 0x00, 10],
@@ -621,10 +619,6 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
     send_echoed(&mut port, &get_challenge(8));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [0x83], "the time request for S(WTX) x3");
-    assert_eq!(
-        answer[..10],
-        [0x80, 10, 0, 0, 0, 0, 8, 0, 0, 0],
-        "{answer:02X?}"
-    );
+    assert_eq!(answer[..10], data_block(10, 8), "{answer:02X?}");
     assert_eq!(answer[18..], [0x90, 0x00], "{answer:02X?}");
 }
