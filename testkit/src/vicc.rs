@@ -86,9 +86,3 @@ impl Vicc {
         self.child.kill();
     }
 }
-
-impl Drop for Vicc {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
