@@ -24,6 +24,7 @@ use std::time::Duration;
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 
+use crate::twin_abuse::NAK as NAK_FRAME;
 use crate::twin_peer::open_raw;
 
 /// First byte of every frame.
@@ -32,8 +33,6 @@ const SYNC: u8 = 0x03;
 const ACK: u8 = 0x06;
 /// Control byte of a NAK.
 const NAK: u8 = 0x15;
-/// The whole NAK: SYNC, NAK, LRC.
-const NAK_FRAME: [u8; 3] = [SYNC, NAK, SYNC ^ NAK];
 /// First byte of a card-movement notification (`50 bmSlotICCState`).
 const MOVEMENT: u8 = 0x50;
 /// Bytes of a CCID message header.
@@ -422,8 +421,7 @@ mod tests {
 
     #[test]
     fn units_are_taken_whole_and_only_whole() {
-        let mut answer = vec![0x03, 0x06, 0x81, 0, 0, 0, 0, 0, 7, 0, 0, 0];
-        answer.push(answer.iter().fold(0, |a, b| a ^ b));
+        let answer = crate::twin_peer::frame(&[0x81, 0, 0, 0, 0, 0, 7, 0, 0, 0]);
         let mut line = vec![0x50, 0x02, 0x83];
         line.extend_from_slice(&answer);
         line.extend_from_slice(&NAK_FRAME);
