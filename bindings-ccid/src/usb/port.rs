@@ -138,8 +138,9 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// Copy the next admitted message into `message` for the runner; its slot is
     /// busy until [`CcidPort::finish`]. Returns its length, or `None` if none
-    /// waits (or `message` is too short for it, or it has no header: dropped). A message left for
-    /// [`CcidPort::answer_at_once`] is admitted and taken here too.
+    /// waits (or `message` is too short for it, or it has no header: dropped).
+    /// A message left for [`CcidPort::answer_at_once`] is admitted and taken
+    /// here too.
     pub fn take(&mut self, message: &mut [u8]) -> Option<usize> {
         if self.job == Job::Idle {
             let len = self.at_once()?.len();
