@@ -947,12 +947,14 @@ fn port_answers_a_new_hosts_abort_once_the_gone_hosts_command_stops() {
 }
 
 /// The port reads a message's bSlot and bSeq through the checked header view
-/// (`Message::new_checked`), never by offset: a transfer shorter than a header
-/// is dropped (nothing to take, nothing sent); a GetSlotStatus for a slot the
-/// reader lacks (bSlot 7) runs as slot 7's, bSeq 3's (a time extension meanwhile
-/// names them) and is refused with bError 5 for its own bSlot and bSeq; a header
-/// announcing 5 bytes of data that never come gets bError 1 (dwLength). The next
-/// message is served as usual.
+/// (`Message::new_checked`), never by offset. A transfer shorter than a header
+/// is dropped (nothing to take, nothing sent): by the bulk-OUT pipe already,
+/// which completes no message shorter than a header, so `CcidPort::take`'s own
+/// check of it is a second line this part cannot reach. A GetSlotStatus for a
+/// slot the reader lacks (bSlot 7) runs as slot 7's, bSeq 3's (a time extension
+/// meanwhile names them) and is refused with bError 5 for its own bSlot and
+/// bSeq; a header announcing 5 bytes of data that never come gets bError 1
+/// (dwLength). The next message is served as usual.
 #[test]
 fn port_reads_a_short_or_garbled_message_through_the_checked_view() {
     let mut p = PlainPort::new();
