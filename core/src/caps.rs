@@ -217,11 +217,19 @@ impl CardCapabilities {
             .t1_character_waiting_time_us(self.parameters.cwi)
     }
 
-    /// T=0 work waiting time in force, in µs.
+    /// T=0 work waiting time in force, in µs: [`CardCapabilities::wwt_us_at`] the
+    /// timing in force.
     pub fn wwt_us(&self) -> u32 {
+        self.wwt_us_at(&self.timing)
+    }
+
+    /// T=0 work waiting time WT = WI × 960 × Fi / f, in µs, with the card's WI and
+    /// Fi (TA1's, whatever F is in force) and f the clock of `timing`: after a PPS
+    /// that changed the clock, the new one.
+    pub fn wwt_us_at(&self, timing: &Timing) -> u32 {
         let fi_f = crate::timing::clock_rate_conversion(self.parameters.fi)
             .map_or(crate::timing::F_DEFAULT, |rate| rate.f);
-        self.timing.t0_waiting_time_us(self.parameters.wi, fi_f)
+        timing.t0_waiting_time_us(self.parameters.wi, fi_f)
     }
 }
 

@@ -326,7 +326,8 @@ impl<L: Line> LineReader<L> {
     }
 
     /// Put the line on `timing` and the protocol's framing, and start a fresh
-    /// protocol session.
+    /// protocol session: T=0 waits WT at `timing`'s clock (ISO/IEC 7816-3:2006
+    /// 10.2, f the clock in force), T=1 the BWT at `card`'s timing each APDU.
     fn establish(
         &mut self,
         protocol: Protocol,
@@ -342,7 +343,9 @@ impl<L: Line> LineReader<L> {
         self.session = Session::Idle;
         self.session = match protocol {
             Protocol::T0 => {
-                let mut config = t0::Config::new(card.wwt_us());
+                // WT at the clock of `timing`: `card` still holds the timing
+                // before the PPS, whose clock may differ.
+                let mut config = t0::Config::new(card.wwt_us_at(&timing));
                 config.extended = self.config.t0_extended;
                 config.get_response_class = self.config.t0_get_response_class;
                 Session::T0(config)

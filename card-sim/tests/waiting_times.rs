@@ -1,0 +1,134 @@
+//! The waiting times `LineReader` hands its line, against ISO/IEC 7816-3:2006:
+//! T=0's WT = WI × 960 × Fi / f (clause 10.2) and T=1's BWT = 11 etu + 2^BWI ×
+//! 960 × Fd / f (clause 11.4.3), where f is the clock in force. A PPS that moves
+//! the card to another clock changes f, so the times must follow it.
+
+use readerkit::Failure;
+use readerkit::caps::ReaderCapabilities;
+use readerkit::device::AtrBuffer;
+use readerkit::line::{Framing, Line, LineReader, Reset};
+use readerkit::timing::Timing;
+use readerkit_card_sim::{Card, Profile, SimLine};
+use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
+use readerkit_testkit::client::{apdu, power_up, select};
+use readerkit_testkit::sim::line_device;
+
+/// The simulated card's line, keeping the first-byte time limit of every
+/// receive once a protocol is established (after `set_framing`).
+#[derive(Debug)]
+struct Timed {
+    line: SimLine,
+    established: bool,
+    first_us: Vec<u32>,
+}
+
+impl Line for Timed {
+    fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
+        self.established = false;
+        self.line.reset(reset, atr)
+    }
+
+    fn deactivate(&mut self) -> Result<(), Failure> {
+        self.established = false;
+        self.line.deactivate()
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        self.line.send(bytes)
+    }
+
+    fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
+        if self.established {
+            self.first_us.push(first_us);
+        }
+        self.line.receive(buf, first_us, next_us)
+    }
+
+    fn set_timing(&mut self, timing: Timing) -> Result<(), Failure> {
+        self.line.set_timing(timing)
+    }
+
+    fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
+        self.established = true;
+        self.line.set_framing(framing)
+    }
+}
+
+/// A reader whose PPS raises the clock from its default 3.58 MHz to 4 MHz: fast
+/// enough (250 000 bit/s) for the cards' TA1 at the higher clock.
+fn fast_reader() -> ReaderCapabilities {
+    ReaderCapabilities {
+        max_data_rate: 250_000,
+        ..ReaderCapabilities::typical()
+    }
+}
+
+/// Power up `profile`'s card, select `mask`, send two APDUs; the timing the PPS
+/// set and the first-byte limits of every receive after it.
+fn run(profile: Profile, mask: u32) -> (Timing, Vec<u32>) {
+    let line = Timed {
+        line: SimLine::holding(Some(Card::new(profile))),
+        established: false,
+        first_us: Vec::new(),
+    };
+    let dev = line_device(LineReader::new(line), fast_reader());
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    let protocol = select(&dev, mask).expect("set protocol");
+    assert_eq!(apdu(&dev, protocol, &SELECT_MF), Ok(vec![0x90, 0x00]));
+    let challenge = apdu(&dev, protocol, &get_challenge(8)).expect("GET CHALLENGE");
+    assert_eq!(challenge[8..], [0x90, 0x00]);
+    dev.with_driver(|r| {
+        let line = r.line();
+        let timing = line.line.timing().expect("the PPS switched the line");
+        (timing, line.first_us.clone())
+    })
+}
+
+#[test]
+fn t0_waits_wt_at_the_clock_the_pps_set() {
+    // TA1 = 95: Fi = 9 (F = 512, f(max) 5 MHz), Di = 5 (D = 16); no TC2, WI = 10.
+    let (timing, waits) = run(Profile::t0(), 1);
+    assert_eq!(
+        timing,
+        Timing {
+            f: 512,
+            d: 16,
+            clock_khz: 4_000
+        },
+        "the PPS moved the card from 3.58 MHz to 4 MHz"
+    );
+    // WT = 10 × 960 × 512 clock cycles = 1.2288 s at 4 MHz (1.373 s at 3.58 MHz).
+    let wt_us = 1_228_800;
+    assert_eq!(timing.t0_waiting_time_us(10, 512), wt_us);
+    assert!(!waits.is_empty());
+    assert!(
+        waits.iter().all(|&w| w == wt_us),
+        "every T=0 receive waits WT at 4 MHz, {wt_us} µs: {waits:?}"
+    );
+}
+
+#[test]
+fn t1_waits_bwt_at_the_clock_the_pps_set() {
+    // TA1 = 96: F = 512, D = 32; TB3 = 45: BWI 4, CWI 5.
+    let (timing, waits) = run(Profile::t1(), 2);
+    assert_eq!(
+        timing,
+        Timing {
+            f: 512,
+            d: 32,
+            clock_khz: 4_000
+        }
+    );
+    // BWT = 11 etu + 16 × 960 × 372 clock cycles: 11 × 16 + 5 713 920 cycles at
+    // 4 MHz = 1 428 524 µs (rounded up); the CWT for the rest of a block.
+    let bwt_us = 1_428_524;
+    assert_eq!(timing.t1_block_waiting_time_us(4, 1), bwt_us);
+    let cwt_us = timing.t1_character_waiting_time_us(5);
+    assert!(waits.contains(&bwt_us), "{waits:?}");
+    assert!(
+        waits.iter().all(|&w| w == bwt_us || w == cwt_us),
+        "each block's first byte within BWT at 4 MHz ({bwt_us} µs), the rest within \
+         CWT ({cwt_us} µs): {waits:?}"
+    );
+}
