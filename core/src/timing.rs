@@ -64,8 +64,9 @@ pub const F_DEFAULT: u16 = 372;
 
 /// The transmission parameters in force on the line: F, D and the card clock.
 ///
-/// All methods return microseconds rounded up (or etu); they never overflow for any
-/// F, D from the ISO tables and any clock from 1 kHz to 4 GHz.
+/// All methods return microseconds rounded up (or etu), exact for every F, D,
+/// clock, BWI and WTX multiplier (nothing saturates on the way, so no time comes
+/// out too short); a time beyond `u32::MAX` µs (71 minutes) is `u32::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timing {
     /// Clock rate conversion integer F.
@@ -110,19 +111,28 @@ impl Timing {
         }
     }
 
-    const fn hz(&self) -> u64 {
-        let khz = if self.clock_khz == 0 {
+    /// The clock in kHz, 0 taken as 1.
+    const fn khz(&self) -> u64 {
+        if self.clock_khz == 0 {
             1
         } else {
-            self.clock_khz
-        };
-        khz as u64 * 1000
+            self.clock_khz as u64
+        }
+    }
+
+    const fn hz(&self) -> u64 {
+        self.khz() * 1000
     }
 
     /// Convert `cycles_num / cycles_den` clock cycles to microseconds, rounding up.
+    ///
+    /// Cycles / kHz is milliseconds, so µs = cycles × 1000 / (den × kHz): for
+    /// every time this type computes (at most 255 × 2^15 × 960 × 372 × 255
+    /// cycles, BWT × WTX at the largest BWI, D and multiplier) the product stays
+    /// below 2^64, and the result is exact (then saturated at `u32::MAX`).
     const fn cycles_to_us(&self, cycles_num: u64, cycles_den: u64) -> u32 {
-        let num = cycles_num.saturating_mul(1_000_000);
-        let den = cycles_den.saturating_mul(self.hz());
+        let num = cycles_num.saturating_mul(1_000);
+        let den = cycles_den.saturating_mul(self.khz());
         let us = num.div_ceil(den);
         if us > u32::MAX as u64 {
             u32::MAX
@@ -303,5 +313,56 @@ mod tests {
             ..Timing::default_at(4_000)
         };
         assert_eq!(f_zero.baud(), f_one.baud(), "F = 0 taken as 1");
+    }
+
+    /// Every time, at the extremes of every input, against the exact value in
+    /// 128 bits: a product that saturated on the way gives a time too short (with
+    /// µs = cycles × 10^6 / Hz, F 1, D 64 at 4 GHz, BWI 12, WTX 255 gave 72 s for
+    /// 93 s).
+    #[test]
+    fn times_are_exact_at_the_extremes() {
+        let exact = |cycles: u128, den: u128, khz: u32| -> u32 {
+            let us = (cycles * 1_000).div_ceil(den * u128::from(khz.max(1)));
+            u32::try_from(us).unwrap_or(u32::MAX)
+        };
+        for f in [1u16, 372, 2048, u16::MAX] {
+            for d in [1u8, 64, u8::MAX] {
+                for clock_khz in [1u32, 3_580, 20_000, 4_000_000, u32::MAX] {
+                    let t = Timing { f, d, clock_khz };
+                    let (f, d) = (u128::from(f), u128::from(d));
+                    for bwi in 0..=15u8 {
+                        for wtx in [1u8, 2, u8::MAX] {
+                            let cycles =
+                                (11 * f + (1u128 << bwi) * 960 * 372 * d) * u128::from(wtx);
+                            assert_eq!(
+                                t.t1_block_waiting_time_us(bwi, wtx),
+                                exact(cycles, d, clock_khz),
+                                "{t:?} BWI {bwi} WTX {wtx}"
+                            );
+                        }
+                    }
+                    for wi in [1u8, 10, u8::MAX] {
+                        assert_eq!(
+                            t.t0_waiting_time_us(wi, u16::MAX),
+                            exact(u128::from(wi) * 960 * 65_535, 1, clock_khz)
+                        );
+                    }
+                    for n in [1u32, 22, u32::MAX] {
+                        assert_eq!(
+                            t.etu_to_us(n),
+                            exact(u128::from(n) * f, d, clock_khz),
+                            "{t:?} {n} etu"
+                        );
+                    }
+                }
+            }
+        }
+        let t = Timing {
+            f: 2048,
+            d: 64,
+            clock_khz: 4_000_000,
+        };
+        // (11 × 32 + 2^15 × 960 × 372) × 255 cycles at 4 GHz = 746.009 418 s.
+        assert_eq!(t.t1_block_waiting_time_us(15, 255), 746_009_418);
     }
 }
