@@ -93,6 +93,9 @@ pub enum PowerParams {
 /// `PowerSystemWorking` (S0).
 pub const POWER_SYSTEM_WORKING: u32 = 1;
 
+/// `PowerSystemSleeping3` (S3, suspend to RAM).
+pub const POWER_SYSTEM_SLEEPING3: u32 = 4;
+
 /// What completes an IRP: `IoStatus.Status` and `IoStatus.Information`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IoStatus {

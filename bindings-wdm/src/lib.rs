@@ -14,7 +14,7 @@ pub mod remove_lock;
 pub mod trace;
 
 pub use irp::{IoStatus, Irp, Major, PowerParams};
-pub use reader::{DriverHooks, PnpState, WdmPlatform, WdmReader};
+pub use reader::{DriverControl, DriverHooks, PnpState, WdmPlatform, WdmReader};
 
 use readerkit::platform::Mutex;
 

@@ -90,6 +90,22 @@ impl<D> DriverHooks<D> {
     };
 }
 
+/// A control code the driver serves itself, ahead of the core
+/// ([`WdmReader::set_driver_control`]): a test or maintenance control that must work
+/// whatever the core would answer, even while the reader sleeps (the core refuses
+/// vendor requests then, and a callback cannot put its own device to sleep). The
+/// sample driver's `IOCTL_VREADER_POWER` drives [`WdmReader::set_system_power`] with
+/// it, as a system SET_POWER would.
+pub struct DriverControl<R> {
+    /// The control code: a vendor one (`SCARD_CTL_CODE(2048..=4095)`, METHOD_BUFFERED,
+    /// FILE_ANY_ACCESS); requests with any other code go to the core as before.
+    pub code: u32,
+    /// Serve it, at PASSIVE_LEVEL in the dispatch routine, outside every lock of the
+    /// reader: the reader and the request's input bytes (the system buffer, any
+    /// length, untrusted). The IRP completes with the returned status and no output.
+    pub serve: fn(&R, &[u8]) -> Status,
+}
+
 /// The PnP state of the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PnpState {
@@ -150,6 +166,8 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     power: K::Serial<()>,
     /// The most this reader logs (see [`crate::trace`]).
     log_level: K::Short<Level>,
+    /// The driver's own control, if it has one ([`WdmReader::set_driver_control`]).
+    driver_control: Option<DriverControl<Self>>,
 }
 
 fn complete_now<I: Irp>(irp: I, io: IoStatus) -> u32 {
@@ -176,7 +194,24 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             scratch: K::Serial::new([0; SCRATCH]),
             power: K::Serial::new(()),
             log_level: K::Short::new(Level::Info),
+            driver_control: None,
         }
+    }
+
+    /// Serve `control.code` with the driver's own function ahead of the core (before
+    /// [`WdmReader::start`]; a second call replaces the first): the request is admitted
+    /// as every request is (started, not removed: the remove lock is held while it
+    /// runs) and its buffer checked as METHOD_BUFFERED, then `control.serve` runs
+    /// instead of [`Device::control`], so the core's rules (the refusal of requests
+    /// while asleep among them) do not apply to it. Only a vendor code may be taken
+    /// this way: any other code is left to the core and the answer is
+    /// `Err(Status::InvalidParameter)`, nothing set.
+    pub fn set_driver_control(&mut self, control: DriverControl<Self>) -> Result<(), Status> {
+        if !matches!(Ioctl::from_code(control.code), Some(Ioctl::Vendor(_))) {
+            return Err(Status::InvalidParameter);
+        }
+        self.driver_control = Some(control);
+        Ok(())
     }
 
     /// Log up to `level` from now on (default [`Level::Info`]: failed requests).
@@ -330,7 +365,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
         let platform = self.platform();
         let rl = &platform.remove_lock;
-        let refuse = |irp: I, status: u32| {
+        let answer = |irp: I, status: u32| {
             rl.release();
             complete_now(irp, IoStatus::status(status))
         };
@@ -340,13 +375,19 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         let data = match buffered(&mut irp) {
             Ok(data) => data,
             Err(BufferError::NotBuffered) => {
-                return refuse(irp, ntstatus::INVALID_DEVICE_REQUEST);
+                return answer(irp, ntstatus::INVALID_DEVICE_REQUEST);
             }
-            Err(BufferError::Missing) => return refuse(irp, ntstatus::INVALID_PARAMETER),
+            Err(BufferError::Missing) => return answer(irp, ntstatus::INVALID_PARAMETER),
         };
+        if let Some(control) = &self.driver_control
+            && control.code == code
+        {
+            let status = (control.serve)(self, &data.buf[..data.input_len]);
+            return answer(irp, status.to_ntstatus());
+        }
         let tracking = matches!(ioctl, Some(Ioctl::IsPresent | Ioctl::IsAbsent));
         if tracking && !platform.tracking.reserve(file) {
-            return refuse(irp, ntstatus::DEVICE_BUSY);
+            return answer(irp, ntstatus::DEVICE_BUSY);
         }
         match self.run(code, data) {
             Outcome::Complete {

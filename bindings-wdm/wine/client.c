@@ -79,7 +79,7 @@ static void refusals(HANDLE h)
     e = ioctl(h, IOCTL_UNKNOWN, NULL, 0, NULL, 0, NULL);
     check(e == ERROR_INVALID_FUNCTION, "undefined smart card IOCTL -> ERROR_INVALID_FUNCTION",
           "error %lu", e);
-    e = ioctl(h, SCARD_CTL_CODE(2049), NULL, 0, NULL, 0, NULL);
+    e = ioctl(h, SCARD_CTL_CODE(2050), NULL, 0, NULL, 0, NULL);
     check(e == ERROR_NOT_SUPPORTED, "vendor IOCTL the sample lacks -> ERROR_NOT_SUPPORTED",
           "error %lu", e);
     BYTE two[2];
@@ -242,6 +242,164 @@ static void tracking_checks(HANDLE h)
     }
 }
 
+/* Powered card, T=1 selected, ECHO answered: the reader works (after a wake). */
+static void powered_t1(HANDLE h, const char *when)
+{
+    char name[160];
+    BYTE atr[64];
+    DWORD atrlen = 0, sel = 0, e;
+    e = power(h, SCARD_COLD_RESET, atr, &atrlen);
+    if (!e)
+        e = set_protocol(h, SCARD_PROTOCOL_T1, &sel);
+    snprintf(name, sizeof name, "%s: POWER cold reset, SET_PROTOCOL T=1", when);
+    check(!e && sel == SCARD_PROTOCOL_T1, name, "error %lu, selected %lu", e, sel);
+    snprintf(name, sizeof name, "%s: TRANSMIT T=1 ECHO -> 11 22 33 90 00", when);
+    check_echo(h, SCARD_PROTOCOL_T1, 0x11, 0x22, 0x33, name);
+}
+
+static void expect_state(HANDLE h, DWORD want, const char *name)
+{
+    DWORD state = 0, e = get_state(h, &state);
+    check(!e && state == want, name, "error %lu, state %lu", e, state);
+}
+
+/* What the reader refuses asleep (Device::suspend's rule: STATUS_DEVICE_NOT_READY),
+ * each changing nothing. */
+static void refused_asleep(HANDLE h)
+{
+    static const BYTE apdu[] = {0x80, 0xEE, 0x00, 0x00, 0x01, 0x42, 0x00};
+    BYTE atr[64], r[64];
+    DWORD n = 0, e, sel = 0;
+    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, sizeof r, &n);
+    check(e == ERROR_NOT_READY, "asleep: TRANSMIT -> ERROR_NOT_READY", "error %lu", e);
+    e = power(h, SCARD_COLD_RESET, atr, &n);
+    check(e == ERROR_NOT_READY, "asleep: POWER cold reset -> ERROR_NOT_READY", "error %lu", e);
+    e = set_protocol(h, SCARD_PROTOCOL_T1, &sel);
+    check(e == ERROR_NOT_READY, "asleep: SET_PROTOCOL -> ERROR_NOT_READY", "error %lu", e);
+    e = card(h, 0);
+    check(e == ERROR_NOT_READY, "asleep: vendor IOCTL (take the card out) -> ERROR_NOT_READY",
+          "error %lu", e);
+    e = ioctl(h, IOCTL_SMARTCARD_IS_ABSENT, NULL, 0, NULL, 0, NULL);
+    check(e == ERROR_NOT_READY, "asleep: a new IS_ABSENT -> ERROR_NOT_READY", "error %lu", e);
+    e = ioctl(h, IOCTL_SMARTCARD_IS_PRESENT, NULL, 0, NULL, 0, NULL);
+    check(e == ERROR_NOT_READY, "asleep: a new IS_PRESENT -> ERROR_NOT_READY", "error %lu", e);
+}
+
+/* What the reader answers asleep: the read-only requests, from what the device keeps
+ * (the card as it was at sleep, powered down). */
+static void answered_asleep(HANDLE h)
+{
+    BYTE b = 0xFF, out[64];
+    DWORD n = 0, e;
+    expect_state(h, SCARD_SWALLOWED, "asleep: GET_STATE = SWALLOWED (card in, powered down)");
+    e = get_attr(h, SCARD_ATTR_ICC_PRESENCE, &b, 1, &n);
+    check(!e && n == 1 && b == 2, "asleep: GET_ATTRIBUTE ICC_PRESENCE = 2 (in position)",
+          "error %lu, %lu bytes, %u", e, n, b);
+    e = get_attr(h, SCARD_ATTR_ICC_INTERFACE_STATUS, &b, 1, &n);
+    check(!e && n == 1 && b == 0, "asleep: GET_ATTRIBUTE ICC_INTERFACE_STATUS = 0 (unpowered)",
+          "error %lu, %lu bytes, %u", e, n, b);
+    check_string_attr(h, "asleep: GET_ATTRIBUTE VENDOR_NAME = readerkit",
+                      SCARD_ATTR_VENDOR_NAME, "readerkit");
+    e = get_attr(h, SCARD_ATTR_ATR_STRING, out, sizeof out, &n);
+    check(e == ERROR_BAD_COMMAND,
+          "asleep: GET_ATTRIBUTE ATR_STRING -> ERROR_BAD_COMMAND (the ATR went with the power)",
+          "error %lu, %lu bytes", e, n);
+    e = ioctl(h, IOCTL_SMARTCARD_GET_LAST_ERROR, NULL, 0, out, 4, &n);
+    check(!e && n == 4, "asleep: GET_LAST_ERROR answered", "error %lu, %lu bytes", e, n);
+    e = ioctl(h, IOCTL_SMARTCARD_GET_PERF_CNTR, NULL, 0, out, sizeof out, &n);
+    check(!e && n > 0, "asleep: GET_PERF_CNTR answered", "error %lu, %lu bytes", e, n);
+}
+
+/* Sleep and wake through the sample's power control, which does what a system
+ * SET_POWER does (Wine sends no power IRPs): WdmReader::set_system_power. */
+static void sleep_checks(HANDLE h)
+{
+    Async a;
+    DWORD e, n = 0;
+    BYTE bad[2] = {0, 0};
+    e = power_control(h, 4);
+    check(e == ERROR_INVALID_PARAMETER, "power control byte 4 -> ERROR_INVALID_PARAMETER",
+          "error %lu", e);
+    e = ioctl(h, IOCTL_VREADER_POWER, bad, 2, NULL, 0, NULL);
+    check(e == ERROR_INVALID_PARAMETER, "power control with 2 bytes -> ERROR_INVALID_PARAMETER",
+          "error %lu", e);
+    e = ioctl(h, IOCTL_VREADER_POWER, NULL, 0, NULL, 0, NULL);
+    check(e == ERROR_INVALID_PARAMETER, "power control without input -> ERROR_INVALID_PARAMETER",
+          "error %lu", e);
+    powered_t1(h, "before sleep");
+
+    e = power_control(h, 0);
+    check(!e, "power control: sleep", "error %lu", e);
+    answered_asleep(h);
+    refused_asleep(h);
+    e = power_control(h, 0);
+    check(!e, "power control: sleep a second time", "error %lu", e);
+    expect_state(h, SCARD_SWALLOWED, "asleep twice: GET_STATE = SWALLOWED");
+    refused_asleep(h);
+    e = power_control(h, 1);
+    check(!e, "power control: wake", "error %lu", e);
+    expect_state(h, SCARD_SWALLOWED, "after the wake: GET_STATE = SWALLOWED (power-up needed)");
+    static const BYTE apdu[] = {0x80, 0xEE, 0x00, 0x00, 0x01, 0x42, 0x00};
+    BYTE r[64];
+    e = transmit(h, SCARD_PROTOCOL_T1, apdu, sizeof apdu, r, sizeof r, &n);
+    check(e == ERROR_BAD_COMMAND, "after the wake: TRANSMIT before POWER -> ERROR_BAD_COMMAND",
+          "error %lu", e);
+    powered_t1(h, "after the wake");
+    e = power_control(h, 1);
+    check(!e, "power control: wake a second time", "error %lu", e);
+    expect_state(h, SCARD_SPECIFIC, "a second wake changes nothing: GET_STATE = SPECIFIC");
+    e = power_control(h, 2);
+    check(!e, "power control: wake, card taken out, on an awake reader", "error %lu", e);
+    expect_state(h, SCARD_SPECIFIC, "... moves no card: GET_STATE = SPECIFIC");
+
+    /* A tracking request pending from before the sleep. */
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends before the sleep")) {
+        e = power_control(h, 0);
+        check(!e, "power control: sleep with IS_ABSENT pending", "error %lu", e);
+        check(!finish(&a, 300, &e, &n), "asleep: the IS_ABSENT from before the sleep stays pending",
+              "it completed with %lu", e);
+        e = ioctl(h, IOCTL_SMARTCARD_IS_PRESENT, NULL, 0, NULL, 0, NULL);
+        check(e == ERROR_BUSY, "asleep: a second tracking request -> ERROR_BUSY", "error %lu", e);
+        e = power_control(h, 1);
+        check(!e, "power control: wake, the card still in", "error %lu", e);
+        expect_completion(&a, 0, "the wake completes it (the card may have been swapped)");
+        expect_state(h, SCARD_SWALLOWED, "after the wake: GET_STATE = SWALLOWED");
+    }
+
+    /* The card taken out during the sleep: the wake reports it absent. */
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends before a sleep")) {
+        e = power_control(h, 0);
+        if (!e)
+            e = power_control(h, 2);
+        check(!e, "power control: sleep, then wake with the card taken out", "error %lu", e);
+        expect_completion(&a, 0, "the wake completes the IS_ABSENT");
+    }
+    expect_state(h, SCARD_ABSENT, "the card taken out asleep: GET_STATE = ABSENT");
+    BYTE atr[64];
+    e = power(h, SCARD_COLD_RESET, atr, &n);
+    check(e == ERROR_NO_MEDIA_IN_DRIVE, "... POWER -> ERROR_NO_MEDIA_IN_DRIVE", "error %lu", e);
+    e = ioctl(h, IOCTL_SMARTCARD_IS_ABSENT, NULL, 0, NULL, 0, NULL);
+    check(!e, "... IS_ABSENT completes at once", "error %lu", e);
+
+    /* No card before or after: an IS_PRESENT stays pending across the sleep; a card
+     * put in during the sleep completes it. */
+    if (pends(&a, h, IOCTL_SMARTCARD_IS_PRESENT, "IS_PRESENT pends before a sleep")) {
+        e = power_control(h, 0);
+        if (!e)
+            e = power_control(h, 1);
+        check(!e, "power control: sleep, then wake without a card", "error %lu", e);
+        check(!finish(&a, 300, &e, &n), "no card before or after: IS_PRESENT still pending",
+              "it completed with %lu", e);
+        e = power_control(h, 0);
+        if (!e)
+            e = power_control(h, 3);
+        check(!e, "power control: sleep, then wake with a card put in", "error %lu", e);
+        expect_completion(&a, 0, "the wake completes the IS_PRESENT");
+    }
+    expect_state(h, SCARD_SWALLOWED, "a card put in asleep: GET_STATE = SWALLOWED");
+    powered_t1(h, "after the sleeps");
+}
+
 /* Close a handle with a tracking request pending: the request must complete as
  * cancelled (Windows: IRP_MJ_CLEANUP; Wine sends only IRP_MJ_CLOSE), the reader must
  * open again, and its tracking slot must be free. */
@@ -384,6 +542,7 @@ static int run(void)
     serialization_checks(h);
     throughput(h);
     tracking_checks(h);
+    sleep_checks(h);
     CloseHandle(h);
     close_checks();
     return failed != 0;

@@ -269,7 +269,7 @@ static void make_call(Rng *r, Call *c, BYTE *inbase, BYTE *outbase, DWORD page)
         function = 2048;
         c->kind = K_CARD;
     } else if (dice < 82) {
-        function = 2049 + below(r, 2047);
+        function = 2050 + below(r, 2046); /* 2048, 2049: the sample's test controls */
         c->kind = K_VENDOR;
     } else if (dice < 90) {
         static const DWORD UNDEFINED[] = {0, 8, 9, 13, 17, 99, 500, 2047};

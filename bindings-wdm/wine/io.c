@@ -155,6 +155,11 @@ DWORD card(HANDLE h, BYTE in)
     return ioctl(h, IOCTL_VREADER_CARD, &in, 1, NULL, 0, NULL);
 }
 
+DWORD power_control(HANDLE h, BYTE in)
+{
+    return ioctl(h, IOCTL_VREADER_POWER, &in, 1, NULL, 0, NULL);
+}
+
 DWORD transmit_request(HANDLE h, DWORD protocol, DWORD pci, const BYTE *apdu, DWORD len,
                        BYTE *out, DWORD outlen, DWORD *n)
 {

@@ -13,6 +13,10 @@ extern const GUID READER_INTERFACE;
 
 /* The sample's test control: input 0 = take the card out, 1 = put it back. */
 #define IOCTL_VREADER_CARD SCARD_CTL_CODE(2048)
+/* The sample's power test control, served ahead of the core (so also while asleep):
+ * input 0 = system sleep, 1 = wake with the slot as it was, 2 = wake, the card taken
+ * out during the sleep, 3 = wake, a card put in during the sleep. */
+#define IOCTL_VREADER_POWER SCARD_CTL_CODE(2049)
 /* A function code no one defines. */
 #define IOCTL_UNKNOWN SCARD_CTL_CODE(99)
 
@@ -53,6 +57,8 @@ DWORD get_state(HANDLE h, DWORD *state);
 DWORD power(HANDLE h, DWORD action, BYTE *atr, DWORD *atrlen);
 DWORD set_protocol(HANDLE h, DWORD mask, DWORD *selected);
 DWORD card(HANDLE h, BYTE in);
+/* IOCTL_VREADER_POWER with the one byte `in`. */
+DWORD power_control(HANDLE h, BYTE in);
 /* The most bytes transmit_request sends after the 8-byte header: an extended APDU of
  * 65535 data bytes (7 + 65535 + 2) and 16 bytes of PCI. */
 #define TRANSMIT_MAX_APDU (7 + 65535 + 2 + 16)

@@ -16,7 +16,9 @@ use readerkit::trace::{Level, TracedLine};
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::card::Config;
 use readerkit_card_sim::{Card, SimLine};
-use readerkit_wdm::DriverHooks;
+use readerkit::status::Status;
+use readerkit_wdm::irp::{POWER_SYSTEM_SLEEPING3, POWER_SYSTEM_WORKING};
+use readerkit_wdm::{DriverControl, DriverHooks};
 use readerkit_wdm::ffi::types::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
 use readerkit_wdm::kernel::{self, KernelSync, Reader, ReaderDriver};
 use readerkit_wdm::trace::{KernelSink, kernel_sink};
@@ -68,11 +70,15 @@ impl Line for Slot {
 /// The slot's line, decoded into the kernel debugger (`DbgPrintEx`, trace level).
 type TracedSlot = TracedLine<Slot, KernelSink<KernelSync>>;
 
-/// The driver context: the line reader over the slot, and a card change made by the
-/// test control IOCTL, for the binding to report.
+/// The driver context: the line reader over the slot, a card change made by the
+/// test control IOCTL, for the binding to report, and the slot as the power control
+/// says it is at the next wake-up.
 struct VirtualReader {
     reader: LineReader<TracedSlot>,
     change: Option<CardEvent>,
+    /// Set by [`IOCTL_VREADER_POWER`] 2 or 3 while asleep (the card taken out or put
+    /// in during the sleep), applied by the wake hook; `None`: the slot as it was.
+    card_at_wake: Option<bool>,
 }
 
 impl AsMut<LineReader<TracedSlot>> for VirtualReader {
@@ -84,7 +90,44 @@ impl AsMut<LineReader<TracedSlot>> for VirtualReader {
 /// The sample's test control, vendor IOCTL function 2048 (`SCARD_CTL_CODE(2048)` =
 /// 0x00312000), input one byte: 0 = take the card out, 1 = put it back. Lets a tester
 /// on Windows exercise card tracking.
+/// Refused with `STATUS_DEVICE_NOT_READY` while the reader sleeps, as every vendor
+/// IOCTL is; a card moved during a sleep is [`IOCTL_VREADER_POWER`]'s wake byte.
 pub const IOCTL_VREADER_CARD: u32 = readerkit::ioctl::scard_ctl_code(2048);
+
+/// The sample's power test control, vendor function 2049 (`SCARD_CTL_CODE(2049)` =
+/// 0x00312004), input one byte: 0 = the system goes to sleep (what a
+/// `PowerSystemSleeping3` SET_POWER does), 1 = it wakes (`PowerSystemWorking`) with
+/// the slot as it was, 2 = it wakes and the card was taken out during the sleep, 3 =
+/// it wakes and a card was put in during the sleep. Any other input:
+/// `STATUS_INVALID_PARAMETER`, nothing done. Both go through
+/// `WdmReader::set_system_power`, so a repeated sleep or wake does nothing (2 and 3
+/// move the card only for a reader asleep). Served by the binding ahead of the core
+/// (`WdmReader::set_driver_control`), so it works while the reader sleeps; Wine
+/// sends no power IRPs, and this is how `tools/wdm-wine.sh` drives a sleep. A test
+/// control, not something a production driver ships.
+pub const IOCTL_VREADER_POWER: u32 = readerkit::ioctl::scard_ctl_code(2049);
+
+/// [`IOCTL_VREADER_POWER`]: sleep or wake the reader, as a system SET_POWER would.
+fn power_control(reader: &Reader<VirtualReader>, input: &[u8]) -> Status {
+    let card_at_wake = match input {
+        [0] => return sleep_or_wake(reader, POWER_SYSTEM_SLEEPING3),
+        [1] => None,
+        [2] => Some(false),
+        [3] => Some(true),
+        _ => return Status::InvalidParameter,
+    };
+    if card_at_wake.is_some() && reader.asleep() {
+        // A wake that came meanwhile leaves it for the next one, whose sleep hook
+        // clears it.
+        reader.device().with_driver(|d| d.card_at_wake = card_at_wake);
+    }
+    sleep_or_wake(reader, POWER_SYSTEM_WORKING)
+}
+
+fn sleep_or_wake(reader: &Reader<VirtualReader>, state: u32) -> Status {
+    reader.set_system_power(state);
+    Status::Success
+}
 
 impl VirtualReader {
     /// The vendor IOCTL: [`IOCTL_VREADER_CARD`] takes the card out or puts it back.
@@ -115,8 +158,20 @@ fn card_change(d: &mut VirtualReader) -> Option<CardEvent> {
     d.change.take()
 }
 
+fn sleep(d: &mut VirtualReader) {
+    d.card_at_wake = None;
+}
+
+/// Applies a card move the power control said happened during the sleep (the
+/// reader saw no event then; the binding reports what this returns).
 fn wake(d: &mut VirtualReader) -> bool {
-    d.reader.line().line().present
+    let slot = d.reader.line_mut().line_mut();
+    if let Some(present) = d.card_at_wake.take() {
+        slot.present = present;
+        // Unpowered after the sleep anyway; a failure changes nothing reported.
+        let _ = slot.deactivate();
+    }
+    slot.present
 }
 
 impl ReaderDriver for VirtualReader {
@@ -127,7 +182,7 @@ impl ReaderDriver for VirtualReader {
             vendor_ioctl: Some(|d: &mut VirtualReader, code, input, _| d.card_control(code, input)),
             ..LineReader::functions_for::<VirtualReader>()
         };
-        Reader::new(
+        let mut reader = Reader::new(
             functions,
             VirtualReader {
                 reader: LineReader::new(TracedLine::new(
@@ -139,15 +194,22 @@ impl ReaderDriver for VirtualReader {
                 ))
                 .with_t0_envelope(),
                 change: None,
+                card_at_wake: None,
             },
             ReaderCapabilities::typical(),
             VendorAttributes::readerkit(b"Virtual Reader", 0, b"VREADER-0001"),
             DriverHooks {
-                sleep: None,
+                sleep: Some(sleep),
                 wake: Some(wake),
                 card_change: Some(card_change),
             },
-        )
+        );
+        // A vendor code: cannot be refused.
+        let _ = reader.set_driver_control(DriverControl {
+            code: IOCTL_VREADER_POWER,
+            serve: power_control,
+        });
+        reader
     }
 
     fn started(reader: &Reader<Self>) {
