@@ -357,8 +357,10 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         }
     }
 
-    /// `IRP_MJ_DEVICE_CONTROL`: the IOCTL goes to the core; the result is completed
-    /// with `IoStatus = {status, bytes written}`, or the IRP pends (card tracking).
+    /// `IRP_MJ_DEVICE_CONTROL`: the IOCTL goes to the core (the driver's own control
+    /// code, if set, to the driver instead: [`WdmReader::set_driver_control`]); the
+    /// result is completed with `IoStatus = {status, bytes written}`, or the IRP pends
+    /// (card tracking).
     pub fn device_control(&self, mut irp: I) -> u32 {
         if let Err(status) = self.admit() {
             return complete_now(irp, IoStatus::status(status));

@@ -13,11 +13,11 @@ use readerkit::device::ReaderFunctions;
 use readerkit::event::CardEvent;
 use readerkit::ioctl::Ioctl;
 use readerkit::line::LineReader;
-use readerkit::status::Failure;
+use readerkit::status::{Failure, Status};
 use readerkit_card_sim::SimLine;
 use readerkit_wdm::irp::{IoStatus, Major, PowerParams, mj, mn_power};
 use readerkit_wdm::reader::Dispatch;
-use readerkit_wdm::{DriverHooks, PnpState, WdmReader, ntstatus};
+use readerkit_wdm::{DriverControl, DriverHooks, PnpState, WdmReader, ntstatus};
 use support::*;
 
 const S0: u32 = 1;
@@ -491,6 +491,73 @@ fn set_power_irps_are_acted_on_and_handed_back() {
     power(mn_power::SET_POWER, PowerParams::System(S3));
     assert!(r.asleep());
     power(mn_power::SET_POWER, PowerParams::System(S0));
+    assert!(!r.asleep());
+}
+
+/// A driver's own control (`WdmReader::set_driver_control`) is served ahead of the
+/// core: while asleep too (the core refuses vendor requests then), completed with
+/// its function's status and no output. Only a vendor code can be taken, and the
+/// PnP admission still applies.
+#[test]
+fn a_driver_control_is_served_ahead_of_the_core_even_asleep() {
+    const POWER_CTL: u32 = readerkit::ioctl::scard_ctl_code(2049);
+    const CARD_CTL: u32 = readerkit::ioctl::scard_ctl_code(2048);
+    fn serve(r: &Reader, input: &[u8]) -> Status {
+        match input {
+            [0] => r.set_system_power(S3),
+            [1] => r.set_system_power(S0),
+            _ => return Status::InvalidParameter,
+        }
+        Status::Success
+    }
+    let mut r = Reader::new(
+        LineReader::functions(),
+        LineReader::new(SimLine::empty()),
+        ReaderCapabilities::typical(),
+        vendor(),
+        DriverHooks::NONE,
+    );
+    for code in [Ioctl::Transmit.code(), Ioctl::GetState.code(), 0x0031_0003] {
+        assert_eq!(
+            r.set_driver_control(DriverControl { code, serve }),
+            Err(Status::InvalidParameter),
+            "{code:#x} is no vendor code"
+        );
+    }
+    assert_eq!(
+        r.set_driver_control(DriverControl {
+            code: POWER_CTL,
+            serve
+        }),
+        Ok(())
+    );
+    // Not started: refused as every request, the function not run.
+    let (st, _) = ioctl(&r, POWER_CTL, &[0], 0);
+    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    assert!(!r.asleep());
+    r.start();
+    let (st, rec) = ioctl(&r, POWER_CTL, &[0], 8);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::SUCCESS)));
+    assert!(r.asleep());
+    // Another vendor code goes to the core, which refuses it asleep.
+    let (st, _) = ioctl(&r, CARD_CTL, &[0], 0);
+    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    // The control is served asleep: bad input gets its function's answer, then a wake.
+    let (st, rec) = ioctl(&r, POWER_CTL, &[7, 7], 8);
+    assert_eq!(st, ntstatus::INVALID_PARAMETER);
+    assert_eq!(
+        rec.completed(),
+        Some(IoStatus::status(ntstatus::INVALID_PARAMETER))
+    );
+    assert!(r.asleep());
+    let (st, _) = ioctl(&r, POWER_CTL, &[1], 0);
+    assert_eq!(st, ntstatus::SUCCESS);
+    assert!(!r.asleep());
+    // After a surprise removal: refused with the PnP state's answer.
+    r.surprise_removal();
+    let (st, _) = ioctl(&r, POWER_CTL, &[0], 0);
+    assert_eq!(st, ntstatus::DELETE_PENDING);
     assert!(!r.asleep());
 }
 

@@ -4,7 +4,9 @@
 //! card service sees a reader (`GUID_DEVINTERFACE_SMARTCARD_READER`) with a card.
 //!
 //! Everything kernel-specific is in readerkit-wdm's kernel layer; this file is the
-//! driver's own part: DriverEntry, the reader's description, the panic handler.
+//! driver's own part: DriverEntry, the reader's description, its two test controls
+//! ([`IOCTL_VREADER_CARD`] moves the card, [`IOCTL_VREADER_POWER`] sleeps and wakes
+//! the reader as a system SET_POWER would), the panic handler.
 #![no_std]
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
@@ -12,16 +14,16 @@ use readerkit::device::AtrBuffer;
 use readerkit::event::CardEvent;
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::status::Failure;
+use readerkit::status::Status;
 use readerkit::trace::{Level, TracedLine};
 use readerkit_card_sim::atr::Profile;
 use readerkit_card_sim::card::Config;
 use readerkit_card_sim::{Card, SimLine};
-use readerkit::status::Status;
-use readerkit_wdm::irp::{POWER_SYSTEM_SLEEPING3, POWER_SYSTEM_WORKING};
-use readerkit_wdm::{DriverControl, DriverHooks};
 use readerkit_wdm::ffi::types::{DRIVER_OBJECT, NTSTATUS, UNICODE_STRING};
+use readerkit_wdm::irp::{POWER_SYSTEM_SLEEPING3, POWER_SYSTEM_WORKING};
 use readerkit_wdm::kernel::{self, KernelSync, Reader, ReaderDriver};
 use readerkit_wdm::trace::{KernelSink, kernel_sink};
+use readerkit_wdm::{DriverControl, DriverHooks};
 
 /// Buffer capacity of the simulated card: the smallest card-sim allows, so that the
 /// device extension stays small and no stack frame in the driver needs `__chkstk`.
@@ -119,7 +121,9 @@ fn power_control(reader: &Reader<VirtualReader>, input: &[u8]) -> Status {
     if card_at_wake.is_some() && reader.asleep() {
         // A wake that came meanwhile leaves it for the next one, whose sleep hook
         // clears it.
-        reader.device().with_driver(|d| d.card_at_wake = card_at_wake);
+        reader
+            .device()
+            .with_driver(|d| d.card_at_wake = card_at_wake);
     }
     sleep_or_wake(reader, POWER_SYSTEM_WORKING)
 }
