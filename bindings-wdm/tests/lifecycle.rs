@@ -531,33 +531,30 @@ fn a_driver_control_is_served_ahead_of_the_core_even_asleep() {
         }),
         Ok(())
     );
+    // The control's IRP completes with the status the dispatch routine returns, and
+    // no output.
+    let control = |r: &Reader, input: &[u8]| {
+        let (st, rec) = ioctl(r, POWER_CTL, input, 8);
+        assert_eq!(rec.completed(), Some(IoStatus::status(st)));
+        st
+    };
     // Not started: refused as every request, the function not run.
-    let (st, _) = ioctl(&r, POWER_CTL, &[0], 0);
-    assert_eq!(st, ntstatus::DEVICE_NOT_READY);
+    assert_eq!(control(&r, &[0]), ntstatus::DEVICE_NOT_READY);
     assert!(!r.asleep());
     r.start();
-    let (st, rec) = ioctl(&r, POWER_CTL, &[0], 8);
-    assert_eq!(st, ntstatus::SUCCESS);
-    assert_eq!(rec.completed(), Some(IoStatus::status(ntstatus::SUCCESS)));
+    assert_eq!(control(&r, &[0]), ntstatus::SUCCESS);
     assert!(r.asleep());
     // Another vendor code goes to the core, which refuses it asleep.
     let (st, _) = ioctl(&r, CARD_CTL, &[0], 0);
     assert_eq!(st, ntstatus::DEVICE_NOT_READY);
     // The control is served asleep: bad input gets its function's answer, then a wake.
-    let (st, rec) = ioctl(&r, POWER_CTL, &[7, 7], 8);
-    assert_eq!(st, ntstatus::INVALID_PARAMETER);
-    assert_eq!(
-        rec.completed(),
-        Some(IoStatus::status(ntstatus::INVALID_PARAMETER))
-    );
+    assert_eq!(control(&r, &[7, 7]), ntstatus::INVALID_PARAMETER);
     assert!(r.asleep());
-    let (st, _) = ioctl(&r, POWER_CTL, &[1], 0);
-    assert_eq!(st, ntstatus::SUCCESS);
+    assert_eq!(control(&r, &[1]), ntstatus::SUCCESS);
     assert!(!r.asleep());
     // After a surprise removal: refused with the PnP state's answer.
     r.surprise_removal();
-    let (st, _) = ioctl(&r, POWER_CTL, &[0], 0);
-    assert_eq!(st, ntstatus::DELETE_PENDING);
+    assert_eq!(control(&r, &[0]), ntstatus::DELETE_PENDING);
     assert!(!r.asleep());
 }
 

@@ -310,6 +310,15 @@ static void answered_asleep(HANDLE h)
     check(!e && n > 0, "asleep: GET_PERF_CNTR answered", "error %lu, %lu bytes", e, n);
 }
 
+/* A sleep, then a wake with power control byte `wake`. */
+static void sleep_then_wake(HANDLE h, BYTE wake, const char *name)
+{
+    DWORD e = power_control(h, 0);
+    if (!e)
+        e = power_control(h, wake);
+    check(!e, name, "error %lu", e);
+}
+
 /* Sleep and wake through the sample's power control, which does what a system
  * SET_POWER does (Wine sends no power IRPs): WdmReader::set_system_power. */
 static void sleep_checks(HANDLE h)
@@ -368,10 +377,7 @@ static void sleep_checks(HANDLE h)
 
     /* The card taken out during the sleep: the wake reports it absent. */
     if (pends(&a, h, IOCTL_SMARTCARD_IS_ABSENT, "IS_ABSENT pends before a sleep")) {
-        e = power_control(h, 0);
-        if (!e)
-            e = power_control(h, 2);
-        check(!e, "power control: sleep, then wake with the card taken out", "error %lu", e);
+        sleep_then_wake(h, 2, "power control: sleep, then wake with the card taken out");
         expect_completion(&a, 0, "the wake completes the IS_ABSENT");
     }
     expect_state(h, SCARD_ABSENT, "the card taken out asleep: GET_STATE = ABSENT");
@@ -384,16 +390,10 @@ static void sleep_checks(HANDLE h)
     /* No card before or after: an IS_PRESENT stays pending across the sleep; a card
      * put in during the sleep completes it. */
     if (pends(&a, h, IOCTL_SMARTCARD_IS_PRESENT, "IS_PRESENT pends before a sleep")) {
-        e = power_control(h, 0);
-        if (!e)
-            e = power_control(h, 1);
-        check(!e, "power control: sleep, then wake without a card", "error %lu", e);
+        sleep_then_wake(h, 1, "power control: sleep, then wake without a card");
         check(!finish(&a, 300, &e, &n), "no card before or after: IS_PRESENT still pending",
               "it completed with %lu", e);
-        e = power_control(h, 0);
-        if (!e)
-            e = power_control(h, 3);
-        check(!e, "power control: sleep, then wake with a card put in", "error %lu", e);
+        sleep_then_wake(h, 3, "power control: sleep, then wake with a card put in");
         expect_completion(&a, 0, "the wake completes the IS_PRESENT");
     }
     expect_state(h, SCARD_SWALLOWED, "a card put in asleep: GET_STATE = SWALLOWED");
