@@ -844,8 +844,10 @@ typedef struct {
   /*
    Optional (`NULL`: the hardware handles framing itself): the protocol now in
    force (`RK_PROTOCOL_T0` or `RK_PROTOCOL_T1`) and the card's extra guard time N
-   from TC1 in etu (255: the minimum, 12 etu for T=0, 11 etu for T=1). Called
-   after `set_timing` whenever a protocol is established.
+   from TC1 in etu of the timing in force (255: the minimum, 12 etu for T=0,
+   11 etu for T=1; when the ATR indicates T=15, TC1 counts Fi/Di clock cycles
+   and N is their number of etu, rounded up). Called after `set_timing`
+   whenever a protocol is established.
    */
   rk_status (*set_framing)(void *ctx, uint32_t protocol, uint8_t extra_guard_n);
 } rk_line_ops;

@@ -79,8 +79,10 @@ pub struct rk_line_ops {
         Option<unsafe extern "C" fn(ctx: *mut c_void, timing: *const rk_timing) -> rk_status>,
     /// Optional (`NULL`: the hardware handles framing itself): the protocol now in
     /// force (`RK_PROTOCOL_T0` or `RK_PROTOCOL_T1`) and the card's extra guard time N
-    /// from TC1 in etu (255: the minimum, 12 etu for T=0, 11 etu for T=1). Called
-    /// after `set_timing` whenever a protocol is established.
+    /// from TC1 in etu of the timing in force (255: the minimum, 12 etu for T=0,
+    /// 11 etu for T=1; when the ATR indicates T=15, TC1 counts Fi/Di clock cycles
+    /// and N is their number of etu, rounded up). Called after `set_timing`
+    /// whenever a protocol is established.
     pub set_framing: Option<
         unsafe extern "C" fn(ctx: *mut c_void, protocol: u32, extra_guard_n: u8) -> rk_status,
     >,

@@ -1,7 +1,8 @@
-//! The waiting times `LineReader` hands its line, against ISO/IEC 7816-3:2006:
-//! T=0's WT = WI × 960 × Fi / f (clause 10.2) and T=1's BWT = 11 etu + 2^BWI ×
-//! 960 × Fd / f (clause 11.4.3), where f is the clock in force. A PPS that moves
-//! the card to another clock changes f, so the times must follow it.
+//! The times `LineReader` hands its line, against ISO/IEC 7816-3:2006: T=0's
+//! WT = WI × 960 × Fi / f (clause 10.2) and T=1's BWT = 11 etu + 2^BWI × 960 ×
+//! Fd / f (clause 11.4.3), where f is the clock in force (a PPS that moves the
+//! card to another clock changes f, so the times must follow it), and the extra
+//! guard time of TC1 (clause 8.3), in etu of the F/D in force.
 
 use readerkit::Failure;
 use readerkit::caps::ReaderCapabilities;
@@ -14,18 +15,38 @@ use readerkit_testkit::client::{apdu, power_up, select};
 use readerkit_testkit::sim::line_device;
 
 /// The simulated card's line, keeping the first-byte time limit of every
-/// receive once a protocol is established (after `set_framing`).
+/// receive once a protocol is established (after `set_framing`) and the last
+/// framing; with `atr`, the line reports that ATR instead of the card's.
 #[derive(Debug)]
 struct Timed {
     line: SimLine,
     established: bool,
     first_us: Vec<u32>,
+    framing: Option<Framing>,
+    atr: Option<Vec<u8>>,
+}
+
+impl Timed {
+    fn new(profile: Profile) -> Timed {
+        Timed {
+            line: SimLine::holding(Some(Card::new(profile))),
+            established: false,
+            first_us: Vec::new(),
+            framing: None,
+            atr: None,
+        }
+    }
 }
 
 impl Line for Timed {
     fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.established = false;
-        self.line.reset(reset, atr)
+        self.line.reset(reset, atr)?;
+        if let Some(bytes) = &self.atr {
+            atr.clear();
+            atr.extend_from_slice(bytes).expect("at most 33 bytes");
+        }
+        Ok(())
     }
 
     fn deactivate(&mut self) -> Result<(), Failure> {
@@ -50,6 +71,7 @@ impl Line for Timed {
 
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.established = true;
+        self.framing = Some(framing);
         self.line.set_framing(framing)
     }
 }
@@ -66,12 +88,7 @@ fn fast_reader() -> ReaderCapabilities {
 /// Power up `profile`'s card, select `mask`, send two APDUs; the timing the PPS
 /// set and the first-byte limits of every receive after it.
 fn run(profile: Profile, mask: u32) -> (Timing, Vec<u32>) {
-    let line = Timed {
-        line: SimLine::holding(Some(Card::new(profile))),
-        established: false,
-        first_us: Vec::new(),
-    };
-    let dev = line_device(LineReader::new(line), fast_reader());
+    let dev = line_device(LineReader::new(Timed::new(profile)), fast_reader());
     dev.card_inserted();
     power_up(&dev).expect("power up");
     let protocol = select(&dev, mask).expect("set protocol");
@@ -130,5 +147,32 @@ fn t1_waits_bwt_at_the_clock_the_pps_set() {
         waits.iter().all(|&w| w == bwt_us || w == cwt_us),
         "each block's first byte within BWT at 4 MHz ({bwt_us} µs), the rest within \
          CWT ({cwt_us} µs): {waits:?}"
+    );
+}
+
+#[test]
+fn extra_guard_time_counts_fi_di_cycles_when_the_atr_indicates_t15() {
+    // TA1 = 41 (F 1116, D 1), TC1 = 05, TD1 = 80 (T=0), TD2 = 1F (T=15), TA3 = 07;
+    // the simulated T=0 card behind it answers the APDUs.
+    let mut atr = vec![0x3B, 0xD0, 0x41, 0x05, 0x80, 0x1F, 0x07];
+    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
+    let mut line = Timed::new(Profile::t0());
+    line.atr = Some(atr);
+    let dev = line_device(LineReader::new(line), ReaderCapabilities::typical());
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    // 1116 / 1 at 4 MHz is slower than the default rate: no PPS, F 372, D 1 stay.
+    assert_eq!(select(&dev, 1), Ok(1));
+    assert_eq!(apdu(&dev, 1, &SELECT_MF), Ok(vec![0x90, 0x00]));
+    let (timing, framing) = dev.with_driver(|r| (r.line().line.timing(), r.line().framing));
+    assert_eq!(timing, Some(Timing::default_at(3_580)));
+    // With T=15 in the ATR, N counts Fi/Di = 1116 clock cycles (clause 8.3): 5 × 1116
+    // cycles are 15 etu of 372 cycles, not 5.
+    assert_eq!(
+        framing,
+        Some(Framing {
+            protocol: readerkit::Protocol::T0,
+            extra_guard_n: 15
+        })
     );
 }

@@ -231,6 +231,39 @@ impl CardCapabilities {
             .map_or(crate::timing::F_DEFAULT, |rate| rate.f);
         timing.t0_waiting_time_us(self.parameters.wi, fi_f)
     }
+
+    /// The extra guard time of TC1 as whole etu under `timing` (the N a [`Line`]
+    /// adds after each character it sends, 255 for the minimum guard time).
+    ///
+    /// ISO/IEC 7816-3:2006 8.3: GT = 12 etu + R × N / f, where R = F / D, the
+    /// integers of the etu in force, when T=15 is absent from the ATR, but
+    /// R = Fi / Di, TA1's, when T=15 is present. Then N × (Fi / Di) clock cycles
+    /// are rounded up to etu of `timing` (never shorter than the card asks), at
+    /// most 254.
+    ///
+    /// [`Line`]: crate::line::Line
+    pub fn extra_guard_n_at(&self, timing: &Timing) -> u8 {
+        let p = &self.parameters;
+        let t15 = self.atr.characters().any(|c| {
+            matches!(
+                c.meaning,
+                crate::atr::Meaning::Protocol { protocol: 15, .. }
+            )
+        });
+        let card_rate = crate::timing::clock_rate_conversion(p.fi)
+            .zip(crate::timing::baud_rate_adjustment(p.di));
+        match (p.n, t15, card_rate) {
+            (0 | 255, _, _) | (_, false, _) | (_, true, None) => p.n,
+            (n, true, Some((rate, di))) => {
+                // N × Fi / Di cycles over F / D cycles per etu.
+                let cycles_num = u64::from(n) * u64::from(rate.f) * u64::from(timing.d.max(1));
+                let etu_den = u64::from(di) * u64::from(timing.f.max(1));
+                let etu = cycles_num.div_ceil(etu_den).min(254);
+                // At most 254: fits.
+                u8::try_from(etu).unwrap_or(254)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +312,55 @@ mod tests {
         assert_eq!(attributes.unit, 2);
         assert_eq!(attributes.serial_number.as_slice(), b"SIM0001");
         assert_eq!(attributes.ifd_version.to_u32(), 0x0001_0000);
+    }
+
+    /// The card's capabilities for `atr` (hex, TCK appended when `tck`).
+    fn card(atr: &str, tck: bool) -> CardCapabilities {
+        let mut bytes = readerkit_testkit::hex::parse(atr);
+        if tck {
+            let tck = bytes[1..].iter().fold(0, |a, b| a ^ b);
+            bytes.push(tck);
+        }
+        let atr = Atr::parse(&bytes).unwrap();
+        assert_eq!(
+            atr.tck(),
+            if tck {
+                crate::atr::Tck::Ok
+            } else {
+                crate::atr::Tck::Absent
+            }
+        );
+        CardCapabilities::new(atr, &ReaderCapabilities::typical())
+    }
+
+    #[test]
+    fn extra_guard_time_counts_fi_di_cycles_when_t15_is_present() {
+        // TA1 = 41 (Fi 4: F 1116, Di 1), TC1 = 05, TD1 = 80 (T=0), TD2 = 1F (T=15),
+        // TA3 = 07 (classes A, B, C).
+        let t15 = card("3B D0 41 05 80 1F 07", true);
+        let defaults = Timing::default_at(3_580);
+        // 5 × 1116 cycles = 15 etu of 372 cycles (ISO/IEC 7816-3:2006 8.3, R = Fi/Di).
+        assert_eq!(t15.extra_guard_n_at(&defaults), 15);
+        // At TA1's own F and D, N counts etu as without T=15.
+        let ta1 = Timing::from_indices(4, 1, 3_580).unwrap();
+        assert_eq!(t15.extra_guard_n_at(&ta1), 5);
+        // F 512, D 16 (32 cycles an etu): 5580 cycles are 174.4 etu, rounded up.
+        let fast = Timing {
+            f: 512,
+            d: 16,
+            clock_khz: 4_000,
+        };
+        assert_eq!(t15.extra_guard_n_at(&fast), 175);
+        // Without T=15, N is etu of the timing in force, whatever it is.
+        let t0 = card("3B 50 41 05", false);
+        for timing in [defaults, ta1, fast] {
+            assert_eq!(t0.extra_guard_n_at(&timing), 5);
+        }
+        // 255 (the minimum guard time) and 0 stay; a large N is capped at 254.
+        for (tc1, n) in [("FF", 255), ("00", 0), ("FE", 254), ("33", 153)] {
+            let c = card(&std::format!("3B D0 41 {tc1} 80 1F 07"), true);
+            assert_eq!(c.extra_guard_n_at(&defaults), n, "TC1 {tc1}");
+        }
     }
 
     #[test]
