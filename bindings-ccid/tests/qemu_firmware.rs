@@ -58,7 +58,7 @@ impl Firmware {
                 .stderr(Stdio::inherit()),
         )
         .unwrap_or_else(|e| panic!("start {}: {e}", script.display()));
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut stdout = BufReader::new(child.take_stdout().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
         let path = first.trim().to_string();
@@ -87,7 +87,7 @@ impl Firmware {
         let mut held = open_raw(&path);
         send_echoed(&mut held, &[0x65, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(read_message(&mut held)[..1], [0x81], "a slot status");
-        let stdin = child.stdin.take().unwrap();
+        let stdin = child.take_stdin().unwrap();
         Firmware {
             path,
             child,

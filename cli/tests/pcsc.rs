@@ -165,7 +165,7 @@ impl Scan {
                 .stderr(Stdio::inherit()),
         )
         .expect("start readerkit scan");
-        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let stdout: ChildStdout = child.take_stdout().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -12,8 +12,9 @@
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
+
+use crate::owned_child::OwnedChild;
 
 /// The kernel's table of Unix-domain sockets of this network namespace.
 const UNIX_TABLE: &str = "/proc/net/unix";
@@ -70,7 +71,7 @@ fn listening_path(row: &[u8]) -> Option<&[u8]> {
 /// # Panics
 /// If `child` exits first, or `timeout` passes (a hang guard), with `what` (the
 /// daemon's name, and where its log is) in the message.
-pub fn wait_for_unix(child: &mut Child, path: &Path, timeout: Duration, what: &str) {
+pub fn wait_for_unix(child: &mut OwnedChild, path: &Path, timeout: Duration, what: &str) {
     let deadline = Instant::now() + timeout;
     loop {
         match unix_listening(path) {

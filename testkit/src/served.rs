@@ -109,7 +109,7 @@ impl Served {
                 }),
         )
         .expect("the server starts");
-        let stderr = child.stderr.take().map(|pipe| {
+        let stderr = child.take_stderr().map(|pipe| {
             let (lines, heard) = mpsc::channel();
             std::thread::spawn(move || {
                 for line in BufReader::new(pipe).lines() {
@@ -122,11 +122,11 @@ impl Served {
             StderrLines(heard)
         });
         let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout is piped");
+        let stdout = child.take_stdout().expect("stdout is piped");
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("the server prints its first line");
-        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdin = child.take_stdin().expect("stdin is piped");
         Served {
             child,
             stdin,
