@@ -84,6 +84,15 @@ pub enum Relayed {
         /// The frame the host got.
         sent: Vec<u8>,
     },
+    /// Reader → host, picked for [`Action::Damage`] of a byte it does not have
+    /// ([`Byte::Message`] past the end of its message): passed on as read, and
+    /// the fault is spent (not tried on a later frame).
+    NoSuchByte {
+        /// The frame the reader sent, which the host got unchanged.
+        read: Vec<u8>,
+        /// The byte the fault named.
+        byte: Byte,
+    },
     /// Reader → host, kept from the host (the tap NAKs it instead).
     Withheld(Vec<u8>),
     /// The tap's own NAK, sent to the reader.
@@ -110,7 +119,9 @@ pub enum Pick {
 pub enum Byte {
     /// The LRC (the message arrives intact, its check fails).
     Lrc,
-    /// Byte `i` of the CCID message (0 = bMessageType, 10 = the first data byte).
+    /// Byte `i` of the CCID message (0 = bMessageType, 10 = the first data
+    /// byte). A picked frame whose message is shorter is passed on as read
+    /// ([`Relayed::NoSuchByte`]): its length is known only once it comes.
     Message(usize),
 }
 
@@ -353,14 +364,16 @@ impl Relay {
                 } else {
                     match fault.action {
                         Action::Damage(at) => {
-                            let mut sent = bytes.clone();
-                            let i = match at {
-                                Byte::Lrc => sent.len() - 1,
-                                Byte::Message(i) => 2 + i,
-                            };
-                            sent[i] ^= 0x01;
-                            self.send_host(&sent);
-                            self.record(Relayed::Damaged { read: bytes, sent });
+                            if let Some(sent) = damaged(&bytes, at) {
+                                self.send_host(&sent);
+                                self.record(Relayed::Damaged { read: bytes, sent });
+                            } else {
+                                self.send_host(&bytes);
+                                self.record(Relayed::NoSuchByte {
+                                    read: bytes,
+                                    byte: at,
+                                });
+                            }
                             plan = Plan::Relay;
                         }
                         Action::NakAfterMovement => {
@@ -378,6 +391,20 @@ impl Relay {
         }
         *held = plan;
     }
+}
+
+/// `frame` (SYNC, ACK, message, LRC) with the lowest bit of byte `at` flipped;
+/// `None` if it has no such byte.
+fn damaged(frame: &[u8], at: Byte) -> Option<Vec<u8>> {
+    let message = frame.len().checked_sub(3)?;
+    let i = match at {
+        Byte::Lrc => frame.len() - 1,
+        Byte::Message(i) if i < message => 2 + i,
+        Byte::Message(_) => return None,
+    };
+    let mut sent = frame.to_vec();
+    sent[i] ^= 0x01;
+    Some(sent)
 }
 
 /// The bytes of `unit` on the line.
@@ -441,6 +468,53 @@ mod tests {
         );
         assert!(units[2].is_answer());
         assert_eq!(line, [0x03, 0x06, 0x80, 2], "a frame cut short stays");
+    }
+
+    /// A fault naming a message byte past the end of the picked frame: the
+    /// frame reaches the host as read, the log says so, and the tap relays on
+    /// (it once panicked on the index, which ended its relay thread).
+    #[test]
+    fn damage_past_the_message_passes_the_frame_on_as_read() {
+        use crate::twin_peer::{frame, read_n};
+        let reader = nix::pty::openpty(None, None).expect("openpty");
+        let reader_path = nix::unistd::ttyname(reader.slave.as_raw_fd())
+            .expect("ttyname")
+            .display()
+            .to_string();
+        let mut reader_line = File::from(reader.master);
+        let tap = LineTap::start(&reader_path);
+        let mut host = open_raw(&tap.path);
+        let status = frame(&[0x81, 0, 0, 0, 0, 0, 7, 0, 0, 0]);
+        for at in [Byte::Message(10), Byte::Message(usize::MAX)] {
+            tap.arm(Fault {
+                pick: Pick::Nth {
+                    message_type: 0x81,
+                    n: 1,
+                },
+                action: Action::Damage(at),
+            });
+            reader_line.write_all(&status).unwrap();
+            assert_eq!(read_n(&mut host, status.len()), status, "{at:?}");
+            assert_eq!(
+                tap.log().last(),
+                Some(&Relayed::NoSuchByte {
+                    read: status.clone(),
+                    byte: at
+                })
+            );
+        }
+        // The tap still damages a byte the frame has.
+        tap.arm(Fault {
+            pick: Pick::Nth {
+                message_type: 0x81,
+                n: 1,
+            },
+            action: Action::Damage(Byte::Message(9)),
+        });
+        reader_line.write_all(&status).unwrap();
+        let mut sent = status.clone();
+        sent[11] ^= 0x01;
+        assert_eq!(read_n(&mut host, status.len()), sent);
     }
 
     #[test]
