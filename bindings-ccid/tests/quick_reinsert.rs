@@ -22,8 +22,9 @@ mod support;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Error, Protocols, ShareMode, State};
+use readerkit_testkit::apdu::echo;
 use readerkit_testkit::hex::parse;
-use readerkit_testkit::pcsc::{connect, disconnect_with, reader, reader_state};
+use readerkit_testkit::pcsc::{connect, disconnect_with, reader, reader_state, tx};
 use readerkit_testkit::served::StderrLines;
 use support::{Pcscd, Serve, echo_after_insertion, stop_and_check, wait_card, watched_twin};
 
@@ -34,6 +35,12 @@ const NAME: &str = "RK Reinsert 00 00";
 /// two polls before it gives up (each try takes well under a poll's 400 ms;
 /// a poll that falls between them spoils that try).
 const TRIES: usize = 4;
+
+/// The data of the ECHO that marks the end of a connect's lines in the trace.
+const MARK: [u8; 2] = [0x5E, 0xA1];
+/// What the trace shows of [`MARK`]'s answer (a T=1 block's INF: the data and
+/// 90 00; the command carries the data followed by Le, not 90 00).
+const MARK_ANSWERED: &str = "5E A1 90 00";
 
 /// pcscd's log line when a reset fails (winscard.c).
 const RESET_FAILED: &str = "Error resetting card.";
@@ -72,10 +79,12 @@ impl Rig {
     fn quick_reinsert(&mut self, disposition: Disposition) -> (Vec<u8>, u32) {
         let events = reader_state(&self.ctx, NAME).event_count();
         let card = connect(&self.ctx, NAME, Protocols::T1);
-        // The connect's own lines have reached the trace's channel: drop them,
-        // so that the next SlotStatus is a poll's (the client is idle).
-        std::thread::sleep(Duration::from_millis(100));
-        self.trace.pending();
+        // The connect's own lines reach the trace's channel a little after it
+        // returns. An ECHO's answer is a line after all of them: pass over
+        // everything up to it, so that the next SlotStatus is a poll's (the
+        // client is idle from then on).
+        assert_eq!(tx(&card, &echo(&MARK)), Ok([MARK, [0x90, 0x00]].concat()));
+        self.trace.wait(MARK_ANSWERED);
         self.trace.wait("<- 81 ");
         self.serve.remove(0);
         self.trace.wait("<- 50 02");
