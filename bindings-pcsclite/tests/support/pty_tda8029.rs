@@ -32,7 +32,7 @@ use readerkit::ioctl::PowerAction;
 use readerkit::line::LineReader;
 use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit_card_sim::{Card, Profile, SimLine};
-use readerkit_hal::alpar::{self, Decoder, cmd};
+use readerkit_hal::alpar::{self, Decoder, Frame, cmd};
 use readerkit_testkit::sim::{SimDevice as CardDevice, line_device};
 
 enum Control {
@@ -120,17 +120,29 @@ struct Chip {
     protocol: u32,
 }
 
-fn frame(command: u8, payload: &[u8]) -> Vec<u8> {
+/// The chip's answer frame (`60`, or `E0` when `ok` is false), built by the
+/// driver's own codec: LEN and LRC are never written by hand here.
+fn encoded(ok: bool, command: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; alpar::MAX_FRAME];
-    let n = alpar::encode(command, payload, &mut out).expect("encode");
+    let n = Frame {
+        ok,
+        command,
+        payload,
+    }
+    .encode(&mut out)
+    .expect("every answer of the fake fits an ALPAR frame");
     out.truncate(n);
     out
 }
 
+/// A normal answer to `command` with `payload`.
+fn frame(command: u8, payload: &[u8]) -> Vec<u8> {
+    encoded(true, command, payload)
+}
+
+/// An error answer (`E0`) to `command` with the error `code`.
 fn error_frame(command: u8, code: u8) -> Vec<u8> {
-    let mut f = vec![alpar::NAK, 0x00, 0x01, command, code];
-    f.push(readerkit::t1::lrc(&f));
-    f
+    encoded(false, command, &[code])
 }
 
 /// ALPAR error codes used by the fake: card absent, card not powered (mute),
