@@ -233,10 +233,12 @@ impl Running {
             self.work_owed.store(true, Ordering::SeqCst);
             return;
         };
-        let mut bytes = [0u8; HEADER_LEN + twin::FRAMING_LEN];
-        let len = extension.encode(&mut bytes).unwrap_or(0);
+        // Written piece by piece into a buffer that grows: no length to get
+        // wrong, and no failure to stand for (a fixed buffer's encode could fail).
+        let mut bytes = Vec::with_capacity(HEADER_LEN + twin::FRAMING_LEN);
+        extension.write(|piece| bytes.extend_from_slice(piece));
         if self.trace {
-            eprintln!("<- (more time) {}", hex::encode(&bytes[..len], " "));
+            eprintln!("<- (more time) {}", hex::encode(&bytes, " "));
         }
         {
             let mut last = locked(&self.last_frame);
@@ -245,7 +247,7 @@ impl Running {
             if let Some(message) = extension.message() {
                 last.keep(message);
             }
-            self.send(&bytes[..len]);
+            self.send(&bytes);
         }
         self.stop.work(self.work);
     }
@@ -272,9 +274,9 @@ impl Running {
     /// echo still pending goes out in any case.
     fn send_again(&self) {
         let last = locked(&self.last_frame);
-        let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
-        let len = last.again().encode(&mut frame).unwrap_or(0);
-        self.send(&frame[..len]);
+        let mut frame = Vec::new();
+        last.again().write(|piece| frame.extend_from_slice(piece));
+        self.send(&frame);
     }
 
     /// Ask the host for its frame again (damaged, too long or cut short). The
@@ -364,23 +366,16 @@ impl Running {
             let len = self.profile.echo(message, frame);
             echo.extend_from_slice(&frame[..len]);
         }
-        self.send_kept(last, echo, answer, frame);
+        self.send_kept(last, echo, answer);
     }
 
     /// Keep `answer` in `last` (the `last_frame` held by the caller, which a
     /// host's NAK gets again) and send its frame after `before` and the echo
     /// still pending, in one write: the host wakes once for all.
-    fn send_kept(
-        &self,
-        last: &mut LastFrame<MAX_MESSAGE>,
-        before: Vec<u8>,
-        answer: &[u8],
-        frame: &mut [u8],
-    ) {
-        let len = twin::encode(answer, frame).unwrap_or(0);
+    fn send_kept(&self, last: &mut LastFrame<MAX_MESSAGE>, before: Vec<u8>, answer: &[u8]) {
         last.keep(answer);
         let mut out = before;
-        out.extend_from_slice(&frame[..len]);
+        twin::write_frame(answer, |piece| out.extend_from_slice(piece));
         self.send(&out);
     }
 
@@ -871,7 +866,7 @@ fn run_commands(
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
         }
         // The echo (if still pending) and the answer in one write.
-        running.send_kept(last, Vec::new(), &answer[..len], &mut frame);
+        running.send_kept(last, Vec::new(), &answer[..len]);
     }
 }
 
