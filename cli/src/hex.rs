@@ -2,6 +2,14 @@
 //! `3B021450`, split over arguments or not) and the forms readerkit prints.
 
 /// Hex words to bytes; spaces, tabs and colons separate nothing and are dropped.
+///
+/// Not the same parser as the test kit's `readerkit_testkit::hex::parse`, on
+/// purpose: this one reads what a user typed (any of the forms above) and
+/// answers a mistake with an error the command prints; the test kit's reads hex
+/// written by hand into tests (spaced pairs only) and panics at the test's
+/// line. The only crates both could share are the core and the simulated card,
+/// libraries that have no business parsing user text; and the CLI cannot take
+/// a dependency on the test kit.
 pub fn parse(words: &[String]) -> Result<Vec<u8>, String> {
     let digits: Vec<char> = words
         .iter()
