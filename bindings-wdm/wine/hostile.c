@@ -19,7 +19,11 @@
  * threads at once (seeds SEED+1..3, CALLS/3 calls each); 2. threads cancelling
  * their own requests with CancelIoEx at random points; 3. tracking requests from two
  * handles, cancelled and re-issued while another thread moves the card; 4. TRANSMIT
- * headers that lie; 5. a handle closed with requests in flight.
+ * headers that lie; 5. the storm again (CALLS/2 calls) while another thread puts the
+ * reader to sleep and wakes it (the sample's power control, IOCTL_VREADER_POWER, at
+ * random, the card sometimes moved during a sleep): then a request that needs the reader may also get ERROR_NOT_READY, the read-only
+ * ones (GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR, GET_PERF_CNTR) may not; 6. a
+ * handle closed with requests in flight.
  */
 #include <windows.h>
 #include <winsmcrd.h>
@@ -109,8 +113,30 @@ static const DWORD EXPECTED[KINDS][12] = {
     [K_DIRECT] = {ERROR_INVALID_FUNCTION, END},
 };
 
+/* Set while phase 5's sleeper thread runs: the reader may be asleep, and then
+ * refuses what needs it with STATUS_DEVICE_NOT_READY (the core's rule) before the
+ * answers above; it still answers the read-only kinds. */
+static volatile LONG sleep_racing;
+/* Calls refused ERROR_NOT_READY while sleep_racing: the sleeps were seen. */
+static volatile LONG not_ready_seen;
+
 static int expected(int kind, DWORD error)
 {
+    if (error == ERROR_NOT_READY && sleep_racing)
+        switch (kind) {
+        case K_POWER:
+        case K_SET_ATTR:
+        case K_TRANSMIT:
+        case K_SET_PROTOCOL:
+        case K_TRACKING:
+        case K_MECHANISM:
+        case K_CARD:
+        case K_VENDOR:
+            InterlockedIncrement(&not_ready_seen);
+            return 1;
+        default:
+            return 0;
+        }
     for (int i = 0; EXPECTED[kind][i] != END; i++)
         if (EXPECTED[kind][i] == error)
             return 1;
@@ -804,7 +830,60 @@ static void lying_headers(HANDLE h)
     still_works(h, "the lying headers");
 }
 
-/* ---- phase 5: a handle closed with requests in flight ---- */
+/* ---- phase 5: the storm while the reader sleeps and wakes ---- */
+
+typedef struct {
+    HANDLE h;
+    unsigned long long seed;
+    volatile LONG stop;
+    LONG sleeps, wakes, failed;
+    DWORD first_error;
+} Sleeper;
+
+/* Sleep or wake at random (a wake moves the card now and then) until told to stop. */
+static DWORD WINAPI sleeper(void *arg)
+{
+    Sleeper *s = arg;
+    Rng r;
+    rng_seed(&r, s->seed);
+    while (!s->stop) {
+        BYTE b = below(&r, 2) ? 0 : (BYTE)(1 + (below(&r, 4) ? 0 : 1 + below(&r, 2)));
+        DWORD e = power_control(s->h, b);
+        if (e && !s->failed++)
+            s->first_error = e;
+        if (b)
+            s->wakes++;
+        else
+            s->sleeps++;
+        Sleep(below(&r, 4));
+    }
+    return 0;
+}
+
+static void sleep_phase(HANDLE h, unsigned long long seed, int calls)
+{
+    Sleeper s = {.h = h, .seed = seed + 11};
+    InterlockedExchange(&sleep_racing, 1);
+    HANDLE th = CreateThread(NULL, 0, sleeper, &s, 0, NULL);
+    storm(h, seed + 7, calls / 2, "storm racing sleep and wake");
+    InterlockedExchange(&s.stop, 1);
+    DWORD wait = WaitForSingleObject(th, 20000);
+    CloseHandle(th);
+    printf("note sleeper: %ld sleeps, %ld wakes during the storm, %ld calls refused "
+           "ERROR_NOT_READY\n", s.sleeps, s.wakes, not_ready_seen);
+    check(not_ready_seen > 0, "the storm met the reader asleep (some calls ERROR_NOT_READY)",
+          "no call was refused");
+    check(wait == WAIT_OBJECT_0 && !s.failed && s.sleeps && s.wakes,
+          "power control racing the storm: every sleep and wake succeeds",
+          "wait %lu, %ld sleeps, %ld wakes, %ld failed (first error %lu)", wait, s.sleeps,
+          s.wakes, s.failed, s.first_error);
+    DWORD e = power_control(h, 1);
+    InterlockedExchange(&sleep_racing, 0);
+    check(!e, "wake after the race", "error %lu", e);
+    still_works(h, "sleep and wake racing the storm");
+}
+
+/* ---- phase 6: a handle closed with requests in flight ---- */
 
 static DWORD WINAPI flood(void *arg)
 {
@@ -877,6 +956,7 @@ int wmain(int argc, WCHAR **argv)
         cancel_phase(h, seed);
         tracking_phase(h, seed);
         lying_headers(h);
+        sleep_phase(h, seed, calls);
         h = close_in_flight(h);
     }
     if (h != INVALID_HANDLE_VALUE)
