@@ -10,9 +10,12 @@
 #    Win32 programs of bindings-wdm/wine/ with x86_64-w64-mingw32-gcc;
 # 3. makes a fresh private WINEPREFIX (target/wdm-wine/prefix), wineboot -i, waits;
 # 4. install.exe add: the .sys as a root-enumerated PnP device (SetupAPI + newdev);
-# 5. client.exe run: one line per check; hostile.exe SEED CALLS: an untrusted caller
-#    (a seeded storm of malformed requests, cancels from several threads, tracking from
-#    two handles while the card moves, lying TRANSMIT headers, a close in flight);
+# 5. client.exe run: one line per check (sleep and wake among them, through the
+#    sample's power control IOCTL_VREADER_POWER: Wine sends no power IRPs);
+#    hostile.exe SEED CALLS: an untrusted caller (a seeded storm of malformed requests,
+#    cancels from several threads, tracking from two handles while the card moves,
+#    lying TRANSMIT headers, the storm while the reader sleeps and wakes, a close in
+#    flight);
 #    WDM_STORM_SEED (default 27) and WDM_STORM_CALLS (default 3000) choose the storm;
 #    client.exe remove: DIF_REMOVE with a tracking request pending and requests racing
 #    it, then the device must be deleted (the driver's DbgPrint, seen via
