@@ -314,7 +314,11 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
 
     /// Handle one PC_to_RDR message and write the RDR_to_PC answer into `answer`
     /// (which should hold `dwMaxCCIDMessageLength` bytes; a shorter one makes long
-    /// answers fail with [`SlotError::XfrOverrun`]). Returns the answer's length.
+    /// answers fail with [`SlotError::XfrOverrun`]). Returns the answer's length,
+    /// never more than `dwMaxCCIDMessageLength` whatever the buffer's size: a
+    /// longer answer (a response at the extended APDU level without
+    /// [`CcidReader::with_apdu_buffer`], an Escape handler's) fails with
+    /// [`SlotError::XfrOverrun`].
     ///
     /// Every message with a header gets an answer with its `bSlot` and `bSeq`:
     /// a slot that does not exist fails with `bError` 5, a `dwLength` that
@@ -348,6 +352,10 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         if answer.len() < HEADER_LEN {
             return Err(HandleError::AnswerTooSmall);
         }
+        // No answer is longer than `dwMaxCCIDMessageLength`, whatever room the
+        // transport gives: a host reads no more than the descriptor promised.
+        let room = answer.len().min(self.config.max_message_len as usize);
+        let answer = answer.get_mut(..room).unwrap_or(&mut []);
         let kind = AnswerKind::for_command(message.message_type());
         let (slot, seq) = (message.slot(), message.seq());
         let mut reply = Answer {
@@ -576,8 +584,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         data: &[u8],
         answer: &mut [u8],
     ) -> Result<Done, SlotError> {
-        let room = answer.len().min(self.config.max_message_len as usize);
-        let out = answer.get_mut(HEADER_LEN..room).unwrap_or(&mut []);
+        let out = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
         let level = Level::from_code(level).ok_or(SlotError::BadField(8))?;
         let whole = level == Level::Whole;
         let command_len = match level {

@@ -455,6 +455,74 @@ fn extended_apdu_in_one_message_and_chaining_refused() {
     assert_eq!(&answer[10..], &[0x77, 0x90, 0x00]);
 }
 
+/// An Escape handler with a 300-byte answer: longer than a 271-byte message.
+fn long_escape(
+    _: &mut readerkit_ccid::EscapeContext,
+    _: &[u8],
+    answer: &mut [u8],
+) -> Result<usize, readerkit_ccid::SlotError> {
+    let out = answer
+        .get_mut(..300)
+        .ok_or(readerkit_ccid::SlotError::XfrOverrun)?;
+    out.fill(0x5A);
+    Ok(300)
+}
+
+/// `dwMaxCCIDMessageLength` bounds every answer, whatever the transport's
+/// buffer: a reader declaring 271 bytes answered into a 1024-byte buffer fails
+/// a longer response with XFR_OVERRUN (a host reads at most what the
+/// descriptor promised: libusb reports an overflow for the rest), and the
+/// slot stays usable.
+#[test]
+fn answers_never_exceed_the_declared_message_length() {
+    let slots = [slot(Some(Profile::t1()))];
+    let config = CcidConfig {
+        level: ExchangeLevel::ExtendedApdu,
+        escape: Some(long_escape),
+        ..CcidConfig::short_apdu()
+    };
+    let mut r = CcidReader::new(&slots, config).unwrap();
+    assert_eq!(r.descriptor().max_message_len, 271);
+    let mut answer = [0u8; 1024];
+    let power_on = msg(0x62, 0, 1, [0; 3], &[]);
+    assert_eq!(r.handle(&power_on, &mut answer), Ok(10 + ATR_T1.len()));
+    // GET CHALLENGE of 300 bytes (extended Le, a 7-byte command): its 302-byte
+    // response fits the buffer but not a 271-byte message.
+    let challenge = [0x00, 0x84, 0x00, 0x00, 0x00, 0x01, 0x2C];
+    let len = r
+        .handle(&msg(0x6F, 0, 2, [0; 3], &challenge), &mut answer)
+        .unwrap();
+    assert_eq!(
+        answer[..len],
+        header(0x80, 0, 0, 2, 0x40, 0xFC, 0x00)[..],
+        "a 302-byte response in a 271-byte reader"
+    );
+    // 259 bytes of challenge and SW: 271 bytes, the longest message, goes out.
+    let challenge = [0x00, 0x84, 0x00, 0x00, 0x00, 0x01, 0x03];
+    let len = r
+        .handle(&msg(0x6F, 0, 3, [0; 3], &challenge), &mut answer)
+        .unwrap();
+    assert_eq!(
+        (len, &answer[..10]),
+        (271, &header(0x80, 261, 0, 3, 0, 0, 0)[..])
+    );
+    // An Escape answer of 300 bytes, likewise.
+    let len = r
+        .handle(&msg(0x6B, 0, 4, [0; 3], &[0x01]), &mut answer)
+        .unwrap();
+    assert_eq!(
+        answer[..len],
+        header(0x83, 0, 0, 4, 0x40, 0xFC, 0x00)[..],
+        "an Escape answer of 300 bytes in a 271-byte reader"
+    );
+    // The slot still answers.
+    let answer = handle(
+        &mut r,
+        &msg(0x6F, 0, 5, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]),
+    );
+    assert_eq!(&answer[10..], &[0x77, 0x90, 0x00]);
+}
+
 #[test]
 fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
     let echo = [0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00];

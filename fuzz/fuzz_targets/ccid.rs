@@ -7,13 +7,15 @@
 //! powered first (bit 5) and whether the rest is a serial stream (bit 6); the rest
 //! is either that stream or messages, each prefixed by its length (one byte).
 //! Every message with a header must get an answer that echoes its bSlot and bSeq,
-//! whose dwLength counts its data, of the kind its command gets, and whose
-//! bmICCStatus agrees with the slot's card state afterwards. In a serial stream, a
-//! host's NAK must get what the oracle's own bookkeeping says (`Expected`): the
-//! reader's last frame since the command started (its answer, or its NAK after a
-//! damaged frame), nothing before the answer, and bytes outside frames (card
-//! movement notifications; a stray byte from 80 stands for a time request the
-//! reader sent) change nothing, as `twin::Sent::after` rules.
+//! whose dwLength counts its data, of the kind its command gets, whose
+//! bmICCStatus agrees with the slot's card state afterwards, and that is no longer
+//! than the reader's `dwMaxCCIDMessageLength` (1024 bytes; the answer buffer is
+//! larger). In a serial stream, a host's NAK must get what the oracle's own
+//! bookkeeping says (`Expected`): the reader's last frame since the command
+//! started (its answer, or its NAK after a damaged frame), nothing before the
+//! answer, and bytes outside frames (card movement notifications; a stray byte
+//! from 80 stands for a time request the reader sent) change nothing, as
+//! `twin::Sent::after` rules.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -67,8 +69,12 @@ impl Expected {
 }
 
 /// Room for a reader's answer (bytes): the oracle's answer buffer and its copy
-/// kept for a host's NAK.
+/// kept for a host's NAK; more than [`MAX_MESSAGE`], so that an answer longer
+/// than the reader declares would fit it.
 const ANSWER_CAP: usize = 1100;
+
+/// The reader's `dwMaxCCIDMessageLength`, in bytes.
+const MAX_MESSAGE: usize = 1024;
 
 /// Handle `message` and check its answer; returns the answer (none without a
 /// header) and whether a card movement notification went out after it.
@@ -82,6 +88,10 @@ fn check(reader: &mut Reader<'_>, slots: &[Slot], message: &[u8]) -> (Option<Vec
         Err(e) => panic!("{e:?}"),
         Ok(len) => {
             assert!((10..=answer.len()).contains(&len));
+            assert!(
+                len <= MAX_MESSAGE,
+                "dwMaxCCIDMessageLength bounds every answer, whatever the buffer"
+            );
             let a = &answer[..len];
             assert_eq!(
                 u32::from_le_bytes([a[1], a[2], a[3], a[4]]) as usize,
@@ -126,7 +136,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let config = CcidConfig {
         level,
-        max_message_len: 1024,
+        max_message_len: MAX_MESSAGE as u32,
         escape: Some(twin::escape),
         ..CcidConfig::short_apdu()
     };
