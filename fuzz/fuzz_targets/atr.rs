@@ -9,11 +9,14 @@
 //! historical bytes sit at `historical_offset`, right before TCK (or the end).
 //! `Timing::new` over the input's first bytes (F, D, clock as a C driver would
 //! give them) is `Some` exactly when none of them is 0 (its documented rule), and
-//! then keeps them and computes without panicking.
+//! then keeps them and computes without panicking, its BWT × 255 exact (against
+//! 128-bit arithmetic). The extra guard time in etu of every timing keeps TC1's
+//! 0 and 255 and puts any other N in 1..=254.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::atr::{Atr, Historical, Tck};
+use readerkit::caps::{CardCapabilities, ReaderCapabilities};
 use readerkit::sw::StatusWord;
 use readerkit::timing::{self, Timing};
 
@@ -56,9 +59,16 @@ fn fuzz_untrusted_timing(data: &[u8]) {
             t.t0_waiting_time_us(d, f),
             t.t1_character_waiting_time_us(d),
         );
-        let _ = (
-            t.t1_block_waiting_time_us(d, 255),
-            t.t1_block_guard_time_us(),
+        let _ = t.t1_block_guard_time_us();
+        // Exact (nothing saturates on the way to a shorter time), capped at
+        // u32::MAX: against the value in 128 bits.
+        let (f, d, bwi) = (u128::from(f), u128::from(d), d.min(15));
+        let cycles = (11 * f + (1u128 << bwi) * 960 * 372 * d) * 255;
+        let exact = (cycles * 1_000).div_ceil(d * u128::from(clock));
+        assert_eq!(
+            u128::from(t.t1_block_waiting_time_us(bwi, 255)),
+            exact.min(u128::from(u32::MAX)),
+            "{t:?} BWI {bwi}"
         );
     }
 }
@@ -117,6 +127,7 @@ fuzz_target!(|data: &[u8]| {
     for flag in analysis.flags.iter() {
         let _ = (flag.name(), flag.description());
     }
+    let caps = CardCapabilities::new(atr.clone(), &ReaderCapabilities::typical());
     let initial = p.initial_timing(clock);
     let card = Timing::from_indices(p.fi, p.di, clock);
     assert_eq!(
@@ -139,5 +150,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = t.t1_block_waiting_time_us(p.bwi, 1);
         let _ = t.t1_block_waiting_time_us(p.bwi, 255);
         let _ = t.t1_block_guard_time_us();
+        // TC1 in etu of `t`: 0 and 255 (the minimum) kept, any other N at least 1
+        // and at most 254 (with T=15, Fi/Di cycles rounded up to etu).
+        let n = caps.extra_guard_n_at(&t);
+        match p.n {
+            0 | 255 => assert_eq!(n, p.n),
+            _ => assert!((1..=254).contains(&n), "{t:?} N {} -> {n}", p.n),
+        }
     }
 });
