@@ -176,3 +176,26 @@ fn extra_guard_time_counts_fi_di_cycles_when_the_atr_indicates_t15() {
         })
     );
 }
+
+/// TA2 bit 5: the card runs TA2's protocol at once with parameters it does not
+/// announce. The device does not refuse it: SET_PROTOCOL selects that protocol
+/// (no PPS: none is allowed in specific mode) and the line stays at Fd = 372,
+/// Dd = 1, the only parameters a reader knows (CONFORMANCE, TA2 row).
+#[test]
+fn specific_mode_with_implicit_parameters_runs_at_the_defaults() {
+    // TA1 = 13 (F 372, D 4), TB1 = 00, TD1 = 90 (T=0; TA2, TD2), TA2 = 11 (specific
+    // mode, T=1, implicit parameters), TD2 = 01 (T=1), TCK = 23.
+    let atr = vec![0x3B, 0xB0, 0x13, 0x00, 0x90, 0x11, 0x01, 0x23];
+    let mut line = Timed::new(Profile::t1());
+    line.atr = Some(atr);
+    let dev = line_device(LineReader::new(line), ReaderCapabilities::typical());
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    // T=0 alone is refused although TD1 offers it: the card runs TA2's T=1.
+    assert_eq!(select(&dev, 1), Err(readerkit::Status::NotSupported));
+    assert_eq!(select(&dev, 3), Ok(2));
+    assert_eq!(apdu(&dev, 2, &SELECT_MF), Ok(vec![0x90, 0x00]));
+    let (timing, framing) = dev.with_driver(|r| (r.line().line.timing(), r.line().framing));
+    assert_eq!(timing, Some(Timing::default_at(3_580)), "not TA1's D = 4");
+    assert_eq!(framing.map(|f| f.protocol), Some(readerkit::Protocol::T1));
+}

@@ -83,6 +83,11 @@
 //! in negotiable mode (its new ATR may have no TA2); otherwise the card cannot be used
 //! with these settings.
 //!
+//! The [`Device`](crate::Device) does not ask [`negotiate`] about a card in
+//! specific mode: it takes TA2's protocol as selected from the power-up on, with
+//! TA1's Fi/Di (Fd/Dd when the parameters are implicit), and its SET_PROTOCOL
+//! keeps that protocol and refuses any other.
+//!
 //! ## After a failed PPS
 //!
 //! A wrong answer, a bad PCK or no answer within the initial waiting time means the
