@@ -81,6 +81,17 @@ impl Obj {
     }
 }
 
+/// Whether a device sleeps, as the harness follows it from the calls it made and
+/// the core's rule (`rk_device_suspend`, `rk_device_resume`), never by asking
+/// the device: `rk_device_asleep` is checked against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sleep {
+    /// Never suspended, or resumed since.
+    Awake,
+    /// Suspended (the power-down done or failed) and not resumed yet.
+    Asleep,
+}
+
 /// Everything the callbacks and the driving loop share (never borrowed across a
 /// C call).
 pub(crate) struct Harness {
@@ -123,6 +134,8 @@ pub(crate) struct Harness {
     /// the exchange there, what `rk_t1_resynch_failed` answers for the engine
     /// there, and for a transaction what its engine answers once it is ended.
     pub(crate) known: [Option<bool>; 6],
+    /// Per slot: whether its device sleeps ([`Sleep`]).
+    pub(crate) sleep: [Sleep; 6],
 }
 
 impl Harness {
@@ -148,6 +161,7 @@ impl Harness {
             deactivated: false,
             event_posted: false,
             known: [None; 6],
+            sleep: [Sleep::Awake; 6],
         }
     }
 }

@@ -95,6 +95,7 @@ pub(crate) fn op_device_init(line: bool) {
                 h.keypad[slot] = false;
                 h.transmit[slot] = transmit;
                 h.framing[slot] = None;
+                h.sleep[slot] = Sleep::Awake;
             });
         }
     }
@@ -174,8 +175,15 @@ pub(crate) fn op_device(kind: u8) {
             st
         }
         6 => {
-            let st = answer_call(site, dev, "rk_device_suspend", rk_device_suspend).0;
-            check_asleep(live, dev, st, true);
+            let (st, out) = answer_call(site, dev, "rk_device_suspend", rk_device_suspend);
+            // The core's rule: refused for its out-pointer (NULL, misaligned,
+            // or overlapping the device), nothing changes; otherwise the
+            // device is asleep after the call, also when the power-down failed
+            // (its status is returned, the card taken as in).
+            let stored = object_at(dev, ObjectKind::Device);
+            let pointer_ok = usable_out::<bool>(out)
+                && Overlap::of(&[out, stored], &[]).checked_first(true) == Overlap::Disjoint;
+            follow_sleep(slot, live, dev, st, pointer_ok.then_some(Sleep::Asleep));
             st
         }
         7 => {
@@ -184,7 +192,12 @@ pub(crate) fn op_device(kind: u8) {
             let st = site.run("rk_device_resume", || unsafe {
                 rk_device_resume(dev.ptr(), now)
             });
-            check_asleep(live, dev, st, false);
+            // The core's rule: a live device is awake after a resume, which
+            // cannot fail (awake already: nothing is done).
+            if live && let Some(st) = st {
+                assert_eq!(st, RK_STATUS_SUCCESS, "rk_device_resume of a live device");
+            }
+            follow_sleep(slot, live, dev, st, Some(Sleep::Awake));
             st
         }
         8 => {
@@ -268,23 +281,40 @@ fn answer_call<T>(
     (site.writes(&writes).overlap(overlap).run(what, call), out)
 }
 
-/// The header's rule for `rk_device_asleep` after a suspend (`asleep`) or a
-/// resume of a live device that succeeded: asleep until the resume, awake after.
-/// Asleep, `rk_device_control` refuses a POWER request itself
-/// (`RK_STATUS_DEVICE_NOT_READY`, nothing written, no callback) and answers
-/// GET_STATE.
-fn check_asleep(live: bool, dev: R, st: Option<rk_status>, asleep: bool) {
-    if !live || st != Some(RK_STATUS_SUCCESS) {
+/// After a suspend or resume call on `slot` (`st`: `None` if it was not made):
+/// on a live device the harness's own view of its sleep becomes `to` (`None`:
+/// the call changed nothing), and [`check_sleep`] holds.
+fn follow_sleep(slot: usize, live: bool, dev: R, st: Option<rk_status>, to: Option<Sleep>) {
+    if !live || st.is_none() {
         return;
     }
+    if let Some(to) = to {
+        with(|h| h.sleep[slot] = to);
+    }
+    if check_sleep(slot, dev) {
+        check_asleep_refusals(dev);
+    }
+}
+
+/// The live device of `slot` at `dev` sleeps as the harness says ([`Sleep`]):
+/// `rk_device_asleep` answers so. Returns whether it sleeps.
+fn check_sleep(slot: usize, dev: R) -> bool {
+    let asleep = with(|h| h.sleep[slot]) == Sleep::Asleep;
     let mut now = !asleep;
     // SAFETY: the live device and a bool of ours, outside the arena.
     let query = unsafe { rk_device_asleep(dev.ptr(), &mut now) };
     assert_eq!(query, RK_STATUS_SUCCESS, "rk_device_asleep");
-    assert_eq!(now, asleep, "rk_device_asleep after a suspend or resume");
-    if !asleep {
-        return;
-    }
+    assert_eq!(
+        now, asleep,
+        "rk_device_asleep, against the harness's own view"
+    );
+    asleep
+}
+
+/// The header's rule for a sleeping device at `dev`: `rk_device_control`
+/// refuses a POWER request itself (`RK_STATUS_DEVICE_NOT_READY`, nothing
+/// written, no callback) and answers GET_STATE.
+fn check_asleep_refusals(dev: R) {
     let control = |code: u32, input: &[u8], out: &mut [u8; 33]| {
         let mut written = usize::MAX;
         // SAFETY: the live device; our buffers, outside the arena and disjoint.
@@ -379,11 +409,9 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
         && let Some(operation) = pin::operation(code)
         && !must_refuse
     {
-        // Asleep, the device refuses the request before it reads the structure.
-        let mut asleep = false;
-        // SAFETY: a live device (not refused for its pointers) and a local flag.
-        let query = unsafe { rk_device_asleep(dev.ptr(), &mut asleep) };
-        assert_eq!(query, RK_STATUS_SUCCESS, "rk_device_asleep");
+        // Asleep (the harness's own view, checked against the device's), the
+        // device refuses the request before it reads the structure.
+        let asleep = check_sleep(slot, dev);
         if asleep {
             assert_eq!(st, RK_STATUS_DEVICE_NOT_READY, "a PIN request while asleep");
         }
