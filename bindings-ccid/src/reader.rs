@@ -663,8 +663,9 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     }
 
     /// PC_to_RDR_Secure: the operation must be one the reader declared; the card
-    /// must be active (its protocol is selected first if need be, as for
-    /// XfrBlock).
+    /// must be active; the structure is checked ([`secure::check`]) before the
+    /// card's protocol is selected if need be (as for XfrBlock) and before the
+    /// first key.
     fn secure(
         &self,
         device: &Device<P, D, EVENTS>,
@@ -685,6 +686,9 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         if icc_status(state) != IccStatus::PresentActive {
             return Err(SlotError::IccMute);
         }
+        // The structure is checked before the protocol is selected: a refused
+        // command changes nothing.
+        secure::check(data)?;
         let (card, protocol) = self.protocol_in_force(device, state)?;
         let command = match secure::prepare(data, keypad) {
             Ok(command) => command,

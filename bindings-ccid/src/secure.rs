@@ -2,9 +2,10 @@
 //! reader's keypad, the PIN never crossing USB or the serial line.
 //!
 //! The structure is checked by the core ([`VerifyRequest::parse_ccid`],
-//! [`ModifyRequest::parse_ccid`]) before a key is read; a bad one fails the
-//! command with `bError` = the offset of the field at fault (libccid logs "error
-//! on byte N"). The keys come from the core's [`Keypad`]; the command with the PIN
+//! [`ModifyRequest::parse_ccid`]) before a key is read, and by the reader
+//! ([`check`]) before it touches the card (its protocol selection included); a
+//! bad one fails the command with `bError` = the offset of the field at fault
+//! (libccid logs "error on byte N") and changes nothing. The keys come from the core's [`Keypad`]; the command with the PIN
 //! in place goes to the card, and the card's answer is the answer. How the user's
 //! part ends:
 //!
@@ -186,38 +187,61 @@ fn refusal(operation: PinOperation, data: &[u8], error: PinError) -> Refusal {
     }
 }
 
-/// Check the Secure command's `abData`, read the PIN(s) from `keypad` and build
-/// the command for the card. Every refusal of the structure comes before the
-/// first key.
-pub fn prepare<K: Keypad + ?Sized>(data: &[u8], keypad: &mut K) -> Result<PinCommand, Refusal> {
-    let (&operation, structure) = data
-        .split_first()
-        .ok_or(Refusal::Failed(SlotError::BadField(1)))?;
+/// A Secure command's structure, checked ([`parse`]).
+enum Structure<'a> {
+    Verify(VerifyRequest<'a>),
+    Modify(ModifyRequest<'a>),
+}
+
+/// Check the Secure command's `abData`: `bPINOperation` and its structure; a
+/// refusal is the `bError` of the field at fault ([`field_of`]).
+fn parse(data: &[u8]) -> Result<Structure<'_>, SlotError> {
+    let (&operation, structure) = data.split_first().ok_or(SlotError::BadField(1))?;
     let operation = match operation {
         0 => PinOperation::Verify,
         1 => PinOperation::Modify,
         // Transfer PIN, wait ICC response, cancel, resend, send next APDU: the
         // reader runs each operation whole, so none of these is needed.
-        _ => {
-            return Err(Refusal::Failed(SlotError::BadField(OPERATION_AT as u8)));
-        }
+        _ => return Err(SlotError::BadField(OPERATION_AT as u8)),
     };
-    let refuse = |e: PinError| refusal(operation, data, e);
+    let refuse = |e: PinError| field_of(operation, data, e);
+    Ok(match operation {
+        PinOperation::Verify => {
+            Structure::Verify(VerifyRequest::parse_ccid(structure).map_err(refuse)?)
+        }
+        PinOperation::Modify => {
+            Structure::Modify(ModifyRequest::parse_ccid(structure).map_err(refuse)?)
+        }
+    })
+}
+
+/// Check the Secure command's `abData` without reading a key or reaching the
+/// card: the `bError` [`prepare`] fails a malformed structure with. The reader
+/// checks first, so that a refused command changes nothing (not even the
+/// protocol it would select for the card).
+pub fn check(data: &[u8]) -> Result<(), SlotError> {
+    parse(data).map(|_| ())
+}
+
+/// Check the Secure command's `abData`, read the PIN(s) from `keypad` and build
+/// the command for the card. Every refusal of the structure comes before the
+/// first key.
+pub fn prepare<K: Keypad + ?Sized>(data: &[u8], keypad: &mut K) -> Result<PinCommand, Refusal> {
     let mut command = PinCommand {
         bytes: [0; MAX_APDU_LEN],
         len: 0,
         prologue: [0; 3],
     };
-    match operation {
-        PinOperation::Verify => {
-            let request = VerifyRequest::parse_ccid(structure).map_err(refuse)?;
+    match parse(data).map_err(Refusal::Failed)? {
+        Structure::Verify(request) => {
+            let refuse = |e: PinError| refusal(PinOperation::Verify, data, e);
             let mut pin = Pin::new();
             read_pin(keypad, &request.limits, Prompt::EnterPin, &mut pin).map_err(refuse)?;
             command.len = request.format(&pin, &mut command.bytes).map_err(refuse)?;
             command.prologue = request.prologue;
         }
-        PinOperation::Modify => {
-            let request = ModifyRequest::parse_ccid(structure).map_err(refuse)?;
+        Structure::Modify(request) => {
+            let refuse = |e: PinError| refusal(PinOperation::Modify, data, e);
             let (mut current, mut new) = (Pin::new(), Pin::new());
             read_new_pin(
                 keypad,

@@ -2,7 +2,8 @@
 //! (PIN "1234", 3 tries) with card-sim's scripted keypad, answers checked byte by
 //! byte: the card's status word for a complete entry, `bError` F0 / EF for a
 //! time-out / Cancel, 64 02 / 64 03 as data, `bError` = the field's offset for a
-//! malformed structure (before any key is read), not supported without a keypad.
+//! malformed structure (before any key is read and before the card's protocol is
+//! selected), not supported without a keypad.
 
 use readerkit::Device;
 use readerkit::line::LineReader;
@@ -145,6 +146,9 @@ fn modification_and_mismatch() {
 fn malformed_structures_fail_before_any_key() {
     let slots = [slot()];
     let mut r = powered(&slots, PinSupport::BOTH);
+    // Powered, no protocol selected yet: a refused structure leaves it so.
+    let before = slots[0].state();
+    assert_eq!(before, readerkit::CardState::Negotiable);
     let mut bad_limits = verify(0, 0x82);
     bad_limits[6] = 9; // min 9 > max 8
     let mut short_apdu = verify(0, 0x82);
@@ -170,6 +174,13 @@ fn malformed_structures_fail_before_any_key() {
             "{data:02X?}"
         );
         assert_eq!(pad.remaining(), 5, "no key read");
+        assert_eq!(
+            slots[0].state(),
+            before,
+            "no protocol selected: {data:02X?}"
+        );
+        let card = slots[0].card_capabilities().expect("the card is powered");
+        assert_eq!(card.selected, None, "{data:02X?}");
     }
 }
 

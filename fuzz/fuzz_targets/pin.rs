@@ -10,7 +10,8 @@
 //! Nothing may panic; a structure that parses formats a command whose Lc matches
 //! its length and whose header is the template's, and emits as a part 10 structure
 //! that parses back to the same request; a refusal names a field inside the
-//! message.
+//! message; Secure `abData` that `secure::check` refuses, `prepare` refuses alike
+//! before reading a key.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -100,9 +101,20 @@ fn modify(parsed: Result<ModifyRequest<'_>, PinError>) {
 }
 
 /// PC_to_RDR_Secure's `abData` with `keys` typed: a command whose Lc matches,
-/// or a refusal that names a field inside the message.
+/// or a refusal that names a field inside the message; a structure
+/// `secure::check` refuses (what the reader asks before the card is touched)
+/// is refused by `prepare` with the same `bError`, before any key.
 fn secure_data(structure: &[u8], keys: &[u8]) {
-    match secure::prepare(structure, &mut Keys(keys)) {
+    let mut keypad = Keys(keys);
+    let prepared = secure::prepare(structure, &mut keypad);
+    if let Err(error) = secure::check(structure) {
+        assert!(
+            matches!(prepared, Err(Refusal::Failed(e)) if e == error),
+            "check and prepare refuse alike"
+        );
+        assert_eq!(keypad.0.len(), keys.len(), "no key read");
+    }
+    match prepared {
         Ok(command) => {
             let apdu = command.apdu();
             assert!(apdu.len() <= MAX_APDU_LEN);
