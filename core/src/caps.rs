@@ -244,20 +244,16 @@ impl CardCapabilities {
     /// [`Line`]: crate::line::Line
     pub fn extra_guard_n_at(&self, timing: &Timing) -> u8 {
         let p = &self.parameters;
-        let t15 = self.atr.characters().any(|c| {
-            matches!(
-                c.meaning,
-                crate::atr::Meaning::Protocol { protocol: 15, .. }
-            )
-        });
+        let t15 = self.atr.groups().any(|g| g.protocol() == Some(15));
         let card_rate = crate::timing::clock_rate_conversion(p.fi)
             .zip(crate::timing::baud_rate_adjustment(p.di));
         match (p.n, t15, card_rate) {
             (0 | 255, _, _) | (_, false, _) | (_, true, None) => p.n,
             (n, true, Some((rate, di))) => {
-                // N × Fi / Di cycles over F / D cycles per etu.
-                let cycles_num = u64::from(n) * u64::from(rate.f) * u64::from(timing.d.max(1));
-                let etu_den = u64::from(di) * u64::from(timing.f.max(1));
+                // N × Fi / Di cycles over F / D cycles per etu; in 32 bits: at
+                // most 254 × 2048 × 255 over 64 × 65 535.
+                let cycles_num = u32::from(n) * u32::from(rate.f) * u32::from(timing.d.max(1));
+                let etu_den = u32::from(di) * u32::from(timing.f.max(1));
                 let etu = cycles_num.div_ceil(etu_den).min(254);
                 // At most 254: fits.
                 u8::try_from(etu).unwrap_or(254)
