@@ -77,7 +77,8 @@ pub const IFD_ERROR_INSUFFICIENT_BUFFER: RESPONSECODE =
     ifd::ERROR_INSUFFICIENT_BUFFER as RESPONSECODE;
 
 /// `SCARD_ATTR_MAXINPUT` (pcsc-lite `reader.h`, vendor-defined class 7): the
-/// longest command APDU the reader takes, in bytes, as a 4-byte DWORD.
+/// longest command APDU the reader takes, in bytes, as a 4-byte DWORD in the
+/// host's byte order.
 pub const SCARD_ATTR_MAXINPUT: DWORD = 0x0007_A007;
 
 /// `IFD_POWER_UP`.
@@ -304,10 +305,12 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
             ),
             // pthread_cancel inside Rust frames is undefined behaviour: never killable.
             TAG_IFD_POLLING_THREAD_KILLABLE => IFD_ERROR_TAG,
+            // A DWORD in this host's byte order, as the core's DWORD attributes
+            // are given (`get_attribute`): pcsc-lite reads it as a uint32_t in place.
             SCARD_ATTR_MAXINPUT => write_bytes(
                 length,
                 Value,
-                &max_command_apdu(reader.max_apdu_data).to_le_bytes(),
+                &max_command_apdu(reader.max_apdu_data).to_ne_bytes(),
             ),
             tag => {
                 let (tag, atr) = match tag {

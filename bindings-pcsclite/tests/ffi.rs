@@ -109,6 +109,14 @@ fn bad_input_gets_ifd_codes_never_a_crash() {
             Ok(8)
         );
         assert_eq!(cap(lun, 0x0001_0100, 64), Ok(b"readerkit".to_vec()));
+        // A DWORD in this host's byte order, as pcsc-lite reads it (a uint32_t in
+        // place; the core's own DWORD attributes are converted likewise): the
+        // largest command APDU of a `sim:` reader, 4 + 3 + 65 535 + 2 bytes.
+        assert_eq!(
+            cap(lun, SCARD_ATTR_MAXINPUT, 4),
+            Ok(65_544u32.to_ne_bytes().to_vec()),
+            "SCARD_ATTR_MAXINPUT"
+        );
         assert_eq!(cap(lun, 0x0001_0100, 3), Err(IFD_ERROR_INSUFFICIENT_BUFFER));
         assert_eq!(
             IFDHSetCapabilities(lun, 0x1234_5678, 1, [1u8].as_mut_ptr()),

@@ -338,7 +338,7 @@ fn attributes_pcscd_relies_on(ctx: &Context) {
     // The largest command APDU: 4 + 3 + 65535 + 2 bytes, a DWORD.
     assert_eq!(
         card.get_attribute(Attribute::Maxinput, &mut buf),
-        Ok(&65_544u32.to_le_bytes()[..]),
+        Ok(&65_544u32.to_ne_bytes()[..]),
         "SCARD_ATTR_MAXINPUT"
     );
     // Unpower the card, then look at it through a DIRECT connection (which pcscd

@@ -30,6 +30,8 @@
 //!   buffer), and a written length within that room; a capability or power-up
 //!   that fails leaves the caller's length and buffer as they were (but the
 //!   power-up's length: 0), a transmit or control that fails reports 0 bytes;
+//! * `SCARD_ATTR_MAXINPUT` is a 4-byte DWORD in this host's byte order (pcsc-lite
+//!   reads it in place): 65 544 for a `sim:` reader;
 //! * a power-up or reset with nowhere to put the ATR, or an unknown action, is
 //!   refused before the card is touched: the reader's ATR is the same before
 //!   and after; a power-up that gives an ATR of 1 to 33 bytes leaves that ATR as
@@ -220,7 +222,13 @@ fn get_capabilities(input: &mut Input<'_>, lun: DWORD, nulls: u8) -> RESPONSECOD
         assert_eq!(rc, IFD_COMMUNICATION_ERROR, "{what} with no length");
     }
     if rc == IFD_SUCCESS {
-        buf.written(what, len as usize);
+        let written = buf.written(what, len as usize);
+        if tag == SCARD_ATTR_MAXINPUT {
+            // A DWORD in this host's order, as pcsc-lite reads it: the longest
+            // command APDU of a `sim:` reader (4 + 3 + 65 535 + 2).
+            let value = <[u8; 4]>::try_from(written).ok().map(u32::from_ne_bytes);
+            assert_eq!(value, Some(65_544), "{what}: MAXINPUT, a DWORD");
+        }
     } else {
         assert_eq!(
             len, room as DWORD,
