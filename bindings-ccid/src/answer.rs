@@ -2,7 +2,7 @@
 //! message-specific byte, written after the data is already in place.
 
 use crate::error::SlotError;
-use crate::message::{self, emit_header, pc_to_rdr, rdr_to_pc};
+use crate::message::{self, pc_to_rdr, rdr_to_pc};
 
 /// Write `bytes` at the start of an answer's data area `data`: their length, or
 /// [`SlotError::XfrOverrun`] if they do not fit.
@@ -147,24 +147,41 @@ impl Answer {
     /// length, or `None` if `out` cannot hold it.
     pub fn emit(&self, data_len: usize, out: &mut [u8]) -> Option<usize> {
         let total = message::HEADER_LEN.checked_add(data_len)?;
-        if out.len() < total {
-            return None;
-        }
+        let length = u32::try_from(data_len).ok()?;
+        out.get(..total)?;
+        out.get_mut(..message::HEADER_LEN)?
+            .copy_from_slice(&self.header_with_length(length));
+        Some(total)
+    }
+
+    /// The whole answer when it carries no data: its 10-byte header, `dwLength`
+    /// 0.
+    pub fn header(&self) -> [u8; message::HEADER_LEN] {
+        self.header_with_length(0)
+    }
+
+    /// The header with `dwLength` = `length` (bytes of data after it).
+    fn header_with_length(&self, length: u32) -> [u8; message::HEADER_LEN] {
         let specific = match self.kind {
             AnswerKind::Escape | AnswerKind::DataRateAndClock => {
                 [self.status_byte(), self.error, 0]
             }
             _ => [self.status_byte(), self.error, self.specific],
         };
-        emit_header(
-            out,
+        let [l0, l1, l2, l3] = length.to_le_bytes();
+        let [s0, s1, s2] = specific;
+        [
             self.kind.message_type(),
-            u32::try_from(data_len).ok()?,
+            l0,
+            l1,
+            l2,
+            l3,
             self.slot,
             self.seq,
-            specific,
-        )?;
-        Some(total)
+            s0,
+            s1,
+            s2,
+        ]
     }
 }
 

@@ -304,9 +304,20 @@ pub const fn answers_from_state(message_type: u8) -> bool {
 
 /// The CMD_SLOT_BUSY answer to `message` (the answer kind its command gets, its
 /// `bSlot` and `bSeq`, `bError` E0, the card as `icc`). Returns 10, or `None`
-/// without a header or room for one.
+/// without a header or room for one; [`busy_header`] for a message whose header
+/// was read already, which cannot fail.
 pub fn answer_busy(message: &[u8], icc: IccStatus, out: &mut [u8]) -> Option<usize> {
     let message = Message::new_checked(message).ok()?;
+    out.get_mut(..HEADER_LEN)?
+        .copy_from_slice(&busy_header(&message, icc));
+    Some(HEADER_LEN)
+}
+
+/// The CMD_SLOT_BUSY answer (10 bytes, no data) to the command `message`, a
+/// message checked to hold a header ([`Message::new_checked`]): the answer
+/// kind its command gets, its `bSlot` and `bSeq`, `bError` E0, the card as
+/// `icc`.
+pub fn busy_header<T: AsRef<[u8]>>(message: &Message<T>, icc: IccStatus) -> [u8; HEADER_LEN] {
     let kind = AnswerKind::for_command(message.message_type());
     Answer {
         kind,
@@ -321,22 +332,37 @@ pub fn answer_busy(message: &[u8], icc: IccStatus, out: &mut [u8]) -> Option<usi
             _ => 0,
         },
     }
-    .emit(0, out)
+    .header()
 }
 
 /// Turn the answer of a stopped command (its first 10 bytes in `answer`) into
 /// CMD_ABORTED: no data, `bmCommandStatus` failed, `bError` FF; message type,
 /// slot, seq, card status and a slot status's clock byte kept. Returns 10, or
-/// `None` if `answer` is shorter than a header.
+/// `None` if `answer` is shorter than a header; [`abort_answer`] for an answer
+/// buffer of a size known when the program is built, which cannot fail.
 pub fn answer_aborted(answer: &mut [u8]) -> Option<usize> {
-    let header = answer.get_mut(..HEADER_LEN)?;
+    abort(answer.get_mut(..HEADER_LEN)?);
+    Some(HEADER_LEN)
+}
+
+/// [`answer_aborted`] in an answer buffer of `N` bytes: `N` is at least a
+/// header (checked when the program is built), so it cannot fail. Returns the
+/// answer's length, 10.
+pub fn abort_answer<const N: usize>(answer: &mut [u8; N]) -> usize {
+    const { assert!(N >= HEADER_LEN, "an answer buffer holds a header") };
+    // In bounds: the assertion above.
+    abort(&mut answer[..HEADER_LEN]);
+    HEADER_LEN
+}
+
+/// Rewrite `header` (10 bytes) as [`answer_aborted`] says.
+fn abort(header: &mut [u8]) {
     header[1..5].fill(0);
     header[7] = (header[7] & 0x03) | 0x40;
     header[8] = SlotError::CommandAborted.code();
     if header[0] != AnswerKind::SlotStatus.message_type() {
         header[9] = 0;
     }
-    Some(HEADER_LEN)
 }
 
 #[cfg(test)]
@@ -592,6 +618,8 @@ mod tests {
             let len = answer_busy(&header(kind, slot, seq), icc, &mut out);
             assert_eq!(len, Some(10));
             assert_eq!(out[..10], expected);
+            let message = Message::new_unchecked(header(kind, slot, seq));
+            assert_eq!(busy_header(&message, icc), expected);
         }
         assert_eq!(answer_busy(&[0x6F], IccStatus::Absent, &mut out), None);
         assert_eq!(
@@ -609,5 +637,8 @@ mod tests {
         answer_aborted(&mut status);
         assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x41, 0xFF, 3]);
         assert_eq!(answer_aborted(&mut [0; 9]), None);
+        let mut buffer = [0x80, 2, 0, 0, 0, 0, 5, 0x00, 0, 0, 0x90, 0x00];
+        assert_eq!(abort_answer(&mut buffer), 10);
+        assert_eq!(buffer[..10], answer[..10]);
     }
 }

@@ -339,9 +339,16 @@ impl Running {
         // The worker is idle and gets no job but from this thread: no frame
         // goes out before this answer. `last_frame` is let go while the reader
         // is held (the lock order of `Running`).
-        let Ok(len) = locked(reader).handle(message, answer) else {
-            // No header: nothing to answer.
-            return true;
+        let len = match locked(reader).handle(message, answer) {
+            Ok(len) => len,
+            Err(e) => {
+                // Not reached: the reading thread hands over only messages
+                // with a header, and `answer` holds `MAX_MESSAGE` bytes.
+                eprintln!(
+                    "readerkit ccid-serve: the reader refused a message ({e:?}), not answered"
+                );
+                return true;
+            }
         };
         if self.trace {
             eprintln!("<- {}", hex::encode(&answer[..len], " "));
@@ -700,6 +707,16 @@ fn listen(
                     if trace {
                         eprintln!("-> {}", hex::encode(message, " "));
                     }
+                    // The decoder completes no frame shorter than a header (it
+                    // reads dwLength from the first 10 bytes): one would be
+                    // said here, never answered with something made up.
+                    let Ok(header) = Message::new_checked(message) else {
+                        eprintln!(
+                            "readerkit ccid-serve: a {}-byte message without a CCID header, not answered",
+                            message.len()
+                        );
+                        continue;
+                    };
                     if running.answer_at_once(reader, message, &mut answer, &mut frame) {
                         continue;
                     }
@@ -718,13 +735,15 @@ fn listen(
                         }
                         Admission::Busy => {}
                     }
-                    let len = slots.answer_busy(message, &mut answer).unwrap_or(0);
+                    // The card as the core knows it now, not as the running
+                    // command's answer will say.
+                    let busy = busy::busy_header(&header, slots.icc_status(header.slot()));
                     if trace {
-                        eprintln!("<- (busy) {}", hex::encode(&answer[..len], " "));
+                        eprintln!("<- (busy) {}", hex::encode(&busy, " "));
                     }
                     // The busy answer is the last frame now: a NAK gets it again.
                     let mut last = locked(&running.last_frame);
-                    running.send_answer(&mut last, message, &answer[..len], &mut frame);
+                    running.send_answer(&mut last, message, &busy, &mut frame);
                 }
                 // A bad LRC or a message too long: ask for the frame again.
                 Some(_) => running.send_nak(),
@@ -840,18 +859,25 @@ fn run_commands(
             *locked(&running.command) = None;
             handled
         };
-        let Ok(len) = handled else {
-            // No header: nothing was admitted, nothing to answer.
-            done.hold(&running.last_frame);
-            locked(&running.echo).clear();
-            continue;
+        let len = match handled {
+            Ok(len) => len,
+            Err(e) => {
+                // Not reached: the reading thread admits only messages with a
+                // header, and `answer` holds `MAX_MESSAGE` bytes.
+                eprintln!(
+                    "readerkit ccid-serve: the reader refused a message ({e:?}), not answered"
+                );
+                done.hold(&running.last_frame);
+                locked(&running.echo).clear();
+                continue;
+            }
         };
         // Held until the answer is out, so that the reading thread's answer to
         // the host's next message (`Running::answer_at_once`) cannot overtake it.
         let last = done.hold(&running.last_frame);
         let len = match running.finish(slot) {
             Finish::Completed => Some(len),
-            Finish::Aborted => Some(busy::answer_aborted(&mut answer).unwrap_or(len)),
+            Finish::Aborted => Some(busy::abort_answer(&mut answer)),
             // The host closed the terminal meanwhile (`Running::host_gone`).
             Finish::Disowned => None,
         };

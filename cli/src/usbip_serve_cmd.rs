@@ -334,8 +334,19 @@ fn run_commands(
                     None => reader.handle(&message, &mut answer),
                 };
                 drop(reader);
-                let len = handled.unwrap_or(0);
-                Some(Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec()))
+                match handled {
+                    Ok(len) => Some(Event::Answer(answer.get(..len).unwrap_or(&[]).to_vec())),
+                    Err(e) => {
+                        // Not reached: the port hands over only messages with a
+                        // header (`CcidPort::take`), and `answer` holds
+                        // `MAX_MESSAGE` bytes. The port sends nothing for an
+                        // empty answer; said here.
+                        eprintln!(
+                            "readerkit usbip-serve: the reader refused a message ({e:?}), not answered"
+                        );
+                        Some(Event::Answer(Vec::new()))
+                    }
+                }
             }
             Ok(Job::Move(line)) => {
                 line.apply(device);
