@@ -88,11 +88,13 @@ enum Pending {
     /// IN: `data` collected so far, at most `submit.length`.
     In { submit: Submit, data: Vec<u8> },
     /// OUT: its packets are the endpoint's packets `from + 1 ..= until` in the
-    /// count of those sent; done once the count read reaches `until`.
+    /// count of those sent; done once the count read reaches `until`. `packet`:
+    /// the size its data was cut into (the endpoint's, at least 1), in bytes.
     Out {
         submit: Submit,
         from: u64,
         until: u64,
+        packet: usize,
     },
 }
 
@@ -105,8 +107,8 @@ impl Pending {
 
     /// Its end when its endpoint is reset: `-ESHUTDOWN`, with the IN data
     /// collected so far, or the OUT bytes in the packets the device had read
-    /// (`read`: the endpoint's count of packets read; `packet`: its size).
-    fn shut_down(self, read: u64, packet: usize) -> Completion {
+    /// (`read`: the endpoint's count of packets read).
+    fn shut_down(self, read: u64) -> Completion {
         match self {
             Pending::In { submit, data } => {
                 Completion::of(&submit, STATUS_SHUT_DOWN, data.len(), data)
@@ -115,6 +117,7 @@ impl Pending {
                 submit,
                 from,
                 until,
+                packet,
             } => {
                 let packets = read.clamp(from, until) - from;
                 let bytes = usize::try_from(packets)
@@ -285,18 +288,11 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// ([`VirtualBus::configuration_changed`]).
     fn reset_endpoints(&mut self) {
         for pending in std::mem::take(&mut self.pending) {
-            let (read, packet) = match &pending {
-                Pending::Out { submit, .. } => {
-                    let endpoint = submit.endpoint;
-                    let packet = self.bus.max_packet(endpoint, UsbDirection::Out);
-                    (
-                        packets_read(&self.bus, &self.sent, endpoint),
-                        usize::from(packet.unwrap_or(0)),
-                    )
-                }
-                Pending::In { .. } => (0, 0),
+            let read = match &pending {
+                Pending::Out { submit, .. } => packets_read(&self.bus, &self.sent, submit.endpoint),
+                Pending::In { .. } => 0,
             };
-            self.ended.push(pending.shut_down(read, packet));
+            self.ended.push(pending.shut_down(read));
         }
         self.bus.configuration_changed();
     }
@@ -403,6 +399,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                     submit,
                     from,
                     until: *sent,
+                    packet,
                 }
             }
         };
