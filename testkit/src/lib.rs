@@ -12,7 +12,7 @@
 //!   core's typed client side;
 //! - [`apdu`]: command APDUs the simulated card (and vicc) answer, and test data;
 //! - [`ccid`]: CCID messages (PC_to_RDR) written out;
-//! - [`mod@hex`]: spaced hex, both ways;
+//! - [`mod@hex`]: spaced hex, both ways (strict: pairs of hex digits only);
 //! - [`cli`]: checks of a command-line tool's text and usage errors;
 //! - [`pin`]: typical PC/SC part 10 PIN verify and modify requests and their
 //!   structures (the core's `emit`);
