@@ -7,20 +7,9 @@ use std::collections::BTreeMap;
 use readerkit::ProtocolMask;
 use readerkit::atr::{Atr, ClockStop, Convention, Edc, Error, Mode, Tck};
 use readerkit::timing::Timing;
+use readerkit_testkit::hex::{parse, try_parse};
 
 const LIST: &str = "/usr/share/pcsc/smartcard_list.txt";
-
-fn hex(s: &str) -> Option<Vec<u8>> {
-    s.split_whitespace()
-        .map(|h| {
-            if h.len() == 2 {
-                u8::from_str_radix(h, 16).ok()
-            } else {
-                None
-            }
-        })
-        .collect()
-}
 
 fn reason(e: &Error) -> &'static str {
     match e {
@@ -52,7 +41,7 @@ fn every_atr_of_pcsc_tools_parses_or_is_rejected() {
         if !starts_with_pair || line.contains('.') {
             continue;
         }
-        let Some(bytes) = hex(line) else {
+        let Ok(bytes) = try_parse(line) else {
             // The other regular-expression lines: character classes such as `0[13]`.
             assert!(line.contains('['), "neither hex nor a pattern: {line}");
             not_hex += 1;
@@ -249,7 +238,7 @@ fn hand_checked_table() {
     assert!(table.len() >= 30);
     for r in &table {
         assert!(lines.contains(&r.atr), "{} is not a line of {LIST}", r.atr);
-        let bytes = hex(r.atr).unwrap();
+        let bytes = parse(r.atr);
         let atr = Atr::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", r.atr));
         let p = atr.parameters();
         let ctx = r.atr;
@@ -309,6 +298,6 @@ fn rejected_lines_of_the_list() {
             text.lines().any(|l| l.trim_end() == line),
             "{line} not in the list"
         );
-        assert_eq!(Atr::parse(&hex(line).unwrap()), Err(error), "{line}");
+        assert_eq!(Atr::parse(&parse(line)), Err(error), "{line}");
     }
 }
