@@ -191,6 +191,12 @@
 #define RK_WAIT_REMOVAL 1
 
 /*
+ No protocol (`SCARD_PROTOCOL_UNDEFINED`): what a line's `set_framing` is told
+ between the ATR and the protocol's choice, for the PPS request's guard time.
+ */
+#define RK_PROTOCOL_NONE 0
+
+/*
  Protocol bit: T=0 (`SCARD_PROTOCOL_T0`).
  */
 #define RK_PROTOCOL_T0 1
@@ -847,7 +853,10 @@ typedef struct {
    from TC1 in etu of the timing in force (255: the minimum, 12 etu for T=0,
    11 etu for T=1; when the ATR indicates T=15, TC1 counts Fi/Di clock cycles
    and N is their number of etu, rounded up). Called after `set_timing`
-   whenever a protocol is established.
+   whenever a protocol is established, and before a PPS request with
+   `RK_PROTOCOL_NONE`: TC1's guard time applies to the PPS request too
+   (ISO/IEC 7816-3 8.3), at the timing since the reset; keep the line's own
+   turnaround until a protocol is established.
    */
   rk_status (*set_framing)(void *ctx, uint32_t protocol, uint8_t extra_guard_n);
 } rk_line_ops;

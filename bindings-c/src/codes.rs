@@ -56,6 +56,9 @@ pub const RK_WAIT_INSERTION: u32 = 0;
 /// Card tracking: wait for the card to be removed (IS_ABSENT).
 pub const RK_WAIT_REMOVAL: u32 = 1;
 
+/// No protocol (`SCARD_PROTOCOL_UNDEFINED`): what a line's `set_framing` is told
+/// between the ATR and the protocol's choice, for the PPS request's guard time.
+pub const RK_PROTOCOL_NONE: u32 = 0;
 /// Protocol bit: T=0 (`SCARD_PROTOCOL_T0`).
 pub const RK_PROTOCOL_T0: u32 = 0x0000_0001;
 /// Protocol bit: T=1 (`SCARD_PROTOCOL_T1`).

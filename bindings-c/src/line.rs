@@ -21,6 +21,7 @@
 use core::ffi::c_void;
 
 use readerkit::Failure;
+use readerkit::Protocol;
 use readerkit::device::AtrBuffer;
 use readerkit::ioctl::PowerAction;
 use readerkit::line::{Framing, Line, Reset};
@@ -28,6 +29,7 @@ use readerkit::timing::Timing;
 
 use crate::atr::RK_MAX_ATR_LEN;
 use crate::callbacks::rk_timing;
+use crate::codes::RK_PROTOCOL_NONE;
 use crate::status::{callback_result, rk_status};
 
 /// The card's I/O line and contacts, as a C driver for a UART (or any byte-wise)
@@ -82,7 +84,10 @@ pub struct rk_line_ops {
     /// from TC1 in etu of the timing in force (255: the minimum, 12 etu for T=0,
     /// 11 etu for T=1; when the ATR indicates T=15, TC1 counts Fi/Di clock cycles
     /// and N is their number of etu, rounded up). Called after `set_timing`
-    /// whenever a protocol is established.
+    /// whenever a protocol is established, and before a PPS request with
+    /// `RK_PROTOCOL_NONE`: TC1's guard time applies to the PPS request too
+    /// (ISO/IEC 7816-3 8.3), at the timing since the reset; keep the line's own
+    /// turnaround until a protocol is established.
     pub set_framing: Option<
         unsafe extern "C" fn(ctx: *mut c_void, protocol: u32, extra_guard_n: u8) -> rk_status,
     >,
@@ -218,7 +223,8 @@ impl Line for CLine {
         let Some(f) = self.ops.set_framing else {
             return Ok(());
         };
+        let protocol = framing.protocol.map_or(RK_PROTOCOL_NONE, Protocol::bit);
         // SAFETY: the callback comes from the C line table for this context.
-        callback_result(unsafe { f(self.ctx, framing.protocol.bit(), framing.extra_guard_n) })
+        callback_result(unsafe { f(self.ctx, protocol, framing.extra_guard_n) })
     }
 }

@@ -148,7 +148,7 @@ impl<L: Line, F: FnMut(MoreTime)> Line for WatchedLine<L, F> {
     }
 
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
-        self.protocol = Some(framing.protocol);
+        self.protocol = framing.protocol;
         self.line.set_framing(framing)
     }
 }

@@ -15,14 +15,16 @@ use readerkit_testkit::client::{apdu, power_up, select};
 use readerkit_testkit::sim::line_device;
 
 /// The simulated card's line, keeping the first-byte time limit of every
-/// receive once a protocol is established (after `set_framing`) and the last
-/// framing; with `atr`, the line reports that ATR instead of the card's.
+/// receive once a protocol is established (after `set_framing`), the last
+/// framing, and every send with the framing in force for it (`None`: none set
+/// since the reset); with `atr`, the line reports that ATR instead of the card's.
 #[derive(Debug)]
 struct Timed {
     line: SimLine,
     established: bool,
     first_us: Vec<u32>,
     framing: Option<Framing>,
+    sent: Vec<(Vec<u8>, Option<Framing>)>,
     atr: Option<Vec<u8>>,
 }
 
@@ -33,6 +35,7 @@ impl Timed {
             established: false,
             first_us: Vec::new(),
             framing: None,
+            sent: Vec::new(),
             atr: None,
         }
     }
@@ -41,6 +44,7 @@ impl Timed {
 impl Line for Timed {
     fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
         self.established = false;
+        self.framing = None;
         self.line.reset(reset, atr)?;
         if let Some(bytes) = &self.atr {
             atr.clear();
@@ -55,6 +59,7 @@ impl Line for Timed {
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        self.sent.push((bytes.to_vec(), self.framing));
         self.line.send(bytes)
     }
 
@@ -70,7 +75,7 @@ impl Line for Timed {
     }
 
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
-        self.established = true;
+        self.established = framing.protocol.is_some();
         self.framing = Some(framing);
         self.line.set_framing(framing)
     }
@@ -171,9 +176,53 @@ fn extra_guard_time_counts_fi_di_cycles_when_the_atr_indicates_t15() {
     assert_eq!(
         framing,
         Some(Framing {
-            protocol: readerkit::Protocol::T0,
+            protocol: Some(readerkit::Protocol::T0),
             extra_guard_n: 15
         })
+    );
+}
+
+/// ISO/IEC 7816-3:2006 8.3 and 9: TC1's extra guard time applies from the ATR
+/// on, the PPS request included; the line is told before the request goes out,
+/// with no protocol yet.
+#[test]
+fn pps_request_goes_out_with_tc1_guard_time() {
+    // TA1 = 95 (F 512, D 16: the simulated T=0 card's), TC1 = 05; T=0 only.
+    let mut line = Timed::new(Profile::t0());
+    line.atr = Some(vec![0x3B, 0x50, 0x95, 0x05]);
+    let dev = line_device(LineReader::new(line), fast_reader());
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    assert_eq!(select(&dev, 1), Ok(1));
+    assert_eq!(apdu(&dev, 1, &SELECT_MF), Ok(vec![0x90, 0x00]));
+    let sent = dev.with_driver(|r| r.line().sent.clone());
+    let (request, framing) = &sent[0];
+    assert_eq!(
+        request[..2],
+        [0xFF, 0x10],
+        "the PPS request: {request:02X?}"
+    );
+    assert_eq!(
+        *framing,
+        Some(Framing {
+            protocol: None,
+            extra_guard_n: 5
+        }),
+        "TC1's N, no protocol yet, for the PPS request"
+    );
+    // After the PPS: T=0 with the same N, for the APDU.
+    assert_eq!(
+        sent[1].1,
+        Some(Framing {
+            protocol: Some(readerkit::Protocol::T0),
+            extra_guard_n: 5
+        })
+    );
+    let timing = dev.with_driver(|r| r.line().line.timing());
+    assert_eq!(
+        timing.map(|t| (t.f, t.d)),
+        Some((512, 16)),
+        "the PPS went through"
     );
 }
 
@@ -197,5 +246,8 @@ fn specific_mode_with_implicit_parameters_runs_at_the_defaults() {
     assert_eq!(apdu(&dev, 2, &SELECT_MF), Ok(vec![0x90, 0x00]));
     let (timing, framing) = dev.with_driver(|r| (r.line().line.timing(), r.line().framing));
     assert_eq!(timing, Some(Timing::default_at(3_580)), "not TA1's D = 4");
-    assert_eq!(framing.map(|f| f.protocol), Some(readerkit::Protocol::T1));
+    assert_eq!(
+        framing.and_then(|f| f.protocol),
+        Some(readerkit::Protocol::T1)
+    );
 }

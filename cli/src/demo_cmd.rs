@@ -126,10 +126,16 @@ impl<L: Line> Line for Traced<L> {
     }
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         if WIRE.with(Cell::get) {
-            println!(
-                "      framing for {}, extra guard time N = {} etu",
-                framing.protocol, framing.extra_guard_n
-            );
+            match framing.protocol {
+                Some(protocol) => println!(
+                    "      framing for {protocol}, extra guard time N = {} etu",
+                    framing.extra_guard_n
+                ),
+                None => println!(
+                    "      framing before a protocol (PPS), extra guard time N = {} etu",
+                    framing.extra_guard_n
+                ),
+            }
         }
         self.0.set_framing(framing)
     }

@@ -48,7 +48,12 @@ fn every_profile_completes_the_session() {
 fn t1_session_shows_pps_and_ifs_on_the_wire() {
     let (ok, text) = demo(&[]);
     assert!(ok);
-    assert!(text.contains("-> FF 11 95 7B"), "PPS request on the wire");
+    assert!(
+        text.contains(
+            "framing before a protocol (PPS), extra guard time N = 0 etu\n      -> FF 11 95 7B"
+        ),
+        "PPS request on the wire, after TC1's guard time:\n{text}"
+    );
     assert!(text.contains("line now F=512 D=16 at 3580 kHz"));
     assert!(text.contains("framing for T=1, extra guard time N = 0 etu"));
     assert!(
@@ -75,6 +80,7 @@ fn trace_decodes_every_exchange() {
     assert!(ok, "{t1}");
     for line in [
         "trace: <- ATR (cold reset) 3B 9B 96 81 71 FE 45",
+        "trace: guard time before a protocol, N=0",
         "trace: -> PPS request FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)",
         "trace: <- PPS answer FF 11 95 7B : PPS T=1, PPS1 95 (F=512, D=16)",
         "trace: protocol T=1 established, N=0",

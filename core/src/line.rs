@@ -76,8 +76,13 @@ pub trait Line {
     /// converted from Fi/Di clock cycles, see [`Framing::extra_guard_n`]), and
     /// the protocol's turnaround rules
     /// (T=0: 16 etu before sending after receiving; T=1: BGT, 22 etu). Called after
-    /// [`Line::set_timing`] whenever a protocol is established. The default ignores
-    /// it, for lines whose hardware handles framing itself.
+    /// [`Line::set_timing`] whenever a protocol is established, and before a PPS
+    /// request with no protocol yet ([`Framing::protocol`] `None`): the guard time
+    /// of TC1 applies to every character sent after the ATR, the PPS request
+    /// included (ISO/IEC 7816-3:2006 8.3), at the timing then in force (the
+    /// default, F = 372, D = 1); the turnaround stays the line's own until a
+    /// protocol is established. A reset puts the line back on its own framing. The
+    /// default ignores it, for lines whose hardware handles framing itself.
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         let _ = framing;
         Ok(())
@@ -87,8 +92,10 @@ pub trait Line {
 /// Character framing parameters handed to [`Line::set_framing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Framing {
-    /// The protocol in force.
-    pub protocol: Protocol,
+    /// The protocol in force; `None` between the ATR and the protocol's choice
+    /// (the PPS exchange): only the guard time applies then, no protocol's
+    /// turnaround.
+    pub protocol: Option<Protocol>,
     /// Extra guard time N from TC1, in etu of the timing in force (0 if absent;
     /// 255 = minimum guard time). When the ATR indicates T=15, TC1's N counts
     /// Fi/Di clock cycles, not etu (ISO/IEC 7816-3:2006 8.3): this is then N
@@ -342,7 +349,7 @@ impl<L: Line> LineReader<L> {
     ) -> Result<(), Failure> {
         self.line.set_timing(timing)?;
         self.line.set_framing(Framing {
-            protocol,
+            protocol: Some(protocol),
             extra_guard_n: card.extra_guard_n_at(&timing),
         })?;
         self.session = Session::Idle;
@@ -383,6 +390,13 @@ impl<L: Line> LineReader<L> {
         loop {
             action = match action? {
                 pps::Action::Send(bytes) => {
+                    // TC1's guard time from the ATR on, PPS request included
+                    // (ISO/IEC 7816-3:2006 8.3), at the timing the line runs
+                    // since the reset; no protocol yet.
+                    self.line.set_framing(Framing {
+                        protocol: None,
+                        extra_guard_n: card.extra_guard_n_at(&card.timing),
+                    })?;
                     self.line.send(bytes)?;
                     pps.sent()
                 }

@@ -125,10 +125,10 @@ impl Call {
             },
             4 => Call::SetTiming(Timing::from_indices(arg >> 4, arg & 15, CLOCK_KHZ)?),
             5 => Call::SetFraming(Framing {
-                protocol: if arg & 1 == 0 {
-                    Protocol::T0
-                } else {
-                    Protocol::T1
+                protocol: match arg & 3 {
+                    0 | 2 => Some(Protocol::T0),
+                    1 => Some(Protocol::T1),
+                    _ => None,
                 },
                 extra_guard_n: arg,
             }),

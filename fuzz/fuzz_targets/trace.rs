@@ -278,9 +278,10 @@ fuzz_target!(|data: &[u8]| {
                 &mut sink,
                 Framing {
                     protocol: match op >> 3 & 3 {
-                        0 => Protocol::T0,
-                        1 => Protocol::T1,
-                        _ => Protocol::Raw,
+                        0 => Some(Protocol::T0),
+                        1 => Some(Protocol::T1),
+                        2 => Some(Protocol::Raw),
+                        _ => None,
                     },
                     extra_guard_n: op,
                 },

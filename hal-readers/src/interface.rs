@@ -42,8 +42,10 @@
 //! Until a protocol is set up (ATR, PPS) the driver adds
 //! [`Config::extra_guard_etu`] after each character sent and waits
 //! [`Config::turnaround_etu`] (default 22) before the first character sent after
-//! receiving. Once the core hands over the protocol with [`Line::set_framing`]
-//! (after every SET_PROTOCOL), TC1's N and the protocol's rules apply instead: N etu
+//! receiving; before a PPS request the core hands over TC1's N with no protocol
+//! ([`Line::set_framing`], [`Framing::protocol`] `None`), which the request then
+//! gets, the turnaround staying the `Config`'s. Once the core hands over the
+//! protocol (after every SET_PROTOCOL), TC1's N and the protocol's rules apply: N etu
 //! after each character (N = 255, the minimum guard time, adds nothing; the 2 stop
 //! bits then cost one etu per character in T=1, where 11 etu would do), and a
 //! turnaround of 16 etu for T=0 and of the block guard time, 22 etu, for T=1. A
@@ -232,10 +234,12 @@ pub struct Config {
     /// send fails.
     pub max_repetitions: u8,
     /// Extra guard time after each character sent, in etu (255 = none), until
-    /// [`Line::set_framing`] hands over TC1's N.
+    /// [`Line::set_framing`] hands over TC1's N (before the PPS request, or with
+    /// the protocol).
     pub extra_guard_etu: u8,
     /// Wait before sending after having received, in etu, until
-    /// [`Line::set_framing`] hands over the protocol's.
+    /// [`Line::set_framing`] hands over a protocol's (a framing with no protocol,
+    /// for the PPS request, keeps this one).
     pub turnaround_etu: u16,
 }
 
@@ -817,12 +821,13 @@ where
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
         self.check_session()?;
         self.guard_etu = framing.extra_guard_n;
-        self.protocol = Some(framing.protocol);
+        self.protocol = framing.protocol;
         self.turnaround_etu = match framing.protocol {
-            Protocol::T0 => T0_TURNAROUND_ETU,
-            // T=1: the block guard time; raw mode keeps the board's value.
-            Protocol::T1 => T1_TURNAROUND_ETU,
-            Protocol::Raw => self.config.turnaround_etu,
+            Some(Protocol::T0) => T0_TURNAROUND_ETU,
+            // T=1: the block guard time; raw mode and the PPS exchange (no
+            // protocol yet) keep the board's value.
+            Some(Protocol::T1) => T1_TURNAROUND_ETU,
+            Some(Protocol::Raw) | None => self.config.turnaround_etu,
         };
         Ok(())
     }

@@ -549,21 +549,25 @@ fn set_framing_applies_tc1_n_and_the_protocol_turnaround() {
     dev.with_driver(|r| {
         let line = r.line_mut();
         let etu_us = line.timing().etu_to_us(1);
-        send_one(line, Protocol::T0, 0);
-        let plain = send_one(line, Protocol::T0, 0);
-        let guarded = send_one(line, Protocol::T0, 10);
+        send_one(line, Some(Protocol::T0), 0);
+        let plain = send_one(line, Some(Protocol::T0), 0);
+        let guarded = send_one(line, Some(Protocol::T0), 10);
         assert_eq!(line.framing(), (10, 16));
         assert_eq!(guarded - plain, u64::from(line.timing().etu_to_us(10)));
         assert!(guarded - plain >= 10 * u64::from(etu_us));
         // N = 255: the minimum guard time, nothing added to the 12-etu frame.
-        assert_eq!(send_one(line, Protocol::T1, 255), plain);
+        assert_eq!(send_one(line, Some(Protocol::T1), 255), plain);
         assert_eq!(line.framing(), (255, 22));
+        // No protocol yet (the PPS request): TC1's N, the board's turnaround.
+        assert_eq!(send_one(line, None, 10), guarded);
+        assert_eq!(line.framing(), (10, Config::new(3_580).turnaround_etu));
     });
 }
 
-/// Put `protocol` and TC1's `extra_guard_n` in force on `line`, send one
-/// character and return the time it took, in µs.
-fn send_one(line: &mut Iface, protocol: Protocol, extra_guard_n: u8) -> u64 {
+/// Put `protocol` (`None`: none yet, as for the PPS request) and TC1's
+/// `extra_guard_n` in force on `line`, send one character and return the time it
+/// took, in µs.
+fn send_one(line: &mut Iface, protocol: Option<Protocol>, extra_guard_n: u8) -> u64 {
     line.set_framing(Framing {
         protocol,
         extra_guard_n,

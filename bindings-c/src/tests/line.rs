@@ -32,6 +32,9 @@ enum Mode {
     CallBack,
 }
 
+/// What `set_framing` was told: the protocol (`RK_PROTOCOL_*`) and TC1's N.
+type FramingSeen = (u32, u8);
+
 /// The line's context: the simulated card and what the callbacks saw. Reached only
 /// through shared references (the callbacks re-enter the device).
 struct Ctx {
@@ -42,7 +45,9 @@ struct Ctx {
     /// The smallest first-byte time limit `receive` was given, µs.
     min_first_us: Cell<u32>,
     timing: Cell<Option<rk_timing>>,
-    framing: Cell<Option<(u32, u8)>>,
+    framing: Cell<Option<FramingSeen>>,
+    /// Per `send`: its first byte and the framing in force for it.
+    sends: RefCell<Vec<(u8, Option<FramingSeen>)>>,
     seen: RefCell<Vec<(&'static str, rk_status)>>,
     completions: RefCell<Vec<rk_status>>,
 }
@@ -86,6 +91,11 @@ unsafe extern "C" fn send(c: *mut c_void, bytes: *const u8, len: usize) -> rk_st
     let c = unsafe { ctx::<Ctx>(c) };
     if c.mode.get() == Mode::CallBack {
         call_back(c);
+    }
+    if len > 0 {
+        // SAFETY: the library's bytes, `len` of them, valid for the call.
+        let first = unsafe { bytes.read() };
+        c.sends.borrow_mut().push((first, c.framing.get()));
     }
     // SAFETY: our card; the library's bytes, valid for the call.
     unsafe { rk_sim_write(c.card, bytes, len) }
@@ -229,6 +239,7 @@ impl Fixture {
             min_first_us: Cell::new(u32::MAX),
             timing: Cell::new(None),
             framing: Cell::new(None),
+            sends: RefCell::new(Vec::new()),
             seen: RefCell::new(Vec::new()),
             completions: RefCell::new(Vec::new()),
         }));
@@ -348,6 +359,14 @@ fn a_line_device_runs_pps_then_t0_or_t1_over_the_simulated_card() {
         let timing = f.ctx().timing.get().expect("set_timing called");
         assert_eq!((timing.f, timing.d), (512, 16), "profile {profile}");
         assert_eq!(f.ctx().framing.get().map(|(p, _)| p), Some(protocol));
+        // The PPS request went out after set_framing(RK_PROTOCOL_NONE, TC1's N):
+        // the simulated cards have no TC1, N = 0.
+        let sends = f.ctx().sends.borrow().clone();
+        assert_eq!(
+            sends.first(),
+            Some(&(0xFF, Some((RK_PROTOCOL_NONE, 0)))),
+            "profile {profile}"
+        );
         let (st, response) = f.get_challenge(protocol);
         assert_eq!(st, RK_STATUS_SUCCESS, "profile {profile}");
         assert_eq!(response.len(), 10);

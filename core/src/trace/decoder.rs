@@ -112,14 +112,17 @@ impl Decoder {
         emit(sink, Event::Timing(timing));
     }
 
-    /// A protocol was established with `framing`.
+    /// A protocol was established with `framing`, or (no protocol in it) the
+    /// guard time set for the PPS exchange, which leaves the phase as it is.
     pub fn framing<S: Sink + ?Sized>(&mut self, sink: &mut S, framing: Framing) {
-        self.pending_len = 0;
-        self.phase = match framing.protocol {
-            Protocol::T0 => Phase::T0(T0State::Header),
-            Protocol::T1 => Phase::T1(self.edc),
-            Protocol::Raw => Phase::Raw,
-        };
+        if let Some(protocol) = framing.protocol {
+            self.pending_len = 0;
+            self.phase = match protocol {
+                Protocol::T0 => Phase::T0(T0State::Header),
+                Protocol::T1 => Phase::T1(self.edc),
+                Protocol::Raw => Phase::Raw,
+            };
+        }
         emit(sink, Event::Framing(framing));
     }
 

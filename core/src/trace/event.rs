@@ -257,11 +257,18 @@ impl fmt::Display for Event<'_> {
                 t.clock_khz,
                 t.baud()
             ),
-            Event::Framing(framing) => write!(
-                f,
-                "protocol {} established, N={}",
-                framing.protocol, framing.extra_guard_n
-            ),
+            Event::Framing(framing) => match framing.protocol {
+                Some(protocol) => write!(
+                    f,
+                    "protocol {protocol} established, N={}",
+                    framing.extra_guard_n
+                ),
+                None => write!(
+                    f,
+                    "guard time before a protocol, N={}",
+                    framing.extra_guard_n
+                ),
+            },
             Event::T0Header(bytes) => match bytes {
                 [cla, ins, p1, p2, p3] => write!(
                     f,

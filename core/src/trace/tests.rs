@@ -19,7 +19,7 @@ impl Sink for Lines {
 /// `protocol` set up with the default guard time (no extra N).
 fn framing(protocol: Protocol) -> Framing {
     Framing {
-        protocol,
+        protocol: Some(protocol),
         extra_guard_n: 0,
     }
 }

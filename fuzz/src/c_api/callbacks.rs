@@ -379,12 +379,13 @@ pub(crate) unsafe extern "C" fn ln_set_framing(
     _n: u8,
 ) -> rk_status {
     let _cb = InCallback::enter();
+    // RK_PROTOCOL_NONE: the guard time for a PPS request, no protocol yet.
     assert!(
-        protocol == RK_PROTOCOL_T0 || protocol == RK_PROTOCOL_T1,
+        protocol == RK_PROTOCOL_T0 || protocol == RK_PROTOCOL_T1 || protocol == RK_PROTOCOL_NONE,
         "framing {protocol}"
     );
     let st = line_status(RK_STATUS_SUCCESS);
-    let now = (st == RK_STATUS_SUCCESS).then_some(protocol);
+    let now = (st == RK_STATUS_SUCCESS && protocol != RK_PROTOCOL_NONE).then_some(protocol);
     with(|h| h.framing[ctx as usize] = now);
     st
 }
