@@ -7,11 +7,12 @@
 use readerkit::Failure;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::device::AtrBuffer;
+use readerkit::ioctl::Ioctl;
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::timing::Timing;
 use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
-use readerkit_testkit::client::{apdu, power_up, select};
+use readerkit_testkit::client::{apdu, control, power_up, select};
 use readerkit_testkit::sim::line_device;
 
 /// The simulated card's line, keeping the first-byte time limit of every
@@ -250,4 +251,59 @@ fn specific_mode_with_implicit_parameters_runs_at_the_defaults() {
         framing.and_then(|f| f.protocol),
         Some(readerkit::Protocol::T1)
     );
+}
+
+/// GET_STATE's answer (smclib numbering: 5 NEGOTIABLE, 6 SPECIFIC).
+fn get_state<D>(dev: &readerkit_testkit::sim::LineDevice<D>) -> u32 {
+    let out = control(dev, Ioctl::GetState, &[], 4).expect("GET_STATE");
+    u32::from_le_bytes(out.try_into().expect("4 bytes"))
+}
+
+/// ISO/IEC 7816-3:2006 6.3.1: a card in specific mode runs TA1's Fi/Di from the
+/// ATR on. When the reader cannot run that rate (above its `max_data_rate` at
+/// every clock it has up to Fi's f(max)), the card is powered but its protocol is
+/// not selected: GET_STATE says NEGOTIABLE, SET_PROTOCOL answers `NotSupported`
+/// (libccid rejects such a card in its SET_PROTOCOL too) and nothing goes to the
+/// card at a rate the line lacks. The same card behind a reader fast enough runs
+/// at TA1's rate.
+#[test]
+fn specific_mode_faster_than_the_reader_is_not_selected() {
+    // TA1 = 96 (F 512, D 32: 223 750 bit/s at 3.58 MHz, 250 000 at 4 MHz), TD1 = 11
+    // (T=1; TA2), TA2 = 01 (specific mode, T=1, TA1's parameters), TCK = F7.
+    let mut atr = vec![0x3B, 0x90, 0x96, 0x11, 0x01];
+    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
+
+    // The typical reader: at most 115 200 bit/s.
+    let mut line = Timed::new(Profile::t1());
+    line.atr = Some(atr.clone());
+    let dev = line_device(LineReader::new(line), ReaderCapabilities::typical());
+    dev.card_inserted();
+    assert_eq!(
+        power_up(&dev).map(|a| a.len()),
+        Ok(atr.len()),
+        "power-up succeeds"
+    );
+    assert_eq!(get_state(&dev), 5, "NEGOTIABLE, no protocol in force");
+    assert_eq!(select(&dev, 2), Err(readerkit::Status::NotSupported));
+    assert_eq!(select(&dev, 3), Err(readerkit::Status::NotSupported));
+    assert_eq!(
+        apdu(&dev, 2, &SELECT_MF),
+        Err(readerkit::Status::InvalidDeviceState)
+    );
+    assert_eq!(get_state(&dev), 5);
+    let (timing, sent) = dev.with_driver(|r| (r.line().line.timing(), r.line().sent.clone()));
+    assert_eq!(timing, None, "the line was never asked for TA1's rate");
+    assert!(sent.is_empty(), "nothing went to the card: {sent:02X?}");
+
+    // A reader up to 250 000 bit/s: selected at power-up, run at TA1's rate.
+    let mut line = Timed::new(Profile::t1());
+    line.atr = Some(atr);
+    let dev = line_device(LineReader::new(line), fast_reader());
+    dev.card_inserted();
+    power_up(&dev).expect("power up");
+    assert_eq!(get_state(&dev), 6, "SPECIFIC");
+    assert_eq!(select(&dev, 3), Ok(2));
+    assert_eq!(apdu(&dev, 2, &SELECT_MF), Ok(vec![0x90, 0x00]));
+    let timing = dev.with_driver(|r| r.line().line.timing());
+    assert_eq!(timing.map(|t| (t.f, t.d)), Some((512, 32)));
 }

@@ -177,7 +177,9 @@ pub struct CardCapabilities {
     pub atr: Atr,
     /// The parameters it announces.
     pub parameters: Parameters,
-    /// The protocol in force, once one is (state Specific).
+    /// The protocol in force, once one is (state Specific): from the power-up on
+    /// for a card in specific mode (TA2) that the reader can run, see
+    /// [`CardCapabilities::new`].
     pub selected: Option<Protocol>,
     /// F, D and the clock in force on the line.
     pub timing: Timing,
@@ -189,11 +191,27 @@ pub struct CardCapabilities {
 impl CardCapabilities {
     /// The capabilities of a card that just answered `atr`, read by a reader with
     /// `reader` capabilities.
+    ///
+    /// A card in specific mode (TA2) runs TA2's protocol at TA1's Fi/Di from the
+    /// ATR on (ISO/IEC 7816-3:2006 6.3.1): that protocol is [`selected`] if the
+    /// reader has it and can run TA1's rate ([`pps::negotiate`] accepts the offer:
+    /// the rate at most [`ReaderCapabilities::max_data_rate`], the clock at most
+    /// Fi's f(max)), or the parameters are implicit (TA2 bit 5: run at Fd/Dd).
+    /// Otherwise nothing is selected: the card is powered and NEGOTIABLE, and
+    /// SET_PROTOCOL refuses it (`NotSupported`, as `negotiate` does), as libccid
+    /// rejects a specific-mode card whose rate the reader lacks. ISO has the
+    /// reader warm-reset such a card when TA2 b8 allows (a POWER warm reset by the
+    /// caller) or deactivate it.
+    ///
+    /// [`selected`]: CardCapabilities::selected
+    /// [`pps::negotiate`]: crate::pps::negotiate
     pub fn new(atr: Atr, reader: &ReaderCapabilities) -> CardCapabilities {
         let parameters = atr.parameters();
         let timing = parameters.initial_timing(reader.default_clock_khz);
         let selected = match parameters.mode {
-            crate::atr::Mode::Specific { .. } => parameters.default_protocol(),
+            crate::atr::Mode::Specific { .. } => parameters
+                .default_protocol()
+                .filter(|&protocol| runs_specific_mode(&parameters, protocol, reader)),
             crate::atr::Mode::Negotiable => None,
         };
         CardCapabilities {
@@ -260,6 +278,25 @@ impl CardCapabilities {
             }
         }
     }
+}
+
+/// Whether a reader with `reader` capabilities can run the specific mode of a card
+/// announcing `parameters`, in `protocol` (TA2's): the reader has the protocol and
+/// [`pps::negotiate`](crate::pps::negotiate) accepts TA1's Fi/Di for it (implicit
+/// parameters run at Fd/Dd, which every reader can).
+fn runs_specific_mode(
+    parameters: &Parameters,
+    protocol: Protocol,
+    reader: &ReaderCapabilities,
+) -> bool {
+    use crate::pps;
+    let accepted = pps::negotiate(
+        &pps::CardOffer::of(parameters),
+        &pps::ReaderLimits::of(reader),
+        &pps::Wanted::optimal(protocol),
+    );
+    reader.protocols.contains(protocol)
+        && matches!(accepted, Ok(_) | Err(pps::Error::ImplicitParameters))
 }
 
 #[cfg(test)]

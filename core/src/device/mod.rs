@@ -79,7 +79,7 @@ use sleep::SleepSlot;
 
 use core::fmt;
 
-use crate::atr::{Atr, Mode};
+use crate::atr::Atr;
 use crate::caps::{CardCapabilities, ReaderCapabilities, VendorAttributes};
 use crate::event::{CardEvent, EventQueue, Popped};
 use crate::ioctl::{self, PowerAction, Request, Transmit};
@@ -1074,7 +1074,8 @@ fn choose_protocol(
         default_timing: timing::Timing::default_at(reader.default_clock_khz),
     };
     // Specific mode (TA2), or a protocol negotiated earlier: the card stays in it
-    // until it is reset; no PPS.
+    // until it is reset; no PPS. A card in a specific mode this reader cannot run
+    // is not selected (`CardCapabilities::new`): `negotiate` below refuses it.
     if let Some(selected) = card.selected {
         return if mask.contains(selected) && reader.protocols.contains(selected) {
             Ok((selected, keep(selected)))
@@ -1091,31 +1092,8 @@ fn choose_protocol(
     if protocol == Protocol::Raw {
         return Ok((protocol, keep(protocol)));
     }
-    let offer = pps::CardOffer {
-        fi: p.fi,
-        di: p.di,
-        protocols: p.protocols,
-        first_protocol: p.first_protocol,
-        specific: match p.mode {
-            Mode::Specific {
-                protocol,
-                implicit_parameters,
-                can_change,
-            } => Some(pps::SpecificMode {
-                protocol,
-                implicit_parameters,
-                can_change,
-            }),
-            Mode::Negotiable => None,
-        },
-    };
-    let limits = pps::ReaderLimits {
-        default_clock_khz: reader.default_clock_khz,
-        max_clock_khz: reader.max_clock_khz,
-        max_data_rate_bps: reader.max_data_rate,
-        clocks_khz: &[],
-        data_rates_bps: &[],
-    };
+    let offer = pps::CardOffer::of(p);
+    let limits = pps::ReaderLimits::of(reader);
     let wanted = if mask.wants_default_parameters() {
         pps::Wanted::default_parameters(protocol)
     } else {

@@ -83,10 +83,14 @@
 //! in negotiable mode (its new ATR may have no TA2); otherwise the card cannot be used
 //! with these settings.
 //!
-//! The [`Device`](crate::Device) does not ask [`negotiate`] about a card in
-//! specific mode: it takes TA2's protocol as selected from the power-up on, with
-//! TA1's Fi/Di (Fd/Dd when the parameters are implicit), and its SET_PROTOCOL
-//! keeps that protocol and refuses any other.
+//! The [`Device`](crate::Device) asks [`negotiate`] about a card in specific mode
+//! at power-up ([`CardCapabilities::new`](crate::caps::CardCapabilities::new)):
+//! when the reader has TA2's protocol and TA1's rate (or the parameters are
+//! implicit: Fd/Dd), that protocol is selected from the power-up on, and its
+//! SET_PROTOCOL keeps it and refuses any other. Otherwise nothing is selected
+//! (GET_STATE says NEGOTIABLE) and SET_PROTOCOL refuses the card as [`negotiate`]
+//! does (`NotSupported`): the caller may warm-reset it (when TA2 b8 allows, the
+//! card answers in negotiable mode) or power it down.
 //!
 //! ## After a failed PPS
 //!
@@ -264,6 +268,29 @@ pub struct CardOffer {
 }
 
 impl CardOffer {
+    /// What a card's ATR `parameters` offer: TA1's Fi/Di, the protocols of TDi, and
+    /// TA2's specific mode if present.
+    pub const fn of(parameters: &crate::atr::Parameters) -> CardOffer {
+        CardOffer {
+            fi: parameters.fi,
+            di: parameters.di,
+            protocols: parameters.protocols,
+            first_protocol: parameters.first_protocol,
+            specific: match parameters.mode {
+                crate::atr::Mode::Specific {
+                    protocol,
+                    implicit_parameters,
+                    can_change,
+                } => Some(SpecificMode {
+                    protocol,
+                    implicit_parameters,
+                    can_change,
+                }),
+                crate::atr::Mode::Negotiable => None,
+            },
+        }
+    }
+
     /// A negotiable card offering `protocols`, first `first_protocol`, with TA1 =
     /// `ta1` (`0x11` when TA1 is absent).
     pub const fn negotiable(ta1: u8, protocols: ProtocolMask, first_protocol: u8) -> CardOffer {
@@ -293,6 +320,20 @@ pub struct ReaderLimits<'a> {
     /// The data rates the reader supports, in bit/s; empty means every rate up to
     /// [`ReaderLimits::max_data_rate_bps`].
     pub data_rates_bps: &'a [u32],
+}
+
+impl ReaderLimits<'static> {
+    /// The limits of a reader with `reader` capabilities: its default and maximum
+    /// clock and data rate, no lists (every rate up to the maximum).
+    pub const fn of(reader: &crate::caps::ReaderCapabilities) -> ReaderLimits<'static> {
+        ReaderLimits {
+            default_clock_khz: reader.default_clock_khz,
+            max_clock_khz: reader.max_clock_khz,
+            max_data_rate_bps: reader.max_data_rate,
+            clocks_khz: &[],
+            data_rates_bps: &[],
+        }
+    }
 }
 
 /// Which transmission parameters the caller wants.
