@@ -806,3 +806,80 @@ fn insertions_count_new_cards_only() {
     assert!(dev.state().card_present());
     assert_eq!(dev.card_insertions(), 2);
 }
+
+/// SWALLOW on the in-memory reader: recorded.
+fn swallow(r: &mut MemReader) -> Result<(), Failure> {
+    r.calls.push("swallow");
+    Ok(())
+}
+
+/// A reader with a swallow mechanism: an inserted card waits outside (Present)
+/// until SWALLOW moves it into position (Swallowed). Once in position it stays
+/// there when it loses power (a power-down, failed or not, or a fault): only
+/// EJECT (or a removal) takes it out again.
+#[test]
+fn a_swallowed_card_stays_in_position_when_it_loses_power() {
+    use readerkit::caps::{Mechanics, ReaderCapabilities};
+    use readerkit::device::Device;
+    let dev: TestDevice = Device::new(
+        TestPlatform::default(),
+        ReaderFunctions {
+            swallow: Some(swallow),
+            ..all_functions()
+        },
+        MemReader::new(&with_tck(ATR_T0_T1)),
+        ReaderCapabilities {
+            mechanics: Mechanics::SWALLOWS,
+            ..ReaderCapabilities::typical()
+        },
+        readerkit_testkit::vendor::attributes(),
+    );
+    let presence = |dev: &TestDevice| {
+        let (_, value) = call(dev, Ioctl::GetAttribute, &u32_input(attr::ICC_PRESENCE), 1);
+        value
+    };
+    dev.card_inserted();
+    assert_eq!(dev.state(), CardState::Present);
+    assert_eq!(presence(&dev), [1], "present, not swallowed");
+    assert_eq!(
+        call(&dev, Ioctl::Swallow, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(dev.state(), CardState::Swallowed);
+    assert_eq!(presence(&dev), [2], "present and swallowed");
+
+    // Power-down.
+    power_up(&dev);
+    assert_eq!(dev.state(), CardState::Negotiable);
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(0), 0);
+    assert_eq!(outcome, complete(Status::Success, 0));
+    assert_eq!(dev.state(), CardState::Swallowed, "after a power-down");
+    assert_eq!(presence(&dev), [2]);
+
+    // A hardware fault.
+    power_up(&dev);
+    dev.card_fault();
+    assert_eq!(dev.state(), CardState::Swallowed, "after a fault");
+
+    // A failed power-down (the card counts as unpowered).
+    power_up(&dev);
+    dev.with_driver(|r| r.power_down_status = Some(Failure::IoTimeout));
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(0), 0);
+    assert_eq!(outcome, complete(Status::IoTimeout, 0));
+    assert_eq!(
+        dev.state(),
+        CardState::Swallowed,
+        "after a failed power-down"
+    );
+
+    // EJECT takes it out of position; a power-down then leaves it there.
+    assert_eq!(
+        call(&dev, Ioctl::Eject, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(dev.state(), CardState::Present);
+    assert_eq!(presence(&dev), [1]);
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(0), 0);
+    assert_eq!(outcome, complete(Status::IoTimeout, 0));
+    assert_eq!(dev.state(), CardState::Present, "ejected, not swallowed");
+}

@@ -111,11 +111,25 @@ impl CardSlot {
         self.card = None;
     }
 
+    /// Forget the powered card and leave it unpowered where it is (a power-down,
+    /// a failed power request, a fault): a card in position (swallowed, or
+    /// powered) stays in position, `Swallowed`; one outside it (`Present` after
+    /// an EJECT, or not yet swallowed by a reader that swallows) takes
+    /// [`unpowered_state`].
+    pub(super) fn power_off(&mut self, reader: &ReaderCapabilities) {
+        let state = if self.state >= CardState::Swallowed {
+            CardState::Swallowed
+        } else {
+            unpowered_state(reader)
+        };
+        self.forget_card(state);
+    }
+
     /// Forget the card the driver deactivated on its own (see
-    /// [`CardSlot::lost`]): unpowered, and lost until a power request or a card
-    /// event.
+    /// [`CardSlot::lost`]): unpowered ([`CardSlot::power_off`]), and lost until
+    /// a power request or a card event.
     pub(super) fn lose_card(&mut self, reader: &ReaderCapabilities) {
-        self.forget_card(unpowered_state(reader));
+        self.power_off(reader);
         self.lost = true;
     }
 
@@ -137,7 +151,7 @@ impl CardSlot {
             }
             CardEvent::Fault if self.state.card_powered() => {
                 self.generation = self.generation.wrapping_add(1);
-                self.forget_card(unpowered_state(reader));
+                self.power_off(reader);
             }
             _ => {}
         }
@@ -147,7 +161,7 @@ impl CardSlot {
 
 /// The state of an inserted card without power: in position (`Swallowed`) unless
 /// the reader has a swallow mechanism, which moves it there on SWALLOW.
-pub(super) fn unpowered_state(reader: &ReaderCapabilities) -> CardState {
+fn unpowered_state(reader: &ReaderCapabilities) -> CardState {
     if reader.mechanics.0 & Mechanics::SWALLOWS.0 != 0 {
         CardState::Present
     } else {

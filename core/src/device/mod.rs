@@ -706,11 +706,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             let record = |c: &mut CardSlot, result| {
                 match (action, result) {
                     (_, Err(status)) => {
-                        c.forget_card(card::unpowered_state(&self.reader));
+                        c.power_off(&self.reader);
                         Err(status)
                     }
                     (PowerAction::PowerDown, Ok(())) => {
-                        c.forget_card(card::unpowered_state(&self.reader));
+                        c.power_off(&self.reader);
                         Ok(None)
                     }
                     (PowerAction::ColdReset | PowerAction::WarmReset, Ok(())) => {
