@@ -56,7 +56,8 @@ pub const CURRENT_BWT: u32 = 0x0008_0209;
 pub const CURRENT_CWT: u32 = 0x0008_020A;
 /// `SCARD_ATTR_CURRENT_EBC_ENCODING`: DWORD, 0 = LRC, 1 = CRC.
 pub const CURRENT_EBC_ENCODING: u32 = 0x0008_020B;
-/// `SCARD_ATTR_ICC_PRESENCE`: BYTE, 0 absent, 1 present, 2 present and in position.
+/// `SCARD_ATTR_ICC_PRESENCE`: BYTE, 0 absent, 1 present, 2 present and in position,
+/// 4 confiscated.
 pub const ICC_PRESENCE: u32 = 0x0009_0300;
 /// `SCARD_ATTR_ICC_INTERFACE_STATUS`: BYTE, 0 contacts inactive, 1 active.
 pub const ICC_INTERFACE_STATUS: u32 = 0x0009_0301;

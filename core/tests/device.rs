@@ -883,3 +883,45 @@ fn a_swallowed_card_stays_in_position_when_it_loses_power() {
     assert_eq!(outcome, complete(Status::IoTimeout, 0));
     assert_eq!(dev.state(), CardState::Present, "ejected, not swallowed");
 }
+
+/// `SCARD_ATTR_ICC_PRESENCE` 4: the card was confiscated. It says so from a
+/// successful CONFISCATE until the next card is inserted (a removal the reader
+/// reports meanwhile changes nothing); a failed CONFISCATE leaves the card as it
+/// was.
+#[test]
+fn icc_presence_says_a_confiscated_card_was_confiscated() {
+    let presence = |dev: &TestDevice| {
+        let (outcome, value) = call(dev, Ioctl::GetAttribute, &u32_input(attr::ICC_PRESENCE), 1);
+        assert_eq!(outcome, complete(Status::Success, 1));
+        value
+    };
+    fn refuse(_: &mut MemReader) -> Result<(), Failure> {
+        Err(Failure::IoTimeout)
+    }
+    let dev = device_with_card(ReaderFunctions {
+        confiscate: Some(refuse),
+        ..all_functions()
+    });
+    assert_eq!(
+        call(&dev, Ioctl::Confiscate, &[], 0).0,
+        complete(Status::IoTimeout, 0)
+    );
+    assert_eq!(presence(&dev), [2], "a failed confiscation keeps the card");
+
+    let dev = device();
+    assert_eq!(presence(&dev), [0]);
+    dev.card_inserted();
+    power_up(&dev);
+    assert_eq!(
+        call(&dev, Ioctl::Confiscate, &[], 0).0,
+        complete(Status::Success, 0)
+    );
+    assert_eq!(dev.state(), CardState::Absent);
+    assert_eq!(presence(&dev), [4], "confiscated");
+    dev.card_removed();
+    assert_eq!(presence(&dev), [4], "still confiscated after a removal");
+    dev.card_inserted();
+    assert_eq!(presence(&dev), [2], "a new card");
+    dev.card_removed();
+    assert_eq!(presence(&dev), [0], "a card removed, not confiscated");
+}

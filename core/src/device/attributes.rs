@@ -26,7 +26,7 @@ pub(super) fn read(
     out: &mut [u8],
 ) -> Result<usize, Status> {
     let value = reader_value(tag, reader, vendor, perf)
-        .or_else(|| presence_value(tag, card.state))
+        .or_else(|| presence_value(tag, card))
         .map(Ok)
         .or_else(|| card_value(tag, card, atr))
         .ok_or(Status::NotSupported)??;
@@ -85,9 +85,14 @@ fn reader_value<'a>(
     })
 }
 
-fn presence_value<'a>(tag: u32, state: CardState) -> Option<Value<'a>> {
+/// ICC_PRESENCE: 0 no card, 1 a card not in position (a reader that swallows
+/// has not swallowed it), 2 a card in position, 4 the last card was confiscated;
+/// ICC_INTERFACE_STATUS: the contacts are active.
+fn presence_value<'a>(tag: u32, card: &Snapshot) -> Option<Value<'a>> {
+    let state = card.state;
     Some(match tag {
         attr::ICC_PRESENCE => Value::Byte(match state {
+            CardState::Unknown | CardState::Absent if card.confiscated => 4,
             CardState::Unknown | CardState::Absent => 0,
             CardState::Present => 1,
             _ => 2,

@@ -35,6 +35,9 @@ pub(super) struct CardSlot {
     /// request or card event came since: the card is present, unpowered, and
     /// waits for the reset its client has not asked for yet.
     pub(super) lost: bool,
+    /// The last card left the reader by a successful CONFISCATE, and no card
+    /// was inserted since (`SCARD_ATTR_ICC_PRESENCE` 4).
+    pub(super) confiscated: bool,
 }
 
 /// What a request saw of the card before its callback ran.
@@ -43,6 +46,8 @@ pub(super) struct Snapshot {
     pub(super) state: CardState,
     pub(super) card: Option<CardCapabilities>,
     pub(super) generation: u32,
+    /// [`CardSlot::confiscated`].
+    pub(super) confiscated: bool,
 }
 
 impl Snapshot {
@@ -72,6 +77,7 @@ impl CardSlot {
             tracking: Slot::Idle,
             owed: None,
             lost: false,
+            confiscated: false,
         }
     }
 
@@ -80,6 +86,7 @@ impl CardSlot {
             state: self.state,
             card: self.card.clone(),
             generation: self.generation,
+            confiscated: self.confiscated,
         }
     }
 
@@ -143,6 +150,7 @@ impl CardSlot {
             CardEvent::Inserted if !self.state.card_present() => {
                 self.generation = self.generation.wrapping_add(1);
                 self.insertions = self.insertions.wrapping_add(1);
+                self.confiscated = false;
                 self.forget_card(unpowered_state(reader));
             }
             CardEvent::Removed if self.state != CardState::Absent => {

@@ -841,7 +841,14 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             };
             // A driver that reports the card leaving (ejected, confiscated) during
             // its callback: done, the events already moved the state.
-            self.settle(&seen, result, record, |()| Ok(0))
+            let done = self.settle(&seen, result, record, |()| Ok(0))?;
+            if matches!(request, Request::Confiscate) {
+                // Gone by confiscation, whether this request's record or the
+                // driver's own removal event took it out (not if a card came
+                // in meanwhile).
+                self.card.lock(|c| c.confiscated = !c.state.card_present());
+            }
+            Ok(done)
         })
     }
 
