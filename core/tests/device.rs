@@ -925,3 +925,48 @@ fn icc_presence_says_a_confiscated_card_was_confiscated() {
     dev.card_removed();
     assert_eq!(presence(&dev), [0], "a card removed, not confiscated");
 }
+
+/// GET_LAST_ERROR keeps the Win32 code of the last request that failed under the
+/// serialization lock (refused by the card's state or failed by its callback);
+/// refusals before it, attribute and tracking requests, and successes leave it.
+#[test]
+fn last_error_is_the_last_failure_under_the_lock() {
+    let last = |dev: &TestDevice| {
+        let (outcome, value) = call(dev, Ioctl::GetLastError, &[], 4);
+        assert_eq!(outcome, complete(Status::Success, 4));
+        u32::from_le_bytes(value.try_into().unwrap())
+    };
+    let dev = device_with(
+        ReaderFunctions {
+            card_tracking: None,
+            ..all_functions()
+        },
+        &with_tck(ATR_T0_T1),
+    );
+    assert_eq!(last(&dev), 0);
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(1), 33);
+    assert_eq!(outcome, complete(Status::NoMedia, 0));
+    assert_eq!(last(&dev), 1112, "ERROR_NO_MEDIA_IN_DRIVE");
+    // Refused before the lock, or not a card request: unchanged.
+    let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(7), 33);
+    assert_eq!(outcome, complete(Status::InvalidParameter, 0));
+    let (outcome, _) = call(&dev, Ioctl::GetAttribute, &u32_input(0x1234_5678), 4);
+    assert_eq!(outcome, complete(Status::NotSupported, 0));
+    let (outcome, _) = call(&dev, Ioctl::SetAttribute, &u32_input(attr::VENDOR_NAME), 0);
+    assert_eq!(outcome, complete(Status::NotSupported, 0));
+    assert_eq!(
+        track(&dev, Ioctl::IsPresent),
+        complete(Status::NotSupported, 0)
+    );
+    assert_eq!(last(&dev), 1112);
+    // A success does not clear it; the next failure replaces it.
+    dev.card_inserted();
+    power_up(&dev);
+    assert_eq!(last(&dev), 1112);
+    let mut transmit = 1u32.to_le_bytes().to_vec();
+    transmit.extend_from_slice(&8u32.to_le_bytes());
+    transmit.extend_from_slice(&[0x00, 0x84, 0x00, 0x00, 0x08]);
+    let (outcome, _) = call(&dev, Ioctl::Transmit, &transmit, 64);
+    assert_eq!(outcome, complete(Status::InvalidDeviceState, 0));
+    assert_eq!(last(&dev), 22, "ERROR_BAD_COMMAND");
+}

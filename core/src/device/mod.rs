@@ -200,8 +200,9 @@ pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> 
     /// Written only by the holder, so a context that reads its own number here is
     /// inside a callback of this device.
     serial_holder: AtomicUsize,
-    /// Win32 code of the last request that failed after validation (GET_LAST_ERROR);
-    /// outside the serialization lock so that it can be read from a callback.
+    /// Win32 code of the last request that failed under the serialization lock
+    /// (GET_LAST_ERROR; see [`Device::serialized_as`]); outside that lock so that
+    /// it can be read from a callback.
     last_error: AtomicU32,
     card: P::Short<CardSlot>,
     /// Whether the reader sleeps ([`Device::suspend`], [`Device::resume`]).
