@@ -20,7 +20,7 @@
 //! Oracles:
 //! * no panic;
 //! * every call reads at most its bound of characters (bytes or errors): a reset
-//!   `MAX_DISCARDED` + 33 per class tried, a send (repetitions + 1) per byte, a
+//!   2 × `MAX_DISCARDED` + 33 per class tried, a send (repetitions + 1) per byte, a
 //!   receive its buffer + `MAX_DISCARDED` + 1; nothing for the others; it counts
 //!   at most the time its documented limits add up to, and every read that finds
 //!   nothing is followed by a wait (a few time-outs excepted);
@@ -256,7 +256,9 @@ impl Session {
                 + cycles_us(ATR_FIRST_CYCLES)
                 + etu * u64::from(12 + ATR_TOTAL_ETU + ATR_WAITING_ETU + 2);
         let max_us = (classes + 1) * per_class;
-        let max_chars = classes * (MAX_DISCARDED as u64 + 33);
+        // The receive buffer is emptied twice per class (before CMDVCC falls and
+        // before RST rises), then the ATR.
+        let max_chars = classes * (2 * MAX_DISCARDED as u64 + 33);
         let mut atr = AtrBuffer::new();
         let (result, span) = self.call(|line| line.reset(reset, &mut atr));
         self.check_span(&span, max_chars, max_us);

@@ -17,8 +17,10 @@
 //!    (the chip powers VCC, enables I/O and starts CLK); the status output must
 //!    still read high (else the fault is triaged, see below).
 //! 4. Hold RST low for [`Config::reset_hold_cycles`] card clock cycles (ISO/IEC
-//!    7816-3 asks at least 400, EMV 40 000 to 45 000; default 40 000), then RSTIN
-//!    high.
+//!    7816-3 asks at least 400, EMV 40 000 to 45 000; default 40 000), empty the
+//!    receive buffer again (the card's I/O may settle to high only up to 200 clock
+//!    cycles after CLK starts, 6.2.2: a broken character, and no answer begins
+//!    before RST rises), then RSTIN high.
 //! 5. The ATR: TS within 40 000 clock cycles (+ 12 etu to receive it), every further
 //!    character within 9 600 etu of the previous one, the whole ATR within 20 160
 //!    etu. The length is followed from T0 and the TDi bytes, so the capture ends with
@@ -31,8 +33,8 @@
 //!    indicator (TA after T = 15) naming only higher classes: deactivate, wait
 //!    [`Config::class_pause_us`] (ISO: at least 10 ms), try the next class.
 //!
-//! Warm reset keeps VCC and CLK: RSTIN low for the same hold time, then high, and
-//! the ATR as above. Deactivation: RSTIN low, CMDVCC high, wait
+//! Warm reset keeps VCC and CLK: RSTIN low for the same hold time, the receive
+//! buffer emptied, RSTIN high, and the ATR as above. Deactivation: RSTIN low, CMDVCC high, wait
 //! [`ChipSpec::deactivation_us`](crate::chip::ChipSpec::deactivation_us).
 //!
 //! ## Bytes
@@ -572,10 +574,14 @@ where
         self.hold_reset()
     }
 
-    /// RST low for the hold time (RSTIN already low), then high.
+    /// RST low for the hold time (RSTIN already low), then high. What the UART
+    /// took in meanwhile is thrown away: the answer begins after RST rises, and
+    /// the card's I/O may settle to high only up to 200 clock cycles after CLK
+    /// starts (ISO/IEC 7816-3 6.2.2), a broken character for the UART.
     fn hold_reset(&mut self) -> Result<(), Failure> {
         let hold = self.config.reset_hold_cycles.max(RESET_HOLD_MIN_CYCLES);
         self.wait_us(self.cycles_us(hold));
+        self.flush_rx();
         self.pins.set_rstin(true)?;
         Ok(())
     }

@@ -164,6 +164,10 @@ fn class_a_session(status_in_session: &[P]) -> Rig {
         &[
             // receive buffer emptied before activation
             S::read_error(nb::Error::WouldBlock),
+            // and again after the hold, before RST rises: a broken character (the
+            // card's I/O settling to high after power-up) is thrown away
+            S::read_error(nb::Error::Other(ErrorKind::FrameFormat)),
+            S::read_error(nb::Error::WouldBlock),
             // the ATR: 3B 00 (no interface, no historical bytes)
             S::read(0x3B),
             S::read(0x00),

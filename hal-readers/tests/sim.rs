@@ -65,6 +65,11 @@ struct Chip {
     /// Characters the card sent since RST rose, and when the last one came.
     card_chars: usize,
     last_char_ns: u64,
+    /// The card holds I/O low for a while after power-up (ISO/IEC 7816-3 6.2.2
+    /// gives it 200 clock cycles after CLK to set I/O high; the chip copies the
+    /// line to the MCU): the UART takes in one broken character while RST is
+    /// still low.
+    io_low_at_power_up: bool,
 }
 
 type Shared = Rc<RefCell<Chip>>;
@@ -103,6 +108,9 @@ impl OutputPin for CmdPin {
         c.cmd_low = true;
         if c.card.is_some() && !c.fault {
             c.powered = true;
+            if c.io_low_at_power_up {
+                c.rx.push_back(Err(ErrorKind::FrameFormat));
+            }
         }
         Ok(())
     }
@@ -478,6 +486,21 @@ fn ts_after_40_000_clock_cycles_is_a_mute_card() {
             assert!(!chip.borrow().powered);
         }
     }
+}
+
+/// The answer to reset begins after RST rises (ISO/IEC 7816-3 6.2.2, 8.2):
+/// a character the UART took in while RST was still low (the card's I/O settling
+/// to high after power-up) is no TS. Before, it was read as a broken TS: every
+/// class failed with a protocol error and the card was never powered.
+#[test]
+fn a_character_before_rst_rises_is_not_the_atr() {
+    let (dev, chip) = rig(Some(Card::new(Profile::t1())));
+    chip.borrow_mut().io_low_at_power_up = true;
+    poll(&dev);
+    let result = power_up(&dev);
+    assert_eq!(result.as_deref(), Ok(Profile::t1().atr().as_slice()));
+    assert_eq!(chip.borrow().vsel.len(), 1, "the first class answered");
+    assert!(chip.borrow().powered);
 }
 
 /// At most 9 600 etu between two ATR characters (ISO/IEC 7816-3 8.2): at 3.58 MHz
