@@ -31,7 +31,9 @@
 //! * a command writes exactly `encode`'s frame, and its outcome is the reference's:
 //!   the first answer with its command completed after it was sent (the call reads
 //!   nothing after it): its payload (`BufferTooSmall` when longer than the caller's
-//!   buffer), or an error answer's `status`; without one, `DeviceProtocolError` after
+//!   buffer), an error answer's `status`, or `DeviceProtocolError` for a frame
+//!   with its code and a wrong LRC (the answer broken on the line, which settles
+//!   it as any answer does); without one, `DeviceProtocolError` after
 //!   a read error, `IoTimeout` otherwise; `InvalidParameter` for a payload over
 //!   `MAX_PAYLOAD`, with nothing read or written. Power: the ATR when at most 33
 //!   bytes, `UnrecognizedMedia` when longer; power down takes any acknowledgement;
@@ -68,6 +70,10 @@ enum Reading {
         command: u8,
         payload: Vec<u8>,
     },
+    /// A whole frame with a wrong LRC, and the command byte of its header.
+    BadLrc {
+        command: u8,
+    },
     Broken(Error),
 }
 
@@ -88,9 +94,22 @@ impl Reading {
         }
     }
 
-    /// An answer to `command`: a frame with its code that is not a card event.
+    /// An answer to `command`: a frame with its code that is not a card event, or
+    /// a frame with its code and a wrong LRC (the answer, broken on the line).
     fn answers(&self, command: u8) -> bool {
-        matches!(self, Reading::Frame { command: c, .. } if *c == command) && self.event().is_none()
+        match self {
+            Reading::Frame { command: c, .. } => *c == command && self.event().is_none(),
+            Reading::BadLrc { command: c } => *c == command,
+            Reading::Broken(_) => false,
+        }
+    }
+
+    /// What the `Decoder` gives for it (a wrong LRC carries no command).
+    fn decoded(&self) -> Reading {
+        match self {
+            Reading::BadLrc { .. } => Reading::Broken(Error::BadLrc),
+            reading => reading.clone(),
+        }
     }
 }
 
@@ -127,7 +146,7 @@ fn reference(stream: &[u8]) -> Vec<(usize, Reading)> {
                 payload: frame[4..4 + len].to_vec(),
             }
         } else {
-            Reading::Broken(Error::BadLrc)
+            Reading::BadLrc { command }
         };
         readings.push((at, reading));
     }
@@ -161,7 +180,9 @@ fn check_decoder(stream: &[u8], readings: &[(usize, Reading)]) {
         };
         decoded.push((end, reading));
     }
-    assert_eq!(decoded, readings);
+    let expected: Vec<(usize, Reading)> =
+        readings.iter().map(|(at, r)| (*at, r.decoded())).collect();
+    assert_eq!(decoded, expected);
 }
 
 /// A call of the host.
@@ -322,6 +343,7 @@ impl<'r> Session<'r> {
                     Reading::Frame { payload, .. } => {
                         Err(alpar::status(payload.first().copied().unwrap_or(0)))
                     }
+                    Reading::BadLrc { .. } => Err(Failure::DeviceProtocolError),
                     Reading::Broken(_) => unreachable!("answers are frames"),
                 }
             }

@@ -14,6 +14,10 @@
 //! frame is 0. Payloads are at most [`MAX_PAYLOAD`] bytes. The chip may send
 //! `60 00 01 A0 xx LRC` at any time: card inserted (`xx` = 01) or removed (00);
 //! [`Reader`] turns these into [`CardEvent`]s, also while it waits for an answer.
+//! A frame with a wrong LRC is dropped; when its header repeats the command whose
+//! answer is awaited, it was that answer, broken on the line: the command fails at
+//! once with [`Failure::DeviceProtocolError`] (ALPAR has no way to ask for it
+//! again), rather than waiting out its time-out for an answer that already came.
 //!
 //! The link runs 8N1 at 38 400 bit/s after the chip's reset
 //! ([`cmd::SET_SERIAL_BAUD_RATE`] with code 06 switches it to 115 200). [`encode`] and
@@ -235,6 +239,12 @@ impl Decoder {
         }
     }
 
+    /// The command byte of the frame taken in last (the one [`Decoder::feed`]
+    /// just completed, valid or not).
+    fn last_command(&self) -> u8 {
+        self.buf[3]
+    }
+
     /// Take one byte. `Some(Ok(frame))` when it completes a valid frame,
     /// `Some(Err(_))` when it completes (or starts) a broken one, which is dropped;
     /// bytes before a start byte are skipped.
@@ -448,8 +458,10 @@ where
     ///
     /// Errors: an error answer's [`status`]; [`Failure::BufferTooSmall`], the
     /// answer's payload is longer than `reply`; [`Failure::IoTimeout`], no answer
-    /// within the time-out; [`Failure::DeviceProtocolError`], the UART reported a
-    /// receive error (before sending, while draining an owed answer, or after);
+    /// within the time-out; [`Failure::DeviceProtocolError`], the answer came with
+    /// a wrong LRC (a whole frame whose header repeats the command), or the UART
+    /// reported a receive error (before sending, while draining an owed answer, or
+    /// after);
     /// [`Failure::InvalidParameter`], `payload` is longer than [`MAX_PAYLOAD`]
     /// (nothing is read or sent); [`Failure::Unsuccessful`], the UART refused a byte
     /// to send.
@@ -524,8 +536,20 @@ where
     /// [`status`]. A card event it completes is held for [`Reader::poll`]; any
     /// other frame is skipped.
     fn receive(&mut self, byte: u8, reply: &mut [u8]) -> Option<Result<usize, Failure>> {
-        let Some(Ok(answer)) = self.decoder.feed(byte) else {
-            return None;
+        let answer = match self.decoder.feed(byte) {
+            Some(Ok(answer)) => answer,
+            // A whole frame with a wrong LRC: when its header repeats the owed
+            // command, that answer came, broken on the line; it will not come
+            // again, so it settles the wait with an error at once.
+            Some(Err(Error::BadLrc)) => {
+                let command = self.decoder.last_command();
+                if self.pending != (Pending::Answer { command }) {
+                    return None;
+                }
+                self.pending = Pending::Nothing;
+                return Some(Err(Failure::DeviceProtocolError));
+            }
+            _ => return None,
         };
         if let Some(event) = answer.card_event() {
             self.held.push(event);
@@ -791,6 +815,37 @@ mod tests {
         assert_eq!(reply, [0x01]);
         let reads = r.release().0.reads;
         assert!(reads <= 3 * (LATE_MS * 1000 / POLL_US + 1), "{reads} reads");
+    }
+
+    /// The answer comes with a wrong LRC: the command fails at once with a protocol
+    /// error, within the frame's reads, and nothing is owed, so the next command
+    /// sends at once (before, the broken answer was skipped like noise: the command
+    /// waited out its time-out, IoTimeout, and the next one a second time-out for
+    /// an answer that had come already). A broken frame with another command code
+    /// (here a card event's) is skipped: the answer after it is the command's.
+    #[test]
+    fn an_answer_with_a_wrong_lrc_fails_at_once() {
+        let own = answer_frame(true, cmd::CHECK_PRESENCE_CARD, &[0x01]);
+        let mut broken = answer_frame(true, cmd::CHECK_PRESENCE_CARD, &[0x00]);
+        broken[4] ^= 0x01;
+        let chip = TestChip::scripted(&[(1, 0, &broken), (2, 0, &own)]);
+        let mut r = reader(chip, LATE_MS);
+        let mut reply = [0u8; 1];
+        assert_eq!(
+            r.command(cmd::CHECK_PRESENCE_CARD, &[], &mut reply),
+            Err(Failure::DeviceProtocolError)
+        );
+        assert_eq!(r.uart.reads, broken.len() as u32, "read past the answer");
+        assert_eq!(r.command(cmd::CHECK_PRESENCE_CARD, &[], &mut reply), Ok(1));
+        assert_eq!(reply, [0x01]);
+        assert_eq!(r.uart.reads, (broken.len() + own.len()) as u32);
+        // A broken card event, then the answer.
+        let mut event = INSERTED;
+        event[5] ^= 0x01;
+        let stream: Vec<u8> = [&event[..], &own].concat();
+        let mut r = reader(TestChip::once(&stream), LATE_MS);
+        assert_eq!(r.command(cmd::CHECK_PRESENCE_CARD, &[], &mut reply), Ok(1));
+        assert_eq!(r.poll(), Ok(None));
     }
 
     /// A card swapped while an answer is awaited: poll reports the removal, then
