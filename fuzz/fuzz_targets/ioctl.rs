@@ -18,7 +18,8 @@
 //!   waits for the lock; card events, `process_events` and `cancel_tracking` from
 //!   inside a callback work;
 //! * the state machine stays consistent: card capabilities exist exactly in the
-//!   Negotiable and Specific states, Specific has a selected protocol;
+//!   Negotiable and Specific states, Specific has a selected protocol, and
+//!   ICC_PRESENCE agrees with the state (4, confiscated, only without a card);
 //! * tracking: every pending IS_PRESENT / IS_ABSENT is completed exactly once, with
 //!   success or cancelled, never while a library lock is held, and never two pend;
 //! * no lock is ever taken twice (the locks are `RefCell`s: re-entry panics instead
@@ -279,6 +280,22 @@ fn check_consistent(dev: &Dev) {
     if let Some(caps) = caps {
         assert_eq!(caps.selected.is_some(), state == CardState::Specific);
     }
+    // ICC_PRESENCE agrees with the state: 1 or 2 with a card, 0 or 4
+    // (confiscated) without.
+    let mut presence = [0u8; 1];
+    let tag = readerkit::attr::ICC_PRESENCE.to_le_bytes();
+    let outcome = dev.control(Ioctl::GetAttribute.code(), &tag, &mut presence);
+    assert_eq!(outcome.completion(), Some(Ok(1)));
+    let expected: &[u8] = match state {
+        CardState::Unknown | CardState::Absent => &[0, 4],
+        CardState::Present => &[1],
+        _ => &[2],
+    };
+    assert!(
+        expected.contains(&presence[0]),
+        "ICC_PRESENCE {} in state {state:?}",
+        presence[0]
+    );
 }
 
 fn last_error(dev: &Dev) -> u32 {
