@@ -255,15 +255,25 @@ mod tests {
             "cat runs until stdin closes"
         );
         assert_eq!(owned.state, State::Running);
+        let mut leftover = sleeper_in(owned.id());
         drop(owned.take_stdin());
+        // Bounded: a try_wait that never saw the end fails here, not hangs the run.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let status = loop {
             if let Some(status) = owned.try_wait().unwrap() {
                 break status;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cat still running 10 s after its stdin closed"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         };
         assert!(status.success(), "{status}");
         assert_eq!(owned.state, State::Reaped);
+        // The try_wait that saw the end killed what cat left in its group.
+        assert_eq!(killed_by(leftover.id()), Some(libc::SIGKILL));
+        leftover.wait().unwrap();
     }
 
     /// Once the child is reaped its pid may lead someone else's group. Stand-in
