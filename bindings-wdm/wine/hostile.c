@@ -21,9 +21,9 @@
  * handles, cancelled and re-issued while another thread moves the card; 4. TRANSMIT
  * headers that lie; 5. the storm again (CALLS/2 calls) while another thread puts the
  * reader to sleep and wakes it (the sample's power control, IOCTL_VREADER_POWER, at
- * random, the card sometimes moved during a sleep): then a request that needs the reader may also get ERROR_NOT_READY, the read-only
- * ones (GET_STATE, GET_ATTRIBUTE, GET_LAST_ERROR, GET_PERF_CNTR) may not; 6. a
- * handle closed with requests in flight.
+ * random, the card sometimes moved during a sleep): then a request that needs the
+ * reader may also get ERROR_NOT_READY, the read-only ones (GET_STATE, GET_ATTRIBUTE,
+ * GET_LAST_ERROR, GET_PERF_CNTR) may not; 6. a handle closed with requests in flight.
  */
 #include <windows.h>
 #include <winsmcrd.h>
