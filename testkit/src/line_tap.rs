@@ -314,7 +314,10 @@ impl Relay {
         locked(&self.shared.log).push(relayed);
     }
 
-    fn send_host(&mut self, bytes: &[u8]) {
+    /// Pass `bytes` on to the host, logged as `relayed` first: a test that has
+    /// read them from the host's side finds them in [`LineTap::log`].
+    fn send_host(&mut self, bytes: &[u8], relayed: Relayed) {
+        self.record(relayed);
         let _ = self.host.write_all(bytes);
     }
 
@@ -331,10 +334,9 @@ impl Relay {
         let bytes = unit_bytes(&unit);
         match (&mut plan, &unit) {
             (Plan::Holding, Unit::Movement(_)) => {
-                self.send_host(&bytes);
-                self.record(Relayed::FromReader(unit));
-                let _ = self.reader.write_all(&NAK_FRAME);
+                self.send_host(&bytes, Relayed::FromReader(unit));
                 self.record(Relayed::TapNak);
+                let _ = self.reader.write_all(&NAK_FRAME);
                 plan = Plan::Relay;
             }
             (
@@ -359,20 +361,22 @@ impl Relay {
                         }
                     };
                 if !picked {
-                    self.send_host(&bytes);
-                    self.record(Relayed::FromReader(unit));
+                    self.send_host(&bytes, Relayed::FromReader(unit));
                 } else {
                     match fault.action {
                         Action::Damage(at) => {
                             if let Some(sent) = damaged(&bytes, at) {
-                                self.send_host(&sent);
-                                self.record(Relayed::Damaged { read: bytes, sent });
-                            } else {
-                                self.send_host(&bytes);
-                                self.record(Relayed::NoSuchByte {
+                                let relayed = Relayed::Damaged {
                                     read: bytes,
+                                    sent: sent.clone(),
+                                };
+                                self.send_host(&sent, relayed);
+                            } else {
+                                let relayed = Relayed::NoSuchByte {
+                                    read: bytes.clone(),
                                     byte: at,
-                                });
+                                };
+                                self.send_host(&bytes, relayed);
                             }
                             plan = Plan::Relay;
                         }
@@ -384,10 +388,7 @@ impl Relay {
                     }
                 }
             }
-            _ => {
-                self.send_host(&bytes);
-                self.record(Relayed::FromReader(unit));
-            }
+            _ => self.send_host(&bytes, Relayed::FromReader(unit)),
         }
         *held = plan;
     }
