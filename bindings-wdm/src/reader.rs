@@ -6,6 +6,7 @@ use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Device, Outcome, ReaderFunctions};
 use readerkit::event::CardEvent;
 use readerkit::ioctl::{Ioctl, Request};
+use readerkit::part10;
 use readerkit::platform::{ContextId, Mutex, Platform};
 use readerkit::status::Status;
 use readerkit::trace::Level;
@@ -203,12 +204,15 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// as every request is (started, not removed: the remove lock is held while it
     /// runs) and its buffer checked as METHOD_BUFFERED, then `control.serve` runs
     /// instead of [`Device::control`], so the core's rules (the refusal of requests
-    /// while asleep among them) do not apply to it. Only a vendor code may be taken
-    /// this way: any other code is left to the core and the answer is
-    /// `Err(Status::InvalidParameter)`, nothing set.
+    /// while asleep among them) do not apply to it, and a failed one is not traced.
+    /// Only a vendor code outside PC/SC part 10's range may be taken this way (the
+    /// core answers functions 3400..=3655, feature discovery and the PIN pad, with
+    /// the driver's vendor callback: [`part10::FUNCTIONS`]); any other code is left
+    /// to the core and the answer is `Err(Status::InvalidParameter)`, nothing set.
     pub fn set_driver_control(&mut self, control: DriverControl<Self>) -> Result<(), Status> {
-        if !matches!(Ioctl::from_code(control.code), Some(Ioctl::Vendor(_))) {
-            return Err(Status::InvalidParameter);
+        match Ioctl::from_code(control.code) {
+            Some(Ioctl::Vendor(function)) if !part10::FUNCTIONS.contains(&function) => {}
+            _ => return Err(Status::InvalidParameter),
         }
         self.driver_control = Some(control);
         Ok(())

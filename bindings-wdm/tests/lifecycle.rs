@@ -524,6 +524,23 @@ fn a_driver_control_is_served_ahead_of_the_core_even_asleep() {
             "{code:#x} is no vendor code"
         );
     }
+    // PC/SC part 10's functions stay the core's (feature discovery, the PIN pad).
+    for function in [3400, 3406, 3407, 3418, 3655] {
+        let code = Ioctl::Vendor(function).code();
+        assert_eq!(
+            r.set_driver_control(DriverControl { code, serve }),
+            Err(Status::InvalidParameter),
+            "function {function} is part 10's"
+        );
+    }
+    let just_past = Ioctl::Vendor(3656).code();
+    assert_eq!(
+        r.set_driver_control(DriverControl {
+            code: just_past,
+            serve
+        }),
+        Ok(())
+    );
     assert_eq!(
         r.set_driver_control(DriverControl {
             code: POWER_CTL,

@@ -12,6 +12,9 @@ use crate::status::Failure;
 
 /// `CM_IOCTL_GET_FEATURE_REQUEST` / `IOCTL_SMARTCARD_GET_FEATURE_REQUEST` function.
 pub const FN_GET_FEATURE_REQUEST: u16 = 3400;
+/// The vendor functions PC/SC part 10 names: 3400 + a one-byte feature tag.
+pub const FUNCTIONS: core::ops::RangeInclusive<u16> =
+    FN_GET_FEATURE_REQUEST..=FN_GET_FEATURE_REQUEST + 0xFF;
 /// PC/SC part 10 feature tag `FEATURE_GET_TLV_PROPERTIES`.
 pub const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
 /// The control function announced for `FEATURE_GET_TLV_PROPERTIES` (3400 + tag).
