@@ -850,11 +850,11 @@ typedef struct {
   /*
    Optional (`NULL`: the hardware handles framing itself): the protocol now in
    force (`RK_PROTOCOL_T0` or `RK_PROTOCOL_T1`) and the card's extra guard time N
-   from TC1 in etu of the timing in force (255: the minimum, 12 etu for T=0,
-   11 etu for T=1; when the ATR indicates T=15, TC1 counts Fi/Di clock cycles
-   and N is their number of etu, rounded up). Called after `set_timing`
-   whenever a protocol is established, and before a PPS request with
-   `RK_PROTOCOL_NONE`: TC1's guard time applies to the PPS request too
+   from TC1 in etu of the timing in force (255: the minimum, 12 etu for T=0
+   and `RK_PROTOCOL_NONE`, 11 etu for T=1; when the ATR indicates T=15, TC1
+   counts Fi/Di clock cycles and N is their number of etu, rounded up). Called
+   after `set_timing` whenever a protocol is established, and before a PPS
+   request with `RK_PROTOCOL_NONE`: TC1's guard time applies to the PPS request too
    (ISO/IEC 7816-3 8.3), at the timing since the reset; keep the line's own
    turnaround until a protocol is established.
    */

@@ -72,9 +72,9 @@ pub trait Line {
 
     /// The protocol now in force and the card's extra guard time, for character
     /// framing: N (TC1) extra etu between characters sent to the card (255: the
-    /// minimum, 12 etu for T=0, 11 etu for T=1; with T=15 in the ATR, TC1
-    /// converted from Fi/Di clock cycles, see [`Framing::extra_guard_n`]), and
-    /// the protocol's turnaround rules
+    /// minimum, 12 etu for T=0 and the PPS exchange, 11 etu for T=1; with T=15 in
+    /// the ATR, TC1 converted from Fi/Di clock cycles, see
+    /// [`Framing::extra_guard_n`]), and the protocol's turnaround rules
     /// (T=0: 16 etu before sending after receiving; T=1: BGT, 22 etu). Called after
     /// [`Line::set_timing`] whenever a protocol is established, and before a PPS
     /// request with no protocol yet ([`Framing::protocol`] `None`): the guard time
@@ -97,7 +97,8 @@ pub struct Framing {
     /// turnaround.
     pub protocol: Option<Protocol>,
     /// Extra guard time N from TC1, in etu of the timing in force (0 if absent;
-    /// 255 = minimum guard time). When the ATR indicates T=15, TC1's N counts
+    /// 255 = minimum guard time: 12 etu per character for T=0 and with no protocol
+    /// yet, 11 etu for T=1). When the ATR indicates T=15, TC1's N counts
     /// Fi/Di clock cycles, not etu (ISO/IEC 7816-3:2006 8.3): this is then N
     /// converted, rounded up ([`CardCapabilities::extra_guard_n_at`]).
     pub extra_guard_n: u8,
