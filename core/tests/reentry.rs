@@ -75,6 +75,8 @@ enum Inside {
     CancelTracking,
     /// The card is pulled and another one inserted.
     Replace,
+    /// The card is pulled, another one inserted and pulled out again.
+    SwapOut,
 }
 
 /// The device a driver of platform `P` serves.
@@ -89,6 +91,7 @@ struct Driver<P: Platform + 'static> {
     inside_power: Inside,
     inside_transmit: Inside,
     inside_set_protocol: Inside,
+    inside_confiscate: Inside,
     /// The next POWER / TRANSMIT callback fails with this status (after its
     /// `inside_*` action), as a driver does when the card leaves mid-exchange.
     power_fails: Option<Failure>,
@@ -152,6 +155,11 @@ impl<P: Platform + 'static> Driver<P> {
                 dev.card_inserted();
                 dev.process_events();
             }
+            Inside::SwapOut => {
+                dev.card_removed();
+                dev.card_inserted();
+                dev.card_removed();
+            }
         }
     }
 }
@@ -208,6 +216,12 @@ fn eject<P: Platform + 'static>(_: &mut Driver<P>) -> Result<(), Failure> {
     Ok(())
 }
 
+fn confiscate<P: Platform + 'static>(d: &mut Driver<P>) -> Result<(), Failure> {
+    let inside = core::mem::replace(&mut d.inside_confiscate, Inside::Nothing);
+    d.run(inside);
+    Ok(())
+}
+
 fn vendor<P: Platform + 'static>(
     _: &mut Driver<P>,
     _: u32,
@@ -228,6 +242,7 @@ fn new_device<P: Platform + 'static>(platform: P) -> Arc<Device<P, Driver<P>>> {
         card_tracking: Some(tracking::<P> as _),
         vendor_ioctl: Some(vendor::<P> as _),
         eject: Some(eject::<P> as _),
+        confiscate: Some(confiscate::<P> as _),
         ..ReaderFunctions::NONE
     };
     let driver = Driver {
@@ -235,6 +250,7 @@ fn new_device<P: Platform + 'static>(platform: P) -> Arc<Device<P, Driver<P>>> {
         inside_power: Inside::Nothing,
         inside_transmit: Inside::Nothing,
         inside_set_protocol: Inside::Nothing,
+        inside_confiscate: Inside::Nothing,
         power_fails: None,
         transmit_fails: None,
         outcomes: Vec::new(),
@@ -565,6 +581,38 @@ fn a_card_replaced_during_the_callback_records_nothing_and_a_failure_is_invalid_
             "the new card's state is not the old card's protocol"
         );
         assert_eq!(dev.card_capabilities(), None);
+    });
+}
+
+/// `SCARD_ATTR_ICC_PRESENCE` 4 says that the last card left by CONFISCATE and
+/// none came in since: also when the driver reports the confiscated card leaving
+/// during its callback (nothing recorded, 4), but not when another card came in
+/// during the callback and was pulled out again by hand (0; before, the request
+/// set 4 after the insertion had cleared it).
+#[test]
+fn a_card_inserted_during_a_confiscation_is_not_the_confiscated_one() {
+    hang_guarded("confiscation", || {
+        let dev = hosted();
+        let presence = || {
+            let mut out = [0u8; 1];
+            let tag = readerkit::attr::ICC_PRESENCE.to_le_bytes();
+            let outcome = dev.control(Ioctl::GetAttribute.code(), &tag, &mut out);
+            assert_eq!(status(outcome), Status::Success);
+            out[0]
+        };
+        let confiscate = |inside| {
+            dev.with_driver(|d| d.inside_confiscate = inside);
+            status(dev.control(Ioctl::Confiscate.code(), &[], &mut []))
+        };
+        dev.card_inserted();
+        assert_eq!(confiscate(Inside::Remove), Status::Success);
+        assert_eq!(dev.state(), CardState::Absent);
+        assert_eq!(presence(), 4, "the driver's own removal: confiscated");
+        dev.card_inserted();
+        assert_eq!(presence(), 2);
+        assert_eq!(confiscate(Inside::SwapOut), Status::Success);
+        assert_eq!(dev.state(), CardState::Absent);
+        assert_eq!(presence(), 0, "the last card was pulled out by hand");
     });
 }
 

@@ -845,9 +845,12 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             let done = self.settle(&seen, result, record, |()| Ok(0))?;
             if matches!(request, Request::Confiscate) {
                 // Gone by confiscation, whether this request's record or the
-                // driver's own removal event took it out (not if a card came
-                // in meanwhile).
-                self.card.lock(|c| c.confiscated = !c.state.card_present());
+                // driver's own removal event took it out; not if a card came in
+                // since the request looked (also one taken out again by hand,
+                // or one inserted by another thread after `settle`).
+                self.card.lock(|c| {
+                    c.confiscated = c.insertions == seen.insertions && !c.state.card_present();
+                });
             }
             Ok(done)
         })
