@@ -581,7 +581,11 @@ fn set_framing_applies_tc1_n_and_the_protocol_turnaround() {
         // N = 255: the minimum guard time, nothing added to the 12-etu frame.
         assert_eq!(send_one(line, Some(Protocol::T1), 255), plain);
         assert_eq!(line.framing(), (255, 22));
-        // No protocol yet (the PPS request): TC1's N, the board's turnaround.
+        // No protocol yet (the PPS request): TC1's N, the board's turnaround, not
+        // the last protocol's (T=0's 16 etu, put in force first).
+        send_one(line, Some(Protocol::T0), 0);
+        assert_eq!(line.framing(), (0, 16));
+        assert_ne!(Config::new(3_580).turnaround_etu, 16);
         assert_eq!(send_one(line, None, 10), guarded);
         assert_eq!(line.framing(), (10, Config::new(3_580).turnaround_etu));
     });
