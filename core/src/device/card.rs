@@ -46,8 +46,6 @@ pub(super) struct Snapshot {
     pub(super) state: CardState,
     pub(super) card: Option<CardCapabilities>,
     pub(super) generation: u32,
-    /// [`CardSlot::insertions`].
-    pub(super) insertions: u32,
     /// [`CardSlot::confiscated`].
     pub(super) confiscated: bool,
 }
@@ -88,7 +86,6 @@ impl CardSlot {
             state: self.state,
             card: self.card.clone(),
             generation: self.generation,
-            insertions: self.insertions,
             confiscated: self.confiscated,
         }
     }

@@ -825,6 +825,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             if !seen.state.card_present() {
                 return Err(Status::NoMedia);
             }
+            // A card inserted after this count is not the one the callback moves
+            // (read here, not kept in every request's snapshot: stack).
+            let insertions = self.card.lock(|c| c.insertions);
             let result = callback(&mut ex.driver).map_err(Status::from);
             let record = |c: &mut CardSlot, result: Result<(), Status>| {
                 result?;
@@ -846,10 +849,10 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             if matches!(request, Request::Confiscate) {
                 // Gone by confiscation, whether this request's record or the
                 // driver's own removal event took it out; not if a card came in
-                // since the request looked (also one taken out again by hand,
+                // since the callback started (also one taken out again by hand,
                 // or one inserted by another thread after `settle`).
                 self.card.lock(|c| {
-                    c.confiscated = c.insertions == seen.insertions && !c.state.card_present();
+                    c.confiscated = c.insertions == insertions && !c.state.card_present();
                 });
             }
             Ok(done)
