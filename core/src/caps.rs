@@ -349,11 +349,11 @@ mod tests {
 
     /// The card's capabilities for `atr` (hex, TCK appended when `tck`).
     fn card(atr: &str, tck: bool) -> CardCapabilities {
-        let mut bytes = readerkit_testkit::hex::parse(atr);
-        if tck {
-            let tck = bytes[1..].iter().fold(0, |a, b| a ^ b);
-            bytes.push(tck);
-        }
+        let bytes = if tck {
+            crate::atr::with_tck(atr)
+        } else {
+            readerkit_testkit::hex::parse(atr)
+        };
         let atr = Atr::parse(&bytes).unwrap();
         assert_eq!(
             atr.tck(),

@@ -84,7 +84,7 @@ use readerkit_testkit::hex::parse as parse_hex;
 
 /// Hex words to bytes with the right TCK appended, for the tests.
 #[cfg(test)]
-fn with_tck(s: &str) -> std::vec::Vec<u8> {
+pub(crate) fn with_tck(s: &str) -> std::vec::Vec<u8> {
     let mut v = parse_hex(s);
     let tck = v[1..].iter().fold(0, |a, b| a ^ b);
     v.push(tck);
