@@ -174,7 +174,10 @@ impl Timing {
     /// Character guard time (from the leading edge of one character to the next) in
     /// microseconds, for extra guard time `n` (TC1) under `protocol_t1`:
     /// 12 etu + N·F/D clock cycles, or for N = 255 the minimum, 12 etu (T=0) or
-    /// 11 etu (T=1) (ISO/IEC 7816-3:2006 clause 8.3).
+    /// 11 etu (T=1) (ISO/IEC 7816-3:2006 clause 8.3). That is TC1's N when T=15 is
+    /// absent from the ATR; with T=15, N·Fi/Di cycles: pass
+    /// [`CardCapabilities::extra_guard_n_at`](crate::caps::CardCapabilities::extra_guard_n_at)
+    /// (N in etu of this timing).
     pub const fn guard_time_us(&self, n: u8, protocol_t1: bool) -> u32 {
         self.etu_to_us(guard_time_etu(n, protocol_t1))
     }
@@ -210,7 +213,9 @@ impl Timing {
 }
 
 /// Character guard time in etu for extra guard time `n`, rounded up (see
-/// [`Timing::guard_time_us`] for the exact value in µs).
+/// [`Timing::guard_time_us`] for the exact value in µs). `n` counts etu: when the
+/// ATR indicates T=15, TC1 counts Fi/Di clock cycles instead and is converted first
+/// ([`CardCapabilities::extra_guard_n_at`](crate::caps::CardCapabilities::extra_guard_n_at)).
 pub const fn guard_time_etu(n: u8, protocol_t1: bool) -> u32 {
     match (n, protocol_t1) {
         (255, true) => 11,
