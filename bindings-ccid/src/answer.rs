@@ -168,20 +168,13 @@ impl Answer {
             }
             _ => [self.status_byte(), self.error, self.specific],
         };
-        let [l0, l1, l2, l3] = length.to_le_bytes();
-        let [s0, s1, s2] = specific;
-        [
+        message::header(
             self.kind.message_type(),
-            l0,
-            l1,
-            l2,
-            l3,
+            length,
             self.slot,
             self.seq,
-            s0,
-            s1,
-            s2,
-        ]
+            specific,
+        )
     }
 }
 

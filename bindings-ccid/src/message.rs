@@ -177,8 +177,21 @@ impl<T: AsRef<[u8]>> Message<T> {
     }
 }
 
-/// Write a header into `out[..10]`: `message_type`, `length` (of `abData`), `slot`,
-/// `seq` and the three specific bytes. `None` if `out` is shorter than 10 bytes.
+/// The 10-byte header: `message_type`, `length` (of `abData`, bytes), `slot`,
+/// `seq` and the three specific bytes. The one place the layout is written.
+pub const fn header(
+    message_type: u8,
+    length: u32,
+    slot: u8,
+    seq: u8,
+    specific: [u8; 3],
+) -> [u8; HEADER_LEN] {
+    let [l0, l1, l2, l3] = length.to_le_bytes();
+    let [s0, s1, s2] = specific;
+    [message_type, l0, l1, l2, l3, slot, seq, s0, s1, s2]
+}
+
+/// Write [`header`] into `out[..10]`. `None` if `out` is shorter than 10 bytes.
 pub fn emit_header(
     out: &mut [u8],
     message_type: u8,
@@ -187,12 +200,8 @@ pub fn emit_header(
     seq: u8,
     specific: [u8; 3],
 ) -> Option<()> {
-    let header = out.get_mut(..HEADER_LEN)?;
-    header[0] = message_type;
-    header[1..5].copy_from_slice(&length.to_le_bytes());
-    header[5] = slot;
-    header[6] = seq;
-    header[7..].copy_from_slice(&specific);
+    out.get_mut(..HEADER_LEN)?
+        .copy_from_slice(&header(message_type, length, slot, seq, specific));
     Some(())
 }
 

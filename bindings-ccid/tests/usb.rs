@@ -540,7 +540,7 @@ fn run_port(
             continue;
         };
         let answer_len = reader.handle(&message[..len], &mut answer).unwrap_or(0);
-        while !port.borrow_mut().finish(&mut answer, answer_len) {
+        while !port.borrow_mut().finish(&answer, answer_len) {
             bus.pump();
         }
     }
@@ -851,6 +851,28 @@ fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
     p.host_sends(&message(0x65, 6, &[]));
     assert!(p.answer_at_once());
     assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]);
+}
+
+/// A command that completes although a PC_to_RDR_Abort came for it meanwhile
+/// (the card answered before the line looked): its answer, the ATR, goes out
+/// rewritten as CMD_ABORTED (no data, `bError` FF, the card bits kept), and the
+/// queued Abort runs next.
+#[test]
+fn port_sends_a_completed_but_aborted_commands_answer_as_cmd_aborted() {
+    let mut p = PlainPort::new();
+    p.host_sends(&message(0x62, 1, &[]));
+    let power_on = p.take();
+    p.host_sends(&message(0x72, 2, &[]));
+    assert!(p.port.stopping(), "the Abort stops the power on");
+    let mut answer = [0u8; 271];
+    let len = p.reader.handle(&power_on, &mut answer).unwrap();
+    assert!(len > 10, "the ATR: {:02X?}", &answer[..len]);
+    assert!(p.port.finish(&answer, len));
+    p.pump();
+    assert_eq!(p.sent(), [0x80, 0, 0, 0, 0, 0, 1, 0x40, 0xFF, 0]);
+    let abort = p.take();
+    p.answer(&abort, &mut [0u8; 271]);
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 2, 0, 0, 0]);
 }
 
 /// A runner that has no answer to hand back (here its answer buffer is too

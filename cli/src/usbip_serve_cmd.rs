@@ -475,10 +475,10 @@ impl Link<'_, '_> {
                 Err(_) => return,
             }
         }
-        if let Some(mut answer) = self.answer.take() {
+        if let Some(answer) = self.answer.take() {
             let len = answer.len();
             // Orphaned: `finish` drops it.
-            self.host.class_mut().finish(&mut answer, len);
+            self.host.class_mut().finish(&answer, len);
         }
         self.stop.clear();
         if self.args.trace {
@@ -598,9 +598,9 @@ impl Link<'_, '_> {
                 self.stop.stop();
             }
             let mut moved = false;
-            if let Some(mut answer) = self.answer.take() {
+            if let Some(answer) = self.answer.take() {
                 let len = answer.len();
-                if port.finish(&mut answer, len) {
+                if port.finish(&answer, len) {
                     self.stop.clear();
                     moved = true;
                 } else {

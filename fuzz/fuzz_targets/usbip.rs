@@ -196,7 +196,7 @@ fuzz_target!(|data: &[u8]| {
         let mut waiting = None;
         drive(host, rest, piece, |port| {
             if let Some(len) = waiting {
-                if !port.finish(&mut answer, len) {
+                if !port.finish(&answer, len) {
                     return false;
                 }
                 waiting = None;

@@ -19,7 +19,7 @@
 //!         // The card line's wait calls usb.poll(&mut [&mut port]), and
 //!         // port.time_extension(m) when the card asks for more time.
 //!         let n = reader.handle(&message[..len], &mut answer).unwrap_or(0);
-//!         while !port.finish(&mut answer, n) {
+//!         while !port.finish(&answer, n) {
 //!             usb.poll(&mut [&mut port]);
 //!         }
 //!     }
@@ -177,11 +177,11 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
-    /// runner has no answer) goes out, as CMD_ABORTED if it was stopped (then
-    /// `answer` is rewritten), or nowhere if its host has gone
-    /// ([`CcidPort::disown`]). Nothing past `len` is read. `false` while
-    /// bulk-IN is busy: poll the bus and call again.
-    pub fn finish(&mut self, answer: &mut [u8], len: usize) -> bool {
+    /// runner has no answer) goes out, as CMD_ABORTED if it was stopped
+    /// (rewritten in the bulk-IN buffer; `answer` is only read), or nowhere if
+    /// its host has gone ([`CcidPort::disown`]). Nothing past `len` is read.
+    /// `false` while bulk-IN is busy: poll the bus and call again.
+    pub fn finish(&mut self, answer: &[u8], len: usize) -> bool {
         let (slot, owned) = match self.job {
             Job::Running { slot, .. } => (slot, true),
             Job::Orphaned { slot } => (slot, false),
@@ -206,17 +206,21 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     }
 
     /// Send the answer of the command that ended as `finish` says.
-    fn send_answer(&mut self, answer: &mut [u8], len: usize, finish: Finish) {
-        let mut len = len.min(answer.len()).min(N);
-        match finish {
-            Finish::Completed => {}
-            Finish::Aborted if len > 0 => len = busy::answer_aborted(answer).unwrap_or(len),
-            Finish::Aborted => {}
+    fn send_answer(&mut self, answer: &[u8], len: usize, finish: Finish) {
+        let len = len.min(answer.len()).min(N);
+        let len = match finish {
+            Finish::Completed | Finish::Aborted => len,
             // Its host has gone: nothing goes out (the job is orphaned then, so
             // this is not reached; matched for the build to check it).
             Finish::Disowned => return,
-        }
-        self.pipe.outgoing[..len].copy_from_slice(&answer[..len]);
+        };
+        let outgoing = &mut self.pipe.outgoing;
+        outgoing[..len].copy_from_slice(&answer[..len]);
+        let len = match finish {
+            // Rewritten where it goes out (`outgoing` holds `N` >= 10 bytes).
+            Finish::Aborted if len > 0 => busy::abort_answer(outgoing),
+            _ => len,
+        };
         self.pipe.send(len);
     }
 
@@ -253,8 +257,14 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
         };
         let pipe = &mut self.pipe;
         let message = pipe.incoming.get(..len).unwrap_or(&[]);
-        let answered = handle(message, &mut pipe.outgoing[..]).unwrap_or(0);
-        pipe.send(answered);
+        match handle(message, &mut pipe.outgoing[..]) {
+            Ok(answered) => pipe.send(answered),
+            // No header (the pipe completes no message shorter than one):
+            // nothing to answer, dropped as `take` drops it. Never too small:
+            // the bulk-IN buffer holds `N` bytes, a header at least
+            // (`CcidPort::send_header` checks it when the program is built).
+            Err(HandleError::Truncated | HandleError::AnswerTooSmall) => {}
+        }
         pipe.consume();
         true
     }
@@ -269,10 +279,16 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
         if !self.pipe.can_send() {
             return false;
         }
-        let answer = Answer::time_extension(slot, seq, multiplier);
-        let len = answer.emit(0, &mut self.pipe.outgoing).unwrap_or(0);
-        self.pipe.send(len);
-        len > 0
+        self.send_header(Answer::time_extension(slot, seq, multiplier).header());
+        true
+    }
+
+    /// Send a 10-byte answer without data.
+    fn send_header(&mut self, header: [u8; HEADER_LEN]) {
+        const { assert!(N >= HEADER_LEN, "a message buffer holds a header") };
+        // In bounds: the assertion above.
+        self.pipe.outgoing[..HEADER_LEN].copy_from_slice(&header);
+        self.pipe.send(HEADER_LEN);
     }
 
     /// `true` while the running command is being stopped by an ABORT, or
@@ -350,13 +366,12 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
                 // command runs shows at once), not as the last answer said.
                 // (`SlotCards::answer_busy` spelled out: the USB firmware's
                 // stack is 16 B smaller, and flash 112 B, this way.)
-                // Busy only for a message the gate read a header from.
-                let slot = Message::new_checked(message).map_or(0, |m| m.slot());
-                let icc = self.cards.icc_status(slot);
-                let mut reply = [0u8; HEADER_LEN];
-                let answer_len = busy::answer_busy(message, icc, &mut reply).unwrap_or(0);
-                self.pipe.outgoing[..answer_len].copy_from_slice(&reply[..answer_len]);
-                self.pipe.send(answer_len);
+                // Unchecked: the gate answers Busy only for a message it read
+                // a header from (`Gate::admit`).
+                let header = Message::new_unchecked(message);
+                let icc = self.cards.icc_status(header.slot());
+                let reply = busy::busy_header(&header, icc);
+                self.send_header(reply);
                 self.pipe.consume();
             }
             Admission::Abort => {
