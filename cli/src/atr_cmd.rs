@@ -242,16 +242,19 @@ struct Figures {
     bgt_us: u32,
 }
 
-fn figures(t: &Timing, p: &Parameters) -> Figures {
+/// The figures at `t` of a card announcing `p`, whose ATR indicates T=15 or not
+/// (`t15`: TC1 then counts Fi/Di clock cycles, converted to etu of `t`).
+fn figures(t: &Timing, p: &Parameters, t15: bool) -> Figures {
     let fi_f = timing::clock_rate_conversion(p.fi).map_or(timing::F_DEFAULT, |r| r.f);
     let t1 = p.default_protocol_number() == 1;
+    let n = p.extra_guard_n_at(t15, t);
     Figures {
         f: t.f,
         d: t.d,
         etu_ns: t.etu_ns(),
         baud: t.baud(),
-        guard_etu: timing::guard_time_etu(p.n, t1),
-        guard_us: t.guard_time_us(p.n, t1),
+        guard_etu: timing::guard_time_etu(n, t1),
+        guard_us: t.guard_time_us(n, t1),
         guard_t1_us: t.guard_time_us(p.n, true),
         wwt_us: t.t0_waiting_time_us(p.wi, fi_f),
         cwt_us: t.t1_character_waiting_time_us(p.cwi),
@@ -336,6 +339,7 @@ struct AtrJson<'a> {
 fn json<'a>(atr: &Atr, clock_khz: u32, identification: Option<&'a Identification>) -> AtrJson<'a> {
     let p = atr.parameters();
     let a = atr.analysis();
+    let t15 = atr.indicates_t15();
     let rate = timing::clock_rate_conversion(p.fi);
     let (specific, spec_t, implicit, can_change) = match p.mode {
         Mode::Specific {
@@ -354,8 +358,8 @@ fn json<'a>(atr: &Atr, clock_khz: u32, identification: Option<&'a Identification
     let initial_is_card = card.is_some() && p.ta1_applies_at_once();
     let timing = TimingJson {
         clock_khz,
-        default: figures(&Timing::default_at(clock_khz), &p),
-        card: card.map(|card| figures(&card, &p)),
+        default: figures(&Timing::default_at(clock_khz), &p, t15),
+        card: card.map(|card| figures(&card, &p, t15)),
         initial: if initial_is_card { "card" } else { "default" },
     };
     let characters = atr
@@ -363,7 +367,7 @@ fn json<'a>(atr: &Atr, clock_khz: u32, identification: Option<&'a Identification
         .map(|c| CharacterJson {
             name: format!("T{}{}", c.kind.letter(), c.group),
             byte: c.byte,
-            meaning: meaning_text(&c),
+            meaning: meaning_text(&c, t15),
             counts: c.counts,
             reserved: c.flags.iter().map(Flags::name).collect(),
         })
@@ -414,6 +418,7 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
     let mut s = String::new();
     let p = atr.parameters();
     let a = atr.analysis();
+    let t15 = atr.indicates_t15();
     let _ = writeln!(s, "ATR: {}", hex(atr.as_bytes(), " "));
     let _ = writeln!(
         s,
@@ -433,7 +438,11 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
     );
     for c in atr.characters() {
         let (i, letter, b) = (c.group, c.kind.letter(), c.byte);
-        let _ = writeln!(s, "  T{letter}({i}) = {b:02X} --> {}", meaning_text(&c));
+        let _ = writeln!(
+            s,
+            "  T{letter}({i}) = {b:02X} --> {}",
+            meaning_text(&c, t15)
+        );
         if c.kind == Kind::Td {
             // Group i + 1 follows.
             s.push_str("-----\n");
@@ -509,8 +518,8 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
             let _ = writeln!(s, "  WARNING: above the card's f(max) of {fmax} kHz");
         }
     }
-    let default = figures(&Timing::default_at(clock_khz), &p);
-    let card = Timing::from_indices(p.fi, p.di, clock_khz).map(|t| figures(&t, &p));
+    let default = figures(&Timing::default_at(clock_khz), &p, t15);
+    let card = Timing::from_indices(p.fi, p.di, clock_khz).map(|t| figures(&t, &p, t15));
     let head_card = match &card {
         Some(c) => format!("card Fi/Di: F={} D={}", c.f, c.d),
         None => "card Fi/Di: reserved".to_string(),
@@ -530,11 +539,22 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         format!("{:.3} us", f64::from(f.etu_ns) / 1000.0)
     });
     row(&mut s, "bit rate", &|f| format!("{} bit/s", f.baud));
-    row(
-        &mut s,
-        &format!("guard time ({} etu)", default.guard_etu),
-        &|f| format!("{} us", f.guard_us),
-    );
+    // With T=15, TC1 counts Fi/Di cycles: as many etu as each column's F/D makes
+    // of them, shown in each cell when the columns differ.
+    if card
+        .as_ref()
+        .is_none_or(|c| c.guard_etu == default.guard_etu)
+    {
+        row(
+            &mut s,
+            &format!("guard time ({} etu)", default.guard_etu),
+            &|f| format!("{} us", f.guard_us),
+        );
+    } else {
+        row(&mut s, "guard time", &|f| {
+            format!("{} etu = {} us", f.guard_etu, f.guard_us)
+        });
+    }
     if p.n == 255 && t0 && t1 && p.default_protocol_number() != 1 {
         row(&mut s, "guard time T=1 (11 etu)", &|f| {
             format!("{} us", f.guard_t1_us)
@@ -571,7 +591,8 @@ fn ms(us: u32) -> String {
 
 /// What one interface character means, for a human: the core's interpretation in
 /// words, with its reserved values marked.
-fn meaning_text(c: &Character) -> String {
+/// `t15`: the ATR indicates T=15, so TC1 counts Fi/Di clock cycles.
+fn meaning_text(c: &Character, t15: bool) -> String {
     let rfu = |flag: Flags, text: &'static str| if c.flags.contains(flag) { text } else { "" };
     let ignored = |what: &str| {
         if c.counts {
@@ -588,6 +609,9 @@ fn meaning_text(c: &Character) -> String {
         ),
         Meaning::ExtraGuardTime { n: 255 } => {
             "Extra guard time: N = 255 (minimum: 12 etu for T=0, 11 etu for T=1)".to_string()
+        }
+        Meaning::ExtraGuardTime { n } if t15 => {
+            format!("Extra guard time: N = {n} x Fi/Di clock cycles (T=15 indicated)")
         }
         Meaning::ExtraGuardTime { n } => format!("Extra guard time: N = {n} etu"),
         Meaning::SpecificMode {

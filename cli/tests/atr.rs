@@ -404,3 +404,56 @@ fn what_atr_analysis_prints_for_ta1_and_tb1() {
     );
     assert_eq!(characters[0]["reserved"][0], "deprecated_tb1");
 }
+
+/// T=0, TA1 = 41 (Fi 4: F 1116, Di 1), TC1 = 05 and T=15 indicated (TD2 = 1F, TA3 =
+/// 07): TC1 counts 5 × 1116 clock cycles (ISO/IEC 7816-3:2006 8.3), 15 etu at the
+/// default F 372 (the core's caps unit test has the same 15) and 5 etu at F 1116.
+const T15_TC1_5: &str = "3B D0 41 05 80 1F 07 0C";
+
+#[test]
+fn tc1_counts_fi_di_cycles_when_t15_is_indicated() {
+    let j = ok(&["--no-list", T15_TC1_5]);
+    assert_has(&j, json!({"fi": 4, "di": 1, "n": 5, "tck": "ok"}));
+    let t = j.at("timing");
+    let (default, card) = (t.at("default"), t.at("card"));
+    // 12 etu + 15 etu at F 372, 12 etu + 5 etu at F 1116: 5 580 cycles either way.
+    assert_eq!(default.num("guard_etu"), 27);
+    assert_eq!(card.num("guard_etu"), 17);
+    // 27 × 372 / 3.58 MHz = 2 805.6 µs; 17 × 1116 / 3.58 MHz = 5 299.4 µs (rounded up).
+    assert_eq!(default.num("guard_us"), 2806);
+    assert_eq!(card.num("guard_us"), 5300);
+    let characters = j.at("characters").as_array().unwrap();
+    assert_eq!(characters[1]["name"], "TC1");
+    assert_eq!(
+        characters[1]["meaning"],
+        "Extra guard time: N = 5 x Fi/Di clock cycles (T=15 indicated)"
+    );
+
+    let text = assert_success(&run(&["atr", "--no-list", T15_TC1_5]));
+    assert_contains_all(
+        &text,
+        &[
+            "TC(1) = 05 --> Extra guard time: N = 5 x Fi/Di clock cycles (T=15 indicated)",
+            "27 etu = 2806 us",
+            "17 etu = 5300 us",
+        ],
+    );
+    assert!(!text.contains("guard time (27 etu)"), "{text}");
+}
+
+#[test]
+fn tc1_counts_etu_without_t15() {
+    // The same ATR without TD2's T=15: N is 5 etu of whichever F/D is in force.
+    let j = ok(&["--no-list", "3B 50 41 05"]);
+    let t = j.at("timing");
+    assert_eq!(t.at("default").num("guard_etu"), 17);
+    assert_eq!(t.at("card").num("guard_etu"), 17);
+    let text = assert_success(&run(&["atr", "--no-list", "3B 50 41 05"]));
+    assert_contains_all(
+        &text,
+        &[
+            "TC(1) = 05 --> Extra guard time: N = 5 etu",
+            "guard time (17 etu)",
+        ],
+    );
+}

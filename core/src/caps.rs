@@ -251,32 +251,14 @@ impl CardCapabilities {
     }
 
     /// The extra guard time of TC1 as whole etu under `timing` (the N a [`Line`]
-    /// adds after each character it sends, 255 for the minimum guard time).
-    ///
-    /// ISO/IEC 7816-3:2006 8.3: GT = 12 etu + R × N / f, where R = F / D, the
-    /// integers of the etu in force, when T=15 is absent from the ATR, but
-    /// R = Fi / Di, TA1's, when T=15 is present. Then N × (Fi / Di) clock cycles
-    /// are rounded up to etu of `timing` (never shorter than the card asks), at
-    /// most 254.
+    /// adds after each character it sends, 255 for the minimum guard time):
+    /// [`Parameters::extra_guard_n_at`] for this card's ATR, which counts N in
+    /// Fi/Di clock cycles when the ATR indicates T=15 (ISO/IEC 7816-3:2006 8.3).
     ///
     /// [`Line`]: crate::line::Line
     pub fn extra_guard_n_at(&self, timing: &Timing) -> u8 {
-        let p = &self.parameters;
-        let t15 = self.atr.groups().any(|g| g.protocol() == Some(15));
-        let card_rate = crate::timing::clock_rate_conversion(p.fi)
-            .zip(crate::timing::baud_rate_adjustment(p.di));
-        match (p.n, t15, card_rate) {
-            (0 | 255, _, _) | (_, false, _) | (_, true, None) => p.n,
-            (n, true, Some((rate, di))) => {
-                // N × Fi / Di cycles over F / D cycles per etu; in 32 bits: at
-                // most 254 × 2048 × 255 over 64 × 65 535.
-                let cycles_num = u32::from(n) * u32::from(rate.f) * u32::from(timing.d.max(1));
-                let etu_den = u32::from(di) * u32::from(timing.f.max(1));
-                let etu = cycles_num.div_ceil(etu_den).min(254);
-                // At most 254: fits.
-                u8::try_from(etu).unwrap_or(254)
-            }
-        }
+        self.parameters
+            .extra_guard_n_at(self.atr.indicates_t15(), timing)
     }
 }
 

@@ -71,7 +71,9 @@ pub struct Parameters {
     pub fi: u8,
     /// Baud rate adjustment index Di from TA1 (default 1).
     pub di: u8,
-    /// Extra guard time N from TC1, in etu (default 0; 255 = minimum guard time).
+    /// Extra guard time N from TC1 (default 0; 255 = minimum guard time): etu of
+    /// the timing in force, or Fi/Di clock cycles when the ATR indicates T=15
+    /// ([`Parameters::extra_guard_n_at`] gives it in etu).
     pub n: u8,
     /// T=0 waiting time integer WI from TC2 (default 10).
     pub wi: u8,
@@ -270,6 +272,32 @@ impl Parameters {
             false => None,
         };
         card.unwrap_or(Timing::default_at(clock_khz))
+    }
+
+    /// TC1's extra guard time N as whole etu of `timing` (the N a line adds after
+    /// each character it sends; 255 for the minimum guard time), for an ATR that
+    /// indicates T=15 or not ([`Atr::indicates_t15`](super::Atr::indicates_t15)).
+    ///
+    /// ISO/IEC 7816-3:2006 8.3: GT = 12 etu + R × N / f, where R = F / D, the
+    /// integers of the etu in force, when T=15 is absent from the ATR, but
+    /// R = Fi / Di, TA1's, when T=15 is present. Then N × (Fi / Di) clock cycles
+    /// are rounded up to etu of `timing` (never shorter than the card asks), at
+    /// most 254; 0 and 255 stay, and so does N with a reserved Fi or Di.
+    pub fn extra_guard_n_at(&self, t15_indicated: bool, timing: &Timing) -> u8 {
+        let card_rate =
+            timing::clock_rate_conversion(self.fi).zip(timing::baud_rate_adjustment(self.di));
+        match (self.n, t15_indicated, card_rate) {
+            (0 | 255, _, _) | (_, false, _) | (_, true, None) => self.n,
+            (n, true, Some((rate, di))) => {
+                // N × Fi / Di cycles over F / D cycles per etu; in 32 bits: at
+                // most 254 × 2048 × 255 over 64 × 65 535.
+                let cycles_num = u32::from(n) * u32::from(rate.f) * u32::from(timing.d.max(1));
+                let etu_den = u32::from(di) * u32::from(timing.f.max(1));
+                let etu = cycles_num.div_ceil(etu_den).min(254);
+                // At most 254: fits.
+                u8::try_from(etu).unwrap_or(254)
+            }
+        }
     }
 }
 

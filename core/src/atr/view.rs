@@ -188,6 +188,12 @@ impl Atr {
         Characters::new(self.groups())
     }
 
+    /// Whether a TD announces T=15 (global interface bytes follow), which makes
+    /// TC1 count Fi/Di clock cycles ([`Parameters::extra_guard_n_at`]).
+    pub fn indicates_t15(&self) -> bool {
+        self.groups().any(|g| g.protocol() == Some(15))
+    }
+
     /// Derive the card's parameters.
     pub fn parameters(&self) -> Parameters {
         Parameters::derive(self.characters())
