@@ -15,14 +15,14 @@ use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::client::{apdu, control, power_up, select};
 use readerkit_testkit::sim::line_device;
 
-/// The simulated card's line, keeping the first-byte time limit of every
-/// receive once a protocol is established (after `set_framing`), the last
-/// framing, and every send with the framing in force for it (`None`: none set
-/// since the reset); with `atr`, the line reports that ATR instead of the card's.
+/// The simulated card's line, keeping the last framing since the reset or the
+/// deactivation, the first-byte time limit of every receive while that framing
+/// has a protocol, and every send with the framing in force for it (`None`: none
+/// set since the reset); with `atr`, the line reports that ATR instead of the
+/// card's.
 #[derive(Debug)]
 struct Timed {
     line: SimLine,
-    established: bool,
     first_us: Vec<u32>,
     framing: Option<Framing>,
     sent: Vec<(Vec<u8>, Option<Framing>)>,
@@ -33,7 +33,6 @@ impl Timed {
     fn new(profile: Profile) -> Timed {
         Timed {
             line: SimLine::holding(Some(Card::new(profile))),
-            established: false,
             first_us: Vec::new(),
             framing: None,
             sent: Vec::new(),
@@ -44,7 +43,6 @@ impl Timed {
 
 impl Line for Timed {
     fn reset(&mut self, reset: Reset, atr: &mut AtrBuffer) -> Result<(), Failure> {
-        self.established = false;
         self.framing = None;
         self.line.reset(reset, atr)?;
         if let Some(bytes) = &self.atr {
@@ -55,7 +53,7 @@ impl Line for Timed {
     }
 
     fn deactivate(&mut self) -> Result<(), Failure> {
-        self.established = false;
+        self.framing = None;
         self.line.deactivate()
     }
 
@@ -65,7 +63,7 @@ impl Line for Timed {
     }
 
     fn receive(&mut self, buf: &mut [u8], first_us: u32, next_us: u32) -> Result<usize, Failure> {
-        if self.established {
+        if self.framing.is_some_and(|f| f.protocol.is_some()) {
             self.first_us.push(first_us);
         }
         self.line.receive(buf, first_us, next_us)
@@ -76,7 +74,6 @@ impl Line for Timed {
     }
 
     fn set_framing(&mut self, framing: Framing) -> Result<(), Failure> {
-        self.established = framing.protocol.is_some();
         self.framing = Some(framing);
         self.line.set_framing(framing)
     }
