@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Context, Error, Protocols, Scope, ShareMode, State};
 use readerkit_testkit::hex;
+use readerkit_testkit::memory::with_tck;
 use readerkit_testkit::pcsc::{connect, disconnect, reader, reader_state, step, tx};
 use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
 use vpcd_peer::{ATR_A, Peer, echo_answer, echo_command};
@@ -28,9 +29,7 @@ const SPEC: &str = "RK SPEC 00 00";
 /// An ATR `3B 90 TA1 11 01 TCK`: T=1 only (TD1 = 11, TA2 present), TA2 = 01
 /// (specific mode in T=1 with TA1's parameters).
 fn specific_atr(ta1: u8) -> Vec<u8> {
-    let mut atr = vec![0x3B, 0x90, ta1, 0x11, 0x01];
-    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
-    atr
+    with_tck([0x3B, 0x90, ta1, 0x11, 0x01, 0x00]).to_vec()
 }
 
 /// A virtual card answering `atr` and echo commands, counting the command APDUs
