@@ -255,7 +255,7 @@ fn figures(t: &Timing, p: &Parameters, t15: bool) -> Figures {
         baud: t.baud(),
         guard_etu: timing::guard_time_etu(n, t1),
         guard_us: t.guard_time_us(n, t1),
-        guard_t1_us: t.guard_time_us(p.n, true),
+        guard_t1_us: t.guard_time_us(n, true),
         wwt_us: t.t0_waiting_time_us(p.wi, fi_f),
         cwt_us: t.t1_character_waiting_time_us(p.cwi),
         bwt_us: t.t1_block_waiting_time_us(p.bwi, 1),
