@@ -61,10 +61,12 @@ fn fuzz_untrusted_timing(data: &[u8]) {
         );
         let _ = t.t1_block_guard_time_us();
         // Exact (nothing saturates on the way to a shorter time), capped at
-        // u32::MAX: against the value in 128 bits.
-        let (f, d, bwi) = (u128::from(f), u128::from(d), d.min(15));
-        let cycles = (11 * f + (1u128 << bwi) * 960 * 372 * d) * 255;
-        let exact = (cycles * 1_000).div_ceil(d * u128::from(clock));
+        // u32::MAX: against the value in 128 bits. The input byte `d` serves as
+        // the BWI too.
+        let bwi = d.min(15);
+        let (f_wide, d_wide) = (u128::from(f), u128::from(d));
+        let cycles = (11 * f_wide + (1u128 << bwi) * 960 * 372 * d_wide) * 255;
+        let exact = (cycles * 1_000).div_ceil(d_wide * u128::from(clock));
         assert_eq!(
             u128::from(t.t1_block_waiting_time_us(bwi, 255)),
             exact.min(u128::from(u32::MAX)),
