@@ -507,27 +507,28 @@ pub unsafe extern "C" fn IFDHPowerICC(
         }
         let mut atr = [0u8; 33];
         let result = request(reader, Request::Power(action), &mut atr);
-        if AtrLength.is_null() {
-            return if result.is_ok() {
-                IFD_SUCCESS
-            } else {
-                IFD_COMMUNICATION_ERROR
-            };
-        }
-        // SAFETY: non-null and valid (caller's contract).
-        let length = unsafe { &mut *AtrLength };
-        let room = *length as usize;
-        *length = 0;
-        match result {
+        // The power-down pcscd may ask with a NULL `AtrLength` gets the same code
+        // as one with a length (nothing to copy either way).
+        let length = if AtrLength.is_null() {
+            None
+        } else {
+            // SAFETY: non-null and valid (caller's contract).
+            Some(unsafe { &mut *AtrLength })
+        };
+        let room = length.as_ref().map_or(0, |l| **l as usize);
+        let mut told = 0;
+        let code = match result {
             Ok(0) => IFD_SUCCESS,
             Ok(n) => {
+                // A power-up or reset has a non-null `Atr` and `AtrLength` (above).
                 if Atr.is_null() || room < n {
-                    return IFD_ERROR_INSUFFICIENT_BUFFER;
+                    IFD_ERROR_INSUFFICIENT_BUFFER
+                } else {
+                    // SAFETY: Atr is non-null and holds room >= n bytes.
+                    unsafe { std::ptr::copy_nonoverlapping(atr.as_ptr(), Atr, n) };
+                    told = n as DWORD;
+                    IFD_SUCCESS
                 }
-                // SAFETY: Atr is non-null and holds room >= n bytes.
-                unsafe { std::ptr::copy_nonoverlapping(atr.as_ptr(), Atr, n) };
-                *length = n as DWORD;
-                IFD_SUCCESS
             }
             Err(Status::NoMedia) => IFD_ICC_NOT_PRESENT,
             Err(status) => {
@@ -537,7 +538,11 @@ pub unsafe extern "C" fn IFDHPowerICC(
                 );
                 IFD_ERROR_POWER_ACTION
             }
+        };
+        if let Some(length) = length {
+            *length = told;
         }
+        code
     })
 }
 

@@ -554,3 +554,32 @@ fn a_reset_looking_first_leaves_the_swap_to_the_polling_thread() {
         assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS);
     }
 }
+
+/// A power-down asked with a NULL `AtrLength` gets the code the same request with
+/// a length gets: success with a card, "not present" without one.
+#[test]
+fn a_power_down_answers_alike_with_or_without_a_length() {
+    let lun: DWORD = 0x00B5_0000;
+    assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
+    let power_down = |with_length: bool| {
+        let mut len: DWORD = 33;
+        let length = if with_length {
+            &mut len as *mut DWORD
+        } else {
+            null_mut()
+        };
+        // SAFETY: `length` is NULL or a valid DWORD; a power-down writes no ATR.
+        let rc = unsafe { IFDHPowerICC(lun, IFD_POWER_DOWN, null_mut(), length) };
+        (rc, len)
+    };
+    power_up(lun).unwrap();
+    assert_eq!(power_down(false).0, IFD_SUCCESS);
+    power_up(lun).unwrap();
+    assert_eq!(power_down(true), (IFD_SUCCESS, 0));
+    assert_eq!(slot_switch(lun, 0), IFD_SUCCESS);
+    let without = power_down(false).0;
+    assert_eq!(power_down(true), (without, 0));
+    assert_eq!(without, IFD_ICC_NOT_PRESENT);
+    // SAFETY: a plain call with a registered Lun.
+    unsafe { assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS) };
+}
