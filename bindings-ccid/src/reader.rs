@@ -421,12 +421,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let data = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
         match command {
             Command::IccPowerOn { voltage } => self.power_on(device, voltage, data),
-            Command::IccPowerOff => {
-                match device.power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]) {
-                    Ok(_) | Err(Status::NoMedia) => Ok(done(0)),
-                    Err(status) => Err(SlotError::from_status(status)),
-                }
-            }
+            Command::IccPowerOff => power_off(device),
             Command::GetSlotStatus => Ok(done(0)),
             Command::XfrBlock {
                 bwi,
@@ -486,15 +481,9 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 }
                 Ok(done(0))
             }
-            Command::SetDataRateAndClock { .. } => {
-                // The reader chooses clock and rate itself (PPS); it answers with
-                // the values in force.
-                let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
-                let out = data.get_mut(..8).ok_or(SlotError::XfrOverrun)?;
-                out[..4].copy_from_slice(&card.timing.clock_khz.to_le_bytes());
-                out[4..].copy_from_slice(&card.timing.baud().to_le_bytes());
-                Ok(done(8))
-            }
+            // The reader chooses clock and rate itself (PPS); it answers with the
+            // values in force.
+            Command::SetDataRateAndClock { .. } => rate_and_clock(device, data),
         }
     }
 
@@ -554,15 +543,10 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 answer.get_mut(HEADER_LEN..).unwrap_or(&mut []),
             );
         }
-        let (card, protocol) = self.protocol_in_force(device, state)?;
+        let protocol = self.selected_protocol(device, state)?;
         if self.config.level == ExchangeLevel::Tpdu && protocol == Protocol::T1 {
             let reply = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
-            let access = self.line_access.ok_or(SlotError::CommandNotSupported)?;
-            let len = device.with_driver(|driver| match access(driver) {
-                Some(line) => tpdu::relay_t1_block(line, &card, bwi, apdu, reply),
-                None => Err(SlotError::CommandNotSupported),
-            })?;
-            return Ok(done(len));
+            return self.relay_t1(device, bwi, apdu, reply);
         }
         // The response lands after the 8-byte SCARD_IO_REQUEST header, which starts
         // 8 bytes before abData: exactly where the answer wants it.
@@ -612,7 +596,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         if icc_status(state) != IccStatus::PresentActive {
             return Err(SlotError::IccMute);
         }
-        let (_, protocol) = self.protocol_in_force(device, state)?;
+        let protocol = self.selected_protocol(device, state)?;
         let chaining = self.chaining_mut()?;
         let (command, output) = if whole {
             (data, chaining.output())
@@ -652,14 +636,62 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         device: &Device<P, D, EVENTS>,
         state: CardState,
     ) -> Result<(CardCapabilities, Protocol), SlotError> {
+        self.select_if_negotiable(device, state)?;
+        in_force(device)
+    }
+
+    /// [`CcidReader::protocol_in_force`] without the card's capabilities: no
+    /// copy of them in the frames of XfrBlock's exchange, which run the card
+    /// line's callbacks (the example firmware's stack, size-check.sh).
+    fn selected_protocol(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        state: CardState,
+    ) -> Result<Protocol, SlotError> {
+        self.select_if_negotiable(device, state)?;
+        protocol_in_force(device)
+    }
+
+    /// Select the reader's best protocol (with PPS as the core decides) for a
+    /// card in `state` unless one is in force already.
+    fn select_if_negotiable(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        state: CardState,
+    ) -> Result<(), SlotError> {
         if state != CardState::Specific {
             device
-                .select_protocol(self.descriptor().protocol_mask())
+                .select_protocol(self.protocol_mask())
                 .map_err(|_| SlotError::IccProtocolNotSupported)?;
         }
-        let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
-        let protocol = card.selected.ok_or(SlotError::IccMute)?;
-        Ok((card, protocol))
+        Ok(())
+    }
+
+    /// The protocols of the class descriptor. Out of line: the descriptor is
+    /// off the stack before the protocol's selection runs the card line.
+    #[inline(never)]
+    fn protocol_mask(&self) -> ProtocolMask {
+        self.descriptor().protocol_mask()
+    }
+
+    /// A T=1 block from the host relayed to the card at the TPDU level, the
+    /// card's block into `reply`. Out of line, with its own copy of the card's
+    /// capabilities: not in the frame of an APDU exchange.
+    #[inline(never)]
+    fn relay_t1(
+        &self,
+        device: &Device<P, D, EVENTS>,
+        bwi: u8,
+        block: &[u8],
+        reply: &mut [u8],
+    ) -> Result<Done, SlotError> {
+        let (card, _) = in_force(device)?;
+        let access = self.line_access.ok_or(SlotError::CommandNotSupported)?;
+        let len = device.with_driver(|driver| match access(driver) {
+            Some(line) => tpdu::relay_t1_block(line, &card, bwi, block, reply),
+            None => Err(SlotError::CommandNotSupported),
+        })?;
+        Ok(done(len))
     }
 
     /// PC_to_RDR_Secure: the operation must be one the reader declared; the card
@@ -861,6 +893,49 @@ fn fail(mut reply: Answer, error: SlotError, out: &mut [u8]) -> usize {
         reply.specific = 0;
     }
     reply.emit(0, out).unwrap_or(0)
+}
+
+/// The capabilities of the card and the protocol in force (IccMute if none).
+fn in_force<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+) -> Result<(CardCapabilities, Protocol), SlotError> {
+    let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+    let protocol = card.selected.ok_or(SlotError::IccMute)?;
+    Ok((card, protocol))
+}
+
+/// The protocol in force ([`in_force`]). Out of line: the card's capabilities
+/// it reads stay off its caller's frame.
+#[inline(never)]
+fn protocol_in_force<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+) -> Result<Protocol, SlotError> {
+    in_force(device).map(|(_, protocol)| protocol)
+}
+
+/// IccPowerOff: the card powered down (done too when there is none). Out of
+/// line: its ATR buffer stays off the frame of the other commands.
+#[inline(never)]
+fn power_off<P: Platform, D, const E: usize>(device: &Device<P, D, E>) -> Result<Done, SlotError> {
+    match device.power_card(PowerAction::PowerDown, &mut [0; ATR_BUFFER_LEN]) {
+        Ok(_) | Err(Status::NoMedia) => Ok(done(0)),
+        Err(status) => Err(SlotError::from_status(status)),
+    }
+}
+
+/// SetDataRateAndClock's answer: the clock (kHz) and data rate (bit/s) in
+/// force, 8 bytes into `data`. Out of line: the card's capabilities it reads
+/// stay off the frame of the other commands.
+#[inline(never)]
+fn rate_and_clock<P: Platform, D, const E: usize>(
+    device: &Device<P, D, E>,
+    data: &mut [u8],
+) -> Result<Done, SlotError> {
+    let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
+    let out = data.get_mut(..8).ok_or(SlotError::XfrOverrun)?;
+    out[..4].copy_from_slice(&card.timing.clock_khz.to_le_bytes());
+    out[4..].copy_from_slice(&card.timing.baud().to_le_bytes());
+    Ok(done(8))
 }
 
 fn need_card<P: Platform, D, const E: usize>(device: &Device<P, D, E>) -> Result<(), SlotError> {

@@ -641,6 +641,10 @@ impl AtrShape {
     /// Complete once [`Atr::parse`] finds no announced character missing (its
     /// `Truncated`), with the class indicator of its parameters; a TS that is no TS
     /// ends it too (nothing it announces counts: the core refuses the ATR).
+    /// Out of line: the parsed ATR and its parameters take stack only while it
+    /// runs, not in [`Interface::capture_atr`]'s frame while that waits for the
+    /// card's next byte (the example firmware's stack, size-check.sh).
+    #[inline(never)]
     fn of(prefix: &[u8]) -> AtrShape {
         match Atr::parse(prefix) {
             Err(atr::Error::Truncated { .. }) => AtrShape {

@@ -551,7 +551,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// to sleep meanwhile (see [`Device::serialized_as`]).
     fn serialized<R>(
         &self,
-        f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
+        f: impl FnOnce(&mut Exclusive<D>, &Snapshot) -> Result<R, Status>,
     ) -> Result<R, Status> {
         self.serialized_as(Caller::Client, f)
     }
@@ -564,7 +564,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     fn serialized_as<R>(
         &self,
         caller: Caller,
-        f: impl FnOnce(&mut Exclusive<D>, Snapshot) -> Result<R, Status>,
+        f: impl FnOnce(&mut Exclusive<D>, &Snapshot) -> Result<R, Status>,
     ) -> Result<R, Status> {
         self.serial(|ex| {
             if self.refused_asleep(caller) {
@@ -574,7 +574,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             // completion they make is delivered after it is released.
             self.apply_events();
             let snapshot = self.card.lock(|c| c.snapshot());
-            let result = f(ex, snapshot);
+            let result = f(ex, &snapshot);
             if let Err(status) = result {
                 self.last_error.store(status.to_win32(), Ordering::Release);
             }
@@ -614,6 +614,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         })
     }
 
+    #[inline(never)]
     fn get_attribute(&self, tag: u32, output: &mut [u8]) -> Result<usize, Status> {
         let (snapshot, atr) = self.card.lock(|c| (c.snapshot(), c.atr.clone()));
         attributes::read(
@@ -690,6 +691,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         }
     }
 
+    #[inline(never)]
     fn power(
         &self,
         caller: Caller,
@@ -704,47 +706,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             let mut atr = AtrBuffer::new();
             let asked = driver_power_action(action, seen.state);
             let result = callback(&mut ex.driver, asked, &mut atr).map_err(Status::from);
-            let record = |c: &mut CardSlot, result| {
-                match (action, result) {
-                    (_, Err(status)) => {
-                        c.power_off(&self.reader);
-                        Err(status)
-                    }
-                    (PowerAction::PowerDown, Ok(())) => {
-                        c.power_off(&self.reader);
-                        Ok(None)
-                    }
-                    (PowerAction::ColdReset | PowerAction::WarmReset, Ok(())) => {
-                        c.forget_card(CardState::Powered);
-                        match usable_atr(&atr) {
-                            Ok(parsed) => {
-                                let caps = CardCapabilities::new(parsed, &self.reader);
-                                c.state = match caps.selected {
-                                    Some(_) => CardState::Specific,
-                                    None => CardState::Negotiable,
-                                };
-                                c.atr = atr.clone();
-                                c.card = Some(caps);
-                                Ok(Some(atr.len()))
-                            }
-                            Err(status) => {
-                                // Keep the raw ATR for GET_ATTRIBUTE; the card stays
-                                // powered but unusable.
-                                c.atr = atr.clone();
-                                Err(status)
-                            }
-                        }
-                    }
-                }
-            };
-            // The card changed during the callback: its answer only, checked.
-            let unrecorded = |()| match action {
-                PowerAction::PowerDown => Ok(None),
-                PowerAction::ColdReset | PowerAction::WarmReset => {
-                    usable_atr(&atr).map(|_| Some(atr.len()))
-                }
-            };
-            match self.settle(&seen, result, record, unrecorded)? {
+            match self.settle_power(seen, action, &atr, result)? {
                 None => Ok(0),
                 Some(len) => {
                     output[..len].copy_from_slice(&atr);
@@ -754,6 +716,66 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         })
     }
 
+    /// [`Device::settle`] for a power request whose callback returned
+    /// `result` with the card's answer in `atr`: a reset's ATR parsed and
+    /// recorded with the card's capabilities, a power-down or a failure
+    /// recorded as the card unpowered. `Some(len)`: the ATR's length, to copy
+    /// out. Out of line: the parsed ATR and the capabilities built from it take
+    /// stack only after the callback has returned, not in [`Device::power`]'s
+    /// frame while the callback runs (the example firmware's stack,
+    /// size-check.sh).
+    #[inline(never)]
+    fn settle_power(
+        &self,
+        seen: &Snapshot,
+        action: PowerAction,
+        atr: &AtrBuffer,
+        result: Result<(), Status>,
+    ) -> Result<Option<usize>, Status> {
+        let record = |c: &mut CardSlot, result| {
+            match (action, result) {
+                (_, Err(status)) => {
+                    c.power_off(&self.reader);
+                    Err(status)
+                }
+                (PowerAction::PowerDown, Ok(())) => {
+                    c.power_off(&self.reader);
+                    Ok(None)
+                }
+                (PowerAction::ColdReset | PowerAction::WarmReset, Ok(())) => {
+                    c.forget_card(CardState::Powered);
+                    match usable_atr(atr) {
+                        Ok(parsed) => {
+                            let caps = CardCapabilities::new(parsed, &self.reader);
+                            c.state = match caps.selected {
+                                Some(_) => CardState::Specific,
+                                None => CardState::Negotiable,
+                            };
+                            c.atr = atr.clone();
+                            c.card = Some(caps);
+                            Ok(Some(atr.len()))
+                        }
+                        Err(status) => {
+                            // Keep the raw ATR for GET_ATTRIBUTE; the card stays
+                            // powered but unusable.
+                            c.atr = atr.clone();
+                            Err(status)
+                        }
+                    }
+                }
+            }
+        };
+        // The card changed during the callback: its answer only, checked.
+        let unrecorded = |()| match action {
+            PowerAction::PowerDown => Ok(None),
+            PowerAction::ColdReset | PowerAction::WarmReset => {
+                usable_atr(atr).map(|_| Some(atr.len()))
+            }
+        };
+        self.settle(seen, result, record, unrecorded)
+    }
+
+    #[inline(never)]
     fn set_protocol(&self, mask: ProtocolMask, output: &mut [u8]) -> Result<usize, Status> {
         let callback = self.functions.set_protocol.ok_or(Status::NotSupported)?;
         self.serialized(|ex, seen| {
@@ -783,11 +805,12 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 c.state = CardState::Specific;
                 Ok(())
             };
-            self.settle(&seen, result, record, |_| Ok(()))?;
+            self.settle(seen, result, record, |_| Ok(()))?;
             write_u32(output, protocol.bit())
         })
     }
 
+    #[inline(never)]
     fn transmit(&self, request: Transmit<'_>, output: &mut [u8]) -> Result<usize, Status> {
         let callback = self.functions.transmit.ok_or(Status::NotSupported)?;
         self.serialized(|ex, seen| {
@@ -808,7 +831,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 settings: ex.settings,
                 deactivation: Deactivation::default(),
             };
-            let len = self.send_to_card(callback, &mut ex.driver, &seen, &call, reply)?;
+            let len = self.send_to_card(callback, &mut ex.driver, seen, &call, reply)?;
             header[..4].copy_from_slice(&selected.bit().to_le_bytes());
             header[4..].copy_from_slice(&(ioctl::IO_REQUEST_LEN as u32).to_le_bytes());
             Ok(ioctl::IO_REQUEST_LEN + len)
@@ -845,7 +868,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             };
             // A driver that reports the card leaving (ejected, confiscated) during
             // its callback: done, the events already moved the state.
-            let done = self.settle(&seen, result, record, |()| Ok(0))?;
+            let done = self.settle(seen, result, record, |()| Ok(0))?;
             if matches!(request, Request::Confiscate) {
                 // Gone by confiscation, whether this request's record or the
                 // driver's own removal event took it out; not if a card came in
@@ -859,6 +882,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         })
     }
 
+    #[inline(never)]
     fn vendor(&self, code: u32, input: &[u8], output: &mut [u8]) -> Result<usize, Status> {
         if let Some((pad, handler)) = self.pin_pad
             && let Some(answer) = handler(self, &pad, code, input, output)
@@ -954,7 +978,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 settings: ex.settings,
                 deactivation: Deactivation::default(),
             };
-            self.send_to_card(callback, &mut ex.driver, &seen, &call, output)
+            self.send_to_card(callback, &mut ex.driver, seen, &call, output)
         })
     }
 
