@@ -259,15 +259,26 @@ fn get_challenge(seq: u8) -> Vec<u8> {
     message(0x6F, seq, &apdu::get_challenge(8))
 }
 
-/// The card powered and set to T=0 (the answers checked).
-fn power_on_t0(port: &mut std::fs::File, seq: u8) {
+/// The card powered (IccPowerOn `seq`) and set to T=`protocol`, 0 or 1
+/// (SetParameters `seq + 1`: [`set_t0`] or [`set_t1`]); the answers checked:
+/// each with its bSeq and no error, the Parameters answer's bProtocolNum the
+/// protocol.
+fn power_on_and_set(port: &mut std::fs::File, protocol: u8, seq: u8) {
     send_echoed(port, &power_on(seq));
     let atr = read_message(port);
     assert_eq!(atr[6..9], [seq, 0x00, 0x00], "powered: {atr:02X?}");
-    send_echoed(port, &set_t0(seq + 1));
+    let set = match protocol {
+        0 => set_t0(seq + 1).to_vec(),
+        _ => set_t1(seq + 1).to_vec(),
+    };
+    send_echoed(port, &set);
     let parameters = read_message(port);
     assert_eq!(parameters[..1], [0x82], "{parameters:02X?}");
-    assert_eq!(parameters[6..9], [seq + 1, 0x00, 0x00], "{parameters:02X?}");
+    assert_eq!(
+        parameters[6..10],
+        [seq + 1, 0x00, 0x00, protocol],
+        "T={protocol}: {parameters:02X?}"
+    );
 }
 
 /// Start a slow command and wait for its first time request (the GemPC Twin's
@@ -367,7 +378,7 @@ fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     assert_eq!(abort_status[..1], [0x81], "{abort_status:02X?}");
     assert_eq!(abort_status[6..9], [7, 0x00, 0x00], "{abort_status:02X?}");
 
-    power_on_t0(&mut port, 8);
+    power_on_and_set(&mut port, 0, 8);
     start_slow_command(&mut port, &get_challenge(10));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [0x81; NULLS - 1], "time requests");
@@ -491,7 +502,7 @@ fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
     firmware.control("slow 5");
     firmware.wait_console("slow card: 5 NULL bytes");
     let mut port = open_raw(&firmware.path);
-    power_on_t0(&mut port, 1);
+    power_on_and_set(&mut port, 0, 1);
     start_slow_command(&mut port, &get_challenge(3));
     // Nothing sent since the echo: the NAK gets nothing (not the parameters
     // answer, bSeq 2), so the next frame is the echo of the slot status.
@@ -548,21 +559,6 @@ fn set_t1(seq: u8) -> [u8; 17] {
     ]
 }
 
-/// The card powered and set to T=1 (the answers checked).
-fn power_on_t1(port: &mut std::fs::File, seq: u8) {
-    send_echoed(port, &power_on(seq));
-    let atr = read_message(port);
-    assert_eq!(atr[6..9], [seq, 0x00, 0x00], "powered: {atr:02X?}");
-    send_echoed(port, &set_t1(seq + 1));
-    let parameters = read_message(port);
-    assert_eq!(parameters[..1], [0x82], "{parameters:02X?}");
-    assert_eq!(
-        parameters[6..10],
-        [seq + 1, 0x00, 0x00, 1],
-        "T=1: {parameters:02X?}"
-    );
-}
-
 /// A T=1 block (NAD 0, LRC) with `pcb` and `inf` in an XfrBlock for slot 0.
 fn t1_block(seq: u8, pcb: u8, inf: &[u8]) -> Vec<u8> {
     message(0x6F, seq, &t1::block(pcb, inf))
@@ -582,7 +578,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
     firmware.control("wtx 3");
     firmware.wait_console("wtx card: S(WTX) x3");
     let mut port = open_raw(&firmware.path);
-    power_on_t1(&mut port, 1);
+    power_on_and_set(&mut port, 1, 1);
 
     // TPDU level: GET CHALLENGE in an I-block; the card's answer is S(WTX).
     send_echoed(&mut port, &t1_block(3, 0x00, &apdu::get_challenge(8)));
@@ -615,7 +611,7 @@ fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
         [0x83, 0, 0, 0, 0, 0, 5, 0, 0],
         "{switched:02X?}"
     );
-    power_on_t1(&mut port, 6);
+    power_on_and_set(&mut port, 1, 6);
     send_echoed(&mut port, &get_challenge(8));
     let (requests, answer) = read_answer(&mut port);
     assert_eq!(requests, [0x83], "the time request for S(WTX) x3");
