@@ -342,6 +342,21 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         self.dispatch(message, answer, Some(keypad))
     }
 
+    /// [`CcidReader::handle`] for a message whose header was read already
+    /// ([`Message::new_checked`]; the USB port's `CcidPort::take` hands over
+    /// such a message) into an answer buffer of `N` bytes, `N` at least a
+    /// header (checked when the program is built): neither [`HandleError`] can
+    /// happen, so it cannot fail. Returns the answer's length (a header's at
+    /// least).
+    pub fn respond<const N: usize>(
+        &mut self,
+        message: &Message<&[u8]>,
+        answer: &mut [u8; N],
+    ) -> usize {
+        const { assert!(N >= HEADER_LEN, "an answer buffer holds a header") };
+        self.answer(message, answer, None)
+    }
+
     fn dispatch(
         &mut self,
         message: &[u8],
@@ -352,6 +367,17 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         if answer.len() < HEADER_LEN {
             return Err(HandleError::AnswerTooSmall);
         }
+        Ok(self.answer(&message, answer, keypad))
+    }
+
+    /// The answer to `message` (its header read) in `answer` (a header long at
+    /// least): its length.
+    fn answer(
+        &mut self,
+        message: &Message<&[u8]>,
+        answer: &mut [u8],
+        keypad: Option<&mut dyn Keypad>,
+    ) -> usize {
         // No answer is longer than `dwMaxCCIDMessageLength`, whatever room the
         // transport gives: a host reads no more than the descriptor promised.
         let room = answer.len().min(self.config.max_message_len as usize);
@@ -369,11 +395,11 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         };
         let Some(device) = self.slots.get(usize::from(slot)) else {
             reply.specific = clock_status(reply.icc);
-            return Ok(fail(
+            return fail(
                 reply,
                 SlotError::BadField(message::field::SLOT as u8),
                 answer,
-            ));
+            );
         };
         if let Some(state) = self.state.get_mut(usize::from(slot)) {
             state.last_seq = seq;
@@ -382,7 +408,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let result = if message.check_len().is_err() || too_long {
             Err(SlotError::BadField(message::field::LENGTH as u8))
         } else {
-            Command::parse(&message).and_then(|command| self.execute(slot, command, answer, keypad))
+            Command::parse(message).and_then(|command| self.execute(slot, command, answer, keypad))
         };
         reply.icc = host_icc_status(device);
         match result {
@@ -391,15 +417,15 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 if kind == AnswerKind::SlotStatus {
                     reply.specific = clock_status(reply.icc);
                 }
-                Ok(reply
+                reply
                     .emit(done.data_len, answer)
-                    .unwrap_or_else(|| fail(reply, SlotError::XfrOverrun, answer)))
+                    .unwrap_or_else(|| fail(reply, SlotError::XfrOverrun, answer))
             }
             Err(error) => {
                 if kind == AnswerKind::SlotStatus {
                     reply.specific = clock_status(reply.icc);
                 }
-                Ok(fail(reply, error, answer))
+                fail(reply, error, answer)
             }
         }
     }
@@ -628,21 +654,12 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         })
     }
 
-    /// The card's capabilities and protocol for an exchange with the card in
-    /// `state` (active): the protocol is selected first (the reader's best, with
-    /// PPS as the core decides) unless one is in force already.
-    fn protocol_in_force(
-        &self,
-        device: &Device<P, D, EVENTS>,
-        state: CardState,
-    ) -> Result<(CardCapabilities, Protocol), SlotError> {
-        self.select_if_negotiable(device, state)?;
-        in_force(device)
-    }
-
-    /// [`CcidReader::protocol_in_force`] without the card's capabilities: no
-    /// copy of them in the frames of XfrBlock's exchange, which run the card
-    /// line's callbacks (the example firmware's stack, size-check.sh).
+    /// The protocol for an exchange with the card in `state` (active): the
+    /// protocol is selected first (the reader's best, with PPS as the core
+    /// decides) unless one is in force already. Without the card's
+    /// capabilities ([`in_force`]): no copy of them in the frames of XfrBlock's
+    /// exchange, which run the card line's callbacks (the example firmware's
+    /// stack, size-check.sh).
     fn selected_protocol(
         &self,
         device: &Device<P, D, EVENTS>,
@@ -721,7 +738,8 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         // The structure is checked before the protocol is selected: a refused
         // command changes nothing.
         secure::check(data)?;
-        let (card, protocol) = self.protocol_in_force(device, state)?;
+        self.select_if_negotiable(device, state)?;
+        let (card, protocol) = in_force(device)?;
         let command = match secure::prepare(data, keypad) {
             Ok(command) => command,
             Err(Refusal::Failed(error)) => return Err(error),

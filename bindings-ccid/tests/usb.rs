@@ -536,10 +536,10 @@ fn run_port(
     let (mut message, mut answer) = ([0u8; 271], [0u8; 271]);
     for _ in 0..rounds {
         bus.pump();
-        let Some(len) = port.borrow_mut().take(&mut message) else {
+        let Some(command) = port.borrow_mut().take(&mut message) else {
             continue;
         };
-        let answer_len = reader.handle(&message[..len], &mut answer).unwrap_or(0);
+        let answer_len = reader.respond(&command, &mut answer);
         while !port.borrow_mut().finish(&answer, answer_len) {
             bus.pump();
         }
@@ -779,8 +779,8 @@ impl PlainPort {
     /// The runner takes the admitted message.
     fn take(&mut self) -> Vec<u8> {
         let mut message = [0u8; 271];
-        let len = self.port.take(&mut message).expect("a message waits");
-        message[..len].to_vec()
+        let command = self.port.take(&mut message).expect("a message waits");
+        command.into_inner().to_vec()
     }
 
     /// Where the bus is polled: answer the message waiting at once if the port

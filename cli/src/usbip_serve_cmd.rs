@@ -619,8 +619,8 @@ impl Link<'_, '_> {
                 moved = true;
             }
             let mut message = [0u8; MAX_MESSAGE];
-            if let Some(len) = port.take(&mut message) {
-                let message = message.get(..len).unwrap_or(&[]).to_vec();
+            if let Some(command) = port.take(&mut message) {
+                let message = command.into_inner().to_vec();
                 self.jobs
                     .send(Job::Run(message))
                     .map_err(|e| e.to_string())?;

@@ -202,10 +202,10 @@ fuzz_target!(|data: &[u8]| {
                 waiting = None;
             }
             let mut message = [0u8; MAX_MESSAGE];
-            let Some(len) = port.take(&mut message) else {
+            let Some(command) = port.take(&mut message) else {
                 return false;
             };
-            waiting = Some(reader.handle(&message[..len], &mut answer).unwrap_or(0));
+            waiting = Some(reader.respond(&command, &mut answer));
             true
         });
     }

@@ -15,10 +15,12 @@
 //! ```text
 //! loop {
 //!     usb.poll(&mut [&mut port]);
-//!     if let Some(len) = port.take(&mut message) {
+//!     if let Some(command) = port.take(&mut message) {
 //!         // The card line's wait calls usb.poll(&mut [&mut port]), and
-//!         // port.time_extension(m) when the card asks for more time.
-//!         let n = reader.handle(&message[..len], &mut answer).unwrap_or(0);
+//!         // port.time_extension(m) when the card asks for more time. The
+//!         // command has a header and `answer` is an array of at least one:
+//!         // respond cannot fail.
+//!         let n = reader.respond(&command, &mut answer);
 //!         while !port.finish(&answer, n) {
 //!             usb.poll(&mut [&mut port]);
 //!         }
@@ -137,11 +139,12 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
 
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// Copy the next admitted message into `message` for the runner; its slot is
-    /// busy until [`CcidPort::finish`]. Returns its length, or `None` if none
-    /// waits (or `message` is too short for it, or it has no header: dropped).
+    /// busy until [`CcidPort::finish`]. Returns it, its header checked (for
+    /// [`CcidReader::respond`], which cannot fail), or `None` if none waits (or
+    /// `message` is too short for it, or it has no header: dropped).
     /// A message left for [`CcidPort::answer_at_once`] is admitted and taken
     /// here too.
-    pub fn take(&mut self, message: &mut [u8]) -> Option<usize> {
+    pub fn take<'m>(&mut self, message: &'m mut [u8]) -> Option<Message<&'m [u8]>> {
         if self.job == Job::Idle {
             let len = self.at_once()?.len();
             // Nothing runs, so it runs (a slot that exists is busy until
@@ -173,7 +176,9 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             self.pipe.consume();
         }
         self.job = running.unwrap_or(Job::Idle);
-        running.map(|_| len)
+        running?;
+        let message: &'m [u8] = message;
+        Message::new_checked(message.get(..len)?).ok()
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the

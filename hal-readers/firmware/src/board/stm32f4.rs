@@ -162,10 +162,12 @@ pub fn serve(dev: &'static Dev) -> ! {
     loop {
         poll_bus();
         poll(dev);
-        if let Some(len) = port(|p| p.take(message)) {
+        if let Some(command) = port(|p| p.take(message)) {
             // SAFETY: single thread; read by the delay only.
             unsafe { *RUNNING.get() = true };
-            let n = reader.handle(&message[..len], answer).unwrap_or(0);
+            // `take` hands over a message with a header and `answer` holds
+            // MAX_MESSAGE bytes: `respond` cannot fail.
+            let n = reader.respond(&command, answer);
             unsafe { *RUNNING.get() = false };
             while !port(|p| p.finish(answer, n)) {
                 poll_bus();
