@@ -586,11 +586,15 @@ typedef struct {
    */
   rk_timing timing;
   /*
-   T=1: the card's IFSC.
+   T=1: the card's IFSC from the ATR (TA3, or 32), in bytes. The IFSC in
+   force may differ: the card changes it with an S(IFS request), which a
+   callback running its own T=1 engine reports with
+   [`rk_transmit_report_ifsc`].
    */
   uint8_t ifsc;
   /*
-   T=1: the IFSD the reader announces.
+   T=1: the IFSD the reader announces, in bytes (in force once the card
+   acknowledged it: [`rk_transmit_report_ifsd`]).
    */
   uint8_t ifsd;
   /*
@@ -713,7 +717,9 @@ typedef struct {
    `*reply_len`. A callback that deactivated the card (ISO/IEC 7816-3 rule 6.4,
    after a failed T=1 resynchronisation; after a T=0 exchange that left the
    card out of step, `rk_t0_out_of_step`) says so with
-   [`rk_transmit_report_deactivation`] before it returns.
+   [`rk_transmit_report_deactivation`] before it returns. A callback running
+   its own T=1 engine reports the information field sizes in force when they
+   change ([`rk_transmit_report_ifsc`], [`rk_transmit_report_ifsd`]).
    */
   rk_status (*transmit)(void *ctx,
                         const rk_transmit_call *call,
@@ -1228,6 +1234,38 @@ rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
  callback.
  */
 rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
+
+/*
+ From a TRANSMIT callback: say that the IFSC in force (the longest INF the
+ reader may send the card, in bytes) is now `ifsc`: the card changed it with
+ an S(IFS request) during this exchange (ISO/IEC 7816-3:2006 11.6.2.3), or a
+ resynchronisation put the ATR's back. Once the callback returns, whatever
+ its status (unless it deactivated the card, or the card was removed or
+ replaced meanwhile), `SCARD_ATTR_CURRENT_IFSC` answers it until the next
+ report or reset. `RK_STATUS_SUCCESS`; `RK_STATUS_INVALID_PARAMETER`, nothing
+ recorded, for `ifsc` outside 1..=254, or a NULL or misaligned `call` or one
+ the library did not make (`internal` NULL).
+
+ # Safety
+
+ `call` is NULL or the pointer the TRANSMIT callback received, used during that
+ callback.
+ */
+rk_status rk_transmit_report_ifsc(const rk_transmit_call *call, uint32_t ifsc);
+
+/*
+ From a TRANSMIT callback: say that the IFSD in force (the longest INF the
+ card may send the reader, in bytes) is now `ifsd`: the card acknowledged the
+ reader's S(IFS request) announcing it, or the announcement was given up or
+ suppressed, or a resynchronisation put ISO's initial 32 back (ISO/IEC
+ 7816-3:2006 11.4.2). Kept as [`rk_transmit_report_ifsc`] keeps the IFSC;
+ `SCARD_ATTR_CURRENT_IFSD` answers it. Same returns.
+
+ # Safety
+
+ As for [`rk_transmit_report_ifsc`].
+ */
+rk_status rk_transmit_report_ifsd(const rk_transmit_call *call, uint32_t ifsd);
 
 /*
  Fill `*caps` with a typical UART reader's capabilities: T=0 and T=1, 3.58 MHz
@@ -1782,6 +1820,27 @@ rk_status rk_t1_reset(rk_t1_engine *engine);
  or valid for a write.
  */
 rk_status rk_t1_resynch_failed(const rk_t1_engine *engine, bool *failed);
+
+/*
+ The engine's information field sizes in force, in bytes: `*ifsc` the longest
+ INF it sends (the configuration's until the card's S(IFS request) changes it;
+ back to it after a resynchronisation or [`rk_t1_reset`]), `*ifsd` the longest
+ the card may send (the configuration's once the card acknowledged its
+ announcement, 32 before, ISO/IEC 7816-3:2006 11.4.2). A TRANSMIT callback
+ hands them to the device with
+ [`rk_transmit_report_ifsc`](crate::callbacks::rk_transmit_report_ifsc) /
+ [`rk_transmit_report_ifsd`](crate::callbacks::rk_transmit_report_ifsd), so
+ that `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer them.
+ `RK_STATUS_DEVICE_BUSY` while a transaction is open; `ifsc` and `ifsd` must
+ not lie in the engine nor be the same byte (`RK_STATUS_INVALID_PARAMETER`,
+ nothing written).
+
+ # Safety
+
+ `engine` is NULL or engine storage used by this thread only; `ifsc` and `ifsd`
+ are NULL or valid for a write.
+ */
+rk_status rk_t1_field_sizes(const rk_t1_engine *engine, uint8_t *ifsc, uint8_t *ifsd);
 
 /*
  Start a transaction in `tx` (`tx_len` bytes): the command `apdu`, the response

@@ -59,9 +59,13 @@ pub struct rk_transmit_call {
     pub apdu_len: usize,
     /// F, D and clock in force.
     pub timing: rk_timing,
-    /// T=1: the card's IFSC.
+    /// T=1: the card's IFSC from the ATR (TA3, or 32), in bytes. The IFSC in
+    /// force may differ: the card changes it with an S(IFS request), which a
+    /// callback running its own T=1 engine reports with
+    /// [`rk_transmit_report_ifsc`].
     pub ifsc: u8,
-    /// T=1: the IFSD the reader announces.
+    /// T=1: the IFSD the reader announces, in bytes (in force once the card
+    /// acknowledged it: [`rk_transmit_report_ifsd`]).
     pub ifsd: u8,
     /// T=1: `RK_EDC_LRC` or `RK_EDC_CRC`.
     pub edc: u8,
@@ -149,7 +153,9 @@ pub struct rk_reader_functions {
     /// `*reply_len`. A callback that deactivated the card (ISO/IEC 7816-3 rule 6.4,
     /// after a failed T=1 resynchronisation; after a T=0 exchange that left the
     /// card out of step, `rk_t0_out_of_step`) says so with
-    /// [`rk_transmit_report_deactivation`] before it returns.
+    /// [`rk_transmit_report_deactivation`] before it returns. A callback running
+    /// its own T=1 engine reports the information field sizes in force when they
+    /// change ([`rk_transmit_report_ifsc`], [`rk_transmit_report_ifsd`]).
     pub transmit: Option<
         unsafe extern "C" fn(
             ctx: *mut c_void,
@@ -472,5 +478,65 @@ pub unsafe extern "C" fn rk_transmit_report_deactivation(
         let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
         call.deactivation.report();
         Ok(())
+    })
+}
+
+/// A T=1 information field size from a C caller, 1 to 254 bytes, as the core
+/// takes it; `RK_STATUS_INVALID_PARAMETER` otherwise.
+fn field_size(size: u32) -> Result<u8, rk_status> {
+    u8::try_from(size).map_err(|_| RK_STATUS_INVALID_PARAMETER)
+}
+
+/// From a TRANSMIT callback: say that the IFSC in force (the longest INF the
+/// reader may send the card, in bytes) is now `ifsc`: the card changed it with
+/// an S(IFS request) during this exchange (ISO/IEC 7816-3:2006 11.6.2.3), or a
+/// resynchronisation put the ATR's back. Once the callback returns, whatever
+/// its status (unless it deactivated the card, or the card was removed or
+/// replaced meanwhile), `SCARD_ATTR_CURRENT_IFSC` answers it until the next
+/// report or reset. `RK_STATUS_SUCCESS`; `RK_STATUS_INVALID_PARAMETER`, nothing
+/// recorded, for `ifsc` outside 1..=254, or a NULL or misaligned `call` or one
+/// the library did not make (`internal` NULL).
+///
+/// # Safety
+///
+/// `call` is NULL or the pointer the TRANSMIT callback received, used during that
+/// callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_transmit_report_ifsc(
+    call: *const rk_transmit_call,
+    ifsc: u32,
+) -> rk_status {
+    entry(|| {
+        // SAFETY: forwarded contract; the library makes `internal` point to a
+        // `TransmitCall`.
+        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        call.field_sizes
+            .report_ifsc(field_size(ifsc)?)
+            .map_err(to_rk)
+    })
+}
+
+/// From a TRANSMIT callback: say that the IFSD in force (the longest INF the
+/// card may send the reader, in bytes) is now `ifsd`: the card acknowledged the
+/// reader's S(IFS request) announcing it, or the announcement was given up or
+/// suppressed, or a resynchronisation put ISO's initial 32 back (ISO/IEC
+/// 7816-3:2006 11.4.2). Kept as [`rk_transmit_report_ifsc`] keeps the IFSC;
+/// `SCARD_ATTR_CURRENT_IFSD` answers it. Same returns.
+///
+/// # Safety
+///
+/// As for [`rk_transmit_report_ifsc`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_transmit_report_ifsd(
+    call: *const rk_transmit_call,
+    ifsd: u32,
+) -> rk_status {
+    entry(|| {
+        // SAFETY: forwarded contract; the library makes `internal` point to a
+        // `TransmitCall`.
+        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        call.field_sizes
+            .report_ifsd(field_size(ifsd)?)
+            .map_err(to_rk)
     })
 }

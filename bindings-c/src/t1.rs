@@ -314,6 +314,50 @@ pub unsafe extern "C" fn rk_t1_resynch_failed(
     })
 }
 
+/// The engine's information field sizes in force, in bytes: `*ifsc` the longest
+/// INF it sends (the configuration's until the card's S(IFS request) changes it;
+/// back to it after a resynchronisation or [`rk_t1_reset`]), `*ifsd` the longest
+/// the card may send (the configuration's once the card acknowledged its
+/// announcement, 32 before, ISO/IEC 7816-3:2006 11.4.2). A TRANSMIT callback
+/// hands them to the device with
+/// [`rk_transmit_report_ifsc`](crate::callbacks::rk_transmit_report_ifsc) /
+/// [`rk_transmit_report_ifsd`](crate::callbacks::rk_transmit_report_ifsd), so
+/// that `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer them.
+/// `RK_STATUS_DEVICE_BUSY` while a transaction is open; `ifsc` and `ifsd` must
+/// not lie in the engine nor be the same byte (`RK_STATUS_INVALID_PARAMETER`,
+/// nothing written).
+///
+/// # Safety
+///
+/// `engine` is NULL or engine storage used by this thread only; `ifsc` and `ifsd`
+/// are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rk_t1_field_sizes(
+    engine: *const rk_t1_engine,
+    ifsc: *mut u8,
+    ifsd: *mut u8,
+) -> rk_status {
+    entry(|| {
+        check_ptr(ifsc.cast_const())?;
+        check_ptr(ifsd.cast_const())?;
+        check_disjoint(
+            &[Region::of(ifsc), Region::of(ifsd)],
+            &[Slot::<T1Engine>::region(engine)],
+        )?;
+        // SAFETY: forwarded contract.
+        let s = unsafe { idle(engine) }?;
+        // SAFETY: initialised and not borrowed by a transaction (checked), read only.
+        let sizes = unsafe { &(*s).value.engine }.field_sizes();
+        // SAFETY: aligned, outside the engine and apart (checked), writable per
+        // the contract.
+        unsafe {
+            ifsc.write(sizes.ifsc);
+            ifsd.write(sizes.ifsd);
+        }
+        Ok(())
+    })
+}
+
 /// Start a transaction in `tx` (`tx_len` bytes): the command `apdu`, the response
 /// into `response`; the first action goes to `*action`. The engine is borrowed until
 /// [`rk_t1_end`]; the buffers must stay valid until then.

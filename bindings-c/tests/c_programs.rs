@@ -153,6 +153,11 @@ fn c_programs_against_the_library() {
             "deactivation_test: OK",
         ),
         (
+            "field_sizes_test",
+            dir.join("tests/c/field_sizes_test.c"),
+            "field_sizes_test: OK",
+        ),
+        (
             "minimal_driver",
             dir.join("examples/minimal_driver.c"),
             "minimal_driver: OK",

@@ -13,7 +13,7 @@ use readerkit_testkit::apdu::{SELECT_MF, SELECT_MF_FCI, echo, get_challenge};
 use readerkit_testkit::client::{
     apdu, check_inverse_convention_t1, check_mute_after_one_answer, control, power_up, select,
 };
-use readerkit_testkit::sim::{SimDevice, device, faults};
+use readerkit_testkit::sim::{SimDevice, device, faults, ifs_request_before};
 
 fn session(profile: Profile, mask: u32) -> (SimDevice, u32) {
     let dev = device(Some(Card::new(profile)));
@@ -307,4 +307,78 @@ fn failed_pps_deactivates_the_card() {
     dev.power_card(PowerAction::WarmReset, &mut atr)
         .expect("warm reset after the deactivation");
     assert_eq!(select(&dev, 2), Ok(2), "the PPS again, now answered");
+}
+
+/// The DWORD attribute `tag` of the device.
+fn dword_attribute(dev: &SimDevice, tag: u32) -> u32 {
+    let out = control(dev, Ioctl::GetAttribute, &tag.to_le_bytes(), 4).expect("attribute");
+    u32::from_le_bytes(out.try_into().expect("a DWORD"))
+}
+
+/// ISO/IEC 7816-3:2006 11.4.2, 11.6.2.3: the card's S(IFS request) sets the IFSC
+/// in force until the next reset; `SCARD_ATTR_CURRENT_IFSC` answers it, not the
+/// ATR's TA3, and the reader's commands go out in pieces of that size.
+#[test]
+fn the_cards_s_ifs_request_is_the_current_ifsc_until_a_reset() {
+    let (dev, protocol) = session(Profile::t1(), 2);
+    // TA3 = FE: the ATR's IFSC is 254; the reader announces an IFSD of 254.
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 254);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), 254);
+    assert_eq!(apdu(&dev, protocol, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    // The card acknowledged the reader's S(IFS request): the IFSD is the reader's.
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), 254);
+    dev.with_driver(|r| {
+        r.line_mut()
+            .card_mut()
+            .unwrap()
+            .set_faults(ifs_request_before(Trigger::Nth(1), 16))
+    });
+    let data: Vec<u8> = (0..200).map(|i| i as u8).collect();
+    let response = apdu(&dev, protocol, &echo(&data)).unwrap();
+    assert_eq!(response[..200], data[..]);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 16);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), 254);
+    // The next command travels in 16-byte I-blocks.
+    let blocks = dev.with_driver(|r| r.line().card().unwrap().stats().blocks_to_card);
+    let command = echo(&data);
+    assert_eq!(apdu(&dev, protocol, &command).unwrap()[200..], [0x90, 0x00]);
+    let sent = dev.with_driver(|r| r.line().card().unwrap().stats().blocks_to_card) - blocks;
+    // Each I-block but the last acknowledged by an R-block, the last by the answer.
+    assert_eq!(sent as usize, command.len().div_ceil(16));
+    assert_eq!(
+        dword_attribute(&dev, attr::CURRENT_IFSC),
+        16,
+        "still in force"
+    );
+    // A reset brings the ATR's value back, before and after the first exchange.
+    dev.with_driver(|r| {
+        r.line_mut()
+            .card_mut()
+            .unwrap()
+            .set_faults(Faults::default())
+    });
+    let mut atr = [0u8; 33];
+    dev.power_card(PowerAction::ColdReset, &mut atr)
+        .expect("cold reset");
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 254);
+    assert_eq!(select(&dev, 2), Ok(2));
+    assert_eq!(apdu(&dev, 2, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 254);
+}
+
+/// With `SCARD_ATTR_SUPRESS_T1_IFS_REQUEST` set, the reader never announces its
+/// IFSD: the IFSD in force stays ISO's initial 32 bytes (11.4.2), and
+/// `SCARD_ATTR_CURRENT_IFSD` says so once T=1 ran.
+#[test]
+fn a_suppressed_ifsd_announcement_leaves_the_current_ifsd_at_32() {
+    let dev = device(Some(Card::new(Profile::t1())));
+    dev.card_inserted();
+    let mut input = attr::SUPPRESS_T1_IFS_REQUEST.to_le_bytes().to_vec();
+    input.extend_from_slice(&1u32.to_le_bytes());
+    control(&dev, Ioctl::SetAttribute, &input, 0).expect("suppress");
+    power_up(&dev).expect("power up");
+    assert_eq!(select(&dev, 2), Ok(2));
+    assert_eq!(apdu(&dev, 2, &SELECT_MF).unwrap(), [0x90, 0x00]);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), 32);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 254);
 }

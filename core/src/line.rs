@@ -112,7 +112,8 @@ enum Session {
     /// T=0 exchanges with these settings.
     T0(t0::Config),
     /// T=1 on [`LineReader`]'s engine (sequence numbers, IFSC live there between
-    /// APDUs).
+    /// APDUs; after each TRANSMIT the sizes in force go to the device,
+    /// [`TransmitCall::field_sizes`]).
     T1,
     /// The protocol lost the card and this reader deactivated it (a T=0 exchange
     /// broken after its header went out, T=1 resynchronisation failed, a PPS
@@ -477,6 +478,14 @@ impl<L: Line> LineReader<L> {
                     // of the exchange went unanswered or invalid): deactivate, as
                     // after a failed PPS; the caller resets the card.
                     self.deactivate_for(&call.deactivation);
+                } else {
+                    // The card's S(IFS request), its answer to ours, a
+                    // resynchronisation: the sizes in force for the device's
+                    // CURRENT_IFSC / CURRENT_IFSD. The engine's are 1 to 254
+                    // (its configuration is validated, S-blocks are parsed), so
+                    // the report takes them.
+                    call.field_sizes
+                        .report_changes(call.card.field_sizes, self.t1.field_sizes())?;
                 }
                 result
             }

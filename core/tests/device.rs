@@ -701,6 +701,99 @@ fn a_callback_that_deactivated_the_card_fails_its_request() {
     assert!(!dev.card_lost(), "a new card is not lost");
 }
 
+/// The DWORD attribute `tag` of the device, or the status it is refused with.
+fn dword_attribute(dev: &TestDevice, tag: u32) -> Result<u32, Status> {
+    let (outcome, out) = call(dev, Ioctl::GetAttribute, &tag.to_le_bytes(), 4);
+    match status_of(outcome) {
+        Status::Success => Ok(u32::from_le_bytes(out.try_into().unwrap())),
+        status => Err(status),
+    }
+}
+
+/// A TRANSMIT callback that reports the field sizes the command's P1 (IFSC) and
+/// P2 (IFSD) name (0: none), failing the request if the report is refused; then
+/// answers as [`transmit`] does (failing with [`MemReader::transmit_status`]).
+/// With CLA = FF it also says it deactivated the card.
+fn transmit_reporting_sizes(
+    r: &mut MemReader,
+    call: &readerkit::device::TransmitCall<'_>,
+    reply: &mut [u8],
+) -> Result<usize, Failure> {
+    if call.apdu[2] != 0 {
+        call.field_sizes.report_ifsc(call.apdu[2])?;
+    }
+    if call.apdu[3] != 0 {
+        call.field_sizes.report_ifsd(call.apdu[3])?;
+    }
+    if call.apdu[0] == 0xFF {
+        call.deactivation.report();
+    }
+    transmit(r, call, reply)
+}
+
+/// ISO/IEC 7816-3:2006 11.4.2: the IFSC and IFSD in force are the ones the
+/// TRANSMIT callback reports (the card's S(IFS request), the card's answer to the
+/// reader's), on success and failure alike, until the next report or reset;
+/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer them, and the next call's
+/// card carries them. A size outside 1..=254 is refused and changes nothing; a
+/// callback that deactivated the card leaves no sizes behind.
+#[test]
+fn transmit_callbacks_report_the_field_sizes_in_force() {
+    let dev = device_with_card(ReaderFunctions {
+        transmit: Some(transmit_reporting_sizes),
+        ..all_functions()
+    });
+    let sizes = |dev: &TestDevice| {
+        (
+            dword_attribute(dev, attr::CURRENT_IFSC),
+            dword_attribute(dev, attr::CURRENT_IFSD),
+        )
+    };
+    let send = |dev: &TestDevice, apdu: &[u8]| {
+        status_of(call(dev, Ioctl::Transmit, &transmit_input(T1, apdu), 64).0)
+    };
+    power_up(&dev);
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    // TA3 = FE: the ATR's IFSC; the IFSD the typical reader announces.
+    assert_eq!(sizes(&dev), (Ok(254), Ok(254)));
+    assert_eq!(send(&dev, &[0x00, 0xB0, 0x00, 0x00]), Status::Success);
+    assert_eq!(sizes(&dev), (Ok(254), Ok(254)), "nothing reported");
+    assert_eq!(send(&dev, &[0x00, 0xB0, 16, 0x00]), Status::Success);
+    assert_eq!(sizes(&dev), (Ok(16), Ok(254)));
+    assert_eq!(dev.card_capabilities().unwrap().field_sizes.ifsc, 16);
+    assert_eq!(send(&dev, &[0x00, 0xB0, 0x00, 32]), Status::Success);
+    assert_eq!(sizes(&dev), (Ok(16), Ok(32)));
+    // Refused sizes: the request fails with the report's error, nothing changes.
+    for bad in [[0x00, 0xB0, 255, 0x00], [0x00, 0xB0, 0x00, 255]] {
+        assert_eq!(send(&dev, &bad), Status::InvalidParameter, "{bad:02X?}");
+        assert_eq!(sizes(&dev), (Ok(16), Ok(32)));
+    }
+    // A failed exchange still changed the size: the card's S(IFS request) was
+    // answered before it failed.
+    dev.with_driver(|r| r.transmit_status = Some(Failure::IoTimeout));
+    assert_eq!(send(&dev, &[0x00, 0xB0, 100, 0x00]), Status::IoTimeout);
+    assert_eq!(sizes(&dev), (Ok(100), Ok(32)));
+    dev.with_driver(|r| r.transmit_status = None);
+    // A reset: the ATR's again.
+    power_up(&dev);
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    assert_eq!(sizes(&dev), (Ok(254), Ok(254)));
+    // A deactivated card has no sizes in force.
+    assert_eq!(
+        send(&dev, &[0xFF, 0xB0, 20, 20]),
+        Status::InvalidDeviceState
+    );
+    assert_eq!(
+        sizes(&dev),
+        (
+            Err(Status::InvalidDeviceState),
+            Err(Status::InvalidDeviceState)
+        )
+    );
+    power_up(&dev);
+    assert_eq!(sizes(&dev), (Ok(254), Ok(254)));
+}
+
 #[test]
 fn vendor_ioctls_and_unknown_codes() {
     let dev = device();

@@ -663,6 +663,15 @@ fn a_deactivation_report_on_a_call_the_library_did_not_make_is_refused() {
     // SAFETY: a local call with no internal pointer: refused.
     let st = unsafe { rk_transmit_report_deactivation(&transmit) };
     assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above; so are the field size reports.
+    let st = unsafe { rk_transmit_report_ifsc(&transmit, 16) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: as above.
+    let st = unsafe { rk_transmit_report_ifsd(&transmit, 16) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // SAFETY: NULL is refused.
+    let st = unsafe { rk_transmit_report_ifsc(ptr::null(), 16) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
     let protocol = rk_protocol_call {
         protocol: RK_PROTOCOL_T1,
         pps: [0; 6],

@@ -2,7 +2,9 @@
  * (rk_sim_*, test-only), using the library's T=0 and T=1 engines for TRANSMIT.
  * As ISO/IEC 7816-3 asks, it deactivates the card after a failed PPS and after a
  * failed T=1 resynchronisation, and after a T=0 exchange that left the card out of
- * step (as the library's line devices do), and tells the library so. */
+ * step (as the library's line devices do), and tells the library so. After each
+ * T=1 exchange it hands the engine's information field sizes in force to the
+ * library (rk_t1_field_sizes, rk_transmit_report_ifsc / _ifsd). */
 #ifndef SIM_DRIVER_H
 #define SIM_DRIVER_H
 #include <string.h>
@@ -20,7 +22,22 @@ struct sim_driver {
     int silent;
     /* The last POWER action the driver was asked for. */
     uint32_t last_power;
+    /* A test's IFSC to report after the next T=1 exchange instead of the
+     * engine's (0: the engine's), and the status the last IFSC report got. */
+    uint32_t ifsc_override;
+    rk_status ifsc_report;
 };
+
+/* Tell the library the field sizes in force after a T=1 exchange (the card may
+ * have sent an S(IFS request), acknowledged the IFSD, or resynchronised). */
+static void drv_report_sizes(struct sim_driver *d, const rk_transmit_call *call)
+{
+    uint8_t ifsc = 0, ifsd = 0;
+    if (rk_t1_field_sizes(&d->t1, &ifsc, &ifsd) != RK_STATUS_SUCCESS) return;
+    d->ifsc_report = rk_transmit_report_ifsc(call, d->ifsc_override ? d->ifsc_override : ifsc);
+    d->ifsc_override = 0;
+    rk_transmit_report_ifsd(call, ifsd);
+}
 
 /* Deactivate the card's contacts: the engine's state goes with it. */
 static void drv_deactivate(struct sim_driver *d)
@@ -136,8 +153,10 @@ static rk_status drv_t1(struct sim_driver *d, const rk_transmit_call *call, uint
             /* Rule 6.4: resynchronisation failed; deactivate the card, say so. */
             drv_deactivate(d);
             rk_transmit_report_deactivation(call);
+            return st;
         }
     }
+    drv_report_sizes(d, call);
     return st;
 }
 

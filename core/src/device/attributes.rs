@@ -155,8 +155,8 @@ fn card_value<'a>(
         attr::CURRENT_D => u32::from(card.timing.d),
         attr::CURRENT_N => u32::from(p.n),
         attr::CURRENT_W => u32::from(p.wi),
-        attr::CURRENT_IFSC => u32::from(p.ifsc),
-        attr::CURRENT_IFSD => u32::from(card.ifsd),
+        attr::CURRENT_IFSC => u32::from(card.field_sizes.ifsc),
+        attr::CURRENT_IFSD => u32::from(card.field_sizes.ifsd),
         attr::CURRENT_BWT => card.bwt_us(),
         attr::CURRENT_CWT => card.cwt_us(),
         _ => match p.edc {

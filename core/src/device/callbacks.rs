@@ -9,7 +9,7 @@
 
 use core::cell::Cell;
 
-use crate::caps::{CardCapabilities, ReaderCapabilities};
+use crate::caps::{CardCapabilities, FieldSizes, ReaderCapabilities};
 use crate::ioctl::PowerAction;
 use crate::pps;
 use crate::protocol::Protocol;
@@ -118,6 +118,67 @@ impl Deactivation {
     }
 }
 
+/// A TRANSMIT callback's word that the T=1 information field sizes in force
+/// changed during its exchange (ISO/IEC 7816-3:2006 11.4.2): the card's
+/// S(IFS request) set a new IFSC (11.6.2.3), the card acknowledged the reader's
+/// S(IFS request) announcing its IFSD, or a resynchronisation put both back to
+/// their initial values. Once the callback returns (whether it succeeded or
+/// failed, unless it deactivated the card or the card changed meanwhile), the
+/// device keeps the reported sizes in the card's
+/// [`field_sizes`](crate::caps::CardCapabilities::field_sizes): they are what
+/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer, and what the next
+/// [`TransmitCall::card`] carries, until the next report or reset.
+#[derive(Debug, Default)]
+pub struct FieldSizeReport {
+    ifsc: Cell<Option<u8>>,
+    ifsd: Cell<Option<u8>>,
+}
+
+impl FieldSizeReport {
+    /// Say the IFSC in force is now `ifsc` bytes; [`Failure::InvalidParameter`]
+    /// (nothing recorded) unless it is 1 to 254 (ISO/IEC 7816-3:2006 11.4.2).
+    pub fn report_ifsc(&self, ifsc: u8) -> Result<(), Failure> {
+        self.ifsc.set(Some(checked_size(ifsc)?));
+        Ok(())
+    }
+
+    /// Say the IFSD in force is now `ifsd` bytes; [`Failure::InvalidParameter`]
+    /// (nothing recorded) unless it is 1 to 254.
+    pub fn report_ifsd(&self, ifsd: u8) -> Result<(), Failure> {
+        self.ifsd.set(Some(checked_size(ifsd)?));
+        Ok(())
+    }
+
+    /// Report both sizes of `sizes` that differ from `known` (the sizes the
+    /// device has: [`TransmitCall::card`]'s), each checked as above.
+    pub fn report_changes(&self, known: FieldSizes, sizes: FieldSizes) -> Result<(), Failure> {
+        if sizes.ifsc != known.ifsc {
+            self.report_ifsc(sizes.ifsc)?;
+        }
+        if sizes.ifsd != known.ifsd {
+            self.report_ifsd(sizes.ifsd)?;
+        }
+        Ok(())
+    }
+
+    /// `sizes` with what was reported put in.
+    pub fn applied_to(&self, sizes: FieldSizes) -> FieldSizes {
+        FieldSizes {
+            ifsc: self.ifsc.get().unwrap_or(sizes.ifsc),
+            ifsd: self.ifsd.get().unwrap_or(sizes.ifsd),
+        }
+    }
+}
+
+/// A T=1 information field size, 1 to 254 bytes (0 and 255 are reserved).
+fn checked_size(size: u8) -> Result<u8, Failure> {
+    if (1..=crate::t1::MAX_INF_LEN).contains(&usize::from(size)) {
+        Ok(size)
+    } else {
+        Err(Failure::InvalidParameter)
+    }
+}
+
 /// What a TRANSMIT callback gets besides the reply buffer.
 #[derive(Debug)]
 pub struct TransmitCall<'a> {
@@ -131,6 +192,9 @@ pub struct TransmitCall<'a> {
     pub settings: Settings,
     /// Where the callback says it deactivated the card.
     pub deactivation: Deactivation,
+    /// Where the callback says the T=1 information field sizes in force changed
+    /// (the ones the device has are `card.field_sizes`).
+    pub field_sizes: FieldSizeReport,
 }
 
 /// What a SET_PROTOCOL callback gets.

@@ -68,8 +68,8 @@ mod pinpad;
 mod sleep;
 
 pub use callbacks::{
-    AtrBuffer, Deactivation, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions, SetProtocolFn,
-    Settings, TrackingFn, TransmitCall, TransmitFn, VendorFn,
+    AtrBuffer, Deactivation, FieldSizeReport, MechanismFn, PowerFn, ProtocolCall, ReaderFunctions,
+    SetProtocolFn, Settings, TrackingFn, TransmitCall, TransmitFn, VendorFn,
 };
 pub use logged::{RequestLog, submit_logged};
 pub use perf::PerfCounters;
@@ -830,6 +830,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 settings: ex.settings,
                 deactivation: Deactivation::default(),
+                field_sizes: FieldSizeReport::default(),
             };
             let len = self.send_to_card(callback, &mut ex.driver, seen, &call, reply)?;
             header[..4].copy_from_slice(&selected.bit().to_le_bytes());
@@ -977,6 +978,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 card,
                 settings: ex.settings,
                 deactivation: Deactivation::default(),
+                field_sizes: FieldSizeReport::default(),
             };
             self.send_to_card(callback, &mut ex.driver, seen, &call, output)
         })
@@ -1003,7 +1005,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Run the driver's transmit `callback` for `call`, the card's response into
     /// `reply`: its length, checked (SW1 SW2 at least, within `reply`) and
     /// counted. A callback that deactivated the card leaves it unpowered; a
-    /// failure during a card change gets the change's status.
+    /// failure during a card change gets the change's status. Field sizes the
+    /// callback reported are kept, on success and failure alike (the card's
+    /// S(IFS request) took effect once answered, whatever became of the APDU).
     fn send_to_card(
         &self,
         callback: TransmitFn<D>,
@@ -1013,8 +1017,12 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         reply: &mut [u8],
     ) -> Result<usize, Status> {
         let result = callback(driver, call, reply).map_err(Status::from);
-        let record =
-            |c: &mut CardSlot, result| self.unless_deactivated(c, &call.deactivation, result);
+        let record = |c: &mut CardSlot, result| {
+            if let Some(card) = c.card.as_mut() {
+                card.field_sizes = call.field_sizes.applied_to(card.field_sizes);
+            }
+            self.unless_deactivated(c, &call.deactivation, result)
+        };
         let len = self.settle(seen, result, record, Ok)?;
         if len > reply.len() || len < ioctl::MIN_RESPONSE_LEN {
             return Err(Status::DeviceProtocolError);

@@ -286,6 +286,25 @@ impl Engine {
         self.ifsc
     }
 
+    /// The IFSD in force, in bytes: [`Config::ifsd`] once the card acknowledged
+    /// its announcement, [`super::DEFAULT_IFS`] before (and when it is
+    /// suppressed or was given up on), as ISO/IEC 7816-3:2006 11.4.2 sets it
+    /// after the answer to reset and after a resynchronisation.
+    pub const fn ifsd(&self) -> u8 {
+        match self.ifsd {
+            Ifsd::Announced => self.config.ifsd,
+            Ifsd::Pending | Ifsd::NotAnnounced => super::DEFAULT_IFS,
+        }
+    }
+
+    /// The information field sizes in force ([`Engine::ifsc`], [`Engine::ifsd`]).
+    pub const fn field_sizes(&self) -> crate::caps::FieldSizes {
+        crate::caps::FieldSizes {
+            ifsc: self.ifsc,
+            ifsd: self.ifsd(),
+        }
+    }
+
     /// `true` once the card has acknowledged the IFSD announcement.
     pub const fn ifsd_announced(&self) -> bool {
         matches!(self.ifsd, Ifsd::Announced)

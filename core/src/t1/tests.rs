@@ -149,6 +149,8 @@ const READ: &str = "00 B0 00 00 00";
 #[test]
 fn ifsd_announced_then_apdus_alternate_sequence_numbers() {
     let mut e = Engine::new(Config::new(32, Edc::Lrc)).unwrap();
+    // ISO/IEC 7816-3:2006 11.4.2: 32 until the card acknowledges the announcement.
+    assert_eq!(e.ifsd(), DEFAULT_IFS);
     let r = exchange(
         &mut e,
         SELECT,
@@ -159,6 +161,7 @@ fn ifsd_announced_then_apdus_alternate_sequence_numbers() {
     );
     assert_eq!(r, h("90 00"));
     assert!(e.ifsd_announced());
+    assert_eq!(e.ifsd(), 254, "the reader's IFSD, acknowledged");
     // Second APDU: N(S) = 1 on both sides, no second IFS request.
     let r = exchange(
         &mut e,
@@ -387,6 +390,11 @@ fn ifs_request_from_card_changes_ifsc() {
     );
     assert_eq!(r, h("90 00"));
     assert_eq!(e.ifsc(), 8);
+    // The IFSD was never announced (a quiet engine): ISO's initial 32.
+    assert_eq!(
+        e.field_sizes(),
+        crate::caps::FieldSizes { ifsc: 8, ifsd: 32 }
+    );
 }
 
 /// The card aborts its chained response: answered, then the exchange fails and the
@@ -650,6 +658,7 @@ fn unanswered_ifs_request_is_repeated_then_dropped() {
         ",
     );
     assert!(!e.ifsd_announced());
+    assert_eq!(e.ifsd(), DEFAULT_IFS, "given up on: the initial IFSD stays");
 }
 
 #[test]
