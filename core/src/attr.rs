@@ -46,9 +46,13 @@ pub const CURRENT_D: u32 = 0x0008_0204;
 pub const CURRENT_N: u32 = 0x0008_0205;
 /// `SCARD_ATTR_CURRENT_W`: DWORD, the T=0 waiting time integer WI.
 pub const CURRENT_W: u32 = 0x0008_0206;
-/// `SCARD_ATTR_CURRENT_IFSC`: DWORD, bytes.
+/// `SCARD_ATTR_CURRENT_IFSC`: DWORD, bytes: the T=1 IFSC in force (the ATR's
+/// until the card's S(IFS request) changes it, until the next reset; see
+/// [`CardCapabilities::field_sizes`](crate::caps::CardCapabilities::field_sizes)).
 pub const CURRENT_IFSC: u32 = 0x0008_0207;
-/// `SCARD_ATTR_CURRENT_IFSD`: DWORD, bytes.
+/// `SCARD_ATTR_CURRENT_IFSD`: DWORD, bytes: the T=1 IFSD in force (the one the
+/// reader announces; ISO's initial 32 when the TRANSMIT callback reports that the
+/// card never acknowledged it or it was suppressed).
 pub const CURRENT_IFSD: u32 = 0x0008_0208;
 /// `SCARD_ATTR_CURRENT_BWT`: DWORD, T=1 block waiting time in µs.
 pub const CURRENT_BWT: u32 = 0x0008_0209;

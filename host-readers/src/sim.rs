@@ -12,7 +12,7 @@ use readerkit::pin::Keypad;
 use readerkit::trace::TracedLine;
 
 use readerkit::{Device, Failure, Ioctl, ReaderFunctions, Status};
-use readerkit_card_sim::fault::{Faults, Mute};
+use readerkit_card_sim::fault::{Faults, IfsRequest, Mute, Trigger};
 use readerkit_card_sim::keypad::key_of_letter;
 use readerkit_card_sim::{Card, Config, Profile, ScriptedKeypad, SimLine, SlotCard};
 
@@ -25,7 +25,9 @@ use crate::reader_log::ReaderLog;
 
 /// The simulated card's fault switch (a readerkit vendor function, `sim:` only):
 /// input `[0]` clears faults, `[1, n]` mutes the card after `n` more answers, `[2]`
-/// mutes it at once; a reset ends the muteness.
+/// mutes it at once; a reset ends the muteness. `[3, n]` (T=1): the card sends an
+/// S(IFS request) announcing an IFSC of `n` bytes (1 to 254) before its next
+/// answer, and again before the first answer after each reset, until `[0]`.
 pub const FN_SIM_FAULT: u16 = 3500;
 
 /// The simulated card's slot switch (a readerkit vendor function, `sim:` only):
@@ -122,10 +124,23 @@ fn vendor<H: Host>(
     if function != FN_SIM_FAULT {
         return Err(Failure::NotSupported);
     }
-    let mute = match input {
-        [0] => Mute::Never,
-        [1, n] => Mute::AfterAnswers(u32::from(*n)),
-        [2] => Mute::Always,
+    let faults = match input {
+        [0] => Faults::default(),
+        [1, n] => Faults {
+            mute: Mute::AfterAnswers(u32::from(*n)),
+            ..Faults::default()
+        },
+        [2] => Faults {
+            mute: Mute::Always,
+            ..Faults::default()
+        },
+        [3, ifsc @ 1..=254] => Faults {
+            ifs_request: Some(IfsRequest {
+                answer: Trigger::Nth(1),
+                ifsc: *ifsc,
+            }),
+            ..Faults::default()
+        },
         _ => return Err(Failure::InvalidParameter),
     };
     let card = reader
@@ -133,10 +148,7 @@ fn vendor<H: Host>(
         .line_mut()
         .card_mut()
         .ok_or(Failure::NoMedia)?;
-    card.set_faults(Faults {
-        mute,
-        ..Faults::default()
-    });
+    card.set_faults(faults);
     Ok(0)
 }
 

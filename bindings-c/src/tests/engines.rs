@@ -759,3 +759,69 @@ fn t0_out_of_step_says_when_the_card_may_be_mid_exchange() {
         );
     }
 }
+
+/// `rk_t1_field_sizes` of `engine` into locals: (status, IFSC, IFSD).
+fn field_sizes(engine: *const rk_t1_engine) -> (rk_status, u8, u8) {
+    let (mut ifsc, mut ifsd) = (0u8, 0u8);
+    // SAFETY: engine storage of this thread, two local out-pointers.
+    let st = unsafe { rk_t1_field_sizes(engine, &mut ifsc, &mut ifsd) };
+    (st, ifsc, ifsd)
+}
+
+#[test]
+fn t1_field_sizes_are_the_engines_in_force() {
+    // The configuration's IFSC 100; an IFSD of 200 never announced: ISO's 32.
+    let storage = t1_engine_with(|c| {
+        c.ifsc = 100;
+        c.ifsd = 200;
+    });
+    let engine = storage.ptr();
+    assert_eq!(field_sizes(engine), (RK_STATUS_SUCCESS, 100, 32));
+    let tx_storage = Zeroed::<rk_t1_transaction>::new();
+    let mut response = [0u8; 8];
+    let mut a = no_action();
+    // SAFETY: our own live storage and response, kept until rk_t1_end.
+    let st =
+        unsafe { begin_get_challenge(tx_storage.ptr(), engine, response.as_mut_ptr(), &mut a) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(
+        field_sizes(engine).0,
+        RK_STATUS_DEVICE_BUSY,
+        "a transaction borrows the engine"
+    );
+    // The card asks for an IFSC of 16 (S(IFS request), LRC 00^C1^01^10 = D0).
+    // SAFETY: an open transaction, a local block, our own action.
+    let st = unsafe {
+        rk_t1_receive(
+            tx_storage.ptr(),
+            [0x00, 0xC1, 0x01, 0x10, 0xD0].as_ptr(),
+            5,
+            &mut a,
+        )
+    };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: an open transaction.
+    assert_eq!(unsafe { rk_t1_end(tx_storage.ptr()) }, RK_STATUS_SUCCESS);
+    assert_eq!(field_sizes(engine), (RK_STATUS_SUCCESS, 16, 32));
+    // Out-pointers refused: NULL, the same byte twice, inside the engine.
+    let mut one = 0u8;
+    // SAFETY: refused before anything is written.
+    let st = unsafe { rk_t1_field_sizes(engine, ptr::null_mut(), &mut one) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let same: *mut u8 = &mut one;
+    // SAFETY: as above.
+    let st = unsafe { rk_t1_field_sizes(engine, same, same) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    let inside = engine.cast::<u8>().wrapping_add(64);
+    // SAFETY: as above.
+    let st = unsafe { rk_t1_field_sizes(engine, inside, &mut one) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    assert_eq!(one, 0, "nothing written");
+    // SAFETY: no engine there.
+    let st = unsafe { rk_t1_field_sizes(ptr::null(), &mut one, &mut 0) };
+    assert_eq!(st, RK_STATUS_INVALID_PARAMETER);
+    // A reset: the configuration's again.
+    // SAFETY: our own idle engine.
+    assert_eq!(unsafe { rk_t1_reset(engine) }, RK_STATUS_SUCCESS);
+    assert_eq!(field_sizes(engine), (RK_STATUS_SUCCESS, 100, 32));
+}
