@@ -17,7 +17,9 @@
 //! ```
 
 use crate::caps::CardCapabilities;
-use crate::device::{AtrBuffer, Deactivation, ProtocolCall, ReaderFunctions, TransmitCall};
+use crate::device::{
+    AtrBuffer, Deactivation, FieldSizeReport, ProtocolCall, ReaderFunctions, TransmitCall,
+};
 use crate::ioctl::PowerAction;
 use crate::protocol::Protocol;
 use crate::status::Failure;
@@ -481,17 +483,23 @@ impl<L: Line> LineReader<L> {
                 } else {
                     // The card's S(IFS request), its answer to ours, a
                     // resynchronisation: the sizes in force for the device's
-                    // CURRENT_IFSC / CURRENT_IFSD. The engine's are 1 to 254
-                    // (its configuration is validated, S-blocks are parsed), so
-                    // the report takes them.
-                    call.field_sizes
-                        .report_changes(call.card.field_sizes, self.t1.field_sizes())?;
+                    // CURRENT_IFSC / CURRENT_IFSD.
+                    report_field_sizes(&self.t1, &call.field_sizes)?;
                 }
                 result
             }
             Session::Idle | Session::Deactivated => Err(Failure::InvalidDeviceState),
         }
     }
+}
+
+/// Hand the T=1 engine's information field sizes in force to the device. The
+/// engine's are 1 to 254 (its configuration is validated, the card's S-blocks
+/// parsed), so the report takes them. Not inlined: its locals stay off the
+/// frame that is live under every line call.
+#[inline(never)]
+fn report_field_sizes(engine: &t1::Engine, report: &FieldSizeReport) -> Result<(), Failure> {
+    report.report(engine.field_sizes())
 }
 
 fn timing_f(fi: u8) -> u16 {

@@ -130,42 +130,43 @@ impl Deactivation {
 /// [`TransmitCall::card`] carries, until the next report or reset.
 #[derive(Debug, Default)]
 pub struct FieldSizeReport {
-    ifsc: Cell<Option<u8>>,
-    ifsd: Cell<Option<u8>>,
+    /// The IFSC reported, 0 if none (no size is 0).
+    ifsc: Cell<u8>,
+    /// The IFSD reported, 0 if none.
+    ifsd: Cell<u8>,
 }
 
 impl FieldSizeReport {
     /// Say the IFSC in force is now `ifsc` bytes; [`Failure::InvalidParameter`]
     /// (nothing recorded) unless it is 1 to 254 (ISO/IEC 7816-3:2006 11.4.2).
     pub fn report_ifsc(&self, ifsc: u8) -> Result<(), Failure> {
-        self.ifsc.set(Some(checked_size(ifsc)?));
+        self.ifsc.set(checked_size(ifsc)?);
         Ok(())
     }
 
     /// Say the IFSD in force is now `ifsd` bytes; [`Failure::InvalidParameter`]
     /// (nothing recorded) unless it is 1 to 254.
     pub fn report_ifsd(&self, ifsd: u8) -> Result<(), Failure> {
-        self.ifsd.set(Some(checked_size(ifsd)?));
+        self.ifsd.set(checked_size(ifsd)?);
         Ok(())
     }
 
-    /// Report both sizes of `sizes` that differ from `known` (the sizes the
-    /// device has: [`TransmitCall::card`]'s), each checked as above.
-    pub fn report_changes(&self, known: FieldSizes, sizes: FieldSizes) -> Result<(), Failure> {
-        if sizes.ifsc != known.ifsc {
-            self.report_ifsc(sizes.ifsc)?;
-        }
-        if sizes.ifsd != known.ifsd {
-            self.report_ifsd(sizes.ifsd)?;
-        }
+    /// Say both sizes in force are now `sizes` (what a driver running its own
+    /// T=1 engine reports after each exchange); [`Failure::InvalidParameter`]
+    /// (nothing recorded) unless both are 1 to 254.
+    pub fn report(&self, sizes: FieldSizes) -> Result<(), Failure> {
+        let ifsc = checked_size(sizes.ifsc)?;
+        self.ifsd.set(checked_size(sizes.ifsd)?);
+        self.ifsc.set(ifsc);
         Ok(())
     }
 
     /// `sizes` with what was reported put in.
     pub fn applied_to(&self, sizes: FieldSizes) -> FieldSizes {
+        let or = |reported: u8, known: u8| if reported == 0 { known } else { reported };
         FieldSizes {
-            ifsc: self.ifsc.get().unwrap_or(sizes.ifsc),
-            ifsd: self.ifsd.get().unwrap_or(sizes.ifsd),
+            ifsc: or(self.ifsc.get(), sizes.ifsc),
+            ifsd: or(self.ifsd.get(), sizes.ifsd),
         }
     }
 }
@@ -192,8 +193,8 @@ pub struct TransmitCall<'a> {
     pub settings: Settings,
     /// Where the callback says it deactivated the card.
     pub deactivation: Deactivation,
-    /// Where the callback says the T=1 information field sizes in force changed
-    /// (the ones the device has are `card.field_sizes`).
+    /// Where the callback reports the T=1 information field sizes in force, when
+    /// they may have changed (the ones the device has are `card.field_sizes`).
     pub field_sizes: FieldSizeReport,
 }
 
