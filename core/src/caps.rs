@@ -186,19 +186,13 @@ pub struct CardCapabilities {
     /// The T=1 information field size the reader announces, in bytes (its
     /// [`ReaderCapabilities::max_ifsd`], at most 254).
     pub ifsd: u8,
-    /// The T=1 information field sizes in force, in bytes (what
-    /// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer). From the reset on, the
-    /// ATR's IFSC ([`Parameters::ifsc`]) and the IFSD the reader announces
-    /// ([`CardCapabilities::ifsd`]); then what the TRANSMIT callback reports
-    /// ([`FieldSizeReport`](crate::device::FieldSizeReport)): the card's
-    /// S(IFS request), the card's acknowledgement of the reader's own, a
-    /// resynchronisation that put both back. A new size lasts until the next
-    /// reset or the next S(IFS request) (ISO/IEC 7816-3:2006 11.4.2); a new ATR
-    /// starts over from the ATR's.
-    pub field_sizes: FieldSizes,
 }
 
-/// T=1 information field sizes (ISO/IEC 7816-3:2006 11.4.2), each 1 to 254 bytes.
+/// T=1 information field sizes (ISO/IEC 7816-3:2006 11.4.2), each 1 to 254 bytes:
+/// what a TRANSMIT callback reports ([`FieldSizeReport`]) and
+/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer.
+///
+/// [`FieldSizeReport`]: crate::device::FieldSizeReport
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldSizes {
     /// IFSC: the longest INF the reader may send the card, in bytes.
@@ -233,18 +227,13 @@ impl CardCapabilities {
                 .filter(|&protocol| runs_specific_mode(&parameters, protocol, reader)),
             crate::atr::Mode::Negotiable => None,
         };
-        // The IFSD the reader announces with its first S(IFS request).
-        let ifsd = reader.max_ifsd.clamp(1, MAX_IFSD);
         CardCapabilities {
             atr,
-            field_sizes: FieldSizes {
-                ifsc: parameters.ifsc,
-                ifsd,
-            },
             parameters,
             selected,
             timing,
-            ifsd,
+            // The IFSD the reader announces with its first S(IFS request).
+            ifsd: reader.max_ifsd.clamp(1, MAX_IFSD),
         }
     }
 

@@ -760,7 +760,11 @@ fn transmit_callbacks_report_the_field_sizes_in_force() {
     assert_eq!(sizes(&dev), (Ok(254), Ok(254)), "nothing reported");
     assert_eq!(send(&dev, &[0x00, 0xB0, 16, 0x00]), Status::Success);
     assert_eq!(sizes(&dev), (Ok(16), Ok(254)));
-    assert_eq!(dev.card_capabilities().unwrap().field_sizes.ifsc, 16);
+    assert_eq!(
+        dev.card_capabilities().unwrap().parameters.ifsc,
+        254,
+        "the ATR's, unchanged"
+    );
     assert_eq!(send(&dev, &[0x00, 0xB0, 0x00, 32]), Status::Success);
     assert_eq!(sizes(&dev), (Ok(16), Ok(32)));
     // Refused sizes: the request fails with the report's error, nothing changes.

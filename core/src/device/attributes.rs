@@ -1,7 +1,7 @@
 //! GET_ATTRIBUTE answers the library gives itself.
 
 use crate::attr;
-use crate::caps::{ReaderCapabilities, VendorAttributes};
+use crate::caps::{FieldSizes, ReaderCapabilities, VendorAttributes};
 use crate::state::CardState;
 use crate::status::Status;
 
@@ -21,14 +21,14 @@ pub(super) fn read(
     reader: &ReaderCapabilities,
     vendor: &VendorAttributes,
     card: &Snapshot,
-    atr: &[u8],
+    (atr, reported): (&[u8], FieldSizes),
     perf: &PerfCounters,
     out: &mut [u8],
 ) -> Result<usize, Status> {
     let value = reader_value(tag, reader, vendor, perf)
         .or_else(|| presence_value(tag, card))
         .map(Ok)
-        .or_else(|| card_value(tag, card, atr))
+        .or_else(|| card_value(tag, card, atr, reported))
         .ok_or(Status::NotSupported)??;
     let bytes: &[u8];
     let scratch;
@@ -106,10 +106,14 @@ fn presence_value<'a>(tag: u32, card: &Snapshot) -> Option<Value<'a>> {
 /// not powered), `NoMedia` without a card, as smclib documents for GET_ATTRIBUTE
 /// (WDM and C ABI hosts see these). The pcsc-lite binding turns both into an empty
 /// ATR for `SCARD_ATTR_ATR_STRING`, as CCID drivers answer pcscd.
+///
+/// `reported`: the T=1 field sizes TRANSMIT callbacks reported since the reset
+/// (0 each where none was: the ATR's IFSC, the IFSD the reader announces).
 fn card_value<'a>(
     tag: u32,
     snapshot: &Snapshot,
     atr: &'a [u8],
+    reported: FieldSizes,
 ) -> Option<Result<Value<'a>, Status>> {
     let no_card = || {
         if snapshot.state.card_present() {
@@ -155,8 +159,8 @@ fn card_value<'a>(
         attr::CURRENT_D => u32::from(card.timing.d),
         attr::CURRENT_N => u32::from(p.n),
         attr::CURRENT_W => u32::from(p.wi),
-        attr::CURRENT_IFSC => u32::from(card.field_sizes.ifsc),
-        attr::CURRENT_IFSD => u32::from(card.field_sizes.ifsd),
+        attr::CURRENT_IFSC => u32::from(or_reported(reported.ifsc, p.ifsc)),
+        attr::CURRENT_IFSD => u32::from(or_reported(reported.ifsd, card.ifsd)),
         attr::CURRENT_BWT => card.bwt_us(),
         attr::CURRENT_CWT => card.cwt_us(),
         _ => match p.edc {
@@ -164,4 +168,9 @@ fn card_value<'a>(
             crate::atr::Edc::Crc => 1,
         },
     })))
+}
+
+/// A size reported (non-zero), or else `initial`.
+fn or_reported(reported: u8, initial: u8) -> u8 {
+    if reported == 0 { initial } else { reported }
 }

@@ -124,10 +124,9 @@ impl Deactivation {
 /// S(IFS request) announcing its IFSD, or a resynchronisation put both back to
 /// their initial values. Once the callback returns (whether it succeeded or
 /// failed, unless it deactivated the card or the card changed meanwhile), the
-/// device keeps the reported sizes in the card's
-/// [`field_sizes`](crate::caps::CardCapabilities::field_sizes): they are what
-/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer, and what the next
-/// [`TransmitCall::card`] carries, until the next report or reset.
+/// device keeps the reported sizes for the powered card: they are what
+/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer until the next report or
+/// reset (a new ATR: the ATR's IFSC and the IFSD the reader announces again).
 #[derive(Debug, Default)]
 pub struct FieldSizeReport {
     /// The IFSC reported, 0 if none (no size is 0).
@@ -161,7 +160,7 @@ impl FieldSizeReport {
         Ok(())
     }
 
-    /// `sizes` with what was reported put in.
+    /// `sizes` with what was reported put in (a size not reported is kept).
     pub fn applied_to(&self, sizes: FieldSizes) -> FieldSizes {
         let or = |reported: u8, known: u8| if reported == 0 { known } else { reported };
         FieldSizes {
@@ -194,7 +193,8 @@ pub struct TransmitCall<'a> {
     /// Where the callback says it deactivated the card.
     pub deactivation: Deactivation,
     /// Where the callback reports the T=1 information field sizes in force, when
-    /// they may have changed (the ones the device has are `card.field_sizes`).
+    /// they may have changed (`card` holds the ATR's IFSC and the announced
+    /// IFSD, not these).
     pub field_sizes: FieldSizeReport,
 }
 

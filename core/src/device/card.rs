@@ -1,6 +1,6 @@
 //! The card state shared with event context, and how events change it.
 
-use crate::caps::{CardCapabilities, Mechanics, ReaderCapabilities};
+use crate::caps::{CardCapabilities, FieldSizes, Mechanics, ReaderCapabilities};
 use crate::event::CardEvent;
 use crate::protocol::Protocol;
 use crate::state::CardState;
@@ -8,6 +8,9 @@ use crate::status::Status;
 use crate::tracking::Slot;
 
 use super::callbacks::AtrBuffer;
+
+/// No information field size reported ([`CardSlot::field_sizes`]).
+const NO_FIELD_SIZES: FieldSizes = FieldSizes { ifsc: 0, ifsd: 0 };
 
 /// State touched by card events; lives under the short lock.
 #[derive(Debug)]
@@ -38,6 +41,12 @@ pub(super) struct CardSlot {
     /// The last card left the reader by a successful CONFISCATE, and no card
     /// was inserted since (`SCARD_ATTR_ICC_PRESENCE` 4).
     pub(super) confiscated: bool,
+    /// The T=1 information field sizes in force that TRANSMIT callbacks reported
+    /// ([`FieldSizeReport`](super::FieldSizeReport)) since the powered card's
+    /// reset, 0 each while none was: the ATR's IFSC and the IFSD the reader
+    /// announces apply then. Kept here, not in the card's capabilities, so that
+    /// the snapshots requests take stay as small as they were.
+    pub(super) field_sizes: FieldSizes,
 }
 
 /// What a request saw of the card before its callback ran.
@@ -78,6 +87,7 @@ impl CardSlot {
             owed: None,
             lost: false,
             confiscated: false,
+            field_sizes: NO_FIELD_SIZES,
         }
     }
 
@@ -116,6 +126,8 @@ impl CardSlot {
         self.lost = false;
         self.atr.clear();
         self.card = None;
+        // A new ATR (or none): the next sizes in force are the ATR's.
+        self.field_sizes = NO_FIELD_SIZES;
     }
 
     /// Forget the powered card and leave it unpowered where it is (a power-down,

@@ -616,13 +616,15 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
 
     #[inline(never)]
     fn get_attribute(&self, tag: u32, output: &mut [u8]) -> Result<usize, Status> {
-        let (snapshot, atr) = self.card.lock(|c| (c.snapshot(), c.atr.clone()));
+        let (snapshot, atr, reported) = self
+            .card
+            .lock(|c| (c.snapshot(), c.atr.clone(), c.field_sizes));
         attributes::read(
             tag,
             &self.reader,
             &self.vendor,
             &snapshot,
-            &atr,
+            (&atr, reported),
             &self.perf,
             output,
         )
@@ -1018,9 +1020,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     ) -> Result<usize, Status> {
         let result = callback(driver, call, reply).map_err(Status::from);
         let record = |c: &mut CardSlot, result| {
-            if let Some(card) = c.card.as_mut() {
-                card.field_sizes = call.field_sizes.applied_to(card.field_sizes);
-            }
+            c.field_sizes = call.field_sizes.applied_to(c.field_sizes);
             self.unless_deactivated(c, &call.deactivation, result)
         };
         let len = self.settle(seen, result, record, Ok)?;
