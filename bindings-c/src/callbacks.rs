@@ -5,7 +5,7 @@ use core::ffi::c_void;
 use core::mem::offset_of;
 use core::ptr;
 
-use readerkit::device::{AtrBuffer, ProtocolCall, TransmitCall};
+use readerkit::device::{AtrBuffer, FieldSizeReport, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
@@ -481,10 +481,26 @@ pub unsafe extern "C" fn rk_transmit_report_deactivation(
     })
 }
 
-/// A T=1 information field size from a C caller, 1 to 254 bytes, as the core
-/// takes it; `RK_STATUS_INVALID_PARAMETER` otherwise.
-fn field_size(size: u32) -> Result<u8, rk_status> {
-    u8::try_from(size).map_err(|_| RK_STATUS_INVALID_PARAMETER)
+/// Report a T=1 information field size of `size` bytes from a C caller on the
+/// core's call behind `call` with `report`: `RK_STATUS_INVALID_PARAMETER` for a
+/// size past a byte (the core refuses 0 and 255), or a `call` the library did
+/// not make.
+///
+/// # Safety
+///
+/// As for [`rk_transmit_report_ifsc`].
+unsafe fn report_size(
+    call: *const rk_transmit_call,
+    size: u32,
+    report: fn(&FieldSizeReport, u8) -> Result<(), Failure>,
+) -> rk_status {
+    entry(|| {
+        // SAFETY: forwarded contract; the library makes `internal` point to a
+        // `TransmitCall`.
+        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        let size = u8::try_from(size).map_err(|_| RK_STATUS_INVALID_PARAMETER)?;
+        report(&call.field_sizes, size).map_err(to_rk)
+    })
 }
 
 /// From a TRANSMIT callback: say that the IFSC in force (the longest INF the
@@ -506,14 +522,8 @@ pub unsafe extern "C" fn rk_transmit_report_ifsc(
     call: *const rk_transmit_call,
     ifsc: u32,
 ) -> rk_status {
-    entry(|| {
-        // SAFETY: forwarded contract; the library makes `internal` point to a
-        // `TransmitCall`.
-        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
-        call.field_sizes
-            .report_ifsc(field_size(ifsc)?)
-            .map_err(to_rk)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { report_size(call, ifsc, FieldSizeReport::report_ifsc) }
 }
 
 /// From a TRANSMIT callback: say that the IFSD in force (the longest INF the
@@ -531,12 +541,6 @@ pub unsafe extern "C" fn rk_transmit_report_ifsd(
     call: *const rk_transmit_call,
     ifsd: u32,
 ) -> rk_status {
-    entry(|| {
-        // SAFETY: forwarded contract; the library makes `internal` point to a
-        // `TransmitCall`.
-        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
-        call.field_sizes
-            .report_ifsd(field_size(ifsd)?)
-            .map_err(to_rk)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { report_size(call, ifsd, FieldSizeReport::report_ifsd) }
 }

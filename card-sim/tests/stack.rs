@@ -155,12 +155,7 @@ fn mute_cards_time_out_and_the_reader_recovers_after_a_reset() {
     assert_eq!(dev.state(), CardState::Swallowed);
 
     let (dev, _) = session(Profile::t1(), 2);
-    dev.with_driver(|r| {
-        r.line_mut()
-            .card_mut()
-            .unwrap()
-            .set_faults(faults(|f| f.mute = Mute::AfterAnswers(1)))
-    });
+    set_card_faults(&dev, faults(|f| f.mute = Mute::AfterAnswers(1)));
     check_mute_after_one_answer(&dev, 2);
 }
 
@@ -234,12 +229,7 @@ fn failed_t1_resynchronisation_deactivates_the_card_until_a_reset() {
     let (dev, protocol) = session(Profile::t1(), 2);
     let get_challenge = get_challenge(8);
     assert!(apdu(&dev, protocol, &get_challenge).is_ok());
-    dev.with_driver(|r| {
-        r.line_mut()
-            .card_mut()
-            .unwrap()
-            .set_faults(faults(|f| f.corrupt_edc = Trigger::Every))
-    });
+    set_card_faults(&dev, faults(|f| f.corrupt_edc = Trigger::Every));
     assert_eq!(
         apdu(&dev, protocol, &get_challenge),
         Err(Status::DeviceProtocolError)
@@ -297,16 +287,16 @@ fn failed_pps_deactivates_the_card() {
     );
     // A warm reset (Windows' SCARD_WARM_RESET) of the deactivated card activates
     // it: its contacts are off, so only a cold reset can bring it back.
-    dev.with_driver(|r| {
-        r.line_mut()
-            .card_mut()
-            .unwrap()
-            .set_faults(Faults::default())
-    });
+    set_card_faults(&dev, Faults::default());
     let mut atr = [0u8; 33];
     dev.power_card(PowerAction::WarmReset, &mut atr)
         .expect("warm reset after the deactivation");
     assert_eq!(select(&dev, 2), Ok(2), "the PPS again, now answered");
+}
+
+/// Replace the simulated card's fault switches.
+fn set_card_faults(dev: &SimDevice, faults: Faults) {
+    dev.with_driver(|r| r.line_mut().card_mut().unwrap().set_faults(faults));
 }
 
 /// The DWORD attribute `tag` of the device.
@@ -327,12 +317,7 @@ fn the_cards_s_ifs_request_is_the_current_ifsc_until_a_reset() {
     assert_eq!(apdu(&dev, protocol, &SELECT_MF).unwrap(), [0x90, 0x00]);
     // The card acknowledged the reader's S(IFS request): the IFSD is the reader's.
     assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), 254);
-    dev.with_driver(|r| {
-        r.line_mut()
-            .card_mut()
-            .unwrap()
-            .set_faults(ifs_request_before(Trigger::Nth(1), 16))
-    });
+    set_card_faults(&dev, ifs_request_before(Trigger::Nth(1), 16));
     let data: Vec<u8> = (0..200).map(|i| i as u8).collect();
     let response = apdu(&dev, protocol, &echo(&data)).unwrap();
     assert_eq!(response[..200], data[..]);
@@ -351,12 +336,7 @@ fn the_cards_s_ifs_request_is_the_current_ifsc_until_a_reset() {
         "still in force"
     );
     // A reset brings the ATR's value back, before and after the first exchange.
-    dev.with_driver(|r| {
-        r.line_mut()
-            .card_mut()
-            .unwrap()
-            .set_faults(Faults::default())
-    });
+    set_card_faults(&dev, Faults::default());
     let mut atr = [0u8; 33];
     dev.power_card(PowerAction::ColdReset, &mut atr)
         .expect("cold reset");

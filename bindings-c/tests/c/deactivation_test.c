@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
+#include "requests.h"
 #include "sim_driver.h"
 
 #define STATE_SWALLOWED 3 /* in position, unpowered */
@@ -17,40 +18,24 @@
 static rk_device dev;
 static struct sim_driver drv;
 
-static rk_status control(uint32_t code, const void *in, size_t in_len)
-{
-    uint8_t out[300];
-    size_t n = 0;
-    return rk_device_control(&dev, code, (const uint8_t *)in, in_len, out, sizeof out, &n);
-}
-
 static rk_status power(uint32_t action)
 {
-    return control(RK_IOCTL_POWER, &action, sizeof action);
+    return request_power(&dev, action);
 }
 
 static rk_status set_t1(void)
 {
-    uint32_t mask = RK_PROTOCOL_T1;
-    return control(RK_IOCTL_SET_PROTOCOL, &mask, sizeof mask);
+    return request_protocol(&dev, RK_PROTOCOL_T1);
 }
 
 static rk_status select_mf(void)
 {
-    static const uint8_t apdu[] = {0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
-    uint8_t in[8 + sizeof apdu];
-    uint32_t hdr[2];
-    hdr[0] = RK_PROTOCOL_T1;
-    hdr[1] = 8;
-    memcpy(in, hdr, 8);
-    memcpy(in + 8, apdu, sizeof apdu);
-    return control(RK_IOCTL_TRANSMIT, in, sizeof in);
+    return request_select_mf_t1(&dev);
 }
 
 static rk_status set_t0(void)
 {
-    uint32_t mask = RK_PROTOCOL_T0;
-    return control(RK_IOCTL_SET_PROTOCOL, &mask, sizeof mask);
+    return request_protocol(&dev, RK_PROTOCOL_T0);
 }
 
 /* A TRANSMIT of `apdu` under T=0, the response into `out_len` bytes. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
+#include "requests.h"
 #include "sim_driver.h"
 
 #define ATTR_CURRENT_IFSC 0x00080207u
@@ -17,45 +18,14 @@
 static rk_device dev;
 static struct sim_driver drv;
 
-static rk_status control(uint32_t code, const void *in, size_t in_len, uint8_t *out,
-                         size_t *n)
-{
-    uint8_t scratch[300];
-    size_t unused = 0;
-    if (!out) { out = scratch; n = &unused; }
-    return rk_device_control(&dev, code, (const uint8_t *)in, in_len, out, 300, n);
-}
-
-static rk_status power(uint32_t action)
-{
-    return control(RK_IOCTL_POWER, &action, sizeof action, NULL, NULL);
-}
-
-static rk_status set_t1(void)
-{
-    uint32_t mask = RK_PROTOCOL_T1;
-    return control(RK_IOCTL_SET_PROTOCOL, &mask, sizeof mask, NULL, NULL);
-}
-
-static rk_status select_mf(void)
-{
-    static const uint8_t apdu[] = {0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00};
-    uint8_t in[8 + sizeof apdu];
-    uint32_t hdr[2];
-    hdr[0] = RK_PROTOCOL_T1;
-    hdr[1] = 8;
-    memcpy(in, hdr, 8);
-    memcpy(in + 8, apdu, sizeof apdu);
-    return control(RK_IOCTL_TRANSMIT, in, sizeof in, NULL, NULL);
-}
-
 /* A DWORD attribute (the request checked to succeed). */
 static uint32_t dword_attribute(uint32_t tag)
 {
     uint8_t out[300];
     size_t n = 0;
     uint32_t value = 0;
-    CHECK_ST(control(RK_IOCTL_GET_ATTRIBUTE, &tag, sizeof tag, out, &n), RK_STATUS_SUCCESS);
+    CHECK_ST(request(&dev, RK_IOCTL_GET_ATTRIBUTE, &tag, sizeof tag, out, sizeof out, &n),
+             RK_STATUS_SUCCESS);
     CHECK(n == 4);
     memcpy(&value, out, 4);
     return value;
@@ -73,42 +43,42 @@ int main(void)
     CHECK_ST(rk_device_init(&dev, sizeof dev, &table, &drv, &caps, NULL), RK_STATUS_SUCCESS);
     CHECK_ST(rk_sim_init(&drv.card, sizeof drv.card, RK_SIM_PROFILE_T1), RK_STATUS_SUCCESS);
     CHECK_ST(rk_card_event(&dev, RK_CARD_INSERTED), RK_STATUS_SUCCESS);
-    CHECK_ST(power(RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
-    CHECK_ST(set_t1(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_power(&dev, RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
+    CHECK_ST(request_protocol(&dev, RK_PROTOCOL_T1), RK_STATUS_SUCCESS);
 
     /* TA3 = FE: the ATR's IFSC; the card acknowledges the reader's IFSD 254. */
     CHECK(dword_attribute(ATTR_CURRENT_IFSC) == 254);
-    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK_ST(drv.ifsc_report, RK_STATUS_SUCCESS);
     CHECK(dword_attribute(ATTR_CURRENT_IFSC) == 254);
     CHECK(dword_attribute(ATTR_CURRENT_IFSD) == 254);
 
     /* A size the driver reports is the one in force until the next report. */
     drv.ifsc_override = 16;
-    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK_ST(drv.ifsc_report, RK_STATUS_SUCCESS);
     CHECK(dword_attribute(ATTR_CURRENT_IFSC) == 16);
-    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK(dword_attribute(ATTR_CURRENT_IFSC) == 254);
 
     /* 0, 255 and 256 are no sizes: refused, nothing recorded. */
     drv.ifsc_override = 255;
-    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK_ST(drv.ifsc_report, RK_STATUS_INVALID_PARAMETER);
     drv.ifsc_override = 256;
-    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK_ST(drv.ifsc_report, RK_STATUS_INVALID_PARAMETER);
     CHECK(dword_attribute(ATTR_CURRENT_IFSC) == 254);
 
     /* The reader's S(IFS request) suppressed: the IFSD stays ISO's initial 32. */
     suppress[0] = ATTR_SUPPRESS_T1_IFS_REQUEST;
     suppress[1] = 1;
-    CHECK_ST(control(RK_IOCTL_SET_ATTRIBUTE, suppress, sizeof suppress, NULL, NULL),
+    CHECK_ST(request(&dev, RK_IOCTL_SET_ATTRIBUTE, suppress, sizeof suppress, NULL, 0, NULL),
              RK_STATUS_SUCCESS);
-    CHECK_ST(power(RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
+    CHECK_ST(request_power(&dev, RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
     CHECK(dword_attribute(ATTR_CURRENT_IFSD) == 254);
-    CHECK_ST(set_t1(), RK_STATUS_SUCCESS);
-    CHECK_ST(select_mf(), RK_STATUS_SUCCESS);
+    CHECK_ST(request_protocol(&dev, RK_PROTOCOL_T1), RK_STATUS_SUCCESS);
+    CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK(dword_attribute(ATTR_CURRENT_IFSD) == 32);
     printf("IFSC %u, IFSD %u with the S(IFS request) suppressed\n",
            (unsigned)dword_attribute(ATTR_CURRENT_IFSC),
@@ -121,7 +91,7 @@ int main(void)
     CHECK_ST(rk_t1_field_sizes(&drv.t1, &both, &both), RK_STATUS_INVALID_PARAMETER);
     CHECK_ST(rk_t1_field_sizes(&drv.t1, NULL, &both), RK_STATUS_INVALID_PARAMETER);
 
-    CHECK_ST(power(RK_POWER_DOWN), RK_STATUS_SUCCESS);
+    CHECK_ST(request_power(&dev, RK_POWER_DOWN), RK_STATUS_SUCCESS);
     CHECK_ST(rk_sim_deinit(&drv.card), RK_STATUS_SUCCESS);
     CHECK_ST(rk_device_deinit(&dev), RK_STATUS_SUCCESS);
     return finish("field_sizes_test");
