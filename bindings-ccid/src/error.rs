@@ -73,8 +73,9 @@ impl SlotError {
     /// mute card is [`SlotError::IccMute`], a parity or protocol failure
     /// [`SlotError::XfrParityError`], an answer too long for the buffer
     /// [`SlotError::XfrOverrun`], a malformed command APDU the offset of `abData`,
-    /// an unsupported request [`SlotError::CommandNotSupported`], anything else
-    /// [`SlotError::HardwareError`].
+    /// an unsupported request [`SlotError::CommandNotSupported`], a sleeping
+    /// reader [`SlotError::HardwareError`], anything else
+    /// [`SlotError::HardwareError`] too.
     pub const fn from_status(status: Status) -> SlotError {
         match status {
             Status::NoMedia | Status::IoTimeout | Status::InvalidDeviceState => SlotError::IccMute,
@@ -85,6 +86,12 @@ impl SlotError {
             Status::UnrecognizedMedia => SlotError::BadAtrTs,
             Status::DeviceBusy => SlotError::SlotBusy,
             Status::Cancelled => SlotError::CommandAborted,
+            // The reader sleeps (`Device::suspend` until `Device::resume`): the
+            // reader, not the card, cannot act. ICC_MUTE would tell the host the
+            // card did not answer (a mute card) and CMD_SLOT_BUSY that another
+            // command runs; neither is so. The card's state is kept (`bmICCStatus`
+            // says it) and a change is reported on waking.
+            Status::DeviceNotReady => SlotError::HardwareError,
             _ => SlotError::HardwareError,
         }
     }
@@ -119,5 +126,14 @@ mod tests {
             SlotError::from_status(Status::Unsuccessful),
             SlotError::HardwareError
         );
+    }
+
+    #[test]
+    fn a_sleeping_reader_is_a_hardware_error_not_a_mute_card() {
+        assert_eq!(
+            SlotError::from_status(Status::DeviceNotReady),
+            SlotError::HardwareError
+        );
+        assert_eq!(SlotError::from_status(Status::DeviceNotReady).code(), 0xFB);
     }
 }

@@ -233,6 +233,37 @@ fn no_card_is_absent_and_mute() {
     );
 }
 
+/// A sleeping reader (the core's `Device::suspend` until `Device::resume`)
+/// fails IccPowerOn with HW_ERROR (0xFB), not ICC_MUTE: the reader cannot act,
+/// the card is not at fault; the card's state (present, powered down by the
+/// suspend) is still answered, and on waking the card powers up again.
+#[test]
+fn a_sleeping_reader_fails_power_on_with_a_hardware_error() {
+    let slots: &'static [Slot; 1] = Box::leak(Box::new([slot(Some(Profile::t1()))]));
+    let mut r = CcidReader::new(slots, apdu_config()).unwrap();
+    let atr_answer = reply(0x80, 1, 0x00, 0x00, 0x00, &ATR_T1);
+    assert_eq!(handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[])), atr_answer);
+    assert_eq!(slots[0].suspend(), Ok(true), "the card was in and powered");
+    answers(
+        &mut r,
+        &[
+            bare(
+                "IccPowerOn while asleep: failed, card present inactive, HW_ERROR",
+                msg(0x62, 0, 2, [0; 3], &[]),
+                [0x80, 0x41, 0xFB, 0x00],
+            ),
+            bare(
+                "GetSlotStatus while asleep: the card as the suspend left it",
+                msg(0x65, 0, 3, [0; 3], &[]),
+                [0x81, 0x01, 0x00, 0x03],
+            ),
+        ],
+    );
+    slots[0].resume(true);
+    let atr_answer = reply(0x80, 4, 0x00, 0x00, 0x00, &ATR_T1);
+    assert_eq!(handle(&mut r, &msg(0x62, 0, 4, [0; 3], &[])), atr_answer);
+}
+
 #[test]
 fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
     let mut r = reader(Some(Profile::t1()), apdu_config());

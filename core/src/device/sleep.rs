@@ -10,7 +10,8 @@
 //!
 //! The one rule, for every binding that puts the reader to sleep (today WDM's
 //! SET_POWER and a C driver's `rk_device_suspend`; the pcsc-lite and CCID bindings
-//! never suspend, so their mappings of the status are never used): from the start of
+//! never suspend themselves, but a firmware over the CCID binding may, and its
+//! commands then fail with HW_ERROR, 0xFB): from the start of
 //! [`Device::suspend`] until [`Device::resume`], [`Device::control`] and
 //! [`Device::submit`] answer a request that needs the reader or the card with
 //! [`Status::DeviceNotReady`] (`STATUS_DEVICE_NOT_READY`, `SCARD_E_NOT_READY`,
