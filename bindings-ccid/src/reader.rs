@@ -14,7 +14,7 @@ use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
 use crate::descriptor::ClassDescriptor;
 use crate::error::SlotError;
 use crate::message::{self, HEADER_LEN, Message};
-use crate::secure::{self, PinSupport, Refusal};
+use crate::secure::{self, PinSupport, Refusal, SecureData};
 use crate::tpdu::{self, LineAccess};
 use crate::{busy, notify, parameters};
 use readerkit::pin::Keypad;
@@ -712,7 +712,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     }
 
     /// PC_to_RDR_Secure: the operation must be one the reader declared; the card
-    /// must be active; the structure is checked ([`secure::check`]) before the
+    /// must be active; the structure is checked ([`SecureData::parse`]) before the
     /// card's protocol is selected if need be (as for XfrBlock) and before the
     /// first key.
     fn secure(
@@ -736,11 +736,12 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             return Err(SlotError::IccMute);
         }
         // The structure is checked before the protocol is selected: a refused
-        // command changes nothing.
-        secure::check(data)?;
+        // command changes nothing. The checked value is what the keys are read
+        // for.
+        let checked = SecureData::parse(data)?;
         self.select_if_negotiable(device, state)?;
         let (card, protocol) = in_force(device)?;
-        let command = match secure::prepare(data, keypad) {
+        let command = match secure::prepare(&checked, keypad) {
             Ok(command) => command,
             Err(Refusal::Failed(error)) => return Err(error),
             Err(Refusal::StatusWord(sw)) => {

@@ -1,13 +1,14 @@
 //! PC_to_RDR_Secure (CCID 1.1 §6.1.11): PIN verification and modification on the
 //! reader's keypad, the PIN never crossing USB or the serial line.
 //!
-//! The structure is checked by the core ([`VerifyRequest::parse_ccid`],
-//! [`ModifyRequest::parse_ccid`]) before a key is read, and by the reader
-//! ([`check`]) before it touches the card (its protocol selection included); a
-//! bad one fails the command with `bError` = the offset of the field at fault
-//! (libccid logs "error on byte N") and changes nothing. The keys come from the core's [`Keypad`]; the command with the PIN
-//! in place goes to the card, and the card's answer is the answer. How the user's
-//! part ends:
+//! The structure is checked once, by the core's [`VerifyRequest::parse_ccid`] and
+//! [`ModifyRequest::parse_ccid`] in [`SecureData::parse`], which the reader calls
+//! before it touches the card (its protocol selection included); [`prepare`]
+//! takes the checked value to read the keys. A bad structure fails the command
+//! with `bError` = the offset of the field at fault (libccid logs "error on byte
+//! N") and changes nothing. The keys come from the core's [`Keypad`]; the command
+//! with the PIN in place goes to the card, and the card's answer is the answer.
+//! How the user's part ends:
 //!
 //! | entry outcome | answer |
 //! | --- | --- |
@@ -187,52 +188,76 @@ fn refusal(operation: PinOperation, data: &[u8], error: PinError) -> Refusal {
     }
 }
 
-/// A Secure command's structure, checked ([`parse`]).
+/// A Secure command's `abData`, checked ([`SecureData::parse`]): its operation
+/// and its structure, parsed once and carried to [`prepare`], so that the
+/// structure the reader checked before touching the card is the one whose PIN
+/// is read.
+#[derive(Debug, Clone, Copy)]
+pub struct SecureData<'a> {
+    /// The whole `abData` (`bPINOperation` first): the offsets of the fields
+    /// [`prepare`] refuses after the keys (the APDU's Lc) are found in it.
+    data: &'a [u8],
+    structure: Structure<'a>,
+}
+
+/// The structure of a [`SecureData`], as the core parsed it.
+#[derive(Debug, Clone, Copy)]
 enum Structure<'a> {
     Verify(VerifyRequest<'a>),
     Modify(ModifyRequest<'a>),
 }
 
-/// Check the Secure command's `abData`: `bPINOperation` and its structure; a
-/// refusal is the `bError` of the field at fault ([`field_of`]).
-fn parse(data: &[u8]) -> Result<Structure<'_>, SlotError> {
-    let (&operation, structure) = data.split_first().ok_or(SlotError::BadField(1))?;
-    let operation = match operation {
-        0 => PinOperation::Verify,
-        1 => PinOperation::Modify,
-        // Transfer PIN, wait ICC response, cancel, resend, send next APDU: the
-        // reader runs each operation whole, so none of these is needed.
-        _ => return Err(SlotError::BadField(OPERATION_AT as u8)),
-    };
-    let refuse = |e: PinError| field_of(operation, data, e);
-    Ok(match operation {
-        PinOperation::Verify => {
-            Structure::Verify(VerifyRequest::parse_ccid(structure).map_err(refuse)?)
+impl<'a> SecureData<'a> {
+    /// Check the Secure command's `abData` (`bPINOperation` and its structure)
+    /// without reading a key or reaching the card; a refusal is the `bError` of
+    /// the field at fault ([`field_of`]). The reader checks first, so that a
+    /// refused command changes nothing (not even the protocol it would select
+    /// for the card).
+    pub fn parse(data: &'a [u8]) -> Result<SecureData<'a>, SlotError> {
+        let (&operation, structure) = data.split_first().ok_or(SlotError::BadField(1))?;
+        let operation = match operation {
+            0 => PinOperation::Verify,
+            1 => PinOperation::Modify,
+            // Transfer PIN, wait ICC response, cancel, resend, send next APDU: the
+            // reader runs each operation whole, so none of these is needed.
+            _ => return Err(SlotError::BadField(OPERATION_AT as u8)),
+        };
+        let refuse = |e: PinError| field_of(operation, data, e);
+        let structure = match operation {
+            PinOperation::Verify => {
+                Structure::Verify(VerifyRequest::parse_ccid(structure).map_err(refuse)?)
+            }
+            PinOperation::Modify => {
+                Structure::Modify(ModifyRequest::parse_ccid(structure).map_err(refuse)?)
+            }
+        };
+        Ok(SecureData { data, structure })
+    }
+
+    /// The operation (`bPINOperation`).
+    pub fn operation(&self) -> PinOperation {
+        match self.structure {
+            Structure::Verify(_) => PinOperation::Verify,
+            Structure::Modify(_) => PinOperation::Modify,
         }
-        PinOperation::Modify => {
-            Structure::Modify(ModifyRequest::parse_ccid(structure).map_err(refuse)?)
-        }
-    })
+    }
 }
 
-/// Check the Secure command's `abData` without reading a key or reaching the
-/// card: the `bError` [`prepare`] fails a malformed structure with. The reader
-/// checks first, so that a refused command changes nothing (not even the
-/// protocol it would select for the card).
-pub fn check(data: &[u8]) -> Result<(), SlotError> {
-    parse(data).map(|_| ())
-}
-
-/// Check the Secure command's `abData`, read the PIN(s) from `keypad` and build
-/// the command for the card. Every refusal of the structure comes before the
-/// first key.
-pub fn prepare<K: Keypad + ?Sized>(data: &[u8], keypad: &mut K) -> Result<PinCommand, Refusal> {
+/// Read the PIN(s) of a checked Secure command from `keypad` and build the
+/// command for the card. Every refusal of the structure came before the first
+/// key ([`SecureData::parse`]); what remains are the entry outcomes and a
+/// command that cannot be formatted with the PIN typed.
+pub fn prepare<K: Keypad + ?Sized>(
+    secure: &SecureData<'_>,
+    keypad: &mut K,
+) -> Result<PinCommand, Refusal> {
     let mut command = PinCommand {
         bytes: [0; MAX_APDU_LEN],
         len: 0,
         prologue: [0; 3],
     };
-    match parse(data).map_err(Refusal::Failed)? {
+    let data = secure.data;
+    match &secure.structure {
         Structure::Verify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Verify, data, e);
             let mut pin = Pin::new();

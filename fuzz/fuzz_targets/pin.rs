@@ -10,14 +10,14 @@
 //! Nothing may panic; a structure that parses formats a command whose Lc matches
 //! its length and whose header is the template's, and emits as a part 10 structure
 //! that parses back to the same request; a refusal names a field inside the
-//! message; Secure `abData` that `secure::check` refuses, `prepare` refuses alike
-//! before reading a key.
+//! message; Secure `abData` is checked once (`SecureData::parse`, before any key)
+//! and the checked value is what `prepare` reads the keys for.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use readerkit::pin::{Key, Keypad, ModifyRequest, Pin, PinError, VerifyRequest};
 use readerkit_ccid::SlotError;
-use readerkit_ccid::secure::{self, MAX_APDU_LEN, Refusal};
+use readerkit_ccid::secure::{self, MAX_APDU_LEN, Refusal, SecureData};
 
 struct Keys<'a>(&'a [u8]);
 
@@ -100,35 +100,34 @@ fn modify(parsed: Result<ModifyRequest<'_>, PinError>) {
     );
 }
 
-/// PC_to_RDR_Secure's `abData` with `keys` typed: a command whose Lc matches,
-/// or a refusal that names a field inside the message; a structure
-/// `secure::check` refuses (what the reader asks before the card is touched)
-/// is refused by `prepare` with the same `bError`, before any key.
+/// PC_to_RDR_Secure's `abData` with `keys` typed: a structure
+/// `SecureData::parse` refuses (what the reader asks before the card is
+/// touched) names a field inside the message; one it accepts gives a command
+/// whose Lc matches, a refusal that names a field inside the message, or an
+/// entry outcome.
 fn secure_data(structure: &[u8], keys: &[u8]) {
-    let mut keypad = Keys(keys);
-    let prepared = secure::prepare(structure, &mut keypad);
-    if let Err(error) = secure::check(structure) {
-        assert!(
-            matches!(prepared, Err(Refusal::Failed(e)) if e == error),
-            "check and prepare refuse alike"
-        );
-        assert_eq!(keypad.0.len(), keys.len(), "no key read");
-    }
-    match prepared {
-        Ok(command) => {
-            let apdu = command.apdu();
-            assert!(apdu.len() <= MAX_APDU_LEN);
-            assert_eq!(usize::from(apdu[4]) + 5, apdu.len());
-        }
-        Err(Refusal::Failed(SlotError::BadField(offset))) => {
+    let inside = |error: SlotError| {
+        if let SlotError::BadField(offset) = error {
             assert!(offset >= 1);
             assert!(
                 usize::from(offset) < 10 + structure.len(),
                 "inside the message"
             );
         }
+    };
+    let checked = match SecureData::parse(structure) {
+        Ok(checked) => checked,
+        Err(error) => return inside(error),
+    };
+    let mut keypad = Keys(keys);
+    match secure::prepare(&checked, &mut keypad) {
+        Ok(command) => {
+            let apdu = command.apdu();
+            assert!(apdu.len() <= MAX_APDU_LEN);
+            assert_eq!(usize::from(apdu[4]) + 5, apdu.len());
+        }
+        Err(Refusal::Failed(error)) => inside(error),
         Err(Refusal::StatusWord(sw)) => assert_eq!(sw[0], 0x64),
-        Err(Refusal::Failed(_)) => {}
     }
 }
 
