@@ -493,12 +493,9 @@ impl Profile {
             Profile::GemPcTwin | Profile::GemPcPinPad => {
                 TimeExtension::Byte(time_request(multiplier))
             }
-            Profile::Sec1210 => {
-                let mut message = [0u8; HEADER_LEN];
-                // A header with no data always fits its HEADER_LEN bytes.
-                let _ = crate::Answer::time_extension(slot, seq, multiplier).emit(0, &mut message);
-                TimeExtension::Message(message)
-            }
+            Profile::Sec1210 => TimeExtension::Message(
+                crate::Answer::time_extension(slot, seq, multiplier).header(),
+            ),
         }
     }
 
