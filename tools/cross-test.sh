@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# The tests of the no_std crates (core, card-sim, hal-readers) on a 32-bit target
+# The tests of the no_std crates (core, card-sim, hal-readers), and those of the
+# CCID and pcsc-lite bindings that need no host program, on a 32-bit target
 # (armv7-unknown-linux-gnueabihf) and on a big-endian one (s390x-unknown-linux-gnu),
 # run under qemu-user. Every byte-order decision must be explicit: a stray
 # from_ne_bytes fails here on s390x, a usize = u64 assumption on armv7.
+#
+# Of the bindings: readerkit-ccid's unit tests (descriptor, message headers,
+# dwMaxIFSD and the other little-endian fields) and its integration tests that
+# drive CcidReader and the USB class in the test process (commands, more_time,
+# secure, usb); readerkit-pcsclite's unit tests and ffi (the exported IFDH
+# functions called as pcscd would: SCARD_ATTR_MAXINPUT and the DWORD attributes
+# in this host's byte order, which only a big-endian host tells apart from
+# little-endian). Their other tests need the host's pcscd, libccid, vicc or a
+# pseudo-terminal. Both crates have the `pcsc` crate as a dev-dependency (for
+# those pcscd tests), and pcsc-sys asks for the target's libpcsclite, which has
+# no cross package here: an empty linker script stands in for it. The tests run
+# here never call PC/SC (the linker's --as-needed drops the library); one that
+# did would fail to link (undefined SCard* symbols), never pass without it.
 #
 #   ./tools/cross-test.sh              both targets
 #   ./tools/cross-test.sh s390x        one of them (armv7 | s390x)
@@ -34,6 +48,37 @@ done
 ensure_debs cross-test "cross linkers and qemu-user" "${pkgs[@]}" || exit 1
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/cross"
+# pcsc-sys's -lpcsclite, for the cross targets (see above).
+no_pcsclite="$CARGO_TARGET_DIR/no-pcsclite"
+mkdir -p "$no_pcsclite"
+printf '/* no libpcsclite for the cross targets: a test calling PC/SC fails to link */\n' \
+  >"$no_pcsclite/libpcsclite.so"
+export PCSC_LIB_DIR="$no_pcsclite"
+
+# suite TRIPLE WHAT CARGO-TEST-ARGS...: run one `cargo test` under qemu-user,
+# adding its counts to $passed and $failed; exits on a failure.
+suite() {
+  local triple=$1 what=$2
+  shift 2
+  printf '\n=== tests of %s on %s (qemu-user)\n' "$what" "$triple"
+  local log status began=$SECONDS
+  log=$(mktemp)
+  set +e
+  cargo test --target "$triple" "$@" 2>&1 | tee "$log" \
+    | grep -E '^(test result|error|failures:|---- )|FAILED|panicked'
+  status=${PIPESTATUS[0]}
+  set -e
+  passed=$((passed + $(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$log")))
+  failed=$((failed + $(awk '/^test result:/ { n += $6 } END { print n + 0 }' "$log")))
+  rm -f "$log"
+  echo "($what: $((SECONDS - began)) s, build included)"
+  if [ "$status" != 0 ]; then
+    echo "$triple: $passed passed, $failed failed"
+    echo "cross-test: tests of $what failed on $triple" >&2
+    exit "$status"
+  fi
+}
+
 for arch in "${arches[@]}"; do
   triple=${triple_of[$arch]}
   if ! rustup target list --installed | grep -qx "$triple"; then
@@ -43,17 +88,15 @@ for arch in "${arches[@]}"; do
   sysroot="/usr/${gcc_of[$arch]}"
   export "CARGO_TARGET_${env_name}_LINKER=${gcc_of[$arch]}-gcc"
   export "CARGO_TARGET_${env_name}_RUNNER=${qemu_of[$arch]} -L $sysroot"
-  printf '\n=== tests of core, card-sim, hal-readers on %s (qemu-user)\n' "$triple"
   start=$SECONDS
-  log=$(mktemp)
-  set +e
-  cargo test --target "$triple" -p readerkit -p readerkit-card-sim -p readerkit-hal \
-    --lib --tests 2>&1 | tee "$log" | grep -E '^(test result|error|failures:|---- )|FAILED|panicked'
-  status=${PIPESTATUS[0]}
-  set -e
-  passed=$(awk '/^test result:/ { n += $4 } END { print n + 0 }' "$log")
-  failed=$(awk '/^test result:/ { n += $6 } END { print n + 0 }' "$log")
-  rm -f "$log"
+  passed=0
+  failed=0
+  # The no_std crates on their own (the bindings' features, std and log among
+  # them, would otherwise be unified into the core they test).
+  suite "$triple" "core, card-sim, hal-readers" \
+    -p readerkit -p readerkit-card-sim -p readerkit-hal --lib --tests
+  suite "$triple" "bindings-ccid, bindings-pcsclite (no host programs)" \
+    -p readerkit-ccid -p readerkit-pcsclite --lib \
+    --test commands --test more_time --test secure --test usb --test ffi
   echo "$triple: $passed passed, $failed failed ($((SECONDS - start)) s)"
-  [ "$status" = 0 ] || { echo "cross-test: tests failed on $triple" >&2; exit "$status"; }
 done

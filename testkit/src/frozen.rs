@@ -80,7 +80,8 @@ fn in_futex_wait(pid: u32, tid: u32) -> bool {
     let number = syscall
         .split_whitespace()
         .next()
-        .and_then(|n| n.parse::<i64>().ok());
+        // A C long, as the system call numbers are (32 bits on armv7).
+        .and_then(|n| n.parse::<nix::libc::c_long>().ok());
     sleeping && number == Some(nix::libc::SYS_futex)
 }
 
