@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use pcsc::{Context, Protocols, Scope, ShareMode};
 use readerkit_ccid::firmware_features::{MAX_PIN_DIGITS_U8, MIN_PIN_DIGITS};
+use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::opensc::{Said, require_opensc, verify_on_pin_pad};
 use support::{
     Entry, LIBCCIDTWIN, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE,
@@ -358,16 +359,17 @@ fn opensc_verifies_on_the_pin_pad() {
     }
 }
 
-/// pcscd killed (a crash, or a restart that does not wait) while the reader
-/// waits for the user's keys (a VERIFY_PIN_DIRECT, nobody typing), then started
-/// again: the new pcscd's libccid opens the reader cleanly and the PIN pad
-/// verifies. Before, the PIN entry went on for the gone host until its key
-/// time-out (30 s here, up to 255 s): the new libccid's open got CMD_SLOT_BUSY
-/// (no firmware, GET_FIRMWARE_FEATURES failed) and pcscd listed no reader at all.
-#[test]
-fn pcscd_killed_mid_pin_entry_then_restarted_finds_the_pin_pad_working() {
-    let mut serve = Serve::start_watched(&["--reader", "gempcpinpad", "--card", "t1", "--trace"]);
-    let pcscd = pcscd_over(&serve);
+/// ccid-serve as a GemPC PinPad with a T=1 card, `--trace` on its watched
+/// stderr.
+fn pin_pad_watched() -> Serve {
+    Serve::start_watched(&["--reader", "gempcpinpad", "--card", "t1", "--trace"])
+}
+
+/// pcscd over `serve`, a client's VERIFY_PIN_DIRECT that waits for keys nobody
+/// types, and pcscd killed during it once ccid-serve's keypad has begun the
+/// entry and `underway` has returned.
+fn kill_pcscd_mid_pin_entry(serve: &Serve, underway: impl FnOnce()) {
+    let pcscd = pcscd_over(serve);
     let ctx = Context::establish(Scope::User).expect("establish context");
     let card = connect(&ctx, &pcscd, Protocols::T1);
     let (verify, _) = pin_features(&card);
@@ -379,11 +381,67 @@ fn pcscd_killed_mid_pin_entry_then_restarted_finds_the_pin_pad_working() {
     };
     pcscd.kill_during(entry, || {
         serve.wait_stderr("keypad: ");
+        underway();
     });
-    drop(ctx);
+}
+
+/// pcscd killed (a crash, or a restart that does not wait) while the reader
+/// waits for the user's keys (a VERIFY_PIN_DIRECT, nobody typing), then started
+/// again: the new pcscd's libccid opens the reader cleanly and the PIN pad
+/// verifies. Before, the PIN entry went on for the gone host until its key
+/// time-out (30 s here, up to 255 s): the new libccid's open got CMD_SLOT_BUSY
+/// (no firmware, GET_FIRMWARE_FEATURES failed) and pcscd listed no reader at all.
+#[test]
+fn pcscd_killed_mid_pin_entry_then_restarted_finds_the_pin_pad_working() {
+    let mut serve = pin_pad_watched();
+    kill_pcscd_mid_pin_entry(&serve, || {});
 
     let pcscd = pcscd_over(&serve);
     pad_session(&mut serve, &pcscd, Protocols::T1, |pad, _| {
+        assert_eq!(pad.verify("1234E"), [0x90, 0x00], "right PIN");
+    });
+}
+
+/// As above, with ccid-serve's reading thread held still (a scheduler that
+/// does not run it, as under load) from before pcscd is killed until the new
+/// pcscd's libccid has opened the terminal and sent its first command: the old
+/// host's close and the new host's open both happen while nobody looks, and
+/// the terminal never reads hung up. The close is seen all the same (inotify
+/// queues it), the PIN entry is let go and the new libccid gets its firmware
+/// at once. Before, the reading thread took the new host for the old one: its
+/// GET_FIRMWARE got CMD_SLOT_BUSY behind the PIN entry ("Get firmware
+/// failed") and pcscd listed no reader.
+#[test]
+fn pcscd_killed_mid_pin_entry_and_restarted_unseen_finds_the_pin_pad_working() {
+    let mut serve = pin_pad_watched();
+    let mut reading = None;
+    kill_pcscd_mid_pin_entry(&serve, || {
+        reading = Some(FrozenThread::freeze_main(serve.pid()));
+    });
+
+    let pcscd = pcscd_over(&serve);
+    // A client's connection starts pcscd, which opens the reader before it
+    // answers: on a thread of its own, while this one waits for libccid's open.
+    let starting = std::thread::spawn(|| Context::establish(Scope::User).map(drop));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !pcscd.log().contains("OpenSerialByName() Set serial port") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "libccid never opened the terminal; pcscd log:\n{}",
+            pcscd.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Opened (libccid's GET_FIRMWARE follows at once; it waits 2 s for the
+    // answer): the reading thread runs again.
+    drop(reading);
+    starting.join().unwrap().expect("establish context");
+    pad_session(&mut serve, &pcscd, Protocols::T1, |pad, pcscd| {
+        assert!(
+            !pcscd.log().contains("Get firmware failed"),
+            "pcscd log:\n{}",
+            pcscd.log()
+        );
         assert_eq!(pad.verify("1234E"), [0x90, 0x00], "right PIN");
     });
 }

@@ -12,17 +12,21 @@
 //! answered NAK, as a frame with a bad LRC is: the next frame starts afresh.
 //!
 //! The host may close the terminal and open it again (pcscd stopped, killed or
-//! restarted): ccid-serve keeps no end of the terminal open but its own, so it
-//! sees the close ([`HostLine`]), and what the gone host asked is no business of
+//! restarted): ccid-serve watches the terminal's opens, closes and writes with
+//! inotify ([`HostWatch`]), which queues every one in order, so a host that
+//! closes and a next one that opens before ccid-serve looks are two hosts, the
+//! close seen first ([`HostLine`]). What the gone host asked is no business of
 //! the next one: the command running is stopped, and its answer, like that of
 //! any message the gone host left queued, goes to nobody
-//! ([`Running::host_gone`]). Nor are the bytes it wrote and left unread: those
-//! read while no host has the terminal open are dropped ([`discard_input`]),
-//! those of a host that opened, wrote and closed between two looks included.
-//! One race stays: a host that closes and a next that opens within one look
-//! (20 ms) look like one host, and the first one's bytes are answered to the
-//! second (libccid's flush on open does not reach them: they wait on the
-//! master's side).
+//! ([`Running::host_gone`]). Nor are the bytes it wrote and left unread: they
+//! are all in the terminal once its close is queued, and are dropped
+//! ([`HostSide::closed`]), those of a host that opened, wrote and closed unseen
+//! included, while the next host's bytes, written after its open, are its own.
+//! One case stays where they cannot be told apart: a host that closes with
+//! bytes unread, and a next one that opens and writes before ccid-serve reads
+//! the close. Then both are dropped (the next host's first frame goes
+//! unanswered), not the gone host's answered to the next one (libccid's flush
+//! on open does not reach them: they wait on the master's side).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -53,6 +57,7 @@ use readerkit_ccid::twin::{self, Decoder, Event, LastFrame};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
+use crate::host_watch::{HostChange, HostWatch};
 use crate::sim_keypad::{self, QueuedKeypad};
 use crate::sim_slot::{
     self, CardBehaviour, CardLine, LineMove, SimDevice, StopSignal, locked, open_slot,
@@ -117,8 +122,8 @@ pub(crate) struct Args {
 /// by this name in `/proc`).
 pub(crate) const WORKER_NAME: &str = "ccid-worker";
 
-/// How often the terminal is looked at while no host has it open, in ms: a
-/// closed terminal's master side polls as hung up at once, every time.
+/// How often the gone host's jobs are looked at again while the next host's
+/// messages wait for them to end, in ms ([`HostLine::Opening`]).
 const HOST_LOOK_MS: u16 = 20;
 
 /// The longest the next host's messages wait in the terminal for the gone host's
@@ -128,15 +133,100 @@ const HOST_LOOK_MS: u16 = 20;
 /// not end by then is left to the gate (CMD_SLOT_BUSY until it does).
 const WIND_DOWN: Duration = Duration::from_secs(1);
 
-/// Whether a host has the terminal open. While no process has the slave side
-/// open, its master side polls hung up (POLLHUP) and reads EIO; the next open
-/// ends that.
+/// Whether a host has the terminal open, as the [`HostWatch`] tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HostLine {
     /// No host has the terminal open (none yet, or it closed it).
     Closed,
-    /// A host has it open.
+    /// A host opened it at `since` while the gone host's jobs were still
+    /// winding down: its bytes wait in the terminal ([`WIND_DOWN`] at most).
+    Opening { since: Instant },
+    /// A host has it open and is served.
     Open,
+}
+
+/// The reading thread's side of the host: who has the terminal, and the frame
+/// being read from it.
+struct HostSide {
+    /// The terminal's master side.
+    port: File,
+    line: HostLine,
+    watch: HostWatch,
+    decoder: Decoder<MAX_MESSAGE>,
+    /// While a frame is begun: when the line has been quiet inside it too long.
+    cut_at: Option<Instant>,
+}
+
+impl HostSide {
+    fn new(port: File, watch: HostWatch) -> HostSide {
+        HostSide {
+            port,
+            line: HostLine::Closed,
+            watch,
+            decoder: Decoder::new(),
+            cut_at: None,
+        }
+    }
+
+    /// Follow the hosts' opens and closes the watch has read, in order.
+    fn follow(&mut self, running: &Running, trace: bool) -> Result<(), String> {
+        while let Some(change) = self
+            .watch
+            .next_change(|| hung_up(&self.port).unwrap_or(true))
+        {
+            match change {
+                HostChange::Opened => {
+                    if self.line == HostLine::Closed {
+                        self.line = HostLine::Opening {
+                            since: Instant::now(),
+                        };
+                    }
+                }
+                HostChange::Closed => self.closed(running, trace)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The host closed the terminal: the bytes it wrote and left unread are
+    /// dropped (nobody is there for their answers, and the next host would
+    /// read those ahead of its own), and what it asked is let go
+    /// ([`Running::host_gone`]).
+    fn closed(&mut self, running: &Running, trace: bool) -> Result<(), String> {
+        if self.watch.unread_writes() {
+            // All in the terminal now: its writes' events came before its
+            // close. A next host's bytes cannot be among them unless it opened
+            // (and wrote) before they were read out: the events say.
+            let writes_seen = self.watch.writes_seen();
+            let dropped = discard_input(&mut self.port);
+            self.watch.all_read(writes_seen);
+            self.watch.read()?;
+            let mixed = self.watch.write_after_open_pending();
+            if trace && dropped > 0 {
+                let mixed = if mixed {
+                    ", and the first of the next host's, which opened and wrote before they were read"
+                } else {
+                    ""
+                };
+                eprintln!(
+                    "-> (the host closed the terminal: {dropped} bytes it left dropped{mixed})"
+                );
+            }
+        }
+        if self.line == HostLine::Open {
+            if running.host_gone() {
+                self.watch.own_open();
+            }
+            // Said once the gone host's commands and answers are let go.
+            if trace {
+                eprintln!("-> (the host closed the terminal)");
+            }
+        }
+        self.line = HostLine::Closed;
+        self.decoder = Decoder::new();
+        self.cut_at = None;
+        Ok(())
+    }
 }
 
 /// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
@@ -390,15 +480,16 @@ impl Running {
     /// disowned, stopped as an abort stops it, and its answer goes to nobody
     /// ([`Finish::Disowned`]); the frame kept for a NAK and the work a card owes
     /// the gone host's S(WTX) grant are forgotten. A host
-    /// that opens the terminal next knows nothing of either.
-    fn host_gone(&self) {
+    /// that opens the terminal next knows nothing of either. `true` if the
+    /// terminal was opened here to flush it ([`flush_host_input`]).
+    fn host_gone(&self) -> bool {
         self.work_owed.store(false, Ordering::SeqCst);
         let mut last = locked(&self.last_frame);
         self.hosts_gone.fetch_add(1, Ordering::SeqCst);
         // With `last_frame` held no answer is on its way, and none of the gone
         // host's will go out now; one that went out as the host closed waits
         // unread in the terminal and would be the next host's first read.
-        flush_host_input(&self.terminal);
+        let opened = flush_host_input(&self.terminal);
         last.forget();
         let mut gate = locked(&self.gate);
         let mut runs = false;
@@ -408,6 +499,7 @@ impl Running {
         if runs {
             self.stop.stop();
         }
+        opened
     }
 
     /// `true` while the worker has jobs left: after a host has gone, its
@@ -542,6 +634,8 @@ fn serve(options: &Options) -> Result<(), String> {
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
     let _ = locked(&reader).slot_change(&mut [0u8; 8]);
+    // Watched before anyone knows the path: no host's open goes unseen.
+    let watch = HostWatch::new(&path)?;
     println!("{}", path.display());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     std::thread::scope(|scope| {
@@ -553,7 +647,8 @@ fn serve(options: &Options) -> Result<(), String> {
                 run_commands(reader, devices, queue, keypad, running)
             })
             .map_err(|e| format!("command worker: {e}"))?;
-        listen(port, controls, jobs, reader, &slots, options, running)
+        let host = HostSide::new(port, watch);
+        listen(host, controls, jobs, reader, &slots, options, running)
     })
 }
 
@@ -568,7 +663,7 @@ fn serve(options: &Options) -> Result<(), String> {
 /// NotifySlotChange, after the command running): this thread never waits for
 /// a command.
 fn listen(
-    mut port: File,
+    mut host: HostSide,
     mut controls: UnixStream,
     jobs: Sender<Job>,
     reader: &Mutex<SimReader<'_>>,
@@ -577,48 +672,55 @@ fn listen(
     running: &Running,
 ) -> Result<(), String> {
     let trace = options.trace;
-    let mut decoder = Decoder::<MAX_MESSAGE>::new();
     let mut answer = [0u8; MAX_MESSAGE];
     let mut frame = [0u8; MAX_MESSAGE + twin::FRAMING_LEN];
     let mut input = [0u8; 4096];
     let mut stdin_open = true;
     let mut line = String::new();
-    // While a frame is begun: when the line has been quiet inside it too long.
-    let mut cut_at: Option<Instant> = None;
-    let mut host = HostLine::Closed;
-    // When the next host opened the terminal, while the gone host's command was
-    // still being stopped.
-    let mut opened_at: Option<Instant> = None;
     loop {
-        let timeout = match host {
-            // The master side of a closed terminal polls hung up at once: it is
-            // looked at again after a while instead.
-            HostLine::Closed => i32::from(HOST_LOOK_MS),
-            HostLine::Open => cut_at.map_or(-1, |at| {
+        let timeout = match host.line {
+            // No host: the next one's open wakes the watch.
+            HostLine::Closed => -1,
+            // Looked at again after a while, for the gone host's jobs.
+            HostLine::Opening { .. } => i32::from(HOST_LOOK_MS),
+            HostLine::Open => host.cut_at.map_or(-1, |at| {
                 let left = at.saturating_duration_since(Instant::now()).as_millis();
                 i32::try_from(left).unwrap_or(i32::MAX)
             }),
         };
-        let (port_ready, stdin_ready) = {
+        let open = host.line == HostLine::Open;
+        let writes_seen = host.watch.writes_seen();
+        let (port_ready, port_empty, stdin_ready, watch_ready) = {
             let stdin_fd = controls.as_fd();
-            let mut fds = Vec::with_capacity(2);
-            if stdin_open {
+            let watch_fd = host.watch.fd();
+            let mut fds = vec![PollFd::new(&watch_fd, PollFlags::POLLIN)];
+            let stdin_at = stdin_open.then(|| {
                 fds.push(PollFd::new(&stdin_fd, PollFlags::POLLIN));
-            }
-            if host == HostLine::Open {
-                fds.push(PollFd::new(&port, PollFlags::POLLIN));
-            }
+                fds.len() - 1
+            });
+            let port_at = open.then(|| {
+                fds.push(PollFd::new(&host.port, PollFlags::POLLIN));
+                fds.len() - 1
+            });
             poll(&mut fds, timeout).map_err(|e| format!("poll: {e}"))?;
-            let ready = |fd: &PollFd<'_>| {
-                fd.revents()
-                    .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP))
+            let ready = |at: Option<usize>, flags: PollFlags| {
+                at.and_then(|i| fds.get(i))
+                    .and_then(|fd| fd.revents())
+                    .is_some_and(|r| r.intersects(flags))
             };
-            let stdin_ready = stdin_open && fds.first().is_some_and(ready);
+            let any = PollFlags::POLLIN | PollFlags::POLLHUP;
             (
-                fds.last().is_some_and(ready) && host == HostLine::Open,
-                stdin_ready,
+                ready(port_at, any),
+                open && !ready(port_at, PollFlags::POLLIN),
+                ready(stdin_at, any),
+                ready(Some(0), PollFlags::POLLIN),
             )
         };
+        if port_empty {
+            // Nothing left to read (the poll takes in what the host's writes
+            // put on their way): the writes seen before it are all read.
+            host.watch.all_read(writes_seen);
+        }
         if stdin_ready {
             let mut chunk = [0u8; 256];
             match controls.read(&mut chunk) {
@@ -634,38 +736,30 @@ fn listen(
                 }
             }
         }
-        if host == HostLine::Closed {
-            if hung_up(&port)? {
-                // A host that opened the terminal, wrote and closed it between
-                // two looks was never seen: what it wrote is nobody's to answer,
-                // least of all the next host's.
-                let dropped = discard_input(&mut port);
-                if trace && dropped > 0 {
-                    eprintln!(
-                        "-> (the host closed the terminal: {dropped} bytes it wrote dropped)"
-                    );
-                }
-                opened_at = None;
-                continue;
-            }
+        if watch_ready {
+            host.watch.read()?;
+        }
+        host.follow(running, trace)?;
+        if let HostLine::Opening { since } = host.line {
             // Its messages wait in the terminal until the gone host's jobs have
             // ended (`WIND_DOWN` at most): none of them can then finish on the
             // gate a command of the new host's.
-            let opened = *opened_at.get_or_insert_with(Instant::now);
-            if running.winding_down() && opened.elapsed() < WIND_DOWN {
+            if running.winding_down() && since.elapsed() < WIND_DOWN {
                 continue;
             }
             if trace {
                 eprintln!("-> (the host opened the terminal)");
             }
-            opened_at = None;
-            host = HostLine::Open;
+            host.line = HostLine::Open;
+            continue;
+        }
+        if host.line != HostLine::Open {
             continue;
         }
         if !port_ready {
-            if cut_at.is_some_and(|at| Instant::now() >= at) {
-                cut_at = None;
-                if decoder.line_quiet().is_some() {
+            if host.cut_at.is_some_and(|at| Instant::now() >= at) {
+                host.cut_at = None;
+                if host.decoder.line_quiet().is_some() {
                     if trace {
                         eprintln!("-> (a frame cut short: the line went quiet)");
                     }
@@ -674,30 +768,35 @@ fn listen(
             }
             continue;
         }
-        let read = port.read(&mut input);
-        // EIO (or an end of file): the host closed the terminal. EIO says so
-        // even when the next host opened it again before the look. Bytes read
-        // while the terminal is hung up are a gone host's too (the terminal
-        // gives them before its EIO): nobody is there for their answers, and
-        // the next host would read them ahead of its own.
-        let gone = is_eio(&read) || hung_up(&port)?;
-        let n = match &read {
-            _ if gone => {
-                running.host_gone();
-                discard_input(&mut port);
-                // Said once the gone host's commands and answers are let go.
-                if trace {
-                    eprintln!("-> (the host closed the terminal)");
-                }
-                decoder = Decoder::new();
-                cut_at = None;
-                host = HostLine::Closed;
-                continue;
+        let read = host.port.read(&mut input);
+        // Whose bytes these are: the events queued meanwhile say. A close
+        // among them makes them a gone host's (written before it), or, if a
+        // next host opened after it, maybe some of that one's first: nobody
+        // is there for their answers, and none is answered to the wrong host.
+        // EIO (or an end of file): the host closed the terminal, and its close
+        // is among the events.
+        host.watch.read()?;
+        if !readable(&host.port) {
+            // All read: the host's writes seen so far left nothing behind.
+            host.watch.all_read(host.watch.writes_seen());
+        }
+        let eio = is_eio(&read);
+        if host.watch.close_pending() || eio {
+            host.follow(running, trace)?;
+            if eio && host.line == HostLine::Open {
+                // Not reached (the close is queued before the terminal hangs
+                // up), unless the watch lost events: the host is gone all the same.
+                host.watch.forget_hosts();
+                host.closed(running, trace)?;
             }
+            continue;
+        }
+        let n = match &read {
             Ok(n) if *n > 0 => *n,
             Ok(_) => continue,
             Err(e) => return Err(format!("reading the terminal: {e}")),
         };
+        let decoder = &mut host.decoder;
         for &byte in &input[..n] {
             match decoder.push(byte) {
                 None | Some(Event::Stray(_)) => {}
@@ -749,22 +848,24 @@ fn listen(
                 Some(_) => running.send_nak(),
             }
         }
-        cut_at = (!decoder.is_idle()).then(|| Instant::now() + FRAME_GAP);
+        host.cut_at = (!host.decoder.is_idle()).then(|| Instant::now() + FRAME_GAP);
     }
 }
 
 /// Drop what the terminal at `path` holds for its host and the host has not read
 /// (the master side cannot: its flush leaves the host's input alone). Opened and
 /// closed at once, on the host's side; a failure leaves the bytes there.
-fn flush_host_input(path: &Path) {
+fn flush_host_input(path: &Path) -> bool {
     let opened = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
         .open(path);
-    if let Ok(host_side) = opened {
-        let _ = tcflush(host_side.as_fd(), FlushArg::TCIFLUSH);
-    }
+    let Ok(host_side) = opened else {
+        return false;
+    };
+    let _ = tcflush(host_side.as_fd(), FlushArg::TCIFLUSH);
+    true
 }
 
 /// Read and drop what the terminal's master side `port` holds from a host that
@@ -774,12 +875,7 @@ fn discard_input(port: &mut File) -> usize {
     let mut dropped = 0;
     let mut chunk = [0u8; 4096];
     loop {
-        let mut fds = [PollFd::new(&*port, PollFlags::POLLIN)];
-        let waiting = poll(&mut fds, 0).is_ok_and(|n| n > 0)
-            && fds[0]
-                .revents()
-                .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        if !waiting {
+        if !readable(port) {
             return dropped;
         }
         match port.read(&mut chunk) {
@@ -787,6 +883,16 @@ fn discard_input(port: &mut File) -> usize {
             _ => return dropped,
         }
     }
+}
+
+/// `true` if the terminal's master side `port` has bytes to read now (the poll
+/// takes in those on their way from the host's writes).
+fn readable(port: &File) -> bool {
+    let mut fds = [PollFd::new(port, PollFlags::POLLIN)];
+    poll(&mut fds, 0).is_ok_and(|n| n > 0)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
 }
 
 /// `true` for the EIO a terminal's master side reads once the host closed it.

@@ -14,6 +14,7 @@ mod atr_cmd;
 mod ccid_serve_cmd;
 mod demo_cmd;
 mod historical_fmt;
+mod host_watch;
 mod pcsc_client;
 mod scan_cmd;
 mod sim_keypad;

@@ -526,6 +526,66 @@ fn an_answer_sent_as_its_host_closes_is_not_read_by_the_next() {
     assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, 4], "{status:02X?}");
 }
 
+/// ccid-serve `--trace` as a GemPC Twin.
+fn traced_gempctwin() -> Watched {
+    Watched::start_watched(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["ccid-serve", "--trace", "--reader", "gempctwin"],
+    )
+}
+
+/// The next host's own slot status request (bSeq `seq`) is the first thing it
+/// hears answered.
+fn next_host_hears_only_its_own(port: &mut File, seq: u8) {
+    send_echoed(port, &message(0x65, seq, &[]));
+    let status = read_message(port);
+    assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, seq], "{status:02X?}");
+}
+
+/// A host that opens the terminal, writes a frame and closes it, and a next
+/// host that opens it at once, all while ccid-serve does not look (its reading
+/// thread held still; without that, within one 20 ms look): the first host's
+/// frame is dropped, not answered to the second. The close is seen although the
+/// terminal never reads hung up (inotify queues every open and close). Before,
+/// the two looked like one host, and the next one's first answer was the
+/// gone one's slot status (bSeq 21).
+#[test]
+fn a_frame_left_by_a_host_that_came_and_went_unseen_is_not_answered_to_the_next() {
+    let served = traced_gempctwin();
+    let path = served.first_line.trim();
+    // What hosts do while the reading thread is held still happens while
+    // nobody looks, as under a scheduler that does not run it.
+    let reading = FrozenThread::freeze_main(served.child.id());
+    let mut gone = open_raw(path);
+    gone.write_all(&frame(&message(0x65, 0x21, &[]))).unwrap();
+    drop(gone);
+    let mut port = open_raw(path);
+    drop(reading);
+    served.wait_stderr("(the host opened the terminal)");
+    next_host_hears_only_its_own(&mut port, 0x22);
+}
+
+/// The same with a host that was being served: it writes a frame and closes
+/// the terminal, and the next host opens it, while ccid-serve does not look.
+/// Before, the terminal read the frame with no EIO (the next host had it open):
+/// no close, no next host, and the frame (bSeq 31) answered to it.
+#[test]
+fn a_frame_left_by_a_served_host_gone_unseen_is_not_answered_to_the_next() {
+    let served = traced_gempctwin();
+    let path = served.first_line.trim();
+    let mut gone = open_raw(path);
+    next_host_hears_only_its_own(&mut gone, 0x30);
+    served.wait_stderr("(the host opened the terminal)");
+    let reading = FrozenThread::freeze_main(served.child.id());
+    gone.write_all(&frame(&message(0x65, 0x31, &[]))).unwrap();
+    drop(gone);
+    let mut port = open_raw(path);
+    drop(reading);
+    // A second host, not the first one going on (before, this never came).
+    served.wait_stderr("(the host opened the terminal)");
+    next_host_hears_only_its_own(&mut port, 0x32);
+}
+
 /// A T=1 card's S(WTX request) (`--slow`: multiplier 2) reaches a GemPC Twin's
 /// host as the exchange level says (`twin::Profile::more_time`): at the TPDU
 /// level the host relays T=1 blocks and gets the S(WTX) block itself as the
