@@ -1242,7 +1242,8 @@ rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
  resynchronisation put the ATR's back. Once the callback returns, whatever
  its status (unless it deactivated the card, or the card was removed or
  replaced meanwhile), `SCARD_ATTR_CURRENT_IFSC` answers it until the next
- report or reset. `RK_STATUS_SUCCESS`; `RK_STATUS_INVALID_PARAMETER`, nothing
+ report, reset or SET_PROTOCOL (a fresh protocol session).
+ `RK_STATUS_SUCCESS`; `RK_STATUS_INVALID_PARAMETER`, nothing
  recorded, for `ifsc` outside 1..=254, or a NULL or misaligned `call` or one
  the library did not make (`internal` NULL).
 

@@ -734,8 +734,8 @@ fn transmit_reporting_sizes(
 /// ISO/IEC 7816-3:2006 11.4.2: the IFSC and IFSD in force are the ones the
 /// TRANSMIT callback reports (the card's S(IFS request), the card's answer to the
 /// reader's), on success and failure alike, until the next report or reset;
-/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer them, and the next call's
-/// card carries them. A size outside 1..=254 is refused and changes nothing; a
+/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer them (the card's
+/// capabilities keep the ATR's). A size outside 1..=254 is refused and changes nothing; a
 /// callback that deactivated the card leaves no sizes behind.
 #[test]
 fn transmit_callbacks_report_the_field_sizes_in_force() {
@@ -796,6 +796,30 @@ fn transmit_callbacks_report_the_field_sizes_in_force() {
     );
     power_up(&dev);
     assert_eq!(sizes(&dev), (Ok(254), Ok(254)));
+}
+
+/// A SET_PROTOCOL starts the protocol session afresh (a driver's T=1 engine starts
+/// over, as `LineReader`'s does): the sizes reported in the session before no
+/// longer hold, the ATR's IFSC and the announced IFSD answer again.
+#[test]
+fn set_protocol_forgets_the_reported_field_sizes() {
+    let dev = device_with_card(ReaderFunctions {
+        transmit: Some(transmit_reporting_sizes),
+        ..all_functions()
+    });
+    power_up(&dev);
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    let apdu = transmit_input(T1, &[0x00, 0xB0, 16, 40]);
+    assert_eq!(
+        status_of(call(&dev, Ioctl::Transmit, &apdu, 64).0),
+        Status::Success
+    );
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), Ok(16));
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), Ok(40));
+    // T=1 selected again, without a reset: the callback runs, a new session.
+    assert_eq!(status_of(select(&dev, T1).0), Status::Success);
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), Ok(254));
+    assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), Ok(254));
 }
 
 #[test]

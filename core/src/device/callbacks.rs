@@ -125,8 +125,9 @@ impl Deactivation {
 /// their initial values. Once the callback returns (whether it succeeded or
 /// failed, unless it deactivated the card or the card changed meanwhile), the
 /// device keeps the reported sizes for the powered card: they are what
-/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer until the next report or
-/// reset (a new ATR: the ATR's IFSC and the IFSD the reader announces again).
+/// `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer until the next report,
+/// reset or SET_PROTOCOL (a new ATR or a fresh protocol session: the ATR's IFSC
+/// and the IFSD the reader announces again).
 #[derive(Debug, Default)]
 pub struct FieldSizeReport {
     /// The IFSC reported, 0 if none (no size is 0).

@@ -127,6 +127,13 @@ impl CardSlot {
         self.atr.clear();
         self.card = None;
         // A new ATR (or none): the next sizes in force are the ATR's.
+        self.forget_field_sizes();
+    }
+
+    /// Forget the reported T=1 field sizes: the ATR's IFSC and the IFSD the
+    /// reader announces apply again (a new ATR, a protocol session started
+    /// afresh by SET_PROTOCOL).
+    pub(super) fn forget_field_sizes(&mut self) {
         self.field_sizes = NO_FIELD_SIZES;
     }
 

@@ -804,6 +804,10 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                     caps.selected = Some(protocol);
                     caps.timing = timing;
                 }
+                // A fresh protocol session (a T=1 engine starts over, ISO/IEC
+                // 7816-3:2006 11.4.2): sizes reported in the last one no longer
+                // hold.
+                c.forget_field_sizes();
                 c.state = CardState::Specific;
                 Ok(())
             };
