@@ -43,9 +43,9 @@ fn pcscd_opens_the_reader_after_each_abuse() {
 /// A host that writes 200 commands, a frame cut short after them, and closes
 /// the terminal without reading: once ccid-serve has seen it go, what it left
 /// is answered to nobody, and libccid's first read is the answer to its own
-/// firmware request. (pcscd waits for that: a host that opens the terminal
-/// within the same 20 ms look is taken for the one that left, as a real
-/// reader on a serial line would answer what the gone host sent.) Before,
+/// firmware request. (pcscd waits for that: the bytes of a host that opens the
+/// terminal and writes before ccid-serve has read the close cannot be told
+/// from the gone host's, and its first frame is dropped with them.) Before,
 /// libccid read "Firmware: " (the answer to a GetSlotStatus) and every answer
 /// after that was one behind: the card's ATR never came.
 #[test]

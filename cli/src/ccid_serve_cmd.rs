@@ -592,8 +592,9 @@ fn serve(options: &Options) -> Result<(), String> {
     tcsetattr(pty.slave.as_fd(), SetArg::TCSANOW, &termios)
         .map_err(|e| format!("raw mode: {e}"))?;
     let path = nix::unistd::ttyname(pty.slave.as_raw_fd()).map_err(|e| format!("ttyname: {e}"))?;
-    // Closed here (the raw mode stays with the terminal): only the host keeps the
-    // slave side open, so its close shows on the master side (`HostLine`).
+    // Closed here (the raw mode stays with the terminal): only hosts keep the
+    // slave side open, so the master side reads EIO once the last one closed it
+    // (the fallback when the watch lost events; `HostWatch` sees the closes).
     drop(pty.slave);
     let port = File::from(pty.master);
     let running = Arc::new(Running {

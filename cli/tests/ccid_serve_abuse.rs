@@ -72,8 +72,8 @@ fn answers_left_unread_until_the_terminal_is_full_all_arrive() {
 }
 
 /// A host that opens the terminal, writes 200 commands and a frame cut short,
-/// and closes it at once (all between two of ccid-serve's looks at the
-/// terminal, 20 ms apart): the next host's first read is the answer to its own
+/// and closes it at once (ccid-serve may read its open and its close together,
+/// and never serve it): the next host's first read is the answer to its own
 /// command. Before, ccid-serve never saw that host, read its bytes once the
 /// next host had opened the terminal and answered them to it: libccid read the
 /// answer to a GetSlotStatus as its firmware version, and every answer after
