@@ -798,6 +798,41 @@ fn transmit_callbacks_report_the_field_sizes_in_force() {
     assert_eq!(sizes(&dev), (Ok(254), Ok(254)));
 }
 
+/// A report takes sizes of 1 to 254 bytes only (ISO/IEC 7816-3:2006 11.4.2: 0 and
+/// 255 are reserved); a refused one records nothing, not even the valid half of
+/// a pair.
+#[test]
+fn field_size_reports_take_1_to_254_bytes_only() {
+    use readerkit::caps::FieldSizes;
+    use readerkit::device::FieldSizeReport;
+    let report = FieldSizeReport::default();
+    let initial = FieldSizes {
+        ifsc: 254,
+        ifsd: 254,
+    };
+    for bad in [0, 255] {
+        assert_eq!(report.report_ifsc(bad), Err(Failure::InvalidParameter));
+        assert_eq!(report.report_ifsd(bad), Err(Failure::InvalidParameter));
+        let pairs = [
+            FieldSizes {
+                ifsc: 16,
+                ifsd: bad,
+            },
+            FieldSizes {
+                ifsc: bad,
+                ifsd: 16,
+            },
+        ];
+        for pair in pairs {
+            assert_eq!(report.report(pair), Err(Failure::InvalidParameter));
+        }
+        assert_eq!(report.applied_to(initial), initial, "nothing recorded");
+    }
+    report.report(FieldSizes { ifsc: 1, ifsd: 254 }).unwrap();
+    report.report_ifsd(32).unwrap();
+    assert_eq!(report.applied_to(initial), FieldSizes { ifsc: 1, ifsd: 32 });
+}
+
 /// A SET_PROTOCOL starts the protocol session afresh (a driver's T=1 engine starts
 /// over, as `LineReader`'s does): the sizes reported in the session before no
 /// longer hold, the ATR's IFSC and the announced IFSD answer again.

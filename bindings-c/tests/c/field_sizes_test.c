@@ -61,7 +61,8 @@ int main(void)
     CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK(dword_attribute(ATTR_CURRENT_IFSC) == 254);
 
-    /* 0, 255 and 256 are no sizes: refused, nothing recorded. */
+    /* 255 and 256 are no sizes: refused, nothing recorded (0 neither:
+     * device.rs field_size_reports_take_1_to_254_bytes_only). */
     drv.ifsc_override = 255;
     CHECK_ST(request_select_mf_t1(&dev), RK_STATUS_SUCCESS);
     CHECK_ST(drv.ifsc_report, RK_STATUS_INVALID_PARAMETER);
