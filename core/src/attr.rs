@@ -47,7 +47,8 @@ pub const CURRENT_N: u32 = 0x0008_0205;
 /// `SCARD_ATTR_CURRENT_W`: DWORD, the T=0 waiting time integer WI.
 pub const CURRENT_W: u32 = 0x0008_0206;
 /// `SCARD_ATTR_CURRENT_IFSC`: DWORD, bytes: the T=1 IFSC in force (the ATR's
-/// until the card's S(IFS request) changes it, until the next reset; see
+/// until the card's S(IFS request) changes it, until the next reset or
+/// SET_PROTOCOL; see
 /// [`FieldSizeReport`](crate::device::FieldSizeReport)).
 pub const CURRENT_IFSC: u32 = 0x0008_0207;
 /// `SCARD_ATTR_CURRENT_IFSD`: DWORD, bytes: the T=1 IFSD in force (the one the
