@@ -92,6 +92,7 @@
 pub(crate) mod arena;
 pub(crate) mod callbacks;
 pub(crate) mod decode;
+pub(crate) mod field_sizes;
 pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod oracle;
