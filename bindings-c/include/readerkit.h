@@ -1210,9 +1210,8 @@ rk_status rk_pps_accept(const rk_protocol_call *call,
 
  # Safety
 
- `call` is NULL or the pointer the SET_PROTOCOL callback received, used during that
- callback and on its thread (what the call records is not shared between
- threads).
+ `call` is NULL or the pointer the SET_PROTOCOL callback received, used during
+ that callback.
  */
 rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
 
@@ -1232,8 +1231,7 @@ rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
  # Safety
 
  `call` is NULL or the pointer the TRANSMIT callback received, used during that
- callback and on its thread (what the call records is not shared between
- threads).
+ callback.
  */
 rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
 
@@ -1252,8 +1250,7 @@ rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
  # Safety
 
  `call` is NULL or the pointer the TRANSMIT callback received, used during that
- callback and on its thread (what the call records is not shared between
- threads).
+ callback.
  */
 rk_status rk_transmit_report_ifsc(const rk_transmit_call *call, uint32_t ifsc);
 

@@ -27,21 +27,33 @@
 //! the close. Then both are dropped (the next host's first frame goes
 //! unanswered), not the gone host's answered to the next one (libccid's flush
 //! on open does not reach them: they wait on the master's side).
+//!
+//! ccid-serve keeps its own host-side end of the terminal (the slave descriptor
+//! of `openpty`) open for its whole life and never opens the terminal's path:
+//! an open of its own would be folded into a next host's unread open and hide
+//! that host ([`HostWatch`]'s docs). What the gone host left unread of
+//! ccid-serve's answers is dropped through that end. So the master side never
+//! hangs up (no POLLHUP, no EIO): hosts' closes are known from inotify alone,
+//! and after lost events (an overflow of inotify's queue) the host is taken
+//! for gone and a host for there afterwards. Nothing is written while no host
+//! has the terminal ([`HostPort`]): with ccid-serve's end open, bytes nobody
+//! reads would fill the host's input and block the writes. A write that waits
+//! on a host that leaves its input full ends when a host closes the terminal
+//! ([`HostPort::write`]): the close no longer hangs the terminal up.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, poll};
-use nix::sys::termios::{FlushArg, SetArg, cfmakeraw, tcflush, tcgetattr, tcsetattr};
+use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
 use readerkit::caps::VendorAttributes;
 use readerkit::line::LineReader;
 use readerkit::pin::Key;
@@ -57,7 +69,7 @@ use readerkit_ccid::twin::{self, Decoder, Event, LastFrame};
 use readerkit_ccid::{CcidReader, PinSupport};
 
 use crate::hex;
-use crate::host_watch::{HostChange, HostWatch};
+use crate::host_watch::{HostChange, HostWatch, drop_host_input};
 use crate::sim_keypad::{self, QueuedKeypad};
 use crate::sim_slot::{
     self, CardBehaviour, CardLine, LineMove, SimDevice, StopSignal, locked, open_slot,
@@ -170,13 +182,11 @@ impl HostSide {
 
     /// Follow the hosts' opens and closes the watch has read, in order.
     fn follow(&mut self, running: &Running, trace: bool) -> Result<(), String> {
-        while let Some(change) = self
-            .watch
-            .next_change(|| hung_up(&self.port).unwrap_or(true))
-        {
+        while let Some(change) = self.watch.next_change() {
             match change {
                 HostChange::Opened => {
                     if self.line == HostLine::Closed {
+                        running.host_came();
                         self.line = HostLine::Opening {
                             since: Instant::now(),
                         };
@@ -213,10 +223,10 @@ impl HostSide {
                 );
             }
         }
+        if self.line != HostLine::Closed {
+            running.host_gone();
+        }
         if self.line == HostLine::Open {
-            if running.host_gone() {
-                self.watch.own_open();
-            }
             // Said once the gone host's commands and answers are let go.
             if trace {
                 eprintln!("-> (the host closed the terminal)");
@@ -265,9 +275,7 @@ struct Running {
     /// card does its work (`--work-ms`) once the host's next block (its S(WTX)
     /// response) has reached it, not before the host has even seen the request.
     work_owed: AtomicBool,
-    port: Mutex<File>,
-    /// The terminal's host side (its path, for [`flush_host_input`]).
-    terminal: PathBuf,
+    port: Mutex<HostPort>,
     /// The echo of the command running (GemPC Twin), not sent yet: it goes out with
     /// the answer in one write, or before the first request for more time or
     /// another frame.
@@ -353,11 +361,24 @@ impl Running {
         }
     }
 
-    /// Write `bytes` to the host, after the echo still pending (if any).
+    /// Write `bytes` to the host, after the echo still pending (if any); to
+    /// nobody while no host has the terminal ([`HostPort`]).
     fn send(&self, bytes: &[u8]) {
         let mut out = std::mem::take(&mut *locked(&self.echo));
         out.extend_from_slice(bytes);
-        let _ = locked(&self.port).write_all(&out);
+        let mut port = locked(&self.port);
+        if port.host == PortHost::There {
+            port.write(&out);
+        }
+    }
+
+    /// A host opened the terminal: what is written goes to it from now on,
+    /// after nothing older (the host's input is emptied: bytes written before
+    /// it came are nobody's).
+    fn host_came(&self) {
+        let mut port = locked(&self.port);
+        port.drop_host_input();
+        port.host = PortHost::There;
     }
 
     /// A host's NAK: send the last frame again ([`LastFrame::again`]); the
@@ -480,16 +501,20 @@ impl Running {
     /// disowned, stopped as an abort stops it, and its answer goes to nobody
     /// ([`Finish::Disowned`]); the frame kept for a NAK and the work a card owes
     /// the gone host's S(WTX) grant are forgotten. A host
-    /// that opens the terminal next knows nothing of either. `true` if the
-    /// terminal was opened here to flush it ([`flush_host_input`]).
-    fn host_gone(&self) -> bool {
+    /// that opens the terminal next knows nothing of either: nothing is
+    /// written until it comes ([`Running::host_came`]).
+    fn host_gone(&self) {
         self.work_owed.store(false, Ordering::SeqCst);
         let mut last = locked(&self.last_frame);
         self.hosts_gone.fetch_add(1, Ordering::SeqCst);
         // With `last_frame` held no answer is on its way, and none of the gone
         // host's will go out now; one that went out as the host closed waits
         // unread in the terminal and would be the next host's first read.
-        let opened = flush_host_input(&self.terminal);
+        {
+            let mut port = locked(&self.port);
+            port.host = PortHost::Away;
+            port.drop_host_input();
+        }
         last.forget();
         let mut gate = locked(&self.gate);
         let mut runs = false;
@@ -499,7 +524,6 @@ impl Running {
         if runs {
             self.stop.stop();
         }
-        opened
     }
 
     /// `true` while the worker has jobs left: after a host has gone, its
@@ -515,6 +539,92 @@ impl Running {
         let finish = gate.finish(slot);
         self.stop.clear();
         finish
+    }
+}
+
+/// The terminal as ccid-serve writes to it (the worker and the reading
+/// thread), and whether a host is there to read.
+struct HostPort {
+    /// The terminal's master side.
+    master: File,
+    /// ccid-serve's own host-side end (`openpty`'s slave), open for
+    /// ccid-serve's whole life: the terminal's path is never opened again
+    /// (module docs).
+    host_end: File,
+    host: PortHost,
+    /// The hosts' opens and closes, for a write that waits on a host that
+    /// does not read ([`HostPort::write`]): a watch of its own, as the
+    /// reading thread's may be the one waiting.
+    closes: HostWatch,
+}
+
+/// Whether a host is there to read what [`HostPort`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortHost {
+    /// None: nothing is written. With ccid-serve's own end open, bytes nobody
+    /// reads would stay in the host's input, and once it is full (about
+    /// 4 KiB, then the pty's 64 KiB buffer) block the master's writes.
+    Away,
+    /// A host has the terminal open (as far as the watch has read: one that
+    /// came and went unseen gets what is written meanwhile, dropped when its
+    /// close is read).
+    There,
+}
+
+impl HostPort {
+    /// Drop what the host's input holds unread ([`drop_host_input`]).
+    fn drop_host_input(&mut self) {
+        let _ = drop_host_input(&self.host_end);
+    }
+
+    /// Write `bytes` to the host. While its input is full (a host that does
+    /// not read) the write waits, as long as the host has the terminal: once a
+    /// host closes it meanwhile, the rest (and all that is written until the
+    /// reading thread sees a host come, [`Running::host_came`]) goes to nobody
+    /// and the input is dropped. (ccid-serve's own end keeps the terminal from hanging up, so
+    /// without this a write to a host that left it full would wait forever.)
+    fn write(&mut self, bytes: &[u8]) {
+        // The changes before this write are not about it.
+        let _ = self.closed_since();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match self.master.write(rest) {
+                Ok(0) => return,
+                Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if self.closed_since() {
+                        // Nobody reads what comes next either, until the
+                        // reading thread sees a host come.
+                        self.host = PortHost::Away;
+                        self.drop_host_input();
+                        return;
+                    }
+                    let closes = self.closes.fd();
+                    let mut fds = [
+                        PollFd::new(&self.master, PollFlags::POLLOUT),
+                        PollFd::new(&closes, PollFlags::POLLIN),
+                    ];
+                    if poll(&mut fds, -1).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// `true` if a host closed the terminal (its last file) since the last
+    /// call, or events were lost.
+    fn closed_since(&mut self) -> bool {
+        if self.closes.read().is_err() {
+            return true;
+        }
+        let mut closed = false;
+        while let Some(change) = self.closes.next_change() {
+            closed |= change == HostChange::Closed;
+        }
+        closed
     }
 }
 
@@ -592,17 +702,29 @@ fn serve(options: &Options) -> Result<(), String> {
     tcsetattr(pty.slave.as_fd(), SetArg::TCSANOW, &termios)
         .map_err(|e| format!("raw mode: {e}"))?;
     let path = nix::unistd::ttyname(pty.slave.as_raw_fd()).map_err(|e| format!("ttyname: {e}"))?;
-    // Closed here (the raw mode stays with the terminal): only hosts keep the
-    // slave side open, so the master side reads EIO once the last one closed it
-    // (the fallback when the watch lost events; `HostWatch` sees the closes).
-    drop(pty.slave);
+    // Kept open for ccid-serve's whole life, opened before the watch is added
+    // (its open is never an event): the gone host's unread input is dropped
+    // through it, the path never opened again (`HostWatch`'s docs). So the
+    // master side never hangs up: hosts' closes come from the watch alone.
+    let host_end = File::from(pty.slave);
+    // Never waits: a write to a host that does not read waits in
+    // `HostPort::write`, which a host's close ends.
+    fcntl(pty.master.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+        .map_err(|e| format!("non-blocking terminal: {e}"))?;
     let port = File::from(pty.master);
+    // Watched before anyone knows the path: no host's open goes unseen.
+    let watch = HostWatch::new(&path)?;
+    let closes = HostWatch::new(&path)?;
     let running = Arc::new(Running {
         profile,
         command: Mutex::new(None),
         work_owed: AtomicBool::new(false),
-        port: Mutex::new(port.try_clone().map_err(|e| e.to_string())?),
-        terminal: PathBuf::from(&path),
+        port: Mutex::new(HostPort {
+            master: port.try_clone().map_err(|e| e.to_string())?,
+            host_end,
+            host: PortHost::Away,
+            closes,
+        }),
         echo: Mutex::new(Vec::new()),
         last_frame: Mutex::new(LastFrame::new()),
         jobs_out: AtomicUsize::new(0),
@@ -635,8 +757,6 @@ fn serve(options: &Options) -> Result<(), String> {
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
     let _ = locked(&reader).slot_change(&mut [0u8; 8]);
-    // Watched before anyone knows the path: no host's open goes unseen.
-    let watch = HostWatch::new(&path)?;
     println!("{}", path.display());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     std::thread::scope(|scope| {
@@ -774,27 +894,21 @@ fn listen(
         // among them makes them a gone host's (written before it), or, if a
         // next host opened after it, maybe some of that one's first: nobody
         // is there for their answers, and none is answered to the wrong host.
-        // EIO (or an end of file): the host closed the terminal, and its close
-        // is among the events.
+        // (The master side never hangs up: ccid-serve keeps its own end.)
         host.watch.read()?;
         if !readable(&host.port) {
             // All read: the host's writes seen so far left nothing behind.
             host.watch.all_read(host.watch.writes_seen());
         }
-        let eio = is_eio(&read);
-        if host.watch.close_pending() || eio {
+        if host.watch.close_pending() {
             host.follow(running, trace)?;
-            if eio && host.line == HostLine::Open {
-                // Not reached (the close is queued before the terminal hangs
-                // up), unless the watch lost events: the host is gone all the same.
-                host.watch.forget_hosts();
-                host.closed(running, trace)?;
-            }
             continue;
         }
         let n = match &read {
             Ok(n) if *n > 0 => *n,
             Ok(_) => continue,
+            // Nothing there after all (the master side never waits).
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(format!("reading the terminal: {e}")),
         };
         let decoder = &mut host.decoder;
@@ -853,22 +967,6 @@ fn listen(
     }
 }
 
-/// Drop what the terminal at `path` holds for its host and the host has not read
-/// (the master side cannot: its flush leaves the host's input alone). Opened and
-/// closed at once, on the host's side; a failure leaves the bytes there.
-fn flush_host_input(path: &Path) -> bool {
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
-        .open(path);
-    let Ok(host_side) = opened else {
-        return false;
-    };
-    let _ = tcflush(host_side.as_fd(), FlushArg::TCIFLUSH);
-    true
-}
-
 /// Read and drop what the terminal's master side `port` holds from a host that
 /// has closed it; returns how many bytes. Reads only what is there: never
 /// waits.
@@ -894,22 +992,6 @@ fn readable(port: &File) -> bool {
         && fds[0]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN))
-}
-
-/// `true` for the EIO a terminal's master side reads once the host closed it.
-fn is_eio(read: &std::io::Result<usize>) -> bool {
-    read.as_ref()
-        .is_err_and(|e| e.raw_os_error() == Some(nix::errno::Errno::EIO as i32))
-}
-
-/// `true` while no host has the terminal open: its master side `port` polls hung
-/// up.
-fn hung_up(port: &File) -> Result<bool, String> {
-    let mut fds = [PollFd::new(port, PollFlags::empty())];
-    poll(&mut fds, 0).map_err(|e| format!("poll: {e}"))?;
-    Ok(fds[0]
-        .revents()
-        .is_some_and(|r| r.contains(PollFlags::POLLHUP)))
 }
 
 /// The command worker: do the jobs in order: run each admitted message on the

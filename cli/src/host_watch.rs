@@ -5,20 +5,29 @@
 //! next one that opens before `ccid-serve` runs again are two hosts, the first
 //! one's close seen first.
 //!
-//! With one exception: the kernel folds an event into the one queued just
-//! before it, if that one is not read yet and the two are alike (same mask on
-//! the same watch), so two opens in a row with nothing queued between them are
-//! one IN_OPEN (and two such closes one IN_CLOSE). Hosts' opens and closes
-//! alternate, but `ccid-serve`'s own open ([`HostWatch::own_open`]) can follow
-//! a next host's open that is still queued: the two are one event, taken for
-//! the own open, and that host is not seen until it closes (a known gap:
-//! inotify says nothing of who opened).
+//! The kernel folds an event into the one queued just before it, if that one
+//! is not read yet and the two are alike (same mask on the same watch): two
+//! opens in a row with nothing queued between them would be one IN_OPEN. Hosts'
+//! opens and closes alternate, so nobody else may open the path: `ccid-serve`
+//! never does. It keeps its own host-side end (the slave descriptor of
+//! `openpty`, opened before the watch is added, so never seen) for its whole
+//! life, and drops what a gone host left unread through it
+//! ([`drop_host_input`]). Before, it opened the path to do that, and that open,
+//! folded into a next host's unread open, hid that host until it closed.
 //!
 //! Each event is queued once its deed is done: a host's bytes are in the
 //! terminal before its IN_MODIFY, and its IN_OPEN is queued before the host
 //! holds the file it could write with. So the bytes of a host whose close has
 //! been read are all in the terminal, and bytes read before an IN_OPEN was
 //! queued cannot be the new host's.
+//!
+//! If the kernel's queue overflows (IN_Q_OVERFLOW: a host that stalls
+//! `ccid-serve` for about 16 384 events) the count of hosts cannot be made
+//! again: the terminal never hangs up while `ccid-serve` holds its own end. The
+//! rule is then that the host that had it is gone (its command stopped, its
+//! unread bytes dropped) and that a host has it afterwards, served as its bytes
+//! come ([`Hosts::Unknown`]); the next close ends that host, however many had
+//! the terminal open.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -26,6 +35,7 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::termios::{FlushArg, tcflush};
 
 /// A change of who has the terminal open, in the order it happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +46,29 @@ pub(crate) enum HostChange {
     Closed,
 }
 
+/// How many hosts have the terminal open, as the events read so far say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hosts {
+    /// This many opened files of the terminal are open (hosts' only).
+    Counted(usize),
+    /// Events were lost (IN_Q_OVERFLOW): a host is taken to have the
+    /// terminal, how many is unknown; the next close ends it.
+    Unknown,
+}
+
+/// Drop what the terminal holds for its host and the host has not read,
+/// through `ccid-serve`'s own host-side end `host_end` (the master side
+/// cannot: its flush leaves the host's input alone). Never opens the
+/// terminal's path (module docs). `false` if the flush failed (the bytes stay).
+pub(crate) fn drop_host_input(host_end: impl AsFd) -> bool {
+    tcflush(host_end.as_fd(), FlushArg::TCIFLUSH).is_ok()
+}
+
 /// The opens, closes and writes of a terminal's host side, as inotify reports
-/// them, less those of `ccid-serve`'s own opens ([`HostWatch::own_open`]).
+/// them (hosts' only: `ccid-serve` never opens the path, module docs).
 pub(crate) struct HostWatch {
     inotify: Inotify,
-    /// How many opened files of the terminal are open (hosts' only).
-    open: usize,
-    /// Opens and closes of `ccid-serve`'s own, not seen yet among the events.
-    own_opens: usize,
-    own_closes: usize,
+    hosts: Hosts,
     /// How many writes (IN_MODIFY events) have been read from inotify: each
     /// write's number.
     writes_queued: u64,
@@ -68,6 +92,9 @@ enum Event {
     /// The kernel's queue overflowed: events were lost (writes among them,
     /// taken for one, numbered).
     Overflow(u64),
+    /// After an overflow that ended a host: a host is taken to have the
+    /// terminal.
+    Presumed,
 }
 
 impl HostWatch {
@@ -81,9 +108,7 @@ impl HostWatch {
             .map_err(|e| format!("inotify on {}: {e}", path.display()))?;
         Ok(HostWatch {
             inotify,
-            open: 0,
-            own_opens: 0,
-            own_closes: 0,
+            hosts: Hosts::Counted(0),
             writes_queued: 0,
             writes_done: 0,
             writes_read: 0,
@@ -125,47 +150,45 @@ impl HostWatch {
         }
     }
 
-    /// The next change of host among the events read, in order; `hung_up` says
-    /// whether nobody has the terminal open now (asked only after an overflow,
-    /// to count again).
-    pub(crate) fn next_change(&mut self, hung_up: impl Fn() -> bool) -> Option<HostChange> {
+    /// The next change of host among the events read, in order.
+    pub(crate) fn next_change(&mut self) -> Option<HostChange> {
         while let Some(event) = self.pending.pop_front() {
-            match event {
-                Event::Write(number) => self.writes_done = number,
-                Event::Open if self.own_opens > 0 => self.own_opens -= 1,
-                Event::Close if self.own_closes > 0 => self.own_closes -= 1,
-                Event::Open => {
-                    self.open += 1;
-                    if self.open == 1 {
+            match (event, self.hosts) {
+                (Event::Write(number), _) => self.writes_done = number,
+                (Event::Open, Hosts::Unknown) => {}
+                (Event::Open, Hosts::Counted(open)) => {
+                    self.hosts = Hosts::Counted(open + 1);
+                    if open == 0 {
                         return Some(HostChange::Opened);
                     }
                 }
-                Event::Close => {
-                    self.open = self.open.saturating_sub(1);
-                    if self.open == 0 {
-                        return Some(HostChange::Closed);
-                    }
+                (Event::Close, Hosts::Unknown) => {
+                    self.hosts = Hosts::Counted(0);
+                    return Some(HostChange::Closed);
                 }
-                Event::Overflow(number) => {
-                    // What was lost is unknown: the host (if any) is taken for
-                    // gone and any bytes for unread, and the count starts again
-                    // from what the terminal says now.
-                    self.writes_done = number;
-                    self.own_opens = 0;
-                    self.own_closes = 0;
-                    let was_open = self.open > 0;
-                    self.open = usize::from(!hung_up());
-                    if was_open {
-                        if self.open > 0 {
-                            self.pending.push_front(Event::Open);
-                            self.open = 0;
+                (Event::Close, Hosts::Counted(open)) => {
+                    // A close with no open counted cannot come (only hosts'
+                    // opens and closes are queued): it changes nothing.
+                    if open > 0 {
+                        self.hosts = Hosts::Counted(open - 1);
+                        if open == 1 {
+                            return Some(HostChange::Closed);
                         }
-                        return Some(HostChange::Closed);
-                    }
-                    if self.open > 0 {
-                        return Some(HostChange::Opened);
                     }
                 }
+                (Event::Overflow(number), hosts) => {
+                    // What was lost is unknown (module docs): the host (if
+                    // any) is taken for gone and its bytes for unread, and a
+                    // host for there afterwards.
+                    self.writes_done = number;
+                    self.hosts = Hosts::Unknown;
+                    if hosts == Hosts::Counted(0) {
+                        return Some(HostChange::Opened);
+                    }
+                    self.pending.push_front(Event::Presumed);
+                    return Some(HostChange::Closed);
+                }
+                (Event::Presumed, _) => return Some(HostChange::Opened),
             }
         }
         None
@@ -174,30 +197,20 @@ impl HostWatch {
     /// `true` if the events read and not handed out yet end the host that has
     /// the terminal open now (its close, or a lost event).
     pub(crate) fn close_pending(&self) -> bool {
-        let (mut open, mut own_opens, mut own_closes) =
-            (self.open, self.own_opens, self.own_closes);
+        let mut hosts = self.hosts;
         for event in &self.pending {
-            match event {
-                Event::Write(_) => {}
-                Event::Overflow(_) => return true,
-                Event::Open if own_opens > 0 => own_opens -= 1,
-                Event::Close if own_closes > 0 => own_closes -= 1,
-                Event::Open => open += 1,
-                Event::Close => {
-                    open = open.saturating_sub(1);
-                    if open == 0 {
-                        return true;
-                    }
+            match (event, hosts) {
+                (Event::Write(_) | Event::Presumed | Event::Open, Hosts::Unknown)
+                | (Event::Write(_) | Event::Presumed | Event::Close, Hosts::Counted(0)) => {}
+                (Event::Overflow(_), _) | (Event::Close, Hosts::Unknown | Hosts::Counted(1)) => {
+                    return true;
                 }
+                (Event::Open, Hosts::Counted(open)) => hosts = Hosts::Counted(open + 1),
+                (Event::Close, Hosts::Counted(open)) => hosts = Hosts::Counted(open - 1),
+                (Event::Write(_) | Event::Presumed, Hosts::Counted(_)) => {}
             }
         }
         false
-    }
-
-    /// Take every host for gone (the terminal hung up without a close among
-    /// the events: some were lost).
-    pub(crate) fn forget_hosts(&mut self) {
-        self.open = 0;
     }
 
     /// `true` if an event read and not handed out yet says a host wrote after
@@ -227,15 +240,6 @@ impl HostWatch {
     pub(crate) fn all_read(&mut self, writes_seen: u64) {
         self.writes_read = self.writes_read.max(writes_seen);
     }
-
-    /// `ccid-serve` itself opened and closed the terminal (between two reads):
-    /// those two events are not a host's. Its open is folded into a host's
-    /// open queued just before it and not read yet (module docs): that host's
-    /// open is then taken for this one.
-    pub(crate) fn own_open(&mut self) {
-        self.own_opens += 1;
-        self.own_closes += 1;
-    }
 }
 
 #[cfg(test)]
@@ -246,11 +250,22 @@ mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
 
-    fn terminal() -> (std::os::fd::OwnedFd, std::path::PathBuf) {
+    /// A terminal, its path and `ccid-serve`'s own host-side end, as `serve`
+    /// keeps them: the slave end opened before the watch is added.
+    struct Terminal {
+        _master: std::os::fd::OwnedFd,
+        own_end: std::os::fd::OwnedFd,
+        path: std::path::PathBuf,
+    }
+
+    fn terminal() -> Terminal {
         let pty = nix::pty::openpty(None, None).unwrap();
         let path = nix::unistd::ttyname(pty.slave.as_raw_fd()).unwrap();
-        drop(pty.slave);
-        (pty.master, path)
+        Terminal {
+            _master: pty.master,
+            own_end: pty.slave,
+            path,
+        }
     }
 
     fn open(path: &Path) -> std::fs::File {
@@ -264,38 +279,58 @@ mod tests {
 
     fn changes(watch: &mut HostWatch) -> Vec<HostChange> {
         watch.read().unwrap();
-        std::iter::from_fn(|| watch.next_change(|| false)).collect()
+        std::iter::from_fn(|| watch.next_change()).collect()
     }
 
     #[test]
     fn a_close_and_an_open_between_two_looks_are_two_hosts() {
-        let (_master, path) = terminal();
-        let mut watch = HostWatch::new(&path).unwrap();
-        let mut first = open(&path);
+        let terminal = terminal();
+        let path = &terminal.path;
+        let mut watch = HostWatch::new(path).unwrap();
+        let mut first = open(path);
         first.write_all(b"left behind").unwrap();
         drop(first);
-        let _second = open(&path);
+        let _second = open(path);
         watch.read().unwrap();
         assert!(watch.close_pending());
-        assert_eq!(watch.next_change(|| false), Some(HostChange::Opened));
-        assert_eq!(watch.next_change(|| false), Some(HostChange::Closed));
+        assert_eq!(watch.next_change(), Some(HostChange::Opened));
+        assert_eq!(watch.next_change(), Some(HostChange::Closed));
         // The first host's write came before its close.
         assert!(watch.unread_writes());
         assert!(!watch.close_pending());
         // The next host has not written.
         assert!(!watch.write_after_open_pending());
-        assert_eq!(watch.next_change(|| false), Some(HostChange::Opened));
-        assert_eq!(watch.next_change(|| false), None);
+        assert_eq!(watch.next_change(), Some(HostChange::Opened));
+        assert_eq!(watch.next_change(), None);
+    }
+
+    /// The gone host's unread input is dropped after its close is read,
+    /// maybe while the next host's open is queued and unread: that open is
+    /// still seen (before, ccid-serve opened the path to flush, and the
+    /// kernel folded its open into the host's: `[]`).
+    #[test]
+    fn the_flush_after_a_close_hides_no_next_host() {
+        let terminal = terminal();
+        let path = &terminal.path;
+        let mut watch = HostWatch::new(path).unwrap();
+        let first = open(path);
+        assert_eq!(changes(&mut watch), [HostChange::Opened]);
+        drop(first);
+        assert_eq!(changes(&mut watch), [HostChange::Closed]);
+        let _second = open(path);
+        assert!(drop_host_input(&terminal.own_end));
+        assert_eq!(changes(&mut watch), [HostChange::Opened]);
     }
 
     #[test]
-    fn own_opens_are_not_hosts_and_writes_count_until_read() {
-        let (_master, path) = terminal();
-        let mut watch = HostWatch::new(&path).unwrap();
-        let host = open(&path);
+    fn a_host_ends_with_the_last_close_and_writes_count_until_read() {
+        let terminal = terminal();
+        let path = &terminal.path;
+        let mut watch = HostWatch::new(path).unwrap();
+        let host = open(path);
         assert_eq!(changes(&mut watch), [HostChange::Opened]);
-        drop(open(&path));
-        watch.own_open();
+        // A second file of the same host's, opened and closed.
+        drop(open(path));
         assert_eq!(changes(&mut watch), []);
         (&host).write_all(b"x").unwrap();
         assert_eq!(changes(&mut watch), []);
@@ -305,5 +340,38 @@ mod tests {
         assert!(!watch.unread_writes());
         drop(host);
         assert_eq!(changes(&mut watch), [HostChange::Closed]);
+    }
+
+    /// Events lost (the kernel's queue overflowed while nobody read it): the
+    /// host that had the terminal is taken for gone, and a host for there
+    /// afterwards, which the next close ends.
+    #[test]
+    fn after_lost_events_the_host_is_gone_and_one_is_there_until_a_close() {
+        let terminal = terminal();
+        let path = &terminal.path;
+        let mut watch = HostWatch::new(path).unwrap();
+        let host = open(path);
+        assert_eq!(changes(&mut watch), [HostChange::Opened]);
+        let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // An open and a close each, never two alike in a row: none folded.
+        for _ in 0..limit / 2 + 1 {
+            drop(open(path));
+        }
+        watch.read().unwrap();
+        assert!(watch.close_pending());
+        assert_eq!(watch.next_change(), Some(HostChange::Closed));
+        assert_eq!(watch.next_change(), Some(HostChange::Opened));
+        assert_eq!(watch.next_change(), None);
+        // The bytes of the host taken for gone count as unread.
+        assert!(watch.unread_writes());
+        // Another file opened and closed: the first close ends the host.
+        drop(open(path));
+        assert_eq!(changes(&mut watch), [HostChange::Closed]);
+        drop(host);
+        assert_eq!(changes(&mut watch), []);
     }
 }

@@ -152,3 +152,56 @@ fn a_nak_after_a_card_movement_notification_gets_the_answer_before_it() {
         "no card: {absent:02X?}"
     );
 }
+
+/// A host that writes commands and never reads their answers until the
+/// terminal is full both ways (ccid-serve's write of an answer waits, and it
+/// reads no more), then closes it: the next host is served. ccid-serve keeps
+/// its own end of the terminal open, so the terminal does not hang up when
+/// the host closes: the waiting write ends on the host's close, seen with
+/// inotify. Before, it waited for a reader that never came, and ccid-serve
+/// served nobody again.
+#[test]
+fn a_host_that_leaves_the_terminal_full_does_not_stop_the_next_one() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let served = Served::start_watched(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["ccid-serve", "--trace", "--reader", "gempctwin"],
+    );
+    let path = served.first_line.trim();
+    let mut host = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .unwrap();
+    served.wait_stderr("(the host opened the terminal)");
+    let status = frame(&message(0x65, 0, &[]));
+    let mut written = 0usize;
+    let mut refused_since = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Written until the terminal has taken nothing for a second.
+    while refused_since
+        .is_none_or(|since: std::time::Instant| since.elapsed() < Duration::from_secs(1))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{written} bytes taken"
+        );
+        match host.write(&status) {
+            Ok(n) => {
+                written += n;
+                refused_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                refused_since.get_or_insert_with(std::time::Instant::now);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert!(written > 4096, "only {written} bytes taken");
+    drop(host);
+    served.wait_stderr("(the host closed the terminal");
+    let mut next = Abuser::new(open_raw(path), 11);
+    next.probe();
+}

@@ -31,7 +31,6 @@ pub(crate) fn begin_call() {
         h.timing_ok = None;
         h.deactivated = false;
         h.event_posted = false;
-        h.reported = Default::default();
     });
 }
 
