@@ -1210,8 +1210,9 @@ rk_status rk_pps_accept(const rk_protocol_call *call,
 
  # Safety
 
- `call` is NULL or the pointer the SET_PROTOCOL callback received, used during
- that callback.
+ `call` is NULL or the pointer the SET_PROTOCOL callback received, used during that
+ callback and on its thread (what the call records is not shared between
+ threads).
  */
 rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
 
@@ -1231,7 +1232,8 @@ rk_status rk_protocol_report_deactivation(const rk_protocol_call *call);
  # Safety
 
  `call` is NULL or the pointer the TRANSMIT callback received, used during that
- callback.
+ callback and on its thread (what the call records is not shared between
+ threads).
  */
 rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
 
@@ -1250,7 +1252,8 @@ rk_status rk_transmit_report_deactivation(const rk_transmit_call *call);
  # Safety
 
  `call` is NULL or the pointer the TRANSMIT callback received, used during that
- callback.
+ callback and on its thread (what the call records is not shared between
+ threads).
  */
 rk_status rk_transmit_report_ifsc(const rk_transmit_call *call, uint32_t ifsc);
 

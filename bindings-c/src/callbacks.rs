@@ -437,8 +437,9 @@ unsafe fn core_call<'a, C, T>(
 ///
 /// # Safety
 ///
-/// `call` is NULL or the pointer the SET_PROTOCOL callback received, used during
-/// that callback.
+/// `call` is NULL or the pointer the SET_PROTOCOL callback received, used during that
+/// callback and on its thread (what the call records is not shared between
+/// threads).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_protocol_report_deactivation(
     call: *const rk_protocol_call,
@@ -467,7 +468,8 @@ pub unsafe extern "C" fn rk_protocol_report_deactivation(
 /// # Safety
 ///
 /// `call` is NULL or the pointer the TRANSMIT callback received, used during that
-/// callback.
+/// callback and on its thread (what the call records is not shared between
+/// threads).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_transmit_report_deactivation(
     call: *const rk_transmit_call,
@@ -517,7 +519,8 @@ unsafe fn report_size(
 /// # Safety
 ///
 /// `call` is NULL or the pointer the TRANSMIT callback received, used during that
-/// callback.
+/// callback and on its thread (what the call records is not shared between
+/// threads).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_transmit_report_ifsc(
     call: *const rk_transmit_call,

@@ -5,6 +5,7 @@ use crate::caps::{FieldSizes, ReaderCapabilities, VendorAttributes};
 use crate::state::CardState;
 use crate::status::Status;
 
+use super::callbacks::or_reported;
 use super::card::Snapshot;
 use super::perf::PerfCounters;
 
@@ -168,9 +169,4 @@ fn card_value<'a>(
             crate::atr::Edc::Crc => 1,
         },
     })))
-}
-
-/// A size reported (non-zero), or else `initial`.
-fn or_reported(reported: u8, initial: u8) -> u8 {
-    if reported == 0 { initial } else { reported }
 }

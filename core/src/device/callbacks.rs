@@ -163,12 +163,16 @@ impl FieldSizeReport {
 
     /// `sizes` with what was reported put in (a size not reported is kept).
     pub fn applied_to(&self, sizes: FieldSizes) -> FieldSizes {
-        let or = |reported: u8, known: u8| if reported == 0 { known } else { reported };
         FieldSizes {
-            ifsc: or(self.ifsc.get(), sizes.ifsc),
-            ifsd: or(self.ifsd.get(), sizes.ifsd),
+            ifsc: or_reported(self.ifsc.get(), sizes.ifsc),
+            ifsd: or_reported(self.ifsd.get(), sizes.ifsd),
         }
     }
+}
+
+/// A field size reported (non-zero), or else `known`, in bytes.
+pub(super) const fn or_reported(reported: u8, known: u8) -> u8 {
+    if reported == 0 { known } else { reported }
 }
 
 /// A T=1 information field size, 1 to 254 bytes (0 and 255 are reserved).

@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_void};
 use readerkit_c::*;
 
 use super::arena::{R, SIM_SLOT};
+use super::field_sizes;
 use super::model::{InCallback, Obj, byte, callbacks_exhausted, obj, u16le, u32le, with};
 use super::pin::{KeySeen, TransmitSeen};
 
@@ -164,6 +165,8 @@ pub(crate) unsafe extern "C" fn cb_transmit(
         assert_eq!(st, RK_STATUS_SUCCESS);
         with(|h| h.deactivated = true);
     }
+    // SAFETY: the call this callback received.
+    unsafe { field_sizes::report(call) };
     // SAFETY: the library's reply buffer and out-pointer.
     unsafe { answer(reply, cap, len, &[0x90, 0x00]) };
     let status = callback_status();

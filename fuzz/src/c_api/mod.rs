@@ -17,8 +17,10 @@
 //! line moving the simulated card's bytes). The committed seeds run a line device
 //! over the simulated card through POWER, SET_PROTOCOL and TRANSMIT over T=0 and
 //! over T=1 (and then a PIN VERIFY or MODIFY, `seed-pin-line-*`), a table device
-//! through a pending IS_ABSENT and PIN entries, and `rk_atr_parse` on an ATR with
-//! TCK and a historical byte.
+//! through a pending IS_ABSENT and PIN entries, a table device whose TRANSMIT
+//! callback reports a T=1 field size the device then answers for `CURRENT_IFSC`
+//! (`seed-table-field-sizes`, an input the fuzzer found), and `rk_atr_parse` on
+//! an ATR with TCK and a historical byte.
 //!
 //! What the harness never does, because the contract makes it undefined: name
 //! bytes that belong to ANOTHER live object (its storage, or the APDU and response
@@ -65,6 +67,19 @@
 //!   the answer is the model's where it knows it: an exchange that completed
 //!   or an engine just initialised or reset is in step, one begun and not
 //!   ended or timed out is out of step (`model::Harness::known`);
+//! * T=1 field sizes (`field_sizes`): a TRANSMIT callback's
+//!   `rk_transmit_report_ifsc` / `_ifsd` succeeds exactly with 1 to 254 bytes
+//!   on its own call (or a copy of it), and is `RK_STATUS_INVALID_PARAMETER` on
+//!   NULL, a misaligned pointer, a copy with `internal` NULL, or outside any
+//!   callback; after a request on a table device whose TRANSMIT callbacks ran
+//!   without deactivating the card or seeing a card event, GET_ATTRIBUTE
+//!   `CURRENT_IFSC` / `CURRENT_IFSD` answer the last size of each accepted, or
+//!   what they answered before where none was; `rk_t1_field_sizes` (on any
+//!   object, out-pointers NULL, over the engine or on the same byte) succeeds
+//!   exactly on an idle engine with clear, separate out-pointers (a busy one:
+//!   `_DEVICE_BUSY`), writes two sizes of 1 to 254 bytes, the configuration's
+//!   IFSC and 32 after an init or reset (`model::Harness::t1_sizes`), and
+//!   otherwise nothing;
 //! * tracking: each pending request completes exactly once, with a documented
 //!   status; log lines are NUL-terminated within `RK_LOG_LINE_MAX` bytes;
 //! * PIN pad: `VERIFY_PIN_DIRECT` / `MODIFY_PIN_DIRECT` get well-formed
@@ -86,12 +101,14 @@
 //! The pieces: `arena` (the memory), `snapshot` (the write check), `padding` (the
 //! C structs compared by their fields), `model` (what the
 //! harness knows), `decode` (the arguments), `callbacks` (the driver),
+//! `field_sizes` (the field size reports and their oracle),
 //! `oracle` (the checks every call gets), `pin` (PIN requests and their
 //! oracle) and `ops` (the calls).
 
 pub(crate) mod arena;
 pub(crate) mod callbacks;
 pub(crate) mod decode;
+pub(crate) mod field_sizes;
 pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod oracle;

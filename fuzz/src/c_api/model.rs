@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use readerkit_c::*;
 
 use super::arena::{R, SIM_SLOT, slot_off};
+use super::field_sizes::Reported;
 use super::pin::{KeySeen, TransmitSeen};
 
 /// What a slot holds, as the harness tracks it.
@@ -136,6 +137,20 @@ pub(crate) struct Harness {
     pub(crate) known: [Option<bool>; 6],
     /// Per slot: whether its device sleeps ([`Sleep`]).
     pub(crate) sleep: [Sleep; 6],
+    /// The field sizes the TRANSMIT callbacks of the current call reported and
+    /// the library accepted.
+    pub(crate) reported: Reported,
+    /// A copy of the last call a TRANSMIT callback received, its `internal`
+    /// cleared (`field_sizes::report_outside`).
+    pub(crate) stale_call: Option<rk_transmit_call>,
+    /// Per slot: the IFSC of the configuration the T=1 engine there was
+    /// initialised with.
+    pub(crate) t1_ifsc: [Option<u8>; 6],
+    /// Per slot, where the harness knows them: the field sizes
+    /// `rk_t1_field_sizes` answers for the engine there (after its init or
+    /// reset: the configuration's IFSC and ISO's initial IFSD, 32; unknown once
+    /// a transaction began on it).
+    pub(crate) t1_sizes: [Option<(u8, u8)>; 6],
 }
 
 impl Harness {
@@ -162,6 +177,14 @@ impl Harness {
             event_posted: false,
             known: [None; 6],
             sleep: [Sleep::Awake; 6],
+            reported: Reported {
+                ran: false,
+                ifsc: None,
+                ifsd: None,
+            },
+            stale_call: None,
+            t1_ifsc: [None; 6],
+            t1_sizes: [None; 6],
         }
     }
 }

@@ -10,6 +10,7 @@ use readerkit_c::*;
 use crate::c_api::arena::{R, bytes, read, slot_off, usable_out};
 use crate::c_api::callbacks::{kp_next_key, kp_prompt};
 use crate::c_api::decode::*;
+use crate::c_api::field_sizes;
 use crate::c_api::model::*;
 use crate::c_api::oracle::{Kind, Overlap, Site, object_at, refused};
 use crate::c_api::pin::{self, PinCall};
@@ -401,6 +402,9 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
     // A PIN request's structure as the library gets it.
     let structure = bytes(input);
     let framing = with(|h| h.framing[slot]);
+    // A live table device's field sizes in force, before its callbacks report any.
+    let table_device = live && obj(slot) == (Obj::Device { line: false });
+    let sizes_before = table_device.then(|| field_sizes::answers(slot, R::slot(slot)));
     let st = site.run("rk_device_control", || {
         // SAFETY: arena memory for every buffer and out-pointer.
         unsafe { rk_device_control(dev.ptr(), code, i, n, o, m, bw.ptr()) }
@@ -427,6 +431,9 @@ fn control(slot: usize, dev: R, site: Site<'_>) -> (Option<rk_status>, bool) {
             bytes_written: pin::bytes_written(bw, output),
         };
         pin::check_answer(&call, st);
+    }
+    if let (Some(_), Some(before)) = (st, sizes_before) {
+        field_sizes::check(slot, R::slot(slot), before);
     }
     if st == Some(RK_STATUS_SUCCESS) && code == RK_IOCTL_SET_PROTOCOL {
         assert_ne!(

@@ -1,6 +1,6 @@
 //! Calls on the T=0 and T=1 engines: begin, steps in any order, end; init,
-//! reset and deinit of a T=1 engine; the queries `rk_t0_out_of_step` and
-//! `rk_t1_resynch_failed`.
+//! reset and deinit of a T=1 engine; the queries `rk_t0_out_of_step`,
+//! `rk_t1_resynch_failed` and `rk_t1_field_sizes`.
 
 use readerkit_c::*;
 
@@ -142,8 +142,10 @@ pub(crate) fn t0_begin(slot: usize, action: R) {
 
 pub(crate) fn op_t1(kind: u8) {
     let slot = pick_slot();
-    if kind >= 30 {
-        return t1_resynch_failed(slot);
+    match kind {
+        30 => return t1_resynch_failed(slot),
+        31 => return t1_field_sizes(slot),
+        _ => {}
     }
     let action = action_for(slot, ObjectKind::T1Transaction);
     match kind % 8 {
@@ -154,6 +156,8 @@ pub(crate) fn op_t1(kind: u8) {
                 .reads(&reads)
                 .writes(&writes)
                 .kind(Kind::Begin);
+            // The configuration as the library reads it (a NULL one is refused).
+            let config = (!reads[0].null).then(|| read::<rk_t1_config>(reads[0]));
             // SAFETY: arena memory.
             let st = site.run("rk_t1_init", || unsafe {
                 rk_t1_init(eng.ptr(), len, reads[0].ptr())
@@ -162,6 +166,11 @@ pub(crate) fn op_t1(kind: u8) {
                 took("rk_t1_init", slot, st, Obj::T1Engine { busy: false });
                 if st == RK_STATUS_SUCCESS {
                     set_known(slot, Some(false));
+                    let ifsc = config.map(|c| c.ifsc);
+                    with(|h| {
+                        h.t1_ifsc[slot] = ifsc;
+                        h.t1_sizes[slot] = ifsc.map(|c| (c, INITIAL_IFSD));
+                    });
                 }
             }
         }
@@ -185,6 +194,7 @@ pub(crate) fn op_t1(kind: u8) {
                     set_obj(slot, Obj::Free);
                 } else {
                     set_known(slot, Some(false));
+                    with(|h| h.t1_sizes[slot] = h.t1_ifsc[slot].map(|c| (c, INITIAL_IFSD)));
                 }
             }
         }
@@ -212,6 +222,9 @@ pub(crate) fn op_t1(kind: u8) {
 pub(crate) fn t1_begin(slot: usize, action: R) {
     let (tx, len) = storage(slot, RK_T1_TRANSACTION_STORAGE_SIZE);
     let engine = pick_slot();
+    // A transaction may change the engine's field sizes (the card's S(IFS
+    // request), its answer to the engine's, a resynchronisation).
+    with(|h| h.t1_sizes[engine] = None);
     let eng = object(engine);
     let stored = [
         object_at(tx, ObjectKind::T1Transaction),
@@ -384,6 +397,55 @@ fn t1_resynch_failed(slot: usize) {
     }
     let answers = args_right && engine == Some(Obj::T1Engine { busy: false });
     check_answer("rk_t1_resynch_failed", st, answers, out, known(slot));
+}
+
+/// ISO/IEC 7816-3:2006 11.4.2: the IFSD in force until the card acknowledges the
+/// reader's S(IFS request), in bytes.
+const INITIAL_IFSD: u8 = 32;
+
+/// `rk_t1_field_sizes` on the object in `slot` (an idle or busy engine, or
+/// anything else), its out-pointers sometimes NULL, over the engine or the same
+/// byte: succeeds exactly on an idle engine with both clear of it and apart,
+/// then writes two sizes of 1 to 254 bytes (the engine's, where the harness
+/// knows them: [`Harness::t1_sizes`]) and changes no state; otherwise a refusal
+/// that writes nothing (`Kind::Query`).
+fn t1_field_sizes(slot: usize) {
+    let eng = object(slot);
+    let stored = object_at(eng, ObjectKind::T1Engine);
+    let ifsc = out_over::<u8>(&[stored]);
+    let ifsd = out_over::<u8>(&[stored, ifsc]);
+    let overlap = Overlap::of(&[ifsc, ifsd, stored], &[]).checked_first(true);
+    let (own, writes) = ([slot], [ifsc, ifsd]);
+    let site = Site::on(&own).writes(&writes).overlap(overlap);
+    // SAFETY: arena memory.
+    let f = || unsafe { rk_t1_field_sizes(eng.ptr(), ifsc.ptr(), ifsd.ptr()) };
+    let Some(st) = site.kind(Kind::Query).run("rk_t1_field_sizes", f) else {
+        return;
+    };
+    let engine = (!eng.null && eng.off == slot_off(slot)).then(|| obj(slot));
+    let args_right = !ifsc.null && !ifsd.null && overlap == Overlap::Disjoint;
+    if args_right && engine == Some(Obj::T1Engine { busy: true }) {
+        assert_eq!(
+            st, RK_STATUS_DEVICE_BUSY,
+            "rk_t1_field_sizes on a busy engine"
+        );
+    }
+    let answers = args_right && engine == Some(Obj::T1Engine { busy: false });
+    assert_eq!(
+        st == RK_STATUS_SUCCESS,
+        answers,
+        "rk_t1_field_sizes: status {st}"
+    );
+    if st == RK_STATUS_SUCCESS {
+        let got: (u8, u8) = (read(ifsc), read(ifsd));
+        assert!(
+            (1..=254).contains(&got.0) && (1..=254).contains(&got.1),
+            "rk_t1_field_sizes answered {got:?}"
+        );
+        if let Some(want) = with(|h| h.t1_sizes[slot]) {
+            assert_eq!(got, want, "rk_t1_field_sizes of a fresh or reset engine");
+        }
+    }
 }
 
 /// Run the query `f` on the object in `slot`, which writes a bool to `out`

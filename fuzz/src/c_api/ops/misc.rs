@@ -9,6 +9,7 @@ use readerkit_c::*;
 use crate::c_api::arena::{R, SLOT_CAP, bytes, read, usable_out};
 use crate::c_api::callbacks::log_line;
 use crate::c_api::decode::*;
+use crate::c_api::field_sizes;
 use crate::c_api::model::*;
 use crate::c_api::oracle::{Kind, Overlap, Site, begin_call, check_status, object_at};
 use crate::c_api::padding::Written;
@@ -156,6 +157,7 @@ pub(crate) fn op_misc(kind: u8) {
                 "rk_log_set({level}): {st}"
             );
         }
+        3 if kind == 31 => field_sizes::report_outside(),
         3 => {
             let st = u32le() % 24;
             let _ = (
