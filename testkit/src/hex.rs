@@ -92,7 +92,24 @@ mod tests {
 
     #[test]
     fn only_pairs_of_hex_digits_are_read() {
-        let refused = |text: &str, offset: usize, word: &str| {
+        // A single digit, a sign (which `u8::from_str_radix` takes), a word of
+        // three or four digits, a prefix, a separator other than whitespace, a
+        // digit of another base, a character outside ASCII; the offset counts
+        // bytes of the text, whitespace included.
+        for (text, offset, word) in [
+            ("3B 2 14", 3, "2"),
+            ("3B +F", 3, "+F"),
+            ("+1", 0, "+1"),
+            ("-1", 0, "-1"),
+            ("3B 021", 3, "021"),
+            ("3B02", 0, "3B02"),
+            ("0x3B", 0, "0x3B"),
+            ("3B:02", 0, "3B:02"),
+            ("3B,02", 0, "3B,02"),
+            ("3B 0G", 3, "0G"),
+            ("\u{e9}3", 0, "\u{e9}3"),
+            ("00\t11  \u{e9} 22", 7, "\u{e9}"),
+        ] {
             assert_eq!(
                 try_parse(text),
                 Err(NotHex {
@@ -101,23 +118,7 @@ mod tests {
                 }),
                 "{text:?}"
             );
-        };
-        // A single digit, a sign (which `u8::from_str_radix` takes), a word of
-        // three or four digits, a prefix, a separator other than whitespace, a
-        // digit of another base, a character outside ASCII.
-        refused("3B 2 14", 3, "2");
-        refused("3B +F", 3, "+F");
-        refused("+1", 0, "+1");
-        refused("-1", 0, "-1");
-        refused("3B 021", 3, "021");
-        refused("3B02", 0, "3B02");
-        refused("0x3B", 0, "0x3B");
-        refused("3B:02", 0, "3B:02");
-        refused("3B,02", 0, "3B,02");
-        refused("3B 0G", 3, "0G");
-        refused("\u{e9}3", 0, "\u{e9}3");
-        // The offset counts bytes of the text, whitespace included.
-        refused("00\t11  \u{e9} 22", 7, "\u{e9}");
+        }
     }
 
     #[test]
