@@ -80,10 +80,7 @@ fn answers_left_unread_until_the_terminal_is_full_all_arrive() {
 /// that was one behind.
 #[test]
 fn what_a_host_wrote_before_it_left_unseen_is_not_answered_to_the_next() {
-    let served = Served::start_watched(
-        env!("CARGO_BIN_EXE_readerkit"),
-        &["ccid-serve", "--trace", "--reader", "gempctwin"],
-    );
+    let served = traced_gempctwin();
     let path = served.first_line.trim();
     flood_and_leave(path);
     // Seen at a look (its bytes dropped), or seen open and then gone.
@@ -163,10 +160,7 @@ fn a_nak_after_a_card_movement_notification_gets_the_answer_before_it() {
 #[test]
 fn a_host_that_leaves_the_terminal_full_does_not_stop_the_next_one() {
     use std::os::unix::fs::OpenOptionsExt;
-    let served = Served::start_watched(
-        env!("CARGO_BIN_EXE_readerkit"),
-        &["ccid-serve", "--trace", "--reader", "gempctwin"],
-    );
+    let served = traced_gempctwin();
     let path = served.first_line.trim();
     let mut host = std::fs::OpenOptions::new()
         .read(true)
@@ -204,4 +198,12 @@ fn a_host_that_leaves_the_terminal_full_does_not_stop_the_next_one() {
     served.wait_stderr("(the host closed the terminal");
     let mut next = Abuser::new(open_raw(path), 11);
     next.probe();
+}
+
+/// ccid-serve `--trace` as a GemPC Twin, its stderr watched.
+fn traced_gempctwin() -> Served {
+    Served::start_watched(
+        env!("CARGO_BIN_EXE_readerkit"),
+        &["ccid-serve", "--trace", "--reader", "gempctwin"],
+    )
 }
