@@ -967,21 +967,26 @@ fn listen(
     }
 }
 
+/// The most a gone host can have left in the terminal, in bytes: Linux's pty
+/// buffer (64 KiB) and the line discipline's read buffer (4 KiB), twice over.
+/// [`discard_input`] drops no more, so a next host that writes without pause
+/// cannot keep the reading thread dropping for ever.
+const MOST_LEFT_BY_A_HOST: usize = 2 * (65_536 + 4_096);
+
 /// Read and drop what the terminal's master side `port` holds from a host that
-/// has closed it; returns how many bytes. Reads only what is there: never
-/// waits.
+/// has closed it, at most [`MOST_LEFT_BY_A_HOST`] bytes; returns how many.
+/// Reads only what is there: never waits.
 fn discard_input(port: &mut File) -> usize {
     let mut dropped = 0;
     let mut chunk = [0u8; 4096];
-    loop {
-        if !readable(port) {
-            return dropped;
-        }
-        match port.read(&mut chunk) {
+    while dropped < MOST_LEFT_BY_A_HOST && readable(port) {
+        let room = chunk.len().min(MOST_LEFT_BY_A_HOST - dropped);
+        match port.read(&mut chunk[..room]) {
             Ok(n) if n > 0 => dropped += n,
-            _ => return dropped,
+            _ => break,
         }
     }
+    dropped
 }
 
 /// `true` if the terminal's master side `port` has bytes to read now (the poll
