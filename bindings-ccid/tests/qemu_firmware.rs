@@ -132,6 +132,17 @@ impl Firmware {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// The firmware started with the simulated card `card` (a control line such
+    /// as `slow 5`, taken once its console has said `said`) and a raw GemPC Twin
+    /// peer on its UART: what every raw-peer test of a special card starts with.
+    fn start_with_card(card: &str, said: &str) -> (Firmware, std::fs::File) {
+        let mut firmware = Firmware::start();
+        firmware.control(card);
+        firmware.wait_console(said);
+        let port = open_raw(&firmware.path);
+        (firmware, port)
+    }
 }
 
 /// SELECT, GET CHALLENGE, ECHO of `lengths`, an unknown instruction.
@@ -301,10 +312,10 @@ fn start_slow_command(port: &mut std::fs::File, message: &[u8]) {
 #[test]
 fn qemu_firmware_answers_slot_busy_time_extensions_and_abort() {
     const NULLS: usize = 5;
-    let mut firmware = Firmware::start();
-    firmware.control(&format!("slow {NULLS}"));
-    firmware.wait_console(&format!("slow card: {NULLS} NULL bytes"));
-    let mut port = open_raw(&firmware.path);
+    let (_firmware, mut port) = Firmware::start_with_card(
+        &format!("slow {NULLS}"),
+        &format!("slow card: {NULLS} NULL bytes"),
+    );
     // Sent with the power on, a slot status comes while the card works towards
     // its ATR.
     let status = [0x65, 0, 0, 0, 0, 0, 2, 0, 0, 0];
@@ -498,10 +509,7 @@ fn read_nak(port: &mut std::fs::File) {
 /// that never came).
 #[test]
 fn qemu_firmware_answers_a_nak_during_a_command_with_the_last_frame() {
-    let mut firmware = Firmware::start();
-    firmware.control("slow 5");
-    firmware.wait_console("slow card: 5 NULL bytes");
-    let mut port = open_raw(&firmware.path);
+    let (_firmware, mut port) = Firmware::start_with_card("slow 5", "slow card: 5 NULL bytes");
     power_on_and_set(&mut port, 0, 1);
     start_slow_command(&mut port, &get_challenge(3));
     // Nothing sent since the echo: the NAK gets nothing (not the parameters
@@ -574,10 +582,7 @@ fn t1_block(seq: u8, pcb: u8, inf: &[u8]) -> Vec<u8> {
 /// request byte `83` before the APDU's answer.
 #[test]
 fn qemu_firmware_passes_a_t1_cards_wtx_on_as_the_exchange_level_says() {
-    let mut firmware = Firmware::start();
-    firmware.control("wtx 3");
-    firmware.wait_console("wtx card: S(WTX) x3");
-    let mut port = open_raw(&firmware.path);
+    let (_firmware, mut port) = Firmware::start_with_card("wtx 3", "wtx card: S(WTX) x3");
     power_on_and_set(&mut port, 1, 1);
 
     // TPDU level: GET CHALLENGE in an I-block; the card's answer is S(WTX).

@@ -783,6 +783,13 @@ impl PlainPort {
         command.into_inner().to_vec()
     }
 
+    /// The host sends `message` and the runner takes it ([`PlainPort::host_sends`],
+    /// then [`PlainPort::take`]): the message as the runner has it.
+    fn sent_to_the_runner(&mut self, message: &[u8]) -> Vec<u8> {
+        self.host_sends(message);
+        self.take()
+    }
+
     /// Where the bus is polled: answer the message waiting at once if the port
     /// says it may ([`CcidPort::answer_at_once`]), then poll the bus.
     fn answer_at_once(&mut self) -> bool {
@@ -860,8 +867,7 @@ fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
 #[test]
 fn port_sends_a_completed_but_aborted_commands_answer_as_cmd_aborted() {
     let mut p = PlainPort::new();
-    p.host_sends(&message(0x62, 1, &[]));
-    let power_on = p.take();
+    let power_on = p.sent_to_the_runner(&message(0x62, 1, &[]));
     p.host_sends(&message(0x72, 2, &[]));
     assert!(p.port.stopping(), "the Abort stops the power on");
     let mut answer = [0u8; 271];
@@ -882,21 +888,18 @@ fn port_sends_a_completed_but_aborted_commands_answer_as_cmd_aborted() {
 #[test]
 fn port_finish_without_an_answer_sends_nothing_and_busy_answers_keep_the_card() {
     let mut p = PlainPort::new();
-    p.host_sends(&message(0x62, 1, &[]));
-    let power_on = p.take();
+    let power_on = p.sent_to_the_runner(&message(0x62, 1, &[]));
     p.answer(&power_on, &mut [0u8; 271]);
     assert_eq!(p.sent()[7], 0x00, "active");
 
     // GetSlotStatus (seq 2) with a 9-byte answer buffer whose stale bStatus says
     // "no card": no answer.
-    p.host_sends(&message(0x65, 2, &[]));
-    let status = p.take();
+    let status = p.sent_to_the_runner(&message(0x65, 2, &[]));
     p.answer(&status, &mut [0, 0, 0, 0, 0, 0, 0, 0x02, 0]);
     assert!(take(&p.wire, 1).is_empty(), "nothing to send");
 
     // GetSlotStatus (seq 3) runs; GetSlotStatus (seq 4) meanwhile is busy.
-    p.host_sends(&message(0x65, 3, &[]));
-    p.take();
+    p.sent_to_the_runner(&message(0x65, 3, &[]));
     p.host_sends(&message(0x65, 4, &[]));
     assert_eq!(
         p.sent(),
@@ -924,8 +927,7 @@ fn port_abort_of_a_waiting_message_ends_with_its_host() {
     assert!(!p.port.disown(), "nothing runs");
     assert!(!p.port.stopping(), "nothing is left to stop");
 
-    p.host_sends(&message(0x65, 2, &[]));
-    let status = p.take();
+    let status = p.sent_to_the_runner(&message(0x65, 2, &[]));
     assert!(!p.port.stopping());
     p.answer(&status, &mut [0u8; 271]);
     assert_eq!(
@@ -986,8 +988,7 @@ fn port_reads_a_short_or_garbled_message_through_the_checked_view() {
     assert_eq!(p.sent(), [], "nothing answered");
 
     let no_such_slot = [0x65, 0, 0, 0, 0, 7, 3, 0, 0, 0];
-    p.host_sends(&no_such_slot);
-    let taken = p.take();
+    let taken = p.sent_to_the_runner(&no_such_slot);
     assert_eq!(taken, no_such_slot);
     assert!(p.port.time_extension(2), "a time extension for it");
     p.pump();
@@ -1002,8 +1003,7 @@ fn port_reads_a_short_or_garbled_message_through_the_checked_view() {
     );
 
     let length_lies = [0x62, 5, 0, 0, 0, 0, 4, 0, 0, 0];
-    p.host_sends(&length_lies);
-    let taken = p.take();
+    let taken = p.sent_to_the_runner(&length_lies);
     p.answer(&taken, &mut [0u8; 271]);
     let refused = p.sent();
     assert_eq!(refused[5..7], [0, 4], "{refused:02X?}");
