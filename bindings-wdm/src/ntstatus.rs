@@ -13,7 +13,7 @@ pub const ACCESS_DENIED: u32 = 0xC000_0022;
 /// `STATUS_DELETE_PENDING`: the device is being removed.
 pub const DELETE_PENDING: u32 = Status::DeletePending.to_ntstatus();
 /// `STATUS_DEVICE_NOT_READY`: the device is not started, stopped or asleep.
-pub const DEVICE_NOT_READY: u32 = 0xC000_00A3;
+pub const DEVICE_NOT_READY: u32 = Status::DeviceNotReady.to_ntstatus();
 /// `STATUS_INVALID_DEVICE_REQUEST`: a major function or IOCTL the reader does not serve.
 pub const INVALID_DEVICE_REQUEST: u32 = Status::InvalidDeviceRequest.to_ntstatus();
 /// `STATUS_INVALID_PARAMETER`.
@@ -22,8 +22,6 @@ pub const INVALID_PARAMETER: u32 = Status::InvalidParameter.to_ntstatus();
 pub const CANCELLED: u32 = Status::Cancelled.to_ntstatus();
 /// `STATUS_DEVICE_BUSY` (a warning code, as smclib returns it).
 pub const DEVICE_BUSY: u32 = Status::DeviceBusy.to_ntstatus();
-/// `STATUS_NOT_SUPPORTED`.
-pub const NOT_SUPPORTED: u32 = Status::NotSupported.to_ntstatus();
 /// `STATUS_NO_SUCH_DEVICE`: AddDevice could not attach to the device stack.
 pub const NO_SUCH_DEVICE: u32 = 0xC000_000E;
 

@@ -259,13 +259,6 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         self.pnp.lock(|p| *p = state);
     }
 
-    /// `true` between a sleep and the following wake-up (the core's
-    /// [`Device::asleep`]; the core then refuses requests that need the reader with
-    /// `STATUS_DEVICE_NOT_READY`).
-    pub fn asleep(&self) -> bool {
-        self.device.asleep()
-    }
-
     /// `true` while a handle is open.
     pub fn is_open(&self) -> bool {
         self.owner.lock(|o| *o != Owner::Nobody)
@@ -588,7 +581,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     pub fn set_system_power(&self, state: u32) {
         self.power.lock(|()| {
             if state == crate::irp::POWER_SYSTEM_WORKING {
-                if !self.asleep() {
+                if !self.device.asleep() {
                     return;
                 }
                 let present_now = match self.hooks.wake {
@@ -596,7 +589,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                     None => self.device.state().card_present(),
                 };
                 self.device.resume(present_now);
-            } else if !self.asleep() {
+            } else if !self.device.asleep() {
                 // The system sleeps whatever the card does (a system SET_POWER
                 // cannot fail); the core takes a card whose power-down failed as in.
                 let _ = self.device.suspend();

@@ -391,7 +391,7 @@ fn sleep_powers_the_card_down_and_wake_restores_presence() {
     let absent = powered_card_and_pending_is_absent(&r);
 
     r.set_system_power(S3);
-    assert!(r.asleep());
+    assert!(r.device().asleep());
     // Card powered down through the core: ATR forgotten, state back to present.
     assert!(
         r.device().state() < readerkit::state::CardState::Powered,
@@ -420,7 +420,7 @@ fn sleep_powers_the_card_down_and_wake_restores_presence() {
     );
 
     r.set_system_power(S0);
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
     // The card may have been swapped while asleep: IS_ABSENT completes, the card is
     // present and unpowered.
     assert_eq!(
@@ -451,11 +451,14 @@ fn failed_power_down_at_sleep_still_reports_a_possible_swap() {
     let absent = powered_card_and_pending_is_absent(&r);
 
     r.set_system_power(S3);
-    assert!(r.asleep(), "the system sleeps whatever the card does");
+    assert!(
+        r.device().asleep(),
+        "the system sleeps whatever the card does"
+    );
     assert_eq!(absent.completed(), None, "no event while asleep");
 
     r.set_system_power(S0);
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
     // The removal is reported: the IS_ABSENT pending across sleep completes.
     assert_eq!(
         absent.completed(),
@@ -485,13 +488,13 @@ fn set_power_irps_are_acted_on_and_handed_back() {
         assert_eq!(rec.completed(), None, "passed down, not completed");
     };
     power(mn_power::QUERY_POWER, PowerParams::System(S3));
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
     power(mn_power::SET_POWER, PowerParams::Device(4));
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
     power(mn_power::SET_POWER, PowerParams::System(S3));
-    assert!(r.asleep());
+    assert!(r.device().asleep());
     power(mn_power::SET_POWER, PowerParams::System(S0));
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
 }
 
 /// A driver's own control (`WdmReader::set_driver_control`) is served ahead of the
@@ -557,22 +560,22 @@ fn a_driver_control_is_served_ahead_of_the_core_even_asleep() {
     };
     // Not started: refused as every request, the function not run.
     assert_eq!(control(&r, &[0]), ntstatus::DEVICE_NOT_READY);
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
     r.start();
     assert_eq!(control(&r, &[0]), ntstatus::SUCCESS);
-    assert!(r.asleep());
+    assert!(r.device().asleep());
     // Another vendor code goes to the core, which refuses it asleep.
     let (st, _) = ioctl(&r, CARD_CTL, &[0], 0);
     assert_eq!(st, ntstatus::DEVICE_NOT_READY);
     // The control is served asleep: bad input gets its function's answer, then a wake.
     assert_eq!(control(&r, &[7, 7]), ntstatus::INVALID_PARAMETER);
-    assert!(r.asleep());
+    assert!(r.device().asleep());
     assert_eq!(control(&r, &[1]), ntstatus::SUCCESS);
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
     // After a surprise removal: refused with the PnP state's answer.
     r.surprise_removal();
     assert_eq!(control(&r, &[0]), ntstatus::DELETE_PENDING);
-    assert!(!r.asleep());
+    assert!(!r.device().asleep());
 }
 
 /// Sleep and wake hooks that count their runs and take a while (a reader powering
@@ -617,10 +620,10 @@ fn two_set_power_irps_at_once_make_one_transition() {
     };
     for round in 1..=5 {
         race(2, set_power(S3));
-        assert!(r.asleep());
+        assert!(r.device().asleep());
         assert_eq!(SLEEP_HOOKS.load(Ordering::SeqCst), round, "one sleep hook");
         race(2, set_power(S0));
-        assert!(!r.asleep());
+        assert!(!r.device().asleep());
         assert_eq!(WAKE_HOOKS.load(Ordering::SeqCst), round, "one wake hook");
         assert_eq!(
             r.device().card_insertions(),

@@ -118,7 +118,7 @@ fn power_control(reader: &Reader<VirtualReader>, input: &[u8]) -> Status {
         [3] => Some(true),
         _ => return Status::InvalidParameter,
     };
-    if card_at_wake.is_some() && reader.asleep() {
+    if card_at_wake.is_some() && reader.device().asleep() {
         // A wake that came meanwhile leaves it for the next one, whose sleep hook
         // clears it.
         reader
