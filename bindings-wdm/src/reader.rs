@@ -162,9 +162,6 @@ pub struct WdmReader<K: Kernel, I: Irp, D, const EVENTS: usize = 8, const SCRATC
     pnp: K::Short<PnpState>,
     hooks: DriverHooks<D>,
     scratch: K::Serial<[u8; SCRATCH]>,
-    /// Held through a system SET_POWER ([`WdmReader::set_system_power`]), so that
-    /// two at once go to sleep or wake up once, each hook run once.
-    power: K::Serial<()>,
     /// The most this reader logs (see [`crate::trace`]).
     log_level: K::Short<Level>,
     /// The driver's own control, if it has one ([`WdmReader::set_driver_control`]).
@@ -193,7 +190,6 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             pnp: K::Short::new(PnpState::NotStarted),
             hooks,
             scratch: K::Serial::new([0; SCRATCH]),
-            power: K::Serial::new(()),
             log_level: K::Short::new(Level::Info),
             driver_control: None,
         }
@@ -564,40 +560,30 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
 
     /// `IRP_MN_SET_POWER` for a system power state (`SYSTEM_POWER_STATE`: 1 = S0).
     ///
-    /// Going to sleep: [`Device::suspend`] (the card, if in, is powered down; if
-    /// that fails, a card was in), then the sleep hook; until wake-up the core
-    /// answers the requests that need the reader `STATUS_DEVICE_NOT_READY` (the
-    /// read-only ones are served, a pending tracking IRP stays pending). Waking:
-    /// the wake hook says whether a card is in now (without one, the card the core
-    /// holds is taken as in), then [`Device::resume`]
-    /// reports a removal and an insertion for a card that may have been swapped
-    /// (smclib's sample does the same); a pending tracking IRP completes. A
-    /// repeated sleep or wake does nothing. The whole transition, the look at
-    /// whether the reader sleeps included, is one step under the reader's power
-    /// lock: two SET_POWER IRPs at once (the power manager sends a device's one at
-    /// a time, but nothing else guarantees it) put it to sleep or wake it once,
-    /// and run each hook once, never the sleep hook of one inside the wake of the
-    /// other.
+    /// Going to sleep: [`Device::sleep_with`] the sleep hook ([`Device::suspend`]:
+    /// the card, if in, is powered down; if that fails, a card was in; then the
+    /// hook); until wake-up the core answers the requests that need the reader
+    /// `STATUS_DEVICE_NOT_READY` (the read-only ones are served, a pending tracking
+    /// IRP stays pending). Waking: [`Device::wake_with`] the wake hook (it says
+    /// whether a card is in now; without one, the card the core holds is taken as
+    /// in), then [`Device::resume`] reports a removal and an insertion for a card
+    /// that may have been swapped (smclib's sample does the same); a pending
+    /// tracking IRP completes. A repeated sleep or wake does nothing. Each
+    /// transition, the look at whether the reader sleeps included, is one step
+    /// under the core's transition lock: two SET_POWER IRPs at once (the power
+    /// manager sends a device's one at a time, but nothing else guarantees it) put
+    /// it to sleep or wake it once, and run each hook once, never the sleep hook of
+    /// one inside the wake of the other.
     pub fn set_system_power(&self, state: u32) {
-        self.power.lock(|()| {
-            if state == crate::irp::POWER_SYSTEM_WORKING {
-                if !self.device.asleep() {
-                    return;
-                }
-                let present_now = match self.hooks.wake {
-                    Some(wake) => self.device.with_driver(wake),
-                    None => self.device.state().card_present(),
-                };
-                self.device.resume(present_now);
-            } else if !self.device.asleep() {
-                // The system sleeps whatever the card does (a system SET_POWER
-                // cannot fail); the core takes a card whose power-down failed as in.
-                let _ = self.device.suspend();
-                if let Some(sleep) = self.hooks.sleep {
-                    self.device.with_driver(sleep);
-                }
-            }
-        });
+        // Called from a dispatch routine, never inside a callback of this reader,
+        // so neither is refused busy; the system sleeps whatever the card does (a
+        // system SET_POWER cannot fail; the core takes a card whose power-down
+        // failed as in).
+        if state == crate::irp::POWER_SYSTEM_WORKING {
+            let _ = self.device.wake_with(self.hooks.wake);
+        } else {
+            let _ = self.device.sleep_with(self.hooks.sleep);
+        }
     }
 
     /// A card event for drivers that detect them at PASSIVE_LEVEL: queued and

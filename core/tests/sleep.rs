@@ -1,7 +1,11 @@
 //! The reader's sleep and wake-up: [`Device::suspend`] powers the card down,
 //! [`Device::resume`] reports what may have changed while the reader saw nothing.
 
-use readerkit::device::{Device, Sleep};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use readerkit::device::{AtrBuffer, Device, Sleep};
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::platform::Platform;
 use readerkit::{CardState, Failure, ReaderFunctions, Status};
@@ -342,4 +346,139 @@ fn tracking_pending_before_the_sleep_completes_on_waking_a_new_one_is_refused() 
         1,
         "the refused one armed nothing"
     );
+}
+
+/// The driver's own sleep step ([`Device::sleep_with`]): named in the call log.
+fn sleep_hook(r: &mut MemReader) {
+    r.calls.push("sleep");
+}
+
+/// The driver's own wake step ([`Device::wake_with`]): named in the call log, a
+/// card in after; it takes 20 ms and says when it began ([`BUSY`]).
+fn slow_wake_hook(r: &mut MemReader) -> bool {
+    r.calls.push("wake");
+    BUSY.store(true, Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(20));
+    true
+}
+
+/// Set while [`slow_power`] powers the card down or [`slow_wake_hook`] runs: the
+/// moment a second transition is started in the tests below.
+static BUSY: AtomicBool = AtomicBool::new(false);
+
+/// POWER whose power-down takes 20 ms and says when it began ([`BUSY`]).
+fn slow_power(r: &mut MemReader, action: PowerAction, atr: &mut AtrBuffer) -> Result<(), Failure> {
+    if action == PowerAction::PowerDown {
+        BUSY.store(true, Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(20));
+    }
+    power(r, action, atr)
+}
+
+/// Run `first` on a thread and, once it is inside its slow step ([`BUSY`]),
+/// `second` on this one; both end before this returns.
+fn while_busy<R: Send>(first: impl FnOnce() -> R + Send, second: impl FnOnce()) -> R {
+    BUSY.store(false, Ordering::SeqCst);
+    thread::scope(|s| {
+        let first = s.spawn(first);
+        while !BUSY.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        second();
+        first.join().unwrap()
+    })
+}
+
+/// The hooks run, in order.
+fn hooks(dev: &TestDevice) -> Vec<&'static str> {
+    dev.with_driver(|r| r.calls.clone())
+        .into_iter()
+        .filter(|call| matches!(*call, "sleep" | "wake"))
+        .collect()
+}
+
+/// A sleep and a wake with the driver's steps, each one step against the other
+/// (real threads, the second started while the first is inside its slow part): a
+/// second sleep during a sleep's power-down returns only once the reader is
+/// asleep (its hook run, once); a wake during it waits for it, so the hooks
+/// alternate and the device ends awake after the wake hook, not asleep-hooked
+/// while awake; a second wake during a wake's hook runs no second hook and
+/// reports no second swap.
+#[test]
+fn sleep_with_and_wake_with_are_one_step_each() {
+    // One test: the steps share BUSY.
+    let dev = device_with(
+        ReaderFunctions {
+            power: Some(slow_power),
+            ..all_functions()
+        },
+        &with_tck(ATR_T0_T1),
+    );
+    insert_and_power(&dev);
+    let second = while_busy(
+        || dev.sleep_with(Some(sleep_hook)),
+        || {
+            assert_eq!(dev.sleep_with(Some(sleep_hook)), Ok(true));
+            assert_eq!(hooks(&dev), ["sleep"], "asleep when it returns");
+        },
+    );
+    assert_eq!(second, Ok(true));
+    assert_eq!(hooks(&dev), ["sleep"], "one sleep hook");
+    let insertions = dev.card_insertions();
+    while_busy(
+        || dev.wake_with(Some(slow_wake_hook)).unwrap(),
+        || dev.wake_with(Some(slow_wake_hook)).unwrap(),
+    );
+    assert_eq!(hooks(&dev), ["sleep", "wake"], "one wake hook");
+    assert!(!dev.asleep());
+    assert_eq!(
+        dev.card_insertions(),
+        insertions.wrapping_add(1),
+        "one swap"
+    );
+    // A wake started during a sleep's power-down comes after the sleep hook.
+    for round in 1..=5 {
+        while_busy(
+            || dev.sleep_with(Some(sleep_hook)).unwrap(),
+            || dev.wake_with(Some(slow_wake_hook)).unwrap(),
+        );
+        assert!(!dev.asleep(), "round {round}");
+        assert_eq!(hooks(&dev).len(), 2 + 2 * round, "round {round}");
+        assert_eq!(hooks(&dev).last(), Some(&"wake"), "round {round}");
+    }
+    let log = hooks(&dev);
+    assert!(
+        log.chunks(2).all(|pair| pair == ["sleep", "wake"]),
+        "the hooks alternate: {log:?}"
+    );
+}
+
+/// Without a wake step the card the device holds is taken as in (and as
+/// possibly swapped); awake, [`Device::wake_with`] and a second
+/// [`Device::sleep_with`] do nothing; from inside a callback both are refused
+/// busy and change nothing.
+#[test]
+fn wake_with_no_step_takes_the_card_held_and_both_refuse_a_callback() {
+    let dev = device();
+    insert_and_power(&dev);
+    let insertions = dev.card_insertions();
+    assert_eq!(dev.wake_with(None), Ok(()));
+    assert_eq!(dev.card_insertions(), insertions, "awake: nothing");
+    assert_eq!(dev.sleep_with(None), Ok(true));
+    assert_eq!(dev.sleep_with(Some(sleep_hook)), Ok(true), "as the first");
+    assert!(hooks(&dev).is_empty(), "asleep already: no hook");
+    assert_eq!(dev.wake_with(None), Ok(()));
+    assert!(!dev.asleep());
+    assert!(dev.state().card_present(), "the card held is taken as in");
+    assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
+
+    let dev = spin_device();
+    insert_and_power(&dev);
+    let busy = dev.with_driver(|_| dev.sleep_with(Some(sleep_hook)));
+    assert_eq!(busy, Err(Status::DeviceBusy));
+    assert!(!dev.asleep(), "still awake");
+    assert_eq!(dev.suspend(), Ok(true));
+    let busy = dev.with_driver(|_| dev.wake_with(None));
+    assert_eq!(busy, Err(Status::DeviceBusy));
+    assert!(dev.asleep(), "still asleep");
 }

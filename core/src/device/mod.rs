@@ -207,6 +207,9 @@ pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> 
     card: P::Short<CardSlot>,
     /// Whether the reader sleeps ([`Device::suspend`], [`Device::resume`]).
     sleep: P::Short<SleepSlot>,
+    /// Held through [`Device::sleep_with`] and [`Device::wake_with`]: one
+    /// transition with the driver's steps at a time.
+    transition: P::Serial<()>,
     events: EventQueue<EVENTS>,
     perf: PerfCounters,
 }
@@ -217,10 +220,10 @@ fn write_u32(output: &mut [u8], value: u32) -> Result<usize, Status> {
     Ok(4)
 }
 
-/// Every field. The driver's state and the settings (under the serialization
-/// lock) show as `<locked: a callback runs>` while a context holds that lock, as
-/// `std`'s `Mutex` shows a locked value, so formatting a device inside its own
-/// callback does not deadlock (and elsewhere waits at most for a callback that
+/// Every field but the transition lock (it guards no value). The driver's state
+/// and the settings (under the serialization lock) show as `<locked: a callback
+/// runs>` while a context holds that lock, as `std`'s `Mutex` shows a locked
+/// value, so formatting a device inside its own callback does not deadlock (and elsewhere waits at most for a callback that
 /// took the lock just after the look). The card state is read under the short
 /// lock, which is never held across a callback: do not format a device in
 /// interrupt context.
@@ -276,6 +279,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             last_error: AtomicU32::new(0),
             card: P::Short::new(CardSlot::new()),
             sleep: P::Short::new(SleepSlot::AWAKE),
+            transition: P::Serial::new(()),
             events: EventQueue::new(),
             perf: PerfCounters::new(),
         }

@@ -197,6 +197,57 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         self.process_events();
     }
 
+    /// The reader goes to sleep with the driver's own step: [`Device::suspend`],
+    /// then `sleep` (if any) with the driver context under the serialization lock
+    /// (stop polling, power the reader down). One step against
+    /// [`Device::wake_with`] and another `sleep_with`: two at once put the device
+    /// to sleep once and run `sleep` once, never inside a wake. Already asleep:
+    /// nothing is done, and the answer is whether a card was in when it went to
+    /// sleep.
+    ///
+    /// The reader sleeps whatever the card does: a power-down that failed is
+    /// answered as [`Device::suspend`] answers it, after `sleep` ran. From inside
+    /// one of this device's callbacks: [`Status::DeviceBusy`], nothing done.
+    pub fn sleep_with(&self, sleep: Option<fn(&mut D)>) -> Result<bool, Status> {
+        if self.in_own_callback() {
+            return Err(Status::DeviceBusy);
+        }
+        self.transition.lock(|()| {
+            if let Sleep::Asleep { card_before } = self.sleep_state() {
+                return Ok(card_before);
+            }
+            let powered_down = self.suspend();
+            if let Some(sleep) = sleep {
+                self.with_driver(sleep);
+            }
+            powered_down
+        })
+    }
+
+    /// The reader wakes up with the driver's own step: `wake` (if any) brings the
+    /// reader back under the serialization lock and says whether a card is in now
+    /// (without it, a card the device holds is taken as in), then
+    /// [`Device::resume`] reports the possible swap. One step against
+    /// [`Device::sleep_with`] and another `wake_with`: two at once wake the device
+    /// once and run `wake` once. Awake: nothing is done. From inside one of this
+    /// device's callbacks: [`Status::DeviceBusy`], nothing done.
+    pub fn wake_with(&self, wake: Option<fn(&mut D) -> bool>) -> Result<(), Status> {
+        if self.in_own_callback() {
+            return Err(Status::DeviceBusy);
+        }
+        self.transition.lock(|()| {
+            if !self.asleep() {
+                return;
+            }
+            let present_now = match wake {
+                Some(wake) => self.with_driver(wake),
+                None => self.state().card_present(),
+            };
+            self.resume(present_now);
+        });
+        Ok(())
+    }
+
     /// Whether the reader sleeps now ([`Sleep`]). A snapshot: it can change right
     /// after.
     pub fn sleep_state(&self) -> Sleep {
