@@ -223,10 +223,10 @@ fn write_u32(output: &mut [u8], value: u32) -> Result<usize, Status> {
 /// Every field but the transition lock (it guards no value). The driver's state
 /// and the settings (under the serialization lock) show as `<locked: a callback
 /// runs>` while a context holds that lock, as `std`'s `Mutex` shows a locked
-/// value, so formatting a device inside its own callback does not deadlock (and elsewhere waits at most for a callback that
-/// took the lock just after the look). The card state is read under the short
-/// lock, which is never held across a callback: do not format a device in
-/// interrupt context.
+/// value, so formatting a device inside its own callback does not deadlock (and
+/// elsewhere waits at most for a callback that took the lock just after the
+/// look). The card state is read under the short lock, which is never held
+/// across a callback: do not format a device in interrupt context.
 impl<P, D, const EVENTS: usize> fmt::Debug for Device<P, D, EVENTS>
 where
     P: Platform + fmt::Debug,

@@ -4,7 +4,10 @@
 //!
 //! The device keeps whether it sleeps ([`Sleep`], under the short lock), so a
 //! binding only says when the reader goes to sleep ([`Device::suspend`]) and wakes
-//! ([`Device::resume`]); repeated or unmatched calls are harmless.
+//! ([`Device::resume`]); repeated or unmatched calls are harmless. A binding
+//! with steps of its own around them (the WDM binding's sleep and wake hooks)
+//! calls [`Device::sleep_with`] / [`Device::wake_with`], which make each
+//! transition, the driver's step included, one step.
 //!
 //! ## Requests while the reader sleeps
 //!
