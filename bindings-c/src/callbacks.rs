@@ -380,14 +380,13 @@ pub unsafe extern "C" fn rk_pps_accept(
     timing: *mut rk_timing,
 ) -> rk_status {
     entry(|| {
-        check_ptr(call)?;
         check_ptr(timing.cast_const())?;
         check_disjoint(
             &[Region::of(timing)],
             &[Region::of(call), Region::bytes(response, response_len)],
         )?;
-        // SAFETY: checked; valid during the callback per the contract, and the
-        // library makes `internal` point to a `ProtocolCall`.
+        // SAFETY: forwarded contract; the library makes `internal` point to a
+        // `ProtocolCall`.
         let core_call: &ProtocolCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
         check_disjoint(
             &[Region::of(timing)],

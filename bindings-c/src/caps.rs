@@ -8,7 +8,7 @@ use readerkit::caps::{
     AttrString, IfdVersion, Mechanics, ReaderCapabilities, ReaderType, VendorAttributes,
 };
 
-use crate::guard::{check_ptr, entry};
+use crate::guard::{entry, read_in, write_out};
 use crate::status::*;
 
 // The entry point the docs below name.
@@ -131,12 +131,8 @@ unsafe fn attr_string(s: *const c_char) -> Result<AttrString, rk_status> {
 /// `caps` is NULL or valid for a write of `rk_reader_caps`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_reader_caps_typical(caps: *mut rk_reader_caps) -> rk_status {
-    entry(|| {
-        check_ptr(caps)?;
-        // SAFETY: checked non-null and aligned; valid for writes per the contract.
-        unsafe { caps.write(ReaderCapabilities::typical().into()) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    entry(|| unsafe { write_out(caps, ReaderCapabilities::typical().into()) })
 }
 
 /// The vendor attributes `vendor` describes (NULL: none), their strings copied.
@@ -152,9 +148,8 @@ pub(crate) unsafe fn vendor_attributes(
     if vendor.is_null() {
         return Ok(VendorAttributes::default());
     }
-    check_ptr(vendor)?;
-    // SAFETY: checked non-null and aligned; readable per the contract.
-    let v = unsafe { vendor.read() };
+    // SAFETY: readable per the contract.
+    let v = unsafe { read_in(vendor) }?;
     Ok(VendorAttributes {
         // SAFETY: NUL-terminated per the contract.
         vendor_name: unsafe { attr_string(v.vendor_name) }?,

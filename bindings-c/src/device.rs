@@ -3,7 +3,6 @@
 
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
-use core::ptr;
 
 use readerkit::caps::ReaderCapabilities;
 use readerkit::event::CardEvent;
@@ -16,7 +15,7 @@ use static_assertions::const_assert;
 use crate::callbacks::{functions, rk_reader_functions};
 use crate::caps::{rk_reader_caps, rk_vendor_attrs, vendor_attributes};
 use crate::guard::{
-    Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, entry, write_opt,
+    Region, bytes, bytes_mut, check_disjoint, check_opt_ptr, check_ptr, entry, read_in, write_opt,
 };
 use crate::line::{CLine, rk_line_ops};
 use crate::log::{C_LOG, CLogSink};
@@ -207,7 +206,7 @@ pub unsafe extern "C" fn rk_device_init(
     vendor: *const rk_vendor_attrs,
 ) -> rk_status {
     // SAFETY: forwarded contract.
-    entry(|| unsafe { init(storage, storage_len, table, ptr::null(), ctx, caps, vendor) })
+    entry(|| unsafe { init(storage, storage_len, table, None, ctx, caps, vendor) })
 }
 
 /// Initialise a device in `storage` whose power, SET_PROTOCOL (with the PPS
@@ -238,14 +237,15 @@ pub unsafe extern "C" fn rk_device_init_line(
     vendor: *const rk_vendor_attrs,
 ) -> rk_status {
     entry(|| {
-        check_ptr(line)?;
         // SAFETY: forwarded contract.
-        unsafe { init(storage, storage_len, table, line, ctx, caps, vendor) }
+        let line = unsafe { read_in(line) }?;
+        // SAFETY: forwarded contract.
+        unsafe { init(storage, storage_len, table, Some(line), ctx, caps, vendor) }
     })
 }
 
-/// A table device (`line` NULL: `table` required) or a line device (`line` checked
-/// by the caller, `table` optional).
+/// A table device (`line` `None`: `table` required) or a line device (`table`
+/// optional).
 ///
 /// # Safety
 ///
@@ -254,44 +254,36 @@ unsafe fn init(
     storage: *mut rk_device,
     storage_len: usize,
     table: *const rk_reader_functions,
-    line: *const rk_line_ops,
+    line: Option<rk_line_ops>,
     ctx: *mut c_void,
     caps: *const rk_reader_caps,
     vendor: *const rk_vendor_attrs,
 ) -> Result<(), rk_status> {
     check_ptr(storage.cast_const())?;
-    if line.is_null() {
-        check_ptr(table)?;
+    let over_line = line.is_some();
+    let table = if over_line && table.is_null() {
+        rk_reader_functions::default()
     } else {
-        check_opt_ptr(table)?;
-    }
-    check_ptr(caps)?;
+        // SAFETY: readable per the contract.
+        unsafe { read_in(table) }?
+    };
+    // SAFETY: readable per the contract.
+    let caps = ReaderCapabilities::from(unsafe { read_in(caps) }?);
     // SAFETY: readable for `storage_len` bytes (see the contract); an initialised
     // device must not be overwritten.
     unsafe { Slot::<CDevice>::check_free(storage, storage_len) }?;
-    let table = if table.is_null() {
-        rk_reader_functions::default()
-    } else {
-        // SAFETY: checked non-null and aligned; readable per the contract.
-        unsafe { table.read() }
-    };
-    let over_line = !line.is_null();
-    let line = if over_line {
-        if table.power.is_some() || table.transmit.is_some() || table.set_protocol.is_some() {
-            return Err(RK_STATUS_INVALID_PARAMETER);
+    let line = match line {
+        Some(ops) => {
+            if table.power.is_some() || table.transmit.is_some() || table.set_protocol.is_some() {
+                return Err(RK_STATUS_INVALID_PARAMETER);
+            }
+            CLine::new(ops, ctx).ok_or(RK_STATUS_INVALID_PARAMETER)?
         }
-        // SAFETY: checked non-null and aligned by rk_device_init_line; readable per
-        // the contract.
-        let ops = unsafe { line.read() };
-        CLine::new(ops, ctx).ok_or(RK_STATUS_INVALID_PARAMETER)?
-    } else {
-        CLine::absent()
+        None => CLine::absent(),
     };
     if table.card_tracking.is_some() && table.tracking_complete.is_none() {
         return Err(RK_STATUS_INVALID_PARAMETER);
     }
-    // SAFETY: as above.
-    let caps = ReaderCapabilities::from(unsafe { caps.read() });
     caps.check().map_err(to_rk)?;
     // SAFETY: NULL or readable, its strings NUL-terminated, per the contract.
     let vendor = unsafe { vendor_attributes(vendor) }?;

@@ -52,6 +52,31 @@ pub(crate) fn check_ptr<T>(ptr: *const T) -> Result<(), rk_status> {
     }
 }
 
+/// The `T` at `ptr`, copied: `RK_STATUS_INVALID_PARAMETER` if `ptr` is NULL or
+/// misaligned.
+///
+/// # Safety
+///
+/// `ptr` is NULL or valid for a read of `T`.
+pub(crate) unsafe fn read_in<T>(ptr: *const T) -> Result<T, rk_status> {
+    check_ptr(ptr)?;
+    // SAFETY: checked non-null and aligned; readable per the caller.
+    Ok(unsafe { ptr.read() })
+}
+
+/// Write `value` to `*out`: `RK_STATUS_INVALID_PARAMETER` if `out` is NULL or
+/// misaligned (nothing written).
+///
+/// # Safety
+///
+/// `out` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) -> Result<(), rk_status> {
+    check_ptr(out.cast_const())?;
+    // SAFETY: checked non-null and aligned; writable per the caller.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
 /// `Ok(true)` if a C buffer `ptr`/`len` is a slice's parts, `Ok(false)` if it is
 /// NULL with length 0 (an empty slice), `RK_STATUS_INVALID_PARAMETER` otherwise
 /// (NULL with a length, or longer than `isize::MAX`).

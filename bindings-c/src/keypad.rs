@@ -9,7 +9,7 @@ use readerkit::device::PinPad;
 use readerkit::pin::{Key, Prompt};
 
 use crate::device::{CDevice, CDriver, rk_device};
-use crate::guard::{check_ptr, entry};
+use crate::guard::{entry, read_in};
 use crate::slot::Slot;
 use crate::status::*;
 
@@ -119,9 +119,8 @@ pub unsafe extern "C" fn rk_device_set_keypad(
     ops: *const rk_keypad_ops,
 ) -> rk_status {
     entry(|| {
-        check_ptr(ops)?;
-        // SAFETY: checked non-null and aligned; readable per the contract.
-        let ops = unsafe { ops.read() };
+        // SAFETY: forwarded contract.
+        let ops = unsafe { read_in(ops) }?;
         if ops.next_key.is_none() {
             return Err(RK_STATUS_INVALID_PARAMETER);
         }

@@ -5,7 +5,7 @@ use readerkit::line::Config;
 
 use crate::codes::{class_code, class_of, envelope_code, envelope_of};
 use crate::device::{CDevice, CLineReader, rk_device};
-use crate::guard::{check_ptr, entry};
+use crate::guard::{entry, read_in, write_out};
 use crate::slot::Slot;
 use crate::status::*;
 
@@ -64,12 +64,8 @@ impl TryFrom<rk_line_config> for Config {
 /// `config` is NULL or valid for a write.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn rk_line_config_default(config: *mut rk_line_config) -> rk_status {
-    entry(|| {
-        check_ptr(config.cast_const())?;
-        // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe { config.write(Config::DEFAULT.into()) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    entry(|| unsafe { write_out(config, Config::DEFAULT.into()) })
 }
 
 /// Set the protocol options of a device over a line: they apply from the next
@@ -90,9 +86,8 @@ pub unsafe extern "C" fn rk_device_set_line_config(
     config: *const rk_line_config,
 ) -> rk_status {
     entry(|| {
-        check_ptr(config)?;
-        // SAFETY: checked non-null and aligned; readable per the contract.
-        let config = Config::try_from(unsafe { config.read() })?;
+        // SAFETY: forwarded contract.
+        let config = Config::try_from(unsafe { read_in(config) }?)?;
         // SAFETY: forwarded contract.
         let device = unsafe { Slot::<CDevice>::value(dev) }?;
         let set = device.try_with_driver(|d| {

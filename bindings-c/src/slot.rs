@@ -80,12 +80,20 @@ impl<T: Stored> Slot<T> {
         Region::of(storage.cast::<Slot<T>>())
     }
 
+    /// `storage` as a slot: `RK_STATUS_INVALID_PARAMETER` if it is NULL or
+    /// misaligned for its own type or for the slot.
+    fn at<S>(storage: *const S) -> Result<*const Slot<T>, rk_status> {
+        check_ptr(storage)?;
+        let slot = storage.cast::<Slot<T>>();
+        check_ptr(slot)?;
+        Ok(slot)
+    }
+
     /// `Ok(())` if `storage` (`storage_len` bytes) can hold a slot: non-null and
     /// aligned (else `RK_STATUS_INVALID_PARAMETER`), large enough (else
     /// `RK_STATUS_BUFFER_TOO_SMALL`).
     pub(crate) fn check_room<S>(storage: *const S, storage_len: usize) -> Result<(), rk_status> {
-        check_ptr(storage)?;
-        check_ptr(storage.cast::<Slot<T>>())?;
+        Slot::<T>::at(storage)?;
         if storage_len < core::mem::size_of::<Slot<T>>() {
             return Err(RK_STATUS_BUFFER_TOO_SMALL);
         }
@@ -99,17 +107,11 @@ impl<T: Stored> Slot<T> {
     /// `storage` is NULL or points to readable memory of at least
     /// `size_of::<Slot<T>>()` bytes, zeroed or initialised with [`Slot::init`].
     pub(crate) unsafe fn find<S>(storage: *const S) -> Result<*mut Slot<T>, rk_status> {
-        check_ptr(storage)?;
-        let slot = storage.cast::<Slot<T>>();
-        check_ptr(slot)?;
-        // SAFETY: aligned, non-null and readable per the caller; the magic word is an
-        // atomic at offset 0 of every slot, and any bit pattern is a u32.
-        let found = unsafe { &(*slot).magic }.load(Ordering::Acquire);
-        if found != T::MAGIC {
-            return Err(RK_STATUS_INVALID_DEVICE_STATE);
-        }
-        // SAFETY: the magic word says the slot was fully written by Slot::init.
-        if unsafe { (*slot).this } != storage as usize {
+        let slot = Slot::<T>::at(storage)?;
+        // SAFETY: aligned, non-null and readable for a whole slot of `T`, which
+        // begins with the header, zeroed or initialised (per the caller).
+        let (found, this) = unsafe { Slot::header(slot.cast()) };
+        if found != T::MAGIC || this != storage as usize {
             return Err(RK_STATUS_INVALID_DEVICE_STATE);
         }
         Ok(slot.cast_mut())

@@ -7,7 +7,7 @@ use static_assertions::const_assert;
 
 use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
 use crate::codes::{class_code, class_of, envelope_code, envelope_of};
-use crate::guard::{Region, check_ptr, entry, guard};
+use crate::guard::{Region, check_ptr, entry, guard, read_in, write_out};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -91,12 +91,8 @@ pub unsafe extern "C" fn rk_t0_config_default(
     config: *mut rk_t0_config,
     waiting_time_us: u32,
 ) -> rk_status {
-    entry(|| {
-        check_ptr(config.cast_const())?;
-        // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe { config.write(Config::new(waiting_time_us).into()) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    entry(|| unsafe { write_out(config, Config::new(waiting_time_us).into()) })
 }
 
 /// Start exchanging `apdu` in `ex` (`ex_len` bytes of storage), collecting the
@@ -136,9 +132,8 @@ pub unsafe extern "C" fn rk_t0_begin(
         let config = if config.is_null() {
             Config::new(1_000_000)
         } else {
-            check_ptr(config)?;
-            // SAFETY: checked non-null and aligned; readable per the contract.
-            Config::try_from(unsafe { config.read() })?
+            // SAFETY: readable per the contract.
+            Config::try_from(unsafe { read_in(config) }?)?
         };
         let written = [Slot::<T0>::region(ex), Region::of(action)];
         // SAFETY: valid (and the response exclusive) until rk_t0_end per the contract.

@@ -24,7 +24,7 @@ use static_assertions::const_assert;
 
 use crate::action::{Open, Stepped, report, rk_action, step, step_with_bytes};
 use crate::codes::{edc_code, edc_of};
-use crate::guard::{Region, check_disjoint, check_ptr, entry, guard};
+use crate::guard::{Region, check_disjoint, check_ptr, entry, guard, read_in, write_out};
 use crate::held::Held;
 use crate::slot::{Slot, Stored};
 use crate::status::*;
@@ -183,11 +183,9 @@ pub unsafe extern "C" fn rk_t1_config_default(
     edc: u8,
 ) -> rk_status {
     entry(|| {
-        check_ptr(config.cast_const())?;
         let c = Config::new(ifsc, edc_of(edc)?);
-        // SAFETY: checked non-null and aligned; writable per the contract.
-        unsafe { config.write(c.into()) };
-        Ok(())
+        // SAFETY: forwarded contract.
+        unsafe { write_out(config, c.into()) }
     })
 }
 
@@ -207,11 +205,11 @@ pub unsafe extern "C" fn rk_t1_init(
     config: *const rk_t1_config,
 ) -> rk_status {
     entry(|| {
-        check_ptr(config)?;
+        // SAFETY: forwarded contract.
+        let config = unsafe { read_in(config) }?;
         // SAFETY: forwarded contract.
         unsafe { Slot::<T1Engine>::check_free(engine, engine_len) }?;
-        // SAFETY: checked non-null and aligned; readable per the contract.
-        let config = Config::try_from(unsafe { config.read() })?;
+        let config = Config::try_from(config)?;
         let value = T1Engine {
             busy: AtomicBool::new(false),
             held: Held::default(),

@@ -160,3 +160,67 @@ fn init_or_begin_over_any_live_object_is_device_busy_and_keeps_it() {
         }
     }
 }
+
+/// The argument checks come before the storage's: a NULL table, capabilities,
+/// line or configuration given with storage that holds a live object is
+/// `RK_STATUS_INVALID_PARAMETER`, not `RK_STATUS_DEVICE_BUSY`, and the object
+/// stays intact.
+#[test]
+fn a_null_argument_over_a_live_object_is_invalid_parameter() {
+    let dev = Zeroed::<rk_device>::new();
+    let engine = Zeroed::<rk_t1_engine>::new();
+    let (dev_len, engine_len) = (size_of::<rk_device>(), size_of::<rk_t1_engine>());
+    let table = no_callbacks();
+    let caps = super::typical_caps();
+    // SAFETY: zeroed storage of the right sizes; the table and config are local.
+    unsafe {
+        assert_eq!(
+            init_device(dev.ptr(), &table, ptr::null_mut()),
+            RK_STATUS_SUCCESS
+        );
+        assert_eq!(
+            rk_t1_init(engine.ptr(), engine_len, &t1_config()),
+            RK_STATUS_SUCCESS
+        );
+    }
+    let null_table = ptr::null();
+    // SAFETY: the live device's storage, NULL or local arguments.
+    let refused = unsafe {
+        [
+            rk_device_init(
+                dev.ptr(),
+                dev_len,
+                null_table,
+                ptr::null_mut(),
+                &caps,
+                ptr::null(),
+            ),
+            rk_device_init(
+                dev.ptr(),
+                dev_len,
+                &table,
+                ptr::null_mut(),
+                ptr::null(),
+                ptr::null(),
+            ),
+            rk_device_init_line(
+                dev.ptr(),
+                dev_len,
+                ptr::null(),
+                null_table,
+                ptr::null_mut(),
+                &caps,
+                ptr::null(),
+            ),
+            rk_t1_init(engine.ptr(), engine_len, ptr::null()),
+        ]
+    };
+    assert_eq!(refused, [RK_STATUS_INVALID_PARAMETER; 4]);
+    let mut state = 0u32;
+    // SAFETY: the live objects, released once.
+    unsafe {
+        assert_eq!(rk_device_state(dev.ptr(), &mut state), RK_STATUS_SUCCESS);
+        assert_eq!(rk_device_deinit(dev.ptr()), RK_STATUS_SUCCESS);
+        assert_eq!(rk_t1_deinit(engine.ptr()), RK_STATUS_SUCCESS);
+    }
+}
