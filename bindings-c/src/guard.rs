@@ -1,8 +1,8 @@
 //! The FFI guard: no panic crosses the boundary, and pointer checks.
 
-use crate::status::{
-    RK_STATUS_INVALID_PARAMETER, RK_STATUS_SUCCESS, RK_STATUS_UNSUCCESSFUL, rk_status,
-};
+#[cfg(feature = "std")]
+use crate::status::RK_STATUS_UNSUCCESSFUL;
+use crate::status::{RK_STATUS_INVALID_PARAMETER, RK_STATUS_SUCCESS, rk_status};
 
 /// Run `f`; a panic becomes `RK_STATUS_UNSUCCESSFUL` (with `std`; without it the
 /// firmware's `panic = "abort"` applies).
@@ -14,7 +14,6 @@ pub(crate) fn guard(f: impl FnOnce() -> rk_status) -> rk_status {
 /// Run `f` (without `std` a panic aborts: build with `panic = "abort"`).
 #[cfg(not(feature = "std"))]
 pub(crate) fn guard(f: impl FnOnce() -> rk_status) -> rk_status {
-    let _ = RK_STATUS_UNSUCCESSFUL;
     f()
 }
 

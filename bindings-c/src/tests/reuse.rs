@@ -170,57 +170,42 @@ fn a_null_argument_over_a_live_object_is_invalid_parameter() {
     let dev = Zeroed::<rk_device>::new();
     let engine = Zeroed::<rk_t1_engine>::new();
     let (dev_len, engine_len) = (size_of::<rk_device>(), size_of::<rk_t1_engine>());
-    let table = no_callbacks();
-    let caps = super::typical_caps();
-    // SAFETY: zeroed storage of the right sizes; the table and config are local.
-    unsafe {
-        assert_eq!(
-            init_device(dev.ptr(), &table, ptr::null_mut()),
-            RK_STATUS_SUCCESS
-        );
-        assert_eq!(
-            rk_t1_init(engine.ptr(), engine_len, &t1_config()),
-            RK_STATUS_SUCCESS
-        );
-    }
-    let null_table = ptr::null();
-    // SAFETY: the live device's storage, NULL or local arguments.
-    let refused = unsafe {
-        [
-            rk_device_init(
-                dev.ptr(),
-                dev_len,
-                null_table,
-                ptr::null_mut(),
-                &caps,
-                ptr::null(),
-            ),
-            rk_device_init(
-                dev.ptr(),
-                dev_len,
-                &table,
-                ptr::null_mut(),
-                ptr::null(),
-                ptr::null(),
-            ),
+    let (table, caps) = (no_callbacks(), super::typical_caps());
+    let (null_table, no_ctx) = (ptr::null(), ptr::null_mut());
+    // SAFETY: zeroed device storage; a local table.
+    let st = unsafe { init_device(dev.ptr(), &table, no_ctx) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: zeroed engine storage of `engine_len` bytes; a local configuration.
+    let st = unsafe { rk_t1_init(engine.ptr(), engine_len, &t1_config()) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let refused = [
+        // SAFETY: the live device's storage; NULL or local arguments.
+        unsafe { rk_device_init(dev.ptr(), dev_len, null_table, no_ctx, &caps, ptr::null()) },
+        // SAFETY: as above.
+        unsafe { rk_device_init(dev.ptr(), dev_len, &table, no_ctx, ptr::null(), ptr::null()) },
+        // SAFETY: as above.
+        unsafe {
+            let line = ptr::null();
             rk_device_init_line(
                 dev.ptr(),
                 dev_len,
-                ptr::null(),
+                line,
                 null_table,
-                ptr::null_mut(),
+                no_ctx,
                 &caps,
                 ptr::null(),
-            ),
-            rk_t1_init(engine.ptr(), engine_len, ptr::null()),
-        ]
-    };
+            )
+        },
+        // SAFETY: the live engine's storage; a NULL configuration.
+        unsafe { rk_t1_init(engine.ptr(), engine_len, ptr::null()) },
+    ];
     assert_eq!(refused, [RK_STATUS_INVALID_PARAMETER; 4]);
     let mut state = 0u32;
-    // SAFETY: the live objects, released once.
-    unsafe {
-        assert_eq!(rk_device_state(dev.ptr(), &mut state), RK_STATUS_SUCCESS);
-        assert_eq!(rk_device_deinit(dev.ptr()), RK_STATUS_SUCCESS);
-        assert_eq!(rk_t1_deinit(engine.ptr()), RK_STATUS_SUCCESS);
-    }
+    // SAFETY: the live device; a local out-pointer.
+    let st = unsafe { rk_device_state(dev.ptr(), &mut state) };
+    assert_eq!((st, state), (RK_STATUS_SUCCESS, 1), "live, no card");
+    // SAFETY: the live device, released once.
+    assert_eq!(unsafe { rk_device_deinit(dev.ptr()) }, RK_STATUS_SUCCESS);
+    // SAFETY: the live engine, released once.
+    assert_eq!(unsafe { rk_t1_deinit(engine.ptr()) }, RK_STATUS_SUCCESS);
 }
