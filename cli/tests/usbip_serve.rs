@@ -13,7 +13,8 @@
 //! to back; an extended APDU chained across messages both
 //! ways; with `--keys`, a PIN pad verifying the card's PIN through
 //! PC_to_RDR_Secure; hostile peers: a bulk IN unlinked while the card works, a
-//! client gone inside a message, unlinks of answered transfers, URBs trickled a
+//! client gone inside a message, unlinks of answered transfers and of a bulk
+//! OUT not read yet, URBs trickled a
 //! byte at a time, a flood of exchanges in one write, clients quiet before
 //! their operation or inside a URB, connections by the dozen (handshakes in
 //! flight bounded, in all and by address: one address holding its share
@@ -847,6 +848,40 @@ fn an_unlink_of_transfers_already_answered_changes_nothing() {
         assert_eq!(c.reply(false), reply(RET_UNLINK, seq, 0, &[]));
     }
     assert_slot_status(&mut c, 30, 2, 0);
+}
+
+/// A bulk OUT transfer the device has not read yet (it still holds the
+/// messages before, whose answers no bulk IN has taken) unlinked: cancelled
+/// (-ECONNRESET), so its command never reaches the device, as a host
+/// controller sends nothing more of a URB once it is unlinked. The answers of
+/// the messages before come, then the next exchange gets its own. Before, the
+/// unlinked transfer's packet stayed on the bus, the device read it later and
+/// ran the command the client was told was cancelled: the next exchange's bulk
+/// IN carried its answer (bSeq 5), not its own.
+#[test]
+fn a_bulk_out_unlinked_before_the_device_read_it_is_never_run() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    for seq in 2..=5u8 {
+        let message = ccid(0x65, seq, &[]);
+        c.send(&submit(u32::from(seq), false, 1, 10, [0; 8], &message));
+    }
+    // Three messages read (one answered on bulk IN, one waiting for room
+    // there, one taken in); the fourth waits on the bus.
+    for seq in 2..=4 {
+        let done = c.reply(false);
+        assert_eq!(
+            (done.command, done.seqnum, done.status),
+            (RET_SUBMIT, seq, 0)
+        );
+    }
+    c.send(&unlink(6, 5));
+    assert_eq!(c.reply(false), reply(RET_UNLINK, 6, -104, &[]));
+    for seq in 2..=4u8 {
+        let answer = bulk_in(&mut c, 10 + u32::from(seq));
+        assert_eq!(answer, [0x81, 0, 0, 0, 0, 0, seq, 1, 0, 3]);
+    }
+    assert_slot_status(&mut c, 20, 7, 1);
 }
 
 /// URBs trickled a byte at a time (each its own TCP segment) are put together

@@ -6,7 +6,11 @@
 //! a stall completes them with `-EPIPE`). Bulk and interrupt OUT transfers complete
 //! when the device has read their last packet; IN transfers wait until the device
 //! sends a short packet (a zero-length one included) or fills their buffer, which
-//! may be long after (an interrupt IN waits for the next card movement).
+//! may be long after (an interrupt IN waits for the next card movement). An
+//! unlink cancels a pending transfer; of an OUT one, the packets the device has
+//! not read are withdrawn from the bus, as a host controller sends nothing more
+//! of a URB it gave back cancelled: the command the client was told is
+//! cancelled never reaches the device.
 //!
 //! Until the device is configured (SET_CONFIGURATION 0 puts it back in the
 //! Address state, USB 2.0 §9.4.7), only its default control pipe works: a bulk
@@ -440,11 +444,58 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// Cancel the pending transfer `seqnum`; false if it is not pending (it had
-    /// completed already).
+    /// completed already). Of a cancelled OUT transfer, the packets the device
+    /// has not read are withdrawn ([`Host::withdraw`]): its command never
+    /// reaches the device.
     pub fn unlink(&mut self, seqnum: u32) -> bool {
-        let before = self.pending.len();
-        self.pending.retain(|p| p.seqnum() != seqnum);
-        self.pending.len() != before
+        let mut found = false;
+        while let Some(at) = self.pending.iter().position(|p| p.seqnum() == seqnum) {
+            found = true;
+            if let Some(Pending::Out {
+                submit,
+                from,
+                until,
+                ..
+            }) = self.pending.remove(at)
+            {
+                self.withdraw(submit.endpoint, from, until);
+            }
+        }
+        found
+    }
+
+    /// Withdraw from the bus the packets `from + 1 ..= until` of OUT `endpoint`
+    /// (in the count of those sent) that the device has not read, as a host
+    /// controller sends nothing more of an unlinked URB; those it read stay read
+    /// (a message cut short is the device's to handle, as on a real bus). The
+    /// count of packets sent, and the place of the transfers queued behind, move
+    /// down by as many.
+    fn withdraw(&mut self, endpoint: u8, from: u64, until: u64) {
+        let read = packets_read(&self.bus, &self.sent, endpoint);
+        let first = from.max(read);
+        let (Ok(skip), Ok(count)) = (
+            usize::try_from(first - read),
+            usize::try_from(until.saturating_sub(first)),
+        ) else {
+            return;
+        };
+        let withdrawn = self.bus.withdraw(endpoint, skip, count) as u64;
+        let sent = &mut self.sent[usize::from(endpoint)];
+        *sent = sent.saturating_sub(withdrawn);
+        for pending in &mut self.pending {
+            if let Pending::Out {
+                submit,
+                from: later_from,
+                until: later_until,
+                ..
+            } = pending
+            {
+                if submit.endpoint == endpoint && *later_from >= until {
+                    *later_from -= withdrawn;
+                    *later_until -= withdrawn;
+                }
+            }
+        }
     }
 
     /// Whether the device is in its Configured state (its bulk and interrupt

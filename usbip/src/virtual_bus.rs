@@ -134,6 +134,21 @@ impl VirtualBus {
         .map_or(0, |ep| ep.packets.len())
     }
 
+    /// Host side: withdraw `count` OUT packets of endpoint `number` the device
+    /// has not read, from the `skip`-th waiting on (0: the next it reads), as a
+    /// host controller sends nothing more of a transfer cancelled; the number
+    /// withdrawn (fewer if fewer wait there).
+    pub fn withdraw(&self, number: u8, skip: usize, count: usize) -> usize {
+        let mut w = self.wire();
+        let address = EndpointAddress::from_parts(usize::from(number), UsbDirection::Out);
+        let Some(ep) = w.endpoint(address) else {
+            return 0;
+        };
+        let start = skip.min(ep.packets.len());
+        let end = start.saturating_add(count).min(ep.packets.len());
+        ep.packets.drain(start..end).count()
+    }
+
     /// Host side: take the packet IN endpoint `number` holds, if any.
     pub fn take(&self, number: u8) -> Option<Vec<u8>> {
         let mut w = self.wire();
