@@ -239,7 +239,7 @@ fn transmit(d: &mut CDriver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Resul
         cwt_us: card.cwt_us(),
         wwt_us: card.wwt_us(),
         suppress_t1_ifs_request: call.settings.suppress_t1_ifs_request,
-        internal: ptr::from_ref(call).cast(),
+        internal: rk_transmit_call::internal_of(call),
     };
     let mut len = 0usize;
     // SAFETY: `c`, `reply` and `len` are valid for the call; the callback comes from
@@ -266,7 +266,7 @@ fn set_protocol(d: &mut CDriver, call: &ProtocolCall<'_>) -> Result<Timing, Fail
         pps_len,
         timing: n.timing.into(),
         default_timing: n.default_timing.into(),
-        internal: ptr::from_ref(call).cast(),
+        internal: rk_protocol_call::internal_of(call),
     };
     let mut timing = rk_timing::from(n.timing);
     // SAFETY: `c` and `timing` are valid for the call; the callback comes from the C
@@ -385,9 +385,8 @@ pub unsafe extern "C" fn rk_pps_accept(
             &[Region::of(timing)],
             &[Region::of(call), Region::bytes(response, response_len)],
         )?;
-        // SAFETY: forwarded contract; the library makes `internal` point to a
-        // `ProtocolCall`.
-        let core_call: &ProtocolCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        // SAFETY: forwarded contract.
+        let core_call = unsafe { core_call(call) }?;
         check_disjoint(
             &[Region::of(timing)],
             &[Region::of(ptr::from_ref(core_call))],
@@ -404,21 +403,51 @@ pub unsafe extern "C" fn rk_pps_accept(
     })
 }
 
+/// A call struct the library hands a callback, tied to the core's call its
+/// `internal` field points to: an entry point reading one with [`core_call`] gets
+/// that type and no other, and a struct built with [`CoreCall::internal_of`]
+/// can only point to it.
+trait CoreCall {
+    /// The core's call behind this struct.
+    type Core<'a>;
+
+    /// The struct's `internal` field.
+    fn internal(&self) -> *const c_void;
+
+    /// What `internal` holds for `core`, the call it is made for.
+    fn internal_of(core: &Self::Core<'_>) -> *const c_void {
+        ptr::from_ref(core).cast()
+    }
+}
+
+impl CoreCall for rk_transmit_call {
+    type Core<'a> = TransmitCall<'a>;
+
+    fn internal(&self) -> *const c_void {
+        self.internal
+    }
+}
+
+impl CoreCall for rk_protocol_call {
+    type Core<'a> = ProtocolCall<'a>;
+
+    fn internal(&self) -> *const c_void {
+        self.internal
+    }
+}
+
 /// The core's call behind `call` (a pointer a SET_PROTOCOL or TRANSMIT callback
-/// received, whose `internal` field `internal` reads): `RK_STATUS_INVALID_PARAMETER`
-/// if it or its `internal` is NULL or misaligned.
+/// received): `RK_STATUS_INVALID_PARAMETER` if it or its `internal` is NULL or
+/// misaligned.
 ///
 /// # Safety
 ///
-/// `call` is NULL or the pointer a callback received, used during that callback,
-/// and `T` the core's call behind that kind of call struct.
-unsafe fn core_call<'a, C, T>(
-    call: *const C,
-    internal: fn(&C) -> *const c_void,
-) -> Result<&'a T, rk_status> {
+/// `call` is NULL or the pointer a callback received, used during that callback
+/// (the library made it, so its `internal` points to a `C::Core`).
+unsafe fn core_call<'a, C: CoreCall>(call: *const C) -> Result<&'a C::Core<'a>, rk_status> {
     check_ptr(call)?;
     // SAFETY: checked; valid during the callback per the contract.
-    let inner = internal(unsafe { &*call }).cast::<T>();
+    let inner = unsafe { &*call }.internal().cast::<C::Core<'a>>();
     check_ptr(inner)?;
     // SAFETY: `internal` points to the core's call of this callback, alive during it.
     Ok(unsafe { &*inner })
@@ -444,9 +473,8 @@ pub unsafe extern "C" fn rk_protocol_report_deactivation(
     call: *const rk_protocol_call,
 ) -> rk_status {
     entry(|| {
-        // SAFETY: forwarded contract; the library makes `internal` point to a
-        // `ProtocolCall`.
-        let call: &ProtocolCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        // SAFETY: forwarded contract.
+        let call = unsafe { core_call(call) }?;
         call.deactivation.report();
         Ok(())
     })
@@ -474,9 +502,8 @@ pub unsafe extern "C" fn rk_transmit_report_deactivation(
     call: *const rk_transmit_call,
 ) -> rk_status {
     entry(|| {
-        // SAFETY: forwarded contract; the library makes `internal` point to a
-        // `TransmitCall`.
-        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        // SAFETY: forwarded contract.
+        let call = unsafe { core_call(call) }?;
         call.deactivation.report();
         Ok(())
     })
@@ -496,9 +523,8 @@ unsafe fn report_size(
     report: fn(&FieldSizeReport, u8) -> Result<(), Failure>,
 ) -> rk_status {
     entry(|| {
-        // SAFETY: forwarded contract; the library makes `internal` point to a
-        // `TransmitCall`.
-        let call: &TransmitCall<'_> = unsafe { core_call(call, |c| c.internal) }?;
+        // SAFETY: forwarded contract.
+        let call = unsafe { core_call(call) }?;
         let size = u8::try_from(size).map_err(|_| RK_STATUS_INVALID_PARAMETER)?;
         report(&call.field_sizes, size).map_err(to_rk)
     })
