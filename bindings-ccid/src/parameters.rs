@@ -64,8 +64,16 @@ pub fn findex_dindex(timing: &Timing, card_fi: u8) -> u8 {
 
 /// Write the protocol data structure of `protocol` for `card` into `out`; returns
 /// its length (5 or 7), or `None` if `out` is too short or `protocol` is neither
-/// T=0 nor T=1.
-pub fn emit(protocol: Protocol, card: &CardCapabilities, out: &mut [u8]) -> Option<usize> {
+/// T=0 nor T=1. `ifsc` is the T=1 IFSC in force, in bytes (the core's
+/// [`Device::field_sizes`](readerkit::Device::field_sizes)): `bIFSC` is the size
+/// negotiated (CCID 1.1 §6.2.3), which after the card's S(IFS request) is no
+/// longer the ATR's TA3.
+pub fn emit(
+    protocol: Protocol,
+    card: &CardCapabilities,
+    ifsc: u8,
+    out: &mut [u8],
+) -> Option<usize> {
     let p = &card.parameters;
     let fidi = findex_dindex(&card.timing, p.fi);
     let inverse = u8::from(card.atr.convention() == Convention::Inverse) << 1;
@@ -90,7 +98,7 @@ pub fn emit(protocol: Protocol, card: &CardCapabilities, out: &mut [u8]) -> Opti
                 p.n,
                 p.bwi << 4 | (p.cwi & 0x0F),
                 clock_stop,
-                p.ifsc,
+                ifsc,
                 0,
             ]);
             Some(T1_LEN)

@@ -964,7 +964,8 @@ fn need_card<P: Platform, D, const E: usize>(device: &Device<P, D, E>) -> Result
     }
 }
 
-/// The parameters in force (the protocol selected, else the card's first one).
+/// The parameters in force (the protocol selected, else the card's first one),
+/// `bIFSC` the IFSC in force as the core keeps it.
 fn parameters_answer<P: Platform, D, const E: usize>(
     device: &Device<P, D, E>,
     data: &mut [u8],
@@ -974,7 +975,9 @@ fn parameters_answer<P: Platform, D, const E: usize>(
         .selected
         .or_else(|| card.parameters.default_protocol())
         .unwrap_or(Protocol::T0);
-    let len = parameters::emit(protocol, &card, data).ok_or(SlotError::XfrOverrun)?;
+    // The card changed since its capabilities were read if it has no sizes now.
+    let sizes = device.field_sizes().ok_or(SlotError::IccMute)?;
+    let len = parameters::emit(protocol, &card, sizes.ifsc, data).ok_or(SlotError::XfrOverrun)?;
     Ok(Done {
         data_len: len,
         specific: protocol_number(protocol),

@@ -6,13 +6,14 @@ use readerkit::Device;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::line::LineReader;
 use readerkit::platform::SpinPlatform;
+use readerkit_card_sim::fault::Trigger;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::{CcidReader, HandleError, PinSupport};
 use readerkit_testkit::apdu::get_challenge;
 use readerkit_testkit::ccid::message_with as msg;
-use readerkit_testkit::sim::inserted;
+use readerkit_testkit::sim::{ifs_request_before, inserted};
 use readerkit_testkit::t1::block;
 
 type Slot = Device<SpinPlatform, LineReader<SimLine<1024>>>;
@@ -337,6 +338,49 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
                 [0x81, 0x01, 0x00, 0x03],
             ),
         ],
+    );
+}
+
+/// GetParameters' `bIFSC` is the IFSC in force (CCID 1.1 §6.2.3: the size
+/// negotiated): the ATR's TA3 (FE) until the card's S(IFS request) announces 16
+/// bytes in the middle of an XfrBlock, 16 from then on, FE again after a reset.
+#[test]
+fn get_parameters_answers_the_ifsc_the_card_asked_for() {
+    let faults = ifs_request_before(Trigger::Nth(1), 0x10);
+    let card = Card::create(Config::new(Profile::t1()).with_faults(faults));
+    let slots = Box::leak(Box::new([inserted(
+        Some(card),
+        twin::Profile::GemPcTwin.capabilities(),
+    )]));
+    let mut r = CcidReader::new(slots, apdu_config()).unwrap();
+    let get_parameters = |r: &mut Reader<'_>, seq: u8| {
+        let answer = handle(r, &msg(0x6C, 0, seq, [0; 3], &[]));
+        assert_eq!(answer[..10], header(0x82, 7, 0, seq, 0x00, 0x00, 0x01));
+        answer[15]
+    };
+    assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
+    assert_eq!(
+        get_parameters(&mut r, 2),
+        0xFE,
+        "the ATR's TA3 before any exchange"
+    );
+    let answer = handle(&mut r, &msg(0x6F, 0, 3, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
+    assert_eq!(
+        &answer[10..],
+        &[0x6D, 0x00],
+        "the APDU ran across the S(IFS)"
+    );
+    assert_eq!(slots[0].field_sizes().map(|s| s.ifsc), Some(0x10));
+    assert_eq!(
+        get_parameters(&mut r, 4),
+        0x10,
+        "the IFSC the card asked for"
+    );
+    assert_eq!(&handle(&mut r, &msg(0x62, 0, 5, [0; 3], &[]))[10..], ATR_T1);
+    assert_eq!(
+        get_parameters(&mut r, 6),
+        0xFE,
+        "a reset: the ATR's TA3 again"
     );
 }
 

@@ -3,6 +3,7 @@
 //! profile, with card removal mid-session and a mute card.
 
 use readerkit::atr::Convention as AtrConvention;
+use readerkit::caps::FieldSizes;
 use readerkit::ioctl::{Ioctl, PowerAction};
 use readerkit::timing::Timing;
 use readerkit::{CardState, Protocol, Status, attr};
@@ -323,6 +324,12 @@ fn the_cards_s_ifs_request_is_the_current_ifsc_until_a_reset() {
     assert_eq!(response[..200], data[..]);
     assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 16);
     assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSD), 254);
+    // The typed side answers the same sizes (a CCID GetParameters reads them).
+    let in_force = FieldSizes {
+        ifsc: 16,
+        ifsd: 254,
+    };
+    assert_eq!(dev.field_sizes(), Some(in_force));
     // The next command travels in 16-byte I-blocks.
     let blocks = dev.with_driver(|r| r.line().card().unwrap().stats().blocks_to_card);
     let command = echo(&data);
@@ -341,6 +348,7 @@ fn the_cards_s_ifs_request_is_the_current_ifsc_until_a_reset() {
     dev.power_card(PowerAction::ColdReset, &mut atr)
         .expect("cold reset");
     assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 254);
+    assert_eq!(dev.field_sizes().map(|sizes| sizes.ifsc), Some(254));
     assert_eq!(select(&dev, 2), Ok(2));
     assert_eq!(apdu(&dev, 2, &SELECT_MF).unwrap(), [0x90, 0x00]);
     assert_eq!(dword_attribute(&dev, attr::CURRENT_IFSC), 254);

@@ -5,8 +5,7 @@ use crate::caps::{FieldSizes, ReaderCapabilities, VendorAttributes};
 use crate::state::CardState;
 use crate::status::Status;
 
-use super::callbacks::or_reported;
-use super::card::Snapshot;
+use super::card::{Snapshot, sizes_in_force};
 use super::perf::PerfCounters;
 
 /// An attribute value before encoding.
@@ -152,6 +151,7 @@ fn card_value<'a>(
         return Some(Err(no_card()));
     };
     let p = &card.parameters;
+    let sizes = sizes_in_force(card, reported);
     Some(Ok(Value::Dword(match tag {
         attr::ICC_TYPE_PER_ATR => return Some(Ok(Value::Byte(1))),
         attr::CURRENT_PROTOCOL_TYPE => card.selected.map_or(0, |proto| proto.bit()),
@@ -160,8 +160,8 @@ fn card_value<'a>(
         attr::CURRENT_D => u32::from(card.timing.d),
         attr::CURRENT_N => u32::from(p.n),
         attr::CURRENT_W => u32::from(p.wi),
-        attr::CURRENT_IFSC => u32::from(or_reported(reported.ifsc, p.ifsc)),
-        attr::CURRENT_IFSD => u32::from(or_reported(reported.ifsd, card.ifsd)),
+        attr::CURRENT_IFSC => u32::from(sizes.ifsc),
+        attr::CURRENT_IFSD => u32::from(sizes.ifsd),
         attr::CURRENT_BWT => card.bwt_us(),
         attr::CURRENT_CWT => card.cwt_us(),
         _ => match p.edc {

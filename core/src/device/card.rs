@@ -7,7 +7,7 @@ use crate::state::CardState;
 use crate::status::Status;
 use crate::tracking::Slot;
 
-use super::callbacks::AtrBuffer;
+use super::callbacks::{AtrBuffer, or_reported};
 
 /// No information field size reported ([`CardSlot::field_sizes`]).
 const NO_FIELD_SIZES: FieldSizes = FieldSizes { ifsc: 0, ifsd: 0 };
@@ -47,6 +47,18 @@ pub(super) struct CardSlot {
     /// announces apply then. Kept here, not in the card's capabilities, so that
     /// the snapshots requests take stay as small as they were.
     pub(super) field_sizes: FieldSizes,
+}
+
+/// The T=1 information field sizes in force for `card`, in bytes: each one
+/// `reported` ([`CardSlot::field_sizes`]: what TRANSMIT callbacks said since its
+/// reset), else the ATR's IFSC and the IFSD the reader announces. The one rule
+/// that `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` and
+/// [`Device::field_sizes`](super::Device::field_sizes) follow.
+pub(super) const fn sizes_in_force(card: &CardCapabilities, reported: FieldSizes) -> FieldSizes {
+    FieldSizes {
+        ifsc: or_reported(reported.ifsc, card.parameters.ifsc),
+        ifsd: or_reported(reported.ifsd, card.ifsd),
+    }
 }
 
 /// What a request saw of the card before its callback ran.
@@ -135,6 +147,13 @@ impl CardSlot {
     /// afresh by SET_PROTOCOL).
     pub(super) fn forget_field_sizes(&mut self) {
         self.field_sizes = NO_FIELD_SIZES;
+    }
+
+    /// The T=1 information field sizes in force for the powered card
+    /// ([`sizes_in_force`]), `None` without one.
+    pub(super) fn field_sizes_in_force(&self) -> Option<FieldSizes> {
+        let card = self.card.as_ref()?;
+        Some(sizes_in_force(card, self.field_sizes))
     }
 
     /// Forget the powered card and leave it unpowered where it is (a power-down,

@@ -80,7 +80,7 @@ use sleep::SleepSlot;
 use core::fmt;
 
 use crate::atr::Atr;
-use crate::caps::{CardCapabilities, ReaderCapabilities, VendorAttributes};
+use crate::caps::{CardCapabilities, FieldSizes, ReaderCapabilities, VendorAttributes};
 use crate::event::{CardEvent, EventQueue, Popped};
 use crate::ioctl::{self, PowerAction, Request, Transmit};
 use crate::platform::{Mutex, Platform};
@@ -342,6 +342,17 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     pub fn card_capabilities(&self) -> Option<CardCapabilities> {
         self.process_events();
         self.card.lock(|c| c.card.clone())
+    }
+
+    /// The T=1 information field sizes in force for the powered card, in bytes
+    /// (what `SCARD_ATTR_CURRENT_IFSC` / `CURRENT_IFSD` answer): those a
+    /// TRANSMIT callback reported since the card's reset or SET_PROTOCOL
+    /// ([`FieldSizeReport`]: the card's S(IFS request), say), else the ATR's
+    /// IFSC and the IFSD the reader announces. `None` while no card is powered
+    /// with its ATR accepted. After processing queued events.
+    pub fn field_sizes(&self) -> Option<FieldSizes> {
+        self.process_events();
+        self.card.lock(|c| c.field_sizes_in_force())
     }
 
     /// Traffic counters.
