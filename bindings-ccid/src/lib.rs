@@ -27,6 +27,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+mod abort;
 pub mod answer;
 pub mod busy;
 pub mod chain;

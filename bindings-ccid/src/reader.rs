@@ -8,6 +8,7 @@ use readerkit::platform::Platform;
 use readerkit::protocol::ProtocolMask;
 use readerkit::{CardState, Device, Protocol, Status, pps};
 
+use crate::abort::{self, Verdict};
 use crate::answer::{Answer, AnswerKind, CommandStatus, IccStatus, put_data};
 use crate::chain::{Chaining, Level, Part};
 use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
@@ -135,14 +136,14 @@ struct SlotState {
     notified: Notified,
     /// Seq of the last command seen on this slot.
     last_seq: u8,
-    /// Seq announced by a class ABORT request, until its PC_to_RDR_Abort comes.
-    abort_seq: Option<u8>,
+    /// The class ABORT and its PC_to_RDR_Abort ([`abort::Pairing`]).
+    abort: abort::Pairing,
 }
 
 const IDLE: SlotState = SlotState {
     notified: Notified::Never,
     last_seq: 0,
-    abort_seq: None,
+    abort: abort::Pairing::Idle,
 };
 
 /// What a command produced: `data_len` bytes at `answer[10..]` and the answer's
@@ -401,11 +402,17 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                 answer,
             );
         };
+        let mut verdict = Verdict::Run;
         if let Some(state) = self.state.get_mut(usize::from(slot)) {
             state.last_seq = seq;
+            let is_abort = message.message_type() == message::pc_to_rdr::ABORT;
+            (verdict, state.abort) = state.abort.bulk(is_abort, seq);
         }
         let too_long = message.length() > self.config.max_message_len - HEADER_LEN as u32;
-        let result = if message.check_len().is_err() || too_long {
+        let result = if verdict == Verdict::Aborted {
+            // A class ABORT waits for its PC_to_RDR_Abort (CCID 1.1 §5.3.1).
+            Err(SlotError::CommandAborted)
+        } else if message.check_len().is_err() || too_long {
             Err(SlotError::BadField(message::field::LENGTH as u8))
         } else {
             Command::parse(message).and_then(|command| self.execute(slot, command, answer, keypad))
@@ -497,16 +504,11 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                     .map(|_| done(0))
                     .map_err(SlotError::from_status)
             }
-            Command::Abort => {
-                // A command it stops has ended before this runs (the transport's
-                // `busy::Gate` queues the Abort behind it and answers it
-                // CMD_ABORTED); the pair (class ABORT, PC_to_RDR_Abort) is
-                // acknowledged.
-                if let Some(state) = self.state.get_mut(usize::from(slot)) {
-                    state.abort_seq = None;
-                }
-                Ok(done(0))
-            }
+            // A command it stops has ended before this runs (the transport's
+            // `busy::Gate` queues the Abort behind it and answers it
+            // CMD_ABORTED); its pairing with the class ABORT was settled
+            // before it ran ([`abort::Pairing::bulk`]).
+            Command::Abort => Ok(done(0)),
             // The reader chooses clock and rate itself (PPS); it answers with the
             // values in force.
             Command::SetDataRateAndClock { .. } => rate_and_clock(device, data),
@@ -814,7 +816,11 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
 
     /// Answer a class request on the control endpoint: `value` is its `wValue`;
     /// the data stage (if any) is written into `out`. Returns its length.
-    /// ABORT of a slot that does not exist is `BadField(5)`.
+    /// ABORT of a slot that does not exist is `BadField(5)`. ABORT pairs with
+    /// the PC_to_RDR_Abort of the same `bSlot` and `bSeq` (CCID 1.1 §5.3.1): if
+    /// that was the slot's last message, the pair is complete; otherwise every
+    /// command to the slot fails CMD_ABORTED (`bError` FF) until it comes (see
+    /// the `abort` module).
     pub fn class_request(
         &mut self,
         request: ClassRequest,
@@ -830,7 +836,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
                     .get_mut(usize::from(slot))
                     .filter(|_| usize::from(slot) < self.slots.len())
                     .ok_or(SlotError::BadField(5))?;
-                state.abort_seq = Some(seq);
+                state.abort = state.abort.class_request(seq);
                 return Ok(0);
             }
             ClassRequest::GetClockFrequencies => [reader.default_clock_khz, reader.max_clock_khz],

@@ -384,6 +384,75 @@ fn get_parameters_answers_the_ifsc_the_card_asked_for() {
     );
 }
 
+/// CCID 1.1 §5.3.1: a class ABORT whose PC_to_RDR_Abort (same `bSlot`, same
+/// `bSeq`) has not come fails every command to the slot with CMD_ABORTED until
+/// it does; one that follows its PC_to_RDR_Abort completes the pair.
+#[test]
+fn class_abort_pairs_with_its_abort_message() {
+    let mut r = reader(Some(Profile::t1()), apdu_config());
+    let abort = |r: &mut Reader<'_>, seq: u8| {
+        assert_eq!(
+            r.class_request(ClassRequest::Abort, u16::from(seq) << 8, &mut []),
+            Ok(0)
+        );
+    };
+    // Failed (40 | card present, inactive), bError FF, clock stopped.
+    let aborted = [0x81, 0x41, 0xFF, 0x03];
+    let fine = [0x81, 0x01, 0x00, 0x03];
+    abort(&mut r, 9);
+    answers(
+        &mut r,
+        &[
+            bare(
+                "class ABORT first: GetSlotStatus",
+                msg(0x65, 0, 7, [0; 3], &[]),
+                aborted,
+            ),
+            bare(
+                "and IccPowerOn",
+                msg(0x62, 0, 8, [0; 3], &[]),
+                [0x80, 0x41, 0xFF, 0x00],
+            ),
+            bare(
+                "an Abort of another bSeq",
+                msg(0x72, 0, 8, [0; 3], &[]),
+                aborted,
+            ),
+            bare(
+                "its Abort: the pair is done",
+                msg(0x72, 0, 9, [0; 3], &[]),
+                fine,
+            ),
+            bare("commands run again", msg(0x65, 0, 10, [0; 3], &[]), fine),
+            bare("Abort first", msg(0x72, 0, 11, [0; 3], &[]), fine),
+        ],
+    );
+    // Its class ABORT completes the pair: nothing fails after it.
+    abort(&mut r, 11);
+    answers(
+        &mut r,
+        &[
+            bare("after the pair", msg(0x65, 0, 12, [0; 3], &[]), fine),
+            bare("an Abort again", msg(0x72, 0, 13, [0; 3], &[]), fine),
+            bare("then another command", msg(0x65, 0, 14, [0; 3], &[]), fine),
+        ],
+    );
+    // The Abort 13 is no longer the last message: its class ABORT comes first
+    // of a pair of its own.
+    abort(&mut r, 13);
+    answers(
+        &mut r,
+        &[
+            bare(
+                "waiting for Abort 13",
+                msg(0x65, 0, 15, [0; 3], &[]),
+                aborted,
+            ),
+            bare("Abort 13", msg(0x72, 0, 13, [0; 3], &[]), fine),
+        ],
+    );
+}
+
 #[test]
 fn t0_case1_and_case4_at_tpdu_level() {
     let mut r = reader(Some(Profile::t0()), twin::Profile::GemPcTwin.config());

@@ -1,0 +1,114 @@
+//! How a slot pairs the class request ABORT with its PC_to_RDR_Abort (CCID 1.1
+//! §5.3.1, §6.1.13).
+//!
+//! A host aborts in two halves that carry the same `bSlot` and `bSeq`: the
+//! class request ABORT on the control endpoint (`wValue` = slot | seq << 8) and
+//! the PC_to_RDR_Abort on the bulk-OUT pipe; they may arrive in either order.
+//! §5.3.1: if the last bulk-OUT message of the slot was the PC_to_RDR_Abort
+//! with the class request's `bSeq`, the pair is complete. Otherwise the slot
+//! fails every bulk-OUT command (`bmCommandStatus` Failed, `bError`
+//! CMD_ABORTED) until the PC_to_RDR_Abort with that `bSeq` comes, which is
+//! answered with the slot's status.
+//!
+//! One difference from §5.3.1, where the PC_to_RDR_Abort comes first: the spec
+//! has the reader answer it once the class request arrives; here it is
+//! answered at once (a transport without a control endpoint, the GemPC Twin
+//! serial framing, never sends the class request, and the running command it
+//! stops has ended before it runs, see [`crate::busy`]). The class request
+//! that follows with the same `bSeq` then completes the pair and changes
+//! nothing.
+//!
+//! Where the class request reaches [`crate::CcidReader::class_request`]
+//! (the USB class `usb::CcidClass`, or a transport calling it) the pairing
+//! applies; `usb::port::CcidPort` keeps class requests to its gate (the
+//! running command is stopped) and does not pass them on.
+
+/// A slot's progress through an abort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Pairing {
+    /// No abort under way; the last bulk-OUT message was not a PC_to_RDR_Abort.
+    Idle,
+    /// The last bulk-OUT message of the slot was a PC_to_RDR_Abort with `seq`
+    /// (answered): a class ABORT with the same `seq` completes it.
+    BulkFirst {
+        /// Its `bSeq`.
+        seq: u8,
+    },
+    /// The class ABORT with `seq` came first: every bulk-OUT command to the
+    /// slot fails CMD_ABORTED until the PC_to_RDR_Abort with `seq`.
+    ClassFirst {
+        /// The class request's `bSeq`.
+        seq: u8,
+    },
+}
+
+/// What to do with a bulk-OUT message given the slot's [`Pairing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Verdict {
+    /// Run it.
+    Run,
+    /// Fail it with CMD_ABORTED (`bError` FF) without running it.
+    Aborted,
+}
+
+impl Pairing {
+    /// A bulk-OUT message for the slot, a PC_to_RDR_Abort or not (`abort`),
+    /// with `seq`: what to do with it, and the slot's pairing afterwards.
+    pub(crate) const fn bulk(self, abort: bool, seq: u8) -> (Verdict, Pairing) {
+        match self {
+            Pairing::ClassFirst { seq: awaited } if abort && seq == awaited => {
+                (Verdict::Run, Pairing::Idle)
+            }
+            Pairing::ClassFirst { .. } => (Verdict::Aborted, self),
+            Pairing::Idle | Pairing::BulkFirst { .. } if abort => {
+                (Verdict::Run, Pairing::BulkFirst { seq })
+            }
+            Pairing::Idle | Pairing::BulkFirst { .. } => (Verdict::Run, Pairing::Idle),
+        }
+    }
+
+    /// The class request ABORT for the slot with `seq`: the slot's pairing
+    /// afterwards.
+    pub(crate) const fn class_request(self, seq: u8) -> Pairing {
+        match self {
+            Pairing::BulkFirst { seq: sent } if sent == seq => Pairing::Idle,
+            _ => Pairing::ClassFirst { seq },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_request_first_fails_everything_until_its_abort() {
+        let p = Pairing::Idle.class_request(9);
+        assert_eq!(p, Pairing::ClassFirst { seq: 9 });
+        // Another command, or an Abort with another bSeq: failed, still waiting.
+        assert_eq!(p.bulk(false, 9), (Verdict::Aborted, p));
+        assert_eq!(p.bulk(true, 8), (Verdict::Aborted, p));
+        // Its Abort: answered, the pair done.
+        assert_eq!(p.bulk(true, 9), (Verdict::Run, Pairing::Idle));
+        // A second class request replaces the first.
+        assert_eq!(p.class_request(3), Pairing::ClassFirst { seq: 3 });
+    }
+
+    #[test]
+    fn abort_first_is_completed_by_its_class_request() {
+        let p = Pairing::Idle.bulk(true, 4);
+        assert_eq!(p, (Verdict::Run, Pairing::BulkFirst { seq: 4 }));
+        assert_eq!(p.1.class_request(4), Pairing::Idle);
+        // Another bSeq: the class request comes first of its own pair.
+        assert_eq!(p.1.class_request(5), Pairing::ClassFirst { seq: 5 });
+        // A command after the Abort: the Abort is no longer the last message.
+        let (verdict, after) = p.1.bulk(false, 5);
+        assert_eq!((verdict, after), (Verdict::Run, Pairing::Idle));
+        assert_eq!(after.class_request(4), Pairing::ClassFirst { seq: 4 });
+        // A second Abort is the last one.
+        assert_eq!(
+            p.1.bulk(true, 6),
+            (Verdict::Run, Pairing::BulkFirst { seq: 6 })
+        );
+    }
+}
