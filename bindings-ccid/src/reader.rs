@@ -358,6 +358,19 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         self.answer(message, answer, None)
     }
 
+    /// [`CcidReader::respond`] for a reader with a PIN pad, as
+    /// [`CcidReader::handle_with_keypad`] is [`CcidReader::handle`]'s: it
+    /// cannot fail. Returns the answer's length (a header's at least).
+    pub fn respond_with_keypad<const N: usize>(
+        &mut self,
+        message: &Message<&[u8]>,
+        answer: &mut [u8; N],
+        keypad: &mut dyn Keypad,
+    ) -> usize {
+        const { assert!(N >= HEADER_LEN, "an answer buffer holds a header") };
+        self.answer(message, answer, Some(keypad))
+    }
+
     fn dispatch(
         &mut self,
         message: &[u8],

@@ -363,7 +363,11 @@ fn announcing(mut message: Vec<u8>, len: u32) -> Vec<u8> {
 ///   packet ends it, CMD_FAILED `bError` 1; when the lying transfer fills its
 ///   last packet the reader cannot see its end, so the next transfer (a
 ///   GetSlotStatus) is taken as its rest and answered with it; the one after is
-///   read from its own header again.
+///   read from its own header again;
+/// - a transfer shorter than a header: dropped unanswered (there is no
+///   `bSlot`/`bSeq` to answer with), the next message answered; the class
+///   answers every message the pipe completes, so the pipe completes none
+///   without a header.
 ///
 /// `announced_len` off by one either way fails the first case (the 128-byte
 /// message waits for a byte of the next, or ends a byte short).
@@ -382,7 +386,12 @@ fn bulk_out_messages_end_where_dw_length_says() {
     let too_long = message(0x6F, 4, &[0x00; 262]);
     let lying_short = announcing(message(0x6F, 6, &[0x00; 20]), 50);
     let lying_full = announcing(message(0x6F, 8, &[0x00; 54]), 100);
-    let cases: [FramingCase; 4] = [
+    let cases: [FramingCase; 5] = [
+        (
+            "a transfer shorter than a header: no bSlot, no bSeq, no answer",
+            vec![vec![0x65, 0, 0, 0, 0], status(11)],
+            vec![slot_status(11)],
+        ),
         (
             "whole packets, back to back",
             vec![exact_128, exact_64, status(3)],

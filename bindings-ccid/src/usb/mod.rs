@@ -39,7 +39,8 @@ use usb_device::class::{ControlIn, ControlOut, UsbClass};
 use usb_device::descriptor::DescriptorWriter;
 use usb_device::endpoint::EndpointAddress;
 
-use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError};
+use crate::message::Message;
+use crate::reader::{CcidReader, ClassRequest, ConfigError};
 
 mod pipe;
 pub mod port;
@@ -82,18 +83,14 @@ pub struct CcidClass<'a, 'd, B: UsbBus, P: Platform, D, const EVENTS: usize, con
     pipe: Pipe<'a, B, N>,
     reader: CcidReader<'d, P, D, EVENTS>,
     notification: [u8; 8],
-    /// The keypad and [`CcidReader::handle_with_keypad`], set together: a class
-    /// without a keypad links none of the PIN entry.
-    keypad: Option<(&'d mut dyn Keypad, WithKeypad<'d, P, D, EVENTS>)>,
+    /// The keypad and [`CcidReader::respond_with_keypad`], set together: a
+    /// class without a keypad links none of the PIN entry.
+    keypad: Option<(&'d mut dyn Keypad, WithKeypad<'d, P, D, EVENTS, N>)>,
 }
 
-/// [`CcidReader::handle_with_keypad`] as a function pointer.
-type WithKeypad<'d, P, D, const EVENTS: usize> = fn(
-    &mut CcidReader<'d, P, D, EVENTS>,
-    &[u8],
-    &mut [u8],
-    &mut dyn Keypad,
-) -> Result<usize, HandleError>;
+/// [`CcidReader::respond_with_keypad`] as a function pointer.
+type WithKeypad<'d, P, D, const EVENTS: usize, const N: usize> =
+    fn(&mut CcidReader<'d, P, D, EVENTS>, &Message<&[u8]>, &mut [u8; N], &mut dyn Keypad) -> usize;
 
 impl<'a, 'd, B, P, D, const EVENTS: usize, const N: usize> CcidClass<'a, 'd, B, P, D, EVENTS, N>
 where
@@ -120,10 +117,11 @@ where
 
     /// Serve PC_to_RDR_Secure with `keypad` (the reader's PIN pad; declare the
     /// operations with [`CcidReader::with_pin_support`]): each command runs
-    /// through [`CcidReader::handle_with_keypad`], which reads the keys while the
-    /// PIN entry lasts (the host's next message waits in the endpoint meanwhile).
+    /// through [`CcidReader::respond_with_keypad`], which reads the keys while
+    /// the PIN entry lasts (the host's next message waits in the endpoint
+    /// meanwhile).
     pub fn with_keypad(mut self, keypad: &'d mut dyn Keypad) -> Self {
-        self.keypad = Some((keypad, CcidReader::handle_with_keypad));
+        self.keypad = Some((keypad, CcidReader::respond_with_keypad));
         self
     }
 
@@ -134,18 +132,23 @@ where
 
     /// Answer a complete message if the bulk-IN side is free, start sending it, and
     /// notify card movements on the interrupt endpoint. Call it from the main loop.
+    ///
+    /// Every complete message gets its answer (a header at least): it has a
+    /// header and the bulk-IN buffer holds `N` bytes, so
+    /// [`CcidReader::respond`] cannot fail.
     pub fn service(&mut self) {
-        if let (Some(len), true) = (self.pipe.message_len(), self.pipe.can_send()) {
-            let pipe = &mut self.pipe;
-            let message = pipe.incoming.get(..len).unwrap_or(&[]);
-            let answer = &mut pipe.outgoing;
-            let handled = match self.keypad.as_mut() {
+        let exchange = match self.pipe.can_send() {
+            true => self.pipe.exchange(),
+            false => None,
+        };
+        if let Some((message, answer)) = exchange {
+            let len = match self.keypad.as_mut() {
                 Some((keypad, with_keypad)) => {
-                    with_keypad(&mut self.reader, message, answer, *keypad)
+                    with_keypad(&mut self.reader, &message, answer, *keypad)
                 }
-                None => self.reader.handle(message, answer),
+                None => self.reader.respond(&message, answer),
             };
-            self.pipe.send(handled.unwrap_or(0));
+            self.pipe.send(len);
             // A message that waited in the endpoint while the answer went out.
             self.pipe.consume();
         }

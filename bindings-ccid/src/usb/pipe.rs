@@ -115,6 +115,18 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
         }
     }
 
+    /// The complete message waiting, its header checked, with the bulk-IN
+    /// buffer to answer it in; `None` while none is complete. Every complete
+    /// message has a header: [`Pipe::read_packets`] completes none shorter (a
+    /// shorter transfer is dropped there: with no `bSlot` and `bSeq` there is
+    /// nothing to answer), and `N` is a header long at least (`Pipe::new`
+    /// refuses an `N` below `dwMaxCCIDMessageLength`, which is 271 at least).
+    pub(crate) fn exchange(&mut self) -> Option<(Message<&[u8]>, &mut [u8; N])> {
+        let len = self.message_len()?;
+        let message = Message::new_checked(self.incoming.get(..len)?).ok()?;
+        Some((message, &mut self.outgoing))
+    }
+
     /// The waiting message was taken: read the next one.
     pub(crate) fn consume(&mut self) {
         self.receive = Receive::Collecting { have: 0 };

@@ -140,11 +140,14 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// Copy the next admitted message into `message` for the runner; its slot is
     /// busy until [`CcidPort::finish`]. Returns it, its header checked (for
-    /// [`CcidReader::respond`], which cannot fail), or `None` if none waits (or
-    /// `message` is too short for it, or it has no header: dropped).
+    /// [`CcidReader::respond`], which cannot fail), or `None` if none waits or
+    /// the one waiting has no header (it is dropped then: with no `bSlot` and
+    /// `bSeq` there is nothing to answer; the pipe completes no such message,
+    /// so this does not happen). `message` holds `N` bytes, as the port's own
+    /// buffer does, so every message fits.
     /// A message left for [`CcidPort::answer_at_once`] is admitted and taken
     /// here too.
-    pub fn take<'m>(&mut self, message: &'m mut [u8]) -> Option<Message<&'m [u8]>> {
+    pub fn take<'m>(&mut self, message: &'m mut [u8; N]) -> Option<Message<&'m [u8]>> {
         if self.job == Job::Idle {
             let len = self.at_once()?.len();
             // Nothing runs, so it runs (a slot that exists is busy until
