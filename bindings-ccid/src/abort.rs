@@ -18,10 +18,11 @@
 //! that follows with the same `bSeq` then completes the pair and changes
 //! nothing.
 //!
-//! Where the class request reaches [`crate::CcidReader::class_request`]
-//! (the USB class `usb::CcidClass`, or a transport calling it) the pairing
-//! applies; `usb::port::CcidPort` keeps class requests to its gate (the
-//! running command is stopped) and does not pass them on.
+//! The pairing applies wherever the class request reaches
+//! [`crate::CcidReader::class_request`]: the USB class `usb::CcidClass` passes
+//! it on at once; `usb::port::CcidPort` stops the running command with it and
+//! hands it to its runner (`usb::port::Task::ClassAbort`) before any message
+//! that came after it, and the runner passes it on.
 
 /// A slot's progress through an abort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,11 +14,11 @@ use readerkit_card_sim::fault::Trigger;
 use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
-use readerkit_ccid::reader::{Config as CcidConfig, ConfigError, HandleError};
+use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ConfigError, HandleError};
 use readerkit_ccid::stop::StoppableLine;
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
-use readerkit_ccid::usb::port::CcidPort;
+use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_ccid::{CcidReader, PinSupport};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::ccid::message;
@@ -534,8 +534,8 @@ impl Bus {
     }
 }
 
-/// The runner: take each admitted message, run it on `reader`, hand the answer
-/// back; `rounds` times.
+/// The runner: take each task, `rounds` times: pass a class ABORT on to
+/// `reader`, or run an admitted message on it and hand the answer back.
 fn run_port(
     bus: &Bus,
     reader: &mut CcidReader<'_, SpinPlatform, LineReader<SlowLine>>,
@@ -545,8 +545,14 @@ fn run_port(
     let (mut message, mut answer) = ([0u8; 271], [0u8; 271]);
     for _ in 0..rounds {
         bus.pump();
-        let Some(command) = port.borrow_mut().take(&mut message) else {
-            continue;
+        let command = match port.borrow_mut().take(&mut message) {
+            Some(Task::Command(command)) => command,
+            Some(Task::ClassAbort(value)) => {
+                let passed = reader.class_request(ClassRequest::Abort, value, &mut []);
+                assert_eq!(passed, Ok(0), "a slot the reader has");
+                continue;
+            }
+            None => continue,
         };
         let answer_len = reader.respond(&command, &mut answer);
         while !port.borrow_mut().finish(&answer, answer_len) {
@@ -785,11 +791,24 @@ impl PlainPort {
         take(&self.wire, 1).concat()
     }
 
-    /// The runner takes the admitted message.
+    /// The runner takes the admitted message (passing a class ABORT handed
+    /// before it on to the reader).
     fn take(&mut self) -> Vec<u8> {
         let mut message = [0u8; 271];
-        let command = self.port.take(&mut message).expect("a message waits");
-        command.into_inner().to_vec()
+        loop {
+            match self.port.take(&mut message).expect("a message waits") {
+                Task::Command(command) => return command.into_inner().to_vec(),
+                Task::ClassAbort(value) => self.class_abort(value),
+            }
+        }
+    }
+
+    /// The runner passes the class request ABORT (`wValue`) on to the reader.
+    fn class_abort(&mut self, value: u16) {
+        let passed = self
+            .reader
+            .class_request(ClassRequest::Abort, value, &mut []);
+        assert_eq!(passed, Ok(0), "a slot the reader has");
     }
 
     /// The host sends `message` and the runner takes it ([`PlainPort::host_sends`],
@@ -867,6 +886,47 @@ fn port_answers_at_once_what_needs_no_card_while_nothing_runs() {
     p.host_sends(&message(0x65, 6, &[]));
     assert!(p.answer_at_once());
     assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 6, 0x00, 0, 0]);
+}
+
+/// CCID 1.1 §5.3.1 behind the port: the class request ABORT (slot 0, seq 7)
+/// comes first, with no command running; the port hands it to the runner
+/// before the GetSlotStatus (seq 8) the host sends next, which is not
+/// answered at once (the reader has not seen the ABORT then) and fails
+/// CMD_ABORTED; the PC_to_RDR_Abort with seq 7 is answered with the slot
+/// status, and the GetSlotStatus (seq 9) after it too. (Before, the port kept
+/// the class request to its gate: the GetSlotStatus got its slot status.)
+#[test]
+fn port_class_abort_first_fails_commands_until_its_abort() {
+    let mut p = PlainPort::new();
+    p.wire.lock().unwrap().setup = Some(abort_request(7));
+    p.pump();
+    assert!(!p.port.stopping(), "nothing runs: nothing to stop");
+    p.host_sends(&message(0x65, 8, &[]));
+    let untouched = |_: &[u8], _: &mut [u8]| -> Result<usize, HandleError> {
+        panic!("the reader must see the class ABORT first")
+    };
+    assert!(!p.port.answer_at_once(untouched));
+    let mut buffer = [0u8; 271];
+    assert_eq!(p.port.take(&mut buffer), Some(Task::ClassAbort(7 << 8)));
+    p.class_abort(7 << 8);
+    assert!(!p.answer_at_once(), "admitted for the runner already");
+    let status = p.take();
+    assert_eq!(status, message(0x65, 8, &[]));
+    p.answer(&status, &mut [0u8; 271]);
+    assert_eq!(
+        p.sent(),
+        [0x81, 0, 0, 0, 0, 0, 8, 0x41, 0xFF, 3],
+        "CMD_ABORTED, the card present"
+    );
+
+    let abort = p.sent_to_the_runner(&message(0x72, 7, &[]));
+    p.answer(&abort, &mut [0u8; 271]);
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 7, 0x01, 0, 3], "paired");
+    assert_eq!(p.port.take(&mut buffer), None, "nothing more to hand over");
+
+    p.host_sends(&message(0x65, 9, &[]));
+    assert!(p.answer_at_once());
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 9, 0x01, 0, 3]);
 }
 
 /// A command that completes although a PC_to_RDR_Abort came for it meanwhile

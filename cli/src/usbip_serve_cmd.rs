@@ -36,9 +36,9 @@ use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
-use readerkit_ccid::usb::port::CcidPort;
+use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_ccid::{CcidReader, PinSupport};
 use usb_device::bus::UsbBusAllocator;
 use usb_device::device::{StringDescriptors, UsbDeviceBuilder, UsbVidPid};
@@ -587,7 +587,9 @@ impl Link<'_, '_> {
     /// worker's answer and notification handed to the port, an ABORT passed on
     /// to the card line, a message that needs no card answered here while
     /// nothing runs (the reader is free then: the worker has handed back every
-    /// answer), the next admitted message given to the worker.
+    /// answer), a class ABORT passed on to the reader here too (when the
+    /// port hands it over, nothing runs either), the next admitted message
+    /// given to the worker.
     fn run_device(&mut self, out: &mut &TcpStream) -> Result<(), String> {
         loop {
             for done in self.host.pump() {
@@ -619,12 +621,26 @@ impl Link<'_, '_> {
                 moved = true;
             }
             let mut message = [0u8; MAX_MESSAGE];
-            if let Some(command) = port.take(&mut message) {
-                let message = command.into_inner().to_vec();
-                self.jobs
-                    .send(Job::Run(message))
-                    .map_err(|e| e.to_string())?;
-                moved = true;
+            match port.take(&mut message) {
+                Some(Task::Command(command)) => {
+                    let message = command.into_inner().to_vec();
+                    self.jobs
+                        .send(Job::Run(message))
+                        .map_err(|e| e.to_string())?;
+                    moved = true;
+                }
+                // The class ABORT, passed on here: no command runs (the
+                // reader is free, as for `answer_at_once`) and none is queued
+                // for the worker, so the reader sees it before the messages
+                // that came after it. A slot the reader has: it cannot fail.
+                Some(Task::ClassAbort(value)) => {
+                    let _ = locked(reader).class_request(ClassRequest::Abort, value, &mut []);
+                    if self.args.trace {
+                        eprintln!("usbip: class ABORT {value:04X} passed to the reader");
+                    }
+                    moved = true;
+                }
+                None => {}
             }
             if !moved {
                 return Ok(());

@@ -6,7 +6,8 @@
 //! the interrupt URB, UNLINK, a stalled request, the list answered and a second
 //! import refused while the device is imported, transfers in flight bounded; and
 //! malformed peer input refused while the server goes on serving; with a slow
-//! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT, and a client
+//! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT (and a
+//! class ABORT first failing commands CMD_ABORTED until its PC_to_RDR_Abort), and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
 //! client reaching the next one, a removal notified between XfrBlocks sent back
@@ -508,6 +509,29 @@ fn abort_stops_a_slow_command() {
     // GetSlotStatus answers without CMD_SLOT_BUSY.
     let status = c.exchange(20, &ccid(0x65, 2, &[]));
     assert_eq!((status[0], status[6], status[8]), (0x81, 2, 0));
+}
+
+/// CCID 1.1 §5.3.1 through the USB port: the class request ABORT (bSlot 0,
+/// bSeq 5) comes first, while nothing runs; the GetSlotStatus (bSeq 6) sent
+/// next fails CMD_ABORTED (failed, bError FF, the card active), the
+/// PC_to_RDR_Abort with bSeq 5 is answered with the slot status, and the
+/// GetSlotStatus (bSeq 7) after it too. (Before, the port kept the class
+/// request to itself and the first GetSlotStatus was answered as usual.)
+#[test]
+fn a_class_abort_first_fails_commands_until_its_abort_message() {
+    let (_served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    c.send(&submit(4, false, 0, 0, [0x21, 0x01, 0, 5, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, 0, &[]));
+    let status = c.exchange(5, &ccid(0x65, 6, &[]));
+    assert_eq!(
+        status,
+        [0x81, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0],
+        "CMD_ABORTED"
+    );
+    let abort = c.exchange(7, &ccid(0x72, 5, &[]));
+    assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
+    assert_slot_status(&mut c, 9, 7, 0);
 }
 
 #[test]

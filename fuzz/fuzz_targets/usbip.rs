@@ -24,10 +24,10 @@ use libfuzzer_sys::fuzz_target;
 use readerkit::line::LineReader;
 use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
 use readerkit_ccid::CcidReader;
-use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
-use readerkit_ccid::usb::port::CcidPort;
+use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_testkit::sim::{LineDevice, inserted};
 use readerkit_usbip::host::{Completion, Host, MAX_PENDING, Outcome};
 use readerkit_usbip::protocol::{
@@ -188,7 +188,8 @@ fuzz_target!(|data: &[u8]| {
         drive(host, rest, piece, |_| false);
     } else {
         // Commands run outside, on the port, as usbip-serve runs them: taken,
-        // handled, finished (the worker is immediate here).
+        // handled, finished (the worker is immediate here); a class ABORT
+        // taken is passed on to the reader.
         let mut reader = reader;
         let port: Port<'_> = CcidPort::new(&alloc, &mut reader, 64).expect("port");
         let host = Host::new(device(), port, bus, Port::service);
@@ -202,10 +203,16 @@ fuzz_target!(|data: &[u8]| {
                 waiting = None;
             }
             let mut message = [0u8; MAX_MESSAGE];
-            let Some(command) = port.take(&mut message) else {
-                return false;
-            };
-            waiting = Some(reader.respond(&command, &mut answer));
+            match port.take(&mut message) {
+                Some(Task::Command(command)) => {
+                    waiting = Some(reader.respond(&command, &mut answer));
+                }
+                Some(Task::ClassAbort(value)) => {
+                    let passed = reader.class_request(ClassRequest::Abort, value, &mut []);
+                    assert_eq!(passed, Ok(0), "the port hands over a slot the reader has");
+                }
+                None => return false,
+            }
             true
         });
     }

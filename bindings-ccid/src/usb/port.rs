@@ -12,18 +12,32 @@
 //! [`CcidPort::stopping`] true, so that the line gives up; the stopped
 //! command's answer goes out as CMD_ABORTED and the PC_to_RDR_Abort runs next.
 //!
+//! The class request ABORT also goes to the runner, as a task of its own
+//! ([`Task::ClassAbort`], before the messages that came after it), for the
+//! reader to pair it with its PC_to_RDR_Abort (CCID 1.1 §5.3.1, the `abort`
+//! module): until that Abort comes, the reader fails the slot's commands
+//! CMD_ABORTED, as behind [`super::CcidClass`]. The rule stays the reader's;
+//! the port only carries the request to it.
+//!
 //! ```text
 //! loop {
 //!     usb.poll(&mut [&mut port]);
-//!     if let Some(command) = port.take(&mut message) {
-//!         // The card line's wait calls usb.poll(&mut [&mut port]), and
-//!         // port.time_extension(m) when the card asks for more time. The
-//!         // command has a header and `answer` is an array of at least one:
-//!         // respond cannot fail.
-//!         let n = reader.respond(&command, &mut answer);
-//!         while !port.finish(&answer, n) {
-//!             usb.poll(&mut [&mut port]);
+//!     match port.take(&mut message) {
+//!         Some(Task::Command(command)) => {
+//!             // The card line's wait calls usb.poll(&mut [&mut port]), and
+//!             // port.time_extension(m) when the card asks for more time. The
+//!             // command has a header and `answer` is an array of at least
+//!             // one: respond cannot fail.
+//!             let n = reader.respond(&command, &mut answer);
+//!             while !port.finish(&answer, n) {
+//!                 usb.poll(&mut [&mut port]);
+//!             }
 //!         }
+//!         // A slot the reader has: it cannot fail.
+//!         Some(Task::ClassAbort(value)) => {
+//!             let _ = reader.class_request(ClassRequest::Abort, value, &mut []);
+//!         }
+//!         None => {}
 //!     }
 //!     if let Some(n) = reader.slot_change(&mut note) { port.notify(&note[..n]); }
 //! }
@@ -59,7 +73,7 @@ use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
 use crate::descriptor;
 use crate::message::{HEADER_LEN, Message};
-use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, SlotCards};
+use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, MAX_SLOTS, SlotCards};
 
 /// The runner's part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +91,26 @@ enum Job {
     /// too, for the slots it tracks; this also covers a message it does not
     /// track, for a slot the reader lacks.)
     Orphaned { slot: u8 },
+}
+
+/// What [`CcidPort::take`] hands the runner.
+///
+/// Not `#[non_exhaustive]`, on purpose: each asks something different of the
+/// runner, so a runner matches it exhaustively and a new one fails to build
+/// every runner that does not handle it yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task<'m> {
+    /// Run this command ([`CcidReader::respond`], which cannot fail: it has a
+    /// header) and hand its answer to [`CcidPort::finish`].
+    Command(Message<&'m [u8]>),
+    /// The host's class request ABORT (`wValue` = slot | seq << 8, a slot the
+    /// reader has): pass it on with [`CcidReader::class_request`]
+    /// ([`ClassRequest::Abort`], no data stage; it cannot fail for such a
+    /// slot), so that the reader pairs it with its PC_to_RDR_Abort (CCID 1.1
+    /// §5.3.1, the `abort` module). Nothing is answered and nothing is owed
+    /// to [`CcidPort::finish`]. It comes before any bulk-OUT message the
+    /// reader has not seen yet, so that the reader sees it first.
+    ClassAbort(u16),
 }
 
 /// A class request's data stage, answered from what the reader said at start.
@@ -98,6 +132,10 @@ pub struct CcidPort<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> {
     job: Job,
     /// The PC_to_RDR_Abort for the running command's slot, run after it.
     queued_abort: [u8; HEADER_LEN],
+    /// Per slot, the `bSeq` of a class request ABORT the runner has not been
+    /// handed yet ([`Task::ClassAbort`]); a second one for the slot replaces
+    /// the first.
+    class_aborts: [Option<u8>; MAX_SLOTS],
     /// The reader's slots, whose card state the busy answers give (read while
     /// the runner holds the reader and the command its serialization lock).
     cards: &'a C,
@@ -132,22 +170,29 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
             gate: reader.gate(),
             job: Job::Idle,
             queued_abort: [0; HEADER_LEN],
+            class_aborts: [None; MAX_SLOTS],
             cards: reader.slots(),
         })
     }
 }
 
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
-    /// Copy the next admitted message into `message` for the runner; its slot is
-    /// busy until [`CcidPort::finish`]. Returns it, its header checked (for
-    /// [`CcidReader::respond`], which cannot fail), or `None` if none waits or
-    /// the one waiting has no header (it is dropped then: with no `bSlot` and
+    /// The runner's next task, `None` while it runs a command or has nothing
+    /// to do. First a class request ABORT it has not been handed yet
+    /// ([`Task::ClassAbort`]), so that the reader sees it before the messages
+    /// that follow it. Then the next admitted message ([`Task::Command`]),
+    /// copied into `message`; its slot is busy until [`CcidPort::finish`].
+    /// Its header is checked (for [`CcidReader::respond`], which cannot fail);
+    /// one waiting without a header is dropped (`None`: with no `bSlot` and
     /// `bSeq` there is nothing to answer; the pipe completes no such message,
     /// so this does not happen). `message` holds `N` bytes, as the port's own
     /// buffer does, so every message fits.
     /// A message left for [`CcidPort::answer_at_once`] is admitted and taken
     /// here too.
-    pub fn take<'m>(&mut self, message: &'m mut [u8; N]) -> Option<Message<&'m [u8]>> {
+    pub fn take<'m>(&mut self, message: &'m mut [u8; N]) -> Option<Task<'m>> {
+        if let Some(value) = self.class_abort() {
+            return Some(Task::ClassAbort(value));
+        }
         if self.job == Job::Idle {
             let len = self.at_once()?.len();
             // Nothing runs, so it runs (a slot that exists is busy until
@@ -181,7 +226,27 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
         self.job = running.unwrap_or(Job::Idle);
         running?;
         let message: &'m [u8] = message;
-        Message::new_checked(message.get(..len)?).ok()
+        Message::new_checked(message.get(..len)?)
+            .ok()
+            .map(Task::Command)
+    }
+
+    /// The `wValue` of a class request ABORT the runner has not been handed
+    /// yet, handed over now; `None` if there is none or the runner runs a
+    /// command (the reader is its). Out of line: the firmware's loop that
+    /// inlines [`CcidPort::take`] is 262 B smaller in flash this way.
+    #[inline(never)]
+    fn class_abort(&mut self) -> Option<u16> {
+        if matches!(self.job, Job::Running { .. } | Job::Orphaned { .. }) {
+            return None;
+        }
+        let (slot, seq) = self
+            .class_aborts
+            .iter_mut()
+            .enumerate()
+            .find_map(|(slot, seq)| Some((slot, seq.take()?)))?;
+        // A slot index below `MAX_SLOTS`: it fits.
+        Some(u16::from_le_bytes([u8::try_from(slot).ok()?, seq]))
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
@@ -233,10 +298,12 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     }
 
     /// The complete message waiting, if [`CcidPort::answer_at_once`] may answer
-    /// it: nothing is admitted (no command runs or waits), bulk-IN is free,
-    /// and it needs no card ([`Gate::answers_at_once`]).
+    /// it: nothing is admitted (no command runs or waits), no class request
+    /// ABORT waits for the runner (the reader must see it first), bulk-IN is
+    /// free, and it needs no card ([`Gate::answers_at_once`]).
     fn at_once(&self) -> Option<&[u8]> {
-        if self.job != Job::Idle || !self.pipe.can_send() {
+        let class_abort = self.class_aborts.iter().any(Option::is_some);
+        if self.job != Job::Idle || class_abort || !self.pipe.can_send() {
             return None;
         }
         let message = self.pipe.incoming.get(..self.pipe.message_len()?)?;
@@ -314,9 +381,11 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     /// dropped instead of sent, so that it cannot reach the next host. Until it
     /// ends, the next host's PC_to_RDR_Abort for its slot waits for it and then
     /// runs (its slot status answers it), and the next host's other messages get
-    /// CMD_SLOT_BUSY ([`Gate::disown`]). Returns `true` while such a command
-    /// runs (the runner still owes [`CcidPort::finish`] its answer).
+    /// CMD_SLOT_BUSY ([`Gate::disown`]). A class request ABORT not yet handed
+    /// to the runner goes too. Returns `true` while such a command runs (the
+    /// runner still owes [`CcidPort::finish`] its answer).
     pub fn disown(&mut self) -> bool {
+        self.class_aborts = [None; MAX_SLOTS];
         match self.job {
             Job::Idle => false,
             Job::Waiting => {
@@ -450,13 +519,18 @@ impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<
         if !self.pipe.is_ours(&req) {
             return;
         }
-        let slot = req.value.to_le_bytes()[0];
+        let [slot, seq] = req.value.to_le_bytes();
         if req.request != request::ABORT || usize::from(slot) >= self.gate.slot_count() {
             let _ = xfer.reject();
             return;
         }
-        // A command running there is stopped ([`CcidPort::stopping`]).
+        // A command running there is stopped ([`CcidPort::stopping`]); the
+        // reader pairs the request with its PC_to_RDR_Abort once the runner
+        // is handed it ([`Task::ClassAbort`]).
         self.gate.abort_request(slot);
+        if let Some(pending) = self.class_aborts.get_mut(usize::from(slot)) {
+            *pending = Some(seq);
+        }
         let _ = xfer.accept();
     }
 }

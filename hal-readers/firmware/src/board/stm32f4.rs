@@ -26,8 +26,8 @@ use readerkit::device::DEFAULT_EVENT_CAPACITY;
 use readerkit::platform::SpinPlatform;
 use readerkit_ccid::CcidReader;
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
-use readerkit_ccid::usb::port::CcidPort;
+use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
 use stm32f4xx_hal::gpio::{Input, Output, PB0, PB1, PB2, PB3, PB4, PinState};
@@ -162,16 +162,25 @@ pub fn serve(dev: &'static Dev) -> ! {
     loop {
         poll_bus();
         poll(dev);
-        if let Some(command) = port(|p| p.take(message)) {
-            // SAFETY: single thread; read by the delay only.
-            unsafe { *RUNNING.get() = true };
-            // `take` hands over a message with a header and `answer` holds
-            // MAX_MESSAGE bytes: `respond` cannot fail.
-            let n = reader.respond(&command, answer);
-            unsafe { *RUNNING.get() = false };
-            while !port(|p| p.finish(answer, n)) {
-                poll_bus();
+        match port(|p| p.take(message)) {
+            Some(Task::Command(command)) => {
+                // SAFETY: single thread; read by the delay only.
+                unsafe { *RUNNING.get() = true };
+                // `take` hands over a message with a header and `answer` holds
+                // MAX_MESSAGE bytes: `respond` cannot fail.
+                let n = reader.respond(&command, answer);
+                unsafe { *RUNNING.get() = false };
+                while !port(|p| p.finish(answer, n)) {
+                    poll_bus();
+                }
             }
+            // The class ABORT, for the reader to pair with its
+            // PC_to_RDR_Abort (CCID 1.1 §5.3.1); the port hands over only a
+            // slot the reader has, so it cannot fail.
+            Some(Task::ClassAbort(value)) => {
+                let _ = reader.class_request(ClassRequest::Abort, value, &mut []);
+            }
+            None => {}
         }
         if pending_note.is_none() {
             pending_note = reader.slot_change(&mut note);
