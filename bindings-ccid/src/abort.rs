@@ -22,7 +22,8 @@
 //! [`crate::CcidReader::class_request`]: the USB class `usb::CcidClass` passes
 //! it on at once; `usb::port::CcidPort` stops the running command with it and
 //! hands it to its runner (`usb::port::Task::ClassAbort`) before any message
-//! that came after it, and the runner passes it on.
+//! that came after it, and the runner passes it on. A host that goes leaves
+//! no abort under way for the next one ([`crate::CcidReader::host_gone`]).
 
 /// A slot's progress through an abort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

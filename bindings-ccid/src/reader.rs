@@ -827,6 +827,20 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         notify::emit_hardware_error(slot, seq, code, out)
     }
 
+    /// The host has gone and another may come (a USB bus reset, a USB/IP
+    /// client's connection ending): no abort is under way for the next one,
+    /// so a class request ABORT the gone host sent without its
+    /// PC_to_RDR_Abort no longer fails the slot's commands (every slot's
+    /// pairing back to idle, see the `abort` module). Out of line: the USB
+    /// firmware, whose loop LTO would inline it into, is 464 B smaller in
+    /// flash this way.
+    #[inline(never)]
+    pub fn host_gone(&mut self) {
+        for state in &mut self.state {
+            state.abort = abort::Pairing::Idle;
+        }
+    }
+
     /// Answer a class request on the control endpoint: `value` is its `wValue`;
     /// the data stage (if any) is written into `out`. Returns its length.
     /// ABORT of a slot that does not exist is `BadField(5)`. ABORT pairs with

@@ -552,6 +552,10 @@ fn run_port(
                 assert_eq!(passed, Ok(0), "a slot the reader has");
                 continue;
             }
+            Some(Task::HostGone) => {
+                reader.host_gone();
+                continue;
+            }
             None => continue,
         };
         let answer_len = reader.respond(&command, &mut answer);
@@ -791,14 +795,15 @@ impl PlainPort {
         take(&self.wire, 1).concat()
     }
 
-    /// The runner takes the admitted message (passing a class ABORT handed
-    /// before it on to the reader).
+    /// The runner takes the admitted message (passing a class ABORT or the
+    /// news of a host gone, handed before it, on to the reader).
     fn take(&mut self) -> Vec<u8> {
         let mut message = [0u8; 271];
         loop {
             match self.port.take(&mut message).expect("a message waits") {
                 Task::Command(command) => return command.into_inner().to_vec(),
                 Task::ClassAbort(value) => self.class_abort(value),
+                Task::HostGone => self.reader.host_gone(),
             }
         }
     }
@@ -929,6 +934,64 @@ fn port_class_abort_first_fails_commands_until_its_abort() {
     assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 9, 0x01, 0, 3]);
 }
 
+/// Behind `CcidClass`: a host's class request ABORT (seq 7) fails its
+/// GetSlotStatus (seq 8) CMD_ABORTED until the PC_to_RDR_Abort; the host goes
+/// (a bus reset) without sending it, and the next host's GetSlotStatus (seq
+/// 1) is answered as usual.
+#[test]
+fn class_abort_of_a_host_gone_by_a_bus_reset_fails_nothing_of_the_next() {
+    let (wire, alloc) = test_bus();
+    let slots = [slot()];
+    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
+    let mut usb = device(&alloc);
+    wire.lock().unwrap().setup = Some(abort_request(7));
+    pump(&mut usb, &mut class, &wire);
+    let status = exchange(&mut usb, &mut class, &wire, &message(0x65, 8, &[]));
+    assert_eq!(
+        status,
+        [[0x81, 0, 0, 0, 0, 0, 8, 0x41, 0xFF, 3]],
+        "CMD_ABORTED"
+    );
+    wire.lock().unwrap().reset = true;
+    pump(&mut usb, &mut class, &wire);
+    let status = exchange(&mut usb, &mut class, &wire, &message(0x65, 1, &[]));
+    assert_eq!(
+        status,
+        [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]],
+        "its slot status"
+    );
+}
+
+/// A host sends the class request ABORT (seq 7), which the runner passes on,
+/// and goes (a bus reset) before its PC_to_RDR_Abort: the port's next task
+/// tells the reader (`Task::HostGone`) before the next host's GetSlotStatus
+/// (seq 1) is answered, which is then answered as usual, not CMD_ABORTED.
+#[test]
+fn port_class_abort_of_a_gone_host_fails_nothing_of_the_next() {
+    let mut p = PlainPort::new();
+    let mut buffer = [0u8; 271];
+    // The reader's pairing starts idle.
+    assert_eq!(p.port.take(&mut buffer), None);
+    p.wire.lock().unwrap().setup = Some(abort_request(7));
+    p.pump();
+    assert_eq!(p.port.take(&mut buffer), Some(Task::ClassAbort(7 << 8)));
+    p.class_abort(7 << 8);
+    p.wire.lock().unwrap().reset = true;
+    p.pump();
+    p.host_sends(&message(0x65, 1, &[]));
+    let untouched = |_: &[u8], _: &mut [u8]| -> Result<usize, HandleError> {
+        panic!("the reader must hear of the host gone first")
+    };
+    assert!(!p.port.answer_at_once(untouched));
+    assert_eq!(p.port.take(&mut buffer), Some(Task::HostGone));
+    p.reader.host_gone();
+    // Admitted for the runner meanwhile (it could not be answered at once).
+    let status = p.take();
+    p.answer(&status, &mut [0u8; 271]);
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]);
+}
+
 /// A command that completes although a PC_to_RDR_Abort came for it meanwhile
 /// (the card answered before the line looked): its answer, the ATR, goes out
 /// rewritten as CMD_ABORTED (no data, `bError` FF, the card bits kept), and the
@@ -1025,7 +1088,8 @@ fn port_answers_a_new_hosts_abort_once_the_gone_hosts_command_stops() {
             Send(message(0x65, 0x31, &[])),
         ];
         send(&bus.wire, &message(0x6F, 2, &echo(&[0xAB, 0xCD])));
-        run_port(bus, &mut reader, 3);
+        // The ECHO, the news of the host gone, the class ABORT, the Abort.
+        run_port(bus, &mut reader, 4);
         assert_eq!(
             take(&bus.wire, 1),
             [

@@ -640,6 +640,12 @@ impl Link<'_, '_> {
                     }
                     moved = true;
                 }
+                // The client has gone (or an import reset the bus): the next
+                // one has no abort under way. Here too, nothing runs.
+                Some(Task::HostGone) => {
+                    locked(reader).host_gone();
+                    moved = true;
+                }
                 None => {}
             }
             if !moved {

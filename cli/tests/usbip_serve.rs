@@ -7,7 +7,8 @@
 //! import refused while the device is imported, transfers in flight bounded; and
 //! malformed peer input refused while the server goes on serving; with a slow
 //! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT (and a
-//! class ABORT first failing commands CMD_ABORTED until its PC_to_RDR_Abort), and a client
+//! class ABORT first failing commands CMD_ABORTED until its PC_to_RDR_Abort,
+//! but none of the next client's once its client has gone), and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
 //! client reaching the next one, a removal notified between XfrBlocks sent back
@@ -511,6 +512,16 @@ fn abort_stops_a_slow_command() {
     assert_eq!((status[0], status[6], status[8]), (0x81, 2, 0));
 }
 
+/// A client on `port` with the card powered on (transfers 1 to 3) and the
+/// class request ABORT (bSlot 0, bSeq 5) accepted (transfer 4), no
+/// PC_to_RDR_Abort sent.
+fn class_abort_first(port: u16) -> Client {
+    let mut c = power_on(Client::import(port));
+    c.send(&submit(4, false, 0, 0, [0x21, 0x01, 0, 5, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, 0, &[]));
+    c
+}
+
 /// CCID 1.1 §5.3.1 through the USB port: the class request ABORT (bSlot 0,
 /// bSeq 5) comes first, while nothing runs; the GetSlotStatus (bSeq 6) sent
 /// next fails CMD_ABORTED (failed, bError FF, the card active), the
@@ -520,9 +531,7 @@ fn abort_stops_a_slow_command() {
 #[test]
 fn a_class_abort_first_fails_commands_until_its_abort_message() {
     let (_served, port) = serve();
-    let mut c = power_on(Client::import(port));
-    c.send(&submit(4, false, 0, 0, [0x21, 0x01, 0, 5, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, 0, &[]));
+    let mut c = class_abort_first(port);
     let status = c.exchange(5, &ccid(0x65, 6, &[]));
     assert_eq!(
         status,
@@ -532,6 +541,20 @@ fn a_class_abort_first_fails_commands_until_its_abort_message() {
     let abort = c.exchange(7, &ccid(0x72, 5, &[]));
     assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
     assert_slot_status(&mut c, 9, 7, 0);
+}
+
+/// A client that sends the class request ABORT (bSeq 5) and goes before its
+/// PC_to_RDR_Abort leaves no abort under way for the next client: its
+/// GetSlotStatus (bSeq 1) is answered as usual, not CMD_ABORTED.
+#[test]
+fn a_class_abort_of_a_gone_client_does_not_fail_the_next_ones_commands() {
+    let (_served, port) = serve();
+    let mut c = class_abort_first(port);
+    let status = c.exchange(5, &ccid(0x65, 6, &[]));
+    assert_eq!((status[6], status[8]), (6, 0xFF), "CMD_ABORTED meanwhile");
+    drop(c);
+    let mut c = configured(Client::import(port));
+    assert_slot_status(&mut c, 2, 1, 0);
 }
 
 #[test]

@@ -211,6 +211,7 @@ fuzz_target!(|data: &[u8]| {
                     let passed = reader.class_request(ClassRequest::Abort, value, &mut []);
                     assert_eq!(passed, Ok(0), "the port hands over a slot the reader has");
                 }
+                Some(Task::HostGone) => reader.host_gone(),
                 None => return false,
             }
             true

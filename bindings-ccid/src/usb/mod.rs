@@ -172,7 +172,9 @@ where
             .write_descriptors(writer, &self.reader.descriptor().to_bytes())
     }
 
+    // A bus reset: the host starts over, with no abort under way.
     fn reset(&mut self) {
+        self.reader.host_gone();
         self.pipe.reset();
     }
 

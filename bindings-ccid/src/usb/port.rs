@@ -17,7 +17,8 @@
 //! reader to pair it with its PC_to_RDR_Abort (CCID 1.1 §5.3.1, the `abort`
 //! module): until that Abort comes, the reader fails the slot's commands
 //! CMD_ABORTED, as behind [`super::CcidClass`]. The rule stays the reader's;
-//! the port only carries the request to it.
+//! the port only carries the request to it, and tells it when the host has
+//! gone ([`Task::HostGone`]): the next host has no abort under way.
 //!
 //! ```text
 //! loop {
@@ -37,6 +38,7 @@
 //!         Some(Task::ClassAbort(value)) => {
 //!             let _ = reader.class_request(ClassRequest::Abort, value, &mut []);
 //!         }
+//!         Some(Task::HostGone) => reader.host_gone(),
 //!         None => {}
 //!     }
 //!     if let Some(n) = reader.slot_change(&mut note) { port.notify(&note[..n]); }
@@ -111,6 +113,12 @@ pub enum Task<'m> {
     /// to [`CcidPort::finish`]. It comes before any bulk-OUT message the
     /// reader has not seen yet, so that the reader sees it first.
     ClassAbort(u16),
+    /// The host has gone ([`CcidPort::disown`]): tell the reader
+    /// ([`CcidReader::host_gone`]), so that a class request ABORT the gone
+    /// host sent without its PC_to_RDR_Abort fails nothing of the next one.
+    /// Nothing is answered and nothing is owed to [`CcidPort::finish`]; it
+    /// comes before the next host's class requests and messages.
+    HostGone,
 }
 
 /// A class request's data stage, answered from what the reader said at start.
@@ -136,6 +144,9 @@ pub struct CcidPort<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> {
     /// handed yet ([`Task::ClassAbort`]); a second one for the slot replaces
     /// the first.
     class_aborts: [Option<u8>; MAX_SLOTS],
+    /// The host has gone and the runner has not been told yet
+    /// ([`Task::HostGone`]).
+    host_gone: bool,
     /// The reader's slots, whose card state the busy answers give (read while
     /// the runner holds the reader and the command its serialization lock).
     cards: &'a C,
@@ -171,6 +182,7 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
             job: Job::Idle,
             queued_abort: [0; HEADER_LEN],
             class_aborts: [None; MAX_SLOTS],
+            host_gone: false,
             cards: reader.slots(),
         })
     }
@@ -178,9 +190,10 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
 
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// The runner's next task, `None` while it runs a command or has nothing
-    /// to do. First a class request ABORT it has not been handed yet
-    /// ([`Task::ClassAbort`]), so that the reader sees it before the messages
-    /// that follow it. Then the next admitted message ([`Task::Command`]),
+    /// to do. First the news that the host has gone ([`Task::HostGone`]),
+    /// then a class request ABORT it has not been handed yet
+    /// ([`Task::ClassAbort`]), so that the reader hears of both before the
+    /// messages that follow them. Then the next admitted message ([`Task::Command`]),
     /// copied into `message`; its slot is busy until [`CcidPort::finish`].
     /// Its header is checked (for [`CcidReader::respond`], which cannot fail);
     /// one waiting without a header is dropped (`None`: with no `bSlot` and
@@ -190,8 +203,8 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     /// A message left for [`CcidPort::answer_at_once`] is admitted and taken
     /// here too.
     pub fn take<'m>(&mut self, message: &'m mut [u8; N]) -> Option<Task<'m>> {
-        if let Some(value) = self.class_abort() {
-            return Some(Task::ClassAbort(value));
+        if let Some(task) = self.reader_task() {
+            return Some(task);
         }
         if self.job == Job::Idle {
             let len = self.at_once()?.len();
@@ -231,14 +244,18 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             .map(Task::Command)
     }
 
-    /// The `wValue` of a class request ABORT the runner has not been handed
-    /// yet, handed over now; `None` if there is none or the runner runs a
-    /// command (the reader is its). Out of line: the firmware's loop that
-    /// inlines [`CcidPort::take`] is 262 B smaller in flash this way.
+    /// The news for the reader the runner has not been handed yet
+    /// ([`Task::HostGone`], then [`Task::ClassAbort`]), handed over now;
+    /// `None` if there is none or the runner runs a command (the reader is
+    /// its). Out of line: the firmware's loop that inlines [`CcidPort::take`]
+    /// is 262 B smaller in flash this way.
     #[inline(never)]
-    fn class_abort(&mut self) -> Option<u16> {
+    fn reader_task(&mut self) -> Option<Task<'static>> {
         if matches!(self.job, Job::Running { .. } | Job::Orphaned { .. }) {
             return None;
+        }
+        if core::mem::take(&mut self.host_gone) {
+            return Some(Task::HostGone);
         }
         let (slot, seq) = self
             .class_aborts
@@ -246,7 +263,8 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             .enumerate()
             .find_map(|(slot, seq)| Some((slot, seq.take()?)))?;
         // A slot index below `MAX_SLOTS`: it fits.
-        Some(u16::from_le_bytes([u8::try_from(slot).ok()?, seq]))
+        let value = u16::from_le_bytes([u8::try_from(slot).ok()?, seq]);
+        Some(Task::ClassAbort(value))
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
@@ -298,12 +316,13 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     }
 
     /// The complete message waiting, if [`CcidPort::answer_at_once`] may answer
-    /// it: nothing is admitted (no command runs or waits), no class request
-    /// ABORT waits for the runner (the reader must see it first), bulk-IN is
-    /// free, and it needs no card ([`Gate::answers_at_once`]).
+    /// it: nothing is admitted (no command runs or waits), no news waits for
+    /// the runner to tell the reader (a host gone, a class request ABORT: the
+    /// reader must hear of them first), bulk-IN is free, and it needs no card
+    /// ([`Gate::answers_at_once`]).
     fn at_once(&self) -> Option<&[u8]> {
-        let class_abort = self.class_aborts.iter().any(Option::is_some);
-        if self.job != Job::Idle || class_abort || !self.pipe.can_send() {
+        let news = self.host_gone || self.class_aborts.iter().any(Option::is_some);
+        if self.job != Job::Idle || news || !self.pipe.can_send() {
             return None;
         }
         let message = self.pipe.incoming.get(..self.pipe.message_len()?)?;
@@ -382,10 +401,12 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     /// ends, the next host's PC_to_RDR_Abort for its slot waits for it and then
     /// runs (its slot status answers it), and the next host's other messages get
     /// CMD_SLOT_BUSY ([`Gate::disown`]). A class request ABORT not yet handed
-    /// to the runner goes too. Returns `true` while such a command runs (the
+    /// to the runner goes too, and the runner's next task tells the reader
+    /// ([`Task::HostGone`]). Returns `true` while such a command runs (the
     /// runner still owes [`CcidPort::finish`] its answer).
     pub fn disown(&mut self) -> bool {
         self.class_aborts = [None; MAX_SLOTS];
+        self.host_gone = true;
         match self.job {
             Job::Idle => false,
             Job::Waiting => {

@@ -180,6 +180,7 @@ pub fn serve(dev: &'static Dev) -> ! {
             Some(Task::ClassAbort(value)) => {
                 let _ = reader.class_request(ClassRequest::Abort, value, &mut []);
             }
+            Some(Task::HostGone) => reader.host_gone(),
             None => {}
         }
         if pending_note.is_none() {
