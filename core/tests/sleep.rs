@@ -348,6 +348,11 @@ fn tracking_pending_before_the_sleep_completes_on_waking_a_new_one_is_refused() 
     );
 }
 
+/// A step of the driver's, for a call without one (`None`).
+type SleepStep = fn(&mut MemReader);
+/// A wake step of the driver's, for a call without one (`None`).
+type WakeStep = fn(&mut MemReader) -> bool;
+
 /// The driver's own sleep step ([`Device::sleep_with`]): named in the call log.
 fn sleep_hook(r: &mut MemReader) {
     r.calls.push("sleep");
@@ -462,12 +467,12 @@ fn wake_with_no_step_takes_the_card_held_and_both_refuse_a_callback() {
     let dev = device();
     insert_and_power(&dev);
     let insertions = dev.card_insertions();
-    assert_eq!(dev.wake_with(None), Ok(()));
+    assert_eq!(dev.wake_with::<WakeStep>(None), Ok(()));
     assert_eq!(dev.card_insertions(), insertions, "awake: nothing");
-    assert_eq!(dev.sleep_with(None), Ok(true));
+    assert_eq!(dev.sleep_with::<SleepStep>(None), Ok(true));
     assert_eq!(dev.sleep_with(Some(sleep_hook)), Ok(true), "as the first");
     assert!(hooks(&dev).is_empty(), "asleep already: no hook");
-    assert_eq!(dev.wake_with(None), Ok(()));
+    assert_eq!(dev.wake_with::<WakeStep>(None), Ok(()));
     assert!(!dev.asleep());
     assert!(dev.state().card_present(), "the card held is taken as in");
     assert_eq!(dev.card_insertions(), insertions.wrapping_add(1));
@@ -478,7 +483,7 @@ fn wake_with_no_step_takes_the_card_held_and_both_refuse_a_callback() {
     assert_eq!(busy, Err(Status::DeviceBusy));
     assert!(!dev.asleep(), "still awake");
     assert_eq!(dev.suspend(), Ok(true));
-    let busy = dev.with_driver(|_| dev.wake_with(None));
+    let busy = dev.with_driver(|_| dev.wake_with::<WakeStep>(None));
     assert_eq!(busy, Err(Status::DeviceBusy));
     assert!(dev.asleep(), "still asleep");
 }

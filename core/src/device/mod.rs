@@ -210,6 +210,12 @@ pub struct Device<P: Platform, D, const EVENTS: usize = DEFAULT_EVENT_CAPACITY> 
     /// Held through [`Device::sleep_with`] and [`Device::wake_with`]: one
     /// transition with the driver's steps at a time.
     transition: P::Serial<()>,
+    /// Who holds the transition lock, as [`Device::serial_holder`] says it for
+    /// the serialization lock: a context that reads its own number here runs
+    /// inside a transition (a hook the platform calls during it), where a
+    /// tracking completion waits for the transition's end and another
+    /// transition is refused.
+    transition_holder: AtomicUsize,
     events: EventQueue<EVENTS>,
     perf: PerfCounters,
 }
@@ -246,6 +252,7 @@ where
                 .lock(|exclusive| out.field("exclusive", exclusive));
         }
         out.field("serial_holder", &self.serial_holder)
+            .field("transition_holder", &self.transition_holder)
             .field("last_error", &self.last_error);
         self.card.lock(|card| out.field("card", card));
         self.sleep.lock(|slot| out.field("sleep", &slot.now));
@@ -280,6 +287,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
             card: P::Short::new(CardSlot::new()),
             sleep: P::Short::new(SleepSlot::AWAKE),
             transition: P::Serial::new(()),
+            transition_holder: AtomicUsize::new(NO_HOLDER),
             events: EventQueue::new(),
             perf: PerfCounters::new(),
         }
@@ -382,12 +390,33 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// [`Device::with_driver`] closure) on the same execution context, as far as
     /// [`Platform::current_context`] can tell; always `false` if it cannot.
     pub fn in_own_callback(&self) -> bool {
+        self.held_here(&self.serial_holder)
+    }
+
+    /// `true` if the caller runs inside [`Device::sleep_with`] or
+    /// [`Device::wake_with`] on the same execution context (in a hook the
+    /// platform calls during the transition, or the driver's step), as far as
+    /// [`Platform::current_context`] can tell.
+    fn in_own_transition(&self) -> bool {
+        self.held_here(&self.transition_holder)
+    }
+
+    /// `true` if `holder` (a lock's holder, as [`Device::serial_holder`]) names
+    /// the calling context; always `false` if the platform cannot name it.
+    fn held_here(&self, holder: &AtomicUsize) -> bool {
         match self.platform.current_context() {
             // Relaxed: only the holder writes its own number, and a context always
             // sees its own writes; another context's number never equals ours.
-            Some(context) => self.serial_holder.load(Ordering::Relaxed) == context.get(),
+            Some(context) => holder.load(Ordering::Relaxed) == context.get(),
             None => false,
         }
+    }
+
+    /// The calling context's number for a lock's holder field.
+    fn holder_here(&self) -> usize {
+        self.platform
+            .current_context()
+            .map_or(UNNAMED_HOLDER, |c| c.get())
     }
 
     /// `true` while any context holds the serialization lock (a callback or a
@@ -399,10 +428,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// Run `f` under the serialization lock with the holder recorded, then deliver
     /// a tracking completion made meanwhile (the lock is released by then).
     fn serial<R>(&self, f: impl FnOnce(&mut Exclusive<D>) -> R) -> R {
-        let holder = self
-            .platform
-            .current_context()
-            .map_or(UNNAMED_HOLDER, |c| c.get());
+        let holder = self.holder_here();
         let result = self.exclusive.lock(|ex| {
             let _held = HolderMark::set(&self.serial_holder, holder);
             f(ex)
@@ -479,8 +505,13 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     }
 
     /// Hand an owed tracking completion to the platform; call with no library lock
-    /// held.
+    /// held. Inside a transition of this context's ([`Device::sleep_with`],
+    /// [`Device::wake_with`]) it stays owed: the transition delivers it once it
+    /// has released its lock.
     fn deliver_owed_completion(&self) {
+        if self.in_own_transition() {
+            return;
+        }
         if let Some(status) = self.card.lock(|c| c.owed.take()) {
             self.platform.complete_tracking(status);
         }

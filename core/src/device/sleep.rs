@@ -37,7 +37,7 @@
 //! waits for that lock is refused once it has it, so no POWER, SET_PROTOCOL,
 //! TRANSMIT, mechanism, vendor or tracking callback runs after the power-down.
 
-use super::{Caller, Device};
+use super::{Caller, Device, HolderMark};
 use crate::ioctl::{ATR_BUFFER_LEN, PowerAction};
 use crate::platform::{Mutex, Platform};
 use crate::status::Status;
@@ -210,12 +210,17 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     ///
     /// The reader sleeps whatever the card does: a power-down that failed is
     /// answered as [`Device::suspend`] answers it, after `sleep` ran. From inside
-    /// one of this device's callbacks: [`Status::DeviceBusy`], nothing done.
-    pub fn sleep_with(&self, sleep: Option<fn(&mut D)>) -> Result<bool, Status> {
-        if self.in_own_callback() {
-            return Err(Status::DeviceBusy);
-        }
-        self.transition.lock(|()| {
+    /// one of this device's callbacks, or inside a transition on the same context
+    /// (a platform hook it calls, as [`Platform::events_pending`]):
+    /// [`Status::DeviceBusy`], nothing done. A tracking completion the transition
+    /// makes is handed to [`Platform::complete_tracking`] once the transition
+    /// lock is released, so the completion may start the next transition.
+    ///
+    /// `sleep` is any step (a driver's function, or a closure carrying a C
+    /// driver's function pointer); without one, name a type for the `None`:
+    /// `sleep_with::<fn(&mut D)>(None)`.
+    pub fn sleep_with<S: FnOnce(&mut D)>(&self, sleep: Option<S>) -> Result<bool, Status> {
+        self.transition(|| {
             if let Sleep::Asleep { card_before } = self.sleep_state() {
                 return Ok(card_before);
             }
@@ -224,7 +229,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 self.with_driver(sleep);
             }
             powered_down
-        })
+        })?
     }
 
     /// The reader wakes up with the driver's own step: `wake` (if any) brings the
@@ -232,13 +237,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// (without it, a card the device holds is taken as in), then
     /// [`Device::resume`] reports the possible swap. One step against
     /// [`Device::sleep_with`] and another `wake_with`: two at once wake the device
-    /// once and run `wake` once. Awake: nothing is done. From inside one of this
-    /// device's callbacks: [`Status::DeviceBusy`], nothing done.
-    pub fn wake_with(&self, wake: Option<fn(&mut D) -> bool>) -> Result<(), Status> {
-        if self.in_own_callback() {
-            return Err(Status::DeviceBusy);
-        }
-        self.transition.lock(|()| {
+    /// once and run `wake` once. Awake: nothing is done. Refusals and the
+    /// tracking completion as for [`Device::sleep_with`]. Without a step:
+    /// `wake_with::<fn(&mut D) -> bool>(None)`.
+    pub fn wake_with<W: FnOnce(&mut D) -> bool>(&self, wake: Option<W>) -> Result<(), Status> {
+        self.transition(|| {
             if !self.asleep() {
                 return;
             }
@@ -247,8 +250,27 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 None => self.state().card_present(),
             };
             self.resume(present_now);
+        })
+    }
+
+    /// Run `f` as one transition: under the transition lock, with this context
+    /// recorded as its holder; then, the lock released, deliver the tracking
+    /// completion it made (so the platform's completion may start another
+    /// transition). From inside one of this device's callbacks, or inside a
+    /// transition (a hook the platform calls during it, as `events_pending`):
+    /// [`Status::DeviceBusy`], `f` not run (it would wait for a lock this
+    /// context holds).
+    fn transition<R>(&self, f: impl FnOnce() -> R) -> Result<R, Status> {
+        if self.in_own_callback() || self.in_own_transition() {
+            return Err(Status::DeviceBusy);
+        }
+        let holder = self.holder_here();
+        let result = self.transition.lock(|()| {
+            let _held = HolderMark::set(&self.transition_holder, holder);
+            f()
         });
-        Ok(())
+        self.deliver_owed_completion();
+        Ok(result)
     }
 
     /// Whether the reader sleeps now ([`Sleep`]). A snapshot: it can change right
