@@ -940,6 +940,21 @@ typedef struct {
 #endif
 
 /*
+ A driver's own sleep step (stop polling, power the reader down), given to
+ [`rk_device_sleep_with`]: it gets the `ctx` given to [`rk_device_init`] and
+ runs under the device's serialization lock, like a callback.
+ */
+typedef void (*rk_sleep_step)(void *ctx);
+
+/*
+ A driver's own wake step (power the reader up, look at the card), given to
+ [`rk_device_wake_with`]: it gets the `ctx` given to [`rk_device_init`], runs
+ under the device's serialization lock, like a callback, and returns whether a
+ card is in the reader now.
+ */
+typedef bool (*rk_wake_step)(void *ctx);
+
+/*
  Settings of a T=0 exchange.
  */
 typedef struct {
@@ -1442,61 +1457,6 @@ rk_status rk_device_state(const rk_device *dev, uint32_t *state);
 rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
 
 /*
- The reader goes to sleep (system sleep, selective suspend): the card, if one is
- in, is powered down through the driver's POWER (its ATR and protocol are
- forgotten), and the device is asleep until [`rk_device_resume`]; it remembers
- whether a card was in. `*card_before` (aligned, not inside the device storage)
- says so, for information. Already asleep: nothing is done again, and
- `*card_before` says whether a card was in when it went to sleep (`true` after a
- power-down that failed). Errors (nothing written): from inside a callback
- `RK_STATUS_DEVICE_BUSY` and nothing changes (an awake device stays awake); a
- POWER callback that fails to power the card down, its status (the card is then
- unpowered, as after any failed POWER; the device is asleep all the same and
- takes the card as in, so waking reports its removal).
-
- While asleep, `rk_device_control` itself answers a request that needs the
- reader or the card `RK_STATUS_DEVICE_NOT_READY` (POWER, SET_PROTOCOL,
- TRANSMIT, EJECT, SWALLOW, CONFISCATE, vendor requests, SET_ATTRIBUTE, new
- IS_PRESENT / IS_ABSENT) and calls no callback; GET_STATE, GET_ATTRIBUTE,
- GET_LAST_ERROR and GET_PERF_CNTR are answered, and an IS_PRESENT / IS_ABSENT
- pending before stays pending. The driver needs no check of its own.
-
- # Safety
-
- `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
- */
-rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
-
-/*
- Whether the device is asleep, between [`rk_device_suspend`] and
- [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage),
- for information: the device itself refuses the requests that need the reader
- while asleep (`RK_STATUS_DEVICE_NOT_READY`, see [`rk_device_suspend`]), so a
- driver need not ask before `rk_device_control`.
-
- # Safety
-
- `dev` is NULL or device storage; `asleep` is NULL or valid for a write.
- */
-rk_status rk_device_asleep(const rk_device *dev, bool *asleep);
-
-/*
- The reader woke up, with a card in it if `present_now`. Only if the device is
- asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
- may have been swapped, so a removal is reported if a card was in when it went
- to sleep or the device holds one now (reported inserted since) and an
- insertion if one is in now, both are applied at once (the card is then present
- and unpowered; a pending IS_PRESENT / IS_ABSENT completes through
- `tracking_complete`), and the device is awake. Awake (no suspend before, or a
- second resume): nothing is done, and `RK_STATUS_SUCCESS`.
-
- # Safety
-
- `dev` is NULL or device storage.
- */
-rk_status rk_device_resume(const rk_device *dev, bool present_now);
-
-/*
  Give an initialised device its keypad (copied): from then on GET_FEATURE_REQUEST
  (vendor function 3400) announces `FEATURE_VERIFY_PIN_DIRECT` and
  `FEATURE_MODIFY_PIN_DIRECT` after the driver's own answer, with their Windows
@@ -1620,6 +1580,132 @@ rk_status rk_sim_write(rk_sim_card *card, const uint8_t *data, size_t len);
  */
 rk_status rk_sim_read(rk_sim_card *card, uint8_t *out, size_t capacity, size_t *len);
 #endif
+
+/*
+ The reader goes to sleep (system sleep, selective suspend): the card, if one is
+ in, is powered down through the driver's POWER (its ATR and protocol are
+ forgotten), and the device is asleep until [`rk_device_resume`]; it remembers
+ whether a card was in. `*card_before` (aligned, not inside the device storage)
+ says so, for information. Already asleep: nothing is done again, and
+ `*card_before` says whether a card was in when it went to sleep (`true` after a
+ power-down that failed). Errors (nothing written): from inside a callback
+ `RK_STATUS_DEVICE_BUSY` and nothing changes (an awake device stays awake); a
+ POWER callback that fails to power the card down, its status (the card is then
+ unpowered, as after any failed POWER; the device is asleep all the same and
+ takes the card as in, so waking reports its removal).
+
+ While asleep, `rk_device_control` itself answers a request that needs the
+ reader or the card `RK_STATUS_DEVICE_NOT_READY` (POWER, SET_PROTOCOL,
+ TRANSMIT, EJECT, SWALLOW, CONFISCATE, vendor requests, SET_ATTRIBUTE, new
+ IS_PRESENT / IS_ABSENT) and calls no callback; GET_STATE, GET_ATTRIBUTE,
+ GET_LAST_ERROR and GET_PERF_CNTR are answered, and an IS_PRESENT / IS_ABSENT
+ pending before stays pending. The driver needs no check of its own.
+
+ A driver with a sleep and a wake step of its own, or that may sleep and wake
+ from two threads, calls [`rk_device_sleep_with`] and [`rk_device_wake_with`]
+ instead: they make each transition, the step included, one step (this call
+ and [`rk_device_resume`] do not wait for them).
+
+ # Safety
+
+ `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
+ */
+rk_status rk_device_suspend(const rk_device *dev, bool *card_before);
+
+/*
+ Whether the device is asleep, between [`rk_device_suspend`] and
+ [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage),
+ for information: the device itself refuses the requests that need the reader
+ while asleep (`RK_STATUS_DEVICE_NOT_READY`, see [`rk_device_suspend`]), so a
+ driver need not ask before `rk_device_control`.
+
+ # Safety
+
+ `dev` is NULL or device storage; `asleep` is NULL or valid for a write.
+ */
+rk_status rk_device_asleep(const rk_device *dev, bool *asleep);
+
+/*
+ The reader woke up, with a card in it if `present_now`. Only if the device is
+ asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
+ may have been swapped, so a removal is reported if a card was in when it went
+ to sleep or the device holds one now (reported inserted since) and an
+ insertion if one is in now, both are applied at once (the card is then present
+ and unpowered; a pending IS_PRESENT / IS_ABSENT completes through
+ `tracking_complete`), and the device is awake. Awake (no suspend before, or a
+ second resume): nothing is done, and `RK_STATUS_SUCCESS`.
+
+ # Safety
+
+ `dev` is NULL or device storage.
+ */
+rk_status rk_device_resume(const rk_device *dev, bool present_now);
+
+/*
+ The reader goes to sleep with the driver's own step: as [`rk_device_suspend`]
+ (the card, if one is in, powered down through the driver's POWER), then `sleep`
+ (NULL: none) with the driver's `ctx`, under the serialization lock like a
+ callback. The whole is one step against [`rk_device_wake_with`] and another
+ `rk_device_sleep_with` (a power thread and a selective-suspend timer, say): two
+ at once put the device to sleep once and run one `sleep` once, the second
+ returning only once the device sleeps, its step run; a sleep step never runs
+ inside a wake, nor a wake step inside a sleep. `*card_before` (aligned, not
+ inside the device storage) says whether a card was in. Already asleep: nothing
+ is done, no step runs, and `*card_before` says whether a card was in when it
+ went to sleep (`true` after a power-down that failed).
+
+ Errors (nothing written): `RK_STATUS_INVALID_PARAMETER` for a NULL or
+ misaligned device, or a NULL or inside-the-storage `card_before` (nothing
+ done, no step);
+ `RK_STATUS_INVALID_DEVICE_STATE` for storage that holds no device;
+ `RK_STATUS_DEVICE_BUSY` from inside one of the device's callbacks, its own
+ sleep or wake step, or `events_pending` called during a transition (nothing
+ changes: an awake device stays awake, no step runs); a POWER callback that fails to power the card down, its status, after
+ `sleep` ran (the card is then unpowered, as after any failed POWER; the device
+ is asleep all the same and takes the card as in, so waking reports its
+ removal).
+
+ Inside `sleep` the device already sleeps: calls back into it are answered as
+ from a callback (see [`rk_reader_functions`]), and while it sleeps
+ [`rk_device_control`] refuses what needs the reader (see [`rk_device_suspend`]).
+ A tracking completion a transition makes is delivered through
+ `tracking_complete` once the transition has ended, with no library lock held:
+ `tracking_complete` may start the next one.
+
+ # Safety
+
+ `dev` is NULL or device storage; `card_before` is NULL or valid for a write;
+ `sleep` is NULL or a function safe to call with the device's `ctx`.
+ */
+rk_status rk_device_sleep_with(const rk_device *dev,
+                               rk_sleep_step sleep,
+                               bool *card_before);
+
+/*
+ The reader wakes up with the driver's own step: `wake` (NULL: none), with the
+ driver's `ctx` under the serialization lock like a callback, brings the reader
+ back and says whether a card is in now (without a step, a card the device holds
+ is taken as in); then as [`rk_device_resume`] with that answer: a removal and an
+ insertion for a card that may have been swapped are applied at once (a pending
+ IS_PRESENT / IS_ABSENT completes through `tracking_complete`) and the device is
+ awake. The whole is one step against [`rk_device_sleep_with`] and another
+ `rk_device_wake_with`: two at once wake the device once and run one `wake`
+ once, the second returning only once the device is awake. Awake (no sleep
+ before, or a second wake): nothing is done, no step runs, and
+ `RK_STATUS_SUCCESS`.
+
+ Errors (nothing changes, no step runs): `RK_STATUS_INVALID_PARAMETER` for a
+ NULL or misaligned device; `RK_STATUS_INVALID_DEVICE_STATE` for storage that
+ holds no device; `RK_STATUS_DEVICE_BUSY` from inside one of the device's
+ callbacks, its own sleep or wake step, or `events_pending` called during a
+ transition (an asleep device stays asleep).
+
+ # Safety
+
+ `dev` is NULL or device storage; `wake` is NULL or a function safe to call with
+ the device's `ctx`.
+ */
+rk_status rk_device_wake_with(const rk_device *dev, rk_wake_step wake);
 
 /*
  The NTSTATUS value of `status` (`STATUS_PENDING` for `RK_STATUS_PENDING`,

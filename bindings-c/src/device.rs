@@ -111,7 +111,7 @@ const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
 /// # Safety
 ///
 /// `dev` is NULL or device storage (zeroed or initialised by `rk_device_init`).
-unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_status {
+pub(crate) unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
         f(unsafe { Slot::<CDevice>::value(dev) }?);
@@ -125,7 +125,7 @@ unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_statu
 /// # Safety
 ///
 /// `dev` is NULL or device storage; `out` is NULL or valid for a write.
-unsafe fn answer<T>(
+pub(crate) unsafe fn answer<T>(
     dev: *const rk_device,
     out: *mut T,
     check: fn(*const T) -> Result<(), rk_status>,
@@ -141,7 +141,7 @@ unsafe fn answer<T>(
 /// # Safety
 ///
 /// As [`answer`].
-unsafe fn try_answer<T>(
+pub(crate) unsafe fn try_answer<T>(
     dev: *const rk_device,
     out: *mut T,
     check: fn(*const T) -> Result<(), rk_status>,
@@ -478,68 +478,4 @@ pub unsafe extern "C" fn rk_device_card_insertions(
 ) -> rk_status {
     // SAFETY: forwarded contract.
     unsafe { answer(dev, count, check_ptr, CDevice::card_insertions) }
-}
-
-/// The reader goes to sleep (system sleep, selective suspend): the card, if one is
-/// in, is powered down through the driver's POWER (its ATR and protocol are
-/// forgotten), and the device is asleep until [`rk_device_resume`]; it remembers
-/// whether a card was in. `*card_before` (aligned, not inside the device storage)
-/// says so, for information. Already asleep: nothing is done again, and
-/// `*card_before` says whether a card was in when it went to sleep (`true` after a
-/// power-down that failed). Errors (nothing written): from inside a callback
-/// `RK_STATUS_DEVICE_BUSY` and nothing changes (an awake device stays awake); a
-/// POWER callback that fails to power the card down, its status (the card is then
-/// unpowered, as after any failed POWER; the device is asleep all the same and
-/// takes the card as in, so waking reports its removal).
-///
-/// While asleep, `rk_device_control` itself answers a request that needs the
-/// reader or the card `RK_STATUS_DEVICE_NOT_READY` (POWER, SET_PROTOCOL,
-/// TRANSMIT, EJECT, SWALLOW, CONFISCATE, vendor requests, SET_ATTRIBUTE, new
-/// IS_PRESENT / IS_ABSENT) and calls no callback; GET_STATE, GET_ATTRIBUTE,
-/// GET_LAST_ERROR and GET_PERF_CNTR are answered, and an IS_PRESENT / IS_ABSENT
-/// pending before stays pending. The driver needs no check of its own.
-///
-/// # Safety
-///
-/// `dev` is NULL or device storage; `card_before` is NULL or valid for a write.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_device_suspend(
-    dev: *const rk_device,
-    card_before: *mut bool,
-) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { try_answer(dev, card_before, check_ptr, |d| d.suspend().map_err(to_rk)) }
-}
-
-/// Whether the device is asleep, between [`rk_device_suspend`] and
-/// [`rk_device_resume`], into `*asleep` (aligned, not inside the device storage),
-/// for information: the device itself refuses the requests that need the reader
-/// while asleep (`RK_STATUS_DEVICE_NOT_READY`, see [`rk_device_suspend`]), so a
-/// driver need not ask before `rk_device_control`.
-///
-/// # Safety
-///
-/// `dev` is NULL or device storage; `asleep` is NULL or valid for a write.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_device_asleep(dev: *const rk_device, asleep: *mut bool) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { answer(dev, asleep, check_ptr, CDevice::asleep) }
-}
-
-/// The reader woke up, with a card in it if `present_now`. Only if the device is
-/// asleep ([`rk_device_suspend`]): it saw no card events while asleep and the card
-/// may have been swapped, so a removal is reported if a card was in when it went
-/// to sleep or the device holds one now (reported inserted since) and an
-/// insertion if one is in now, both are applied at once (the card is then present
-/// and unpowered; a pending IS_PRESENT / IS_ABSENT completes through
-/// `tracking_complete`), and the device is awake. Awake (no suspend before, or a
-/// second resume): nothing is done, and `RK_STATUS_SUCCESS`.
-///
-/// # Safety
-///
-/// `dev` is NULL or device storage.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn rk_device_resume(dev: *const rk_device, present_now: bool) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { on_device(dev, |d| d.resume(present_now)) }
 }

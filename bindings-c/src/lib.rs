@@ -23,6 +23,7 @@ pub mod line_config;
 pub mod log;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod sleep;
 mod slot;
 pub mod status;
 pub mod t0;
@@ -42,6 +43,7 @@ pub use line_config::*;
 pub use log::*;
 #[cfg(feature = "sim")]
 pub use sim::*;
+pub use sleep::*;
 pub use status::*;
 pub use t0::*;
 pub use t1::*;

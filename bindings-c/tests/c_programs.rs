@@ -153,6 +153,11 @@ fn c_programs_against_the_library() {
             "deactivation_test: OK",
         ),
         (
+            "sleep_test",
+            dir.join("tests/c/sleep_test.c"),
+            "sleep_test: OK",
+        ),
+        (
             "field_sizes_test",
             dir.join("tests/c/field_sizes_test.c"),
             "field_sizes_test: OK",

@@ -14,7 +14,7 @@ use super::{answer, ctx, init_device, misaligned};
 use crate::*;
 
 /// T=0 first, then T=1, negotiable, TA1 = 96; the last byte is the TCK.
-const ATR: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C];
+pub(super) const ATR: [u8; 9] = [0x3B, 0xD0, 0x96, 0x00, 0x80, 0x31, 0xFE, 0x45, 0x4C];
 
 /// What a callback does besides its job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

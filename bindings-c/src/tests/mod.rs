@@ -9,6 +9,7 @@ mod line;
 mod log;
 mod refused;
 mod reuse;
+mod sleep;
 
 use core::ffi::c_void;
 use core::mem::MaybeUninit;

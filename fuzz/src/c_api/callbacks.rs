@@ -1,4 +1,5 @@
-//! The driver's callbacks (reader table, line, keypad, log), driven by the
+//! The driver's callbacks (reader table, line, keypad, log, sleep and wake
+//! steps), driven by the
 //! callbacks' byte stream: they fail, answer garbage, claim more bytes than their
 //! buffer holds, report card events from inside, or move the simulated card's
 //! bytes honestly; and check what the library hands them.
@@ -441,4 +442,40 @@ pub(crate) unsafe extern "C" fn log_line(_user: *mut c_void, level: u32, line: *
         }
     }
     panic!("log line without a NUL within {RK_LOG_LINE_MAX} bytes");
+}
+
+/// A sleep or wake step began: counted, and at times a card event reported or a
+/// sleep and a wake called back, which the header refuses busy from a step.
+fn step(ctx: *mut c_void) {
+    with(|h| {
+        h.callback_ran = true;
+        h.steps += 1;
+    });
+    maybe_event(ctx);
+    if byte() >= 224 {
+        let mut card_before = false;
+        // SAFETY: the device whose step runs; a local out-pointer.
+        let st = unsafe { rk_device_sleep_with(ctx_dev(ctx), Some(pw_sleep), &mut card_before) };
+        assert_eq!(
+            st, RK_STATUS_DEVICE_BUSY,
+            "rk_device_sleep_with from a step"
+        );
+        // SAFETY: as above.
+        let st = unsafe { rk_device_wake_with(ctx_dev(ctx), Some(pw_wake)) };
+        assert_eq!(st, RK_STATUS_DEVICE_BUSY, "rk_device_wake_with from a step");
+    }
+}
+
+/// The driver's sleep step (`rk_device_sleep_with`).
+pub(crate) unsafe extern "C" fn pw_sleep(ctx: *mut c_void) {
+    let _cb = InCallback::enter();
+    step(ctx);
+}
+
+/// The driver's wake step (`rk_device_wake_with`): a card in now or not, as the
+/// fuzzer says.
+pub(crate) unsafe extern "C" fn pw_wake(ctx: *mut c_void) -> bool {
+    let _cb = InCallback::enter();
+    step(ctx);
+    byte() & 1 == 1
 }

@@ -83,7 +83,8 @@ impl Obj {
 }
 
 /// Whether a device sleeps, as the harness follows it from the calls it made and
-/// the core's rule (`rk_device_suspend`, `rk_device_resume`), never by asking
+/// the core's rule (`rk_device_suspend`, `rk_device_resume`, and the same with
+/// the driver's steps, `rk_device_sleep_with`, `rk_device_wake_with`), never by asking
 /// the device: `rk_device_asleep` is checked against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sleep {
@@ -137,6 +138,9 @@ pub(crate) struct Harness {
     pub(crate) known: [Option<bool>; 6],
     /// Per slot: whether its device sleeps ([`Sleep`]).
     pub(crate) sleep: [Sleep; 6],
+    /// The driver's sleep and wake steps (`rk_device_sleep_with`,
+    /// `rk_device_wake_with`) that ran during the current call.
+    pub(crate) steps: u32,
     /// The field sizes the TRANSMIT callbacks of the current call reported and
     /// the library accepted.
     pub(crate) reported: Reported,
@@ -177,6 +181,7 @@ impl Harness {
             event_posted: false,
             known: [None; 6],
             sleep: [Sleep::Awake; 6],
+            steps: 0,
             reported: Reported {
                 ran: false,
                 ifsc: None,

@@ -31,6 +31,7 @@ pub(crate) fn begin_call() {
         h.timing_ok = None;
         h.deactivated = false;
         h.event_posted = false;
+        h.steps = 0;
         h.reported = Default::default();
     });
 }

@@ -1,5 +1,5 @@
 //! Calls on devices: `rk_device_init` / `_init_line`, `rk_device_control`, card
-//! events, tracking, state, the keypad, deinit.
+//! events, tracking, state, the keypad, sleep and wake, deinit.
 
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -8,7 +8,7 @@ use std::ptr;
 use readerkit_c::*;
 
 use crate::c_api::arena::{R, bytes, read, slot_off, usable_out};
-use crate::c_api::callbacks::{kp_next_key, kp_prompt};
+use crate::c_api::callbacks::{kp_next_key, kp_prompt, pw_sleep, pw_wake};
 use crate::c_api::decode::*;
 use crate::c_api::field_sizes;
 use crate::c_api::model::*;
@@ -114,7 +114,8 @@ pub(crate) fn op_device(kind: u8) {
     // the harness sees a broken precondition).
     let refusal_expected = Cell::new(true);
     let site = Site::on(own).extra(&extra);
-    let st = match kind % 11 {
+    let asleep_before = with(|h| h.sleep[slot]) == Sleep::Asleep;
+    let st = match kind % 13 {
         0 => {
             let (st, must_refuse) = control(slot, dev, site);
             refusal_expected.set(must_refuse);
@@ -230,6 +231,46 @@ pub(crate) fn op_device(kind: u8) {
             }
             st
         }
+        11 => {
+            let with_step = byte() & 1 == 0;
+            let sleep = if with_step {
+                sleep_with_step
+            } else {
+                sleep_without_step
+            };
+            let (st, out) = answer_call(site, dev, "rk_device_sleep_with", sleep);
+            // As rk_device_suspend, and the step runs once, only when it put
+            // an awake device to sleep.
+            let stored = object_at(dev, ObjectKind::Device);
+            let pointer_ok = usable_out::<bool>(out)
+                && Overlap::of(&[out, stored], &[]).checked_first(true) == Overlap::Disjoint;
+            let slept = live && pointer_ok && !asleep_before;
+            check_steps("rk_device_sleep_with", st, slept && with_step);
+            follow_sleep(slot, live, dev, st, pointer_ok.then_some(Sleep::Asleep));
+            st
+        }
+        12 => {
+            let wake = (byte() & 1 == 0).then_some(pw_wake as _);
+            // SAFETY: as above; the harness's step.
+            let st = site.run("rk_device_wake_with", || unsafe {
+                rk_device_wake_with(dev.ptr(), wake)
+            });
+            // As rk_device_resume, and the step runs once, only when it woke
+            // a sleeping device.
+            if live && let Some(st) = st {
+                assert_eq!(
+                    st, RK_STATUS_SUCCESS,
+                    "rk_device_wake_with of a live device"
+                );
+            }
+            check_steps(
+                "rk_device_wake_with",
+                st,
+                live && asleep_before && wake.is_some(),
+            );
+            follow_sleep(slot, live, dev, st, Some(Sleep::Awake));
+            st
+        }
         _ => {
             // SAFETY: as above.
             let st = site.run("rk_device_deinit", || unsafe {
@@ -280,6 +321,39 @@ fn answer_call<T>(
     // SAFETY: the device pointer and an out-pointer in the arena.
     let call = || unsafe { f(dev.ptr(), out.ptr()) };
     (site.writes(&writes).overlap(overlap).run(what, call), out)
+}
+
+/// `rk_device_sleep_with` with the harness's sleep step.
+///
+/// # Safety
+///
+/// As `rk_device_sleep_with`.
+unsafe extern "C" fn sleep_with_step(dev: *const rk_device, card_before: *mut bool) -> rk_status {
+    // SAFETY: forwarded contract; the harness's step.
+    unsafe { rk_device_sleep_with(dev, Some(pw_sleep), card_before) }
+}
+
+/// `rk_device_sleep_with` without a step.
+///
+/// # Safety
+///
+/// As `rk_device_sleep_with`.
+unsafe extern "C" fn sleep_without_step(
+    dev: *const rk_device,
+    card_before: *mut bool,
+) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe { rk_device_sleep_with(dev, None, card_before) }
+}
+
+/// The header's rule for the driver's steps: a sleep or wake step ran once if
+/// `ran` (the call made the transition, with a step), else not at all (a
+/// refusal, no step, or nothing to do).
+fn check_steps(what: &str, st: Option<rk_status>, ran: bool) {
+    if st.is_some() {
+        let steps = with(|h| h.steps);
+        assert_eq!(steps, u32::from(ran), "{what}: steps run (status {st:?})");
+    }
 }
 
 /// After a suspend or resume call on `slot` (`st`: `None` if it was not made):
