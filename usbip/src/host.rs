@@ -23,6 +23,20 @@
 //! server would end its URBs when the endpoints are disabled, and what either
 //! side had written and the other not read is dropped, so nothing from before
 //! the change is delivered after it.
+//!
+//! A halted bulk or interrupt endpoint (SET_FEATURE(ENDPOINT_HALT) from the
+//! client, or the device stalling it) answers every transfer with STALL, which
+//! the client gets as `-EPIPE` (as Linux's usbip-host reports a STALL), until
+//! CLEAR_FEATURE(ENDPOINT_HALT), or a SET_CONFIGURATION or SET_INTERFACE the
+//! device accepts, clears the halt (USB 2.0 §9.4.5). The rule for transfers:
+//! each one pending on the endpoint when it halts ends at once with `-EPIPE`
+//! (an IN one with the data it had collected, an OUT one with the bytes of the
+//! packets the device had read; its packets not read are withdrawn, so the
+//! device never reads them, not even after the halt is cleared), and each one
+//! submitted while it is halted is answered `-EPIPE` at once (its OUT data is
+//! never sent). What the device had written on a halted IN endpoint is kept
+//! and goes to the first IN transfer after the halt is cleared: nothing the
+//! device sent is lost, nothing the client was told failed reaches the device.
 
 use std::collections::VecDeque;
 
@@ -109,14 +123,21 @@ impl Pending {
         }
     }
 
-    /// Its end when its endpoint is reset: `-ESHUTDOWN`, with the IN data
-    /// collected so far, or the OUT bytes in the packets the device had read
-    /// (`read`: the endpoint's count of packets read).
-    fn shut_down(self, read: u64) -> Completion {
+    /// Its endpoint and the direction of the transfer.
+    fn endpoint(&self) -> (u8, UsbDirection) {
         match self {
-            Pending::In { submit, data } => {
-                Completion::of(&submit, STATUS_SHUT_DOWN, data.len(), data)
-            }
+            Pending::In { submit, .. } => (submit.endpoint, UsbDirection::In),
+            Pending::Out { submit, .. } => (submit.endpoint, UsbDirection::Out),
+        }
+    }
+
+    /// Its end before it finished, with `status` (`-ESHUTDOWN` when its
+    /// endpoint is reset, `-EPIPE` when it halts): the IN data collected so
+    /// far, or the OUT bytes in the packets the device had read (`read`: the
+    /// endpoint's count of packets read).
+    fn end(self, status: i32, read: u64) -> Completion {
+        match self {
+            Pending::In { submit, data } => Completion::of(&submit, status, data.len(), data),
             Pending::Out {
                 submit,
                 from,
@@ -128,7 +149,7 @@ impl Pending {
                     .unwrap_or(usize::MAX)
                     .saturating_mul(packet)
                     .min(submit.length);
-                Completion::of(&submit, STATUS_SHUT_DOWN, bytes, Vec::new())
+                Completion::of(&submit, status, bytes, Vec::new())
             }
         }
     }
@@ -219,7 +240,8 @@ pub struct Host<'a, C> {
     /// movements to notify).
     service: fn(&mut C),
     pending: VecDeque<Pending>,
-    /// Transfers a configuration change ended, for the next [`Host::pump`].
+    /// Transfers a configuration change or a halt ended, for the next
+    /// [`Host::pump`].
     ended: Vec<Completion>,
     /// OUT packets sent per endpoint since the last reset.
     sent: [u64; 16],
@@ -278,13 +300,80 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// SET_CONFIGURATION the device accepts resets its other endpoints: every
     /// bulk and interrupt transfer pending ends with `-ESHUTDOWN` (reported by the
     /// next [`Host::pump`]) and what they hold is dropped
-    /// ([`VirtualBus::configuration_changed`]).
+    /// ([`VirtualBus::configuration_changed`]). A SET_INTERFACE the device
+    /// accepts clears the halt of that interface's endpoints; a
+    /// SET_FEATURE(ENDPOINT_HALT) ends the transfers pending on that endpoint
+    /// with `-EPIPE` (see the module's rule).
     pub fn control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
         let result = self.run_control(setup, out);
         if result.is_ok() && protocol::is_set_configuration(&setup) {
             self.reset_endpoints();
         }
+        if let (Ok(_), Some(interface)) = (&result, protocol::set_interface(&setup)) {
+            self.clear_interface_halts(interface);
+        }
+        self.end_halted();
         result
+    }
+
+    /// Clear the halt of the endpoints of `interface` (in any of its alternate
+    /// settings), found in the configuration descriptor (USB 2.0 §9.4.5: the
+    /// Halt feature is reset to zero after a SetInterface).
+    fn clear_interface_halts(&mut self, interface: u8) {
+        let Some(config) = self.configuration() else {
+            return;
+        };
+        let mut current = None;
+        let mut at = 0;
+        while let (Some(&len), Some(&kind)) = (config.get(at), config.get(at + 1)) {
+            match (kind, config.get(at + 2)) {
+                (0x04, Some(&number)) => current = Some(number),
+                (0x05, Some(&address)) if current == Some(interface) => {
+                    let direction = if address & 0x80 != 0 {
+                        UsbDirection::In
+                    } else {
+                        UsbDirection::Out
+                    };
+                    self.bus.clear_halt(address & 0x0F, direction);
+                }
+                _ => {}
+            }
+            if len == 0 {
+                return;
+            }
+            at += usize::from(len);
+        }
+    }
+
+    /// End every transfer pending on a halted endpoint with `-EPIPE`
+    /// (reported by the next [`Host::pump`]); of an OUT one, the packets the
+    /// device has not read are withdrawn ([`Host::withdraw`]).
+    fn end_halted(&mut self) {
+        let mut index = 0;
+        while let Some(pending) = self.pending.get(index) {
+            let (endpoint, direction) = pending.endpoint();
+            if !self.bus.stalled(endpoint, direction) {
+                index += 1;
+                continue;
+            }
+            let Some(pending) = self.pending.remove(index) else {
+                return;
+            };
+            let read = match &pending {
+                Pending::Out {
+                    submit,
+                    from,
+                    until,
+                    ..
+                } => {
+                    let read = packets_read(&self.bus, &self.sent, submit.endpoint);
+                    self.withdraw(submit.endpoint, *from, *until);
+                    read
+                }
+                Pending::In { .. } => 0,
+            };
+            self.ended.push(pending.end(STATUS_STALL, read));
+        }
     }
 
     /// Every pending bulk and interrupt transfer ends with `-ESHUTDOWN` (reported
@@ -296,7 +385,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                 Pending::Out { submit, .. } => packets_read(&self.bus, &self.sent, submit.endpoint),
                 Pending::In { .. } => 0,
             };
-            self.ended.push(pending.shut_down(read));
+            self.ended.push(pending.end(STATUS_SHUT_DOWN, read));
         }
         self.bus.configuration_changed();
     }
@@ -338,8 +427,9 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         Err(STATUS_TIMED_OUT)
     }
 
-    /// Start the transfer `submit` (with its OUT data): a control transfer completes
-    /// at once, the others when [`Host::pump`] says.
+    /// Start the transfer `submit` (with its OUT data): a control transfer
+    /// completes at once, and so does one to a halted endpoint (`-EPIPE`), the
+    /// others when [`Host::pump`] says.
     pub fn submit(
         &mut self,
         submit: Submit,
@@ -375,6 +465,10 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         let Some(packet) = self.bus.max_packet(submit.endpoint, direction) else {
             return Err(TransferError::NoEndpoint(submit.endpoint));
         };
+        if self.bus.stalled(submit.endpoint, direction) {
+            // STALL at its first packet: nothing of it moves.
+            return Ok(Some(Completion::of(&submit, STATUS_STALL, 0, Vec::new())));
+        }
         if self.pending.len() >= MAX_PENDING {
             return Err(TransferError::TooMany);
         }
@@ -505,16 +599,21 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// Poll the device until nothing moves, and return the transfers that
-    /// finished (first those a configuration change ended).
+    /// finished (first those a configuration change or a halt ended; a halt
+    /// the device sets itself ends its endpoint's transfers here).
     pub fn pump(&mut self) -> Vec<Completion> {
+        self.end_halted();
         let mut done = std::mem::take(&mut self.ended);
         if !self.configured() {
             return done;
         }
         for _ in 0..PUMP_POLLS {
             self.poll();
+            self.end_halted();
+            let halted = !self.ended.is_empty();
+            done.append(&mut self.ended);
             let moved = self.collect(&mut done);
-            if !moved {
+            if !moved && !halted {
                 break;
             }
         }
@@ -579,17 +678,22 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         moved
     }
 
+    /// The device's whole configuration descriptor (its header first, for the
+    /// total length), as a host reads it.
+    fn configuration(&mut self) -> Option<Vec<u8>> {
+        let header = self.run_control([0x80, 0x06, 0, 2, 0, 0, 9, 0], &[]).ok()?;
+        let total = header.get(2..4)?;
+        let mut request = [0x80, 0x06, 0, 2, 0, 0, 0, 0];
+        request[6..8].copy_from_slice(total);
+        self.run_control(request, &[]).ok()
+    }
+
     /// Enumerate the device as a host would (device and configuration
     /// descriptors) and describe it for the device list; `None` if its
     /// descriptors cannot be read or make no sense.
     pub fn describe(&mut self, busnum: u32, busid: &str) -> Option<DeviceInfo> {
         let device = self.control([0x80, 0x06, 0, 1, 0, 0, 18, 0], &[]).ok()?;
-        let header = self.control([0x80, 0x06, 0, 2, 0, 0, 9, 0], &[]).ok()?;
-        let total = header.get(2..4)?;
-        let total = [total[0], total[1]];
-        let mut request = [0x80, 0x06, 0, 2, 0, 0, 0, 0];
-        request[6..8].copy_from_slice(&total);
-        let config = self.control(request, &[]).ok()?;
+        let config = self.configuration()?;
         let word = |at: usize| Some(u16::from_le_bytes([*device.get(at)?, *device.get(at + 1)?]));
         let mut interfaces = Vec::new();
         let mut at = 0;

@@ -185,6 +185,13 @@ pub fn is_set_configuration(setup: &[u8; 8]) -> bool {
     setup[..2] == [0x00, 0x09]
 }
 
+/// The interface a SET_INTERFACE names (a standard request to an interface,
+/// bRequest 11; its wIndex), if `setup` is one: one the device accepts resets
+/// the halt of that interface's endpoints (USB 2.0 §9.4.5).
+pub fn set_interface(setup: &[u8; 8]) -> Option<u8> {
+    (setup[..2] == [0x01, 0x0B]).then_some(setup[4])
+}
+
 /// A URB command from the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrbCommand {

@@ -8,8 +8,17 @@
 //! next `poll` reports that endpoint's IN as complete. A SETUP packet clears
 //! endpoint 0 (its stall and any packet left of an earlier transfer), as a real
 //! controller does. A change of configuration empties the other endpoints, IN
-//! and OUT ([`VirtualBus::configuration_changed`]): what either side wrote
-//! before it and the other had not read is not delivered after.
+//! and OUT, and clears their halt ([`VirtualBus::configuration_changed`]): what
+//! either side wrote before it and the other had not read is not delivered
+//! after.
+//!
+//! A halted (stalled) endpoint other than 0 moves nothing, as a controller
+//! answers every token to it with STALL (USB 2.0 §9.4.5): the host takes no IN
+//! packet from it ([`VirtualBus::take`]) and the device reads no OUT packet
+//! from it, until the halt is cleared (`set_stalled(.., false)`, which
+//! usb-device calls for CLEAR_FEATURE(ENDPOINT_HALT), as it calls it with
+//! `true` for SET_FEATURE). A packet the device wrote on a halted IN endpoint
+//! stays there and goes to the host once the halt is cleared.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -82,13 +91,16 @@ impl VirtualBus {
     /// another value, or the same again): every endpoint but 0 is emptied, IN
     /// packets with their completions not reported yet and OUT packets the device
     /// has not read, since a configuration change resets those endpoints (USB 2.0
-    /// §9.1.1.5, §9.4.7): nothing written before it is delivered after.
+    /// §9.1.1.5, §9.4.7): nothing written before it is delivered after. Their
+    /// halt is cleared too (§9.4.5: the Halt feature is reset to zero after a
+    /// SetConfiguration, even of the configuration in use).
     pub fn configuration_changed(&self) {
         let mut guard = self.wire();
         let w = &mut *guard;
         let out = w.out.iter_mut().skip(1);
         for ep in out.chain(w.r#in.iter_mut().skip(1)).flatten() {
             ep.packets.clear();
+            ep.stalled = false;
         }
         w.in_complete &= 1;
     }
@@ -149,11 +161,17 @@ impl VirtualBus {
         ep.packets.drain(start..end).count()
     }
 
-    /// Host side: take the packet IN endpoint `number` holds, if any.
+    /// Host side: take the packet IN endpoint `number` holds, if any; none
+    /// while it is halted (endpoint 0 excepted: its stall ends the control
+    /// transfer, which the host sees with [`VirtualBus::stalled`]).
     pub fn take(&self, number: u8) -> Option<Vec<u8>> {
         let mut w = self.wire();
         let address = EndpointAddress::from_parts(usize::from(number), UsbDirection::In);
-        let packet = w.endpoint(address)?.packets.pop_front()?;
+        let ep = w.endpoint(address)?;
+        if ep.stalled && number != 0 {
+            return None;
+        }
+        let packet = ep.packets.pop_front()?;
         w.in_complete |= 1 << number;
         Some(packet)
     }
@@ -164,6 +182,16 @@ impl VirtualBus {
         let mut w = self.wire();
         w.endpoint(EndpointAddress::from_parts(usize::from(number), direction))
             .map(|ep| ep.max_packet)
+    }
+
+    /// Host side: clear the halt of endpoint `number` in `direction` (what a
+    /// SET_INTERFACE accepted does to the interface's endpoints, USB 2.0
+    /// §9.4.5); nothing if the device has no such endpoint.
+    pub fn clear_halt(&self, number: u8, direction: UsbDirection) {
+        let mut w = self.wire();
+        if let Some(ep) = w.endpoint(EndpointAddress::from_parts(usize::from(number), direction)) {
+            ep.stalled = false;
+        }
     }
 
     /// Host side: whether endpoint `number` in `direction` is stalled.
@@ -239,6 +267,10 @@ impl UsbBus for VirtualBus {
             }
         }
         let ep = w.endpoint(ep_addr).ok_or(UsbError::InvalidEndpoint)?;
+        // A halted OUT endpoint receives nothing: the host's packets get STALL.
+        if ep.stalled && ep_addr.index() != 0 {
+            return Err(UsbError::WouldBlock);
+        }
         let packet = ep.packets.pop_front().ok_or(UsbError::WouldBlock)?;
         let dest = buf
             .get_mut(..packet.len())

@@ -1,0 +1,234 @@
+//! Endpoint halt on the virtual bus, as a device controller has it (USB 2.0
+//! §9.4.5): SET_FEATURE(ENDPOINT_HALT) on a bulk endpoint (usb-device calls the
+//! bus's `set_stalled`) makes GET_STATUS say halted and every transfer on it
+//! end with -EPIPE, those pending then included, until CLEAR_FEATURE, a
+//! SET_CONFIGURATION or a SET_INTERFACE clears it; the device halting an
+//! endpoint itself does the same. Nothing the device wrote is lost, nothing
+//! the host was told failed reaches the device. The device is a one-interface
+//! class with a bulk OUT and a bulk IN endpoint (both number 1).
+
+use std::collections::VecDeque;
+
+use readerkit_usbip::host::{Completion, Host};
+use readerkit_usbip::protocol::{Direction, STATUS_STALL, Submit};
+use readerkit_usbip::virtual_bus::VirtualBus;
+use usb_device::class_prelude::*;
+use usb_device::prelude::*;
+
+/// Bulk packet size, in bytes.
+const PACKET: u16 = 64;
+
+/// Bulk OUT read `allowed` packets at a time; bulk IN sends the packets of
+/// `to_send` in order; `halt_in` makes the device stall its IN endpoint.
+struct Pipe<'a> {
+    interface: InterfaceNumber,
+    out: EndpointOut<'a, VirtualBus>,
+    r#in: EndpointIn<'a, VirtualBus>,
+    allowed: usize,
+    read: Vec<Vec<u8>>,
+    to_send: VecDeque<Vec<u8>>,
+    halt_in: bool,
+}
+
+impl<'a> Pipe<'a> {
+    fn new(alloc: &'a UsbBusAllocator<VirtualBus>) -> Self {
+        Pipe {
+            interface: alloc.interface(),
+            out: alloc.bulk(PACKET),
+            r#in: alloc.bulk(PACKET),
+            allowed: 0,
+            read: Vec::new(),
+            to_send: VecDeque::new(),
+            halt_in: false,
+        }
+    }
+
+    /// The device's main loop: read within `allowed`, write what waits.
+    fn service(&mut self) {
+        if std::mem::take(&mut self.halt_in) {
+            self.r#in.stall();
+        }
+        let mut packet = [0u8; PACKET as usize];
+        while self.allowed > 0 {
+            match self.out.read(&mut packet) {
+                Ok(len) => {
+                    self.allowed -= 1;
+                    self.read.push(packet[..len].to_vec());
+                }
+                Err(_) => break,
+            }
+        }
+        if let Some(next) = self.to_send.front() {
+            if self.r#in.write(next).is_ok() {
+                self.to_send.pop_front();
+            }
+        }
+    }
+}
+
+impl UsbClass<VirtualBus> for Pipe<'_> {
+    fn get_configuration_descriptors(
+        &self,
+        writer: &mut DescriptorWriter,
+    ) -> usb_device::Result<()> {
+        writer.interface(self.interface, 0xFF, 0, 0)?;
+        writer.endpoint(&self.out)?;
+        writer.endpoint(&self.r#in)
+    }
+}
+
+fn bulk(seqnum: u32, direction: Direction, length: usize) -> Submit {
+    Submit {
+        seqnum,
+        direction,
+        endpoint: 1,
+        flags: 0,
+        length,
+        number_of_packets: 0,
+        setup: [0; 8],
+    }
+}
+
+/// SET_CONFIGURATION 1.
+const SET_CONFIGURATION: [u8; 8] = [0x00, 0x09, 1, 0, 0, 0, 0, 0];
+/// SET_INTERFACE 0, alternate setting 0.
+const SET_INTERFACE: [u8; 8] = [0x01, 0x0B, 0, 0, 0, 0, 0, 0];
+
+/// SET_FEATURE (`set`) or CLEAR_FEATURE of ENDPOINT_HALT on `endpoint`
+/// (its address: 0x81 bulk IN, 0x01 bulk OUT).
+fn halt(set: bool, endpoint: u8) -> [u8; 8] {
+    [0x02, if set { 3 } else { 1 }, 0, 0, endpoint, 0, 0, 0]
+}
+
+/// GET_STATUS of `endpoint`: bit 0 is Halt.
+fn halted(host: &mut Host<'_, Pipe<'_>>, endpoint: u8) -> bool {
+    let status = host.control([0x82, 0, 0, 0, endpoint, 0, 2, 0], &[]);
+    match status.as_deref() {
+        Ok([low, 0]) => low & 1 == 1,
+        other => panic!("GET_STATUS: {other:?}"),
+    }
+}
+
+fn configured_host<'a>(
+    alloc: &'a UsbBusAllocator<VirtualBus>,
+    bus: VirtualBus,
+) -> Host<'a, Pipe<'a>> {
+    let class = Pipe::new(alloc);
+    let usb = UsbDeviceBuilder::new(alloc, UsbVidPid(0x1209, 0x0001))
+        .max_packet_size_0(64)
+        .expect("packet size")
+        .build();
+    let mut host = Host::new(usb, class, bus, Pipe::service);
+    host.attach().expect("attached");
+    host.control(SET_CONFIGURATION, &[]).expect("configured");
+    host
+}
+
+fn summary(done: &[Completion]) -> Vec<(u32, i32, usize)> {
+    done.iter()
+        .map(|d| (d.seqnum, d.status, d.actual_length))
+        .collect()
+}
+
+/// Bulk IN halted by the host while a transfer collects a message of three
+/// packets (one taken): it ends with -EPIPE and that packet; another submitted
+/// while halted ends at once with -EPIPE; the packet the device wrote meanwhile
+/// stays. Cleared, the next transfer gets the rest, in order, once.
+#[test]
+fn a_halted_bulk_in_stalls_every_transfer_until_cleared() {
+    let bus = VirtualBus::default();
+    let alloc = UsbBusAllocator::new(bus.clone());
+    let mut host = configured_host(&alloc, bus);
+    let message: Vec<Vec<u8>> = vec![vec![1; 64], vec![2; 64], vec![3; 10]];
+    host.class_mut().to_send.push_back(message[0].clone());
+    assert_eq!(host.submit(bulk(1, Direction::In, 512), &[]), Ok(None));
+    assert!(host.pump().is_empty(), "one full packet: not finished");
+    host.class_mut()
+        .to_send
+        .extend(message[1..].iter().cloned());
+
+    assert!(!halted(&mut host, 0x81));
+    host.control(halt(true, 0x81), &[]).expect("SET_FEATURE");
+    assert!(halted(&mut host, 0x81));
+    let ended = host.pump();
+    assert_eq!(summary(&ended), [(1, STATUS_STALL, 64)]);
+    assert_eq!(ended[0].data, message[0]);
+    let refused = host.submit(bulk(2, Direction::In, 512), &[]);
+    assert_eq!(
+        refused.map(|done| done.map(|d| (d.seqnum, d.status, d.actual_length))),
+        Ok(Some((2, STATUS_STALL, 0)))
+    );
+    assert_eq!(host.pending(), 0);
+    // The OUT endpoint is not halted: it works meanwhile.
+    assert!(!halted(&mut host, 0x01));
+
+    host.control(halt(false, 0x81), &[]).expect("CLEAR_FEATURE");
+    assert!(!halted(&mut host, 0x81));
+    assert_eq!(host.submit(bulk(3, Direction::In, 512), &[]), Ok(None));
+    let done = host.pump();
+    assert_eq!(summary(&done), [(3, 0, 74)]);
+    assert_eq!(
+        done[0].data,
+        [message[1].clone(), message[2].clone()].concat()
+    );
+    assert!(host.class_mut().to_send.is_empty());
+}
+
+/// Bulk OUT halted by the host while a transfer of three packets is pending
+/// (the device has read one): it ends with -EPIPE and those 64 bytes, and its
+/// packets not read are withdrawn; a transfer submitted while halted ends at
+/// once and sends nothing. Cleared, the next transfer is read whole and is the
+/// next thing the device reads.
+#[test]
+fn a_halted_bulk_out_sends_nothing_more_until_cleared() {
+    let bus = VirtualBus::default();
+    let alloc = UsbBusAllocator::new(bus.clone());
+    let mut host = configured_host(&alloc, bus);
+    let command: Vec<u8> = (0..150u8).collect();
+    host.class_mut().allowed = 1;
+    assert_eq!(
+        host.submit(bulk(1, Direction::Out, 150), &command),
+        Ok(None)
+    );
+    assert!(host.pump().is_empty());
+
+    host.control(halt(true, 0x01), &[]).expect("SET_FEATURE");
+    assert!(halted(&mut host, 0x01));
+    host.class_mut().allowed = usize::MAX;
+    assert_eq!(summary(&host.pump()), [(1, STATUS_STALL, 64)]);
+    let refused = host.submit(bulk(2, Direction::Out, 5), &[9; 5]);
+    assert_eq!(
+        refused.map(|done| done.map(|d| (d.seqnum, d.status, d.actual_length))),
+        Ok(Some((2, STATUS_STALL, 0)))
+    );
+    assert!(host.pump().is_empty());
+    assert_eq!(host.class_mut().read, [command[..64].to_vec()]);
+
+    host.control(halt(false, 0x01), &[]).expect("CLEAR_FEATURE");
+    assert_eq!(host.submit(bulk(3, Direction::Out, 3), &[7; 3]), Ok(None));
+    assert_eq!(summary(&host.pump()), [(3, 0, 3)]);
+    assert_eq!(host.class_mut().read, [command[..64].to_vec(), vec![7; 3]]);
+}
+
+/// SET_CONFIGURATION and SET_INTERFACE clear a halt, even of the
+/// configuration and interface in use (USB 2.0 §9.4.5); a halt the device
+/// sets itself ends the transfer pending there as the host's does.
+#[test]
+fn configuration_and_interface_clear_a_halt_the_device_set_its_own() {
+    let bus = VirtualBus::default();
+    let alloc = UsbBusAllocator::new(bus.clone());
+    let mut host = configured_host(&alloc, bus);
+    for reset in [SET_CONFIGURATION, SET_INTERFACE] {
+        assert_eq!(host.submit(bulk(1, Direction::In, 64), &[]), Ok(None));
+        host.class_mut().halt_in = true;
+        assert_eq!(summary(&host.pump()), [(1, STATUS_STALL, 0)]);
+        host.control(halt(true, 0x01), &[]).expect("SET_FEATURE");
+        assert!(halted(&mut host, 0x81) && halted(&mut host, 0x01));
+        host.control(reset, &[]).expect("accepted");
+        assert!(!halted(&mut host, 0x81), "{reset:02X?}");
+        assert!(!halted(&mut host, 0x01), "{reset:02X?}");
+        host.class_mut().to_send.push_back(vec![5; 3]);
+        assert_eq!(host.submit(bulk(2, Direction::In, 64), &[]), Ok(None));
+        assert_eq!(summary(&host.pump()), [(2, 0, 3)]);
+    }
+}
