@@ -529,7 +529,8 @@ impl Link<'_, '_> {
         self.last_notified = None;
         let reading = stream.try_clone().map_err(|e| e.to_string())?;
         let events = self.events.clone();
-        std::thread::spawn(move || read_urbs(reading, connection, &events));
+        let devid = self.info.devid();
+        std::thread::spawn(move || read_urbs(reading, connection, devid, &events));
         let mut out = stream;
         let interval = Duration::from_millis(SERVICE_INTERVAL_MS);
         loop {
@@ -731,9 +732,11 @@ impl Link<'_, '_> {
 }
 
 /// Read URB commands of connection number `connection` off the socket (cut and
-/// checked by [`UrbStream`]) until it closes or sends something malformed.
-fn read_urbs(mut stream: TcpStream, connection: u64, events: &SyncSender<Event>) {
-    let mut urbs = UrbStream::new();
+/// checked by [`UrbStream`]) until it closes or sends something malformed,
+/// a command naming another device than `devid` included (the connection is
+/// then closed and the device let go, as Linux's usbip-host does).
+fn read_urbs(mut stream: TcpStream, connection: u64, devid: u32, events: &SyncSender<Event>) {
+    let mut urbs = UrbStream::new(devid);
     let mut chunk = vec![0u8; 1 << 16];
     let why = 'reading: loop {
         let got = match stream.read(&mut chunk) {
@@ -756,7 +759,7 @@ fn read_urbs(mut stream: TcpStream, connection: u64, events: &SyncSender<Event>)
                         return;
                     }
                 }
-                Err(e) => break 'reading format!("malformed URB: {e}"),
+                Err(e) => break 'reading format!("URB refused: {e}"),
             }
         }
     };

@@ -22,7 +22,8 @@
 //! flight bounded, in all and by address: one address holding its share
 //! locks out nobody else), TCP keepalive on an imported connection, bulk and
 //! interrupt transfers after SET_CONFIGURATION 0, an answer left on bulk IN
-//! and notifications left undelivered across a configuration change. Debian's own `usbip list`
+//! and notifications left undelivered across a configuration change, bulk IN
+//! halted and cleared (ENDPOINT_HALT), a URB naming another device. Debian's own `usbip list`
 //! (package `usbip`) is run against it.
 
 use std::io::{ErrorKind, Read, Write};
@@ -1308,4 +1309,71 @@ fn notifications_left_undelivered_do_not_outlive_a_configuration_change() {
     c.send(&slot_change_urb(seq + 2));
     c.send(&unlink(seq + 3, seq + 2));
     assert_eq!(c.reply(false), reply(RET_UNLINK, seq + 3, -104, &[]));
+}
+
+/// GET_STATUS of endpoint `address` as control transfer `seq`: its Halt bit.
+fn endpoint_halted(c: &mut Client, seq: u32, address: u8) -> bool {
+    let (status, data) = c.control_in(seq, [0x82, 0, 0, 0, address, 0, 2, 0]);
+    assert_eq!((status, data.len()), (0, 2), "GET_STATUS");
+    data[0] & 1 == 1
+}
+
+/// SET_FEATURE (`set`) or CLEAR_FEATURE(ENDPOINT_HALT) of endpoint `address`
+/// as control transfer `seq`: accepted.
+fn set_halt(c: &mut Client, seq: u32, address: u8, set: bool) {
+    let request = if set { 3 } else { 1 };
+    let setup = [0x02, request, 0, 0, address, 0, 0, 0];
+    c.send(&submit(seq, false, 0, 0, setup, &[]));
+    assert_eq!(
+        c.reply(false),
+        reply(RET_SUBMIT, seq, 0, &[]),
+        "{setup:02X?}"
+    );
+}
+
+/// SET_FEATURE(ENDPOINT_HALT) on bulk IN (0x81), as a host testing its error
+/// path does, then CLEAR_FEATURE as libusb_clear_halt sends it: halted, the
+/// bulk IN pending then ends with -EPIPE, and so does one submitted while
+/// halted, as Linux's usbip-host reports a STALL; the bulk OUT endpoint works
+/// meanwhile. The answer of the command sent meanwhile waits in the device and
+/// comes on the first bulk IN after the clear, once; the next exchange gets its
+/// own. Before, GET_STATUS said halted but bulk IN went on as if not.
+#[test]
+fn a_halted_bulk_in_stalls_until_cleared_and_nothing_is_lost() {
+    let (_served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    c.send(&submit(10, true, 1, BULK_IN_LEN, [0; 8], &[]));
+    set_halt(&mut c, 11, 0x81, true);
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 10, -32, &[]), "pending");
+    assert!(endpoint_halted(&mut c, 12, 0x81));
+    assert!(!endpoint_halted(&mut c, 13, 0x01));
+    bulk_out(&mut c, 14, &ccid(0x65, 5, &[]));
+    c.send(&submit(15, true, 1, BULK_IN_LEN, [0; 8], &[]));
+    assert_eq!(c.reply(true), reply(RET_SUBMIT, 15, -32, &[]), "halted");
+
+    set_halt(&mut c, 16, 0x81, false);
+    assert!(!endpoint_halted(&mut c, 17, 0x81));
+    assert_eq!(bulk_in(&mut c, 18), [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0]);
+    assert_slot_status(&mut c, 19, 6, 0);
+}
+
+/// A URB naming another device than the one imported (its devid: bus 1,
+/// device 2 for bus id 1-1, as the import said) ends the connection, as Linux's
+/// usbip-host takes it as an invalid request and closes it: a submit, and an
+/// unlink (the stub checks every command). The device is let go: the next
+/// import is served. Before, the devid was not looked at.
+#[test]
+fn a_urb_for_another_device_closes_the_connection() {
+    let (_served, port) = serve();
+    let other_device = [
+        [1, 2, 0x0001_0003, 1, 1, 0, 64, 0, 0, 0],
+        [2, 2, 0x0002_0002, 0, 0, 1, 0, 0, 0, 0],
+    ];
+    for words in other_device {
+        let mut c = configured(Client::import(port));
+        c.send(&urb(words, [0; 8]));
+        assert!(c.closed(), "{words:X?}");
+    }
+    let mut c = configured(Client::import(port));
+    assert_slot_status(&mut c, 2, 1, 1);
 }

@@ -87,6 +87,10 @@ pub enum ProtocolError {
     Isochronous(i32),
     /// A bus id that is not NUL-terminated ASCII.
     BusId,
+    /// A URB command naming another device (its `devid`) than the one
+    /// imported: Linux's usbip-host takes it as an invalid request and closes
+    /// the connection.
+    Device(u32),
 }
 
 impl core::fmt::Display for ProtocolError {
@@ -100,6 +104,7 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::Length(l) => write!(f, "transfer length {l} (0-{MAX_TRANSFER})"),
             ProtocolError::Isochronous(n) => write!(f, "isochronous transfer ({n} packets)"),
             ProtocolError::BusId => write!(f, "bus id not NUL-terminated ASCII"),
+            ProtocolError::Device(d) => write!(f, "URB for device {d:#010x}, not the one imported"),
         }
     }
 }
@@ -214,8 +219,14 @@ fn be32(header: &[u8; URB_HEADER_LEN], at: usize) -> u32 {
     u32::from_be_bytes(word)
 }
 
-/// Parse a URB command header.
-pub fn parse_urb(header: &[u8; URB_HEADER_LEN]) -> Result<UrbCommand, ProtocolError> {
+/// Parse a URB command header of the connection that imported device `devid`
+/// ([`DeviceInfo::devid`]). As Linux's usbip-host, the `devid` is checked
+/// first, for every command: another is [`ProtocolError::Device`].
+pub fn parse_urb(header: &[u8; URB_HEADER_LEN], devid: u32) -> Result<UrbCommand, ProtocolError> {
+    let named = be32(header, 8);
+    if named != devid {
+        return Err(ProtocolError::Device(named));
+    }
     let seqnum = be32(header, 4);
     match be32(header, 0) {
         CMD_SUBMIT => {}
@@ -281,6 +292,15 @@ pub struct DeviceInfo {
     pub configurations: u8,
     /// bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol of each interface.
     pub interfaces: Vec<[u8; 3]>,
+}
+
+impl DeviceInfo {
+    /// The `devid` its URB commands carry once imported: the bus number in the
+    /// high 16 bits, the device number in the low (as usbip-host and vhci-hcd
+    /// make it from the import's `busnum` and `devnum`).
+    pub fn devid(&self) -> u32 {
+        self.busnum << 16 | self.devnum & 0xFFFF
+    }
 }
 
 fn put_text(out: &mut Vec<u8>, text: &str, field: usize) {
@@ -439,11 +459,14 @@ mod tests {
         assert_eq!(parse_busid(&field), Err(ProtocolError::BusId));
     }
 
+    /// The devid of bus 1, device 2.
+    const DEVID: u32 = 0x0001_0002;
+
     #[test]
     fn urb_headers_are_checked() {
         let setup = [0x80, 6, 0, 1, 0, 0, 18, 0];
-        let ok = submit_header([1, 7, 0x10002, 1, 0, 0, 18, 0, 0, 0], setup);
-        let UrbCommand::Submit(s) = parse_urb(&ok).unwrap() else {
+        let ok = submit_header([1, 7, DEVID, 1, 0, 0, 18, 0, 0, 0], setup);
+        let UrbCommand::Submit(s) = parse_urb(&ok, DEVID).unwrap() else {
             panic!("not a submit");
         };
         assert_eq!(
@@ -451,33 +474,53 @@ mod tests {
             (7, Direction::In, 0, 18, setup)
         );
         assert_eq!(s.out_len(), 0);
-        let unlink = submit_header([2, 9, 0, 0, 0, 7, 0, 0, 0, 0], [0; 8]);
+        let unlink = submit_header([2, 9, DEVID, 0, 0, 7, 0, 0, 0, 0], [0; 8]);
         assert_eq!(
-            parse_urb(&unlink),
+            parse_urb(&unlink, DEVID),
             Ok(UrbCommand::Unlink {
                 seqnum: 9,
                 victim: 7
             })
         );
         let refused = [
-            ([5, 1, 0, 0, 0, 0, 0, 0, 0, 0], ProtocolError::Command(5)),
-            ([1, 1, 0, 2, 0, 0, 0, 0, 0, 0], ProtocolError::Direction(2)),
-            ([1, 1, 0, 0, 16, 0, 0, 0, 0, 0], ProtocolError::Endpoint(16)),
             (
-                [1, 1, 0, 0, 1, 0, u32::MAX, 0, 0, 0],
+                [5, 1, DEVID, 0, 0, 0, 0, 0, 0, 0],
+                ProtocolError::Command(5),
+            ),
+            (
+                [1, 1, DEVID, 2, 0, 0, 0, 0, 0, 0],
+                ProtocolError::Direction(2),
+            ),
+            (
+                [1, 1, DEVID, 0, 16, 0, 0, 0, 0, 0],
+                ProtocolError::Endpoint(16),
+            ),
+            (
+                [1, 1, DEVID, 0, 1, 0, u32::MAX, 0, 0, 0],
                 ProtocolError::Length(-1),
             ),
             (
-                [1, 1, 0, 0, 1, 0, 1 << 17 | 1, 0, 0, 0],
+                [1, 1, DEVID, 0, 1, 0, 1 << 17 | 1, 0, 0, 0],
                 ProtocolError::Length(1 << 17 | 1),
             ),
             (
-                [1, 1, 0, 0, 1, 0, 0, 0, 3, 0],
+                [1, 1, DEVID, 0, 1, 0, 0, 0, 3, 0],
                 ProtocolError::Isochronous(3),
+            ),
+            // Another device, before anything else is looked at: a submit,
+            // an unlink, an unknown command.
+            (
+                [1, 1, DEVID + 1, 1, 0, 0, 18, 0, 0, 0],
+                ProtocolError::Device(DEVID + 1),
+            ),
+            ([2, 9, 0, 0, 0, 7, 0, 0, 0, 0], ProtocolError::Device(0)),
+            (
+                [5, 1, 0x20002, 0, 0, 0, 0, 0, 0, 0],
+                ProtocolError::Device(0x20002),
             ),
         ];
         for (fields, error) in refused {
-            assert_eq!(parse_urb(&submit_header(fields, [0; 8])), Err(error));
+            assert_eq!(parse_urb(&submit_header(fields, [0; 8]), DEVID), Err(error));
         }
     }
 
@@ -495,6 +538,7 @@ mod tests {
             configurations: 1,
             interfaces: vec![[0x0B, 0, 0]],
         };
+        assert_eq!(info.devid(), 0x0001_0002);
         let list = devlist_reply(std::slice::from_ref(&info));
         assert_eq!(list.len(), 8 + 4 + 312 + 4);
         assert_eq!(list[..12], [1, 0x11, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1]);

@@ -2,7 +2,8 @@
 //! pieces of any size, cut into URB commands with their OUT data, sans-I/O.
 //!
 //! Each command is a [`URB_HEADER_LEN`]-byte header, checked by
-//! [`protocol::parse_urb`] before anything else is read, then (for an OUT
+//! [`protocol::parse_urb`] (against the imported device's `devid`) before
+//! anything else is read, then (for an OUT
 //! submission) the data the header announces, at most [`protocol::MAX_TRANSFER`]
 //! bytes, collected as it arrives (not allocated on the header's word). So the
 //! decoder never holds more than one header and one transfer, whatever the peer
@@ -33,21 +34,20 @@ enum State {
 /// The URB command stream of one connection.
 #[derive(Debug, Clone)]
 pub struct UrbStream {
+    /// The `devid` every command must carry.
+    devid: u32,
     state: State,
     header: [u8; URB_HEADER_LEN],
     data: Vec<u8>,
 }
 
-impl Default for UrbStream {
-    fn default() -> Self {
-        UrbStream::new()
-    }
-}
-
 impl UrbStream {
-    /// A stream at the start of the URB phase.
-    pub fn new() -> Self {
+    /// A stream at the start of the URB phase of a connection that imported
+    /// device `devid` ([`protocol::DeviceInfo::devid`]): a command naming
+    /// another device ends it ([`ProtocolError::Device`]).
+    pub fn new(devid: u32) -> Self {
         UrbStream {
+            devid,
             state: State::Header { have: 0 },
             header: [0; URB_HEADER_LEN],
             data: Vec::new(),
@@ -91,7 +91,7 @@ impl UrbStream {
                         self.state = State::Header { have };
                         return None;
                     }
-                    match protocol::parse_urb(&self.header) {
+                    match protocol::parse_urb(&self.header, self.devid) {
                         Err(error) => self.state = State::Failed(error),
                         Ok(command) => {
                             let wanted = match command {
@@ -136,6 +136,9 @@ mod tests {
     use super::*;
     use crate::protocol::{Direction, MAX_TRANSFER};
 
+    /// The devid of the headers below (word 2).
+    const DEVID: u32 = 0;
+
     fn header(words: [u32; 10]) -> Vec<u8> {
         let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_be_bytes()).collect();
         bytes.resize(URB_HEADER_LEN, 0);
@@ -148,7 +151,7 @@ mod tests {
         wire.extend_from_slice(&[0xAA, 0xBB, 0xCC]);
         wire.extend(header([2, 6, 0, 0, 0, 5, 0, 0, 0, 0]));
         for piece in [1, 7, 48, 50, wire.len()] {
-            let mut stream = UrbStream::new();
+            let mut stream = UrbStream::new(DEVID);
             let mut got = Vec::new();
             for chunk in wire.chunks(piece) {
                 let mut input = chunk;
@@ -184,7 +187,7 @@ mod tests {
     fn a_malformed_header_ends_the_stream() {
         let mut wire = header([9, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
         wire.extend(header([2, 6, 0, 0, 0, 5, 0, 0, 0, 0]));
-        let mut stream = UrbStream::new();
+        let mut stream = UrbStream::new(DEVID);
         let mut input = &wire[..];
         assert_eq!(
             stream.next(&mut input),
@@ -206,7 +209,7 @@ mod tests {
     fn a_claimed_length_is_not_allocated_before_it_arrives() {
         // 128 KiB announced, 10 bytes sent: the decoder holds the 10.
         let wire = header([1, 1, 0, 0, 1, 0, MAX_TRANSFER as u32, 0, 0, 0]);
-        let mut stream = UrbStream::new();
+        let mut stream = UrbStream::new(DEVID);
         let mut input = &wire[..];
         assert_eq!(stream.next(&mut input), None);
         let mut more = &[0u8; 10][..];
