@@ -7,90 +7,14 @@
 //! the host was told failed reaches the device. The device is a one-interface
 //! class with a bulk OUT and a bulk IN endpoint (both number 1).
 
-use std::collections::VecDeque;
+mod support;
 
-use readerkit_usbip::host::{Completion, Host};
-use readerkit_usbip::protocol::{Direction, STATUS_STALL, Submit};
+use readerkit_usbip::host::Host;
+use readerkit_usbip::protocol::{Direction, STATUS_STALL};
 use readerkit_usbip::virtual_bus::VirtualBus;
-use usb_device::class_prelude::*;
-use usb_device::prelude::*;
+use support::{Pipe, SET_CONFIGURATION, bulk, configured_host, summary};
+use usb_device::bus::UsbBusAllocator;
 
-/// Bulk packet size, in bytes.
-const PACKET: u16 = 64;
-
-/// Bulk OUT read `allowed` packets at a time; bulk IN sends the packets of
-/// `to_send` in order; `halt_in` makes the device stall its IN endpoint.
-struct Pipe<'a> {
-    interface: InterfaceNumber,
-    out: EndpointOut<'a, VirtualBus>,
-    r#in: EndpointIn<'a, VirtualBus>,
-    allowed: usize,
-    read: Vec<Vec<u8>>,
-    to_send: VecDeque<Vec<u8>>,
-    halt_in: bool,
-}
-
-impl<'a> Pipe<'a> {
-    fn new(alloc: &'a UsbBusAllocator<VirtualBus>) -> Self {
-        Pipe {
-            interface: alloc.interface(),
-            out: alloc.bulk(PACKET),
-            r#in: alloc.bulk(PACKET),
-            allowed: 0,
-            read: Vec::new(),
-            to_send: VecDeque::new(),
-            halt_in: false,
-        }
-    }
-
-    /// The device's main loop: read within `allowed`, write what waits.
-    fn service(&mut self) {
-        if std::mem::take(&mut self.halt_in) {
-            self.r#in.stall();
-        }
-        let mut packet = [0u8; PACKET as usize];
-        while self.allowed > 0 {
-            match self.out.read(&mut packet) {
-                Ok(len) => {
-                    self.allowed -= 1;
-                    self.read.push(packet[..len].to_vec());
-                }
-                Err(_) => break,
-            }
-        }
-        if let Some(next) = self.to_send.front() {
-            if self.r#in.write(next).is_ok() {
-                self.to_send.pop_front();
-            }
-        }
-    }
-}
-
-impl UsbClass<VirtualBus> for Pipe<'_> {
-    fn get_configuration_descriptors(
-        &self,
-        writer: &mut DescriptorWriter,
-    ) -> usb_device::Result<()> {
-        writer.interface(self.interface, 0xFF, 0, 0)?;
-        writer.endpoint(&self.out)?;
-        writer.endpoint(&self.r#in)
-    }
-}
-
-fn bulk(seqnum: u32, direction: Direction, length: usize) -> Submit {
-    Submit {
-        seqnum,
-        direction,
-        endpoint: 1,
-        flags: 0,
-        length,
-        number_of_packets: 0,
-        setup: [0; 8],
-    }
-}
-
-/// SET_CONFIGURATION 1.
-const SET_CONFIGURATION: [u8; 8] = [0x00, 0x09, 1, 0, 0, 0, 0, 0];
 /// SET_INTERFACE 0, alternate setting 0.
 const SET_INTERFACE: [u8; 8] = [0x01, 0x0B, 0, 0, 0, 0, 0, 0];
 
@@ -107,27 +31,6 @@ fn halted(host: &mut Host<'_, Pipe<'_>>, endpoint: u8) -> bool {
         Ok([low, 0]) => low & 1 == 1,
         other => panic!("GET_STATUS: {other:?}"),
     }
-}
-
-fn configured_host<'a>(
-    alloc: &'a UsbBusAllocator<VirtualBus>,
-    bus: VirtualBus,
-) -> Host<'a, Pipe<'a>> {
-    let class = Pipe::new(alloc);
-    let usb = UsbDeviceBuilder::new(alloc, UsbVidPid(0x1209, 0x0001))
-        .max_packet_size_0(64)
-        .expect("packet size")
-        .build();
-    let mut host = Host::new(usb, class, bus, Pipe::service);
-    host.attach().expect("attached");
-    host.control(SET_CONFIGURATION, &[]).expect("configured");
-    host
-}
-
-fn summary(done: &[Completion]) -> Vec<(u32, i32, usize)> {
-    done.iter()
-        .map(|d| (d.seqnum, d.status, d.actual_length))
-        .collect()
 }
 
 /// Bulk IN halted by the host while a transfer collects a message of three
