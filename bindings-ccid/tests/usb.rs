@@ -963,6 +963,27 @@ fn class_abort_of_a_host_gone_by_a_bus_reset_fails_nothing_of_the_next() {
     );
 }
 
+/// Behind `CcidClass`: the host gives up a message inside its first packet
+/// (an XfrBlock announcing 200 bytes, 64 sent) and resets the bulk-OUT pipe
+/// with CLEAR_FEATURE(ENDPOINT_HALT) of endpoint 0x01, as libusb_clear_halt
+/// sends it: its next GetSlotStatus is read from its first byte and answered.
+/// Without the clear dropping the part collected, the GetSlotStatus would be
+/// taken as that message's rest (a short XfrBlock, answered bSeq 9, bError 1).
+#[test]
+fn a_bulk_out_halt_cleared_drops_the_part_of_a_message_given_up() {
+    let (wire, alloc) = test_bus();
+    let slots = [slot()];
+    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
+    let mut usb = device(&alloc);
+    let given_up = message(0x6F, 9, &[0xA5; 200]);
+    assert!(exchange(&mut usb, &mut class, &wire, &given_up[..64]).is_empty());
+    wire.lock().unwrap().setup = Some([0x02, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00]);
+    pump(&mut usb, &mut class, &wire);
+    let status = exchange(&mut usb, &mut class, &wire, &message(0x65, 1, &[]));
+    assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
+}
+
 /// A host sends the class request ABORT (seq 7), which the runner passes on,
 /// and goes (a bus reset) before its PC_to_RDR_Abort: the port's next task
 /// tells the reader (`Task::HostGone`) before the next host's GetSlotStatus

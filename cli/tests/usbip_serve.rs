@@ -23,7 +23,8 @@
 //! locks out nobody else), TCP keepalive on an imported connection, bulk and
 //! interrupt transfers after SET_CONFIGURATION 0, an answer left on bulk IN
 //! and notifications left undelivered across a configuration change, bulk IN
-//! halted and cleared (ENDPOINT_HALT), a URB naming another device. Debian's own `usbip list`
+//! halted and cleared (ENDPOINT_HALT), bulk OUT halted inside a message and
+//! cleared, a URB naming another device. Debian's own `usbip list`
 //! (package `usbip`) is run against it.
 
 use std::io::{ErrorKind, Read, Write};
@@ -1355,6 +1356,27 @@ fn a_halted_bulk_in_stalls_until_cleared_and_nothing_is_lost() {
     assert!(!endpoint_halted(&mut c, 17, 0x81));
     assert_eq!(bulk_in(&mut c, 18), [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0]);
     assert_slot_status(&mut c, 19, 6, 0);
+}
+
+/// Bulk OUT halted inside a CCID message (its first packet read, the rest
+/// never sent), then cleared with CLEAR_FEATURE(ENDPOINT_HALT) as
+/// libusb_clear_halt sends it, the host's reset of the pipe: the next message
+/// is read from its first byte, not as the rest of the one given up. Before,
+/// the device kept the 64 bytes and took the GetSlotStatus as their rest (a
+/// short transfer of the XfrBlock, answered bSeq 9 with bError 1).
+#[test]
+fn a_bulk_out_halted_inside_a_message_starts_over_once_cleared() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
+    apdu.extend_from_slice(&[0xA5; 195]);
+    let message = ccid(0x6F, 9, &apdu);
+    bulk_out(&mut c, 10, &message[..64]);
+    set_halt(&mut c, 11, 0x01, true);
+    assert!(endpoint_halted(&mut c, 12, 0x01));
+    set_halt(&mut c, 13, 0x01, false);
+    assert_slot_status(&mut c, 14, 0x42, 1);
+    assert_slot_status(&mut c, 16, 0x43, 1);
 }
 
 /// A URB naming another device than the one imported (its devid: bus 1,

@@ -211,6 +211,7 @@ where
 
     fn control_out(&mut self, xfer: ControlOut<B>) {
         let req = *xfer.request();
+        self.pipe.standard_request(&req);
         if !self.pipe.is_ours(&req) {
             return;
         }

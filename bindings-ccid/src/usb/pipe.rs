@@ -107,6 +107,24 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
         self.notifying = false;
     }
 
+    /// A standard request usb-device is about to answer: CLEAR_FEATURE
+    /// (ENDPOINT_HALT) of bulk OUT drops the part of a message collected
+    /// before the halt (USB 2.0 §9.4.5: clearing the halt is the host's reset
+    /// of the pipe; the next packet starts a message, not the rest of one the
+    /// host gave up). A complete message waiting stays.
+    pub(crate) fn standard_request(&mut self, request: &Request) {
+        let bulk_out = u16::from(u8::from(self.bulk_out.address()));
+        if request.request_type == RequestType::Standard
+            && request.recipient == Recipient::Endpoint
+            && request.request == Request::CLEAR_FEATURE
+            && request.value == Request::FEATURE_ENDPOINT_HALT
+            && request.index & 0x8F == bulk_out
+            && self.message_len().is_none()
+        {
+            self.receive = Receive::Collecting { have: 0 };
+        }
+    }
+
     /// The complete message waiting, if any (its length in `incoming`).
     pub(crate) fn message_len(&self) -> Option<usize> {
         match self.receive {

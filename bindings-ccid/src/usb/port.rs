@@ -537,6 +537,7 @@ impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<
             UsbClass::<B>::reset(self);
             return;
         }
+        self.pipe.standard_request(&req);
         if !self.pipe.is_ours(&req) {
             return;
         }
