@@ -866,6 +866,16 @@ fn a_bulk_in_unlinked_while_the_card_works_leaves_the_answer_for_the_next() {
     assert_slot_status(&mut c, 50, 2, 0);
 }
 
+/// An XfrBlock (bSeq 9) announcing 200 bytes: its first packet (64 bytes)
+/// only, as bulk OUT transfer `seq`. The device takes the packet (the OUT
+/// transfer completes) and waits for more.
+fn first_packet_of_a_long_message(c: &mut Client, seq: u32) {
+    let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
+    apdu.extend_from_slice(&[0xA5; 195]);
+    let message = ccid(0x6F, 9, &apdu);
+    bulk_out(c, seq, &message[..64]);
+}
+
 /// A client gone inside a CCID message (its first bulk OUT packet sent, the
 /// rest never): the next client's messages are read from their first byte, not
 /// as the rest of that one.
@@ -873,12 +883,7 @@ fn a_bulk_in_unlinked_while_the_card_works_leaves_the_answer_for_the_next() {
 fn a_client_gone_inside_a_message_leaves_nothing_of_it_for_the_next() {
     let (_served, port) = serve();
     let mut first = configured(Client::import(port));
-    // An XfrBlock announcing 200 bytes: its first packet (64 bytes) only. The
-    // device takes the packet (the OUT transfer completes) and waits for more.
-    let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
-    apdu.extend_from_slice(&[0xA5; 195]);
-    let message = ccid(0x6F, 9, &apdu);
-    bulk_out(&mut first, 10, &message[..64]);
+    first_packet_of_a_long_message(&mut first, 10);
     first.hang_up();
     let mut second = configured(Client::import(port));
     assert_slot_status(&mut second, 2, 0x42, 1);
@@ -1368,10 +1373,7 @@ fn a_halted_bulk_in_stalls_until_cleared_and_nothing_is_lost() {
 fn a_bulk_out_halted_inside_a_message_starts_over_once_cleared() {
     let (_served, port) = serve();
     let mut c = configured(Client::import(port));
-    let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
-    apdu.extend_from_slice(&[0xA5; 195]);
-    let message = ccid(0x6F, 9, &apdu);
-    bulk_out(&mut c, 10, &message[..64]);
+    first_packet_of_a_long_message(&mut c, 10);
     set_halt(&mut c, 11, 0x01, true);
     assert!(endpoint_halted(&mut c, 12, 0x01));
     set_halt(&mut c, 13, 0x01, false);
