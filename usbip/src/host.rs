@@ -539,8 +539,9 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
 
     /// Cancel the pending transfer `seqnum`; false if it is not pending (it had
     /// completed already). Of a cancelled OUT transfer, the packets the device
-    /// has not read are withdrawn ([`Host::withdraw`]): its command never
-    /// reaches the device.
+    /// has not read are taken back off the bus
+    /// ([`VirtualBus::withdraw`](crate::virtual_bus::VirtualBus::withdraw)): its
+    /// command never reaches the device.
     pub fn unlink(&mut self, seqnum: u32) -> bool {
         let mut found = false;
         while let Some(at) = self.pending.iter().position(|p| p.seqnum() == seqnum) {
