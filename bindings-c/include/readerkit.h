@@ -1352,8 +1352,9 @@ rk_status rk_device_init_line(rk_device *storage,
  De-initialise a device: a pending tracking request is completed with
  `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
  device must be idle: no other call on it running or to come. Called from inside
- one of its callbacks, or while a callback runs, it returns
- `RK_STATUS_DEVICE_BUSY` and changes nothing.
+ one of its callbacks, while a callback runs, or from a hook called during
+ [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread (their
+ `events_pending`), it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
 
  # Safety
 

@@ -22,6 +22,10 @@ use crate::log::{C_LOG, CLogSink};
 use crate::slot::{Slot, Stored};
 use crate::status::*;
 
+// The entry points the docs below name.
+#[cfg(doc)]
+use crate::sleep::{rk_device_sleep_with, rk_device_wake_with};
+
 /// Size of [`rk_device`] in bytes: the storage a C driver provides per reader
 /// (with room for the line device's trace decoder, which holds one T=1 block).
 pub const RK_DEVICE_STORAGE_SIZE: usize = 2048;
@@ -312,8 +316,9 @@ unsafe fn init(
 /// De-initialise a device: a pending tracking request is completed with
 /// `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
 /// device must be idle: no other call on it running or to come. Called from inside
-/// one of its callbacks, or while a callback runs, it returns
-/// `RK_STATUS_DEVICE_BUSY` and changes nothing.
+/// one of its callbacks, while a callback runs, or from a hook called during
+/// [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread (their
+/// `events_pending`), it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
 ///
 /// # Safety
 ///
@@ -326,8 +331,9 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         // SAFETY: initialised (checked); a shared view, ended before the release.
         let device = unsafe { &(*slot).value };
         // Dropping the device under a running callback would free the lock it holds
-        // and the state it is about to commit.
-        if device.in_own_callback() || device.callback_running() {
+        // and the state it is about to commit; so would dropping it under the
+        // transition that called this hook (it goes on with the device after).
+        if device.in_own_callback() || device.callback_running() || device.in_own_transition() {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         device.process_events();

@@ -35,6 +35,8 @@ struct Ctx {
     /// answer in `seen`.
     call_back: AtomicBool,
     seen: Mutex<Vec<(&'static str, rk_status)>>,
+    /// The `events_pending` hook tries `rk_device_deinit` (recorded in `seen`).
+    deinit_from_hook: AtomicBool,
     /// `tracking_complete` puts the reader to sleep (recorded in `seen`).
     sleep_on_completion: AtomicBool,
     /// The statuses `tracking_complete` got.
@@ -115,7 +117,15 @@ unsafe extern "C" fn tracking_complete(c: *mut c_void, status: rk_status) {
 /// Card events were queued (here: by a wake, while it runs).
 unsafe extern "C" fn events_pending(c: *mut c_void) {
     // SAFETY: the context given at init.
-    unsafe { ctx::<Ctx>(c) }.call_back("events pending");
+    let c = unsafe { ctx::<Ctx>(c) };
+    c.call_back("events pending");
+    if c.deinit_from_hook.load(Ordering::SeqCst) {
+        let dev = *c.dev.lock().unwrap();
+        // SAFETY: an initialised device (the test wants it refused: the wake
+        // that called this hook goes on with it).
+        let st = unsafe { rk_device_deinit(dev.cast_mut()) };
+        c.seen.lock().unwrap().push(("events pending deinit", st));
+    }
 }
 
 /// The driver's sleep step: noted.
@@ -164,6 +174,7 @@ impl Fixture {
             fail_power_down: AtomicBool::new(false),
             call_back: AtomicBool::new(false),
             seen: Mutex::new(Vec::new()),
+            deinit_from_hook: AtomicBool::new(false),
             sleep_on_completion: AtomicBool::new(false),
             completions: Mutex::new(Vec::new()),
         }));
@@ -386,6 +397,31 @@ fn from_inside_a_callback_or_a_step_both_are_busy() {
         );
         assert_eq!(f.log().len(), 3, "no step ran");
     });
+}
+
+/// `rk_device_deinit` from `events_pending` called during a wake (its removal
+/// and insertion of the card taken as swapped) is refused
+/// `RK_STATUS_DEVICE_BUSY`: the wake goes on with the device after the hook, so
+/// dropping it there would leave the wake working on a dropped device. The
+/// device stays initialised and awake; a deinit afterwards succeeds (Drop).
+#[test]
+fn deinit_from_a_hook_during_a_wake_is_busy() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    assert_eq!(f.sleep(), (RK_STATUS_SUCCESS, true));
+    c.deinit_from_hook.store(true, Ordering::SeqCst);
+    assert_eq!(f.wake(), RK_STATUS_SUCCESS);
+    c.deinit_from_hook.store(false, Ordering::SeqCst);
+    let busy = RK_STATUS_DEVICE_BUSY;
+    assert_eq!(
+        *c.seen.lock().unwrap(),
+        [
+            ("events pending deinit", busy),
+            ("events pending deinit", busy)
+        ]
+    );
+    assert!(!f.asleep(), "initialised and awake");
+    assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
 }
 
 /// The wake step's answer is the card now: none, and the card the device held is

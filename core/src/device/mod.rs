@@ -395,9 +395,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
 
     /// `true` if the caller runs inside [`Device::sleep_with`] or
     /// [`Device::wake_with`] on the same execution context (in a hook the
-    /// platform calls during the transition, or the driver's step), as far as
-    /// [`Platform::current_context`] can tell.
-    fn in_own_transition(&self) -> bool {
+    /// platform calls during the transition, as [`Platform::events_pending`], or
+    /// the driver's step), as far as [`Platform::current_context`] can tell;
+    /// always `false` if it cannot. A binding asks it before it drops the device
+    /// (the transition still runs below the caller).
+    pub fn in_own_transition(&self) -> bool {
         self.held_here(&self.transition_holder)
     }
 
