@@ -24,6 +24,11 @@ use crate::device::{
     rk_cancel_tracking, rk_card_event, rk_device_control, rk_device_deinit, rk_device_init,
     rk_device_state, rk_process_events,
 };
+#[cfg(doc)]
+use crate::sleep::{
+    rk_device_asleep, rk_device_resume, rk_device_sleep_with, rk_device_suspend,
+    rk_device_wake_with,
+};
 
 /// Transmission parameters on the line: F, D and the card clock.
 #[repr(C)]
@@ -129,7 +134,12 @@ pub struct rk_protocol_call {
 /// `RK_STATUS_DEVICE_BUSY` at once and changes nothing (it would wait for the lock
 /// the callback runs under), and so does [`rk_device_deinit`]. (The parameters are
 /// checked first, as for every request: a malformed one gets its own error, say
-/// `RK_STATUS_BUFFER_TOO_SMALL`.) A tracking completion
+/// `RK_STATUS_BUFFER_TOO_SMALL`.) Of the sleep calls, [`rk_device_suspend`],
+/// [`rk_device_sleep_with`] and [`rk_device_wake_with`] return
+/// `RK_STATUS_DEVICE_BUSY` there and change nothing, [`rk_device_asleep`]
+/// answers, and [`rk_device_resume`] takes effect (from a sleep step it wakes the
+/// device that step is putting to sleep: leave waking to the wake step's call).
+/// A tracking completion
 /// caused from inside a callback is delivered through `tracking_complete` once the
 /// callback's request has released the lock.
 #[repr(C)]

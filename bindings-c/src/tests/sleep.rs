@@ -37,6 +37,9 @@ struct Ctx {
     seen: Mutex<Vec<(&'static str, rk_status)>>,
     /// The `events_pending` hook tries `rk_device_deinit` (recorded in `seen`).
     deinit_from_hook: AtomicBool,
+    /// The sleep step calls `rk_device_resume` and `rk_device_asleep` (recorded
+    /// in `seen`).
+    resume_from_step: AtomicBool,
     /// `tracking_complete` puts the reader to sleep (recorded in `seen`).
     sleep_on_completion: AtomicBool,
     /// The statuses `tracking_complete` got.
@@ -134,6 +137,19 @@ unsafe extern "C" fn sleep_step(c: *mut c_void) {
     let c = unsafe { ctx::<Ctx>(c) };
     c.note("sleep");
     c.call_back("sleep step");
+    if c.resume_from_step.load(Ordering::SeqCst) {
+        let dev = *c.dev.lock().unwrap();
+        let mut asleep = false;
+        // SAFETY: an initialised device, our out-pointer.
+        let st = unsafe { rk_device_asleep(dev, &mut asleep) };
+        c.seen
+            .lock()
+            .unwrap()
+            .push((if asleep { "asleep" } else { "awake" }, st));
+        // SAFETY: an initialised device.
+        let st = unsafe { rk_device_resume(dev, true) };
+        c.seen.lock().unwrap().push(("sleep step resume", st));
+    }
 }
 
 /// The driver's wake step: noted, slow, and says `card_now`.
@@ -175,6 +191,7 @@ impl Fixture {
             call_back: AtomicBool::new(false),
             seen: Mutex::new(Vec::new()),
             deinit_from_hook: AtomicBool::new(false),
+            resume_from_step: AtomicBool::new(false),
             sleep_on_completion: AtomicBool::new(false),
             completions: Mutex::new(Vec::new()),
         }));
@@ -422,6 +439,28 @@ fn deinit_from_a_hook_during_a_wake_is_busy() {
     );
     assert!(!f.asleep(), "initialised and awake");
     assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
+}
+
+/// From a sleep step `rk_device_asleep` answers (asleep) and `rk_device_resume`
+/// takes effect, as the header says of a callback: the device the step is putting
+/// to sleep ends awake, the card reported as possibly swapped.
+#[test]
+fn resume_from_a_sleep_step_wakes_the_device() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    let insertions = f.insertions();
+    c.resume_from_step.store(true, Ordering::SeqCst);
+    assert_eq!(f.sleep(), (RK_STATUS_SUCCESS, true));
+    c.resume_from_step.store(false, Ordering::SeqCst);
+    assert_eq!(
+        *c.seen.lock().unwrap(),
+        [
+            ("asleep", RK_STATUS_SUCCESS),
+            ("sleep step resume", RK_STATUS_SUCCESS)
+        ]
+    );
+    assert!(!f.asleep(), "woken by the step");
+    assert_eq!(f.insertions(), insertions.wrapping_add(1), "as swapped");
 }
 
 /// The wake step's answer is the card now: none, and the card the device held is
