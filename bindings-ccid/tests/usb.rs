@@ -984,6 +984,29 @@ fn a_bulk_out_halt_cleared_drops_the_part_of_a_message_given_up() {
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
 }
 
+/// Behind `CcidClass`: a host that sends SET_CONFIGURATION again (as Linux's
+/// `usb_reset_configuration` does) starts over as after a bus reset (USB 2.0
+/// §9.1.1.5), as behind `CcidPort`: neither the part of a message it gave up
+/// (64 bytes of an XfrBlock announcing 200) nor its class ABORT (seq 7) without
+/// a PC_to_RDR_Abort touches its next GetSlotStatus. Before, the GetSlotStatus
+/// was taken as the rest of that message (answered bSeq 9, bError 1).
+#[test]
+fn set_configuration_starts_the_class_over() {
+    let (wire, alloc) = test_bus();
+    let slots = [slot()];
+    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
+    let mut usb = device(&alloc);
+    wire.lock().unwrap().setup = Some(abort_request(7));
+    pump(&mut usb, &mut class, &wire);
+    let given_up = message(0x6F, 9, &[0xA5; 200]);
+    assert!(exchange(&mut usb, &mut class, &wire, &given_up[..64]).is_empty());
+    wire.lock().unwrap().setup = Some([0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    pump(&mut usb, &mut class, &wire);
+    let status = exchange(&mut usb, &mut class, &wire, &message(0x65, 1, &[]));
+    assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
+}
+
 /// A host sends the class request ABORT (seq 7), which the runner passes on,
 /// and goes (a bus reset) before its PC_to_RDR_Abort: the port's next task
 /// tells the reader (`Task::HostGone`) before the next host's GetSlotStatus

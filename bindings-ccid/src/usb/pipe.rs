@@ -16,6 +16,13 @@ use crate::descriptor;
 use crate::message::{HEADER_LEN, Message};
 use crate::reader::ConfigError;
 
+/// `true` for the standard request SET_CONFIGURATION.
+pub(crate) fn is_set_configuration(request: &Request) -> bool {
+    request.request_type == RequestType::Standard
+        && request.recipient == Recipient::Device
+        && request.request == Request::SET_CONFIGURATION
+}
+
 /// Where the bulk-OUT side is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Receive {

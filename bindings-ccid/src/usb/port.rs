@@ -65,11 +65,10 @@ use readerkit::platform::Platform;
 use usb_device::Result as UsbResult;
 use usb_device::bus::{UsbBus, UsbBusAllocator};
 use usb_device::class::{ControlIn, ControlOut, UsbClass};
-use usb_device::control::{Recipient, Request, RequestType};
 use usb_device::descriptor::DescriptorWriter;
 use usb_device::endpoint::EndpointAddress;
 
-use super::pipe::Pipe;
+use super::pipe::{Pipe, is_set_configuration};
 use super::{class_request, request};
 use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
@@ -478,13 +477,6 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             }
         }
     }
-}
-
-/// `true` for the standard request SET_CONFIGURATION.
-fn is_set_configuration(request: &Request) -> bool {
-    request.request_type == RequestType::Standard
-        && request.recipient == Recipient::Device
-        && request.request == Request::SET_CONFIGURATION
 }
 
 impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<'_, B, C, N> {
