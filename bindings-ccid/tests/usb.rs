@@ -963,47 +963,48 @@ fn class_abort_of_a_host_gone_by_a_bus_reset_fails_nothing_of_the_next() {
     );
 }
 
-/// Behind `CcidClass`: the host gives up a message inside its first packet
-/// (an XfrBlock announcing 200 bytes, 64 sent) and resets the bulk-OUT pipe
-/// with CLEAR_FEATURE(ENDPOINT_HALT) of endpoint 0x01, as libusb_clear_halt
-/// sends it: its next GetSlotStatus is read from its first byte and answered.
+/// Behind `CcidClass`: the control requests `before` (each answered), 64 bytes
+/// of an XfrBlock (bSeq 9) announcing 200 that the host gives up, the control
+/// request `then`; the packets answering the host's next GetSlotStatus (bSeq 1).
+fn slot_status_after_a_message_given_up(before: &[[u8; 8]], then: [u8; 8]) -> Vec<Vec<u8>> {
+    let (wire, alloc) = test_bus();
+    let slots = [slot()];
+    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
+    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
+    let mut usb = device(&alloc);
+    for setup in before {
+        wire.lock().unwrap().setup = Some(*setup);
+        pump(&mut usb, &mut class, &wire);
+    }
+    let given_up = message(0x6F, 9, &[0xA5; 200]);
+    assert!(exchange(&mut usb, &mut class, &wire, &given_up[..64]).is_empty());
+    wire.lock().unwrap().setup = Some(then);
+    pump(&mut usb, &mut class, &wire);
+    exchange(&mut usb, &mut class, &wire, &message(0x65, 1, &[]))
+}
+
+/// The host resets the bulk-OUT pipe after giving up a message with
+/// CLEAR_FEATURE(ENDPOINT_HALT) of endpoint 0x01, as libusb_clear_halt sends
+/// it: its next GetSlotStatus is read from its first byte and answered.
 /// Without the clear dropping the part collected, the GetSlotStatus would be
 /// taken as that message's rest (a short XfrBlock, answered bSeq 9, bError 1).
 #[test]
 fn a_bulk_out_halt_cleared_drops_the_part_of_a_message_given_up() {
-    let (wire, alloc) = test_bus();
-    let slots = [slot()];
-    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
-    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
-    let mut usb = device(&alloc);
-    let given_up = message(0x6F, 9, &[0xA5; 200]);
-    assert!(exchange(&mut usb, &mut class, &wire, &given_up[..64]).is_empty());
-    wire.lock().unwrap().setup = Some([0x02, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00]);
-    pump(&mut usb, &mut class, &wire);
-    let status = exchange(&mut usb, &mut class, &wire, &message(0x65, 1, &[]));
+    let clear_halt = [0x02, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00];
+    let status = slot_status_after_a_message_given_up(&[], clear_halt);
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
 }
 
-/// Behind `CcidClass`: a host that sends SET_CONFIGURATION again (as Linux's
+/// A host that sends SET_CONFIGURATION again (as Linux's
 /// `usb_reset_configuration` does) starts over as after a bus reset (USB 2.0
 /// §9.1.1.5), as behind `CcidPort`: neither the part of a message it gave up
-/// (64 bytes of an XfrBlock announcing 200) nor its class ABORT (seq 7) without
-/// a PC_to_RDR_Abort touches its next GetSlotStatus. Before, the GetSlotStatus
-/// was taken as the rest of that message (answered bSeq 9, bError 1).
+/// nor its class ABORT (seq 7) without a PC_to_RDR_Abort touches its next
+/// GetSlotStatus. Before, the GetSlotStatus was taken as the rest of that
+/// message (answered bSeq 9, CMD_ABORTED).
 #[test]
 fn set_configuration_starts_the_class_over() {
-    let (wire, alloc) = test_bus();
-    let slots = [slot()];
-    let reader = CcidReader::new(&slots, CcidConfig::short_apdu()).unwrap();
-    let mut class = CcidClass::<_, _, _, 8, 271>::new(&alloc, reader, 64).unwrap();
-    let mut usb = device(&alloc);
-    wire.lock().unwrap().setup = Some(abort_request(7));
-    pump(&mut usb, &mut class, &wire);
-    let given_up = message(0x6F, 9, &[0xA5; 200]);
-    assert!(exchange(&mut usb, &mut class, &wire, &given_up[..64]).is_empty());
-    wire.lock().unwrap().setup = Some([0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00]);
-    pump(&mut usb, &mut class, &wire);
-    let status = exchange(&mut usb, &mut class, &wire, &message(0x65, 1, &[]));
+    let set_configuration = [0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00];
+    let status = slot_status_after_a_message_given_up(&[abort_request(7)], set_configuration);
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
 }
 
