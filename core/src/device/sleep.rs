@@ -214,7 +214,11 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// (a platform hook it calls, as [`Platform::events_pending`]):
     /// [`Status::DeviceBusy`], nothing done. A tracking completion the transition
     /// makes is handed to [`Platform::complete_tracking`] once the transition
-    /// lock is released, so the completion may start the next transition.
+    /// lock is released, so the completion may start the next transition. Both
+    /// need a platform that names the calling context
+    /// ([`Platform::current_context`]); with one that answers `None`, a
+    /// transition started from inside one waits for its own lock, and the
+    /// completion is handed over inside the transition.
     ///
     /// `sleep` is any step (a driver's function, or a closure carrying a C
     /// driver's function pointer); without one, name a type for the `None`:

@@ -116,7 +116,11 @@ pub trait Platform {
     /// cancelled). Called exactly once for every request that
     /// [`Device::control`](crate::device::Device::control) answered with
     /// [`Outcome::Pending`](crate::device::Outcome::Pending), never while a library
-    /// lock is held.
+    /// lock is held (for a completion made inside
+    /// [`Device::sleep_with`](crate::device::Device::sleep_with) or
+    /// [`wake_with`](crate::device::Device::wake_with): on a platform that names
+    /// its contexts, [`Platform::current_context`]; one that cannot gets it
+    /// under their transition lock).
     ///
     /// The call does not say which request it finishes: the library frees its
     /// tracking slot when it decides the completion and calls this just after, so a
