@@ -554,7 +554,7 @@ fn a_class_abort_of_a_gone_client_does_not_fail_the_next_ones_commands() {
     let mut c = class_abort_first(port);
     let status = c.exchange(5, &ccid(0x65, 6, &[]));
     assert_eq!((status[6], status[8]), (6, 0xFF), "CMD_ABORTED meanwhile");
-    drop(c);
+    c.hang_up();
     let mut c = configured(Client::import(port));
     assert_slot_status(&mut c, 2, 1, 0);
 }
