@@ -169,6 +169,7 @@ pub fn serve(dev: &'static Dev) -> ! {
                 // `take` hands over a message with a header and `answer` holds
                 // MAX_MESSAGE bytes: `respond` cannot fail.
                 let n = reader.respond(&command, answer);
+                // SAFETY: as above: single thread; read by the delay only.
                 unsafe { *RUNNING.get() = false };
                 while !port(|p| p.finish(answer, n)) {
                     poll_bus();
