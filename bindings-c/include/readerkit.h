@@ -775,14 +775,18 @@ typedef struct {
    thread that processed the event (any `rk_*` call on the device, or
    [`rk_process_events`]); an event processed inside a callback completes when
    that callback's request returns. Any `rk_*` call may be made from here,
-   arming a new IS_PRESENT / IS_ABSENT included. Required if `card_tracking` is
-   set.
+   arming a new IS_PRESENT / IS_ABSENT included, except [`rk_device_deinit`]:
+   the library call below this hook still uses the device, so it returns
+   `RK_STATUS_DEVICE_BUSY` and changes nothing (deinit once the hook has
+   returned). Required if `card_tracking` is set.
    */
   void (*tracking_complete)(void *ctx, rk_status status);
   /*
    Optional: card events were queued (possibly in interrupt context); arrange for
    [`rk_process_events`] to run soon. If `NULL`, events are processed at the next
-   call on the device.
+   call on the device. As from `tracking_complete`, [`rk_device_deinit`] from
+   here returns `RK_STATUS_DEVICE_BUSY` (the call that queued the events goes on
+   with the device after this hook).
    */
   void (*events_pending)(void *ctx);
 } rk_reader_functions;
@@ -1357,9 +1361,11 @@ rk_status rk_device_init_line(rk_device *storage,
  De-initialise a device: a pending tracking request is completed with
  `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
  device must be idle: no other call on it running or to come. Called from inside
- one of its callbacks, while a callback runs, or from a hook called during
- [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread (their
- `events_pending`), it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+ one of its callbacks, while a callback runs, from a hook called during
+ [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread, or while
+ one of the driver's hooks (`tracking_complete`, `events_pending`) runs, on any
+ thread (the library call below the hook goes on with the device after it), it
+ returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
 
  # Safety
 

@@ -216,12 +216,16 @@ pub struct rk_reader_functions {
     /// thread that processed the event (any `rk_*` call on the device, or
     /// [`rk_process_events`]); an event processed inside a callback completes when
     /// that callback's request returns. Any `rk_*` call may be made from here,
-    /// arming a new IS_PRESENT / IS_ABSENT included. Required if `card_tracking` is
-    /// set.
+    /// arming a new IS_PRESENT / IS_ABSENT included, except [`rk_device_deinit`]:
+    /// the library call below this hook still uses the device, so it returns
+    /// `RK_STATUS_DEVICE_BUSY` and changes nothing (deinit once the hook has
+    /// returned). Required if `card_tracking` is set.
     pub tracking_complete: Option<unsafe extern "C" fn(ctx: *mut c_void, status: rk_status)>,
     /// Optional: card events were queued (possibly in interrupt context); arrange for
     /// [`rk_process_events`] to run soon. If `NULL`, events are processed at the next
-    /// call on the device.
+    /// call on the device. As from `tracking_complete`, [`rk_device_deinit`] from
+    /// here returns `RK_STATUS_DEVICE_BUSY` (the call that queued the events goes on
+    /// with the device after this hook).
     pub events_pending: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
 }
 

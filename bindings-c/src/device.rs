@@ -3,6 +3,7 @@
 
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use readerkit::caps::ReaderCapabilities;
 use readerkit::event::CardEvent;
@@ -64,6 +65,39 @@ pub(crate) struct CPlatform {
     tracking_complete: Option<unsafe extern "C" fn(*mut c_void, rk_status)>,
     events_pending: Option<unsafe extern "C" fn(*mut c_void)>,
     ctx: *mut c_void,
+    /// How many of the driver's hooks (`tracking_complete`, `events_pending`) run
+    /// now, on any context: the library is below each of them with the device
+    /// borrowed, so [`rk_device_deinit`] is refused while one runs.
+    hooks_running: AtomicUsize,
+}
+
+impl CPlatform {
+    /// Call a driver's hook, counted in `hooks_running` while it runs.
+    fn hook(&self, call: impl FnOnce()) {
+        let _running = HookMark::enter(&self.hooks_running);
+        call();
+    }
+
+    /// `true` while one of the driver's hooks runs (a snapshot).
+    fn hook_running(&self) -> bool {
+        self.hooks_running.load(Ordering::Acquire) != 0
+    }
+}
+
+/// Counts one running hook for as long as it lives.
+struct HookMark<'a>(&'a AtomicUsize);
+
+impl<'a> HookMark<'a> {
+    fn enter(count: &'a AtomicUsize) -> HookMark<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        HookMark(count)
+    }
+}
+
+impl Drop for HookMark<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 #[cfg(feature = "std")]
@@ -77,15 +111,19 @@ impl Platform for CPlatform {
 
     fn complete_tracking(&self, status: Status) {
         if let Some(f) = self.tracking_complete {
-            // SAFETY: the C driver supplied `f` for this context in rk_device_init.
-            unsafe { f(self.ctx, to_rk(status)) }
+            self.hook(|| {
+                // SAFETY: the C driver supplied `f` for this context in rk_device_init.
+                unsafe { f(self.ctx, to_rk(status)) }
+            });
         }
     }
 
     fn events_pending(&self) {
         if let Some(f) = self.events_pending {
-            // SAFETY: the C driver supplied `f` for this context in rk_device_init.
-            unsafe { f(self.ctx) }
+            self.hook(|| {
+                // SAFETY: the C driver supplied `f` for this context in rk_device_init.
+                unsafe { f(self.ctx) }
+            });
         }
     }
 
@@ -295,6 +333,7 @@ unsafe fn init(
         tracking_complete: table.tracking_complete,
         events_pending: table.events_pending,
         ctx,
+        hooks_running: AtomicUsize::new(0),
     };
     let device = Device::new(
         platform,
@@ -316,9 +355,11 @@ unsafe fn init(
 /// De-initialise a device: a pending tracking request is completed with
 /// `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
 /// device must be idle: no other call on it running or to come. Called from inside
-/// one of its callbacks, while a callback runs, or from a hook called during
-/// [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread (their
-/// `events_pending`), it returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+/// one of its callbacks, while a callback runs, from a hook called during
+/// [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread, or while
+/// one of the driver's hooks (`tracking_complete`, `events_pending`) runs, on any
+/// thread (the library call below the hook goes on with the device after it), it
+/// returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
 ///
 /// # Safety
 ///
@@ -332,8 +373,14 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         let device = unsafe { &(*slot).value };
         // Dropping the device under a running callback would free the lock it holds
         // and the state it is about to commit; so would dropping it under the
-        // transition that called this hook (it goes on with the device after).
-        if device.in_own_callback() || device.callback_running() || device.in_own_transition() {
+        // transition that called this hook (it goes on with the device after), or
+        // under any hook (the library below it still borrows the device: a resume
+        // goes on with it after `events_pending`).
+        if device.in_own_callback()
+            || device.callback_running()
+            || device.in_own_transition()
+            || device.platform().hook_running()
+        {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         device.process_events();

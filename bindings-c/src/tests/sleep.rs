@@ -42,6 +42,8 @@ struct Ctx {
     resume_from_step: AtomicBool,
     /// `tracking_complete` puts the reader to sleep (recorded in `seen`).
     sleep_on_completion: AtomicBool,
+    /// `tracking_complete` tries `rk_device_deinit` (recorded in `seen`).
+    deinit_on_completion: AtomicBool,
     /// The statuses `tracking_complete` got.
     completions: Mutex<Vec<rk_status>>,
 }
@@ -115,6 +117,16 @@ unsafe extern "C" fn tracking_complete(c: *mut c_void, status: rk_status) {
         let st = unsafe { rk_device_sleep_with(dev, Some(sleep_step), &mut card_before) };
         c.seen.lock().unwrap().push(("tracking complete", st));
     }
+    if c.deinit_on_completion.load(Ordering::SeqCst) {
+        let dev = *c.dev.lock().unwrap();
+        // SAFETY: an initialised device (the test wants it refused: the call that
+        // completed the request still borrows it).
+        let st = unsafe { rk_device_deinit(dev.cast_mut()) };
+        c.seen
+            .lock()
+            .unwrap()
+            .push(("tracking complete deinit", st));
+    }
 }
 
 /// Card events were queued (here: by a wake, while it runs).
@@ -168,6 +180,8 @@ unsafe extern "C" fn wake_step(c: *mut c_void) -> bool {
 struct Fixture {
     dev: *mut rk_device,
     ctx: *mut Ctx,
+    /// The test de-initialised the device itself ([`Fixture::deinit`]).
+    deinited: AtomicBool,
 }
 
 // SAFETY: the device is thread-safe after init and the context is `Sync`; both
@@ -193,6 +207,7 @@ impl Fixture {
             deinit_from_hook: AtomicBool::new(false),
             resume_from_step: AtomicBool::new(false),
             sleep_on_completion: AtomicBool::new(false),
+            deinit_on_completion: AtomicBool::new(false),
             completions: Mutex::new(Vec::new()),
         }));
         let table = rk_reader_functions {
@@ -205,7 +220,11 @@ impl Fixture {
         // SAFETY: zeroed storage; the context outlives the device (deinit in Drop).
         let st = unsafe { init_device(dev, &table, ctx.cast()) };
         assert_eq!(st, RK_STATUS_SUCCESS);
-        let f = Fixture { dev, ctx };
+        let f = Fixture {
+            dev,
+            ctx,
+            deinited: AtomicBool::new(false),
+        };
         // SAFETY: an initialised device.
         let st = unsafe { rk_card_event(f.dev(), RK_CARD_INSERTED) };
         assert_eq!(st, RK_STATUS_SUCCESS);
@@ -226,6 +245,14 @@ impl Fixture {
     fn ctx(&self) -> &Ctx {
         // SAFETY: alive until Drop; shared access only.
         unsafe { &*self.ctx }
+    }
+
+    /// `rk_device_deinit` now, the context kept until Drop (which then leaves the
+    /// storage alone).
+    fn deinit(&self) -> rk_status {
+        self.deinited.store(true, Ordering::SeqCst);
+        // SAFETY: an initialised device nothing else uses now.
+        unsafe { rk_device_deinit(self.dev) }
     }
 
     /// `rk_device_sleep_with` with the sleep step: its status and `*card_before`.
@@ -295,8 +322,12 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        // SAFETY: an initialised, idle device.
-        let st = unsafe { rk_device_deinit(self.dev) };
+        let st = if self.deinited.load(Ordering::SeqCst) {
+            RK_STATUS_SUCCESS
+        } else {
+            // SAFETY: an initialised, idle device.
+            unsafe { rk_device_deinit(self.dev) }
+        };
         // SAFETY: made by Box::into_raw in powered(), released once, after the
         // device (which used it) is gone.
         drop(unsafe { Box::from_raw(self.dev) });
@@ -439,6 +470,89 @@ fn deinit_from_a_hook_during_a_wake_is_busy() {
     );
     assert!(!f.asleep(), "initialised and awake");
     assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
+}
+
+/// `rk_device_deinit` from the `events_pending` hook during a plain
+/// `rk_device_resume` (which holds no lock while it reports the removal and the
+/// insertion) is refused `RK_STATUS_DEVICE_BUSY`: the resume goes on with the
+/// device after the hook, so dropping it there would leave the resume working on
+/// a dropped device (a use after free under Miri). The device stays initialised,
+/// awake and usable; a deinit afterwards succeeds (Drop).
+#[test]
+fn deinit_from_events_pending_during_a_resume_is_busy() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    assert_eq!(f.sleep(), (RK_STATUS_SUCCESS, true));
+    let insertions = f.insertions();
+    c.deinit_from_hook.store(true, Ordering::SeqCst);
+    // SAFETY: an initialised device.
+    let st = unsafe { rk_device_resume(f.dev(), true) };
+    c.deinit_from_hook.store(false, Ordering::SeqCst);
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    let busy = RK_STATUS_DEVICE_BUSY;
+    assert_eq!(
+        *c.seen.lock().unwrap(),
+        [
+            ("events pending deinit", busy),
+            ("events pending deinit", busy)
+        ]
+    );
+    assert!(!f.asleep(), "initialised and awake");
+    assert_eq!(f.state(), SWALLOWED, "the card the resume reported");
+    assert_eq!(f.insertions(), insertions.wrapping_add(1), "as swapped");
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device still works");
+}
+
+/// `rk_device_deinit` from `tracking_complete` is refused `RK_STATUS_DEVICE_BUSY`:
+/// the call that processed the removal still holds the device up its stack. The
+/// request completed once, the device stays initialised and usable (the removal
+/// applied, a new card powers up); a deinit afterwards succeeds (Drop).
+#[test]
+fn deinit_from_tracking_complete_is_busy() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    assert_eq!(
+        control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
+        RK_STATUS_PENDING
+    );
+    c.deinit_on_completion.store(true, Ordering::SeqCst);
+    // SAFETY: an initialised device.
+    let st = unsafe { rk_card_event(f.dev(), RK_CARD_REMOVED) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: an initialised device.
+    let st = unsafe { rk_process_events(f.dev()) };
+    c.deinit_on_completion.store(false, Ordering::SeqCst);
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(*c.completions.lock().unwrap(), [RK_STATUS_SUCCESS]);
+    assert_eq!(
+        *c.seen.lock().unwrap(),
+        [("tracking complete deinit", RK_STATUS_DEVICE_BUSY)]
+    );
+    assert_eq!(f.state(), ABSENT, "the removal applied");
+    // SAFETY: an initialised device.
+    let st = unsafe { rk_card_event(f.dev(), RK_CARD_INSERTED) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device still works");
+}
+
+/// A deinit with a request pending cancels it through `tracking_complete`; a
+/// second deinit from there is refused `RK_STATUS_DEVICE_BUSY` (the first one
+/// releases the storage once the hook returns, and succeeds: Drop).
+#[test]
+fn deinit_from_the_completion_a_deinit_cancels_is_busy() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    assert_eq!(
+        control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
+        RK_STATUS_PENDING
+    );
+    c.deinit_on_completion.store(true, Ordering::SeqCst);
+    assert_eq!(f.deinit(), RK_STATUS_SUCCESS);
+    assert_eq!(*c.completions.lock().unwrap(), [RK_STATUS_CANCELLED]);
+    assert_eq!(
+        *c.seen.lock().unwrap(),
+        [("tracking complete deinit", RK_STATUS_DEVICE_BUSY)]
+    );
 }
 
 /// From a sleep step `rk_device_asleep` answers (asleep) and `rk_device_resume`
