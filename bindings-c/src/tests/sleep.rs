@@ -63,6 +63,14 @@ impl Ctx {
         thread::sleep(Duration::from_millis(20));
     }
 
+    /// `tracking_complete` tried `rk_device_deinit` once and was refused busy.
+    fn assert_deinit_on_completion_refused(&self) {
+        assert_eq!(
+            *self.seen.lock().unwrap(),
+            [("tracking complete deinit", RK_STATUS_DEVICE_BUSY)]
+        );
+    }
+
     /// If asked to: a sleep and a wake from here, answers recorded.
     fn call_back(&self, from: &'static str) {
         if !self.call_back.load(Ordering::SeqCst) {
@@ -229,6 +237,18 @@ impl Fixture {
         let st = unsafe { rk_card_event(f.dev(), RK_CARD_INSERTED) };
         assert_eq!(st, RK_STATUS_SUCCESS);
         assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+        f
+    }
+
+    /// [`Fixture::powered`] with IS_ABSENT pending and `tracking_complete` set
+    /// to try `rk_device_deinit`.
+    fn deinit_on_completion() -> Fixture {
+        let f = Fixture::powered();
+        assert_eq!(
+            control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
+            RK_STATUS_PENDING
+        );
+        f.ctx().deinit_on_completion.store(true, Ordering::SeqCst);
         f
     }
 
@@ -509,13 +529,8 @@ fn deinit_from_events_pending_during_a_resume_is_busy() {
 /// applied, a new card powers up); a deinit afterwards succeeds (Drop).
 #[test]
 fn deinit_from_tracking_complete_is_busy() {
-    let f = Fixture::powered();
+    let f = Fixture::deinit_on_completion();
     let c = f.ctx();
-    assert_eq!(
-        control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
-        RK_STATUS_PENDING
-    );
-    c.deinit_on_completion.store(true, Ordering::SeqCst);
     // SAFETY: an initialised device.
     let st = unsafe { rk_card_event(f.dev(), RK_CARD_REMOVED) };
     assert_eq!(st, RK_STATUS_SUCCESS);
@@ -524,10 +539,7 @@ fn deinit_from_tracking_complete_is_busy() {
     c.deinit_on_completion.store(false, Ordering::SeqCst);
     assert_eq!(st, RK_STATUS_SUCCESS);
     assert_eq!(*c.completions.lock().unwrap(), [RK_STATUS_SUCCESS]);
-    assert_eq!(
-        *c.seen.lock().unwrap(),
-        [("tracking complete deinit", RK_STATUS_DEVICE_BUSY)]
-    );
+    c.assert_deinit_on_completion_refused();
     assert_eq!(f.state(), ABSENT, "the removal applied");
     // SAFETY: an initialised device.
     let st = unsafe { rk_card_event(f.dev(), RK_CARD_INSERTED) };
@@ -540,19 +552,11 @@ fn deinit_from_tracking_complete_is_busy() {
 /// releases the storage once the hook returns, and succeeds: Drop).
 #[test]
 fn deinit_from_the_completion_a_deinit_cancels_is_busy() {
-    let f = Fixture::powered();
+    let f = Fixture::deinit_on_completion();
     let c = f.ctx();
-    assert_eq!(
-        control(f.dev(), RK_IOCTL_IS_ABSENT, &[], &mut []),
-        RK_STATUS_PENDING
-    );
-    c.deinit_on_completion.store(true, Ordering::SeqCst);
     assert_eq!(f.deinit(), RK_STATUS_SUCCESS);
     assert_eq!(*c.completions.lock().unwrap(), [RK_STATUS_CANCELLED]);
-    assert_eq!(
-        *c.seen.lock().unwrap(),
-        [("tracking complete deinit", RK_STATUS_DEVICE_BUSY)]
-    );
+    c.assert_deinit_on_completion_refused();
 }
 
 /// From a sleep step `rk_device_asleep` answers (asleep) and `rk_device_resume`
