@@ -45,7 +45,7 @@ use crate::reader::{CcidReader, ClassRequest, ConfigError};
 mod pipe;
 pub mod port;
 
-use pipe::{Pipe, is_set_configuration};
+use pipe::{ControlOutRoute, Pipe};
 
 /// USB interface class of smart card readers (CCID).
 pub const INTERFACE_CLASS: u8 = 0x0B;
@@ -211,16 +211,10 @@ where
 
     fn control_out(&mut self, xfer: ControlOut<B>) {
         let req = *xfer.request();
-        if is_set_configuration(&req) {
-            // A host (re)configuring the device starts over as after a bus
-            // reset (USB 2.0 §9.1.1.5: the endpoints return to their
-            // defaults), as behind `CcidPort`. usb-device answers it.
-            UsbClass::<B>::reset(self);
-            return;
-        }
-        self.pipe.standard_request(&req);
-        if !self.pipe.is_ours(&req) {
-            return;
+        match self.pipe.control_out(&req) {
+            ControlOutRoute::StartOver => return UsbClass::<B>::reset(self),
+            ControlOutRoute::NotOurs => return,
+            ControlOutRoute::Class => {}
         }
         let accepted = req.request == request::ABORT
             && self

@@ -17,10 +17,25 @@ use crate::message::{HEADER_LEN, Message};
 use crate::reader::ConfigError;
 
 /// `true` for the standard request SET_CONFIGURATION.
-pub(crate) fn is_set_configuration(request: &Request) -> bool {
+fn is_set_configuration(request: &Request) -> bool {
     request.request_type == RequestType::Standard
         && request.recipient == Recipient::Device
         && request.request == Request::SET_CONFIGURATION
+}
+
+/// What a control-OUT request (usb-device hands every one to the classes
+/// before it answers the standard ones itself) asks of a CCID class, once the
+/// pipe has taken its own part ([`Pipe::control_out`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ControlOutRoute {
+    /// SET_CONFIGURATION: the host (re)configures the device, so the class
+    /// starts over as after a bus reset (USB 2.0 §9.1.1.5: the endpoints
+    /// return to their defaults). usb-device answers the request.
+    StartOver,
+    /// A class request to this interface: the class accepts or rejects it.
+    Class,
+    /// Anything else: usb-device (or another class) answers it.
+    NotOurs,
 }
 
 /// Where the bulk-OUT side is.
@@ -114,12 +129,27 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
         self.notifying = false;
     }
 
+    /// A control-OUT request, before usb-device answers a standard one: the
+    /// pipe's part taken ([`Pipe::standard_request`]), where it goes next. One
+    /// routing for [`super::CcidClass`] and [`super::port::CcidPort`].
+    pub(crate) fn control_out(&mut self, request: &Request) -> ControlOutRoute {
+        if is_set_configuration(request) {
+            return ControlOutRoute::StartOver;
+        }
+        self.standard_request(request);
+        if self.is_ours(request) {
+            ControlOutRoute::Class
+        } else {
+            ControlOutRoute::NotOurs
+        }
+    }
+
     /// A standard request usb-device is about to answer: CLEAR_FEATURE
     /// (ENDPOINT_HALT) of bulk OUT drops the part of a message collected
     /// before the halt (USB 2.0 §9.4.5: clearing the halt is the host's reset
     /// of the pipe; the next packet starts a message, not the rest of one the
     /// host gave up). A complete message waiting stays.
-    pub(crate) fn standard_request(&mut self, request: &Request) {
+    fn standard_request(&mut self, request: &Request) {
         let bulk_out = u16::from(u8::from(self.bulk_out.address()));
         if request.request_type == RequestType::Standard
             && request.recipient == Recipient::Endpoint

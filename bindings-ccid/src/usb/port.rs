@@ -68,7 +68,7 @@ use usb_device::class::{ControlIn, ControlOut, UsbClass};
 use usb_device::descriptor::DescriptorWriter;
 use usb_device::endpoint::EndpointAddress;
 
-use super::pipe::{Pipe, is_set_configuration};
+use super::pipe::{ControlOutRoute, Pipe};
 use super::{class_request, request};
 use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
@@ -522,16 +522,11 @@ impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<
 
     fn control_out(&mut self, xfer: ControlOut<B>) {
         let req = *xfer.request();
-        if is_set_configuration(&req) {
-            // A host (re)configuring the device starts over as after a bus
-            // reset (USB 2.0 §9.1.1.5: the endpoints return to their defaults):
-            // what the host asked before is disowned. usb-device answers it.
-            UsbClass::<B>::reset(self);
-            return;
-        }
-        self.pipe.standard_request(&req);
-        if !self.pipe.is_ours(&req) {
-            return;
+        match self.pipe.control_out(&req) {
+            // What the host asked before is disowned (`reset`).
+            ControlOutRoute::StartOver => return UsbClass::<B>::reset(self),
+            ControlOutRoute::NotOurs => return,
+            ControlOutRoute::Class => {}
         }
         let [slot, seq] = req.value.to_le_bytes();
         if req.request != request::ABORT || usize::from(slot) >= self.gate.slot_count() {
