@@ -19,8 +19,10 @@
 //! over T=1 (and then a PIN VERIFY or MODIFY, `seed-pin-line-*`), a table device
 //! through a pending IS_ABSENT and PIN entries, a table device whose TRANSMIT
 //! callback reports a T=1 field size the device then answers for `CURRENT_IFSC`
-//! (`seed-table-field-sizes`, an input the fuzzer found), and `rk_atr_parse` on
-//! an ATR with TCK and a historical byte.
+//! (`seed-table-field-sizes`, an input the fuzzer found), a line device put to
+//! sleep by a step that reports a card event (`seed-sleep-step-event`, an input
+//! the fuzzer found), and `rk_atr_parse` on an ATR with TCK and a historical
+//! byte.
 //!
 //! What the harness never does, because the contract makes it undefined: name
 //! bytes that belong to ANOTHER live object (its storage, or the APDU and response

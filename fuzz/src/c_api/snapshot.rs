@@ -53,7 +53,8 @@ thread_local! {
     /// Per slot, the object as the last call left it, if nothing changed it
     /// since: the harness writes no live object's storage and no callback runs
     /// between calls, but a device processes its queued card events when asked
-    /// its state ([`forget`] it then).
+    /// its state or sent a request by the harness's own checks ([`forget`] it
+    /// then).
     static LAST: RefCell<[Option<(usize, SlotState)>; SLOT_CAP.len()]> =
         const { RefCell::new([const { None }; SLOT_CAP.len()]) };
 }

@@ -14,6 +14,7 @@ use crate::c_api::field_sizes;
 use crate::c_api::model::*;
 use crate::c_api::oracle::{Kind, Overlap, Site, object_at, refused};
 use crate::c_api::pin::{self, PinCall};
+use crate::c_api::snapshot;
 use readerkit_c::fuzzing::ObjectKind;
 
 pub(crate) fn op_device_init(line: bool) {
@@ -368,6 +369,10 @@ fn follow_sleep(slot: usize, live: bool, dev: R, st: Option<rk_status>, to: Opti
     }
     if check_sleep(slot, dev) {
         check_asleep_refusals(dev);
+        // Those requests process the card events queued on the device (one the
+        // sleep step reported stays queued until the next call on the device), as
+        // a state query does: the object is read again before the next call.
+        snapshot::forget(Some(slot));
     }
 }
 
