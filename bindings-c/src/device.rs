@@ -154,10 +154,28 @@ const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
 ///
 /// `dev` is NULL or device storage (zeroed or initialised by `rk_device_init`).
 pub(crate) unsafe fn on_device(dev: *const rk_device, f: impl FnOnce(&CDevice)) -> rk_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        try_on_device(dev, |d| {
+            f(d);
+            Ok(())
+        })
+    }
+}
+
+/// Run `f` on the initialised device in `dev` (under the FFI guard); its
+/// refusal is the call's status.
+///
+/// # Safety
+///
+/// As [`on_device`].
+pub(crate) unsafe fn try_on_device(
+    dev: *const rk_device,
+    f: impl FnOnce(&CDevice) -> Result<(), rk_status>,
+) -> rk_status {
     entry(|| {
         // SAFETY: forwarded contract.
-        f(unsafe { Slot::<CDevice>::value(dev) }?);
-        Ok(())
+        f(unsafe { Slot::<CDevice>::value(dev) }?)
     })
 }
 

@@ -5,9 +5,8 @@
 
 use core::ffi::c_void;
 
-use crate::device::{CDevice, CDriver, answer, on_device, rk_device, try_answer};
-use crate::guard::{check_ptr, entry};
-use crate::slot::Slot;
+use crate::device::{CDevice, CDriver, answer, on_device, rk_device, try_answer, try_on_device};
+use crate::guard::check_ptr;
 use crate::status::*;
 
 // The entry points the docs below name.
@@ -181,9 +180,6 @@ pub unsafe extern "C" fn rk_device_wake_with(
             unsafe { f(d.ctx) }
         }
     });
-    entry(|| {
-        // SAFETY: forwarded contract.
-        let device = unsafe { Slot::<CDevice>::value(dev) }?;
-        device.wake_with(step).map_err(to_rk)
-    })
+    // SAFETY: forwarded contract.
+    unsafe { try_on_device(dev, |d| d.wake_with(step).map_err(to_rk)) }
 }
