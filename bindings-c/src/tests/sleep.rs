@@ -71,6 +71,15 @@ impl Ctx {
         );
     }
 
+    /// `events_pending` tried `rk_device_deinit` twice (the removal and the
+    /// insertion of a card taken as swapped) and was refused busy both times.
+    fn assert_deinit_from_events_pending_refused(&self) {
+        assert_eq!(
+            *self.seen.lock().unwrap(),
+            [("events pending deinit", RK_STATUS_DEVICE_BUSY); 2]
+        );
+    }
+
     /// If asked to: a sleep and a wake from here, answers recorded.
     fn call_back(&self, from: &'static str) {
         if !self.call_back.load(Ordering::SeqCst) {
@@ -480,14 +489,7 @@ fn deinit_from_a_hook_during_a_wake_is_busy() {
     c.deinit_from_hook.store(true, Ordering::SeqCst);
     assert_eq!(f.wake(), RK_STATUS_SUCCESS);
     c.deinit_from_hook.store(false, Ordering::SeqCst);
-    let busy = RK_STATUS_DEVICE_BUSY;
-    assert_eq!(
-        *c.seen.lock().unwrap(),
-        [
-            ("events pending deinit", busy),
-            ("events pending deinit", busy)
-        ]
-    );
+    c.assert_deinit_from_events_pending_refused();
     assert!(!f.asleep(), "initialised and awake");
     assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
 }
@@ -509,14 +511,7 @@ fn deinit_from_events_pending_during_a_resume_is_busy() {
     let st = unsafe { rk_device_resume(f.dev(), true) };
     c.deinit_from_hook.store(false, Ordering::SeqCst);
     assert_eq!(st, RK_STATUS_SUCCESS);
-    let busy = RK_STATUS_DEVICE_BUSY;
-    assert_eq!(
-        *c.seen.lock().unwrap(),
-        [
-            ("events pending deinit", busy),
-            ("events pending deinit", busy)
-        ]
-    );
+    c.assert_deinit_from_events_pending_refused();
     assert!(!f.asleep(), "initialised and awake");
     assert_eq!(f.state(), SWALLOWED, "the card the resume reported");
     assert_eq!(f.insertions(), insertions.wrapping_add(1), "as swapped");
