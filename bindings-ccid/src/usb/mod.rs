@@ -137,9 +137,10 @@ where
     /// header and the bulk-IN buffer holds `N` bytes, so
     /// [`CcidReader::respond`] cannot fail.
     pub fn service(&mut self) {
-        let exchange = match self.pipe.can_send() {
-            true => self.pipe.exchange(),
-            false => None,
+        let exchange = if self.pipe.can_send() {
+            self.pipe.exchange()
+        } else {
+            None
         };
         if let Some((message, answer)) = exchange {
             let len = match self.keypad.as_mut() {
