@@ -224,6 +224,23 @@ impl Outcome {
     }
 }
 
+/// The descriptors in a configuration descriptor's bytes, in order, each as
+/// the bytes from its start to the end of `config` (`bLength` and
+/// `bDescriptorType` at least). The walk ends at the end of `config` and after
+/// a descriptor whose `bLength` is 0 (yielded: the caller decides whether that
+/// is an error).
+fn descriptors(config: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = Some(0usize);
+    core::iter::from_fn(move || {
+        let descriptor = config.get(at?..).filter(|rest| rest.len() >= 2)?;
+        at = match descriptor[0] {
+            0 => None,
+            len => at.map(|at| at + usize::from(len)),
+        };
+        Some(descriptor)
+    })
+}
+
 /// OUT packets of `endpoint` the device has read since the last reset: those
 /// `sent` (per endpoint) less those still waiting on `bus`.
 fn packets_read(bus: &VirtualBus, sent: &[u64; 16], endpoint: u8) -> u64 {
@@ -324,9 +341,8 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
             return;
         };
         let mut current = None;
-        let mut at = 0;
-        while let (Some(&len), Some(&kind)) = (config.get(at), config.get(at + 1)) {
-            match (kind, config.get(at + 2)) {
+        for descriptor in descriptors(&config) {
+            match (descriptor[1], descriptor.get(2)) {
                 (0x04, Some(&number)) => current = Some(number),
                 (0x05, Some(&address)) if current == Some(interface) => {
                     let direction = if address & 0x80 != 0 {
@@ -338,10 +354,6 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                 }
                 _ => {}
             }
-            if len == 0 {
-                return;
-            }
-            at += usize::from(len);
         }
     }
 
@@ -697,16 +709,14 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         let config = self.configuration()?;
         let word = |at: usize| Some(u16::from_le_bytes([*device.get(at)?, *device.get(at + 1)?]));
         let mut interfaces = Vec::new();
-        let mut at = 0;
-        while let (Some(&len), Some(&kind)) = (config.get(at), config.get(at + 1)) {
-            if kind == 0x04 {
-                let fields = config.get(at + 5..at + 8)?;
+        for descriptor in descriptors(&config) {
+            if descriptor[1] == 0x04 {
+                let fields = descriptor.get(5..8)?;
                 interfaces.push([fields[0], fields[1], fields[2]]);
             }
-            if len == 0 {
+            if descriptor[0] == 0 {
                 return None;
             }
-            at += usize::from(len);
         }
         Some(DeviceInfo {
             path: format!("/sys/devices/platform/readerkit-usbip/usb{busnum}/{busid}"),
