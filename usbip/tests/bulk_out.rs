@@ -11,7 +11,7 @@ mod support;
 
 use readerkit_usbip::protocol::{Direction, STATUS_SHUT_DOWN, Submit};
 use readerkit_usbip::virtual_bus::VirtualBus;
-use support::{SET_CONFIGURATION, bulk, configured_host, summary};
+use support::{SET_CONFIGURATION, bulk, configured_host, first_packet_of_three_read, summary};
 use usb_device::bus::UsbBusAllocator;
 
 /// A bulk OUT transfer of `length` bytes.
@@ -26,12 +26,7 @@ fn a_bulk_out_pending_at_set_configuration_ends_with_what_the_device_read() {
     let mut host = configured_host(&alloc, bus);
 
     // 150 bytes: packets of 64, 64 and 22; the device reads the first only.
-    let command: Vec<u8> = (0..150u8).collect();
-    host.class_mut().allowed = 1;
-    let started = host.submit(out_transfer(1, command.len()), &command);
-    assert!(matches!(started, Ok(None)), "pending: {started:?}");
-    assert!(host.pump().is_empty(), "two packets not read yet");
-    assert_eq!(host.class_mut().read, [command[..64].to_vec()]);
+    let command = first_packet_of_three_read(&mut host);
 
     // The same configuration again: the transfer ends with the packet read.
     host.control(SET_CONFIGURATION, &[])

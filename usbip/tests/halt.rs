@@ -12,7 +12,9 @@ mod support;
 use readerkit_usbip::host::Host;
 use readerkit_usbip::protocol::{Direction, STATUS_STALL};
 use readerkit_usbip::virtual_bus::VirtualBus;
-use support::{Pipe, SET_CONFIGURATION, bulk, configured_host, summary};
+use support::{
+    Pipe, SET_CONFIGURATION, bulk, configured_host, first_packet_of_three_read, summary,
+};
 use usb_device::bus::UsbBusAllocator;
 
 /// SET_INTERFACE 0, alternate setting 0.
@@ -87,13 +89,7 @@ fn a_halted_bulk_out_sends_nothing_more_until_cleared() {
     let bus = VirtualBus::default();
     let alloc = UsbBusAllocator::new(bus.clone());
     let mut host = configured_host(&alloc, bus);
-    let command: Vec<u8> = (0..150u8).collect();
-    host.class_mut().allowed = 1;
-    assert_eq!(
-        host.submit(bulk(1, Direction::Out, 150), &command),
-        Ok(None)
-    );
-    assert!(host.pump().is_empty());
+    let command = first_packet_of_three_read(&mut host);
 
     host.control(halt(true, 0x01), &[]).expect("SET_FEATURE");
     assert!(halted(&mut host, 0x01));

@@ -113,3 +113,17 @@ pub(crate) fn summary(done: &[Completion]) -> Vec<(u32, i32, usize)> {
         .map(|d| (d.seqnum, d.status, d.actual_length))
         .collect()
 }
+
+/// A bulk OUT transfer (seqnum 1, endpoint 1) of 150 bytes, packets of 64, 64
+/// and 22, left pending with the device allowed to read its first packet only:
+/// nothing completes and the device has read those 64 bytes. Returns the 150
+/// bytes sent.
+pub(crate) fn first_packet_of_three_read(host: &mut Host<'_, Pipe<'_>>) -> Vec<u8> {
+    let command: Vec<u8> = (0..150u8).collect();
+    host.class_mut().allowed = 1;
+    let started = host.submit(bulk(1, Direction::Out, command.len()), &command);
+    assert!(matches!(started, Ok(None)), "pending: {started:?}");
+    assert!(host.pump().is_empty(), "two packets not read yet");
+    assert_eq!(host.class_mut().read, [command[..64].to_vec()]);
+    command
+}
