@@ -173,7 +173,8 @@ where
             .write_descriptors(writer, &self.reader.descriptor().to_bytes())
     }
 
-    // A bus reset: the host starts over, with no abort under way.
+    // A bus reset, or a SET_CONFIGURATION (`control_out`): the host starts
+    // over, with no abort under way.
     fn reset(&mut self) {
         self.reader.host_gone();
         self.pipe.reset();

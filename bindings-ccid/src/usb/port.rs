@@ -484,7 +484,8 @@ impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<
         self.pipe.write_descriptors(writer, &self.descriptor)
     }
 
-    // A bus reset: the host starts over, so what it asked before is disowned.
+    // A bus reset, or a SET_CONFIGURATION (`control_out`): the host starts
+    // over, so what it asked before is disowned.
     fn reset(&mut self) {
         self.disown();
         self.pipe.reset();
