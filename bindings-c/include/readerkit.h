@@ -932,7 +932,9 @@ typedef struct {
 /*
  The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
  NUL-terminated UTF-8 text valid during the call only; `user` is what was given
- to [`rk_log_set`].
+ to [`rk_log_set`]. It runs inside the call that logs (`rk_device_control`
+ and the calls it makes), on a device still in use: it must not call
+ `rk_device_deinit` (unlike from a callback or hook, that is not refused).
  */
 typedef void (*rk_log_fn)(void *user, uint32_t level, const char *line);
 

@@ -45,7 +45,9 @@ const_assert_eq!(RK_LOG_LINE_MAX, C_LINE_MAX);
 
 /// The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
 /// NUL-terminated UTF-8 text valid during the call only; `user` is what was given
-/// to [`rk_log_set`].
+/// to [`rk_log_set`]. It runs inside the call that logs (`rk_device_control`
+/// and the calls it makes), on a device still in use: it must not call
+/// `rk_device_deinit` (unlike from a callback or hook, that is not refused).
 pub type rk_log_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, level: u32, line: *const c_char)>;
 
