@@ -245,7 +245,6 @@ struct Figures {
 /// The figures at `t` of a card announcing `p`, whose ATR indicates T=15 or not
 /// (`t15`: TC1 then counts Fi/Di clock cycles, converted to etu of `t`).
 fn figures(t: &Timing, p: &Parameters, t15: bool) -> Figures {
-    let fi_f = timing::clock_rate_conversion(p.fi).map_or(timing::F_DEFAULT, |r| r.f);
     let t1 = p.default_protocol_number() == 1;
     let n = p.extra_guard_n_at(t15, t);
     Figures {
@@ -256,7 +255,7 @@ fn figures(t: &Timing, p: &Parameters, t15: bool) -> Figures {
         guard_etu: timing::guard_time_etu(n, t1),
         guard_us: t.guard_time_us(n, t1),
         guard_t1_us: t.guard_time_us(n, true),
-        wwt_us: t.t0_waiting_time_us(p.wi, fi_f),
+        wwt_us: t.t0_waiting_time_us(p.wi, p.announced_f()),
         cwt_us: t.t1_character_waiting_time_us(p.cwi),
         bwt_us: t.t1_block_waiting_time_us(p.bwi, 1),
         bgt_us: t.t1_block_guard_time_us(),

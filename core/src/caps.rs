@@ -258,9 +258,7 @@ impl CardCapabilities {
     /// Fi (TA1's, whatever F is in force) and f the clock of `timing`: after a PPS
     /// that changed the clock, the new one.
     pub fn wwt_us_at(&self, timing: &Timing) -> u32 {
-        let fi_f = crate::timing::clock_rate_conversion(self.parameters.fi)
-            .map_or(crate::timing::F_DEFAULT, |rate| rate.f);
-        timing.t0_waiting_time_us(self.parameters.wi, fi_f)
+        timing.t0_waiting_time_us(self.parameters.wi, self.parameters.announced_f())
     }
 
     /// The extra guard time of TC1 as whole etu under `timing` (the N a [`Line`]

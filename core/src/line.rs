@@ -387,7 +387,7 @@ impl<L: Line> LineReader<L> {
         // The card answers within the initial waiting time, 9600 etu at Fi.
         let wait = card
             .timing
-            .t0_waiting_time_us(10, timing_f(card.parameters.fi));
+            .t0_waiting_time_us(10, card.parameters.announced_f());
         let mut pps = negotiation.exchange(wait);
         let mut buf = [0u8; pps::MAX_LEN];
         let mut action = pps.action();
@@ -500,10 +500,6 @@ impl<L: Line> LineReader<L> {
 #[inline(never)]
 fn report_field_sizes(engine: &t1::Engine, report: &FieldSizeReport) -> Result<(), Failure> {
     report.report(engine.field_sizes())
-}
-
-fn timing_f(fi: u8) -> u16 {
-    crate::timing::clock_rate_conversion(fi).map_or(crate::timing::F_DEFAULT, |rate| rate.f)
 }
 
 /// The T=1 parameters of `card`: IFSC and EDC from the ATR, the reader's IFSD.

@@ -141,13 +141,12 @@ fuzz_target!(|data: &[u8]| {
         .into_iter()
         .flatten()
     {
-        let fi_f = timing::clock_rate_conversion(p.fi).map_or(timing::F_DEFAULT, |r| r.f);
         let _ = t.etu_ns();
         let _ = t.baud();
         let _ = t.etu_to_us(u32::from(p.n));
         let _ = t.guard_time_us(p.n, false);
         let _ = t.guard_time_us(p.n, true);
-        let _ = t.t0_waiting_time_us(p.wi, fi_f);
+        let _ = t.t0_waiting_time_us(p.wi, p.announced_f());
         let _ = t.t1_character_waiting_time_us(p.cwi);
         let _ = t.t1_block_waiting_time_us(p.bwi, 1);
         let _ = t.t1_block_waiting_time_us(p.bwi, 255);

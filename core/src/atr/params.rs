@@ -251,6 +251,14 @@ impl Parameters {
         timing::clock_rate_conversion(self.fi).map(|rate| rate.fmax_khz)
     }
 
+    /// The clock rate conversion integer F that TA1's Fi announces (clock cycles
+    /// per etu at D = 1), whatever F is in force; F = 372 ([`timing::F_DEFAULT`])
+    /// for a reserved Fi. The F of the T=0 waiting time WT = WI × 960 × Fi / f
+    /// (ISO/IEC 7816-3:2006 10.2) and of the wait for a PPS answer.
+    pub fn announced_f(&self) -> u16 {
+        timing::clock_rate_conversion(self.fi).map_or(timing::F_DEFAULT, |rate| rate.f)
+    }
+
     /// Whether TA1's Fi/Di apply right after the ATR: in specific mode without
     /// implicit parameters. Otherwise the defaults (F = 372, D = 1) do until a PPS.
     pub fn ta1_applies_at_once(&self) -> bool {
@@ -331,6 +339,31 @@ mod tests {
         *v.last_mut().unwrap() ^= 1;
         let bad = Atr::parse(&v).unwrap();
         assert_eq!(bad.parameters().check(bad.tck()), Err(Unsupported::BadTck));
+    }
+
+    /// The F of TA1's Fi, not the one in force: 512 for Fi = 9, the default
+    /// 372 without TA1 or for a reserved Fi; and the T=0 waiting time counts it
+    /// (WI × 960 × Fi cycles) at whatever F, D the line runs.
+    #[test]
+    fn announced_f_is_tas_f_or_the_default() {
+        let t1 = Atr::parse(&with_tck("3B 94 96 81 31 FE 45 4A 43 4F 50")).unwrap();
+        assert_eq!(t1.parameters().announced_f(), 512);
+        assert_eq!(Parameters::DEFAULT.announced_f(), 372);
+        for (fi, f) in [(0, 372), (6, 1860), (13, 2048), (7, 372), (15, 372)] {
+            let p = Parameters {
+                fi,
+                ..Parameters::DEFAULT
+            };
+            assert_eq!(p.announced_f(), f, "Fi {fi}");
+        }
+        // WI 10 by default: WT = 10 × 960 × 512 cycles at 4 MHz.
+        let caps = crate::caps::CardCapabilities::new(
+            t1.clone(),
+            &crate::caps::ReaderCapabilities::typical(),
+        );
+        let at_4mhz = Timing::from_indices(9, 6, 4_000).unwrap();
+        assert_eq!(caps.wwt_us_at(&at_4mhz), 1_228_800);
+        assert_eq!(caps.wwt_us_at(&Timing::default_at(4_000)), 1_228_800);
     }
 
     #[test]
