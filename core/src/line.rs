@@ -180,8 +180,10 @@ pub struct LineReader<L> {
     config: Config,
 }
 
-/// Largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
-const BLOCK_BUF_LEN: usize = 3 + 255 + 2;
+/// Longest T=1 block a card can announce: the prologue, the largest LEN (255,
+/// one more than a valid block's, so such a block is read whole and refused by
+/// the engine, the line kept in step) and a CRC.
+const BLOCK_BUF_LEN: usize = t1::block_len(u8::MAX, t1::Edc::Crc);
 
 impl<L> AsMut<LineReader<L>> for LineReader<L> {
     fn as_mut(&mut self) -> &mut LineReader<L> {
@@ -648,18 +650,71 @@ fn receive_block<L: Line>(
     cwt_us: u32,
     edc: t1::Edc,
 ) -> Result<usize, Failure> {
-    let got = line.receive(&mut block[..3], bwt_us, cwt_us)?;
-    if got < 3 {
+    let prologue = t1::PROLOGUE_LEN;
+    let got = line.receive(&mut block[..prologue], bwt_us, cwt_us)?;
+    if got < prologue {
         return Ok(got);
     }
     let end = t1::block_len(block[2], edc).min(BLOCK_BUF_LEN);
-    let more = line.receive(&mut block[3..end], cwt_us, cwt_us)?;
-    Ok(3 + more)
+    let more = line.receive(&mut block[prologue..end], cwt_us, cwt_us)?;
+    Ok(prologue + more)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A card's block is read as its LEN says, whatever LEN: the prologue, then
+    /// the rest in one receive (LEN 255 with a CRC, 260 bytes, one longer than
+    /// any valid block, is read whole for the engine to refuse).
+    #[test]
+    fn receive_block_reads_what_len_announces() {
+        /// A card sending `bytes`; records how many bytes each receive asked.
+        struct Sends {
+            bytes: std::vec::Vec<u8>,
+            at: usize,
+            asked: std::vec::Vec<usize>,
+        }
+        impl Line for Sends {
+            fn reset(&mut self, _: Reset, _: &mut AtrBuffer) -> Result<(), Failure> {
+                Ok(())
+            }
+            fn deactivate(&mut self) -> Result<(), Failure> {
+                Ok(())
+            }
+            fn send(&mut self, _: &[u8]) -> Result<(), Failure> {
+                Ok(())
+            }
+            fn receive(&mut self, buf: &mut [u8], _: u32, _: u32) -> Result<usize, Failure> {
+                self.asked.push(buf.len());
+                let n = buf.len().min(self.bytes.len() - self.at);
+                buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+                self.at += n;
+                Ok(n)
+            }
+            fn set_timing(&mut self, _: Timing) -> Result<(), Failure> {
+                Ok(())
+            }
+        }
+        for (len, edc, total) in [
+            (255u8, t1::Edc::Crc, 260),
+            (254, t1::Edc::Crc, 259),
+            (255, t1::Edc::Lrc, 259),
+            (0, t1::Edc::Lrc, 4),
+        ] {
+            let mut bytes = std::vec![0x00, 0x00, len];
+            bytes.resize(total, 0xA5);
+            let mut line = Sends {
+                bytes,
+                at: 0,
+                asked: std::vec::Vec::new(),
+            };
+            let mut block = [0u8; BLOCK_BUF_LEN];
+            let got = receive_block(&mut line, &mut block, 1, 1, edc);
+            assert_eq!(got, Ok(total), "LEN {len} {edc:?}");
+            assert_eq!(line.asked, [3, total - 3], "LEN {len} {edc:?}");
+        }
+    }
 
     #[test]
     fn a_reset_is_the_power_action_of_the_same_name() {

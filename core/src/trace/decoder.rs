@@ -10,8 +10,8 @@ use crate::status::Failure;
 use crate::t1::Edc;
 use crate::timing::Timing;
 
-/// Largest T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
-const BLOCK_MAX: usize = 3 + 254 + 2;
+/// Largest valid T=1 block: prologue, 254 bytes of INF, two bytes of CRC.
+const BLOCK_MAX: usize = crate::t1::MAX_BLOCK_LEN;
 /// Largest PPS message.
 const PPS_MAX: usize = crate::pps::MAX_LEN;
 
@@ -302,10 +302,10 @@ impl Decoder {
     /// Length of the T=1 block being collected, from LEN (the prologue until it is
     /// seen).
     fn block_len(&self, edc: Edc) -> usize {
-        if self.pending_len >= 3 {
+        if self.pending_len >= crate::t1::PROLOGUE_LEN {
             crate::t1::block_len(self.pending[2], edc)
         } else {
-            3
+            crate::t1::PROLOGUE_LEN
         }
     }
 

@@ -69,6 +69,30 @@ fn t1_blocks_are_decoded_across_split_receives() {
     assert_eq!(lines.len(), 5);
 }
 
+/// The card's longest valid block, 254 bytes of INF with a CRC (259 bytes), in
+/// three receives: one block, whole (the decoder holds `t1::MAX_BLOCK_LEN`).
+#[test]
+fn the_longest_crc_block_is_decoded_whole() {
+    let mut d = Decoder::new();
+    let mut sink = Lines::default();
+    // 3B 80 81 71 FE 45 01 TCK: T=1, IFSC 254, TC3 = 01 → CRC.
+    let mut atr = std::vec![0x3B, 0x80, 0x81, 0x71, 0xFE, 0x45, 0x01];
+    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
+    d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
+    d.framing(&mut sink, framing(Protocol::T1));
+    let mut block = std::vec![0x00, 0x00, 254];
+    block.extend(core::iter::repeat_n(0x5A, 254));
+    let crc = Edc::Crc.compute(&block);
+    block.extend_from_slice(&crc);
+    assert_eq!(block.len(), 259);
+    d.received(&mut sink, &block[..3], 3);
+    d.received(&mut sink, &block[3..200], 197);
+    d.received(&mut sink, &block[200..], 59);
+    let lines = sink.0;
+    assert_eq!(lines[2], "<- I(N(S)=0, M=0) 254 bytes", "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+}
+
 #[test]
 fn a_block_with_a_bad_edc_says_so() {
     let mut d = Decoder::new();
