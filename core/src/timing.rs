@@ -130,7 +130,7 @@ impl Timing {
     /// every time this type computes (at most 255 × 2^15 × 960 × 372 × 255
     /// cycles, BWT × WTX at the largest BWI, D and multiplier) the product stays
     /// below 2^64, and the result is exact (then saturated at `u32::MAX`).
-    const fn cycles_to_us(&self, cycles_num: u64, cycles_den: u64) -> u32 {
+    const fn cycle_fraction_to_us(&self, cycles_num: u64, cycles_den: u64) -> u32 {
         let num = cycles_num.saturating_mul(1_000);
         let den = cycles_den.saturating_mul(self.khz());
         let us = num.div_ceil(den);
@@ -139,6 +139,12 @@ impl Timing {
         } else {
             us as u32
         }
+    }
+
+    /// `cycles` card clock cycles in microseconds, rounded up (an RST low time,
+    /// the 40 000 cycles within which TS begins, ISO/IEC 7816-3:2006 6.2.2 and 8.2).
+    pub const fn cycles_to_us(&self, cycles: u32) -> u32 {
+        self.cycle_fraction_to_us(cycles as u64, 1)
     }
 
     /// One etu in nanoseconds, rounded up.
@@ -156,7 +162,7 @@ impl Timing {
     /// `n` etu in microseconds, rounded up.
     pub const fn etu_to_us(&self, n: u32) -> u32 {
         let d = if self.d == 0 { 1 } else { self.d as u64 };
-        self.cycles_to_us(n as u64 * self.f as u64, d)
+        self.cycle_fraction_to_us(n as u64 * self.f as u64, d)
     }
 
     /// The bit rate on the I/O line, in bit/s (rounded down); an F of 0 is taken
@@ -185,7 +191,7 @@ impl Timing {
     /// T=0 waiting time WT = WI × 960 × Fi / f, in microseconds (clause 10.2), where
     /// `fi_f` is the F announced in TA1 (not the one in force).
     pub const fn t0_waiting_time_us(&self, wi: u8, fi_f: u16) -> u32 {
-        self.cycles_to_us(wi as u64 * 960 * fi_f as u64, 1)
+        self.cycle_fraction_to_us(wi as u64 * 960 * fi_f as u64, 1)
     }
 
     /// T=1 character waiting time CWT = (11 + 2^CWI) etu, in microseconds (clause 11.4.3).
@@ -203,7 +209,7 @@ impl Timing {
         let d = if self.d == 0 { 1 } else { self.d as u64 };
         // 11 etu = 11 F / D cycles; the second term is (2^BWI · 960 · 372) cycles.
         let bwt = 11 * self.f as u64 + (1u64 << bwi) * 960 * F_DEFAULT as u64 * d;
-        self.cycles_to_us(bwt * wtx, d)
+        self.cycle_fraction_to_us(bwt * wtx, d)
     }
 
     /// T=1 block guard time BGT = 22 etu, in microseconds (clause 11.4.3).
@@ -279,6 +285,8 @@ mod tests {
         }
         assert_eq!(t.t1_block_waiting_time_us(4, 2), 3_202_472);
         assert_eq!(t.guard_time_us(0, false), 1_251);
+        // 40 000 cycles (TS at the latest) at 3.571 MHz: 11 201.3 µs, rounded up.
+        assert_eq!(t.cycles_to_us(40_000), 11_202);
         // TC1 = 255: the minimum guard time, 12 etu under T=0 and 11 etu under T=1
         // (clause 8.3; the same CGT as 11.2's); BGT is 22 etu (11.2).
         assert_eq!(guard_time_etu(255, true), 11);
@@ -350,6 +358,13 @@ mod tests {
                         assert_eq!(
                             t.t0_waiting_time_us(wi, u16::MAX),
                             exact(u128::from(wi) * 960 * 65_535, 1, clock_khz)
+                        );
+                    }
+                    for cycles in [1u32, 400, 40_000, u32::MAX] {
+                        assert_eq!(
+                            t.cycles_to_us(cycles),
+                            exact(u128::from(cycles), 1, clock_khz),
+                            "{t:?} {cycles} cycles"
                         );
                     }
                     for n in [1u32, 22, u32::MAX] {

@@ -480,17 +480,8 @@ where
         self.timing.etu_to_us(n).max(n.min(1))
     }
 
-    fn cycles_us(&self, cycles: u32) -> u32 {
-        let khz = u64::from(self.config.card_clock_khz());
-        (u64::from(cycles) * 1000)
-            .div_ceil(khz)
-            .min(u64::from(u32::MAX)) as u32
-    }
-
     fn configure_uart(&mut self) -> Result<(), Failure> {
-        let khz = u64::from(self.config.card_clock_khz());
-        let f = u64::from(self.timing.f.max(1));
-        let baud = (khz * 1000 * u64::from(self.timing.d) / f).min(u64::from(u32::MAX)) as u32;
+        let baud = self.timing.baud();
         let parity = if self.inverse {
             Parity::Odd
         } else {
@@ -580,7 +571,7 @@ where
     /// starts (ISO/IEC 7816-3 6.2.2), a broken character for the UART.
     fn hold_reset(&mut self) -> Result<(), Failure> {
         let hold = self.config.reset_hold_cycles.max(RESET_HOLD_MIN_CYCLES);
-        self.wait_us(self.cycles_us(hold));
+        self.wait_us(self.timing.cycles_to_us(hold));
         self.flush_rx();
         self.pins.set_rstin(true)?;
         Ok(())
@@ -590,7 +581,7 @@ where
     fn capture_atr(&mut self, atr: &mut AtrBuffer) -> Result<Option<u8>, Failure> {
         atr.clear();
         self.received = true;
-        let first = self.cycles_us(ATR_FIRST_CYCLES) + self.etu_us(12);
+        let first = self.timing.cycles_to_us(ATR_FIRST_CYCLES) + self.etu_us(12);
         let ts = match self.poll_byte(first)? {
             Polled::Timeout => return Err(Failure::IoTimeout),
             Polled::Byte(b) => b,
