@@ -18,7 +18,6 @@
 use readerkit::caps::ReaderCapabilities;
 use readerkit::pin::entry::Conditions;
 use readerkit::t1::lrc;
-use readerkit::timing::Timing;
 
 use crate::answer::put_data;
 use crate::error::SlotError;
@@ -547,11 +546,8 @@ impl Profile {
             Profile::GemPcPinPad => (4_000, 500_000),
         };
         ReaderCapabilities {
-            default_clock_khz: clock_khz,
-            max_clock_khz: clock_khz,
-            default_data_rate: Timing::default_at(clock_khz).baud(),
             max_data_rate,
-            ..ReaderCapabilities::typical()
+            ..ReaderCapabilities::typical().with_fixed_clock(clock_khz)
         }
     }
 }

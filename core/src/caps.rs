@@ -92,6 +92,18 @@ impl ReaderCapabilities {
         }
     }
 
+    /// The same capabilities for a reader whose card clock is fixed at `clock_khz`
+    /// kHz: that clock as the default and the maximum, and the default data rate
+    /// the one of F = 372, D = 1 at it, in bit/s ([`Timing::baud`], rounded down).
+    pub const fn with_fixed_clock(self, clock_khz: u32) -> ReaderCapabilities {
+        ReaderCapabilities {
+            default_clock_khz: clock_khz,
+            max_clock_khz: clock_khz,
+            default_data_rate: Timing::default_at(clock_khz).baud(),
+            ..self
+        }
+    }
+
     /// `Ok(())` if these capabilities describe a reader (at least one protocol, an
     /// IFSD of 1..=254 bytes); else `InvalidParameter`, for capabilities from an
     /// untrusted source (a C driver, a configuration).
@@ -295,6 +307,27 @@ fn runs_specific_mode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed card clock is the default and the maximum, and the default data
+    /// rate is that clock over 372 (rounded down); nothing else changes.
+    #[test]
+    fn a_fixed_clock_sets_both_clocks_and_the_default_rate() {
+        let typical = ReaderCapabilities::typical();
+        for (khz, rate) in [(4_000, 10_752), (4_800, 12_903), (3_686, 9_908), (1, 2)] {
+            let fixed = typical.clone().with_fixed_clock(khz);
+            assert_eq!((fixed.default_clock_khz, fixed.max_clock_khz), (khz, khz));
+            assert_eq!(fixed.default_data_rate, rate, "{khz} kHz");
+            assert_eq!(
+                ReaderCapabilities {
+                    default_clock_khz: typical.default_clock_khz,
+                    max_clock_khz: typical.max_clock_khz,
+                    default_data_rate: typical.default_data_rate,
+                    ..fixed
+                },
+                typical
+            );
+        }
+    }
 
     #[test]
     fn check_wants_a_protocol_and_an_ifsd_of_1_to_254() {

@@ -346,14 +346,10 @@ where
     }
 
     /// Reader capabilities matching this board: [`ReaderCapabilities::typical`] with
-    /// the card clock (default and maximum) and the default data rate in force.
+    /// the card clock (default and maximum) and the default data rate in force
+    /// ([`ReaderCapabilities::with_fixed_clock`]).
     pub fn capabilities(&self) -> ReaderCapabilities {
-        let khz = self.config.card_clock_khz();
-        let mut caps = ReaderCapabilities::typical();
-        caps.default_clock_khz = khz;
-        caps.max_clock_khz = khz;
-        caps.default_data_rate = Timing::default_at(khz).baud();
-        caps
+        ReaderCapabilities::typical().with_fixed_clock(self.config.card_clock_khz())
     }
 
     /// Whether a session is running (CMDVCC low).
