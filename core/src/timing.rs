@@ -62,6 +62,11 @@ pub const DI_DEFAULT: u8 = 1;
 /// Clock rate conversion integer of the default, F = 372 (also Fd in BWT).
 pub const F_DEFAULT: u16 = 372;
 
+/// T=1 block guard time BGT, in etu: the least delay between the leading edges of
+/// two consecutive characters sent in opposite directions (ISO/IEC 7816-3:2006
+/// 11.4.3), the turnaround a T=1 line keeps.
+pub const T1_BGT_ETU: u16 = 22;
+
 /// The transmission parameters in force on the line: F, D and the card clock.
 ///
 /// All methods return microseconds rounded up (or etu), exact for every F, D,
@@ -212,9 +217,10 @@ impl Timing {
         self.cycle_fraction_to_us(bwt * wtx, d)
     }
 
-    /// T=1 block guard time BGT = 22 etu, in microseconds (clause 11.4.3).
+    /// T=1 block guard time BGT = 22 etu ([`T1_BGT_ETU`]), in microseconds
+    /// (clause 11.4.3).
     pub const fn t1_block_guard_time_us(&self) -> u32 {
-        self.etu_to_us(22)
+        self.etu_to_us(T1_BGT_ETU as u32)
     }
 }
 

@@ -112,7 +112,7 @@ pub const RESET_HOLD_MIN_CYCLES: u32 = 400;
 /// sent in opposite directions (ISO/IEC 7816-3 7.2).
 pub const T0_TURNAROUND_ETU: u16 = 16;
 /// T=1 turnaround: the block guard time BGT, 22 etu (ISO/IEC 7816-3 11.4.3).
-pub const T1_TURNAROUND_ETU: u16 = 22;
+pub const T1_TURNAROUND_ETU: u16 = readerkit::timing::T1_BGT_ETU;
 
 /// Most characters the driver reads and throws away in one go (the receive buffer
 /// emptied before activation, the rest of an answer after a broken character),
