@@ -103,6 +103,9 @@
 
 use core::fmt;
 
+mod procedure;
+pub use procedure::{Procedure, is_sw1};
+
 use crate::apdu::{self, Case, Command};
 use crate::status::Failure;
 #[cfg(doc)]
@@ -403,7 +406,7 @@ impl<'a> Exchange<'a> {
     ) -> Result<Exchange<'a>, Error> {
         let command = Command::parse(apdu)?;
         let ins = command.ins();
-        if matches!(ins & 0xF0, 0x60 | 0x90) {
+        if is_sw1(ins) {
             return Err(Error::InvalidIns(ins));
         }
         if response.len() < 2 {
@@ -681,33 +684,34 @@ impl<'a> Exchange<'a> {
     }
 
     fn procedure(&mut self, b: u8, nulls: u32) {
-        let ins = self.header[1];
-        if b == NULL {
-            if nulls >= self.config.max_null_bytes {
-                self.fail(Error::TooManyNullBytes);
-            } else {
-                self.state = State::Procedure { nulls: nulls + 1 };
+        match Procedure::of(b, self.header[1]) {
+            Procedure::Null => {
+                if nulls >= self.config.max_null_bytes {
+                    self.fail(Error::TooManyNullBytes);
+                } else {
+                    self.state = State::Procedure { nulls: nulls + 1 };
+                }
             }
-        } else if b == ins || b == ins ^ 0xFF {
-            let remaining = match self.transfer {
-                Transfer::None => 0,
-                Transfer::Out(d) => d.len().saturating_sub(self.done),
-                Transfer::In(n) => n.saturating_sub(self.done),
-            };
-            let count = if b == ins {
-                remaining
-            } else {
-                remaining.min(1)
-            };
-            self.state = match (count, self.transfer) {
-                (0, _) | (_, Transfer::None) => State::Failed(Error::UnexpectedProcedureByte(b)),
-                (count, Transfer::Out(_)) => State::SendData { count },
-                (left, Transfer::In(_)) => State::ReceiveData { left },
-            };
-        } else if matches!(b & 0xF0, 0x60 | 0x90) {
-            self.state = State::Sw2 { sw1: b };
-        } else {
-            self.fail(Error::UnexpectedProcedureByte(b));
+            ack @ (Procedure::Ack(_) | Procedure::AckOne(_)) => {
+                let remaining = match self.transfer {
+                    Transfer::None => 0,
+                    Transfer::Out(d) => d.len().saturating_sub(self.done),
+                    Transfer::In(n) => n.saturating_sub(self.done),
+                };
+                let count = match ack {
+                    Procedure::AckOne(_) => remaining.min(1),
+                    _ => remaining,
+                };
+                self.state = match (count, self.transfer) {
+                    (0, _) | (_, Transfer::None) => {
+                        State::Failed(Error::UnexpectedProcedureByte(b))
+                    }
+                    (count, Transfer::Out(_)) => State::SendData { count },
+                    (left, Transfer::In(_)) => State::ReceiveData { left },
+                };
+            }
+            Procedure::Sw1(sw1) => self.state = State::Sw2 { sw1 },
+            Procedure::Invalid(b) => self.fail(Error::UnexpectedProcedureByte(b)),
         }
     }
 

@@ -223,17 +223,7 @@ impl Decoder {
                 }
                 T0State::Procedure { ins } => {
                     rest = tail;
-                    let procedure = if b == 0x60 {
-                        T0Procedure::Null
-                    } else if b == ins {
-                        T0Procedure::Ack(b)
-                    } else if b == ins ^ 0xFF {
-                        T0Procedure::AckOne(b)
-                    } else if b & 0xF0 == 0x60 || b & 0xF0 == 0x90 {
-                        T0Procedure::Sw1(b)
-                    } else {
-                        T0Procedure::Invalid(b)
-                    };
+                    let procedure = T0Procedure::of(b, ins);
                     emit(sink, Event::T0Procedure(procedure));
                     match procedure {
                         T0Procedure::Null => T0State::Procedure { ins },

@@ -56,20 +56,9 @@ impl fmt::Display for Data<'_> {
     }
 }
 
-/// A T=0 procedure byte, as ISO/IEC 7816-3 10.3.3 reads it after a header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum T0Procedure {
-    /// 60: NULL, the card asks for more time.
-    Null,
-    /// INS: all remaining data bytes follow (either way).
-    Ack(u8),
-    /// INS ⊕ FF: one data byte follows.
-    AckOne(u8),
-    /// SW1 (6X other than 60, or 9X); SW2 follows.
-    Sw1(u8),
-    /// Anything else: the card broke the protocol.
-    Invalid(u8),
-}
+/// A T=0 procedure byte, as ISO/IEC 7816-3 10.3.3 reads it after a header: the
+/// T=0 engine's [`t0::Procedure`](crate::t0::Procedure).
+pub use crate::t0::Procedure as T0Procedure;
 
 /// One decoded event of a trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,18 +196,6 @@ impl fmt::Display for AtrSummary<'_> {
             write!(f, ", {} historical bytes", atr.historical().len())?;
         }
         Ok(())
-    }
-}
-
-impl fmt::Display for T0Procedure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            T0Procedure::Null => f.write_str("NULL 60 (more time)"),
-            T0Procedure::Ack(ins) => write!(f, "ACK {ins:02X} (all data)"),
-            T0Procedure::AckOne(b) => write!(f, "ACK {b:02X} (one byte)"),
-            T0Procedure::Sw1(sw1) => write!(f, "SW1 {sw1:02X}"),
-            T0Procedure::Invalid(b) => write!(f, "invalid procedure byte {b:02X}"),
-        }
     }
 }
 
