@@ -215,9 +215,9 @@ impl fmt::Debug for Atr {
     }
 }
 
-fn xor(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |acc, b| acc ^ b)
-}
+// XOR of bytes, the check character T=1 calls LRC: the TCK makes the XOR of T0
+// to TCK 0.
+use crate::t1::lrc as xor;
 
 /// The one walk over the interface characters, over bytes not yet checked: each
 /// step reads one group and moves past it.

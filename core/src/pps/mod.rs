@@ -394,11 +394,9 @@ pub const fn message_len(pps0: u8) -> usize {
     3 + (pps0 & (PPS0_PPS1 | PPS0_PPS2 | PPS0_PPS3)).count_ones() as usize
 }
 
-/// XOR of `bytes`: the PCK of a PPS message is the XOR of the bytes before it, so
-/// that the XOR of a whole message is 0.
-fn xor(bytes: &[u8]) -> u8 {
-    bytes.iter().fold(0, |a, b| a ^ b)
-}
+// XOR of bytes, the check character T=1 calls LRC: the PCK of a PPS message is
+// the XOR of the bytes before it, so that the XOR of a whole message is 0.
+use crate::t1::lrc as xor;
 
 /// PPS1..PPS3 of a message, by PPS0.
 fn optional_bytes(bytes: &[u8]) -> [Option<u8>; 3] {

@@ -62,7 +62,9 @@ impl core::fmt::Display for Edc {
     }
 }
 
-/// LRC of `data`: the exclusive-or of all bytes.
+/// LRC of `data`: the exclusive-or of all bytes. The ATR's TCK and the PPS
+/// message's PCK are this check character too (ISO/IEC 7816-3:2006 8.2.5, 9.2):
+/// the exclusive-or of a message and its check character is 0.
 pub fn lrc(data: &[u8]) -> u8 {
     data.iter().fold(0, |acc, &b| acc ^ b)
 }
