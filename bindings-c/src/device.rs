@@ -393,9 +393,9 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         // and the state it is about to commit; so would dropping it under the
         // transition that called this hook (it goes on with the device after), or
         // under any hook (the library below it still borrows the device: a resume
-        // goes on with it after `events_pending`).
-        if device.in_own_callback()
-            || device.callback_running()
+        // goes on with it after `events_pending`). `callback_running` covers the
+        // caller's own callback too (its context is the lock's recorded holder).
+        if device.callback_running()
             || device.in_own_transition()
             || device.platform().hook_running()
         {

@@ -134,10 +134,11 @@ pub unsafe extern "C" fn rk_device_set_keypad(
         pad.check().map_err(to_rk)?;
         // From inside a callback the request that runs it holds a view of the
         // device: look with a shared view (ended at once) before taking the
-        // exclusive one.
+        // exclusive one. `callback_running` covers the caller's own callback too
+        // (its context is the lock's recorded holder, never "no holder").
         // SAFETY: forwarded contract.
         let d = unsafe { Slot::<CDevice>::value(dev) }?;
-        if d.in_own_callback() || d.callback_running() {
+        if d.callback_running() {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         // SAFETY: forwarded contract (exclusive use during the call), and no
