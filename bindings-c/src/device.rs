@@ -390,15 +390,15 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         // SAFETY: initialised (checked); a shared view, ended before the release.
         let device = unsafe { &(*slot).value };
         // Dropping the device under a running callback would free the lock it holds
-        // and the state it is about to commit; so would dropping it under the
-        // transition that called this hook (it goes on with the device after), or
-        // under any hook (the library below it still borrows the device: a resume
-        // goes on with it after `events_pending`). `callback_running` covers the
-        // caller's own callback too (its context is the lock's recorded holder).
-        if device.callback_running()
-            || device.in_own_transition()
-            || device.platform().hook_running()
-        {
+        // and the state it is about to commit; so would dropping it under any hook
+        // (the library below it still borrows the device: a resume goes on with it
+        // after `events_pending`). `callback_running` covers the caller's own
+        // callback too (its context is the lock's recorded holder). A transition
+        // (`rk_device_sleep_with` / `rk_device_wake_with`) below the caller needs
+        // no check of its own: a C driver's code runs during one only as a
+        // callback or a step (under the serialization lock), a hook (counted), or
+        // the log callback (only from a line's trace, under that lock too).
+        if device.callback_running() || device.platform().hook_running() {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         device.process_events();

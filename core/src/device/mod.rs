@@ -397,9 +397,8 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// [`Device::wake_with`] on the same execution context (in a hook the
     /// platform calls during the transition, as [`Platform::events_pending`], or
     /// the driver's step), as far as [`Platform::current_context`] can tell;
-    /// always `false` if it cannot. A binding asks it before it drops the device
-    /// (the transition still runs below the caller).
-    pub fn in_own_transition(&self) -> bool {
+    /// always `false` if it cannot.
+    fn in_own_transition(&self) -> bool {
         self.held_here(&self.transition_holder)
     }
 
