@@ -132,7 +132,8 @@ impl Pending {
     }
 
     /// Its end before it finished, with `status` (`-ESHUTDOWN` when its
-    /// endpoint is reset, `-EPIPE` when it halts): the IN data collected so
+    /// endpoint is reset, `-EPIPE` when it halts, `-ECONNRESET` when it is
+    /// unlinked): the IN data collected so
     /// far, or the OUT bytes in the packets the device had read (`read`: the
     /// endpoint's count of packets read).
     fn end(self, status: i32, read: u64) -> Completion {
@@ -358,8 +359,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     }
 
     /// End every transfer pending on a halted endpoint with `-EPIPE`
-    /// (reported by the next [`Host::pump`]); of an OUT one, the packets the
-    /// device has not read are withdrawn ([`Host::withdraw`]).
+    /// (reported by the next [`Host::pump`]; [`Host::end_early`]).
     fn end_halted(&mut self) {
         let mut index = 0;
         while let Some(pending) = self.pending.get(index) {
@@ -368,38 +368,47 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
                 index += 1;
                 continue;
             }
-            let Some(pending) = self.pending.remove(index) else {
-                return;
-            };
-            let read = match &pending {
-                Pending::Out {
-                    submit,
-                    from,
-                    until,
-                    ..
-                } => {
-                    let read = packets_read(&self.bus, &self.sent, submit.endpoint);
-                    self.withdraw(submit.endpoint, *from, *until);
-                    read
-                }
-                Pending::In { .. } => 0,
-            };
-            self.ended.push(pending.end(STATUS_STALL, read));
+            if let Some(done) = self.end_early(index, STATUS_STALL) {
+                self.ended.push(done);
+            }
         }
     }
 
     /// Every pending bulk and interrupt transfer ends with `-ESHUTDOWN` (reported
-    /// by the next [`Host::pump`]) and the endpoints but 0 are emptied
-    /// ([`VirtualBus::configuration_changed`]).
+    /// by the next [`Host::pump`]; [`Host::end_early`], which withdraws their
+    /// unread OUT packets) and the endpoints but 0 are emptied of the rest
+    /// (the IN packets: [`VirtualBus::configuration_changed`]).
     fn reset_endpoints(&mut self) {
-        for pending in std::mem::take(&mut self.pending) {
-            let read = match &pending {
-                Pending::Out { submit, .. } => packets_read(&self.bus, &self.sent, submit.endpoint),
-                Pending::In { .. } => 0,
-            };
-            self.ended.push(pending.end(STATUS_SHUT_DOWN, read));
+        while let Some(done) = self.end_early(0, STATUS_SHUT_DOWN) {
+            self.ended.push(done);
         }
         self.bus.configuration_changed();
+    }
+
+    /// Take the transfer pending at `index` out of the queue before it
+    /// finished, and end it with `status` (`-EPIPE` on a halt, `-ESHUTDOWN` on
+    /// a configuration change, `-ECONNRESET` on an unlink): of an OUT transfer
+    /// the packets the device has not read are withdrawn ([`Host::withdraw`]),
+    /// as a host controller sends nothing more of a transfer it ended. Its
+    /// completion: the IN data collected so far, or the OUT bytes of the
+    /// packets the device had read ([`Pending::end`]); `None` if nothing is
+    /// pending at `index`.
+    fn end_early(&mut self, index: usize, status: i32) -> Option<Completion> {
+        let pending = self.pending.remove(index)?;
+        let read = match &pending {
+            Pending::Out {
+                submit,
+                from,
+                until,
+                ..
+            } => {
+                let read = packets_read(&self.bus, &self.sent, submit.endpoint);
+                self.withdraw(submit.endpoint, *from, *until);
+                read
+            }
+            Pending::In { .. } => 0,
+        };
+        Some(pending.end(status, read))
     }
 
     fn run_control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
@@ -558,15 +567,9 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         let mut found = false;
         while let Some(at) = self.pending.iter().position(|p| p.seqnum() == seqnum) {
             found = true;
-            if let Some(Pending::Out {
-                submit,
-                from,
-                until,
-                ..
-            }) = self.pending.remove(at)
-            {
-                self.withdraw(submit.endpoint, from, until);
-            }
+            // Its completion is not sent: the client hears of it by the
+            // RET_UNLINK (`Host::command`).
+            let _unsent = self.end_early(at, protocol::STATUS_UNLINKED);
         }
         found
     }
