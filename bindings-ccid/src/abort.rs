@@ -18,12 +18,14 @@
 //! that follows with the same `bSeq` then completes the pair and changes
 //! nothing.
 //!
-//! The pairing applies wherever the class request reaches
-//! [`crate::CcidReader::class_request`]: the USB class `usb::CcidClass` passes
-//! it on at once; `usb::port::CcidPort` stops the running command with it and
-//! hands it to its runner (`usb::port::Task::ClassAbort`) before any message
-//! that came after it, and the runner passes it on. A host that goes leaves
-//! no abort under way for the next one ([`crate::CcidReader::host_gone`]).
+//! The pairing applies wherever the class request reaches the reader, as
+//! [`crate::CcidReader::class_request`] (which refuses a slot the reader does
+//! not have) or as news it hears ([`crate::Notice::ClassAbort`],
+//! [`crate::CcidReader::hear`]): the USB class `usb::CcidClass` passes it on
+//! at once; `usb::port::CcidPort` stops the running command with it and hands
+//! it to its runner (`usb::port::Task::Notice`) before any message that came
+//! after it, and the runner passes it on. A host that goes leaves no abort
+//! under way for the next one ([`crate::Notice::HostGone`]).
 
 /// A slot's progress through an abort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

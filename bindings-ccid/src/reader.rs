@@ -15,6 +15,7 @@ use crate::command::{ClockCommand, Command, MechanicalFunction, Voltage};
 use crate::descriptor::ClassDescriptor;
 use crate::error::SlotError;
 use crate::message::{self, HEADER_LEN, Message};
+use crate::notice::Notice;
 use crate::secure::{self, PinSupport, Refusal, SecureData};
 use crate::tpdu::{self, LineAccess};
 use crate::{busy, notify, parameters};
@@ -827,27 +828,39 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         notify::emit_hardware_error(slot, seq, code, out)
     }
 
-    /// The host has gone and another may come (a USB bus reset, a USB/IP
-    /// client's connection ending): no abort is under way for the next one,
-    /// so a class request ABORT the gone host sent without its
-    /// PC_to_RDR_Abort no longer fails the slot's commands (every slot's
-    /// pairing back to idle, see the `abort` module). Out of line: the USB
-    /// firmware, whose loop LTO would inline it into, is 464 B smaller in
-    /// flash this way.
+    /// Hear news from the transport ([`Notice`]); it cannot fail.
+    /// [`Notice::ClassAbort`] pairs the class request ABORT with the
+    /// PC_to_RDR_Abort of the same `bSlot` and `bSeq` (see
+    /// [`CcidReader::class_request`] and the `abort` module); for a slot the
+    /// reader does not have it does nothing. [`Notice::HostGone`] puts every
+    /// slot's pairing back to idle: no abort is under way for the next host.
+    /// Out of line: the USB firmware, whose loop LTO would inline it into, is
+    /// 360 B smaller in flash this way.
     #[inline(never)]
-    pub fn host_gone(&mut self) {
-        for state in &mut self.state {
-            state.abort = abort::Pairing::Idle;
+    pub fn hear(&mut self, notice: Notice) {
+        match notice {
+            Notice::ClassAbort { slot, seq } => {
+                let slot = usize::from(slot);
+                if let Some(state) = self.state.get_mut(slot).filter(|_| slot < self.slots.len()) {
+                    state.abort = state.abort.class_request(seq);
+                }
+            }
+            Notice::HostGone => {
+                for state in &mut self.state {
+                    state.abort = abort::Pairing::Idle;
+                }
+            }
         }
     }
 
     /// Answer a class request on the control endpoint: `value` is its `wValue`;
     /// the data stage (if any) is written into `out`. Returns its length.
-    /// ABORT of a slot that does not exist is `BadField(5)`. ABORT pairs with
-    /// the PC_to_RDR_Abort of the same `bSlot` and `bSeq` (CCID 1.1 §5.3.1): if
-    /// that was the slot's last message, the pair is complete; otherwise every
-    /// command to the slot fails CMD_ABORTED (`bError` FF) until it comes (see
-    /// the `abort` module).
+    /// ABORT of a slot that does not exist is `BadField(5)` (the transport
+    /// refuses it to the host: a STALL); of a slot that does, the reader hears
+    /// it ([`Notice::ClassAbort`]): it pairs with the PC_to_RDR_Abort of the
+    /// same `bSlot` and `bSeq` (CCID 1.1 §5.3.1): if that was the slot's last
+    /// message, the pair is complete; otherwise every command to the slot
+    /// fails CMD_ABORTED (`bError` FF) until it comes (see the `abort` module).
     pub fn class_request(
         &mut self,
         request: ClassRequest,
@@ -858,12 +871,10 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let values: [u32; 2] = match request {
             ClassRequest::Abort => {
                 let [slot, seq] = value.to_le_bytes();
-                let state = self
-                    .state
-                    .get_mut(usize::from(slot))
-                    .filter(|_| usize::from(slot) < self.slots.len())
-                    .ok_or(SlotError::BadField(5))?;
-                state.abort = state.abort.class_request(seq);
+                if usize::from(slot) >= self.slots.len() {
+                    return Err(SlotError::BadField(5));
+                }
+                self.hear(Notice::ClassAbort { slot, seq });
                 return Ok(0);
             }
             ClassRequest::GetClockFrequencies => [reader.default_clock_khz, reader.max_clock_khz],

@@ -10,7 +10,7 @@ use readerkit_card_sim::fault::Trigger;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
-use readerkit_ccid::{CcidReader, HandleError, PinSupport};
+use readerkit_ccid::{CcidReader, HandleError, Notice, PinSupport, SlotError};
 use readerkit_testkit::apdu::get_challenge;
 use readerkit_testkit::ccid::message_with as msg;
 use readerkit_testkit::sim::{ifs_request_before, inserted};
@@ -449,6 +449,37 @@ fn class_abort_pairs_with_its_abort_message() {
                 aborted,
             ),
             bare("Abort 13", msg(0x72, 0, 13, [0; 3], &[]), fine),
+        ],
+    );
+}
+
+/// A class ABORT for a slot a one-slot reader does not have (1, 9, 255):
+/// `class_request` refuses it (`bError` 5: the transport stalls the request),
+/// and heard as news (`CcidReader::hear`, which cannot fail) it does nothing:
+/// slot 0's commands run as before, the slot lacked is refused as before.
+#[test]
+fn class_abort_of_a_slot_the_reader_lacks_changes_nothing() {
+    let mut r = reader(Some(Profile::t1()), apdu_config());
+    for slot in [1u8, 9, 255] {
+        assert_eq!(
+            r.class_request(ClassRequest::Abort, u16::from(slot) | 7 << 8, &mut []),
+            Err(SlotError::BadField(5))
+        );
+        r.hear(Notice::ClassAbort { slot, seq: 7 });
+    }
+    answers(
+        &mut r,
+        &[
+            bare(
+                "slot 0: its status, not CMD_ABORTED",
+                msg(0x65, 0, 8, [0; 3], &[]),
+                [0x81, 0x01, 0x00, 0x03],
+            ),
+            bare(
+                "slot 1: still no such slot",
+                msg(0x65, 1, 9, [0; 3], &[]),
+                [0x81, 0x42, 0x05, 0x03],
+            ),
         ],
     );
 }

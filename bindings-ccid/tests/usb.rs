@@ -9,17 +9,17 @@ use std::sync::{Arc, Mutex};
 
 use readerkit::Device;
 use readerkit::line::LineReader;
-use readerkit::platform::SpinPlatform;
+use readerkit::platform::{Platform, SpinPlatform};
 use readerkit_card_sim::fault::Trigger;
 use readerkit_card_sim::keypad::ScriptedKeypad;
 use readerkit_card_sim::{Card, Config, Profile, SimLine};
 use readerkit_ccid::more_time::{MoreTime, WatchedLine};
-use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ConfigError, HandleError};
+use readerkit_ccid::reader::{Config as CcidConfig, ConfigError, HandleError};
 use readerkit_ccid::stop::StoppableLine;
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use readerkit_ccid::usb::port::{CcidPort, Task};
-use readerkit_ccid::{CcidReader, PinSupport};
+use readerkit_ccid::{CcidReader, Notice, PinSupport};
 use readerkit_testkit::apdu::echo;
 use readerkit_testkit::ccid::message;
 use readerkit_testkit::sim::inserted;
@@ -534,8 +534,24 @@ impl Bus {
     }
 }
 
-/// The runner: take each task, `rounds` times: pass a class ABORT on to
-/// `reader`, or run an admitted message on it and hand the answer back.
+/// The runner's one line for news from the port ([`CcidReader::hear`]), after
+/// checking that a class ABORT the port hands over is for a slot the reader
+/// has.
+fn hear<P: Platform, D, const EVENTS: usize>(
+    reader: &mut CcidReader<'_, P, D, EVENTS>,
+    notice: Notice,
+) {
+    if let Notice::ClassAbort { slot, .. } = notice {
+        assert!(
+            usize::from(slot) < reader.slots().len(),
+            "a slot the reader has"
+        );
+    }
+    reader.hear(notice);
+}
+
+/// The runner: take each task, `rounds` times: pass news (a class ABORT, a
+/// host gone) on to `reader`, or run an admitted message on it and hand the answer back.
 fn run_port(
     bus: &Bus,
     reader: &mut CcidReader<'_, SpinPlatform, LineReader<SlowLine>>,
@@ -547,13 +563,8 @@ fn run_port(
         bus.pump();
         let command = match port.borrow_mut().take(&mut message) {
             Some(Task::Command(command)) => command,
-            Some(Task::ClassAbort(value)) => {
-                let passed = reader.class_request(ClassRequest::Abort, value, &mut []);
-                assert_eq!(passed, Ok(0), "a slot the reader has");
-                continue;
-            }
-            Some(Task::HostGone) => {
-                reader.host_gone();
+            Some(Task::Notice(notice)) => {
+                hear(reader, notice);
                 continue;
             }
             None => continue,
@@ -802,18 +813,9 @@ impl PlainPort {
         loop {
             match self.port.take(&mut message).expect("a message waits") {
                 Task::Command(command) => return command.into_inner().to_vec(),
-                Task::ClassAbort(value) => self.class_abort(value),
-                Task::HostGone => self.reader.host_gone(),
+                Task::Notice(notice) => hear(&mut self.reader, notice),
             }
         }
-    }
-
-    /// The runner passes the class request ABORT (`wValue`) on to the reader.
-    fn class_abort(&mut self, value: u16) {
-        let passed = self
-            .reader
-            .class_request(ClassRequest::Abort, value, &mut []);
-        assert_eq!(passed, Ok(0), "a slot the reader has");
     }
 
     /// The host sends `message` and the runner takes it ([`PlainPort::host_sends`],
@@ -912,8 +914,9 @@ fn port_class_abort_first_fails_commands_until_its_abort() {
     };
     assert!(!p.port.answer_at_once(untouched));
     let mut buffer = [0u8; 271];
-    assert_eq!(p.port.take(&mut buffer), Some(Task::ClassAbort(7 << 8)));
-    p.class_abort(7 << 8);
+    let abort = Notice::ClassAbort { slot: 0, seq: 7 };
+    assert_eq!(p.port.take(&mut buffer), Some(Task::Notice(abort)));
+    hear(&mut p.reader, abort);
     assert!(!p.answer_at_once(), "admitted for the runner already");
     let status = p.take();
     assert_eq!(status, message(0x65, 8, &[]));
@@ -1010,7 +1013,7 @@ fn set_configuration_starts_the_class_over() {
 
 /// A host sends the class request ABORT (seq 7), which the runner passes on,
 /// and goes (a bus reset) before its PC_to_RDR_Abort: the port's next task
-/// tells the reader (`Task::HostGone`) before the next host's GetSlotStatus
+/// tells the reader (`Notice::HostGone`) before the next host's GetSlotStatus
 /// (seq 1) is answered, which is then answered as usual, not CMD_ABORTED.
 #[test]
 fn port_class_abort_of_a_gone_host_fails_nothing_of_the_next() {
@@ -1020,8 +1023,9 @@ fn port_class_abort_of_a_gone_host_fails_nothing_of_the_next() {
     assert_eq!(p.port.take(&mut buffer), None);
     p.wire.lock().unwrap().setup = Some(abort_request(7));
     p.pump();
-    assert_eq!(p.port.take(&mut buffer), Some(Task::ClassAbort(7 << 8)));
-    p.class_abort(7 << 8);
+    let abort = Notice::ClassAbort { slot: 0, seq: 7 };
+    assert_eq!(p.port.take(&mut buffer), Some(Task::Notice(abort)));
+    hear(&mut p.reader, abort);
     p.wire.lock().unwrap().reset = true;
     p.pump();
     p.host_sends(&message(0x65, 1, &[]));
@@ -1029,8 +1033,11 @@ fn port_class_abort_of_a_gone_host_fails_nothing_of_the_next() {
         panic!("the reader must hear of the host gone first")
     };
     assert!(!p.port.answer_at_once(untouched));
-    assert_eq!(p.port.take(&mut buffer), Some(Task::HostGone));
-    p.reader.host_gone();
+    assert_eq!(
+        p.port.take(&mut buffer),
+        Some(Task::Notice(Notice::HostGone))
+    );
+    hear(&mut p.reader, Notice::HostGone);
     // Admitted for the runner meanwhile (it could not be answered at once).
     let status = p.take();
     p.answer(&status, &mut [0u8; 271]);

@@ -36,7 +36,7 @@ use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_ccid::{CcidReader, PinSupport};
@@ -630,21 +630,15 @@ impl Link<'_, '_> {
                         .map_err(|e| e.to_string())?;
                     moved = true;
                 }
-                // The class ABORT, passed on here: no command runs (the
-                // reader is free, as for `answer_at_once`) and none is queued
-                // for the worker, so the reader sees it before the messages
-                // that came after it. A slot the reader has: it cannot fail.
-                Some(Task::ClassAbort(value)) => {
-                    let _ = locked(reader).class_request(ClassRequest::Abort, value, &mut []);
+                // A class ABORT, or the client gone (or an import reset the
+                // bus), passed on here: no command runs (the reader is free,
+                // as for `answer_at_once`) and none is queued for the worker,
+                // so the reader hears it before the messages that came after.
+                Some(Task::Notice(notice)) => {
+                    locked(reader).hear(notice);
                     if self.args.trace {
-                        eprintln!("usbip: class ABORT {value:04X} passed to the reader");
+                        eprintln!("usbip: {notice:?} passed to the reader");
                     }
-                    moved = true;
-                }
-                // The client has gone (or an import reset the bus): the next
-                // one has no abort under way. Here too, nothing runs.
-                Some(Task::HostGone) => {
-                    locked(reader).host_gone();
                     moved = true;
                 }
                 None => {}

@@ -26,11 +26,11 @@ use std::collections::HashMap;
 use libfuzzer_sys::fuzz_target;
 use readerkit::line::LineReader;
 use readerkit_card_sim::{Card, Config, SimLine, SlotCard};
-use readerkit_ccid::CcidReader;
-use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::CcidClass;
 use readerkit_ccid::usb::port::{CcidPort, Task};
+use readerkit_ccid::{CcidReader, Notice};
 use readerkit_testkit::sim::{LineDevice, inserted};
 use readerkit_usbip::host::{Completion, Host, MAX_PENDING, Outcome};
 use readerkit_usbip::protocol::{
@@ -210,11 +210,13 @@ fuzz_target!(|data: &[u8]| {
                 Some(Task::Command(command)) => {
                     waiting = Some(reader.respond(&command, &mut answer));
                 }
-                Some(Task::ClassAbort(value)) => {
-                    let passed = reader.class_request(ClassRequest::Abort, value, &mut []);
-                    assert_eq!(passed, Ok(0), "the port hands over a slot the reader has");
+                Some(Task::Notice(notice)) => {
+                    if let Notice::ClassAbort { slot, .. } = notice {
+                        let has = usize::from(slot) < reader.slots().len();
+                        assert!(has, "the port hands over a slot the reader has");
+                    }
+                    reader.hear(notice);
                 }
-                Some(Task::HostGone) => reader.host_gone(),
                 None => return false,
             }
             true

@@ -40,6 +40,7 @@ use usb_device::descriptor::DescriptorWriter;
 use usb_device::endpoint::EndpointAddress;
 
 use crate::message::Message;
+use crate::notice::Notice;
 use crate::reader::{CcidReader, ClassRequest, ConfigError};
 
 mod pipe;
@@ -176,7 +177,7 @@ where
     // A bus reset, or a SET_CONFIGURATION (`control_out`): the host starts
     // over, with no abort under way.
     fn reset(&mut self) {
-        self.reader.host_gone();
+        self.reader.hear(Notice::HostGone);
         self.pipe.reset();
     }
 

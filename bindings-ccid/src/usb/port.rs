@@ -12,13 +12,15 @@
 //! [`CcidPort::stopping`] true, so that the line gives up; the stopped
 //! command's answer goes out as CMD_ABORTED and the PC_to_RDR_Abort runs next.
 //!
-//! The class request ABORT also goes to the runner, as a task of its own
-//! ([`Task::ClassAbort`], before the messages that came after it), for the
-//! reader to pair it with its PC_to_RDR_Abort (CCID 1.1 §5.3.1, the `abort`
-//! module): until that Abort comes, the reader fails the slot's commands
-//! CMD_ABORTED, as behind [`super::CcidClass`]. The rule stays the reader's;
-//! the port only carries the request to it, and tells it when the host has
-//! gone ([`Task::HostGone`]): the next host has no abort under way.
+//! The class request ABORT also goes to the runner, as news for the reader
+//! ([`Task::Notice`], [`Notice::ClassAbort`], before the messages that came
+//! after it), for the reader to pair it with its PC_to_RDR_Abort (CCID 1.1
+//! §5.3.1, the `abort` module): until that Abort comes, the reader fails the
+//! slot's commands CMD_ABORTED, as behind [`super::CcidClass`]. The rule stays
+//! the reader's; the port only carries the request to it, and tells it when
+//! the host has gone ([`Notice::HostGone`]): the next host has no abort under
+//! way. The runner passes each notice on whole ([`CcidReader::hear`], which
+//! cannot fail).
 //!
 //! ```text
 //! loop {
@@ -34,11 +36,7 @@
 //!                 usb.poll(&mut [&mut port]);
 //!             }
 //!         }
-//!         // A slot the reader has: it cannot fail.
-//!         Some(Task::ClassAbort(value)) => {
-//!             let _ = reader.class_request(ClassRequest::Abort, value, &mut []);
-//!         }
-//!         Some(Task::HostGone) => reader.host_gone(),
+//!         Some(Task::Notice(notice)) => reader.hear(notice),
 //!         None => {}
 //!     }
 //!     if let Some(n) = reader.slot_change(&mut note) { port.notify(&note[..n]); }
@@ -74,6 +72,7 @@ use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
 use crate::descriptor;
 use crate::message::{HEADER_LEN, Message};
+use crate::notice::Notice;
 use crate::reader::{CcidReader, ClassRequest, ConfigError, HandleError, MAX_SLOTS, SlotCards};
 
 /// The runner's part.
@@ -104,20 +103,15 @@ pub enum Task<'m> {
     /// Run this command ([`CcidReader::respond`], which cannot fail: it has a
     /// header) and hand its answer to [`CcidPort::finish`].
     Command(Message<&'m [u8]>),
-    /// The host's class request ABORT (`wValue` = slot | seq << 8, a slot the
-    /// reader has): pass it on with [`CcidReader::class_request`]
-    /// ([`ClassRequest::Abort`], no data stage; it cannot fail for such a
-    /// slot), so that the reader pairs it with its PC_to_RDR_Abort (CCID 1.1
-    /// §5.3.1, the `abort` module). Nothing is answered and nothing is owed
-    /// to [`CcidPort::finish`]. It comes before any bulk-OUT message the
-    /// reader has not seen yet, so that the reader sees it first.
-    ClassAbort(u16),
-    /// The host has gone ([`CcidPort::disown`]): tell the reader
-    /// ([`CcidReader::host_gone`]), so that a class request ABORT the gone
-    /// host sent without its PC_to_RDR_Abort fails nothing of the next one.
-    /// Nothing is answered and nothing is owed to [`CcidPort::finish`]; it
-    /// comes before the next host's class requests and messages.
-    HostGone,
+    /// Pass this on to the reader ([`CcidReader::hear`], which cannot fail):
+    /// the host's class request ABORT for a slot the reader has
+    /// ([`Notice::ClassAbort`]), so that the reader pairs it with its
+    /// PC_to_RDR_Abort, or the news that the host has gone
+    /// ([`Notice::HostGone`], [`CcidPort::disown`]). Nothing is answered and
+    /// nothing is owed to [`CcidPort::finish`]. It comes before any bulk-OUT
+    /// message the reader has not seen yet (the host gone first, then the
+    /// class requests, by slot), so that the reader hears it first.
+    Notice(Notice),
 }
 
 /// A class request's data stage, answered from what the reader said at start.
@@ -140,11 +134,11 @@ pub struct CcidPort<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> {
     /// The PC_to_RDR_Abort for the running command's slot, run after it.
     queued_abort: [u8; HEADER_LEN],
     /// Per slot, the `bSeq` of a class request ABORT the runner has not been
-    /// handed yet ([`Task::ClassAbort`]); a second one for the slot replaces
+    /// handed yet ([`Notice::ClassAbort`]); a second one for the slot replaces
     /// the first.
     class_aborts: [Option<u8>; MAX_SLOTS],
     /// The host has gone and the runner has not been told yet
-    /// ([`Task::HostGone`]).
+    /// ([`Notice::HostGone`]).
     host_gone: bool,
     /// The reader's slots, whose card state the busy answers give (read while
     /// the runner holds the reader and the command its serialization lock).
@@ -189,10 +183,10 @@ impl<'a, B: UsbBus, P: Platform, D, const EVENTS: usize, const N: usize>
 
 impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N> {
     /// The runner's next task, `None` while it runs a command or has nothing
-    /// to do. First the news that the host has gone ([`Task::HostGone`]),
-    /// then a class request ABORT it has not been handed yet
-    /// ([`Task::ClassAbort`]), so that the reader hears of both before the
-    /// messages that follow them. Then the next admitted message ([`Task::Command`]),
+    /// to do. First the news for the reader ([`Task::Notice`]): that the host
+    /// has gone ([`Notice::HostGone`]), then a class request ABORT it has not
+    /// been handed yet ([`Notice::ClassAbort`]), so that the reader hears of
+    /// both before the messages that follow them. Then the next admitted message ([`Task::Command`]),
     /// copied into `message`; its slot is busy until [`CcidPort::finish`].
     /// Its header is checked (for [`CcidReader::respond`], which cannot fail);
     /// one waiting without a header is dropped (`None`: with no `bSlot` and
@@ -202,8 +196,8 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     /// A message left for [`CcidPort::answer_at_once`] is admitted and taken
     /// here too.
     pub fn take<'m>(&mut self, message: &'m mut [u8; N]) -> Option<Task<'m>> {
-        if let Some(task) = self.reader_task() {
-            return Some(task);
+        if let Some(notice) = self.notice() {
+            return Some(Task::Notice(notice));
         }
         if self.job == Job::Idle {
             let len = self.at_once()?.len();
@@ -244,17 +238,17 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     }
 
     /// The news for the reader the runner has not been handed yet
-    /// ([`Task::HostGone`], then [`Task::ClassAbort`]), handed over now;
+    /// ([`Notice::HostGone`], then [`Notice::ClassAbort`]), handed over now;
     /// `None` if there is none or the runner runs a command (the reader is
     /// its). Out of line: the firmware's loop that inlines [`CcidPort::take`]
     /// is 262 B smaller in flash this way.
     #[inline(never)]
-    fn reader_task(&mut self) -> Option<Task<'static>> {
+    fn notice(&mut self) -> Option<Notice> {
         if matches!(self.job, Job::Running { .. } | Job::Orphaned { .. }) {
             return None;
         }
         if core::mem::take(&mut self.host_gone) {
-            return Some(Task::HostGone);
+            return Some(Notice::HostGone);
         }
         let (slot, seq) = self
             .class_aborts
@@ -262,8 +256,8 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
             .enumerate()
             .find_map(|(slot, seq)| Some((slot, seq.take()?)))?;
         // A slot index below `MAX_SLOTS`: it fits.
-        let value = u16::from_le_bytes([u8::try_from(slot).ok()?, seq]);
-        Some(Task::ClassAbort(value))
+        let slot = u8::try_from(slot).ok()?;
+        Some(Notice::ClassAbort { slot, seq })
     }
 
     /// The running command's answer (`len` bytes of `answer`; 0: none, the
@@ -401,7 +395,7 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
     /// runs (its slot status answers it), and the next host's other messages get
     /// CMD_SLOT_BUSY ([`Gate::disown`]). A class request ABORT not yet handed
     /// to the runner goes too, and the runner's next task tells the reader
-    /// ([`Task::HostGone`]). Returns `true` while such a command runs (the
+    /// ([`Notice::HostGone`]). Returns `true` while such a command runs (the
     /// runner still owes [`CcidPort::finish`] its answer).
     pub fn disown(&mut self) -> bool {
         self.class_aborts = [None; MAX_SLOTS];
@@ -536,7 +530,7 @@ impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<
         }
         // A command running there is stopped ([`CcidPort::stopping`]); the
         // reader pairs the request with its PC_to_RDR_Abort once the runner
-        // is handed it ([`Task::ClassAbort`]).
+        // is handed it ([`Notice::ClassAbort`]).
         self.gate.abort_request(slot);
         if let Some(pending) = self.class_aborts.get_mut(usize::from(slot)) {
             *pending = Some(seq);

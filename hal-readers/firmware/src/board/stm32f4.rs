@@ -26,7 +26,7 @@ use readerkit::device::DEFAULT_EVENT_CAPACITY;
 use readerkit::platform::SpinPlatform;
 use readerkit_ccid::CcidReader;
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_hal::interface::NoPin;
 use readerkit_hal::{ConfigError, Parity, UartConfig};
@@ -175,13 +175,9 @@ pub fn serve(dev: &'static Dev) -> ! {
                     poll_bus();
                 }
             }
-            // The class ABORT, for the reader to pair with its
-            // PC_to_RDR_Abort (CCID 1.1 §5.3.1); the port hands over only a
-            // slot the reader has, so it cannot fail.
-            Some(Task::ClassAbort(value)) => {
-                let _ = reader.class_request(ClassRequest::Abort, value, &mut []);
-            }
-            Some(Task::HostGone) => reader.host_gone(),
+            // A class ABORT (for the reader to pair with its
+            // PC_to_RDR_Abort, CCID 1.1 §5.3.1) or the host gone.
+            Some(Task::Notice(notice)) => reader.hear(notice),
             None => {}
         }
         if pending_note.is_none() {
