@@ -6,7 +6,7 @@
 //! [`line_of`] is the one for the core's [`LineReader`].
 
 use readerkit::caps::CardCapabilities;
-use readerkit::line::{Line, LineReader};
+use readerkit::line::{BlockRead, Line, LineReader, receive_t1_block};
 use readerkit::status::Failure;
 use readerkit::t1::{MAX_BLOCK_LEN, block_len};
 
@@ -51,16 +51,9 @@ pub fn relay_t1_block(
         .timing
         .t1_block_waiting_time_us(card.parameters.bwi, bwi_multiplier.max(1));
     let cwt_us = card.cwt_us();
-    let prologue = reply.get_mut(..3).ok_or(SlotError::XfrOverrun)?;
-    let got = line.receive(prologue, bwt_us, cwt_us).map_err(status)?;
-    if got < 3 {
-        return Err(SlotError::IccMute);
+    match receive_t1_block(line, reply, bwt_us, cwt_us, edc).map_err(status)? {
+        BlockRead::Complete(total) => Ok(total),
+        BlockRead::Short(_) => Err(SlotError::IccMute),
+        BlockRead::TooLong(_) => Err(SlotError::XfrOverrun),
     }
-    let total = block_len(reply[2], edc);
-    let rest = reply.get_mut(3..total).ok_or(SlotError::XfrOverrun)?;
-    let more = line.receive(rest, cwt_us, cwt_us).map_err(status)?;
-    if more < total - 3 {
-        return Err(SlotError::IccMute);
-    }
-    Ok(total)
 }

@@ -628,9 +628,12 @@ fn run_t1<L: Line>(
                 wait.bwt_us(&card.timing, bwi)
             }
         };
-        action = match receive_block(line, block, wait, cwt_us, edc) {
-            Ok(0) => transaction.timeout(),
-            Ok(n) => transaction.receive(&block[..n]),
+        action = match receive_t1_block(line, block, wait, cwt_us, edc) {
+            Ok(BlockRead::Short(0)) => transaction.timeout(),
+            Ok(BlockRead::Complete(n) | BlockRead::Short(n)) => transaction.receive(&block[..n]),
+            // Cannot happen: the buffer holds the longest block any LEN
+            // announces. Were it to, the block would be a broken one.
+            Ok(BlockRead::TooLong(_)) => transaction.line_error(),
             Err(Failure::DeviceProtocolError) => transaction.line_error(),
             Err(status) => {
                 transaction.abandon();
@@ -640,24 +643,50 @@ fn run_t1<L: Line>(
     }
 }
 
-/// Read one T=1 block: the prologue within `bwt_us`, the rest within `cwt_us` per
-/// character. Returns the bytes read (0 if none came; a short count is an
-/// incomplete block, which the engine rejects).
-fn receive_block<L: Line>(
+/// What [`receive_t1_block`] read into its buffer, from the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BlockRead {
+    /// The whole block, this many bytes.
+    Complete(usize),
+    /// The card stopped sending after this many bytes, fewer than the block
+    /// (0: nothing came within the block waiting time; fewer than 3: part of the
+    /// prologue). An incomplete block, which the T=1 engine rejects.
+    Short(usize),
+    /// The block needs this many bytes and the buffer is shorter: LEN announced
+    /// it (nothing after the prologue was read), or the buffer cannot hold even
+    /// the prologue (3 bytes; nothing was read).
+    TooLong(usize),
+}
+
+/// Read one T=1 block from `line` into `buf`: the prologue (NAD, PCB, LEN) within
+/// `bwt_us` µs, then the rest its LEN announces under `edc`, each character
+/// within `cwt_us` µs of the previous. How [`LineReader`] reads the card's answer
+/// to each block it sends; a driver relaying blocks itself (a CCID reader at the
+/// TPDU level) reads them the same way. Errors are the line's.
+pub fn receive_t1_block<L: Line + ?Sized>(
     line: &mut L,
-    block: &mut [u8; BLOCK_BUF_LEN],
+    buf: &mut [u8],
     bwt_us: u32,
     cwt_us: u32,
     edc: t1::Edc,
-) -> Result<usize, Failure> {
-    let prologue = t1::PROLOGUE_LEN;
-    let got = line.receive(&mut block[..prologue], bwt_us, cwt_us)?;
-    if got < prologue {
-        return Ok(got);
+) -> Result<BlockRead, Failure> {
+    let prologue_len = t1::PROLOGUE_LEN;
+    let Some(prologue) = buf.get_mut(..prologue_len) else {
+        return Ok(BlockRead::TooLong(prologue_len));
+    };
+    let got = line.receive(prologue, bwt_us, cwt_us)?;
+    if got < prologue_len {
+        return Ok(BlockRead::Short(got));
     }
-    let end = t1::block_len(block[2], edc).min(BLOCK_BUF_LEN);
-    let more = line.receive(&mut block[prologue..end], cwt_us, cwt_us)?;
-    Ok(prologue + more)
+    let total = t1::block_len(buf[2], edc);
+    let Some(rest) = buf.get_mut(prologue_len..total) else {
+        return Ok(BlockRead::TooLong(total));
+    };
+    let more = line.receive(rest, cwt_us, cwt_us)?;
+    Ok(match prologue_len + more {
+        n if n == total => BlockRead::Complete(n),
+        n => BlockRead::Short(n),
+    })
 }
 
 #[cfg(test)]
@@ -667,35 +696,37 @@ mod tests {
     /// A card's block is read as its LEN says, whatever LEN: the prologue, then
     /// the rest in one receive (LEN 255 with a CRC, 260 bytes, one longer than
     /// any valid block, is read whole for the engine to refuse).
+    /// A card sending `bytes`; records how many bytes each receive asked.
+    struct Sends {
+        bytes: std::vec::Vec<u8>,
+        at: usize,
+        asked: std::vec::Vec<usize>,
+    }
+
+    impl Line for Sends {
+        fn reset(&mut self, _: Reset, _: &mut AtrBuffer) -> Result<(), Failure> {
+            Ok(())
+        }
+        fn deactivate(&mut self) -> Result<(), Failure> {
+            Ok(())
+        }
+        fn send(&mut self, _: &[u8]) -> Result<(), Failure> {
+            Ok(())
+        }
+        fn receive(&mut self, buf: &mut [u8], _: u32, _: u32) -> Result<usize, Failure> {
+            self.asked.push(buf.len());
+            let n = buf.len().min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+        fn set_timing(&mut self, _: Timing) -> Result<(), Failure> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn receive_block_reads_what_len_announces() {
-        /// A card sending `bytes`; records how many bytes each receive asked.
-        struct Sends {
-            bytes: std::vec::Vec<u8>,
-            at: usize,
-            asked: std::vec::Vec<usize>,
-        }
-        impl Line for Sends {
-            fn reset(&mut self, _: Reset, _: &mut AtrBuffer) -> Result<(), Failure> {
-                Ok(())
-            }
-            fn deactivate(&mut self) -> Result<(), Failure> {
-                Ok(())
-            }
-            fn send(&mut self, _: &[u8]) -> Result<(), Failure> {
-                Ok(())
-            }
-            fn receive(&mut self, buf: &mut [u8], _: u32, _: u32) -> Result<usize, Failure> {
-                self.asked.push(buf.len());
-                let n = buf.len().min(self.bytes.len() - self.at);
-                buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
-                self.at += n;
-                Ok(n)
-            }
-            fn set_timing(&mut self, _: Timing) -> Result<(), Failure> {
-                Ok(())
-            }
-        }
         for (len, edc, total) in [
             (255u8, t1::Edc::Crc, 260),
             (254, t1::Edc::Crc, 259),
@@ -710,10 +741,44 @@ mod tests {
                 asked: std::vec::Vec::new(),
             };
             let mut block = [0u8; BLOCK_BUF_LEN];
-            let got = receive_block(&mut line, &mut block, 1, 1, edc);
-            assert_eq!(got, Ok(total), "LEN {len} {edc:?}");
+            let got = receive_t1_block(&mut line, &mut block, 1, 1, edc);
+            assert_eq!(got, Ok(BlockRead::Complete(total)), "LEN {len} {edc:?}");
             assert_eq!(line.asked, [3, total - 3], "LEN {len} {edc:?}");
         }
+    }
+
+    /// A card that stops early gives a short read; a block longer than the
+    /// buffer is refused after its prologue, and a buffer shorter than the
+    /// prologue before anything is read.
+    #[test]
+    fn receive_t1_block_says_short_and_too_long() {
+        let card = |bytes: &[u8]| Sends {
+            bytes: bytes.to_vec(),
+            at: 0,
+            asked: std::vec::Vec::new(),
+        };
+        let edc = t1::Edc::Lrc;
+        let mut buf = [0u8; 8];
+        let mut silent = card(&[]);
+        let got = receive_t1_block(&mut silent, &mut buf, 1, 1, edc);
+        assert_eq!(got, Ok(BlockRead::Short(0)));
+        let mut two = card(&[0x00, 0x40]);
+        let got = receive_t1_block(&mut two, &mut buf, 1, 1, edc);
+        assert_eq!(got, Ok(BlockRead::Short(2)));
+        // LEN 3 announces 7 bytes; 5 come.
+        let mut cut = card(&[0x00, 0x00, 0x03, 0x01, 0x02]);
+        let got = receive_t1_block(&mut cut, &mut buf, 1, 1, edc);
+        assert_eq!(got, Ok(BlockRead::Short(5)));
+        assert_eq!(cut.asked, [3, 4]);
+        // LEN 5 announces 9 bytes, one more than the buffer: the rest stays unread.
+        let mut long = card(&[0x00, 0x00, 0x05, 1, 2, 3, 4, 5, 0x01]);
+        let got = receive_t1_block(&mut long, &mut buf, 1, 1, edc);
+        assert_eq!(got, Ok(BlockRead::TooLong(9)));
+        assert_eq!(long.asked, [3]);
+        let mut any = card(&[0x00, 0x00, 0x00, 0x00]);
+        let got = receive_t1_block(&mut any, &mut buf[..2], 1, 1, edc);
+        assert_eq!(got, Ok(BlockRead::TooLong(3)));
+        assert!(any.asked.is_empty());
     }
 
     #[test]
