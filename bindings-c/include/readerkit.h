@@ -1487,7 +1487,8 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
  Errors: `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned pointer, no
  `next_key`, a minimum of 0 or above the maximum), `RK_STATUS_INVALID_DEVICE_STATE`
  (storage that holds no device), `RK_STATUS_DEVICE_BUSY` (called from a callback
- or while one runs).
+ or while one runs, or while one of the driver's hooks, `tracking_complete` or
+ `events_pending`, runs).
 
  # Safety
 

@@ -370,6 +370,22 @@ unsafe fn init(
     Ok(())
 }
 
+/// `true` while a library call may hold a view of `device` below the caller, on
+/// any thread: a callback or a driver's step runs (the serialization lock is
+/// held), or one of the driver's hooks (`tracking_complete`, `events_pending`)
+/// runs. The calls that need the device to themselves ([`rk_device_deinit`],
+/// [`rk_device_set_keypad`](crate::rk_device_set_keypad)) are refused then.
+///
+/// `callback_running` covers the caller's own callback too (its context is the
+/// lock's recorded holder). A transition (`rk_device_sleep_with` /
+/// `rk_device_wake_with`) below the caller needs no check of its own: a C
+/// driver's code runs during one only as a callback or a step (under the
+/// serialization lock), a hook (counted), or the log callback (only from a
+/// line's trace, under that lock too).
+pub(crate) fn borrowed_below(device: &CDevice) -> bool {
+    device.callback_running() || device.platform().hook_running()
+}
+
 /// De-initialise a device: a pending tracking request is completed with
 /// `RK_STATUS_CANCELLED`, then the storage is released (the magic word cleared). The
 /// device must be idle: no other call on it running or to come. Called from inside
@@ -392,13 +408,8 @@ pub unsafe extern "C" fn rk_device_deinit(dev: *mut rk_device) -> rk_status {
         // Dropping the device under a running callback would free the lock it holds
         // and the state it is about to commit; so would dropping it under any hook
         // (the library below it still borrows the device: a resume goes on with it
-        // after `events_pending`). `callback_running` covers the caller's own
-        // callback too (its context is the lock's recorded holder). A transition
-        // (`rk_device_sleep_with` / `rk_device_wake_with`) below the caller needs
-        // no check of its own: a C driver's code runs during one only as a
-        // callback or a step (under the serialization lock), a hook (counted), or
-        // the log callback (only from a line's trace, under that lock too).
-        if device.callback_running() || device.platform().hook_running() {
+        // after `events_pending`).
+        if borrowed_below(device) {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         device.process_events();

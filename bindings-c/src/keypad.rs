@@ -8,7 +8,7 @@ use core::ffi::c_void;
 use readerkit::device::PinPad;
 use readerkit::pin::{Key, Prompt};
 
-use crate::device::{CDevice, CDriver, rk_device};
+use crate::device::{CDevice, CDriver, borrowed_below, rk_device};
 use crate::guard::{entry, read_in};
 use crate::slot::Slot;
 use crate::status::*;
@@ -107,7 +107,8 @@ fn prompt(d: &mut CDriver, prompt: Prompt) {
 /// Errors: `RK_STATUS_INVALID_PARAMETER` (a NULL or misaligned pointer, no
 /// `next_key`, a minimum of 0 or above the maximum), `RK_STATUS_INVALID_DEVICE_STATE`
 /// (storage that holds no device), `RK_STATUS_DEVICE_BUSY` (called from a callback
-/// or while one runs).
+/// or while one runs, or while one of the driver's hooks, `tracking_complete` or
+/// `events_pending`, runs).
 ///
 /// # Safety
 ///
@@ -132,17 +133,16 @@ pub unsafe extern "C" fn rk_device_set_keypad(
             max_pin_digits: ops.max_pin_digits,
         };
         pad.check().map_err(to_rk)?;
-        // From inside a callback the request that runs it holds a view of the
-        // device: look with a shared view (ended at once) before taking the
-        // exclusive one. `callback_running` covers the caller's own callback too
-        // (its context is the lock's recorded holder, never "no holder").
+        // From inside a callback or a hook the call that runs it holds a view of
+        // the device: look with a shared view (ended at once) before taking the
+        // exclusive one.
         // SAFETY: forwarded contract.
         let d = unsafe { Slot::<CDevice>::value(dev) }?;
-        if d.callback_running() {
+        if borrowed_below(d) {
             return Err(RK_STATUS_DEVICE_BUSY);
         }
         // SAFETY: forwarded contract (exclusive use during the call), and no
-        // callback runs, so no request holds a view of the device.
+        // callback or hook runs, so no library call holds a view of the device.
         let device = unsafe { Slot::<CDevice>::value_mut(dev) }?;
         device.with_driver(|d| d.keypad = Some(ops));
         device.set_pin_pad(pad);

@@ -152,3 +152,73 @@ fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
     let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };
     assert_eq!(status, RK_STATUS_INVALID_DEVICE_STATE);
 }
+
+/// `tracking_complete`: tries `rk_device_set_keypad` (the call that completes the
+/// request still holds a view of the device below it).
+unsafe extern "C" fn set_keypad_on_completion(c: *mut c_void, _: rk_status) {
+    // SAFETY: our context.
+    let c = unsafe { ctx::<Ctx>(c) };
+    // SAFETY: an initialised device; the call must refuse, not touch it.
+    c.busy_from_inside.set(Some(unsafe {
+        rk_device_set_keypad(c.dev.get(), &keypad_ops())
+    }));
+}
+
+unsafe extern "C" fn card_tracking(_: *mut c_void, _: u32) -> rk_status {
+    RK_STATUS_SUCCESS
+}
+
+/// `rk_device_set_keypad` from a hook (`tracking_complete`, run by
+/// `rk_process_events` below it) is refused `RK_STATUS_DEVICE_BUSY`, as from a
+/// callback and as `rk_device_deinit` is (one rule for both); no keypad is set
+/// (the PIN features stay unannounced); afterwards it is accepted.
+#[test]
+fn the_keypad_is_not_changed_from_a_hook() {
+    let c = Box::new(Ctx {
+        dev: Cell::new(ptr::null_mut()),
+        keys: RefCell::new(Vec::new()),
+        sent: RefCell::new(Vec::new()),
+        busy_from_inside: Cell::new(None),
+    });
+    let cp = ptr::from_ref::<Ctx>(&c).cast_mut().cast::<c_void>();
+    let mut storage = Box::new(MaybeUninit::<rk_device>::zeroed());
+    let dev = storage.as_mut_ptr();
+    c.dev.set(dev);
+    let table = rk_reader_functions {
+        power: Some(power),
+        transmit: Some(transmit),
+        card_tracking: Some(card_tracking),
+        tracking_complete: Some(set_keypad_on_completion),
+        ..rk_reader_functions::default()
+    };
+    // SAFETY: our zeroed storage, no other user; the context outlives the device.
+    let init = unsafe { init_device(dev, &table, cp) };
+    assert_eq!(init, RK_STATUS_SUCCESS);
+    assert_eq!(
+        control(dev, RK_IOCTL_IS_PRESENT, &[], &mut []),
+        RK_STATUS_PENDING
+    );
+    // SAFETY: an initialised device.
+    let st = unsafe { rk_card_event(dev, RK_CARD_INSERTED) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    // SAFETY: an initialised device; the completion runs the hook below this call.
+    assert_eq!(unsafe { rk_process_events(dev) }, RK_STATUS_SUCCESS);
+    assert_eq!(c.busy_from_inside.get(), Some(RK_STATUS_DEVICE_BUSY));
+    let features = 0x0031_0000 | (3400 << 2);
+    let mut tlv = [0u8; 64];
+    assert_eq!(
+        control(dev, features, &[], &mut tlv),
+        RK_STATUS_NOT_SUPPORTED,
+        "no keypad: no PIN feature to announce"
+    );
+    // SAFETY: an initialised device nobody else uses now.
+    let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };
+    assert_eq!(status, RK_STATUS_SUCCESS);
+    assert_eq!(
+        control(dev, features, &[], &mut tlv),
+        RK_STATUS_SUCCESS,
+        "the keypad's PIN features"
+    );
+    // SAFETY: an idle device we own.
+    assert_eq!(unsafe { rk_device_deinit(dev) }, RK_STATUS_SUCCESS);
+}
