@@ -4,11 +4,10 @@
 
 use core::cell::{Cell, RefCell};
 use core::ffi::c_void;
-use core::mem::MaybeUninit;
 use core::ptr;
 
 use super::device::control;
-use super::{answer, ctx, init_device};
+use super::{Zeroed, answer, ctx, init_device};
 use crate::*;
 use readerkit_testkit::pin::verify_structure;
 
@@ -94,26 +93,40 @@ fn keys(s: &str) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
-    let c = Box::new(Ctx {
+/// A context for [`keypad_device`].
+fn new_ctx() -> Box<Ctx> {
+    Box::new(Ctx {
         dev: Cell::new(ptr::null_mut()),
         keys: RefCell::new(Vec::new()),
         sent: RefCell::new(Vec::new()),
         busy_from_inside: Cell::new(None),
-    });
-    let cp = ptr::from_ref::<Ctx>(&c).cast_mut().cast::<c_void>();
-    let mut storage = Box::new(MaybeUninit::<rk_device>::zeroed());
-    let dev = storage.as_mut_ptr();
-    c.dev.set(dev);
+    })
+}
+
+/// A device for context `c` (which learns where it is) with `table`'s callbacks
+/// and this file's POWER and TRANSMIT, no keypad yet; the storage is freed when
+/// dropped (de-initialise the device first).
+fn keypad_device(c: &Ctx, table: &rk_reader_functions) -> Zeroed<rk_device> {
+    let cp = ptr::from_ref::<Ctx>(c).cast_mut().cast::<c_void>();
+    let storage = Zeroed::<rk_device>::new();
+    c.dev.set(storage.ptr());
     let table = rk_reader_functions {
         power: Some(power),
         transmit: Some(transmit),
-        ..rk_reader_functions::default()
+        ..*table
     };
-    // SAFETY: our zeroed storage, no other user; the context outlives the device.
-    let init = unsafe { init_device(dev, &table, cp) };
+    // SAFETY: our zeroed storage, no other user; the context outlives the device
+    // (the test de-initialises it first).
+    let init = unsafe { init_device(storage.ptr(), &table, cp) };
     assert_eq!(init, RK_STATUS_SUCCESS);
+    storage
+}
+
+#[test]
+fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
+    let c = new_ctx();
+    let storage = keypad_device(&c, &rk_reader_functions::default());
+    let dev = storage.ptr();
     // SAFETY: an initialised device nobody else uses yet.
     let status = unsafe { rk_device_set_keypad(dev, &keypad_ops()) };
     assert_eq!(status, RK_STATUS_SUCCESS);
@@ -174,26 +187,16 @@ unsafe extern "C" fn card_tracking(_: *mut c_void, _: u32) -> rk_status {
 /// (the PIN features stay unannounced); afterwards it is accepted.
 #[test]
 fn the_keypad_is_not_changed_from_a_hook() {
-    let c = Box::new(Ctx {
-        dev: Cell::new(ptr::null_mut()),
-        keys: RefCell::new(Vec::new()),
-        sent: RefCell::new(Vec::new()),
-        busy_from_inside: Cell::new(None),
-    });
-    let cp = ptr::from_ref::<Ctx>(&c).cast_mut().cast::<c_void>();
-    let mut storage = Box::new(MaybeUninit::<rk_device>::zeroed());
-    let dev = storage.as_mut_ptr();
-    c.dev.set(dev);
-    let table = rk_reader_functions {
-        power: Some(power),
-        transmit: Some(transmit),
-        card_tracking: Some(card_tracking),
-        tracking_complete: Some(set_keypad_on_completion),
-        ..rk_reader_functions::default()
-    };
-    // SAFETY: our zeroed storage, no other user; the context outlives the device.
-    let init = unsafe { init_device(dev, &table, cp) };
-    assert_eq!(init, RK_STATUS_SUCCESS);
+    let c = new_ctx();
+    let storage = keypad_device(
+        &c,
+        &rk_reader_functions {
+            card_tracking: Some(card_tracking),
+            tracking_complete: Some(set_keypad_on_completion),
+            ..rk_reader_functions::default()
+        },
+    );
+    let dev = storage.ptr();
     assert_eq!(
         control(dev, RK_IOCTL_IS_PRESENT, &[], &mut []),
         RK_STATUS_PENDING
