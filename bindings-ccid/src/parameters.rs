@@ -77,12 +77,7 @@ pub fn emit(
     let p = &card.parameters;
     let fidi = findex_dindex(&card.timing, p.fi);
     let inverse = u8::from(card.atr.convention() == Convention::Inverse) << 1;
-    let clock_stop = match p.clock_stop {
-        None | Some(ClockStop::NotSupported) => 0,
-        Some(ClockStop::Low) => 1,
-        Some(ClockStop::High) => 2,
-        Some(ClockStop::NoPreference) => 3,
-    };
+    let clock_stop = p.clock_stop.map_or(0, ClockStop::bits);
     match protocol {
         Protocol::T0 => {
             let out = out.get_mut(..T0_LEN)?;

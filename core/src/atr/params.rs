@@ -57,6 +57,17 @@ impl ClockStop {
             _ => ClockStop::NoPreference,
         }
     }
+
+    /// X as the two bits 8 and 7 shifted down (0 to 3), the inverse of
+    /// [`ClockStop::from_bits`]; CCID's `bClockStop` codes it the same way.
+    pub const fn bits(self) -> u8 {
+        match self {
+            ClockStop::NotSupported => 0,
+            ClockStop::Low => 1,
+            ClockStop::High => 2,
+            ClockStop::NoPreference => 3,
+        }
+    }
 }
 
 /// Parameters derived from an ATR; defaults apply for absent characters.
@@ -429,5 +440,8 @@ mod tests {
                 ClockStop::NoPreference
             ]
         );
+        for x in 0..=u8::MAX {
+            assert_eq!(ClockStop::from_bits(x).bits(), x & 0x03, "{x:02X}");
+        }
     }
 }
