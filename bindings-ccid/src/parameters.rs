@@ -86,10 +86,9 @@ pub fn emit(
         }
         Protocol::T1 => {
             let out = out.get_mut(..T1_LEN)?;
-            let crc = u8::from(p.edc.epilogue_len() == 2);
             out.copy_from_slice(&[
                 fidi,
-                0x10 | inverse | crc,
+                0x10 | inverse | p.edc.tc_bit(),
                 p.n,
                 p.bwi << 4 | (p.cwi & 0x0F),
                 clock_stop,
@@ -105,6 +104,25 @@ pub fn emit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CRC card whose T=15 TA says clock stop in state L: `bmTCCKST1` carries
+    /// the CRC bit, `bClockStop` is 1 in both structures.
+    #[test]
+    fn emit_codes_the_edc_and_the_clock_stop() {
+        use readerkit::atr::Atr;
+        use readerkit::caps::ReaderCapabilities;
+        // TD1 81 (T=1), TD2 C1 (TC3, TD3; T=1), TC3 01 (CRC), TD3 1F (TA4; T=15),
+        // TA4 47 (clock stop L, classes A B C).
+        let mut atr = [0x3B, 0x80, 0x81, 0xC1, 0x01, 0x1F, 0x47, 0];
+        atr[7] = atr[1..7].iter().fold(0, |a, b| a ^ b);
+        let atr = Atr::parse(&atr).unwrap();
+        let card = CardCapabilities::new(atr, &ReaderCapabilities::typical());
+        let mut out = [0u8; T1_LEN];
+        assert_eq!(emit(Protocol::T1, &card, 254, &mut out), Some(T1_LEN));
+        assert_eq!(out, [0x11, 0x11, 0, 0x4D, 1, 254, 0]);
+        assert_eq!(emit(Protocol::T0, &card, 254, &mut out), Some(T0_LEN));
+        assert_eq!(out[..T0_LEN], [0x11, 0x00, 0, 10, 1]);
+    }
 
     #[test]
     fn malformed_fields_are_named_by_their_offset() {

@@ -164,9 +164,6 @@ fn card_value<'a>(
         attr::CURRENT_IFSD => u32::from(sizes.ifsd),
         attr::CURRENT_BWT => card.bwt_us(),
         attr::CURRENT_CWT => card.cwt_us(),
-        _ => match p.edc {
-            crate::atr::Edc::Lrc => 0,
-            crate::atr::Edc::Crc => 1,
-        },
+        _ => u32::from(p.edc.tc_bit()),
     })))
 }

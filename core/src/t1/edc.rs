@@ -36,6 +36,16 @@ impl Edc {
         if tc & 0x01 == 0 { Edc::Lrc } else { Edc::Crc }
     }
 
+    /// The code as that bit: 0 for LRC, 1 for CRC (the inverse of
+    /// [`Edc::from_tc`]); also the value of `SCARD_ATTR_CURRENT_EBC_ENCODING` and
+    /// bit 0 of CCID's `bmTCCKST1`.
+    pub const fn tc_bit(self) -> u8 {
+        match self {
+            Edc::Lrc => 0,
+            Edc::Crc => 1,
+        }
+    }
+
     /// The epilogue bytes for `data` (prologue followed by information field):
     /// the code in the first [`Edc::epilogue_len`] bytes of the returned array.
     pub fn compute(self, data: &[u8]) -> [u8; 2] {
@@ -154,6 +164,10 @@ mod tests {
         assert!(!Edc::Crc.verify(&[0x00, 0xC1, 0x01, 0xFE], &[0x54]));
         assert_eq!(Edc::from_tc(0x01), Edc::Crc);
         assert_eq!(Edc::from_tc(0x00), Edc::Lrc);
+        assert_eq!([Edc::Lrc, Edc::Crc].map(Edc::tc_bit), [0, 1]);
+        for tc in 0..=u8::MAX {
+            assert_eq!(Edc::from_tc(tc).tc_bit(), tc & 0x01, "{tc:02X}");
+        }
         assert_eq!(Edc::Crc.epilogue_len(), 2);
     }
 }
