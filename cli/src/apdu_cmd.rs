@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Card, Context, Protocols, ReaderState, ShareMode, State};
 use readerkit::apdu::{Case, Command};
 use readerkit::sw::StatusWord;
+use readerkit::t0::{GetResponseClass, INS_GET_RESPONSE};
 use serde::Serialize;
 
 use crate::EXIT_BAD_INPUT;
@@ -236,15 +237,13 @@ fn choose_reader(ctx: &Context, wanted: Option<&str>) -> Result<CString, String>
     }
 }
 
-/// GET RESPONSE's class byte for a command of class `cla`: the interindustry class
-/// with the same logical channel (ISO/IEC 7816-4:2020 clause 5.4.1), secure
-/// messaging and chaining bits cleared.
-fn get_response_cla(cla: u8) -> u8 {
-    if cla & 0x40 == 0 {
-        cla & 0x03
-    } else {
-        0x40 | (cla & 0x0F)
-    }
+/// The GET RESPONSE for `xx` bytes (a `61 xx` answer) to a command of class `cla`:
+/// its class byte by the core's interindustry rule, as the core's T=0 engine
+/// sends it (the same logical channel, secure messaging and chaining bits
+/// cleared; `00` for a proprietary class).
+fn get_response(cla: u8, xx: u8) -> Vec<u8> {
+    let cla = GetResponseClass::Interindustry.class_for(cla);
+    vec![cla, INS_GET_RESPONSE, 0x00, 0x00, xx]
 }
 
 /// `apdu` with its Le set to `le` (short), for a 6C xx answer; `None` for an
@@ -344,10 +343,7 @@ fn exchange(card: &Card, apdu: &[u8], follow: bool, quiet: bool) -> Result<ApduJ
         match sw {
             Some((0x61, xx)) if follow && get_responses < MAX_GET_RESPONSE => {
                 get_responses += 1;
-                next = (
-                    "get_response",
-                    vec![get_response_cla(apdu[0]), 0xC0, 0x00, 0x00, xx],
-                );
+                next = ("get_response", get_response(apdu[0], xx));
             }
             Some((0x6C, xx)) if follow && !resent && body.is_empty() => {
                 match with_le(&next.1, xx) {
@@ -390,19 +386,22 @@ mod tests {
 
     #[test]
     fn get_response_keeps_the_channel_and_resend_sets_le() {
-        assert_eq!(get_response_cla(0x00), 0x00);
+        let cla = |command_cla| get_response(command_cla, 0x10)[0];
+        assert_eq!(get_response(0x00, 0x10), [0x00, 0xC0, 0x00, 0x00, 0x10]);
         assert_eq!(
-            get_response_cla(0x80),
+            cla(0x80),
             0x00,
             "proprietary class: interindustry GET RESPONSE"
         );
+        assert_eq!(cla(0x83), 0x00, "no interindustry channel to keep");
+        assert_eq!(cla(0x0B), 0x03, "channel 3, secure messaging cleared");
+        assert_eq!(cla(0x1B), 0x03, "chaining bit cleared");
+        assert_eq!(cla(0x45), 0x45, "further channel 9");
         assert_eq!(
-            get_response_cla(0x0B),
-            0x03,
-            "channel 3, secure messaging cleared"
+            cla(0x75),
+            0x45,
+            "further channel 9, secure messaging and chaining cleared"
         );
-        assert_eq!(get_response_cla(0x1B), 0x03, "chaining bit cleared");
-        assert_eq!(get_response_cla(0x45), 0x45, "further channel 9");
         assert_eq!(
             with_le(&[0, 0xB0, 0, 0, 0x20], 0x0C),
             Some(vec![0, 0xB0, 0, 0, 0x0C])
