@@ -3,7 +3,7 @@
 //! card.
 
 use readerkit::Protocol;
-use readerkit::atr::{ClockStop, Convention};
+use readerkit::atr::{ClockStop, Convention, rate_byte};
 use readerkit::caps::CardCapabilities;
 use readerkit::timing::{self, Timing};
 
@@ -59,7 +59,7 @@ pub fn findex_dindex(timing: &Timing, card_fi: u8) -> u8 {
     let di = (1..16u8)
         .find(|&di| timing::baud_rate_adjustment(di) == Some(timing.d))
         .unwrap_or(1);
-    fi << 4 | di
+    rate_byte(fi, di)
 }
 
 /// Write the protocol data structure of `protocol` for `card` into `out`; returns

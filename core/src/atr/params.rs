@@ -16,6 +16,12 @@ pub const fn rate_indices(ta1: u8) -> (u8, u8) {
     (ta1 >> 4, ta1 & 0x0F)
 }
 
+/// The TA1 (or PPS1, or CCID `bmFindexDindex`) byte of the indices `fi` and `di`
+/// (each 0 to 15; higher bits are dropped): the inverse of [`rate_indices`].
+pub const fn rate_byte(fi: u8, di: u8) -> u8 {
+    ((fi & 0x0F) << 4) | (di & 0x0F)
+}
+
 /// The mode the card enters after its ATR (ISO/IEC 7816-3:2006 clause 6.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -431,6 +437,11 @@ mod tests {
     #[test]
     fn decoders() {
         assert_eq!(rate_indices(0x96), (9, 6));
+        assert_eq!(rate_byte(9, 6), 0x96);
+        for ta1 in 0..=u8::MAX {
+            let (fi, di) = rate_indices(ta1);
+            assert_eq!(rate_byte(fi, di), ta1, "{ta1:02X}");
+        }
         assert_eq!(
             [0, 1, 2, 3].map(ClockStop::from_bits),
             [

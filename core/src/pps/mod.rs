@@ -103,6 +103,7 @@
 
 use core::fmt;
 
+use crate::atr::{rate_byte, rate_indices};
 use crate::protocol::{Protocol, ProtocolMask};
 use crate::status::Failure;
 #[cfg(doc)]
@@ -294,9 +295,10 @@ impl CardOffer {
     /// A negotiable card offering `protocols`, first `first_protocol`, with TA1 =
     /// `ta1` (`0x11` when TA1 is absent).
     pub const fn negotiable(ta1: u8, protocols: ProtocolMask, first_protocol: u8) -> CardOffer {
+        let (fi, di) = rate_indices(ta1);
         CardOffer {
-            fi: ta1 >> 4,
-            di: ta1 & 0x0F,
+            fi,
+            di,
             protocols,
             first_protocol,
             specific: None,
@@ -458,11 +460,12 @@ impl core::fmt::Display for Message {
         write!(f, "PPS T={}", self.protocol())?;
         if let Some(pps1) = self.pps1() {
             write!(f, ", PPS1 {pps1:02X} (")?;
-            match crate::timing::clock_rate_conversion(pps1 >> 4) {
+            let (fi, di) = rate_indices(pps1);
+            match crate::timing::clock_rate_conversion(fi) {
                 Some(rate) => write!(f, "F={}", rate.f)?,
                 None => f.write_str("F=RFU")?,
             }
-            match crate::timing::baud_rate_adjustment(pps1 & 0x0F) {
+            match crate::timing::baud_rate_adjustment(di) {
                 Some(d) => write!(f, ", D={d})")?,
                 None => f.write_str(", D=RFU)")?,
             }
@@ -946,7 +949,7 @@ pub fn negotiate(
         Choice::Explicit { fi, di } => {
             let d = timing::baud_rate_adjustment(di).ok_or(Error::UnsupportedParameters)?;
             let (_, _, timing) = best(limits, fi, d, true).ok_or(Error::UnsupportedParameters)?;
-            (Some((fi << 4) | (di & 0x0F)), timing)
+            (Some(rate_byte(fi, di)), timing)
         }
     };
     let needed = pps1.is_some()
@@ -965,7 +968,7 @@ fn optimal(offer: &CardOffer, limits: &ReaderLimits<'_>) -> Option<(u8, Timing)>
     let d_card = timing::baud_rate_adjustment(offer.di)?;
     let (bps, di, timing) = best(limits, offer.fi, d_card, false)?;
     let default_bps = rate_bps(limits.default_clock_khz, timing::F_DEFAULT, 1);
-    (bps > default_bps).then_some(((offer.fi << 4) | di, timing))
+    (bps > default_bps).then_some((rate_byte(offer.fi, di), timing))
 }
 
 #[cfg(test)]
