@@ -388,7 +388,8 @@ fn get_attribute(
         Err(Status::NotSupported | Status::InvalidParameter | Status::InvalidDeviceRequest) => {
             IFD_ERROR_TAG
         }
-        Err(Status::BufferTooSmall | Status::BufferOverflow) => IFD_ERROR_INSUFFICIENT_BUFFER,
+        // A short buffer (BufferTooSmall, BufferOverflow) is
+        // IFD_ERROR_INSUFFICIENT_BUFFER by the core's status table.
         Err(status) => ifd(status),
     }
 }
@@ -669,7 +670,7 @@ pub unsafe extern "C" fn IFDHControl(
                 IFD_SUCCESS
             }
             Err(Status::NotSupported | Status::InvalidDeviceRequest) => IFD_ERROR_NOT_SUPPORTED,
-            Err(Status::BufferTooSmall | Status::BufferOverflow) => IFD_ERROR_INSUFFICIENT_BUFFER,
+            // A short buffer: IFD_ERROR_INSUFFICIENT_BUFFER by the core's table.
             Err(status) => ifd(status),
         }
     })
