@@ -141,6 +141,21 @@ impl<L: Line> Line for Traced<L> {
     }
 }
 
+/// An attribute's value as the demo shows it: a number for the attributes the
+/// core lists as DWORDs ([`attr::is_dword`]: written little-endian), text if it
+/// is printable, else hex.
+fn attribute_text(tag: u32, value: &[u8]) -> String {
+    if attr::is_dword(tag)
+        && let Ok(word) = <[u8; 4]>::try_from(value)
+    {
+        return u32::from_le_bytes(word).to_string();
+    }
+    if value.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        return format!("\"{}\"", String::from_utf8_lossy(value));
+    }
+    hex::encode(value, " ")
+}
+
 type DemoDevice = Device<SpinPlatform, LineReader<TracedLine<Traced<SimLine>, PrintSink>>>;
 
 struct Session {
@@ -188,16 +203,7 @@ impl Session {
             Request::GetAttribute(tag),
             64,
         ) {
-            let shown = match value.len() {
-                4 if tag != attr::ATR_STRING => {
-                    u32::from_le_bytes(value.clone().try_into().unwrap_or([0; 4])).to_string()
-                }
-                _ if value.iter().all(|b| b.is_ascii_graphic() || *b == b' ') => {
-                    format!("\"{}\"", String::from_utf8_lossy(&value))
-                }
-                _ => hex::encode(&value, " "),
-            };
-            println!("  < {shown}");
+            println!("  < {}", attribute_text(tag, &value));
         }
     }
 
@@ -405,5 +411,29 @@ pub(crate) fn run(args: Args) -> ExitCode {
     } else {
         println!("\ndemo: {} step(s) answered unexpectedly", s.failures);
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dword_attributes_are_numbers_and_the_others_text_or_hex() {
+        assert_eq!(attribute_text(attr::CURRENT_F, &[0x74, 1, 0, 0]), "372");
+        assert_eq!(attribute_text(attr::CURRENT_IFSC, &[32, 0, 0, 0]), "32");
+        assert_eq!(
+            attribute_text(attr::VENDOR_NAME, b"RKit"),
+            "\"RKit\"",
+            "four bytes of a string are no number"
+        );
+        assert_eq!(
+            attribute_text(attr::ATR_STRING, &[0x3B, 0x00, 0x01, 0x02]),
+            "3B 00 01 02"
+        );
+        assert_eq!(
+            attribute_text(attr::VENDOR_NAME, b"readerkit"),
+            "\"readerkit\""
+        );
     }
 }
