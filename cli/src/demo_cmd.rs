@@ -15,7 +15,7 @@ use readerkit::device::AtrBuffer;
 use readerkit::ioctl::{self, PowerAction, Request, Transmit};
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
-use readerkit::protocol::ProtocolMask;
+use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit::timing::Timing;
 use readerkit::trace::{Event, Sink, TracedLine};
 use readerkit::{CardState, Device, Failure, Outcome, Status, attr};
@@ -323,7 +323,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
     ) {
         Some(p) => {
             let p = u32::from_le_bytes(p.try_into().unwrap_or([0; 4]));
-            println!("  < T={}  (state {:?})", p - 1, s.dev.state());
+            let shown = Protocol::from_bit(p).map_or(format!("protocol {p:#x}"), |p| p.to_string());
+            println!("  < {shown}  (state {:?})", s.dev.state());
             p
         }
         None => return ExitCode::FAILURE,

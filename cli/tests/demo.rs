@@ -33,6 +33,11 @@ fn every_profile_completes_the_session() {
             "{profile}: removal gives NoMedia"
         );
         assert!(text.contains("< 1 (SCARD_ABSENT)"), "{profile}: GET_STATE");
+        let protocol = if profile == "t0" { "T=0" } else { "T=1" };
+        assert!(
+            text.contains(&format!("< {protocol}  (state Specific)")),
+            "{profile}: SET_PROTOCOL's answer\n{text}"
+        );
         // What a user reads is never Rust's debug format.
         for debug in ["Some(", "None", "[0"] {
             assert!(!text.contains(debug), "{profile}: {debug} in\n{text}");
