@@ -4,7 +4,7 @@
 //! [`Analysis`](super::Analysis) and every display are made from.
 
 use super::analysis::Flags;
-use super::params::{ClockStop, Edc, rate_indices};
+use super::params::{ClockStop, Edc, SpecificMode, rate_indices};
 use super::view::{Group, Groups};
 use crate::timing;
 
@@ -303,14 +303,21 @@ fn meaning(index: u8, kind: Kind, protocol: Option<u8>, byte: u8) -> (Meaning, F
             flag_if(byte != 0, Flags::DEPRECATED_TB1),
         ),
         (1, _, _) => (Meaning::ExtraGuardTime { n: byte }, Flags::NONE),
-        (2, Kind::Ta, _) => (
-            Meaning::SpecificMode {
-                protocol: byte & 0x0F,
-                implicit_parameters: byte & 0x10 != 0,
-                can_change: byte & 0x80 == 0,
-            },
-            flag_if(byte & 0x60 != 0, Flags::TA2_RFU_BITS),
-        ),
+        (2, Kind::Ta, _) => {
+            let SpecificMode {
+                protocol,
+                implicit_parameters,
+                can_change,
+            } = SpecificMode::from_ta2(byte);
+            (
+                Meaning::SpecificMode {
+                    protocol,
+                    implicit_parameters,
+                    can_change,
+                },
+                flag_if(byte & 0x60 != 0, Flags::TA2_RFU_BITS),
+            )
+        }
         (2, Kind::Tb, _) => (Meaning::Vpp2 { pi2: byte }, Flags::DEPRECATED_TB2),
         (2, _, Some(0)) => (
             Meaning::WaitingTimeInteger { wi: byte },

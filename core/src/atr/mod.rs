@@ -28,7 +28,9 @@ pub mod view;
 pub use analysis::{Analysis, Flags};
 pub use historical::{Category, Historical};
 pub use interface::{Character, Characters, Kind, Meaning, Spu};
-pub use params::{ClockStop, Edc, Mode, Parameters, Unsupported, rate_byte, rate_indices};
+pub use params::{
+    ClockStop, Edc, Mode, Parameters, SpecificMode, Unsupported, rate_byte, rate_indices,
+};
 pub use view::{Atr, Error, Group, Groups};
 
 /// Largest ATR ISO 7816-3 allows: TS plus 32 characters.

@@ -22,6 +22,28 @@ pub const fn rate_byte(fi: u8, di: u8) -> u8 {
     ((fi & 0x0F) << 4) | (di & 0x0F)
 }
 
+/// Specific mode, from TA2 (ISO/IEC 7816-3:2006 8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpecificMode {
+    /// The protocol number T the card runs (TA2 bits 4..1).
+    pub protocol: u8,
+    /// TA2 bit 5: the parameters are implicit (not TA1's).
+    pub implicit_parameters: bool,
+    /// TA2 bit 8 clear: a warm reset makes the card negotiable.
+    pub can_change: bool,
+}
+
+impl SpecificMode {
+    /// Decode TA2.
+    pub const fn from_ta2(ta2: u8) -> SpecificMode {
+        SpecificMode {
+            protocol: ta2 & 0x0F,
+            implicit_parameters: ta2 & 0x10 != 0,
+            can_change: ta2 & 0x80 == 0,
+        }
+    }
+}
+
 /// The mode the card enters after its ATR (ISO/IEC 7816-3:2006 clause 6.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -230,27 +230,8 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
-/// Specific mode, from TA2 (ISO/IEC 7816-3:2006 8.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SpecificMode {
-    /// The protocol number T the card runs (TA2 bits 4..1).
-    pub protocol: u8,
-    /// TA2 bit 5: the parameters are implicit (not TA1's).
-    pub implicit_parameters: bool,
-    /// TA2 bit 8 clear: a warm reset makes the card negotiable.
-    pub can_change: bool,
-}
-
-impl SpecificMode {
-    /// Decode TA2.
-    pub const fn from_ta2(ta2: u8) -> SpecificMode {
-        SpecificMode {
-            protocol: ta2 & 0x0F,
-            implicit_parameters: ta2 & 0x10 != 0,
-            can_change: ta2 & 0x80 == 0,
-        }
-    }
-}
+/// Specific mode, from TA2: the ATR's decoder, [`atr::SpecificMode`](crate::atr::SpecificMode).
+pub use crate::atr::SpecificMode;
 
 /// What the card offers in its ATR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
