@@ -18,6 +18,14 @@
 //! that follows with the same `bSeq` then completes the pair and changes
 //! nothing.
 //!
+//! Only a well-formed PC_to_RDR_Abort counts ([`is_abort`]): a header alone,
+//! `dwLength` 0 (§6.1.13). One whose `dwLength` is not 0 or disagrees with the
+//! bytes is a malformed message, answered `bError` 1 (the offset of
+//! `dwLength`) as any other, or CMD_ABORTED while a class ABORT waits: it
+//! neither completes the pair nor starts one, and it stops no running command
+//! ([`crate::busy::Gate::admit`]). The host meant an Abort, but the reader
+//! cannot tell which of its bytes are wrong, `bMessageType` included.
+//!
 //! The pairing applies wherever the class request reaches the reader, as
 //! [`crate::CcidReader::class_request`] (which refuses a slot the reader does
 //! not have) or as news it hears ([`crate::Notice::ClassAbort`],
@@ -26,6 +34,17 @@
 //! it to its runner (`usb::port::Task::Notice`) before any message that came
 //! after it, and the runner passes it on. A host that goes leaves no abort
 //! under way for the next one ([`crate::Notice::HostGone`]).
+
+use crate::message::{HEADER_LEN, Message, pc_to_rdr};
+
+/// `true` if the bulk-OUT message `bytes` is a PC_to_RDR_Abort as CCID 1.1
+/// §6.1.13 has it: a header alone, `dwLength` 0. The one rule of what counts
+/// as the Abort, for the pairing ([`Pairing::bulk`]) and for stopping a
+/// running command ([`crate::busy::Gate::admit`]).
+pub(crate) fn is_abort(bytes: &[u8]) -> bool {
+    let message = Message::new_unchecked(bytes);
+    bytes.len() == HEADER_LEN && message.message_type() == pc_to_rdr::ABORT && message.length() == 0
+}
 
 /// A slot's progress through an abort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,7 +75,8 @@ pub(crate) enum Verdict {
 }
 
 impl Pairing {
-    /// A bulk-OUT message for the slot, a PC_to_RDR_Abort or not (`abort`),
+    /// A bulk-OUT message for the slot, a well-formed PC_to_RDR_Abort or not
+    /// (`abort`, [`is_abort`]: a malformed one is any other message here),
     /// with `seq`: what to do with it, and the slot's pairing afterwards.
     pub(crate) const fn bulk(self, abort: bool, seq: u8) -> (Verdict, Pairing) {
         match self {
@@ -96,6 +116,22 @@ mod tests {
         assert_eq!(p.bulk(true, 9), (Verdict::Run, Pairing::Idle));
         // A second class request replaces the first.
         assert_eq!(p.class_request(3), Pairing::ClassFirst { seq: 3 });
+    }
+
+    #[test]
+    fn only_a_header_alone_with_dw_length_0_is_an_abort() {
+        let abort = [0x72, 0, 0, 0, 0, 0, 5, 0, 0, 0];
+        assert!(is_abort(&abort));
+        let mut with_data = [0x72, 1, 0, 0, 0, 0, 5, 0, 0, 0, 0xAA];
+        assert!(!is_abort(&with_data), "dwLength 1");
+        with_data[1] = 0;
+        assert!(!is_abort(&with_data), "a byte more");
+        let mut lacking = abort;
+        lacking[1] = 1;
+        assert!(!is_abort(&lacking), "a byte less");
+        let mut status = abort;
+        status[0] = 0x65;
+        assert!(!is_abort(&status), "GetSlotStatus");
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! - [`Admission::Run`]: run it; its slot is busy until [`Gate::finish`].
 //! - [`Admission::Busy`]: answer [`answer_busy`] at once (CMD_SLOT_BUSY, `bError`
 //!   E0, the new message's `bSlot`/`bSeq`); the running command is not touched.
-//! - [`Admission::Abort`]: a PC_to_RDR_Abort for the busy slot: stop the
-//!   running command (the card line gives up), then run the Abort after it.
+//! - [`Admission::Abort`]: a PC_to_RDR_Abort (a well-formed one: a header
+//!   alone, `dwLength` 0) for the busy slot: stop the running command (the
+//!   card line gives up), then run the Abort after it.
 //!   [`Gate::finish`] of the stopped command says [`Finish::Aborted`]: its answer
 //!   becomes CMD_ABORTED ([`answer_aborted`], `bError` FF).
 //!
@@ -184,18 +185,23 @@ impl Gate {
         usize::from(message.slot()) >= self.slot_count || answers_from_state(message.message_type())
     }
 
-    /// Decide about `message` (bulk-OUT bytes). A message without a header or for
-    /// a slot that does not exist is [`Admission::Run`] without making anything
-    /// busy: the dispatcher refuses it without touching a card.
-    pub fn admit(&mut self, message: &[u8]) -> Admission {
-        let Ok(message) = Message::new_checked(message) else {
+    /// Decide about the message `bytes` (bulk OUT). A message without a
+    /// header or for a slot that does not exist is [`Admission::Run`] without
+    /// making anything busy: the dispatcher refuses it without touching a
+    /// card. Only a well-formed PC_to_RDR_Abort (a header alone, `dwLength` 0,
+    /// CCID 1.1 §6.1.13) is [`Admission::Abort`]: a malformed one is as any
+    /// other message (CMD_SLOT_BUSY while the slot is busy; the running
+    /// command goes on).
+    pub fn admit(&mut self, bytes: &[u8]) -> Admission {
+        let Ok(message) = Message::new_checked(bytes) else {
             return Admission::Run;
         };
         let index = usize::from(message.slot());
         if index >= self.slot_count {
             return Admission::Run;
         }
-        let abort = message.message_type() == pc_to_rdr::ABORT;
+        // A malformed Abort is any other message: it stops nothing.
+        let abort = crate::abort::is_abort(bytes);
         let busy = self.busy_slots();
         let slot = &mut self.slots[index];
         let cause = match *slot {
@@ -454,6 +460,23 @@ mod tests {
                 End(200, Finish::Completed),
             ],
         );
+    }
+
+    /// A PC_to_RDR_Abort whose `dwLength` is not 0 (announcing a byte it has,
+    /// or one it lacks) is a malformed message, not an Abort: CMD_SLOT_BUSY,
+    /// and the running command goes on; a well-formed one then stops it.
+    #[test]
+    fn a_malformed_abort_stops_nothing() {
+        let mut gate = Gate::new(1);
+        assert_eq!(gate.admit(&header(XFR_BLOCK, 0, 1)), Admission::Run);
+        let with_data = [ABORT, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0xAA];
+        let lacking_data = [ABORT, 1, 0, 0, 0, 0, 3, 0, 0, 0];
+        for malformed in [&with_data[..], &lacking_data[..]] {
+            assert_eq!(gate.admit(malformed), Admission::Busy, "{malformed:02X?}");
+            assert!(!gate.stopping());
+        }
+        assert_eq!(gate.admit(&header(ABORT, 0, 4)), Admission::Abort);
+        assert!(gate.stopping());
     }
 
     #[test]

@@ -419,8 +419,9 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let mut verdict = Verdict::Run;
         if let Some(state) = self.state.get_mut(usize::from(slot)) {
             state.last_seq = seq;
-            let is_abort = message.message_type() == message::pc_to_rdr::ABORT;
-            (verdict, state.abort) = state.abort.bulk(is_abort, seq);
+            // A malformed Abort (bError 1 below) is not the one a class ABORT
+            // waits for, nor one of its own (`abort::is_abort`).
+            (verdict, state.abort) = state.abort.bulk(abort::is_abort(message.into_inner()), seq);
         }
         let too_long = message.length() > self.config.max_message_len - HEADER_LEN as u32;
         let result = if verdict == Verdict::Aborted {

@@ -484,6 +484,50 @@ fn class_abort_of_a_slot_the_reader_lacks_changes_nothing() {
     );
 }
 
+/// A PC_to_RDR_Abort whose `dwLength` is not 0 (CCID 1.1 §6.1.13: a header
+/// alone) is a malformed message, not the Abort a class ABORT pairs with
+/// (§5.3.1). After the class ABORT (bSeq 5) it fails CMD_ABORTED as any other
+/// message and the slot still waits for its Abort; before the class ABORT
+/// (bSeq 6) it is answered bError 1 and is not the slot's last Abort, so the
+/// class ABORT that follows starts a pair of its own. Before, the first
+/// completed the pair (answered bError 1, the next GetSlotStatus as usual) and
+/// the second made the class ABORT complete (the GetSlotStatus after it as
+/// usual).
+#[test]
+fn a_malformed_abort_is_not_the_one_a_class_abort_waits_for() {
+    let mut r = reader(Some(Profile::t1()), apdu_config());
+    let abort = |r: &mut Reader<'_>, seq: u8| {
+        let value = u16::from(seq) << 8;
+        assert_eq!(r.class_request(ClassRequest::Abort, value, &mut []), Ok(0));
+    };
+    let aborted = [0x81, 0x41, 0xFF, 0x03];
+    let bad_length = [0x81, 0x41, 0x01, 0x03];
+    let fine = [0x81, 0x01, 0x00, 0x03];
+    // dwLength 1 with its byte; dwLength 1 without it (a short transfer).
+    let with_data = |seq| msg(0x72, 0, seq, [0; 3], &[0xAA]);
+    let lacking_data = |seq| msg(0x72, 0, seq, [0; 3], &[0xAA])[..10].to_vec();
+    abort(&mut r, 5);
+    answers(
+        &mut r,
+        &[
+            bare("a byte of data", with_data(5), aborted),
+            bare("a byte short", lacking_data(5), aborted),
+            bare("still waiting", msg(0x65, 0, 7, [0; 3], &[]), aborted),
+            bare("its Abort", msg(0x72, 0, 5, [0; 3], &[]), fine),
+            bare("bError 1, no pair waits", with_data(6), bad_length),
+        ],
+    );
+    abort(&mut r, 6);
+    answers(
+        &mut r,
+        &[
+            bare("a pair of its own", msg(0x65, 0, 8, [0; 3], &[]), aborted),
+            bare("its Abort", msg(0x72, 0, 6, [0; 3], &[]), fine),
+            bare("commands run", msg(0x65, 0, 9, [0; 3], &[]), fine),
+        ],
+    );
+}
+
 #[test]
 fn t0_case1_and_case4_at_tpdu_level() {
     let mut r = reader(Some(Profile::t0()), twin::Profile::GemPcTwin.config());

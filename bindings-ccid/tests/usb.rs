@@ -42,6 +42,12 @@ struct Wire {
     in_complete: u16,
     /// The host resets the bus at the next poll.
     reset: bool,
+    /// Bulk-IN packets the host still takes at once (`None`: every one); past
+    /// them, the next waits in the endpoint ([`Wire::waiting_in`]).
+    takes_in: Option<usize>,
+    /// A bulk-IN packet the device handed over and the host has not taken: the
+    /// endpoint is busy until it does ([`host_reads_again`]).
+    waiting_in: Option<Vec<u8>>,
 }
 
 /// A bus whose other end is the test: OUT packets are queued by the test, IN
@@ -75,6 +81,16 @@ impl UsbBus for TestBus {
     fn write(&self, ep: EndpointAddress, buf: &[u8]) -> usb_device::Result<usize> {
         let mut w = self.0.lock().unwrap();
         let n = ep.index() as u8;
+        if n == 1 && w.takes_in == Some(0) {
+            if w.waiting_in.is_some() {
+                return Err(UsbError::WouldBlock);
+            }
+            w.waiting_in = Some(buf.to_vec());
+            return Ok(buf.len());
+        }
+        if n == 1 {
+            w.takes_in = w.takes_in.map(|left| left - 1);
+        }
         w.sent.entry(n).or_default().push(buf.to_vec());
         w.in_complete |= 1 << n;
         Ok(buf.len())
@@ -159,6 +175,23 @@ fn pump<B: UsbBus>(
 /// The packets the device sent on IN endpoint `ep` since the last look.
 fn take(wire: &Arc<Mutex<Wire>>, ep: u8) -> Vec<Vec<u8>> {
     wire.lock().unwrap().sent.remove(&ep).unwrap_or_default()
+}
+
+/// From now on the host takes `packets` more bulk-IN packets at once, then
+/// leaves the next waiting in the endpoint.
+fn host_takes(wire: &Arc<Mutex<Wire>>, packets: usize) {
+    wire.lock().unwrap().takes_in = Some(packets);
+}
+
+/// The host reads bulk IN again, every packet at once: first the one waiting
+/// in the endpoint, if any.
+fn host_reads_again(wire: &Arc<Mutex<Wire>>) {
+    let mut w = wire.lock().unwrap();
+    w.takes_in = None;
+    if let Some(packet) = w.waiting_in.take() {
+        w.sent.entry(1).or_default().push(packet);
+        w.in_complete |= 1 << 1;
+    }
 }
 
 /// The host sends `message` on bulk OUT; the packets the device sends on bulk
@@ -818,6 +851,23 @@ impl PlainPort {
         }
     }
 
+    /// The host sends the control request `setup` (no data stage).
+    fn control(&mut self, setup: [u8; 8]) {
+        self.wire.lock().unwrap().setup = Some(setup);
+        self.pump();
+    }
+
+    /// The answers to `messages`, each sent, taken by the runner and answered
+    /// in turn.
+    fn answers(&mut self, messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let answer = |m: &Vec<u8>| {
+            let taken = self.sent_to_the_runner(m);
+            self.answer(&taken, &mut [0u8; 271]);
+            self.sent()
+        };
+        messages.iter().map(answer).collect()
+    }
+
     /// The host sends `message` and the runner takes it ([`PlainPort::host_sends`],
     /// then [`PlainPort::take`]): the message as the runner has it.
     fn sent_to_the_runner(&mut self, message: &[u8]) -> Vec<u8> {
@@ -840,6 +890,51 @@ impl PlainPort {
         let len = self.reader.handle(message, answer).unwrap_or(0);
         assert!(self.port.finish(answer, len));
         self.pump();
+    }
+}
+
+/// The class over cards that answer at once.
+type PlainCcidClass =
+    CcidClass<'static, 'static, TestBus, SpinPlatform, LineReader<SimLine<1024>>, 8, 271>;
+
+/// A `CcidClass` over a card that answers at once ([`slot`]), the test being
+/// the host (the bus and the slot are leaked, as [`PlainPort`]'s).
+struct PlainClass {
+    wire: Arc<Mutex<Wire>>,
+    usb: UsbDevice<'static, TestBus>,
+    class: PlainCcidClass,
+}
+
+impl PlainClass {
+    fn new() -> Self {
+        let (wire, alloc) = test_bus();
+        let alloc = Box::leak(Box::new(alloc));
+        let slots = Box::leak(Box::new([slot()]));
+        let reader = CcidReader::new(slots, CcidConfig::short_apdu()).unwrap();
+        let class = CcidClass::new(alloc, reader, 64).unwrap();
+        let usb = device(alloc);
+        PlainClass { wire, usb, class }
+    }
+
+    fn pump(&mut self) {
+        pump(&mut self.usb, &mut self.class, &self.wire);
+    }
+
+    /// The host sends the control request `setup` (no data stage).
+    fn control(&mut self, setup: [u8; 8]) {
+        self.wire.lock().unwrap().setup = Some(setup);
+        self.pump();
+    }
+
+    /// The host sends `message`; the bulk-IN packets the host has taken since
+    /// the last look, once the bus is quiet.
+    fn exchange(&mut self, message: &[u8]) -> Vec<Vec<u8>> {
+        exchange(&mut self.usb, &mut self.class, &self.wire, message)
+    }
+
+    /// The answers to `messages`, each sent and answered in turn.
+    fn answers(&mut self, messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        messages.iter().map(|m| self.exchange(m).concat()).collect()
     }
 }
 
@@ -998,6 +1093,35 @@ fn a_bulk_out_halt_cleared_drops_the_part_of_a_message_given_up() {
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
 }
 
+/// SET_INTERFACE (interface 0, alternate setting 0: Linux's
+/// `usb_set_interface`, which its usbip host runs for a client's request)
+/// resets the interface's endpoints (USB 2.0 §9.1.1.5, §9.4.10): the part of
+/// a message the host gave up is dropped, as the bulk-OUT halt's clearing
+/// drops it, and its next GetSlotStatus is read from its first byte. The host
+/// stays, though: its class ABORT (seq 7) still waits for its PC_to_RDR_Abort
+/// (CMD_ABORTED), unlike after SET_CONFIGURATION. Before, the GetSlotStatus
+/// was taken as the rest of that message (answered bSeq 9, bError 1).
+#[test]
+fn set_interface_drops_the_part_of_a_message_given_up() {
+    let status = slot_status_after_a_message_given_up(&[], SET_INTERFACE);
+    assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
+    let status = slot_status_after_a_message_given_up(&[abort_request(7)], SET_INTERFACE);
+    assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x41, 0xFF, 3]]);
+}
+
+/// [`set_interface_drops_the_part_of_a_message_given_up`] behind `CcidPort`.
+#[test]
+fn port_set_interface_drops_the_part_of_a_message_given_up() {
+    let mut p = PlainPort::new();
+    p.host_sends(&message(0x6F, 9, &[0xA5; 200])[..64]);
+    p.wire.lock().unwrap().setup = Some(SET_INTERFACE);
+    p.pump();
+    let status = p.sent_to_the_runner(&message(0x65, 1, &[]));
+    assert_eq!(status, message(0x65, 1, &[]));
+    p.answer(&status, &mut [0u8; 271]);
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]);
+}
+
 /// A host that sends SET_CONFIGURATION again (as Linux's
 /// `usb_reset_configuration` does) starts over as after a bus reset (USB 2.0
 /// §9.1.1.5), as behind `CcidPort`: neither the part of a message it gave up
@@ -1009,6 +1133,236 @@ fn set_configuration_starts_the_class_over() {
     let set_configuration = [0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00];
     let status = slot_status_after_a_message_given_up(&[abort_request(7)], set_configuration);
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
+}
+
+/// A class request ABORT (bSeq `paired`) waits for its PC_to_RDR_Abort: the
+/// messages `not_it` (a message that is not that Abort), a GetSlotStatus
+/// (bSeq `status`) and the Abort with bSeq `paired`, and their answers, the
+/// card present: CMD_ABORTED, CMD_ABORTED, the Abort's slot status.
+fn still_waiting_then_paired(
+    not_it: Vec<u8>,
+    status: u8,
+    paired: u8,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let aborted = |seq| vec![0x81, 0, 0, 0, 0, 0, seq, 0x41, 0xFF, 3];
+    let answers = vec![
+        aborted(not_it[6]),
+        aborted(status),
+        vec![0x81, 0, 0, 0, 0, 0, paired, 0x01, 0, 3],
+    ];
+    let messages = vec![
+        not_it,
+        message(0x65, status, &[]),
+        message(0x72, paired, &[]),
+    ];
+    (messages, answers)
+}
+
+/// CCID 1.1 §5.3.1, §6.1.13: a PC_to_RDR_Abort with a `dwLength` other than 0
+/// is a malformed message, not the Abort the class request ABORT waits for:
+/// it fails CMD_ABORTED as any other message, so does the GetSlotStatus after
+/// it, and the well-formed Abort completes the pair; behind `CcidClass` and
+/// `CcidPort` alike. Before, the malformed one completed it (answered bError
+/// 1, the GetSlotStatus as usual).
+#[test]
+fn a_malformed_abort_does_not_complete_a_class_abort() {
+    let (messages, expected) = still_waiting_then_paired(message(0x72, 5, &[0xAA]), 6, 5);
+    let mut class = PlainClass::new();
+    class.control(abort_request(5));
+    assert_eq!(class.answers(&messages), expected, "CcidClass");
+    let mut p = PlainPort::new();
+    p.control(abort_request(5));
+    assert_eq!(p.answers(&messages), expected, "CcidPort");
+}
+
+/// A malformed PC_to_RDR_Abort (`dwLength` 1, its byte missing: a short
+/// transfer) while a power-on waits for the runner stops nothing: it gets
+/// CMD_SLOT_BUSY as any other message, and the power-on its ATR. Before, the
+/// port's gate took it for an Abort: the power-on's answer went out
+/// CMD_ABORTED and the malformed message ran after it (bError 1).
+#[test]
+fn port_a_malformed_abort_stops_no_command() {
+    let mut p = PlainPort::new();
+    let power_on = p.sent_to_the_runner(&message(0x62, 1, &[]));
+    p.host_sends(&message(0x72, 2, &[0xAA])[..10]);
+    assert!(!p.port.stopping(), "the power-on goes on");
+    assert_eq!(p.sent(), [0x81, 0, 0, 0, 0, 0, 2, 0x41, 0xE0, 3]);
+    p.answer(&power_on, &mut [0u8; 271]);
+    let atr = p.sent();
+    assert_eq!(atr[..9], [0x80, 20, 0, 0, 0, 0, 1, 0, 0], "{atr:02X?}");
+    assert_eq!(
+        p.port.take(&mut [0u8; 271]),
+        None,
+        "nothing queued behind it"
+    );
+}
+
+/// CLEAR_FEATURE(ENDPOINT_HALT) of bulk IN (0x81), as libusb_clear_halt sends it.
+const CLEAR_BULK_IN_HALT: [u8; 8] = [0x02, 0x01, 0x00, 0x00, 0x81, 0x00, 0x00, 0x00];
+/// SET_INTERFACE of interface 0, alternate setting 0.
+const SET_INTERFACE: [u8; 8] = [0x01, 0x0B, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+
+/// The bulk-IN packets the host took before a reset of the pipe, and after.
+type BeforeAndAfter = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// The host's side of the bus for a class, the class answering each message
+/// as the host's next step ([`Host::step`]).
+struct Host<'w, F: FnMut(Option<&[u8]>)> {
+    wire: &'w Arc<Mutex<Wire>>,
+    /// The host sends the message (if any) and the device answers it, or the
+    /// bus is polled until it is quiet.
+    step: F,
+}
+
+impl<F: FnMut(Option<&[u8]>)> Host<'_, F> {
+    /// The host sends the control request `setup` (no data stage).
+    fn control(&mut self, setup: [u8; 8]) {
+        self.wire.lock().unwrap().setup = Some(setup);
+        (self.step)(None);
+    }
+
+    /// The host sends `message` and the device answers it: the bulk-IN packets
+    /// the host has taken since the last look.
+    fn exchange(&mut self, message: &[u8]) -> Vec<Vec<u8>> {
+        (self.step)(Some(message));
+        take(self.wire, 1)
+    }
+
+    /// The card powered on (bSeq 1); the host takes `taken` packets of the
+    /// 162-byte answer to an ECHO of 150 bytes (bSeq 2), leaving the next
+    /// waiting in the endpoint, resets the pipe with `reset`, reads again and
+    /// sends a GetSlotStatus (bSeq 3). Returns the ECHO's answer in the
+    /// packets the host took before the reset and those after it (the bytes
+    /// of the ECHO's answer the device sent, then the GetSlotStatus's).
+    fn reset_inside_an_answer(&mut self, taken: usize, reset: [u8; 8]) -> BeforeAndAfter {
+        assert_eq!(self.exchange(&message(0x62, 1, &[]))[0][..2], [0x80, 20]);
+        host_takes(self.wire, taken);
+        let before = self.exchange(&message(0x6F, 2, &echo(&[0x5A; 150])));
+        self.control(reset);
+        host_reads_again(self.wire);
+        (self.step)(None);
+        let mut after = take(self.wire, 1);
+        after.extend(self.exchange(&message(0x65, 3, &[])));
+        (before, after)
+    }
+}
+
+/// [`Host::reset_inside_an_answer`] behind `CcidClass`, then behind
+/// `CcidPort` (the test as its runner).
+fn reset_inside_an_answer(taken: usize, reset: [u8; 8]) -> [BeforeAndAfter; 2] {
+    let mut class = PlainClass::new();
+    let wire = class.wire.clone();
+    let behind_the_class = Host {
+        wire: &wire,
+        step: |message: Option<&[u8]>| {
+            if let Some(message) = message {
+                send(&class.wire, message);
+            }
+            class.pump();
+        },
+    }
+    .reset_inside_an_answer(taken, reset);
+
+    let mut p = PlainPort::new();
+    let wire = p.wire.clone();
+    let behind_the_port = Host {
+        wire: &wire,
+        step: |message: Option<&[u8]>| match message {
+            Some(message) => {
+                let taken = p.sent_to_the_runner(message);
+                p.answer(&taken, &mut [0u8; 271]);
+            }
+            None => p.pump(),
+        },
+    }
+    .reset_inside_an_answer(taken, reset);
+    [behind_the_class, behind_the_port]
+}
+
+/// [`reset_inside_an_answer`] with each reset of bulk IN
+/// ([`CLEAR_BULK_IN_HALT`], [`SET_INTERFACE`]), each result named by its class
+/// and reset.
+fn each_reset_inside_an_answer(taken: usize) -> Vec<(String, BeforeAndAfter)> {
+    let mut results = Vec::new();
+    for (name, reset) in [
+        ("CLEAR_FEATURE", CLEAR_BULK_IN_HALT),
+        ("SET_INTERFACE", SET_INTERFACE),
+    ] {
+        let [class, port] = reset_inside_an_answer(taken, reset);
+        results.push((format!("CcidClass, {name}"), class));
+        results.push((format!("CcidPort, {name}"), port));
+    }
+    results
+}
+
+/// The host resets bulk IN (CLEAR_FEATURE(ENDPOINT_HALT) of it, or
+/// SET_INTERFACE) after taking the first of the three packets of an answer
+/// (64 + 64 + 34 bytes), the second waiting in the endpoint: the device sends
+/// nothing more of that answer (USB 2.0 §5.8.5: the host retired the
+/// transfer; §9.4.5: its next packet starts a transfer). The packet the
+/// controller holds still goes, ended by a zero-length packet, and the next
+/// GetSlotStatus's answer comes in a transfer of its own. Behind `CcidClass`
+/// and `CcidPort` alike. Before, the third packet (the answer's tail) went out
+/// after the reset.
+#[test]
+fn a_bulk_in_reset_inside_an_answer_sends_no_more_of_it() {
+    for (which, (before, after)) in each_reset_inside_an_answer(1) {
+        assert_eq!(before.len(), 1, "{which}");
+        assert_eq!(before[0][..10], [0x80, 152, 0, 0, 0, 0, 2, 0, 0, 0]);
+        let status = vec![0x81, 0, 0, 0, 0, 0, 3, 0, 0, 0];
+        assert_eq!(after, [[0x5A; 64].to_vec(), vec![], status], "{which}");
+    }
+}
+
+/// The host resets bulk IN before taking any packet of an answer (the first
+/// waits in the endpoint): nothing of it was given up, and it goes out whole
+/// after the reset, before the next GetSlotStatus's answer. Behind `CcidClass`
+/// and `CcidPort` alike.
+#[test]
+fn a_bulk_in_reset_before_an_answer_is_taken_keeps_it_whole() {
+    for (which, (before, after)) in each_reset_inside_an_answer(0) {
+        assert!(before.is_empty(), "{which}");
+        let lengths: Vec<usize> = after.iter().map(Vec::len).collect();
+        assert_eq!(lengths, [64, 64, 34, 10], "{which}");
+        assert_eq!(after[0][..10], [0x80, 152, 0, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(after[2][32..], [0x90, 0x00], "{which}");
+        assert_eq!(after[3][..7], [0x81, 0, 0, 0, 0, 0, 3], "{which}");
+    }
+}
+
+/// Two class requests ABORT for slot 0 (seq 7, then 8) before the runner
+/// takes either: the port hands the runner the last only, and the slot waits
+/// for its PC_to_RDR_Abort (CCID 1.1 §5.3.1: one abort under way per slot):
+/// the Abort with seq 7 and a GetSlotStatus (seq 9) fail CMD_ABORTED, the
+/// Abort with seq 8 completes the pair. `CcidClass`, which passes each on at
+/// once, answers the same. And where the slot's last message was already the
+/// Abort with seq 10, the port's last class ABORT (10, after 11) completes
+/// that pair: the next GetSlotStatus is answered as usual.
+#[test]
+fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
+    let (messages, expected) = still_waiting_then_paired(message(0x72, 7, &[]), 9, 8);
+
+    let mut p = PlainPort::new();
+    let mut buffer = [0u8; 271];
+    p.control(abort_request(7));
+    p.control(abort_request(8));
+    let last = Notice::ClassAbort { slot: 0, seq: 8 };
+    assert_eq!(p.port.take(&mut buffer), Some(Task::Notice(last)));
+    hear(&mut p.reader, last);
+    assert_eq!(p.port.take(&mut buffer), None, "the first is not handed");
+    assert_eq!(p.answers(&messages), expected, "CcidPort");
+
+    let abort = p.answers(&[message(0x72, 10, &[])]);
+    assert_eq!(abort[0][6..9], [10, 0x01, 0], "answered");
+    p.control(abort_request(11));
+    p.control(abort_request(10));
+    let status = p.answers(&[message(0x65, 12, &[])]);
+    assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 12, 0x01, 0, 3]], "paired");
+
+    let mut class = PlainClass::new();
+    class.control(abort_request(7));
+    class.control(abort_request(8));
+    assert_eq!(class.answers(&messages), expected, "CcidClass");
 }
 
 /// A host sends the class request ABORT (seq 7), which the runner passes on,

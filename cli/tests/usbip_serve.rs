@@ -8,7 +8,8 @@
 //! malformed peer input refused while the server goes on serving; with a slow
 //! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT (and a
 //! class ABORT first failing commands CMD_ABORTED until its PC_to_RDR_Abort,
-//! but none of the next client's once its client has gone), and a client
+//! a malformed one not counting, but none of the next client's once its
+//! client has gone), and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
 //! client reaching the next one, a removal notified between XfrBlocks sent back
@@ -23,8 +24,9 @@
 //! locks out nobody else), TCP keepalive on an imported connection, bulk and
 //! interrupt transfers after SET_CONFIGURATION 0, an answer left on bulk IN
 //! and notifications left undelivered across a configuration change, bulk IN
-//! halted and cleared (ENDPOINT_HALT), bulk OUT halted inside a message and
-//! cleared, a URB naming another device. Debian's own `usbip list`
+//! halted and cleared (ENDPOINT_HALT), also inside an answer, bulk OUT halted
+//! inside a message and cleared, SET_INTERFACE inside a message, a URB naming
+//! another device. Debian's own `usbip list`
 //! (package `usbip`) is run against it.
 
 use std::io::{ErrorKind, Read, Write};
@@ -543,6 +545,25 @@ fn a_class_abort_first_fails_commands_until_its_abort_message() {
     let abort = c.exchange(7, &ccid(0x72, 5, &[]));
     assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
     assert_slot_status(&mut c, 9, 7, 0);
+}
+
+/// CCID 1.1 §5.3.1, §6.1.13 through the USB port: after the class request
+/// ABORT (bSeq 5), a PC_to_RDR_Abort with bSeq 5 but `dwLength` 1 (its byte
+/// sent) is a malformed message, not the Abort the request waits for: it fails
+/// CMD_ABORTED, and so does the GetSlotStatus (bSeq 6) after it; the
+/// well-formed Abort completes the pair. Before, the malformed one completed
+/// it (answered bError 1, the GetSlotStatus as usual).
+#[test]
+fn a_malformed_abort_message_does_not_complete_a_class_abort() {
+    let (_served, port) = serve();
+    let mut c = class_abort_first(port);
+    let malformed = c.exchange(5, &ccid(0x72, 5, &[0xAA]));
+    assert_eq!(malformed, [0x81, 0, 0, 0, 0, 0, 5, 0x40, 0xFF, 0]);
+    let status = c.exchange(7, &ccid(0x65, 6, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0]);
+    let abort = c.exchange(9, &ccid(0x72, 5, &[]));
+    assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
+    assert_slot_status(&mut c, 11, 7, 0);
 }
 
 /// A client that sends the class request ABORT (bSeq 5) and goes before its
@@ -1379,6 +1400,66 @@ fn a_bulk_out_halted_inside_a_message_starts_over_once_cleared() {
     set_halt(&mut c, 13, 0x01, false);
     assert_slot_status(&mut c, 14, 0x42, 1);
     assert_slot_status(&mut c, 16, 0x43, 1);
+}
+
+/// Bulk IN halted and cleared (as libusb_clear_halt sends it) in the middle
+/// of an answer: the client took the first of its three packets (64 + 64 +
+/// 34 bytes: an ECHO of 150 bytes, bSeq 1) with a 64-byte transfer, and the
+/// device had handed the second to the bus. The clear is the client's reset
+/// of the pipe (USB 2.0 §9.4.5; the halt retired its transfers, §5.8.5): the
+/// device sends nothing more of that answer. The packet the bus held still
+/// comes, alone (a zero-length packet ends its transfer), and the next
+/// exchange gets its own answer. Before, the next transfer carried the
+/// answer's tail after that packet (98 bytes), read as a message.
+#[test]
+fn a_bulk_in_halt_cleared_inside_an_answer_sends_no_more_of_it() {
+    let (_served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    bulk_out(
+        &mut c,
+        10,
+        &ccid(
+            0x6F,
+            1,
+            &[0x80, 0xEE, 0, 0, 150]
+                .into_iter()
+                .chain([0x5A; 150])
+                .chain([0])
+                .collect::<Vec<u8>>(),
+        ),
+    );
+    c.send(&submit(11, true, 1, 64, [0; 8], &[]));
+    let first = c.reply(true);
+    assert_eq!((first.seqnum, first.status, first.data.len()), (11, 0, 64));
+    assert_eq!(first.data[..10], [0x80, 152, 0, 0, 0, 0, 1, 0, 0, 0]);
+    set_halt(&mut c, 12, 0x81, true);
+    set_halt(&mut c, 13, 0x81, false);
+    assert_eq!(bulk_in(&mut c, 14), [0x5A; 64], "the packet the bus held");
+    assert_slot_status(&mut c, 15, 2, 0);
+}
+
+/// SET_INTERFACE (interface 0, alternate setting 0) inside a CCID message
+/// (its first bulk-OUT packet read, the rest never sent): the device resets the
+/// interface's endpoints (USB 2.0 §9.1.1.5, §9.4.10), as Linux's usbip host
+/// does for a client's request, and reads the next message from its first
+/// byte. Before, it took the GetSlotStatus as the rest of the one given up
+/// (answered bSeq 9, bError 1).
+#[test]
+fn set_interface_inside_a_message_starts_the_next_over() {
+    let (_served, port) = serve();
+    let mut c = configured(Client::import(port));
+    first_packet_of_a_long_message(&mut c, 10);
+    c.send(&submit(
+        11,
+        false,
+        0,
+        0,
+        [0x01, 0x0B, 0, 0, 0, 0, 0, 0],
+        &[],
+    ));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 11, 0, &[]), "accepted");
+    assert_slot_status(&mut c, 12, 0x42, 1);
+    assert_slot_status(&mut c, 14, 0x43, 1);
 }
 
 /// A URB naming another device than the one imported (its devid: bus 1,

@@ -54,8 +54,39 @@ enum Transmit {
     Idle,
     /// Sending `len` bytes of the answer, `sent` of them handed to the bus.
     Sending { len: usize, sent: usize },
-    /// The answer filled its last packet: a zero-length packet ends it.
+    /// The packet handed to the bus last was a full one and ends what goes
+    /// out of the answer (its last packet, or the one under way when the host
+    /// reset the pipe): a zero-length packet ends the transfer.
     Terminating,
+}
+
+/// Which of the pipe's endpoints a standard request returns to their
+/// defaults, the host's side of them reset too (USB 2.0 §9.4.5: the data
+/// toggle back to DATA0, the halt cleared; the host retired the transfers
+/// pending there, §5.8.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PipeReset {
+    /// CLEAR_FEATURE(ENDPOINT_HALT) of bulk OUT.
+    BulkOut,
+    /// CLEAR_FEATURE(ENDPOINT_HALT) of bulk IN.
+    BulkIn,
+    /// SET_INTERFACE, alternate setting 0 (the interface's only one) of this
+    /// interface: every endpoint of it (§9.1.1.5, §9.4.10). The interrupt
+    /// endpoint has nothing to reset: a notification is one packet, sent
+    /// whole or not at all.
+    Interface,
+}
+
+impl PipeReset {
+    /// `true` if bulk OUT is reset.
+    fn bulk_out(self) -> bool {
+        matches!(self, PipeReset::BulkOut | PipeReset::Interface)
+    }
+
+    /// `true` if bulk IN is reset.
+    fn bulk_in(self) -> bool {
+        matches!(self, PipeReset::BulkIn | PipeReset::Interface)
+    }
 }
 
 /// The interface, its endpoints and `N`-byte message buffers.
@@ -130,8 +161,13 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
     }
 
     /// A control-OUT request, before usb-device answers a standard one: the
-    /// pipe's part taken ([`Pipe::standard_request`]), where it goes next. One
-    /// routing for [`super::CcidClass`] and [`super::port::CcidPort`].
+    /// pipe's part taken ([`Pipe::standard_request`]: CLEAR_FEATURE
+    /// (ENDPOINT_HALT) of a bulk endpoint, SET_INTERFACE), where it goes next.
+    /// One routing for [`super::CcidClass`] and [`super::port::CcidPort`].
+    /// SET_INTERFACE resets the pipe only, as the halt's clearing does: the
+    /// host that sends it stays, with its class ABORT and its running
+    /// command (whose answer goes out whole), unlike SET_CONFIGURATION's
+    /// start over.
     pub(crate) fn control_out(&mut self, request: &Request) -> ControlOutRoute {
         if is_set_configuration(request) {
             return ControlOutRoute::StartOver;
@@ -144,21 +180,63 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
         }
     }
 
-    /// A standard request usb-device is about to answer: CLEAR_FEATURE
-    /// (ENDPOINT_HALT) of bulk OUT drops the part of a message collected
-    /// before the halt (USB 2.0 §9.4.5: clearing the halt is the host's reset
-    /// of the pipe; the next packet starts a message, not the rest of one the
-    /// host gave up). A complete message waiting stays.
+    /// A standard request usb-device is about to answer (and accept) that
+    /// resets the host's side of the pipe ([`PipeReset`]): what the host gave
+    /// up there is dropped, so that what it sends and reads next starts a
+    /// message.
+    ///
+    /// - Bulk OUT: the part of a message collected before the reset (the
+    ///   next packet starts a message, not the rest of one the host gave up).
+    ///   A complete message waiting stays: its transfer completed.
+    /// - Bulk IN: the rest of an answer of which the host has taken a packet
+    ///   at least (it retired the transfer reading it; libccid matches answers
+    ///   by `bSeq`, and would read the rest as a header). The packet handed to
+    ///   the bus last is the controller's (usb-device cannot take it back;
+    ///   the usbip crate's bus and synopsys-usb-otg deliver it): a
+    ///   zero-length packet ends the transfer after it, so that the next
+    ///   answer starts one of its own. An answer of which the host has taken
+    ///   nothing yet goes out whole: it gave none of it up.
     fn standard_request(&mut self, request: &Request) {
-        let bulk_out = u16::from(u8::from(self.bulk_out.address()));
-        if request.request_type == RequestType::Standard
-            && request.recipient == Recipient::Endpoint
-            && request.request == Request::CLEAR_FEATURE
-            && request.value == Request::FEATURE_ENDPOINT_HALT
-            && request.index & 0x8F == bulk_out
-            && self.message_len().is_none()
-        {
+        let Some(reset) = self.reset_by(request) else {
+            return;
+        };
+        if reset.bulk_out() && self.message_len().is_none() {
             self.receive = Receive::Collecting { have: 0 };
+        }
+        let packet = usize::from(self.bulk_in.max_packet_size());
+        if let (true, Transmit::Sending { sent, .. }) = (reset.bulk_in(), self.transmit) {
+            if sent > packet {
+                self.transmit = Transmit::Terminating;
+                self.send_next();
+            }
+        }
+    }
+
+    /// The endpoints of this pipe `request` resets, if it is a standard
+    /// request that does (usb-device accepts each of them).
+    fn reset_by(&self, request: &Request) -> Option<PipeReset> {
+        if request.request_type != RequestType::Standard {
+            return None;
+        }
+        match (request.recipient, request.request) {
+            (Recipient::Endpoint, Request::CLEAR_FEATURE)
+                if request.value == Request::FEATURE_ENDPOINT_HALT =>
+            {
+                let endpoint = request.index & 0x8F;
+                if endpoint == u16::from(u8::from(self.bulk_out.address())) {
+                    Some(PipeReset::BulkOut)
+                } else if endpoint == u16::from(u8::from(self.bulk_in.address())) {
+                    Some(PipeReset::BulkIn)
+                } else {
+                    None
+                }
+            }
+            (Recipient::Interface, Request::SET_INTERFACE)
+                if request.index == u16::from(u8::from(self.interface)) && request.value == 0 =>
+            {
+                Some(PipeReset::Interface)
+            }
+            _ => None,
         }
     }
 

@@ -135,7 +135,15 @@ pub struct CcidPort<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> {
     queued_abort: [u8; HEADER_LEN],
     /// Per slot, the `bSeq` of a class request ABORT the runner has not been
     /// handed yet ([`Notice::ClassAbort`]); a second one for the slot replaces
-    /// the first.
+    /// the first. That matches CCID 1.1 §5.3.1: a slot has one abort under
+    /// way, the one of the class request that came last, which pairs with
+    /// the PC_to_RDR_Abort of its `bSeq` (the reader too keeps one class
+    /// ABORT per slot, a second replacing the first: handed both, it would
+    /// wait for the last's Abort all the same and fail the slot's other
+    /// commands meanwhile). Where the slot's last bulk-OUT message was
+    /// already the PC_to_RDR_Abort with the last's `bSeq`, the last alone
+    /// completes the pair, as §5.3.1 has it; handed the first before it, the
+    /// reader would have forgotten that Abort and waited for another.
     class_aborts: [Option<u8>; MAX_SLOTS],
     /// The host has gone and the runner has not been told yet
     /// ([`Notice::HostGone`]).
