@@ -34,14 +34,14 @@
 //!
 //! The card side only writes ATRs; what an ATR means is the core's
 //! [`readerkit::atr`], which [`Profile::fi_di`] reads the card's own ATR back with.
-//! The TCK is computed here, independently of the core's check, like the card-side
-//! EDC (see [`crate::edc`]).
+//! The TCK is computed here, independently of the core's check, with the card-side
+//! LRC (the same exclusive-or, [`crate::edc::lrc`]).
 
 use heapless::Vec;
 pub use readerkit::atr::Convention;
 use readerkit::atr::{self as iso, MAX_LEN};
 
-use crate::edc::Edc;
+use crate::edc::{Edc, lrc};
 
 /// The bytes of an ATR (at most 33, the longest ISO/IEC 7816-3 allows).
 pub type Atr = Vec<u8, MAX_LEN>;
@@ -223,7 +223,7 @@ impl Profile {
         }
         // TCK is present unless only T=0 is indicated.
         if t1 {
-            let tck = atr.iter().skip(1).fold(0, |a, b| a ^ b);
+            let tck = lrc(&atr[1..]);
             let _ = atr.push(tck);
         }
         atr

@@ -3,6 +3,7 @@
 use readerkit::timing::{baud_rate_adjustment, clock_rate_conversion};
 
 use super::{Card, State};
+use crate::edc::lrc;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Pps {
@@ -35,7 +36,7 @@ impl<const N: usize> Card<N> {
     fn pps_evaluate(&mut self, req: &[u8], bad: bool) {
         let pps0 = req[1];
         let t = pps0 & 0x0F;
-        let pck_ok = req.iter().fold(0u8, |a, b| a ^ b) == 0;
+        let pck_ok = lrc(req) == 0;
         if bad || !pck_ok || pps0 & 0x80 != 0 || t > 1 || !self.profile.protocols.offers(t) {
             self.state = State::PpsFailed;
             return;
@@ -51,7 +52,7 @@ impl<const N: usize> Card<N> {
             answer[2] = v;
             len = 3;
         }
-        answer[len] = answer[..len].iter().fold(0, |a, b| a ^ b);
+        answer[len] = lrc(&answer[..len]);
         len += 1;
         self.send(&answer[..len]);
         self.stats.pps += 1;
