@@ -69,8 +69,17 @@ pub const ACK: u8 = 0x60;
 pub const NAK: u8 = 0xE0;
 /// Largest payload, in bytes.
 pub const MAX_PAYLOAD: usize = 506;
+/// Bytes of a frame around its payload: the 4 header bytes (start, LEN_H, LEN_L,
+/// command) and the LRC.
+pub const FRAME_OVERHEAD: usize = 5;
 /// Largest frame, in bytes (4 header bytes, payload, LRC).
-pub const MAX_FRAME: usize = MAX_PAYLOAD + 5;
+pub const MAX_FRAME: usize = MAX_PAYLOAD + FRAME_OVERHEAD;
+
+/// The payload length a frame's header announces: LEN_H LEN_L, its bytes 1 and 2
+/// (big-endian). `header` holds at least 3 bytes.
+fn announced_payload(header: &[u8]) -> usize {
+    usize::from(u16::from_be_bytes([header[1], header[2]]))
+}
 
 /// ALPAR command codes (AN10207; the numbers agree across four open drivers).
 pub mod cmd {
@@ -170,14 +179,14 @@ impl<'a> Frame<'a> {
             Some(_) => return Err(Error::BadStart),
             None => return Err(Error::Length),
         };
-        if bytes.len() < 5 {
+        if bytes.len() < FRAME_OVERHEAD {
             return Err(Error::Length);
         }
-        let len = usize::from(u16::from_be_bytes([bytes[1], bytes[2]]));
+        let len = announced_payload(bytes);
         if len > MAX_PAYLOAD {
             return Err(Error::TooLong);
         }
-        if bytes.len() != len + 5 {
+        if bytes.len() != len + FRAME_OVERHEAD {
             return Err(Error::Length);
         }
         if lrc(bytes) != 0 {
@@ -197,7 +206,7 @@ impl<'a> Frame<'a> {
         if self.payload.len() > MAX_PAYLOAD {
             return Err(Error::TooLong);
         }
-        let len = self.payload.len() + 5;
+        let len = self.payload.len() + FRAME_OVERHEAD;
         let frame = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
         frame[0] = if self.ok { ACK } else { NAK };
         frame[1..3].copy_from_slice(&(self.payload.len() as u16).to_be_bytes());
@@ -257,12 +266,12 @@ impl Decoder {
         if self.len < 4 {
             return None;
         }
-        let payload = usize::from(u16::from_be_bytes([self.buf[1], self.buf[2]]));
+        let payload = announced_payload(&self.buf);
         if payload > MAX_PAYLOAD {
             self.len = 0;
             return Some(Err(Error::TooLong));
         }
-        if self.len < payload + 5 {
+        if self.len < payload + FRAME_OVERHEAD {
             return None;
         }
         let len = core::mem::replace(&mut self.len, 0);
