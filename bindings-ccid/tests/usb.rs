@@ -1365,6 +1365,27 @@ fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
     assert_eq!(class.answers(&messages), expected, "CcidClass");
 }
 
+/// A SET_CONFIGURATION of a configuration the device lacks (2): usb-device
+/// refuses it (STALL) and nothing starts over, behind `CcidClass` and
+/// `CcidPort` alike: the host's class ABORT (seq 7) still waits for its
+/// PC_to_RDR_Abort, so its GetSlotStatus (seq 8) fails CMD_ABORTED. Before,
+/// both classes started over as for one accepted (the GetSlotStatus answered
+/// as usual).
+#[test]
+fn a_refused_set_configuration_starts_nothing_over() {
+    let set_configuration_2 = [0x00, 0x09, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00];
+    let status = [message(0x65, 8, &[])];
+    let aborted = [vec![0x81, 0, 0, 0, 0, 0, 8, 0x41, 0xFF, 3]];
+    let mut class = PlainClass::new();
+    class.control(abort_request(7));
+    class.control(set_configuration_2);
+    assert_eq!(class.answers(&status), aborted, "CcidClass");
+    let mut p = PlainPort::new();
+    p.control(abort_request(7));
+    p.control(set_configuration_2);
+    assert_eq!(p.answers(&status), aborted, "CcidPort");
+}
+
 /// A host sends the class request ABORT (seq 7), which the runner passes on,
 /// and goes (a bus reset) before its PC_to_RDR_Abort: the port's next task
 /// tells the reader (`Notice::HostGone`) before the next host's GetSlotStatus

@@ -8,8 +8,8 @@
 //! malformed peer input refused while the server goes on serving; with a slow
 //! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT (and a
 //! class ABORT first failing commands CMD_ABORTED until its PC_to_RDR_Abort,
-//! a malformed one not counting, but none of the next client's once its
-//! client has gone), and a client
+//! a malformed one not counting, nor a refused SET_CONFIGURATION ending it,
+//! but none of the next client's once its client has gone), and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
 //! client reaching the next one, a removal notified between XfrBlocks sent back
@@ -564,6 +564,21 @@ fn a_malformed_abort_message_does_not_complete_a_class_abort() {
     let abort = c.exchange(9, &ccid(0x72, 5, &[]));
     assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
     assert_slot_status(&mut c, 11, 7, 0);
+}
+
+/// A SET_CONFIGURATION of a configuration the device lacks (2) is refused
+/// (a STALL: -EPIPE) and starts nothing over: the class request ABORT (bSeq 5)
+/// sent before it still waits for its PC_to_RDR_Abort, so the GetSlotStatus
+/// (bSeq 6) fails CMD_ABORTED. Before, the port disowned the client's state as
+/// for one accepted, and the GetSlotStatus was answered as usual.
+#[test]
+fn a_refused_set_configuration_starts_nothing_over() {
+    let (_served, port) = serve();
+    let mut c = class_abort_first(port);
+    c.send(&submit(5, false, 0, 0, [0, 9, 2, 0, 0, 0, 0, 0], &[]));
+    assert_eq!(c.reply(false), reply(RET_SUBMIT, 5, -32, &[]), "refused");
+    let status = c.exchange(6, &ccid(0x65, 6, &[]));
+    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0]);
 }
 
 /// A client that sends the class request ABORT (bSeq 5) and goes before its

@@ -9,6 +9,7 @@ use usb_device::UsbError;
 use usb_device::bus::{InterfaceNumber, UsbBus, UsbBusAllocator};
 use usb_device::control::{Recipient, Request, RequestType};
 use usb_device::descriptor::DescriptorWriter;
+use usb_device::device::{CONFIGURATION_NONE, CONFIGURATION_VALUE, DEFAULT_ALTERNATE_SETTING};
 use usb_device::endpoint::{EndpointAddress, EndpointIn, EndpointOut};
 
 use super::{INTERFACE_CLASS, INTERFACE_PROTOCOL, INTERRUPT_INTERVAL_MS, MAX_PACKET};
@@ -16,11 +17,15 @@ use crate::descriptor;
 use crate::message::{HEADER_LEN, Message};
 use crate::reader::ConfigError;
 
-/// `true` for the standard request SET_CONFIGURATION.
+/// `true` for the standard request SET_CONFIGURATION of a configuration
+/// usb-device accepts (none, or its one configuration); it refuses any other
+/// (STALL), which changes nothing.
 fn is_set_configuration(request: &Request) -> bool {
     request.request_type == RequestType::Standard
         && request.recipient == Recipient::Device
         && request.request == Request::SET_CONFIGURATION
+        && (request.value == u16::from(CONFIGURATION_NONE)
+            || request.value == u16::from(CONFIGURATION_VALUE))
 }
 
 /// What a control-OUT request (usb-device hands every one to the classes
@@ -28,7 +33,8 @@ fn is_set_configuration(request: &Request) -> bool {
 /// pipe has taken its own part ([`Pipe::control_out`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ControlOutRoute {
-    /// SET_CONFIGURATION: the host (re)configures the device, so the class
+    /// SET_CONFIGURATION (of a configuration usb-device accepts: a refused
+    /// one changes nothing): the host (re)configures the device, so the class
     /// starts over as after a bus reset (USB 2.0 §9.1.1.5: the endpoints
     /// return to their defaults). usb-device answers the request.
     StartOver,
@@ -232,7 +238,8 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
                 }
             }
             (Recipient::Interface, Request::SET_INTERFACE)
-                if request.index == u16::from(u8::from(self.interface)) && request.value == 0 =>
+                if request.index == u16::from(u8::from(self.interface))
+                    && request.value == u16::from(DEFAULT_ALTERNATE_SETTING) =>
             {
                 Some(PipeReset::Interface)
             }
