@@ -5,6 +5,7 @@
 use readerkit::Protocol;
 use readerkit::atr::{ClockStop, Convention, rate_byte};
 use readerkit::caps::CardCapabilities;
+use readerkit::t1::is_valid_ifs;
 use readerkit::timing::{self, Timing};
 
 /// Length of the T=0 structure, in bytes.
@@ -39,7 +40,7 @@ pub fn malformed_field(protocol: Protocol, data: &[u8]) -> Option<usize> {
     if data.get(CLOCK_STOP).is_none_or(|&b| b > 3) {
         return Some(DATA + CLOCK_STOP);
     }
-    if t1 && data.get(IFSC).is_none_or(|&b| b == 0x00 || b == 0xFF) {
+    if t1 && data.get(IFSC).is_none_or(|&b| !is_valid_ifs(b)) {
         return Some(DATA + IFSC);
     }
     None

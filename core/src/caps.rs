@@ -108,7 +108,7 @@ impl ReaderCapabilities {
     /// IFSD of 1..=254 bytes); else `InvalidParameter`, for capabilities from an
     /// untrusted source (a C driver, a configuration).
     pub fn check(&self) -> Result<(), Status> {
-        if self.protocols.protocols().is_empty() || !(1..=MAX_IFSD).contains(&self.max_ifsd) {
+        if self.protocols.protocols().is_empty() || !crate::t1::is_valid_ifs(self.max_ifsd) {
             return Err(Status::InvalidParameter);
         }
         Ok(())
@@ -245,7 +245,7 @@ impl CardCapabilities {
             selected,
             timing,
             // The IFSD the reader announces with its first S(IFS request).
-            ifsd: reader.max_ifsd.clamp(1, MAX_IFSD),
+            ifsd: crate::t1::clamp_ifs(reader.max_ifsd),
         }
     }
 

@@ -508,7 +508,7 @@ fn report_field_sizes(engine: &t1::Engine, report: &FieldSizeReport) -> Result<(
 fn t1_config(card: &CardCapabilities, suppress_ifs_request: bool) -> t1::Config {
     let p = &card.parameters;
     let mut config = t1::Config::new(p.ifsc, p.edc);
-    config.ifsd = card.ifsd.clamp(1, 254);
+    config.ifsd = t1::clamp_ifs(card.ifsd);
     config.send_ifs_request = !suppress_ifs_request;
     config
 }

@@ -331,7 +331,7 @@ fn meaning(index: u8, kind: Kind, protocol: Option<u8>, byte: u8) -> (Meaning, F
         ),
         (_, Kind::Ta, Some(1)) => (
             Meaning::Ifsc { ifsc: byte },
-            flag_if(byte == 0 || byte == 0xFF, Flags::INVALID_IFSC),
+            flag_if(!crate::t1::is_valid_ifs(byte), Flags::INVALID_IFSC),
         ),
         (_, Kind::Tb, Some(1)) => (
             Meaning::WaitingIntegers {

@@ -255,7 +255,7 @@ impl Parameters {
             return Err(Unsupported::ZeroWi);
         }
         if self.protocols.contains(Protocol::T1) {
-            if self.ifsc == 0 || self.ifsc == 255 {
+            if !crate::t1::is_valid_ifs(self.ifsc) {
                 return Err(Unsupported::InvalidIfsc(self.ifsc));
             }
             if self.bwi > 9 {

@@ -13,6 +13,22 @@ pub const MAX_INF_LEN: usize = 254;
 /// Largest block, in bytes: prologue + 254 bytes of INF + a 2-byte CRC.
 pub const MAX_BLOCK_LEN: usize = PROLOGUE_LEN + MAX_INF_LEN + 2;
 
+/// Whether `n` bytes is a valid information field size, IFSC or IFSD: 1 to 254
+/// (ISO/IEC 7816-3:2006 11.4.2; 0 and 255 are reserved), wherever it comes from
+/// (TA3 of the ATR, an S(IFS) block, a configuration).
+pub const fn is_valid_ifs(n: u8) -> bool {
+    n != 0 && n as usize <= MAX_INF_LEN
+}
+
+/// `n` bytes brought into the valid information field sizes, 1 to 254.
+pub const fn clamp_ifs(n: u8) -> u8 {
+    match n {
+        0 => 1,
+        n if n as usize > MAX_INF_LEN => MAX_INF_LEN as u8,
+        n => n,
+    }
+}
+
 /// Length of the whole block whose LEN field is `len` under `edc`, in bytes: what a
 /// reader has to read once it has the prologue.
 pub const fn block_len(len: u8, edc: Edc) -> usize {
@@ -287,7 +303,7 @@ impl SBlock {
             } else {
                 SBlock::AbortRequest
             }),
-            (1, &[n]) if (1..=254).contains(&n) => Ok(if response {
+            (1, &[n]) if is_valid_ifs(n) => Ok(if response {
                 SBlock::IfsResponse(n)
             } else {
                 SBlock::IfsRequest(n)
@@ -498,6 +514,18 @@ mod tests {
         let n = repr.emit(&mut buf, edc).unwrap();
         assert_eq!(n, repr.buffer_len(edc));
         buf[..n].to_vec()
+    }
+
+    #[test]
+    fn ifs_sizes_are_1_to_254() {
+        for n in 0..=u8::MAX {
+            assert_eq!(is_valid_ifs(n), (1..=254).contains(&n), "{n}");
+            assert!(is_valid_ifs(clamp_ifs(n)), "{n}");
+            if is_valid_ifs(n) {
+                assert_eq!(clamp_ifs(n), n);
+            }
+        }
+        assert_eq!((clamp_ifs(0), clamp_ifs(255)), (1, 254));
     }
 
     #[test]

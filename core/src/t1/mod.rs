@@ -67,7 +67,7 @@ mod engine;
 
 pub use block::{
     Block, BlockError, Kind, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, RCode, Repr, SBlock, Seq,
-    block_len,
+    block_len, clamp_ifs, is_valid_ifs,
 };
 pub use edc::{Edc, crc16, lrc};
 pub use engine::{Action, Engine, Transaction, Wait};
@@ -141,10 +141,7 @@ impl Config {
         if self.nad & !engine::NAD_ADDRESS_BITS != 0 {
             return Err(Error::InvalidConfig);
         }
-        if self.ifsc == 0 || self.ifsc as usize > MAX_INF_LEN {
-            return Err(Error::InvalidConfig);
-        }
-        if self.ifsd == 0 || self.ifsd as usize > MAX_INF_LEN {
+        if !is_valid_ifs(self.ifsc) || !is_valid_ifs(self.ifsd) {
             return Err(Error::InvalidConfig);
         }
         Ok(())
