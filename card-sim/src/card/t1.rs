@@ -12,6 +12,22 @@ pub(super) const BLOCK_MAX: usize = 3 + 255 + 2;
 /// IFSD before any S(IFS request) from the reader.
 pub(super) const IFSD_DEFAULT: u8 = 32;
 
+/// Whether `n` bytes is an information field size the card takes, 1 to 254
+/// (ISO/IEC 7816-3:2006 11.4.2).
+const fn valid_ifs(n: u8) -> bool {
+    n != 0 && n <= 254
+}
+
+/// `n` bytes brought into the valid information field sizes, 1 to 254: the IFSC
+/// the card announces or asks for, whatever its profile or fault says.
+const fn ifs(n: u8) -> u8 {
+    match n {
+        0 => 1,
+        255 => 254,
+        n => n,
+    }
+}
+
 /// R-block error code: EDC or parity error.
 const ERR_EDC: u8 = 1;
 /// R-block error code: other error.
@@ -70,7 +86,7 @@ impl T1 {
             ns: 0,
             nr: 0,
             last_i_ns: 0,
-            ifsc: profile.t1.ifsc.clamp(1, 254),
+            ifsc: ifs(profile.t1.ifsc),
             ifsd: IFSD_DEFAULT,
             edc: profile.t1.edc,
             nad: 0,
@@ -214,7 +230,7 @@ impl<const N: usize> Card<N> {
         let kind = pcb & 0x1F;
         match (response, kind, inf) {
             (false, S_RESYNCH, []) => {
-                let profile_ifsc = self.profile.t1.ifsc.clamp(1, 254);
+                let profile_ifsc = ifs(self.profile.t1.ifsc);
                 let t = &mut self.t1;
                 t.ns = 0;
                 t.nr = 0;
@@ -228,7 +244,7 @@ impl<const N: usize> Card<N> {
                 self.resp_len = 0;
                 self.t1_send_s(0xE0 | S_RESYNCH, &[]);
             }
-            (false, S_IFS, &[v]) if (1..=254).contains(&v) => {
+            (false, S_IFS, &[v]) if valid_ifs(v) => {
                 self.t1.ifsd = v;
                 self.t1_send_s(0xE0 | S_IFS, &[v]);
             }
@@ -271,7 +287,7 @@ impl<const N: usize> Card<N> {
             let v = self
                 .faults
                 .ifs_request
-                .map_or(self.t1.ifsc, |r| r.ifsc.clamp(1, 254));
+                .map_or(self.t1.ifsc, |r| ifs(r.ifsc));
             self.t1.mode = Mode::AwaitingIfs(v);
             let (b, n) = build(self.t1.edc, self.t1.nad, 0xC0 | S_IFS, 1, |_| v);
             return self.t1_emit(&b[..n], true);
@@ -367,5 +383,24 @@ impl<const N: usize> Card<N> {
             len -= 1;
         }
         self.send(&wire[..len]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ifs, valid_ifs};
+
+    /// The card's information field sizes, 1 to 254 bytes: what it takes from
+    /// the reader, and what it announces or asks for whatever its profile says.
+    #[test]
+    fn ifs_sizes_are_1_to_254() {
+        for n in 0..=u8::MAX {
+            assert_eq!(valid_ifs(n), (1..=254).contains(&n), "{n}");
+            assert!(valid_ifs(ifs(n)), "{n}");
+            if valid_ifs(n) {
+                assert_eq!(ifs(n), n);
+            }
+        }
+        assert_eq!((ifs(0), ifs(255)), (1, 254));
     }
 }
