@@ -17,7 +17,7 @@ use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
 use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit::timing::Timing;
-use readerkit::trace::{Event, Sink, TracedLine};
+use readerkit::trace::{BoundedHex, Event, Sink, TracedLine};
 use readerkit::{CardState, Device, Failure, Outcome, Status, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
 
@@ -82,15 +82,12 @@ impl Sink for PrintSink {
     }
 }
 
-/// The most bytes shown of a command, an answer or a line exchange.
-const SHOWN: usize = 24;
-
 /// A `Line` that prints the bytes crossing it.
 struct Traced<L>(L);
 
 fn wire(direction: &str, bytes: &[u8]) {
     if WIRE.with(Cell::get) && !bytes.is_empty() {
-        println!("      {direction} {}", hex::shortened(bytes, SHOWN));
+        println!("      {direction} {}", BoundedHex(bytes));
     }
 }
 
@@ -208,7 +205,7 @@ impl Session {
     }
 
     fn apdu(&mut self, what: &str, protocol: u32, command: &[u8], expect_sw: u16) {
-        let shown = hex::shortened(command, SHOWN);
+        let shown = BoundedHex(command);
         match self.request(
             &format!("TRANSMIT {what}: {shown}"),
             Request::Transmit(Transmit {
@@ -226,7 +223,7 @@ impl Session {
                 let n = response.len();
                 let sw = u16::from_be_bytes([response[n - 2], response[n - 1]]);
                 let data = &response[..n - 2];
-                let data_shown = hex::shortened(data, SHOWN);
+                let data_shown = BoundedHex(data);
                 println!(
                     "  < {data_shown}{}SW {sw:04X}",
                     if data.is_empty() { "" } else { "  " }

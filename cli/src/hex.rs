@@ -41,17 +41,6 @@ pub fn encode(bytes: &[u8], sep: &str) -> String {
         .join(sep)
 }
 
-/// `bytes` in upper-case hex, spaced; past `max` bytes, the first `max` and the
-/// count (`00 A4 ... (300 bytes)`).
-pub fn shortened(bytes: &[u8], max: usize) -> String {
-    match bytes.get(..max) {
-        Some(head) if bytes.len() > max => {
-            format!("{} ... ({} bytes)", encode(head, " "), bytes.len())
-        }
-        _ => encode(bytes, " "),
-    }
-}
-
 /// `bytes` as ASCII, `.` for what is not printable.
 pub fn ascii(bytes: &[u8]) -> String {
     bytes
@@ -84,7 +73,5 @@ mod tests {
         );
         assert_eq!(encode(&[0x3B, 0x0A], " "), "3B 0A");
         assert_eq!(ascii(b"RK\x01"), "RK.");
-        assert_eq!(shortened(&[1, 2], 2), "01 02");
-        assert_eq!(shortened(&[1, 2, 3], 2), "01 02 ... (3 bytes)");
     }
 }

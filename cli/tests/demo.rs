@@ -46,6 +46,18 @@ fn every_profile_completes_the_session() {
             text.contains("(1024 bytes)  SW 9000"),
             "{profile}: extended ECHO"
         );
+        // Long byte strings are cut as the core's trace lines cut them
+        // (`readerkit::trace::BoundedHex`): 32 bytes, then the count.
+        let echoed = text
+            .lines()
+            .find(|l| l.ends_with("(1024 bytes)  SW 9000"))
+            .unwrap_or_default();
+        let shown = echoed.split(" ... ").next().unwrap_or_default();
+        assert_eq!(
+            shown.trim_start_matches("  < ").split(' ').count(),
+            readerkit::trace::MAX_SHOWN_BYTES,
+            "{profile}: {echoed}"
+        );
     }
 }
 
