@@ -339,6 +339,21 @@ fn ifs_request_from_the_card() {
     assert_eq!(b.pcb, 0x92);
 }
 
+/// The card's own sizes stay 1 to 254 bytes whatever its fault or profile says:
+/// an S(IFS request) set up for 0 or 255 bytes asks for 1 or 254, a profile's
+/// IFSC of 0 or 255 is taken as 1 or 254.
+#[test]
+fn the_cards_ifs_stays_within_1_to_254() {
+    for (asked, sent) in [(0u8, 1u8), (255, 254)] {
+        let mut card = t1_card_with(ifs_request_before(Trigger::Nth(1), asked));
+        let b = T1Reader::new(L).send_i(&mut card, &hex("00 84 00 00 01"), false);
+        assert_eq!((b.pcb, b.inf), (0xC1, vec![sent]), "IFSC {asked}");
+        let mut profile = Profile::t1();
+        profile.t1.ifsc = asked;
+        assert_eq!(powered(profile).t1_ifsc(), sent, "profile IFSC {asked}");
+    }
+}
+
 #[test]
 fn mute_after_n_answers_even_for_r_blocks() {
     let mut card = t1_card_with(faults(|f| f.mute = Mute::AfterAnswers(1)));

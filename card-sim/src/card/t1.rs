@@ -385,22 +385,3 @@ impl<const N: usize> Card<N> {
         self.send(&wire[..len]);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::{ifs, valid_ifs};
-
-    /// The card's information field sizes, 1 to 254 bytes: what it takes from
-    /// the reader, and what it announces or asks for whatever its profile says.
-    #[test]
-    fn ifs_sizes_are_1_to_254() {
-        for n in 0..=u8::MAX {
-            assert_eq!(valid_ifs(n), (1..=254).contains(&n), "{n}");
-            assert!(valid_ifs(ifs(n)), "{n}");
-            if valid_ifs(n) {
-                assert_eq!(ifs(n), n);
-            }
-        }
-        assert_eq!((ifs(0), ifs(255)), (1, 254));
-    }
-}
