@@ -62,6 +62,11 @@ pub(crate) enum Pairing {
     ClassFirst {
         /// The class request's `bSeq`.
         seq: u8,
+        /// The `bSeq` of the slot's last bulk-OUT message if it was a
+        /// PC_to_RDR_Abort (answered before the class request, or failed
+        /// since): a class ABORT with that `bSeq`, replacing this one,
+        /// completes the pair at once (§5.3.1 looks at the last message).
+        last_abort: Option<u8>,
     },
 }
 
@@ -80,10 +85,17 @@ impl Pairing {
     /// with `seq`: what to do with it, and the slot's pairing afterwards.
     pub(crate) const fn bulk(self, abort: bool, seq: u8) -> (Verdict, Pairing) {
         match self {
-            Pairing::ClassFirst { seq: awaited } if abort && seq == awaited => {
+            Pairing::ClassFirst { seq: awaited, .. } if abort && seq == awaited => {
                 (Verdict::Run, Pairing::Idle)
             }
-            Pairing::ClassFirst { .. } => (Verdict::Aborted, self),
+            Pairing::ClassFirst { seq: awaited, .. } => {
+                let last_abort = if abort { Some(seq) } else { None };
+                let waiting = Pairing::ClassFirst {
+                    seq: awaited,
+                    last_abort,
+                };
+                (Verdict::Aborted, waiting)
+            }
             Pairing::Idle | Pairing::BulkFirst { .. } if abort => {
                 (Verdict::Run, Pairing::BulkFirst { seq })
             }
@@ -92,11 +104,19 @@ impl Pairing {
     }
 
     /// The class request ABORT for the slot with `seq`: the slot's pairing
-    /// afterwards.
+    /// afterwards. If the slot's last bulk-OUT message was the
+    /// PC_to_RDR_Abort with `seq`, the pair is complete, whether or not an
+    /// earlier class ABORT waits (this one replaces it); otherwise the slot
+    /// waits for that Abort.
     pub(crate) const fn class_request(self, seq: u8) -> Pairing {
-        match self {
-            Pairing::BulkFirst { seq: sent } if sent == seq => Pairing::Idle,
-            _ => Pairing::ClassFirst { seq },
+        let last_abort = match self {
+            Pairing::Idle => None,
+            Pairing::BulkFirst { seq: sent } => Some(sent),
+            Pairing::ClassFirst { last_abort, .. } => last_abort,
+        };
+        match last_abort {
+            Some(sent) if sent == seq => Pairing::Idle,
+            _ => Pairing::ClassFirst { seq, last_abort },
         }
     }
 }
@@ -107,15 +127,47 @@ mod tests {
 
     #[test]
     fn class_request_first_fails_everything_until_its_abort() {
+        let waiting = |seq, last_abort| Pairing::ClassFirst { seq, last_abort };
         let p = Pairing::Idle.class_request(9);
-        assert_eq!(p, Pairing::ClassFirst { seq: 9 });
+        assert_eq!(p, waiting(9, None));
         // Another command, or an Abort with another bSeq: failed, still waiting.
         assert_eq!(p.bulk(false, 9), (Verdict::Aborted, p));
-        assert_eq!(p.bulk(true, 8), (Verdict::Aborted, p));
+        let (verdict, after_abort_8) = p.bulk(true, 8);
+        assert_eq!(
+            (verdict, after_abort_8),
+            (Verdict::Aborted, waiting(9, Some(8)))
+        );
         // Its Abort: answered, the pair done.
         assert_eq!(p.bulk(true, 9), (Verdict::Run, Pairing::Idle));
-        // A second class request replaces the first.
-        assert_eq!(p.class_request(3), Pairing::ClassFirst { seq: 3 });
+        assert_eq!(after_abort_8.bulk(true, 9), (Verdict::Run, Pairing::Idle));
+        // A second class request replaces the first...
+        assert_eq!(p.class_request(3), waiting(3, None));
+        // ... and one with the bSeq of the last message, an Abort, completes
+        // that pair (§5.3.1), even though that Abort was failed.
+        assert_eq!(after_abort_8.class_request(8), Pairing::Idle);
+        // A command after that Abort: it is no longer the last message.
+        let (_, after_command) = after_abort_8.bulk(false, 10);
+        assert_eq!(after_command.class_request(8), waiting(8, None));
+    }
+
+    /// Two class requests before the slot's next message, where its last
+    /// message was the PC_to_RDR_Abort with the second's bSeq: the second
+    /// completes that pair (§5.3.1 looks at the last message), as it does
+    /// alone. Before, the first made the pairing forget the Abort, and the
+    /// second waited for another.
+    #[test]
+    fn a_second_class_request_still_sees_the_last_abort() {
+        let (_, after_abort) = Pairing::Idle.bulk(true, 10);
+        let first = after_abort.class_request(11);
+        assert_eq!(
+            first,
+            Pairing::ClassFirst {
+                seq: 11,
+                last_abort: Some(10)
+            }
+        );
+        assert_eq!(first.class_request(10), Pairing::Idle);
+        assert_eq!(after_abort.class_request(10), Pairing::Idle);
     }
 
     #[test]
@@ -140,11 +192,19 @@ mod tests {
         assert_eq!(p, (Verdict::Run, Pairing::BulkFirst { seq: 4 }));
         assert_eq!(p.1.class_request(4), Pairing::Idle);
         // Another bSeq: the class request comes first of its own pair.
-        assert_eq!(p.1.class_request(5), Pairing::ClassFirst { seq: 5 });
+        let other = Pairing::ClassFirst {
+            seq: 5,
+            last_abort: Some(4),
+        };
+        assert_eq!(p.1.class_request(5), other);
         // A command after the Abort: the Abort is no longer the last message.
         let (verdict, after) = p.1.bulk(false, 5);
         assert_eq!((verdict, after), (Verdict::Run, Pairing::Idle));
-        assert_eq!(after.class_request(4), Pairing::ClassFirst { seq: 4 });
+        let fresh = Pairing::ClassFirst {
+            seq: 4,
+            last_abort: None,
+        };
+        assert_eq!(after.class_request(4), fresh);
         // A second Abort is the last one.
         assert_eq!(
             p.1.bulk(true, 6),

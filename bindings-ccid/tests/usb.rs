@@ -1336,8 +1336,10 @@ fn a_bulk_in_reset_before_an_answer_is_taken_keeps_it_whole() {
 /// the Abort with seq 7 and a GetSlotStatus (seq 9) fail CMD_ABORTED, the
 /// Abort with seq 8 completes the pair. `CcidClass`, which passes each on at
 /// once, answers the same. And where the slot's last message was already the
-/// Abort with seq 10, the port's last class ABORT (10, after 11) completes
-/// that pair: the next GetSlotStatus is answered as usual.
+/// Abort with seq 10, the last class ABORT (10, after 11) completes that pair
+/// (§5.3.1 looks at the last message), behind either: the next GetSlotStatus
+/// is answered as usual. (Before, `CcidClass` passing on the first made the
+/// reader forget that Abort: the GetSlotStatus failed CMD_ABORTED.)
 #[test]
 fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
     let (messages, expected) = still_waiting_then_paired(message(0x72, 7, &[]), 9, 8);
@@ -1363,6 +1365,16 @@ fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
     class.control(abort_request(7));
     class.control(abort_request(8));
     assert_eq!(class.answers(&messages), expected, "CcidClass");
+    let abort = class.answers(&[message(0x72, 10, &[])]);
+    assert_eq!(abort[0][6..9], [10, 0x01, 0], "answered");
+    class.control(abort_request(11));
+    class.control(abort_request(10));
+    let status = class.answers(&[message(0x65, 12, &[])]);
+    assert_eq!(
+        status,
+        [[0x81, 0, 0, 0, 0, 0, 12, 0x01, 0, 3]],
+        "CcidClass: paired"
+    );
 }
 
 /// A SET_CONFIGURATION of a configuration the device lacks (2): usb-device

@@ -9,7 +9,8 @@
 //! card, time extensions, CMD_SLOT_BUSY for a second command, ABORT (and a
 //! class ABORT first failing commands CMD_ABORTED until its PC_to_RDR_Abort,
 //! a malformed one not counting, nor a refused SET_CONFIGURATION ending it,
-//! but none of the next client's once its client has gone), and a client
+//! a second class ABORT pairing with the Abort sent before the first, but
+//! none of the next client's once its client has gone), and a client
 //! gone mid-command leaving no answer for the next; a notification sent again
 //! when its URB is unlinked after it completed, and none left undelivered by a
 //! client reaching the next one, a removal notified between XfrBlocks sent back
@@ -564,6 +565,33 @@ fn a_malformed_abort_message_does_not_complete_a_class_abort() {
     let abort = c.exchange(9, &ccid(0x72, 5, &[]));
     assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
     assert_slot_status(&mut c, 11, 7, 0);
+}
+
+/// CCID 1.1 §5.3.1 looks at the slot's last bulk-OUT message: after a
+/// PC_to_RDR_Abort (bSeq 10, answered with the slot status), the class
+/// requests ABORT with bSeq 11 and then 10: the second completes the pair
+/// with that Abort, whether the runner was handed the first before it or
+/// not, and the GetSlotStatus (bSeq 12) is answered as usual. Before, a
+/// runner handed the first made the reader forget the Abort, and the
+/// GetSlotStatus failed CMD_ABORTED.
+#[test]
+fn a_class_abort_after_its_abort_message_pairs_despite_another_before_it() {
+    let (_served, port) = serve();
+    let mut c = power_on(Client::import(port));
+    let abort = c.exchange(4, &ccid(0x72, 10, &[]));
+    assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 10, 0, 0, 0]);
+    for (transfer, seq) in [(6, 11), (7, 10)] {
+        c.send(&submit(
+            transfer,
+            false,
+            0,
+            0,
+            [0x21, 1, 0, seq, 0, 0, 0, 0],
+            &[],
+        ));
+        assert_eq!(c.reply(false), reply(RET_SUBMIT, transfer, 0, &[]));
+    }
+    assert_slot_status(&mut c, 8, 12, 0);
 }
 
 /// A SET_CONFIGURATION of a configuration the device lacks (2) is refused

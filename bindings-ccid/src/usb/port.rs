@@ -137,13 +137,12 @@ pub struct CcidPort<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> {
     /// handed yet ([`Notice::ClassAbort`]); a second one for the slot replaces
     /// the first. That matches CCID 1.1 §5.3.1: a slot has one abort under
     /// way, the one of the class request that came last, which pairs with
-    /// the PC_to_RDR_Abort of its `bSeq` (the reader too keeps one class
-    /// ABORT per slot, a second replacing the first: handed both, it would
-    /// wait for the last's Abort all the same and fail the slot's other
-    /// commands meanwhile). Where the slot's last bulk-OUT message was
-    /// already the PC_to_RDR_Abort with the last's `bSeq`, the last alone
-    /// completes the pair, as §5.3.1 has it; handed the first before it, the
-    /// reader would have forgotten that Abort and waited for another.
+    /// the PC_to_RDR_Abort of its `bSeq`, or is complete at once if the
+    /// slot's last bulk-OUT message was that Abort. The reader too keeps one
+    /// class ABORT per slot, a second replacing the first and looking at the
+    /// same last message: handed both, it would end where the last alone
+    /// leaves it (`CcidClass`, which passes each on at once, answers the
+    /// same).
     class_aborts: [Option<u8>; MAX_SLOTS],
     /// The host has gone and the runner has not been told yet
     /// ([`Notice::HostGone`]).
