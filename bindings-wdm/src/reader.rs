@@ -12,11 +12,11 @@ use readerkit::status::Status;
 use readerkit::trace::Level;
 use readerkit::tracking::handoff::{Handoff, OnCancel, Parked, State};
 
-use crate::Kernel;
 use crate::irp::{BufferError, Buffered, IoStatus, Irp, Major, PowerParams, buffered, mn_power};
 use crate::ntstatus;
-use crate::remove_lock::RemoveLock;
+use crate::remove_lock::{Held, RemoveLock};
 use crate::trace::kernel_sink;
+use crate::{Event, Kernel};
 
 /// The core's [`Platform`] for a WDM reader: the kernel's locks, and tracking
 /// completion through the core's [`Handoff`] to `IoCompleteRequest`.
@@ -142,12 +142,14 @@ pub const INLINE_INPUT: usize = 272;
 
 /// What [`WdmReader::dispatch`] did with an IRP.
 #[derive(Debug)]
-pub enum Dispatch<I> {
+pub enum Dispatch<'a, I, E: Event> {
     /// Completed or pending; return this from the dispatch routine.
     Done(u32),
-    /// A PnP, power or other IRP: the kernel layer's own business (forwarding down the
-    /// stack).
-    Forward(I),
+    /// A power or other IRP: the kernel layer's own business (forwarding down the
+    /// stack), under the remove-lock reference [`Held`]: drop it only once the IRP
+    /// has been passed down (the extension, the lower device pointer included,
+    /// stays until then).
+    Forward(I, Held<'a, E>),
 }
 
 /// A reader's device extension; see the module documentation.
@@ -264,20 +266,47 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// handled here; a system `IRP_MN_SET_POWER` is acted on
     /// ([`WdmReader::set_system_power`], at PASSIVE_LEVEL as `DO_POWER_PAGABLE`
     /// devices get it) and handed back to be passed down, as is everything else.
-    pub fn dispatch(&self, irp: I) -> Dispatch<I> {
-        match irp.major() {
-            Major::Create => Dispatch::Done(self.create(irp)),
-            Major::Close => Dispatch::Done(self.close(irp)),
-            Major::Cleanup => Dispatch::Done(self.cleanup(irp)),
-            Major::DeviceControl => Dispatch::Done(self.device_control(irp)),
-            Major::Power(mn_power::SET_POWER) => {
-                if let Some(PowerParams::System(state)) = irp.power() {
-                    self.set_system_power(state);
-                }
-                Dispatch::Forward(irp)
-            }
-            Major::Pnp(_) | Major::Power(_) | Major::Other(_) => Dispatch::Forward(irp),
+    ///
+    /// What keeps the extension alive under each IRP (`IRP_MN_REMOVE_DEVICE` drops
+    /// it once [`WdmReader::remove`] returns): create and device control hold a
+    /// remove-lock reference while they run, and a pending tracking IRP until it is
+    /// completed; a power or other IRP handed back holds one until it has been
+    /// passed down ([`Dispatch::Forward`]), so a system SET_POWER's sleep or wake
+    /// (the driver's hooks, the card's power-down) never runs on a removed reader,
+    /// and one arriving after the removal is completed `STATUS_DELETE_PENDING`, as
+    /// every IRP then. Cleanup and close take none: the I/O manager holds a
+    /// reference on the device object for every file object until its CLOSE has
+    /// returned, and the PnP manager sends `IRP_MN_REMOVE_DEVICE` only once none is
+    /// left (a query-remove with a handle still open is vetoed; a surprise removal's
+    /// REMOVE_DEVICE waits for the last close). PnP IRPs go through
+    /// [`WdmReader::pnp_enter`]; the cancel routine holds a reference of its own
+    /// ([`WdmReader::cancel_routine`]). The binding runs no DPC, timer or worker
+    /// of its own; a driver that does stops it in its sleep hook or before it
+    /// reports the removal.
+    pub fn dispatch(&self, irp: I) -> Dispatch<'_, I, K::Event> {
+        let major = irp.major();
+        match major {
+            Major::Create => return Dispatch::Done(self.create(irp)),
+            Major::Close => return Dispatch::Done(self.close(irp)),
+            Major::Cleanup => return Dispatch::Done(self.cleanup(irp)),
+            Major::DeviceControl => return Dispatch::Done(self.device_control(irp)),
+            Major::Pnp(_) | Major::Power(_) | Major::Other(_) => {}
         }
+        let held = match self.platform().remove_lock.acquire_held() {
+            Ok(held) => held,
+            Err(_) => {
+                return Dispatch::Done(complete_now(
+                    irp,
+                    IoStatus::status(ntstatus::DELETE_PENDING),
+                ));
+            }
+        };
+        if major == Major::Power(mn_power::SET_POWER)
+            && let Some(PowerParams::System(state)) = irp.power()
+        {
+            self.set_system_power(state);
+        }
+        Dispatch::Forward(irp, held)
     }
 
     /// Take a remove-lock reference for a request, if the PnP state lets requests

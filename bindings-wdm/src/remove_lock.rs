@@ -16,6 +16,26 @@ pub struct RemoveLock<E> {
     drained: E,
 }
 
+/// A reference taken by [`RemoveLock::acquire_held`], given back when dropped: an
+/// IRP passed down the stack keeps the device (its extension, the lower device
+/// pointer) alive until the lower driver has it.
+#[must_use = "the reference is given back as soon as this is dropped"]
+pub struct Held<'a, E: Event> {
+    lock: &'a RemoveLock<E>,
+}
+
+impl<E: Event> core::fmt::Debug for Held<'_, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Held")
+    }
+}
+
+impl<E: Event> Drop for Held<'_, E> {
+    fn drop(&mut self) {
+        self.lock.release();
+    }
+}
+
 /// Removal has begun (`STATUS_DELETE_PENDING`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Removed;
@@ -40,6 +60,12 @@ impl<E: Event> RemoveLock<E> {
             return Err(Removed);
         }
         Ok(())
+    }
+
+    /// [`RemoveLock::acquire`], the reference given back when the [`Held`] is dropped.
+    pub fn acquire_held(&self) -> Result<Held<'_, E>, Removed> {
+        self.acquire()?;
+        Ok(Held { lock: self })
     }
 
     /// Take one more reference unconditionally (even once removal started), for code

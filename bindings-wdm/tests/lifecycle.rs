@@ -484,7 +484,7 @@ fn set_power_irps_are_acted_on_and_handed_back() {
     let power = |minor: u8, params: PowerParams| {
         let (mut irp, rec) = FakeIrp::new(Major::from_codes(mj::POWER, minor));
         irp.power = Some(params);
-        assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
+        assert!(matches!(r.dispatch(irp), Dispatch::Forward(..)));
         assert_eq!(rec.completed(), None, "passed down, not completed");
     };
     power(mn_power::QUERY_POWER, PowerParams::System(S3));
@@ -614,7 +614,7 @@ fn two_set_power_irps_at_once_make_one_transition() {
         move || {
             let (mut irp, rec) = FakeIrp::new(Major::from_codes(mj::POWER, mn_power::SET_POWER));
             irp.power = Some(PowerParams::System(state));
-            assert!(matches!(r.dispatch(irp), Dispatch::Forward(_)));
+            assert!(matches!(r.dispatch(irp), Dispatch::Forward(..)));
             assert_eq!(rec.completed(), None, "passed down");
         }
     };
@@ -788,4 +788,74 @@ fn vendor_control_reports_card_changes_before_completing() {
     assert_eq!(st, ntstatus::SUCCESS);
     assert_eq!(r.device().with_driver(|d| d.hook_calls), calls + 1);
     assert!(r.device().state().card_present(), "the insertion reported");
+}
+
+/// The sleep hook the next test blocks in: it says it entered, then waits until told
+/// to go on (a hook is a plain `fn`, so the test talks to it through statics).
+static SLEEP_HOOK_ENTERED: AtomicBool = AtomicBool::new(false);
+static SLEEP_HOOK_GO_ON: AtomicBool = AtomicBool::new(false);
+
+fn blocking_sleep_hook(_: &mut Driver) {
+    SLEEP_HOOK_ENTERED.store(true, Ordering::SeqCst);
+    while !SLEEP_HOOK_GO_ON.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A system SET_POWER runs the driver's sleep hook on the reader while
+/// IRP_MN_REMOVE_DEVICE comes on another thread: `remove` (after which the kernel
+/// layer drops the extension) waits until the power IRP has been passed down, and a
+/// power IRP after the removal is completed `STATUS_DELETE_PENDING`, the reader
+/// untouched.
+#[test]
+fn remove_waits_for_a_power_irp_running_on_the_reader() {
+    let r = Arc::new(reader_with_hooks(
+        LineReader::functions(),
+        DriverHooks {
+            sleep: Some(blocking_sleep_hook),
+            ..DriverHooks::NONE
+        },
+    ));
+    let sleeper = {
+        let r = r.clone();
+        thread::spawn(move || {
+            let (mut irp, rec) = FakeIrp::new(Major::from_codes(mj::POWER, mn_power::SET_POWER));
+            irp.power = Some(PowerParams::System(S3));
+            // The kernel layer passes the IRP down, then gives the reference back.
+            let Dispatch::Forward(_irp, held) = r.dispatch(irp) else {
+                panic!("a power IRP is passed down")
+            };
+            thread::sleep(Duration::from_millis(100));
+            drop(held);
+            rec
+        })
+    };
+    while !SLEEP_HOOK_ENTERED.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(1));
+    }
+    let remover = {
+        let r = r.clone();
+        thread::spawn(move || r.remove())
+    };
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        !remover.is_finished(),
+        "remove returned (and the extension would be dropped) under a running sleep hook"
+    );
+    SLEEP_HOOK_GO_ON.store(true, Ordering::SeqCst);
+    let rec = sleeper.join().unwrap();
+    assert_eq!(rec.completed(), None, "passed down, not completed");
+    remover.join().unwrap();
+    assert!(r.device().asleep());
+    assert_eq!(r.device().platform().remove_lock().holders(), 0);
+    // A power IRP after the removal: refused, the reader not woken.
+    let (mut irp, rec) = FakeIrp::new(Major::from_codes(mj::POWER, mn_power::SET_POWER));
+    irp.power = Some(PowerParams::System(S0));
+    let Dispatch::Done(st) = r.dispatch(irp) else {
+        panic!("not passed down after the removal")
+    };
+    assert_eq!(st, ntstatus::DELETE_PENDING);
+    assert_eq!(rec.completed(), Some(IoStatus::status(st)));
+    assert!(r.device().asleep(), "the removed reader was not touched");
+    assert_eq!(r.device().platform().remove_lock().holders(), 0);
 }

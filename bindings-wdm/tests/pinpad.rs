@@ -67,7 +67,7 @@ fn ioctl(
     let (irp, rec) = FakeIrp::ioctl(code, input, output_len);
     match r.dispatch(irp) {
         Dispatch::Done(status) => (status, rec),
-        Dispatch::Forward(_) => panic!("device control forwarded"),
+        Dispatch::Forward(..) => panic!("device control forwarded"),
     }
 }
 

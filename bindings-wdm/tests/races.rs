@@ -76,7 +76,7 @@ fn dispatch_races_event_and_cancel() {
                 barrier.wait();
                 match r.dispatch(irp) {
                     Dispatch::Done(st) => st,
-                    Dispatch::Forward(_) => unreachable!(),
+                    Dispatch::Forward(..) => unreachable!(),
                 }
             })
         };

@@ -281,7 +281,7 @@ pub fn ioctl(r: &Reader, code: u32, input: &[u8], output_len: usize) -> (u32, Ar
     let (irp, rec) = FakeIrp::ioctl(code, input, output_len);
     match r.dispatch(irp) {
         Dispatch::Done(status) => (status, rec),
-        Dispatch::Forward(_) => panic!("device control forwarded"),
+        Dispatch::Forward(..) => panic!("device control forwarded"),
     }
 }
 
@@ -296,7 +296,7 @@ pub fn major(r: &Reader, major: u8) -> (u32, Arc<Record>) {
     let (irp, rec) = FakeIrp::new(Major::from_codes(major, 0));
     match r.dispatch(irp) {
         Dispatch::Done(status) => (status, rec),
-        Dispatch::Forward(_) => panic!("forwarded"),
+        Dispatch::Forward(..) => panic!("forwarded"),
     }
 }
 
@@ -310,7 +310,7 @@ pub fn file_major(r: &Reader, major: u8, file: usize) -> (u32, Arc<Record>) {
     irp.file = file;
     match r.dispatch(irp) {
         Dispatch::Done(status) => (status, rec),
-        Dispatch::Forward(_) => panic!("forwarded"),
+        Dispatch::Forward(..) => panic!("forwarded"),
     }
 }
 
@@ -326,7 +326,7 @@ pub fn file_ioctl(
     irp.file = file;
     match r.dispatch(irp) {
         Dispatch::Done(status) => (status, rec),
-        Dispatch::Forward(_) => panic!("device control forwarded"),
+        Dispatch::Forward(..) => panic!("device control forwarded"),
     }
 }
 
