@@ -11,10 +11,6 @@
 #include "requests.h"
 #include "sim_driver.h"
 
-#define STATE_SWALLOWED 3 /* in position, unpowered */
-#define STATE_NEGOTIABLE 5
-#define STATE_SPECIFIC 6
-
 static rk_device dev;
 static struct sim_driver drv;
 
@@ -166,11 +162,7 @@ int main(void)
         CHECK_ST(set_t1(), RK_STATUS_DEVICE_NOT_READY);
         CHECK(state() == STATE_SWALLOWED);
         CHECK_ST(rk_device_resume(&dev, true), RK_STATUS_SUCCESS);
-        CHECK_ST(rk_device_asleep(&dev, &asleep), RK_STATUS_SUCCESS);
-        CHECK(!asleep);
-        CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);
-        CHECK(after == before + 1);
-        CHECK(state() == STATE_SWALLOWED);
+        CHECK_WOKEN_AS_SWAPPED(&dev, before);
         /* Awake: a second resume reports no swap. */
         CHECK_ST(rk_device_resume(&dev, true), RK_STATUS_SUCCESS);
         CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);

@@ -13,9 +13,6 @@
 #include "requests.h"
 #include "sim_driver.h"
 
-#define STATE_SWALLOWED 3 /* in position, unpowered */
-#define STATE_NEGOTIABLE 5
-
 /* The driver: the simulated reader (first, so that its callbacks find it at
  * `ctx`) and what its steps keep, under `lock`. */
 struct reader {
@@ -130,7 +127,7 @@ int main(void)
     rk_reader_functions table;
     rk_reader_caps caps;
     struct call first, second;
-    uint32_t before = 0, after = 0;
+    uint32_t before = 0;
     bool asleep = false, card_before = false;
 
     pthread_mutex_init(&rd.lock, NULL);
@@ -169,11 +166,7 @@ int main(void)
     CHECK(rd.wake_steps == 1);
     CHECK(second.steps_done_on_return == 1);
     CHECK(rd.polling);
-    CHECK_ST(rk_device_asleep(&dev, &asleep), RK_STATUS_SUCCESS);
-    CHECK(!asleep);
-    CHECK_ST(rk_device_card_insertions(&dev, &after), RK_STATUS_SUCCESS);
-    CHECK(after == before + 1);
-    CHECK(state() == STATE_SWALLOWED);
+    CHECK_WOKEN_AS_SWAPPED(&dev, before);
     CHECK_ST(request_power(&dev, RK_POWER_COLD_RESET), RK_STATUS_SUCCESS);
     CHECK(state() == STATE_NEGOTIABLE);
 
