@@ -282,11 +282,26 @@ mod tests {
         std::iter::from_fn(|| watch.next_change()).collect()
     }
 
+    /// A fresh terminal and a watch on it, added after `ccid-serve`'s own end.
+    fn watched() -> (Terminal, HostWatch) {
+        let terminal = terminal();
+        let watch = HostWatch::new(&terminal.path).unwrap();
+        (terminal, watch)
+    }
+
+    /// A host opens the terminal at `path` and `watch` sees it come; a failure
+    /// points at the test's line.
+    #[track_caller]
+    fn host_opens(path: &Path, watch: &mut HostWatch) -> std::fs::File {
+        let host = open(path);
+        assert_eq!(changes(watch), [HostChange::Opened], "the host's open");
+        host
+    }
+
     #[test]
     fn a_close_and_an_open_between_two_looks_are_two_hosts() {
-        let terminal = terminal();
+        let (terminal, mut watch) = watched();
         let path = &terminal.path;
-        let mut watch = HostWatch::new(path).unwrap();
         let mut first = open(path);
         first.write_all(b"left behind").unwrap();
         drop(first);
@@ -310,11 +325,9 @@ mod tests {
     /// kernel folded its open into the host's: `[]`).
     #[test]
     fn the_flush_after_a_close_hides_no_next_host() {
-        let terminal = terminal();
+        let (terminal, mut watch) = watched();
         let path = &terminal.path;
-        let mut watch = HostWatch::new(path).unwrap();
-        let first = open(path);
-        assert_eq!(changes(&mut watch), [HostChange::Opened]);
+        let first = host_opens(path, &mut watch);
         drop(first);
         assert_eq!(changes(&mut watch), [HostChange::Closed]);
         let _second = open(path);
@@ -324,11 +337,9 @@ mod tests {
 
     #[test]
     fn a_host_ends_with_the_last_close_and_writes_count_until_read() {
-        let terminal = terminal();
+        let (terminal, mut watch) = watched();
         let path = &terminal.path;
-        let mut watch = HostWatch::new(path).unwrap();
-        let host = open(path);
-        assert_eq!(changes(&mut watch), [HostChange::Opened]);
+        let host = host_opens(path, &mut watch);
         // A second file of the same host's, opened and closed.
         drop(open(path));
         assert_eq!(changes(&mut watch), []);
@@ -347,11 +358,9 @@ mod tests {
     /// afterwards, which the next close ends.
     #[test]
     fn after_lost_events_the_host_is_gone_and_one_is_there_until_a_close() {
-        let terminal = terminal();
+        let (terminal, mut watch) = watched();
         let path = &terminal.path;
-        let mut watch = HostWatch::new(path).unwrap();
-        let host = open(path);
-        assert_eq!(changes(&mut watch), [HostChange::Opened]);
+        let host = host_opens(path, &mut watch);
         let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
             .unwrap()
             .trim()
