@@ -349,6 +349,7 @@ fn bulk_in(c: &mut Client, seq: u32) -> Vec<u8> {
 /// GetSlotStatus (bSeq `seq`) as the exchange of transfers `transfer` and
 /// `transfer + 1`: answered with its own bSeq, not busy, the card as `icc` says
 /// (bmICCStatus: 0 active, its clock running; 1 present, not powered; 2 absent).
+#[track_caller]
 fn assert_slot_status(c: &mut Client, transfer: u32, seq: u8, icc: u8) {
     let status = c.exchange(transfer, &ccid(0x65, seq, &[]));
     let clock = if icc == 0 { 0 } else { 3 };
@@ -527,6 +528,28 @@ fn class_abort_first(port: u16) -> Client {
     c
 }
 
+/// What follows `class_abort_first` until its PC_to_RDR_Abort, from transfer
+/// `transfer` on (two a message): a GetSlotStatus (bSeq 6) fails CMD_ABORTED
+/// (failed, bError FF, the card active), the Abort with bSeq 5 completes the
+/// pair (answered with the slot status), and the GetSlotStatus (bSeq 7) after
+/// it is answered as usual.
+#[track_caller]
+fn aborted_until_the_abort_message(c: &mut Client, transfer: u32) {
+    let status = c.exchange(transfer, &ccid(0x65, 6, &[]));
+    assert_eq!(
+        status,
+        [0x81, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0],
+        "GetSlotStatus bSeq 6: CMD_ABORTED"
+    );
+    let abort = c.exchange(transfer + 2, &ccid(0x72, 5, &[]));
+    assert_eq!(
+        abort,
+        [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0],
+        "the Abort bSeq 5: paired"
+    );
+    assert_slot_status(c, transfer + 4, 7, 0);
+}
+
 /// CCID 1.1 §5.3.1 through the USB port: the class request ABORT (bSlot 0,
 /// bSeq 5) comes first, while nothing runs; the GetSlotStatus (bSeq 6) sent
 /// next fails CMD_ABORTED (failed, bError FF, the card active), the
@@ -537,15 +560,7 @@ fn class_abort_first(port: u16) -> Client {
 fn a_class_abort_first_fails_commands_until_its_abort_message() {
     let (_served, port) = serve();
     let mut c = class_abort_first(port);
-    let status = c.exchange(5, &ccid(0x65, 6, &[]));
-    assert_eq!(
-        status,
-        [0x81, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0],
-        "CMD_ABORTED"
-    );
-    let abort = c.exchange(7, &ccid(0x72, 5, &[]));
-    assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
-    assert_slot_status(&mut c, 9, 7, 0);
+    aborted_until_the_abort_message(&mut c, 5);
 }
 
 /// CCID 1.1 §5.3.1, §6.1.13 through the USB port: after the class request
@@ -560,11 +575,7 @@ fn a_malformed_abort_message_does_not_complete_a_class_abort() {
     let mut c = class_abort_first(port);
     let malformed = c.exchange(5, &ccid(0x72, 5, &[0xAA]));
     assert_eq!(malformed, [0x81, 0, 0, 0, 0, 0, 5, 0x40, 0xFF, 0]);
-    let status = c.exchange(7, &ccid(0x65, 6, &[]));
-    assert_eq!(status, [0x81, 0, 0, 0, 0, 0, 6, 0x40, 0xFF, 0]);
-    let abort = c.exchange(9, &ccid(0x72, 5, &[]));
-    assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 5, 0, 0, 0], "paired");
-    assert_slot_status(&mut c, 11, 7, 0);
+    aborted_until_the_abort_message(&mut c, 7);
 }
 
 /// CCID 1.1 §5.3.1 looks at the slot's last bulk-OUT message: after a
