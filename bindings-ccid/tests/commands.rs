@@ -75,6 +75,26 @@ fn reply(kind: u8, seq: u8, status: u8, error: u8, specific: u8, data: &[u8]) ->
     .concat()
 }
 
+/// The [`bare`] answer of a slot command failed CMD_ABORTED: RDR_to_PC_SlotStatus,
+/// failed (40) with the card present and inactive (1), `bError` FF, the clock
+/// stopped (3).
+const ABORTED: [u8; 4] = [0x81, 0x41, 0xFF, 0x03];
+/// The [`bare`] answer of a slot command answered as usual with the card
+/// present and inactive: RDR_to_PC_SlotStatus, `bError` 0, the clock stopped (3).
+const FINE: [u8; 4] = [0x81, 0x01, 0x00, 0x03];
+
+/// The class request ABORT for slot 0 with `bSeq` `seq`, accepted; a failure
+/// names the test's line.
+#[track_caller]
+fn class_abort(reader: &mut Reader<'_>, seq: u8) {
+    let value = u16::from(seq) << 8;
+    assert_eq!(
+        reader.class_request(ClassRequest::Abort, value, &mut []),
+        Ok(0),
+        "class ABORT bSeq {seq}"
+    );
+}
+
 /// A case answered by a bare RDR_to_PC header (`dwLength` 0) that echoes the
 /// message's `bSlot` and `bSeq`, with `[kind, bStatus, bError, specific]`.
 fn bare(what: &'static str, message: Vec<u8>, [kind, status, error, specific]: [u8; 4]) -> Case {
@@ -256,7 +276,7 @@ fn a_sleeping_reader_fails_power_on_with_a_hardware_error() {
             bare(
                 "GetSlotStatus while asleep: the card as the suspend left it",
                 msg(0x65, 0, 3, [0; 3], &[]),
-                [0x81, 0x01, 0x00, 0x03],
+                FINE,
             ),
         ],
     );
@@ -323,7 +343,7 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
             ),
         ],
     );
-    assert_eq!(r.class_request(ClassRequest::Abort, 9 << 8, &mut []), Ok(0));
+    class_abort(&mut r, 9);
     answers(
         &mut r,
         &[
@@ -335,7 +355,7 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
             bare(
                 "IccPowerOff: inactive, clock stopped",
                 msg(0x63, 0, 10, [0; 3], &[]),
-                [0x81, 0x01, 0x00, 0x03],
+                FINE,
             ),
         ],
     );
@@ -390,23 +410,14 @@ fn get_parameters_answers_the_ifsc_the_card_asked_for() {
 #[test]
 fn class_abort_pairs_with_its_abort_message() {
     let mut r = reader(Some(Profile::t1()), apdu_config());
-    let abort = |r: &mut Reader<'_>, seq: u8| {
-        assert_eq!(
-            r.class_request(ClassRequest::Abort, u16::from(seq) << 8, &mut []),
-            Ok(0)
-        );
-    };
-    // Failed (40 | card present, inactive), bError FF, clock stopped.
-    let aborted = [0x81, 0x41, 0xFF, 0x03];
-    let fine = [0x81, 0x01, 0x00, 0x03];
-    abort(&mut r, 9);
+    class_abort(&mut r, 9);
     answers(
         &mut r,
         &[
             bare(
                 "class ABORT first: GetSlotStatus",
                 msg(0x65, 0, 7, [0; 3], &[]),
-                aborted,
+                ABORTED,
             ),
             bare(
                 "and IccPowerOn",
@@ -416,39 +427,39 @@ fn class_abort_pairs_with_its_abort_message() {
             bare(
                 "an Abort of another bSeq",
                 msg(0x72, 0, 8, [0; 3], &[]),
-                aborted,
+                ABORTED,
             ),
             bare(
                 "its Abort: the pair is done",
                 msg(0x72, 0, 9, [0; 3], &[]),
-                fine,
+                FINE,
             ),
-            bare("commands run again", msg(0x65, 0, 10, [0; 3], &[]), fine),
-            bare("Abort first", msg(0x72, 0, 11, [0; 3], &[]), fine),
+            bare("commands run again", msg(0x65, 0, 10, [0; 3], &[]), FINE),
+            bare("Abort first", msg(0x72, 0, 11, [0; 3], &[]), FINE),
         ],
     );
     // Its class ABORT completes the pair: nothing fails after it.
-    abort(&mut r, 11);
+    class_abort(&mut r, 11);
     answers(
         &mut r,
         &[
-            bare("after the pair", msg(0x65, 0, 12, [0; 3], &[]), fine),
-            bare("an Abort again", msg(0x72, 0, 13, [0; 3], &[]), fine),
-            bare("then another command", msg(0x65, 0, 14, [0; 3], &[]), fine),
+            bare("after the pair", msg(0x65, 0, 12, [0; 3], &[]), FINE),
+            bare("an Abort again", msg(0x72, 0, 13, [0; 3], &[]), FINE),
+            bare("then another command", msg(0x65, 0, 14, [0; 3], &[]), FINE),
         ],
     );
     // The Abort 13 is no longer the last message: its class ABORT comes first
     // of a pair of its own.
-    abort(&mut r, 13);
+    class_abort(&mut r, 13);
     answers(
         &mut r,
         &[
             bare(
                 "waiting for Abort 13",
                 msg(0x65, 0, 15, [0; 3], &[]),
-                aborted,
+                ABORTED,
             ),
-            bare("Abort 13", msg(0x72, 0, 13, [0; 3], &[]), fine),
+            bare("Abort 13", msg(0x72, 0, 13, [0; 3], &[]), FINE),
         ],
     );
 }
@@ -473,7 +484,7 @@ fn class_abort_of_a_slot_the_reader_lacks_changes_nothing() {
             bare(
                 "slot 0: its status, not CMD_ABORTED",
                 msg(0x65, 0, 8, [0; 3], &[]),
-                [0x81, 0x01, 0x00, 0x03],
+                FINE,
             ),
             bare(
                 "slot 1: still no such slot",
@@ -496,34 +507,28 @@ fn class_abort_of_a_slot_the_reader_lacks_changes_nothing() {
 #[test]
 fn a_malformed_abort_is_not_the_one_a_class_abort_waits_for() {
     let mut r = reader(Some(Profile::t1()), apdu_config());
-    let abort = |r: &mut Reader<'_>, seq: u8| {
-        let value = u16::from(seq) << 8;
-        assert_eq!(r.class_request(ClassRequest::Abort, value, &mut []), Ok(0));
-    };
-    let aborted = [0x81, 0x41, 0xFF, 0x03];
     let bad_length = [0x81, 0x41, 0x01, 0x03];
-    let fine = [0x81, 0x01, 0x00, 0x03];
     // dwLength 1 with its byte; dwLength 1 without it (a short transfer).
     let with_data = |seq| msg(0x72, 0, seq, [0; 3], &[0xAA]);
     let lacking_data = |seq| msg(0x72, 0, seq, [0; 3], &[0xAA])[..10].to_vec();
-    abort(&mut r, 5);
+    class_abort(&mut r, 5);
     answers(
         &mut r,
         &[
-            bare("a byte of data", with_data(5), aborted),
-            bare("a byte short", lacking_data(5), aborted),
-            bare("still waiting", msg(0x65, 0, 7, [0; 3], &[]), aborted),
-            bare("its Abort", msg(0x72, 0, 5, [0; 3], &[]), fine),
+            bare("a byte of data", with_data(5), ABORTED),
+            bare("a byte short", lacking_data(5), ABORTED),
+            bare("still waiting", msg(0x65, 0, 7, [0; 3], &[]), ABORTED),
+            bare("its Abort", msg(0x72, 0, 5, [0; 3], &[]), FINE),
             bare("bError 1, no pair waits", with_data(6), bad_length),
         ],
     );
-    abort(&mut r, 6);
+    class_abort(&mut r, 6);
     answers(
         &mut r,
         &[
-            bare("a pair of its own", msg(0x65, 0, 8, [0; 3], &[]), aborted),
-            bare("its Abort", msg(0x72, 0, 6, [0; 3], &[]), fine),
-            bare("commands run", msg(0x65, 0, 9, [0; 3], &[]), fine),
+            bare("a pair of its own", msg(0x65, 0, 8, [0; 3], &[]), ABORTED),
+            bare("its Abort", msg(0x72, 0, 6, [0; 3], &[]), FINE),
+            bare("commands run", msg(0x65, 0, 9, [0; 3], &[]), FINE),
         ],
     );
 }
