@@ -233,6 +233,12 @@ pub unsafe extern "C" fn IFDHCreateChannel(Lun: DWORD, Channel: DWORD) -> RESPON
 
 /// Power the card down, stop the reader's thread and forget the Lun.
 ///
+/// pcscd may call it while another thread is still inside a call for the Lun (see
+/// [`crate::registry`]): that call keeps the reader alive until it returns. The
+/// power-down waits for a request in flight under the core's serialization lock
+/// (a `vpcd:` reader cuts an exchange in flight instead), and a poll waiting on the
+/// reader returns: its tracking request is cancelled and its wait stopped.
+///
 /// # Safety
 /// Always safe to call.
 #[unsafe(no_mangle)]

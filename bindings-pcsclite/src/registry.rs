@@ -1,5 +1,20 @@
 //! The readers pcscd opened, by Lun (`reader_index << 16 | slot`), each with what
 //! pcscd was last told of its slot.
+//!
+//! A reader is never dropped under a call that uses it. pcscd serializes most IFDH
+//! calls of a reader with its `rContext->mMutex` (power, transmit, control,
+//! presence, capabilities; SET_PROTOCOL and SET_CAPABILITIES under their callers'
+//! lock), and closes a reader only when its last reference goes, after joining its
+//! event thread; but the polling and stop functions run outside that lock, and
+//! `IFDCloseIFD` calls `IFDHCloseChannel` *without* the lock when it could not take
+//! it in 0.5 s (a long transmit). So every call takes its own `Arc` of the
+//! [`Channel`] ([`get`]), and [`remove`] only takes the table's: the reader, its
+//! `Device` and its thread live until the last call holding it returns (the
+//! `Reader`'s drop joins the thread; no thread of the reader holds a `Channel`, so
+//! none ever joins itself). A call that looked the Lun up before the close runs on
+//! the closed reader (its card powered down, its tracking cancelled and its wait
+//! stopped) and gets that reader's answer; a Lun opened again is a new `Channel`
+//! that such a call never reaches.
 
 use std::collections::BTreeMap;
 use std::ffi::c_ulong;

@@ -10,7 +10,7 @@ use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
 
 use ifd_readerkit::*;
-use ifdh::{cap, control, open, power_up, transmit};
+use ifdh::{cap, close, control, open, power_up, presence, transmit};
 use readerkit_testkit::pcscd::free_port;
 
 /// IFDHTransmitToICC on T=1 of `apdu` into a 16-byte answer buffer, with
@@ -587,4 +587,140 @@ fn a_power_down_answers_alike_with_or_without_a_length() {
     assert_eq!(without, IFD_ICC_NOT_PRESENT);
     // SAFETY: a plain call with a registered Lun.
     unsafe { assert_eq!(IFDHCloseChannel(lun), IFD_SUCCESS) };
+}
+
+/// pcscd closes a Lun from its reader-removal path while other threads may still be
+/// in the driver for it: its event thread's poll (stopped, but maybe not yet
+/// returned), and a client's call when `IFDCloseIFD` gave up waiting for the
+/// reader's lock (it calls `IFDHCloseChannel` without it after 0.5 s). Here threads
+/// transmit, look at the presence, ask a control and a capability, and poll, while
+/// the Lun is closed and opened again on another reader: every call gets a defined
+/// `IFD_*` code, the poll in flight returns at the close, and once reopened the Lun
+/// is the new reader (its empty slot), whatever the old one's callers still do.
+#[test]
+fn closing_a_lun_under_running_calls_then_reopening_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const GET_FEATURE_REQUEST: DWORD = 0x4200_0000 + 3400;
+    let lun: DWORD = 0x00B6_0000;
+    assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
+    power_up(lun).unwrap();
+    // SAFETY: plain call with a registered Lun.
+    assert_eq!(
+        unsafe { IFDHSetProtocolParameters(lun, 2, 0, 0, 0, 0) },
+        IFD_SUCCESS
+    );
+    let poll = polling_fn(lun);
+    let stop = stop_polling_fn(lun);
+    let done = Arc::new(AtomicBool::new(false));
+    let polls_returned = Arc::new(AtomicUsize::new(0));
+    let caller = |f: fn(DWORD) -> RESPONSECODE| {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut codes = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                let code = f(lun);
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+            }
+            codes
+        })
+    };
+    let callers = [
+        caller(|lun| match transmit(lun, 1, &[0, 0x84, 0, 0, 8]) {
+            Ok(answer) if answer.len() == 10 => IFD_SUCCESS,
+            Ok(_) => IFD_COMMUNICATION_ERROR - 1000,
+            Err(code) => code,
+        }),
+        caller(|lun| {
+            // SAFETY: plain call.
+            unsafe { IFDHICCPresence(lun) }
+        }),
+        caller(|lun| control(lun, GET_FEATURE_REQUEST, 64).0),
+        caller(|lun| cap(lun, TAG_IFD_SLOTNUM, 1).err().unwrap_or(IFD_SUCCESS)),
+    ];
+    let poller = {
+        let (done, returned) = (done.clone(), polls_returned.clone());
+        std::thread::spawn(move || {
+            let mut codes = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                // SAFETY: a plain call through the driver's function pointer.
+                let code = unsafe { poll(lun, 600_000) };
+                returned.fetch_add(1, Ordering::SeqCst);
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+            }
+            codes
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let returned_before = polls_returned.load(Ordering::SeqCst);
+    let t0 = Instant::now();
+    assert_eq!(close(lun), IFD_SUCCESS);
+    assert!(t0.elapsed() < Duration::from_secs(5), "the close waited");
+    // The poll that was waiting on the closed reader returns (the close cancels
+    // its tracking request and stops the wait).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while polls_returned.load(Ordering::SeqCst) == returned_before {
+        assert!(
+            Instant::now() < deadline,
+            "the poll in flight on the closed Lun did not return"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The same Lun on another reader: an empty slot, nothing of the old one.
+    assert_eq!(open(lun, "sim:empty"), IFD_SUCCESS);
+    for _ in 0..20 {
+        assert_eq!(presence(lun), IFD_ICC_NOT_PRESENT);
+        assert_eq!(
+            transmit(lun, 1, &[0, 0x84, 0, 0, 8]),
+            Err(IFD_ICC_NOT_PRESENT)
+        );
+    }
+    done.store(true, Ordering::SeqCst);
+    let codes: Vec<Vec<RESPONSECODE>> = callers.into_iter().map(|c| c.join().unwrap()).collect();
+    // A poll on the new reader's empty slot waits for a card: stop it (the stop is
+    // kept for a poll that has not begun waiting yet).
+    while !poller.is_finished() {
+        // SAFETY: a plain call through the driver's function pointer.
+        unsafe { stop(lun) };
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let poll_codes = poller.join().unwrap();
+    assert!(
+        poll_codes
+            .iter()
+            .all(|c| [IFD_SUCCESS, IFD_NO_SUCH_DEVICE].contains(c)),
+        "poll: {poll_codes:?}"
+    );
+    // Transmit: the old card (or, on the old reader after its close powered it
+    // down, a refusal for the unpowered card), no reader, or the new empty slot.
+    let unpowered = readerkit::Status::InvalidDeviceState.to_ifd() as RESPONSECODE;
+    let allowed: [&[RESPONSECODE]; 4] = [
+        &[
+            IFD_SUCCESS,
+            IFD_NO_SUCH_DEVICE,
+            IFD_ICC_NOT_PRESENT,
+            unpowered,
+        ],
+        &[IFD_ICC_PRESENT, IFD_ICC_NOT_PRESENT, IFD_NO_SUCH_DEVICE],
+        &[IFD_SUCCESS, IFD_NO_SUCH_DEVICE],
+        &[IFD_SUCCESS, IFD_NO_SUCH_DEVICE],
+    ];
+    for (which, (seen, allowed)) in ["transmit", "presence", "control", "capability"]
+        .iter()
+        .zip(codes.iter().zip(allowed))
+    {
+        assert!(
+            seen.iter().all(|c| allowed.contains(c)),
+            "{which}: {seen:?}, allowed {allowed:?}"
+        );
+        assert!(
+            seen.contains(&IFD_SUCCESS) || *which == "presence",
+            "{which} ran"
+        );
+    }
+    assert_eq!(close(lun), IFD_SUCCESS);
 }
