@@ -1687,6 +1687,15 @@ rk_status rk_device_resume(const rk_device *dev, bool present_now);
  `tracking_complete` once the transition has ended, with no library lock held:
  `tracking_complete` may start the next one.
 
+ A card event `sleep` reports ([`rk_card_event`], a removal seen while powering
+ the reader down) is queued, not applied by this call: the next
+ [`rk_device_control`] request with valid parameters (even one refused
+ `RK_STATUS_DEVICE_NOT_READY` while asleep), [`rk_device_state`], the wake, or
+ [`rk_process_events`] called after reporting it (from `sleep` too) applies it;
+ an `events_pending` hook hears of it at once. The whole rule, for every
+ binding: the core's `readerkit::device` documentation, "When a queued card
+ event is applied".
+
  # Safety
 
  `dev` is NULL or device storage; `card_before` is NULL or valid for a write;

@@ -11,7 +11,10 @@ use crate::status::*;
 
 // The entry points the docs below name.
 #[cfg(doc)]
-use crate::{callbacks::rk_reader_functions, device::rk_device_control, device::rk_device_init};
+use crate::{
+    callbacks::rk_reader_functions, device::rk_card_event, device::rk_device_control,
+    device::rk_device_init, device::rk_device_state, device::rk_process_events,
+};
 
 /// A driver's own sleep step (stop polling, power the reader down), given to
 /// [`rk_device_sleep_with`]: it gets the `ctx` given to [`rk_device_init`] and
@@ -122,6 +125,15 @@ pub unsafe extern "C" fn rk_device_resume(dev: *const rk_device, present_now: bo
 /// A tracking completion a transition makes is delivered through
 /// `tracking_complete` once the transition has ended, with no library lock held:
 /// `tracking_complete` may start the next one.
+///
+/// A card event `sleep` reports ([`rk_card_event`], a removal seen while powering
+/// the reader down) is queued, not applied by this call: the next
+/// [`rk_device_control`] request with valid parameters (even one refused
+/// `RK_STATUS_DEVICE_NOT_READY` while asleep), [`rk_device_state`], the wake, or
+/// [`rk_process_events`] called after reporting it (from `sleep` too) applies it;
+/// an `events_pending` hook hears of it at once. The whole rule, for every
+/// binding: the core's `readerkit::device` documentation, "When a queued card
+/// event is applied".
 ///
 /// # Safety
 ///

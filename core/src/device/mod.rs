@@ -26,6 +26,32 @@
 //! nothing; a tracking request pending before stays pending. One rule for every
 //! binding, kept here: see [`Device::suspend`].
 //!
+//! ## When a queued card event is applied
+//!
+//! Reporting a card event ([`Device::card_inserted`], [`Device::card_removed`],
+//! [`Device::card_fault`], [`Device::report`]) only queues it and calls
+//! [`Platform::events_pending`]; it is applied (the state updated, the ATR dropped
+//! on removal, a pending tracking request completed) by the next
+//! [`Device::process_events`], whoever calls it. The device calls it first thing in
+//! every request whose parameters are valid, *including those it then refuses*
+//! ([`Status::DeviceBusy`] from inside a callback, [`Status::DeviceNotReady`]
+//! while the reader sleeps): "a refused request changes nothing" is about the
+//! request itself, not the events queued before it (a request refused for its
+//! parameters applies none). So do the state reads ([`Device::state`],
+//! [`Device::card_insertions`], [`Device::card_lost`], [`Device::field_sizes`],
+//! [`Device::card_capabilities`]) and the wake-up ([`Device::resume`], hence
+//! [`Device::wake_with`], which applies them before it reports the possible swap).
+//! A platform whose `events_pending` wakes a thread that calls `process_events`
+//! (`StdPlatform`'s polling wait) has events applied at once; with the default
+//! hook, which does nothing (the WDM binding's platform; a C driver that sets no
+//! `events_pending`), an event stays queued until the next such call on the
+//! device. That holds for an event a sleep step reports too: the removal a
+//! driver's step in [`Device::sleep_with`] sees while powering the reader down
+//! is not applied by `sleep_with`, but by the next request (a GET_STATE, or one
+//! refused `DeviceNotReady`), state read or wake; a driver that wants it applied
+//! at once calls `process_events` after reporting it (from inside the step too:
+//! the tracking completion it makes is delivered once the transition ends).
+//!
 //! ## When the card changes while a callback runs
 //!
 //! A request that works on the card (POWER, SET_PROTOCOL, TRANSMIT, EJECT, SWALLOW,

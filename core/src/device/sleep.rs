@@ -220,6 +220,12 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     /// transition started from inside one waits for its own lock, and the
     /// completion is handed over inside the transition.
     ///
+    /// A card event `sleep` reports (a removal it sees while powering the reader
+    /// down) is queued, not applied: the next request (even one refused
+    /// [`Status::DeviceNotReady`]), state read or wake applies it, or
+    /// [`Device::process_events`] called after reporting it; see
+    /// [when a queued card event is applied](super#when-a-queued-card-event-is-applied).
+    ///
     /// `sleep` is any step (a driver's function, or a closure carrying a C
     /// driver's function pointer); without one, name a type for the `None`:
     /// `sleep_with::<fn(&mut D)>(None)`.
