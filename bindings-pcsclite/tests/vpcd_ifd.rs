@@ -95,7 +95,9 @@ fn presence_right_after_a_transmit_that_lost_the_card_is_not_present() {
 
 /// A transmit waits on a card that never answers (the default 120 s deadline):
 /// IFDHCloseChannel from another thread (pcscd calls it without the reader lock
-/// after 0.5 s of trying) returns within 1 s and the transmit fails.
+/// after 0.5 s of trying) returns within 1 s and the transmit fails. The Lun can be
+/// opened again on the same port the moment the close returns: the close has
+/// stopped the old reader's listener, whoever still holds the old reader.
 #[test]
 fn close_channel_returns_within_a_second_whatever_the_peer_does() {
     let lun: DWORD = 0x0072_0000;
@@ -116,8 +118,15 @@ fn close_channel_returns_within_a_second_whatever_the_peer_does() {
         took < Duration::from_secs(1),
         "IFDHCloseChannel took {took:?}"
     );
+    assert_eq!(
+        open(lun, &format!("vpcd:{port}")),
+        IFD_SUCCESS,
+        "the same Lun and port again, at once"
+    );
     assert!(stuck.join().unwrap().is_err(), "the stuck transmit failed");
     card_side.join().unwrap();
+    assert_eq!(presence(lun), IFD_ICC_NOT_PRESENT, "the new reader: no card");
+    assert_eq!(close(lun), IFD_SUCCESS);
 }
 
 /// One card hangs up and the next is already waiting to connect, with nobody
