@@ -125,7 +125,11 @@ fn close_channel_returns_within_a_second_whatever_the_peer_does() {
     );
     assert!(stuck.join().unwrap().is_err(), "the stuck transmit failed");
     card_side.join().unwrap();
-    assert_eq!(presence(lun), IFD_ICC_NOT_PRESENT, "the new reader: no card");
+    assert_eq!(
+        presence(lun),
+        IFD_ICC_NOT_PRESENT,
+        "the new reader: no card"
+    );
     assert_eq!(close(lun), IFD_SUCCESS);
 }
 
