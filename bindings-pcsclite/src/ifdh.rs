@@ -24,7 +24,7 @@ use readerkit::platform::Woken;
 use readerkit_host_readers::Reader;
 
 use crate::log::{self, ERROR, INFO};
-use crate::part10::{Pcsclite, pcsclite_ctl_code};
+use crate::part10::{Pcsclite, pcsclite_ctl_function};
 use crate::presence::{Answer, PollStart};
 use crate::registry::{self, Channel};
 
@@ -111,8 +111,6 @@ pub const TAG_IFD_POLLING_THREAD_WITH_TIMEOUT: DWORD = 0x0FB3;
 pub const MAX_READERS: u8 = 16;
 /// pcscd's largest APDU buffer (`MAX_BUFFER_SIZE_EXTENDED`).
 pub const MAX_BUFFER_SIZE_EXTENDED: usize = 65_548;
-/// pcsc-lite's `SCARD_CTL_CODE(0)`.
-const PCSCLITE_CTL_BASE: DWORD = pcsclite_ctl_code(0) as DWORD;
 
 /// The polling function type of `TAG_IFD_POLLING_THREAD_WITH_TIMEOUT`.
 pub type PollFn = unsafe extern "C" fn(DWORD, c_int) -> RESPONSECODE;
@@ -685,10 +683,10 @@ pub unsafe extern "C" fn IFDHControl(
 /// The core's vendor IOCTL for a pcsc-lite (`0x42000000 + fn`) or Windows control
 /// code, if it is one.
 pub fn vendor_ioctl(code: DWORD) -> Option<Ioctl> {
-    let function = code.checked_sub(PCSCLITE_CTL_BASE).filter(|f| *f <= 0x0FFF);
-    let ioctl = match function {
-        Some(f) => Ioctl::from_code(readerkit::ioctl::scard_ctl_code(f as u16)),
-        None => Ioctl::from_code(u32::try_from(code).ok()?),
+    let code = u32::try_from(code).ok()?;
+    let ioctl = match pcsclite_ctl_function(code) {
+        Some(function) => Ioctl::from_function(function),
+        None => Ioctl::from_code(code),
     };
     match ioctl {
         Some(Ioctl::Vendor(f)) => Some(Ioctl::Vendor(f)),

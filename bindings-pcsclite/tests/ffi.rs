@@ -9,6 +9,7 @@ use std::ffi::c_int;
 use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
 
+use ifd_readerkit::part10::pcsclite_ctl_code;
 use ifd_readerkit::*;
 use ifdh::{cap, close, control, open, power_up, presence, transmit};
 use readerkit_testkit::pcscd::free_port;
@@ -438,7 +439,7 @@ fn slot_switch(lun: DWORD, action: u8) -> RESPONSECODE {
     unsafe {
         IFDHControl(
             lun,
-            0x4200_0000 + 3501,
+            pcsclite_ctl_code(3501).into(),
             input.as_mut_ptr(),
             1,
             out.as_mut_ptr(),

@@ -5,8 +5,10 @@
 //! and 3400 + the feature tag for the properties) and are answered from a reader
 //! driver's vendor callback with [`answer`]. The feature list names a control code
 //! the client passes back to `SCardControl`; its encoding is the platform's
-//! (Windows `SCARD_CTL_CODE(fn)` = `0x00310000 | fn << 2`, pcsc-lite
-//! `0x42000000 + fn`), so the caller supplies it.
+//! (Windows `SCARD_CTL_CODE(fn)` = `0x00310000 | fn << 2`,
+//! [`crate::ioctl::scard_ctl_code`]; pcsc-lite `0x42000000 + fn`, the pcsc-lite
+//! binding's), so the caller supplies it. The vendor requests themselves always
+//! carry Windows codes; [`crate::ioctl::scard_ctl_function`] reads their function.
 
 use crate::status::Failure;
 
@@ -48,12 +50,6 @@ pub const PROPERTY_MAX_PIN_SIZE: u8 = 0x07;
 
 /// Firmware identifier announced in the TLV properties.
 pub const FIRMWARE_ID: &[u8] = b"readerkit";
-
-/// The function number of a Windows `SCARD_CTL_CODE` (what the core hands to vendor
-/// callbacks).
-pub const fn function_of(windows_code: u32) -> u16 {
-    ((windows_code >> 2) & 0x0FFF) as u16
-}
 
 fn put(output: &mut [u8], bytes: &[u8]) -> Result<usize, Failure> {
     output
@@ -154,44 +150,45 @@ pub fn append_pin_properties(
 mod tests {
     use super::*;
 
-    fn pcsclite(function: u16) -> u32 {
-        0x4200_0000 + u32::from(function)
+    /// A host encoding of the tests' own (not a real layout), so that a test
+    /// shows the answer carries the caller's codes, not the Windows ones.
+    fn tagged(function: u16) -> u32 {
+        0xA500_0000 | u32::from(function)
     }
 
     #[test]
     fn feature_list_names_the_properties_code() {
         let mut out = [0u8; 16];
-        assert_eq!(answer(3400, &mut out, 65536, pcsclite), Some(Ok(6)));
-        assert_eq!(out[..6], [0x12, 4, 0x42, 0x00, 0x0D, 0x5A]);
+        assert_eq!(answer(3400, &mut out, 65536, tagged), Some(Ok(6)));
+        assert_eq!(out[..6], [0x12, 4, 0xA5, 0x00, 0x0D, 0x5A]);
         let windows = crate::ioctl::scard_ctl_code;
         assert_eq!(answer(3400, &mut out, 65536, windows), Some(Ok(6)));
         assert_eq!(out[2..6], 0x0031_3568u32.to_be_bytes());
         assert_eq!(
-            answer(3400, &mut out[..5], 0, pcsclite),
+            answer(3400, &mut out[..5], 0, tagged),
             Some(Err(Failure::BufferTooSmall))
         );
-        assert_eq!(answer(3401, &mut out, 0, pcsclite), None);
+        assert_eq!(answer(3401, &mut out, 0, tagged), None);
     }
 
     #[test]
     fn tlv_properties_announce_the_apdu_size() {
         let mut out = [0u8; 32];
-        assert_eq!(answer(3418, &mut out, 65536, pcsclite), Some(Ok(17)));
+        assert_eq!(answer(3418, &mut out, 65536, tagged), Some(Ok(17)));
         assert_eq!(out[..6], [0x0A, 4, 0x00, 0x00, 0x01, 0x00]);
         assert_eq!(&out[6..17], b"\x08\x09readerkit");
-        assert_eq!(function_of(0x0031_3520), 3400);
     }
 
     #[test]
     fn pin_features_and_properties_are_appended() {
         let mut out = [0u8; 32];
-        let used = answer(3400, &mut out, 0, pcsclite).unwrap().unwrap();
-        assert_eq!(append_pin_features(&mut out, used, pcsclite), Ok(24));
-        assert_eq!(out[6..12], [0x06, 4, 0x42, 0x00, 0x0D, 0x4E]);
-        assert_eq!(out[12..18], [0x07, 4, 0x42, 0x00, 0x0D, 0x4F]);
-        assert_eq!(out[18..24], [0x0A, 4, 0x42, 0x00, 0x0D, 0x52]);
+        let used = answer(3400, &mut out, 0, tagged).unwrap().unwrap();
+        assert_eq!(append_pin_features(&mut out, used, tagged), Ok(24));
+        assert_eq!(out[6..12], [0x06, 4, 0xA5, 0x00, 0x0D, 0x4E]);
+        assert_eq!(out[12..18], [0x07, 4, 0xA5, 0x00, 0x0D, 0x4F]);
+        assert_eq!(out[18..24], [0x0A, 4, 0xA5, 0x00, 0x0D, 0x52]);
         assert_eq!(
-            append_pin_features(&mut out[..23], used, pcsclite),
+            append_pin_features(&mut out[..23], used, tagged),
             Err(Failure::BufferTooSmall)
         );
         assert_eq!(

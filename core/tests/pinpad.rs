@@ -49,7 +49,8 @@ fn transmit(d: &mut Driver, call: &TransmitCall<'_>, reply: &mut [u8]) -> Result
 
 fn vendor(d: &mut Driver, code: u32, _: &[u8], out: &mut [u8]) -> Result<usize, Failure> {
     d.vendor_calls += 1;
-    readerkit::part10::answer(readerkit::part10::function_of(code), out, 261, windows)
+    readerkit::ioctl::scard_ctl_function(code)
+        .and_then(|function| readerkit::part10::answer(function, out, 261, windows))
         .unwrap_or(Err(Failure::NotSupported))
 }
 

@@ -45,6 +45,7 @@
 use std::ptr::null_mut;
 
 use ifd_readerkit::ifdh::*;
+use ifd_readerkit::part10::pcsclite_ctl_code;
 use libfuzzer_sys::fuzz_target;
 use readerkit::Status;
 use readerkit::attr;
@@ -119,7 +120,7 @@ impl Input<'_> {
     /// A control code: the simulated reader's switches, part 10's feature
     /// request and PIN functions, any vendor function, anything.
     fn control_code(&mut self) -> DWORD {
-        let vendor = |function: u16| 0x4200_0000 + DWORD::from(function);
+        let vendor = |function: u16| DWORD::from(pcsclite_ctl_code(function));
         match self.byte() % 8 {
             0 => vendor(FN_SIM_CARD),
             1 => vendor(FN_SIM_FAULT),

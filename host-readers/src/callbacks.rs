@@ -1,6 +1,7 @@
 //! Driver callbacks several readers share.
 
 use readerkit::Failure;
+use readerkit::ioctl::scard_ctl_function;
 use readerkit::part10;
 use readerkit::tracking::Wait;
 
@@ -19,12 +20,8 @@ pub(crate) fn part10_answer<H: Host>(
     output: &mut [u8],
     max_apdu_data: u32,
 ) -> Option<Result<usize, Failure>> {
-    part10::answer(
-        part10::function_of(code),
-        output,
-        max_apdu_data,
-        H::ctl_code,
-    )
+    let function = scard_ctl_function(code)?;
+    part10::answer(function, output, max_apdu_data, H::ctl_code)
 }
 
 /// Vendor callback answering PC/SC part 10 only (host `H`'s control codes,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
 use readerkit::device::{Outcome, PinPad};
-use readerkit::ioctl::Request;
+use readerkit::ioctl::{Request, scard_ctl_function};
 use readerkit::line::LineReader;
 use readerkit::pin::Keypad;
 use readerkit::trace::TracedLine;
@@ -116,12 +116,12 @@ fn vendor<H: Host>(
     if let Some(answer) = part10_answer::<H>(code, output, MAX_APDU_DATA) {
         return answer;
     }
-    let function = readerkit::part10::function_of(code);
-    if function == FN_SIM_KEYS {
+    let function = scard_ctl_function(code);
+    if function == Some(FN_SIM_KEYS) {
         reader.keypad = key_script(input).ok_or(Failure::InvalidParameter)?;
         return Ok(0);
     }
-    if function != FN_SIM_FAULT {
+    if function != Some(FN_SIM_FAULT) {
         return Err(Failure::NotSupported);
     }
     let faults = match input {

@@ -9,6 +9,8 @@ use core::ptr;
 use super::device::control;
 use super::{Zeroed, answer, ctx, init_device};
 use crate::*;
+use readerkit::ioctl::scard_ctl_code;
+use readerkit::part10::FN_GET_FEATURE_REQUEST;
 use readerkit_testkit::pin::verify_structure;
 
 /// T=1 in specific mode (TA2), so no SET_PROTOCOL is needed; the last byte is the TCK.
@@ -138,7 +140,7 @@ fn a_keypad_serves_verify_pin_direct_and_is_not_changed_from_a_callback() {
         control(dev, RK_IOCTL_POWER, &[1, 0, 0, 0], &mut out),
         RK_STATUS_SUCCESS
     );
-    let verify = 0x0031_0000 | (RK_FN_VERIFY_PIN_DIRECT << 2);
+    let verify = scard_ctl_code(RK_FN_VERIFY_PIN_DIRECT as u16);
     *c.keys.borrow_mut() = keys("1234E");
     let mut sw = [0u8; 2];
     assert_eq!(
@@ -207,7 +209,7 @@ fn the_keypad_is_not_changed_from_a_hook() {
     // SAFETY: an initialised device; the completion runs the hook below this call.
     assert_eq!(unsafe { rk_process_events(dev) }, RK_STATUS_SUCCESS);
     assert_eq!(c.busy_from_inside.get(), Some(RK_STATUS_DEVICE_BUSY));
-    let features = 0x0031_0000 | (3400 << 2);
+    let features = scard_ctl_code(FN_GET_FEATURE_REQUEST);
     let mut tlv = [0u8; 64];
     assert_eq!(
         control(dev, features, &[], &mut tlv),

@@ -981,7 +981,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
         input: &[u8],
         output: &mut [u8],
     ) -> Option<Result<usize, Status>> {
-        Some(match part10::function_of(code) {
+        Some(match ioctl::scard_ctl_function(code)? {
             part10::FN_VERIFY_PIN_DIRECT => {
                 self.pin_direct(pad, PinOperation::Verify, input, output)
             }

@@ -11,9 +11,38 @@ pub use request::{PERF_COUNTERS_LEN, Request, Transmit, transmit_response};
 
 use crate::protocol::Protocol;
 
-/// `SCARD_CTL_CODE(function)`: device type 0x31, METHOD_BUFFERED, FILE_ANY_ACCESS.
+/// `FILE_DEVICE_SMARTCARD`: the device type of every smart card control code.
+pub const FILE_DEVICE_SMARTCARD: u16 = 0x31;
+/// The largest function number a control code holds (its 12-bit field).
+pub const FUNCTION_MAX: u16 = 0x0FFF;
+/// Where the function number sits in a control code (bits 2 to 13).
+const FUNCTION_SHIFT: u32 = 2;
+/// `CTL_CODE(FILE_DEVICE_SMARTCARD, 0, METHOD_BUFFERED (0), FILE_ANY_ACCESS (0))`:
+/// the device type in bits 16 to 31, the access in bits 14 and 15, the method in
+/// bits 0 and 1.
+const SMARTCARD_BASE: u32 = (FILE_DEVICE_SMARTCARD as u32) << 16;
+/// The bits of a control code that are not its function number.
+const NOT_FUNCTION: u32 = !((FUNCTION_MAX as u32) << FUNCTION_SHIFT);
+
+/// Windows' `SCARD_CTL_CODE(function)` = `CTL_CODE(FILE_DEVICE_SMARTCARD, function,
+/// METHOD_BUFFERED, FILE_ANY_ACCESS)` = `0x00310000 | function << 2`. The one
+/// encoder of this layout; [`scard_ctl_function`] is its inverse. `function` must be
+/// 0 to [`FUNCTION_MAX`]: a larger one spills into the access and device-type bits
+/// (0x4000 gives the code of 0), so check a function from outside first
+/// ([`Ioctl::from_function`] does).
 pub const fn scard_ctl_code(function: u16) -> u32 {
-    0x0031_0000 | ((function as u32) << 2)
+    SMARTCARD_BASE | ((function as u32) << FUNCTION_SHIFT)
+}
+
+/// The function number (0 to [`FUNCTION_MAX`]) of a Windows smart card control
+/// code, the inverse of [`scard_ctl_code`]; `None` for a code of another device
+/// type, another method (not METHOD_BUFFERED) or another access (not
+/// FILE_ANY_ACCESS).
+pub const fn scard_ctl_function(code: u32) -> Option<u16> {
+    if code & NOT_FUNCTION != SMARTCARD_BASE {
+        return None;
+    }
+    Some(((code >> FUNCTION_SHIFT) as u16) & FUNCTION_MAX)
 }
 
 /// Length of the `SCARD_IO_REQUEST` header that starts TRANSMIT buffers, in bytes.
@@ -64,11 +93,15 @@ pub enum Ioctl {
 impl Ioctl {
     /// The IOCTL for a code, or `None` if it is no smart card IOCTL we know.
     pub const fn from_code(code: u32) -> Option<Ioctl> {
-        // Device type 0x31, METHOD_BUFFERED (0), FILE_ANY_ACCESS (0).
-        if code & 0xFFFF_C003 != 0x0031_0000 {
-            return None;
+        match scard_ctl_function(code) {
+            Some(function) => Ioctl::from_function(function),
+            None => None,
         }
-        let function = ((code >> 2) & 0x0FFF) as u16;
+    }
+
+    /// The IOCTL for a function number (whatever the layout of the code that
+    /// carried it), or `None` if it is no smart card IOCTL we know.
+    pub const fn from_function(function: u16) -> Option<Ioctl> {
         Some(match function {
             1 => Ioctl::Power,
             2 => Ioctl::GetAttribute,
@@ -177,5 +210,35 @@ mod tests {
         assert_eq!(Ioctl::from_code(0x0022_0004), None);
         assert_eq!(Ioctl::from_code(0x0031_0005), None);
         assert_eq!(Ioctl::from_code(0x0031_4004), None);
+    }
+
+    #[test]
+    fn ctl_code_layout_round_trips_every_function_and_refuses_other_codes() {
+        for function in 0..=FUNCTION_MAX {
+            let code = scard_ctl_code(function);
+            assert_eq!(code, 0x0031_0000 + 4 * u32::from(function), "fn {function}");
+            assert_eq!(scard_ctl_function(code), Some(function), "fn {function}");
+            // Every other method (bits 0-1), access (bits 14-15) and device type.
+            for method in 1..4 {
+                assert_eq!(scard_ctl_function(code | method), None, "{code:#x}");
+            }
+            for access in 1..4 {
+                assert_eq!(scard_ctl_function(code | access << 14), None);
+            }
+            for device in [0u32, 0x22, 0x30, 0x32, 0x0131, 0x4200, 0xFFFF] {
+                let other = (code & 0xFFFF) | device << 16;
+                assert_eq!(scard_ctl_function(other), None, "{other:#x}");
+            }
+        }
+        // A function wider than the field names no IOCTL, whatever its low bits.
+        for function in FUNCTION_MAX + 1..=u16::MAX {
+            assert_eq!(Ioctl::from_function(function), None, "fn {function}");
+        }
+        // The decoder takes exactly the codes the encoder writes.
+        let taken = (0..=u32::from(u16::MAX))
+            .map(|low| 0x0031_0000 | low)
+            .filter(|&code| scard_ctl_function(code).is_some())
+            .count();
+        assert_eq!(taken, usize::from(FUNCTION_MAX) + 1);
     }
 }

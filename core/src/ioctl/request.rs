@@ -325,9 +325,12 @@ mod tests {
         // A TRANSMIT header whose cbPciLength is 8, a POWER word of 1.
         input[4..8].copy_from_slice(&8u32.to_le_bytes());
         let words = [[1, 0, 0, 0], input[..4].try_into().unwrap()];
-        let codes = (0..4096u32)
-            .map(|function| 0x0031_0000 | function << 2)
-            .chain([0x0031_4004, 0x0031_0005, 0x0022_0004, 0]);
+        let codes = (0..=crate::ioctl::FUNCTION_MAX).map(scard_ctl_code).chain([
+            0x0031_4004,
+            0x0031_0005,
+            0x0022_0004,
+            0,
+        ]);
         for code in codes {
             for word in words {
                 input[..4].copy_from_slice(&word);
@@ -347,7 +350,7 @@ mod tests {
         // The oversized input of a request that reads none, or a word.
         assert_eq!(Request::input_read(Ioctl::GetState.code(), 1 << 20), 0);
         assert_eq!(Request::input_read(Ioctl::Power.code(), 1 << 20), 4);
-        assert_eq!(Request::input_read(0x0031_0000 | 99 << 2, 1 << 20), 0);
+        assert_eq!(Request::input_read(scard_ctl_code(99), 1 << 20), 0);
         assert_eq!(
             Request::input_read(Ioctl::Transmit.code(), 1 << 20),
             1 << 20

@@ -20,9 +20,10 @@ use readerkit_c::*;
 use super::arena::{R, bytes, read, usable_out};
 use super::model::{byte, with};
 
-/// The Windows control code of a part 10 function (`SCARD_CTL_CODE`).
+/// The Windows control code of a part 10 function (`SCARD_CTL_CODE`), for the C
+/// header's `u32` function numbers (all below 4096).
 pub(crate) const fn ctl_code(function: u32) -> u32 {
-    0x0031_0000 | (function << 2)
+    readerkit::ioctl::scard_ctl_code(function as u16)
 }
 
 /// Which PIN operation `code` asks for, if any.

@@ -66,7 +66,7 @@ const VERIFY_PIN: &[u8] = &[
 ];
 
 /// The part 10 control code of `FEATURE_VERIFY_PIN_DIRECT`.
-const VERIFY_PIN_DIRECT: u32 = 0x0031_0000 | (RK_FN_VERIFY_PIN_DIRECT << 2);
+const VERIFY_PIN_DIRECT: u32 = readerkit::ioctl::scard_ctl_code(RK_FN_VERIFY_PIN_DIRECT as u16);
 
 /// One request through `rk_device_control`, checked.
 fn control(dev: DevPtr, shared: &Shared, code: u32, input: &[u8]) {
@@ -152,7 +152,7 @@ fn one_call(dev: DevPtr, shared: &Shared) {
                 RK_IOCTL_EJECT,
                 RK_IOCTL_SWALLOW,
                 RK_IOCTL_CONFISCATE,
-                0x0031_0000 | (2048 << 2),
+                readerkit::ioctl::scard_ctl_code(readerkit::ioctl::VENDOR_FIRST),
             ][usize::from(byte() % 4)];
             control(dev, shared, code, &[]);
         }
