@@ -555,9 +555,8 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         });
     }
     if p.n == 255 && t0 && t1 && p.default_protocol_number() != 1 {
-        row(&mut s, "guard time T=1 (11 etu)", &|f| {
-            format!("{} us", f.guard_t1_us)
-        });
+        let guard = format!("guard time T=1 ({} etu)", timing::guard_time_etu(p.n, true));
+        row(&mut s, &guard, &|f| format!("{} us", f.guard_t1_us));
     }
     if t0 {
         row(&mut s, &format!("T=0 WWT (WI={})", p.wi), &|f| ms(f.wwt_us));
@@ -569,7 +568,8 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
         row(&mut s, &format!("T=1 BWT (BWI={})", p.bwi), &|f| {
             ms(f.bwt_us)
         });
-        row(&mut s, "T=1 BGT (22 etu)", &|f| ms(f.bgt_us));
+        let bgt = format!("T=1 BGT ({} etu)", timing::T1_BGT_ETU);
+        row(&mut s, &bgt, &|f| ms(f.bgt_us));
     }
     let initial = if p.ta1_applies_at_once() && card.is_some() {
         "the card's Fi/Di (specific mode)"

@@ -18,7 +18,7 @@ use readerkit::platform::SpinPlatform;
 use readerkit::protocol::{Protocol, ProtocolMask};
 use readerkit::timing::Timing;
 use readerkit::trace::{BoundedHex, Event, Sink, TracedLine};
-use readerkit::{CardState, Device, Failure, Outcome, Status, attr};
+use readerkit::{CardState, Device, Failure, Outcome, Status, apdu, attr};
 use readerkit_card_sim::{Card, Profile, SimLine};
 
 use crate::hex;
@@ -215,14 +215,15 @@ impl Session {
             8 + 70_000,
         ) {
             Some(out) => {
-                let Ok(response) = ioctl::transmit_response(&out) else {
+                let response = ioctl::transmit_response(&out)
+                    .ok()
+                    .and_then(|bytes| apdu::Response::parse(bytes).ok());
+                let Some(response) = response else {
                     println!("  ! malformed TRANSMIT answer");
                     self.failures += 1;
                     return;
                 };
-                let n = response.len();
-                let sw = u16::from_be_bytes([response[n - 2], response[n - 1]]);
-                let data = &response[..n - 2];
+                let (data, sw) = (response.data(), response.sw());
                 let data_shown = BoundedHex(data);
                 println!(
                     "  < {data_shown}{}SW {sw:04X}",
@@ -375,14 +376,17 @@ pub(crate) fn run(args: Args) -> ExitCode {
         &[0x00, 0x50, 0x00, 0x00],
         0x6D00,
     );
-    if let Some(perf) = s.request("GET_PERF_CNTR", Request::GetPerfCounter, 12) {
-        let word = |i: usize| u32::from_le_bytes(perf[i..i + 4].try_into().unwrap_or([0; 4]));
-        println!(
-            "  < {} transmissions, {} bytes sent, {} bytes received",
-            word(0),
-            word(4),
-            word(8)
-        );
+    let perf_len = ioctl::PERF_COUNTERS_LEN;
+    if let Some(perf) = s.request("GET_PERF_CNTR", Request::GetPerfCounter, perf_len) {
+        match perf_counters(&perf) {
+            Some([transmissions, sent, received]) => println!(
+                "  < {transmissions} transmissions, {sent} bytes sent, {received} bytes received"
+            ),
+            None => {
+                println!("  ! malformed GET_PERF_CNTR answer ({} bytes)", perf.len());
+                s.failures += 1;
+            }
+        }
     }
     s.request("IS_ABSENT (wait for removal)", Request::IsAbsent, 0);
     println!("* the card is pulled out");
@@ -412,9 +416,34 @@ pub(crate) fn run(args: Args) -> ExitCode {
     }
 }
 
+/// The counters of a GET_PERF_CNTR answer: transmissions, bytes sent, bytes
+/// received (three little-endian `u32`); `None` unless the answer is exactly
+/// [`ioctl::PERF_COUNTERS_LEN`] bytes.
+fn perf_counters(answer: &[u8]) -> Option<[u32; 3]> {
+    let (transmissions, rest) = answer.split_first_chunk::<4>()?;
+    let (sent, rest) = rest.split_first_chunk::<4>()?;
+    let (received, rest) = rest.split_first_chunk::<4>()?;
+    rest.is_empty()
+        .then(|| [transmissions, sent, received].map(|word| u32::from_le_bytes(*word)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn perf_counters_take_exactly_three_words() {
+        let mut answer = [0u8; 12];
+        answer[..4].copy_from_slice(&7u32.to_le_bytes());
+        answer[4..8].copy_from_slice(&300u32.to_le_bytes());
+        answer[8..].copy_from_slice(&0x0102_0304u32.to_le_bytes());
+        assert_eq!(perf_counters(&answer), Some([7, 300, 0x0102_0304]));
+        // A short answer (another reader, a driver that writes less) or a long one.
+        for len in 0..12 {
+            assert_eq!(perf_counters(&answer[..len]), None, "{len} bytes");
+        }
+        assert_eq!(perf_counters(&[0; 13]), None);
+    }
 
     #[test]
     fn dword_attributes_are_numbers_and_the_others_text_or_hex() {

@@ -343,6 +343,7 @@ fn help() {
 #[test]
 fn human_output() {
     let text = assert_success(&run(&["atr", "3B 90 96 91 81 B1 FE 55 1F C7 D4"]));
+    let bgt = format!("T=1 BGT ({} etu)", readerkit::timing::T1_BGT_ETU);
     assert_contains_all(
         &text,
         &[
@@ -357,6 +358,7 @@ fn human_output() {
             "TCK = D4 (correct checksum)",
             "Timing at 3580 kHz",
             "T=1 BWT (BWI=5)",
+            &bgt,
             "right after the ATR: the card's Fi/Di",
         ],
     );
