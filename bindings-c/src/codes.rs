@@ -1,8 +1,10 @@
 //! The numbers the C calls share: request (IOCTL) codes, POWER actions, card
 //! events, tracking waits, protocol bits and T=1 error detection codes.
 
+use readerkit::Ioctl;
 use readerkit::atr::Edc;
 use readerkit::t0::{Extended, GetResponseClass};
+use static_assertions::const_assert_eq;
 
 use crate::status::*;
 
@@ -34,6 +36,21 @@ pub const RK_IOCTL_SET_PROTOCOL: u32 = 0x00310030;
 pub const RK_IOCTL_GET_STATE: u32 = 0x00310038;
 /// `IOCTL_SMARTCARD_GET_LAST_ERROR`.
 pub const RK_IOCTL_GET_LAST_ERROR: u32 = 0x0031003C;
+
+// The header's codes are written out as numbers (cbindgen copies literals, it does
+// not call functions); the core's one encoder of the layout is their authority.
+const_assert_eq!(RK_IOCTL_POWER, Ioctl::Power.code());
+const_assert_eq!(RK_IOCTL_GET_ATTRIBUTE, Ioctl::GetAttribute.code());
+const_assert_eq!(RK_IOCTL_SET_ATTRIBUTE, Ioctl::SetAttribute.code());
+const_assert_eq!(RK_IOCTL_CONFISCATE, Ioctl::Confiscate.code());
+const_assert_eq!(RK_IOCTL_TRANSMIT, Ioctl::Transmit.code());
+const_assert_eq!(RK_IOCTL_EJECT, Ioctl::Eject.code());
+const_assert_eq!(RK_IOCTL_SWALLOW, Ioctl::Swallow.code());
+const_assert_eq!(RK_IOCTL_IS_PRESENT, Ioctl::IsPresent.code());
+const_assert_eq!(RK_IOCTL_IS_ABSENT, Ioctl::IsAbsent.code());
+const_assert_eq!(RK_IOCTL_SET_PROTOCOL, Ioctl::SetProtocol.code());
+const_assert_eq!(RK_IOCTL_GET_STATE, Ioctl::GetState.code());
+const_assert_eq!(RK_IOCTL_GET_LAST_ERROR, Ioctl::GetLastError.code());
 
 /// POWER action (the request's, the callback's and `rk_sim_power`'s): power the
 /// card down.

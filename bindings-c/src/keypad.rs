@@ -6,7 +6,9 @@
 use core::ffi::c_void;
 
 use readerkit::device::PinPad;
+use readerkit::part10;
 use readerkit::pin::{Key, Prompt};
+use static_assertions::const_assert_eq;
 
 use crate::device::{CDevice, CDriver, borrowed_below, rk_device};
 use crate::guard::{entry, read_in};
@@ -41,6 +43,10 @@ pub const RK_FN_VERIFY_PIN_DIRECT: u32 = 3406;
 /// The part 10 function number of `FEATURE_MODIFY_PIN_DIRECT`
 /// (`SCARD_CTL_CODE(3407)` = `0x0031353C`).
 pub const RK_FN_MODIFY_PIN_DIRECT: u32 = 3407;
+
+// Written out for the header; the core's part 10 numbers are their authority.
+const_assert_eq!(RK_FN_VERIFY_PIN_DIRECT, part10::FN_VERIFY_PIN_DIRECT as u32);
+const_assert_eq!(RK_FN_MODIFY_PIN_DIRECT, part10::FN_MODIFY_PIN_DIRECT as u32);
 
 /// A reader's keypad. Both callbacks get the `ctx` given at initialisation and run
 /// under the device's serialization lock, like every callback.

@@ -36,7 +36,7 @@ fn stack_location_pending_and_status() {
         _pad0: 0,
         InputBufferLength: 8,
         _pad1: 0,
-        IoControlCode: 0x0031_0038,
+        IoControlCode: readerkit::Ioctl::GetState.code(),
         _pad2: 0,
         Type3InputBuffer: core::ptr::null_mut(),
     };
