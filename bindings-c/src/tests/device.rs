@@ -10,7 +10,7 @@ use core::ptr;
 
 use readerkit_testkit::thread::hang_guarded;
 
-use super::{answer, ctx, init_device, misaligned};
+use super::{ABSENT, NEGOTIABLE, SPECIFIC, SWALLOWED, answer, ctx, init_device, misaligned, read};
 use crate::*;
 
 /// T=0 first, then T=1, negotiable, TA1 = 96; the last byte is the TCK.
@@ -334,17 +334,16 @@ impl Fixture {
     }
 
     /// What `get` (`rk_device_state` and the like) writes, asserted a success.
+    #[track_caller]
     fn read<T: Default>(
         &self,
         get: unsafe extern "C" fn(*const rk_device, *mut T) -> rk_status,
     ) -> T {
-        let mut value = T::default();
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { get(self.dev(), &mut value) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        value
+        // SAFETY: an initialised device.
+        unsafe { read(self.dev(), get) }
     }
 
+    #[track_caller]
     fn state(&self) -> u32 {
         self.read(rk_device_state)
     }
@@ -557,7 +556,7 @@ fn a_card_pulled_during_transmit_is_answered_like_power_and_tracking_may_rearm()
         f.insert();
         c.inside_power.set(Inside::PullCard);
         assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
-        assert_eq!(f.state(), 1, "absent: the ATR was not recorded");
+        assert_eq!(f.state(), ABSENT, "absent: the ATR was not recorded");
         f.insert();
         assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
         let t1 = 2u32.to_le_bytes();
@@ -565,14 +564,9 @@ fn a_card_pulled_during_transmit_is_answered_like_power_and_tracking_may_rearm()
         assert_eq!(st, RK_STATUS_SUCCESS);
         c.inside_transmit.set(Inside::PullCard);
         assert_eq!(f.transmit(), RK_STATUS_SUCCESS);
-        assert_eq!(f.state(), 1);
+        assert_eq!(f.state(), ABSENT);
     });
 }
-
-/// In position, unpowered: where a failed POWER leaves the card.
-const SWALLOWED: u32 = 3;
-/// Powered, the ATR taken (this ATR offers a choice of protocol).
-const NEGOTIABLE: u32 = 5;
 
 #[test]
 fn a_power_callback_count_past_the_atr_buffer_is_buffer_overflow_on_every_action() {
@@ -592,9 +586,6 @@ fn a_power_callback_count_past_the_atr_buffer_is_buffer_overflow_on_every_action
     assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device is intact");
     assert_eq!(f.state(), NEGOTIABLE);
 }
-
-/// Powered, a protocol in force.
-const SPECIFIC: u32 = 6;
 
 #[test]
 fn a_callback_that_deactivated_the_card_leaves_it_unpowered() {
@@ -686,14 +677,17 @@ fn a_deactivation_report_on_a_call_the_library_did_not_make_is_refused() {
 }
 
 impl Fixture {
+    #[track_caller]
     fn insertions(&self) -> u32 {
         self.read(rk_device_card_insertions)
     }
 
+    #[track_caller]
     fn suspend(&self) -> bool {
         self.read(rk_device_suspend)
     }
 
+    #[track_caller]
     fn asleep(&self) -> bool {
         self.read(rk_device_asleep)
     }
@@ -704,9 +698,6 @@ impl Fixture {
         assert_eq!(st, RK_STATUS_SUCCESS);
     }
 }
-
-/// Absent.
-const ABSENT: u32 = 1;
 
 #[test]
 fn suspend_powers_the_card_down_and_resume_reports_a_possible_swap() {

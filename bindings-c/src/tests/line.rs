@@ -12,7 +12,7 @@ use core::ptr;
 use readerkit_testkit::thread::hang_guarded;
 
 use super::device::control;
-use super::{ctx, init_device, no_callbacks, typical_caps};
+use super::{SPECIFIC, SWALLOWED, ctx, init_device, no_callbacks, read, typical_caps};
 use crate::*;
 
 /// How the line behaves besides moving the simulated card's bytes.
@@ -313,12 +313,10 @@ impl Fixture {
         (st, out[8.min(n)..n].to_vec())
     }
 
+    #[track_caller]
     fn state(&self) -> u32 {
-        let mut state = 0u32;
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_state(self.dev, &mut state) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        state
+        // SAFETY: an initialised device.
+        unsafe { read(self.dev, rk_device_state) }
     }
 }
 
@@ -339,11 +337,6 @@ impl Drop for Fixture {
         }
     }
 }
-
-const SPECIFIC: u32 = 6;
-/// In position, unpowered: where any failed POWER leaves the card (the core's rule
-/// for every driver), with no ATR taken.
-const SWALLOWED: u32 = 3;
 
 #[test]
 fn a_line_device_runs_pps_then_t0_or_t1_over_the_simulated_card() {

@@ -63,6 +63,35 @@ fn typical_caps() -> rk_reader_caps {
     unsafe { caps.assume_init() }
 }
 
+/// The card states `rk_device_state` answers (`SCARD_*`) that the tests look for.
+/// No card.
+const ABSENT: u32 = 1;
+/// In position, unpowered: where any failed POWER leaves the card (the core's
+/// rule for every driver), and a sleep; no ATR taken.
+const SWALLOWED: u32 = 3;
+/// Powered, the ATR taken, a choice of protocol offered.
+const NEGOTIABLE: u32 = 5;
+/// Powered, a protocol in force.
+const SPECIFIC: u32 = 6;
+
+/// What `get` (`rk_device_state`, `rk_device_asleep` and the like) writes for
+/// `dev`, asserted a success; a failure names the caller's line.
+///
+/// # Safety
+///
+/// `dev` is an initialised device.
+#[track_caller]
+unsafe fn read<T: Default>(
+    dev: *const rk_device,
+    get: unsafe extern "C" fn(*const rk_device, *mut T) -> rk_status,
+) -> T {
+    let mut value = T::default();
+    // SAFETY: per the contract; our out-pointer.
+    let st = unsafe { get(dev, &mut value) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    value
+}
+
 /// `rk_device_init` of `dev` with `table`, `ctx`, the typical capabilities and no
 /// vendor strings.
 ///

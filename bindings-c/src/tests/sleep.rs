@@ -15,7 +15,7 @@ use std::time::Duration;
 use readerkit_testkit::thread::hang_guarded;
 
 use super::device::{ATR, control};
-use super::{Zeroed, answer, ctx, init_device, no_callbacks};
+use super::{ABSENT, SWALLOWED, Zeroed, answer, ctx, init_device, no_callbacks, read};
 use crate::*;
 
 /// The driver context, shared by the threads of a test: atomics and locks only.
@@ -298,28 +298,22 @@ impl Fixture {
         unsafe { rk_device_wake_with(self.dev(), Some(wake_step)) }
     }
 
+    #[track_caller]
     fn asleep(&self) -> bool {
-        let mut asleep = false;
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_asleep(self.dev(), &mut asleep) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        asleep
+        // SAFETY: an initialised device.
+        unsafe { read(self.dev(), rk_device_asleep) }
     }
 
+    #[track_caller]
     fn insertions(&self) -> u32 {
-        let mut count = 0u32;
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_card_insertions(self.dev(), &mut count) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        count
+        // SAFETY: an initialised device.
+        unsafe { read(self.dev(), rk_device_card_insertions) }
     }
 
+    #[track_caller]
     fn state(&self) -> u32 {
-        let mut state = 0u32;
-        // SAFETY: an initialised device, our out-pointer.
-        let st = unsafe { rk_device_state(self.dev(), &mut state) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        state
+        // SAFETY: an initialised device.
+        unsafe { read(self.dev(), rk_device_state) }
     }
 
     /// The power-downs and steps so far.
@@ -367,11 +361,6 @@ impl Drop for Fixture {
         }
     }
 }
-
-/// Absent.
-const ABSENT: u32 = 1;
-/// Present, unpowered.
-const SWALLOWED: u32 = 3;
 
 /// Two threads at once (a power thread and a selective-suspend timer), the second
 /// started while the first is inside its slow part: a second sleep during a
