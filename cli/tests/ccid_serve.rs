@@ -536,10 +536,28 @@ fn traced_gempctwin() -> Watched {
 
 /// The next host's own slot status request (bSeq `seq`) is the first thing it
 /// hears answered.
+#[track_caller]
 fn next_host_hears_only_its_own(port: &mut File, seq: u8) {
     send_echoed(port, &message(0x65, seq, &[]));
     let status = read_message(port);
     assert_eq!(status[..7], [0x81, 0, 0, 0, 0, 0, seq], "{status:02X?}");
+}
+
+/// While ccid-serve's reading thread is held still (`reading`): the `gone` host
+/// writes a GetSlotStatus frame (bSeq `seq`) and closes the terminal at `path`,
+/// and a next host opens it; then the thread runs again. The next host's
+/// terminal.
+fn frame_left_as_the_next_host_opens(
+    path: &str,
+    reading: FrozenThread,
+    mut gone: File,
+    seq: u8,
+) -> File {
+    gone.write_all(&frame(&message(0x65, seq, &[]))).unwrap();
+    drop(gone);
+    let port = open_raw(path);
+    drop(reading);
+    port
 }
 
 /// A host that opens the terminal, writes a frame and closes it, and a next
@@ -556,11 +574,8 @@ fn a_frame_left_by_a_host_that_came_and_went_unseen_is_not_answered_to_the_next(
     // What hosts do while the reading thread is held still happens while
     // nobody looks, as under a scheduler that does not run it.
     let reading = FrozenThread::freeze_main(served.child.id());
-    let mut gone = open_raw(path);
-    gone.write_all(&frame(&message(0x65, 0x21, &[]))).unwrap();
-    drop(gone);
-    let mut port = open_raw(path);
-    drop(reading);
+    let gone = open_raw(path);
+    let mut port = frame_left_as_the_next_host_opens(path, reading, gone, 0x21);
     served.wait_stderr("(the host opened the terminal)");
     next_host_hears_only_its_own(&mut port, 0x22);
 }
@@ -577,10 +592,7 @@ fn a_frame_left_by_a_served_host_gone_unseen_is_not_answered_to_the_next() {
     next_host_hears_only_its_own(&mut gone, 0x30);
     served.wait_stderr("(the host opened the terminal)");
     let reading = FrozenThread::freeze_main(served.child.id());
-    gone.write_all(&frame(&message(0x65, 0x31, &[]))).unwrap();
-    drop(gone);
-    let mut port = open_raw(path);
-    drop(reading);
+    let mut port = frame_left_as_the_next_host_opens(path, reading, gone, 0x31);
     // A second host, not the first one going on (before, this never came).
     served.wait_stderr("(the host opened the terminal)");
     next_host_hears_only_its_own(&mut port, 0x32);
