@@ -693,9 +693,6 @@ pub fn receive_t1_block<L: Line + ?Sized>(
 mod tests {
     use super::*;
 
-    /// A card's block is read as its LEN says, whatever LEN: the prologue, then
-    /// the rest in one receive (LEN 255 with a CRC, 260 bytes, one longer than
-    /// any valid block, is read whole for the engine to refuse).
     /// A card sending `bytes`; records how many bytes each receive asked.
     struct Sends {
         bytes: std::vec::Vec<u8>,
@@ -725,8 +722,11 @@ mod tests {
         }
     }
 
+    /// A card's block is read as its LEN says, whatever LEN: the prologue, then
+    /// the rest in one receive (LEN 255 with a CRC, 260 bytes, one longer than
+    /// any valid block, is read whole for the engine to refuse).
     #[test]
-    fn receive_block_reads_what_len_announces() {
+    fn receive_t1_block_reads_what_len_announces() {
         for (len, edc, total) in [
             (255u8, t1::Edc::Crc, 260),
             (254, t1::Edc::Crc, 259),
