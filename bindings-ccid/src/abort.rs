@@ -51,8 +51,10 @@ pub(crate) fn is_abort(bytes: &[u8]) -> bool {
 pub(crate) enum Pairing {
     /// No abort under way; the last bulk-OUT message was not a PC_to_RDR_Abort.
     Idle,
-    /// The last bulk-OUT message of the slot was a PC_to_RDR_Abort with `seq`
-    /// (answered): a class ABORT with the same `seq` completes it.
+    /// No abort under way, and the last bulk-OUT message of the slot was a
+    /// PC_to_RDR_Abort with `seq` (answered): a class ABORT with the same `seq`
+    /// completes the pair, or finds it complete (§5.3.1 looks at the last
+    /// message, whether or not a class ABORT has already been paired with it).
     BulkFirst {
         /// Its `bSeq`.
         seq: u8,
@@ -86,7 +88,7 @@ impl Pairing {
     pub(crate) const fn bulk(self, abort: bool, seq: u8) -> (Verdict, Pairing) {
         match self {
             Pairing::ClassFirst { seq: awaited, .. } if abort && seq == awaited => {
-                (Verdict::Run, Pairing::Idle)
+                (Verdict::Run, Pairing::BulkFirst { seq })
             }
             Pairing::ClassFirst { seq: awaited, .. } => {
                 let last_abort = if abort { Some(seq) } else { None };
@@ -107,7 +109,10 @@ impl Pairing {
     /// afterwards. If the slot's last bulk-OUT message was the
     /// PC_to_RDR_Abort with `seq`, the pair is complete, whether or not an
     /// earlier class ABORT waits (this one replaces it); otherwise the slot
-    /// waits for that Abort.
+    /// waits for that Abort. A completed pair still remembers that Abort as
+    /// the last message, so the outcome of class ABORTs depends only on the
+    /// last one and the last bulk-OUT message (what a port that keeps only
+    /// the last one it has not handed over relies on).
     pub(crate) const fn class_request(self, seq: u8) -> Pairing {
         let last_abort = match self {
             Pairing::Idle => None,
@@ -115,7 +120,7 @@ impl Pairing {
             Pairing::ClassFirst { last_abort, .. } => last_abort,
         };
         match last_abort {
-            Some(sent) if sent == seq => Pairing::Idle,
+            Some(sent) if sent == seq => Pairing::BulkFirst { seq: sent },
             _ => Pairing::ClassFirst { seq, last_abort },
         }
     }
@@ -137,14 +142,17 @@ mod tests {
             (verdict, after_abort_8),
             (Verdict::Aborted, waiting(9, Some(8)))
         );
-        // Its Abort: answered, the pair done.
-        assert_eq!(p.bulk(true, 9), (Verdict::Run, Pairing::Idle));
-        assert_eq!(after_abort_8.bulk(true, 9), (Verdict::Run, Pairing::Idle));
+        // Its Abort: answered, the pair done (that Abort the last message).
+        let done = Pairing::BulkFirst { seq: 9 };
+        assert_eq!(p.bulk(true, 9), (Verdict::Run, done));
+        assert_eq!(after_abort_8.bulk(true, 9), (Verdict::Run, done));
+        // The class request again: the last message is its Abort, complete.
+        assert_eq!(done.class_request(9), done);
         // A second class request replaces the first...
         assert_eq!(p.class_request(3), waiting(3, None));
         // ... and one with the bSeq of the last message, an Abort, completes
         // that pair (§5.3.1), even though that Abort was failed.
-        assert_eq!(after_abort_8.class_request(8), Pairing::Idle);
+        assert_eq!(after_abort_8.class_request(8), Pairing::BulkFirst { seq: 8 });
         // A command after that Abort: it is no longer the last message.
         let (_, after_command) = after_abort_8.bulk(false, 10);
         assert_eq!(after_command.class_request(8), waiting(8, None));
@@ -166,8 +174,38 @@ mod tests {
                 last_abort: Some(10)
             }
         );
-        assert_eq!(first.class_request(10), Pairing::Idle);
-        assert_eq!(after_abort.class_request(10), Pairing::Idle);
+        assert_eq!(first.class_request(10), after_abort);
+        assert_eq!(after_abort.class_request(10), after_abort);
+    }
+
+    /// Class ABORTs before the slot's next bulk-OUT message end where the
+    /// last alone leaves the slot, from every state (what `CcidPort`, which
+    /// keeps only the last one it has not handed over, relies on). Before, a
+    /// completed pair forgot its Abort: Abort 10, class ABORTs 10 and 11, then
+    /// 10 again waited for another Abort, where 11 and 10 alone completed.
+    #[test]
+    fn class_requests_end_where_the_last_alone_does() {
+        let seqs = 0..4u8;
+        let waiting = seqs.clone().flat_map(|seq| {
+            let last_aborts = seqs.clone().map(Some).chain([None]);
+            last_aborts.map(move |last_abort| Pairing::ClassFirst { seq, last_abort })
+        });
+        let after_abort = seqs.clone().map(|seq| Pairing::BulkFirst { seq });
+        let states = [Pairing::Idle].into_iter().chain(after_abort).chain(waiting);
+        for state in states {
+            for first in seqs.clone() {
+                for last in seqs.clone() {
+                    assert_eq!(
+                        state.class_request(first).class_request(last),
+                        state.class_request(last),
+                        "{state:?}, class ABORTs {first} then {last}"
+                    );
+                }
+            }
+        }
+        let (_, after_abort) = Pairing::Idle.bulk(true, 10);
+        let both = after_abort.class_request(10).class_request(11);
+        assert_eq!(both.class_request(10), after_abort);
     }
 
     #[test]
@@ -190,7 +228,7 @@ mod tests {
     fn abort_first_is_completed_by_its_class_request() {
         let p = Pairing::Idle.bulk(true, 4);
         assert_eq!(p, (Verdict::Run, Pairing::BulkFirst { seq: 4 }));
-        assert_eq!(p.1.class_request(4), Pairing::Idle);
+        assert_eq!(p.1.class_request(4), p.1);
         // Another bSeq: the class request comes first of its own pair.
         let other = Pairing::ClassFirst {
             seq: 5,
