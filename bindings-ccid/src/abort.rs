@@ -152,7 +152,10 @@ mod tests {
         assert_eq!(p.class_request(3), waiting(3, None));
         // ... and one with the bSeq of the last message, an Abort, completes
         // that pair (§5.3.1), even though that Abort was failed.
-        assert_eq!(after_abort_8.class_request(8), Pairing::BulkFirst { seq: 8 });
+        assert_eq!(
+            after_abort_8.class_request(8),
+            Pairing::BulkFirst { seq: 8 }
+        );
         // A command after that Abort: it is no longer the last message.
         let (_, after_command) = after_abort_8.bulk(false, 10);
         assert_eq!(after_command.class_request(8), waiting(8, None));
@@ -191,7 +194,10 @@ mod tests {
             last_aborts.map(move |last_abort| Pairing::ClassFirst { seq, last_abort })
         });
         let after_abort = seqs.clone().map(|seq| Pairing::BulkFirst { seq });
-        let states = [Pairing::Idle].into_iter().chain(after_abort).chain(waiting);
+        let states = [Pairing::Idle]
+            .into_iter()
+            .chain(after_abort)
+            .chain(waiting);
         for state in states {
             for first in seqs.clone() {
                 for last in seqs.clone() {
