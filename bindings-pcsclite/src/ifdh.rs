@@ -414,7 +414,9 @@ pub unsafe extern "C" fn IFDHSetCapabilities(
             return IFD_NO_SUCH_DEVICE;
         };
         let reader = &channel.reader;
-        let Ok(tag) = u32::try_from(Tag) else {
+        // A DWORD beyond 32 bits (LP64) names no tag; `.ok()` keeps the check a
+        // refutable pattern where DWORD is 32 bits (no irrefutable-let warning).
+        let Some(tag) = u32::try_from(Tag).ok() else {
             return IFD_ERROR_TAG;
         };
         // SAFETY: a non-null Value holds Length bytes (the caller's contract).
