@@ -690,10 +690,14 @@ fn closing_a_lun_under_running_calls_then_reopening_it() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let poll_codes = poller.join().unwrap();
+    // A poll that took the old reader before the close and arms its tracking
+    // request after it may find the tracking failed: it answers that status's
+    // code (IFD_COMMUNICATION_ERROR), as for any failed tracking, and pcscd sleeps
+    // and polls again (seen under Miri's scheduler: [612, 617, 0]).
     assert!(
         poll_codes
             .iter()
-            .all(|c| [IFD_SUCCESS, IFD_NO_SUCH_DEVICE].contains(c)),
+            .all(|c| [IFD_SUCCESS, IFD_NO_SUCH_DEVICE, IFD_COMMUNICATION_ERROR].contains(c)),
         "poll: {poll_codes:?}"
     );
     // Transmit: the old card (or, on the old reader after its close powered it
