@@ -88,7 +88,6 @@ use readerkit_testkit::hex::parse as parse_hex;
 #[cfg(test)]
 pub(crate) fn with_tck(s: &str) -> std::vec::Vec<u8> {
     let mut v = parse_hex(s);
-    let tck = v[1..].iter().fold(0, |a, b| a ^ b);
-    v.push(tck);
+    v.push(crate::t1::lrc(&v[1..]));
     v
 }

@@ -76,8 +76,7 @@ fn the_longest_crc_block_is_decoded_whole() {
     let mut d = Decoder::new();
     let mut sink = Lines::default();
     // 3B 80 81 71 FE 45 01 TCK: T=1, IFSC 254, TC3 = 01 → CRC.
-    let mut atr = std::vec![0x3B, 0x80, 0x81, 0x71, 0xFE, 0x45, 0x01];
-    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
+    let atr = crate::atr::with_tck("3B 80 81 71 FE 45 01");
     d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
     d.framing(&mut sink, framing(Protocol::T1));
     let mut block = std::vec![0x00, 0x00, 254];
