@@ -1284,17 +1284,17 @@ fn random_replies_always_terminate() {
                             0..=3 => Kind::I {
                                 ns: seq,
                                 more: rng.below(2) == 0,
-                                inf: &inf[..inf.len().min(254)],
+                                inf: &inf[..inf.len().min(MAX_INF_LEN)],
                             },
                             4..=6 => Kind::R {
                                 nr: seq,
                                 code: RCode::Ok,
                             },
                             7 => Kind::S(SBlock::WtxRequest(n.max(1))),
-                            8 => Kind::S(SBlock::IfsRequest(n.clamp(1, 254))),
+                            8 => Kind::S(SBlock::IfsRequest(clamp_ifs(n))),
                             9 => Kind::S(SBlock::AbortRequest),
                             10 => Kind::S(SBlock::ResynchResponse),
-                            _ => Kind::S(SBlock::IfsResponse(n.clamp(1, 254))),
+                            _ => Kind::S(SBlock::IfsResponse(clamp_ifs(n))),
                         };
                         let mut buf = [0u8; MAX_BLOCK_LEN];
                         let len = Repr { nad, kind }.emit(&mut buf, edc).unwrap();
