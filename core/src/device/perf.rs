@@ -1,5 +1,6 @@
 //! Performance counters (GET_PERF_CNTR and the `SCARD_PERF_*` attributes).
 
+use crate::ioctl::PERF_COUNTERS_LEN;
 use crate::sync::{AtomicU32, Ordering};
 
 /// Counts of TRANSMIT traffic since the device was created; wrap at 2^32.
@@ -42,9 +43,10 @@ impl PerfCounters {
     }
 
     /// The GET_PERF_CNTR answer: transmissions, bytes sent, bytes received, each a
-    /// little-endian `u32`.
-    pub fn to_bytes(&self) -> [u8; 12] {
-        let mut out = [0u8; 12];
+    /// little-endian `u32` ([`PERF_COUNTERS_LEN`] bytes, the output length the
+    /// request checked).
+    pub fn to_bytes(&self) -> [u8; PERF_COUNTERS_LEN] {
+        let mut out = [0u8; PERF_COUNTERS_LEN];
         out[..4].copy_from_slice(&self.transmissions().to_le_bytes());
         out[4..8].copy_from_slice(&self.bytes_sent().to_le_bytes());
         out[8..].copy_from_slice(&self.bytes_received().to_le_bytes());
