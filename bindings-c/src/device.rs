@@ -67,7 +67,8 @@ pub(crate) struct CPlatform {
     ctx: *mut c_void,
     /// How many of the driver's hooks (`tracking_complete`, `events_pending`) run
     /// now, on any context: the library is below each of them with the device
-    /// borrowed, so [`rk_device_deinit`] is refused while one runs.
+    /// borrowed, so the calls that need the device to themselves are refused
+    /// while one runs ([`borrowed_below`]).
     hooks_running: AtomicUsize,
 }
 
