@@ -37,6 +37,8 @@ struct Ctx {
     seen: Mutex<Vec<(&'static str, rk_status)>>,
     /// The `events_pending` hook tries `rk_device_deinit` (recorded in `seen`).
     deinit_from_hook: AtomicBool,
+    /// The sleep and wake steps try `rk_device_deinit` (recorded in `seen`).
+    deinit_from_step: AtomicBool,
     /// The sleep step calls `rk_device_resume` and `rk_device_asleep` (recorded
     /// in `seen`).
     resume_from_step: AtomicBool,
@@ -78,6 +80,18 @@ impl Ctx {
             *self.seen.lock().unwrap(),
             [("events pending deinit", RK_STATUS_DEVICE_BUSY); 2]
         );
+    }
+
+    /// If asked to: `rk_device_deinit` from the step `from`, its answer recorded.
+    fn deinit_from_step(&self, from: &'static str) {
+        if !self.deinit_from_step.load(Ordering::SeqCst) {
+            return;
+        }
+        let dev = *self.dev.lock().unwrap();
+        // SAFETY: an initialised device (the test wants it refused: the transition
+        // that runs the step goes on with it).
+        let st = unsafe { rk_device_deinit(dev.cast_mut()) };
+        self.seen.lock().unwrap().push((from, st));
     }
 
     /// If asked to: a sleep and a wake from here, answers recorded.
@@ -166,6 +180,7 @@ unsafe extern "C" fn sleep_step(c: *mut c_void) {
     let c = unsafe { ctx::<Ctx>(c) };
     c.note("sleep");
     c.call_back("sleep step");
+    c.deinit_from_step("sleep step deinit");
     if c.resume_from_step.load(Ordering::SeqCst) {
         let dev = *c.dev.lock().unwrap();
         let mut asleep = false;
@@ -187,6 +202,7 @@ unsafe extern "C" fn wake_step(c: *mut c_void) -> bool {
     let c = unsafe { ctx::<Ctx>(c) };
     c.note("wake");
     c.call_back("wake step");
+    c.deinit_from_step("wake step deinit");
     c.slow();
     c.card_now.load(Ordering::SeqCst)
 }
@@ -222,6 +238,7 @@ impl Fixture {
             call_back: AtomicBool::new(false),
             seen: Mutex::new(Vec::new()),
             deinit_from_hook: AtomicBool::new(false),
+            deinit_from_step: AtomicBool::new(false),
             resume_from_step: AtomicBool::new(false),
             sleep_on_completion: AtomicBool::new(false),
             deinit_on_completion: AtomicBool::new(false),
@@ -479,6 +496,31 @@ fn deinit_from_a_hook_during_a_wake_is_busy() {
     assert_eq!(f.wake(), RK_STATUS_SUCCESS);
     c.deinit_from_hook.store(false, Ordering::SeqCst);
     c.assert_deinit_from_events_pending_refused();
+    assert!(!f.asleep(), "initialised and awake");
+    assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
+}
+
+/// `rk_device_deinit` from the driver's own sleep and wake steps is refused
+/// `RK_STATUS_DEVICE_BUSY`: a step runs under the serialization lock, which
+/// `borrowed_below` sees (`callback_running`), the one check left since
+/// rk_device_deinit stopped asking `in_own_transition` (3260a06). The device
+/// stays initialised, sleeps and wakes; a deinit afterwards succeeds (Drop).
+#[test]
+fn deinit_from_a_sleep_or_wake_step_is_busy() {
+    let f = Fixture::powered();
+    let c = f.ctx();
+    c.deinit_from_step.store(true, Ordering::SeqCst);
+    assert_eq!(f.sleep(), (RK_STATUS_SUCCESS, true));
+    assert!(f.asleep(), "initialised and asleep");
+    assert_eq!(f.wake(), RK_STATUS_SUCCESS);
+    c.deinit_from_step.store(false, Ordering::SeqCst);
+    assert_eq!(
+        *c.seen.lock().unwrap(),
+        [
+            ("sleep step deinit", RK_STATUS_DEVICE_BUSY),
+            ("wake step deinit", RK_STATUS_DEVICE_BUSY)
+        ]
+    );
     assert!(!f.asleep(), "initialised and awake");
     assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
 }
