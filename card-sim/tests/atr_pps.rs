@@ -10,7 +10,7 @@ use readerkit_card_sim::fault::Mute;
 use readerkit_card_sim::{Card, Config, Profile};
 
 fn tck_ok(atr: &[u8]) -> bool {
-    atr[1..].iter().fold(0, |a, b| a ^ b) == 0
+    lrc(&atr[1..]) == 0
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn mute_card_sends_no_atr() {
 /// `bytes` with their PCK appended (the XOR of PPSS up to PCK is zero).
 fn with_pck(bytes: &[u8]) -> Vec<u8> {
     let mut pps = bytes.to_vec();
-    pps.push(bytes.iter().fold(0, |a, b| a ^ b));
+    pps.push(lrc(bytes));
     pps
 }
 
