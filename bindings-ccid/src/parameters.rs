@@ -112,10 +112,11 @@ mod tests {
     fn emit_codes_the_edc_and_the_clock_stop() {
         use readerkit::atr::Atr;
         use readerkit::caps::ReaderCapabilities;
+        use readerkit::t1::lrc;
         // TD1 81 (T=1), TD2 C1 (TC3, TD3; T=1), TC3 01 (CRC), TD3 1F (TA4; T=15),
         // TA4 47 (clock stop L, classes A B C).
         let mut atr = [0x3B, 0x80, 0x81, 0xC1, 0x01, 0x1F, 0x47, 0];
-        atr[7] = atr[1..7].iter().fold(0, |a, b| a ^ b);
+        atr[7] = lrc(&atr[1..7]);
         let atr = Atr::parse(&atr).unwrap();
         let card = CardCapabilities::new(atr, &ReaderCapabilities::typical());
         let mut out = [0u8; T1_LEN];

@@ -525,6 +525,20 @@ fn abort_request(seq: u8) -> [u8; 8] {
     [0x21, 0x01, 0x00, seq, 0x00, 0x00, 0x00, 0x00]
 }
 
+/// SET_CONFIGURATION of configuration `value` (the device has 1).
+fn set_configuration(value: u8) -> [u8; 8] {
+    [0x00, 0x09, value, 0x00, 0x00, 0x00, 0x00, 0x00]
+}
+
+/// CLEAR_FEATURE(ENDPOINT_HALT) of `endpoint` (bulk OUT 0x01, bulk IN 0x81),
+/// as libusb_clear_halt sends it.
+fn clear_halt(endpoint: u8) -> [u8; 8] {
+    [0x02, 0x01, 0x00, 0x00, endpoint, 0x00, 0x00, 0x00]
+}
+
+/// SET_INTERFACE of interface 0, alternate setting 0.
+const SET_INTERFACE: [u8; 8] = [0x01, 0x0B, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+
 /// The bus side of the port test, shared with the card line's hooks (leaked: the
 /// devices are built before the port that their lines poll).
 struct Bus {
@@ -1088,8 +1102,7 @@ fn slot_status_after_a_message_given_up(before: &[[u8; 8]], then: [u8; 8]) -> Ve
 /// taken as that message's rest (a short XfrBlock, answered bSeq 9, bError 1).
 #[test]
 fn a_bulk_out_halt_cleared_drops_the_part_of_a_message_given_up() {
-    let clear_halt = [0x02, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00];
-    let status = slot_status_after_a_message_given_up(&[], clear_halt);
+    let status = slot_status_after_a_message_given_up(&[], clear_halt(0x01));
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
 }
 
@@ -1130,8 +1143,7 @@ fn port_set_interface_drops_the_part_of_a_message_given_up() {
 /// message (answered bSeq 9, CMD_ABORTED).
 #[test]
 fn set_configuration_starts_the_class_over() {
-    let set_configuration = [0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00];
-    let status = slot_status_after_a_message_given_up(&[abort_request(7)], set_configuration);
+    let status = slot_status_after_a_message_given_up(&[abort_request(7)], set_configuration(1));
     assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 1, 0x01, 0, 3]]);
 }
 
@@ -1196,11 +1208,6 @@ fn port_a_malformed_abort_stops_no_command() {
         "nothing queued behind it"
     );
 }
-
-/// CLEAR_FEATURE(ENDPOINT_HALT) of bulk IN (0x81), as libusb_clear_halt sends it.
-const CLEAR_BULK_IN_HALT: [u8; 8] = [0x02, 0x01, 0x00, 0x00, 0x81, 0x00, 0x00, 0x00];
-/// SET_INTERFACE of interface 0, alternate setting 0.
-const SET_INTERFACE: [u8; 8] = [0x01, 0x0B, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
 
 /// The bulk-IN packets the host took before a reset of the pipe, and after.
 type BeforeAndAfter = (Vec<Vec<u8>>, Vec<Vec<u8>>);
@@ -1280,12 +1287,12 @@ fn reset_inside_an_answer(taken: usize, reset: [u8; 8]) -> [BeforeAndAfter; 2] {
 }
 
 /// [`reset_inside_an_answer`] with each reset of bulk IN
-/// ([`CLEAR_BULK_IN_HALT`], [`SET_INTERFACE`]), each result named by its class
+/// ([`clear_halt`] of bulk IN, [`SET_INTERFACE`]), each result named by its class
 /// and reset.
 fn each_reset_inside_an_answer(taken: usize) -> Vec<(String, BeforeAndAfter)> {
     let mut results = Vec::new();
     for (name, reset) in [
-        ("CLEAR_FEATURE", CLEAR_BULK_IN_HALT),
+        ("CLEAR_FEATURE", clear_halt(0x81)),
         ("SET_INTERFACE", SET_INTERFACE),
     ] {
         let [class, port] = reset_inside_an_answer(taken, reset);
@@ -1385,16 +1392,15 @@ fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
 /// as usual).
 #[test]
 fn a_refused_set_configuration_starts_nothing_over() {
-    let set_configuration_2 = [0x00, 0x09, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00];
     let status = [message(0x65, 8, &[])];
     let aborted = [vec![0x81, 0, 0, 0, 0, 0, 8, 0x41, 0xFF, 3]];
     let mut class = PlainClass::new();
     class.control(abort_request(7));
-    class.control(set_configuration_2);
+    class.control(set_configuration(2));
     assert_eq!(class.answers(&status), aborted, "CcidClass");
     let mut p = PlainPort::new();
     p.control(abort_request(7));
-    p.control(set_configuration_2);
+    p.control(set_configuration(2));
     assert_eq!(p.answers(&status), aborted, "CcidPort");
 }
 
@@ -1517,8 +1523,7 @@ fn port_abort_of_a_waiting_message_ends_with_its_host() {
 /// commands run as usual.
 #[test]
 fn port_answers_a_new_hosts_abort_once_the_gone_hosts_command_stops() {
-    let set_configuration = [0x00, 0x09, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00];
-    for host_starts_over in [BusReset, Setup(set_configuration)] {
+    for host_starts_over in [BusReset, Setup(set_configuration(1))] {
         let (bus, mut reader) = slow_port();
         *bus.during.borrow_mut() = vec![
             host_starts_over,

@@ -600,9 +600,9 @@ fn a_power_down_answers_alike_with_or_without_a_length() {
 /// is the new reader (its empty slot), whatever the old one's callers still do.
 #[test]
 fn closing_a_lun_under_running_calls_then_reopening_it() {
+    use readerkit::part10::FN_GET_FEATURE_REQUEST;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    const GET_FEATURE_REQUEST: DWORD = 0x4200_0000 + 3400;
     let lun: DWORD = 0x00B6_0000;
     assert_eq!(open(lun, "sim:t1"), IFD_SUCCESS);
     power_up(lun).unwrap();
@@ -638,7 +638,10 @@ fn closing_a_lun_under_running_calls_then_reopening_it() {
             // SAFETY: plain call.
             unsafe { IFDHICCPresence(lun) }
         }),
-        caller(|lun| control(lun, GET_FEATURE_REQUEST, 64).0),
+        caller(|lun| {
+            let get_feature_request = pcsclite_ctl_code(FN_GET_FEATURE_REQUEST);
+            control(lun, get_feature_request.into(), 64).0
+        }),
         caller(|lun| cap(lun, TAG_IFD_SLOTNUM, 1).err().unwrap_or(IFD_SUCCESS)),
     ];
     let poller = {

@@ -210,11 +210,10 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
             self.receive = Receive::Collecting { have: 0 };
         }
         let packet = usize::from(self.bulk_in.max_packet_size());
-        if let (true, Transmit::Sending { sent, .. }) = (reset.bulk_in(), self.transmit) {
-            if sent > packet {
-                self.transmit = Transmit::Terminating;
-                self.send_next();
-            }
+        let taken = matches!(self.transmit, Transmit::Sending { sent, .. } if sent > packet);
+        if reset.bulk_in() && taken {
+            self.transmit = Transmit::Terminating;
+            self.send_next();
         }
     }
 
