@@ -321,7 +321,8 @@ pub(crate) fn run(args: Args) -> ExitCode {
     ) {
         Some(p) => {
             let p = u32::from_le_bytes(p.try_into().unwrap_or([0; 4]));
-            let shown = Protocol::from_bit(p).map_or(format!("protocol {p:#x}"), |p| p.to_string());
+            let shown =
+                Protocol::from_bit(p).map_or_else(|| format!("protocol {p:#x}"), |p| p.to_string());
             println!("  < {shown}  (state {:?})", s.dev.state());
             p
         }

@@ -61,7 +61,7 @@ impl Expected {
             Expected::Frame(message) => {
                 let mut frame = vec![0x03, 0x06];
                 frame.extend_from_slice(message);
-                frame.push(frame.iter().fold(0, |a, b| a ^ b));
+                frame.push(readerkit::t1::lrc(&frame));
                 frame
             }
         }

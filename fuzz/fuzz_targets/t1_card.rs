@@ -18,7 +18,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use readerkit::t1::{Action, Config, Edc, Engine, Error, MAX_BLOCK_LEN};
+use readerkit::t1::{Action, Config, Edc, Engine, Error, MAX_BLOCK_LEN, clamp_ifs};
 use readerkit_card_sim::atr::T1Params;
 use readerkit_card_sim::fault::{IfsRequest, Mute, Trigger, Wtx};
 use readerkit_card_sim::{Card, Config as CardConfig, Faults, Profile, edc};
@@ -100,10 +100,10 @@ fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let flags = input.byte();
     let crc = flags & 1 != 0;
-    let ifsc = input.byte().clamp(1, 254);
+    let ifsc = clamp_ifs(input.byte());
     let config = Config {
         ifsc,
-        ifsd: input.byte().clamp(1, 254),
+        ifsd: clamp_ifs(input.byte()),
         edc: if crc { Edc::Crc } else { Edc::Lrc },
         nad: if flags & 4 != 0 {
             input.byte() & 0x77
