@@ -254,7 +254,7 @@ pub mod types {
     pub const SL_INVOKE_ON_CANCEL: u8 = 0x20;
     pub const SL_INVOKE_ON_SUCCESS: u8 = 0x40;
     pub const SL_INVOKE_ON_ERROR: u8 = 0x80;
-    pub const FILE_DEVICE_SMARTCARD: u32 = 0x31;
+    pub const FILE_DEVICE_SMARTCARD: u32 = readerkit::ioctl::FILE_DEVICE_SMARTCARD as u32;
     pub const FILE_DEVICE_SECURE_OPEN: u32 = 0x100;
     pub const DO_BUFFERED_IO: u32 = 0x4;
     pub const DO_POWER_PAGABLE: u32 = 0x2000;
