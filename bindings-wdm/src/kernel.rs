@@ -479,19 +479,18 @@ unsafe extern "system" fn dispatch<D: ReaderDriver>(
         Dispatch::Done(status) => status as i32,
         // The remove-lock reference `held` keeps the extension (and `ext.lower`)
         // until the IRP is passed down; it is given back after.
-        Dispatch::Forward(irp, held) if matches!(irp.major(), Major::Power(_)) => {
-            // SAFETY: an owned power IRP (a no-op since Windows Vista, kept for older
-            // systems).
-            unsafe { PoStartNextPowerIrp(irp.irp) };
-            // SAFETY: an owned IRP with a next stack location.
-            unsafe { inline::skip_current_stack_location(irp.irp) };
-            // SAFETY: the lower device and the IRP.
-            let status = unsafe { PoCallDriver(ext.lower, irp.irp) };
-            drop(held);
-            status
-        }
         Dispatch::Forward(irp, held) => {
-            let status = forward(ext.lower, irp.irp);
+            let status = if matches!(irp.major(), Major::Power(_)) {
+                // SAFETY: an owned power IRP (a no-op since Windows Vista, kept for
+                // older systems).
+                unsafe { PoStartNextPowerIrp(irp.irp) };
+                // SAFETY: an owned IRP with a next stack location.
+                unsafe { inline::skip_current_stack_location(irp.irp) };
+                // SAFETY: the lower device and the IRP.
+                unsafe { PoCallDriver(ext.lower, irp.irp) }
+            } else {
+                forward(ext.lower, irp.irp)
+            };
             drop(held);
             status
         }
