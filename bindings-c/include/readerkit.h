@@ -933,8 +933,9 @@ typedef struct {
  The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
  NUL-terminated UTF-8 text valid during the call only; `user` is what was given
  to [`rk_log_set`]. It runs inside the call that logs (`rk_device_control`
- and the calls it makes), on a device still in use: it must not call
- `rk_device_deinit` (unlike from a callback or hook, that is not refused).
+ and the calls it makes), on a device still in use: an `rk_device_deinit` of
+ that device from it is refused with `RK_STATUS_DEVICE_BUSY`, as from a
+ callback or hook.
  */
 typedef void (*rk_log_fn)(void *user, uint32_t level, const char *line);
 
@@ -1365,9 +1366,10 @@ rk_status rk_device_init_line(rk_device *storage,
  device must be idle: no other call on it running or to come. Called from inside
  one of its callbacks, while a callback runs, from a hook called during
  [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread, or while
- one of the driver's hooks (`tracking_complete`, `events_pending`) runs, on any
- thread (the library call below the hook goes on with the device after it), it
- returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+ one of the driver's hooks (`tracking_complete`, `events_pending`) or the log
+ callback for a call on the device runs, on any thread (the library call below
+ the hook goes on with the device after it), it returns `RK_STATUS_DEVICE_BUSY`
+ and changes nothing.
 
  # Safety
 
@@ -1488,7 +1490,7 @@ rk_status rk_device_card_insertions(const rk_device *dev, uint32_t *count);
  `next_key`, a minimum of 0 or above the maximum), `RK_STATUS_INVALID_DEVICE_STATE`
  (storage that holds no device), `RK_STATUS_DEVICE_BUSY` (called from a callback
  or while one runs, or while one of the driver's hooks, `tracking_complete` or
- `events_pending`, runs).
+ `events_pending`, or the log callback for a call on the device runs).
 
  # Safety
 

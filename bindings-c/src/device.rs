@@ -2,14 +2,16 @@
 //! or a C line, `rk_device_control`, card events and tracking.
 
 use core::ffi::c_void;
+use core::fmt;
 use core::mem::{align_of, size_of};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use readerkit::caps::ReaderCapabilities;
+use readerkit::device::RequestLog;
 use readerkit::event::CardEvent;
 use readerkit::line::LineReader;
 use readerkit::platform::{ContextId, Platform};
-use readerkit::trace::TracedLine;
+use readerkit::trace::{Level, TracedLine};
 use readerkit::{Device, Outcome, Status};
 use static_assertions::const_assert;
 
@@ -65,10 +67,11 @@ pub(crate) struct CPlatform {
     tracking_complete: Option<unsafe extern "C" fn(*mut c_void, rk_status)>,
     events_pending: Option<unsafe extern "C" fn(*mut c_void)>,
     ctx: *mut c_void,
-    /// How many of the driver's hooks (`tracking_complete`, `events_pending`) run
-    /// now, on any context: the library is below each of them with the device
-    /// borrowed, so the calls that need the device to themselves are refused
-    /// while one runs ([`borrowed_below`]).
+    /// How many of the driver's hooks (`tracking_complete`, `events_pending`), and
+    /// log callbacks for a request's line ([`DeviceLog`]), run now, on any
+    /// context: the library is below each of them with the device borrowed, so
+    /// the calls that need the device to themselves are refused while one runs
+    /// ([`borrowed_below`]).
     hooks_running: AtomicUsize,
 }
 
@@ -378,7 +381,9 @@ unsafe fn init(
 /// [`rk_device_set_keypad`](crate::rk_device_set_keypad)) are refused then.
 ///
 /// `callback_running` covers the caller's own callback too (its context is the
-/// lock's recorded holder). A transition (`rk_device_sleep_with` /
+/// lock's recorded holder), and the log callback for a line's trace (under that
+/// lock too); the log callback for a request's line is counted as a hook
+/// ([`DeviceLog`]). A transition (`rk_device_sleep_with` /
 /// `rk_device_wake_with`) below the caller needs no check of its own: a C
 /// driver's code runs during one only as a callback or a step (under the
 /// serialization lock), a hook (counted), or the log callback (only from a
@@ -392,9 +397,10 @@ pub(crate) fn borrowed_below(device: &CDevice) -> bool {
 /// device must be idle: no other call on it running or to come. Called from inside
 /// one of its callbacks, while a callback runs, from a hook called during
 /// [`rk_device_sleep_with`] / [`rk_device_wake_with`] on the same thread, or while
-/// one of the driver's hooks (`tracking_complete`, `events_pending`) runs, on any
-/// thread (the library call below the hook goes on with the device after it), it
-/// returns `RK_STATUS_DEVICE_BUSY` and changes nothing.
+/// one of the driver's hooks (`tracking_complete`, `events_pending`) or the log
+/// callback for a call on the device runs, on any thread (the library call below
+/// the hook goes on with the device after it), it returns `RK_STATUS_DEVICE_BUSY`
+/// and changes nothing.
 ///
 /// # Safety
 ///
@@ -482,9 +488,29 @@ pub unsafe extern "C" fn rk_device_control(
         // the request runs, so that a request cut short still reports 0 bytes.
         // SAFETY: NULL or aligned (checked) and valid for a write per the contract.
         unsafe { write_opt(bytes_written, 0) };
-        let outcome = device.control_logged(code, input, output, &C_LOG);
+        let outcome = device.control_logged(code, input, output, &DeviceLog(device.platform()));
         Ok(complete(outcome, bytes_written))
     })
+}
+
+/// The request log of [`rk_device_control`] on one device: [`C_LOG`], each line's
+/// callback counted as one of the device's hooks while it runs (the request goes
+/// on with the device after it), so that a deinit from there is refused as from a
+/// hook ([`borrowed_below`]).
+struct DeviceLog<'a>(&'a CPlatform);
+
+impl RequestLog for DeviceLog<'_> {
+    fn enabled(&self, level: Level) -> bool {
+        C_LOG.enabled(level)
+    }
+
+    fn write(&self, level: Level, line: &dyn fmt::Display) {
+        self.0.hook(|| C_LOG.write(level, line));
+    }
+
+    fn now_us(&self) -> Option<u64> {
+        C_LOG.now_us()
+    }
 }
 
 /// Report a card event: `RK_CARD_INSERTED`, `RK_CARD_REMOVED` or `RK_CARD_FAULT`

@@ -114,7 +114,7 @@ fn prompt(d: &mut CDriver, prompt: Prompt) {
 /// `next_key`, a minimum of 0 or above the maximum), `RK_STATUS_INVALID_DEVICE_STATE`
 /// (storage that holds no device), `RK_STATUS_DEVICE_BUSY` (called from a callback
 /// or while one runs, or while one of the driver's hooks, `tracking_complete` or
-/// `events_pending`, runs).
+/// `events_pending`, or the log callback for a call on the device runs).
 ///
 /// # Safety
 ///

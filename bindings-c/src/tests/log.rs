@@ -1,19 +1,31 @@
 //! The log callback (`rk_log_set`) receives decoded, bounded lines: the ATR, PPS
 //! and each T=1 block of a line device, and each request with its outcome.
 
+use core::cell::{Cell, RefCell};
 use core::ffi::{CStr, c_char, c_void};
 use core::ptr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::line::Fixture;
 use crate::*;
+
+/// The user pointer every test here gives `rk_log_set`: one value, so that a
+/// line another test's device logs while the callback changes cannot hand one
+/// test's callback another's pointer.
+const USER: *mut c_void = 0x5EED as *mut c_void;
+
+/// The callback is process-wide: the tests that set it take turns.
+fn log_turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Every line the callback received, with its level. The callback is
 /// process-wide: other tests running at the same time add their lines too.
 static LINES: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn collect(user: *mut c_void, level: u32, line: *const c_char) {
-    assert_eq!(user as usize, 0x5EED, "the user pointer comes back");
+    assert_eq!(user, USER, "the user pointer comes back");
     // SAFETY: the library passes a NUL-terminated line valid during the call.
     let text = unsafe { CStr::from_ptr(line) };
     assert!(text.to_bytes_with_nul().len() <= RK_LOG_LINE_MAX);
@@ -23,7 +35,8 @@ unsafe extern "C" fn collect(user: *mut c_void, level: u32, line: *const c_char)
 
 #[test]
 fn the_callback_receives_decoded_blocks_and_requests_and_bad_levels_are_refused() {
-    let user = 0x5EED as *mut c_void;
+    let _turn = log_turn();
+    let user = USER;
     // SAFETY: a valid callback that stays callable (a static function).
     let bad = unsafe { rk_log_set(Some(collect), user, 99) };
     assert_eq!(bad, RK_STATUS_INVALID_PARAMETER);
@@ -89,4 +102,60 @@ fn the_callback_receives_decoded_blocks_and_requests_and_bad_levels_are_refused(
             .any(|(_, t)| t.starts_with("<- ATR (cold reset) 3B 9B")),
         "logging off: {after:#?}"
     );
+}
+
+thread_local! {
+    /// The device [`deinit_from_log`] tries to de-initialise: only on the thread
+    /// of the test that sets it (other tests' lines come on other threads).
+    static DEINIT_TARGET: Cell<*mut rk_device> = const { Cell::new(ptr::null_mut()) };
+    /// What each of its tries returned, with the level of the line.
+    static DEINIT_TRIES: RefCell<Vec<(u32, rk_status)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A log callback that calls `rk_device_deinit` on [`DEINIT_TARGET`].
+unsafe extern "C" fn deinit_from_log(_user: *mut c_void, level: u32, _line: *const c_char) {
+    let dev = DEINIT_TARGET.get();
+    if dev.is_null() {
+        return;
+    }
+    // SAFETY: the test's device, initialised: the call being logged runs on it.
+    let st = unsafe { rk_device_deinit(dev) };
+    DEINIT_TRIES.with_borrow_mut(|tries| tries.push((level, st)));
+}
+
+/// `rk_device_deinit` from the log callback, for a line of a call on the device
+/// (the ATR traced under the serialization lock, the request's own line after
+/// it, a refused request's line), is refused `RK_STATUS_DEVICE_BUSY`: the call
+/// below the callback goes on with the device. The device stays initialised and
+/// usable; a deinit afterwards succeeds (Drop).
+#[test]
+fn deinit_from_the_log_callback_is_busy() {
+    let _turn = log_turn();
+    let f = Fixture::new(RK_SIM_PROFILE_T1, false);
+    DEINIT_TARGET.set(f.dev().cast_mut());
+    // SAFETY: a valid callback that stays callable (a static function).
+    let set = unsafe { rk_log_set(Some(deinit_from_log), USER, RK_LOG_TRACE) };
+    assert_eq!(set, RK_STATUS_SUCCESS);
+    assert_eq!(f.power_up(), RK_STATUS_SUCCESS);
+    // A TRANSMIT input shorter than its header: refused, logged at info.
+    let refused = super::device::control(f.dev(), RK_IOCTL_TRANSMIT, &[1, 0], &mut [0u8; 8]);
+    // SAFETY: NULL turns logging off.
+    let off = unsafe { rk_log_set(None, ptr::null_mut(), RK_LOG_OFF) };
+    assert_eq!(off, RK_STATUS_SUCCESS);
+    DEINIT_TARGET.set(ptr::null_mut());
+    assert_eq!(refused, RK_STATUS_INVALID_PARAMETER);
+    let tries = DEINIT_TRIES.take();
+    for level in [RK_LOG_TRACE, RK_LOG_DEBUG, RK_LOG_INFO] {
+        assert!(
+            tries.iter().any(|&(l, _)| l == level),
+            "level {level}: {tries:?}"
+        );
+    }
+    assert!(
+        tries.iter().all(|&(_, st)| st == RK_STATUS_DEVICE_BUSY),
+        "{tries:?}"
+    );
+    assert_eq!(f.set_protocol(RK_PROTOCOL_T1), RK_STATUS_SUCCESS);
+    let (st, _) = f.get_challenge(RK_PROTOCOL_T1);
+    assert_eq!(st, RK_STATUS_SUCCESS, "the device still works");
 }
