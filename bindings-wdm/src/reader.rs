@@ -309,23 +309,24 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         Dispatch::Forward(irp, held)
     }
 
-    /// Take a remove-lock reference for a request, if the PnP state lets requests
-    /// in; otherwise the status to complete it with (and no reference is held).
+    /// Take a remove-lock reference for a request ([`Held`]: given back when
+    /// dropped), if the PnP state lets requests in; otherwise the status to
+    /// complete it with (and no reference is held).
     /// Sleep is the core's rule, not this one's: while asleep the core answers
     /// the requests that need the reader `STATUS_DEVICE_NOT_READY` itself
     /// ([`Device::suspend`]).
-    fn admit(&self) -> Result<(), u32> {
+    fn admit(&self) -> Result<Held<'_, K::Event>, u32> {
         let rl = &self.platform().remove_lock;
-        rl.acquire().map_err(|_| ntstatus::DELETE_PENDING)?;
+        let held = rl.acquire_held().map_err(|_| ntstatus::DELETE_PENDING)?;
         let refusal = match self.pnp_state() {
-            PnpState::Started => return Ok(()),
+            PnpState::Started => return Ok(held),
             PnpState::SurpriseRemoved | PnpState::Removed => ntstatus::DELETE_PENDING,
             PnpState::NotStarted
             | PnpState::StopPending
             | PnpState::Stopped
             | PnpState::RemovePending => ntstatus::DEVICE_NOT_READY,
         };
-        rl.release();
+        drop(held);
         Err(refusal)
     }
 
@@ -333,9 +334,10 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// second), as the smart card resource manager expects. The reader remembers the
     /// file object that opened it; only that file object's CLOSE opens it up again.
     pub fn create(&self, irp: I) -> u32 {
-        if let Err(status) = self.admit() {
-            return complete_now(irp, IoStatus::status(status));
-        }
+        let held = match self.admit() {
+            Ok(held) => held,
+            Err(status) => return complete_now(irp, IoStatus::status(status)),
+        };
         let file = irp.file_object();
         let status = self.owner.lock(|owner| match owner {
             Owner::Nobody => {
@@ -344,7 +346,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             }
             Owner::File(_) => ntstatus::ACCESS_DENIED,
         });
-        self.platform().remove_lock.release();
+        drop(held);
         complete_now(irp, IoStatus::status(status))
     }
 
@@ -384,13 +386,13 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
     /// result is completed with `IoStatus = {status, bytes written}`, or the IRP pends
     /// (card tracking).
     pub fn device_control(&self, mut irp: I) -> u32 {
-        if let Err(status) = self.admit() {
-            return complete_now(irp, IoStatus::status(status));
-        }
+        let held = match self.admit() {
+            Ok(held) => held,
+            Err(status) => return complete_now(irp, IoStatus::status(status)),
+        };
         let platform = self.platform();
-        let rl = &platform.remove_lock;
-        let answer = |irp: I, status: u32| {
-            rl.release();
+        let answer = |held: Held<'_, K::Event>, irp: I, status: u32| {
+            drop(held);
             complete_now(irp, IoStatus::status(status))
         };
         let code = irp.ioctl_code();
@@ -399,19 +401,19 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
         let data = match buffered(&mut irp) {
             Ok(data) => data,
             Err(BufferError::NotBuffered) => {
-                return answer(irp, ntstatus::INVALID_DEVICE_REQUEST);
+                return answer(held, irp, ntstatus::INVALID_DEVICE_REQUEST);
             }
-            Err(BufferError::Missing) => return answer(irp, ntstatus::INVALID_PARAMETER),
+            Err(BufferError::Missing) => return answer(held, irp, ntstatus::INVALID_PARAMETER),
         };
         if let Some(control) = &self.driver_control
             && control.code == code
         {
             let status = (control.serve)(self, &data.buf[..data.input_len]);
-            return answer(irp, status.to_ntstatus());
+            return answer(held, irp, status.to_ntstatus());
         }
         let tracking = matches!(ioctl, Some(Ioctl::IsPresent | Ioctl::IsAbsent));
         if tracking && !platform.tracking.reserve(file) {
-            return answer(irp, ntstatus::DEVICE_BUSY);
+            return answer(held, irp, ntstatus::DEVICE_BUSY);
         }
         match self.run(code, data) {
             Outcome::Complete {
@@ -434,7 +436,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
                 {
                     self.report(event);
                 }
-                rl.release();
+                drop(held);
                 complete_now(
                     irp,
                     IoStatus {
@@ -445,6 +447,7 @@ impl<K: Kernel, I: Irp, D, const EVENTS: usize, const SCRATCH: usize>
             }
             Outcome::Pending => {
                 // The remove-lock reference stays with the pending IRP.
+                held.keep();
                 irp.mark_pending();
                 match platform.tracking.park(irp) {
                     Parked::Waiting => {}

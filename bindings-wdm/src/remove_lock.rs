@@ -30,6 +30,14 @@ impl<E: Event> core::fmt::Debug for Held<'_, E> {
     }
 }
 
+impl<E: Event> Held<'_, E> {
+    /// Keep the reference past the guard: it is given back by hand with
+    /// [`RemoveLock::release`] (a pending IRP's, when the IRP is completed).
+    pub fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
 impl<E: Event> Drop for Held<'_, E> {
     fn drop(&mut self) {
         self.lock.release();
