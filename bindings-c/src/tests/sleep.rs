@@ -73,15 +73,6 @@ impl Ctx {
         );
     }
 
-    /// `events_pending` tried `rk_device_deinit` twice (the removal and the
-    /// insertion of a card taken as swapped) and was refused busy both times.
-    fn assert_deinit_from_events_pending_refused(&self) {
-        assert_eq!(
-            *self.seen.lock().unwrap(),
-            [("events pending deinit", RK_STATUS_DEVICE_BUSY); 2]
-        );
-    }
-
     /// If asked to: `rk_device_deinit` from the step `from`, its answer recorded.
     fn deinit_from_step(&self, from: &'static str) {
         if !self.deinit_from_step.load(Ordering::SeqCst) {
@@ -315,6 +306,25 @@ impl Fixture {
         unsafe { rk_device_wake_with(self.dev(), Some(wake_step)) }
     }
 
+    /// Run `wake` (a wake of the sleeping device) with `events_pending` trying
+    /// `rk_device_deinit`: `wake` succeeds, `events_pending` tried twice (the
+    /// removal and the insertion of the card taken as swapped) and was refused
+    /// busy both times, and the device is initialised and awake, the card in.
+    #[track_caller]
+    fn wake_with_deinit_from_events_pending(&self, wake: impl FnOnce() -> rk_status) {
+        let c = self.ctx();
+        c.deinit_from_hook.store(true, Ordering::SeqCst);
+        let st = wake();
+        c.deinit_from_hook.store(false, Ordering::SeqCst);
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        assert_eq!(
+            *c.seen.lock().unwrap(),
+            [("events pending deinit", RK_STATUS_DEVICE_BUSY); 2]
+        );
+        assert!(!self.asleep(), "initialised and awake");
+        assert_eq!(self.state(), SWALLOWED, "the card the wake reported");
+    }
+
     #[track_caller]
     fn asleep(&self) -> bool {
         // SAFETY: an initialised device.
@@ -490,14 +500,8 @@ fn from_inside_a_callback_or_a_step_both_are_busy() {
 #[test]
 fn deinit_from_a_hook_during_a_wake_is_busy() {
     let f = Fixture::powered();
-    let c = f.ctx();
     assert_eq!(f.sleep(), (RK_STATUS_SUCCESS, true));
-    c.deinit_from_hook.store(true, Ordering::SeqCst);
-    assert_eq!(f.wake(), RK_STATUS_SUCCESS);
-    c.deinit_from_hook.store(false, Ordering::SeqCst);
-    c.assert_deinit_from_events_pending_refused();
-    assert!(!f.asleep(), "initialised and awake");
-    assert_eq!(f.state(), SWALLOWED, "the card the wake step saw");
+    f.wake_with_deinit_from_events_pending(|| f.wake());
 }
 
 /// `rk_device_deinit` from the driver's own sleep and wake steps is refused
@@ -534,17 +538,10 @@ fn deinit_from_a_sleep_or_wake_step_is_busy() {
 #[test]
 fn deinit_from_events_pending_during_a_resume_is_busy() {
     let f = Fixture::powered();
-    let c = f.ctx();
     assert_eq!(f.sleep(), (RK_STATUS_SUCCESS, true));
     let insertions = f.insertions();
-    c.deinit_from_hook.store(true, Ordering::SeqCst);
     // SAFETY: an initialised device.
-    let st = unsafe { rk_device_resume(f.dev(), true) };
-    c.deinit_from_hook.store(false, Ordering::SeqCst);
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    c.assert_deinit_from_events_pending_refused();
-    assert!(!f.asleep(), "initialised and awake");
-    assert_eq!(f.state(), SWALLOWED, "the card the resume reported");
+    f.wake_with_deinit_from_events_pending(|| unsafe { rk_device_resume(f.dev(), true) });
     assert_eq!(f.insertions(), insertions.wrapping_add(1), "as swapped");
     assert_eq!(f.power_up(), RK_STATUS_SUCCESS, "the device still works");
 }
