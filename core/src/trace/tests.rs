@@ -35,15 +35,7 @@ fn t1_blocks_are_decoded_across_split_receives() {
     let mut d = Decoder::new();
     let mut sink = Lines::default();
     // 3B 80 81 31 FE 45 TCK: T=1, IFSC 254, no TC3 → LRC.
-    let atr = [
-        0x3B,
-        0x80,
-        0x81,
-        0x31,
-        0xFE,
-        0x45,
-        0x80 ^ 0x81 ^ 0x31 ^ 0xFE ^ 0x45,
-    ];
+    let atr = crate::atr::with_tck("3B 80 81 31 FE 45");
     d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
     d.framing(&mut sink, framing(Protocol::T1));
     let mut i_block = std::vec![0x00, 0x20, 254];
