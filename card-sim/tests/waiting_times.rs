@@ -15,6 +15,10 @@ use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::client::{apdu, control, power_up, select};
 use readerkit_testkit::sim::line_device;
 
+mod common;
+
+use common::lrc;
+
 /// The simulated card's line, keeping the last framing since the reset or the
 /// deactivation, the first-byte time limit of every receive while that framing
 /// has a protocol, and every send with the framing in force for it (`None`: none
@@ -158,7 +162,7 @@ fn extra_guard_time_counts_fi_di_cycles_when_the_atr_indicates_t15() {
     // TA1 = 41 (F 1116, D 1), TC1 = 05, TD1 = 80 (T=0), TD2 = 1F (T=15), TA3 = 07;
     // the simulated T=0 card behind it answers the APDUs.
     let mut atr = vec![0x3B, 0xD0, 0x41, 0x05, 0x80, 0x1F, 0x07];
-    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
+    atr.push(lrc(&atr[1..]));
     let mut line = Timed::new(Profile::t0());
     line.atr = Some(atr);
     let dev = line_device(LineReader::new(line), ReaderCapabilities::typical());
@@ -268,7 +272,7 @@ fn specific_mode_faster_than_the_reader_is_not_selected() {
     // TA1 = 96 (F 512, D 32: 223 750 bit/s at 3.58 MHz, 250 000 at 4 MHz), TD1 = 11
     // (T=1; TA2), TA2 = 01 (specific mode, T=1, TA1's parameters), TCK = F7.
     let mut atr = vec![0x3B, 0x90, 0x96, 0x11, 0x01];
-    atr.push(atr[1..].iter().fold(0, |a, b| a ^ b));
+    atr.push(lrc(&atr[1..]));
 
     // The typical reader: at most 115 200 bit/s.
     let mut line = Timed::new(Profile::t1());

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use readerkit::atr::{
-    Atr, Character, ClockStop, Convention, Flags, Kind, Meaning, Mode, Parameters, Spu, Tck,
+    Atr, Character, ClockStop, Convention, Flags, Kind, Meaning, Mode, Parameters, SpecificMode,
+    Spu, Tck,
 };
 use readerkit::timing::{self, Timing};
 use serde::Serialize;
@@ -613,11 +614,11 @@ fn meaning_text(c: &Character, t15: bool) -> String {
             format!("Extra guard time: N = {n} x Fi/Di clock cycles (T=15 indicated)")
         }
         Meaning::ExtraGuardTime { n } => format!("Extra guard time: N = {n} etu"),
-        Meaning::SpecificMode {
+        Meaning::SpecificMode(SpecificMode {
             protocol,
             implicit_parameters,
             can_change,
-        } => format!(
+        }) => format!(
             "Specific mode: protocol T = {protocol}; bit 8 = {} ({}); bit 5 = {} ({}){}",
             u8::from(!can_change),
             if can_change {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use readerkit::caps::{ReaderCapabilities, VendorAttributes};
-use readerkit::device::AtrBuffer;
+use readerkit::device::{AtrBuffer, PerfCounters};
 use readerkit::ioctl::{self, PowerAction, Request, Transmit};
 use readerkit::line::{Framing, Line, LineReader, Reset};
 use readerkit::platform::SpinPlatform;
@@ -379,9 +379,12 @@ pub(crate) fn run(args: Args) -> ExitCode {
     );
     let perf_len = ioctl::PERF_COUNTERS_LEN;
     if let Some(perf) = s.request("GET_PERF_CNTR", Request::GetPerfCounter, perf_len) {
-        match perf_counters(&perf) {
-            Some([transmissions, sent, received]) => println!(
-                "  < {transmissions} transmissions, {sent} bytes sent, {received} bytes received"
+        match PerfCounters::from_bytes(&perf) {
+            Some(c) => println!(
+                "  < {} transmissions, {} bytes sent, {} bytes received",
+                c.transmissions(),
+                c.bytes_sent(),
+                c.bytes_received()
             ),
             None => {
                 println!("  ! malformed GET_PERF_CNTR answer ({} bytes)", perf.len());
@@ -417,34 +420,9 @@ pub(crate) fn run(args: Args) -> ExitCode {
     }
 }
 
-/// The counters of a GET_PERF_CNTR answer: transmissions, bytes sent, bytes
-/// received (three little-endian `u32`); `None` unless the answer is exactly
-/// [`ioctl::PERF_COUNTERS_LEN`] bytes.
-fn perf_counters(answer: &[u8]) -> Option<[u32; 3]> {
-    let (transmissions, rest) = answer.split_first_chunk::<4>()?;
-    let (sent, rest) = rest.split_first_chunk::<4>()?;
-    let (received, rest) = rest.split_first_chunk::<4>()?;
-    rest.is_empty()
-        .then(|| [transmissions, sent, received].map(|word| u32::from_le_bytes(*word)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn perf_counters_take_exactly_three_words() {
-        let mut answer = [0u8; 12];
-        answer[..4].copy_from_slice(&7u32.to_le_bytes());
-        answer[4..8].copy_from_slice(&300u32.to_le_bytes());
-        answer[8..].copy_from_slice(&0x0102_0304u32.to_le_bytes());
-        assert_eq!(perf_counters(&answer), Some([7, 300, 0x0102_0304]));
-        // A short answer (another reader, a driver that writes less) or a long one.
-        for len in 0..12 {
-            assert_eq!(perf_counters(&answer[..len]), None, "{len} bytes");
-        }
-        assert_eq!(perf_counters(&[0; 13]), None);
-    }
 
     #[test]
     fn dword_attributes_are_numbers_and_the_others_text_or_hex() {

@@ -36,8 +36,9 @@ fn select(dev: &TestDevice, mask: u32) -> (Outcome, Vec<u8>) {
     call(dev, Ioctl::SetProtocol, &u32_input(mask), 4)
 }
 
-/// IS_PRESENT or IS_ABSENT: how it ends.
-fn track(dev: &TestDevice, ioctl: Ioctl) -> Outcome {
+/// A request without input or output (IS_PRESENT, IS_ABSENT, EJECT, SWALLOW,
+/// CONFISCATE): how it ends.
+fn bare_call(dev: &TestDevice, ioctl: Ioctl) -> Outcome {
     call(dev, ioctl, &[], 0).0
 }
 
@@ -441,14 +442,17 @@ fn set_attribute_accepts_only_settable_tags() {
 #[test]
 fn tracking_pends_completes_and_cancels() {
     let dev = device();
-    assert_eq!(track(&dev, Ioctl::IsAbsent), complete(Status::Success, 0));
-    assert_eq!(track(&dev, Ioctl::IsPresent), Outcome::Pending);
     assert_eq!(
-        track(&dev, Ioctl::IsPresent),
+        bare_call(&dev, Ioctl::IsAbsent),
+        complete(Status::Success, 0)
+    );
+    assert_eq!(bare_call(&dev, Ioctl::IsPresent), Outcome::Pending);
+    assert_eq!(
+        bare_call(&dev, Ioctl::IsPresent),
         complete(Status::DeviceBusy, 0)
     );
     assert_eq!(
-        track(&dev, Ioctl::IsAbsent),
+        bare_call(&dev, Ioctl::IsAbsent),
         complete(Status::Success, 0),
         "already absent"
     );
@@ -465,8 +469,11 @@ fn tracking_pends_completes_and_cancels() {
         "exactly once"
     );
 
-    assert_eq!(track(&dev, Ioctl::IsPresent), complete(Status::Success, 0));
-    assert_eq!(track(&dev, Ioctl::IsAbsent), Outcome::Pending);
+    assert_eq!(
+        bare_call(&dev, Ioctl::IsPresent),
+        complete(Status::Success, 0)
+    );
+    assert_eq!(bare_call(&dev, Ioctl::IsAbsent), Outcome::Pending);
     assert!(dev.cancel_tracking());
     assert!(!dev.cancel_tracking());
     assert_eq!(
@@ -475,7 +482,7 @@ fn tracking_pends_completes_and_cancels() {
     );
 
     // Removal while an IS_ABSENT pends completes it.
-    assert_eq!(track(&dev, Ioctl::IsAbsent), Outcome::Pending);
+    assert_eq!(bare_call(&dev, Ioctl::IsAbsent), Outcome::Pending);
     power_up(&dev);
     dev.card_removed();
     assert_eq!(dev.state(), CardState::Absent);
@@ -488,11 +495,11 @@ fn tracking_pends_completes_and_cancels() {
 
     let no_tracking = device_tracking_with(None);
     assert_eq!(
-        track(&no_tracking, Ioctl::IsPresent),
+        bare_call(&no_tracking, Ioctl::IsPresent),
         complete(Status::NotSupported, 0)
     );
     assert_eq!(
-        track(&no_tracking, Ioctl::IsAbsent),
+        bare_call(&no_tracking, Ioctl::IsAbsent),
         complete(Status::Success, 0)
     );
 }
@@ -506,7 +513,7 @@ fn failing_tracking_callback_frees_the_slot() {
     // Refused again, not DeviceBusy: the first refusal freed the slot.
     for attempt in 1..=2 {
         assert_eq!(
-            track(&dev, Ioctl::IsPresent),
+            bare_call(&dev, Ioctl::IsPresent),
             complete(Status::InvalidDeviceState, 0),
             "attempt {attempt}"
         );
@@ -528,13 +535,16 @@ fn event_during_the_tracking_callback_completes_at_once() {
     }
     let dev: &'static TestDevice = Box::leak(Box::new(device_tracking_with(Some(insert_now))));
     DEVICE.with(|d| *d.borrow_mut() = Some(dev));
-    assert_eq!(track(dev, Ioctl::IsPresent), complete(Status::Success, 0));
+    assert_eq!(
+        bare_call(dev, Ioctl::IsPresent),
+        complete(Status::Success, 0)
+    );
     assert!(
         dev.platform().completions().is_empty(),
         "completed inline, not through the platform"
     );
     assert_eq!(
-        track(dev, Ioctl::IsAbsent),
+        bare_call(dev, Ioctl::IsAbsent),
         Outcome::Pending,
         "slot is free again"
     );
@@ -898,23 +908,17 @@ fn vendor_ioctls_and_unknown_codes() {
 fn mechanisms() {
     let dev = device();
     assert_eq!(
-        call(&dev, Ioctl::Swallow, &[], 0).0,
+        bare_call(&dev, Ioctl::Swallow),
         complete(Status::NotSupported, 0)
     );
-    assert_eq!(
-        call(&dev, Ioctl::Eject, &[], 0).0,
-        complete(Status::NoMedia, 0)
-    );
+    assert_eq!(bare_call(&dev, Ioctl::Eject), complete(Status::NoMedia, 0));
     dev.card_inserted();
     power_up(&dev);
-    assert_eq!(
-        call(&dev, Ioctl::Eject, &[], 0).0,
-        complete(Status::Success, 0)
-    );
+    assert_eq!(bare_call(&dev, Ioctl::Eject), complete(Status::Success, 0));
     assert_eq!(dev.state(), CardState::Present);
-    assert_eq!(track(&dev, Ioctl::IsAbsent), Outcome::Pending);
+    assert_eq!(bare_call(&dev, Ioctl::IsAbsent), Outcome::Pending);
     assert_eq!(
-        call(&dev, Ioctl::Confiscate, &[], 0).0,
+        bare_call(&dev, Ioctl::Confiscate),
         complete(Status::Success, 0)
     );
     assert_eq!(dev.state(), CardState::Absent);
@@ -998,7 +1002,7 @@ fn a_swallowed_card_stays_in_position_when_it_loses_power() {
     assert_eq!(dev.state(), CardState::Present);
     assert_eq!(presence(&dev), [1], "present, not swallowed");
     assert_eq!(
-        call(&dev, Ioctl::Swallow, &[], 0).0,
+        bare_call(&dev, Ioctl::Swallow),
         complete(Status::Success, 0)
     );
     assert_eq!(dev.state(), CardState::Swallowed);
@@ -1029,10 +1033,7 @@ fn a_swallowed_card_stays_in_position_when_it_loses_power() {
     );
 
     // EJECT takes it out of position; a power-down then leaves it there.
-    assert_eq!(
-        call(&dev, Ioctl::Eject, &[], 0).0,
-        complete(Status::Success, 0)
-    );
+    assert_eq!(bare_call(&dev, Ioctl::Eject), complete(Status::Success, 0));
     assert_eq!(dev.state(), CardState::Present);
     assert_eq!(presence(&dev), [1]);
     let (outcome, _) = call(&dev, Ioctl::Power, &u32_input(0), 0);
@@ -1059,7 +1060,7 @@ fn icc_presence_says_a_confiscated_card_was_confiscated() {
         ..all_functions()
     });
     assert_eq!(
-        call(&dev, Ioctl::Confiscate, &[], 0).0,
+        bare_call(&dev, Ioctl::Confiscate),
         complete(Status::IoTimeout, 0)
     );
     assert_eq!(presence(&dev), [2], "a failed confiscation keeps the card");
@@ -1069,7 +1070,7 @@ fn icc_presence_says_a_confiscated_card_was_confiscated() {
     dev.card_inserted();
     power_up(&dev);
     assert_eq!(
-        call(&dev, Ioctl::Confiscate, &[], 0).0,
+        bare_call(&dev, Ioctl::Confiscate),
         complete(Status::Success, 0)
     );
     assert_eq!(dev.state(), CardState::Absent);
@@ -1111,7 +1112,7 @@ fn last_error_is_the_last_failure_under_the_lock() {
     let (outcome, _) = call(&dev, Ioctl::SetAttribute, &u32_input(attr::VENDOR_NAME), 0);
     assert_eq!(outcome, complete(Status::NotSupported, 0));
     assert_eq!(
-        track(&dev, Ioctl::IsPresent),
+        bare_call(&dev, Ioctl::IsPresent),
         complete(Status::NotSupported, 0)
     );
     assert_eq!(last(&dev), 1112);

@@ -60,10 +60,12 @@ impl Decided {
     }
 }
 
-/// Records the tracking completions the core hands it.
+/// Records the tracking completions the core hands it and, with a hand-off (the
+/// IRP models below), completes the parked IRP through it.
 #[derive(Default)]
 struct LoomPlatform {
     decided: Decided,
+    handoff: Option<IrpHandoff>,
 }
 
 impl Platform for LoomPlatform {
@@ -72,6 +74,10 @@ impl Platform for LoomPlatform {
 
     fn complete_tracking(&self, status: Status) {
         self.decided.record(status);
+        let handoff = self.handoff.as_ref();
+        if let Some((irp, status)) = handoff.and_then(|h| h.complete(status)) {
+            irp.complete(status);
+        }
     }
 }
 
@@ -411,31 +417,24 @@ impl Cancelable for LoomIrp {
     }
 }
 
-/// A platform that completes the core's decisions through the hand-off.
-struct IrpPlatform {
-    handoff: Handoff<LoomIrp, LoomMutex<State<LoomIrp>>>,
-    decided: Decided,
-}
+/// The hand-off through which the platform completes the core's decisions.
+type IrpHandoff = Handoff<LoomIrp, LoomMutex<State<LoomIrp>>>;
 
-impl Platform for IrpPlatform {
-    type Serial<T> = LoomMutex<T>;
-    type Short<T> = LoomMutex<T>;
-
-    fn complete_tracking(&self, status: Status) {
-        self.decided.record(status);
-        if let Some((irp, status)) = self.handoff.complete(status) {
-            irp.complete(status);
-        }
-    }
-}
-
-type IrpDevice = Device<IrpPlatform, (), 2>;
+/// A device whose platform has a hand-off.
+type IrpDevice = Device<LoomPlatform, (), 2>;
 
 fn irp_device() -> Arc<IrpDevice> {
-    Arc::new(device_on(IrpPlatform {
-        handoff: Handoff::new(),
+    Arc::new(device_on(LoomPlatform {
+        handoff: Some(Handoff::new()),
         decided: Decided::default(),
     }))
+}
+
+fn handoff(dev: &IrpDevice) -> &IrpHandoff {
+    dev.platform()
+        .handoff
+        .as_ref()
+        .expect("an IRP device has a hand-off")
 }
 
 fn irp() -> (LoomIrp, Arc<IrpRecord>) {
@@ -446,7 +445,7 @@ fn irp() -> (LoomIrp, Arc<IrpRecord>) {
 /// The request path of IS_PRESENT: reserve, the core, then complete at once or
 /// park. `true` if the core completed it at once.
 fn request(dev: &IrpDevice, irp: LoomIrp) -> bool {
-    let handoff = &dev.platform().handoff;
+    let handoff = handoff(dev);
     assert!(handoff.reserve(HANDLE));
     match is_present(dev) {
         Outcome::Complete { status, .. } => {
@@ -481,7 +480,7 @@ fn os_cancel(dev: &IrpDevice, record: &IrpRecord) {
         0,
         "the cancel routine runs on a completed IRP"
     );
-    match dev.platform().handoff.on_cancel(IRP) {
+    match handoff(dev).on_cancel(IRP) {
         OnCancel::Nothing => {}
         OnCancel::CancelInCore => {
             dev.cancel_tracking();
@@ -493,7 +492,7 @@ fn os_cancel(dev: &IrpDevice, record: &IrpRecord) {
 /// The handle the request came through is closed (the WDM binding's CLEANUP or
 /// CLOSE): the core cancels the request if the hand-off holds one of that handle.
 fn close(dev: &IrpDevice) {
-    if dev.platform().handoff.held_by(HANDLE) {
+    if handoff(dev).held_by(HANDLE) {
         dev.cancel_tracking();
     }
 }
@@ -509,7 +508,7 @@ fn completed_once(dev: &IrpDevice, record: &IrpRecord, inline: bool) -> Status {
         other => panic!("decided {other:?}, answered at once: {inline}"),
     };
     assert_eq!(record.status.load(Ordering::SeqCst), status.to_ntstatus());
-    assert!(!dev.platform().handoff.busy(), "the hand-off is free");
+    assert!(!handoff(dev).busy(), "the hand-off is free");
     status
 }
 

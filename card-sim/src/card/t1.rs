@@ -28,16 +28,52 @@ const fn ifs(n: u8) -> u8 {
     }
 }
 
-/// R-block error code: EDC or parity error.
-const ERR_EDC: u8 = 1;
-/// R-block error code: other error.
-const ERR_OTHER: u8 = 2;
+/// R-block code (low bits of the PCB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RCode {
+    /// Error-free acknowledgement.
+    ErrorFree = 0,
+    /// EDC or parity error.
+    Edc = 1,
+    /// Other error.
+    Other = 2,
+}
 
-/// S-block types (low bits of the PCB).
-const S_RESYNCH: u8 = 0;
-const S_IFS: u8 = 1;
-const S_ABORT: u8 = 2;
-const S_WTX: u8 = 3;
+/// S-block kind (low bits of the PCB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SKind {
+    /// S(RESYNCH ...): back to the state after the ATR.
+    Resynch = 0,
+    /// S(IFS ...): a new information field size.
+    Ifs = 1,
+    /// S(ABORT ...): drop the chain under way.
+    Abort = 2,
+    /// S(WTX ...): a waiting time extension.
+    Wtx = 3,
+}
+
+impl SKind {
+    /// The kind an S-block's PCB names; `None` for the reserved ones.
+    const fn of(pcb: u8) -> Option<SKind> {
+        match pcb & 0x1F {
+            0 => Some(SKind::Resynch),
+            1 => Some(SKind::Ifs),
+            2 => Some(SKind::Abort),
+            3 => Some(SKind::Wtx),
+            _ => None,
+        }
+    }
+
+    /// The PCB of the S(kind request).
+    const fn request(self) -> u8 {
+        0xC0 | self as u8
+    }
+
+    /// The PCB of the S(kind response).
+    const fn response(self) -> u8 {
+        0xE0 | self as u8
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -143,7 +179,7 @@ impl<const N: usize> Card<N> {
         if self.t1.rx_len > 0 {
             self.t1.rx_len = 0;
             self.stats.blocks_to_card += 1;
-            self.t1_invalid(ERR_OTHER);
+            self.t1_invalid(RCode::Other);
         }
     }
 
@@ -154,12 +190,12 @@ impl<const N: usize> Card<N> {
         let n = 3 + len;
         let edc_ok = t.edc.check(&t.rx[..n], &t.rx[n..n + t.edc.epilogue_len()]);
         if !edc_ok || t.rx_bad {
-            return self.t1_invalid(ERR_EDC);
+            return self.t1_invalid(RCode::Edc);
         }
         let nad = t.rx[0];
         let pcb = t.rx[1];
         if len == 255 || nad & 0x88 != 0 {
-            return self.t1_invalid(ERR_OTHER);
+            return self.t1_invalid(RCode::Other);
         }
         // Answer with SAD and DAD swapped.
         self.t1.nad = ((nad & 0x07) << 4) | ((nad >> 4) & 0x07);
@@ -173,7 +209,7 @@ impl<const N: usize> Card<N> {
         }
     }
 
-    fn t1_invalid(&mut self, code: u8) {
+    fn t1_invalid(&mut self, code: RCode) {
         self.stats.invalid_blocks += 1;
         match self.t1.mode {
             Mode::AwaitingWtx | Mode::AwaitingIfs(_) => self.t1_retransmit(),
@@ -185,16 +221,16 @@ impl<const N: usize> Card<N> {
         let ns = (pcb >> 6) & 1;
         let more = pcb & 0x20 != 0;
         if pcb & 0x1F != 0 || inf.len() > usize::from(self.t1.ifsc) {
-            return self.t1_invalid(ERR_OTHER);
+            return self.t1_invalid(RCode::Other);
         }
         match self.t1.mode {
             Mode::Idle | Mode::ReceivingChain => {}
             Mode::SendingChain | Mode::AwaitingWtx | Mode::AwaitingIfs(_) => {
-                return self.t1_invalid(ERR_OTHER);
+                return self.t1_invalid(RCode::Other);
             }
         }
         if ns != self.t1.nr {
-            return self.t1_invalid(ERR_OTHER);
+            return self.t1_invalid(RCode::Other);
         }
         if self.t1.mode == Mode::Idle {
             self.cmd_clear();
@@ -205,7 +241,7 @@ impl<const N: usize> Card<N> {
         self.t1.nr ^= 1;
         if more {
             self.t1.mode = Mode::ReceivingChain;
-            self.t1_send_r(0);
+            self.t1_send_r(RCode::ErrorFree);
         } else {
             self.t1.mode = Mode::Idle;
             self.execute();
@@ -215,21 +251,20 @@ impl<const N: usize> Card<N> {
 
     fn t1_r_block(&mut self, pcb: u8, len: usize) {
         if len != 0 || pcb & 0x20 != 0 {
-            return self.t1_invalid(ERR_OTHER);
+            return self.t1_invalid(RCode::Other);
         }
         let nr = (pcb >> 4) & 1;
         match self.t1.mode {
             Mode::SendingChain if nr != self.t1.last_i_ns => self.t1_send_chunk(),
             _ if self.t1.last_len > 0 => self.t1_retransmit(),
-            _ => self.t1_send_r(0),
+            _ => self.t1_send_r(RCode::ErrorFree),
         }
     }
 
     fn t1_s_block(&mut self, pcb: u8, inf: &[u8]) {
         let response = pcb & 0x20 != 0;
-        let kind = pcb & 0x1F;
-        match (response, kind, inf) {
-            (false, S_RESYNCH, []) => {
+        match (response, SKind::of(pcb), inf) {
+            (false, Some(SKind::Resynch), []) => {
                 let profile_ifsc = ifs(self.profile.t1.ifsc);
                 let t = &mut self.t1;
                 t.ns = 0;
@@ -242,26 +277,28 @@ impl<const N: usize> Card<N> {
                 t.ifs_pending = false;
                 self.cmd_clear();
                 self.resp_len = 0;
-                self.t1_send_s(0xE0 | S_RESYNCH, &[]);
+                self.t1_send_s(SKind::Resynch.response(), &[]);
             }
-            (false, S_IFS, &[v]) if valid_ifs(v) => {
+            (false, Some(SKind::Ifs), &[v]) if valid_ifs(v) => {
                 self.t1.ifsd = v;
-                self.t1_send_s(0xE0 | S_IFS, &[v]);
+                self.t1_send_s(SKind::Ifs.response(), &[v]);
             }
-            (false, S_ABORT, []) => {
+            (false, Some(SKind::Abort), []) => {
                 self.t1.mode = Mode::Idle;
                 self.t1.wtx_left = 0;
                 self.t1.ifs_pending = false;
                 self.cmd_clear();
                 self.resp_len = 0;
-                self.t1_send_s(0xE0 | S_ABORT, &[]);
+                self.t1_send_s(SKind::Abort.response(), &[]);
             }
-            (true, S_WTX, &[_]) if self.t1.mode == Mode::AwaitingWtx => self.t1_continue_answer(),
-            (true, S_IFS, &[v]) if self.t1.mode == Mode::AwaitingIfs(v) => {
+            (true, Some(SKind::Wtx), &[_]) if self.t1.mode == Mode::AwaitingWtx => {
+                self.t1_continue_answer()
+            }
+            (true, Some(SKind::Ifs), &[v]) if self.t1.mode == Mode::AwaitingIfs(v) => {
                 self.t1.ifsc = v;
                 self.t1_continue_answer();
             }
-            _ => self.t1_invalid(ERR_OTHER),
+            _ => self.t1_invalid(RCode::Other),
         }
     }
 
@@ -289,14 +326,14 @@ impl<const N: usize> Card<N> {
                 .ifs_request
                 .map_or(self.t1.ifsc, |r| ifs(r.ifsc));
             self.t1.mode = Mode::AwaitingIfs(v);
-            let (b, n) = build(self.t1.edc, self.t1.nad, 0xC0 | S_IFS, 1, |_| v);
+            let (b, n) = build(self.t1.edc, self.t1.nad, SKind::Ifs.request(), 1, |_| v);
             return self.t1_emit(&b[..n], true);
         }
         if self.t1.wtx_left > 0 {
             self.t1.wtx_left -= 1;
             let m = self.faults.wtx.map_or(1, |w| w.multiplier.max(1));
             self.t1.mode = Mode::AwaitingWtx;
-            let (b, n) = build(self.t1.edc, self.t1.nad, 0xC0 | S_WTX, 1, |_| m);
+            let (b, n) = build(self.t1.edc, self.t1.nad, SKind::Wtx.request(), 1, |_| m);
             return self.t1_emit(&b[..n], true);
         }
         self.t1_send_chunk();
@@ -321,8 +358,8 @@ impl<const N: usize> Card<N> {
         self.t1_emit(&b[..len], true);
     }
 
-    fn t1_send_r(&mut self, code: u8) {
-        let pcb = 0x80 | (self.t1.nr << 4) | code;
+    fn t1_send_r(&mut self, code: RCode) {
+        let pcb = 0x80 | (self.t1.nr << 4) | code as u8;
         let (b, n) = build(self.t1.edc, self.t1.nad, pcb, 0, |_| 0);
         self.t1_emit(&b[..n], true);
     }

@@ -2,6 +2,7 @@
 //! reserves, forbids or deprecates, folded from the interpreted interface characters.
 
 use super::interface::{Characters, Meaning};
+use super::params::SpecificMode;
 
 /// Reserved, forbidden or deprecated values found in an ATR, as a set of flags.
 ///
@@ -168,7 +169,7 @@ impl Analysis {
                 Meaning::RateIndices { .. } => a.ta1 = raw,
                 Meaning::Vpp { .. } => a.tb1 = raw,
                 Meaning::ExtraGuardTime { .. } => a.tc1 = raw,
-                Meaning::SpecificMode { protocol, .. } => {
+                Meaning::SpecificMode(SpecificMode { protocol, .. }) => {
                     a.ta2 = raw;
                     specific = Some(protocol);
                 }

@@ -100,14 +100,7 @@ pub enum Meaning {
         n: u8,
     },
     /// TA2: the card is in specific mode.
-    SpecificMode {
-        /// The protocol number T the card runs (bits 4 to 1).
-        protocol: u8,
-        /// Bit 5: the parameters are implicitly known, not those of TA1.
-        implicit_parameters: bool,
-        /// Bit 8 clear: the card can switch to negotiable mode on a warm reset.
-        can_change: bool,
-    },
+    SpecificMode(SpecificMode),
     /// TB2: programming voltage PI2, deprecated since ISO/IEC 7816-3:2006.
     Vpp2 {
         /// PI2, the whole byte.
@@ -303,21 +296,10 @@ fn meaning(index: u8, kind: Kind, protocol: Option<u8>, byte: u8) -> (Meaning, F
             flag_if(byte != 0, Flags::DEPRECATED_TB1),
         ),
         (1, _, _) => (Meaning::ExtraGuardTime { n: byte }, Flags::NONE),
-        (2, Kind::Ta, _) => {
-            let SpecificMode {
-                protocol,
-                implicit_parameters,
-                can_change,
-            } = SpecificMode::from_ta2(byte);
-            (
-                Meaning::SpecificMode {
-                    protocol,
-                    implicit_parameters,
-                    can_change,
-                },
-                flag_if(byte & 0x60 != 0, Flags::TA2_RFU_BITS),
-            )
-        }
+        (2, Kind::Ta, _) => (
+            Meaning::SpecificMode(SpecificMode::from_ta2(byte)),
+            flag_if(byte & 0x60 != 0, Flags::TA2_RFU_BITS),
+        ),
         (2, Kind::Tb, _) => (Meaning::Vpp2 { pi2: byte }, Flags::DEPRECATED_TB2),
         (2, _, Some(0)) => (
             Meaning::WaitingTimeInteger { wi: byte },
@@ -389,11 +371,11 @@ mod tests {
             (
                 2,
                 'A',
-                Meaning::SpecificMode {
+                Meaning::SpecificMode(SpecificMode {
                     protocol: 1,
                     implicit_parameters: true,
                     can_change: false,
-                },
+                }),
                 true,
             ),
             (2, 'B', Meaning::Vpp2 { pi2: 5 }, true),

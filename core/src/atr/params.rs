@@ -194,11 +194,11 @@ impl Parameters {
             match c.meaning {
                 Meaning::RateIndices { fi, di } => (p.fi, p.di) = (fi, di),
                 Meaning::ExtraGuardTime { n } => p.n = n,
-                Meaning::SpecificMode {
+                Meaning::SpecificMode(SpecificMode {
                     protocol,
                     implicit_parameters,
                     can_change,
-                } => {
+                }) => {
                     p.mode = Mode::Specific {
                         protocol,
                         implicit_parameters,

@@ -24,6 +24,17 @@ fn framing(protocol: Protocol) -> Framing {
     }
 }
 
+/// A decoder that has seen a cold reset answered by `atr` (hex words, TCK
+/// appended) and then T=1 framing, and the lines it gave so far.
+fn t1_after(atr: &str) -> (Decoder, Lines) {
+    let mut d = Decoder::new();
+    let mut sink = Lines::default();
+    let atr = crate::atr::with_tck(atr);
+    d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
+    d.framing(&mut sink, framing(Protocol::T1));
+    (d, sink)
+}
+
 fn lrc(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     out.push(crate::t1::lrc(bytes));
@@ -32,20 +43,8 @@ fn lrc(bytes: &[u8]) -> Vec<u8> {
 
 #[test]
 fn t1_blocks_are_decoded_across_split_receives() {
-    let mut d = Decoder::new();
-    let mut sink = Lines::default();
     // 3B 80 81 31 FE 45 TCK: T=1, IFSC 254, no TC3 → LRC.
-    let atr = [
-        0x3B,
-        0x80,
-        0x81,
-        0x31,
-        0xFE,
-        0x45,
-        0x80 ^ 0x81 ^ 0x31 ^ 0xFE ^ 0x45,
-    ];
-    d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
-    d.framing(&mut sink, framing(Protocol::T1));
+    let (mut d, mut sink) = t1_after("3B 80 81 31 FE 45");
     let mut i_block = std::vec![0x00, 0x20, 254];
     i_block.extend(core::iter::repeat_n(0xAA, 254));
     let i_block = lrc(&i_block);
@@ -73,12 +72,8 @@ fn t1_blocks_are_decoded_across_split_receives() {
 /// three receives: one block, whole (the decoder holds `t1::MAX_BLOCK_LEN`).
 #[test]
 fn the_longest_crc_block_is_decoded_whole() {
-    let mut d = Decoder::new();
-    let mut sink = Lines::default();
     // 3B 80 81 71 FE 45 01 TCK: T=1, IFSC 254, TC3 = 01 → CRC.
-    let atr = crate::atr::with_tck("3B 80 81 71 FE 45 01");
-    d.reset(&mut sink, Reset::Cold, Ok(&atr[..]));
-    d.framing(&mut sink, framing(Protocol::T1));
+    let (mut d, mut sink) = t1_after("3B 80 81 71 FE 45 01");
     let mut block = std::vec![0x00, 0x00, 254];
     block.extend(core::iter::repeat_n(0x5A, 254));
     let crc = Edc::Crc.compute(&block);
