@@ -1,6 +1,6 @@
 //! The ATR parser as a C call: [`rk_atr_parse`] fills a plain struct.
 
-use readerkit::atr::{Atr, ClockStop, Convention, Mode, Tck};
+use readerkit::atr::{Atr, ClockStop, Convention, Mode, SpecificMode, Tck};
 
 use crate::codes::edc_code;
 use crate::guard::{Region, bytes, check_disjoint, check_ptr, entry};
@@ -120,11 +120,11 @@ fn describe(atr: &Atr) -> rk_atr_info {
     let hist = atr.historical();
     let (specific_mode, specific_protocol, specific_implicit, specific_can_change) = match p.mode {
         Mode::Negotiable => (false, 0, false, false),
-        Mode::Specific {
+        Mode::Specific(SpecificMode {
             protocol,
             implicit_parameters,
             can_change,
-        } => (true, protocol, implicit_parameters, can_change),
+        }) => (true, protocol, implicit_parameters, can_change),
     };
     rk_atr_info {
         bytes,

@@ -342,11 +342,11 @@ fn json<'a>(atr: &Atr, clock_khz: u32, identification: Option<&'a Identification
     let t15 = atr.indicates_t15();
     let rate = timing::clock_rate_conversion(p.fi);
     let (specific, spec_t, implicit, can_change) = match p.mode {
-        Mode::Specific {
+        Mode::Specific(SpecificMode {
             protocol,
             implicit_parameters,
             can_change,
-        } => (
+        }) => (
             true,
             Some(protocol),
             Some(implicit_parameters),
@@ -471,11 +471,11 @@ fn human(atr: &Atr, clock_khz: u32) -> String {
     let _ = writeln!(s, "  protocols offered: {}", protocols.join(", "));
     let mode = match p.mode {
         Mode::Negotiable => "negotiable (PPS may change protocol and Fi/Di)".to_string(),
-        Mode::Specific {
+        Mode::Specific(SpecificMode {
             protocol,
             implicit_parameters,
             can_change,
-        } => format!(
+        }) => format!(
             "specific T={protocol}{}{}",
             if implicit_parameters {
                 ", implicit parameters"

@@ -234,7 +234,7 @@ impl CardCapabilities {
         let parameters = atr.parameters();
         let timing = parameters.initial_timing(reader.default_clock_khz);
         let selected = match parameters.mode {
-            crate::atr::Mode::Specific { .. } => parameters
+            crate::atr::Mode::Specific(_) => parameters
                 .default_protocol()
                 .filter(|&protocol| runs_specific_mode(&parameters, protocol, reader)),
             crate::atr::Mode::Negotiable => None,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use readerkit::ProtocolMask;
-use readerkit::atr::{Atr, ClockStop, Convention, Edc, Error, Mode, Tck};
+use readerkit::atr::{Atr, ClockStop, Convention, Edc, Error, Mode, SpecificMode, Tck};
 use readerkit::timing::Timing;
 use readerkit_testkit::hex::{parse, try_parse};
 
@@ -123,11 +123,11 @@ const BAD: Tck = Tck::Bad;
 const LRC: Edc = Edc::Lrc;
 
 const fn spec(protocol: u8, implicit_parameters: bool, can_change: bool) -> Mode {
-    Mode::Specific {
+    Mode::Specific(SpecificMode {
         protocol,
         implicit_parameters,
         can_change,
-    }
+    })
 }
 
 macro_rules! row {
@@ -272,11 +272,7 @@ fn hand_checked_table() {
     assert!(table.iter().any(|r| r.conv == I));
     assert!(table.iter().any(|r| r.protocols == T01));
     assert!(table.iter().any(|r| r.tck == BAD));
-    assert!(
-        table
-            .iter()
-            .any(|r| matches!(r.mode, Mode::Specific { .. }))
-    );
+    assert!(table.iter().any(|r| matches!(r.mode, Mode::Specific(_))));
     assert!(table.iter().any(|r| r.t15.is_some()));
 }
 

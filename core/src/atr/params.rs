@@ -51,14 +51,7 @@ pub enum Mode {
     /// offered protocol applies with F = 372, D = 1.
     Negotiable,
     /// TA2 present: the protocol in TA2 applies at once, with no PPS.
-    Specific {
-        /// The protocol number T from TA2.
-        protocol: u8,
-        /// TA2 bit 5: the parameters are implicitly known, not those of TA1.
-        implicit_parameters: bool,
-        /// TA2 bit 8 clear: the card can switch to negotiable mode on a warm reset.
-        can_change: bool,
-    },
+    Specific(SpecificMode),
 }
 
 /// The T=15 clock stop indicator X (first TA for T=15, bits 8 and 7).
@@ -194,17 +187,7 @@ impl Parameters {
             match c.meaning {
                 Meaning::RateIndices { fi, di } => (p.fi, p.di) = (fi, di),
                 Meaning::ExtraGuardTime { n } => p.n = n,
-                Meaning::SpecificMode(SpecificMode {
-                    protocol,
-                    implicit_parameters,
-                    can_change,
-                }) => {
-                    p.mode = Mode::Specific {
-                        protocol,
-                        implicit_parameters,
-                        can_change,
-                    }
-                }
+                Meaning::SpecificMode(specific) => p.mode = Mode::Specific(specific),
                 Meaning::WaitingTimeInteger { wi } => p.wi = wi,
                 Meaning::Ifsc { ifsc } => p.ifsc = ifsc,
                 Meaning::WaitingIntegers { bwi, cwi } => (p.bwi, p.cwi) = (bwi, cwi),
@@ -269,7 +252,7 @@ impl Parameters {
     /// else the first offered one (any T, not only 0 and 1).
     pub fn default_protocol_number(&self) -> u8 {
         match self.mode {
-            Mode::Specific { protocol, .. } => protocol,
+            Mode::Specific(SpecificMode { protocol, .. }) => protocol,
             Mode::Negotiable => self.first_protocol,
         }
     }
@@ -303,10 +286,10 @@ impl Parameters {
     pub fn ta1_applies_at_once(&self) -> bool {
         matches!(
             self.mode,
-            Mode::Specific {
+            Mode::Specific(SpecificMode {
                 implicit_parameters: false,
                 ..
-            }
+            })
         )
     }
 
@@ -424,11 +407,11 @@ mod tests {
         assert_eq!(p.di, 3);
         assert_eq!(
             p.mode,
-            Mode::Specific {
+            Mode::Specific(SpecificMode {
                 protocol: 1,
                 implicit_parameters: true,
                 can_change: true
-            }
+            })
         );
         assert_eq!(p.default_protocol(), Some(Protocol::T1));
         assert_eq!(p.default_protocol_number(), 1);

@@ -259,15 +259,7 @@ impl CardOffer {
             protocols: parameters.protocols,
             first_protocol: parameters.first_protocol,
             specific: match parameters.mode {
-                crate::atr::Mode::Specific {
-                    protocol,
-                    implicit_parameters,
-                    can_change,
-                } => Some(SpecificMode {
-                    protocol,
-                    implicit_parameters,
-                    can_change,
-                }),
+                crate::atr::Mode::Specific(specific) => Some(specific),
                 crate::atr::Mode::Negotiable => None,
             },
         }
