@@ -385,6 +385,17 @@ impl Pcscd {
     /// (so IFDHCloseChannel ran).
     pub fn stop_and_check_log(&mut self) {
         assert!(self.stop(), "pcscd exits cleanly on SIGINT");
+        self.check_driver_log();
+        assert!(
+            self.log().contains("Unloading reader driver"),
+            "IFDHCloseChannel ran and the driver was unloaded"
+        );
+    }
+
+    /// Check that pcscd's log so far shows no error from readerkit's driver: none
+    /// it logged, no driver pcscd could not load or whose reader would not start,
+    /// no panic.
+    pub fn check_driver_log(&self) {
         let log = self.log();
         for bad in [
             "readerkit: ERROR",
@@ -395,10 +406,6 @@ impl Pcscd {
         ] {
             assert!(!log.contains(bad), "pcscd log has {bad:?}:\n{log}");
         }
-        assert!(
-            log.contains("Unloading reader driver"),
-            "IFDHCloseChannel ran and the driver was unloaded"
-        );
     }
 
     /// The lines libccid logged at its critical level (file and line of libccid's
