@@ -354,6 +354,18 @@ impl Pcscd {
         }
     }
 
+    /// Send pcscd SIGUSR1, as `pcscd -H` ("re-read the reader.conf files") does;
+    /// `pcscd -H` itself refuses this pcscd (it looks for /run/pcscd/pcscd.comm,
+    /// not the private socket). Debian's pcscd 1.9.9 only logs the signal
+    /// (tests/pcscd_remove_stuck.rs of readerkit-pcsclite).
+    pub fn hotplug(&self) {
+        let child = self.child.as_ref().expect("pcscd runs");
+        // SAFETY: kill(2) on our own child's pid (systemd-socket-activate execs
+        // pcscd in place).
+        let rc = unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+        assert_eq!(rc, 0, "kill(SIGUSR1)");
+    }
+
     /// Kill pcscd with SIGKILL, as a crash ends it (no driver's IFDHCloseChannel
     /// runs, its clients' calls fail), and wait for it.
     pub fn kill(&mut self) {
