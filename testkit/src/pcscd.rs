@@ -354,6 +354,18 @@ impl Pcscd {
         }
     }
 
+    /// Send pcscd SIGUSR1, as `pcscd -H` ("re-read the reader.conf files") does;
+    /// `pcscd -H` itself refuses this pcscd (it looks for /run/pcscd/pcscd.comm,
+    /// not the private socket). Debian's pcscd 1.9.9 only logs the signal
+    /// (tests/pcscd_remove_stuck.rs of readerkit-pcsclite).
+    pub fn hotplug(&self) {
+        let child = self.child.as_ref().expect("pcscd runs");
+        // SAFETY: kill(2) on our own child's pid (systemd-socket-activate execs
+        // pcscd in place).
+        let rc = unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+        assert_eq!(rc, 0, "kill(SIGUSR1)");
+    }
+
     /// Kill pcscd with SIGKILL, as a crash ends it (no driver's IFDHCloseChannel
     /// runs, its clients' calls fail), and wait for it.
     pub fn kill(&mut self) {
@@ -385,6 +397,17 @@ impl Pcscd {
     /// (so IFDHCloseChannel ran).
     pub fn stop_and_check_log(&mut self) {
         assert!(self.stop(), "pcscd exits cleanly on SIGINT");
+        self.check_driver_log();
+        assert!(
+            self.log().contains("Unloading reader driver"),
+            "IFDHCloseChannel ran and the driver was unloaded"
+        );
+    }
+
+    /// Check that pcscd's log so far shows no error from readerkit's driver: none
+    /// it logged, no driver pcscd could not load or whose reader would not start,
+    /// no panic.
+    pub fn check_driver_log(&self) {
         let log = self.log();
         for bad in [
             "readerkit: ERROR",
@@ -395,10 +418,6 @@ impl Pcscd {
         ] {
             assert!(!log.contains(bad), "pcscd log has {bad:?}:\n{log}");
         }
-        assert!(
-            log.contains("Unloading reader driver"),
-            "IFDHCloseChannel ran and the driver was unloaded"
-        );
     }
 
     /// The lines libccid logged at its critical level (file and line of libccid's
