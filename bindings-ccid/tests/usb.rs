@@ -589,10 +589,7 @@ fn hear<P: Platform, D, const EVENTS: usize>(
     notice: Notice,
 ) {
     if let Notice::ClassAbort { slot, .. } = notice {
-        assert!(
-            usize::from(slot) < reader.slots().len(),
-            "a slot the reader has"
-        );
+        assert!(reader.has_slot(slot), "a slot the reader has");
     }
     reader.hear(notice);
 }
