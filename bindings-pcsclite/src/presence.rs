@@ -260,26 +260,38 @@ mod tests {
         (p, poller, reset)
     }
 
-    #[test]
-    fn plain_presence_follows_the_core() {
+    /// A new [`Presence`] asked by this thread alone (no poller), in turn,
+    /// for each step's core state (present, insertion count): each answer
+    /// as the step says.
+    fn answered_in_turn(steps: &[(bool, u32, Answer)]) -> Presence {
         let me = std::thread::current().id();
         let mut p = Presence::new();
-        assert_eq!(p.answer(false, 0, me), Answer::Absent);
-        assert_eq!(p.answer(true, 1, me), Answer::Present);
-        assert_eq!(p.answer(true, 1, me), Answer::Present);
-        assert_eq!(p.answer(false, 1, me), Answer::Absent);
+        for (i, &(present, insertions, answer)) in steps.iter().enumerate() {
+            assert_eq!(p.answer(present, insertions, me), answer, "step {i}");
+        }
+        p
+    }
+
+    #[test]
+    fn plain_presence_follows_the_core() {
+        let p = answered_in_turn(&[
+            (false, 0, Answer::Absent),
+            (true, 1, Answer::Present),
+            (true, 1, Answer::Present),
+            (false, 1, Answer::Absent),
+        ]);
         assert_eq!(p.told, Told::Absent);
     }
 
     #[test]
     fn unpolled_host_gets_two_absent_answers_for_a_swap() {
-        let me = std::thread::current().id();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, me), Answer::Present);
-        assert_eq!(p.answer(true, 2, me), Answer::Absent);
-        assert_eq!(p.answer(true, 2, me), Answer::Absent);
-        assert_eq!(p.answer(true, 2, me), Answer::Present);
-        assert_eq!(p.answer(true, 2, me), Answer::Present);
+        answered_in_turn(&[
+            (true, 1, Answer::Present),
+            (true, 2, Answer::Absent),
+            (true, 2, Answer::Absent),
+            (true, 2, Answer::Present),
+            (true, 2, Answer::Present),
+        ]);
     }
 
     #[test]
