@@ -248,14 +248,28 @@ mod tests {
         )
     }
 
+    /// A card told present to this thread, which then enters the polling
+    /// function: it tracks the card (present, insertion 1). Returns the
+    /// thread's id, the poller's.
+    fn polled_present() -> (Presence, ThreadId) {
+        let poller = std::thread::current().id();
+        let mut p = Presence::new();
+        assert_eq!(p.answer(true, 1, poller), Answer::Present);
+        assert_eq!(
+            p.poll_entered(poller, true),
+            PollStart::Track {
+                present: true,
+                insertions: Some(1)
+            }
+        );
+        (p, poller)
+    }
+
     /// A card told present to the polling thread, swapped, and the swap seen
     /// first by another thread's look (a reset's): that look wakes the poll.
     fn swap_seen_first_off_the_poller() -> (Presence, ThreadId, ThreadId) {
-        let poller = std::thread::current().id();
+        let (mut p, poller) = polled_present();
         let reset = other_thread();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, poller), Answer::Present);
-        p.poll_entered(poller, true);
         assert_eq!(p.answer(true, 2, reset), Answer::PresentWakePoll);
         (p, poller, reset)
     }
@@ -296,16 +310,7 @@ mod tests {
 
     #[test]
     fn swap_seen_by_the_poller_itself_is_settled_at_its_next_poll() {
-        let poller = std::thread::current().id();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, poller), Answer::Present);
-        assert!(matches!(
-            p.poll_entered(poller, true),
-            PollStart::Track {
-                present: true,
-                insertions: Some(1)
-            }
-        ));
+        let (mut p, poller) = polled_present();
         assert_eq!(p.answer(true, 2, poller), Answer::Absent);
         assert_eq!(
             p.poll_entered(poller, true),
@@ -357,11 +362,8 @@ mod tests {
 
     #[test]
     fn a_new_polling_thread_is_owed_the_swap_again() {
-        let old = std::thread::current().id();
+        let (mut p, old) = polled_present();
         let new = other_thread();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, old), Answer::Present);
-        p.poll_entered(old, true);
         // The old polling thread read the swap, but a new one polls now.
         assert_eq!(p.answer(true, 2, old), Answer::Absent);
         assert_eq!(p.poll_entered(new, true), PollStart::LookNow);
