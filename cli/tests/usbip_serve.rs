@@ -935,14 +935,17 @@ fn a_bulk_in_unlinked_while_the_card_works_leaves_the_answer_for_the_next() {
     assert_slot_status(&mut c, 50, 2, 0);
 }
 
-/// An XfrBlock (bSeq 9) announcing 200 bytes: its first packet (64 bytes)
-/// only, as bulk OUT transfer `seq`. The device takes the packet (the OUT
-/// transfer completes) and waits for more.
-fn first_packet_of_a_long_message(c: &mut Client, seq: u32) {
+/// A client on `port`, the device configured (transfer 1), inside a CCID
+/// message: of an XfrBlock (bSeq 9) announcing 200 bytes, its first packet
+/// (64 bytes) only, as bulk OUT transfer 10. The device takes the packet (the
+/// OUT transfer completes) and waits for more.
+fn inside_a_long_message(port: u16) -> Client {
+    let mut c = configured(Client::import(port));
     let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
     apdu.extend_from_slice(&[0xA5; 195]);
     let message = ccid(0x6F, 9, &apdu);
-    bulk_out(c, seq, &message[..64]);
+    bulk_out(&mut c, 10, &message[..64]);
+    c
 }
 
 /// A client gone inside a CCID message (its first bulk OUT packet sent, the
@@ -951,9 +954,7 @@ fn first_packet_of_a_long_message(c: &mut Client, seq: u32) {
 #[test]
 fn a_client_gone_inside_a_message_leaves_nothing_of_it_for_the_next() {
     let (_served, port) = serve();
-    let mut first = configured(Client::import(port));
-    first_packet_of_a_long_message(&mut first, 10);
-    first.hang_up();
+    inside_a_long_message(port).hang_up();
     let mut second = configured(Client::import(port));
     assert_slot_status(&mut second, 2, 0x42, 1);
 }
@@ -1429,8 +1430,7 @@ fn a_halted_bulk_in_stalls_until_cleared_and_nothing_is_lost() {
 #[test]
 fn a_bulk_out_halted_inside_a_message_starts_over_once_cleared() {
     let (_served, port) = serve();
-    let mut c = configured(Client::import(port));
-    first_packet_of_a_long_message(&mut c, 10);
+    let mut c = inside_a_long_message(port);
     set_halt(&mut c, 11, 0x01, true);
     assert!(endpoint_halted(&mut c, 12, 0x01));
     set_halt(&mut c, 13, 0x01, false);
@@ -1483,8 +1483,7 @@ fn a_bulk_in_halt_cleared_inside_an_answer_sends_no_more_of_it() {
 #[test]
 fn set_interface_inside_a_message_starts_the_next_over() {
     let (_served, port) = serve();
-    let mut c = configured(Client::import(port));
-    first_packet_of_a_long_message(&mut c, 10);
+    let mut c = inside_a_long_message(port);
     // SET_INTERFACE 0, alternate setting 0: accepted.
     control_out(&mut c, 11, [0x01, 0x0B, 0, 0, 0, 0, 0, 0]);
     assert_slot_status(&mut c, 12, 0x42, 1);
