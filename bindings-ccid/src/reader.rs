@@ -840,12 +840,12 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     #[inline(never)]
     pub fn hear(&mut self, notice: Notice) {
         match notice {
-            Notice::ClassAbort { slot, seq } => {
-                let slot = usize::from(slot);
-                if let Some(state) = self.state.get_mut(slot).filter(|_| slot < self.slots.len()) {
+            Notice::ClassAbort { slot, seq } if self.has_slot(slot) => {
+                if let Some(state) = self.state.get_mut(usize::from(slot)) {
                     state.abort = state.abort.class_request(seq);
                 }
             }
+            Notice::ClassAbort { .. } => {}
             Notice::HostGone => {
                 for state in &mut self.state {
                     state.abort = abort::Pairing::Idle;
@@ -872,7 +872,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         let values: [u32; 2] = match request {
             ClassRequest::Abort => {
                 let [slot, seq] = value.to_le_bytes();
-                if usize::from(slot) >= self.slots.len() {
+                if !self.has_slot(slot) {
                     return Err(SlotError::BadField(5));
                 }
                 self.hear(Notice::ClassAbort { slot, seq });
@@ -931,6 +931,14 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// borrowed by the command running).
     pub fn slots(&self) -> &'d [Device<P, D, EVENTS>] {
         self.slots
+    }
+
+    /// `true` if the reader has the slot `bSlot` = `slot`. A
+    /// [`Notice::ClassAbort`] for one it has not changes nothing
+    /// ([`CcidReader::hear`]); a transport refuses such a class request ABORT
+    /// to the host itself, so what it hands over passes this.
+    pub fn has_slot(&self, slot: u8) -> bool {
+        usize::from(slot) < self.slots.len()
     }
 
     /// A [`crate::busy::Gate`] for this reader's slots (one of them busy at a

@@ -12,7 +12,7 @@ use readerkit_ccid::reader::{ClassRequest, Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
 use readerkit_ccid::{CcidReader, HandleError, Notice, PinSupport, SlotError};
 use readerkit_testkit::apdu::get_challenge;
-use readerkit_testkit::ccid::message_with as msg;
+use readerkit_testkit::ccid::{message, message_with};
 use readerkit_testkit::sim::{ifs_request_before, inserted};
 use readerkit_testkit::t1::block;
 
@@ -120,89 +120,89 @@ fn refusals_are_byte_exact() {
             // Failed, ICC absent, bError 5 (offset of bSlot), a slot status.
             bare(
                 "bad slot",
-                msg(0x65, 1, 7, [0; 3], &[]),
+                message_with(0x65, 1, 7, [0; 3], &[]),
                 [0x81, 0x42, 0x05, 0x03],
             ),
             bare(
                 "bad slot on XfrBlock: a data block",
-                msg(0x6F, 9, 8, [0; 3], &get_challenge),
+                message_with(0x6F, 9, 8, [0; 3], &get_challenge),
                 [0x80, 0x42, 0x05, 0x00],
             ),
             bare(
                 "DwLength says 2, one byte follows: bError 1",
-                msg(0x6F, 0, 9, [0; 3], &[0x00, 0x84])[..11].to_vec(),
+                message(0x6F, 9, &[0x00, 0x84])[..11].to_vec(),
                 [0x80, 0x41, 0x01, 0x00],
             ),
             bare(
                 "longer than dwMaxCCIDMessageLength (271): bError 1",
-                msg(0x6F, 0, 10, [0; 3], &[0u8; 262]),
+                message(0x6F, 10, &[0u8; 262]),
                 [0x80, 0x41, 0x01, 0x00],
             ),
             bare(
                 "unknown command: slot status, command not supported",
-                msg(0x70, 0, 11, [0; 3], &[]),
+                message(0x70, 11, &[]),
                 [0x81, 0x41, 0x00, 0x03],
             ),
             bare(
                 "IccPowerOn with bPowerSelect 4: bError 7",
-                msg(0x62, 0, 12, [4, 0, 0], &[]),
+                message_with(0x62, 0, 12, [4, 0, 0], &[]),
                 [0x80, 0x41, 0x07, 0x00],
             ),
             bare(
                 "XfrBlock before power on: card inactive, mute",
-                msg(0x6F, 0, 13, [0; 3], &get_challenge),
+                message(0x6F, 13, &get_challenge),
                 [0x80, 0x41, 0xFE, 0x00],
             ),
             bare(
                 "GetSlotStatus with data: bError 1",
-                msg(0x65, 0, 14, [0; 3], &[1]),
+                message(0x65, 14, &[1]),
                 [0x81, 0x41, 0x01, 0x03],
             ),
             bare(
                 "Secure (no PIN pad): not supported",
-                msg(0x69, 0, 15, [0; 3], &[0; 4]),
+                message(0x69, 15, &[0; 4]),
                 [0x80, 0x41, 0x00, 0x00],
             ),
             bare(
                 "T0APDU: not supported",
-                msg(0x6A, 0, 16, [1, 0, 0], &[]),
+                message_with(0x6A, 0, 16, [1, 0, 0], &[]),
                 [0x81, 0x41, 0x00, 0x03],
             ),
             bare(
                 "mechanical lock: not supported",
-                msg(0x71, 0, 17, [4, 0, 0], &[]),
+                message_with(0x71, 0, 17, [4, 0, 0], &[]),
                 [0x81, 0x41, 0x00, 0x03],
             ),
             bare(
                 "mechanical function 9: bError 7",
-                msg(0x71, 0, 18, [9, 0, 0], &[]),
+                message_with(0x71, 0, 18, [9, 0, 0], &[]),
                 [0x81, 0x41, 0x07, 0x03],
             ),
             // Both SetParameters before power on would be mute, but the fields
             // are checked first.
             bare(
                 "SetParameters T=2: bError 7",
-                msg(0x61, 0, 19, [2, 0, 0], &t1_params),
+                message_with(0x61, 0, 19, [2, 0, 0], &t1_params),
                 [0x82, 0x41, 0x07, 0x00],
             ),
             bare(
                 "SetParameters with a T=0 structure for T=1: bError 1",
-                msg(0x61, 0, 20, [1, 0, 0], &t1_params),
+                message_with(0x61, 0, 20, [1, 0, 0], &t1_params),
                 [0x82, 0x41, 0x01, 0x00],
             ),
             bare(
                 "an Escape the handler does not know: an Escape answer, not supported",
-                msg(0x6B, 0, 21, [0; 3], &[0x1F, 0x03]),
+                message(0x6B, 21, &[0x1F, 0x03]),
                 [0x83, 0x41, 0x00, 0x00],
             ),
             bare(
                 "IccClock stop: not supported",
-                msg(0x6E, 0, 22, [1, 0, 0], &[]),
+                message_with(0x6E, 0, 22, [1, 0, 0], &[]),
                 [0x81, 0x41, 0x00, 0x03],
             ),
             bare(
                 "IccClock bClockCommand 2: bError 7",
-                msg(0x6E, 0, 23, [2, 0, 0], &[]),
+                message_with(0x6E, 0, 23, [2, 0, 0], &[]),
                 [0x81, 0x41, 0x07, 0x03],
             ),
         ],
@@ -214,7 +214,7 @@ fn refusals_are_byte_exact() {
         Err(HandleError::Truncated)
     );
     assert_eq!(
-        r.handle(&msg(0x65, 0, 0, [0; 3], &[]), &mut answer[..9]),
+        r.handle(&message(0x65, 0, &[]), &mut answer[..9]),
         Err(HandleError::AnswerTooSmall)
     );
 }
@@ -227,27 +227,27 @@ fn no_card_is_absent_and_mute() {
         &[
             bare(
                 "GetSlotStatus: absent",
-                msg(0x65, 0, 1, [0; 3], &[]),
+                message(0x65, 1, &[]),
                 [0x81, 0x02, 0x00, 0x03],
             ),
             bare(
                 "IccPowerOn: mute",
-                msg(0x62, 0, 2, [0; 3], &[]),
+                message(0x62, 2, &[]),
                 [0x80, 0x42, 0xFE, 0x00],
             ),
             bare(
                 "XfrBlock: mute",
-                msg(0x6F, 0, 3, [0; 3], &get_challenge(8)),
+                message(0x6F, 3, &get_challenge(8)),
                 [0x80, 0x42, 0xFE, 0x00],
             ),
             bare(
                 "GetParameters: mute",
-                msg(0x6C, 0, 4, [0; 3], &[]),
+                message(0x6C, 4, &[]),
                 [0x82, 0x42, 0xFE, 0x00],
             ),
             bare(
                 "IccPowerOff without a card succeeds",
-                msg(0x63, 0, 5, [0; 3], &[]),
+                message(0x63, 5, &[]),
                 [0x81, 0x02, 0x00, 0x03],
             ),
         ],
@@ -263,50 +263,50 @@ fn a_sleeping_reader_fails_power_on_with_a_hardware_error() {
     let slots: &'static [Slot; 1] = Box::leak(Box::new([slot(Some(Profile::t1()))]));
     let mut r = CcidReader::new(slots, apdu_config()).unwrap();
     let atr_answer = reply(0x80, 1, 0x00, 0x00, 0x00, &ATR_T1);
-    assert_eq!(handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[])), atr_answer);
+    assert_eq!(handle(&mut r, &message(0x62, 1, &[])), atr_answer);
     assert_eq!(slots[0].suspend(), Ok(true), "the card was in and powered");
     answers(
         &mut r,
         &[
             bare(
                 "IccPowerOn while asleep: failed, card present inactive, HW_ERROR",
-                msg(0x62, 0, 2, [0; 3], &[]),
+                message(0x62, 2, &[]),
                 [0x80, 0x41, 0xFB, 0x00],
             ),
             bare(
                 "GetSlotStatus while asleep: the card as the suspend left it",
-                msg(0x65, 0, 3, [0; 3], &[]),
+                message(0x65, 3, &[]),
                 FINE,
             ),
         ],
     );
     slots[0].resume(true);
     let atr_answer = reply(0x80, 4, 0x00, 0x00, 0x00, &ATR_T1);
-    assert_eq!(handle(&mut r, &msg(0x62, 0, 4, [0; 3], &[])), atr_answer);
+    assert_eq!(handle(&mut r, &message(0x62, 4, &[])), atr_answer);
 }
 
 #[test]
 fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
     let mut r = reader(Some(Profile::t1()), apdu_config());
     let atr_answer = reply(0x80, 1, 0x00, 0x00, 0x00, &ATR_T1);
-    assert_eq!(handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[])), atr_answer);
+    assert_eq!(handle(&mut r, &message(0x62, 1, &[])), atr_answer);
     // Any supported voltage is accepted too (a warm reset of the active card).
     assert_eq!(
-        &handle(&mut r, &msg(0x62, 0, 2, [2, 0, 0], &[]))[10..],
+        &handle(&mut r, &message_with(0x62, 0, 2, [2, 0, 0], &[]))[10..],
         ATR_T1
     );
     // The first XfrBlock selects T=1 (PPS to TA1 = 96) and runs the APDU.
     let answer = handle(
         &mut r,
-        &msg(0x6F, 0, 3, [0; 3], &[0x80, 0xEE, 0, 0, 2, 0xAB, 0xCD, 0]),
+        &message(0x6F, 3, &[0x80, 0xEE, 0, 0, 2, 0xAB, 0xCD, 0]),
     );
     let expected = reply(0x80, 3, 0x00, 0x00, 0x00, &[0xAB, 0xCD, 0x90, 0x00]);
     assert_eq!(answer, expected);
     // Case 1 APDU.
-    let answer = handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
+    let answer = handle(&mut r, &message(0x6F, 4, &[0x00, 0x12, 0x00, 0x00]));
     assert_eq!(&answer[10..], &[0x6D, 0x00]);
     // GetParameters: T=1, Fi/Di 96, CRC off, BWI/CWI 4/5, IFSC FE.
-    let answer = handle(&mut r, &msg(0x6C, 0, 5, [0; 3], &[]));
+    let answer = handle(&mut r, &message(0x6C, 5, &[]));
     let parameters = [0x96, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00];
     assert_eq!(answer, reply(0x82, 5, 0x00, 0x00, 0x01, &parameters));
     answers(
@@ -315,18 +315,18 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
             // The parameters in force are not sent.
             bare(
                 "SetParameters asking for Fi/Di 11 while 96 is in force: not changeable",
-                msg(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
+                message_with(0x61, 0, 6, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
                 [0x82, 0x40, 10, 0x00],
             ),
             bare(
                 "ResetParameters cannot bring F/D back to 11 while the card runs at 96",
-                msg(0x6D, 0, 61, [0; 3], &[]),
+                message(0x6D, 61, &[]),
                 [0x82, 0x40, 10, 0x00],
             ),
             // 4 MHz * 32 / 512 = 250000 bit/s.
             (
                 "SetDataRateAndClockFrequency answers what is in force",
-                msg(0x73, 0, 7, [0; 3], &[0; 8]),
+                message(0x73, 7, &[0; 8]),
                 reply(
                     0x84,
                     7,
@@ -338,7 +338,7 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
             ),
             bare(
                 "IccClock restart",
-                msg(0x6E, 0, 8, [0; 3], &[]),
+                message(0x6E, 8, &[]),
                 [0x81, 0x00, 0x00, 0x00],
             ),
         ],
@@ -349,12 +349,12 @@ fn power_on_transfer_parameters_power_off_at_short_apdu_level() {
         &[
             bare(
                 "Abort after the class ABORT",
-                msg(0x72, 0, 9, [0; 3], &[]),
+                message(0x72, 9, &[]),
                 [0x81, 0x00, 0x00, 0x00],
             ),
             bare(
                 "IccPowerOff: inactive, clock stopped",
-                msg(0x63, 0, 10, [0; 3], &[]),
+                message(0x63, 10, &[]),
                 FINE,
             ),
         ],
@@ -374,17 +374,17 @@ fn get_parameters_answers_the_ifsc_the_card_asked_for() {
     )]));
     let mut r = CcidReader::new(slots, apdu_config()).unwrap();
     let get_parameters = |r: &mut Reader<'_>, seq: u8| {
-        let answer = handle(r, &msg(0x6C, 0, seq, [0; 3], &[]));
+        let answer = handle(r, &message(0x6C, seq, &[]));
         assert_eq!(answer[..10], header(0x82, 7, 0, seq, 0x00, 0x00, 0x01));
         answer[15]
     };
-    assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
+    assert_eq!(&handle(&mut r, &message(0x62, 1, &[]))[10..], ATR_T1);
     assert_eq!(
         get_parameters(&mut r, 2),
         0xFE,
         "the ATR's TA3 before any exchange"
     );
-    let answer = handle(&mut r, &msg(0x6F, 0, 3, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
+    let answer = handle(&mut r, &message(0x6F, 3, &[0x00, 0x12, 0x00, 0x00]));
     assert_eq!(
         &answer[10..],
         &[0x6D, 0x00],
@@ -396,7 +396,7 @@ fn get_parameters_answers_the_ifsc_the_card_asked_for() {
         0x10,
         "the IFSC the card asked for"
     );
-    assert_eq!(&handle(&mut r, &msg(0x62, 0, 5, [0; 3], &[]))[10..], ATR_T1);
+    assert_eq!(&handle(&mut r, &message(0x62, 5, &[]))[10..], ATR_T1);
     assert_eq!(
         get_parameters(&mut r, 6),
         0xFE,
@@ -416,26 +416,18 @@ fn class_abort_pairs_with_its_abort_message() {
         &[
             bare(
                 "class ABORT first: GetSlotStatus",
-                msg(0x65, 0, 7, [0; 3], &[]),
+                message(0x65, 7, &[]),
                 ABORTED,
             ),
             bare(
                 "and IccPowerOn",
-                msg(0x62, 0, 8, [0; 3], &[]),
+                message(0x62, 8, &[]),
                 [0x80, 0x41, 0xFF, 0x00],
             ),
-            bare(
-                "an Abort of another bSeq",
-                msg(0x72, 0, 8, [0; 3], &[]),
-                ABORTED,
-            ),
-            bare(
-                "its Abort: the pair is done",
-                msg(0x72, 0, 9, [0; 3], &[]),
-                FINE,
-            ),
-            bare("commands run again", msg(0x65, 0, 10, [0; 3], &[]), FINE),
-            bare("Abort first", msg(0x72, 0, 11, [0; 3], &[]), FINE),
+            bare("an Abort of another bSeq", message(0x72, 8, &[]), ABORTED),
+            bare("its Abort: the pair is done", message(0x72, 9, &[]), FINE),
+            bare("commands run again", message(0x65, 10, &[]), FINE),
+            bare("Abort first", message(0x72, 11, &[]), FINE),
         ],
     );
     // Its class ABORT completes the pair: nothing fails after it.
@@ -443,9 +435,9 @@ fn class_abort_pairs_with_its_abort_message() {
     answers(
         &mut r,
         &[
-            bare("after the pair", msg(0x65, 0, 12, [0; 3], &[]), FINE),
-            bare("an Abort again", msg(0x72, 0, 13, [0; 3], &[]), FINE),
-            bare("then another command", msg(0x65, 0, 14, [0; 3], &[]), FINE),
+            bare("after the pair", message(0x65, 12, &[]), FINE),
+            bare("an Abort again", message(0x72, 13, &[]), FINE),
+            bare("then another command", message(0x65, 14, &[]), FINE),
         ],
     );
     // The Abort 13 is no longer the last message: its class ABORT comes first
@@ -454,12 +446,8 @@ fn class_abort_pairs_with_its_abort_message() {
     answers(
         &mut r,
         &[
-            bare(
-                "waiting for Abort 13",
-                msg(0x65, 0, 15, [0; 3], &[]),
-                ABORTED,
-            ),
-            bare("Abort 13", msg(0x72, 0, 13, [0; 3], &[]), FINE),
+            bare("waiting for Abort 13", message(0x65, 15, &[]), ABORTED),
+            bare("Abort 13", message(0x72, 13, &[]), FINE),
         ],
     );
 }
@@ -483,12 +471,12 @@ fn class_abort_of_a_slot_the_reader_lacks_changes_nothing() {
         &[
             bare(
                 "slot 0: its status, not CMD_ABORTED",
-                msg(0x65, 0, 8, [0; 3], &[]),
+                message(0x65, 8, &[]),
                 FINE,
             ),
             bare(
                 "slot 1: still no such slot",
-                msg(0x65, 1, 9, [0; 3], &[]),
+                message_with(0x65, 1, 9, [0; 3], &[]),
                 [0x81, 0x42, 0x05, 0x03],
             ),
         ],
@@ -509,16 +497,16 @@ fn a_malformed_abort_is_not_the_one_a_class_abort_waits_for() {
     let mut r = reader(Some(Profile::t1()), apdu_config());
     let bad_length = [0x81, 0x41, 0x01, 0x03];
     // dwLength 1 with its byte; dwLength 1 without it (a short transfer).
-    let with_data = |seq| msg(0x72, 0, seq, [0; 3], &[0xAA]);
-    let lacking_data = |seq| msg(0x72, 0, seq, [0; 3], &[0xAA])[..10].to_vec();
+    let with_data = |seq| message(0x72, seq, &[0xAA]);
+    let lacking_data = |seq| message(0x72, seq, &[0xAA])[..10].to_vec();
     class_abort(&mut r, 5);
     answers(
         &mut r,
         &[
             bare("a byte of data", with_data(5), ABORTED),
             bare("a byte short", lacking_data(5), ABORTED),
-            bare("still waiting", msg(0x65, 0, 7, [0; 3], &[]), ABORTED),
-            bare("its Abort", msg(0x72, 0, 5, [0; 3], &[]), FINE),
+            bare("still waiting", message(0x65, 7, &[]), ABORTED),
+            bare("its Abort", message(0x72, 5, &[]), FINE),
             bare("bError 1, no pair waits", with_data(6), bad_length),
         ],
     );
@@ -526,9 +514,9 @@ fn a_malformed_abort_is_not_the_one_a_class_abort_waits_for() {
     answers(
         &mut r,
         &[
-            bare("a pair of its own", msg(0x65, 0, 8, [0; 3], &[]), ABORTED),
-            bare("its Abort", msg(0x72, 0, 6, [0; 3], &[]), FINE),
-            bare("commands run", msg(0x65, 0, 9, [0; 3], &[]), FINE),
+            bare("a pair of its own", message(0x65, 8, &[]), ABORTED),
+            bare("its Abort", message(0x72, 6, &[]), FINE),
+            bare("commands run", message(0x65, 9, &[]), FINE),
         ],
     );
 }
@@ -536,29 +524,23 @@ fn a_malformed_abort_is_not_the_one_a_class_abort_waits_for() {
 #[test]
 fn t0_case1_and_case4_at_tpdu_level() {
     let mut r = reader(Some(Profile::t0()), twin::Profile::GemPcTwin.config());
-    assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T0);
+    assert_eq!(&handle(&mut r, &message(0x62, 1, &[]))[10..], ATR_T0);
     // libccid's PPS for TA1 = 95: the core negotiates it and the answer echoes it.
     let answer = handle(
         &mut r,
-        &msg(0x6F, 0, 2, [0, 4, 0], &[0xFF, 0x10, 0x95, 0x7A]),
+        &message_with(0x6F, 0, 2, [0, 4, 0], &[0xFF, 0x10, 0x95, 0x7A]),
     );
     assert_eq!(
         answer,
         reply(0x80, 2, 0x00, 0x00, 0x00, &[0xFF, 0x10, 0x95, 0x7A])
     );
     // SetParameters T=0 with the negotiated Fi/Di.
-    let answer = handle(
-        &mut r,
-        &msg(0x61, 0, 3, [0; 3], &[0x95, 0x00, 0x00, 0x0A, 0x00]),
-    );
+    let answer = handle(&mut r, &message(0x61, 3, &[0x95, 0x00, 0x00, 0x0A, 0x00]));
     assert_eq!(answer[..10], header(0x82, 5, 0, 3, 0x00, 0x00, 0x00)[..]);
     assert_eq!(answer[10], 0x95);
-    let answer = handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &[0x00, 0x12, 0x00, 0x00]));
+    let answer = handle(&mut r, &message(0x6F, 4, &[0x00, 0x12, 0x00, 0x00]));
     assert_eq!(&answer[10..], &[0x6D, 0x00]);
-    let answer = handle(
-        &mut r,
-        &msg(0x6F, 0, 5, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x5A, 0]),
-    );
+    let answer = handle(&mut r, &message(0x6F, 5, &[0x80, 0xEE, 0, 0, 1, 0x5A, 0]));
     assert_eq!(&answer[10..], &[0x5A, 0x90, 0x00]);
 }
 
@@ -593,7 +575,7 @@ fn slot_changes_are_notified_once() {
     assert_eq!(out[..2], [0x50, 0b0000_0011], "a card swapped");
     assert_eq!(r.slot_change(&mut out), None);
     // A hardware error carries the seq of the slot's last command.
-    handle(&mut r, &msg(0x65, 1, 0x33, [0; 3], &[]));
+    handle(&mut r, &message_with(0x65, 1, 0x33, [0; 3], &[]));
     assert_eq!(r.hardware_error(1, 1, &mut out), Some(4));
     assert_eq!(out[..4], [0x51, 1, 0x33, 1]);
     // Descriptor of the two-slot reader.
@@ -609,7 +591,7 @@ fn time_extension_and_slot_busy_answers() {
     let mut out = [0u8; 16];
     assert_eq!(r.time_extension(0, 5, 3, &mut out), Some(10));
     assert_eq!(out[..10], header(0x80, 0, 0, 5, 0x81, 3, 0)[..]);
-    let m = msg(0x6F, 0, 6, [0; 3], &[0, 0x84, 0, 0, 8]);
+    let m = message(0x6F, 6, &[0, 0x84, 0, 0, 8]);
     assert_eq!(r.slot_busy(&m, &mut out), Some(10));
     assert_eq!(out[..10], header(0x80, 0, 0, 6, 0x41, 0xE0, 0)[..]);
     let _ = ReaderCapabilities::typical();
@@ -619,21 +601,24 @@ fn time_extension_and_slot_busy_answers() {
 #[test]
 fn set_parameters_with_default_fidi_selects_without_pps() {
     let mut r = reader(Some(Profile::t1()), twin::Profile::Sec1210.config());
-    assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
+    assert_eq!(&handle(&mut r, &message(0x62, 1, &[]))[10..], ATR_T1);
     // What libccid sends a SEC1210 (automatic PPS by the reader): T=1 at 11.
     let answer = handle(
         &mut r,
-        &msg(0x61, 0, 2, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
+        &message_with(0x61, 0, 2, [1, 0, 0], &[0x11, 0x10, 0, 0x45, 0, 0xFE, 0]),
     );
     let parameters = [0x11, 0x10, 0x00, 0x45, 0x00, 0xFE, 0x00];
     assert_eq!(answer, reply(0x82, 2, 0x00, 0x00, 0x01, &parameters));
     // At the default F/D, ResetParameters answers the parameters in force.
-    let answer = handle(&mut r, &msg(0x6D, 0, 21, [0; 3], &[]));
+    let answer = handle(&mut r, &message(0x6D, 21, &[]));
     assert_eq!(answer[..10], header(0x82, 7, 0, 21, 0x00, 0x00, 0x01)[..]);
     assert_eq!(answer[10], 0x11);
     // Asking for T=0 now that T=1 is in force: bError 7 (bProtocolNum).
     assert_eq!(
-        handle(&mut r, &msg(0x61, 0, 3, [0, 0, 0], &[0x11, 0, 0, 0x0A, 0])),
+        handle(
+            &mut r,
+            &message_with(0x61, 0, 3, [0, 0, 0], &[0x11, 0, 0, 0x0A, 0])
+        ),
         header(0x82, 0, 0, 3, 0x40, 0x07, 0x00)
     );
 }
@@ -648,7 +633,7 @@ fn extended_apdu_in_one_message_and_chaining_refused() {
     };
     let mut r = CcidReader::new(&slots, config).unwrap();
     let mut answer = [0u8; 1024];
-    let power_on = msg(0x62, 0, 1, [0; 3], &[]);
+    let power_on = message(0x62, 1, &[]);
     assert_eq!(r.handle(&power_on, &mut answer), Ok(10 + ATR_T1.len()));
     // ECHO of 300 bytes, extended form: through the core's T=1 engine (chained
     // both ways on the card side).
@@ -656,26 +641,21 @@ fn extended_apdu_in_one_message_and_chaining_refused() {
     let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x01, 0x2C];
     apdu.extend_from_slice(&data);
     apdu.extend_from_slice(&[0x00, 0x00]);
-    let len = r
-        .handle(&msg(0x6F, 0, 2, [0; 3], &apdu), &mut answer)
-        .unwrap();
+    let len = r.handle(&message(0x6F, 2, &apdu), &mut answer).unwrap();
     let response = [&data[..], &[0x90, 0x00]].concat();
     assert_eq!(answer[..len], reply(0x80, 2, 0x00, 0x00, 0x00, &response));
     // An answer buffer too short for the response: overrun.
     let len = r
-        .handle(&msg(0x6F, 0, 3, [0; 3], &apdu), &mut answer[..200])
+        .handle(&message(0x6F, 3, &apdu), &mut answer[..200])
         .unwrap();
     assert_eq!(answer[..len], header(0x80, 0, 0, 3, 0x40, 0xFC, 0x00)[..]);
     // wLevelParameter 1 (an APDU that begins and continues): refused, bError 8.
     assert_eq!(
-        handle(&mut r, &msg(0x6F, 0, 4, [0, 1, 0], &apdu[..100])),
+        handle(&mut r, &message_with(0x6F, 0, 4, [0, 1, 0], &apdu[..100])),
         header(0x80, 0, 0, 4, 0x40, 0x08, 0x00)
     );
     // The slot is still usable after the overrun.
-    let answer = handle(
-        &mut r,
-        &msg(0x6F, 0, 5, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]),
-    );
+    let answer = handle(&mut r, &message(0x6F, 5, &[0x80, 0xEE, 0, 0, 1, 0x77, 0]));
     assert_eq!(&answer[10..], &[0x77, 0x90, 0x00]);
 }
 
@@ -708,13 +688,13 @@ fn answers_never_exceed_the_declared_message_length() {
     let mut r = CcidReader::new(&slots, config).unwrap();
     assert_eq!(r.descriptor().max_message_len, 271);
     let mut answer = [0u8; 1024];
-    let power_on = msg(0x62, 0, 1, [0; 3], &[]);
+    let power_on = message(0x62, 1, &[]);
     assert_eq!(r.handle(&power_on, &mut answer), Ok(10 + ATR_T1.len()));
     // GET CHALLENGE of 300 bytes (extended Le, a 7-byte command): its 302-byte
     // response fits the buffer but not a 271-byte message.
     let challenge = [0x00, 0x84, 0x00, 0x00, 0x00, 0x01, 0x2C];
     let len = r
-        .handle(&msg(0x6F, 0, 2, [0; 3], &challenge), &mut answer)
+        .handle(&message(0x6F, 2, &challenge), &mut answer)
         .unwrap();
     assert_eq!(
         answer[..len],
@@ -724,26 +704,21 @@ fn answers_never_exceed_the_declared_message_length() {
     // 259 bytes of challenge and SW: 271 bytes, the longest message, goes out.
     let challenge = [0x00, 0x84, 0x00, 0x00, 0x00, 0x01, 0x03];
     let len = r
-        .handle(&msg(0x6F, 0, 3, [0; 3], &challenge), &mut answer)
+        .handle(&message(0x6F, 3, &challenge), &mut answer)
         .unwrap();
     assert_eq!(
         (len, &answer[..10]),
         (271, &header(0x80, 261, 0, 3, 0, 0, 0)[..])
     );
     // An Escape answer of 300 bytes, likewise.
-    let len = r
-        .handle(&msg(0x6B, 0, 4, [0; 3], &[0x01]), &mut answer)
-        .unwrap();
+    let len = r.handle(&message(0x6B, 4, &[0x01]), &mut answer).unwrap();
     assert_eq!(
         answer[..len],
         header(0x83, 0, 0, 4, 0x40, 0xFC, 0x00)[..],
         "an Escape answer of 300 bytes in a 271-byte reader"
     );
     // The slot still answers.
-    let answer = handle(
-        &mut r,
-        &msg(0x6F, 0, 5, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]),
-    );
+    let answer = handle(&mut r, &message(0x6F, 5, &[0x80, 0xEE, 0, 0, 1, 0x77, 0]));
     assert_eq!(&answer[10..], &[0x77, 0x90, 0x00]);
 }
 
@@ -757,13 +732,13 @@ fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
         } else {
             reader
         };
-        assert_eq!(&handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]))[10..], ATR_T1);
+        assert_eq!(&handle(&mut r, &message(0x62, 1, &[]))[10..], ATR_T1);
         let answer = handle(
             &mut r,
-            &msg(0x61, 0, 2, [1, 0, 0], &[0x96, 0x10, 0, 0x45, 0, 0xFE, 0]),
+            &message_with(0x61, 0, 2, [1, 0, 0], &[0x96, 0x10, 0, 0x45, 0, 0xFE, 0]),
         );
         assert_eq!(answer[7], 0x00, "T=1 selected");
-        let answer = handle(&mut r, &msg(0x6F, 0, 3, [0; 3], &block(0x00, &echo)));
+        let answer = handle(&mut r, &message(0x6F, 3, &block(0x00, &echo)));
         if with_line {
             // The card's I-block, N(S) = 0, as it sent it.
             let card_block = block(0x00, &[0xAB, 0xCD, 0x90, 0x00]);
@@ -772,7 +747,7 @@ fn t1_blocks_are_relayed_at_tpdu_level_given_the_line() {
             let mut bad = block(0x40, &echo);
             bad[2] = 3;
             assert_eq!(
-                handle(&mut r, &msg(0x6F, 0, 4, [0; 3], &bad)),
+                handle(&mut r, &message(0x6F, 4, &bad)),
                 header(0x80, 0, 0, 4, 0x40, 10, 0x00)
             );
         } else {
@@ -801,7 +776,7 @@ fn with_chaining_reader(buffer_len: usize, test: impl FnOnce(&mut Reader<'_>)) {
     let mut r = CcidReader::new(&slots, config)
         .unwrap()
         .with_apdu_buffer(&mut buffer);
-    let power_on = handle(&mut r, &msg(0x62, 0, 1, [0; 3], &[]));
+    let power_on = handle(&mut r, &message(0x62, 1, &[]));
     assert_eq!(power_on[10..], ATR_T1);
     test(&mut r);
 }
@@ -834,14 +809,14 @@ fn chained_both_ways(r: &mut Reader<'_>) {
         let seq = 2 + i as u8;
         let [lo, hi] = level.to_le_bytes();
         let len = r
-            .handle(&msg(0x6F, 0, seq, [0, lo, hi], part), &mut answer)
+            .handle(&message_with(0x6F, 0, seq, [0, lo, hi], part), &mut answer)
             .unwrap();
         let (status, error) = if i == 5 { (0x40, 0x08) } else { (0x00, 0x00) };
         let whole = reply(0x80, seq, status, error, chain, expected);
         assert_eq!(answer[..len], whole, "step {i}");
     }
     // A whole APDU answers through the buffer with bChainParameter 00.
-    let answer = handle(r, &msg(0x6F, 0, 9, [0; 3], &[0x80, 0xEE, 0, 0, 1, 0x77, 0]));
+    let answer = handle(r, &message(0x6F, 9, &[0x80, 0xEE, 0, 0, 1, 0x77, 0]));
     assert_eq!(answer, reply(0x80, 9, 0, 0, 0, &[0x77, 0x90, 0x00]));
 }
 
@@ -855,36 +830,42 @@ fn chaining_refusals(r: &mut Reader<'_>) {
     let refused = |seq, error| header(0x80, 0, 0, seq, 0x40, error, 0);
     // Continues or ends without a beginning; an unknown wLevelParameter.
     for (seq, level) in [(2u8, [0, 3, 0]), (3, [0, 2, 0]), (4, [0, 4, 0])] {
-        assert_eq!(handle(r, &msg(0x6F, 0, seq, level, &part)), refused(seq, 8));
+        assert_eq!(
+            handle(r, &message_with(0x6F, 0, seq, level, &part)),
+            refused(seq, 8)
+        );
     }
     // Longer than the buffer: overrun, and the parts are dropped.
-    handle(r, &msg(0x6F, 0, 5, [0, 1, 0], &part));
+    handle(r, &message_with(0x6F, 0, 5, [0, 1, 0], &part));
     assert_eq!(
-        handle(r, &msg(0x6F, 0, 6, [0, 3, 0], &part)),
+        handle(r, &message_with(0x6F, 0, 6, [0, 3, 0], &part)),
         refused(6, 0xFC)
     );
     assert_eq!(
-        handle(r, &msg(0x6F, 0, 7, [0, 2, 0], &part[..1])),
+        handle(r, &message_with(0x6F, 0, 7, [0, 2, 0], &part[..1])),
         refused(7, 8)
     );
     // Another command for the slot drops the parts collected.
-    handle(r, &msg(0x6F, 0, 8, [0, 1, 0], &part[..4]));
-    handle(r, &msg(0x65, 0, 9, [0; 3], &[]));
+    handle(r, &message_with(0x6F, 0, 8, [0, 1, 0], &part[..4]));
+    handle(r, &message(0x65, 9, &[]));
     assert_eq!(
-        handle(r, &msg(0x6F, 0, 10, [0, 2, 0], &part[..1])),
+        handle(r, &message_with(0x6F, 0, 10, [0, 2, 0], &part[..1])),
         refused(10, 8)
     );
     // A request for more of the response must have no data.
     let bad_length = header(0x80, 0, 0, 11, 0x40, 0x01, 0);
-    assert_eq!(handle(r, &msg(0x6F, 0, 11, [0, 0x10, 0], &[1])), bad_length);
+    assert_eq!(
+        handle(r, &message_with(0x6F, 0, 11, [0, 0x10, 0], &[1])),
+        bad_length
+    );
     // The response does not fit behind the command in the buffer: overrun.
     let mut apdu = vec![0x80, 0xEE, 0x00, 0x00, 0x00, 0x00, 0x96];
     apdu.extend_from_slice(&[0x22; 150]);
     apdu.extend_from_slice(&[0x00, 0x00]);
-    handle(r, &msg(0x6F, 0, 12, [0, 1, 0], &apdu[..100]));
+    handle(r, &message_with(0x6F, 0, 12, [0, 1, 0], &apdu[..100]));
     let len = apdu.len();
     assert_eq!(
-        handle(r, &msg(0x6F, 0, 13, [0, 2, 0], &apdu[100..len])),
+        handle(r, &message_with(0x6F, 0, 13, [0, 2, 0], &apdu[100..len])),
         refused(13, 0xFC)
     );
 }
@@ -895,7 +876,7 @@ fn chaining_refusals(r: &mut Reader<'_>) {
 fn firmware_features_follow_the_keypad() {
     let features = |support: PinSupport| {
         let mut r = reader(None, apdu_config()).with_pin_support(support);
-        let answer = handle(&mut r, &msg(0x6B, 0, 3, [0; 3], &[0x6A]));
+        let answer = handle(&mut r, &message(0x6B, 3, &[0x6A]));
         assert_eq!(answer[..10], header(0x83, 21, 0, 3, 0x02, 0x00, 0x00));
         answer[10..].to_vec()
     };

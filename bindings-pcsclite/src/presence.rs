@@ -248,52 +248,69 @@ mod tests {
         )
     }
 
-    /// A card told present to the polling thread, swapped, and the swap seen
-    /// first by another thread's look (a reset's): that look wakes the poll.
-    fn swap_seen_first_off_the_poller() -> (Presence, ThreadId, ThreadId) {
-        let poller = std::thread::current().id();
-        let reset = other_thread();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, poller), Answer::Present);
-        p.poll_entered(poller, true);
-        assert_eq!(p.answer(true, 2, reset), Answer::PresentWakePoll);
-        (p, poller, reset)
-    }
-
-    #[test]
-    fn plain_presence_follows_the_core() {
-        let me = std::thread::current().id();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(false, 0, me), Answer::Absent);
-        assert_eq!(p.answer(true, 1, me), Answer::Present);
-        assert_eq!(p.answer(true, 1, me), Answer::Present);
-        assert_eq!(p.answer(false, 1, me), Answer::Absent);
-        assert_eq!(p.told, Told::Absent);
-    }
-
-    #[test]
-    fn unpolled_host_gets_two_absent_answers_for_a_swap() {
-        let me = std::thread::current().id();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, me), Answer::Present);
-        assert_eq!(p.answer(true, 2, me), Answer::Absent);
-        assert_eq!(p.answer(true, 2, me), Answer::Absent);
-        assert_eq!(p.answer(true, 2, me), Answer::Present);
-        assert_eq!(p.answer(true, 2, me), Answer::Present);
-    }
-
-    #[test]
-    fn swap_seen_by_the_poller_itself_is_settled_at_its_next_poll() {
+    /// A card told present to this thread, which then enters the polling
+    /// function: it tracks the card (present, insertion 1). Returns the
+    /// thread's id, the poller's.
+    fn polled_present() -> (Presence, ThreadId) {
         let poller = std::thread::current().id();
         let mut p = Presence::new();
         assert_eq!(p.answer(true, 1, poller), Answer::Present);
-        assert!(matches!(
+        assert_eq!(
             p.poll_entered(poller, true),
             PollStart::Track {
                 present: true,
                 insertions: Some(1)
             }
-        ));
+        );
+        (p, poller)
+    }
+
+    /// A card told present to the polling thread, swapped, and the swap seen
+    /// first by another thread's look (a reset's): that look wakes the poll.
+    fn swap_seen_first_off_the_poller() -> (Presence, ThreadId, ThreadId) {
+        let (mut p, poller) = polled_present();
+        let reset = other_thread();
+        assert_eq!(p.answer(true, 2, reset), Answer::PresentWakePoll);
+        (p, poller, reset)
+    }
+
+    /// A new [`Presence`] asked by this thread alone (no poller), in turn,
+    /// for each step's core state (present, insertion count): each answer
+    /// as the step says.
+    fn answered_in_turn(steps: &[(bool, u32, Answer)]) -> Presence {
+        let me = std::thread::current().id();
+        let mut p = Presence::new();
+        for (i, &(present, insertions, answer)) in steps.iter().enumerate() {
+            assert_eq!(p.answer(present, insertions, me), answer, "step {i}");
+        }
+        p
+    }
+
+    #[test]
+    fn plain_presence_follows_the_core() {
+        let p = answered_in_turn(&[
+            (false, 0, Answer::Absent),
+            (true, 1, Answer::Present),
+            (true, 1, Answer::Present),
+            (false, 1, Answer::Absent),
+        ]);
+        assert_eq!(p.told, Told::Absent);
+    }
+
+    #[test]
+    fn unpolled_host_gets_two_absent_answers_for_a_swap() {
+        answered_in_turn(&[
+            (true, 1, Answer::Present),
+            (true, 2, Answer::Absent),
+            (true, 2, Answer::Absent),
+            (true, 2, Answer::Present),
+            (true, 2, Answer::Present),
+        ]);
+    }
+
+    #[test]
+    fn swap_seen_by_the_poller_itself_is_settled_at_its_next_poll() {
+        let (mut p, poller) = polled_present();
         assert_eq!(p.answer(true, 2, poller), Answer::Absent);
         assert_eq!(
             p.poll_entered(poller, true),
@@ -345,11 +362,8 @@ mod tests {
 
     #[test]
     fn a_new_polling_thread_is_owed_the_swap_again() {
-        let old = std::thread::current().id();
+        let (mut p, old) = polled_present();
         let new = other_thread();
-        let mut p = Presence::new();
-        assert_eq!(p.answer(true, 1, old), Answer::Present);
-        p.poll_entered(old, true);
         // The old polling thread read the swap, but a new one polls now.
         assert_eq!(p.answer(true, 2, old), Answer::Absent);
         assert_eq!(p.poll_entered(new, true), PollStart::LookNow);

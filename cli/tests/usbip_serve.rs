@@ -101,6 +101,18 @@ fn reply(command: u32, seqnum: u32, status: i32, data: &[u8]) -> Reply {
     }
 }
 
+/// The control OUT request `setup` (no data stage) as transfer `seq`: the
+/// device accepts it (RET_SUBMIT, status 0, no data).
+#[track_caller]
+fn control_out(c: &mut Client, seq: u32, setup: [u8; 8]) {
+    c.send(&submit(seq, false, 0, 0, setup, &[]));
+    assert_eq!(
+        c.reply(false),
+        reply(RET_SUBMIT, seq, 0, &[]),
+        "{setup:02X?}"
+    );
+}
+
 #[test]
 fn a_ccid_reader_over_usbip() {
     let (mut served, port) = serve();
@@ -143,8 +155,7 @@ fn a_ccid_reader_over_usbip() {
         .collect();
     assert_eq!(endpoints, [(0x01, 2), (0x81, 2), (0x82, 3)]);
     // SET_CONFIGURATION(1): a control OUT without data.
-    c.send(&submit(4, false, 0, 0, [0, 9, 1, 0, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, 0, &[]));
+    control_out(&mut c, 4, [0, 9, 1, 0, 0, 0, 0, 0]);
     // A vendor request nobody answers: the device stalls it (-EPIPE).
     let (status, data) = c.control_in(5, [0xC0, 0x99, 0, 0, 0, 0, 4, 0]);
     assert_eq!((status, data.len()), (-32, 0));
@@ -495,15 +506,7 @@ fn abort_stops_a_slow_command() {
     let mut c = slow_echo_running(port);
     // The ABORT class request (wValue: bSlot 0, bSeq 1), then PC_to_RDR_Abort
     // with the same slot and sequence (CCID 1.1 §5.3.1).
-    c.send(&submit(
-        12,
-        false,
-        0,
-        0,
-        [0x21, 0x01, 0, 1, 0, 0, 0, 0],
-        &[],
-    ));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 12, 0, &[]));
+    control_out(&mut c, 12, [0x21, 0x01, 0, 1, 0, 0, 0, 0]);
     bulk_out(&mut c, 13, &ccid(0x72, 1, &[]));
     // The ECHO ends CMD_ABORTED (failed, bError FF), then the Abort answers
     // its slot status.
@@ -523,8 +526,7 @@ fn abort_stops_a_slow_command() {
 /// PC_to_RDR_Abort sent.
 fn class_abort_first(port: u16) -> Client {
     let mut c = power_on(Client::import(port));
-    c.send(&submit(4, false, 0, 0, [0x21, 0x01, 0, 5, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 4, 0, &[]));
+    control_out(&mut c, 4, [0x21, 0x01, 0, 5, 0, 0, 0, 0]);
     c
 }
 
@@ -592,15 +594,7 @@ fn a_class_abort_after_its_abort_message_pairs_despite_another_before_it() {
     let abort = c.exchange(4, &ccid(0x72, 10, &[]));
     assert_eq!(abort, [0x81, 0, 0, 0, 0, 0, 10, 0, 0, 0]);
     for (transfer, seq) in [(6, 11), (7, 10)] {
-        c.send(&submit(
-            transfer,
-            false,
-            0,
-            0,
-            [0x21, 1, 0, seq, 0, 0, 0, 0],
-            &[],
-        ));
-        assert_eq!(c.reply(false), reply(RET_SUBMIT, transfer, 0, &[]));
+        control_out(&mut c, transfer, [0x21, 1, 0, seq, 0, 0, 0, 0]);
     }
     assert_slot_status(&mut c, 8, 12, 0);
 }
@@ -941,14 +935,17 @@ fn a_bulk_in_unlinked_while_the_card_works_leaves_the_answer_for_the_next() {
     assert_slot_status(&mut c, 50, 2, 0);
 }
 
-/// An XfrBlock (bSeq 9) announcing 200 bytes: its first packet (64 bytes)
-/// only, as bulk OUT transfer `seq`. The device takes the packet (the OUT
-/// transfer completes) and waits for more.
-fn first_packet_of_a_long_message(c: &mut Client, seq: u32) {
+/// A client on `port`, the device configured (transfer 1), inside a CCID
+/// message: of an XfrBlock (bSeq 9) announcing 200 bytes, its first packet
+/// (64 bytes) only, as bulk OUT transfer 10. The device takes the packet (the
+/// OUT transfer completes) and waits for more.
+fn inside_a_long_message(port: u16) -> Client {
+    let mut c = configured(Client::import(port));
     let mut apdu = vec![0x80, 0xEE, 0, 0, 194];
     apdu.extend_from_slice(&[0xA5; 195]);
     let message = ccid(0x6F, 9, &apdu);
-    bulk_out(c, seq, &message[..64]);
+    bulk_out(&mut c, 10, &message[..64]);
+    c
 }
 
 /// A client gone inside a CCID message (its first bulk OUT packet sent, the
@@ -957,9 +954,7 @@ fn first_packet_of_a_long_message(c: &mut Client, seq: u32) {
 #[test]
 fn a_client_gone_inside_a_message_leaves_nothing_of_it_for_the_next() {
     let (_served, port) = serve();
-    let mut first = configured(Client::import(port));
-    first_packet_of_a_long_message(&mut first, 10);
-    first.hang_up();
+    inside_a_long_message(port).hang_up();
     let mut second = configured(Client::import(port));
     assert_slot_status(&mut second, 2, 0x42, 1);
 }
@@ -1280,13 +1275,7 @@ fn an_imported_connection_has_a_keepalive_timer() {
 /// with -ESHUTDOWN.
 fn configuration_ends_interrupt_in(c: &mut Client, seq: u32, value: u8) {
     c.send(&slot_change_urb(seq));
-    let set_configuration = [0, 9, value, 0, 0, 0, 0, 0];
-    c.send(&submit(seq + 1, false, 0, 0, set_configuration, &[]));
-    assert_eq!(
-        c.reply(false),
-        reply(RET_SUBMIT, seq + 1, 0, &[]),
-        "SET_CONFIGURATION {value}"
-    );
+    control_out(c, seq + 1, [0, 9, value, 0, 0, 0, 0, 0]);
     assert_eq!(
         c.reply(true),
         reply(RET_SUBMIT, seq, -108, &[]),
@@ -1342,8 +1331,8 @@ fn an_answer_left_on_bulk_in_does_not_outlive_a_configuration_change() {
     let (_served, port) = serve();
     let mut c = configured(Client::import(port));
     bulk_out(&mut c, 2, &ccid(0x65, 5, &[]));
-    c.send(&submit(3, false, 0, 0, [0, 9, 0, 0, 0, 0, 0, 0], &[]));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 3, 0, &[]), "unconfigured");
+    // SET_CONFIGURATION 0: unconfigured.
+    control_out(&mut c, 3, [0, 9, 0, 0, 0, 0, 0, 0]);
     c.configure(4);
     assert_slot_status(&mut c, 5, 6, 1);
     bulk_out(&mut c, 7, &ccid(0x65, 7, &[]));
@@ -1403,13 +1392,7 @@ fn endpoint_halted(c: &mut Client, seq: u32, address: u8) -> bool {
 /// as control transfer `seq`: accepted.
 fn set_halt(c: &mut Client, seq: u32, address: u8, set: bool) {
     let request = if set { 3 } else { 1 };
-    let setup = [0x02, request, 0, 0, address, 0, 0, 0];
-    c.send(&submit(seq, false, 0, 0, setup, &[]));
-    assert_eq!(
-        c.reply(false),
-        reply(RET_SUBMIT, seq, 0, &[]),
-        "{setup:02X?}"
-    );
+    control_out(c, seq, [0x02, request, 0, 0, address, 0, 0, 0]);
 }
 
 /// SET_FEATURE(ENDPOINT_HALT) on bulk IN (0x81), as a host testing its error
@@ -1447,8 +1430,7 @@ fn a_halted_bulk_in_stalls_until_cleared_and_nothing_is_lost() {
 #[test]
 fn a_bulk_out_halted_inside_a_message_starts_over_once_cleared() {
     let (_served, port) = serve();
-    let mut c = configured(Client::import(port));
-    first_packet_of_a_long_message(&mut c, 10);
+    let mut c = inside_a_long_message(port);
     set_halt(&mut c, 11, 0x01, true);
     assert!(endpoint_halted(&mut c, 12, 0x01));
     set_halt(&mut c, 13, 0x01, false);
@@ -1501,17 +1483,9 @@ fn a_bulk_in_halt_cleared_inside_an_answer_sends_no_more_of_it() {
 #[test]
 fn set_interface_inside_a_message_starts_the_next_over() {
     let (_served, port) = serve();
-    let mut c = configured(Client::import(port));
-    first_packet_of_a_long_message(&mut c, 10);
-    c.send(&submit(
-        11,
-        false,
-        0,
-        0,
-        [0x01, 0x0B, 0, 0, 0, 0, 0, 0],
-        &[],
-    ));
-    assert_eq!(c.reply(false), reply(RET_SUBMIT, 11, 0, &[]), "accepted");
+    let mut c = inside_a_long_message(port);
+    // SET_INTERFACE 0, alternate setting 0: accepted.
+    control_out(&mut c, 11, [0x01, 0x0B, 0, 0, 0, 0, 0, 0]);
     assert_slot_status(&mut c, 12, 0x42, 1);
     assert_slot_status(&mut c, 14, 0x43, 1);
 }

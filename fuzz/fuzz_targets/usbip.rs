@@ -212,7 +212,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Some(Task::Notice(notice)) => {
                     if let Notice::ClassAbort { slot, .. } = notice {
-                        let has = usize::from(slot) < reader.slots().len();
+                        let has = reader.has_slot(slot);
                         assert!(has, "the port hands over a slot the reader has");
                     }
                     reader.hear(notice);

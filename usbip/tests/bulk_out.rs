@@ -10,9 +10,7 @@
 mod support;
 
 use readerkit_usbip::protocol::{Direction, STATUS_SHUT_DOWN, Submit};
-use readerkit_usbip::virtual_bus::VirtualBus;
 use support::{SET_CONFIGURATION, bulk, configured_host, first_packet_of_three_read, summary};
-use usb_device::bus::UsbBusAllocator;
 
 /// A bulk OUT transfer of `length` bytes.
 fn out_transfer(seqnum: u32, length: usize) -> Submit {
@@ -21,9 +19,7 @@ fn out_transfer(seqnum: u32, length: usize) -> Submit {
 
 #[test]
 fn a_bulk_out_pending_at_set_configuration_ends_with_what_the_device_read() {
-    let bus = VirtualBus::default();
-    let alloc = UsbBusAllocator::new(bus.clone());
-    let mut host = configured_host(&alloc, bus);
+    let mut host = configured_host();
 
     // 150 bytes: packets of 64, 64 and 22; the device reads the first only.
     let command = first_packet_of_three_read(&mut host);
@@ -53,9 +49,7 @@ fn a_bulk_out_pending_at_set_configuration_ends_with_what_the_device_read() {
 /// packets stayed on the bus: the device read them as if they had been sent.
 #[test]
 fn an_unlinked_bulk_out_sends_the_device_nothing_more() {
-    let bus = VirtualBus::default();
-    let alloc = UsbBusAllocator::new(bus.clone());
-    let mut host = configured_host(&alloc, bus);
+    let mut host = configured_host();
     // Packets: 64 + 64 + 22, then 10, then 64 + 6, then 5.
     let transfers: [Vec<u8>; 4] = [
         (0..150u8).collect(),

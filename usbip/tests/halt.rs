@@ -11,11 +11,9 @@ mod support;
 
 use readerkit_usbip::host::Host;
 use readerkit_usbip::protocol::{Direction, STATUS_STALL};
-use readerkit_usbip::virtual_bus::VirtualBus;
 use support::{
     Pipe, SET_CONFIGURATION, bulk, configured_host, first_packet_of_three_read, summary,
 };
-use usb_device::bus::UsbBusAllocator;
 
 /// SET_INTERFACE 0, alternate setting 0.
 const SET_INTERFACE: [u8; 8] = [0x01, 0x0B, 0, 0, 0, 0, 0, 0];
@@ -41,9 +39,7 @@ fn halted(host: &mut Host<'_, Pipe<'_>>, endpoint: u8) -> bool {
 /// stays. Cleared, the next transfer gets the rest, in order, once.
 #[test]
 fn a_halted_bulk_in_stalls_every_transfer_until_cleared() {
-    let bus = VirtualBus::default();
-    let alloc = UsbBusAllocator::new(bus.clone());
-    let mut host = configured_host(&alloc, bus);
+    let mut host = configured_host();
     let message: Vec<Vec<u8>> = vec![vec![1; 64], vec![2; 64], vec![3; 10]];
     host.class_mut().to_send.push_back(message[0].clone());
     assert_eq!(host.submit(bulk(1, Direction::In, 512), &[]), Ok(None));
@@ -86,9 +82,7 @@ fn a_halted_bulk_in_stalls_every_transfer_until_cleared() {
 /// next thing the device reads.
 #[test]
 fn a_halted_bulk_out_sends_nothing_more_until_cleared() {
-    let bus = VirtualBus::default();
-    let alloc = UsbBusAllocator::new(bus.clone());
-    let mut host = configured_host(&alloc, bus);
+    let mut host = configured_host();
     let command = first_packet_of_three_read(&mut host);
 
     host.control(halt(true, 0x01), &[]).expect("SET_FEATURE");
@@ -114,9 +108,7 @@ fn a_halted_bulk_out_sends_nothing_more_until_cleared() {
 /// sets itself ends the transfer pending there as the host's does.
 #[test]
 fn configuration_and_interface_clear_a_halt_the_device_set_its_own() {
-    let bus = VirtualBus::default();
-    let alloc = UsbBusAllocator::new(bus.clone());
-    let mut host = configured_host(&alloc, bus);
+    let mut host = configured_host();
     for reset in [SET_CONFIGURATION, SET_INTERFACE] {
         assert_eq!(host.submit(bulk(1, Direction::In, 64), &[]), Ok(None));
         host.class_mut().halt_in = true;

@@ -46,7 +46,7 @@ use crate::reader::{CcidReader, ClassRequest, ConfigError};
 mod pipe;
 pub mod port;
 
-use pipe::{ControlOutRoute, Pipe};
+use pipe::Pipe;
 
 /// USB interface class of smart card readers (CCID).
 pub const INTERFACE_CLASS: u8 = 0x0B;
@@ -214,10 +214,8 @@ where
 
     fn control_out(&mut self, xfer: ControlOut<B>) {
         let req = *xfer.request();
-        match self.pipe.control_out(&req) {
-            ControlOutRoute::StartOver => return UsbClass::<B>::reset(self),
-            ControlOutRoute::NotOurs => return,
-            ControlOutRoute::Class => {}
+        if !self.pipe.control_out(&req).follow(self) {
+            return;
         }
         let accepted = req.request == request::ABORT
             && self

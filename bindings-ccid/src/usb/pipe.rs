@@ -7,6 +7,7 @@
 use usb_device::Result as UsbResult;
 use usb_device::UsbError;
 use usb_device::bus::{InterfaceNumber, UsbBus, UsbBusAllocator};
+use usb_device::class::UsbClass;
 use usb_device::control::{Recipient, Request, RequestType};
 use usb_device::descriptor::DescriptorWriter;
 use usb_device::device::{CONFIGURATION_NONE, CONFIGURATION_VALUE, DEFAULT_ALTERNATE_SETTING};
@@ -42,6 +43,24 @@ pub(crate) enum ControlOutRoute {
     Class,
     /// Anything else: usb-device (or another class) answers it.
     NotOurs,
+}
+
+impl ControlOutRoute {
+    /// Takes the route for `class`: `true` for [`ControlOutRoute::Class`]
+    /// (the class goes on to accept or reject the request); for
+    /// [`ControlOutRoute::StartOver`] the class is reset first
+    /// ([`UsbClass::reset`]). One prologue for the `control_out` of
+    /// [`super::CcidClass`] and [`super::port::CcidPort`].
+    pub(crate) fn follow<B: UsbBus>(self, class: &mut impl UsbClass<B>) -> bool {
+        match self {
+            ControlOutRoute::StartOver => {
+                class.reset();
+                false
+            }
+            ControlOutRoute::NotOurs => false,
+            ControlOutRoute::Class => true,
+        }
+    }
 }
 
 /// Where the bulk-OUT side is.

@@ -66,7 +66,7 @@ use usb_device::class::{ControlIn, ControlOut, UsbClass};
 use usb_device::descriptor::DescriptorWriter;
 use usb_device::endpoint::EndpointAddress;
 
-use super::pipe::{ControlOutRoute, Pipe};
+use super::pipe::Pipe;
 use super::{class_request, request};
 use crate::answer::Answer;
 use crate::busy::{self, Admission, Finish, Gate};
@@ -524,11 +524,9 @@ impl<B: UsbBus, C: SlotCards + ?Sized, const N: usize> UsbClass<B> for CcidPort<
 
     fn control_out(&mut self, xfer: ControlOut<B>) {
         let req = *xfer.request();
-        match self.pipe.control_out(&req) {
-            // What the host asked before is disowned (`reset`).
-            ControlOutRoute::StartOver => return UsbClass::<B>::reset(self),
-            ControlOutRoute::NotOurs => return,
-            ControlOutRoute::Class => {}
+        // On SET_CONFIGURATION, what the host asked before is disowned (`reset`).
+        if !self.pipe.control_out(&req).follow(self) {
+            return;
         }
         let [slot, seq] = req.value.to_le_bytes();
         if req.request != request::ABORT || usize::from(slot) >= self.gate.slot_count() {

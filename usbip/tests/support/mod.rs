@@ -91,11 +91,11 @@ pub(crate) fn bulk(seqnum: u32, direction: Direction, length: usize) -> Submit {
 
 /// SET_CONFIGURATION 1.
 pub(crate) const SET_CONFIGURATION: [u8; 8] = [0x00, 0x09, 1, 0, 0, 0, 0, 0];
-/// The host of a [`Pipe`] on `alloc`, attached and configured.
-pub(crate) fn configured_host<'a>(
-    alloc: &'a UsbBusAllocator<VirtualBus>,
-    bus: VirtualBus,
-) -> Host<'a, Pipe<'a>> {
+/// The host of a [`Pipe`] on a bus of its own, attached and configured (the
+/// bus's allocator is leaked: the test's device borrows it to the end).
+pub(crate) fn configured_host() -> Host<'static, Pipe<'static>> {
+    let bus = VirtualBus::default();
+    let alloc = Box::leak(Box::new(UsbBusAllocator::new(bus.clone())));
     let class = Pipe::new(alloc);
     let usb = UsbDeviceBuilder::new(alloc, UsbVidPid(0x1209, 0x0001))
         .max_packet_size_0(64)
