@@ -238,9 +238,9 @@
 #define RK_DEVICE_STORAGE_ALIGN 8
 
 /*
- `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
+ The length of [`rk_device`]'s opaque array, in 8-byte words.
  */
-#define RK_DEVICE_STORAGE_WORDS 256
+#define RK_DEVICE_STORAGE_WORDS (RK_DEVICE_STORAGE_SIZE / 8)
 
 /*
  No key came within the time allowed (what `next_key` returns on a time-out).
@@ -371,9 +371,9 @@
 
 #if defined(RK_FEATURE_SIM)
 /*
- `RK_SIM_CARD_STORAGE_SIZE / 8`.
+ The length of [`rk_sim_card`]'s opaque array, in 8-byte words.
  */
-#define RK_SIM_CARD_STORAGE_WORDS 2048
+#define RK_SIM_CARD_STORAGE_WORDS (RK_SIM_CARD_STORAGE_SIZE / 8)
 #endif
 
 /*
@@ -382,9 +382,9 @@
 #define RK_T0_STORAGE_SIZE 256
 
 /*
- `RK_T0_STORAGE_SIZE / 8`.
+ The length of [`rk_t0_exchange`]'s opaque array, in 8-byte words.
  */
-#define RK_T0_STORAGE_WORDS 32
+#define RK_T0_STORAGE_WORDS (RK_T0_STORAGE_SIZE / 8)
 
 /*
  Size of [`rk_t1_engine`], bytes.
@@ -392,9 +392,9 @@
 #define RK_T1_ENGINE_STORAGE_SIZE 384
 
 /*
- `RK_T1_ENGINE_STORAGE_SIZE / 8`.
+ The length of [`rk_t1_engine`]'s opaque array, in 8-byte words.
  */
-#define RK_T1_ENGINE_STORAGE_WORDS 48
+#define RK_T1_ENGINE_STORAGE_WORDS (RK_T1_ENGINE_STORAGE_SIZE / 8)
 
 /*
  Size of [`rk_t1_transaction`], bytes.
@@ -402,9 +402,9 @@
 #define RK_T1_TRANSACTION_STORAGE_SIZE 64
 
 /*
- `RK_T1_TRANSACTION_STORAGE_SIZE / 8`.
+ The length of [`rk_t1_transaction`]'s opaque array, in 8-byte words.
  */
-#define RK_T1_TRANSACTION_STORAGE_WORDS 8
+#define RK_T1_TRANSACTION_STORAGE_WORDS (RK_T1_TRANSACTION_STORAGE_SIZE / 8)
 
 /*
  A status code: `RK_STATUS_*`.

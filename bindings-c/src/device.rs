@@ -34,8 +34,8 @@ use crate::sleep::{rk_device_sleep_with, rk_device_wake_with};
 pub const RK_DEVICE_STORAGE_SIZE: usize = 2048;
 /// Alignment [`rk_device`] storage needs, in bytes.
 pub const RK_DEVICE_STORAGE_ALIGN: usize = 8;
-/// `RK_DEVICE_STORAGE_SIZE / 8`: the length of [`rk_device`]'s opaque array.
-pub const RK_DEVICE_STORAGE_WORDS: usize = 256;
+/// The length of [`rk_device`]'s opaque array, in 8-byte words.
+pub const RK_DEVICE_STORAGE_WORDS: usize = RK_DEVICE_STORAGE_SIZE / 8;
 
 /// Storage for one device: `RK_DEVICE_STORAGE_SIZE` bytes aligned to
 /// `RK_DEVICE_STORAGE_ALIGN`. Declare one (static, on the stack, in a struct) and
@@ -150,7 +150,7 @@ impl Stored for CDevice {
 
 const_assert!(align_of::<Slot<CDevice>>() <= RK_DEVICE_STORAGE_ALIGN);
 const_assert!(size_of::<rk_device>() == RK_DEVICE_STORAGE_SIZE);
-const_assert!(RK_DEVICE_STORAGE_WORDS * 8 == RK_DEVICE_STORAGE_SIZE);
+const_assert!(RK_DEVICE_STORAGE_SIZE % 8 == 0);
 
 /// Run `f` on the initialised device in `dev` (under the FFI guard).
 ///

@@ -23,8 +23,8 @@ pub const RK_SIM_PROFILE_T0_T1: u32 = 3;
 
 /// Size of [`rk_sim_card`], bytes.
 pub const RK_SIM_CARD_STORAGE_SIZE: usize = 16384;
-/// `RK_SIM_CARD_STORAGE_SIZE / 8`.
-pub const RK_SIM_CARD_STORAGE_WORDS: usize = 2048;
+/// The length of [`rk_sim_card`]'s opaque array, in 8-byte words.
+pub const RK_SIM_CARD_STORAGE_WORDS: usize = RK_SIM_CARD_STORAGE_SIZE / 8;
 
 /// Storage for one simulated card (test-only).
 #[repr(C)]
@@ -36,7 +36,7 @@ pub struct rk_sim_card {
 impl Stored for Card {
     const MAGIC: u32 = crate::slot::magic::SIM_CARD;
 }
-const_assert!(RK_SIM_CARD_STORAGE_WORDS * 8 == RK_SIM_CARD_STORAGE_SIZE);
+const_assert!(RK_SIM_CARD_STORAGE_SIZE % 8 == 0);
 
 /// Create a simulated card with `profile` (`RK_SIM_PROFILE_*`) in `card` storage.
 ///

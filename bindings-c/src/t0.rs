@@ -14,8 +14,8 @@ use crate::status::*;
 
 /// Size of [`rk_t0_exchange`], bytes.
 pub const RK_T0_STORAGE_SIZE: usize = 256;
-/// `RK_T0_STORAGE_SIZE / 8`.
-pub const RK_T0_STORAGE_WORDS: usize = 32;
+/// The length of [`rk_t0_exchange`]'s opaque array, in 8-byte words.
+pub const RK_T0_STORAGE_WORDS: usize = RK_T0_STORAGE_SIZE / 8;
 
 /// Storage for one T=0 exchange.
 #[repr(C)]
@@ -52,7 +52,7 @@ pub(crate) struct T0 {
 impl Stored for T0 {
     const MAGIC: u32 = crate::slot::magic::T0_EXCHANGE;
 }
-const_assert!(RK_T0_STORAGE_WORDS * 8 == RK_T0_STORAGE_SIZE);
+const_assert!(RK_T0_STORAGE_SIZE % 8 == 0);
 
 impl From<Config> for rk_t0_config {
     fn from(c: Config) -> rk_t0_config {

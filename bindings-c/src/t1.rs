@@ -31,12 +31,12 @@ use crate::status::*;
 
 /// Size of [`rk_t1_engine`], bytes.
 pub const RK_T1_ENGINE_STORAGE_SIZE: usize = 384;
-/// `RK_T1_ENGINE_STORAGE_SIZE / 8`.
-pub const RK_T1_ENGINE_STORAGE_WORDS: usize = 48;
+/// The length of [`rk_t1_engine`]'s opaque array, in 8-byte words.
+pub const RK_T1_ENGINE_STORAGE_WORDS: usize = RK_T1_ENGINE_STORAGE_SIZE / 8;
 /// Size of [`rk_t1_transaction`], bytes.
 pub const RK_T1_TRANSACTION_STORAGE_SIZE: usize = 64;
-/// `RK_T1_TRANSACTION_STORAGE_SIZE / 8`.
-pub const RK_T1_TRANSACTION_STORAGE_WORDS: usize = 8;
+/// The length of [`rk_t1_transaction`]'s opaque array, in 8-byte words.
+pub const RK_T1_TRANSACTION_STORAGE_WORDS: usize = RK_T1_TRANSACTION_STORAGE_SIZE / 8;
 
 /// Storage for a T=1 engine.
 #[repr(C)]
@@ -136,8 +136,8 @@ impl Stored for T1Engine {
 impl Stored for T1Tx {
     const MAGIC: u32 = crate::slot::magic::T1_TRANSACTION;
 }
-const_assert!(RK_T1_ENGINE_STORAGE_WORDS * 8 == RK_T1_ENGINE_STORAGE_SIZE);
-const_assert!(RK_T1_TRANSACTION_STORAGE_WORDS * 8 == RK_T1_TRANSACTION_STORAGE_SIZE);
+const_assert!(RK_T1_ENGINE_STORAGE_SIZE % 8 == 0);
+const_assert!(RK_T1_TRANSACTION_STORAGE_SIZE % 8 == 0);
 
 impl From<Config> for rk_t1_config {
     fn from(c: Config) -> rk_t1_config {
