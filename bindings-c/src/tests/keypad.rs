@@ -76,7 +76,7 @@ unsafe extern "C" fn next_key(c: *mut c_void, _timeout_ms: u32) -> u32 {
     }
 }
 
-fn keypad_ops() -> rk_keypad_ops {
+pub(super) fn keypad_ops() -> rk_keypad_ops {
     rk_keypad_ops {
         next_key: Some(next_key),
         prompt: None,

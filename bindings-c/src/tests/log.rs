@@ -110,24 +110,31 @@ thread_local! {
     static DEINIT_TARGET: Cell<*mut rk_device> = const { Cell::new(ptr::null_mut()) };
     /// What each of its tries returned, with the level of the line.
     static DEINIT_TRIES: RefCell<Vec<(u32, rk_status)>> = const { RefCell::new(Vec::new()) };
+    /// What each `rk_device_set_keypad` it tried first returned.
+    static KEYPAD_TRIES: RefCell<Vec<rk_status>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A log callback that calls `rk_device_deinit` on [`DEINIT_TARGET`].
+/// A log callback that calls `rk_device_set_keypad`, then `rk_device_deinit`, on
+/// [`DEINIT_TARGET`].
 unsafe extern "C" fn deinit_from_log(_user: *mut c_void, level: u32, _line: *const c_char) {
     let dev = DEINIT_TARGET.get();
     if dev.is_null() {
         return;
     }
+    let ops = super::keypad::keypad_ops();
     // SAFETY: the test's device, initialised: the call being logged runs on it.
+    let keypad = unsafe { rk_device_set_keypad(dev, &ops) };
+    KEYPAD_TRIES.with_borrow_mut(|tries| tries.push(keypad));
+    // SAFETY: as above.
     let st = unsafe { rk_device_deinit(dev) };
     DEINIT_TRIES.with_borrow_mut(|tries| tries.push((level, st)));
 }
 
 /// `rk_device_deinit` from the log callback, for a line of a call on the device
 /// (the ATR traced under the serialization lock, the request's own line after
-/// it, a refused request's line), is refused `RK_STATUS_DEVICE_BUSY`: the call
-/// below the callback goes on with the device. The device stays initialised and
-/// usable; a deinit afterwards succeeds (Drop).
+/// it, a refused request's line), is refused `RK_STATUS_DEVICE_BUSY`, and so is
+/// `rk_device_set_keypad`: the call below the callback goes on with the device.
+/// The device stays initialised and usable; a deinit afterwards succeeds (Drop).
 #[test]
 fn deinit_from_the_log_callback_is_busy() {
     let _turn = log_turn();
@@ -154,6 +161,12 @@ fn deinit_from_the_log_callback_is_busy() {
     assert!(
         tries.iter().all(|&(_, st)| st == RK_STATUS_DEVICE_BUSY),
         "{tries:?}"
+    );
+    let keypad = KEYPAD_TRIES.take();
+    assert_eq!(
+        keypad,
+        vec![RK_STATUS_DEVICE_BUSY; tries.len()],
+        "set_keypad"
     );
     assert_eq!(f.set_protocol(RK_PROTOCOL_T1), RK_STATUS_SUCCESS);
     let (st, _) = f.get_challenge(RK_PROTOCOL_T1);
