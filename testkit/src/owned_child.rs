@@ -80,6 +80,25 @@ impl OwnedChild {
         self.child.id()
     }
 
+    /// Send the child (not its group) `signal`, as `kill(2)`; nothing once the
+    /// child is reaped (its pid may be another process's then).
+    ///
+    /// # Errors
+    /// As `kill(2)`.
+    pub fn signal(&self, signal: libc::c_int) -> io::Result<()> {
+        if self.state == State::Reaped {
+            return Ok(());
+        }
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) on our child, not reaped, so the pid is still its own (a
+        // zombie's at worst); no memory involved.
+        if unsafe { libc::kill(pid, signal) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// The child's stdin pipe, if the command piped it and it was not taken
     /// already.
     pub fn take_stdin(&mut self) -> Option<ChildStdin> {
@@ -294,6 +313,16 @@ mod tests {
         let status = stranger.wait().unwrap();
         assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}");
         leftover.wait().unwrap();
+    }
+
+    #[test]
+    fn signal_reaches_the_running_child_and_nothing_once_reaped() {
+        let mut owned = OwnedChild::spawn(Command::new("cat").stdin(Stdio::piped())).unwrap();
+        owned.signal(libc::SIGTERM).expect("kill(SIGTERM)");
+        let status = owned.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status}");
+        // Reaped: its pid may be another process's; nothing is sent.
+        assert!(owned.signal(libc::SIGTERM).is_ok());
     }
 
     #[test]

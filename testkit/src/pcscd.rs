@@ -328,8 +328,7 @@ impl Pcscd {
             return true;
         };
         // systemd-socket-activate execs pcscd in place: the child pid is pcscd's.
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let _ = child.signal(libc::SIGINT);
         let started = Instant::now();
         let deadline = started + Duration::from_secs(10);
         let mut woken = false;
@@ -360,10 +359,8 @@ impl Pcscd {
     /// (tests/pcscd_remove_stuck.rs of readerkit-pcsclite).
     pub fn hotplug(&self) {
         let child = self.child.as_ref().expect("pcscd runs");
-        // SAFETY: kill(2) on our own child's pid (systemd-socket-activate execs
-        // pcscd in place).
-        let rc = unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
-        assert_eq!(rc, 0, "kill(SIGUSR1)");
+        // systemd-socket-activate execs pcscd in place: the child pid is pcscd's.
+        child.signal(libc::SIGUSR1).expect("kill(SIGUSR1)");
     }
 
     /// Kill pcscd with SIGKILL, as a crash ends it (no driver's IFDHCloseChannel
