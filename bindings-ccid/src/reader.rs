@@ -840,12 +840,13 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     #[inline(never)]
     pub fn hear(&mut self, notice: Notice) {
         match notice {
-            Notice::ClassAbort { slot, seq } if self.has_slot(slot) => {
-                if let Some(state) = self.state.get_mut(usize::from(slot)) {
+            Notice::ClassAbort { slot, seq } => {
+                if self.has_slot(slot)
+                    && let Some(state) = self.state.get_mut(usize::from(slot))
+                {
                     state.abort = state.abort.class_request(seq);
                 }
             }
-            Notice::ClassAbort { .. } => {}
             Notice::HostGone => {
                 for state in &mut self.state {
                     state.abort = abort::Pairing::Idle;
