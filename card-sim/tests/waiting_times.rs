@@ -14,10 +14,7 @@ use readerkit_card_sim::{Card, Profile, SimLine};
 use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::client::{apdu, control, power_up, select};
 use readerkit_testkit::sim::line_device;
-
-mod common;
-
-use common::lrc;
+use readerkit_testkit::t1::lrc;
 
 /// The simulated card's line, keeping the last framing since the reset or the
 /// deactivation, the first-byte time limit of every receive while that framing

@@ -136,9 +136,9 @@ pub fn t0_apdu<const N: usize>(card: &mut Card<N>, apdu: &[u8]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- T=1
 
-pub fn lrc(data: &[u8]) -> u8 {
-    data.iter().fold(0, |a, b| a ^ b)
-}
+/// The LRC of T=1 blocks and the ATR's TCK: testkit's XOR fold, independent
+/// of the core's.
+pub use readerkit_testkit::t1::lrc;
 
 /// CRC-16 as libccid computes it, table-free, written independently.
 pub fn crc(data: &[u8]) -> [u8; 2] {
