@@ -42,12 +42,20 @@ const fn len_with_inf(inf_len: usize, edc: Edc) -> usize {
     PROLOGUE_LEN + inf_len + edc.epilogue_len()
 }
 
+// The PCB's coding (ISO/IEC 7816-3:2006 11.3.2.2), bit 8 being 0x80.
+/// PCB bits 8 and 7 of an S-block (bit 8 clear: an I-block).
 const PCB_S: u8 = 0xC0;
+/// PCB bits 8 and 7 of an R-block.
 const PCB_R: u8 = 0x80;
+/// The PCB bits that tell the block's type: 8 and 7.
 const PCB_TYPE_MASK: u8 = 0xC0;
+/// I-block, bit 7: the send-sequence number N(S).
 const PCB_I_NS: u8 = 0x40;
+/// I-block, bit 6: the more-data bit M (another block of the chain follows).
 const PCB_I_MORE: u8 = 0x20;
+/// R-block, bit 5: N(R), the sequence number of the I-block expected next.
 const PCB_R_NR: u8 = 0x10;
+/// S-block, bit 6: set in a response, clear in a request.
 const PCB_S_RESPONSE: u8 = 0x20;
 
 /// Why bytes are not a valid T=1 block.
