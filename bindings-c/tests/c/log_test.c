@@ -1,7 +1,9 @@
 /* The log callback from C: a line device over the simulated card at RK_LOG_TRACE
  * hands the callback decoded lines (the ATR, the PPS, each T=1 block) and each
  * request with its outcome; every line is NUL-terminated within RK_LOG_LINE_MAX
- * bytes, even for a 60 000-byte command of garbage. */
+ * bytes, even for a 60 000-byte command of garbage. The callback runs inside a
+ * call on the device: an rk_device_deinit of it from there is refused
+ * RK_STATUS_DEVICE_BUSY, every time, and the device goes on working. */
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
@@ -9,6 +11,9 @@
 static char seen[64][RK_LOG_LINE_MAX];
 static uint32_t seen_level[64];
 static int seen_count, longest;
+static rk_device device;
+/* Set while the device is initialised; how many deinits the callback tried. */
+static int device_up, deinits_refused;
 
 static void on_log(void *user, uint32_t level, const char *line)
 {
@@ -20,6 +25,10 @@ static void on_log(void *user, uint32_t level, const char *line)
         seen_level[seen_count++] = level;
     }
     printf("log %u: %s\n", (unsigned)level, line);
+    if (device_up) {
+        CHECK(rk_device_deinit(&device) == RK_STATUS_DEVICE_BUSY);
+        deinits_refused++;
+    }
 }
 
 static int logged(uint32_t level, const char *start)
@@ -62,7 +71,6 @@ static rk_status line_set_timing(void *ctx, const rk_timing *timing)
 
 /* The line over the simulated card; no set_framing. */
 static const rk_line_ops line = {line_reset, line_deactivate, line_send, line_receive, line_set_timing, NULL};
-static rk_device device;
 static uint8_t big[8 + 60000];
 
 int main(void)
@@ -78,6 +86,7 @@ int main(void)
     rk_reader_caps_typical(&caps);
     CHECK(rk_sim_init(&card, sizeof card, RK_SIM_PROFILE_T1) == RK_STATUS_SUCCESS);
     CHECK(rk_device_init_line(&device, sizeof device, &line, NULL, NULL, &caps, NULL) == RK_STATUS_SUCCESS);
+    device_up = 1;
     rk_card_event(&device, RK_CARD_INSERTED);
     CHECK(rk_device_control(&device, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n) ==
           RK_STATUS_SUCCESS);
@@ -91,7 +100,8 @@ int main(void)
     memset(big + 8, 0xEE, sizeof big - 8);
     (void)rk_device_control(&device, RK_IOCTL_TRANSMIT, big, sizeof big, out, sizeof out, &n);
     CHECK(rk_log_set(NULL, NULL, RK_LOG_OFF) == RK_STATUS_SUCCESS);
-    rk_device_deinit(&device);
+    device_up = 0;
+    CHECK(rk_device_deinit(&device) == RK_STATUS_SUCCESS);
     rk_sim_deinit(&card);
 
     CHECK(logged(RK_LOG_TRACE, "<- ATR (cold reset) 3B 9B 96 81 71 FE 45"));
@@ -102,5 +112,6 @@ int main(void)
     CHECK(logged(RK_LOG_DEBUG, "TRANSMIT T=1, 5 bytes: 00 84 00 00 08 -> success, 18 bytes in "));
     CHECK(logged(RK_LOG_INFO, "TRANSMIT T=1, 60000 bytes: EE EE"));
     CHECK(longest < RK_LOG_LINE_MAX);
+    CHECK(deinits_refused > 0);
     return finish("log_test");
 }
