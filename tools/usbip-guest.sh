@@ -26,15 +26,30 @@
 #                                   through FEATURE_MODIFY_PIN_DIRECT (the later
 #                                   keys go to usbip-serve's stdin when the client
 #                                   asks) and the summary ends with ", PIN pad checked"
+#   USBIP_GUEST_CHECK=edges ...     no pcscd: the guest's tools/usbip-guest/edges.py
+#                                   drives the reader with pyusb through its kernel
+#                                   (usbfs, vhci-hcd): SET_INTERFACE and bulk OUT's
+#                                   CLEAR_FEATURE(ENDPOINT_HALT) inside a message,
+#                                   bulk IN's inside an answer, SET_CONFIGURATION 1
+#                                   again, the class ABORT (first, and while the card
+#                                   works), bulk-IN reads that time out (unlinked);
+#                                   one `EDGE <name>: ok|FAILED ...` line each.
+#                                   usbip-serve runs with --slow --work-ms 1500
+#                                   --trace (its URBs in $USBIP_GUEST_DIR/server.log)
+#                                   unless USBIP_SERVE_ARGS is set (the cases need a
+#                                   --slow card working over 300 ms)
 #   USBIP_GUEST_ACCEL=kvm ...       QEMU's accelerator (default tcg: on the project's
 #                                   machines /dev/kvm is there but the CPU has no
 #                                   vmx flag, and under KVM the guest kernel is still
 #                                   decompressing after 5 minutes (not hung: its
 #                                   registers move); TCG boots it in about 25 s)
 #
-# Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, usbip. The last
-# line is the summary:
+# Needs (Debian): debootstrap, qemu-system-x86, e2fsprogs, usbip. The guest is
+# built again when its package list changes (kept in $USBIP_GUEST_DIR/packages).
+# The last line is the summary:
 #   usbip-guest: ok|FAILED: reader <seen|not seen>, <N> APDUs checked, <R> round trips/s[, card moves seen[, reconfigured][, PIN pad checked]]
+# or, with USBIP_GUEST_CHECK=edges,
+#   usbip-guest: ok: edges <N> of <N>   or   usbip-guest: FAILED: edges <F> of <N>: <names>
 # and the whole guest console (with pcscd's debug log) is kept in
 # $USBIP_GUEST_DIR/console.log.
 set -euo pipefail
@@ -42,16 +57,26 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${USBIP_GUEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/readerkit-usbip-guest}
 case "$dir" in "$root"*) echo "usbip-guest: USBIP_GUEST_DIR must be outside the repository" >&2; exit 2 ;; esac
+case "${USBIP_GUEST_CHECK:-}" in
+"" | edges) ;;
+*) echo "usbip-guest: USBIP_GUEST_CHECK is empty or edges, not $USBIP_GUEST_CHECK" >&2; exit 2 ;;
+esac
 mkdir -p "$dir"
 image=$dir/rootfs.ext4
-packages=linux-image-amd64,initramfs-tools,kmod,udev,iproute2,usbip,pcscd,libccid,pcsc-tools,python3-pyscard,procps
+packages=linux-image-amd64,initramfs-tools,kmod,udev,iproute2,usbip,pcscd,libccid,pcsc-tools,python3-pyscard,python3-usb,procps
+# The package list the cached guest was built with: another list builds it again.
+stamp=$dir/packages
+if [ "$(cat "$stamp" 2>/dev/null)" != "$packages" ]; then
+    rm -f "$image" "$dir/debootstrap.done"
+fi
 
 if [ ! -f "$image" ]; then
     if [ ! -f "$dir/debootstrap.done" ]; then
-        echo "usbip-guest: debootstrap bookworm into $dir/rootfs (once)" >&2
+        echo "usbip-guest: debootstrap bookworm into $dir/rootfs (once a package list)" >&2
         rm -rf "$dir/rootfs"
         debootstrap --variant=minbase --include="$packages" bookworm "$dir/rootfs" \
             http://deb.debian.org/debian >"$dir/debootstrap.log" 2>&1
+        echo "$packages" >"$stamp"
         touch "$dir/debootstrap.done"
     fi
     # PID 1 of the guest: mount the basics, run the check from the second disk,
@@ -90,11 +115,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The edges check needs a card that works long enough for a read to time out
+# (and --trace for the server's log of the URBs the kernel sent).
+if [ "${USBIP_GUEST_CHECK:-}" = edges ]; then
+    serve_args=${USBIP_SERVE_ARGS-"--slow --work-ms 1500 --trace"}
+else
+    serve_args=${USBIP_SERVE_ARGS:-}
+fi
 # usbip-serve's stdin: the card moves and PIN pad keys the guest's client asks for.
 mkfifo "$work/control"
 exec 3<>"$work/control"
 # shellcheck disable=SC2086 # the options are words on purpose
-"$bin" usbip-serve --port 0 ${USBIP_SERVE_ARGS:-} <"$work/control" >"$work/port" 2>"$dir/server.log" &
+"$bin" usbip-serve --port 0 $serve_args <"$work/control" >"$work/port" 2>"$dir/server.log" &
 server=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -1 "$work/port")
@@ -102,9 +134,10 @@ port=$(head -1 "$work/port")
 
 mkdir "$work/check"
 cp "$root/tools/usbip-guest/check.sh" "$root/tools/usbip-guest/client.py" \
-    "$root/tools/lib/unix-listening.awk" "$work/check/"
+    "$root/tools/usbip-guest/edges.py" "$root/tools/lib/unix-listening.awk" "$work/check/"
 echo "$port" >"$work/check/port"
-echo "${USBIP_SERVE_ARGS:-}" >"$work/check/serve-args"
+echo "$serve_args" >"$work/check/serve-args"
+echo "${USBIP_GUEST_CHECK:-}" >"$work/check/mode"
 mke2fs -q -t ext2 -d "$work/check" "$work/check.ext2" 8M
 
 # Empty the console log before QEMU starts: its own redirection happens in the
@@ -146,6 +179,18 @@ while kill -0 "$qemu" 2>/dev/null; do
 done
 wait "$qemu" || true
 
+if [ "${USBIP_GUEST_CHECK:-}" = edges ]; then
+    grep -E "^(GUEST|EDGE)" "$dir/console.log" | tr -d '\r' || true
+    summary=$(sed -n 's/^EDGES \(.*\)/\1/p' "$dir/console.log" | tr -d '\r')
+    case "$summary" in
+    "ok "*) echo "usbip-guest: ok: edges ${summary#ok }" ;;
+    *)
+        echo "usbip-guest: FAILED: edges ${summary:-not run}"
+        exit 1
+        ;;
+    esac
+    exit 0
+fi
 grep -E "^(GUEST|READERS|ATR|APDUS|PINPAD|ROUNDTRIPS|MOVES|RECONFIGURE|CLIENT)" "$dir/console.log" || true
 echo "libccid (pcscd -d) lines it did not like:"
 grep "^PCSCD" "$dir/console.log" | grep -i -E "error|fail|not supported|warning|unknown" | head -20 || true

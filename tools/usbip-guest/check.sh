@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run inside the USB/IP guest (from its second disk) by /sbin/readerkit-init:
 # attach the exported reader through vhci-hcd, start pcscd (libccid), run the
-# PC/SC client, print pcscd's log, and leave the result on the console. The
+# PC/SC client, print pcscd's log, and leave the result on the console; or, when
+# /check/mode says edges, run edges.py on the reader instead of pcscd. The
 # host's usbip-serve port is in /check/port.
 PORT=$(cat /check/port)
 HOST=10.0.2.2
@@ -26,6 +27,13 @@ for d in /sys/bus/usb/devices/*; do
         echo "GUEST usb $(basename "$d") $(cat "$d/idVendor"):$(cat "$d/idProduct") $(cat "$d/product" 2>/dev/null)"
 done
 dmesg | grep -E "usb [0-9]-[0-9]|vhci_hcd: " | tail -20
+if [ "$(cat /check/mode)" = edges ]; then
+    # No pcscd: edges.py drives the reader itself (pyusb, the kernel's usbfs).
+    python3 /check/edges.py
+    dmesg | grep -E "usb [0-9]-[0-9]|vhci_hcd|usbfs" | tail -20 | sed 's/^/GUEST dmesg /'
+    echo "GUEST done"
+    exit 0
+fi
 pcscd --foreground --debug --apdu >/tmp/pcscd.log 2>&1 &
 # pcscd is ready for clients when its socket listens (unix-listening.awk, copied
 # here from tools/lib/ by usbip-guest.sh, reads the kernel's socket table): its file
