@@ -182,10 +182,11 @@ wait "$qemu" || true
 if [ "${USBIP_GUEST_CHECK:-}" = edges ]; then
     grep -E "^(GUEST|EDGE)" "$dir/console.log" | tr -d '\r' || true
     summary=$(sed -n 's/^EDGES \(.*\)/\1/p' "$dir/console.log" | tr -d '\r')
+    summary=${summary:-FAILED not run}
     case "$summary" in
     "ok "*) echo "usbip-guest: ok: edges ${summary#ok }" ;;
     *)
-        echo "usbip-guest: FAILED: edges ${summary:-not run}"
+        echo "usbip-guest: FAILED: edges ${summary#FAILED }"
         exit 1
         ;;
     esac
