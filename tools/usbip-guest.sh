@@ -35,9 +35,11 @@
 #                                   works), bulk-IN reads that time out (unlinked);
 #                                   one `EDGE <name>: ok|FAILED ...` line each.
 #                                   usbip-serve runs with --slow --work-ms 1500
-#                                   --trace (its URBs in $USBIP_GUEST_DIR/server.log)
-#                                   unless USBIP_SERVE_ARGS is set (the cases need a
-#                                   --slow card working over 300 ms)
+#                                   --trace (its URBs in $USBIP_GUEST_DIR/server.log;
+#                                   a `usbip-serve got:` line counts the requests
+#                                   the kernel forwarded) unless USBIP_SERVE_ARGS
+#                                   is set (the cases need a --slow card working
+#                                   over 300 ms)
 #   USBIP_GUEST_ACCEL=kvm ...       QEMU's accelerator (default tcg: on the project's
 #                                   machines /dev/kvm is there but the CPU has no
 #                                   vmx flag, and under KVM the guest kernel is still
@@ -183,6 +185,14 @@ if [ "${USBIP_GUEST_CHECK:-}" = edges ]; then
     grep -E "^(GUEST|EDGE)" "$dir/console.log" | tr -d '\r' || true
     summary=$(sed -n 's/^EDGES \(.*\)/\1/p' "$dir/console.log" | tr -d '\r')
     summary=${summary:-FAILED not run}
+    # With --trace, what reached usbip-serve: the kernel's requests as URBs.
+    if grep -q "^usbip: Submit" "$dir/server.log"; then
+        urbs() { grep -c "$1" "$dir/server.log" || true; }
+        echo "usbip-serve got: SET_INTERFACE $(urbs 'setup: \[1, 11, ')," \
+            "CLEAR_FEATURE(ENDPOINT_HALT) $(urbs 'setup: \[2, 1, 0, 0, ')," \
+            "SET_CONFIGURATION 1 $(urbs 'setup: \[0, 9, 1, ') (one at enumeration)," \
+            "class ABORT $(urbs 'setup: \[33, 1, '), UNLINK $(urbs '^usbip: Unlink {')"
+    fi
     case "$summary" in
     "ok "*) echo "usbip-guest: ok: edges ${summary#ok }" ;;
     *)
