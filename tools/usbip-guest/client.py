@@ -230,6 +230,12 @@ def reconfigure():
         configured = f.read().strip()
     if configured != "1":
         raise AssertionError(f"bConfigurationValue reads {configured!r} after writing 1")
+    # pcscd lists the reader while libccid still opens it and before its event
+    # thread has seen the card: a connect then fails SCARD_E_NO_SMARTCARD (seen
+    # once in 11 runs). A client waits for the card first.
+    _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    wait_for(context, str(names[0]), scard.SCARD_STATE_PRESENT, "card after reconfiguring")
+    scard.SCardReleaseContext(context)
     connection = names[0].createConnection()
     connection.connect()
     answer, sw1, sw2 = connection.transmit([0x00, 0x84, 0x00, 0x00, 0x08])
