@@ -31,8 +31,10 @@
 #                                   (usbfs, vhci-hcd): SET_INTERFACE and bulk OUT's
 #                                   CLEAR_FEATURE(ENDPOINT_HALT) inside a message,
 #                                   bulk IN's inside an answer, SET_CONFIGURATION 1
-#                                   again, the class ABORT (first, and while the card
-#                                   works), bulk-IN reads that time out (unlinked);
+#                                   again and a refused SET_CONFIGURATION 2, the class
+#                                   ABORT (first, with malformed PC_to_RDR_Aborts, and
+#                                   while the card works), bulk-IN reads that time out
+#                                   (unlinked);
 #                                   one `EDGE <name>: ok|FAILED ...` line each.
 #                                   usbip-serve runs with --slow --work-ms 1500
 #                                   --trace (its URBs in $USBIP_GUEST_DIR/server.log;
@@ -191,6 +193,7 @@ if [ "${USBIP_GUEST_CHECK:-}" = edges ]; then
         echo "usbip-serve got: SET_INTERFACE $(urbs 'setup: \[1, 11, ')," \
             "CLEAR_FEATURE(ENDPOINT_HALT) $(urbs 'setup: \[2, 1, 0, 0, ')," \
             "SET_CONFIGURATION 1 $(urbs 'setup: \[0, 9, 1, ') (one at enumeration)," \
+            "SET_CONFIGURATION 2 $(urbs 'setup: \[0, 9, 2, ')," \
             "class ABORT $(urbs 'setup: \[33, 1, '), UNLINK $(urbs '^usbip: Unlink {')"
     fi
     case "$summary" in

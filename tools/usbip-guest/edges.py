@@ -22,6 +22,14 @@ first (IccPowerOn: a DataBlock with the ATR), so each expects the card active:
 - class-abort: the class request ABORT (bRequest 01, wValue bSeq << 8 | bSlot)
   first, a GetSlotStatus then fails CMD_ABORTED, the PC_to_RDR_Abort of the
   same bSeq is answered with RDR_to_PC_SlotStatus, the next command works;
+- set-configuration-refused: SET_CONFIGURATION 2 as a raw control transfer (the
+  device has configuration 1 only): STALLed (-EPIPE), GET_CONFIGURATION still
+  says 1 and the card is still active;
+- malformed-abort: after the class ABORT (bSeq 5), a PC_to_RDR_Abort whose
+  dwLength is 1 (with its byte, then without it: a short transfer) fails
+  CMD_ABORTED as any other message and the slot still waits for its Abort;
+  one with no pair waiting fails bError 1 (dwLength), and the class ABORT after
+  it starts a pair of its own;
 - abort-running: ABORT and PC_to_RDR_Abort while the slow card works on an
   ECHO: the ECHO fails CMD_ABORTED, the Abort gets the slot status, the next
   command works;
@@ -33,6 +41,7 @@ first (IccPowerOn: a DataBlock with the ATR), so each expects the card active:
 Prints `EDGE <name>: ok` or `EDGE <name>: FAILED <details>` for each and
 `EDGES ok N of N` or `EDGES FAILED <failed> of N: <names>` last."""
 
+import errno
 import sys
 import time
 
@@ -63,6 +72,8 @@ CMD_ABORTED = 0xFF
 # USB 2.0 §9.4 requests to endpoint 0.
 GET_STATUS = 0x00
 SET_FEATURE = 0x03
+GET_CONFIGURATION = 0x08
+SET_CONFIGURATION = 0x09
 ENDPOINT_HALT = 0x00
 # CCID 1.1 §5.3.1: the class request ABORT, to the interface.
 CLASS_ABORT = 0x01
@@ -226,6 +237,41 @@ def set_configuration(r):
     r.slot_status(7)
 
 
+def set_configuration_refused(r):
+    r.power_on(4)
+    try:
+        r.dev.ctrl_transfer(0x00, SET_CONFIGURATION, 2, 0, None, TIMEOUT_MS)
+    except usb.core.USBError as e:
+        if e.errno != errno.EPIPE:
+            raise AssertionError(f"SET_CONFIGURATION 2: {e}, not a STALL (EPIPE)") from e
+    else:
+        raise AssertionError("SET_CONFIGURATION 2 accepted")
+    configuration = bytes(r.dev.ctrl_transfer(0x80, GET_CONFIGURATION, 0, 0, 1, TIMEOUT_MS))
+    if configuration != b"\x01":
+        raise AssertionError(f"GET_CONFIGURATION after the refusal: {hexs(configuration)}")
+    r.slot_status(5)
+
+
+def malformed_abort(r):
+    def failed(seq, error):
+        return [SLOT_STATUS, 0, 0, 0, 0, 0, seq, FAILED, error, 0]
+
+    def with_data(seq):
+        return message(ABORT, seq, b"\xAA")
+
+    r.power_on(4)
+    r.class_abort(5)
+    r.expect(with_data(5), failed(5, CMD_ABORTED), "an Abort bSeq 5 with a byte of data")
+    r.expect(with_data(5)[:10], failed(5, CMD_ABORTED), "an Abort bSeq 5 a byte short")
+    r.expect(message(GET_SLOT_STATUS, 7), failed(7, CMD_ABORTED), "GetSlotStatus bSeq 7: still waiting")
+    r.expect(message(ABORT, 5), [SLOT_STATUS, 0, 0, 0, 0, 0, 5, 0, 0, 0], "its Abort bSeq 5")
+    r.expect(with_data(6), failed(6, 1), "an Abort bSeq 6 with a byte, no pair waiting: bError 1")
+    r.class_abort(6)
+    r.expect(message(GET_SLOT_STATUS, 8), failed(8, CMD_ABORTED), "GetSlotStatus bSeq 8: a pair of its own")
+    r.expect(message(ABORT, 6), [SLOT_STATUS, 0, 0, 0, 0, 0, 6, 0, 0, 0], "its Abort bSeq 6")
+    r.slot_status(9)
+
+
 def class_abort(r):
     r.power_on(4)
     r.class_abort(5)
@@ -281,7 +327,9 @@ CASES = (
     ("clear-halt-out", clear_halt_out),
     ("clear-halt-in", clear_halt_in),
     ("set-configuration", set_configuration),
+    ("set-configuration-refused", set_configuration_refused),
     ("class-abort", class_abort),
+    ("malformed-abort", malformed_abort),
     ("abort-running", abort_running),
     ("unlink", unlink),
 )
