@@ -360,6 +360,16 @@ pub enum Data<'a> {
     Reserved(&'a [u8]),
 }
 
+/// Bit `n` of `byte` as ISO/IEC 7816 numbers them: b8 (0x80) down to b1 (0x01).
+const fn bit(byte: u8, n: u32) -> bool {
+    byte & (1 << (n - 1)) != 0
+}
+
+/// Bits `high` down to `low` of `byte` (b8..b1 as in [`bit`]), as a number.
+const fn bits(byte: u8, high: u32, low: u32) -> u8 {
+    (byte >> (low - 1)) & ((1u32 << (high - low + 1)) - 1) as u8
+}
+
 /// How EF.DIR and EF.ATR/INFO can be read (card service data bits 4 to 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EfAccess {
@@ -380,23 +390,23 @@ pub struct CardService(pub u8);
 impl CardService {
     /// Bit 8: application selection by full DF name.
     pub const fn selection_by_full_df_name(self) -> bool {
-        self.0 & 0x80 != 0
+        bit(self.0, 8)
     }
     /// Bit 7: application selection by partial DF name.
     pub const fn selection_by_partial_df_name(self) -> bool {
-        self.0 & 0x40 != 0
+        bit(self.0, 7)
     }
     /// Bit 6: BER-TLV data objects available in EF.DIR.
     pub const fn data_objects_in_ef_dir(self) -> bool {
-        self.0 & 0x20 != 0
+        bit(self.0, 6)
     }
     /// Bit 5: BER-TLV data objects available in EF.ATR/INFO.
     pub const fn data_objects_in_ef_atr(self) -> bool {
-        self.0 & 0x10 != 0
+        bit(self.0, 5)
     }
     /// Bits 4 to 2: how EF.DIR and EF.ATR/INFO are read.
     pub const fn ef_access(self) -> EfAccess {
-        match (self.0 >> 1) & 0x07 {
+        match bits(self.0, 4, 2) {
             0b100 => EfAccess::ReadBinary,
             0b010 => EfAccess::GetData,
             0b000 => EfAccess::ReadRecord,
@@ -405,7 +415,7 @@ impl CardService {
     }
     /// Bit 1 clear: the card has a master file (MF).
     pub const fn has_mf(self) -> bool {
-        self.0 & 0x01 == 0
+        !bit(self.0, 1)
     }
 }
 
@@ -431,7 +441,7 @@ impl SelectionMethods {
     pub fn iter(self) -> impl Iterator<Item = &'static str> {
         Self::ALL
             .into_iter()
-            .filter(move |(bit, _)| self.0 & bit != 0)
+            .filter(move |(mask, _)| self.0 & mask != 0)
             .map(|(_, name)| name)
     }
 }
@@ -469,11 +479,11 @@ pub struct DataCoding(pub u8);
 impl DataCoding {
     /// Bit 8: EFs of BER-TLV structure supported.
     pub const fn tlv_efs(self) -> bool {
-        self.0 & 0x80 != 0
+        bit(self.0, 8)
     }
     /// Bits 7 and 6: behaviour of write functions.
     pub const fn write_behaviour(self) -> WriteBehaviour {
-        match (self.0 >> 5) & 0x03 {
+        match bits(self.0, 7, 6) {
             0 => WriteBehaviour::OneTime,
             1 => WriteBehaviour::Proprietary,
             2 => WriteBehaviour::Or,
@@ -483,11 +493,11 @@ impl DataCoding {
     /// Bit 5: the value `FF` is valid as the first byte of a BER-TLV tag (clear:
     /// `FF` is padding).
     pub const fn ff_tag_valid(self) -> bool {
-        self.0 & 0x10 != 0
+        bit(self.0, 5)
     }
     /// Bits 4 to 1: the data unit size, in quartets (a power of 2, 1 to 32 768).
     pub const fn data_unit_quartets(self) -> u16 {
-        1 << (self.0 & 0x0F)
+        1 << bits(self.0, 4, 1)
     }
 }
 
@@ -524,20 +534,20 @@ pub struct Chaining(pub u8);
 impl Chaining {
     /// Bit 8: command chaining.
     pub const fn command_chaining(self) -> bool {
-        self.0 & 0x80 != 0
+        bit(self.0, 8)
     }
     /// Bit 7: extended Lc and Le fields.
     pub const fn extended_lengths(self) -> bool {
-        self.0 & 0x40 != 0
+        bit(self.0, 7)
     }
     /// Bit 6: extended length information in EF.ATR/INFO (RFU before the 2013
     /// edition).
     pub const fn extended_length_info(self) -> bool {
-        self.0 & 0x20 != 0
+        bit(self.0, 6)
     }
     /// Bits 5 and 4: logical channel number assignment.
     pub const fn channel_assignment(self) -> ChannelAssignment {
-        match (self.0 >> 3) & 0x03 {
+        match bits(self.0, 5, 4) {
             0 => ChannelAssignment::None,
             1 => ChannelAssignment::InterfaceDevice,
             2 => ChannelAssignment::Card,
@@ -546,7 +556,7 @@ impl Chaining {
     }
     /// Bits 3 to 1: maximum number of logical channels, 1 to 8 (8: eight or more).
     pub const fn max_channels(self) -> u8 {
-        (self.0 & 0x07) + 1
+        bits(self.0, 3, 1) + 1
     }
 }
 
