@@ -95,19 +95,19 @@ mod tests {
 
     #[test]
     fn from_bytes_takes_exactly_three_words() {
-        let mut answer = [0u8; 12];
+        let mut answer = [0u8; PERF_COUNTERS_LEN];
         answer[..4].copy_from_slice(&7u32.to_le_bytes());
         answer[4..8].copy_from_slice(&300u32.to_le_bytes());
         answer[8..].copy_from_slice(&0x0102_0304u32.to_le_bytes());
         let c = PerfCounters::from_bytes(&answer).map(|c| counts(&c));
         assert_eq!(c, Some([7, 300, 0x0102_0304]));
         // A short answer (another reader, a driver that writes less) or a long one.
-        for len in 0..12 {
+        for len in 0..PERF_COUNTERS_LEN {
             assert!(
                 PerfCounters::from_bytes(&answer[..len]).is_none(),
                 "{len} bytes"
             );
         }
-        assert!(PerfCounters::from_bytes(&[0; 13]).is_none());
+        assert!(PerfCounters::from_bytes(&[0; PERF_COUNTERS_LEN + 1]).is_none());
     }
 }
