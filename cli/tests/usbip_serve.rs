@@ -155,7 +155,7 @@ fn a_ccid_reader_over_usbip() {
         .collect();
     assert_eq!(endpoints, [(0x01, 2), (0x81, 2), (0x82, 3)]);
     // SET_CONFIGURATION(1): a control OUT without data.
-    control_out(&mut c, 4, [0, 9, 1, 0, 0, 0, 0, 0]);
+    c.configure(4);
     // A vendor request nobody answers: the device stalls it (-EPIPE).
     let (status, data) = c.control_in(5, [0xC0, 0x99, 0, 0, 0, 0, 4, 0]);
     assert_eq!((status, data.len()), (-32, 0));
