@@ -3,7 +3,8 @@
 use crate::ioctl::PERF_COUNTERS_LEN;
 use crate::sync::{AtomicU32, Ordering};
 
-/// Counts of TRANSMIT traffic since the device was created; wrap at 2^32.
+/// Counts of TRANSMIT traffic, wrapping at 2^32: a device's own since it was created,
+/// or those a GET_PERF_CNTR answer carries ([`PerfCounters::from_bytes`]).
 #[derive(Debug)]
 pub struct PerfCounters {
     transmissions: AtomicU32,
