@@ -85,7 +85,10 @@ fn track(_: &mut (), _: Wait) -> Result<(), Failure> {
     Ok(())
 }
 
-fn device_on<P: Platform>(platform: P) -> Device<P, (), 2> {
+/// The device every model runs: the loom platform, no driver state, two events.
+type LoomDevice = Device<LoomPlatform, (), 2>;
+
+fn device_on(platform: LoomPlatform) -> LoomDevice {
     device_on_with(
         platform,
         ReaderFunctions {
@@ -95,7 +98,7 @@ fn device_on<P: Platform>(platform: P) -> Device<P, (), 2> {
     )
 }
 
-fn device_on_with<P: Platform>(platform: P, functions: ReaderFunctions<()>) -> Device<P, (), 2> {
+fn device_on_with(platform: LoomPlatform, functions: ReaderFunctions<()>) -> LoomDevice {
     Device::new(
         platform,
         functions,
@@ -105,28 +108,22 @@ fn device_on_with<P: Platform>(platform: P, functions: ReaderFunctions<()>) -> D
     )
 }
 
-fn device() -> Device<LoomPlatform, (), 2> {
+fn device() -> LoomDevice {
     device_on(LoomPlatform::default())
 }
 
-fn is_present<P: Platform>(dev: &Device<P, (), 2>) -> Outcome {
+fn is_present(dev: &LoomDevice) -> Outcome {
     dev.control(Ioctl::IsPresent.code(), &[], &mut [])
 }
 
 /// A card is inserted and the event processed.
-fn insert<P: Platform>(dev: &Device<P, (), 2>) {
+fn insert(dev: &LoomDevice) {
     dev.card_inserted();
     dev.process_events();
 }
 
 /// Run `f` on the device on a thread of its own.
-fn spawn<P: Platform + 'static>(
-    dev: &Arc<Device<P, (), 2>>,
-    f: fn(&Device<P, (), 2>),
-) -> thread::JoinHandle<()>
-where
-    Device<P, (), 2>: Send + Sync,
-{
+fn spawn(dev: &Arc<LoomDevice>, f: fn(&LoomDevice)) -> thread::JoinHandle<()> {
     let dev = dev.clone();
     thread::spawn(move || f(&dev))
 }
@@ -421,16 +418,14 @@ impl Cancelable for LoomIrp {
 type IrpHandoff = Handoff<LoomIrp, LoomMutex<State<LoomIrp>>>;
 
 /// A device whose platform has a hand-off.
-type IrpDevice = Device<LoomPlatform, (), 2>;
-
-fn irp_device() -> Arc<IrpDevice> {
+fn irp_device() -> Arc<LoomDevice> {
     Arc::new(device_on(LoomPlatform {
         handoff: Some(Handoff::new()),
         decided: Decided::default(),
     }))
 }
 
-fn handoff(dev: &IrpDevice) -> &IrpHandoff {
+fn handoff(dev: &LoomDevice) -> &IrpHandoff {
     dev.platform()
         .handoff
         .as_ref()
@@ -444,7 +439,7 @@ fn irp() -> (LoomIrp, Arc<IrpRecord>) {
 
 /// The request path of IS_PRESENT: reserve, the core, then complete at once or
 /// park. `true` if the core completed it at once.
-fn request(dev: &IrpDevice, irp: LoomIrp) -> bool {
+fn request(dev: &LoomDevice, irp: LoomIrp) -> bool {
     let handoff = handoff(dev);
     assert!(handoff.reserve(HANDLE));
     match is_present(dev) {
@@ -468,7 +463,7 @@ fn request(dev: &IrpDevice, irp: LoomIrp) -> bool {
 
 /// The OS cancels the IRP on its own: `IoCancelIrp` sets `Cancel` and takes the
 /// cancel routine; if it found one, the routine runs.
-fn os_cancel(dev: &IrpDevice, record: &IrpRecord) {
+fn os_cancel(dev: &LoomDevice, record: &IrpRecord) {
     record.cancel.store(true, Ordering::SeqCst);
     if !record.routine.swap(false, Ordering::SeqCst) {
         return;
@@ -491,7 +486,7 @@ fn os_cancel(dev: &IrpDevice, record: &IrpRecord) {
 
 /// The handle the request came through is closed (the WDM binding's CLEANUP or
 /// CLOSE): the core cancels the request if the hand-off holds one of that handle.
-fn close(dev: &IrpDevice) {
+fn close(dev: &LoomDevice) {
     if handoff(dev).held_by(HANDLE) {
         dev.cancel_tracking();
     }
@@ -500,7 +495,7 @@ fn close(dev: &IrpDevice) {
 /// Once every thread is done: the IRP was completed exactly once, with the status
 /// the core decided (success if it answered at once, `inline`), and the hand-off
 /// is free. Returns that status.
-fn completed_once(dev: &IrpDevice, record: &IrpRecord, inline: bool) -> Status {
+fn completed_once(dev: &LoomDevice, record: &IrpRecord, inline: bool) -> Status {
     assert_eq!(record.completions.load(Ordering::SeqCst), 1, "completions");
     let status = match dev.platform().decided.only() {
         None if inline => Status::Success,
@@ -541,7 +536,7 @@ fn handoff_park_racing_an_os_cancel_completes_once_cancelled() {
 
 /// A pending IRP completed by `racer` (on its own thread) while the OS cancels it;
 /// the status it was completed with (once).
-fn pending_racing_an_os_cancel(racer: fn(&IrpDevice)) -> Status {
+fn pending_racing_an_os_cancel(racer: fn(&LoomDevice)) -> Status {
     let dev = irp_device();
     let (irp, record) = irp();
     assert!(!request(&dev, irp), "pends");
