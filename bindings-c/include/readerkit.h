@@ -933,9 +933,9 @@ typedef struct {
  The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
  NUL-terminated UTF-8 text valid during the call only; `user` is what was given
  to [`rk_log_set`]. It runs inside the call that logs (`rk_device_control`
- and the calls it makes), on a device still in use: an `rk_device_deinit` of
- that device from it is refused with `RK_STATUS_DEVICE_BUSY`, as from a
- callback or hook.
+ and the calls it makes), on a device still in use: an `rk_device_deinit` or
+ `rk_device_set_keypad` of that device from it is refused with
+ `RK_STATUS_DEVICE_BUSY`, as from a callback or hook.
  */
 typedef void (*rk_log_fn)(void *user, uint32_t level, const char *line);
 

@@ -17,9 +17,9 @@
 //!
 //! The callback is process-wide (one per library), called on the thread of the
 //! request, possibly from several threads at once; it must not call back into
-//! `rk_device_*` functions of the device being logged (an `rk_device_deinit` of
-//! it is refused with `RK_STATUS_DEVICE_BUSY`). Set it before the devices are
-//! used.
+//! `rk_device_*` functions of the device being logged (an `rk_device_deinit` or
+//! `rk_device_set_keypad` of it is refused with `RK_STATUS_DEVICE_BUSY`). Set it
+//! before the devices are used.
 
 use core::ffi::{CStr, c_char, c_void};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
@@ -47,9 +47,9 @@ const_assert_eq!(RK_LOG_LINE_MAX, C_LINE_MAX);
 /// The log callback: `level` is one of `RK_LOG_ERROR` .. `RK_LOG_TRACE`, `line` a
 /// NUL-terminated UTF-8 text valid during the call only; `user` is what was given
 /// to [`rk_log_set`]. It runs inside the call that logs (`rk_device_control`
-/// and the calls it makes), on a device still in use: an `rk_device_deinit` of
-/// that device from it is refused with `RK_STATUS_DEVICE_BUSY`, as from a
-/// callback or hook.
+/// and the calls it makes), on a device still in use: an `rk_device_deinit` or
+/// `rk_device_set_keypad` of that device from it is refused with
+/// `RK_STATUS_DEVICE_BUSY`, as from a callback or hook.
 pub type rk_log_fn =
     Option<unsafe extern "C" fn(user: *mut c_void, level: u32, line: *const c_char)>;
 

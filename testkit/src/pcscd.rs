@@ -321,8 +321,10 @@ impl Pcscd {
         std::fs::read_to_string(self.dir.join("pcscd.log")).unwrap_or_default()
     }
 
-    /// Stop pcscd with SIGINT (graceful: the drivers' IFDHCloseChannel runs) and
-    /// wait for it; `false` if it had to be killed after 10 s.
+    /// Stop pcscd with SIGINT (graceful: the drivers' IFDHCloseChannel runs, but
+    /// not for a reader with a call stuck on it, readerkit-pcsclite's
+    /// tests/pcscd_remove_stuck.rs) and wait for it; `false` if it had to be
+    /// killed after 10 s.
     pub fn stop(&mut self) -> bool {
         let Some(mut child) = self.child.take() else {
             return true;
