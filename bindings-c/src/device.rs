@@ -82,7 +82,8 @@ impl CPlatform {
         call();
     }
 
-    /// `true` while one of the driver's hooks runs (a snapshot).
+    /// `true` while one of the driver's hooks, or the log callback for a request's
+    /// line, runs (a snapshot).
     fn hook_running(&self) -> bool {
         self.hooks_running.load(Ordering::Acquire) != 0
     }
