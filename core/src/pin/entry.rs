@@ -119,58 +119,53 @@ impl EntryLimits {
 /// A PIN's digits (0-9), in a fixed buffer that is wiped when it is dropped or
 /// cleared. Its `Debug` shows the number of digits only.
 pub struct Pin {
-    digits: [u8; MAX_PIN_DIGITS],
-    len: usize,
+    /// The digits typed; the room past them is kept wiped.
+    digits: heapless::Vec<u8, MAX_PIN_DIGITS>,
 }
 
 impl Pin {
     /// An empty PIN.
     pub const fn new() -> Pin {
         Pin {
-            digits: [0; MAX_PIN_DIGITS],
-            len: 0,
+            digits: heapless::Vec::new(),
         }
     }
 
     /// Append a digit; `false` (and no change) if it is no digit or the PIN is full.
     pub fn push(&mut self, digit: u8) -> bool {
-        match self.digits.get_mut(self.len) {
-            Some(slot) if digit <= 9 => {
-                *slot = digit;
-                self.len += 1;
-                true
-            }
-            _ => false,
-        }
+        digit <= 9 && self.digits.push(digit).is_ok()
     }
 
     /// Forget the last digit.
     pub fn pop(&mut self) {
-        if let Some(last) = self.len.checked_sub(1) {
-            self.digits[last] = 0;
-            self.len = last;
-        }
+        self.digits.pop();
+        self.wipe_spare();
     }
 
     /// Forget every digit (the buffer is wiped).
     pub fn clear(&mut self) {
-        self.digits.zeroize();
-        self.len = 0;
+        self.digits.clear();
+        self.wipe_spare();
+    }
+
+    /// Wipe the buffer past the digits, where a digit just forgotten still stands.
+    fn wipe_spare(&mut self) {
+        self.digits.spare_capacity_mut().zeroize();
     }
 
     /// The digits typed, 0-9 each.
     pub fn digits(&self) -> &[u8] {
-        &self.digits[..self.len]
+        &self.digits
     }
 
     /// Number of digits.
     pub fn len(&self) -> usize {
-        self.len
+        self.digits.len()
     }
 
     /// `true` if no digit was typed.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.digits.is_empty()
     }
 }
 
@@ -194,7 +189,7 @@ impl Drop for Pin {
 
 impl core::fmt::Debug for Pin {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Pin({} digits)", self.len)
+        write!(f, "Pin({} digits)", self.len())
     }
 }
 
