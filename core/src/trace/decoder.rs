@@ -52,8 +52,7 @@ pub struct Decoder {
     /// EDC the ATR announced (used when T=1 is established).
     edc: Edc,
     /// A T=1 block or PPS answer being collected across receive calls.
-    pending: [u8; BLOCK_MAX],
-    pending_len: usize,
+    pending: heapless::Vec<u8, BLOCK_MAX>,
 }
 
 impl Default for Decoder {
@@ -74,8 +73,7 @@ impl Decoder {
         Decoder {
             phase: Phase::Raw,
             edc: Edc::Lrc,
-            pending: [0; BLOCK_MAX],
-            pending_len: 0,
+            pending: heapless::Vec::new(),
         }
     }
 
@@ -86,7 +84,7 @@ impl Decoder {
         reset: Reset,
         result: Result<&[u8], Failure>,
     ) {
-        self.pending_len = 0;
+        self.pending.clear();
         match result {
             Ok(bytes) => {
                 self.edc = Atr::parse(bytes).map_or(Edc::Lrc, |atr| atr.parameters().edc);
@@ -103,7 +101,7 @@ impl Decoder {
     /// The contacts were deactivated.
     pub fn deactivated<S: Sink + ?Sized>(&mut self, sink: &mut S) {
         self.phase = Phase::Raw;
-        self.pending_len = 0;
+        self.pending.clear();
         emit(sink, Event::Deactivated);
     }
 
@@ -116,7 +114,7 @@ impl Decoder {
     /// guard time set for the PPS exchange, which leaves the phase as it is.
     pub fn framing<S: Sink + ?Sized>(&mut self, sink: &mut S, framing: Framing) {
         if let Some(protocol) = framing.protocol {
-            self.pending_len = 0;
+            self.pending.clear();
             self.phase = match protocol {
                 Protocol::T0 => Phase::T0(T0State::Header),
                 Protocol::T1 => Phase::T1(self.edc),
@@ -137,7 +135,7 @@ impl Decoder {
         match self.phase {
             Phase::AfterReset | Phase::PpsAnswer if bytes.first() == Some(&0xFF) => {
                 self.phase = Phase::PpsAnswer;
-                self.pending_len = 0;
+                self.pending.clear();
                 emit(sink, Event::Pps { direction, bytes });
             }
             Phase::T0(T0State::Header) | Phase::T0(T0State::Procedure { .. })
@@ -178,9 +176,11 @@ impl Decoder {
             Phase::PpsAnswer => {
                 self.collect(bytes);
                 let need = self.pps_len();
-                if self.pending_len >= need || bytes.len() < asked {
-                    let bytes = self.take_pending(PPS_MAX);
+                if self.pending.len() >= need || bytes.len() < asked {
+                    let end = self.pending.len().min(PPS_MAX);
+                    let bytes = &self.pending[..end];
                     emit(sink, Event::Pps { direction, bytes });
+                    self.pending.clear();
                     self.phase = Phase::Raw;
                 }
             }
@@ -188,16 +188,16 @@ impl Decoder {
             Phase::T1(edc) => {
                 let overflow = self.collect(bytes);
                 let need = self.block_len(edc);
-                if self.pending_len >= need || bytes.len() < asked || overflow {
-                    let bytes = self.take_pending(BLOCK_MAX);
+                if self.pending.len() >= need || bytes.len() < asked || overflow {
                     emit(
                         sink,
                         Event::T1Block {
                             direction,
-                            bytes,
+                            bytes: &self.pending,
                             edc,
                         },
                     );
+                    self.pending.clear();
                 }
             }
             Phase::AfterReset | Phase::Raw => emit(sink, Event::Bytes { direction, bytes }),
@@ -262,29 +262,15 @@ impl Decoder {
 
     /// Append to the pending message; returns whether bytes had to be dropped.
     fn collect(&mut self, bytes: &[u8]) -> bool {
-        let room = BLOCK_MAX - self.pending_len;
-        let take = bytes.len().min(room);
-        if let Some(dst) = self
-            .pending
-            .get_mut(self.pending_len..self.pending_len + take)
-        {
-            dst.copy_from_slice(&bytes[..take]);
-        }
-        self.pending_len += take;
-        take < bytes.len()
-    }
-
-    /// The pending message (its first `max` bytes at most), collecting anew after it.
-    fn take_pending(&mut self, max: usize) -> &[u8] {
-        let end = self.pending_len.min(max);
-        self.pending_len = 0;
-        &self.pending[..end]
+        let room = BLOCK_MAX - self.pending.len();
+        let (fits, dropped) = bytes.split_at(bytes.len().min(room));
+        self.pending.extend_from_slice(fits).is_err() || !dropped.is_empty()
     }
 
     /// Length of the PPS message being collected, from PPS0 (3 until it is seen).
     fn pps_len(&self) -> usize {
         match self.pending.get(1) {
-            Some(&pps0) if self.pending_len >= 2 => crate::pps::message_len(pps0),
+            Some(&pps0) => crate::pps::message_len(pps0),
             _ => 3,
         }
     }
@@ -292,7 +278,7 @@ impl Decoder {
     /// Length of the T=1 block being collected, from LEN (the prologue until it is
     /// seen).
     fn block_len(&self, edc: Edc) -> usize {
-        if self.pending_len >= crate::t1::PROLOGUE_LEN {
+        if self.pending.len() >= crate::t1::PROLOGUE_LEN {
             crate::t1::block_len(self.pending[2], edc)
         } else {
             crate::t1::PROLOGUE_LEN
@@ -301,15 +287,15 @@ impl Decoder {
 
     /// Show what was collected but not complete.
     fn flush<S: Sink + ?Sized>(&mut self, sink: &mut S) {
-        if self.pending_len > 0 {
-            let bytes = self.take_pending(BLOCK_MAX);
+        if !self.pending.is_empty() {
             emit(
                 sink,
                 Event::Bytes {
                     direction: Direction::FromCard,
-                    bytes,
+                    bytes: &self.pending,
                 },
             );
+            self.pending.clear();
         }
     }
 
