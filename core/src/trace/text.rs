@@ -7,8 +7,7 @@ use core::fmt;
 /// boundary) and the line is marked as cut. Rendering never fails.
 #[derive(Debug, Clone)]
 pub struct TextBuf<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
+    text: heapless::String<N>,
     cut: bool,
 }
 
@@ -22,8 +21,7 @@ impl<const N: usize> TextBuf<N> {
     /// An empty line.
     pub const fn new() -> TextBuf<N> {
         TextBuf {
-            bytes: [0; N],
-            len: 0,
+            text: heapless::String::new(),
             cut: false,
         }
     }
@@ -37,9 +35,7 @@ impl<const N: usize> TextBuf<N> {
 
     /// The text so far.
     pub fn as_str(&self) -> &str {
-        let bytes = self.bytes.get(..self.len).unwrap_or(&[]);
-        // Only whole characters are ever copied in.
-        core::str::from_utf8(bytes).unwrap_or("")
+        &self.text
     }
 
     /// Whether some text did not fit.
@@ -70,16 +66,13 @@ impl<const N: usize> fmt::Write for TextBuf<N> {
         if self.cut {
             return Ok(());
         }
-        let room = N - self.len;
+        let room = N - self.text.len();
         let mut take = s.len().min(room);
         while !s.is_char_boundary(take) {
             take -= 1;
         }
-        if let Some(dst) = self.bytes.get_mut(self.len..self.len + take) {
-            dst.copy_from_slice(&s.as_bytes()[..take]);
-            self.len += take;
-        }
-        if take < s.len() {
+        let (fits, dropped) = s.split_at(take);
+        if self.text.push_str(fits).is_err() || !dropped.is_empty() {
             self.cut = true;
         }
         Ok(())
