@@ -10,7 +10,7 @@ use core::ptr;
 
 use readerkit_testkit::thread::hang_guarded;
 
-use super::{ABSENT, NEGOTIABLE, SPECIFIC, SWALLOWED, answer, ctx, init_device, misaligned, read};
+use super::{ABSENT, HeapDevice, NEGOTIABLE, SPECIFIC, SWALLOWED, answer, ctx, misaligned, read};
 use crate::*;
 
 /// T=0 first, then T=1, negotiable, TA1 = 96; the last byte is the TCK.
@@ -254,13 +254,8 @@ unsafe extern "C" fn events_pending(c: *mut c_void) {
     }
 }
 
-/// A device in heap storage with its context. Both are reached only through the
-/// raw pointers made once here, as a C driver would, so that no reference made by
-/// the test invalidates the pointers the library keeps.
-struct Fixture {
-    dev: *mut rk_device,
-    ctx: *mut Ctx,
-}
+/// The device of these tests, with this file's callbacks and context.
+type Fixture = HeapDevice<Ctx>;
 
 // SAFETY: the device is thread-safe after init and the context is used by one
 // thread at a time in these tests (the fixture moves to the hang guard's thread).
@@ -268,24 +263,6 @@ unsafe impl Send for Fixture {}
 
 impl Fixture {
     fn new() -> Fixture {
-        let dev = Box::into_raw(Box::new(rk_device {
-            opaque: [0; RK_DEVICE_STORAGE_WORDS],
-        }));
-        let ctx = Box::into_raw(Box::new(Ctx {
-            dev,
-            power_calls: Cell::new(0),
-            tracking_calls: Cell::new(0),
-            inside_power: Cell::new(Inside::Nothing),
-            inside_transmit: Cell::new(Inside::Nothing),
-            seen: RefCell::new(Vec::new()),
-            completions: RefCell::new(Vec::new()),
-            rearm_on_completion: Cell::new(false),
-            process_in_events_hook: Cell::new(false),
-            fail_next: Cell::new(false),
-            overlong_atr: Cell::new(false),
-            deactivate_next: Cell::new(false),
-            last_power: Cell::new(RK_POWER_DOWN),
-        }));
         let table = rk_reader_functions {
             power: Some(power),
             transmit: Some(transmit),
@@ -295,19 +272,24 @@ impl Fixture {
             events_pending: Some(events_pending),
             ..rk_reader_functions::default()
         };
-        // SAFETY: zeroed storage; the context outlives the device (deinit in Drop).
-        let st = unsafe { init_device(dev, &table, ctx.cast()) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        Fixture { dev, ctx }
-    }
-
-    fn dev(&self) -> *const rk_device {
-        self.dev
-    }
-
-    fn ctx(&self) -> &Ctx {
-        // SAFETY: alive until Drop; shared access only.
-        unsafe { &*self.ctx }
+        HeapDevice::init(
+            |dev| Ctx {
+                dev,
+                power_calls: Cell::new(0),
+                tracking_calls: Cell::new(0),
+                inside_power: Cell::new(Inside::Nothing),
+                inside_transmit: Cell::new(Inside::Nothing),
+                seen: RefCell::new(Vec::new()),
+                completions: RefCell::new(Vec::new()),
+                rearm_on_completion: Cell::new(false),
+                process_in_events_hook: Cell::new(false),
+                fail_next: Cell::new(false),
+                overlong_atr: Cell::new(false),
+                deactivate_next: Cell::new(false),
+                last_power: Cell::new(RK_POWER_DOWN),
+            },
+            &table,
+        )
     }
 
     fn insert(&self) {
@@ -356,21 +338,6 @@ impl Fixture {
     fn transmit(&self) -> rk_status {
         let input = [2, 0, 0, 0, 8, 0, 0, 0, 0x00, 0x84, 0x00, 0x00, 0x08];
         control(self.dev(), RK_IOCTL_TRANSMIT, &input, &mut [0u8; 64])
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        // SAFETY: an initialised, idle device.
-        let st = unsafe { rk_device_deinit(self.dev) };
-        // SAFETY: made by Box::into_raw in new(), released once, after the device
-        // (which used it) is gone.
-        drop(unsafe { Box::from_raw(self.dev) });
-        // SAFETY: as above.
-        drop(unsafe { Box::from_raw(self.ctx) });
-        if !std::thread::panicking() {
-            assert_eq!(st, RK_STATUS_SUCCESS);
-        }
     }
 }
 

@@ -14,6 +14,7 @@ mod sleep;
 use core::ffi::c_void;
 use core::mem::MaybeUninit;
 use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::*;
 
@@ -107,6 +108,69 @@ unsafe fn init_device(
     let dev_len = size_of::<rk_device>();
     // SAFETY: per the contract; the table and caps are ours.
     unsafe { rk_device_init(dev, dev_len, table, ctx, &caps, ptr::null()) }
+}
+
+/// A device in heap storage with its context `C`, both reached only through the
+/// raw pointers made once here, as a C driver would, so that no reference made by
+/// the test invalidates the pointers the library keeps. Drop de-initialises the
+/// device (unless the test did, [`HeapDevice::deinit`]), asserts that it
+/// succeeded, and frees the context once the device no longer uses it.
+struct HeapDevice<C> {
+    dev: Zeroed<rk_device>,
+    ctx: *mut C,
+    /// The test de-initialised the device itself ([`HeapDevice::deinit`]).
+    deinited: AtomicBool,
+}
+
+impl<C> HeapDevice<C> {
+    /// A device initialised ([`init_device`], asserted a success) with `table` and
+    /// the context `ctx` makes for the device's address.
+    fn init(ctx: impl FnOnce(*mut rk_device) -> C, table: &rk_reader_functions) -> HeapDevice<C> {
+        let dev = Zeroed::<rk_device>::new();
+        let ctx = Box::into_raw(Box::new(ctx(dev.ptr())));
+        // SAFETY: zeroed storage; the context outlives the device (deinit in Drop).
+        let st = unsafe { init_device(dev.ptr(), table, ctx.cast()) };
+        assert_eq!(st, RK_STATUS_SUCCESS);
+        HeapDevice {
+            dev,
+            ctx,
+            deinited: AtomicBool::new(false),
+        }
+    }
+
+    fn dev(&self) -> *const rk_device {
+        self.dev.ptr()
+    }
+
+    fn ctx(&self) -> &C {
+        // SAFETY: alive until Drop; shared access only.
+        unsafe { &*self.ctx }
+    }
+
+    /// `rk_device_deinit` now, the context kept until Drop (which then leaves the
+    /// storage alone).
+    fn deinit(&self) -> rk_status {
+        self.deinited.store(true, Ordering::SeqCst);
+        // SAFETY: an initialised device nothing else uses now.
+        unsafe { rk_device_deinit(self.dev.ptr()) }
+    }
+}
+
+impl<C> Drop for HeapDevice<C> {
+    fn drop(&mut self) {
+        let st = if self.deinited.load(Ordering::SeqCst) {
+            RK_STATUS_SUCCESS
+        } else {
+            // SAFETY: an initialised, idle device.
+            unsafe { rk_device_deinit(self.dev.ptr()) }
+        };
+        // SAFETY: made by Box::into_raw in init(), released once, after the device
+        // (which used it) is gone; the device's storage is freed with `dev`.
+        drop(unsafe { Box::from_raw(self.ctx) });
+        if !std::thread::panicking() {
+            assert_eq!(st, RK_STATUS_SUCCESS);
+        }
+    }
 }
 
 /// A callback's answer: `bytes` into the library's buffer `buf` (`capacity` bytes,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use readerkit_testkit::thread::hang_guarded;
 
 use super::device::{ATR, control};
-use super::{ABSENT, SWALLOWED, Zeroed, answer, ctx, init_device, no_callbacks, read};
+use super::{ABSENT, HeapDevice, SWALLOWED, Zeroed, answer, ctx, no_callbacks, read};
 use crate::*;
 
 /// The driver context, shared by the threads of a test: atomics and locks only.
@@ -198,15 +198,9 @@ unsafe extern "C" fn wake_step(c: *mut c_void) -> bool {
     c.card_now.load(Ordering::SeqCst)
 }
 
-/// A device with POWER and card tracking callbacks, in heap storage, with its
-/// context; both
-/// reached only through the raw pointers made here, as a C driver would.
-struct Fixture {
-    dev: *mut rk_device,
-    ctx: *mut Ctx,
-    /// The test de-initialised the device itself ([`Fixture::deinit`]).
-    deinited: AtomicBool,
-}
+/// A device with POWER and card tracking callbacks, with this file's context
+/// ([`HeapDevice`]).
+type Fixture = HeapDevice<Ctx>;
 
 // SAFETY: the device is thread-safe after init and the context is `Sync`; both
 // live until Drop, which runs once the threads that share them have ended.
@@ -217,24 +211,6 @@ unsafe impl Send for Fixture {}
 impl Fixture {
     /// A device with a card in, powered.
     fn powered() -> Fixture {
-        let dev = Box::into_raw(Box::new(rk_device {
-            opaque: [0; RK_DEVICE_STORAGE_WORDS],
-        }));
-        let ctx = Box::into_raw(Box::new(Ctx {
-            dev: Mutex::new(dev),
-            log: Mutex::new(Vec::new()),
-            busy: AtomicBool::new(false),
-            card_now: AtomicBool::new(true),
-            fail_power_down: AtomicBool::new(false),
-            call_back: AtomicBool::new(false),
-            seen: Mutex::new(Vec::new()),
-            deinit_from_hook: AtomicBool::new(false),
-            deinit_from_step: AtomicBool::new(false),
-            resume_from_step: AtomicBool::new(false),
-            sleep_on_completion: AtomicBool::new(false),
-            deinit_on_completion: AtomicBool::new(false),
-            completions: Mutex::new(Vec::new()),
-        }));
         let table = rk_reader_functions {
             power: Some(power),
             card_tracking: Some(card_tracking),
@@ -242,14 +218,24 @@ impl Fixture {
             events_pending: Some(events_pending),
             ..no_callbacks()
         };
-        // SAFETY: zeroed storage; the context outlives the device (deinit in Drop).
-        let st = unsafe { init_device(dev, &table, ctx.cast()) };
-        assert_eq!(st, RK_STATUS_SUCCESS);
-        let f = Fixture {
-            dev,
-            ctx,
-            deinited: AtomicBool::new(false),
-        };
+        let f = HeapDevice::init(
+            |dev| Ctx {
+                dev: Mutex::new(dev),
+                log: Mutex::new(Vec::new()),
+                busy: AtomicBool::new(false),
+                card_now: AtomicBool::new(true),
+                fail_power_down: AtomicBool::new(false),
+                call_back: AtomicBool::new(false),
+                seen: Mutex::new(Vec::new()),
+                deinit_from_hook: AtomicBool::new(false),
+                deinit_from_step: AtomicBool::new(false),
+                resume_from_step: AtomicBool::new(false),
+                sleep_on_completion: AtomicBool::new(false),
+                deinit_on_completion: AtomicBool::new(false),
+                completions: Mutex::new(Vec::new()),
+            },
+            &table,
+        );
         // SAFETY: an initialised device.
         let st = unsafe { rk_card_event(f.dev(), RK_CARD_INSERTED) };
         assert_eq!(st, RK_STATUS_SUCCESS);
@@ -273,23 +259,6 @@ impl Fixture {
     fn power_up(&self) -> rk_status {
         let input = RK_POWER_COLD_RESET.to_le_bytes();
         control(self.dev(), RK_IOCTL_POWER, &input, &mut [0u8; 33])
-    }
-
-    fn dev(&self) -> *const rk_device {
-        self.dev
-    }
-
-    fn ctx(&self) -> &Ctx {
-        // SAFETY: alive until Drop; shared access only.
-        unsafe { &*self.ctx }
-    }
-
-    /// `rk_device_deinit` now, the context kept until Drop (which then leaves the
-    /// storage alone).
-    fn deinit(&self) -> rk_status {
-        self.deinited.store(true, Ordering::SeqCst);
-        // SAFETY: an initialised device nothing else uses now.
-        unsafe { rk_device_deinit(self.dev) }
     }
 
     /// `rk_device_sleep_with` with the sleep step: its status and `*card_before`.
@@ -367,25 +336,6 @@ impl Fixture {
             second();
             first.join().unwrap()
         })
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let st = if self.deinited.load(Ordering::SeqCst) {
-            RK_STATUS_SUCCESS
-        } else {
-            // SAFETY: an initialised, idle device.
-            unsafe { rk_device_deinit(self.dev) }
-        };
-        // SAFETY: made by Box::into_raw in powered(), released once, after the
-        // device (which used it) is gone.
-        drop(unsafe { Box::from_raw(self.dev) });
-        // SAFETY: as above.
-        drop(unsafe { Box::from_raw(self.ctx) });
-        if !thread::panicking() {
-            assert_eq!(st, RK_STATUS_SUCCESS);
-        }
     }
 }
 
