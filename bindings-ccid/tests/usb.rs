@@ -808,6 +808,16 @@ fn the_next_command_runs(
     );
 }
 
+/// The host's side of [`PlainClass`] or [`PlainPort`]: what the tests do alike
+/// behind either class.
+trait Plain {
+    /// The host sends the control request `setup` (no data stage).
+    fn control(&mut self, setup: [u8; 8]);
+
+    /// The answers to `messages`, each sent and answered in turn.
+    fn answers(&mut self, messages: &[Vec<u8>]) -> Vec<Vec<u8>>;
+}
+
 /// A [`CcidPort`] over a card that answers at once ([`slot`]), the test being
 /// both the host and the runner (the bus and the slot are leaked, so that the
 /// port and the reader can borrow them).
@@ -862,23 +872,6 @@ impl PlainPort {
         }
     }
 
-    /// The host sends the control request `setup` (no data stage).
-    fn control(&mut self, setup: [u8; 8]) {
-        self.wire.lock().unwrap().setup = Some(setup);
-        self.pump();
-    }
-
-    /// The answers to `messages`, each sent, taken by the runner and answered
-    /// in turn.
-    fn answers(&mut self, messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        let answer = |m: &Vec<u8>| {
-            let taken = self.sent_to_the_runner(m);
-            self.answer(&taken, &mut [0u8; 271]);
-            self.sent()
-        };
-        messages.iter().map(answer).collect()
-    }
-
     /// The host sends `message` and the runner takes it ([`PlainPort::host_sends`],
     /// then [`PlainPort::take`]): the message as the runner has it.
     fn sent_to_the_runner(&mut self, message: &[u8]) -> Vec<u8> {
@@ -902,6 +895,23 @@ impl PlainPort {
         assert!(self.port.finish(answer, len));
         self.pump();
         len
+    }
+}
+
+impl Plain for PlainPort {
+    fn control(&mut self, setup: [u8; 8]) {
+        self.wire.lock().unwrap().setup = Some(setup);
+        self.pump();
+    }
+
+    /// Each message is sent, taken by the runner and answered in turn.
+    fn answers(&mut self, messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let answer = |m: &Vec<u8>| {
+            let taken = self.sent_to_the_runner(m);
+            self.answer(&taken, &mut [0u8; 271]);
+            self.sent()
+        };
+        messages.iter().map(answer).collect()
     }
 }
 
@@ -932,22 +942,29 @@ impl PlainClass {
         pump(&mut self.usb, &mut self.class, &self.wire);
     }
 
-    /// The host sends the control request `setup` (no data stage).
-    fn control(&mut self, setup: [u8; 8]) {
-        self.wire.lock().unwrap().setup = Some(setup);
-        self.pump();
-    }
-
     /// The host sends `message`; the bulk-IN packets the host has taken since
     /// the last look, once the bus is quiet.
     fn exchange(&mut self, message: &[u8]) -> Vec<Vec<u8>> {
         exchange(&mut self.usb, &mut self.class, &self.wire, message)
     }
+}
 
-    /// The answers to `messages`, each sent and answered in turn.
+impl Plain for PlainClass {
+    fn control(&mut self, setup: [u8; 8]) {
+        self.wire.lock().unwrap().setup = Some(setup);
+        self.pump();
+    }
+
     fn answers(&mut self, messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
         messages.iter().map(|m| self.exchange(m).concat()).collect()
     }
+}
+
+/// `test` behind `CcidClass`, then behind `CcidPort` (the test as its runner),
+/// with the name of each.
+fn behind_class_and_port(test: impl Fn(&mut dyn Plain, &str)) {
+    test(&mut PlainClass::new(), "CcidClass");
+    test(&mut PlainPort::new(), "CcidPort");
 }
 
 /// What needs no card is answered where the bus is polled
@@ -1177,12 +1194,10 @@ fn still_waiting_then_paired(
 #[test]
 fn a_malformed_abort_does_not_complete_a_class_abort() {
     let (messages, expected) = still_waiting_then_paired(message(0x72, 5, &[0xAA]), 6, 5);
-    let mut class = PlainClass::new();
-    class.control(abort_request(5));
-    assert_eq!(class.answers(&messages), expected, "CcidClass");
-    let mut p = PlainPort::new();
-    p.control(abort_request(5));
-    assert_eq!(p.answers(&messages), expected, "CcidPort");
+    behind_class_and_port(|host, name| {
+        host.control(abort_request(5));
+        assert_eq!(host.answers(&messages), expected, "{name}");
+    });
 }
 
 /// A malformed PC_to_RDR_Abort (`dwLength` 1, its byte missing: a short
@@ -1358,27 +1373,28 @@ fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
     hear(&mut p.reader, last);
     assert_eq!(p.port.take(&mut buffer), None, "the first is not handed");
     assert_eq!(p.answers(&messages), expected, "CcidPort");
-
-    let abort = p.answers(&[message(0x72, 10, &[])]);
-    assert_eq!(abort[0][6..9], [10, 0x01, 0], "answered");
-    p.control(abort_request(11));
-    p.control(abort_request(10));
-    let status = p.answers(&[message(0x65, 12, &[])]);
-    assert_eq!(status, [[0x81, 0, 0, 0, 0, 0, 12, 0x01, 0, 3]], "paired");
+    the_last_class_abort_completes_the_pair(&mut p, "CcidPort");
 
     let mut class = PlainClass::new();
     class.control(abort_request(7));
     class.control(abort_request(8));
     assert_eq!(class.answers(&messages), expected, "CcidClass");
-    let abort = class.answers(&[message(0x72, 10, &[])]);
-    assert_eq!(abort[0][6..9], [10, 0x01, 0], "answered");
-    class.control(abort_request(11));
-    class.control(abort_request(10));
-    let status = class.answers(&[message(0x65, 12, &[])]);
+    the_last_class_abort_completes_the_pair(&mut class, "CcidClass");
+}
+
+/// The Abort with seq 10 answered, then the class ABORTs 11 and 10: the last
+/// one completes the pair with that Abort (the slot's last message), so the
+/// next GetSlotStatus (seq 12) is answered as usual.
+fn the_last_class_abort_completes_the_pair(host: &mut dyn Plain, name: &str) {
+    let abort = host.answers(&[message(0x72, 10, &[])]);
+    assert_eq!(abort[0][6..9], [10, 0x01, 0], "{name}: answered");
+    host.control(abort_request(11));
+    host.control(abort_request(10));
+    let status = host.answers(&[message(0x65, 12, &[])]);
     assert_eq!(
         status,
         [[0x81, 0, 0, 0, 0, 0, 12, 0x01, 0, 3]],
-        "CcidClass: paired"
+        "{name}: paired"
     );
 }
 
@@ -1392,14 +1408,11 @@ fn two_class_aborts_before_the_runner_takes_either_leave_the_last() {
 fn a_refused_set_configuration_starts_nothing_over() {
     let status = [message(0x65, 8, &[])];
     let aborted = [vec![0x81, 0, 0, 0, 0, 0, 8, 0x41, 0xFF, 3]];
-    let mut class = PlainClass::new();
-    class.control(abort_request(7));
-    class.control(set_configuration(2));
-    assert_eq!(class.answers(&status), aborted, "CcidClass");
-    let mut p = PlainPort::new();
-    p.control(abort_request(7));
-    p.control(set_configuration(2));
-    assert_eq!(p.answers(&status), aborted, "CcidPort");
+    behind_class_and_port(|host, name| {
+        host.control(abort_request(7));
+        host.control(set_configuration(2));
+        assert_eq!(host.answers(&status), aborted, "{name}");
+    });
 }
 
 /// A host sends the class request ABORT (seq 7), which the runner passes on,
