@@ -49,8 +49,8 @@ impl core::error::Error for Error {}
 /// An ATR whose structure has been checked; bytes are held in the direct convention.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Atr {
-    bytes: [u8; MAX_LEN],
-    len: u8,
+    /// The ATR's bytes, in the direct convention (at most 33: the length is a `u8`).
+    bytes: heapless::Vec<u8, MAX_LEN, u8>,
     convention: Convention,
     historical_start: u8,
     historical_len: u8,
@@ -88,32 +88,27 @@ impl Atr {
     /// see [`Atr::tck`].
     pub fn parse(raw: &[u8]) -> Result<Atr, Error> {
         let (&ts, _) = raw.split_first().ok_or(Error::Empty)?;
-        if raw.len() > MAX_LEN {
-            return Err(Error::TooLong(raw.len()));
-        }
-        let mut bytes = [0u8; MAX_LEN];
-        bytes[..raw.len()].copy_from_slice(raw);
+        let mut bytes: heapless::Vec<u8, MAX_LEN, u8> =
+            heapless::Vec::from_slice(raw).map_err(|_| Error::TooLong(raw.len()))?;
         let convention = match ts {
             TS_DIRECT => Convention::Direct,
             TS_INVERSE => Convention::Inverse,
             TS_INVERSE_RAW => {
-                for b in &mut bytes[..raw.len()] {
+                for b in &mut bytes {
                     *b = invert_convention(*b);
                 }
                 Convention::Inverse
             }
             other => return Err(Error::InvalidTs(other)),
         };
-        let bytes_in = &bytes[..raw.len()];
-        let layout = Layout::walk(bytes_in)?;
+        let layout = Layout::walk(&bytes)?;
         let tck = match layout.tck_present {
             false => Tck::Absent,
-            true if xor(bytes_in.get(1..).unwrap_or(&[])) == 0 => Tck::Ok,
+            true if xor(bytes.get(1..).unwrap_or(&[])) == 0 => Tck::Ok,
             true => Tck::Bad,
         };
         Ok(Atr {
             bytes,
-            len: raw.len() as u8,
             convention,
             historical_start: layout.historical_start as u8,
             historical_len: layout.historical_len as u8,
@@ -123,7 +118,7 @@ impl Atr {
 
     /// The ATR bytes, in the direct convention (TS is 3B or 3F).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.bytes
     }
 
     /// The convention TS announced.
