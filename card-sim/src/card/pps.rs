@@ -1,14 +1,15 @@
 //! The card side of the PPS exchange (ISO/IEC 7816-3:2006 clause 9).
 
+use heapless::Vec;
 use readerkit::timing::{baud_rate_adjustment, clock_rate_conversion};
 
 use super::{Card, State};
 use crate::edc::lrc;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Pps {
-    buf: [u8; 6],
-    len: usize,
+    /// The request so far: PPSS, PPS0, PPS1..PPS3 and PCK at most.
+    buf: Vec<u8, 6>,
     bad: bool,
 }
 
@@ -16,19 +17,16 @@ impl<const N: usize> Card<N> {
     pub(super) fn pps_char(&mut self, b: u8, parity_error: bool) {
         let p = &mut self.pps;
         p.bad |= parity_error;
-        if let Some(slot) = p.buf.get_mut(p.len) {
-            *slot = b;
-            p.len += 1;
-        }
-        if p.len < 2 {
+        // A byte past the sixth is dropped: the request is complete by then.
+        let _ = p.buf.push(b);
+        let Some(&pps0) = p.buf.get(1) else {
             return;
-        }
-        let pps0 = p.buf[1];
+        };
         let expected = 3 + (pps0 & 0x70).count_ones() as usize;
-        if p.len < expected {
+        if p.buf.len() < expected {
             return;
         }
-        let request = p.buf;
+        let request = p.buf.clone();
         let bad = p.bad;
         self.pps_evaluate(&request[..expected], bad);
     }
