@@ -1,5 +1,7 @@
 //! The card side of T=1 (ISO/IEC 7816-3:2006 clause 11).
 
+use heapless::Vec;
+
 use super::{Card, State};
 use crate::atr::Profile;
 use crate::edc::Edc;
@@ -105,9 +107,8 @@ pub(super) struct T1 {
     edc: Edc,
     /// NAD of the card's blocks.
     nad: u8,
-    /// Last I-, R- or S(request) block sent, for retransmission.
-    last: [u8; BLOCK_MAX],
-    last_len: usize,
+    /// Last I-, R- or S(request) block sent, for retransmission (empty: none).
+    last: Vec<u8, BLOCK_MAX>,
     mode: Mode,
     wtx_left: u8,
     ifs_pending: bool,
@@ -126,8 +127,7 @@ impl T1 {
             ifsd: IFSD_DEFAULT,
             edc: profile.t1.edc,
             nad: 0,
-            last: [0; BLOCK_MAX],
-            last_len: 0,
+            last: Vec::new(),
             mode: Mode::Idle,
             wtx_left: 0,
             ifs_pending: false,
@@ -256,7 +256,7 @@ impl<const N: usize> Card<N> {
         let nr = (pcb >> 4) & 1;
         match self.t1.mode {
             Mode::SendingChain if nr != self.t1.last_i_ns => self.t1_send_chunk(),
-            _ if self.t1.last_len > 0 => self.t1_retransmit(),
+            _ if !self.t1.last.is_empty() => self.t1_retransmit(),
             _ => self.t1_send_r(RCode::ErrorFree),
         }
     }
@@ -272,7 +272,7 @@ impl<const N: usize> Card<N> {
                 t.ifsd = IFSD_DEFAULT;
                 t.ifsc = profile_ifsc;
                 t.mode = Mode::Idle;
-                t.last_len = 0;
+                t.last.clear();
                 t.wtx_left = 0;
                 t.ifs_pending = false;
                 self.cmd_clear();
@@ -372,9 +372,8 @@ impl<const N: usize> Card<N> {
 
     fn t1_retransmit(&mut self) {
         self.stats.retransmissions += 1;
-        let last = self.t1.last;
-        let n = self.t1.last_len;
-        self.t1_emit(&last[..n], false);
+        let last = self.t1.last.clone();
+        self.t1_emit(&last, false);
     }
 
     /// Send a block, recording it for retransmission if asked, applying the faults.
@@ -383,8 +382,8 @@ impl<const N: usize> Card<N> {
             return;
         }
         if record {
-            self.t1.last[..block.len()].copy_from_slice(block);
-            self.t1.last_len = block.len();
+            // Every block fits: `build` caps LEN at 254.
+            self.t1.last = Vec::from_slice(block).unwrap_or_default();
         }
         self.blocks_sent = self.blocks_sent.wrapping_add(1);
         let count = self.blocks_sent;
