@@ -93,8 +93,8 @@ enum Mode {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct T1 {
-    rx: [u8; BLOCK_MAX],
-    rx_len: usize,
+    /// The block being received.
+    rx: Vec<u8, BLOCK_MAX>,
     rx_bad: bool,
     /// N(S) of the next I-block the card sends.
     ns: u8,
@@ -117,8 +117,7 @@ pub(super) struct T1 {
 impl T1 {
     pub(super) fn new(profile: &Profile) -> T1 {
         T1 {
-            rx: [0; BLOCK_MAX],
-            rx_len: 0,
+            rx: Vec::new(),
             rx_bad: false,
             ns: 0,
             nr: 0,
@@ -161,28 +160,31 @@ fn build(
 impl<const N: usize> Card<N> {
     pub(super) fn t1_char(&mut self, b: u8, parity_error: bool) {
         let t = &mut self.t1;
-        if t.rx_len == 0 {
+        if t.rx.is_empty() {
             t.rx_bad = false;
         }
-        if let Some(slot) = t.rx.get_mut(t.rx_len) {
-            *slot = b;
-            t.rx_len += 1;
-        }
+        // A byte past BLOCK_MAX is dropped: the block is complete by then.
+        let _ = t.rx.push(b);
         t.rx_bad |= parity_error;
-        if t.rx_len >= 3 && t.rx_len >= 3 + usize::from(t.rx[2]) + t.edc.epilogue_len() {
-            t.rx_len = 0;
+        let complete = match t.rx.get(2) {
+            Some(&len) => t.rx.len() >= 3 + usize::from(len) + t.edc.epilogue_len(),
+            None => false,
+        };
+        if complete {
             self.t1_block();
+            self.t1.rx.clear();
         }
     }
 
     pub(super) fn t1_line_idle(&mut self) {
-        if self.t1.rx_len > 0 {
-            self.t1.rx_len = 0;
+        if !self.t1.rx.is_empty() {
+            self.t1.rx.clear();
             self.stats.blocks_to_card += 1;
             self.t1_invalid(RCode::Other);
         }
     }
 
+    /// Handle the complete block in `rx` (cleared after).
     fn t1_block(&mut self) {
         self.stats.blocks_to_card += 1;
         let t = &self.t1;
