@@ -576,7 +576,10 @@ impl<const N: usize> Card<N> {
         let Some(cmd) = parsed else {
             self.resp_len = 0;
             self.resp_sw = app::sw::WRONG_LENGTH;
-            let head = |i: usize| self.cmd.get(i).copied().unwrap_or(0);
+            // A header byte the command did not have is logged as 0, never one
+            // left in the buffer by an earlier command.
+            let received = self.cmd.get(..self.cmd_len).unwrap_or(&[]);
+            let head = |i: usize| received.get(i).copied().unwrap_or(0);
             self.log.push(ApduRecord {
                 cla: head(0),
                 ins: head(1),

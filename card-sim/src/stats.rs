@@ -64,7 +64,8 @@ impl Stats {
     }
 }
 
-/// One executed APDU.
+/// One executed APDU. A command that does not parse (too short, too long) is answered
+/// `67 00` and logged with the header bytes it had, 0 for those it lacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ApduRecord {
     /// Class byte.

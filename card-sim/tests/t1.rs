@@ -422,3 +422,19 @@ fn last_executed_is_the_whole_chain_and_resynch_drops_it() {
     xfer(&mut card, &block(L, 0x00, 0xC0, &[]));
     assert_eq!(card.last_executed(), None);
 }
+
+/// A command too short to parse is answered 67 00 and logged with the header bytes
+/// it had; those it lacked are logged as 0, not taken from the command before it.
+#[test]
+fn a_short_command_is_logged_with_its_own_header_bytes_only() {
+    let mut reader = T1Reader::new(L);
+    let mut card = t1_card();
+    reader.transceive(&mut card, &[0x00, 0xB0, 0x12, 0x34, 0x01]);
+    let first = card.log().last().unwrap();
+    assert_eq!((first.p1, first.p2), (0x12, 0x34), "a whole command");
+    let (response, _) = reader.transceive(&mut card, &[0x80, 0xCA]);
+    assert_eq!(response, [0x67, 0x00]);
+    let last = card.log().last().unwrap();
+    assert_eq!((last.cla, last.ins, last.p1, last.p2), (0x80, 0xCA, 0, 0));
+    assert_eq!(last.sw, 0x6700);
+}
