@@ -1,6 +1,8 @@
 use std::string::{String, ToString};
 use std::vec::Vec;
 
+use readerkit_testkit::t1::block;
+
 use super::*;
 use crate::line::{Framing, Reset};
 use crate::protocol::Protocol;
@@ -35,25 +37,16 @@ fn t1_after(atr: &str) -> (Decoder, Lines) {
     (d, sink)
 }
 
-/// `bytes` (a T=1 block's prologue and INF) with their LRC appended.
-fn with_lrc(bytes: &[u8]) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    out.push(crate::t1::lrc(bytes));
-    out
-}
-
 #[test]
 fn t1_blocks_are_decoded_across_split_receives() {
     // 3B 80 81 31 FE 45 TCK: T=1, IFSC 254, no TC3 → LRC.
     let (mut d, mut sink) = t1_after("3B 80 81 31 FE 45");
-    let mut i_block = std::vec![0x00, 0x20, 254];
-    i_block.extend(core::iter::repeat_n(0xAA, 254));
-    let i_block = with_lrc(&i_block);
+    let i_block = block(0x20, &[0xAA; 254]);
     d.sent(&mut sink, &i_block);
-    let r = with_lrc(&[0x00, 0x91, 0x00]);
+    let r = block(0x91, &[]);
     d.received(&mut sink, &r[..3], 3);
     d.received(&mut sink, &r[3..], 1);
-    let wtx = with_lrc(&[0x00, 0xC3, 0x01, 0x03]);
+    let wtx = block(0xC3, &[0x03]);
     d.received(&mut sink, &wtx[..3], 3);
     d.received(&mut sink, &wtx[3..], 2);
     let lines = sink.0;
@@ -381,7 +374,7 @@ fn log_sink_sends_events_at_their_level_under_its_target() {
     d.framing(&mut sink, framing(Protocol::T1));
     d.error(&mut sink, crate::status::Failure::NoMedia);
     sink.level = Level::Trace;
-    d.sent(&mut sink, &with_lrc(&[0x00, 0xC3, 0x01, 0x03]));
+    d.sent(&mut sink, &block(0xC3, &[0x03]));
     let records: Vec<_> = RECORDS
         .lock()
         .unwrap()
