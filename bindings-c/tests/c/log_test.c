@@ -26,7 +26,7 @@ static void on_log(void *user, uint32_t level, const char *line)
     }
     printf("log %u: %s\n", (unsigned)level, line);
     if (device_up) {
-        CHECK(rk_device_deinit(&device) == RK_STATUS_DEVICE_BUSY);
+        CHECK_ST(rk_device_deinit(&device), RK_STATUS_DEVICE_BUSY);
         deinits_refused++;
     }
 }
@@ -81,11 +81,11 @@ int main(void)
     static const uint8_t apdu[] = {0x00, 0x84, 0x00, 0x00, 0x08};
     size_t n = 0;
 
-    CHECK(rk_log_set(on_log, &seen, 7) == RK_STATUS_INVALID_PARAMETER);
-    CHECK(rk_log_set(on_log, &seen, RK_LOG_TRACE) == RK_STATUS_SUCCESS);
+    CHECK_ST(rk_log_set(on_log, &seen, 7), RK_STATUS_INVALID_PARAMETER);
+    CHECK_ST(rk_log_set(on_log, &seen, RK_LOG_TRACE), RK_STATUS_SUCCESS);
     rk_reader_caps_typical(&caps);
-    CHECK(rk_sim_init(&card, sizeof card, RK_SIM_PROFILE_T1) == RK_STATUS_SUCCESS);
-    CHECK(rk_device_init_line(&device, sizeof device, &line, NULL, NULL, &caps, NULL) == RK_STATUS_SUCCESS);
+    CHECK_ST(rk_sim_init(&card, sizeof card, RK_SIM_PROFILE_T1), RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_init_line(&device, sizeof device, &line, NULL, NULL, &caps, NULL), RK_STATUS_SUCCESS);
     device_up = 1;
     rk_card_event(&device, RK_CARD_INSERTED);
     CHECK(rk_device_control(&device, RK_IOCTL_POWER, (const uint8_t *)&power, 4, out, sizeof out, &n) ==
@@ -99,9 +99,9 @@ int main(void)
     memcpy(big, hdr, 8);
     memset(big + 8, 0xEE, sizeof big - 8);
     (void)rk_device_control(&device, RK_IOCTL_TRANSMIT, big, sizeof big, out, sizeof out, &n);
-    CHECK(rk_log_set(NULL, NULL, RK_LOG_OFF) == RK_STATUS_SUCCESS);
+    CHECK_ST(rk_log_set(NULL, NULL, RK_LOG_OFF), RK_STATUS_SUCCESS);
     device_up = 0;
-    CHECK(rk_device_deinit(&device) == RK_STATUS_SUCCESS);
+    CHECK_ST(rk_device_deinit(&device), RK_STATUS_SUCCESS);
     rk_sim_deinit(&card);
 
     CHECK(logged(RK_LOG_TRACE, "<- ATR (cold reset) 3B 9B 96 81 71 FE 45"));
