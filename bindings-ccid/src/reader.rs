@@ -836,7 +836,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// reader does not have it does nothing. [`Notice::HostGone`] puts every
     /// slot's pairing back to idle: no abort is under way for the next host.
     /// Out of line: the USB firmware, whose loop LTO would inline it into, is
-    /// 360 B smaller in flash this way.
+    /// 560 B smaller in flash this way (47 956 B against 48 516 B inlined).
     #[inline(never)]
     pub fn hear(&mut self, notice: Notice) {
         match notice {
