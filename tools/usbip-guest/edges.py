@@ -132,22 +132,21 @@ class Reader:
         return bytes(self.dev.read(self.bulk_in, size, timeout))
 
     def answer(self, seq, size=BULK_IN_LEN):
-        """The next bulk-IN read that is not a time extension for `seq` (each
-        of those checked byte for byte but bError, the multiplier)."""
+        """The next bulk-IN read that is not a time extension (each of those
+        checked to be one for `seq`)."""
         while True:
             got = self.read(size)
             if len(got) == 10 and got[7] == TIME_EXTENSION:
-                expected = bytes([DATA_BLOCK, 0, 0, 0, 0, 0, seq, TIME_EXTENSION, got[8], 0])
-                if got != expected or got[8] == 0:
+                if not is_time_extension(got, seq):
                     raise AssertionError(f"time extension {hexs(got)}, not for bSeq {seq}")
                 continue
             return got
 
     def working(self, seq):
         """The next bulk-IN read is a time extension for `seq`: the slow card
-        works on that command (any multiplier)."""
+        works on that command."""
         extension = self.read()
-        if extension[:8] != bytes([DATA_BLOCK, 0, 0, 0, 0, 0, seq, TIME_EXTENSION]) or len(extension) != 10:
+        if not is_time_extension(extension, seq):
             raise AssertionError(f"not a time extension for bSeq {seq} (the card works): {hexs(extension)}")
 
     def exchange(self, msg):
@@ -168,9 +167,8 @@ class Reader:
             raise AssertionError(f"{what}: {hexs(got)}, not {hexs(expected)}")
 
     def slot_status(self, seq):
-        """GetSlotStatus: RDR_to_PC_SlotStatus, dwLength 0, bSlot 0, its bSeq,
-        bStatus 0 (the card active), bError 0, bClockStatus 0 (running)."""
-        self.expect(message(GET_SLOT_STATUS, seq), [SLOT_STATUS, 0, 0, 0, 0, 0, seq, 0, 0, 0], f"GetSlotStatus bSeq {seq:02X}")
+        """GetSlotStatus: the card active, the clock running."""
+        self.expect(message(GET_SLOT_STATUS, seq), slot_status_answer(seq), f"GetSlotStatus bSeq {seq:02X}")
 
     def halt(self, endpoint):
         """SET_FEATURE(ENDPOINT_HALT), then GET_STATUS says halted."""
@@ -186,12 +184,30 @@ class Reader:
         self.dev.ctrl_transfer(0x21, CLASS_ABORT, seq << 8, 0, None, TIMEOUT_MS)
 
     def drain(self):
-        """After a failed case: read what the device still has for the host."""
+        """After a failed case: clear both bulk endpoints (a case may have
+        left one halted; the clear also drops half a bulk-OUT message), then
+        read what the device still has for the host."""
         try:
+            self.dev.clear_halt(self.out)
+            self.dev.clear_halt(self.bulk_in)
             while True:
                 self.read(timeout=2000)
-        except usb.core.USBTimeoutError:
+        except usb.core.USBError:  # the timeout that ends the reads, or worse: the next case says
             pass
+
+
+def is_time_extension(got, seq):
+    """`got` is an RDR_to_PC_DataBlock time extension for `seq`: dwLength 0,
+    bSlot 0, bStatus 80 (time extension), a multiplier (bError) not 0,
+    bChainParameter 0."""
+    header = bytes([DATA_BLOCK, 0, 0, 0, 0, 0, seq, TIME_EXTENSION])
+    return len(got) == 10 and got[:8] == header and got[8] != 0 and got[9] == 0
+
+
+def slot_status_answer(seq, status=0, error=0):
+    """RDR_to_PC_SlotStatus for bSlot 0 and `seq`: dwLength 0, bStatus,
+    bError, bClockStatus 0 (running)."""
+    return [SLOT_STATUS, 0, 0, 0, 0, 0, seq, status, error, 0]
 
 
 def inside_a_long_message(r):
@@ -200,22 +216,27 @@ def inside_a_long_message(r):
     r.write(echo(9, [0xA5] * 194)[:64])
 
 
-def set_interface(r):
+def starts_over(r, reset):
+    """`reset` inside a long message: the next message is read from its first
+    byte, and answered, as the one after it."""
     r.power_on(0x40)
     inside_a_long_message(r)
-    r.dev.set_interface_altsetting(interface=0, alternate_setting=0)
+    reset()
     r.slot_status(0x42)
     r.slot_status(0x43)
+
+
+def set_interface(r):
+    starts_over(r, lambda: r.dev.set_interface_altsetting(interface=0, alternate_setting=0))
 
 
 def clear_halt_out(r):
-    r.power_on(0x40)
-    inside_a_long_message(r)
-    r.halt(r.out)
-    r.dev.clear_halt(r.out)
-    r.assert_halted(r.out, False)
-    r.slot_status(0x42)
-    r.slot_status(0x43)
+    def clear():
+        r.halt(r.out)
+        r.dev.clear_halt(r.out)
+        r.assert_halted(r.out, False)
+
+    starts_over(r, clear)
 
 
 def clear_halt_in(r):
@@ -261,7 +282,7 @@ def set_configuration_refused(r):
 
 def malformed_abort(r):
     def failed(seq, error):
-        return [SLOT_STATUS, 0, 0, 0, 0, 0, seq, FAILED, error, 0]
+        return slot_status_answer(seq, FAILED, error)
 
     def with_data(seq):
         return message(ABORT, seq, b"\xAA")
@@ -271,19 +292,19 @@ def malformed_abort(r):
     r.expect(with_data(5), failed(5, CMD_ABORTED), "an Abort bSeq 5 with a byte of data")
     r.expect(with_data(5)[:10], failed(5, CMD_ABORTED), "an Abort bSeq 5 a byte short")
     r.expect(message(GET_SLOT_STATUS, 7), failed(7, CMD_ABORTED), "GetSlotStatus bSeq 7: still waiting")
-    r.expect(message(ABORT, 5), [SLOT_STATUS, 0, 0, 0, 0, 0, 5, 0, 0, 0], "its Abort bSeq 5")
+    r.expect(message(ABORT, 5), slot_status_answer(5), "its Abort bSeq 5")
     r.expect(with_data(6), failed(6, 1), "an Abort bSeq 6 with a byte, no pair waiting: bError 1")
     r.class_abort(6)
     r.expect(message(GET_SLOT_STATUS, 8), failed(8, CMD_ABORTED), "GetSlotStatus bSeq 8: a pair of its own")
-    r.expect(message(ABORT, 6), [SLOT_STATUS, 0, 0, 0, 0, 0, 6, 0, 0, 0], "its Abort bSeq 6")
+    r.expect(message(ABORT, 6), slot_status_answer(6), "its Abort bSeq 6")
     r.slot_status(9)
 
 
 def class_abort(r):
     r.power_on(4)
     r.class_abort(5)
-    r.expect(message(GET_SLOT_STATUS, 6), [SLOT_STATUS, 0, 0, 0, 0, 0, 6, FAILED, CMD_ABORTED, 0], "GetSlotStatus bSeq 6: CMD_ABORTED")
-    r.expect(message(ABORT, 5), [SLOT_STATUS, 0, 0, 0, 0, 0, 5, 0, 0, 0], "the Abort bSeq 5")
+    r.expect(message(GET_SLOT_STATUS, 6), slot_status_answer(6, FAILED, CMD_ABORTED), "GetSlotStatus bSeq 6: CMD_ABORTED")
+    r.expect(message(ABORT, 5), slot_status_answer(5), "the Abort bSeq 5")
     r.slot_status(7)
 
 
@@ -297,7 +318,7 @@ def abort_running(r):
     if aborted != bytes([DATA_BLOCK, 0, 0, 0, 0, 0, 1, FAILED, CMD_ABORTED, 0]):
         raise AssertionError(f"the ECHO: {hexs(aborted)}, not CMD_ABORTED")
     status = r.read()
-    if status != bytes([SLOT_STATUS, 0, 0, 0, 0, 0, 1, 0, 0, 0]):
+    if status != bytes(slot_status_answer(1)):
         raise AssertionError(f"the Abort bSeq 1: {hexs(status)}")
     r.slot_status(2)
 
