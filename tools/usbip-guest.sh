@@ -188,13 +188,27 @@ if [ "${USBIP_GUEST_CHECK:-}" = edges ]; then
     summary=$(sed -n 's/^EDGES \(.*\)/\1/p' "$dir/console.log" | tr -d '\r')
     summary=${summary:-FAILED not run}
     # With --trace, what reached usbip-serve: the kernel's requests as URBs.
+    # Each case's request must have reached the device (a refused
+    # SET_CONFIGURATION 2 would STALL as well if the kernel had kept it).
     if grep -q "^usbip: Submit" "$dir/server.log"; then
         urbs() { grep -c "$1" "$dir/server.log" || true; }
-        echo "usbip-serve got: SET_INTERFACE $(urbs 'setup: \[1, 11, ')," \
-            "CLEAR_FEATURE(ENDPOINT_HALT) $(urbs 'setup: \[2, 1, 0, 0, ')," \
-            "SET_CONFIGURATION 1 $(urbs 'setup: \[0, 9, 1, ') (one at enumeration)," \
-            "SET_CONFIGURATION 2 $(urbs 'setup: \[0, 9, 2, ')," \
-            "class ABORT $(urbs 'setup: \[33, 1, '), UNLINK $(urbs '^usbip: Unlink {')"
+        set_interface=$(urbs 'setup: \[1, 11, ')
+        clear_halt=$(urbs 'setup: \[2, 1, 0, 0, ')
+        configuration_1=$(urbs 'setup: \[0, 9, 1, ')
+        configuration_2=$(urbs 'setup: \[0, 9, 2, ')
+        class_abort=$(urbs 'setup: \[33, 1, ')
+        unlink=$(urbs '^usbip: Unlink {')
+        echo "usbip-serve got: SET_INTERFACE $set_interface," \
+            "CLEAR_FEATURE(ENDPOINT_HALT) $clear_halt," \
+            "SET_CONFIGURATION 1 $configuration_1 (one at enumeration)," \
+            "SET_CONFIGURATION 2 $configuration_2," \
+            "class ABORT $class_abort, UNLINK $unlink"
+        if [ "${summary%% *}" = ok ] && {
+            [ "$set_interface" -eq 0 ] || [ "$clear_halt" -eq 0 ] || [ "$configuration_1" -lt 2 ] ||
+                [ "$configuration_2" -eq 0 ] || [ "$class_abort" -eq 0 ] || [ "$unlink" -eq 0 ]
+        }; then
+            summary="FAILED the cases passed, but a request they send did not reach usbip-serve (counts above)"
+        fi
     fi
     case "$summary" in
     "ok "*) echo "usbip-guest: ok: edges ${summary#ok }" ;;
