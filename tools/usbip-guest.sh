@@ -39,7 +39,8 @@
 #                                   usbip-serve runs with --slow --work-ms 1500
 #                                   --trace (its URBs in $USBIP_GUEST_DIR/server.log;
 #                                   a `usbip-serve got:` line counts the requests
-#                                   the kernel forwarded) unless USBIP_SERVE_ARGS
+#                                   the kernel forwarded, and the run fails when
+#                                   one of them never came) unless USBIP_SERVE_ARGS
 #                                   is set (the cases need a --slow card working
 #                                   over 300 ms)
 #   USBIP_GUEST_ACCEL=kvm ...       QEMU's accelerator (default tcg: on the project's
