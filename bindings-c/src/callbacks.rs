@@ -5,7 +5,7 @@ use core::ffi::c_void;
 use core::mem::offset_of;
 use core::ptr;
 
-use readerkit::device::{AtrBuffer, Deactivation, FieldSizeReport, ProtocolCall, TransmitCall};
+use readerkit::device::{AtrBuffer, FieldSizeReport, ProtocolCall, TransmitCall};
 use readerkit::ioctl::PowerAction;
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
@@ -467,25 +467,6 @@ unsafe fn core_call<'a, C: CoreCall>(call: *const C) -> Result<&'a C::Core<'a>, 
     Ok(unsafe { &*inner })
 }
 
-/// Report from a C caller that a callback deactivated the card's contacts, on the
-/// core's call behind `call` with `deactivation` (its field of that name):
-/// `RK_STATUS_INVALID_PARAMETER` for a `call` the library did not make.
-///
-/// # Safety
-///
-/// As for [`rk_protocol_report_deactivation`] and [`rk_transmit_report_deactivation`].
-unsafe fn report_deactivation<C: CoreCall>(
-    call: *const C,
-    deactivation: for<'a> fn(&'a C::Core<'a>) -> &'a Deactivation,
-) -> rk_status {
-    entry(|| {
-        // SAFETY: forwarded contract.
-        let call = unsafe { core_call(call) }?;
-        deactivation(call).report();
-        Ok(())
-    })
-}
-
 /// From a SET_PROTOCOL callback: say that the callback deactivated the card's
 /// contacts (ISO/IEC 7816-3 9.3, after a failed PPS). Once the callback returns,
 /// the device takes the card for unpowered, as after `RK_POWER_DOWN` (GET_STATE
@@ -505,8 +486,12 @@ unsafe fn report_deactivation<C: CoreCall>(
 pub unsafe extern "C" fn rk_protocol_report_deactivation(
     call: *const rk_protocol_call,
 ) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { report_deactivation(call, |core| &core.deactivation) }
+    entry(|| {
+        // SAFETY: forwarded contract.
+        let call = unsafe { core_call(call) }?;
+        call.deactivation.report();
+        Ok(())
+    })
 }
 
 /// From a TRANSMIT callback: say that the callback deactivated the card's
@@ -530,8 +515,12 @@ pub unsafe extern "C" fn rk_protocol_report_deactivation(
 pub unsafe extern "C" fn rk_transmit_report_deactivation(
     call: *const rk_transmit_call,
 ) -> rk_status {
-    // SAFETY: forwarded contract.
-    unsafe { report_deactivation(call, |core| &core.deactivation) }
+    entry(|| {
+        // SAFETY: forwarded contract.
+        let call = unsafe { core_call(call) }?;
+        call.deactivation.report();
+        Ok(())
+    })
 }
 
 /// Report a T=1 information field size of `size` bytes from a C caller on the
