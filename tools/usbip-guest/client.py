@@ -40,6 +40,11 @@ def wait_for(context, reader, state, what):
             raise AssertionError(f"no {what} within {MOVE_TIMEOUT_SECONDS:.0f} s")
         current = states[0][1] & ~scard.SCARD_STATE_CHANGED
         _, states = scard.SCardGetStatusChange(context, 2000, [(reader, current)])
+
+
+def card_moved(context, reader, state, what):
+    """Wait for a card movement the client asked for, and say it was seen."""
+    wait_for(context, reader, state, what)
     print(f"MOVES {what} seen by SCardGetStatusChange", flush=True)
 
 
@@ -302,9 +307,9 @@ def main():
     _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     reader = str(names[0])
     print("CLIENT remove-now", flush=True)
-    wait_for(context, reader, scard.SCARD_STATE_EMPTY, "removal")
+    card_moved(context, reader, scard.SCARD_STATE_EMPTY, "removal")
     print("CLIENT insert-now", flush=True)
-    wait_for(context, reader, scard.SCARD_STATE_PRESENT, "insertion")
+    card_moved(context, reader, scard.SCARD_STATE_PRESENT, "insertion")
     again = names[0].createConnection()
     again.connect()
     _, sw1, sw2 = again.transmit([0x00, 0x84, 0x00, 0x00, 0x08])
