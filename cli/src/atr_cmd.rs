@@ -692,14 +692,15 @@ fn ta1_meaning(fi: u8, di: u8) -> String {
         Some(d) => format!("D = {d}"),
         None => "D RFU!".to_string(),
     };
-    // As ATR_analysis shows it: the bit rate at the card's f(max) (bit/s = f * D / F).
-    let ratio = match (f, d) {
-        (Some(r), Some(d)) => format!(
+    // As ATR_analysis shows it: the bit rate with the card clocked at its f(max).
+    let at_fmax = f.and_then(|r| Timing::from_indices(fi, di, r.fmax_khz));
+    let ratio = match at_fmax {
+        Some(t) => format!(
             ", {} cycles/etu, {} bit/s at f(max)",
-            f64::from(r.f) / f64::from(d),
-            u64::from(r.fmax_khz) * 1000 * u64::from(d) / u64::from(r.f)
+            f64::from(t.f) / f64::from(t.d),
+            t.baud()
         ),
-        _ => String::new(),
+        None => String::new(),
     };
     format!("Fi = {fi}, Di = {di}: {f_text}, {d_text}{ratio}")
 }
