@@ -84,13 +84,14 @@ fn objects_before_error(s: &mut String, bytes: &[u8], e: Error) {
 /// The status indicator of category 00 (its last 3 bytes), which stands apart from
 /// the objects and means what it means even when they are malformed.
 fn status_despite_error(bytes: &[u8]) -> Option<StatusIndicator> {
-    match (bytes.first(), bytes.len() >= 4, bytes.last_chunk::<3>()) {
-        (Some(0x00), true, Some(&[lcs, sw1, sw2])) => Some(StatusIndicator {
-            lcs: Some(LifeCycle(lcs)),
-            sw: Some(StatusWord::new(sw1, sw2)),
-        }),
-        _ => None,
-    }
+    let (&indicator, after) = bytes.split_first()?;
+    let &[lcs, sw1, sw2] = after.last_chunk::<3>()?;
+    // Of category 00, the indicator and the last 3 bytes alone are a valid list
+    // whatever lies between, and the core reads its status indicator (another
+    // category has none).
+    Historical::parse(&[indicator, lcs, sw1, sw2])
+        .ok()?
+        .status_at_end()
 }
 
 fn object_text(s: &mut String, o: &Object<'_>) {
