@@ -1,6 +1,7 @@
 //! The real pcscd (Debian's) takes one of our readers away while a client's
 //! transmit on it is stuck behind a `vpcd:` card that answers late or not at all
-//! (a scripted peer, `support/vpcd_peer.rs`); the client is the `pcsc` crate.
+//! (a scripted peer, `readerkit_testkit::vpcd_peer`); the client is the `pcsc`
+//! crate.
 //!
 //! Debian's pcscd 1.9.9 takes a reader of reader.conf away only when it shuts
 //! down (RFCleanupReaders, RFRemoveReader). With a transmit under way it only drops
@@ -18,9 +19,6 @@
 //! (the second brings the reader back) listen on the same path, one after the
 //! other.
 
-#[path = "support/vpcd_peer.rs"]
-mod vpcd_peer;
-
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,7 +26,7 @@ use std::time::{Duration, Instant};
 use pcsc::{Context, Error, Protocols, Scope};
 use readerkit_testkit::pcsc::{connect, disconnect, reader_names, step, tx, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
-use vpcd_peer::{ATR_A, Peer, echo_answer, echo_command};
+use readerkit_testkit::vpcd_peer::{ATR_A, Peer, echo_answer, echo_command};
 
 const NAME: &str = "RK STUCK";
 const READER: &str = "RK STUCK 00 00";

@@ -1,6 +1,6 @@
 //! A card in specific mode (TA2) under the real pcscd (Debian's), through the
-//! `vpcd:` backend with a scripted virtual card (`support/vpcd_peer.rs`) answering
-//! a chosen ATR; the client is the `pcsc` crate.
+//! `vpcd:` backend with a scripted virtual card (`readerkit_testkit::vpcd_peer`)
+//! answering a chosen ATR; the client is the `pcsc` crate.
 //!
 //! A card whose TA1 rate is above the reader's (the `vpcd:` reader has the typical
 //! 115 200 bit/s) is powered but not selected by the core: SET_PROTOCOL answers
@@ -8,9 +8,6 @@
 //! `InvalidDeviceState`. This pins what a PC/SC client then sees, that no command
 //! reaches the card, and that the reader serves the next card (an ordinary one,
 //! then a specific-mode card the reader can run) as usual.
-
-#[path = "support/vpcd_peer.rs"]
-mod vpcd_peer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +19,7 @@ use readerkit_testkit::hex;
 use readerkit_testkit::memory::with_tck;
 use readerkit_testkit::pcsc::{connect, disconnect, reader, reader_state, step, tx};
 use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
-use vpcd_peer::{ATR_A, Peer, echo_answer, echo_command};
+use readerkit_testkit::vpcd_peer::{ATR_A, Peer, echo_answer, echo_command};
 
 const SPEC: &str = "RK SPEC 00 00";
 

@@ -4,8 +4,6 @@
 
 #[path = "support/ifdh.rs"]
 mod ifdh;
-#[path = "support/vpcd_peer.rs"]
-mod vpcd_peer;
 
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use ifd_readerkit::*;
 use ifdh::{close, open, power_up, presence, transmit};
 use readerkit_testkit::pcscd::free_port;
-use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command};
+use readerkit_testkit::vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command};
 
 /// Wait until the reader reports `want` (the listener thread runs on its own).
 fn await_presence(lun: DWORD, want: RESPONSECODE) {

@@ -1,6 +1,6 @@
 //! The `vpcd:` backend under the real pcscd (Debian's, socket-activated on a private
-//! path), against scripted virtual cards (`support/vpcd_peer.rs`) that do what a
-//! well-behaved vicc never does: answer after 8 s, trickle one byte at a time,
+//! path), against scripted virtual cards (`readerkit_testkit::vpcd_peer`) that do
+//! what a well-behaved vicc never does: answer after 8 s, trickle one byte at a time,
 //! send frames nobody asked for, hang up with bytes unread, hang up while a new
 //! card connects at the same moment, or stall while pcscd shuts down. The client
 //! is the `pcsc` crate.
@@ -10,9 +10,6 @@
 //! an earlier one failed, and the test fails listing every scenario that failed.
 //! It also prints the insertion and removal latency seen through
 //! `SCardGetStatusChange` (figures, not assertions).
-
-#[path = "support/vpcd_peer.rs"]
-mod vpcd_peer;
 
 use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,7 +21,7 @@ use readerkit_testkit::pcsc::{
     connect, disconnect, disconnect_with, reader_names, reader_state, tx,
 };
 use readerkit_testkit::pcscd::{Pcscd, free_port_runs};
-use vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
+use readerkit_testkit::vpcd_peer::{ATR_A, ATR_B, Peer, echo_answer, echo_command, frame};
 
 const SLOW: &str = "VP SLOW 00 00";
 const TRICKLE: &str = "VP TRICKLE 01 00";

@@ -8,11 +8,12 @@
 //! Needs root, pcscd and systemd-socket-activate (tools/test.sh installs them); a
 //! missing piece is a failure naming the package, never a skip.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
+use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pcsc::{Context, Protocols, Scope, ShareMode, ctl_code};
@@ -20,6 +21,7 @@ use readerkit_testkit::cli::{assert_contains_all, assert_success, assert_usage_e
 use readerkit_testkit::owned_child::OwnedChild;
 use readerkit_testkit::pcsc::{disconnect, reader, wait_card};
 use readerkit_testkit::pcscd::{Pcscd, free_port};
+use readerkit_testkit::vpcd_peer::{ATR_A, Peer};
 use serde_json::Value;
 
 const T1: &str = "RK T1 00 00";
@@ -27,10 +29,6 @@ const T0: &str = "RK T0 01 00";
 const VPCD: &str = "RK VPCD 02 00";
 const ATR_T1: &str = "3B9B968171FE45008065524B53494D73102140EF";
 const ATR_T0: &str = "3B1B958065524B53494D73102140";
-/// The scripted peer's card: vicc's ATR.
-const ATR_PEER: [u8; 11] = [
-    0x3B, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xFF, 0x01, 0x00, 0x0B,
-];
 /// `SCARD_CTL_CODE(3501)`: readerkit's `sim:` slot switch (0 out, 1 in, 2 swap).
 const SIM_CARD: u64 = ctl_code(3501);
 
@@ -80,59 +78,19 @@ fn sim_card(ctx: &Context, name: &str, action: u8) {
     disconnect(card);
 }
 
-/// A card for the vpcd reader on `port`, answering through `answer` until the
-/// reader hangs up or `hangup` is sent a message.
-fn peer(
-    port: u16,
-    answer: fn(&[u8]) -> Vec<u8>,
-) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
-    let (tx, rx) = mpsc::channel::<()>();
+/// A card for the vpcd reader on `port` (vicc's ATR), answering through
+/// `answer` in a thread until the reader hangs up or the returned connection is
+/// shut down.
+fn peer(port: u16, answer: fn(&[u8]) -> Vec<u8>) -> (TcpStream, JoinHandle<()>) {
+    let mut card = Peer::connect(port);
+    let hangup = card.hangup_handle();
     let handle = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut stream = loop {
-            match TcpStream::connect(("127.0.0.1", port)) {
-                Ok(s) => break s,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "vpcd:{port}: {e}");
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let mut pending: Vec<u8> = Vec::new();
-        loop {
-            if rx.try_recv().is_ok() {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-                return;
-            }
-            let mut buf = [0u8; 512];
-            match stream.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => pending.extend_from_slice(&buf[..n]),
-                Err(_) => {}
-            }
-            while pending.len() >= 2 {
-                let len = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
-                if pending.len() < 2 + len {
-                    break;
-                }
-                let message: Vec<u8> = pending.drain(..2 + len).skip(2).collect();
-                let reply = match message.as_slice() {
-                    [4] => ATR_PEER.to_vec(),
-                    [_] => continue, // power on / off / reset: no answer
-                    apdu => answer(apdu),
-                };
-                let mut frame = (reply.len() as u16).to_be_bytes().to_vec();
-                frame.extend_from_slice(&reply);
-                if stream.write_all(&frame).is_err() {
-                    return;
-                }
-            }
-        }
+        card.serve(&ATR_A, |card, apdu| {
+            card.send(&answer(apdu));
+            true
+        });
     });
-    (tx, handle)
+    (hangup, handle)
 }
 
 /// 80 10 00 00 Lc data: 61 Lc, then the data on GET RESPONSE; 00 B0 .. Le: 6C 04
@@ -365,7 +323,7 @@ fn scan_follows_insertions_and_removals(ctx: &Context, port: u16) {
         (Some("card_inserted"), Some(VPCD))
     );
     assert_eq!(e["atr"], "3B951381018073FF01000B");
-    hangup.send(()).unwrap();
+    let _ = hangup.shutdown(Shutdown::Both);
     card.join().unwrap();
     let e = scan.next();
     assert_eq!(
@@ -509,7 +467,7 @@ fn apdu_follows_61xx_and_6cxx(ctx: &Context, port: u16) {
             "= AA BB CC 90 00   (2 exchanges, ",
         ],
     );
-    hangup.send(()).unwrap();
+    let _ = hangup.shutdown(Shutdown::Both);
     card.join().unwrap();
     assert!(wait_card(ctx, VPCD, false, Duration::from_secs(10)));
 }

@@ -22,6 +22,8 @@
 //! - [`thread`]: a hang guard for scenarios whose failure is a deadlock or a
 //!   peer that never answers;
 //! - [`usbip`]: a scripted USB/IP client (for `readerkit usbip-serve`);
+//! - [`vpcd_peer`]: a scripted virtual card for a `vpcd:` reader (the vpcd
+//!   protocol's card side);
 //! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`, and the simulated
 //!   card's fault switches built in one line;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
@@ -85,5 +87,6 @@ pub mod usbip;
 pub mod vendor;
 #[cfg(feature = "pcscd")]
 pub mod vicc;
+pub mod vpcd_peer;
 
 pub use hex::hex;

@@ -1,9 +1,8 @@
 //! A scripted virtual card speaking the vpcd protocol (2-byte big-endian length,
-//! then the message), for the `vpcd:` backend's tests: it connects to the reader
-//! like vsmartcard's `vicc`, and each test decides how it answers (slowly, one
-//! byte at a time, twice, not at all, with frames nobody asked for, by hanging up).
-
-#![allow(dead_code, unreachable_pub)]
+//! then the message), for the tests of a `vpcd:` reader (the pcsc-lite binding's,
+//! the CLI's `scan` and `apdu`): it connects to the reader like vsmartcard's
+//! `vicc`, and each test decides how it answers (slowly, one byte at a time,
+//! twice, not at all, with frames nobody asked for, by hanging up).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -21,6 +20,7 @@ pub const ATR_B: [u8; 11] = [
 
 /// One end of a vpcd connection, card side.
 pub struct Peer {
+    /// The connection to the reader (for writing or shutting down by hand).
     pub stream: TcpStream,
 }
 
