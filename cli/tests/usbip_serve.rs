@@ -1224,11 +1224,10 @@ fn a_peer_holding_quiet_connections_locks_out_nobody_else() {
 }
 
 /// Ask for the device list; `true` if it came (one device), `false` if the
-/// connection was closed first.
+/// connection was closed first (the client's socket used raw: its `send` and
+/// `read` would panic).
 fn usbip_listed(port: u16) -> bool {
-    let mut list = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    list.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    let mut list = Client::connect(port).stream;
     let mut reply = [0u8; 12];
     if list.write_all(&op(0x8005)).is_err() || list.read_exact(&mut reply).is_err() {
         return false;
