@@ -26,7 +26,7 @@ fn t0_card() -> Card {
 }
 
 fn t0_faulty(faults: Faults) -> Card {
-    card_with(Profile::t0(), faults)
+    powered(Profile::t0(), faults)
 }
 
 fn envelope_config() -> t0::Config {

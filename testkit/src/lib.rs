@@ -24,8 +24,9 @@
 //! - [`usbip`]: a scripted USB/IP client (for `readerkit usbip-serve`);
 //! - [`vpcd_peer`]: a scripted virtual card for a `vpcd:` reader (the vpcd
 //!   protocol's card side);
-//! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`, and the simulated
-//!   card's fault switches built in one line;
+//! - `sim` (feature `sim`): a `Device` over `LineReader<SimLine>`, a simulated
+//!   card powered on with its ATR checked, and the card's fault switches built in
+//!   one line;
 //! - `pcsc` and `pcscd` (feature `pcscd`): PC/SC client helpers and a private,
 //!   socket-activated pcscd;
 //! - `owned_child` (feature `pcscd`): a child process in a process group of its

@@ -1,12 +1,13 @@
 //! A [`Device`] over a [`LineReader`]: the whole stack as card-sim, hal-readers and
-//! the pcsc-lite binding's fake serial chip run it.
+//! the pcsc-lite binding's fake serial chip run it; and the simulated card alone,
+//! powered, for the tests that talk to it byte by byte.
 
 use readerkit::Device;
 use readerkit::caps::ReaderCapabilities;
 use readerkit::line::{Line, LineReader};
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::fault::{IfsRequest, Trigger, Wtx};
-use readerkit_card_sim::{Card, Faults, SimLine};
+use readerkit_card_sim::{Card, Config, Faults, Profile, SimLine};
 
 use crate::vendor;
 
@@ -52,6 +53,20 @@ pub fn inserted<const N: usize>(
         device.card_inserted();
     }
     device
+}
+
+/// A card of `profile` with `faults` and buffers of `N` bytes, powered on, its
+/// ATR read (in one read, nothing left behind) and checked against the
+/// profile's: a card a test then talks to byte by byte.
+pub fn powered<const N: usize>(profile: Profile, faults: Faults) -> Card<N> {
+    let atr = profile.atr();
+    let mut card = Card::<N>::create(Config::new(profile).with_faults(faults));
+    card.power_on();
+    let mut buf = [0u8; 40];
+    let n = card.read(&mut buf);
+    assert_eq!(&buf[..n], atr.as_slice(), "ATR");
+    assert_eq!(card.pending(), 0);
+    card
 }
 
 /// A card's fault switches: all off but those `set` turns on

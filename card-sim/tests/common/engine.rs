@@ -9,29 +9,17 @@
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 use readerkit::{t0, t1};
-use readerkit_card_sim::{Card, Config, Faults, Profile};
+use readerkit_card_sim::{Card, Faults, Profile};
 pub use readerkit_testkit::apdu::{echo_extended, echo_short, pattern, with_sw};
-pub use readerkit_testkit::sim::{faults, ifs_request_before, wtx_before};
+pub use readerkit_testkit::sim::{faults, ifs_request_before, powered, wtx_before};
 
 /// Upper bound on reader-loop iterations: a protocol engine that never ends an
 /// exchange makes the test fail instead of hanging.
 pub const MAX_STEPS: usize = 200_000;
 
-/// A powered card with `faults`, its ATR read and checked.
-pub fn card_with<const N: usize>(profile: Profile, faults: Faults) -> Card<N> {
-    let atr = profile.atr();
-    let mut card = Card::<N>::create(Config::new(profile).with_faults(faults));
-    card.power_on();
-    let mut buf = [0u8; 40];
-    let n = card.read(&mut buf);
-    assert_eq!(&buf[..n], atr.as_slice(), "ATR");
-    assert_eq!(card.pending(), 0);
-    card
-}
-
-/// A powered, well-behaved card.
+/// A powered, well-behaved card, its ATR read and checked.
 pub fn card(profile: Profile) -> Card {
-    card_with(profile, Faults::default())
+    powered(profile, Faults::default())
 }
 
 /// What the reader loop saw.
@@ -228,7 +216,7 @@ impl<const N: usize> T1Session<N> {
     pub fn with_config(profile: Profile, faults: Faults, config: t1::Config) -> Self {
         T1Session {
             engine: t1::Engine::new(config).expect("valid config"),
-            card: card_with(profile, faults),
+            card: powered(profile, faults),
             wire: Wire::default(),
         }
     }

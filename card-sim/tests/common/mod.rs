@@ -3,7 +3,7 @@
 //! LRC and CRC, its own block layout).
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
-use readerkit_card_sim::{Card, Config, Faults, Profile};
+use readerkit_card_sim::{Card, Faults, Profile};
 pub use readerkit_testkit::apdu::{echo_extended, pattern};
 pub use readerkit_testkit::hex::parse as hex;
 pub use readerkit_testkit::sim::{faults, ifs_request_before, wtx_before};
@@ -43,13 +43,11 @@ pub fn powered(profile: Profile) -> Card {
     powered_with(profile, Faults::default())
 }
 
-/// A powered card with `faults`, its ATR read and checked against the profile.
+/// A powered card with `faults`, its ATR read and checked against the profile
+/// (the test kit's [`powered`](readerkit_testkit::sim::powered), at the default
+/// capacity).
 pub fn powered_with(profile: Profile, faults: Faults) -> Card {
-    let atr = profile.atr();
-    let mut card = Card::with_config(Config::new(profile).with_faults(faults));
-    card.power_on();
-    assert_eq!(read_all(&mut card), atr.as_slice());
-    card
+    readerkit_testkit::sim::powered(profile, faults)
 }
 
 // ---------------------------------------------------------------- T=0
