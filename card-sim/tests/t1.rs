@@ -263,9 +263,7 @@ fn corrupt_edc_on_nth_block_then_retransmission_is_good() {
 #[test]
 fn corrupt_edc_with_crc() {
     let faults = faults(|f| f.corrupt_edc = Trigger::Nth(1));
-    let mut card = Card::with_config(Config::new(Profile::t1_crc()).with_faults(faults));
-    card.power_on();
-    read_all(&mut card);
+    let mut card = powered_with(Profile::t1_crc(), faults);
     let b = xfer(
         &mut card,
         &block(TestEdc::Crc, 0, 0x00, &hex("00 84 00 00 04")),
