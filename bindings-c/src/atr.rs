@@ -1,6 +1,7 @@
 //! The ATR parser as a C call: [`rk_atr_parse`] fills a plain struct.
 
-use readerkit::atr::{Atr, ClockStop, Convention, Mode, SpecificMode, Tck};
+use readerkit::atr::{self, Atr, ClockStop, Convention, Mode, SpecificMode, Tck};
+use static_assertions::const_assert_eq;
 
 use crate::codes::edc_code;
 use crate::guard::{Region, bytes, check_disjoint, check_ptr, entry};
@@ -8,6 +9,8 @@ use crate::status::*;
 
 /// Longest ATR, in bytes.
 pub const RK_MAX_ATR_LEN: usize = 33;
+// Written out for the header; the core's ATR is its authority.
+const_assert_eq!(RK_MAX_ATR_LEN, atr::MAX_LEN);
 
 /// TCK absent (only T=0 indicated).
 pub const RK_TCK_ABSENT: u8 = 0;

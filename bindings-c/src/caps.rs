@@ -5,8 +5,10 @@ use core::ffi::c_char;
 
 use readerkit::ProtocolMask;
 use readerkit::caps::{
-    AttrString, IfdVersion, Mechanics, ReaderCapabilities, ReaderType, VendorAttributes,
+    AttrString, IfdVersion, MAX_ATTR_STRING_LEN, Mechanics, ReaderCapabilities, ReaderType,
+    VendorAttributes,
 };
+use static_assertions::const_assert_eq;
 
 use crate::guard::{entry, read_in, write_out};
 use crate::status::*;
@@ -17,6 +19,8 @@ use crate::device::rk_device_init;
 
 /// Longest vendor attribute string (vendor name, IFD type, serial number), in bytes.
 pub const RK_MAX_ATTR_STRING_LEN: usize = 32;
+// Written out for the header; the core's vendor strings are its authority.
+const_assert_eq!(RK_MAX_ATTR_STRING_LEN, MAX_ATTR_STRING_LEN);
 
 /// The reader's capabilities (`SCARD_READER_CAPABILITIES`).
 // The C ABI's mirror of `readerkit::caps::ReaderCapabilities`, field for field on

@@ -1,9 +1,9 @@
 //! The numbers the C calls share: request (IOCTL) codes, POWER actions, card
 //! events, tracking waits, protocol bits and T=1 error detection codes.
 
-use readerkit::Ioctl;
 use readerkit::atr::Edc;
 use readerkit::t0::{Extended, GetResponseClass};
+use readerkit::{Ioctl, ProtocolMask};
 use static_assertions::const_assert_eq;
 
 use crate::status::*;
@@ -84,6 +84,14 @@ pub const RK_PROTOCOL_T1: u32 = 0x0000_0002;
 pub const RK_PROTOCOL_RAW: u32 = 0x0001_0000;
 /// SET_PROTOCOL flag: use the default parameters (`SCARD_PROTOCOL_DEFAULT`).
 pub const RK_PROTOCOL_DEFAULT: u32 = 0x8000_0000;
+
+// Written out for the header, as the IOCTL codes are; the core's protocol mask is
+// their authority.
+const_assert_eq!(RK_PROTOCOL_NONE, ProtocolMask::NONE.0);
+const_assert_eq!(RK_PROTOCOL_T0, ProtocolMask::T0.0);
+const_assert_eq!(RK_PROTOCOL_T1, ProtocolMask::T1.0);
+const_assert_eq!(RK_PROTOCOL_RAW, ProtocolMask::RAW.0);
+const_assert_eq!(RK_PROTOCOL_DEFAULT, ProtocolMask::DEFAULT.0);
 
 /// T=1 error detection code: LRC.
 pub const RK_EDC_LRC: u8 = 0;
