@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use readerkit::device::submit_logged;
-use readerkit::ioctl::{IO_REQUEST_LEN, Ioctl, PowerAction, Request, Transmit};
+use readerkit::ioctl::{ATR_BUFFER_LEN, IO_REQUEST_LEN, Ioctl, PowerAction, Request, Transmit};
 use readerkit::status::ifd;
 use readerkit::trace::Level;
 use readerkit::{Outcome, Status, attr};
@@ -247,7 +247,7 @@ pub unsafe extern "C" fn IFDHCloseChannel(Lun: DWORD) -> RESPONSECODE {
         };
         let reader = &channel.reader;
         if reader.port.device().state().card_powered() {
-            let mut atr = [0u8; 33];
+            let mut atr = [0u8; ATR_BUFFER_LEN];
             let _ = request(reader, Request::Power(PowerAction::PowerDown), &mut atr);
         }
         reader.port.cancel_tracking();
@@ -512,7 +512,7 @@ pub unsafe extern "C" fn IFDHPowerICC(
         if action != PowerAction::PowerDown && (AtrLength.is_null() || Atr.is_null()) {
             return IFD_COMMUNICATION_ERROR;
         }
-        let mut atr = [0u8; 33];
+        let mut atr = [0u8; ATR_BUFFER_LEN];
         let result = request(reader, Request::Power(action), &mut atr);
         // The power-down pcscd may ask with a NULL `AtrLength` gets the same code
         // as one with a length (nothing to copy either way).
