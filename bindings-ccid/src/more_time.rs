@@ -12,14 +12,13 @@ use readerkit::Protocol;
 use readerkit::device::AtrBuffer;
 use readerkit::line::{Framing, Line, Reset};
 use readerkit::status::Failure;
+use readerkit::t0::NULL;
 use readerkit::timing::Timing;
 
 use crate::reader::ExchangeLevel;
 
 /// PCB of a T=1 S(WTX request) block.
 const PCB_WTX_REQUEST: u8 = 0xC3;
-/// The T=0 NULL procedure byte.
-const NULL: u8 = 0x60;
 
 /// A request for more time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
