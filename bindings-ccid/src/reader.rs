@@ -3,7 +3,7 @@
 
 use readerkit::caps::CardCapabilities;
 use readerkit::device::DEFAULT_EVENT_CAPACITY;
-use readerkit::ioctl::{ATR_BUFFER_LEN, PowerAction, Request};
+use readerkit::ioctl::{ATR_BUFFER_LEN, IO_REQUEST_LEN, PowerAction, Request};
 use readerkit::platform::Platform;
 use readerkit::protocol::ProtocolMask;
 use readerkit::{CardState, Device, Protocol, Status, pps};
@@ -20,6 +20,11 @@ use crate::secure::{self, PinSupport, Refusal, SecureData};
 use crate::tpdu::{self, LineAccess};
 use crate::{busy, notify, parameters};
 use readerkit::pin::Keypad;
+
+/// Where the core's TRANSMIT output goes in an answer: the response comes after
+/// the output's `SCARD_IO_REQUEST` header, which therefore starts that many bytes
+/// before `abData`, and lands exactly where the answer wants it.
+const TRANSMIT_OUTPUT_AT: usize = HEADER_LEN - IO_REQUEST_LEN;
 
 /// How card exchanges travel in XfrBlock (the exchange level of `dwFeatures`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -591,9 +596,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             let reply = answer.get_mut(HEADER_LEN..).unwrap_or(&mut []);
             return self.relay_t1(device, bwi, apdu, reply);
         }
-        // The response lands after the 8-byte SCARD_IO_REQUEST header, which starts
-        // 8 bytes before abData: exactly where the answer wants it.
-        let output = answer.get_mut(HEADER_LEN - 8..).unwrap_or(&mut []);
+        let output = answer.get_mut(TRANSMIT_OUTPUT_AT..).unwrap_or(&mut []);
         let response = device
             .transmit_apdu(protocol, apdu, output)
             .map_err(SlotError::from_status)?;
@@ -782,7 +785,7 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
             block.wipe();
             return len.map(done);
         }
-        let output = answer.get_mut(HEADER_LEN - 8..).unwrap_or(&mut []);
+        let output = answer.get_mut(TRANSMIT_OUTPUT_AT..).unwrap_or(&mut []);
         let response = device
             .transmit_apdu(protocol, command.apdu(), output)
             .map_err(SlotError::from_status)?;
