@@ -243,10 +243,6 @@ impl<P: Platform, D, const EVENTS: usize> SlotCards for [Device<P, D, EVENTS>] {
     }
 }
 
-fn protocol_number(protocol: Protocol) -> u8 {
-    u8::from(protocol == Protocol::T1)
-}
-
 impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
     /// A reader over `slots` (1..=[`MAX_SLOTS`] devices) with `config`. At the
     /// TPDU level, T=1 blocks need [`CcidReader::with_line_access`]; without it
@@ -1037,7 +1033,7 @@ fn parameters_answer<P: Platform, D, const E: usize>(
     let len = parameters::emit(protocol, &card, sizes.ifsc, data).ok_or(SlotError::XfrOverrun)?;
     Ok(Done {
         data_len: len,
-        specific: protocol_number(protocol),
+        specific: protocol.iso_number().unwrap_or(0),
     })
 }
 
@@ -1108,11 +1104,8 @@ fn pps_exchange<P: Platform, D, const E: usize>(
     if parsed.as_bytes().len() != request.len() {
         return Err(SlotError::BadField(10));
     }
-    let protocol = match parsed.protocol() {
-        0 => Protocol::T0,
-        1 => Protocol::T1,
-        _ => return Err(SlotError::IccProtocolNotSupported),
-    };
+    let t = parsed.protocol();
+    let protocol = Protocol::from_iso_number(t).ok_or(SlotError::IccProtocolNotSupported)?;
     let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
     match card.selected {
         Some(selected) if selected != protocol => return Err(SlotError::IccProtocolNotSupported),
@@ -1126,7 +1119,7 @@ fn pps_exchange<P: Platform, D, const E: usize>(
     let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
     let fidi = parameters::findex_dindex(&card.timing, card.parameters.fi);
     let pps1 = (fidi != 0x11).then_some(fidi);
-    let response = pps::Request::new(protocol_number(protocol), pps1, None, None);
+    let response = pps::Request::new(t, pps1, None, None);
     Ok(done(put_data(data, response.as_bytes())?))
 }
 

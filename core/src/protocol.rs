@@ -53,6 +53,16 @@ impl Protocol {
             Protocol::Raw => None,
         }
     }
+
+    /// The protocol of the ISO 7816-3 protocol number `t`, the inverse of
+    /// [`Protocol::iso_number`]: T=0 or T=1; `None` for any other T.
+    pub const fn from_iso_number(t: u8) -> Option<Protocol> {
+        match t {
+            0 => Some(Protocol::T0),
+            1 => Some(Protocol::T1),
+            _ => None,
+        }
+    }
 }
 
 /// A set of protocols plus the SET_PROTOCOL modifier bits, as a 32-bit mask.
@@ -134,6 +144,16 @@ mod tests {
             assert_eq!(Protocol::from_bit(p.bit()), Some(p));
         }
         assert_eq!(Protocol::from_bit(3), None);
+    }
+
+    #[test]
+    fn iso_numbers_round_trip() {
+        for p in [Protocol::T0, Protocol::T1] {
+            assert_eq!(p.iso_number().and_then(Protocol::from_iso_number), Some(p));
+        }
+        assert_eq!(Protocol::Raw.iso_number(), None);
+        assert_eq!(Protocol::from_iso_number(2), None);
+        assert_eq!(Protocol::from_iso_number(15), None);
     }
 
     #[test]

@@ -261,11 +261,7 @@ impl Parameters {
     /// [`Parameters::default_protocol_number`]); `None` if that is neither T=0 nor
     /// T=1.
     pub fn default_protocol(&self) -> Option<Protocol> {
-        match self.default_protocol_number() {
-            0 => Some(Protocol::T0),
-            1 => Some(Protocol::T1),
-            _ => None,
-        }
+        Protocol::from_iso_number(self.default_protocol_number())
     }
 
     /// The card's maximum clock f(max) from Fi, in kHz (`None` for a reserved Fi).
