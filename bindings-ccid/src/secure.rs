@@ -21,7 +21,7 @@
 use readerkit::pin::{
     Keypad, ModifyRequest, Pin, PinError, Prompt, VerifyRequest, read_new_pin, read_pin,
 };
-use readerkit::t1::Edc;
+use readerkit::t1::{Edc, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, block_len};
 use zeroize::Zeroize;
 
 use crate::error::SlotError;
@@ -95,7 +95,7 @@ impl core::fmt::Debug for PinCommand {
 
 /// A T=1 I-block carrying a [`PinCommand`] (TPDU level), wiped when dropped.
 pub struct T1Block {
-    bytes: [u8; 3 + MAX_APDU_LEN + 2],
+    bytes: [u8; MAX_BLOCK_LEN],
     len: usize,
 }
 
@@ -107,17 +107,16 @@ impl T1Block {
         let apdu = command.apdu();
         let inf_len = u8::try_from(apdu.len())
             .ok()
-            .filter(|&n| n <= 254)
+            .filter(|&n| usize::from(n) <= MAX_INF_LEN)
             .ok_or(SlotError::XfrOverrun)?;
         let mut block = T1Block {
-            bytes: [0; 3 + MAX_APDU_LEN + 2],
-            len: 3 + apdu.len() + edc.epilogue_len(),
+            bytes: [0; MAX_BLOCK_LEN],
+            len: block_len(inf_len, edc),
         };
-        block.bytes[0] = command.prologue[0];
-        block.bytes[1] = command.prologue[1];
-        block.bytes[2] = inf_len;
-        block.bytes[3..3 + apdu.len()].copy_from_slice(apdu);
-        let body = 3 + apdu.len();
+        let [nad, pcb, _] = command.prologue;
+        block.bytes[..PROLOGUE_LEN].copy_from_slice(&[nad, pcb, inf_len]);
+        let body = PROLOGUE_LEN + apdu.len();
+        block.bytes[PROLOGUE_LEN..body].copy_from_slice(apdu);
         let check = edc.compute(&block.bytes[..body]);
         block.bytes[body..block.len].copy_from_slice(&check[..edc.epilogue_len()]);
         Ok(block)
