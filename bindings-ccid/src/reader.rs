@@ -189,14 +189,16 @@ type ChainedXfr<'d, P, D, const EVENTS: usize> = fn(
     &mut [u8],
 ) -> Result<Done, SlotError>;
 
-/// The card state as `bmICCStatus`.
+/// The card state as `bmICCStatus`: active while the card has power
+/// ([`CardState::card_powered`]), inactive while it is only in the reader
+/// ([`CardState::card_present`]).
 pub fn icc_status(state: CardState) -> IccStatus {
-    match state {
-        CardState::Unknown | CardState::Absent => IccStatus::Absent,
-        CardState::Present | CardState::Swallowed => IccStatus::PresentInactive,
-        CardState::Powered | CardState::Negotiable | CardState::Specific => {
-            IccStatus::PresentActive
-        }
+    if state.card_powered() {
+        IccStatus::PresentActive
+    } else if state.card_present() {
+        IccStatus::PresentInactive
+    } else {
+        IccStatus::Absent
     }
 }
 
@@ -1162,6 +1164,14 @@ mod tests {
             IccStatus::PresentInactive,
             "the core's own state: unpowered"
         );
+    }
+
+    #[test]
+    fn each_card_state_has_its_icc_status() {
+        use IccStatus::{Absent, PresentActive as Active, PresentInactive as Inactive};
+        // Unknown, Absent; Present, Swallowed; Powered, Negotiable, Specific.
+        let expected = [Absent, Absent, Inactive, Inactive, Active, Active, Active];
+        assert_eq!(CardState::ALL.map(icc_status), expected);
     }
 
     #[test]
