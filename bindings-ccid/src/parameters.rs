@@ -6,7 +6,7 @@ use readerkit::Protocol;
 use readerkit::atr::{ClockStop, Convention, rate_byte};
 use readerkit::caps::CardCapabilities;
 use readerkit::t1::is_valid_ifs;
-use readerkit::timing::{self, Timing};
+use readerkit::timing::{self, DI_DEFAULT, FI_DEFAULT, Timing};
 
 /// Length of the T=0 structure, in bytes.
 pub const T0_LEN: usize = 5;
@@ -46,6 +46,10 @@ pub fn malformed_field(protocol: Protocol, data: &[u8]) -> Option<usize> {
     None
 }
 
+/// `bmFindexDindex` of the default F and D (Fi = Di = 1): the ATR's default
+/// TA1, 0x11.
+pub(crate) const DEFAULT_FINDEX_DINDEX: u8 = rate_byte(FI_DEFAULT, DI_DEFAULT);
+
 /// `bmFindexDindex` of the parameters in force: the ISO indices of `timing`'s F
 /// and D (Fi is the card's own where it gives the same F; F = 372 is written as
 /// Fi = 1, the ATR's default TA1 = 0x11).
@@ -55,11 +59,11 @@ pub fn findex_dindex(timing: &Timing, card_fi: u8) -> u8 {
     } else {
         (1..16u8)
             .find(|&fi| timing::clock_rate_conversion(fi).is_some_and(|r| r.f == timing.f))
-            .unwrap_or(1)
+            .unwrap_or(FI_DEFAULT)
     };
     let di = (1..16u8)
         .find(|&di| timing::baud_rate_adjustment(di) == Some(timing.d))
-        .unwrap_or(1);
+        .unwrap_or(DI_DEFAULT);
     rate_byte(fi, di)
 }
 

@@ -16,6 +16,7 @@ use crate::descriptor::ClassDescriptor;
 use crate::error::SlotError;
 use crate::message::{self, HEADER_LEN, Message};
 use crate::notice::Notice;
+use crate::parameters::DEFAULT_FINDEX_DINDEX;
 use crate::secure::{self, PinSupport, Refusal, SecureData};
 use crate::tpdu::{self, LineAccess};
 use crate::{busy, notify, parameters};
@@ -1048,7 +1049,7 @@ fn reset_parameters<P: Platform, D, const E: usize>(
     data: &mut [u8],
 ) -> Result<Done, SlotError> {
     let answer = parameters_answer(device, data)?;
-    if data.first() != Some(&0x11) {
+    if data.first() != Some(&DEFAULT_FINDEX_DINDEX) {
         return Err(SlotError::BadField(10));
     }
     Ok(answer)
@@ -1076,7 +1077,7 @@ fn set_parameters<P: Platform, D, const E: usize>(
         None => {
             // Asked for the default F/D (TA1 = 11): select without speeding up.
             let mut mask = ProtocolMask(protocol.bit());
-            if wanted.first() == Some(&0x11) {
+            if wanted.first() == Some(&DEFAULT_FINDEX_DINDEX) {
                 mask = ProtocolMask(mask.0 | ProtocolMask::DEFAULT.0);
             }
             device
@@ -1120,7 +1121,7 @@ fn pps_exchange<P: Platform, D, const E: usize>(
     }
     let card = device.card_capabilities().ok_or(SlotError::IccMute)?;
     let fidi = parameters::findex_dindex(&card.timing, card.parameters.fi);
-    let pps1 = (fidi != 0x11).then_some(fidi);
+    let pps1 = (fidi != DEFAULT_FINDEX_DINDEX).then_some(fidi);
     let response = pps::Request::new(t, pps1, None, None);
     Ok(done(put_data(data, response.as_bytes())?))
 }
