@@ -18,9 +18,7 @@
 //! | the two new PINs differ | DataBlock `64 02` (PC/SC part 10 §2.5.2) |
 //! | PIN shorter than the minimum | DataBlock `64 03` |
 
-use readerkit::pin::{
-    Keypad, ModifyRequest, Pin, PinError, Prompt, VerifyRequest, read_new_pin, read_pin,
-};
+use readerkit::pin::{Keypad, ModifyRequest, PinError, VerifyRequest};
 use readerkit::t1::{Edc, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, block_len};
 use zeroize::Zeroize;
 
@@ -259,25 +257,12 @@ pub fn prepare<K: Keypad + ?Sized>(
     match &secure.structure {
         Structure::Verify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Verify, data, e);
-            let mut pin = Pin::new();
-            read_pin(keypad, &request.limits, Prompt::EnterPin, &mut pin).map_err(refuse)?;
-            command.len = request.format(&pin, &mut command.bytes).map_err(refuse)?;
+            command.len = request.enter(keypad, &mut command.bytes).map_err(refuse)?;
             command.prologue = request.prologue;
         }
         Structure::Modify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Modify, data, e);
-            let (mut current, mut new) = (Pin::new(), Pin::new());
-            read_new_pin(
-                keypad,
-                &request.limits,
-                request.confirm,
-                &mut current,
-                &mut new,
-            )
-            .map_err(refuse)?;
-            command.len = request
-                .format(&current, &new, &mut command.bytes)
-                .map_err(refuse)?;
+            command.len = request.enter(keypad, &mut command.bytes).map_err(refuse)?;
             command.prologue = request.prologue;
         }
     }

@@ -22,7 +22,7 @@
 
 use zeroize::Zeroize;
 
-use crate::pin::{Key, Keypad, ModifyRequest, Pin, PinError, Prompt, VerifyRequest};
+use crate::pin::{Key, Keypad, ModifyRequest, PinError, Prompt, VerifyRequest};
 use crate::status::Status;
 
 /// KEYPAD: the next key pressed within `timeout_ms` milliseconds, or `None` when
@@ -146,22 +146,8 @@ pub(super) fn enter<D>(
         len: 0,
     };
     command.len = match request {
-        Checked::Verify(request) => {
-            let mut pin = Pin::new();
-            crate::pin::read_pin(&mut keypad, &request.limits, Prompt::EnterPin, &mut pin)?;
-            request.format(&pin, &mut command.bytes)?
-        }
-        Checked::Modify(request) => {
-            let (mut current, mut new) = (Pin::new(), Pin::new());
-            crate::pin::read_new_pin(
-                &mut keypad,
-                &request.limits,
-                request.confirm,
-                &mut current,
-                &mut new,
-            )?;
-            request.format(&current, &new, &mut command.bytes)?
-        }
+        Checked::Verify(request) => request.enter(&mut keypad, &mut command.bytes)?,
+        Checked::Modify(request) => request.enter(&mut keypad, &mut command.bytes)?,
     };
     Ok(command)
 }

@@ -10,7 +10,9 @@
 
 use super::PinError;
 use super::block::PinBlock;
-use super::entry::{DEFAULT_KEY_TIMEOUT_MS, EntryLimits, Pin};
+use super::entry::{
+    DEFAULT_KEY_TIMEOUT_MS, EntryLimits, Keypad, Pin, Prompt, read_new_pin, read_pin,
+};
 
 /// Length of an APDU header with Lc (CLA INS P1 P2 Lc), in bytes.
 const APDU_HEADER_LEN: usize = 5;
@@ -295,6 +297,20 @@ impl<'a> VerifyRequest<'a> {
     pub fn format(&self, pin: &Pin, out: &mut [u8]) -> Result<usize, PinError> {
         format(self.apdu, &self.block, &[(0, pin)], out)
     }
+
+    /// Read the PIN from `keypad` ([`read_pin`] under the structure's limits, after
+    /// [`Prompt::EnterPin`]) and write the command for the card into `out`
+    /// ([`VerifyRequest::format`]); returns its length in bytes. The PIN is wiped
+    /// before this returns.
+    pub fn enter<K: Keypad + ?Sized>(
+        &self,
+        keypad: &mut K,
+        out: &mut [u8],
+    ) -> Result<usize, PinError> {
+        let mut pin = Pin::new();
+        read_pin(keypad, &self.limits, Prompt::EnterPin, &mut pin)?;
+        self.format(&pin, out)
+    }
 }
 
 impl<'a> ModifyRequest<'a> {
@@ -413,6 +429,20 @@ impl<'a> ModifyRequest<'a> {
             &both[1..]
         };
         format(self.apdu, &self.block, pins, out)
+    }
+
+    /// Read the PINs from `keypad` ([`read_new_pin`] under the structure's limits,
+    /// as its [`Confirm`] asks) and write the command for the card into `out`
+    /// ([`ModifyRequest::format`]); returns its length in bytes. The PINs are
+    /// wiped before this returns.
+    pub fn enter<K: Keypad + ?Sized>(
+        &self,
+        keypad: &mut K,
+        out: &mut [u8],
+    ) -> Result<usize, PinError> {
+        let (mut current, mut new) = (Pin::new(), Pin::new());
+        read_new_pin(keypad, &self.limits, self.confirm, &mut current, &mut new)?;
+        self.format(&current, &new, out)
     }
 }
 
