@@ -9,6 +9,12 @@
 /// Length of every CCID message header, in bytes.
 pub const HEADER_LEN: usize = 10;
 
+/// The shortest `dwMaxCCIDMessageLength` a reader may declare, and the one for
+/// short APDUs, in bytes (271): a header and 261 bytes, a short APDU's longest
+/// command (CLA INS P1 P2, Lc, 255 bytes of data, Le) and more than its longest
+/// answer (256 bytes and SW1 SW2).
+pub const SHORT_APDU_MESSAGE_LEN: usize = HEADER_LEN + 261;
+
 /// Offsets of the header fields (also the `bError` values naming a bad field).
 pub mod field {
     /// `bMessageType`.

@@ -64,7 +64,7 @@ pub struct Config {
     /// The exchange level.
     pub level: ExchangeLevel,
     /// `dwMaxCCIDMessageLength`: the longest message either way, in bytes (at least
-    /// 271 for short APDUs: 10 + 261).
+    /// [`message::SHORT_APDU_MESSAGE_LEN`], 271, for short APDUs: 10 + 261).
     pub max_message_len: u32,
     /// `bVoltageSupport`: 1 = 5 V, 2 = 3 V, 4 = 1.8 V.
     pub voltage_support: u8,
@@ -77,7 +77,7 @@ impl Config {
     pub const fn short_apdu() -> Config {
         Config {
             level: ExchangeLevel::ShortApdu,
-            max_message_len: 271,
+            max_message_len: message::SHORT_APDU_MESSAGE_LEN as u32,
             voltage_support: 0x07,
             escape: None,
         }
@@ -93,8 +93,8 @@ pub const MAX_SLOTS: usize = 8;
 pub enum ConfigError {
     /// No slot, or more than [`MAX_SLOTS`].
     SlotCount,
-    /// `max_message_len` below 271 or above `u32::MAX - 10` (or, for the USB
-    /// class, above its buffer size).
+    /// `max_message_len` below [`message::SHORT_APDU_MESSAGE_LEN`] (271) or above
+    /// `u32::MAX - 10` (or, for the USB class, above its buffer size).
     MessageLength,
     /// A USB bulk packet size other than 8, 16, 32 or 64 bytes.
     PacketSize,
@@ -257,7 +257,9 @@ impl<'d, P: Platform, D, const EVENTS: usize> CcidReader<'d, P, D, EVENTS> {
         if slots.is_empty() || slots.len() > MAX_SLOTS {
             return Err(ConfigError::SlotCount);
         }
-        if config.max_message_len < 271 || config.max_message_len > u32::MAX - 10 {
+        if config.max_message_len < message::SHORT_APDU_MESSAGE_LEN as u32
+            || config.max_message_len > u32::MAX - HEADER_LEN as u32
+        {
             return Err(ConfigError::MessageLength);
         }
         Ok(CcidReader {

@@ -22,7 +22,7 @@ use readerkit::t1::lrc;
 use crate::answer::put_data;
 use crate::error::SlotError;
 use crate::firmware_features::{ALL_CONDITIONS, FirmwareFeatures};
-use crate::message::{HEADER_LEN, Message};
+use crate::message::{self, HEADER_LEN, Message};
 use crate::more_time::MoreTime;
 use crate::reader::{Config, EscapeContext, ExchangeLevel};
 use crate::secure::PinSupport;
@@ -519,7 +519,7 @@ impl Profile {
     pub const fn config(self) -> Config {
         Config {
             level: ExchangeLevel::Tpdu,
-            max_message_len: 271,
+            max_message_len: message::SHORT_APDU_MESSAGE_LEN as u32,
             voltage_support: 0x07,
             escape: Some(match self {
                 Profile::GemPcPinPad => escape_pinpad,

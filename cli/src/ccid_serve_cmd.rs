@@ -61,7 +61,7 @@ use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::busy::{self, Admission, Finish, Gate};
 use readerkit_ccid::message::pc_to_rdr::XFR_BLOCK;
-use readerkit_ccid::message::{HEADER_LEN, Message};
+use readerkit_ccid::message::{self, HEADER_LEN, Message};
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{ExchangeLevel, SlotCards};
 use readerkit_ccid::tpdu;
@@ -239,8 +239,9 @@ impl HostSide {
     }
 }
 
-/// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes.
-const MAX_MESSAGE: usize = 271;
+/// libccid's `dwMaxCCIDMessageLength` for these readers, in bytes: the short
+/// APDU one.
+const MAX_MESSAGE: usize = message::SHORT_APDU_MESSAGE_LEN;
 /// How long the line may stay quiet inside a host's frame before the frame is
 /// dropped and answered NAK (`twin::Decoder::line_quiet`), 1000 ms: libccid
 /// writes each frame whole, so a gap this long inside one means its host gave

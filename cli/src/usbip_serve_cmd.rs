@@ -35,6 +35,7 @@ use readerkit::line::LineReader;
 use readerkit::pin::Key;
 use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
+use readerkit_ccid::message;
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::twin;
@@ -67,7 +68,7 @@ const BUSNUM: u32 = 1;
 const EVENT_QUEUE: usize = 16;
 /// Largest CCID message, in bytes (`dwMaxCCIDMessageLength`): a short APDU and its
 /// header; longer extended APDUs are chained.
-const MAX_MESSAGE: usize = 271;
+const MAX_MESSAGE: usize = message::SHORT_APDU_MESSAGE_LEN;
 /// Bytes of the chaining buffer at the extended APDU level: a command and its
 /// response as long as the simulated card takes (`c + 8 + r`).
 const APDU_BUFFER: usize = 4096;

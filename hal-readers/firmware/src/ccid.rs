@@ -17,7 +17,7 @@ use {
     crate::rt::StaticCell,
     crate::{Dev, poll},
     readerkit_ccid::busy::{self, Admission, Finish, Gate},
-    readerkit_ccid::message::{HEADER_LEN, Message},
+    readerkit_ccid::message::{self, HEADER_LEN, Message},
     readerkit_ccid::more_time::MoreTime,
     readerkit_ccid::notify::slot_change_len,
     readerkit_ccid::reader::{ExchangeLevel, SlotCards},
@@ -32,7 +32,7 @@ pub const PROFILE: twin::Profile = twin::Profile::GemPcTwin;
 /// The longest message either way, in bytes (`dwMaxCCIDMessageLength` of the
 /// GemPC Twin as libccid knows it).
 #[cfg(all(feature = "qemu", feature = "ccid"))]
-pub const MAX_MESSAGE: usize = 271;
+pub const MAX_MESSAGE: usize = message::SHORT_APDU_MESSAGE_LEN;
 
 /// The reader's capabilities as the host's CCID driver sees them: the chip
 /// driver's, with the largest data rate raised to the profile's (344 086 bit/s).

@@ -25,6 +25,7 @@ use embedded_hal_nb::serial;
 use readerkit::device::DEFAULT_EVENT_CAPACITY;
 use readerkit::platform::SpinPlatform;
 use readerkit_ccid::CcidReader;
+use readerkit_ccid::message;
 use readerkit_ccid::more_time::MoreTime;
 use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
 use readerkit_ccid::usb::port::{CcidPort, Task};
@@ -55,7 +56,7 @@ pub const SVCALL: Option<unsafe extern "C" fn()> = None;
 const VID_PID: UsbVidPid = UsbVidPid(0x1209, 0x0001);
 
 /// The longest CCID message either way, in bytes (short APDUs: 10 + 261).
-const MAX_MESSAGE: usize = 271;
+const MAX_MESSAGE: usize = message::SHORT_APDU_MESSAGE_LEN;
 
 /// Largest bulk packet at full speed, in bytes.
 const BULK_PACKET: u16 = 64;
