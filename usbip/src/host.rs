@@ -42,6 +42,8 @@ use std::collections::VecDeque;
 
 use usb_device::UsbDirection;
 use usb_device::class::UsbClass;
+use usb_device::control::Request;
+use usb_device::descriptor::descriptor_type;
 use usb_device::device::{UsbDevice, UsbDeviceState};
 
 use crate::protocol::{
@@ -242,6 +244,14 @@ fn descriptors(config: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The standard GET_DESCRIPTOR request (device to host) for the device's
+/// descriptor of type `kind` (index 0), its first `length` bytes.
+fn get_descriptor(kind: u8, length: u16) -> [u8; 8] {
+    let mut setup = [0x80, Request::GET_DESCRIPTOR, 0, kind, 0, 0, 0, 0];
+    setup[6..].copy_from_slice(&length.to_le_bytes());
+    setup
+}
+
 /// OUT packets of `endpoint` the device has read since the last reset: those
 /// `sent` (per endpoint) less those still waiting on `bus`.
 fn packets_read(bus: &VirtualBus, sent: &[u64; 16], endpoint: u8) -> u64 {
@@ -304,7 +314,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         self.sent = [0; 16];
         self.bus.bus_reset();
         self.poll();
-        let set_address = [0x00, 0x05, DEVICE_ADDRESS, 0, 0, 0, 0, 0];
+        let set_address = [0x00, Request::SET_ADDRESS, DEVICE_ADDRESS, 0, 0, 0, 0, 0];
         self.control(set_address, &[])?;
         // The address is taken after the status stage, as USB wants.
         if self.bus.address() == DEVICE_ADDRESS {
@@ -344,14 +354,10 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
         let mut current = None;
         for descriptor in descriptors(&config) {
             match (descriptor[1], descriptor.get(2)) {
-                (0x04, Some(&number)) => current = Some(number),
-                (0x05, Some(&address)) if current == Some(interface) => {
-                    let direction = if address & 0x80 != 0 {
-                        UsbDirection::In
-                    } else {
-                        UsbDirection::Out
-                    };
-                    self.bus.clear_halt(address & 0x0F, direction);
+                (descriptor_type::INTERFACE, Some(&number)) => current = Some(number),
+                (descriptor_type::ENDPOINT, Some(&address)) if current == Some(interface) => {
+                    self.bus
+                        .clear_halt(address & 0x0F, UsbDirection::from(address));
                 }
                 _ => {}
             }
@@ -413,7 +419,7 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
 
     fn run_control(&mut self, setup: [u8; 8], out: &[u8]) -> Result<Vec<u8>, i32> {
         let wanted = usize::from(u16::from_le_bytes([setup[6], setup[7]]));
-        let device_to_host = setup[0] & 0x80 != 0;
+        let device_to_host = UsbDirection::from(setup[0]) == UsbDirection::In;
         let packet = usize::from(self.bus.max_packet(0, UsbDirection::In).unwrap_or(8)).max(1);
         self.bus.setup(setup);
         self.poll();
@@ -697,23 +703,26 @@ impl<'a, C: UsbClass<VirtualBus>> Host<'a, C> {
     /// The device's whole configuration descriptor (its header first, for the
     /// total length), as a host reads it.
     fn configuration(&mut self) -> Option<Vec<u8>> {
-        let header = self.run_control([0x80, 0x06, 0, 2, 0, 0, 9, 0], &[]).ok()?;
-        let total = header.get(2..4)?;
-        let mut request = [0x80, 0x06, 0, 2, 0, 0, 0, 0];
-        request[6..8].copy_from_slice(total);
-        self.run_control(request, &[]).ok()
+        let header = self
+            .run_control(get_descriptor(descriptor_type::CONFIGURATION, 9), &[])
+            .ok()?;
+        let total = u16::from_le_bytes([*header.get(2)?, *header.get(3)?]);
+        self.run_control(get_descriptor(descriptor_type::CONFIGURATION, total), &[])
+            .ok()
     }
 
     /// Enumerate the device as a host would (device and configuration
     /// descriptors) and describe it for the device list; `None` if its
     /// descriptors cannot be read or make no sense.
     pub fn describe(&mut self, busnum: u32, busid: &str) -> Option<DeviceInfo> {
-        let device = self.control([0x80, 0x06, 0, 1, 0, 0, 18, 0], &[]).ok()?;
+        let device = self
+            .control(get_descriptor(descriptor_type::DEVICE, 18), &[])
+            .ok()?;
         let config = self.configuration()?;
         let word = |at: usize| Some(u16::from_le_bytes([*device.get(at)?, *device.get(at + 1)?]));
         let mut interfaces = Vec::new();
         for descriptor in descriptors(&config) {
-            if descriptor[1] == 0x04 {
+            if descriptor[1] == descriptor_type::INTERFACE {
                 let fields = descriptor.get(5..8)?;
                 interfaces.push([fields[0], fields[1], fields[2]]);
             }

@@ -8,6 +8,8 @@
 //! into a fixed-size array and parsed here into a value or a [`ProtocolError`], and
 //! transfer lengths are bounded by [`MAX_TRANSFER`] before any buffer is made.
 
+use usb_device::control::Request;
+
 /// Protocol version of every operation header (USB/IP 1.1.1).
 pub(crate) const VERSION: u16 = 0x0111;
 /// Operation: the client asks for the list of exported devices.
@@ -187,14 +189,14 @@ impl Submit {
 /// bRequest 9, any configuration value): one the device accepts resets its
 /// endpoints other than 0 (USB 2.0 §9.1.1.5).
 pub fn is_set_configuration(setup: &[u8; 8]) -> bool {
-    setup[..2] == [0x00, 0x09]
+    setup[..2] == [0x00, Request::SET_CONFIGURATION]
 }
 
 /// The interface a SET_INTERFACE names (a standard request to an interface,
 /// bRequest 11; its wIndex), if `setup` is one: one the device accepts resets
 /// the halt of that interface's endpoints (USB 2.0 §9.4.5).
 pub fn set_interface(setup: &[u8; 8]) -> Option<u8> {
-    (setup[..2] == [0x01, 0x0B]).then_some(setup[4])
+    (setup[..2] == [0x01, Request::SET_INTERFACE]).then_some(setup[4])
 }
 
 /// A URB command from the client.
