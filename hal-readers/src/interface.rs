@@ -248,7 +248,8 @@ pub struct Config {
 impl Config {
     /// Defaults for a chip clocked at `xtal_khz` with no divider: every class the
     /// chip has, 40 000 cycles of RST low, 10 ms between activations, echo on, 3
-    /// repetitions, no extra guard time, 22 etu turnaround.
+    /// repetitions, no extra guard time, 22 etu turnaround (T=1's,
+    /// [`T1_TURNAROUND_ETU`], the longer of the two protocols').
     pub const fn new(xtal_khz: u32) -> Config {
         Config {
             xtal_khz,
@@ -259,7 +260,7 @@ impl Config {
             echo: true,
             max_repetitions: 3,
             extra_guard_etu: 0,
-            turnaround_etu: 22,
+            turnaround_etu: T1_TURNAROUND_ETU,
         }
     }
 
