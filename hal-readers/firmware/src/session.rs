@@ -7,6 +7,7 @@
 use readerkit::ioctl::{PowerAction, Request, Transmit, transmit_response};
 use readerkit::protocol::ProtocolMask;
 use readerkit::{Device, Outcome, Status, platform::Platform};
+use readerkit_card_sim::app;
 
 /// One request of the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,7 +163,7 @@ fn echo_apdu(buf: &mut [u8], n: u16) -> Option<&[u8]> {
         1 + count + 1
     };
     let apdu = buf.get_mut(..len)?;
-    apdu[..4].copy_from_slice(&[0x80, 0xEE, 0x00, 0x00]);
+    apdu[..4].copy_from_slice(&[app::CLA_PROPRIETARY, app::INS_ECHO, 0x00, 0x00]);
     let data = if extended {
         apdu[4] = 0;
         apdu[5..7].copy_from_slice(&n.to_be_bytes());
