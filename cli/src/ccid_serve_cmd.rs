@@ -63,7 +63,8 @@ use readerkit_ccid::busy::{self, Admission, Finish, Gate};
 use readerkit_ccid::message::pc_to_rdr::XFR_BLOCK;
 use readerkit_ccid::message::{self, HEADER_LEN, Message};
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{ExchangeLevel, SlotCards};
+use readerkit_ccid::notify::slot_change_len;
+use readerkit_ccid::reader::{ExchangeLevel, MAX_SLOTS, SlotCards};
 use readerkit_ccid::tpdu;
 use readerkit_ccid::twin::{self, Decoder, Event, LastFrame};
 use readerkit_ccid::{CcidReader, PinSupport};
@@ -757,7 +758,7 @@ fn serve(options: &Options) -> Result<(), String> {
     let reader = Mutex::new(reader);
     // The first notification reports every slot; the host asks for the slot status
     // when it opens the reader, so it is not sent.
-    let _ = locked(&reader).slot_change(&mut [0u8; 8]);
+    let _ = locked(&reader).slot_change(&mut [0u8; slot_change_len(MAX_SLOTS)]);
     println!("{}", path.display());
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     std::thread::scope(|scope| {

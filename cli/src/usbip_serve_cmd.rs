@@ -37,7 +37,8 @@ use readerkit::platform::SpinPlatform;
 use readerkit_card_sim::SlotCard;
 use readerkit_ccid::message;
 use readerkit_ccid::more_time::MoreTime;
-use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel};
+use readerkit_ccid::notify::slot_change_len;
+use readerkit_ccid::reader::{Config as CcidConfig, ExchangeLevel, MAX_SLOTS};
 use readerkit_ccid::twin;
 use readerkit_ccid::usb::port::{CcidPort, Task};
 use readerkit_ccid::{CcidReader, PinSupport};
@@ -354,7 +355,7 @@ fn run_commands(
                 None
             }
             Ok(Job::Forget) => {
-                let _ = locked(reader).slot_change(&mut [0u8; 8]);
+                let _ = locked(reader).slot_change(&mut [0u8; slot_change_len(MAX_SLOTS)]);
                 if events.send(Event::Forgotten).is_err() {
                     return;
                 }
@@ -377,7 +378,7 @@ fn run_commands(
 
 /// The NotifySlotChange of the movements the core has not notified yet, if any.
 fn slot_note(reader: &Mutex<SimReader<'_>>) -> Option<Event> {
-    let mut note = [0u8; 8];
+    let mut note = [0u8; slot_change_len(MAX_SLOTS)];
     let len = locked(reader).slot_change(&mut note)?;
     Some(Event::Notify(note.get(..len).unwrap_or(&[]).to_vec()))
 }
