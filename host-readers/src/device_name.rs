@@ -95,6 +95,16 @@ pub(crate) fn number<T: FromStr>(value: &str) -> Result<T, Status> {
     value.parse().map_err(|_| Status::NotSupported)
 }
 
+/// `value` if it lies in `min..=max`; a value in a device name outside its range
+/// is refused as not supported, as a malformed one is.
+pub(crate) fn in_range<T: PartialOrd>(value: T, min: T, max: T) -> Result<T, Status> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Status::NotSupported)
+    }
+}
+
 /// `fields` as `(key, value)` options: every field `key=value`, no key twice.
 pub(crate) fn options<'a>(fields: &[&'a str]) -> Result<Vec<(&'a str, &'a str)>, Status> {
     let mut options: Vec<(&str, &str)> = Vec::with_capacity(fields.len());

@@ -6,7 +6,7 @@ use readerkit_hal::interface::Config;
 use readerkit_hal::linux::PinNumbers;
 use readerkit_hal::{Class, Classes};
 
-use crate::device_name::{self, number};
+use crate::device_name::{self, in_range, number};
 
 /// Default ALPAR link rate (the TDA8029's after reset).
 pub const ALPAR_DEFAULT_BAUD: u32 = 38_400;
@@ -77,14 +77,6 @@ pub(super) const ALPAR_NAME: &str = "tda8029";
 
 fn is_chip(field: &str) -> bool {
     field == ALPAR_NAME || GpioChip::from_name(field).is_some()
-}
-
-fn in_range(value: u32, min: u32, max: u32) -> Result<u32, Status> {
-    if (min..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(Status::NotSupported)
-    }
 }
 
 fn class(value: &str) -> Result<Class, Status> {

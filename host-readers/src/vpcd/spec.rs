@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use readerkit::Status;
 
-use crate::device_name::{self, number};
+use crate::device_name::{self, in_range, number};
 
 /// How long the card may take over one message by default: 120 s (on-card key
 /// generation takes tens of seconds).
@@ -38,10 +38,7 @@ pub fn parse(spec: &str) -> Result<Spec, Status> {
     for (key, value) in device_name::options(options)? {
         match key {
             "timeout" => {
-                let seconds: u64 = number(value)?;
-                if !(1..=MAX_DEADLINE_S).contains(&seconds) {
-                    return Err(Status::NotSupported);
-                }
+                let seconds = in_range(number(value)?, 1, MAX_DEADLINE_S)?;
                 deadline = Duration::from_secs(seconds);
             }
             _ => return Err(Status::NotSupported),
