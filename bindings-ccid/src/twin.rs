@@ -39,6 +39,12 @@ pub const NAK_FRAME: [u8; 3] = [SYNC, NAK, SYNC ^ NAK];
 pub const FRAMING_LEN: usize = 3;
 /// The bytes before a frame's message.
 pub const HEAD: [u8; 2] = [SYNC, ACK];
+/// How long the line may stay quiet inside a host's frame before the reader drops
+/// the frame and answers NAK ([`Decoder::line_quiet`]), in ms. libccid writes each
+/// frame whole, so a gap this long inside one means its host gave up (killed
+/// mid-write) or the header's length was garbled on the line; a byte at 9600
+/// baud takes about 1 ms.
+pub const FRAME_GAP_MS: u32 = 1_000;
 
 /// The last byte of the frame of `message`: the LRC of [`HEAD`] and `message`.
 fn frame_lrc(message: &[u8]) -> u8 {

@@ -244,11 +244,8 @@ impl HostSide {
 /// APDU one.
 const MAX_MESSAGE: usize = message::SHORT_APDU_MESSAGE_LEN;
 /// How long the line may stay quiet inside a host's frame before the frame is
-/// dropped and answered NAK (`twin::Decoder::line_quiet`), 1000 ms: libccid
-/// writes each frame whole, so a gap this long inside one means its host gave
-/// up (killed mid-write) or its header's length was garbled; a byte at 9600
-/// baud takes about 1 ms.
-const FRAME_GAP: Duration = Duration::from_millis(1000);
+/// dropped and answered NAK: [`twin::FRAME_GAP_MS`].
+const FRAME_GAP: Duration = Duration::from_millis(twin::FRAME_GAP_MS as u64);
 
 type SimReader<'d> = CcidReader<'d, SpinPlatform, LineReader<CardLine>>;
 

@@ -66,12 +66,11 @@ pub trait HostPort {
 }
 
 /// How long the line may stay quiet inside a host's frame before the frame is
-/// dropped and answered NAK, in µs (1 s, as `readerkit ccid-serve`): libccid
-/// writes each frame whole, so a gap this long inside one means its host gave
-/// up (killed mid-write) or the header's length was garbled on the line. Without
-/// it the next frame's bytes would be read as the rest of the old one.
+/// dropped and answered NAK, in µs ([`twin::FRAME_GAP_MS`], as `readerkit
+/// ccid-serve`). Without it the next frame's bytes would be read as the rest of
+/// the old one.
 #[cfg(all(feature = "qemu", feature = "ccid"))]
-pub const FRAME_GAP_US: u32 = 1_000_000;
+pub const FRAME_GAP_US: u32 = twin::FRAME_GAP_MS * 1_000;
 
 /// Between the host's bytes: a frame begun in `decoder` that the line has been
 /// quiet inside for [`FRAME_GAP_US`] is dropped (`twin::Decoder::line_quiet`)
