@@ -69,12 +69,13 @@ pub const MAX_BUSY_SLOTS: u8 = 1;
 
 /// How a command admitted by [`Gate::admit`] ended.
 ///
-/// Not `#[non_exhaustive]`, on purpose: a transport matches it exhaustively (no
-/// wildcard arm, no `==` against one ending) to decide what goes to the host
-/// (the answer, CMD_ABORTED, nothing), so a new ending fails to build every
-/// transport that does not handle it yet: a wildcard would send some answer
-/// for it unseen, which is how an answer reaches a host that never asked
-/// ([`Finish::Disowned`]).
+/// [`Finish::answer`] says what goes to the host (the answer, CMD_ABORTED,
+/// nothing). Not `#[non_exhaustive]`, on purpose: it, and a transport that
+/// decides for itself (the USB port rewrites the answer where it goes out),
+/// match it exhaustively (no wildcard arm, no `==` against one ending), so a new
+/// ending fails to build every place that does not handle it yet: a wildcard
+/// would send some answer for it unseen, which is how an answer reaches a host
+/// that never asked ([`Finish::Disowned`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Finish {
     /// It ran to its end: send its answer.
@@ -83,6 +84,21 @@ pub enum Finish {
     Aborted,
     /// Its host has gone ([`Gate::disown`]): send nothing.
     Disowned,
+}
+
+impl Finish {
+    /// What goes to the host for a command that ended so, its answer's first
+    /// `len` bytes in `answer`: the length to send, `len` for a completed one
+    /// and 10 for an aborted one, whose answer is rewritten in place as
+    /// CMD_ABORTED ([`answer_aborted`]); `None` when nothing goes: its host has
+    /// gone, or (aborted) `answer` is shorter than a header.
+    pub fn answer(self, answer: &mut [u8], len: usize) -> Option<usize> {
+        match self {
+            Finish::Completed => Some(len),
+            Finish::Aborted => answer_aborted(answer),
+            Finish::Disowned => None,
+        }
+    }
 }
 
 /// Why a running command is being stopped.
@@ -663,5 +679,19 @@ mod tests {
         let mut buffer = [0x80, 2, 0, 0, 0, 0, 5, 0x00, 0, 0, 0x90, 0x00];
         assert_eq!(abort_answer(&mut buffer), 10);
         assert_eq!(buffer[..10], answer[..10]);
+    }
+
+    #[test]
+    fn each_finish_sends_its_answer_cmd_aborted_or_nothing() {
+        let answer = [0x80, 2, 0, 0, 0, 0, 5, 0x00, 0, 0, 0x90, 0x00];
+        let mut sent = answer;
+        assert_eq!(Finish::Completed.answer(&mut sent, 12), Some(12));
+        assert_eq!(sent, answer, "a completed answer goes out as it is");
+        assert_eq!(Finish::Aborted.answer(&mut sent, 12), Some(10));
+        assert_eq!(&sent[..10], &[0x80, 0, 0, 0, 0, 0, 5, 0x40, 0xFF, 0]);
+        assert_eq!(Finish::Aborted.answer(&mut [0; 9], 9), None);
+        let mut sent = answer;
+        assert_eq!(Finish::Disowned.answer(&mut sent, 12), None);
+        assert_eq!(sent, answer, "nothing rewritten for a host gone");
     }
 }

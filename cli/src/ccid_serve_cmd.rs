@@ -1068,12 +1068,8 @@ fn run_commands(
         // Held until the answer is out, so that the reading thread's answer to
         // the host's next message (`Running::answer_at_once`) cannot overtake it.
         let last = done.hold(&running.last_frame);
-        let len = match running.finish(slot) {
-            Finish::Completed => Some(len),
-            Finish::Aborted => Some(busy::abort_answer(&mut answer)),
-            // The host closed the terminal meanwhile (`Running::host_gone`).
-            Finish::Disowned => None,
-        };
+        // None if the host closed the terminal meanwhile (`Running::host_gone`).
+        let len = running.finish(slot).answer(&mut answer, len);
         // Its host has gone (this command disowned, or a message left queued
         // behind it): the answer goes to nobody, not to the next host.
         let sent_by_host_there = running.hosts_gone.load(Ordering::SeqCst) == host;

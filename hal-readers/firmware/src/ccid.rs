@@ -16,7 +16,7 @@ use readerkit_ccid::twin;
 use {
     crate::rt::StaticCell,
     crate::{Dev, poll},
-    readerkit_ccid::busy::{self, Admission, Finish, Gate},
+    readerkit_ccid::busy::{Admission, Finish, Gate},
     readerkit_ccid::message::{self, HEADER_LEN, Message},
     readerkit_ccid::more_time::MoreTime,
     readerkit_ccid::notify::slot_change_len,
@@ -332,7 +332,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                     });
                     if let Some(len) = ran
                         .answered
-                        .and_then(|len| aborted(ran.finish, answer, len))
+                        .and_then(|len| ran.finish.answer(answer, len))
                     {
                         last = last.after(Step::Frame(len));
                         send_frame(port, &answer[..len]);
@@ -407,13 +407,3 @@ fn run(
     }
 }
 
-/// The answer of a command that ended as `finish`: CMD_ABORTED if an abort
-/// stopped it, none if its host has gone (a serial line never disowns).
-#[cfg(all(feature = "qemu", feature = "ccid"))]
-fn aborted(finish: Finish, answer: &mut [u8], len: usize) -> Option<usize> {
-    match finish {
-        Finish::Aborted => busy::answer_aborted(answer),
-        Finish::Completed => Some(len),
-        Finish::Disowned => None,
-    }
-}
