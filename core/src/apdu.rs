@@ -24,6 +24,7 @@ use core::fmt;
 use crate::status::Failure;
 #[cfg(doc)]
 use crate::status::Status;
+use crate::sw::StatusWord;
 
 /// What went wrong when reading an APDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -285,26 +286,18 @@ impl<'a> Response<'a> {
 
     /// `true` for `90 00`, normal processing.
     pub const fn is_success(&self) -> bool {
-        self.sw1 == 0x90 && self.sw2 == 0x00
+        StatusWord(self.sw()).is_success()
     }
 
     /// For `61 xx`: the number of response bytes still available (1..=256; `xx` = 0
     /// means 256 or more), to be fetched with GET RESPONSE.
     pub const fn bytes_available(&self) -> Option<u16> {
-        if self.sw1 == 0x61 {
-            Some(if self.sw2 == 0 { 256 } else { self.sw2 as u16 })
-        } else {
-            None
-        }
+        StatusWord(self.sw()).bytes_available()
     }
 
     /// For `6C xx`: the exact Le the card wants (1..=256), to resend the command with.
     pub const fn exact_length(&self) -> Option<u16> {
-        if self.sw1 == 0x6C {
-            Some(if self.sw2 == 0 { 256 } else { self.sw2 as u16 })
-        } else {
-            None
-        }
+        StatusWord(self.sw()).exact_length()
     }
 }
 

@@ -61,6 +61,28 @@ impl StatusWord {
         self.0.to_be_bytes()[1]
     }
 
+    /// `true` for `90 00`, normal processing.
+    pub const fn is_success(self) -> bool {
+        self.0 == 0x9000
+    }
+
+    /// For `61 xx`: the number of response bytes still available (1..=256; `xx` = 0
+    /// means 256 or more), to be fetched with GET RESPONSE.
+    pub const fn bytes_available(self) -> Option<u16> {
+        match self.sw1() {
+            0x61 => Some(count_of(self.sw2())),
+            _ => None,
+        }
+    }
+
+    /// For `6C xx`: the exact Le the card wants (1..=256), to resend the command with.
+    pub const fn exact_length(self) -> Option<u16> {
+        match self.sw1() {
+            0x6C => Some(count_of(self.sw2())),
+            _ => None,
+        }
+    }
+
     /// The class SW1 puts it in.
     pub const fn class(self) -> Class {
         match (self.sw1(), self.sw2()) {
@@ -127,6 +149,11 @@ impl StatusWord {
             _ => return None,
         })
     }
+}
+
+/// A byte count in SW2 (`61 xx`, `6C xx`), where `00` means 256.
+const fn count_of(sw2: u8) -> u16 {
+    if sw2 == 0 { 256 } else { sw2 as u16 }
 }
 
 impl fmt::Display for StatusWord {
@@ -225,9 +252,30 @@ mod tests {
             assert_eq!(s.to_string(), text, "{sw:04X}");
         }
         assert_eq!(StatusWord::new(0x6A, 0x82), StatusWord(0x6A82));
+        assert!(StatusWord(0x9000).is_success() && !StatusWord(0x9001).is_success());
         assert_eq!(
             (StatusWord(0x6A82).sw1(), StatusWord(0x6A82).sw2()),
             (0x6A, 0x82)
         );
+    }
+
+    /// The counts of `61 xx` and `6C xx`, `00` meaning 256; none for other SW1.
+    #[test]
+    fn counts_in_sw2() {
+        for (sw, available, exact) in [
+            (0x6105, Some(5), None),
+            (0x6100, Some(256), None),
+            (0x6C0C, None, Some(12)),
+            (0x6C00, None, Some(256)),
+            (0x9000, None, None),
+            (0x6700, None, None),
+        ] {
+            let s = StatusWord(sw);
+            assert_eq!(
+                (s.bytes_available(), s.exact_length()),
+                (available, exact),
+                "{sw:04X}"
+            );
+        }
     }
 }

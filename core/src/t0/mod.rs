@@ -110,6 +110,7 @@ use crate::apdu::{self, Case, Command};
 use crate::status::Failure;
 #[cfg(doc)]
 use crate::status::Status;
+use crate::sw::StatusWord;
 
 /// The NULL procedure byte: the card needs more time.
 pub const NULL: u8 = 0x60;
@@ -759,9 +760,10 @@ impl<'a> Exchange<'a> {
     }
 
     fn status_word(&mut self, sw1: u8, sw2: u8) {
+        let sw = StatusWord::new(sw1, sw2);
         if let Stage::Envelope { end } = self.stage {
             if end < self.command.as_bytes().len() {
-                if (sw1, sw2) == (0x90, 0x00) {
+                if sw.is_success() {
                     self.next_envelope(end);
                 } else {
                     self.finish(sw1, sw2);
@@ -770,27 +772,25 @@ impl<'a> Exchange<'a> {
             }
         }
         let incoming = matches!(self.transfer, Transfer::In(_));
-        if sw1 == 0x6C && incoming {
+        if let (Some(exact), true) = (sw.exact_length(), incoming) {
             // Wrong length: the same header again with P3 = SW2; drop any data.
             if !self.count_round() {
                 return;
             }
             self.len = self.start;
             self.overflow = false;
-            let n = if sw2 == 0 { 256 } else { usize::from(sw2) };
-            self.set_tpdu(self.header, Transfer::In(n));
+            self.set_tpdu(self.header, Transfer::In(usize::from(exact)));
             return;
         }
         if self.overflow {
             self.fail(Error::ResponseBufferTooSmall);
             return;
         }
-        if sw1 == 0x61 {
+        if let Some(available) = sw.bytes_available() {
             let ne = self.ne();
             let left = ne.saturating_sub(self.len);
             if left > 0 {
-                let available = if sw2 == 0 { 256 } else { usize::from(sw2) };
-                let n = available.min(left);
+                let n = usize::from(available).min(left);
                 if self.len.saturating_add(n).saturating_add(2) > self.response.len() {
                     self.fail(Error::ResponseBufferTooSmall);
                     return;
