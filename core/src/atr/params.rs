@@ -111,7 +111,8 @@ pub struct Parameters {
     pub wi: u8,
     /// Specific or negotiable mode.
     pub mode: Mode,
-    /// T=1 information field size of the card, IFSC, in bytes (default 32).
+    /// T=1 information field size of the card, IFSC, in bytes (default 32,
+    /// [`DEFAULT_IFS`](crate::t1::DEFAULT_IFS)).
     pub ifsc: u8,
     /// T=1 character waiting time integer CWI (default 13).
     pub cwi: u8,
@@ -172,7 +173,7 @@ impl Parameters {
         n: 0,
         wi: 10,
         mode: Mode::Negotiable,
-        ifsc: 32,
+        ifsc: crate::t1::DEFAULT_IFS,
         cwi: 13,
         bwi: 4,
         edc: Edc::Lrc,
