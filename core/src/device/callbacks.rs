@@ -9,6 +9,7 @@
 
 use core::cell::Cell;
 
+use crate::atr;
 use crate::caps::{CardCapabilities, FieldSizes, ReaderCapabilities};
 use crate::ioctl::PowerAction;
 use crate::pps;
@@ -17,8 +18,8 @@ use crate::status::Failure;
 use crate::timing::Timing;
 use crate::tracking::Wait;
 
-/// Where a power callback puts the card's ATR (at most 33 bytes).
-pub type AtrBuffer = heapless::Vec<u8, 33>;
+/// Where a power callback puts the card's ATR (at most 33 bytes, [`atr::MAX_LEN`]).
+pub type AtrBuffer = heapless::Vec<u8, { atr::MAX_LEN }>;
 
 /// POWER: power down, cold or warm reset. On a reset, push the ATR bytes as received
 /// into the buffer (an inverse-convention ATR may be left undecoded: TS = 03). The
