@@ -16,6 +16,7 @@
 //! Device::control ─► LineReader callbacks ─► t0 / t1 / pps engines ─► Line (bytes, µs)
 //! ```
 
+use crate::atr::Parameters;
 use crate::caps::CardCapabilities;
 use crate::device::{
     AtrBuffer, Deactivation, FieldSizeReport, ProtocolCall, ReaderFunctions, TransmitCall,
@@ -386,10 +387,11 @@ impl<L: Line> LineReader<L> {
         negotiation: &pps::Negotiation,
         card: &CardCapabilities,
     ) -> Result<Timing, Failure> {
-        // The card answers within the initial waiting time, 9600 etu at Fi.
+        // The card answers within the initial waiting time, 9600 etu at Fi: WT
+        // at the default WI (ISO/IEC 7816-3:2006 10.2).
         let wait = card
             .timing
-            .t0_waiting_time_us(10, card.parameters.announced_f());
+            .t0_waiting_time_us(Parameters::DEFAULT.wi, card.parameters.announced_f());
         let mut pps = negotiation.exchange(wait);
         let mut buf = [0u8; pps::MAX_LEN];
         let mut action = pps.action();
