@@ -912,8 +912,7 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
                 field_sizes: FieldSizeReport::default(),
             };
             let len = self.send_to_card(callback, &mut ex.driver, seen, &call, reply)?;
-            header[..4].copy_from_slice(&selected.bit().to_le_bytes());
-            header[4..].copy_from_slice(&(ioctl::IO_REQUEST_LEN as u32).to_le_bytes());
+            header.copy_from_slice(&ioctl::io_request(selected.bit()));
             Ok(ioctl::IO_REQUEST_LEN + len)
         })
     }

@@ -7,7 +7,7 @@
 
 mod request;
 
-pub use request::{PERF_COUNTERS_LEN, Request, Transmit, transmit_response};
+pub use request::{PERF_COUNTERS_LEN, Request, Transmit, io_request, transmit_response};
 
 use crate::protocol::Protocol;
 

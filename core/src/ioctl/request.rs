@@ -127,15 +127,7 @@ impl<'a> Request<'a> {
             Ioctl::SetProtocol => Request::SetProtocol(ProtocolMask(word()?)),
             Ioctl::Transmit => {
                 let protocol = word()?;
-                let pci_len = input
-                    .get(4..)
-                    .and_then(read_u32)
-                    .ok_or(Status::InvalidParameter)?;
-                let pci_len = usize::try_from(pci_len).map_err(|_| Status::InvalidParameter)?;
-                if pci_len < IO_REQUEST_LEN {
-                    return Err(Status::InvalidParameter);
-                }
-                let apdu = input.get(pci_len..).ok_or(Status::InvalidParameter)?;
+                let apdu = after_io_request(input).ok_or(Status::InvalidParameter)?;
                 Request::Transmit(Transmit { protocol, apdu })
             }
             Ioctl::GetState => Request::GetState,
@@ -233,8 +225,7 @@ impl<'a> Request<'a> {
             Request::SetProtocol(mask) => (mask.0, &[][..]),
             Request::Transmit(transmit) => {
                 let (header, apdu) = input.split_at_mut(IO_REQUEST_LEN);
-                header[..4].copy_from_slice(&transmit.protocol.to_le_bytes());
-                header[4..].copy_from_slice(&(IO_REQUEST_LEN as u32).to_le_bytes());
+                header.copy_from_slice(&io_request(transmit.protocol));
                 apdu.copy_from_slice(transmit.apdu);
                 return Ok(len);
             }
@@ -256,16 +247,32 @@ impl<'a> Request<'a> {
 /// protocol control information. [`Status::InvalidParameter`] if the header's
 /// `cbPciLength` does not fit or fewer than two bytes (SW1 SW2) follow it.
 pub fn transmit_response(answer: &[u8]) -> Result<&[u8], Status> {
-    let pci_len = answer
-        .get(4..)
-        .and_then(read_u32)
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| *n >= IO_REQUEST_LEN)
-        .ok_or(Status::InvalidParameter)?;
-    match answer.get(pci_len..) {
+    match after_io_request(answer) {
         Some(response) if response.len() >= MIN_RESPONSE_LEN => Ok(response),
         _ => Err(Status::InvalidParameter),
     }
+}
+
+/// The `SCARD_IO_REQUEST` header that starts a TRANSMIT input and its answer:
+/// `dwProtocol` = `protocol`, `cbPciLength` = [`IO_REQUEST_LEN`] (no protocol
+/// control information follows), both little-endian.
+pub fn io_request(protocol: u32) -> [u8; IO_REQUEST_LEN] {
+    let mut header = [0; IO_REQUEST_LEN];
+    header[..4].copy_from_slice(&protocol.to_le_bytes());
+    header[4..].copy_from_slice(&(IO_REQUEST_LEN as u32).to_le_bytes());
+    header
+}
+
+/// What follows the `SCARD_IO_REQUEST` header at the start of `buffer` and its
+/// protocol control information: `None` if `cbPciLength` is missing, shorter
+/// than the header or longer than `buffer`.
+fn after_io_request(buffer: &[u8]) -> Option<&[u8]> {
+    let pci_len = buffer
+        .get(4..)
+        .and_then(read_u32)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n >= IO_REQUEST_LEN)?;
+    buffer.get(pci_len..)
 }
 
 #[cfg(test)]
@@ -408,6 +415,12 @@ mod tests {
             transmit_response(&answer[..7]),
             Err(Status::InvalidParameter)
         );
+    }
+
+    #[test]
+    fn io_request_names_the_protocol_and_no_pci() {
+        assert_eq!(io_request(2), [2, 0, 0, 0, 8, 0, 0, 0]);
+        assert_eq!(io_request(0x0001_0000), [0, 0, 1, 0, 8, 0, 0, 0]);
     }
 
     /// Assert what `Request::parse` gives for `code` and each `(input, output
