@@ -2,6 +2,7 @@
 
 use super::block::{Kind, MAX_BLOCK_LEN, RCode, Repr, SBlock, Seq};
 use super::{Config, Error, MAX_APDU_LEN, MAX_RESPONSE_LEN};
+use crate::pps::PPSS;
 use crate::timing::Timing;
 
 /// The address bits of a NAD: DAD in b7–b5, SAD in b3–b1 (b8 and b4 are not used).
@@ -508,7 +509,7 @@ impl Engine {
     /// card is to set them to 0 and the interface device ignores them. `FF` is
     /// invalid whatever the addresses (reserved: it reads as PPSS).
     fn is_card_nad(&self, nad: u8) -> bool {
-        nad != 0xFF && nad & NAD_ADDRESS_BITS == self.config.nad.rotate_left(4)
+        nad != PPSS && nad & NAD_ADDRESS_BITS == self.config.nad.rotate_left(4)
     }
 
     /// The card's block was invalid or did not come.

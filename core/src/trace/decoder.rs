@@ -133,7 +133,7 @@ impl Decoder {
     pub fn sent<S: Sink + ?Sized>(&mut self, sink: &mut S, bytes: &[u8]) {
         let direction = Direction::ToCard;
         match self.phase {
-            Phase::AfterReset | Phase::PpsAnswer if bytes.first() == Some(&0xFF) => {
+            Phase::AfterReset | Phase::PpsAnswer if bytes.first() == Some(&crate::pps::PPSS) => {
                 self.phase = Phase::PpsAnswer;
                 self.pending.clear();
                 emit(sink, Event::Pps { direction, bytes });
