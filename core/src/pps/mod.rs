@@ -114,6 +114,8 @@ use crate::timing::{self, Timing};
 pub const PPSS: u8 = 0xFF;
 /// The longest PPS message: PPSS, PPS0, PPS1, PPS2, PPS3, PCK, in bytes.
 pub const MAX_LEN: usize = 6;
+/// The shortest PPS message: PPSS, PPS0, PCK, in bytes.
+pub const MIN_LEN: usize = 3;
 /// Tolerance when matching a computed data rate against a reader's list, in bit/s.
 const RATE_TOLERANCE_BPS: u32 = 2;
 
@@ -366,7 +368,7 @@ impl Wanted {
 
 /// The number of bytes of a PPS message whose PPS0 is `pps0` (3 to 6).
 pub const fn message_len(pps0: u8) -> usize {
-    3 + (pps0 & (PPS0_PPS1 | PPS0_PPS2 | PPS0_PPS3)).count_ones() as usize
+    MIN_LEN + (pps0 & (PPS0_PPS1 | PPS0_PPS2 | PPS0_PPS3)).count_ones() as usize
 }
 
 // XOR of bytes, the check character T=1 calls LRC: the PCK of a PPS message is
@@ -597,7 +599,7 @@ impl ResponseReader {
         let len = usize::from(self.len);
         let total = match self.bytes.get(1) {
             Some(&pps0) if len >= 2 => message_len(pps0),
-            _ => 3,
+            _ => MIN_LEN,
         };
         total.saturating_sub(len)
     }

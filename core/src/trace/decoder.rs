@@ -267,11 +267,12 @@ impl Decoder {
         self.pending.extend_from_slice(fits).is_err() || !dropped.is_empty()
     }
 
-    /// Length of the PPS message being collected, from PPS0 (3 until it is seen).
+    /// Length of the PPS message being collected, from PPS0 (the shortest until it
+    /// is seen).
     fn pps_len(&self) -> usize {
         match self.pending.get(1) {
             Some(&pps0) => crate::pps::message_len(pps0),
-            _ => 3,
+            _ => crate::pps::MIN_LEN,
         }
     }
 
