@@ -112,6 +112,9 @@ use crate::status::Failure;
 use crate::status::Status;
 use crate::sw::StatusWord;
 
+/// Length of a command header, CLA INS P1 P2 P3, in bytes (ISO/IEC 7816-3:2006
+/// 10.3.2).
+pub const HEADER_LEN: usize = 5;
 /// The NULL procedure byte: the card needs more time.
 pub const NULL: u8 = 0x60;
 /// INS of GET RESPONSE.
@@ -382,7 +385,7 @@ pub struct Exchange<'a> {
     /// Data was discarded because the buffer was full.
     overflow: bool,
     stage: Stage,
-    header: [u8; 5],
+    header: [u8; HEADER_LEN],
     transfer: Transfer<'a>,
     /// Data bytes of the current TPDU sent or received so far.
     done: usize,
@@ -641,7 +644,7 @@ impl<'a> Exchange<'a> {
         }
     }
 
-    fn set_tpdu(&mut self, header: [u8; 5], transfer: Transfer<'a>) {
+    fn set_tpdu(&mut self, header: [u8; HEADER_LEN], transfer: Transfer<'a>) {
         let mut header = header;
         header[4] = match transfer {
             Transfer::None => 0,

@@ -139,7 +139,7 @@ impl Decoder {
                 emit(sink, Event::Pps { direction, bytes });
             }
             Phase::T0(T0State::Header) | Phase::T0(T0State::Procedure { .. })
-                if bytes.len() == 5 =>
+                if bytes.len() == crate::t0::HEADER_LEN =>
             {
                 let ins = bytes[1];
                 self.phase = Phase::T0(T0State::Procedure { ins });
