@@ -59,6 +59,16 @@ fn put(output: &mut [u8], bytes: &[u8]) -> Result<usize, Failure> {
     Ok(bytes.len())
 }
 
+/// Length of one entry of a `GET_FEATURE_REQUEST` answer, in bytes.
+const FEATURE_TLV_LEN: usize = 6;
+
+/// One entry of a `GET_FEATURE_REQUEST` answer (`PCSC_TLV_STRUCTURE`): the feature
+/// `tag`, length 4, and the control code `ctl_code` gives `function`, big-endian.
+fn feature_tlv(tag: u8, function: u16, ctl_code: fn(u16) -> u32) -> [u8; FEATURE_TLV_LEN] {
+    let [a, b, c, d] = ctl_code(function).to_be_bytes();
+    [tag, 4, a, b, c, d]
+}
+
 /// Answer a part 10 request for `function` into `output`, or `None` if `function`
 /// is none of them. `max_apdu_data` is announced as `dwMaxAPDUDataSize` (bytes);
 /// `ctl_code` encodes a function number as the platform's control code.
@@ -70,9 +80,7 @@ pub fn answer(
 ) -> Option<Result<usize, Failure>> {
     match function {
         FN_GET_FEATURE_REQUEST => {
-            // One TLV: tag, length 4, the control code big-endian.
-            let mut tlv = [FEATURE_GET_TLV_PROPERTIES, 4, 0, 0, 0, 0];
-            tlv[2..].copy_from_slice(&ctl_code(FN_GET_TLV_PROPERTIES).to_be_bytes());
+            let tlv = feature_tlv(FEATURE_GET_TLV_PROPERTIES, FN_GET_TLV_PROPERTIES, ctl_code);
             Some(put(output, &tlv))
         }
         FN_GET_TLV_PROPERTIES => {
@@ -96,14 +104,13 @@ pub fn append_pin_features(
     used: usize,
     ctl_code: fn(u16) -> u32,
 ) -> Result<usize, Failure> {
-    let mut tlvs = [0u8; 18];
-    for (tlv, (tag, function)) in tlvs.chunks_exact_mut(6).zip([
+    let mut tlvs = [0u8; 3 * FEATURE_TLV_LEN];
+    for (tlv, (tag, function)) in tlvs.chunks_exact_mut(FEATURE_TLV_LEN).zip([
         (crate::pin::FEATURE_VERIFY_PIN_DIRECT, FN_VERIFY_PIN_DIRECT),
         (crate::pin::FEATURE_MODIFY_PIN_DIRECT, FN_MODIFY_PIN_DIRECT),
         (FEATURE_IFD_PIN_PROPERTIES, FN_IFD_PIN_PROPERTIES),
     ]) {
-        tlv[..2].copy_from_slice(&[tag, 4]);
-        tlv[2..].copy_from_slice(&ctl_code(function).to_be_bytes());
+        tlv.copy_from_slice(&feature_tlv(tag, function, ctl_code));
     }
     let rest = output.get_mut(used..).ok_or(Failure::BufferTooSmall)?;
     Ok(used + put(rest, &tlvs)?)
