@@ -409,13 +409,9 @@ impl<L: Line> LineReader<L> {
                     pps.sent()
                 }
                 pps::Action::Expect { count, timeout_us } => {
-                    let want = count.clamp(1, buf.len());
-                    match self
-                        .line
-                        .receive(&mut buf[..want], timeout_us, timeout_us)?
-                    {
-                        0 => pps.timeout(),
-                        got => pps.feed(&buf[..got]),
+                    match receive_up_to(&mut self.line, &mut buf, count, timeout_us)? {
+                        [] => pps.timeout(),
+                        got => pps.feed(got),
                     }
                 }
                 pps::Action::Done { timing } => return Ok(timing),
@@ -577,20 +573,30 @@ fn run_t0_exchange<L: Line>(
                     0 => exchange.timeout(),
                     got => exchange.received(got),
                 },
-                None => {
-                    let want = count.clamp(1, buf.len());
-                    match line
-                        .receive(&mut buf[..want], timeout_us, timeout_us)
-                        .map_err(T0Failure::OutOfStep)?
-                    {
-                        0 => exchange.timeout(),
-                        got => exchange.feed(&buf[..got]),
-                    }
-                }
+                None => match receive_up_to(line, &mut buf, count, timeout_us)
+                    .map_err(T0Failure::OutOfStep)?
+                {
+                    [] => exchange.timeout(),
+                    got => exchange.feed(got),
+                },
             },
             t0::Action::Done { response_len } => return Ok(response_len),
         };
     }
+}
+
+/// Read up to `count` bytes (at least 1, at most `buf`'s length) into `buf`, each
+/// within `timeout_us` µs of the previous, as a PPS or T=0 exchange's
+/// `Action::Expect` asks: the bytes that came, none if the time ran out.
+fn receive_up_to<'b, L: Line>(
+    line: &mut L,
+    buf: &'b mut [u8],
+    count: usize,
+    timeout_us: u32,
+) -> Result<&'b [u8], Failure> {
+    let want = count.clamp(1, buf.len());
+    let got = line.receive(&mut buf[..want], timeout_us, timeout_us)?;
+    Ok(&buf[..got])
 }
 
 /// [`t0::Exchange::new`] out of line: the command's parse and the exchange being
