@@ -5,7 +5,7 @@ use crate::caps::{FieldSizes, ReaderCapabilities, VendorAttributes};
 use crate::state::CardState;
 use crate::status::Status;
 
-use super::card::{Snapshot, sizes_in_force};
+use super::card::{Snapshot, not_ready, sizes_in_force};
 use super::perf::PerfCounters;
 
 /// An attribute value before encoding.
@@ -115,13 +115,7 @@ fn card_value<'a>(
     atr: &'a [u8],
     reported: FieldSizes,
 ) -> Option<Result<Value<'a>, Status>> {
-    let no_card = || {
-        if snapshot.state.card_present() {
-            Status::InvalidDeviceState
-        } else {
-            Status::NoMedia
-        }
-    };
+    let no_card = || not_ready(snapshot.state);
     if tag == attr::ATR_STRING {
         return Some(if atr.is_empty() {
             Err(no_card())

@@ -61,6 +61,18 @@ pub(super) const fn sizes_in_force(card: &CardCapabilities, reported: FieldSizes
     }
 }
 
+/// The status of a request the card in `state` is not ready for:
+/// [`Status::NoMedia`] without a card in the reader, [`Status::InvalidDeviceState`]
+/// with one (not powered, not in the state the request needs, or changed under
+/// its callback).
+pub(super) const fn not_ready(state: CardState) -> Status {
+    if state.card_present() {
+        Status::InvalidDeviceState
+    } else {
+        Status::NoMedia
+    }
+}
+
 /// What a request saw of the card before its callback ran.
 #[derive(Debug, Clone)]
 pub(super) struct Snapshot {
@@ -75,14 +87,11 @@ impl Snapshot {
     /// The card a command can be sent to and its selected protocol: NoMedia without
     /// a card; InvalidDeviceState unless a protocol was selected (state Specific).
     pub(super) fn transmitting(&self) -> Result<(&CardCapabilities, Protocol), Status> {
-        if !self.state.card_present() {
-            return Err(Status::NoMedia);
-        }
         match (&self.card, self.state) {
             (Some(card), CardState::Specific) => {
                 Ok((card, card.selected.ok_or(Status::InvalidDeviceState)?))
             }
-            _ => Err(Status::InvalidDeviceState),
+            _ => Err(not_ready(self.state)),
         }
     }
 }
@@ -117,10 +126,8 @@ impl CardSlot {
     pub(super) fn unchanged_since(&self, seen: &Snapshot) -> Result<(), Status> {
         if self.generation == seen.generation {
             Ok(())
-        } else if self.state.card_present() {
-            Err(Status::InvalidDeviceState)
         } else {
-            Err(Status::NoMedia)
+            Err(not_ready(self.state))
         }
     }
 

@@ -117,7 +117,7 @@ use crate::sync::{AtomicU32, AtomicUsize, Ordering};
 use crate::tracking::Wait;
 use crate::{part10, pps, timing};
 
-use card::{CardSlot, Snapshot};
+use card::{CardSlot, Snapshot, not_ready};
 use pinpad::PinOperation;
 
 /// How a request ended.
@@ -854,12 +854,9 @@ impl<P: Platform, D, const EVENTS: usize> Device<P, D, EVENTS> {
     fn set_protocol(&self, mask: ProtocolMask, output: &mut [u8]) -> Result<usize, Status> {
         let callback = self.functions.set_protocol.ok_or(Status::NotSupported)?;
         self.serialized(|ex, seen| {
-            if !seen.state.card_present() {
-                return Err(Status::NoMedia);
-            }
             let card = match (&seen.card, seen.state) {
                 (Some(card), CardState::Negotiable | CardState::Specific) => card,
-                _ => return Err(Status::InvalidDeviceState),
+                _ => return Err(not_ready(seen.state)),
             };
             let (protocol, negotiation) = choose_protocol(mask, card, &self.reader)?;
             let call = ProtocolCall {
