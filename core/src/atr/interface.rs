@@ -4,7 +4,7 @@
 //! [`Analysis`](super::Analysis) and every display are made from.
 
 use super::analysis::Flags;
-use super::params::{ClockStop, Edc, SpecificMode, rate_indices};
+use super::params::{ClockStop, Edc, MAX_BWI, SpecificMode, rate_indices};
 use super::view::{Group, Groups};
 use crate::timing;
 
@@ -320,7 +320,7 @@ fn meaning(index: u8, kind: Kind, protocol: Option<u8>, byte: u8) -> (Meaning, F
                 bwi: byte >> 4,
                 cwi: byte & 0x0F,
             },
-            flag_if(byte >> 4 > 9, Flags::RESERVED_BWI),
+            flag_if(byte >> 4 > MAX_BWI, Flags::RESERVED_BWI),
         ),
         (_, Kind::Tc, Some(1)) => (
             Meaning::ErrorDetection {

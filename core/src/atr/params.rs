@@ -11,6 +11,10 @@ use crate::timing::{self, Timing};
 /// same type the T=1 engine runs with.
 pub use crate::t1::Edc;
 
+/// The largest T=1 block waiting time integer BWI (ISO/IEC 7816-3:2006 11.4.3:
+/// 10 to 15 are reserved).
+pub(super) const MAX_BWI: u8 = 9;
+
 /// Fi (high nibble) and Di (low nibble) of a TA1 byte (PPS1 has the same layout).
 pub const fn rate_indices(ta1: u8) -> (u8, u8) {
     (ta1 >> 4, ta1 & 0x0F)
@@ -242,7 +246,7 @@ impl Parameters {
             if !crate::t1::is_valid_ifs(self.ifsc) {
                 return Err(Unsupported::InvalidIfsc(self.ifsc));
             }
-            if self.bwi > 9 {
+            if self.bwi > MAX_BWI {
                 return Err(Unsupported::ReservedBwi(self.bwi));
             }
         }
