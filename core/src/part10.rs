@@ -10,6 +10,7 @@
 //! binding's), so the caller supplies it. The vendor requests themselves always
 //! carry Windows codes; [`crate::ioctl::scard_ctl_function`] reads their function.
 
+use crate::pin::Conditions;
 use crate::status::Failure;
 
 /// `CM_IOCTL_GET_FEATURE_REQUEST` / `IOCTL_SMARTCARD_GET_FEATURE_REQUEST` function.
@@ -37,8 +38,8 @@ pub const FEATURE_IFD_PIN_PROPERTIES: u8 = 0x0A;
 /// The control function of `FEATURE_IFD_PIN_PROPERTIES` (3400 + tag).
 pub const FN_IFD_PIN_PROPERTIES: u16 = FN_GET_FEATURE_REQUEST + FEATURE_IFD_PIN_PROPERTIES as u16;
 /// The PIN pad's `bEntryValidationCondition`: the entry ends when the maximum size
-/// is reached (01h), on the validation key (02h) or on a time-out (04h).
-pub const ENTRY_VALIDATION_CONDITION: u8 = 0x07;
+/// is reached (01h), on the validation key (02h) or on a time-out (04h), 07h.
+pub const ENTRY_VALIDATION_CONDITION: u8 = Conditions::ALL;
 /// TLV property tag `wLcdLayout` (2 bytes; 0: no display).
 pub const PROPERTY_LCD_LAYOUT: u8 = 0x01;
 /// TLV property tag `bEntryValidationCondition` (1 byte).

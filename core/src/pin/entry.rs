@@ -61,6 +61,8 @@ impl Conditions {
     pub const KEY: u8 = 0x02;
     /// The time for the next key ran out (with at least the minimum typed).
     pub const TIMEOUT: u8 = 0x04;
+    /// Every condition above (07h); the other bits are reserved.
+    pub const ALL: u8 = Conditions::MAX_SIZE | Conditions::KEY | Conditions::TIMEOUT;
 
     const fn has(self, condition: u8) -> bool {
         self.0 & condition != 0
@@ -103,7 +105,7 @@ impl EntryLimits {
         if min_digits == 0 || min_digits > max_digits {
             return Err(PinError::BadPinLimits);
         }
-        if conditions & (Conditions::MAX_SIZE | Conditions::KEY | Conditions::TIMEOUT) == 0 {
+        if conditions & Conditions::ALL == 0 {
             return Err(PinError::NoValidationCondition);
         }
         Ok(EntryLimits {
