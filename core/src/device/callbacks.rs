@@ -178,7 +178,7 @@ pub(super) const fn or_reported(reported: u8, known: u8) -> u8 {
 
 /// A T=1 information field size, 1 to 254 bytes (0 and 255 are reserved).
 fn checked_size(size: u8) -> Result<u8, Failure> {
-    if (1..=crate::t1::MAX_INF_LEN).contains(&usize::from(size)) {
+    if crate::t1::is_valid_ifs(size) {
         Ok(size)
     } else {
         Err(Failure::InvalidParameter)
