@@ -26,6 +26,10 @@ use crate::status::Failure;
 use crate::status::Status;
 use crate::sw::StatusWord;
 
+/// Largest data field of a short command APDU (Lc 1 to 255), in bytes: a longer one
+/// needs the extended encoding.
+pub const MAX_SHORT_NC: usize = 255;
+
 /// What went wrong when reading an APDU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -22,6 +22,7 @@
 
 use zeroize::Zeroize;
 
+use crate::apdu;
 use crate::pin::{Key, Keypad, ModifyRequest, PinError, Prompt, VerifyRequest};
 use crate::status::Status;
 
@@ -85,7 +86,7 @@ pub(super) enum Checked<'a> {
 
 /// The longest command a PIN structure's template can make: a short APDU with
 /// 255 data bytes and Le, in bytes.
-pub(super) const MAX_PIN_APDU: usize = 5 + 255 + 1;
+pub(super) const MAX_PIN_APDU: usize = 5 + apdu::MAX_SHORT_NC + 1;
 
 /// Check `structure` as the operation's part 10 structure.
 pub(super) fn check(operation: PinOperation, structure: &[u8]) -> Result<Checked<'_>, Status> {

@@ -106,7 +106,7 @@ use core::fmt;
 mod procedure;
 pub use procedure::{Procedure, is_sw1};
 
-use crate::apdu::{self, Case, Command};
+use crate::apdu::{self, Case, Command, MAX_SHORT_NC};
 use crate::status::Failure;
 #[cfg(doc)]
 use crate::status::Status;
@@ -121,8 +121,6 @@ pub const NULL: u8 = 0x60;
 pub const INS_GET_RESPONSE: u8 = 0xC0;
 /// INS of ENVELOPE (the even one, data field not BER-TLV).
 pub const INS_ENVELOPE: u8 = 0xC2;
-/// Largest data field of one short TPDU, in bytes (P3 = FF).
-const MAX_SHORT_NC: usize = 255;
 /// The command-chaining bit b5 of an interindustry class byte.
 const CLA_CHAINING: u8 = 0x10;
 
