@@ -241,7 +241,13 @@ impl<'a> Command<'a> {
 }
 
 const fn short_ne(le: u8) -> u32 {
-    if le == 0 { 256 } else { le as u32 }
+    short_count(le) as u32
+}
+
+/// The count a short length byte stands for (Le, a T=0 P3, SW2 of `61 xx` and
+/// `6C xx`): 1 to 255 as written, `00` for 256.
+pub(crate) const fn short_count(byte: u8) -> u16 {
+    if byte == 0 { 256 } else { byte as u16 }
 }
 
 const fn extended_ne(hi: u8, lo: u8) -> u32 {

@@ -7,6 +7,8 @@
 
 use core::fmt;
 
+use crate::apdu::short_count;
+
 /// A status word SW1 SW2, as one big-endian number (`0x9000`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StatusWord(pub u16);
@@ -70,7 +72,7 @@ impl StatusWord {
     /// means 256 or more), to be fetched with GET RESPONSE.
     pub const fn bytes_available(self) -> Option<u16> {
         match self.sw1() {
-            0x61 => Some(count_of(self.sw2())),
+            0x61 => Some(short_count(self.sw2())),
             _ => None,
         }
     }
@@ -78,7 +80,7 @@ impl StatusWord {
     /// For `6C xx`: the exact Le the card wants (1..=256), to resend the command with.
     pub const fn exact_length(self) -> Option<u16> {
         match self.sw1() {
-            0x6C => Some(count_of(self.sw2())),
+            0x6C => Some(short_count(self.sw2())),
             _ => None,
         }
     }
@@ -149,11 +151,6 @@ impl StatusWord {
             _ => return None,
         })
     }
-}
-
-/// A byte count in SW2 (`61 xx`, `6C xx`), where `00` means 256.
-const fn count_of(sw2: u8) -> u16 {
-    if sw2 == 0 { 256 } else { sw2 as u16 }
 }
 
 impl fmt::Display for StatusWord {
