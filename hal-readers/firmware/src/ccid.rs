@@ -330,10 +330,7 @@ pub fn serve_serial(dev: &'static Dev, port: &mut impl HostPort, meter: &mut imp
                     let ran = run(message, level, side, || {
                         meter.command(|| reader.handle(message, answer)).ok()
                     });
-                    if let Some(len) = ran
-                        .answered
-                        .and_then(|len| ran.finish.answer(answer, len))
-                    {
+                    if let Some(len) = ran.answered.and_then(|len| ran.finish.answer(answer, len)) {
                         last = last.after(Step::Frame(len));
                         send_frame(port, &answer[..len]);
                     }
@@ -406,4 +403,3 @@ fn run(
         next,
     }
 }
-
