@@ -45,8 +45,9 @@ pub const MAX_PIN_DIGITS_U8: u8 = {
     MAX_PIN_DIGITS as u8
 };
 
-/// Every condition the core's PIN entry can end on (max size, key, timeout).
-pub const ALL_CONDITIONS: u8 = Conditions::MAX_SIZE | Conditions::KEY | Conditions::TIMEOUT;
+/// Every condition the core's PIN entry can end on (max size, key, timeout):
+/// [`Conditions::ALL`].
+pub const ALL_CONDITIONS: u8 = Conditions::ALL;
 
 /// What a reader with a keypad announces of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
