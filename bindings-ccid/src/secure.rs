@@ -18,6 +18,7 @@
 //! | the two new PINs differ | DataBlock `64 02` (PC/SC part 10 §2.5.2) |
 //! | PIN shorter than the minimum | DataBlock `64 03` |
 
+use readerkit::apdu;
 use readerkit::pin::{Keypad, ModifyRequest, PinError, VerifyRequest};
 use readerkit::t1::{Edc, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, block_len};
 use zeroize::Zeroize;
@@ -61,8 +62,8 @@ const OPERATION_AT: usize = HEADER_LEN;
 const STRUCTURE_AT: usize = HEADER_LEN + 1;
 
 /// The most bytes the command for the card can take: CLA INS P1 P2 Lc and 255 data
-/// bytes.
-pub const MAX_APDU_LEN: usize = 5 + 255;
+/// bytes ([`apdu::MAX_SHORT_NC`]).
+pub const MAX_APDU_LEN: usize = 5 + apdu::MAX_SHORT_NC;
 
 /// The command for the card, PIN in place, in a buffer wiped when dropped.
 pub struct PinCommand {
