@@ -7,7 +7,8 @@
 
 mod request;
 
-pub use request::{PERF_COUNTERS_LEN, Request, Transmit, io_request, transmit_response};
+pub(crate) use request::io_request;
+pub use request::{PERF_COUNTERS_LEN, Request, Transmit, transmit_response};
 
 use crate::protocol::Protocol;
 

@@ -256,7 +256,7 @@ pub fn transmit_response(answer: &[u8]) -> Result<&[u8], Status> {
 /// The `SCARD_IO_REQUEST` header that starts a TRANSMIT input and its answer:
 /// `dwProtocol` = `protocol`, `cbPciLength` = [`IO_REQUEST_LEN`] (no protocol
 /// control information follows), both little-endian.
-pub fn io_request(protocol: u32) -> [u8; IO_REQUEST_LEN] {
+pub(crate) fn io_request(protocol: u32) -> [u8; IO_REQUEST_LEN] {
     let mut header = [0; IO_REQUEST_LEN];
     header[..4].copy_from_slice(&protocol.to_le_bytes());
     header[4..].copy_from_slice(&(IO_REQUEST_LEN as u32).to_le_bytes());
