@@ -1,6 +1,8 @@
 //! Status words SW1 SW2 (ISO/IEC 7816-4:2020 clause 5.6, tables 5 and 6): what a
 //! card's answer says, in words, for diagnostic displays (`readerkit apdu`, the
-//! status indicator of the historical bytes).
+//! status indicator of the historical bytes); and the one reading of `90 00` and
+//! of the counts in `61 xx` and `6C xx`, which [`apdu::Response`](crate::apdu::Response)
+//! and the T=0 exchange ask.
 //!
 //! [`StatusWord`]'s `Display` writes the meaning without allocating; values ISO
 //! leaves open read as "unknown" or "proprietary".
