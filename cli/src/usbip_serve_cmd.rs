@@ -73,9 +73,6 @@ const MAX_MESSAGE: usize = message::SHORT_APDU_MESSAGE_LEN;
 /// Bytes of the chaining buffer at the extended APDU level: a command and its
 /// response as long as the simulated card takes (`c + 8 + r`).
 const APDU_BUFFER: usize = 4096;
-/// The interrupt-IN endpoint's number (NotifySlotChange): the third endpoint
-/// the interface allocates, after bulk OUT and IN on 1.
-const INTERRUPT_ENDPOINT: u8 = 2;
 /// How long the device and the worker are left alone between two looks at the
 /// card (notifying a movement on the interrupt endpoint), in ms.
 const SERVICE_INTERVAL_MS: u64 = 20;
@@ -244,6 +241,7 @@ fn serve(args: &Args) -> Result<(), String> {
         .and_then(|b| b.max_packet_size_0(64))
         .map_err(|e| format!("USB device: {e:?}"))?
         .build();
+    let interrupt_endpoint = port.interrupt_endpoint().index();
     let mut host = Host::new(usb, port, bus, Port::service);
     host.attach()
         .map_err(|status| format!("SET_ADDRESS failed ({status})"))?;
@@ -297,6 +295,7 @@ fn serve(args: &Args) -> Result<(), String> {
             connection: 0,
             answer: None,
             notification: None,
+            interrupt_endpoint,
             interrupt_urbs: Vec::new(),
             last_notified: None,
         };
@@ -435,6 +434,8 @@ struct Link<'a, 'd> {
     answer: Option<Vec<u8>>,
     /// A NotifySlotChange, until the interrupt endpoint takes it.
     notification: Option<Vec<u8>>,
+    /// The number of the interrupt-IN endpoint (NotifySlotChange).
+    interrupt_endpoint: usize,
     /// The connection's interrupt URBs in flight (seqnums: some of the host's
     /// pending transfers, so at most `MAX_PENDING`), and the last one completed
     /// with its notification: see [`Link::redeliver`].
@@ -669,7 +670,7 @@ impl Link<'_, '_> {
                 self.last_notified = None;
             }
             (UrbCommand::Submit(submit), Outcome::Pending)
-                if submit.endpoint == INTERRUPT_ENDPOINT =>
+                if usize::from(submit.endpoint) == self.interrupt_endpoint =>
             {
                 self.interrupt_urbs.push(submit.seqnum);
             }

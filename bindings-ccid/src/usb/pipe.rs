@@ -314,6 +314,11 @@ impl<'a, B: UsbBus, const N: usize> Pipe<'a, B, N> {
         self.notifying
     }
 
+    /// The interrupt-IN endpoint's address (the notifications').
+    pub(crate) fn interrupt_address(&self) -> EndpointAddress {
+        self.interrupt.address()
+    }
+
     /// `true` while a notification is going out.
     pub(crate) fn notifying(&self) -> bool {
         self.notifying

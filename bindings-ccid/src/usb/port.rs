@@ -442,6 +442,12 @@ impl<'a, B: UsbBus, C: SlotCards + ?Sized, const N: usize> CcidPort<'a, B, C, N>
         self.pipe.notify(message)
     }
 
+    /// The address of the interrupt-IN endpoint that carries the
+    /// notifications ([`CcidPort::notify`]), as the bus allocated it.
+    pub fn interrupt_endpoint(&self) -> EndpointAddress {
+        self.pipe.interrupt_address()
+    }
+
     /// Decide about a complete message: it waits for the runner, is answered
     /// CMD_SLOT_BUSY, or is the PC_to_RDR_Abort that stops the running command.
     pub fn service(&mut self) {
