@@ -102,8 +102,10 @@ use crate::{CardEvent, Parity, UartConfig};
 
 /// Latest start of TS after RST rises, in card clock cycles (ISO/IEC 7816-3 8.2).
 pub const ATR_FIRST_CYCLES: u32 = 40_000;
-/// Largest delay between two ATR characters, in etu (initial waiting time).
-pub const ATR_WAITING_ETU: u32 = 9_600;
+/// Largest delay between two ATR characters, in etu: the initial waiting time,
+/// WT = WI × 960 × Fi / f at the default WI (ISO/IEC 7816-3:2006 8.2, 10.2), that
+/// is 9 600 etu while F = Fi and D = 1.
+pub const ATR_WAITING_ETU: u32 = atr::Parameters::DEFAULT.wi as u32 * 960;
 /// Largest duration of the whole ATR, in etu (EMV terminal limit, 20 160 etu).
 pub const ATR_TOTAL_ETU: u32 = 20_160;
 /// Shortest RST low time, in card clock cycles (ISO/IEC 7816-3 6.2.2).
