@@ -19,7 +19,7 @@
 //! | PIN shorter than the minimum | DataBlock `64 03` |
 
 use readerkit::apdu;
-use readerkit::pin::{Keypad, ModifyRequest, PinError, VerifyRequest};
+use readerkit::pin::{Command, Keypad, ModifyRequest, PinError, VerifyRequest};
 use readerkit::t1::{Edc, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, block_len};
 use zeroize::Zeroize;
 
@@ -67,8 +67,7 @@ pub const MAX_APDU_LEN: usize = 5 + apdu::MAX_SHORT_NC;
 
 /// The command for the card, PIN in place, in a buffer wiped when dropped.
 pub struct PinCommand {
-    bytes: [u8; MAX_APDU_LEN],
-    len: usize,
+    command: Command<MAX_APDU_LEN>,
     /// `bTeoPrologue`: NAD and PCB for a T=1 card at the TPDU level.
     pub prologue: [u8; 3],
 }
@@ -76,19 +75,13 @@ pub struct PinCommand {
 impl PinCommand {
     /// The command APDU.
     pub fn apdu(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
-impl Drop for PinCommand {
-    fn drop(&mut self) {
-        self.bytes.zeroize();
+        self.command.as_bytes()
     }
 }
 
 impl core::fmt::Debug for PinCommand {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "PinCommand({} bytes)", self.len)
+        write!(f, "PinCommand({} bytes)", self.apdu().len())
     }
 }
 
@@ -249,23 +242,21 @@ pub fn prepare<K: Keypad + ?Sized>(
     secure: &SecureData<'_>,
     keypad: &mut K,
 ) -> Result<PinCommand, Refusal> {
-    let mut command = PinCommand {
-        bytes: [0; MAX_APDU_LEN],
-        len: 0,
-        prologue: [0; 3],
-    };
     let data = secure.data;
     match &secure.structure {
         Structure::Verify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Verify, data, e);
-            command.len = request.enter(keypad, &mut command.bytes).map_err(refuse)?;
-            command.prologue = request.prologue;
+            Ok(PinCommand {
+                command: Command::write(|out| request.enter(keypad, out)).map_err(refuse)?,
+                prologue: request.prologue,
+            })
         }
         Structure::Modify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Modify, data, e);
-            command.len = request.enter(keypad, &mut command.bytes).map_err(refuse)?;
-            command.prologue = request.prologue;
+            Ok(PinCommand {
+                command: Command::write(|out| request.enter(keypad, out)).map_err(refuse)?,
+                prologue: request.prologue,
+            })
         }
     }
-    Ok(command)
 }

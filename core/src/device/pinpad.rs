@@ -20,10 +20,8 @@
 //!   copy of the blocks that carried it ([`crate::t1::Engine`] wipes its block
 //!   buffer when an exchange ends).
 
-use zeroize::Zeroize;
-
 use crate::apdu;
-use crate::pin::{Key, Keypad, ModifyRequest, PinError, Prompt, VerifyRequest};
+use crate::pin::{Command, Key, Keypad, ModifyRequest, PinError, Prompt, VerifyRequest};
 use crate::status::Status;
 
 /// KEYPAD: the next key pressed within `timeout_ms` milliseconds, or `None` when
@@ -115,40 +113,16 @@ impl<D> Keypad for DriverKeypad<'_, D> {
     }
 }
 
-/// The command for the card, wiped when dropped (it holds the PIN).
-pub(super) struct PinCommand {
-    bytes: [u8; MAX_PIN_APDU],
-    len: usize,
-}
-
-impl PinCommand {
-    /// The command bytes.
-    pub(super) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-}
-
-impl Drop for PinCommand {
-    fn drop(&mut self) {
-        self.bytes.zeroize();
-    }
-}
-
-/// Read the PIN(s) of `request` from the driver's keypad and build the command.
-/// `Err` is the entry outcome (or a template the command cannot hold).
+/// Read the PIN(s) of `request` from the driver's keypad and build the command
+/// (wiped when dropped: it holds the PIN). `Err` is the entry outcome (or a template the command cannot hold).
 pub(super) fn enter<D>(
     request: &Checked<'_>,
     driver: &mut D,
     pad: &PinPad<D>,
-) -> Result<PinCommand, PinError> {
+) -> Result<Command<MAX_PIN_APDU>, PinError> {
     let mut keypad = DriverKeypad { driver, pad };
-    let mut command = PinCommand {
-        bytes: [0; MAX_PIN_APDU],
-        len: 0,
-    };
-    command.len = match request {
-        Checked::Verify(request) => request.enter(&mut keypad, &mut command.bytes)?,
-        Checked::Modify(request) => request.enter(&mut keypad, &mut command.bytes)?,
-    };
-    Ok(command)
+    Command::write(|out| match request {
+        Checked::Verify(request) => request.enter(&mut keypad, out),
+        Checked::Modify(request) => request.enter(&mut keypad, out),
+    })
 }
