@@ -18,6 +18,7 @@ use readerkit::platform::{ContextId, Platform, SpinPlatform};
 use readerkit::timing::Timing;
 use readerkit::tracking::Wait;
 use readerkit::{CardState, Device, Failure, Outcome, ReaderFunctions, Status};
+use readerkit_testkit::client::status_of;
 use readerkit_testkit::locks::{self, Counted};
 use readerkit_testkit::memory::{ATR_T0_T1, with_tck};
 use readerkit_testkit::thread::hang_guarded;
@@ -282,10 +283,6 @@ fn hosted() -> Arc<HostedDevice> {
     dev
 }
 
-fn status(outcome: Outcome) -> Status {
-    outcome.status().expect("completed")
-}
-
 /// A hosted device with a card in and an IS_ABSENT request pending.
 fn hosted_awaiting_removal() -> Arc<HostedDevice> {
     let dev = hosted();
@@ -322,7 +319,7 @@ fn removal_during_power(dev: &HostedDevice, inside: Inside) {
 
 fn power_up<P: Platform + 'static>(dev: &Device<P, Driver<P>>) -> Status {
     let mut out = [0u8; 33];
-    status(dev.control(Ioctl::Power.code(), &1u32.to_le_bytes(), &mut out))
+    status_of(dev.control(Ioctl::Power.code(), &1u32.to_le_bytes(), &mut out))
 }
 
 fn check_requests_refused<P: Platform + 'static>(dev: &Device<P, Driver<P>>) {
@@ -488,7 +485,7 @@ fn specific<P: Platform + 'static>(dev: &Device<P, Driver<P>>) {
     assert_eq!(power_up(dev), Status::Success);
     let mut out = [0u8; 4];
     let outcome = dev.control(Ioctl::SetProtocol.code(), &2u32.to_le_bytes(), &mut out);
-    assert_eq!(status(outcome), Status::Success);
+    assert_eq!(status_of(outcome), Status::Success);
 }
 
 fn transmit_once<P: Platform + 'static>(dev: &Device<P, Driver<P>>) -> Outcome {
@@ -500,7 +497,7 @@ fn transmit_once<P: Platform + 'static>(dev: &Device<P, Driver<P>>) -> Outcome {
 fn last_error<P: Platform + 'static>(dev: &Device<P, Driver<P>>) -> u32 {
     let mut out = [0u8; 4];
     let outcome = dev.control(Ioctl::GetLastError.code(), &[], &mut out);
-    assert_eq!(status(outcome), Status::Success);
+    assert_eq!(status_of(outcome), Status::Success);
     u32::from_le_bytes(out)
 }
 
@@ -568,13 +565,13 @@ fn a_card_replaced_during_the_callback_records_nothing_and_a_failure_is_invalid_
             d.inside_transmit = Inside::Replace;
             d.transmit_fails = Some(Failure::DeviceProtocolError);
         });
-        assert_eq!(status(transmit_once(&*dev)), Status::InvalidDeviceState);
+        assert_eq!(status_of(transmit_once(&*dev)), Status::InvalidDeviceState);
         assert_eq!(dev.state(), CardState::Swallowed, "the new card, unpowered");
         assert_eq!(power_up(&*dev), Status::Success);
         dev.with_driver(|d| d.inside_set_protocol = Inside::Replace);
         let mut out = [0u8; 4];
         let outcome = dev.control(Ioctl::SetProtocol.code(), &2u32.to_le_bytes(), &mut out);
-        assert_eq!(status(outcome), Status::Success, "the old card took T=1");
+        assert_eq!(status_of(outcome), Status::Success, "the old card took T=1");
         assert_eq!(
             dev.state(),
             CardState::Swallowed,
@@ -597,12 +594,12 @@ fn a_card_inserted_during_a_confiscation_is_not_the_confiscated_one() {
             let mut out = [0u8; 1];
             let tag = readerkit::attr::ICC_PRESENCE.to_le_bytes();
             let outcome = dev.control(Ioctl::GetAttribute.code(), &tag, &mut out);
-            assert_eq!(status(outcome), Status::Success);
+            assert_eq!(status_of(outcome), Status::Success);
             out[0]
         };
         let confiscate = |inside| {
             dev.with_driver(|d| d.inside_confiscate = inside);
-            status(dev.control(Ioctl::Confiscate.code(), &[], &mut []))
+            status_of(dev.control(Ioctl::Confiscate.code(), &[], &mut []))
         };
         dev.card_inserted();
         assert_eq!(confiscate(Inside::Remove), Status::Success);
