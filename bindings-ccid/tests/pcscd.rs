@@ -8,14 +8,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::ffi::CString;
 use std::time::Duration;
 
 use pcsc::{Context, Disposition, Protocols, Scope, ShareMode};
 use readerkit_testkit::apdu::{SELECT_MF, get_challenge};
 use readerkit_testkit::ccid_serve::slow_gempctwin_t0;
 use readerkit_testkit::frozen::FrozenThread;
-use readerkit_testkit::pcsc::reader_names;
+use readerkit_testkit::pcsc::{reader, reader_names};
 use support::{
     Libccid, PROPERTY_ENTRY_VALIDATION, PROPERTY_MAX_PIN_SIZE, PROPERTY_MIN_PIN_SIZE, Pcscd, Serve,
     echo, echo_after_insertion, hex, pcscd_for, property, stop_after_grace, stop_and_check,
@@ -24,10 +23,6 @@ use support::{
 
 const ATR_T1: &str = "3B 9B 96 81 71 FE 45 00 80 65 52 4B 53 49 4D 73 10 21 40 EF";
 const ATR_T0: &str = "3B 1B 95 80 65 52 4B 53 49 4D 73 10 21 40";
-
-fn reader(name: &str) -> CString {
-    CString::new(name).unwrap()
-}
 
 /// SELECT, GET CHALLENGE, ECHO of every short length, an unknown instruction.
 fn session(card: &pcsc::Card) {
