@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Error, Protocols, Scope, ctl_code};
 use readerkit_host_readers::sim::FN_SIM_KEYS;
-use readerkit_testkit::pcsc::{connect, disconnect, step, wait_cards};
+use readerkit_testkit::pcsc::{connect, disconnect, feature_list, step, wait_cards};
 use readerkit_testkit::pcscd::{Pcscd, require_pcscd};
 use readerkit_testkit::pin;
 
@@ -18,20 +18,6 @@ const T0: &str = "RK PINPAD T0 01 00";
 
 /// The `sim:` key switch.
 const SIM_KEYS: u64 = ctl_code(FN_SIM_KEYS as u64);
-
-/// The part 10 feature list as (tag, control code) pairs.
-fn features(card: &Card) -> Vec<(u8, u64)> {
-    let mut buf = [0u8; 64];
-    let list = card.control(ctl_code(3400), &[], &mut buf).unwrap();
-    assert_eq!(list.len() % 6, 0, "TLVs of 4-byte codes: {list:02X?}");
-    list.chunks_exact(6)
-        .map(|tlv| {
-            assert_eq!(tlv[1], 4);
-            let code = u32::from_be_bytes([tlv[2], tlv[3], tlv[4], tlv[5]]);
-            (tlv[0], u64::from(code))
-        })
-        .collect()
-}
 
 /// Load `keys` into the reader's PIN pad, then send `structure` to `code`.
 fn pin_request(card: &Card, keys: &[u8], code: u64, structure: &[u8]) -> Result<Vec<u8>, Error> {
@@ -72,7 +58,7 @@ fn verify_and_modify_pin_direct_through_pcscd() {
     let card = connect(&ctx, T1, Protocols::T1);
     // The feature list: the driver's TLV properties, then the core's PIN features,
     // each with its pcsc-lite control code.
-    let list = features(&card);
+    let list = feature_list(&card);
     assert_eq!(
         list,
         [

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use pcsc::{Card, Context, Disposition, Error, Protocols, ReaderState, ShareMode, State};
 
+use crate::hex::hex;
+
 /// A reader name as the C client library takes it.
 pub fn reader(name: &str) -> CString {
     CString::new(name).expect("a reader name has no NUL")
@@ -143,6 +145,29 @@ pub fn round_trips_per_second(
         n += 1;
     }
     f64::from(n) / start.elapsed().as_secs_f64()
+}
+
+/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
+pub const GET_FEATURE_REQUEST: u64 = pcsc::ctl_code(3400);
+
+/// The reader's CM_IOCTL_GET_FEATURE_REQUEST answer as (tag, control code)
+/// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs.
+pub fn feature_list(card: &Card) -> Vec<(u8, u64)> {
+    let mut buf = [0u8; 256];
+    let features = card
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
+        .expect("CM_IOCTL_GET_FEATURE_REQUEST");
+    assert_eq!(features.len() % 6, 0, "TLVs of 6 bytes: {}", hex(features));
+    features
+        .chunks(6)
+        .map(|t| {
+            assert_eq!(t[1], 4, "a 4-byte code: {}", hex(features));
+            (
+                t[0],
+                u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])),
+            )
+        })
+        .collect()
 }
 
 /// SCardListReaders: the reader names, in pcscd's order.

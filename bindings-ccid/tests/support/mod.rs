@@ -10,7 +10,7 @@
 pub use readerkit_testkit::apdu::echo;
 pub use readerkit_testkit::ccid_serve::Serve;
 pub use readerkit_testkit::hex::hex;
-pub use readerkit_testkit::pcsc::{tx, wait_card};
+pub use readerkit_testkit::pcsc::{GET_FEATURE_REQUEST, feature_list, tx, wait_card};
 pub use readerkit_testkit::pcscd::{
     Entry, Libccid, Options, Pcscd, cli, ifd_driver, require, target_dir, workspace,
 };
@@ -25,8 +25,6 @@ pub fn start_pcscd(entries: &[Entry<'_>], libccid: Option<Libccid>) -> Pcscd {
     Pcscd::start_with(entries, Options { libccid })
 }
 
-/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
-pub const GET_FEATURE_REQUEST: u64 = pcsc::ctl_code(3400);
 /// FEATURE_GET_TLV_PROPERTIES (PC/SC part 10).
 pub const FEATURE_GET_TLV_PROPERTIES: u8 = 0x12;
 /// PC/SC part 10 properties: `bEntryValidationCondition`.
@@ -35,26 +33,6 @@ pub const PROPERTY_ENTRY_VALIDATION: u8 = 2;
 pub const PROPERTY_MIN_PIN_SIZE: u8 = 6;
 /// PC/SC part 10 properties: `bMaxPINSize`.
 pub const PROPERTY_MAX_PIN_SIZE: u8 = 7;
-
-/// The reader's CM_IOCTL_GET_FEATURE_REQUEST answer as (tag, control code)
-/// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs.
-pub fn feature_list(card: &pcsc::Card) -> Vec<(u8, u64)> {
-    let mut buf = [0u8; 256];
-    let features = card
-        .control(GET_FEATURE_REQUEST, &[], &mut buf)
-        .expect("CM_IOCTL_GET_FEATURE_REQUEST");
-    assert_eq!(features.len() % 6, 0, "TLVs of 6 bytes: {}", hex(features));
-    features
-        .chunks(6)
-        .map(|t| {
-            assert_eq!(t[1], 4, "a 4-byte code: {}", hex(features));
-            (
-                t[0],
-                u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])),
-            )
-        })
-        .collect()
-}
 
 /// The control code the reader gives the part 10 feature `tag` on `card`;
 /// panics naming the list if it is not there.
