@@ -5,7 +5,7 @@
 use core::mem::MaybeUninit;
 use core::ptr;
 
-use super::{Zeroed, misaligned, t1_config};
+use super::{Zeroed, misaligned, t1_config, t1_engine_from};
 use crate::*;
 
 /// GET CHALLENGE, Le = 8.
@@ -223,14 +223,10 @@ fn t1_engine() -> Zeroed<rk_t1_engine> {
 
 /// A T=1 engine with the default configuration (no IFS request) as `tune` leaves it.
 fn t1_engine_with(tune: impl FnOnce(&mut rk_t1_config)) -> Zeroed<rk_t1_engine> {
-    let engine = Zeroed::new();
     let mut cfg = t1_config();
     cfg.send_ifs_request = 0;
     tune(&mut cfg);
-    // SAFETY: zeroed storage, a valid config.
-    let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &cfg) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    engine
+    t1_engine_from(&cfg)
 }
 
 #[test]

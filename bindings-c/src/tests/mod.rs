@@ -206,6 +206,15 @@ fn t1_config() -> rk_t1_config {
     unsafe { config.assume_init() }
 }
 
+/// A T=1 engine made with `config` in zeroed storage of its own.
+fn t1_engine_from(config: &rk_t1_config) -> Zeroed<rk_t1_engine> {
+    let engine = Zeroed::<rk_t1_engine>::new();
+    // SAFETY: zeroed engine storage; a valid configuration.
+    let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), config) };
+    assert_eq!(st, RK_STATUS_SUCCESS);
+    engine
+}
+
 /// A `usize` out-pointer one byte into `words`: inside the test's buffer, and
 /// misaligned.
 fn misaligned(words: &mut [usize; 2]) -> *mut usize {

@@ -6,7 +6,7 @@
 
 use core::ptr;
 
-use super::{Zeroed, no_callbacks, t1_config};
+use super::{Zeroed, no_callbacks, t1_config, t1_engine_from};
 use crate::*;
 
 #[test]
@@ -66,22 +66,13 @@ fn device_control_refused_leaves_bytes_written_alone() {
     assert_eq!(written, usize::MAX, "after deinit: *bytes_written written");
 }
 
-/// A T=1 engine made with [`t1_config`] in zeroed storage of its own.
-fn t1_engine() -> Zeroed<rk_t1_engine> {
-    let engine = Zeroed::<rk_t1_engine>::new();
-    // SAFETY: zeroed engine storage; a local configuration.
-    let st = unsafe { rk_t1_init(engine.ptr(), size_of::<rk_t1_engine>(), &t1_config()) };
-    assert_eq!(st, RK_STATUS_SUCCESS);
-    engine
-}
-
 // The regions a refused begin left behind are read by no call (only while a
 // transaction is open): the engine's fields are the only witness, compared as
 // the fuzz harness does (its storage's bytes would include padding, which is
 // uninitialised once the engine is written).
 #[test]
 fn t1_begin_refused_leaves_the_engine_storage_alone() {
-    let engine = t1_engine();
+    let engine = t1_engine_from(&t1_config());
     // SAFETY: the engine storage (aligned, a live engine), no call running.
     let state = || unsafe { crate::fuzzing::slot_state(engine.ptr().cast()) };
     let before = state();
@@ -116,7 +107,7 @@ fn t1_begin_refused_leaves_the_engine_storage_alone() {
 /// is wiped when the engine is given back, not at the next begin.
 #[test]
 fn t1_end_half_way_wipes_the_command_from_the_engine() {
-    let engine = t1_engine();
+    let engine = t1_engine_from(&t1_config());
     // SAFETY: the engine storage (aligned, a live engine), no call running.
     let shown = || unsafe { crate::t1::T1Engine::describe(engine.ptr().cast()) };
     let verify = [0x00, 0x20, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34];
