@@ -81,10 +81,6 @@ impl Platform for LoomPlatform {
     }
 }
 
-fn track(_: &mut (), _: Wait) -> Result<(), Failure> {
-    Ok(())
-}
-
 /// The device every model runs: the loom platform, no driver state, two events.
 type LoomDevice = Device<LoomPlatform, (), 2>;
 
@@ -92,7 +88,7 @@ fn device_on(platform: LoomPlatform) -> LoomDevice {
     device_on_with(
         platform,
         ReaderFunctions {
-            card_tracking: Some(track),
+            card_tracking: Some(readerkit_testkit::ack::tracking),
             ..ReaderFunctions::NONE
         },
     )
