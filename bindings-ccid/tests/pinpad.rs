@@ -17,10 +17,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::ffi::CString;
 use std::time::Duration;
 
-use pcsc::{Context, Protocols, Scope, ShareMode};
+use pcsc::{Context, Protocols, Scope};
 use readerkit_ccid::firmware_features::{MAX_PIN_DIGITS_U8, MIN_PIN_DIGITS};
 use readerkit_testkit::frozen::FrozenThread;
 use readerkit_testkit::opensc::{Said, require_opensc, verify_on_pin_pad};
@@ -198,8 +197,7 @@ fn connect(ctx: &Context, pcscd: &Pcscd, protocol: Protocols) -> pcsc::Card {
         "card seen; pcscd log:\n{}",
         pcscd.log()
     );
-    ctx.connect(&CString::new(NAME).unwrap(), ShareMode::Shared, protocol)
-        .expect("connect")
+    readerkit_testkit::pcsc::connect(ctx, NAME, protocol)
 }
 
 /// The PIN pad reader with a `card_kind` card (and `more` ccid-serve arguments)

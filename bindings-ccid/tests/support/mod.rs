@@ -10,7 +10,7 @@
 pub use readerkit_testkit::apdu::echo;
 pub use readerkit_testkit::ccid_serve::Serve;
 pub use readerkit_testkit::hex::hex;
-pub use readerkit_testkit::pcsc::{GET_FEATURE_REQUEST, feature_list, tx, wait_card};
+pub use readerkit_testkit::pcsc::{GET_FEATURE_REQUEST, feature_list, reader, tx, wait_card};
 pub use readerkit_testkit::pcscd::{
     Entry, Libccid, Options, Pcscd, cli, ifd_driver, require, target_dir, workspace,
 };
@@ -148,12 +148,11 @@ pub fn echo_after_insertion(
     timeout: std::time::Duration,
 ) {
     assert!(wait_card(ctx, name, true, timeout), "insertion seen");
-    let reader = std::ffi::CString::new(name).unwrap();
     let card = ctx
-        .connect(&reader, pcsc::ShareMode::Shared, protocol)
+        .connect(&reader(name), pcsc::ShareMode::Shared, protocol)
         .expect("connect after insertion");
     assert_eq!(
-        tx(&card, &[0x80, 0xEE, 0x00, 0x00, 0x02, 0xAB, 0xCD, 0x00]).unwrap(),
+        tx(&card, &echo(&[0xAB, 0xCD])).unwrap(),
         [0xAB, 0xCD, 0x90, 0x00]
     );
 }
