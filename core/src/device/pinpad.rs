@@ -114,7 +114,8 @@ impl<D> Keypad for DriverKeypad<'_, D> {
 }
 
 /// Read the PIN(s) of `request` from the driver's keypad and build the command
-/// (wiped when dropped: it holds the PIN). `Err` is the entry outcome (or a template the command cannot hold).
+/// (wiped when dropped: it holds the PIN). `Err` is the entry outcome (or a
+/// template the command cannot hold).
 pub(super) fn enter<D>(
     request: &Checked<'_>,
     driver: &mut D,

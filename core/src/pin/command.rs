@@ -15,14 +15,15 @@ pub struct Command<const N: usize> {
 
 impl<const N: usize> Command<N> {
     /// The command `write` puts into a wiped `N`-byte buffer, returning its
-    /// length (a [`super::VerifyRequest::enter`] or
-    /// [`super::ModifyRequest::enter`]), or `write`'s error.
+    /// length in bytes (a [`super::VerifyRequest::enter`] or
+    /// [`super::ModifyRequest::enter`]; a length past `N` is taken as `N`), or
+    /// `write`'s error (the buffer wiped all the same).
     pub fn write<E>(write: impl FnOnce(&mut [u8]) -> Result<usize, E>) -> Result<Self, E> {
         let mut command = Command {
             bytes: [0; N],
             len: 0,
         };
-        command.len = write(&mut command.bytes)?;
+        command.len = write(&mut command.bytes)?.min(N);
         Ok(command)
     }
 
@@ -41,5 +42,36 @@ impl<const N: usize> Drop for Command<N> {
 impl<const N: usize> fmt::Debug for Command<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Command({} bytes)", self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Command;
+    use std::format;
+
+    #[test]
+    fn holds_what_was_written_and_shows_only_its_length() {
+        let command = Command::<8>::write(|out| {
+            out[..5].copy_from_slice(&[0x00, 0x20, 0x00, 0x81, 0x12]);
+            Ok::<_, ()>(5)
+        })
+        .unwrap();
+        assert_eq!(command.as_bytes(), [0x00, 0x20, 0x00, 0x81, 0x12]);
+        assert_eq!(format!("{command:?}"), "Command(5 bytes)");
+    }
+
+    #[test]
+    fn a_length_past_the_buffer_is_the_buffer_and_an_error_is_passed_on() {
+        let whole = Command::<4>::write(|out| {
+            out.fill(0x12);
+            Ok::<_, ()>(9)
+        })
+        .unwrap();
+        assert_eq!(whole.as_bytes(), [0x12; 4]);
+        assert_eq!(
+            Command::<4>::write(|_| Err::<usize, _>("refused")).err(),
+            Some("refused")
+        );
     }
 }
