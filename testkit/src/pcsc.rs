@@ -147,8 +147,10 @@ pub fn round_trips_per_second(
     f64::from(n) / start.elapsed().as_secs_f64()
 }
 
-/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST.
-pub const GET_FEATURE_REQUEST: u64 = pcsc::ctl_code(3400);
+/// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST, the core's
+/// [`FN_GET_FEATURE_REQUEST`](readerkit::part10::FN_GET_FEATURE_REQUEST).
+pub const GET_FEATURE_REQUEST: u64 =
+    pcsc::ctl_code(readerkit::part10::FN_GET_FEATURE_REQUEST as u64);
 
 /// The reader's CM_IOCTL_GET_FEATURE_REQUEST answer as (tag, control code)
 /// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs.
