@@ -19,8 +19,8 @@ use readerkit_card_sim::app::SERIAL_NUMBER;
 use readerkit_testkit::apdu::{SELECT_MF, SELECT_MF_FCI, echo, get_challenge};
 use readerkit_testkit::hex;
 use readerkit_testkit::pcsc::{
-    connect, disconnect, disconnect_with, reader, reader_names, reader_state, reset, step, tx,
-    wait_card,
+    GET_FEATURE_REQUEST, connect, disconnect, disconnect_with, reader, reader_names, reader_state,
+    reset, step, tx, wait_card,
 };
 use readerkit_testkit::pcscd::{Pcscd, free_port, require_pcscd};
 use readerkit_testkit::vicc::{ATR_VICC, Vicc, require_vicc};
@@ -137,7 +137,7 @@ fn t1_session(ctx: &Context) {
     // PC/SC part 10: the feature list, then the TLV properties it names.
     let mut buf = [0u8; 256];
     let features = card
-        .control(ctl_code(3400), &[], &mut buf)
+        .control(GET_FEATURE_REQUEST, &[], &mut buf)
         .unwrap()
         .to_vec();
     // The TLV properties, then the PIN pad's features (tests/pcscd_pinpad.rs).
@@ -552,7 +552,7 @@ fn vpcd_with_vicc(ctx: &Context, port: u16) {
     let challenge = tx(&card, &get_challenge(8)).unwrap();
     assert_eq!(challenge[challenge.len() - 2..], [0x90, 0x00]);
     let mut buf = [0u8; 64];
-    let features = card.control(ctl_code(3400), &[], &mut buf).unwrap();
+    let features = card.control(GET_FEATURE_REQUEST, &[], &mut buf).unwrap();
     assert_eq!(features[0], 0x12);
     disconnect_with(card, Disposition::UnpowerCard);
     vicc.stop();
