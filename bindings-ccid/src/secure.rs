@@ -19,7 +19,7 @@
 //! | PIN shorter than the minimum | DataBlock `64 03` |
 
 use readerkit::apdu;
-use readerkit::pin::{Command, Keypad, ModifyRequest, PinError, VerifyRequest};
+use readerkit::pin::{Keypad, ModifyRequest, PinApdu, PinError, VerifyRequest};
 use readerkit::t1::{Edc, MAX_BLOCK_LEN, MAX_INF_LEN, PROLOGUE_LEN, block_len};
 use zeroize::Zeroize;
 
@@ -67,7 +67,7 @@ pub const MAX_APDU_LEN: usize = 5 + apdu::MAX_SHORT_NC;
 
 /// The command for the card, PIN in place, in a buffer wiped when dropped.
 pub struct PinCommand {
-    command: Command<MAX_APDU_LEN>,
+    command: PinApdu<MAX_APDU_LEN>,
     /// `bTeoPrologue`: NAD and PCB for a T=1 card at the TPDU level.
     pub prologue: [u8; 3],
 }
@@ -247,14 +247,14 @@ pub fn prepare<K: Keypad + ?Sized>(
         Structure::Verify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Verify, data, e);
             Ok(PinCommand {
-                command: Command::write(|out| request.enter(keypad, out)).map_err(refuse)?,
+                command: request.enter(keypad).map_err(refuse)?,
                 prologue: request.prologue,
             })
         }
         Structure::Modify(request) => {
             let refuse = |e: PinError| refusal(PinOperation::Modify, data, e);
             Ok(PinCommand {
-                command: Command::write(|out| request.enter(keypad, out)).map_err(refuse)?,
+                command: request.enter(keypad).map_err(refuse)?,
                 prologue: request.prologue,
             })
         }

@@ -21,7 +21,7 @@
 //!   buffer when an exchange ends).
 
 use crate::apdu;
-use crate::pin::{Command, Key, Keypad, ModifyRequest, PinError, Prompt, VerifyRequest};
+use crate::pin::{Key, Keypad, ModifyRequest, PinApdu, PinError, Prompt, VerifyRequest};
 use crate::status::Status;
 
 /// KEYPAD: the next key pressed within `timeout_ms` milliseconds, or `None` when
@@ -120,10 +120,10 @@ pub(super) fn enter<D>(
     request: &Checked<'_>,
     driver: &mut D,
     pad: &PinPad<D>,
-) -> Result<Command<MAX_PIN_APDU>, PinError> {
+) -> Result<PinApdu<MAX_PIN_APDU>, PinError> {
     let mut keypad = DriverKeypad { driver, pad };
-    Command::write(|out| match request {
-        Checked::Verify(request) => request.enter(&mut keypad, out),
-        Checked::Modify(request) => request.enter(&mut keypad, out),
-    })
+    match request {
+        Checked::Verify(request) => request.enter(&mut keypad),
+        Checked::Modify(request) => request.enter(&mut keypad),
+    }
 }

@@ -14,22 +14,22 @@
 //! * [`block`]: [`PinBlock`] writes the digits into the command APDU the card gets
 //!   (binary, BCD or ASCII; left or right justified; position in bits or bytes; the
 //!   PIN length field).
-//! * [`Command`]: that command, held until it goes to the card in a buffer wiped
+//! * [`PinApdu`]: that command, held until it goes to the card in a buffer wiped
 //!   when it is dropped.
 //!
 //! The PIN lives only in a [`Pin`], a fixed buffer wiped when it is dropped; no
 //! `Debug` or log output ever shows its digits.
 
 pub mod block;
-mod command;
 pub mod entry;
+mod pin_apdu;
 pub mod structure;
 
 pub use block::{Encoding, Justification, PinBlock};
-pub use command::Command;
 pub use entry::{
     Conditions, Entry, EntryLimits, Key, Keypad, Pin, Prompt, Step, read_new_pin, read_pin,
 };
+pub use pin_apdu::PinApdu;
 pub use structure::{Confirm, Messages, ModifyRequest, VerifyRequest};
 
 use crate::status::Status;

@@ -13,6 +13,7 @@ use super::block::PinBlock;
 use super::entry::{
     DEFAULT_KEY_TIMEOUT_MS, EntryLimits, Keypad, Pin, Prompt, read_new_pin, read_pin,
 };
+use super::pin_apdu::PinApdu;
 
 /// Length of an APDU header with Lc (CLA INS P1 P2 Lc), in bytes.
 const APDU_HEADER_LEN: usize = 5;
@@ -299,17 +300,16 @@ impl<'a> VerifyRequest<'a> {
     }
 
     /// Read the PIN from `keypad` ([`read_pin`] under the structure's limits, after
-    /// [`Prompt::EnterPin`]) and write the command for the card into `out`
-    /// ([`VerifyRequest::format`]); returns its length in bytes. The PIN is wiped
-    /// before this returns.
-    pub fn enter<K: Keypad + ?Sized>(
+    /// [`Prompt::EnterPin`]) and build the command for the card
+    /// ([`VerifyRequest::format`]) in an `N`-byte buffer wiped when dropped. The
+    /// PIN is wiped before this returns.
+    pub fn enter<const N: usize, K: Keypad + ?Sized>(
         &self,
         keypad: &mut K,
-        out: &mut [u8],
-    ) -> Result<usize, PinError> {
+    ) -> Result<PinApdu<N>, PinError> {
         let mut pin = Pin::new();
         read_pin(keypad, &self.limits, Prompt::EnterPin, &mut pin)?;
-        self.format(&pin, out)
+        PinApdu::write(|out| self.format(&pin, out))
     }
 }
 
@@ -432,17 +432,16 @@ impl<'a> ModifyRequest<'a> {
     }
 
     /// Read the PINs from `keypad` ([`read_new_pin`] under the structure's limits,
-    /// as its [`Confirm`] asks) and write the command for the card into `out`
-    /// ([`ModifyRequest::format`]); returns its length in bytes. The PINs are
-    /// wiped before this returns.
-    pub fn enter<K: Keypad + ?Sized>(
+    /// as its [`Confirm`] asks) and build the command for the card
+    /// ([`ModifyRequest::format`]) in an `N`-byte buffer wiped when dropped. The
+    /// PINs are wiped before this returns.
+    pub fn enter<const N: usize, K: Keypad + ?Sized>(
         &self,
         keypad: &mut K,
-        out: &mut [u8],
-    ) -> Result<usize, PinError> {
+    ) -> Result<PinApdu<N>, PinError> {
         let (mut current, mut new) = (Pin::new(), Pin::new());
         read_new_pin(keypad, &self.limits, self.confirm, &mut current, &mut new)?;
-        self.format(&current, &new, out)
+        PinApdu::write(|out| self.format(&current, &new, out))
     }
 }
 
