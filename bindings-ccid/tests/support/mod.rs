@@ -10,7 +10,9 @@
 pub use readerkit_testkit::apdu::echo;
 pub use readerkit_testkit::ccid_serve::Serve;
 pub use readerkit_testkit::hex::hex;
-pub use readerkit_testkit::pcsc::{GET_FEATURE_REQUEST, feature_list, reader, tx, wait_card};
+pub use readerkit_testkit::pcsc::{
+    GET_FEATURE_REQUEST, connect, feature_list, reader, tx, wait_card,
+};
 pub use readerkit_testkit::pcscd::{
     Entry, Libccid, Options, Pcscd, cli, ifd_driver, require, target_dir, workspace,
 };
@@ -148,9 +150,7 @@ pub fn echo_after_insertion(
     timeout: std::time::Duration,
 ) {
     assert!(wait_card(ctx, name, true, timeout), "insertion seen");
-    let card = ctx
-        .connect(&reader(name), pcsc::ShareMode::Shared, protocol)
-        .expect("connect after insertion");
+    let card = connect(ctx, name, protocol);
     assert_eq!(
         tx(&card, &echo(&[0xAB, 0xCD])).unwrap(),
         [0xAB, 0xCD, 0x90, 0x00]
