@@ -4,6 +4,7 @@
 use std::ffi::CString;
 use std::time::{Duration, Instant};
 
+use pcsc::ffi::DWORD;
 use pcsc::{Card, Context, Disposition, Error, Protocols, ReaderState, ShareMode, State};
 
 use crate::hex::hex;
@@ -148,9 +149,10 @@ pub fn round_trips_per_second(
 }
 
 /// pcsc-lite `SCARD_CTL_CODE(3400)`: CM_IOCTL_GET_FEATURE_REQUEST, the core's
-/// [`FN_GET_FEATURE_REQUEST`](readerkit::part10::FN_GET_FEATURE_REQUEST).
-pub const GET_FEATURE_REQUEST: u64 =
-    pcsc::ctl_code(readerkit::part10::FN_GET_FEATURE_REQUEST as u64);
+/// [`FN_GET_FEATURE_REQUEST`](readerkit::part10::FN_GET_FEATURE_REQUEST), as a
+/// `DWORD` (32 bits on a 32-bit host, 64 on a 64-bit one).
+pub const GET_FEATURE_REQUEST: DWORD =
+    pcsc::ctl_code(readerkit::part10::FN_GET_FEATURE_REQUEST as DWORD);
 
 /// The reader's CM_IOCTL_GET_FEATURE_REQUEST answer as (tag, control code)
 /// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs.
