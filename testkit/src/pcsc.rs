@@ -155,8 +155,9 @@ pub const GET_FEATURE_REQUEST: DWORD =
     pcsc::ctl_code(readerkit::part10::FN_GET_FEATURE_REQUEST as DWORD);
 
 /// The reader's CM_IOCTL_GET_FEATURE_REQUEST answer as (tag, control code)
-/// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs.
-pub fn feature_list(card: &Card) -> Vec<(u8, u64)> {
+/// pairs (6-byte TLVs, code big-endian), checked to be whole TLVs; each code a
+/// `DWORD`, as [`Card::control`] takes it.
+pub fn feature_list(card: &Card) -> Vec<(u8, DWORD)> {
     let mut buf = [0u8; 256];
     let features = card
         .control(GET_FEATURE_REQUEST, &[], &mut buf)
@@ -168,7 +169,7 @@ pub fn feature_list(card: &Card) -> Vec<(u8, u64)> {
             assert_eq!(t[1], 4, "a 4-byte code: {}", hex(features));
             (
                 t[0],
-                u64::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])),
+                DWORD::from(u32::from_be_bytes([t[2], t[3], t[4], t[5]])),
             )
         })
         .collect()
